@@ -1,0 +1,139 @@
+"""One settings object, built once at the edge from the environment and an
+optional TOML config file, then passed down. Nothing here runs on import."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+
+class SettingsError(ValueError):
+    """A configuration value a person must fix (bad type, unknown key, missing file)."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Where the embedded defaults keep their files (SQLite, redis dump, recordings).
+    data_dir: Path = Path("./cobrador-data")
+    # None means embedded: SQLite under data_dir / an embedded redis-server.
+    database_url: str | None = None
+    redis_url: str | None = None
+    # Asterisk Manager Interface.
+    ami_host: str = "127.0.0.1"
+    ami_port: int = 5038
+    ami_username: str = "cobrador"
+    ami_secret: str = ""
+    # FastAGI server that Asterisk calls on answer.
+    fastagi_host: str = "127.0.0.1"
+    fastagi_port: int = 4573
+    # Web console.
+    console_host: str = "127.0.0.1"
+    console_port: int = 8080
+    console_secret: str = ""  # 32+ bytes, base64; generated for embedded runs
+    # Prometheus /metrics for the dialer process.
+    metrics_port: int = 9108
+    # Default language of the console.
+    language: str = "es"
+    # Extra profile/campaign directories.
+    profiles_dir: Path | None = None
+    log_level: str = "INFO"
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return normalise_database_url(self.database_url)
+        return f"sqlite:///{(self.data_dir / 'cobrador.sqlite3').resolve()}"
+
+    @property
+    def embedded_redis(self) -> bool:
+        return not self.redis_url
+
+    @classmethod
+    def load(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        config_file: str | Path | None = None,
+    ) -> Settings:
+        """Build settings: defaults < config file < environment.
+
+        The config file comes from the argument or ``COBRADOR_CONFIG``.
+        """
+        env = dict(os.environ if environ is None else environ)
+        values: dict[str, Any] = {}
+        path = config_file or env.get("COBRADOR_CONFIG")
+        if path:
+            values.update(_read_config_file(Path(path)))
+        values.update(_from_environment(env))
+        return cls.from_mapping(values)
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> Settings:
+        known = {f.name: f for f in fields(cls)}
+        kwargs: dict[str, Any] = {}
+        for key, raw in values.items():
+            if key not in known:
+                raise SettingsError(f"unknown setting {key!r}")
+            kwargs[key] = _coerce(key, known[key].type, raw)
+        return cls(**kwargs)
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+
+def normalise_database_url(url: str) -> str:
+    """Use psycopg 3 for plain postgresql:// URLs (the driver we install)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _from_environment(env: Mapping[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if env.get("DATABASE_URL"):
+        out["database_url"] = env["DATABASE_URL"]
+    if env.get("REDIS_URL"):
+        out["redis_url"] = env["REDIS_URL"]
+    names = {f.name for f in fields(Settings)} - {"extra"}
+    for key, value in env.items():
+        if not key.startswith("COBRADOR_") or key == "COBRADOR_CONFIG":
+            continue
+        name = key[len("COBRADOR_") :].lower()
+        if name in names:
+            out[name] = value
+    return out
+
+
+def _read_config_file(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError as exc:
+        raise SettingsError(f"config file {path} does not exist") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"config file {path} is not valid TOML: {exc}") from exc
+    section = data.get("cobrador", data)
+    if not isinstance(section, dict):
+        raise SettingsError(f"config file {path}: [cobrador] must be a table")
+    return dict(section)
+
+
+def _coerce(name: str, annotation: Any, raw: Any) -> Any:
+    kind = str(annotation)
+    try:
+        if "Path" in kind:
+            return None if raw in (None, "") and "None" in kind else Path(raw)
+        if kind.startswith("int"):
+            return int(raw)
+        if "Mapping" in kind:
+            return dict(raw)
+        if "None" in kind and raw in (None, ""):
+            return None
+        return str(raw)
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(f"setting {name!r}: cannot use {raw!r} ({exc})") from exc

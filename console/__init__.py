@@ -1,0 +1,1 @@
+"""Web console for agents, supervisors and auditors."""

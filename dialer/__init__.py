@@ -1,0 +1,1 @@
+"""Dialer: hopper, pacing, call state machine, AMI and FastAGI adapters."""

@@ -1,0 +1,1 @@
+"""Prometheus metric definitions, dashboards and alert rules."""

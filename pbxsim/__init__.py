@@ -1,0 +1,1 @@
+"""A simulated PBX speaking real AMI and FastAGI, for the demo and tests."""

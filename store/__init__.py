@@ -1,0 +1,1 @@
+"""SQL store: models, sessions, migrations, imports and exports."""

@@ -1,0 +1,310 @@
+"""SQLAlchemy 2 models: the system of record. Redis only caches what is here."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from store.types import UTCDateTime, utcnow
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# BigInteger ids that are still autoincrement on SQLite (which only does it for INTEGER).
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+Money = Numeric(14, 2)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON()}
+
+
+class AccountStatus(enum.StrEnum):
+    active = "active"
+    paid = "paid"
+    settled = "settled"
+    disputed = "disputed"
+    cease_contact = "cease_contact"
+    closed = "closed"
+
+
+class Stage(enum.StrEnum):
+    friendly = "friendly"
+    firm = "firm"
+    prelegal = "prelegal"
+    legal = "legal"
+
+
+class PhoneType(enum.StrEnum):
+    mobile = "mobile"
+    home = "home"
+    work = "work"
+    guarantor = "guarantor"
+    reference = "reference"
+
+
+class PhoneStatus(enum.StrEnum):
+    active = "active"
+    invalid = "invalid"
+    wrong_number = "wrong_number"
+    stopped = "stopped"  # debtor asked not to be called on this number
+
+
+class Role(enum.StrEnum):
+    agent = "agent"
+    supervisor = "supervisor"
+    auditor = "auditor"
+    admin = "admin"
+
+
+class AttemptResult(enum.StrEnum):
+    no_answer = "no_answer"
+    busy = "busy"
+    failed = "failed"
+    machine = "machine"
+    abandoned = "abandoned"
+    contact = "contact"  # a person answered and was connected to an agent
+    blocked = "blocked"  # final check refused at originate; never dialed
+    cancelled = "cancelled"  # hung up by us before answer (payment mid-ring)
+
+
+class Campaign(Base):
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    country: Mapped[str] = mapped_column(String(2))
+    profile: Mapped[str] = mapped_column(String(40))  # e.g. MX, MX-PROFECO, CO, PE, US
+    dial_mode: Mapped[str] = mapped_column(String(20), default="progressive")
+    status: Mapped[str] = mapped_column(String(20), default="stopped")
+    abandon_target: Mapped[Decimal] = mapped_column(Numeric(5, 4), default=Decimal("0.03"))
+    caller_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Tightened rules, recycling, priorities, scripts, payment instructions...
+    config: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    external_ref: Mapped[str] = mapped_column(String(64), unique=True)
+    debtor_name: Mapped[str] = mapped_column(String(200))
+    country: Mapped[str] = mapped_column(String(2))
+    region: Mapped[str | None] = mapped_column(String(10))
+    timezone: Mapped[str | None] = mapped_column(String(64))  # explicit IANA zone wins
+    balance: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    currency: Mapped[str] = mapped_column(String(3))
+    due_date: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20), default=AccountStatus.active.value)
+    stage: Mapped[str] = mapped_column(String(20), default=Stage.friendly.value)
+    stage_explicit: Mapped[bool] = mapped_column(Boolean, default=False)
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
+    custom_fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    phones: Mapped[list[Phone]] = relationship(
+        back_populates="account", cascade="all, delete-orphan", order_by="Phone.position"
+    )
+
+    __table_args__ = (Index("ix_accounts_status_campaign", "status", "campaign_id"),)
+
+
+class Phone(Base):
+    __tablename__ = "phones"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer, default=1)  # phone_1..phone_5
+    number_e164: Mapped[str] = mapped_column(String(20), index=True)
+    phone_type: Mapped[str] = mapped_column(String(20), default=PhoneType.mobile.value)
+    consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    consent_ref: Mapped[str | None] = mapped_column(String(100))
+    consent_at: Mapped[datetime | None] = mapped_column()
+    status: Mapped[str] = mapped_column(String(20), default=PhoneStatus.active.value)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    account: Mapped[Account] = relationship(back_populates="phones")
+
+    __table_args__ = (
+        UniqueConstraint("account_id", "number_e164", name="uq_phones_account_number"),
+    )
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[str] = mapped_column(String(20))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Decision(Base):
+    """A compliance decision: every call placed and every call not placed."""
+
+    __tablename__ = "decisions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
+    phone_e164: Mapped[str | None] = mapped_column(String(20))
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
+    stage: Mapped[str] = mapped_column(
+        String(20), default="originate"
+    )  # hopper | originate | check
+    allowed: Mapped[bool] = mapped_column(Boolean)
+    reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    profile_version: Mapped[str] = mapped_column(String(80), default="")
+    registry_versions: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    local_time: Mapped[str | None] = mapped_column(String(40))
+    timezone: Mapped[str | None] = mapped_column(String(200))
+    evaluated_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class CallAttempt(Base):
+    __tablename__ = "call_attempts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    phone_id: Mapped[int | None] = mapped_column(ForeignKey("phones.id"))
+    phone_e164: Mapped[str] = mapped_column(String(20))
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    decision_id: Mapped[int | None] = mapped_column(ForeignKey("decisions.id"))
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    direction: Mapped[str] = mapped_column(String(10), default="outbound")
+    source: Mapped[str] = mapped_column(String(20), default="dialer")  # dialer | import | inbound
+    caller_id: Mapped[str | None] = mapped_column(String(20))
+    started_at: Mapped[datetime] = mapped_column(index=True)
+    answered_at: Mapped[datetime | None] = mapped_column()
+    bridged_at: Mapped[datetime | None] = mapped_column()
+    ended_at: Mapped[datetime | None] = mapped_column()
+    debtor_local_time: Mapped[str | None] = mapped_column(String(40))
+    result: Mapped[str | None] = mapped_column(String(20))
+    hangup_cause: Mapped[int | None] = mapped_column(Integer)
+    right_party_contact: Mapped[bool] = mapped_column(Boolean, default=False)
+    channel: Mapped[str | None] = mapped_column(String(120))
+    uniqueid: Mapped[str | None] = mapped_column(String(64), index=True)
+
+
+class Disposition(Base):
+    __tablename__ = "dispositions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("call_attempts.id"), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    party: Mapped[str] = mapped_column(String(20))  # titular, aval, tercero, nadie
+    outcome: Mapped[str] = mapped_column(String(40))
+    notes: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Promise(Base):
+    __tablename__ = "promises"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    attempt_id: Mapped[int | None] = mapped_column(ForeignKey("call_attempts.id"))
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    amount: Mapped[Decimal] = mapped_column(Money)
+    currency: Mapped[str] = mapped_column(String(3))
+    due_date: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20), default="open")  # open | kept | broken
+    paid_amount: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column()
+
+
+class Payment(Base):
+    __tablename__ = "payments"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    paid_at: Mapped[datetime] = mapped_column()
+    source: Mapped[str] = mapped_column(String(20), default="import")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Callback(Base):
+    __tablename__ = "callbacks"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    phone_id: Mapped[int | None] = mapped_column(ForeignKey("phones.id"))
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # None: anyone
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    due_at: Mapped[datetime] = mapped_column(index=True)
+    status: Mapped[str] = mapped_column(
+        String(20), default="pending"
+    )  # pending|done|missed|released
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Note(Base):
+    __tablename__ = "notes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RegistryImport(Base):
+    __tablename__ = "registry_imports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(40), index=True)
+    country: Mapped[str | None] = mapped_column(String(2))
+    version: Mapped[str] = mapped_column(String(80))
+    count: Mapped[int] = mapped_column(BigInteger)
+    rejected: Mapped[int] = mapped_column(Integer, default=0)
+    sha256: Mapped[str] = mapped_column(String(64))
+    source_file: Mapped[str] = mapped_column(String(500))
+    imported_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AuditEntry(Base):
+    """Append-only, hash-chained evidence. Never updated, never deleted."""
+
+    __tablename__ = "audit_entries"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    kind: Mapped[str] = mapped_column(String(40), index=True)
+    actor: Mapped[str] = mapped_column(String(100), default="system")
+    subject: Mapped[str | None] = mapped_column(String(100), index=True)
+    payload: Mapped[str] = mapped_column(Text)  # canonical JSON
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))

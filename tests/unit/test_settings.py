@@ -1,0 +1,38 @@
+from pathlib import Path
+
+import pytest
+
+from cobrador.settings import Settings, SettingsError
+
+
+def test_given_no_environment_when_loaded_then_embedded_defaults() -> None:
+    s = Settings.load(environ={})
+    assert s.database_url is None and s.embedded_redis
+    assert s.effective_database_url.startswith("sqlite:///")
+
+
+def test_given_env_when_loaded_then_env_wins_over_file(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[cobrador]\nami_port = 6000\nconsole_port = 9000\n")
+    s = Settings.load(
+        environ={"COBRADOR_CONSOLE_PORT": "9100", "DATABASE_URL": "postgresql://x/y"},
+        config_file=cfg,
+    )
+    assert s.ami_port == 6000
+    assert s.console_port == 9100
+    assert s.effective_database_url == "postgresql+psycopg://x/y"
+
+
+def test_given_bad_values_when_loaded_then_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="ami_port"):
+        Settings.load(environ={"COBRADOR_AMI_PORT": "abc"})
+    bad = tmp_path / "bad.toml"
+    bad.write_text("nope = = 1")
+    with pytest.raises(SettingsError, match="not valid TOML"):
+        Settings.load(environ={}, config_file=bad)
+    unknown = tmp_path / "u.toml"
+    unknown.write_text("colour = 'red'\n")
+    with pytest.raises(SettingsError, match="unknown setting"):
+        Settings.load(environ={}, config_file=unknown)
+    with pytest.raises(SettingsError, match="does not exist"):
+        Settings.load(environ={}, config_file=tmp_path / "missing.toml")
