@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
 REDIS_CI_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: test ci lint typecheck unit integration demo clean install
+.PHONY: test ci ci-deps lint typecheck unit integration demo clean install
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,11 +32,18 @@ unit: $(STAMP)
 
 test: lint typecheck unit
 
+# What the integration tier needs from Debian: Chromium, Prometheus, and
+# Asterisk 22 in a debootstrap chroot (cached after the first run).
+ci-deps: $(STAMP)
+	scripts/ci-deps
+
+# In CI a skipped integration test is a failure (COBRADOR_REQUIRE_INTEGRATION).
 integration: $(STAMP)
 	COBRADOR_REQUIRE_INTEGRATION=1 $(BIN)/pytest -q -m integration tests
 
 ci:
 	DATABASE_URL=$${DATABASE_URL:-$(PG_URL)} REDIS_URL=$${REDIS_URL:-$(REDIS_CI_URL)} $(MAKE) test
+	$(MAKE) ci-deps
 	DATABASE_URL=$${DATABASE_URL:-$(PG_URL)} REDIS_URL=$${REDIS_URL:-$(REDIS_CI_URL)} $(MAKE) integration
 
 demo: $(STAMP)

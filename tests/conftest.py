@@ -89,3 +89,14 @@ def engine(database_url: str) -> Iterator[Engine]:
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str, redis_url: str) -> Settings:
     return Settings(data_dir=tmp_path / "data", database_url=database_url, redis_url=redis_url)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """In CI (COBRADOR_REQUIRE_INTEGRATION=1) a skipped test is a failure."""
+    if os.environ.get("COBRADOR_REQUIRE_INTEGRATION") != "1":
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = len(reporter.stats.get("skipped", [])) if reporter else 0
+    if skipped:
+        print(f"\n{skipped} test(s) skipped with COBRADOR_REQUIRE_INTEGRATION=1: failing the run")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

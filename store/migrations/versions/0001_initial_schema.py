@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 02:50:56.577369
+Create Date: 2026-11-24 02:51:53.337560
 """
 
 from __future__ import annotations
