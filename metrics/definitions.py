@@ -1,0 +1,386 @@
+"""Every cobrador metric, defined once on one registry that the dialer and the
+console expose on /metrics.
+
+Rules (checked over the whole registry by tests/unit/metrics/):
+- names are `cobrador_<thing>_<unit>`: counters end `_total`, times are
+  `_seconds`, fractions are `_ratio` in 0..1, sizes `_bytes`; gauges that
+  count things end with what they count (`_calls`, `_agents`, ...);
+- labels come only from metrics.labels.ALLOWED_LABEL_NAMES, with values from
+  small fixed sets (never an id, a phone number or a person's name). Use the
+  helpers in metrics.labels (region_label, hour_label, reason_label, ...).
+
+Money amounts are in the major unit of the debtor's country currency (MXN,
+COP, PEN): the `country` label says which, so never sum amounts across it.
+
+Need a metric that is missing? Add it here, following the rules above.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from metrics.age import AgeGauge
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+# Bucket boundaries, in seconds, chosen around the decisions they support.
+# The 2 s abandonment threshold and the 0.5 s pop-latency target are edges.
+BRIDGE_BUCKETS = (0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0)
+POP_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0)
+RING_BUCKETS = (2.0, 5.0, 10.0, 15.0, 20.0, 25.0, 30.0, 45.0, 60.0)
+CALL_LENGTH_BUCKETS = (15.0, 30.0, 60.0, 90.0, 120.0, 180.0, 300.0, 600.0, 900.0, 1800.0, 3600.0)
+WRAP_BUCKETS = (5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0)
+INBOUND_WAIT_BUCKETS = (5.0, 10.0, 20.0, 30.0, 45.0, 60.0, 120.0, 300.0, 600.0)
+RECORDING_CLOSE_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0)
+
+# --- Calls (dialer) --------------------------------------------------------
+
+CALLS_PLACED = Counter(
+    "cobrador_calls_placed_total",
+    "Originates sent to Asterisk (each one is an attempt).",
+    ["campaign", "mode"],
+    registry=REGISTRY,
+)
+CALLS_ANSWERED = Counter(
+    "cobrador_calls_answered_total",
+    "Placed calls answered, by who answered (result: human or machine).",
+    ["campaign", "result"],
+    registry=REGISTRY,
+)
+CALL_RESULTS = Counter(
+    "cobrador_call_results_total",
+    "Placed calls by final result (human, machine, busy, no_answer, failed, "
+    "invalid_number, abandoned).",
+    ["campaign", "result"],
+    registry=REGISTRY,
+)
+ABANDONED = Counter(
+    "cobrador_calls_abandoned_total",
+    "Human-answered calls with no agent bridged within 2 s (safe harbor played).",
+    ["campaign"],
+    registry=REGISTRY,
+)
+ABANDONMENT_RATIO = Gauge(
+    "cobrador_abandonment_ratio",
+    "Abandoned / human-answered calls over a rolling window (1h, 24h, 30d).",
+    ["campaign", "window"],
+    registry=REGISTRY,
+)
+ABANDONMENT_TARGET = Gauge(
+    "cobrador_abandonment_target_ratio",
+    "The campaign's abandonment limit; it must hold in every window.",
+    ["campaign"],
+    registry=REGISTRY,
+)
+CALLS_IN_FLIGHT = Gauge(
+    "cobrador_in_flight_calls",
+    "Placed calls not yet ended, by state (ringing, screening, waiting_agent, "
+    "bridged, safe_harbor).",
+    ["campaign", "state"],
+    registry=REGISTRY,
+)
+ORIGINATE_ERRORS = Counter(
+    "cobrador_originate_errors_total",
+    "Originates that Asterisk refused or that got no answer (reason: "
+    "ami_error, timeout, disconnected).",
+    ["campaign", "reason"],
+    registry=REGISTRY,
+)
+RING_TIME = Histogram(
+    "cobrador_call_ring_seconds",
+    "Originate to answer (or to giving up) of placed calls.",
+    ["campaign"],
+    buckets=RING_BUCKETS,
+    registry=REGISTRY,
+)
+ANSWER_TO_BRIDGE = Histogram(
+    "cobrador_answer_to_bridge_seconds",
+    "Human answer to the debtor being bridged with an agent.",
+    ["campaign"],
+    buckets=BRIDGE_BUCKETS,
+    registry=REGISTRY,
+)
+HANDLE_TIME = Histogram(
+    "cobrador_call_handle_seconds",
+    "Agent handle time of a call: talk plus wrap-up.",
+    ["campaign"],
+    buckets=CALL_LENGTH_BUCKETS,
+    registry=REGISTRY,
+)
+TALK_TIME = Histogram(
+    "cobrador_call_talk_seconds",
+    "Bridged time of a call, agent and debtor talking.",
+    ["campaign"],
+    buckets=CALL_LENGTH_BUCKETS,
+    registry=REGISTRY,
+)
+WRAP_TIME = Histogram(
+    "cobrador_call_wrap_seconds",
+    "Agent wrap-up time after a call, until ready again.",
+    ["campaign"],
+    buckets=WRAP_BUCKETS,
+    registry=REGISTRY,
+)
+# Contact by the debtor's local hour of day and region: bounded because hour is
+# 0..23 and region is an ISO 3166-2 code from metrics.labels.REGIONS (or
+# "unknown"); the campaign is left out to keep the product small (<~2.5k series).
+LOCAL_HOUR_ATTEMPTS = Counter(
+    "cobrador_local_hour_attempts_total",
+    "Calls placed, by the debtor's local hour of day (0..23) and region.",
+    ["country", "region", "hour"],
+    registry=REGISTRY,
+)
+LOCAL_HOUR_CONTACTS = Counter(
+    "cobrador_local_hour_contacts_total",
+    "Calls a human answered, by the debtor's local hour of day (0..23) and region.",
+    ["country", "region", "hour"],
+    registry=REGISTRY,
+)
+LOCAL_HOUR_RIGHT_PARTY = Counter(
+    "cobrador_local_hour_right_party_contacts_total",
+    "Right-party contacts, by the debtor's local hour of day (0..23) and region.",
+    ["country", "region", "hour"],
+    registry=REGISTRY,
+)
+
+# --- Pacing and hopper (dialer) --------------------------------------------
+
+DIAL_LEVEL = Gauge(
+    "cobrador_pacing_dial_level",
+    "Calls the pacing policy keeps in flight per available agent (dimensionless).",
+    ["campaign", "mode"],
+    registry=REGISTRY,
+)
+PACING_TARGET_CALLS = Gauge(
+    "cobrador_pacing_target_calls",
+    "Calls in flight the pacing policy asked for at its last decision.",
+    ["campaign", "mode"],
+    registry=REGISTRY,
+)
+HOPPER_SIZE = Gauge(
+    "cobrador_hopper_entries",
+    "Accounts waiting in the campaign's hopper, eligible to be dialed.",
+    ["campaign"],
+    registry=REGISTRY,
+)
+HOPPER_EMPTY = Counter(
+    "cobrador_hopper_empty_total",
+    "Times the dialer wanted a call and the hopper was empty, by why it was empty "
+    "(no_accounts, all_blocked, campaign_paused, refill_failed, or a compliance reason).",
+    ["campaign", "reason"],
+    registry=REGISTRY,
+)
+HOPPER_LEASES_EXPIRED = Counter(
+    "cobrador_hopper_leases_expired_total",
+    "Hopper claims that timed out and went back (a dialer died holding them).",
+    ["campaign"],
+    registry=REGISTRY,
+)
+
+# --- Agents (console and dialer) -------------------------------------------
+
+AGENTS_BY_STATE = Gauge(
+    "cobrador_floor_agents",
+    "Logged-in agents by state (ready, reserved, talking, wrap_up, paused, no_audio).",
+    ["campaign", "state"],
+    registry=REGISTRY,
+)
+POP_LATENCY = Histogram(
+    "cobrador_screen_pop_latency_seconds",
+    "Dialer publishing a screen-pop to the console sending it on the agent's WebSocket.",
+    ["campaign"],
+    buckets=POP_BUCKETS,
+    registry=REGISTRY,
+)
+WEBSOCKETS_OPEN = Gauge(
+    "cobrador_console_websocket_connections",
+    "Agent WebSockets open on this console process.",
+    [],
+    registry=REGISTRY,
+)
+
+# --- Collections results (console) -----------------------------------------
+
+DISPOSITIONS = Counter(
+    "cobrador_dispositions_total",
+    "Outcomes agents recorded, by outcome code (promise, refusal, wrong_number, ...).",
+    ["campaign", "outcome"],
+    registry=REGISTRY,
+)
+RIGHT_PARTY_CONTACTS = Counter(
+    "cobrador_right_party_contacts_total",
+    "Conversations with the debtor (or co-obligor) themself.",
+    ["campaign", "country"],
+    registry=REGISTRY,
+)
+PROMISES_MADE = Counter(
+    "cobrador_promises_made_total",
+    "Promises to pay recorded.",
+    ["campaign", "country"],
+    registry=REGISTRY,
+)
+PROMISED_AMOUNT = Counter(
+    "cobrador_promised_amount_total",
+    "Sum promised, in the major unit of the country's currency.",
+    ["campaign", "country"],
+    registry=REGISTRY,
+)
+PROMISES_KEPT = Counter(
+    "cobrador_promises_kept_total",
+    "Promises whose payment arrived in time.",
+    ["campaign", "country"],
+    registry=REGISTRY,
+)
+PROMISES_BROKEN = Counter(
+    "cobrador_promises_broken_total",
+    "Promises whose due date passed without the payment.",
+    ["campaign", "country"],
+    registry=REGISTRY,
+)
+KEPT_AMOUNT = Counter(
+    "cobrador_kept_amount_total",
+    "Sum paid against promises, in the major unit of the country's currency.",
+    ["campaign", "country"],
+    registry=REGISTRY,
+)
+
+# --- Compliance ------------------------------------------------------------
+
+DECISIONS = Counter(
+    "cobrador_compliance_decisions_total",
+    "Compliance decisions, allowed or not, at the hopper or at originate.",
+    ["campaign", "country", "stage", "allowed"],
+    registry=REGISTRY,
+)
+DECISION_BLOCKS = Counter(
+    "cobrador_compliance_blocks_total",
+    "Reasons of blocked decisions (a decision with two reasons counts twice).",
+    ["campaign", "country", "stage", "reason"],
+    registry=REGISTRY,
+)
+REGISTRY_AGE = AgeGauge(
+    "cobrador_registry_age_seconds",
+    "Age of the loaded do-not-call registry list (now minus the list's as-of time).",
+    ["country", "registry"],
+)
+REGISTRY.register(REGISTRY_AGE)
+REGISTRY_MAX_AGE = Gauge(
+    "cobrador_registry_max_age_seconds",
+    "Oldest the registry list may be before calls are blocked as registry_stale.",
+    ["country", "registry"],
+    registry=REGISTRY,
+)
+REGISTRY_ENTRIES = Gauge(
+    "cobrador_registry_loaded_entries",
+    "Numbers in the loaded registry list.",
+    ["country", "registry"],
+    registry=REGISTRY,
+)
+
+# --- Asterisk link (dialer) ------------------------------------------------
+
+AMI_UP = Gauge(
+    "cobrador_ami_up",
+    "1 while the dialer's AMI connection is logged in, else 0.",
+    [],
+    registry=REGISTRY,
+)
+AMI_RECONNECTS = Counter(
+    "cobrador_ami_reconnects_total",
+    "AMI reconnections after a lost link.",
+    [],
+    registry=REGISTRY,
+)
+FASTAGI_FAILURES = Counter(
+    "cobrador_fastagi_failures_total",
+    "FastAGI requests whose handler failed (the call went to cobrador-failure).",
+    ["reason"],
+    registry=REGISTRY,
+)
+
+# --- Recordings (dialer, recordings purge) ---------------------------------
+
+RECORDINGS_WRITTEN = Counter(
+    "cobrador_recordings_written_total",
+    "Recordings closed, hashed and stored.",
+    ["campaign"],
+    registry=REGISTRY,
+)
+RECORDINGS_FAILED = Counter(
+    "cobrador_recordings_failed_total",
+    "Recordings missing or empty when the call ended (reason: missing, empty, "
+    "unreadable, storage_error).",
+    ["campaign", "reason"],
+    registry=REGISTRY,
+)
+RECORDING_BYTES = Counter(
+    "cobrador_recordings_written_bytes_total",
+    "Bytes of recordings stored.",
+    ["campaign"],
+    registry=REGISTRY,
+)
+RECORDING_CLOSE_TIME = Histogram(
+    "cobrador_recording_close_seconds",
+    "Time the dialer spent closing and hashing a recording.",
+    [],
+    buckets=RECORDING_CLOSE_BUCKETS,
+    registry=REGISTRY,
+)
+RECORDINGS_PURGE = Counter(
+    "cobrador_recordings_purge_total",
+    "Recordings considered by a purge, by result (purged, held, failed, dry_run).",
+    ["result"],
+    registry=REGISTRY,
+)
+
+# --- Inbound (dialer) ------------------------------------------------------
+
+INBOUND_RECEIVED = Counter(
+    "cobrador_inbound_received_total",
+    "Inbound calls that reached cobrador.",
+    ["campaign"],
+    registry=REGISTRY,
+)
+INBOUND_WAITING = Gauge(
+    "cobrador_inbound_waiting_callers",
+    "Inbound callers waiting for an agent now.",
+    ["campaign"],
+    registry=REGISTRY,
+)
+INBOUND_LONGEST_WAIT = Gauge(
+    "cobrador_inbound_longest_wait_seconds",
+    "Wait so far of the inbound caller who has waited longest (0 when none).",
+    ["campaign"],
+    registry=REGISTRY,
+)
+INBOUND_ANSWERED = Counter(
+    "cobrador_inbound_answered_total",
+    "Inbound calls bridged to an agent.",
+    ["campaign"],
+    registry=REGISTRY,
+)
+INBOUND_ABANDONED = Counter(
+    "cobrador_inbound_abandoned_total",
+    "Inbound callers who hung up while waiting in queue.",
+    ["campaign"],
+    registry=REGISTRY,
+)
+INBOUND_CALLBACK_REQUESTS = Counter(
+    "cobrador_inbound_callback_requests_total",
+    "Inbound calls outside opening hours that left a callback request.",
+    ["campaign"],
+    registry=REGISTRY,
+)
+INBOUND_WAIT = Histogram(
+    "cobrador_inbound_wait_seconds",
+    "Queue wait of inbound calls, answered or abandoned (service level from buckets).",
+    ["campaign", "result"],
+    buckets=INBOUND_WAIT_BUCKETS,
+    registry=REGISTRY,
+)
+INBOUND_SERVICE_LEVEL = Gauge(
+    "cobrador_inbound_service_level_ratio",
+    "Inbound calls answered within the campaign's target wait / inbound calls, per window.",
+    ["campaign", "window"],
+    registry=REGISTRY,
+)

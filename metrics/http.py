@@ -1,0 +1,79 @@
+"""Serving /metrics over aiohttp: a handler to mount in an existing app (the
+console) and a small stand-alone server (the dialer)."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+from prometheus_client.exposition import choose_encoder
+
+from metrics.definitions import REGISTRY
+
+log = logging.getLogger(__name__)
+
+METRICS_PATH = "/metrics"
+REGISTRY_KEY = web.AppKey("cobrador_metrics_registry", CollectorRegistry)
+
+
+async def metrics_handler(request: web.Request) -> web.Response:
+    """Exposition of the app's registry (REGISTRY unless the app set REGISTRY_KEY),
+    in OpenMetrics when the scraper asks for it, else the text format."""
+    registry = request.app.get(REGISTRY_KEY, REGISTRY)
+    encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
+    body = encoder(registry)
+    return web.Response(body=body, headers={"Content-Type": content_type})
+
+
+def add_metrics_route(app: web.Application, registry: CollectorRegistry = REGISTRY) -> None:
+    """Mount GET /metrics on an existing application (the console uses this)."""
+    app[REGISTRY_KEY] = registry
+    app.router.add_get(METRICS_PATH, metrics_handler)
+
+
+def make_metrics_app(registry: CollectorRegistry = REGISTRY) -> web.Application:
+    app = web.Application()
+    add_metrics_route(app, registry)
+    return app
+
+
+class MetricsServer:
+    """A stand-alone /metrics server on its own port (the dialer's).
+
+    `port=0` picks a free port; read it from `.port` after `start()`.
+    """
+
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 9108, registry: CollectorRegistry = REGISTRY
+    ) -> None:
+        self.host = host
+        self._requested_port = port
+        self._app = make_metrics_app(registry)
+        self._runner: web.AppRunner | None = None
+        self.port: int | None = None
+
+    async def start(self) -> None:
+        runner = web.AppRunner(self._app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, self._requested_port)
+        try:
+            await site.start()
+        except OSError:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        self.port = int(runner.addresses[0][1])
+        log.info("metrics on http://%s:%s%s", self.host, self.port, METRICS_PATH)
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> MetricsServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
