@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from datetime import date
+from pathlib import Path
 from typing import Any
 
 from cobrador.settings import Settings
@@ -14,6 +17,29 @@ def register(subparsers: Any) -> None:
     up = db_sub.add_parser("upgrade", help="create or migrate the schema to the newest revision")
     up.set_defaults(func=_db_upgrade)
 
+    imp = subparsers.add_parser("import", help="import accounts, contact history or payments (CSV)")
+    imp_sub = imp.add_subparsers(dest="import_kind", metavar="KIND", required=True)
+    acc = imp_sub.add_parser("accounts", help="accounts and their phones")
+    acc.add_argument("file", type=Path)
+    acc.add_argument(
+        "--skip-invalid",
+        action="store_true",
+        help="write the good rows; bad ones go to FILE.rejects.csv",
+    )
+    acc.add_argument("--dry-run", action="store_true", help="validate only, write nothing")
+    acc.add_argument("--today", type=date.fromisoformat, help=argparse.SUPPRESS)
+    acc.set_defaults(func=_import_accounts)
+    att = imp_sub.add_parser("attempts", help="contact history from a previous system")
+    att.add_argument("file", type=Path)
+    att.add_argument("--skip-invalid", action="store_true")
+    att.add_argument("--dry-run", action="store_true")
+    att.set_defaults(func=_import_attempts)
+    pay = imp_sub.add_parser("payments", help="payments: reduce balances, settle promises")
+    pay.add_argument("file", type=Path)
+    pay.add_argument("--skip-invalid", action="store_true")
+    pay.add_argument("--dry-run", action="store_true")
+    pay.set_defaults(func=_import_payments)
+
 
 def _db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
     from cobrador.runtime import open_engine
@@ -22,3 +48,48 @@ def _db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
     engine = open_engine(settings, migrate=True)
     print(f"database at revision {current_revision(engine)}")
     return 0
+
+
+def _finish(result: Any) -> int:
+    from store.importing.report import print_errors
+
+    if result.error_count:
+        print_errors(result)
+    print(result.summary())
+    # Bad rows with nothing written (all-or-nothing, or a dry run) is exit 2;
+    # with --skip-invalid the good rows are in and the rejects file says the rest.
+    return 2 if result.error_count and not result.written else 0
+
+
+def _run_import(args: argparse.Namespace, settings: Settings, fn: Any, **extra: Any) -> int:
+    from cobrador.cli import UserError
+    from cobrador.runtime import open_engine
+    from store.importing.csv_source import ImportFileError
+
+    engine = open_engine(settings)
+    try:
+        result = fn(engine, args.file, skip_invalid=args.skip_invalid, dry_run=args.dry_run,
+                    progress_stream=sys.stderr, **extra)  # fmt: skip
+    except ImportFileError as exc:
+        raise UserError(str(exc)) from exc
+    finally:
+        engine.dispose()
+    return _finish(result)
+
+
+def _import_accounts(args: argparse.Namespace, settings: Settings) -> int:
+    from store.importing.accounts import import_accounts
+
+    return _run_import(args, settings, import_accounts, today=args.today)
+
+
+def _import_attempts(args: argparse.Namespace, settings: Settings) -> int:
+    from store.importing.attempts import import_attempts
+
+    return _run_import(args, settings, import_attempts)
+
+
+def _import_payments(args: argparse.Namespace, settings: Settings) -> int:
+    from store.importing.payments import import_payments
+
+    return _run_import(args, settings, import_payments)

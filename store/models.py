@@ -72,6 +72,7 @@ class PhoneStatus(enum.StrEnum):
     invalid = "invalid"
     wrong_number = "wrong_number"
     stopped = "stopped"  # debtor asked not to be called on this number
+    retired = "retired"  # no longer listed by the creditor; kept with its history
 
 
 class Role(enum.StrEnum):

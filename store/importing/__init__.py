@@ -1,0 +1,1 @@
+"""CSV imports: accounts, contact history and payments, all-or-nothing by default."""

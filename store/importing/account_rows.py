@@ -1,0 +1,245 @@
+"""Validation of one account row: pure, no I/O, every problem reported at once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import phonenumbers
+
+from store.importing.csv_source import CsvRow, RowError
+from store.importing.fields import (
+    DEFAULT_CURRENCY,
+    FieldError,
+    parse_country,
+    parse_currency,
+    parse_date,
+    parse_money,
+    parse_phone,
+    parse_region,
+    parse_yes_no,
+)
+from store.models import AccountStatus, PhoneType, Stage
+
+MAX_PHONES = 5
+REQUIRED = {"external_ref", "debtor_name", "country"}
+KNOWN = {
+    "external_ref", "debtor_name", "country", "region", "timezone", "balance", "currency",
+    "due_date", "status", "stage",
+} | {f"phone_{n}{suffix}" for n in range(1, MAX_PHONES + 1)
+     for suffix in ("", "_type", "_consent", "_consent_ref")}  # fmt: skip
+
+_TYPE_FROM_LIBRARY = {
+    phonenumbers.PhoneNumberType.MOBILE: PhoneType.mobile.value,
+    phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE: PhoneType.mobile.value,
+    phonenumbers.PhoneNumberType.FIXED_LINE: PhoneType.home.value,
+}
+
+
+@dataclass(frozen=True)
+class PhoneRecord:
+    position: int
+    number_e164: str
+    phone_type: str
+    consent: bool
+    consent_ref: str | None
+
+
+@dataclass
+class AccountRecord:
+    line: int
+    external_ref: str
+    debtor_name: str
+    country: str
+    region: str | None
+    timezone: str | None
+    balance: Decimal
+    currency: str
+    due_date: date | None
+    status: str
+    stage: str
+    stage_explicit: bool
+    custom_fields: dict[str, Any]
+    phones: list[PhoneRecord] = field(default_factory=list)
+
+    def account_values(self) -> dict[str, Any]:
+        return {
+            "external_ref": self.external_ref,
+            "debtor_name": self.debtor_name,
+            "country": self.country,
+            "region": self.region,
+            "timezone": self.timezone,
+            "balance": self.balance,
+            "currency": self.currency,
+            "due_date": self.due_date,
+            "status": self.status,
+            "stage": self.stage,
+            "stage_explicit": self.stage_explicit,
+            "custom_fields": self.custom_fields,
+        }
+
+
+def derive_stage(due_date: date | None, today: date) -> str:
+    """Stage from days past due. Never derives `legal`: that stage means the
+    account went to lawyers, a fact only the creditor can state."""
+    if due_date is None:
+        return Stage.friendly.value
+    days = (today - due_date).days
+    if days >= 90:
+        return Stage.prelegal.value
+    if days >= 30:
+        return Stage.firm.value
+    return Stage.friendly.value
+
+
+def validate_account_row(row: CsvRow, today: date) -> AccountRecord | list[RowError]:
+    errors = list(row.errors)
+    v = row.values
+    line = row.line
+
+    def fail(column: str, reason: str) -> None:
+        errors.append(RowError(line, column, reason))
+
+    def get(column: str) -> str:
+        return v.get(column, "").strip()
+
+    ref = get("external_ref")
+    if not ref:
+        fail("external_ref", "external_ref is required")
+    elif len(ref) > 64:
+        fail("external_ref", "external_ref is longer than 64 characters")
+    name = get("debtor_name")
+    if not name:
+        fail("debtor_name", "debtor_name is required")
+    elif len(name) > 200:
+        fail("debtor_name", "debtor_name is longer than 200 characters")
+
+    country = ""
+    try:
+        country = parse_country(get("country"))
+    except FieldError as exc:
+        fail("country", str(exc))
+
+    region = None
+    if get("region") and country:
+        try:
+            region = parse_region(get("region"), country)
+        except FieldError as exc:
+            fail("region", str(exc))
+
+    timezone = get("timezone") or None
+    if timezone:
+        from zoneinfo import available_timezones
+
+        if timezone not in _zones(available_timezones):
+            fail(
+                "timezone",
+                f"unknown time zone {timezone!r} (IANA name expected, e.g. America/Hermosillo)",
+            )
+
+    balance = Decimal("0")
+    if "balance" in v and get("balance"):
+        try:
+            balance = parse_money(get("balance"), "balance")
+        except FieldError as exc:
+            fail("balance", str(exc))
+    else:
+        fail("balance", "balance is required (a decimal >= 0)")
+
+    currency = DEFAULT_CURRENCY.get(country, "")
+    if get("currency"):
+        try:
+            currency = parse_currency(get("currency"))
+        except FieldError as exc:
+            fail("currency", str(exc))
+
+    due = None
+    if get("due_date"):
+        try:
+            due = parse_date(get("due_date"), "due_date")
+        except FieldError as exc:
+            fail("due_date", str(exc))
+
+    status = get("status").lower() or AccountStatus.active.value
+    if status not in AccountStatus.__members__:
+        fail(
+            "status",
+            f"unknown status {get('status')!r}; expected one of {', '.join(AccountStatus.__members__)}",
+        )
+
+    stage_text = get("stage").lower()
+    stage_explicit = bool(stage_text)
+    stage = stage_text or derive_stage(due, today)
+    if stage_text and stage_text not in Stage.__members__:
+        fail(
+            "stage",
+            f"unknown stage {get('stage')!r}; expected one of {', '.join(Stage.__members__)}",
+        )
+
+    phones: list[PhoneRecord] = []
+    seen_numbers: dict[str, int] = {}
+    for n in range(1, MAX_PHONES + 1):
+        col = f"phone_{n}"
+        number_text = get(col)
+        type_text = get(f"{col}_type").lower()
+        consent_text = get(f"{col}_consent")
+        consent_ref = get(f"{col}_consent_ref") or None
+        if not number_text:
+            if type_text or consent_text or consent_ref:
+                fail(col, f"{col}_type/consent given but {col} is empty")
+            continue
+        if not country:
+            continue  # cannot read a national number without the country
+        try:
+            e164, lib_type = parse_phone(number_text, country, col)
+        except FieldError as exc:
+            fail(col, str(exc))
+            continue
+        if e164 in seen_numbers:
+            fail(col, f"same number as phone_{seen_numbers[e164]}")
+            continue
+        seen_numbers[e164] = n
+        if type_text and type_text not in PhoneType.__members__:
+            fail(
+                f"{col}_type",
+                f"unknown phone type {type_text!r}; expected one of {', '.join(PhoneType.__members__)}",
+            )
+            continue
+        phone_type = type_text or _TYPE_FROM_LIBRARY.get(lib_type, PhoneType.mobile.value)
+        consent = False
+        if consent_text:
+            try:
+                consent = parse_yes_no(consent_text, f"{col}_consent")
+            except FieldError as exc:
+                fail(f"{col}_consent", str(exc))
+                continue
+        if consent and not consent_ref:
+            fail(
+                f"{col}_consent_ref",
+                f"{col}_consent is yes but no evidence id ({col}_consent_ref) is given",
+            )
+            continue
+        if consent_ref and not consent:
+            fail(f"{col}_consent_ref", f"evidence id given but {col}_consent is not yes")
+            continue
+        phones.append(PhoneRecord(n, e164, phone_type, consent, consent_ref))
+
+    if errors:
+        return errors
+    custom = {k: val for k, val in v.items() if k not in KNOWN and val != ""}
+    return AccountRecord(
+        line=line, external_ref=ref, debtor_name=name, country=country, region=region,
+        timezone=timezone, balance=balance, currency=currency, due_date=due, status=status,
+        stage=stage, stage_explicit=stage_explicit, custom_fields=custom, phones=phones,
+    )  # fmt: skip
+
+
+_ZONES: set[str] = set()
+
+
+def _zones(loader: Any) -> set[str]:
+    if not _ZONES:
+        _ZONES.update(loader())
+    return _ZONES

@@ -1,0 +1,165 @@
+"""Streaming CSV reading shared by every import: header checks, row numbering,
+UTF-8 with or without BOM, comma or semicolon. The file is never loaded whole."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+
+class ImportFileError(Exception):
+    """The file as a whole cannot be imported (not a row problem)."""
+
+
+@dataclass(frozen=True)
+class RowError:
+    line: int
+    column: str
+    reason: str
+
+    def __str__(self) -> str:
+        where = f"line {self.line}" + (f", column {self.column}" if self.column else "")
+        return f"{where}: {self.reason}"
+
+
+@dataclass
+class CsvRow:
+    line: int
+    values: dict[str, str]
+    raw: list[str]
+    errors: list[RowError] = field(default_factory=list)
+
+
+class HashingReader(io.RawIOBase):
+    """Wraps a binary file: hashes and counts every byte read (sha256 for evidence,
+    bytes for the progress bar)."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self._raw = raw
+        self.sha256 = hashlib.sha256()
+        self.bytes_read = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = self._raw.read(len(buffer))
+        n = len(data)
+        buffer[:n] = data
+        self.sha256.update(data)
+        self.bytes_read += n
+        return n
+
+
+class CsvSource:
+    """Iterates the data rows of a CSV file with normalised (lower-case) headers."""
+
+    def __init__(self, path: Path, required: set[str], allowed: set[str] | None = None) -> None:
+        self.path = path
+        self.required = required
+        self.allowed = allowed  # None: any extra column is accepted
+        try:
+            self.size = path.stat().st_size
+            self._binary: IO[bytes] = path.open("rb")
+        except OSError as exc:
+            raise ImportFileError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        self._hashing = HashingReader(self._binary)
+        self._buffered = io.BufferedReader(self._hashing, buffer_size=1 << 16)
+        self._physical_line = 0
+        self._lines = self._decoded_lines()
+        first = self._read_header_line()
+        delimiter = ";" if first.count(";") > first.count(",") else ","
+        self.header = self._parse_header(first, delimiter)
+        self._reader = csv.reader(self._lines, delimiter=delimiter)
+        self.rows_read = 0
+
+    @property
+    def bytes_read(self) -> int:
+        return self._hashing.bytes_read
+
+    def sha256_hex(self) -> str:
+        """The file's sha256; reads what is left so the digest covers every byte."""
+        while self._hashing.readinto(bytearray(1 << 16)):
+            pass
+        return self._hashing.sha256.hexdigest()
+
+    def _decoded_lines(self) -> Iterator[str]:
+        """Decode line by line, so a bad byte is reported with its line number."""
+        for raw in self._buffered:
+            self._physical_line += 1
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise ImportFileError(
+                    f"{self.path}: line {self._physical_line} is not UTF-8 text; "
+                    "save the file as UTF-8 CSV"
+                ) from exc
+            if self._physical_line == 1:
+                text = text.removeprefix("\ufeff")
+            yield text
+
+    def _read_header_line(self) -> str:
+        line = next(self._lines, "")
+        if not line.strip():
+            raise ImportFileError(f"{self.path}: the file is empty (a header row is required)")
+        return line
+
+    def _parse_header(self, line: str, delimiter: str) -> list[str]:
+        names = [h.strip().lower() for h in next(csv.reader([line], delimiter=delimiter))]
+        seen: set[str] = set()
+        for pos, name in enumerate(names, start=1):
+            if not name:
+                raise ImportFileError(f"{self.path}: header column {pos} has no name")
+            if name in seen:
+                raise ImportFileError(f"{self.path}: header column {name!r} appears twice")
+            seen.add(name)
+        missing = sorted(self.required - seen)
+        if missing:
+            raise ImportFileError(
+                f"{self.path}: required column(s) missing from the header: {', '.join(missing)}"
+            )
+        if self.allowed is not None:
+            unknown = sorted(seen - self.allowed)
+            if unknown:
+                raise ImportFileError(
+                    f"{self.path}: unknown column(s) {', '.join(unknown)}; "
+                    f"expected {', '.join(sorted(self.allowed))}"
+                )
+        return names
+
+    def __iter__(self) -> Iterator[CsvRow]:
+        width = len(self.header)
+        while True:
+            line = self._physical_line + 1
+            try:
+                raw = next(self._reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                raise ImportFileError(f"{self.path}: line {line}: malformed CSV ({exc})") from exc
+            if not raw or all(not cell.strip() for cell in raw):
+                continue  # blank lines are not rows
+            self.rows_read += 1
+            row = CsvRow(line=line, values={}, raw=raw)
+            if len(raw) != width:
+                row.errors.append(
+                    RowError(line, "", f"row has {len(raw)} fields but the header has {width}")
+                )
+            row.values = {
+                name: (raw[i].strip() if i < len(raw) else "") for i, name in enumerate(self.header)
+            }
+            yield row
+
+    def close(self) -> None:
+        self._binary.close()
+
+    def __enter__(self) -> CsvSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,126 @@
+"""Field parsers shared by the imports: each returns a value or raises
+FieldError with a reason a person can act on."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+
+import phonenumbers
+import pycountry
+
+SUPPORTED_COUNTRIES = ("MX", "CO", "PE", "US")
+DEFAULT_CURRENCY = {"MX": "MXN", "CO": "COP", "PE": "PEN", "US": "USD"}
+
+
+class FieldError(ValueError):
+    pass
+
+
+def parse_country(text: str) -> str:
+    code = text.strip().upper()
+    if not code:
+        raise FieldError("country is required (ISO alpha-2: MX, CO, PE or US)")
+    if code not in SUPPORTED_COUNTRIES:
+        raise FieldError(
+            f"unknown country {text!r}; expected one of {', '.join(SUPPORTED_COUNTRIES)}"
+        )
+    return code
+
+
+@lru_cache(maxsize=1024)
+def parse_region(text: str, country: str) -> str:
+    code = text.strip().upper()
+    if not code.startswith(f"{country}-"):
+        raise FieldError(
+            f"region {text!r} is not a subdivision of {country} "
+            f"(use ISO 3166-2, e.g. {country}-{_example_region(country)})"
+        )
+    if pycountry.subdivisions.get(code=code) is None:
+        raise FieldError(f"unknown region {text!r} for {country} (ISO 3166-2 code expected)")
+    return code
+
+
+def _example_region(country: str) -> str:
+    return {"MX": "SON", "CO": "DC", "PE": "LIM", "US": "TX"}.get(country, "XX")
+
+
+def parse_money(text: str, column: str = "amount", allow_zero: bool = True) -> Decimal:
+    cleaned = text.strip()
+    if not cleaned:
+        raise FieldError(f"{column} is required")
+    if "," in cleaned:
+        raise FieldError(
+            f"{column} {text!r}: use a dot for decimals and no thousands separators (e.g. 1234.50)"
+        )
+    try:
+        value = Decimal(cleaned)
+    except InvalidOperation as exc:
+        raise FieldError(f"{column} {text!r} is not a number") from exc
+    if not value.is_finite():
+        raise FieldError(f"{column} {text!r} is not a number")
+    if value < 0:
+        raise FieldError(f"{column} {text!r} is negative")
+    if not allow_zero and value == 0:
+        raise FieldError(f"{column} must be greater than zero")
+    if value.as_tuple().exponent < -2:  # type: ignore[operator]
+        raise FieldError(f"{column} {text!r} has more than 2 decimals")
+    if value >= Decimal("1e12"):
+        raise FieldError(f"{column} {text!r} is too large")
+    return value
+
+
+@lru_cache(maxsize=512)
+def parse_currency(text: str) -> str:
+    code = text.strip().upper()
+    if pycountry.currencies.get(alpha_3=code) is None:
+        raise FieldError(f"unknown currency {text!r} (ISO 4217 code expected, e.g. MXN)")
+    return code
+
+
+def parse_date(text: str, column: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError as exc:
+        raise FieldError(f"{column} {text!r} is not a date in YYYY-MM-DD form") from exc
+
+
+def parse_instant(text: str, column: str) -> datetime:
+    """ISO 8601 with an offset; an instant without one is ambiguous and refused."""
+    raw = text.strip()
+    try:
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise FieldError(f"{column} {text!r} is not an ISO 8601 date-time") from exc
+    if value.tzinfo is None:
+        raise FieldError(f"{column} {text!r} has no UTC offset (e.g. 2026-03-01T10:15:00-06:00)")
+    return value
+
+
+def parse_phone(text: str, country: str, column: str) -> tuple[str, int]:
+    """National or E.164 number -> (E.164, phonenumbers number type)."""
+    raw = text.strip()
+    try:
+        number = phonenumbers.parse(raw, country)
+    except phonenumbers.NumberParseException as exc:
+        raise FieldError(f"{column} {text!r} is not a phone number") from exc
+    if not phonenumbers.is_valid_number_for_region(number, country):
+        raise FieldError(f"{column} {text!r} is not a valid number for {country}")
+    return (
+        phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
+        phonenumbers.number_type(number),
+    )
+
+
+YES = {"yes", "y", "si", "sí", "s", "true", "1"}
+NO = {"no", "n", "false", "0"}
+
+
+def parse_yes_no(text: str, column: str) -> bool:
+    value = text.strip().lower()
+    if value in YES:
+        return True
+    if value in NO:
+        return False
+    raise FieldError(f"{column} {text!r} must be yes or no")

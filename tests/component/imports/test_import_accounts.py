@@ -1,0 +1,210 @@
+"""Account import: every kind of bad row is reported with line, column and a
+reason; nothing partial is written without --skip-invalid."""
+
+from __future__ import annotations
+
+import csv
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from compliance.audit import verify
+from store.importing.accounts import import_accounts
+from store.importing.csv_source import ImportFileError
+from store.models import Account, AuditEntry, Phone
+
+TODAY = date(2026, 11, 24)
+HEADER = "external_ref,debtor_name,country,region,balance,currency,due_date,status,phone_1,phone_1_consent,phone_1_consent_ref,phone_2,phone_2_type\n"
+GOOD = "A1,Ana Pérez,MX,MX-SON,100.50,MXN,2026-10-01,active,6621234567,yes,EV-1,,\n"
+
+EXAMPLES = Path(__file__).parents[3] / "examples"
+
+
+def write(tmp_path: Path, text: str, name: str = "accounts.csv", encoding: str = "utf-8") -> Path:
+    path = tmp_path / name
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def count(engine: Engine, model: type) -> int:
+    with Session(engine) as s:
+        return s.scalar(select(func.count()).select_from(model)) or 0
+
+
+BAD_ROWS = [
+    ("B1,Beto,MX,,100,MXN,2026-10-01,active,123,,,,\n", "phone_1", "not a valid number for MX"),
+    ("B1,Beto,ZZ,,100,MXN,2026-10-01,active,,,,,\n", "country", "unknown country"),
+    ("B1,Beto,MX,,-5,MXN,2026-10-01,active,,,,,\n", "balance", "negative"),
+    ("B1,Beto,MX,,1.234,MXN,2026-10-01,active,,,,,\n", "balance", "more than 2 decimals"),
+    ('B1,Beto,MX,,"1,234.00",MXN,2026-10-01,active,,,,,\n', "balance", "dot for decimals"),
+    ("B1,Beto,MX,,100,MXN,2026-13-01,active,,,,,\n", "due_date", "YYYY-MM-DD"),
+    ("B1,Beto,MX,,100,MXN,01/10/2026,active,,,,,\n", "due_date", "YYYY-MM-DD"),
+    ("A1,Otra,MX,,100,MXN,2026-10-01,active,,,,,\n", "external_ref", "duplicate external_ref"),
+    (
+        "B1,Beto,MX,,100,MXN,2026-10-01,active,6621234568,yes,,,\n",
+        "phone_1_consent_ref",
+        "no evidence",
+    ),
+    (
+        "B1,Beto,MX,,100,MXN,2026-10-01,active,6621234568,quizas,X,,\n",
+        "phone_1_consent",
+        "yes or no",
+    ),
+    ("B1,Beto,MX,CO-DC,100,MXN,2026-10-01,active,,,,,\n", "region", "not a subdivision of MX"),
+    ("B1,Beto,MX,MX-XXX,100,MXN,2026-10-01,active,,,,,\n", "region", "unknown region"),
+    ("B1,Beto,MX,,100,MXX,2026-10-01,active,,,,,\n", "currency", "unknown currency"),
+    ("B1,Beto,MX,,100,MXN,2026-10-01,asleep,,,,,\n", "status", "unknown status"),
+    ("B1,,MX,,100,MXN,2026-10-01,active,,,,,\n", "debtor_name", "required"),
+    (",Beto,MX,,100,MXN,2026-10-01,active,,,,,\n", "external_ref", "required"),
+    ("B1,Beto,MX,,,MXN,2026-10-01,active,,,,,\n", "balance", "required"),
+    (
+        "B1,Beto,MX,,100,MXN,2026-10-01,active,6621234568,,,6621234568,home\n",
+        "phone_2",
+        "same number as phone_1",
+    ),
+    (
+        "B1,Beto,MX,,100,MXN,2026-10-01,active,6621234568,,,6621234569,cousin\n",
+        "phone_2_type",
+        "unknown phone type",
+    ),
+    ("B1,Beto,MX,,100,MXN,2026-10-01,active,,,,,home\n", "phone_2", "is empty"),
+    ("B1,Beto,MX,,100\n", "", "row has 5 fields"),
+    (
+        "B1,Beto,MX,,100,MXN,2026-10-01,active,+57 310 123 4567,,,,\n",
+        "phone_1",
+        "not a valid number for MX",
+    ),
+]
+
+
+@pytest.mark.parametrize(("bad", "column", "reason"), BAD_ROWS)
+def test_given_one_bad_row_when_imported_then_nothing_written_and_reason_given(
+    engine: Engine, tmp_path: Path, bad: str, column: str, reason: str
+) -> None:
+    path = write(tmp_path, HEADER + GOOD + bad)
+    result = import_accounts(engine, path, today=TODAY)
+    assert not result.written
+    assert result.error_count >= 1
+    err = result.errors[0]
+    assert err.line == 3
+    assert err.column == column
+    assert reason in err.reason
+    assert count(engine, Account) == 0
+    assert count(engine, Phone) == 0
+    assert count(engine, AuditEntry) == 0
+
+
+def test_given_bad_rows_with_skip_invalid_then_good_rows_written_and_rejects_file(
+    engine: Engine, tmp_path: Path
+) -> None:
+    bad = "".join(b for b, _, _ in BAD_ROWS[:3])
+    path = write(tmp_path, HEADER + GOOD + bad + "C1,Carla,MX,,5,MXN,,paid,,,,,\n")
+    result = import_accounts(engine, path, today=TODAY, skip_invalid=True)
+    assert result.written and result.created == 2 and result.rejected == 3
+    rejects = tmp_path / "accounts.rejects.csv"
+    assert result.rejects_path == rejects
+    with rejects.open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["line"] for r in rows] == ["3", "4", "5"]
+    assert "not a valid number for MX" in rows[0]["reason"]
+    assert rows[1]["external_ref"] == "B1"  # the original row is kept as it came
+    assert count(engine, Account) == 2
+
+
+def test_given_valid_file_when_imported_then_normalised_and_audited(
+    engine: Engine, tmp_path: Path
+) -> None:
+    text = (
+        "\ufeffEXTERNAL_REF;Debtor_Name;country;region;balance;due_date;phone_1;phone_1_consent;phone_1_consent_ref;producto\n"
+        "A1;Ana Pérez;mx;mx-son;100.50;2026-06-01;662 123 4567;sí;EV-1;tarjeta oro\n"
+    )
+    path = write(tmp_path, text)
+    result = import_accounts(engine, path, today=TODAY)
+    assert result.written and result.created == 1 and result.error_count == 0
+    with Session(engine) as s:
+        account = s.scalars(select(Account)).one()
+        assert (account.country, account.region, account.currency) == ("MX", "MX-SON", "MXN")
+        assert account.balance == Decimal("100.50")
+        assert account.stage == "prelegal"  # 176 days past due, derived
+        assert account.custom_fields == {"producto": "tarjeta oro"}
+        phone = s.scalars(select(Phone)).one()
+        assert phone.number_e164 == "+526621234567"
+        assert phone.consent and phone.consent_ref == "EV-1" and phone.consent_at is not None
+        kinds = [e.kind for e in s.scalars(select(AuditEntry))]
+    assert kinds == ["account_import"]
+    assert verify(engine).ok
+
+
+def test_given_reimport_when_ref_changes_then_updated_without_duplicates_and_audited(
+    engine: Engine, tmp_path: Path
+) -> None:
+    import_accounts(engine, write(tmp_path, HEADER + GOOD), today=TODAY)
+    changed = GOOD.replace("100.50", "80.00").replace("yes,EV-1", "no,")
+    result = import_accounts(engine, write(tmp_path, HEADER + changed, "second.csv"), today=TODAY)
+    assert (result.created, result.updated) == (0, 1)
+    again = import_accounts(engine, write(tmp_path, HEADER + changed, "third.csv"), today=TODAY)
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 1)
+    with Session(engine) as s:
+        account = s.scalars(select(Account)).one()
+        assert account.balance == Decimal("80.00")
+        assert s.scalars(select(Phone)).one().consent is False
+        kinds = [e.kind for e in s.scalars(select(AuditEntry).order_by(AuditEntry.id))]
+    assert kinds.count("account_change") == 1 and kinds.count("consent_change") == 1
+    assert verify(engine).ok
+
+
+def test_given_number_dropped_from_file_when_reimported_then_retired_not_deleted(
+    engine: Engine, tmp_path: Path
+) -> None:
+    two = GOOD.replace(",,\n", ",6629876543,work\n")
+    import_accounts(engine, write(tmp_path, HEADER + two), today=TODAY)
+    import_accounts(engine, write(tmp_path, HEADER + GOOD, "b.csv"), today=TODAY)
+    with Session(engine) as s:
+        statuses = {p.number_e164: p.status for p in s.scalars(select(Phone))}
+    assert statuses == {"+526621234567": "active", "+526629876543": "retired"}
+
+
+def test_given_dry_run_when_valid_then_nothing_written(engine: Engine, tmp_path: Path) -> None:
+    result = import_accounts(engine, write(tmp_path, HEADER + GOOD), today=TODAY, dry_run=True)
+    assert result.error_count == 0 and not result.written
+    assert count(engine, Account) == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "empty"),
+        ("debtor_name,country\nAna,MX\n", r"required column\(s\) missing"),
+        ("external_ref,debtor_name,country,country\n", "appears twice"),
+        ("external_ref,,debtor_name,country\n", "has no name"),
+    ],
+)
+def test_given_bad_header_then_file_error(
+    engine: Engine, tmp_path: Path, text: str, message: str
+) -> None:
+    with pytest.raises(ImportFileError, match=message):
+        import_accounts(engine, write(tmp_path, text), today=TODAY)
+
+
+def test_given_latin1_file_then_file_error_names_the_line(engine: Engine, tmp_path: Path) -> None:
+    path = write(
+        tmp_path, HEADER + GOOD + "B2,José Núñez,MX,,1,MXN,,active,,,,,\n", encoding="latin-1"
+    )
+    with pytest.raises(ImportFileError, match="line 2 is not UTF-8"):
+        import_accounts(engine, path, today=TODAY)
+    assert count(engine, Account) == 0
+
+
+def test_given_missing_file_then_file_error(engine: Engine, tmp_path: Path) -> None:
+    with pytest.raises(ImportFileError, match="cannot read"):
+        import_accounts(engine, tmp_path / "nope.csv", today=TODAY)
+
+
+def test_given_shipped_example_then_it_imports_cleanly(engine: Engine) -> None:
+    result = import_accounts(engine, EXAMPLES / "accounts.csv", today=TODAY)
+    assert result.error_count == 0, [str(e) for e in result.errors]
+    assert result.created == 5

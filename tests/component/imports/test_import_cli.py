@@ -1,0 +1,47 @@
+"""The import commands as a person runs them: exit codes and the summary line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cobrador.cli import main
+
+EXAMPLES = Path(__file__).parents[3] / "examples"
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, database_url: str, tmp_path: Path) -> None:
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("COBRADOR_DATA_DIR", str(tmp_path / "data"))
+
+
+def test_given_good_file_then_exit_0_and_summary(
+    env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["import", "accounts", str(EXAMPLES / "accounts.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "accounts: 5 rows" in out and "5 created" in out
+
+
+def test_given_bad_row_then_exit_2_and_nothing_written(
+    env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text((EXAMPLES / "accounts.csv").read_text() + "X-1,Pepe,MX,,-1,MXN,,,,,,,,,,,,\n")
+    assert main(["import", "accounts", str(bad)]) == 2
+    captured = capsys.readouterr()
+    assert "line 7, column balance" in captured.err
+    assert "NOTHING written" in captured.out
+    assert main(["import", "accounts", "--skip-invalid", str(bad)]) == 0
+    assert "1 rejected" in capsys.readouterr().out
+    assert (tmp_path / "bad.rejects.csv").exists()
+
+
+def test_given_missing_file_then_exit_2_without_traceback(
+    env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["import", "payments", str(tmp_path / "missing.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "cannot read" in err and "Traceback" not in err
