@@ -9,6 +9,11 @@ Rules (checked over the whole registry by tests/unit/metrics/):
   small fixed sets (never an id, a phone number or a person's name). Use the
   helpers in metrics.labels (region_label, hour_label, reason_label, ...).
 
+Aggregating across processes: gauges read from shared state (Redis: agents,
+hopper, abandonment windows, inbound queue, registry age) are reported alike
+by every dialer, so dashboards take `max by`; gauges of one process's own
+state (calls in flight, AMI link, WebSockets) are summed.
+
 Money amounts are in the major unit of the debtor's country currency (MXN,
 COP, PEN): the `country` label says which, so never sum amounts across it.
 
@@ -122,23 +127,23 @@ WRAP_TIME = Histogram(
     registry=REGISTRY,
 )
 # Contact by the debtor's local hour of day and region: bounded because hour is
-# 0..23 and region is an ISO 3166-2 code from metrics.labels.REGIONS (or
+# 00..23 and region is an ISO 3166-2 code from metrics.labels.REGIONS (or
 # "unknown"); the campaign is left out to keep the product small (<~2.5k series).
 LOCAL_HOUR_ATTEMPTS = Counter(
     "cobrador_local_hour_attempts_total",
-    "Calls placed, by the debtor's local hour of day (0..23) and region.",
+    "Calls placed, by the debtor's local hour of day (00..23) and region.",
     ["country", "region", "hour"],
     registry=REGISTRY,
 )
 LOCAL_HOUR_CONTACTS = Counter(
     "cobrador_local_hour_contacts_total",
-    "Calls a human answered, by the debtor's local hour of day (0..23) and region.",
+    "Calls a human answered, by the debtor's local hour of day (00..23) and region.",
     ["country", "region", "hour"],
     registry=REGISTRY,
 )
 LOCAL_HOUR_RIGHT_PARTY = Counter(
     "cobrador_local_hour_right_party_contacts_total",
-    "Right-party contacts, by the debtor's local hour of day (0..23) and region.",
+    "Right-party contacts, by the debtor's local hour of day (00..23) and region.",
     ["country", "region", "hour"],
     registry=REGISTRY,
 )

@@ -13,7 +13,7 @@ ALLOWED_LABEL_NAMES = frozenset(
         "campaign",  # configured campaign names (a handful per deployment)
         "country",  # ISO 3166-1 alpha-2 of the debtor's profile
         "region",  # ISO 3166-2 subdivision from REGIONS, or "unknown"
-        "hour",  # debtor's local hour of day, "0".."23"
+        "hour",  # debtor's local hour of day, "00".."23" (zero-padded: sorts right)
         "result",  # call / recording / purge results below
         "reason",  # compliance reason codes and the few operational reasons
         "outcome",  # disposition codes agents record (promise, refusal, ...)
@@ -46,7 +46,7 @@ CALL_RESULTS = (
 )
 INBOUND_RESULTS = ("answered", "abandoned")
 RECORDING_RESULTS = ("purged", "held", "failed", "dry_run")
-HOURS = tuple(str(h) for h in range(24))
+HOURS = tuple(f"{h:02d}" for h in range(24))
 
 FIXED_VALUES: dict[str, frozenset[str]] = {
     "window": frozenset(WINDOWS),
@@ -131,10 +131,13 @@ def region_label(country: str | None, subdivision: str | None) -> str:
 
 
 def hour_label(local_time: datetime) -> str:
-    """The hour of day ("0".."23") of an aware datetime already in the debtor's zone."""
+    """The hour of day ("00".."23") of an aware datetime already in the debtor's zone.
+
+    Zero-padded so that Grafana and Prometheus, which sort label values as
+    strings, list hours in clock order."""
     if local_time.tzinfo is None:
         raise ValueError("hour_label needs an aware datetime in the debtor's time zone")
-    return str(local_time.hour)
+    return f"{local_time.hour:02d}"
 
 
 def reason_label(reason: str) -> str:

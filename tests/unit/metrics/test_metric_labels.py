@@ -46,6 +46,12 @@ def test_given_a_local_time_when_labelled_then_the_hour_is_the_debtors() -> None
     assert hour_label(local) == "21"
 
 
+def test_given_an_early_hour_when_labelled_then_it_is_zero_padded() -> None:
+    local = datetime(2026, 11, 24, 7, 5, tzinfo=ZoneInfo("America/Lima"))
+
+    assert hour_label(local) == "07"
+
+
 def test_given_a_naive_time_when_labelled_then_it_is_refused() -> None:
     with pytest.raises(ValueError, match="aware"):
         hour_label(datetime(2026, 11, 24, 9, 0))

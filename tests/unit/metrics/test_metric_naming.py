@@ -126,6 +126,7 @@ def test_given_a_registry_breaking_a_naming_rule_when_checked_then_it_is_reporte
         ({"state": "dancing"}, "fixed set"),
         ({"window": "7d"}, "fixed set"),
         ({"hour": "24"}, "fixed set"),
+        ({"hour": "7"}, "fixed set"),
         ({"country": "Mexico"}, "allowed shape"),
         ({"region": "Jalisco"}, "allowed shape"),
         ({"reason": "Registry Listed"}, "allowed shape"),
