@@ -1,0 +1,159 @@
+"""FastAGI server over real TCP, driven by a scripted Asterisk-like peer."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from dialer.fastagi import AGIHangup, AGISession, FastAGIServer, encode_environment
+
+ENV = {
+    "agi_network": "yes",
+    "agi_network_script": "answer",
+    "agi_channel": "Local/5215512345101@cobrador-outbound-00000001;2",
+    "agi_uniqueid": "cobrador-42",
+}
+
+
+class FakeAsterisk:
+    """Plays Asterisk's side of one FastAGI request: answers commands from a script."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.commands: list[str] = []
+
+    async def request(
+        self, env: dict[str, str], answers: dict[str, str], hangup_after: int = -1
+    ) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+        writer.write(encode_environment(env))
+        await writer.drain()
+        while True:
+            line = await reader.readline()
+            if not line:
+                break
+            command = line.decode().rstrip("\n")
+            self.commands.append(command)
+            if len(self.commands) == hangup_after:
+                writer.write(b"HANGUP\n")
+            verb = " ".join(command.split()[:2])
+            writer.write((answers.get(verb, "200 result=1") + "\n").encode())
+            await writer.drain()
+        writer.close()
+
+
+@pytest.fixture
+async def started() -> AsyncIterator[tuple[FastAGIServer, dict[str, object]]]:
+    seen: dict[str, object] = {}
+
+    async def answer(agi: AGISession) -> None:
+        seen["attempt"] = await agi.get_variable("COBRADOR_ATTEMPT_ID")
+        seen["missing"] = await agi.get_variable("NOPE")
+        await agi.set_variable("COBRADOR_ACTION", 'bridge "now"')
+        seen["done"] = True
+
+    async def boom(agi: AGISession) -> None:
+        raise RuntimeError("bug in handler")
+
+    async def slow(agi: AGISession) -> None:
+        await asyncio.sleep(30)
+
+    async def hangs_up(agi: AGISession) -> None:
+        try:
+            await agi.command("EXEC Playback beep")
+            await agi.command("EXEC Playback beep")
+        except AGIHangup:
+            seen["hangup"] = True
+            raise
+
+    server = FastAGIServer(
+        routes={"answer": answer, "boom": boom, "slow": slow, "hangs_up": hangs_up},
+        request_timeout=0.3,
+    )
+    await server.start("127.0.0.1", 0)
+    yield server, seen
+    await server.stop()
+
+
+async def test_given_a_request_when_handled_then_variables_read_and_set(started) -> None:
+    server, seen = started
+    peer = FakeAsterisk(server.port)
+    answers = {"GET VARIABLE": "200 result=1 (42)"}
+    await asyncio.wait_for(peer.request(ENV, answers), 5)
+    assert seen["attempt"] == "42"
+    assert peer.commands[2] == 'SET VARIABLE COBRADOR_ACTION "bridge \\"now\\""'
+    assert seen["done"] is True
+    assert server.failures == 0
+
+
+async def test_given_a_handler_exception_when_handled_then_call_goes_to_failure_context(
+    started,
+) -> None:
+    server, _ = started
+    peer = FakeAsterisk(server.port)
+    await asyncio.wait_for(peer.request(ENV | {"agi_network_script": "boom"}, {}), 5)
+    assert peer.commands == [
+        'SET VARIABLE COBRADOR_AGI_ERROR "handler_error"',
+        'EXEC Goto "cobrador-failure,s,1"',
+    ]
+    assert server.failures == 1
+
+
+async def test_given_a_slow_handler_when_timeout_passes_then_failure_context(started) -> None:
+    server, _ = started
+    peer = FakeAsterisk(server.port)
+    await asyncio.wait_for(peer.request(ENV | {"agi_network_script": "slow"}, {}), 5)
+    assert peer.commands[-1] == 'EXEC Goto "cobrador-failure,s,1"'
+    assert 'SET VARIABLE COBRADOR_AGI_ERROR "timeout"' in peer.commands
+
+
+async def test_given_an_unknown_script_when_requested_then_failure_context(started) -> None:
+    server, _ = started
+    peer = FakeAsterisk(server.port)
+    await asyncio.wait_for(peer.request(ENV | {"agi_network_script": "nope"}, {}), 5)
+    assert peer.commands[-1] == 'EXEC Goto "cobrador-failure,s,1"'
+
+
+async def test_given_a_hangup_mid_request_then_handler_sees_agihangup_and_no_failure_goto(
+    started,
+) -> None:
+    server, seen = started
+    peer = FakeAsterisk(server.port)
+    await asyncio.wait_for(
+        peer.request(ENV | {"agi_network_script": "hangs_up"}, {}, hangup_after=1), 5
+    )
+    assert seen["hangup"] is True
+    assert peer.commands == ["EXEC Playback beep"]
+    assert server.failures == 0
+
+
+async def test_given_a_peer_that_connects_and_closes_then_it_costs_nothing(started) -> None:
+    server, _ = started
+    for _ in range(20):
+        _, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.close()
+        await writer.wait_closed()
+    # Every connection task ends on its own (no spinning reader left behind).
+    for _ in range(100):
+        if not server._tasks:
+            break
+        await asyncio.sleep(0.01)
+    assert not server._tasks
+    assert server.failures == 0
+
+
+async def test_given_a_partial_environment_then_close_then_no_handler_runs(started) -> None:
+    server, seen = started
+    _, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(b"agi_network: yes\nagi_network_scr")
+    await writer.drain()
+    writer.close()
+    await writer.wait_closed()
+    for _ in range(100):
+        if not server._tasks:
+            break
+        await asyncio.sleep(0.01)
+    assert not server._tasks
+    assert "attempt" not in seen
