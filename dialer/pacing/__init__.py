@@ -1,0 +1,24 @@
+"""Pacing: how many calls to place now. Pure policy objects, their estimators, and a simulator."""
+
+from dialer.pacing.policies import POLICY_NAMES, Policy, UnknownPolicyError, make_policy
+from dialer.pacing.snapshot import (
+    AbandonWindow,
+    AgentView,
+    DurationSample,
+    RingingCall,
+    RingSample,
+    Snapshot,
+)
+
+__all__ = [
+    "POLICY_NAMES",
+    "AbandonWindow",
+    "AgentView",
+    "DurationSample",
+    "Policy",
+    "RingSample",
+    "RingingCall",
+    "Snapshot",
+    "UnknownPolicyError",
+    "make_policy",
+]

@@ -1,0 +1,239 @@
+"""Estimators behind predictive pacing: censored survival of handle times, answer hazards, Wilson bound.
+
+All work on whole seconds: estimates are tables indexed by elapsed seconds, built
+once per statistics refresh, so a policy's per-tick cost is a few list lookups.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from dialer.pacing.snapshot import DurationSample, RingSample
+
+MAX_TABLE_SECONDS = 7200
+
+
+def wilson_upper(successes: int, trials: int, z: float = 1.645) -> float:
+    """One-sided Wilson score upper bound of a proportion (1.0 when there are no trials)."""
+    if trials <= 0:
+        return 1.0
+    if successes < 0 or successes > trials:
+        raise ValueError(f"successes {successes} outside 0..{trials}")
+    p = successes / trials
+    z2 = z * z
+    centre = p + z2 / (2 * trials)
+    spread = z * math.sqrt(p * (1 - p) / trials + z2 / (4 * trials * trials))
+    return min(1.0, (centre + spread) / (1 + z2 / trials))
+
+
+@dataclass(frozen=True)
+class Survival:
+    """Kaplan-Meier survival S(t) = P(duration > t) on whole seconds, with an exponential tail.
+
+    `table[t]` for t in 0..len-1; beyond it S decays with `tail_rate` (events per
+    second of exposure), so every elapsed time has a finite, positive answer.
+    """
+
+    table: tuple[float, ...]
+    tail_rate: float
+    finished: int
+    censored: int
+
+    @classmethod
+    def from_samples(cls, samples: Iterable[DurationSample], prior_mean: float) -> Survival:
+        finished_at: dict[int, int] = {}
+        leaving_at: dict[int, int] = {}  # at risk up to and including this second
+        events = censored = 0
+        exposure = 0.0
+        top = 0
+        for s in samples:
+            if s.seconds < 0 or math.isnan(s.seconds):
+                raise ValueError(f"negative or NaN duration sample {s.seconds!r}")
+            t = min(int(s.seconds), MAX_TABLE_SECONDS - 1)
+            top = max(top, t)
+            leaving_at[t] = leaving_at.get(t, 0) + 1
+            exposure += s.seconds
+            if s.finished:
+                finished_at[t] = finished_at.get(t, 0) + 1
+                events += 1
+            else:
+                censored += 1
+        # The tail hazard: exponential MLE, with one pseudo-event at the prior
+        # mean so a handful of samples cannot make it 0 or huge.
+        tail_rate = (events + 1) / (exposure + prior_mean)
+        if events + censored == 0:
+            return cls((1.0,), 1.0 / prior_mean, 0, 0)
+        at_risk = events + censored
+        s_value = 1.0
+        table = [1.0]
+        for t in range(top + 1):
+            d = finished_at.get(t, 0)
+            if at_risk > 0 and d:
+                s_value *= 1.0 - d / at_risk
+            at_risk -= leaving_at.get(t, 0)
+            table.append(s_value)
+        return cls(tuple(table), tail_rate, events, censored)
+
+    def at(self, t: float) -> float:
+        if t <= 0:
+            return 1.0
+        i = int(t)
+        last = len(self.table) - 1
+        if i <= last:
+            return self.table[i]
+        return self.table[last] * math.exp(-self.tail_rate * (t - last))
+
+    def quantiles(self, k: int) -> tuple[float, ...]:
+        """k representative durations at probabilities (j + 0.5) / k."""
+        out = []
+        for j in range(k):
+            target = 1.0 - (j + 0.5) / k  # survival level
+            t = 0
+            while self.at(t) > target and t < MAX_TABLE_SECONDS * 4:
+                t += 1
+            out.append(float(t))
+        return tuple(out)
+
+    def mean(self) -> float:
+        """Mean restricted to the table plus the exponential tail's mean beyond it."""
+        body = sum(self.table[1:])
+        return body + self.table[-1] / self.tail_rate
+
+
+def free_within_rows(
+    talk: Survival, wrap_points: Sequence[float], horizons: Sequence[float]
+) -> tuple[list[tuple[float, ...]], tuple[float, ...]]:
+    """For a TALKING agent: P(talk ends and wrap-up ends within x | talked t so far).
+
+    Returns rows indexed by whole elapsed seconds t (each row: the probabilities
+    for every horizon x, followed by their Bernoulli variances) and the row
+    to use beyond the table. The wrap-up is represented by equally likely points.
+    """
+    k = len(wrap_points)
+    rows: list[tuple[float, ...]] = []
+    last = len(talk.table) - 1
+    for t in range(last + 1):
+        st = talk.at(t)
+        if st < 1e-9:
+            break
+        ps = []
+        for x in horizons:
+            acc = 0.0
+            for w in wrap_points:
+                if w < x:
+                    acc += 1.0 - talk.at(t + x - w) / st
+            ps.append(acc / k)
+        rows.append(_with_variances(ps))
+    tail = []
+    for x in horizons:
+        acc = 0.0
+        for w in wrap_points:
+            if w < x:
+                acc += 1.0 - math.exp(-talk.tail_rate * (x - w))
+        tail.append(acc / k)
+    return rows, _with_variances(tail)
+
+
+def wrap_free_rows(
+    wrap: Survival, horizons: Sequence[float]
+) -> tuple[list[tuple[float, ...]], tuple[float, ...]]:
+    """For an agent in WRAP-UP: P(wrap-up ends within x | wrapped w so far), rows by w."""
+    rows: list[tuple[float, ...]] = []
+    for w in range(len(wrap.table)):
+        sw = wrap.at(w)
+        if sw < 1e-9:
+            break
+        rows.append(_with_variances([1.0 - wrap.at(w + x) / sw for x in horizons]))
+    tail = _with_variances([1.0 - math.exp(-wrap.tail_rate * x) for x in horizons])
+    return rows, tail
+
+
+@dataclass(frozen=True)
+class RingModel:
+    """Competing-risk estimate of how ringing calls end, from censored ring samples.
+
+    `rows[r]`: for a call that has rung r whole seconds, P(a person answers
+    within the next h seconds) for every horizon h, then the Bernoulli
+    variances. `human_rate`: P(a new call is answered by a person).
+    """
+
+    rows: tuple[tuple[float, ...], ...]
+    human_rate: float
+    samples: int
+
+    @classmethod
+    def from_samples(cls, samples: Iterable[RingSample], horizons: Sequence[float]) -> RingModel:
+        human_at: dict[int, int] = {}
+        ended_at: dict[int, int] = {}
+        leaving_at: dict[int, int] = {}
+        n = 0
+        top = 0
+        for s in samples:
+            if s.seconds < 0 or math.isnan(s.seconds):
+                raise ValueError(f"negative or NaN ring sample {s.seconds!r}")
+            t = min(int(s.seconds), MAX_TABLE_SECONDS - 1)
+            top = max(top, t)
+            n += 1
+            leaving_at[t] = leaving_at.get(t, 0) + 1
+            if s.outcome != "ringing":
+                ended_at[t] = ended_at.get(t, 0) + 1
+                if s.outcome == "human":
+                    human_at[t] = human_at.get(t, 0) + 1
+        # Cause-specific hazards per second, then cumulative incidence of a
+        # person answering from each second on: P(human in [r, r+h) | ringing at r).
+        at_risk = n
+        hz_human: list[float] = []
+        hz_end: list[float] = []
+        for t in range(top + 1):
+            if at_risk > 0:
+                hz_human.append(human_at.get(t, 0) / at_risk)
+                hz_end.append(ended_at.get(t, 0) / at_risk)
+            else:
+                hz_human.append(0.0)
+                hz_end.append(1.0)
+            at_risk -= leaving_at.get(t, 0)
+        length = top + 1
+        # incidence_from[r][d] = P(human answer within d seconds | ringing at r)
+        rows = []
+        max_h = int(math.ceil(max(horizons))) if horizons else 0
+        for r in range(length):
+            surv = 1.0
+            cum = 0.0
+            by_d = [0.0]
+            for d in range(max_h):
+                t = r + d
+                if t >= length:
+                    by_d.append(cum)
+                    continue
+                cum += surv * hz_human[t]
+                surv *= 1.0 - hz_end[t]
+                by_d.append(cum)
+            rows.append(_with_variances([by_d[min(int(h), max_h)] for h in horizons]))
+        human_rate = _total_human(hz_human, hz_end)
+        if not rows:
+            rows = [_with_variances([0.0 for _ in horizons])]
+        return cls(tuple(rows), human_rate, n)
+
+    def row(self, rung_seconds: float) -> tuple[float, ...]:
+        i = int(rung_seconds)
+        if i < 0:
+            i = 0
+        if i >= len(self.rows):
+            i = len(self.rows) - 1
+        return self.rows[i]
+
+
+def _total_human(hz_human: list[float], hz_end: list[float]) -> float:
+    surv = 1.0
+    total = 0.0
+    for h, e in zip(hz_human, hz_end, strict=True):
+        total += surv * h
+        surv *= 1.0 - e
+    return total
+
+
+def _with_variances(ps: Sequence[float]) -> tuple[float, ...]:
+    clipped = [min(1.0, max(0.0, p)) for p in ps]
+    return tuple(clipped) + tuple(p * (1.0 - p) for p in clipped)

@@ -1,0 +1,247 @@
+"""Pacing scenarios: the JSON files under bench/pacing/scenarios, parsed and checked.
+
+A scenario describes a campaign shift for the simulator: team size, how calls
+end (phases of answer/talk behaviour that may change mid-shift), wrap-up,
+machine detection, agent pauses. Bad input raises `ScenarioError` naming the field.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+class ScenarioError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Dist:
+    """A duration distribution: lognormal(mean, sd), uniform(min, max), constant(value), exponential(mean)."""
+
+    kind: str
+    a: float
+    b: float = 0.0
+    mean: float = 0.0
+
+    def sample(self, rng: random.Random) -> float:
+        if self.kind == "lognormal":
+            return rng.lognormvariate(self.a, self.b)
+        if self.kind == "uniform":
+            return rng.uniform(self.a, self.b)
+        if self.kind == "exponential":
+            return rng.expovariate(1.0 / self.a)
+        return self.a
+
+
+def parse_dist(raw: Any, field: str) -> Dist:
+    if not isinstance(raw, dict) or "dist" not in raw:
+        raise ScenarioError(f"{field}: expected an object with a 'dist' key")
+    kind = raw["dist"]
+    try:
+        if kind == "lognormal":
+            mean, sd = _pos(raw, "mean", field), _nonneg(raw, "sd", field)
+            sigma2 = math.log(1.0 + (sd / mean) ** 2)
+            return Dist(kind, math.log(mean) - sigma2 / 2, math.sqrt(sigma2), mean)
+        if kind == "uniform":
+            lo, hi = _nonneg(raw, "min", field), _nonneg(raw, "max", field)
+            if hi < lo:
+                raise ScenarioError(f"{field}: max must be >= min")
+            return Dist(kind, lo, hi, (lo + hi) / 2)
+        if kind == "constant":
+            value = _nonneg(raw, "value", field)
+            return Dist(kind, value, 0.0, value)
+        if kind == "exponential":
+            mean = _pos(raw, "mean", field)
+            return Dist(kind, mean, 0.0, mean)
+    except KeyError as exc:
+        raise ScenarioError(f"{field}: missing {exc.args[0]!r}") from None
+    raise ScenarioError(
+        f"{field}: unknown dist {kind!r} (lognormal, uniform, constant, exponential)"
+    )
+
+
+def _num(raw: dict[str, Any], key: str, field: str) -> float:
+    value = raw[key]
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ScenarioError(f"{field}.{key}: expected a finite number, got {value!r}")
+    return float(value)
+
+
+def _pos(raw: dict[str, Any], key: str, field: str) -> float:
+    value = _num(raw, key, field)
+    if value <= 0:
+        raise ScenarioError(f"{field}.{key}: must be > 0")
+    return value
+
+
+def _nonneg(raw: dict[str, Any], key: str, field: str) -> float:
+    value = _num(raw, key, field)
+    if value < 0:
+        raise ScenarioError(f"{field}.{key}: must be >= 0")
+    return value
+
+
+@dataclass(frozen=True)
+class Phase:
+    from_seconds: float
+    p_human: float
+    p_machine: float
+    p_busy: float
+    p_failed: float
+    answer: Dist
+    talk: Dist
+
+
+@dataclass(frozen=True)
+class PauseRule:
+    agent_fraction: float
+    every_seconds: float
+    for_seconds: float
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    agents: int
+    shift_seconds: float
+    seeds: int
+    ring_timeout_seconds: float
+    connect_grace_seconds: float
+    abandon_target: float
+    phases: tuple[Phase, ...]
+    wrap: Dist
+    machine_detect: Dist
+    pauses: tuple[PauseRule, ...]
+    busy_seconds: Dist
+    failed_seconds: Dist
+    max_ringing: int
+    tick_seconds: float = 1.0
+
+    def phase_at(self, t: float) -> Phase:
+        current = self.phases[0]
+        for p in self.phases:
+            if p.from_seconds <= t:
+                current = p
+        return current
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    try:
+        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ScenarioError(f"cannot read scenario {path}: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise ScenarioError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    return parse_scenario(raw)
+
+
+def parse_scenario(raw: Any) -> Scenario:
+    if not isinstance(raw, dict):
+        raise ScenarioError("scenario: expected a JSON object")
+    try:
+        name = raw["name"]
+        if not isinstance(name, str) or not name:
+            raise ScenarioError("name: expected a non-empty string")
+        agents = raw["agents"]
+        if isinstance(agents, bool) or not isinstance(agents, int) or agents < 1:
+            raise ScenarioError("agents: expected an integer >= 1")
+        seeds = raw.get("seeds", 10)
+        if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+            raise ScenarioError("seeds: expected an integer >= 1")
+        shift = _pos(raw, "shift_seconds", "scenario")
+        ring_timeout = _pos(raw, "ring_timeout_seconds", "scenario")
+        grace = (
+            _nonneg(raw, "connect_grace_seconds", "scenario")
+            if "connect_grace_seconds" in raw
+            else 2.0
+        )
+        target = _pos(raw, "abandon_target", "scenario") if "abandon_target" in raw else 0.03
+        if target >= 1:
+            raise ScenarioError("abandon_target: must be < 1")
+        phases_raw = raw["phases"]
+        wrap = parse_dist(raw["wrap_seconds"], "wrap_seconds")
+        detect = parse_dist(raw["machine_detect_seconds"], "machine_detect_seconds")
+    except KeyError as exc:
+        raise ScenarioError(f"scenario: missing field {exc.args[0]!r}") from None
+    if not isinstance(phases_raw, list) or not phases_raw:
+        raise ScenarioError("phases: expected a non-empty list")
+    phases = tuple(_parse_phase(p, i) for i, p in enumerate(phases_raw))
+    if phases[0].from_seconds != 0:
+        raise ScenarioError("phases[0].from_seconds: the first phase must start at 0")
+    if any(b.from_seconds <= a.from_seconds for a, b in zip(phases, phases[1:], strict=False)):
+        raise ScenarioError("phases: from_seconds must increase")
+    pauses_raw = raw.get("pauses", [])
+    if not isinstance(pauses_raw, list):
+        raise ScenarioError("pauses: expected a list")
+    pauses = tuple(_parse_pause(p, i) for i, p in enumerate(pauses_raw))
+    busy = parse_dist(
+        raw.get("busy_seconds", {"dist": "uniform", "min": 3, "max": 8}), "busy_seconds"
+    )
+    failed = parse_dist(
+        raw.get("failed_seconds", {"dist": "uniform", "min": 0.5, "max": 3}), "failed_seconds"
+    )
+    max_ringing = raw.get("max_ringing", agents * 6)
+    if isinstance(max_ringing, bool) or not isinstance(max_ringing, int) or max_ringing < 1:
+        raise ScenarioError("max_ringing: expected an integer >= 1")
+    return Scenario(
+        name=name,
+        agents=agents,
+        shift_seconds=shift,
+        seeds=seeds,
+        ring_timeout_seconds=ring_timeout,
+        connect_grace_seconds=grace,
+        abandon_target=target,
+        phases=phases,
+        wrap=wrap,
+        machine_detect=detect,
+        pauses=pauses,
+        busy_seconds=busy,
+        failed_seconds=failed,
+        max_ringing=max_ringing,
+    )
+
+
+def _parse_phase(raw: Any, i: int) -> Phase:
+    field = f"phases[{i}]"
+    if not isinstance(raw, dict):
+        raise ScenarioError(f"{field}: expected an object")
+    try:
+        probs = {k: _nonneg(raw, k, field) for k in ("p_human", "p_machine", "p_busy", "p_failed")}
+        start = _nonneg(raw, "from_seconds", field)
+        answer = parse_dist(raw["answer_seconds"], f"{field}.answer_seconds")
+        talk = parse_dist(raw["talk_seconds"], f"{field}.talk_seconds")
+    except KeyError as exc:
+        raise ScenarioError(f"{field}: missing field {exc.args[0]!r}") from None
+    if sum(probs.values()) > 1.0 + 1e-9:
+        raise ScenarioError(f"{field}: p_human + p_machine + p_busy + p_failed must be <= 1")
+    return Phase(
+        start,
+        probs["p_human"],
+        probs["p_machine"],
+        probs["p_busy"],
+        probs["p_failed"],
+        answer,
+        talk,
+    )
+
+
+def _parse_pause(raw: Any, i: int) -> PauseRule:
+    field = f"pauses[{i}]"
+    if not isinstance(raw, dict):
+        raise ScenarioError(f"{field}: expected an object")
+    try:
+        fraction = _nonneg(raw, "agent_fraction", field)
+        every = _pos(raw, "every_seconds", field)
+        length = _pos(raw, "for_seconds", field)
+    except KeyError as exc:
+        raise ScenarioError(f"{field}: missing field {exc.args[0]!r}") from None
+    if fraction > 1:
+        raise ScenarioError(f"{field}.agent_fraction: must be <= 1")
+    if length >= every:
+        raise ScenarioError(f"{field}: for_seconds must be shorter than every_seconds")
+    return PauseRule(fraction, every, length)

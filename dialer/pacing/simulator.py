@@ -1,0 +1,412 @@
+"""Discrete-event simulator of a campaign shift, driving a pacing policy on a virtual clock.
+
+The policy object is the one the live dial loop uses: each tick the simulator
+builds a `Snapshot` exactly as the loop would and places the calls it asks for.
+Calls end as the scenario's current phase says (person, machine dropped after
+detection, busy, failed, no answer at the ring timeout); a person who answers
+is bridged to a ready agent, or waits up to the connect grace for one, else is
+abandoned. Randomness comes from one `random.Random(seed)`.
+"""
+
+from __future__ import annotations
+
+import heapq
+import time
+from bisect import bisect_left, bisect_right
+from collections import deque
+from dataclasses import asdict, dataclass
+from random import Random
+
+from dialer.pacing.policies import Policy
+from dialer.pacing.scenario import PauseRule, Scenario
+from dialer.pacing.snapshot import (
+    HANDLE_SAMPLE_WINDOW_SECONDS,
+    PAUSED,
+    READY,
+    RING_SAMPLE_WINDOW_SECONDS,
+    STATS_REFRESH_SECONDS,
+    TALKING,
+    WRAP_UP,
+    AbandonWindow,
+    AgentView,
+    DurationSample,
+    RingingCall,
+    RingSample,
+    Snapshot,
+)
+
+ABANDON_WINDOWS = (1800.0, 3600.0, 86400.0, 2592000.0)
+ROLLING_HOUR = 3600.0
+ROLLING_STEP = 60.0
+
+# Event kinds, ordered so that at equal times agents free up before calls need them.
+_TALK_END, _WRAP_END, _PAUSE_END, _PAUSE_DUE, _RING_END, _GRACE_END, _TICK = range(7)
+
+
+class PolicyError(RuntimeError):
+    """The policy returned something that is not a non-negative int."""
+
+
+@dataclass(frozen=True)
+class RunResult:
+    seed: int
+    agents: int
+    shift_seconds: float
+    placed: int
+    human_answered: int
+    machine: int
+    busy: int
+    failed: int
+    no_answer: int
+    connected: int
+    abandoned: int
+    ringing_at_end: int
+    waiting_at_end: int
+    talk_seconds: float
+    wrap_seconds: float
+    paused_seconds: float
+    occupancy: float
+    talk_utilization: float
+    abandonment: float
+    worst_hour_abandonment: float
+    calls_per_agent_hour: float
+    connects_per_agent_hour: float
+    wall_seconds: float
+
+    @property
+    def sim_seconds_per_wall_second(self) -> float:
+        return self.shift_seconds / self.wall_seconds if self.wall_seconds > 0 else float("inf")
+
+    def as_dict(self) -> dict[str, float]:
+        d = asdict(self)
+        d["sim_seconds_per_wall_second"] = self.sim_seconds_per_wall_second
+        return d
+
+
+def worst_window_ratio(
+    answers: list[float], abandons: list[float], end: float, window: float = ROLLING_HOUR
+) -> float:
+    """Worst abandoned/answered over windows (t - window, t], t = window, window + 60 s, ..., end.
+
+    A shift shorter than the window is judged as one window. Windows without
+    answers count as 0.
+    """
+    stops = []
+    t = min(window, end)
+    while t <= end + 1e-9:
+        stops.append(t)
+        t += ROLLING_STEP
+    worst = 0.0
+    for t in stops:
+        lo = t - window
+        n = bisect_right(answers, t) - bisect_right(answers, lo)
+        if n:
+            a = bisect_right(abandons, t) - bisect_right(abandons, lo)
+            worst = max(worst, a / n)
+    return worst
+
+
+class _Sim:
+    def __init__(self, scenario: Scenario, policy: Policy, seed: int) -> None:
+        self.sc = scenario
+        self.policy = policy
+        self.rng = Random(seed)
+        self.seed = seed
+        self.end = scenario.shift_seconds
+        self.events: list[tuple[float, int, int, int]] = []
+        self.seq = 0
+        n = scenario.agents
+        self.state = [READY] * n
+        self.views = [AgentView(READY, 0.0)] * n
+        self.ready: set[int] = set(range(n))
+        self.pause_pending = [False] * n
+        self.state_since = [0.0] * n
+        self.ringing: dict[int, RingingCall] = {}
+        self.waiting: deque[int] = deque()
+        self.waiting_set: set[int] = set()
+        self.answer_time: dict[int, float] = {}
+        self.next_call = 0
+        # Sample records: [start, end or None, finished sample or None, outcome]
+        self.ring_records: deque[list] = deque()
+        self.ring_record_of: dict[int, list] = {}
+        self.talk_records: deque[list] = deque()
+        self.wrap_records: deque[list] = deque()
+        self.agent_record: list[list | None] = [None] * n
+        self.answers: list[float] = []
+        self.abandons: list[float] = []
+        self.counts = {
+            "placed": 0,
+            "human": 0,
+            "machine": 0,
+            "busy": 0,
+            "failed": 0,
+            "no_answer": 0,
+            "connected": 0,
+            "abandoned": 0,
+        }
+        self.time_in = {TALKING: 0.0, WRAP_UP: 0.0, PAUSED: 0.0}
+        self.stats_at = -1.0
+        self.pause_rule_of: dict[int, PauseRule] = {}
+        self.samples: tuple[
+            tuple[DurationSample, ...], tuple[DurationSample, ...], tuple[RingSample, ...]
+        ] = ((), (), ())
+
+    # -- event queue -----------------------------------------------------------
+    def push(self, t: float, kind: int, ident: int) -> None:
+        self.seq += 1
+        heapq.heappush(self.events, (t, kind, self.seq, ident))
+
+    # -- agents ----------------------------------------------------------------
+    def set_state(self, agent: int, state: str, now: float) -> None:
+        old = self.state[agent]
+        if old in self.time_in:
+            self.time_in[old] += now - self.state_since[agent]
+        if old == READY:
+            self.ready.discard(agent)
+        self.state[agent] = state
+        self.state_since[agent] = now
+        self.views[agent] = AgentView(state, now)
+        if state == READY:
+            self.ready.add(agent)
+
+    def agent_free(self, agent: int, now: float) -> None:
+        if self.pause_pending[agent]:
+            self.pause_pending[agent] = False
+            self.start_pause(agent, now)
+            return
+        self.set_state(agent, READY, now)
+        while self.waiting:
+            call = self.waiting.popleft()
+            if call in self.waiting_set:
+                self.waiting_set.discard(call)
+                self.connect(call, agent, now)
+                return
+
+    def start_pause(self, agent: int, now: float) -> None:
+        rule = self.pause_rule_of[agent]
+        self.set_state(agent, PAUSED, now)
+        self.push(now + rule.for_seconds, _PAUSE_END, agent)
+
+    def connect(self, call: int, agent: int, now: float) -> None:
+        self.counts["connected"] += 1
+        self.set_state(agent, TALKING, now)
+        talk = self.sc.phase_at(now).talk.sample(self.rng)
+        record = [now, None, None]
+        self.talk_records.append(record)
+        self.agent_record[agent] = record
+        self.push(now + talk, _TALK_END, agent)
+
+    # -- calls -----------------------------------------------------------------
+    def place(self, now: float) -> None:
+        sc, rng = self.sc, self.rng
+        call = self.next_call
+        self.next_call += 1
+        self.counts["placed"] += 1
+        phase = sc.phase_at(now)
+        u = rng.random()
+        if u < phase.p_human:
+            outcome, at = "human", phase.answer.sample(rng)
+        elif u < phase.p_human + phase.p_machine:
+            outcome, at = "machine", phase.answer.sample(rng)
+            if at < sc.ring_timeout_seconds:
+                at += sc.machine_detect.sample(rng)
+        elif u < phase.p_human + phase.p_machine + phase.p_busy:
+            outcome, at = "busy", sc.busy_seconds.sample(rng)
+        elif u < phase.p_human + phase.p_machine + phase.p_busy + phase.p_failed:
+            outcome, at = "failed", sc.failed_seconds.sample(rng)
+        else:
+            outcome, at = "no_answer", sc.ring_timeout_seconds
+        if at >= sc.ring_timeout_seconds and outcome in ("human", "machine", "busy"):
+            outcome, at = "no_answer", sc.ring_timeout_seconds
+        self.ringing[call] = RingingCall(now)
+        record = [now, None, None, outcome]
+        self.ring_records.append(record)
+        self.ring_record_of[call] = record
+        self.push(now + at, _RING_END, call)
+
+    def ring_end(self, call: int, now: float) -> None:
+        del self.ringing[call]
+        record = self.ring_record_of.pop(call)
+        outcome = record[3]
+        record[1] = now
+        record[2] = RingSample(now - record[0], outcome)
+        if outcome == "human":
+            self.counts["human"] += 1
+            self.answers.append(now)
+            if self.ready:
+                self.connect(call, self.ready.pop(), now)
+            else:
+                self.waiting.append(call)
+                self.waiting_set.add(call)
+                self.answer_time[call] = now
+                self.push(now + self.sc.connect_grace_seconds, _GRACE_END, call)
+        else:
+            self.counts[outcome] += 1
+
+    def grace_end(self, call: int, now: float) -> None:
+        answered = self.answer_time.pop(call)
+        if call in self.waiting_set:
+            self.waiting_set.discard(call)
+            self.counts["abandoned"] += 1
+            self.abandons.append(answered)
+
+    # -- snapshot ----------------------------------------------------------------
+    def refresh_samples(self, now: float) -> None:
+        horizon = now - RING_SAMPLE_WINDOW_SECONDS
+        rr = self.ring_records
+        while rr and rr[0][0] < horizon:
+            rr.popleft()
+        ring = tuple(r[2] if r[2] is not None else RingSample(now - r[0], "ringing") for r in rr)
+        self.samples = (
+            self._durations(self.talk_records, now),
+            self._durations(self.wrap_records, now),
+            ring,
+        )
+        self.stats_at = now
+
+    @staticmethod
+    def _durations(records: deque[list], now: float) -> tuple[DurationSample, ...]:
+        horizon = now - HANDLE_SAMPLE_WINDOW_SECONDS
+        while records and records[0][0] < horizon:
+            records.popleft()
+        return tuple(
+            r[2] if r[2] is not None else DurationSample(now - r[0], False) for r in records
+        )
+
+    def abandon_windows(self, now: float) -> tuple[AbandonWindow, ...]:
+        out = []
+        answers, abandons = self.answers, self.abandons
+        n_ans, n_ab = len(answers), len(abandons)
+        grace = self.sc.connect_grace_seconds
+        for w in ABANDON_WINDOWS:
+            lo = now - w
+            # Answers still inside the grace period are not yet known outcomes.
+            known = bisect_right(answers, now - grace)
+            ans = known - bisect_left(answers, lo) if lo > 0 else known
+            ab = n_ab - (bisect_left(abandons, lo) if lo > 0 else 0)
+            out.append(AbandonWindow(w, max(0, ans), ab))
+        del n_ans
+        return tuple(out)
+
+    def snapshot(self, now: float) -> Snapshot:
+        if now - self.stats_at >= STATS_REFRESH_SECONDS:
+            self.refresh_samples(now)
+        talk, wrap, ring = self.samples
+        return Snapshot(
+            now=now,
+            agents=tuple(self.views),
+            ringing=tuple(self.ringing.values()),
+            waiting=len(self.waiting_set),
+            talk_samples=talk,
+            wrap_samples=wrap,
+            ring_samples=ring,
+            stats_at=self.stats_at,
+            abandonment=self.abandon_windows(now),
+            abandon_target=self.sc.abandon_target,
+            connect_grace_seconds=self.sc.connect_grace_seconds,
+            max_ringing=self.sc.max_ringing,
+            shift_ends_at=self.end,
+        )
+
+    # -- main loop ---------------------------------------------------------------
+    def schedule_pauses(self) -> None:
+        order = list(range(self.sc.agents))
+        self.rng.shuffle(order)
+        start = 0
+        for rule in self.sc.pauses:
+            k = round(rule.agent_fraction * self.sc.agents)
+            for agent in order[start : start + k]:
+                self.pause_rule_of[agent] = rule
+                self.push(self.rng.uniform(0, rule.every_seconds), _PAUSE_DUE, agent)
+            start += k
+
+    def run(self) -> RunResult:
+        started = time.perf_counter()
+        self.schedule_pauses()
+        self.push(0.0, _TICK, 0)
+        events, end, tick = self.events, self.end, self.sc.tick_seconds
+        policy = self.policy
+        while events:
+            now, kind, _, ident = heapq.heappop(events)
+            if now > end:
+                break
+            if kind == _TICK:
+                n = policy.calls_to_place(self.snapshot(now))
+                if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+                    raise PolicyError(f"{policy.name} returned {n!r}; expected an int >= 0")
+                for _ in range(n):
+                    self.place(now)
+                self.push(now + tick, _TICK, 0)
+            elif kind == _RING_END:
+                self.ring_end(ident, now)
+            elif kind == _TALK_END:
+                record = self.agent_record[ident]
+                assert record is not None
+                record[1] = now
+                record[2] = DurationSample(now - record[0], True)
+                self.set_state(ident, WRAP_UP, now)
+                wrap_record = [now, None, None]
+                self.wrap_records.append(wrap_record)
+                self.agent_record[ident] = wrap_record
+                self.push(now + self.sc.wrap.sample(self.rng), _WRAP_END, ident)
+            elif kind == _WRAP_END:
+                record = self.agent_record[ident]
+                assert record is not None
+                record[1] = now
+                record[2] = DurationSample(now - record[0], True)
+                self.agent_record[ident] = None
+                self.agent_free(ident, now)
+            elif kind == _GRACE_END:
+                self.grace_end(ident, now)
+            elif kind == _PAUSE_DUE:
+                rule = self.pause_rule_of[ident]
+                self.push(now + rule.every_seconds, _PAUSE_DUE, ident)
+                if self.state[ident] == READY:
+                    self.start_pause(ident, now)
+                elif self.state[ident] != PAUSED:
+                    self.pause_pending[ident] = True
+            elif kind == _PAUSE_END:
+                self.agent_free(ident, now)
+        for agent in range(self.sc.agents):
+            self.set_state(agent, self.state[agent], end)  # close the time accounting
+        wall = time.perf_counter() - started
+        return self.result(wall)
+
+    def result(self, wall: float) -> RunResult:
+        c = self.counts
+        agents, shift = self.sc.agents, self.end
+        talk, wrap, paused = self.time_in[TALKING], self.time_in[WRAP_UP], self.time_in[PAUSED]
+        available = agents * shift - paused
+        agent_hours = agents * shift / 3600.0
+        # Answers still inside the grace period at the end are not judged.
+        judged = c["human"] - len(self.waiting_set)
+        return RunResult(
+            seed=self.seed,
+            agents=agents,
+            shift_seconds=shift,
+            placed=c["placed"],
+            human_answered=c["human"],
+            machine=c["machine"],
+            busy=c["busy"],
+            failed=c["failed"],
+            no_answer=c["no_answer"],
+            connected=c["connected"],
+            abandoned=c["abandoned"],
+            ringing_at_end=len(self.ringing),
+            waiting_at_end=len(self.waiting_set),
+            talk_seconds=talk,
+            wrap_seconds=wrap,
+            paused_seconds=paused,
+            occupancy=(talk + wrap) / available if available > 0 else 0.0,
+            talk_utilization=talk / available if available > 0 else 0.0,
+            abandonment=c["abandoned"] / judged if judged > 0 else 0.0,
+            worst_hour_abandonment=worst_window_ratio(self.answers, self.abandons, shift),
+            calls_per_agent_hour=c["placed"] / agent_hours,
+            connects_per_agent_hour=c["connected"] / agent_hours,
+            wall_seconds=wall,
+        )
+
+
+def simulate(scenario: Scenario, policy: Policy, seed: int) -> RunResult:
+    """Run one shift of `scenario` with `policy` (a fresh object per run) and this seed."""
+    return _Sim(scenario, policy, seed).run()
