@@ -1,0 +1,447 @@
+"""Country profiles: the contact rules as data files, loaded, validated and tightened.
+
+A profile file (compliance/profiles/*.toml) carries a `source` next to every
+rule. A campaign may tighten its profile (narrower hours, lower caps, more
+registries...) through `campaign.config["compliance"]`; anything that would
+loosen it is a ProfileError.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+PROFILES_DIR = Path(__file__).with_name("profiles")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # index = date.weekday()
+PARTIES = frozenset({"debtor", "guarantor", "third_party"})
+CAP_KINDS = ("attempts", "contacts")
+
+
+class ProfileError(ValueError):
+    """A profile or campaign override that is malformed or loosens the rules."""
+
+
+@dataclass(frozen=True, order=True)
+class Window:
+    """A local-time window [start, end) in minutes after midnight."""
+
+    start: int
+    end: int
+
+    def contains(self, minute: int) -> bool:
+        return self.start <= minute < self.end
+
+    def covers(self, other: Window) -> bool:
+        return self.start <= other.start and other.end <= self.end
+
+    def __str__(self) -> str:
+        return (
+            f"{self.start // 60:02d}:{self.start % 60:02d}-{self.end // 60:02d}:{self.end % 60:02d}"
+        )
+
+
+@dataclass(frozen=True)
+class CapRule:
+    """At most `max` events of `kind` per debtor in any rolling `window_hours`.
+
+    A new call is allowed only while the count in the window is below `max`.
+    """
+
+    kind: str
+    window_hours: int
+    max: int
+    source: str = ""
+
+    @property
+    def window_seconds(self) -> int:
+        return self.window_hours * 3600
+
+    @property
+    def reason(self) -> str:
+        # The stable reason codes know three caps: attempts within a day,
+        # attempts over longer windows, and contacts (any window).
+        if self.kind == "contacts":
+            return "contact_cap_week"
+        return "attempt_cap_day" if self.window_hours <= 24 else "attempt_cap_week"
+
+
+@dataclass(frozen=True)
+class RegistryRule:
+    name: str
+    max_age_days: int
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Profile:
+    id: str
+    country: str
+    version: str
+    name: str
+    hours: tuple[tuple[Window, ...], ...]  # 7 entries, Monday first
+    holidays_closed: bool
+    holidays_country: str
+    consent_required: bool
+    allowed_parties: frozenset[str]
+    caps: tuple[CapRule, ...]
+    abandon_cooldown_hours: int
+    registries: tuple[RegistryRule, ...]
+    sources: Mapping[str, str] = field(default_factory=dict, compare=False)
+    campaign: str | None = None
+
+    @cached_property
+    def digest(self) -> str:
+        return hashlib.sha256(_canonical(self.as_dict()).encode()).hexdigest()[:12]
+
+    @cached_property
+    def full_version(self) -> str:
+        """What a decision records: id, file version, campaign and a digest of the rules."""
+        base = f"{self.id}@{self.version}"
+        if self.campaign:
+            base += f"+{self.campaign}"
+        return f"{base}#{self.digest}"
+
+    @property
+    def max_cap_window_seconds(self) -> int:
+        windows = [c.window_seconds for c in self.caps] + [self.abandon_cooldown_hours * 3600]
+        return max(windows, default=0)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "country": self.country,
+            "version": self.version,
+            "campaign": self.campaign,
+            "hours": {
+                day: [str(w) for w in windows]
+                for day, windows in zip(WEEKDAYS, self.hours, strict=True)
+            },
+            "holidays": {"closed": self.holidays_closed, "country": self.holidays_country},
+            "consent_required": self.consent_required,
+            "allowed_parties": sorted(self.allowed_parties),
+            "caps": [
+                {"kind": c.kind, "window_hours": c.window_hours, "max": c.max} for c in self.caps
+            ],
+            "abandon_cooldown_hours": self.abandon_cooldown_hours,
+            "registries": [
+                {"name": r.name, "max_age_days": r.max_age_days} for r in self.registries
+            ],
+        }
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _parse_hhmm(text: Any, where: str) -> int:
+    if not isinstance(text, str) or len(text) != 5 or text[2] != ":":
+        raise ProfileError(f"{where}: time must be 'HH:MM', got {text!r}")
+    try:
+        hours, minutes = int(text[:2]), int(text[3:])
+    except ValueError as exc:
+        raise ProfileError(f"{where}: time must be 'HH:MM', got {text!r}") from exc
+    if not (0 <= hours <= 24 and 0 <= minutes < 60) or (hours == 24 and minutes):
+        raise ProfileError(f"{where}: {text!r} is not a time of day")
+    return hours * 60 + minutes
+
+
+def _parse_windows(raw: Any, where: str) -> tuple[Window, ...]:
+    if not isinstance(raw, list):
+        raise ProfileError(f"{where}: expected a list of [start, end] pairs")
+    windows = []
+    for item in raw:
+        if not isinstance(item, list) or len(item) != 2:
+            raise ProfileError(f'{where}: each window is ["HH:MM", "HH:MM"], got {item!r}')
+        start, end = _parse_hhmm(item[0], where), _parse_hhmm(item[1], where)
+        if end <= start:
+            raise ProfileError(f"{where}: window {item!r} ends before it starts")
+        windows.append(Window(start, end))
+    windows.sort()
+    for a, b in zip(windows, windows[1:], strict=False):
+        if b.start < a.end:
+            raise ProfileError(f"{where}: windows {a} and {b} overlap")
+    return tuple(windows)
+
+
+def _table(data: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
+    value = data.get(key)
+    if not isinstance(value, Mapping):
+        raise ProfileError(f"{where}: missing [{key}] table")
+    return value
+
+
+def _require_source(table: Mapping[str, Any], where: str) -> str:
+    source = table.get("source")
+    if not isinstance(source, str) or not source.strip():
+        raise ProfileError(f"{where}: every rule needs a non-empty `source`")
+    return source
+
+
+def _int(value: Any, where: str, minimum: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ProfileError(f"{where}: expected an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def _bool(value: Any, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise ProfileError(f"{where}: expected true or false, got {value!r}")
+    return value
+
+
+def _parse_caps(raw: Any, where: str, need_source: bool) -> tuple[CapRule, ...]:
+    if not isinstance(raw, list):
+        raise ProfileError(f"{where}: [[caps]] must be a list of tables")
+    caps = []
+    for i, item in enumerate(raw):
+        w = f"{where}[{i}]"
+        if not isinstance(item, Mapping):
+            raise ProfileError(f"{w}: expected a table")
+        _no_unknown(item, {"kind", "window_hours", "max", "source"}, w)
+        kind = item.get("kind")
+        if kind not in CAP_KINDS:
+            raise ProfileError(f"{w}: kind must be one of {CAP_KINDS}, got {kind!r}")
+        caps.append(
+            CapRule(
+                kind=kind,
+                window_hours=_int(item.get("window_hours"), f"{w}.window_hours", 1),
+                max=_int(item.get("max"), f"{w}.max", 0),
+                source=_require_source(item, w) if need_source else str(item.get("source", "")),
+            )
+        )
+    return tuple(caps)
+
+
+def _parse_registries(raw: Any, where: str, need_source: bool) -> tuple[RegistryRule, ...]:
+    if not isinstance(raw, list):
+        raise ProfileError(f"{where}: [[registries]] must be a list of tables")
+    out = []
+    for i, item in enumerate(raw):
+        w = f"{where}[{i}]"
+        if not isinstance(item, Mapping):
+            raise ProfileError(f"{w}: expected a table")
+        _no_unknown(item, {"name", "max_age_days", "source"}, w)
+        name = item.get("name")
+        if not isinstance(name, str) or not name.isidentifier() or name != name.lower():
+            raise ProfileError(f"{w}: registry name must be a lower-case word, got {name!r}")
+        out.append(
+            RegistryRule(
+                name=name,
+                max_age_days=_int(item.get("max_age_days"), f"{w}.max_age_days", 1),
+                source=_require_source(item, w) if need_source else str(item.get("source", "")),
+            )
+        )
+    return tuple(out)
+
+
+def _no_unknown(table: Mapping[str, Any], known: Iterable[str], where: str) -> None:
+    unknown = set(table) - set(known)
+    if unknown:
+        raise ProfileError(f"{where}: unknown keys {sorted(unknown)}")
+
+
+def parse_profile(data: Mapping[str, Any], where: str = "profile") -> Profile:
+    """Build a Profile from a parsed profile file, checking shape and sources."""
+    _no_unknown(
+        data,
+        {"profile", "hours", "holidays", "consent", "parties", "caps", "abandon", "registries"},
+        where,
+    )
+    head = _table(data, "profile", where)
+    _no_unknown(head, {"id", "country", "version", "name"}, f"{where}.profile")
+    for key in ("id", "country", "version", "name"):
+        if not isinstance(head.get(key), str) or not head[key]:
+            raise ProfileError(f"{where}.profile.{key}: required text")
+    country = head["country"]
+    if len(country) != 2 or not country.isupper():
+        raise ProfileError(f"{where}.profile.country: ISO 3166-1 alpha-2, got {country!r}")
+
+    sources: dict[str, str] = {}
+    hours_table = _table(data, "hours", where)
+    _no_unknown(hours_table, {*WEEKDAYS, "source"}, f"{where}.hours")
+    sources["hours"] = _require_source(hours_table, f"{where}.hours")
+    missing = [d for d in WEEKDAYS if d not in hours_table]
+    if missing:
+        raise ProfileError(f"{where}.hours: every weekday must be listed (missing {missing})")
+    hours = tuple(_parse_windows(hours_table[d], f"{where}.hours.{d}") for d in WEEKDAYS)
+
+    hol = _table(data, "holidays", where)
+    _no_unknown(hol, {"closed", "country", "source"}, f"{where}.holidays")
+    sources["holidays"] = _require_source(hol, f"{where}.holidays")
+    hol_country = hol.get("country", country)
+    if not isinstance(hol_country, str):
+        raise ProfileError(f"{where}.holidays.country: expected text")
+
+    consent = _table(data, "consent", where)
+    _no_unknown(consent, {"required", "source"}, f"{where}.consent")
+    sources["consent"] = _require_source(consent, f"{where}.consent")
+
+    parties = _table(data, "parties", where)
+    _no_unknown(parties, {"allowed", "source"}, f"{where}.parties")
+    sources["parties"] = _require_source(parties, f"{where}.parties")
+    allowed = parties.get("allowed")
+    if not isinstance(allowed, list) or not set(allowed) <= PARTIES:
+        raise ProfileError(f"{where}.parties.allowed: a list from {sorted(PARTIES)}")
+
+    abandon = _table(data, "abandon", where)
+    _no_unknown(abandon, {"cooldown_hours", "source"}, f"{where}.abandon")
+    sources["abandon"] = _require_source(abandon, f"{where}.abandon")
+
+    return Profile(
+        id=head["id"],
+        country=country,
+        version=head["version"],
+        name=head["name"],
+        hours=hours,
+        holidays_closed=_bool(hol.get("closed"), f"{where}.holidays.closed"),
+        holidays_country=hol_country,
+        consent_required=_bool(consent.get("required"), f"{where}.consent.required"),
+        allowed_parties=frozenset(allowed),
+        caps=_parse_caps(data.get("caps", []), f"{where}.caps", need_source=True),
+        abandon_cooldown_hours=_int(
+            abandon.get("cooldown_hours"), f"{where}.abandon.cooldown_hours"
+        ),
+        registries=_parse_registries(
+            data.get("registries", []), f"{where}.registries", need_source=True
+        ),
+        sources=sources,
+    )
+
+
+def load_profile_file(path: Path) -> Profile:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as exc:
+        raise ProfileError(f"cannot read profile {path}: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ProfileError(f"profile {path} is not valid TOML: {exc}") from exc
+    return parse_profile(data, where=path.name)
+
+
+def load_profiles(extra_dir: Path | None = None) -> dict[str, Profile]:
+    """The shipped profiles, plus (and overridden by) those in extra_dir."""
+    dirs = [PROFILES_DIR] + ([extra_dir] if extra_dir else [])
+    profiles: dict[str, Profile] = {}
+    for directory in dirs:
+        for path in sorted(directory.glob("*.toml")):
+            if path.name == "regions.toml":
+                continue
+            profile = load_profile_file(path)
+            profiles[profile.id] = profile
+    return profiles
+
+
+CAMPAIGN_KEYS = {"hours", "holidays", "consent", "parties", "caps", "abandon", "registries"}
+
+
+def tighten(profile: Profile, overrides: Mapping[str, Any] | None, campaign: str) -> Profile:
+    """The profile as a campaign runs it; raises ProfileError if an override loosens a rule."""
+    if not overrides:
+        return replace(profile, campaign=campaign)
+    where = f"campaign {campaign!r}"
+    if not isinstance(overrides, Mapping):
+        raise ProfileError(f"{where}: compliance overrides must be a table")
+    _no_unknown(overrides, CAMPAIGN_KEYS, where)
+    changes: dict[str, Any] = {"campaign": campaign}
+
+    if "hours" in overrides:
+        table = overrides["hours"]
+        if not isinstance(table, Mapping):
+            raise ProfileError(f"{where}.hours: expected a table of weekdays")
+        _no_unknown(table, {*WEEKDAYS, "source"}, f"{where}.hours")
+        hours = list(profile.hours)
+        for i, day in enumerate(WEEKDAYS):
+            if day not in table:
+                continue
+            windows = _parse_windows(table[day], f"{where}.hours.{day}")
+            for w in windows:
+                if not any(p.covers(w) for p in profile.hours[i]):
+                    raise ProfileError(
+                        f"{where}.hours.{day}: {w} is outside the profile's "
+                        f"{[str(p) for p in profile.hours[i]] or 'closed day'} (loosens {profile.id})"
+                    )
+            hours[i] = windows
+        changes["hours"] = tuple(hours)
+
+    if "holidays" in overrides:
+        table = overrides["holidays"]
+        if not isinstance(table, Mapping):
+            raise ProfileError(f"{where}.holidays: expected a table")
+        _no_unknown(table, {"closed", "source"}, f"{where}.holidays")
+        closed = _bool(table.get("closed"), f"{where}.holidays.closed")
+        if profile.holidays_closed and not closed:
+            raise ProfileError(f"{where}: opening holidays loosens {profile.id}")
+        changes["holidays_closed"] = closed
+
+    if "consent" in overrides:
+        table = overrides["consent"]
+        if not isinstance(table, Mapping):
+            raise ProfileError(f"{where}.consent: expected a table")
+        _no_unknown(table, {"required", "source"}, f"{where}.consent")
+        required = _bool(table.get("required"), f"{where}.consent.required")
+        if profile.consent_required and not required:
+            raise ProfileError(f"{where}: dropping consent loosens {profile.id}")
+        changes["consent_required"] = required
+
+    if "parties" in overrides:
+        table = overrides["parties"]
+        if not isinstance(table, Mapping):
+            raise ProfileError(f"{where}.parties: expected a table")
+        _no_unknown(table, {"allowed", "source"}, f"{where}.parties")
+        allowed = table.get("allowed")
+        if not isinstance(allowed, list) or not set(allowed) <= PARTIES:
+            raise ProfileError(f"{where}.parties.allowed: a list from {sorted(PARTIES)}")
+        extra = set(allowed) - profile.allowed_parties
+        if extra:
+            raise ProfileError(f"{where}: allowing {sorted(extra)} loosens {profile.id}")
+        changes["allowed_parties"] = frozenset(allowed)
+
+    if "caps" in overrides:
+        caps = _parse_caps(overrides["caps"], f"{where}.caps", need_source=False)
+        for cap in caps:
+            for base in profile.caps:
+                if (
+                    base.kind == cap.kind
+                    and base.window_hours == cap.window_hours
+                    and cap.max > base.max
+                ):
+                    raise ProfileError(
+                        f"{where}: {cap.kind} cap {cap.max} per {cap.window_hours} h "
+                        f"loosens {profile.id} ({base.max})"
+                    )
+        # Campaign caps are added: the profile's caps keep applying.
+        changes["caps"] = profile.caps + caps
+
+    if "abandon" in overrides:
+        table = overrides["abandon"]
+        if not isinstance(table, Mapping):
+            raise ProfileError(f"{where}.abandon: expected a table")
+        _no_unknown(table, {"cooldown_hours", "source"}, f"{where}.abandon")
+        hours_ = _int(table.get("cooldown_hours"), f"{where}.abandon.cooldown_hours")
+        if hours_ < profile.abandon_cooldown_hours:
+            raise ProfileError(f"{where}: a shorter abandon cool-down loosens {profile.id}")
+        changes["abandon_cooldown_hours"] = hours_
+
+    if "registries" in overrides:
+        extra_regs = _parse_registries(
+            overrides["registries"], f"{where}.registries", need_source=False
+        )
+        merged = {r.name: r for r in profile.registries}
+        for reg in extra_regs:
+            base_reg = merged.get(reg.name)
+            if base_reg and reg.max_age_days > base_reg.max_age_days:
+                raise ProfileError(
+                    f"{where}: registry {reg.name} max age {reg.max_age_days} d "
+                    f"loosens {profile.id} ({base_reg.max_age_days} d)"
+                )
+            merged[reg.name] = reg
+        changes["registries"] = tuple(merged.values())
+
+    return replace(profile, **changes)
