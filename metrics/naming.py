@@ -129,3 +129,17 @@ def _declared_label_names(registry: CollectorRegistry) -> Iterable[tuple[str, tu
         if labelnames is None:
             labelnames = getattr(collector, "labelnames", ())
         yield str(name), tuple(labelnames or ())
+
+
+def exposed_names(registry: CollectorRegistry) -> frozenset[str]:
+    """Series names the registry exposes (counters' _total, histograms' _bucket,
+    _count and _sum), so PromQL in dashboards and rules can be checked against it."""
+    names: set[str] = set()
+    for family in registry.collect():
+        if family.type == "counter":
+            names.add(f"{family.name}_total")
+        elif family.type in ("histogram", "summary"):
+            names.update(f"{family.name}{suffix}" for suffix in ("_bucket", "_count", "_sum"))
+        else:
+            names.add(family.name)
+    return frozenset(names)
