@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, date, datetime
+from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
@@ -23,6 +24,7 @@ from store.importing.account_rows import (
     PhoneRecord,
     validate_account_row,
 )
+from store.importing.bulk import any_of, bulk_insert, insert_returning_ids
 from store.importing.csv_source import CsvRow, RowError
 from store.importing.report import ImportResult
 from store.importing.runner import audit_or_default, run_import
@@ -47,11 +49,13 @@ def import_accounts(
     progress_stream: IO[str] | None = None,
     audit: AuditFn | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    workers: int | None = None,
 ) -> ImportResult:
     audit = audit_or_default(audit)
     importer = AccountImporter(today or clock().date(), actor, audit, clock)
     return run_import(engine, path, importer, skip_invalid=skip_invalid, dry_run=dry_run,
-                      batch_size=batch_size, progress_stream=progress_stream)  # fmt: skip
+                      batch_size=batch_size, progress_stream=progress_stream,
+                      workers=workers)  # fmt: skip
 
 
 class AccountImporter:
@@ -75,10 +79,15 @@ class AccountImporter:
         self.first_id: int | None = None
         self.last_id: int | None = None
 
+    def pure_validator(self) -> Callable[[CsvRow], AccountRecord | list[RowError]]:
+        return partial(validate_account_row, today=self.today)
+
     def validate(self, row: CsvRow) -> AccountRecord | list[RowError]:
         outcome = validate_account_row(row, self.today)
-        if isinstance(outcome, list):
-            return outcome
+        return outcome if isinstance(outcome, list) else self.check(row, outcome)
+
+    def check(self, row: CsvRow, outcome: AccountRecord) -> AccountRecord | list[RowError]:
+        """The in-order part of validation: a ref seen earlier in the file."""
         first = self.seen_refs.setdefault(outcome.external_ref, row.line)
         if first != row.line:
             return [RowError(row.line, "external_ref", f"duplicate external_ref "
@@ -94,22 +103,22 @@ class AccountImporter:
         cols = [getattr(Account, f) for f in ("id", "external_ref", *ACCOUNT_FIELDS)]
         existing = {
             row.external_ref: row
-            for row in s.execute(select(*cols).where(Account.external_ref.in_(refs)))
+            for row in s.execute(select(*cols).where(any_of(Account.external_ref, refs, s)))
         }
         now = self.clock()
         new = [r for r in batch if r.external_ref not in existing]
         if new:
-            ids = s.execute(
-                insert(Account).returning(Account.id, sort_by_parameter_order=True),
-                [{**r.account_values(), "created_at": now, "updated_at": now} for r in new],
-            ).scalars().all()  # fmt: skip
+            account_rows = [
+                {**r.account_values(), "created_at": now, "updated_at": now} for r in new
+            ]
+            ids = insert_returning_ids(s.connection(), Account.__table__, account_rows)  # type: ignore[arg-type]
             phone_rows = [
                 _phone_values(account_id, p, now)
                 for account_id, r in zip(ids, new, strict=True)
                 for p in r.phones
             ]
             if phone_rows:
-                s.execute(insert(Phone), phone_rows)
+                bulk_insert(s.connection(), Phone.__table__, phone_rows)  # type: ignore[arg-type]
             self.created += len(new)
             self.first_id = self.first_id if self.first_id is not None else min(ids)
             self.last_id = max([*ids, self.last_id or 0])

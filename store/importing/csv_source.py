@@ -150,9 +150,8 @@ class CsvSource:
                 row.errors.append(
                     RowError(line, "", f"row has {len(raw)} fields but the header has {width}")
                 )
-            row.values = {
-                name: (raw[i].strip() if i < len(raw) else "") for i, name in enumerate(self.header)
-            }
+            cells = raw if len(raw) >= width else raw + [""] * (width - len(raw))
+            row.values = dict(zip(self.header, map(str.strip, cells), strict=False))
             yield row
 
     def close(self) -> None:

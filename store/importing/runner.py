@@ -3,8 +3,12 @@ the database in batches, write, report. All-or-nothing unless skip_invalid."""
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import IO, Any, Protocol
 
@@ -24,7 +28,7 @@ class RowImporter(Protocol):
     unchanged: int
 
     def validate(self, row: CsvRow) -> Any | list[RowError]:
-        """Pure checks of one row: a record, or every problem found."""
+        """Checks of one row: a record, or every problem found."""
 
     def resolve(self, session: Session, batch: list[tuple[CsvRow, Any]]) -> list[list[RowError]]:
         """Checks that need the database (unknown account...): errors per record."""
@@ -43,6 +47,58 @@ def audit_or_default(audit: Callable[..., Any] | None) -> Callable[..., Any]:
     return append
 
 
+class ParallelRowImporter(RowImporter, Protocol):
+    """An importer whose row checks split in two: a pure, picklable part that can
+    run in worker processes, and a stateful part (duplicates) run in order."""
+
+    def pure_validator(self) -> Callable[[CsvRow], Any]: ...
+
+    def check(self, row: CsvRow, outcome: Any) -> Any | list[RowError]: ...
+
+
+PARALLEL_MIN_BYTES = 8 << 20  # below this, worker start-up costs more than it saves
+CHUNK_ROWS = 1000
+MAX_CHUNKS_IN_FLIGHT = 6  # bounds memory: the file is streamed, never held
+
+
+def _validate_chunk(validator: Callable[[CsvRow], Any], rows: list[CsvRow]) -> list[Any]:
+    return [validator(row) for row in rows]
+
+
+def validated_rows(
+    source: CsvSource, importer: RowImporter, workers: int
+) -> Iterator[tuple[CsvRow, Any]]:
+    """(row, record-or-errors) in file order; validation in worker processes
+    when the importer allows it and the file is big enough to pay for them."""
+    if workers <= 1 or not hasattr(importer, "pure_validator") or source.size < PARALLEL_MIN_BYTES:
+        for row in source:
+            yield row, importer.validate(row)
+        return
+    parallel: ParallelRowImporter = importer  # type: ignore[assignment]
+    validator = parallel.pure_validator()
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        in_flight: deque[tuple[list[CsvRow], Future[list[Any]]]] = deque()
+
+        def drain_one() -> Iterator[tuple[CsvRow, Any]]:
+            chunk, future = in_flight.popleft()
+            for row, outcome in zip(chunk, future.result(), strict=True):
+                yield row, (outcome if isinstance(outcome, list) else parallel.check(row, outcome))
+
+        chunk: list[CsvRow] = []
+        for row in source:
+            chunk.append(row)
+            if len(chunk) >= CHUNK_ROWS:
+                in_flight.append((chunk, pool.submit(_validate_chunk, validator, chunk)))
+                chunk = []
+                if len(in_flight) >= MAX_CHUNKS_IN_FLIGHT:
+                    yield from drain_one()
+        if chunk:
+            in_flight.append((chunk, pool.submit(_validate_chunk, validator, chunk)))
+        while in_flight:
+            yield from drain_one()
+
+
 def run_import(
     engine: Engine,
     path: Path,
@@ -52,6 +108,7 @@ def run_import(
     dry_run: bool = False,
     batch_size: int = 2000,
     progress_stream: IO[str] | None = None,
+    workers: int | None = None,
 ) -> ImportResult:
     started = time.monotonic()
     result = ImportResult(kind=importer.kind, dry_run=dry_run)
@@ -88,9 +145,9 @@ def run_import(
                     importer.write(session, good)
                 pending.clear()
 
-            for row in source:
+            workers = (os.cpu_count() or 1) if workers is None else workers
+            for row, outcome in validated_rows(source, importer, workers):
                 result.rows += 1
-                outcome = importer.validate(row)
                 if isinstance(outcome, list):
                     reject(row, outcome)
                 else:

@@ -208,3 +208,23 @@ def test_given_shipped_example_then_it_imports_cleanly(engine: Engine) -> None:
     result = import_accounts(engine, EXAMPLES / "accounts.csv", today=TODAY)
     assert result.error_count == 0, [str(e) for e in result.errors]
     assert result.created == 5
+
+
+def test_given_parallel_validation_then_same_errors_and_rows_as_serial(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import store.importing.runner as runner
+
+    monkeypatch.setattr(runner, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(runner, "CHUNK_ROWS", 7)
+    rows = [GOOD.replace("A1,", f"P{i},") for i in range(40)]
+    rows[25] = BAD_ROWS[0][0]  # bad phone, on line 27
+    rows[33] = GOOD.replace("A1,", "P3,")  # duplicate of line 5, on line 35
+    path = write(tmp_path, HEADER + "".join(rows))
+    serial = import_accounts(engine, path, today=TODAY, workers=1, dry_run=True)
+    parallel = import_accounts(engine, path, today=TODAY, workers=2, skip_invalid=True)
+    assert [(e.line, e.column) for e in parallel.errors] == [
+        (e.line, e.column) for e in serial.errors
+    ]
+    assert [(e.line, e.column) for e in parallel.errors] == [(27, "phone_1"), (35, "external_ref")]
+    assert parallel.created == 38 and count(engine, Account) == 38
