@@ -16,6 +16,7 @@ from cobrador.settings import Settings, SettingsError
 COMMAND_MODULES = [
     "store.commands",
     "compliance.commands",
+    "dialer.pacing.commands",
 ]
 
 

@@ -83,11 +83,13 @@ class PredictivePolicy:
         *,
         aim_ratio: float = 0.8,
         horizons: tuple[float, ...] = DEFAULT_HORIZONS,
-        z_start: float = 1.5,
-        z_min: float = -1.0,
-        z_max: float = 4.0,
-        step_up: float = 0.3,
-        step_down: float = 0.1,
+        z_start: float = 2.6,
+        z_min: float = 1.5,
+        z_max: float = 5.0,
+        gain: float = 0.1,
+        step_up: float = 0.1,
+        step_down: float = 0.03,
+        deadband: float = 0.3,
         adjust_every_seconds: float = 60.0,
         steer_window_seconds: float = 1800.0,
         wilson_z: float = 1.0,
@@ -98,6 +100,7 @@ class PredictivePolicy:
         talk_prior_mean: float = 180.0,
         wrap_prior_mean: float = 20.0,
         wrap_points: int = 5,
+        budget_guard: bool = True,
     ) -> None:
         if not 0 < aim_ratio <= 1:
             raise ValueError("aim_ratio must be in (0, 1]")
@@ -109,7 +112,8 @@ class PredictivePolicy:
         self.horizons = tuple(sorted(horizons))
         self.z = min(max(z_start, z_min), z_max)
         self.z_min, self.z_max = z_min, z_max
-        self.step_up, self.step_down = step_up, step_down
+        self.gain, self.step_up, self.step_down = gain, step_up, step_down
+        self.deadband = deadband
         self.adjust_every = adjust_every_seconds
         self.steer_window = steer_window_seconds
         self.wilson_z = wilson_z
@@ -120,6 +124,7 @@ class PredictivePolicy:
         self.talk_prior_mean = talk_prior_mean
         self.wrap_prior_mean = wrap_prior_mean
         self.wrap_points = wrap_points
+        self.budget_guard = budget_guard
         self._stats_at: float | None = None
         self._handle_built_at: float | None = None
         self._last_steer: float | None = None
@@ -159,10 +164,15 @@ class PredictivePolicy:
             return
         aim = s.abandon_target * self.aim_ratio
         upper = wilson_upper(w.abandoned, w.human_answered, self.wilson_z)
-        if upper > aim:
-            self.z = min(self.z_max, self.z + self.step_up)
-        else:
-            self.z = max(self.z_min, self.z - self.step_down)
+        # Bounded steps proportional to the relative error: a 30-minute window
+        # reacts late, so large steps would make the controller oscillate.
+        error = upper / aim - 1.0
+        if -self.deadband <= error <= 0.0:
+            return
+        step = self.gain * error
+        self.z = min(
+            self.z_max, max(self.z_min, self.z + min(self.step_up, max(-self.step_down, step)))
+        )
 
     def _over_budget(self, s: Snapshot) -> bool:
         """True while one more abandon would put a legal window over the aim."""
@@ -210,7 +220,7 @@ class PredictivePolicy:
         ):
             self.last_reason = "warming_up"
             return progressive
-        if self._over_budget(s):
+        if self.budget_guard and self._over_budget(s):
             self.last_reason = "budget"
             return progressive
         k = len(self.horizons)

@@ -1,0 +1,162 @@
+"""Policy decisions on hand-built snapshots, and properties that hold for every policy."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pacing_helpers import NOW, snapshot
+
+from dialer.pacing.policies import POLICY_NAMES, UnknownPolicyError, make_policy
+from dialer.pacing.snapshot import (
+    AGENT_STATES,
+    AbandonWindow,
+    AgentView,
+    RingingCall,
+    RingSample,
+    Snapshot,
+)
+
+
+@pytest.mark.parametrize("name", POLICY_NAMES)
+def test_given_no_agents_when_asked_then_no_calls(name):
+    assert make_policy(name).calls_to_place(snapshot()) == 0
+
+
+@pytest.mark.parametrize("name", ["progressive", "predictive"])
+def test_given_no_agent_ready_and_all_just_started_talking_when_asked_then_no_calls(name):
+    s = snapshot(talking=[5.0] * 20)
+    assert make_policy(name).calls_to_place(s) == 0
+
+
+def test_given_everyone_talking_near_the_end_of_a_typical_call_when_predictive_then_calls_ahead():
+    # Talks last 120..240 s: at 235 s nearly every agent is about to wrap up.
+    s = snapshot(talking=[235.0] * 20)
+    assert make_policy("progressive").calls_to_place(s) == 0
+    assert make_policy("predictive").calls_to_place(s) > 0
+
+
+def test_given_agents_freeing_soon_when_predictive_then_more_calls_than_agents_free():
+    s = snapshot(talking=[235.0] * 20, ready=5)
+    assert make_policy("predictive").calls_to_place(s) > 5
+
+
+def test_given_abandonment_over_target_when_predictive_then_fewer_calls():
+    clean = snapshot(talking=[235.0] * 20, ready=2, answered=800, abandoned=0)
+    over = snapshot(talking=[235.0] * 20, ready=2, answered=800, abandoned=40)
+    assert make_policy("predictive").calls_to_place(over) < make_policy(
+        "predictive"
+    ).calls_to_place(clean)
+
+
+def test_given_abandonment_stays_high_when_minutes_pass_then_predictive_steers_down():
+    policy = make_policy("predictive", budget_guard=False)
+    decisions = []
+    for minute in range(20):
+        s = snapshot(talking=[235.0] * 20, ready=2, abandoned=80, now=NOW + 60 * minute)
+        decisions.append(policy.calls_to_place(s))
+    assert decisions[-1] < decisions[0]
+
+
+def test_given_few_answered_so_far_today_when_predictive_then_progressive_only():
+    # Early in the day one abandon would already break the target: dial only for ready agents.
+    s = snapshot(talking=[235.0] * 20, ready=3, answered=10)
+    assert make_policy("predictive").calls_to_place(s) == 3
+
+
+def test_given_calls_already_ringing_when_progressive_then_only_uncovered_agents():
+    assert make_policy("progressive").calls_to_place(snapshot(ready=5, ringing=[3.0, 4.0])) == 3
+    assert make_policy("progressive").calls_to_place(snapshot(ready=2, ringing=[1.0] * 3)) == 0
+
+
+def test_given_answered_calls_waiting_when_progressive_then_they_cover_agents():
+    assert make_policy("progressive").calls_to_place(snapshot(ready=3, waiting=2)) == 1
+
+
+def test_given_line_limit_when_asked_then_never_more_than_free_lines():
+    s = snapshot(talking=[235.0] * 50, ready=10, ringing=[1.0] * 8, max_ringing=10)
+    for name in POLICY_NAMES:
+        assert make_policy(name).calls_to_place(s) <= 2
+
+
+def test_given_dial_level_one_when_vicidial_adapt_then_it_dials_like_progressive():
+    policy = make_policy("vicidial_adapt")
+    s = snapshot(talking=[60.0] * 4, ready=3, ringing=[2.0], answered=0)
+    policy.level = 1.0
+    policy._last_adjust = NOW  # no adjustment this tick
+    assert policy.calls_to_place(s) == 2
+
+
+def test_given_idle_agents_when_vicidial_adapt_adjusts_then_dial_level_rises():
+    policy = make_policy("vicidial_adapt")
+    policy.calls_to_place(snapshot(talking=[60.0] * 5, ready=5))
+    assert policy.level > 1.0
+
+
+def test_given_one_free_agent_and_quarter_answer_ratio_when_issabel_then_four_calls():
+    rings = tuple(RingSample(8.0, "human") for _ in range(25)) + tuple(
+        RingSample(25.0, "no_answer") for _ in range(75)
+    )
+    s = Snapshot(
+        now=NOW,
+        agents=(AgentView("ready", NOW - 1), AgentView("talking", NOW - 10)),
+        ring_samples=rings,
+        stats_at=NOW,
+    )
+    assert make_policy("issabel").calls_to_place(s) == 4
+
+
+def test_given_unknown_name_when_make_policy_then_error_names_the_choices():
+    with pytest.raises(UnknownPolicyError, match="predictive"):
+        make_policy("turbo")
+
+
+def test_given_unknown_parameter_when_make_policy_then_error():
+    with pytest.raises(UnknownPolicyError):
+        make_policy("progressive", speed=3)
+
+
+@pytest.mark.parametrize("params", [{"aim_ratio": 0}, {"horizons": ()}, {"z_min": 3, "z_max": 1}])
+def test_given_bad_predictive_parameters_when_make_policy_then_value_error(params):
+    with pytest.raises(ValueError):
+        make_policy("predictive", **params)
+
+
+_agents = st.lists(
+    st.builds(AgentView, st.sampled_from(sorted(AGENT_STATES)), st.floats(NOW - 2000, NOW)),
+    max_size=30,
+)
+_rings = st.lists(
+    st.builds(
+        RingSample,
+        st.floats(0, 40),
+        st.sampled_from(["human", "machine", "busy", "failed", "no_answer", "ringing"]),
+    ),
+    max_size=60,
+)
+
+
+@st.composite
+def _snapshots(draw):
+    answered = draw(st.integers(0, 2000))
+    return Snapshot(
+        now=NOW,
+        agents=tuple(draw(_agents)),
+        ringing=tuple(RingingCall(NOW - x) for x in draw(st.lists(st.floats(0, 60), max_size=40))),
+        waiting=draw(st.integers(0, 5)),
+        ring_samples=tuple(draw(_rings)),
+        stats_at=NOW,
+        abandonment=(
+            AbandonWindow(1800.0, answered, draw(st.integers(0, answered))),
+            AbandonWindow(3600.0, answered, 0),
+        ),
+        max_ringing=draw(st.integers(1, 100)),
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(s=_snapshots(), name=st.sampled_from(POLICY_NAMES))
+def test_given_any_snapshot_when_asked_then_a_count_between_zero_and_free_lines(s, name):
+    n = make_policy(name).calls_to_place(s)
+    assert isinstance(n, int)
+    assert 0 <= n <= max(0, s.max_ringing - len(s.ringing))

@@ -1,0 +1,100 @@
+"""The shift simulator: accounting invariants on a tiny scenario, determinism, rolling windows."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from dialer.pacing.policies import POLICY_NAMES, make_policy
+from dialer.pacing.scenario import parse_scenario
+from dialer.pacing.simulator import PolicyError, simulate, worst_window_ratio
+
+TINY = {
+    "name": "tiny",
+    "agents": 4,
+    "shift_seconds": 900,
+    "seeds": 2,
+    "ring_timeout_seconds": 20,
+    "connect_grace_seconds": 2,
+    "abandon_target": 0.03,
+    "phases": [
+        {
+            "from_seconds": 0,
+            "p_human": 0.4,
+            "p_machine": 0.1,
+            "p_busy": 0.1,
+            "p_failed": 0.1,
+            "answer_seconds": {"dist": "lognormal", "mean": 6, "sd": 3},
+            "talk_seconds": {"dist": "lognormal", "mean": 60, "sd": 30},
+        },
+        {
+            "from_seconds": 400,
+            "p_human": 0.2,
+            "p_machine": 0.2,
+            "p_busy": 0.1,
+            "p_failed": 0.1,
+            "answer_seconds": {"dist": "uniform", "min": 2, "max": 12},
+            "talk_seconds": {"dist": "exponential", "mean": 50},
+        },
+    ],
+    "wrap_seconds": {"dist": "constant", "value": 10},
+    "machine_detect_seconds": {"dist": "uniform", "min": 2, "max": 4},
+    "pauses": [{"agent_fraction": 0.5, "every_seconds": 300, "for_seconds": 60}],
+}
+
+
+@pytest.mark.parametrize("name", POLICY_NAMES)
+def test_given_tiny_shift_when_simulated_then_every_call_and_answer_is_accounted_for(name):
+    r = simulate(parse_scenario(TINY), make_policy(name), seed=1)
+    ended = r.human_answered + r.machine + r.busy + r.failed + r.no_answer
+    assert r.placed == ended + r.ringing_at_end
+    assert r.human_answered == r.connected + r.abandoned + r.waiting_at_end
+    assert r.placed > 0 and r.connected > 0
+    assert 0 <= r.talk_utilization <= r.occupancy <= 1
+    assert 0 <= r.abandonment <= r.worst_hour_abandonment or r.abandonment == 0
+    assert r.paused_seconds > 0
+
+
+def test_given_no_pauses_when_progressive_then_nobody_is_abandoned():
+    raw = copy.deepcopy(TINY)
+    raw["pauses"] = []
+    r = simulate(parse_scenario(raw), make_policy("progressive"), seed=3)
+    assert r.abandoned == 0
+    assert r.connected > 0
+
+
+def test_given_same_seed_when_simulated_twice_then_same_shift():
+    sc = parse_scenario(TINY)
+    a = simulate(sc, make_policy("predictive"), seed=7).as_dict()
+    b = simulate(sc, make_policy("predictive"), seed=7).as_dict()
+    for key in ("wall_seconds", "sim_seconds_per_wall_second"):
+        a.pop(key), b.pop(key)
+    assert a == b
+
+
+class _Broken:
+    name = "broken"
+
+    def calls_to_place(self, snapshot):
+        return -1
+
+
+def test_given_policy_returning_negative_when_simulated_then_policy_error():
+    with pytest.raises(PolicyError, match="broken"):
+        simulate(parse_scenario(TINY), _Broken(), seed=0)
+
+
+def test_given_abandons_in_one_hour_when_worst_window_then_that_hour_counts():
+    answers = [float(t) for t in range(0, 7200, 36)]  # 100 per hour
+    abandons = [float(t) for t in range(3600, 3700, 36)][:3]
+    worst = worst_window_ratio(answers, abandons, end=7200.0)
+    assert worst == pytest.approx(0.03)
+
+
+def test_given_shift_shorter_than_an_hour_when_worst_window_then_whole_shift_is_the_window():
+    assert worst_window_ratio([10.0, 20.0], [20.0], end=900.0) == pytest.approx(0.5)
+
+
+def test_given_no_answers_when_worst_window_then_zero():
+    assert worst_window_ratio([], [], end=7200.0) == 0.0
