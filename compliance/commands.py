@@ -25,6 +25,29 @@ def register(subparsers: Any) -> None:
     export.add_argument("--output", "-o", help="file to write (default: stdout)")
     export.set_defaults(func=_audit_export)
 
+    registry = subparsers.add_parser("registry", help="do-not-call registries (REUS...)")
+    registry_sub = registry.add_subparsers(dest="registry_command", metavar="ACTION", required=True)
+    imp = registry_sub.add_parser(
+        "import", help="load a registry file beside the current one and swap it in atomically"
+    )
+    imp.add_argument("file", help="one number per line, or a CSV with a `phone` column")
+    imp.add_argument("--name", required=True, help="registry name, e.g. reus")
+    imp.add_argument("--country", help="country of national numbers (e.g. MX)")
+    imp.add_argument(
+        "--skip-invalid", action="store_true", help="import the good lines, write bad ones aside"
+    )
+    imp.add_argument("--rejects", help="where --skip-invalid writes bad lines (CSV)")
+    imp.set_defaults(func=_registry_import)
+
+    check = subparsers.add_parser(
+        "check", help="evaluate one call now (or --at) and print the decision; counts nothing"
+    )
+    check.add_argument("--account", required=True, help="account external reference")
+    check.add_argument("--phone", required=True, help="number, E.164 or national")
+    check.add_argument("--at", help="ISO 8601 instant with zone (default: now)")
+    check.add_argument("--campaign", help="campaign name (default: the account's campaign)")
+    check.set_defaults(func=_check)
+
 
 def parse_instant(value: str, what: str) -> datetime:
     """An ISO 8601 instant with a zone (or a date, meaning UTC midnight); else UserError."""
@@ -106,3 +129,107 @@ class _open_output:
     def __exit__(self, *exc: object) -> None:
         if self.fh:
             self.fh.close()
+
+
+def _registry_import(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    import redis
+
+    from cobrador.runtime import open_engine, redis_url
+    from compliance.registry_import import RegistryImportError, import_registry
+
+    engine = open_engine(settings)
+    with redis_url(settings) as url:
+        client = redis.Redis.from_url(url)
+        try:
+            report = import_registry(
+                engine,
+                client,
+                name=args.name,
+                path=Path(args.file),
+                country=args.country,
+                skip_invalid=args.skip_invalid,
+                rejects_file=Path(args.rejects) if args.rejects else None,
+            )
+        except RegistryImportError as exc:
+            raise UserError(str(exc)) from exc
+        except redis.RedisError as exc:
+            raise UserError(f"Redis is not reachable: {exc}") from exc
+        finally:
+            client.close()
+    print(
+        f"registry {report.name}: {report.count} numbers, version {report.version} "
+        f"(sha256 {report.sha256}), replaced {report.replaced or 'nothing'}"
+    )
+    if report.rejects:
+        print(
+            f"{len(report.rejects)} bad line(s) written to {report.rejects_file}", file=sys.stderr
+        )
+    return 0
+
+
+def _check(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
+    import phonenumbers
+    import redis.asyncio as aioredis
+
+    from cobrador.runtime import open_engine, redis_url
+    from compliance.profile import ProfileError
+    from compliance.service import ComplianceService, mask_phone
+    from store.db import transaction
+    from store.models import Account
+
+    now = parse_instant(args.at, "--at") if args.at else datetime.now(UTC)
+    engine = open_engine(settings)
+    with transaction(engine) as session:
+        from sqlalchemy import select
+
+        country = session.execute(
+            select(Account.country).where(Account.external_ref == args.account)
+        ).scalar_one_or_none()
+    if country is None:
+        raise UserError(f"no account with reference {args.account!r}")
+    try:
+        parsed = phonenumbers.parse(args.phone, country.upper())
+    except phonenumbers.NumberParseException as exc:
+        raise UserError(f"--phone: cannot read {args.phone!r} as a phone number ({exc})") from exc
+    e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+    async def run(url: str) -> dict[str, Any]:
+        client = aioredis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+        try:
+            service = ComplianceService(engine, client)
+            with transaction(engine) as session:
+                try:
+                    item = service.load_item(
+                        session,
+                        account_ref=args.account,
+                        phone_e164=e164,
+                        campaign_name=args.campaign,
+                    )
+                except (LookupError, ProfileError) as exc:
+                    raise UserError(str(exc)) from exc
+            [(decision, decision_id)] = await service.evaluate_and_record(
+                [item], now, stage="check", actor="cli"
+            )
+        finally:
+            await client.aclose()  # type: ignore[attr-defined]
+        return {
+            "allowed": decision.allowed,
+            "reasons": list(decision.reasons),
+            "local_time": decision.local_time,
+            "timezone": decision.timezone,
+            "profile_version": decision.profile_version,
+            "registry_versions": dict(decision.registry_versions),
+            "account": args.account,
+            "phone": mask_phone(e164),
+            "evaluated_at": now.isoformat(),
+            "decision_id": decision_id,
+        }
+
+    with redis_url(settings) as url:
+        result = asyncio.run(run(url))
+    print(json.dumps(result, ensure_ascii=False, indent=2))
+    return 0 if result["allowed"] else 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import FRESH_IMPORT, make_request
+from compliance_builders import FRESH_IMPORT, make_request
 
 from compliance.engine import REASONS, CounterSnapshot, Engine, RegistryAnswer, StaticRegistries
 from compliance.profile import Profile

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import make_request
+from compliance_builders import make_request
 
 from compliance.engine import Engine
 from compliance.profile import Profile

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from conftest import make_request
+from compliance_builders import make_request
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

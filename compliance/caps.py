@@ -1,0 +1,274 @@
+"""Attempt and contact counters per debtor in Redis, over rolling windows.
+
+Per account (hash-tagged, so one account's keys share a cluster slot):
+
+    cobrador:caps:{acct:ID}:attempts  zset  member = attempt ref, score = epoch seconds
+    cobrador:caps:{acct:ID}:contacts  zset  right-party contacts
+    cobrador:caps:{acct:ID}:abandons  zset  abandoned calls
+    cobrador:caps:{acct:ID}:loaded    "1" once rebuilt from SQL
+
+Redis is a cache: when `loaded` is missing (first use, expiry, a flushed or
+restarted Redis) the account is rebuilt from SQL call_attempts before any
+check. The final check at originate is one Lua script that checks every cap
+and, only if all pass, counts the attempt: two dialers can never both pass.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import redis
+import redis.asyncio as aioredis
+
+from compliance.engine import CounterSnapshot
+from compliance.profile import Profile
+
+log = logging.getLogger(__name__)
+
+# How far back counters are kept and rebuilt: the longest window in any shipped
+# profile is 7 days; a day of margin covers clock skew between processes.
+DEFAULT_HORIZON = timedelta(days=8)
+
+CHECK_AND_COUNT_LUA = """
+-- KEYS: attempts, contacts, abandons, loaded
+-- ARGV: now, member, ttl, cooldown_seconds, then triples (kind, window_seconds, max, reason)
+if redis.call('EXISTS', KEYS[4]) == 0 then return {'not_loaded'} end
+local now = tonumber(ARGV[1])
+local reasons = {}
+local i = 5
+while i <= #ARGV do
+  local key = KEYS[1]
+  if ARGV[i] == 'contacts' then key = KEYS[2] end
+  local n = redis.call('ZCOUNT', key, '(' .. (now - tonumber(ARGV[i + 1])), '+inf')
+  if n >= tonumber(ARGV[i + 2]) then table.insert(reasons, ARGV[i + 3]) end
+  i = i + 4
+end
+local cooldown = tonumber(ARGV[4])
+if cooldown > 0 and redis.call('ZCOUNT', KEYS[3], '(' .. (now - cooldown), '+inf') > 0 then
+  table.insert(reasons, 'recent_abandon')
+end
+if #reasons > 0 then
+  table.insert(reasons, 1, 'blocked')
+  return reasons
+end
+local ttl = tonumber(ARGV[3])
+redis.call('ZADD', KEYS[1], now, ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. (now - ttl))
+for k = 1, 4 do redis.call('EXPIRE', KEYS[k], ttl) end
+return {'counted'}
+"""
+
+SNAPSHOT_LUA = """
+-- KEYS: attempts, contacts, abandons, loaded; ARGV: since
+if redis.call('EXISTS', KEYS[4]) == 0 then return {0} end
+local out = {1}
+for k = 1, 3 do
+  local rows = redis.call('ZRANGEBYSCORE', KEYS[k], '(' .. ARGV[1], '+inf', 'WITHSCORES')
+  local scores = {}
+  for j = 2, #rows, 2 do scores[#scores + 1] = rows[j] end
+  out[#out + 1] = table.concat(scores, ',')
+end
+return out
+"""
+
+REBUILD_LUA = """
+-- KEYS: attempts, contacts, abandons, loaded
+-- ARGV: ttl, n_attempts, n_contacts, then (score, member) pairs for attempts, contacts, abandons
+-- Only when not loaded: a concurrent rebuild or a count made since must not be overwritten.
+if redis.call('EXISTS', KEYS[4]) == 1 then return 0 end
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+local ttl = tonumber(ARGV[1])
+local counts = {tonumber(ARGV[2]), tonumber(ARGV[3])}
+local pos = 4
+for k = 1, 3 do
+  local n = counts[k]
+  if k == 3 then n = (#ARGV - pos + 1) / 2 end
+  for j = 1, n do
+    redis.call('ZADD', KEYS[k], ARGV[pos], ARGV[pos + 1])
+    pos = pos + 2
+  end
+  if n > 0 then redis.call('EXPIRE', KEYS[k], ttl) end
+end
+redis.call('SET', KEYS[4], '1', 'EX', ttl)
+return 1
+"""
+
+RECORD_LUA = """
+-- KEYS: zset, loaded; ARGV: score, member, ttl
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
+return 1
+"""
+
+
+def account_keys(account_id: int) -> list[str]:
+    tag = f"cobrador:caps:{{acct:{account_id}}}"
+    return [f"{tag}:attempts", f"{tag}:contacts", f"{tag}:abandons", f"{tag}:loaded"]
+
+
+@dataclass(frozen=True)
+class Event:
+    member: str
+    at: float  # epoch seconds
+
+
+@dataclass
+class AccountHistory:
+    """One account's events from SQL, for a rebuild."""
+
+    attempts: list[Event] = field(default_factory=list)
+    contacts: list[Event] = field(default_factory=list)
+    abandons: list[Event] = field(default_factory=list)
+
+
+HistoryLoader = Callable[
+    [Sequence[int], datetime],
+    Mapping[int, AccountHistory] | Awaitable[Mapping[int, AccountHistory]],
+]
+
+
+@dataclass(frozen=True)
+class CapResult:
+    allowed: bool
+    reasons: tuple[str, ...]
+    counted: bool
+
+
+class CapStore:
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        loader: HistoryLoader,
+        horizon: timedelta = DEFAULT_HORIZON,
+    ) -> None:
+        self.client = client
+        self.loader = loader
+        self.horizon = horizon
+        self.ttl = int(horizon.total_seconds())
+        self._check = client.register_script(CHECK_AND_COUNT_LUA)
+        self._snapshot = client.register_script(SNAPSHOT_LUA)
+        self._rebuild = client.register_script(REBUILD_LUA)
+        self._record = client.register_script(RECORD_LUA)
+
+    async def _load_history(
+        self, account_ids: Sequence[int], now: datetime
+    ) -> Mapping[int, AccountHistory]:
+        result = self.loader(account_ids, now - self.horizon)
+        if inspect.isawaitable(result):
+            return await result
+        return result
+
+    async def rebuild(self, account_ids: Sequence[int], now: datetime) -> None:
+        """Fill Redis from SQL for accounts that are not loaded (no-op for loaded ones)."""
+        histories = await self._load_history(account_ids, now)
+        pipe = self.client.pipeline(transaction=False)
+        for account_id in account_ids:
+            history = histories.get(account_id, AccountHistory())
+            args: list[str | float | int] = [
+                self.ttl,
+                len(history.attempts),
+                len(history.contacts),
+            ]
+            for events in (history.attempts, history.contacts, history.abandons):
+                for event in events:
+                    args += [f"{event.at:.6f}", event.member]
+            await self._rebuild(keys=account_keys(account_id), args=args, client=pipe)
+        await pipe.execute()
+
+    async def check_and_count(
+        self, account_id: int, profile: Profile, now: datetime, attempt_ref: str
+    ) -> CapResult:
+        """The final check at originate: every cap checked and the attempt counted, atomically."""
+        if now.tzinfo is None:
+            return CapResult(False, ("timezone_unknown",), False)
+        args: list[str | float | int] = [
+            f"{now.timestamp():.6f}",
+            attempt_ref,
+            self.ttl,
+            profile.abandon_cooldown_hours * 3600,
+        ]
+        for cap in profile.caps:
+            args += [cap.kind, cap.window_seconds, cap.max, cap.reason]
+        keys = account_keys(account_id)
+        try:
+            for _ in range(3):
+                reply = await self._check(keys=keys, args=args)
+                status = _text(reply[0])
+                if status == "counted":
+                    return CapResult(True, (), True)
+                if status == "blocked":
+                    return CapResult(
+                        False, tuple(dict.fromkeys(_text(r) for r in reply[1:])), False
+                    )
+                await self.rebuild([account_id], now)
+        except (redis.RedisError, OSError):
+            log.warning("caps unavailable for account %s; blocking", account_id, exc_info=True)
+        # Redis down or never loaded: the count is unknown, so every cap fails.
+        return CapResult(False, _all_cap_reasons(profile), False)
+
+    async def snapshot(
+        self, account_ids: Sequence[int], now: datetime
+    ) -> dict[int, CounterSnapshot]:
+        """Counters for a batch (hopper stage); never counts. Unreadable -> available=False."""
+        since = f"{(now - self.horizon).timestamp():.6f}"
+        out: dict[int, CounterSnapshot] = {}
+        try:
+            replies = await self._snapshot_batch(account_ids, since)
+            missing = [a for a, r in zip(account_ids, replies, strict=True) if not int(r[0])]
+            if missing:
+                await self.rebuild(missing, now)
+                again = await self._snapshot_batch(missing, since)
+                fixed = dict(zip(missing, again, strict=True))
+                replies = [fixed.get(a, r) for a, r in zip(account_ids, replies, strict=True)]
+        except (redis.RedisError, OSError):
+            log.warning(
+                "caps unavailable for %d accounts; blocking", len(account_ids), exc_info=True
+            )
+            return {a: CounterSnapshot(available=False) for a in account_ids}
+        for account_id, reply in zip(account_ids, replies, strict=True):
+            if not int(reply[0]):
+                out[account_id] = CounterSnapshot(available=False)
+                continue
+            attempts, contacts, abandons = (_floats(r) for r in reply[1:4])
+            out[account_id] = CounterSnapshot(attempts, contacts, abandons)
+        return out
+
+    async def _snapshot_batch(self, account_ids: Sequence[int], since: str) -> list[list[bytes]]:
+        pipe = self.client.pipeline(transaction=False)
+        for account_id in account_ids:
+            await self._snapshot(keys=account_keys(account_id), args=[since], client=pipe)
+        return list(await pipe.execute())
+
+    async def record(self, account_id: int, kind: str, member: str, at: datetime) -> None:
+        """Record a contact or an abandoned call (attempts are counted by check_and_count)."""
+        if kind not in ("contacts", "abandons", "attempts"):
+            raise ValueError(f"unknown counter {kind!r}")
+        keys = account_keys(account_id)
+        key = keys[("attempts", "contacts", "abandons").index(kind)]
+        await self._record(keys=[key, keys[3]], args=[f"{at.timestamp():.6f}", member, self.ttl])
+
+    async def record_contact(self, account_id: int, attempt_id: int, at: datetime) -> None:
+        await self.record(account_id, "contacts", f"a:{attempt_id}", at)
+
+    async def record_abandon(self, account_id: int, attempt_id: int, at: datetime) -> None:
+        await self.record(account_id, "abandons", f"a:{attempt_id}", at)
+
+
+def _all_cap_reasons(profile: Profile) -> tuple[str, ...]:
+    reasons = [cap.reason for cap in profile.caps]
+    if profile.abandon_cooldown_hours:
+        reasons.append("recent_abandon")
+    return tuple(dict.fromkeys(reasons)) or ("attempt_cap_day",)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _floats(value: bytes | str) -> tuple[float, ...]:
+    text = _text(value)
+    return tuple(float(x) for x in text.split(",")) if text else ()

@@ -1,0 +1,195 @@
+"""`cobrador registry import`: read a registry file, load it beside the current
+version, swap atomically, and record the import (SQL row + audit entry)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import redis
+from sqlalchemy import Engine
+
+from compliance import audit
+from compliance.numbers import BadNumber, NumberNormaliser
+from compliance.registry import RegistryWriter, file_sha256, pack_buckets
+from store.db import transaction
+from store.models import RegistryImport
+
+MAX_REPORTED = 20
+
+
+@dataclass(frozen=True)
+class Reject:
+    line: int
+    reason: str
+    content: str
+
+
+class RegistryImportError(ValueError):
+    """The file cannot be imported as a whole; nothing was changed."""
+
+    def __init__(self, message: str, rejects: list[Reject] | None = None) -> None:
+        self.rejects = rejects or []
+        lines = [message]
+        for r in self.rejects[:MAX_REPORTED]:
+            lines.append(f"  line {r.line}: {r.reason}")
+        if len(self.rejects) > MAX_REPORTED:
+            lines.append(f"  ... and {len(self.rejects) - MAX_REPORTED} more")
+        super().__init__("\n".join(lines))
+
+
+@dataclass
+class ImportReport:
+    name: str
+    version: str
+    count: int
+    sha256: str
+    replaced: str | None
+    rejects: list[Reject] = field(default_factory=list)
+    rejects_file: Path | None = None
+
+
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(line number, phone text) from a one-number-per-line file or a CSV with a `phone` column."""
+    with path.open("r", encoding="utf-8-sig", newline="") as fh:
+        first = fh.readline()
+        header = [h.strip().lower() for h in next(csv.reader(io.StringIO(first)), [])]
+        is_csv = len(header) > 1 or header == ["phone"]
+        if not is_csv:
+            fh.seek(0)
+            if first.startswith("\ufeff"):
+                fh.read(1)
+            for number, line in enumerate(fh, start=1):
+                text = line.strip()
+                if text and not text.startswith("#"):
+                    yield number, text
+            return
+        if "phone" not in header:
+            raise RegistryImportError(f"{path}: CSV header has no `phone` column ({header})")
+        column = header.index("phone")
+        for number, row in enumerate(csv.reader(fh), start=2):
+            if not row or not any(cell.strip() for cell in row):
+                continue
+            yield number, row[column] if column < len(row) else ""
+
+
+def read_registry_file(path: Path, country: str | None) -> tuple[list[int], list[Reject]]:
+    try:
+        normaliser = NumberNormaliser(country)
+    except ValueError as exc:
+        raise RegistryImportError(f"--country: {exc}") from exc
+    numbers: list[int] = []
+    rejects: list[Reject] = []
+    normalise = normaliser.normalise
+    append = numbers.append
+    try:
+        for line, text in _lines(path):
+            try:
+                append(normalise(text))
+            except BadNumber as exc:
+                rejects.append(Reject(line, str(exc), text[:40]))
+    except OSError as exc:
+        raise RegistryImportError(f"cannot read {path}: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise RegistryImportError(f"{path} is not UTF-8 text: {exc}") from exc
+    return numbers, rejects
+
+
+def write_rejects(path: Path, rejects: list[Reject]) -> None:
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["line", "reason", "content"])
+        for r in rejects:
+            writer.writerow([r.line, r.reason, r.content])
+
+
+def import_registry(
+    engine: Engine,
+    client: redis.Redis,
+    *,
+    name: str,
+    path: Path,
+    country: str | None = None,
+    skip_invalid: bool = False,
+    rejects_file: Path | None = None,
+    actor: str = "cli",
+    now: datetime | None = None,
+) -> ImportReport:
+    if not name.isidentifier() or name != name.lower() or len(name) > 40:
+        raise RegistryImportError(f"registry name must be a lower-case word, got {name!r}")
+    if not path.is_file():
+        raise RegistryImportError(f"{path} is not a file")
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    sha256 = file_sha256(str(path))
+    numbers, rejects = read_registry_file(path, country)
+    if rejects and not skip_invalid:
+        raise RegistryImportError(
+            f"{path}: {len(rejects)} bad line(s); nothing imported "
+            "(fix them or use --skip-invalid to write them to a rejects file)",
+            rejects,
+        )
+    if not numbers:
+        # An empty list would quietly allow every call: refuse it.
+        raise RegistryImportError(f"{path}: no numbers in the file; nothing imported")
+    if rejects:
+        rejects_file = rejects_file or path.with_name(path.name + ".rejects.csv")
+        write_rejects(rejects_file, rejects)
+
+    count = len(set(numbers))
+    version = f"{now:%Y%m%dT%H%M%SZ}-{sha256[:8]}"
+    writer = RegistryWriter(client, name)
+    writer.load(
+        version,
+        pack_buckets(numbers),
+        imported_at=now,
+        count=count,
+        sha256=sha256,
+        country=country,
+    )
+    del numbers
+    replaced = writer.current_version()
+    try:
+        with transaction(engine) as session:
+            session.add(
+                RegistryImport(
+                    name=name,
+                    country=country.upper() if country else None,
+                    version=version,
+                    count=count,
+                    rejected=len(rejects),
+                    sha256=sha256,
+                    source_file=str(path)[-500:],
+                    imported_at=now,
+                )
+            )
+            audit.append(
+                session,
+                "registry_import",
+                {
+                    "name": name,
+                    "version": version,
+                    "count": count,
+                    "rejected": len(rejects),
+                    "sha256": sha256,
+                    "source_file": path.name,
+                    "country": country,
+                    "replaced": replaced,
+                },
+                actor=actor,
+                subject=f"registry:{name}",
+                now=now,
+            )
+            # Swap inside the transaction: if recording fails, the old list comes back.
+            replaced = writer.swap(version)
+    except BaseException:
+        writer.restore(replaced)
+        writer.delete_except(replaced)
+        raise
+    writer.delete_except(version)
+    return ImportReport(
+        name, version, count, sha256, replaced, rejects, rejects_file if rejects else None
+    )

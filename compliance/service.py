@@ -1,0 +1,264 @@
+"""The thin I/O layer around the pure engine: load facts from SQL, registries and
+counters from Redis (batched), evaluate, and persist Decision rows + audit entries."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import redis.asyncio as aioredis
+from sqlalchemy import Engine as SqlEngine
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from compliance import audit
+from compliance.caps import AccountHistory, CapStore, Event
+from compliance.engine import (
+    AccountFacts,
+    CallRequest,
+    CounterSnapshot,
+    Decision,
+    Engine,
+    PhoneFacts,
+)
+from compliance.profile import Profile, ProfileError, load_profiles, tighten
+from compliance.registry import RegistryReader, prefetch
+from store.db import transaction
+from store.models import Account, CallAttempt, Campaign
+from store.models import Decision as DecisionRow
+
+
+def mask_phone(e164: str) -> str:
+    """For logs and screens: country code and last 4 digits only."""
+    if len(e164) <= 7:
+        return "*" * len(e164)
+    return e164[:3] + "*" * (len(e164) - 7) + e164[-4:]
+
+
+def account_facts(account: Account) -> AccountFacts:
+    return AccountFacts(
+        id=account.id,
+        status=account.status,
+        stage=account.stage,
+        balance=account.balance,
+        country=account.country,
+        region=account.region,
+        timezone=account.timezone,
+    )
+
+
+def phone_facts(account: Account, e164: str) -> PhoneFacts:
+    """The account's phone with this number; a number the creditor was not given is a third party."""
+    for phone in account.phones:
+        if phone.number_e164 == e164:
+            return PhoneFacts(
+                e164=phone.number_e164,
+                phone_type=phone.phone_type,
+                status=phone.status,
+                consent=phone.consent,
+                consent_ref=phone.consent_ref,
+            )
+    return PhoneFacts(e164=e164, phone_type="not_on_account", consent=False)
+
+
+@dataclass(frozen=True)
+class Item:
+    """One request of a batch: facts plus the profile the campaign runs."""
+
+    account: AccountFacts
+    phone: PhoneFacts
+    profile: Profile
+    campaign_id: int | None = None
+
+
+def load_history(
+    engine: SqlEngine, account_ids: Sequence[int], since: datetime
+) -> dict[int, AccountHistory]:
+    """Attempts (never-dialed 'blocked' ones excluded), contacts and abandons since `since`."""
+    out: dict[int, AccountHistory] = {a: AccountHistory() for a in account_ids}
+    if not account_ids:
+        return out
+    with Session(engine) as session:
+        rows = session.execute(
+            select(
+                CallAttempt.id,
+                CallAttempt.account_id,
+                CallAttempt.started_at,
+                CallAttempt.answered_at,
+                CallAttempt.result,
+                CallAttempt.right_party_contact,
+            ).where(
+                CallAttempt.account_id.in_(list(account_ids)),
+                CallAttempt.started_at > since,
+                or_(CallAttempt.result.is_(None), CallAttempt.result != "blocked"),
+            )
+        ).all()
+    for attempt_id, account_id, started, answered, result, rpc in rows:
+        history = out[account_id]
+        member = f"a:{attempt_id}"
+        history.attempts.append(Event(member, started.timestamp()))
+        if rpc:
+            history.contacts.append(Event(member, (answered or started).timestamp()))
+        if result == "abandoned":
+            history.abandons.append(Event(member, (answered or started).timestamp()))
+    return out
+
+
+class ComplianceService:
+    """Evaluates (batched) and records decisions; one per process."""
+
+    def __init__(
+        self,
+        sql: SqlEngine,
+        redis_client: aioredis.Redis | None,
+        profiles: Mapping[str, Profile] | None = None,
+        rules: Engine | None = None,
+    ) -> None:
+        self.sql = sql
+        self.redis = redis_client
+        self.profiles = dict(profiles) if profiles is not None else load_profiles()
+        self.rules = rules or Engine()
+        self.registries = RegistryReader(redis_client) if redis_client is not None else None
+        self.caps = CapStore(redis_client, self._load_history) if redis_client is not None else None
+
+    async def _load_history(
+        self, account_ids: Sequence[int], since: datetime
+    ) -> dict[int, AccountHistory]:
+        return await asyncio.to_thread(load_history, self.sql, account_ids, since)
+
+    def profile_for(self, campaign: Campaign | None, country: str) -> Profile:
+        """The campaign's profile tightened by its overrides; else the country's default."""
+        if campaign is not None:
+            base = self.profiles.get(campaign.profile)
+            if base is None:
+                raise ProfileError(
+                    f"campaign {campaign.name!r} uses unknown profile {campaign.profile!r}"
+                )
+            overrides = (campaign.config or {}).get("compliance")
+            return tighten(base, overrides, campaign.name)
+        base = self.profiles.get(country.upper())
+        if base is None:
+            raise ProfileError(f"no compliance profile for country {country!r}")
+        return base
+
+    async def evaluate_batch(self, items: Sequence[Item], now: datetime) -> list[Decision]:
+        """Evaluate many requests with one registry call per registry and one counter batch."""
+        if not items:
+            return []
+        numbers = [item.phone.e164 for item in items]
+        names = {rule.name for item in items for rule in item.profile.registries}
+        registries = await prefetch(self.registries, sorted(names), numbers)
+        account_ids = list(dict.fromkeys(item.account.id for item in items))
+        counters: Mapping[int, CounterSnapshot]
+        if self.caps is None or now.tzinfo is None:
+            counters = {a: CounterSnapshot(available=False) for a in account_ids}
+        else:
+            counters = await self.caps.snapshot(account_ids, now)
+        return [
+            self.rules.evaluate(
+                CallRequest(
+                    account=item.account,
+                    phone=item.phone,
+                    profile=item.profile,
+                    registries=registries,
+                    counters=counters[item.account.id],
+                    campaign_id=item.campaign_id,
+                ),
+                now,
+            )
+            for item in items
+        ]
+
+    def record(
+        self,
+        session: Session,
+        items: Sequence[Item],
+        decisions: Sequence[Decision],
+        stage: str,
+        actor: str = "system",
+    ) -> list[DecisionRow]:
+        """Persist decisions and their audit entries in the caller's transaction."""
+        rows = []
+        for item, decision in zip(items, decisions, strict=True):
+            row = DecisionRow(
+                account_id=item.account.id,
+                phone_e164=item.phone.e164,
+                campaign_id=item.campaign_id,
+                stage=stage,
+                allowed=decision.allowed,
+                reasons=list(decision.reasons),
+                profile_version=decision.profile_version,
+                registry_versions=dict(decision.registry_versions),
+                local_time=decision.local_time,
+                timezone=(decision.timezone or "")[:200] or None,
+                **({"evaluated_at": decision.evaluated_at} if decision.evaluated_at else {}),
+            )
+            session.add(row)
+            rows.append(row)
+        session.flush()
+        for item, decision, row in zip(items, decisions, rows, strict=True):
+            audit.append(
+                session,
+                "decision",
+                {
+                    "decision_id": row.id,
+                    "stage": stage,
+                    "account_id": item.account.id,
+                    "phone": item.phone.e164,
+                    "campaign_id": item.campaign_id,
+                    **decision.as_dict(),
+                },
+                actor=actor,
+                subject=f"account:{item.account.id}",
+                now=decision.evaluated_at,
+            )
+        return rows
+
+    async def evaluate_and_record(
+        self, items: Sequence[Item], now: datetime, stage: str, actor: str = "system"
+    ) -> list[tuple[Decision, int]]:
+        decisions = await self.evaluate_batch(items, now)
+
+        def _write() -> list[int]:
+            with transaction(self.sql) as session:
+                return [r.id for r in self.record(session, items, decisions, stage, actor)]
+
+        ids = await asyncio.to_thread(_write)
+        return list(zip(decisions, ids, strict=True))
+
+    def load_item(
+        self,
+        session: Session,
+        *,
+        account_ref: str | None = None,
+        account_id: int | None = None,
+        phone_e164: str,
+        campaign_name: str | None = None,
+    ) -> Item:
+        """Facts for one request from SQL; LookupError names a missing account or campaign."""
+        query = select(Account)
+        if account_id is not None:
+            query = query.where(Account.id == account_id)
+        else:
+            query = query.where(Account.external_ref == account_ref)
+        account = session.execute(query).scalar_one_or_none()
+        if account is None:
+            raise LookupError(f"no account {account_ref if account_id is None else account_id!r}")
+        campaign = None
+        if campaign_name:
+            campaign = session.execute(
+                select(Campaign).where(Campaign.name == campaign_name)
+            ).scalar_one_or_none()
+            if campaign is None:
+                raise LookupError(f"no campaign named {campaign_name!r}")
+        elif account.campaign_id is not None:
+            campaign = session.get(Campaign, account.campaign_id)
+        profile = self.profile_for(campaign, account.country)
+        return Item(
+            account=account_facts(account),
+            phone=phone_facts(account, phone_e164),
+            profile=profile,
+            campaign_id=campaign.id if campaign else None,
+        )
