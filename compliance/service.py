@@ -212,7 +212,6 @@ class ComplianceService:
                 },
                 actor=actor,
                 subject=f"account:{item.account.id}",
-                now=decision.evaluated_at,
             )
         return rows
 
