@@ -72,7 +72,8 @@ class Message:
 
     @property
     def is_response(self) -> bool:
-        return self.get("Response") is not None
+        # OriginateResponse is an event that carries a Response header too.
+        return self.get("Response") is not None and self.get("Event") is None
 
     @property
     def is_action(self) -> bool:

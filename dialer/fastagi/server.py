@@ -144,13 +144,14 @@ class FastAGIServer:
         log.info("FastAGI listening on %s:%s", host, self.port)
 
     async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if server is not None:
+            await server.wait_closed()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
@@ -158,6 +159,10 @@ class FastAGIServer:
             self._tasks.add(task)
         try:
             await self._serve(reader, writer)
+        except asyncio.CancelledError:
+            # stop() cancels live requests; end quietly (asyncio's stream callback
+            # would log a cancelled connection task as an error).
+            pass
         finally:
             if task is not None:
                 self._tasks.discard(task)

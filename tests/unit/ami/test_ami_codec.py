@@ -226,3 +226,11 @@ def test_given_an_error_response_to_a_list_action_then_done_at_once() -> None:
     collector = EventListCollector()
     assert collector.add(response)
     assert collector.items == []
+
+
+def test_given_originate_response_event_when_parsed_then_it_is_an_event_not_a_response() -> None:
+    (message,) = parse_all(
+        b"Event: OriginateResponse\r\nActionID: 5\r\nResponse: Failure\r\nReason: 5\r\n\r\n"
+    )
+    assert message.is_event and not message.is_response
+    assert message.name == "OriginateResponse"

@@ -1,0 +1,78 @@
+"""Run pbxsim standalone: `python -m pbxsim --scenario FILE --ami-port 5038`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import sys
+
+from dialer import channel_vars as cv
+from pbxsim.ami_server import AMIServer
+from pbxsim.clock import ScaledClock
+from pbxsim.pbx import PBX
+from pbxsim.scenario import Scenario, ScenarioError, load_scenario
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m pbxsim", description="Simulated PBX speaking AMI and calling FastAGI."
+    )
+    parser.add_argument("--scenario", help="JSON scenario file (default: built-in mix)")
+    parser.add_argument("--ami-host", default="127.0.0.1")
+    parser.add_argument("--ami-port", type=int, default=5038)
+    parser.add_argument("--username", default="cobrador")
+    parser.add_argument(
+        "--secret",
+        default=os.environ.get("PBXSIM_AMI_SECRET", "cobrador-dev-secret"),
+        help="AMI secret (default from PBXSIM_AMI_SECRET)",
+    )
+    parser.add_argument("--agi-host", default="127.0.0.1", help="the dialer's FastAGI host")
+    parser.add_argument("--agi-port", type=int, default=cv.FASTAGI_PORT)
+    parser.add_argument("--speed", type=float, default=1.0, help="clock acceleration factor")
+    parser.add_argument("--suffix-rules", action="store_true", help="sim-customers number rules")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    return parser
+
+
+async def serve(args: argparse.Namespace, scenario: Scenario) -> None:
+    pbx = PBX(
+        scenario, clock=ScaledClock(args.speed), agi_host=args.agi_host, agi_port=args.agi_port
+    )
+    server = AMIServer(pbx, args.username, args.secret)
+    await server.start(args.ami_host, args.ami_port)
+    print(
+        f"pbxsim: AMI on {args.ami_host}:{server.port}, FastAGI to {args.agi_host}:{args.agi_port}"
+    )
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await server.stop()
+        await pbx.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    try:
+        scenario = load_scenario(args.scenario) if args.scenario else Scenario()
+    except ScenarioError as exc:
+        print(f"pbxsim: {exc}", file=sys.stderr)
+        return 2
+    if args.suffix_rules:
+        scenario.suffix_rules = True
+    if args.speed <= 0:
+        print("pbxsim: --speed must be > 0", file=sys.stderr)
+        return 2
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(args, scenario))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

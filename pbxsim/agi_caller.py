@@ -1,0 +1,231 @@
+"""pbxsim's side of FastAGI: connect to the dialer like Asterisk's AGI() does.
+
+Sends the agi_* environment, executes the commands the handler sends as state
+changes of the simulated channel, sends `HANGUP` when the channel hangs up and
+answers 511 after that. Returns AGISTATUS and a Goto target, if any.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from dialer.fastagi.codec import encode_environment
+from pbxsim.channel import STATE_UP, Channel
+
+if TYPE_CHECKING:
+    from pbxsim.pbx import PBX, LocationT
+
+log = logging.getLogger(__name__)
+
+DEAD = "511 Command Not Permitted on a dead channel or intercept routine"
+CONNECT_TIMEOUT = 2.0
+AFTER_HANGUP_GRACE = 5.0  # wall seconds a script may keep talking after HANGUP
+
+
+def split_args(line: str) -> list[str]:
+    """Split a command line the way Asterisk's AGI parser does (quotes, backslash escapes)."""
+    words: list[str] = []
+    current: list[str] = []
+    quoted = escaped = in_word = False
+    for ch in line:
+        if escaped:
+            current.append(ch)
+            escaped = False
+        elif ch == "\\":
+            escaped = in_word = True
+        elif ch == '"':
+            quoted = not quoted
+            in_word = True
+        elif ch == " " and not quoted:
+            if in_word:
+                words.append("".join(current))
+                current, in_word = [], False
+        else:
+            current.append(ch)
+            in_word = True
+    if in_word:
+        words.append("".join(current))
+    return words
+
+
+def parse_goto(data: str, channel: Channel) -> LocationT | None:
+    parts = [p.strip() for p in data.replace("|", ",").split(",")]
+    try:
+        if len(parts) == 3:
+            return parts[0], parts[1], int(parts[2])
+        if len(parts) == 2:
+            return channel.context, parts[0], int(parts[1])
+        if len(parts) == 1 and parts[0]:
+            return channel.context, channel.exten, int(parts[0])
+    except ValueError:
+        return None
+    return None
+
+
+class _Execution:
+    def __init__(self, pbx: PBX, channel: Channel) -> None:
+        self.pbx = pbx
+        self.channel = channel
+        self.goto: LocationT | None = None
+        self._location: list[str] = [channel.context, channel.exten, str(channel.priority)]
+        self._location_set = False
+
+    async def reply(self, line: str) -> str:
+        words = split_args(line)
+        if not words:
+            return "510 Invalid or unknown command"
+        verb = " ".join(w.upper() for w in words[:2])
+        if verb == "GET VARIABLE" and len(words) >= 3:
+            value = self.pbx.get_var(self.channel, words[2])
+            return "200 result=0" if value is None else f"200 result=1 ({value})"
+        if verb == "SET VARIABLE" and len(words) >= 4:
+            self.pbx.set_var(self.channel, words[2], words[3])
+            return "200 result=1"
+        if verb in ("SET CONTEXT", "SET EXTENSION", "SET PRIORITY") and len(words) >= 3:
+            index = ("SET CONTEXT", "SET EXTENSION", "SET PRIORITY").index(verb)
+            self._location[index] = words[2]
+            self._location_set = True
+            return "200 result=0"
+        first = words[0].upper()
+        if first == "EXEC" and len(words) >= 2:
+            return await self._exec(words[1], " ".join(words[2:]))
+        if first == "ANSWER":
+            return "200 result=0" if self.channel.state == STATE_UP else "200 result=-1"
+        if first == "HANGUP":
+            self.pbx.hangup_call(self.channel, 16)
+            return "200 result=1"
+        if first in ("VERBOSE", "NOOP"):
+            return "200 result=1"
+        if verb == "CHANNEL STATUS":
+            return f"200 result={self.channel.state}"
+        if verb == "STREAM FILE":
+            return "200 result=0 endpos=8000"
+        return "510 Invalid or unknown command"
+
+    async def _exec(self, application: str, data: str) -> str:
+        app = application.lower()
+        if app == "goto":
+            target = parse_goto(data, self.channel)
+            if target is None:
+                return "200 result=-1"
+            self.goto = target
+            return "200 result=0"
+        if app == "set":
+            name, sep, value = data.partition("=")
+            if sep:
+                self.pbx.set_var(self.channel, name.strip(), value)
+            return "200 result=0"
+        if app == "hangup":
+            cause = int(data) if data.strip().isdigit() else 16
+            self.pbx.hangup_call(self.channel, cause)
+            return "200 result=-1"
+        if app in ("playback", "wait"):
+            seconds = 1.0 if app == "playback" else _float(data, 1.0)
+            ok = await self.pbx._wait(self.channel, seconds)
+            return "200 result=0" if ok else "200 result=-1"
+        if app == "confbridge":
+            name = data.split(",", 1)[0]
+            await self.pbx._stay_in_bridge(self.channel, name, marked=False)
+            return "200 result=-1" if self.channel.hungup else "200 result=0"
+        if app in ("noop", "answer", "verbose"):
+            return "200 result=0"
+        return "200 result=-2"
+
+    def target(self) -> LocationT | None:
+        if self.goto is not None:
+            return self.goto
+        if self._location_set:
+            try:
+                return self._location[0], self._location[1], int(self._location[2])
+            except ValueError:
+                return None
+        return None
+
+
+def _float(text: str, default: float) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return default
+
+
+def environment(pbx: PBX, channel: Channel, script: str) -> dict[str, str]:
+    return {
+        "agi_network": "yes",
+        "agi_network_script": script,
+        "agi_request": f"agi://{pbx.agi_host}:{pbx.agi_port}/{script}",
+        "agi_channel": channel.name,
+        "agi_language": "en",
+        "agi_type": channel.name.split("/", 1)[0],
+        "agi_uniqueid": channel.uniqueid,
+        "agi_version": "22.0.0-pbxsim",
+        "agi_callerid": channel.caller_num or "unknown",
+        "agi_calleridname": channel.caller_name or "unknown",
+        "agi_callingpres": "0",
+        "agi_callingani2": "0",
+        "agi_callington": "0",
+        "agi_callingtns": "0",
+        "agi_dnid": "unknown",
+        "agi_rdnis": "unknown",
+        "agi_context": channel.context,
+        "agi_extension": channel.exten,
+        "agi_priority": str(channel.priority),
+        "agi_enhanced": "0.0",
+        "agi_accountcode": "",
+        "agi_threadid": "0",
+    }
+
+
+async def run_agi(pbx: PBX, channel: Channel, script: str) -> tuple[str, LocationT | None]:
+    """Run one FastAGI request for `channel`; return (AGISTATUS, goto target or None)."""
+    try:
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(pbx.agi_host, pbx.agi_port), CONNECT_TIMEOUT
+        )
+    except (OSError, TimeoutError) as exc:
+        log.warning("pbxsim: FastAGI at %s:%s unreachable: %s", pbx.agi_host, pbx.agi_port, exc)
+        return "FAILURE", None
+    execution = _Execution(pbx, channel)
+    hangup_sent = False
+    line_task: asyncio.Future[bytes] | None = None
+    try:
+        writer.write(encode_environment(environment(pbx, channel, script)))
+        await writer.drain()
+        gone = asyncio.ensure_future(channel.gone.wait())
+        while True:
+            if line_task is None:
+                line_task = asyncio.ensure_future(reader.readline())
+            waiting: set[asyncio.Future[object]] = {line_task}  # type: ignore[arg-type]
+            if not hangup_sent:
+                waiting.add(gone)  # type: ignore[arg-type]
+            limit = AFTER_HANGUP_GRACE if hangup_sent else None
+            finished, _ = await asyncio.wait(
+                waiting, timeout=limit, return_when=asyncio.FIRST_COMPLETED
+            )
+            if not finished:
+                break  # the script ignored HANGUP: Asterisk would drop it too
+            if gone in finished and not hangup_sent:
+                writer.write(b"HANGUP\n")
+                hangup_sent = True
+            if line_task not in finished:
+                continue
+            raw = line_task.result()
+            line_task = None
+            if not raw:
+                break  # the script ended and closed the connection
+            command = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+            answer = DEAD if channel.hungup else await execution.reply(command)
+            writer.write(answer.encode("utf-8") + b"\n")
+            await writer.drain()
+        gone.cancel()
+    except OSError as exc:
+        log.info("pbxsim: FastAGI connection lost: %s", exc)
+    finally:
+        if line_task is not None:
+            line_task.cancel()
+        writer.close()
+    if channel.hungup:
+        return "HANGUP", None
+    return "SUCCESS", execution.target()

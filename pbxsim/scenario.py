@@ -1,0 +1,250 @@
+"""Customer behaviour for pbxsim, from a JSON scenario file.
+
+A number's behaviour comes from, in order: a per-number entry, the
+`sim-customers` suffix rules of asterisk-conf (last 3 digits: 1NN human after
+NN s, 2NN machine after NN s, 30N busy, 40N no answer, 50N congestion, 60N and
+anything else unallocated) when `suffix_rules` is on, else the random mix.
+Bad input raises ScenarioError naming the field.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+HUMAN = "human"
+MACHINE = "machine"
+BUSY = "busy"
+NO_ANSWER = "no_answer"
+CONGESTION = "congestion"
+UNALLOCATED = "unallocated"
+BEHAVIOURS = (HUMAN, MACHINE, BUSY, NO_ANSWER, CONGESTION, UNALLOCATED)
+
+
+class ScenarioError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Dist:
+    """constant(value), uniform(min, max), exponential(mean) or lognormal(mean, sd)."""
+
+    kind: str
+    a: float
+    b: float = 0.0
+
+    def sample(self, rng: random.Random) -> float:
+        if self.kind == "uniform":
+            return rng.uniform(self.a, self.b)
+        if self.kind == "exponential":
+            return rng.expovariate(1.0 / self.a)
+        if self.kind == "lognormal":
+            return rng.lognormvariate(self.a, self.b)
+        return self.a
+
+
+def parse_dist(raw: Any, where: str) -> Dist:
+    if isinstance(raw, int | float) and not isinstance(raw, bool):
+        return Dist("constant", _nonneg(raw, where))
+    if not isinstance(raw, dict) or "dist" not in raw:
+        raise ScenarioError(f"{where}: expected a number or an object with a 'dist' key")
+    kind = raw["dist"]
+    if kind == "constant":
+        return Dist(kind, _nonneg(raw.get("value"), f"{where}.value"))
+    if kind == "uniform":
+        lo, hi = _nonneg(raw.get("min"), f"{where}.min"), _nonneg(raw.get("max"), f"{where}.max")
+        if hi < lo:
+            raise ScenarioError(f"{where}: max must be >= min")
+        return Dist(kind, lo, hi)
+    if kind == "exponential":
+        mean = _nonneg(raw.get("mean"), f"{where}.mean")
+        if mean == 0:
+            raise ScenarioError(f"{where}.mean: must be > 0")
+        return Dist(kind, mean)
+    if kind == "lognormal":
+        mean, sd = _nonneg(raw.get("mean"), f"{where}.mean"), _nonneg(raw.get("sd"), f"{where}.sd")
+        if mean == 0:
+            raise ScenarioError(f"{where}.mean: must be > 0")
+        sigma2 = math.log(1.0 + (sd / mean) ** 2)
+        return Dist(kind, math.log(mean) - sigma2 / 2, math.sqrt(sigma2))
+    raise ScenarioError(f"{where}.dist: unknown distribution {kind!r}")
+
+
+def _nonneg(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ScenarioError(f"{where}: expected a number")
+    if value < 0:
+        raise ScenarioError(f"{where}: must be >= 0")
+    return float(value)
+
+
+@dataclass(frozen=True)
+class CustomerPlan:
+    """What one dialed number will do."""
+
+    behaviour: str
+    ring_seconds: float
+    talk_seconds: float
+
+
+@dataclass(frozen=True)
+class NumberOverride:
+    behaviour: str
+    ring_seconds: float | None = None
+    talk_seconds: float | None = None
+
+
+@dataclass
+class Scenario:
+    p_human: float = 0.5
+    p_machine: float = 0.1
+    p_busy: float = 0.1
+    p_congestion: float = 0.02
+    p_unallocated: float = 0.03
+    ring_seconds: Dist = field(default_factory=lambda: Dist("uniform", 3.0, 15.0))
+    talk_seconds: Dist = field(default_factory=lambda: Dist("uniform", 30.0, 180.0))
+    machine_seconds: Dist = field(default_factory=lambda: Dist("constant", 20.0))
+    suffix_rules: bool = False
+    suffix_talk_seconds: float = 30.0  # SIM_TALK_SECONDS in extensions.conf
+    suffix_machine_seconds: float = 20.0  # SIM_MACHINE_SECONDS
+    amd_human_seconds: float = 2.0
+    amd_machine_seconds: float = 3.0
+    safe_harbor_seconds: float = 8.0
+    agent_answer_seconds: float = 0.2
+    numbers: dict[str, NumberOverride] = field(default_factory=dict)
+    seed: int | None = None
+
+    def plan(self, number: str, rng: random.Random) -> CustomerPlan:
+        override = self.numbers.get(number)
+        if override is not None:
+            talk_default = (
+                self.machine_seconds if override.behaviour == MACHINE else self.talk_seconds
+            )
+            ring = override.ring_seconds
+            talk = override.talk_seconds
+            return CustomerPlan(
+                override.behaviour,
+                self.ring_seconds.sample(rng) if ring is None else ring,
+                talk_default.sample(rng) if talk is None else talk,
+            )
+        if self.suffix_rules:
+            return self._suffix_plan(number)
+        draw = rng.random()
+        ring = self.ring_seconds.sample(rng)
+        for behaviour, p in (
+            (HUMAN, self.p_human),
+            (MACHINE, self.p_machine),
+            (BUSY, self.p_busy),
+            (CONGESTION, self.p_congestion),
+            (UNALLOCATED, self.p_unallocated),
+        ):
+            if draw < p:
+                dist = self.machine_seconds if behaviour == MACHINE else self.talk_seconds
+                return CustomerPlan(behaviour, ring, dist.sample(rng))
+            draw -= p
+        return CustomerPlan(NO_ANSWER, ring, 0.0)
+
+    def _suffix_plan(self, number: str) -> CustomerPlan:
+        tail = number[-3:]
+        if len(tail) == 3 and tail.isdigit():
+            kind, nn = tail[0], int(tail[1:])
+            if kind == "1":
+                return CustomerPlan(HUMAN, nn, self.suffix_talk_seconds)
+            if kind == "2":
+                return CustomerPlan(MACHINE, nn, self.suffix_machine_seconds)
+            if tail[:2] == "30":
+                return CustomerPlan(BUSY, 0.0, 0.0)
+            if tail[:2] == "40":
+                return CustomerPlan(NO_ANSWER, 0.0, 0.0)
+            if tail[:2] == "50":
+                return CustomerPlan(CONGESTION, 0.0, 0.0)
+        return CustomerPlan(UNALLOCATED, 0.0, 0.0)
+
+
+def parse_scenario(raw: Any) -> Scenario:
+    if not isinstance(raw, dict):
+        raise ScenarioError("scenario: expected a JSON object")
+    known = {
+        "p_human", "p_machine", "p_busy", "p_congestion", "p_unallocated",
+        "ring_seconds", "talk_seconds", "machine_seconds", "suffix_rules",
+        "suffix_talk_seconds", "suffix_machine_seconds", "amd_human_seconds",
+        "amd_machine_seconds", "safe_harbor_seconds", "agent_answer_seconds",
+        "numbers", "seed", "description",
+    }  # fmt: skip
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ScenarioError(f"scenario: unknown field(s) {', '.join(unknown)}")
+    scenario = Scenario()
+    for name in ("p_human", "p_machine", "p_busy", "p_congestion", "p_unallocated"):
+        if name in raw:
+            value = _nonneg(raw[name], name)
+            if value > 1:
+                raise ScenarioError(f"{name}: must be <= 1")
+            setattr(scenario, name, value)
+    total = (
+        scenario.p_human
+        + scenario.p_machine
+        + scenario.p_busy
+        + scenario.p_congestion
+        + scenario.p_unallocated
+    )
+    if total > 1 + 1e-9:
+        raise ScenarioError(
+            "p_human + p_machine + p_busy + p_congestion + p_unallocated must be <= 1"
+        )
+    for name in ("ring_seconds", "talk_seconds", "machine_seconds"):
+        if name in raw:
+            setattr(scenario, name, parse_dist(raw[name], name))
+    for name in (
+        "suffix_talk_seconds",
+        "suffix_machine_seconds",
+        "amd_human_seconds",
+        "amd_machine_seconds",
+        "safe_harbor_seconds",
+        "agent_answer_seconds",
+    ):
+        if name in raw:
+            setattr(scenario, name, _nonneg(raw[name], name))
+    if "suffix_rules" in raw:
+        if not isinstance(raw["suffix_rules"], bool):
+            raise ScenarioError("suffix_rules: expected true or false")
+        scenario.suffix_rules = raw["suffix_rules"]
+    if "seed" in raw:
+        if not isinstance(raw["seed"], int) or isinstance(raw["seed"], bool):
+            raise ScenarioError("seed: expected an integer")
+        scenario.seed = raw["seed"]
+    numbers = raw.get("numbers", {})
+    if not isinstance(numbers, dict):
+        raise ScenarioError("numbers: expected an object keyed by E.164 digits")
+    for number, entry in numbers.items():
+        scenario.numbers[number.lstrip("+")] = _parse_override(entry, f"numbers.{number}")
+    return scenario
+
+
+def _parse_override(entry: Any, where: str) -> NumberOverride:
+    if not isinstance(entry, dict):
+        raise ScenarioError(f"{where}: expected an object")
+    behaviour = entry.get("behaviour")
+    if behaviour not in BEHAVIOURS:
+        raise ScenarioError(f"{where}.behaviour: one of {', '.join(BEHAVIOURS)}")
+    ring = entry.get("ring_seconds")
+    talk = entry.get("talk_seconds")
+    return NumberOverride(
+        behaviour,
+        None if ring is None else _nonneg(ring, f"{where}.ring_seconds"),
+        None if talk is None else _nonneg(talk, f"{where}.talk_seconds"),
+    )
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    try:
+        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ScenarioError(f"scenario file not found: {path}") from None
+    except json.JSONDecodeError as exc:
+        raise ScenarioError(f"{path}: not valid JSON ({exc})") from None
+    return parse_scenario(raw)

@@ -1,0 +1,120 @@
+"""AMIClient link failures against pbxsim: nothing is ever re-sent, live calls are offered."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import pytest
+
+from dialer import channel_vars as cv
+from dialer.ami import AMIActionTimeout, AMIClient, AMIDisconnected
+from pbxsim import scenario as sc
+from pbxsim.scenario import NumberOverride
+from pbxsim.testing import WAIT, Rig
+
+
+async def poll(condition: Callable[[], object]) -> None:
+    """Wait until `condition()` holds (polling, never a fixed sleep)."""
+    async with asyncio.timeout(WAIT):
+        while True:
+            if condition():
+                return
+            await asyncio.sleep(0.01)
+
+
+LONG_CALL = "5215550000177"
+
+
+def long_human(rig: Rig) -> None:
+    rig.pbx.scenario.numbers[LONG_CALL] = NumberOverride(sc.HUMAN, 0.5, 600.0)
+
+
+async def test_given_the_link_drops_with_originate_in_flight_then_disconnected_and_never_resent(
+    rig: Rig,
+) -> None:
+    long_human(rig)
+    rig.ami.drop_link_on["Originate"] = "drop"
+    with pytest.raises(AMIDisconnected, match="NOT re-sent"):
+        await rig.originate_debtor(81, LONG_CALL)
+    rig.ami.drop_link_on.clear()
+    await poll(lambda: rig.reconnects)
+    assert rig.client.connected
+    # pbxsim got the Originate once and dialed; the client offers the live call.
+    live = [c.get("Uniqueid") for c in rig.reconnects[0]]
+    assert cv.originate_channel_id(81) in live
+    await rig.client.send_action({"Action": "Ping"})
+    assert len(rig.ami.actions_named("Originate")) == 1
+    assert len(rig.ami.actions_named("CoreShowChannels")) == 1
+    assert rig.client.reconnects == 1
+
+
+async def test_given_a_dropped_link_when_an_action_is_sent_before_reconnect_then_fails_at_once(
+    rig: Rig,
+) -> None:
+    await rig.ami.stop()  # nothing listens: the client cannot come back yet
+    await poll(lambda: not rig.client.connected)
+    with pytest.raises(AMIDisconnected, match="not connected"):
+        await rig.client.send_action({"Action": "Originate", "Channel": "Local/1@x"})
+    await rig.ami.start("127.0.0.1", rig.client.port)
+    await poll(lambda: rig.reconnects)
+    assert rig.ami.actions_named("Originate") == []  # queued nowhere, sent never
+
+
+async def test_given_a_call_when_the_link_drops_then_events_resume_on_the_same_stream(
+    rig: Rig,
+) -> None:
+    long_human(rig)
+    await rig.login_agent(5)
+    rig.ami.drop_connections()
+    await poll(lambda: rig.reconnects)
+    assert [c.get("Uniqueid") for c in rig.reconnects[0]] == ["agent-leg-5"]
+    rig.pbx.drop_agent(5)
+    await rig.recorder.wait_for(lambda e: e.name == "Hangup" and e.get("Uniqueid") == "agent-leg-5")
+
+
+async def test_given_no_response_when_the_timeout_passes_then_action_timeout_and_link_kept(
+    rig: Rig,
+) -> None:
+    rig.ami.drop_link_on["Getvar"] = "silent"
+    with pytest.raises(AMIActionTimeout, match="Getvar"):
+        await rig.client.send_action({"Action": "Getvar", "Variable": "X"}, timeout=0.2)
+    assert rig.client.connected
+    pong = await rig.client.send_action({"Action": "Ping"})
+    assert pong.get("Ping") == "Pong"
+
+
+async def test_given_pings_go_unanswered_when_keepalive_runs_then_link_is_rebuilt(rig: Rig) -> None:
+    reconnected: list[int] = []
+    client = AMIClient(
+        "127.0.0.1",
+        rig.ami.port,
+        "cobrador",
+        "secret",
+        action_timeout=0.2,
+        keepalive_interval=0.1,
+        reconnect_backoff=(0.05, 0.1),
+        on_reconnect=lambda channels: reconnected.append(len(channels)),
+    )
+    await client.connect()
+    rig.ami.drop_link_on["Ping"] = "silent"
+    try:
+        await poll(lambda: client.reconnects >= 1)
+    finally:
+        rig.ami.drop_link_on.clear()
+        await client.close()
+    assert not client.connected
+
+
+async def test_given_events_before_the_login_response_then_login_still_matches_by_action_id(
+    rig: Rig,
+) -> None:
+    assert rig.ami.fully_booted_first
+    client = AMIClient("127.0.0.1", rig.ami.port, "cobrador", "secret", keepalive_interval=None)
+    events = client.events()
+    await client.connect()
+    first = await asyncio.wait_for(events.__anext__(), WAIT)
+    assert first.name == "FullyBooted"
+    await client.close()
+    with pytest.raises(StopAsyncIteration):
+        await asyncio.wait_for(events.__anext__(), WAIT)

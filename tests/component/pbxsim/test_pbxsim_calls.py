@@ -1,0 +1,322 @@
+"""AMIClient against pbxsim over real TCP: login, originate outcomes, bridge, failures."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from dialer import channel_vars as cv
+from dialer.ami import AMIActionError, AMIAuthError, AMIClient, AMIConnectionError, Message
+from dialer.fastagi import AGISession
+from pbxsim import scenario as sc
+from pbxsim.scenario import NumberOverride
+from pbxsim.testing import Rig
+
+
+def names(events: list[Message]) -> list[str]:
+    return [e.name for e in events]
+
+
+def hangup_of(rig: Rig, uniqueid: str) -> Message:
+    return next(
+        e
+        for e in rig.recorder.for_call(uniqueid)
+        if e.name == "Hangup" and e.get("Uniqueid") == uniqueid
+    )
+
+
+async def test_given_right_credentials_when_connecting_then_logged_in_with_banner(rig: Rig) -> None:
+    assert rig.client.connected
+    assert rig.client.banner == "Asterisk Call Manager/9.0.0"
+    pong = await rig.client.send_action({"Action": "Ping"})
+    assert pong.get("Ping") == "Pong"
+
+
+async def test_given_a_wrong_secret_when_connecting_then_auth_error(rig: Rig) -> None:
+    client = AMIClient("127.0.0.1", rig.ami.port, "cobrador", "wrong", keepalive_interval=None)
+    with pytest.raises(AMIAuthError, match="refused"):
+        await client.connect()
+    assert not client.connected
+    await client.close()
+
+
+async def test_given_nothing_listening_when_connecting_then_connection_error() -> None:
+    client = AMIClient("127.0.0.1", 1, "u", "s", connect_timeout=1.0)
+    with pytest.raises(AMIConnectionError, match="cannot connect"):
+        await client.connect()
+
+
+async def test_given_an_unknown_action_when_sent_then_action_error(rig: Rig) -> None:
+    with pytest.raises(AMIActionError, match="Invalid/unknown command"):
+        await rig.client.send_action({"Action": "NoSuchThing"})
+
+
+@pytest.mark.parametrize(
+    ("number", "cause", "reason", "dial_status"),
+    [
+        ("5215550000301", "17", "5", "BUSY"),
+        ("5215550000401", "19", "3", "NOANSWER"),
+        ("5215550000501", "34", "8", "CONGESTION"),
+        ("5215550000601", "1", "1", "CHANUNAVAIL"),
+    ],
+)
+async def test_given_a_failing_number_when_originated_then_failure_with_cause_and_reason(
+    rig: Rig, number: str, cause: str, reason: str, dial_status: str
+) -> None:
+    response = await rig.originate_debtor(11, number, timeout_ms=1000)
+    assert response.get("Message") == "Originate successfully queued"
+    result = await rig.recorder.wait_for(
+        lambda e: e.name == "OriginateResponse" and e.get("Uniqueid") == "cobrador-11"
+    )
+    assert result.get("Response") == "Failure"
+    assert result.get("Reason") == reason
+    hangup = hangup_of(rig, "cobrador-11")
+    assert hangup.get("Cause") == cause
+    assert hangup.get("Cause-txt")
+    assert hangup.variables()[cv.ATTEMPT_ID] == "11"
+    dial_end = next(e for e in rig.recorder.for_call("cobrador-11") if e.name == "DialEnd")
+    assert dial_end.get("DialStatus") == dial_status
+    assert rig.agi_seen == []  # no answer, no FastAGI
+
+
+async def test_given_a_human_and_an_agent_when_handler_bridges_then_debtor_joins_agent_bridge(
+    rig: Rig,
+) -> None:
+    await rig.login_agent(7)
+
+    async def bridge(agi: AGISession) -> None:
+        await agi.set_variable(cv.BRIDGE, cv.agent_bridge(7))
+        await agi.set_variable(cv.ACTION, cv.ACTION_BRIDGE)
+
+    rig.decisions["21"] = bridge
+    await rig.originate_debtor(21, "5215550000101")
+    join = await rig.recorder.wait_for(
+        lambda e: e.name == "ConfbridgeJoin" and e.get("Uniqueid") == "cobrador-21"
+    )
+    assert join.get("Conference") == "agent-7"
+    assert join.get("BridgeNumChannels") == "2"
+    assert rig.agi_seen[0]["attempt"] == "21"
+    assert rig.agi_seen[0]["amd"] == cv.AMD_HUMAN
+    await rig.recorder.wait_for(lambda e: e.name == "Hangup" and e.get("Uniqueid") == "cobrador-21")
+    sequence = [
+        n
+        for n in names(
+            [
+                e
+                for e in rig.recorder.for_call("cobrador-21")
+                if e.get("Uniqueid") == "cobrador-21" or e.name.startswith("Dial")
+            ]
+        )
+        if n != "VarSet"
+    ]
+    assert sequence == [
+        "Newchannel",
+        "DialBegin",
+        "Newstate",  # Ringing
+        "Newstate",  # Up
+        "DialEnd",
+        "OriginateResponse",
+        "ConfbridgeJoin",
+        "ConfbridgeLeave",
+        "Hangup",
+    ]
+    response = next(
+        e
+        for e in rig.recorder.events
+        if e.name == "OriginateResponse" and e.get("Uniqueid") == "cobrador-21"
+    )
+    assert (response.get("Response"), response.get("Reason")) == ("Success", "4")
+    assert hangup_of(rig, "cobrador-21").get("Cause") == "16"
+    # The agent stays in the bridge after the debtor leaves.
+    _, channels = await rig.client.send_list_action({"Action": "CoreShowChannels"})
+    assert [c.get("Uniqueid") for c in channels] == ["agent-leg-7"]
+
+
+async def test_given_a_machine_when_answered_then_amd_machine_reaches_the_handler(rig: Rig) -> None:
+    await rig.originate_debtor(31, "5215550000201")
+    await rig.recorder.wait_for(lambda e: e.name == "Hangup" and e.get("Uniqueid") == "cobrador-31")
+    assert rig.agi_seen[0]["amd"] == cv.AMD_MACHINE
+    amd = [
+        e
+        for e in rig.recorder.for_call("cobrador-31")
+        if e.name == "VarSet" and e.get("Variable") == cv.AMD_STATUS
+    ]
+    assert amd[0].get("Value") == cv.AMD_MACHINE
+
+
+async def test_given_safe_harbor_when_chosen_then_abandoned_flag_and_normal_hangup(
+    rig: Rig,
+) -> None:
+    async def safe_harbor(agi: AGISession) -> None:
+        await agi.set_variable(cv.ACTION, cv.ACTION_SAFE_HARBOR)
+
+    rig.decisions["41"] = safe_harbor
+    await rig.originate_debtor(41, "5215550000101")
+    await rig.recorder.wait_for(
+        lambda e: (
+            e.name == "VarSet"
+            and e.get("Variable") == "COBRADOR_ABANDONED"
+            and e.get("Uniqueid") == "cobrador-41"
+        )
+    )
+    hangup = await rig.recorder.wait_for(
+        lambda e: e.name == "Hangup" and e.get("Uniqueid") == "cobrador-41"
+    )
+    assert hangup.get("Cause") == "16"
+
+
+async def test_given_a_failing_handler_when_answered_then_failure_context_then_safe_harbor(
+    rig: Rig,
+) -> None:
+    async def broken(agi: AGISession) -> None:
+        raise RuntimeError("bug")
+
+    rig.decisions["51"] = broken
+    await rig.originate_debtor(51, "5215550000101")
+    await rig.recorder.wait_for(
+        lambda e: (
+            e.name == "VarSet"
+            and e.get("Variable") == "COBRADOR_FAILED"
+            and e.get("Uniqueid") == "cobrador-51"
+        )
+    )
+    await rig.recorder.wait_for(
+        lambda e: (
+            e.name == "VarSet"
+            and e.get("Variable") == "COBRADOR_ABANDONED"
+            and e.get("Uniqueid") == "cobrador-51"
+        )
+    )
+    assert rig.agi.failures == 1
+
+
+async def test_given_a_slow_handler_when_request_times_out_then_failure_context(rig: Rig) -> None:
+    async def slow(agi: AGISession) -> None:
+        await asyncio.sleep(5)
+
+    rig.decisions["52"] = slow
+    rig.pbx.scenario.numbers["5215550000152"] = NumberOverride(sc.HUMAN, 1.0, 600.0)
+    await rig.originate_debtor(52, "5215550000152")
+    error = await rig.recorder.wait_for(
+        lambda e: (
+            e.name == "VarSet"
+            and e.get("Variable") == cv.AGI_ERROR
+            and e.get("Uniqueid") == "cobrador-52"
+        )
+    )
+    assert error.get("Value") == "timeout"
+    await rig.recorder.wait_for(
+        lambda e: (
+            e.name == "VarSet"
+            and e.get("Variable") == "COBRADOR_FAILED"
+            and e.get("Uniqueid") == "cobrador-52"
+        )
+    )
+
+
+async def test_given_no_fastagi_server_when_answered_then_failure_context(rig: Rig) -> None:
+    await rig.agi.stop()
+    await rig.originate_debtor(53, "5215550000101")
+    status = await rig.recorder.wait_for(
+        lambda e: (
+            e.name == "VarSet"
+            and e.get("Variable") == "AGISTATUS"
+            and e.get("Uniqueid") == "cobrador-53"
+        )
+    )
+    assert status.get("Value") == "FAILURE"
+    await rig.recorder.wait_for(
+        lambda e: (
+            e.name == "VarSet"
+            and e.get("Variable") == "COBRADOR_FAILED"
+            and e.get("Uniqueid") == "cobrador-53"
+        )
+    )
+
+
+async def test_given_a_bridged_call_when_the_agent_leg_drops_then_debtor_leaves_and_agent_can_return(
+    rig: Rig,
+) -> None:
+    await rig.login_agent(8)
+
+    async def bridge(agi: AGISession) -> None:
+        await agi.set_variable(cv.BRIDGE, cv.agent_bridge(8))
+        await agi.set_variable(cv.ACTION, cv.ACTION_BRIDGE)
+
+    rig.decisions["61"] = bridge
+    await rig.originate_debtor(61, "5215550000101")
+    await rig.recorder.wait_for(
+        lambda e: e.name == "ConfbridgeJoin" and e.get("Uniqueid") == "cobrador-61"
+    )
+    assert rig.pbx.drop_agent(8)
+    await rig.recorder.wait_for(lambda e: e.name == "Hangup" and e.get("Uniqueid") == "agent-leg-8")
+    await rig.recorder.wait_for(lambda e: e.name == "Hangup" and e.get("Uniqueid") == "cobrador-61")
+    await rig.recorder.wait_for(
+        lambda e: e.name == "ConfbridgeEnd" and e.get("Conference") == "agent-8"
+    )
+    rig.recorder.events.clear()
+    await rig.login_agent(8)  # the agent's phone is called again and comes back
+
+
+async def test_given_a_ringing_call_when_hung_up_by_ami_then_originate_fails(rig: Rig) -> None:
+    await rig.originate_debtor(71, "5215550000401", timeout_ms=60000)
+    ringing = await rig.recorder.wait_for(
+        lambda e: (
+            e.name == "Newstate"
+            and e.get("Uniqueid") == "cobrador-71"
+            and e.get("ChannelStateDesc") == "Ringing"
+        )
+    )
+    reply = await rig.client.send_action(
+        {"Action": "Hangup", "Channel": ringing["Channel"], "Cause": 16}
+    )
+    assert reply.get("Message") == "Channel Hungup"
+    result = await rig.recorder.wait_for(
+        lambda e: e.name == "OriginateResponse" and e.get("Uniqueid") == "cobrador-71"
+    )
+    assert result.get("Response") == "Failure"
+
+
+async def test_given_setvar_and_getvar_when_sent_then_value_round_trips(rig: Rig) -> None:
+    await rig.login_agent(9)
+    _, channels = await rig.client.send_list_action({"Action": "CoreShowChannels"})
+    name = channels[0]["Channel"]
+    await rig.client.send_action(
+        {"Action": "Setvar", "Channel": name, "Variable": "X", "Value": "y z"}
+    )
+    got = await rig.client.send_action({"Action": "Getvar", "Channel": name, "Variable": "X"})
+    assert got.get("Value") == "y z"
+    with pytest.raises(AMIActionError, match="No such channel"):
+        await rig.client.send_action({"Action": "Getvar", "Channel": "PJSIP/nope", "Variable": "X"})
+
+
+async def test_given_status_and_command_when_sent_then_lists_and_output(rig: Rig) -> None:
+    await rig.login_agent(10)
+    response, statuses = await rig.client.send_list_action({"Action": "Status"})
+    assert response.get("EventList") == "start"
+    assert [s.get("Uniqueid") for s in statuses] == ["agent-leg-10"]
+    output = await rig.client.send_action({"Action": "Command", "Command": "core show channels"})
+    assert output.output == ["1 active channel"]
+
+
+@pytest.mark.parametrize(
+    "action",
+    [
+        {"Action": "Originate", "Context": "x", "Exten": "s"},
+        {"Action": "Originate", "Channel": "Local/1@cobrador-outbound"},
+        {
+            "Action": "Originate",
+            "Channel": "Local/1@cobrador-outbound",
+            "Context": "x",
+            "Exten": "s",
+            "Priority": "one",
+        },
+        {"Action": "Redirect", "Channel": "PJSIP/nope", "Context": "x", "Exten": "s"},
+        {"Action": "Hangup", "Channel": "PJSIP/nope"},
+        {"Action": "Setvar", "Channel": "PJSIP/nope"},
+    ],
+)
+async def test_given_bad_actions_when_sent_then_action_error(rig: Rig, action: dict) -> None:
+    with pytest.raises(AMIActionError):
+        await rig.client.send_action(action)
