@@ -24,7 +24,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy cobrador store dialer compliance console metrics pbxsim
+	$(BIN)/mypy cobrador store dialer compliance console metrics pbxsim deploy
 
 # pytest exits 5 when it collects no tests: that is a failure here, never a pass.
 unit: $(STAMP)

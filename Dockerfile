@@ -1,0 +1,36 @@
+# The cobrador application image: the dialer, the console and the CLI.
+#   docker build -t cobrador:0.1.0 .
+# docker-compose.yml builds and runs it (`cobrador dialer run`, `cobrador console run`).
+FROM python:3.11.10-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    COBRADOR_DATA_DIR=/var/lib/cobrador
+
+# uid 1000 matches the Asterisk image's asterisk user: both write the shared
+# recordings volume.
+RUN useradd --uid 1000 --user-group --home-dir /var/lib/cobrador --create-home cobrador \
+    && mkdir -p /var/spool/cobrador/recordings \
+    && chown -R cobrador:cobrador /var/lib/cobrador /var/spool/cobrador
+
+WORKDIR /opt/cobrador
+COPY pyproject.toml README.md ./
+COPY cobrador/ cobrador/
+COPY store/ store/
+COPY dialer/ dialer/
+COPY compliance/ compliance/
+COPY console/ console/
+COPY metrics/ metrics/
+COPY pbxsim/ pbxsim/
+COPY deploy/ deploy/
+RUN pip install . \
+    && install -m 0755 deploy/entrypoint.sh /usr/local/bin/cobrador-entrypoint
+
+USER cobrador
+WORKDIR /var/lib/cobrador
+# 8080 console, 9108 dialer /metrics, 4573 FastAGI (loopback in docker-compose).
+EXPOSE 8080 9108 4573
+ENTRYPOINT ["cobrador-entrypoint"]
+CMD ["cobrador", "--help"]

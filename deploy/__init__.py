@@ -1,0 +1,1 @@
+"""Deployment helpers: the start-up secrets check and container entrypoints."""

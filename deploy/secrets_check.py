@@ -1,0 +1,155 @@
+"""Refuse to start with a missing, weak or example secret (fail closed).
+
+The docker-compose deployment runs this before every cobrador process and
+before its one-shot `preflight` service, so a first `docker compose up` with
+the values of .env.example stops here with the names of the variables to set.
+Values are never printed. Standard library only: the Asterisk container runs
+this file with its own python3.
+
+    python -m deploy.secrets_check [--require VARIABLE ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+# Secrets a deployment passes through the environment.
+SECRET_VARIABLES = (
+    "COBRADOR_AMI_SECRET",
+    "COBRADOR_CONSOLE_SECRET",
+    "POSTGRES_PASSWORD",
+    "REDIS_PASSWORD",
+    "GRAFANA_ADMIN_PASSWORD",
+)
+# Connection URLs whose embedded password is a secret too.
+URL_VARIABLES = ("DATABASE_URL", "REDIS_URL")
+MIN_LENGTH = 16
+MIN_LENGTHS = {"COBRADOR_CONSOLE_SECRET": 32}
+# .env.example marks every value with one of these; so do most templates.
+EXAMPLE_MARKERS = ("example", "change-me", "changeme", "change_me", "replace-me", "xxxx")
+# Defaults of the images and of our own development configuration.
+KNOWN_WEAK = frozenset(
+    {
+        "admin",
+        "cobrador",
+        "cobrador-dev-secret",
+        "grafana",
+        "password",
+        "postgres",
+        "redis",
+        "secret",
+        "changeit",
+        "123456",
+    }
+)
+
+
+@dataclass(frozen=True)
+class SecretProblem:
+    variable: str
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.variable} {self.problem}"
+
+
+class UnsafeSecretsError(Exception):
+    """One or more secrets are missing, weak or still the example ones."""
+
+    def __init__(self, problems: Sequence[SecretProblem]) -> None:
+        self.problems = tuple(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(
+            "refusing to start with unsafe secrets:\n"
+            f"{lines}\n"
+            "Set real values in .env (see .env.example); generate each with\n"
+            '  python3 -c "import secrets; print(secrets.token_urlsafe(32))"'
+        )
+
+
+def secret_problem(value: str, min_length: int = MIN_LENGTH) -> str | None:
+    """Why `value` is unacceptable as a production secret, or None."""
+    if not value.strip():
+        return "is empty"
+    lowered = value.lower()
+    if any(marker in lowered for marker in EXAMPLE_MARKERS):
+        return "is still the example value"
+    if lowered in KNOWN_WEAK:
+        return "is a well-known default"
+    if len(value) < min_length:
+        return f"is shorter than {min_length} characters"
+    if len(set(value)) < 6:
+        return "has too few distinct characters"
+    return None
+
+
+def check_environment(
+    environ: Mapping[str, str], required: Iterable[str] = ()
+) -> list[SecretProblem]:
+    """Problems with the secrets in `environ`: every required variable must be
+    set, and every known secret that is set must be strong."""
+    problems: list[SecretProblem] = []
+    required = tuple(required)
+    for name in required:
+        if not environ.get(name):
+            problems.append(SecretProblem(name, "is not set"))
+    for name in dict.fromkeys((*required, *SECRET_VARIABLES)):
+        value = environ.get(name)
+        if value:
+            problem = secret_problem(value, MIN_LENGTHS.get(name, MIN_LENGTH))
+            if problem:
+                problems.append(SecretProblem(name, problem))
+    for name in URL_VARIABLES:
+        password = _url_password(environ.get(name, ""))
+        if password is not None:
+            problem = secret_problem(password)
+            if problem:
+                problems.append(SecretProblem(name, f"password {problem}"))
+    return problems
+
+
+def refuse_unsafe_secrets(environ: Mapping[str, str], required: Iterable[str] = ()) -> None:
+    """Raise UnsafeSecretsError unless every secret in `environ` is acceptable.
+
+    Call it at the start of a production process with `os.environ`."""
+    problems = check_environment(environ, required)
+    if problems:
+        raise UnsafeSecretsError(problems)
+
+
+def _url_password(url: str) -> str | None:
+    if not url or "://" not in url:
+        return None
+    try:
+        return urlsplit(url).password
+    except ValueError:
+        return None
+
+
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="secrets_check", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--require",
+        action="append",
+        default=[],
+        metavar="VARIABLE",
+        help="a variable that must be set (repeatable)",
+    )
+    args = parser.parse_args(argv)
+    env = os.environ if environ is None else environ
+    required = [*args.require, *env.get("COBRADOR_REQUIRED_SECRETS", "").split()]
+    try:
+        refuse_unsafe_secrets(env, required)
+    except UnsafeSecretsError as exc:
+        print(f"cobrador: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,202 @@
+"""docker-compose.yml follows the Compose Specification schema, mounts only
+files that exist, takes every secret from .env without a default, and wires
+the pieces the way the metrics config and dashboards expect."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from jsonschema import Draft201909Validator
+
+from deploy.secrets_check import SECRET_VARIABLES, check_environment
+
+ROOT = Path(__file__).resolve().parents[3]
+SCHEMA_FILE = ROOT / "tests" / "fixtures" / "compose" / "compose-spec.json"
+SCHEMA_SHA256 = "e82b395a9ac423febdba22c159b85d51d972706aea67d64799672a6ae3e56f47"
+INTERPOLATION = re.compile(r"\$\{([A-Z0-9_]+)(:?[-?])?([^}]*)\}")
+
+
+def _compose() -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
+
+
+def _schema_errors(document: dict[str, Any]) -> list[str]:
+    schema = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+    validator = Draft201909Validator(schema)
+    return [
+        f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+        for e in validator.iter_errors(document)
+    ]
+
+
+def _env_example() -> dict[str, str]:
+    out = {}
+    for line in (ROOT / ".env.example").read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            key, _, value = line.partition("=")
+            out[key.strip()] = value.strip()
+    return out
+
+
+def _bind_mounts() -> list[tuple[str, str, str]]:
+    """(service, host path, container path) of every relative bind mount."""
+    out = []
+    for name, service in _compose()["services"].items():
+        for volume in service.get("volumes", []):
+            source, target = volume.split(":")[:2]
+            if source.startswith((".", "/")):
+                out.append((name, source, target))
+    return out
+
+
+def test_given_the_vendored_schema_when_hashed_then_it_is_the_recorded_file() -> None:
+    assert hashlib.sha256(SCHEMA_FILE.read_bytes()).hexdigest() == SCHEMA_SHA256
+
+
+def test_given_docker_compose_yml_when_validated_then_it_follows_the_compose_spec() -> None:
+    assert _schema_errors(_compose()) == []
+
+
+@pytest.mark.parametrize(
+    "breakage",
+    [
+        lambda c: c["services"]["redis"].update(healthcheck={"test": "x", "intervall": "5s"}),
+        lambda c: c["services"]["console"].update(ports="8080:8080"),
+        lambda c: c["services"]["grafana"]["depends_on"]["prometheus"].update(condition="ready"),
+        lambda c: c.update(servics={}),
+    ],
+)
+def test_given_a_broken_compose_file_when_validated_then_the_schema_rejects_it(breakage) -> None:  # type: ignore[no-untyped-def]
+    document = copy.deepcopy(_compose())
+    breakage(document)
+
+    assert _schema_errors(document)
+
+
+@pytest.mark.parametrize(("service", "source", "target"), _bind_mounts())
+def test_given_a_bind_mount_when_checked_then_its_source_exists(
+    service: str, source: str, target: str
+) -> None:
+    path = ROOT / source
+    assert path.exists(), f"{service} mounts {source}, which does not exist"
+    # A file mounted where a file is expected, a directory where a directory is.
+    looks_like_file = Path(target).suffix != ""
+    assert path.is_file() == looks_like_file, f"{service}: {source} -> {target}"
+
+
+def test_given_the_services_when_listed_then_the_stack_is_complete_and_healthchecked() -> None:
+    services = _compose()["services"]
+
+    assert {"asterisk", "redis", "postgres", "dialer", "console", "prometheus", "grafana"} <= set(
+        services
+    )
+    for name, service in services.items():
+        if name != "preflight":  # a one-shot check, not a server
+            assert "healthcheck" in service, f"{name} has no healthcheck"
+
+
+def test_given_the_images_when_listed_then_each_is_pinned_to_a_version() -> None:
+    for name, service in _compose()["services"].items():
+        image = service["image"]
+        repository, _, tag = image.rpartition(":")
+        assert repository and tag and tag != "latest", f"{name}: {image} is not pinned"
+        assert re.search(r"\d", tag), f"{name}: {image} is not pinned"
+    assert _compose()["services"]["asterisk"]["image"].split(":")[1].startswith("22.")
+
+
+def test_given_named_volumes_when_used_then_each_is_declared() -> None:
+    compose = _compose()
+    declared = set(compose["volumes"])
+    used = {
+        volume.split(":")[0]
+        for service in compose["services"].values()
+        for volume in service.get("volumes", [])
+        if not volume.startswith((".", "/"))
+    }
+    assert used == declared
+
+
+def test_given_depends_on_when_read_then_every_service_exists_and_waits_for_preflight() -> None:
+    services = _compose()["services"]
+    for name, service in services.items():
+        depends = service.get("depends_on", {})
+        assert set(depends) <= set(services), name
+        if name != "preflight":
+            assert depends["preflight"]["condition"] == "service_completed_successfully", name
+
+
+def test_given_secret_variables_when_used_then_none_has_a_default_value() -> None:
+    text = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
+    for match in INTERPOLATION.finditer(text):
+        name, operator, _ = match.groups()
+        if name in SECRET_VARIABLES:
+            assert operator == ":?", f"${{{name}}} must be required (:?), never defaulted"
+    for service in _compose()["services"].values():
+        environment = service.get("environment", {})
+        for key, value in environment.items():
+            if (
+                any(word in key for word in ("PASSWORD", "SECRET"))
+                and key != "COBRADOR_REQUIRED_SECRETS"
+            ):
+                assert str(value).startswith("${"), f"{key} has a literal value"
+
+
+def test_given_env_example_when_read_then_it_defines_every_required_variable() -> None:
+    text = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
+    required = {m.group(1) for m in INTERPOLATION.finditer(text) if m.group(2) == ":?"}
+
+    assert required <= set(_env_example())
+    assert set(SECRET_VARIABLES) <= required
+
+
+def test_given_the_example_secrets_when_checked_then_every_one_is_refused() -> None:
+    example = _env_example()
+
+    problems = check_environment(example, SECRET_VARIABLES)
+
+    assert {p.variable for p in problems} == set(SECRET_VARIABLES)
+
+
+def test_given_the_metrics_config_when_compared_then_compose_wires_it() -> None:
+    compose = _compose()
+    prometheus = yaml.safe_load((ROOT / "metrics/prometheus/prometheus.yml").read_text())
+    targets = {
+        job["job_name"]: job["static_configs"][0]["targets"][0]
+        for job in prometheus["scrape_configs"]
+    }
+    # The dialer shares Asterisk's network namespace, so it is scraped there.
+    assert compose["services"]["dialer"]["network_mode"] == "service:asterisk"
+    assert targets["dialer"] == "asterisk:9108"
+    assert targets["console"].split(":")[0] in compose["services"]
+    provider = yaml.safe_load(
+        (ROOT / "metrics/grafana/provisioning/dashboards/provider.yml").read_text()
+    )
+    dashboards_path = provider["providers"][0]["options"]["path"]
+    assert (
+        f"./metrics/grafana/dashboards:{dashboards_path}:ro"
+        in compose["services"]["grafana"]["volumes"]
+    )
+
+
+def test_given_the_dockerfile_when_read_then_every_copied_path_exists() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    sources = [
+        part
+        for line in dockerfile.splitlines()
+        if line.startswith("COPY ")
+        for part in line.split()[1:-1]
+    ]
+    assert sources
+    for source in sources:
+        assert (ROOT / source).exists(), source
+    packages = re.search(r"include = \[([^\]]*)\]", (ROOT / "pyproject.toml").read_text())
+    assert packages
+    for package in re.findall(r'"([a-z_]+)\*"', packages.group(1)):
+        assert f"COPY {package}/ {package}/" in dockerfile, f"Dockerfile misses {package}/"

@@ -1,0 +1,104 @@
+"""The start-up check refuses missing, weak and example secrets and never
+prints a secret's value."""
+
+from __future__ import annotations
+
+import secrets
+
+import pytest
+
+from deploy.secrets_check import check_environment, main, secret_problem
+
+STRONG = secrets.token_urlsafe(32)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("", "is empty"),
+        ("   ", "is empty"),
+        ("EXAMPLE-change-me-postgres", "example"),
+        ("please-changeme-now-0123456789", "example"),
+        ("cobrador-dev-secret", "well-known default"),
+        ("Password", "well-known default"),
+        ("short-but-ok", "shorter than 16"),
+        ("aaaaaaaaaaaaaaaaaaaaaaaa", "distinct characters"),
+    ],
+)
+def test_given_a_bad_secret_when_checked_then_it_is_refused_with_a_reason(
+    value: str, expected: str
+) -> None:
+    assert expected in (secret_problem(value) or "")
+
+
+def test_given_a_generated_secret_when_checked_then_it_passes() -> None:
+    assert secret_problem(STRONG) is None
+
+
+def test_given_a_required_variable_missing_when_checked_then_it_is_reported() -> None:
+    problems = check_environment({}, ["COBRADOR_AMI_SECRET"])
+
+    assert [str(p) for p in problems] == ["COBRADOR_AMI_SECRET is not set"]
+
+
+def test_given_a_short_console_secret_when_checked_then_32_characters_are_required() -> None:
+    problems = check_environment({"COBRADOR_CONSOLE_SECRET": STRONG[:20]})
+
+    assert [p.problem for p in problems] == ["is shorter than 32 characters"]
+
+
+def test_given_an_example_password_inside_a_url_when_checked_then_it_is_refused() -> None:
+    environ = {"DATABASE_URL": "postgresql://cobrador:EXAMPLE-change-me-postgres@db/cobrador"}
+
+    assert [p.variable for p in check_environment(environ)] == ["DATABASE_URL"]
+
+
+def test_given_a_url_without_password_when_checked_then_it_is_accepted() -> None:
+    assert check_environment({"REDIS_URL": "redis://127.0.0.1:6379/0"}) == []
+
+
+def test_given_bad_secrets_when_main_runs_then_it_exits_2_without_printing_values(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    environ = {"POSTGRES_PASSWORD": "EXAMPLE-change-me-postgres", "REDIS_PASSWORD": STRONG}
+
+    code = main(["--require", "COBRADOR_AMI_SECRET"], environ)
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "POSTGRES_PASSWORD is still the example value" in err
+    assert "COBRADOR_AMI_SECRET is not set" in err
+    assert "EXAMPLE-change-me-postgres" not in err and STRONG not in err
+
+
+def test_given_good_secrets_when_main_runs_then_it_exits_0() -> None:
+    environ = {"COBRADOR_AMI_SECRET": STRONG, "COBRADOR_REQUIRED_SECRETS": "COBRADOR_AMI_SECRET"}
+
+    assert main([], environ) == 0
+
+
+def test_given_the_required_list_in_the_environment_when_missing_then_it_fails() -> None:
+    assert main([], {"COBRADOR_REQUIRED_SECRETS": "REDIS_PASSWORD"}) == 2
+
+
+def test_given_example_secrets_when_the_cli_checks_then_it_exits_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cobrador.cli import main as cli_main
+
+    monkeypatch.setenv("COBRADOR_AMI_SECRET", "EXAMPLE-change-me-ami")
+
+    assert cli_main(["deploy", "check-secrets"]) == 2
+    assert "COBRADOR_AMI_SECRET is still the example value" in capsys.readouterr().err
+
+
+def test_given_good_secrets_when_the_cli_checks_then_it_passes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from cobrador.cli import main as cli_main
+
+    for name in ("COBRADOR_AMI_SECRET", "COBRADOR_CONSOLE_SECRET", "POSTGRES_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("COBRADOR_AMI_SECRET", STRONG)
+
+    assert cli_main(["deploy", "check-secrets", "--require", "COBRADOR_AMI_SECRET"]) == 0
