@@ -1,0 +1,259 @@
+"""Helpers for the real-Asterisk tests: the chroot Asterisk, polling, and the
+call states the dialer sees, read from AMI events.
+
+The state/result reading here follows CONTRACTS.md ("Dialplan contract") and
+is applied unchanged to pbxsim's events in the comparison test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import os
+import subprocess
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NoReturn
+
+import pytest
+
+from dialer.ami import AMIClient, Message
+from dialer.fastagi import AGISession
+
+REPO = Path(__file__).resolve().parents[3]
+SCRIPT = REPO / "scripts" / "asterisk-chroot"
+AMI_HOST = "127.0.0.1"
+AMI_PORT = 5038
+AMI_USER = "cobrador"
+AMI_SECRET = "cobrador-dev-secret"
+
+# Contract: 17 busy; 18/19 no answer; the rest of the unanswered causes failed.
+BUSY_CAUSES = {17}
+NO_ANSWER_CAUSES = {18, 19}
+# OriginateResponse Reason 3: Originate's Timeout ran out while ringing.
+REASON_RING_TIMEOUT = 3
+
+_attempts = itertools.count(int(time.time()) % 100_000 * 100)
+
+
+def next_attempt_id() -> int:
+    """Attempt ids unique across the test session (channel ids must not repeat)."""
+    return next(_attempts)
+
+
+def integration_required() -> bool:
+    return os.environ.get("COBRADOR_REQUIRE_INTEGRATION") == "1"
+
+
+def unavailable(reason: str) -> NoReturn:
+    """Skip, or fail when the CI tier requires real Asterisk."""
+    if integration_required():
+        pytest.fail(f"real Asterisk required (COBRADOR_REQUIRE_INTEGRATION=1): {reason}")
+    pytest.skip(reason)
+
+
+@dataclass
+class ChrootAsterisk:
+    """scripts/asterisk-chroot, with the route to sim-customers."""
+
+    host: str = AMI_HOST
+    ami_port: int = AMI_PORT
+
+    def run(self, *args: str, timeout: float = 180.0) -> str:
+        env = dict(os.environ, COBRADOR_OUTBOUND_ROUTE="sim")
+        done = subprocess.run(
+            [str(SCRIPT), *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(
+                f"asterisk-chroot {' '.join(args)} failed ({done.returncode}): "
+                f"{done.stdout}{done.stderr}"
+            )
+        return done.stdout
+
+    def installed(self) -> bool:
+        root = Path(self.run("path").strip())
+        return (root / ".cobrador-installed").exists()
+
+    def cli(self, command: str) -> str:
+        return self.run("cli", command)
+
+
+async def wait_until(
+    predicate: Callable[[], bool], within: float = 20.0, what: str = "condition"
+) -> None:
+    """Poll until `predicate()` holds; fail after `within` seconds."""
+    deadline = time.monotonic() + within
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {within:g} s waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+async def connect_ami(**kwargs: object) -> AMIClient:
+    client = AMIClient(AMI_HOST, AMI_PORT, AMI_USER, AMI_SECRET, **kwargs)  # type: ignore[arg-type]
+    await client.connect()
+    return client
+
+
+def originate_debtor(attempt_id: int, number: str, timeout_ms: int = 30000) -> dict[str, str]:
+    """The dialer's Originate for a debtor call (CONTRACTS.md)."""
+    return {
+        "Action": "Originate",
+        "Channel": f"Local/{number}@cobrador-outbound",
+        "Context": "cobrador-answer",
+        "Exten": "s",
+        "Priority": "1",
+        "Async": "true",
+        "Timeout": str(timeout_ms),
+        "ChannelId": f"cobrador-{attempt_id}",
+        "CallerID": '"Cobrador" <5215500000000>',
+        "Variable": f"COBRADOR_ATTEMPT_ID={attempt_id},COBRADOR_CAMPAIGN=it",
+    }
+
+
+def originate_agent(agent_id: int, channel_id: str) -> dict[str, str]:
+    """A nailed-up agent leg; Local/<id>@sim-agents stands in for the phone."""
+    return {
+        "Action": "Originate",
+        "Channel": f"Local/{agent_id}@sim-agents",
+        "Context": "cobrador-agent",
+        "Exten": "s",
+        "Priority": "1",
+        "Async": "true",
+        "ChannelId": channel_id,
+        "Variable": f"COBRADOR_AGENT_ID={agent_id}",
+    }
+
+
+def attempt_key(message: Message) -> tuple[str, bool] | None:
+    """('cobrador-<id>', is_first_half) of an event about a dialer channel."""
+    uniqueid = message.get("Uniqueid") or ""
+    if not uniqueid.startswith("cobrador-"):
+        return None
+    base, _, half = uniqueid.partition(";")
+    return base, half != "2"
+
+
+def call_states(events: list[Message]) -> list[str]:
+    """The states the dialer sees for one call, from the events of its ;1 channel.
+
+    ringing, answered, human|machine|notsure, bridged, safe_harbor, ended.
+    """
+    states: list[str] = []
+
+    def add(state: str) -> None:
+        if state not in states:
+            states.append(state)
+
+    for event in events:
+        key = attempt_key(event)
+        if key is None or not key[1]:
+            continue
+        name = event.name
+        if name == "Newstate" and event.get("ChannelStateDesc") == "Ringing":
+            add("ringing")
+        elif name == "Newstate" and event.get("ChannelStateDesc") == "Up":
+            add("answered")
+        elif name == "VarSet" and event.get("Variable") == "AMDSTATUS":
+            add((event.get("Value") or "").lower())
+        elif name == "ConfbridgeJoin":
+            add("bridged")
+        elif name == "Newexten" and event.get("Context") == "safe-harbor":
+            add("safe_harbor")
+        elif name == "Hangup":
+            add("ended")
+    return states
+
+
+def call_result(events: list[Message]) -> str | None:
+    """no_answer, busy, failed, machine or human; None while the call is up."""
+    first = [e for e in events if (k := attempt_key(e)) is not None and k[1]]
+    hangups = [e for e in first if e.name == "Hangup"]
+    if not hangups:
+        return None
+    states = call_states(events)
+    if "answered" in states:
+        return "machine" if "machine" in states else "human"
+    cause = int(hangups[0].get("Cause") or 0)
+    if cause in BUSY_CAUSES:
+        return "busy"
+    if cause in NO_ANSWER_CAUSES:
+        return "no_answer"
+    reasons = [e.get("Reason") for e in first if e.name == "OriginateResponse"]
+    if cause in (0, 16) and str(REASON_RING_TIMEOUT) in reasons:
+        return "no_answer"
+    return "failed"
+
+
+@dataclass
+class CallWatcher:
+    """Every AMI event about dialer channels, grouped by cobrador-<id>."""
+
+    client: AMIClient
+    by_call: dict[str, list[Message]] = field(default_factory=lambda: defaultdict(list))
+    all_events: list[Message] = field(default_factory=list)
+    _task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        subscription = self.client.events()
+
+        async def pump() -> None:
+            async for event in subscription:
+                self.all_events.append(event)
+                key = attempt_key(event)
+                if key is not None:
+                    self.by_call[key[0]].append(event)
+
+        self._task = asyncio.create_task(pump())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def events(self, channel_id: str) -> list[Message]:
+        return list(self.by_call.get(channel_id, []))
+
+    def states(self, channel_id: str) -> list[str]:
+        return call_states(self.events(channel_id))
+
+    def result(self, channel_id: str) -> str | None:
+        return call_result(self.events(channel_id))
+
+    def ended(self, channel_id: str) -> bool:
+        return self.result(channel_id) is not None
+
+    def has(self, channel_id: str, name: str, **headers: str) -> bool:
+        return any(
+            e.name == name and all(e.get(k) == v for k, v in headers.items())
+            for e in self.events(channel_id)
+        )
+
+
+Handler = Callable[[AGISession], Awaitable[None]]
+
+
+class AGIRoutes:
+    """The `answer` route; each test installs the handler it needs."""
+
+    def __init__(self) -> None:
+        self.handler: Handler | None = None
+        self.sessions: list[AGISession] = []
+
+    async def answer(self, agi: AGISession) -> None:
+        self.sessions.append(agi)
+        if self.handler is None:
+            await agi.set_variable("COBRADOR_ACTION", "hangup")
+            return
+        await self.handler(agi)

@@ -1,0 +1,70 @@
+"""Fixtures for the real-Asterisk tier: the chroot Asterisk 22 (one per test
+session), an AMI client, a FastAGI server the dialplan reaches, and a watcher
+of call events. With COBRADOR_REQUIRE_INTEGRATION=1 an Asterisk that cannot
+start FAILS the tests; otherwise they are skipped."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from asterisk_harness import AGIRoutes, CallWatcher, ChrootAsterisk, connect_ami, unavailable
+
+from dialer.ami import AMIClient
+from dialer.fastagi import FastAGIServer
+
+
+@pytest.fixture(scope="session")
+def asterisk() -> Iterator[ChrootAsterisk]:
+    pbx = ChrootAsterisk()
+    if os.geteuid() != 0:
+        unavailable("the chroot Asterisk needs root (chroot, mount)")
+    try:
+        installed = pbx.installed()
+    except (OSError, RuntimeError) as exc:
+        unavailable(f"scripts/asterisk-chroot unusable: {exc}")
+    if not installed:
+        unavailable("Asterisk chroot not installed: run scripts/ci-deps.d/20-asterisk")
+    try:
+        # A restart, not a start: this session's asterisk-conf must be the one loaded.
+        pbx.run("restart")
+    except (OSError, RuntimeError) as exc:
+        unavailable(f"Asterisk did not start: {exc}")
+    yield pbx
+    pbx.run("stop")
+
+
+@pytest.fixture
+async def ami(asterisk: ChrootAsterisk) -> AsyncIterator[AMIClient]:
+    client = await connect_ami(reconnect_backoff=(0.2, 1.0))
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+async def watcher(ami: AMIClient) -> AsyncIterator[CallWatcher]:
+    calls = CallWatcher(ami)
+    calls.start()
+    yield calls
+    await calls.stop()
+    # Leave no dialer channel behind for the next test.
+    for channel_id, events in calls.by_call.items():
+        if not any(e.name == "Hangup" for e in events) and ami.connected:
+            # It may have ended meanwhile: an error here is no failure.
+            with contextlib.suppress(Exception):
+                await ami.send_action({"Action": "Hangup", "Channel": channel_id})
+
+
+@pytest.fixture
+async def agi(ami: AMIClient) -> AsyncIterator[AGIRoutes]:
+    """A FastAGI server on a free port; the dialplan's COBRADOR_AGI_PORT points at it."""
+    routes = AGIRoutes()
+    server = FastAGIServer(routes={"answer": routes.answer}, request_timeout=20.0)
+    await server.start("127.0.0.1", 0)
+    await ami.send_action(
+        {"Action": "Setvar", "Variable": "COBRADOR_AGI_PORT", "Value": str(server.port)}
+    )
+    yield routes
+    await server.stop()
