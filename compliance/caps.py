@@ -63,16 +63,26 @@ return {'counted'}
 """
 
 SNAPSHOT_LUA = """
--- KEYS: attempts, contacts, abandons, loaded; ARGV: since
-if redis.call('EXISTS', KEYS[4]) == 0 then return {0} end
-local out = {1}
-for k = 1, 3 do
-  local rows = redis.call('ZRANGEBYSCORE', KEYS[k], '(' .. ARGV[1], '+inf', 'WITHSCORES')
-  local scores = {}
-  for j = 2, #rows, 2 do scores[#scores + 1] = rows[j] end
-  out[#out + 1] = table.concat(scores, ',')
+-- KEYS: 4 per account (attempts, contacts, abandons, loaded); ARGV: since
+-- Returns one text: per account 'L|attempts|contacts|abandons' (L = 1 when loaded,
+-- scores comma-separated), accounts separated by newlines: cheap to parse in bulk.
+local out = {}
+for a = 0, #KEYS / 4 - 1 do
+  local k = a * 4
+  if redis.call('EXISTS', KEYS[k + 4]) == 0 then
+    out[#out + 1] = '0|||'
+  else
+    local parts = {'1'}
+    for z = 1, 3 do
+      local rows = redis.call('ZRANGEBYSCORE', KEYS[k + z], '(' .. ARGV[1], '+inf', 'WITHSCORES')
+      local scores = {}
+      for j = 2, #rows, 2 do scores[#scores + 1] = rows[j] end
+      parts[#parts + 1] = table.concat(scores, ',')
+    end
+    out[#out + 1] = table.concat(parts, '|')
+  end
 end
-return out
+return table.concat(out, '\\n')
 """
 
 REBUILD_LUA = """
@@ -218,7 +228,7 @@ class CapStore:
         out: dict[int, CounterSnapshot] = {}
         try:
             replies = await self._snapshot_batch(account_ids, since)
-            missing = [a for a, r in zip(account_ids, replies, strict=True) if not int(r[0])]
+            missing = [a for a, r in zip(account_ids, replies, strict=True) if r[0] != "1"]
             if missing:
                 await self.rebuild(missing, now)
                 again = await self._snapshot_batch(missing, since)
@@ -230,18 +240,24 @@ class CapStore:
             )
             return {a: CounterSnapshot(available=False) for a in account_ids}
         for account_id, reply in zip(account_ids, replies, strict=True):
-            if not int(reply[0]):
+            if reply[0] != "1":
                 out[account_id] = CounterSnapshot(available=False)
                 continue
-            attempts, contacts, abandons = (_floats(r) for r in reply[1:4])
-            out[account_id] = CounterSnapshot(attempts, contacts, abandons)
+            out[account_id] = CounterSnapshot(
+                _floats(reply[1]), _floats(reply[2]), _floats(reply[3])
+            )
         return out
 
-    async def _snapshot_batch(self, account_ids: Sequence[int], since: str) -> list[list[bytes]]:
-        pipe = self.client.pipeline(transaction=False)
-        for account_id in account_ids:
-            await self._snapshot(keys=account_keys(account_id), args=[since], client=pipe)
-        return list(await pipe.execute())
+    async def _snapshot_batch(self, account_ids: Sequence[int], since: str) -> list[list[str]]:
+        """One script call for the whole batch (on Redis Cluster: one call per slot group)."""
+        if not account_ids:
+            return []
+        keys = [key for account_id in account_ids for key in account_keys(account_id)]
+        text = _text(await self._snapshot(keys=keys, args=[since]))
+        replies = [line.split("|") for line in text.split("\n")]
+        if len(replies) != len(account_ids) or any(len(r) != 4 for r in replies):
+            raise redis.RedisError("counter snapshot reply does not match the batch")
+        return replies
 
     async def record(self, account_id: int, kind: str, member: str, at: datetime) -> None:
         """Record a contact or an abandoned call (attempts are counted by check_and_count)."""

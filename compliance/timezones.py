@@ -12,6 +12,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
+from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
 from phonenumbers import timezone as pn_timezone
 
 from compliance.profile import PROFILES_DIR
@@ -62,12 +63,29 @@ def region_zones(country: str, region: str | None) -> tuple[ZoneInfo, ...]:
     return ()
 
 
+def _build_number(e164: str) -> phonenumbers.PhoneNumber | None:
+    """A PhoneNumber from canonical E.164 text; cheaper than phonenumbers.parse."""
+    digits = e164[1:]
+    if not e164.startswith("+") or not digits.isdigit() or not digits.isascii():
+        return None
+    for size in (1, 2, 3):
+        code = int(digits[:size])
+        if code in COUNTRY_CODE_TO_REGION_CODE:
+            national = digits[size:]
+            if not national or national.startswith("0"):
+                break  # leading zeros need parse's handling (e.g. Italy)
+            return phonenumbers.PhoneNumber(country_code=code, national_number=int(national))
+    try:
+        return phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return None
+
+
 @lru_cache(maxsize=200_000)
 def number_info(e164: str) -> tuple[bool, tuple[str, ...]]:
     """(valid, candidate zone names) for an E.164 number, from phonenumbers' metadata."""
-    try:
-        parsed = phonenumbers.parse(e164, None)
-    except phonenumbers.NumberParseException:
+    parsed = _build_number(e164)
+    if parsed is None:
         return False, ()
     if not phonenumbers.is_valid_number(parsed):
         return False, ()
