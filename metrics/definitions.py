@@ -48,14 +48,15 @@ CALLS_PLACED = Counter(
 )
 CALLS_ANSWERED = Counter(
     "cobrador_calls_answered_total",
-    "Placed calls answered, by who answered (result: human or machine).",
+    "Placed calls the far end answered (result: human or machine once screened, "
+    "answered when the dialer counts at answer, before screening).",
     ["campaign", "result"],
     registry=REGISTRY,
 )
 CALL_RESULTS = Counter(
     "cobrador_call_results_total",
-    "Placed calls by final result (human, machine, busy, no_answer, failed, "
-    "invalid_number, abandoned).",
+    "Attempts by final result (contact = a human bridged to an agent, machine, "
+    "abandoned, busy, no_answer, failed, cancelled, blocked, invalid_number).",
     ["campaign", "result"],
     registry=REGISTRY,
 )
@@ -80,14 +81,14 @@ ABANDONMENT_TARGET = Gauge(
 CALLS_IN_FLIGHT = Gauge(
     "cobrador_in_flight_calls",
     "Placed calls not yet ended, by state (ringing, screening, waiting_agent, "
-    "bridged, safe_harbor).",
+    "connected, bridged, safe_harbor).",
     ["campaign", "state"],
     registry=REGISTRY,
 )
 ORIGINATE_ERRORS = Counter(
     "cobrador_originate_errors_total",
-    "Originates that Asterisk refused or that got no answer (reason: "
-    "ami_error, timeout, disconnected).",
+    "Originates that Asterisk refused or that got no answer (reason: a snake_case "
+    "code, e.g. metrics.labels.error_reason(exc) -> ami_action_timeout).",
     ["campaign", "reason"],
     registry=REGISTRY,
 )

@@ -33,17 +33,24 @@ ALLOWED_VALUES = ("true", "false")
 STAGES = ("hopper", "originate")
 AGENT_STATES = ("logged_out", "ready", "reserved", "talking", "wrap_up", "paused", "no_audio")
 # A placed call's life: ringing, answered and screened (AMD), waiting for an
-# agent (the 2 s abandonment clock runs), bridged, or playing the safe harbor.
-CALL_STATES = ("ringing", "screening", "waiting_agent", "bridged", "safe_harbor")
+# agent (the 2 s abandonment clock runs), bridged ("connected" in the
+# dialer's snapshot), or playing the safe harbor.
+CALL_STATES = ("ringing", "screening", "waiting_agent", "connected", "bridged", "safe_harbor")
+# An attempt's final result, as the dialer stores it (dialer/call_state.py):
+# contact = a human answered and was bridged to an agent.
 CALL_RESULTS = (
-    "human",
+    "contact",
     "machine",
+    "abandoned",
     "busy",
     "no_answer",
     "failed",
+    "cancelled",
+    "blocked",
     "invalid_number",
-    "abandoned",
 )
+# Who answered: known after screening (human, machine), else just answered.
+ANSWER_RESULTS = ("answered", "human", "machine")
 INBOUND_RESULTS = ("answered", "abandoned")
 RECORDING_RESULTS = ("purged", "held", "failed", "dry_run")
 HOURS = tuple(f"{h:02d}" for h in range(24))
@@ -54,7 +61,7 @@ FIXED_VALUES: dict[str, frozenset[str]] = {
     "allowed": frozenset(ALLOWED_VALUES),
     "stage": frozenset(STAGES),
     "state": frozenset(AGENT_STATES + CALL_STATES),
-    "result": frozenset(CALL_RESULTS + INBOUND_RESULTS + RECORDING_RESULTS),
+    "result": frozenset(CALL_RESULTS + ANSWER_RESULTS + INBOUND_RESULTS + RECORDING_RESULTS),
     "hour": frozenset(HOURS),
 }
 
@@ -143,6 +150,14 @@ def hour_label(local_time: datetime) -> str:
 def reason_label(reason: str) -> str:
     """A reason code as a label; anything not shaped like a code becomes "other"."""
     return reason if label_value_problem("reason", reason) is None else "other"
+
+
+def error_reason(error: BaseException | str) -> str:
+    """A reason code from an exception (or its class name): AMIActionTimeout ->
+    ami_action_timeout. Bounded because exception classes are."""
+    name = error if isinstance(error, str) else type(error).__name__
+    snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
+    return reason_label(snake)
 
 
 def campaign_label(campaign: str) -> str:

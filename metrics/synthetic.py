@@ -21,9 +21,9 @@ class SyntheticCampaign:
 
 
 CAMPAIGNS = (
-    SyntheticCampaign("mora_temprana", "MX", "REUS"),
-    SyntheticCampaign("castigo", "CO", "RNE"),
-    SyntheticCampaign("preventiva", "PE", "LISTA"),
+    SyntheticCampaign("synthetic_mora", "MX", "REUS"),
+    SyntheticCampaign("synthetic_castigo", "CO", "RNE"),
+    SyntheticCampaign("synthetic_preventiva", "PE", "LISTA"),
 )
 DISPOSITIONS = ("promise_to_pay", "refused", "wrong_number", "callback", "dispute")
 BLOCK_REASONS = ("outside_hours", "attempt_cap_day", "registry_listed", "no_consent")
@@ -74,7 +74,7 @@ class SyntheticFloor:
         m.CALLS_ANSWERED.labels(campaign=c.name, result="human").inc(humans)
         m.CALLS_ANSWERED.labels(campaign=c.name, result="machine").inc(machines)
         m.ABANDONED.labels(campaign=c.name).inc(abandoned)
-        m.CALL_RESULTS.labels(campaign=c.name, result="human").inc(humans - abandoned)
+        m.CALL_RESULTS.labels(campaign=c.name, result="contact").inc(humans - abandoned)
         m.CALL_RESULTS.labels(campaign=c.name, result="abandoned").inc(abandoned)
         m.CALL_RESULTS.labels(campaign=c.name, result="machine").inc(machines)
         for result in ("busy", "no_answer"):

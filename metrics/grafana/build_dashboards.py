@@ -388,8 +388,9 @@ def floor_dashboard() -> Dashboard:
 
 def collections_dashboard() -> Dashboard:
     placed = _increase("cobrador_calls_placed_total", CAMPAIGN, "campaign", "1h")
+    # A human answered: bridged (contact) or not in time (abandoned).
     human = _increase(
-        "cobrador_calls_answered_total", CAMPAIGN + ',result="human"', "campaign", "1h"
+        "cobrador_call_results_total", CAMPAIGN + ',result=~"contact|abandoned"', "campaign", "1h"
     )
     rpc = _increase("cobrador_right_party_contacts_total", CAMPAIGN, "campaign", "1h")
     promises = _increase("cobrador_promises_made_total", CAMPAIGN, "campaign", "1h")

@@ -10,6 +10,7 @@ import pytest
 from metrics.labels import (
     campaign_label,
     country_label,
+    error_reason,
     hour_label,
     label_value_problem,
     reason_label,
@@ -80,3 +81,18 @@ def test_given_a_country_when_labelled_then_it_is_alpha2_or_unknown(
 def test_given_an_unknown_label_name_when_checked_then_it_is_refused() -> None:
     assert label_value_problem("phone", "x") is not None
     assert label_value_problem("window", "1h") is None
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        ("AMIActionTimeout", "ami_action_timeout"),
+        ("AMIDisconnected", "ami_disconnected"),
+        (TimeoutError(), "timeout_error"),
+        (ConnectionResetError(), "connection_reset_error"),
+    ],
+)
+def test_given_an_exception_when_labelled_then_it_becomes_a_snake_case_reason(
+    error: BaseException | str, expected: str
+) -> None:
+    assert error_reason(error) == expected

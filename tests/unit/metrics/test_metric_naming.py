@@ -12,10 +12,12 @@ from metrics import definitions
 from metrics.definitions import REGISTRY
 from metrics.labels import (
     AGENT_STATES,
+    ANSWER_RESULTS,
     CALL_RESULTS,
     CALL_STATES,
     MODES,
     WINDOWS,
+    error_reason,
     hour_label,
     region_label,
 )
@@ -28,7 +30,9 @@ def _exercise_every_metric() -> None:
     d.CALLS_PLACED.labels(campaign="naming_check", mode="predictive").inc()
     for result in CALL_RESULTS:
         d.CALL_RESULTS.labels(campaign="naming_check", result=result).inc()
-    d.CALLS_ANSWERED.labels(campaign="naming_check", result="human").inc()
+    for result in ANSWER_RESULTS:
+        d.CALLS_ANSWERED.labels(campaign="naming_check", result=result).inc()
+    d.ORIGINATE_ERRORS.labels(campaign="naming_check", reason=error_reason(TimeoutError())).inc()
     d.ABANDONED.labels(campaign="naming_check").inc()
     for window in WINDOWS:
         d.ABANDONMENT_RATIO.labels(campaign="naming_check", window=window).set(0.02)
