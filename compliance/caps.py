@@ -38,12 +38,20 @@ CHECK_AND_COUNT_LUA = """
 -- ARGV: now, member, ttl, cooldown_seconds, then triples (kind, window_seconds, max, reason)
 if redis.call('EXISTS', KEYS[4]) == 0 then return {'not_loaded'} end
 local now = tonumber(ARGV[1])
+-- The attempt itself may already be there (its SQL row was rebuilt in, or this is
+-- a retried check): it never counts against itself.
+local own = redis.call('ZSCORE', KEYS[1], ARGV[2])
 local reasons = {}
 local i = 5
 while i <= #ARGV do
-  local key = KEYS[1]
-  if ARGV[i] == 'contacts' then key = KEYS[2] end
-  local n = redis.call('ZCOUNT', key, '(' .. (now - tonumber(ARGV[i + 1])), '+inf')
+  local since = now - tonumber(ARGV[i + 1])
+  local n
+  if ARGV[i] == 'contacts' then
+    n = redis.call('ZCOUNT', KEYS[2], '(' .. since, '+inf')
+  else
+    n = redis.call('ZCOUNT', KEYS[1], '(' .. since, '+inf')
+    if own and tonumber(own) > since then n = n - 1 end
+  end
   if n >= tonumber(ARGV[i + 2]) then table.insert(reasons, ARGV[i + 3]) end
   i = i + 4
 end

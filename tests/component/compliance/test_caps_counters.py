@@ -88,6 +88,24 @@ async def test_given_sql_attempts_when_redis_is_empty_then_rebuilt_before_first_
     assert blocked.reasons == ("attempt_cap_day",)
 
 
+async def test_given_attempt_row_written_before_the_check_when_rebuilt_then_not_counted_twice(
+    engine: Engine, aredis: aioredis.Redis
+) -> None:
+    # The dialer writes the attempt row, then runs the final check; a rebuild in
+    # between brings that row into Redis, and it must not block itself.
+    account_id = make_account(engine)
+    with transaction(engine) as session:
+        row = CallAttempt(account_id=account_id, phone_e164="+525512345678", started_at=NOW)
+        session.add(row)
+        session.flush()
+        attempt_id = row.id
+    caps = CapStore(aredis, lambda ids, since: load_history(engine, ids, since))
+    result = await caps.check_and_count(account_id, MX, NOW, f"a:{attempt_id}")
+    assert result.counted
+    again = await caps.check_and_count(account_id, MX, NOW, f"a:{attempt_id + 1}")
+    assert again.reasons == ("attempt_cap_day",)
+
+
 async def test_given_contact_recorded_when_checking_then_contact_cap(
     aredis: aioredis.Redis,
 ) -> None:
