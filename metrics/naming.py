@@ -59,7 +59,7 @@ SYNTHETIC_LABELS = frozenset({"le", "quantile"})
 def check_registry(registry: CollectorRegistry) -> list[str]:
     """Every rule violation in `registry`, as readable sentences."""
     problems: list[str] = []
-    for name, labelnames in _declared_label_names(registry):
+    for name, labelnames in declared_label_names(registry):
         for label in labelnames:
             if label not in ALLOWED_LABEL_NAMES:
                 problems.append(f"{name}: label name {label!r} is not allowed")
@@ -116,7 +116,7 @@ def _name_problems(name: str, kind: str) -> Iterable[str]:
         yield f"a {kind} must end in a unit, one of {sorted(UNIT_SUFFIXES)}"
 
 
-def _declared_label_names(registry: CollectorRegistry) -> Iterable[tuple[str, tuple[str, ...]]]:
+def declared_label_names(registry: CollectorRegistry) -> Iterable[tuple[str, tuple[str, ...]]]:
     """Label names as declared, so unused labelled metrics are checked too.
 
     prometheus-client has no public API listing a registry's collectors; its

@@ -91,3 +91,11 @@ def test_given_the_alert_rules_when_read_then_every_alert_has_severity_and_summa
             for rule in group["rules"]:
                 assert rule["labels"]["severity"] in {"warning", "critical"}, rule["alert"]
                 assert rule["annotations"]["summary"], rule["alert"]
+
+
+def test_given_the_registry_when_catalogued_then_docs_metrics_md_is_current() -> None:
+    from metrics import catalog
+
+    assert catalog.CATALOG.read_text(encoding="utf-8") == catalog.render(), (
+        "run: .venv/bin/python -m metrics.catalog"
+    )

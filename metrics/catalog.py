@@ -1,0 +1,47 @@
+"""Writes docs/metrics.md: every metric of REGISTRY with its type, labels and
+help, so the team can find the right one without reading definitions.py.
+
+    python -m metrics.catalog     # a unit test fails while the file is stale
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry
+
+from metrics.definitions import REGISTRY
+from metrics.naming import declared_label_names
+
+CATALOG = Path(__file__).resolve().parents[1] / "docs" / "metrics.md"
+
+
+def render(registry: CollectorRegistry = REGISTRY) -> str:
+    labels = dict(declared_label_names(registry))
+    lines = [
+        "# cobrador metrics",
+        "",
+        "Generated from `metrics/definitions.py` by `python -m metrics.catalog`;",
+        "naming and label rules are in that module's docstring and `metrics/labels.py`.",
+        "",
+        "| metric | type | labels | what |",
+        "|---|---|---|---|",
+    ]
+    for family in sorted(registry.collect(), key=lambda f: f.name):
+        exposed = f"{family.name}_total" if family.type == "counter" else family.name
+        names = ", ".join(labels.get(family.name, ())) or "—"
+        text = family.documentation.replace("|", "\\|")
+        lines.append(f"| `{exposed}` | {family.type} | {names} | {text} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    CATALOG.parent.mkdir(parents=True, exist_ok=True)
+    CATALOG.write_text(render(), encoding="utf-8")
+    print(f"wrote {CATALOG}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
