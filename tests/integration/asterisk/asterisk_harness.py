@@ -168,7 +168,8 @@ def call_states(events: list[Message]) -> list[str]:
             add((event.get("Value") or "").lower())
         elif name == "ConfbridgeJoin":
             add("bridged")
-        elif name == "Newexten" and event.get("Context") == "safe-harbor":
+        elif name == "VarSet" and event.get("Variable") == "COBRADOR_ABANDONED":
+            # Set by the safe-harbor context as it starts the message.
             add("safe_harbor")
         elif name == "Hangup":
             add("ended")

@@ -1,0 +1,125 @@
+"""One scenario on pbxsim and on the real Asterisk: the dialer must see the
+same sequence of call states for every call (and the same results), so what
+the demo and the component tests exercise holds on a real PBX."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from asterisk_harness import (
+    AGIRoutes,
+    CallWatcher,
+    next_attempt_id,
+    originate_agent,
+    originate_debtor,
+    wait_until,
+)
+
+from dialer.ami import AMIClient
+from dialer.fastagi import AGISession, FastAGIServer
+from pbxsim.ami_server import AMIServer
+from pbxsim.clock import ScaledClock
+from pbxsim.pbx import PBX
+from pbxsim.scenario import Scenario
+
+TALK_SECONDS = 3
+# (number, what the handler decides when it answers)
+SCENARIO = [
+    ("5215512340101", "bridge"),
+    ("5215512340102", "safe_harbor"),
+    ("5215512340201", "hangup"),
+    ("5215512340301", None),
+    ("5215512340401", None),
+    ("5215512340501", None),
+    ("5215512340601", None),
+]
+
+
+async def run_scenario(ami: AMIClient, routes: AGIRoutes) -> dict[str, tuple[list[str], str]]:
+    """Place the scenario's calls; return {number: (states, result)}."""
+    watcher = CallWatcher(ami)
+    watcher.start()
+    agent_id = next_attempt_id()
+    agent_channel = f"cobrador-agent-{agent_id}"
+    decisions: dict[str, str] = {}
+
+    async def decide(session: AGISession) -> None:
+        attempt = await session.get_variable("COBRADOR_ATTEMPT_ID") or ""
+        await session.set_variable("COBRADOR_ACTION", decisions.get(attempt, "hangup"))
+        if decisions.get(attempt) == "bridge":
+            await session.set_variable("COBRADOR_BRIDGE", f"agent-{agent_id}")
+
+    routes.handler = decide
+    try:
+        await ami.send_action(originate_agent(agent_id, agent_channel))
+        await wait_until(lambda: watcher.has(agent_channel, "ConfbridgeJoin"), what="agent leg")
+        channels: dict[str, str] = {}
+        for number, decision in SCENARIO:
+            attempt = next_attempt_id()
+            if decision:
+                decisions[str(attempt)] = decision
+            channels[number] = f"cobrador-{attempt}"
+            await ami.send_action(originate_debtor(attempt, number, timeout_ms=2500))
+        await wait_until(
+            lambda: all(watcher.ended(c) for c in channels.values()),
+            within=60,
+            what="every call to end",
+        )
+        await ami.send_action({"Action": "Hangup", "Channel": agent_channel})
+        return {
+            number: (watcher.states(channel), watcher.result(channel) or "")
+            for number, channel in channels.items()
+        }
+    finally:
+        await watcher.stop()
+
+
+@pytest.fixture
+async def pbxsim_ami() -> AsyncIterator[tuple[AMIClient, AGIRoutes]]:
+    routes = AGIRoutes()
+    agi = FastAGIServer(routes={"answer": routes.answer}, request_timeout=20.0)
+    await agi.start("127.0.0.1", 0)
+    scenario = Scenario(
+        suffix_rules=True,
+        suffix_talk_seconds=TALK_SECONDS,
+        # As measured on Asterisk 22 with asterisk-conf's amd.conf.
+        amd_human_seconds=1.6,
+        amd_machine_seconds=1.5,
+        safe_harbor_seconds=2.0,
+        seed=1,
+    )
+    pbx = PBX(scenario, clock=ScaledClock(4.0), agi_port=agi.port)
+    server = AMIServer(pbx, "cobrador", "secret")
+    await server.start("127.0.0.1", 0)
+    client = AMIClient("127.0.0.1", server.port, "cobrador", "secret", keepalive_interval=None)
+    await client.connect()
+    yield client, routes
+    await client.close()
+    await server.stop()
+    await pbx.stop()
+    await agi.stop()
+
+
+async def test_given_one_scenario_when_run_on_pbxsim_and_asterisk_then_dialer_sees_same_states(
+    ami: AMIClient, agi: AGIRoutes, pbxsim_ami: tuple[AMIClient, AGIRoutes]
+) -> None:
+    await ami.send_action(
+        {"Action": "Setvar", "Variable": "SIM_TALK_SECONDS", "Value": str(TALK_SECONDS)}
+    )
+    try:
+        real = await run_scenario(ami, agi)
+    finally:
+        await ami.send_action({"Action": "Setvar", "Variable": "SIM_TALK_SECONDS", "Value": "30"})
+    simulated = await run_scenario(*pbxsim_ami)
+
+    assert simulated == real
+    assert {number: result for number, (_, result) in real.items()} == {
+        "5215512340101": "human",
+        "5215512340102": "human",
+        "5215512340201": "machine",
+        "5215512340301": "busy",
+        "5215512340401": "no_answer",
+        "5215512340501": "failed",
+        "5215512340601": "failed",
+    }
