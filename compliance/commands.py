@@ -176,7 +176,7 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
     import redis.asyncio as aioredis
 
     from cobrador.runtime import open_engine, redis_url
-    from compliance.profile import ProfileError
+    from compliance.profile import ProfileError, load_profiles
     from compliance.service import ComplianceService, mask_phone
     from store.db import transaction
     from store.models import Account
@@ -200,7 +200,7 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
     async def run(url: str) -> dict[str, Any]:
         client = aioredis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
         try:
-            service = ComplianceService(engine, client)
+            service = ComplianceService(engine, client, load_profiles(settings.profiles_dir))
             with transaction(engine) as session:
                 try:
                     item = service.load_item(
