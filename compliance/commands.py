@@ -38,6 +38,10 @@ def register(subparsers: Any) -> None:
     )
     imp.add_argument("--rejects", help="where --skip-invalid writes bad lines (CSV)")
     imp.set_defaults(func=_registry_import)
+    status = registry_sub.add_parser(
+        "status", help="each registry's last import and the version Redis answers with"
+    )
+    status.set_defaults(func=_registry_status)
 
     check = subparsers.add_parser(
         "check", help="evaluate one call now (or --at) and print the decision; counts nothing"
@@ -233,3 +237,45 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
         result = asyncio.run(run(url))
     print(json.dumps(result, ensure_ascii=False, indent=2))
     return 0 if result["allowed"] else 1
+
+
+def _registry_status(args: argparse.Namespace, settings: Settings) -> int:
+    import redis
+    from sqlalchemy import select
+
+    from cobrador.runtime import open_engine, redis_url
+    from compliance.registry import RegistryWriter
+    from store.db import transaction
+    from store.models import RegistryImport
+
+    engine = open_engine(settings)
+    with transaction(engine) as session:
+        rows = session.execute(select(RegistryImport).order_by(RegistryImport.id)).scalars().all()
+        latest = {row.name: row for row in rows}
+    now = datetime.now(UTC)
+    with redis_url(settings) as url:
+        client = redis.Redis.from_url(url, socket_connect_timeout=2)
+        try:
+            for name, row in sorted(latest.items()):
+                try:
+                    live = RegistryWriter(client, name).current_version()
+                except redis.RedisError:
+                    live = "unreachable"
+                print(
+                    json.dumps(
+                        {
+                            "name": name,
+                            "version": row.version,
+                            "count": row.count,
+                            "imported_at": row.imported_at.isoformat(),
+                            "age_days": round((now - row.imported_at).total_seconds() / 86400, 1),
+                            "redis_version": live,
+                            "in_force": live == row.version,
+                        }
+                    )
+                )
+        finally:
+            client.close()
+    if not latest:
+        print("no registry imported yet", file=sys.stderr)
+    return 0

@@ -185,3 +185,20 @@ def test_given_cli_when_importing_good_and_bad_files_then_exit_0_and_2(
     assert main(["registry", "import", "--name", "reus", str(bad)]) == 2
     assert "line 1" in capsys.readouterr().err
     assert main(["registry", "import", "--name", "reus", str(tmp_path / "none.txt")]) == 2
+
+
+def test_given_imported_registry_when_status_then_version_in_force(
+    engine: Engine, database_url: str, redis_url: str, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    import json
+
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    assert main(["registry", "status"]) == 0
+    good = _write(tmp_path, "+525512345678\n", "good.txt")
+    assert main(["registry", "import", "--name", "reus", str(good)]) == 0
+    capsys.readouterr()
+    assert main(["registry", "status"]) == 0
+    line = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert line["name"] == "reus" and line["count"] == 1 and line["in_force"] is True
