@@ -44,12 +44,20 @@ def prometheus_binary() -> str:
 
 
 @pytest.fixture(scope="module")
-def metrics_targets() -> Iterator[dict[str, str]]:
+def metrics_targets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """`{job: host:port}` for the dialer and console jobs.
 
-    Swap point: a pbxsim-driven run of the real dialer and console goes here
-    (a context manager yielding the same mapping while they serve /metrics).
+    Swap point: COBRADOR_METRICS_SOURCE=pbxsim runs the real dial loop on
+    pbxsim (pbxsim_source.py); the default is the synthetic floor. Any source
+    is a context manager yielding this mapping while /metrics is served.
     """
+    if os.environ.get("COBRADOR_METRICS_SOURCE", "synthetic") == "pbxsim":
+        # Imported here: it needs the dialer core, which the synthetic run does not.
+        from pbxsim_source import pbxsim_dialer_run
+
+        with pbxsim_dialer_run(tmp_path_factory.mktemp("pbxsim-run")) as targets:
+            yield targets
+        return
     with synthetic_floor_run() as targets:
         yield targets
 
