@@ -213,3 +213,25 @@ def test_given_explicit_timezone_when_region_disagrees_then_explicit_wins(
 ) -> None:
     now = datetime(2026, 1, 13, 12, 30, tzinfo=UTC)
     assert reasons(profiles["MX"], now, region="CMX", timezone="America/Cancun") == ()
+
+
+def test_given_number_whose_prefix_spans_two_zones_when_at_each_edge_then_intersection(
+    profiles: dict[str, Profile],
+) -> None:
+    # +1 208 (Idaho): America/Boise (MST, UTC-7) and America/Los_Angeles (PST, UTC-8) in January.
+    us = profiles["US"]
+
+    def decide(now: datetime) -> tuple[str, ...]:
+        request = make_request(
+            us, account={"region": None}, phone={"e164": "+12085550123"}, now=now
+        )
+        return engine.evaluate(request, now).reasons
+
+    opening = datetime(2026, 1, 13, 16, 0, tzinfo=UTC)  # 08:00 in Los Angeles, 09:00 in Boise
+    closing = datetime(2026, 1, 14, 4, 0, tzinfo=UTC)  # 21:00 in Boise, 20:00 in Los Angeles
+    assert decide(opening - MINUTE) == ("outside_hours",)
+    assert decide(opening) == ()
+    assert decide(closing - MINUTE) == ()
+    assert decide(closing) == ("outside_hours",)
+    request = make_request(us, phone={"e164": "+12085550123"}, now=opening)
+    assert engine.evaluate(request, opening).timezone == "America/Boise,America/Los_Angeles"
