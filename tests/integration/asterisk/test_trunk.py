@@ -1,0 +1,104 @@
+"""The `trunk` route through pjsip.conf's carrier endpoint, with sipp playing
+the carrier on 127.0.0.1:5070: a real SIP INVITE leaves Asterisk, and the
+carrier's answer or 486 comes back as the call's state and hangup cause."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+from asterisk_harness import (
+    AGIRoutes,
+    CallWatcher,
+    next_attempt_id,
+    originate_debtor,
+    unavailable,
+    wait_until,
+)
+
+from dialer.ami import AMIClient
+
+SCENARIOS = Path(__file__).parent / "sipp"
+CARRIER_PORT = "5070"  # pjsip.conf: the test carrier's contact
+
+
+@asynccontextmanager
+async def carrier(scenario: str) -> AsyncIterator[None]:
+    sipp = shutil.which("sipp")
+    if sipp is None:
+        unavailable("sipp not installed (Debian package sip-tester)")
+    process = await asyncio.create_subprocess_exec(
+        sipp,
+        "-sf",
+        str(SCENARIOS / scenario),
+        "-i",
+        "127.0.0.1",
+        "-p",
+        CARRIER_PORT,
+        "-m",
+        "1",
+        "-nostdin",
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        yield
+    finally:
+        if process.returncode is None:
+            process.terminate()
+        await process.wait()
+
+
+@pytest.fixture
+async def trunk_route(ami: AMIClient) -> AsyncIterator[None]:
+    await ami.send_action(
+        {"Action": "Setvar", "Variable": "COBRADOR_OUTBOUND_ROUTE", "Value": "trunk"}
+    )
+    yield
+    await ami.send_action(
+        {"Action": "Setvar", "Variable": "COBRADOR_OUTBOUND_ROUTE", "Value": "sim"}
+    )
+
+
+def originate_without_amd(attempt: int, number: str) -> dict[str, str]:
+    # sipp sends no audio: AMD would only wait; the route is what is tested.
+    action = originate_debtor(attempt, number, timeout_ms=10000)
+    action["Variable"] += ",COBRADOR_AMD=off"
+    return action
+
+
+async def test_given_trunk_route_when_carrier_answers_then_call_is_answered_and_runs_fastagi(
+    ami: AMIClient, watcher: CallWatcher, agi: AGIRoutes, trunk_route: None
+) -> None:
+    attempt = next_attempt_id()
+    channel = f"cobrador-{attempt}"
+    async with carrier("carrier_answer.xml"):
+        await ami.send_action(originate_without_amd(attempt, "5215512345678"))
+        await wait_until(lambda: watcher.ended(channel), what="the trunk call to end")
+
+    assert watcher.states(channel) == ["ringing", "answered", "ended"]
+    assert [s.env.get("agi_uniqueid") for s in agi.sessions] == [channel]
+    dial = [
+        e
+        for e in watcher.all_events
+        if e.name == "DialBegin" and "carrier" in (e.get("DialString") or "")
+    ]
+    assert [e.get("DialString") for e in dial] == ["5215512345678@carrier"]
+
+
+async def test_given_trunk_route_when_carrier_says_busy_then_result_is_busy(
+    ami: AMIClient, watcher: CallWatcher, agi: AGIRoutes, trunk_route: None
+) -> None:
+    attempt = next_attempt_id()
+    channel = f"cobrador-{attempt}"
+    async with carrier("carrier_busy.xml"):
+        await ami.send_action(originate_without_amd(attempt, "5215512345678"))
+        await wait_until(lambda: watcher.ended(channel), what="the busy call to end")
+
+    assert watcher.result(channel) == "busy"
+    assert agi.sessions == []
