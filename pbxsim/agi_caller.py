@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from typing import TYPE_CHECKING
 
 from dialer.fastagi.codec import encode_environment
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEAD = "511 Command Not Permitted on a dead channel or intercept routine"
+# What Asterisk still runs after the caller hung up (seen in the recorded traces).
+_DEAD_OK = {"GET VARIABLE", "GET FULL", "SET VARIABLE", "VERBOSE", "NOOP"}
 CONNECT_TIMEOUT = 2.0
 AFTER_HANGUP_GRACE = 5.0  # wall seconds a script may keep talking after HANGUP
 
@@ -72,11 +75,13 @@ class _Execution:
         self._location: list[str] = [channel.context, channel.exten, str(channel.priority)]
         self._location_set = False
 
-    async def reply(self, line: str) -> str:
+    async def reply(self, line: str, dead: bool) -> str:
         words = split_args(line)
         if not words:
             return "510 Invalid or unknown command"
         verb = " ".join(w.upper() for w in words[:2])
+        if dead and verb not in _DEAD_OK:
+            return DEAD
         if verb == "GET VARIABLE" and len(words) >= 3:
             value = self.pbx.get_var(self.channel, words[2])
             return "200 result=0" if value is None else f"200 result=1 ({value})"
@@ -94,7 +99,7 @@ class _Execution:
         if first == "ANSWER":
             return "200 result=0" if self.channel.state == STATE_UP else "200 result=-1"
         if first == "HANGUP":
-            self.pbx.hangup_call(self.channel, 16)
+            self.pbx.request_hangup(self.channel, 16)
             return "200 result=1"
         if first in ("VERBOSE", "NOOP"):
             return "200 result=1"
@@ -119,7 +124,7 @@ class _Execution:
             return "200 result=0"
         if app == "hangup":
             cause = int(data) if data.strip().isdigit() else 16
-            self.pbx.hangup_call(self.channel, cause)
+            self.pbx.request_hangup(self.channel, cause)
             return "200 result=-1"
         if app in ("playback", "wait"):
             seconds = 1.0 if app == "playback" else _float(data, 1.0)
@@ -127,8 +132,8 @@ class _Execution:
             return "200 result=0" if ok else "200 result=-1"
         if app == "confbridge":
             name = data.split(",", 1)[0]
-            await self.pbx._stay_in_bridge(self.channel, name, marked=False)
-            return "200 result=-1" if self.channel.hungup else "200 result=0"
+            await self.pbx._conference(self.channel, name, marked=False)
+            return "200 result=-1" if self.channel.hangup_cause is not None else "200 result=0"
         if app in ("noop", "answer", "verbose"):
             return "200 result=0"
         return "200 result=-2"
@@ -190,25 +195,29 @@ async def run_agi(pbx: PBX, channel: Channel, script: str) -> tuple[str, Locatio
     execution = _Execution(pbx, channel)
     hangup_sent = False
     line_task: asyncio.Future[bytes] | None = None
+    hangup_seen: asyncio.Future[bool] = asyncio.ensure_future(channel.interrupt.wait())
     try:
         writer.write(encode_environment(environment(pbx, channel, script)))
         await writer.drain()
-        gone = asyncio.ensure_future(channel.gone.wait())
         while True:
             if line_task is None:
                 line_task = asyncio.ensure_future(reader.readline())
             waiting: set[asyncio.Future[object]] = {line_task}  # type: ignore[arg-type]
             if not hangup_sent:
-                waiting.add(gone)  # type: ignore[arg-type]
+                waiting.add(hangup_seen)  # type: ignore[arg-type]
             limit = AFTER_HANGUP_GRACE if hangup_sent else None
             finished, _ = await asyncio.wait(
                 waiting, timeout=limit, return_when=asyncio.FIRST_COMPLETED
             )
             if not finished:
                 break  # the script ignored HANGUP: Asterisk would drop it too
-            if gone in finished and not hangup_sent:
-                writer.write(b"HANGUP\n")
-                hangup_sent = True
+            if hangup_seen in finished and not hangup_sent:
+                if channel.hangup_cause is not None or channel.hungup:
+                    writer.write(b"HANGUP\n")
+                    hangup_sent = True
+                else:
+                    # A redirect, not a hangup: it takes effect when the AGI returns.
+                    hangup_seen = asyncio.ensure_future(asyncio.Event().wait())
             if line_task not in finished:
                 continue
             raw = line_task.result()
@@ -216,16 +225,42 @@ async def run_agi(pbx: PBX, channel: Channel, script: str) -> tuple[str, Locatio
             if not raw:
                 break  # the script ended and closed the connection
             command = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-            answer = DEAD if channel.hungup else await execution.reply(command)
+            answer = await _execute(pbx, channel, execution, command, hangup_sent)
             writer.write(answer.encode("utf-8") + b"\n")
             await writer.drain()
-        gone.cancel()
     except OSError as exc:
         log.info("pbxsim: FastAGI connection lost: %s", exc)
     finally:
+        hangup_seen.cancel()
         if line_task is not None:
             line_task.cancel()
         writer.close()
-    if channel.hungup:
+    if channel.hungup or channel.hangup_cause is not None:
         return "HANGUP", None
     return "SUCCESS", execution.target()
+
+
+async def _execute(
+    pbx: PBX, channel: Channel, execution: _Execution, command: str, dead: bool
+) -> str:
+    """Run one command between AGIExecStart and AGIExecEnd events, as Asterisk reports it."""
+    command_id = str(random.randint(1, 2**31 - 1))
+    pbx.emit(
+        "AGIExecStart",
+        "agi,all",
+        [*channel.snapshot(), ("CommandId", command_id), ("Command", command)],
+    )
+    answer = await execution.reply(command, dead)
+    code = answer[:3]
+    pbx.emit(
+        "AGIExecEnd",
+        "agi,all",
+        [
+            *channel.snapshot(),
+            ("CommandId", command_id),
+            ("Command", command),
+            ("ResultCode", code),
+            ("Result", "Success" if code == "200" else "Failure"),
+        ],
+    )
+    return answer

@@ -19,7 +19,7 @@ from pbxsim.pbx import PBX, OriginateError, OriginateRequest
 
 log = logging.getLogger(__name__)
 
-BANNER = b"Asterisk Call Manager/9.0.0\r\n"
+BANNER = b"Asterisk Call Manager/11.0.0\r\n"  # what Asterisk 22 sends
 ActionHook = Callable[[Message], str | None]
 
 
@@ -52,13 +52,14 @@ class AMIServer:
         username: str = "cobrador",
         secret: str = "cobrador-dev-secret",
         *,
-        fully_booted_first: bool = True,
+        fully_booted_first: bool = False,
     ) -> None:
         self.pbx = pbx
         self.username = username
         self.secret = secret
-        # Real Asterisk may queue FullyBooted ahead of the Login response; clients
-        # must match by ActionID, so pbxsim sends it first by default.
+        # Asterisk 22 sends FullyBooted right after the Login response; it comes
+        # from another queue, so clients must not rely on the order: tests turn
+        # this on to send it first.
         self.fully_booted_first = fully_booted_first
         self.actions: list[Message] = []
         # Test hook: action name -> "drop" (execute it, then cut the link without
@@ -227,7 +228,7 @@ class AMIServer:
             pattern = re.compile(name[1:-1])
             matched = [c for c in list(self.pbx.channels.values()) if pattern.search(c.name)]
             for match in matched:
-                self.pbx.hangup_call(match, cause)
+                self.pbx.request_hangup(match, cause)
             session.respond(
                 action,
                 [("Response", "Success"), ("Message", f"{len(matched)} channels hung up.")],
@@ -235,7 +236,7 @@ class AMIServer:
             return
         channel = self._channel(session, action)
         if channel is not None:
-            self.pbx.hangup_call(channel, cause)
+            self.pbx.request_hangup(channel, cause)
             session.respond(action, [("Response", "Success"), ("Message", "Channel Hungup")])
 
     def _action_redirect(self, session: AMISession | _Muted, action: Message) -> None:
@@ -348,18 +349,36 @@ class AMIServer:
 
     def _action_command(self, session: AMISession | _Muted, action: Message) -> None:
         command = (action.get("Command") or "").strip()
+        status = "Success"
         if command == "core show version":
             output = ["Asterisk 22.0.0 (pbxsim)"]
+        elif command == "core show channels concise":
+            output = [
+                "!".join(
+                    [
+                        c.name,
+                        c.context,
+                        c.exten,
+                        str(c.priority),
+                        c.application,
+                        c.app_data,
+                        c.uniqueid,
+                    ]
+                )
+                for c in self.pbx.channels.values()
+            ]
         elif command.startswith("core show channels"):
             count = len(self.pbx.channels)
             output = [f"{count} active channel{'s' if count != 1 else ''}"]
         else:
+            status = "Error"
             output = [
-                f"No such command '{command}' (type 'core show help {command}' for other possible commands)"
+                f"No such command '{command}' (type 'core show help "
+                f"{' '.join(command.split()[:2])}' for other possible commands)"
             ]
         session.respond(
             action,
-            [("Response", "Success"), ("Message", "Command output follows")]
+            [("Response", status), ("Message", "Command output follows")]
             + [("Output", line) for line in output],
         )
 

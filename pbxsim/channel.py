@@ -45,6 +45,8 @@ class Channel:
     state: int = STATE_DOWN
     caller_num: str = ""
     caller_name: str = ""
+    connected_num: str = ""
+    connected_name: str = ""
     variables: dict[str, str] = field(default_factory=dict)
     application: str = ""
     app_data: str = ""
@@ -53,6 +55,11 @@ class Channel:
     bridge: str | None = None
     hungup: bool = False
     cause: int = 0
+    # A hangup was asked for (AMI Hangup, the other Local half, the far end);
+    # the channel's own task performs it, as Asterisk's PBX thread does.
+    hangup_cause: int | None = None
+    in_agi: bool = False
+    owned: bool = False  # a task runs this channel's script and performs its hangup
     gone: asyncio.Event = field(default_factory=asyncio.Event)
     interrupt: asyncio.Event = field(default_factory=asyncio.Event)
     redirect: tuple[str, str, int] | None = None
@@ -65,8 +72,8 @@ class Channel:
             (f"{prefix}ChannelStateDesc", STATE_DESC.get(self.state, "Unknown")),
             (f"{prefix}CallerIDNum", self.caller_num or "<unknown>"),
             (f"{prefix}CallerIDName", self.caller_name or "<unknown>"),
-            (f"{prefix}ConnectedLineNum", "<unknown>"),
-            (f"{prefix}ConnectedLineName", "<unknown>"),
+            (f"{prefix}ConnectedLineNum", self.connected_num or "<unknown>"),
+            (f"{prefix}ConnectedLineName", self.connected_name or "<unknown>"),
             (f"{prefix}Language", "en"),
             (f"{prefix}AccountCode", ""),
             (f"{prefix}Context", self.context),
@@ -82,19 +89,24 @@ class Channel:
 
 @dataclass(eq=False)
 class Bridge:
+    """A ConfBridge. Asterisk counts its announcer channel (CBAnn) as a member."""
+
     name: str
     uniqueid: str
     members: list[Channel] = field(default_factory=list)
     marked: set[Channel] = field(default_factory=set)
+    announcer: int = 0
 
-    def headers(self) -> list[Header]:
+    def headers(self, conference: bool = True) -> list[Header]:
+        count = len(self.members) + self.announcer
+        head: list[Header] = [("Conference", self.name)] if conference else []
         return [
-            ("Conference", self.name),
+            *head,
             ("BridgeUniqueid", self.uniqueid),
             ("BridgeType", "base"),
             ("BridgeTechnology", "softmix"),
             ("BridgeCreator", "ConfBridge"),
             ("BridgeName", self.name),
-            ("BridgeNumChannels", str(len(self.members))),
+            ("BridgeNumChannels", str(count)),
             ("BridgeVideoSourceMode", "none"),
         ]

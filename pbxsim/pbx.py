@@ -1,10 +1,16 @@
 """The simulated PBX: channels, ConfBridges and the cobrador dialplan of asterisk-conf.
 
-Follows the dialplan contract in CONTRACTS.md: debtor calls are Local channels
-into cobrador-outbound whose ;1 half runs cobrador-answer (AMD, then the
+Follows the dialplan contract in CONTRACTS.md and asterisk-conf/extensions.conf:
+debtor calls are Local channels into cobrador-outbound (the `;2` half runs
+sim-customers, the `;1` half runs cobrador-answer once answered: AMD, the
 FastAGI `answer` route, then ConfBridge / safe-harbor / hangup / failure);
-agent legs run cobrador-agent and stay in their ConfBridge. Every state change
-is published as the AMI event Asterisk 22 would send.
+agent legs run cobrador-agent and stay in their ConfBridge. Every step is
+published as the AMI events Asterisk 22 sends for it (the recorded traces in
+tests/fixtures/ami are the reference), Newexten included.
+
+Each channel's script runs in its own task; a hangup asked from outside (AMI,
+the other Local half, the far end) sets `hangup_cause` and wakes the task,
+which tears the channel down, as Asterisk's PBX thread does.
 """
 
 from __future__ import annotations
@@ -14,20 +20,15 @@ import itertools
 import logging
 import random
 import re
-from collections.abc import Callable
+import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from dialer import channel_vars as cv
 from dialer.ami.codec import Header, Message
 from pbxsim import scenario as sc
 from pbxsim.agi_caller import run_agi
-from pbxsim.channel import (
-    CAUSE_TEXT,
-    STATE_RINGING,
-    STATE_UP,
-    Bridge,
-    Channel,
-)
+from pbxsim.channel import CAUSE_TEXT, STATE_RINGING, STATE_UP, Bridge, Channel
 from pbxsim.clock import Clock, ScaledClock
 
 log = logging.getLogger(__name__)
@@ -36,13 +37,13 @@ EventSink = Callable[[list[Header]], None]
 _LOCAL = re.compile(r"^Local/(?P<exten>[^@]+)@(?P<context>[^/;]+)(?:/n)?$")
 _AGENT_BRIDGE = re.compile(r"^agent-[0-9]+$")
 DEFAULT_ORIGINATE_TIMEOUT = 30.0
-# OriginateResponse Reason: the last control frame seen (Asterisk's AST_CONTROL_*).
+SIM_AGENTS = "sim-agents"
+SAFE_HARBOR = "safe-harbor"
+# OriginateResponse Reason as Asterisk 22 reports it for Local channels: 4 answered,
+# 3 rang out (Originate Timeout), 0 for every other failure (busy, congestion...).
 REASON_FAILED = 0
-REASON_HANGUP = 1
 REASON_RINGING = 3
 REASON_ANSWERED = 4
-REASON_BUSY = 5
-REASON_CONGESTION = 8
 LocationT = tuple[str, str, int]
 
 
@@ -61,7 +62,7 @@ class OriginateRequest:
     other_channel_id: str | None
     caller_num: str
     caller_name: str
-    variables: dict[str, str]
+    variables: list[tuple[str, str]]
     timeout: float
 
     @classmethod
@@ -79,12 +80,12 @@ class OriginateRequest:
             timeout = float(action.get("Timeout") or DEFAULT_ORIGINATE_TIMEOUT * 1000) / 1000
         except ValueError:
             raise OriginateError("Invalid priority or timeout") from None
-        variables: dict[str, str] = {}
+        variables: list[tuple[str, str]] = []
         for raw in action.get_all("Variable"):
             for item in raw.split(","):
                 name, sep, value = item.partition("=")
                 if sep and name.strip():
-                    variables[name.strip()] = value
+                    variables.append((name.strip(), value))
         caller_num, caller_name = _parse_callerid(action.get("CallerID") or "")
         return cls(
             channel,
@@ -108,6 +109,18 @@ def _parse_callerid(raw: str) -> tuple[str, str]:
     return raw.strip(), ""
 
 
+def plan_exten(plan: sc.CustomerPlan) -> str:
+    """The sim-customers extension (b<NNN>) that produces this plan on real Asterisk."""
+    ring = min(99, round(plan.ring_seconds))
+    return {
+        sc.HUMAN: f"b1{ring:02d}",
+        sc.MACHINE: f"b2{ring:02d}",
+        sc.BUSY: "b301",
+        sc.NO_ANSWER: "b401",
+        sc.CONGESTION: "b501",
+    }.get(plan.behaviour, "b601")
+
+
 class PBX:
     def __init__(
         self,
@@ -117,22 +130,30 @@ class PBX:
         agi_host: str = "127.0.0.1",
         agi_port: int = cv.FASTAGI_PORT,
         rng: random.Random | None = None,
+        company_name: str = "cobrador",
+        callback_number: str = "8005550100",
     ) -> None:
         self.scenario = scenario or sc.Scenario()
         self.clock: Clock = clock or ScaledClock()
         self.agi_host = agi_host
         self.agi_port = agi_port
         self.rng = rng or random.Random(self.scenario.seed)
+        self.company_name = company_name
+        self.callback_number = callback_number
         self.channels: dict[str, Channel] = {}  # by name
         self.bridges: dict[str, Bridge] = {}
-        self.global_vars: dict[str, str] = {}
+        self.global_vars: dict[str, str] = {
+            cv.AGI_HOST: agi_host,
+            "COBRADOR_AGI_PORT": str(agi_port),
+        }
         self.unavailable_endpoints: set[str] = set()
         self.event_log: list[list[Header]] | None = None  # set to [] to record
+        self.calls_placed = 0
         self._sinks: set[EventSink] = set()
         self._seq = itertools.count(1)
         self._tasks: set[asyncio.Task[None]] = set()
 
-    # -- events ----------------------------------------------------------
+    # -- events ----------------------------------------------------------------
 
     def subscribe(self, sink: EventSink) -> None:
         self._sinks.add(sink)
@@ -147,16 +168,17 @@ class PBX:
         for sink in list(self._sinks):
             sink(event)
 
-    # -- channel helpers ---------------------------------------------------
+    # -- channel primitives ----------------------------------------------------
 
     def _uniqueid(self) -> str:
         return f"{int(self.clock.now())}.{next(self._seq)}"
 
     def _new_channel(
-        self, name: str, uniqueid: str | None, linkedid: str | None, context: str, exten: str
+        self, name: str, uniqueid: str, linkedid: str, context: str, exten: str, state: int
     ) -> Channel:
-        uid = uniqueid or self._uniqueid()
-        channel = Channel(name, uid, linkedid or uid, context, exten, created=self.clock.now())
+        channel = Channel(
+            name, uniqueid, linkedid, context, exten, state=state, created=self.clock.now()
+        )
         self.channels[name] = channel
         self.emit("Newchannel", "call,all", channel.snapshot())
         return channel
@@ -178,15 +200,38 @@ class PBX:
         channel.state = state
         self.emit("Newstate", "call,all", channel.snapshot())
 
-    def _set_app(self, channel: Channel, application: str, data: str = "") -> None:
-        channel.application, channel.app_data = application, data
+    def _exten(
+        self, channel: Channel, context: str, exten: str, priority: int, app: str, data: str = ""
+    ) -> None:
+        """The channel runs one dialplan priority (Newexten)."""
+        if channel.hungup:
+            return
+        channel.context, channel.exten, channel.priority = context, exten, priority
+        channel.application, channel.app_data = app, data
+        self.emit(
+            "Newexten",
+            "dialplan,all",
+            [*channel.snapshot(), ("Extension", exten), ("Application", app), ("AppData", data)],
+        )
+
+    def _callerid(self, channel: Channel, num: str, name: str) -> None:
+        if not num and not name:
+            return
+        channel.caller_num, channel.caller_name = num, name
+        self.emit(
+            "NewCallerid",
+            "call,all",
+            [*channel.snapshot(), ("CID-CallingPres", "0 (Presentation Allowed, Not Screened)")],
+        )
+        channel.connected_num, channel.connected_name = num, name
+        self.emit("NewConnectedLine", "call,all", channel.snapshot())
 
     def hangup(self, channel: Channel, cause: int = 16) -> None:
-        """Hang up one channel (leaving its bridge first), as Asterisk reports it."""
+        """Emit the channel's Hangup (leaving its bridge first) and wake whoever waits on it."""
         if channel.hungup:
             return
         if channel.bridge is not None:
-            self._leave_bridge(channel)
+            self._leave_bridge(channel, "HANGUP")
         channel.hungup = True
         channel.cause = cause
         self.channels.pop(channel.name, None)
@@ -202,11 +247,47 @@ class PBX:
         channel.gone.set()
         channel.interrupt.set()
 
-    def hangup_call(self, first: Channel, cause: int = 16) -> None:
-        """Hang up a channel and then the other half of its Local pair."""
-        self.hangup(first, cause)
-        if first.peer is not None:
-            self.hangup(first.peer, cause)
+    def request_hangup(self, channel: Channel, cause: int = 16, *, announce: bool = False) -> None:
+        """Ask a channel to hang up; its own task does it (see module docstring)."""
+        if channel.hungup:
+            return
+        if channel.hangup_cause is not None:
+            if announce:
+                self.emit("HangupRequest", "call,all", [*channel.snapshot(), ("Cause", str(cause))])
+            return
+        if not channel.owned and channel.peer is not None and not channel.peer.hungup:
+            # Nothing runs this half yet (a ringing ;2): the hangup reaches the call
+            # through the half that does.
+            self.request_hangup(channel.peer, cause, announce=announce)
+            return
+        if announce:
+            self.emit("HangupRequest", "call,all", [*channel.snapshot(), ("Cause", str(cause))])
+        channel.hangup_cause = cause
+        channel.interrupt.set()
+        if channel.in_agi and channel.peer is not None:
+            # The AGI holds this half until the script ends; the other half of the
+            # Local channel stops what it plays and hangs up meanwhile.
+            channel.peer.interrupt.set()
+
+    def _soft_hangup(self, channel: Channel) -> None:
+        self.emit("SoftHangupRequest", "call,all", [*channel.snapshot(), ("Cause", "16")])
+
+    def _finish(self, channel: Channel, cause: int) -> None:
+        """A channel's own task ends it: SoftHangupRequest, the other half asked, Hangup."""
+        if channel.hungup:
+            return
+        if channel.bridge is not None:
+            self._leave_bridge(channel, "HANGUP")
+        self._soft_hangup(channel)
+        peer = channel.peer
+        if peer is not None and not peer.hungup:
+            self.request_hangup(peer, cause, announce=True)
+        self.hangup(channel, cause)
+
+    def _dialplan_hangup(self, channel: Channel, cause: int, where: LocationT) -> None:
+        """The Hangup(<cause>) application."""
+        self._exten(channel, *where, "Hangup", str(cause))
+        self._finish(channel, cause)
 
     def find_channel(self, name: str) -> Channel | None:
         if name in self.channels:
@@ -217,7 +298,7 @@ class PBX:
         return None
 
     async def _wait(self, channel: Channel, seconds: float) -> bool:
-        """Sleep simulated seconds; False if the channel hung up or was redirected meanwhile."""
+        """Sleep simulated seconds; False if a hangup or a redirect came meanwhile."""
         if channel.interrupt.is_set():
             return False
         sleeper = asyncio.ensure_future(self.clock.sleep(seconds))
@@ -229,8 +310,8 @@ class PBX:
             waker.cancel()
         return not channel.interrupt.is_set()
 
-    def _spawn(self, coro: object, name: str) -> None:
-        task: asyncio.Task[None] = asyncio.ensure_future(coro)  # type: ignore[call-overload]
+    def _spawn(self, coro: Awaitable[None], name: str) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(coro)
         task.set_name(name)
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
@@ -250,14 +331,16 @@ class PBX:
     def _join_bridge(self, channel: Channel, name: str, marked: bool) -> Bridge:
         bridge = self.bridges.get(name)
         if bridge is None:
-            bridge = Bridge(name, f"pbxsim-bridge-{next(self._seq)}")
+            bridge = Bridge(name, str(uuid.uuid4()))
             self.bridges[name] = bridge
+            self.emit("BridgeCreate", "call,all", bridge.headers(conference=False))
+            bridge.announcer = 1  # ConfBridge's CBAnn channel joins first
             self.emit("ConfbridgeStart", "call,all", bridge.headers())
         bridge.members.append(channel)
         if marked:
             bridge.marked.add(channel)
         channel.bridge = name
-        self._set_app(channel, "ConfBridge", name)
+        self.emit("BridgeEnter", "call,all", [*bridge.headers(False), *channel.snapshot()])
         self.emit(
             "ConfbridgeJoin",
             "call,all",
@@ -265,31 +348,42 @@ class PBX:
         )
         return bridge
 
-    def _leave_bridge(self, channel: Channel) -> None:
-        name = channel.bridge
-        bridge = self.bridges.get(name or "")
+    def _leave_bridge(self, channel: Channel, result: str) -> None:
+        bridge = self.bridges.get(channel.bridge or "")
         channel.bridge = None
         if bridge is None or channel not in bridge.members:
             return
+        leave = [*bridge.headers(), *channel.snapshot(), ("Admin", "No")]
+        last = len(bridge.members) == 1
+        if not last:
+            self.emit("ConfbridgeLeave", "call,all", leave)
         bridge.members.remove(channel)
+        self.emit("BridgeLeave", "call,all", [*bridge.headers(False), *channel.snapshot()])
+        self.set_var(channel, "CONFBRIDGE_RESULT", result)
+        if last:
+            # The last one out is reported after leaving (as Asterisk 22 does).
+            self.emit("ConfbridgeLeave", "call,all", leave)
         was_marked = channel in bridge.marked
         bridge.marked.discard(channel)
-        self.emit(
-            "ConfbridgeLeave", "call,all", [*bridge.headers(), *channel.snapshot(), ("Admin", "No")]
-        )
         if was_marked and not bridge.marked:
-            # cobrador_debtor has end_marked: the debtor leaves with the last agent.
+            # cobrador_debtor has end_marked: debtors leave with the last agent.
             for member in list(bridge.members):
                 member.interrupt.set()
         if not bridge.members:
             del self.bridges[bridge.name]
             self.emit("ConfbridgeEnd", "call,all", bridge.headers())
+            bridge.announcer = 0
+            self.emit("BridgeDestroy", "call,all", bridge.headers(conference=False))
 
-    async def _stay_in_bridge(self, channel: Channel, name: str, marked: bool) -> None:
+    async def _conference(self, channel: Channel, name: str, marked: bool) -> None:
+        """ConfBridge(): stay until hung up, redirected or kicked (end_marked)."""
         self._join_bridge(channel, name, marked)
         await channel.interrupt.wait()
-        if channel.bridge is not None:
-            self._leave_bridge(channel)
+        if channel.bridge is not None and channel.hangup_cause is None:
+            result = "ENDMARKED" if channel.redirect is None else "KICKED"
+            self._leave_bridge(channel, result)
+            if channel.redirect is None:
+                channel.interrupt.clear()
 
     # -- originate -------------------------------------------------------------
 
@@ -297,12 +391,8 @@ class PBX:
         self, request: OriginateRequest, done: Callable[[bool], None] | None = None
     ) -> None:
         """Start an Originate in the background (the action's reply is the caller's job)."""
-        local = _LOCAL.match(request.channel)
-        if local and local["context"] == cv.CONTEXT_OUTBOUND:
-            coro = self._debtor_call(request, local["exten"], done)
-        else:
-            coro = self._endpoint_call(request, done)
-        self._spawn(coro, f"originate-{request.channel_id or request.channel}")
+        self.calls_placed += 1
+        self._spawn(self._originate(request, done), f"originate-{request.channel_id}")
 
     def _originate_response(
         self, request: OriginateRequest, channel: Channel, success: bool, reason: int
@@ -324,223 +414,419 @@ class PBX:
         ]
         self.emit("OriginateResponse", "call,all", headers)
 
-    def _dial_begin(self, dest: Channel, dial_string: str) -> None:
-        self.emit("DialBegin", "call,all", [*dest.snapshot("Dest"), ("DialString", dial_string)])
-
     def _dial_end(self, dest: Channel, status: str) -> None:
         self.emit("DialEnd", "call,all", [*dest.snapshot("Dest"), ("DialStatus", status)])
 
-    async def _debtor_call(
-        self, request: OriginateRequest, number: str, done: Callable[[bool], None] | None
-    ) -> None:
-        seq = next(self._seq)
-        base = f"Local/{number}@{cv.CONTEXT_OUTBOUND}-{seq:08x}"
-        one = self._new_channel(
-            f"{base};1", request.channel_id, None, request.context, request.exten
-        )
-        two = self._new_channel(
-            f"{base};2", request.other_channel_id, one.uniqueid, cv.CONTEXT_OUTBOUND, number
-        )
-        one.peer, two.peer = two, one
-        one.caller_num, one.caller_name = request.caller_num, request.caller_name
-        two.caller_num, two.caller_name = request.caller_num, request.caller_name
-        for name, value in request.variables.items():
-            self.set_var(one, name, value)
-            two.variables[name] = value  # a Local channel copies ;1's variables to ;2
-        self._dial_begin(one, f"{number}@{cv.CONTEXT_OUTBOUND}")
-        plan = self.scenario.plan(number, self.rng)
-        one.behaviour = two.behaviour = plan.behaviour
-        log.debug("pbxsim call %s: %s", one.uniqueid, plan.behaviour)
-        self._set_app(two, "NoOp", f"sim-customers behaviour={number[-3:]}")
-
-        failure = {
-            sc.BUSY: ("BUSY", 17, REASON_BUSY),
-            sc.CONGESTION: ("CONGESTION", 34, REASON_CONGESTION),
-        }
-        if plan.behaviour in failure:
-            status, cause, reason = failure[plan.behaviour]
-            await self._wait(one, plan.ring_seconds)
-            self._dial_end(one, status)
-            self.hangup(one, cause)
-            self.hangup(two, cause)
-            self._originate_response(request, one, False, reason)
-            _call(done, False)
-            return
-        if plan.behaviour == sc.UNALLOCATED:
-            await self._wait(one, plan.ring_seconds)
-            self.hangup(two, 1)
-            self._dial_end(one, "CHANUNAVAIL")
-            self.hangup(one, 1)
-            self._originate_response(request, one, False, REASON_HANGUP)
-            _call(done, False)
-            return
-
-        self._set_app(two, "Ringing")
-        self._set_state(two, STATE_RINGING)
-        self._set_state(one, STATE_RINGING)
-        answers = plan.behaviour in (sc.HUMAN, sc.MACHINE) and plan.ring_seconds < request.timeout
-        ring = plan.ring_seconds if answers else request.timeout
-        if not await self._wait(one, ring):
-            # Hung up while ringing (AMI Hangup): the originate failed.
-            self._dial_end(one, "CANCEL")
-            self.hangup_call(one, one.cause or 16)
-            self._originate_response(request, one, False, REASON_HANGUP)
-            _call(done, False)
-            return
-        if not answers:
-            self._dial_end(one, "NOANSWER")
-            self.hangup(one, 19)
-            self.hangup(two, 19)
-            self._originate_response(request, one, False, REASON_RINGING)
-            _call(done, False)
-            return
-
-        self._set_app(two, "Answer")
-        self._set_state(two, STATE_UP)
-        self._set_state(one, STATE_UP)
-        self._dial_end(one, "ANSWER")
-        self._originate_response(request, one, True, REASON_ANSWERED)
-        _call(done, True)
-        self._spawn(self._customer(two, plan), f"customer-{one.uniqueid}")
-        await self._dialplan(one, request.context, request.exten, request.priority)
-
-    async def _customer(self, two: Channel, plan: sc.CustomerPlan) -> None:
-        """The person (or machine) at the far end: talks, then hangs up."""
-        self._set_app(two, "Playback" if plan.behaviour == sc.MACHINE else "MusicOnHold")
-        if await self._wait(two, plan.talk_seconds):
-            self.hangup(two, 16)
-            if two.peer is not None:
-                self.hangup(two.peer, 16)
-
-    async def _endpoint_call(
+    async def _originate(
         self, request: OriginateRequest, done: Callable[[bool], None] | None
     ) -> None:
-        """An agent's phone (or any endpoint): answers after a moment unless unavailable."""
-        seq = next(self._seq)
         local = _LOCAL.match(request.channel)
-        name = f"{request.channel}-{seq:08x}" + (";1" if local else "")
-        channel = self._new_channel(name, request.channel_id, None, request.context, request.exten)
-        channel.caller_num, channel.caller_name = request.caller_num, request.caller_name
-        for var, value in request.variables.items():
+        if local is not None:
+            one, two = self._local_pair(request, local["exten"], local["context"])
+            if local["context"] == cv.CONTEXT_OUTBOUND:
+                answered = await self._customer_leg(request, one, two)
+            else:
+                answered = await self._phone_leg(request, one, two)
+        else:
+            one = self._endpoint(request)
+            answered = await self._phone_leg(request, one, None)
+        if done is not None:
+            done(answered)
+        if answered:
+            await self._run_dialplan(one, request.context, request.exten, request.priority)
+
+    def _local_pair(
+        self, request: OriginateRequest, exten: str, context: str
+    ) -> tuple[Channel, Channel]:
+        seq = next(self._seq)
+        base = f"Local/{exten}@{context}-{seq:08x}"
+        uid = request.channel_id or self._uniqueid()
+        uid2 = request.other_channel_id or f"{uid};2"
+        one = self._new_channel(f"{base};1", uid, uid, context, exten, 0)
+        two = self._new_channel(f"{base};2", uid2, uid, context, exten, 4)
+        one.peer, two.peer = two, one
+        one.owned = True  # the originate task runs ;1 from now on
+        self._exten(one, context, exten, 1, "AppDial2", "(Outgoing Line)")
+        # Asterisk keeps channel variables newest-first, so the VarSets on ;1 come
+        # out reversed; the copies on ;2 come in list order.
+        for name, value in reversed(request.variables):
+            self.set_var(one, name, value)
+        self._callerid(one, request.caller_num, request.caller_name)
+        for name, value in request.variables:
+            self.set_var(two, name, value)
+        self._callerid(two, request.caller_num, request.caller_name)
+        self.emit(
+            "LocalBridge",
+            "call,all",
+            [
+                *one.snapshot("LocalOne"),
+                *two.snapshot("LocalTwo"),
+                ("Context", context),
+                ("Exten", exten),
+                ("LocalOptimization", "Yes"),
+            ],
+        )
+        self.emit(
+            "DialBegin", "call,all", [*one.snapshot("Dest"), ("DialString", f"{exten}@{context}")]
+        )
+        return one, two
+
+    def _endpoint(self, request: OriginateRequest) -> Channel:
+        """A phone (PJSIP/agent-7): one channel."""
+        uid = request.channel_id or self._uniqueid()
+        name = f"{request.channel}-{next(self._seq):08x}"
+        channel = self._new_channel(name, uid, uid, request.context, request.exten, 0)
+        channel.owned = True
+        for var, value in reversed(request.variables):
             self.set_var(channel, var, value)
-        self._dial_begin(channel, request.channel.split("/", 1)[-1])
+        self._callerid(channel, request.caller_num, request.caller_name)
+        self.emit(
+            "DialBegin",
+            "call,all",
+            [*channel.snapshot("Dest"), ("DialString", request.channel.split("/", 1)[-1])],
+        )
+        return channel
+
+    def _answered(self, request: OriginateRequest, one: Channel, two: Channel | None) -> None:
+        self._originate_response(request, one, True, REASON_ANSWERED)
+        if two is not None:
+            self._set_state(two, STATE_UP)
+        self._set_state(one, STATE_UP)
+        self._dial_end(one, "ANSWER")
+
+    async def _phone_leg(
+        self, request: OriginateRequest, one: Channel, two: Channel | None
+    ) -> bool:
+        """An agent's phone (or Local/<id>@sim-agents): answers after a moment and waits."""
         if request.channel in self.unavailable_endpoints:
-            await self._wait(channel, self.scenario.agent_answer_seconds)
-            self._dial_end(channel, "CHANUNAVAIL")
-            self.hangup(channel, 20)
-            self._originate_response(request, channel, False, REASON_FAILED)
-            _call(done, False)
-            return
-        self._set_state(channel, STATE_RINGING)
-        if not await self._wait(channel, self.scenario.agent_answer_seconds):
-            self._dial_end(channel, "CANCEL")
-            self._originate_response(request, channel, False, REASON_HANGUP)
-            _call(done, False)
-            return
-        self._set_state(channel, STATE_UP)
-        self._dial_end(channel, "ANSWER")
-        self._originate_response(request, channel, True, REASON_ANSWERED)
-        _call(done, True)
-        await self._dialplan(channel, request.context, request.exten, request.priority)
+            await self._wait(one, self.scenario.agent_answer_seconds)
+            self._dial_end(one, "CHANUNAVAIL")
+            if two is not None:
+                self.hangup(two, 20)
+            self.hangup(one, 20)
+            self._originate_response(request, one, False, REASON_FAILED)
+            return False
+        if two is None:
+            self._set_state(one, STATE_RINGING)
+        if not await self._wait(one, self.scenario.agent_answer_seconds):
+            self._fail_ringing(request, one, two)
+            return False
+        if two is not None:
+            self._exten(two, two.context, two.exten, 1, "Answer")
+        self._answered(request, one, two)
+        if two is not None:
+            self._spawn(self._phone_wait(two), f"phone-{two.uniqueid}")
+        return True
 
-    # -- dialplan ----------------------------------------------------------------
+    async def _phone_wait(self, two: Channel) -> None:
+        two.owned = True
+        self._exten(two, two.context, two.exten, 2, "Wait", "86400")
+        await self._wait(two, 86400)
+        if not two.hungup:
+            self._finish(two, two.hangup_cause if two.hangup_cause is not None else 16)
 
-    async def _dialplan(self, channel: Channel, context: str, exten: str, priority: int) -> None:
+    def _fail_ringing(self, request: OriginateRequest, one: Channel, two: Channel | None) -> None:
+        """Hung up (AMI Hangup) before answer: the originate fails."""
+        cause = one.hangup_cause if one.hangup_cause is not None else 16
+        self._dial_end(one, "CANCEL")
+        if two is not None:
+            self.hangup(two, cause)
+        self.hangup(one, cause)
+        self._originate_response(request, one, False, REASON_FAILED)
+
+    async def _customer_leg(self, request: OriginateRequest, one: Channel, two: Channel) -> bool:
+        """The ;2 half in sim-customers; returns True once the far end answered."""
+        number = two.exten
+        plan = self.scenario.plan(number, self.rng)
+        one.behaviour = two.behaviour = plan.behaviour
+        attempt = two.variables.get(cv.ATTEMPT_ID, "")
+        b = plan_exten(plan)
+        self._exten(
+            two,
+            cv.CONTEXT_OUTBOUND,
+            number,
+            1,
+            "NoOp",
+            f"cobrador-outbound attempt={attempt} route=sim",
+        )
+        self._exten(two, cv.CONTEXT_OUTBOUND, number, 2, "GotoIf", f"1?sim-customers,{number},1")
+        self._exten(
+            two,
+            cv.CONTEXT_SIM_CUSTOMERS,
+            number,
+            1,
+            "NoOp",
+            f"sim-customers behaviour={number[-3:]}",
+        )
+        self._exten(two, cv.CONTEXT_SIM_CUSTOMERS, number, 2, "Goto", f"{b},1")
+        failures = {
+            sc.BUSY: (17, "BUSY"),
+            sc.CONGESTION: (34, "CONGESTION"),
+            sc.UNALLOCATED: (1, "NOANSWER"),
+        }
+        if plan.behaviour in failures:
+            cause, status = failures[plan.behaviour]
+            await self._wait(one, plan.ring_seconds)
+            self._exten(two, cv.CONTEXT_SIM_CUSTOMERS, b, 1, "Hangup", str(cause))
+            self._soft_hangup(two)
+            self.emit("HangupRequest", "call,all", [*one.snapshot(), ("Cause", str(cause))])
+            self.hangup(two, cause)
+            self._dial_end(one, status)
+            self.hangup(one, cause)
+            self._originate_response(request, one, False, REASON_FAILED)
+            return False
+
+        self._exten(two, cv.CONTEXT_SIM_CUSTOMERS, b, 1, "Ringing")
+        self._set_state(one, STATE_RINGING)
+        answers = plan.behaviour in (sc.HUMAN, sc.MACHINE) and plan.ring_seconds < request.timeout
+        self._exten(two, cv.CONTEXT_SIM_CUSTOMERS, b, 2, "Wait", b[2:] if answers else "86400")
+        self.emit("DialState", "call,all", [*one.snapshot("Dest"), ("DialStatus", "RINGING")])
+        if not await self._wait(one, plan.ring_seconds if answers else request.timeout):
+            self._fail_ringing(request, one, two)
+            return False
+        if not answers:
+            # Originate's Timeout ran out while ringing.
+            self.emit("HangupRequest", "call,all", [*two.snapshot(), ("Cause", "19")])
+            self._soft_hangup(two)
+            self.hangup(two, 19)
+            self._originate_response(request, one, False, REASON_RINGING)
+            self.hangup(one, 19)
+            return False
+        self._exten(two, cv.CONTEXT_SIM_CUSTOMERS, b, 3, "Answer")
+        self._answered(request, one, two)
+        self._spawn(self._far_end(two, plan, b), f"customer-{two.uniqueid}")
+        return True
+
+    async def _far_end(self, two: Channel, plan: sc.CustomerPlan, b: str) -> None:
+        """The person or machine after answering: a greeting, then `talk_seconds` of
+        MusicOnHold (SIM_TALK_SECONDS / SIM_MACHINE_SECONDS), then hangs up."""
+        two.owned = True
+        ctx = cv.CONTEXT_SIM_CUSTOMERS
+        if plan.behaviour == sc.MACHINE:
+            greeting = [("vm-intro&vm-theperson&vm-isunavail", 4.5), ("beep", 0.5)]
+        else:
+            greeting = [("hello", 0.6), ("silence/2", 2.0)]
+
+        def stopped_by_peer() -> bool:
+            # The ;1 half was hung up but the AGI still holds it: Asterisk stops what
+            # this half plays and lets its dialplan run on to Hangup().
+            peer = two.peer
+            return (
+                two.hangup_cause is None
+                and peer is not None
+                and peer.hangup_cause is not None
+                and not peer.hungup
+            )
+
+        ok = True
+        for priority, (sound, seconds) in enumerate(greeting, start=4):
+            self._exten(two, ctx, b, priority, "Playback", sound)
+            ok = await self._wait(two, seconds)
+            if two.hungup:
+                return
+            self.set_var(two, "PLAYBACKSTATUS", "SUCCESS")
+            if not ok and not stopped_by_peer():
+                break
+        else:
+            self._exten(two, ctx, b, 6, "MusicOnHold", f"default,{round(plan.talk_seconds)}")
+            self.emit("MusicOnHoldStart", "call,all", [*two.snapshot(), ("Class", "default")])
+            ok = await self._wait(two, plan.talk_seconds)
+            if not two.hungup:
+                self.emit("MusicOnHoldStop", "call,all", two.snapshot())
+        if two.hungup:
+            return
+        if ok or stopped_by_peer():
+            self._dialplan_hangup(two, 16, (ctx, b, 7))
+        else:
+            self._finish(two, two.hangup_cause if two.hangup_cause is not None else 16)
+
+    # -- the ;1 half's dialplan ------------------------------------------------
+
+    async def _run_dialplan(
+        self, channel: Channel, context: str, exten: str, priority: int
+    ) -> None:
         location: LocationT | None = (context, exten, priority)
         while location is not None and not channel.hungup:
-            channel.context, channel.exten, channel.priority = location
-            location = await self._run(channel, location[0], location[1])
-            if channel.redirect is not None and not channel.hungup:
+            location = await self._run(channel, *location)
+            if channel.hungup:
+                return
+            if channel.hangup_cause is not None:
+                break
+            if channel.redirect is not None:
                 location, channel.redirect = channel.redirect, None
                 channel.interrupt.clear()
         if not channel.hungup:
-            self.hangup_call(channel, 16)
+            self._finish(channel, channel.hangup_cause if channel.hangup_cause is not None else 16)
 
-    async def _run(self, channel: Channel, context: str, exten: str) -> LocationT | None:
-        """Run one extension; return where the dialplan goes next (None: hang up)."""
+    async def _run(
+        self, channel: Channel, context: str, exten: str, priority: int
+    ) -> LocationT | None:
+        """Run from one location until the dialplan jumps (return it) or ends (None)."""
         if context == cv.CONTEXT_ANSWER:
             if exten == "s":
                 return await self._answer(channel)
-            if exten == f"action-{cv.ACTION_BRIDGE}":
-                return await self._bridge_debtor(channel)
-            if exten == f"action-{cv.ACTION_SAFE_HARBOR}":
-                return ("safe-harbor", "s", 1)
-            if exten == f"action-{cv.ACTION_HANGUP}":
-                return None
-            return (cv.CONTEXT_FAILURE, "s", 1)
+            return await self._action(channel, exten)
         if context == cv.CONTEXT_FAILURE:
-            self.set_var(channel, "COBRADOR_FAILED", "1")
-            if self.get_var(channel, cv.AMD_STATUS) == cv.AMD_MACHINE:
-                return None
-            return ("safe-harbor", "s", 1)
-        if context == "safe-harbor":
-            self.set_var(channel, "COBRADOR_ABANDONED", "1")
-            self._set_app(channel, "Playback", "safe-harbor")
-            await self._wait(channel, self.scenario.safe_harbor_seconds)
-            return None
+            return self._failure(channel)
+        if context == SAFE_HARBOR:
+            return await self._safe_harbor(channel)
         if context == cv.CONTEXT_AGENT:
-            agent_id = self.get_var(channel, cv.AGENT_ID) or ""
-            if not agent_id.isdigit():
-                self.hangup_call(channel, 21)
-                return None
-            await self._stay_in_bridge(channel, cv.agent_bridge(agent_id), marked=True)
-            return None
-        # Anything else: stay up until hung up (a caller may Redirect it).
-        self._set_app(channel, "Wait", "86400")
+            return await self._agent(channel)
+        # Anything else: stay up until hung up or redirected.
+        self._exten(channel, context, exten, priority, "Wait", "86400")
         await self._wait(channel, 86400)
         return None
 
     async def _answer(self, channel: Channel) -> LocationT | None:
-        machine = channel.behaviour == sc.MACHINE
-        if self.get_var(channel, "COBRADOR_AMD") != "off":
-            self._set_app(channel, "AMD")
+        ctx = cv.CONTEXT_ANSWER
+        attempt = self.get_var(channel, cv.ATTEMPT_ID) or ""
+        self._exten(channel, ctx, "s", 1, "NoOp", f"cobrador-answer attempt={attempt}")
+        amd_off = self.get_var(channel, "COBRADOR_AMD") == "off"
+        self._exten(channel, ctx, "s", 2, "GotoIf", f"{int(amd_off)}?agi")
+        if not amd_off:
+            self._exten(channel, ctx, "s", 3, "AMD")
+            machine = channel.behaviour == sc.MACHINE
             seconds = (
                 self.scenario.amd_machine_seconds if machine else self.scenario.amd_human_seconds
             )
             if not await self._wait(channel, seconds):
-                if channel.hungup:
-                    return None
-                return (cv.CONTEXT_FAILURE, "s", 1)
+                if channel.hangup_cause is None:
+                    return None  # redirected
+                self.set_var(channel, cv.AMD_STATUS, cv.AMD_HANGUP)
+                self.set_var(channel, cv.AMD_CAUSE, "HANGUP-0")
+                self._exten(channel, ctx, "s", 4, "GotoIf", "1?gone")
+                return None
             self.set_var(channel, cv.AMD_STATUS, cv.AMD_MACHINE if machine else cv.AMD_HUMAN)
-            self.set_var(
-                channel, cv.AMD_CAUSE, "LONGGREETING-1500-1500" if machine else "HUMAN-800-800"
-            )
-        self._set_app(channel, "AGI", f"agi://{self.agi_host}:{self.agi_port}/{cv.SCRIPT_ANSWER}")
-        status, goto = await run_agi(self, channel, cv.SCRIPT_ANSWER)
+            cause = "LONGGREETING-1500-1500" if machine else "HUMAN-800-800"
+            self.set_var(channel, cv.AMD_CAUSE, cause)
+            self._exten(channel, ctx, "s", 4, "GotoIf", "0?gone")
+        self._exten(
+            channel, ctx, "s", 5, "AGI", f"agi://{self.agi_host}:{self.agi_port}/{cv.SCRIPT_ANSWER}"
+        )
+        channel.in_agi = True
+        try:
+            status, goto = await run_agi(self, channel, cv.SCRIPT_ANSWER)
+        finally:
+            channel.in_agi = False
         self.set_var(channel, "AGISTATUS", status)
-        if channel.hungup:
+        if status == "HANGUP":
+            # Hung up while the AGI ran: Asterisk reports cause 0 for this half.
+            self._soft_hangup(channel)
+            self.hangup(channel, 0)
             return None
         if goto is not None:
             return goto
-        if status != "SUCCESS":
+        failed = status != "SUCCESS"
+        self._exten(channel, ctx, "s", 6, "GotoIf", f"{int(failed)}?cobrador-failure,s,1")
+        if failed:
             return (cv.CONTEXT_FAILURE, "s", 1)
         action = self.get_var(channel, cv.ACTION) or ""
-        if action not in (cv.ACTION_BRIDGE, cv.ACTION_SAFE_HARBOR, cv.ACTION_HANGUP):
-            return (cv.CONTEXT_FAILURE, "s", 1)
-        return (cv.CONTEXT_ANSWER, f"action-{action}", 1)
+        known = action in (cv.ACTION_BRIDGE, cv.ACTION_SAFE_HARBOR, cv.ACTION_HANGUP)
+        self._exten(channel, ctx, "s", 7, "GotoIf", f"{int(known)}?action-{action},1")
+        if known:
+            return (ctx, f"action-{action}", 1)
+        self._exten(channel, ctx, "s", 8, "Goto", "cobrador-failure,s,1")
+        return (cv.CONTEXT_FAILURE, "s", 1)
 
-    async def _bridge_debtor(self, channel: Channel) -> LocationT | None:
-        bridge = self.get_var(channel, cv.BRIDGE) or ""
-        if not _AGENT_BRIDGE.match(bridge):
-            return (cv.CONTEXT_FAILURE, "s", 1)
-        await self._stay_in_bridge(channel, bridge, marked=False)
+    async def _action(self, channel: Channel, exten: str) -> LocationT | None:
+        ctx = cv.CONTEXT_ANSWER
+        if exten == f"action-{cv.ACTION_BRIDGE}":
+            bridge = self.get_var(channel, cv.BRIDGE) or ""
+            valid = bool(_AGENT_BRIDGE.match(bridge))
+            self._exten(channel, ctx, exten, 1, "GotoIf", f"{int(valid)}?:cobrador-failure,s,1")
+            if not valid:
+                return (cv.CONTEXT_FAILURE, "s", 1)
+            self._exten(
+                channel, ctx, exten, 2, "ConfBridge", f"{bridge},cobrador_bridge,cobrador_debtor"
+            )
+            await self._conference(channel, bridge, marked=False)
+            if channel.hangup_cause is None and channel.redirect is None:
+                self._dialplan_hangup(channel, 16, (ctx, exten, 3))
+            return None
+        if exten == f"action-{cv.ACTION_SAFE_HARBOR}":
+            self._exten(channel, ctx, exten, 1, "Goto", f"{SAFE_HARBOR},s,1")
+            return (SAFE_HARBOR, "s", 1)
+        if exten == f"action-{cv.ACTION_HANGUP}":
+            self._dialplan_hangup(channel, 16, (ctx, exten, 1))
+            return None
+        return (cv.CONTEXT_FAILURE, "s", 1)
+
+    def _failure(self, channel: Channel) -> LocationT | None:
+        ctx = cv.CONTEXT_FAILURE
+        attempt = self.get_var(channel, cv.ATTEMPT_ID) or ""
+        agi = self.get_var(channel, "AGISTATUS") or ""
+        action = self.get_var(channel, cv.ACTION) or ""
+        self._exten(
+            channel,
+            ctx,
+            "s",
+            1,
+            "NoOp",
+            f"cobrador-failure attempt={attempt} agi={agi} action={action}",
+        )
+        self._exten(channel, ctx, "s", 2, "Set", "COBRADOR_FAILED=1")
+        self.set_var(channel, "COBRADOR_FAILED", "1")
+        machine = self.get_var(channel, cv.AMD_STATUS) == cv.AMD_MACHINE
+        self._exten(channel, ctx, "s", 3, "GotoIf", f"{int(machine)}?machine")
+        if machine:
+            self._dialplan_hangup(channel, 16, (ctx, "s", 5))
+            return None
+        self._exten(channel, ctx, "s", 4, "Goto", f"{SAFE_HARBOR},s,1")
+        return (SAFE_HARBOR, "s", 1)
+
+    async def _safe_harbor(self, channel: Channel) -> LocationT | None:
+        attempt = self.get_var(channel, cv.ATTEMPT_ID) or ""
+        self._exten(channel, SAFE_HARBOR, "s", 1, "NoOp", f"safe-harbor attempt={attempt}")
+        self._exten(channel, SAFE_HARBOR, "s", 2, "Set", "COBRADOR_ABANDONED=1")
+        self.set_var(channel, "COBRADOR_ABANDONED", "1")
+        self._exten(channel, SAFE_HARBOR, "s", 3, "GotoIf", "0?recorded")
+        prompts = [
+            ("Playback", "hello"),
+            ("SayAlpha", self.company_name),
+            ("Playback", "im-sorry&all-circuits-busy-now&please-try-call-later&telephone-number"),
+            ("SayDigits", self.callback_number),
+            ("Playback", "goodbye"),
+        ]
+        # Relative lengths of the stock prompts (about 22 s in all on Asterisk 22).
+        weights = [0.7, 5.6, 7.5, 8.0, 0.7]
+        scale = self.scenario.safe_harbor_seconds / sum(weights)
+        for priority, ((app, data), weight) in enumerate(zip(prompts, weights, strict=True), 4):
+            self._exten(channel, SAFE_HARBOR, "s", priority, app, data)
+            if not await self._wait(channel, weight * scale):
+                return None
+            if app == "Playback":
+                self.set_var(channel, "PLAYBACKSTATUS", "SUCCESS")
+        self._dialplan_hangup(channel, 16, (SAFE_HARBOR, "s", 9))
         return None
 
-    # -- test and operator hooks -----------------------------------------------
+    async def _agent(self, channel: Channel) -> LocationT | None:
+        ctx = cv.CONTEXT_AGENT
+        agent_id = self.get_var(channel, cv.AGENT_ID) or ""
+        self._exten(channel, ctx, "s", 1, "NoOp", f"cobrador-agent agent={agent_id}")
+        valid = agent_id.isdigit()
+        self._exten(channel, ctx, "s", 2, "GotoIf", f"{int(valid)}?:bad")
+        if not valid:
+            self._dialplan_hangup(channel, 21, (ctx, "s", 6))
+            return None
+        self._exten(channel, ctx, "s", 3, "Answer")
+        bridge = cv.agent_bridge(agent_id)
+        self._exten(channel, ctx, "s", 4, "ConfBridge", f"{bridge},cobrador_bridge,cobrador_agent")
+        await self._conference(channel, bridge, marked=True)
+        if channel.hangup_cause is None and channel.redirect is None:
+            self._dialplan_hangup(channel, 16, (ctx, "s", 5))
+        return None
+
+    # -- operator and test hooks -------------------------------------------------
 
     def drop_agent(self, agent_id: int | str) -> bool:
         """The agent's phone hangs up (the nailed-up leg drops)."""
         for channel in list(self.channels.values()):
             if channel.variables.get(cv.AGENT_ID) == str(agent_id) and channel.bridge:
-                self.hangup_call(channel, 16)
+                far_end = channel.peer or channel
+                self.request_hangup(far_end, 16)
                 return True
         return False
 
     def redirect(self, channel: Channel, context: str, exten: str, priority: int) -> None:
         channel.redirect = (context, exten, priority)
         channel.interrupt.set()
-
-
-def _call(done: Callable[[bool], None] | None, ok: bool) -> None:
-    if done is not None:
-        done(ok)

@@ -113,7 +113,7 @@ class Scenario:
     suffix_machine_seconds: float = 20.0  # SIM_MACHINE_SECONDS
     amd_human_seconds: float = 2.0
     amd_machine_seconds: float = 3.0
-    safe_harbor_seconds: float = 8.0
+    safe_harbor_seconds: float = 22.5  # the stock-prompt message on Asterisk 22
     agent_answer_seconds: float = 0.2
     numbers: dict[str, NumberOverride] = field(default_factory=dict)
     seed: int | None = None

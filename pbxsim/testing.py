@@ -97,3 +97,59 @@ class Rig:
         return await self.recorder.wait_for(
             lambda e: e.name == "ConfbridgeJoin" and e.get("Conference") == f"agent-{agent_id}"
         )
+
+
+# -- comparing event sequences with recorded Asterisk traces -------------------
+
+# Variables whose VarSet events belong to the call's skeleton (dialplan-driven).
+SKELETON_VARS = {
+    "COBRADOR_ATTEMPT_ID",
+    "COBRADOR_CAMPAIGN",
+    "COBRADOR_AGENT_ID",
+    "AMDSTATUS",
+    "AMDCAUSE",
+    "AGISTATUS",
+    "COBRADOR_ABANDONED",
+    "COBRADOR_FAILED",
+    "CONFBRIDGE_RESULT",
+}
+# Events whose order against the rest varies between runs of real Asterisk.
+PROGRESS_EVENTS = {"OriginateResponse", "DialEnd", "DialState"}
+
+
+def skeleton(events: list[Message], uniqueid: str) -> list[str]:
+    """The ordered steps of one channel, without values that differ between runs."""
+    steps: list[str] = []
+    for event in events:
+        if event.get("Uniqueid") != uniqueid or event.name in PROGRESS_EVENTS:
+            continue
+        name = event.name
+        if name in ("Newchannel", "Newstate"):
+            steps.append(f"{name} {event.get('ChannelStateDesc')}")
+        elif name == "Newexten":
+            app = event.get("Application") or ""
+            data = "" if app == "AGI" else event.get("AppData") or ""
+            where = f"{event.get('Context')},{event.get('Exten')},{event.get('Priority')}"
+            steps.append(f"Newexten {where} {app}({data})")
+        elif name == "VarSet" and event.get("Variable") in SKELETON_VARS:
+            steps.append(f"VarSet {event.get('Variable')}={event.get('Value')}")
+        elif name in ("ConfbridgeJoin", "ConfbridgeLeave"):
+            steps.append(f"{name} {event.get('Conference')}")
+        elif name in ("BridgeEnter", "BridgeLeave"):
+            steps.append(name)
+        elif name in ("Hangup", "HangupRequest"):
+            steps.append(f"{name} {event.get('Cause')}")
+        elif name == "SoftHangupRequest":
+            steps.append(name)
+    return steps
+
+
+def progress(events: list[Message], uniqueid: str) -> list[str]:
+    """Originate and dial outcome events of one channel, sorted (their order races)."""
+    found = []
+    for event in events:
+        if event.name == "OriginateResponse" and event.get("Uniqueid") == uniqueid:
+            found.append(f"OriginateResponse {event.get('Response')} {event.get('Reason')}")
+        elif event.name in ("DialEnd", "DialState") and event.get("DestUniqueid") == uniqueid:
+            found.append(f"{event.name} {event.get('DialStatus')}")
+    return sorted(found)

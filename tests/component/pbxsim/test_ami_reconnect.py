@@ -109,7 +109,7 @@ async def test_given_pings_go_unanswered_when_keepalive_runs_then_link_is_rebuil
 async def test_given_events_before_the_login_response_then_login_still_matches_by_action_id(
     rig: Rig,
 ) -> None:
-    assert rig.ami.fully_booted_first
+    rig.ami.fully_booted_first = True
     client = AMIClient("127.0.0.1", rig.ami.port, "cobrador", "secret", keepalive_interval=None)
     events = client.events()
     await client.connect()

@@ -1,0 +1,148 @@
+"""pbxsim replays the actions of each recorded real-Asterisk trace (tests/fixtures/ami)
+and must produce the same per-channel event skeleton and originate outcome."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from dialer.ami import AMIActionError, AMIClient, AMIParser, Message
+from dialer.fastagi import (
+    AGIEnvironment,
+    AGIHangupNotice,
+    AGIParser,
+    AGISession,
+    FastAGIServer,
+)
+from pbxsim.ami_server import AMIServer
+from pbxsim.clock import ScaledClock
+from pbxsim.pbx import PBX
+from pbxsim.scenario import Scenario
+from pbxsim.testing import EventRecorder, progress, skeleton
+
+# Slow enough that the races the traces depend on (who hangs up first) keep
+# their order on a busy machine.
+SPEED = 8.0
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+CASES = sorted(
+    p.name.removesuffix(".txt")
+    for p in (FIXTURES / "ami").glob("originate_*.txt")
+    if not p.name.endswith(".sent.txt")
+)
+
+
+def load(path: Path) -> list[Message]:
+    return AMIParser().feed(path.read_bytes())
+
+
+def agi_scripts() -> dict[str, tuple[list[str], int | None]]:
+    """uniqueid -> (commands the recorded handler sent, index of the first one after HANGUP)."""
+    scripts: dict[str, tuple[list[str], int | None]] = {}
+    for sent in (FIXTURES / "agi").glob("*.sent.txt"):
+        received = sent.with_name(sent.name.replace(".sent.txt", ".txt"))
+        items = AGIParser().feed(received.read_bytes())
+        env = items[0]
+        assert isinstance(env, AGIEnvironment)
+        notices = [i for i, item in enumerate(items[1:]) if isinstance(item, AGIHangupNotice)]
+        hangup_at = notices[0] if notices else None
+        commands = [line for line in sent.read_text().splitlines() if line]
+        scripts[env.variables["agi_uniqueid"]] = (commands, hangup_at)
+    return scripts
+
+
+def as_action(message: Message) -> dict[str, object]:
+    fields: dict[str, object] = {}
+    for key, value in message.headers:
+        if key in fields:
+            previous = fields[key]
+            fields[key] = [*previous, value] if isinstance(previous, list) else [previous, value]
+        else:
+            fields[key] = value
+    return fields
+
+
+def gate_before(recorded: list[Message], action_id: str | None) -> tuple[str, str] | None:
+    """The last channel event Asterisk sent before answering this action."""
+    index = next(i for i, m in enumerate(recorded) if m.is_response and m.action_id == action_id)
+    for message in reversed(recorded[:index]):
+        if message.is_event and message.action_id is None and message.get("Uniqueid"):
+            return message.name, message["Uniqueid"]
+    return None
+
+
+def call_ids(recorded: list[Message]) -> list[str]:
+    ids = []
+    for message in recorded:
+        uniqueid = message.get("Uniqueid") or ""
+        if uniqueid.startswith("cobrador-") and uniqueid not in ids:
+            ids.append(uniqueid)
+    return ids
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[tuple[AMIClient, EventRecorder]]:
+    scripts = agi_scripts()
+
+    async def replay(agi: AGISession) -> None:
+        commands, hangup_at = scripts[agi.uniqueid]
+        for index, command in enumerate(commands):
+            if index == hangup_at:
+                # The recorded handler waited here until the caller hung up.
+                while True:
+                    await agi.command("NOOP waiting")
+                    await asyncio.sleep(0.01)
+            await agi.command(command)
+
+    agi = FastAGIServer(routes={"answer": replay}, request_timeout=20.0)
+    await agi.start("127.0.0.1", 0)
+    scenario = Scenario(
+        suffix_rules=True,
+        suffix_talk_seconds=20.0,  # SIM_TALK_SECONDS when the traces were recorded
+        suffix_machine_seconds=20.0,
+        amd_human_seconds=1.6,
+        amd_machine_seconds=1.5,
+        seed=1,
+    )
+    pbx = PBX(scenario, clock=ScaledClock(SPEED), agi_port=agi.port)
+    server = AMIServer(pbx, "cobrador", "secret")
+    await server.start("127.0.0.1", 0)
+    client = AMIClient("127.0.0.1", server.port, "cobrador", "secret", keepalive_interval=None)
+    await client.connect()
+    recorder = EventRecorder(client)
+    yield client, recorder
+    await recorder.close()
+    await client.close()
+    await server.stop()
+    await pbx.stop()
+    await agi.stop()
+
+
+@pytest.mark.parametrize("case", CASES)
+async def test_given_a_recorded_trace_when_its_actions_replay_on_pbxsim_then_same_skeleton(
+    case: str, sim: tuple[AMIClient, EventRecorder]
+) -> None:
+    client, recorder = sim
+    recorded = load(FIXTURES / "ami" / f"{case}.txt")
+    actions = [a for a in load(FIXTURES / "ami" / f"{case}.sent.txt") if a.name != "Login"]
+    for action in actions:
+        gate = gate_before(recorded, action.action_id)
+        if gate is not None:
+            await recorder.wait_for(lambda e, g=gate: (e.name, e.get("Uniqueid")) == g)
+        try:
+            if action.name == "CoreShowChannels":
+                await client.send_list_action(as_action(action))
+            else:
+                await client.send_action(as_action(action))
+        except AMIActionError:
+            pass
+    ids = call_ids(recorded)
+    for uniqueid in ids:
+        await recorder.wait_for(lambda e, u=uniqueid: e.name == "Hangup" and e.get("Uniqueid") == u)
+    assert ids
+    for uniqueid in ids:
+        assert len(skeleton(recorded, uniqueid)) > 3
+        assert skeleton(recorder.events, uniqueid) == skeleton(recorded, uniqueid), uniqueid
+        assert progress(recorder.events, uniqueid) == progress(recorded, uniqueid), uniqueid
