@@ -28,7 +28,7 @@ from dialer import channel_vars as cv
 from dialer.ami.codec import Header, Message
 from pbxsim import scenario as sc
 from pbxsim.agi_caller import run_agi
-from pbxsim.channel import CAUSE_TEXT, STATE_RINGING, STATE_UP, Bridge, Channel
+from pbxsim.channel import CAUSE_TEXT, CHANNEL_VARS, STATE_RINGING, STATE_UP, Bridge, Channel
 from pbxsim.clock import Clock, ScaledClock
 
 log = logging.getLogger(__name__)
@@ -412,6 +412,10 @@ class PBX:
             ("CallerIDNum", request.caller_num or "<unknown>"),
             ("CallerIDName", request.caller_name or "<unknown>"),
         ]
+        if success:
+            for name in CHANNEL_VARS:
+                value = channel.variables.get(name, "")
+                headers.append((f"ChanVariable({channel.name})", f"{name}={value}"))
         self.emit("OriginateResponse", "call,all", headers)
 
     def _dial_end(self, dest: Channel, status: str) -> None:

@@ -16,7 +16,9 @@ from dialer.ami.errors import AMIMessageTooLarge
 BANNER_PREFIX = b"Asterisk Call Manager/"
 DEFAULT_MAX_MESSAGE_SIZE = 1024 * 1024
 _END_COMMAND = b"--END COMMAND--"
-_KEY = re.compile(r"^[A-Za-z0-9_\-().@/]+$")
+# Header names are tokens without spaces or colons; Asterisk uses some odd ones,
+# e.g. `ChanVariable(Local/123@ctx-00000004;1)` in OriginateResponse.
+_KEY = re.compile(r"^[\x21-\x39\x3b-\x7e]+$")  # printable ASCII, no space or colon
 _START_KEYS = ("event", "response", "action")
 # Headers of a `Response: Follows` block; whatever follows them is command output.
 _FOLLOWS_HEADERS = {"response", "privilege", "actionid", "message"}
@@ -98,10 +100,13 @@ class Message:
     def variables(self) -> dict[str, str]:
         """`ChanVariable: NAME=value` headers (channelvars in manager.conf) as a dict."""
         found: dict[str, str] = {}
-        for raw in self.get_all("ChanVariable"):
-            name, sep, value = raw.partition("=")
-            if sep:
-                found[name] = value
+        for key, raw in self.headers:
+            lowered = key.lower()
+            # OriginateResponse names the channel: `ChanVariable(<channel>): X=1`.
+            if lowered == "chanvariable" or lowered.startswith("chanvariable("):
+                name, sep, value = raw.partition("=")
+                if sep:
+                    found[name] = value
         return found
 
     def as_dict(self) -> dict[str, str]:
