@@ -72,6 +72,8 @@ class EventSubscription:
         self._wakeup = asyncio.Event()
         self.dropped = 0
         client._subscribers.add(self)
+        if client._closed:
+            self._put(None)
 
     def _put(self, item: Message | None) -> None:
         if item is not None and len(self._queue) >= self._maxsize:
@@ -91,12 +93,17 @@ class EventSubscription:
             await self._wakeup.wait()
         item = self._queue.popleft()
         if item is None:
-            self.close()
+            self._queue.append(None)  # stay ended for later calls too
+            self._client._subscribers.discard(self)
             raise StopAsyncIteration
         return item
 
     def close(self) -> None:
+        """Stop receiving; an `async for` waiting on this subscription ends."""
         self._client._subscribers.discard(self)
+        if not self._queue or self._queue[-1] is not None:
+            self._queue.append(None)
+        self._wakeup.set()
 
 
 class AMIClient:
@@ -131,6 +138,7 @@ class AMIClient:
         self._link: _Link | None = None
         self._logged_in = False
         self._closing = False
+        self._closed = False
         self._pending: dict[str, _Pending] = {}
         self._subscribers: set[EventSubscription] = set()
         self._supervisor: asyncio.Task[None] | None = None
@@ -145,12 +153,13 @@ class AMIClient:
 
     async def connect(self) -> None:
         """Connect and log in; raises AMIAuthError or AMIConnectionError."""
-        self._closing = False
+        self._closing = self._closed = False
         await self._establish()
         self._supervisor = asyncio.create_task(self._supervise(), name="ami-supervisor")
 
     async def close(self) -> None:
         self._closing = True
+        self._closed = True
         if self._supervisor is not None:
             self._supervisor.cancel()
             await asyncio.gather(self._supervisor, return_exceptions=True)

@@ -118,3 +118,17 @@ async def test_given_events_before_the_login_response_then_login_still_matches_b
     await client.close()
     with pytest.raises(StopAsyncIteration):
         await asyncio.wait_for(events.__anext__(), WAIT)
+
+
+async def test_given_a_waiting_consumer_when_its_subscription_closes_then_iteration_ends(
+    rig: Rig,
+) -> None:
+    subscription = rig.client.events()
+
+    async def consume() -> list[str]:
+        return [event.name async for event in subscription]
+
+    consumer = asyncio.ensure_future(consume())
+    await asyncio.sleep(0)
+    subscription.close()
+    assert await asyncio.wait_for(consumer, WAIT) == []
