@@ -8,6 +8,7 @@ import contextlib
 import logging
 import os
 import sys
+from pathlib import Path
 
 from dialer import channel_vars as cv
 from pbxsim.ami_server import AMIServer
@@ -33,18 +34,26 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--agi-port", type=int, default=cv.FASTAGI_PORT)
     parser.add_argument("--speed", type=float, default=1.0, help="clock acceleration factor")
     parser.add_argument("--suffix-rules", action="store_true", help="sim-customers number rules")
+    parser.add_argument(
+        "--recordings", type=Path, help="write a synthetic <uniqueid>.wav per connected call here"
+    )
     parser.add_argument("-v", "--verbose", action="store_true")
     return parser
 
 
 async def serve(args: argparse.Namespace, scenario: Scenario) -> None:
     pbx = PBX(
-        scenario, clock=ScaledClock(args.speed), agi_host=args.agi_host, agi_port=args.agi_port
+        scenario,
+        clock=ScaledClock(args.speed),
+        agi_host=args.agi_host,
+        agi_port=args.agi_port,
+        recordings_dir=args.recordings,
     )
     server = AMIServer(pbx, args.username, args.secret)
     await server.start(args.ami_host, args.ami_port)
     print(
-        f"pbxsim: AMI on {args.ami_host}:{server.port}, FastAGI to {args.agi_host}:{args.agi_port}"
+        f"pbxsim: AMI on {args.ami_host}:{server.port}, FastAGI to {args.agi_host}:{args.agi_port}",
+        flush=True,
     )
     try:
         await asyncio.Event().wait()

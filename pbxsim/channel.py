@@ -64,6 +64,7 @@ class Channel:
     interrupt: asyncio.Event = field(default_factory=asyncio.Event)
     redirect: tuple[str, str, int] | None = None
     behaviour: str = ""  # pbxsim's plan for the far end (human, machine...)
+    recording_since: float | None = None  # simulated time the recording started
 
     def snapshot(self, prefix: str = "") -> list[Header]:
         headers: list[Header] = [

@@ -23,6 +23,7 @@ import re
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from dialer import channel_vars as cv
 from dialer.ami.codec import Header, Message
@@ -30,6 +31,7 @@ from pbxsim import scenario as sc
 from pbxsim.agi_caller import run_agi
 from pbxsim.channel import CAUSE_TEXT, CHANNEL_VARS, STATE_RINGING, STATE_UP, Bridge, Channel
 from pbxsim.clock import Clock, ScaledClock
+from pbxsim.recording import write_synthetic_wav
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +134,7 @@ class PBX:
         rng: random.Random | None = None,
         company_name: str = "cobrador",
         callback_number: str = "8005550100",
+        recordings_dir: Path | None = None,
     ) -> None:
         self.scenario = scenario or sc.Scenario()
         self.clock: Clock = clock or ScaledClock()
@@ -140,6 +143,10 @@ class PBX:
         self.rng = rng or random.Random(self.scenario.seed)
         self.company_name = company_name
         self.callback_number = callback_number
+        # When set, each debtor call that reached an agent or the safe-harbor
+        # message leaves <uniqueid>.wav here (see pbxsim/recording.py).
+        self.recordings_dir = recordings_dir
+        self.recordings: list[Path] = []
         self.channels: dict[str, Channel] = {}  # by name
         self.bridges: dict[str, Bridge] = {}
         self.global_vars: dict[str, str] = {
@@ -246,6 +253,13 @@ class PBX:
         )
         channel.gone.set()
         channel.interrupt.set()
+        if channel.recording_since is not None and self.recordings_dir is not None:
+            path = self.recordings_dir / f"{channel.uniqueid}.wav"
+            try:
+                write_synthetic_wav(path, self.clock.now() - channel.recording_since)
+                self.recordings.append(path)
+            except OSError as exc:
+                log.warning("pbxsim: could not write %s: %s", path, exc)
 
     def request_hangup(self, channel: Channel, cause: int = 16, *, announce: bool = False) -> None:
         """Ask a channel to hang up; its own task does it (see module docstring)."""
@@ -743,6 +757,8 @@ class PBX:
             self._exten(
                 channel, ctx, exten, 2, "ConfBridge", f"{bridge},cobrador_bridge,cobrador_debtor"
             )
+            if channel.recording_since is None:
+                channel.recording_since = self.clock.now()
             await self._conference(channel, bridge, marked=False)
             if channel.hangup_cause is None and channel.redirect is None:
                 self._dialplan_hangup(channel, 16, (ctx, exten, 3))
@@ -781,6 +797,8 @@ class PBX:
     async def _safe_harbor(self, channel: Channel) -> LocationT | None:
         attempt = self.get_var(channel, cv.ATTEMPT_ID) or ""
         self._exten(channel, SAFE_HARBOR, "s", 1, "NoOp", f"safe-harbor attempt={attempt}")
+        if channel.recording_since is None:
+            channel.recording_since = self.clock.now()
         self._exten(channel, SAFE_HARBOR, "s", 2, "Set", "COBRADOR_ABANDONED=1")
         self.set_var(channel, "COBRADOR_ABANDONED", "1")
         self._exten(channel, SAFE_HARBOR, "s", 3, "GotoIf", "0?recorded")
