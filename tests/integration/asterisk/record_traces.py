@@ -231,20 +231,8 @@ async def record_call(
     await ami.close()
 
 
-async def record_all(host: str, port: int) -> None:
-    agi = AGIRecorder()
-    agi_port = await agi.start()
-    setup = await RawAMI.open(host, port)
-    await setup.login()
-    for var, value in (
-        ("COBRADOR_AGI_PORT", str(agi_port)),
-        ("SIM_TALK_SECONDS", "20"),
-        ("SIM_MACHINE_SECONDS", "2"),
-    ):
-        await setup.wait_response(
-            setup.send([("Action", "Setvar"), ("Variable", var), ("Value", value)])
-        )
-
+async def record_core(host: str, port: int, agi: AGIRecorder) -> None:
+    """Login, every sim-customers behaviour, the agent bridge, AGI hang-up, Command."""
     # Login banner, success, FullyBooted; and a refused login.
     ami = await RawAMI.open(host, port)
     await ami.login()
@@ -345,9 +333,115 @@ async def record_all(host: str, port: int) -> None:
     ami.save("command_and_errors")
     await ami.close()
 
-    await setup.wait_response(
-        setup.send([("Action", "Setvar"), ("Variable", "COBRADOR_AGI_PORT"), ("Value", "4573")])
+
+async def record_dialer_actions(host: str, port: int, agi: AGIRecorder) -> None:
+    """What the dialer does to live calls: cancel while ringing, transfer, supervisor."""
+    # The dialer hangs up a call that is still ringing.
+    ami = await RawAMI.open(host, port)
+    await ami.login()
+    ami.send(originate("5215512340402", "402", 30000))
+    await ami.wait_for(has_event("Newstate", uniqueid="cobrador-402", channelstatedesc="Ringing"))
+    await ami.wait_response(ami.send([("Action", "Hangup"), ("Channel", "cobrador-402")]))
+    await ami.wait_for(hung_up("cobrador-402"))
+    await settle(ami)
+    ami.save("dialer_cancel_ringing")
+    await ami.close()
+
+    # Transfer: a debtor bridged to agent 8 moves to agent 9 (Setvar + Redirect);
+    # a supervisor listens to agent 9 (muted ConfBridge member); ConfbridgeList.
+    ami = await RawAMI.open(host, port)
+    await ami.login()
+    for agent in ("8", "9"):
+        ami.send(
+            [
+                ("Action", "Originate"),
+                ("Channel", f"Local/{agent}@sim-agents"),
+                ("Context", "cobrador-agent"),
+                ("Exten", "s"),
+                ("Priority", "1"),
+                ("Async", "true"),
+                ("ChannelId", f"cobrador-agent-{agent}"),
+                ("Variable", f"COBRADOR_AGENT_ID={agent}"),
+            ]
+        )
+        await ami.wait_for(has_event("ConfbridgeJoin", uniqueid=f"cobrador-agent-{agent}"))
+    agi.actions["111"] = [("COBRADOR_ACTION", "bridge"), ("COBRADOR_BRIDGE", "agent-8")]
+    await ami.wait_response(ami.send(originate("5215512340101", "111")))
+    await ami.wait_for(has_event("ConfbridgeJoin", uniqueid="cobrador-111"))
+    await ami.wait_response(
+        ami.send(
+            [
+                ("Action", "Setvar"),
+                ("Channel", "cobrador-111"),
+                ("Variable", "COBRADOR_BRIDGE"),
+                ("Value", "agent-9"),
+            ]
+        )
     )
+    await ami.wait_response(
+        ami.send(
+            [
+                ("Action", "Redirect"),
+                ("Channel", "cobrador-111"),
+                ("Context", "cobrador-answer"),
+                ("Exten", "action-bridge"),
+                ("Priority", "1"),
+            ]
+        )
+    )
+    await ami.wait_for(has_event("ConfbridgeJoin", uniqueid="cobrador-111", conference="agent-9"))
+    ami.send(
+        [
+            ("Action", "Originate"),
+            ("Channel", "Local/900@sim-agents"),
+            ("Context", "cobrador-supervisor"),
+            ("Exten", "s"),
+            ("Priority", "1"),
+            ("Async", "true"),
+            ("ChannelId", "cobrador-supervisor-1"),
+            ("Variable", "COBRADOR_SPY_AGENT_ID=9"),
+        ]
+    )
+    await ami.wait_for(has_event("ConfbridgeJoin", uniqueid="cobrador-supervisor-1"))
+    listing = ami.send([("Action", "ConfbridgeList"), ("Conference", "agent-9")])
+    await ami.wait_response(listing, complete_event="ConfbridgeListComplete")
+    for channel in ("cobrador-111", "cobrador-agent-8", "cobrador-agent-9"):
+        ami.send([("Action", "Hangup"), ("Channel", channel)])
+        await ami.wait_for(hung_up(channel))
+    await ami.wait_for(hung_up("cobrador-supervisor-1"))
+    await settle(ami)
+    ami.save("dialer_transfer_and_supervisor")
+    await ami.close()
+    agi.save("111", "answer_bridge_then_transfer")
+
+
+async def record_all(host: str, port: int, sets: set[str]) -> None:
+    agi = AGIRecorder()
+    agi_port = await agi.start()
+    setup = await RawAMI.open(host, port)
+    await setup.login()
+    for var, value in (
+        ("COBRADOR_AGI_PORT", str(agi_port)),
+        ("SIM_TALK_SECONDS", "20"),
+        ("SIM_MACHINE_SECONDS", "2"),
+    ):
+        await setup.wait_response(
+            setup.send([("Action", "Setvar"), ("Variable", var), ("Value", value)])
+        )
+
+    if "core" in sets:
+        await record_core(host, port, agi)
+    if "dialer" in sets:
+        await record_dialer_actions(host, port, agi)
+
+    for var, value in (
+        ("COBRADOR_AGI_PORT", "4573"),
+        ("SIM_TALK_SECONDS", "30"),
+        ("SIM_MACHINE_SECONDS", "20"),
+    ):
+        await setup.wait_response(
+            setup.send([("Action", "Setvar"), ("Variable", var), ("Value", value)])
+        )
     await setup.close()
     if agi.server:
         agi.server.close()
@@ -357,8 +451,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5038)
+    parser.add_argument(
+        "--set",
+        action="append",
+        choices=("core", "dialer"),
+        help="which traces to record (default: all); re-recording changes every byte",
+    )
     args = parser.parse_args()
-    asyncio.run(record_all(args.host, args.port))
+    asyncio.run(record_all(args.host, args.port, set(args.set or ("core", "dialer"))))
 
 
 if __name__ == "__main__":
