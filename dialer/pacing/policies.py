@@ -84,7 +84,7 @@ class PredictivePolicy:
         aim_ratio: float = 0.8,
         horizons: tuple[float, ...] = DEFAULT_HORIZONS,
         z_start: float = 2.6,
-        z_min: float = 1.5,
+        z_min: float = 1.8,
         z_max: float = 5.0,
         gain: float = 0.1,
         step_up: float = 0.1,
@@ -101,6 +101,7 @@ class PredictivePolicy:
         wrap_prior_mean: float = 20.0,
         wrap_points: int = 5,
         budget_guard: bool = True,
+        budget_reserve: float = 1.0,
     ) -> None:
         if not 0 < aim_ratio <= 1:
             raise ValueError("aim_ratio must be in (0, 1]")
@@ -125,6 +126,7 @@ class PredictivePolicy:
         self.wrap_prior_mean = wrap_prior_mean
         self.wrap_points = wrap_points
         self.budget_guard = budget_guard
+        self.budget_reserve = budget_reserve
         self._stats_at: float | None = None
         self._handle_built_at: float | None = None
         self._last_steer: float | None = None
@@ -179,7 +181,7 @@ class PredictivePolicy:
         aim = s.abandon_target * self.aim_ratio
         for seconds in LEGAL_WINDOWS:
             w = s.window(seconds)
-            if w is not None and w.abandoned + 1 > aim * w.human_answered:
+            if w is not None and w.abandoned + self.budget_reserve > aim * w.human_answered:
                 return True
         return False
 
@@ -256,13 +258,16 @@ def _column_sums(rows: list[tuple[float, ...]], width: int) -> list[float]:
 
 
 class VicidialAdaptPolicy:
-    """VICIdial-style ADAPT_TAPERED dial level, from its public description.
+    """VICIdial-style adaptive dial level, from its public description.
 
     Every `adjust_every_seconds` the dial level is multiplied by
     1 + (ready agents - waiting calls + diff_target) / active agents and clamped
-    to [1, max_level]; while the day's drop rate exceeds the limit (allowed
-    higher early in the shift, tapering to the limit at its end) the level is
-    halved instead. Calls = level * (ready + in-call agents) - calls in progress.
+    to [1, max_level] (VICIdial's default maximum is 3.0). While the day's drop
+    rate exceeds the limit the level is halved (`mode="tapered"`, ADAPT_TAPERED:
+    the limit may be overrun early in the shift, up to twice the target at its
+    start, tapering to the target at its end) or reset to 1
+    (`mode="hard_limit"`, ADAPT_HARD_LIMIT). Lines = level * active agents
+    (ready + in call, as with "available only tally" off) - calls in progress.
     """
 
     name = "vicidial_adapt"
@@ -271,22 +276,24 @@ class VicidialAdaptPolicy:
         self,
         *,
         adjust_every_seconds: float = 15.0,
-        max_level: float = 4.0,
+        max_level: float = 3.0,
         diff_target: float = 0.0,
-        taper: bool = True,
+        mode: str = "tapered",
     ) -> None:
         if max_level < 1:
             raise ValueError("max_level must be >= 1")
+        if mode not in ("tapered", "hard_limit"):
+            raise ValueError("mode must be 'tapered' or 'hard_limit'")
         self.adjust_every = adjust_every_seconds
         self.max_level = max_level
         self.diff_target = diff_target
-        self.taper = taper
+        self.mode = mode
         self.level = 1.0
         self._last_adjust: float | None = None
         self._shift_start: float | None = None
 
     def _drop_limit(self, s: Snapshot) -> float:
-        if not self.taper or s.shift_ends_at is None or self._shift_start is None:
+        if self.mode != "tapered" or s.shift_ends_at is None or self._shift_start is None:
             return s.abandon_target
         length = s.shift_ends_at - self._shift_start
         left = 0.0 if length <= 0 else max(0.0, (s.shift_ends_at - s.now) / length)
@@ -308,7 +315,7 @@ class VicidialAdaptPolicy:
             day = s.window(86400.0)
             drop = day.abandoned / day.human_answered if day and day.human_answered else 0.0
             if drop > self._drop_limit(s):
-                self.level = max(1.0, self.level / 2.0)
+                self.level = 1.0 if self.mode == "hard_limit" else max(1.0, self.level / 2.0)
             elif active > 0:
                 factor = 1.0 + (ready - s.waiting + self.diff_target) / active
                 self.level = min(self.max_level, max(1.0, self.level * factor))

@@ -160,3 +160,17 @@ def test_given_any_snapshot_when_asked_then_a_count_between_zero_and_free_lines(
     n = make_policy(name).calls_to_place(s)
     assert isinstance(n, int)
     assert 0 <= n <= max(0, s.max_ringing - len(s.ringing))
+
+
+@pytest.mark.parametrize("mode,expected", [("tapered", 1.5), ("hard_limit", 1.0)])
+def test_given_day_drop_rate_over_limit_when_vicidial_adapts_then_level_falls(mode, expected):
+    policy = make_policy("vicidial_adapt", mode=mode)
+    policy.level = 3.0
+    # 10% dropped today: over the limit however early in the shift.
+    policy.calls_to_place(snapshot(talking=[60.0] * 5, ready=5, answered=100, abandoned=10))
+    assert policy.level == expected
+
+
+def test_given_unknown_vicidial_mode_when_make_policy_then_value_error():
+    with pytest.raises(ValueError):
+        make_policy("vicidial_adapt", mode="turbo")
