@@ -192,7 +192,7 @@ class Hopper:
         expired = int(raw[0])
         claims = []
         for i in range(1, len(raw), 2):
-            meta = json.loads(raw[i + 1]) if raw[i + 1] else {"p": 0, "d": "{}"}
+            meta: dict[str, Any] = json.loads(raw[i + 1]) if raw[i + 1] else {"p": 0, "d": "{}"}
             claims.append(Claim(int(raw[i]), int(meta["p"]), json.loads(meta["d"] or "{}")))
         return claims, expired
 
@@ -207,7 +207,7 @@ class Hopper:
     async def release(self, owner: str, account_id: int, eligible_at: float | None,
                       priority: int | None = None) -> bool:  # fmt: skip
         """End a lease: back into the hopper at eligible_at (recycle), or out (None)."""
-        args = [owner, account_id, "" if eligible_at is None else eligible_at,
+        args: list[str | int | float] = [owner, account_id, "" if eligible_at is None else eligible_at,
                 "" if priority is None else int(priority)]  # fmt: skip
         return bool(await self._release(keys=self._keys, args=args))
 

@@ -126,6 +126,9 @@ class Account(Base):
     stage_explicit: Mapped[bool] = mapped_column(Boolean, default=False)
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
     custom_fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # When the dialer may consider the account again (None: now). Refill reads
+    # accounts through this column's index, so it never scans the portfolio.
+    next_attempt_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -133,7 +136,10 @@ class Account(Base):
         back_populates="account", cascade="all, delete-orphan", order_by="Phone.position"
     )
 
-    __table_args__ = (Index("ix_accounts_status_campaign", "status", "campaign_id"),)
+    __table_args__ = (
+        Index("ix_accounts_status_campaign", "status", "campaign_id"),
+        Index("ix_accounts_dialable", "campaign_id", "status", "next_attempt_at"),
+    )
 
 
 class Phone(Base):

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 02:51:53.337560
+Create Date: 2026-11-24 03:06:05.005094
 """
 
 from __future__ import annotations
@@ -86,6 +86,7 @@ def upgrade() -> None:
         sa.Column("stage_explicit", sa.Boolean(), nullable=False),
         sa.Column("campaign_id", sa.Integer(), nullable=True),
         sa.Column("custom_fields", sa.JSON(), nullable=False),
+        sa.Column("next_attempt_at", store.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("created_at", store.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", store.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
@@ -95,6 +96,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("external_ref", name=op.f("uq_accounts_external_ref")),
     )
     with op.batch_alter_table("accounts", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_accounts_dialable", ["campaign_id", "status", "next_attempt_at"], unique=False
+        )
         batch_op.create_index(
             "ix_accounts_status_campaign", ["status", "campaign_id"], unique=False
         )
@@ -407,6 +411,7 @@ def downgrade() -> None:
     op.drop_table("users")
     with op.batch_alter_table("accounts", schema=None) as batch_op:
         batch_op.drop_index("ix_accounts_status_campaign")
+        batch_op.drop_index("ix_accounts_dialable")
 
     op.drop_table("accounts")
     with op.batch_alter_table("registry_imports", schema=None) as batch_op:

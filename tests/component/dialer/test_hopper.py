@@ -161,7 +161,7 @@ def test_property_claim_order_is_priority_then_eligibility(
             await h.add([HopperEntry(account, prio, T0 + dt)], now=T0 + 100)
             latest[account] = (prio, T0 + dt)
         claims, _ = await h.claim(100, "d", T0 + 100, 30)
-        expected = sorted(latest, key=lambda a: (-latest[a][0], latest[a][1]))
+        expected = sorted(latest, key=lambda a: (-latest[a][0], latest[a][1], str(a)))
         assert [c.account_id for c in claims] == expected
         await client.aclose()
 

@@ -1,0 +1,82 @@
+"""SQL side of the dial loop: attempt rows created before every Originate (so
+none can be lost) and completed when the call ends, with recycling applied."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, select, update
+from sqlalchemy.orm import Session, selectinload
+
+from compliance import audit
+from store.db import transaction
+from store.models import Account, CallAttempt, Callback, Campaign
+
+
+def utc(epoch: float | None) -> datetime | None:
+    return None if epoch is None else datetime.fromtimestamp(epoch, UTC)
+
+
+def load_campaign(sql: Engine, name: str) -> Campaign | None:
+    with Session(sql, expire_on_commit=False) as s:
+        return s.execute(select(Campaign).where(Campaign.name == name)).scalar_one_or_none()
+
+
+def load_account(sql: Engine, account_id: int) -> Account | None:
+    with Session(sql, expire_on_commit=False) as s:
+        return s.execute(
+            select(Account).options(selectinload(Account.phones)).where(Account.id == account_id)
+        ).scalar_one_or_none()
+
+
+def create_attempt(sql: Engine, **values: Any) -> int:
+    with transaction(sql) as s:
+        row = CallAttempt(**values)
+        s.add(row)
+        s.flush()
+        return int(row.id)
+
+
+def update_attempt(sql: Engine, attempt_id: int, **values: Any) -> None:
+    with transaction(sql) as s:
+        s.execute(update(CallAttempt).where(CallAttempt.id == attempt_id).values(**values))
+
+
+def results_in_a_row(session: Session, account_id: int, result: str, limit: int = 20) -> int:
+    """How many of the account's latest attempts ended with this result (this one included)."""
+    rows = session.execute(
+        select(CallAttempt.result).where(CallAttempt.account_id == account_id, CallAttempt.result.isnot(None))
+        .order_by(CallAttempt.started_at.desc(), CallAttempt.id.desc()).limit(limit)
+    ).scalars()  # fmt: skip
+    n = 0
+    for r in rows:
+        if r != result:
+            break
+        n += 1
+    return n
+
+
+def finish_attempt(sql: Engine, attempt_id: int, account_id: int, values: Mapping[str, Any],
+                   next_attempt: Any, callback_id: int | None = None) -> None:  # fmt: skip
+    """Complete the attempt, set when the account comes back, audit the attempt."""
+    with transaction(sql) as s:
+        s.execute(update(CallAttempt).where(CallAttempt.id == attempt_id).values(**values))
+        in_a_row = results_in_a_row(s, account_id, str(values.get("result")))
+        when = next_attempt(in_a_row)
+        account = s.get(Account, account_id)
+        # Never pull an account forward: a disposition may already have set a later date.
+        if account is not None and (
+            account.next_attempt_at is None or account.next_attempt_at < when
+        ):
+            account.next_attempt_at = when
+        if callback_id is not None:
+            s.execute(update(Callback).where(Callback.id == callback_id, Callback.status == "queued")
+                      .values(status="done" if values.get("result") == "contact" else "pending",
+                              due_at=when if values.get("result") != "contact" else Callback.due_at))  # fmt: skip
+        audit.append(s, "attempt", {
+            "attempt_id": attempt_id, "account_id": account_id,
+            **{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in values.items()},
+            "next_attempt_at": when.isoformat(),
+        }, actor="dialer", subject=f"account:{account_id}")  # fmt: skip

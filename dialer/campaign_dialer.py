@@ -1,0 +1,682 @@
+"""The dial loop of one campaign in one dialer process.
+
+Each tick: refill the hopper when low, build the pacing snapshot, ask the
+policy how many calls to place, claim that many leases, run the final
+compliance check (atomic with the attempt counter), write the attempt row,
+originate. AMI events and the FastAGI `answer` route move each call through
+the state machine in `call_state`; when it ends the attempt is completed and
+the account recycled. Rules that never bend live here as plain code paths:
+no AMI or no reconciliation -> no originate; Redis or SQL trouble -> no
+originate; an Originate whose fate is unknown is never re-sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from compliance.engine import Decision
+from compliance.service import ComplianceService, Item, account_facts, mask_phone, phone_facts
+from dialer import attempt_store as store
+from dialer import call_state as cs
+from dialer import channel_vars as cv
+from dialer.agent_state import AgentStateError, AgentStates
+from dialer.ami import AMIClient, Message
+from dialer.ami.errors import AMIError
+from dialer.call_state import Call, CallState
+from dialer.fastagi import AGISession
+from dialer.fastagi.errors import AGIError
+from dialer.hopper import Claim, Hopper
+from dialer.pacing.policies import Policy, make_policy
+from dialer.pacing.snapshot import AgentView, RingingCall, Snapshot
+from dialer.recycle import next_attempt_after, rules_for
+from dialer.refill import Refiller, health_key
+from dialer.stats import WINDOW_LABELS, CampaignStats
+from metrics import definitions as m
+from store.models import Campaign
+
+log = logging.getLogger(__name__)
+
+POPS_CHANNEL = "cobrador:pops"
+COMMANDS_CHANNEL = "cobrador:commands"
+
+
+def wallboard_key(campaign: str) -> str:
+    return f"cobrador:wallboard:{{{campaign}}}"
+
+
+@dataclass(frozen=True)
+class DialerOptions:
+    owner: str  # unique per dialer process: names its hopper leases
+    tick_seconds: float = 1.0
+    lease_seconds: float = 120.0  # renewed every tick while the call lives
+    refill_every_seconds: float = 10.0
+    hopper_low_water: int = 20
+    refill_batch: int = 200
+    connect_grace_seconds: float = 2.0
+    ring_timeout_seconds: float = 30.0
+    max_ringing: int = 200
+    agi_host: str = "127.0.0.1"
+    stuck_call_seconds: float = 3600.0
+
+
+@dataclass
+class CallMeta:
+    claim: Claim
+    phone: str
+    profile_name: str
+    callback_id: int | None = None
+    channel: str | None = None
+    originate_failed: int | None = None
+    originate_failed_at: float | None = None
+    unknown_since: float | None = None  # Originate sent, link lost before the reply
+
+
+@dataclass
+class DialerHealth:
+    ok: bool = True
+    reason: str = ""
+    paused_since: float | None = None
+    events: list[str] = field(default_factory=list)
+
+
+class CampaignDialer:
+    def __init__(
+        self,
+        *,
+        sql: Engine,
+        redis: aioredis.Redis,
+        ami: AMIClient,
+        compliance: ComplianceService,
+        campaign: Campaign,
+        options: DialerOptions,
+        clock: Callable[[], float] = time.time,
+        policy: Policy | None = None,
+    ) -> None:
+        self.sql = sql
+        self.redis = redis
+        self.ami = ami
+        self.compliance = compliance
+        self.campaign = campaign
+        self.name = campaign.name
+        self.options = options
+        self.clock = clock
+        self.hopper = Hopper(redis, campaign.name)
+        self.agents = AgentStates(redis, clock=clock)
+        self.stats = CampaignStats(redis, campaign.name)
+        self.refiller = Refiller(sql, redis, self.hopper, compliance, campaign)
+        self.recycle_rules = rules_for((campaign.config or {}).get("recycle"))
+        self.policy = policy or self._policy_for(campaign.dial_mode)
+        self.calls: dict[int, Call] = {}
+        self.meta: dict[int, CallMeta] = {}
+        self.health = DialerHealth()
+        self.reconciled = False
+        self._last_refill = 0.0
+        self._pending_finishes: list[tuple[int, dict[str, Any]]] = []
+        self._finish_lock = asyncio.Lock()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = asyncio.Event()
+        self._events = ami.events()
+        ami.on_reconnect = self.reconcile
+
+    @staticmethod
+    def _policy_for(mode: str) -> Policy:
+        return make_policy("predictive" if mode == "predictive" else "progressive")
+
+    # -- lifecycle -------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Reconcile with Asterisk first: nothing is dialed before that."""
+        with contextlib.suppress(AMIError):
+            if self.ami.connected:
+                await self.reconcile(await self._live_channels())
+        self._tasks = [
+            asyncio.create_task(self._event_loop(), name=f"dialer-events-{self.name}"),
+            asyncio.create_task(self._command_loop(), name=f"dialer-commands-{self.name}"),
+        ]
+
+    async def run(self) -> None:
+        await self.start()
+        try:
+            while not self._stopping.is_set():
+                await self.tick()
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), self.options.tick_seconds)
+        finally:
+            await self.stop()
+
+    def request_stop(self) -> None:
+        self._stopping.set()
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        self._events.close()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+
+    async def _live_channels(self) -> list[Message]:
+        _, items = await self.ami.send_list_action({"Action": "CoreShowChannels"})
+        return items
+
+    # -- the tick --------------------------------------------------------------
+
+    async def tick(self) -> int:
+        """One pass of the loop; returns how many calls were originated."""
+        now = self.clock()
+        try:
+            await self._sweep(now)
+            await self._retry_finishes()
+            await self._renew_leases(now)
+            if not self._can_dial(now):
+                return 0
+            sizes = await self.hopper.sizes()
+            if sizes["ready"] + sizes["delayed"] < self.options.hopper_low_water or (
+                now - self._last_refill >= self.options.refill_every_seconds
+            ):
+                self._last_refill = now
+                await self.refiller.refill(
+                    datetime.fromtimestamp(now).astimezone(), self.options.refill_batch
+                )
+                sizes = await self.hopper.sizes()
+            m.HOPPER_SIZE.labels(self.name).set(sizes["ready"] + sizes["delayed"])
+            snapshot = await self.snapshot(now)
+            wanted = max(0, int(self.policy.calls_to_place(snapshot)))
+            m.PACING_TARGET_CALLS.labels(self.name, self.campaign.dial_mode).set(wanted)
+            placed = 0
+            if wanted:
+                claims, expired = await self.hopper.claim(
+                    wanted, self.options.owner, now, self.options.lease_seconds
+                )
+                if expired:
+                    m.HOPPER_LEASES_EXPIRED.labels(self.name).inc(expired)
+                if not claims and snapshot.count("ready"):
+                    await self._hopper_empty()
+                for claim in claims:
+                    placed += await self._place(claim)
+            await self._publish_wallboard(now, snapshot, sizes)
+            self._set_healthy()
+            return placed
+        except (RedisError, SQLAlchemyError, OSError) as exc:
+            # Fail closed: nothing is dialed while a store is unreachable; the
+            # attempts already written stay, their completion is retried.
+            self._set_unhealthy(f"store unavailable: {type(exc).__name__}", now)
+            log.warning("dialer %s: %s; dialing paused", self.name, exc)
+            return 0
+
+    def _can_dial(self, now: float) -> bool:
+        if not self.ami.connected:
+            self.reconciled = False
+            self._set_unhealthy("AMI disconnected", now)
+            return False
+        if not self.reconciled:
+            self._set_unhealthy("waiting for reconciliation with Asterisk", now)
+            return False
+        return self.campaign.status == "running"
+
+    def _set_unhealthy(self, reason: str, now: float) -> None:
+        if self.health.ok or self.health.reason != reason:
+            log.warning("dialer %s paused: %s", self.name, reason)
+            self.health = DialerHealth(ok=False, reason=reason, paused_since=now)
+        m.AMI_UP.set(1 if self.ami.connected else 0)
+
+    def _set_healthy(self) -> None:
+        if not self.health.ok:
+            log.info("dialer %s resumed after: %s", self.name, self.health.reason)
+        self.health = DialerHealth()
+        m.AMI_UP.set(1)
+
+    async def snapshot(self, now: float) -> Snapshot:
+        agents = await self.agents.list(self.name)
+        ring_samples, talk_samples = await self.stats.samples(now)
+        abandonment = await self.stats.abandonment(now)
+        for w in abandonment:
+            if w.seconds in WINDOW_LABELS and w.human_answered:
+                m.ABANDONMENT_RATIO.labels(self.name, WINDOW_LABELS[w.seconds]).set(
+                    w.abandoned / w.human_answered
+                )
+        target = float(self.campaign.abandon_target)
+        m.ABANDONMENT_TARGET.labels(self.name).set(target)
+        by_state: dict[str, int] = {}
+        for a in agents:
+            by_state[a.state.value] = by_state.get(a.state.value, 0) + 1
+        for state in ("ready", "reserved", "talking", "wrap_up", "paused", "no_audio"):
+            m.AGENTS_BY_STATE.labels(self.name, state).set(by_state.get(state, 0))
+        ringing = tuple(RingingCall(c.dialed_at) for c in self.calls.values() if c.is_ringing)
+        waiting = sum(
+            1 for c in self.calls.values() if c.state in (CallState.human, CallState.answered)
+        )
+        m.CALLS_IN_FLIGHT.labels(self.name, "ringing").set(len(ringing))
+        m.CALLS_IN_FLIGHT.labels(self.name, "connected").set(
+            sum(1 for c in self.calls.values() if c.state is CallState.bridged)
+        )
+        return Snapshot(
+            now=now,
+            agents=tuple(AgentView(a.state.value, a.since) for a in agents),
+            ringing=ringing,
+            waiting=waiting,
+            talk_samples=talk_samples,
+            ring_samples=ring_samples,
+            stats_at=now - now % 30,
+            abandonment=abandonment,
+            abandon_target=target,
+            connect_grace_seconds=self.options.connect_grace_seconds,
+            max_ringing=self.options.max_ringing,
+        )
+
+    # -- placing a call ----------------------------------------------------------
+
+    async def _place(self, claim: Claim) -> int:
+        now = self.clock()
+        account = await asyncio.to_thread(store.load_account, self.sql, claim.account_id)
+        phone = str(claim.payload.get("phone", ""))
+        if account is None or not phone:
+            await self.hopper.release(self.options.owner, claim.account_id, None)
+            return 0
+        profile = self.compliance.profile_for(self.campaign, account.country)
+        item = Item(account_facts(account), phone_facts(account, phone), profile, self.campaign.id)
+        phone_row = next((p for p in account.phones if p.number_e164 == phone), None)
+        caller_id = self._caller_id()
+        attempt_id = await asyncio.to_thread(
+            store.create_attempt, self.sql, account_id=account.id, phone_id=phone_row.id if phone_row else None,
+            phone_e164=phone, campaign_id=self.campaign.id, caller_id=caller_id,
+            started_at=store.utc(now), source="dialer", direction="outbound",
+        )  # fmt: skip
+        at = store.utc(now)
+        assert at is not None
+        decision = (await self.compliance.evaluate_batch([item], at))[0]
+        if decision.allowed and self.compliance.caps is not None:
+            # The final check: every cap checked and this attempt counted, atomically.
+            caps = await self.compliance.caps.check_and_count(
+                account.id, profile, at, f"a:{attempt_id}"
+            )
+            if not caps.allowed:
+                decision = replace(decision, allowed=False, reasons=tuple(caps.reasons))
+        elif self.compliance.caps is None:
+            decision = replace(decision, allowed=False, reasons=("registry_unavailable",))
+        decision_id = await asyncio.to_thread(self._record_decision, item, decision)
+        m.DECISIONS.labels(
+            self.name, self.campaign.country, "originate", str(decision.allowed).lower()
+        ).inc()
+        if not decision.allowed:
+            for reason in decision.reasons:
+                m.DECISION_BLOCKS.labels(
+                    self.name, self.campaign.country, "originate", reason
+                ).inc()
+            await asyncio.to_thread(store.update_attempt, self.sql, attempt_id, result="blocked",
+                                    ended_at=at, decision_id=decision_id)  # fmt: skip
+            await asyncio.to_thread(self._sleep_account, account.id, decision)
+            await self.hopper.release(self.options.owner, account.id, None)
+            log.info("attempt %s to %s blocked at originate: %s", attempt_id, mask_phone(phone),
+                     ",".join(decision.reasons))  # fmt: skip
+            return 0
+        await asyncio.to_thread(store.update_attempt, self.sql, attempt_id, decision_id=decision_id,
+                                debtor_local_time=decision.local_time)  # fmt: skip
+        call = Call(attempt_id=attempt_id, account_id=account.id, dialed_at=now)
+        self.calls[attempt_id] = call
+        self.meta[attempt_id] = CallMeta(claim=claim, phone=phone, profile_name=profile.name,
+                                         callback_id=claim.payload.get("callback_id"))  # fmt: skip
+        action = {
+            "Action": "Originate",
+            "Channel": cv.debtor_channel(phone),
+            "Context": cv.CONTEXT_ANSWER,
+            "Exten": "s",
+            "Priority": 1,
+            "Async": "true",
+            "Timeout": int(self.options.ring_timeout_seconds * 1000),
+            "ChannelId": cv.originate_channel_id(attempt_id),
+            "CallerID": f'"{self.campaign.name}" <{caller_id or ""}>',
+            "Variable": f"{cv.ATTEMPT_ID}={attempt_id},{cv.CAMPAIGN}={self.name},{cv.AGI_HOST}={self.options.agi_host}",
+        }
+        try:
+            await self.ami.send_action(action)
+        except AMIError as exc:
+            # Never re-sent: the debtor may already be ringing. Reconciliation
+            # with Asterisk's live channels decides what happened.
+            self.meta[attempt_id].unknown_since = now
+            m.ORIGINATE_ERRORS.labels(self.name, type(exc).__name__).inc()
+            log.warning("originate of attempt %s uncertain (%s); not re-sent", attempt_id, exc)
+            return 0
+        m.CALLS_PLACED.labels(self.name, self.campaign.dial_mode).inc()
+        log.info("attempt %s: dialing %s", attempt_id, mask_phone(phone))
+        return 1
+
+    def _caller_id(self) -> str | None:
+        ids = [c for c in (self.campaign.caller_ids or []) if c]
+        if not ids:
+            return None
+        return str(ids[len(self.calls) % len(ids)])
+
+    def _record_decision(self, item: Item, decision: Decision) -> int:
+        from store.db import transaction
+
+        with transaction(self.sql) as s:
+            return int(
+                self.compliance.record(s, [item], [decision], "originate", actor="dialer")[0].id
+            )
+
+    def _sleep_account(self, account_id: int, decision: Decision) -> None:
+        from dialer.refill import backoff_for
+        from store.db import transaction
+        from store.models import Account
+
+        with transaction(self.sql) as s:
+            account = s.get(Account, account_id)
+            if account is not None:
+                when = datetime.fromtimestamp(self.clock()).astimezone() + backoff_for(
+                    decision.reasons
+                )
+                account.next_attempt_at = when
+
+    # -- AMI events -----------------------------------------------------------
+
+    async def _event_loop(self) -> None:
+        async for event in self._events:
+            try:
+                await self.handle_event(event)
+            except (RedisError, SQLAlchemyError, OSError):
+                log.exception("dialer %s: event %s not handled", self.name, event.get("Event"))
+
+    @staticmethod
+    def _attempt_of(event: Message) -> int | None:
+        uid = event.get("Uniqueid") or ""
+        prefix = cv.originate_channel_id("")
+        if not uid.startswith(prefix) or ";" in uid:
+            return None
+        try:
+            return int(uid[len(prefix) :])
+        except ValueError:
+            return None
+
+    async def handle_event(self, event: Message) -> None:
+        attempt_id = self._attempt_of(event)
+        if attempt_id is None or attempt_id not in self.calls:
+            return
+        now = self.clock()
+        name = event.get("Event")
+        call = self.calls[attempt_id]
+        meta = self.meta[attempt_id]
+        if event.get("Channel") and name != "OriginateResponse":
+            meta.channel = event.get("Channel")
+        if name == "Newstate":
+            state = event.get("ChannelState")
+            if state == "5":
+                self.calls[attempt_id] = cs.on_ringing(call, now)
+            elif state == "6":
+                self.calls[attempt_id] = cs.on_answer(call, now)
+                m.CALLS_ANSWERED.labels(self.name, "answered").inc()
+        elif name == "OriginateResponse" and event.get("Response") == "Failure":
+            # The Hangup event carries the real cause; it may come before or after.
+            meta.originate_failed = int(event.get("Reason") or 0)
+            meta.originate_failed_at = now
+        elif name == "Hangup":
+            cause = event.get("Cause")
+            await self._finish(
+                attempt_id,
+                cs.on_hangup(call, int(cause) if cause and cause.isdigit() else None, now),
+            )
+
+    async def _sweep(self, now: float) -> None:
+        """End calls whose end we will not hear about: an Originate that failed
+        without a channel, or a call far past any plausible length."""
+        for attempt_id, call in list(self.calls.items()):
+            meta = self.meta[attempt_id]
+            if meta.originate_failed_at is not None and now - meta.originate_failed_at > 5:
+                await self._finish(
+                    attempt_id, cs.on_originate_failed(call, meta.originate_failed, now)
+                )
+            elif now - call.dialed_at > self.options.stuck_call_seconds:
+                await self._finish(attempt_id, cs.on_hangup(call, None, now))
+
+    async def reconcile(self, channels: list[Message]) -> None:
+        """After (re)connecting: calls Asterisk no longer has ended while we were away."""
+        live = {self._attempt_of(c) for c in channels}
+        now = self.clock()
+        for attempt_id, call in list(self.calls.items()):
+            if attempt_id not in live:
+                log.info("attempt %s ended while AMI was away", attempt_id)
+                await self._finish(attempt_id, cs.on_hangup(call, None, now))
+            else:
+                self.meta[attempt_id].unknown_since = None
+        self.reconciled = True
+
+    # -- the FastAGI answer route -----------------------------------------------
+
+    async def agi_answer(self, agi: AGISession) -> None:
+        raw_id = await agi.get_variable(cv.ATTEMPT_ID)
+        attempt_id = int(raw_id) if raw_id and raw_id.isdigit() else None
+        call = self.calls.get(attempt_id) if attempt_id is not None else None
+        if attempt_id is None or call is None:
+            # Not ours (or forgotten): a person may be on the line, so the
+            # safe-harbor message plays rather than silence.
+            await agi.set_variable(cv.ACTION, cv.ACTION_SAFE_HARBOR)
+            return
+        now = self.clock()
+        amd = (await agi.get_variable(cv.AMD_STATUS) or "").upper()
+        if call.state in (CallState.queued, CallState.ringing):
+            call = cs.on_answer(call, now)
+        if amd == cv.AMD_MACHINE:
+            self.calls[attempt_id] = cs.on_amd(call, False, now)
+            await agi.set_variable(cv.ACTION, cv.ACTION_HANGUP)
+            return
+        call = cs.on_amd(call, True, now)
+        self.calls[attempt_id] = call
+        meta = self.meta[attempt_id]
+        agent_id = await self._reserve_agent(attempt_id, now + self.options.connect_grace_seconds,
+                                             meta.claim.payload.get("agent_id"))  # fmt: skip
+        if agent_id is None:
+            self.calls[attempt_id] = cs.on_abandoned(self.calls[attempt_id], self.clock())
+            await agi.set_variable(cv.ACTION, cv.ACTION_SAFE_HARBOR)
+            log.info(
+                "attempt %s abandoned: no agent within %.1f s",
+                attempt_id,
+                self.options.connect_grace_seconds,
+            )
+            return
+        await agi.set_variable(cv.BRIDGE, cv.agent_bridge(agent_id))
+        await agi.set_variable(cv.ACTION, cv.ACTION_BRIDGE)
+        bridged_at = self.clock()
+        self.calls[attempt_id] = cs.on_bridged(self.calls[attempt_id], agent_id, bridged_at)
+        m.ANSWER_TO_BRIDGE.labels(self.name).observe(max(0.0, bridged_at - (call.human_at or now)))
+        with contextlib.suppress(AgentStateError):
+            await self.agents.talking(agent_id, attempt_id)
+        await self.redis.publish(POPS_CHANNEL, json.dumps({
+            "type": "pop", "attempt_id": attempt_id, "agent_id": agent_id,
+            "account_id": call.account_id, "campaign": self.name, "direction": "outbound",
+            "published_at": time.time(),
+        }))  # fmt: skip
+
+    async def _reserve_agent(self, attempt_id: int, deadline: float, preferred: Any) -> int | None:
+        """The longest-idle ready agent (a personal callback's own agent first),
+        retried until the connect grace runs out."""
+        while True:
+            agents = [a for a in await self.agents.list(self.name) if a.state.value == "ready"]
+            agents.sort(key=lambda a: a.since)
+            if preferred is not None:
+                agents.sort(key=lambda a: a.agent_id != int(preferred))
+            for agent in agents:
+                if await self.agents.reserve(agent.agent_id, attempt_id):
+                    return agent.agent_id
+            if self.clock() >= deadline:
+                return None
+            await asyncio.sleep(0.05)
+
+    # -- the end of a call ------------------------------------------------------
+
+    async def _finish(self, attempt_id: int, call: Call) -> None:
+        self.calls.pop(attempt_id, None)
+        meta = self.meta.pop(attempt_id)
+        result = call.result or "failed"
+        ended = call.ended_at or self.clock()
+        values: dict[str, Any] = {
+            "result": result,
+            "ended_at": store.utc(ended),
+            "answered_at": store.utc(call.answered_at),
+            "bridged_at": store.utc(call.bridged_at),
+            "hangup_cause": call.hangup_cause,
+            "agent_id": call.agent_id,
+            "channel": meta.channel,
+            "uniqueid": cv.originate_channel_id(attempt_id),
+        }
+        m.CALL_RESULTS.labels(self.name, result).inc()
+        if result == "abandoned":
+            m.ABANDONED.labels(self.name).inc()
+        ring_end = call.answered_at or ended
+        m.RING_TIME.labels(self.name).observe(max(0.0, ring_end - call.dialed_at))
+        talk = (ended - call.bridged_at) if call.bridged_at is not None else None
+        if talk is not None:
+            m.TALK_TIME.labels(self.name).observe(max(0.0, talk))
+        outcome = {"contact": "human", "abandoned": "human", "machine": "machine", "busy": "busy",
+                   "no_answer": "no_answer"}.get(result, "failed")  # fmt: skip
+        await self.stats.record_end(attempt_id=attempt_id, now=ended, human_at=call.human_at or (
+            call.answered_at if result == "abandoned" else None), abandoned=result == "abandoned",
+            ring_seconds=ring_end - call.dialed_at, ring_outcome=outcome, talk_seconds=talk)  # fmt: skip
+        if result == "abandoned" and self.compliance.caps is not None:
+            with contextlib.suppress(RedisError):
+                await self.compliance.caps.record_abandon(
+                    call.account_id, attempt_id, datetime.fromtimestamp(ended).astimezone()
+                )
+        if call.agent_id is not None:
+            with contextlib.suppress(AgentStateError):
+                await self.agents.wrap_up(call.agent_id)
+        await self.hopper.release(self.options.owner, call.account_id, None)
+        self._pending_finishes.append((attempt_id, {"account_id": call.account_id, "values": values,
+                                                    "ended": ended, "callback_id": meta.callback_id}))  # fmt: skip
+        await self._retry_finishes()
+        log.info("attempt %s ended: %s", attempt_id, result)
+
+    async def _retry_finishes(self) -> None:
+        """Write completed attempts; kept in memory and retried while SQL is away."""
+        async with self._finish_lock:  # the event loop and the tick both get here
+            await self._write_finishes()
+
+    async def _write_finishes(self) -> None:
+        while self._pending_finishes:
+            attempt_id, data = self._pending_finishes[0]
+            result = data["values"]["result"]
+            ended = data["ended"]
+
+            def when(in_a_row: int, result: str = result, ended: float = ended) -> datetime:
+                at = next_attempt_after(result, in_a_row, ended, self.recycle_rules)
+                return datetime.fromtimestamp(at).astimezone()
+
+            try:
+                await asyncio.to_thread(store.finish_attempt, self.sql, attempt_id, data["account_id"],
+                                        data["values"], when, data["callback_id"])  # fmt: skip
+            except SQLAlchemyError:
+                log.warning("attempt %s completion not written yet (SQL unavailable)", attempt_id)
+                return
+            self._pending_finishes.pop(0)
+
+    async def _renew_leases(self, now: float) -> None:
+        accounts = [c.account_id for c in self.calls.values()]
+        if accounts:
+            await self.hopper.renew(self.options.owner, accounts, now, self.options.lease_seconds)
+
+    # -- commands from the console and the imports ------------------------------------
+
+    async def _command_loop(self) -> None:
+        pubsub = self.redis.pubsub()
+        await pubsub.subscribe(COMMANDS_CHANNEL)
+        try:
+            async for message in pubsub.listen():
+                if message.get("type") != "message":
+                    continue
+                try:
+                    await self.handle_command(json.loads(message["data"]))
+                except (ValueError, KeyError, TypeError, AMIError, RedisError):
+                    log.warning(
+                        "dialer %s: bad or failed command %r", self.name, message.get("data")
+                    )
+        finally:
+            with contextlib.suppress(Exception):
+                await pubsub.aclose()  # type: ignore[attr-defined]
+
+    async def handle_command(self, command: dict[str, Any]) -> None:
+        kind = command.get("type")
+        if kind in ("payment", "stop_account", "do_not_contact"):
+            await self.stop_account(int(command["account_id"]))
+        elif kind == "hangup":
+            attempt_id = int(command["attempt_id"])
+            meta = self.meta.get(attempt_id)
+            if meta is not None and meta.channel:
+                await self.ami.send_action(
+                    {"Action": "Hangup", "Channel": meta.channel, "Cause": 16}
+                )
+        elif kind == "campaign":
+            self.campaign.status = str(command.get("status", self.campaign.status))
+            if "dial_mode" in command:
+                self.campaign.dial_mode = str(command["dial_mode"])
+                self.policy = self._policy_for(self.campaign.dial_mode)
+
+    async def stop_account(self, account_id: int) -> None:
+        """Out of the hopper at once; a call to it not yet answered is hung up."""
+        await self.hopper.remove(account_id)
+        for attempt_id, call in list(self.calls.items()):
+            if call.account_id == account_id and call.is_ringing:
+                self.calls[attempt_id] = cs.on_cancelled(call)
+                meta = self.meta[attempt_id]
+                channel = meta.channel or f"{cv.debtor_channel(meta.phone)}"
+                with contextlib.suppress(AMIError):
+                    await self.ami.send_action(
+                        {"Action": "Hangup", "Channel": channel, "Cause": 16}
+                    )
+                log.info("attempt %s hung up before answer: account stopped", attempt_id)
+
+    async def _hopper_empty(self) -> None:
+        raw = await self.redis.get(health_key(self.name))
+        reasons = json.loads(raw).get("blocked", {}) if raw else {}
+        if not reasons:
+            m.HOPPER_EMPTY.labels(self.name, "no_candidates").inc()
+        for reason in reasons:
+            m.HOPPER_EMPTY.labels(self.name, reason).inc()
+        log.info(
+            "dialer %s: agents ready but the hopper is empty; blocked: %s",
+            self.name,
+            reasons or "none",
+        )
+
+    async def _publish_wallboard(
+        self, now: float, snapshot: Snapshot, sizes: dict[str, int]
+    ) -> None:
+        raw = await self.redis.get(health_key(self.name))
+        health = json.loads(raw) if raw else {}
+        board = {
+            "at": now,
+            "campaign": self.name,
+            "dial_mode": self.campaign.dial_mode,
+            "status": self.campaign.status,
+            "dialer": {"ok": self.health.ok, "reason": self.health.reason},
+            "calls": {
+                "ringing": len(snapshot.ringing),
+                "waiting": snapshot.waiting,
+                "connected": sum(1 for c in self.calls.values() if c.state is CallState.bridged),
+            },
+            "abandonment": {
+                WINDOW_LABELS.get(w.seconds, f"{int(w.seconds)}s"): {
+                    "human_answered": w.human_answered,
+                    "abandoned": w.abandoned,
+                    "ratio": (w.abandoned / w.human_answered) if w.human_answered else 0.0,
+                }
+                for w in snapshot.abandonment
+            },  # fmt: skip
+            "abandon_target": snapshot.abandon_target,
+            "hopper": {**sizes, "health": health},
+        }
+        await self.redis.set(wallboard_key(self.name), json.dumps(board), ex=60)
+
+
+__all__ = ["AGIError", "CampaignDialer", "DialerOptions", "wallboard_key"]

@@ -1,0 +1,232 @@
+"""Refill a campaign's hopper from SQL with accounts the law allows now.
+
+Candidates come through the `ix_accounts_dialable` index (campaign, status,
+next_attempt_at), never a scan of the portfolio. Each candidate's phones are
+evaluated by the compliance engine (the first check); the first allowed phone
+in rotation enters the hopper. A blocked account is put back to sleep for a
+time that depends on why (outside hours: minutes; registry-listed: a day), and
+the reasons are counted: they are the hopper's health when it runs dry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import redis.asyncio as aioredis
+from sqlalchemy import Engine, func, or_, select, update
+from sqlalchemy.orm import Session, selectinload
+
+from compliance.engine import Decision
+from compliance.service import ComplianceService, Item, account_facts, phone_facts
+from dialer.hopper import Hopper, HopperEntry
+from dialer.priority import account_priority, weights_for
+from metrics import definitions as m
+from store.db import transaction
+from store.models import Account, CallAttempt, Callback, Campaign, Promise
+
+log = logging.getLogger(__name__)
+
+# While in the hopper an account is not a candidate again; when its lease ends
+# the dialer sets next_attempt_at from the call's result (recycling).
+HOPPER_HOLD = timedelta(hours=2)
+BACKOFF_BY_REASON = {
+    "outside_hours": timedelta(minutes=15),
+    "day_not_allowed": timedelta(hours=1),
+    "holiday": timedelta(hours=1),
+    "attempt_cap_day": timedelta(hours=1),
+    "attempt_cap_week": timedelta(hours=6),
+    "contact_cap_week": timedelta(hours=6),
+    "recent_abandon": timedelta(hours=1),
+    # The system, not the debtor: retry soon so dialing resumes once fixed.
+    "registry_unavailable": timedelta(minutes=5),
+    "registry_stale": timedelta(minutes=5),
+}
+DEFAULT_BACKOFF = timedelta(hours=24)
+DIALABLE_STATUSES = ("active",)
+HEALTH_TTL_SECONDS = 3600
+
+
+def backoff_for(reasons: Sequence[str]) -> timedelta:
+    """Until the soonest reason may clear; every rule is checked again then."""
+    return min(
+        (BACKOFF_BY_REASON.get(r, DEFAULT_BACKOFF) for r in reasons), default=DEFAULT_BACKOFF
+    )
+
+
+@dataclass
+class RefillReport:
+    considered: int = 0
+    added: int = 0
+    blocked: Counter[str] = field(default_factory=Counter)
+    callbacks: int = 0
+
+    def as_dict(self, at: float) -> dict[str, Any]:
+        return {"at": at, "considered": self.considered, "added": self.added,
+                "callbacks": self.callbacks, "blocked": dict(self.blocked)}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Candidate:
+    account: Account
+    attempts: int
+    broken_promise: bool
+    callback: Callback | None = None
+
+
+def health_key(campaign: str) -> str:
+    return f"cobrador:hopper:{{{campaign}}}:health"
+
+
+class Refiller:
+    def __init__(self, sql: Engine, redis: aioredis.Redis, hopper: Hopper,
+                 compliance: ComplianceService, campaign: Campaign) -> None:  # fmt: skip
+        self.sql = sql
+        self.redis = redis
+        self.hopper = hopper
+        self.compliance = compliance
+        self.campaign = campaign
+        self.weights = weights_for((campaign.config or {}).get("priority"))
+
+    async def refill(self, now: datetime, want: int) -> RefillReport:
+        report = RefillReport()
+        if want <= 0:
+            return report
+        candidates = await asyncio.to_thread(self._candidates, now, want)
+        report.considered = len(candidates)
+        report.callbacks = sum(1 for c in candidates if c.callback is not None)
+        if not candidates:
+            await self._store_health(report, now)
+            return report
+        items: list[Item] = []
+        owners: list[int] = []
+        profile = self.compliance.profile_for(self.campaign, self.campaign.country)
+        for index, cand in enumerate(candidates):
+            for phone in _rotation(cand):
+                items.append(Item(account_facts(cand.account), phone_facts(cand.account, phone.number_e164),
+                                  profile, self.campaign.id))  # fmt: skip
+                owners.append(index)
+        decisions = await self.compliance.evaluate_batch(items, now) if items else []
+        chosen: dict[int, tuple[Item, Decision]] = {}
+        for index, item, decision in zip(owners, items, decisions, strict=True):
+            best = chosen.get(index)
+            if best is None or (decision.allowed and not best[1].allowed):
+                chosen[index] = (item, decision)
+        entries: list[HopperEntry] = []
+        sleeps: dict[int, datetime] = {}
+        today = now.date()
+        for index, cand in enumerate(candidates):
+            picked = chosen.get(index)
+            if picked is None:  # no active phone at all
+                report.blocked["invalid_number"] += 1
+                sleeps[cand.account.id] = now + DEFAULT_BACKOFF
+                continue
+            item, decision = picked
+            if decision.allowed:
+                priority = account_priority(
+                    stage=cand.account.stage, due_date=cand.account.due_date,
+                    balance=cand.account.balance, today=today,
+                    broken_promise=cand.broken_promise, callback_due=cand.callback is not None,
+                    weights=self.weights,
+                )  # fmt: skip
+                payload: dict[str, Any] = {"phone": item.phone.e164, "reason": "fresh"}
+                if cand.callback is not None:
+                    payload.update(reason="callback", callback_id=cand.callback.id,
+                                   agent_id=cand.callback.agent_id)  # fmt: skip
+                elif cand.broken_promise:
+                    payload["reason"] = "broken_promise"
+                entries.append(HopperEntry(cand.account.id, priority, now.timestamp(), payload))
+                sleeps[cand.account.id] = now + HOPPER_HOLD
+            else:
+                report.blocked.update(decision.reasons)
+                sleeps[cand.account.id] = now + backoff_for(decision.reasons)
+                for reason in decision.reasons:
+                    m.DECISION_BLOCKS.labels(
+                        self.campaign.name, self.campaign.country, "hopper", reason
+                    ).inc()
+            m.DECISIONS.labels(self.campaign.name, self.campaign.country, "hopper",
+                               str(decision.allowed).lower()).inc()  # fmt: skip
+        recorded = [chosen[i] for i in sorted(chosen)]
+        queued_callbacks = [e.payload["callback_id"] for e in entries if "callback_id" in e.payload]
+        await asyncio.to_thread(self._write, recorded, sleeps, queued_callbacks)
+        report.added = await self.hopper.add(entries, now.timestamp())
+        await self._store_health(report, now)
+        return report
+
+    def _candidates(self, now: datetime, want: int) -> list[Candidate]:
+        with Session(self.sql) as s:
+            due = s.execute(
+                select(Callback).where(Callback.campaign_id == self.campaign.id,
+                                       Callback.status == "pending", Callback.due_at <= now)
+                .order_by(Callback.due_at).limit(want)
+            ).scalars().all()  # fmt: skip
+            callback_by_account = {c.account_id: c for c in due}
+            query = (
+                select(Account).options(selectinload(Account.phones))
+                .where(Account.campaign_id == self.campaign.id,
+                       Account.status.in_(DIALABLE_STATUSES),
+                       or_(Account.next_attempt_at.is_(None), Account.next_attempt_at <= now))
+                .order_by(Account.next_attempt_at.asc().nulls_first(), Account.id)
+                .limit(want)
+            )  # fmt: skip
+            accounts = {a.id: a for a in s.execute(query).scalars()}
+            # A callback that is due wins over its account's sleep.
+            missing = [a for a in callback_by_account if a not in accounts]
+            if missing:
+                for a in s.execute(select(Account).options(selectinload(Account.phones))
+                                   .where(Account.id.in_(missing),
+                                          Account.status.in_(DIALABLE_STATUSES))).scalars():  # fmt: skip
+                    accounts[a.id] = a
+            if not accounts:
+                return []
+            ids = list(accounts)
+            attempts = dict(s.execute(
+                select(CallAttempt.account_id, func.count()).where(CallAttempt.account_id.in_(ids))
+                .group_by(CallAttempt.account_id)).all())  # fmt: skip
+            broken = set(s.execute(
+                select(Promise.account_id).where(Promise.account_id.in_(ids), Promise.status == "broken",
+                                                 Promise.resolved_at >= now - timedelta(days=30))
+            ).scalars())  # fmt: skip
+            return [Candidate(a, int(attempts.get(a.id, 0)), a.id in broken, callback_by_account.get(a.id))
+                    for a in accounts.values()]  # fmt: skip
+
+    def _write(self, recorded: list[tuple[Item, Decision]], sleeps: Mapping[int, datetime],
+               queued_callbacks: list[int]) -> None:  # fmt: skip
+        with transaction(self.sql) as s:
+            if queued_callbacks:
+                s.execute(
+                    update(Callback)
+                    .where(Callback.id.in_(queued_callbacks))
+                    .values(status="queued")
+                )
+            if recorded:
+                self.compliance.record(
+                    s, [i for i, _ in recorded], [d for _, d in recorded], "hopper"
+                )
+            by_time: dict[datetime, list[int]] = {}
+            for account_id, at in sleeps.items():
+                by_time.setdefault(at, []).append(account_id)
+            for at, ids in by_time.items():
+                s.execute(update(Account).where(Account.id.in_(ids)).values(next_attempt_at=at))
+
+    async def _store_health(self, report: RefillReport, now: datetime) -> None:
+        await self.redis.set(health_key(self.campaign.name), json.dumps(report.as_dict(now.timestamp())),
+                             ex=HEALTH_TTL_SECONDS)  # fmt: skip
+
+
+def _rotation(cand: Candidate) -> list[Any]:
+    """The account's active phones, starting after the one dialed last."""
+    phones = [p for p in cand.account.phones if p.status == "active"]
+    if cand.callback is not None and cand.callback.phone_id is not None:
+        preferred = [p for p in phones if p.id == cand.callback.phone_id]
+        return preferred + [p for p in phones if p.id != cand.callback.phone_id]
+    if not phones:
+        return []
+    start = cand.attempts % len(phones)
+    return phones[start:] + phones[:start]

@@ -1,0 +1,183 @@
+"""A campaign wired end to end on real Redis and SQL: pbxsim speaking AMI and
+calling our FastAGI server, the compliance service, and the dial loop."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import redis
+import redis.asyncio as aioredis
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from compliance.registry_import import import_registry
+from compliance.service import ComplianceService
+from dialer import channel_vars as cv
+from dialer.agent_state import AgentState, AgentStates
+from dialer.ami import AMIClient
+from dialer.campaign_dialer import CampaignDialer, DialerOptions
+from dialer.fastagi import FastAGIServer
+from pbxsim.ami_server import AMIServer
+from pbxsim.clock import ScaledClock
+from pbxsim.pbx import PBX
+from pbxsim.scenario import Dist, Scenario
+from store.models import Account, Campaign, Phone, User
+
+# A Wednesday, 11:00 in Mexico City: inside every MX window, not a holiday.
+SHIFT_START = datetime(2026, 11, 25, 17, 0, tzinfo=UTC)
+SPEED = 20.0
+
+
+class ShiftClock:
+    """Wall time moved to the shift; `jump` moves it further (recycling tests)."""
+
+    def __init__(self, start: datetime) -> None:
+        self.offset = start.timestamp() - time.time()
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+    def jump(self, seconds: float) -> None:
+        self.offset += seconds
+
+
+def scenario(seed: int = 11) -> Scenario:
+    return Scenario(
+        p_human=0.6, p_machine=0.1, p_busy=0.1, p_congestion=0.05, p_unallocated=0.0,
+        ring_seconds=Dist("uniform", 1.0, 4.0), talk_seconds=Dist("uniform", 2.0, 6.0),
+        machine_seconds=Dist("constant", 3.0), amd_human_seconds=0.5, amd_machine_seconds=1.0,
+        safe_harbor_seconds=1.0, agent_answer_seconds=0.1, seed=seed,
+    )  # fmt: skip
+
+
+def seed_campaign(engine: Engine, accounts: int, *, listed: set[int] = frozenset(),  # type: ignore[assignment]
+                  agents: int = 3) -> tuple[int, list[int], dict[int, str]]:  # fmt: skip
+    """A running MX campaign, `accounts` debtors in Mexico City with consent, agents."""
+    numbers: dict[int, str] = {}
+    with Session(engine) as s, s.begin():
+        campaign = Campaign(name="mx-test", country="MX", profile="MX", dial_mode="progressive",
+                            status="running", caller_ids=["5215550001000"], config={})  # fmt: skip
+        s.add(campaign)
+        s.flush()
+        users = [User(username=f"agente{i}", role="agent", password_hash="-", campaign_id=campaign.id)
+                 for i in range(1, agents + 1)]  # fmt: skip
+        s.add_all(users)
+        for i in range(accounts):
+            number = f"+5255{10000000 + i:08d}"
+            account = Account(external_ref=f"R{i:05d}", debtor_name=f"Deudor {i}", country="MX",
+                              region="MX-CMX", balance=Decimal("1000.00"), currency="MXN",
+                              status="active", stage="firm", campaign_id=campaign.id)  # fmt: skip
+            account.phones.append(Phone(position=1, number_e164=number, phone_type="mobile",
+                                        consent=True, consent_ref=f"EV-{i}"))  # fmt: skip
+            s.add(account)
+            s.flush()
+            numbers[account.id] = number
+        s.flush()
+        return campaign.id, [u.id for u in users], numbers
+
+
+def load_reus(
+    engine: Engine, redis_url: str, tmp_path: Path, listed: list[str], now: datetime
+) -> None:
+    path = tmp_path / "reus.txt"
+    path.write_text("\n".join(listed or ["+525599999999"]) + "\n")
+    client = redis.Redis.from_url(redis_url)
+    import_registry(engine, client, name="reus", path=path, country="MX", now=now)
+    client.close()
+
+
+@dataclass
+class Floor:
+    """The running system of one test."""
+
+    engine: Engine
+    redis: aioredis.Redis
+    clock: ShiftClock
+    pbx: PBX
+    ami_server: AMIServer
+    agi: FastAGIServer
+    ami: AMIClient
+    dialer: CampaignDialer
+    agents: AgentStates
+    agent_ids: list[int]
+    numbers: dict[int, str]
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def run_until(self, done: Callable[[], bool], wall_seconds: float = 60.0) -> None:
+        deadline = time.monotonic() + wall_seconds
+        while not done():
+            if time.monotonic() > deadline:
+                raise AssertionError("condition not reached in time")
+            await self.dialer.tick()
+            await asyncio.sleep(0.05)
+
+
+async def _agent_bots(agents: AgentStates, ids: list[int]) -> None:
+    """Agents who finish wrap-up at once: ready again for the next call."""
+    while True:
+        for agent_id in ids:
+            snap = await agents.get(agent_id)
+            if snap.state is AgentState.wrap_up:
+                await agents.set_ready(agent_id)
+        await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+async def make_floor(
+    engine: Engine, redis_url: str, tmp_path: Path
+) -> AsyncIterator[Callable[..., object]]:
+    floors: list[Floor] = []
+
+    async def make(accounts: int = 20, *, listed_accounts: int = 0, agents: int = 3,
+                   seed: int = 11, options: DialerOptions | None = None) -> Floor:  # fmt: skip
+        clock = ShiftClock(SHIFT_START)
+        campaign_id, agent_ids, numbers = seed_campaign(engine, accounts, agents=agents)
+        listed = [numbers[a] for a in list(numbers)[:listed_accounts]]
+        load_reus(engine, redis_url, tmp_path, listed, datetime.fromtimestamp(clock(), UTC))
+        client = aioredis.Redis.from_url(redis_url)
+        compliance = ComplianceService(engine, client)
+        with Session(engine, expire_on_commit=False) as s:
+            campaign = s.get(Campaign, campaign_id)
+            assert campaign is not None
+        agi = FastAGIServer(routes={}, request_timeout=10.0)
+        await agi.start("127.0.0.1", 0)
+        pbx = PBX(scenario(seed), clock=ScaledClock(SPEED), agi_port=agi.port)
+        ami_server = AMIServer(pbx, "cobrador", "secret")
+        await ami_server.start("127.0.0.1", 0)
+        ami = AMIClient("127.0.0.1", ami_server.port, "cobrador", "secret", action_timeout=3.0,
+                        keepalive_interval=None, reconnect_backoff=(0.05, 0.2))  # fmt: skip
+        await ami.connect()
+        dialer = CampaignDialer(sql=engine, redis=client, ami=ami, compliance=compliance,
+                                campaign=campaign, clock=clock,
+                                options=options or DialerOptions(owner="d1", refill_every_seconds=0.5))  # fmt: skip
+        agi.routes[cv.SCRIPT_ANSWER] = dialer.agi_answer
+        await dialer.start()
+        agents = AgentStates(client, clock=clock)
+        for agent_id in agent_ids:
+            await agents.login(agent_id, "mx-test")
+            await agents.set_ready(agent_id)
+        floor = Floor(
+            engine, client, clock, pbx, ami_server, agi, ami, dialer, agents, agent_ids, numbers
+        )
+        floor.tasks.append(asyncio.create_task(_agent_bots(agents, agent_ids)))
+        floors.append(floor)
+        return floor
+
+    yield make
+    for floor in floors:
+        for task in floor.tasks:
+            task.cancel()
+        await asyncio.gather(*floor.tasks, return_exceptions=True)
+        await floor.dialer.stop()
+        await floor.ami.close()
+        await floor.pbx.stop()
+        await floor.ami_server.stop()
+        await floor.agi.stop()
+        await floor.redis.aclose()

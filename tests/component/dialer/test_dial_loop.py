@@ -1,0 +1,113 @@
+"""The dial loop on pbxsim, real Redis and real SQL."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from compliance.audit import verify
+from store.models import Account, CallAttempt, Decision
+
+
+def attempts(floor) -> list[CallAttempt]:  # type: ignore[no-untyped-def]
+    with Session(floor.engine) as s:
+        return list(s.scalars(select(CallAttempt).order_by(CallAttempt.id)))
+
+
+async def test_given_campaign_when_dialed_to_exhaustion_then_every_account_once_and_recorded(
+    make_floor,
+) -> None:  # type: ignore[no-untyped-def]
+    floor = await make_floor(accounts=40, listed_accounts=4)
+    dialer = floor.dialer
+    await floor.run_until(lambda: len(dialer.calls) == 0 and len(attempts(floor)) >= 36 and
+                          all(a.result for a in attempts(floor)))  # fmt: skip
+    rows = attempts(floor)
+    listed = set(list(floor.numbers)[:4])
+    dialed = [a for a in rows if a.result != "blocked"]
+    # The REUS-listed debtors never reach Asterisk; every other one exactly once
+    # (the MX profile allows one attempt an hour).
+    assert {a.account_id for a in dialed}.isdisjoint(listed)
+    assert sorted(a.account_id for a in dialed) == sorted(set(floor.numbers) - listed)
+    assert {a.result for a in dialed} <= {
+        "contact",
+        "abandoned",
+        "machine",
+        "busy",
+        "no_answer",
+        "failed",
+    }
+    assert "contact" in {a.result for a in dialed}
+    for a in dialed:
+        assert a.decision_id is not None and a.caller_id == "5215550001000"
+        assert a.started_at <= a.ended_at  # type: ignore[operator]
+        assert a.debtor_local_time and a.debtor_local_time.startswith("2026-11-25T11")
+        if a.result == "contact":
+            assert a.agent_id in floor.agent_ids and a.bridged_at is not None
+    with Session(floor.engine) as s:
+        blocked = s.scalars(select(Decision).where(Decision.allowed.is_(False))).all()
+        assert {d.account_id for d in blocked} == listed
+        assert all("registry_listed" in d.reasons for d in blocked)
+    assert verify(floor.engine).ok
+
+
+async def test_given_recycle_delays_when_time_passes_then_accounts_come_back_within_caps(
+    make_floor,
+) -> None:  # type: ignore[no-untyped-def]
+    floor = await make_floor(accounts=15)
+    dialer = floor.dialer
+    await floor.run_until(lambda: len(dialer.calls) == 0 and len(attempts(floor)) >= 15 and
+                          all(a.result for a in attempts(floor)))  # fmt: skip
+    first = {a.account_id: a.result for a in attempts(floor)}
+    # Thirty minutes later: busy (20 min) is due again but the MX cap of one
+    # attempt an hour is not over yet, so nothing is dialed.
+    floor.clock.jump(30 * 60)
+    for _ in range(20):
+        await dialer.tick()
+    assert len(attempts(floor)) == 15 or all(a.result == "blocked" for a in attempts(floor)[15:])
+    # Two and a half hours after the first pass: no-answer (2 h) and busy are back;
+    # contacts rest a day, machines four hours.
+    floor.clock.jump(2 * 3600)
+    expected_back = {a for a, r in first.items() if r in ("no_answer", "busy", "abandoned")}
+    await floor.run_until(
+        lambda: (
+            len(dialer.calls) == 0
+            and {a.account_id for a in attempts(floor)[15:] if a.result not in (None, "blocked")}
+            >= expected_back
+        )
+    )
+    again = {a.account_id for a in attempts(floor)[15:] if a.result not in (None, "blocked")}
+    assert again == expected_back
+    # Never two live calls for one account, never more than one attempt an hour.
+    by_account = defaultdict(list)
+    for a in attempts(floor):
+        if a.result != "blocked":
+            by_account[a.account_id].append(a)
+    for rows in by_account.values():
+        for x, y in zip(rows, rows[1:], strict=False):
+            assert y.started_at - x.started_at >= timedelta(hours=1)
+
+
+async def test_given_payment_mid_ring_then_call_hung_up_and_account_never_dialed_again(
+    make_floor,
+) -> None:  # type: ignore[no-untyped-def]
+    from pbxsim.scenario import Dist
+
+    floor = await make_floor(accounts=3, agents=3)
+    floor.pbx.scenario = floor.pbx.scenario.__class__(**{**floor.pbx.scenario.__dict__,
+                                                         "ring_seconds": Dist("constant", 200.0)})  # fmt: skip
+    dialer = floor.dialer
+    await floor.run_until(lambda: len(dialer.calls) == 3)
+    target = next(iter(dialer.calls.values())).account_id
+    with Session(floor.engine) as s, s.begin():
+        s.get(Account, target).status = "paid"  # type: ignore[union-attr]
+    await dialer.handle_command({"type": "payment", "account_id": target})
+    await floor.run_until(lambda: all(c.account_id != target for c in dialer.calls.values()))
+    rows = [a for a in attempts(floor) if a.account_id == target]
+    assert [a.result for a in rows] == ["cancelled"]
+    floor.clock.jump(48 * 3600)
+    for _ in range(10):
+        await dialer.tick()
+    assert [a.result for a in attempts(floor) if a.account_id == target] == ["cancelled"]
