@@ -5,6 +5,7 @@ start FAILS the tests; otherwise they are skipped."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 from collections.abc import AsyncIterator, Iterator
@@ -12,8 +13,22 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from asterisk_harness import AGIRoutes, CallWatcher, ChrootAsterisk, connect_ami, unavailable
 
-from dialer.ami import AMIClient
+from dialer.ami import AMIClient, AMIError
 from dialer.fastagi import FastAGIServer
+
+
+async def ami_version() -> str:
+    try:
+        client = await connect_ami(keepalive_interval=None)
+    except AMIError as exc:
+        return f"no AMI: {exc}"
+    try:
+        reply = await client.send_action({"Action": "Command", "Command": "core show version"})
+        return " ".join(reply.output)
+    except AMIError as exc:
+        return f"no version: {exc}"
+    finally:
+        await client.close()
 
 
 @pytest.fixture(scope="session")
@@ -32,6 +47,10 @@ def asterisk() -> Iterator[ChrootAsterisk]:
         pbx.run("restart")
     except (OSError, RuntimeError) as exc:
         unavailable(f"Asterisk did not start: {exc}")
+    # Port 5038 is also pbxsim's default: make sure the chroot Asterisk owns it.
+    version = asyncio.run(ami_version())
+    if "Asterisk 22" not in version:
+        pytest.fail(f"AMI on {pbx.host}:{pbx.ami_port} is not the chroot Asterisk 22: {version!r}")
     yield pbx
     pbx.run("stop")
 
