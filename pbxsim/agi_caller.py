@@ -132,7 +132,7 @@ class _Execution:
             return "200 result=0" if ok else "200 result=-1"
         if app == "confbridge":
             name = data.split(",", 1)[0]
-            await self.pbx._conference(self.channel, name, marked=False)
+            await self.pbx._conference(self.channel, name, "debtor")
             return "200 result=-1" if self.channel.hangup_cause is not None else "200 result=0"
         if app in ("noop", "answer", "verbose"):
             return "200 result=0"

@@ -222,8 +222,8 @@ class AMIServer:
 
     def _action_hangup(self, session: AMISession | _Muted, action: Message) -> None:
         name = action.get("Channel") or ""
-        raw_cause = action.get("Cause") or "16"
-        cause = int(raw_cause) if raw_cause.isdigit() else 16
+        raw_cause = action.get("Cause") or ""
+        cause = int(raw_cause) if raw_cause.isdigit() else None
         if len(name) > 2 and name.startswith("/") and name.endswith("/"):
             pattern = re.compile(name[1:-1])
             matched = [c for c in list(self.pbx.channels.values()) if pattern.search(c.name)]
@@ -345,6 +345,43 @@ class AMIServer:
         ]
         self._list(
             session, action, "Channel status will follow", "Status", "StatusComplete", rows, "Items"
+        )
+
+    def _action_confbridgelist(self, session: AMISession | _Muted, action: Message) -> None:
+        name = action.get("Conference") or ""
+        bridge = self.pbx.bridges.get(name)
+        if bridge is None:
+            session.respond(
+                action, [("Response", "Error"), ("Message", "No Conference by that name found.")]
+            )
+            return
+        now = self.pbx.clock.now()
+        rows = []
+        for member in bridge.members:
+            profile = bridge.profiles.get(member, "")
+            end_marked = profile in ("debtor", "supervisor")
+            rows.append(
+                [
+                    ("Conference", name),
+                    ("Admin", "No"),
+                    ("MarkedUser", "Yes" if profile == "agent" else "No"),
+                    ("WaitMarked", "No"),
+                    ("EndMarked", "Yes" if end_marked else "No"),
+                    ("EndMarkedAny", "No"),
+                    ("Waiting", "No"),
+                    ("Muted", "Yes" if profile == "supervisor" else "No"),
+                    ("Talking", "No"),
+                    ("AnsweredTime", str(int(now - bridge.joined.get(member, now)))),
+                    *member.snapshot(),
+                ]
+            )
+        self._list(
+            session,
+            action,
+            "Confbridge user list will follow",
+            "ConfbridgeList",
+            "ConfbridgeListComplete",
+            rows,
         )
 
     def _action_command(self, session: AMISession | _Muted, action: Message) -> None:

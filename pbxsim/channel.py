@@ -65,6 +65,10 @@ class Channel:
     redirect: tuple[str, str, int] | None = None
     behaviour: str = ""  # pbxsim's plan for the far end (human, machine...)
     recording_since: float | None = None  # simulated time the recording started
+    kicked: bool = False  # ConfBridge ended it (end_marked): the dialplan goes on
+    # A Redirect reports its target with the old application and Asterisk does
+    # not report that first priority again: the location to stay quiet about.
+    quiet_location: tuple[str, str, int] | None = None
 
     def snapshot(self, prefix: str = "") -> list[Header]:
         headers: list[Header] = [
@@ -95,8 +99,14 @@ class Bridge:
     name: str
     uniqueid: str
     members: list[Channel] = field(default_factory=list)
-    marked: set[Channel] = field(default_factory=set)
+    # asterisk-conf's user profile of each member: agent (marked), debtor
+    # (end_marked) or supervisor (end_marked, muted).
+    profiles: dict[Channel, str] = field(default_factory=dict)
+    joined: dict[Channel, float] = field(default_factory=dict)
     announcer: int = 0
+
+    def marked(self) -> list[Channel]:
+        return [c for c in self.members if self.profiles.get(c) == "agent"]
 
     def headers(self, conference: bool = True) -> list[Header]:
         count = len(self.members) + self.announcer

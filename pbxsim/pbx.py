@@ -41,6 +41,8 @@ _AGENT_BRIDGE = re.compile(r"^agent-[0-9]+$")
 DEFAULT_ORIGINATE_TIMEOUT = 30.0
 SIM_AGENTS = "sim-agents"
 SAFE_HARBOR = "safe-harbor"
+CONTEXT_SUPERVISOR = "cobrador-supervisor"
+SPY_AGENT_ID = "COBRADOR_SPY_AGENT_ID"
 # OriginateResponse Reason as Asterisk 22 reports it for Local channels: 4 answered,
 # 3 rang out (Originate Timeout), 0 for every other failure (busy, congestion...).
 REASON_FAILED = 0
@@ -215,6 +217,11 @@ class PBX:
             return
         channel.context, channel.exten, channel.priority = context, exten, priority
         channel.application, channel.app_data = app, data
+        if channel.quiet_location is not None:
+            if channel.quiet_location == (context, exten, priority):
+                channel.quiet_location = None
+                return
+            channel.quiet_location = None
         self.emit(
             "Newexten",
             "dialplan,all",
@@ -261,10 +268,18 @@ class PBX:
             except OSError as exc:
                 log.warning("pbxsim: could not write %s: %s", path, exc)
 
-    def request_hangup(self, channel: Channel, cause: int = 16, *, announce: bool = False) -> None:
-        """Ask a channel to hang up; its own task does it (see module docstring)."""
+    def request_hangup(
+        self, channel: Channel, cause: int | None = None, *, announce: bool = False
+    ) -> None:
+        """Ask a channel to hang up; its own task does it (see module docstring).
+
+        Without a cause (AMI Hangup without Cause) an answered channel ends with 16
+        and one that never answered with 0, as on Asterisk 22.
+        """
         if channel.hungup:
             return
+        if cause is None:
+            cause = 16 if channel.state == STATE_UP else 0
         if channel.hangup_cause is not None:
             if announce:
                 self.emit("HangupRequest", "call,all", [*channel.snapshot(), ("Cause", str(cause))])
@@ -342,7 +357,7 @@ class PBX:
 
     # -- bridges ---------------------------------------------------------------
 
-    def _join_bridge(self, channel: Channel, name: str, marked: bool) -> Bridge:
+    def _join_bridge(self, channel: Channel, name: str, profile: str) -> Bridge:
         bridge = self.bridges.get(name)
         if bridge is None:
             bridge = Bridge(name, str(uuid.uuid4()))
@@ -351,51 +366,79 @@ class PBX:
             bridge.announcer = 1  # ConfBridge's CBAnn channel joins first
             self.emit("ConfbridgeStart", "call,all", bridge.headers())
         bridge.members.append(channel)
-        if marked:
-            bridge.marked.add(channel)
+        bridge.profiles[channel] = profile
+        bridge.joined[channel] = self.clock.now()
         channel.bridge = name
+        channel.kicked = False
+        muted = "Yes" if profile == "supervisor" else "No"
         self.emit("BridgeEnter", "call,all", [*bridge.headers(False), *channel.snapshot()])
         self.emit(
             "ConfbridgeJoin",
             "call,all",
-            [*bridge.headers(), *channel.snapshot(), ("Admin", "No"), ("Muted", "No")],
+            [*bridge.headers(), *channel.snapshot(), ("Admin", "No"), ("Muted", muted)],
         )
         return bridge
 
     def _leave_bridge(self, channel: Channel, result: str) -> None:
+        """Leave the ConfBridge, in the event order Asterisk 22 uses for each case."""
         bridge = self.bridges.get(channel.bridge or "")
         channel.bridge = None
         if bridge is None or channel not in bridge.members:
             return
         leave = [*bridge.headers(), *channel.snapshot(), ("Admin", "No")]
         last = len(bridge.members) == 1
-        if not last:
-            self.emit("ConfbridgeLeave", "call,all", leave)
+        was_marked = bridge.profiles.get(channel) == "agent"
         bridge.members.remove(channel)
-        self.emit("BridgeLeave", "call,all", [*bridge.headers(False), *channel.snapshot()])
-        self.set_var(channel, "CONFBRIDGE_RESULT", result)
-        if last:
-            # The last one out is reported after leaving (as Asterisk 22 does).
+        bridge.profiles.pop(channel, None)
+        bridge.joined.pop(channel, None)
+        bridge_leave = [*bridge.headers(False), *channel.snapshot()]
+        if channel.kicked:
+            # Ended by end_marked: CONFBRIDGE_RESULT was set when the agent left.
             self.emit("ConfbridgeLeave", "call,all", leave)
-        was_marked = channel in bridge.marked
-        bridge.marked.discard(channel)
-        if was_marked and not bridge.marked:
-            # cobrador_debtor has end_marked: debtors leave with the last agent.
+            if last:
+                self._end_bridge(bridge, destroy=False)
+            self.emit("BridgeLeave", "call,all", bridge_leave)
+            if last:
+                bridge.announcer = 0
+                self.emit("BridgeDestroy", "call,all", bridge.headers(conference=False))
+            return
+        if channel.redirect is not None:
+            self.emit("ConfbridgeLeave", "call,all", leave)
+            context, exten, priority = channel.redirect
+            self._exten(channel, context, exten, priority, channel.application, channel.app_data)
+            channel.quiet_location = channel.redirect
+            self.emit("BridgeLeave", "call,all", bridge_leave)
+            self.set_var(channel, "CONFBRIDGE_RESULT", result)
+        elif last:
+            self.emit("BridgeLeave", "call,all", bridge_leave)
+            self.set_var(channel, "CONFBRIDGE_RESULT", result)
+            self.emit("ConfbridgeLeave", "call,all", leave)
+        else:
+            self.emit("ConfbridgeLeave", "call,all", leave)
+            self.emit("BridgeLeave", "call,all", bridge_leave)
+            self.set_var(channel, "CONFBRIDGE_RESULT", result)
+        if was_marked and not bridge.marked():
+            # Debtors and supervisors have end_marked: they leave with the agent.
             for member in list(bridge.members):
+                self.set_var(member, "CONFBRIDGE_RESULT", "ENDMARKED")
+                member.kicked = True
                 member.interrupt.set()
-        if not bridge.members:
-            del self.bridges[bridge.name]
-            self.emit("ConfbridgeEnd", "call,all", bridge.headers())
+        if last:
+            self._end_bridge(bridge, destroy=True)
+
+    def _end_bridge(self, bridge: Bridge, destroy: bool) -> None:
+        self.bridges.pop(bridge.name, None)
+        self.emit("ConfbridgeEnd", "call,all", bridge.headers())
+        if destroy:
             bridge.announcer = 0
             self.emit("BridgeDestroy", "call,all", bridge.headers(conference=False))
 
-    async def _conference(self, channel: Channel, name: str, marked: bool) -> None:
-        """ConfBridge(): stay until hung up, redirected or kicked (end_marked)."""
-        self._join_bridge(channel, name, marked)
+    async def _conference(self, channel: Channel, name: str, profile: str) -> None:
+        """ConfBridge(): stay until hung up, redirected or ended by end_marked."""
+        self._join_bridge(channel, name, profile)
         await channel.interrupt.wait()
         if channel.bridge is not None and channel.hangup_cause is None:
-            result = "ENDMARKED" if channel.redirect is None else "KICKED"
-            self._leave_bridge(channel, result)
+            self._leave_bridge(channel, "HANGUP")
             if channel.redirect is None:
                 channel.interrupt.clear()
 
@@ -545,12 +588,14 @@ class PBX:
 
     def _fail_ringing(self, request: OriginateRequest, one: Channel, two: Channel | None) -> None:
         """Hung up (AMI Hangup) before answer: the originate fails."""
-        cause = one.hangup_cause if one.hangup_cause is not None else 16
-        self._dial_end(one, "CANCEL")
+        cause = one.hangup_cause if one.hangup_cause is not None else 0
+        self._dial_end(one, "NOANSWER")
         if two is not None:
+            self.emit("HangupRequest", "call,all", [*two.snapshot(), ("Cause", str(cause))])
+            self._soft_hangup(two)
             self.hangup(two, cause)
-        self.hangup(one, cause)
         self._originate_response(request, one, False, REASON_FAILED)
+        self.hangup(one, cause)
 
     async def _customer_leg(self, request: OriginateRequest, one: Channel, two: Channel) -> bool:
         """The ;2 half in sim-customers; returns True once the far end answered."""
@@ -558,7 +603,8 @@ class PBX:
         plan = self.scenario.plan(number, self.rng)
         one.behaviour = two.behaviour = plan.behaviour
         attempt = two.variables.get(cv.ATTEMPT_ID, "")
-        b = plan_exten(plan)
+        by_suffix = self.scenario.suffix_rules and number not in self.scenario.numbers
+        b = f"b{number[-3:]}" if by_suffix else plan_exten(plan)
         self._exten(
             two,
             cv.CONTEXT_OUTBOUND,
@@ -690,6 +736,8 @@ class PBX:
             return await self._safe_harbor(channel)
         if context == cv.CONTEXT_AGENT:
             return await self._agent(channel)
+        if context == CONTEXT_SUPERVISOR:
+            return await self._supervisor(channel)
         # Anything else: stay up until hung up or redirected.
         self._exten(channel, context, exten, priority, "Wait", "86400")
         await self._wait(channel, 86400)
@@ -759,7 +807,7 @@ class PBX:
             )
             if channel.recording_since is None:
                 channel.recording_since = self.clock.now()
-            await self._conference(channel, bridge, marked=False)
+            await self._conference(channel, bridge, "debtor")
             if channel.hangup_cause is None and channel.redirect is None:
                 self._dialplan_hangup(channel, 16, (ctx, exten, 3))
             return None
@@ -833,7 +881,27 @@ class PBX:
         self._exten(channel, ctx, "s", 3, "Answer")
         bridge = cv.agent_bridge(agent_id)
         self._exten(channel, ctx, "s", 4, "ConfBridge", f"{bridge},cobrador_bridge,cobrador_agent")
-        await self._conference(channel, bridge, marked=True)
+        await self._conference(channel, bridge, "agent")
+        if channel.hangup_cause is None and channel.redirect is None:
+            self._dialplan_hangup(channel, 16, (ctx, "s", 5))
+        return None
+
+    async def _supervisor(self, channel: Channel) -> LocationT | None:
+        """A supervisor listens to an agent: joins agent-<id> muted, leaves with the agent."""
+        ctx = CONTEXT_SUPERVISOR
+        agent_id = self.get_var(channel, SPY_AGENT_ID) or ""
+        self._exten(channel, ctx, "s", 1, "NoOp", f"cobrador-supervisor agent={agent_id}")
+        valid = agent_id.isdigit()
+        self._exten(channel, ctx, "s", 2, "GotoIf", f"{int(valid)}?:bad")
+        if not valid:
+            self._dialplan_hangup(channel, 21, (ctx, "s", 6))
+            return None
+        self._exten(channel, ctx, "s", 3, "Answer")
+        bridge = cv.agent_bridge(agent_id)
+        self._exten(
+            channel, ctx, "s", 4, "ConfBridge", f"{bridge},cobrador_bridge,cobrador_supervisor"
+        )
+        await self._conference(channel, bridge, "supervisor")
         if channel.hangup_cause is None and channel.redirect is None:
             self._dialplan_hangup(channel, 16, (ctx, "s", 5))
         return None

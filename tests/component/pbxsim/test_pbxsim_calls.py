@@ -313,3 +313,77 @@ async def test_given_status_and_command_when_sent_then_lists_and_output(rig: Rig
 async def test_given_bad_actions_when_sent_then_action_error(rig: Rig, action: dict) -> None:
     with pytest.raises(AMIActionError):
         await rig.client.send_action(action)
+
+
+async def test_given_a_bridged_call_when_redirected_to_another_agent_then_it_moves_and_a_supervisor_listens(
+    rig: Rig,
+) -> None:
+    await rig.login_agent(13)
+    await rig.login_agent(14)
+
+    async def bridge(agi: AGISession) -> None:
+        await agi.set_variable(cv.BRIDGE, cv.agent_bridge(13))
+        await agi.set_variable(cv.ACTION, cv.ACTION_BRIDGE)
+
+    rig.decisions["95"] = bridge
+    rig.pbx.scenario.numbers["5215550000195"] = NumberOverride(sc.HUMAN, 0.5, 600.0)
+    await rig.originate_debtor(95, "5215550000195")
+    await rig.recorder.wait_for(
+        lambda e: e.name == "ConfbridgeJoin" and e.get("Uniqueid") == "cobrador-95"
+    )
+    await rig.client.send_action(
+        {"Action": "Setvar", "Channel": "cobrador-95", "Variable": cv.BRIDGE, "Value": "agent-14"}
+    )
+    await rig.client.send_action(
+        {
+            "Action": "Redirect",
+            "Channel": "cobrador-95",
+            "Context": cv.CONTEXT_ANSWER,
+            "Exten": "action-bridge",
+            "Priority": 1,
+        }
+    )
+    moved = await rig.recorder.wait_for(
+        lambda e: (
+            e.name == "ConfbridgeJoin"
+            and e.get("Uniqueid") == "cobrador-95"
+            and e.get("Conference") == "agent-14"
+        )
+    )
+    assert moved.get("BridgeNumChannels") == "3"
+    await rig.client.send_action(
+        {
+            "Action": "Originate",
+            "Channel": "Local/900@sim-agents",
+            "Context": "cobrador-supervisor",
+            "Exten": "s",
+            "Async": "true",
+            "ChannelId": "supervisor-1",
+            "Variable": "COBRADOR_SPY_AGENT_ID=14",
+        }
+    )
+    spy = await rig.recorder.wait_for(
+        lambda e: e.name == "ConfbridgeJoin" and e.get("Uniqueid") == "supervisor-1"
+    )
+    assert spy.get("Muted") == "Yes"
+    _, members = await rig.client.send_list_action(
+        {"Action": "ConfbridgeList", "Conference": "agent-14"}
+    )
+    assert [(m["Uniqueid"], m["MarkedUser"], m["Muted"]) for m in members] == [
+        ("agent-leg-14", "Yes", "No"),
+        ("cobrador-95", "No", "No"),
+        ("supervisor-1", "No", "Yes"),
+    ]
+    # The agent's phone drops: debtor and supervisor leave with it (end_marked).
+    rig.pbx.drop_agent(14)
+    for uniqueid in ("cobrador-95", "supervisor-1"):
+        await rig.recorder.wait_for(
+            lambda e, u=uniqueid: (
+                e.name == "VarSet" and e.get("Uniqueid") == u and e.get("Value") == "ENDMARKED"
+            )
+        )
+        await rig.recorder.wait_for(
+            lambda e, u=uniqueid: e.name == "Hangup" and e.get("Uniqueid") == u
+        )
+    with pytest.raises(AMIActionError, match="No Conference"):
+        await rig.client.send_list_action({"Action": "ConfbridgeList", "Conference": "agent-14"})

@@ -28,9 +28,9 @@ from pbxsim.testing import EventRecorder, progress, skeleton
 SPEED = 8.0
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 CASES = sorted(
-    p.name.removesuffix(".txt")
-    for p in (FIXTURES / "ami").glob("originate_*.txt")
-    if not p.name.endswith(".sent.txt")
+    p.name.removesuffix(".sent.txt")
+    for p in (FIXTURES / "ami").glob("*.sent.txt")
+    if "Action: Originate" in p.read_text()
 )
 
 
