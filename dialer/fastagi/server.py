@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Awaitable, Callable, Mapping
 
 from dialer import channel_vars
@@ -28,6 +29,11 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[["AGISession"], Awaitable[None]]
 _READ_SIZE = 65536
+
+
+def mask_digits(text: str) -> str:
+    """Mask a dialed number but its last 4 digits: `Local/5215512345678@x` -> `Local/*********5678@x`."""
+    return re.sub(r"(?<=/)\d{5,}", lambda m: "*" * (len(m.group()) - 4) + m.group()[-4:], text)
 
 
 class AGISession:
@@ -59,10 +65,16 @@ class AGISession:
     def uniqueid(self) -> str:
         return self.env.get("agi_uniqueid", "")
 
+    @property
+    def who(self) -> str:
+        """The call in log lines: its uniqueid, else the channel with digits masked
+        (a debtor channel's name holds the phone number)."""
+        return self.uniqueid or mask_digits(self.channel)
+
     async def command(self, command: str) -> AGIReply:
         """Send one command and return its `200` reply."""
         if self.hung_up:
-            raise AGIHangup(f"channel {self.channel} hung up; {command.split(' ', 1)[0]} not sent")
+            raise AGIHangup(f"call {self.who} hung up; {command.split(' ', 1)[0]} not sent")
         data = encode_command(command)
         try:
             self._writer.write(data)
@@ -74,7 +86,7 @@ class AGISession:
         if isinstance(item, AGIErrorReply):
             if item.code == 511:
                 self.hung_up = True
-                raise AGIHangup(f"channel {self.channel} is dead (511)")
+                raise AGIHangup(f"call {self.who} is dead (511)")
             raise AGICommandError(command, item.code, item.text)
         assert isinstance(item, AGIReply)
         return item
@@ -85,7 +97,7 @@ class AGISession:
                 item = self._pending.pop(0)
                 if isinstance(item, AGIHangupNotice):
                     self.hung_up = True
-                    raise AGIHangup(f"channel {self.channel} hung up")
+                    raise AGIHangup(f"call {self.who} hung up")
                 if isinstance(item, AGIReply | AGIErrorReply):
                     return item
             try:
@@ -95,7 +107,7 @@ class AGISession:
                 log.debug("AGI read failed: %s", exc)
             if not data:
                 self.hung_up = True
-                raise AGIHangup(f"AGI connection for {self.channel} closed")
+                raise AGIHangup(f"AGI connection for call {self.who} closed")
             self._pending.extend(self._parser.feed(data))
 
     async def get_variable(self, name: str) -> str | None:

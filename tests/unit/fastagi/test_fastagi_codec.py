@@ -162,3 +162,12 @@ def test_given_variables_when_environment_encoded_then_parser_reads_them_back() 
     (env,) = AGIParser().feed(encode_environment(variables))
     assert isinstance(env, AGIEnvironment)
     assert env.variables == variables
+
+
+def test_given_a_debtor_channel_when_masked_for_logs_then_only_last_four_digits_show() -> None:
+    from dialer.fastagi.server import mask_digits
+
+    assert mask_digits("Local/5215512345678@cobrador-outbound-0000000a;1") == (
+        "Local/*********5678@cobrador-outbound-0000000a;1"
+    )
+    assert mask_digits("PJSIP/agent-7-0000") == "PJSIP/agent-7-0000"
