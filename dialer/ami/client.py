@@ -30,6 +30,7 @@ from dialer.ami.errors import (
     AMIMessageTooLarge,
 )
 from dialer.ami.eventlist import EventListCollector
+from metrics.definitions import AMI_RECONNECTS, AMI_UP
 
 log = logging.getLogger(__name__)
 
@@ -311,6 +312,7 @@ class AMIClient:
             self._drop(link, "login failed")
             raise AMIConnectionError(f"AMI login at {self.host}:{self.port} failed: {exc}") from exc
         self._logged_in = True
+        AMI_UP.set(1)
         if self.keepalive_interval:
             link.tasks.append(asyncio.create_task(self._keepalive(link), name="ami-keepalive"))
         log.info("AMI connected to %s:%s (%s)", self.host, self.port, self.banner or "no banner")
@@ -322,6 +324,7 @@ class AMIClient:
         link.dead = True
         if link is self._link:
             self._logged_in = False
+            AMI_UP.set(0)
         if not self._closing:
             log.warning("AMI link to %s:%s lost: %s", self.host, self.port, reason)
         link.writer.close()
@@ -384,6 +387,7 @@ class AMIClient:
                 delay = min(delay * 2, ceiling)
                 continue
             self.reconnects += 1
+            AMI_RECONNECTS.inc()
             return
 
 

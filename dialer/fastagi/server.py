@@ -24,6 +24,8 @@ from dialer.fastagi.codec import (
     quote_arg,
 )
 from dialer.fastagi.errors import AGICommandError, AGIHangup, AGIProtocolError
+from metrics.definitions import FASTAGI_FAILURES
+from metrics.labels import reason_label
 
 log = logging.getLogger(__name__)
 
@@ -218,6 +220,7 @@ class FastAGIServer:
     async def _fail(self, session: AGISession, reason: str) -> None:
         """Send the call to the failure context so it does not stay in the air."""
         self.failures += 1
+        FASTAGI_FAILURES.labels(reason_label(reason)).inc()
         if session.hung_up:
             return
         try:

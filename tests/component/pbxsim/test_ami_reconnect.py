@@ -9,6 +9,7 @@ import pytest
 
 from dialer import channel_vars as cv
 from dialer.ami import AMIActionTimeout, AMIClient, AMIDisconnected
+from metrics.definitions import REGISTRY
 from pbxsim import scenario as sc
 from pbxsim.scenario import NumberOverride
 from pbxsim.testing import WAIT, Rig
@@ -34,6 +35,7 @@ async def test_given_the_link_drops_with_originate_in_flight_then_disconnected_a
     rig: Rig,
 ) -> None:
     long_human(rig)
+    reconnects = REGISTRY.get_sample_value("cobrador_ami_reconnects_total") or 0.0
     rig.ami.drop_link_on["Originate"] = "drop"
     with pytest.raises(AMIDisconnected, match="NOT re-sent"):
         await rig.originate_debtor(81, LONG_CALL)
@@ -47,6 +49,8 @@ async def test_given_the_link_drops_with_originate_in_flight_then_disconnected_a
     assert len(rig.ami.actions_named("Originate")) == 1
     assert len(rig.ami.actions_named("CoreShowChannels")) == 1
     assert rig.client.reconnects == 1
+    assert REGISTRY.get_sample_value("cobrador_ami_reconnects_total") == reconnects + 1
+    assert REGISTRY.get_sample_value("cobrador_ami_up") == 1
 
 
 async def test_given_a_dropped_link_when_an_action_is_sent_before_reconnect_then_fails_at_once(

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from dialer.fastagi import AGIHangup, AGISession, FastAGIServer, encode_environment
+from metrics.definitions import REGISTRY
 
 ENV = {
     "agi_network": "yes",
@@ -93,12 +94,20 @@ async def test_given_a_handler_exception_when_handled_then_call_goes_to_failure_
 ) -> None:
     server, _ = started
     peer = FakeAsterisk(server.port)
+    before = (
+        REGISTRY.get_sample_value("cobrador_fastagi_failures_total", {"reason": "handler_error"})
+        or 0.0
+    )
     await asyncio.wait_for(peer.request(ENV | {"agi_network_script": "boom"}, {}), 5)
     assert peer.commands == [
         'SET VARIABLE COBRADOR_AGI_ERROR "handler_error"',
         'EXEC Goto "cobrador-failure,s,1"',
     ]
     assert server.failures == 1
+    after = REGISTRY.get_sample_value(
+        "cobrador_fastagi_failures_total", {"reason": "handler_error"}
+    )
+    assert after == before + 1
 
 
 async def test_given_a_slow_handler_when_timeout_passes_then_failure_context(started) -> None:
