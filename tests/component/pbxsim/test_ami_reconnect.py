@@ -136,3 +136,20 @@ async def test_given_a_waiting_consumer_when_its_subscription_closes_then_iterat
     await asyncio.sleep(0)
     subscription.close()
     assert await asyncio.wait_for(consumer, WAIT) == []
+
+
+async def test_given_a_consumer_that_never_reads_when_events_pile_up_then_oldest_are_dropped(
+    rig: Rig,
+) -> None:
+    client = AMIClient(
+        "127.0.0.1", rig.ami.port, "cobrador", "secret", keepalive_interval=None, event_buffer=3
+    )
+    await client.connect()
+    idle = client.events()
+    await rig.login_agent(21)
+    await poll(lambda: idle.dropped > 0)
+    kept = [await asyncio.wait_for(idle.__anext__(), WAIT) for _ in range(3)]
+    # The oldest event (FullyBooted, right after login) went first.
+    assert "FullyBooted" not in [e.name for e in kept]
+    assert client.connected  # a slow consumer never stalls the link
+    await client.close()
