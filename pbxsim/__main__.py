@@ -11,9 +11,7 @@ import sys
 from pathlib import Path
 
 from dialer import channel_vars as cv
-from pbxsim.ami_server import AMIServer
-from pbxsim.clock import ScaledClock
-from pbxsim.pbx import PBX
+from pbxsim.runner import running_pbxsim
 from pbxsim.scenario import Scenario, ScenarioError, load_scenario
 
 
@@ -42,24 +40,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 async def serve(args: argparse.Namespace, scenario: Scenario) -> None:
-    pbx = PBX(
+    async with running_pbxsim(
         scenario,
-        clock=ScaledClock(args.speed),
+        ami_host=args.ami_host,
+        ami_port=args.ami_port,
+        username=args.username,
+        secret=args.secret,
         agi_host=args.agi_host,
         agi_port=args.agi_port,
+        speed=args.speed,
         recordings_dir=args.recordings,
-    )
-    server = AMIServer(pbx, args.username, args.secret)
-    await server.start(args.ami_host, args.ami_port)
-    print(
-        f"pbxsim: AMI on {args.ami_host}:{server.port}, FastAGI to {args.agi_host}:{args.agi_port}",
-        flush=True,
-    )
-    try:
+    ) as server:
+        print(
+            f"pbxsim: AMI on {args.ami_host}:{server.port}, "
+            f"FastAGI to {args.agi_host}:{args.agi_port}",
+            flush=True,
+        )
         await asyncio.Event().wait()
-    finally:
-        await server.stop()
-        await pbx.stop()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,6 +12,7 @@ import logging
 import random
 from typing import TYPE_CHECKING
 
+from dialer import channel_vars as cv
 from dialer.fastagi.codec import encode_environment
 from pbxsim.channel import STATE_UP, Channel
 
@@ -185,12 +186,17 @@ def environment(pbx: PBX, channel: Channel, script: str) -> dict[str, str]:
 
 async def run_agi(pbx: PBX, channel: Channel, script: str) -> tuple[str, LocationT | None]:
     """Run one FastAGI request for `channel`; return (AGISTATUS, goto target or None)."""
+    # Like the dialplan's agi://${COBRADOR_AGI_HOST}:${COBRADOR_AGI_PORT}: the call's
+    # own variables (set by the dialer that placed it) win over the globals.
+    host = pbx.get_var(channel, cv.AGI_HOST) or pbx.agi_host
+    port_text = pbx.get_var(channel, cv.AGI_PORT) or ""
+    port = int(port_text) if port_text.isdigit() else pbx.agi_port
     try:
         reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(pbx.agi_host, pbx.agi_port), CONNECT_TIMEOUT
+            asyncio.open_connection(host, port), CONNECT_TIMEOUT
         )
     except (OSError, TimeoutError) as exc:
-        log.warning("pbxsim: FastAGI at %s:%s unreachable: %s", pbx.agi_host, pbx.agi_port, exc)
+        log.warning("pbxsim: FastAGI at %s:%s unreachable: %s", host, port, exc)
         return "FAILURE", None
     execution = _Execution(pbx, channel)
     hangup_sent = False
