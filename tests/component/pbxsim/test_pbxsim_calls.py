@@ -387,3 +387,50 @@ async def test_given_a_bridged_call_when_redirected_to_another_agent_then_it_mov
         )
     with pytest.raises(AMIActionError, match="No Conference"):
         await rig.client.send_list_action({"Action": "ConfbridgeList", "Conference": "agent-14"})
+
+
+async def test_given_an_unavailable_agent_phone_when_called_then_failure_until_it_comes_back(
+    rig: Rig,
+) -> None:
+    rig.pbx.unavailable_endpoints.add("PJSIP/agent-30")
+    await rig.client.send_action(
+        {
+            "Action": "Originate",
+            "Channel": "PJSIP/agent-30",
+            "Context": cv.CONTEXT_AGENT,
+            "Exten": "s",
+            "Async": "true",
+            "ChannelId": "agent-leg-30",
+            "Variable": f"{cv.AGENT_ID}=30",
+        }
+    )
+    result = await rig.recorder.wait_for(
+        lambda e: e.name == "OriginateResponse" and e.get("Uniqueid") == "agent-leg-30"
+    )
+    assert (result.get("Response"), result.get("Reason")) == ("Failure", "0")
+    assert hangup_of(rig, "agent-leg-30").get("Cause") == "20"
+    rig.pbx.unavailable_endpoints.clear()
+    rig.recorder.events.clear()
+    join = await rig.login_agent(30)
+    assert join.get("Uniqueid") == "agent-leg-30"
+
+
+async def test_given_a_non_numeric_agent_id_when_the_leg_answers_then_it_is_rejected(
+    rig: Rig,
+) -> None:
+    await rig.client.send_action(
+        {
+            "Action": "Originate",
+            "Channel": "PJSIP/agent-x",
+            "Context": cv.CONTEXT_AGENT,
+            "Exten": "s",
+            "Async": "true",
+            "ChannelId": "agent-leg-x",
+            "Variable": f"{cv.AGENT_ID}=x",
+        }
+    )
+    hangup = await rig.recorder.wait_for(
+        lambda e: e.name == "Hangup" and e.get("Uniqueid") == "agent-leg-x"
+    )
+    assert hangup.get("Cause") == "21"
+    assert not any(e.name == "ConfbridgeJoin" for e in rig.recorder.events)
