@@ -228,10 +228,16 @@ def _iter_entries(
             session.expunge_all()
 
 
-def verify(engine: Engine) -> VerifyResult:
-    """Walk the chain in id order; stop at the first entry that does not fit."""
+def verify(engine: Engine, known_hash: str | None = None) -> VerifyResult:
+    """Walk the chain in id order; stop at the first entry that does not fit.
+
+    The chain alone cannot show that its newest entries were cut off; with
+    `known_hash` (a head printed by an earlier verify, kept outside the
+    database) the chain must still contain that entry.
+    """
     prev = GENESIS_HASH
     checked = 0
+    seen_known = known_hash is None
     for entry in _iter_entries(engine):
         if entry.prev_hash != prev:
             return VerifyResult(
@@ -259,6 +265,15 @@ def verify(engine: Engine) -> VerifyResult:
             )
         prev = entry.hash
         checked += 1
+        seen_known = seen_known or entry.hash == known_hash
+    if not seen_known:
+        return VerifyResult(
+            False,
+            checked,
+            None,
+            f"the known entry {known_hash} is not in the chain (entries removed from the end)",
+            prev,
+        )
     return VerifyResult(True, checked, None, None, prev)
 
 

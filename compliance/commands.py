@@ -17,6 +17,10 @@ def register(subparsers: Any) -> None:
     audit = subparsers.add_parser("audit", help="the tamper-evident audit chain")
     audit_sub = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
     verify = audit_sub.add_parser("verify", help="check every entry of the chain")
+    verify.add_argument(
+        "--known-hash",
+        help="a head hash printed by an earlier verify: fails if it is gone (truncation)",
+    )
     verify.set_defaults(func=_audit_verify)
     export = audit_sub.add_parser("export", help="write entries as CSV or JSON lines")
     export.add_argument("--from", dest="start", help="ISO 8601 instant (inclusive)")
@@ -74,12 +78,13 @@ def _audit_verify(args: argparse.Namespace, settings: Settings) -> int:
     from compliance.audit import verify
 
     engine = open_engine(settings)
-    result = verify(engine)
+    result = verify(engine, known_hash=args.known_hash)
     if result.ok:
         print(f"audit chain intact: {result.checked} entries, head {result.head_hash}")
         return 0
+    where = f"at entry {result.first_bad_id}" if result.first_bad_id else "after its last entry"
     print(
-        f"audit chain BROKEN at entry {result.first_bad_id}: {result.problem} "
+        f"audit chain BROKEN {where}: {result.problem} "
         f"({result.checked} entries before it are intact)",
         file=sys.stderr,
     )

@@ -119,6 +119,20 @@ def test_given_swapped_rows_when_verified_then_the_first_swapped_is_named(engine
     assert not result.ok and result.first_bad_id == ids[1]
 
 
+def test_given_last_entries_removed_when_verified_with_known_head_then_truncation_caught(
+    engine: Engine, cli_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ids = _fill(engine, 4)
+    head = verify(engine).head_hash
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit_entries WHERE id >= :id"), {"id": ids[2]})
+    assert verify(engine).ok  # the chain alone cannot see a cut tail
+    result = verify(engine, known_hash=head)
+    assert not result.ok and result.checked == 2 and head in (result.problem or "")
+    assert main(["audit", "verify", "--known-hash", head]) == 1
+    assert "after its last entry" in capsys.readouterr().err
+
+
 def test_given_concurrent_writers_when_appending_then_chain_never_forks(engine: Engine) -> None:
     errors: list[BaseException] = []
 
