@@ -13,10 +13,13 @@ from `snapshot.now`; one policy object serves one campaign.
   talk or wrap-up time, from censored Kaplan-Meier estimates), and places the
   most calls for which demand + z * sd stays under supply at EVERY horizon.
   `z` is steered once a minute from a one-sided Wilson upper bound of the
-  last 30 minutes' abandonment, aimed a little under the target; a budget
-  guard falls back to progressive while one more abandon would put any legal
-  window (1 h, 24 h, 30 d) over the aim, which is also what makes small
-  teams run progressive most of the time.
+  last 30 minutes' abandonment, aimed a little under the target (80% of it),
+  in small error-proportional steps and never below a floor; each new
+  abandon also raises `z` at once by its share of the hour's allowance (a
+  burst is what breaks an hour). A budget guard falls back to progressive
+  while one more abandon would put any legal window (1 h, 24 h, 30 d) over
+  the aim: early in the day, and most of the time for small teams, where
+  one drop is already a large share of an hour.
 - `vicidial_adapt`, `issabel`: baselines written from the public descriptions
   of VICIdial's ADAPT dial level and Issabel's (Elastix) predictive dialer.
 """
@@ -102,6 +105,7 @@ class PredictivePolicy:
         wrap_points: int = 5,
         budget_guard: bool = True,
         budget_reserve: float = 1.0,
+        burst_step: float = 0.5,
     ) -> None:
         if not 0 < aim_ratio <= 1:
             raise ValueError("aim_ratio must be in (0, 1]")
@@ -127,6 +131,8 @@ class PredictivePolicy:
         self.wrap_points = wrap_points
         self.budget_guard = budget_guard
         self.budget_reserve = budget_reserve
+        self.burst_step = burst_step
+        self._abandons_seen: int | None = None
         self._stats_at: float | None = None
         self._handle_built_at: float | None = None
         self._last_steer: float | None = None
@@ -176,6 +182,25 @@ class PredictivePolicy:
             self.z_max, max(self.z_min, self.z + min(self.step_up, max(-self.step_down, step)))
         )
 
+    def _react_to_new_abandons(self, s: Snapshot) -> None:
+        """Raise the margin at once for each new abandon, by its share of the hour's allowance.
+
+        The 30-minute controller reacts late to a burst; a burst is what breaks
+        an hour. New abandons are counted on the longest window given, whose
+        count only falls when old abandons age out.
+        """
+        if not self.burst_step or not s.abandonment:
+            return
+        longest = max(s.abandonment, key=lambda w: w.seconds)
+        seen = self._abandons_seen
+        self._abandons_seen = longest.abandoned
+        if seen is None or longest.abandoned <= seen:
+            return
+        hour = s.window(3600.0) or longest
+        allowance = max(1.0, s.abandon_target * self.aim_ratio * hour.human_answered)
+        step = self.burst_step * (longest.abandoned - seen) / allowance
+        self.z = min(self.z_max, self.z + step)
+
     def _over_budget(self, s: Snapshot) -> bool:
         """True while one more abandon would put a legal window over the aim."""
         aim = s.abandon_target * self.aim_ratio
@@ -191,6 +216,7 @@ class PredictivePolicy:
         progressive = min(s.room, _uncovered_ready(s))
         self._refresh(s)
         self._steer(s)
+        self._react_to_new_abandons(s)
         ready = 0
         talk_rows: list[tuple[float, ...]] = []
         wrap_rows: list[tuple[float, ...]] = []

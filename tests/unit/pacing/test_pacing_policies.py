@@ -174,3 +174,11 @@ def test_given_day_drop_rate_over_limit_when_vicidial_adapts_then_level_falls(mo
 def test_given_unknown_vicidial_mode_when_make_policy_then_value_error():
     with pytest.raises(ValueError):
         make_policy("vicidial_adapt", mode="turbo")
+
+
+def test_given_new_abandons_since_last_tick_when_predictive_then_margin_rises_at_once():
+    policy = make_policy("predictive")
+    policy.calls_to_place(snapshot(talking=[235.0] * 20, answered=800, abandoned=2))
+    before = policy.z
+    policy.calls_to_place(snapshot(talking=[235.0] * 20, answered=800, abandoned=4, now=NOW + 1))
+    assert policy.z > before
