@@ -43,15 +43,27 @@ def prometheus_binary() -> str:
     return _binary("prometheus")
 
 
+def metrics_source() -> str:
+    return os.environ.get("COBRADOR_METRICS_SOURCE", "synthetic")
+
+
+@pytest.fixture(scope="module")
+def campaign_under_test() -> str:
+    """The campaign whose floor panels must show data: the one the real dial
+    loop runs on pbxsim, or one of the synthetic floor's."""
+    return "pbxsim_mx" if metrics_source() == "pbxsim" else "synthetic_mora"
+
+
 @pytest.fixture(scope="module")
 def metrics_targets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """`{job: host:port}` for the dialer and console jobs.
 
-    Swap point: COBRADOR_METRICS_SOURCE=pbxsim runs the real dial loop on
-    pbxsim (pbxsim_source.py); the default is the synthetic floor. Any source
-    is a context manager yielding this mapping while /metrics is served.
+    COBRADOR_METRICS_SOURCE picks the source: `pbxsim` runs the real dial
+    loop on pbxsim (pbxsim_source.py), `synthetic` (default until the dial
+    loop's FastAGI port option is committed) only the synthetic floor. A source is a context manager yielding this mapping while
+    /metrics is served.
     """
-    if os.environ.get("COBRADOR_METRICS_SOURCE", "synthetic") == "pbxsim":
+    if metrics_source() == "pbxsim":
         # Imported here: it needs the dialer core, which the synthetic run does not.
         from pbxsim_source import pbxsim_dialer_run
 

@@ -121,9 +121,12 @@ async def _run(workdir: Path, redis_url: str, ready: dict[str, str], started: th
     ami = AMIClient("127.0.0.1", ami_server.port, "cobrador", "secret", action_timeout=3.0,
                     keepalive_interval=None, reconnect_backoff=(0.05, 0.2))  # fmt: skip
     await ami.connect()
+    options = {"owner": "prom", "refill_every_seconds": 0.5}
+    if "agi_port" in DialerOptions.__dataclass_fields__:  # the dialer names the FastAGI port
+        options["agi_port"] = agi.port
     dialer = CampaignDialer(sql=engine, redis=client, ami=ami,
                             compliance=ComplianceService(engine, client), campaign=campaign,
-                            clock=clock, options=DialerOptions(owner="prom", refill_every_seconds=0.5))  # fmt: skip
+                            clock=clock, options=DialerOptions(**options))  # type: ignore[arg-type]  # fmt: skip
     agi.routes[cv.SCRIPT_ANSWER] = dialer.agi_answer
     await dialer.start()
     agents = AgentStates(client, clock=clock)

@@ -52,6 +52,32 @@ def _rule_exprs() -> list[tuple[str, str]]:
     return out
 
 
+# Floor panels the dial loop itself feeds, per campaign: (dashboard, panel, refId).
+DIAL_LOOP_PANELS = [
+    ("floor-operations", "Abandonment vs target", "B"),
+    ("floor-operations", "Pacing: dial level and target calls", "B"),
+    ("floor-operations", "Calls in flight by state", "A"),
+    ("floor-operations", "Agents by state", "A"),
+    ("floor-operations", "Calls placed and answered per minute", "A"),
+    ("floor-operations", "Calls placed and answered per minute", "B"),
+    ("floor-operations", "Hopper entries", "A"),
+    ("floor-operations", "Answer to bridge", "A"),
+    ("collections-results", "Contact rate (human answers / calls placed, 1 h)", "A"),
+    ("collections-results", "Call results", "A"),
+    ("compliance", "Decisions: allowed and blocked", "A"),
+]
+
+
+def _target(dashboard: str, title: str, ref_id: str) -> str:
+    data = json.loads((DASHBOARDS[0].parent / f"{dashboard}.json").read_text(encoding="utf-8"))
+    for panel in data["panels"]:
+        if panel["title"] == title:
+            for target in panel["targets"]:
+                if target["refId"] == ref_id:
+                    return str(target["expr"])
+    raise AssertionError(f"no panel {title!r} / {ref_id} in {dashboard}")
+
+
 def test_given_the_run_when_prometheus_scraped_then_both_jobs_are_up(
     prometheus: PrometheusAPI,
 ) -> None:
@@ -96,3 +122,17 @@ def test_given_an_invalid_expression_when_queried_then_prometheus_reports_it(
     prometheus: PrometheusAPI,
 ) -> None:
     assert prometheus.query("sum by (campaign (cobrador_calls_placed_total)")["status"] == "error"
+
+
+@pytest.mark.parametrize(("dashboard", "title", "ref_id"), DIAL_LOOP_PANELS)
+def test_given_the_campaign_under_test_when_its_floor_panels_are_queried_then_they_show_it(
+    prometheus: PrometheusAPI, campaign_under_test: str, dashboard: str, title: str, ref_id: str
+) -> None:
+    expr = to_promql(_target(dashboard, title, ref_id)).replace(
+        'campaign=~".*"', f'campaign=~"{campaign_under_test}"'
+    )
+
+    result = prometheus.query(expr)
+
+    assert result["status"] == "success", result.get("error")
+    assert result["data"]["result"], f"{title}: no data for {campaign_under_test}: {expr}"
