@@ -29,6 +29,8 @@ class AMISession:
         self.writer = writer
         self.logged_in = False
         self.events = True
+        self.includes: list[Callable[[list[Header]], bool]] = []
+        self.excludes: list[Callable[[list[Header]], bool]] = []
 
     def send(self, headers: list[Header]) -> None:
         if not self.writer.is_closing():
@@ -41,8 +43,13 @@ class AMISession:
         self.send(response + headers[1:])
 
     def on_event(self, event: list[Header]) -> None:
-        if self.logged_in and self.events:
-            self.send(event)
+        if not (self.logged_in and self.events):
+            return
+        if self.includes and not any(match(event) for match in self.includes):
+            return
+        if any(match(event) for match in self.excludes):
+            return
+        self.send(event)
 
 
 class AMIServer:
@@ -384,6 +391,21 @@ class AMIServer:
             rows,
         )
 
+    def _action_filter(self, session: AMISession | _Muted, action: Message) -> None:
+        """Session event filters: Asterisk 22's MatchCriteria (name, header, action)
+        or the legacy regex on the whole event (`!` excludes)."""
+        if (action.get("Operation") or "").lower() != "add":
+            session.respond(action, [("Response", "Error"), ("Message", "Unknown operation")])
+            return
+        try:
+            exclude, match = _filter(action.get("MatchCriteria") or "", action.get("Filter") or "")
+        except (ValueError, re.error) as exc:
+            session.respond(action, [("Response", "Error"), ("Message", f"Bad filter: {exc}")])
+            return
+        if isinstance(session, AMISession):
+            (session.excludes if exclude else session.includes).append(match)
+        session.respond(action, [("Response", "Success"), ("Message", "Filter Added Successfully")])
+
     def _action_command(self, session: AMISession | _Muted, action: Message) -> None:
         command = (action.get("Command") or "").strip()
         status = "Success"
@@ -428,3 +450,37 @@ class _Muted:
 
     def send(self, headers: list[Header]) -> None:
         pass
+
+
+def _filter(criteria: str, expression: str) -> tuple[bool, Callable[[list[Header]], bool]]:
+    """(exclude?, predicate) for one Filter action."""
+    if not criteria:
+        exclude = expression.startswith("!")
+        pattern = re.compile(expression[1:] if exclude else expression)
+        if not pattern.pattern:
+            raise ValueError("empty filter")
+
+        def whole(event: list[Header]) -> bool:
+            return bool(pattern.search("".join(f"{k}: {v}\r\n" for k, v in event)))
+
+        return exclude, whole
+    parts = dict(
+        (item.split("(", 1)[0].strip().lower(), item.split("(", 1)[1].rstrip(")"))
+        for item in criteria.split(",")
+        if "(" in item
+    )
+    unknown = set(parts) - {"action", "name", "header", "method"}
+    if unknown or not parts:
+        raise ValueError(f"unknown match criteria {criteria!r}")
+    exclude = parts.get("action", "include").lower() == "exclude"
+    name, header = parts.get("name"), parts.get("header")
+
+    def advanced(event: list[Header]) -> bool:
+        if name is not None and event[0][1] != name:
+            return False
+        if header is None:
+            return not expression or any(expression in v for _, v in event)
+        values = [v for k, v in event if k.lower() == header.lower()]
+        return bool(values) and (not expression or any(expression in v for v in values))
+
+    return exclude, advanced

@@ -16,7 +16,7 @@ import inspect
 import itertools
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from dialer.ami.codec import DEFAULT_MAX_MESSAGE_SIZE, AMIParser, Message, encode_action
@@ -122,6 +122,7 @@ class AMIClient:
         on_reconnect: ReconnectCallback | None = None,
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
         event_buffer: int = 100_000,
+        event_filter: Sequence[str] = (),
     ) -> None:
         self.host = host
         self.port = port
@@ -134,6 +135,10 @@ class AMIClient:
         self.on_reconnect = on_reconnect
         self.max_message_size = max_message_size
         self.event_buffer = event_buffer
+        # Event names Asterisk should send this session (AMI `Filter`, Asterisk 22's
+        # name() match); empty: every event. Filters die with the session, so they
+        # are added again after every login.
+        self.event_filter = tuple(event_filter)
         self.banner: str | None = None
         self.reconnects = 0
         self._link: _Link | None = None
@@ -311,11 +316,24 @@ class AMIClient:
         except (AMIDisconnected, AMIActionTimeout) as exc:
             self._drop(link, "login failed")
             raise AMIConnectionError(f"AMI login at {self.host}:{self.port} failed: {exc}") from exc
+        await self._add_filters(link)
         self._logged_in = True
         AMI_UP.set(1)
         if self.keepalive_interval:
             link.tasks.append(asyncio.create_task(self._keepalive(link), name="ami-keepalive"))
         log.info("AMI connected to %s:%s (%s)", self.host, self.port, self.banner or "no banner")
+
+    async def _add_filters(self, link: _Link) -> None:
+        for name in self.event_filter:
+            action = {"Action": "Filter", "Operation": "Add", "MatchCriteria": f"name({name})"}
+            try:
+                await self._send(link, action, self.connect_timeout, collect=False)
+            except AMIActionError as exc:
+                # Only an optimisation: without it every event still arrives.
+                log.warning("AMI event filter for %s refused: %s", name, exc.message)
+            except (AMIDisconnected, AMIActionTimeout) as exc:
+                self._drop(link, "event filter setup failed")
+                raise AMIConnectionError(f"AMI session setup failed: {exc}") from exc
 
     def _drop(self, link: _Link, reason: str) -> None:
         """Forget a link: fail what was in flight on it (never re-sent) and wake the supervisor."""

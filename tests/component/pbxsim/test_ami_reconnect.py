@@ -8,11 +8,11 @@ from collections.abc import Callable
 import pytest
 
 from dialer import channel_vars as cv
-from dialer.ami import AMIActionTimeout, AMIClient, AMIDisconnected
+from dialer.ami import AMIActionError, AMIActionTimeout, AMIClient, AMIDisconnected
 from metrics.definitions import REGISTRY
 from pbxsim import scenario as sc
 from pbxsim.scenario import NumberOverride
-from pbxsim.testing import WAIT, Rig
+from pbxsim.testing import WAIT, EventRecorder, Rig
 
 
 async def poll(condition: Callable[[], object]) -> None:
@@ -153,3 +153,83 @@ async def test_given_a_consumer_that_never_reads_when_events_pile_up_then_oldest
     assert "FullyBooted" not in [e.name for e in kept]
     assert client.connected  # a slow consumer never stalls the link
     await client.close()
+
+
+async def test_given_an_event_filter_when_connected_and_reconnected_then_only_those_events_arrive(
+    rig: Rig,
+) -> None:
+    reconnected: list[int] = []
+    client = AMIClient(
+        "127.0.0.1",
+        rig.ami.port,
+        "cobrador",
+        "secret",
+        keepalive_interval=None,
+        reconnect_backoff=(0.05, 0.1),
+        on_reconnect=lambda channels: reconnected.append(len(channels)),
+        event_filter=["ConfbridgeJoin", "Hangup"],
+    )
+    await client.connect()
+    recorder = EventRecorder(client)
+    try:
+        await rig.login_agent(40)
+        await recorder.wait_for(lambda e: e.name == "ConfbridgeJoin")
+        rig.ami.drop_connections()
+        await poll(lambda: reconnected)
+        # The rig's client reconnects too; both sessions are new to pbxsim.
+        assert len(rig.ami.actions_named("Filter")) == 4
+        rig.pbx.drop_agent(40)
+        await recorder.wait_for(lambda e: e.name == "Hangup")
+        await rig.recorder.wait_for(
+            lambda e: e.name == "Hangup" and e.get("Uniqueid") == "agent-leg-40"
+        )
+        # FullyBooted comes with the Login response, before the filters exist.
+        assert {e.name for e in recorder.events} - {"FullyBooted"} == {"ConfbridgeJoin", "Hangup"}
+        # List actions are answers, not events: filters do not touch them.
+        _, channels = await client.send_list_action({"Action": "CoreShowChannels"})
+        assert channels == []
+    finally:
+        await recorder.close()
+        await client.close()
+
+
+@pytest.mark.parametrize(
+    ("fields", "kept", "gone"),
+    [
+        ({"Filter": "Event: ConfbridgeJoin"}, {"ConfbridgeJoin"}, None),
+        ({"Filter": "!Event: (Newexten|VarSet)"}, None, {"Newexten", "VarSet"}),
+        ({"MatchCriteria": "name(Newstate)"}, {"Newstate"}, None),
+        ({"MatchCriteria": "action(exclude),name(Newexten)"}, None, {"Newexten"}),
+        (
+            {"MatchCriteria": "header(Conference)", "Filter": "agent-41"},
+            {"ConfbridgeJoin", "ConfbridgeStart"},
+            None,
+        ),
+    ],
+)
+async def test_given_pbxsim_session_filters_when_events_flow_then_they_apply(
+    rig: Rig, fields: dict[str, str], kept: set[str] | None, gone: set[str] | None
+) -> None:
+    client = AMIClient("127.0.0.1", rig.ami.port, "cobrador", "secret", keepalive_interval=None)
+    await client.connect()
+    recorder = EventRecorder(client)
+    try:
+        await client.send_action({"Action": "Filter", "Operation": "Add", **fields})
+        await rig.login_agent(41)
+        await recorder.wait_for(lambda e: e.name in (kept or {"ConfbridgeJoin"}))
+        await client.send_action({"Action": "Ping"})  # everything before it has arrived
+        names = {e.name for e in recorder.events} - {"FullyBooted"}
+        if kept is not None:
+            assert names == kept
+        if gone is not None:
+            assert "ConfbridgeJoin" in names and not names & gone
+    finally:
+        await recorder.close()
+        await client.close()
+
+
+async def test_given_a_bad_filter_when_added_then_error(rig: Rig) -> None:
+    with pytest.raises(AMIActionError, match="Bad filter"):
+        await rig.client.send_action(
+            {"Action": "Filter", "Operation": "Add", "MatchCriteria": "colour(red)"}
+        )
