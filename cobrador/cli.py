@@ -17,6 +17,7 @@ COMMAND_MODULES = [
     "store.commands",
     "compliance.commands",
     "dialer.pacing.commands",
+    "console.commands",
     "deploy.commands",
 ]
 

@@ -1,0 +1,556 @@
+"""What the agent page reads and writes in SQL: the pop, dispositions, notes,
+callbacks and the agent's own figures. Synchronous; handlers run it in a thread.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Engine, and_, func, select, update
+from sqlalchemy.orm import Session
+
+from compliance.audit import append as audit_append
+from console.callback_window import CallbackChecker, CallbackTarget
+from console.debtor_time import debtor_zones, mask_phone
+from console.dispositions import (
+    OUTCOMES,
+    PARTY_LABELS,
+    Effect,
+    FormErrors,
+    PromiseLimits,
+    parse_disposition,
+)
+from console.i18n import N_, gettext_
+from console.users import CurrentUser
+from store.db import transaction
+from store.models import (
+    Account,
+    AccountStatus,
+    CallAttempt,
+    Callback,
+    Campaign,
+    Disposition,
+    Note,
+    Phone,
+    PhoneStatus,
+    Promise,
+    User,
+)
+
+DEFAULT_SCRIPTS = {
+    "friendly": N_(
+        "Buenos días, le habla {agente} de parte de {acreedor}. Le llamamos para "
+        "recordarle el saldo pendiente de su cuenta y ayudarle a ponerse al corriente."
+    ),
+    "firm": N_(
+        "Le llamamos de parte de {acreedor} porque su cuenta tiene un atraso importante. "
+        "Necesitamos acordar hoy una fecha y un monto de pago."
+    ),
+    "prelegal": N_(
+        "Su cuenta con {acreedor} está a punto de pasar a cobranza prejudicial. Todavía "
+        "podemos acordar un convenio de pago para evitarlo."
+    ),
+    "legal": N_("Cuenta en etapa legal: no negocie; indique el despacho que la atiende."),
+}
+STAGE_LABELS = {
+    "friendly": N_("Amigable"),
+    "firm": N_("Firme"),
+    "prelegal": N_("Prejudicial"),
+    "legal": N_("Legal"),
+}
+RESULT_LABELS = {
+    "no_answer": N_("No contesta"),
+    "busy": N_("Ocupado"),
+    "failed": N_("Falló"),
+    "machine": N_("Buzón / máquina"),
+    "abandoned": N_("Abandonada"),
+    "contact": N_("Contacto"),
+    "blocked": N_("Bloqueada"),
+    "cancelled": N_("Cancelada"),
+}
+DEFAULT_PROMISE_MAX_DAYS = 30
+DEFAULT_WRAPUP_SECONDS = 20
+DEFAULT_PAUSE_REASONS = ["break", "comida", "capacitacion", "baño", "supervisor"]
+PENDING_WINDOW = timedelta(hours=24)
+MISSED_CALLBACK_GRACE = timedelta(minutes=10)
+
+
+def campaign_config(campaign: Campaign | None) -> dict[str, Any]:
+    return dict(campaign.config or {}) if campaign is not None else {}
+
+
+def _local_now(account: Account, phone_e164: str | None, now: datetime) -> tuple[datetime, str]:
+    zones = debtor_zones(account.timezone, phone_e164)
+    if not zones:
+        return now, "UTC?"
+    return now.astimezone(zones[0]), ", ".join(z.key for z in zones)
+
+
+def _days_past_due(account: Account, today: date) -> int:
+    return max((today - account.due_date).days, 0) if account.due_date else 0
+
+
+def _money(value: Decimal | None) -> str:
+    return f"{(value or Decimal(0)):.2f}"
+
+
+def build_pop(
+    engine: Engine,
+    account_id: int,
+    attempt_id: int | None,
+    agent: CurrentUser | None,
+    now: datetime,
+    purpose: str,
+) -> dict[str, Any] | None:
+    """Everything the agent needs about the account; writes a pii_view entry."""
+    with transaction(engine) as session:
+        account = session.get(Account, account_id)
+        if account is None:
+            return None
+        attempt = session.get(CallAttempt, attempt_id) if attempt_id else None
+        campaign = session.get(Campaign, account.campaign_id) if account.campaign_id else None
+        config = campaign_config(campaign)
+        phone: Phone | None = None
+        if attempt is not None and attempt.phone_id:
+            phone = session.get(Phone, attempt.phone_id)
+        if phone is None and account.phones:
+            phone = account.phones[0]
+        phone_e164 = (
+            attempt.phone_e164 if attempt is not None else (phone.number_e164 if phone else None)
+        )
+        local, zones = _local_now(account, phone_e164, now)
+        scripts = {**DEFAULT_SCRIPTS, **(config.get("scripts") or {})}
+        script = (
+            gettext_(scripts.get(account.stage, DEFAULT_SCRIPTS["friendly"]))
+            .replace("{agente}", agent.display_name if agent else "")
+            .replace("{acreedor}", str(config.get("creditor", campaign.name if campaign else "")))
+        )
+        max_days = int(config.get("promise_max_days", DEFAULT_PROMISE_MAX_DAYS))
+        pop = {
+            "type": "pop",
+            "attempt_id": attempt_id,
+            "account_id": account.id,
+            "campaign": campaign.name if campaign else "",
+            "account": {
+                "ref": account.external_ref,
+                "name": account.debtor_name,
+                "balance": _money(account.balance),
+                "currency": account.currency,
+                "days_past_due": _days_past_due(account, local.date()),
+                "stage": account.stage,
+                "stage_label": gettext_(STAGE_LABELS.get(account.stage, account.stage)),
+                "status": account.status,
+            },
+            "script": script,
+            "phone": {
+                "masked": mask_phone(phone_e164),
+                "type": phone.phone_type if phone else "",
+                "consent": bool(phone.consent) if phone else False,
+                "consent_ref": (phone.consent_ref or "") if phone else "",
+            },
+            "attempts": _last_attempts(session, account.id),
+            "promises": _open_promises(session, account.id),
+            "notes": _notes(session, account.id),
+            "local_time": {
+                "iso": local.isoformat(timespec="minutes"),
+                "time": local.strftime("%H:%M"),
+                "date": local.date().isoformat(),
+                "zone": zones,
+            },
+            "payment_instructions": str(config.get("payment_instructions", "")),
+            "promise_max_date": (local.date() + timedelta(days=max_days)).isoformat(),
+            "wrapup_seconds": int(config.get("wrapup_seconds", DEFAULT_WRAPUP_SECONDS)),
+        }
+        audit_append(
+            session,
+            "pii_view",
+            {"page": purpose, "account_id": account.id, "attempt_id": attempt_id},
+            actor=agent.actor if agent else "system",
+            subject=f"account:{account.id}",
+        )
+        return pop
+
+
+def _last_attempts(session: Session, account_id: int, limit: int = 8) -> list[dict[str, Any]]:
+    rows = session.execute(
+        select(CallAttempt, Disposition)
+        .outerjoin(Disposition, Disposition.attempt_id == CallAttempt.id)
+        .where(CallAttempt.account_id == account_id)
+        .order_by(CallAttempt.started_at.desc())
+        .limit(limit)
+    ).all()
+    out = []
+    for attempt, disposition in rows:
+        outcome = OUTCOMES.get(disposition.outcome) if disposition else None
+        out.append(
+            {
+                "at": attempt.started_at.isoformat(timespec="minutes"),
+                "result": gettext_(RESULT_LABELS.get(attempt.result or "", attempt.result or "—")),
+                "outcome": gettext_(outcome.label) if outcome else "",
+                "phone": mask_phone(attempt.phone_e164),
+            }
+        )
+    return out
+
+
+def _open_promises(session: Session, account_id: int) -> list[dict[str, Any]]:
+    rows = session.scalars(
+        select(Promise)
+        .where(Promise.account_id == account_id, Promise.status == "open")
+        .order_by(Promise.due_date)
+    ).all()
+    return [
+        {"amount": _money(p.amount), "currency": p.currency, "due_date": p.due_date.isoformat()}
+        for p in rows
+    ]
+
+
+def _notes(session: Session, account_id: int, limit: int = 10) -> list[dict[str, Any]]:
+    rows = session.execute(
+        select(Note, User.display_name)
+        .outerjoin(User, User.id == Note.author_id)
+        .where(Note.account_id == account_id)
+        .order_by(Note.created_at.desc(), Note.id.desc())
+        .limit(limit)
+    ).all()
+    return [
+        {"at": n.created_at.isoformat(timespec="minutes"), "author": who or "", "text": n.text}
+        for n, who in rows
+    ]
+
+
+def pending_attempt(engine: Engine, agent_id: int, now: datetime) -> tuple[int, int] | None:
+    """(attempt_id, account_id) of the agent's newest call still without a disposition."""
+    with transaction(engine) as session:
+        row = session.execute(
+            select(CallAttempt.id, CallAttempt.account_id)
+            .outerjoin(Disposition, Disposition.attempt_id == CallAttempt.id)
+            .where(
+                CallAttempt.agent_id == agent_id,
+                Disposition.id.is_(None),
+                CallAttempt.started_at >= now - PENDING_WINDOW,
+            )
+            .order_by(CallAttempt.started_at.desc())
+            .limit(1)
+        ).first()
+        return (int(row[0]), int(row[1])) if row else None
+
+
+def agent_may_see(
+    engine: Engine, agent_id: int, account_id: int, now: datetime, preview_account: int | None
+) -> bool:
+    """Only the account popped to the agent (undisposed call), their preview or callbacks."""
+    if preview_account == account_id:
+        return True
+    with transaction(engine) as session:
+        popped = session.scalar(
+            select(CallAttempt.id)
+            .outerjoin(Disposition, Disposition.attempt_id == CallAttempt.id)
+            .where(
+                CallAttempt.agent_id == agent_id,
+                CallAttempt.account_id == account_id,
+                Disposition.id.is_(None),
+                CallAttempt.started_at >= now - PENDING_WINDOW,
+            )
+            .limit(1)
+        )
+        if popped is not None:
+            return True
+        mine = session.scalar(
+            select(Callback.id)
+            .where(
+                Callback.account_id == account_id,
+                Callback.agent_id == agent_id,
+                Callback.status == "pending",
+            )
+            .limit(1)
+        )
+        return mine is not None
+
+
+@dataclass
+class DispositionResult:
+    disposition_id: int
+    account_id: int
+    campaign: str
+    effect: Effect
+    outcome: str
+    commands: list[dict[str, Any]] = field(default_factory=list)
+
+
+def save_disposition(
+    engine: Engine,
+    agent: CurrentUser,
+    attempt_id: int,
+    form: dict[str, str],
+    now: datetime,
+    checker: CallbackChecker,
+) -> DispositionResult:
+    """Validate and save in one transaction; FormErrors means nothing was written."""
+    with transaction(engine) as session:
+        attempt = session.get(CallAttempt, attempt_id)
+        if attempt is None or attempt.agent_id != agent.id:
+            raise PermissionError(attempt_id)
+        if session.scalar(select(Disposition.id).where(Disposition.attempt_id == attempt_id)):
+            raise FormErrors({"outcome": N_("Esta llamada ya tiene una tipificación.")})
+        account = session.get(Account, attempt.account_id)
+        assert account is not None
+        campaign = session.get(Campaign, account.campaign_id) if account.campaign_id else None
+        config = campaign_config(campaign)
+        zones = debtor_zones(account.timezone, attempt.phone_e164)
+        local_today = now.astimezone(zones[0]).date() if zones else now.date()
+        limits = PromiseLimits(
+            balance=account.balance,
+            today=local_today,
+            max_days=int(config.get("promise_max_days", DEFAULT_PROMISE_MAX_DAYS)),
+        )
+        data = parse_disposition(form, limits)
+        callback_due: datetime | None = None
+        if data.callback_local is not None:
+            callback_due = _callback_instant(data.callback_local, zones)
+            if callback_due is None:
+                raise FormErrors({"callback_at": N_("No se conoce la zona horaria del deudor.")})
+            if callback_due <= now:
+                raise FormErrors({"callback_at": N_("La hora de la nueva llamada ya pasó.")})
+            reasons = checker(
+                CallbackTarget(account.country, account.timezone, attempt.phone_e164), callback_due
+            )
+            if reasons:
+                raise FormErrors(
+                    {
+                        "callback_at": N_(
+                            "Esa hora está fuera del horario permitido para llamar al deudor."
+                        )
+                    }
+                )
+
+        disposition = Disposition(
+            attempt_id=attempt.id,
+            account_id=account.id,
+            agent_id=agent.id,
+            party=data.party.value,
+            outcome=data.outcome.code,
+            notes=data.notes,
+            created_at=now,
+        )
+        session.add(disposition)
+        attempt.right_party_contact = data.right_party_contact
+        if data.notes:
+            session.add(
+                Note(account_id=account.id, author_id=agent.id, text=data.notes, created_at=now)
+            )
+        commands: list[dict[str, Any]] = []
+        payload: dict[str, Any] = {
+            "attempt_id": attempt.id,
+            "account_id": account.id,
+            "party": data.party.value,
+            "outcome": data.outcome.code,
+            "effect": data.outcome.effect.value,
+            "right_party_contact": data.right_party_contact,
+        }
+        if data.promise_amount is not None and data.promise_date is not None:
+            session.add(
+                Promise(
+                    account_id=account.id,
+                    attempt_id=attempt.id,
+                    agent_id=agent.id,
+                    amount=data.promise_amount,
+                    currency=account.currency,
+                    due_date=data.promise_date,
+                    created_at=now,
+                )
+            )
+            payload["promise"] = {"amount": data.promise_amount, "due_date": data.promise_date}
+        if callback_due is not None:
+            session.add(
+                Callback(
+                    account_id=account.id,
+                    phone_id=attempt.phone_id,
+                    campaign_id=account.campaign_id,
+                    agent_id=agent.id if data.callback_personal else None,
+                    created_by=agent.id,
+                    due_at=callback_due,
+                    created_at=now,
+                )
+            )
+            payload["callback"] = {"due_at": callback_due, "personal": data.callback_personal}
+        if data.outcome.effect is Effect.stop_number and attempt.phone_id:
+            session.execute(
+                update(Phone)
+                .where(Phone.id == attempt.phone_id)
+                .values(status=PhoneStatus.wrong_number.value)
+            )
+        if data.outcome.account_status is not None:
+            account.status = data.outcome.account_status
+            audit_append(
+                session,
+                "account_change",
+                {
+                    "account_id": account.id,
+                    "status": data.outcome.account_status,
+                    "by": "disposition",
+                },
+                actor=agent.actor,
+                subject=f"account:{account.id}",
+            )
+        if account.status == AccountStatus.cease_contact.value:
+            commands.append(
+                {"type": "drop_account", "account_id": account.id, "reason": "cease_contact"}
+            )
+        session.flush()
+        audit_append(
+            session, "disposition", payload, actor=agent.actor, subject=f"account:{account.id}"
+        )
+        commands.insert(
+            0,
+            {
+                "type": "disposition",
+                "attempt_id": attempt.id,
+                "account_id": account.id,
+                "agent_id": agent.id,
+                "outcome": data.outcome.code,
+                "effect": data.outcome.effect.value,
+                "right_party_contact": data.right_party_contact,
+            },
+        )
+        return DispositionResult(
+            disposition.id,
+            account.id,
+            campaign.name if campaign else "",
+            data.outcome.effect,
+            data.outcome.code,
+            commands,
+        )
+
+
+def _callback_instant(local: datetime, zones: list[Any]) -> datetime | None:
+    if not zones:
+        return None
+    return local.replace(tzinfo=zones[0]).astimezone(UTC)
+
+
+def add_note(engine: Engine, agent: CurrentUser, account_id: int, text: str, now: datetime) -> None:
+    with transaction(engine) as session:
+        session.add(Note(account_id=account_id, author_id=agent.id, text=text, created_at=now))
+
+
+def day_figures(engine: Engine, agent_id: int, now: datetime) -> dict[str, Any]:
+    """The agent's own figures since 00:00 UTC (kept rate over 30 days of due promises)."""
+    start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    with transaction(engine) as session:
+        rpc = session.scalar(
+            select(func.count(CallAttempt.id)).where(
+                CallAttempt.agent_id == agent_id,
+                CallAttempt.started_at >= start,
+                CallAttempt.right_party_contact.is_(True),
+            )
+        )
+        promised = session.execute(
+            select(func.count(Promise.id), func.coalesce(func.sum(Promise.amount), 0)).where(
+                Promise.agent_id == agent_id, Promise.created_at >= start
+            )
+        ).one()
+        kept, resolved = session.execute(
+            select(
+                func.count(Promise.id).filter(Promise.status == "kept"),
+                func.count(Promise.id).filter(Promise.status.in_(("kept", "broken"))),
+            ).where(Promise.agent_id == agent_id, Promise.created_at >= now - timedelta(days=30))
+        ).one()
+        talk = session.execute(
+            select(CallAttempt.bridged_at, CallAttempt.ended_at).where(
+                CallAttempt.agent_id == agent_id,
+                CallAttempt.started_at >= start,
+                CallAttempt.bridged_at.is_not(None),
+                CallAttempt.ended_at.is_not(None),
+            )
+        ).all()
+        talk_seconds = sum(max((e - b).total_seconds(), 0.0) for b, e in talk if b and e)
+        calls = session.scalar(
+            select(func.count(Disposition.id)).where(
+                Disposition.agent_id == agent_id, Disposition.created_at >= start
+            )
+        )
+    return {
+        "calls": int(calls or 0),
+        "right_party_contacts": int(rpc or 0),
+        "promises": int(promised[0] or 0),
+        "promised_amount": _money(Decimal(promised[1] or 0)),
+        "kept_rate": (kept / resolved) if resolved else None,
+        "talk_seconds": int(talk_seconds),
+    }
+
+
+def my_callbacks(engine: Engine, agent_id: int) -> list[dict[str, Any]]:
+    with transaction(engine) as session:
+        rows = session.execute(
+            select(Callback, Account.debtor_name, Account.external_ref)
+            .join(Account, Account.id == Callback.account_id)
+            .where(Callback.agent_id == agent_id, Callback.status == "pending")
+            .order_by(Callback.due_at)
+            .limit(50)
+        ).all()
+        return [
+            {
+                "id": cb.id,
+                "account_id": cb.account_id,
+                "due_at": cb.due_at.isoformat(timespec="minutes"),
+                "name": name,
+                "ref": ref,
+            }
+            for cb, name, ref in rows
+        ]
+
+
+def release_missed_callbacks(engine: Engine, now: datetime) -> int:
+    """Personal callbacks past due by more than the grace: marked released, for anyone."""
+    with transaction(engine) as session:
+        rows = session.scalars(
+            select(Callback).where(
+                and_(
+                    Callback.status == "pending",
+                    Callback.agent_id.is_not(None),
+                    Callback.due_at < now - MISSED_CALLBACK_GRACE,
+                )
+            )
+        ).all()
+        for cb in rows:
+            audit_append(
+                session,
+                "callback",
+                {"callback_id": cb.id, "action": "missed_released", "agent_id": cb.agent_id},
+                subject=f"account:{cb.account_id}",
+            )
+            cb.status = "released"
+            cb.agent_id = None
+        return len(rows)
+
+
+def party_choices() -> list[tuple[str, str]]:
+    return [(p.value, gettext_(label)) for p, label in PARTY_LABELS.items()]
+
+
+def outcome_choices() -> list[dict[str, Any]]:
+    return [
+        {
+            "code": o.code,
+            "label": gettext_(o.label),
+            "parties": sorted(p.value for p in o.parties),
+            "effect": o.effect.value,
+            "promise": o.needs_promise,
+            "callback": o.needs_callback,
+        }
+        for o in OUTCOMES.values()
+    ]
+
+
+def account_exists(engine: Engine, account_id: int) -> bool:
+    with transaction(engine) as session:
+        return session.get(Account, account_id) is not None
+
+
+def attempt_account(engine: Engine, attempt_id: int) -> int | None:
+    with transaction(engine) as session:
+        return session.scalar(select(CallAttempt.account_id).where(CallAttempt.id == attempt_id))

@@ -1,0 +1,394 @@
+"""The agent page, its JSON API and the agent's WebSocket (screen-pops)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp_jinja2
+from aiohttp import WSMsgType, web
+from sqlalchemy import Engine, select
+
+from console import agent_service as svc
+from console.dispositions import FormErrors
+from console.i18n import gettext_
+from console.keys import CALLBACK_CHECKER, CLOCK, ENGINE, POPHUB, REDIS, STATES
+from console.pophub import COMMANDS_CHANNEL, preview_key
+from console.security import same_origin
+from console.users import CurrentUser
+from console.webutil import in_db, json_error, requires, user_of
+from dialer.agent_state import AgentState, AgentStateError
+from store.db import transaction
+from store.models import Campaign, Role
+
+log = logging.getLogger(__name__)
+
+MAX_NOTE = 4000
+RELEASE_EVERY_SECONDS = 30.0
+
+
+def setup_routes(app: web.Application) -> None:
+    r = app.router
+    r.add_get("/agent", agent_page)
+    r.add_get("/ws/agent", agent_socket)
+    r.add_get("/api/agent/state", get_state)
+    r.add_post("/api/agent/ready", go_ready)
+    r.add_post("/api/agent/pause", go_pause)
+    r.add_get("/api/agent/current", current_pop)
+    r.add_get("/api/agent/accounts/{account_id}", account_view)
+    r.add_post("/api/agent/disposition", dispose)
+    r.add_post("/api/agent/notes", add_note)
+    r.add_post("/api/agent/hangup", hangup)
+    r.add_post("/api/agent/transfer", transfer)
+    r.add_post("/api/agent/preview/request", preview_request)
+    r.add_post("/api/agent/preview/dial", preview_dial)
+    r.add_post("/api/agent/preview/skip", preview_skip)
+    r.add_get("/api/agent/figures", figures)
+    r.add_get("/api/agent/callbacks", callbacks)
+
+
+async def read_fields(request: web.Request) -> dict[str, str]:
+    if request.content_type == "application/json":
+        try:
+            body = await request.json()
+        except ValueError:
+            raise web.HTTPBadRequest(text="body is not JSON") from None
+        if not isinstance(body, dict):
+            raise web.HTTPBadRequest(text="body must be a JSON object")
+        return {str(k): "" if v is None else str(v) for k, v in body.items()}
+    form = await request.post()
+    return {k: str(v) for k, v in form.items() if k != "_csrf"}
+
+
+def _agent_campaign(engine: Engine, user: CurrentUser) -> dict[str, Any]:
+    with transaction(engine) as session:
+        campaign = None
+        if user.campaign_id is not None:
+            campaign = session.get(Campaign, user.campaign_id)
+        if campaign is None:
+            campaign = session.scalar(select(Campaign).order_by(Campaign.id).limit(1))
+        config = svc.campaign_config(campaign)
+        return {
+            "name": campaign.name if campaign else "default",
+            "dial_mode": campaign.dial_mode if campaign else "progressive",
+            "pause_reasons": list(config.get("pause_reasons", svc.DEFAULT_PAUSE_REASONS)),
+            "wrapup_seconds": int(config.get("wrapup_seconds", svc.DEFAULT_WRAPUP_SECONDS)),
+        }
+
+
+@requires(Role.agent)
+async def agent_page(request: web.Request) -> web.StreamResponse:
+    user = user_of(request)
+    campaign = await in_db(request, _agent_campaign, user)
+    return aiohttp_jinja2.render_template(
+        "agent.html",
+        request,
+        {
+            "campaign": campaign,
+            "parties": svc.party_choices(),
+            "outcomes": svc.outcome_choices(),
+            "outcomes_json": json.dumps(svc.outcome_choices(), ensure_ascii=False),
+        },
+    )
+
+
+async def _ensure_logged_in(request: web.Request, user: CurrentUser) -> dict[str, Any]:
+    """Put the agent in the campaign's agent set (paused) if not there yet."""
+    campaign = await in_db(request, _agent_campaign, user)
+    states = request.app[STATES]
+    snap = await states.get(user.id)
+    if snap.state is AgentState.logged_out or snap.campaign != campaign["name"]:
+        await states.login(user.id, campaign["name"])
+    return campaign
+
+
+@requires(Role.agent)
+async def agent_socket(request: web.Request) -> web.StreamResponse:
+    if not same_origin(request.headers.get("Origin"), request.scheme, request.host):
+        return json_error(403, gettext_("Origen no permitido."))
+    user = user_of(request)
+    states = request.app[STATES]
+    await _ensure_logged_in(request, user)
+    ws = web.WebSocketResponse(heartbeat=25.0)
+    await ws.prepare(request)
+    hub = request.app[POPHUB]
+    hub.register(user.id, ws)
+    try:
+        await ws.send_json({"type": "hello", "state": (await states.get(user.id)).as_dict()})
+        async for msg in ws:
+            if msg.type == WSMsgType.TEXT and msg.data == "ping":
+                await ws.send_str("pong")
+            elif msg.type == WSMsgType.ERROR:
+                break
+    finally:
+        hub.unregister(user.id, ws)
+    return ws
+
+
+async def _state_payload(request: web.Request, user: CurrentUser) -> dict[str, Any]:
+    snap = await request.app[STATES].get(user.id)
+    pending = await in_db(request, svc.pending_attempt, user.id, request.app[CLOCK]())
+    return {
+        "ok": True,
+        "state": snap.as_dict(),
+        "server_time": time.time(),
+        "pending_attempt": pending[0] if pending else None,
+    }
+
+
+@requires(Role.agent)
+async def get_state(request: web.Request) -> web.StreamResponse:
+    return web.json_response(await _state_payload(request, user_of(request)))
+
+
+@requires(Role.agent)
+async def go_ready(request: web.Request) -> web.StreamResponse:
+    user = user_of(request)
+    pending = await in_db(request, svc.pending_attempt, user.id, request.app[CLOCK]())
+    if pending is not None:
+        return json_error(409, gettext_("Tipifique la llamada anterior antes de continuar."))
+    await _ensure_logged_in(request, user)
+    try:
+        await request.app[STATES].set_ready(user.id)
+    except AgentStateError:
+        return json_error(409, gettext_("No puede pasar a disponible desde el estado actual."))
+    return web.json_response(await _state_payload(request, user))
+
+
+@requires(Role.agent)
+async def go_pause(request: web.Request) -> web.StreamResponse:
+    user = user_of(request)
+    fields = await read_fields(request)
+    reason = fields.get("reason", "").strip()
+    campaign = await in_db(request, _agent_campaign, user)
+    if reason not in campaign["pause_reasons"]:
+        return json_error(400, gettext_("Elija un motivo de pausa."), field="reason")
+    await _ensure_logged_in(request, user)
+    try:
+        await request.app[STATES].pause(user.id, reason)
+    except AgentStateError:
+        return json_error(409, gettext_("No puede pausar durante una llamada."))
+    return web.json_response(await _state_payload(request, user))
+
+
+@requires(Role.agent)
+async def current_pop(request: web.Request) -> web.StreamResponse:
+    """The pop to show after a page reload: the pending call, else the preview."""
+    user = user_of(request)
+    now = request.app[CLOCK]()
+    pending = await in_db(request, svc.pending_attempt, user.id, now)
+    if pending is not None:
+        pop = await in_db(request, svc.build_pop, pending[1], pending[0], user, now, "pop")
+        return web.json_response({"ok": True, "pop": pop})
+    preview = await request.app[REDIS].get(preview_key(user.id))
+    if preview is not None:
+        pop = await in_db(request, svc.build_pop, int(preview), None, user, now, "preview")
+        if pop is not None:
+            pop["type"] = "preview"
+        return web.json_response({"ok": True, "pop": pop})
+    return web.json_response({"ok": True, "pop": None})
+
+
+def _int_param(value: str | None, name: str) -> int:
+    try:
+        number = int(value or "")
+    except ValueError:
+        raise web.HTTPBadRequest(
+            text=json.dumps({"ok": False, "reason": f"{name} must be an integer"}),
+            content_type="application/json",
+        ) from None
+    if number <= 0:
+        raise web.HTTPBadRequest(
+            text=json.dumps({"ok": False, "reason": f"{name} must be positive"}),
+            content_type="application/json",
+        )
+    return number
+
+
+async def _may_see(request: web.Request, user: CurrentUser, account_id: int) -> bool:
+    preview = await request.app[REDIS].get(preview_key(user.id))
+    return await in_db(
+        request,
+        svc.agent_may_see,
+        user.id,
+        account_id,
+        request.app[CLOCK](),
+        int(preview) if preview is not None else None,
+    )
+
+
+@requires(Role.agent)
+async def account_view(request: web.Request) -> web.StreamResponse:
+    user = user_of(request)
+    account_id = _int_param(request.match_info["account_id"], "account_id")
+    if user.role is Role.agent and not await _may_see(request, user, account_id):
+        log.warning("agent %s refused account %s (not popped to them)", user.id, account_id)
+        return json_error(403, gettext_("Esta cuenta no le fue asignada."))
+    pop = await in_db(
+        request, svc.build_pop, account_id, None, user, request.app[CLOCK](), "account_view"
+    )
+    if pop is None:
+        return json_error(404, gettext_("La cuenta no existe."))
+    return web.json_response({"ok": True, "account": pop})
+
+
+@requires(Role.agent)
+async def dispose(request: web.Request) -> web.StreamResponse:
+    user = user_of(request)
+    fields = await read_fields(request)
+    attempt_id = _int_param(fields.get("attempt_id"), "attempt_id")
+    now = request.app[CLOCK]()
+    try:
+        result = await in_db(
+            request,
+            svc.save_disposition,
+            user,
+            attempt_id,
+            fields,
+            now,
+            request.app[CALLBACK_CHECKER],
+        )
+    except PermissionError:
+        return json_error(403, gettext_("Esta llamada no es suya."))
+    except FormErrors as exc:
+        errors = {k: gettext_(v) for k, v in exc.errors.items()}
+        return json_error(
+            400, gettext_("Revise los campos marcados; no se guardó nada."), errors=errors
+        )
+    redis = request.app[REDIS]
+    for command in result.commands:
+        await redis.publish(COMMANDS_CHANNEL, json.dumps({**command, "campaign": result.campaign}))
+    states = request.app[STATES]
+    with contextlib.suppress(AgentStateError):
+        if (await states.get(user.id)).state in (AgentState.talking, AgentState.reserved):
+            await states.wrap_up(user.id)
+    return web.json_response(
+        {
+            "ok": True,
+            "disposition_id": result.disposition_id,
+            "effect": result.effect.value,
+            "message": gettext_("Tipificación guardada."),
+        }
+    )
+
+
+@requires(Role.agent)
+async def add_note(request: web.Request) -> web.StreamResponse:
+    user = user_of(request)
+    fields = await read_fields(request)
+    account_id = _int_param(fields.get("account_id"), "account_id")
+    text = fields.get("text", "").strip()
+    if not text:
+        return json_error(400, gettext_("La nota está vacía."), field="text")
+    if len(text) > MAX_NOTE:
+        return json_error(400, gettext_("La nota es demasiado larga (máximo 4000 caracteres)."))
+    if not await _may_see(request, user, account_id):
+        return json_error(403, gettext_("Esta cuenta no le fue asignada."))
+    await in_db(request, svc.add_note, user, account_id, text, request.app[CLOCK]())
+    return web.json_response({"ok": True, "message": gettext_("Nota guardada.")})
+
+
+async def _call_command(request: web.Request, kind: str) -> web.StreamResponse:
+    user = user_of(request)
+    snap = await request.app[STATES].get(user.id)
+    if snap.attempt_id is None or snap.state not in (AgentState.talking, AgentState.reserved):
+        return json_error(409, gettext_("No tiene una llamada en curso."))
+    command = {"type": kind, "attempt_id": snap.attempt_id, "agent_id": user.id}
+    await request.app[REDIS].publish(COMMANDS_CHANNEL, json.dumps(command))
+    return web.json_response({"ok": True})
+
+
+@requires(Role.agent)
+async def hangup(request: web.Request) -> web.StreamResponse:
+    return await _call_command(request, "hangup")
+
+
+@requires(Role.agent)
+async def transfer(request: web.Request) -> web.StreamResponse:
+    return await _call_command(request, "transfer")
+
+
+@requires(Role.agent)
+async def preview_request(request: web.Request) -> web.StreamResponse:
+    user = user_of(request)
+    campaign = await in_db(request, _agent_campaign, user)
+    if campaign["dial_mode"] != "preview":
+        return json_error(409, gettext_("La campaña no está en modo vista previa."))
+    command = {"type": "preview_request", "agent_id": user.id, "campaign": campaign["name"]}
+    await request.app[REDIS].publish(COMMANDS_CHANNEL, json.dumps(command))
+    return web.json_response({"ok": True})
+
+
+async def _preview_command(request: web.Request, kind: str) -> web.StreamResponse:
+    user = user_of(request)
+    fields = await read_fields(request)
+    account_id = _int_param(fields.get("account_id"), "account_id")
+    redis = request.app[REDIS]
+    current = await redis.get(preview_key(user.id))
+    if current is None or int(current) != account_id:
+        return json_error(403, gettext_("Esta cuenta no le fue asignada."))
+    campaign = await in_db(request, _agent_campaign, user)
+    await redis.publish(
+        COMMANDS_CHANNEL,
+        json.dumps(
+            {
+                "type": kind,
+                "agent_id": user.id,
+                "account_id": account_id,
+                "campaign": campaign["name"],
+            }
+        ),
+    )
+    await redis.delete(preview_key(user.id))
+    return web.json_response({"ok": True})
+
+
+@requires(Role.agent)
+async def preview_dial(request: web.Request) -> web.StreamResponse:
+    return await _preview_command(request, "preview_dial")
+
+
+@requires(Role.agent)
+async def preview_skip(request: web.Request) -> web.StreamResponse:
+    return await _preview_command(request, "preview_skip")
+
+
+@requires(Role.agent)
+async def figures(request: web.Request) -> web.StreamResponse:
+    user = user_of(request)
+    data = await in_db(request, svc.day_figures, user.id, request.app[CLOCK]())
+    return web.json_response({"ok": True, "figures": data})
+
+
+@requires(Role.agent)
+async def callbacks(request: web.Request) -> web.StreamResponse:
+    user = user_of(request)
+    data = await in_db(request, svc.my_callbacks, user.id)
+    return web.json_response({"ok": True, "callbacks": data})
+
+
+async def callback_release_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Release missed personal callbacks to the whole campaign, every half minute."""
+
+    async def loop() -> None:
+        while True:
+            try:
+                released = await asyncio.to_thread(
+                    svc.release_missed_callbacks, app[ENGINE], app[CLOCK]()
+                )
+                if released:
+                    log.info("released %d missed personal callbacks", released)
+            except Exception:  # keep the job alive; the next round retries
+                log.exception("releasing missed callbacks failed")
+            await asyncio.sleep(RELEASE_EVERY_SECONDS)
+
+    task = asyncio.create_task(loop(), name="console-callback-release")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

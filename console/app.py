@@ -1,0 +1,174 @@
+"""The console's aiohttp application: agent, supervisor and auditor pages.
+
+``init_app(settings, engine, redis)`` builds the app; every long-lived resource
+(the pop subscriber, background jobs) lives in a cleanup context so start-up
+and shutdown are symmetric.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import secrets
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
+from pathlib import Path
+
+import aiohttp_jinja2
+import jinja2
+import redis.asyncio as aioredis
+from aiohttp import web
+from aiohttp_session import get_session
+from aiohttp_session import setup as setup_session
+from aiohttp_session.cookie_storage import EncryptedCookieStorage
+from sqlalchemy import Engine
+
+from cobrador.settings import Settings
+from console import agent_views, auditor_views, auth_views, supervisor_views
+from console.callback_window import CallbackChecker, default_callback_checker
+from console.i18n import LANGUAGES, activate, gettext_, ngettext_
+from console.keys import CALLBACK_CHECKER, CLOCK, ENGINE, POPHUB, REDIS, SETTINGS, STATES
+from console.pophub import PopHub
+from console.security import csrf_matches, new_csrf_token
+from console.users import load_user
+from console.webutil import json_error
+from dialer.agent_state import AgentStates
+from store.types import utcnow
+
+log = logging.getLogger(__name__)
+
+HERE = Path(__file__).parent
+SESSION_MAX_AGE = 12 * 3600
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def session_key(settings: Settings) -> bytes:
+    """The 32-byte cookie key from settings; a random one (per process) when unset."""
+    if settings.console_secret:
+        try:
+            key = base64.urlsafe_b64decode(settings.console_secret + "==")
+        except ValueError:
+            key = b""
+        if len(key) < 32:
+            raise ValueError("console_secret must be 32 bytes or more, base64 encoded")
+        return key[:32]
+    log.warning("console_secret is not set: sessions end when this process stops")
+    return secrets.token_bytes(32)
+
+
+@web.middleware
+async def context_middleware(request: web.Request, handler: Callable) -> web.StreamResponse:
+    """Language, CSRF token and the logged-in user (always re-read from SQL)."""
+    settings = request.app[SETTINGS]
+    session = await get_session(request)
+    wanted = request.query.get("lang")
+    if wanted in LANGUAGES:
+        session["lang"] = wanted
+    request["lang"] = activate(session.get("lang") or settings.language)
+    if "csrf" not in session:
+        session["csrf"] = new_csrf_token()
+    request["csrf"] = session["csrf"]
+    request["user"] = None
+    uid = session.get("uid")
+    if uid is not None:
+        user = await asyncio.to_thread(load_user, request.app[ENGINE], int(uid))
+        if user is None or session.get("role") != user.role.value:
+            # The session claims a role the user does not have (forged or stale).
+            session.invalidate()
+            log.warning("session for user id %s refused: role in session does not match", uid)
+            return json_error(403, gettext_("Sesión no válida; inicie sesión de nuevo."))
+        request["user"] = user
+    if request.method not in SAFE_METHODS:
+        given = request.headers.get("X-CSRF-Token")
+        if given is None and request.content_type in (
+            "application/x-www-form-urlencoded",
+            "multipart/form-data",
+        ):
+            given = str((await request.post()).get("_csrf", "")) or None
+        if not csrf_matches(session.get("csrf"), given):
+            return json_error(403, gettext_("Falta el token CSRF o no es válido."))
+    return await handler(request)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Callable) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400 or request.path.startswith(("/api/", "/ws/", "/static/")):
+            raise
+        response = aiohttp_jinja2.render_template(
+            "error.html",
+            request,
+            {"status": exc.status, "message": exc.text if exc.status != 404 else ""},
+            status=exc.status,
+        )
+        return response
+
+
+def init_app(
+    settings: Settings,
+    engine: Engine,
+    redis: aioredis.Redis,
+    *,
+    callback_checker: CallbackChecker | None = None,
+    clock: Callable[[], datetime] = utcnow,
+) -> web.Application:
+    app = web.Application()
+    app[SETTINGS] = settings
+    app[ENGINE] = engine
+    app[REDIS] = redis
+    app[STATES] = AgentStates(redis)
+    app[CLOCK] = clock
+    app[CALLBACK_CHECKER] = callback_checker or default_callback_checker
+    app[POPHUB] = PopHub(redis, engine, clock=clock)
+
+    setup_session(
+        app,
+        EncryptedCookieStorage(
+            session_key(settings),
+            cookie_name="cobrador_session",
+            httponly=True,
+            samesite="Strict",
+            max_age=SESSION_MAX_AGE,
+            secure=settings.extra.get("console_secure_cookie") == "1",
+        ),
+    )
+    # Order matters: the session, then our context (user, CSRF, language), then
+    # aiohttp_jinja2's context processors (which read it), then error pages.
+    app.middlewares.append(context_middleware)
+    env = aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=True,
+        extensions=["jinja2.ext.i18n"],
+        context_processors=[_template_context],
+    )
+    env.install_gettext_callables(gettext_, ngettext_, newstyle=True)  # type: ignore[attr-defined]
+    app.middlewares.append(error_middleware)
+
+    app.router.add_static("/static", HERE / "static", name="static")
+    auth_views.setup_routes(app)
+    agent_views.setup_routes(app)
+    supervisor_views.setup_routes(app)
+    auditor_views.setup_routes(app)
+    app.cleanup_ctx.append(_pophub_ctx)
+    app.cleanup_ctx.append(agent_views.callback_release_ctx)
+    return app
+
+
+async def _template_context(request: web.Request) -> dict[str, object]:
+    return {
+        "user": request.get("user"),
+        "csrf": request.get("csrf", ""),
+        "lang": request.get("lang", "es"),
+        "path": request.path,
+    }
+
+
+async def _pophub_ctx(app: web.Application) -> AsyncIterator[None]:
+    hub = app[POPHUB]
+    await hub.start()
+    yield
+    await hub.stop()

@@ -1,0 +1,184 @@
+"""Auditor pages (read-only): attempts, decisions, exports and the audit chain."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+from typing import Any
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from compliance.audit import verify as audit_verify
+from console import auditor_service as svc
+from console.i18n import gettext_
+from console.keys import ENGINE
+from console.webutil import in_db, requires, user_of
+from store.models import AttemptResult, Role
+
+ATTEMPT_COLUMNS = [
+    "id", "started_at", "account_ref", "debtor_name", "phone", "agent", "result",
+    "party", "outcome", "right_party_contact", "decision_id", "caller_id",
+]  # fmt: skip
+DECISION_COLUMNS = [
+    "id", "evaluated_at", "account_ref", "phone", "stage", "allowed", "reasons",
+    "profile_version", "registry_versions", "local_time", "timezone",
+]  # fmt: skip
+
+
+def setup_routes(app: web.Application) -> None:
+    r = app.router
+    r.add_get("/auditor", attempts_page)
+    r.add_get("/auditor/attempts.{fmt:csv|jsonl}", attempts_export)
+    r.add_get("/auditor/decisions", decisions_page)
+    r.add_get("/auditor/decisions.{fmt:csv|jsonl}", decisions_export)
+    r.add_get("/auditor/decisions/{decision_id:\\d+}", decision_page)
+    r.add_get("/auditor/chain", chain_page)
+
+
+def _filters(request: web.Request) -> tuple[svc.Filters | None, dict[str, str]]:
+    try:
+        return svc.parse_filters(dict(request.query)), {}
+    except svc.FilterError as exc:
+        return None, {k: gettext_(v) for k, v in exc.errors.items()}
+
+
+def _context(request: web.Request, **extra: Any) -> dict[str, Any]:
+    return {
+        "q": dict(request.query),
+        "results_list": [r.value for r in AttemptResult],
+        "query_string": request.query_string,
+        **extra,
+    }
+
+
+@requires(Role.auditor)
+async def attempts_page(request: web.Request) -> web.StreamResponse:
+    filters, errors = _filters(request)
+    rows: list[dict[str, Any]] = []
+    if filters is not None and not filters.empty:
+        rows = await in_db(request, svc.search_attempts, filters)
+        if rows:
+            await in_db(
+                request,
+                svc.record_view,
+                user_of(request).actor,
+                "auditor_attempts",
+                filters.as_dict(),
+                [r["account_id"] for r in rows],
+            )
+    return aiohttp_jinja2.render_template(
+        "auditor_attempts.html",
+        request,
+        _context(
+            request, rows=rows, errors=errors, searched=filters is not None and not filters.empty
+        ),
+        status=400 if errors else 200,
+    )
+
+
+@requires(Role.auditor)
+async def decisions_page(request: web.Request) -> web.StreamResponse:
+    filters, errors = _filters(request)
+    rows: list[dict[str, Any]] = []
+    if filters is not None and not filters.empty:
+        rows = await in_db(request, svc.search_decisions, filters)
+        ids = [r["account_id"] for r in rows if r["account_id"]]
+        if rows:
+            await in_db(
+                request,
+                svc.record_view,
+                user_of(request).actor,
+                "auditor_decisions",
+                filters.as_dict(),
+                ids,
+            )
+    return aiohttp_jinja2.render_template(
+        "auditor_decisions.html",
+        request,
+        _context(
+            request, rows=rows, errors=errors, searched=filters is not None and not filters.empty
+        ),
+        status=400 if errors else 200,
+    )
+
+
+@requires(Role.auditor)
+async def decision_page(request: web.Request) -> web.StreamResponse:
+    decision = await in_db(request, svc.get_decision, int(request.match_info["decision_id"]))
+    if decision is None:
+        raise web.HTTPNotFound()
+    if decision["account_id"]:
+        await in_db(
+            request,
+            svc.record_view,
+            user_of(request).actor,
+            "auditor_decision",
+            {"decision_id": str(decision["id"])},
+            [decision["account_id"]],
+        )
+    return aiohttp_jinja2.render_template("auditor_decision.html", request, {"d": decision})
+
+
+def _export(rows: list[dict[str, Any]], columns: list[str], fmt: str, name: str) -> web.Response:
+    if fmt == "jsonl":
+        body = "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows)
+        content_type = "application/x-ndjson"
+    else:
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(columns)
+        for r in rows:
+            writer.writerow(
+                [
+                    json.dumps(r[c], ensure_ascii=False) if isinstance(r[c], list | dict) else r[c]
+                    for c in columns
+                ]
+            )
+        body = buf.getvalue()
+        content_type = "text/csv"
+    return web.Response(
+        text=body,
+        content_type=content_type,
+        charset="utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"'},
+    )
+
+
+async def _do_export(request: web.Request, kind: str) -> web.StreamResponse:
+    filters, errors = _filters(request)
+    if filters is None:
+        return web.json_response(
+            {"ok": False, "reason": "bad filters", "errors": errors}, status=400
+        )
+    search = svc.search_attempts if kind == "attempts" else svc.search_decisions
+    rows = await in_db(request, search, filters, svc.EXPORT_LIMIT)
+    await in_db(
+        request,
+        svc.record_view,
+        user_of(request).actor,
+        f"export_{kind}",
+        filters.as_dict(),
+        [r["account_id"] for r in rows if r["account_id"]],
+        "export",
+    )
+    columns = ATTEMPT_COLUMNS if kind == "attempts" else DECISION_COLUMNS
+    return _export(rows, columns, request.match_info["fmt"], kind)
+
+
+@requires(Role.auditor)
+async def attempts_export(request: web.Request) -> web.StreamResponse:
+    return await _do_export(request, "attempts")
+
+
+@requires(Role.auditor)
+async def decisions_export(request: web.Request) -> web.StreamResponse:
+    return await _do_export(request, "decisions")
+
+
+@requires(Role.auditor)
+async def chain_page(request: web.Request) -> web.StreamResponse:
+    result = await asyncio.to_thread(audit_verify, request.app[ENGINE])
+    return aiohttp_jinja2.render_template("auditor_chain.html", request, {"result": result})

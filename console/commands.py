@@ -1,0 +1,103 @@
+"""CLI: `cobrador user add NAME --role ROLE` and `cobrador console run`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+from typing import Any
+
+from cobrador.settings import Settings
+
+
+def register(subparsers: Any) -> None:
+    user = subparsers.add_parser("user", help="console users")
+    user_sub = user.add_subparsers(dest="user_command", metavar="ACTION", required=True)
+    add = user_sub.add_parser("add", help="create a console user (asks the password)")
+    add.add_argument("name", help="user name used to log in")
+    add.add_argument("--role", required=True, choices=["agent", "supervisor", "auditor", "admin"])
+    add.add_argument("--display-name", default="", help="name shown in the console")
+    add.add_argument("--campaign", default=None, help="campaign an agent works in")
+    add.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    add.set_defaults(func=_user_add)
+
+    console = subparsers.add_parser("console", help="web console")
+    console_sub = console.add_subparsers(dest="console_command", metavar="ACTION", required=True)
+    run = console_sub.add_parser("run", help="serve the agent, supervisor and auditor console")
+    run.add_argument("--host", default=None, help="listen address (default: settings)")
+    run.add_argument("--port", type=int, default=None, help="listen port (default: settings)")
+    run.set_defaults(func=_console_run)
+
+
+def _read_password(from_stdin: bool) -> str:
+    from cobrador.cli import UserError
+
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Repeat password: ") != password:
+            raise UserError("the passwords do not match")
+    if not password:
+        raise UserError("empty password")
+    return password
+
+
+def _user_add(args: argparse.Namespace, settings: Settings) -> int:
+    from cobrador.cli import UserError
+    from cobrador.runtime import open_engine
+    from console.users import UserInputError, create_user
+
+    password = _read_password(args.password_stdin)
+    engine = open_engine(settings, migrate=True)
+    try:
+        user = create_user(
+            engine,
+            args.name,
+            args.role,
+            password,
+            display_name=args.display_name,
+            campaign=args.campaign,
+        )
+    except UserInputError as exc:
+        raise UserError(str(exc)) from exc
+    finally:
+        engine.dispose()
+    print(f"user {user.username} created with role {user.role.value} (id {user.id})")
+    return 0
+
+
+def _console_run(args: argparse.Namespace, settings: Settings) -> int:
+    import redis.asyncio as aioredis
+    from aiohttp import web
+
+    from cobrador.runtime import open_engine, redis_url
+    from console.app import init_app
+
+    engine = open_engine(settings, migrate=True)
+    host = args.host or settings.console_host
+    port = args.port or settings.console_port
+    with redis_url(settings) as url:
+
+        async def serve() -> None:
+            redis = aioredis.Redis.from_url(url)
+            app = init_app(settings, engine, redis)
+            runner = web.AppRunner(app)
+            await runner.setup()
+            site = web.TCPSite(runner, host, port)
+            await site.start()
+            print(f"console listening on http://{host}:{port}/", flush=True)
+            try:
+                await asyncio.Event().wait()
+            finally:
+                await runner.cleanup()
+                await redis.aclose()  # type: ignore[attr-defined]
+
+        try:
+            asyncio.run(serve())
+        finally:
+            engine.dispose()
+    return 0

@@ -1,0 +1,230 @@
+"""The two-level disposition (who was reached, then what happened) and what the
+dialer does next for each outcome. Pure: no I/O, the clock comes as an argument.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+
+from console.i18n import N_
+
+
+class Party(StrEnum):
+    titular = "titular"
+    aval = "aval"  # aval / obligado solidario
+    tercero = "tercero"
+    nadie = "nadie"
+
+
+PARTY_LABELS = {
+    Party.titular: N_("Titular"),
+    Party.aval: N_("Aval / obligado solidario"),
+    Party.tercero: N_("Tercero"),
+    Party.nadie: N_("Nadie"),
+}
+
+
+class Effect(StrEnum):
+    recycle = "recycle"  # back to the pool after the campaign's recycle delay
+    stop_number = "stop_number"  # never dial this number again for the account
+    stop_account = "stop_account"  # no more dialing of the account
+    hold_until_promise = "hold_until_promise"  # not dialed until the promise date
+    callback = "callback"  # dialed again at the agreed time
+
+
+@dataclass(frozen=True)
+class Outcome:
+    code: str
+    label: str
+    parties: frozenset[Party]
+    effect: Effect
+    right_party_contact: bool  # counted for contact caps (with titular/aval)
+    needs_promise: bool = False
+    needs_callback: bool = False
+    account_status: str | None = None  # status the account takes at once
+
+
+_DEBTOR = frozenset({Party.titular, Party.aval})
+_ANYONE = frozenset(Party)
+
+OUTCOMES: dict[str, Outcome] = {
+    o.code: o
+    for o in (
+        Outcome(
+            "promesa_pago",
+            N_("Promesa de pago"),
+            _DEBTOR,
+            Effect.hold_until_promise,
+            True,
+            needs_promise=True,
+        ),
+        Outcome(
+            "convenio",
+            N_("Convenio / plan de pagos"),
+            _DEBTOR,
+            Effect.hold_until_promise,
+            True,
+            needs_promise=True,
+        ),
+        Outcome("pago", N_("Pagó"), _DEBTOR, Effect.stop_account, True),
+        Outcome("rehusa", N_("Rehúsa pagar"), _DEBTOR, Effect.recycle, True),
+        Outcome(
+            "disputa", N_("Disputa"), _DEBTOR, Effect.stop_account, True, account_status="disputed"
+        ),
+        Outcome(
+            "no_contactar",
+            N_("Solicita no ser contactado"),
+            _DEBTOR,
+            Effect.stop_account,
+            True,
+            account_status="cease_contact",
+        ),
+        Outcome(
+            "volver_llamar",
+            N_("Volver a llamar"),
+            _ANYONE,
+            Effect.callback,
+            True,
+            needs_callback=True,
+        ),
+        Outcome(
+            "recado",
+            N_("Recado con tercero"),
+            frozenset({Party.tercero}),
+            Effect.recycle,
+            False,
+        ),
+        Outcome(
+            "numero_equivocado",
+            N_("Número equivocado"),
+            frozenset({Party.tercero, Party.nadie}),
+            Effect.stop_number,
+            False,
+        ),
+        Outcome(
+            "sin_contacto",
+            N_("Sin contacto"),
+            frozenset({Party.nadie}),
+            Effect.recycle,
+            False,
+        ),
+    )
+}
+
+
+@dataclass(frozen=True)
+class DispositionInput:
+    party: Party
+    outcome: Outcome
+    notes: str
+    promise_amount: Decimal | None = None
+    promise_date: date | None = None
+    callback_local: datetime | None = None  # naive: the debtor's local wall time
+    callback_personal: bool = True
+
+    @property
+    def right_party_contact(self) -> bool:
+        return self.outcome.right_party_contact and self.party in _DEBTOR
+
+
+@dataclass(frozen=True)
+class PromiseLimits:
+    balance: Decimal
+    today: date  # the debtor's local date
+    max_days: int
+
+
+class FormErrors(ValueError):
+    """Field -> message (Spanish msgid); nothing is saved when raised."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+MAX_NOTES = 4000
+
+
+def parse_disposition(form: dict[str, str], limits: PromiseLimits) -> DispositionInput:
+    """Check every field; raise FormErrors listing every problem at once."""
+    errors: dict[str, str] = {}
+    party: Party | None = None
+    outcome: Outcome | None = None
+    try:
+        party = Party(form.get("party", ""))
+    except ValueError:
+        errors["party"] = N_("Indique con quién se habló.")
+    outcome = OUTCOMES.get(form.get("outcome", ""))
+    if outcome is None:
+        errors["outcome"] = N_("Indique el resultado de la llamada.")
+    elif party is not None and party not in outcome.parties:
+        errors["outcome"] = N_("Ese resultado no corresponde a la persona contactada.")
+    notes = form.get("notes", "").strip()
+    if len(notes) > MAX_NOTES:
+        errors["notes"] = N_("La nota es demasiado larga (máximo 4000 caracteres).")
+    amount: Decimal | None = None
+    promise_date: date | None = None
+    callback_at: datetime | None = None
+    if outcome is not None and outcome.needs_promise:
+        amount, promise_date = _promise(form, limits, errors)
+    if outcome is not None and outcome.needs_callback:
+        callback_at = _callback_time(form, errors)
+    if errors or party is None or outcome is None:
+        raise FormErrors(errors)
+    return DispositionInput(
+        party=party,
+        outcome=outcome,
+        notes=notes,
+        promise_amount=amount,
+        promise_date=promise_date,
+        callback_local=callback_at,
+        callback_personal=form.get("callback_scope", "personal") != "campaign",
+    )
+
+
+def _promise(
+    form: dict[str, str], limits: PromiseLimits, errors: dict[str, str]
+) -> tuple[Decimal | None, date | None]:
+    amount: Decimal | None = None
+    raw_amount = form.get("promise_amount", "").strip().replace(",", "")
+    try:
+        amount = Decimal(raw_amount)
+        if not amount.is_finite() or amount <= 0:
+            errors["promise_amount"] = N_("El monto debe ser mayor que cero.")
+            amount = None
+        elif amount > limits.balance:
+            errors["promise_amount"] = N_("El monto no puede ser mayor que el saldo.")
+            amount = None
+        elif amount != amount.quantize(Decimal("0.01")):
+            errors["promise_amount"] = N_("El monto admite como máximo dos decimales.")
+            amount = None
+    except InvalidOperation:
+        errors["promise_amount"] = N_("Escriba el monto prometido (por ejemplo 1500.00).")
+    promise_date: date | None = None
+    try:
+        promise_date = date.fromisoformat(form.get("promise_date", "").strip())
+    except ValueError:
+        errors["promise_date"] = N_("Indique la fecha de pago.")
+        return amount, None
+    if promise_date < limits.today:
+        errors["promise_date"] = N_("La fecha de pago no puede estar en el pasado.")
+        promise_date = None
+    elif promise_date > limits.today + timedelta(days=limits.max_days):
+        errors["promise_date"] = N_("La fecha de pago pasa del máximo que permite la campaña.")
+        promise_date = None
+    return amount, promise_date
+
+
+def _callback_time(form: dict[str, str], errors: dict[str, str]) -> datetime | None:
+    raw = form.get("callback_at", "").strip()
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        errors["callback_at"] = N_("Indique la fecha y hora de la nueva llamada.")
+        return None
+    if value.tzinfo is not None:
+        value = value.replace(tzinfo=None)
+    return value

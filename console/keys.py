@@ -1,0 +1,23 @@
+"""Typed application keys: every resource the console's handlers share."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+import redis.asyncio as aioredis
+from aiohttp import web
+from sqlalchemy import Engine
+
+from cobrador.settings import Settings
+from console.callback_window import CallbackChecker
+from console.pophub import PopHub
+from dialer.agent_state import AgentStates
+
+SETTINGS = web.AppKey("settings", Settings)
+ENGINE = web.AppKey("engine", Engine)
+REDIS = web.AppKey("redis", aioredis.Redis)
+STATES = web.AppKey("agent_states", AgentStates)
+POPHUB: web.AppKey[PopHub] = web.AppKey("pophub")
+CALLBACK_CHECKER: web.AppKey[CallbackChecker] = web.AppKey("callback_checker")
+CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("clock")

@@ -1,0 +1,154 @@
+"""Screen-pops: one Redis subscriber per console process fans pops out to the
+WebSockets of the agent they are for (the agent may be on any console process).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import redis.asyncio as aioredis
+from aiohttp import web
+from sqlalchemy import Engine
+
+from console.agent_service import build_pop
+from console.users import load_user
+
+log = logging.getLogger(__name__)
+
+POPS_CHANNEL = "cobrador:pops"
+COMMANDS_CHANNEL = "cobrador:commands"
+PREVIEW_TTL_SECONDS = 3600
+POLL_SECONDS = 0.25
+
+
+def preview_key(agent_id: int) -> str:
+    return f"cobrador:console:preview:{{{agent_id}}}"
+
+
+def _pop_fields(message: dict[str, Any]) -> tuple[str, int, int, int | None] | None:
+    try:
+        kind = str(message["type"])
+        agent_id = int(message["agent_id"])
+        account_id = int(message["account_id"])
+        attempt = message.get("attempt_id")
+        attempt_id = int(attempt) if attempt is not None else None
+    except (KeyError, TypeError, ValueError):
+        return None
+    if kind not in ("pop", "preview"):
+        return None
+    return kind, agent_id, account_id, attempt_id
+
+
+class PopHub:
+    def __init__(
+        self, redis: aioredis.Redis, engine: Engine, clock: Callable[[], datetime]
+    ) -> None:
+        self._redis = redis
+        self._engine = engine
+        self._clock = clock
+        self._sockets: dict[int, set[web.WebSocketResponse]] = defaultdict(set)
+        self._task: asyncio.Task[None] | None = None
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._ready = asyncio.Event()
+        self._stopping = False
+
+    def register(self, agent_id: int, ws: web.WebSocketResponse) -> None:
+        self._sockets[agent_id].add(ws)
+
+    def unregister(self, agent_id: int, ws: web.WebSocketResponse) -> None:
+        sockets = self._sockets.get(agent_id)
+        if sockets is not None:
+            sockets.discard(ws)
+            if not sockets:
+                del self._sockets[agent_id]
+
+    @property
+    def connected_agents(self) -> int:
+        return len(self._sockets)
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._listen(), name="console-pophub")
+        await asyncio.wait_for(self._ready.wait(), timeout=10)
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), POLL_SECONDS * 4)
+            except (TimeoutError, asyncio.CancelledError):
+                self._task.cancel()
+        for task in list(self._inflight):
+            task.cancel()
+        for sockets in list(self._sockets.values()):
+            for ws in list(sockets):
+                await ws.close(code=1001, message=b"server shutdown")
+
+    async def _listen(self) -> None:
+        backoff = 0.5
+        while not self._stopping:
+            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(POPS_CHANNEL)
+                self._ready.set()
+                backoff = 0.5
+                while not self._stopping:
+                    # get_message with a timeout, not listen(): a cancelled listen()
+                    # can stay blocked in redis-py, so we stop by flag instead.
+                    message = await pubsub.get_message(
+                        ignore_subscribe_messages=True, timeout=POLL_SECONDS
+                    )
+                    if message is None or message.get("type") != "message":
+                        continue
+                    task = asyncio.create_task(self._deliver(message["data"]))
+                    self._inflight.add(task)
+                    task.add_done_callback(self._inflight.discard)
+            except asyncio.CancelledError:
+                raise
+            except (aioredis.ConnectionError, OSError) as exc:
+                log.warning("pop subscriber lost Redis (%s); retrying in %.1fs", exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()  # type: ignore[attr-defined]
+
+    async def _deliver(self, raw: bytes | str) -> None:
+        try:
+            message = json.loads(raw)
+        except (ValueError, TypeError):
+            log.warning("ignored a pop that is not JSON")
+            return
+        fields = _pop_fields(message) if isinstance(message, dict) else None
+        if fields is None:
+            log.warning("ignored a pop without type/agent_id/account_id")
+            return
+        kind, agent_id, account_id, attempt_id = fields
+        if kind == "preview":
+            await self._redis.set(preview_key(agent_id), account_id, ex=PREVIEW_TTL_SECONDS)
+        sockets = self._sockets.get(agent_id)
+        if not sockets:
+            return  # the agent is attached to another console process (or none)
+        payload = await asyncio.to_thread(self._load, agent_id, account_id, attempt_id, kind)
+        if payload is None:
+            log.warning("pop for unknown account %s", account_id)
+            return
+        payload["type"] = kind
+        payload["published_at"] = message.get("published_at")
+        payload["pop_id"] = message.get("pop_id")
+        for ws in list(sockets):
+            if not ws.closed:
+                with contextlib.suppress(ConnectionError, RuntimeError):
+                    await ws.send_json(payload)
+
+    def _load(
+        self, agent_id: int, account_id: int, attempt_id: int | None, kind: str
+    ) -> dict[str, Any] | None:
+        agent = load_user(self._engine, agent_id)
+        return build_pop(self._engine, account_id, attempt_id, agent, self._clock(), kind)

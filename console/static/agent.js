@@ -1,0 +1,280 @@
+/* The agent page: state, screen-pops over the WebSocket, disposition, notes. */
+"use strict";
+(() => {
+  const cfg = JSON.parse(document.getElementById("agent-config").textContent);
+  const T = cfg.t;
+  const $ = (id) => document.getElementById(id);
+  let state = { state: "logged_out", since: 0, reason: "" };
+  let clockSkew = 0; // server time - browser time, seconds
+  let currentPop = null;
+  let wrapupTimer = null;
+
+  // ---- state -------------------------------------------------------------
+  function showState(s, serverTime) {
+    state = s;
+    if (serverTime) clockSkew = serverTime - Date.now() / 1000;
+    $("state-card").dataset.state = s.state;
+    $("state-name").textContent = T[s.state] || s.state;
+    $("state-reason").textContent = s.state === "paused" && s.reason ? s.reason : "";
+    $("btn-ready").disabled = s.state === "ready" || s.state === "talking" || s.state === "reserved";
+    document.body.dataset.agentState = s.state;
+  }
+  function tick() {
+    if (state.since) {
+      const now = Date.now() / 1000 + clockSkew;
+      $("state-timer").textContent = Cobrador.clock(now - state.since);
+    }
+  }
+  setInterval(tick, 1000);
+
+  function message(text, isError) {
+    const m = $("state-msg");
+    m.textContent = text || "";
+    m.classList.toggle("error", !!isError);
+  }
+
+  async function refreshState() {
+    const r = await Cobrador.api("GET", "/api/agent/state");
+    if (r.ok) showState(r.data.state, r.data.server_time);
+  }
+
+  async function goReady() {
+    const r = await Cobrador.api("POST", "/api/agent/ready");
+    if (r.ok) { showState(r.data.state, r.data.server_time); message(""); }
+    else message(r.data.reason || T.error, true);
+  }
+
+  $("btn-ready").addEventListener("click", () => { cancelWrapup(); goReady(); });
+  $("pause-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    cancelWrapup();
+    const r = await Cobrador.api("POST", "/api/agent/pause", { reason: $("pause-reason").value });
+    if (r.ok) { showState(r.data.state, r.data.server_time); message(""); }
+    else message(r.data.reason || T.error, true);
+  });
+
+  function startWrapup(seconds) {
+    cancelWrapup();
+    let left = seconds;
+    $("wrapup").hidden = false;
+    $("wrapup-left").textContent = left;
+    wrapupTimer = setInterval(() => {
+      left -= 1;
+      $("wrapup-left").textContent = Math.max(left, 0);
+      if (left <= 0) { cancelWrapup(); goReady(); }
+    }, 1000);
+  }
+  function cancelWrapup() {
+    if (wrapupTimer) clearInterval(wrapupTimer);
+    wrapupTimer = null;
+    $("wrapup").hidden = true;
+  }
+
+  // ---- figures and callbacks -------------------------------------------
+  async function refreshFigures() {
+    const r = await Cobrador.api("GET", "/api/agent/figures");
+    if (!r.ok) return;
+    const f = r.data.figures;
+    for (const node of document.querySelectorAll("[data-fig]")) {
+      const k = node.dataset.fig;
+      let v = f[k];
+      if (k === "talk_seconds") v = Cobrador.clock(v);
+      if (k === "kept_rate") v = v === null ? "—" : Math.round(v * 100) + " %";
+      node.textContent = v;
+    }
+  }
+  async function refreshCallbacks() {
+    const r = await Cobrador.api("GET", "/api/agent/callbacks");
+    if (!r.ok) return;
+    const list = $("callbacks");
+    list.replaceChildren();
+    if (!r.data.callbacks.length) list.append(Cobrador.el("li", T.no_callbacks, "muted"));
+    for (const cb of r.data.callbacks) {
+      const li = Cobrador.el("li");
+      li.append(Cobrador.el("strong", cb.due_at.replace("T", " ").slice(0, 16)), " ", cb.name, " ",
+        Cobrador.el("span", cb.ref, "muted small"));
+      list.append(li);
+    }
+  }
+
+  // ---- the pop ------------------------------------------------------------
+  function setField(path, value) {
+    for (const node of document.querySelectorAll(`[data-field="${path}"]`)) node.textContent = value ?? "";
+  }
+  function showPop(pop) {
+    currentPop = pop;
+    const preview = pop.type === "preview";
+    $("waiting").hidden = true;
+    $("pop").hidden = false;
+    $("pop-kind").hidden = !preview;
+    $("call-actions").hidden = preview;
+    $("preview-actions").hidden = !preview;
+    $("dispo-form").closest("section").hidden = preview;
+    setField("account.name", pop.account.name);
+    setField("account.ref", pop.account.ref);
+    setField("account.days_past_due", pop.account.days_past_due);
+    setField("local_time.time", pop.local_time.time);
+    setField("local_time.zone", pop.local_time.zone);
+    setField("phone.masked", pop.phone.masked);
+    $("pop-balance").textContent = `${Number(pop.account.balance).toLocaleString(undefined, { minimumFractionDigits: 2 })} ${pop.account.currency}`;
+    const stage = $("pop-stage");
+    stage.textContent = pop.account.stage_label;
+    stage.className = "badge badge-stage-" + pop.account.stage;
+    const consent = $("pop-consent");
+    consent.textContent = pop.phone.consent ? `✓ ${T.consent_yes}` : `✗ ${T.consent_no}`;
+    consent.className = "small " + (pop.phone.consent ? "ok" : "warn");
+    $("pop-script").textContent = pop.script;
+    $("pop-payment").textContent = pop.payment_instructions || "—";
+    const tbody = $("pop-attempts");
+    tbody.replaceChildren();
+    for (const a of pop.attempts) {
+      const tr = Cobrador.el("tr");
+      tr.append(Cobrador.el("td", a.at.replace("T", " ").slice(0, 16)), Cobrador.el("td", a.result), Cobrador.el("td", a.outcome));
+      tbody.append(tr);
+    }
+    const promises = $("pop-promises");
+    promises.replaceChildren();
+    if (!pop.promises.length) promises.append(Cobrador.el("li", T.no_promises, "muted"));
+    for (const p of pop.promises) promises.append(Cobrador.el("li", `${p.amount} ${p.currency} · ${p.due_date}`));
+    renderNotes(pop.notes);
+    const form = $("dispo-form");
+    form.reset();
+    clearErrors();
+    $("dispo-attempt").value = pop.attempt_id ?? "";
+    $("promise-date").min = pop.local_time.date;
+    $("promise-date").max = pop.promise_max_date;
+    $("promise-amount").max = pop.account.balance;
+    fillOutcomes("");
+    document.dispatchEvent(new CustomEvent("cobrador:pop", { detail: pop }));
+  }
+  function renderNotes(notes) {
+    const list = $("pop-notes");
+    list.replaceChildren();
+    if (!notes.length) list.append(Cobrador.el("li", T.no_notes, "muted"));
+    for (const n of notes) {
+      const li = Cobrador.el("li");
+      li.append(Cobrador.el("div", `${n.at.replace("T", " ").slice(0, 16)} · ${n.author}`, "muted small"), Cobrador.el("div", n.text));
+      list.append(li);
+    }
+  }
+  function hidePop() {
+    currentPop = null;
+    $("pop").hidden = true;
+    $("waiting").hidden = false;
+  }
+
+  // ---- disposition ----------------------------------------------------------
+  function fillOutcomes(party) {
+    const select = $("dispo-outcome");
+    select.replaceChildren(Cobrador.el("option", party ? T.choose_outcome : T.choose_party));
+    select.firstChild.value = "";
+    for (const o of cfg.outcomes) {
+      if (party && o.parties.includes(party)) {
+        const opt = Cobrador.el("option", o.label);
+        opt.value = o.code;
+        select.append(opt);
+      }
+    }
+    toggleSubfields();
+  }
+  function toggleSubfields() {
+    const o = cfg.outcomes.find((x) => x.code === $("dispo-outcome").value);
+    $("promise-fields").hidden = !(o && o.promise);
+    $("callback-fields").hidden = !(o && o.callback);
+  }
+  function clearErrors() {
+    for (const node of document.querySelectorAll("[data-error]")) node.textContent = "";
+    $("dispo-msg").hidden = true;
+  }
+  for (const radio of document.querySelectorAll('input[name="party"]')) {
+    radio.addEventListener("change", () => fillOutcomes(radio.value));
+  }
+  $("dispo-outcome").addEventListener("change", toggleSubfields);
+
+  $("dispo-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    clearErrors();
+    const data = Object.fromEntries(new FormData(ev.target).entries());
+    const btn = $("btn-dispo");
+    btn.disabled = true;
+    const r = await Cobrador.api("POST", "/api/agent/disposition", data);
+    btn.disabled = false;
+    const msg = $("dispo-msg");
+    msg.hidden = false;
+    if (!r.ok) {
+      msg.textContent = r.data.reason || T.error;
+      msg.className = "alert alert-error";
+      for (const [field, text] of Object.entries(r.data.errors || {})) {
+        const node = document.querySelector(`[data-error="${field}"]`);
+        if (node) node.textContent = text;
+      }
+      return;
+    }
+    msg.textContent = r.data.message || T.saved;
+    msg.className = "alert alert-ok";
+    hidePop();
+    await refreshState();
+    refreshFigures();
+    refreshCallbacks();
+    if (state.state === "wrap_up" || state.state === "paused") {
+      if (state.state === "wrap_up") startWrapup(cfg.wrapup_seconds);
+    } else if (state.state !== "ready") {
+      startWrapup(cfg.wrapup_seconds);
+    }
+  });
+
+  $("note-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    if (!currentPop) return;
+    const text = $("note-text").value;
+    const r = await Cobrador.api("POST", "/api/agent/notes", { account_id: currentPop.account_id, text });
+    $("note-msg").textContent = r.ok ? "" : (r.data.reason || T.error);
+    if (r.ok) {
+      $("note-text").value = "";
+      const fresh = await Cobrador.api("GET", `/api/agent/accounts/${currentPop.account_id}`);
+      if (fresh.ok) renderNotes(fresh.data.account.notes);
+    }
+  });
+
+  async function command(url, body) {
+    const r = await Cobrador.api("POST", url, body);
+    message(r.ok ? T.sent : (r.data.reason || T.error), !r.ok);
+    return r;
+  }
+  $("btn-hangup").addEventListener("click", () => command("/api/agent/hangup"));
+  $("btn-transfer").addEventListener("click", () => command("/api/agent/transfer"));
+  $("btn-preview-dial").addEventListener("click", async () => {
+    if (currentPop && (await command("/api/agent/preview/dial", { account_id: currentPop.account_id })).ok) hidePop();
+  });
+  $("btn-preview-skip").addEventListener("click", async () => {
+    if (currentPop && (await command("/api/agent/preview/skip", { account_id: currentPop.account_id })).ok) hidePop();
+  });
+  const previewRequest = $("btn-preview-request");
+  if (previewRequest) previewRequest.addEventListener("click", () => command("/api/agent/preview/request"));
+
+  // ---- the socket -----------------------------------------------------------
+  // Exposed for the benchmark and browser tests: when each pop reached this handler.
+  window.cobradorPops = [];
+  Cobrador.socket("/ws/agent", (msg) => {
+    if (msg.type === "pop" || msg.type === "preview") {
+      window.cobradorPops.push({ pop_id: msg.pop_id, published_at: msg.published_at, received_at: Date.now() / 1000 });
+      cancelWrapup();
+      showPop(msg);
+      refreshState();
+    } else if (msg.type === "hello") {
+      showState(msg.state);
+      refreshState();
+    }
+  }, (up) => {
+    $("ws-status").textContent = up ? T.connected : T.disconnected;
+    document.body.dataset.socket = up ? "up" : "down";
+  });
+
+  (async () => {
+    await refreshState();
+    refreshFigures();
+    refreshCallbacks();
+    const r = await Cobrador.api("GET", "/api/agent/current");
+    if (r.ok && r.data.pop) showPop(r.data.pop);
+  })();
+})();

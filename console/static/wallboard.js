@@ -1,0 +1,70 @@
+/* The supervisor's wallboard: redrawn from each snapshot the WebSocket sends. */
+"use strict";
+(() => {
+  const root = document.getElementById("wallboard");
+  if (!root) return;
+  const T = JSON.parse(document.getElementById("wallboard-config").textContent).t;
+  const campaign = root.dataset.campaign;
+  let last = null;
+  let skew = 0;
+
+  function pct(x) { return x === null || x === undefined ? "—" : (x * 100).toFixed(2) + " %"; }
+
+  function draw(snap) {
+    last = snap;
+    skew = snap.server_time - Date.now() / 1000;
+    for (const node of root.querySelectorAll("[data-kpi]")) {
+      const k = node.dataset.kpi;
+      if (k in (snap.by_state || {}) || ["ready", "talking", "wrap_up", "paused"].includes(k)) {
+        node.textContent = (snap.by_state || {})[k] || 0;
+      }
+      if (k === "ringing" || k === "connected") node.textContent = snap.live[`calls_${k}`] ?? snap.live[k] ?? "—";
+    }
+    const body = document.getElementById("agents-body");
+    body.replaceChildren();
+    if (!snap.agents.length) {
+      const tr = Cobrador.el("tr"); const td = Cobrador.el("td", T.none, "muted"); td.colSpan = 4; tr.append(td); body.append(tr);
+    }
+    for (const a of snap.agents) {
+      const tr = Cobrador.el("tr");
+      tr.dataset.agent = a.agent_id;
+      const badge = Cobrador.el("span", T[a.state] || a.state, "badge badge-" + a.state);
+      const state = Cobrador.el("td"); state.append(badge);
+      const timer = Cobrador.el("td", "", "timer"); timer.dataset.since = a.since;
+      tr.append(Cobrador.el("td", a.name), state, timer, Cobrador.el("td", a.reason));
+      body.append(tr);
+    }
+    const target = snap.campaign ? snap.campaign.abandon_target : Number(root.dataset.target);
+    const windows = snap.live.abandonment || snap.live.abandon || {};
+    for (const node of root.querySelectorAll("[data-abandon]")) {
+      const v = windows[node.dataset.abandon];
+      const rate = v && typeof v === "object" ? v.rate : v;
+      node.textContent = pct(rate);
+      node.classList.toggle("warn", rate !== undefined && rate !== null && rate > target);
+    }
+    const hopper = snap.live.hopper || {};
+    document.getElementById("hopper-size").textContent = hopper.size ?? snap.live.hopper_size ?? "—";
+    const reasons = document.getElementById("hopper-reasons");
+    reasons.replaceChildren();
+    const empty = hopper.empty_reasons || snap.live.empty_reasons || {};
+    for (const [reason, count] of Object.entries(empty)) reasons.append(Cobrador.el("li", `${reason}: ${count}`));
+    const blocks = document.getElementById("block-reasons");
+    blocks.replaceChildren();
+    if (!snap.block_reasons.length) blocks.append(Cobrador.el("li", "—", "muted"));
+    for (const [reason, count] of snap.block_reasons) {
+      const li = Cobrador.el("li"); li.append(Cobrador.el("code", reason), ` ${count}`); blocks.append(li);
+    }
+    document.getElementById("live-note").textContent = snap.live_available ? "" : T.no_live;
+    tick();
+  }
+  function tick() {
+    const now = Date.now() / 1000 + skew;
+    for (const node of root.querySelectorAll("[data-since]")) {
+      node.textContent = Cobrador.clock(now - Number(node.dataset.since));
+    }
+  }
+  setInterval(tick, 1000);
+  Cobrador.socket("/ws/wallboard?campaign=" + encodeURIComponent(campaign), (msg) => {
+    if (msg.type === "wallboard") draw(msg);
+  }, (up) => { document.body.dataset.socket = up ? "up" : "down"; });
+})();

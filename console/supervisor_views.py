@@ -1,0 +1,197 @@
+"""Supervisor: the live wallboard and the campaign controls."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp_jinja2
+from aiohttp import WSMsgType, web
+from sqlalchemy import Engine
+
+from compliance.audit import append as audit_append
+from console import wallboard
+from console.i18n import N_, gettext_
+from console.keys import CLOCK, ENGINE, REDIS, STATES
+from console.pophub import COMMANDS_CHANNEL
+from console.security import same_origin
+from console.users import CurrentUser
+from console.webutil import in_db, json_error, requires, user_of
+from dialer.agent_state import EVENTS_CHANNEL
+from store.db import transaction
+from store.models import Campaign, Role
+
+DIAL_MODES = ("preview", "progressive", "predictive")
+PUSH_EVERY_SECONDS = 2.0
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_get("/supervisor", supervisor_page)
+    app.router.add_get("/api/wallboard", wallboard_json)
+    app.router.add_get("/ws/wallboard", wallboard_socket)
+    app.router.add_post("/supervisor/campaigns/{campaign_id}", campaign_control)
+
+
+def _chosen(request: web.Request, campaigns: list[dict[str, Any]]) -> dict[str, Any] | None:
+    wanted = request.query.get("campaign")
+    for c in campaigns:
+        if c["name"] == wanted:
+            return c
+    return campaigns[0] if campaigns else None
+
+
+async def _render(
+    request: web.Request, error: str | None = None, message: str | None = None, status: int = 200
+) -> web.Response:
+    campaigns = await in_db(request, wallboard.campaigns)
+    return aiohttp_jinja2.render_template(
+        "supervisor.html",
+        request,
+        {
+            "campaigns": campaigns,
+            "current": _chosen(request, campaigns),
+            "dial_modes": DIAL_MODES,
+            "error": error,
+            "message": message or request.query.get("msg"),
+        },
+        status=status,
+    )
+
+
+@requires(Role.supervisor)
+async def supervisor_page(request: web.Request) -> web.StreamResponse:
+    return await _render(request)
+
+
+@requires(Role.supervisor)
+async def wallboard_json(request: web.Request) -> web.StreamResponse:
+    campaign = request.query.get("campaign", "")
+    if not campaign:
+        return json_error(400, "campaign is required")
+    app = request.app
+    data = await wallboard.snapshot(app[ENGINE], app[REDIS], app[STATES], campaign, app[CLOCK]())
+    return web.json_response(data)
+
+
+@requires(Role.supervisor)
+async def wallboard_socket(request: web.Request) -> web.StreamResponse:
+    if not same_origin(request.headers.get("Origin"), request.scheme, request.host):
+        return json_error(403, gettext_("Origen no permitido."))
+    campaign = request.query.get("campaign", "")
+    if not campaign:
+        return json_error(400, "campaign is required")
+    app = request.app
+    ws = web.WebSocketResponse(heartbeat=25.0)
+    await ws.prepare(request)
+    changed = asyncio.Event()
+
+    async def watch_agents() -> None:
+        pubsub = app[REDIS].pubsub(ignore_subscribe_messages=True)
+        try:
+            await pubsub.subscribe(EVENTS_CHANNEL)
+            while not ws.closed:
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5)
+                if message is not None and message.get("type") == "message":
+                    with contextlib.suppress(ValueError, TypeError):
+                        if json.loads(message["data"]).get("campaign") in (campaign, ""):
+                            changed.set()
+        finally:
+            with contextlib.suppress(Exception):
+                await pubsub.aclose()  # type: ignore[attr-defined]
+
+    async def push() -> None:
+        while not ws.closed:
+            data = await wallboard.snapshot(
+                app[ENGINE], app[REDIS], app[STATES], campaign, app[CLOCK]()
+            )
+            await ws.send_json(data)
+            changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), PUSH_EVERY_SECONDS)
+
+    tasks = [asyncio.create_task(watch_agents()), asyncio.create_task(push())]
+    try:
+        async for msg in ws:
+            if msg.type == WSMsgType.ERROR:
+                break
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.wait(tasks, timeout=2.0)
+    return ws
+
+
+class ControlError(ValueError):
+    pass
+
+
+def _apply_control(
+    engine: Engine, campaign_id: int, fields: dict[str, str], user: CurrentUser
+) -> tuple[str, dict[str, Any]]:
+    with transaction(engine) as session:
+        campaign = session.get(Campaign, campaign_id)
+        if campaign is None:
+            raise LookupError(campaign_id)
+        action = fields.get("action", "")
+        change: dict[str, Any] = {"action": action}
+        if action == "start":
+            campaign.status = "running"
+        elif action == "stop":
+            campaign.status = "stopped"
+        elif action == "mode":
+            mode = fields.get("dial_mode", "")
+            if mode not in DIAL_MODES:
+                raise ControlError(N_("Modo de marcación desconocido."))
+            campaign.dial_mode = mode
+            change["dial_mode"] = mode
+        elif action == "target":
+            try:
+                percent = Decimal(fields.get("abandon_target", "").strip().replace(",", "."))
+            except InvalidOperation:
+                raise ControlError(
+                    N_("Escriba el objetivo de abandono en porcentaje, por ejemplo 2.5.")
+                ) from None
+            if not percent.is_finite() or percent <= 0:
+                raise ControlError(N_("El objetivo de abandono debe ser mayor que cero."))
+            target = (percent / 100).quantize(Decimal("0.0001"))
+            if target > wallboard.profile_abandon_limit(campaign):
+                raise ControlError(
+                    N_("El objetivo de abandono no puede superar el límite del perfil.")
+                )
+            campaign.abandon_target = target
+            change["abandon_target"] = target
+        else:
+            raise ControlError(N_("Acción desconocida."))
+        audit_append(
+            session,
+            "campaign_change",
+            {"campaign": campaign.name, **change},
+            actor=user.actor,
+            subject=f"campaign:{campaign.id}",
+        )
+        return campaign.name, change
+
+
+@requires(Role.supervisor)
+async def campaign_control(request: web.Request) -> web.StreamResponse:
+    user = user_of(request)
+    try:
+        campaign_id = int(request.match_info["campaign_id"])
+    except ValueError:
+        raise web.HTTPNotFound() from None
+    form = await request.post()
+    fields = {k: str(v) for k, v in form.items()}
+    try:
+        name, change = await in_db(request, _apply_control, campaign_id, fields, user)
+    except LookupError:
+        raise web.HTTPNotFound() from None
+    except ControlError as exc:
+        return await _render(request, error=gettext_(str(exc)), status=400)
+    command = {"type": "campaign", "campaign": name, **{k: str(v) for k, v in change.items()}}
+    await request.app[REDIS].publish(COMMANDS_CHANNEL, json.dumps(command))
+    query = urlencode({"campaign": name, "msg": gettext_("Cambio guardado.")})
+    raise web.HTTPFound(f"/supervisor?{query}")

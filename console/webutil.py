@@ -1,0 +1,67 @@
+"""Small helpers shared by the console's handlers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from functools import wraps
+from typing import Any, ParamSpec, TypeVar
+
+from aiohttp import web
+from sqlalchemy import Engine
+
+from console.i18n import gettext_
+from console.keys import ENGINE
+from console.users import CurrentUser
+from store.models import Role
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+async def in_db(request: web.Request, fn: Callable[..., T], *args: Any) -> T:
+    """Run a synchronous SQL unit of work in a worker thread (the loop never blocks)."""
+    engine: Engine = request.app[ENGINE]
+    return await asyncio.to_thread(fn, engine, *args)
+
+
+def json_error(status: int, reason: str, **extra: Any) -> web.Response:
+    return web.json_response({"ok": False, "reason": reason, **extra}, status=status)
+
+
+def user_of(request: web.Request) -> CurrentUser:
+    user: CurrentUser | None = request.get("user")
+    if user is None:  # requires() runs first; this is a programming error guard
+        raise web.HTTPUnauthorized()
+    return user
+
+
+def _wants_json(request: web.Request) -> bool:
+    return request.path.startswith(("/api/", "/ws/")) or request.path.endswith((".csv", ".jsonl"))
+
+
+def requires(*roles: Role) -> Callable[[Handler], Handler]:
+    """Allow the handler to the given roles (admin always); 403 for anyone else."""
+
+    def decorate(handler: Handler) -> Handler:
+        @wraps(handler)
+        async def wrapped(request: web.Request) -> web.StreamResponse:
+            user: CurrentUser | None = request.get("user")
+            if user is None:
+                if request.path.startswith("/ws/"):
+                    return json_error(403, gettext_("Se requiere iniciar sesión."))
+                if _wants_json(request):
+                    return json_error(401, gettext_("Se requiere iniciar sesión."))
+                raise web.HTTPFound(f"/login?next={request.path}")
+            if user.role is not Role.admin and user.role not in roles:
+                if _wants_json(request):
+                    return json_error(403, gettext_("Su rol no permite esta acción."))
+                raise web.HTTPForbidden(text=gettext_("Su rol no permite ver esta página."))
+            return await handler(request)
+
+        wrapped.__dict__["allowed_roles"] = roles
+        return wrapped
+
+    return decorate
