@@ -17,6 +17,7 @@ COMMAND_MODULES = [
     "store.commands",
     "compliance.commands",
     "dialer.pacing.commands",
+    "dialer.commands",
     "console.commands",
     "deploy.commands",
 ]
@@ -50,6 +51,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if not args.verbose:
+        # Migrations run at every start; their chatter is not news to an operator.
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     func: Handler | None = getattr(args, "func", None)
     if func is None:
         parser.print_help()
@@ -63,6 +67,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("cobrador: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `cobrador ... | head`
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -69,6 +69,7 @@ class DialerOptions:
     ring_timeout_seconds: float = 30.0
     max_ringing: int = 200
     agi_host: str = "127.0.0.1"
+    agi_port: int = cv.FASTAGI_PORT
     stuck_call_seconds: float = 3600.0
 
 
@@ -124,6 +125,7 @@ class CampaignDialer:
         self.health = DialerHealth()
         self.reconciled = False
         self._last_refill = 0.0
+        self._last_reload = 0.0
         self._pending_finishes: list[tuple[int, dict[str, Any]]] = []
         self._finish_lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
@@ -181,6 +183,9 @@ class CampaignDialer:
             await self._sweep(now)
             await self._retry_finishes()
             await self._renew_leases(now)
+            if now - self._last_reload >= self.options.refill_every_seconds:
+                self._last_reload = now
+                await self._reload_campaign()
             if not self._can_dial(now):
                 return 0
             sizes = await self.hopper.sizes()
@@ -226,6 +231,17 @@ class CampaignDialer:
             self._set_unhealthy("waiting for reconciliation with Asterisk", now)
             return False
         return self.campaign.status == "running"
+
+    async def _reload_campaign(self) -> None:
+        """Status and mode as the console or the CLI last set them (SQL is the truth)."""
+        fresh = await asyncio.to_thread(store.load_campaign, self.sql, self.name)
+        if fresh is None:
+            self.campaign.status = "stopped"
+            return
+        if fresh.dial_mode != self.campaign.dial_mode:
+            self.policy = self._policy_for(fresh.dial_mode)
+        self.campaign.status, self.campaign.dial_mode = fresh.status, fresh.dial_mode
+        self.campaign.abandon_target = fresh.abandon_target
 
     def _set_unhealthy(self, reason: str, now: float) -> None:
         if self.health.ok or self.health.reason != reason:
@@ -339,7 +355,10 @@ class CampaignDialer:
             "Timeout": int(self.options.ring_timeout_seconds * 1000),
             "ChannelId": cv.originate_channel_id(attempt_id),
             "CallerID": f'"{self.campaign.name}" <{caller_id or ""}>',
-            "Variable": f"{cv.ATTEMPT_ID}={attempt_id},{cv.CAMPAIGN}={self.name},{cv.AGI_HOST}={self.options.agi_host}",
+            "Variable": (
+                f"{cv.ATTEMPT_ID}={attempt_id},{cv.CAMPAIGN}={self.name},"
+                f"{cv.AGI_HOST}={self.options.agi_host},{cv.AGI_PORT}={self.options.agi_port}"
+            ),
         }
         try:
             await self.ami.send_action(action)

@@ -13,6 +13,8 @@ AGENT_ID = "COBRADOR_AGENT_ID"
 ACTION = "COBRADOR_ACTION"
 BRIDGE = "COBRADOR_BRIDGE"
 AGI_HOST = "COBRADOR_AGI_HOST"
+# Set per call by the dialer that placed it, so several dialers can share one Asterisk.
+AGI_PORT = "COBRADOR_AGI_PORT"
 AGI_ERROR = "COBRADOR_AGI_ERROR"
 # Set by Asterisk's AMD() application.
 AMD_STATUS = "AMDSTATUS"

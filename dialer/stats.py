@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import Any
 
 import redis.asyncio as aioredis
 
@@ -24,6 +25,10 @@ KEEP_SECONDS = 2592000.0
 
 def _key(campaign: str, what: str) -> str:
     return f"cobrador:stats:{{{campaign}}}:{what}"
+
+
+def _json(raw: object) -> list[Any]:
+    return list(json.loads(raw if isinstance(raw, str | bytes) else str(raw)))
 
 
 class CampaignStats:
@@ -74,6 +79,6 @@ class CampaignStats:
         talks = await self.redis.zrangebyscore(
             _key(self.campaign, "talks"), now - HANDLE_SAMPLE_WINDOW_SECONDS, "+inf"
         )
-        ring_samples = tuple(RingSample(float(r[1]), str(r[2])) for r in map(json.loads, rings))
-        talk_samples = tuple(DurationSample(float(t[1]), True) for t in map(json.loads, talks))
+        ring_samples = tuple(RingSample(float(r[1]), str(r[2])) for r in map(_json, rings))
+        talk_samples = tuple(DurationSample(float(t[1]), True) for t in map(_json, talks))
         return ring_samples, talk_samples

@@ -157,11 +157,20 @@ def _float(text: str, default: float) -> float:
         return default
 
 
+def agi_address(pbx: PBX, channel: Channel) -> tuple[str, int]:
+    """Like the dialplan's agi://${COBRADOR_AGI_HOST}:${COBRADOR_AGI_PORT}: the call's
+    own variables (set by the dialer that placed it) win over the globals."""
+    host = pbx.get_var(channel, cv.AGI_HOST) or pbx.agi_host
+    port_text = pbx.get_var(channel, cv.AGI_PORT) or ""
+    return host, int(port_text) if port_text.isdigit() else pbx.agi_port
+
+
 def environment(pbx: PBX, channel: Channel, script: str) -> dict[str, str]:
+    host, port = agi_address(pbx, channel)
     return {
         "agi_network": "yes",
         "agi_network_script": script,
-        "agi_request": f"agi://{pbx.agi_host}:{pbx.agi_port}/{script}",
+        "agi_request": f"agi://{host}:{port}/{script}",
         "agi_channel": channel.name,
         "agi_language": "en",
         "agi_type": channel.name.split("/", 1)[0],
@@ -186,11 +195,7 @@ def environment(pbx: PBX, channel: Channel, script: str) -> dict[str, str]:
 
 async def run_agi(pbx: PBX, channel: Channel, script: str) -> tuple[str, LocationT | None]:
     """Run one FastAGI request for `channel`; return (AGISTATUS, goto target or None)."""
-    # Like the dialplan's agi://${COBRADOR_AGI_HOST}:${COBRADOR_AGI_PORT}: the call's
-    # own variables (set by the dialer that placed it) win over the globals.
-    host = pbx.get_var(channel, cv.AGI_HOST) or pbx.agi_host
-    port_text = pbx.get_var(channel, cv.AGI_PORT) or ""
-    port = int(port_text) if port_text.isdigit() else pbx.agi_port
+    host, port = agi_address(pbx, channel)
     try:
         reader, writer = await asyncio.wait_for(
             asyncio.open_connection(host, port), CONNECT_TIMEOUT

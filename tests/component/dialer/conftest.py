@@ -156,7 +156,7 @@ async def make_floor(
         await ami.connect()
         dialer = CampaignDialer(sql=engine, redis=client, ami=ami, compliance=compliance,
                                 campaign=campaign, clock=clock,
-                                options=options or DialerOptions(owner="d1", refill_every_seconds=0.5))  # fmt: skip
+                                options=options or DialerOptions(owner="d1", refill_every_seconds=0.5, agi_port=agi.port))  # fmt: skip
         agi.routes[cv.SCRIPT_ANSWER] = dialer.agi_answer
         await dialer.start()
         agents = AgentStates(client, clock=clock)

@@ -1,0 +1,228 @@
+"""CLI: `cobrador dialer run` and `cobrador campaign create|start|stop|show|assign`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import tomllib
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from cobrador.settings import Settings
+
+DIAL_MODES = ("preview", "progressive", "predictive")
+
+
+def register(subparsers: Any) -> None:
+    dialer = subparsers.add_parser("dialer", help="the dialer process")
+    dsub = dialer.add_subparsers(dest="dialer_command", metavar="ACTION", required=True)
+    run = dsub.add_parser("run", help="dial the running campaigns (Ctrl-C stops cleanly)")
+    run.add_argument(
+        "--campaign", action="append", default=[], help="only this campaign (repeatable)"
+    )
+    run.set_defaults(func=_dialer_run)
+
+    camp = subparsers.add_parser("campaign", help="create and control campaigns")
+    csub = camp.add_subparsers(dest="campaign_command", metavar="ACTION", required=True)
+    create = csub.add_parser("create", help="a new campaign (stopped)")
+    create.add_argument("name")
+    create.add_argument("--country", required=True, choices=["MX", "CO", "PE", "US"])
+    create.add_argument("--profile", help="compliance profile (default: the country's)")
+    create.add_argument("--mode", default="progressive", choices=DIAL_MODES)
+    create.add_argument(
+        "--caller-id", action="append", default=[], help="registered caller ID (repeatable)"
+    )
+    create.add_argument(
+        "--abandon-target", default="0.03", help="ratio, at most the profile's 0.03"
+    )
+    create.add_argument(
+        "--rules",
+        type=Path,
+        metavar="FILE.toml",
+        help="campaign rules: compliance overrides (tighten only), recycle, priority, scripts",
+    )
+    create.set_defaults(func=_campaign_create)
+    for action in ("start", "stop", "show"):
+        p = csub.add_parser(action, help=f"{action} a campaign")
+        p.add_argument("name")
+        p.set_defaults(func=_campaign_action)
+    assign = csub.add_parser("assign", help="put accounts without a campaign into this one")
+    assign.add_argument("name")
+    assign.add_argument("--country", help="only accounts of this country")
+    assign.set_defaults(func=_campaign_assign)
+
+
+def _dialer_run(args: argparse.Namespace, settings: Settings) -> int:
+    from cobrador.runtime import open_engine, redis_url
+
+    engine = open_engine(settings)
+    with redis_url(settings) as url:
+        return asyncio.run(_run_service(settings, engine, url, args.campaign))
+
+
+async def _run_service(settings: Settings, engine: Any, url: str, campaigns: list[str]) -> int:
+    import redis.asyncio as aioredis
+
+    from cobrador.cli import UserError
+    from dialer.ami import AMIClient
+    from dialer.service import DialerService
+    from metrics.http import MetricsServer
+
+    client = aioredis.Redis.from_url(url)
+    ami = AMIClient(
+        settings.ami_host, settings.ami_port, settings.ami_username, settings.ami_secret
+    )
+    service = DialerService(
+        sql=engine, redis=client, ami=ami, settings=settings, campaigns=campaigns
+    )
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, service.request_stop)
+    metrics = MetricsServer(settings.console_host, settings.metrics_port)
+    await metrics.start()
+    try:
+        await service.run()
+    except LookupError as exc:
+        raise UserError(str(exc)) from exc
+    finally:
+        await metrics.stop()
+        await client.aclose()
+    return 0
+
+
+def _campaign_create(args: argparse.Namespace, settings: Settings) -> int:
+    from sqlalchemy.orm import Session
+
+    from cobrador.cli import UserError
+    from cobrador.runtime import open_engine
+    from compliance import audit
+    from compliance.profile import ProfileError, load_profiles, tighten
+    from dialer.recycle import RecycleConfigError, rules_for
+    from store.models import Campaign
+
+    config: dict[str, Any] = {}
+    if args.rules:
+        try:
+            config = tomllib.loads(args.rules.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise UserError(f"campaign rules {args.rules}: {exc}") from exc
+    profile_name = args.profile or args.country
+    profiles = load_profiles()
+    if profile_name not in profiles:
+        raise UserError(
+            f"unknown profile {profile_name!r}; available: {', '.join(sorted(profiles))}"
+        )
+    try:
+        target = Decimal(args.abandon_target)
+    except InvalidOperation as exc:
+        raise UserError(f"--abandon-target {args.abandon_target!r} is not a number") from exc
+    if not Decimal("0") < target <= Decimal("0.03"):
+        raise UserError("--abandon-target must be above 0 and at most 0.03 (the profile's limit)")
+    try:
+        tighten(profiles[profile_name], config.get("compliance"), args.name)
+        rules_for(config.get("recycle"))
+    except (ProfileError, RecycleConfigError) as exc:
+        raise UserError(str(exc)) from exc
+    for number in args.caller_id:
+        if not number.lstrip("+").isdigit():
+            raise UserError(f"--caller-id {number!r} must be digits (E.164)")
+    engine = open_engine(settings)
+    with Session(engine) as s, s.begin():
+        if s.query(Campaign).filter_by(name=args.name).first():
+            raise UserError(f"campaign {args.name!r} already exists")
+        campaign = Campaign(name=args.name, country=args.country, profile=profile_name, dial_mode=args.mode,
+                            status="stopped", abandon_target=target,
+                            caller_ids=[c.lstrip("+") for c in args.caller_id], config=config)  # fmt: skip
+        s.add(campaign)
+        s.flush()
+        audit.append(s, "campaign_change", {"campaign": args.name, "created": True, "profile": profile_name,
+                                            "mode": args.mode, "abandon_target": str(target)},
+                     actor="cli", subject=f"campaign:{campaign.id}")  # fmt: skip
+    print(
+        f"campaign {args.name} created (stopped); start it with: cobrador campaign start {args.name}"
+    )
+    return 0
+
+
+def _campaign_action(args: argparse.Namespace, settings: Settings) -> int:
+    from sqlalchemy.orm import Session
+
+    from cobrador.cli import UserError
+    from cobrador.runtime import open_engine, redis_url
+    from compliance import audit
+    from store.models import Campaign
+
+    engine = open_engine(settings)
+    with Session(engine) as s, s.begin():
+        campaign = s.query(Campaign).filter_by(name=args.name).first()
+        if campaign is None:
+            raise UserError(f"no campaign named {args.name!r}")
+        if args.campaign_command in ("start", "stop"):
+            status = "running" if args.campaign_command == "start" else "stopped"
+            campaign.status = status
+            audit.append(s, "campaign_change", {"campaign": args.name, "status": status},
+                         actor="cli", subject=f"campaign:{campaign.id}")  # fmt: skip
+        info: dict[str, Any] = {"name": campaign.name, "country": campaign.country, "profile": campaign.profile,
+                "dial_mode": campaign.dial_mode, "status": campaign.status,
+                "abandon_target": str(campaign.abandon_target), "caller_ids": campaign.caller_ids}  # fmt: skip
+    if args.campaign_command in ("start", "stop") and settings.redis_url:
+        with redis_url(settings) as url:
+            asyncio.run(
+                _publish(url, {"type": "campaign", "campaign": args.name, "status": info["status"]})
+            )
+    if args.campaign_command == "show" and settings.redis_url:
+        with redis_url(settings) as url:
+            info["live"] = asyncio.run(_live(url, args.name))
+    print(json.dumps(info, indent=2, ensure_ascii=False))
+    return 0
+
+
+async def _publish(url: str, message: dict[str, Any]) -> None:
+    import redis.asyncio as aioredis
+
+    from dialer.campaign_dialer import COMMANDS_CHANNEL
+
+    client = aioredis.Redis.from_url(url)
+    await client.publish(COMMANDS_CHANNEL, json.dumps(message))
+    await client.aclose()
+
+
+async def _live(url: str, name: str) -> dict[str, Any]:
+    import redis.asyncio as aioredis
+
+    from dialer.campaign_dialer import wallboard_key
+    from dialer.hopper import Hopper
+
+    client = aioredis.Redis.from_url(url)
+    sizes = await Hopper(client, name).sizes()
+    board = await client.get(wallboard_key(name))
+    await client.aclose()
+    return {"hopper": sizes, "wallboard": json.loads(board) if board else None}
+
+
+def _campaign_assign(args: argparse.Namespace, settings: Settings) -> int:
+    from sqlalchemy import update
+    from sqlalchemy.orm import Session
+
+    from cobrador.cli import UserError
+    from cobrador.runtime import open_engine
+    from compliance import audit
+    from store.models import Account, Campaign
+
+    engine = open_engine(settings)
+    with Session(engine) as s, s.begin():
+        campaign = s.query(Campaign).filter_by(name=args.name).first()
+        if campaign is None:
+            raise UserError(f"no campaign named {args.name!r}")
+        query = update(Account).where(Account.campaign_id.is_(None))
+        if args.country:
+            query = query.where(Account.country == args.country.upper())
+        count = s.execute(query.values(campaign_id=campaign.id)).rowcount  # type: ignore[attr-defined]
+        audit.append(s, "campaign_change", {"campaign": args.name, "assigned_accounts": count,
+                                            "country": args.country}, actor="cli",
+                     subject=f"campaign:{campaign.id}")  # fmt: skip
+    print(f"{count} account(s) assigned to {args.name}")
+    return 0

@@ -1,0 +1,114 @@
+"""The dialer process: one AMI link, one FastAGI server, one dial loop per
+running campaign, /metrics. Built from settings; stops cleanly on request."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import redis.asyncio as aioredis
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from cobrador.settings import Settings
+from compliance.service import ComplianceService
+from dialer import channel_vars as cv
+from dialer.ami import AMIClient
+from dialer.ami.errors import AMIError
+from dialer.campaign_dialer import CampaignDialer, DialerOptions
+from dialer.fastagi import AGISession, FastAGIServer
+from store.models import Campaign
+
+log = logging.getLogger(__name__)
+
+
+def dialer_id() -> str:
+    """Names this process' hopper leases: host, pid and a random part."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+@dataclass
+class DialerService:
+    sql: Engine
+    redis: aioredis.Redis
+    ami: AMIClient
+    settings: Settings
+    campaigns: Sequence[str] = ()
+    clock: Callable[[], float] = time.time
+    options: DialerOptions | None = None
+    dialers: dict[str, CampaignDialer] = field(default_factory=dict)
+    agi: FastAGIServer | None = None
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def answer(self, agi: AGISession) -> None:
+        """The FastAGI `answer` route: hand the call to its campaign's dial loop."""
+        campaign = await agi.get_variable(cv.CAMPAIGN)
+        dialer = self.dialers.get(campaign or "")
+        if dialer is None:
+            await agi.set_variable(cv.ACTION, cv.ACTION_SAFE_HARBOR)
+            return
+        await dialer.agi_answer(agi)
+
+    def _load_campaigns(self) -> list[Campaign]:
+        with Session(self.sql, expire_on_commit=False) as s:
+            query = select(Campaign)
+            if self.campaigns:
+                query = query.where(Campaign.name.in_(list(self.campaigns)))
+            return list(s.scalars(query))
+
+    async def run(self) -> None:
+        campaigns = await asyncio.to_thread(self._load_campaigns)
+        missing = set(self.campaigns) - {c.name for c in campaigns}
+        if missing:
+            raise LookupError(f"unknown campaign(s): {', '.join(sorted(missing))}")
+        self.agi = FastAGIServer(routes={cv.SCRIPT_ANSWER: self.answer})
+        await self.agi.start(self.settings.fastagi_host, self.settings.fastagi_port)
+        await self._connect_ami()
+        compliance = ComplianceService(self.sql, self.redis)
+        owner = dialer_id()
+        for campaign in campaigns:
+            options = self.options or DialerOptions(
+                owner=owner, agi_host=self.settings.fastagi_host
+            )
+            self.dialers[campaign.name] = CampaignDialer(
+                sql=self.sql, redis=self.redis, ami=self.ami, compliance=compliance,
+                campaign=campaign, options=options, clock=self.clock,
+            )  # fmt: skip
+        log.info("dialer %s: campaigns %s", owner, ", ".join(self.dialers) or "(none)")
+        try:
+            await asyncio.gather(*(d.run() for d in self.dialers.values()), self._stop.wait())
+        finally:
+            await self.shutdown()
+
+    async def _connect_ami(self) -> None:
+        """Until Asterisk answers: no calls are placed meanwhile, so waiting is safe."""
+        delay = 0.5
+        while not self._stop.is_set():
+            try:
+                await self.ami.connect()
+                return
+            except AMIError as exc:
+                log.warning("AMI at %s:%s unavailable (%s); retrying in %.0f s",
+                            self.ami.host, self.ami.port, exc, delay)  # fmt: skip
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), delay)
+                delay = min(delay * 2, 10.0)
+
+    def request_stop(self) -> None:
+        self._stop.set()
+        for dialer in self.dialers.values():
+            dialer.request_stop()
+
+    async def shutdown(self) -> None:
+        for dialer in self.dialers.values():
+            await dialer.stop()
+        if self.agi is not None:
+            await self.agi.stop()
+        await self.ami.close()

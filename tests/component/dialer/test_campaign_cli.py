@@ -1,0 +1,44 @@
+"""`cobrador campaign ...` as an operator runs it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cobrador.cli import main
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, database_url: str, tmp_path: Path) -> None:
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("COBRADOR_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("REDIS_URL", raising=False)
+
+
+def test_given_campaign_commands_then_created_started_and_errors_are_clear(
+    env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        main(["campaign", "create", "mx", "--country", "MX", "--caller-id", "+5215550001000"]) == 0
+    )
+    assert main(["campaign", "create", "mx", "--country", "MX"]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert main(["campaign", "start", "mx"]) == 0
+    assert '"status": "running"' in capsys.readouterr().out
+    assert main(["campaign", "show", "nope"]) == 2
+    assert main(["campaign", "create", "y", "--country", "MX", "--abandon-target", "0.05"]) == 2
+    loose = tmp_path / "loose.toml"
+    loose.write_text('[compliance.hours]\nmon = [["06:00", "23:00"]]\n')
+    assert main(["campaign", "create", "loose", "--country", "MX", "--rules", str(loose)]) == 2
+    assert "loosens" in capsys.readouterr().err
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[recycle.busy]\nmax = 0\n")
+    assert main(["campaign", "create", "bad", "--country", "MX", "--rules", str(bad)]) == 2
+    assert "max >= 1" in capsys.readouterr().err
+    assert (
+        main(["import", "accounts", str(Path(__file__).parents[3] / "examples" / "accounts.csv")])
+        == 0
+    )
+    assert main(["campaign", "assign", "mx", "--country", "MX"]) == 0
+    assert "3 account(s) assigned" in capsys.readouterr().out
