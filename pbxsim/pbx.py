@@ -28,7 +28,7 @@ from pathlib import Path
 from dialer import channel_vars as cv
 from dialer.ami.codec import Header, Message
 from pbxsim import scenario as sc
-from pbxsim.agi_caller import run_agi
+from pbxsim.agi_caller import agi_address, run_agi
 from pbxsim.channel import CAUSE_TEXT, CHANNEL_VARS, STATE_RINGING, STATE_UP, Bridge, Channel
 from pbxsim.clock import Clock, ScaledClock
 from pbxsim.recording import write_synthetic_wav
@@ -153,7 +153,7 @@ class PBX:
         self.bridges: dict[str, Bridge] = {}
         self.global_vars: dict[str, str] = {
             cv.AGI_HOST: agi_host,
-            "COBRADOR_AGI_PORT": str(agi_port),
+            cv.AGI_PORT: str(agi_port),
         }
         self.unavailable_endpoints: set[str] = set()
         self.event_log: list[list[Header]] | None = None  # set to [] to record
@@ -766,9 +766,8 @@ class PBX:
             cause = "LONGGREETING-1500-1500" if machine else "HUMAN-800-800"
             self.set_var(channel, cv.AMD_CAUSE, cause)
             self._exten(channel, ctx, "s", 4, "GotoIf", "0?gone")
-        self._exten(
-            channel, ctx, "s", 5, "AGI", f"agi://{self.agi_host}:{self.agi_port}/{cv.SCRIPT_ANSWER}"
-        )
+        host, port = agi_address(self, channel)
+        self._exten(channel, ctx, "s", 5, "AGI", f"agi://{host}:{port}/{cv.SCRIPT_ANSWER}")
         channel.in_agi = True
         try:
             status, goto = await run_agi(self, channel, cv.SCRIPT_ANSWER)

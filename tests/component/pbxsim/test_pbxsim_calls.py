@@ -8,7 +8,7 @@ import pytest
 
 from dialer import channel_vars as cv
 from dialer.ami import AMIActionError, AMIAuthError, AMIClient, AMIConnectionError, Message
-from dialer.fastagi import AGISession
+from dialer.fastagi import AGISession, FastAGIServer
 from pbxsim import scenario as sc
 from pbxsim.scenario import NumberOverride
 from pbxsim.testing import Rig, progress, skeleton
@@ -434,3 +434,36 @@ async def test_given_a_non_numeric_agent_id_when_the_leg_answers_then_it_is_reje
     )
     assert hangup.get("Cause") == "21"
     assert not any(e.name == "ConfbridgeJoin" for e in rig.recorder.events)
+
+
+async def test_given_the_call_names_its_fastagi_port_when_answered_then_that_server_is_asked(
+    rig: Rig,
+) -> None:
+    asked: list[str] = []
+
+    async def other(agi: AGISession) -> None:
+        asked.append(agi.env["agi_request"])
+        await agi.set_variable(cv.ACTION, cv.ACTION_HANGUP)
+
+    second = FastAGIServer(routes={cv.SCRIPT_ANSWER: other})
+    await second.start("127.0.0.1", 0)
+    port = second.port
+    try:
+        await rig.client.send_action(
+            {
+                "Action": "Originate",
+                "Channel": cv.debtor_channel("5215550000101"),
+                "Context": cv.CONTEXT_ANSWER,
+                "Exten": "s",
+                "Async": "true",
+                "ChannelId": cv.originate_channel_id(97),
+                "Variable": [f"{cv.ATTEMPT_ID}=97", f"{cv.AGI_PORT}={port}"],
+            }
+        )
+        await rig.recorder.wait_for(
+            lambda e: e.name == "Hangup" and e.get("Uniqueid") == "cobrador-97"
+        )
+    finally:
+        await second.stop()
+    assert asked == [f"agi://127.0.0.1:{port}/answer"]
+    assert rig.agi_seen == []  # the rig's own FastAGI server was not asked
