@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import Callable
 
 import pytest
@@ -233,3 +234,35 @@ async def test_given_a_bad_filter_when_added_then_error(rig: Rig) -> None:
         await rig.client.send_action(
             {"Action": "Filter", "Operation": "Add", "MatchCriteria": "colour(red)"}
         )
+
+
+async def test_given_random_link_failures_when_actions_keep_coming_then_none_is_ever_sent_twice(
+    rig: Rig,
+) -> None:
+    rng = random.Random(11)
+    outcomes: dict[str, int] = {}
+    for i in range(40):
+        mode = rng.choice(["ok", "ok", "drop", "silent", "cut_before"])
+        rig.ami.drop_link_on.clear()
+        if mode in ("drop", "silent"):
+            rig.ami.drop_link_on["Getvar"] = mode
+        if mode == "cut_before":
+            rig.ami.drop_connections()
+        action_id = f"chaos-{i}"
+        try:
+            await rig.client.send_action(
+                {"Action": "Getvar", "Variable": "X", "ActionID": action_id}, timeout=0.2
+            )
+            outcome = "answered"
+        except AMIDisconnected:
+            outcome = "disconnected"
+        except AMIActionTimeout:
+            outcome = "timeout"
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        if mode != "ok" or outcome != "answered":
+            await poll(lambda: rig.client.connected)
+    rig.ami.drop_link_on.clear()
+    received = [a.action_id for a in rig.ami.actions_named("Getvar")]
+    assert len(received) == len(set(received))  # never twice
+    assert set(outcomes) == {"answered", "disconnected", "timeout"}
+    assert (await rig.client.send_action({"Action": "Ping"})).get("Ping") == "Pong"
