@@ -23,9 +23,11 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import redis
 import redis.asyncio as aioredis
+from sqlalchemy import insert
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -38,6 +40,7 @@ from compliance.service import ComplianceService, Item  # noqa: E402
 from compliance.timezones import number_info, resolve_zones  # noqa: E402
 from store.db import make_engine  # noqa: E402
 from store.migrate import upgrade  # noqa: E402
+from store.models import Account, Campaign  # noqa: E402
 
 PREFIXES = ("55", "33", "81")  # CDMX, Guadalajara, Monterrey: valid MX numbering
 NAME = "benchreus"
@@ -163,11 +166,42 @@ def main() -> int:
             results["decisions_per_second_cold_numbers"] = round(
                 _cold_rate(sql_engine, args.redis, items, args.batch, now)
             )
+            results["persisted_decisions_per_second_sqlite"] = round(
+                _persist_rate(sql_engine, args.redis, items[:10_000], args.batch, now)
+            )
         finally:
             cleanup(client, accounts)
             client.close()
     print(json.dumps(results, indent=2))
     return 0
+
+
+def _persist_rate(sql_engine: Any, url: str, items: list[Item], batch: int, now: datetime) -> float:
+    """Decisions/s including their SQL rows and audit entries (one transaction per batch)."""
+    with sql_engine.begin() as conn:
+        conn.execute(
+            insert(Campaign), [{"id": 1, "name": "bench", "country": "MX", "profile": "MX"}]
+        )
+        conn.execute(
+            insert(Account),
+            [
+                {"id": item.account.id, "external_ref": f"B{item.account.id}",
+                 "debtor_name": "x", "country": "MX", "currency": "MXN"}
+                for item in items
+            ],
+        )  # fmt: skip
+
+    async def run() -> float:
+        client = aioredis.Redis.from_url(url)
+        service = ComplianceService(sql_engine, client)
+        began = time.perf_counter()
+        for start in range(0, len(items), batch):
+            await service.evaluate_and_record(items[start : start + batch], now, stage="hopper")
+        elapsed = time.perf_counter() - began
+        await client.aclose()
+        return len(items) / elapsed
+
+    return asyncio.run(run())
 
 
 def _cold_rate(sql_engine: object, url: str, items: list[Item], batch: int, now: datetime) -> float:

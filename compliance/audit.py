@@ -12,14 +12,14 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, select, text
+from sqlalchemy import ColumnElement, Engine, Row, select, text
 from sqlalchemy.orm import Session
 
 from store.models import AuditEntry
@@ -149,6 +149,83 @@ def _lock_chain(session: Session) -> None:
         raise AuditError(f"no chain lock for database {bind.dialect.name}")
 
 
+_HEAD_KEY = "cobrador.audit.head"
+
+
+def _current_transaction(session: Session) -> object:
+    # The innermost transaction: a savepoint that rolls back must not leave a
+    # cached head pointing at an entry that no longer exists.
+    return session.get_nested_transaction() or session.get_transaction()
+
+
+def _chain_head(session: Session) -> str:
+    """The last hash of the chain, under the chain lock (cached for this transaction)."""
+    txn = _current_transaction(session)
+    cached = session.info.get(_HEAD_KEY)
+    if cached is not None and cached[0] is txn:
+        return str(cached[1])
+    _lock_chain(session)
+    last = session.execute(
+        select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)
+    ).scalar_one_or_none()
+    return last or GENESIS_HASH
+
+
+@dataclass(frozen=True)
+class NewEntry:
+    """One entry for append_many."""
+
+    kind: str
+    payload: Mapping[str, Any]
+    actor: str = "system"
+    subject: str | None = None
+
+
+def _build(prev_hash: str, item: NewEntry, now: datetime | None) -> AuditEntry:
+    if not _KIND_RE.fullmatch(item.kind):
+        raise AuditError(f"audit kind must be a lower_snake_case word, got {item.kind!r}")
+    if now is not None and now.tzinfo is None:
+        raise AuditError("naive datetime given as the audit time")
+    created_at = (now or utcnow()).astimezone(UTC)
+    payload_json = canonical_json(dict(item.payload))
+    subject = None if item.subject is None else str(item.subject)
+    return AuditEntry(
+        created_at=created_at,
+        kind=item.kind,
+        actor=item.actor,
+        subject=subject,
+        payload=payload_json,
+        prev_hash=prev_hash,
+        hash=entry_hash(
+            created_at=created_at,
+            kind=item.kind,
+            actor=item.actor,
+            subject=subject,
+            payload_json=payload_json,
+            prev_hash=prev_hash,
+        ),
+    )
+
+
+def append_many(
+    session: Session, items: Iterable[NewEntry], *, now: datetime | None = None
+) -> list[AuditEntry]:
+    """Add several entries in order with one lock and one flush (the hopper's batches)."""
+    items = list(items)
+    if not items:
+        return []
+    head = _chain_head(session)
+    entries = []
+    for item in items:
+        entry = _build(head, item, now)
+        entries.append(entry)
+        head = entry.hash
+    session.add_all(entries)
+    session.flush()
+    session.info[_HEAD_KEY] = (_current_transaction(session), head)
+    return entries
+
+
 def append(
     session: Session,
     kind: str,
@@ -162,37 +239,7 @@ def append(
 
     The chain is locked until the caller's transaction ends, so commit soon.
     """
-    if not _KIND_RE.fullmatch(kind):
-        raise AuditError(f"audit kind must be a lower_snake_case word, got {kind!r}")
-    if now is not None and now.tzinfo is None:
-        raise AuditError("naive datetime given as the audit time")
-    created_at = (now or utcnow()).astimezone(UTC)
-    payload_json = canonical_json(dict(payload))
-    subject = None if subject is None else str(subject)
-    _lock_chain(session)
-    last = session.execute(
-        select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)
-    ).scalar_one_or_none()
-    prev_hash = last or GENESIS_HASH
-    entry = AuditEntry(
-        created_at=created_at,
-        kind=kind,
-        actor=actor,
-        subject=subject,
-        payload=payload_json,
-        prev_hash=prev_hash,
-        hash=entry_hash(
-            created_at=created_at,
-            kind=kind,
-            actor=actor,
-            subject=subject,
-            payload_json=payload_json,
-            prev_hash=prev_hash,
-        ),
-    )
-    session.add(entry)
-    session.flush()
-    return entry
+    return append_many(session, [NewEntry(kind, payload, actor, subject)], now=now)[0]
 
 
 @dataclass(frozen=True)
@@ -206,26 +253,22 @@ class VerifyResult:
 
 def _iter_entries(
     engine: Engine, *conditions: ColumnElement[bool], batch: int = 5000
-) -> Iterator[AuditEntry]:
-    """Entries in id order, read in keyset pages so memory stays flat."""
+) -> Iterator[Row[Any]]:
+    """Entries (plain rows, no ORM objects) in id order, in keyset pages so memory stays flat."""
+    table = AuditEntry.__table__
     last_id = 0
-    with Session(engine) as session:
+    with engine.connect() as conn:
         while True:
-            rows = (
-                session.execute(
-                    select(AuditEntry)
-                    .where(AuditEntry.id > last_id, *conditions)
-                    .order_by(AuditEntry.id)
-                    .limit(batch)
-                )
-                .scalars()
-                .all()
-            )
+            rows = conn.execute(
+                select(table)
+                .where(table.c.id > last_id, *conditions)
+                .order_by(table.c.id)
+                .limit(batch)
+            ).all()
             if not rows:
                 return
             yield from rows
             last_id = rows[-1].id
-            session.expunge_all()
 
 
 def verify(engine: Engine, known_hash: str | None = None) -> VerifyResult:

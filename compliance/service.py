@@ -198,21 +198,25 @@ class ComplianceService:
             session.add(row)
             rows.append(row)
         session.flush()
-        for item, decision, row in zip(items, decisions, rows, strict=True):
-            audit.append(
-                session,
-                "decision",
-                {
-                    "decision_id": row.id,
-                    "stage": stage,
-                    "account_id": item.account.id,
-                    "phone": item.phone.e164,
-                    "campaign_id": item.campaign_id,
-                    **decision.as_dict(),
-                },
-                actor=actor,
-                subject=f"account:{item.account.id}",
-            )
+        audit.append_many(
+            session,
+            (
+                audit.NewEntry(
+                    "decision",
+                    {
+                        "decision_id": row.id,
+                        "stage": stage,
+                        "account_id": item.account.id,
+                        "phone": item.phone.e164,
+                        "campaign_id": item.campaign_id,
+                        **decision.as_dict(),
+                    },
+                    actor=actor,
+                    subject=f"account:{item.account.id}",
+                )
+                for item, decision, row in zip(items, decisions, rows, strict=True)
+            ),
+        )
         return rows
 
     async def evaluate_and_record(

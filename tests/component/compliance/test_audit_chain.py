@@ -12,7 +12,15 @@ import pytest
 from sqlalchemy import Engine, text
 
 from cobrador.cli import main
-from compliance.audit import GENESIS_HASH, AuditError, append, canonical_json, verify
+from compliance.audit import (
+    GENESIS_HASH,
+    AuditError,
+    NewEntry,
+    append,
+    append_many,
+    canonical_json,
+    verify,
+)
 from store.db import transaction
 from store.models import AuditEntry
 
@@ -131,6 +139,32 @@ def test_given_last_entries_removed_when_verified_with_known_head_then_truncatio
     assert not result.ok and result.checked == 2 and head in (result.problem or "")
     assert main(["audit", "verify", "--known-hash", head]) == 1
     assert "after its last entry" in capsys.readouterr().err
+
+
+def test_given_savepoint_rolled_back_when_appending_after_then_chain_is_intact(
+    engine: Engine,
+) -> None:
+    with transaction(engine) as session:
+        append(session, "decision", {"n": 1})
+        savepoint = session.begin_nested()
+        append(session, "decision", {"n": 2})
+        savepoint.rollback()
+        append(session, "decision", {"n": 3})
+        append_many(session, [NewEntry("attempt", {"n": 4}), NewEntry("attempt", {"n": 5})])
+    result = verify(engine)
+    assert result.ok and result.checked == 4
+
+
+def test_given_batch_with_a_bad_entry_when_appending_many_then_nothing_added(
+    engine: Engine,
+) -> None:
+    with transaction(engine) as session:
+        with pytest.raises(AuditError):
+            append_many(
+                session, [NewEntry("decision", {"ok": 1}), NewEntry("decision", {"x": object()})]
+            )
+        append(session, "decision", {"n": 1})
+    assert verify(engine).checked == 1
 
 
 def test_given_concurrent_writers_when_appending_then_chain_never_forks(engine: Engine) -> None:
