@@ -5,6 +5,7 @@ channels it reports after reconnecting."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from asterisk_harness import (
     AGIRoutes,
@@ -15,6 +16,8 @@ from asterisk_harness import (
     originate_debtor,
     wait_until,
 )
+from dial_floor import DialFloor, attempts, results_by_number
+from sqlalchemy import Engine
 
 from dialer.ami import AMIClient, Message
 from dialer.fastagi import AGISession
@@ -60,3 +63,53 @@ async def test_given_live_calls_when_asterisk_restarts_then_client_reconnects_an
     # Nothing was re-sent: no channel of ours was created after the restart.
     assert sum(1 for e in watcher.all_events if e.name == "Newchannel") == originates_before
     assert not {agent_channel, talking, ringing} & await live_channel_ids(ami)
+
+
+async def test_given_dial_loop_with_live_calls_when_asterisk_restarts_then_each_ends_once_and_none_is_redialed(
+    asterisk: ChrootAsterisk,
+    ami: AMIClient,
+    watcher: CallWatcher,
+    engine: Engine,
+    redis_url: str,
+    tmp_path: Path,
+) -> None:
+    # A person who talks 30 s (bridged) and two numbers that ring for a minute;
+    # progressive mode places one call per idle agent, so three agents.
+    numbers = ["+525510000105", "+525510000405", "+525510000406"]
+    floor = await DialFloor.open(
+        ami, engine, redis_url, tmp_path, numbers, agents=3, ring_timeout=60.0
+    )
+    try:
+        await floor.run_until(
+            lambda: (
+                sorted(c.state.value for c in floor.dialer.calls.values())
+                == ["bridged", "ringing", "ringing"]
+            ),
+            what="one debtor bridged and two ringing",
+        )
+        ours = {f"cobrador-{i}" for i in floor.dialer.calls}
+        seen_before = len(watcher.all_events)
+
+        await asyncio.to_thread(asterisk.run, "restart")
+
+        await floor.run_until(
+            lambda: ami.connected and floor.dialer.reconciled and not floor.dialer.calls,
+            within=60,
+            what="reconnect and reconciliation",
+        )
+        for _ in range(10):  # the loop keeps running: nothing may be dialed again
+            await floor.dialer.tick()
+            await asyncio.sleep(0.05)
+    finally:
+        await floor.close()
+
+    assert {f"cobrador-{a.id}" for a in attempts(engine)} == ours
+    results = results_by_number(engine)
+    # The bridged call stays a contact. A call that was ringing when Asterisk
+    # stopped ends as `failed` when Asterisk reported its hangup before the
+    # link closed (`core stop now` does: Cause 0 while ringing, 16 when
+    # bridged), or `no_answer` when only the reconciliation saw it gone.
+    assert results.pop("+525510000105") == "contact"
+    assert set(results.values()) <= {"failed", "no_answer"}
+    after = watcher.all_events[seen_before:]
+    assert not [e for e in after if e.name == "Newchannel" and e.get("Uniqueid") in ours]

@@ -1,0 +1,184 @@
+"""The dial loop (dialer.campaign_dialer) wired to the real Asterisk 22: an MX
+campaign in SQL, the registry in Redis, our FastAGI server, agents with
+nailed-up legs (Local/<id>@sim-agents) in their ConfBridges."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import redis
+import redis.asyncio as aioredis
+from asterisk_harness import next_attempt_id, originate_agent
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from compliance.registry_import import import_registry
+from compliance.service import ComplianceService
+from dialer import channel_vars as cv
+from dialer.agent_state import AgentState, AgentStates
+from dialer.ami import AMIClient
+from dialer.campaign_dialer import CampaignDialer, DialerOptions
+from dialer.fastagi import FastAGIServer
+from store.models import Account, CallAttempt, Campaign, Phone, User
+
+# A Wednesday, 11:00 in Mexico City: inside every MX calling window.
+SHIFT_START = datetime(2026, 11, 25, 17, 0, tzinfo=UTC)
+
+
+class ShiftClock:
+    """Wall time moved into the shift, so the MX rules allow calling now."""
+
+    def __init__(self, start: datetime) -> None:
+        self.offset = start.timestamp() - time.time()
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+
+def seed_campaign(engine: Engine, numbers: list[str], agents: int) -> tuple[int, list[int]]:
+    with Session(engine) as s, s.begin():
+        campaign = Campaign(name="mx-asterisk", country="MX", profile="MX",
+                            dial_mode="progressive", status="running",
+                            caller_ids=["5215550001000"], config={})  # fmt: skip
+        s.add(campaign)
+        s.flush()
+        users = [User(username=f"gestor{i}", role="agent", password_hash="-",
+                      campaign_id=campaign.id) for i in range(agents)]  # fmt: skip
+        s.add_all(users)
+        for i, number in enumerate(numbers):
+            account = Account(external_ref=f"A{i}", debtor_name=f"Deudor {i}", country="MX",
+                              region="MX-CMX", balance=Decimal("500.00"), currency="MXN",
+                              status="active", stage="firm", campaign_id=campaign.id)  # fmt: skip
+            account.phones.append(Phone(position=1, number_e164=number, phone_type="mobile",
+                                        consent=True, consent_ref=f"EV-{i}"))  # fmt: skip
+            s.add(account)
+        s.flush()
+        return campaign.id, [u.id for u in users]
+
+
+def load_registry(engine: Engine, redis_url: str, tmp_path: Path, now: datetime) -> None:
+    path = tmp_path / "reus.txt"
+    path.write_text("+525599999999\n")  # nobody of ours is listed
+    client = redis.Redis.from_url(redis_url)
+    import_registry(engine, client, name="reus", path=path, country="MX", now=now)
+    client.close()
+
+
+def attempts(engine: Engine) -> list[CallAttempt]:
+    with Session(engine) as s:
+        return list(s.scalars(select(CallAttempt).order_by(CallAttempt.id)))
+
+
+def results_by_number(engine: Engine) -> dict[str, str | None]:
+    with Session(engine) as s:
+        phones = {p.account_id: p.number_e164 for p in s.scalars(select(Phone))}
+    return {phones[a.account_id]: a.result for a in attempts(engine)}
+
+
+@dataclass
+class DialFloor:
+    ami: AMIClient
+    engine: Engine
+    redis: aioredis.Redis
+    agi: FastAGIServer
+    dialer: CampaignDialer
+    agents: AgentStates
+    agent_ids: list[int]
+    legs: list[str] = field(default_factory=list)
+    bots: asyncio.Task[None] | None = None
+
+    @classmethod
+    async def open(
+        cls,
+        ami: AMIClient,
+        engine: Engine,
+        redis_url: str,
+        tmp_path: Path,
+        numbers: list[str],
+        *,
+        agents: int = 2,
+        ring_timeout: float = 3.0,
+    ) -> DialFloor:
+        clock = ShiftClock(SHIFT_START)
+        campaign_id, agent_ids = seed_campaign(engine, numbers, agents)
+        load_registry(engine, redis_url, tmp_path, datetime.fromtimestamp(clock(), UTC))
+        client = aioredis.Redis.from_url(redis_url)
+        with Session(engine, expire_on_commit=False) as s:
+            campaign = s.get(Campaign, campaign_id)
+            assert campaign is not None
+        agi = FastAGIServer(routes={}, request_timeout=10.0)
+        await agi.start("127.0.0.1", 0)
+        dialer = CampaignDialer(
+            sql=engine, redis=client, ami=ami, compliance=ComplianceService(engine, client),
+            campaign=campaign, clock=clock,
+            options=DialerOptions(owner="it-asterisk", refill_every_seconds=0.5,
+                                  ring_timeout_seconds=ring_timeout, agi_port=agi.port),
+        )  # fmt: skip
+        agi.routes[cv.SCRIPT_ANSWER] = dialer.agi_answer
+        floor = cls(ami, engine, client, agi, dialer, AgentStates(client, clock=clock), agent_ids)
+        await floor._agents_ready(campaign.name)
+        await dialer.start()
+        return floor
+
+    async def _agents_ready(self, campaign: str) -> None:
+        """Each agent's leg sits in agent-<user id> before the agent goes ready."""
+        joined: set[str] = set()
+        events = self.ami.events()
+        try:
+            for agent_id in self.agent_ids:
+                leg = f"cobrador-agent-{next_attempt_id()}"
+                self.legs.append(leg)
+                await self.ami.send_action(originate_agent(agent_id, leg))
+            async with asyncio.timeout(20):
+                async for event in events:
+                    if event.name == "ConfbridgeJoin" and event.get("Uniqueid") in self.legs:
+                        joined.add(event.get("Uniqueid") or "")
+                    if joined == set(self.legs):
+                        break
+        finally:
+            events.close()
+        for agent_id in self.agent_ids:
+            await self.agents.login(agent_id, campaign)
+            await self.agents.set_ready(agent_id)
+        self.bots = asyncio.create_task(self._ready_again())
+
+    async def _ready_again(self) -> None:
+        """Agents who finish wrap-up at once."""
+        while True:
+            for agent_id in self.agent_ids:
+                if (await self.agents.get(agent_id)).state is AgentState.wrap_up:
+                    await self.agents.set_ready(agent_id)
+            await asyncio.sleep(0.05)
+
+    async def run_until(
+        self, done: Callable[[], bool], within: float = 90.0, what: str = "the dial loop"
+    ) -> None:
+        deadline = time.monotonic() + within
+        while not done():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what}: {self.dialer.calls}")
+            await self.dialer.tick()
+            await asyncio.sleep(0.1)
+
+    def finished(self, expected: int) -> bool:
+        rows = attempts(self.engine)
+        return len(rows) >= expected and all(a.result for a in rows) and not self.dialer.calls
+
+    async def close(self) -> None:
+        if self.bots is not None:
+            self.bots.cancel()
+        await self.dialer.stop()
+        for leg in self.legs:
+            # Already gone after a restart: an error here is no failure.
+            if self.ami.connected:
+                with contextlib.suppress(Exception):
+                    await self.ami.send_action({"Action": "Hangup", "Channel": leg})
+        await self.agi.stop()
+        await self.redis.aclose()
