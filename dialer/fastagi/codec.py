@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from dialer.fastagi.errors import AGIProtocolError
 
 DEFAULT_MAX_LINE = 64 * 1024
-_REPLY = re.compile(r"^(?P<code>\d{3}) result=(?P<result>-?\d+)(?P<rest>.*)$")
+_REPLY = re.compile(r"^(?P<code>\d{3}) result=(?P<result>\S*)(?P<rest>.*)$")
 
 
 @dataclass(frozen=True)
@@ -42,12 +42,22 @@ class AGIEnvironment:
 
 @dataclass(frozen=True)
 class AGIReply:
-    """A `200 result=N (data) key=value` reply."""
+    """A `200 result=N (data) key=value` reply.
+
+    `result` is the number Asterisk sent; GET DATA answers with the digits typed
+    (`result=12*3`, or empty on timeout): read those from `raw_result`.
+    """
 
     code: int
     result: int
     data: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    raw_result: str = field(default="", compare=False)
+
+    @property
+    def interim(self) -> bool:
+        """`100 result=0 Trying...`: Asterisk is still working (GOSUB); the real reply follows."""
+        return self.code == 100
 
 
 @dataclass(frozen=True)
@@ -92,7 +102,9 @@ def parse_reply(line: str) -> AGIReply | AGIErrorReply:
         key, sep, value = pair.partition("=")
         if sep:
             extra[key] = value
-    return AGIReply(int(match["code"]), int(match["result"]), data, extra)
+    raw = match["result"]
+    number = int(raw) if re.fullmatch(r"-?\d+", raw) else 0
+    return AGIReply(int(match["code"]), number, data, extra, raw)
 
 
 def _is_pairs(text: str) -> bool:

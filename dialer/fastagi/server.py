@@ -100,6 +100,8 @@ class AGISession:
                 if isinstance(item, AGIHangupNotice):
                     self.hung_up = True
                     raise AGIHangup(f"call {self.who} hung up")
+                if isinstance(item, AGIReply) and item.interim:
+                    continue  # "100 result=0 Trying...": the final reply follows
                 if isinstance(item, AGIReply | AGIErrorReply):
                     return item
             try:

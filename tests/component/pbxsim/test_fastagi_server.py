@@ -166,3 +166,28 @@ async def test_given_a_partial_environment_then_close_then_no_handler_runs(start
         await asyncio.sleep(0.01)
     assert not server._tasks
     assert "attempt" not in seen
+
+
+async def test_given_an_interim_trying_reply_when_a_command_runs_then_the_final_reply_is_returned() -> (
+    None
+):
+    replies: list[object] = []
+
+    async def gosub(agi: AGISession) -> None:
+        replies.append(await agi.command("GOSUB sub s 1"))
+        replies.append(await agi.get_variable("X"))
+
+    server = FastAGIServer(routes={"answer": gosub})
+    await server.start("127.0.0.1", 0)
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(encode_environment(ENV))
+        assert await reader.readline() == b"GOSUB sub s 1\n"
+        writer.write(b"100 result=0 Trying...\n200 result=0 Gosub complete\n")
+        assert await reader.readline() == b"GET VARIABLE X\n"
+        writer.write(b"200 result=1 (y)\n")
+        assert await reader.read() == b""  # the handler returned and the server closed
+        writer.close()
+    finally:
+        await server.stop()
+    assert [getattr(r, "code", r) for r in replies] == [200, "y"]

@@ -85,10 +85,20 @@ def test_given_replies_hangup_and_errors_when_parsed_then_items_in_order() -> No
         ("200 result=0 endpos=99", AGIReply(200, 0, None, {"endpos": "99"})),
         ("200 result=1 ()", AGIReply(200, 1, "")),
         ("510 Invalid or unknown command", AGIErrorReply(510, "Invalid or unknown command")),
+        ("200 result= (timeout)", AGIReply(200, 0, "timeout")),
+        ("200 result=0 Gosub complete", AGIReply(200, 0)),
+        ("100 result=0 Trying...", AGIReply(100, 0)),
     ],
 )
 def test_given_reply_lines_when_parsed_then_code_result_data(line: str, reply: object) -> None:
     assert parse_reply(line) == reply
+
+
+def test_given_get_data_digits_when_parsed_then_raw_result_keeps_them() -> None:
+    reply = parse_reply("200 result=12*3")
+    assert isinstance(reply, AGIReply)
+    assert reply.raw_result == "12*3" and not reply.interim
+    assert parse_reply("100 result=0 Trying...").interim  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize("line", ["hello", "2 result=1", "200 result=1 (unclosed"])
