@@ -17,9 +17,10 @@ from compliance import audit
 from compliance.numbers import BadNumber, NumberNormaliser
 from compliance.registry import RegistryWriter, file_sha256, pack_buckets
 from store.db import transaction
+from store.importing.report import rejects_path_for
 from store.models import RegistryImport
 
-MAX_REPORTED = 20
+MAX_REPORTED = 50  # as account imports print
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,7 @@ def read_registry_file(path: Path, country: str | None) -> tuple[list[int], list
             try:
                 append(normalise(text))
             except BadNumber as exc:
-                rejects.append(Reject(line, str(exc), text[:40]))
+                rejects.append(Reject(line, str(exc), text[:200]))
     except OSError as exc:
         raise RegistryImportError(f"cannot read {path}: {exc}") from exc
     except UnicodeDecodeError as exc:
@@ -100,11 +101,12 @@ def read_registry_file(path: Path, country: str | None) -> tuple[list[int], list
 
 
 def write_rejects(path: Path, rejects: list[Reject]) -> None:
+    """Like account imports' rejects: the value as it came, then line and reason."""
     with path.open("w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["line", "reason", "content"])
+        writer.writerow(["phone", "line", "reason"])
         for r in rejects:
-            writer.writerow([r.line, r.reason, r.content])
+            writer.writerow([r.content, r.line, r.reason])
 
 
 def import_registry(
@@ -136,7 +138,7 @@ def import_registry(
         # An empty list would quietly allow every call: refuse it.
         raise RegistryImportError(f"{path}: no numbers in the file; nothing imported")
     if rejects:
-        rejects_file = rejects_file or path.with_name(path.name + ".rejects.csv")
+        rejects_file = rejects_file or rejects_path_for(path)
         write_rejects(rejects_file, rejects)
 
     count = len(set(numbers))

@@ -91,8 +91,11 @@ def test_given_skip_invalid_when_imported_then_good_lines_in_and_rejects_file_wr
     report = import_registry(
         engine, client, name="reus", path=path, country="MX", skip_invalid=True, now=NOW
     )
-    assert report.count == 1 and report.rejects_file is not None
-    assert report.rejects_file.read_text().splitlines()[1].startswith("2,")
+    assert report.count == 1 and report.rejects_file == tmp_path / "reus.txt.rejects.csv"
+    assert report.rejects_file.read_text().splitlines() == [
+        "phone,line,reason",
+        "hello,2,not a phone number (digits and an optional leading + only)",
+    ]
 
 
 @pytest.mark.parametrize(
