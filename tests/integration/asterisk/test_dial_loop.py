@@ -55,3 +55,29 @@ async def test_given_campaign_on_real_asterisk_when_dialed_then_every_result_is_
     assert watcher.has(
         f"cobrador-{contact.id}", "ConfbridgeJoin", Conference=f"agent-{contact.agent_id}"
     )
+
+
+async def test_given_no_agent_free_at_answer_when_person_answers_then_safe_harbor_and_abandoned(
+    asterisk: ChrootAsterisk,
+    ami: AMIClient,
+    watcher: CallWatcher,
+    engine: Engine,
+    redis_url: str,
+    tmp_path: Path,
+) -> None:
+    # A person who answers after 2 s; the only agent pauses while it rings.
+    number = "+525510000102"
+    floor = await DialFloor.open(ami, engine, redis_url, tmp_path, [number], agents=1)
+    try:
+        await floor.run_until(lambda: bool(floor.dialer.calls), what="the call to be placed")
+        await floor.agents.pause(floor.agent_ids[0], "bano")
+        await floor.run_until(lambda: floor.finished(1), within=60, what="the call to end")
+    finally:
+        await floor.close()
+
+    assert results_by_number(engine) == {number: "abandoned"}
+    channel = f"cobrador-{attempts(engine)[0].id}"
+    # The law's message played: company named, call-back number said.
+    assert watcher.has(channel, "VarSet", Variable="COBRADOR_ABANDONED", Value="1")
+    assert watcher.has(channel, "Newexten", Context="safe-harbor", Application="SayDigits")
+    assert not watcher.has(channel, "ConfbridgeJoin")
