@@ -25,13 +25,13 @@ import redis
 import redis.asyncio as aioredis
 
 from compliance.engine import CounterSnapshot
-from compliance.profile import Profile
+from compliance.profile import MAX_WINDOW_HOURS, Profile
 
 log = logging.getLogger(__name__)
 
 # How far back counters are kept and rebuilt: the longest window in any shipped
 # profile is 7 days; a day of margin covers clock skew between processes.
-DEFAULT_HORIZON = timedelta(days=8)
+DEFAULT_HORIZON = timedelta(hours=MAX_WINDOW_HOURS)
 
 CHECK_AND_COUNT_LUA = """
 -- KEYS: attempts, contacts, abandons, loaded
@@ -203,6 +203,9 @@ class CapStore:
         """The final check at originate: every cap checked and the attempt counted, atomically."""
         if now.tzinfo is None:
             return CapResult(False, ("timezone_unknown",), False)
+        if profile.max_cap_window_seconds > self.ttl:
+            log.error("profile %s looks back further than the counters keep", profile.full_version)
+            return CapResult(False, _all_cap_reasons(profile), False)
         args: list[str | float | int] = [
             f"{now.timestamp():.6f}",
             attempt_ref,

@@ -21,6 +21,9 @@ PROFILES_DIR = Path(__file__).with_name("profiles")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # index = date.weekday()
 PARTIES = frozenset({"debtor", "guarantor", "third_party"})
 CAP_KINDS = ("attempts", "contacts")
+# Redis keeps (and rebuilds) 8 days of each debtor's events: no rolling window
+# may look further back, or its count would silently come up short.
+MAX_WINDOW_HOURS = 8 * 24
 
 
 class ProfileError(ValueError):
@@ -183,9 +186,13 @@ def _require_source(table: Mapping[str, Any], where: str) -> str:
     return source
 
 
-def _int(value: Any, where: str, minimum: int = 0) -> int:
+def _int(value: Any, where: str, minimum: int = 0, maximum: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ProfileError(f"{where}: expected an integer >= {minimum}, got {value!r}")
+    if maximum is not None and value > maximum:
+        raise ProfileError(
+            f"{where}: at most {maximum} (the attempt counters keep {maximum} hours), got {value}"
+        )
     return value
 
 
@@ -210,7 +217,9 @@ def _parse_caps(raw: Any, where: str, need_source: bool) -> tuple[CapRule, ...]:
         caps.append(
             CapRule(
                 kind=kind,
-                window_hours=_int(item.get("window_hours"), f"{w}.window_hours", 1),
+                window_hours=_int(
+                    item.get("window_hours"), f"{w}.window_hours", 1, MAX_WINDOW_HOURS
+                ),
                 max=_int(item.get("max"), f"{w}.max", 0),
                 source=_require_source(item, w) if need_source else str(item.get("source", "")),
             )
@@ -305,7 +314,7 @@ def parse_profile(data: Mapping[str, Any], where: str = "profile") -> Profile:
         allowed_parties=frozenset(allowed),
         caps=_parse_caps(data.get("caps", []), f"{where}.caps", need_source=True),
         abandon_cooldown_hours=_int(
-            abandon.get("cooldown_hours"), f"{where}.abandon.cooldown_hours"
+            abandon.get("cooldown_hours"), f"{where}.abandon.cooldown_hours", 0, MAX_WINDOW_HOURS
         ),
         registries=_parse_registries(
             data.get("registries", []), f"{where}.registries", need_source=True
@@ -424,7 +433,9 @@ def tighten(profile: Profile, overrides: Mapping[str, Any] | None, campaign: str
         if not isinstance(table, Mapping):
             raise ProfileError(f"{where}.abandon: expected a table")
         _no_unknown(table, {"cooldown_hours", "source"}, f"{where}.abandon")
-        hours_ = _int(table.get("cooldown_hours"), f"{where}.abandon.cooldown_hours")
+        hours_ = _int(
+            table.get("cooldown_hours"), f"{where}.abandon.cooldown_hours", 0, MAX_WINDOW_HOURS
+        )
         if hours_ < profile.abandon_cooldown_hours:
             raise ProfileError(f"{where}: a shorter abandon cool-down loosens {profile.id}")
         changes["abandon_cooldown_hours"] = hours_

@@ -139,6 +139,14 @@ async def test_given_redis_down_when_checking_then_blocked_with_every_cap() -> N
     await dead.aclose()
 
 
+async def test_given_window_longer_than_counters_keep_when_checking_then_blocked(
+    aredis: aioredis.Redis,
+) -> None:
+    month = replace(MX, caps=(CapRule("attempts", 24 * 30, 10),))
+    result = await CapStore(aredis, no_history).check_and_count(1, month, NOW, "a:1")
+    assert not result.allowed and not result.counted
+
+
 async def test_given_naive_clock_when_checking_then_refused(aredis: aioredis.Redis) -> None:
     result = await CapStore(aredis, no_history).check_and_count(1, MX, datetime(2026, 1, 1), "a:1")
     assert not result.allowed and not result.counted

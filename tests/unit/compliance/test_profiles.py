@@ -43,6 +43,8 @@ def test_given_shipped_profiles_when_loaded_then_all_countries_with_sources(
         (lambda d: d["caps"][0].__setitem__("kind", "visits"), "kind"),
         (lambda d: d["caps"][0].pop("source"), "source"),
         (lambda d: d["caps"][0].__setitem__("max", -1), "integer"),
+        (lambda d: d["caps"][0].__setitem__("window_hours", 24 * 30), "counters keep"),
+        (lambda d: d["abandon"].__setitem__("cooldown_hours", 24 * 9), "counters keep"),
         (lambda d: d["consent"].__setitem__("required", "yes"), "true or false"),
         (lambda d: d["parties"].__setitem__("allowed", ["debtor", "cousin"]), "parties"),
         (lambda d: d.__setitem__("surprise", {}), "unknown keys"),
@@ -112,6 +114,7 @@ def test_given_tightening_campaign_when_applied_then_rules_narrow_and_version_na
         ({"caps": [{"kind": "attempts", "window_hours": 24, "max": 5}]}, "loosens"),
         ({"registries": [{"name": "reus", "max_age_days": 60}]}, "max age"),
         ({"abandon": {"cooldown_hours": -1}}, "integer"),
+        ({"caps": [{"kind": "attempts", "window_hours": 720, "max": 9}]}, "counters keep"),
         ({"sometimes_call_at_night": True}, "unknown keys"),
     ],
 )
