@@ -20,6 +20,7 @@ _END_COMMAND = b"--END COMMAND--"
 # e.g. `ChanVariable(Local/123@ctx-00000004;1)` in OriginateResponse.
 _KEY = re.compile(r"^[\x21-\x39\x3b-\x7e]+$")  # printable ASCII, no space or colon
 _START_KEYS = ("event", "response", "action")
+_START_INSIDE = re.compile(r"(?:Event|Response|Action): ")
 # Headers of a `Response: Follows` block; whatever follows them is command output.
 _FOLLOWS_HEADERS = {"response", "privilege", "actionid", "message"}
 
@@ -271,16 +272,14 @@ class AMIParser:
 
     def _parse_block(self, block: bytes) -> Message | None:
         lines = _split_lines(block)
-        start = next((i for i, line in enumerate(lines) if _is_start(_parse_header(line))), None)
-        if start is None:
+        lines[0] = self._resync(lines[0])
+        starts = [i for i, line in enumerate(lines) if _is_start(_parse_header(line))]
+        if not starts:
             self.noise_bytes += len(block)
             return None
-        if start:
-            self.noise_bytes += sum(len(line) + 1 for line in lines[:start])
-        lines = lines[start:]
-        first = _parse_header(lines[0])
-        if first and first[0].lower() == "response" and first[1].lower() == "follows":
-            return _parse_follows(lines)
+        first = _parse_header(lines[starts[0]])
+        if first is not None and first[0].lower() == "response" and first[1].lower() == "follows":
+            return _parse_follows(lines[starts[0] :])
         headers = []
         for line in lines:
             header = _parse_header(line)
@@ -289,6 +288,16 @@ class AMIParser:
                 continue
             headers.append(header)
         return Message(headers)
+
+    def _resync(self, line: str) -> str:
+        """Cut bytes glued in front of a message's first line (`\x00\x17Event: X`)."""
+        if _is_start(_parse_header(line)):
+            return line
+        found = _START_INSIDE.search(line)
+        if found is None or found.start() == 0:
+            return line
+        self.noise_bytes += found.start()
+        return line[found.start() :]
 
 
 _CONSUMED = object()

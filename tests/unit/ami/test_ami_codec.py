@@ -234,3 +234,27 @@ def test_given_originate_response_event_when_parsed_then_it_is_an_event_not_a_re
     )
     assert message.is_event and not message.is_response
     assert message.name == "OriginateResponse"
+
+
+def test_given_headers_before_the_start_line_when_parsed_then_kept_in_the_message() -> None:
+    (message,) = parse_all(b"ActionID: 9\r\nResponse: Success\r\nPing: Pong\r\n\r\n")
+    assert message.is_response and message.action_id == "9"
+
+
+def test_given_noise_glued_to_a_start_line_when_parsed_then_the_message_survives() -> None:
+    parser = AMIParser()
+    (message,) = parser.feed(b"\x00\x17\xffEvent: Hangup\r\nCause: 16\r\n\r\n")
+    assert message.name == "Hangup" and message["Cause"] == "16"
+    assert parser.noise_bytes > 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.binary(min_size=1, max_size=64).filter(
+        lambda b: b":" not in b and b"\n" not in b and b"\r" not in b
+    )
+)
+def test_given_any_noise_glued_before_a_message_then_it_is_parsed(noise: bytes) -> None:
+    messages = AMIParser().feed(LOGIN_OK + noise + FULLY_BOOTED)
+    assert [m.name for m in messages] == ["Success", "FullyBooted"]
+    assert messages[1] == AMIParser().feed(FULLY_BOOTED)[0]
