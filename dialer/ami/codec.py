@@ -20,6 +20,7 @@ _END_COMMAND = b"--END COMMAND--"
 # e.g. `ChanVariable(Local/123@ctx-00000004;1)` in OriginateResponse.
 _KEY = re.compile(r"^[\x21-\x39\x3b-\x7e]+$")  # printable ASCII, no space or colon
 _START_KEYS = ("event", "response", "action")
+_BANNER = re.compile(r"Asterisk Call Manager/[0-9A-Za-z.\-]+")
 _START_INSIDE = re.compile(r"(?:Event|Response|Action): ")
 # Headers of a `Response: Follows` block; whatever follows them is command output.
 _FOLLOWS_HEADERS = {"response", "privilege", "actionid", "message"}
@@ -237,9 +238,12 @@ class AMIParser:
             end = buf.find(b"\n")
             if end < 0:
                 return None
-            self.banner = _decode(bytes(buf[:end]).rstrip(b"\r"))
-            del buf[: end + 1]
-            return _CONSUMED
+            line = _decode(bytes(buf[:end]).rstrip(b"\r"))
+            if _BANNER.fullmatch(line):
+                self.banner = line
+                del buf[: end + 1]
+                return _CONSUMED
+            # Looked like a banner but is not one: an ordinary (or noisy) block.
         if buf[:1] in (b"\r", b"\n"):
             # Stray line ends between messages (some peers send an extra CRLF).
             stripped = buf.lstrip(b"\r\n")
