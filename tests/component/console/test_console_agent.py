@@ -1,0 +1,446 @@
+"""The agent's working loop: pops, dispositions and their validation, commands."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+import redis.asyncio as aioredis
+from aiohttp.test_utils import TestClient
+from console_fixtures import NOW, Seed, login, make_attempt, origin
+from sqlalchemy import Engine, func, select
+
+from console import agent_service
+from console.pophub import COMMANDS_CHANNEL, POPS_CHANNEL
+from dialer.agent_state import AgentState, AgentStates
+from store.db import transaction
+from store.models import (
+    Account,
+    AuditEntry,
+    CallAttempt,
+    Callback,
+    Disposition,
+    Note,
+    Phone,
+    Promise,
+)
+
+
+@pytest.fixture
+async def commands(aredis: aioredis.Redis) -> AsyncIterator[list[dict]]:
+    """Every message published on cobrador:commands while the test runs."""
+    seen: list[dict] = []
+    pubsub = aredis.pubsub(ignore_subscribe_messages=True)
+    await pubsub.subscribe(COMMANDS_CHANNEL)
+
+    async def reader() -> None:
+        while True:
+            message = await pubsub.get_message(timeout=0.2)
+            if message:
+                seen.append(json.loads(message["data"]))
+
+    task = asyncio.create_task(reader())
+    yield seen
+    task.cancel()
+    await asyncio.wait([task])
+    await pubsub.aclose()
+
+
+async def until(predicate, within: float = 5.0) -> None:  # type: ignore[no-untyped-def]
+    loop = asyncio.get_running_loop()
+    end = loop.time() + within
+    while not predicate():
+        assert loop.time() < end, "condition not met in time"
+        await asyncio.sleep(0.05)
+
+
+def counts(engine: Engine) -> tuple[int, int, int]:
+    with transaction(engine) as session:
+        return (
+            session.scalar(select(func.count(Disposition.id))) or 0,
+            session.scalar(select(func.count(Promise.id))) or 0,
+            session.scalar(select(func.count(Callback.id))) or 0,
+        )
+
+
+async def dispose(client: TestClient, token: str, **fields: object):  # type: ignore[no-untyped-def]
+    return await client.post("/api/agent/disposition", json=fields, headers={"X-CSRF-Token": token})
+
+
+async def test_given_ready_agent_when_dialer_publishes_pop_then_socket_receives_account(
+    client: TestClient, seed: Seed, engine: Engine, aredis: aioredis.Redis
+) -> None:
+    token = await login(client, "ana")
+    ws = await client.ws_connect("/ws/agent", headers={"Origin": origin(client)})
+    assert (await ws.receive_json(timeout=5))["type"] == "hello"
+    assert (await client.post("/api/agent/ready", headers={"X-CSRF-Token": token})).status == 200
+    agent_id = seed.users["ana"]
+    attempt = make_attempt(engine, seed.account_id, agent_id)
+    states = AgentStates(aredis)
+    assert await states.reserve(agent_id, attempt)
+    await states.talking(agent_id)
+    pop = {
+        "type": "pop",
+        "attempt_id": attempt,
+        "agent_id": agent_id,
+        "account_id": seed.account_id,
+        "campaign": "mx-demo",
+        "direction": "outbound",
+        "published_at": 1.5,
+    }
+    await aredis.publish(POPS_CHANNEL, json.dumps(pop))
+    got = await ws.receive_json(timeout=5)
+    assert got["type"] == "pop" and got["attempt_id"] == attempt
+    assert got["account"]["name"] == "María López Hernández"
+    assert got["account"]["balance"] == "12500.00" and got["account"]["currency"] == "MXN"
+    assert got["account"]["days_past_due"] == (NOW.date() - NOW.date().replace(month=9, day=1)).days
+    assert got["account"]["stage"] == "firm"
+    assert "Financiera Ejemplo" in got["script"]
+    assert got["payment_instructions"].startswith("Pague en BBVA")
+    assert got["phone"]["consent"] is True and got["phone"]["masked"].endswith("0001")
+    assert got["local_time"]["time"] == "11:00"
+    assert got["published_at"] == 1.5
+    await ws.close()
+    with transaction(engine) as session:
+        views = session.scalars(select(AuditEntry).where(AuditEntry.kind == "pii_view")).all()
+        assert any(f"account:{seed.account_id}" == v.subject for v in views)
+
+
+async def test_given_pop_for_other_agent_then_socket_receives_nothing(
+    client: TestClient, seed: Seed, engine: Engine, aredis: aioredis.Redis
+) -> None:
+    await login(client, "ana")
+    ws = await client.ws_connect("/ws/agent", headers={"Origin": origin(client)})
+    await ws.receive_json(timeout=5)
+    attempt = make_attempt(engine, seed.account_id, seed.users["beto"])
+    bad = [b"not json", json.dumps({"type": "pop"}).encode()]
+    for raw in bad:
+        await aredis.publish(POPS_CHANNEL, raw)
+    pop = {
+        "type": "pop",
+        "attempt_id": attempt,
+        "agent_id": seed.users["beto"],
+        "account_id": seed.account_id,
+    }
+    await aredis.publish(POPS_CHANNEL, json.dumps(pop))
+    with pytest.raises(asyncio.TimeoutError):
+        await ws.receive_json(timeout=0.7)
+    await ws.close()
+
+
+async def test_given_undisposed_call_when_going_ready_then_409_until_disposed(
+    client: TestClient, seed: Seed, engine: Engine
+) -> None:
+    token = await login(client, "ana")
+    attempt = make_attempt(engine, seed.account_id, seed.users["ana"])
+    resp = await client.post("/api/agent/ready", headers={"X-CSRF-Token": token})
+    assert resp.status == 409
+    assert "Tipifique" in (await resp.json())["reason"]
+    ok = await dispose(client, token, attempt_id=attempt, party="nadie", outcome="sin_contacto")
+    assert ok.status == 200, await ok.text()
+    assert (await client.post("/api/agent/ready", headers={"X-CSRF-Token": token})).status == 200
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "message"),
+    [
+        (
+            {"promise_amount": "12500.01", "promise_date": "2026-11-30"},
+            "promise_amount",
+            "mayor que el saldo",
+        ),
+        ({"promise_amount": "0", "promise_date": "2026-11-30"}, "promise_amount", "mayor que cero"),
+        (
+            {"promise_amount": "abc", "promise_date": "2026-11-30"},
+            "promise_amount",
+            "Escriba el monto",
+        ),
+        (
+            {"promise_amount": "10.001", "promise_date": "2026-11-30"},
+            "promise_amount",
+            "dos decimales",
+        ),
+        ({"promise_amount": "500", "promise_date": "2026-11-23"}, "promise_date", "pasado"),
+        ({"promise_amount": "500", "promise_date": "2026-12-31"}, "promise_date", "máximo"),
+        ({"promise_amount": "500", "promise_date": "mañana"}, "promise_date", "Indique la fecha"),
+    ],
+)
+async def test_given_bad_promise_when_disposing_then_400_with_field_message_and_nothing_saved(
+    client: TestClient, seed: Seed, engine: Engine, fields: dict, field: str, message: str
+) -> None:
+    token = await login(client, "ana")
+    attempt = make_attempt(engine, seed.account_id, seed.users["ana"])
+    resp = await dispose(
+        client, token, attempt_id=attempt, party="titular", outcome="promesa_pago", **fields
+    )
+    assert resp.status == 400
+    body = await resp.json()
+    assert message in body["errors"][field]
+    assert "no se guardó nada" in body["reason"]
+    assert counts(engine) == (0, 0, 0)
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"party": "", "outcome": "promesa_pago"}, "party"),
+        ({"party": "jefe", "outcome": "promesa_pago"}, "party"),
+        ({"party": "titular", "outcome": ""}, "outcome"),
+        ({"party": "titular", "outcome": "inventado"}, "outcome"),
+        ({"party": "nadie", "outcome": "promesa_pago"}, "outcome"),
+        ({"party": "titular", "outcome": "rehusa", "notes": "x" * 4001}, "notes"),
+    ],
+)
+async def test_given_bad_two_level_choice_when_disposing_then_400_and_nothing_saved(
+    client: TestClient, seed: Seed, engine: Engine, fields: dict, field: str
+) -> None:
+    token = await login(client, "ana")
+    attempt = make_attempt(engine, seed.account_id, seed.users["ana"])
+    resp = await dispose(client, token, attempt_id=attempt, **fields)
+    assert resp.status == 400
+    assert field in (await resp.json())["errors"]
+    assert counts(engine) == (0, 0, 0)
+
+
+async def test_given_valid_promise_when_disposing_then_saved_with_audit_and_command(
+    client: TestClient, seed: Seed, engine: Engine, aredis: aioredis.Redis, commands: list[dict]
+) -> None:
+    token = await login(client, "ana")
+    agent_id = seed.users["ana"]
+    attempt = make_attempt(engine, seed.account_id, agent_id)
+    states = AgentStates(aredis)
+    await states.login(agent_id, "mx-demo")
+    await states.set_ready(agent_id)
+    await states.reserve(agent_id, attempt)
+    await states.talking(agent_id)
+    resp = await dispose(
+        client,
+        token,
+        attempt_id=attempt,
+        party="titular",
+        outcome="promesa_pago",
+        promise_amount="1500.50",
+        promise_date="2026-12-05",
+        notes="Paga el viernes en BBVA",
+    )
+    assert resp.status == 200, await resp.text()
+    assert (await resp.json())["effect"] == "hold_until_promise"
+    with transaction(engine) as session:
+        promise = session.scalar(select(Promise))
+        assert promise is not None and promise.amount == Decimal("1500.50")
+        assert promise.agent_id == agent_id and promise.currency == "MXN"
+        assert session.get(CallAttempt, attempt).right_party_contact is True  # type: ignore[union-attr]
+        assert session.scalar(select(Note.text)) == "Paga el viernes en BBVA"
+        kinds = set(session.scalars(select(AuditEntry.kind)))
+        assert "disposition" in kinds
+    assert (await states.get(agent_id)).state is AgentState.wrap_up
+    await until(lambda: any(c["type"] == "disposition" for c in commands))
+    again = await dispose(client, token, attempt_id=attempt, party="nadie", outcome="sin_contacto")
+    assert again.status == 400
+    figures = await (await client.get("/api/agent/figures")).json()
+    assert figures["figures"]["promises"] == 1
+    assert figures["figures"]["promised_amount"] == "1500.50"
+    assert figures["figures"]["right_party_contacts"] == 1
+
+
+async def test_given_do_not_contact_when_disposing_then_account_ceased_and_dialer_told(
+    client: TestClient, seed: Seed, engine: Engine, commands: list[dict]
+) -> None:
+    token = await login(client, "ana")
+    attempt = make_attempt(engine, seed.account_id, seed.users["ana"])
+    resp = await dispose(client, token, attempt_id=attempt, party="titular", outcome="no_contactar")
+    assert resp.status == 200
+    with transaction(engine) as session:
+        assert session.get(Account, seed.account_id).status == "cease_contact"  # type: ignore[union-attr]
+    await until(lambda: any(c["type"] == "drop_account" for c in commands))
+    drop = next(c for c in commands if c["type"] == "drop_account")
+    assert drop["account_id"] == seed.account_id and drop["reason"] == "cease_contact"
+
+
+async def test_given_wrong_number_when_disposing_then_number_stopped(
+    client: TestClient, seed: Seed, engine: Engine
+) -> None:
+    token = await login(client, "ana")
+    attempt = make_attempt(engine, seed.account_id, seed.users["ana"])
+    resp = await dispose(
+        client, token, attempt_id=attempt, party="tercero", outcome="numero_equivocado"
+    )
+    assert resp.status == 200
+    with transaction(engine) as session:
+        assert session.get(Phone, seed.phone_id).status == "wrong_number"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("when", "message"),
+    [
+        ("2026-11-24T23:30", "fuera del horario"),  # 23:30 in Mexico City
+        ("2026-11-24T10:00", "ya pasó"),  # before NOW (11:00 local)
+        ("pronto", "Indique la fecha y hora"),
+    ],
+)
+async def test_given_bad_callback_time_when_disposing_then_400_and_nothing_saved(
+    client: TestClient, seed: Seed, engine: Engine, when: str, message: str
+) -> None:
+    token = await login(client, "ana")
+    attempt = make_attempt(engine, seed.account_id, seed.users["ana"])
+    resp = await dispose(
+        client,
+        token,
+        attempt_id=attempt,
+        party="titular",
+        outcome="volver_llamar",
+        callback_at=when,
+    )
+    assert resp.status == 400
+    assert message in (await resp.json())["errors"]["callback_at"]
+    assert counts(engine) == (0, 0, 0)
+
+
+async def test_given_callback_in_hours_when_disposing_then_personal_callback_listed(
+    client: TestClient, seed: Seed, engine: Engine
+) -> None:
+    token = await login(client, "ana")
+    attempt = make_attempt(engine, seed.account_id, seed.users["ana"])
+    resp = await dispose(
+        client,
+        token,
+        attempt_id=attempt,
+        party="titular",
+        outcome="volver_llamar",
+        callback_at="2026-11-25T10:30",
+        callback_scope="personal",
+    )
+    assert resp.status == 200, await resp.text()
+    with transaction(engine) as session:
+        cb = session.scalar(select(Callback))
+        assert cb is not None and cb.agent_id == seed.users["ana"]
+        assert cb.due_at == NOW.replace(day=25, hour=16, minute=30)  # 10:30 CST = 16:30 UTC
+    listed = await (await client.get("/api/agent/callbacks")).json()
+    assert [c["ref"] for c in listed["callbacks"]] == ["MX-0001"]
+    # The callback lets the agent open the account again.
+    assert (await client.get(f"/api/agent/accounts/{seed.account_id}")).status == 200
+
+
+def test_given_missed_personal_callback_when_releasing_then_released_to_campaign(
+    engine: Engine, seed: Seed
+) -> None:
+    with transaction(engine) as session:
+        session.add(
+            Callback(
+                account_id=seed.account_id,
+                agent_id=seed.users["ana"],
+                due_at=NOW - timedelta(minutes=30),
+                campaign_id=seed.campaign_id,
+            )
+        )
+        session.add(
+            Callback(
+                account_id=seed.other_account_id,
+                agent_id=seed.users["ana"],
+                due_at=NOW + timedelta(minutes=30),
+                campaign_id=seed.campaign_id,
+            )
+        )
+    assert agent_service.release_missed_callbacks(engine, NOW) == 1
+    with transaction(engine) as session:
+        rows = {c.account_id: c for c in session.scalars(select(Callback))}
+        assert rows[seed.account_id].status == "released" and rows[seed.account_id].agent_id is None
+        assert rows[seed.other_account_id].status == "pending"
+
+
+async def test_given_call_in_progress_when_hangup_and_transfer_then_commands_published(
+    client: TestClient, seed: Seed, engine: Engine, aredis: aioredis.Redis, commands: list[dict]
+) -> None:
+    token = await login(client, "ana")
+    agent_id = seed.users["ana"]
+    assert (await client.post("/api/agent/hangup", headers={"X-CSRF-Token": token})).status == 409
+    attempt = make_attempt(engine, seed.account_id, agent_id)
+    states = AgentStates(aredis)
+    await states.login(agent_id, "mx-demo")
+    await states.set_ready(agent_id)
+    await states.reserve(agent_id, attempt)
+    await states.talking(agent_id)
+    for kind in ("hangup", "transfer"):
+        resp = await client.post(f"/api/agent/{kind}", headers={"X-CSRF-Token": token})
+        assert resp.status == 200
+    await until(lambda: len(commands) >= 2)
+    assert {(c["type"], c["attempt_id"], c["agent_id"]) for c in commands} == {
+        ("hangup", attempt, agent_id),
+        ("transfer", attempt, agent_id),
+    }
+
+
+async def test_given_pause_reasons_when_pausing_then_unknown_reason_refused(
+    client: TestClient,
+) -> None:
+    token = await login(client, "ana")
+    bad = await client.post(
+        "/api/agent/pause", json={"reason": "siesta"}, headers={"X-CSRF-Token": token}
+    )
+    assert bad.status == 400
+    good = await client.post(
+        "/api/agent/pause", json={"reason": "comida"}, headers={"X-CSRF-Token": token}
+    )
+    assert good.status == 200
+    assert (await good.json())["state"]["reason"] == "comida"
+
+
+async def test_given_preview_pop_when_agent_chooses_to_call_then_preview_dial_published(
+    client: TestClient, seed: Seed, engine: Engine, aredis: aioredis.Redis, commands: list[dict]
+) -> None:
+    with transaction(engine) as session:
+        from store.models import Campaign
+
+        session.get(Campaign, seed.campaign_id).dial_mode = "preview"  # type: ignore[union-attr]
+    token = await login(client, "ana")
+    ws = await client.ws_connect("/ws/agent", headers={"Origin": origin(client)})
+    await ws.receive_json(timeout=5)
+    agent_id = seed.users["ana"]
+    assert (
+        await client.post("/api/agent/preview/request", headers={"X-CSRF-Token": token})
+    ).status == 200
+    preview = {"type": "preview", "agent_id": agent_id, "account_id": seed.other_account_id}
+    await aredis.publish(POPS_CHANNEL, json.dumps(preview))
+    got = await ws.receive_json(timeout=5)
+    assert got["type"] == "preview" and got["account"]["name"] == "Juan Pérez"
+    wrong = await client.post(
+        "/api/agent/preview/dial",
+        json={"account_id": seed.account_id},
+        headers={"X-CSRF-Token": token},
+    )
+    assert wrong.status == 403
+    resp = await client.post(
+        "/api/agent/preview/dial",
+        json={"account_id": seed.other_account_id},
+        headers={"X-CSRF-Token": token},
+    )
+    assert resp.status == 200
+    await until(lambda: any(c["type"] == "preview_dial" for c in commands))
+    assert any(c["type"] == "preview_request" for c in commands)
+    await ws.close()
+
+
+async def test_given_json_body_that_is_not_an_object_when_posting_then_400(
+    client: TestClient,
+) -> None:
+    token = await login(client, "ana")
+    resp = await client.post(
+        "/api/agent/disposition",
+        data="[1,2]",
+        headers={"X-CSRF-Token": token, "Content-Type": "application/json"},
+    )
+    assert resp.status == 400
+    resp = await client.post(
+        "/api/agent/disposition",
+        data="{bad",
+        headers={"X-CSRF-Token": token, "Content-Type": "application/json"},
+    )
+    assert resp.status == 400
+    resp = await client.post(
+        "/api/agent/disposition", json={"attempt_id": "x"}, headers={"X-CSRF-Token": token}
+    )
+    assert resp.status == 400

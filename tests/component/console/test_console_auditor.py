@@ -1,0 +1,169 @@
+"""Auditor pages: search, decision detail, exports, chain status, PII-view evidence."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import timedelta
+
+from aiohttp.test_utils import TestClient
+from console_fixtures import NOW, Seed, login, make_attempt
+from sqlalchemy import Engine, func, select
+
+from store.db import transaction
+from store.models import AuditEntry, CallAttempt, Decision
+
+
+def add_decisions(engine: Engine, seed: Seed) -> tuple[int, int]:
+    with transaction(engine) as session:
+        allowed = Decision(
+            account_id=seed.account_id,
+            phone_e164="+525512340001",
+            campaign_id=seed.campaign_id,
+            allowed=True,
+            reasons=[],
+            profile_version="MX@2026-11-01",
+            registry_versions={"REUS": "2026-11-20"},
+            evaluated_at=NOW - timedelta(minutes=3),
+        )
+        blocked = Decision(
+            account_id=seed.other_account_id,
+            phone_e164="+525512340002",
+            campaign_id=seed.campaign_id,
+            allowed=False,
+            reasons=["outside_hours", "no_consent"],
+            profile_version="MX@2026-11-01",
+            registry_versions={"REUS": "2026-11-20"},
+            evaluated_at=NOW - timedelta(minutes=2),
+        )
+        session.add_all([allowed, blocked])
+        session.flush()
+        return allowed.id, blocked.id
+
+
+def pii_views(engine: Engine) -> int:
+    with transaction(engine) as session:
+        return (
+            session.scalar(select(func.count(AuditEntry.id)).where(AuditEntry.kind == "pii_view"))
+            or 0
+        )
+
+
+async def test_given_attempts_when_auditor_searches_by_ref_phone_agent_then_rows_and_pii_view(
+    client: TestClient, seed: Seed, engine: Engine
+) -> None:
+    allowed_id, _ = add_decisions(engine, seed)
+    make_attempt(engine, seed.account_id, seed.users["ana"], decision_id=allowed_id)
+    make_attempt(engine, seed.other_account_id, None, result="no_answer")
+    await login(client, "raul")
+    before = pii_views(engine)
+    for query in (
+        "account_ref=MX-0001",
+        "phone=5512340001",
+        "agent=ana",
+        "result=contact",
+        "date_from=2026-11-24&date_to=2026-11-24&agent=ana",
+    ):
+        resp = await client.get(f"/auditor?{query}")
+        assert resp.status == 200, query
+        text = await resp.text()
+        assert "María López Hernández" in text, query
+        assert "Juan Pérez" not in text, query
+    assert pii_views(engine) > before
+    none = await client.get("/auditor?date_from=2020-01-01&date_to=2020-01-02")
+    assert "Sin resultados" in await none.text()
+
+
+async def test_given_empty_search_when_opening_auditor_then_no_personal_data_and_no_pii_view(
+    client: TestClient, seed: Seed, engine: Engine
+) -> None:
+    make_attempt(engine, seed.account_id, seed.users["ana"])
+    await login(client, "raul")
+    before = pii_views(engine)
+    text = await (await client.get("/auditor")).text()
+    assert "María" not in text
+    assert pii_views(engine) == before
+
+
+async def test_given_bad_filters_when_searching_then_400_with_message_on_form(
+    client: TestClient,
+) -> None:
+    await login(client, "raul")
+    for query, message in [
+        ("date_from=ayer", "Fecha no válida"),
+        ("date_from=2026-11-25&date_to=2026-11-24", "anterior a la inicial"),
+        ("result=volado", "Resultado desconocido"),
+        ("reason=' OR 1=1 --", "motivo no válido"),
+    ]:
+        resp = await client.get(f"/auditor?{query}")
+        assert resp.status == 400, query
+        assert message in await resp.text(), query
+    resp = await client.get("/auditor/attempts.csv?date_from=ayer")
+    assert resp.status == 400
+
+
+async def test_given_blocked_decision_when_searching_by_reason_then_detail_shows_reasons_and_versions(
+    client: TestClient, seed: Seed, engine: Engine
+) -> None:
+    _, blocked_id = add_decisions(engine, seed)
+    await login(client, "raul")
+    resp = await client.get("/auditor/decisions?reason=no_consent")
+    text = await resp.text()
+    assert f"/auditor/decisions/{blocked_id}" in text
+    assert "MX-0001" not in text
+    resp = await client.get("/auditor/decisions?allowed=blocked&phone=%2B525512340002")
+    assert f"/auditor/decisions/{blocked_id}" in await resp.text()
+    detail = await (await client.get(f"/auditor/decisions/{blocked_id}")).text()
+    for expected in ("outside_hours", "no_consent", "MX@2026-11-01", "REUS: 2026-11-20"):
+        assert expected in detail
+    assert (await client.get("/auditor/decisions/999999")).status == 404
+
+
+async def test_given_search_when_exporting_csv_and_jsonl_then_same_rows_and_export_audited(
+    client: TestClient, seed: Seed, engine: Engine
+) -> None:
+    allowed_id, blocked_id = add_decisions(engine, seed)
+    make_attempt(engine, seed.account_id, seed.users["ana"], decision_id=allowed_id)
+    await login(client, "raul")
+    resp = await client.get("/auditor/attempts.csv?account_ref=MX-0001")
+    assert resp.status == 200 and resp.content_type == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(await resp.text())))
+    assert [r["account_ref"] for r in rows] == ["MX-0001"]
+    assert rows[0]["agent"] == "ana"
+    resp = await client.get("/auditor/decisions.jsonl?allowed=blocked")
+    lines = [json.loads(line) for line in (await resp.text()).splitlines()]
+    assert [d["id"] for d in lines] == [blocked_id]
+    assert lines[0]["reasons"] == ["outside_hours", "no_consent"]
+    with transaction(engine) as session:
+        assert (
+            session.scalar(select(func.count(AuditEntry.id)).where(AuditEntry.kind == "export"))
+            == 2
+        )
+
+
+async def test_given_chain_when_auditor_opens_status_then_intact_and_tamper_detected(
+    client: TestClient, seed: Seed, engine: Engine
+) -> None:
+    await login(client, "raul")
+    await client.get("/auditor?account_ref=MX-0001")
+    make_attempt(engine, seed.account_id, None)
+    await client.get("/auditor?account_ref=MX-0001")
+    text = await (await client.get("/auditor/chain")).text()
+    assert "Cadena íntegra" in text
+    with transaction(engine) as session:
+        entry = session.scalars(select(AuditEntry).order_by(AuditEntry.id)).first()
+        assert entry is not None
+        entry.payload = entry.payload.replace("}", ',"x":1}', 1)
+    text = await (await client.get("/auditor/chain")).text()
+    assert "Cadena alterada" in text
+
+
+async def test_given_auditor_when_posting_anything_then_no_write_route_exists(
+    client: TestClient, seed: Seed, engine: Engine
+) -> None:
+    token = await login(client, "raul")
+    resp = await client.post("/auditor", data={"_csrf": token})
+    assert resp.status == 405
+    with transaction(engine) as session:
+        assert session.scalar(select(func.count(CallAttempt.id))) == 0
