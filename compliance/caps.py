@@ -115,6 +115,26 @@ redis.call('SET', KEYS[4], '1', 'EX', ttl)
 return 1
 """
 
+MERGE_LUA = """
+-- KEYS: contacts, abandons, loaded; ARGV: ttl, n_contacts, then (score, member) pairs
+-- Adds contacts and abandons found in SQL (e.g. a right-party disposition saved by
+-- the console) to a loaded account; members are attempt refs, so re-adding is harmless.
+if redis.call('EXISTS', KEYS[3]) == 0 then return 0 end
+local ttl = tonumber(ARGV[1])
+local n = tonumber(ARGV[2])
+local pos = 3
+local j = 0
+while pos < #ARGV do
+  local key = KEYS[2]
+  if j < n then key = KEYS[1] end
+  redis.call('ZADD', key, ARGV[pos], ARGV[pos + 1])
+  redis.call('EXPIRE', key, ttl)
+  pos = pos + 2
+  j = j + 1
+end
+return 1
+"""
+
 RECORD_LUA = """
 -- KEYS: zset, loaded; ARGV: score, member, ttl
 redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
@@ -149,6 +169,10 @@ HistoryLoader = Callable[
 ]
 
 
+class HistoryUnavailable(RuntimeError):
+    """The SQL history could not be read."""
+
+
 @dataclass(frozen=True)
 class CapResult:
     allowed: bool
@@ -162,15 +186,21 @@ class CapStore:
         client: aioredis.Redis,
         loader: HistoryLoader,
         horizon: timedelta = DEFAULT_HORIZON,
+        sync_on_check: bool = True,
     ) -> None:
         self.client = client
         self.loader = loader
         self.horizon = horizon
+        # Contacts and abandons are written to SQL by other processes (the console
+        # saves a right-party disposition); the final check re-reads them so a
+        # contact counts even when nobody told Redis.
+        self.sync_on_check = sync_on_check
         self.ttl = int(horizon.total_seconds())
         self._check = client.register_script(CHECK_AND_COUNT_LUA)
         self._snapshot = client.register_script(SNAPSHOT_LUA)
         self._rebuild = client.register_script(REBUILD_LUA)
         self._record = client.register_script(RECORD_LUA)
+        self._merge = client.register_script(MERGE_LUA)
 
     async def _load_history(
         self, account_ids: Sequence[int], now: datetime
@@ -216,6 +246,8 @@ class CapStore:
             args += [cap.kind, cap.window_seconds, cap.max, cap.reason]
         keys = account_keys(account_id)
         try:
+            if self.sync_on_check:
+                await self._merge_from_sql(account_id, now)
             for _ in range(3):
                 reply = await self._check(keys=keys, args=args)
                 status = _text(reply[0])
@@ -226,10 +258,23 @@ class CapStore:
                         False, tuple(dict.fromkeys(_text(r) for r in reply[1:])), False
                     )
                 await self.rebuild([account_id], now)
-        except (redis.RedisError, OSError):
+        except (redis.RedisError, OSError, HistoryUnavailable):
             log.warning("caps unavailable for account %s; blocking", account_id, exc_info=True)
-        # Redis down or never loaded: the count is unknown, so every cap fails.
+        # Redis or SQL down, or never loaded: the count is unknown, so every cap fails.
         return CapResult(False, _all_cap_reasons(profile), False)
+
+    async def _merge_from_sql(self, account_id: int, now: datetime) -> None:
+        try:
+            history = (await self._load_history([account_id], now)).get(account_id)
+        except Exception as exc:  # the database is down: the counts cannot be trusted
+            raise HistoryUnavailable(str(exc)) from exc
+        if history is None or not (history.contacts or history.abandons):
+            return
+        args: list[str | int] = [self.ttl, len(history.contacts)]
+        for event in [*history.contacts, *history.abandons]:
+            args += [f"{event.at:.6f}", event.member]
+        keys = account_keys(account_id)
+        await self._merge(keys=[keys[1], keys[2], keys[3]], args=args)
 
     async def snapshot(
         self, account_ids: Sequence[int], now: datetime

@@ -106,6 +106,33 @@ async def test_given_attempt_row_written_before_the_check_when_rebuilt_then_not_
     assert again.reasons == ("attempt_cap_day",)
 
 
+async def test_given_contact_saved_only_in_sql_when_final_check_then_contact_cap(
+    engine: Engine, aredis: aioredis.Redis
+) -> None:
+    # The console saves a right-party disposition in SQL and tells nobody: the
+    # final check must still see the contact.
+    account_id = make_account(engine)
+    caps = CapStore(aredis, lambda ids, since: load_history(engine, ids, since))
+    assert (await caps.check_and_count(account_id, MX, NOW, "a:1")).counted  # loads the account
+    with transaction(engine) as session:
+        session.add(
+            CallAttempt(
+                account_id=account_id, phone_e164="+525512345678", started_at=NOW,
+                answered_at=NOW, result="contact", right_party_contact=True,
+            )
+        )  # fmt: skip
+    result = await caps.check_and_count(account_id, MX, NOW + timedelta(hours=2), "a:99")
+    assert result.reasons == ("contact_cap_week",)
+
+
+async def test_given_database_down_when_final_check_then_blocked(aredis: aioredis.Redis) -> None:
+    def broken(ids: list[int], since: datetime) -> dict[int, AccountHistory]:
+        raise ConnectionError("database is down")
+
+    result = await CapStore(aredis, broken).check_and_count(1, MX, NOW, "a:1")
+    assert not result.allowed and not result.counted
+
+
 async def test_given_contact_recorded_when_checking_then_contact_cap(
     aredis: aioredis.Redis,
 ) -> None:
