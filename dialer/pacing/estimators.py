@@ -195,22 +195,24 @@ class RingModel:
                 hz_end.append(1.0)
             at_risk -= leaving_at.get(t, 0)
         length = top + 1
-        # incidence_from[r][d] = P(human answer within d seconds | ringing at r)
+        # Over absolute seconds: surv[t] = P(still ringing at t), incidence[t] =
+        # P(a person answered before t). Then for a call ringing at r,
+        # P(person within d more seconds) = (incidence[r+d] - incidence[r]) / surv[r].
+        surv = [1.0]
+        incidence = [0.0]
+        for t in range(length):
+            incidence.append(incidence[t] + surv[t] * hz_human[t])
+            surv.append(surv[t] * (1.0 - hz_end[t]))
+        steps = [int(h) for h in horizons]
         rows = []
-        max_h = int(math.ceil(max(horizons))) if horizons else 0
         for r in range(length):
-            surv = 1.0
-            cum = 0.0
-            by_d = [0.0]
-            for d in range(max_h):
-                t = r + d
-                if t >= length:
-                    by_d.append(cum)
-                    continue
-                cum += surv * hz_human[t]
-                surv *= 1.0 - hz_end[t]
-                by_d.append(cum)
-            rows.append(_with_variances([by_d[min(int(h), max_h)] for h in horizons]))
+            if surv[r] <= 1e-12:
+                rows.append(_with_variances([0.0] * len(steps)))
+                continue
+            base, scale = incidence[r], 1.0 / surv[r]
+            rows.append(
+                _with_variances([(incidence[min(r + d, length)] - base) * scale for d in steps])
+            )
         human_rate = _total_human(hz_human, hz_end)
         if not rows:
             rows = [_with_variances([0.0 for _ in horizons])]

@@ -255,7 +255,8 @@ class PredictivePolicy:
         supply = [float(ready)] * k + [0.0] * k
         for col, total in enumerate(_column_sums(talk_rows + wrap_rows, 2 * k)):
             supply[col] += total
-        ring_rows = [ring.row(now - c.dialed_at) for c in s.ringing]
+        rrows, last_r = ring.rows, len(ring.rows) - 1
+        ring_rows = [rrows[min(max(int(now - c.dialed_at), 0), last_r)] for c in s.ringing]
         demand = [float(s.waiting)] * k + [0.0] * k
         for col, total in enumerate(_column_sums(ring_rows, 2 * k)):
             demand[col] += total
@@ -280,7 +281,7 @@ class PredictivePolicy:
 def _column_sums(rows: list[tuple[float, ...]], width: int) -> list[float]:
     if not rows:
         return [0.0] * width
-    return [math.fsum(col) for col in zip(*rows, strict=True)]
+    return [sum(col) for col in zip(*rows, strict=True)]
 
 
 class VicidialAdaptPolicy:
