@@ -161,7 +161,12 @@ class AMIServer:
             handler(_Muted(), action)
             session.writer.transport.abort()
             return False
-        handler(session, action)
+        try:
+            handler(session, action)
+        except Exception:
+            # A pbxsim bug must not look like a dead PBX: answer and keep the session.
+            log.exception("pbxsim: action %s failed", action.name)
+            session.respond(action, [("Response", "Error"), ("Message", "Internal error")])
         return True
 
     def _login(self, session: AMISession, action: Message) -> bool:
