@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "compliance.commands",
     "dialer.pacing.commands",
     "dialer.commands",
+    "cobrador.demo",
     "console.commands",
     "deploy.commands",
 ]

@@ -126,6 +126,7 @@ class CampaignDialer:
         self.reconciled = False
         self._last_refill = 0.0
         self._last_reload = 0.0
+        self._last_empty_log = 0.0
         self._pending_finishes: list[tuple[int, dict[str, Any]]] = []
         self._finish_lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
@@ -662,6 +663,10 @@ class CampaignDialer:
             m.HOPPER_EMPTY.labels(self.name, "no_candidates").inc()
         for reason in reasons:
             m.HOPPER_EMPTY.labels(self.name, reason).inc()
+        now = self.clock()
+        if now - self._last_empty_log < 60:
+            return
+        self._last_empty_log = now
         log.info(
             "dialer %s: agents ready but the hopper is empty; blocked: %s",
             self.name,

@@ -1,0 +1,364 @@
+"""`cobrador demo`: the whole system in one process on embedded defaults.
+
+SQLite under ./demo-data, an embedded redis-server, pbxsim (a simulated PBX
+speaking real AMI and FastAGI over TCP), the FastAGI server, the dialer, the
+console and /metrics. The first start seeds data; later starts reuse it.
+Rules are never loosened to make the demo busy: if nobody may be called at
+the (simulated) time, the demo says so and how to pick another time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import random
+import secrets
+import signal
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import redis
+import redis.asyncio as aioredis
+from aiohttp import web
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from cobrador.redis_runtime import EmbeddedRedis
+from cobrador.settings import Settings
+
+log = logging.getLogger(__name__)
+DEFAULT_DATA_DIR = Path("demo-data")
+
+
+@dataclass(frozen=True)
+class DemoClock:
+    """Wall time shifted to the demo's simulated start (`--at`)."""
+
+    offset: float = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self(), UTC)
+
+
+def register(subparsers: Any) -> None:
+    demo = subparsers.add_parser("demo", help="the whole system in one process, with demo data")
+    demo.add_argument("--agents", type=int, default=2, help="human agent logins (agente1..N)")
+    demo.add_argument("--bots", type=int, default=4, help="simulated agents who take calls")
+    demo.add_argument("--accounts", type=int, default=600, help="accounts seeded at first start")
+    demo.add_argument("--at", help="simulated start time, ISO 8601 with offset "
+                      "(e.g. 2026-11-25T11:00:00-06:00)")  # fmt: skip
+    demo.add_argument("--port", type=int, default=8080, help="console port")
+    demo.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    demo.add_argument("--speed", type=float, default=1.0, help=argparse.SUPPRESS)
+    demo.set_defaults(func=_demo)
+
+
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    from cobrador.cli import UserError
+
+    for name in ("agents", "bots", "accounts"):
+        if getattr(args, name) < 0:
+            raise UserError(f"--{name} cannot be negative")
+    if args.accounts < 10:
+        raise UserError("--accounts must be at least 10")
+    offset = 0.0
+    if args.at:
+        try:
+            at = datetime.fromisoformat(args.at)
+        except ValueError as exc:
+            raise UserError(f"--at {args.at!r} is not an ISO 8601 date-time") from exc
+        if at.tzinfo is None:
+            raise UserError("--at needs a UTC offset, e.g. 2026-11-25T11:00:00-06:00")
+        offset = at.timestamp() - time.time()
+    data_dir: Path = args.data_dir.resolve()
+    settings = settings.with_overrides(data_dir=data_dir, console_port=args.port)
+    if not settings.console_secret:
+        settings = settings.with_overrides(console_secret=_demo_secret(data_dir))
+    return asyncio.run(Demo(settings, args, DemoClock(offset)).run())
+
+
+def _demo_secret(data_dir: Path) -> str:
+    """The console's cookie key for the demo, kept so sessions survive a restart."""
+    import base64
+
+    path = data_dir / "console-secret"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        path.write_text(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+class Demo:
+    def __init__(self, settings: Settings, args: argparse.Namespace, clock: DemoClock) -> None:
+        self.settings = settings
+        self.args = args
+        self.clock = clock
+        self.stop = asyncio.Event()
+
+    async def run(self) -> int:
+        from cobrador.runtime import open_engine
+
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.stop.set)
+        data_dir = self.settings.data_dir
+        say(f"cobrador demo: data in {data_dir}")
+        engine = await asyncio.to_thread(open_engine, self.settings)
+        embedded: EmbeddedRedis | None = None
+        url = self.settings.redis_url
+        if not url:
+            embedded = await asyncio.to_thread(EmbeddedRedis(data_dir=data_dir / "redis").start)
+            url = embedded.url
+        try:
+            return await self._run(engine, url)
+        finally:
+            engine.dispose()
+            if embedded is not None:
+                embedded.stop()
+            say("cobrador demo: stopped")
+
+    async def _run(self, engine: Engine, url: str) -> int:
+        from cobrador import demo_seed
+
+        sync_redis = redis.Redis.from_url(url)
+        now = self.clock.now()
+        passwords: dict[str, str] = {}
+        if not await asyncio.to_thread(demo_seed.seeded, engine):
+            result = await asyncio.to_thread(
+                demo_seed.seed, engine, sync_redis, self.settings.data_dir, accounts=self.args.accounts,
+                agents=self.args.agents, bots=self.args.bots, now=now, progress=lambda m: say(f"  seeding: {m}"),
+            )  # fmt: skip
+            passwords = result.passwords
+        else:
+            say("  reusing the data of an earlier start")
+            await asyncio.to_thread(
+                demo_seed.load_reus, engine, sync_redis, self.settings.data_dir, now
+            )
+        sync_redis.close()
+        client = aioredis.Redis.from_url(url)
+        try:
+            await self._explain_window(engine, client, now)
+            return await self._serve(engine, client, passwords)
+        finally:
+            await client.aclose()
+
+    async def _explain_window(self, engine: Engine, client: aioredis.Redis, now: datetime) -> None:
+        """Say plainly when nobody may be called now; never loosen a rule for the demo."""
+        from compliance.service import ComplianceService, Item, account_facts, phone_facts
+        from store.models import Account, Campaign
+
+        def sample() -> list[tuple[Account, Campaign]]:
+            with Session(engine, expire_on_commit=False) as s:
+                from sqlalchemy.orm import selectinload
+
+                rows = s.execute(select(Account, Campaign).join(Campaign, Account.campaign_id == Campaign.id)
+                                 .options(selectinload(Account.phones))
+                                 .where(Account.status == "active").limit(300)).all()  # fmt: skip
+                return [(a, c) for a, c in rows]
+
+        service = ComplianceService(engine, client)
+        pairs = await asyncio.to_thread(sample)
+        items = [Item(account_facts(a), phone_facts(a, a.phones[0].number_e164), service.profile_for(c, a.country), c.id)
+                 for a, c in pairs if a.phones]  # fmt: skip
+        decisions = await service.evaluate_batch(items, now)
+        time_reasons = {"outside_hours", "day_not_allowed", "holiday"}
+        if any(d.allowed for d in decisions):
+            say(
+                f"  simulated time {now.isoformat(timespec='minutes')}: debtors inside their calling windows"
+            )
+            return
+        if decisions and all(set(d.reasons) & time_reasons for d in decisions):
+            suggestion = (now + timedelta(days=1)).astimezone().date().isoformat()
+            say(
+                "\n  NOTE: at "
+                + now.isoformat(timespec="minutes")
+                + " no seeded debtor is inside a calling "
+                "window (their local hours, days and holidays).\n"
+                "  The demo will not loosen a rule to look busy. To see calls now, run it at a simulated\n"
+                f"  weekday morning, e.g.:  cobrador demo --at {suggestion}T11:00:00-06:00\n"
+            )
+
+    async def _serve(
+        self, engine: Engine, client: aioredis.Redis, passwords: dict[str, str]
+    ) -> int:
+        from console.app import init_app
+        from dialer import channel_vars as cv
+        from dialer.ami import AMIClient
+        from dialer.service import DialerService
+        from metrics.http import add_metrics_route
+        from pbxsim.ami_server import AMIServer
+        from pbxsim.clock import ScaledClock
+        from pbxsim.pbx import PBX
+
+        ami_secret = secrets.token_urlsafe(16)
+        # The dialer owns the FastAGI server; pbxsim needs its port, so the
+        # service's server is started first through a late-bound PBX.
+        service_holder: dict[str, DialerService] = {}
+        pbx = PBX(demo_scenario(), clock=ScaledClock(self.args.speed), agi_port=0)
+        ami_server = AMIServer(pbx, "cobrador", ami_secret)
+        await ami_server.start("127.0.0.1", 0)
+        ami = AMIClient("127.0.0.1", ami_server.port, "cobrador", ami_secret)
+        settings = self.settings.with_overrides(fastagi_host="127.0.0.1", fastagi_port=0)
+        service = DialerService(
+            sql=engine, redis=client, ami=ami, settings=settings, clock=self.clock
+        )
+        service_holder["s"] = service
+        app = init_app(self.settings, engine, client, clock=self.clock.now)
+        if not any(getattr(r, "canonical", "") == "/metrics" for r in app.router.resources()):
+            add_metrics_route(app)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", self.args.port)
+        try:
+            await site.start()
+        except OSError as exc:
+            await runner.cleanup()
+            await ami_server.stop()
+            say(
+                f"cobrador demo: cannot listen on port {self.args.port} ({exc.strerror}); try --port"
+            )
+            return 2
+        dialer_task = asyncio.create_task(service.run(), name="demo-dialer")
+        # The dial loops exist once the FastAGI server listens and AMI is up.
+        while not service.dialers and not dialer_task.done():  # noqa: ASYNC110 - no event to await
+            await asyncio.sleep(0.05)
+        if dialer_task.done():
+            await dialer_task  # raises what stopped it
+        if service.agi is not None:
+            pbx.agi_port = service.agi.port
+            pbx.global_vars[cv.AGI_PORT] = str(service.agi.port)
+        bots = asyncio.create_task(run_bots(engine, client, self.clock), name="demo-bots")
+        base = f"http://127.0.0.1:{self.args.port}"
+        say("")
+        say("cobrador demo is ready:")
+        say(f"  agent console    {base}/")
+        say(f"  wallboard        {base}/supervisor")
+        say(f"  auditor          {base}/auditor")
+        say(f"  metrics          {base}/metrics")
+        if passwords:
+            say("  logins (shown once; keep them):")
+            for user, password in passwords.items():
+                say(f"    {user:<12} {password}")
+        else:
+            say(
+                "  logins: those printed at the first start (or add one: cobrador user add NAME --role agent)"
+            )
+        say("  Ctrl-C stops everything.")
+        say("ready")
+        try:
+            await self.stop.wait()
+        finally:
+            service.request_stop()
+            bots.cancel()
+            await asyncio.gather(bots, return_exceptions=True)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.gather(dialer_task, return_exceptions=True), 10)
+            await pbx.stop()
+            await ami_server.stop()
+            await runner.cleanup()
+        return 0
+
+
+def demo_scenario() -> Any:
+    from pbxsim.scenario import Dist, Scenario
+
+    return Scenario(
+        p_human=0.35, p_machine=0.12, p_busy=0.1, p_congestion=0.03, p_unallocated=0.02,
+        ring_seconds=Dist("uniform", 4.0, 16.0), talk_seconds=Dist("uniform", 25.0, 90.0),
+        machine_seconds=Dist("constant", 8.0), amd_human_seconds=1.0, amd_machine_seconds=2.5,
+        safe_harbor_seconds=6.0, agent_answer_seconds=0.3, seed=random.randrange(1 << 30),
+    )  # fmt: skip
+
+
+async def run_bots(engine: Engine, client: aioredis.Redis, clock: DemoClock) -> None:
+    """Simulated agents: ready, take calls, record a plausible disposition, ready again."""
+    from console.users import CurrentUser, Role
+    from dialer.agent_state import AgentState, AgentStateError, AgentStates
+    from store.models import Campaign, User
+
+    def load() -> list[tuple[CurrentUser, str]]:
+        with Session(engine) as s:
+            rows = s.execute(select(User, Campaign.name).join(Campaign, User.campaign_id == Campaign.id)
+                             .where(User.username.like("bot%"))).all()  # fmt: skip
+            return [(CurrentUser(u.id, u.username, u.display_name, Role(u.role), u.campaign_id), name)
+                    for u, name in rows]  # fmt: skip
+
+    bots = await asyncio.to_thread(load)
+    states = AgentStates(client, clock=clock)
+    rng = random.Random()
+    for bot, campaign in bots:
+        await states.login(bot.id, campaign)
+        await states.set_ready(bot.id)
+    last_attempt: dict[int, int] = {}
+    try:
+        while True:
+            for bot, _ in bots:
+                snap = await states.get(bot.id)
+                if snap.state is AgentState.talking and snap.attempt_id:
+                    last_attempt[bot.id] = snap.attempt_id
+                elif snap.state is AgentState.wrap_up and clock() - snap.since > 3:
+                    attempt = last_attempt.pop(bot.id, None) or snap.attempt_id
+                    if attempt:
+                        await asyncio.to_thread(_bot_disposition, engine, bot, attempt, clock, rng)
+                    with contextlib.suppress(AgentStateError):
+                        await states.set_ready(bot.id)
+                elif snap.state is AgentState.logged_out:
+                    await states.login(bot.id, _)
+                    await states.set_ready(bot.id)
+            await asyncio.sleep(0.25)
+    finally:
+        for bot, _ in bots:
+            with contextlib.suppress(Exception):
+                await states.logout(bot.id)
+
+
+def _bot_disposition(
+    engine: Engine, bot: Any, attempt_id: int, clock: DemoClock, rng: random.Random
+) -> None:
+    from console.agent_service import save_disposition
+    from console.callback_window import default_callback_checker
+    from console.dispositions import FormErrors
+    from store.models import Account, CallAttempt
+
+    with Session(engine) as s:
+        attempt = s.get(CallAttempt, attempt_id)
+        account = s.get(Account, attempt.account_id) if attempt else None
+        if attempt is None or account is None:
+            return
+        balance = account.balance
+    now = clock.now()
+    roll = rng.random()
+    form: dict[str, str]
+    if roll < 0.35:
+        amount = (balance * Decimal(rng.choice(["0.1", "0.25", "0.5", "1"]))).quantize(
+            Decimal("0.01")
+        )
+        form = {"party": "titular", "outcome": "promesa_pago", "promise_amount": str(max(amount, Decimal("1"))),
+                "promise_date": (now + timedelta(days=rng.randrange(1, 8))).date().isoformat(),
+                "notes": "Promesa registrada por el agente simulado."}  # fmt: skip
+    elif roll < 0.55:
+        form = {"party": "titular", "outcome": "rehusa", "notes": "No puede pagar este mes."}
+    elif roll < 0.7:
+        form = {"party": "tercero", "outcome": "recado", "notes": "Dejó recado con un familiar."}
+    elif roll < 0.8:
+        form = {"party": "nadie", "outcome": "numero_equivocado", "notes": ""}
+    else:
+        form = {"party": "nadie", "outcome": "sin_contacto", "notes": ""}
+    try:
+        save_disposition(engine, bot, attempt_id, form, now, default_callback_checker)
+    except (FormErrors, PermissionError) as exc:
+        log.info("demo bot %s: disposition not saved (%s)", bot.username, exc)

@@ -1,0 +1,192 @@
+"""Synthetic but realistic demo data: accounts in Mexico (several time zones),
+Colombia and Peru, consents with evidence ids, some references, a sample REUS
+list, contact history, campaigns and users. Written as CSV files and loaded
+through the real imports, so the demo exercises the same paths as production."""
+
+from __future__ import annotations
+
+import csv
+import random
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import redis
+from sqlalchemy import Engine, select, update
+from sqlalchemy.orm import Session
+
+from compliance import audit
+from compliance.registry_import import import_registry
+from console.users import create_user
+from store.importing.accounts import import_accounts
+from store.importing.attempts import import_attempts
+from store.models import Account, Campaign
+
+FIRST = ["María", "José", "Juan", "Guadalupe", "Luis", "Ana", "Carlos", "Sofía", "Jorge", "Lucía",
+         "Miguel", "Fernanda", "Andrés", "Valentina", "Diego", "Camila", "Ricardo", "Paola"]  # fmt: skip
+LAST = ["Hernández", "García", "Martínez", "López", "González", "Rodríguez", "Pérez", "Sánchez",
+        "Ramírez", "Torres", "Flores", "Quispe", "Mamani", "Gómez", "Díaz", "Castillo", "Vargas"]  # fmt: skip
+# Region -> national prefixes of valid numbers there (mobile first).
+REGIONS = {
+    "MX": [("MX-CMX", "55"), ("MX-JAL", "33"), ("MX-NLE", "81"), ("MX-SON", "662"), ("MX-ROO", "998"),
+           ("MX-BCN", "664"), ("MX-CHH", "614"), ("MX-YUC", "999"), ("MX-SIN", "667")],
+    "CO": [("CO-DC", "310"), ("CO-ANT", "311"), ("CO-VAC", "315"), ("CO-ATL", "300")],
+    "PE": [("PE-LIM", "9"), ("PE-ARE", "9"), ("PE-LAL", "9")],
+}  # fmt: skip
+CURRENCY = {"MX": "MXN", "CO": "COP", "PE": "PEN"}
+BALANCE = {"MX": (800, 90_000), "CO": (200_000, 25_000_000), "PE": (150, 15_000)}
+COUNTRY_MIX = ["MX"] * 6 + ["CO"] * 2 + ["PE"] * 2
+CAMPAIGNS = {
+    "MX": ("cobranza-mx", "predictive", "525550001000", "Banco Ejemplo, S.A.",
+           "Pague en cualquier sucursal o por SPEI a la CLABE 012180001234567891 con su número de "
+           "cuenta como referencia. El gestor no puede recibir pagos."),
+    "CO": ("cobranza-co", "progressive", "576015550100", "Financiera Ejemplo S.A.S.",
+           "Pague por PSE o en corresponsales bancarios con su número de obligación."),
+    "PE": ("cobranza-pe", "progressive", "5115550100", "Caja Ejemplo",
+           "Pague en agentes o por banca por internet con su código de cliente."),
+}  # fmt: skip
+
+
+@dataclass
+class SeedResult:
+    accounts: int
+    passwords: dict[str, str]
+    campaigns: list[str]
+
+
+def _number(rng: random.Random, country: str, prefix: str) -> str:
+    if country == "MX":
+        return prefix + "".join(str(rng.randrange(10)) for _ in range(10 - len(prefix)))
+    if country == "CO":
+        return prefix + "".join(str(rng.randrange(10)) for _ in range(7))
+    return "9" + "".join(str(rng.randrange(1, 10)) for _ in range(8))
+
+
+def write_accounts_csv(
+    path: Path, n: int, now: datetime, rng: random.Random
+) -> tuple[list[str], list[str]]:
+    """Returns (MX numbers for the sample REUS list, refs for contact history)."""
+    header = ["external_ref", "debtor_name", "country", "region", "balance", "currency", "due_date",
+              "status", "stage", "phone_1", "phone_1_type", "phone_1_consent", "phone_1_consent_ref",
+              "phone_2", "phone_2_type", "phone_2_consent", "phone_2_consent_ref", "producto"]  # fmt: skip
+    reus: list[str] = []
+    history: list[str] = []
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(header)
+        for i in range(n):
+            country = COUNTRY_MIX[i % len(COUNTRY_MIX)]
+            region, prefix = rng.choice(REGIONS[country])
+            lo, hi = BALANCE[country]
+            due = (
+                now - timedelta(days=rng.choice([8, 15, 25, 40, 60, 75, 100, 130, 170, 210]))
+            ).date()
+            status = rng.choices(["active", "disputed", "cease_contact", "paid"], [94, 2, 2, 2])[0]
+            stage = "legal" if rng.random() < 0.02 else ""
+            p1 = _number(rng, country, prefix)
+            consent = rng.random() < 0.88
+            evidence = (
+                rng.choice(["GRAB", "CONTRATO", "WEB-OPTIN", "APP"])
+                + f"-{rng.randrange(10**6):06d}"
+            )
+            p2 = p2_type = p2_consent = p2_ref = ""
+            if rng.random() < 0.35:
+                p2 = _number(rng, country, prefix)
+                p2_type = rng.choice(["guarantor", "reference", "work", "home"])
+                if p2_type != "reference" and rng.random() < 0.7:
+                    p2_consent, p2_ref = "yes", f"CONTRATO-{rng.randrange(10**6):06d}"
+            ref = f"{country}-{100000 + i}"
+            w.writerow([ref, f"{rng.choice(FIRST)} {rng.choice(LAST)} {rng.choice(LAST)}", country,
+                        region, f"{rng.randrange(lo, hi)}.{rng.randrange(100):02d}", CURRENCY[country],
+                        due.isoformat(), status, stage, p1, "mobile", "yes" if consent else "no",
+                        evidence if consent else "", p2, p2_type, p2_consent, p2_ref,
+                        rng.choice(["tarjeta", "préstamo personal", "crédito auto", "nómina"])])  # fmt: skip
+            if country == "MX" and rng.random() < 0.06:
+                reus.append("+52" + p1)
+            if rng.random() < 0.2:
+                history.append(f"{ref},{p1}")
+    return reus, history
+
+
+def write_history_csv(path: Path, rows: list[str], now: datetime, rng: random.Random) -> None:
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        fh.write("external_ref,phone,started_at,result\n")
+        for row in rows:
+            for _ in range(rng.randrange(1, 4)):
+                when = now - timedelta(days=rng.randrange(2, 20), minutes=rng.randrange(600))
+                result = rng.choice(["no_answer", "no_answer", "busy", "machine", "contact"])
+                fh.write(f"{row},{when.isoformat(timespec='seconds')},{result}\n")
+
+
+def write_reus(path: Path, numbers: list[str]) -> None:
+    path.write_text("\n".join(numbers or ["+525500000000"]) + "\n", encoding="utf-8")
+
+
+def seed(engine: Engine, redis_client: redis.Redis, data_dir: Path, *, accounts: int, agents: int,
+         bots: int, now: datetime, progress: Callable[[str], None]) -> SeedResult:  # fmt: skip
+    rng = random.Random(20261124)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    progress(f"generating {accounts} accounts in Mexico, Colombia and Peru")
+    reus, history = write_accounts_csv(data_dir / "accounts.csv", accounts, now, rng)
+    write_history_csv(data_dir / "history.csv", history, now, rng)
+    write_reus(data_dir / "reus.txt", reus)
+    progress("importing accounts (the same validation as `cobrador import accounts`)")
+    result = import_accounts(engine, data_dir / "accounts.csv", actor="demo", today=now.date(),
+                             clock=lambda: now)  # fmt: skip
+    if not result.written:
+        raise RuntimeError(f"demo accounts did not import: {result.errors[:3]}")
+    progress("importing contact history")
+    import_attempts(
+        engine, data_dir / "history.csv", actor="demo", clock=lambda: now, skip_invalid=True
+    )
+    load_reus(engine, redis_client, data_dir, now)
+    progress("creating campaigns and users")
+    names = []
+    with Session(engine) as s, s.begin():
+        for country, (name, mode, caller_id, creditor, instructions) in CAMPAIGNS.items():
+            campaign = Campaign(name=name, country=country, profile=country, dial_mode=mode,
+                                status="running", caller_ids=[caller_id],
+                                config={"creditor": creditor, "payment_instructions": instructions})  # fmt: skip
+            s.add(campaign)
+            s.flush()
+            s.execute(
+                update(Account).where(Account.country == country).values(campaign_id=campaign.id)
+            )
+            audit.append(s, "campaign_change", {"campaign": name, "created": True, "mode": mode},
+                         actor="demo", subject=f"campaign:{campaign.id}")  # fmt: skip
+            names.append(name)
+    passwords: dict[str, str] = {}
+    roles: list[tuple[str, str, str | None]] = [
+        (f"agente{i}", "agent", "cobranza-mx") for i in range(1, agents + 1)
+    ]
+    roles += [(f"bot{i}", "agent", bot_campaign(i)) for i in range(1, bots + 1)]
+    roles += [
+        ("supervisor", "supervisor", None),
+        ("auditor", "auditor", None),
+        ("admin", "admin", None),
+    ]
+    for username, role, campaign_name in roles:
+        password = secrets.token_urlsafe(9)
+        create_user(engine, username, role, password, display_name=username.capitalize(),
+                    campaign=campaign_name, actor="demo")  # fmt: skip
+        if not username.startswith("bot"):
+            passwords[username] = password
+    return SeedResult(accounts=result.created, passwords=passwords, campaigns=names)
+
+
+def bot_campaign(i: int) -> str:
+    """Bots work Mexico mostly, and keep the smaller campaigns moving too."""
+    return ["cobranza-mx", "cobranza-co", "cobranza-pe", "cobranza-mx"][(i - 1) % 4]
+
+
+def load_reus(engine: Engine, redis_client: redis.Redis, data_dir: Path, now: datetime) -> None:
+    """The sample REUS list, loaded at every start: a real center loads a fresh one daily."""
+    import_registry(engine, redis_client, name="reus", path=data_dir / "reus.txt", country="MX",
+                    actor="demo", now=now)  # fmt: skip
+
+
+def seeded(engine: Engine) -> bool:
+    with Session(engine) as s:
+        return s.execute(select(Campaign.id).limit(1)).first() is not None

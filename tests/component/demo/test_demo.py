@@ -1,0 +1,163 @@
+"""`cobrador demo` as a manager runs it: a subprocess on embedded defaults,
+checked over HTTP, stopped with SIGINT, leaving nothing running."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import aiohttp
+import psutil
+import pytest
+
+# A Wednesday, 11:00 in Mexico City.
+AT = "2026-11-25T11:00:00-06:00"
+CSRF_RE = re.compile(r'name="csrf-token" content="([^"]+)"')
+READY_WAIT = 120.0
+WAIT = 120.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int, dict[str, str], Path]]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env["PYTHONUNBUFFERED"] = "1"
+    data = tmp_path / "demo-data"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cobrador.cli", "demo", "--bots", "3", "--agents", "1", "--accounts", "150",
+         "--at", AT, "--port", str(port), "--data-dir", str(data), "--speed", "6"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=tmp_path,
+    )  # fmt: skip
+    passwords: dict[str, str] = {}
+    lines: list[str] = []
+    deadline = time.monotonic() + READY_WAIT
+    assert proc.stdout is not None
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        m = re.match(r"\s{4}(\S+)\s+(\S+)$", line)
+        if m:
+            passwords[m.group(1)] = m.group(2)
+        if line.strip() == "ready":
+            break
+    else:
+        proc.kill()
+        pytest.fail("demo never printed ready:\n" + "".join(lines))
+    assert lines and lines[-1].strip() == "ready", "".join(lines)
+    try:
+        yield proc, port, passwords, data
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+async def _login(session: aiohttp.ClientSession, base: str, user: str, password: str) -> str:
+    async with session.get(f"{base}/login") as resp:
+        token = CSRF_RE.search(await resp.text())
+    assert token
+    async with session.post(f"{base}/login", data={"username": user, "password": password,
+                                                   "_csrf": token.group(1)}, allow_redirects=True) as resp:  # fmt: skip
+        page = await resp.text()
+        assert resp.status == 200
+    found = CSRF_RE.search(page)
+    assert found, "no CSRF token after login"
+    return found.group(1)
+
+
+async def _metric(session: aiohttp.ClientSession, base: str, name: str) -> float:
+    async with session.get(f"{base}/metrics") as resp:
+        text = await resp.text()
+    return sum(
+        float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name + "{")
+    )
+
+
+async def _check(port: int, passwords: dict[str, str], data: Path) -> None:
+    base = f"http://127.0.0.1:{port}"
+    jar = aiohttp.CookieJar  # the console is on an IP address: cookies need the unsafe jar
+    async with (
+        aiohttp.ClientSession(cookie_jar=jar(unsafe=True)) as agent,
+        aiohttp.ClientSession(cookie_jar=jar(unsafe=True)) as auditor,
+    ):
+        token = await _login(agent, base, "agente1", passwords["agente1"])
+        async with agent.post(f"{base}/api/agent/ready", headers={"X-CSRF-Token": token}) as resp:
+            assert resp.status == 200, await resp.text()
+        async with agent.ws_connect(f"{base}/ws/agent", headers={"Origin": base}) as ws:
+            pop = None
+            deadline = time.monotonic() + WAIT
+            while pop is None and time.monotonic() < deadline:
+                msg = await ws.receive(timeout=WAIT)
+                if msg.type != aiohttp.WSMsgType.TEXT:
+                    break
+                payload = json.loads(msg.data)
+                if payload.get("type") == "pop":
+                    pop = payload
+            assert pop is not None, "no screen-pop reached the human agent"
+        placed = await _metric(agent, base, "cobrador_calls_placed_total")
+        assert placed > 0
+        await _login(auditor, base, "auditor", passwords["auditor"])
+        reus = {
+            line.strip() for line in (data / "reus.txt").read_text().splitlines() if line.strip()
+        }
+        deadline = time.monotonic() + WAIT
+        while True:
+            async with auditor.get(f"{base}/auditor/attempts.jsonl",
+                                   params={"date_from": "2026-11-25", "date_to": "2026-11-26"}) as resp:  # fmt: skip
+                assert resp.status == 200
+                rows = [
+                    json.loads(line) for line in (await resp.text()).splitlines() if line.strip()
+                ]
+            if any(r["outcome"] for r in rows) or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(1)
+        assert any(r["outcome"] for r in rows), "no disposition recorded"
+        dialed = {r["phone"] for r in rows if r["result"] not in ("blocked", "")}
+        assert dialed and not (dialed & reus), "a REUS-listed number was dialed"
+        assert await _metric(agent, base, "cobrador_calls_placed_total") >= placed
+
+
+def test_given_demo_when_running_then_calls_pops_dispositions_and_clean_stop(demo) -> None:  # type: ignore[no-untyped-def]
+    proc, port, passwords, data = demo
+    assert {"agente1", "supervisor", "auditor", "admin"} <= set(passwords)
+    children = psutil.Process(proc.pid).children(recursive=True)
+    assert any("redis-server" in " ".join(c.cmdline()) for c in children)
+    asyncio.run(_check(port, passwords, data))
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=30) == 0
+    assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
+    # A second start reuses the data and prints no new passwords.
+    port2 = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    second = subprocess.Popen(
+        [sys.executable, "-m", "cobrador.cli", "demo", "--at", AT, "--port", str(port2),
+         "--data-dir", str(data)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+    )  # fmt: skip
+    assert second.stdout is not None
+    out = []
+    for line in second.stdout:
+        out.append(line)
+        if line.strip() == "ready":
+            break
+    text = "".join(out)
+    assert "reusing the data" in text and "shown once" not in text, text
+    second.send_signal(signal.SIGINT)
+    assert second.wait(timeout=30) == 0
