@@ -42,18 +42,20 @@ class ShiftClock:
         return time.time() + self.offset
 
 
-def seed_campaign(engine: Engine, numbers: list[str], agents: int) -> tuple[int, list[int]]:
+def seed_campaign(
+    engine: Engine, numbers: list[str], agents: int, name: str = "mx-asterisk"
+) -> tuple[int, list[int]]:
     with Session(engine) as s, s.begin():
-        campaign = Campaign(name="mx-asterisk", country="MX", profile="MX",
+        campaign = Campaign(name=name, country="MX", profile="MX",
                             dial_mode="progressive", status="running",
                             caller_ids=["5215550001000"], config={})  # fmt: skip
         s.add(campaign)
         s.flush()
-        users = [User(username=f"gestor{i}", role="agent", password_hash="-",
+        users = [User(username=f"{name}-gestor{i}", role="agent", password_hash="-",
                       campaign_id=campaign.id) for i in range(agents)]  # fmt: skip
         s.add_all(users)
         for i, number in enumerate(numbers):
-            account = Account(external_ref=f"A{i}", debtor_name=f"Deudor {i}", country="MX",
+            account = Account(external_ref=f"{name}-{i}", debtor_name=f"Deudor {i}", country="MX",
                               region="MX-CMX", balance=Decimal("500.00"), currency="MXN",
                               status="active", stage="firm", campaign_id=campaign.id)  # fmt: skip
             account.phones.append(Phone(position=1, number_e164=number, phone_type="mobile",
@@ -71,15 +73,18 @@ def load_registry(engine: Engine, redis_url: str, tmp_path: Path, now: datetime)
     client.close()
 
 
-def attempts(engine: Engine) -> list[CallAttempt]:
+def attempts(engine: Engine, campaign_id: int | None = None) -> list[CallAttempt]:
+    query = select(CallAttempt).order_by(CallAttempt.id)
+    if campaign_id is not None:
+        query = query.where(CallAttempt.campaign_id == campaign_id)
     with Session(engine) as s:
-        return list(s.scalars(select(CallAttempt).order_by(CallAttempt.id)))
+        return list(s.scalars(query))
 
 
-def results_by_number(engine: Engine) -> dict[str, str | None]:
+def results_by_number(engine: Engine, campaign_id: int | None = None) -> dict[str, str | None]:
     with Session(engine) as s:
         phones = {p.account_id: p.number_e164 for p in s.scalars(select(Phone))}
-    return {phones[a.account_id]: a.result for a in attempts(engine)}
+    return {phones[a.account_id]: a.result for a in attempts(engine, campaign_id)}
 
 
 @dataclass
@@ -91,6 +96,7 @@ class DialFloor:
     dialer: CampaignDialer
     agents: AgentStates
     agent_ids: list[int]
+    campaign_id: int
     legs: list[str] = field(default_factory=list)
     bots: asyncio.Task[None] | None = None
 
@@ -105,9 +111,11 @@ class DialFloor:
         *,
         agents: int = 2,
         ring_timeout: float = 3.0,
+        dialer_cls: type[CampaignDialer] = CampaignDialer,
+        name: str = "mx-asterisk",
     ) -> DialFloor:
         clock = ShiftClock(SHIFT_START)
-        campaign_id, agent_ids = seed_campaign(engine, numbers, agents)
+        campaign_id, agent_ids = seed_campaign(engine, numbers, agents, name)
         load_registry(engine, redis_url, tmp_path, datetime.fromtimestamp(clock(), UTC))
         client = aioredis.Redis.from_url(redis_url)
         with Session(engine, expire_on_commit=False) as s:
@@ -115,14 +123,15 @@ class DialFloor:
             assert campaign is not None
         agi = FastAGIServer(routes={}, request_timeout=10.0)
         await agi.start("127.0.0.1", 0)
-        dialer = CampaignDialer(
+        dialer = dialer_cls(
             sql=engine, redis=client, ami=ami, compliance=ComplianceService(engine, client),
             campaign=campaign, clock=clock,
-            options=DialerOptions(owner="it-asterisk", refill_every_seconds=0.5,
+            options=DialerOptions(owner=f"it-{name}", refill_every_seconds=0.5,
                                   ring_timeout_seconds=ring_timeout, agi_port=agi.port),
         )  # fmt: skip
         agi.routes[cv.SCRIPT_ANSWER] = dialer.agi_answer
-        floor = cls(ami, engine, client, agi, dialer, AgentStates(client, clock=clock), agent_ids)
+        agent_states = AgentStates(client, clock=clock)
+        floor = cls(ami, engine, client, agi, dialer, agent_states, agent_ids, campaign_id)
         await floor._agents_ready(campaign.name)
         await dialer.start()
         return floor
@@ -168,7 +177,7 @@ class DialFloor:
             await asyncio.sleep(0.1)
 
     def finished(self, expected: int) -> bool:
-        rows = attempts(self.engine)
+        rows = attempts(self.engine, self.campaign_id)
         return len(rows) >= expected and all(a.result for a in rows) and not self.dialer.calls
 
     async def close(self) -> None:

@@ -4,7 +4,10 @@ the demo and the component tests exercise holds on a real PBX."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 from asterisk_harness import (
@@ -15,13 +18,18 @@ from asterisk_harness import (
     originate_debtor,
     wait_until,
 )
+from dial_floor import DialFloor, attempts
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 
-from dialer.ami import AMIClient
+from dialer.ami import AMIClient, Message
+from dialer.campaign_dialer import CampaignDialer
 from dialer.fastagi import AGISession, FastAGIServer
 from pbxsim.ami_server import AMIServer
 from pbxsim.clock import ScaledClock
 from pbxsim.pbx import PBX
 from pbxsim.scenario import Scenario
+from store.models import Phone
 
 TALK_SECONDS = 3
 # (number, what the handler decides when it answers)
@@ -122,4 +130,114 @@ async def test_given_one_scenario_when_run_on_pbxsim_and_asterisk_then_dialer_se
         "5215512340401": "no_answer",
         "5215512340501": "failed",
         "5215512340601": "failed",
+    }
+
+
+class TracingDialer(CampaignDialer):
+    """The real dial loop, noting every call's state after each thing that can change it."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.trail: dict[int, list[str]] = defaultdict(list)
+
+    def _note(self) -> None:
+        for attempt_id, call in self.calls.items():
+            states = self.trail[attempt_id]
+            if not states or states[-1] != call.state.value:
+                states.append(call.state.value)
+
+    async def tick(self) -> int:
+        placed = await super().tick()
+        self._note()
+        return placed
+
+    async def handle_event(self, event: Message) -> None:
+        await super().handle_event(event)
+        self._note()
+
+    async def agi_answer(self, agi: AGISession) -> None:
+        await super().agi_answer(agi)
+        self._note()
+
+
+# The dial-loop scenario: one debtor per sim-customers behaviour.
+DIAL_LOOP_NUMBERS = [
+    "+525510000101",
+    "+525510000201",
+    "+525510000301",
+    "+525510000401",
+    "+525510000501",
+    "+525510000601",
+]
+
+
+async def dial_scenario(
+    ami: AMIClient, engine: Engine, redis_url: str, tmp_path: Path, name: str,
+    pbx: PBX | None = None,
+) -> dict[str, list[str]]:  # fmt: skip
+    """Run the campaign to the end; {number: [states the dialer saw..., result]}."""
+    floor = await DialFloor.open(ami, engine, redis_url, tmp_path, DIAL_LOOP_NUMBERS,
+                                 dialer_cls=TracingDialer, name=name)  # fmt: skip
+    if pbx is not None:
+        pbx.agi_port = floor.agi.port
+    dialer = floor.dialer
+    assert isinstance(dialer, TracingDialer)
+    try:
+        await floor.run_until(lambda: floor.finished(len(DIAL_LOOP_NUMBERS)))
+    finally:
+        await floor.close()
+    with Session(engine) as s:
+        phones = {p.account_id: p.number_e164 for p in s.scalars(select(Phone))}
+    return {
+        phones[a.account_id]: [*dialer.trail[a.id], a.result or ""]
+        for a in attempts(engine, floor.campaign_id)
+    }
+
+
+@pytest.fixture
+async def pbxsim_for_dialer() -> AsyncIterator[tuple[AMIClient, PBX]]:
+    scenario = Scenario(
+        suffix_rules=True,
+        suffix_talk_seconds=TALK_SECONDS,
+        amd_human_seconds=1.6,
+        amd_machine_seconds=1.5,
+        safe_harbor_seconds=2.0,
+        seed=1,
+    )
+    pbx = PBX(scenario, clock=ScaledClock(1.0))
+    server = AMIServer(pbx, "cobrador", "secret")
+    await server.start("127.0.0.1", 0)
+    client = AMIClient("127.0.0.1", server.port, "cobrador", "secret", keepalive_interval=None)
+    await client.connect()
+    yield client, pbx
+    await client.close()
+    await server.stop()
+    await pbx.stop()
+
+
+async def test_given_campaign_when_dial_loop_runs_on_pbxsim_and_asterisk_then_same_states_and_results(
+    ami: AMIClient,
+    pbxsim_for_dialer: tuple[AMIClient, PBX],
+    engine: Engine,
+    redis_url: str,
+    tmp_path: Path,
+) -> None:
+    await ami.send_action(
+        {"Action": "Setvar", "Variable": "SIM_TALK_SECONDS", "Value": str(TALK_SECONDS)}
+    )
+    try:
+        real = await dial_scenario(ami, engine, redis_url, tmp_path, "mx-real")
+    finally:
+        await ami.send_action({"Action": "Setvar", "Variable": "SIM_TALK_SECONDS", "Value": "30"})
+    sim_ami, pbx = pbxsim_for_dialer
+    simulated = await dial_scenario(sim_ami, engine, redis_url, tmp_path, "mx-sim", pbx)
+
+    assert simulated == real
+    assert {number: states[-1] for number, states in real.items()} == {
+        "+525510000101": "contact",
+        "+525510000201": "machine",
+        "+525510000301": "busy",
+        "+525510000401": "no_answer",
+        "+525510000501": "failed",
+        "+525510000601": "failed",
     }
