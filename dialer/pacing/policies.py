@@ -27,6 +27,7 @@ from `snapshot.now`; one policy object serves one campaign.
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -288,7 +289,8 @@ class VicidialAdaptPolicy:
     """VICIdial-style adaptive dial level, from its public description.
 
     Every `adjust_every_seconds` the dial level is multiplied by
-    1 + (ready agents - waiting calls + diff_target) / active agents and clamped
+    1 + (ready agents - waiting calls + diff_target) / active agents, both
+    averaged over the last minute as VICIdial's campaign stats do, and clamped
     to [1, max_level] (VICIdial's default maximum is 3.0). While the day's drop
     rate exceeds the limit the level is halved (`mode="tapered"`, ADAPT_TAPERED:
     the limit may be overrun early in the shift, up to twice the target at its
@@ -306,6 +308,7 @@ class VicidialAdaptPolicy:
         max_level: float = 3.0,
         diff_target: float = 0.0,
         mode: str = "tapered",
+        average_seconds: float = 60.0,
     ) -> None:
         if max_level < 1:
             raise ValueError("max_level must be >= 1")
@@ -315,9 +318,11 @@ class VicidialAdaptPolicy:
         self.max_level = max_level
         self.diff_target = diff_target
         self.mode = mode
+        self.average_seconds = average_seconds
         self.level = 1.0
         self._last_adjust: float | None = None
         self._shift_start: float | None = None
+        self._samples: deque[tuple[float, int, int]] = deque()  # (time, ready - waiting, active)
 
     def _drop_limit(self, s: Snapshot) -> float:
         if self.mode != "tapered" or s.shift_ends_at is None or self._shift_start is None:
@@ -337,14 +342,20 @@ class VicidialAdaptPolicy:
             elif a.state in (TALKING, RESERVED):
                 in_call += 1
         active = ready + in_call
+        samples = self._samples
+        samples.append((s.now, ready - s.waiting, active))
+        while samples[0][0] < s.now - self.average_seconds:
+            samples.popleft()
         if self._last_adjust is None or s.now - self._last_adjust >= self.adjust_every:
             self._last_adjust = s.now
             day = s.window(86400.0)
             drop = day.abandoned / day.human_answered if day and day.human_answered else 0.0
+            differential = sum(x[1] for x in samples) / len(samples)
+            agents = sum(x[2] for x in samples) / len(samples)
             if drop > self._drop_limit(s):
                 self.level = 1.0 if self.mode == "hard_limit" else max(1.0, self.level / 2.0)
-            elif active > 0:
-                factor = 1.0 + (ready - s.waiting + self.diff_target) / active
+            elif agents > 0:
+                factor = 1.0 + (differential + self.diff_target) / agents
                 self.level = min(self.max_level, max(1.0, self.level * factor))
         goal = int(round(self.level * active))
         in_progress = len(s.ringing) + s.waiting + in_call
