@@ -505,7 +505,11 @@ def my_callbacks(engine: Engine, agent_id: int) -> list[dict[str, Any]]:
 
 
 def release_missed_callbacks(engine: Engine, now: datetime) -> int:
-    """Personal callbacks past due by more than the grace: marked released, for anyone."""
+    """Personal callbacks past due by more than the grace go to anyone in the campaign.
+
+    The row stays ``pending`` (the dialer's refill takes pending, due callbacks)
+    with no agent; the miss itself is recorded in the audit chain.
+    """
     with transaction(engine) as session:
         rows = session.scalars(
             select(Callback).where(
@@ -523,7 +527,6 @@ def release_missed_callbacks(engine: Engine, now: datetime) -> int:
                 {"callback_id": cb.id, "action": "missed_released", "agent_id": cb.agent_id},
                 subject=f"account:{cb.account_id}",
             )
-            cb.status = "released"
             cb.agent_id = None
         return len(rows)
 

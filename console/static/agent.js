@@ -190,6 +190,12 @@
     radio.addEventListener("change", () => fillOutcomes(radio.value));
   }
   $("dispo-outcome").addEventListener("change", toggleSubfields);
+  // A field's message goes away as soon as the agent corrects that field.
+  $("dispo-form").addEventListener("input", (ev) => {
+    const name = ev.target.name === "party" ? "party" : ev.target.name;
+    const node = document.querySelector(`[data-error="${name}"]`);
+    if (node) node.textContent = "";
+  });
 
   $("dispo-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();

@@ -18,7 +18,9 @@
       if (k in (snap.by_state || {}) || ["ready", "talking", "wrap_up", "paused"].includes(k)) {
         node.textContent = (snap.by_state || {})[k] || 0;
       }
-      if (k === "ringing" || k === "connected") node.textContent = snap.live[`calls_${k}`] ?? snap.live[k] ?? "—";
+      if (k === "ringing" || k === "connected") {
+        node.textContent = (snap.live.calls || {})[k] ?? snap.live[`calls_${k}`] ?? "—";
+      }
     }
     const body = document.getElementById("agents-body");
     body.replaceChildren();
@@ -38,15 +40,21 @@
     const windows = snap.live.abandonment || snap.live.abandon || {};
     for (const node of root.querySelectorAll("[data-abandon]")) {
       const v = windows[node.dataset.abandon];
-      const rate = v && typeof v === "object" ? v.rate : v;
+      const rate = v && typeof v === "object" ? (v.ratio ?? v.rate) : v;
       node.textContent = pct(rate);
       node.classList.toggle("warn", rate !== undefined && rate !== null && rate > target);
     }
+    // The dialer writes hopper sizes (ready, delayed, ...) and the last refill's
+    // health: why accounts were not added (blocked reason -> count).
     const hopper = snap.live.hopper || {};
-    document.getElementById("hopper-size").textContent = hopper.size ?? snap.live.hopper_size ?? "—";
+    const size = hopper.size ?? (hopper.ready !== undefined ? hopper.ready + (hopper.delayed || 0) : undefined);
+    document.getElementById("hopper-size").textContent = size ?? "—";
     const reasons = document.getElementById("hopper-reasons");
     reasons.replaceChildren();
-    const empty = hopper.empty_reasons || snap.live.empty_reasons || {};
+    if (snap.live.dialer && snap.live.dialer.ok === false) {
+      reasons.append(Cobrador.el("li", snap.live.dialer.reason || "dialer", "warn"));
+    }
+    const empty = hopper.empty_reasons || (hopper.health || {}).blocked || {};
     for (const [reason, count] of Object.entries(empty)) reasons.append(Cobrador.el("li", `${reason}: ${count}`));
     const blocks = document.getElementById("block-reasons");
     blocks.replaceChildren();

@@ -325,7 +325,7 @@ async def test_given_callback_in_hours_when_disposing_then_personal_callback_lis
     assert (await client.get(f"/api/agent/accounts/{seed.account_id}")).status == 200
 
 
-def test_given_missed_personal_callback_when_releasing_then_released_to_campaign(
+def test_given_missed_personal_callback_when_releasing_then_open_to_campaign_and_audited(
     engine: Engine, seed: Seed
 ) -> None:
     with transaction(engine) as session:
@@ -348,7 +348,10 @@ def test_given_missed_personal_callback_when_releasing_then_released_to_campaign
     assert agent_service.release_missed_callbacks(engine, NOW) == 1
     with transaction(engine) as session:
         rows = {c.account_id: c for c in session.scalars(select(Callback))}
-        assert rows[seed.account_id].status == "released" and rows[seed.account_id].agent_id is None
+        missed = rows[seed.account_id]
+        assert missed.status == "pending" and missed.agent_id is None
+        audit = session.scalar(select(AuditEntry).where(AuditEntry.kind == "callback"))
+        assert audit is not None and "missed_released" in audit.payload
         assert rows[seed.other_account_id].status == "pending"
 
 

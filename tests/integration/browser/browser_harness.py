@@ -1,0 +1,163 @@
+"""The console served by a real process, Chromium from Debian, and a dialer double.
+
+``DialerDouble`` does what the dialer does when a debtor answers: an attempt
+row in SQL, the atomic reserve of a ready agent, ``talking``, and the pop on
+``cobrador:pops``. A test that drives pbxsim through the real dialer replaces
+it with the dialer and asks pbxsim for a call instead; the browser side does
+not change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import redis.asyncio as aioredis
+from sqlalchemy import Engine
+
+from dialer.agent_state import AgentStates
+from store.db import transaction
+from store.models import Account, CallAttempt
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+REPO = Path(__file__).resolve().parents[3]
+SCREENSHOTS = REPO / "docs" / "screenshots"
+
+
+def require_chromium() -> None:
+    if Path(CHROMIUM).exists() and shutil.which(CHROMIUM):
+        return
+    reason = f"{CHROMIUM} missing (scripts/ci-deps.d/30-chromium installs it)"
+    if os.environ.get("COBRADOR_REQUIRE_INTEGRATION") == "1":
+        pytest.fail(f"real Chromium required (COBRADOR_REQUIRE_INTEGRATION=1): {reason}")
+    pytest.skip(reason)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def console_process(env: dict[str, str]) -> Iterator[str]:
+    """`cobrador console run` in a child process; yields its base URL."""
+    port = free_port()
+    code = (
+        "import argparse, sys\n"
+        "from cobrador.settings import Settings\n"
+        "from console.commands import _console_run\n"
+        "sys.exit(_console_run(argparse.Namespace(host='127.0.0.1', port=int(sys.argv[1])),"
+        " Settings.load()))\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, str(port)],
+        env={**os.environ, **env},
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                out = proc.stdout.read() if proc.stdout else ""
+                proc.kill()
+                pytest.fail(f"console did not start: {out[-2000:]}")
+            time.sleep(0.1)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+class DialerDouble:
+    def __init__(self, engine: Engine, redis_url: str, campaign: str) -> None:
+        self.engine = engine
+        self.redis_url = redis_url
+        self.campaign = campaign
+
+    def answer(self, account_id: int) -> int:
+        """A debtor answered: bridge to the longest-ready agent and pop. Returns the attempt id."""
+        # Playwright's sync API owns this thread's event loop: run ours on another.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            return pool.submit(asyncio.run, self._answer(account_id)).result(timeout=30)
+
+    async def _answer(self, account_id: int) -> int:
+        redis = aioredis.Redis.from_url(self.redis_url)
+        try:
+            states = AgentStates(redis)
+            ready = [a for a in await states.list(self.campaign) if a.state.value == "ready"]
+            assert ready, "no ready agent to bridge the call to"
+            agent = sorted(ready, key=lambda a: a.since)[0]
+            attempt_id = self._attempt(account_id, agent.agent_id)
+            assert await states.reserve(agent.agent_id, attempt_id)
+            await states.talking(agent.agent_id, attempt_id)
+            await redis.publish(
+                "cobrador:pops",
+                json.dumps(
+                    {
+                        "type": "pop",
+                        "attempt_id": attempt_id,
+                        "agent_id": agent.agent_id,
+                        "account_id": account_id,
+                        "campaign": self.campaign,
+                        "direction": "outbound",
+                        "published_at": time.time(),
+                    }
+                ),
+            )
+            return attempt_id
+        finally:
+            await redis.aclose()
+
+    def _attempt(self, account_id: int, agent_id: int) -> int:
+        now = datetime.now(UTC)
+        with transaction(self.engine) as session:
+            account = session.get(Account, account_id)
+            assert account is not None
+            phone = account.phones[0]
+            attempt = CallAttempt(
+                account_id=account.id,
+                phone_id=phone.id,
+                phone_e164=phone.number_e164,
+                campaign_id=account.campaign_id,
+                agent_id=agent_id,
+                started_at=now,
+                answered_at=now,
+                bridged_at=now,
+                result="contact",
+            )
+            session.add(attempt)
+            session.flush()
+            return attempt.id

@@ -1,0 +1,88 @@
+"""The console in Chromium: an agent takes a call and saves a promise, the
+supervisor watches it live, the auditor finds the promise. Screenshots of the
+three pages go to docs/screenshots/."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from browser_harness import SCREENSHOTS, DialerDouble
+from console_fixtures import PASSWORD, Seed
+from sqlalchemy import Engine, select
+
+from cobrador.settings import Settings
+from store.db import transaction
+from store.models import Promise
+
+VIEWPORT = {"width": 1440, "height": 900}
+
+
+def logged_in_page(browser: Any, base: str, username: str) -> Any:
+    context = browser.new_context(viewport=VIEWPORT, locale="es-MX")
+    page = context.new_page()
+    page.goto(f"{base}/login")
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    return page
+
+
+def test_given_agent_and_supervisor_when_call_answered_then_pop_promise_saved_and_auditable(
+    browser: Any, console_url: str, seeded: Seed, engine: Engine, settings: Settings
+) -> None:
+    from playwright.sync_api import expect
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    supervisor = logged_in_page(browser, console_url, "sofia")
+    expect(supervisor.locator("h1")).to_have_text("Tablero en vivo")
+
+    agent = logged_in_page(browser, console_url, "ana")
+    expect(agent.locator("#ws-status")).to_have_text("Conectado")
+    # The supervisor sees the agent appear (logged in paused), then go ready, live.
+    row = supervisor.locator(f'#agents-body tr[data-agent="{seeded.users["ana"]}"]')
+    expect(row).to_contain_text("En pausa")
+    agent.click("#btn-ready")
+    expect(agent.locator("#state-name")).to_have_text("Disponible")
+    expect(row).to_contain_text("Disponible")
+
+    dialer = DialerDouble(engine, settings.redis_url or "", "mx-demo")
+    dialer.answer(seeded.account_id)
+    expect(agent.locator("#pop-name")).to_have_text("María López Hernández")
+    expect(agent.locator("#pop-balance")).to_contain_text("MXN")
+    expect(agent.locator("#pop-payment")).to_contain_text("BBVA")
+    expect(row).to_contain_text("En llamada")
+
+    # A bad amount first: the form says why and nothing is saved.
+    local_today = datetime.now(ZoneInfo("America/Mexico_City")).date()
+    agent.check('input[name="party"][value="titular"]')
+    agent.select_option("#dispo-outcome", "promesa_pago")
+    agent.fill("#promise-amount", "99999")
+    agent.fill("#promise-date", (local_today + timedelta(days=3)).isoformat())
+    agent.click("#btn-dispo")
+    expect(agent.locator('[data-error="promise_amount"]')).to_contain_text("mayor que el saldo")
+    with transaction(engine) as session:
+        assert session.scalar(select(Promise)) is None
+    agent.fill("#promise-amount", "2500")
+    agent.fill("#dispo-notes", "Pagará el viernes en ventanilla BBVA.")
+    agent.screenshot(path=str(SCREENSHOTS / "agent.png"), full_page=True)
+    agent.click("#btn-dispo")
+    expect(agent.locator("#dispo-msg")).to_have_text("Tipificación guardada.")
+    expect(agent.locator("#state-name")).to_have_text("Cierre")
+    expect(row).to_contain_text("Cierre")
+    expect(agent.locator('[data-fig="promises"]')).to_have_text("1")
+    supervisor.screenshot(path=str(SCREENSHOTS / "supervisor.png"), full_page=True)
+
+    auditor = logged_in_page(browser, console_url, "raul")
+    auditor.fill("#f-ref", "MX-0001")
+    auditor.click("form.filters button[type=submit]")
+    table = auditor.locator("#attempts-table")
+    expect(table).to_contain_text("promesa_pago")
+    expect(table).to_contain_text("ana")
+    auditor.screenshot(path=str(SCREENSHOTS / "auditor.png"), full_page=True)
+
+    with transaction(engine) as session:
+        promise = session.scalar(select(Promise))
+        assert promise is not None and str(promise.amount) == "2500.00"
