@@ -70,14 +70,21 @@ async def test_given_no_agent_free_at_answer_when_person_answers_then_safe_harbo
     floor = await DialFloor.open(ami, engine, redis_url, tmp_path, [number], agents=1)
     try:
         await floor.run_until(lambda: bool(floor.dialer.calls), what="the call to be placed")
+        channel = f"cobrador-{next(iter(floor.dialer.calls))}"
         await floor.agents.pause(floor.agent_ids[0], "bano")
-        await floor.run_until(lambda: floor.finished(1), within=60, what="the call to end")
+        await floor.run_until(
+            lambda: watcher.has(
+                channel, "Newexten", Context="safe-harbor", Application="SayDigits"
+            ),
+            what="the call-back number to be said",
+        )
+        # The message has named the company and given the number: the debtor hangs up.
+        await ami.send_action({"Action": "Hangup", "Channel": channel})
+        await floor.run_until(lambda: floor.finished(1), what="the call to end")
     finally:
         await floor.close()
 
     assert results_by_number(engine) == {number: "abandoned"}
-    channel = f"cobrador-{attempts(engine)[0].id}"
-    # The law's message played: company named, call-back number said.
     assert watcher.has(channel, "VarSet", Variable="COBRADOR_ABANDONED", Value="1")
-    assert watcher.has(channel, "Newexten", Context="safe-harbor", Application="SayDigits")
+    assert watcher.has(channel, "Newexten", Context="safe-harbor", Application="SayAlpha")
     assert not watcher.has(channel, "ConfbridgeJoin")
