@@ -15,12 +15,14 @@ from asterisk_harness import (
     AGIRoutes,
     CallWatcher,
     next_attempt_id,
+    originate_agent,
     originate_debtor,
     unavailable,
     wait_until,
 )
 
 from dialer.ami import AMIClient
+from dialer.fastagi import AGISession
 
 SCENARIOS = Path(__file__).parent / "sipp"
 CARRIER_PORT = "5070"  # pjsip.conf: the test carrier's contact
@@ -102,3 +104,46 @@ async def test_given_trunk_route_when_carrier_says_busy_then_result_is_busy(
 
     assert watcher.result(channel) == "busy"
     assert agi.sessions == []
+
+
+async def test_given_trunk_call_bridged_to_agent_when_audio_flows_then_local_pair_is_not_optimized_away(
+    ami: AMIClient, watcher: CallWatcher, agi: AGIRoutes, trunk_route: None
+) -> None:
+    # If Asterisk optimized the Local pair out, the carrier channel would take
+    # cobrador-<id>'s place in the bridge and the dialer would see its call
+    # "hang up" while the debtor is still talking.
+    agent_id = next_attempt_id()
+    agent_leg = f"cobrador-agent-{agent_id}"
+    attempt = next_attempt_id()
+    channel = f"cobrador-{attempt}"
+
+    async def bridge(session: AGISession) -> None:
+        await session.set_variable("COBRADOR_ACTION", "bridge")
+        await session.set_variable("COBRADOR_BRIDGE", f"agent-{agent_id}")
+
+    agi.handler = bridge
+    # An agent leg that plays audio into the bridge (a sim-customers person).
+    leg = originate_agent(agent_id, agent_leg)
+    leg["Channel"] = "Local/5215599999100@sim-customers"
+    await ami.send_action(leg)
+    await wait_until(lambda: watcher.has(agent_leg, "ConfbridgeJoin"), what="the agent leg")
+    async with carrier("carrier_answer.xml"):
+        await ami.send_action(originate_without_amd(attempt, "5215512345678"))
+        await wait_until(lambda: watcher.has(channel, "ConfbridgeJoin"), what="debtor bridged")
+        live_before = await live_channels(ami)
+        # Not a timing assertion: Asterisk tries the swap while frames pass
+        # through the Local pair, so let audio flow a moment first.
+        await asyncio.sleep(2)
+        live_after = await live_channels(ami)
+        await ami.send_action({"Action": "Hangup", "Channel": channel})
+        await wait_until(lambda: watcher.ended(channel), what="the call to end")
+
+    assert not [e for e in watcher.all_events if e.name.startswith("LocalOptimization")]
+    assert {channel, f"{channel};2"} <= live_before.keys() & live_after.keys()
+    assert any(name.startswith("PJSIP/carrier-") for name in live_after.values())
+
+
+async def live_channels(ami: AMIClient) -> dict[str, str]:
+    """Uniqueid -> channel name of every live channel."""
+    _, items = await ami.send_list_action({"Action": "CoreShowChannels"})
+    return {item.get("Uniqueid") or "": item.get("Channel") or "" for item in items}
