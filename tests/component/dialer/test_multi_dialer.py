@@ -1,0 +1,309 @@
+"""Three dialer processes on one campaign, one Redis, one SQL database and one
+pbxsim; one of them is killed with SIGKILL mid-run.
+
+Each dialer is a real process (dialer_process.py) with its own FastAGI server;
+pbxsim runs in the test process, so its view of the calls (every channel it
+created and when it hung up) is the independent witness. Asserted: no account
+ever had two live calls at once (SQL and pbxsim), the dead dialer's leases come
+back to the others, and every call that reached the PBX has its attempt row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+import time
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+import redis.asyncio as aioredis
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from compliance.audit import verify
+from compliance.registry_import import import_registry
+from dialer import channel_vars as cv
+from dialer.agent_state import AgentState, AgentStates
+from dialer.ami.codec import Header
+from dialer.hopper import Hopper
+from pbxsim.ami_server import AMIServer
+from pbxsim.clock import ScaledClock
+from pbxsim.pbx import PBX
+from pbxsim.scenario import Dist, Scenario
+from store.models import Account, CallAttempt, Campaign, Phone, User
+
+# A Wednesday, 11:00 in Mexico City: inside every MX window, not a holiday.
+SHIFT_START = datetime(2026, 11, 25, 17, 0, tzinfo=UTC)
+CAMPAIGN = "mx-multi"
+ACCOUNTS = 240
+AGENTS = 12
+LEASE_SECONDS = 3.0
+SPEED = 20.0
+HELPER = Path(__file__).with_name("dialer_process.py")
+CALL_PREFIX = cv.originate_channel_id("")
+
+
+def seed(engine: Engine) -> tuple[list[int], dict[str, int]]:
+    """A running MX campaign: debtors in Mexico City with consent, and agents."""
+    by_number: dict[str, int] = {}
+    with Session(engine) as s, s.begin():
+        campaign = Campaign(name=CAMPAIGN, country="MX", profile="MX", dial_mode="progressive",
+                            status="running", caller_ids=["5215550001000"], config={})  # fmt: skip
+        s.add(campaign)
+        s.flush()
+        users = [User(username=f"multi{i}", role="agent", password_hash="-", campaign_id=campaign.id)
+                 for i in range(AGENTS)]  # fmt: skip
+        s.add_all(users)
+        for i in range(ACCOUNTS):
+            number = f"+5255{20000000 + i:08d}"
+            account = Account(external_ref=f"M{i:05d}", debtor_name=f"Deudor {i}", country="MX",
+                              region="MX-CMX", balance=Decimal("900.00"), currency="MXN",
+                              status="active", stage="firm", campaign_id=campaign.id)  # fmt: skip
+            account.phones.append(Phone(position=1, number_e164=number, phone_type="mobile",
+                                        consent=True, consent_ref=f"EV-{i}"))  # fmt: skip
+            s.add(account)
+            s.flush()
+            by_number[number] = account.id
+        s.flush()
+        return [u.id for u in users], by_number
+
+
+@dataclass
+class PbxCall:
+    """One debtor call as pbxsim saw it (wall-clock monotonic seconds)."""
+
+    attempt_id: int
+    number: str
+    started: float
+    ended: float | None = None
+    agi_port: str = ""
+
+
+@dataclass(eq=False)  # hashable: pbxsim keeps its sinks in a set
+class PbxWitness:
+    """Subscribed to pbxsim itself: every debtor channel it created and ended."""
+
+    calls: dict[int, PbxCall] = field(default_factory=dict)
+
+    def __call__(self, event: list[Header]) -> None:
+        headers = dict(event)
+        uid = headers.get("Uniqueid", "")
+        if not uid.startswith(CALL_PREFIX) or ";" in uid:
+            return
+        attempt_id = int(uid[len(CALL_PREFIX) :])
+        name = headers["Event"]
+        if name == "Newchannel":
+            self.calls[attempt_id] = PbxCall(attempt_id, "+" + headers["Exten"], time.monotonic())
+        elif name == "VarSet" and headers.get("Variable") == cv.AGI_PORT:
+            self.calls[attempt_id].agi_port = headers.get("Value", "")
+        elif name == "Hangup":
+            self.calls[attempt_id].ended = time.monotonic()
+
+    def live(self) -> int:
+        return sum(1 for c in self.calls.values() if c.ended is None)
+
+
+@dataclass
+class DialerProc:
+    owner: str
+    proc: asyncio.subprocess.Process
+    log: Path
+    agi_port: str = ""
+
+
+async def start_dialer(owner: str, database_url: str, redis_url: str, ami_port: int,
+                       offset: float, log_dir: Path) -> DialerProc:  # fmt: skip
+    log = log_dir / f"{owner}.log"
+    with log.open("wb") as stderr:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, str(HELPER), "--database-url", database_url, "--redis-url", redis_url,
+            "--ami-port", str(ami_port), "--campaign", CAMPAIGN, "--owner", owner,
+            "--clock-offset", repr(offset), "--lease-seconds", str(LEASE_SECONDS),
+            stdout=asyncio.subprocess.PIPE, stderr=stderr, cwd=Path(__file__).parents[3],
+        )  # fmt: skip
+    assert proc.stdout is not None
+    line = await asyncio.wait_for(proc.stdout.readline(), 30)
+    if not line.startswith(b"ready"):
+        proc.kill()
+        raise AssertionError(f"dialer {owner} did not start: {log.read_text()[-2000:]}")
+    return DialerProc(owner, proc, log, line.split(b"agi_port=")[1].strip().decode())
+
+
+async def agent_bots(agents: AgentStates, ids: list[int]) -> None:
+    """Agents who finish wrap-up at once: ready again for the next call."""
+    while True:
+        for agent_id in ids:
+            if (await agents.get(agent_id)).state is AgentState.wrap_up:
+                await agents.set_ready(agent_id)
+        await asyncio.sleep(0.02)
+
+
+def all_attempts(engine: Engine) -> list[CallAttempt]:
+    with Session(engine) as s:
+        return list(s.scalars(select(CallAttempt).order_by(CallAttempt.id)))
+
+
+@pytest.fixture
+async def pbxsim() -> AsyncIterator[tuple[PBX, AMIServer, PbxWitness]]:
+    scenario = Scenario(
+        p_human=0.6, p_machine=0.1, p_busy=0.1, p_congestion=0.05, p_unallocated=0.0,
+        ring_seconds=Dist("uniform", 1.0, 4.0), talk_seconds=Dist("uniform", 2.0, 6.0),
+        machine_seconds=Dist("constant", 3.0), amd_human_seconds=0.5, amd_machine_seconds=1.0,
+        safe_harbor_seconds=1.0, agent_answer_seconds=0.1, seed=5,
+    )  # fmt: skip
+    pbx = PBX(scenario, clock=ScaledClock(SPEED))
+    witness = PbxWitness()
+    pbx.subscribe(witness)
+    server = AMIServer(pbx, "cobrador", "secret")
+    await server.start("127.0.0.1", 0)
+    yield pbx, server, witness
+    await pbx.stop()
+    await server.stop()
+
+
+@pytest.fixture
+async def dialers() -> AsyncIterator[list[DialerProc]]:
+    procs: list[DialerProc] = []
+    yield procs
+    for d in procs:
+        if d.proc.returncode is None:
+            d.proc.kill()
+            await d.proc.wait()
+
+
+async def wait_until(condition: Any, what: str, within: float = 45.0) -> None:
+    deadline = time.monotonic() + within
+    while not await condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.2)
+
+
+async def test_given_three_dialer_processes_when_one_is_killed_then_no_double_dial_and_nothing_lost(
+    engine: Engine, database_url: str, redis_url: str, tmp_path: Path,
+    pbxsim: tuple[PBX, AMIServer, PbxWitness], dialers: list[DialerProc],
+) -> None:  # fmt: skip
+    pbx, ami_server, witness = pbxsim
+    offset = SHIFT_START.timestamp() - time.time()
+    agent_ids, by_number = seed(engine)
+    reus = tmp_path / "reus.txt"
+    reus.write_text("+525599999999\n")  # nobody of ours is listed
+    sync_redis = redis.Redis.from_url(redis_url)
+    import_registry(engine, sync_redis, name="reus", path=reus, country="MX",
+                    now=datetime.fromtimestamp(time.time() + offset, UTC))  # fmt: skip
+    sync_redis.close()
+    client = aioredis.Redis.from_url(redis_url)
+    agents = AgentStates(client, clock=lambda: time.time() + offset)
+    for agent_id in agent_ids:
+        await agents.login(agent_id, CAMPAIGN)
+        await agents.set_ready(agent_id)
+    bots = asyncio.create_task(agent_bots(agents, agent_ids))
+    hopper = Hopper(client, CAMPAIGN)
+    try:
+        for owner in ("d1", "d2", "d3"):
+            dialers.append(await start_dialer(owner, database_url, redis_url,
+                                                  ami_server.port, offset, tmp_path))  # fmt: skip
+        victim = dialers[1]
+
+        # Mid-run, at a moment the victim holds leases: SIGKILL, no goodbye.
+        async def victim_mid_call() -> bool:
+            attempted = await asyncio.to_thread(all_attempts, engine)
+            if len({a.account_id for a in attempted}) < ACCOUNTS // 3:
+                return False
+            owners = await client.hgetall(hopper.owners_key)
+            return any(v == victim.owner.encode() for v in owners.values())
+
+        await wait_until(victim_mid_call, "a third of the campaign dialed, the victim on calls")
+        victim.proc.send_signal(signal.SIGKILL)
+        await victim.proc.wait()
+        killed_at = datetime.fromtimestamp(time.time() + offset, UTC)
+        owners = await client.hgetall(hopper.owners_key)
+        orphaned = {int(k) for k, v in owners.items() if v == victim.owner.encode()}
+        assert orphaned
+
+        async def campaign_exhausted() -> bool:
+            rows = await asyncio.to_thread(all_attempts, engine)
+            sizes = await hopper.sizes()
+            if len({a.account_id for a in rows}) < ACCOUNTS or any(sizes.values()):
+                return False
+            if witness.live():
+                return False
+            # Only the dead dialer leaves attempts without a result: its calls that
+            # reached pbxsim, and any it had written but not yet originated.
+            return all(
+                a.id in witness.calls and witness.calls[a.id].agi_port == victim.agi_port
+                or (a.id not in witness.calls and a.started_at <= killed_at)
+                for a in rows if a.result is None
+            )  # fmt: skip
+
+        await wait_until(campaign_exhausted, "every account dialed and every call ended")
+        survivors = [d for d in dialers if d is not victim]
+        for d in survivors:
+            d.proc.send_signal(signal.SIGTERM)
+        for d in survivors:
+            code = await asyncio.wait_for(d.proc.wait(), 20)
+            assert code == 0, d.log.read_text()[-3000:]
+    finally:
+        bots.cancel()
+        await asyncio.gather(bots, return_exceptions=True)
+
+    rows = all_attempts(engine)
+    with Session(engine) as s:
+        phone_of = {p.account_id: p.number_e164 for p in s.scalars(select(Phone))}
+    sql_ids = {a.id: a for a in rows}
+
+    # Every call that reached the PBX has its attempt row, for the number dialed,
+    # with the decision that allowed it (rows are written before Originate).
+    assert witness.calls
+    for call in witness.calls.values():
+        row = sql_ids.get(call.attempt_id)
+        assert row is not None, f"call {call.attempt_id} reached pbxsim with no attempt row"
+        assert phone_of[row.account_id] == call.number
+        assert row.decision_id is not None and row.result != "blocked"
+    assert {c.agi_port for c in witness.calls.values()} == {d.agi_port for d in dialers}
+
+    # pbxsim's view: never two live channels to one number.
+    by_number_calls: dict[str, list[PbxCall]] = defaultdict(list)
+    for call in witness.calls.values():
+        by_number_calls[call.number].append(call)
+    for calls in by_number_calls.values():
+        calls.sort(key=lambda c: c.started)
+        for x, y in zip(calls, calls[1:], strict=False):
+            assert x.ended is not None and x.ended <= y.started, (x, y)
+
+    # SQL's view: the attempts placed to one account never overlap; an attempt the
+    # dead dialer never completed stays open, so nothing may follow it.
+    placed: dict[int, list[CallAttempt]] = defaultdict(list)
+    for a in rows:
+        if a.result != "blocked":
+            placed[a.account_id].append(a)
+    far = datetime.max.replace(tzinfo=UTC)
+    for attempts in placed.values():
+        attempts.sort(key=lambda a: a.started_at)
+        for first, then in zip(attempts, attempts[1:], strict=False):
+            assert (first.ended_at or far) <= then.started_at, (first.id, then.id)
+
+    # The dead dialer's leases came back: a surviving dialer took each of those
+    # accounts after the kill (placing the call, or blocking it at the final
+    # check when the dead dialer's attempt already counted against the cap).
+    for account_id in orphaned:
+        later = [a for a in rows if a.account_id == account_id and a.started_at > killed_at]
+        assert later, f"account {account_id} leased by the dead dialer never came back"
+    assert not await client.hgetall(hopper.owners_key)
+    # Every account reached the PBX, except where the dead dialer's own attempt
+    # (counted, never originated) keeps it under the cap.
+    reached = {by_number[c.number] for c in witness.calls.values()}
+    unreached = set(by_number.values()) - reached
+    dead_unsent = {a.account_id for a in rows if a.result is None and a.id not in witness.calls}
+    assert unreached <= dead_unsent
+    assert {a.result for a in rows} >= {"contact", "busy"}
+    assert verify(engine).ok
+    await client.aclose()
