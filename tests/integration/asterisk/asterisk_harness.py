@@ -11,10 +11,11 @@ import asyncio
 import contextlib
 import itertools
 import os
+import shutil
 import subprocess
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
@@ -64,7 +65,11 @@ class ChrootAsterisk:
     ami_port: int = AMI_PORT
 
     def run(self, *args: str, timeout: float = 180.0) -> str:
-        env = dict(os.environ, COBRADOR_OUTBOUND_ROUTE="sim")
+        env = dict(
+            os.environ,
+            COBRADOR_OUTBOUND_ROUTE="sim",
+            COBRADOR_ASTERISK_EXTRA_CONF=str(Path(__file__).parent / "conf"),
+        )
         done = subprocess.run(
             [str(SCRIPT), *args],
             env=env,
@@ -258,3 +263,27 @@ class AGIRoutes:
             await agi.set_variable("COBRADOR_ACTION", "hangup")
             return
         await self.handler(agi)
+
+
+SIPP_SCENARIOS = Path(__file__).parent / "sipp"
+
+
+@contextlib.asynccontextmanager
+async def sipp_uas(scenario: str, port: int) -> AsyncIterator[None]:
+    """sipp answering one call on 127.0.0.1:<port> with sipp/<scenario>."""
+    sipp = shutil.which("sipp")
+    if sipp is None:
+        unavailable("sipp not installed (Debian package sip-tester)")
+    process = await asyncio.create_subprocess_exec(
+        sipp, "-sf", str(SIPP_SCENARIOS / scenario), "-i", "127.0.0.1", "-p", str(port),
+        "-m", "1", "-nostdin",
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        yield
+    finally:
+        if process.returncode is None:
+            process.terminate()
+        await process.wait()

@@ -5,10 +5,8 @@ carrier's answer or 486 comes back as the call's state and hangup cause."""
 from __future__ import annotations
 
 import asyncio
-import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 import pytest
 from asterisk_harness import (
@@ -17,43 +15,20 @@ from asterisk_harness import (
     next_attempt_id,
     originate_agent,
     originate_debtor,
-    unavailable,
+    sipp_uas,
     wait_until,
 )
 
 from dialer.ami import AMIClient
 from dialer.fastagi import AGISession
 
-SCENARIOS = Path(__file__).parent / "sipp"
-CARRIER_PORT = "5070"  # pjsip.conf: the test carrier's contact
+CARRIER_PORT = 5070  # pjsip.conf: the test carrier's contact
 
 
 @asynccontextmanager
 async def carrier(scenario: str) -> AsyncIterator[None]:
-    sipp = shutil.which("sipp")
-    if sipp is None:
-        unavailable("sipp not installed (Debian package sip-tester)")
-    process = await asyncio.create_subprocess_exec(
-        sipp,
-        "-sf",
-        str(SCENARIOS / scenario),
-        "-i",
-        "127.0.0.1",
-        "-p",
-        CARRIER_PORT,
-        "-m",
-        "1",
-        "-nostdin",
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    try:
+    async with sipp_uas(scenario, CARRIER_PORT):
         yield
-    finally:
-        if process.returncode is None:
-            process.terminate()
-        await process.wait()
 
 
 @pytest.fixture
