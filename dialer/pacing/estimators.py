@@ -165,22 +165,34 @@ class RingModel:
 
     @classmethod
     def from_samples(cls, samples: Iterable[RingSample], horizons: Sequence[float]) -> RingModel:
-        human_at: dict[int, int] = {}
-        ended_at: dict[int, int] = {}
-        leaving_at: dict[int, int] = {}
+        # Counts per whole second: calls leaving observation, ended, answered by a person.
+        leaving = [0] * 64
+        ended = [0] * 64
+        human = [0] * 64
         n = 0
         top = 0
+        cap = MAX_TABLE_SECONDS - 1
         for s in samples:
-            if s.seconds < 0 or math.isnan(s.seconds):
-                raise ValueError(f"negative or NaN ring sample {s.seconds!r}")
-            t = min(int(s.seconds), MAX_TABLE_SECONDS - 1)
-            top = max(top, t)
+            seconds = s.seconds
+            if not seconds >= 0:  # also catches NaN
+                raise ValueError(f"negative or NaN ring sample {seconds!r}")
+            t = int(seconds)
+            if t > cap:
+                t = cap
+            if t >= len(leaving):
+                grow = [0] * (t + 1 - len(leaving) + 64)
+                leaving += grow
+                ended += grow
+                human += grow
+            if t > top:
+                top = t
             n += 1
-            leaving_at[t] = leaving_at.get(t, 0) + 1
-            if s.outcome != "ringing":
-                ended_at[t] = ended_at.get(t, 0) + 1
-                if s.outcome == "human":
-                    human_at[t] = human_at.get(t, 0) + 1
+            leaving[t] += 1
+            outcome = s.outcome
+            if outcome != "ringing":
+                ended[t] += 1
+                if outcome == "human":
+                    human[t] += 1
         # Cause-specific hazards per second, then cumulative incidence of a
         # person answering from each second on: P(human in [r, r+h) | ringing at r).
         at_risk = n
@@ -188,12 +200,12 @@ class RingModel:
         hz_end: list[float] = []
         for t in range(top + 1):
             if at_risk > 0:
-                hz_human.append(human_at.get(t, 0) / at_risk)
-                hz_end.append(ended_at.get(t, 0) / at_risk)
+                hz_human.append(human[t] / at_risk)
+                hz_end.append(ended[t] / at_risk)
             else:
                 hz_human.append(0.0)
                 hz_end.append(1.0)
-            at_risk -= leaving_at.get(t, 0)
+            at_risk -= leaving[t]
         length = top + 1
         # Over absolute seconds: surv[t] = P(still ringing at t), incidence[t] =
         # P(a person answered before t). Then for a call ringing at r,

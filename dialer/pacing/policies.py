@@ -107,6 +107,7 @@ class PredictivePolicy:
         budget_guard: bool = True,
         budget_reserve: float = 1.0,
         burst_step: float = 0.5,
+        ring_refresh_seconds: float = 60.0,
     ) -> None:
         if not 0 < aim_ratio <= 1:
             raise ValueError("aim_ratio must be in (0, 1]")
@@ -136,6 +137,8 @@ class PredictivePolicy:
         self._abandons_seen: int | None = None
         self._stats_at: float | None = None
         self._handle_built_at: float | None = None
+        self._ring_built_at: float | None = None
+        self.ring_refresh_seconds = ring_refresh_seconds
         self._last_steer: float | None = None
         self._ring: RingModel | None = None
         self._talk_finished = 0
@@ -150,7 +153,9 @@ class PredictivePolicy:
         if s.stats_at == self._stats_at:
             return
         self._stats_at = s.stats_at
-        self._ring = RingModel.from_samples(s.ring_samples, self.horizons)
+        if self._ring_built_at is None or s.now - self._ring_built_at >= self.ring_refresh_seconds:
+            self._ring_built_at = s.now
+            self._ring = RingModel.from_samples(s.ring_samples, self.horizons)
         # Handle-time tables cost more and move slowly: rebuild every minute
         # while data is thin (early shift: censoring matters), then every 10.
         every = 60.0 if self._talk_finished < 300 else 600.0
@@ -257,7 +262,10 @@ class PredictivePolicy:
         for col, total in enumerate(_column_sums(talk_rows + wrap_rows, 2 * k)):
             supply[col] += total
         rrows, last_r = ring.rows, len(ring.rows) - 1
-        ring_rows = [rrows[min(max(int(now - c.dialed_at), 0), last_r)] for c in s.ringing]
+        ring_rows = []
+        for call in s.ringing:
+            r = int(now - call.dialed_at)
+            ring_rows.append(rrows[r] if 0 <= r <= last_r else rrows[last_r if r > 0 else 0])
         demand = [float(s.waiting)] * k + [0.0] * k
         for col, total in enumerate(_column_sums(ring_rows, 2 * k)):
             demand[col] += total

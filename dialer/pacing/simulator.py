@@ -256,7 +256,7 @@ class _Sim:
         rr = self.ring_records
         while rr and rr[0][0] < horizon:
             rr.popleft()
-        ring = tuple(r[2] if r[2] is not None else RingSample(now - r[0], "ringing") for r in rr)
+        ring = tuple([r[2] if r[2] is not None else RingSample(now - r[0], "ringing") for r in rr])
         self.samples = (
             self._durations(self.talk_records, now),
             self._durations(self.wrap_records, now),
@@ -270,7 +270,7 @@ class _Sim:
         while records and records[0][0] < horizon:
             records.popleft()
         return tuple(
-            r[2] if r[2] is not None else DurationSample(now - r[0], False) for r in records
+            [r[2] if r[2] is not None else DurationSample(now - r[0], False) for r in records]
         )
 
     def abandon_windows(self, now: float) -> tuple[AbandonWindow, ...]:
