@@ -1,12 +1,13 @@
-"""Asterisk restarts under live calls: the AMI client reconnects by itself,
-re-sends nothing, and the calls that died meanwhile are absent from the
-channels it reports after reconnecting."""
+"""Asterisk restarts (or crashes and comes back) under live calls: the AMI
+client reconnects by itself, re-sends nothing, and the calls that died
+meanwhile are absent from the channels it reports after reconnecting."""
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
 
+import pytest
 from asterisk_harness import (
     AGIRoutes,
     CallWatcher,
@@ -22,14 +23,27 @@ from sqlalchemy import Engine
 from dialer.ami import AMIClient, Message
 from dialer.fastagi import AGISession
 
+HOW = ["restart", "crash"]
+
+
+def bounce(asterisk: ChrootAsterisk, how: str) -> None:
+    """`restart`: core stop now + start (Asterisk reports the hangups first);
+    `crash`: SIGKILL + start (nothing reported: the calls end while we are away)."""
+    if how == "restart":
+        asterisk.run("restart")
+    else:
+        asterisk.run("kill")
+        asterisk.run("start")
+
 
 async def live_channel_ids(ami: AMIClient) -> set[str]:
     _, channels = await ami.send_list_action({"Action": "CoreShowChannels"})
     return {c.get("Uniqueid") or "" for c in channels}
 
 
+@pytest.mark.parametrize("how", HOW)
 async def test_given_live_calls_when_asterisk_restarts_then_client_reconnects_and_reports_them_gone(
-    asterisk: ChrootAsterisk, ami: AMIClient, watcher: CallWatcher, agi: AGIRoutes
+    asterisk: ChrootAsterisk, ami: AMIClient, watcher: CallWatcher, agi: AGIRoutes, how: str
 ) -> None:
     reconnects: list[list[Message]] = []
     ami.on_reconnect = reconnects.append
@@ -52,20 +66,27 @@ async def test_given_live_calls_when_asterisk_restarts_then_client_reconnects_an
     await wait_until(lambda: watcher.has(talking, "ConfbridgeJoin"), what="debtor bridged")
     await wait_until(lambda: "ringing" in watcher.states(ringing), what="second call ringing")
     assert {agent_channel, talking, ringing} <= await live_channel_ids(ami)
-    originates_before = sum(1 for e in watcher.all_events if e.name == "Newchannel")
+    ours = {agent_channel, talking, ringing}
+    seen_before = len(watcher.all_events)
 
-    await asyncio.to_thread(asterisk.run, "restart")
+    await asyncio.to_thread(bounce, asterisk, how)
 
     await wait_until(lambda: bool(reconnects), within=30, what="the client to reconnect")
     assert ami.connected
     reported = {c.get("Uniqueid") for c in reconnects[0]}
     assert not reported & {agent_channel, talking, ringing}
     # Nothing was re-sent: no channel of ours was created after the restart.
-    assert sum(1 for e in watcher.all_events if e.name == "Newchannel") == originates_before
+    after = watcher.all_events[seen_before:]
+    assert not [e for e in after if e.name == "Newchannel" and e.get("Uniqueid") in ours]
     assert not {agent_channel, talking, ringing} & await live_channel_ids(ami)
+    if how == "crash":
+        # Truly ended while away: no Hangup of ours ever reached the client.
+        assert not [e for e in after if e.name == "Hangup" and e.get("Uniqueid") in ours]
 
 
+@pytest.mark.parametrize("how", HOW)
 async def test_given_dial_loop_with_live_calls_when_asterisk_restarts_then_each_ends_once_and_none_is_redialed(
+    how: str,
     asterisk: ChrootAsterisk,
     ami: AMIClient,
     watcher: CallWatcher,
@@ -90,7 +111,7 @@ async def test_given_dial_loop_with_live_calls_when_asterisk_restarts_then_each_
         ours = {f"cobrador-{i}" for i in floor.dialer.calls}
         seen_before = len(watcher.all_events)
 
-        await asyncio.to_thread(asterisk.run, "restart")
+        await asyncio.to_thread(bounce, asterisk, how)
 
         await floor.run_until(
             lambda: ami.connected and floor.dialer.reconciled and not floor.dialer.calls,
@@ -105,11 +126,12 @@ async def test_given_dial_loop_with_live_calls_when_asterisk_restarts_then_each_
 
     assert {f"cobrador-{a.id}" for a in attempts(engine)} == ours
     results = results_by_number(engine)
-    # The bridged call stays a contact. A call that was ringing when Asterisk
-    # stopped ends as `failed` when Asterisk reported its hangup before the
-    # link closed (`core stop now` does: Cause 0 while ringing, 16 when
-    # bridged), or `no_answer` when only the reconciliation saw it gone.
+    # The bridged call stays a contact. A call that was ringing ends as
+    # `failed` when Asterisk reported its hangup before the link closed
+    # (`core stop now` does: Cause 0 while ringing), and as `no_answer` when
+    # only the reconciliation after reconnecting found it gone (a crash).
     assert results.pop("+525510000105") == "contact"
-    assert set(results.values()) <= {"failed", "no_answer"}
+    expected = {"no_answer"} if how == "crash" else {"failed", "no_answer"}
+    assert set(results.values()) <= expected
     after = watcher.all_events[seen_before:]
     assert not [e for e in after if e.name == "Newchannel" and e.get("Uniqueid") in ours]
