@@ -30,11 +30,15 @@ class Settings:
     # FastAGI server that Asterisk calls on answer.
     fastagi_host: str = "127.0.0.1"
     fastagi_port: int = 4573
+    # The address Asterisk connects to for FastAGI, when the listen address is a
+    # wildcard (0.0.0.0) or not reachable from Asterisk (containers).
+    fastagi_advertise_host: str = ""
     # Web console.
     console_host: str = "127.0.0.1"
     console_port: int = 8080
     console_secret: str = ""  # 32+ bytes, base64; generated for embedded runs
     # Prometheus /metrics for the dialer process.
+    metrics_host: str = "127.0.0.1"
     metrics_port: int = 9108
     # Default language of the console.
     language: str = "es"
@@ -48,6 +52,16 @@ class Settings:
         if self.database_url:
             return normalise_database_url(self.database_url)
         return f"sqlite:///{(self.data_dir / 'cobrador.sqlite3').resolve()}"
+
+    @property
+    def fastagi_public_host(self) -> str:
+        if self.fastagi_advertise_host:
+            return self.fastagi_advertise_host
+        if self.fastagi_host in ("0.0.0.0", "::", ""):
+            import socket
+
+            return socket.gethostname()
+        return self.fastagi_host
 
     @property
     def embedded_redis(self) -> bool:

@@ -649,7 +649,8 @@ class CampaignDialer:
             if call.account_id == account_id and call.is_ringing:
                 self.calls[attempt_id] = cs.on_cancelled(call)
                 meta = self.meta[attempt_id]
-                channel = meta.channel or f"{cv.debtor_channel(meta.phone)}"
+                # Asterisk accepts the Uniqueid (our ChannelId) as Hangup's Channel.
+                channel = meta.channel or cv.originate_channel_id(attempt_id)
                 with contextlib.suppress(AMIError):
                     await self.ami.send_action(
                         {"Action": "Hangup", "Channel": channel, "Cause": 16}

@@ -75,7 +75,7 @@ class DialerService:
         owner = dialer_id()
         for campaign in campaigns:
             options = self.options or DialerOptions(
-                owner=owner, agi_host=self.settings.fastagi_host, agi_port=self.agi.port
+                owner=owner, agi_host=self.settings.fastagi_public_host, agi_port=self.agi.port
             )
             self.dialers[campaign.name] = CampaignDialer(
                 sql=self.sql, redis=self.redis, ami=self.ami, compliance=compliance,

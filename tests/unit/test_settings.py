@@ -36,3 +36,9 @@ def test_given_bad_values_when_loaded_then_clear_errors(tmp_path: Path) -> None:
         Settings.load(environ={}, config_file=unknown)
     with pytest.raises(SettingsError, match="does not exist"):
         Settings.load(environ={}, config_file=tmp_path / "missing.toml")
+
+
+def test_given_wildcard_fastagi_listen_then_advertised_host_is_reachable_name() -> None:
+    assert Settings(fastagi_host="127.0.0.1").fastagi_public_host == "127.0.0.1"
+    assert Settings(fastagi_host="0.0.0.0").fastagi_public_host not in ("0.0.0.0", "")
+    assert Settings(fastagi_host="0.0.0.0", fastagi_advertise_host="dialer").fastagi_public_host == "dialer"
