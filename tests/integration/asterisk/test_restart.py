@@ -12,6 +12,7 @@ from asterisk_harness import (
     AGIRoutes,
     CallWatcher,
     ChrootAsterisk,
+    connect_ami,
     next_attempt_id,
     originate_agent,
     originate_debtor,
@@ -20,7 +21,7 @@ from asterisk_harness import (
 from dial_floor import DialFloor, attempts, results_by_number
 from sqlalchemy import Engine
 
-from dialer.ami import AMIClient, Message
+from dialer.ami import AMIActionError, AMIClient, AMIDisconnected, Message
 from dialer.fastagi import AGISession
 
 HOW = ["restart", "crash"]
@@ -66,21 +67,46 @@ async def test_given_live_calls_when_asterisk_restarts_then_client_reconnects_an
     await wait_until(lambda: watcher.has(talking, "ConfbridgeJoin"), what="debtor bridged")
     await wait_until(lambda: "ringing" in watcher.states(ringing), what="second call ringing")
     assert {agent_channel, talking, ringing} <= await live_channel_ids(ami)
-    ours = {agent_channel, talking, ringing}
+    # An Originate in flight when the link drops: synchronous, so Asterisk
+    # answers it only when the call is answered or fails (never, here). It
+    # also blocks this session's events, so a second session watches for it.
+    in_flight_attempt = next_attempt_id()
+    in_flight = f"cobrador-{in_flight_attempt}"
+    sync_originate = originate_debtor(in_flight_attempt, "5215512340402", timeout_ms=120_000)
+    sync_originate["Async"] = "false"
+    pending = asyncio.create_task(ami.send_action(sync_originate, timeout=120))
+    observer = await connect_ami(keepalive_interval=None)
+    try:
+        for _ in range(200):
+            if in_flight in await live_channel_ids(observer):
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the in-flight Originate never created its channel")
+    finally:
+        await observer.close()
+    ours = {agent_channel, talking, ringing, in_flight}
     seen_before = len(watcher.all_events)
 
     await asyncio.to_thread(bounce, asterisk, how)
 
     await wait_until(lambda: bool(reconnects), within=30, what="the client to reconnect")
     assert ami.connected
+    # The in-flight Originate failed loudly (link lost, or Asterisk refused it
+    # while stopping) and was not sent again: no channel of it after the restart.
+    with pytest.raises((AMIDisconnected, AMIActionError)):
+        await pending
     reported = {c.get("Uniqueid") for c in reconnects[0]}
     assert not reported & {agent_channel, talking, ringing}
     # Nothing was re-sent: no channel of ours was created after the restart.
-    after = watcher.all_events[seen_before:]
-    assert not [e for e in after if e.name == "Newchannel" and e.get("Uniqueid") in ours]
-    assert not {agent_channel, talking, ringing} & await live_channel_ids(ami)
+    # Each of our channels was created once; none is alive again (a re-sent
+    # Originate would be ringing now: these numbers ring for minutes).
+    created = [e.get("Uniqueid") for e in watcher.all_events if e.name == "Newchannel"]
+    assert all(created.count(channel) <= 1 for channel in ours)
+    assert not ours & await live_channel_ids(ami)
     if how == "crash":
         # Truly ended while away: no Hangup of ours ever reached the client.
+        after = watcher.all_events[seen_before:]
         assert not [e for e in after if e.name == "Hangup" and e.get("Uniqueid") in ours]
 
 
