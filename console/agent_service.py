@@ -104,8 +104,10 @@ def build_pop(
     agent: CurrentUser | None,
     now: datetime,
     purpose: str,
+    audit: bool = True,
 ) -> dict[str, Any] | None:
-    """Everything the agent needs about the account; writes a pii_view entry."""
+    """Everything the agent needs about the account; writes a pii_view entry
+    (unless ``audit`` is False: the caller then records the view itself)."""
     with transaction(engine) as session:
         account = session.get(Account, account_id)
         if account is None:
@@ -164,14 +166,32 @@ def build_pop(
             "promise_max_date": (local.date() + timedelta(days=max_days)).isoformat(),
             "wrapup_seconds": int(config.get("wrapup_seconds", DEFAULT_WRAPUP_SECONDS)),
         }
-        audit_append(
-            session,
-            "pii_view",
-            {"page": purpose, "account_id": account.id, "attempt_id": attempt_id},
-            actor=agent.actor if agent else "system",
-            subject=f"account:{account.id}",
-        )
+        if audit:
+            _pii_view(session, agent, account.id, attempt_id, purpose)
         return pop
+
+
+def _pii_view(
+    session: Session,
+    agent: CurrentUser | None,
+    account_id: int,
+    attempt_id: int | None,
+    purpose: str,
+) -> None:
+    audit_append(
+        session,
+        "pii_view",
+        {"page": purpose, "account_id": account_id, "attempt_id": attempt_id},
+        actor=agent.actor if agent else "system",
+        subject=f"account:{account_id}",
+    )
+
+
+def record_pii_view(
+    engine: Engine, agent: CurrentUser | None, account_id: int, attempt_id: int | None, purpose: str
+) -> None:
+    with transaction(engine) as session:
+        _pii_view(session, agent, account_id, attempt_id, purpose)
 
 
 def _last_attempts(session: Session, account_id: int, limit: int = 8) -> list[dict[str, Any]]:

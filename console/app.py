@@ -23,6 +23,7 @@ from aiohttp_session import get_session
 from aiohttp_session import setup as setup_session
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from cobrador.settings import Settings
 from console import agent_views, auditor_views, auth_views, supervisor_views
@@ -95,6 +96,10 @@ async def context_middleware(request: web.Request, handler: Callable) -> web.Str
 async def error_middleware(request: web.Request, handler: Callable) -> web.StreamResponse:
     try:
         return await handler(request)
+    except (aioredis.RedisError, OSError, SQLAlchemyError) as exc:
+        # A dependency is down or overloaded: say so (503), do not pretend success.
+        log.warning("%s %s failed on a backing service: %s", request.method, request.path, exc)
+        return json_error(503, gettext_("Servicio no disponible; inténtelo de nuevo."))
     except web.HTTPException as exc:
         if exc.status < 400 or request.path.startswith(("/api/", "/ws/", "/static/")):
             raise

@@ -83,7 +83,10 @@ def _console_run(args: argparse.Namespace, settings: Settings) -> int:
     with redis_url(settings) as url:
 
         async def serve() -> None:
-            redis = aioredis.Redis.from_url(url)
+            # A bounded pool that waits for a free connection: a burst of
+            # logins waits a moment instead of failing with "too many connections".
+            pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=100, timeout=10)
+            redis = aioredis.Redis(connection_pool=pool)
             app = init_app(settings, engine, redis)
             runner = web.AppRunner(app)
             await runner.setup()

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime
@@ -17,8 +18,8 @@ import redis.asyncio as aioredis
 from aiohttp import web
 from sqlalchemy import Engine
 
-from console.agent_service import build_pop
-from console.users import load_user
+from console.agent_service import build_pop, record_pii_view
+from console.users import CurrentUser, load_user
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,7 @@ POPS_CHANNEL = "cobrador:pops"
 COMMANDS_CHANNEL = "cobrador:commands"
 PREVIEW_TTL_SECONDS = 3600
 POLL_SECONDS = 0.25
+AGENT_CACHE_SECONDS = 60.0
 
 
 def preview_key(agent_id: int) -> str:
@@ -58,6 +60,7 @@ class PopHub:
         self._inflight: set[asyncio.Task[None]] = set()
         self._ready = asyncio.Event()
         self._stopping = False
+        self._agents: dict[int, tuple[float, CurrentUser | None]] = {}
 
     def register(self, agent_id: int, ws: web.WebSocketResponse) -> None:
         self._sockets[agent_id].add(ws)
@@ -146,9 +149,29 @@ class PopHub:
             if not ws.closed:
                 with contextlib.suppress(ConnectionError, RuntimeError):
                     await ws.send_json(payload)
+        # The evidence of the view is written right after the send, off the
+        # latency path (the agent is already talking to the debtor); a failure
+        # to write it is logged loudly.
+        try:
+            await asyncio.to_thread(
+                record_pii_view, self._engine, self._agent(agent_id), account_id, attempt_id, kind
+            )
+        except Exception:
+            log.exception("pii_view evidence for a pop to agent %s was not written", agent_id)
+
+    def _agent(self, agent_id: int) -> CurrentUser | None:
+        """The agent's name for the script; cached a minute (the hot path is SQL)."""
+        cached = self._agents.get(agent_id)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        agent = load_user(self._engine, agent_id)
+        self._agents[agent_id] = (time.monotonic() + AGENT_CACHE_SECONDS, agent)
+        return agent
 
     def _load(
         self, agent_id: int, account_id: int, attempt_id: int | None, kind: str
     ) -> dict[str, Any] | None:
-        agent = load_user(self._engine, agent_id)
-        return build_pop(self._engine, account_id, attempt_id, agent, self._clock(), kind)
+        agent = self._agent(agent_id)
+        return build_pop(
+            self._engine, account_id, attempt_id, agent, self._clock(), kind, audit=False
+        )

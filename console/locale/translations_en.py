@@ -214,6 +214,7 @@ EN = {
     "Guardar": "Save",
     "Sin datos del marcador todavía.": "No data from the dialer yet.",
     "sobre el objetivo": "above target",
+    "Servicio no disponible; inténtelo de nuevo.": "Service unavailable; please try again.",
     # values shown through _(variable)
     "agent": "agent",
     "supervisor": "supervisor",

@@ -105,9 +105,13 @@ async def test_given_ready_agent_when_dialer_publishes_pop_then_socket_receives_
     assert got["local_time"]["time"] == "11:00"
     assert got["published_at"] == 1.5
     await ws.close()
-    with transaction(engine) as session:
-        views = session.scalars(select(AuditEntry).where(AuditEntry.kind == "pii_view")).all()
-        assert any(f"account:{seed.account_id}" == v.subject for v in views)
+
+    def pop_view_recorded() -> bool:
+        with transaction(engine) as session:
+            views = session.scalars(select(AuditEntry).where(AuditEntry.kind == "pii_view")).all()
+            return any(f"account:{seed.account_id}" == v.subject for v in views)
+
+    await until(pop_view_recorded)
 
 
 async def test_given_pop_for_other_agent_then_socket_receives_nothing(
