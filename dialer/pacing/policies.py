@@ -43,6 +43,7 @@ from dialer.pacing.snapshot import (
     RESERVED,
     TALKING,
     WRAP_UP,
+    RingSample,
     Snapshot,
 )
 
@@ -136,6 +137,7 @@ class PredictivePolicy:
         self.burst_step = burst_step
         self._abandons_seen: int | None = None
         self._stats_at: float | None = None
+        self._samples_seen: tuple[RingSample, ...] | None = None
         self._handle_built_at: float | None = None
         self._ring_built_at: float | None = None
         self.ring_refresh_seconds = ring_refresh_seconds
@@ -150,9 +152,12 @@ class PredictivePolicy:
 
     # -- estimates ---------------------------------------------------------
     def _refresh(self, s: Snapshot) -> None:
-        if s.stats_at == self._stats_at:
+        # New statistics: a new `stats_at`, or new sample tuples from a builder
+        # that leaves `stats_at` alone. Rebuilds are rate-limited below.
+        if s.stats_at == self._stats_at and s.ring_samples is self._samples_seen:
             return
         self._stats_at = s.stats_at
+        self._samples_seen = s.ring_samples
         if self._ring_built_at is None or s.now - self._ring_built_at >= self.ring_refresh_seconds:
             self._ring_built_at = s.now
             self._ring = RingModel.from_samples(s.ring_samples, self.horizons)

@@ -182,3 +182,21 @@ def test_given_new_abandons_since_last_tick_when_predictive_then_margin_rises_at
     before = policy.z
     policy.calls_to_place(snapshot(talking=[235.0] * 20, answered=800, abandoned=4, now=NOW + 1))
     assert policy.z > before
+
+
+def test_given_new_samples_but_same_stats_at_when_predictive_then_it_re_estimates():
+    # A builder that never sets stats_at must not freeze the estimates.
+    policy = make_policy("predictive")
+    first = snapshot(talking=[235.0] * 20)
+    assert policy.calls_to_place(first) > 0
+    nobody_answers = tuple(RingSample(25.0, "no_answer") for _ in range(100))
+    later = Snapshot(
+        now=NOW + 120,
+        agents=tuple(AgentView("talking", NOW + 120 - 235.0) for _ in range(20)),
+        talk_samples=first.talk_samples,
+        wrap_samples=first.wrap_samples,
+        ring_samples=nobody_answers,
+        stats_at=first.stats_at,
+        abandonment=first.abandonment,
+    )
+    assert policy.calls_to_place(later) == 0
