@@ -276,7 +276,7 @@ class _Sim:
     def abandon_windows(self, now: float) -> tuple[AbandonWindow, ...]:
         out = []
         answers, abandons = self.answers, self.abandons
-        n_ans, n_ab = len(answers), len(abandons)
+        n_ab = len(abandons)
         grace = self.sc.connect_grace_seconds
         for w in ABANDON_WINDOWS:
             lo = now - w
@@ -285,7 +285,6 @@ class _Sim:
             ans = known - bisect_left(answers, lo) if lo > 0 else known
             ab = n_ab - (bisect_left(abandons, lo) if lo > 0 else 0)
             out.append(AbandonWindow(w, max(0, ans), ab))
-        del n_ans
         return tuple(out)
 
     def snapshot(self, now: float) -> Snapshot:

@@ -28,9 +28,11 @@ seconds in the simulator):
   (`human`, `machine`, `busy`, `failed`, `no_answer`), or to now with outcome
   `ringing` while still ringing (censored). A short window lets the policy
   follow answer rates that change during the shift.
-- `stats_at`: when the sample tuples were collected. Policies re-estimate only
-  when it changes, so the builder may refresh the samples every
-  `STATS_REFRESH_SECONDS` instead of every tick (estimation is the costly part).
+- `stats_at`: when the sample tuples were collected. Policies re-estimate
+  only when it (or the sample tuple itself) changes, and at most about once
+  a minute, so the builder may refresh the samples every
+  `STATS_REFRESH_SECONDS` instead of every tick and pass the same tuples in
+  between (estimation is the costly part).
 - `abandonment`: one `AbandonWindow(seconds, human_answered, abandoned)` per
   rolling window; live builders give at least 1800 s, 3600 s, 86400 s and
   2592000 s (30 min steering window; 1 h, 24 h, 30 d legal windows). An
