@@ -18,12 +18,11 @@ from dataclasses import asdict, dataclass
 from random import Random
 
 from dialer.pacing.policies import Policy
+from dialer.pacing.samples import DurationLog, RingLog
 from dialer.pacing.scenario import PauseRule, Scenario
 from dialer.pacing.snapshot import (
-    HANDLE_SAMPLE_WINDOW_SECONDS,
     PAUSED,
     READY,
-    RING_SAMPLE_WINDOW_SECONDS,
     STATS_REFRESH_SECONDS,
     TALKING,
     WRAP_UP,
@@ -126,12 +125,11 @@ class _Sim:
         self.waiting_set: set[int] = set()
         self.answer_time: dict[int, float] = {}
         self.next_call = 0
-        # Sample records: [start, end or None, finished sample or None, outcome]
-        self.ring_records: deque[list] = deque()
-        self.ring_record_of: dict[int, list] = {}
-        self.talk_records: deque[list] = deque()
-        self.wrap_records: deque[list] = deque()
-        self.agent_record: list[list | None] = [None] * n
+        # The same sample logs a live dial loop can feed.
+        self.ring_log = RingLog()
+        self.talk_log = DurationLog()
+        self.wrap_log = DurationLog()
+        self.outcome_of: dict[int, str] = {}
         self.answers: list[float] = []
         self.abandons: list[float] = []
         self.counts = {
@@ -191,9 +189,7 @@ class _Sim:
         self.counts["connected"] += 1
         self.set_state(agent, TALKING, now)
         talk = self.sc.phase_at(now).talk.sample(self.rng)
-        record = [now, None, None]
-        self.talk_records.append(record)
-        self.agent_record[agent] = record
+        self.talk_log.start(agent, now)
         self.push(now + talk, _TALK_END, agent)
 
     # -- calls -----------------------------------------------------------------
@@ -219,17 +215,14 @@ class _Sim:
         if at >= sc.ring_timeout_seconds and outcome in ("human", "machine", "busy"):
             outcome, at = "no_answer", sc.ring_timeout_seconds
         self.ringing[call] = RingingCall(now)
-        record = [now, None, None, outcome]
-        self.ring_records.append(record)
-        self.ring_record_of[call] = record
+        self.ring_log.dialed(call, now)
+        self.outcome_of[call] = outcome
         self.push(now + at, _RING_END, call)
 
     def ring_end(self, call: int, now: float) -> None:
         del self.ringing[call]
-        record = self.ring_record_of.pop(call)
-        outcome = record[3]
-        record[1] = now
-        record[2] = RingSample(now - record[0], outcome)
+        outcome = self.outcome_of.pop(call)
+        self.ring_log.ended(call, now, outcome)
         if outcome == "human":
             self.counts["human"] += 1
             self.answers.append(now)
@@ -252,26 +245,12 @@ class _Sim:
 
     # -- snapshot ----------------------------------------------------------------
     def refresh_samples(self, now: float) -> None:
-        horizon = now - RING_SAMPLE_WINDOW_SECONDS
-        rr = self.ring_records
-        while rr and rr[0][0] < horizon:
-            rr.popleft()
-        ring = tuple([r[2] if r[2] is not None else RingSample(now - r[0], "ringing") for r in rr])
         self.samples = (
-            self._durations(self.talk_records, now),
-            self._durations(self.wrap_records, now),
-            ring,
+            self.talk_log.samples(now),
+            self.wrap_log.samples(now),
+            self.ring_log.samples(now),
         )
         self.stats_at = now
-
-    @staticmethod
-    def _durations(records: deque[list], now: float) -> tuple[DurationSample, ...]:
-        horizon = now - HANDLE_SAMPLE_WINDOW_SECONDS
-        while records and records[0][0] < horizon:
-            records.popleft()
-        return tuple(
-            [r[2] if r[2] is not None else DurationSample(now - r[0], False) for r in records]
-        )
 
     def abandon_windows(self, now: float) -> tuple[AbandonWindow, ...]:
         out = []
@@ -339,21 +318,12 @@ class _Sim:
             elif kind == _RING_END:
                 self.ring_end(ident, now)
             elif kind == _TALK_END:
-                record = self.agent_record[ident]
-                assert record is not None
-                record[1] = now
-                record[2] = DurationSample(now - record[0], True)
+                self.talk_log.end(ident, now)
                 self.set_state(ident, WRAP_UP, now)
-                wrap_record = [now, None, None]
-                self.wrap_records.append(wrap_record)
-                self.agent_record[ident] = wrap_record
+                self.wrap_log.start(ident, now)
                 self.push(now + self.sc.wrap.sample(self.rng), _WRAP_END, ident)
             elif kind == _WRAP_END:
-                record = self.agent_record[ident]
-                assert record is not None
-                record[1] = now
-                record[2] = DurationSample(now - record[0], True)
-                self.agent_record[ident] = None
+                self.wrap_log.end(ident, now)
                 self.agent_free(ident, now)
             elif kind == _GRACE_END:
                 self.grace_end(ident, now)
