@@ -335,9 +335,16 @@ def save_disposition(
                 raise FormErrors({"callback_at": N_("No se conoce la zona horaria del deudor.")})
             if callback_due <= now:
                 raise FormErrors({"callback_at": N_("La hora de la nueva llamada ya pasó.")})
-            reasons = checker(
-                CallbackTarget(account.country, account.timezone, attempt.phone_e164), callback_due
+            target = CallbackTarget(
+                country=account.country,
+                account_timezone=account.timezone,
+                phone_e164=attempt.phone_e164,
+                region=account.region,
+                profile=campaign.profile if campaign else None,
+                campaign=campaign.name if campaign else None,
+                compliance_overrides=config.get("compliance"),
             )
+            reasons = checker(target, callback_due)
             if reasons:
                 raise FormErrors(
                     {
@@ -522,6 +529,30 @@ def my_callbacks(engine: Engine, agent_id: int) -> list[dict[str, Any]]:
             }
             for cb, name, ref in rows
         ]
+
+
+def my_history(engine: Engine, agent_id: int, limit: int = 15) -> list[dict[str, Any]]:
+    """The agent's own latest dispositions (their history; nobody else's)."""
+    with transaction(engine) as session:
+        rows = session.execute(
+            select(Disposition, Account.external_ref, Account.debtor_name)
+            .join(Account, Account.id == Disposition.account_id)
+            .where(Disposition.agent_id == agent_id)
+            .order_by(Disposition.created_at.desc(), Disposition.id.desc())
+            .limit(limit)
+        ).all()
+        out = []
+        for d, ref, name in rows:
+            outcome = OUTCOMES.get(d.outcome)
+            out.append(
+                {
+                    "at": d.created_at.isoformat(timespec="minutes"),
+                    "ref": ref,
+                    "name": name,
+                    "outcome": gettext_(outcome.label) if outcome else d.outcome,
+                }
+            )
+        return out
 
 
 def release_missed_callbacks(engine: Engine, now: datetime) -> int:

@@ -50,6 +50,7 @@ def setup_routes(app: web.Application) -> None:
     r.add_post("/api/agent/preview/skip", preview_skip)
     r.add_get("/api/agent/figures", figures)
     r.add_get("/api/agent/callbacks", callbacks)
+    r.add_get("/api/agent/history", history)
 
 
 async def read_fields(request: web.Request) -> dict[str, str]:
@@ -370,6 +371,13 @@ async def callbacks(request: web.Request) -> web.StreamResponse:
     user = user_of(request)
     data = await in_db(request, svc.my_callbacks, user.id)
     return web.json_response({"ok": True, "callbacks": data})
+
+
+@requires(Role.agent)
+async def history(request: web.Request) -> web.StreamResponse:
+    user = user_of(request)
+    data = await in_db(request, svc.my_history, user.id)
+    return web.json_response({"ok": True, "history": data})
 
 
 async def callback_release_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -26,8 +26,9 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from cobrador.settings import Settings
+from compliance.profile import load_profiles
 from console import agent_views, auditor_views, auth_views, supervisor_views
-from console.callback_window import CallbackChecker, default_callback_checker
+from console.callback_window import CallbackChecker, compliance_callback_checker
 from console.i18n import LANGUAGES, activate, gettext_, ngettext_
 from console.keys import CALLBACK_CHECKER, CLOCK, ENGINE, POPHUB, REDIS, SETTINGS, STATES
 from console.pophub import PopHub
@@ -126,7 +127,9 @@ def init_app(
     app[REDIS] = redis
     app[STATES] = AgentStates(redis)
     app[CLOCK] = clock
-    app[CALLBACK_CHECKER] = callback_checker or default_callback_checker
+    app[CALLBACK_CHECKER] = callback_checker or compliance_callback_checker(
+        load_profiles(settings.profiles_dir)
+    )
     app[POPHUB] = PopHub(redis, engine, clock=clock)
 
     setup_session(

@@ -1,31 +1,27 @@
 """Is a callback time inside the debtor's calling window?
 
-The console takes the checker as a callable so the compliance engine can be
-plugged in (``init_app(..., callback_checker=...)``). Until the engine's API
-is wired here, ``default_callback_checker`` applies the shipped per-country
-hour windows from shared/RULES.md, in every candidate zone of the debtor, and
-fails closed (unknown country or zone -> refused).
+The compliance engine answers: the campaign's profile (tightened by the
+campaign's overrides) is evaluated at the callback instant, and only the
+reasons about time (day, hours, holidays, unknown zone) count, because the
+other rules (caps, registries) are checked again when the call is placed.
+Fails closed: an unknown profile or a profile error refuses the time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, time
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
 
-import holidays
+from compliance.engine import AccountFacts, CallRequest, Engine, PhoneFacts, StaticRegistries
+from compliance.profile import Profile, ProfileError, load_profiles, tighten
 
-from console.debtor_time import debtor_zones
+log = logging.getLogger(__name__)
 
-# weekday (0=Monday) -> (start, end) local; a missing weekday means no calls.
-_EVERY_DAY_7_22 = {d: (time(7), time(22)) for d in range(7)}
-WINDOWS: dict[str, dict[int, tuple[time, time]]] = {
-    "MX": _EVERY_DAY_7_22,
-    "CO": {**{d: (time(7), time(19)) for d in range(5)}, 5: (time(8), time(15))},
-    "PE": {d: (time(7), time(20)) for d in range(5)},
-    "US": {d: (time(8), time(21)) for d in range(7)},
-}
-NO_HOLIDAY_CALLS = {"CO", "PE"}
+TIME_REASONS = frozenset({"outside_hours", "day_not_allowed", "holiday", "timezone_unknown"})
 
 
 @dataclass(frozen=True)
@@ -33,31 +29,58 @@ class CallbackTarget:
     country: str
     account_timezone: str | None
     phone_e164: str | None
+    region: str | None = None
+    profile: str | None = None  # the campaign's profile id; else the country's
+    campaign: str | None = None
+    compliance_overrides: Mapping[str, Any] | None = field(default=None, compare=False)
 
 
 # Returns the reason codes that forbid the time (empty: allowed).
 CallbackChecker = Callable[[CallbackTarget, datetime], list[str]]
 
 
+def compliance_callback_checker(
+    profiles: Mapping[str, Profile] | None = None,
+) -> CallbackChecker:
+    known = dict(profiles) if profiles is not None else load_profiles()
+    rules = Engine()
+
+    def check(target: CallbackTarget, when: datetime) -> list[str]:
+        base = known.get(target.profile or "") or known.get(target.country.upper())
+        if base is None:
+            log.warning("no compliance profile %r for a callback: refused", target.profile)
+            return ["outside_hours"]
+        try:
+            profile = tighten(base, target.compliance_overrides, target.campaign or "")
+        except ProfileError:
+            log.warning("campaign %r compliance overrides are invalid: refused", target.campaign)
+            return ["outside_hours"]
+        request = CallRequest(
+            account=AccountFacts(
+                id=0,
+                status="active",
+                stage="friendly",
+                balance=Decimal(1),
+                country=target.country,
+                region=target.region,
+                timezone=target.account_timezone,
+            ),
+            phone=PhoneFacts(e164=target.phone_e164 or "", consent=True, consent_ref="callback"),
+            profile=profile,
+            registries=StaticRegistries(),
+        )
+        decision = rules.evaluate(request, when)
+        return sorted(set(decision.reasons) & TIME_REASONS)
+
+    return check
+
+
+_shipped: CallbackChecker | None = None
+
+
 def default_callback_checker(target: CallbackTarget, when: datetime) -> list[str]:
-    zones = debtor_zones(target.account_timezone, target.phone_e164)
-    if not zones:
-        return ["timezone_unknown"]
-    window = WINDOWS.get(target.country)
-    if window is None:
-        return ["outside_hours"]
-    reasons: set[str] = set()
-    for zone in zones:
-        local = when.astimezone(zone)
-        hours = window.get(local.weekday())
-        if hours is None:
-            reasons.add("day_not_allowed")
-            continue
-        if target.country in NO_HOLIDAY_CALLS and local.date() in holidays.country_holidays(
-            target.country, years=local.year
-        ):
-            reasons.add("holiday")
-        start, end = hours
-        if not start <= local.time() < end:
-            reasons.add("outside_hours")
-    return sorted(reasons)
+    """The compliance check with the shipped profiles (built on first use)."""
+    global _shipped
+    if _shipped is None:
+        _shipped = compliance_callback_checker()
+    return _shipped(target, when)

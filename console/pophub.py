@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 
 from console.agent_service import build_pop, record_pii_view
 from console.users import CurrentUser, load_user
+from metrics.definitions import POP_LATENCY
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +150,11 @@ class PopHub:
             if not ws.closed:
                 with contextlib.suppress(ConnectionError, RuntimeError):
                     await ws.send_json(payload)
+        published = message.get("published_at")
+        if isinstance(published, int | float):
+            POP_LATENCY.labels(str(payload.get("campaign") or "none")).observe(
+                max(time.time() - float(published), 0.0)
+            )
         # The evidence of the view is written right after the send, off the
         # latency path (the agent is already talking to the debtor); a failure
         # to write it is logged loudly.

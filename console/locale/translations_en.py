@@ -215,6 +215,8 @@ EN = {
     "Sin datos del marcador todavía.": "No data from the dialer yet.",
     "sobre el objetivo": "above target",
     "Servicio no disponible; inténtelo de nuevo.": "Service unavailable; please try again.",
+    "Mis últimas llamadas": "My latest calls",
+    "Sin llamadas todavía": "No calls yet",
     # values shown through _(variable)
     "agent": "agent",
     "supervisor": "supervisor",

@@ -1,4 +1,5 @@
-"""Regenerate the catalogs from the sources: `python console/locale/update.py`.
+"""Regenerate the catalogs from the sources: `python console/locale/update.py`
+(`--check`: only report strings without an English text).
 
 Extracts every marked string (Python `_`, `gettext_`, `N_`; jinja2 `_()`), then
 writes es (identity, plus labels for code values) and en (from translations_en).
@@ -21,6 +22,7 @@ from translations_en import EN, ES_VALUES  # noqa: E402
 
 
 def main() -> int:
+    check_only = "--check" in sys.argv[1:]
     with tempfile.TemporaryDirectory() as tmp:
         pot = Path(tmp) / "messages.pot"
         subprocess.run(
@@ -40,6 +42,8 @@ def main() -> int:
                 missing.append(msgid)
             if text:
                 catalog.add(msgid, text)
+        if check_only:
+            continue
         out = HERE / lang / "LC_MESSAGES" / "messages.po"
         out.parent.mkdir(parents=True, exist_ok=True)
         with out.open("wb") as fh:

@@ -97,6 +97,19 @@
     }
   }
 
+  async function refreshHistory() {
+    const r = await Cobrador.api("GET", "/api/agent/history");
+    if (!r.ok) return;
+    const list = $("history");
+    list.replaceChildren();
+    if (!r.data.history.length) list.append(Cobrador.el("li", T.no_history, "muted"));
+    for (const h of r.data.history) {
+      const li = Cobrador.el("li");
+      li.append(Cobrador.el("span", h.at.slice(11, 16), "muted small"), " ", h.name, " · ", Cobrador.el("strong", h.outcome));
+      list.append(li);
+    }
+  }
+
   // ---- the pop ------------------------------------------------------------
   function setField(path, value) {
     for (const node of document.querySelectorAll(`[data-field="${path}"]`)) node.textContent = value ?? "";
@@ -222,6 +235,7 @@
     await refreshState();
     refreshFigures();
     refreshCallbacks();
+    refreshHistory();
     if (state.state === "wrap_up" || state.state === "paused") {
       if (state.state === "wrap_up") startWrapup(cfg.wrapup_seconds);
     } else if (state.state !== "ready") {
@@ -280,6 +294,7 @@
     await refreshState();
     refreshFigures();
     refreshCallbacks();
+    refreshHistory();
     const r = await Cobrador.api("GET", "/api/agent/current");
     if (r.ok && r.data.pop) showPop(r.data.pop);
   })();

@@ -14,6 +14,7 @@ GET_ROUTES = [
     ("/api/agent/current", AGENT),
     ("/api/agent/figures", AGENT),
     ("/api/agent/callbacks", AGENT),
+    ("/api/agent/history", AGENT),
     ("/supervisor", SUPERVISOR),
     ("/api/wallboard?campaign=mx-demo", SUPERVISOR),
     ("/auditor", AUDITOR),

@@ -249,6 +249,10 @@ async def test_given_valid_promise_when_disposing_then_saved_with_audit_and_comm
     assert figures["figures"]["promises"] == 1
     assert figures["figures"]["promised_amount"] == "1500.50"
     assert figures["figures"]["right_party_contacts"] == 1
+    history = await (await client.get("/api/agent/history")).json()
+    assert [(h["ref"], h["outcome"]) for h in history["history"]] == [
+        ("MX-0001", "Promesa de pago")
+    ]
 
 
 async def test_given_do_not_contact_when_disposing_then_account_ceased_and_dialer_told(
