@@ -17,8 +17,10 @@ half-loaded list. Older versions are deleted after the swap.
 from __future__ import annotations
 
 import hashlib
+import secrets
 from array import array
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -111,12 +113,34 @@ def packed_contains(blob: bytes, q: int) -> bool:
     return False
 
 
+UNLOCK_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+class RegistryBusy(RuntimeError):
+    """Another import of the same registry is running."""
+
+
 class RegistryWriter:
     """Loads a new version beside the current one; `swap` makes it current atomically."""
 
     def __init__(self, client: redis.Redis, name: str) -> None:
         self.client = client
         self.name = name
+
+    @contextmanager
+    def exclusive(self, ttl_seconds: int = 3600) -> Iterator[None]:
+        """One import per registry at a time: a second one would delete the first's version."""
+        key = f"{PREFIX}{{{self.name}}}:lock"
+        token = secrets.token_hex(8)
+        if not self.client.set(key, token, nx=True, ex=ttl_seconds):
+            raise RegistryBusy(f"another import of registry {self.name!r} is running")
+        try:
+            yield
+        finally:
+            self.client.eval(UNLOCK_LUA, 1, key, token)
 
     def current_version(self) -> str | None:
         raw = self.client.get(current_key(self.name))
@@ -168,11 +192,12 @@ class RegistryWriter:
         """Remove every version but `keep` (old ones and leftovers of failed imports)."""
         keep_prefix = version_prefix(self.name, keep) if keep else None
         pointer = current_key(self.name)
+        lock = f"{PREFIX}{{{self.name}}}:lock"
         removed = 0
         chunk: list[Any] = []
         for key in self.client.scan_iter(match=f"{PREFIX}{{{self.name}}}:*", count=5000):
             text = key.decode() if isinstance(key, bytes) else key
-            if text == pointer or (keep_prefix and text.startswith(keep_prefix)):
+            if text in (pointer, lock) or (keep_prefix and text.startswith(keep_prefix)):
                 continue
             chunk.append(key)
             if len(chunk) >= batch:

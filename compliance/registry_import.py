@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 
 from compliance import audit
 from compliance.numbers import BadNumber, NumberNormaliser
-from compliance.registry import RegistryWriter, file_sha256, pack_buckets
+from compliance.registry import RegistryBusy, RegistryWriter, file_sha256, pack_buckets
 from store.db import transaction
 from store.importing.report import rejects_path_for
 from store.models import RegistryImport
@@ -144,6 +144,35 @@ def import_registry(
     count = len(set(numbers))
     version = f"{now:%Y%m%dT%H%M%SZ}-{sha256[:8]}"
     writer = RegistryWriter(client, name)
+    try:
+        with writer.exclusive():
+            replaced = _load_and_swap(
+                engine, writer, numbers, version=version, count=count, sha256=sha256,
+                country=country, path=path, rejected=len(rejects), actor=actor, now=now,
+            )  # fmt: skip
+    except RegistryBusy as exc:
+        raise RegistryImportError(str(exc)) from exc
+    return ImportReport(
+        name, version, count, sha256, replaced, rejects, rejects_file if rejects else None
+    )
+
+
+def _load_and_swap(
+    engine: Engine,
+    writer: RegistryWriter,
+    numbers: list[int],
+    *,
+    version: str,
+    count: int,
+    sha256: str,
+    country: str | None,
+    path: Path,
+    rejected: int,
+    actor: str,
+    now: datetime,
+) -> str | None:
+    """Load the new version beside the current one, record it, swap; returns the replaced one."""
+    name = writer.name
     writer.load(
         version,
         pack_buckets(numbers),
@@ -152,7 +181,6 @@ def import_registry(
         sha256=sha256,
         country=country,
     )
-    del numbers
     replaced = writer.current_version()
     try:
         with transaction(engine) as session:
@@ -162,7 +190,7 @@ def import_registry(
                     country=country.upper() if country else None,
                     version=version,
                     count=count,
-                    rejected=len(rejects),
+                    rejected=rejected,
                     sha256=sha256,
                     source_file=str(path)[-500:],
                     imported_at=now,
@@ -175,7 +203,7 @@ def import_registry(
                     "name": name,
                     "version": version,
                     "count": count,
-                    "rejected": len(rejects),
+                    "rejected": rejected,
                     "sha256": sha256,
                     "source_file": path.name,
                     "country": country,
@@ -192,6 +220,4 @@ def import_registry(
         writer.delete_except(replaced)
         raise
     writer.delete_except(version)
-    return ImportReport(
-        name, version, count, sha256, replaced, rejects, rejects_file if rejects else None
-    )
+    return replaced

@@ -161,6 +161,19 @@ async def test_given_reimport_when_done_then_old_version_keys_are_gone(
     assert flags == [False, True]
 
 
+def test_given_import_running_when_another_starts_then_refused_and_lock_released_after(
+    engine: Engine, client: redis.Redis, tmp_path: Path
+) -> None:
+    path = _write(tmp_path, "+525512345678\n")
+    with (
+        RegistryWriter(client, "reus").exclusive(),
+        pytest.raises(RegistryImportError, match="another import"),
+    ):
+        import_registry(engine, client, name="reus", path=path, now=NOW)
+    assert import_registry(engine, client, name="reus", path=path, now=NOW).count == 1
+    assert not client.exists("cobrador:reg:{reus}:lock")
+
+
 async def test_given_registry_never_imported_when_prefetched_then_unavailable(
     aredis: aioredis.Redis,
 ) -> None:
