@@ -242,9 +242,24 @@ def _notes(session: Session, account_id: int, limit: int = 10) -> list[dict[str,
     ]
 
 
-def pending_attempt(engine: Engine, agent_id: int, now: datetime) -> tuple[int, int] | None:
-    """(attempt_id, account_id) of the agent's newest call still without a disposition."""
+def pending_attempt(
+    engine: Engine, agent_id: int, now: datetime, live_attempt: int | None = None
+) -> tuple[int, int] | None:
+    """(attempt_id, account_id) of the agent's newest call still without a disposition.
+
+    ``live_attempt`` is the call the dialer gave the agent (the agent's Redis
+    state): the dialer writes ``agent_id`` on the attempt row only when the
+    call ends, so during the call that state is what ties the call to the agent.
+    """
     with transaction(engine) as session:
+        if live_attempt is not None:
+            live = session.execute(
+                select(CallAttempt.id, CallAttempt.account_id, CallAttempt.agent_id)
+                .outerjoin(Disposition, Disposition.attempt_id == CallAttempt.id)
+                .where(CallAttempt.id == live_attempt, Disposition.id.is_(None))
+            ).first()
+            if live is not None and live[2] in (None, agent_id):
+                return int(live[0]), int(live[1])
         row = session.execute(
             select(CallAttempt.id, CallAttempt.account_id)
             .outerjoin(Disposition, Disposition.attempt_id == CallAttempt.id)
@@ -260,10 +275,18 @@ def pending_attempt(engine: Engine, agent_id: int, now: datetime) -> tuple[int, 
 
 
 def agent_may_see(
-    engine: Engine, agent_id: int, account_id: int, now: datetime, preview_account: int | None
+    engine: Engine,
+    agent_id: int,
+    account_id: int,
+    now: datetime,
+    preview_account: int | None,
+    live_attempt: int | None = None,
 ) -> bool:
     """Only the account popped to the agent (undisposed call), their preview or callbacks."""
     if preview_account == account_id:
+        return True
+    live = pending_attempt(engine, agent_id, now, live_attempt) if live_attempt else None
+    if live is not None and live[1] == account_id:
         return True
     with transaction(engine) as session:
         popped = session.scalar(
@@ -308,11 +331,18 @@ def save_disposition(
     form: dict[str, str],
     now: datetime,
     checker: CallbackChecker,
+    live_attempt: int | None = None,
 ) -> DispositionResult:
     """Validate and save in one transaction; FormErrors means nothing was written."""
     with transaction(engine) as session:
         attempt = session.get(CallAttempt, attempt_id)
-        if attempt is None or attempt.agent_id != agent.id:
+        if attempt is None:
+            raise PermissionError(attempt_id)
+        # Theirs: the row says so, or (during the call, before the dialer writes
+        # the row's agent) the dialer gave them this call in their Redis state.
+        if attempt.agent_id is None and attempt.id == live_attempt:
+            attempt.agent_id = agent.id
+        if attempt.agent_id != agent.id:
             raise PermissionError(attempt_id)
         if session.scalar(select(Disposition.id).where(Disposition.attempt_id == attempt_id)):
             raise FormErrors({"outcome": N_("Esta llamada ya tiene una tipificación.")})

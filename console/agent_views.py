@@ -131,9 +131,23 @@ async def agent_socket(request: web.Request) -> web.StreamResponse:
     return ws
 
 
+async def _live_attempt(request: web.Request, user: CurrentUser) -> int | None:
+    """The call the dialer gave this agent (their Redis state), if any."""
+    snap = await request.app[STATES].get(user.id)
+    if snap.state in (AgentState.reserved, AgentState.talking, AgentState.wrap_up):
+        return snap.attempt_id
+    return None
+
+
 async def _state_payload(request: web.Request, user: CurrentUser) -> dict[str, Any]:
     snap = await request.app[STATES].get(user.id)
-    pending = await in_db(request, svc.pending_attempt, user.id, request.app[CLOCK]())
+    pending = await in_db(
+        request,
+        svc.pending_attempt,
+        user.id,
+        request.app[CLOCK](),
+        await _live_attempt(request, user),
+    )
     return {
         "ok": True,
         "state": snap.as_dict(),
@@ -150,7 +164,13 @@ async def get_state(request: web.Request) -> web.StreamResponse:
 @requires(Role.agent)
 async def go_ready(request: web.Request) -> web.StreamResponse:
     user = user_of(request)
-    pending = await in_db(request, svc.pending_attempt, user.id, request.app[CLOCK]())
+    pending = await in_db(
+        request,
+        svc.pending_attempt,
+        user.id,
+        request.app[CLOCK](),
+        await _live_attempt(request, user),
+    )
     if pending is not None:
         return json_error(409, gettext_("Tipifique la llamada anterior antes de continuar."))
     await _ensure_logged_in(request, user)
@@ -182,7 +202,9 @@ async def current_pop(request: web.Request) -> web.StreamResponse:
     """The pop to show after a page reload: the pending call, else the preview."""
     user = user_of(request)
     now = request.app[CLOCK]()
-    pending = await in_db(request, svc.pending_attempt, user.id, now)
+    pending = await in_db(
+        request, svc.pending_attempt, user.id, now, await _live_attempt(request, user)
+    )
     if pending is not None:
         pop = await in_db(request, svc.build_pop, pending[1], pending[0], user, now, "pop")
         return web.json_response({"ok": True, "pop": pop})
@@ -220,6 +242,7 @@ async def _may_see(request: web.Request, user: CurrentUser, account_id: int) -> 
         account_id,
         request.app[CLOCK](),
         int(preview) if preview is not None else None,
+        await _live_attempt(request, user),
     )
 
 
@@ -253,6 +276,7 @@ async def dispose(request: web.Request) -> web.StreamResponse:
             fields,
             now,
             request.app[CALLBACK_CHECKER],
+            await _live_attempt(request, user),
         )
     except PermissionError:
         return json_error(403, gettext_("Esta llamada no es suya."))

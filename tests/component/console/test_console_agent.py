@@ -455,3 +455,32 @@ async def test_given_json_body_that_is_not_an_object_when_posting_then_400(
         "/api/agent/disposition", json={"attempt_id": "x"}, headers={"X-CSRF-Token": token}
     )
     assert resp.status == 400
+
+
+async def test_given_call_given_by_dialer_before_row_has_agent_then_only_that_agent_may_use_it(
+    client: TestClient, seed: Seed, engine: Engine, aredis: aioredis.Redis
+) -> None:
+    """The dialer writes the row's agent at the end of the call; during the call
+    the agent's Redis state is what ties the call to the agent."""
+    attempt = make_attempt(engine, seed.account_id, None)
+    states = AgentStates(aredis)
+    beto = seed.users["beto"]
+    await states.login(beto, "mx-demo")
+    await states.set_ready(beto)
+    assert await states.reserve(beto, attempt)
+    await states.talking(beto)
+    token = await login(client, "ana")
+    assert (await client.get(f"/api/agent/accounts/{seed.account_id}")).status == 403
+    denied = await dispose(client, token, attempt_id=attempt, party="nadie", outcome="sin_contacto")
+    assert denied.status == 403
+    await client.post("/logout", data={"_csrf": token})
+    token = await login(client, "beto")
+    assert (await client.get(f"/api/agent/accounts/{seed.account_id}")).status == 200
+    current = await (await client.get("/api/agent/current")).json()
+    assert current["pop"]["attempt_id"] == attempt
+    refused = await client.post("/api/agent/ready", headers={"X-CSRF-Token": token})
+    assert refused.status == 409
+    ok = await dispose(client, token, attempt_id=attempt, party="titular", outcome="rehusa")
+    assert ok.status == 200, await ok.text()
+    with transaction(engine) as session:
+        assert session.get(CallAttempt, attempt).agent_id == beto  # type: ignore[union-attr]

@@ -10,12 +10,14 @@ not change.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -161,3 +163,106 @@ class DialerDouble:
             session.add(attempt)
             session.flush()
             return attempt.id
+
+
+class PbxsimFloor:
+    """The real dial path in a background thread: pbxsim speaking AMI and FastAGI,
+    the compliance service and ``CampaignDialer`` on the campaign. Every call
+    pbxsim gets is answered by a person, so the first ready agent gets a pop.
+
+    The dialer's clock is moved to a weekday 11:00 in Mexico City (inside the
+    MX window) whatever the wall time of the test run.
+    """
+
+    SHIFT = datetime(2026, 11, 25, 17, 0, tzinfo=UTC)
+
+    def __init__(self, engine: Engine, redis_url: str, campaign_id: int, tmp: Path) -> None:
+        self.engine = engine
+        self.redis_url = redis_url
+        self.campaign_id = campaign_id
+        self.tmp = tmp
+        self._ready = threading.Event()
+        self._stop = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="pbxsim-floor", daemon=True)
+
+    def __enter__(self) -> PbxsimFloor:
+        self._thread.start()
+        if not self._ready.wait(30) or self._error is not None:
+            self._stop.set()
+            raise AssertionError(f"pbxsim floor did not start: {self._error!r}")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(20)
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._main())
+        except BaseException as exc:  # reported to the test thread
+            self._error = exc
+            self._ready.set()
+
+    async def _main(self) -> None:
+        import redis as sync_redis
+        from sqlalchemy.orm import Session
+
+        from compliance.registry_import import import_registry
+        from compliance.service import ComplianceService
+        from dialer import channel_vars as cv
+        from dialer.ami import AMIClient
+        from dialer.campaign_dialer import CampaignDialer, DialerOptions
+        from dialer.fastagi import FastAGIServer
+        from pbxsim.ami_server import AMIServer
+        from pbxsim.clock import ScaledClock
+        from pbxsim.pbx import PBX
+        from pbxsim.scenario import Dist, Scenario
+        from store.models import Campaign
+
+        offset = self.SHIFT.timestamp() - time.time()
+
+        def clock() -> float:
+            return time.time() + offset
+
+        reus = self.tmp / "reus.txt"
+        reus.write_text("+525599999999\n")
+        client = sync_redis.Redis.from_url(self.redis_url)
+        import_registry(self.engine, client, name="reus", path=reus, country="MX",
+                        now=datetime.fromtimestamp(clock(), UTC))  # fmt: skip
+        client.close()
+        with Session(self.engine, expire_on_commit=False) as s, s.begin():
+            campaign = s.get(Campaign, self.campaign_id)
+            assert campaign is not None
+            campaign.status = "running"
+            campaign.caller_ids = ["5215550001000"]
+        redis = aioredis.Redis.from_url(self.redis_url)
+        agi = FastAGIServer(routes={}, request_timeout=10.0)
+        await agi.start("127.0.0.1", 0)
+        scenario = Scenario(
+            p_human=1.0, p_machine=0.0, p_busy=0.0, p_congestion=0.0, p_unallocated=0.0,
+            ring_seconds=Dist("constant", 1.0), talk_seconds=Dist("constant", 120.0),
+            amd_human_seconds=0.3, agent_answer_seconds=0.1, seed=7,
+        )  # fmt: skip
+        pbx = PBX(scenario, clock=ScaledClock(1.0), agi_port=agi.port)
+        ami_server = AMIServer(pbx, "cobrador", "secret")
+        await ami_server.start("127.0.0.1", 0)
+        ami = AMIClient("127.0.0.1", ami_server.port, "cobrador", "secret", action_timeout=3.0,
+                        keepalive_interval=None, reconnect_backoff=(0.05, 0.2))  # fmt: skip
+        await ami.connect()
+        dialer = CampaignDialer(
+            sql=self.engine, redis=redis, ami=ami, compliance=ComplianceService(self.engine, redis),
+            campaign=campaign, clock=clock,
+            options=DialerOptions(owner="browser-test", refill_every_seconds=0.5, agi_port=agi.port),
+        )  # fmt: skip
+        agi.routes[cv.SCRIPT_ANSWER] = dialer.agi_answer
+        await dialer.start()
+        self._ready.set()
+        try:
+            while not self._stop.is_set():
+                await dialer.tick()
+                await asyncio.sleep(0.1)
+        finally:
+            for stop in (dialer.stop, ami.close, pbx.stop, ami_server.stop, agi.stop, redis.aclose):
+                with contextlib.suppress(Exception):  # keep stopping the other parts
+                    await asyncio.wait_for(stop(), 10)

@@ -1,0 +1,58 @@
+"""The same agent flow with the real dial path: pbxsim answers a call placed by
+CampaignDialer, the dialer reserves the ready agent and publishes the pop."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from browser_harness import PbxsimFloor
+from console_fixtures import PASSWORD, Seed
+from sqlalchemy import Engine, select
+
+from cobrador.settings import Settings
+from store.db import transaction
+from store.models import Account, CallAttempt, Promise
+
+
+def test_given_agent_ready_when_pbxsim_answers_dialer_call_then_pop_and_promise_saved(
+    browser: Any, console_url: str, seeded: Seed, engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    with transaction(engine) as session:
+        # One dialable account, so the call is for María.
+        other = session.get(Account, seeded.other_account_id)
+        assert other is not None
+        other.status = "paid"
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    agent = context.new_page()
+    agent.goto(f"{console_url}/login")
+    agent.fill("#username", "ana")
+    agent.fill("#password", PASSWORD)
+    agent.click("button[type=submit]")
+    expect(agent.locator("#ws-status")).to_have_text("Conectado")
+    agent.click("#btn-ready")
+    expect(agent.locator("#state-name")).to_have_text("Disponible")
+
+    with PbxsimFloor(engine, settings.redis_url or "", seeded.campaign_id, tmp_path):
+        expect(agent.locator("#pop-name")).to_have_text("María López Hernández", timeout=30_000)
+        expect(agent.locator("#state-name")).to_have_text("En llamada")
+        local_today = datetime.now(ZoneInfo("America/Mexico_City")).date()
+        agent.check('input[name="party"][value="titular"]')
+        agent.select_option("#dispo-outcome", "promesa_pago")
+        agent.fill("#promise-amount", "1800")
+        agent.fill("#promise-date", (local_today + timedelta(days=2)).isoformat())
+        agent.click("#btn-dispo")
+        expect(agent.locator("#dispo-msg")).to_have_text("Tipificación guardada.")
+
+    with transaction(engine) as session:
+        attempt = session.scalar(
+            select(CallAttempt).where(CallAttempt.agent_id == seeded.users["ana"])
+        )
+        assert attempt is not None and attempt.account_id == seeded.account_id
+        promise = session.scalar(select(Promise))
+        assert promise is not None and promise.attempt_id == attempt.id
+    context.close()
