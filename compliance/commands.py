@@ -47,6 +47,15 @@ def register(subparsers: Any) -> None:
     )
     status.set_defaults(func=_registry_status)
 
+    profile = subparsers.add_parser("profile", help="country profiles and their sources")
+    profile_sub = profile.add_subparsers(dest="profile_command", metavar="ACTION", required=True)
+    show = profile_sub.add_parser(
+        "show", help="print a profile (or a campaign's tightened one) with its sources"
+    )
+    show.add_argument("id", nargs="?", help="profile id, e.g. MX (default: all)")
+    show.add_argument("--campaign", help="show the profile as this campaign runs it")
+    show.set_defaults(func=_profile_show)
+
     check = subparsers.add_parser(
         "check", help="evaluate one call now (or --at) and print the decision; counts nothing"
     )
@@ -283,4 +292,51 @@ def _registry_status(args: argparse.Namespace, settings: Settings) -> int:
             client.close()
     if not latest:
         print("no registry imported yet", file=sys.stderr)
+    return 0
+
+
+def _profile_show(args: argparse.Namespace, settings: Settings) -> int:
+    from compliance.profile import Profile, ProfileError, load_profiles, tighten
+
+    try:
+        profiles = load_profiles(settings.profiles_dir)
+    except ProfileError as exc:
+        raise UserError(str(exc)) from exc
+    chosen: list[Profile]
+    if args.campaign:
+        from sqlalchemy import select
+
+        from cobrador.runtime import open_engine
+        from store.db import transaction
+        from store.models import Campaign
+
+        with transaction(open_engine(settings)) as session:
+            campaign = session.execute(
+                select(Campaign).where(Campaign.name == args.campaign)
+            ).scalar_one_or_none()
+            if campaign is None:
+                raise UserError(f"no campaign named {args.campaign!r}")
+            base = profiles.get(campaign.profile)
+            if base is None:
+                raise UserError(f"campaign uses unknown profile {campaign.profile!r}")
+            try:
+                chosen = [tighten(base, (campaign.config or {}).get("compliance"), campaign.name)]
+            except ProfileError as exc:
+                raise UserError(str(exc)) from exc
+    elif args.id:
+        if args.id not in profiles:
+            raise UserError(f"no profile {args.id!r}; known: {', '.join(sorted(profiles))}")
+        chosen = [profiles[args.id]]
+    else:
+        chosen = [profiles[k] for k in sorted(profiles)]
+    for p in chosen:
+        body = p.as_dict()
+        body["profile_version"] = p.full_version
+        body["name"] = p.name
+        body["sources"] = {
+            **dict(p.sources),
+            "caps": [c.source for c in p.caps],
+            "registries": {r.name: r.source for r in p.registries},
+        }
+        print(json.dumps(body, ensure_ascii=False, indent=2))
     return 0
