@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import signal
 import sys
 from typing import Any
 
@@ -93,8 +94,14 @@ def _console_run(args: argparse.Namespace, settings: Settings) -> int:
             site = web.TCPSite(runner, host, port)
             await site.start()
             print(f"console listening on http://{host}:{port}/", flush=True)
+            stop = asyncio.Event()
+            # docker stop / systemd send SIGTERM: close sockets and the pop
+            # subscriber cleanly instead of dying mid-request.
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, stop.set)
             try:
-                await asyncio.Event().wait()
+                await stop.wait()
             finally:
                 await runner.cleanup()
                 await redis.aclose()  # type: ignore[attr-defined]

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from browser_harness import PbxsimFloor
+from browser_harness import SCREENSHOTS, PbxsimFloor
 from console_fixtures import PASSWORD, Seed
 from sqlalchemy import Engine, select
 
@@ -37,9 +37,22 @@ def test_given_agent_ready_when_pbxsim_answers_dialer_call_then_pop_and_promise_
     agent.click("#btn-ready")
     expect(agent.locator("#state-name")).to_have_text("Disponible")
 
+    supervisor = context.browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
+    supervisor.goto(f"{console_url}/login")
+    supervisor.fill("#username", "sofia")
+    supervisor.fill("#password", PASSWORD)
+    supervisor.click("button[type=submit]")
+    row = supervisor.locator(f'#agents-body tr[data-agent="{seeded.users["ana"]}"]')
+    expect(row).to_contain_text("Disponible")
+
     with PbxsimFloor(engine, settings.redis_url or "", seeded.campaign_id, tmp_path):
         expect(agent.locator("#pop-name")).to_have_text("María López Hernández", timeout=30_000)
         expect(agent.locator("#state-name")).to_have_text("En llamada")
+        # The wallboard now shows what the dialer publishes, live.
+        expect(row).to_contain_text("En llamada")
+        expect(supervisor.locator('[data-kpi="connected"]')).to_have_text("1", timeout=10_000)
+        expect(supervisor.locator("#live-note")).to_have_text("")
+        supervisor.screenshot(path=str(SCREENSHOTS / "supervisor.png"), full_page=True)
         local_today = datetime.now(ZoneInfo("America/Mexico_City")).date()
         agent.check('input[name="party"][value="titular"]')
         agent.select_option("#dispo-outcome", "promesa_pago")
@@ -55,4 +68,5 @@ def test_given_agent_ready_when_pbxsim_answers_dialer_call_then_pop_and_promise_
         assert attempt is not None and attempt.account_id == seeded.account_id
         promise = session.scalar(select(Promise))
         assert promise is not None and promise.attempt_id == attempt.id
+    supervisor.context.close()
     context.close()
