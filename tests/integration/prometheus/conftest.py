@@ -44,7 +44,7 @@ def prometheus_binary() -> str:
 
 
 def metrics_source() -> str:
-    return os.environ.get("COBRADOR_METRICS_SOURCE", "synthetic")
+    return os.environ.get("COBRADOR_METRICS_SOURCE", "pbxsim")
 
 
 @pytest.fixture(scope="module")
@@ -58,9 +58,9 @@ def campaign_under_test() -> str:
 def metrics_targets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """`{job: host:port}` for the dialer and console jobs.
 
-    COBRADOR_METRICS_SOURCE picks the source: `pbxsim` runs the real dial
-    loop on pbxsim (pbxsim_source.py), `synthetic` (default until the dial
-    loop's FastAGI port option is committed) only the synthetic floor. A source is a context manager yielding this mapping while
+    COBRADOR_METRICS_SOURCE picks the source: `pbxsim` (default) runs the
+    real dial loop on pbxsim (pbxsim_source.py), `synthetic` only the
+    synthetic floor (no dialer core needed). A source is a context manager yielding this mapping while
     /metrics is served.
     """
     if metrics_source() == "pbxsim":

@@ -2,10 +2,10 @@
 
 A source is a context manager yielding `{job: "host:port"}` for the jobs of
 metrics/prometheus/prometheus.yml (`dialer`, `console`), serving /metrics
-while it is open. Today's source is the synthetic floor behind our real
-aiohttp /metrics handler; a pbxsim-driven run of the real dialer and console
-plugs in as another source with the same shape (see `metrics_targets` in
-conftest.py).
+while it is open. The default source is the real dial loop on pbxsim
+(pbxsim_source.py); this one, the synthetic floor behind our real aiohttp
+/metrics handler, needs no dialer core (COBRADOR_METRICS_SOURCE=synthetic;
+see `metrics_targets` in conftest.py).
 """
 
 from __future__ import annotations

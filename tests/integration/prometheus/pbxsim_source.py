@@ -1,4 +1,4 @@
-"""Opt-in (COBRADOR_METRICS_SOURCE=pbxsim) metrics source driven by the real
+"""The default metrics source of the Prometheus test, driven by the real
 dial loop on pbxsim: a progressive MX
 campaign on SQLite and an embedded Redis, pbxsim answering over AMI and
 calling our FastAGI server, agents who go ready again after each call. The
