@@ -43,6 +43,7 @@ from dialer.pacing.snapshot import (
     RESERVED,
     TALKING,
     WRAP_UP,
+    DurationSample,
     RingSample,
     Snapshot,
 )
@@ -166,8 +167,12 @@ class PredictivePolicy:
         every = 60.0 if self._talk_finished < 300 else 600.0
         if self._handle_built_at is None or s.now - self._handle_built_at >= every:
             self._handle_built_at = s.now
-            talk = Survival.from_samples(s.talk_samples, self.talk_prior_mean)
-            wrap = Survival.from_samples(s.wrap_samples, self.wrap_prior_mean)
+            talk = Survival.from_samples(
+                _with_running(s.talk_samples, s, TALKING), self.talk_prior_mean
+            )
+            wrap = Survival.from_samples(
+                _with_running(s.wrap_samples, s, WRAP_UP), self.wrap_prior_mean
+            )
             self._talk_finished = talk.finished
             supply = [h + s.connect_grace_seconds for h in self.horizons]
             points = wrap.quantiles(self.wrap_points) if wrap.finished else (self.wrap_prior_mean,)
@@ -290,6 +295,23 @@ class PredictivePolicy:
         predicted = 0 if best == math.inf or best < 0 else int(best)
         self.last_reason = "model"
         return max(0, min(s.room, cap, max(progressive, predicted)))
+
+
+def _with_running(
+    samples: tuple[DurationSample, ...], s: Snapshot, state: str
+) -> tuple[DurationSample, ...]:
+    """The samples, plus the agents now in `state` as censored ones if the builder gave none.
+
+    Leaving running talks out biases the estimate short (early in a shift only
+    short calls have finished), so a builder that only records finished ones
+    gets them added from the agents' elapsed time in state.
+    """
+    if any(not x.finished for x in samples):
+        return samples
+    running = tuple(
+        DurationSample(max(0.0, s.now - a.state_since), False) for a in s.agents if a.state == state
+    )
+    return samples + running
 
 
 def _column_sums(rows: list[tuple[float, ...]], width: int) -> list[float]:

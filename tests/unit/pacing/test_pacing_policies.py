@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -12,6 +14,7 @@ from dialer.pacing.snapshot import (
     AGENT_STATES,
     AbandonWindow,
     AgentView,
+    DurationSample,
     RingingCall,
     RingSample,
     Snapshot,
@@ -200,3 +203,18 @@ def test_given_new_samples_but_same_stats_at_when_predictive_then_it_re_estimate
         abandonment=first.abandonment,
     )
     assert policy.calls_to_place(later) == 0
+
+
+def test_given_builder_without_running_talks_when_predictive_then_same_as_with_them():
+    # Early shift: only short talks have finished; 20 agents are 100 s into theirs.
+    finished = tuple(DurationSample(30.0 + i, True) for i in range(20))
+    running = tuple(DurationSample(100.0, False) for _ in range(20))
+    late_answers = tuple(RingSample(20.0, "human") for _ in range(30)) + tuple(
+        RingSample(25.0, "no_answer") for _ in range(70)
+    )
+    base = dataclasses.replace(snapshot(talking=[100.0] * 20), ring_samples=late_answers)
+    without = dataclasses.replace(base, talk_samples=finished)
+    with_running = dataclasses.replace(base, talk_samples=finished + running)
+    assert make_policy("predictive").calls_to_place(without) == make_policy(
+        "predictive"
+    ).calls_to_place(with_running)
