@@ -453,9 +453,15 @@ def save_disposition(
                 actor=agent.actor,
                 subject=f"account:{account.id}",
             )
+        # The dialer's command names (dialer/campaign_dialer.py handle_command):
+        # both take the account out of the hopper and hang up its ringing calls.
         if account.status == AccountStatus.cease_contact.value:
             commands.append(
-                {"type": "drop_account", "account_id": account.id, "reason": "cease_contact"}
+                {"type": "do_not_contact", "account_id": account.id, "reason": "cease_contact"}
+            )
+        elif data.outcome.effect is Effect.stop_account:
+            commands.append(
+                {"type": "stop_account", "account_id": account.id, "reason": data.outcome.code}
             )
         session.flush()
         audit_append(

@@ -140,8 +140,10 @@ def _apply_control(
         change: dict[str, Any] = {"action": action}
         if action == "start":
             campaign.status = "running"
+            change["status"] = "running"
         elif action == "stop":
             campaign.status = "stopped"
+            change["status"] = "stopped"
         elif action == "mode":
             mode = fields.get("dial_mode", "")
             if mode not in DIAL_MODES:

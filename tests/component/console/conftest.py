@@ -1,3 +1,3 @@
 """Console fixtures live in console_fixtures.py so test modules can import helpers."""
 
-from console_fixtures import client, clock, seed  # noqa: F401
+from console_fixtures import client, clock, commands, seed  # noqa: F401

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import json
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -17,6 +19,7 @@ from sqlalchemy import Engine
 
 from cobrador.settings import Settings
 from console.app import init_app
+from console.pophub import COMMANDS_CHANNEL
 from console.security import hash_password
 from store.db import transaction
 from store.models import Account, CallAttempt, Campaign, Phone, User
@@ -115,6 +118,26 @@ def make_attempt(engine: Engine, account_id: int, agent_id: int | None, **extra:
         session.add(attempt)
         session.flush()
         return attempt.id
+
+
+@pytest.fixture
+async def commands(aredis: aioredis.Redis) -> AsyncIterator[list[dict]]:
+    """Every message published on cobrador:commands while the test runs."""
+    seen: list[dict] = []
+    pubsub = aredis.pubsub(ignore_subscribe_messages=True)
+    await pubsub.subscribe(COMMANDS_CHANNEL)
+
+    async def reader() -> None:
+        while True:
+            message = await pubsub.get_message(timeout=0.2)
+            if message:
+                seen.append(json.loads(message["data"]))
+
+    task = asyncio.create_task(reader())
+    yield seen
+    task.cancel()
+    await asyncio.wait([task])
+    await pubsub.aclose()
 
 
 @pytest.fixture

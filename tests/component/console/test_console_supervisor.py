@@ -60,7 +60,7 @@ async def test_given_agent_changes_state_then_supervisor_socket_sees_it_live(
 
 
 async def test_given_supervisor_when_starting_and_changing_mode_then_saved_audited_and_published(
-    client: TestClient, seed: Seed, engine: Engine
+    client: TestClient, seed: Seed, engine: Engine, commands: list[dict]
 ) -> None:
     token = await login(client, "sofia")
     url = f"/supervisor/campaigns/{seed.campaign_id}"
