@@ -241,7 +241,10 @@ class Demo:
         if service.agi is not None:
             pbx.agi_port = service.agi.port
             pbx.global_vars[cv.AGI_PORT] = str(service.agi.port)
-        bots = asyncio.create_task(run_bots(engine, client, self.clock), name="demo-bots")
+        bots_stop = asyncio.Event()
+        bots = asyncio.create_task(
+            run_bots(engine, client, self.clock, bots_stop), name="demo-bots"
+        )
         base = f"http://127.0.0.1:{self.args.port}"
         say("")
         say("cobrador demo is ready:")
@@ -263,8 +266,11 @@ class Demo:
             await self.stop.wait()
         finally:
             service.request_stop()
-            bots.cancel()
-            await asyncio.gather(bots, return_exceptions=True)
+            # Told, not cancelled: a redis-py command cancelled mid-flight can hang.
+            bots_stop.set()
+            _, pending = await asyncio.wait([bots], timeout=5)
+            for task in pending:
+                task.cancel()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(asyncio.gather(dialer_task, return_exceptions=True), 10)
             await pbx.stop()
@@ -284,7 +290,9 @@ def demo_scenario() -> Any:
     )  # fmt: skip
 
 
-async def run_bots(engine: Engine, client: aioredis.Redis, clock: DemoClock) -> None:
+async def run_bots(
+    engine: Engine, client: aioredis.Redis, clock: DemoClock, stop: asyncio.Event
+) -> None:
     """Simulated agents: ready, take calls, record a plausible disposition, ready again."""
     from console.users import CurrentUser, Role
     from dialer.agent_state import AgentState, AgentStateError, AgentStates
@@ -305,7 +313,7 @@ async def run_bots(engine: Engine, client: aioredis.Redis, clock: DemoClock) -> 
         await states.set_ready(bot.id)
     last_attempt: dict[int, int] = {}
     try:
-        while True:
+        while not stop.is_set():
             for bot, _ in bots:
                 snap = await states.get(bot.id)
                 if snap.state is AgentState.talking and snap.attempt_id:

@@ -164,11 +164,14 @@ class CampaignDialer:
         self._stopping.set()
 
     async def stop(self) -> None:
+        """The loops end on their own once told; cancellation is only the fallback."""
         self._stopping.set()
         self._events.close()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=3.0)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
 
     async def _live_channels(self) -> list[Message]:
@@ -609,21 +612,29 @@ class CampaignDialer:
     # -- commands from the console and the imports ------------------------------------
 
     async def _command_loop(self) -> None:
-        pubsub = self.redis.pubsub()
-        await pubsub.subscribe(COMMANDS_CHANNEL)
-        try:
-            async for message in pubsub.listen():
-                if message.get("type") != "message":
-                    continue
-                try:
-                    await self.handle_command(json.loads(message["data"]))
-                except (ValueError, KeyError, TypeError, AMIError, RedisError):
-                    log.warning(
-                        "dialer %s: bad or failed command %r", self.name, message.get("data")
-                    )
-        finally:
-            with contextlib.suppress(Exception):
-                await pubsub.aclose()  # type: ignore[attr-defined]
+        """Commands from the console and the imports. Polls (never blocks forever),
+        so stopping needs no cancellation, and resubscribes after a Redis outage."""
+        while not self._stopping.is_set():
+            pubsub = self.redis.pubsub()
+            try:
+                await pubsub.subscribe(COMMANDS_CHANNEL)
+                while not self._stopping.is_set():
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5)
+                    if message is None or message.get("type") != "message":
+                        continue
+                    try:
+                        await self.handle_command(json.loads(message["data"]))
+                    except (ValueError, KeyError, TypeError, AMIError):
+                        log.warning(
+                            "dialer %s: bad or failed command %r", self.name, message.get("data")
+                        )
+            except (RedisError, OSError):
+                log.warning("dialer %s: commands channel unavailable; retrying", self.name)
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), 1.0)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()  # type: ignore[attr-defined]
 
     async def handle_command(self, command: dict[str, Any]) -> None:
         kind = command.get("type")

@@ -109,6 +109,7 @@ class Floor:
     agent_ids: list[int]
     numbers: dict[int, str]
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def run_until(self, done: Callable[[], bool], wall_seconds: float = 60.0) -> None:
         deadline = time.monotonic() + wall_seconds
@@ -119,9 +120,12 @@ class Floor:
             await asyncio.sleep(0.05)
 
 
-async def _agent_bots(agents: AgentStates, ids: list[int]) -> None:
-    """Agents who finish wrap-up at once: ready again for the next call."""
-    while True:
+async def _agent_bots(agents: AgentStates, ids: list[int], stop: asyncio.Event) -> None:
+    """Agents who finish wrap-up at once: ready again for the next call.
+
+    Stopped by an event, not by cancellation: a redis-py command cancelled
+    mid-flight can leave the task waiting forever."""
+    while not stop.is_set():
         for agent_id in ids:
             snap = await agents.get(agent_id)
             if snap.state is AgentState.wrap_up:
@@ -166,18 +170,20 @@ async def make_floor(
         floor = Floor(
             engine, client, clock, pbx, ami_server, agi, ami, dialer, agents, agent_ids, numbers
         )
-        floor.tasks.append(asyncio.create_task(_agent_bots(agents, agent_ids)))
+        floor.tasks.append(asyncio.create_task(_agent_bots(agents, agent_ids, floor.stop)))
         floors.append(floor)
         return floor
 
     yield make
     for floor in floors:
-        for task in floor.tasks:
-            task.cancel()
-        await asyncio.gather(*floor.tasks, return_exceptions=True)
-        await floor.dialer.stop()
-        await floor.ami.close()
-        await floor.pbx.stop()
-        await floor.ami_server.stop()
-        await floor.agi.stop()
-        await floor.redis.aclose()
+        floor.stop.set()
+        _, stuck = await asyncio.wait(floor.tasks, timeout=10) if floor.tasks else (set(), set())
+        assert not stuck, f"agent bots did not stop: {stuck}"
+        # Each part must stop on its own: a hang here names the part.
+        for name, stop in (("dialer", floor.dialer.stop), ("ami client", floor.ami.close),
+                           ("pbx", floor.pbx.stop), ("ami server", floor.ami_server.stop),
+                           ("fastagi", floor.agi.stop), ("redis", floor.redis.aclose)):  # fmt: skip
+            try:
+                await asyncio.wait_for(stop(), 10)
+            except TimeoutError:
+                raise AssertionError(f"{name} did not stop within 10 s") from None
