@@ -27,7 +27,7 @@ from store.importing.account_rows import (
 from store.importing.bulk import any_of, bulk_insert, insert_returning_ids
 from store.importing.csv_source import CsvRow, RowError
 from store.importing.report import ImportResult
-from store.importing.runner import audit_or_default, run_import
+from store.importing.runner import audit_file_import, audit_or_default, run_import
 from store.models import Account, Phone, PhoneStatus
 
 AuditFn = Callable[..., Any]
@@ -194,11 +194,9 @@ class AccountImporter:
         return changes
 
     def finish(self, session: Session, path: Path, result: ImportResult) -> None:
-        self.audit(session, "account_import", {
-            "file": path.name, "sha256": result.sha256, "rows": result.rows,
-            "created": self.created, "updated": self.updated, "unchanged": self.unchanged,
-            "rejected_rows": result.error_count, "created_id_range": [self.first_id, self.last_id],
-        }, actor=self.actor, subject=None)  # fmt: skip
+        audit_file_import(self.audit, session, "account", path, result, self.actor,
+                          created=self.created, updated=self.updated, unchanged=self.unchanged,
+                          created_id_range=[self.first_id, self.last_id])  # fmt: skip
 
 
 def _phone_values(account_id: int, p: PhoneRecord, now: datetime) -> dict[str, Any]:

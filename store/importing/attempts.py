@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from store.importing.csv_source import CsvRow, RowError
 from store.importing.fields import FieldError, parse_instant
 from store.importing.report import ImportResult
-from store.importing.runner import audit_or_default, run_import
+from store.importing.runner import audit_file_import, audit_or_default, run_import
 from store.models import Account, AttemptResult, CallAttempt, Phone
 
 IMPORTABLE_RESULTS = ("no_answer", "busy", "failed", "machine", "abandoned", "contact")
@@ -135,10 +135,8 @@ class AttemptImporter:
             self.created += len(rows)
 
     def finish(self, session: Session, path: Path, result: ImportResult) -> None:
-        self.audit(session, "attempt_import", {
-            "file": path.name, "sha256": result.sha256, "rows": result.rows,
-            "created": self.created, "duplicates_skipped": self.unchanged,
-            "rejected_rows": result.error_count}, actor=self.actor)  # fmt: skip
+        audit_file_import(self.audit, session, "attempt", path, result, self.actor,
+                          created=self.created, duplicates_skipped=self.unchanged)  # fmt: skip
 
 
 def import_attempts(

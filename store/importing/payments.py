@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from store.importing.csv_source import CsvRow, RowError
 from store.importing.fields import FieldError, parse_instant, parse_money
 from store.importing.report import ImportResult
-from store.importing.runner import audit_or_default, run_import
+from store.importing.runner import audit_file_import, audit_or_default, run_import
 from store.models import Account, AccountStatus, Payment, Promise
 
 REQUIRED = {"external_ref", "amount", "paid_at"}
@@ -145,10 +145,8 @@ class PaymentImporter:
             }, actor=self.actor, subject=f"account:{account.id}")  # fmt: skip
 
     def finish(self, session: Session, path: Path, result: ImportResult) -> None:
-        self.audit(session, "payment_import", {
-            "file": path.name, "sha256": result.sha256, "rows": result.rows,
-            "created": self.created, "duplicates_skipped": self.unchanged,
-            "rejected_rows": result.error_count}, actor=self.actor)  # fmt: skip
+        audit_file_import(self.audit, session, "payment", path, result, self.actor,
+                          created=self.created, duplicates_skipped=self.unchanged)  # fmt: skip
 
 
 def import_payments(
