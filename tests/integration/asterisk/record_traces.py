@@ -415,6 +415,26 @@ async def record_dialer_actions(host: str, port: int, agi: AGIRecorder) -> None:
     agi.save("111", "answer_bridge_then_transfer")
 
 
+async def record_session_filter(host: str, port: int) -> None:
+    """Asterisk 22's advanced session filter: only the named events reach us."""
+    ami = await RawAMI.open(host, port)
+    await ami.login()
+    for name in ("Newstate", "Hangup", "OriginateResponse"):
+        await ami.wait_response(
+            ami.send(
+                [("Action", "Filter"), ("Operation", "Add"), ("MatchCriteria", f"name({name})")]
+            )
+        )
+    await ami.wait_response(ami.send([("Action", "FilterList")]))
+    aid = ami.send(originate("5215512340301", "311"))
+    await ami.wait_response(aid)
+    await ami.wait_for(hung_up("cobrador-311"))
+    await ami.wait_for(has_event("OriginateResponse", actionid=aid))
+    await settle(ami)
+    ami.save("session_filter")
+    await ami.close()
+
+
 async def record_all(host: str, port: int, sets: set[str]) -> None:
     agi = AGIRecorder()
     agi_port = await agi.start()
@@ -433,6 +453,8 @@ async def record_all(host: str, port: int, sets: set[str]) -> None:
         await record_core(host, port, agi)
     if "dialer" in sets:
         await record_dialer_actions(host, port, agi)
+    if "filter" in sets:
+        await record_session_filter(host, port)
 
     for var, value in (
         ("COBRADOR_AGI_PORT", "4573"),
@@ -454,11 +476,11 @@ def main() -> None:
     parser.add_argument(
         "--set",
         action="append",
-        choices=("core", "dialer"),
+        choices=("core", "dialer", "filter"),
         help="which traces to record (default: all); re-recording changes every byte",
     )
     args = parser.parse_args()
-    asyncio.run(record_all(args.host, args.port, set(args.set or ("core", "dialer"))))
+    asyncio.run(record_all(args.host, args.port, set(args.set or ("core", "dialer", "filter"))))
 
 
 if __name__ == "__main__":
