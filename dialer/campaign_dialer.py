@@ -649,9 +649,10 @@ class CampaignDialer:
                 )
         elif kind == "campaign":
             self.campaign.status = str(command.get("status", self.campaign.status))
-            if "dial_mode" in command:
-                self.campaign.dial_mode = str(command["dial_mode"])
-                self.policy = self._policy_for(self.campaign.dial_mode)
+            mode = str(command.get("dial_mode", self.campaign.dial_mode))
+            if mode != self.campaign.dial_mode:  # a new policy forgets what it learned
+                self.campaign.dial_mode = mode
+                self.policy = self._policy_for(mode)
 
     async def stop_account(self, account_id: int) -> None:
         """Out of the hopper at once; a call to it not yet answered is hung up."""
