@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 
 from console.agent_service import build_pop, record_pii_view
 from console.users import CurrentUser, load_user
+from dialer.agent_state import EVENTS_CHANNEL
 from metrics.definitions import POP_LATENCY
 
 log = logging.getLogger(__name__)
@@ -99,7 +100,7 @@ class PopHub:
         while not self._stopping:
             pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
             try:
-                await pubsub.subscribe(POPS_CHANNEL)
+                await pubsub.subscribe(POPS_CHANNEL, EVENTS_CHANNEL)
                 self._ready.set()
                 backoff = 0.5
                 while not self._stopping:
@@ -109,6 +110,10 @@ class PopHub:
                         ignore_subscribe_messages=True, timeout=POLL_SECONDS
                     )
                     if message is None or message.get("type") != "message":
+                        continue
+                    channel = message.get("channel")
+                    if channel in (EVENTS_CHANNEL, EVENTS_CHANNEL.encode()):
+                        await self._forward_state(message["data"])
                         continue
                     task = asyncio.create_task(self._deliver(message["data"]))
                     self._inflight.add(task)
@@ -122,6 +127,18 @@ class PopHub:
             finally:
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()  # type: ignore[attr-defined]
+
+    async def _forward_state(self, raw: bytes | str) -> None:
+        """An agent's state changed (the dialer or another tab did it): tell their page."""
+        try:
+            event = json.loads(raw)
+            agent_id = int(event["agent_id"])
+        except (ValueError, TypeError, KeyError):
+            return
+        for ws in list(self._sockets.get(agent_id, ())):
+            if not ws.closed:
+                with contextlib.suppress(ConnectionError, RuntimeError):
+                    await ws.send_json({"type": "state", "state": event})
 
     async def _deliver(self, raw: bytes | str) -> None:
         try:

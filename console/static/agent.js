@@ -281,6 +281,8 @@
       cancelWrapup();
       showPop(msg);
       refreshState();
+    } else if (msg.type === "state") {
+      showState(msg.state);
     } else if (msg.type === "hello") {
       showState(msg.state);
       refreshState();

@@ -29,6 +29,15 @@ from store.models import (
 )
 
 
+async def next_message(ws, *kinds: str, wait: float = 5.0) -> dict:  # type: ignore[no-untyped-def]
+    """The next message of one of ``kinds`` (state events in between are skipped)."""
+    async with asyncio.timeout(wait):
+        while True:
+            msg = await ws.receive_json()
+            if msg["type"] in kinds:
+                return msg
+
+
 async def until(predicate, within: float = 5.0) -> None:  # type: ignore[no-untyped-def]
     loop = asyncio.get_running_loop()
     end = loop.time() + within
@@ -55,7 +64,7 @@ async def test_given_ready_agent_when_dialer_publishes_pop_then_socket_receives_
 ) -> None:
     token = await login(client, "ana")
     ws = await client.ws_connect("/ws/agent", headers={"Origin": origin(client)})
-    assert (await ws.receive_json(timeout=5))["type"] == "hello"
+    assert (await next_message(ws, "hello"))["type"] == "hello"
     assert (await client.post("/api/agent/ready", headers={"X-CSRF-Token": token})).status == 200
     agent_id = seed.users["ana"]
     attempt = make_attempt(engine, seed.account_id, agent_id)
@@ -72,8 +81,8 @@ async def test_given_ready_agent_when_dialer_publishes_pop_then_socket_receives_
         "published_at": 1.5,
     }
     await aredis.publish(POPS_CHANNEL, json.dumps(pop))
-    got = await ws.receive_json(timeout=5)
-    assert got["type"] == "pop" and got["attempt_id"] == attempt
+    got = await next_message(ws, "pop")
+    assert got["attempt_id"] == attempt
     assert got["account"]["name"] == "María López Hernández"
     assert got["account"]["balance"] == "12500.00" and got["account"]["currency"] == "MXN"
     assert got["account"]["days_past_due"] == (NOW.date() - NOW.date().replace(month=9, day=1)).days
@@ -98,7 +107,7 @@ async def test_given_pop_for_other_agent_then_socket_receives_nothing(
 ) -> None:
     await login(client, "ana")
     ws = await client.ws_connect("/ws/agent", headers={"Origin": origin(client)})
-    await ws.receive_json(timeout=5)
+    await next_message(ws, "hello")
     attempt = make_attempt(engine, seed.account_id, seed.users["beto"])
     bad = [b"not json", json.dumps({"type": "pop"}).encode()]
     for raw in bad:
@@ -110,8 +119,8 @@ async def test_given_pop_for_other_agent_then_socket_receives_nothing(
         "account_id": seed.account_id,
     }
     await aredis.publish(POPS_CHANNEL, json.dumps(pop))
-    with pytest.raises(asyncio.TimeoutError):
-        await ws.receive_json(timeout=0.7)
+    with pytest.raises(TimeoutError):
+        await next_message(ws, "pop", "preview", wait=0.7)
     await ws.close()
 
 
@@ -410,8 +419,8 @@ async def test_given_preview_pop_when_agent_chooses_to_call_then_preview_dial_pu
     ).status == 200
     preview = {"type": "preview", "agent_id": agent_id, "account_id": seed.other_account_id}
     await aredis.publish(POPS_CHANNEL, json.dumps(preview))
-    got = await ws.receive_json(timeout=5)
-    assert got["type"] == "preview" and got["account"]["name"] == "Juan Pérez"
+    got = await next_message(ws, "preview")
+    assert got["account"]["name"] == "Juan Pérez"
     wrong = await client.post(
         "/api/agent/preview/dial",
         json={"account_id": seed.account_id},
@@ -478,3 +487,23 @@ async def test_given_call_given_by_dialer_before_row_has_agent_then_only_that_ag
     assert ok.status == 200, await ok.text()
     with transaction(engine) as session:
         assert session.get(CallAttempt, attempt).agent_id == beto  # type: ignore[union-attr]
+
+
+async def test_given_dialer_changes_agent_state_then_agent_socket_is_told(
+    client: TestClient, seed: Seed, aredis: aioredis.Redis
+) -> None:
+    token = await login(client, "ana")
+    ws = await client.ws_connect("/ws/agent", headers={"Origin": origin(client)})
+    await next_message(ws, "hello")
+    assert (await client.post("/api/agent/ready", headers={"X-CSRF-Token": token})).status == 200
+    states = AgentStates(aredis)
+    assert await states.reserve(seed.users["ana"], 77)
+    seen = []
+    for _ in range(10):
+        msg = await ws.receive_json(timeout=5)
+        if msg["type"] == "state" and msg["state"]["agent_id"] == seed.users["ana"]:
+            seen.append(msg["state"]["state"])
+            if msg["state"]["state"] == "reserved":
+                break
+    assert seen[-1] == "reserved"
+    await ws.close()
