@@ -416,7 +416,8 @@ async def record_dialer_actions(host: str, port: int, agi: AGIRecorder) -> None:
 
 
 async def record_session_filter(host: str, port: int) -> None:
-    """Asterisk 22's advanced session filter: only the named events reach us."""
+    """Asterisk 22's advanced session filter: only the named events reach us.
+    The call is placed from another session, so this trace holds no Originate."""
     ami = await RawAMI.open(host, port)
     await ami.login()
     for name in ("Newstate", "Hangup", "OriginateResponse"):
@@ -426,13 +427,16 @@ async def record_session_filter(host: str, port: int) -> None:
             )
         )
     await ami.wait_response(ami.send([("Action", "FilterList")]))
-    aid = ami.send(originate("5215512340301", "311"))
-    await ami.wait_response(aid)
+    dialer = await RawAMI.open(host, port)
+    await dialer.login()
+    await dialer.wait_response(dialer.send(originate("5215512340103", "311")))
+    await ami.wait_for(has_event("Newstate", uniqueid="cobrador-311", channelstatedesc="Up"))
+    await dialer.wait_response(dialer.send([("Action", "Hangup"), ("Channel", "cobrador-311")]))
     await ami.wait_for(hung_up("cobrador-311"))
-    await ami.wait_for(has_event("OriginateResponse", actionid=aid))
     await settle(ami)
     ami.save("session_filter")
     await ami.close()
+    await dialer.close()
 
 
 async def record_all(host: str, port: int, sets: set[str]) -> None:
