@@ -63,6 +63,9 @@
       const li = Cobrador.el("li"); li.append(Cobrador.el("code", reason), ` ${count}`); blocks.append(li);
     }
     document.getElementById("live-note").textContent = snap.live_available ? "" : T.no_live;
+    if (snap.campaign) {
+      document.getElementById("campaign-status").textContent = T[snap.campaign.status] || snap.campaign.status;
+    }
     tick();
   }
   function tick() {
