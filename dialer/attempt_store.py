@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from compliance import audit
 from store.db import transaction
-from store.models import Account, CallAttempt, Callback, Campaign
+from store.models import Account, CallAttempt, Callback, Campaign, RegistryImport
 
 
 def utc(epoch: float | None) -> datetime | None:
@@ -22,6 +22,18 @@ def utc(epoch: float | None) -> datetime | None:
 def load_campaign(sql: Engine, name: str) -> Campaign | None:
     with Session(sql, expire_on_commit=False) as s:
         return s.execute(select(Campaign).where(Campaign.name == name)).scalar_one_or_none()
+
+
+def latest_registry_imports(sql: Engine, names: list[str]) -> dict[str, RegistryImport]:
+    """The newest import of each named registry."""
+    out: dict[str, RegistryImport] = {}
+    with Session(sql, expire_on_commit=False) as s:
+        for row in s.scalars(
+            select(RegistryImport).where(RegistryImport.name.in_(names))
+            .order_by(RegistryImport.imported_at.desc())
+        ):  # fmt: skip
+            out.setdefault(row.name, row)
+    return out
 
 
 def load_account(sql: Engine, account_id: int) -> Account | None:

@@ -45,6 +45,7 @@ from dialer.recycle import next_attempt_after, rules_for
 from dialer.refill import Refiller, health_key
 from dialer.stats import WINDOW_LABELS, CampaignStats
 from metrics import definitions as m
+from metrics.labels import error_reason
 from store.models import Campaign
 
 log = logging.getLogger(__name__)
@@ -190,6 +191,7 @@ class CampaignDialer:
             if now - self._last_reload >= self.options.refill_every_seconds:
                 self._last_reload = now
                 await self._reload_campaign()
+                await self._registry_metrics()
             if not self._can_dial(now):
                 return 0
             sizes = await self.hopper.sizes()
@@ -235,6 +237,19 @@ class CampaignDialer:
             self._set_unhealthy("waiting for reconciliation with Asterisk", now)
             return False
         return self.campaign.status == "running"
+
+    async def _registry_metrics(self) -> None:
+        """Age of each registry the campaign's profile checks, for the stale alert."""
+        profile = self.compliance.profile_for(self.campaign, self.campaign.country)
+        rows = await asyncio.to_thread(store.latest_registry_imports, self.sql,
+                                       [r.name for r in profile.registries])  # fmt: skip
+        for rule in profile.registries:
+            labels = {"country": self.campaign.country, "registry": rule.name}
+            m.REGISTRY_MAX_AGE.labels(**labels).set(rule.max_age_days * 86400)
+            row = rows.get(rule.name)
+            if row is not None:
+                m.REGISTRY_AGE.mark(row.imported_at.timestamp(), **labels)
+                m.REGISTRY_ENTRIES.labels(**labels).set(row.count)
 
     async def _reload_campaign(self) -> None:
         """Status and mode as the console or the CLI last set them (SQL is the truth)."""
@@ -370,7 +385,7 @@ class CampaignDialer:
             # Never re-sent: the debtor may already be ringing. Reconciliation
             # with Asterisk's live channels decides what happened.
             self.meta[attempt_id].unknown_since = now
-            m.ORIGINATE_ERRORS.labels(self.name, type(exc).__name__).inc()
+            m.ORIGINATE_ERRORS.labels(self.name, error_reason(exc)).inc()
             log.warning("originate of attempt %s uncertain (%s); not re-sent", attempt_id, exc)
             return 0
         m.CALLS_PLACED.labels(self.name, self.campaign.dial_mode).inc()

@@ -111,3 +111,15 @@ async def test_given_payment_mid_ring_then_call_hung_up_and_account_never_dialed
     for _ in range(10):
         await dialer.tick()
     assert [a.result for a in attempts(floor) if a.account_id == target] == ["cancelled"]
+
+
+async def test_given_running_dialer_then_registry_age_and_limit_are_exported(make_floor) -> None:  # type: ignore[no-untyped-def]
+    from metrics.definitions import REGISTRY
+
+    floor = await make_floor(accounts=2)
+    await floor.dialer.tick()
+    labels = {"country": "MX", "registry": "reus"}
+    assert REGISTRY.get_sample_value("cobrador_registry_max_age_seconds", labels) == 31 * 86400
+    age = REGISTRY.get_sample_value("cobrador_registry_age_seconds", labels)
+    assert age is not None and age >= 0
+    assert REGISTRY.get_sample_value("cobrador_registry_loaded_entries", labels) == 1
