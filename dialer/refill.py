@@ -1,9 +1,11 @@
 """Refill a campaign's hopper from SQL with accounts the law allows now.
 
-Candidates come through the `ix_accounts_dialable` index (campaign, status,
-next_attempt_at), never a scan of the portfolio. Each candidate's phones are
-evaluated by the compliance engine (the first check); the first allowed phone
-in rotation enters the hopper. A blocked account is put back to sleep for a
+Candidates come through two indexes, never a scan of the portfolio: never
+dialed accounts through `ix_accounts_never_dialed`, then due ones through
+`ix_accounts_dialable` (campaign, status, next_attempt_at). Each candidate's
+phones are evaluated by the compliance engine (the first check); the first
+allowed phone in rotation enters the hopper. Blocked decisions are recorded
+one by one; the admitted ones of a refill as one audit entry. A blocked account is put back to sleep for a
 time that depends on why (outside hours: minutes; registry-listed: a day), and
 the reasons are counted: they are the hopper's health when it runs dry.
 """
@@ -20,15 +22,17 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import redis.asyncio as aioredis
-from sqlalchemy import Engine, func, or_, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import Engine, func, select, update
+from sqlalchemy.orm import Session, joinedload
 
+from compliance import audit
 from compliance.engine import Decision
 from compliance.service import ComplianceService, Item, account_facts, phone_facts
 from dialer.hopper import Hopper, HopperEntry
 from dialer.priority import account_priority, weights_for
 from metrics import definitions as m
 from store.db import transaction
+from store.importing.bulk import any_of
 from store.models import Account, CallAttempt, Callback, Campaign, Promise
 
 log = logging.getLogger(__name__)
@@ -167,30 +171,40 @@ class Refiller:
                 .order_by(Callback.due_at).limit(want)
             ).scalars().all()  # fmt: skip
             callback_by_account = {c.account_id: c for c in due}
-            query = (
-                select(Account).options(selectinload(Account.phones))
-                .where(Account.campaign_id == self.campaign.id,
-                       Account.status.in_(DIALABLE_STATUSES),
-                       or_(Account.next_attempt_at.is_(None), Account.next_attempt_at <= now))
-                .order_by(Account.next_attempt_at.asc().nulls_first(), Account.id)
-                .limit(want)
-            )  # fmt: skip
-            accounts = {a.id: a for a in s.execute(query).scalars()}
+            # Never-dialed accounts first (ix_accounts_never_dialed, in id order), then
+            # those due longest (ix_accounts_dialable, in next_attempt_at order): two
+            # index range scans of `want` rows. One query with `IS NULL OR <= now`
+            # ordered NULLS FIRST makes PostgreSQL read and sort every match instead.
+            base = (
+                select(Account)
+                .options(joinedload(Account.phones))
+                .where(
+                    Account.campaign_id == self.campaign.id, Account.status.in_(DIALABLE_STATUSES)
+                )
+            )
+            fresh = base.where(Account.next_attempt_at.is_(None)).order_by(Account.id)
+            accounts = {a.id: a for a in s.execute(fresh.limit(want)).unique().scalars()}
+            if len(accounts) < want:
+                oldest = base.where(Account.next_attempt_at <= now).order_by(
+                    Account.next_attempt_at, Account.id
+                )
+                for a in s.execute(oldest.limit(want - len(accounts))).unique().scalars():
+                    accounts[a.id] = a
             # A callback that is due wins over its account's sleep.
             missing = [a for a in callback_by_account if a not in accounts]
             if missing:
-                for a in s.execute(select(Account).options(selectinload(Account.phones))
-                                   .where(Account.id.in_(missing),
-                                          Account.status.in_(DIALABLE_STATUSES))).scalars():  # fmt: skip
+                for a in s.execute(select(Account).options(joinedload(Account.phones))
+                                   .where(any_of(Account.id, missing, s),
+                                          Account.status.in_(DIALABLE_STATUSES))).unique().scalars():  # fmt: skip
                     accounts[a.id] = a
             if not accounts:
                 return []
             ids = list(accounts)
             attempts = dict(s.execute(
-                select(CallAttempt.account_id, func.count()).where(CallAttempt.account_id.in_(ids))
+                select(CallAttempt.account_id, func.count()).where(any_of(CallAttempt.account_id, ids, s))
                 .group_by(CallAttempt.account_id)).all())  # fmt: skip
             broken = set(s.execute(
-                select(Promise.account_id).where(Promise.account_id.in_(ids), Promise.status == "broken",
+                select(Promise.account_id).where(any_of(Promise.account_id, ids, s), Promise.status == "broken",
                                                  Promise.resolved_at >= now - timedelta(days=30))
             ).scalars())  # fmt: skip
             return [Candidate(a, int(attempts.get(a.id, 0)), a.id in broken, callback_by_account.get(a.id))
@@ -202,22 +216,53 @@ class Refiller:
             if queued_callbacks:
                 s.execute(
                     update(Callback)
-                    .where(Callback.id.in_(queued_callbacks))
+                    .where(any_of(Callback.id, queued_callbacks, s))
                     .values(status="queued")
                 )
-            if recorded:
+            blocked = [(i, d) for i, d in recorded if not d.allowed]
+            if blocked:
+                # Every call not placed keeps its own decision row and audit entry.
                 self.compliance.record(
-                    s, [i for i, _ in recorded], [d for _, d in recorded], "hopper"
+                    s, [i for i, _ in blocked], [d for _, d in blocked], "hopper"
                 )
+            admitted = [(i, d) for i, d in recorded if d.allowed]
+            if admitted:
+                audit.append(s, "hopper_admission", admission_evidence(self.campaign.id, admitted),
+                             actor="dialer", subject=f"campaign:{self.campaign.id}")  # fmt: skip
             by_time: dict[datetime, list[int]] = {}
             for account_id, at in sleeps.items():
                 by_time.setdefault(at, []).append(account_id)
             for at, ids in by_time.items():
-                s.execute(update(Account).where(Account.id.in_(ids)).values(next_attempt_at=at))
+                # One array parameter, not an IN list of hundreds: psycopg parses
+                # every placeholder of a statement on each execution.
+                s.execute(
+                    update(Account).where(any_of(Account.id, ids, s)).values(next_attempt_at=at),
+                    execution_options={"synchronize_session": False},
+                )
 
     async def _store_health(self, report: RefillReport, now: datetime) -> None:
         await self.redis.set(health_key(self.campaign.name), json.dumps(report.as_dict(now.timestamp())),
                              ex=HEALTH_TTL_SECONDS)  # fmt: skip
+
+
+def admission_evidence(
+    campaign_id: int, admitted: Sequence[tuple[Item, Decision]]
+) -> dict[str, Any]:
+    """One audit entry for a refill's admitted accounts, each decision in full.
+
+    A row and a chain entry per admitted account cost more than the rest of the
+    refill together; this stage places no call (the final check at originate
+    records its own decision per attempt), so the batch is one entry.
+    """
+    return {
+        "stage": "hopper",
+        "campaign_id": campaign_id,
+        "count": len(admitted),
+        "decisions": [
+            {"account_id": item.account.id, "phone": item.phone.e164, **decision.as_dict()}
+            for item, decision in admitted
+        ],
+    }
 
 
 def _rotation(cand: Candidate) -> list[Any]:

@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -139,6 +140,16 @@ class Account(Base):
     __table_args__ = (
         Index("ix_accounts_status_campaign", "status", "campaign_id"),
         Index("ix_accounts_dialable", "campaign_id", "status", "next_attempt_at"),
+        # Never-dialed accounts in id order: the refill reads these first. The
+        # dialable index cannot serve them in order (NULLs, then a sort by id).
+        Index(
+            "ix_accounts_never_dialed",
+            "campaign_id",
+            "status",
+            "id",
+            postgresql_where=text("next_attempt_at IS NULL"),
+            sqlite_where=text("next_attempt_at IS NULL"),
+        ),
     )
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 03:06:05.005094
+Create Date: 2026-11-24 04:17:47.037605
 """
 
 from __future__ import annotations
@@ -98,6 +98,13 @@ def upgrade() -> None:
     with op.batch_alter_table("accounts", schema=None) as batch_op:
         batch_op.create_index(
             "ix_accounts_dialable", ["campaign_id", "status", "next_attempt_at"], unique=False
+        )
+        batch_op.create_index(
+            "ix_accounts_never_dialed",
+            ["campaign_id", "status", "id"],
+            unique=False,
+            postgresql_where=sa.text("next_attempt_at IS NULL"),
+            sqlite_where=sa.text("next_attempt_at IS NULL"),
         )
         batch_op.create_index(
             "ix_accounts_status_campaign", ["status", "campaign_id"], unique=False
@@ -411,6 +418,11 @@ def downgrade() -> None:
     op.drop_table("users")
     with op.batch_alter_table("accounts", schema=None) as batch_op:
         batch_op.drop_index("ix_accounts_status_campaign")
+        batch_op.drop_index(
+            "ix_accounts_never_dialed",
+            postgresql_where=sa.text("next_attempt_at IS NULL"),
+            sqlite_where=sa.text("next_attempt_at IS NULL"),
+        )
         batch_op.drop_index("ix_accounts_dialable")
 
     op.drop_table("accounts")
