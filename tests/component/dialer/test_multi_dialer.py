@@ -137,9 +137,10 @@ async def start_dialer(owner: str, database_url: str, redis_url: str, ami_port: 
     return DialerProc(owner, proc, log, line.split(b"agi_port=")[1].strip().decode())
 
 
-async def agent_bots(agents: AgentStates, ids: list[int]) -> None:
-    """Agents who finish wrap-up at once: ready again for the next call."""
-    while True:
+async def agent_bots(agents: AgentStates, ids: list[int], stop: asyncio.Event) -> None:
+    """Agents who finish wrap-up at once: ready again for the next call. Stopped by
+    `stop`, never cancelled: a redis-py command cancelled mid-flight can hang."""
+    while not stop.is_set():
         for agent_id in ids:
             if (await agents.get(agent_id)).state is AgentState.wrap_up:
                 await agents.set_ready(agent_id)
@@ -205,7 +206,8 @@ async def test_given_three_dialer_processes_when_one_is_killed_then_no_double_di
     for agent_id in agent_ids:
         await agents.login(agent_id, CAMPAIGN)
         await agents.set_ready(agent_id)
-    bots = asyncio.create_task(agent_bots(agents, agent_ids))
+    stop_bots = asyncio.Event()
+    bots = asyncio.create_task(agent_bots(agents, agent_ids, stop_bots))
     hopper = Hopper(client, CAMPAIGN)
     try:
         for owner in ("d1", "d2", "d3"):
@@ -252,7 +254,7 @@ async def test_given_three_dialer_processes_when_one_is_killed_then_no_double_di
             code = await asyncio.wait_for(d.proc.wait(), 20)
             assert code == 0, d.log.read_text()[-3000:]
     finally:
-        bots.cancel()
+        stop_bots.set()
         await asyncio.gather(bots, return_exceptions=True)
 
     rows = all_attempts(engine)
