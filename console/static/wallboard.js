@@ -1,6 +1,8 @@
 /* The supervisor's wallboard: redrawn from each snapshot the WebSocket sends. */
 "use strict";
 (() => {
+  const picker = document.getElementById("campaign-pick");
+  if (picker) picker.addEventListener("change", () => picker.form.submit());
   const root = document.getElementById("wallboard");
   if (!root) return;
   const T = JSON.parse(document.getElementById("wallboard-config").textContent).t;

@@ -134,3 +134,12 @@ async def test_given_english_chosen_when_rendering_login_then_english_text(
     assert 'lang="en"' in text
     again = await client.get("/login")
     assert "Log in" in await again.text()
+
+
+async def test_given_any_page_then_security_headers_forbid_framing_and_foreign_scripts(
+    client: TestClient,
+) -> None:
+    resp = await client.get("/login")
+    assert "script-src 'self'" in resp.headers["Content-Security-Policy"]
+    assert resp.headers["X-Frame-Options"] == "DENY"
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
