@@ -30,7 +30,18 @@ from compliance.profile import load_profiles
 from console import agent_views, auditor_views, auth_views, supervisor_views
 from console.callback_window import CallbackChecker, compliance_callback_checker
 from console.i18n import LANGUAGES, activate, gettext_, ngettext_
-from console.keys import CALLBACK_CHECKER, CLOCK, ENGINE, POPHUB, REDIS, SETTINGS, STATES
+from console.keys import (
+    CALLBACK_CHECKER,
+    CLOCK,
+    CSRF,
+    ENGINE,
+    LANG,
+    POPHUB,
+    REDIS,
+    SETTINGS,
+    STATES,
+    USER,
+)
 from console.pophub import PopHub
 from console.security import csrf_matches, new_csrf_token
 from console.users import load_user
@@ -67,11 +78,11 @@ async def context_middleware(request: web.Request, handler: Callable) -> web.Str
     wanted = request.query.get("lang")
     if wanted in LANGUAGES:
         session["lang"] = wanted
-    request["lang"] = activate(session.get("lang") or settings.language)
+    request[LANG] = activate(session.get("lang") or settings.language)
     if "csrf" not in session:
         session["csrf"] = new_csrf_token()
-    request["csrf"] = session["csrf"]
-    request["user"] = None
+    request[CSRF] = session["csrf"]
+    request[USER] = None
     uid = session.get("uid")
     if uid is not None:
         user = await asyncio.to_thread(load_user, request.app[ENGINE], int(uid))
@@ -80,7 +91,7 @@ async def context_middleware(request: web.Request, handler: Callable) -> web.Str
             session.invalidate()
             log.warning("session for user id %s refused: role in session does not match", uid)
             return json_error(403, gettext_("Sesión no válida; inicie sesión de nuevo."))
-        request["user"] = user
+        request[USER] = user
     if request.method not in SAFE_METHODS:
         given = request.headers.get("X-CSRF-Token")
         if given is None and request.content_type in (
@@ -188,9 +199,9 @@ def init_app(
 
 async def _template_context(request: web.Request) -> dict[str, object]:
     return {
-        "user": request.get("user"),
-        "csrf": request.get("csrf", ""),
-        "lang": request.get("lang", "es"),
+        "user": request.get(USER),
+        "csrf": request.get(CSRF, ""),
+        "lang": request.get(LANG, "es"),
         "path": request.path,
     }
 

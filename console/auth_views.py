@@ -11,7 +11,7 @@ from aiohttp_session import get_session, new_session
 
 from compliance.audit import append as audit_append
 from console.i18n import gettext_
-from console.keys import ENGINE, REDIS, STATES
+from console.keys import ENGINE, REDIS, STATES, USER
 from console.security import LoginThrottle, verify_password
 from console.users import CurrentUser, find_for_login
 from store.db import transaction
@@ -35,13 +35,14 @@ def setup_routes(app: web.Application) -> None:
 
 
 async def index(request: web.Request) -> web.StreamResponse:
-    user: CurrentUser | None = request["user"]
+    user: CurrentUser | None = request[USER]
     raise web.HTTPFound(HOME[user.role] if user else "/login")
 
 
 async def login_form(request: web.Request) -> web.StreamResponse:
-    if request["user"] is not None:
-        raise web.HTTPFound(HOME[request["user"].role])
+    user = request[USER]
+    if user is not None:
+        raise web.HTTPFound(HOME[user.role])
     return aiohttp_jinja2.render_template("login.html", request, {"error": None, "username": ""})
 
 
@@ -99,7 +100,7 @@ def _audit_login(engine, user: CurrentUser, address: str) -> None:  # type: igno
 
 
 async def logout(request: web.Request) -> web.StreamResponse:
-    user: CurrentUser | None = request["user"]
+    user: CurrentUser | None = request[USER]
     if user is not None and user.role is Role.agent:
         await request.app[STATES].logout(user.id)
     session = await get_session(request)

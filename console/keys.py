@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from cobrador.settings import Settings
 from console.callback_window import CallbackChecker
 from console.pophub import PopHub
+from console.users import CurrentUser
 from dialer.agent_state import AgentStates
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -20,4 +21,8 @@ REDIS = web.AppKey("redis", aioredis.Redis)
 STATES = web.AppKey("agent_states", AgentStates)
 POPHUB: web.AppKey[PopHub] = web.AppKey("pophub")
 CALLBACK_CHECKER: web.AppKey[CallbackChecker] = web.AppKey("callback_checker")
+# Per-request values set by the context middleware.
+USER: web.RequestKey[CurrentUser | None] = web.RequestKey("user")
+CSRF: web.RequestKey[str] = web.RequestKey("csrf")
+LANG: web.RequestKey[str] = web.RequestKey("lang")
 CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("clock")

@@ -11,7 +11,7 @@ from aiohttp import web
 from sqlalchemy import Engine
 
 from console.i18n import gettext_
-from console.keys import ENGINE
+from console.keys import ENGINE, USER
 from console.users import CurrentUser
 from store.models import Role
 
@@ -32,7 +32,7 @@ def json_error(status: int, reason: str, **extra: Any) -> web.Response:
 
 
 def user_of(request: web.Request) -> CurrentUser:
-    user: CurrentUser | None = request.get("user")
+    user: CurrentUser | None = request.get(USER)
     if user is None:  # requires() runs first; this is a programming error guard
         raise web.HTTPUnauthorized()
     return user
@@ -48,7 +48,7 @@ def requires(*roles: Role) -> Callable[[Handler], Handler]:
     def decorate(handler: Handler) -> Handler:
         @wraps(handler)
         async def wrapped(request: web.Request) -> web.StreamResponse:
-            user: CurrentUser | None = request.get("user")
+            user: CurrentUser | None = request.get(USER)
             if user is None:
                 if request.path.startswith("/ws/"):
                     return json_error(403, gettext_("Se requiere iniciar sesión."))
