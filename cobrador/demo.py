@@ -198,6 +198,7 @@ class Demo:
         from console.app import init_app
         from dialer import channel_vars as cv
         from dialer.ami import AMIClient
+        from dialer.campaign_dialer import DIALER_EVENTS
         from dialer.service import DialerService
         from metrics.http import add_metrics_route
         from pbxsim.ami_server import AMIServer
@@ -211,7 +212,9 @@ class Demo:
         pbx = PBX(demo_scenario(), clock=ScaledClock(self.args.speed), agi_port=0)
         ami_server = AMIServer(pbx, "cobrador", ami_secret)
         await ami_server.start("127.0.0.1", 0)
-        ami = AMIClient("127.0.0.1", ami_server.port, "cobrador", ami_secret)
+        ami = AMIClient(
+            "127.0.0.1", ami_server.port, "cobrador", ami_secret, event_filter=DIALER_EVENTS
+        )
         settings = self.settings.with_overrides(fastagi_host="127.0.0.1", fastagi_port=0)
         service = DialerService(
             sql=engine, redis=client, ami=ami, settings=settings, clock=self.clock

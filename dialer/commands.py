@@ -72,8 +72,14 @@ async def _run_service(settings: Settings, engine: Any, url: str, campaigns: lis
     from metrics.http import MetricsServer
 
     client = aioredis.Redis.from_url(url)
+    from dialer.campaign_dialer import DIALER_EVENTS
+
     ami = AMIClient(
-        settings.ami_host, settings.ami_port, settings.ami_username, settings.ami_secret
+        settings.ami_host,
+        settings.ami_port,
+        settings.ami_username,
+        settings.ami_secret,
+        event_filter=DIALER_EVENTS,
     )
     service = DialerService(
         sql=engine, redis=client, ami=ami, settings=settings, campaigns=campaigns

@@ -1,0 +1,114 @@
+"""Commands from the console: preview, transfer, promise holds."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dialer.agent_state import AgentState
+from dialer.campaign_dialer import POPS_CHANNEL
+from store.models import Account, CallAttempt, Campaign, Promise
+
+
+def preview_mode(floor) -> None:  # type: ignore[no-untyped-def]
+    with Session(floor.engine) as s, s.begin():
+        s.scalars(select(Campaign)).one().dial_mode = "preview"
+    floor.dialer.campaign.dial_mode = "preview"
+
+
+def attempts(floor) -> list[CallAttempt]:  # type: ignore[no-untyped-def]
+    with Session(floor.engine) as s:
+        return list(s.scalars(select(CallAttempt).order_by(CallAttempt.id)))
+
+
+async def test_given_preview_campaign_then_only_the_agents_choice_places_a_call(make_floor) -> None:  # type: ignore[no-untyped-def]
+    floor = await make_floor(accounts=3, agents=1)
+    dialer = floor.dialer
+    preview_mode(floor)
+    pubsub = floor.redis.pubsub()
+    await pubsub.subscribe(POPS_CHANNEL)
+    for _ in range(5):
+        await dialer.tick()
+    assert attempts(floor) == []  # nothing dialed on its own
+    agent = floor.agent_ids[0]
+    await dialer.handle_command(
+        {"type": "preview_request", "agent_id": agent, "campaign": "mx-test"}
+    )
+    message = None
+    while message is None or message["type"] != "message":
+        message = await pubsub.get_message(timeout=5)
+    preview = json.loads(message["data"])
+    assert preview["type"] == "preview" and preview["agent_id"] == agent
+    account = preview["account_id"]
+    # Another agent's choice is refused; the right one dials that account.
+    await dialer.handle_command({"type": "preview_dial", "agent_id": agent + 99, "account_id": account,
+                                 "campaign": "mx-test"})  # fmt: skip
+    assert attempts(floor) == []
+    await dialer.handle_command({"type": "preview_dial", "agent_id": agent, "account_id": account,
+                                 "campaign": "mx-test"})  # fmt: skip
+    assert [a.account_id for a in attempts(floor)] == [account]
+    await pubsub.aclose()
+
+
+async def test_given_skipped_preview_then_account_back_an_hour_later(make_floor) -> None:  # type: ignore[no-untyped-def]
+    floor = await make_floor(accounts=1, agents=1)
+    dialer = floor.dialer
+    preview_mode(floor)
+    await dialer.tick()
+    agent = floor.agent_ids[0]
+    await dialer.handle_command(
+        {"type": "preview_request", "agent_id": agent, "campaign": "mx-test"}
+    )
+    (account,) = dialer.previews
+    await dialer.handle_command({"type": "preview_skip", "agent_id": agent, "account_id": account,
+                                 "campaign": "mx-test"})  # fmt: skip
+    assert not dialer.previews
+    sizes = await dialer.hopper.sizes()
+    assert sizes == {"ready": 0, "delayed": 1, "leased": 0}
+
+
+async def test_given_bridged_call_when_transferred_then_other_agent_talks(make_floor) -> None:  # type: ignore[no-untyped-def]
+    from pbxsim.scenario import Dist
+
+    floor = await make_floor(accounts=1, agents=2)
+    floor.pbx.scenario = floor.pbx.scenario.__class__(**{
+        **floor.pbx.scenario.__dict__, "p_human": 1.0, "p_machine": 0.0, "p_busy": 0.0,
+        "p_congestion": 0.0, "talk_seconds": Dist("constant", 2000.0)})  # fmt: skip
+    second = floor.agent_ids[1]
+    await floor.agents.pause(second, "break")
+    dialer = floor.dialer
+    await floor.run_until(lambda: any(c.state.value == "bridged" for c in dialer.calls.values()))
+    ((attempt_id, call),) = dialer.calls.items()
+    first = call.agent_id
+    assert first == floor.agent_ids[0]
+    assert not await dialer.transfer(attempt_id, first, None)  # nobody ready
+    await floor.agents.set_ready(second)
+    assert await dialer.transfer(attempt_id, first, None)
+    assert dialer.calls[attempt_id].agent_id == second
+    assert (await floor.agents.get(second)).state is AgentState.talking
+    assert (await floor.agents.get(first)).state in (AgentState.wrap_up, AgentState.ready)
+
+
+async def test_given_promise_disposition_then_account_waits_past_the_promise_date(
+    make_floor,
+) -> None:  # type: ignore[no-untyped-def]
+    floor = await make_floor(accounts=1, agents=1)
+    with Session(floor.engine) as s, s.begin():
+        account = s.scalars(select(Account)).one()
+        s.add(
+            Promise(
+                account_id=account.id,
+                amount=Decimal("100"),
+                currency="MXN",
+                due_date=date(2026, 12, 4),
+            )
+        )
+        account_id = account.id
+    await floor.dialer.handle_command({"type": "disposition", "account_id": account_id,
+                                       "effect": "hold_until_promise", "attempt_id": 1})  # fmt: skip
+    with Session(floor.engine) as s:
+        assert s.get(Account, account_id).next_attempt_at == datetime(2026, 12, 5, tzinfo=UTC)  # type: ignore[union-attr]
