@@ -15,7 +15,7 @@ window, some not), with the clock advancing one second per tick:
 1. refill tick time at steady state: `Refiller.refill(now, batch)` while a
    consumer drains the hopper (every entry claimed and released), after a
    warm-up; p50/p95/max wall time and p50 CPU time over `--ticks` ticks, for
-   batches of 50, 100 and 200 accounts (the dialer's refill_batch is 200);
+   batches of 50, 100 and 200 accounts (the dialer's refill_batch is 100);
 2. claims/s: `Hopper.claim` of one entry per call (one dialer), and with
    three dialers claiming concurrently, then 10 per call;
 3. Redis memory of the hopper per entry (MEMORY USAGE of its keys).
