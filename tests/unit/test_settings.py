@@ -41,4 +41,7 @@ def test_given_bad_values_when_loaded_then_clear_errors(tmp_path: Path) -> None:
 def test_given_wildcard_fastagi_listen_then_advertised_host_is_reachable_name() -> None:
     assert Settings(fastagi_host="127.0.0.1").fastagi_public_host == "127.0.0.1"
     assert Settings(fastagi_host="0.0.0.0").fastagi_public_host not in ("0.0.0.0", "")
-    assert Settings(fastagi_host="0.0.0.0", fastagi_advertise_host="dialer").fastagi_public_host == "dialer"
+    assert (
+        Settings(fastagi_host="0.0.0.0", fastagi_advertise_host="dialer").fastagi_public_host
+        == "dialer"
+    )
