@@ -208,9 +208,16 @@ class CampaignDialer:
                 now - self._last_refill >= self.options.refill_every_seconds
             ):
                 self._last_refill = now
-                await self.refiller.refill(
-                    datetime.fromtimestamp(now).astimezone(), self.options.refill_batch
-                )
+                # One refill per campaign at a time across dialers: two would
+                # evaluate the same candidates (the caps would still block a
+                # second call, but the work and the evidence would be doubled).
+                lock_ms = max(500, int(self.options.refill_every_seconds * 1000))
+                if await self.redis.set(
+                    self.hopper.refill_lock_key, self.options.owner, nx=True, px=lock_ms
+                ):
+                    await self.refiller.refill(
+                        datetime.fromtimestamp(now).astimezone(), self.options.refill_batch
+                    )
                 sizes = await self.hopper.sizes()
             m.HOPPER_SIZE.labels(self.name).set(sizes["ready"] + sizes["delayed"])
             snapshot = await self.snapshot(now)

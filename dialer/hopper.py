@@ -159,6 +159,7 @@ class Hopper:
         self.leases_key = f"{tag}:leases"
         self.owners_key = f"{tag}:owners"
         self.meta_key = f"{tag}:meta"
+        self.refill_lock_key = f"{tag}:refill-lock"
         self._add = redis.register_script(_ADD)
         self._claim = redis.register_script(_CLAIM)
         self._renew = redis.register_script(_RENEW)
