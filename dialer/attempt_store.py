@@ -50,6 +50,26 @@ def hold_until_promise(sql: Engine, account_id: int) -> None:
             account.next_attempt_at = when
 
 
+def close_lost_attempts(sql: Engine, campaign_id: int, live: set[int], mine: set[int],
+                        before: datetime | None, actor: str) -> int:  # fmt: skip
+    """Attempts with no result, started before `before`, that neither Asterisk
+    (no live channel) nor this dialer knows: a dialer died holding them. They
+    are closed as `lost` (still counted as attempts by the caps) and audited."""
+    with transaction(sql) as s:
+        rows = list(s.scalars(
+            select(CallAttempt).where(CallAttempt.campaign_id == campaign_id,
+                                      CallAttempt.result.is_(None), CallAttempt.started_at < before)
+        ))  # fmt: skip
+        lost = [a for a in rows if a.id not in live and a.id not in mine]
+        for attempt in lost:
+            attempt.result = "lost"
+            attempt.ended_at = attempt.ended_at or before
+            audit.append(s, "attempt", {"attempt_id": attempt.id, "account_id": attempt.account_id,
+                                        "result": "lost", "reason": "dialer stopped before the call ended"},
+                         actor=actor, subject=f"account:{attempt.account_id}")  # fmt: skip
+        return len(lost)
+
+
 def load_account(sql: Engine, account_id: int) -> Account | None:
     with Session(sql, expire_on_commit=False) as s:
         return s.execute(

@@ -54,6 +54,9 @@ POPS_CHANNEL = "cobrador:pops"
 # The only AMI events the dial loop reads: asking Asterisk for just these
 # (a session Filter) tripled sustained originates/s on Asterisk 22 here.
 DIALER_EVENTS = ("Newstate", "Hangup", "OriginateResponse")
+# An open attempt older than this with no live channel was left by a dialer that
+# died: its Originate reply and events would have come long before.
+ORPHAN_GRACE_SECONDS = 120.0
 PREVIEW_SKIP_SECONDS = 3600.0  # a skipped account comes back an hour later
 PREVIEW_HOLD_SECONDS = 300.0  # an unanswered preview returns to the hopper
 COMMANDS_CHANNEL = "cobrador:commands"
@@ -507,6 +510,17 @@ class CampaignDialer:
                 await self._finish(attempt_id, cs.on_hangup(call, None, now))
             else:
                 self.meta[attempt_id].unknown_since = None
+        # Attempts another (dead) dialer left open: no live channel, nobody to end them.
+        lost = await asyncio.to_thread(
+            store.close_lost_attempts, self.sql, self.campaign.id, {a for a in live if a is not None},
+            set(self.calls), store.utc(now - ORPHAN_GRACE_SECONDS), self.options.owner,
+        )  # fmt: skip
+        if lost:
+            log.warning(
+                "dialer %s: %d attempt(s) left open by a stopped dialer closed as lost",
+                self.name,
+                lost,
+            )
         self.reconciled = True
 
     # -- the FastAGI answer route -----------------------------------------------

@@ -92,6 +92,7 @@ class AttemptResult(enum.StrEnum):
     contact = "contact"  # a person answered and was connected to an agent
     blocked = "blocked"  # final check refused at originate; never dialed
     cancelled = "cancelled"  # hung up by us before answer (payment mid-ring)
+    lost = "lost"  # the dialer died before it saw the end; counted as an attempt
 
 
 class Campaign(Base):

@@ -123,3 +123,28 @@ async def test_given_running_dialer_then_registry_age_and_limit_are_exported(mak
     age = REGISTRY.get_sample_value("cobrador_registry_age_seconds", labels)
     assert age is not None and age >= 0
     assert REGISTRY.get_sample_value("cobrador_registry_loaded_entries", labels) == 1
+
+
+async def test_given_attempts_left_open_by_a_dead_dialer_when_reconciling_then_closed_as_lost(
+    make_floor,
+) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    from dialer.ami import Message
+
+    floor = await make_floor(accounts=3)
+    now = datetime.fromtimestamp(floor.clock(), UTC)
+    with Session(floor.engine) as s, s.begin():
+        ids = []
+        for account_id, minutes in zip(list(floor.numbers), (10, 10, 1), strict=True):
+            row = CallAttempt(account_id=account_id, phone_e164=floor.numbers[account_id],
+                              campaign_id=floor.dialer.campaign.id, started_at=now - timedelta(minutes=minutes))  # fmt: skip
+            s.add(row)
+            s.flush()
+            ids.append(row.id)
+    still_up = Message([("Event", "CoreShowChannel"), ("Uniqueid", f"cobrador-{ids[1]}")])
+    await floor.dialer.reconcile([still_up])
+    with Session(floor.engine) as s:
+        results = [s.get(CallAttempt, i).result for i in ids]  # type: ignore[union-attr]
+    # Old and gone: lost. Still up in Asterisk, or too recent to judge: untouched.
+    assert results == ["lost", None, None]
