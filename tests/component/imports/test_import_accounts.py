@@ -55,7 +55,7 @@ BAD_ROWS = [
         "yes or no",
     ),
     ("B1,Beto,MX,CO-DC,100,MXN,2026-10-01,active,,,,,\n", "region", "not a subdivision of MX"),
-    ("B1,Beto,MX,MX-XXX,100,MXN,2026-10-01,active,,,,,\n", "region", "unknown region"),
+    ("B1,Beto,MX,MX-ZZZ,100,MXN,2026-10-01,active,,,,,\n", "region", "unknown region"),
     ("B1,Beto,MX,,100,MXX,2026-10-01,active,,,,,\n", "currency", "unknown currency"),
     ("B1,Beto,MX,,100,MXN,2026-10-01,asleep,,,,,\n", "status", "unknown status"),
     ("B1,,MX,,100,MXN,2026-10-01,active,,,,,\n", "debtor_name", "required"),

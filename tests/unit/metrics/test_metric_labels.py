@@ -26,7 +26,7 @@ from metrics.labels import (
         ("CO", "DC", "CO-DC"),
         ("PE", "LIM", "PE-LIM"),
         ("MX", "Jalisco", "unknown"),
-        ("MX", "XXX", "unknown"),
+        ("MX", "ZZZ", "unknown"),
         ("MX", None, "unknown"),
         (None, "JAL", "unknown"),
         ("MX", "CO-DC", "unknown"),
