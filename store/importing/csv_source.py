@@ -35,6 +35,19 @@ class CsvRow:
     errors: list[RowError] = field(default_factory=list)
 
 
+def make_row(header: list[str], line: int, raw: list[str]) -> CsvRow:
+    """A row's cells by (lower-case) column name, trimmed; a wrong width is an error."""
+    width = len(header)
+    row = CsvRow(line=line, values={}, raw=raw)
+    if len(raw) != width:
+        row.errors.append(
+            RowError(line, "", f"row has {len(raw)} fields but the header has {width}")
+        )
+    cells = raw if len(raw) >= width else raw + [""] * (width - len(raw))
+    row.values = dict(zip(header, map(str.strip, cells), strict=False))
+    return row
+
+
 class HashingReader(io.RawIOBase):
     """Wraps a binary file: hashes and counts every byte read (sha256 for evidence,
     bytes for the progress bar)."""
@@ -133,7 +146,12 @@ class CsvSource:
         return names
 
     def __iter__(self) -> Iterator[CsvRow]:
-        width = len(self.header)
+        for line, raw in self.raw_rows():
+            yield make_row(self.header, line, raw)
+
+    def raw_rows(self) -> Iterator[tuple[int, list[str]]]:
+        """(line, cells) of every non-blank row: the cheap part, for callers that
+        build the rows elsewhere (worker processes)."""
         while True:
             line = self._physical_line + 1
             try:
@@ -145,14 +163,7 @@ class CsvSource:
             if not raw or all(not cell.strip() for cell in raw):
                 continue  # blank lines are not rows
             self.rows_read += 1
-            row = CsvRow(line=line, values={}, raw=raw)
-            if len(raw) != width:
-                row.errors.append(
-                    RowError(line, "", f"row has {len(raw)} fields but the header has {width}")
-                )
-            cells = raw if len(raw) >= width else raw + [""] * (width - len(raw))
-            row.values = dict(zip(self.header, map(str.strip, cells), strict=False))
-            yield row
+            yield line, raw
 
     def close(self) -> None:
         self._binary.close()

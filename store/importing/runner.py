@@ -15,7 +15,7 @@ from typing import IO, Any, Protocol
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from store.importing.csv_source import CsvRow, CsvSource, RowError
+from store.importing.csv_source import CsvRow, CsvSource, RowError, make_row
 from store.importing.report import ImportResult, Progress, RejectsWriter, rejects_path_for
 
 
@@ -61,8 +61,10 @@ CHUNK_ROWS = 1000
 MAX_CHUNKS_IN_FLIGHT = 6  # bounds memory: the file is streamed, never held
 
 
-def _validate_chunk(validator: Callable[[CsvRow], Any], rows: list[CsvRow]) -> list[Any]:
-    return [validator(row) for row in rows]
+def _validate_chunk(validator: Callable[[CsvRow], Any], header: list[str],
+                    rows: list[tuple[int, list[str]]]) -> list[Any]:  # fmt: skip
+    # Rows are built here, in the worker: the parent only reads and ships cells.
+    return [validator(make_row(header, line, raw)) for line, raw in rows]
 
 
 def validated_rows(
@@ -76,25 +78,28 @@ def validated_rows(
         return
     parallel: ParallelRowImporter = importer  # type: ignore[assignment]
     validator = parallel.pure_validator()
+    header = source.header
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        in_flight: deque[tuple[list[CsvRow], Future[list[Any]]]] = deque()
+        in_flight: deque[tuple[list[tuple[int, list[str]]], Future[list[Any]]]] = deque()
 
         def drain_one() -> Iterator[tuple[CsvRow, Any]]:
             chunk, future = in_flight.popleft()
-            for row, outcome in zip(chunk, future.result(), strict=True):
+            for (line, raw), outcome in zip(chunk, future.result(), strict=True):
+                # The parent needs only the line and the cells (rejects file, errors).
+                row = CsvRow(line=line, values={}, raw=raw)
                 yield row, (outcome if isinstance(outcome, list) else parallel.check(row, outcome))
 
-        chunk: list[CsvRow] = []
-        for row in source:
-            chunk.append(row)
+        chunk: list[tuple[int, list[str]]] = []
+        for item in source.raw_rows():
+            chunk.append(item)
             if len(chunk) >= CHUNK_ROWS:
-                in_flight.append((chunk, pool.submit(_validate_chunk, validator, chunk)))
+                in_flight.append((chunk, pool.submit(_validate_chunk, validator, header, chunk)))
                 chunk = []
                 if len(in_flight) >= MAX_CHUNKS_IN_FLIGHT:
                     yield from drain_one()
         if chunk:
-            in_flight.append((chunk, pool.submit(_validate_chunk, validator, chunk)))
+            in_flight.append((chunk, pool.submit(_validate_chunk, validator, header, chunk)))
         while in_flight:
             yield from drain_one()
 
