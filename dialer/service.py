@@ -71,6 +71,9 @@ class DialerService:
         self.agi = FastAGIServer(routes={cv.SCRIPT_ANSWER: self.answer})
         await self.agi.start(self.settings.fastagi_host, self.settings.fastagi_port)
         await self._connect_ami()
+        if self._stop.is_set():  # asked to stop while waiting for Asterisk
+            await self.shutdown()
+            return
         compliance = ComplianceService(self.sql, self.redis)
         owner = dialer_id()
         for campaign in campaigns:
@@ -82,8 +85,14 @@ class DialerService:
                 campaign=campaign, options=options, clock=self.clock,
             )  # fmt: skip
         log.info("dialer %s: campaigns %s", owner, ", ".join(self.dialers) or "(none)")
+
+        async def stop_when_asked() -> None:
+            await self._stop.wait()
+            for dialer in self.dialers.values():
+                dialer.request_stop()
+
         try:
-            await asyncio.gather(*(d.run() for d in self.dialers.values()), self._stop.wait())
+            await asyncio.gather(*(d.run() for d in self.dialers.values()), stop_when_asked())
         finally:
             await self.shutdown()
 
@@ -95,7 +104,7 @@ class DialerService:
                 await self.ami.connect()
                 return
             except AMIError as exc:
-                log.warning("AMI at %s:%s unavailable (%s); retrying in %.0f s",
+                log.warning("AMI at %s:%s unavailable (%s); retrying in %.1f s",
                             self.ami.host, self.ami.port, exc, delay)  # fmt: skip
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._stop.wait(), delay)

@@ -42,3 +42,28 @@ def test_given_campaign_commands_then_created_started_and_errors_are_clear(
     )
     assert main(["campaign", "assign", "mx", "--country", "MX"]) == 0
     assert "3 account(s) assigned" in capsys.readouterr().out
+
+
+def test_given_no_asterisk_when_dialer_interrupted_then_it_stops_cleanly(
+    env: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    assert main(["campaign", "create", "mx", "--country", "MX"]) == 0
+    environ = {
+        **os.environ,
+        "COBRADOR_AMI_PORT": "1",
+        "COBRADOR_FASTAGI_PORT": "0",
+        "COBRADOR_METRICS_PORT": "0",
+    }
+    proc = subprocess.Popen([sys.executable, "-m", "cobrador.cli", "dialer", "run"], env=environ,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    assert proc.stderr is not None
+    for line in proc.stderr:  # waits for the first retry: nothing is dialed meanwhile
+        if "unavailable" in line:
+            break
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=20) == 0
