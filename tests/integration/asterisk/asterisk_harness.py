@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import itertools
 import os
 import shutil
 import subprocess
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
@@ -31,6 +32,7 @@ AMI_HOST = "127.0.0.1"
 AMI_PORT = 5038
 AMI_USER = "cobrador"
 AMI_SECRET = "cobrador-dev-secret"
+LOCK_PATH = Path(os.environ.get("COBRADOR_ASTERISK_LOCK", "/run/lock/cobrador-asterisk.lock"))
 
 # Contract: 17 busy; 18/19 no answer; the rest of the unanswered causes failed.
 BUSY_CAUSES = {17}
@@ -84,6 +86,27 @@ class ChrootAsterisk:
                 f"{done.stdout}{done.stderr}"
             )
         return done.stdout
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the machine's one chroot Asterisk for a whole test session.
+
+        Several checkouts (git worktrees, a benchmark) share one chroot and its
+        fixed ports: each session restarts Asterisk with its own asterisk-conf/,
+        so two at once would pull the PBX from under each other. `flock` on the
+        same file serialises them (shell: `flock LOCK_PATH command`).
+        """
+        LOCK_PATH.parent.mkdir(parents=True, exist_ok=True)
+        with open(LOCK_PATH, "a+") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                print(f"\nwaiting for the chroot Asterisk ({LOCK_PATH} is held)", flush=True)
+                fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def installed(self) -> bool:
         root = Path(self.run("path").strip())

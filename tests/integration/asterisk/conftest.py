@@ -42,17 +42,20 @@ def asterisk() -> Iterator[ChrootAsterisk]:
         unavailable(f"scripts/asterisk-chroot unusable: {exc}")
     if not installed:
         unavailable("Asterisk chroot not installed: run scripts/ci-deps.d/20-asterisk")
-    try:
-        # A restart, not a start: this session's asterisk-conf must be the one loaded.
-        pbx.run("restart")
-    except (OSError, RuntimeError) as exc:
-        unavailable(f"Asterisk did not start: {exc}")
-    # Port 5038 is also pbxsim's default: make sure the chroot Asterisk owns it.
-    version = asyncio.run(ami_version())
-    if "Asterisk 22" not in version:
-        pytest.fail(f"AMI on {pbx.host}:{pbx.ami_port} is not the chroot Asterisk 22: {version!r}")
-    yield pbx
-    pbx.run("stop")
+    with pbx.exclusive():
+        try:
+            # A restart, not a start: this session's asterisk-conf must be the one loaded.
+            pbx.run("restart")
+        except (OSError, RuntimeError) as exc:
+            unavailable(f"Asterisk did not start: {exc}")
+        # Port 5038 is also pbxsim's default: make sure the chroot Asterisk owns it.
+        version = asyncio.run(ami_version())
+        if "Asterisk 22" not in version:
+            pytest.fail(
+                f"AMI on {pbx.host}:{pbx.ami_port} is not the chroot Asterisk 22: {version!r}"
+            )
+        yield pbx
+        pbx.run("stop")
 
 
 @pytest.fixture
