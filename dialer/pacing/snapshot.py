@@ -43,6 +43,22 @@ seconds in the simulator):
 - `max_ringing`: the most calls that may ring at once (trunk/line limit); a
   policy never returns more than `max_ringing - len(ringing)`.
 - `shift_ends_at`: when the shift ends, if known (lets baselines taper).
+
+Blended inbound (debtors calling back; all three default to "no inbound", so a
+builder that knows nothing of inbound keeps working unchanged):
+
+- `inbound_waiting`: for each inbound caller queued for an agent of this
+  campaign right now, the seconds waited so far (`now - entered_queue`), any
+  order. Counted from when the caller entered the queue (after the greeting),
+  not from the dial-in. Callers already bridged to an agent are not in it:
+  their agents are `talking` like any other.
+- `inbound_rate_per_s`: inbound calls expected per second at this time of day
+  (the campaign's profile for this hour, or a recent measured rate); 0.0 when
+  the campaign takes no inbound.
+- `inbound_wait_target_s`: the campaign's target for an inbound caller's wait
+  (seconds). Inbound has priority over outbound for the next free agent; the
+  predictive policy keeps enough agents free that a caller's wait stays under
+  this target (see `dialer.pacing.inbound`).
 """
 
 from __future__ import annotations
@@ -65,6 +81,7 @@ RING_OUTCOMES = frozenset({"human", "machine", "busy", "failed", "no_answer", "r
 HANDLE_SAMPLE_WINDOW_SECONDS = 3600.0
 RING_SAMPLE_WINDOW_SECONDS = 900.0
 STATS_REFRESH_SECONDS = 30.0
+DEFAULT_INBOUND_WAIT_TARGET_SECONDS = 20.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +129,9 @@ class Snapshot:
     connect_grace_seconds: float = 2.0
     max_ringing: int = 1000
     shift_ends_at: float | None = None
+    inbound_waiting: tuple[float, ...] = ()
+    inbound_rate_per_s: float = 0.0
+    inbound_wait_target_s: float = DEFAULT_INBOUND_WAIT_TARGET_SECONDS
 
     def window(self, seconds: float) -> AbandonWindow | None:
         """The abandonment window of exactly this length, if the builder gave one."""
@@ -122,6 +142,11 @@ class Snapshot:
 
     def count(self, state: str) -> int:
         return sum(1 for a in self.agents if a.state == state)
+
+    @property
+    def has_inbound(self) -> bool:
+        """True when inbound callers are waiting or expected: the policy must make room for them."""
+        return self.inbound_rate_per_s > 0 or bool(self.inbound_waiting)
 
     @property
     def room(self) -> int:
