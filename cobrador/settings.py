@@ -19,6 +19,9 @@ class SettingsError(ValueError):
 class Settings:
     # Where the embedded defaults keep their files (SQLite, redis dump, recordings).
     data_dir: Path = Path("./cobrador-data")
+    # Call recordings (the directory storage's root; shared with Asterisk in
+    # docker-compose). Unset or empty: <data_dir>/recordings.
+    recordings_dir: Path = Path()
     # None means embedded: SQLite under data_dir / an embedded redis-server.
     database_url: str | None = None
     redis_url: str | None = None
@@ -46,6 +49,10 @@ class Settings:
     profiles_dir: Path | None = None
     log_level: str = "INFO"
     extra: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.recordings_dir == Path():
+            object.__setattr__(self, "recordings_dir", self.data_dir / "recordings")
 
     @property
     def effective_database_url(self) -> str:
@@ -96,6 +103,9 @@ class Settings:
         return cls(**kwargs)
 
     def with_overrides(self, **changes: Any) -> Settings:
+        if "data_dir" in changes and self.recordings_dir == self.data_dir / "recordings":
+            # The default follows the data dir unless the recordings dir was set.
+            changes.setdefault("recordings_dir", Path())
         return replace(self, **changes)
 
 

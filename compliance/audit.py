@@ -51,6 +51,9 @@ KINDS = frozenset(
         "callback",
         "login",
         "export",
+        "recording",
+        "recording_purge",
+        "recording_hold",
     }
 )
 

@@ -327,3 +327,33 @@ class AuditEntry(Base):
     payload: Mapped[str] = mapped_column(Text)  # canonical JSON
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class RecordingStatus(enum.StrEnum):
+    ok = "ok"  # the file was there, closed, hashed
+    missing = "missing"  # no file where the recording should be
+    empty = "empty"  # a file without audio (0 bytes, or a wav header and no frames)
+    failed = "failed"  # the file could not be read (permissions, storage error)
+
+
+class Recording(Base):
+    """One call recording: where its file is, what it hashed to, how long it is kept."""
+
+    __tablename__ = "recordings"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("call_attempts.id"), unique=True)
+    storage_key: Mapped[str] = mapped_column(String(200))  # YYYY/MM/DD/<attempt_id>.<ext>
+    status: Mapped[str] = mapped_column(String(20), default=RecordingStatus.ok.value)
+    failure_reason: Mapped[str | None] = mapped_column(String(200))
+    duration_s: Mapped[Decimal | None] = mapped_column(Numeric(10, 3))
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column()
+    ended_at: Mapped[datetime | None] = mapped_column()
+    retention_until: Mapped[datetime] = mapped_column(index=True)
+    legal_hold: Mapped[bool] = mapped_column(Boolean, default=False)
+    hold_reason: Mapped[str | None] = mapped_column(String(500))
+    hold_by: Mapped[str | None] = mapped_column(String(100))
+    purged_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -45,3 +45,19 @@ def test_given_wildcard_fastagi_listen_then_advertised_host_is_reachable_name() 
         Settings(fastagi_host="0.0.0.0", fastagi_advertise_host="dialer").fastagi_public_host
         == "dialer"
     )
+
+
+def test_given_no_recordings_dir_then_it_is_under_the_data_dir() -> None:
+    s = Settings.load(environ={"COBRADOR_DATA_DIR": "/srv/cob"})
+    assert s.recordings_dir == Path("/srv/cob/recordings")
+    assert Settings.load(environ={"COBRADOR_RECORDINGS_DIR": ""}).recordings_dir == Path(
+        "cobrador-data/recordings"
+    )
+    moved = s.with_overrides(data_dir=Path("/other"))
+    assert moved.recordings_dir == Path("/other/recordings")
+
+
+def test_given_recordings_dir_in_env_then_it_wins() -> None:
+    s = Settings.load(environ={"COBRADOR_RECORDINGS_DIR": "/var/spool/rec"})
+    assert s.recordings_dir == Path("/var/spool/rec")
+    assert s.with_overrides(data_dir=Path("/x")).recordings_dir == Path("/var/spool/rec")

@@ -1,0 +1,1 @@
+"""Call recordings: storage of the files, their rows, retention, holds and verification."""
