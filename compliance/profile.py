@@ -259,9 +259,10 @@ def parse_profile(data: Mapping[str, Any], where: str = "profile") -> Profile:
     """Build a Profile from a parsed profile file, checking shape and sources."""
     _no_unknown(
         data,
-        {"profile", "hours", "holidays", "consent", "parties", "caps", "abandon", "registries"},
+        {"profile", "hours", "holidays", "consent", "parties", "caps", "abandon", "registries",
+         "inbound"},
         where,
-    )
+    )  # fmt: skip
     head = _table(data, "profile", where)
     _no_unknown(head, {"id", "country", "version", "name"}, f"{where}.profile")
     for key in ("id", "country", "version", "name"):
@@ -301,6 +302,19 @@ def parse_profile(data: Mapping[str, Any], where: str = "profile") -> Profile:
     abandon = _table(data, "abandon", where)
     _no_unknown(abandon, {"cooldown_hours", "source"}, f"{where}.abandon")
     sources["abandon"] = _require_source(abandon, f"{where}.abandon")
+
+    if "inbound" in data:
+        # Calls the debtor makes: never attempts; whether their right-party
+        # conversation counts as a contact is the profile's reading, with its source.
+        inbound = _table(data, "inbound", where)
+        _no_unknown(inbound, {"contact_counts", "source"}, f"{where}.inbound")
+        sources["inbound"] = _require_source(inbound, f"{where}.inbound")
+        if not _bool(inbound.get("contact_counts"), f"{where}.inbound.contact_counts"):
+            # Counting is the stricter reading and the only one the caps implement.
+            raise ProfileError(
+                f"{where}.inbound.contact_counts: only true is supported (inbound "
+                "right-party conversations count toward the contact caps)"
+            )
 
     return Profile(
         id=head["id"],

@@ -89,16 +89,22 @@ def load_history(
                 CallAttempt.answered_at,
                 CallAttempt.result,
                 CallAttempt.right_party_contact,
+                CallAttempt.direction,
             ).where(
                 CallAttempt.account_id.in_(list(account_ids)),
                 CallAttempt.started_at > since,
                 or_(CallAttempt.result.is_(None), CallAttempt.result != "blocked"),
             )
         ).all()
-    for attempt_id, account_id, started, answered, result, rpc in rows:
+    for attempt_id, account_id, started, answered, result, rpc, direction in rows:
+        if account_id is None:
+            continue
         history = out[account_id]
         member = f"a:{attempt_id}"
-        history.attempts.append(Event(member, started.timestamp()))
+        if direction != "inbound":
+            # A debtor's own call is no attempt of ours (profiles' [inbound] tables);
+            # its right-party conversation still counts as a contact below.
+            history.attempts.append(Event(member, started.timestamp()))
         if rpc:
             history.contacts.append(Event(member, (answered or started).timestamp()))
         if result == "abandoned":

@@ -258,20 +258,21 @@ def pending_attempt(
                 .outerjoin(Disposition, Disposition.attempt_id == CallAttempt.id)
                 .where(CallAttempt.id == live_attempt, Disposition.id.is_(None))
             ).first()
-            if live is not None and live[2] in (None, agent_id):
+            if live is not None and live[1] is not None and live[2] in (None, agent_id):
                 return int(live[0]), int(live[1])
         row = session.execute(
             select(CallAttempt.id, CallAttempt.account_id)
             .outerjoin(Disposition, Disposition.attempt_id == CallAttempt.id)
             .where(
                 CallAttempt.agent_id == agent_id,
+                CallAttempt.account_id.is_not(None),
                 Disposition.id.is_(None),
                 CallAttempt.started_at >= now - PENDING_WINDOW,
             )
             .order_by(CallAttempt.started_at.desc())
             .limit(1)
         ).first()
-        return (int(row[0]), int(row[1])) if row else None
+        return (int(row[0]), int(row[1])) if row and row[1] is not None else None
 
 
 def agent_may_see(

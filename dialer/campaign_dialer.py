@@ -39,6 +39,8 @@ from dialer.call_state import Call, CallState
 from dialer.fastagi import AGISession
 from dialer.fastagi.errors import AGIError
 from dialer.hopper import Claim, Hopper
+from dialer.inbound.board import inbound_board, service_level_seconds
+from dialer.inbound.queue import InboundQueue
 from dialer.pacing.policies import Policy, make_policy
 from dialer.pacing.snapshot import AgentView, RingingCall, Snapshot
 from dialer.recycle import next_attempt_after, rules_for
@@ -129,6 +131,7 @@ class CampaignDialer:
         self.hopper = Hopper(redis, campaign.name)
         self.agents = AgentStates(redis, clock=clock)
         self.stats = CampaignStats(redis, campaign.name)
+        self.inbound = InboundQueue(redis)
         self.refiller = Refiller(sql, redis, self.hopper, compliance, campaign)
         self.recycle_rules = rules_for((campaign.config or {}).get("recycle"))
         self.policy = policy or self._policy_for(campaign.dial_mode)
@@ -574,6 +577,12 @@ class CampaignDialer:
         retried until the connect grace runs out."""
         while True:
             agents = [a for a in await self.agents.list(self.name) if a.state.value == "ready"]
+            if await self.inbound.count(self.name):
+                # Inbound callers of the campaign wait: they take the next free agent;
+                # only an agent's own call (preview, personal callback) still goes to them.
+                agents = [
+                    a for a in agents if preferred is not None and a.agent_id == int(preferred)
+                ]
             agents.sort(key=lambda a: a.since)
             if preferred is not None:
                 agents.sort(key=lambda a: a.agent_id != int(preferred))
@@ -869,7 +878,9 @@ class CampaignDialer:
             },  # fmt: skip
             "abandon_target": snapshot.abandon_target,
             "hopper": {**sizes, "health": health},
-        }
+            "inbound": await inbound_board(self.inbound, self.name, now, service_level_seconds(
+                self.campaign.config, self.campaign.country)),
+        }  # fmt: skip
         await self.redis.set(wallboard_key(self.name), json.dumps(board), ex=60)
 
 

@@ -59,3 +59,11 @@ def debtor_channel(e164_digits: str) -> str:
 def originate_channel_id(attempt_id: int | str) -> str:
     """ChannelId (the Uniqueid Asterisk gives the channel) of an attempt's call."""
     return f"cobrador-{attempt_id}"
+
+
+# Inbound calls (asterisk-conf: cobrador-inbound).
+CONTEXT_INBOUND = "cobrador-inbound"
+DID = "COBRADOR_DID"  # the dialed number, set by the inbound context
+INBOUND_STATE = "COBRADOR_INBOUND_STATE"  # "bridged" once an agent took the call
+SCRIPT_INBOUND = "inbound"
+SCRIPT_INBOUND_END = "inbound_end"  # from the h extension: the call ended

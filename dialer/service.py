@@ -24,9 +24,11 @@ from dialer.ami import AMIClient
 from dialer.ami.errors import AMIError
 from dialer.campaign_dialer import CampaignDialer, DialerOptions
 from dialer.fastagi import AGISession, FastAGIServer
+from dialer.inbound.calls import InboundCalls
 from store.models import Campaign
 
 log = logging.getLogger(__name__)
+INBOUND_MAX_SECONDS = 3600.0  # an inbound caller never waits longer than this in queue
 
 
 def dialer_id() -> str:
@@ -68,7 +70,12 @@ class DialerService:
         missing = set(self.campaigns) - {c.name for c in campaigns}
         if missing:
             raise LookupError(f"unknown campaign(s): {', '.join(sorted(missing))}")
-        self.agi = FastAGIServer(routes={cv.SCRIPT_ANSWER: self.answer})
+        inbound = InboundCalls(sql=self.sql, redis=self.redis, clock=self.clock)
+        self.agi = FastAGIServer(
+            routes={cv.SCRIPT_ANSWER: self.answer, cv.SCRIPT_INBOUND: inbound.handle,
+                    cv.SCRIPT_INBOUND_END: inbound.handle_end},
+            route_timeouts={cv.SCRIPT_INBOUND: INBOUND_MAX_SECONDS},
+        )  # fmt: skip
         await self.agi.start(self.settings.fastagi_host, self.settings.fastagi_port)
         await self._connect_ami()
         if self._stop.is_set():  # asked to stop while waiting for Asterisk

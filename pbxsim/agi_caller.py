@@ -127,6 +127,11 @@ class _Execution:
             cause = int(data) if data.strip().isdigit() else 16
             self.pbx.request_hangup(self.channel, cause)
             return "200 result=-1"
+        if app in ("startmusiconhold", "stopmusiconhold"):
+            return "200 result=0"
+        if app in ("saynumber", "saydigits", "sayunixtime"):
+            ok = await self.pbx._wait(self.channel, 1.0)
+            return "200 result=0" if ok else "200 result=-1"
         if app in ("playback", "wait"):
             seconds = 1.0 if app == "playback" else _float(data, 1.0)
             ok = await self.pbx._wait(self.channel, seconds)
@@ -165,7 +170,9 @@ def agi_address(pbx: PBX, channel: Channel) -> tuple[str, int]:
     return host, int(port_text) if port_text.isdigit() else pbx.agi_port
 
 
-def environment(pbx: PBX, channel: Channel, script: str) -> dict[str, str]:
+def environment(
+    pbx: PBX, channel: Channel, script: str, args: tuple[str, ...] = ()
+) -> dict[str, str]:
     host, port = agi_address(pbx, channel)
     return {
         "agi_network": "yes",
@@ -190,10 +197,12 @@ def environment(pbx: PBX, channel: Channel, script: str) -> dict[str, str]:
         "agi_enhanced": "0.0",
         "agi_accountcode": "",
         "agi_threadid": "0",
-    }
+    } | {f"agi_arg_{i}": value for i, value in enumerate(args, 1)}
 
 
-async def run_agi(pbx: PBX, channel: Channel, script: str) -> tuple[str, LocationT | None]:
+async def run_agi(
+    pbx: PBX, channel: Channel, script: str, args: tuple[str, ...] = ()
+) -> tuple[str, LocationT | None]:
     """Run one FastAGI request for `channel`; return (AGISTATUS, goto target or None)."""
     host, port = agi_address(pbx, channel)
     try:
@@ -208,7 +217,7 @@ async def run_agi(pbx: PBX, channel: Channel, script: str) -> tuple[str, Locatio
     line_task: asyncio.Future[bytes] | None = None
     hangup_seen: asyncio.Future[bool] = asyncio.ensure_future(channel.interrupt.wait())
     try:
-        writer.write(encode_environment(environment(pbx, channel, script)))
+        writer.write(encode_environment(environment(pbx, channel, script, args)))
         await writer.drain()
         while True:
             if line_task is None:

@@ -916,6 +916,12 @@ class PBX:
                 return True
         return False
 
+    def inbound_call(self, did: str, caller: str) -> Channel:
+        """A carrier call to `did` from `caller` ('' withheld): see pbxsim/inbound.py."""
+        from pbxsim.inbound import start_inbound_call
+
+        return start_inbound_call(self, did, caller)
+
     def redirect(self, channel: Channel, context: str, exten: str, priority: int) -> None:
         channel.redirect = (context, exten, priority)
         channel.interrupt.set()

@@ -93,6 +93,10 @@ class AttemptResult(enum.StrEnum):
     blocked = "blocked"  # final check refused at originate; never dialed
     cancelled = "cancelled"  # hung up by us before answer (payment mid-ring)
     lost = "lost"  # the dialer died before it saw the end; counted as an attempt
+    # Inbound (direction "inbound"): never counted as attempts by the caps.
+    queue_abandoned = "queue_abandoned"  # the caller hung up before an agent took the call
+    after_hours = "after_hours"  # outside opening hours: told the hours, callback requested
+    unrouted = "unrouted"  # the dialed number (DID) belongs to no campaign
 
 
 class Campaign(Base):
@@ -213,7 +217,8 @@ class CallAttempt(Base):
     __tablename__ = "call_attempts"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    # None only for an inbound call not (yet) matched to an account.
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
     phone_id: Mapped[int | None] = mapped_column(ForeignKey("phones.id"))
     phone_e164: Mapped[str] = mapped_column(String(20))
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"), index=True)

@@ -140,8 +140,11 @@ class FastAGIServer:
         failure_context: str = channel_vars.CONTEXT_FAILURE,
         request_timeout: float = 30.0,
         environment_timeout: float = 5.0,
+        route_timeouts: Mapping[str, float] | None = None,
     ) -> None:
         self.routes = dict(routes)
+        # Routes that legitimately run long (an inbound caller waiting in queue).
+        self.route_timeouts = dict(route_timeouts or {})
         self.failure_context = failure_context
         self.request_timeout = request_timeout
         self.environment_timeout = environment_timeout
@@ -202,8 +205,9 @@ class FastAGIServer:
             )
             await self._fail(session, "no_route")
             return
+        timeout = self.route_timeouts.get(env.script, self.request_timeout)
         try:
-            async with asyncio.timeout(self.request_timeout):
+            async with asyncio.timeout(timeout):
                 await handler(session)
         except AGIHangup as exc:
             log.info("FastAGI %s: %s", env.script, exc)
@@ -211,7 +215,7 @@ class FastAGIServer:
             log.error(
                 "FastAGI %s timed out after %g s (uniqueid %s)",
                 env.script,
-                self.request_timeout,
+                timeout,
                 session.uniqueid,
             )
             await self._fail(session, "timeout")

@@ -1,0 +1,1 @@
+"""Blended inbound: debtors who call back reach an agent with their account on screen."""

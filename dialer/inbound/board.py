@@ -1,0 +1,42 @@
+"""Inbound figures of one campaign for the wallboard and /metrics: waiting now,
+longest wait, answered and abandoned in queue, service level per window."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from dialer.inbound.queue import InboundQueue
+from dialer.inbound.settings import InboundSettingsError, inbound_settings
+from metrics import definitions as m
+
+WINDOWS = {"1h": 3600.0, "24h": 86400.0}
+DEFAULT_SERVICE_LEVEL_SECONDS = 20.0
+
+
+def service_level_seconds(config: Mapping[str, Any] | None, country: str) -> float:
+    try:
+        return inbound_settings(config, country).service_level_seconds
+    except InboundSettingsError:
+        return DEFAULT_SERVICE_LEVEL_SECONDS
+
+
+async def inbound_board(queue: InboundQueue, campaign: str, now: float,
+                        within_seconds: float) -> dict[str, Any]:  # fmt: skip
+    waiting = await queue.waiting(campaign)
+    longest = max((now - w.since for w in waiting), default=0.0)
+    m.INBOUND_WAITING.labels(campaign).set(len(waiting))
+    m.INBOUND_LONGEST_WAIT.labels(campaign).set(max(0.0, longest))
+    board: dict[str, Any] = {
+        "waiting": len(waiting),
+        "longest_wait_seconds": round(max(0.0, longest), 1),
+        "service_level_seconds": within_seconds,
+    }
+    for label, seconds in WINDOWS.items():
+        out = await queue.outcomes(campaign, now, seconds, within_seconds)
+        level = out.service_level
+        if level is not None:
+            m.INBOUND_SERVICE_LEVEL.labels(campaign, label).set(level)
+        board[label] = {"answered": out.answered, "abandoned": out.abandoned,
+                        "service_level": level}  # fmt: skip
+    return board

@@ -1,0 +1,141 @@
+"""Inbound queue state in Redis: who waits since when, arrivals by hour, outcomes.
+
+Keys, hash-tagged per campaign (Redis Cluster: one campaign's keys in one slot):
+
+    cobrador:inbound:{<campaign>}:waiting          zset  call id -> wait start (epoch s)
+    cobrador:inbound:{<campaign>}:arrivals:<date>  hash  local hour (0-23) -> calls; 8 days
+    cobrador:inbound:{<campaign>}:done             zset  "<call>|<result>|<wait>" -> end; 1 day
+
+The dial loop and the pacing snapshot read `waiting` and `arrival_rate`; the
+wallboard and /metrics read `outcomes`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import redis.asyncio as aioredis
+
+ARRIVAL_DAYS = 7
+DONE_SECONDS = 86400.0
+RESULTS = ("answered", "abandoned")
+
+
+def waiting_key(campaign: str) -> str:
+    return f"cobrador:inbound:{{{campaign}}}:waiting"
+
+
+def arrivals_key(campaign: str, day: str) -> str:
+    return f"cobrador:inbound:{{{campaign}}}:arrivals:{day}"
+
+
+def done_key(campaign: str) -> str:
+    return f"cobrador:inbound:{{{campaign}}}:done"
+
+
+def skill_key(group: str) -> str:
+    """Agent ids of a skill group (a set; operators fill it)."""
+    return f"cobrador:skills:{{{group}}}"
+
+
+@dataclass(frozen=True)
+class Waiting:
+    call_id: str
+    since: float
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    answered: int
+    abandoned: int
+    answered_within: int  # answered within the service-level target
+
+    @property
+    def service_level(self) -> float | None:
+        total = self.answered + self.abandoned
+        return self.answered_within / total if total else None
+
+
+class InboundQueue:
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self._redis = redis
+
+    async def join(self, campaign: str, call_id: str, now: float, zone: ZoneInfo) -> None:
+        """A caller starts waiting; the arrival is counted in the campaign's local hour."""
+        local = datetime.fromtimestamp(now, zone)
+        key = arrivals_key(campaign, local.date().isoformat())
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.zadd(waiting_key(campaign), {call_id: now})
+        pipe.hincrby(key, str(local.hour), 1)
+        pipe.expire(key, (ARRIVAL_DAYS + 1) * 86400)
+        await pipe.execute()
+
+    async def count_arrival(self, campaign: str, now: float, zone: ZoneInfo) -> None:
+        """An arrival that never waits (after hours): counted for the rate only."""
+        local = datetime.fromtimestamp(now, zone)
+        key = arrivals_key(campaign, local.date().isoformat())
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.hincrby(key, str(local.hour), 1)
+        pipe.expire(key, (ARRIVAL_DAYS + 1) * 86400)
+        await pipe.execute()
+
+    async def leave(self, campaign: str, call_id: str, now: float, result: str | None) -> float:
+        """The caller stops waiting (answered, abandoned, or None: not counted); returns the wait."""
+        key = waiting_key(campaign)
+        since = await self._redis.zscore(key, call_id)
+        await self._redis.zrem(key, call_id)
+        waited = max(0.0, now - float(since)) if since is not None else 0.0
+        if result in RESULTS:
+            done = done_key(campaign)
+            pipe = self._redis.pipeline(transaction=True)
+            pipe.zadd(done, {f"{call_id}|{result}|{waited:.3f}": now})
+            pipe.zremrangebyscore(done, "-inf", now - DONE_SECONDS)
+            await pipe.execute()
+        return waited
+
+    async def waiting(self, campaign: str) -> list[Waiting]:
+        rows = await self._redis.zrange(waiting_key(campaign), 0, -1, withscores=True)
+        pairs: list[tuple[object, float]] = list(rows)  # type: ignore[arg-type]
+        return [Waiting(_text(member), float(score)) for member, score in pairs]
+
+    async def count(self, campaign: str) -> int:
+        return int(await self._redis.zcard(waiting_key(campaign)))
+
+    async def position(self, campaign: str, call_id: str) -> int | None:
+        """1 for the caller who has waited longest."""
+        rank: object = await self._redis.zrank(waiting_key(campaign), call_id)
+        return int(rank) + 1 if isinstance(rank, int) else None
+
+    async def arrival_rate(self, campaign: str, at: float, zone: ZoneInfo) -> float:
+        """Calls per second expected in the local hour of `at`: the mean of that hour
+        over the last ARRIVAL_DAYS days (today's hour included)."""
+        local = datetime.fromtimestamp(at, zone)
+        pipe = self._redis.pipeline(transaction=False)
+        for back in range(ARRIVAL_DAYS):
+            day = (local.date() - timedelta(days=back)).isoformat()
+            pipe.hget(arrivals_key(campaign, day), str(local.hour))
+        counts = [int(v) if v is not None else 0 for v in await pipe.execute()]
+        return sum(counts) / (ARRIVAL_DAYS * 3600.0)
+
+    async def outcomes(self, campaign: str, now: float, window: float,
+                       within_seconds: float) -> Outcomes:  # fmt: skip
+        rows = await self._redis.zrangebyscore(done_key(campaign), now - window, "+inf")
+        answered = abandoned = within = 0
+        for raw in rows:
+            _, result, wait = _text(raw).rsplit("|", 2)  # type: ignore[arg-type]
+            if result == "answered":
+                answered += 1
+                within += float(wait) <= within_seconds
+            else:
+                abandoned += 1
+        return Outcomes(answered, abandoned, within)
+
+    async def skilled_agents(self, group: str) -> set[int]:
+        members = await self._redis.smembers(skill_key(group))  # type: ignore[misc]
+        return {int(x) for x in members}
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

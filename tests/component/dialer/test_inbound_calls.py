@@ -1,0 +1,307 @@
+"""Inbound calls on pbxsim, real Redis and SQL: matching, routing, queue, after hours."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from compliance.audit import verify
+from dialer.agent_state import AgentState
+from dialer.campaign_dialer import POPS_CHANNEL
+from dialer.inbound.calls import InboundCalls
+from dialer.inbound.queue import InboundQueue
+from store.models import Account, AuditEntry, CallAttempt, Callback, Campaign, Phone
+
+DID = "5215550001000"  # the test campaign's caller ID
+
+
+def wire_inbound(floor: Any) -> InboundCalls:  # the FastAGI routes, as dialer/service.py does
+    inbound = InboundCalls(sql=floor.engine, redis=floor.redis, clock=floor.clock,
+                           poll_seconds=0.05)  # fmt: skip
+    floor.agi.routes["inbound"] = inbound.handle
+    floor.agi.routes["inbound_end"] = inbound.handle_end
+    floor.agi.route_timeouts["inbound"] = 60.0
+    return inbound
+
+
+def inbound_attempts(floor: Any) -> list[CallAttempt]:
+    with Session(floor.engine) as s:
+        rows = s.scalars(select(CallAttempt).where(CallAttempt.direction == "inbound"))
+        return list(rows.all())
+
+
+async def until(done: Callable[[], Any], wall_seconds: float = 20.0) -> None:
+    deadline = time.monotonic() + wall_seconds
+    while not await _call(done):
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.02)
+
+
+async def _call(fn: Callable[[], Any]) -> Any:
+    value = fn()
+    return await value if asyncio.iscoroutine(value) else value
+
+
+class Pops:
+    """Screen-pops published for agents (the console's PopHub reads the same channel)."""
+
+    def __init__(self, floor: Any) -> None:
+        self.pubsub = floor.redis.pubsub()
+        self.seen: list[dict[str, Any]] = []
+
+    async def start(self) -> None:
+        await self.pubsub.subscribe(POPS_CHANNEL)
+
+    async def next(self, wall_seconds: float = 20.0) -> dict[str, Any]:
+        deadline = time.monotonic() + wall_seconds
+        while time.monotonic() < deadline:
+            message = await self.pubsub.get_message(ignore_subscribe_messages=True, timeout=0.2)
+            if message and message.get("type") == "message":
+                pop: dict[str, Any] = json.loads(message["data"])
+                self.seen.append(pop)
+                return pop
+        raise AssertionError("no pop published")
+
+    async def close(self) -> None:
+        await self.pubsub.aclose()
+
+
+def second_account_with(floor: Any, number: str) -> int:
+    """Another account (another campaign's debtor, say) with the same phone number."""
+    with Session(floor.engine) as s, s.begin():
+        campaign = s.scalars(select(Campaign)).first()
+        assert campaign is not None
+        account = Account(external_ref="SHARED-2", debtor_name="Otra Persona", country="MX",
+                          region="MX-CMX", currency="MXN", campaign_id=campaign.id)  # fmt: skip
+        account.phones.append(Phone(position=1, number_e164=number, consent=True))
+        s.add(account)
+        s.flush()
+        return int(account.id)
+
+
+async def busy_all_agents(floor: Any) -> None:
+    for agent_id in floor.agent_ids:
+        assert await floor.agents.reserve(agent_id, 1)
+        await floor.agents.talking(agent_id, 1)
+
+
+async def test_given_known_numbers_when_debtors_call_then_each_reaches_an_agent_with_its_pop(
+    make_floor,
+) -> None:  # type: ignore[no-untyped-def]
+    floor = await make_floor(accounts=3, agents=3)
+    wire_inbound(floor)
+    pops = Pops(floor)
+    await pops.start()
+    first, second = list(floor.numbers)[:2]
+    shared = floor.numbers[second]
+    other = second_account_with(floor, shared)
+    # National format with the old mobile "1": normalised to the stored +5255...
+    one = floor.pbx.inbound_call(DID, "521" + floor.numbers[first][3:])
+    pop = await pops.next()
+    assert pop["type"] == "inbound" and pop["account_id"] == first
+    assert pop["account_ids"] == [first] and pop["ani_status"] == "ok"
+    assert pop["agent_id"] in floor.agent_ids
+    assert pop["verification"] == ["birth_date", "account_last4"]
+    floor.pbx.inbound_call(DID, shared)
+    pop2 = await pops.next()
+    assert pop2["account_id"] is None and sorted(pop2["account_ids"]) == sorted([second, other])
+    floor.pbx.inbound_call(DID, "")
+    pop3 = await pops.next()
+    assert pop3["account_ids"] == [] and pop3["ani_status"] == "withheld"
+    assert len({pop["agent_id"], pop2["agent_id"], pop3["agent_id"]}) == 3
+    # The first caller hangs up: the attempt is a contact, its agent wraps up.
+    floor.pbx.request_hangup(one, 16)
+    await until(lambda: any(a.result == "contact" for a in inbound_attempts(floor)))
+    rows = {a.id: a for a in inbound_attempts(floor)}
+    done = rows[pop["attempt_id"]]
+    assert done.account_id == first and done.agent_id == pop["agent_id"]
+    assert done.direction == "inbound" and done.bridged_at is not None
+    assert rows[pop2["attempt_id"]].account_id is None
+    assert rows[pop3["attempt_id"]].phone_e164 == ""
+    await pops.close()
+    assert verify(floor.engine).ok
+
+
+async def test_given_inbound_caller_waiting_and_answered_outbound_call_when_agent_frees_then_inbound_gets_the_agent(
+    make_floor,
+) -> None:  # type: ignore[no-untyped-def]
+    floor = await make_floor(accounts=2, agents=1)
+    wire_inbound(floor)
+    pops = Pops(floor)
+    await pops.start()
+    agent = floor.agent_ids[0]
+    await busy_all_agents(floor)
+    queue = InboundQueue(floor.redis)
+    floor.pbx.inbound_call(DID, floor.numbers[next(iter(floor.numbers))])
+    await until(lambda: queue.count("mx-test"))
+    # An outbound debtor answered meanwhile: the dial loop looks for an agent
+    # during its connect grace while the agent is still talking.
+    outbound = asyncio.create_task(floor.dialer._reserve_agent(424242, floor.clock() + 3.0, None))
+    await asyncio.sleep(0.2)
+    await floor.agents.wrap_up(agent)  # the agent bots make the agent ready at once
+    pop = await pops.next()
+    assert pop["type"] == "inbound" and pop["agent_id"] == agent
+    assert await outbound is None  # the outbound call did not get the agent
+    snap = await floor.agents.get(agent)
+    assert snap.state is AgentState.talking and snap.attempt_id == pop["attempt_id"]
+    await pops.close()
+
+
+async def test_given_caller_waiting_when_caller_hangs_up_then_abandoned_in_queue_with_attempt(
+    make_floor,
+) -> None:  # type: ignore[no-untyped-def]
+    floor = await make_floor(accounts=1, agents=1)
+    wire_inbound(floor)
+    await busy_all_agents(floor)
+    queue = InboundQueue(floor.redis)
+    account = next(iter(floor.numbers))
+    caller = floor.pbx.inbound_call(DID, floor.numbers[account])
+    await until(lambda: queue.count("mx-test"))
+    await asyncio.sleep(0.3)  # music and the position announcement play meanwhile
+    floor.pbx.request_hangup(caller, 16)
+    await until(lambda: any(a.result for a in inbound_attempts(floor)))
+    [row] = inbound_attempts(floor)
+    assert row.result == "queue_abandoned" and row.account_id == account
+    assert row.agent_id is None and row.ended_at is not None
+    assert await queue.count("mx-test") == 0
+    outcomes = await queue.outcomes("mx-test", floor.clock(), 3600, 20)
+    assert (outcomes.answered, outcomes.abandoned) == (0, 1)
+    board = await floor.redis.get("cobrador:wallboard:{mx-test}")
+    await floor.dialer.tick()
+    board = json.loads(await floor.redis.get("cobrador:wallboard:{mx-test}"))
+    assert board["inbound"]["waiting"] == 0 and board["inbound"]["1h"]["abandoned"] == 1
+
+
+async def test_given_caller_when_hanging_up_during_greeting_then_abandoned_and_agent_untouched(
+    make_floor,
+) -> None:  # type: ignore[no-untyped-def]
+    floor = await make_floor(accounts=1, agents=1)
+    wire_inbound(floor)
+    await busy_all_agents(floor)
+    floor.pbx.event_log = []
+    caller = floor.pbx.inbound_call(DID, floor.numbers[next(iter(floor.numbers))])
+
+    def greeting_playing() -> bool:
+        commands = [str(dict(e).get("Command", "")) for e in floor.pbx.event_log or []]
+        return any(c.startswith("EXEC Playback") and "hello" in c for c in commands)
+
+    await until(greeting_playing)
+    floor.pbx.request_hangup(caller, 16)
+    await until(lambda: any(a.result for a in inbound_attempts(floor)))
+    assert [a.result for a in inbound_attempts(floor)] == ["queue_abandoned"]
+    snap = await floor.agents.get(floor.agent_ids[0])
+    assert snap.state is AgentState.talking and snap.attempt_id == 1  # still on its own call
+
+
+async def test_given_agent_logs_out_while_reserved_then_the_caller_gets_another_agent(
+    make_floor,
+) -> None:  # type: ignore[no-untyped-def]
+    floor = await make_floor(accounts=1, agents=2)
+    inbound = wire_inbound(floor)
+    pops = Pops(floor)
+    await pops.start()
+    real_reserve = inbound.agents.reserve
+    left: list[int] = []
+
+    async def reserve_then_logout(agent_id: int, attempt_id: int) -> bool:
+        done = await real_reserve(agent_id, attempt_id)
+        if done and not left:
+            left.append(agent_id)
+            await floor.agents.logout(agent_id)  # the agent closes the console right then
+        return done
+
+    inbound.agents.reserve = reserve_then_logout  # type: ignore[method-assign]
+    floor.pbx.inbound_call(DID, floor.numbers[next(iter(floor.numbers))])
+    pop = await pops.next()
+    assert left and pop["agent_id"] != left[0] and pop["agent_id"] in floor.agent_ids
+    assert (await floor.agents.get(left[0])).state is AgentState.logged_out
+    await pops.close()
+
+
+async def test_given_bad_numbers_when_they_call_then_answered_with_a_search_pop_and_recorded(
+    make_floor,
+) -> None:  # type: ignore[no-untyped-def]
+    floor = await make_floor(accounts=1, agents=1)
+    wire_inbound(floor)
+    pops = Pops(floor)
+    await pops.start()
+    statuses = []
+    for caller in ("abc#123", "+14155550100", "anonymous"):
+        floor.pbx.inbound_call(DID, caller)
+        pop = await pops.next()
+        assert pop["account_ids"] == [] and pop["account_id"] is None
+        statuses.append(pop["ani_status"])
+        await floor.agents.wrap_up(pop["agent_id"])  # the bot makes the agent ready again
+    assert statuses == ["invalid", "foreign", "withheld"]
+    rows = inbound_attempts(floor)
+    assert [r.phone_e164 for r in rows] == ["", "+14155550100", ""]
+    assert all(r.account_id is None and r.campaign_id is not None for r in rows)
+    await pops.close()
+
+
+async def test_given_did_no_campaign_owns_when_called_then_message_and_unrouted_attempt(
+    make_floor,
+) -> None:  # type: ignore[no-untyped-def]
+    floor = await make_floor(accounts=1, agents=1)
+    wire_inbound(floor)
+    floor.pbx.inbound_call("5215559999999", floor.numbers[next(iter(floor.numbers))])
+    await until(lambda: inbound_attempts(floor))
+    [row] = inbound_attempts(floor)
+    assert row.result == "unrouted" and row.campaign_id is None
+    assert await InboundQueue(floor.redis).count("mx-test") == 0
+    with Session(floor.engine) as s:
+        kinds = list(s.scalars(select(AuditEntry.kind)))
+    assert kinds.count("inbound_call") == 1 and kinds.count("inbound_end") == 1
+
+
+async def test_given_after_hours_call_then_callback_enters_hopper_at_opening_inside_debtor_window(
+    make_floor,
+) -> None:  # type: ignore[no-untyped-def]
+    floor = await make_floor(accounts=1, agents=1)
+    wire_inbound(floor)
+    account = next(iter(floor.numbers))
+    with Session(floor.engine) as s, s.begin():
+        row = s.get(Account, account)
+        assert row is not None
+        row.timezone = "America/Tijuana"  # two hours behind the center in November
+    # Wednesday 23:00 in Mexico City: the center (08:00-20:00) is closed.
+    floor.clock.jump(
+        (
+            datetime(2026, 11, 26, 5, 0, tzinfo=UTC) - datetime(2026, 11, 25, 17, 0, tzinfo=UTC)
+        ).total_seconds()
+    )
+    floor.pbx.inbound_call(DID, floor.numbers[account])
+    await until(lambda: any(a.result for a in inbound_attempts(floor)))
+    [attempt] = inbound_attempts(floor)
+    assert attempt.result == "after_hours" and attempt.account_id == account
+    with Session(floor.engine) as s:
+        [callback] = s.scalars(select(Callback)).all()
+        # The center opens at 08:00 Mexico City (14:00 UTC) = 06:00 in Tijuana, before
+        # the MX profile's 07:00: the callback is due at 07:00 Tijuana (15:00 UTC).
+        assert callback.account_id == account and callback.status == "pending"
+        assert callback.due_at == datetime(2026, 11, 26, 15, 0, tzinfo=UTC)
+    # At the opening (before the debtor's window) the refill leaves it pending...
+    floor.clock.jump(9 * 3600)  # 14:00 UTC
+    for _ in range(3):
+        await floor.dialer.tick()
+    with Session(floor.engine) as s:
+        assert s.scalars(select(Callback.status)).one() == "pending"
+    # ...and at 15:00 UTC it enters the hopper and is dialed.
+    floor.clock.jump(3600)
+    await floor.run_until(lambda: _callback_status(floor) in ("queued", "done"))
+    with Session(floor.engine) as s:
+        outbound = s.scalars(select(CallAttempt).where(CallAttempt.direction == "outbound")).all()
+    assert [a.account_id for a in outbound] == [account]
+
+
+def _callback_status(floor: Any) -> str:
+    with Session(floor.engine) as s:
+        return str(s.scalars(select(Callback.status)).one())
