@@ -39,7 +39,7 @@ from dialer.call_state import Call, CallState
 from dialer.fastagi import AGISession
 from dialer.fastagi.errors import AGIError
 from dialer.hopper import Claim, Hopper
-from dialer.inbound.board import inbound_board, service_level_seconds
+from dialer.inbound.board import inbound_board, service_level_seconds, snapshot_fields
 from dialer.inbound.queue import InboundQueue
 from dialer.pacing.policies import Policy, make_policy
 from dialer.pacing.snapshot import AgentView, RingingCall, Snapshot
@@ -334,7 +334,9 @@ class CampaignDialer:
             abandon_target=target,
             connect_grace_seconds=self.options.connect_grace_seconds,
             max_ringing=self.options.max_ringing,
-        )
+            **await snapshot_fields(self.inbound, self.name, self.campaign.config,
+                                    self.campaign.country, now),
+        )  # fmt: skip
 
     # -- placing a call ----------------------------------------------------------
 

@@ -40,3 +40,19 @@ async def inbound_board(queue: InboundQueue, campaign: str, now: float,
         board[label] = {"answered": out.answered, "abandoned": out.abandoned,
                         "service_level": level}  # fmt: skip
     return board
+
+
+async def snapshot_fields(queue: InboundQueue, campaign: str, config: Mapping[str, Any] | None,
+                          country: str, now: float) -> dict[str, Any]:  # fmt: skip
+    """The pacing snapshot's inbound fields (dialer/pacing/snapshot.py): each waiting
+    caller's wait so far, the arrival rate of this local hour, the wait target."""
+    try:
+        settings = inbound_settings(config, country)
+    except InboundSettingsError:
+        return {}  # the campaign's inbound is unusable: the snapshot says "no inbound"
+    waiting = await queue.waiting(campaign)
+    return {
+        "inbound_waiting": tuple(max(0.0, now - w.since) for w in waiting),
+        "inbound_rate_per_s": await queue.arrival_rate(campaign, now, settings.hours.zone),
+        "inbound_wait_target_s": settings.service_level_seconds,
+    }

@@ -166,6 +166,11 @@ async def test_given_caller_waiting_when_caller_hangs_up_then_abandoned_in_queue
     caller = floor.pbx.inbound_call(DID, floor.numbers[account])
     await until(lambda: queue.count("mx-test"))
     await asyncio.sleep(0.3)  # music and the position announcement play meanwhile
+    # The pacing snapshot sees the caller waiting and this hour's arrivals.
+    snapshot = await floor.dialer.snapshot(floor.clock())
+    assert len(snapshot.inbound_waiting) == 1 and snapshot.inbound_waiting[0] >= 0.3
+    assert snapshot.inbound_rate_per_s == 1 / (7 * 3600) and snapshot.has_inbound
+    assert snapshot.inbound_wait_target_s == 20.0
     floor.pbx.request_hangup(caller, 16)
     await until(lambda: any(a.result for a in inbound_attempts(floor)))
     [row] = inbound_attempts(floor)
@@ -174,7 +179,6 @@ async def test_given_caller_waiting_when_caller_hangs_up_then_abandoned_in_queue
     assert await queue.count("mx-test") == 0
     outcomes = await queue.outcomes("mx-test", floor.clock(), 3600, 20)
     assert (outcomes.answered, outcomes.abandoned) == (0, 1)
-    board = await floor.redis.get("cobrador:wallboard:{mx-test}")
     await floor.dialer.tick()
     board = json.loads(await floor.redis.get("cobrador:wallboard:{mx-test}"))
     assert board["inbound"]["waiting"] == 0 and board["inbound"]["1h"]["abandoned"] == 1
