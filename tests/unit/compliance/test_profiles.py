@@ -21,7 +21,14 @@ def test_given_shipped_profiles_when_loaded_then_all_countries_with_sources(
 ) -> None:
     assert set(profiles) == {"MX", "MX-PROFECO", "CO", "PE", "US"}
     for profile in profiles.values():
-        assert set(profile.sources) == {"hours", "holidays", "consent", "parties", "abandon", "inbound"}
+        assert set(profile.sources) == {
+            "hours",
+            "holidays",
+            "consent",
+            "parties",
+            "abandon",
+            "inbound",
+        }
         assert all(c.source for c in profile.caps)
         assert all(r.source for r in profile.registries)
     assert [r.name for r in profiles["MX"].registries] == ["reus"]
