@@ -1,10 +1,12 @@
 """Run every shipped pacing scenario with every policy and print the bench/RESULTS.md table.
 
     .venv/bin/python bench/pacing/run.py --seeds 10 [--json-out results.json]
+    .venv/bin/python bench/pacing/run.py --inbound --seeds 10   # blended inbound
 
 The same library as `cobrador bench pacing` (dialer.pacing.bench); this script
 only loops over the scenario files, formats the table and checks the
-acceptance lines of issue 6 on the means.
+acceptance lines of issue 6 on the means (issue 13 with --inbound: the
+scenarios under scenarios/inbound/, outbound and inbound figures side by side).
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ import sys
 from pathlib import Path
 
 from dialer.pacing.bench import run_bench
-from dialer.pacing.policies import POLICY_NAMES
+from dialer.pacing.policies import INBOUND_BLIND, POLICY_NAMES
 from dialer.pacing.scenario import load_scenario
 
 HERE = Path(__file__).parent
 BASELINES = ("vicidial_adapt", "issabel")
+OUTBOUND_POLICIES = tuple(p for p in POLICY_NAMES if p != INBOUND_BLIND)
+INBOUND_POLICIES = ("predictive", INBOUND_BLIND, "progressive")
 
 
 def _cell(entry: dict, metric: str, pct: bool = False, digits: int = 3) -> str:
@@ -71,21 +75,83 @@ def acceptance(results: list[dict]) -> tuple[list[str], bool]:
     return lines, ok
 
 
+def _seconds(entry: dict, metric: str) -> str:
+    m = entry[metric]
+    return f"{m['mean']:.1f} ({m['min']:.1f}–{m['max']:.1f})"
+
+
+def inbound_table(results: list[dict]) -> str:
+    lines = [
+        "| scenario | policy | occupancy | abandonment | worst rolling hour "
+        "| inbound wait mean s | inbound wait p50 s | inbound wait p90 s | inbound wait max s "
+        "| inbound abandoned in queue | inbound answered within target |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for res in results:
+        for name, e in res["policies"].items():
+            lines.append(
+                f"| {res['scenario']} | {name} | {_cell(e, 'occupancy')} "
+                f"| {_cell(e, 'abandonment', pct=True)} "
+                f"| {_cell(e, 'worst_hour_abandonment', pct=True)} "
+                f"| {_seconds(e, 'inbound_wait_mean')} | {_seconds(e, 'inbound_wait_p50')} "
+                f"| {_seconds(e, 'inbound_wait_p90')} | {_seconds(e, 'inbound_wait_max')} "
+                f"| {_cell(e, 'inbound_abandonment', pct=True)} "
+                f"| {_cell(e, 'inbound_service_level', pct=True)} |"
+            )
+    return "\n".join(lines)
+
+
+def inbound_acceptance(results: list[dict]) -> tuple[list[str], bool]:
+    """Issue 13 on the seed means: outbound worst hour and inbound p90 under target, blind worse."""
+    lines, ok = [], True
+    for res in results:
+        pol = res["policies"]
+        if "predictive" not in pol:
+            continue
+        p = pol["predictive"]
+        worst, p90 = p["worst_hour_abandonment"]["mean"], p["inbound_wait_p90"]["mean"]
+        target, wait_target = res["abandon_target"], res["inbound_wait_target"]
+        checks = [
+            (f"worst hour {100 * worst:.2f}% <= {100 * target:g}%", worst <= target),
+            (f"inbound wait p90 {p90:.1f} s <= {wait_target:g} s", p90 <= wait_target),
+        ]
+        if INBOUND_BLIND in pol:
+            b = pol[INBOUND_BLIND]
+            mine = (p90, p["inbound_wait_mean"]["mean"])
+            blind = (b["inbound_wait_p90"]["mean"], b["inbound_wait_mean"]["mean"])
+            checks.append(
+                (
+                    f"{INBOUND_BLIND} waits longer (p90, mean: {blind[0]:.1f}, {blind[1]:.2f} s "
+                    f"vs {mine[0]:.1f}, {mine[1]:.2f} s); occupancy {b['occupancy']['mean']:.3f} "
+                    f"vs {p['occupancy']['mean']:.3f}",
+                    blind > mine,
+                )
+            )
+        for text, passed in checks:
+            ok &= passed
+            lines.append(f"- {res['scenario']}: {text}: {'met' if passed else 'NOT MET'}")
+    return lines, ok
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--scenario", action="append", help="scenario file (default: all shipped)")
     parser.add_argument("--policy", action="append", help="policy (default: all)")
     parser.add_argument("--json-out", help="also write every run as JSON here")
+    parser.add_argument(
+        "--inbound", action="store_true", help="the blended-inbound scenarios and table"
+    )
     args = parser.parse_args(argv)
-    files = args.scenario or sorted(str(p) for p in (HERE / "scenarios").glob("*.json"))
-    policies = args.policy or list(POLICY_NAMES)
+    folder = HERE / "scenarios" / "inbound" if args.inbound else HERE / "scenarios"
+    files = args.scenario or sorted(str(p) for p in folder.glob("*.json"))
+    policies = args.policy or list(INBOUND_POLICIES if args.inbound else OUTBOUND_POLICIES)
     results = []
     for f in files:
         print(f"running {f} ...", file=sys.stderr, flush=True)
         results.append(run_bench(load_scenario(f), policies, args.seeds))
-    print(table(results))
-    lines, ok = acceptance(results)
+    print(inbound_table(results) if args.inbound else table(results))
+    lines, ok = inbound_acceptance(results) if args.inbound else acceptance(results)
     print()
     print("\n".join(lines))
     if args.json_out:

@@ -18,11 +18,26 @@ METRICS = (
     "connects_per_agent_hour",
     "sim_seconds_per_wall_second",
 )
+# Beside the outbound figures when the scenario has inbound callers.
+INBOUND_METRICS = (
+    "inbound_wait_mean",
+    "inbound_wait_p50",
+    "inbound_wait_p90",
+    "inbound_wait_max",
+    "inbound_abandonment",
+    "inbound_service_level",
+)
 
 
-def summarise(runs: Sequence[RunResult]) -> dict[str, dict[str, float]]:
+def metrics_for(scenario: Scenario) -> tuple[str, ...]:
+    return METRICS + INBOUND_METRICS if scenario.inbound is not None else METRICS
+
+
+def summarise(
+    runs: Sequence[RunResult], metrics: Sequence[str] = METRICS
+) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = {}
-    for metric in METRICS:
+    for metric in metrics:
         values = [float(getattr(r, metric)) for r in runs]
         out[metric] = {
             "mean": sum(values) / len(values),
@@ -44,12 +59,14 @@ def run_bench(
         "abandon_target": scenario.abandon_target,
         "policies": {},
     }
+    if scenario.inbound is not None:
+        result["inbound_wait_target"] = scenario.inbound.wait_target_seconds
     for name in policies:
         runs = [
             simulate(scenario, make_policy(name), seed)
             for seed in range(first_seed, first_seed + seeds)
         ]
-        entry = summarise(runs)
+        entry = summarise(runs, metrics_for(scenario))
         entry["runs"] = [r.as_dict() for r in runs]  # type: ignore[assignment]
         result["policies"][name] = entry
     return result

@@ -27,7 +27,8 @@ def register(subparsers: Any) -> None:
         action="append",
         dest="policies",
         metavar="NAME",
-        help="policy to run (repeatable; default: all)",
+        help="policy to run (repeatable; default: all, and the inbound-blind one only "
+        "for a scenario with inbound)",
     )
     pacing.add_argument("--seeds", type=int, help="number of seeds (default: the scenario's)")
     pacing.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -37,15 +38,17 @@ def register(subparsers: Any) -> None:
 
 def _bench_pacing(args: argparse.Namespace, settings: Settings) -> int:
     from cobrador.cli import UserError
-    from dialer.pacing.bench import METRICS, run_bench
-    from dialer.pacing.policies import POLICY_NAMES
+    from dialer.pacing.bench import metrics_for, run_bench
+    from dialer.pacing.policies import INBOUND_BLIND, POLICY_NAMES
     from dialer.pacing.scenario import ScenarioError, load_scenario
 
     try:
         scenario = load_scenario(args.scenario)
     except ScenarioError as exc:
         raise UserError(str(exc)) from None
-    policies = args.policies or list(POLICY_NAMES)
+    # Without inbound the blind variant is `predictive` all over again.
+    default = [p for p in POLICY_NAMES if scenario.inbound is not None or p != INBOUND_BLIND]
+    policies = args.policies or default
     unknown = [p for p in policies if p not in POLICY_NAMES]
     if unknown:
         raise UserError(f"unknown policy {unknown[0]!r}; choose from {', '.join(POLICY_NAMES)}")
@@ -60,9 +63,14 @@ def _bench_pacing(args: argparse.Namespace, settings: Settings) -> int:
         print(json.dumps(result, indent=2, sort_keys=True))
         return 0
     print(f"{scenario.name}: {scenario.agents} agents, {seeds} seeds (mean [min..max])")
+    if scenario.inbound is not None:
+        print(
+            f"inbound: wait target {scenario.inbound.wait_target_seconds:g} s; waits in seconds "
+            "from entering the queue, over answered callers"
+        )
     for name, entry in result["policies"].items():
         print(f"  {name}")
-        for metric in METRICS:
+        for metric in metrics_for(scenario):
             m = entry[metric]
             print(f"    {metric:28s} {m['mean']:10.4f} [{m['min']:.4f}..{m['max']:.4f}]")
     return 0

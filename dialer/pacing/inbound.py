@@ -5,11 +5,12 @@ queue first. So an inbound caller who arrives now is answered within the
 target T if the agents kept free for inbound (the reserve) plus the agents
 who finish a call within T cover everyone ahead of them and the caller. The
 reserve is the smallest number of agents for which that fails with
-probability at most `tolerance`:
+probability at most `tolerance`, on average over a caller arriving at any
+moment u of the next T seconds:
 
-    P(waiting + A + 1 > reserve + F) <= tolerance,
-    A ~ Poisson(rate * T)   callers arriving in the window who may be ahead,
-    F ~ Poisson(m_T)        agents finishing a call within T,
+    mean over u of P(waiting + A_u + 1 > reserve + F) <= tolerance,
+    A_u ~ Poisson(rate * u)  callers who arrived before u (ahead of this one),
+    F ~ Poisson(m_T)         agents finishing a call within T of the arrival,
 
 and, for each caller already waiting (oldest first, position j, waited w),
 P(j + 1 > reserve + F_(T - w)) <= tolerance, with the freeing rate taken as
@@ -33,6 +34,8 @@ import math
 from collections.abc import Sequence
 
 DEFAULT_TOLERANCE = 0.05
+# Where in the next T seconds a caller may arrive (fractions of T, midpoints).
+ARRIVAL_MOMENTS = (0.125, 0.375, 0.625, 0.875)
 
 
 def poisson_pmf(mean: float, n: int) -> list[float]:
@@ -98,17 +101,22 @@ def inbound_reserve(
     if max_reserve <= 0 or (rate_per_s == 0 and not waited):
         return 0
     freeing = max(0.0, freeing_within_target)
-    # (needed, arrivals ahead, agents freeing in the caller's time left)
-    checks: list[tuple[int, float, float]] = []
+    # Each check: a list of equally likely (needed, arrivals ahead, agents
+    # freeing in the caller's time left), whose mean shortfall must stay
+    # under the tolerance.
+    checks: list[list[tuple[int, float, float]]] = []
     if rate_per_s > 0:
-        checks.append((len(waited) + 1, rate_per_s * wait_target_s, freeing))
+        checks.append(
+            [(len(waited) + 1, rate_per_s * wait_target_s * u, freeing) for u in ARRIVAL_MOMENTS]
+        )
     for position, w in enumerate(sorted(waited, reverse=True)):
         left = max(0.0, wait_target_s - w)
-        checks.append((position + 1, 0.0, freeing * left / wait_target_s))
+        checks.append([(position + 1, 0.0, freeing * left / wait_target_s)])
     reserve = 0
-    for needed, arrivals, freed in checks:
+    for cases in checks:
         while reserve < max_reserve and (
-            shortfall_probability(needed, arrivals, reserve, freed) > tolerance
+            sum(shortfall_probability(n, a, reserve, f) for n, a, f in cases) / len(cases)
+            > tolerance
         ):
             reserve += 1
     return reserve

@@ -20,6 +20,15 @@ from `snapshot.now`; one policy object serves one campaign.
   while one more abandon would put any legal window (1 h, 24 h, 30 d) over
   the aim: early in the day, and most of the time for small teams, where
   one drop is already a large share of an hour.
+  Blended inbound (`snapshot.has_inbound`): inbound takes the next free agent
+  first, so at each horizon the inbound callers waiting plus those expected
+  to arrive by then (Poisson) are demand ahead of the new calls, and the
+  agents expected free after all that demand are at least the inbound
+  reserve (`dialer.pacing.inbound`: agents to keep free so a caller's wait
+  stays under the campaign's target); the progressive fallback leaves the
+  reserve's agents without a call too.
+- `predictive_ignores_inbound`: the same model blind to the snapshot's
+  inbound fields; the reference that shows what the reserve buys.
 - `vicidial_adapt`, `issabel`: baselines written from the public descriptions
   of VICIdial's ADAPT dial level and Issabel's (Elastix) predictive dialer.
 """
@@ -29,6 +38,8 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable
+from dataclasses import replace
+from functools import partial
 from typing import Any, Protocol
 
 from dialer.pacing.estimators import (
@@ -38,6 +49,7 @@ from dialer.pacing.estimators import (
     wilson_upper,
     wrap_free_rows,
 )
+from dialer.pacing.inbound import DEFAULT_TOLERANCE, inbound_reserve
 from dialer.pacing.snapshot import (
     READY,
     RESERVED,
@@ -60,11 +72,12 @@ class UnknownPolicyError(ValueError):
 
 
 def _uncovered_ready(s: Snapshot) -> int:
+    """Ready agents that no ringing call, answered call or queued inbound caller is headed for."""
     ready = 0
     for a in s.agents:
         if a.state == READY:
             ready += 1
-    return max(0, ready - len(s.ringing) - s.waiting)
+    return max(0, ready - len(s.ringing) - s.waiting - len(s.inbound_waiting))
 
 
 class ProgressivePolicy:
@@ -77,6 +90,8 @@ class ProgressivePolicy:
 # Seconds ahead at which an answer may arrive; checked all, the most cautious wins.
 DEFAULT_HORIZONS = (1.0, 3.0, 6.0, 10.0, 15.0, 22.0, 30.0)
 LEGAL_WINDOWS = (3600.0, 86400.0, 2592000.0)
+# The predictive model blind to the snapshot's inbound fields (a reference).
+INBOUND_BLIND = "predictive_ignores_inbound"
 
 
 class PredictivePolicy:
@@ -110,6 +125,8 @@ class PredictivePolicy:
         budget_reserve: float = 1.0,
         burst_step: float = 0.5,
         ring_refresh_seconds: float = 60.0,
+        inbound_aware: bool = True,
+        inbound_tolerance: float = DEFAULT_TOLERANCE,
     ) -> None:
         if not 0 < aim_ratio <= 1:
             raise ValueError("aim_ratio must be in (0, 1]")
@@ -150,6 +167,18 @@ class PredictivePolicy:
         self._wrap_rows: list[tuple[float, ...]] = []
         self._wrap_tail: tuple[float, ...] = ()
         self.last_reason = "init"
+        self.inbound_aware = inbound_aware
+        self.inbound_tolerance = inbound_tolerance
+        if not inbound_aware:
+            self.name = INBOUND_BLIND
+        self.last_inbound_reserve = 0
+        # Estimates kept to build "free within the inbound wait target" rows on demand.
+        self._talk_survival: Survival | None = None
+        self._wrap_survival: Survival | None = None
+        self._wrap_quantiles: tuple[float, ...] = ()
+        self._target_rows: dict[str, tuple[list[tuple[float, ...]], tuple[float, ...]]] = {}
+        self._target_seconds: float | None = None
+        self._reserve_cache: dict[tuple[float, tuple[float, ...], float, float, int], int] = {}
 
     # -- estimates ---------------------------------------------------------
     def _refresh(self, s: Snapshot) -> None:
@@ -178,6 +207,8 @@ class PredictivePolicy:
             points = wrap.quantiles(self.wrap_points) if wrap.finished else (self.wrap_prior_mean,)
             self._talk_rows, self._talk_tail = free_within_rows(talk, points, supply)
             self._wrap_rows, self._wrap_tail = wrap_free_rows(wrap, supply)
+            self._talk_survival, self._wrap_survival, self._wrap_quantiles = talk, wrap, points
+            self._target_seconds = None  # rebuilt from the new estimates when inbound asks
 
     def _steer(self, s: Snapshot) -> None:
         if self._last_steer is not None and s.now - self._last_steer < self.adjust_every:
@@ -226,9 +257,50 @@ class PredictivePolicy:
                 return True
         return False
 
+    def _freeing_within(self, s: Snapshot, seconds: float) -> float:
+        """Expected busy agents who finish talk and wrap-up within `seconds`, from the estimates."""
+        if self._target_seconds != seconds:
+            assert self._talk_survival is not None and self._wrap_survival is not None
+            self._target_seconds = seconds
+            self._target_rows = {
+                TALKING: free_within_rows(self._talk_survival, self._wrap_quantiles, (seconds,)),
+                WRAP_UP: wrap_free_rows(self._wrap_survival, (seconds,)),
+            }
+        total = 0.0
+        for a in s.agents:
+            tables = self._target_rows.get(a.state)
+            if tables is None:
+                continue
+            rows, tail = tables
+            t = int(s.now - a.state_since)
+            total += (rows[t] if 0 <= t < len(rows) else tail)[0]
+        return total
+
+    def _inbound_reserve(self, s: Snapshot, active: int) -> int:
+        target = s.inbound_wait_target_s
+        # The expected freeings move a little every tick; to 0.01 agent the
+        # answer is the same, and the cache spares recomputing it each second.
+        freeing = round(self._freeing_within(s, target), 2)
+        key = (s.inbound_rate_per_s, s.inbound_waiting, target, freeing, active)
+        cached = self._reserve_cache.get(key)
+        if cached is None:
+            if len(self._reserve_cache) > 4096:
+                self._reserve_cache.clear()
+            cached = self._reserve_cache[key] = inbound_reserve(
+                rate_per_s=s.inbound_rate_per_s,
+                waited=s.inbound_waiting,
+                wait_target_s=target,
+                freeing_within_target=freeing,
+                tolerance=self.inbound_tolerance,
+                max_reserve=active,
+            )
+        return cached
+
     # -- decision ----------------------------------------------------------
     def calls_to_place(self, snapshot: Snapshot) -> int:
         s = snapshot
+        if s.has_inbound and not self.inbound_aware:
+            s = replace(s, inbound_waiting=(), inbound_rate_per_s=0.0)
         progressive = min(s.room, _uncovered_ready(s))
         self._refresh(s)
         self._steer(s)
@@ -255,6 +327,9 @@ class PredictivePolicy:
                 active += 1
             elif st == RESERVED:
                 active += 1
+        reserve = self._inbound_reserve(s, active) if s.has_inbound else 0
+        self.last_inbound_reserve = reserve
+        progressive = max(0, progressive - reserve)
         ring = self._ring
         if (
             active < self.min_active_agents
@@ -279,6 +354,15 @@ class PredictivePolicy:
         demand = [float(s.waiting)] * k + [0.0] * k
         for col, total in enumerate(_column_sums(ring_rows, 2 * k)):
             demand[col] += total
+        if s.has_inbound:
+            # Inbound goes first to every agent who frees up: the callers queued
+            # and those arriving by the horizon (Poisson: variance = mean) take
+            # agents before any new call's debtor does.
+            queued = len(s.inbound_waiting)
+            for i, h in enumerate(self.horizons):
+                arriving = s.inbound_rate_per_s * (h + s.connect_grace_seconds)
+                demand[i] += queued + arriving
+                demand[k + i] += arriving
         new = ring.rows[0]
         z = self.z
         best = math.inf
@@ -290,7 +374,9 @@ class PredictivePolicy:
             var = supply[k + i] + demand[k + i]
             first = max(0.0, (margin - z * math.sqrt(var)) / c)
             n_i = (margin - z * math.sqrt(var + new[k + i] * first)) / c
-            best = min(best, n_i)
+            # And the reserve stays free on average: the z * sd margin kept
+            # against abandons also serves inbound, so the two are not stacked.
+            best = min(best, n_i, (margin - reserve) / c)
         cap = int(self.max_calls_per_agent * active) - len(s.ringing)
         predicted = 0 if best == math.inf or best < 0 else int(best)
         self.last_reason = "model"
@@ -459,6 +545,7 @@ class IssabelPolicy:
 _FACTORIES: dict[str, Callable[..., Policy]] = {
     "progressive": ProgressivePolicy,
     "predictive": PredictivePolicy,
+    INBOUND_BLIND: partial(PredictivePolicy, inbound_aware=False),
     "vicidial_adapt": VicidialAdaptPolicy,
     "issabel": IssabelPolicy,
 }

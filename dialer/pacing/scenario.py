@@ -2,7 +2,10 @@
 
 A scenario describes a campaign shift for the simulator: team size, how calls
 end (phases of answer/talk behaviour that may change mid-shift), wrap-up,
-machine detection, agent pauses. Bad input raises `ScenarioError` naming the field.
+machine detection, agent pauses, and optionally blended inbound (an `inbound`
+section: Poisson arrivals with a rate per phase of the day, talk time, the
+callers' patience in queue, the wait target, the overflow limit and the skill
+group). Bad input raises `ScenarioError` naming the field.
 """
 
 from __future__ import annotations
@@ -105,6 +108,45 @@ class PauseRule:
 
 
 @dataclass(frozen=True)
+class InboundPhase:
+    from_seconds: float
+    per_hour: float
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """Debtors calling in: Poisson arrivals whose rate changes by phase of the shift.
+
+    `skill_agents`: how many agents (the first ones) take inbound from the
+    start of a caller's wait; after `overflow_after_seconds` in queue any ready
+    agent may take the caller. `patience`: how long a caller waits in queue
+    before hanging up (drawn per caller).
+    """
+
+    phases: tuple[InboundPhase, ...]
+    talk: Dist
+    patience: Dist
+    wait_target_seconds: float
+    overflow_after_seconds: float
+    skill_agents: int
+
+    def rate_at(self, t: float) -> float:
+        """Arrivals per second at time t."""
+        current = self.phases[0]
+        for p in self.phases:
+            if p.from_seconds <= t:
+                current = p
+        return current.per_hour / 3600.0
+
+    def next_change_after(self, t: float) -> float:
+        """When the rate next changes after t (inf when it never does)."""
+        for p in self.phases:
+            if p.from_seconds > t:
+                return p.from_seconds
+        return math.inf
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     agents: int
@@ -121,6 +163,7 @@ class Scenario:
     failed_seconds: Dist
     max_ringing: int
     tick_seconds: float = 1.0
+    inbound: Inbound | None = None
 
     def phase_at(self, t: float) -> Phase:
         current = self.phases[0]
@@ -188,6 +231,7 @@ def parse_scenario(raw: Any) -> Scenario:
     max_ringing = raw.get("max_ringing", agents * 6)
     if isinstance(max_ringing, bool) or not isinstance(max_ringing, int) or max_ringing < 1:
         raise ScenarioError("max_ringing: expected an integer >= 1")
+    inbound = _parse_inbound(raw["inbound"], agents) if "inbound" in raw else None
     return Scenario(
         name=name,
         agents=agents,
@@ -203,7 +247,45 @@ def parse_scenario(raw: Any) -> Scenario:
         busy_seconds=busy,
         failed_seconds=failed,
         max_ringing=max_ringing,
+        inbound=inbound,
     )
+
+
+def _parse_inbound(raw: Any, agents: int) -> Inbound:
+    field = "inbound"
+    if not isinstance(raw, dict):
+        raise ScenarioError(f"{field}: expected an object")
+    try:
+        phases_raw = raw["phases"]
+        talk = parse_dist(raw["talk_seconds"], f"{field}.talk_seconds")
+        patience = parse_dist(raw["patience_seconds"], f"{field}.patience_seconds")
+        target = _pos(raw, "wait_target_seconds", field)
+    except KeyError as exc:
+        raise ScenarioError(f"{field}: missing field {exc.args[0]!r}") from None
+    overflow = (
+        _nonneg(raw, "overflow_after_seconds", field) if "overflow_after_seconds" in raw else 30.0
+    )
+    skill = raw.get("skill_agents", agents)
+    if isinstance(skill, bool) or not isinstance(skill, int) or not 1 <= skill <= agents:
+        raise ScenarioError(f"{field}.skill_agents: expected an integer in 1..{agents}")
+    if not isinstance(phases_raw, list) or not phases_raw:
+        raise ScenarioError(f"{field}.phases: expected a non-empty list")
+    phases = []
+    for i, p in enumerate(phases_raw):
+        where = f"{field}.phases[{i}]"
+        if not isinstance(p, dict):
+            raise ScenarioError(f"{where}: expected an object")
+        try:
+            phases.append(
+                InboundPhase(_nonneg(p, "from_seconds", where), _nonneg(p, "per_hour", where))
+            )
+        except KeyError as exc:
+            raise ScenarioError(f"{where}: missing field {exc.args[0]!r}") from None
+    if phases[0].from_seconds != 0:
+        raise ScenarioError(f"{field}.phases[0].from_seconds: the first phase must start at 0")
+    if any(b.from_seconds <= a.from_seconds for a, b in zip(phases, phases[1:], strict=False)):
+        raise ScenarioError(f"{field}.phases: from_seconds must increase")
+    return Inbound(tuple(phases), talk, patience, target, overflow, skill)
 
 
 def _parse_phase(raw: Any, i: int) -> Phase:

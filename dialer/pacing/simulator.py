@@ -6,20 +6,30 @@ Calls end as the scenario's current phase says (person, machine dropped after
 detection, busy, failed, no answer at the ring timeout); a person who answers
 is bridged to a ready agent, or waits up to the connect grace for one, else is
 abandoned. Randomness comes from one `random.Random(seed)`.
+
+With an `inbound` section, debtors also call in (Poisson arrivals, a rate per
+phase of the shift) and queue for an agent with their patience: inbound has
+priority over outbound for the next free agent (the longest-idle ready agent
+of the skill group takes a new caller); after the overflow limit any ready
+agent may take the caller; a caller whose patience runs out hangs up in
+queue. Inbound draws come from a second generator seeded from the same seed,
+so every policy meets the same callers and outbound-only shifts are unchanged.
 """
 
 from __future__ import annotations
 
 import heapq
+import math
 import time
 from bisect import bisect_left, bisect_right
 from collections import deque
 from dataclasses import asdict, dataclass
 from random import Random
+from typing import Any
 
 from dialer.pacing.policies import Policy
 from dialer.pacing.samples import DurationLog, RingLog
-from dialer.pacing.scenario import PauseRule, Scenario
+from dialer.pacing.scenario import Inbound, PauseRule, Scenario
 from dialer.pacing.snapshot import (
     PAUSED,
     READY,
@@ -39,7 +49,19 @@ ROLLING_HOUR = 3600.0
 ROLLING_STEP = 60.0
 
 # Event kinds, ordered so that at equal times agents free up before calls need them.
-_TALK_END, _WRAP_END, _PAUSE_END, _PAUSE_DUE, _RING_END, _GRACE_END, _TICK = range(7)
+# Inbound kinds come last so outbound-only shifts keep their exact event order.
+(
+    _TALK_END,
+    _WRAP_END,
+    _PAUSE_END,
+    _PAUSE_DUE,
+    _RING_END,
+    _GRACE_END,
+    _TICK,
+    _INBOUND_ARRIVAL,
+    _INBOUND_OVERFLOW,
+    _INBOUND_GIVE_UP,
+) = range(10)
 
 
 class PolicyError(RuntimeError):
@@ -71,6 +93,19 @@ class RunResult:
     calls_per_agent_hour: float
     connects_per_agent_hour: float
     wall_seconds: float
+    # Blended inbound (all 0 without an inbound section). Waits are from
+    # entering the queue to an agent; percentiles over answered callers.
+    inbound_offered: int = 0
+    inbound_answered: int = 0
+    inbound_abandoned: int = 0
+    inbound_waiting_at_end: int = 0
+    inbound_overflowed: int = 0
+    inbound_wait_mean: float = 0.0
+    inbound_wait_p50: float = 0.0
+    inbound_wait_p90: float = 0.0
+    inbound_wait_max: float = 0.0
+    inbound_abandonment: float = 0.0
+    inbound_service_level: float = 0.0
 
     @property
     def sim_seconds_per_wall_second(self) -> float:
@@ -80,6 +115,15 @@ class RunResult:
         d = asdict(self)
         d["sim_seconds_per_wall_second"] = self.sim_seconds_per_wall_second
         return d
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-quantile (0..1) by the nearest-rank method; 0.0 for no values."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q * len(ordered)))
+    return ordered[rank - 1]
 
 
 def worst_window_ratio(
@@ -148,6 +192,20 @@ class _Sim:
         self.samples: tuple[
             tuple[DurationSample, ...], tuple[DurationSample, ...], tuple[RingSample, ...]
         ] = ((), (), ())
+        # Blended inbound: a FIFO queue of caller ids; callers who hung up or
+        # were answered leave `queued` and are skipped when they reach the head.
+        self.inbound: Inbound | None = scenario.inbound
+        self.inbound_rng = Random(f"inbound:{seed}")
+        self.inbound_queue: deque[int] = deque()
+        self.queued: set[int] = set()
+        self.caller_arrived: dict[int, float] = {}
+        self.caller_talk: dict[int, tuple[float, float]] = {}  # talk, wrap-up
+        self.next_caller = 0
+        self.inbound_wrap: dict[int, float] = {}  # agent -> wrap-up after its inbound talk
+        self.inbound_waits: list[float] = []
+        self.inbound_counts = {"offered": 0, "answered": 0, "abandoned": 0, "overflowed": 0}
+        skill = scenario.inbound.skill_agents if scenario.inbound else n
+        self.in_skill = [agent < skill for agent in range(n)]
 
     # -- event queue -----------------------------------------------------------
     def push(self, t: float, kind: int, ident: int) -> None:
@@ -173,6 +231,8 @@ class _Sim:
             self.start_pause(agent, now)
             return
         self.set_state(agent, READY, now)
+        if self.inbound_queue and self.take_queued_caller(agent, now):
+            return
         while self.waiting:
             call = self.waiting.popleft()
             if call in self.waiting_set:
@@ -189,6 +249,97 @@ class _Sim:
         self.counts["connected"] += 1
         self.set_state(agent, TALKING, now)
         talk = self.sc.phase_at(now).talk.sample(self.rng)
+        self.talk_log.start(agent, now)
+        self.push(now + talk, _TALK_END, agent)
+
+    # -- inbound ---------------------------------------------------------------
+    def schedule_next_arrival(self, after: float) -> None:
+        """Next Poisson arrival: exponential gaps at the current phase's rate, redrawn at a change."""
+        inbound = self.inbound
+        assert inbound is not None
+        t = after
+        while t < self.end:
+            rate, change = inbound.rate_at(t), inbound.next_change_after(t)
+            if rate > 0:
+                arrival = t + self.inbound_rng.expovariate(rate)
+                if arrival < change:
+                    self.push(arrival, _INBOUND_ARRIVAL, 0)
+                    return
+            t = change
+
+    def inbound_arrival(self, now: float) -> None:
+        inbound = self.inbound
+        assert inbound is not None
+        self.schedule_next_arrival(now)
+        caller = self.next_caller
+        self.next_caller += 1
+        self.inbound_counts["offered"] += 1
+        # Drawn at arrival in arrival order, so every policy meets the same callers.
+        rng = self.inbound_rng
+        self.caller_talk[caller] = (inbound.talk.sample(rng), self.sc.wrap.sample(rng))
+        patience = inbound.patience.sample(rng)
+        self.caller_arrived[caller] = now
+        agent = self.longest_idle(skill_only=inbound.overflow_after_seconds > 0)
+        if agent is not None:
+            self.connect_caller(caller, agent, now)
+            return
+        self.inbound_queue.append(caller)
+        self.queued.add(caller)
+        self.push(now + patience, _INBOUND_GIVE_UP, caller)
+        if not all(self.in_skill):
+            self.push(now + inbound.overflow_after_seconds, _INBOUND_OVERFLOW, caller)
+
+    def longest_idle(self, *, skill_only: bool) -> int | None:
+        best: int | None = None
+        for agent in self.ready:
+            if skill_only and not self.in_skill[agent]:
+                continue
+            if best is None or self.state_since[agent] < self.state_since[best]:
+                best = agent
+        return best
+
+    def queue_head(self) -> int | None:
+        queue = self.inbound_queue
+        while queue and queue[0] not in self.queued:
+            queue.popleft()
+        return queue[0] if queue else None
+
+    def may_take(self, agent: int, caller: int, now: float) -> bool:
+        """Skill agents take any queued caller; others only one waiting past the overflow limit."""
+        if self.in_skill[agent]:
+            return True
+        assert self.inbound is not None
+        return now - self.caller_arrived[caller] >= self.inbound.overflow_after_seconds
+
+    def take_queued_caller(self, agent: int, now: float) -> bool:
+        """A ready agent takes the oldest queued caller it may take; False if none."""
+        caller = self.queue_head()
+        if caller is None or not self.may_take(agent, caller, now):
+            return False
+        self.connect_caller(caller, agent, now)
+        return True
+
+    def overflow(self, caller: int, now: float) -> None:
+        if caller not in self.queued or caller != self.queue_head():
+            return  # answered, gone, or behind an older caller who goes first
+        agent = self.longest_idle(skill_only=False)
+        if agent is not None:
+            self.inbound_counts["overflowed"] += 1
+            self.connect_caller(caller, agent, now)
+
+    def give_up(self, caller: int, now: float) -> None:
+        if caller in self.queued:
+            self.queued.discard(caller)
+            self.inbound_counts["abandoned"] += 1
+            del self.caller_talk[caller], self.caller_arrived[caller]
+
+    def connect_caller(self, caller: int, agent: int, now: float) -> None:
+        self.queued.discard(caller)
+        self.inbound_counts["answered"] += 1
+        self.inbound_waits.append(now - self.caller_arrived.pop(caller))
+        talk, wrap = self.caller_talk.pop(caller)
+        self.set_state(agent, TALKING, now)
+        self.inbound_wrap[agent] = wrap
         self.talk_log.start(agent, now)
         self.push(now + talk, _TALK_END, agent)
 
@@ -284,7 +435,20 @@ class _Sim:
             connect_grace_seconds=self.sc.connect_grace_seconds,
             max_ringing=self.sc.max_ringing,
             shift_ends_at=self.end,
+            **self.inbound_view(now),
         )
+
+    def inbound_view(self, now: float) -> dict[str, Any]:
+        if self.inbound is None:
+            return {}
+        arrived = self.caller_arrived
+        return {
+            "inbound_waiting": tuple(
+                now - arrived[c] for c in self.inbound_queue if c in self.queued
+            ),
+            "inbound_rate_per_s": self.inbound.rate_at(now),
+            "inbound_wait_target_s": self.inbound.wait_target_seconds,
+        }
 
     # -- main loop ---------------------------------------------------------------
     def schedule_pauses(self) -> None:
@@ -302,6 +466,8 @@ class _Sim:
         started = time.perf_counter()
         self.schedule_pauses()
         self.push(0.0, _TICK, 0)
+        if self.inbound is not None:
+            self.schedule_next_arrival(0.0)
         events, end, tick = self.events, self.end, self.sc.tick_seconds
         policy = self.policy
         while events:
@@ -321,7 +487,10 @@ class _Sim:
                 self.talk_log.end(ident, now)
                 self.set_state(ident, WRAP_UP, now)
                 self.wrap_log.start(ident, now)
-                self.push(now + self.sc.wrap.sample(self.rng), _WRAP_END, ident)
+                wrap = self.inbound_wrap.pop(ident, None)
+                if wrap is None:
+                    wrap = self.sc.wrap.sample(self.rng)
+                self.push(now + wrap, _WRAP_END, ident)
             elif kind == _WRAP_END:
                 self.wrap_log.end(ident, now)
                 self.agent_free(ident, now)
@@ -336,6 +505,12 @@ class _Sim:
                     self.pause_pending[ident] = True
             elif kind == _PAUSE_END:
                 self.agent_free(ident, now)
+            elif kind == _INBOUND_ARRIVAL:
+                self.inbound_arrival(now)
+            elif kind == _INBOUND_OVERFLOW:
+                self.overflow(ident, now)
+            elif kind == _INBOUND_GIVE_UP:
+                self.give_up(ident, now)
         for agent in range(self.sc.agents):
             self.set_state(agent, self.state[agent], end)  # close the time accounting
         wall = time.perf_counter() - started
@@ -349,6 +524,11 @@ class _Sim:
         agent_hours = agents * shift / 3600.0
         # Answers still inside the grace period at the end are not judged.
         judged = c["human"] - len(self.waiting_set)
+        ic, waits = self.inbound_counts, self.inbound_waits
+        in_queue = len(self.queued)
+        target = self.inbound.wait_target_seconds if self.inbound else 0.0
+        # Callers still in queue at the end are not judged: they may yet be answered.
+        inbound_judged = ic["offered"] - in_queue
         return RunResult(
             seed=self.seed,
             agents=agents,
@@ -373,6 +553,19 @@ class _Sim:
             calls_per_agent_hour=c["placed"] / agent_hours,
             connects_per_agent_hour=c["connected"] / agent_hours,
             wall_seconds=wall,
+            inbound_offered=ic["offered"],
+            inbound_answered=ic["answered"],
+            inbound_abandoned=ic["abandoned"],
+            inbound_waiting_at_end=in_queue,
+            inbound_overflowed=ic["overflowed"],
+            inbound_wait_mean=sum(waits) / len(waits) if waits else 0.0,
+            inbound_wait_p50=percentile(waits, 0.5),
+            inbound_wait_p90=percentile(waits, 0.9),
+            inbound_wait_max=max(waits, default=0.0),
+            inbound_abandonment=ic["abandoned"] / inbound_judged if inbound_judged else 0.0,
+            inbound_service_level=(
+                sum(1 for w in waits if w <= target) / inbound_judged if inbound_judged else 0.0
+            ),
         )
 
 

@@ -62,3 +62,25 @@ def test_given_bad_scenario_when_bench_then_exit_2_with_message(tmp_path, capsys
 
 def test_given_zero_seeds_when_bench_then_exit_2(tmp_path, capsys):
     assert main(["bench", "pacing", "--scenario", _scenario_file(tmp_path), "--seeds", "0"]) == 2
+
+
+def test_given_a_scenario_with_inbound_when_bench_then_inbound_figures_beside_outbound(
+    tmp_path, capsys
+):
+    from test_pacing_inbound_sim import with_inbound
+
+    f = tmp_path / "blended.json"
+    f.write_text(json.dumps(with_inbound()), encoding="utf-8")
+    assert main(["bench", "pacing", "--scenario", str(f), "--seeds", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "wait target 20 s" in out
+    for line in ("inbound_wait_p50", "inbound_wait_p90", "inbound_abandonment", "occupancy"):
+        assert line in out
+    # With inbound, the default policies include the one blind to it.
+    assert "predictive_ignores_inbound" in out
+
+
+def test_given_an_outbound_only_scenario_when_bench_then_no_inbound_figures(tmp_path, capsys):
+    assert main(["bench", "pacing", "--scenario", _scenario_file(tmp_path), "--seeds", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "inbound" not in out

@@ -218,3 +218,65 @@ def test_given_builder_without_running_talks_when_predictive_then_same_as_with_t
     assert make_policy("predictive").calls_to_place(without) == make_policy(
         "predictive"
     ).calls_to_place(with_running)
+
+
+# -- blended inbound ---------------------------------------------------------
+
+
+def _with_inbound(s: Snapshot, rate: float = 0.0, waited: tuple[float, ...] = ()) -> Snapshot:
+    return dataclasses.replace(s, inbound_rate_per_s=rate, inbound_waiting=waited)
+
+
+def test_given_inbound_callers_expected_when_predictive_then_fewer_calls_than_without():
+    s = snapshot(talking=[235.0] * 20, ready=2)
+    without = make_policy("predictive").calls_to_place(s)
+    with_inbound = make_policy("predictive").calls_to_place(_with_inbound(s, rate=0.1))
+    assert with_inbound < without
+
+
+def test_given_inbound_callers_queued_when_predictive_then_fewer_calls_than_without():
+    s = snapshot(talking=[235.0] * 20, ready=0)
+    without = make_policy("predictive").calls_to_place(s)
+    queued = make_policy("predictive").calls_to_place(_with_inbound(s, waited=(30.0, 12.0, 5.0)))
+    assert queued < without
+
+
+def test_given_a_small_team_expecting_inbound_when_predictive_then_one_ready_agent_is_kept_free():
+    # Five agents who just started talking: nobody frees within the 20 s
+    # target, so the one ready agent is left to inbound instead of dialed for.
+    s = snapshot(talking=[5.0] * 4, ready=1)
+    policy = make_policy("predictive")
+    assert make_policy("predictive").calls_to_place(s) >= 1
+    assert policy.calls_to_place(_with_inbound(s, rate=10 / 3600)) == 0
+    assert policy.last_inbound_reserve == 1
+
+
+def test_given_inbound_when_the_blind_policy_is_asked_then_it_answers_as_without_inbound():
+    s = snapshot(talking=[235.0] * 20, ready=2)
+    blind = make_policy("predictive_ignores_inbound")
+    assert blind.name == "predictive_ignores_inbound"
+    assert blind.calls_to_place(_with_inbound(s, rate=0.1, waited=(40.0,))) == make_policy(
+        "predictive"
+    ).calls_to_place(s)
+
+
+def test_given_an_inbound_caller_queued_when_progressive_then_a_ready_agent_is_left_to_them():
+    s = _with_inbound(snapshot(ready=3), waited=(3.0,))
+    assert make_policy("progressive").calls_to_place(s) == 2
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    talking=st.lists(st.floats(0.0, 400.0), max_size=25),
+    ready=st.integers(0, 6),
+    low=st.floats(0.0, 0.05),
+    high=st.floats(0.0, 0.05),
+)
+def test_given_more_inbound_expected_when_predictive_then_never_more_calls(
+    talking, ready, low, high
+):
+    low, high = sorted((low, high))
+    s = snapshot(talking=talking, ready=ready)
+    calls_low = make_policy("predictive").calls_to_place(_with_inbound(s, rate=low))
+    calls_high = make_policy("predictive").calls_to_place(_with_inbound(s, rate=high))
+    assert calls_high <= calls_low
