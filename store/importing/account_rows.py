@@ -31,9 +31,26 @@ KNOWN = {
 } | {f"phone_{n}{suffix}" for n in range(1, MAX_PHONES + 1)
      for suffix in ("", "_type", "_consent", "_consent_ref")}  # fmt: skip
 
+# The account columns an import sets, besides external_ref (the key).
+ACCOUNT_FIELDS = (
+    "debtor_name", "country", "region", "timezone", "balance", "currency", "due_date",
+    "status", "stage", "stage_explicit", "custom_fields",
+)  # fmt: skip
+
+# Names and values looked up once: a million-row import checks them per row.
+PHONE_SLOTS = [(n, f"phone_{n}", f"phone_{n}_type", f"phone_{n}_consent", f"phone_{n}_consent_ref")
+               for n in range(1, MAX_PHONES + 1)]  # fmt: skip
+STATUSES = list(AccountStatus.__members__)
+STAGES = list(Stage.__members__)
+PHONE_TYPES = list(PhoneType.__members__)
+ACTIVE = AccountStatus.active.value
+MOBILE = PhoneType.mobile.value
+ZERO = Decimal("0")
+FRIENDLY, FIRM, PRELEGAL = Stage.friendly.value, Stage.firm.value, Stage.prelegal.value
+
 _TYPE_FROM_LIBRARY = {
-    phonenumbers.PhoneNumberType.MOBILE: PhoneType.mobile.value,
-    phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE: PhoneType.mobile.value,
+    phonenumbers.PhoneNumberType.MOBILE: MOBILE,
+    phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE: MOBILE,
     phonenumbers.PhoneNumberType.FIXED_LINE: PhoneType.home.value,
 }
 
@@ -85,13 +102,13 @@ def derive_stage(due_date: date | None, today: date) -> str:
     """Stage from days past due. Never derives `legal`: that stage means the
     account went to lawyers, a fact only the creditor can state."""
     if due_date is None:
-        return Stage.friendly.value
+        return FRIENDLY
     days = (today - due_date).days
     if days >= 90:
-        return Stage.prelegal.value
+        return PRELEGAL
     if days >= 30:
-        return Stage.firm.value
-    return Stage.friendly.value
+        return FIRM
+    return FRIENDLY
 
 
 def validate_account_row(row: CsvRow, today: date) -> AccountRecord | list[RowError]:
@@ -103,7 +120,7 @@ def validate_account_row(row: CsvRow, today: date) -> AccountRecord | list[RowEr
         errors.append(RowError(line, column, reason))
 
     def get(column: str) -> str:
-        return v.get(column, "").strip()
+        return v.get(column, "")  # make_row has trimmed the cells
 
     ref = get("external_ref")
     if not ref:
@@ -139,8 +156,8 @@ def validate_account_row(row: CsvRow, today: date) -> AccountRecord | list[RowEr
                 f"unknown time zone {timezone!r} (IANA name expected, e.g. America/Hermosillo)",
             )
 
-    balance = Decimal("0")
-    if "balance" in v and get("balance"):
+    balance = ZERO
+    if get("balance"):
         try:
             balance = parse_money(get("balance"), "balance")
         except FieldError as exc:
@@ -162,30 +179,23 @@ def validate_account_row(row: CsvRow, today: date) -> AccountRecord | list[RowEr
         except FieldError as exc:
             fail("due_date", str(exc))
 
-    status = get("status").lower() or AccountStatus.active.value
-    if status not in AccountStatus.__members__:
-        fail(
-            "status",
-            f"unknown status {get('status')!r}; expected one of {', '.join(AccountStatus.__members__)}",
-        )
+    status = get("status").lower() or ACTIVE
+    if status not in STATUSES:
+        fail("status", f"unknown status {get('status')!r}; expected one of {', '.join(STATUSES)}")
 
     stage_text = get("stage").lower()
     stage_explicit = bool(stage_text)
     stage = stage_text or derive_stage(due, today)
-    if stage_text and stage_text not in Stage.__members__:
-        fail(
-            "stage",
-            f"unknown stage {get('stage')!r}; expected one of {', '.join(Stage.__members__)}",
-        )
+    if stage_text and stage_text not in STAGES:
+        fail("stage", f"unknown stage {get('stage')!r}; expected one of {', '.join(STAGES)}")
 
     phones: list[PhoneRecord] = []
     seen_numbers: dict[str, int] = {}
-    for n in range(1, MAX_PHONES + 1):
-        col = f"phone_{n}"
+    for n, col, type_col, consent_col, ref_col in PHONE_SLOTS:
         number_text = get(col)
-        type_text = get(f"{col}_type").lower()
-        consent_text = get(f"{col}_consent")
-        consent_ref = get(f"{col}_consent_ref") or None
+        type_text = get(type_col).lower()
+        consent_text = get(consent_col)
+        consent_ref = get(ref_col) or None
         if not number_text:
             if type_text or consent_text or consent_ref:
                 fail(col, f"{col}_type/consent given but {col} is empty")
@@ -201,28 +211,25 @@ def validate_account_row(row: CsvRow, today: date) -> AccountRecord | list[RowEr
             fail(col, f"same number as phone_{seen_numbers[e164]}")
             continue
         seen_numbers[e164] = n
-        if type_text and type_text not in PhoneType.__members__:
+        if type_text and type_text not in PHONE_TYPES:
             fail(
-                f"{col}_type",
-                f"unknown phone type {type_text!r}; expected one of {', '.join(PhoneType.__members__)}",
+                type_col,
+                f"unknown phone type {type_text!r}; expected one of {', '.join(PHONE_TYPES)}",
             )
             continue
-        phone_type = type_text or _TYPE_FROM_LIBRARY.get(lib_type, PhoneType.mobile.value)
+        phone_type = type_text or _TYPE_FROM_LIBRARY.get(lib_type, MOBILE)
         consent = False
         if consent_text:
             try:
-                consent = parse_yes_no(consent_text, f"{col}_consent")
+                consent = parse_yes_no(consent_text, consent_col)
             except FieldError as exc:
-                fail(f"{col}_consent", str(exc))
+                fail(consent_col, str(exc))
                 continue
         if consent and not consent_ref:
-            fail(
-                f"{col}_consent_ref",
-                f"{col}_consent is yes but no evidence id ({col}_consent_ref) is given",
-            )
+            fail(ref_col, f"{consent_col} is yes but no evidence id ({ref_col}) is given")
             continue
         if consent_ref and not consent:
-            fail(f"{col}_consent_ref", f"evidence id given but {col}_consent is not yes")
+            fail(ref_col, f"evidence id given but {consent_col} is not yes")
             continue
         phones.append(PhoneRecord(n, e164, phone_type, consent, consent_ref))
 

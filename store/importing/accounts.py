@@ -17,24 +17,35 @@ from typing import IO, Any
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.orm import Session
 
+from store.importing import copy_text
+from store.importing.account_copy import (
+    ACCOUNT_COLUMNS,
+    PHONE_COLUMNS,
+    CopyReadyAccount,
+    EncodedAccount,
+    validate_and_encode,
+)
 from store.importing.account_rows import (
+    ACCOUNT_FIELDS,
     KNOWN,
     REQUIRED,
     AccountRecord,
     PhoneRecord,
     validate_account_row,
 )
-from store.importing.bulk import any_of, bulk_insert, insert_returning_ids
-from store.importing.csv_source import CsvRow, RowError
+from store.importing.bulk import (
+    any_of,
+    bulk_insert,
+    copy_encoded_rows,
+    insert_returning_ids,
+    reserve_ids,
+)
+from store.importing.csv_source import CsvRow, RowError, make_row
 from store.importing.report import ImportResult
 from store.importing.runner import audit_file_import, audit_or_default, run_import
 from store.models import Account, Phone, PhoneStatus
 
 AuditFn = Callable[..., Any]
-ACCOUNT_FIELDS = (
-    "debtor_name", "country", "region", "timezone", "balance", "currency", "due_date",
-    "status", "stage", "stage_explicit", "custom_fields",
-)  # fmt: skip
 
 
 def import_accounts(
@@ -52,7 +63,9 @@ def import_accounts(
     workers: int | None = None,
 ) -> ImportResult:
     audit = audit_or_default(audit)
-    importer = AccountImporter(today or clock().date(), actor, audit, clock)
+    # PostgreSQL takes rows as COPY text, encoded by the validation workers.
+    copy_rows = engine.dialect.name == "postgresql"
+    importer = AccountImporter(today or clock().date(), actor, audit, clock, copy_rows=copy_rows)
     return run_import(engine, path, importer, skip_invalid=skip_invalid, dry_run=dry_run,
                       batch_size=batch_size, progress_stream=progress_stream,
                       workers=workers)  # fmt: skip
@@ -68,36 +81,51 @@ class AccountImporter:
     allowed: set[str] | None = None  # unknown columns become custom fields
     session: Session
 
-    def __init__(self, today: date, actor: str, audit: AuditFn,
-                 clock: Callable[[], datetime]) -> None:  # fmt: skip
+    def __init__(self, today: date, actor: str, audit: AuditFn, clock: Callable[[], datetime],
+                 copy_rows: bool = False) -> None:  # fmt: skip
         self.today = today
+        # One timestamp for every row the import writes, as now() is in its transaction.
+        self.now = clock()
+        self.copy_rows = copy_rows
+        self.header: list[str] = []
+        self._validate_row = self.pure_validator()
         self.seen_refs: dict[str, int] = {}
         self.actor = actor
         self.audit = audit
-        self.clock = clock
         self.created = self.updated = self.unchanged = 0
         self.first_id: int | None = None
         self.last_id: int | None = None
 
-    def pure_validator(self) -> Callable[[CsvRow], AccountRecord | list[RowError]]:
+    def use_header(self, header: list[str]) -> None:
+        self.header = header
+
+    def pure_validator(self) -> Callable[[CsvRow], AccountRecord | EncodedAccount | list[RowError]]:
+        if self.copy_rows:
+            return partial(
+                validate_and_encode, today=self.today, now_text=copy_text.instant(self.now)
+            )
         return partial(validate_account_row, today=self.today)
 
-    def validate(self, row: CsvRow) -> AccountRecord | list[RowError]:
-        outcome = validate_account_row(row, self.today)
+    def validate(self, row: CsvRow) -> AccountRecord | CopyReadyAccount | list[RowError]:
+        outcome = self._validate_row(row)
         return outcome if isinstance(outcome, list) else self.check(row, outcome)
 
-    def check(self, row: CsvRow, outcome: AccountRecord) -> AccountRecord | list[RowError]:
+    def check(self, row: CsvRow, outcome: AccountRecord | EncodedAccount
+              ) -> AccountRecord | CopyReadyAccount | list[RowError]:  # fmt: skip
         """The in-order part of validation: a ref seen earlier in the file."""
-        first = self.seen_refs.setdefault(outcome.external_ref, row.line)
+        ref = outcome.external_ref if isinstance(outcome, AccountRecord) else outcome[0]
+        first = self.seen_refs.setdefault(ref, row.line)
         if first != row.line:
             return [RowError(row.line, "external_ref", f"duplicate external_ref "
-                             f"{outcome.external_ref!r} (first seen on line {first})")]  # fmt: skip
-        return outcome
+                             f"{ref!r} (first seen on line {first})")]  # fmt: skip
+        if isinstance(outcome, AccountRecord):
+            return outcome
+        return CopyReadyAccount(*outcome, row.line, row.raw)
 
     def resolve(self, session: Session, batch: list[tuple[CsvRow, Any]]) -> list[list[RowError]]:
         return [[] for _ in batch]  # an unknown ref is a new account
 
-    def write(self, session: Session, batch: list[AccountRecord]) -> None:
+    def write(self, session: Session, batch: list[AccountRecord] | list[CopyReadyAccount]) -> None:
         self.session = s = session
         refs = [r.external_ref for r in batch]
         cols = [getattr(Account, f) for f in ("id", "external_ref", *ACCOUNT_FIELDS)]
@@ -105,26 +133,46 @@ class AccountImporter:
             row.external_ref: row
             for row in s.execute(select(*cols).where(any_of(Account.external_ref, refs, s)))
         }
-        now = self.clock()
         new = [r for r in batch if r.external_ref not in existing]
         if new:
-            account_rows = [
-                {**r.account_values(), "created_at": now, "updated_at": now} for r in new
-            ]
-            ids = insert_returning_ids(s.connection(), Account.__table__, account_rows)  # type: ignore[arg-type]
-            phone_rows = [
-                _phone_values(account_id, p, now)
-                for account_id, r in zip(ids, new, strict=True)
-                for p in r.phones
-            ]
-            if phone_rows:
-                bulk_insert(s.connection(), Phone.__table__, phone_rows)  # type: ignore[arg-type]
+            write_new = self._copy_new if self.copy_rows else self._insert_new
+            ids = write_new(new)  # type: ignore[arg-type]
             self.created += len(new)
             self.first_id = self.first_id if self.first_id is not None else min(ids)
             self.last_id = max([*ids, self.last_id or 0])
-        changed = [r for r in batch if r.external_ref in existing]
+        changed = [self._record(r) for r in batch if r.external_ref in existing]
         if changed:
-            self._update(changed, existing, now)
+            self._update(changed, existing, self.now)
+
+    def _insert_new(self, new: list[AccountRecord]) -> list[int]:
+        now, conn = self.now, self.session.connection()
+        account_rows = [{**r.account_values(), "created_at": now, "updated_at": now} for r in new]
+        ids = insert_returning_ids(conn, Account.__table__, account_rows)  # type: ignore[arg-type]
+        phone_rows = [_phone_values(account_id, p, now)
+                      for account_id, r in zip(ids, new, strict=True) for p in r.phones]  # fmt: skip
+        if phone_rows:
+            bulk_insert(conn, Phone.__table__, phone_rows)  # type: ignore[arg-type]
+        return ids
+
+    def _copy_new(self, new: list[CopyReadyAccount]) -> list[int]:
+        conn = self.session.connection()
+        ids = reserve_ids(conn, Account.__table__, len(new))  # type: ignore[arg-type]
+        pairs = list(zip(ids, new, strict=True))
+        accounts = "".join([f"{i}\t{r.account_text}\n" for i, r in pairs])
+        copy_encoded_rows(conn, Account.__table__, ACCOUNT_COLUMNS, accounts)  # type: ignore[arg-type]
+        phones = "".join([f"{i}\t{p}\n" for i, r in pairs for p in r.phone_texts])
+        if phones:
+            copy_encoded_rows(conn, Phone.__table__, PHONE_COLUMNS, phones)  # type: ignore[arg-type]
+        return ids
+
+    def _record(self, row: AccountRecord | CopyReadyAccount) -> AccountRecord:
+        """The full record of a row whose ref exists: the COPY form cannot be diffed,
+        so it is validated again from its cells (it passed once: it passes again)."""
+        if isinstance(row, AccountRecord):
+            return row
+        record = validate_account_row(make_row(self.header, row.line, row.raw), self.today)
+        assert isinstance(record, AccountRecord), record
+        return record
 
     def _update(
         self, records: list[AccountRecord], existing: dict[str, Any], now: datetime

@@ -36,16 +36,33 @@ def insert_returning_ids(conn: Connection, table: Table, rows: list[dict[str, An
     if not rows:
         return []
     if conn.dialect.name == "postgresql":
-        seq = conn.execute(
-            text("SELECT pg_get_serial_sequence(:t, 'id')"), {"t": table.name}
-        ).scalar_one()
-        ids = list(conn.execute(
-            text("SELECT nextval(:seq) FROM generate_series(1, :n)"), {"seq": seq, "n": len(rows)}
-        ).scalars())  # fmt: skip
+        ids = reserve_ids(conn, table, len(rows))
         _copy(conn, table, [{**row, "id": i} for row, i in zip(rows, ids, strict=True)])
         return ids
     stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
     return list(conn.execute(stmt, rows).scalars())
+
+
+def reserve_ids(conn: Connection, table: Table, count: int) -> list[int]:
+    """`count` new ids from the table's sequence (PostgreSQL), in one array."""
+    seq = conn.execute(
+        text("SELECT pg_get_serial_sequence(:t, 'id')"), {"t": table.name}
+    ).scalar_one()
+    return list(conn.execute(
+        text("SELECT array_agg(nextval(:seq)) FROM generate_series(1, :n)"), {"seq": seq, "n": count}
+    ).scalar_one())  # fmt: skip
+
+
+def copy_encoded_rows(conn: Connection, table: Table, columns: list[str], data: str) -> None:
+    """COPY rows already encoded as COPY text lines (see copy_text.py) into the table."""
+    cursor_owner = conn.connection.driver_connection
+    assert cursor_owner is not None
+    quoted = ", ".join(f'"{c}"' for c in columns)
+    with (
+        cursor_owner.cursor() as cur,
+        cur.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN') as copy,
+    ):
+        copy.write(data)
 
 
 def _copy(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:

@@ -126,6 +126,8 @@ def run_import(
     result = ImportResult(kind=importer.kind, dry_run=dry_run)
     with CsvSource(path, importer.required, importer.allowed) as source:
         progress = Progress(source.size, importer.kind, progress_stream)
+        if hasattr(importer, "use_header"):  # importers that rebuild rows from raw cells
+            importer.use_header(source.header)
         rejects = None
         if skip_invalid and not dry_run:
             rejects = RejectsWriter(rejects_path_for(path), source.header)
