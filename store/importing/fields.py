@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
+from functools import lru_cache, partial
 
 import phonenumbers
 import pycountry
+
+from store.importing.phone_memo import PhoneReadings, Reading
 
 SUPPORTED_COUNTRIES = ("MX", "CO", "PE", "US")
 DEFAULT_CURRENCY = {"MX": "MXN", "CO": "COP", "PE": "PEN", "US": "USD"}
@@ -46,6 +48,9 @@ def _example_region(country: str) -> str:
     return {"MX": "SON", "CO": "DC", "PE": "LIM", "US": "TX"}.get(country, "XX")
 
 
+MONEY_LIMIT = Decimal("1e12")
+
+
 def parse_money(text: str, column: str = "amount", allow_zero: bool = True) -> Decimal:
     cleaned = text.strip()
     if not cleaned:
@@ -66,7 +71,7 @@ def parse_money(text: str, column: str = "amount", allow_zero: bool = True) -> D
         raise FieldError(f"{column} must be greater than zero")
     if value.as_tuple().exponent < -2:  # type: ignore[operator]
         raise FieldError(f"{column} {text!r} has more than 2 decimals")
-    if value >= Decimal("1e12"):
+    if value >= MONEY_LIMIT:
         raise FieldError(f"{column} {text!r} is too large")
     return value
 
@@ -100,11 +105,18 @@ def parse_instant(text: str, column: str) -> datetime:
 
 def parse_phone(text: str, country: str, column: str) -> tuple[str, int]:
     """National or E.164 number -> (E.164, phonenumbers number type)."""
-    raw = text.strip()
     try:
-        number = phonenumbers.parse(raw, country)
+        kind, valid, e164 = phone_readings(country).read(text.strip())
     except phonenumbers.NumberParseException as exc:
         raise FieldError(f"{column} {text!r} is not a phone number") from exc
+    if not valid:
+        raise FieldError(f"{column} {text!r} is not a valid number for {country}")
+    return e164, kind
+
+
+def read_phone(text: str, country: str) -> Reading:
+    """phonenumbers' reading of a number written for a country (no memo)."""
+    number = phonenumbers.parse(text, country)
     # One number_type() call answers both "valid?" and "what type?": it is the
     # expensive part of validation, and a million-row import does it per number.
     kind = phonenumbers.number_type(number)
@@ -112,9 +124,13 @@ def parse_phone(text: str, country: str, column: str) -> tuple[str, int]:
         number.country_code == _country_code(country)
         and (number.country_code != 1 or phonenumbers.is_valid_number_for_region(number, country))
     )
-    if not valid:
-        raise FieldError(f"{column} {text!r} is not a valid number for {country}")
-    return f"+{number.country_code}{phonenumbers.national_significant_number(number)}", kind
+    return kind, valid, f"+{number.country_code}{phonenumbers.national_significant_number(number)}"
+
+
+@lru_cache(maxsize=64)
+def phone_readings(country: str) -> PhoneReadings:
+    """The per-process memo of phonenumbers' readings for a country."""
+    return PhoneReadings(country, partial(read_phone, country=country))
 
 
 @lru_cache(maxsize=64)
