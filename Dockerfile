@@ -1,6 +1,14 @@
 # The cobrador application image: the dialer, the console and the CLI.
 #   docker build -t cobrador:0.1.0 .
 # docker-compose.yml builds and runs it (`cobrador dialer run`, `cobrador console run`).
+# The browser phone: JsSIP from the lockfile, bundled by esbuild (scripts/build-phone).
+FROM node:20-bookworm-slim AS phone
+WORKDIR /src/console/phone-src
+COPY console/phone-src/package.json console/phone-src/package-lock.json ./
+RUN npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+COPY console/phone-src/src/ src/
+RUN mkdir -p ../static && npm run --silent build
+
 FROM python:3.11.10-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -22,6 +30,7 @@ COPY store/ store/
 COPY dialer/ dialer/
 COPY compliance/ compliance/
 COPY console/ console/
+COPY --from=phone /src/console/static/phone.js console/static/phone.js
 COPY metrics/ metrics/
 COPY pbxsim/ pbxsim/
 COPY deploy/ deploy/

@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
 REDIS_CI_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: test ci ci-deps lint typecheck unit integration demo clean install
+.PHONY: test ci ci-deps lint typecheck unit integration demo clean install phone
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,17 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# The browser phone (JsSIP bundled by esbuild; needs node + npm): rebuilt when
+# missing or older than its sources and lockfile.
+PHONE_JS := console/static/phone.js
+PHONE_SRC := console/phone-src/package.json console/phone-src/package-lock.json $(wildcard console/phone-src/src/*.js)
+
+$(PHONE_JS): $(PHONE_SRC)
+	scripts/build-phone
+
+phone: $(PHONE_JS)
+
+install: $(STAMP) $(PHONE_JS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -27,7 +37,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy cobrador store dialer compliance console metrics pbxsim deploy
 
 # pytest exits 5 when it collects no tests: that is a failure here, never a pass.
-unit: $(STAMP)
+unit: $(STAMP) $(PHONE_JS)
 	$(BIN)/pytest -q -m "not integration" tests
 
 test: lint typecheck unit

@@ -43,6 +43,13 @@ class Settings:
     # Prometheus /metrics for the dialer process.
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 9108
+    # Browser phone (console/phone): the SIP WebSocket URL the agent's browser
+    # uses (ws://127.0.0.1:8088/ws, wss://pbx.example:8089/ws); empty: no web
+    # phone (pbxsim). The agents' PJSIP file Asterisk includes
+    # (<asterisk etc>/cobrador-phones/agents.conf) and the credentials' lifetime.
+    phone_ws_url: str = ""
+    phone_agents_conf: Path | None = None
+    phone_credential_ttl: int = 900
     # Default language of the console.
     language: str = "es"
     # Extra profile/campaign directories.

@@ -42,6 +42,7 @@ from console.keys import (
     STATES,
     USER,
 )
+from console.phone import views as phone_views
 from console.pophub import PopHub
 from console.security import csrf_matches, new_csrf_token
 from console.users import load_user
@@ -138,6 +139,11 @@ SECURITY_HEADERS = {
 
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
     for name, value in SECURITY_HEADERS.items():
+        if name == "Content-Security-Policy" and (
+            phone := phone_views.ws_origin(request.app[SETTINGS])
+        ):
+            # The browser phone's SIP WebSocket goes to Asterisk, not to this app.
+            value = value.replace("connect-src 'self'", f"connect-src 'self' {phone}")
         response.headers.setdefault(name, value)
     if request.path.startswith(("/api/", "/auditor")):
         response.headers.setdefault("Cache-Control", "no-store")  # personal data
@@ -192,6 +198,7 @@ def init_app(
     agent_views.setup_routes(app)
     supervisor_views.setup_routes(app)
     auditor_views.setup_routes(app)
+    phone_views.setup(app)
     app.cleanup_ctx.append(_pophub_ctx)
     app.cleanup_ctx.append(agent_views.callback_release_ctx)
     return app

@@ -12,6 +12,7 @@ from aiohttp_session import get_session, new_session
 from compliance.audit import append as audit_append
 from console.i18n import gettext_
 from console.keys import ENGINE, REDIS, STATES, USER
+from console.phone.views import revoke_on_logout
 from console.security import LoginThrottle, verify_password
 from console.users import CurrentUser, find_for_login
 from store.db import transaction
@@ -103,6 +104,8 @@ async def logout(request: web.Request) -> web.StreamResponse:
     user: CurrentUser | None = request[USER]
     if user is not None and user.role is Role.agent:
         await request.app[STATES].logout(user.id)
+    if user is not None and user.role in (Role.agent, Role.admin):
+        await revoke_on_logout(request, user.id)
     session = await get_session(request)
     session.invalidate()
     raise web.HTTPFound("/login")

@@ -1,0 +1,79 @@
+/* The agent page's phone card: shows window.cobradorPhone (static/phone.js) and
+ * drives it. Works without the phone too (pbxsim, or the bundle not built). */
+"use strict";
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const card = $("phone-card");
+  if (!card) return;
+  const T = JSON.parse($("phone-config").textContent);
+  const phone = window.cobradorPhone;
+  if (!phone) {
+    $("phone-status").textContent = T.unavailable;
+    $("phone-reason").textContent = T.missing;
+    card.dataset.registration = "unavailable";
+    return;
+  }
+
+  function agentState() { return document.body.dataset.agentState || ""; }
+  function inCall() { return agentState() === "talking"; }
+
+  function render(s) {
+    card.dataset.registration = s.registration;
+    card.dataset.leg = s.leg;
+    $("phone-status").textContent = T[s.registration] || s.registration;
+    $("phone-status").className = "badge " + (s.registration === "registered" ? "ok" : "");
+    const usable = s.registration !== "unavailable" && s.registration !== "off";
+    $("phone-controls").hidden = !usable;
+    $("phone-leg").hidden = !usable;
+    $("phone-leg").textContent = s.leg === "up" ? T.leg_up : T.leg_none;
+    $("phone-leg").className = "badge " + (s.leg === "up" ? "ok" : "warn");
+    if (s.registration === "unavailable" || s.registration === "taken" || s.registration === "failed") {
+      $("phone-reason").textContent = s.reason || "";
+    }
+    $("phone-mute").textContent = s.muted ? T.unmute : T.mute;
+    $("phone-mute").setAttribute("aria-pressed", String(s.muted));
+    $("phone-hold").textContent = s.held ? T.unhold : T.hold;
+    $("phone-hold").setAttribute("aria-pressed", String(s.held));
+    $("phone-hold").disabled = !(inCall() && s.leg === "up") && !s.held;
+    $("phone-hangup").disabled = !inCall();
+    $("phone-level").value = s.level;
+  }
+  phone.on("change", render);
+
+  $("phone-mic").addEventListener("click", async () => {
+    const ok = await phone.checkMic();
+    $("phone-reason").textContent = ok ? T.mic_ok : T.mic_failed;
+  });
+  $("phone-mute").addEventListener("click", () => phone.setMuted(!phone.state.muted));
+  $("phone-hold").addEventListener("click", () => phone.setHeld(!phone.state.held));
+  $("phone-hangup").addEventListener("click", () => phone.hangupDebtor());
+  $("phone-dtmf").addEventListener("click", (ev) => {
+    const key = ev.target.closest("[data-dtmf]");
+    if (key) phone.sendDtmf(key.dataset.dtmf);
+  });
+
+  // A microphone check before going ready (only where there is a web phone).
+  document.addEventListener("click", async (ev) => {
+    if (!ev.target.closest || !ev.target.closest("#btn-ready")) return;
+    const s = phone.state;
+    if (s.registration === "unavailable" || s.mic === "ok") return;
+    ev.stopPropagation();
+    ev.preventDefault();
+    $("phone-reason").textContent = T.mic_before_ready;
+    if (await phone.checkMic()) {
+      $("phone-reason").textContent = T.mic_ok;
+      $("btn-ready").click();
+    } else {
+      $("phone-reason").textContent = T.mic_failed;
+    }
+  }, { capture: true });
+
+  // The call ended while the debtor was on hold: stop the music.
+  new MutationObserver(() => {
+    if (!inCall() && phone.state.held) phone.setHeld(false);
+    render(phone.state);
+  }).observe(document.body, { attributes: true, attributeFilter: ["data-agent-state"] });
+
+  render(phone.state);
+  phone.start();
+})();
