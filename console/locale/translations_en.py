@@ -237,7 +237,6 @@ EN = {
     "El teléfono web se abrió en otra pestaña o sesión.": "The web phone was opened in another tab or session.",
     "La credencial del teléfono venció; vuelva a conectarlo.": "The phone credential expired; connect it again.",
     "Solicitud no válida.": "Invalid request.",
-    "Teléfono": "Phone",
     "Teléfono web no disponible": "Web phone not available",
     "Nivel del micrófono": "Microphone level",
     "Probar micrófono": "Test microphone",
