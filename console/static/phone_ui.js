@@ -59,6 +59,8 @@
     if (s.registration === "unavailable" || s.mic === "ok") return;
     ev.stopPropagation();
     ev.preventDefault();
+    await phone.start(); // the console may say there is no web phone here (pbxsim)
+    if (phone.state.registration === "unavailable") { $("btn-ready").click(); return; }
     $("phone-reason").textContent = T.mic_before_ready;
     if (await phone.checkMic()) {
       $("phone-reason").textContent = T.mic_ok;

@@ -152,7 +152,15 @@ async function renew() {
   scheduleRenew(10); // the console did not answer: try again soon
 }
 
-async function start() {
+let started = null;
+
+// Resolves once the console said whether there is a web phone (and it started).
+function start() {
+  if (!started) started = startOnce();
+  return started;
+}
+
+async function startOnce() {
   if (ua) return;
   set({ registration: "connecting", reason: "" });
   const cred = await fetchCredential();
@@ -182,6 +190,7 @@ async function start() {
 }
 
 function stop() {
+  started = null;
   clearTimeout(renewTimer);
   if (session) { try { session.terminate(); } catch (_) { /* already ended */ } }
   session = null;
