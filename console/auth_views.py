@@ -104,7 +104,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
     user: CurrentUser | None = request[USER]
     if user is not None and user.role is Role.agent:
         await request.app[STATES].logout(user.id)
-    if user is not None and user.role in (Role.agent, Role.admin):
+    if user is not None and user.role is not Role.auditor:
         await revoke_on_logout(request, user.id)
     session = await get_session(request)
     session.invalidate()

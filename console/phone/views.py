@@ -1,4 +1,4 @@
-"""HTTP API of the browser phone (agent role, CSRF-checked by the app's middleware):
+"""HTTP API of the browser phone (agents and supervisors; CSRF-checked by the app's middleware):
 
 POST /api/agent/phone/credentials   a fresh SIP credential for this console session
 POST /api/agent/phone/renew         extend it (only the session that got it)
@@ -93,11 +93,10 @@ def build_service(app: web.Application, pbx: PhonePbx | None = None) -> PhoneSer
 
 
 def phone_agent_ids(engine: Engine) -> list[int]:
-    """Users who take calls: one PJSIP endpoint each."""
+    """Users with a browser phone (agents; supervisors, who listen with it): one endpoint each."""
+    roles = [Role.agent.value, Role.supervisor.value, Role.admin.value]
     with transaction(engine) as session:
-        rows = session.scalars(
-            select(User.id).where(User.role.in_([Role.agent.value, Role.admin.value]), User.active)
-        )
+        rows = session.scalars(select(User.id).where(User.role.in_(roles), User.active))
         return list(rows)
 
 
@@ -151,7 +150,7 @@ def _disabled() -> web.Response:
     )
 
 
-@requires(Role.agent)
+@requires(Role.agent, Role.supervisor)
 async def credentials(request: web.Request) -> web.StreamResponse:
     service = request.app[PHONE]
     if service is None:
@@ -169,7 +168,7 @@ async def credentials(request: web.Request) -> web.StreamResponse:
     return _answer(service, credential, now)
 
 
-@requires(Role.agent)
+@requires(Role.agent, Role.supervisor)
 async def renew(request: web.Request) -> web.StreamResponse:
     service = request.app[PHONE]
     if service is None:

@@ -14,6 +14,9 @@
     return;
   }
 
+  // The agent page has the call controls; a supervisor's page only the phone.
+  const agentControls = !!$("phone-hold");
+
   function agentState() { return document.body.dataset.agentState || ""; }
   function inCall() { return agentState() === "talking"; }
 
@@ -32,11 +35,12 @@
     }
     $("phone-mute").textContent = s.muted ? T.unmute : T.mute;
     $("phone-mute").setAttribute("aria-pressed", String(s.muted));
+    $("phone-level").value = s.level;
+    if (!agentControls) return;
     $("phone-hold").textContent = s.held ? T.unhold : T.hold;
     $("phone-hold").setAttribute("aria-pressed", String(s.held));
     $("phone-hold").disabled = !(inCall() && s.leg === "up") && !s.held;
     $("phone-hangup").disabled = !inCall();
-    $("phone-level").value = s.level;
   }
   phone.on("change", render);
 
@@ -45,12 +49,14 @@
     $("phone-reason").textContent = ok ? T.mic_ok : T.mic_failed;
   });
   $("phone-mute").addEventListener("click", () => phone.setMuted(!phone.state.muted));
-  $("phone-hold").addEventListener("click", () => phone.setHeld(!phone.state.held));
-  $("phone-hangup").addEventListener("click", () => phone.hangupDebtor());
-  $("phone-dtmf").addEventListener("click", (ev) => {
-    const key = ev.target.closest("[data-dtmf]");
-    if (key) phone.sendDtmf(key.dataset.dtmf);
-  });
+  if (agentControls) {
+    $("phone-hold").addEventListener("click", () => phone.setHeld(!phone.state.held));
+    $("phone-hangup").addEventListener("click", () => phone.hangupDebtor());
+    $("phone-dtmf").addEventListener("click", (ev) => {
+      const key = ev.target.closest("[data-dtmf]");
+      if (key) phone.sendDtmf(key.dataset.dtmf);
+    });
+  }
 
   // A microphone check before going ready (only where there is a web phone).
   document.addEventListener("click", async (ev) => {

@@ -132,7 +132,7 @@ async def test_given_agent_when_asking_credentials_then_random_password_in_json_
     ana = seed.users["ana"]
     # At start the console wrote every agent's endpoint, locked (no live credential).
     assert pbx.reloads == 1
-    assert read(conf_path).count("password = locked-") == 3
+    assert read(conf_path).count("password = locked-") == 4
     body = await issue(phone_client, token)
     assert body["enabled"] is True
     assert body["ws_url"] == WS_URL
@@ -144,12 +144,12 @@ async def test_given_agent_when_asking_credentials_then_random_password_in_json_
     text = read(conf_path)
     assert f"[agent-{ana}](agent-webrtc-endpoint)" in text
     assert f"password = {password}" in text
-    # Every agent (and admin) has an endpoint the dialer can originate to; others do not.
-    for name in ("beto", "root"):
+    # Every agent, supervisor (who listens with it) and admin has an endpoint the
+    # dialer can originate to; an auditor has none.
+    for name in ("beto", "sofia", "root"):
         assert f"[agent-{seed.users[name]}](agent-webrtc-endpoint)" in text
-    for name in ("sofia", "raul"):
-        assert f"[agent-{seed.users[name]}]" not in text
-    assert text.count("password = ") == 3
+    assert f"[agent-{seed.users['raul']}]" not in text
+    assert text.count("password = ") == 4
     assert oct(mode(conf_path) & 0o777) == "0o640"
     assert pbx.reloads == 2
     # A second credential for the same session replaces the first one.
@@ -225,29 +225,28 @@ async def test_given_logout_then_credential_revoked_and_file_rewritten(
     assert pbx.reloads == 3  # start, issue, logout
 
 
-@pytest.mark.parametrize("username", ["sofia", "raul"])
-async def test_given_not_an_agent_when_asking_credentials_then_403_and_no_file(
-    phone_client: TestClient, conf_path: Path, pbx: FakePbx, username: str
+async def test_given_auditor_when_asking_credentials_then_403_and_nothing_written(
+    phone_client: TestClient, conf_path: Path, pbx: FakePbx
 ) -> None:
-    token = await login(phone_client, username)
+    token = await login(phone_client, "raul")
     for path in ("/api/agent/phone/credentials", "/api/agent/phone/renew"):
         resp = await phone_client.post(path, headers={"X-CSRF-Token": token})
         assert resp.status == 403, path
     assert pbx.reloads == 1  # only the start
-    assert read(conf_path).count("password = locked-") == 3
+    assert read(conf_path).count("password = locked-") == 4
 
 
-async def test_given_session_forging_agent_role_for_a_supervisor_when_asking_credentials_then_403(
+async def test_given_session_forging_agent_role_for_an_auditor_when_asking_credentials_then_403(
     make_client: AppClient, seed: Seed, phone_settings: Settings, conf_path: Path, pbx: FakePbx
 ) -> None:
     client = await make_client()
     cookie = forged_cookie(
-        phone_settings, {"uid": seed.users["sofia"], "role": "agent", "csrf": "x"}
+        phone_settings, {"uid": seed.users["raul"], "role": "agent", "csrf": "x"}
     )
     client.session.cookie_jar.update_cookies({"cobrador_session": cookie})
     resp = await client.post("/api/agent/phone/credentials", headers={"X-CSRF-Token": "x"})
     assert resp.status == 403
-    assert pbx.reloads == 1 and read(conf_path).count("password = locked-") == 3
+    assert pbx.reloads == 1 and read(conf_path).count("password = locked-") == 4
 
 
 async def test_given_no_csrf_or_no_session_when_asking_credentials_then_refused(
@@ -321,3 +320,16 @@ async def test_given_bad_hold_body_then_400(
     )
     assert resp.status == 400
     assert pbx.holds == []
+
+
+async def test_given_supervisor_when_asking_credentials_then_a_phone_to_listen_with_but_no_hold(
+    phone_client: TestClient, seed: Seed, conf_path: Path
+) -> None:
+    token = await login(phone_client, "sofia")
+    body = await issue(phone_client, token)
+    assert body["username"] == f"agent-{seed.users['sofia']}"
+    assert f"password = {body['password']}" in read(conf_path)
+    resp = await phone_client.post(
+        "/api/agent/phone/hold", json={"on": True}, headers={"X-CSRF-Token": token}
+    )
+    assert resp.status == 403
