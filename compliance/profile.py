@@ -21,6 +21,10 @@ PROFILES_DIR = Path(__file__).with_name("profiles")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # index = date.weekday()
 PARTIES = frozenset({"debtor", "guarantor", "third_party"})
 CAP_KINDS = ("attempts", "contacts")
+# How a debtor learns the call is recorded: the agent's script opens with the
+# notice line, or a short prompt plays at bridge. Either is a notice, so a
+# campaign may choose either (campaign.config["recording_notice"]).
+RECORDING_NOTICES = ("script", "prompt")
 # Redis keeps (and rebuilds) 8 days of each debtor's events: no rolling window
 # may look further back, or its count would silently come up short.
 MAX_WINDOW_HOURS = 8 * 24
@@ -97,6 +101,8 @@ class Profile:
     registries: tuple[RegistryRule, ...]
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
     campaign: str | None = None
+    # Not a dialing rule: kept out of as_dict(), so decisions' digests do not move.
+    recording_notice: str = "script"
 
     @cached_property
     def digest(self) -> str:
@@ -260,7 +266,7 @@ def parse_profile(data: Mapping[str, Any], where: str = "profile") -> Profile:
     _no_unknown(
         data,
         {"profile", "hours", "holidays", "consent", "parties", "caps", "abandon", "registries",
-         "inbound"},
+         "inbound", "recording"},
         where,
     )  # fmt: skip
     head = _table(data, "profile", where)
@@ -316,6 +322,17 @@ def parse_profile(data: Mapping[str, Any], where: str = "profile") -> Profile:
                 "right-party conversations count toward the contact caps)"
             )
 
+    notice = "script"
+    if "recording" in data:
+        recording = _table(data, "recording", where)
+        _no_unknown(recording, {"notice", "source"}, f"{where}.recording")
+        sources["recording"] = _require_source(recording, f"{where}.recording")
+        notice = recording.get("notice", notice)
+        if notice not in RECORDING_NOTICES:
+            raise ProfileError(
+                f"{where}.recording.notice: one of {RECORDING_NOTICES}, got {notice!r}"
+            )
+
     return Profile(
         id=head["id"],
         country=country,
@@ -334,6 +351,7 @@ def parse_profile(data: Mapping[str, Any], where: str = "profile") -> Profile:
             data.get("registries", []), f"{where}.registries", need_source=True
         ),
         sources=sources,
+        recording_notice=notice,
     )
 
 

@@ -126,3 +126,19 @@ def finish_attempt(sql: Engine, attempt_id: int, account_id: int, values: Mappin
             **{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in values.items()},
             "next_attempt_at": when.isoformat(),
         }, actor="dialer", subject=f"account:{account_id}")  # fmt: skip
+
+
+def attempts_ended_at(sql: Engine, ids: list[int]) -> dict[int, float | None]:
+    """When each attempt ended (epoch seconds), None while it is open."""
+    if not ids:
+        return {}
+    with Session(sql) as s:
+        rows = s.execute(
+            select(CallAttempt.id, CallAttempt.ended_at).where(CallAttempt.id.in_(ids))
+        )
+        out: dict[int, float | None] = {}
+        for attempt_id, ended in rows:
+            if ended is not None and ended.tzinfo is None:
+                ended = ended.replace(tzinfo=UTC)  # SQLite keeps no zone: stored as UTC
+            out[int(attempt_id)] = None if ended is None else ended.timestamp()
+        return out

@@ -43,6 +43,7 @@ from dialer.inbound.board import inbound_board, service_level_seconds, snapshot_
 from dialer.inbound.queue import InboundQueue
 from dialer.pacing.policies import Policy, make_policy
 from dialer.pacing.snapshot import AgentView, RingingCall, Snapshot
+from dialer.recording import Recorder
 from dialer.recycle import next_attempt_after, rules_for
 from dialer.refill import Refiller, health_key
 from dialer.stats import WINDOW_LABELS, CampaignStats
@@ -55,7 +56,7 @@ log = logging.getLogger(__name__)
 POPS_CHANNEL = "cobrador:pops"
 # The only AMI events the dial loop reads: asking Asterisk for just these
 # (a session Filter) tripled sustained originates/s on Asterisk 22 here.
-DIALER_EVENTS = ("Newstate", "Hangup", "OriginateResponse")
+DIALER_EVENTS = ("Newstate", "Hangup", "OriginateResponse", "MixMonitorStart", "MixMonitorStop")
 # An open attempt older than this with no live channel was left by a dialer that
 # died: its Originate reply and events would have come long before.
 ORPHAN_GRACE_SECONDS = 120.0
@@ -119,7 +120,9 @@ class CampaignDialer:
         options: DialerOptions,
         clock: Callable[[], float] = time.time,
         policy: Policy | None = None,
+        recorder: Recorder | None = None,
     ) -> None:
+        self.recorder = recorder  # None: this dialer records nothing
         self.sql = sql
         self.redis = redis
         self.ami = ami
@@ -183,6 +186,8 @@ class CampaignDialer:
         """The loops end on their own once told; cancellation is only the fallback."""
         self._stopping.set()
         self._events.close()
+        if self.recorder is not None:
+            await self.recorder.drain()
         if self._tasks:
             _, pending = await asyncio.wait(self._tasks, timeout=3.0)
             for task in pending:
@@ -202,6 +207,8 @@ class CampaignDialer:
         try:
             await self._sweep(now)
             await self._retry_finishes()
+            if self.recorder is not None:
+                await self.recorder.retry()
             await self._renew_leases(now)
             if now - self._last_reload >= self.options.refill_every_seconds:
                 self._last_reload = now
@@ -486,6 +493,8 @@ class CampaignDialer:
             # The Hangup event carries the real cause; it may come before or after.
             meta.originate_failed = int(event.get("Reason") or 0)
             meta.originate_failed_at = now
+        elif name in ("MixMonitorStart", "MixMonitorStop") and self.recorder is not None:
+            self.recorder.on_event(attempt_id, str(name))
         elif name == "Hangup":
             cause = event.get("Cause")
             await self._finish(
@@ -526,6 +535,11 @@ class CampaignDialer:
                 self.name,
                 lost,
             )
+        if self.recorder is not None:
+            await self.recorder.reconcile(
+                {a for a in live if a is not None} | set(self.calls),
+                lambda ids: store.attempts_ended_at(self.sql, ids),
+            )
         self.reconciled = True
 
     # -- the FastAGI answer route -----------------------------------------------
@@ -554,6 +568,8 @@ class CampaignDialer:
                                              meta.claim.payload.get("agent_id"))  # fmt: skip
         if agent_id is None:
             self.calls[attempt_id] = cs.on_abandoned(self.calls[attempt_id], self.clock())
+            if self.recorder is not None:  # proves the message played
+                await self.recorder.at_answer(agi, attempt_id, cv.ACTION_SAFE_HARBOR)
             await agi.set_variable(cv.ACTION, cv.ACTION_SAFE_HARBOR)
             log.info(
                 "attempt %s abandoned: no agent within %.1f s",
@@ -561,6 +577,8 @@ class CampaignDialer:
                 self.options.connect_grace_seconds,
             )
             return
+        if self.recorder is not None:
+            await self.recorder.at_answer(agi, attempt_id, cv.ACTION_BRIDGE)
         await agi.set_variable(cv.BRIDGE, cv.agent_bridge(agent_id))
         await agi.set_variable(cv.ACTION, cv.ACTION_BRIDGE)
         bridged_at = self.clock()
@@ -571,7 +589,7 @@ class CampaignDialer:
         await self.redis.publish(POPS_CHANNEL, json.dumps({
             "type": "pop", "attempt_id": attempt_id, "agent_id": agent_id,
             "account_id": call.account_id, "campaign": self.name, "direction": "outbound",
-            "published_at": time.time(),
+            "published_at": time.time(), **(self.recorder.pop_fields() if self.recorder else {}),
         }))  # fmt: skip
 
     async def _reserve_agent(self, attempt_id: int, deadline: float, preferred: Any) -> int | None:
@@ -634,6 +652,8 @@ class CampaignDialer:
             with contextlib.suppress(AgentStateError):
                 await self.agents.wrap_up(call.agent_id)
         await self.hopper.release(self.options.owner, call.account_id, None)
+        if self.recorder is not None:
+            self.recorder.close(attempt_id, ended)
         self._pending_finishes.append((attempt_id, {"account_id": call.account_id, "values": values,
                                                     "ended": ended, "callback_id": meta.callback_id}))  # fmt: skip
         await self._retry_finishes()
@@ -710,6 +730,10 @@ class CampaignDialer:
             if attempt_id in self.calls:
                 channel = self.meta[attempt_id].channel or cv.originate_channel_id(attempt_id)
                 await self.ami.send_action({"Action": "Hangup", "Channel": channel, "Cause": 16})
+        elif kind in ("recording_start", "recording_stop"):
+            await self._recording_command(
+                kind, int(command["attempt_id"]), int(command["agent_id"])
+            )
         elif kind == "transfer":
             to = command.get("to_agent_id")
             await self.transfer(int(command["attempt_id"]), int(command["agent_id"]),
@@ -728,6 +752,20 @@ class CampaignDialer:
             if mode != self.campaign.dial_mode:  # a new policy forgets what it learned
                 self.campaign.dial_mode = mode
                 self.policy = self._policy_for(mode)
+
+    async def _recording_command(self, kind: str, attempt_id: int, agent_id: int) -> None:
+        """on_demand recording from the console: only on the agent's own live call."""
+        call = self.calls.get(attempt_id)
+        if self.recorder is None or call is None:
+            return  # another dialer's call, or over
+        if call.state is not CallState.bridged or call.agent_id != agent_id:
+            log.warning("%s of attempt %s refused: not a live call of agent %s",
+                        kind, attempt_id, agent_id)  # fmt: skip
+            return
+        if kind == "recording_start":
+            await self.recorder.start(attempt_id)
+        else:
+            await self.recorder.stop(attempt_id)
 
     # -- preview mode: the agent sees the account, then chooses to call ---------
 

@@ -33,7 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--speed", type=float, default=1.0, help="clock acceleration factor")
     parser.add_argument("--suffix-rules", action="store_true", help="sim-customers number rules")
     parser.add_argument(
-        "--recordings", type=Path, help="write a synthetic <uniqueid>.wav per connected call here"
+        "--recordings",
+        type=Path,
+        help="where MixMonitor's relative file names go (its synthetic wavs)",
     )
     parser.add_argument("-v", "--verbose", action="store_true")
     return parser

@@ -140,6 +140,13 @@ class _Execution:
             name = data.split(",", 1)[0]
             await self.pbx._conference(self.channel, name, "debtor")
             return "200 result=-1" if self.channel.hangup_cause is not None else "200 result=0"
+        if app == "mixmonitor":
+            file, _, options = data.partition(",")
+            ok = self.pbx.start_mixmonitor(self.channel, file.strip(), options.split(",")[0])
+            return "200 result=0" if ok else "200 result=-1"
+        if app == "stopmixmonitor":
+            self.pbx.stop_mixmonitor(self.channel)
+            return "200 result=0"
         if app in ("noop", "answer", "verbose"):
             return "200 result=0"
         return "200 result=-2"

@@ -283,6 +283,30 @@ class AMIServer:
             self.pbx.global_vars[variable] = value
         session.respond(action, [("Response", "Success"), ("Message", "Variable Set")])
 
+    def _action_mixmonitor(self, session: AMISession | _Muted, action: Message) -> None:
+        channel = self._channel(session, action)
+        if channel is None:
+            return
+        if not self.pbx.start_mixmonitor(
+            channel, action.get("File") or "", action.get("Options") or ""
+        ):
+            session.respond(
+                action, [("Response", "Error"), ("Message", "Could not start monitoring channel")]
+            )
+            return
+        session.respond(action, [("Response", "Success")])
+
+    def _action_stopmixmonitor(self, session: AMISession | _Muted, action: Message) -> None:
+        channel = self._channel(session, action)
+        if channel is None:
+            return
+        if not self.pbx.stop_mixmonitor(channel):
+            session.respond(
+                action, [("Response", "Error"), ("Message", "Could not stop monitoring channel")]
+            )
+            return
+        session.respond(action, [("Response", "Success")])
+
     def _action_getvar(self, session: AMISession | _Muted, action: Message) -> None:
         variable = action.get("Variable")
         if not variable:

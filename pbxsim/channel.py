@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import dataclass, field
 
 from dialer.ami.codec import Header
+from pbxsim.recording import MixMonitor
 
 STATE_DOWN = 0
 STATE_RINGING = 5
@@ -64,7 +65,7 @@ class Channel:
     interrupt: asyncio.Event = field(default_factory=asyncio.Event)
     redirect: tuple[str, str, int] | None = None
     behaviour: str = ""  # pbxsim's plan for the far end (human, machine...)
-    recording_since: float | None = None  # simulated time the recording started
+    mixmonitor: MixMonitor | None = None
     kicked: bool = False  # ConfBridge ended it (end_marked): the dialplan goes on
     # A Redirect reports its target with the old application and Asterisk does
     # not report that first priority again: the location to stay quiet about.

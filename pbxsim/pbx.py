@@ -31,7 +31,7 @@ from pbxsim import scenario as sc
 from pbxsim.agi_caller import agi_address, run_agi
 from pbxsim.channel import CAUSE_TEXT, CHANNEL_VARS, STATE_RINGING, STATE_UP, Bridge, Channel
 from pbxsim.clock import Clock, ScaledClock
-from pbxsim.recording import write_synthetic_wav
+from pbxsim.recording import DEFAULT_CAP_SECONDS, FAULTS, MixMonitor
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +137,7 @@ class PBX:
         company_name: str = "cobrador",
         callback_number: str = "8005550100",
         recordings_dir: Path | None = None,
+        recording_cap_seconds: float = DEFAULT_CAP_SECONDS,
     ) -> None:
         self.scenario = scenario or sc.Scenario()
         self.clock: Clock = clock or ScaledClock()
@@ -145,10 +146,14 @@ class PBX:
         self.rng = rng or random.Random(self.scenario.seed)
         self.company_name = company_name
         self.callback_number = callback_number
-        # When set, each debtor call that reached an agent or the safe-harbor
-        # message leaves <uniqueid>.wav here (see pbxsim/recording.py).
+        # MixMonitor (AGI EXEC or the AMI action) writes a synthetic wav at the
+        # path it is given; a relative path is taken under recordings_dir, as
+        # Asterisk takes it under its monitor directory (see pbxsim/recording.py).
         self.recordings_dir = recordings_dir
+        self.recording_cap_seconds = recording_cap_seconds
         self.recordings: list[Path] = []
+        # Test hook: COBRADOR_ATTEMPT_ID (or "*") -> "missing" | "empty".
+        self.recording_faults: dict[str, str] = {}
         self.channels: dict[str, Channel] = {}  # by name
         self.bridges: dict[str, Bridge] = {}
         self.global_vars: dict[str, str] = {
@@ -260,13 +265,51 @@ class PBX:
         )
         channel.gone.set()
         channel.interrupt.set()
-        if channel.recording_since is not None and self.recordings_dir is not None:
-            path = self.recordings_dir / f"{channel.uniqueid}.wav"
-            try:
-                write_synthetic_wav(path, self.clock.now() - channel.recording_since)
-                self.recordings.append(path)
-            except OSError as exc:
-                log.warning("pbxsim: could not write %s: %s", path, exc)
+        if channel.mixmonitor is not None:
+            # No MixMonitorStop at hangup on Asterisk 22: the file is just closed.
+            self._close_mixmonitor(channel)
+
+    # -- MixMonitor --------------------------------------------------------------
+
+    def start_mixmonitor(self, channel: Channel, file: str, options: str = "") -> bool:
+        """MixMonitor(<file>,<options>) on a live channel; False without a file name."""
+        if not file or channel.hungup:
+            return False
+        path = Path(file)
+        if not path.is_absolute():
+            path = (self.recordings_dir or Path(".")) / path
+        attempt = channel.variables.get(cv.ATTEMPT_ID, "")
+        fault = self.recording_faults.get(attempt) or self.recording_faults.get("*")
+        current = channel.mixmonitor
+        if current is not None and current.since is not None:
+            current.stop(self.clock.now())  # a second MixMonitor: keep it simple, one file
+        seconds = current.seconds if current is not None and "a" in options else 0.0
+        channel.mixmonitor = MixMonitor(
+            path, since=self.clock.now(), seconds=seconds, fault=fault if fault in FAULTS else None
+        )
+        self.set_var(channel, "MIXMONITOR_FILENAME", str(path))
+        self.emit("MixMonitorStart", "call,all", channel.snapshot())
+        return True
+
+    def stop_mixmonitor(self, channel: Channel) -> bool:
+        """StopMixMonitor: the file is closed (and stays); False when none runs."""
+        monitor = channel.mixmonitor
+        if monitor is None or monitor.since is None:
+            return False
+        self._close_mixmonitor(channel)
+        self.emit("MixMonitorStop", "call,all", channel.snapshot())
+        return True
+
+    def _close_mixmonitor(self, channel: Channel) -> None:
+        monitor = channel.mixmonitor
+        if monitor is None or monitor.since is None:
+            return
+        monitor.stop(self.clock.now())
+        try:
+            monitor.write(self.recording_cap_seconds)
+            self.recordings.append(monitor.path)
+        except OSError as exc:
+            log.warning("pbxsim: could not write %s: %s", monitor.path, exc)
 
     def request_hangup(
         self, channel: Channel, cause: int | None = None, *, announce: bool = False
@@ -804,8 +847,6 @@ class PBX:
             self._exten(
                 channel, ctx, exten, 2, "ConfBridge", f"{bridge},cobrador_bridge,cobrador_debtor"
             )
-            if channel.recording_since is None:
-                channel.recording_since = self.clock.now()
             await self._conference(channel, bridge, "debtor")
             if channel.hangup_cause is None and channel.redirect is None:
                 self._dialplan_hangup(channel, 16, (ctx, exten, 3))
@@ -844,8 +885,6 @@ class PBX:
     async def _safe_harbor(self, channel: Channel) -> LocationT | None:
         attempt = self.get_var(channel, cv.ATTEMPT_ID) or ""
         self._exten(channel, SAFE_HARBOR, "s", 1, "NoOp", f"safe-harbor attempt={attempt}")
-        if channel.recording_since is None:
-            channel.recording_since = self.clock.now()
         self._exten(channel, SAFE_HARBOR, "s", 2, "Set", "COBRADOR_ABANDONED=1")
         self.set_var(channel, "COBRADOR_ABANDONED", "1")
         self._exten(channel, SAFE_HARBOR, "s", 3, "GotoIf", "0?recorded")

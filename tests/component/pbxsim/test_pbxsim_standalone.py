@@ -1,4 +1,4 @@
-"""pbxsim as its own process (`python -m pbxsim`), and its synthetic recordings."""
+"""pbxsim as its own process (`python -m pbxsim`), and its synthetic MixMonitor recordings."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import asyncio
 import re
 import sys
 import wave
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,7 @@ async def test_given_pbxsim_run_as_a_module_when_a_call_is_placed_then_it_answer
 
     async def answer(agi: AGISession) -> None:
         asked.append(await agi.get_variable(cv.ATTEMPT_ID))
+        await agi.exec("MixMonitor", "2026/11/24/5.wav,a")  # relative: under --recordings
         await agi.set_variable(cv.ACTION, cv.ACTION_SAFE_HARBOR)
 
     agi = FastAGIServer(routes={cv.SCRIPT_ANSWER: answer})
@@ -61,7 +63,9 @@ async def test_given_pbxsim_run_as_a_module_when_a_call_is_placed_then_it_answer
         assert abandoned.get("Uniqueid") == "cobrador-5"
         await recorder.wait_for(lambda e: e.name == "Hangup" and e.get("Uniqueid") == "cobrador-5")
         assert asked == ["5"]
-        assert (tmp_path / "cobrador-5.wav").exists()
+        # Written as the channel goes, maybe just after its Hangup event (as on Asterisk).
+        wav = tmp_path / "2026" / "11" / "24" / "5.wav"
+        await asyncio.wait_for(_until(wav.exists), WAIT)
         await recorder.close()
         await client.close()
     finally:
@@ -70,27 +74,34 @@ async def test_given_pbxsim_run_as_a_module_when_a_call_is_placed_then_it_answer
         await agi.stop()
 
 
-async def test_given_a_bridged_call_when_it_ends_then_a_wav_of_its_length_is_written(
+async def _until(condition: Callable[[], bool]) -> None:
+    while not condition():
+        await asyncio.sleep(0.02)
+
+
+async def test_given_a_bridged_call_with_mixmonitor_when_it_ends_then_a_wav_of_its_length_is_written(
     rig: Rig, tmp_path: Path
 ) -> None:
-    rig.pbx.recordings_dir = tmp_path
     await rig.login_agent(12)
+    path = tmp_path / "2026" / "11" / "24" / "91.wav"
 
     async def bridge(agi: AGISession) -> None:
+        await agi.exec("MixMonitor", f"{path},a")
         await agi.set_variable(cv.BRIDGE, cv.agent_bridge(12))
         await agi.set_variable(cv.ACTION, cv.ACTION_BRIDGE)
 
     rig.decisions["91"] = bridge
     await rig.originate_debtor(91, "5215550000101")
     await rig.recorder.wait_for(lambda e: e.name == "Hangup" and e.get("Uniqueid") == "cobrador-91")
-    path = tmp_path / "cobrador-91.wav"
     with wave.open(str(path)) as recording:
         seconds = recording.getnframes() / recording.getframerate()
     # About 5.6 simulated seconds (greeting 2.6 s + 4 s talk, bridged after 1 s of
     # AMD); simulated time stretches on a loaded machine, so only bounds are checked.
     assert 0 < seconds <= 10.0
     assert rig.pbx.recordings == [path]
-    assert not (tmp_path / "agent-leg-12.wav").exists()
+    assert [e.name for e in rig.recorder.for_call("cobrador-91") if "MixMonitor" in e.name] == [
+        "MixMonitorStart"  # Asterisk 22 sends no MixMonitorStop at hangup
+    ]
 
 
 def test_given_a_long_call_when_written_then_capped(tmp_path: Path) -> None:

@@ -28,6 +28,7 @@ def test_given_shipped_profiles_when_loaded_then_all_countries_with_sources(
             "parties",
             "abandon",
             "inbound",
+            "recording",
         }
         assert all(c.source for c in profile.caps)
         assert all(r.source for r in profile.registries)
@@ -57,6 +58,8 @@ def test_given_shipped_profiles_when_loaded_then_all_countries_with_sources(
         (lambda d: d.__setitem__("surprise", {}), "unknown keys"),
         (lambda d: d["registries"][0].__setitem__("name", "REUS list"), "lower-case"),
         (lambda d: d["profile"].__setitem__("country", "mex"), "alpha-2"),
+        (lambda d: d["recording"].__setitem__("notice", "beep"), "recording.notice"),
+        (lambda d: d["recording"].pop("source"), "source"),
     ],
 )
 def test_given_malformed_profile_when_parsed_then_clear_error(mutate: Any, message: str) -> None:

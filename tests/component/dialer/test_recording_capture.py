@@ -1,0 +1,315 @@
+"""Recordings captured by the dial loop on pbxsim: MixMonitor at bridge and at
+safe-harbor (`all`), agent-driven start/stop (`on_demand`), nothing (`none`), and
+every way a recording can fail or be left open, each closed with a reason."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dialer import attempt_store
+from dialer.recording import REASON_DIALER_RESTARTED, Recorder, ledger_key
+from pbxsim.scenario import Dist
+from store.models import CallAttempt
+
+
+class Storage:
+    """The directory storage's key and path (store.recordings.storage)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def key_for(self, attempt_id: int, started_at: datetime, ext: str = "wav") -> str:
+        return f"{started_at:%Y/%m/%d}/{attempt_id}.{ext}"
+
+    def path(self, key: str) -> Path:
+        return self.root.joinpath(*key.split("/"))
+
+
+@dataclass
+class Finalized:
+    """What the store's finalize_recording was handed, and what the file was then."""
+
+    storage: Storage
+    rows: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+    def __call__(self, *, attempt_id: int, key: str, started_at: datetime,
+                 ended_at: datetime, reason: str | None) -> None:  # fmt: skip
+        path = self.storage.path(key)
+        data = path.read_bytes() if path.exists() else None
+        self.rows[attempt_id] = {
+            "key": key, "started_at": started_at, "ended_at": ended_at, "reason": reason if not data or len(data) <= 44 else None,  # as the store keeps it
+            "sha256": hashlib.sha256(data).hexdigest() if data else None,
+            "size": None if data is None else len(data),
+        }  # fmt: skip
+
+
+def every_call(floor, *, talk: float = 2000.0, human: float = 1.0) -> None:  # type: ignore[no-untyped-def]
+    floor.pbx.scenario = floor.pbx.scenario.__class__(**{
+        **floor.pbx.scenario.__dict__, "p_human": human, "p_machine": 0.0, "p_busy": 0.0,
+        "p_congestion": 0.0, "talk_seconds": Dist("constant", talk)})  # fmt: skip
+
+
+def with_recorder(floor, tmp_path: Path, mode: str) -> Finalized:  # type: ignore[no-untyped-def]
+    storage = Storage(tmp_path / "recordings")
+    finalized = Finalized(storage)
+    floor.dialer.recorder = Recorder(
+        campaign="mx-test", owner="d1", redis=floor.redis, ami=floor.ami, storage=storage,
+        pbx_root=PurePosixPath(str(storage.root)), finalize=finalized, mode=lambda: mode,
+        clock=floor.clock, settle_interval=0.01,
+    )  # fmt: skip
+    return finalized
+
+
+def mixmonitor_actions(floor) -> list[str]:  # type: ignore[no-untyped-def]
+    return [a.name for a in floor.ami_server.actions if "MixMonitor" in a.name]
+
+
+async def one_bridged_call(floor) -> int:  # type: ignore[no-untyped-def]
+    dialer = floor.dialer
+    await floor.run_until(lambda: any(c.state.value == "bridged" for c in dialer.calls.values()))
+    ((attempt_id, _),) = dialer.calls.items()
+    return int(attempt_id)
+
+
+async def hang_up(floor, attempt_id: int) -> None:  # type: ignore[no-untyped-def]
+    await floor.dialer.handle_command({"type": "hangup", "attempt_id": attempt_id})
+    await call_ended(floor, attempt_id)
+
+
+async def call_ended(floor, attempt_id: int) -> None:  # type: ignore[no-untyped-def]
+    """The attempt is finished (its _finish ran past the recording) and finalized."""
+    await floor.run_until(lambda: attempt_id not in floor.dialer.calls
+                          and attempt_id not in floor.dialer.recorder.open)  # fmt: skip
+    await floor.dialer.recorder.drain()
+
+
+async def test_given_mode_all_when_a_call_is_bridged_then_recorded_from_bridge_to_hangup(
+    make_floor, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    floor = await make_floor(accounts=1, agents=1)
+    every_call(floor)
+    finalized = with_recorder(floor, tmp_path, "all")
+    attempt_id = await one_bridged_call(floor)
+    assert attempt_id in floor.dialer.recorder.open
+    await hang_up(floor, attempt_id)
+
+    row = finalized.rows[attempt_id]
+    day = row["started_at"]
+    assert row["key"] == f"{day:%Y/%m/%d}/{attempt_id}.wav"  # never the phone number
+    path = tmp_path / "recordings" / row["key"]
+    assert row["reason"] is None and row["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert mixmonitor_actions(floor) == []  # started by the answer handler, not over AMI
+    assert await floor.redis.hlen(ledger_key("mx-test")) == 0
+
+
+async def test_given_mode_all_when_no_agent_is_free_then_the_safe_harbor_leg_is_recorded(
+    make_floor, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    floor = await make_floor(accounts=1, agents=1)
+    every_call(floor)
+    finalized = with_recorder(floor, tmp_path, "all")
+    await floor.agents.pause(floor.agent_ids[0], "break")
+    floor.dialer.policy = _OneCall()
+    await floor.run_until(lambda: bool(finalized.rows))
+    ((attempt_id, row),) = finalized.rows.items()
+    with Session(floor.engine) as s:
+        assert s.get(CallAttempt, attempt_id).result == "abandoned"  # type: ignore[union-attr]
+    assert row["reason"] is None and row["size"] > 44  # the message's audio, not a bare header
+
+
+async def test_given_mode_none_when_a_call_is_bridged_then_nothing_is_recorded(
+    make_floor, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    floor = await make_floor(accounts=1, agents=1)
+    every_call(floor)
+    finalized = with_recorder(floor, tmp_path, "none")
+    attempt_id = await one_bridged_call(floor)
+    await hang_up(floor, attempt_id)
+    assert finalized.rows == {}
+    assert not (tmp_path / "recordings").exists()
+    assert not [e for e in floor.pbx.event_log or [] if e[0][1].startswith("MixMonitor")]
+
+
+async def test_given_on_demand_when_the_agent_starts_stops_and_restarts_then_one_file_grows(
+    make_floor, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    floor = await make_floor(accounts=1, agents=1)
+    every_call(floor)
+    finalized = with_recorder(floor, tmp_path, "on_demand")
+    recorder = floor.dialer.recorder
+    attempt_id = await one_bridged_call(floor)
+    agent = floor.dialer.calls[attempt_id].agent_id
+    assert attempt_id not in recorder.open  # nothing until the agent asks
+
+    # Another agent cannot start it.
+    await floor.dialer.handle_command({"type": "recording_start", "attempt_id": attempt_id,
+                                       "agent_id": agent + 1000})  # fmt: skip
+    assert mixmonitor_actions(floor) == []
+    for kind in ("recording_start", "recording_stop", "recording_start"):
+        await floor.dialer.handle_command(
+            {"type": kind, "attempt_id": attempt_id, "agent_id": agent}
+        )
+    assert mixmonitor_actions(floor) == ["MixMonitor", "StopMixMonitor", "MixMonitor"]
+    assert all(a.get("Options") == "a" for a in floor.ami_server.actions if a.name == "MixMonitor")
+    await hang_up(floor, attempt_id)
+    row = finalized.rows[attempt_id]
+    assert row["reason"] is None and row["size"] > 44
+
+
+async def test_given_on_demand_when_the_channel_is_gone_then_mixmonitor_error_is_survived(
+    make_floor, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    floor = await make_floor(accounts=1, agents=1)
+    with_recorder(floor, tmp_path, "on_demand")
+    # No such channel: Asterisk answers Response: Error; the dialer logs and goes on.
+    assert not await floor.dialer.recorder.start(424242)
+    assert not await floor.dialer.recorder.stop(424243)
+
+
+async def test_given_a_recording_that_fails_when_the_call_ends_then_it_is_closed_with_a_reason(
+    make_floor, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    floor = await make_floor(accounts=1, agents=1)
+    every_call(floor)
+    finalized = with_recorder(floor, tmp_path, "all")
+    floor.pbx.recording_faults["*"] = "missing"  # Asterisk could not open the file
+    attempt_id = await one_bridged_call(floor)
+    await hang_up(floor, attempt_id)
+    row = finalized.rows[attempt_id]
+    assert row["size"] is None  # the store records it as missing: a row, not silence
+
+
+async def test_given_mixmonitor_not_loaded_when_answered_then_closed_as_not_started(
+    make_floor, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    floor = await make_floor(accounts=1, agents=1)
+    every_call(floor)
+    finalized = with_recorder(floor, tmp_path, "all")
+    original = floor.pbx.start_mixmonitor
+    floor.pbx.start_mixmonitor = lambda *a, **k: False  # AGI EXEC answers result=-1
+    attempt_id = await one_bridged_call(floor)
+    floor.pbx.start_mixmonitor = original
+    await hang_up(floor, attempt_id)
+    assert finalized.rows[attempt_id]["reason"].startswith("mixmonitor_not_started")
+
+
+async def test_given_ami_down_mid_recording_when_the_call_ends_meanwhile_then_closed_after_reconnect(
+    make_floor, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    floor = await make_floor(accounts=1, agents=1)
+    every_call(floor)
+    finalized = with_recorder(floor, tmp_path, "all")
+    attempt_id = await one_bridged_call(floor)
+    port = floor.ami_server.port
+    await floor.ami_server.stop()  # the link is down...
+    debtor = floor.pbx.find_channel(f"cobrador-{attempt_id}")
+    floor.pbx.request_hangup(debtor, 16)  # ...while the call ends
+    await floor.run_until(lambda: floor.pbx.find_channel(f"cobrador-{attempt_id}") is None)
+    assert attempt_id not in finalized.rows
+    await floor.ami_server.start("127.0.0.1", port)
+    await call_ended(floor, attempt_id)
+    row = finalized.rows[attempt_id]
+    assert row["reason"] is None and row["size"] > 44
+
+
+async def test_given_a_dialer_that_died_before_finalize_when_reconciled_then_the_recording_is_closed(
+    make_floor, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    floor = await make_floor(accounts=1, agents=1)
+    every_call(floor)
+    finalized = with_recorder(floor, tmp_path, "all")
+    recorder = floor.dialer.recorder
+    attempt_id = await one_bridged_call(floor)
+    # The process dies after the hangup, before finalize: the ledger entry stays.
+    recorder.close = lambda *_a, **_k: None
+    await floor.dialer.handle_command({"type": "hangup", "attempt_id": attempt_id})
+    await floor.run_until(lambda: attempt_id not in floor.dialer.calls)
+    await floor.run_until(
+        lambda: attempt_store.attempts_ended_at(floor.engine, [attempt_id])[attempt_id] is not None
+    )
+    assert attempt_id not in finalized.rows
+    entry = json.loads(await floor.redis.hget(ledger_key("mx-test"), str(attempt_id)))
+    assert entry["attempt_id"] == attempt_id
+
+    fresh = Recorder(
+        campaign="mx-test", owner="d2", redis=floor.redis, ami=floor.ami, storage=recorder.storage,
+        pbx_root=recorder.pbx_root, finalize=finalized, mode=lambda: "all", clock=floor.clock,
+    )  # fmt: skip
+    closed = await fresh.reconcile(
+        set(), lambda ids: attempt_store.attempts_ended_at(floor.engine, ids)
+    )
+    await fresh.drain()
+    assert closed == 1 and finalized.rows[attempt_id]["size"] > 44
+    assert await floor.redis.hlen(ledger_key("mx-test")) == 0
+
+
+async def test_given_an_entry_whose_file_is_gone_when_reconciled_then_closed_with_the_reason(
+    make_floor, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    floor = await make_floor(accounts=1, agents=1)
+    finalized = with_recorder(floor, tmp_path, "all")
+    recorder = floor.dialer.recorder
+    with Session(floor.engine) as s:
+        assert s.scalars(select(CallAttempt)).first() is None
+    # An attempt that ended long ago, whose entry is left and whose file never came.
+    attempt_id = await _ended_attempt(floor)
+    await recorder._register(attempt_id)
+    recorder.open.clear()  # as seen from another process
+    live_elsewhere = await _open_attempt(floor)
+    await recorder._register(live_elsewhere)
+    recorder.open.clear()
+    closed = await recorder.reconcile(
+        set(), lambda ids: attempt_store.attempts_ended_at(floor.engine, ids)
+    )
+    await recorder.drain()
+    assert closed == 1
+    assert finalized.rows[attempt_id]["reason"] == REASON_DIALER_RESTARTED
+    # A call still open (another dialer's, on another Asterisk) is left alone.
+    assert live_elsewhere not in finalized.rows
+    assert await floor.redis.hexists(ledger_key("mx-test"), str(live_elsewhere))
+
+
+class _OneCall:
+    """A policy that asks for one call, once."""
+
+    def __init__(self) -> None:
+        self.placed = False
+
+    def calls_to_place(self, _snapshot: object) -> int:
+        if self.placed:
+            return 0
+        self.placed = True
+        return 1
+
+
+async def _ended_attempt(floor) -> int:  # type: ignore[no-untyped-def]
+    return _attempt(floor, ended=True)
+
+
+async def _open_attempt(floor) -> int:  # type: ignore[no-untyped-def]
+    return _attempt(floor, ended=False)
+
+
+def _attempt(floor, *, ended: bool) -> int:  # type: ignore[no-untyped-def]
+    from datetime import UTC
+
+    from store.models import Account
+
+    now = datetime.fromtimestamp(floor.clock(), UTC)
+    with Session(floor.engine) as s, s.begin():
+        account = s.scalars(select(Account)).first()
+        assert account is not None
+        attempt = CallAttempt(account_id=account.id, campaign_id=account.campaign_id,
+                              phone_e164="+525510000000", started_at=now, ended_at=now if ended else None,
+                              result="contact" if ended else None)  # fmt: skip
+        s.add(attempt)
+        s.flush()
+        return int(attempt.id)
