@@ -22,6 +22,9 @@ class Settings:
     # Call recordings (the directory storage's root; shared with Asterisk in
     # docker-compose). Unset or empty: <data_dir>/recordings.
     recordings_dir: Path = Path()
+    # The same directory as Asterisk sees it (MixMonitor's file names): another
+    # path when Asterisk runs in a chroot or a container. Unset: recordings_dir.
+    pbx_recordings_dir: Path | None = None
     # None means embedded: SQLite under data_dir / an embedded redis-server.
     database_url: str | None = None
     redis_url: str | None = None
@@ -60,6 +63,10 @@ class Settings:
     def __post_init__(self) -> None:
         if self.recordings_dir == Path():
             object.__setattr__(self, "recordings_dir", self.data_dir / "recordings")
+
+    @property
+    def pbx_recordings_root(self) -> Path:
+        return self.pbx_recordings_dir or self.recordings_dir.resolve()
 
     @property
     def effective_database_url(self) -> str:

@@ -12,6 +12,9 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import PurePosixPath
+from typing import Any
 
 import redis.asyncio as aioredis
 from sqlalchemy import Engine, select
@@ -25,7 +28,10 @@ from dialer.ami.errors import AMIError
 from dialer.campaign_dialer import CampaignDialer, DialerOptions
 from dialer.fastagi import AGISession, FastAGIServer
 from dialer.inbound.calls import InboundCalls
+from dialer.recording import Recorder, recording_mode, recording_notice
 from store.models import Campaign
+from store.recordings.finalize import finalize_recording
+from store.recordings.storage import DirectoryStorage
 
 log = logging.getLogger(__name__)
 INBOUND_MAX_SECONDS = 3600.0  # an inbound caller never waits longer than this in queue
@@ -90,6 +96,7 @@ class DialerService:
             self.dialers[campaign.name] = CampaignDialer(
                 sql=self.sql, redis=self.redis, ami=self.ami, compliance=compliance,
                 campaign=campaign, options=options, clock=self.clock,
+                recorder=self.recorder_for(campaign, compliance, owner),
             )  # fmt: skip
         log.info("dialer %s: campaigns %s", owner, ", ".join(self.dialers) or "(none)")
 
@@ -102,6 +109,28 @@ class DialerService:
             await asyncio.gather(*(d.run() for d in self.dialers.values()), stop_when_asked())
         finally:
             await self.shutdown()
+
+    def recorder_for(
+        self, campaign: Campaign, compliance: ComplianceService, owner: str
+    ) -> Recorder:
+        """Recordings of one campaign: files under recordings_dir (Asterisk writes them
+        at pbx_recordings_dir), rows through store.recordings.finalize."""
+        storage = DirectoryStorage(self.settings.recordings_dir)
+        config = dict(campaign.config or {})
+        profile = compliance.profile_for(campaign, campaign.country)
+
+        def finalize(**fields: Any) -> object:
+            now = datetime.fromtimestamp(self.clock(), UTC)
+            return finalize_recording(self.sql, storage, now=now, actor="dialer", **fields)
+
+        return Recorder(
+            campaign=campaign.name, owner=owner, redis=self.redis, ami=self.ami, storage=storage,
+            pbx_root=PurePosixPath(str(self.settings.pbx_recordings_root)), finalize=finalize,
+            mode=lambda: recording_mode(config),
+            notice=lambda: recording_notice(profile.recording_notice, config),
+            notice_sound=str(config.get("recording_notice_sound", "custom/recording-notice")),
+            clock=self.clock,
+        )  # fmt: skip
 
     async def _connect_ami(self) -> None:
         """Until Asterisk answers: no calls are placed meanwhile, so waiting is safe."""

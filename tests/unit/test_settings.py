@@ -61,3 +61,19 @@ def test_given_recordings_dir_in_env_then_it_wins() -> None:
     s = Settings.load(environ={"COBRADOR_RECORDINGS_DIR": "/var/spool/rec"})
     assert s.recordings_dir == Path("/var/spool/rec")
     assert s.with_overrides(data_dir=Path("/x")).recordings_dir == Path("/var/spool/rec")
+
+
+def test_given_no_pbx_recordings_dir_then_asterisk_sees_the_same_directory() -> None:
+    s = Settings.load(environ={"COBRADOR_RECORDINGS_DIR": "/var/spool/rec"})
+    assert s.pbx_recordings_root == Path("/var/spool/rec")
+
+
+def test_given_pbx_recordings_dir_then_asterisk_is_told_its_own_path() -> None:
+    s = Settings.load(
+        environ={
+            "COBRADOR_RECORDINGS_DIR": "/chroot/var/spool/rec",
+            "COBRADOR_PBX_RECORDINGS_DIR": "/var/spool/rec",
+        }  # fmt: skip
+    )
+    assert s.pbx_recordings_root == Path("/var/spool/rec")
+    assert s.recordings_dir == Path("/chroot/var/spool/rec")

@@ -6,49 +6,42 @@ from __future__ import annotations
 
 import hashlib
 import json
+import wave
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from dialer import attempt_store
 from dialer.recording import REASON_DIALER_RESTARTED, Recorder, ledger_key
 from pbxsim.scenario import Dist
-from store.models import CallAttempt
-
-
-class Storage:
-    """The directory storage's key and path (store.recordings.storage)."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def key_for(self, attempt_id: int, started_at: datetime, ext: str = "wav") -> str:
-        return f"{started_at:%Y/%m/%d}/{attempt_id}.{ext}"
-
-    def path(self, key: str) -> Path:
-        return self.root.joinpath(*key.split("/"))
+from store.models import CallAttempt, Recording
+from store.recordings.finalize import finalize_recording
+from store.recordings.storage import DirectoryStorage
 
 
 @dataclass
 class Finalized:
-    """What the store's finalize_recording was handed, and what the file was then."""
+    """The store's finalize_recording, bound as the dialer service binds it; the
+    rows it wrote, read back from SQL."""
 
-    storage: Storage
-    rows: dict[int, dict[str, Any]] = field(default_factory=dict)
+    engine: Engine
+    storage: DirectoryStorage
+    clock: Any
+    calls: list[int] = field(default_factory=list)
 
-    def __call__(self, *, attempt_id: int, key: str, started_at: datetime,
-                 ended_at: datetime, reason: str | None) -> None:  # fmt: skip
-        path = self.storage.path(key)
-        data = path.read_bytes() if path.exists() else None
-        self.rows[attempt_id] = {
-            "key": key, "started_at": started_at, "ended_at": ended_at, "reason": reason if not data or len(data) <= 44 else None,  # as the store keeps it
-            "sha256": hashlib.sha256(data).hexdigest() if data else None,
-            "size": None if data is None else len(data),
-        }  # fmt: skip
+    def __call__(self, **fields: Any) -> object:
+        self.calls.append(fields["attempt_id"])
+        now = datetime.fromtimestamp(self.clock(), UTC)
+        return finalize_recording(self.engine, self.storage, now=now, **fields)
+
+    @property
+    def rows(self) -> dict[int, Recording]:
+        with Session(self.engine) as s:
+            return {r.attempt_id: r for r in s.scalars(select(Recording))}
 
 
 def every_call(floor, *, talk: float = 2000.0, human: float = 1.0) -> None:  # type: ignore[no-untyped-def]
@@ -58,8 +51,8 @@ def every_call(floor, *, talk: float = 2000.0, human: float = 1.0) -> None:  # t
 
 
 def with_recorder(floor, tmp_path: Path, mode: str) -> Finalized:  # type: ignore[no-untyped-def]
-    storage = Storage(tmp_path / "recordings")
-    finalized = Finalized(storage)
+    storage = DirectoryStorage(tmp_path / "recordings")
+    finalized = Finalized(floor.engine, storage, floor.clock)
     floor.dialer.recorder = Recorder(
         campaign="mx-test", owner="d1", redis=floor.redis, ami=floor.ami, storage=storage,
         pbx_root=PurePosixPath(str(storage.root)), finalize=finalized, mode=lambda: mode,
@@ -102,10 +95,11 @@ async def test_given_mode_all_when_a_call_is_bridged_then_recorded_from_bridge_t
     await hang_up(floor, attempt_id)
 
     row = finalized.rows[attempt_id]
-    day = row["started_at"]
-    assert row["key"] == f"{day:%Y/%m/%d}/{attempt_id}.wav"  # never the phone number
-    path = tmp_path / "recordings" / row["key"]
-    assert row["reason"] is None and row["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert row.storage_key == f"{row.started_at:%Y/%m/%d}/{attempt_id}.wav"  # never the number
+    path = tmp_path / "recordings" / row.storage_key
+    assert row.status == "ok" and row.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    with wave.open(str(path)) as wav:
+        assert float(row.duration_s) == round(wav.getnframes() / wav.getframerate(), 3) > 0
     assert mixmonitor_actions(floor) == []  # started by the answer handler, not over AMI
     assert await floor.redis.hlen(ledger_key("mx-test")) == 0
 
@@ -118,11 +112,12 @@ async def test_given_mode_all_when_no_agent_is_free_then_the_safe_harbor_leg_is_
     finalized = with_recorder(floor, tmp_path, "all")
     await floor.agents.pause(floor.agent_ids[0], "break")
     floor.dialer.policy = _OneCall()
-    await floor.run_until(lambda: bool(finalized.rows))
+    await floor.run_until(lambda: bool(finalized.calls))
+    await floor.dialer.recorder.drain()
     ((attempt_id, row),) = finalized.rows.items()
     with Session(floor.engine) as s:
         assert s.get(CallAttempt, attempt_id).result == "abandoned"  # type: ignore[union-attr]
-    assert row["reason"] is None and row["size"] > 44  # the message's audio, not a bare header
+    assert row.status == "ok" and row.duration_s > 0  # the message's audio, not a bare header
 
 
 async def test_given_mode_none_when_a_call_is_bridged_then_nothing_is_recorded(
@@ -160,8 +155,7 @@ async def test_given_on_demand_when_the_agent_starts_stops_and_restarts_then_one
     assert mixmonitor_actions(floor) == ["MixMonitor", "StopMixMonitor", "MixMonitor"]
     assert all(a.get("Options") == "a" for a in floor.ami_server.actions if a.name == "MixMonitor")
     await hang_up(floor, attempt_id)
-    row = finalized.rows[attempt_id]
-    assert row["reason"] is None and row["size"] > 44
+    assert finalized.rows[attempt_id].status == "ok"
 
 
 async def test_given_on_demand_when_the_channel_is_gone_then_mixmonitor_error_is_survived(
@@ -184,7 +178,7 @@ async def test_given_a_recording_that_fails_when_the_call_ends_then_it_is_closed
     attempt_id = await one_bridged_call(floor)
     await hang_up(floor, attempt_id)
     row = finalized.rows[attempt_id]
-    assert row["size"] is None  # the store records it as missing: a row, not silence
+    assert (row.status, row.failure_reason) == ("missing", "no_file_when_call_ended")
 
 
 async def test_given_mixmonitor_not_loaded_when_answered_then_closed_as_not_started(
@@ -198,7 +192,8 @@ async def test_given_mixmonitor_not_loaded_when_answered_then_closed_as_not_star
     attempt_id = await one_bridged_call(floor)
     floor.pbx.start_mixmonitor = original
     await hang_up(floor, attempt_id)
-    assert finalized.rows[attempt_id]["reason"].startswith("mixmonitor_not_started")
+    row = finalized.rows[attempt_id]
+    assert row.status == "missing" and row.failure_reason.startswith("mixmonitor_not_started")
 
 
 async def test_given_ami_down_mid_recording_when_the_call_ends_meanwhile_then_closed_after_reconnect(
@@ -216,8 +211,7 @@ async def test_given_ami_down_mid_recording_when_the_call_ends_meanwhile_then_cl
     assert attempt_id not in finalized.rows
     await floor.ami_server.start("127.0.0.1", port)
     await call_ended(floor, attempt_id)
-    row = finalized.rows[attempt_id]
-    assert row["reason"] is None and row["size"] > 44
+    assert finalized.rows[attempt_id].status == "ok"
 
 
 async def test_given_a_dialer_that_died_before_finalize_when_reconciled_then_the_recording_is_closed(
@@ -247,7 +241,7 @@ async def test_given_a_dialer_that_died_before_finalize_when_reconciled_then_the
         set(), lambda ids: attempt_store.attempts_ended_at(floor.engine, ids)
     )
     await fresh.drain()
-    assert closed == 1 and finalized.rows[attempt_id]["size"] > 44
+    assert closed == 1 and finalized.rows[attempt_id].status == "ok"
     assert await floor.redis.hlen(ledger_key("mx-test")) == 0
 
 
@@ -271,7 +265,8 @@ async def test_given_an_entry_whose_file_is_gone_when_reconciled_then_closed_wit
     )
     await recorder.drain()
     assert closed == 1
-    assert finalized.rows[attempt_id]["reason"] == REASON_DIALER_RESTARTED
+    row = finalized.rows[attempt_id]
+    assert (row.status, row.failure_reason) == ("missing", REASON_DIALER_RESTARTED)
     # A call still open (another dialer's, on another Asterisk) is left alone.
     assert live_elsewhere not in finalized.rows
     assert await floor.redis.hexists(ledger_key("mx-test"), str(live_elsewhere))
