@@ -4,6 +4,7 @@ callbacks and the agent's own figures. Synchronous; handlers run it in a thread.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -13,6 +14,7 @@ from sqlalchemy import Engine, and_, func, select, update
 from sqlalchemy.orm import Session
 
 from compliance.audit import append as audit_append
+from compliance.profile import Profile, load_profiles
 from console.callback_window import CallbackChecker, CallbackTarget
 from console.debtor_time import debtor_zones, mask_phone
 from console.dispositions import (
@@ -130,6 +132,11 @@ def build_pop(
             .replace("{agente}", agent.display_name if agent else "")
             .replace("{acreedor}", str(config.get("creditor", campaign.name if campaign else "")))
         )
+        recording = _recording_facts(campaign, config, account.country)
+        if recording["notice"] == "script":
+            # The agent's script opens with the recording notice (the profile's or
+            # the campaign's choice; see docs/recording-capture.md).
+            script = gettext_(RECORDING_NOTICE_LINE) + "\n" + script
         max_days = int(config.get("promise_max_days", DEFAULT_PROMISE_MAX_DAYS))
         pop = {
             "type": "pop",
@@ -147,6 +154,7 @@ def build_pop(
                 "status": account.status,
             },
             "script": script,
+            "recording": recording,
             "phone": {
                 "masked": mask_phone(phone_e164),
                 "type": phone.phone_type if phone else "",
@@ -169,6 +177,33 @@ def build_pop(
         if audit:
             _pii_view(session, agent, account.id, attempt_id, purpose)
         return pop
+
+
+RECORDING_NOTICE_LINE = (
+    "Le informo que esta llamada está siendo grabada para fines de calidad y como "
+    "constancia de lo que acordemos."
+)
+
+
+def _recording_facts(
+    campaign: Campaign | None, config: dict[str, Any], country: str
+) -> dict[str, Any]:
+    """The campaign's recording mode and how the debtor hears about it (None: not recorded)."""
+    from dialer.recording import recording_mode, recording_notice
+
+    mode = recording_mode(config)
+    if mode == "none":
+        return {"mode": mode, "notice": None}
+    profile = _shipped_profiles().get(
+        campaign.profile if campaign and campaign.profile else country
+    )
+    default = profile.recording_notice if profile is not None else "script"
+    return {"mode": mode, "notice": recording_notice(default, config)}
+
+
+@functools.cache
+def _shipped_profiles() -> dict[str, Profile]:
+    return load_profiles()
 
 
 def _pii_view(

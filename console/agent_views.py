@@ -45,6 +45,8 @@ def setup_routes(app: web.Application) -> None:
     r.add_post("/api/agent/notes", add_note)
     r.add_post("/api/agent/hangup", hangup)
     r.add_post("/api/agent/transfer", transfer)
+    r.add_post("/api/agent/recording/start", recording_start)
+    r.add_post("/api/agent/recording/stop", recording_stop)
     r.add_post("/api/agent/preview/request", preview_request)
     r.add_post("/api/agent/preview/dial", preview_dial)
     r.add_post("/api/agent/preview/skip", preview_skip)
@@ -336,6 +338,17 @@ async def hangup(request: web.Request) -> web.StreamResponse:
 @requires(Role.agent)
 async def transfer(request: web.Request) -> web.StreamResponse:
     return await _call_command(request, "transfer")
+
+
+@requires(Role.agent)
+async def recording_start(request: web.Request) -> web.StreamResponse:
+    """on_demand recording: the dialer obeys only for the agent's own bridged call."""
+    return await _call_command(request, "recording_start")
+
+
+@requires(Role.agent)
+async def recording_stop(request: web.Request) -> web.StreamResponse:
+    return await _call_command(request, "recording_stop")
 
 
 @requires(Role.agent)

@@ -43,9 +43,10 @@ log = logging.getLogger(__name__)
 
 MODES = ("all", "none", "on_demand")
 DEFAULT_MODE = "all"
-# MixMonitor options: `a` appends, so an on_demand recording started again
-# after a stop keeps the first part in the same file.
-MIXMONITOR_OPTIONS = "a"
+# MixMonitor's `a` appends: an on_demand recording started again after a stop
+# keeps the first part in the same file. A first start never appends, so a file
+# left at the same path (a store reset, a test database) is replaced, never grown.
+APPEND = "a"
 # Why a recording that was asked for has no usable file (the row's failure_reason).
 REASON_NOT_STARTED = "mixmonitor_not_started"
 REASON_DIALER_RESTARTED = "dialer_restarted_before_close"
@@ -220,7 +221,7 @@ class Recorder:
                         attempt_id, exc)  # fmt: skip
             return
         try:
-            reply = await agi.exec("MixMonitor", f"{rec.pbx_path},{MIXMONITOR_OPTIONS}")
+            reply = await agi.exec("MixMonitor", rec.pbx_path)
         except AGIError as exc:
             self._failed(rec, f"{REASON_NOT_STARTED}: {type(exc).__name__}")
             return
@@ -237,11 +238,12 @@ class Recorder:
         """on_demand: the agent asked to record (again: the file is appended to)."""
         if self.mode() != "on_demand" or attempt_id in self.running:
             return False
+        again = attempt_id in self.open
         rec = await self._register(attempt_id)
         try:
             await self.ami.send_action({
                 "Action": "MixMonitor", "Channel": cv.originate_channel_id(attempt_id),
-                "File": rec.pbx_path, "Options": MIXMONITOR_OPTIONS,
+                "File": rec.pbx_path, "Options": APPEND if again else "",
             })  # fmt: skip
         except AMIError as exc:
             log.warning("attempt %s: MixMonitor not started: %s", attempt_id, exc)

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from dialer import channel_vars as cv
+from pbxsim.recording import DEFAULT_CAP_SECONDS
 from pbxsim.runner import running_pbxsim
 from pbxsim.scenario import Scenario, ScenarioError, load_scenario
 
@@ -37,6 +38,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         help="where MixMonitor's relative file names go (its synthetic wavs)",
     )
+    parser.add_argument(
+        "--recording-cap",
+        type=float,
+        default=DEFAULT_CAP_SECONDS,
+        help="longest synthetic recording written, simulated seconds (default %(default)s)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true")
     return parser
 
@@ -52,6 +59,7 @@ async def serve(args: argparse.Namespace, scenario: Scenario) -> None:
         agi_port=args.agi_port,
         speed=args.speed,
         recordings_dir=args.recordings,
+        recording_cap_seconds=args.recording_cap,
     ) as server:
         print(
             f"pbxsim: AMI on {args.ami_host}:{server.port}, "

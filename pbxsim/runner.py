@@ -10,6 +10,7 @@ from dialer import channel_vars as cv
 from pbxsim.ami_server import AMIServer
 from pbxsim.clock import Clock, ScaledClock
 from pbxsim.pbx import PBX
+from pbxsim.recording import DEFAULT_CAP_SECONDS
 from pbxsim.scenario import Scenario
 
 
@@ -26,6 +27,7 @@ async def running_pbxsim(
     speed: float = 1.0,
     clock: Clock | None = None,
     recordings_dir: Path | None = None,
+    recording_cap_seconds: float = DEFAULT_CAP_SECONDS,
 ) -> AsyncIterator[AMIServer]:
     """`async with running_pbxsim(...) as server:` — AMI on `server.port`, the PBX on
     `server.pbx`; every call and connection is ended on exit."""
@@ -35,6 +37,7 @@ async def running_pbxsim(
         agi_host=agi_host,
         agi_port=agi_port,
         recordings_dir=recordings_dir,
+        recording_cap_seconds=recording_cap_seconds,
     )
     server = AMIServer(pbx, username, secret)
     await server.start(ami_host, ami_port)

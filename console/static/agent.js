@@ -137,6 +137,9 @@
     consent.textContent = pop.phone.consent ? `✓ ${T.consent_yes}` : `✗ ${T.consent_no}`;
     consent.className = "small " + (pop.phone.consent ? "ok" : "warn");
     $("pop-script").textContent = pop.script;
+    const onDemand = !preview && pop.recording && pop.recording.mode === "on_demand";
+    $("btn-record-start").hidden = !onDemand;
+    $("btn-record-stop").hidden = !onDemand;
     $("pop-payment").textContent = pop.payment_instructions || "—";
     const tbody = $("pop-attempts");
     tbody.replaceChildren();
@@ -263,6 +266,8 @@
   }
   $("btn-hangup").addEventListener("click", () => command("/api/agent/hangup"));
   $("btn-transfer").addEventListener("click", () => command("/api/agent/transfer"));
+  $("btn-record-start").addEventListener("click", () => command("/api/agent/recording/start"));
+  $("btn-record-stop").addEventListener("click", () => command("/api/agent/recording/stop"));
   $("btn-preview-dial").addEventListener("click", async () => {
     if (currentPop && (await command("/api/agent/preview/dial", { account_id: currentPop.account_id })).ok) hidePop();
   });
