@@ -25,8 +25,8 @@ from `snapshot.now`; one policy object serves one campaign.
   to arrive by then (Poisson) are demand ahead of the new calls, and the
   agents expected free after all that demand are at least the inbound
   reserve (`dialer.pacing.inbound`: agents to keep free so a caller's wait
-  stays under the campaign's target); the progressive fallback leaves the
-  reserve's agents without a call too.
+  stays under the campaign's target); the progressive fallback keeps the
+  ready agents expected left over after its calls' answers at the reserve.
 - `predictive_ignores_inbound`: the same model blind to the snapshot's
   inbound fields; the reference that shows what the reserve buys.
 - `vicidial_adapt`, `issabel`: baselines written from the public descriptions
@@ -296,6 +296,31 @@ class PredictivePolicy:
             )
         return cached
 
+    def _progressive_leaving(
+        self, s: Snapshot, progressive: int, reserve: int, ring: RingModel | None, ready: int
+    ) -> int:
+        """The progressive answer, cut so the reserve's ready agents stay free for inbound.
+
+        Most calls placed for ready agents are never answered by a person, so a
+        ready agent with a call ringing for it is often still free when an
+        inbound caller arrives: the calls are cut until the chance that their
+        answers (each at the recent human answer rate) take more than the ready
+        agents beyond the reserve is at most the inbound tolerance. Without a
+        trusted answer rate every call counts as answered.
+        """
+        spare = ready - s.waiting - len(s.inbound_waiting) - reserve
+        if spare <= 0:
+            return 0
+        if ring is None or ring.samples < self.min_ring_samples or ring.human_rate >= 1:
+            return max(0, min(progressive, spare - len(s.ringing)))
+        rate = max(0.0, ring.human_rate)
+        calls = progressive
+        while calls > 0 and binomial_above(len(s.ringing) + calls, rate, spare) > (
+            self.inbound_tolerance
+        ):
+            calls -= 1
+        return calls
+
     # -- decision ----------------------------------------------------------
     def calls_to_place(self, snapshot: Snapshot) -> int:
         s = snapshot
@@ -329,8 +354,9 @@ class PredictivePolicy:
                 active += 1
         reserve = self._inbound_reserve(s, active) if s.has_inbound else 0
         self.last_inbound_reserve = reserve
-        progressive = max(0, progressive - reserve)
         ring = self._ring
+        if reserve:
+            progressive = self._progressive_leaving(s, progressive, reserve, ring, ready)
         if (
             active < self.min_active_agents
             or ring is None
@@ -381,6 +407,21 @@ class PredictivePolicy:
         predicted = 0 if best == math.inf or best < 0 else int(best)
         self.last_reason = "model"
         return max(0, min(s.room, cap, max(progressive, predicted)))
+
+
+def binomial_above(trials: int, p: float, k: int) -> float:
+    """P(Binomial(trials, p) > k)."""
+    if k >= trials:
+        return 0.0
+    if k < 0:
+        return 1.0
+    q = 1.0 - p
+    term = q**trials  # P(X = 0)
+    at_most = term
+    for j in range(1, k + 1):
+        term *= (trials - j + 1) / j * (p / q) if q > 0 else 0.0
+        at_most += term
+    return max(0.0, 1.0 - at_most)
 
 
 def _with_running(

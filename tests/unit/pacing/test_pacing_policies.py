@@ -280,3 +280,24 @@ def test_given_more_inbound_expected_when_predictive_then_never_more_calls(
     calls_low = make_policy("predictive").calls_to_place(_with_inbound(s, rate=low))
     calls_high = make_policy("predictive").calls_to_place(_with_inbound(s, rate=high))
     assert calls_high <= calls_low
+
+
+def test_given_trials_when_binomial_above_then_matches_the_sum_of_the_pmf():
+    from math import comb
+
+    from dialer.pacing.policies import binomial_above
+
+    for n, p, k in ((5, 0.3, 1), (6, 0.3, 3), (4, 0.0, 0), (3, 1.0, 2), (2, 0.5, -1), (2, 0.5, 2)):
+        want = sum(comb(n, j) * p**j * (1 - p) ** (n - j) for j in range(k + 1, n + 1))
+        assert binomial_above(n, p, k) == pytest.approx(want)
+
+
+def test_given_a_small_team_in_progressive_mode_when_inbound_expected_then_calls_leave_the_reserve_likely_free():
+    # Five agents, two ready, nobody about to finish: the reserve is one agent.
+    # With 30% of calls answered by a person, two calls would both be answered
+    # 9% of the time (over the 5% tolerance) and take the reserve; one would not.
+    s = _with_inbound(snapshot(talking=[5.0] * 3, ready=2, answered=10), rate=10 / 3600)
+    assert make_policy("progressive").calls_to_place(s) == 2
+    policy = make_policy("predictive")
+    assert policy.calls_to_place(s) == 1
+    assert policy.last_reason == "budget" and policy.last_inbound_reserve == 1
