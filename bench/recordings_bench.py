@@ -16,6 +16,7 @@ Reports, per call:
 - event-loop time of `Recorder.close` (what the dial loop pays at hangup);
 - finalize time in the worker thread: hashing, the wav header, the row and
   audit entry (`cobrador_recording_close_seconds`), without the settle wait;
+- the hashing part alone (size, SHA-256, wav header), measured afterwards;
 - hangup to row written (settle wait included: the file must stop growing);
 and the disk bytes per recorded minute (file sizes over wav durations).
 SQLite in a temporary directory unless --database-url; an embedded redis-server.
@@ -49,6 +50,7 @@ from store.db import make_engine
 from store.migrate import upgrade
 from store.models import Account, CallAttempt, Campaign, Recording
 from store.recordings.finalize import finalize_recording
+from store.recordings.inspect import inspect_file
 from store.recordings.storage import DirectoryStorage
 
 
@@ -178,6 +180,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     total_bytes = sum(r.size_bytes or 0 for r in ok)
     total_minutes = sum(float(r.duration_s or 0) for r in ok) / 60
     end_to_end = [written_at[a] - hangup_at[a] for a in written_at if a in hangup_at]
+    # The hashing part alone (size, SHA-256, wav header), file by file, nothing else running.
+    hash_times = []
+    for row in ok:
+        began = time.perf_counter()
+        inspect_file(storage, row.storage_key)
+        hash_times.append(time.perf_counter() - began)
     ms = 1000.0
     return {
         "calls": args.calls, "answered": len(answered), "rows": len(rows), "rows_ok": len(ok),
@@ -188,6 +196,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "finalize_in_thread_ms": {"p50": round(pct(finalize_times, 0.5) * ms, 2),
                                   "p99": round(pct(finalize_times, 0.99) * ms, 2),
                                   "mean": round(statistics.mean(finalize_times) * ms, 2)},
+        "hash_only_ms": {"p50": round(pct(hash_times, 0.5) * ms, 2),
+                         "p99": round(pct(hash_times, 0.99) * ms, 2)},
         "hangup_to_row_ms": {"p50": round(pct(end_to_end, 0.5) * ms, 1),
                              "p99": round(pct(end_to_end, 0.99) * ms, 1)},
         "file_size_p50_bytes": int(pct([float(r.size_bytes or 0) for r in ok], 0.5)),

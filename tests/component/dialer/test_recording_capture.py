@@ -309,3 +309,42 @@ def _attempt(floor, *, ended: bool) -> int:  # type: ignore[no-untyped-def]
         s.add(attempt)
         s.flush()
         return int(attempt.id)
+
+
+async def test_given_sql_down_when_a_recording_is_finalized_then_retried_by_the_tick(
+    make_floor, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy.exc import OperationalError
+
+    floor = await make_floor(accounts=1, agents=1)
+    every_call(floor)
+    finalized = with_recorder(floor, tmp_path, "all")
+    recorder = floor.dialer.recorder
+    real = recorder.finalize
+    failures: list[int] = []
+
+    def flaky(**fields: Any) -> object:
+        if not failures:
+            failures.append(fields["attempt_id"])
+            raise OperationalError("INSERT", {}, Exception("database is away"))
+        return real(**fields)
+
+    recorder.finalize = flaky
+    attempt_id = await one_bridged_call(floor)
+    await hang_up(floor, attempt_id)
+    assert failures == [attempt_id] and attempt_id in recorder._retry
+    assert await floor.redis.hexists(ledger_key("mx-test"), str(attempt_id))  # kept meanwhile
+    await floor.run_until(lambda: attempt_id not in recorder._retry)
+    await recorder.drain()
+    assert finalized.rows[attempt_id].status == "ok"
+    assert await floor.redis.hlen(ledger_key("mx-test")) == 0
+
+
+async def test_given_an_unreadable_ledger_entry_when_reconciled_then_dropped_with_a_warning(
+    make_floor, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    floor = await make_floor(accounts=1, agents=1)
+    with_recorder(floor, tmp_path, "all")
+    await floor.redis.hset(ledger_key("mx-test"), "7", "{not json")
+    closed = await floor.dialer.recorder.reconcile(set(), lambda ids: {})
+    assert closed == 0 and await floor.redis.hlen(ledger_key("mx-test")) == 0
