@@ -173,13 +173,60 @@ class Timeline:
                 self.seen.append((time.monotonic(), event))
 
     def first(self, channel: str, name: str, **headers: str) -> float:
-        return next(
+        return self.times(channel, name, **headers)[0]
+
+    def times(self, channel: str, name: str, **headers: str) -> list[float]:
+        return [
             at for at, e in self.seen
             if e.get("Uniqueid") == channel and e.name == name
             and all(e.get(k) == v for k, v in headers.items())
-        )  # fmt: skip
+        ]  # fmt: skip
 
     async def close(self) -> None:
         self._subscription.close()
         self._task.cancel()
         await asyncio.gather(self._task, return_exceptions=True)
+
+
+async def test_given_on_demand_when_the_agent_records_stops_and_records_again_then_one_file_of_both_parts(
+    asterisk: ChrootAsterisk, ami: AMIClient, watcher: CallWatcher, talk_seconds: None,
+    engine: Engine, redis_url: str, tmp_path: Path,
+) -> None:  # fmt: skip
+    timeline = Timeline(ami)
+    floor = await DialFloor.open(ami, engine, redis_url, tmp_path, ["+525520000101"], agents=1,
+                                 name="mx-rec-on-demand")  # fmt: skip
+    recorded = attach_recorder(floor, asterisk, engine)
+    recorded.recorder.mode = lambda: "on_demand"
+    dialer = floor.dialer
+    try:
+        await floor.run_until(lambda: any(c.state.value == "bridged" for c in dialer.calls.values()),
+                              within=60, what="the debtor bridged")  # fmt: skip
+        ((attempt_id, call),) = dialer.calls.items()
+        channel = f"cobrador-{attempt_id}"
+        command = {"attempt_id": attempt_id, "agent_id": call.agent_id}
+        await dialer.handle_command({"type": "recording_start", **command})
+        await floor.run_until(lambda: watcher.has(channel, "MixMonitorStart"), within=10,
+                              what="MixMonitor started")  # fmt: skip
+        await asyncio.sleep(1.0)  # a first part long enough to tell apart
+        await dialer.handle_command({"type": "recording_stop", **command})
+        await floor.run_until(lambda: watcher.has(channel, "MixMonitorStop"), within=10,
+                              what="MixMonitor stopped")  # fmt: skip
+        await dialer.handle_command({"type": "recording_start", **command})
+        await floor.run_until(lambda: floor.finished(1), within=60, what="the call to end")
+        await recorded.recorder.drain()
+    finally:
+        await floor.close()
+        await timeline.close()
+    names = [e.name for e in watcher.events(channel) if e.name.startswith("MixMonitor")]
+    assert names == ["MixMonitorStart", "MixMonitorStop", "MixMonitorStart"]
+    (attempt,) = attempts(engine, floor.campaign_id)
+    row = recording_of(engine, attempt.id)
+    path = recorded.storage.path(row.storage_key)
+    assert row.status == "ok" and row.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    seconds, _ = wav_facts(path)
+    bridged = (attempt.ended_at - attempt.bridged_at).total_seconds()
+    first = timeline.first(channel, "MixMonitorStop") - timeline.first(channel, "MixMonitorStart")
+    second = timeline.first(channel, "Hangup") - timeline.times(channel, "MixMonitorStart")[1]
+    # Both parts in one file (the restart appended), and less than the time bridged.
+    assert abs(seconds - (first + second)) < 0.5, (seconds, first, second)
+    assert seconds < bridged
