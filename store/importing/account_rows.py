@@ -119,15 +119,14 @@ def validate_account_row(row: CsvRow, today: date) -> AccountRecord | list[RowEr
     def fail(column: str, reason: str) -> None:
         errors.append(RowError(line, column, reason))
 
-    def get(column: str) -> str:
-        return v.get(column, "")  # make_row has trimmed the cells
+    get = v.get  # make_row has trimmed the cells; get(column, "") for absent columns
 
-    ref = get("external_ref")
+    ref = get("external_ref", "")
     if not ref:
         fail("external_ref", "external_ref is required")
     elif len(ref) > 64:
         fail("external_ref", "external_ref is longer than 64 characters")
-    name = get("debtor_name")
+    name = get("debtor_name", "")
     if not name:
         fail("debtor_name", "debtor_name is required")
     elif len(name) > 200:
@@ -135,18 +134,18 @@ def validate_account_row(row: CsvRow, today: date) -> AccountRecord | list[RowEr
 
     country = ""
     try:
-        country = parse_country(get("country"))
+        country = parse_country(get("country", ""))
     except FieldError as exc:
         fail("country", str(exc))
 
     region = None
-    if get("region") and country:
+    if get("region", "") and country:
         try:
-            region = parse_region(get("region"), country)
+            region = parse_region(get("region", ""), country)
         except FieldError as exc:
             fail("region", str(exc))
 
-    timezone = get("timezone") or None
+    timezone = get("timezone", "") or None
     if timezone:
         from zoneinfo import available_timezones
 
@@ -157,45 +156,47 @@ def validate_account_row(row: CsvRow, today: date) -> AccountRecord | list[RowEr
             )
 
     balance = ZERO
-    if get("balance"):
+    if get("balance", ""):
         try:
-            balance = parse_money(get("balance"), "balance")
+            balance = parse_money(get("balance", ""), "balance")
         except FieldError as exc:
             fail("balance", str(exc))
     else:
         fail("balance", "balance is required (a decimal >= 0)")
 
     currency = DEFAULT_CURRENCY.get(country, "")
-    if get("currency"):
+    if get("currency", ""):
         try:
-            currency = parse_currency(get("currency"))
+            currency = parse_currency(get("currency", ""))
         except FieldError as exc:
             fail("currency", str(exc))
 
     due = None
-    if get("due_date"):
+    if get("due_date", ""):
         try:
-            due = parse_date(get("due_date"), "due_date")
+            due = parse_date(get("due_date", ""), "due_date")
         except FieldError as exc:
             fail("due_date", str(exc))
 
-    status = get("status").lower() or ACTIVE
+    status = get("status", "").lower() or ACTIVE
     if status not in STATUSES:
-        fail("status", f"unknown status {get('status')!r}; expected one of {', '.join(STATUSES)}")
+        fail(
+            "status", f"unknown status {get('status', '')!r}; expected one of {', '.join(STATUSES)}"
+        )
 
-    stage_text = get("stage").lower()
+    stage_text = get("stage", "").lower()
     stage_explicit = bool(stage_text)
     stage = stage_text or derive_stage(due, today)
     if stage_text and stage_text not in STAGES:
-        fail("stage", f"unknown stage {get('stage')!r}; expected one of {', '.join(STAGES)}")
+        fail("stage", f"unknown stage {get('stage', '')!r}; expected one of {', '.join(STAGES)}")
 
     phones: list[PhoneRecord] = []
     seen_numbers: dict[str, int] = {}
     for n, col, type_col, consent_col, ref_col in PHONE_SLOTS:
-        number_text = get(col)
-        type_text = get(type_col).lower()
-        consent_text = get(consent_col)
-        consent_ref = get(ref_col) or None
+        number_text = get(col, "")
+        type_text = get(type_col, "").lower()
+        consent_text = get(consent_col, "")
+        consent_ref = get(ref_col, "") or None
         if not number_text:
             if type_text or consent_text or consent_ref:
                 fail(col, f"{col}_type/consent given but {col} is empty")

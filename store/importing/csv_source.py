@@ -160,7 +160,7 @@ class CsvSource:
                 return
             except csv.Error as exc:
                 raise ImportFileError(f"{self.path}: line {line}: malformed CSV ({exc})") from exc
-            if not raw or all(not cell.strip() for cell in raw):
+            if not "".join(raw).strip():
                 continue  # blank lines are not rows
             self.rows_read += 1
             yield line, raw

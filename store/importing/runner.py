@@ -9,6 +9,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import IO, Any, Protocol
 
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from store.importing.csv_source import CsvRow, CsvSource, RowError, make_row
 from store.importing.report import ImportResult, Progress, RejectsWriter, rejects_path_for
+from store.importing.writer_thread import WriterThread
 
 
 class RowImporter(Protocol):
@@ -58,7 +60,9 @@ class ParallelRowImporter(RowImporter, Protocol):
 
 PARALLEL_MIN_BYTES = 8 << 20  # below this, worker start-up costs more than it saves
 CHUNK_ROWS = 1000
-MAX_CHUNKS_IN_FLIGHT = 6  # bounds memory: the file is streamed, never held
+# Enough queued work for the workers to stay busy while the parent waits on the
+# database for a batch; small enough to bound memory (the file is streamed).
+MAX_CHUNKS_IN_FLIGHT = 16
 
 
 def _validate_chunk(validator: Callable[[CsvRow], Any], header: list[str],
@@ -141,12 +145,16 @@ def run_import(
             else:
                 writing = False  # keep validating, write nothing
 
-        with Session(engine, expire_on_commit=False) as session:
+        with (
+            Session(engine, expire_on_commit=False) as session,
+            WriterThread(partial(importer.write, session)) as writer,
+        ):
             pending: list[tuple[CsvRow, Any]] = []
 
             def flush() -> None:
                 if not pending:
                     return
+                writer.wait()  # resolve() may read the database: the batch in flight first
                 good = []
                 for (row, record), errors in zip(
                     pending, importer.resolve(session, pending), strict=True
@@ -156,7 +164,7 @@ def run_import(
                     else:
                         good.append(record)
                 if writing and good:
-                    importer.write(session, good)
+                    writer.submit(good)
                 pending.clear()
 
             workers = (os.cpu_count() or 1) if workers is None else workers
@@ -170,6 +178,7 @@ def run_import(
                         flush()
                 progress.update(source.bytes_read, result.rows)
             flush()
+            writer.wait()
             progress.done()
             result.sha256 = source.sha256_hex()
             if writing:
