@@ -1,15 +1,17 @@
 """A memo in front of phonenumbers for the numbers an import sees most: national
 numbers written as plain digits. phonenumbers decides validity and type by
-matching the number against its metadata patterns; when every pattern of the
-country looks at no more than the first `depth` digits (the rest are `\\d`s),
-numbers of one length sharing those digits get the same answer, and the
-library is asked once per such prefix instead of once per number.
+matching the number against its metadata patterns. Once the leading digits of a
+number leave every pattern branch still able to match it looking only at plain
+`\\d`s, all numbers of that length starting with those digits get the same
+answer: the library is asked once per such prefix instead of once per number
+(`310` settles a Colombian mobile, `55` a Mexico City number).
 
 Only what the library decides is remembered, never re-derived: the memo keeps
-phonenumbers' own reading of the first number of each (country, length,
-prefix) and serves it to the next ones. It steps aside (the library answers)
-whenever parsing could do more than read the digits as they are: a leading 0,
-a leading country code, an international or national prefix, any non-digit.
+phonenumbers' own reading of the first number of each (length, prefix) and
+serves it to the next ones. It steps aside (the library answers) whenever
+parsing could do more than read the digits as they are: a leading 0, a leading
+country code, an international or national prefix, any non-digit; and when the
+patterns use a construct the prefix analysis does not know.
 """
 
 from __future__ import annotations
@@ -31,10 +33,10 @@ _DESCRIPTIONS = (
     "personal_number", "voip", "pager", "uan", "voicemail", "no_international_dialling",
 )  # fmt: skip
 _ASCII_DIGITS = frozenset(range(ord("0"), ord("9") + 1))
-MAX_ENTRIES = 50_000  # per country and process; past it the library answers (bounds memory)
-# An entry must stand for at least 1,000 numbers (3 free digits), else it would
-# mostly cost memory: for a country whose patterns reach deep, the library answers.
+# An entry must stand for at least 1,000 numbers (3 free digits after its
+# prefix); a longer prefix would mostly cost memory.
 MIN_FREE_DIGITS = 3
+MAX_ENTRIES = 50_000  # per country and process; past it the library answers (bounds memory)
 
 # phonenumbers' reading of a number for a country: (number type, valid for the
 # country, E.164). Parse errors are raised, never remembered.
@@ -53,17 +55,17 @@ class PhoneReadings:
         self._country_code = str(metadata.country_code)
         self._idd = re.compile(metadata.international_prefix or "(?!)")
         self._national_prefix = re.compile(metadata.national_prefix_for_parsing or "(?!)")
-        self.depth = decisive_depth(metadata.country_code)
-        self._memo: dict[tuple[int, str], tuple[int, bool]] = {}
+        self.prefixes = DecisivePrefixes.for_country_code(metadata.country_code)
+        self._memo: dict[int, dict[str, tuple[int, bool]]] = {}  # length -> prefix -> reading
+        self.entries = 0
 
     def memoisable(self, text: str) -> bool:
         """True when phonenumbers reads the text as the national number itself:
         plain digits, nothing to strip, no leading zero to keep."""
         return (
-            self.depth is not None
+            self.prefixes is not None
             and text.isascii()
             and text.isdigit()
-            and len(text) - self.depth >= MIN_FREE_DIGITS
             and text[0] != "0"
             and not text.startswith(self._country_code)
             and self._idd.match(text) is None
@@ -74,73 +76,142 @@ class PhoneReadings:
         if not self.memoisable(text):
             return self._read(text)
         e164 = f"+{self._country_code}{text}"
-        key = (len(text), text[: self.depth])
-        found = self._memo.get(key)
-        if found is not None:
-            return found[0], found[1], e164
+        longest = len(text) - MIN_FREE_DIGITS
+        by_prefix = self._memo.setdefault(len(text), {})
+        for end in range(longest + 1):
+            found = by_prefix.get(text[:end])
+            if found is not None:
+                return found[0], found[1], e164
         kind, valid, read_e164 = self._read(text)
-        # The library read the digits as they are (as memoisable() expects): remember.
-        if read_e164 == e164 and len(self._memo) < MAX_ENTRIES:
-            self._memo[key] = (kind, valid)
+        # Remember only what the library read as the digits themselves (as
+        # memoisable() expects), under the shortest prefix that settles it.
+        if read_e164 == e164 and self.entries < MAX_ENTRIES:
+            assert self.prefixes is not None
+            settled = self.prefixes.shortest(text, longest)
+            if settled is not None:
+                by_prefix[text[:settled]] = (kind, valid)
+                self.entries += 1
         return kind, valid, read_e164
 
 
-@cache
-def decisive_depth(country_code: int) -> int | None:
-    """How many leading digits the metadata patterns of every region sharing the
-    country code can tell apart (beyond them, only `\\d`s): None when a pattern
-    has a construct this analysis does not know, and then nothing is memoised."""
-    depths = []
-    for region in phonenumbers.region_codes_for_country_code(country_code):
-        metadata = PhoneMetadata.metadata_for_region(region)
-        if metadata is None:
-            return None
-        patterns = [metadata.leading_digits] + [
-            getattr(getattr(metadata, name), "national_number_pattern", None)
-            for name in _DESCRIPTIONS
-            if getattr(metadata, name) is not None
-        ]
-        for pattern in filter(None, patterns):
-            depth = _pattern_depth(sre_parse.parse(pattern))
-            if depth is None:
+class DecisivePrefixes:
+    """Which leading digits settle phonenumbers' verdict, from its metadata patterns."""
+
+    def __init__(self, patterns: list[Any]) -> None:
+        self._patterns = patterns
+        self._decisive: dict[str, bool] = {}
+
+    @staticmethod
+    @cache
+    def for_country_code(country_code: int) -> DecisivePrefixes | None:
+        """For all regions sharing the code (+1: the US, Canada, Jamaica...), whose
+        patterns number_type() may try; None if one uses an unknown construct."""
+        patterns = []
+        for region in phonenumbers.region_codes_for_country_code(country_code):
+            metadata = PhoneMetadata.metadata_for_region(region)
+            if metadata is None:
                 return None
-            depths.append(depth[0])
-    return max(depths, default=None)
+            texts = [metadata.leading_digits] + [
+                getattr(getattr(metadata, name), "national_number_pattern", None)
+                for name in _DESCRIPTIONS
+                if getattr(metadata, name) is not None
+            ]
+            patterns += [sre_parse.parse(text) for text in texts if text]
+        prefixes = DecisivePrefixes(patterns)
+        return prefixes if prefixes.decisive_prefix_known() else None
+
+    def decisive_prefix_known(self) -> bool:
+        return all(_span(p, "") is not None for p in self._patterns)
+
+    def shortest(self, text: str, longest: int) -> int | None:
+        """Length of the shortest prefix of `text` (at most `longest`) that settles
+        every pattern for all numbers of the text's length starting with it."""
+        for end in range(longest + 1):
+            prefix = text[:end]
+            decisive = self._decisive.get(prefix)
+            if decisive is None:
+                if len(self._decisive) >= MAX_ENTRIES:
+                    return None  # bounds memory: the library answers the rest
+                decisive = self._decisive[prefix] = self._settles(prefix)
+            if decisive:
+                return end
+        return None
+
+    def _settles(self, prefix: str) -> bool:
+        """Every pattern branch that can still match after `prefix` constrains no
+        digit beyond it (branches the prefix already rules out do not count)."""
+        for pattern in self._patterns:
+            span = _span(pattern, prefix)
+            if span is None:
+                return False
+            if span is not _RULED_OUT and span[0] > len(prefix):
+                return False
+        return True
 
 
-def _pattern_depth(items: Any, start: int = 0) -> tuple[int, int] | None:
-    """(position after the last digit a pattern constrains, furthest position it
-    can reach), the positions counted from `start`; None for unknown constructs
-    (lookarounds, unbounded repeats, anchors...)."""
-    constrained = reach = start
+_RULED_OUT: Any = "ruled out"
+
+
+def _span(items: Any, prefix: str, low: int = 0, high: int = 0, constrained: int = 0) -> Any:
+    """Walk a parsed pattern from positions low..high (a range when repeats came
+    before): (end of the last constrained digit, low, high) of what can follow,
+    _RULED_OUT when `prefix` contradicts every branch, None for a construct this
+    analysis does not know (lookarounds, unbounded repeats, anchors...)."""
     for op, arg in items:
-        if op is sre.LITERAL or (op is sre.IN and not _any_digit(arg)):
-            reach += 1
-            constrained = reach
-        elif op is sre.IN:
-            reach += 1  # \d or [0-9]: accepts every digit, tells none apart
+        if op is sre.LITERAL or op is sre.IN:
+            if op is sre.IN and _any_digit(arg):
+                low, high = low + 1, high + 1  # \d or [0-9]: tells no digit apart
+                continue
+            if low == high < len(prefix):  # a known position the prefix covers
+                accepted = _accepts(op, arg, ord(prefix[low]))
+                if accepted is None:
+                    return None
+                if not accepted:
+                    return _RULED_OUT
+            low, high = low + 1, high + 1
+            constrained = max(constrained, high)
         elif op is sre.SUBPATTERN:
-            inner = _pattern_depth(arg[-1], reach)
-            if inner is None:
-                return None
-            constrained, reach = max(constrained, inner[0]), inner[1]
+            inner = _span(arg[-1], prefix, low, high, constrained)
+            if inner is None or inner is _RULED_OUT:
+                return inner
+            constrained, low, high = inner
         elif op is sre.BRANCH:
-            branches = [_pattern_depth(branch, reach) for branch in arg[1]]
-            if any(b is None for b in branches):
+            spans = [_span(branch, prefix, low, high, constrained) for branch in arg[1]]
+            if any(s is None for s in spans):
                 return None
-            constrained = max([constrained, *(b[0] for b in branches)])  # type: ignore[index]
-            reach = max(b[1] for b in branches)  # type: ignore[index]
+            live = [s for s in spans if s is not _RULED_OUT]
+            if not live:
+                return _RULED_OUT
+            constrained = max(s[0] for s in live)
+            low, high = min(s[1] for s in live), max(s[2] for s in live)
         elif op in (sre.MAX_REPEAT, sre.MIN_REPEAT):
-            _low, high, body = arg
-            inner = _pattern_depth(body)
-            if inner is None or high is sre.MAXREPEAT:
+            least, most, body = arg
+            inner = _span(body, "")  # repeated parts are not matched against the prefix
+            if inner is None or most is sre.MAXREPEAT:
                 return None
-            if inner[0] > 0:  # the repeated part constrains digits: up to its last copy
-                constrained = max(constrained, reach + high * inner[1])
-            reach += high * inner[1]
+            body_constrained, body_low, body_high = inner
+            if body_constrained > 0:  # constrains digits: up to the end of its last copy
+                constrained = max(constrained, high + most * body_high)
+            low, high = low + least * body_low, high + most * body_high
         else:
             return None
-    return constrained, reach
+    return constrained, low, high
+
+
+def _accepts(op: Any, arg: Any, char: int) -> bool | None:
+    """Whether a literal or character class accepts `char` (None: cannot say)."""
+    if op is sre.LITERAL:
+        return bool(arg == char)
+    for member, value in arg:
+        if member is sre.LITERAL and value == char:
+            return True
+        if member is sre.RANGE and value[0] <= char <= value[1]:
+            return True
+        if member is sre.CATEGORY and value is sre.CATEGORY_DIGIT:
+            return char in _ASCII_DIGITS
+        if member not in (sre.LITERAL, sre.RANGE):
+            return None
+    return False
 
 
 def _any_digit(members: list[tuple[Any, Any]]) -> bool:

@@ -4,8 +4,8 @@ other kind of input, which must go to the library."""
 
 from __future__ import annotations
 
-import re
 from functools import partial
+from re import _parser as sre_parse  # type: ignore[attr-defined]
 
 import phonenumbers
 import pytest
@@ -13,7 +13,7 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from store.importing.fields import read_phone
-from store.importing.phone_memo import PhoneReadings, _pattern_depth, decisive_depth
+from store.importing.phone_memo import DecisivePrefixes, PhoneReadings, _span
 
 COUNTRIES = ("MX", "CO", "PE", "US")
 TYPES = [getattr(phonenumbers.PhoneNumberType, t) for t in (
@@ -63,19 +63,20 @@ def outcome(read: object, text: str) -> object:
     country=st.sampled_from(COUNTRIES),
     lead=st.sampled_from(LEADS),
     number=example_shaped() | digits,
+    shared=st.integers(0, 17),
     second_tail=digits,
 )
-def test_given_two_numbers_sharing_a_memo_entry_then_each_read_as_the_library_reads_it(
-    country: str, lead: str, number: str, second_tail: str
+def test_given_two_numbers_sharing_leading_digits_then_each_read_as_the_library_reads_it(
+    country: str, lead: str, number: str, shared: int, second_tail: str
 ) -> None:
     library = partial(read_phone, country=country)
     memo = PhoneReadings(country, library)
     first = (lead + number)[:17]
-    kept = memo.depth or 0  # the second number keeps the memo key's digits, the rest differ
-    second = (first[:kept] + second_tail)[: len(first)].ljust(len(first), "7")
+    second = (first[:shared] + second_tail)[: len(first)].ljust(len(first), "7")
     assert outcome(memo.read, first) == outcome(library, first)
+    entries = memo.entries
     assert outcome(memo.read, second) == outcome(library, second)
-    if memo.memoisable(second):
+    if entries and memo.entries == entries and memo.memoisable(second):
         event("second number read from the memo")
 
 
@@ -91,37 +92,49 @@ def test_given_any_text_then_memo_reads_it_as_the_library(country: str, text: st
         assert outcome(memo.read, text) == outcome(library, text)
 
 
-def test_given_a_million_row_import_then_the_memo_serves_mexican_numbers() -> None:
+def test_given_mexican_numbers_then_one_entry_per_settling_prefix() -> None:
     memo = PhoneReadings("MX", partial(read_phone, country="MX"))
-    assert memo.depth is not None and memo.memoisable("6621234567")
+    for number in ("5512345678", "5587654321", "5500000000"):
+        assert memo.read(number) == read_phone(number, "MX")
+    assert memo.entries == 1  # "55" settles them all
     assert not memo.memoisable("526621234567")  # a leading country code: the library decides
     assert not memo.memoisable("+52 662 123 4567")
 
 
 @pytest.mark.parametrize(
-    ("pattern", "depth"),
+    ("country", "number", "settled_by"),
+    [("CO", "3101234567", "31"), ("CO", "3333012345", "3333012"), ("MX", "6621234567", "662"),
+     ("PE", "912345678", "9"), ("US", "2015550123", "2015")],
+)  # fmt: skip
+def test_given_number_then_the_shortest_settling_prefix(
+    country: str, number: str, settled_by: str
+) -> None:
+    prefixes = DecisivePrefixes.for_country_code(phonenumbers.country_code_for_region(country))
+    assert prefixes is not None
+    assert number[: prefixes.shortest(number, len(number))] == settled_by  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "prefix", "constrained"),
     [
-        (r"[2-9]\d{9}", 1),
-        (r"(?:46|60\d\d)\d{6}", 2),
-        (r"333301[0-5]\d{3}", 7),
-        (r"9\d{8}", 1),
-        (r"(?:1\d|[39])\d{9}", 1),
-        (r"\d{2}(?:0|1)\d", 3),
-        (r"(?:[2-9]\d){2}5", 5),
-        (r"\d+", None),  # unbounded: cannot say
-        (r"(?=1)\d{3}", None),  # lookahead: cannot say
+        (r"[2-9]\d{9}", "", 1),
+        (r"(?:46|60\d\d)\d{6}", "", 2),
+        (r"333301[0-5]\d{3}", "", 7),
+        (r"333301[0-5]\d{3}", "31", "ruled out"),
+        (r"3(?:0[0-5]|1\d|2[0-3])\d{7}", "31", 2),
+        (r"(?:[2-9]\d){2}5", "", 5),
+        (r"\d+", "", None),  # unbounded: cannot say
+        (r"(?=1)\d{3}", "", None),  # lookahead: cannot say
     ],
 )
-def test_given_pattern_then_depth_is_where_its_last_constrained_digit_can_be(
-    pattern: str, depth: int | None
+def test_given_pattern_and_prefix_then_where_its_last_constrained_digit_can_be(
+    pattern: str, prefix: str, constrained: object
 ) -> None:
-    from re import _parser as sre_parse  # type: ignore[attr-defined]
-
-    found = _pattern_depth(sre_parse.parse(pattern))
-    assert (None if found is None else found[0]) == depth
-    re.compile(pattern)
+    span = _span(sre_parse.parse(pattern), prefix)
+    assert (span if span is None or isinstance(span, str) else span[0]) == constrained
 
 
-def test_given_supported_countries_then_depths_known() -> None:
-    depths = {c: decisive_depth(phonenumbers.country_code_for_region(c)) for c in COUNTRIES}
-    assert all(d is not None for d in depths.values()), depths
+def test_given_supported_countries_then_prefixes_analysable() -> None:
+    for country in COUNTRIES:
+        code = phonenumbers.country_code_for_region(country)
+        assert DecisivePrefixes.for_country_code(code) is not None, country
