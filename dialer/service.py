@@ -76,7 +76,8 @@ class DialerService:
         missing = set(self.campaigns) - {c.name for c in campaigns}
         if missing:
             raise LookupError(f"unknown campaign(s): {', '.join(sorted(missing))}")
-        inbound = InboundCalls(sql=self.sql, redis=self.redis, clock=self.clock)
+        inbound = InboundCalls(sql=self.sql, redis=self.redis, clock=self.clock,
+                               recorders=self._recorder_of)  # fmt: skip
         self.agi = FastAGIServer(
             routes={cv.SCRIPT_ANSWER: self.answer, cv.SCRIPT_INBOUND: inbound.handle,
                     cv.SCRIPT_INBOUND_END: inbound.handle_end},
@@ -109,6 +110,10 @@ class DialerService:
             await asyncio.gather(*(d.run() for d in self.dialers.values()), stop_when_asked())
         finally:
             await self.shutdown()
+
+    def _recorder_of(self, campaign: str) -> Recorder | None:
+        dialer = self.dialers.get(campaign)
+        return dialer.recorder if dialer is not None else None
 
     def recorder_for(
         self, campaign: Campaign, compliance: ComplianceService, owner: str

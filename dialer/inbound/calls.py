@@ -33,6 +33,7 @@ from dialer.inbound.callbacks import callback_due
 from dialer.inbound.queue import InboundQueue
 from dialer.inbound.routing import ReadyAgent, candidates
 from dialer.inbound.settings import InboundSettings, InboundSettingsError, inbound_settings
+from dialer.recording import Recorder
 from metrics import definitions as m
 from store.models import Campaign
 
@@ -69,6 +70,7 @@ class InboundCalls:
         checker: CallbackChecker = default_callback_checker,
         poll_seconds: float = 0.5,
         publish: Callable[[str, str], Awaitable[object]] | None = None,
+        recorders: Callable[[str], Recorder | None] = lambda _campaign: None,
     ) -> None:
         self.sql = sql
         self.redis = redis
@@ -78,6 +80,7 @@ class InboundCalls:
         self.agents = AgentStates(redis, clock=clock)
         self.queue = InboundQueue(redis)
         self._publish = publish or redis.publish
+        self.recorders = recorders  # campaign name -> its Recorder (dialer/recording.py)
         self.live: dict[int, LiveInbound] = {}
 
     # -- the `inbound` route ---------------------------------------------------
@@ -200,6 +203,9 @@ class InboundCalls:
                       settings: InboundSettings, matches: list[records.AccountMatch], ani: Ani,
                       agent_id: int) -> None:  # fmt: skip
         now = self.clock()
+        recorder = self.recorders(call.campaign)
+        if recorder is not None:  # as for outbound: MixMonitor before the bridge
+            await recorder.at_answer(agi, call.attempt_id, cv.ACTION_BRIDGE)
         try:
             await agi.set_variable(cv.BRIDGE, cv.agent_bridge(agent_id))
             await agi.set_variable(cv.AGENT_ID, str(agent_id))
@@ -231,6 +237,9 @@ class InboundCalls:
     async def _abandoned(self, call: LiveInbound) -> None:
         """The caller hung up before an agent took the call (greeting or queue)."""
         now = self.clock()
+        recorder = self.recorders(call.campaign)
+        if recorder is not None:  # gone while MixMonitor was starting: closed with its reason
+            recorder.close(call.attempt_id, now)
         waited = await self.queue.leave(call.campaign, call.call_id, now, "abandoned")
         m.INBOUND_ABANDONED.labels(call.campaign).inc()
         m.INBOUND_WAIT.labels(call.campaign, "abandoned").observe(waited)
@@ -306,7 +315,10 @@ class InboundCalls:
         await self.end(int(args[0]), int(args[1]))
 
     async def end(self, attempt_id: int, agent_id: int) -> None:
-        self.live.pop(attempt_id, None)
+        call = self.live.pop(attempt_id, None)
+        recorder = self.recorders(call.campaign) if call is not None else None
+        if recorder is not None:
+            recorder.close(attempt_id, self.clock())
         await asyncio.to_thread(records.close_attempt, self.sql, attempt_id, result="contact",
                                 ended_at=_utc(self.clock()), agent_id=agent_id)  # fmt: skip
         with contextlib.suppress(AgentStateError):

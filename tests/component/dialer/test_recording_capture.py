@@ -348,3 +348,29 @@ async def test_given_an_unreadable_ledger_entry_when_reconciled_then_dropped_wit
     await floor.redis.hset(ledger_key("mx-test"), "7", "{not json")
     closed = await floor.dialer.recorder.reconcile(set(), lambda ids: {})
     assert closed == 0 and await floor.redis.hlen(ledger_key("mx-test")) == 0
+
+
+async def test_given_an_inbound_caller_when_bridged_then_recorded_like_an_outbound_call(
+    make_floor, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    from dialer.inbound.calls import InboundCalls
+
+    floor = await make_floor(accounts=1, agents=1)
+    finalized = with_recorder(floor, tmp_path, "all")
+    recorder = floor.dialer.recorder
+    inbound = InboundCalls(sql=floor.engine, redis=floor.redis, clock=floor.clock,
+                           poll_seconds=0.05, recorders=lambda _name: recorder)  # fmt: skip
+    floor.agi.routes["inbound"] = inbound.handle
+    floor.agi.routes["inbound_end"] = inbound.handle_end
+    floor.agi.route_timeouts["inbound"] = 60.0
+    (number,) = floor.numbers.values()
+    channel = floor.pbx.inbound_call("5215550001000", number)  # the campaign's DID
+    await floor.run_until(lambda: bool(recorder.open))
+    (attempt_id,) = recorder.open
+    floor.pbx.request_hangup(channel, 16)
+    await floor.run_until(lambda: attempt_id not in recorder.open)
+    await recorder.drain()
+    row = finalized.rows[attempt_id]
+    assert row.status == "ok" and row.storage_key.endswith(f"/{attempt_id}.wav")
+    with Session(floor.engine) as s:
+        assert s.get(CallAttempt, attempt_id).direction == "inbound"  # type: ignore[union-attr]
