@@ -58,22 +58,32 @@
     });
   }
 
-  // A microphone check before going ready (only where there is a web phone).
+  // Before going ready: the microphone works and the phone is registered, so the
+  // dialer's nailed-up leg finds it (only where there is a web phone).
+  function registered(withinMs) {
+    if (phone.state.registration === "registered") return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), withinMs);
+      phone.on("registration", (r) => { if (r === "registered") { clearTimeout(timer); resolve(true); } });
+    });
+  }
+  let passing = false;
   document.addEventListener("click", async (ev) => {
-    if (!ev.target.closest || !ev.target.closest("#btn-ready")) return;
+    if (passing || !ev.target.closest || !ev.target.closest("#btn-ready")) return;
     const s = phone.state;
-    if (s.registration === "unavailable" || s.mic === "ok") return;
+    if (s.registration === "unavailable" || (s.mic === "ok" && s.registration === "registered")) return;
     ev.stopPropagation();
     ev.preventDefault();
     await phone.start(); // the console may say there is no web phone here (pbxsim)
-    if (phone.state.registration === "unavailable") { $("btn-ready").click(); return; }
-    $("phone-reason").textContent = T.mic_before_ready;
-    if (await phone.checkMic()) {
+    if (phone.state.registration !== "unavailable") {
+      $("phone-reason").textContent = T.mic_before_ready;
+      if (!(await phone.checkMic())) { $("phone-reason").textContent = T.mic_failed; return; }
       $("phone-reason").textContent = T.mic_ok;
-      $("btn-ready").click();
-    } else {
-      $("phone-reason").textContent = T.mic_failed;
+      // Not registered within 10 s: go ready anyway; the card shows why there is no audio.
+      await registered(10000);
     }
+    passing = true;
+    try { $("btn-ready").click(); } finally { passing = false; }
   }, { capture: true });
 
   // The call ended while the debtor was on hold: stop the music.
