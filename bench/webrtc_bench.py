@@ -1,5 +1,6 @@
-"""Browser phones on the real Asterisk 22: N agents in one Chromium (one page
-each, fake media), all logging in at once, each registered, nailed up and
+"""Browser phones on the real Asterisk 22: N agents, one page each in Chromium
+(10 pages per Chromium process: one Chromium opens at most 16 microphones),
+fake media, all logging in at once, each registered, nailed up and
 with audio flowing; then Asterisk's CPU per agent leg.
 
 Per agent: login (the login form's submit) -> phone registered (JsSIP REGISTER
@@ -13,7 +14,8 @@ talking (music) to them.
 Takes the machine-wide chroot lock (/run/lock/cobrador-asterisk.lock) and
 restarts the chroot Asterisk with this checkout's asterisk-conf/:
 
-    .venv/bin/python bench/webrtc_bench.py --agents 20 --window 20
+    .venv/bin/python bench/webrtc_bench.py --agents 20 --window 20              # a shift starts
+    .venv/bin/python bench/webrtc_bench.py --agents 20 --window 20 --stagger 3  # one by one
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ CHROMIUM_ARGS = [
 ]  # fmt: skip
 TALK_NUMBER = "5215512340100"
 _ids = itertools.count(int(time.time()) % 100_000 * 1000)
+ORIGINATE_REPLIES: dict[str, str] = {}
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -198,7 +201,8 @@ async def poll(page: Any, expression: str, within: float = 120.0) -> Any:
 
 
 async def one_agent(browser: Any, base: str, username: str, agent_id: int, ami: AMIClient,
-                    legs: dict[int, str]) -> dict[str, float]:  # fmt: skip
+                    legs: dict[int, str], delay: float) -> dict[str, float]:  # fmt: skip
+    await asyncio.sleep(delay)
     context = await browser.new_context()
     page = await context.new_page()
     await page.goto(f"{base}/login")
@@ -220,7 +224,12 @@ async def one_agent(browser: Any, base: str, username: str, agent_id: int, ami: 
         "Exten": "s", "Priority": "1", "Async": "true", "Timeout": "30000",
         "ChannelId": channel_id, "Variable": f"COBRADOR_AGENT_ID={agent_id}",
     })  # fmt: skip
-    await poll(page, "window.cobradorPhone.state.leg === 'up'")
+    try:
+        await poll(page, "window.cobradorPhone.state.leg === 'up'")
+    except TimeoutError:
+        phone = await page.evaluate("JSON.stringify(window.cobradorPhone.state)")
+        reply = ORIGINATE_REPLIES.get(channel_id)
+        raise TimeoutError(f"leg not up: page {phone}, OriginateResponse {reply}") from None
     t_leg = time.perf_counter()
     await poll(page, "(async () => { const s = await window.cobradorPhone.stats();"
                      " return s.packetsSent > 0 && s.packetsReceived > 0; })()")  # fmt: skip
@@ -241,7 +250,7 @@ async def run(
     from playwright.async_api import async_playwright
 
     ami = AMIClient("127.0.0.1", 5038, "cobrador", "cobrador-dev-secret",
-                    event_filter=("ConfbridgeJoin", "Hangup"))  # fmt: skip
+                    event_filter=("ConfbridgeJoin", "Hangup", "OriginateResponse"))  # fmt: skip
     await ami.connect()
     joined: set[str] = set()
     all_joined = asyncio.Event()
@@ -250,6 +259,8 @@ async def run(
     async def count_joins() -> None:
         async for event in events:
             uid = event.get("Uniqueid") or ""
+            if event.name == "OriginateResponse":
+                ORIGINATE_REPLIES[uid] = f"{event.get('Response')} reason {event.get('Reason')}"
             if (
                 event.name == "ConfbridgeJoin"
                 and uid.startswith("cobrador-")
@@ -266,15 +277,27 @@ async def run(
     await ami.send_action(
         {"Action": "Setvar", "Variable": "COBRADOR_AGI_PORT", "Value": str(agi.port)}
     )
-    out: dict[str, Any] = {"agents": len(accounts)}
+    out: dict[str, Any] = {"agents": len(accounts), "stagger_s": args.stagger}
     try:
         out["cpu_idle_pct"] = await cpu_window(pid, args.window)
         async with async_playwright() as pw:
-            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            # One Chromium opens at most 16 microphones at once (its audio manager's
+            # input stream limit: the 17th getUserMedia fails, NotReadableError).
+            n_browsers = -(-len(accounts) // args.pages_per_browser)
+            browsers = [
+                await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                for _ in range(n_browsers)
+            ]
+            out["browsers"] = n_browsers
             legs: dict[int, str] = {}
             started = time.perf_counter()
             results = await asyncio.gather(
-                *(one_agent(browser, base, name, aid, ami, legs) for name, aid in accounts),
+                *(
+                    one_agent(
+                        browsers[i % n_browsers], base, name, aid, ami, legs, i * args.stagger
+                    )
+                    for i, (name, aid) in enumerate(accounts)
+                ),
                 return_exceptions=True,
             )
             out["all_ready_s"] = time.perf_counter() - started
@@ -302,7 +325,8 @@ async def run(
             out["debtors_bridged"] = len(joined)
             await asyncio.sleep(1)  # "hello", then the music
             out["cpu_talking_pct"] = await cpu_window(pid, min(args.window, 25))
-            await browser.close()
+            for browser in browsers:
+                await browser.close()
     finally:
         counter.cancel()
         await agi.stop()
@@ -328,6 +352,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--agents", type=int, default=20)
     parser.add_argument("--window", type=float, default=20.0, help="CPU window, seconds")
+    parser.add_argument("--pages-per-browser", type=int, default=10,
+                        help="agent pages per Chromium (at most 16 microphones each)")  # fmt: skip
+    parser.add_argument("--stagger", type=float, default=0.0,
+                        help="seconds between two agents' logins (0: all at once)")  # fmt: skip
     parser.add_argument("--database-url", default=None, help="default: SQLite in a temp dir")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, EmbeddedRedis() as redis_server:
