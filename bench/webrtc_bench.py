@@ -261,6 +261,11 @@ async def run(
             uid = event.get("Uniqueid") or ""
             if event.name == "OriginateResponse":
                 ORIGINATE_REPLIES[uid] = f"{event.get('Response')} reason {event.get('Reason')}"
+            elif event.name == "Hangup" and uid.startswith("cobrador-agent-"):
+                ORIGINATE_REPLIES[uid] = (
+                    ORIGINATE_REPLIES.get(uid, "") + f", hangup cause {event.get('Cause')}"
+                    f" {event.get('Cause-txt')}"
+                )
             if (
                 event.name == "ConfbridgeJoin"
                 and uid.startswith("cobrador-")
