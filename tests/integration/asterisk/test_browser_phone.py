@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+from pathlib import Path
 
 from asterisk_harness import (
     AGIRoutes,
@@ -42,6 +43,7 @@ from cobrador.settings import Settings
 from dialer.ami import AMIClient
 from dialer.fastagi import AGISession
 
+SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
 # Packets are the clock: Chromium sends and Asterisk mixes 50 audio packets a second.
 SETTLE = 25
 WINDOW = 100
@@ -108,6 +110,9 @@ async def test_given_agent_logged_in_when_nailed_up_and_debtor_talks_then_audio_
                 "document.getElementById('pop-name').textContent === 'María López Hernández'",
                 "the pop",
             )
+
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            await page.screenshot(path=str(SCREENSHOTS / "agent-phone.png"), full_page=True)
 
             # Audio both ways on the agent's leg while the debtor talks.
             first = await stats(page)
