@@ -15,6 +15,7 @@ from cobrador.settings import Settings, SettingsError
 # `func(args, settings) -> int` as its default. Add new command modules here.
 COMMAND_MODULES = [
     "store.commands",
+    "store.recordings.commands",
     "compliance.commands",
     "dialer.pacing.commands",
     "dialer.commands",

@@ -6,6 +6,7 @@ import argparse
 import csv
 import json
 import sys
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -20,6 +21,11 @@ def register(subparsers: Any) -> None:
     verify.add_argument(
         "--known-hash",
         help="a head hash printed by an earlier verify: fails if it is gone (truncation)",
+    )
+    verify.add_argument(
+        "--recordings",
+        action="store_true",
+        help="also re-hash every recording file: names each one changed, truncated or removed",
     )
     verify.set_defaults(func=_audit_verify)
     export = audit_sub.add_parser("export", help="write entries as CSV or JSON lines")
@@ -88,15 +94,41 @@ def _audit_verify(args: argparse.Namespace, settings: Settings) -> int:
 
     engine = open_engine(settings)
     result = verify(engine, known_hash=args.known_hash)
+    status = 0
     if result.ok:
         print(f"audit chain intact: {result.checked} entries, head {result.head_hash}")
+    else:
+        where = f"at entry {result.first_bad_id}" if result.first_bad_id else "after its last entry"
+        print(
+            f"audit chain BROKEN {where}: {result.problem} "
+            f"({result.checked} entries before it are intact)",
+            file=sys.stderr,
+        )
+        status = 1
+    if args.recordings:
+        status = max(status, _verify_recordings(engine, settings))
+    return status
+
+
+def _verify_recordings(engine: Any, settings: Settings) -> int:
+    from store.recordings.storage import DirectoryStorage
+    from store.recordings.verify import verify_recordings
+
+    def progress(checked: int) -> None:
+        if checked % 1000 == 0:
+            print(f"... {checked} recordings re-hashed", file=sys.stderr)
+
+    report = verify_recordings(engine, DirectoryStorage(settings.recordings_dir), progress)
+    for problem in report.problems:
+        print(problem.describe(), file=sys.stderr)
+    counts = Counter(problem.problem for problem in report.problems)
+    if report.ok:
+        print(f"recordings intact: {report.checked} files match their hashes "
+              f"({report.skipped} purged or never stored)")  # fmt: skip
         return 0
-    where = f"at entry {result.first_bad_id}" if result.first_bad_id else "after its last entry"
-    print(
-        f"audit chain BROKEN {where}: {result.problem} "
-        f"({result.checked} entries before it are intact)",
-        file=sys.stderr,
-    )
+    detail = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
+    print(f"recordings NOT intact: {len(report.problems)} of {report.checked} ({detail})",
+          file=sys.stderr)  # fmt: skip
     return 1
 
 

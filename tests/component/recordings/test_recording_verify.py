@@ -1,0 +1,103 @@
+"""`audit verify --recordings`: an edited, a truncated and a deleted file are each named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from recording_helpers import World, make_world, recorded_call
+from sqlalchemy import Engine
+
+from cobrador.cli import main
+from store.recordings.storage import DirectoryStorage
+from store.recordings.verify import CHANGED, REMOVED, TRUNCATED, verify_recordings
+
+
+@pytest.fixture
+def world(engine: Engine, tmp_path: Path) -> World:
+    return make_world(engine, tmp_path / "recordings")
+
+
+def test_given_untouched_files_when_verified_then_ok(world: World) -> None:
+    for _ in range(3):
+        recorded_call(world)
+    result = verify_recordings(world.engine, world.storage)
+    assert result.ok and result.checked == 3 and result.problems == []
+
+
+def test_given_edited_truncated_and_deleted_files_then_each_is_named(world: World) -> None:
+    intact, edited, truncated, deleted = (recorded_call(world) for _ in range(4))
+    path = world.storage.path
+    data = bytearray(path(edited.storage_key).read_bytes())
+    data[100] ^= 0xFF  # one byte of audio changed, same size
+    path(edited.storage_key).write_bytes(bytes(data))
+    with path(truncated.storage_key).open("r+b") as fh:
+        fh.truncate(1000)
+    path(deleted.storage_key).unlink()
+
+    result = verify_recordings(world.engine, world.storage)
+
+    assert not result.ok and result.checked == 4
+    found = {p.recording_id: p for p in result.problems}
+    assert set(found) == {edited.recording_id, truncated.recording_id, deleted.recording_id}
+    assert found[edited.recording_id].problem == CHANGED
+    assert found[edited.recording_id].actual_size == edited.size_bytes
+    assert found[truncated.recording_id].problem == TRUNCATED
+    assert found[truncated.recording_id].actual_size == 1000
+    assert found[deleted.recording_id].problem == REMOVED
+    assert intact.recording_id not in found
+    assert "CHANGED" in found[edited.recording_id].describe()
+
+
+def test_given_file_grown_when_verified_then_changed(world: World) -> None:
+    grown = recorded_call(world)
+    with world.storage.path(grown.storage_key).open("ab") as fh:
+        fh.write(b"\x00\x01")
+    [problem] = verify_recordings(world.engine, world.storage).problems
+    assert problem.problem == CHANGED and problem.actual_size == (grown.size_bytes or 0) + 2
+
+
+def test_given_cli_when_a_file_was_tampered_then_report_names_it_and_exit_1(
+    world: World, settings, monkeypatch, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    ok_call, bad_call = recorded_call(world), recorded_call(world)
+    monkeypatch.setenv("DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("COBRADOR_RECORDINGS_DIR", str(world.storage.root))
+    assert main(["audit", "verify", "--recordings"]) == 0
+    out = capsys.readouterr()
+    assert "audit chain intact" in out.out and "recordings intact: 2 files" in out.out
+
+    world.storage.path(bad_call.storage_key).unlink()
+    assert main(["audit", "verify", "--recordings"]) == 1
+    out = capsys.readouterr()
+    assert f"recording {bad_call.recording_id} (attempt {bad_call.attempt_id}" in out.err
+    assert "REMOVED" in out.err and "recordings NOT intact: 1 of 2 (1 removed)" in out.err
+    assert str(ok_call.recording_id) + " (" not in out.err
+
+
+def test_given_missing_row_and_bad_stored_key_then_skipped_or_unreadable(world: World) -> None:
+    from datetime import timedelta
+
+    from recording_helpers import T0, add_attempt
+    from sqlalchemy import update
+
+    from store.db import transaction
+    from store.models import Recording
+    from store.recordings.finalize import finalize_recording
+
+    attempt = add_attempt(world.engine, world.accounts["REC-1"])
+    finalize_recording(
+        world.engine, world.storage, attempt_id=attempt, key=world.storage.key_for(attempt, T0),
+        started_at=T0, ended_at=T0 + timedelta(seconds=5), now=T0 + timedelta(seconds=5),
+    )  # fmt: skip
+    forged = recorded_call(world)
+    with transaction(world.engine) as session:  # a row edited to point outside the storage
+        session.execute(
+            update(Recording)
+            .where(Recording.id == forged.recording_id)
+            .values(storage_key="../../etc/passwd")
+        )
+    result = verify_recordings(world.engine, DirectoryStorage(world.storage.root))
+    assert result.skipped == 1 and result.checked == 1
+    [problem] = result.problems
+    assert problem.problem == "unreadable" and "BadKey" in problem.detail
