@@ -27,7 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from cobrador.settings import Settings
 from compliance.profile import load_profiles
-from console import agent_views, auditor_views, auth_views, supervisor_views
+from console import agent_views, auditor_views, auth_views, recording_views, supervisor_views
 from console.callback_window import CallbackChecker, compliance_callback_checker
 from console.i18n import LANGUAGES, activate, gettext_, ngettext_
 from console.keys import (
@@ -199,6 +199,7 @@ def init_app(
     supervisor_views.setup_routes(app)
     auditor_views.setup_routes(app)
     phone_views.setup(app)
+    recording_views.setup_routes(app)
     app.cleanup_ctx.append(_pophub_ctx)
     app.cleanup_ctx.append(agent_views.callback_release_ctx)
     return app

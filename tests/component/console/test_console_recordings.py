@@ -1,0 +1,393 @@
+"""Recordings in the console: range requests, downloads, who may hear what, one audit per play."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestClient
+from console_fixtures import NOW, Seed, _password_hash, login, make_attempt
+from cryptography.fernet import Fernet
+from sqlalchemy import Engine, select, update
+
+from cobrador.settings import Settings
+from console.app import init_app
+from pbxsim.recording import write_synthetic_wav
+from store.db import transaction
+from store.models import AuditEntry, Campaign, Recording, User
+from store.recordings.finalize import FinalizedRecording, finalize_recording
+from store.recordings.storage import DirectoryStorage
+
+STARTED = NOW - timedelta(minutes=2)
+
+
+def _record(engine: Engine, settings: Settings, attempt_id: int, seconds: float = 2.0):  # type: ignore[no-untyped-def]
+    storage = DirectoryStorage(settings.recordings_dir)
+    key = storage.key_for(attempt_id, STARTED)
+    write_synthetic_wav(storage.ensure_dir(key), seconds)
+    return finalize_recording(
+        engine, storage, attempt_id=attempt_id, key=key, started_at=STARTED,
+        ended_at=STARTED + timedelta(seconds=seconds), now=NOW,
+    ), storage.path(key)  # fmt: skip
+
+
+@pytest.fixture
+def recording(engine: Engine, settings: Settings, seed: Seed) -> tuple[FinalizedRecording, bytes]:
+    attempt = make_attempt(engine, seed.account_id, seed.users["ana"], started_at=STARTED)
+    rec, path = _record(engine, settings, attempt)
+    return rec, path.read_bytes()
+
+
+def _views(engine: Engine, page: str) -> list[dict]:
+    with transaction(engine) as session:
+        rows = session.execute(
+            select(AuditEntry).where(AuditEntry.kind == "pii_view").order_by(AuditEntry.id)
+        ).scalars()
+        entries = [(e.actor, json.loads(e.payload)) for e in rows]
+    return [{"actor": actor, **p} for actor, p in entries if p.get("page") == page]
+
+
+async def _play_url(client: TestClient, token: str, recording_id: int) -> str:
+    resp = await client.post(
+        f"/api/recordings/{recording_id}/play", headers={"X-CSRF-Token": token}
+    )
+    assert resp.status == 200, await resp.text()
+    return str((await resp.json())["url"])
+
+
+async def test_given_auditor_when_playing_then_ranges_are_206_with_the_right_bytes(
+    client: TestClient, engine: Engine, recording
+) -> None:  # type: ignore[no-untyped-def]
+    rec, data = recording
+    size = len(data)
+    token = await login(client, "raul")
+    page = await client.get(f"/attempts/{rec.attempt_id}")
+    assert page.status == 200
+    html = await page.text()
+    assert 'id="recording-audio"' in html and "Reproducir" in html
+    url = await _play_url(client, token, rec.recording_id)
+
+    first = await client.get(url, headers={"Range": "bytes=0-99"})
+    assert first.status == 206
+    assert await first.read() == data[:100]
+    assert first.headers["Content-Range"] == f"bytes 0-99/{size}"
+    assert first.headers["Accept-Ranges"] == "bytes"
+    assert first.headers["Content-Length"] == "100"
+    assert first.headers["Content-Type"] == "audio/wav"
+    assert first.headers["Cache-Control"] == "no-store"
+
+    middle = await client.get(url, headers={"Range": f"bytes=1000-{size + 5000}"})
+    assert middle.status == 206 and await middle.read() == data[1000:]
+    assert middle.headers["Content-Range"] == f"bytes 1000-{size - 1}/{size}"
+    tail = await client.get(url, headers={"Range": "bytes=-44"})
+    assert tail.status == 206 and await tail.read() == data[-44:]
+    whole = await client.get(url)
+    assert whole.status == 200 and await whole.read() == data
+
+    [view] = _views(engine, "recording_play")  # four requests, one play, one entry
+    assert view["actor"] == "user:raul" and view["recording_id"] == rec.recording_id
+    assert view["attempt_id"] == rec.attempt_id and view["action"] == "play"
+
+
+async def test_given_range_past_the_end_then_416_with_the_size(
+    client: TestClient, recording
+) -> None:  # type: ignore[no-untyped-def]
+    rec, data = recording
+    token = await login(client, "raul")
+    url = await _play_url(client, token, rec.recording_id)
+    for header in (f"bytes={len(data)}-", "bytes=99999999999999999-", "bytes=-0"):
+        resp = await client.get(url, headers={"Range": header})
+        assert resp.status == 416, header
+        assert resp.headers["Content-Range"] == f"bytes */{len(data)}"
+
+
+@pytest.mark.parametrize(
+    "header", ["bytes=0-1,5-9", "bytes=garbage", "lines=1-2", "bytes=9-3", "bytes=" + "9" * 40]
+)
+async def test_given_range_header_we_do_not_serve_then_200_whole_file(
+    client: TestClient, recording, header: str
+) -> None:  # type: ignore[no-untyped-def]
+    rec, data = recording
+    token = await login(client, "raul")
+    url = await _play_url(client, token, rec.recording_id)
+    resp = await client.get(url, headers={"Range": header})
+    assert resp.status == 200 and await resp.read() == data
+
+
+async def test_given_if_range_of_another_file_then_whole_file(
+    client: TestClient, recording
+) -> None:  # type: ignore[no-untyped-def]
+    rec, data = recording
+    token = await login(client, "raul")
+    url = await _play_url(client, token, rec.recording_id)
+    stale = await client.get(url, headers={"Range": "bytes=0-9", "If-Range": '"abc"'})
+    assert stale.status == 200 and await stale.read() == data
+    same = await client.get(url, headers={"Range": "bytes=0-9", "If-Range": f'"{rec.sha256}"'})
+    assert same.status == 206 and await same.read() == data[:10]
+
+
+async def test_given_two_plays_and_two_downloads_then_four_audit_entries(
+    client: TestClient, engine: Engine, recording
+) -> None:  # type: ignore[no-untyped-def]
+    rec, data = recording
+    token = await login(client, "sofia")
+    for _ in range(2):
+        url = await _play_url(client, token, rec.recording_id)
+        for header in ("bytes=0-", "bytes=-100", "bytes=500-900"):
+            assert (await client.get(url, headers={"Range": header})).status == 206
+    for _ in range(2):
+        resp = await client.post(f"/recordings/{rec.recording_id}/download", data={"_csrf": token})
+        assert resp.status == 200
+        assert resp.headers["Content-Disposition"] == (
+            f'attachment; filename="grabacion-{rec.attempt_id}.wav"'
+        )
+        assert await resp.read() == data
+    assert len(_views(engine, "recording_play")) == 2
+    downloads = _views(engine, "recording_download")
+    assert len(downloads) == 2 and {d["actor"] for d in downloads} == {"user:sofia"}
+
+
+async def test_given_agent_then_403_on_page_play_audio_and_download(
+    client: TestClient, engine: Engine, recording
+) -> None:  # type: ignore[no-untyped-def]
+    rec, _ = recording
+    auditor = await login(client, "raul")
+    url = await _play_url(client, auditor, rec.recording_id)
+    await client.post("/logout", data={"_csrf": auditor})
+    token = await login(client, "ana")  # the agent who took the call
+    rid = rec.recording_id
+    assert (await client.get(f"/attempts/{rec.attempt_id}")).status == 403
+    play = await client.post(f"/api/recordings/{rid}/play", headers={"X-CSRF-Token": token})
+    assert play.status == 403
+    assert (await client.get(url, headers={"Range": "bytes=0-9"})).status == 403
+    dl = await client.post(f"/recordings/{rid}/download", data={"_csrf": token})
+    assert dl.status == 403
+    hold = await client.post(f"/recordings/{rid}/hold", data={"_csrf": token, "reason": "x"})
+    assert hold.status == 403
+    assert len(_views(engine, "recording_play")) == 1  # the auditor's only
+    assert _views(engine, "recording_download") == []
+
+
+async def test_given_no_session_then_login_or_401_and_nothing_served(
+    client: TestClient, engine: Engine, recording
+) -> None:  # type: ignore[no-untyped-def]
+    rec, _ = recording
+    rid = rec.recording_id
+    page = await client.get(f"/attempts/{rec.attempt_id}", allow_redirects=False)
+    assert page.status == 302 and page.headers["Location"].startswith("/login")
+    audio = await client.get(f"/recordings/{rid}/audio?t=abc", allow_redirects=False)
+    assert audio.status == 302
+    from console_fixtures import csrf_of
+
+    token = await csrf_of(client)  # a CSRF token of an anonymous session
+    play = await client.post(f"/api/recordings/{rid}/play", headers={"X-CSRF-Token": token})
+    assert play.status == 401
+    dl = await client.post(f"/recordings/{rid}/download", data={"_csrf": token},
+                           allow_redirects=False)  # fmt: skip
+    assert dl.status == 302
+    assert _views(engine, "recording_play") == _views(engine, "recording_download") == []
+
+
+def _forged_cookie(secret: str, payload: dict[str, object]) -> str:
+    key = base64.urlsafe_b64encode(base64.urlsafe_b64decode(secret + "==")[:32])
+    data = json.dumps({"created": int(time.time()), "session": payload})
+    return Fernet(key).encrypt(data.encode()).decode()
+
+
+async def test_given_agent_session_claiming_auditor_then_403_and_no_audio(
+    aiohttp_client, settings: Settings, engine: Engine, aredis, seed: Seed, recording
+) -> None:  # type: ignore[no-untyped-def]
+    rec, _ = recording
+    secret = base64.urlsafe_b64encode(b"r" * 32).decode()
+    client = await aiohttp_client(init_app(settings.with_overrides(console_secret=secret),
+                                           engine, aredis))  # fmt: skip
+    cookie = _forged_cookie(secret, {"uid": seed.users["ana"], "role": "auditor", "csrf": "x"})
+    client.session.cookie_jar.update_cookies({"cobrador_session": cookie})
+    assert (await client.get(f"/attempts/{rec.attempt_id}")).status == 403
+    client.session.cookie_jar.update_cookies({"cobrador_session": cookie})
+    play = await client.post(
+        f"/api/recordings/{rec.recording_id}/play", headers={"X-CSRF-Token": "x"}
+    )
+    assert play.status == 403
+    assert _views(engine, "recording_play") == []
+
+
+async def test_given_audio_without_a_valid_token_then_403(
+    client: TestClient, engine: Engine, settings: Settings, seed: Seed, recording
+) -> None:  # type: ignore[no-untyped-def]
+    rec, _ = recording
+    other_attempt = make_attempt(engine, seed.account_id, None, started_at=STARTED)
+    other, _ = _record(engine, settings, other_attempt)
+    auditor = await login(client, "raul")
+    url = await _play_url(client, auditor, rec.recording_id)
+    token = url.split("t=", 1)[1]
+    base = f"/recordings/{rec.recording_id}/audio"
+    for bad in ("", "?t=", "?t=nope", "?t=" + "a" * 500, "?t=%00%ff", "?t=../../x"):
+        assert (await client.get(base + bad)).status == 403, bad
+    # a token names one recording: not another one
+    assert (await client.get(f"/recordings/{other.recording_id}/audio?t={token}")).status == 403
+    await client.post("/logout", data={"_csrf": auditor})
+    await login(client, "sofia")  # another user with a stolen URL
+    assert (await client.get(url)).status == 403
+
+
+async def _scoped_supervisor(engine: Engine, name: str, campaign: str | None) -> None:
+    with transaction(engine) as session:
+        campaign_id = None
+        if campaign:
+            found = session.execute(select(Campaign).where(Campaign.name == campaign)).scalar()
+            if found is None:
+                found = Campaign(name=campaign, country="MX", profile="MX")
+                session.add(found)
+                session.flush()
+            campaign_id = found.id
+        session.add(User(username=name, display_name=name, role="supervisor",
+                         password_hash=_password_hash(), campaign_id=campaign_id))  # fmt: skip
+
+
+async def test_given_supervisor_of_another_campaign_then_403_own_campaign_and_unscoped_200(
+    client: TestClient, engine: Engine, recording
+) -> None:  # type: ignore[no-untyped-def]
+    rec, _ = recording
+    await _scoped_supervisor(engine, "otra", "co-demo")
+    await _scoped_supervisor(engine, "propia", "mx-demo")
+    token = await login(client, "otra")
+    assert (await client.get(f"/attempts/{rec.attempt_id}")).status == 403
+    play = await client.post(
+        f"/api/recordings/{rec.recording_id}/play", headers={"X-CSRF-Token": token}
+    )
+    assert play.status == 403
+    dl = await client.post(f"/recordings/{rec.recording_id}/download", data={"_csrf": token})
+    assert dl.status == 403
+    assert _views(engine, "recording_play") == []
+    await client.post("/logout", data={"_csrf": token})
+    for name in ("propia", "sofia"):  # tied to the call's campaign; tied to none
+        token = await login(client, name)
+        assert (await client.get(f"/attempts/{rec.attempt_id}")).status == 200
+        url = await _play_url(client, token, rec.recording_id)
+        assert (await client.get(url, headers={"Range": "bytes=0-1"})).status == 206
+        await client.post("/logout", data={"_csrf": token})
+    assert [v["actor"] for v in _views(engine, "recording_play")] == [
+        "user:propia",
+        "user:sofia",
+    ]
+
+
+async def test_given_play_without_csrf_then_403_and_no_audit(
+    client: TestClient, engine: Engine, recording
+) -> None:  # type: ignore[no-untyped-def]
+    rec, _ = recording
+    await login(client, "raul")
+    resp = await client.post(f"/api/recordings/{rec.recording_id}/play")
+    assert resp.status == 403
+    assert _views(engine, "recording_play") == []
+
+
+async def test_given_unknown_ids_and_odd_paths_then_404_never_500(
+    client: TestClient, recording
+) -> None:  # type: ignore[no-untyped-def]
+    token = await login(client, "raul")
+    headers = {"X-CSRF-Token": token}
+    assert (await client.post("/api/recordings/999999/play", headers=headers)).status == 404
+    assert (await client.get("/attempts/999999")).status == 404
+    for path in ("/recordings/..%2F..%2Fetc%2Fpasswd/audio", "/recordings/1e3/audio",
+                 "/recordings/-1/audio", "/recordings/" + "9" * 30 + "/audio",
+                 "/attempts/abc", "/attempts/" + "9" * 30):  # fmt: skip
+        assert (await client.get(path)).status == 404, path
+
+
+async def test_given_file_changed_missing_or_purged_then_play_refused_with_reason(
+    client: TestClient, engine: Engine, settings: Settings, recording
+) -> None:  # type: ignore[no-untyped-def]
+    rec, data = recording
+    token = await login(client, "raul")
+    path = DirectoryStorage(settings.recordings_dir).path(rec.storage_key)
+    play = f"/api/recordings/{rec.recording_id}/play"
+    path.write_bytes(data[:500])
+    resp = await client.post(play, headers={"X-CSRF-Token": token})
+    assert resp.status == 409 and "audit verify" in (await resp.json())["reason"]
+    path.unlink()
+    resp = await client.post(play, headers={"X-CSRF-Token": token})
+    assert resp.status == 404
+    with transaction(engine) as session:
+        session.execute(update(Recording).values(purged_at=NOW))
+    resp = await client.post(play, headers={"X-CSRF-Token": token})
+    assert resp.status == 410
+    page = await client.get(f"/attempts/{rec.attempt_id}")
+    assert "Eliminada al vencer su retención" in await page.text()
+    assert _views(engine, "recording_play") == []
+
+
+async def test_given_missing_recording_row_then_page_shows_status_and_reason(
+    client: TestClient, engine: Engine, settings: Settings, seed: Seed
+) -> None:
+    attempt = make_attempt(engine, seed.account_id, None, started_at=STARTED)
+    storage = DirectoryStorage(settings.recordings_dir)
+    finalize_recording(
+        engine, storage, attempt_id=attempt, key=storage.key_for(attempt, STARTED),
+        started_at=STARTED, ended_at=NOW, now=NOW,
+    )  # fmt: skip
+    await login(client, "raul")
+    html = await (await client.get(f"/attempts/{attempt}")).text()
+    assert "Falta el archivo" in html and "no file at" in html
+    assert 'id="recording-play"' not in html
+
+
+async def test_given_auditor_when_holding_and_releasing_from_the_page_then_row_and_audit(
+    client: TestClient, engine: Engine, recording
+) -> None:  # type: ignore[no-untyped-def]
+    rec, _ = recording
+    token = await login(client, "raul")
+    hold = f"/recordings/{rec.recording_id}/hold"
+    empty = await client.post(hold, data={"_csrf": token, "reason": "  "})
+    assert empty.status == 400
+    assert "Escriba el motivo de la retención legal." in await empty.text()
+    resp = await client.post(hold, data={"_csrf": token, "reason": "Queja PROFECO 88"},
+                             allow_redirects=False)  # fmt: skip
+    assert resp.status == 302 and resp.headers["Location"].startswith(f"/attempts/{rec.attempt_id}")
+    page = await (await client.get(resp.headers["Location"])).text()
+    assert "Queja PROFECO 88" in page and "Levantar retención legal" in page
+    with transaction(engine) as session:
+        row = session.get(Recording, rec.recording_id)
+        assert row is not None and row.legal_hold and row.hold_by == "user:raul"
+    release = f"/recordings/{rec.recording_id}/release"
+    resp = await client.post(release, data={"_csrf": token}, allow_redirects=False)
+    assert resp.status == 302
+    again = await client.post(release, data={"_csrf": token})
+    assert again.status == 400
+    with transaction(engine) as session:
+        actions = [
+            json.loads(e.payload)["action"]
+            for e in session.execute(
+                select(AuditEntry).where(AuditEntry.kind == "recording_hold")
+            ).scalars()
+        ]
+    assert actions == ["hold", "release"]
+
+
+async def test_given_supervisor_when_setting_a_hold_then_403(client: TestClient, recording) -> None:  # type: ignore[no-untyped-def]
+    rec, _ = recording
+    token = await login(client, "sofia")
+    page = await (await client.get(f"/attempts/{rec.attempt_id}")).text()
+    assert 'id="recording-hold-form"' not in page
+    resp = await client.post(f"/recordings/{rec.recording_id}/hold",
+                             data={"_csrf": token, "reason": "x"})  # fmt: skip
+    assert resp.status == 403
+
+
+async def test_given_english_when_opening_the_attempt_then_english_labels(
+    client: TestClient, recording
+) -> None:  # type: ignore[no-untyped-def]
+    rec, _ = recording
+    await login(client, "raul")
+    html = await (await client.get(f"/attempts/{rec.attempt_id}?lang=en")).text()
+    assert "Recording" in html and "Play" in html and "Download" in html
+    assert "Reproducir" not in html
+
+
+def test_given_settings_then_console_serves_from_the_recordings_dir(settings: Settings) -> None:
+    assert settings.recordings_dir == Path(settings.data_dir) / "recordings"
