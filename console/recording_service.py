@@ -17,6 +17,7 @@ from compliance.audit import append as audit_append
 from console.users import CurrentUser
 from store.db import transaction
 from store.models import Account, CallAttempt, Campaign, Disposition, Recording, Role, User
+from store.recordings.evidence import account_ids, account_subject
 from store.recordings.hold import held_by_dispute
 
 
@@ -34,7 +35,7 @@ class RecordingRef:
 
     id: int
     attempt_id: int
-    account_id: int
+    account_id: int | None  # None: an inbound call not matched to an account
     campaign_id: int | None
     storage_key: str
     status: str
@@ -66,7 +67,7 @@ def attempt_page(engine: Engine, attempt_id: int) -> dict[str, Any] | None:
     with transaction(engine) as session:
         row = session.execute(
             select(CallAttempt, Account, Campaign.name, User.username, Disposition)
-            .join(Account, Account.id == CallAttempt.account_id)
+            .outerjoin(Account, Account.id == CallAttempt.account_id)
             .outerjoin(Campaign, Campaign.id == CallAttempt.campaign_id)
             .outerjoin(User, User.id == CallAttempt.agent_id)
             .outerjoin(Disposition, Disposition.attempt_id == CallAttempt.id)
@@ -80,10 +81,10 @@ def attempt_page(engine: Engine, attempt_id: int) -> dict[str, Any] | None:
         ).scalar_one_or_none()
         return {
             "id": a.id,
-            "account_id": account.id,
-            "account_ref": account.external_ref,
-            "debtor_name": account.debtor_name,
-            "account_status": account.status,
+            "account_id": a.account_id,
+            "account_ref": account.external_ref if account else "",
+            "debtor_name": account.debtor_name if account else "",
+            "account_status": account.status if account else "",
             "phone": a.phone_e164,
             "campaign_id": a.campaign_id,
             "campaign": campaign or "",
@@ -94,7 +95,7 @@ def attempt_page(engine: Engine, attempt_id: int) -> dict[str, Any] | None:
             "decision_id": a.decision_id,
             "party": disposition.party if disposition else "",
             "outcome": disposition.outcome if disposition else "",
-            "recording": _recording(rec, account.status) if rec else None,
+            "recording": _recording(rec, account.status if account else "") if rec else None,
         }
 
 
@@ -127,8 +128,8 @@ def record_recording_view(
             "pii_view",
             {"page": f"recording_{action}", "action": action, "recording_id": ref.id,
              "attempt_id": ref.attempt_id, "storage_key": ref.storage_key,
-             "sha256": ref.sha256, "account_ids": [ref.account_id], "rows": 1},
-            actor=user.actor, subject=f"account:{ref.account_id}", now=now,
+             "sha256": ref.sha256, "account_ids": account_ids(ref.account_id), "rows": 1},
+            actor=user.actor, subject=account_subject(ref.account_id), now=now,
         )  # fmt: skip
 
 
@@ -139,6 +140,6 @@ def record_attempt_view(engine: Engine, user: CurrentUser, page: dict[str, Any])
             session,
             "pii_view",
             {"page": "attempt", "filters": {"attempt_id": str(page["id"])},
-             "account_ids": [page["account_id"]], "rows": 1},
-            actor=user.actor, subject=f"account:{page['account_id']}",
+             "account_ids": account_ids(page["account_id"]), "rows": 1},
+            actor=user.actor, subject=account_subject(page["account_id"]),
         )  # fmt: skip

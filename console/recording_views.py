@@ -19,7 +19,7 @@ from aiohttp import web
 
 from console import recording_service as svc
 from console.byte_ranges import Unsatisfiable, parse_range
-from console.i18n import gettext_
+from console.i18n import N_, gettext_
 from console.keys import CLOCK, REDIS, SETTINGS
 from console.play_tokens import PLAY_TOKEN_SECONDS, PlayTokens
 from console.webutil import in_db, json_error, requires, user_of
@@ -185,6 +185,8 @@ async def _stream(
     try:
         while chunk := await asyncio.to_thread(next, chunks, b""):
             await response.write(chunk)
+    except ConnectionResetError:  # the player went away (a seek, a closed tab): normal
+        return response
     finally:
         chunks_close = getattr(chunks, "close", None)
         if chunks_close is not None:
@@ -216,15 +218,16 @@ async def _hold_action(request: web.Request, action: str) -> web.StreamResponse:
     raise web.HTTPFound(f"/attempts/{ref.attempt_id}?{urlencode({'msg': message})}")
 
 
+HOLD_ERRORS = {
+    "reason_required": N_("Escriba el motivo de la retención legal."),
+    "reason_too_long": N_("El motivo es demasiado largo (máximo 500 caracteres)."),
+    "purged": N_("La grabación ya fue eliminada; no hay archivo que retener."),
+    "not_held": N_("La grabación no está bajo retención legal."),
+}
+
+
 def _hold_error(exc: HoldError) -> str:
-    text = str(exc)
-    if "needs a reason" in text:
-        return gettext_("Escriba el motivo de la retención legal.")
-    if "too long" in text:
-        return gettext_("El motivo es demasiado largo (máximo 500 caracteres).")
-    if "was purged" in text:
-        return gettext_("La grabación ya fue eliminada; no hay archivo que retener.")
-    return gettext_("La grabación no está bajo retención legal.")
+    return gettext_(HOLD_ERRORS.get(exc.code, HOLD_ERRORS["not_held"]))
 
 
 def _set(engine: Any, attempt_id: int, reason: str, actor: str, now: Any) -> None:

@@ -27,6 +27,7 @@ from metrics.definitions import (
 from metrics.labels import campaign_label, reason_label
 from store.db import transaction
 from store.models import CallAttempt, Campaign, Recording, RecordingStatus
+from store.recordings.evidence import account_subject
 from store.recordings.inspect import FileFacts, inspect_file
 from store.recordings.retention import retention_until
 from store.recordings.storage import RecordingStorage, attempt_of
@@ -149,7 +150,7 @@ def _write(
         }
         if previous is not None:
             payload["previous"] = previous
-        audit_append(session, "recording", payload, actor=actor, subject=f"account:{account_id}",
+        audit_append(session, "recording", payload, actor=actor, subject=account_subject(account_id),
                      now=now)  # fmt: skip
         return _result(row, changed=True), campaign_name or "unknown"
 

@@ -14,12 +14,17 @@ from sqlalchemy import Engine, select
 from compliance.audit import append as audit_append
 from store.db import transaction
 from store.models import AccountStatus, CallAttempt, Recording
+from store.recordings.evidence import account_subject
 
 MAX_REASON = 500
 
 
 class HoldError(ValueError):
-    """The hold cannot be set or released as asked; the message says why."""
+    """The hold cannot be set or released as asked; the message says why, `code` what."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code  # reason_required | reason_too_long | purged | not_held
 
 
 class NoRecording(LookupError):
@@ -39,10 +44,16 @@ def clean_reason(reason: str | None, required: bool) -> str | None:
     text = " ".join((reason or "").split())
     if not text:
         if required:
-            raise HoldError("a legal hold needs a reason (e.g. the case or request it serves)")
+            raise HoldError(
+                "reason_required",
+                "a legal hold needs a reason (e.g. the case or request it serves)",
+            )
         return None
     if len(text) > MAX_REASON:
-        raise HoldError(f"the reason is too long ({len(text)} characters, {MAX_REASON} at most)")
+        raise HoldError(
+            "reason_too_long",
+            f"the reason is too long ({len(text)} characters, {MAX_REASON} at most)",
+        )
     return text
 
 
@@ -76,10 +87,12 @@ def _change(
             raise NoRecording(f"no recording for attempt {attempt_id}")
         row, account_id = found
         if row.purged_at is not None:
-            raise HoldError(f"the recording of attempt {attempt_id} was purged on "
+            raise HoldError("purged", f"the recording of attempt {attempt_id} was purged on "
                             f"{row.purged_at:%Y-%m-%d}; there is no file to hold")  # fmt: skip
         if not hold and not row.legal_hold:
-            raise HoldError(f"the recording of attempt {attempt_id} is not under a legal hold")
+            raise HoldError(
+                "not_held", f"the recording of attempt {attempt_id} is not under a legal hold"
+            )
         previous = {"legal_hold": row.legal_hold, "hold_reason": row.hold_reason,
                     "hold_by": row.hold_by}  # fmt: skip
         row.legal_hold = hold
@@ -90,7 +103,7 @@ def _change(
             "recording_hold",
             {"action": "hold" if hold else "release", "recording_id": row.id,
              "attempt_id": attempt_id, "reason": reason, "previous": previous},
-            actor=actor, subject=f"account:{account_id}", now=now,
+            actor=actor, subject=account_subject(account_id), now=now,
         )  # fmt: skip
         return HoldState(row.id, attempt_id, row.legal_hold, row.hold_reason, row.hold_by)
 

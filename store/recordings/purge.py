@@ -19,6 +19,7 @@ from compliance.audit import append as audit_append
 from metrics.definitions import RECORDINGS_PURGE
 from store.db import transaction
 from store.models import Account, CallAttempt, Recording
+from store.recordings.evidence import account_subject
 from store.recordings.hold import held_by_dispute
 from store.recordings.storage import RecordingStorage
 
@@ -105,7 +106,7 @@ def _purge_one(
             found = session.execute(
                 select(Recording, Account.id, Account.status)
                 .join(CallAttempt, CallAttempt.id == Recording.attempt_id)
-                .join(Account, Account.id == CallAttempt.account_id)
+                .outerjoin(Account, Account.id == CallAttempt.account_id)
                 .where(Recording.id == recording_id)
                 .with_for_update(of=Recording)
             ).first()
@@ -126,7 +127,7 @@ def _purge_one(
                 {"recording_id": row.id, "attempt_id": row.attempt_id,
                  "storage_key": row.storage_key, "sha256": row.sha256,
                  "retention_until": row.retention_until, "file_existed": existed},
-                actor=actor, subject=f"account:{account_id}", now=now,
+                actor=actor, subject=account_subject(account_id), now=now,
             )  # fmt: skip
             if existed:
                 storage.delete(row.storage_key)

@@ -391,3 +391,44 @@ async def test_given_english_when_opening_the_attempt_then_english_labels(
 
 def test_given_settings_then_console_serves_from_the_recordings_dir(settings: Settings) -> None:
     assert settings.recordings_dir == Path(settings.data_dir) / "recordings"
+
+
+async def test_given_inbound_call_without_account_then_page_and_play_work(
+    client: TestClient, engine: Engine, settings: Settings, seed: Seed
+) -> None:
+    from store.models import CallAttempt
+
+    with transaction(engine) as session:
+        attempt = CallAttempt(
+            account_id=None, phone_e164="+525599990000", campaign_id=seed.campaign_id,
+            direction="inbound", source="inbound", started_at=STARTED, result="contact",
+        )  # fmt: skip
+        session.add(attempt)
+        session.flush()
+        attempt_id = attempt.id
+    rec, path = _record(engine, settings, attempt_id)
+    token = await login(client, "raul")
+    assert (await client.get(f"/attempts/{attempt_id}")).status == 200
+    url = await _play_url(client, token, rec.recording_id)
+    resp = await client.get(url, headers={"Range": "bytes=0-3"})
+    assert resp.status == 206 and await resp.read() == b"RIFF"
+    [view] = _views(engine, "recording_play")
+    assert view["account_ids"] == []
+
+
+async def test_given_attempt_without_recording_then_page_says_so(
+    client: TestClient, engine: Engine, seed: Seed
+) -> None:
+    attempt = make_attempt(engine, seed.account_id, None, started_at=STARTED)
+    await login(client, "sofia")
+    html = await (await client.get(f"/attempts/{attempt}")).text()
+    assert 'id="recording-none"' in html and 'id="recording-audio"' not in html
+
+
+async def test_given_head_request_then_headers_without_body(client: TestClient, recording) -> None:  # type: ignore[no-untyped-def]
+    rec, data = recording
+    token = await login(client, "raul")
+    url = await _play_url(client, token, rec.recording_id)
+    resp = await client.head(url, headers={"Range": "bytes=10-19"})
+    assert resp.status == 206 and resp.headers["Content-Range"] == f"bytes 10-19/{len(data)}"
+    assert await resp.read() == b""

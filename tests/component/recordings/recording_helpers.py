@@ -98,3 +98,23 @@ def audit_entries(engine: Engine, kind: str) -> list[AuditEntry]:
             .scalars()
             .all()
         )
+
+
+def unmatched_inbound_recording(world: World, seconds: float = 1.0) -> FinalizedRecording:
+    """An inbound call no account matched (account_id None), recorded and finalized."""
+    with transaction(world.engine) as session:
+        attempt = CallAttempt(
+            account_id=None, phone_e164="+525599990000", campaign_id=world.campaign_id,
+            direction="inbound", source="inbound", started_at=T0, answered_at=T0,
+            ended_at=T0 + timedelta(seconds=seconds), result="contact",
+        )  # fmt: skip
+        session.add(attempt)
+        session.flush()
+        attempt_id = attempt.id
+    key = world.storage.key_for(attempt_id, T0)
+    write_synthetic_wav(world.storage.ensure_dir(key), seconds)
+    end = T0 + timedelta(seconds=seconds)
+    return finalize_recording(
+        world.engine, world.storage, attempt_id=attempt_id, key=key, started_at=T0,
+        ended_at=end, now=end,
+    )  # fmt: skip

@@ -173,3 +173,19 @@ def test_given_cli_hold_purge_release_then_output_and_exit_codes(
         main(["recordings", "hold", "-4", "--reason", "x"])
     hold_actor = audit_entries(world.engine, "recording_hold")[0].actor
     assert hold_actor == "cli:raul"
+
+
+def test_given_inbound_call_without_account_then_finalized_held_and_purged_like_others(
+    world: World,
+) -> None:
+    from recording_helpers import unmatched_inbound_recording
+
+    rec = unmatched_inbound_recording(world)
+    assert rec.status == "ok"
+    [finalized] = audit_entries(world.engine, "recording")
+    assert finalized.subject is None
+    set_hold(world.engine, rec.attempt_id, reason="Queja", actor="cli", now=T0 + DAY)
+    assert purge_expired(world.engine, world.storage, T0 + 40 * DAY).held == 1
+    release_hold(world.engine, rec.attempt_id, actor="cli", now=T0 + 41 * DAY)
+    assert purge_expired(world.engine, world.storage, T0 + 42 * DAY).purged == 1
+    assert not world.storage.exists(rec.storage_key)
