@@ -23,6 +23,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -122,19 +123,27 @@ def pbx_path(pbx_root: PurePosixPath, key: str) -> str:
     return path
 
 
-def file_settled(path: Path, polls: int, interval: float) -> int | None:
+def file_size(path: Path) -> int | None:
+    try:
+        return os.stat(path).st_size
+    except FileNotFoundError:
+        return None
+
+
+async def file_settled(
+    path: Path, polls: int, interval: float, executor: Executor | None = None
+) -> int | None:
     """Wait until the file's size stops changing (MixMonitor's thread closes it
-    just after the channel goes); its last size, or None when there is none."""
+    just after the channel goes); its last size, or None when there is none.
+    Sleeps on the event loop: no thread is held while waiting."""
+    loop = asyncio.get_running_loop()
     last: int | None = None
     for _ in range(max(1, polls)):
-        try:
-            size = os.stat(path).st_size
-        except FileNotFoundError:
-            size = None
+        size = await loop.run_in_executor(executor, file_size, path)
         if size is not None and size == last:
             return size
         last = size
-        time.sleep(interval)
+        await asyncio.sleep(interval)
     return last
 
 
@@ -157,6 +166,7 @@ class Recorder:
         clock: Callable[[], float] = time.time,
         settle_polls: int = 40,
         settle_interval: float = 0.05,
+        executor: Executor | None = None,
     ) -> None:
         self.campaign = campaign
         self.owner = owner
@@ -171,6 +181,9 @@ class Recorder:
         self.clock = clock
         self.settle_polls = settle_polls
         self.settle_interval = settle_interval
+        # Its own threads: a burst of hangups hashing files never queues the dial
+        # loop's other work (attempt rows, compliance) in asyncio's default pool.
+        self.executor = executor or ThreadPoolExecutor(4, thread_name_prefix="recordings")
         self.open: dict[int, OpenRecording] = {}
         self.running: set[int] = set()  # MixMonitor is writing (MixMonitorStart seen)
         self._closing: dict[int, asyncio.Task[None]] = {}
@@ -295,7 +308,11 @@ class Recorder:
 
     async def _close(self, rec: OpenRecording, ended_at: float) -> None:
         try:
-            await asyncio.to_thread(self._finalize_sync, rec, ended_at)
+            if rec.failure is None:
+                await file_settled(self.storage.path(rec.key), self.settle_polls,
+                                   self.settle_interval, self.executor)  # fmt: skip
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(self.executor, self._finalize_sync, rec, ended_at)
         except (SQLAlchemyError, OSError) as exc:
             log.warning("attempt %s: recording not finalized yet (%s); retried",
                         rec.attempt_id, exc)  # fmt: skip
@@ -311,8 +328,6 @@ class Recorder:
     def _finalize_sync(self, rec: OpenRecording, ended_at: float) -> None:
         # The store keeps `reason` only when the file turns out missing or empty.
         reason = rec.failure or REASON_NO_FILE
-        if rec.failure is None:
-            file_settled(self.storage.path(rec.key), self.settle_polls, self.settle_interval)
         self.finalize(
             attempt_id=rec.attempt_id,
             key=rec.key,

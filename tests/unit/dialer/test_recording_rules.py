@@ -55,11 +55,13 @@ def test_given_a_root_asterisk_would_misread_when_placed_then_refused(root: str)
         pbx_path(PurePosixPath(root), "2026/11/24/1.wav")
 
 
-def test_given_no_file_when_settling_then_none(tmp_path: Path) -> None:
-    assert file_settled(tmp_path / "nothing.wav", polls=3, interval=0.0) is None
+async def test_given_no_file_when_settling_then_none(tmp_path: Path) -> None:
+    assert await file_settled(tmp_path / "nothing.wav", polls=3, interval=0.0) is None
 
 
-def test_given_a_file_that_stopped_growing_when_settling_then_its_size(tmp_path: Path) -> None:
+async def test_given_a_file_that_stopped_growing_when_settling_then_its_size(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "done.wav"
     path.write_bytes(b"x" * 100)
-    assert file_settled(path, polls=3, interval=0.0) == 100
+    assert await file_settled(path, polls=3, interval=0.0) == 100
