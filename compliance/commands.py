@@ -118,6 +118,10 @@ def _verify_recordings(engine: Any, settings: Settings) -> int:
         if checked % 1000 == 0:
             print(f"... {checked} recordings re-hashed", file=sys.stderr)
 
+    if not settings.recordings_dir.is_dir():
+        print(f"recordings NOT verified: directory {settings.recordings_dir} does not exist "
+              "(COBRADOR_RECORDINGS_DIR)", file=sys.stderr)  # fmt: skip
+        return 1
     report = verify_recordings(engine, DirectoryStorage(settings.recordings_dir), progress)
     for problem in report.problems:
         print(problem.describe(), file=sys.stderr)

@@ -293,6 +293,7 @@ EN = {
     "Descargar": "Download",
     "Levantar retención legal": "Release legal hold",
     "Poner bajo retención legal": "Put under legal hold",
+    "No se pudo cargar la grabación; pulse Reproducir de nuevo.": "The recording could not be loaded; press Play again.",
 }
 # Spanish labels for values shown through _(variable) (the ids are code values).
 ES_VALUES = {

@@ -7,6 +7,13 @@
   const error = document.getElementById("recording-play-error");
   if (!section || !button || !audio) return;
   const id = section.dataset.recordingId;
+  // A play token expires (30 min) or the link drops: say so; the next click is a new play.
+  audio.addEventListener("error", () => {
+    if (!audio.getAttribute("src")) return;
+    error.textContent = audio.dataset.error;
+    error.hidden = false;
+    button.disabled = false;
+  });
   button.addEventListener("click", async () => {
     button.disabled = true;
     error.hidden = true;

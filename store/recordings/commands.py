@@ -53,6 +53,11 @@ def _purge(args: argparse.Namespace, settings: Settings) -> int:
     from store.recordings.purge import PurgeReport, purge_expired
     from store.recordings.storage import DirectoryStorage
 
+    if not settings.recordings_dir.is_dir():
+        # A wrong path would make every expired file look already gone: the rows
+        # would say purged while the files stay. Refuse instead.
+        raise UserError(f"recordings directory {settings.recordings_dir} does not exist "
+                         "(COBRADOR_RECORDINGS_DIR); nothing purged")  # fmt: skip
     engine = open_engine(settings)
     storage = DirectoryStorage(settings.recordings_dir)
 

@@ -189,3 +189,14 @@ def test_given_inbound_call_without_account_then_finalized_held_and_purged_like_
     release_hold(world.engine, rec.attempt_id, actor="cli", now=T0 + 41 * DAY)
     assert purge_expired(world.engine, world.storage, T0 + 42 * DAY).purged == 1
     assert not world.storage.exists(rec.storage_key)
+
+
+def test_given_recordings_dir_missing_when_purging_then_refused_and_nothing_marked(
+    world: World, settings, monkeypatch, capsys, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    rec = recorded_call(world)
+    monkeypatch.setenv("DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("COBRADOR_RECORDINGS_DIR", str(tmp_path / "nowhere"))
+    assert main(["recordings", "purge"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert _row(world.engine, rec.recording_id).purged_at is None

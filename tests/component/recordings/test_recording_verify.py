@@ -101,3 +101,32 @@ def test_given_missing_row_and_bad_stored_key_then_skipped_or_unreadable(world: 
     assert result.skipped == 1 and result.checked == 1
     [problem] = result.problems
     assert problem.problem == "unreadable" and "BadKey" in problem.detail
+
+
+def test_given_recordings_dir_missing_when_verifying_then_exit_1_saying_so(
+    world: World, settings, monkeypatch, capsys, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    recorded_call(world)
+    monkeypatch.setenv("DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("COBRADOR_RECORDINGS_DIR", str(tmp_path / "nowhere"))
+    assert main(["audit", "verify", "--recordings"]) == 1
+    err = capsys.readouterr().err
+    assert f"recordings NOT verified: directory {tmp_path / 'nowhere'} does not exist" in err
+
+
+def test_given_broken_chain_and_intact_recordings_then_exit_1(
+    world: World, settings, monkeypatch, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import update
+
+    from store.db import transaction
+    from store.models import AuditEntry
+
+    recorded_call(world)
+    with transaction(world.engine) as session:
+        session.execute(update(AuditEntry).values(actor="someone else"))
+    monkeypatch.setenv("DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("COBRADOR_RECORDINGS_DIR", str(world.storage.root))
+    assert main(["audit", "verify", "--recordings"]) == 1
+    out = capsys.readouterr()
+    assert "audit chain BROKEN" in out.err and "recordings intact: 1 files" in out.out
