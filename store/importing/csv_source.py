@@ -48,6 +48,14 @@ def make_row(header: list[str], line: int, raw: list[str]) -> CsvRow:
     return row
 
 
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 class HashingReader(io.RawIOBase):
     """Wraps a binary file: hashes and counts every byte read (sha256 for evidence,
     bytes for the progress bar)."""
@@ -82,13 +90,15 @@ class CsvSource:
         except OSError as exc:
             raise ImportFileError(f"cannot read {path}: {exc.strerror or exc}") from exc
         self._hashing = HashingReader(self._binary)
-        self._buffered = io.BufferedReader(self._hashing, buffer_size=1 << 16)
-        self._physical_line = 0
-        self._lines = self._decoded_lines()
+        # Decoding and line splitting in C; "utf-8-sig" drops a BOM. newline="" as
+        # the csv module wants it: quoted fields may hold line breaks.
+        self._text = io.TextIOWrapper(
+            io.BufferedReader(self._hashing, buffer_size=1 << 16), encoding="utf-8-sig", newline=""
+        )
         first = self._read_header_line()
         delimiter = ";" if first.count(";") > first.count(",") else ","
         self.header = self._parse_header(first, delimiter)
-        self._reader = csv.reader(self._lines, delimiter=delimiter)
+        self._reader = csv.reader(self._text, delimiter=delimiter)
         self.rows_read = 0
 
     @property
@@ -101,23 +111,21 @@ class CsvSource:
             pass
         return self._hashing.sha256.hexdigest()
 
-    def _decoded_lines(self) -> Iterator[str]:
-        """Decode line by line, so a bad byte is reported with its line number."""
-        for raw in self._buffered:
-            self._physical_line += 1
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise ImportFileError(
-                    f"{self.path}: line {self._physical_line} is not UTF-8 text; "
-                    "save the file as UTF-8 CSV"
-                ) from exc
-            if self._physical_line == 1:
-                text = text.removeprefix("\ufeff")
-            yield text
+    def _not_utf8(self, exc: UnicodeDecodeError) -> ImportFileError:
+        """The error for a file that is not UTF-8, naming the first bad line (found by
+        reading the file again: the decoder works on blocks, not lines)."""
+        with self.path.open("rb") as fh:
+            bad = next((n for n, raw in enumerate(fh, start=1) if not _is_utf8(raw)), None)
+        where = f"line {bad}" if bad else "the file"
+        return ImportFileError(
+            f"{self.path}: {where} is not UTF-8 text; save the file as UTF-8 CSV"
+        )
 
     def _read_header_line(self) -> str:
-        line = next(self._lines, "")
+        try:
+            line = self._text.readline()
+        except UnicodeDecodeError as exc:
+            raise self._not_utf8(exc) from exc
         if not line.strip():
             raise ImportFileError(f"{self.path}: the file is empty (a header row is required)")
         return line
@@ -152,14 +160,17 @@ class CsvSource:
     def raw_rows(self) -> Iterator[tuple[int, list[str]]]:
         """(line, cells) of every non-blank row: the cheap part, for callers that
         build the rows elsewhere (worker processes)."""
+        reader = self._reader
         while True:
-            line = self._physical_line + 1
+            line = reader.line_num + 2  # where the row starts: after the header and the lines read
             try:
-                raw = next(self._reader)
+                raw = next(reader)
             except StopIteration:
                 return
             except csv.Error as exc:
                 raise ImportFileError(f"{self.path}: line {line}: malformed CSV ({exc})") from exc
+            except UnicodeDecodeError as exc:
+                raise self._not_utf8(exc) from exc
             if not "".join(raw).strip():
                 continue  # blank lines are not rows
             self.rows_read += 1

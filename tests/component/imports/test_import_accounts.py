@@ -199,6 +199,16 @@ def test_given_latin1_file_then_file_error_names_the_line(engine: Engine, tmp_pa
     assert count(engine, Account) == 0
 
 
+def test_given_quoted_line_break_then_later_rows_keep_their_physical_line(
+    engine: Engine, tmp_path: Path
+) -> None:
+    two_lines = GOOD.replace("Ana Pérez", '"Ana\r\nPérez"')  # lines 2 and 3
+    result = import_accounts(
+        engine, write(tmp_path, HEADER + two_lines + BAD_ROWS[0][0]), today=TODAY
+    )
+    assert [(e.line, e.column) for e in result.errors] == [(4, "phone_1")]
+
+
 def test_given_missing_file_then_file_error(engine: Engine, tmp_path: Path) -> None:
     with pytest.raises(ImportFileError, match="cannot read"):
         import_accounts(engine, tmp_path / "nope.csv", today=TODAY)
