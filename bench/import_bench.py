@@ -13,6 +13,7 @@ line prints best and median rows/s and the peak RSS.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import os
@@ -26,7 +27,7 @@ import time
 import uuid
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 
 from cobrador.settings import normalise_database_url
 
@@ -69,14 +70,15 @@ def generate(path: Path, rows: int, seed: int = 7) -> None:
             ])  # fmt: skip
 
 
-def process_tree_rss_kb(pid: int) -> int:
-    """Resident memory of a process and all its descendants (the validation workers)."""
+def process_tree_pss_kb(pid: int) -> int:
+    """Proportional memory (PSS: shared pages split between the processes sharing
+    them) of a process and all its descendants, the forked validation workers."""
     total, stack = 0, [pid]
     while stack:
         current = stack.pop()
         try:
-            with open(f"/proc/{current}/status") as fh:
-                total += next((int(line.split()[1]) for line in fh if line.startswith("VmRSS:")), 0)
+            with open(f"/proc/{current}/smaps_rollup") as fh:
+                total += next((int(line.split()[1]) for line in fh if line.startswith("Pss:")), 0)
             for task in os.listdir(f"/proc/{current}/task"):
                 with open(f"/proc/{current}/task/{task}/children") as fh:
                     stack.extend(int(child) for child in fh.read().split())
@@ -85,26 +87,48 @@ def process_tree_rss_kb(pid: int) -> int:
     return total
 
 
-def run_import(path: Path, env: dict[str, str]) -> dict[str, object]:
-    """One timed `cobrador import accounts` run; peak RSS of its biggest process
-    (rusage) and of all its processes together (sampled every 50 ms)."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (here: the PostgreSQL backend), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_import(path: Path, env: dict[str, str], admin: Engine, database: str) -> dict[str, object]:
+    """One timed `cobrador import accounts` run: peak RSS of its biggest process
+    (rusage), peak memory of all its processes together (PSS, sampled every
+    250 ms: RSS would count the pages the forked workers share several times),
+    and CPU time per row of the import's processes and of its PostgreSQL backend
+    (when PostgreSQL runs on this machine): a figure the other load moves less."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
     proc = subprocess.Popen(
         [sys.executable, "-m", "cobrador.cli", "import", "accounts", str(path)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    peak_tree_kb = 0
+    peak_tree_kb, backend, backend_cpu = 0, None, 0.0  # backend: its pid, once connected
     while proc.poll() is None:
-        peak_tree_kb = max(peak_tree_kb, process_tree_rss_kb(proc.pid))
-        time.sleep(0.05)
+        peak_tree_kb = max(peak_tree_kb, process_tree_pss_kb(proc.pid))
+        if backend is None:
+            with admin.connect() as conn:
+                backend = conn.execute(
+                    text("SELECT pid FROM pg_stat_activity WHERE datname = :d"), {"d": database}
+                ).scalar()
+        # OSError: the backend has exited (its last figure stays), or PostgreSQL runs elsewhere.
+        with contextlib.suppress(OSError):
+            backend_cpu = cpu_seconds(backend) if backend is not None else 0.0
+        time.sleep(0.25)  # reading smaps costs CPU: sample sparingly
     out, err = proc.communicate()
     seconds = time.monotonic() - t0
     if proc.returncode != 0:
         raise RuntimeError(f"import failed ({proc.returncode}):\n{out}\n{err}")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    import_cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     return {
         "seconds": round(seconds, 1),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024),
-        "peak_rss_all_processes_mb": round(peak_tree_kb / 1024),
+        "peak_rss_mb": round(after.ru_maxrss / 1024),
+        "peak_pss_all_processes_mb": round(peak_tree_kb / 1024),
+        "cpu_seconds_import_processes": round(import_cpu, 1),
+        "cpu_seconds_postgres_backend": round(backend_cpu, 1) if backend_cpu else None,
         "summary": out.strip(),
     }
 
@@ -141,13 +165,15 @@ def main() -> int:
                     subprocess.run([sys.executable, "-m", "cobrador.cli", "db", "upgrade"],
                                    env=env, check=True, capture_output=True)  # fmt: skip
                     load_before = os.getloadavg()[0]
-                    run = run_import(path, env)
+                    run = run_import(path, env, admin, name)
                     run["rows_per_second"] = round(args.rows / run["seconds"])  # type: ignore[operator]
                     run["load_average_1min"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
                     runs.append(run)
                     print(f"run {n}: {run['rows_per_second']:,} rows/s, {run['seconds']} s, "
-                          f"peak RSS {run['peak_rss_mb']} MB (all processes "
-                          f"{run['peak_rss_all_processes_mb']} MB), load {load_before:.2f}",
+                          f"CPU {run['cpu_seconds_import_processes']} s import + "
+                          f"{run['cpu_seconds_postgres_backend']} s PostgreSQL, "
+                          f"peak RSS {run['peak_rss_mb']} MB (PSS of all processes "
+                          f"{run['peak_pss_all_processes_mb']} MB), load {load_before:.2f}",
                           file=sys.stderr)  # fmt: skip
                 finally:
                     if not args.keep:
@@ -159,20 +185,27 @@ def main() -> int:
     finally:
         admin.dispose()
     rates = sorted(int(r["rows_per_second"]) for r in runs)  # type: ignore[call-overload]
+    cpu = [float(r["cpu_seconds_import_processes"]) + float(r["cpu_seconds_postgres_backend"] or 0)  # type: ignore[arg-type]
+           for r in runs]  # fmt: skip
     figures = {
         "rows": args.rows,
         "runs": runs,
         "best_rows_per_second": rates[-1],
         "median_rows_per_second": round(statistics.median(rates)),
         "peak_rss_mb": max(int(r["peak_rss_mb"]) for r in runs),  # type: ignore[call-overload]
-        "peak_rss_all_processes_mb": max(int(r["peak_rss_all_processes_mb"]) for r in runs),  # type: ignore[call-overload]
+        "peak_pss_all_processes_mb": max(int(r["peak_pss_all_processes_mb"]) for r in runs),  # type: ignore[call-overload]
         "cpus": os.cpu_count(),
+        # All the CPU one row costs (import processes + PostgreSQL backend), best run,
+        # and the rate it allows when every core of this machine is free for the import.
+        "cpu_microseconds_per_row": round(min(cpu) / args.rows * 1e6, 1),
+        "cpu_bound_ceiling_rows_per_second": round(args.rows * (os.cpu_count() or 1) / min(cpu)),
     }
     print(json.dumps(figures, indent=2))
     print(f"RESULT: {args.rows:,} rows, best {figures['best_rows_per_second']:,} rows/s, "
           f"median {figures['median_rows_per_second']:,} rows/s over {len(runs)} run(s); "
           f"peak RSS {figures['peak_rss_mb']} MB (biggest process), "
-          f"{figures['peak_rss_all_processes_mb']} MB (all import processes)")  # fmt: skip
+          f"{figures['peak_pss_all_processes_mb']} MB PSS (all import processes together); "
+          f"{figures['cpu_microseconds_per_row']} µs CPU per row")  # fmt: skip
     return 0
 
 
