@@ -27,7 +27,7 @@ import time
 import uuid
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, make_url, text
 
 from cobrador.settings import normalise_database_url
 
@@ -142,7 +142,10 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the benchmark databases")
     args = parser.parse_args()
 
-    admin = create_engine(normalise_database_url(args.database_url), isolation_level="AUTOCOMMIT")
+    # Databases are created from the server's maintenance database, so the one named
+    # in --database-url need not exist (a fresh PostgreSQL has only "postgres").
+    server = make_url(normalise_database_url(args.database_url)).set(database="postgres")
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
     runs: list[dict[str, object]] = []
     try:
         with tempfile.TemporaryDirectory() as tmp:
