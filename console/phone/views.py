@@ -1,5 +1,6 @@
 """HTTP API of the browser phone (agents and supervisors; CSRF-checked by the app's middleware):
 
+GET  /api/agent/phone               is there a web phone here (no credential)
 POST /api/agent/phone/credentials   a fresh SIP credential for this console session
 POST /api/agent/phone/renew         extend it (only the session that got it)
 POST /api/agent/phone/hold          {"on": true|false}: music to the debtor
@@ -45,6 +46,7 @@ SWEEP_SECONDS = 30.0
 def setup(app: web.Application) -> None:
     app[PHONE] = build_service(app)
     r = app.router
+    r.add_get("/api/agent/phone", status)
     r.add_post("/api/agent/phone/credentials", credentials)
     r.add_post("/api/agent/phone/renew", renew)
     r.add_post("/api/agent/phone/hold", hold)
@@ -148,6 +150,13 @@ def _disabled() -> web.Response:
             "reason": gettext_("Sin teléfono web: PBX simulado."),
         }
     )
+
+
+@requires(Role.agent, Role.supervisor)
+async def status(request: web.Request) -> web.StreamResponse:
+    if request.app[PHONE] is None:
+        return _disabled()
+    return web.json_response({"ok": True, "enabled": True})
 
 
 @requires(Role.agent, Role.supervisor)

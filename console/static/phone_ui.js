@@ -8,9 +8,12 @@
   const T = JSON.parse($("phone-config").textContent);
   const phone = window.cobradorPhone;
   if (!phone) {
+    // The bundle was not built: say so, unless there is no web phone here anyway.
     $("phone-status").textContent = T.unavailable;
-    $("phone-reason").textContent = T.missing;
     card.dataset.registration = "unavailable";
+    Cobrador.api("GET", "/api/agent/phone").then((r) => {
+      $("phone-reason").textContent = r.ok && !r.data.enabled ? r.data.reason : T.missing;
+    });
     return;
   }
 

@@ -276,6 +276,7 @@ async def test_given_no_web_phone_configured_when_asking_credentials_then_disabl
     token = await login(client, "ana")
     body = await issue(client, token)
     assert body == {"ok": True, "enabled": False, "reason": "Sin teléfono web: PBX simulado."}
+    assert await (await client.get("/api/agent/phone")).json() == body
     resp = await client.get("/agent")
     assert "connect-src 'self';" in resp.headers["Content-Security-Policy"]
 
@@ -286,6 +287,10 @@ async def test_given_web_phone_when_serving_agent_page_then_csp_allows_its_webso
     await login(phone_client, "ana")
     resp = await phone_client.get("/agent")
     assert "connect-src 'self' ws://127.0.0.1:8088;" in resp.headers["Content-Security-Policy"]
+    assert await (await phone_client.get("/api/agent/phone")).json() == {
+        "ok": True,
+        "enabled": True,
+    }
 
 
 async def test_given_call_in_progress_when_holding_then_music_channel_once_and_unhold_ends_it(

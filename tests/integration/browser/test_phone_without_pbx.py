@@ -27,3 +27,24 @@ def test_given_no_web_phone_when_agent_works_then_card_says_simulated_pbx_and_ca
     DialerDouble(engine, settings.redis_url or "", "mx-demo").answer(seeded.account_id)
     expect(agent.locator("#pop-name")).to_have_text("María López Hernández")
     assert agent.evaluate("window.cobradorPhone.state.registration") == "unavailable"
+
+
+def test_given_phone_bundle_not_built_when_no_web_phone_then_page_still_says_simulated_pbx(
+    browser: Any, console_url: str, seeded: Seed
+) -> None:
+    from console_fixtures import PASSWORD
+    from playwright.sync_api import expect
+    from test_console_in_browser import VIEWPORT
+
+    context = browser.new_context(viewport=VIEWPORT, locale="es-MX")
+    page = context.new_page()
+    # A checkout where `make` could not build static/phone.js (no node).
+    page.route("**/static/phone.js", lambda route: route.fulfill(status=404, body=""))
+    page.goto(f"{console_url}/login")
+    page.fill("#username", "ana")
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    expect(page.locator("#phone-reason")).to_have_text("Sin teléfono web: PBX simulado.")
+    expect(page.locator("#phone-controls")).to_be_hidden()
+    page.click("#btn-ready")
+    expect(page.locator("#state-name")).to_have_text("Disponible")
