@@ -29,6 +29,11 @@ def read(path: Path) -> str:
     return path.read_text()
 
 
+def block(directory: Path) -> None:
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    directory.write_text("not a directory")
+
+
 def mode(path: Path) -> int:
     return path.stat().st_mode
 
@@ -338,3 +343,14 @@ async def test_given_supervisor_when_asking_credentials_then_a_phone_to_listen_w
         "/api/agent/phone/hold", json={"on": True}, headers={"X-CSRF-Token": token}
     )
     assert resp.status == 403
+
+
+async def test_given_agents_file_not_writable_when_asking_credentials_then_503_and_no_reload(
+    make_client: AppClient, conf_path: Path, pbx: FakePbx
+) -> None:
+    block(conf_path.parent)  # a file where the directory should be
+    client = await make_client()
+    token = await login(client, "ana")
+    resp = await client.post("/api/agent/phone/credentials", headers={"X-CSRF-Token": token})
+    assert resp.status == 503
+    assert pbx.reloads == 0
