@@ -27,7 +27,14 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from cobrador.settings import Settings
 from compliance.profile import load_profiles
-from console import agent_views, auditor_views, auth_views, recording_views, supervisor_views
+from console import (
+    agent_views,
+    auditor_views,
+    auth_views,
+    inbound_views,
+    recording_views,
+    supervisor_views,
+)
 from console.callback_window import CallbackChecker, compliance_callback_checker
 from console.i18n import LANGUAGES, activate, gettext_, ngettext_
 from console.keys import (
@@ -196,6 +203,7 @@ def init_app(
     app.router.add_static("/static", HERE / "static", name="static")
     auth_views.setup_routes(app)
     agent_views.setup_routes(app)
+    inbound_views.setup_routes(app)
     supervisor_views.setup_routes(app)
     auditor_views.setup_routes(app)
     phone_views.setup(app)

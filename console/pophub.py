@@ -19,6 +19,7 @@ from aiohttp import web
 from sqlalchemy import Engine
 
 from console.agent_service import build_pop, record_pii_view
+from console.inbound_service import build_inbound_pop
 from console.users import CurrentUser, load_user
 from dialer.agent_state import EVENTS_CHANNEL
 from metrics.definitions import POP_LATENCY
@@ -146,6 +147,9 @@ class PopHub:
         except (ValueError, TypeError):
             log.warning("ignored a pop that is not JSON")
             return
+        if isinstance(message, dict) and message.get("type") == "inbound":
+            await self._deliver_inbound(message)
+            return
         fields = _pop_fields(message) if isinstance(message, dict) else None
         if fields is None:
             log.warning("ignored a pop without type/agent_id/account_id")
@@ -181,6 +185,27 @@ class PopHub:
             )
         except Exception:
             log.exception("pii_view evidence for a pop to agent %s was not written", agent_id)
+
+    async def _deliver_inbound(self, message: dict[str, Any]) -> None:
+        """An inbound caller reached an agent: names only until identity is verified
+        (console/inbound_service.py writes the pii_view of those names)."""
+        try:
+            agent_id = int(message["agent_id"])
+            int(message["attempt_id"])
+        except (KeyError, TypeError, ValueError):
+            log.warning("ignored an inbound pop without agent_id/attempt_id")
+            return
+        sockets = self._sockets.get(agent_id)
+        if not sockets:
+            return
+        payload = await asyncio.to_thread(
+            build_inbound_pop, self._engine, message, self._agent(agent_id), self._clock()
+        )
+        payload["published_at"] = message.get("published_at")
+        for ws in list(sockets):
+            if not ws.closed:
+                with contextlib.suppress(ConnectionError, RuntimeError):
+                    await ws.send_json(payload)
 
     def _agent(self, agent_id: int) -> CurrentUser | None:
         """The agent's name for the script; cached a minute (the hot path is SQL)."""

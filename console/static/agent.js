@@ -277,6 +277,8 @@
   const previewRequest = $("btn-preview-request");
   if (previewRequest) previewRequest.addEventListener("click", () => command("/api/agent/preview/request"));
 
+  window.CobradorAgent = { showPop };  // inbound.js opens the verified account
+
   // ---- the socket -----------------------------------------------------------
   // Exposed for the benchmark and browser tests: when each pop reached this handler.
   window.cobradorPops = [];
@@ -285,6 +287,10 @@
       window.cobradorPops.push({ pop_id: msg.pop_id, published_at: msg.published_at, received_at: Date.now() / 1000 });
       cancelWrapup();
       showPop(msg);
+      refreshState();
+    } else if (msg.type === "inbound") {  // names only until verified: inbound.js
+      cancelWrapup();
+      document.dispatchEvent(new CustomEvent("cobrador:inbound", { detail: msg }));
       refreshState();
     } else if (msg.type === "state") {
       showState(msg.state);

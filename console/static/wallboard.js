@@ -64,6 +64,13 @@
     for (const [reason, count] of snap.block_reasons) {
       const li = Cobrador.el("li"); li.append(Cobrador.el("code", reason), ` ${count}`); blocks.append(li);
     }
+    // Inbound queue (dialer/inbound/board.py): waiting, longest wait, per-window outcomes.
+    const inbound = snap.live.inbound || {};
+    for (const node of root.querySelectorAll("[data-inbound]")) {
+      const value = node.dataset.inbound.split(".").reduce((o, k) => (o || {})[k], inbound);
+      const isLevel = node.dataset.inbound.endsWith("service_level");
+      node.textContent = value === undefined ? "—" : (isLevel ? pct(value) : value);
+    }
     document.getElementById("live-note").textContent = snap.live_available ? "" : T.no_live;
     if (snap.campaign) {
       document.getElementById("campaign-status").textContent = T[snap.campaign.status] || snap.campaign.status;

@@ -10,7 +10,7 @@ Example (JSON in the campaign's config):
       "overflow_after_seconds": 60,         # then any ready agent of any campaign
       "service_level_seconds": 20,
       "announce_every_seconds": 30,
-      "verification": ["birth_date", "account_last4"],
+      "verification": ["birth_date", "account_last4"],   # default: account_last4
       "greeting_sound": "hello", "closed_sound": "", "hold_class": "default"
     }
 """
@@ -26,6 +26,8 @@ from dialer.inbound.hours import OpeningHours, parse_hours
 
 # Prompts the agent asks before personal data is shown (codes; the console labels them).
 VERIFICATIONS = ("birth_date", "account_last4", "postal_code", "full_name")
+# Always on file (the account reference); birth_date/postal_code come from custom fields.
+DEFAULT_VERIFICATION = ("account_last4",)
 DEFAULT_HOURS = {d: [["08:00", "20:00"]] for d in ("mon", "tue", "wed", "thu", "fri")} | {
     "sat": [["09:00", "14:00"]],
     "sun": [],
@@ -63,7 +65,7 @@ def inbound_settings(config: Mapping[str, Any] | None, country: str,
         zone = ZoneInfo(zone_name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise InboundSettingsError(f"inbound.timezone: unknown zone {zone_name!r}") from exc
-    verification = tuple(str(v) for v in raw.get("verification", ("birth_date", "account_last4")))
+    verification = tuple(str(v) for v in raw.get("verification", DEFAULT_VERIFICATION))
     unknown = set(verification) - set(VERIFICATIONS)
     if unknown:
         raise InboundSettingsError(f"inbound.verification: unknown prompts {sorted(unknown)}")

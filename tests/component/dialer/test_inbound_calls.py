@@ -109,7 +109,7 @@ async def test_given_known_numbers_when_debtors_call_then_each_reaches_an_agent_
     assert pop["type"] == "inbound" and pop["account_id"] == first
     assert pop["account_ids"] == [first] and pop["ani_status"] == "ok"
     assert pop["agent_id"] in floor.agent_ids
-    assert pop["verification"] == ["birth_date", "account_last4"]
+    assert pop["verification"] == ["account_last4"]
     floor.pbx.inbound_call(DID, shared)
     pop2 = await pops.next()
     assert pop2["account_id"] is None and sorted(pop2["account_ids"]) == sorted([second, other])

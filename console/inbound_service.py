@@ -1,0 +1,233 @@
+"""What the agent page reads and writes for an inbound call: the "llamada entrante"
+pop (names only until identity is verified), the identity check, the search.
+Synchronous; handlers run it in a thread. Every view of personal data is audited.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Engine, or_, select
+
+from compliance.audit import append as audit_append
+from console.agent_service import build_pop, campaign_config
+from console.i18n import N_, gettext_
+from console.users import CurrentUser
+from dialer.inbound.ani import normalise_ani
+from dialer.inbound.settings import DEFAULT_VERIFICATION, VERIFICATIONS
+from store.db import transaction
+from store.models import Account, CallAttempt, Campaign, Phone, PhoneStatus
+
+SEARCH_LIMIT = 10
+PROMPT_LABELS = {
+    "birth_date": N_("Fecha de nacimiento (AAAA-MM-DD)"),
+    "account_last4": N_("Últimos 4 dígitos de la cuenta"),
+    "postal_code": N_("Código postal"),
+    "full_name": N_("Nombre completo"),
+}
+ANI_LABELS = {
+    "ok": N_("Número identificado"),
+    "foreign": N_("Número de otro país"),
+    "withheld": N_("Número oculto"),
+    "invalid": N_("Número no válido"),
+}
+
+
+class InboundError(ValueError):
+    """Something the agent can fix or must know; the message is for the agent."""
+
+    def __init__(self, message: str, status: int = 422) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class InboundCall:
+    attempt_id: int
+    campaign_id: int | None
+    account_id: int | None
+    phone_e164: str
+    verification: tuple[str, ...]
+
+
+def masked_ref(ref: str) -> str:
+    """Only the first two characters: the last digits are a verification answer."""
+    return ref[:2] + "•" * max(len(ref) - 2, 0)
+
+
+def _verification(config: dict[str, Any]) -> tuple[str, ...]:
+    raw = (config.get("inbound") or {}).get("verification", DEFAULT_VERIFICATION)
+    return tuple(v for v in raw if v in VERIFICATIONS) or DEFAULT_VERIFICATION
+
+
+def load_call(engine: Engine, attempt_id: int, agent_id: int) -> InboundCall:
+    """The inbound call given to this agent; InboundError otherwise."""
+    with transaction(engine) as s:
+        attempt = s.get(CallAttempt, attempt_id)
+        if attempt is None or attempt.direction != "inbound":
+            raise InboundError(gettext_("No es una llamada entrante."), 404)
+        if attempt.agent_id not in (None, agent_id):
+            raise InboundError(gettext_("Esta llamada no es suya."), 403)
+        campaign = s.get(Campaign, attempt.campaign_id) if attempt.campaign_id else None
+        return InboundCall(attempt.id, attempt.campaign_id, attempt.account_id,
+                           attempt.phone_e164, _verification(campaign_config(campaign)))  # fmt: skip
+
+
+def _candidate(account: Account) -> dict[str, Any]:
+    """What an agent sees before identity is verified: the name and a masked reference."""
+    return {"account_id": account.id, "name": account.debtor_name,
+            "ref": masked_ref(account.external_ref)}  # fmt: skip
+
+
+def build_inbound_pop(engine: Engine, message: dict[str, Any], agent: CurrentUser | None,
+                      now: datetime) -> dict[str, Any]:  # fmt: skip
+    """The pop of an inbound call: candidates (names only), prompts, or a search."""
+    ids = [int(a) for a in message.get("account_ids") or []]
+    attempt_id = int(message["attempt_id"])
+    with transaction(engine) as s:
+        accounts = list(s.scalars(select(Account).where(Account.id.in_(ids)).order_by(Account.id))) \
+            if ids else []  # fmt: skip
+        attempt = s.get(CallAttempt, attempt_id)
+        campaign = s.get(Campaign, attempt.campaign_id) if attempt and attempt.campaign_id else None
+        prompts = _verification(campaign_config(campaign))
+        if accounts:
+            audit_append(
+                s, "pii_view",
+                {"page": "inbound_pop", "attempt_id": attempt_id,
+                 "account_ids": [a.id for a in accounts], "fields": ["name"]},
+                actor=agent.actor if agent else "system", subject=f"attempt:{attempt_id}",
+            )  # fmt: skip
+    status = str(message.get("ani_status", "invalid"))
+    return {
+        "type": "inbound",
+        "direction": "inbound",
+        "label": gettext_("Llamada entrante"),
+        "attempt_id": attempt_id,
+        "campaign": campaign.name if campaign else message.get("campaign", ""),
+        "ani_status": status,
+        "ani_label": gettext_(ANI_LABELS.get(status, ANI_LABELS["invalid"])),
+        "candidates": [_candidate(a) for a in accounts],
+        "search": not accounts,
+        "prompts": [{"code": p, "label": gettext_(PROMPT_LABELS[p])} for p in prompts],
+        "waited_seconds": message.get("waited_seconds"),
+    }
+
+
+def _expected(account: Account, prompt: str) -> str | None:
+    fields = account.custom_fields or {}
+    if prompt == "account_last4":
+        return account.external_ref[-4:]
+    if prompt == "birth_date":
+        value = fields.get("birth_date")
+        return str(value) if value else None
+    if prompt == "postal_code":
+        value = fields.get("postal_code")
+        return str(value) if value else None
+    if prompt == "full_name":
+        return account.debtor_name
+    return None
+
+
+def _same(prompt: str, expected: str, given: str) -> bool:
+    if prompt == "birth_date":
+        try:
+            return date.fromisoformat(given.strip()) == date.fromisoformat(expected)
+        except ValueError:
+            return False
+    norm = " ".join(given.split()).casefold()
+    return norm == " ".join(expected.split()).casefold()
+
+
+def verify_identity(engine: Engine, agent: CurrentUser, attempt_id: int, account_id: int,
+                    answers: dict[str, str], now: datetime,
+                    allowed_accounts: list[int] | None) -> dict[str, Any]:  # fmt: skip
+    """The caller's answers against the account's data; on success the call is tied to
+    the account and the full pop is returned (audited as a pii_view)."""
+    call = load_call(engine, attempt_id, agent.id)
+    if call.account_id is not None and call.account_id != account_id:
+        raise InboundError(gettext_("Esta cuenta no le fue asignada."), 403)
+    if allowed_accounts is not None and account_id not in allowed_accounts:
+        raise InboundError(gettext_("Esta cuenta no le fue asignada."), 403)
+    with transaction(engine) as s:
+        account = s.get(Account, account_id)
+        if account is None:
+            raise InboundError(gettext_("La cuenta no existe."), 404)
+        failed = []
+        for prompt in call.verification:
+            expected = _expected(account, prompt)
+            if expected is None or not _same(prompt, expected, answers.get(prompt, "")):
+                failed.append(prompt)
+        audit_append(
+            s, "identity_check",
+            {"attempt_id": attempt_id, "account_id": account_id, "prompts": list(call.verification),
+             "passed": not failed, "failed": failed},
+            actor=agent.actor, subject=f"account:{account_id}",
+        )  # fmt: skip
+        attempt = s.get(CallAttempt, attempt_id)
+        assert attempt is not None
+        if not failed:
+            _tie(s, attempt, account_id, agent.id)
+    if failed:  # the failed check is evidence too: committed above, refused here
+        raise InboundError(gettext_("Los datos no coinciden; no se muestra la cuenta."))
+    pop = build_pop(engine, account_id, attempt_id, agent, now, "inbound_verified")
+    assert pop is not None
+    pop["direction"] = "inbound"
+    pop["label"] = gettext_("Llamada entrante")
+    return pop
+
+
+def _tie(s: Any, attempt: CallAttempt, account_id: int, agent_id: int) -> None:
+    """The verified caller's account becomes the attempt's (dispositions, caps)."""
+    if attempt.account_id is None:
+        attempt.account_id = account_id
+        phone = s.scalar(select(Phone).where(Phone.account_id == account_id,
+                                             Phone.number_e164 == attempt.phone_e164))  # fmt: skip
+        attempt.phone_id = phone.id if phone else None
+    attempt.agent_id = agent_id
+
+
+def search_accounts(engine: Engine, agent: CurrentUser, attempt_id: int, query: str,
+                    country: str) -> list[dict[str, Any]]:  # fmt: skip
+    """Accounts by exact reference or phone number (names and masked references only)."""
+    load_call(engine, attempt_id, agent.id)
+    text = query.strip()
+    if len(text) < 4:
+        raise InboundError(gettext_("Escriba al menos 4 caracteres."))
+    ani = normalise_ani(text, country)
+    with transaction(engine) as s:
+        conditions = [Account.external_ref == text]
+        if ani.e164:
+            phones = select(Phone.account_id).where(
+                Phone.number_e164 == ani.e164, Phone.status != PhoneStatus.wrong_number.value
+            )
+            conditions.append(Account.id.in_(phones))
+        rows = list(s.scalars(select(Account).where(or_(*conditions)).order_by(Account.id)
+                              .limit(SEARCH_LIMIT)))  # fmt: skip
+        audit_append(
+            s, "pii_view",
+            {"page": "inbound_search", "attempt_id": attempt_id,
+             "by": "phone" if ani.e164 else "reference", "results": [a.id for a in rows],
+             "fields": ["name"]},
+            actor=agent.actor, subject=f"attempt:{attempt_id}",
+        )  # fmt: skip
+    return [_candidate(a) for a in rows]
+
+
+def attempt_accounts(engine: Engine, attempt_id: int) -> list[int]:
+    """Accounts of the caller's number (the pop's candidates), for the verify check."""
+    with transaction(engine) as s:
+        attempt = s.get(CallAttempt, attempt_id)
+        if attempt is None or not attempt.phone_e164:
+            return []
+        return list(s.scalars(select(Phone.account_id).where(
+            Phone.number_e164 == attempt.phone_e164,
+            Phone.status != PhoneStatus.wrong_number.value)))  # fmt: skip
+
+
+def campaign_country(engine: Engine, campaign_id: int | None) -> str:
+    """The country whose numbering plan reads a national number typed in a search."""
+    with transaction(engine) as s:
+        campaign = s.get(Campaign, campaign_id) if campaign_id else None
+        return campaign.country if campaign else "MX"

@@ -1,0 +1,77 @@
+"""The agent's JSON API for inbound calls: check the caller's identity, search accounts.
+
+Thin: parse, call console.inbound_service, serialise. The pop itself reaches the
+agent over the WebSocket (console.pophub -> inbound_service.build_inbound_pop).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from console import inbound_service as svc
+from console.agent_views import _int_param, read_fields
+from console.i18n import gettext_
+from console.keys import CLOCK, REDIS
+from console.users import CurrentUser
+from console.webutil import in_db, json_error, requires, user_of
+from store.models import Role
+
+log = logging.getLogger(__name__)
+
+SEARCH_TTL_SECONDS = 3600
+
+
+def searched_key(attempt_id: int) -> str:
+    """Accounts an agent found by searching during an inbound call (may be verified)."""
+    return f"cobrador:console:inbound-search:{{{attempt_id}}}"
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_post("/api/agent/inbound/verify", verify)
+    app.router.add_get("/api/agent/inbound/search", search)
+
+
+async def _live_call(request: web.Request, user: CurrentUser, attempt_id: int) -> svc.InboundCall:
+    return await in_db(request, svc.load_call, attempt_id, user.id)
+
+
+@requires(Role.agent)
+async def verify(request: web.Request) -> web.StreamResponse:
+    user = user_of(request)
+    fields = await read_fields(request)
+    attempt_id = _int_param(fields.get("attempt_id"), "attempt_id")
+    account_id = _int_param(fields.get("account_id"), "account_id")
+    answers = {k[len("answer_") :]: v for k, v in fields.items() if k.startswith("answer_")}
+    try:
+        await _live_call(request, user, attempt_id)
+        allowed = set(await in_db(request, svc.attempt_accounts, attempt_id))
+        found = await request.app[REDIS].smembers(searched_key(attempt_id))
+        allowed |= {int(x) for x in found}
+        pop = await in_db(request, svc.verify_identity, user, attempt_id, account_id, answers,
+                          request.app[CLOCK](), sorted(allowed))  # fmt: skip
+    except svc.InboundError as exc:
+        log.info("agent %s: inbound verify of attempt %s refused: %s", user.id, attempt_id, exc)
+        return json_error(exc.status, str(exc))
+    return web.json_response({"ok": True, "pop": pop})
+
+
+@requires(Role.agent)
+async def search(request: web.Request) -> web.StreamResponse:
+    user = user_of(request)
+    attempt_id = _int_param(request.query.get("attempt_id"), "attempt_id")
+    query = request.query.get("q", "")
+    try:
+        call = await _live_call(request, user, attempt_id)
+        country = await in_db(request, svc.campaign_country, call.campaign_id)
+        found = await in_db(request, svc.search_accounts, user, attempt_id, query, country)
+    except svc.InboundError as exc:
+        return json_error(exc.status, str(exc))
+    if found:
+        redis = request.app[REDIS]
+        await redis.sadd(searched_key(attempt_id), *[f["account_id"] for f in found])
+        await redis.expire(searched_key(attempt_id), SEARCH_TTL_SECONDS)
+    return web.json_response(
+        {"ok": True, "accounts": found, "none": gettext_("Sin resultados") if not found else ""}
+    )

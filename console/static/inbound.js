@@ -1,0 +1,91 @@
+/* Inbound calls on the agent page: candidates (names only), search, identity check.
+   agent.js hands "inbound" socket messages over as a cobrador:inbound event and
+   exposes CobradorAgent.showPop for the verified account. */
+"use strict";
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const panel = $("inbound");
+  if (!panel) return;
+  let call = null;
+  let chosen = null;
+  const kind = $("pop-kind");
+  const previewText = kind ? kind.textContent : "";
+
+  // The account pop of a verified inbound call is marked "llamada entrante".
+  document.addEventListener("cobrador:pop", (ev) => {
+    if (!kind) return;
+    const inbound = ev.detail.direction === "inbound";
+    kind.textContent = inbound ? ev.detail.label : previewText;
+    if (inbound) kind.hidden = false;
+  });
+
+  function say(text, isError) {
+    $("inbound-msg").textContent = text || "";
+    $("inbound-msg").className = "msg" + (isError ? " error" : "");
+  }
+
+  function candidates(list) {
+    const ul = $("inbound-candidates");
+    ul.replaceChildren();
+    if (!list.length) ul.append(Cobrador.el("li", panel.dataset.tNone, "muted"));
+    for (const c of list) {
+      const li = Cobrador.el("li", "");
+      const btn = Cobrador.el("button", `${c.name} · ${c.ref}`, "btn btn-block");
+      btn.type = "button";
+      btn.dataset.accountId = c.account_id;
+      btn.addEventListener("click", () => choose(c));
+      li.append(btn);
+      ul.append(li);
+    }
+  }
+
+  function choose(c) {
+    chosen = c;
+    $("inbound-chosen").textContent = `${c.name} · ${c.ref}`;
+    const box = $("inbound-prompts");
+    box.replaceChildren();
+    for (const p of call.prompts) {
+      const label = Cobrador.el("label", p.label);
+      const input = document.createElement("input");
+      input.name = "answer_" + p.code;
+      input.required = true;
+      input.autocomplete = "off";
+      label.append(input);
+      box.append(label);
+    }
+    $("inbound-verify").hidden = false;
+  }
+
+  document.addEventListener("cobrador:inbound", (ev) => {
+    call = ev.detail;
+    chosen = null;
+    $("waiting").hidden = true;
+    $("pop").hidden = true;
+    panel.hidden = false;
+    $("inbound-ani").textContent = call.ani_label;
+    $("inbound-verify").hidden = true;
+    say("");
+    candidates(call.candidates);
+    if (call.candidates.length === 1) choose(call.candidates[0]);
+  });
+
+  $("inbound-search").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    if (!call) return;
+    const q = encodeURIComponent($("inbound-q").value);
+    const r = await Cobrador.api("GET", `/api/agent/inbound/search?attempt_id=${call.attempt_id}&q=${q}`);
+    if (!r.ok) return say(r.data.reason || panel.dataset.tError, true);
+    candidates(r.data.accounts);
+  });
+
+  $("inbound-verify").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    if (!call || !chosen) return;
+    const body = { attempt_id: call.attempt_id, account_id: chosen.account_id };
+    for (const input of $("inbound-prompts").querySelectorAll("input")) body[input.name] = input.value;
+    const r = await Cobrador.api("POST", "/api/agent/inbound/verify", body);
+    if (!r.ok) return say(r.data.reason || panel.dataset.tError, true);
+    panel.hidden = true;
+    window.CobradorAgent.showPop(r.data.pop);
+  });
+})();

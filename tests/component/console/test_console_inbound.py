@@ -1,0 +1,144 @@
+"""Inbound calls on the agent page: names only until the caller's identity is verified."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import redis.asyncio as aioredis
+from aiohttp.test_utils import TestClient
+from console_fixtures import Seed, login, origin
+from sqlalchemy import Engine, select
+
+from console.pophub import POPS_CHANNEL
+from dialer.agent_state import AgentStates
+from store.db import transaction
+from store.models import AuditEntry, CallAttempt, Phone
+
+
+def inbound_attempt(engine: Engine, seed: Seed, agent_id: int, number: str,
+                    account_id: int | None) -> int:  # fmt: skip
+    from console_fixtures import NOW
+
+    with transaction(engine) as s:
+        row = CallAttempt(account_id=account_id, phone_e164=number, campaign_id=seed.campaign_id,
+                          agent_id=agent_id, direction="inbound", source="inbound",
+                          started_at=NOW, answered_at=NOW, bridged_at=NOW)  # fmt: skip
+        s.add(row)
+        s.flush()
+        return int(row.id)
+
+
+async def next_kind(ws: Any, kind: str) -> dict[str, Any]:
+    async with asyncio.timeout(5):
+        while True:
+            msg = await ws.receive_json()
+            if msg["type"] == kind:
+                return dict(msg)
+
+
+async def inbound_pop_for(client: TestClient, aredis: aioredis.Redis, agent_id: int,
+                          attempt_id: int, account_ids: list[int], status: str = "ok") -> dict[str, Any]:  # fmt: skip
+    ws = await client.ws_connect("/ws/agent", headers={"Origin": origin(client)})
+    await next_kind(ws, "hello")
+    states = AgentStates(aredis)
+    await states.set_ready(agent_id)
+    assert await states.reserve(agent_id, attempt_id)
+    await states.talking(agent_id, attempt_id)
+    message = {"type": "inbound", "attempt_id": attempt_id, "agent_id": agent_id,
+               "campaign": "mx-demo", "direction": "inbound", "ani_status": status,
+               "account_ids": account_ids,
+               "account_id": account_ids[0] if len(account_ids) == 1 else None}  # fmt: skip
+    await aredis.publish(POPS_CHANNEL, json.dumps(message))
+    pop = await next_kind(ws, "inbound")
+    await ws.close()
+    return pop
+
+
+def audit_kinds(engine: Engine) -> list[tuple[str, str]]:
+    with transaction(engine) as s:
+        return [(e.kind, e.payload) for e in s.scalars(select(AuditEntry).order_by(AuditEntry.id))]
+
+
+async def test_given_caller_matching_two_accounts_when_popped_then_names_only_and_verification_opens_the_account(
+    client: TestClient, seed: Seed, engine: Engine, aredis: aioredis.Redis
+) -> None:
+    token = await login(client, "ana")
+    agent = seed.users["ana"]
+    with transaction(engine) as s:  # Juan shares María's number
+        s.add(Phone(account_id=seed.other_account_id, number_e164="+525512340001", position=2))
+    attempt = inbound_attempt(engine, seed, agent, "+525512340001", None)
+    pop = await inbound_pop_for(client, aredis, agent, attempt,
+                                [seed.account_id, seed.other_account_id])  # fmt: skip
+    assert pop["label"] == "Llamada entrante" and pop["search"] is False
+    assert [c["name"] for c in pop["candidates"]] == ["María López Hernández", "Juan Pérez"]
+    assert [c["ref"] for c in pop["candidates"]] == ["MX•••••", "MX•••••"]
+    assert all(set(c) == {"account_id", "name", "ref"} for c in pop["candidates"])  # no balance
+    assert [p["code"] for p in pop["prompts"]] == ["account_last4"]
+    assert any(k == "pii_view" and "inbound_pop" in p for k, p in audit_kinds(engine))
+    headers = {"X-CSRF-Token": token}
+    # Before verification the account itself stays closed.
+    denied = await client.get(f"/api/agent/accounts/{seed.other_account_id}")
+    assert denied.status == 403
+    wrong = await client.post("/api/agent/inbound/verify", headers=headers, json={
+        "attempt_id": attempt, "account_id": seed.other_account_id, "answer_account_last4": "9999"})  # fmt: skip
+    assert wrong.status == 422 and "no coinciden" in (await wrong.json())["reason"]
+    right = await client.post("/api/agent/inbound/verify", headers=headers, json={
+        "attempt_id": attempt, "account_id": seed.other_account_id, "answer_account_last4": "0002"})  # fmt: skip
+    body = await right.json()
+    assert right.status == 200 and body["pop"]["account"]["name"] == "Juan Pérez"
+    assert body["pop"]["direction"] == "inbound" and body["pop"]["account"]["balance"] == "800.00"
+    with transaction(engine) as s:
+        row = s.get(CallAttempt, attempt)
+        assert row is not None and row.account_id == seed.other_account_id
+    checks = [json.loads(p) for k, p in audit_kinds(engine) if k == "identity_check"]
+    assert [c["passed"] for c in checks] == [False, True]
+    assert any(k == "pii_view" and "inbound_verified" in p for k, p in audit_kinds(engine))
+    # The account is the agent's call now: the disposition form may use it.
+    assert (await client.get(f"/api/agent/accounts/{seed.other_account_id}")).status == 200
+
+
+async def test_given_withheld_number_when_popped_then_search_finds_by_reference_and_other_accounts_stay_closed(
+    client: TestClient, seed: Seed, engine: Engine, aredis: aioredis.Redis
+) -> None:
+    token = await login(client, "ana")
+    agent = seed.users["ana"]
+    attempt = inbound_attempt(engine, seed, agent, "", None)
+    pop = await inbound_pop_for(client, aredis, agent, attempt, [], status="withheld")
+    assert pop["search"] is True and pop["candidates"] == [] and pop["ani_label"] == "Número oculto"
+    short = await client.get(f"/api/agent/inbound/search?attempt_id={attempt}&q=MX")
+    assert short.status == 422
+    found = await client.get(f"/api/agent/inbound/search?attempt_id={attempt}&q=MX-0001")
+    accounts = (await found.json())["accounts"]
+    assert [a["account_id"] for a in accounts] == [seed.account_id]
+    by_phone = await client.get(f"/api/agent/inbound/search?attempt_id={attempt}&q=5512340002")
+    assert [a["account_id"] for a in (await by_phone.json())["accounts"]] == [seed.other_account_id]
+    headers = {"X-CSRF-Token": token}
+    ok = await client.post("/api/agent/inbound/verify", headers=headers, json={
+        "attempt_id": attempt, "account_id": seed.account_id, "answer_account_last4": "0001"})  # fmt: skip
+    assert ok.status == 200
+
+
+async def test_given_another_agents_inbound_call_when_verifying_then_refused(
+    client: TestClient, seed: Seed, engine: Engine, aredis: aioredis.Redis
+) -> None:
+    token = await login(client, "ana")
+    attempt = inbound_attempt(engine, seed, seed.users["beto"], "+525512340001", None)
+    response = await client.post("/api/agent/inbound/verify", headers={"X-CSRF-Token": token},
+                                 json={"attempt_id": attempt, "account_id": seed.account_id,
+                                       "answer_account_last4": "0001"})  # fmt: skip
+    assert response.status == 403
+    outbound = await client.post("/api/agent/inbound/verify", headers={"X-CSRF-Token": token},
+                                 json={"attempt_id": 999999, "account_id": seed.account_id})  # fmt: skip
+    assert outbound.status == 404
+
+
+async def test_given_supervisor_when_opening_the_wallboard_then_inbound_queue_figures_are_there(
+    client: TestClient, seed: Seed
+) -> None:
+    await login(client, "sofia")
+    page = await (await client.get("/supervisor")).text()
+    assert "Llamadas entrantes" in page and "Abandonadas en cola" in page
+    for field in ("waiting", "longest_wait_seconds", "1h.service_level", "24h.abandoned"):
+        assert f'data-inbound="{field}"' in page
