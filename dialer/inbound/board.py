@@ -3,22 +3,38 @@ longest wait, answered and abandoned in queue, service level per window."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
 from dialer.inbound.queue import InboundQueue
-from dialer.inbound.settings import InboundSettingsError, inbound_settings
+from dialer.inbound.settings import InboundSettings, InboundSettingsError, inbound_settings
 from metrics import definitions as m
 
 WINDOWS = {"1h": 3600.0, "24h": 86400.0}
 DEFAULT_SERVICE_LEVEL_SECONDS = 20.0
 
 
+_settings_cache: dict[str, InboundSettings | None] = {}
+
+
+def _settings(config: Mapping[str, Any] | None, country: str) -> InboundSettings | None:
+    """The campaign's inbound settings, parsed once per distinct config (every tick asks)."""
+    raw = (config or {}).get("inbound")
+    key = f"{country}|{json.dumps(raw, sort_keys=True, default=str)}"
+    if key not in _settings_cache:
+        if len(_settings_cache) > 256:
+            _settings_cache.clear()
+        try:
+            _settings_cache[key] = inbound_settings(config, country)
+        except InboundSettingsError:
+            _settings_cache[key] = None
+    return _settings_cache[key]
+
+
 def service_level_seconds(config: Mapping[str, Any] | None, country: str) -> float:
-    try:
-        return inbound_settings(config, country).service_level_seconds
-    except InboundSettingsError:
-        return DEFAULT_SERVICE_LEVEL_SECONDS
+    settings = _settings(config, country)
+    return settings.service_level_seconds if settings else DEFAULT_SERVICE_LEVEL_SECONDS
 
 
 async def inbound_board(queue: InboundQueue, campaign: str, now: float,
@@ -46,9 +62,8 @@ async def snapshot_fields(queue: InboundQueue, campaign: str, config: Mapping[st
                           country: str, now: float) -> dict[str, Any]:  # fmt: skip
     """The pacing snapshot's inbound fields (dialer/pacing/snapshot.py): each waiting
     caller's wait so far, the arrival rate of this local hour, the wait target."""
-    try:
-        settings = inbound_settings(config, country)
-    except InboundSettingsError:
+    settings = _settings(config, country)
+    if settings is None:
         return {}  # the campaign's inbound is unusable: the snapshot says "no inbound"
     waiting = await queue.waiting(campaign)
     return {
