@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import timedelta
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -95,8 +96,22 @@ async def test_given_caller_matching_two_accounts_when_popped_then_names_only_an
     checks = [json.loads(p) for k, p in audit_kinds(engine) if k == "identity_check"]
     assert [c["passed"] for c in checks] == [False, True]
     assert any(k == "pii_view" and "inbound_verified" in p for k, p in audit_kinds(engine))
-    # The account is the agent's call now: the disposition form may use it.
+    # The account is the agent's call now: the disposition form may use it, with the
+    # same rules as an outbound call; a right-party talk counts as a contact.
     assert (await client.get(f"/api/agent/accounts/{seed.other_account_id}")).status == 200
+    saved = await client.post("/api/agent/disposition", headers=headers, json={
+        "attempt_id": attempt, "party": "titular", "outcome": "rehusa"})  # fmt: skip
+    assert saved.status == 200, await saved.text()
+    with transaction(engine) as s:
+        row = s.get(CallAttempt, attempt)
+        assert row is not None and row.right_party_contact is True
+    from console_fixtures import NOW
+
+    from compliance.service import load_history
+
+    history = load_history(engine, [seed.other_account_id], NOW - timedelta(days=1))
+    assert history[seed.other_account_id].attempts == []  # never an attempt of ours
+    assert [e.member for e in history[seed.other_account_id].contacts] == [f"a:{attempt}"]
 
 
 async def test_given_withheld_number_when_popped_then_search_finds_by_reference_and_other_accounts_stay_closed(
