@@ -99,6 +99,7 @@ class DialFloor:
     campaign_id: int
     legs: list[str] = field(default_factory=list)
     bots: asyncio.Task[None] | None = None
+    stop_bots: asyncio.Event = field(default_factory=asyncio.Event)
 
     @classmethod
     async def open(
@@ -159,8 +160,10 @@ class DialFloor:
         self.bots = asyncio.create_task(self._ready_again())
 
     async def _ready_again(self) -> None:
-        """Agents who finish wrap-up at once."""
-        while True:
+        """Agents who finish wrap-up at once. Stopped by an event, not by cancellation:
+        a redis-py call cancelled mid-flight can leave the task (and the loop's
+        teardown) waiting forever."""
+        while not self.stop_bots.is_set():
             for agent_id in self.agent_ids:
                 if (await self.agents.get(agent_id)).state is AgentState.wrap_up:
                     await self.agents.set_ready(agent_id)
@@ -182,7 +185,8 @@ class DialFloor:
 
     async def close(self) -> None:
         if self.bots is not None:
-            self.bots.cancel()
+            self.stop_bots.set()
+            await self.bots
         await self.dialer.stop()
         for leg in self.legs:
             # Already gone after a restart: an error here is no failure.

@@ -73,11 +73,12 @@ class Watch:
         self.pops: list[dict[str, Any]] = []
         self.joins: list[Message] = []
         self._tasks: list[asyncio.Task[None]] = []
+        self._events: Any = None
 
     async def start(self) -> None:
         pubsub = self.floor.redis.pubsub()
         await pubsub.subscribe(POPS_CHANNEL)
-        events = self.floor.ami.events()
+        events = self._events = self.floor.ami.events()
 
         async def read_pops() -> None:
             while True:
@@ -93,6 +94,9 @@ class Watch:
         self._tasks = [asyncio.create_task(read_pops()), asyncio.create_task(read_joins())]
 
     async def stop(self) -> None:
+        # An AMI subscription nobody reads would fill and hold the client's reader.
+        if self._events is not None:
+            self._events.close()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -129,7 +133,8 @@ async def floor(ami: AMIClient, engine: Engine, redis_url: str,
         {"Action": "Setvar", "Variable": cv.AGI_PORT, "Value": str(floor.agi.port)}
     )
     yield floor
-    await floor.close()
+    async with asyncio.timeout(60):  # a stuck teardown must not hold the shared Asterisk
+        await floor.close()
 
 
 def accounts_of(engine: Engine, number: str) -> list[int]:
