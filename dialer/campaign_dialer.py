@@ -919,7 +919,7 @@ class CampaignDialer:
             "abandon_target": snapshot.abandon_target,
             "hopper": {**sizes, "health": health},
             "inbound": await inbound_board(self.inbound, self.name, now, service_level_seconds(
-                self.campaign.config, self.campaign.country)),
+                self.campaign.config, self.campaign.country), snapshot.inbound_waiting),
         }  # fmt: skip
         await self.redis.set(wallboard_key(self.name), json.dumps(board), ex=60)
 

@@ -37,25 +37,32 @@ def service_level_seconds(config: Mapping[str, Any] | None, country: str) -> flo
     return settings.service_level_seconds if settings else DEFAULT_SERVICE_LEVEL_SECONDS
 
 
-async def inbound_board(queue: InboundQueue, campaign: str, now: float,
-                        within_seconds: float) -> dict[str, Any]:  # fmt: skip
-    waiting = await queue.waiting(campaign)
-    longest = max((now - w.since for w in waiting), default=0.0)
-    m.INBOUND_WAITING.labels(campaign).set(len(waiting))
-    m.INBOUND_LONGEST_WAIT.labels(campaign).set(max(0.0, longest))
+OUTCOMES_EVERY_SECONDS = 5.0  # per-window outcomes change slowly; waiting is live
+
+
+async def inbound_board(queue: InboundQueue, campaign: str, now: float, within_seconds: float,
+                        waits: tuple[float, ...]) -> dict[str, Any]:  # fmt: skip
+    """`waits`: the snapshot's inbound_waiting (seconds each waiting caller has waited)."""
+    longest = max(waits, default=0.0)
+    m.INBOUND_WAITING.labels(campaign).set(len(waits))
+    m.INBOUND_LONGEST_WAIT.labels(campaign).set(longest)
     board: dict[str, Any] = {
-        "waiting": len(waiting),
-        "longest_wait_seconds": round(max(0.0, longest), 1),
+        "waiting": len(waits),
+        "longest_wait_seconds": round(longest, 1),
         "service_level_seconds": within_seconds,
     }
-    for label, seconds in WINDOWS.items():
-        out = await queue.outcomes(campaign, now, seconds, within_seconds)
-        level = out.service_level
-        if level is not None:
-            m.INBOUND_SERVICE_LEVEL.labels(campaign, label).set(level)
-        board[label] = {"answered": out.answered, "abandoned": out.abandoned,
-                        "service_level": level}  # fmt: skip
-    return board
+    cached = queue.outcomes_cache.get(campaign)
+    if cached is None or now - cached[0] >= OUTCOMES_EVERY_SECONDS or now < cached[0]:
+        windows: dict[str, Any] = {}
+        for label, seconds in WINDOWS.items():
+            out = await queue.outcomes(campaign, now, seconds, within_seconds)
+            level = out.service_level
+            if level is not None:
+                m.INBOUND_SERVICE_LEVEL.labels(campaign, label).set(level)
+            windows[label] = {"answered": out.answered, "abandoned": out.abandoned,
+                              "service_level": level}  # fmt: skip
+        cached = queue.outcomes_cache[campaign] = (now, windows)
+    return {**board, **cached[1]}
 
 
 async def snapshot_fields(queue: InboundQueue, campaign: str, config: Mapping[str, Any] | None,
@@ -65,9 +72,9 @@ async def snapshot_fields(queue: InboundQueue, campaign: str, config: Mapping[st
     settings = _settings(config, country)
     if settings is None:
         return {}  # the campaign's inbound is unusable: the snapshot says "no inbound"
-    waiting = await queue.waiting(campaign)
+    waiting, rate = await queue.waiting_and_rate(campaign, now, settings.hours.zone)
     return {
         "inbound_waiting": tuple(max(0.0, now - w.since) for w in waiting),
-        "inbound_rate_per_s": await queue.arrival_rate(campaign, now, settings.hours.zone),
+        "inbound_rate_per_s": rate,
         "inbound_wait_target_s": settings.service_level_seconds,
     }

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import redis.asyncio as aioredis
@@ -61,6 +62,8 @@ class Outcomes:
 class InboundQueue:
     def __init__(self, redis: aioredis.Redis) -> None:
         self._redis = redis
+        # The wallboard's per-window outcomes, refreshed every few seconds (board.py).
+        self.outcomes_cache: dict[str, tuple[float, dict[str, Any]]] = {}
 
     async def join(self, campaign: str, call_id: str, now: float, zone: ZoneInfo) -> None:
         """A caller starts waiting; the arrival is counted in the campaign's local hour."""
@@ -107,6 +110,20 @@ class InboundQueue:
         """1 for the caller who has waited longest."""
         rank: object = await self._redis.zrank(waiting_key(campaign), call_id)
         return int(rank) + 1 if isinstance(rank, int) else None
+
+    async def waiting_and_rate(self, campaign: str, at: float,
+                               zone: ZoneInfo) -> tuple[list[Waiting], float]:  # fmt: skip
+        """`waiting` and `arrival_rate` in one round trip (the dial loop asks every tick)."""
+        local = datetime.fromtimestamp(at, zone)
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.zrange(waiting_key(campaign), 0, -1, withscores=True)
+        for back in range(ARRIVAL_DAYS):
+            day = (local.date() - timedelta(days=back)).isoformat()
+            pipe.hget(arrivals_key(campaign, day), str(local.hour))
+        rows, *counts = await pipe.execute()
+        waiting = [Waiting(_text(member), float(score)) for member, score in rows]
+        rate = sum(int(v) for v in counts if v is not None) / (ARRIVAL_DAYS * 3600.0)
+        return waiting, rate
 
     async def arrival_rate(self, campaign: str, at: float, zone: ZoneInfo) -> float:
         """Calls per second expected in the local hour of `at`: the mean of that hour
