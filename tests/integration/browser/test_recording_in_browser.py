@@ -8,6 +8,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from browser_harness import SCREENSHOTS
 from console_fixtures import PASSWORD, Seed, make_attempt
 from sqlalchemy import Engine, select
 
@@ -81,6 +82,8 @@ def test_given_auditor_on_an_attempt_when_playing_then_audio_has_a_duration_and_
         " || document.getElementById('recording-audio').ended"
     )
     assert ranges, "the player fetched the recording"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "recording.png"), full_page=True)
     [play] = _plays(engine)
     assert play["recording_id"] == recording_id and play["attempt_id"] == attempt
     context.close()
