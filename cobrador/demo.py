@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
 import random
 import secrets
@@ -299,6 +300,8 @@ async def run_bots(
     """Simulated agents: ready, take calls, record a plausible disposition, ready again."""
     from console.users import CurrentUser, Role
     from dialer.agent_state import AgentState, AgentStateError, AgentStates
+    from dialer.campaign_dialer import COMMANDS_CHANNEL
+    from dialer.phone_commands import RECONNECT
     from store.models import Campaign, User
 
     def load() -> list[tuple[CurrentUser, str]]:
@@ -315,6 +318,7 @@ async def run_bots(
         await states.login(bot.id, campaign)
         await states.set_ready(bot.id)
     last_attempt: dict[int, int] = {}
+    asked: dict[int, float] = {}  # bot -> when it last asked for its leg again
     try:
         while not stop.is_set():
             for bot, _ in bots:
@@ -330,6 +334,11 @@ async def run_bots(
                 elif snap.state is AgentState.logged_out:
                     await states.login(bot.id, _)
                     await states.set_ready(bot.id)
+                elif snap.state is AgentState.no_audio and clock() - asked.get(bot.id, 0.0) > 5:
+                    # The bot's leg dropped: press "reconnect" like a person would.
+                    asked[bot.id] = clock()
+                    await client.publish(COMMANDS_CHANNEL, json.dumps({"type": RECONNECT,
+                                                                       "agent_id": bot.id}))  # fmt: skip
             await asyncio.sleep(0.25)
     finally:
         for bot, _ in bots:

@@ -55,6 +55,11 @@ class Settings:
     phone_credential_ttl: int = 900
     # Default language of the console.
     language: str = "es"
+    # The phone of a console user (agent or supervisor) as an Originate Channel:
+    # `{user_id}` and `{username}` are filled in. The dialer calls it for the
+    # agent's nailed-up leg and for a supervisor's monitoring leg. Empty: the
+    # dialer places no agent legs (they are set up some other way).
+    agent_endpoint: str = "PJSIP/agent-{user_id}"
     # Extra profile/campaign directories.
     profiles_dir: Path | None = None
     log_level: str = "INFO"

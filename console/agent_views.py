@@ -176,6 +176,9 @@ async def go_ready(request: web.Request) -> web.StreamResponse:
     if pending is not None:
         return json_error(409, gettext_("Tipifique la llamada anterior antes de continuar."))
     await _ensure_logged_in(request, user)
+    if (await request.app[STATES].get(user.id)).state is AgentState.no_audio:
+        # Ready needs a live phone leg: the reconnect button calls the phone first.
+        return json_error(409, gettext_("Sin audio: reconecte su teléfono antes de continuar."))
     try:
         await request.app[STATES].set_ready(user.id)
     except AgentStateError:

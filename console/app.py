@@ -31,6 +31,7 @@ from console import (
     agent_views,
     auditor_views,
     auth_views,
+    dialer_phone_views,
     inbound_views,
     recording_views,
     supervisor_views,
@@ -208,6 +209,7 @@ def init_app(
     auditor_views.setup_routes(app)
     phone_views.setup(app)
     recording_views.setup_routes(app)
+    dialer_phone_views.setup_routes(app)
     app.cleanup_ctx.append(_pophub_ctx)
     app.cleanup_ctx.append(agent_views.callback_release_ctx)
     return app

@@ -17,7 +17,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -152,6 +152,9 @@ class CampaignDialer:
         self._stopping = asyncio.Event()
         self._events = ami.events()
         ami.on_reconnect = self.reconcile
+        # Set by the service when it places agent legs (dialer.agent_legs): checked
+        # right after reserving, so a debtor is never bridged to a dead leg.
+        self.agent_check: Callable[[int], Awaitable[bool]] | None = None
 
     @staticmethod
     def _policy_for(mode: str) -> Policy:
@@ -607,11 +610,21 @@ class CampaignDialer:
             if preferred is not None:
                 agents.sort(key=lambda a: a.agent_id != int(preferred))
             for agent in agents:
-                if await self.agents.reserve(agent.agent_id, attempt_id):
+                if await self.agents.reserve(agent.agent_id, attempt_id) and (
+                    await self._still_usable(agent.agent_id, attempt_id)
+                ):
                     return agent.agent_id
             if self.clock() >= deadline:
                 return None
             await asyncio.sleep(0.05)
+
+    async def _still_usable(self, agent_id: int, attempt_id: int) -> bool:
+        """Reserved, and still so with a live leg: a leg that dropped meanwhile put
+        the agent in no_audio, and the debtor is treated as having no agent."""
+        if self.agent_check is not None and not await self.agent_check(agent_id):
+            return False
+        snap = await self.agents.get(agent_id)
+        return snap.state.value == "reserved" and snap.attempt_id == attempt_id
 
     # -- the end of a call ------------------------------------------------------
 

@@ -23,12 +23,17 @@ from sqlalchemy.orm import Session
 from cobrador.settings import Settings
 from compliance.service import ComplianceService
 from dialer import channel_vars as cv
-from dialer.ami import AMIClient
+from dialer.agent_legs import AgentLegs
+from dialer.agent_state import AgentStates
+from dialer.ami import AMIClient, Message
 from dialer.ami.errors import AMIError
 from dialer.campaign_dialer import CampaignDialer, DialerOptions
 from dialer.fastagi import AGISession, FastAGIServer
 from dialer.inbound.calls import InboundCalls
+from dialer.monitoring import Monitoring, sql_audit
+from dialer.phone_service import PhoneService
 from dialer.recording import Recorder, recording_mode, recording_notice
+from dialer.user_phones import EndpointError, PhoneUser, endpoint, load_user
 from store.models import Campaign
 from store.recordings.finalize import finalize_recording
 from store.recordings.storage import DirectoryStorage
@@ -53,6 +58,7 @@ class DialerService:
     options: DialerOptions | None = None
     dialers: dict[str, CampaignDialer] = field(default_factory=dict)
     agi: FastAGIServer | None = None
+    phones: PhoneService | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def answer(self, agi: AGISession) -> None:
@@ -100,14 +106,31 @@ class DialerService:
                 recorder=self.recorder_for(campaign, compliance, owner),
             )  # fmt: skip
         log.info("dialer %s: campaigns %s", owner, ", ".join(self.dialers) or "(none)")
+        self.phones = self._phone_service(owner)
+        dialers = list(self.dialers.values())
+
+        async def reconcile_all(channels: list[Message]) -> None:
+            # One callback for every campaign's loop and the phones (each loop
+            # setting its own would leave only the last one reconciled).
+            for dialer in dialers:
+                await dialer.reconcile(channels)
+            if self.phones is not None:
+                await self.phones.reconcile(channels)
+
+        self.ami.on_reconnect = reconcile_all
 
         async def stop_when_asked() -> None:
             await self._stop.wait()
             for dialer in self.dialers.values():
                 dialer.request_stop()
+            if self.phones is not None:
+                self.phones.request_stop()
 
+        loops = [d.run() for d in self.dialers.values()]
+        if self.phones is not None:
+            loops.append(self.phones.run())
         try:
-            await asyncio.gather(*(d.run() for d in self.dialers.values()), stop_when_asked())
+            await asyncio.gather(*loops, stop_when_asked())
         finally:
             await self.shutdown()
 
@@ -137,6 +160,36 @@ class DialerService:
             clock=self.clock,
         )  # fmt: skip
 
+    def _phone_service(self, owner: str) -> PhoneService | None:
+        """Agent legs and supervisor monitoring, unless no phone endpoint is configured."""
+        template = self.settings.agent_endpoint
+        if not template:
+            return None
+        states = AgentStates(self.redis, clock=self.clock)
+
+        async def user_of(user_id: int) -> PhoneUser | None:
+            return await asyncio.to_thread(load_user, self.sql, user_id)
+
+        async def phone_of(agent_id: int) -> str | None:
+            user = await user_of(agent_id)
+            if user is None:
+                return None
+            try:
+                return endpoint(template, user)
+            except EndpointError as exc:
+                log.warning("agent %s: %s", agent_id, exc)
+                return None
+
+        legs = AgentLegs(redis=self.redis, ami=self.ami, states=states, phone_of=phone_of,
+                         campaigns=self.dialers, owner=owner, clock=self.clock)  # fmt: skip
+        monitoring = Monitoring(redis=self.redis, ami=self.ami, states=states, user_of=user_of,
+                                phone_for=lambda user: endpoint(template, user),
+                                audit=sql_audit(self.sql), campaigns=self.dialers, owner=owner,
+                                clock=self.clock)  # fmt: skip
+        for dialer in self.dialers.values():
+            dialer.agent_check = legs.usable
+        return PhoneService(redis=self.redis, ami=self.ami, legs=legs, monitoring=monitoring)
+
     async def _connect_ami(self) -> None:
         """Until Asterisk answers: no calls are placed meanwhile, so waiting is safe."""
         delay = 0.5
@@ -155,6 +208,8 @@ class DialerService:
         self._stop.set()
         for dialer in self.dialers.values():
             dialer.request_stop()
+        if self.phones is not None:
+            self.phones.request_stop()
 
     async def shutdown(self) -> None:
         for dialer in self.dialers.values():

@@ -42,6 +42,10 @@ DEFAULT_ORIGINATE_TIMEOUT = 30.0
 SIM_AGENTS = "sim-agents"
 SAFE_HARBOR = "safe-harbor"
 CONTEXT_SUPERVISOR = "cobrador-supervisor"
+CONTEXT_SPY = "cobrador-spy"
+SPY_MODE = "COBRADOR_SPY_MODE"
+# ChanSpy options per mode, as in extensions.conf's cobrador-spy.
+SPY_OPTIONS = {"listen": "qbSE", "whisper": "qbSEw", "barge": "qbSEB"}
 SPY_AGENT_ID = "COBRADOR_SPY_AGENT_ID"
 # OriginateResponse Reason as Asterisk 22 reports it for Local channels: 4 answered,
 # 3 rang out (Originate Timeout), 0 for every other failure (busy, congestion...).
@@ -161,6 +165,7 @@ class PBX:
             cv.AGI_PORT: str(agi_port),
         }
         self.unavailable_endpoints: set[str] = set()
+        self.spied: dict[str, str] = {}  # spy channel uniqueid -> spied channel uniqueid
         self.event_log: list[list[Header]] | None = None  # set to [] to record
         self.calls_placed = 0
         self._sinks: set[EventSink] = set()
@@ -781,6 +786,8 @@ class PBX:
             return await self._agent(channel)
         if context == CONTEXT_SUPERVISOR:
             return await self._supervisor(channel)
+        if context == CONTEXT_SPY:
+            return await self._spy(channel)
         # Anything else: stay up until hung up or redirected.
         self._exten(channel, context, exten, priority, "Wait", "86400")
         await self._wait(channel, 86400)
@@ -944,10 +951,46 @@ class PBX:
             self._dialplan_hangup(channel, 16, (ctx, "s", 5))
         return None
 
+    async def _spy(self, channel: Channel) -> LocationT | None:
+        """ChanSpy on the agent's bridged leg (SPYGROUP agent<id>); no audio is
+        simulated, only the channel's life: it ends when either side hangs up."""
+        ctx = CONTEXT_SPY
+        agent_id = self.get_var(channel, SPY_AGENT_ID) or ""
+        mode = self.get_var(channel, SPY_MODE) or ""
+        self._exten(channel, ctx, "s", 1, "NoOp", f"cobrador-spy agent={agent_id} mode={mode}")
+        valid = agent_id.isdigit() and mode in SPY_OPTIONS
+        self._exten(channel, ctx, "s", 2, "GotoIf", f"{int(agent_id.isdigit())}?:bad")
+        if agent_id.isdigit():
+            self._exten(channel, ctx, "s", 3, "GotoIf", f"{int(valid)}?:bad")
+        if not valid:
+            self._dialplan_hangup(channel, 21, (ctx, "s", 6))
+            return None
+        self._exten(channel, ctx, "s", 4, "Answer")
+        self._exten(channel, ctx, "s", 5, "Goto", f"mode-{mode},1")
+        group = f"agent{agent_id}"
+        self._exten(channel, ctx, f"mode-{mode}", 1, "ChanSpy", f",{SPY_OPTIONS[mode]}g({group})")
+        target = next((c for c in self.channels.values()
+                       if c.variables.get("SPYGROUP") == group and c.bridge), None)  # fmt: skip
+        if target is not None:
+            self.spied[channel.uniqueid] = target.uniqueid
+            stop = asyncio.ensure_future(channel.interrupt.wait())
+            gone = asyncio.ensure_future(target.gone.wait())
+            try:
+                await asyncio.wait({stop, gone}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                stop.cancel()
+                gone.cancel()
+                self.spied.pop(channel.uniqueid, None)
+        if channel.hangup_cause is None and channel.redirect is None:
+            self._dialplan_hangup(channel, 16, (ctx, f"mode-{mode}", 2))
+        return None
+
     # -- operator and test hooks -------------------------------------------------
 
     def drop_agent(self, agent_id: int | str) -> bool:
-        """The agent's phone hangs up (the nailed-up leg drops)."""
+        """The agent's phone hangs up (the nailed-up leg drops). It comes back the
+        way it came: a new Originate to the phone (the dialer's reconnect); while
+        its endpoint is in `unavailable_endpoints` that Originate fails instead."""
         for channel in list(self.channels.values()):
             if channel.variables.get(cv.AGENT_ID) == str(agent_id) and channel.bridge:
                 far_end = channel.peer or channel

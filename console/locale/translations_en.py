@@ -1,6 +1,23 @@
 """English texts of the console (source of messages.po; run console/locale/update.py)."""
 
 EN = {
+    "Sin audio: la línea de su teléfono se cortó y no recibirá llamadas.": "No audio: your phone line dropped and you will not receive calls.",
+    "Reconectar audio": "Reconnect audio",
+    "Sin audio: reconecte su teléfono antes de continuar.": "No audio: reconnect your phone before continuing.",
+    "No ha iniciado turno en una campaña.": "You have not started a shift in a campaign.",
+    "Reconectando el audio…": "Reconnecting audio…",
+    "Modo de monitoreo desconocido.": "Unknown monitoring mode.",
+    "Indique el agente.": "Say which agent.",
+    "Ese agente no está conectado.": "That agent is not logged in.",
+    "El agente no está en una llamada.": "The agent is not on a call.",
+    "Llamando a su teléfono…": "Calling your phone…",
+    "Sesión de monitoreo desconocida.": "Unknown monitoring session.",
+    "Monitoreo": "Monitoring",
+    "Terminar monitoreo": "Stop monitoring",
+    "Escuchar": "Listen",
+    "Susurrar": "Whisper",
+    "Intervenir": "Barge in",
+    "Escuchar: nadie la oye. Susurrar: solo el agente la oye. Intervenir: la oyen el agente y el deudor.": "Listen: nobody hears you. Whisper: only the agent hears you. Barge in: the agent and the debtor hear you.",
     "Buenos días, le habla {agente} de parte de {acreedor}. Le llamamos para recordarle el saldo pendiente de su cuenta y ayudarle a ponerse al corriente.": "Good morning, this is {agente} calling on behalf of {acreedor}. We are calling to remind you of the outstanding balance on your account and to help you catch up.",
     "Le llamamos de parte de {acreedor} porque su cuenta tiene un atraso importante. Necesitamos acordar hoy una fecha y un monto de pago.": "We are calling on behalf of {acreedor} because your account is seriously past due. We need to agree on a payment date and amount today.",
     "Su cuenta con {acreedor} está a punto de pasar a cobranza prejudicial. Todavía podemos acordar un convenio de pago para evitarlo.": "Your account with {acreedor} is about to go to pre-legal collection. We can still agree on a payment plan to avoid it.",

@@ -18,6 +18,7 @@
     $("state-reason").textContent = s.state === "paused" && s.reason ? s.reason : "";
     $("btn-ready").disabled = s.state === "ready" || s.state === "talking" || s.state === "reserved";
     document.body.dataset.agentState = s.state;
+    $("no-audio").hidden = s.state !== "no_audio";
   }
   function tick() {
     if (state.since) {
@@ -265,6 +266,8 @@
     return r;
   }
   $("btn-hangup").addEventListener("click", () => command("/api/agent/hangup"));
+  // The dialer calls the phone again; the page's phone answers by itself.
+  $("btn-reconnect").addEventListener("click", () => command("/api/agent/reconnect"));
   $("btn-transfer").addEventListener("click", () => command("/api/agent/transfer"));
   $("btn-record-start").addEventListener("click", () => command("/api/agent/recording/start"));
   $("btn-record-stop").addEventListener("click", () => command("/api/agent/recording/stop"));

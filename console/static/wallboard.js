@@ -27,7 +27,7 @@
     const body = document.getElementById("agents-body");
     body.replaceChildren();
     if (!snap.agents.length) {
-      const tr = Cobrador.el("tr"); const td = Cobrador.el("td", T.none, "muted"); td.colSpan = 4; tr.append(td); body.append(tr);
+      const tr = Cobrador.el("tr"); const td = Cobrador.el("td", T.none, "muted"); td.colSpan = 5; tr.append(td); body.append(tr);
     }
     for (const a of snap.agents) {
       const tr = Cobrador.el("tr");
@@ -35,7 +35,7 @@
       const badge = Cobrador.el("span", T[a.state] || a.state, "badge badge-" + a.state);
       const state = Cobrador.el("td"); state.append(badge);
       const timer = Cobrador.el("td", "", "timer"); timer.dataset.since = a.since;
-      tr.append(Cobrador.el("td", a.name), state, timer, Cobrador.el("td", a.reason));
+      tr.append(Cobrador.el("td", a.name), state, timer, Cobrador.el("td", a.reason), monitorCell(a));
       body.append(tr);
     }
     const target = snap.campaign ? snap.campaign.abandon_target : Number(root.dataset.target);
@@ -77,6 +77,34 @@
     }
     tick();
   }
+  // Listen / whisper / barge on a talking agent, with the supervisor's own phone.
+  let monitorId = null;
+  const monitorMsg = document.getElementById("monitor-msg");
+  const monitorStop = document.getElementById("monitor-stop");
+  function monitorCell(a) {
+    const td = Cobrador.el("td");
+    if (a.state !== "talking") return td;
+    for (const mode of ["listen", "whisper", "barge"]) {
+      const b = Cobrador.el("button", T[mode], "btn btn-small");
+      b.type = "button"; b.title = T.monitor_hint;
+      b.dataset.monitor = mode; b.dataset.agent = a.agent_id;
+      b.addEventListener("click", () => monitor(a.agent_id, mode));
+      td.append(b);
+    }
+    return td;
+  }
+  async function monitor(agentId, mode) {
+    const r = await Cobrador.api("POST", "/api/supervisor/monitor", { agent_id: agentId, mode });
+    monitorMsg.textContent = r.data.message || r.data.reason || T.error;
+    monitorMsg.classList.toggle("warn", !r.ok);
+    if (r.ok) { monitorId = r.data.monitor_id; monitorStop.hidden = false; }
+  }
+  monitorStop.addEventListener("click", async () => {
+    if (!monitorId) return;
+    await Cobrador.api("POST", "/api/supervisor/monitor/stop", { monitor_id: monitorId });
+    monitorId = null; monitorStop.hidden = true; monitorMsg.textContent = "";
+  });
+
   function tick() {
     const now = Date.now() / 1000 + skew;
     for (const node of root.querySelectorAll("[data-since]")) {

@@ -1,0 +1,81 @@
+"""Phone actions the dialer carries out: an agent reconnects their dropped leg;
+a supervisor listens to, whispers to or barges into an agent's call."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+
+from aiohttp import web
+
+from console.agent_views import read_fields
+from console.i18n import gettext_
+from console.keys import REDIS, STATES
+from console.pophub import COMMANDS_CHANNEL
+from console.webutil import json_error, requires, user_of
+from dialer.agent_state import AgentState
+from dialer.monitoring import MODES
+from dialer.phone_commands import MONITOR, MONITOR_STOP, RECONNECT
+from store.models import Role
+
+log = logging.getLogger(__name__)
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_post("/api/agent/reconnect", reconnect)
+    app.router.add_post("/api/supervisor/monitor", monitor)
+    app.router.add_post("/api/supervisor/monitor/stop", monitor_stop)
+
+
+@requires(Role.agent)
+async def reconnect(request: web.Request) -> web.StreamResponse:
+    """Ask the dialer to call this agent's phone again (the page auto-answers)."""
+    user = user_of(request)
+    snap = await request.app[STATES].get(user.id)
+    if snap.state is AgentState.logged_out:
+        return json_error(409, gettext_("No ha iniciado turno en una campaña."))
+    command = {"type": RECONNECT, "agent_id": user.id}
+    await request.app[REDIS].publish(COMMANDS_CHANNEL, json.dumps(command))
+    return web.json_response({"ok": True, "message": gettext_("Reconectando el audio…")})
+
+
+@requires(Role.supervisor)
+async def monitor(request: web.Request) -> web.StreamResponse:
+    """Start listening (or whispering, or barging) on an agent's live call with
+    the supervisor's own phone; the dialer calls it and writes the evidence."""
+    user = user_of(request)
+    fields = await read_fields(request)
+    mode = fields.get("mode", "")
+    if mode not in MODES:
+        return json_error(400, gettext_("Modo de monitoreo desconocido."), field="mode")
+    try:
+        agent_id = int(fields.get("agent_id", ""))
+    except ValueError:
+        return json_error(400, gettext_("Indique el agente."), field="agent_id")
+    snap = await request.app[STATES].get(agent_id)
+    if snap.state is AgentState.logged_out:
+        return json_error(404, gettext_("Ese agente no está conectado."))
+    if snap.state is not AgentState.talking:
+        return json_error(409, gettext_("El agente no está en una llamada."))
+    monitor_id = uuid.uuid4().hex
+    command = {"type": MONITOR, "monitor_id": monitor_id, "supervisor_id": user.id,
+               "agent_id": agent_id, "mode": mode}  # fmt: skip
+    await request.app[REDIS].publish(COMMANDS_CHANNEL, json.dumps(command))
+    log.info("user %s asks to %s agent %s (%s)", user.id, mode, agent_id, monitor_id)
+    return web.json_response(
+        {"ok": True, "monitor_id": monitor_id, "message": gettext_("Llamando a su teléfono…")},
+        status=202,
+    )
+
+
+@requires(Role.supervisor)
+async def monitor_stop(request: web.Request) -> web.StreamResponse:
+    user = user_of(request)
+    fields = await read_fields(request)
+    monitor_id = fields.get("monitor_id", "")
+    if not monitor_id.isalnum() or len(monitor_id) > 32:
+        return json_error(400, gettext_("Sesión de monitoreo desconocida."), field="monitor_id")
+    command = {"type": MONITOR_STOP, "monitor_id": monitor_id, "supervisor_id": user.id}
+    await request.app[REDIS].publish(COMMANDS_CHANNEL, json.dumps(command))
+    return web.json_response({"ok": True})

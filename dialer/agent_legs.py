@@ -1,0 +1,325 @@
+"""The agents' nailed-up legs, placed by the dialer.
+
+When an agent logs in (or goes ready without a live leg) the dialer calls the
+agent's phone once into context cobrador-agent (their ConfBridge agent-<id>).
+When that leg hangs up (tab closed, network lost, phone unreachable) the agent
+goes ``no_audio``: only ``ready`` agents can be reserved, so no debtor is
+bridged to a dead leg. A reconnect (the console's button) calls the phone
+again; once it answers the agent is back where they were: ready stays ready,
+paused stays paused with the same reason, and an agent who was in a call comes
+back paused (``reconexión``) to record its outcome first.
+
+Each agent's leg is a small hash in Redis (``cobrador:agent-leg:{<id>}``) so
+every dialer process and the console see it; a short lock makes only one
+dialer call a given agent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from dialer import channel_vars as cv
+from dialer.agent_state import AgentState, AgentStateError, AgentStates
+from dialer.ami import AMIClient, Message
+from dialer.ami.errors import AMIError
+
+log = logging.getLogger(__name__)
+
+LEG_PREFIX = "cobrador-leg-"
+DIALING, UP, DOWN = "dialing", "up", "down"
+RECONNECT_REASON = "reconexión"
+ANSWER_TIMEOUT_MS = 30_000
+CALL_LOCK_MS = 5_000
+# A leg still dialing after this long with no channel in Asterisk is lost.
+DIALING_GRACE_SECONDS = 60.0
+
+PhoneOf = Callable[[int], Awaitable[str | None]]
+
+
+def leg_key(agent_id: int) -> str:
+    return f"cobrador:agent-leg:{{{agent_id}}}"
+
+
+def _lock_key(agent_id: int) -> str:
+    return f"cobrador:agent-leg-call:{{{agent_id}}}"
+
+
+def leg_channel_id(agent_id: int, serial: str) -> str:
+    """ChannelId of one call to the agent's phone (a new one per call)."""
+    return f"{LEG_PREFIX}{agent_id}-{serial}"
+
+
+def agent_of_leg(uniqueid: str) -> int | None:
+    """The agent whose leg this Uniqueid names (the phone's channel or a Local ;1)."""
+    if not uniqueid.startswith(LEG_PREFIX) or ";" in uniqueid:
+        return None
+    head = uniqueid[len(LEG_PREFIX) :].split("-", 1)[0]
+    return int(head) if head.isdigit() else None
+
+
+def spy_group(agent_id: int) -> str:
+    """SPYGROUP of the agent's leg: what ChanSpy's g() option matches (cobrador-spy)."""
+    return f"agent{agent_id}"
+
+
+def restore_after_drop(state: AgentState, reason: str) -> tuple[AgentState, str]:
+    """Where a reconnect brings an agent whose leg dropped while in `state`."""
+    if state is AgentState.ready:
+        return AgentState.ready, ""
+    if state is AgentState.paused:
+        return AgentState.paused, reason or RECONNECT_REASON
+    return AgentState.paused, RECONNECT_REASON
+
+
+@dataclass(frozen=True)
+class Leg:
+    agent_id: int
+    status: str  # dialing | up | down
+    channel_id: str
+    endpoint: str
+    since: float
+    restore_state: str
+    restore_reason: str
+
+    @property
+    def live(self) -> bool:
+        return self.status == UP
+
+
+def _text(raw: Mapping[Any, Any], name: str) -> str:
+    value = raw.get(name.encode(), raw.get(name, b""))
+    return value.decode() if isinstance(value, bytes) else str(value or "")
+
+
+class AgentLegs:
+    """Places, watches and re-places agent legs; protocol-free decisions."""
+
+    def __init__(
+        self,
+        *,
+        redis: aioredis.Redis,
+        ami: AMIClient,
+        states: AgentStates,
+        phone_of: PhoneOf,
+        campaigns: Collection[str],
+        owner: str,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.redis = redis
+        self.ami = ami
+        self.states = states
+        self.phone_of = phone_of
+        self.campaigns = set(campaigns)
+        self.owner = owner
+        self.clock = clock
+        # Endpoint -> agent, for an OriginateResponse that names no channel.
+        self._dialing: dict[str, int] = {}
+
+    # -- reading ----------------------------------------------------------------
+
+    async def get(self, agent_id: int) -> Leg | None:
+        raw = await self.redis.hgetall(leg_key(agent_id))
+        if not raw:
+            return None
+        return Leg(
+            agent_id=agent_id,
+            status=_text(raw, "status") or DOWN,
+            channel_id=_text(raw, "channel_id"),
+            endpoint=_text(raw, "endpoint"),
+            since=float(_text(raw, "since") or 0.0),
+            restore_state=_text(raw, "restore_state"),
+            restore_reason=_text(raw, "restore_reason"),
+        )
+
+    def serves(self, campaign: str) -> bool:
+        return campaign in self.campaigns
+
+    # -- agent-state events -----------------------------------------------------
+
+    async def on_agent_event(self, event: Mapping[str, Any]) -> None:
+        try:
+            agent_id = int(event["agent_id"])
+            state = AgentState(str(event["state"]))
+        except (KeyError, TypeError, ValueError):
+            return
+        if not self.serves(str(event.get("campaign") or "")):
+            return
+        if state is AgentState.logged_out:
+            await self.hang_up(agent_id)
+            return
+        leg = await self.get(agent_id)
+        if state is AgentState.ready and (leg is None or not leg.live):
+            # Ready needs a live leg: hold the agent until the phone answers.
+            await self._hold(agent_id, AgentState.ready, "")
+            if leg is None or leg.status == DOWN:
+                await self._call(agent_id)
+        elif state is AgentState.paused and (leg is None or not leg.channel_id):
+            await self._call(agent_id)  # a login: the leg comes up while paused
+
+    async def usable(self, agent_id: int) -> bool:
+        """For the dial loop, right after reserving: False (and the agent held in
+        no_audio) when the agent's leg is not up."""
+        leg = await self.get(agent_id)
+        if leg is not None and leg.live:
+            return True
+        log.warning("agent %s reserved without a live leg: held in no_audio", agent_id)
+        await self._hold(agent_id, AgentState.ready, "")
+        if leg is None:  # never had one; a dropped leg waits for the agent's reconnect
+            await self._call(agent_id)
+        return False
+
+    async def reconnect(self, agent_id: int) -> bool:
+        """The console's reconnect: call the agent's phone again unless a leg is up
+        or ringing. False when the agent is not logged in to a campaign served here."""
+        snap = await self.states.get(agent_id)
+        if snap.state is AgentState.logged_out or not self.serves(snap.campaign):
+            return False
+        leg = await self.get(agent_id)
+        if leg is not None and leg.live:
+            await self._restore(agent_id, leg)
+            return True
+        if leg is not None and leg.status == DIALING:
+            return True
+        await self._call(agent_id)
+        return True
+
+    async def hang_up(self, agent_id: int) -> None:
+        """The agent logged out: forget the leg and hang it up."""
+        leg = await self.get(agent_id)
+        await self.redis.delete(leg_key(agent_id))
+        if leg is not None and leg.status != DOWN and leg.channel_id:
+            with contextlib.suppress(AMIError):
+                await self.ami.send_action({"Action": "Hangup", "Channel": leg.channel_id})
+
+    # -- AMI events ---------------------------------------------------------------
+
+    async def on_ami_event(self, event: Message) -> None:
+        name = event.get("Event")
+        uid = event.get("Uniqueid") or ""
+        agent_id = agent_of_leg(uid)
+        if agent_id is None and name == "OriginateResponse":
+            agent_id = self._dialing.get(event.get("Channel") or "")
+            if agent_id is None:
+                return
+            leg = await self.get(agent_id)
+            if leg is not None and event.get("Response") == "Failure" and leg.status == DIALING:
+                await self._dropped(leg, "phone unreachable")
+            return
+        if agent_id is None:
+            return
+        leg = await self.get(agent_id)
+        if leg is None or leg.channel_id != uid:
+            return  # an older leg of this agent, or one forgotten at logout
+        if name == "Newstate" and event.get("ChannelState") == "6":
+            await self._up(leg)
+        elif name == "Hangup":
+            await self._dropped(leg, f"hangup cause {event.get('Cause') or '?'}")
+        elif name == "OriginateResponse" and event.get("Response") == "Failure":
+            await self._dropped(leg, f"originate failed, reason {event.get('Reason') or '?'}")
+
+    async def reconcile(self, channels: list[Message]) -> None:
+        """After (re)connecting to Asterisk: legs whose channel is gone dropped
+        while we were away; logged-in agents with no leg get one."""
+        live = {c.get("Uniqueid") for c in channels}
+        now = self.clock()
+        for campaign in sorted(self.campaigns):
+            for snap in await self.states.list(campaign):
+                leg = await self.get(snap.agent_id)
+                if leg is None:
+                    await self.on_agent_event(snap.as_dict())
+                elif leg.status == UP and leg.channel_id not in live:
+                    await self._dropped(leg, "gone while AMI was away")
+                elif (
+                    leg.status == DIALING
+                    and leg.channel_id not in live
+                    and now - leg.since > DIALING_GRACE_SECONDS
+                ):
+                    await self._dropped(leg, "never answered")
+
+    # -- steps -------------------------------------------------------------------
+
+    async def _hold(self, agent_id: int, state: AgentState, reason: str) -> None:
+        await self.redis.hset(
+            leg_key(agent_id), mapping={"restore_state": state.value, "restore_reason": reason}
+        )
+        with contextlib.suppress(AgentStateError):
+            await self.states.no_audio(agent_id)
+
+    async def _call(self, agent_id: int) -> None:
+        if not await self.redis.set(_lock_key(agent_id), self.owner, nx=True, px=CALL_LOCK_MS):
+            return  # another dialer is calling this phone right now
+        channel = await self.phone_of(agent_id)
+        if channel is None:
+            log.warning("agent %s has no usable phone endpoint; no leg placed", agent_id)
+            return
+        channel_id = leg_channel_id(agent_id, uuid.uuid4().hex[:10])
+        await self.redis.hset(
+            leg_key(agent_id),
+            mapping={"status": DIALING, "channel_id": channel_id, "endpoint": channel,
+                     "owner": self.owner, "since": repr(self.clock())},
+        )  # fmt: skip
+        self._dialing[channel] = agent_id
+        action = {
+            "Action": "Originate",
+            "Channel": channel,
+            "Context": cv.CONTEXT_AGENT,
+            "Exten": "s",
+            "Priority": 1,
+            "Async": "true",
+            "Timeout": ANSWER_TIMEOUT_MS,
+            "ChannelId": channel_id,
+            "CallerID": '"cobrador" <cobrador>',
+            "Variable": f"{cv.AGENT_ID}={agent_id},SPYGROUP={spy_group(agent_id)}",
+        }
+        try:
+            await self.ami.send_action(action)
+        except AMIError as exc:
+            # Never re-sent: the phone may be ringing; its events still count.
+            log.warning("agent %s: leg originate failed or uncertain (%s)", agent_id, exc)
+            leg = await self.get(agent_id)
+            if leg is not None:
+                await self._dropped(leg, "originate not accepted")
+            return
+        log.info("agent %s: calling %s for the nailed-up leg", agent_id, channel)
+
+    async def _up(self, leg: Leg) -> None:
+        await self.redis.hset(leg_key(leg.agent_id), "status", UP)
+        self._dialing.pop(leg.endpoint, None)
+        log.info("agent %s: leg up", leg.agent_id)
+        await self._restore(leg.agent_id, leg)
+
+    async def _restore(self, agent_id: int, leg: Leg) -> None:
+        """Back to the state before the drop, if the agent is still waiting in no_audio."""
+        snap = await self.states.get(agent_id)
+        if snap.state is not AgentState.no_audio:
+            return
+        state = leg.restore_state or AgentState.paused.value
+        with contextlib.suppress(AgentStateError):
+            if state == AgentState.ready.value:
+                await self.states.set_ready(agent_id)
+            else:
+                await self.states.pause(agent_id, leg.restore_reason or RECONNECT_REASON)
+        await self.redis.hdel(leg_key(agent_id), "restore_state", "restore_reason")
+
+    async def _dropped(self, leg: Leg, why: str) -> None:
+        if leg.status == DOWN:
+            return
+        self._dialing.pop(leg.endpoint, None)
+        await self.redis.hset(leg_key(leg.agent_id), "status", DOWN)
+        await self.redis.delete(_lock_key(leg.agent_id))  # a reconnect may call at once
+        snap = await self.states.get(leg.agent_id)
+        if snap.state is AgentState.logged_out:
+            await self.redis.delete(leg_key(leg.agent_id))
+            return
+        if snap.state is not AgentState.no_audio:
+            state, reason = restore_after_drop(snap.state, snap.reason)
+            await self._hold(leg.agent_id, state, reason)
+        log.warning("agent %s: leg dropped (%s); agent has no audio", leg.agent_id, why)

@@ -1,0 +1,224 @@
+"""Supervisor monitoring of a live call: listen, whisper or barge.
+
+The dialer calls the supervisor's own phone into context cobrador-spy with the
+agent and the mode; the dialplan runs ChanSpy on the agent's leg (SPYGROUP
+``agent<id>``) with the mode's options (listen: only the supervisor hears;
+whisper: the agent hears her too; barge: agent and debtor hear her). Every
+session is evidence in the audit chain: ``monitor_start`` when her phone
+answers and ``monitor_session`` (who, whom, mode, start, end) when her leg
+hangs up. A command the console should never have sent (a role that may not
+monitor, an agent not in a call) is refused here too, and audited.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable, Collection, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import redis.asyncio as aioredis
+from sqlalchemy import Engine
+
+from dialer.agent_state import AgentState, AgentStates
+from dialer.ami import AMIClient, Message
+from dialer.ami.errors import AMIError
+from dialer.user_phones import PhoneUser
+
+log = logging.getLogger(__name__)
+
+MODES = ("listen", "whisper", "barge")
+MONITOR_ROLES = ("supervisor", "admin")
+CONTEXT_SPY = "cobrador-spy"
+SPY_PREFIX = "cobrador-spy-"
+SPY_AGENT_ID = "COBRADOR_SPY_AGENT_ID"
+SPY_MODE = "COBRADOR_SPY_MODE"
+ANSWER_TIMEOUT_MS = 30_000
+_MONITOR_ID = re.compile(r"^[0-9a-f]{8,32}$")
+
+UserOf = Callable[[int], Awaitable[PhoneUser | None]]
+PhoneFor = Callable[[PhoneUser], str]
+AuditWriter = Callable[[str, dict[str, Any], str, str], Awaitable[None]]
+
+
+class MonitorRefused(ValueError):
+    """The request cannot start a monitoring session; the message is the reason code."""
+
+
+@dataclass
+class MonitorSession:
+    monitor_id: str
+    supervisor_id: int
+    supervisor: str
+    agent_id: int
+    mode: str
+    channel_id: str
+    requested_at: float
+    started_at: float | None = None
+
+    def evidence(self) -> dict[str, Any]:
+        return {
+            "monitor_id": self.monitor_id,
+            "supervisor_id": self.supervisor_id,
+            "agent_id": self.agent_id,
+            "mode": self.mode,
+            "requested_at": _iso(self.requested_at),
+            "started_at": _iso(self.started_at),
+        }
+
+
+def _iso(at: float | None) -> str | None:
+    return None if at is None else datetime.fromtimestamp(at, UTC).isoformat()
+
+
+def spy_channel_id(monitor_id: str) -> str:
+    return f"{SPY_PREFIX}{monitor_id}"
+
+
+def parse_request(command: Mapping[str, Any]) -> tuple[str, int, int, str]:
+    """(monitor_id, supervisor_id, agent_id, mode) of a `monitor` command."""
+    monitor_id = str(command.get("monitor_id", ""))
+    mode = str(command.get("mode", ""))
+    try:
+        supervisor_id = int(command["supervisor_id"])
+        agent_id = int(command["agent_id"])
+    except (KeyError, TypeError, ValueError):
+        raise MonitorRefused("bad_request") from None
+    if not _MONITOR_ID.match(monitor_id) or mode not in MODES:
+        raise MonitorRefused("bad_request")
+    return monitor_id, supervisor_id, agent_id, mode
+
+
+class Monitoring:
+    def __init__(
+        self,
+        *,
+        redis: aioredis.Redis,
+        ami: AMIClient,
+        states: AgentStates,
+        user_of: UserOf,
+        phone_for: PhoneFor,
+        audit: AuditWriter,
+        campaigns: Collection[str],
+        owner: str,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.redis = redis
+        self.ami = ami
+        self.states = states
+        self.user_of = user_of
+        self.phone_for = phone_for
+        self.audit = audit
+        self.campaigns = set(campaigns)
+        self.owner = owner
+        self.clock = clock
+        self.sessions: dict[str, MonitorSession] = {}  # by the spy leg's channel id
+
+    async def start(self, command: Mapping[str, Any]) -> MonitorSession | None:
+        """Call the supervisor's phone into ChanSpy on the agent's leg. None when
+        another dialer owns the agent's campaign; MonitorRefused when not allowed."""
+        try:
+            monitor_id, supervisor_id, agent_id, mode = parse_request(command)
+        except MonitorRefused as exc:
+            log.warning("monitor command refused (%s): %r", exc, dict(command))
+            return None  # nothing trustworthy to write evidence about
+        snap = await self.states.get(agent_id)
+        if snap.state is not AgentState.logged_out and snap.campaign not in self.campaigns:
+            return None
+        lock = f"cobrador:monitor:{{{monitor_id}}}"
+        if not await self.redis.set(lock, self.owner, nx=True, ex=86400):
+            return None  # already handled (another dialer, or a replay)
+        supervisor = await self.user_of(supervisor_id)
+        who = f"user:{supervisor.username}" if supervisor else f"user-id:{supervisor_id}"
+        try:
+            if supervisor is None or supervisor.role not in MONITOR_ROLES:
+                raise MonitorRefused("role_not_allowed")
+            if snap.state is AgentState.logged_out:
+                raise MonitorRefused("unknown_agent")
+            if snap.state is not AgentState.talking:
+                raise MonitorRefused("agent_not_talking")
+            try:
+                channel = self.phone_for(supervisor)
+            except ValueError:
+                raise MonitorRefused("no_phone") from None
+            session = MonitorSession(monitor_id, supervisor_id, supervisor.username, agent_id,
+                                     mode, spy_channel_id(monitor_id), self.clock())  # fmt: skip
+            self.sessions[session.channel_id] = session
+            try:
+                await self.ami.send_action({
+                    "Action": "Originate", "Channel": channel, "Context": CONTEXT_SPY,
+                    "Exten": "s", "Priority": 1, "Async": "true", "Timeout": ANSWER_TIMEOUT_MS,
+                    "ChannelId": session.channel_id, "CallerID": f'"cobrador {mode}" <{agent_id}>',
+                    "Variable": f"{SPY_AGENT_ID}={agent_id},{SPY_MODE}={mode}",
+                })  # fmt: skip
+            except AMIError:
+                self.sessions.pop(session.channel_id, None)
+                raise MonitorRefused("ami_unavailable") from None
+        except MonitorRefused as exc:
+            log.warning("monitor %s of agent %s by %s refused: %s", mode, agent_id, who, exc)
+            await self.audit("monitor_refused", {"monitor_id": monitor_id, "supervisor_id": supervisor_id,
+                             "agent_id": agent_id, "mode": mode, "reason": str(exc)}, who,
+                             f"agent:{agent_id}")  # fmt: skip
+            raise
+        log.info("monitor %s: %s of agent %s by %s", monitor_id, mode, agent_id, who)
+        return session
+
+    async def stop(self, command: Mapping[str, Any]) -> bool:
+        """The supervisor ends her session from the wallboard (or hangs up her phone)."""
+        monitor_id = str(command.get("monitor_id", ""))
+        session = self.sessions.get(spy_channel_id(monitor_id))
+        if session is None or str(session.supervisor_id) != str(command.get("supervisor_id")):
+            return False
+        with contextlib.suppress(AMIError):
+            await self.ami.send_action({"Action": "Hangup", "Channel": session.channel_id})
+        return True
+
+    async def on_ami_event(self, event: Message) -> None:
+        session = self.sessions.get(event.get("Uniqueid") or "")
+        if session is None:
+            return
+        name = event.get("Event")
+        if name == "Newstate" and event.get("ChannelState") == "6" and session.started_at is None:
+            session.started_at = self.clock()
+            await self.audit("monitor_start", session.evidence(), f"user:{session.supervisor}",
+                             f"agent:{session.agent_id}")  # fmt: skip
+        elif name == "Hangup":
+            await self._end(session, f"hangup cause {event.get('Cause') or '?'}")
+        elif name == "OriginateResponse" and event.get("Response") == "Failure":
+            await self._end(session, "not answered")
+
+    async def reconcile(self, channels: list[Message]) -> None:
+        """After the AMI link came back: sessions whose leg is gone ended meanwhile
+        (their end time is when we found out)."""
+        live = {c.get("Uniqueid") for c in channels}
+        for channel_id, session in list(self.sessions.items()):
+            if channel_id not in live:
+                await self._end(session, "ended while AMI was away")
+
+    async def _end(self, session: MonitorSession, how: str) -> None:
+        if self.sessions.pop(session.channel_id, None) is None:
+            return
+        evidence = {**session.evidence(), "ended_at": _iso(self.clock()), "how": how}
+        await self.audit("monitor_session", evidence, f"user:{session.supervisor}",
+                         f"agent:{session.agent_id}")  # fmt: skip
+        log.info("monitor %s ended (%s)", session.monitor_id, how)
+
+
+def sql_audit(engine: Engine) -> AuditWriter:
+    """An AuditWriter that appends to the audit chain in its own transaction."""
+    from compliance.audit import append
+    from store.db import transaction
+
+    def write(kind: str, payload: dict[str, Any], actor: str, subject: str) -> None:
+        with transaction(engine) as session:
+            append(session, kind, payload, actor=actor, subject=subject)
+
+    async def audit(kind: str, payload: dict[str, Any], actor: str, subject: str) -> None:
+        await asyncio.to_thread(write, kind, payload, actor, subject)
+
+    return audit

@@ -1,0 +1,108 @@
+"""Feeds the agents' legs and the monitoring sessions: agent-state events and
+console commands from Redis pub/sub, channel events from AMI."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
+
+from dialer.agent_legs import AgentLegs
+from dialer.agent_state import EVENTS_CHANNEL
+from dialer.ami import AMIClient, Message
+from dialer.ami.errors import AMIError
+from dialer.campaign_dialer import COMMANDS_CHANNEL
+from dialer.monitoring import Monitoring, MonitorRefused
+from dialer.phone_commands import MONITOR, MONITOR_STOP, RECONNECT
+
+log = logging.getLogger(__name__)
+
+
+class PhoneService:
+    def __init__(
+        self, *, redis: aioredis.Redis, ami: AMIClient, legs: AgentLegs, monitoring: Monitoring
+    ) -> None:
+        self.redis = redis
+        self.ami = ami
+        self.legs = legs
+        self.monitoring = monitoring
+        self._events = ami.events()  # subscribed now: no event is missed before run()
+        self._stopping = asyncio.Event()
+
+    async def handle_command(self, command: dict[str, Any]) -> None:
+        kind = command.get("type")
+        if kind == RECONNECT:
+            await self.legs.reconnect(int(command["agent_id"]))
+        elif kind == MONITOR:
+            with contextlib.suppress(MonitorRefused):
+                await self.monitoring.start(command)
+        elif kind == MONITOR_STOP:
+            await self.monitoring.stop(command)
+
+    async def handle_ami_event(self, event: Message) -> None:
+        await self.legs.on_ami_event(event)
+        await self.monitoring.on_ami_event(event)
+
+    async def reconcile(self, channels: list[Message]) -> None:
+        await self.legs.reconcile(channels)
+        await self.monitoring.reconcile(channels)
+
+    async def start(self) -> None:
+        if self.ami.connected:
+            with contextlib.suppress(AMIError):
+                _, channels = await self.ami.send_list_action({"Action": "CoreShowChannels"})
+                await self.reconcile(channels)
+
+    async def run(self) -> None:
+        await self.start()
+        await asyncio.gather(self._ami_loop(), self._redis_loop())
+
+    def request_stop(self) -> None:
+        self._stopping.set()
+        self._events.close()
+
+    async def _ami_loop(self) -> None:
+        async for event in self._events:
+            try:
+                await self.handle_ami_event(event)
+            except (RedisError, SQLAlchemyError, OSError):
+                log.exception("phones: AMI event %s not handled", event.get("Event"))
+
+    async def _redis_loop(self) -> None:
+        """Polls (never blocks forever) and resubscribes after a Redis outage."""
+        while not self._stopping.is_set():
+            pubsub = self.redis.pubsub()
+            try:
+                await pubsub.subscribe(EVENTS_CHANNEL, COMMANDS_CHANNEL)
+                while not self._stopping.is_set():
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5)
+                    if message is None or message.get("type") != "message":
+                        continue
+                    await self._dispatch(message)
+            except (RedisError, OSError):
+                log.warning("phones: Redis channels unavailable; retrying")
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), 1.0)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()  # type: ignore[attr-defined]
+
+    async def _dispatch(self, message: dict[str, Any]) -> None:
+        channel = message.get("channel")
+        channel = channel.decode() if isinstance(channel, bytes) else channel
+        try:
+            data = json.loads(message["data"])
+            if not isinstance(data, dict):
+                raise TypeError("not an object")
+            if channel == EVENTS_CHANNEL:
+                await self.legs.on_agent_event(data)
+            else:
+                await self.handle_command(data)
+        except (ValueError, KeyError, TypeError, AMIError, SQLAlchemyError):
+            log.warning("phones: bad or failed message on %s: %r", channel, message.get("data"))

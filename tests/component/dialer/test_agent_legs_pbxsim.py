@@ -1,0 +1,369 @@
+"""Nailed-up agent legs and supervisor monitoring on pbxsim, with the real dial
+loop, Redis and SQL: a dropped leg puts the agent in no_audio (never reserved,
+never bridged to), a reconnect brings the agent back; monitoring originates
+ChanSpy only for a supervisor on a talking agent and leaves evidence."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from dialer.agent_legs import DOWN, UP, AgentLegs
+from dialer.agent_state import AgentState, AgentStates
+from dialer.call_state import CallState
+from dialer.campaign_dialer import COMMANDS_CHANNEL
+from dialer.monitoring import Monitoring, MonitorRefused
+from dialer.phone_service import PhoneService
+from dialer.user_phones import PhoneUser, endpoint, load_user
+from pbxsim.scenario import Dist, Scenario
+from store.db import transaction
+from store.models import CallAttempt, User
+
+TEMPLATE = "PJSIP/agent-{user_id}"
+
+
+@dataclass
+class Phones:
+    service: PhoneService
+    legs: AgentLegs
+    monitoring: Monitoring
+    audit: list[tuple[str, dict[str, Any], str, str]] = field(default_factory=list)
+    task: asyncio.Task[None] | None = None
+
+
+async def until(condition: Callable[[], Any], what: str = "condition") -> None:
+    """Poll an async-or-plain condition (never a fixed sleep)."""
+    async with asyncio.timeout(15):
+        while True:
+            value = condition()
+            if asyncio.iscoroutine(value):
+                value = await value
+            if value:
+                return
+            await asyncio.sleep(0.02)
+
+
+def humans_only(floor: Any) -> None:
+    """Every debtor answers in person and talks long enough to be bridged."""
+    floor.pbx.scenario = Scenario(p_human=1.0, p_machine=0.0, p_busy=0.0, p_congestion=0.0,
+                                  p_unallocated=0.0, ring_seconds=Dist("constant", 1.0),
+                                  talk_seconds=Dist("constant", 600.0), amd_human_seconds=0.5,
+                                  safe_harbor_seconds=1.0, agent_answer_seconds=0.1, seed=3)  # fmt: skip
+
+
+def add_user(engine: Engine, username: str, role: str) -> int:
+    with transaction(engine) as s:
+        user = User(username=username, role=role, password_hash="-")
+        s.add(user)
+        s.flush()
+        return user.id
+
+
+@pytest.fixture
+async def phones_for(engine: Engine) -> AsyncIterator[Callable[..., Any]]:
+    started: list[Phones] = []
+
+    async def start(floor: Any) -> Phones:
+        states = AgentStates(floor.redis, clock=floor.clock)
+
+        async def user_of(user_id: int) -> PhoneUser | None:
+            return await asyncio.to_thread(load_user, engine, user_id)
+
+        async def phone_of(agent_id: int) -> str | None:
+            user = await user_of(agent_id)
+            return endpoint(TEMPLATE, user) if user else None
+
+        audit: list[tuple[str, dict[str, Any], str, str]] = []
+
+        async def write(kind: str, payload: dict[str, Any], actor: str, subject: str) -> None:
+            audit.append((kind, payload, actor, subject))
+
+        legs = AgentLegs(redis=floor.redis, ami=floor.ami, states=states, phone_of=phone_of,
+                         campaigns={"mx-test"}, owner="d1", clock=floor.clock)  # fmt: skip
+        monitoring = Monitoring(redis=floor.redis, ami=floor.ami, states=states, user_of=user_of,
+                                phone_for=lambda u: endpoint(TEMPLATE, u), audit=write,
+                                campaigns={"mx-test"}, owner="d1", clock=floor.clock)  # fmt: skip
+        service = PhoneService(redis=floor.redis, ami=floor.ami, legs=legs, monitoring=monitoring)
+        floor.dialer.agent_check = legs.usable
+        dialer_reconcile = floor.dialer.reconcile
+
+        async def reconcile_all(channels: list[Any]) -> None:
+            await dialer_reconcile(channels)
+            await service.reconcile(channels)
+
+        floor.ami.on_reconnect = reconcile_all
+        phones = Phones(service, legs, monitoring, audit)
+        phones.task = asyncio.create_task(service.run())
+        started.append(phones)
+        return phones
+
+    yield start
+    for phones in started:
+        phones.service.request_stop()
+        assert phones.task is not None
+        await asyncio.wait_for(phones.task, 10)
+
+
+async def leg_up(phones: Phones, agent_id: int) -> None:
+    async def up() -> bool:
+        leg = await phones.legs.get(agent_id)
+        return leg is not None and leg.status == UP
+
+    await until(up, f"agent {agent_id}'s leg up")
+
+
+async def state_of(floor: Any, agent_id: int) -> AgentState:
+    return (await floor.agents.get(agent_id)).state
+
+
+def bridged(floor: Any) -> list[int]:
+    """Agents of the calls the dial loop has bridged right now."""
+    return [c.agent_id for c in floor.dialer.calls.values() if c.state is CallState.bridged]
+
+
+async def in_state(floor: Any, agent_id: int, state: AgentState) -> bool:
+    return await state_of(floor, agent_id) == state
+
+
+def attempts(engine: Engine) -> list[CallAttempt]:
+    with Session(engine) as s:
+        return list(s.scalars(select(CallAttempt).order_by(CallAttempt.id)))
+
+
+async def test_given_ready_agent_without_leg_when_dialer_starts_then_phone_called_and_ready_once_up(
+    make_floor: Any, phones_for: Any
+) -> None:
+    floor = await make_floor(accounts=2, agents=1)
+    agent = floor.agent_ids[0]
+    phones = await phones_for(floor)
+    await leg_up(phones, agent)
+    await until(lambda: in_state(floor, agent, AgentState.ready), "agent ready again")
+    bridge = floor.pbx.bridges[f"agent-{agent}"]
+    assert [c.name.rsplit("-", 1)[0] for c in bridge.members] == [f"PJSIP/agent-{agent}"]
+    assert floor.pbx.calls_placed == 1  # one leg, once
+
+
+async def test_given_leg_drops_when_next_tick_then_agent_no_audio_and_nothing_dialed(
+    make_floor: Any, phones_for: Any
+) -> None:
+    floor = await make_floor(accounts=5, agents=1)
+    agent = floor.agent_ids[0]
+    phones = await phones_for(floor)
+    await leg_up(phones, agent)
+    await until(lambda: in_state(floor, agent, AgentState.ready))
+    assert floor.pbx.drop_agent(agent)
+    await until(lambda: in_state(floor, agent, AgentState.no_audio), "no_audio")
+    placed_before = floor.pbx.calls_placed
+    assert await floor.dialer.tick() == 0  # progressive: no ready agent, no call
+    snapshot = await floor.dialer.snapshot(floor.clock())
+    assert snapshot.count("ready") == 0
+    assert floor.pbx.calls_placed == placed_before and attempts(floor.engine) == []
+    assert not await floor.agents.reserve(agent, 1)
+    assert (await phones.legs.get(agent)).status == DOWN  # type: ignore[union-attr]
+
+
+async def test_given_leg_drops_while_debtor_answers_then_not_bridged_and_abandoned(
+    make_floor: Any, phones_for: Any
+) -> None:
+    floor = await make_floor(accounts=1, agents=1)
+    humans_only(floor)
+    agent = floor.agent_ids[0]
+    phones = await phones_for(floor)
+    await leg_up(phones, agent)
+    await until(lambda: in_state(floor, agent, AgentState.ready))
+    real_reserve = floor.dialer.agents.reserve
+    dropped: list[int] = []
+
+    async def reserve_then_drop(agent_id: int, attempt_id: int) -> bool:
+        reserved = await real_reserve(agent_id, attempt_id)
+        if reserved and not dropped:  # the tab closes right after the reservation
+            dropped.append(attempt_id)
+            floor.pbx.drop_agent(agent_id)
+            await until(lambda: in_state(floor, agent_id, AgentState.no_audio))
+        return reserved
+
+    floor.dialer.agents.reserve = reserve_then_drop
+    await floor.run_until(lambda: len(attempts(floor.engine)) == 1
+                          and attempts(floor.engine)[0].result is not None)  # fmt: skip
+    (attempt,) = attempts(floor.engine)
+    assert dropped == [attempt.id]
+    assert (attempt.result, attempt.agent_id, attempt.bridged_at) == ("abandoned", None, None)
+    assert f"agent-{agent}" not in floor.pbx.bridges  # nobody joined the dead bridge
+    assert await state_of(floor, agent) == AgentState.no_audio
+
+
+@pytest.mark.parametrize("before", ["ready", "paused"])
+async def test_given_dropped_leg_when_agent_reconnects_then_previous_state_and_reserved_again(
+    make_floor: Any, phones_for: Any, before: str
+) -> None:
+    floor = await make_floor(accounts=1, agents=1)
+    agent = floor.agent_ids[0]
+    phones = await phones_for(floor)
+    await leg_up(phones, agent)
+    await until(lambda: in_state(floor, agent, AgentState.ready))
+    if before == "paused":
+        await floor.agents.pause(agent, "almuerzo")
+    floor.pbx.drop_agent(agent)
+    await until(lambda: in_state(floor, agent, AgentState.no_audio))
+    # The console's reconnect button publishes this; the dialer calls the phone again.
+    await floor.redis.publish(COMMANDS_CHANNEL, json.dumps({"type": "agent_leg_reconnect",
+                                                            "agent_id": agent}))  # fmt: skip
+    await until(lambda: in_state(floor, agent, AgentState(before)), f"back {before}")
+    await leg_up(phones, agent)
+    snap = await floor.agents.get(agent)
+    assert snap.reason == ("almuerzo" if before == "paused" else "")
+    if before == "paused":
+        await floor.agents.set_ready(agent)
+    humans_only(floor)
+    await floor.run_until(lambda: bridged(floor))
+    assert bridged(floor) == [agent]
+    assert floor.pbx.calls_placed == 3  # leg, leg again, debtor
+
+
+async def test_given_phone_unreachable_when_reconnecting_then_still_no_audio_until_it_answers(
+    make_floor: Any, phones_for: Any
+) -> None:
+    floor = await make_floor(accounts=1, agents=1)
+    agent = floor.agent_ids[0]
+    phones = await phones_for(floor)
+    await leg_up(phones, agent)
+    floor.pbx.unavailable_endpoints.add(f"PJSIP/agent-{agent}")
+    floor.pbx.drop_agent(agent)
+    await until(lambda: in_state(floor, agent, AgentState.no_audio))
+    assert await phones.legs.reconnect(agent)
+
+    async def failed_again() -> bool:
+        leg = await phones.legs.get(agent)
+        return floor.pbx.calls_placed == 2 and leg is not None and leg.status == DOWN
+
+    await until(failed_again, "the second call to fail")
+    assert await state_of(floor, agent) == AgentState.no_audio
+    floor.pbx.unavailable_endpoints.clear()
+    assert await phones.legs.reconnect(agent)
+    await until(lambda: in_state(floor, agent, AgentState.ready))
+
+
+async def test_given_unknown_agent_or_logged_out_when_reconnect_asked_then_nothing_dialed(
+    make_floor: Any, phones_for: Any
+) -> None:
+    floor = await make_floor(accounts=1, agents=1)
+    agent = floor.agent_ids[0]
+    phones = await phones_for(floor)
+    await leg_up(phones, agent)
+    placed = floor.pbx.calls_placed
+    assert not await phones.legs.reconnect(987654)
+    await floor.agents.logout(agent)
+    await until(lambda: f"agent-{agent}" not in floor.pbx.bridges, "the leg hung up at logout")
+    assert await phones.legs.get(agent) is None
+    assert not await phones.legs.reconnect(agent)
+    assert floor.pbx.calls_placed == placed
+
+
+# -- monitoring ----------------------------------------------------------------------
+
+
+async def talking(floor: Any, phones: Phones) -> int:
+    agent = floor.agent_ids[0]
+    await leg_up(phones, agent)
+    await until(lambda: in_state(floor, agent, AgentState.ready))
+    humans_only(floor)
+    await floor.run_until(lambda: bridged(floor))
+    assert await state_of(floor, agent) == AgentState.talking
+    return agent
+
+
+async def test_given_supervisor_when_listening_then_spy_leg_on_agent_and_session_audited(
+    make_floor: Any, phones_for: Any
+) -> None:
+    floor = await make_floor(accounts=1, agents=1)
+    phones = await phones_for(floor)
+    agent = await talking(floor, phones)
+    sofia = add_user(floor.engine, "sofia", "supervisor")
+    await floor.redis.publish(COMMANDS_CHANNEL, json.dumps({"type": "monitor",
+                              "monitor_id": "a1" * 8, "supervisor_id": sofia, "agent_id": agent,
+                              "mode": "listen"}))  # fmt: skip
+    await until(lambda: floor.pbx.spied, "ChanSpy on the agent's leg")
+    ((spy, spied),) = floor.pbx.spied.items()
+    assert spy == "cobrador-spy-" + "a1" * 8
+    assert spied.startswith(f"cobrador-leg-{agent}-")
+    await until(lambda: [a for a in phones.audit if a[0] == "monitor_start"])
+    await floor.ami.send_action({"Action": "Hangup", "Channel": spy})  # she hangs up
+    await until(lambda: [a for a in phones.audit if a[0] == "monitor_session"])
+    kinds = [a[0] for a in phones.audit]
+    assert kinds == ["monitor_start", "monitor_session"]
+    _, session, actor, subject = phones.audit[1]
+    assert (actor, subject) == ("user:sofia", f"agent:{agent}")
+    assert session["mode"] == "listen" and session["supervisor_id"] == sofia
+    assert session["started_at"] <= session["ended_at"]
+    assert await state_of(floor, agent) == AgentState.talking  # the agent's call goes on
+
+
+@pytest.mark.parametrize(
+    ("who", "reason"),
+    [("agent", "role_not_allowed"), ("auditor", "role_not_allowed"), ("nobody", "role_not_allowed"),
+     ("idle", "agent_not_talking"), ("unknown", "unknown_agent")],
+)  # fmt: skip
+async def test_given_bad_monitor_request_when_reaching_dialer_then_refused_and_no_originate(
+    make_floor: Any, phones_for: Any, who: str, reason: str
+) -> None:
+    floor = await make_floor(accounts=1, agents=2)
+    phones = await phones_for(floor)
+    agent = await talking(floor, phones)
+    idle = floor.agent_ids[1]
+    requester = {"agent": idle, "auditor": add_user(floor.engine, "raul", "auditor"),
+                 "nobody": 424242}.get(who, add_user(floor.engine, "sofia", "supervisor"))  # fmt: skip
+    target = {"idle": idle, "unknown": 515151}.get(who, agent)
+    originates = len(floor.ami_server.actions_named("Originate"))
+    with pytest.raises(MonitorRefused, match=reason):
+        await phones.monitoring.start({"monitor_id": "b2" * 8, "supervisor_id": requester,
+                                       "agent_id": target, "mode": "barge"})  # fmt: skip
+    assert len(floor.ami_server.actions_named("Originate")) == originates
+    assert [a[0] for a in phones.audit] == ["monitor_refused"]
+    assert phones.audit[0][1]["reason"] == reason
+
+
+async def test_given_malformed_or_replayed_monitor_command_then_ignored(
+    make_floor: Any, phones_for: Any
+) -> None:
+    floor = await make_floor(accounts=1, agents=1)
+    phones = await phones_for(floor)
+    agent = await talking(floor, phones)
+    sofia = add_user(floor.engine, "sofia", "supervisor")
+    good = {"monitor_id": "c3" * 8, "supervisor_id": sofia, "agent_id": agent, "mode": "listen"}
+    for bad in ({**good, "mode": "record"}, {**good, "monitor_id": "../etc"},
+                {**good, "agent_id": "7,SPYGROUP=x"}):  # fmt: skip
+        assert await phones.monitoring.start(bad) is None
+    assert await phones.monitoring.start(good) is not None
+    assert await phones.monitoring.start(good) is None  # the same request twice: once
+    await until(lambda: floor.pbx.spied)
+    assert len(floor.ami_server.actions_named("Originate")) == 3  # leg, debtor, one spy
+
+
+async def test_given_ami_drops_mid_spy_when_link_returns_then_session_end_audited(
+    make_floor: Any, phones_for: Any
+) -> None:
+    floor = await make_floor(accounts=1, agents=1)
+    phones = await phones_for(floor)
+    agent = await talking(floor, phones)
+    sofia = add_user(floor.engine, "sofia", "supervisor")
+    await phones.monitoring.start({"monitor_id": "d4" * 8, "supervisor_id": sofia,
+                                   "agent_id": agent, "mode": "whisper"})  # fmt: skip
+    await until(lambda: [a for a in phones.audit if a[0] == "monitor_start"])
+    reconnects = floor.ami.reconnects
+    floor.ami_server.drop_connections()
+    # While the link is down her phone hangs up: no Hangup event reaches the dialer.
+    spy = floor.pbx.find_channel("cobrador-spy-" + "d4" * 8)
+    assert spy is not None
+    floor.pbx.request_hangup(spy, 16)
+    await until(lambda: floor.ami.reconnects > reconnects, "AMI back")
+    await until(lambda: [a for a in phones.audit if a[0] == "monitor_session"])
+    session = phones.audit[-1][1]
+    assert session["how"] == "ended while AMI was away" and session["mode"] == "whisper"
+    assert phones.monitoring.sessions == {}
