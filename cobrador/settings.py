@@ -43,6 +43,10 @@ class Settings:
     console_host: str = "127.0.0.1"
     console_port: int = 8080
     console_secret: str = ""  # 32+ bytes, base64; generated for embedded runs
+    # HTTPS: the operator's certificate (full chain) and key, PEM. Browsers only
+    # give a page the microphone over HTTPS (or on 127.0.0.1).
+    console_tls_cert: Path | None = None
+    console_tls_key: Path | None = None
     # Prometheus /metrics for the dialer process.
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 9108

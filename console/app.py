@@ -184,7 +184,9 @@ def init_app(
             httponly=True,
             samesite="Strict",
             max_age=SESSION_MAX_AGE,
-            secure=settings.extra.get("console_secure_cookie") == "1",
+            # Over HTTPS the session cookie never travels in clear.
+            secure=settings.extra.get("console_secure_cookie") == "1"
+            or settings.console_tls_cert is not None,
         ),
     )
     # Order matters: the session, then our context (user, CSRF, language), then

@@ -75,9 +75,15 @@ def _console_run(args: argparse.Namespace, settings: Settings) -> int:
     import redis.asyncio as aioredis
     from aiohttp import web
 
+    from cobrador.cli import UserError
     from cobrador.runtime import open_engine, redis_url
     from console.app import init_app
+    from console.tls import TLSConfigError, server_context
 
+    try:
+        tls = server_context(settings.console_tls_cert, settings.console_tls_key)
+    except TLSConfigError as exc:
+        raise UserError(str(exc)) from exc
     engine = open_engine(settings, migrate=True)
     host = args.host or settings.console_host
     port = args.port or settings.console_port
@@ -91,9 +97,10 @@ def _console_run(args: argparse.Namespace, settings: Settings) -> int:
             app = init_app(settings, engine, redis)
             runner = web.AppRunner(app)
             await runner.setup()
-            site = web.TCPSite(runner, host, port)
+            site = web.TCPSite(runner, host, port, ssl_context=tls)
             await site.start()
-            print(f"console listening on http://{host}:{port}/", flush=True)
+            scheme = "https" if tls is not None else "http"
+            print(f"console listening on {scheme}://{host}:{port}/", flush=True)
             stop = asyncio.Event()
             # docker stop / systemd send SIGTERM: close sockets and the pop
             # subscriber cleanly instead of dying mid-request.

@@ -54,6 +54,7 @@ def render(source: Path, target: Path, environ: Mapping[str, str]) -> None:
         "COBRADOR_AGI_HOST=127.0.0.1\n",
         encoding="utf-8",
     )
+    _wss(target, environ)
     rtp = target / "rtp.conf"
     if not rtp.exists():
         rtp.write_text(
@@ -61,6 +62,48 @@ def render(source: Path, target: Path, environ: Mapping[str, str]) -> None:
             f"[general]\nrtpstart = {rtp_start}\nrtpend = {rtp_end}\n",
             encoding="utf-8",
         )
+
+
+WSS_PORT = 8089
+
+
+def _wss(target: Path, environ: Mapping[str, str]) -> None:
+    """The browser phones' SIP WebSocket over TLS with the operator's certificate
+    (COBRADOR_WSS_CERT / COBRADOR_WSS_KEY: PEM files inside the container): Asterisk's
+    HTTP server serves wss on 0.0.0.0:8089 (plain ws stays on loopback)."""
+    cert = environ.get("COBRADOR_WSS_CERT", "")
+    key = environ.get("COBRADOR_WSS_KEY", "")
+    if not cert and not key:
+        return
+    if not cert or not key:
+        raise ConfigRenderError("set both COBRADOR_WSS_CERT and COBRADOR_WSS_KEY, or neither")
+    for name, path in (("COBRADOR_WSS_CERT", cert), ("COBRADOR_WSS_KEY", key)):
+        if any(c in path for c in "\r\n;") or not Path(path).is_file():
+            raise ConfigRenderError(f"{name}: {path!r} is not a readable file in the container")
+    tls = (
+        "; docker-compose (deploy/asterisk_conf.py): wss for the browser phones\n"
+        f"tlsenable = yes\ntlsbindaddr = 0.0.0.0:{WSS_PORT}\n"
+        f"tlscertfile = {cert}\ntlsprivatekey = {key}\n"
+    )
+    http = target / "http.conf"
+    if http.exists():
+        text = http.read_text(encoding="utf-8")
+        if "[general]" not in text:
+            raise ConfigRenderError("http.conf: no [general] section")
+        http.write_text(text.replace("[general]\n", "[general]\n" + tls, 1), encoding="utf-8")
+    else:
+        http.write_text(
+            "[general]\nenabled = yes\nbindaddr = 127.0.0.1\nbindport = 8088\n" + tls,
+            encoding="utf-8",
+        )
+    pjsip = target / "pjsip.conf"
+    text = pjsip.read_text(encoding="utf-8")
+    if "protocol = wss" not in text:
+        marker = "#tryinclude cobrador-pjsip-local.conf"
+        block = "[transport-wss]\ntype = transport\nprotocol = wss\nbind = 0.0.0.0\n\n"
+        if marker not in text:
+            raise ConfigRenderError("pjsip.conf: no site include to put the wss transport before")
+        pjsip.write_text(text.replace(marker, block + marker, 1), encoding="utf-8")
 
 
 def _rtp_range(environ: Mapping[str, str]) -> tuple[int, int]:

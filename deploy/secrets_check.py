@@ -25,6 +25,7 @@ SECRET_VARIABLES = (
     "POSTGRES_PASSWORD",
     "REDIS_PASSWORD",
     "GRAFANA_ADMIN_PASSWORD",
+    "TURN_SECRET",
 )
 # Connection URLs whose embedded password is a secret too.
 URL_VARIABLES = ("DATABASE_URL", "REDIS_URL")

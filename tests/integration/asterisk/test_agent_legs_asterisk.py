@@ -208,8 +208,10 @@ async def sent_packets(ami: AMIClient, channel: str) -> int:
     return int(value) if value.isdigit() else 0
 
 
+@pytest.mark.parametrize(("mode", "options"), [("listen", "qbSE"), ("whisper", "qbSEw"),
+                                               ("barge", "qbSEB")])  # fmt: skip
 async def test_given_supervisor_listens_to_bridged_call_then_her_phone_gets_audio_call_unaffected_audited(
-    floor: Floor, watcher: CallWatcher, asterisk: ChrootAsterisk
+    floor: Floor, watcher: CallWatcher, asterisk: ChrootAsterisk, mode: str, options: str
 ) -> None:
     with transaction(floor.engine) as s:
         sofia = User(username="sofia", role="supervisor", password_hash="-")
@@ -231,12 +233,15 @@ async def test_given_supervisor_listens_to_bridged_call_then_her_phone_gets_audi
     assert not [e for e in watcher.all_events if e.get("Context") == "cobrador-spy"]
     async with sipp_uas("carrier_answer.xml", SUPERVISOR_PHONE_PORT):
         session = await floor.monitoring.start({"monitor_id": "f6" * 8, "supervisor_id": sofia_id,
-                                                "agent_id": floor.agent_id, "mode": "listen"})  # fmt: skip
+                                                "agent_id": floor.agent_id, "mode": mode})  # fmt: skip
         assert session is not None
         spy = session.channel_id
         await wait_until(lambda: any(e.get("Uniqueid") == spy and e.name == "Newexten"
                                      and e.get("Application") == "ChanSpy" for e in watcher.all_events),
                          what="ChanSpy running")  # fmt: skip
+        (chanspy,) = [e for e in watcher.all_events if e.get("Uniqueid") == spy
+                      and e.get("Application") == "ChanSpy"]  # fmt: skip
+        assert chanspy.get("AppData") == f",{options}g(agent{floor.agent_id})"
         sent = 0
         for _ in range(100):
             sent = await sent_packets(floor.ami, spy)
@@ -261,7 +266,7 @@ async def test_given_supervisor_listens_to_bridged_call_then_her_phone_gets_audi
     assert (done["supervisor_id"], done["agent_id"], done["mode"]) == (
         sofia_id,
         floor.agent_id,
-        "listen",
+        mode,
     )
     assert done["started_at"] and done["ended_at"] >= done["started_at"]
     assert entries["monitor_session"].actor == "user:sofia"

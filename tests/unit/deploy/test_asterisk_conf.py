@@ -78,3 +78,33 @@ def test_given_a_manager_conf_without_the_cobrador_user_when_rendered_then_it_fa
 
     with pytest.raises(ConfigRenderError, match=r"\[cobrador\]"):
         render(source, tmp_path / "etc", {"COBRADOR_AMI_SECRET": SECRET})
+
+
+def test_given_the_operators_certificate_when_rendered_then_asterisk_serves_wss_with_it(
+    source: Path, tmp_path: Path
+) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert.write_text("-----BEGIN CERTIFICATE-----\n")
+    key.write_text("-----BEGIN PRIVATE KEY-----\n")
+    target = tmp_path / "etc"
+
+    render(source, target, {"COBRADOR_AMI_SECRET": SECRET, "COBRADOR_WSS_CERT": str(cert),
+                            "COBRADOR_WSS_KEY": str(key)})  # fmt: skip
+
+    http = _section((target / "http.conf").read_text(), "general")
+    assert "tlsenable = yes" in http and "tlsbindaddr = 0.0.0.0:8089" in http
+    assert f"tlscertfile = {cert}" in http and f"tlsprivatekey = {key}" in http
+    assert "protocol = wss" in _section((target / "pjsip.conf").read_text(), "transport-wss")
+
+
+@pytest.mark.parametrize("which", ["only_cert", "missing_file"])
+def test_given_a_bad_certificate_setting_when_rendered_then_it_refuses(
+    source: Path, tmp_path: Path, which: str
+) -> None:
+    cert = tmp_path / "cert.pem"
+    cert.write_text("x")
+    environ = {"COBRADOR_AMI_SECRET": SECRET, "COBRADOR_WSS_CERT": str(cert)}
+    if which == "missing_file":
+        environ["COBRADOR_WSS_KEY"] = str(tmp_path / "nope.pem")
+    with pytest.raises(ConfigRenderError, match="COBRADOR_WSS"):
+        render(source, tmp_path / "etc", environ)

@@ -50,10 +50,19 @@ def _bind_mounts() -> list[tuple[str, str, str]]:
     out = []
     for name, service in _compose()["services"].items():
         for volume in service.get("volumes", []):
-            source, target = volume.split(":")[:2]
+            source, target = _split_volume(volume)
             if source.startswith((".", "/")):
                 out.append((name, source, target))
     return out
+
+
+def _split_volume(volume: str) -> tuple[str, str]:
+    """(source, target); a source from .env (`${VAR:?...}`) may contain ':'."""
+    if volume.startswith("${"):
+        end = volume.index("}") + 1
+        return volume[:end], volume[end + 1 :].split(":")[0]
+    source, target = volume.split(":")[:2]
+    return source, target
 
 
 def test_given_the_vendored_schema_when_hashed_then_it_is_the_recorded_file() -> None:
@@ -118,7 +127,7 @@ def test_given_named_volumes_when_used_then_each_is_declared() -> None:
         volume.split(":")[0]
         for service in compose["services"].values()
         for volume in service.get("volumes", [])
-        if not volume.startswith((".", "/"))
+        if not volume.startswith((".", "/", "${"))  # ${...}: a host path from .env
     }
     assert used == declared
 
@@ -201,3 +210,24 @@ def test_given_the_dockerfile_when_read_then_every_copied_path_exists() -> None:
     assert packages
     for package in re.findall(r'"([a-z_]+)\*"', packages.group(1)):
         assert f"COPY {package}/ {package}/" in dockerfile, f"Dockerfile misses {package}/"
+
+
+def test_given_tls_and_turn_when_read_then_wss_https_and_an_optional_relay_are_wired() -> None:
+    services = _compose()["services"]
+    env = _env_example()
+    # The operator's certificate reaches Asterisk (wss) and the console (https), read-only.
+    for name in ("asterisk", "console"):
+        mounts = [_split_volume(v) for v in services[name]["volumes"]]
+        assert ("${COBRADOR_TLS_CERT:?set COBRADOR_TLS_CERT in .env (see .env.example)}",
+                "/cobrador/tls/cert.pem") in mounts, name  # fmt: skip
+        assert any(source.startswith("${COBRADOR_TLS_KEY:?") for source, _ in mounts), name
+    assert services["asterisk"]["environment"]["COBRADOR_WSS_CERT"] == "/cobrador/tls/cert.pem"
+    assert "${WSS_PORT:-8089}:8089" in services["asterisk"]["ports"]
+    console = services["console"]
+    assert console["environment"]["COBRADOR_CONSOLE_TLS_KEY"] == "/cobrador/tls/key.pem"
+    assert "https://127.0.0.1:8080/login" in console["healthcheck"]["test"][-1]
+    assert {"COBRADOR_TLS_CERT", "COBRADOR_TLS_KEY", "WSS_PORT", "TURN_PORT"} <= set(env)
+    # coturn only with `--profile nat`; its secret is checked like the others.
+    assert services["coturn"]["profiles"] == ["nat"]
+    assert "TURN_SECRET" in SECRET_VARIABLES
+    assert "TURN_SECRET" in services["preflight"]["environment"]["COBRADOR_REQUIRED_SECRETS"]
