@@ -19,6 +19,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 ROUTES = ("trunk", "sim")
+# Written at run time by others, mounted into the target: never wiped.
+KEPT = frozenset({"cobrador-phones"})
 
 
 class ConfigRenderError(Exception):
@@ -36,6 +38,8 @@ def render(source: Path, target: Path, environ: Mapping[str, str]) -> None:
 
     target.mkdir(parents=True, exist_ok=True)
     for old in target.iterdir():
+        if old.name in KEPT:
+            continue
         if old.is_dir():
             shutil.rmtree(old)
         else:

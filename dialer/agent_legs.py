@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 LEG_PREFIX = "cobrador-leg-"
 DIALING, UP, DOWN = "dialing", "up", "down"
 RECONNECT_REASON = "reconexión"
+# ContactStatus meaning the phone is gone (its registration removed: a closed
+# tab's WebSocket). Not "Unreachable": a busy browser may miss a qualify.
+LOST_CONTACT = ("Removed",)
 ANSWER_TIMEOUT_MS = 30_000
 CALL_LOCK_MS = 5_000
 # A leg still dialing after this long with no channel in Asterisk is lost.
@@ -122,6 +125,10 @@ class AgentLegs:
         self.clock = clock
         # Endpoint -> agent, for an OriginateResponse that names no channel.
         self._dialing: dict[str, int] = {}
+        # Endpoint -> agent of the legs placed here: a phone whose registration
+        # goes away (a browser tab closed: its WebSocket, hence its contact,
+        # is gone) leaves a channel Asterisk would keep up; we hang it up.
+        self._placed: dict[str, int] = {}
 
     # -- reading ----------------------------------------------------------------
 
@@ -203,6 +210,9 @@ class AgentLegs:
 
     async def on_ami_event(self, event: Message) -> None:
         name = event.get("Event")
+        if name == "ContactStatus":
+            await self._contact_status(event)
+            return
         uid = event.get("Uniqueid") or ""
         agent_id = agent_of_leg(uid)
         if agent_id is None and name == "OriginateResponse":
@@ -224,6 +234,20 @@ class AgentLegs:
             await self._dropped(leg, f"hangup cause {event.get('Cause') or '?'}")
         elif name == "OriginateResponse" and event.get("Response") == "Failure":
             await self._dropped(leg, f"originate failed, reason {event.get('Reason') or '?'}")
+
+    async def _contact_status(self, event: Message) -> None:
+        if event.get("ContactStatus") not in LOST_CONTACT:
+            return
+        agent_id = self._placed.get(f"PJSIP/{event.get('AOR') or ''}")
+        if agent_id is None:
+            return
+        leg = await self.get(agent_id)
+        if leg is None or leg.status == DOWN or not leg.channel_id:
+            return
+        log.warning("agent %s: phone registration %s; hanging up its leg",
+                    agent_id, (event.get("ContactStatus") or "").lower())  # fmt: skip
+        with contextlib.suppress(AMIError):
+            await self.ami.send_action({"Action": "Hangup", "Channel": leg.channel_id})
 
     async def reconcile(self, channels: list[Message]) -> None:
         """After (re)connecting to Asterisk: legs whose channel is gone dropped
@@ -267,6 +291,7 @@ class AgentLegs:
                      "owner": self.owner, "since": repr(self.clock())},
         )  # fmt: skip
         self._dialing[channel] = agent_id
+        self._placed[channel] = agent_id
         action = {
             "Action": "Originate",
             "Channel": channel,

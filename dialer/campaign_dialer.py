@@ -54,9 +54,17 @@ from store.models import Campaign
 log = logging.getLogger(__name__)
 
 POPS_CHANNEL = "cobrador:pops"
-# The only AMI events the dial loop reads: asking Asterisk for just these
+# The only AMI events the dialer reads (ContactStatus: agent legs, whose phone
+# may unregister with its call still up): asking Asterisk for just these
 # (a session Filter) tripled sustained originates/s on Asterisk 22 here.
-DIALER_EVENTS = ("Newstate", "Hangup", "OriginateResponse", "MixMonitorStart", "MixMonitorStop")
+DIALER_EVENTS = (
+    "Newstate",
+    "Hangup",
+    "OriginateResponse",
+    "MixMonitorStart",
+    "MixMonitorStop",
+    "ContactStatus",
+)
 # An open attempt older than this with no live channel was left by a dialer that
 # died: its Originate reply and events would have come long before.
 ORPHAN_GRACE_SECONDS = 120.0

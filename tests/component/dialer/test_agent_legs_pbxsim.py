@@ -367,3 +367,26 @@ async def test_given_ami_drops_mid_spy_when_link_returns_then_session_end_audite
     session = phones.audit[-1][1]
     assert session["how"] == "ended while AMI was away" and session["mode"] == "whisper"
     assert phones.monitoring.sessions == {}
+
+
+async def test_given_phone_unregisters_with_leg_up_then_dialer_hangs_leg_up_and_agent_no_audio(
+    make_floor: Any, phones_for: Any
+) -> None:
+    """A closed browser tab: Asterisk removes the contact but keeps the call."""
+    from dialer.ami import Message
+
+    floor = await make_floor(accounts=1, agents=1)
+    agent = floor.agent_ids[0]
+    phones = await phones_for(floor)
+    await leg_up(phones, agent)
+    other = Message(
+        [("Event", "ContactStatus"), ("AOR", "agent-999"), ("ContactStatus", "Removed")]
+    )
+    await phones.legs.on_ami_event(other)  # somebody else's phone: nothing
+    await phones.legs.on_ami_event(Message([("Event", "ContactStatus"), ("AOR", f"agent-{agent}"),
+                                            ("ContactStatus", "Reachable")]))  # fmt: skip
+    assert f"agent-{agent}" in floor.pbx.bridges
+    await phones.legs.on_ami_event(Message([("Event", "ContactStatus"), ("AOR", f"agent-{agent}"),
+                                            ("ContactStatus", "Removed")]))  # fmt: skip
+    await until(lambda: in_state(floor, agent, AgentState.no_audio), "no_audio")
+    assert f"agent-{agent}" not in floor.pbx.bridges

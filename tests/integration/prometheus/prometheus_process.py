@@ -42,6 +42,9 @@ def render_config(targets: dict[str, str]) -> dict[str, Any]:
         if name not in targets:
             raise ValueError(f"no target for scrape job {name!r}")
         job["static_configs"] = [{"targets": [targets[name]]}]
+        # Local targets serve plain HTTP (docker-compose's console is HTTPS).
+        job.pop("scheme", None)
+        job.pop("tls_config", None)
         jobs.append(job)
     config["scrape_configs"] = jobs
     return config

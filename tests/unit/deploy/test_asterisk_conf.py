@@ -108,3 +108,16 @@ def test_given_a_bad_certificate_setting_when_rendered_then_it_refuses(
         environ["COBRADOR_WSS_KEY"] = str(tmp_path / "nope.pem")
     with pytest.raises(ConfigRenderError, match="COBRADOR_WSS"):
         render(source, tmp_path / "etc", environ)
+
+
+def test_given_the_phones_volume_in_the_target_when_rendered_then_it_is_kept(
+    source: Path, tmp_path: Path
+) -> None:
+    target = tmp_path / "etc"
+    phones = target / "cobrador-phones"
+    phones.mkdir(parents=True)
+    (phones / "agents.conf").write_text("[agent-7](agent-webrtc-endpoint)\n")
+
+    render(source, target, {"COBRADOR_AMI_SECRET": SECRET})
+
+    assert (phones / "agents.conf").read_text().startswith("[agent-7]")

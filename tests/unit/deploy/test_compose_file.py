@@ -226,6 +226,12 @@ def test_given_tls_and_turn_when_read_then_wss_https_and_an_optional_relay_are_w
     console = services["console"]
     assert console["environment"]["COBRADOR_CONSOLE_TLS_KEY"] == "/cobrador/tls/key.pem"
     assert "https://127.0.0.1:8080/login" in console["healthcheck"]["test"][-1]
+    # The console shares Asterisk's loopback (AMI) and the agents' endpoint file.
+    assert console["network_mode"] == "service:asterisk"
+    assert "${CONSOLE_PORT:-8443}:8080" in services["asterisk"]["ports"]
+    assert console["environment"]["COBRADOR_PHONE_WS_URL"].startswith("wss://")
+    assert "asterisk-phones:/etc/asterisk/cobrador-phones" in services["asterisk"]["volumes"]
+    assert "asterisk-phones:/var/lib/cobrador/phones" in console["volumes"]
     assert {"COBRADOR_TLS_CERT", "COBRADOR_TLS_KEY", "WSS_PORT", "TURN_PORT"} <= set(env)
     # coturn only with `--profile nat`; its secret is checked like the others.
     assert services["coturn"]["profiles"] == ["nat"]
