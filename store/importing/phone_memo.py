@@ -19,8 +19,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from functools import cache
-from re import _constants as sre  # type: ignore[attr-defined]
-from re import _parser as sre_parse  # type: ignore[attr-defined]
+
+try:  # CPython's own regex parser: private, so a Python without it only loses the memo
+    from re import _constants as sre  # type: ignore[attr-defined]
+    from re import _parser as sre_parse  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover - CPython 3.11-3.13 have them
+    sre = sre_parse = None
 from typing import Any
 
 import phonenumbers
@@ -106,6 +110,8 @@ class DecisivePrefixes:
     def for_country_code(country_code: int) -> DecisivePrefixes | None:
         """For all regions sharing the code (+1: the US, Canada, Jamaica...), whose
         patterns number_type() may try; None if one uses an unknown construct."""
+        if sre_parse is None:
+            return None
         patterns = []
         for region in phonenumbers.region_codes_for_country_code(country_code):
             metadata = PhoneMetadata.metadata_for_region(region)
