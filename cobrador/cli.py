@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "compliance.commands",
     "dialer.pacing.commands",
     "dialer.commands",
+    "dialer.inbound.commands",
     "cobrador.demo",
     "console.commands",
     "deploy.commands",

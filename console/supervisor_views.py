@@ -22,6 +22,7 @@ from console.security import same_origin
 from console.users import CurrentUser
 from console.webutil import in_db, json_error, requires, user_of
 from dialer.agent_state import EVENTS_CHANNEL
+from dialer.inbound import skills
 from store.db import transaction
 from store.models import Campaign, Role
 
@@ -48,6 +49,7 @@ async def _render(
     request: web.Request, error: str | None = None, message: str | None = None, status: int = 200
 ) -> web.Response:
     campaigns = await in_db(request, wallboard.campaigns)
+    groups = await in_db(request, skills.group_names)
     return aiohttp_jinja2.render_template(
         "supervisor.html",
         request,
@@ -55,6 +57,7 @@ async def _render(
             "campaigns": campaigns,
             "current": _chosen(request, campaigns),
             "dial_modes": DIAL_MODES,
+            "skill_groups": groups,
             "error": error,
             "message": message or request.query.get("msg"),
         },
@@ -166,6 +169,14 @@ def _apply_control(
                 )
             campaign.abandon_target = target
             change["abandon_target"] = target
+        elif action == "skill_group":
+            # Audited by skills (with the group it replaces); nothing for the dial loops.
+            group = fields.get("skill_group", "").strip() or None
+            try:
+                skills.set_campaign_group_in(session, campaign, group, user.actor)
+            except skills.SkillGroupError:
+                raise ControlError(N_("Ese grupo de habilidades ya no existe.")) from None
+            return campaign.name, {}
         else:
             raise ControlError(N_("Acción desconocida."))
         audit_append(
@@ -193,7 +204,8 @@ async def campaign_control(request: web.Request) -> web.StreamResponse:
         raise web.HTTPNotFound() from None
     except ControlError as exc:
         return await _render(request, error=gettext_(str(exc)), status=400)
-    command = {"type": "campaign", "campaign": name, **{k: str(v) for k, v in change.items()}}
-    await request.app[REDIS].publish(COMMANDS_CHANNEL, json.dumps(command))
+    if change:
+        command = {"type": "campaign", "campaign": name, **{k: str(v) for k, v in change.items()}}
+        await request.app[REDIS].publish(COMMANDS_CHANNEL, json.dumps(command))
     query = urlencode({"campaign": name, "msg": gettext_("Cambio guardado.")})
     raise web.HTTPFound(f"/supervisor?{query}")

@@ -14,6 +14,7 @@ import redis.asyncio as aioredis
 from sqlalchemy import Engine, select
 
 from dialer.agent_state import AgentStates
+from dialer.inbound.skills import campaign_group
 from store.db import transaction
 from store.models import Campaign, Decision, User
 
@@ -51,6 +52,7 @@ def campaigns(engine: Engine) -> list[dict[str, Any]]:
                 "dial_mode": c.dial_mode,
                 "abandon_target": float(c.abandon_target),
                 "abandon_limit": float(profile_abandon_limit(c)),
+                "skill_group": campaign_group(c.config),
             }
             for c in rows
         ]

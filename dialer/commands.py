@@ -1,4 +1,4 @@
-"""CLI: `cobrador dialer run` and `cobrador campaign create|start|stop|show|assign`."""
+"""CLI: `cobrador dialer run` and `cobrador campaign create|start|stop|show|skill-group|assign`."""
 
 from __future__ import annotations
 
@@ -49,6 +49,16 @@ def register(subparsers: Any) -> None:
         p = csub.add_parser(action, help=f"{action} a campaign")
         p.add_argument("name")
         p.set_defaults(func=_campaign_action)
+    skill = csub.add_parser(
+        "skill-group", help="name the skill group whose agents take the campaign's inbound calls"
+    )
+    skill.add_argument("name")
+    which = skill.add_mutually_exclusive_group(required=True)
+    which.add_argument("group", nargs="?", help="a group made with `cobrador skill-group create`")
+    which.add_argument(
+        "--none", action="store_true", help="no group: the campaign's own agents take its calls"
+    )
+    skill.set_defaults(func=_campaign_skill_group)
     assign = csub.add_parser("assign", help="put accounts without a campaign into this one")
     assign.add_argument("name")
     assign.add_argument("--country", help="only accounts of this country")
@@ -106,6 +116,8 @@ def _campaign_create(args: argparse.Namespace, settings: Settings) -> int:
     from cobrador.runtime import open_engine
     from compliance import audit
     from compliance.profile import ProfileError, load_profiles, tighten
+    from dialer.inbound.settings import InboundSettingsError, inbound_settings
+    from dialer.inbound.skills import SkillGroupError, check_group_exists
     from dialer.recycle import RecycleConfigError, rules_for
     from store.models import Campaign
 
@@ -132,6 +144,10 @@ def _campaign_create(args: argparse.Namespace, settings: Settings) -> int:
         rules_for(config.get("recycle"))
     except (ProfileError, RecycleConfigError) as exc:
         raise UserError(str(exc)) from exc
+    try:
+        inbound = inbound_settings(config, args.country, args.caller_id)
+    except InboundSettingsError as exc:
+        raise UserError(f"campaign rules {args.rules}: {exc}") from exc
     for number in args.caller_id:
         if not number.lstrip("+").isdigit():
             raise UserError(f"--caller-id {number!r} must be digits (E.164)")
@@ -139,6 +155,11 @@ def _campaign_create(args: argparse.Namespace, settings: Settings) -> int:
     with Session(engine) as s, s.begin():
         if s.query(Campaign).filter_by(name=args.name).first():
             raise UserError(f"campaign {args.name!r} already exists")
+        if inbound.skill_group is not None:
+            try:
+                check_group_exists(s, inbound.skill_group)
+            except SkillGroupError as exc:
+                raise UserError(f"campaign rules {args.rules}: inbound.skill_group: {exc}") from exc
         campaign = Campaign(name=args.name, country=args.country, profile=profile_name, dial_mode=args.mode,
                             status="stopped", abandon_target=target,
                             caller_ids=[c.lstrip("+") for c in args.caller_id], config=config)  # fmt: skip
@@ -207,6 +228,23 @@ async def _live(url: str, name: str) -> dict[str, Any]:
     board = await client.get(wallboard_key(name))
     await client.aclose()
     return {"hopper": sizes, "wallboard": json.loads(board) if board else None}
+
+
+def _campaign_skill_group(args: argparse.Namespace, settings: Settings) -> int:
+    from cobrador.cli import UserError
+    from cobrador.runtime import open_engine
+    from dialer.inbound.skills import SkillGroupError, set_campaign_group
+
+    group = None if args.none else args.group
+    try:
+        set_campaign_group(open_engine(settings), args.name, group)
+    except SkillGroupError as exc:
+        raise UserError(str(exc)) from exc
+    if group is None:
+        print(f"campaign {args.name}: its own agents take its inbound calls")
+    else:
+        print(f"campaign {args.name}: agents of skill group {group} take its inbound calls first")
+    return 0
 
 
 def _campaign_assign(args: argparse.Namespace, settings: Settings) -> int:

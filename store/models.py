@@ -192,6 +192,26 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class SkillGroup(Base):
+    """Agents who take a campaign's inbound calls first, across campaigns
+    (`Campaign.config["inbound"]["skill_group"]` names one; docs/inbound.md)."""
+
+    __tablename__ = "skill_groups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    description: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SkillGroupMember(Base):
+    __tablename__ = "skill_group_members"
+
+    group_id: Mapped[int] = mapped_column(ForeignKey("skill_groups.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True, index=True)
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Decision(Base):
     """A compliance decision: every call placed and every call not placed."""
 

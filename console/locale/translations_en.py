@@ -1,6 +1,9 @@
 """English texts of the console (source of messages.po; run console/locale/update.py)."""
 
 EN = {
+    "Grupo de habilidades (entrantes)": "Skill group (inbound)",
+    "Ninguno: los agentes de la campaña": "None: the campaign's agents",
+    "Ese grupo de habilidades ya no existe.": "That skill group no longer exists.",
     "Sin audio: la línea de su teléfono se cortó y no recibirá llamadas.": "No audio: your phone line dropped and you will not receive calls.",
     "Reconectar audio": "Reconnect audio",
     "Sin audio: reconecte su teléfono antes de continuar.": "No audio: reconnect your phone before continuing.",

@@ -33,6 +33,7 @@ from dialer.inbound.callbacks import callback_due
 from dialer.inbound.queue import InboundQueue
 from dialer.inbound.routing import ReadyAgent, candidates
 from dialer.inbound.settings import InboundSettings, InboundSettingsError, inbound_settings
+from dialer.inbound.skills import member_ids as skill_members
 from dialer.recording import Recorder
 from metrics import definitions as m
 from store.models import Campaign
@@ -173,7 +174,7 @@ class InboundCalls:
         # A skill group spans campaigns, and so does overflow: then every campaign's agents.
         wide = overflow or settings.skill_group is not None
         names = await asyncio.to_thread(_campaign_names, self.sql) if wide else [campaign.name]
-        skills = await self.queue.skilled_agents(settings.skill_group) \
+        skills = await asyncio.to_thread(skill_members, self.sql, settings.skill_group) \
             if settings.skill_group else set()  # fmt: skip
         ready: list[ReadyAgent] = []
         for name in names:

@@ -36,11 +36,6 @@ def done_key(campaign: str) -> str:
     return f"cobrador:inbound:{{{campaign}}}:done"
 
 
-def skill_key(group: str) -> str:
-    """Agent ids of a skill group (a set; operators fill it)."""
-    return f"cobrador:skills:{{{group}}}"
-
-
 @dataclass(frozen=True)
 class Waiting:
     call_id: str
@@ -148,10 +143,6 @@ class InboundQueue:
             else:
                 abandoned += 1
         return Outcomes(answered, abandoned, within)
-
-    async def skilled_agents(self, group: str) -> set[int]:
-        members = await self._redis.smembers(skill_key(group))  # type: ignore[misc]
-        return {int(x) for x in members}
 
 
 def _text(value: object) -> str:

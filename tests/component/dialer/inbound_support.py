@@ -1,0 +1,69 @@
+"""Helpers for the inbound component tests kept outside test_inbound_calls.py
+(skill groups, metrics, recovery): the FastAGI routes wired as dialer/service.py
+does, screen-pops seen on the pops channel, polling until a condition holds."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dialer.campaign_dialer import POPS_CHANNEL
+from dialer.inbound.calls import InboundCalls
+from store.models import CallAttempt
+
+DID = "5215550001000"  # the test campaign's caller ID (conftest.seed_campaign)
+
+
+def wire_inbound(floor: Any) -> InboundCalls:
+    inbound = InboundCalls(sql=floor.engine, redis=floor.redis, clock=floor.clock,
+                           poll_seconds=0.05)  # fmt: skip
+    floor.agi.routes["inbound"] = inbound.handle
+    floor.agi.routes["inbound_end"] = inbound.handle_end
+    floor.agi.route_timeouts["inbound"] = 60.0
+    return inbound
+
+
+def inbound_attempts(engine: Any) -> list[CallAttempt]:
+    with Session(engine) as s:
+        rows = s.scalars(select(CallAttempt).where(CallAttempt.direction == "inbound"))
+        return list(rows.all())
+
+
+async def until(done: Callable[[], Any], wall_seconds: float = 20.0) -> None:
+    """Poll until `done()` (sync or async) is true; fail after `wall_seconds`."""
+    deadline = time.monotonic() + wall_seconds
+    while True:
+        value = done()
+        if await value if asyncio.iscoroutine(value) else value:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.02)
+
+
+class Pops:
+    """Screen-pops published for agents (the console's PopHub reads the same channel)."""
+
+    def __init__(self, redis: Any) -> None:
+        self.pubsub = redis.pubsub()
+
+    async def start(self) -> None:
+        await self.pubsub.subscribe(POPS_CHANNEL)
+
+    async def next(self, wall_seconds: float = 20.0) -> dict[str, Any]:
+        deadline = time.monotonic() + wall_seconds
+        while time.monotonic() < deadline:
+            message = await self.pubsub.get_message(ignore_subscribe_messages=True, timeout=0.2)
+            if message and message.get("type") == "message":
+                pop: dict[str, Any] = json.loads(message["data"])
+                return pop
+        raise AssertionError("no pop published")
+
+    async def close(self) -> None:
+        await self.pubsub.aclose()
