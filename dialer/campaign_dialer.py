@@ -226,6 +226,10 @@ class CampaignDialer:
                 await self._reload_campaign()
                 await self._registry_metrics()
             if not self._can_dial(now):
+                # Not dialing (stopped, or no Asterisk yet): the wallboard still shows
+                # the agents, the inbound queue and why nothing is dialed.
+                await self._publish_wallboard(now, await self.snapshot(now),
+                                              await self.hopper.sizes())  # fmt: skip
                 return 0
             sizes = await self.hopper.sizes()
             if sizes["ready"] + sizes["delayed"] < self.options.hopper_low_water or (

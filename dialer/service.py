@@ -17,6 +17,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
@@ -30,6 +31,8 @@ from dialer.ami.errors import AMIError
 from dialer.campaign_dialer import CampaignDialer, DialerOptions
 from dialer.fastagi import AGISession, FastAGIServer
 from dialer.inbound.calls import InboundCalls
+from dialer.inbound.housekeeping import ALIVE_SECONDS, InboundHousekeeping
+from dialer.inbound.queue import MAX_WAIT_SECONDS
 from dialer.monitoring import Monitoring, sql_audit
 from dialer.phone_service import PhoneService
 from dialer.recording import Recorder, recording_mode, recording_notice
@@ -39,7 +42,7 @@ from store.recordings.finalize import finalize_recording
 from store.recordings.storage import DirectoryStorage
 
 log = logging.getLogger(__name__)
-INBOUND_MAX_SECONDS = 3600.0  # an inbound caller never waits longer than this in queue
+INBOUND_MAX_SECONDS = MAX_WAIT_SECONDS  # an inbound caller never waits longer in queue
 
 
 def dialer_id() -> str:
@@ -59,6 +62,10 @@ class DialerService:
     dialers: dict[str, CampaignDialer] = field(default_factory=dict)
     agi: FastAGIServer | None = None
     phones: PhoneService | None = None
+    # How long this process counts as alive in Redis without saying so again; past
+    # it, the others close the inbound calls it served (dialer/inbound/housekeeping.py).
+    alive_seconds: float = ALIVE_SECONDS
+    owner: str = field(default_factory=dialer_id)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def answer(self, agi: AGISession) -> None:
@@ -82,8 +89,24 @@ class DialerService:
         missing = set(self.campaigns) - {c.name for c in campaigns}
         if missing:
             raise LookupError(f"unknown campaign(s): {', '.join(sorted(missing))}")
+        owner = self.owner
         inbound = InboundCalls(sql=self.sql, redis=self.redis, clock=self.clock,
-                               recorders=self._recorder_of)  # fmt: skip
+                               recorders=self._recorder_of, owner=owner)  # fmt: skip
+        # Before any call is taken, and whatever the dial loops do (a stopped campaign
+        # still answers its callers): alive in Redis, inbound gauges, what dead dialers left.
+        housekeeping = InboundHousekeeping(sql=self.sql, redis=self.redis, owner=owner,
+                                           clock=self.clock, queue=inbound.queue,
+                                           alive_seconds=self.alive_seconds)  # fmt: skip
+        with contextlib.suppress(RedisError, OSError):  # else the first pass says it
+            await housekeeping.announce()
+        upkeep = asyncio.create_task(housekeeping.run(self._stop), name="inbound-housekeeping")
+        try:
+            await self._serve(campaigns, inbound, owner)
+        finally:
+            self._stop.set()
+            await upkeep
+
+    async def _serve(self, campaigns: list[Campaign], inbound: InboundCalls, owner: str) -> None:
         self.agi = FastAGIServer(
             routes={cv.SCRIPT_ANSWER: self.answer, cv.SCRIPT_INBOUND: inbound.handle,
                     cv.SCRIPT_INBOUND_END: inbound.handle_end},
@@ -95,7 +118,6 @@ class DialerService:
             await self.shutdown()
             return
         compliance = ComplianceService(self.sql, self.redis)
-        owner = dialer_id()
         for campaign in campaigns:
             options = self.options or DialerOptions(
                 owner=owner, agi_host=self.settings.fastagi_public_host, agi_port=self.agi.port

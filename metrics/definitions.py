@@ -377,6 +377,12 @@ INBOUND_CALLBACK_REQUESTS = Counter(
     ["campaign"],
     registry=REGISTRY,
 )
+INBOUND_LOST = Counter(
+    "cobrador_inbound_lost_total",
+    "Inbound calls closed as lost because the dialer serving them stopped.",
+    ["campaign"],
+    registry=REGISTRY,
+)
 INBOUND_WAIT = Histogram(
     "cobrador_inbound_wait_seconds",
     "Queue wait of inbound calls, answered or abandoned (service level from buckets).",

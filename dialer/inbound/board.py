@@ -1,5 +1,5 @@
 """Inbound figures of one campaign for the wallboard and /metrics: waiting now,
-longest wait, answered and abandoned in queue, service level per window."""
+longest wait, answered, abandoned in queue and lost, service level per window."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from typing import Any
 
 from dialer.inbound.queue import InboundQueue
 from dialer.inbound.settings import InboundSettings, InboundSettingsError, inbound_settings
-from metrics import definitions as m
 
 WINDOWS = {"1h": 3600.0, "24h": 86400.0}
 DEFAULT_SERVICE_LEVEL_SECONDS = 20.0
@@ -40,29 +39,32 @@ def service_level_seconds(config: Mapping[str, Any] | None, country: str) -> flo
 OUTCOMES_EVERY_SECONDS = 5.0  # per-window outcomes change slowly; waiting is live
 
 
-async def inbound_board(queue: InboundQueue, campaign: str, now: float, within_seconds: float,
-                        waits: tuple[float, ...]) -> dict[str, Any]:  # fmt: skip
-    """`waits`: the snapshot's inbound_waiting (seconds each waiting caller has waited)."""
-    longest = max(waits, default=0.0)
-    m.INBOUND_WAITING.labels(campaign).set(len(waits))
-    m.INBOUND_LONGEST_WAIT.labels(campaign).set(longest)
-    board: dict[str, Any] = {
-        "waiting": len(waits),
-        "longest_wait_seconds": round(longest, 1),
-        "service_level_seconds": within_seconds,
-    }
+async def window_outcomes(queue: InboundQueue, campaign: str, now: float,
+                          within_seconds: float) -> dict[str, Any]:  # fmt: skip
+    """Answered, abandoned, lost and service level per window (WINDOWS), recomputed
+    at most every OUTCOMES_EVERY_SECONDS per queue object."""
     cached = queue.outcomes_cache.get(campaign)
     if cached is None or now - cached[0] >= OUTCOMES_EVERY_SECONDS or now < cached[0]:
         windows: dict[str, Any] = {}
         for label, seconds in WINDOWS.items():
             out = await queue.outcomes(campaign, now, seconds, within_seconds)
-            level = out.service_level
-            if level is not None:
-                m.INBOUND_SERVICE_LEVEL.labels(campaign, label).set(level)
             windows[label] = {"answered": out.answered, "abandoned": out.abandoned,
-                              "service_level": level}  # fmt: skip
+                              "lost": out.lost, "service_level": out.service_level}  # fmt: skip
         cached = queue.outcomes_cache[campaign] = (now, windows)
-    return {**board, **cached[1]}
+    return cached[1]
+
+
+async def inbound_board(queue: InboundQueue, campaign: str, now: float, within_seconds: float,
+                        waits: tuple[float, ...]) -> dict[str, Any]:  # fmt: skip
+    """The wallboard's inbound part. `waits`: the snapshot's inbound_waiting (seconds
+    each waiting caller has waited). The gauges are the housekeeping's (housekeeping.py),
+    exported whether or not a dial loop runs."""
+    board: dict[str, Any] = {
+        "waiting": len(waits),
+        "longest_wait_seconds": round(max(waits, default=0.0), 1),
+        "service_level_seconds": within_seconds,
+    }
+    return {**board, **await window_outcomes(queue, campaign, now, within_seconds)}
 
 
 async def snapshot_fields(queue: InboundQueue, campaign: str, config: Mapping[str, Any] | None,

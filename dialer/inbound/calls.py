@@ -13,7 +13,10 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
+import socket
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -72,6 +75,7 @@ class InboundCalls:
         poll_seconds: float = 0.5,
         publish: Callable[[str, str], Awaitable[object]] | None = None,
         recorders: Callable[[str], Recorder | None] = lambda _campaign: None,
+        owner: str | None = None,
     ) -> None:
         self.sql = sql
         self.redis = redis
@@ -83,6 +87,9 @@ class InboundCalls:
         self._publish = publish or redis.publish
         self.recorders = recorders  # campaign name -> its Recorder (dialer/recording.py)
         self.live: dict[int, LiveInbound] = {}
+        # Names this process in the queue's `calls` map; its housekeeping keeps the
+        # name alive in Redis, and others close its calls once it is gone.
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
     # -- the `inbound` route ---------------------------------------------------
 
@@ -120,6 +127,7 @@ class InboundCalls:
             return
         call = LiveInbound(attempt_id, campaign.name, agi.uniqueid or f"a{attempt_id}", now)
         self.live[attempt_id] = call
+        await self.queue.track(campaign.name, attempt_id, call.call_id, self.owner)
         await self.queue.join(campaign.name, call.call_id, now, settings.hours.zone)
         try:
             await agi.exec("Playback", settings.greeting_sound)
@@ -246,6 +254,7 @@ class InboundCalls:
         m.INBOUND_WAIT.labels(call.campaign, "abandoned").observe(waited)
         await asyncio.to_thread(records.close_attempt, self.sql, call.attempt_id,
                                 result="queue_abandoned", ended_at=_utc(now), waited=waited)  # fmt: skip
+        await self.queue.untrack(call.campaign, call.attempt_id)
         log.info(
             "inbound attempt %s: caller hung up after %.1f s in queue", call.attempt_id, waited
         )
@@ -322,6 +331,8 @@ class InboundCalls:
             recorder.close(attempt_id, self.clock())
         await asyncio.to_thread(records.close_attempt, self.sql, attempt_id, result="contact",
                                 ended_at=_utc(self.clock()), agent_id=agent_id)  # fmt: skip
+        if call is not None:  # else another process served it: its entry goes with it
+            await self.queue.untrack(call.campaign, attempt_id)
         with contextlib.suppress(AgentStateError):
             await self.agents.wrap_up(agent_id)
 

@@ -5,13 +5,17 @@ Keys, hash-tagged per campaign (Redis Cluster: one campaign's keys in one slot):
     cobrador:inbound:{<campaign>}:waiting          zset  call id -> wait start (epoch s)
     cobrador:inbound:{<campaign>}:arrivals:<date>  hash  local hour (0-23) -> calls; 8 days
     cobrador:inbound:{<campaign>}:done             zset  "<call>|<result>|<wait>" -> end; 1 day
+    cobrador:inbound:{<campaign>}:calls            hash  attempt id -> {"owner", "call"}
 
 The dial loop and the pacing snapshot read `waiting` and `arrival_rate`; the
-wallboard and /metrics read `outcomes`.
+wallboard and /metrics read `outcomes`. `calls` names the dialer process that
+serves each open inbound call, so the others can close what a dead one left
+(dialer/inbound/housekeeping.py).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,9 +23,11 @@ from zoneinfo import ZoneInfo
 
 import redis.asyncio as aioredis
 
+MAX_WAIT_SECONDS = 3600.0  # the inbound route's time limit (dialer/service.py)
 ARRIVAL_DAYS = 7
 DONE_SECONDS = 86400.0
-RESULTS = ("answered", "abandoned")
+# "lost": the dialer serving the caller died (closed by another's housekeeping).
+RESULTS = ("answered", "abandoned", "lost")
 
 
 def waiting_key(campaign: str) -> str:
@@ -36,6 +42,17 @@ def done_key(campaign: str) -> str:
     return f"cobrador:inbound:{{{campaign}}}:done"
 
 
+def calls_key(campaign: str) -> str:
+    return f"cobrador:inbound:{{{campaign}}}:calls"
+
+
+@dataclass(frozen=True)
+class Tracked:
+    attempt_id: int
+    owner: str
+    call_id: str
+
+
 @dataclass(frozen=True)
 class Waiting:
     call_id: str
@@ -47,10 +64,11 @@ class Outcomes:
     answered: int
     abandoned: int
     answered_within: int  # answered within the service-level target
+    lost: int = 0  # callers dropped because their dialer died: never in service level
 
     @property
     def service_level(self) -> float | None:
-        total = self.answered + self.abandoned
+        total = self.answered + self.abandoned + self.lost
         return self.answered_within / total if total else None
 
 
@@ -134,15 +152,39 @@ class InboundQueue:
     async def outcomes(self, campaign: str, now: float, window: float,
                        within_seconds: float) -> Outcomes:  # fmt: skip
         rows = await self._redis.zrangebyscore(done_key(campaign), now - window, "+inf")
-        answered = abandoned = within = 0
+        answered = abandoned = within = lost = 0
         for raw in rows:
             _, result, wait = _text(raw).rsplit("|", 2)  # type: ignore[arg-type]
             if result == "answered":
                 answered += 1
                 within += float(wait) <= within_seconds
+            elif result == "lost":
+                lost += 1
             else:
                 abandoned += 1
-        return Outcomes(answered, abandoned, within)
+        return Outcomes(answered, abandoned, within, lost)
+
+    async def track(self, campaign: str, attempt_id: int, call_id: str, owner: str) -> None:
+        """The open inbound call `attempt_id` is served by the dialer process `owner`."""
+        value = json.dumps({"owner": owner, "call": call_id})
+        await self._redis.hset(calls_key(campaign), str(attempt_id), value)  # type: ignore[misc]
+
+    async def untrack(self, campaign: str, attempt_id: int) -> bool:
+        """The call's attempt is closed; True if this caller removed the entry (so two
+        dialers closing one dead dialer's call never both do it)."""
+        removed = await self._redis.hdel(calls_key(campaign), str(attempt_id))  # type: ignore[misc]
+        return bool(removed)
+
+    async def tracked(self, campaign: str) -> list[Tracked]:
+        raw: dict[Any, Any] = await self._redis.hgetall(calls_key(campaign))  # type: ignore[misc]
+        out = []
+        for key, value in raw.items():
+            try:
+                data = json.loads(value)
+                out.append(Tracked(int(key), str(data["owner"]), str(data["call"])))
+            except (ValueError, KeyError, TypeError):
+                continue
+        return out
 
 
 def _text(value: object) -> str:

@@ -15,6 +15,7 @@ from sqlalchemy import Engine, select, update
 from compliance import audit
 from compliance.service import mask_phone
 from dialer.inbound.ani import AniStatus, normalise_ani
+from dialer.inbound.settings import InboundSettingsError, inbound_settings
 from store.db import transaction
 from store.models import Account, CallAttempt, Callback, Campaign, Phone, PhoneStatus
 
@@ -162,3 +163,65 @@ def record_unmatched_callback(sql: Engine, *, attempt_id: int, ani: str) -> None
              "ani": mask_phone(ani) if ani else "", "reason": "no_account_for_number"},
             actor="dialer", subject=f"attempt:{attempt_id}",
         )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class LostCall:
+    attempt_id: int
+    agent_id: int | None  # the agent it was bridged to, if it got that far
+
+
+def close_lost(sql: Engine, attempt_id: int, *, ended_at: datetime, waited: float | None,
+               reason: str, dead_dialer: str | None, actor: str) -> LostCall | None:  # fmt: skip
+    """Close an inbound attempt whose dialer died (result `lost`), only if it is
+    still open: a close the live call wrote first wins. None if it was closed."""
+    with transaction(sql) as s:
+        closed = s.execute(
+            update(CallAttempt).where(CallAttempt.id == attempt_id, CallAttempt.result.is_(None))
+            .values(result="lost", ended_at=ended_at)
+        ).rowcount  # type: ignore[attr-defined]  # fmt: skip
+        if not closed:
+            return None
+        account_id, agent_id = s.execute(
+            select(CallAttempt.account_id, CallAttempt.agent_id).where(CallAttempt.id == attempt_id)
+        ).one()  # fmt: skip
+        audit.append(
+            s, "inbound_end",
+            {"attempt_id": attempt_id, "result": "lost", "reason": reason, "agent_id": agent_id,
+             "waited_seconds": round(waited, 3) if waited is not None else None,
+             "dead_dialer": dead_dialer},
+            actor=actor, subject=f"account:{account_id}" if account_id else f"attempt:{attempt_id}",
+        )  # fmt: skip
+        return LostCall(attempt_id, agent_id)
+
+
+def stale_open_attempts(sql: Engine, before: datetime, skip: set[int]) -> list[int]:
+    """Open inbound attempts started before `before` that no dialer names (not in `skip`):
+    a dialer died between writing the attempt and naming itself in Redis."""
+    with transaction(sql) as s:
+        ids = s.scalars(
+            select(CallAttempt.id).where(CallAttempt.direction == "inbound",
+                                         CallAttempt.result.is_(None),
+                                         CallAttempt.started_at < before)
+        )  # fmt: skip
+        return [int(i) for i in ids if int(i) not in skip]
+
+
+@dataclass(frozen=True)
+class InboundCampaign:
+    name: str
+    service_level_seconds: float
+
+
+def inbound_campaigns(sql: Engine) -> list[InboundCampaign]:
+    """Campaigns that can take inbound calls: a caller ID or a DID, usable settings."""
+    out = []
+    with transaction(sql) as s:
+        for c in s.scalars(select(Campaign).order_by(Campaign.id)):
+            try:
+                settings = inbound_settings(c.config, c.country, list(c.caller_ids or []))
+            except InboundSettingsError:
+                continue
+            if settings.dids:
+                out.append(InboundCampaign(c.name, settings.service_level_seconds))
+    return out
