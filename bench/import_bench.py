@@ -97,7 +97,7 @@ def run_import(path: Path, env: dict[str, str], admin: Engine, database: str) ->
     """One timed `cobrador import accounts` run: peak RSS of its biggest process
     (rusage), peak memory of all its processes together (PSS, sampled every
     250 ms: RSS would count the pages the forked workers share several times),
-    and CPU time per row of the import's processes and of its PostgreSQL backend
+    and CPU time per row of the import's processes and of its PostgreSQL backends
     (when PostgreSQL runs on this machine): a figure the other load moves less."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
@@ -105,17 +105,19 @@ def run_import(path: Path, env: dict[str, str], admin: Engine, database: str) ->
         [sys.executable, "-m", "cobrador.cli", "import", "accounts", str(path)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    peak_tree_kb, backend, backend_cpu = 0, None, 0.0  # backend: its pid, once connected
+    peak_tree_kb = 0
+    backend_cpu: dict[int, float] = {}  # the import's PostgreSQL backends (it opens two)
     while proc.poll() is None:
         peak_tree_kb = max(peak_tree_kb, process_tree_pss_kb(proc.pid))
-        if backend is None:
-            with admin.connect() as conn:
-                backend = conn.execute(
-                    text("SELECT pid FROM pg_stat_activity WHERE datname = :d"), {"d": database}
-                ).scalar()
-        # OSError: the backend has exited (its last figure stays), or PostgreSQL runs elsewhere.
-        with contextlib.suppress(OSError):
-            backend_cpu = cpu_seconds(backend) if backend is not None else 0.0
+        with admin.connect() as conn:
+            for pid in conn.execute(
+                text("SELECT pid FROM pg_stat_activity WHERE datname = :d"), {"d": database}
+            ).scalars():
+                backend_cpu.setdefault(pid, 0.0)
+        for pid in backend_cpu:
+            # OSError: the backend has exited (its last figure stays), or PostgreSQL runs elsewhere.
+            with contextlib.suppress(OSError):
+                backend_cpu[pid] = cpu_seconds(pid)
         time.sleep(0.25)  # reading smaps costs CPU: sample sparingly
     out, err = proc.communicate()
     seconds = time.monotonic() - t0
@@ -128,7 +130,9 @@ def run_import(path: Path, env: dict[str, str], admin: Engine, database: str) ->
         "peak_rss_mb": round(after.ru_maxrss / 1024),
         "peak_pss_all_processes_mb": round(peak_tree_kb / 1024),
         "cpu_seconds_import_processes": round(import_cpu, 1),
-        "cpu_seconds_postgres_backend": round(backend_cpu, 1) if backend_cpu else None,
+        "cpu_seconds_postgres_backend": round(sum(backend_cpu.values()), 1)
+        if backend_cpu
+        else None,
         "summary": out.strip(),
     }
 

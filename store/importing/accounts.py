@@ -9,12 +9,14 @@ gets every error in one run.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.orm import Session
 
 from store.importing import copy_text
@@ -65,10 +67,37 @@ def import_accounts(
     audit = audit_or_default(audit)
     # PostgreSQL takes rows as COPY text, encoded by the validation workers.
     copy_rows = engine.dialect.name == "postgresql"
-    importer = AccountImporter(today or clock().date(), actor, audit, clock, copy_rows=copy_rows)
-    return run_import(engine, path, importer, skip_invalid=skip_invalid, dry_run=dry_run,
-                      batch_size=batch_size, progress_stream=progress_stream,
-                      workers=workers)  # fmt: skip
+    with ExitStack() as stack:
+        lookup = None
+        if copy_rows and not dry_run:
+            # A second connection, outside the import's transaction, finds the refs
+            # that already exist and reserves ids for the new ones while the import's
+            # own connection COPYs the batch before: it reads committed data and
+            # writes nothing (sequence values are never rolled back anyway).
+            lookup = stack.enter_context(
+                engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            )
+            # Each nextval() batch commits on its own: no need to wait for the disk,
+            # the import's own commit flushes the log up to and past those records.
+            lookup.exec_driver_sql("SET synchronous_commit = off")
+        importer = AccountImporter(today or clock().date(), actor, audit, clock,
+                                   copy_rows=copy_rows, lookup=lookup)  # fmt: skip
+        return run_import(engine, path, importer, skip_invalid=skip_invalid, dry_run=dry_run,
+                          batch_size=batch_size, progress_stream=progress_stream,
+                          workers=workers)  # fmt: skip
+
+
+@dataclass
+class AccountBatch:
+    """Valid rows on their way to the database. `existing` (the rows whose ref is
+    already in the database) and `new_ids` are filled by prepare() when the import
+    has a lookup connection; else write() looks them up through the session."""
+
+    records: list[AccountRecord] | list[CopyReadyAccount]
+    existing: dict[str, Any] | None = None
+    new_ids: list[int] | None = None
+    # The new rows as COPY text for accounts and phones, ids in place (COPY form only).
+    copy_texts: tuple[str, str] | None = None
 
 
 class AccountImporter:
@@ -81,9 +110,13 @@ class AccountImporter:
     allowed: set[str] | None = None  # unknown columns become custom fields
     session: Session
 
+    # resolve() reads nothing: the refs that exist are found by prepare() or write().
+    resolve_reads_session = False
+
     def __init__(self, today: date, actor: str, audit: AuditFn, clock: Callable[[], datetime],
-                 copy_rows: bool = False) -> None:  # fmt: skip
+                 copy_rows: bool = False, lookup: Connection | None = None) -> None:  # fmt: skip
         self.today = today
+        self.lookup = lookup
         # One timestamp for every row the import writes, as now() is in its transaction.
         self.now = clock()
         self.copy_rows = copy_rows
@@ -125,22 +158,33 @@ class AccountImporter:
     def resolve(self, session: Session, batch: list[tuple[CsvRow, Any]]) -> list[list[RowError]]:
         return [[] for _ in batch]  # an unknown ref is a new account
 
-    def write(self, session: Session, batch: list[AccountRecord] | list[CopyReadyAccount]) -> None:
-        self.session = s = session
-        refs = [r.external_ref for r in batch]
-        cols = [getattr(Account, f) for f in ("id", "external_ref", *ACCOUNT_FIELDS)]
-        existing = {
-            row.external_ref: row
-            for row in s.execute(select(*cols).where(any_of(Account.external_ref, refs, s)))
-        }
-        new = [r for r in batch if r.external_ref not in existing]
+    def prepare(self, records: list[AccountRecord] | list[CopyReadyAccount]) -> AccountBatch:
+        """With a lookup connection: the refs of the batch that exist, and ids for the
+        new ones. The file's refs are unique (check()), so what this import writes
+        in its own transaction never changes the answer for a later batch."""
+        if self.lookup is None:
+            return AccountBatch(records)
+        existing = _existing_accounts(self.lookup, [r.external_ref for r in records])
+        new = [r for r in records if r.external_ref not in existing]
+        ids = reserve_ids(self.lookup, Account.__table__, len(new)) if new else []  # type: ignore[arg-type]
+        # The text is built here too: the writer thread only streams it.
+        texts = _copy_texts(ids, new) if new and self.copy_rows else None  # type: ignore[arg-type]
+        return AccountBatch(records, existing, ids, texts)
+
+    def write(self, session: Session, batch: AccountBatch) -> None:
+        self.session = session
+        records = batch.records
+        existing = batch.existing
+        if existing is None:
+            existing = _existing_accounts(session.connection(), [r.external_ref for r in records])
+        new = [r for r in records if r.external_ref not in existing]
         if new:
-            write_new = self._copy_new if self.copy_rows else self._insert_new
+            write_new = partial(self._copy_new, batch=batch) if self.copy_rows else self._insert_new
             ids = write_new(new)  # type: ignore[arg-type]
             self.created += len(new)
             self.first_id = self.first_id if self.first_id is not None else min(ids)
             self.last_id = max([*ids, self.last_id or 0])
-        changed = [self._record(r) for r in batch if r.external_ref in existing]
+        changed = [self._record(r) for r in records if r.external_ref in existing]
         if changed:
             self._update(changed, existing, self.now)
 
@@ -154,13 +198,13 @@ class AccountImporter:
             bulk_insert(conn, Phone.__table__, phone_rows)  # type: ignore[arg-type]
         return ids
 
-    def _copy_new(self, new: list[CopyReadyAccount]) -> list[int]:
+    def _copy_new(self, new: list[CopyReadyAccount], batch: AccountBatch) -> list[int]:
         conn = self.session.connection()
-        ids = reserve_ids(conn, Account.__table__, len(new))  # type: ignore[arg-type]
-        pairs = list(zip(ids, new, strict=True))
-        accounts = "".join([f"{i}\t{r.account_text}\n" for i, r in pairs])
+        ids, texts = batch.new_ids, batch.copy_texts
+        if ids is None:
+            ids = reserve_ids(conn, Account.__table__, len(new))  # type: ignore[arg-type]
+        accounts, phones = texts if texts is not None else _copy_texts(ids, new)
         copy_encoded_rows(conn, Account.__table__, ACCOUNT_COLUMNS, accounts)  # type: ignore[arg-type]
-        phones = "".join([f"{i}\t{p}\n" for i, r in pairs for p in r.phone_texts])
         if phones:
             copy_encoded_rows(conn, Phone.__table__, PHONE_COLUMNS, phones)  # type: ignore[arg-type]
         return ids
@@ -245,6 +289,23 @@ class AccountImporter:
         audit_file_import(self.audit, session, "account", path, result, self.actor,
                           created=self.created, updated=self.updated, unchanged=self.unchanged,
                           created_id_range=[self.first_id, self.last_id])  # fmt: skip
+
+
+_EXISTING_COLUMNS = [getattr(Account, f) for f in ("id", "external_ref", *ACCOUNT_FIELDS)]
+
+
+def _existing_accounts(conn: Connection, refs: list[str]) -> dict[str, Any]:
+    """The accounts among `refs` that the connection sees, by ref."""
+    query = select(*_EXISTING_COLUMNS).where(any_of(Account.external_ref, refs, conn))
+    return {row.external_ref: row for row in conn.execute(query)}
+
+
+def _copy_texts(ids: list[int], new: list[CopyReadyAccount]) -> tuple[str, str]:
+    """COPY text of new accounts and of their phones, each line led by its (account) id."""
+    pairs = list(zip(ids, new, strict=True))
+    accounts = "".join([f"{i}\t{r.account_text}\n" for i, r in pairs])
+    phones = "".join([f"{i}\t{p}\n" for i, r in pairs for p in r.phone_texts])
+    return accounts, phones
 
 
 def _phone_values(account_id: int, p: PhoneRecord, now: datetime) -> dict[str, Any]:

@@ -14,10 +14,11 @@ from sqlalchemy import any_ as sa_any
 from sqlalchemy.orm import Session
 
 
-def any_of(column: Any, values: list[Any], session: Session) -> ColumnElement[bool]:
+def any_of(column: Any, values: list[Any], on: Session | Connection) -> ColumnElement[bool]:
     """`column IN values`, as one array parameter on PostgreSQL (a 2,000-item
     IN list costs more to compile and parse than the query costs to run)."""
-    if session.get_bind().dialect.name == "postgresql":
+    dialect = on.dialect if isinstance(on, Connection) else on.get_bind().dialect
+    if dialect.name == "postgresql":
         return column == sa_any(literal(values, ARRAY(column.type)))  # type: ignore[no-any-return]
     return column.in_(values)  # type: ignore[no-any-return]
 

@@ -35,9 +35,21 @@ class RowImporter(Protocol):
     def resolve(self, session: Session, batch: list[tuple[CsvRow, Any]]) -> list[list[RowError]]:
         """Checks that need the database (unknown account...): errors per record."""
 
-    def write(self, session: Session, records: list[Any]) -> None: ...
+    def write(self, session: Session, records: Any) -> None:
+        """Write a batch of valid records (or what prepare() made of them)."""
 
     def finish(self, session: Session, path: Path, result: ImportResult) -> None: ...
+
+
+class PreparingRowImporter(RowImporter, Protocol):
+    """An importer with work to do on each batch before it is written that needs
+    no write access: prepare() runs in the importing thread while the batch before
+    is being written (on a connection of its own, never the session), and write()
+    gets what it returns. Its resolve() must not read the session."""
+
+    resolve_reads_session: bool  # False
+
+    def prepare(self, records: list[Any]) -> Any: ...
 
 
 def audit_or_default(audit: Callable[..., Any] | None) -> Callable[..., Any]:
@@ -145,16 +157,24 @@ def run_import(
             else:
                 writing = False  # keep validating, write nothing
 
+        # resolve() may read the database through the session: the batches in
+        # flight must be written first, unless the importer says it does not; then
+        # two batches may wait for the writer, so it never waits for the next.
+        resolve_waits = getattr(importer, "resolve_reads_session", True)
+        prepare = getattr(importer, "prepare", None)
         with (
             Session(engine, expire_on_commit=False) as session,
-            WriterThread(partial(importer.write, session)) as writer,
+            WriterThread(
+                partial(importer.write, session), depth=1 if resolve_waits else 2
+            ) as writer,
         ):
             pending: list[tuple[CsvRow, Any]] = []
 
             def flush() -> None:
                 if not pending:
                     return
-                writer.wait()  # resolve() may read the database: the batch in flight first
+                if resolve_waits:
+                    writer.wait()
                 good = []
                 for (row, record), errors in zip(
                     pending, importer.resolve(session, pending), strict=True
@@ -164,7 +184,8 @@ def run_import(
                     else:
                         good.append(record)
                 if writing and good:
-                    writer.submit(good)
+                    # prepare() runs here, while the batch before is being written.
+                    writer.submit(prepare(good) if prepare is not None else good)
                 pending.clear()
 
             workers = (os.cpu_count() or 1) if workers is None else workers

@@ -238,3 +238,40 @@ def test_given_parallel_validation_then_same_errors_and_rows_as_serial(
     ]
     assert [(e.line, e.column) for e in parallel.errors] == [(27, "phone_1"), (35, "external_ref")]
     assert parallel.created == 38 and count(engine, Account) == 38
+
+
+def test_given_small_batches_mixing_new_and_existing_refs_then_each_ref_once_with_its_phones(
+    engine: Engine, tmp_path: Path
+) -> None:
+    def rows(refs: range, balance: str) -> str:
+        return "".join(
+            GOOD.replace("A1,", f"R{i},").replace("100.50", balance)
+            .replace("6621234567", f"66212345{i:02d}").replace("EV-1", f"EV-{i}")
+            for i in refs
+        )  # fmt: skip
+
+    first = import_accounts(engine, write(tmp_path, HEADER + rows(range(10), "5.00")),
+                            today=TODAY, batch_size=3)  # fmt: skip
+    assert first.created == 10
+    # Refs 5..9 exist, 10..14 are new, spread over batches of 3 that mix both.
+    second = import_accounts(engine, write(tmp_path, HEADER + rows(range(5, 15), "7.00"), "b.csv"),
+                             today=TODAY, batch_size=3)  # fmt: skip
+    assert (second.created, second.updated, second.unchanged) == (5, 5, 0)
+    with Session(engine) as s:
+        accounts = {a.external_ref: a for a in s.scalars(select(Account))}
+        assert len(accounts) == 15
+        assert {ref: str(a.balance) for ref, a in accounts.items()} == {
+            f"R{i}": "5.00" if i < 5 else "7.00" for i in range(15)
+        }
+        phones = {(p.account_id, p.number_e164) for p in s.scalars(select(Phone))}
+    assert phones == {(accounts[f"R{i}"].id, f"+5266212345{i:02d}") for i in range(15)}
+
+
+def test_given_bad_row_after_several_batches_then_nothing_written(
+    engine: Engine, tmp_path: Path
+) -> None:
+    good = "".join(GOOD.replace("A1,", f"G{i},") for i in range(7))
+    path = write(tmp_path, HEADER + good + BAD_ROWS[0][0])
+    result = import_accounts(engine, path, today=TODAY, batch_size=2)
+    assert not result.written and [(e.line, e.column) for e in result.errors] == [(9, "phone_1")]
+    assert count(engine, Account) == count(engine, Phone) == count(engine, AuditEntry) == 0
