@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -160,7 +160,8 @@ async def make_floor(
         await ami.connect()
         dialer = CampaignDialer(sql=engine, redis=client, ami=ami, compliance=compliance,
                                 campaign=campaign, clock=clock,
-                                options=options or DialerOptions(owner="d1", refill_every_seconds=0.5, agi_port=agi.port))  # fmt: skip
+                                options=replace(options or DialerOptions(owner="d1", refill_every_seconds=0.5),
+                                                agi_port=agi.port))  # fmt: skip
         agi.routes[cv.SCRIPT_ANSWER] = dialer.agi_answer
         await dialer.start()
         agents = AgentStates(client, clock=clock)

@@ -13,10 +13,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from compliance.audit import verify
+from dialer import channel_vars as cv
 from dialer.agent_state import AgentState
-from dialer.campaign_dialer import POPS_CHANNEL
+from dialer.call_state import CallState
+from dialer.campaign_dialer import POPS_CHANNEL, DialerOptions
 from dialer.inbound.calls import InboundCalls
 from dialer.inbound.queue import InboundQueue
+from pbxsim import scenario as sc
+from pbxsim.pbx import SAFE_HARBOR
+from pbxsim.scenario import NumberOverride
 from store.models import Account, AuditEntry, CallAttempt, Callback, Campaign, Phone
 
 DID = "5215550001000"  # the test campaign's caller ID
@@ -130,29 +135,98 @@ async def test_given_known_numbers_when_debtors_call_then_each_reaches_an_agent_
     assert verify(floor.engine).ok
 
 
-async def test_given_inbound_caller_waiting_and_answered_outbound_call_when_agent_frees_then_inbound_gets_the_agent(
+async def test_given_outbound_debtor_in_connect_grace_and_inbound_caller_queued_when_agent_frees_then_inbound_gets_the_agent(
     make_floor,
 ) -> None:  # type: ignore[no-untyped-def]
-    floor = await make_floor(accounts=2, agents=1)
+    # A grace long enough that the agent frees while the debtor still waits in it
+    # (a longer grace only gives the outbound call more chances to take the agent).
+    floor = await make_floor(accounts=1, agents=1, options=DialerOptions(
+        owner="d1", refill_every_seconds=0.5, connect_grace_seconds=5.0))  # fmt: skip
+    floor.agi.route_timeouts[cv.SCRIPT_ANSWER] = 30.0
     wire_inbound(floor)
     pops = Pops(floor)
     await pops.start()
     agent = floor.agent_ids[0]
-    await busy_all_agents(floor)
+    debtor = next(iter(floor.numbers))
+    floor.pbx.scenario.numbers[floor.numbers[debtor].lstrip("+")] = NumberOverride(
+        sc.HUMAN, ring_seconds=0.5, talk_seconds=600.0
+    )
+    floor.pbx.event_log = []
+    # The debtor picks up once the agent is on another call: the answer route (the
+    # dial loop's own agi_answer) runs only then.
+    agent_busy = asyncio.Event()
+
+    async def answer_once_agent_busy(agi: Any) -> None:
+        await agent_busy.wait()
+        await floor.dialer.agi_answer(agi)
+
+    floor.agi.routes[cv.SCRIPT_ANSWER] = answer_once_agent_busy
+    # The dial loop places the outbound call for the ready agent...
+    await floor.run_until(lambda: len(floor.dialer.calls) == 1)
+    [outbound_id] = list(floor.dialer.calls)
+    # ...and a debtor calls in meanwhile: inbound first, the agent takes that call.
+    first_caller = floor.pbx.inbound_call(DID, "+525599990001")
+    first = await pops.next()
+    assert first["type"] == "inbound" and first["agent_id"] == agent
+    agent_busy.set()
+
+    def outbound_in_grace() -> bool:
+        call = floor.dialer.calls.get(outbound_id)
+        return call is not None and call.state is CallState.human and call.agent_id is None
+
+    await until(outbound_in_grace)  # a person answered; the dial loop looks for an agent
     queue = InboundQueue(floor.redis)
-    floor.pbx.inbound_call(DID, floor.numbers[next(iter(floor.numbers))])
+    floor.pbx.inbound_call(DID, "+525599990002")
     await until(lambda: queue.count("mx-test"))
-    # An outbound debtor answered meanwhile: the dial loop looks for an agent
-    # during its connect grace while the agent is still talking.
-    outbound = asyncio.create_task(floor.dialer._reserve_agent(424242, floor.clock() + 3.0, None))
-    await asyncio.sleep(0.2)
-    await floor.agents.wrap_up(agent)  # the agent bots make the agent ready at once
-    pop = await pops.next()
-    assert pop["type"] == "inbound" and pop["agent_id"] == agent
-    assert await outbound is None  # the outbound call did not get the agent
+    assert outbound_in_grace()
+    # The first caller hangs up: the agent wraps up and is ready again (the bots).
+    floor.pbx.request_hangup(first_caller, 16)
+    second = await pops.next()
+    assert second["type"] == "inbound" and second["agent_id"] == agent
     snap = await floor.agents.get(agent)
-    assert snap.state is AgentState.talking and snap.attempt_id == pop["attempt_id"]
+    assert snap.state is AgentState.talking and snap.attempt_id == second["attempt_id"]
+    # The outbound call never gets the agent: its grace runs out, the safe-harbor
+    # message plays and the attempt ends abandoned.
+    await until(lambda: _attempt(floor, outbound_id).result is not None)
+    row = _attempt(floor, outbound_id)
+    assert row.result == "abandoned" and row.direction == "outbound"
+    assert row.account_id == debtor and row.agent_id is None and row.bridged_at is None
+    assert row.answered_at is not None and row.ended_at is not None
+    assert not [p for p in pops.seen if p.get("direction") == "outbound"]
+    assert _safe_harbor_played(floor, outbound_id)
+    snapshot = await floor.dialer.snapshot(floor.clock())
+    [hour] = [w for w in snapshot.abandonment if w.seconds == 3600]
+    assert (hour.human_answered, hour.abandoned) == (1, 1)
+    rows = {a.id: a for a in inbound_attempts(floor)}
+    assert rows[first["attempt_id"]].result == "contact"
+    assert rows[first["attempt_id"]].agent_id == agent
+    assert rows[second["attempt_id"]].agent_id == agent
+    assert rows[second["attempt_id"]].bridged_at is not None
+    with Session(floor.engine) as s:
+        ends = [json.loads(e.payload) for e in s.scalars(
+            select(AuditEntry).where(AuditEntry.kind == "attempt"))]  # fmt: skip
+    assert [(e["attempt_id"], e["result"], e["agent_id"]) for e in ends] == [
+        (outbound_id, "abandoned", None)
+    ]
     await pops.close()
+    assert verify(floor.engine).ok
+
+
+def _attempt(floor: Any, attempt_id: int) -> CallAttempt:
+    with Session(floor.engine) as s:
+        row = s.get(CallAttempt, attempt_id)
+        assert row is not None
+        return row
+
+
+def _safe_harbor_played(floor: Any, attempt_id: int) -> bool:
+    """pbxsim ran the safe-harbor context for the attempt (its NoOp names the attempt)."""
+    for event in floor.pbx.event_log or []:
+        fields = dict(event)
+        if fields.get("Context") == SAFE_HARBOR and \
+                f"attempt={attempt_id}" in str(fields.get("AppData", "")):  # fmt: skip
+            return True
+    return False
 
 
 async def test_given_caller_waiting_when_caller_hangs_up_then_abandoned_in_queue_with_attempt(
