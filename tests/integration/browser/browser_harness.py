@@ -19,11 +19,12 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -172,15 +173,23 @@ class PbxsimFloor:
 
     The dialer's clock is moved to a weekday 11:00 in Mexico City (inside the
     MX window) whatever the wall time of the test run.
+
+    Debtors can also call in (`inbound_call`): the FastAGI `inbound` routes run as
+    the dialer service wires them. With ``dial=False`` the dial loop places nothing.
     """
 
     SHIFT = datetime(2026, 11, 25, 17, 0, tzinfo=UTC)
+    DID = "5215550001000"  # the campaign's caller ID, set below
 
-    def __init__(self, engine: Engine, redis_url: str, campaign_id: int, tmp: Path) -> None:
+    def __init__(self, engine: Engine, redis_url: str, campaign_id: int, tmp: Path,
+                 *, dial: bool = True) -> None:  # fmt: skip
         self.engine = engine
         self.redis_url = redis_url
         self.campaign_id = campaign_id
         self.tmp = tmp
+        self.dial = dial
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pbx: Any = None
         self._ready = threading.Event()
         self._stop = threading.Event()
         self._error: BaseException | None = None
@@ -196,6 +205,22 @@ class PbxsimFloor:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join(20)
+
+    def inbound_call(self, caller: str) -> str:
+        """A debtor calls the campaign's DID from `caller` ('' = withheld); returns the
+        caller's channel name."""
+        return self._on_floor(lambda: self._pbx.inbound_call(self.DID, caller).name)
+
+    def hang_up(self, channel: str) -> None:
+        """The caller hangs up."""
+        self._on_floor(lambda: self._pbx.request_hangup(self._pbx.find_channel(channel), 16))
+
+    def _on_floor(self, fn: Callable[[], Any]) -> Any:
+        async def call() -> Any:
+            return fn()
+
+        assert self._loop is not None
+        return asyncio.run_coroutine_threadsafe(call(), self._loop).result(10)
 
     def _run(self) -> None:
         try:
@@ -214,6 +239,7 @@ class PbxsimFloor:
         from dialer.ami import AMIClient
         from dialer.campaign_dialer import CampaignDialer, DialerOptions
         from dialer.fastagi import FastAGIServer
+        from dialer.inbound.calls import InboundCalls
         from pbxsim.ami_server import AMIServer
         from pbxsim.clock import ScaledClock
         from pbxsim.pbx import PBX
@@ -256,11 +282,17 @@ class PbxsimFloor:
             options=DialerOptions(owner="browser-test", refill_every_seconds=0.5, agi_port=agi.port),
         )  # fmt: skip
         agi.routes[cv.SCRIPT_ANSWER] = dialer.agi_answer
+        inbound = InboundCalls(sql=self.engine, redis=redis, clock=clock, poll_seconds=0.1)
+        agi.routes[cv.SCRIPT_INBOUND] = inbound.handle
+        agi.routes[cv.SCRIPT_INBOUND_END] = inbound.handle_end
+        agi.route_timeouts[cv.SCRIPT_INBOUND] = 600.0
         await dialer.start()
+        self._loop, self._pbx = asyncio.get_running_loop(), pbx
         self._ready.set()
         try:
             while not self._stop.is_set():
-                await dialer.tick()
+                if self.dial:
+                    await dialer.tick()
                 await asyncio.sleep(0.1)
         finally:
             for stop in (dialer.stop, ami.close, pbx.stop, ami_server.stop, agi.stop, redis.aclose):
