@@ -355,7 +355,7 @@ INBOUND_WAITING = Gauge(
 )
 INBOUND_LONGEST_WAIT = Gauge(
     "cobrador_inbound_longest_wait_seconds",
-    "Wait so far of the inbound caller who has waited longest (0 when none).",
+    "Queue wait so far of the inbound caller who has waited longest (0 when none).",
     ["campaign"],
     registry=REGISTRY,
 )
@@ -385,7 +385,7 @@ INBOUND_LOST = Counter(
 )
 INBOUND_WAIT = Histogram(
     "cobrador_inbound_wait_seconds",
-    "Queue wait of inbound calls, answered or abandoned (service level from buckets).",
+    "Queue wait of inbound calls (from queue entry, after the greeting), answered or abandoned (service level from buckets).",
     ["campaign", "result"],
     buckets=INBOUND_WAIT_BUCKETS,
     registry=REGISTRY,

@@ -251,6 +251,9 @@ class CallAttempt(Base):
     answered_at: Mapped[datetime | None] = mapped_column()
     bridged_at: Mapped[datetime | None] = mapped_column()
     ended_at: Mapped[datetime | None] = mapped_column()
+    # Inbound: when the caller entered the queue (after the greeting); the queue wait
+    # is bridged_at (or ended_at) minus this.
+    queued_at: Mapped[datetime | None] = mapped_column()
     debtor_local_time: Mapped[str | None] = mapped_column(String(40))
     result: Mapped[str | None] = mapped_column(String(20))
     hangup_cause: Mapped[int | None] = mapped_column(Integer)

@@ -60,7 +60,7 @@ class LiveInbound:
     attempt_id: int
     campaign: str
     call_id: str
-    started: float
+    queued: float | None = None  # entered the queue (the greeting played): the wait starts
     agent_id: int | None = None
 
 
@@ -125,12 +125,17 @@ class InboundCalls:
         if not settings.hours.is_open(at):
             await self._after_hours(agi, campaign, settings, ani, matches, attempt_id, now)
             return
-        call = LiveInbound(attempt_id, campaign.name, agi.uniqueid or f"a{attempt_id}", now)
+        call = LiveInbound(attempt_id, campaign.name, agi.uniqueid or f"a{attempt_id}")
         self.live[attempt_id] = call
         await self.queue.track(campaign.name, attempt_id, call.call_id, self.owner)
-        await self.queue.join(campaign.name, call.call_id, now, settings.hours.zone)
+        await self.queue.count_arrival(campaign.name, now, settings.hours.zone)
         try:
             await agi.exec("Playback", settings.greeting_sound)
+            # The caller enters the queue once the greeting has played: the wait (service
+            # level, wallboard, pacing, the attempt's queued_at) counts from here.
+            call.queued = self.clock()
+            await self.queue.join(campaign.name, call.call_id, call.queued)
+            await asyncio.to_thread(records.mark_queued, self.sql, attempt_id, _utc(call.queued))
             agent_id = await self._wait_for_agent(agi, call, campaign, settings)
             await self._bridge(agi, call, campaign, settings, matches, ani, agent_id)
         except AGIHangup:
@@ -177,7 +182,7 @@ class InboundCalls:
                        settings: InboundSettings) -> int | None:  # fmt: skip
         """Reserve the best ready agent atomically (agent_state.reserve), then make sure
         the agent is still there (logged out meanwhile: keep waiting)."""
-        waited = self.clock() - call.started
+        waited = self.clock() - call.queued if call.queued is not None else 0.0
         overflow = waited >= settings.overflow_after_seconds
         # A skill group spans campaigns, and so does overflow: then every campaign's agents.
         wide = overflow or settings.skill_group is not None
@@ -244,7 +249,8 @@ class InboundCalls:
         log.info("inbound attempt %s: agent %s after %.1f s", call.attempt_id, agent_id, waited)
 
     async def _abandoned(self, call: LiveInbound) -> None:
-        """The caller hung up before an agent took the call (greeting or queue)."""
+        """The caller hung up before an agent took the call (greeting or queue); a caller
+        gone during the greeting never entered the queue and waited 0 s."""
         now = self.clock()
         recorder = self.recorders(call.campaign)
         if recorder is not None:  # gone while MixMonitor was starting: closed with its reason

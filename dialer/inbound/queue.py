@@ -2,7 +2,7 @@
 
 Keys, hash-tagged per campaign (Redis Cluster: one campaign's keys in one slot):
 
-    cobrador:inbound:{<campaign>}:waiting          zset  call id -> wait start (epoch s)
+    cobrador:inbound:{<campaign>}:waiting          zset  call id -> queue entry (epoch s)
     cobrador:inbound:{<campaign>}:arrivals:<date>  hash  local hour (0-23) -> calls; 8 days
     cobrador:inbound:{<campaign>}:done             zset  "<call>|<result>|<wait>" -> end; 1 day
     cobrador:inbound:{<campaign>}:calls            hash  attempt id -> {"owner", "call"}
@@ -78,18 +78,12 @@ class InboundQueue:
         # The wallboard's per-window outcomes, refreshed every few seconds (board.py).
         self.outcomes_cache: dict[str, tuple[float, dict[str, Any]]] = {}
 
-    async def join(self, campaign: str, call_id: str, now: float, zone: ZoneInfo) -> None:
-        """A caller starts waiting; the arrival is counted in the campaign's local hour."""
-        local = datetime.fromtimestamp(now, zone)
-        key = arrivals_key(campaign, local.date().isoformat())
-        pipe = self._redis.pipeline(transaction=True)
-        pipe.zadd(waiting_key(campaign), {call_id: now})
-        pipe.hincrby(key, str(local.hour), 1)
-        pipe.expire(key, (ARRIVAL_DAYS + 1) * 86400)
-        await pipe.execute()
+    async def join(self, campaign: str, call_id: str, now: float) -> None:
+        """A caller starts waiting (after the greeting): the queue wait counts from `now`."""
+        await self._redis.zadd(waiting_key(campaign), {call_id: now})
 
     async def count_arrival(self, campaign: str, now: float, zone: ZoneInfo) -> None:
-        """An arrival that never waits (after hours): counted for the rate only."""
+        """A call arrived (open or closed), counted in the campaign's local hour."""
         local = datetime.fromtimestamp(now, zone)
         key = arrivals_key(campaign, local.date().isoformat())
         pipe = self._redis.pipeline(transaction=True)

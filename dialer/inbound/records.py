@@ -124,6 +124,12 @@ def close_attempt(sql: Engine, attempt_id: int, *, result: str, ended_at: dateti
         )  # fmt: skip
 
 
+def mark_queued(sql: Engine, attempt_id: int, at: datetime) -> None:
+    """The caller entered the queue (the greeting played): the wait counts from here."""
+    with transaction(sql) as s:
+        s.execute(update(CallAttempt).where(CallAttempt.id == attempt_id).values(queued_at=at))
+
+
 def mark_bridged(sql: Engine, attempt_id: int, agent_id: int, at: datetime) -> None:
     with transaction(sql) as s:
         s.execute(update(CallAttempt).where(CallAttempt.id == attempt_id)

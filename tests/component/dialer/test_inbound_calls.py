@@ -258,6 +258,56 @@ async def test_given_caller_waiting_when_caller_hangs_up_then_abandoned_in_queue
     assert board["inbound"]["waiting"] == 0 and board["inbound"]["1h"]["abandoned"] == 1
 
 
+async def test_given_a_minute_long_greeting_when_caller_queues_then_the_wait_counts_from_queue_entry(
+    make_floor,
+) -> None:  # type: ignore[no-untyped-def]
+    from metrics.definitions import REGISTRY
+
+    floor = await make_floor(accounts=1, agents=1)
+    wire_inbound(floor)
+    pops = Pops(floor)
+    await pops.start()
+    await busy_all_agents(floor)
+    greeting_over = asyncio.Event()
+
+    def greeting_takes_a_minute(event: list[tuple[str, str]]) -> None:
+        # The center's clock moves a minute on while the greeting plays.
+        fields = dict(event)
+        command = fields.get("Command", "")
+        if command.startswith("EXEC Playback") and "hello" in command:
+            if fields["Event"] == "AGIExecStart":
+                floor.clock.jump(60.0)
+            elif fields["Event"] == "AGIExecEnd":
+                greeting_over.set()
+
+    floor.pbx.subscribe(greeting_takes_a_minute)
+    labels = {"campaign": "mx-test", "result": "answered"}
+    wait_sum = REGISTRY.get_sample_value("cobrador_inbound_wait_seconds_sum", labels) or 0.0
+    queue = InboundQueue(floor.redis)
+    floor.pbx.inbound_call(DID, floor.numbers[next(iter(floor.numbers))])
+    await greeting_over.wait()
+    await until(lambda: queue.count("mx-test"))
+    # Waiting now: the minute of greeting is not queue wait (pacing, wallboard).
+    snapshot = await floor.dialer.snapshot(floor.clock())
+    [waited] = snapshot.inbound_waiting
+    assert waited < 20.0
+    await floor.agents.wrap_up(floor.agent_ids[0])  # the bots make the agent ready
+    pop = await pops.next()
+    assert pop["waited_seconds"] < 20.0
+    [row] = inbound_attempts(floor)
+    assert row.queued_at is not None and row.bridged_at is not None
+    assert (row.queued_at - row.started_at).total_seconds() >= 60.0
+    assert (row.bridged_at - row.queued_at).total_seconds() < 20.0
+    # Answered within the campaign's 20 s: inside the service level.
+    outcomes = await queue.outcomes("mx-test", floor.clock(), 3600, 20)
+    assert (outcomes.answered, outcomes.answered_within) == (1, 1)
+    await floor.dialer.tick()
+    board = json.loads(await floor.redis.get("cobrador:wallboard:{mx-test}"))
+    assert board["inbound"]["1h"]["service_level"] == 1.0
+    assert REGISTRY.get_sample_value("cobrador_inbound_wait_seconds_sum", labels) - wait_sum < 20.0
+    await pops.close()
+
+
 async def test_given_caller_when_hanging_up_during_greeting_then_abandoned_and_agent_untouched(
     make_floor,
 ) -> None:  # type: ignore[no-untyped-def]

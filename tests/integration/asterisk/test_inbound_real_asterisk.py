@@ -178,6 +178,10 @@ async def test_given_callers_matching_one_two_and_no_account_when_they_call_the_
     rows = inbound_rows(engine)
     assert [r.phone_e164 for r in rows] == [ONE, SHARED, ""]
     assert all(r.agent_id is not None and r.bridged_at is not None for r in rows)
+    # Each caller entered the queue once the greeting had played: the wait counts from there.
+    for r in rows:
+        assert r.queued_at is not None and r.bridged_at is not None
+        assert r.started_at < r.queued_at <= r.bridged_at
 
 
 async def test_given_no_agent_free_when_caller_hangs_up_in_queue_then_abandoned_in_queue_with_attempt(
@@ -195,6 +199,8 @@ async def test_given_no_agent_free_when_caller_hangs_up_in_queue_then_abandoned_
     [row] = inbound_rows(engine)
     assert row.result == "queue_abandoned" and row.agent_id is None
     assert row.account_id == accounts_of(engine, ONE)[0] and row.ended_at is not None
+    # sipp hangs up 4 s after the answer, past the greeting: it hung up in the queue.
+    assert row.queued_at is not None and row.started_at < row.queued_at < row.ended_at
     assert await queue.count("mx-inbound") == 0
     outcomes = await queue.outcomes("mx-inbound", floor.dialer.clock(), 3600, 20)
     assert (outcomes.answered, outcomes.abandoned) == (0, 1)
