@@ -275,3 +275,15 @@ def test_given_bad_row_after_several_batches_then_nothing_written(
     result = import_accounts(engine, path, today=TODAY, batch_size=2)
     assert not result.written and [(e.line, e.column) for e in result.errors] == [(9, "phone_1")]
     assert count(engine, Account) == count(engine, Phone) == count(engine, AuditEntry) == 0
+
+
+def test_given_import_when_done_or_failed_then_collector_settings_restored(
+    engine: Engine, tmp_path: Path
+) -> None:
+    import gc
+
+    threshold, frozen = gc.get_threshold(), gc.get_freeze_count()
+    import_accounts(engine, write(tmp_path, HEADER + GOOD), today=TODAY)
+    with pytest.raises(ImportFileError):
+        import_accounts(engine, write(tmp_path, "", "empty.csv"), today=TODAY)
+    assert (gc.get_threshold(), gc.get_freeze_count()) == (threshold, frozen)
