@@ -23,10 +23,12 @@ from `snapshot.now`; one policy object serves one campaign.
   Blended inbound (`snapshot.has_inbound`): inbound takes the next free agent
   first, so at each horizon the inbound callers waiting plus those expected
   to arrive by then (Poisson) are demand ahead of the new calls, and the
-  agents expected free after all that demand are at least the inbound
-  reserve (`dialer.pacing.inbound`: agents to keep free so a caller's wait
-  stays under the campaign's target); the progressive fallback keeps the
-  ready agents expected left over after its calls' answers at the reserve.
+  agents expected free after all that demand AND the margin kept against
+  outbound abandons are at least the inbound reserve (`dialer.pacing.inbound`:
+  agents to keep free so a caller is answered within the campaign's target,
+  and answered at once - within `inbound_at_once_seconds` - nearly always);
+  the progressive fallback keeps the ready agents expected left over after
+  its calls' answers at the reserve.
 - `predictive_ignores_inbound`: the same model blind to the snapshot's
   inbound fields; the reference that shows what the reserve buys.
 - `vicidial_adapt`, `issabel`: baselines written from the public descriptions
@@ -49,7 +51,12 @@ from dialer.pacing.estimators import (
     wilson_upper,
     wrap_free_rows,
 )
-from dialer.pacing.inbound import DEFAULT_TOLERANCE, inbound_reserve
+from dialer.pacing.inbound import (
+    DEFAULT_AT_ONCE_SECONDS,
+    DEFAULT_AT_ONCE_TOLERANCE,
+    DEFAULT_TOLERANCE,
+    inbound_reserve,
+)
 from dialer.pacing.snapshot import (
     READY,
     RESERVED,
@@ -127,6 +134,8 @@ class PredictivePolicy:
         ring_refresh_seconds: float = 60.0,
         inbound_aware: bool = True,
         inbound_tolerance: float = DEFAULT_TOLERANCE,
+        inbound_at_once_seconds: float = DEFAULT_AT_ONCE_SECONDS,
+        inbound_at_once_tolerance: float = DEFAULT_AT_ONCE_TOLERANCE,
     ) -> None:
         if not 0 < aim_ratio <= 1:
             raise ValueError("aim_ratio must be in (0, 1]")
@@ -134,6 +143,14 @@ class PredictivePolicy:
             raise ValueError("horizons must be positive seconds")
         if z_min > z_max:
             raise ValueError("z_min must not exceed z_max")
+        if inbound_at_once_seconds < 0:
+            raise ValueError("inbound_at_once_seconds must be >= 0 (0 turns it off)")
+        for name, tol in (
+            ("inbound_tolerance", inbound_tolerance),
+            ("inbound_at_once_tolerance", inbound_at_once_tolerance),
+        ):
+            if not 0 < tol < 1:
+                raise ValueError(f"{name} must be in (0, 1)")
         self.aim_ratio = aim_ratio
         self.horizons = tuple(sorted(horizons))
         self.z = min(max(z_start, z_min), z_max)
@@ -169,6 +186,8 @@ class PredictivePolicy:
         self.last_reason = "init"
         self.inbound_aware = inbound_aware
         self.inbound_tolerance = inbound_tolerance
+        self.inbound_at_once_seconds = inbound_at_once_seconds
+        self.inbound_at_once_tolerance = inbound_at_once_tolerance
         if not inbound_aware:
             self.name = INBOUND_BLIND
         self.last_inbound_reserve = 0
@@ -176,9 +195,13 @@ class PredictivePolicy:
         self._talk_survival: Survival | None = None
         self._wrap_survival: Survival | None = None
         self._wrap_quantiles: tuple[float, ...] = ()
-        self._target_rows: dict[str, tuple[list[tuple[float, ...]], tuple[float, ...]]] = {}
-        self._target_seconds: float | None = None
-        self._reserve_cache: dict[tuple[float, tuple[float, ...], float, float, int], int] = {}
+        # Per window (seconds), per agent state: "free within the window" rows.
+        self._window_rows: dict[
+            float, dict[str, tuple[list[tuple[float, ...]], tuple[float, ...]]]
+        ] = {}
+        self._reserve_cache: dict[
+            tuple[float, tuple[float, ...], float, float, int, float], int
+        ] = {}
 
     # -- estimates ---------------------------------------------------------
     def _refresh(self, s: Snapshot) -> None:
@@ -208,7 +231,7 @@ class PredictivePolicy:
             self._talk_rows, self._talk_tail = free_within_rows(talk, points, supply)
             self._wrap_rows, self._wrap_tail = wrap_free_rows(wrap, supply)
             self._talk_survival, self._wrap_survival, self._wrap_quantiles = talk, wrap, points
-            self._target_seconds = None  # rebuilt from the new estimates when inbound asks
+            self._window_rows = {}  # rebuilt from the new estimates when inbound asks
 
     def _steer(self, s: Snapshot) -> None:
         if self._last_steer is not None and s.now - self._last_steer < self.adjust_every:
@@ -259,16 +282,16 @@ class PredictivePolicy:
 
     def _freeing_within(self, s: Snapshot, seconds: float) -> float:
         """Expected busy agents who finish talk and wrap-up within `seconds`, from the estimates."""
-        if self._target_seconds != seconds:
+        by_state = self._window_rows.get(seconds)
+        if by_state is None:
             assert self._talk_survival is not None and self._wrap_survival is not None
-            self._target_seconds = seconds
-            self._target_rows = {
+            by_state = self._window_rows[seconds] = {
                 TALKING: free_within_rows(self._talk_survival, self._wrap_quantiles, (seconds,)),
                 WRAP_UP: wrap_free_rows(self._wrap_survival, (seconds,)),
             }
         total = 0.0
         for a in s.agents:
-            tables = self._target_rows.get(a.state)
+            tables = by_state.get(a.state)
             if tables is None:
                 continue
             rows, tail = tables
@@ -277,11 +300,27 @@ class PredictivePolicy:
         return total
 
     def _inbound_reserve(self, s: Snapshot, active: int) -> int:
+        """Agents to keep free: within the campaign's wait target, and at once.
+
+        The target alone asks nothing of a large team (someone always frees
+        up within 20 s), so callers there would wait whenever outbound answers
+        bunch; "at once" keeps the agent or two that answers them without a
+        wait, at a tighter tolerance: the price is shown as occupancy.
+        """
         target = s.inbound_wait_target_s
+        reserve = self._reserve_within(s, active, target, self.inbound_tolerance)
+        at_once = min(self.inbound_at_once_seconds, target)
+        if at_once > 0:
+            reserve = max(
+                reserve, self._reserve_within(s, active, at_once, self.inbound_at_once_tolerance)
+            )
+        return reserve
+
+    def _reserve_within(self, s: Snapshot, active: int, seconds: float, tolerance: float) -> int:
         # The expected freeings move a little every tick; to 0.01 agent the
         # answer is the same, and the cache spares recomputing it each second.
-        freeing = round(self._freeing_within(s, target), 2)
-        key = (s.inbound_rate_per_s, s.inbound_waiting, target, freeing, active)
+        freeing = round(self._freeing_within(s, seconds), 2)
+        key = (s.inbound_rate_per_s, s.inbound_waiting, seconds, freeing, active, tolerance)
         cached = self._reserve_cache.get(key)
         if cached is None:
             if len(self._reserve_cache) > 4096:
@@ -289,9 +328,9 @@ class PredictivePolicy:
             cached = self._reserve_cache[key] = inbound_reserve(
                 rate_per_s=s.inbound_rate_per_s,
                 waited=s.inbound_waiting,
-                wait_target_s=target,
+                wait_target_s=seconds,
                 freeing_within_target=freeing,
-                tolerance=self.inbound_tolerance,
+                tolerance=tolerance,
                 max_reserve=active,
             )
         return cached
@@ -305,7 +344,7 @@ class PredictivePolicy:
         ready agent with a call ringing for it is often still free when an
         inbound caller arrives: the calls are cut until the chance that their
         answers (each at the recent human answer rate) take more than the ready
-        agents beyond the reserve is at most the inbound tolerance. Without a
+        agents beyond the reserve is at most the "at once" tolerance. Without a
         trusted answer rate every call counts as answered.
         """
         spare = ready - s.waiting - len(s.inbound_waiting) - reserve
@@ -316,7 +355,7 @@ class PredictivePolicy:
         rate = max(0.0, ring.human_rate)
         calls = progressive
         while calls > 0 and binomial_above(len(s.ringing) + calls, rate, spare) > (
-            self.inbound_tolerance
+            self.inbound_at_once_tolerance
         ):
             calls -= 1
         return calls
@@ -398,11 +437,14 @@ class PredictivePolicy:
                 continue
             margin = supply[i] - demand[i]
             var = supply[k + i] + demand[k + i]
+            # `first` only sizes the new calls' own variance: taken before the
+            # reserve, it errs large, so the answer errs on the safe side.
             first = max(0.0, (margin - z * math.sqrt(var)) / c)
-            n_i = (margin - z * math.sqrt(var + new[k + i] * first)) / c
-            # And the reserve stays free on average: the z * sd margin kept
-            # against abandons also serves inbound, so the two are not stacked.
-            best = min(best, n_i, (margin - reserve) / c)
+            # The reserve comes on top of the z * sd margin kept against
+            # abandons: that margin is spent by outbound answers in the very
+            # moments they bunch, which is when an inbound caller would wait.
+            n_i = (margin - reserve - z * math.sqrt(var + new[k + i] * first)) / c
+            best = min(best, n_i)
         cap = int(self.max_calls_per_agent * active) - len(s.ringing)
         predicted = 0 if best == math.inf or best < 0 else int(best)
         self.last_reason = "model"

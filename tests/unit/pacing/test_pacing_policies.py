@@ -251,6 +251,35 @@ def test_given_a_small_team_expecting_inbound_when_predictive_then_one_ready_age
     assert policy.last_inbound_reserve == 1
 
 
+def test_given_a_large_team_expecting_inbound_when_predictive_then_an_agent_is_kept_free_at_once():
+    # A hundred agents mid-call: several free up within any 20 s target, so
+    # the target alone keeps nobody free, and a caller would wait whenever
+    # outbound answers took every free agent. "At once" keeps one.
+    talking = [2.5 * i for i in range(95)]  # calls at every stage: agents free up all the time
+    s = _with_inbound(snapshot(talking=talking, ready=5), rate=200 / 3600)
+    target_only = make_policy("predictive", inbound_at_once_seconds=0)
+    at_once = make_policy("predictive")
+    calls_target_only = target_only.calls_to_place(s)
+    calls_at_once = at_once.calls_to_place(s)
+    assert target_only.last_inbound_reserve == 0
+    assert at_once.last_inbound_reserve >= 1
+    assert calls_at_once < calls_target_only
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"inbound_at_once_seconds": -1},
+        {"inbound_at_once_tolerance": 0},
+        {"inbound_at_once_tolerance": 1.5},
+        {"inbound_tolerance": 0},
+    ],
+)
+def test_given_bad_inbound_parameters_when_building_predictive_then_refused(params):
+    with pytest.raises(ValueError, match="inbound"):
+        make_policy("predictive", **params)
+
+
 def test_given_inbound_when_the_blind_policy_is_asked_then_it_answers_as_without_inbound():
     s = snapshot(talking=[235.0] * 20, ready=2)
     blind = make_policy("predictive_ignores_inbound")
@@ -295,7 +324,8 @@ def test_given_trials_when_binomial_above_then_matches_the_sum_of_the_pmf():
 def test_given_a_small_team_in_progressive_mode_when_inbound_expected_then_calls_leave_the_reserve_likely_free():
     # Five agents, two ready, nobody about to finish: the reserve is one agent.
     # With 30% of calls answered by a person, two calls would both be answered
-    # 9% of the time (over the 5% tolerance) and take the reserve; one would not.
+    # 9% of the time (over the 1% "at once" tolerance) and take the reserve;
+    # one would not.
     s = _with_inbound(snapshot(talking=[5.0] * 3, ready=2, answered=10), rate=10 / 3600)
     assert make_policy("progressive").calls_to_place(s) == 2
     policy = make_policy("predictive")
