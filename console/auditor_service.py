@@ -1,4 +1,9 @@
-"""Read-only queries of the auditor pages: attempts and decisions with filters."""
+"""Read-only queries of the auditor pages: attempts and decisions with filters.
+
+Attempts are every call, outbound and inbound: an inbound call from a caller who
+matched no account (or withheld the number) has no account, and still belongs in
+every search and export that its filters select.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ from store.db import transaction
 from store.models import Account, AttemptResult, CallAttempt, Decision, Disposition, User
 
 PAGE_LIMIT = 200
+DIRECTIONS = ("inbound", "outbound")
 EXPORT_LIMIT = 100_000
 
 
@@ -34,6 +40,7 @@ class Filters:
     result: str = ""
     reason: str = ""
     allowed: str = ""  # "", "allowed", "blocked"
+    direction: str = ""  # "", "inbound", "outbound" (attempts only)
 
     @property
     def empty(self) -> bool:
@@ -47,6 +54,7 @@ class Filters:
                 self.result,
                 self.reason,
                 self.allowed,
+                self.direction,
             )
         )
 
@@ -60,6 +68,7 @@ class Filters:
             "result": self.result,
             "reason": self.reason,
             "allowed": self.allowed,
+            "direction": self.direction,
         }
 
 
@@ -85,6 +94,9 @@ def parse_filters(query: dict[str, str]) -> Filters:
     allowed = query.get("allowed", "").strip()
     if allowed not in ("", "allowed", "blocked"):
         errors["allowed"] = N_("Valor no válido.")
+    direction = query.get("direction", "").strip()
+    if direction not in ("", *DIRECTIONS):
+        errors["direction"] = N_("Valor no válido.")
     phone = "".join(ch for ch in query.get("phone", "") if ch.isdigit() or ch == "+")
     reason = query.get("reason", "").strip()
     if reason and not reason.replace("_", "").isalnum():
@@ -100,6 +112,7 @@ def parse_filters(query: dict[str, str]) -> Filters:
         result=result,
         reason=reason,
         allowed=allowed,
+        direction=direction,
     )
 
 
@@ -122,7 +135,7 @@ def search_attempts(engine: Engine, f: Filters, limit: int = PAGE_LIMIT) -> list
 def _attempts(session: Session, f: Filters, limit: int) -> list[dict[str, Any]]:
     q = (
         select(CallAttempt, Account.external_ref, Account.debtor_name, User.username, Disposition)
-        .join(Account, Account.id == CallAttempt.account_id)
+        .outerjoin(Account, Account.id == CallAttempt.account_id)
         .outerjoin(User, User.id == CallAttempt.agent_id)
         .outerjoin(Disposition, Disposition.attempt_id == CallAttempt.id)
     )
@@ -139,6 +152,8 @@ def _attempts(session: Session, f: Filters, limit: int) -> list[dict[str, Any]]:
         q = q.where(CallAttempt.started_at < end)
     if f.result:
         q = q.where(CallAttempt.result == f.result)
+    if f.direction:
+        q = q.where(CallAttempt.direction == f.direction)
     if f.reason:
         q = q.join(Decision, Decision.id == CallAttempt.decision_id).where(
             cast(Decision.reasons, String).like(f'%"{f.reason}"%')
@@ -150,9 +165,11 @@ def _attempts(session: Session, f: Filters, limit: int) -> list[dict[str, Any]]:
         {
             "id": a.id,
             "account_id": a.account_id,
-            "account_ref": ref,
-            "debtor_name": name,
-            "phone": a.phone_e164,
+            "account_ref": ref or "",
+            "debtor_name": name or "",
+            "direction": a.direction,
+            # Inbound: the caller's number, '' when withheld or unusable.
+            "phone": a.phone_e164 or "",
             "campaign_id": a.campaign_id,
             "agent": username or "",
             "started_at": a.started_at.isoformat(),

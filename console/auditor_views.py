@@ -19,7 +19,7 @@ from console.webutil import in_db, requires, user_of
 from store.models import AttemptResult, Role
 
 ATTEMPT_COLUMNS = [
-    "id", "started_at", "account_ref", "debtor_name", "phone", "agent", "result",
+    "id", "started_at", "direction", "account_ref", "debtor_name", "phone", "agent", "result",
     "party", "outcome", "right_party_contact", "decision_id", "caller_id",
 ]  # fmt: skip
 DECISION_COLUMNS = [
@@ -67,7 +67,7 @@ async def attempts_page(request: web.Request) -> web.StreamResponse:
                 user_of(request).actor,
                 "auditor_attempts",
                 filters.as_dict(),
-                [r["account_id"] for r in rows],
+                [r["account_id"] for r in rows if r["account_id"]],
             )
     return aiohttp_jinja2.render_template(
         "auditor_attempts.html",

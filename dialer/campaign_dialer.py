@@ -779,11 +779,20 @@ class CampaignDialer:
                 self.policy = self._policy_for(mode)
 
     async def _recording_command(self, kind: str, attempt_id: int, agent_id: int) -> None:
-        """on_demand recording from the console: only on the agent's own live call."""
+        """on_demand recording from the console: only on the agent's own live call,
+        outbound (this loop's) or inbound (bridged by this process, see Recorder.attach_inbound)."""
         call = self.calls.get(attempt_id)
-        if self.recorder is None or call is None:
-            return  # another dialer's call, or over
-        if call.state is not CallState.bridged or call.agent_id != agent_id:
+        if self.recorder is None:
+            return
+        if call is None:
+            owner = self.recorder.inbound_agent(attempt_id)
+            if owner is None:
+                return  # another dialer's call, or over
+            if owner != agent_id:
+                log.warning("%s of inbound attempt %s refused: not a live call of agent %s",
+                            kind, attempt_id, agent_id)  # fmt: skip
+                return
+        elif call.state is not CallState.bridged or call.agent_id != agent_id:
             log.warning("%s of attempt %s refused: not a live call of agent %s",
                         kind, attempt_id, agent_id)  # fmt: skip
             return

@@ -5,7 +5,10 @@ file goes, and handing the closed file to the store without blocking the dial lo
   just before it sends the call to the agent's bridge (both legs mixed), or to
   the safe-harbor message when the call is abandoned.
 - `on_demand`: the agent starts and stops it from the console; the dialer sends
-  AMI `MixMonitor` (append) / `StopMixMonitor`. Safe-harbor legs are recorded.
+  AMI `MixMonitor` (append) / `StopMixMonitor` on the debtor's channel: the
+  originated channel (`cobrador-<attempt_id>`) of an outbound call, the caller's
+  channel of an inbound one (attached by dialer/inbound/calls.py when an agent
+  takes it). Safe-harbor legs are recorded.
 - `none`: nothing is recorded.
 
 Every recording that was asked for is written down in Redis (the open-recordings
@@ -188,6 +191,8 @@ class Recorder:
         self.running: set[int] = set()  # MixMonitor is writing (MixMonitorStart seen)
         self._closing: dict[int, asyncio.Task[None]] = {}
         self._retry: dict[int, tuple[OpenRecording, float]] = {}
+        # Inbound calls bridged by this process: attempt id -> (caller's channel, agent).
+        self.inbound: dict[int, tuple[str, int]] = {}
 
     # -- starting ---------------------------------------------------------------
 
@@ -247,6 +252,20 @@ class Recorder:
             rec.attempt_id, rec.key, rec.pbx_path, rec.started_at, rec.owner, reason
         )
 
+    def attach_inbound(self, attempt_id: int, channel: str, agent_id: int) -> None:
+        """An inbound call was bridged to an agent: `start`/`stop` act on the caller's
+        channel (its Uniqueid, as Asterisk accepts for a channel name); `close` forgets it."""
+        self.inbound[attempt_id] = (channel, agent_id)
+
+    def inbound_agent(self, attempt_id: int) -> int | None:
+        """The agent of an inbound call bridged by this process (None: not one)."""
+        leg = self.inbound.get(attempt_id)
+        return leg[1] if leg is not None else None
+
+    def _channel(self, attempt_id: int) -> str:
+        leg = self.inbound.get(attempt_id)
+        return leg[0] if leg is not None else cv.originate_channel_id(attempt_id)
+
     async def start(self, attempt_id: int) -> bool:
         """on_demand: the agent asked to record (again: the file is appended to)."""
         if self.mode() != "on_demand" or attempt_id in self.running:
@@ -255,7 +274,7 @@ class Recorder:
         rec = await self._register(attempt_id)
         try:
             await self.ami.send_action({
-                "Action": "MixMonitor", "Channel": cv.originate_channel_id(attempt_id),
+                "Action": "MixMonitor", "Channel": self._channel(attempt_id),
                 "File": rec.pbx_path, "Options": APPEND if again else "",
             })  # fmt: skip
         except AMIError as exc:
@@ -270,7 +289,7 @@ class Recorder:
             return False
         try:
             await self.ami.send_action(
-                {"Action": "StopMixMonitor", "Channel": cv.originate_channel_id(attempt_id)}
+                {"Action": "StopMixMonitor", "Channel": self._channel(attempt_id)}
             )
         except AMIError as exc:
             log.warning("attempt %s: StopMixMonitor failed: %s", attempt_id, exc)
@@ -292,6 +311,7 @@ class Recorder:
         """The call ended: finalize its recording in the background (hash in a thread)."""
         rec = self.open.pop(attempt_id, None)
         self.running.discard(attempt_id)
+        self.inbound.pop(attempt_id, None)
         if rec is None or attempt_id in self._closing:
             return
         self._spawn_close(rec, ended_at)

@@ -62,6 +62,7 @@ class LiveInbound:
     call_id: str
     queued: float | None = None  # entered the queue (the greeting played): the wait starts
     agent_id: int | None = None
+    channel: str = ""  # the caller's channel for AMI actions (its Uniqueid, else its name)
 
 
 class InboundCalls:
@@ -125,7 +126,8 @@ class InboundCalls:
         if not settings.hours.is_open(at):
             await self._after_hours(agi, campaign, settings, ani, matches, attempt_id, now)
             return
-        call = LiveInbound(attempt_id, campaign.name, agi.uniqueid or f"a{attempt_id}")
+        call = LiveInbound(attempt_id, campaign.name, agi.uniqueid or f"a{attempt_id}",
+                           channel=agi.uniqueid or agi.channel)  # fmt: skip
         self.live[attempt_id] = call
         await self.queue.track(campaign.name, attempt_id, call.call_id, self.owner)
         await self.queue.count_arrival(campaign.name, now, settings.hours.zone)
@@ -231,6 +233,8 @@ class InboundCalls:
                 await self.agents.set_ready(agent_id)
             raise
         call.agent_id = agent_id
+        if recorder is not None and call.channel:  # on_demand start/stop from the console
+            recorder.attach_inbound(call.attempt_id, call.channel, agent_id)
         waited = await self.queue.leave(call.campaign, call.call_id, now, "answered")
         m.INBOUND_ANSWERED.labels(call.campaign).inc()
         m.INBOUND_WAIT.labels(call.campaign, "answered").observe(waited)

@@ -167,3 +167,82 @@ async def test_given_auditor_when_posting_anything_then_no_write_route_exists(
     assert resp.status == 405
     with transaction(engine) as session:
         assert session.scalar(select(func.count(CallAttempt.id))) == 0
+
+
+def add_inbound_calls(engine: Engine, seed: Seed) -> dict[str, int]:
+    """Three inbound calls as the dialer writes them: matched, unmatched, withheld."""
+    from dialer.inbound import records
+    from dialer.inbound.ani import AniStatus
+
+    at = NOW - timedelta(minutes=5)
+    ids: dict[str, int] = {}
+    for name, account_id, ani, status in (
+        ("matched", seed.account_id, "+525512340001", AniStatus.ok),
+        ("unmatched", None, "+525599990000", AniStatus.ok),
+        ("withheld", None, "", AniStatus.withheld),
+    ):
+        ids[name] = records.open_attempt(
+            engine, campaign_id=seed.campaign_id, account_id=account_id, phone_id=None, ani=ani,
+            ani_status=status, did="5215550001000", started_at=at, uniqueid=f"u-{name}",
+            matches=1 if account_id else 0,
+        )  # fmt: skip
+        records.close_attempt(engine, ids[name], result="queue_abandoned", ended_at=at)
+    return ids
+
+
+async def test_given_inbound_calls_matched_or_not_when_auditor_searches_then_all_listed_with_direction(
+    client: TestClient, seed: Seed, engine: Engine
+) -> None:
+    ids = add_inbound_calls(engine, seed)
+    outbound = make_attempt(engine, seed.other_account_id, None, result="no_answer")
+    await login(client, "raul")
+    text = await (await client.get("/auditor?date_from=2026-11-24&date_to=2026-11-24")).text()
+    for attempt_id in (*ids.values(), outbound):
+        assert f'href="/attempts/{attempt_id}"' in text
+    assert "+525599990000" in text and "Número oculto" in text and "Sin cuenta" in text
+    assert text.count('class="direction-inbound">Entrante<') == 3
+    assert text.count('class="direction-outbound">Saliente<') == 1
+
+    inbound = await (await client.get("/auditor?direction=inbound")).text()
+    assert {i for i in (*ids.values(), outbound) if f'href="/attempts/{i}"' in inbound} == set(
+        ids.values()
+    )
+    by_number = await (await client.get("/auditor?phone=5599990000")).text()
+    assert f'href="/attempts/{ids["unmatched"]}"' in by_number
+    assert f'href="/attempts/{ids["withheld"]}"' not in by_number
+    assert (await client.get("/auditor?direction=sideways")).status == 400
+
+    english = await (await client.get("/auditor?direction=inbound&lang=en")).text()
+    assert ">Inbound<" in english and "Withheld number" in english and "No account" in english
+
+
+async def test_given_inbound_calls_when_exported_then_every_row_with_direction_and_caller(
+    client: TestClient, seed: Seed, engine: Engine
+) -> None:
+    ids = add_inbound_calls(engine, seed)
+    outbound = make_attempt(engine, seed.other_account_id, None, result="no_answer")
+    await login(client, "raul")
+    resp = await client.get("/auditor/attempts.csv?date_from=2026-11-24")
+    rows = {int(r["id"]): r for r in csv.DictReader(io.StringIO(await resp.text()))}
+    assert set(rows) == {*ids.values(), outbound}
+    assert rows[ids["unmatched"]]["direction"] == "inbound"
+    assert rows[ids["unmatched"]]["phone"] == "+525599990000"
+    assert rows[ids["unmatched"]]["account_ref"] == ""
+    assert rows[ids["withheld"]]["phone"] == ""
+    assert rows[ids["matched"]]["account_ref"] == "MX-0001"
+    assert rows[outbound]["direction"] == "outbound"
+    resp = await client.get("/auditor/attempts.jsonl?direction=inbound")
+    lines = [json.loads(line) for line in (await resp.text()).splitlines()]
+    assert sorted(r["id"] for r in lines) == sorted(ids.values())
+    assert {r["account_id"] for r in lines} == {seed.account_id, None}
+
+
+async def test_given_a_withheld_inbound_call_when_auditor_opens_it_then_caller_shown_as_withheld(
+    client: TestClient, seed: Seed, engine: Engine
+) -> None:
+    ids = add_inbound_calls(engine, seed)
+    await login(client, "raul")
+    resp = await client.get(f"/attempts/{ids['withheld']}")
+    assert resp.status == 200
+    text = await resp.text()
+    assert "Entrante" in text and "Número oculto" in text and "Sin cuenta" in text

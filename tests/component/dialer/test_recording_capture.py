@@ -374,3 +374,42 @@ async def test_given_an_inbound_caller_when_bridged_then_recorded_like_an_outbou
     assert row.status == "ok" and row.storage_key.endswith(f"/{attempt_id}.wav")
     with Session(floor.engine) as s:
         assert s.get(CallAttempt, attempt_id).direction == "inbound"  # type: ignore[union-attr]
+
+
+async def test_given_on_demand_when_the_inbound_agent_records_then_the_callers_channel_is_recorded(
+    make_floor, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    from dialer.inbound.calls import InboundCalls
+
+    floor = await make_floor(accounts=1, agents=1)
+    finalized = with_recorder(floor, tmp_path, "on_demand")
+    recorder = floor.dialer.recorder
+    inbound = InboundCalls(sql=floor.engine, redis=floor.redis, clock=floor.clock,
+                           poll_seconds=0.05, recorders=lambda _name: recorder)  # fmt: skip
+    floor.agi.routes["inbound"] = inbound.handle
+    floor.agi.routes["inbound_end"] = inbound.handle_end
+    floor.agi.route_timeouts["inbound"] = 60.0
+    channel = floor.pbx.inbound_call("5215550001000", "")  # withheld, unmatched caller
+    await floor.run_until(lambda: bool(recorder.inbound))
+    (attempt_id,) = recorder.inbound
+    agent = recorder.inbound_agent(attempt_id)
+    assert agent is not None and attempt_id not in recorder.open  # nothing until asked
+
+    # The console's command reaches every campaign loop; the dialer is not dialing it.
+    await floor.dialer.handle_command({"type": "recording_start", "attempt_id": attempt_id,
+                                       "agent_id": agent + 1000})  # fmt: skip
+    assert mixmonitor_actions(floor) == []
+    for kind in ("recording_start", "recording_stop", "recording_start"):
+        await floor.dialer.handle_command(
+            {"type": kind, "attempt_id": attempt_id, "agent_id": agent}
+        )
+    actions = [a for a in floor.ami_server.actions if "MixMonitor" in a.name]
+    assert [a.name for a in actions] == ["MixMonitor", "StopMixMonitor", "MixMonitor"]
+    assert {a.get("Channel") for a in actions} == {channel.uniqueid}  # the caller's channel
+    assert channel.mixmonitor is not None  # pbxsim found the channel and is recording it
+    floor.pbx.request_hangup(channel, 16)
+    await floor.run_until(lambda: attempt_id not in recorder.inbound)
+    await recorder.drain()
+    row = finalized.rows[attempt_id]
+    assert row.status == "ok" and row.size_bytes
+    assert recorder.inbound == {}
