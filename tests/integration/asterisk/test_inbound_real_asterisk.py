@@ -10,8 +10,11 @@ import itertools
 import json
 import os
 import shutil
+import uuid
+import wave
 from collections.abc import AsyncIterator
-from pathlib import Path
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
@@ -25,7 +28,10 @@ from dialer.ami import AMIClient, Message
 from dialer.campaign_dialer import POPS_CHANNEL
 from dialer.inbound.calls import InboundCalls
 from dialer.inbound.queue import InboundQueue
-from store.models import Account, CallAttempt, Phone
+from dialer.recording import Recorder
+from store.models import Account, CallAttempt, Phone, Recording
+from store.recordings.finalize import finalize_recording
+from store.recordings.storage import DirectoryStorage
 
 DID = "5215550001000"  # the campaign's registered caller ID (dial_floor.seed_campaign)
 ONE = "+525520000101"  # one account has it
@@ -88,7 +94,7 @@ class Watch:
 
         async def read_joins() -> None:
             async for event in events:
-                if event.name == "ConfbridgeJoin":
+                if event.name in ("ConfbridgeJoin", "MixMonitorStart", "MixMonitorStop"):
                     self.joins.append(event)
 
         self._tasks = [asyncio.create_task(read_pops()), asyncio.create_task(read_joins())]
@@ -100,6 +106,9 @@ class Watch:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def seen(self, uniqueid: str, name: str) -> list[Message]:
+        return [e for e in self.joins if e.get("Uniqueid") == uniqueid and e.name == name]
 
     def joined(self, uniqueid: str, agent_id: int) -> bool:
         return any(e.get("Uniqueid") == uniqueid and e.get("Conference") == f"agent-{agent_id}"
@@ -124,7 +133,8 @@ async def floor(ami: AMIClient, engine: Engine, redis_url: str,
         other.phones.append(Phone(position=1, number_e164=SHARED, consent=True))
         s.add(other)
     inbound = InboundCalls(sql=engine, redis=floor.redis, clock=floor.dialer.clock,
-                           poll_seconds=0.2)  # fmt: skip
+                           poll_seconds=0.2,
+                           recorders=lambda _name: floor.dialer.recorder)  # fmt: skip
     floor.agi.routes[cv.SCRIPT_INBOUND] = inbound.handle
     floor.agi.routes[cv.SCRIPT_INBOUND_END] = inbound.handle_end
     floor.agi.route_timeouts[cv.SCRIPT_INBOUND] = 120.0
@@ -204,3 +214,54 @@ async def test_given_no_agent_free_when_caller_hangs_up_in_queue_then_abandoned_
     assert await queue.count("mx-inbound") == 0
     outcomes = await queue.outcomes("mx-inbound", floor.dialer.clock(), 3600, 20)
     assert (outcomes.answered, outcomes.abandoned) == (0, 1)
+
+
+async def test_given_on_demand_when_the_agent_records_a_withheld_caller_then_mixmonitor_on_the_callers_channel(
+    asterisk: ChrootAsterisk, ami: AMIClient, floor: DialFloor, engine: Engine
+) -> None:
+    # Asterisk writes under the chroot; cobrador reads the same files from outside.
+    pbx_root = PurePosixPath("/var/spool/cobrador/recordings") / uuid.uuid4().hex[:12]
+    chroot = Path(asterisk.run("path").strip())
+    storage = DirectoryStorage(chroot / str(pbx_root).lstrip("/"))
+    clock = floor.dialer.clock
+
+    def finalize(**fields: Any) -> object:
+        return finalize_recording(engine, storage, now=datetime.fromtimestamp(clock(), UTC),
+                                  **fields)  # fmt: skip
+
+    recorder = Recorder(
+        campaign=floor.dialer.name, owner="it", redis=floor.redis, ami=floor.ami,
+        storage=storage, pbx_root=pbx_root, finalize=finalize, mode=lambda: "on_demand",
+        clock=clock,
+    )  # fmt: skip
+    floor.dialer.recorder = recorder
+    watch = Watch(floor)
+    await watch.start()
+    try:
+        async with sipp_caller("inbound_caller.xml", "anonymous"):
+            await wait_until(lambda: bool(watch.pops), within=30, what="the caller's pop")
+            (pop,) = watch.pops
+            (row,) = inbound_rows(engine)
+            uniqueid = row.uniqueid or ""
+            assert recorder.open == {}  # on_demand: nothing until the agent asks
+            command = {"attempt_id": pop["attempt_id"], "agent_id": pop["agent_id"]}
+            await floor.dialer.handle_command({"type": "recording_start", **command})
+            await wait_until(lambda: bool(watch.seen(uniqueid, "MixMonitorStart")),
+                             what="MixMonitor on the caller's channel")  # fmt: skip
+            await asyncio.sleep(1.0)
+            await floor.dialer.handle_command({"type": "recording_stop", **command})
+            await wait_until(lambda: bool(watch.seen(uniqueid, "MixMonitorStop")),
+                             what="MixMonitor stopped")  # fmt: skip
+            await ami.send_action({"Action": "Hangup", "Channel": uniqueid})
+            await wait_until(lambda: inbound_rows(engine)[0].result == "contact",
+                             what="the inbound attempt closed")  # fmt: skip
+            await recorder.drain()
+    finally:
+        await watch.stop()
+    with Session(engine) as s:
+        rec = s.scalars(select(Recording).where(Recording.attempt_id == row.id)).one()
+    path = storage.path(rec.storage_key)
+    assert rec.status == "ok" and path.exists(), (rec.status, rec.failure_reason)
+    with wave.open(str(path)) as wav:
+        seconds = wav.getnframes() / wav.getframerate()
+    assert 0.5 < seconds < 5.0, seconds  # the part between start and stop
