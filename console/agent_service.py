@@ -132,7 +132,7 @@ def build_pop(
             .replace("{agente}", agent.display_name if agent else "")
             .replace("{acreedor}", str(config.get("creditor", campaign.name if campaign else "")))
         )
-        recording = _recording_facts(campaign, config, account.country)
+        recording = recording_facts(campaign, config, account.country)
         if recording["notice"] == "script":
             # The agent's script opens with the recording notice (the profile's or
             # the campaign's choice; see docs/recording-capture.md).
@@ -185,7 +185,7 @@ RECORDING_NOTICE_LINE = (
 )
 
 
-def _recording_facts(
+def recording_facts(
     campaign: Campaign | None, config: dict[str, Any], country: str
 ) -> dict[str, Any]:
     """The campaign's recording mode and how the debtor hears about it (None: not recorded)."""

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Engine, or_, select
 
 from compliance.audit import append as audit_append
-from console.agent_service import build_pop, campaign_config
+from console.agent_service import build_pop, campaign_config, recording_facts
 from console.i18n import N_, gettext_
 from console.users import CurrentUser
 from dialer.inbound.ani import normalise_ani
@@ -112,6 +112,10 @@ def build_inbound_pop(engine: Engine, message: dict[str, Any], agent: CurrentUse
         "search": not accounts,
         "prompts": [{"code": p, "label": gettext_(PROMPT_LABELS[p])} for p in prompts],
         "waited_seconds": message.get("waited_seconds"),
+        # on_demand: the agent may record before (or without) opening an account.
+        "recording": recording_facts(
+            campaign, campaign_config(campaign), campaign.country if campaign else ""
+        ),
     }
 
 

@@ -67,7 +67,17 @@
     say("");
     candidates(call.candidates);
     if (call.candidates.length === 1) choose(call.candidates[0]);
+    $("inbound-recording").hidden = !(call.recording && call.recording.mode === "on_demand");
   });
+
+  // on_demand recording before an account is open (the account pop has its own buttons).
+  for (const [id, url] of [["inbound-record-start", "/api/agent/recording/start"],
+                           ["inbound-record-stop", "/api/agent/recording/stop"]]) {
+    $(id).addEventListener("click", async () => {
+      const r = await Cobrador.api("POST", url);
+      say(r.ok ? panel.dataset.tSent : (r.data.reason || panel.dataset.tError), !r.ok);
+    });
+  }
 
   $("inbound-search").addEventListener("submit", async (ev) => {
     ev.preventDefault();

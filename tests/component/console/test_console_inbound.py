@@ -157,3 +157,32 @@ async def test_given_supervisor_when_opening_the_wallboard_then_inbound_queue_fi
     assert "Llamadas entrantes" in page and "Abandonadas en cola" in page
     for field in ("waiting", "longest_wait_seconds", "1h.service_level", "24h.abandoned"):
         assert f'data-inbound="{field}"' in page
+
+
+async def test_given_on_demand_campaign_when_an_unmatched_caller_is_popped_then_the_agent_may_record(
+    client: TestClient, seed: Seed, engine: Engine, aredis: aioredis.Redis, commands: list[dict]
+) -> None:
+    from store.models import Campaign
+
+    with transaction(engine) as s:
+        campaign = s.get(Campaign, seed.campaign_id)
+        assert campaign is not None
+        campaign.config = {**(campaign.config or {}), "recording": "on_demand"}
+    token = await login(client, "ana")
+    agent = seed.users["ana"]
+    attempt = inbound_attempt(engine, seed, agent, "", None)
+    pop = await inbound_pop_for(client, aredis, agent, attempt, [], status="withheld")
+    assert pop["recording"]["mode"] == "on_demand"  # the panel shows Grabar / Detener
+    page = await (await client.get("/agent")).text()
+    assert 'id="inbound-record-start"' in page and 'id="inbound-record-stop"' in page
+    resp = await client.post("/api/agent/recording/start", headers={"X-CSRF-Token": token})
+    assert resp.status == 200
+
+    def recording() -> list[dict]:
+        return [c for c in commands if str(c.get("type")).startswith("recording_")]
+
+    for _ in range(250):  # the commands fixture reads them from Redis pub/sub
+        if recording():
+            break
+        await asyncio.sleep(0.02)
+    assert recording() == [{"type": "recording_start", "attempt_id": attempt, "agent_id": agent}]
