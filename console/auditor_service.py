@@ -17,7 +17,15 @@ from sqlalchemy.orm import Session
 from compliance.audit import append as audit_append
 from console.i18n import N_
 from store.db import transaction
-from store.models import Account, AttemptResult, CallAttempt, Decision, Disposition, User
+from store.models import (
+    Account,
+    AttemptResult,
+    CallAttempt,
+    Decision,
+    Disposition,
+    Recording,
+    User,
+)
 
 PAGE_LIMIT = 200
 DIRECTIONS = ("inbound", "outbound")
@@ -41,6 +49,7 @@ class Filters:
     reason: str = ""
     allowed: str = ""  # "", "allowed", "blocked"
     direction: str = ""  # "", "inbound", "outbound" (attempts only)
+    recording: str = ""  # "", "with": only attempts that have a recording row (attempts only)
 
     @property
     def empty(self) -> bool:
@@ -55,6 +64,7 @@ class Filters:
                 self.reason,
                 self.allowed,
                 self.direction,
+                self.recording,
             )
         )
 
@@ -69,6 +79,7 @@ class Filters:
             "reason": self.reason,
             "allowed": self.allowed,
             "direction": self.direction,
+            "recording": self.recording,
         }
 
 
@@ -97,6 +108,9 @@ def parse_filters(query: dict[str, str]) -> Filters:
     direction = query.get("direction", "").strip()
     if direction not in ("", *DIRECTIONS):
         errors["direction"] = N_("Valor no válido.")
+    recording = query.get("recording", "").strip()
+    if recording not in ("", "with"):
+        errors["recording"] = N_("Valor no válido.")
     phone = "".join(ch for ch in query.get("phone", "") if ch.isdigit() or ch == "+")
     reason = query.get("reason", "").strip()
     if reason and not reason.replace("_", "").isalnum():
@@ -113,6 +127,7 @@ def parse_filters(query: dict[str, str]) -> Filters:
         reason=reason,
         allowed=allowed,
         direction=direction,
+        recording=recording,
     )
 
 
@@ -134,8 +149,17 @@ def search_attempts(engine: Engine, f: Filters, limit: int = PAGE_LIMIT) -> list
 
 def _attempts(session: Session, f: Filters, limit: int) -> list[dict[str, Any]]:
     q = (
-        select(CallAttempt, Account.external_ref, Account.debtor_name, User.username, Disposition)
+        select(
+            CallAttempt,
+            Account.external_ref,
+            Account.debtor_name,
+            User.username,
+            Disposition,
+            Recording.status,
+            Recording.purged_at,
+        )  # fmt: skip
         .outerjoin(Account, Account.id == CallAttempt.account_id)
+        .outerjoin(Recording, Recording.attempt_id == CallAttempt.id)
         .outerjoin(User, User.id == CallAttempt.agent_id)
         .outerjoin(Disposition, Disposition.attempt_id == CallAttempt.id)
     )
@@ -154,6 +178,8 @@ def _attempts(session: Session, f: Filters, limit: int) -> list[dict[str, Any]]:
         q = q.where(CallAttempt.result == f.result)
     if f.direction:
         q = q.where(CallAttempt.direction == f.direction)
+    if f.recording:
+        q = q.where(Recording.id.is_not(None))
     if f.reason:
         q = q.join(Decision, Decision.id == CallAttempt.decision_id).where(
             cast(Decision.reasons, String).like(f'%"{f.reason}"%')
@@ -179,8 +205,10 @@ def _attempts(session: Session, f: Filters, limit: int) -> list[dict[str, Any]]:
             "caller_id": a.caller_id or "",
             "party": d.party if d else "",
             "outcome": d.outcome if d else "",
+            # "" no recording, "purged" past its retention, else the row's status (ok, ...).
+            "recording": "purged" if purged_at else (rec_status or ""),
         }
-        for a, ref, name, username, d in rows
+        for a, ref, name, username, d, rec_status, purged_at in rows
     ]
 
 

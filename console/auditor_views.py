@@ -20,7 +20,7 @@ from store.models import AttemptResult, Role
 
 ATTEMPT_COLUMNS = [
     "id", "started_at", "direction", "account_ref", "debtor_name", "phone", "agent", "result",
-    "party", "outcome", "right_party_contact", "decision_id", "caller_id",
+    "party", "outcome", "right_party_contact", "decision_id", "caller_id", "recording",
 ]  # fmt: skip
 DECISION_COLUMNS = [
     "id", "evaluated_at", "account_ref", "phone", "stage", "allowed", "reasons",

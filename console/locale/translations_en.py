@@ -254,6 +254,8 @@ EN = {
     "Entrantes": "Inbound",
     "Salientes": "Outbound",
     "Sin cuenta": "No account",
+    "Eliminada": "Purged",
+    "Con grabación": "With a recording",
     "Número no válido": "Invalid number",
     "No es una llamada entrante.": "This is not an inbound call.",
     "Llamada entrante": "Inbound call",

@@ -246,3 +246,28 @@ async def test_given_a_withheld_inbound_call_when_auditor_opens_it_then_caller_s
     assert resp.status == 200
     text = await resp.text()
     assert "Entrante" in text and "Número oculto" in text and "Sin cuenta" in text
+
+
+async def test_given_a_recorded_unmatched_inbound_call_when_auditor_searches_recordings_then_found(
+    client: TestClient, seed: Seed, engine: Engine
+) -> None:
+    from store.models import Recording
+
+    ids = add_inbound_calls(engine, seed)
+    make_attempt(engine, seed.other_account_id, None, result="no_answer")
+    with transaction(engine) as session:
+        session.add(Recording(attempt_id=ids["unmatched"], storage_key="2026/11/24/1.wav",
+                              status="ok", started_at=NOW, retention_until=NOW + timedelta(days=365)))  # fmt: skip
+        session.add(Recording(attempt_id=ids["withheld"], storage_key="2026/11/24/2.wav",
+                              status="ok", started_at=NOW, retention_until=NOW,
+                              purged_at=NOW))  # fmt: skip
+    await login(client, "raul")
+    text = await (await client.get("/auditor?recording=with")).text()
+    listed = {i for i in ids.values() if f'href="/attempts/{i}"' in text}
+    assert listed == {ids["unmatched"], ids["withheld"]}
+    assert f'href="/attempts/{ids["unmatched"]}#recording"' in text and "Eliminada" in text
+    resp = await client.get("/auditor/attempts.jsonl?recording=with&direction=inbound")
+    rows = {r["id"]: r for r in map(json.loads, (await resp.text()).splitlines())}
+    assert rows[ids["unmatched"]]["recording"] == "ok"
+    assert rows[ids["withheld"]]["recording"] == "purged"
+    assert (await client.get("/auditor?recording=maybe")).status == 400
