@@ -30,6 +30,7 @@ def prepare(engine: Engine, seeded: Seed) -> int:
         campaign.config = {
             **(campaign.config or {}),
             "inbound": {"verification": ["account_last4", "birth_date"]},
+            "recording": "on_demand",
         }
         for account_id, born in ((seeded.account_id, "1985-03-14"),
                                  (seeded.other_account_id, "1990-07-02")):  # fmt: skip
@@ -99,6 +100,7 @@ def test_given_debtors_calling_in_when_agent_verifies_identity_then_account_open
         # 1. María calls from her number: one match, only her name until verified.
         caller = floor.inbound_call("+525512340001")
         expect(panel).to_be_visible(timeout=30_000)
+        expect(page.locator("#inbound-recording")).to_be_visible()
         expect(panel.locator("h1")).to_have_text("Llamada entrante")
         expect(page.locator("#inbound-ani")).to_have_text("Número identificado")
         expect(candidates).to_have_text(["María López Hernández · MX•••••"])
@@ -148,6 +150,9 @@ def test_given_debtors_calling_in_when_agent_verifies_identity_then_account_open
         expect(page.locator("#inbound-candidates")).to_have_text("Sin resultados")
         expect(page.locator("#inbound-search")).to_be_visible()
         expect(page.locator("#inbound-verify")).to_be_hidden()
+        # on_demand: the agent may record before any account is open.
+        page.get_by_role("button", name="Grabar", exact=True).click()
+        expect(page.locator("#inbound-msg")).to_have_text("Enviado.")
         page.get_by_placeholder("Buscar por referencia o teléfono…").fill("MX-0002")
         page.get_by_role("button", name="Buscar", exact=True).click()
         expect(candidates).to_have_text(["Juan Pérez · MX•••••"])
