@@ -40,7 +40,9 @@ from dialer.fastagi import AGISession
 from dialer.fastagi.errors import AGIError
 from dialer.hopper import Claim, Hopper
 from dialer.inbound.board import inbound_board, service_level_seconds, snapshot_fields
+from dialer.inbound.directory import InboundDirectory
 from dialer.inbound.queue import InboundQueue
+from dialer.inbound.routing import callers_for, owes_inbound
 from dialer.pacing.policies import Policy, make_policy
 from dialer.pacing.snapshot import AgentView, RingingCall, Snapshot
 from dialer.recording import Recorder
@@ -129,6 +131,7 @@ class CampaignDialer:
         clock: Callable[[], float] = time.time,
         policy: Policy | None = None,
         recorder: Recorder | None = None,
+        inbound_directory: InboundDirectory | None = None,
     ) -> None:
         self.recorder = recorder  # None: this dialer records nothing
         self.sql = sql
@@ -143,6 +146,10 @@ class CampaignDialer:
         self.agents = AgentStates(redis, clock=clock)
         self.stats = CampaignStats(redis, campaign.name)
         self.inbound = InboundQueue(redis)
+        # Other campaigns' inbound routing and the agents' skill groups (SQL, cached):
+        # whose callers this campaign's agents owe priority to. Shared by a process's loops.
+        self.directory = inbound_directory or InboundDirectory(sql)
+        self.own_inbound_waits: tuple[float, ...] = ()  # the wallboard's: this campaign's callers
         self.refiller = Refiller(sql, redis, self.hopper, compliance, campaign)
         self.recycle_rules = rules_for((campaign.config or {}).get("recycle"))
         self.policy = policy or self._policy_for(campaign.dial_mode)
@@ -225,6 +232,7 @@ class CampaignDialer:
                 self._last_reload = now
                 await self._reload_campaign()
                 await self._registry_metrics()
+                await self.directory.refresh(now, self.options.refill_every_seconds)
             if not self._can_dial(now):
                 # Not dialing (stopped, or no Asterisk yet): the wallboard still shows
                 # the agents, the inbound queue and why nothing is dialed.
@@ -344,6 +352,17 @@ class CampaignDialer:
         m.CALLS_IN_FLIGHT.labels(self.name, "connected").set(
             sum(1 for c in self.calls.values() if c.state is CallState.bridged)
         )
+        inbound, elsewhere = await snapshot_fields(self.inbound, self.name, self.campaign.config,
+                                                   self.campaign.country, now,
+                                                   list(self.directory.rules))  # fmt: skip
+        self.own_inbound_waits = inbound.get("inbound_waiting", ())
+        if elsewhere:
+            # Other campaigns' callers this campaign's agents may take (their skill group,
+            # or past their overflow limit) come before its outbound calls too.
+            skills = frozenset().union(*(self.directory.skills_of(a.agent_id) for a in agents))
+            inbound["inbound_waiting"] = callers_for(
+                self.name, skills, {**elsewhere, self.name: self.own_inbound_waits},
+                self.directory.rules)  # fmt: skip
         return Snapshot(
             now=now,
             agents=tuple(AgentView(a.state.value, a.since) for a in agents),
@@ -356,9 +375,8 @@ class CampaignDialer:
             abandon_target=target,
             connect_grace_seconds=self.options.connect_grace_seconds,
             max_ringing=self.options.max_ringing,
-            **await snapshot_fields(self.inbound, self.name, self.campaign.config,
-                                    self.campaign.country, now),
-        )  # fmt: skip
+            **inbound,
+        )
 
     # -- placing a call ----------------------------------------------------------
 
@@ -612,12 +630,12 @@ class CampaignDialer:
         retried until the connect grace runs out."""
         while True:
             agents = [a for a in await self.agents.list(self.name) if a.state.value == "ready"]
-            if await self.inbound.count(self.name):
-                # Inbound callers of the campaign wait: they take the next free agent;
-                # only an agent's own call (preview, personal callback) still goes to them.
-                agents = [
-                    a for a in agents if preferred is not None and a.agent_id == int(preferred)
-                ]
+            if agents:
+                # Inbound callers an agent may take get the agent first; only an agent's
+                # own call (preview, personal callback) still goes to them.
+                owed = await self._owed_to_inbound([a.agent_id for a in agents])
+                agents = [a for a in agents if a.agent_id not in owed
+                          or (preferred is not None and a.agent_id == int(preferred))]  # fmt: skip
             agents.sort(key=lambda a: a.since)
             if preferred is not None:
                 agents.sort(key=lambda a: a.agent_id != int(preferred))
@@ -629,6 +647,19 @@ class CampaignDialer:
             if self.clock() >= deadline:
                 return None
             await asyncio.sleep(0.05)
+
+    async def _owed_to_inbound(self, ready: list[int]) -> set[int]:
+        """The ready agents an inbound caller waits for (dialer.inbound.routing.owes_inbound):
+        this campaign's callers, a skill group's the agent is in, or an overflowed caller of
+        any campaign. One Redis round trip; routing and groups from the cached directory."""
+        campaigns = [self.name, *(c for c in self.directory.rules if c != self.name)]
+        oldest = await self.inbound.oldest(campaigns)
+        if not oldest:
+            return set()
+        now = self.clock()
+        waits = {c: max(0.0, now - since) for c, since in oldest.items()}
+        return {a for a in ready if owes_inbound(self.name, self.directory.skills_of(a), waits,
+                                                 self.directory.rules)}  # fmt: skip
 
     async def _still_usable(self, agent_id: int, attempt_id: int) -> bool:
         """Reserved, and still so with a live leg: a leg that dropped meanwhile put
@@ -953,7 +984,7 @@ class CampaignDialer:
             "abandon_target": snapshot.abandon_target,
             "hopper": {**sizes, "health": health},
             "inbound": await inbound_board(self.inbound, self.name, now, service_level_seconds(
-                self.campaign.config, self.campaign.country), snapshot.inbound_waiting),
+                self.campaign.config, self.campaign.country), self.own_inbound_waits),
         }  # fmt: skip
         await self.redis.set(wallboard_key(self.name), json.dumps(board), ex=60)
 

@@ -31,6 +31,7 @@ from dialer.ami.errors import AMIError
 from dialer.campaign_dialer import CampaignDialer, DialerOptions
 from dialer.fastagi import AGISession, FastAGIServer
 from dialer.inbound.calls import InboundCalls
+from dialer.inbound.directory import InboundDirectory
 from dialer.inbound.housekeeping import ALIVE_SECONDS, InboundHousekeeping
 from dialer.inbound.queue import MAX_WAIT_SECONDS
 from dialer.monitoring import Monitoring, sql_audit
@@ -118,6 +119,7 @@ class DialerService:
             await self.shutdown()
             return
         compliance = ComplianceService(self.sql, self.redis)
+        directory = InboundDirectory(self.sql)  # one copy of inbound routing for all loops
         for campaign in campaigns:
             options = self.options or DialerOptions(
                 owner=owner, agi_host=self.settings.fastagi_public_host, agi_port=self.agi.port
@@ -126,6 +128,7 @@ class DialerService:
                 sql=self.sql, redis=self.redis, ami=self.ami, compliance=compliance,
                 campaign=campaign, options=options, clock=self.clock,
                 recorder=self.recorder_for(campaign, compliance, owner),
+                inbound_directory=directory,
             )  # fmt: skip
         log.info("dialer %s: campaigns %s", owner, ", ".join(self.dialers) or "(none)")
         self.phones = self._phone_service(owner)

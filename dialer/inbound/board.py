@@ -4,7 +4,7 @@ longest wait, answered, abandoned in queue and lost, service level per window.""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from dialer.inbound.queue import InboundQueue
@@ -68,15 +68,20 @@ async def inbound_board(queue: InboundQueue, campaign: str, now: float, within_s
 
 
 async def snapshot_fields(queue: InboundQueue, campaign: str, config: Mapping[str, Any] | None,
-                          country: str, now: float) -> dict[str, Any]:  # fmt: skip
-    """The pacing snapshot's inbound fields (dialer/pacing/snapshot.py): each waiting
-    caller's wait so far, the arrival rate of this local hour, the wait target."""
+                          country: str, now: float, others: Sequence[str] = ()
+                          ) -> tuple[dict[str, Any], dict[str, tuple[float, ...]]]:  # fmt: skip
+    """The pacing snapshot's inbound fields of the campaign's own queue
+    (dialer/pacing/snapshot.py): each waiting caller's wait so far, the arrival rate of
+    this local hour, the wait target; and, read in the same round trip, the waits of
+    the callers queued in each of `others` (campaigns with callers only)."""
     settings = _settings(config, country)
     if settings is None:
-        return {}  # the campaign's inbound is unusable: the snapshot says "no inbound"
-    waiting, rate = await queue.waiting_and_rate(campaign, now, settings.hours.zone)
-    return {
+        return {}, {}  # the campaign's inbound is unusable: the snapshot says "no inbound"
+    waiting, rate, elsewhere = await queue.waiting_and_rate(campaign, now, settings.hours.zone,
+                                                            others)  # fmt: skip
+    fields = {
         "inbound_waiting": tuple(max(0.0, now - w.since) for w in waiting),
         "inbound_rate_per_s": rate,
         "inbound_wait_target_s": settings.service_level_seconds,
     }
+    return fields, {o: tuple(max(0.0, now - w.since) for w in ws) for o, ws in elsewhere.items()}

@@ -16,6 +16,7 @@ serves each open inbound call, so the others can close what a dead one left
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -118,19 +119,38 @@ class InboundQueue:
         rank: object = await self._redis.zrank(waiting_key(campaign), call_id)
         return int(rank) + 1 if isinstance(rank, int) else None
 
-    async def waiting_and_rate(self, campaign: str, at: float,
-                               zone: ZoneInfo) -> tuple[list[Waiting], float]:  # fmt: skip
-        """`waiting` and `arrival_rate` in one round trip (the dial loop asks every tick)."""
+    async def waiting_and_rate(self, campaign: str, at: float, zone: ZoneInfo,
+                               others: Sequence[str] = ()) -> tuple[list[Waiting], float,
+                                                                     dict[str, list[Waiting]]]:  # fmt: skip
+        """`waiting` and `arrival_rate` of `campaign`, and `waiting` of each of `others`
+        (only those with callers), in one round trip (the dial loop asks every tick)."""
         local = datetime.fromtimestamp(at, zone)
+        others = [o for o in others if o != campaign]
         pipe = self._redis.pipeline(transaction=False)
         pipe.zrange(waiting_key(campaign), 0, -1, withscores=True)
+        for other in others:
+            pipe.zrange(waiting_key(other), 0, -1, withscores=True)
         for back in range(ARRIVAL_DAYS):
             day = (local.date() - timedelta(days=back)).isoformat()
             pipe.hget(arrivals_key(campaign, day), str(local.hour))
-        rows, *counts = await pipe.execute()
+        rows, *rest = await pipe.execute()
         waiting = [Waiting(_text(member), float(score)) for member, score in rows]
+        elsewhere = {o: [Waiting(_text(m), float(sc)) for m, sc in r]
+                     for o, r in zip(others, rest[: len(others)], strict=True) if r}  # fmt: skip
+        counts = rest[len(others) :]
         rate = sum(int(v) for v in counts if v is not None) / (ARRIVAL_DAYS * 3600.0)
-        return waiting, rate
+        return waiting, rate, elsewhere
+
+    async def oldest(self, campaigns: Sequence[str]) -> dict[str, float]:
+        """Campaign -> queue entry time of its longest-waiting caller, for the campaigns
+        with callers queued; one round trip."""
+        if not campaigns:
+            return {}
+        pipe = self._redis.pipeline(transaction=False)
+        for campaign in campaigns:
+            pipe.zrange(waiting_key(campaign), 0, 0, withscores=True)
+        rows = await pipe.execute()
+        return {c: float(r[0][1]) for c, r in zip(campaigns, rows, strict=True) if r}
 
     async def arrival_rate(self, campaign: str, at: float, zone: ZoneInfo) -> float:
         """Calls per second expected in the local hour of `at`: the mean of that hour

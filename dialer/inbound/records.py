@@ -217,6 +217,8 @@ def stale_open_attempts(sql: Engine, before: datetime, skip: set[int]) -> list[i
 class InboundCampaign:
     name: str
     service_level_seconds: float
+    skill_group: str | None = None
+    overflow_after_seconds: float = 60.0
 
 
 def inbound_campaigns(sql: Engine) -> list[InboundCampaign]:
@@ -229,5 +231,6 @@ def inbound_campaigns(sql: Engine) -> list[InboundCampaign]:
             except InboundSettingsError:
                 continue
             if settings.dids:
-                out.append(InboundCampaign(c.name, settings.service_level_seconds))
+                out.append(InboundCampaign(c.name, settings.service_level_seconds,
+                                           settings.skill_group, settings.overflow_after_seconds))  # fmt: skip
     return out

@@ -212,3 +212,17 @@ def member_ids(sql: Engine, group: str) -> set[int]:
             .join(User, User.id == SkillGroupMember.user_id)
             .where(SkillGroup.name == group, User.active.is_(True))
         ))  # fmt: skip
+
+
+def memberships(sql: Engine) -> dict[int, frozenset[str]]:
+    """Every active agent in a skill group -> the groups (one query; the dial loop caches it)."""
+    out: dict[int, set[str]] = {}
+    with Session(sql) as s:
+        for user_id, name in s.execute(
+            select(SkillGroupMember.user_id, SkillGroup.name)
+            .join(SkillGroup, SkillGroup.id == SkillGroupMember.group_id)
+            .join(User, User.id == SkillGroupMember.user_id)
+            .where(User.active.is_(True))
+        ):  # fmt: skip
+            out.setdefault(int(user_id), set()).add(str(name))
+    return {agent: frozenset(groups) for agent, groups in out.items()}

@@ -49,7 +49,9 @@ builder that knows nothing of inbound keeps working unchanged):
 
 - `inbound_waiting`: for each inbound caller queued for an agent of this
   campaign right now, the seconds waited so far (`now - entered_queue`), any
-  order. Counted from when the caller entered the queue (after the greeting),
+  order. Live: the campaign's own callers, plus other campaigns' callers one
+  of its agents may take (their skill group, or past their overflow limit;
+  dialer/inbound/routing.py `callers_for`). Counted from when the caller entered the queue (after the greeting),
   not from the dial-in. Callers already bridged to an agent are not in it:
   their agents are `talking` like any other.
 - `inbound_rate_per_s`: inbound calls expected per second at this time of day

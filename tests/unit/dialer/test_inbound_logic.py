@@ -12,7 +12,7 @@ from console.callback_window import CallbackTarget, compliance_callback_checker
 from dialer.inbound.ani import AniStatus, normalise_ani
 from dialer.inbound.callbacks import callback_due
 from dialer.inbound.hours import parse_hours
-from dialer.inbound.routing import ReadyAgent, candidates
+from dialer.inbound.routing import QueueRule, ReadyAgent, callers_for, candidates, owes_inbound
 from dialer.inbound.settings import InboundSettingsError, inbound_settings
 
 CENTER = ZoneInfo("America/Mexico_City")
@@ -93,6 +93,41 @@ def test_given_skill_group_then_its_agents_across_campaigns_take_the_call() -> N
         ReadyAgent(3, "castigo", 5.0, frozenset({"vip"})),
     ]
     assert candidates(agents, "mora", "vip", waited=0, overflow_after=60) == [3]
+
+
+RULES = {
+    "mora": QueueRule("mora", None, 60.0),
+    "vip": QueueRule("vip", "especial", 60.0),
+    "castigo": QueueRule("castigo", None, 30.0),
+}
+
+
+@pytest.mark.parametrize(
+    ("campaign", "skills", "oldest", "owed"),
+    [
+        ("mora", frozenset(), {}, False),
+        ("mora", frozenset(), {"mora": 0.0}, True),  # its own callers
+        ("mora", frozenset(), {"vip": 0.0}, False),  # not in the group, vip under its limit
+        ("mora", frozenset({"especial"}), {"vip": 0.0}, True),  # in vip's group
+        ("mora", frozenset(), {"castigo": 29.9}, False),
+        ("mora", frozenset(), {"castigo": 30.0}, True),  # past castigo's limit: anyone
+        ("mora", frozenset(), {"desconocida": 999.0}, False),  # no routing known for it
+    ],
+)
+def test_given_callers_queued_then_a_ready_agent_is_owed_to_those_it_may_take(
+    campaign: str, skills: frozenset[str], oldest: dict[str, float], owed: bool
+) -> None:
+    assert owes_inbound(campaign, skills, oldest, RULES) is owed
+
+
+def test_given_callers_of_other_campaigns_then_pacing_counts_those_its_agents_may_take() -> None:
+    waits = {"mora": (1.0,), "vip": (2.0, 70.0), "castigo": (5.0, 31.0)}
+    # mora's own caller, castigo's overflowed one, vip's overflowed one.
+    assert sorted(callers_for("mora", frozenset(), waits, RULES)) == [1.0, 31.0, 70.0]
+    # With an agent in vip's group logged in: every vip caller.
+    assert sorted(callers_for("mora", frozenset({"especial"}), waits, RULES)) == [
+        1.0, 2.0, 31.0, 70.0
+    ]  # fmt: skip
 
 
 def test_given_debtor_west_of_center_when_callback_due_then_first_time_inside_debtor_window() -> (
