@@ -73,10 +73,14 @@ class Item:
     campaign_id: int | None = None
 
 
+# Attempt rows of calls that were never dialed: not attempts for the caps.
+NEVER_DIALED = ("blocked", "not_placed")
+
+
 def load_history(
     engine: SqlEngine, account_ids: Sequence[int], since: datetime
 ) -> dict[int, AccountHistory]:
-    """Attempts (never-dialed 'blocked' ones excluded), contacts and abandons since `since`."""
+    """Attempts (never-dialed ones excluded), contacts and abandons since `since`."""
     out: dict[int, AccountHistory] = {a: AccountHistory() for a in account_ids}
     if not account_ids:
         return out
@@ -93,7 +97,7 @@ def load_history(
             ).where(
                 CallAttempt.account_id.in_(list(account_ids)),
                 CallAttempt.started_at > since,
-                or_(CallAttempt.result.is_(None), CallAttempt.result != "blocked"),
+                or_(CallAttempt.result.is_(None), CallAttempt.result.notin_(NEVER_DIALED)),
             )
         ).all()
     for attempt_id, account_id, started, answered, result, rpc, direction in rows:

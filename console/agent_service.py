@@ -72,6 +72,8 @@ RESULT_LABELS = {
     "contact": N_("Contacto"),
     "blocked": N_("Bloqueada"),
     "cancelled": N_("Cancelada"),
+    "lost": N_("Perdida (marcador detenido)"),
+    "not_placed": N_("No realizada"),
 }
 DEFAULT_PROMISE_MAX_DAYS = 30
 DEFAULT_WRAPUP_SECONDS = 20

@@ -3,7 +3,7 @@ none can be lost) and completed when the call ends, with recycling applied."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -50,24 +50,81 @@ def hold_until_promise(sql: Engine, account_id: int) -> None:
             account.next_attempt_at = when
 
 
+NOT_PLACED_REASON = "dialer stopped before the final check; never dialed"
+CLAIM_LOST_REASON = "its dialer lost the claim on the account before the final check; never dialed"
+
+
 def close_lost_attempts(sql: Engine, campaign_id: int, live: set[int], mine: set[int],
                         before: datetime | None, actor: str) -> int:  # fmt: skip
-    """Attempts with no result, started before `before`, that neither Asterisk
-    (no live channel) nor this dialer knows: a dialer died holding them. They
-    are closed as `lost` (still counted as attempts by the caps) and audited."""
+    """Outbound attempts with no result, started before `before`, that neither
+    Asterisk (no live channel) nor this dialer knows: a dialer died holding them.
+    One that passed the final check (it has its decision) may have been dialed:
+    closed as `lost`, still an attempt for the caps. One that never did was
+    never dialed: closed as `not_placed`. Both audited."""
     with transaction(sql) as s:
         rows = list(s.scalars(
             select(CallAttempt).where(CallAttempt.campaign_id == campaign_id,
+                                      CallAttempt.direction == "outbound",
                                       CallAttempt.result.is_(None), CallAttempt.started_at < before)
         ))  # fmt: skip
         lost = [a for a in rows if a.id not in live and a.id not in mine]
         for attempt in lost:
-            attempt.result = "lost"
+            placed = attempt.decision_id is not None
+            attempt.result = "lost" if placed else "not_placed"
             attempt.ended_at = attempt.ended_at or before
+            reason = "dialer stopped before the call ended" if placed else NOT_PLACED_REASON
             audit.append(s, "attempt", {"attempt_id": attempt.id, "account_id": attempt.account_id,
-                                        "result": "lost", "reason": "dialer stopped before the call ended"},
+                                        "result": attempt.result, "reason": reason},
                          actor=actor, subject=f"account:{attempt.account_id}")  # fmt: skip
         return len(lost)
+
+
+def create_attempt(sql: Engine, *, mine: Set[int] = frozenset(), actor: str = "dialer",
+                   **values: Any) -> tuple[int, list[int]]:  # fmt: skip
+    """The attempt row written before the final check and the Originate, for an
+    account this dialer has just claimed. In the same transaction, the account's
+    open outbound attempts that never passed the final check (no decision) and are
+    not this dialer's (`mine`) are closed as `not_placed`, audited: they belong to
+    a dialer that lost its claim (it died, or stalled past its lease), so they were
+    never dialed, and the account never has two open attempts. If that dialer comes
+    back, `start_placing` finds its attempt closed and it does not dial.
+    Returns the new attempt's id and the ids closed."""
+    account_id = values["account_id"]
+    with transaction(sql) as s:
+        stale = [i for i in s.scalars(
+            select(CallAttempt.id).where(CallAttempt.account_id == account_id,
+                                         CallAttempt.direction == "outbound",
+                                         CallAttempt.result.is_(None),
+                                         CallAttempt.decision_id.is_(None))
+        ) if i not in mine]  # fmt: skip
+        closed = []
+        for attempt_id in stale:
+            done = s.execute(
+                update(CallAttempt).where(CallAttempt.id == attempt_id, CallAttempt.result.is_(None),
+                                          CallAttempt.decision_id.is_(None))
+                .values(result="not_placed", ended_at=values["started_at"])
+            ).rowcount  # type: ignore[attr-defined]  # fmt: skip
+            if done:
+                closed.append(attempt_id)
+                audit.append(s, "attempt", {"attempt_id": attempt_id, "account_id": account_id,
+                                            "result": "not_placed", "reason": CLAIM_LOST_REASON},
+                             actor=actor, subject=f"account:{account_id}")  # fmt: skip
+        row = CallAttempt(**values)
+        s.add(row)
+        s.flush()
+        return int(row.id), closed
+
+
+def start_placing(sql: Engine, attempt_id: int, **values: Any) -> bool:
+    """Record what allowed the call (decision...) only if the attempt is still open:
+    False when another dialer closed it meanwhile (close_unplaced_attempts), and
+    then the call must not be placed."""
+    with transaction(sql) as s:
+        done = s.execute(
+            update(CallAttempt).where(CallAttempt.id == attempt_id, CallAttempt.result.is_(None))
+            .values(**values)
+        ).rowcount  # type: ignore[attr-defined]  # fmt: skip
+        return bool(done)
 
 
 def load_account(sql: Engine, account_id: int) -> Account | None:
@@ -75,19 +132,6 @@ def load_account(sql: Engine, account_id: int) -> Account | None:
         return s.execute(
             select(Account).options(selectinload(Account.phones)).where(Account.id == account_id)
         ).scalar_one_or_none()
-
-
-def create_attempt(sql: Engine, **values: Any) -> int:
-    with transaction(sql) as s:
-        row = CallAttempt(**values)
-        s.add(row)
-        s.flush()
-        return int(row.id)
-
-
-def update_attempt(sql: Engine, attempt_id: int, **values: Any) -> None:
-    with transaction(sql) as s:
-        s.execute(update(CallAttempt).where(CallAttempt.id == attempt_id).values(**values))
 
 
 def results_in_a_row(session: Session, account_id: int, result: str, limit: int = 20) -> int:

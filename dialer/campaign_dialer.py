@@ -391,11 +391,17 @@ class CampaignDialer:
         item = Item(account_facts(account), phone_facts(account, phone), profile, self.campaign.id)
         phone_row = next((p for p in account.phones if p.number_e164 == phone), None)
         caller_id = self._caller_id()
-        attempt_id = await asyncio.to_thread(
-            store.create_attempt, self.sql, account_id=account.id, phone_id=phone_row.id if phone_row else None,
+        # Our claim is fresh: an attempt another dialer opened for this account and never
+        # took past the final check was never dialed; closed as not placed (create_attempt).
+        attempt_id, unplaced = await asyncio.to_thread(
+            store.create_attempt, self.sql, mine=set(self.calls), actor=f"dialer:{self.options.owner}",
+            account_id=account.id, phone_id=phone_row.id if phone_row else None,
             phone_e164=phone, campaign_id=self.campaign.id, caller_id=caller_id,
             started_at=store.utc(now), source="dialer", direction="outbound",
         )  # fmt: skip
+        if unplaced:
+            log.warning("attempt(s) %s to account %s left before the final check by another "
+                        "dialer closed as not placed", unplaced, account.id)  # fmt: skip
         at = store.utc(now)
         assert at is not None
         decision = (await self.compliance.evaluate_batch([item], at))[0]
@@ -417,15 +423,19 @@ class CampaignDialer:
                 m.DECISION_BLOCKS.labels(
                     self.name, self.campaign.country, "originate", reason
                 ).inc()
-            await asyncio.to_thread(store.update_attempt, self.sql, attempt_id, result="blocked",
-                                    ended_at=at, decision_id=decision_id)  # fmt: skip
+            if not await asyncio.to_thread(store.start_placing, self.sql, attempt_id,
+                                           result="blocked", ended_at=at,
+                                           decision_id=decision_id):  # fmt: skip
+                return self._closed_by_another(attempt_id)
             await asyncio.to_thread(self._sleep_account, account.id, decision)
             await self.hopper.release(self.options.owner, account.id, None)
             log.info("attempt %s to %s blocked at originate: %s", attempt_id, mask_phone(phone),
                      ",".join(decision.reasons))  # fmt: skip
             return 0
-        await asyncio.to_thread(store.update_attempt, self.sql, attempt_id, decision_id=decision_id,
-                                debtor_local_time=decision.local_time)  # fmt: skip
+        if not await asyncio.to_thread(store.start_placing, self.sql, attempt_id,
+                                       decision_id=decision_id,
+                                       debtor_local_time=decision.local_time):  # fmt: skip
+            return self._closed_by_another(attempt_id)
         call = Call(attempt_id=attempt_id, account_id=account.id, dialed_at=now)
         self.calls[attempt_id] = call
         self.meta[attempt_id] = CallMeta(claim=claim, phone=phone, profile_name=profile.name,
@@ -457,6 +467,15 @@ class CampaignDialer:
         m.CALLS_PLACED.labels(self.name, self.campaign.dial_mode).inc()
         log.info("attempt %s: dialing %s", attempt_id, mask_phone(phone))
         return 1
+
+    @staticmethod
+    def _closed_by_another(attempt_id: int) -> int:
+        """Our claim expired between writing the attempt and the final check, and the
+        dialer that claimed the account next closed the attempt (not placed): the
+        account is theirs now. Nothing dialed, nothing released."""
+        log.warning("attempt %s closed by another dialer before originate; not dialed",
+                    attempt_id)  # fmt: skip
+        return 0
 
     def _caller_id(self) -> str | None:
         ids = [c for c in (self.campaign.caller_ids or []) if c]

@@ -93,6 +93,8 @@ class AttemptResult(enum.StrEnum):
     blocked = "blocked"  # final check refused at originate; never dialed
     cancelled = "cancelled"  # hung up by us before answer (payment mid-ring)
     lost = "lost"  # the dialer died before it saw the end; counted as an attempt
+    # The dialer died (or lost its claim) before the final check: never dialed, not an attempt.
+    not_placed = "not_placed"
     # Inbound (direction "inbound"): never counted as attempts by the caps.
     queue_abandoned = "queue_abandoned"  # the caller hung up before an agent took the call
     after_hours = "after_hours"  # outside opening hours: told the hours, callback requested

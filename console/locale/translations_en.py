@@ -1,6 +1,8 @@
 """English texts of the console (source of messages.po; run console/locale/update.py)."""
 
 EN = {
+    "Perdida (marcador detenido)": "Lost (dialer stopped)",
+    "No realizada": "Not placed",
     "Grupo de habilidades (entrantes)": "Skill group (inbound)",
     "Ninguno: los agentes de la campaña": "None: the campaign's agents",
     "Ese grupo de habilidades ya no existe.": "That skill group no longer exists.",

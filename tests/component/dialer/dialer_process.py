@@ -5,6 +5,11 @@ Run as a script (test_multi_dialer.py starts three of them). The shift clock
 is wall time plus `--clock-offset`, the same offset in every process, so all
 dialers and the test agree on the debtor's local time. SIGTERM stops it
 cleanly; SIGKILL is what the test uses to simulate a crash.
+
+`--hold-after-create-attempt` stops the dialer right after it writes its first
+attempt row, before the final check: it prints `held attempt=<id>` and waits
+there until SIGUSR1 (or its SIGKILL), so a test can crash or stall it at exactly
+that point.
 """
 
 from __future__ import annotations
@@ -14,7 +19,9 @@ import asyncio
 import logging
 import signal
 import sys
+import threading
 import time
+from typing import Any
 
 import redis.asyncio as aioredis
 
@@ -37,7 +44,26 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--clock-offset", type=float, required=True, help="seconds added to wall time")
     p.add_argument("--lease-seconds", type=float, default=3.0)
     p.add_argument("--tick-seconds", type=float, default=0.2)
+    p.add_argument("--hold-after-create-attempt", action="store_true")
     return p.parse_args(argv)
+
+
+def hold_after_create_attempt(loop: asyncio.AbstractEventLoop) -> None:
+    """The first attempt row written, the (worker thread of the) dial loop waits for SIGUSR1."""
+    resume = threading.Event()
+    loop.add_signal_handler(signal.SIGUSR1, resume.set)
+    create = attempt_store.create_attempt
+    held = threading.Event()
+
+    def create_then_hold(sql: Any, **values: Any) -> tuple[int, list[int]]:
+        attempt_id, closed = create(sql, **values)
+        if not held.is_set():
+            held.set()
+            print(f"held attempt={attempt_id}", flush=True)
+            resume.wait()
+        return attempt_id, closed
+
+    attempt_store.create_attempt = create_then_hold  # type: ignore[assignment]
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -69,6 +95,8 @@ async def run(args: argparse.Namespace) -> int:
     agi.routes[cv.SCRIPT_ANSWER] = dialer.agi_answer
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, dialer.request_stop)
+    if args.hold_after_create_attempt:
+        hold_after_create_attempt(loop)
     # The test reads this line to learn that the dialer is up and where its FastAGI listens.
     print(f"ready owner={args.owner} agi_port={agi.port}", flush=True)
     try:

@@ -137,8 +137,14 @@ async def test_given_attempts_left_open_by_a_dead_dialer_when_reconciling_then_c
     with Session(floor.engine) as s, s.begin():
         ids = []
         for account_id, minutes in zip(list(floor.numbers), (10, 10, 1), strict=True):
+            # Placed: past the final check, so with its decision.
+            decision = Decision(account_id=account_id, campaign_id=floor.dialer.campaign.id,
+                                allowed=True, evaluated_at=now - timedelta(minutes=minutes))  # fmt: skip
+            s.add(decision)
+            s.flush()
             row = CallAttempt(account_id=account_id, phone_e164=floor.numbers[account_id],
-                              campaign_id=floor.dialer.campaign.id, started_at=now - timedelta(minutes=minutes))  # fmt: skip
+                              campaign_id=floor.dialer.campaign.id, decision_id=decision.id,
+                              started_at=now - timedelta(minutes=minutes))  # fmt: skip
             s.add(row)
             s.flush()
             ids.append(row.id)

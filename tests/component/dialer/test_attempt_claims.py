@@ -1,0 +1,174 @@
+"""A dialer stopped between writing an attempt row and its final check (the race
+seen in test_multi_dialer), reproduced deterministically: dialer_process.py holds
+right after `create_attempt` until the test kills or resumes it; the test's own
+dialer (the floor's, ticked by hand, its clock moved past the lease) claims the
+account next.
+
+Asserted: the held attempt is closed as `not_placed` (never dialed, not an
+attempt for the caps) before the account is dialed again, by the next claim or by
+the reconciliation at start; a held dialer that comes back does not dial.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from compliance.audit import verify
+from compliance.service import load_history
+from dialer import channel_vars as cv
+from dialer.ami.codec import Header
+from dialer.attempt_store import CLAIM_LOST_REASON, NOT_PLACED_REASON
+from dialer.campaign_dialer import ORPHAN_GRACE_SECONDS
+from store.models import AuditEntry, CallAttempt
+
+HELPER = Path(__file__).with_name("dialer_process.py")
+LEASE_SECONDS = 3.0
+CALL_PREFIX = cv.originate_channel_id("")
+
+
+@dataclass(eq=False)  # hashable: pbxsim keeps its sinks in a set
+class Dialed:
+    """Every debtor channel pbxsim created, by attempt id (the independent witness)."""
+
+    attempts: list[int] = field(default_factory=list)
+
+    def __call__(self, event: list[Header]) -> None:
+        headers = dict(event)
+        uid = headers.get("Uniqueid", "")
+        if headers.get("Event") == "Newchannel" and uid.startswith(CALL_PREFIX) and ";" not in uid:
+            self.attempts.append(int(uid[len(CALL_PREFIX) :]))
+
+
+@dataclass
+class Held:
+    proc: asyncio.subprocess.Process
+    attempt_id: int
+    log: Path
+
+
+@pytest.fixture
+async def held_dialer(database_url: str, redis_url: str, tmp_path: Path) -> AsyncIterator[Any]:
+    procs: list[asyncio.subprocess.Process] = []
+
+    async def start(floor: Any) -> Held:
+        """Another dialer process on the floor's campaign, held after its first attempt row."""
+        log = tmp_path / "held.log"
+        with log.open("wb") as stderr:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, str(HELPER), "--database-url", database_url,
+                "--redis-url", redis_url, "--ami-port", str(floor.ami_server.port),
+                "--campaign", "mx-test", "--owner", "held", "--clock-offset", repr(floor.clock.offset),
+                "--lease-seconds", str(LEASE_SECONDS), "--hold-after-create-attempt",
+                stdout=asyncio.subprocess.PIPE, stderr=stderr, cwd=Path(__file__).parents[3],
+            )  # fmt: skip
+        procs.append(proc)
+        assert proc.stdout is not None
+        for _ in range(2):  # "ready ...", then "held attempt=<id>"
+            line = (await asyncio.wait_for(proc.stdout.readline(), 60)).decode()
+            if line.startswith("held attempt="):
+                return Held(proc, int(line.strip().split("=")[1]), log)
+        raise AssertionError(f"the dialer did not hold: {log.read_text()[-2000:]}")
+
+    yield start
+    for proc in procs:
+        if proc.returncode is None:
+            proc.kill()
+        await proc.wait()
+
+
+def attempts(engine: Engine) -> dict[int, CallAttempt]:
+    with Session(engine) as s:
+        return {a.id: a for a in s.scalars(select(CallAttempt).order_by(CallAttempt.id))}
+
+
+def audit_of(engine: Engine, attempt_id: int) -> list[tuple[str, dict[str, Any]]]:
+    with Session(engine) as s:
+        rows = s.scalars(select(AuditEntry).where(AuditEntry.kind == "attempt"))
+        entries = [(r.actor, json.loads(r.payload)) for r in rows]
+    return [(actor, p) for actor, p in entries if p["attempt_id"] == attempt_id]
+
+
+async def test_given_a_dialer_killed_before_its_final_check_when_the_account_is_claimed_again_then_its_attempt_is_closed_not_placed_first(
+    make_floor, held_dialer, engine: Engine
+) -> None:  # type: ignore[no-untyped-def]  # fmt: skip
+    floor = await make_floor(accounts=1, agents=1)
+    dialed = Dialed()
+    floor.pbx.subscribe(dialed)
+    account_id = next(iter(floor.numbers))
+    held = await held_dialer(floor)
+    held.proc.send_signal(signal.SIGKILL)
+    await held.proc.wait()
+    first = attempts(engine)[held.attempt_id]
+    assert first.result is None and first.decision_id is None  # never got to the final check
+    assert await floor.dialer.hopper.owner_of(account_id) == "held"
+
+    floor.clock.jump(LEASE_SECONDS + 1)  # the dead dialer's claim has expired
+    assert await floor.dialer.tick() == 1
+    rows = attempts(engine)
+    second = next(a for a in rows.values() if a.id != held.attempt_id)
+    first = rows[held.attempt_id]
+    assert first.result == "not_placed"
+    assert first.ended_at is not None and first.ended_at <= second.started_at
+    assert second.decision_id is not None and dialed.attempts == [second.id]
+    [(actor, entry)] = audit_of(engine, held.attempt_id)
+    assert actor == "dialer:d1" and entry["result"] == "not_placed"
+    assert entry["reason"] == CLAIM_LOST_REASON
+    await floor.run_until(lambda: attempts(engine)[second.id].result is not None)
+    # Not an attempt for the caps: only the call placed counts.
+    history = load_history(engine, [account_id], datetime.now(UTC) - timedelta(days=30))
+    assert [e.member for e in history[account_id].attempts] == [f"a:{second.id}"]
+    assert verify(engine).ok
+
+
+async def test_given_a_held_dialer_that_comes_back_after_the_account_was_claimed_again_then_it_does_not_dial(
+    make_floor, held_dialer, engine: Engine
+) -> None:  # type: ignore[no-untyped-def]  # fmt: skip
+    floor = await make_floor(accounts=1, agents=1)
+    dialed = Dialed()
+    floor.pbx.subscribe(dialed)
+    held = await held_dialer(floor)  # stalled, not dead
+    floor.clock.jump(LEASE_SECONDS + 1)
+    assert await floor.dialer.tick() == 1
+    second = next(a for a in attempts(engine).values() if a.id != held.attempt_id)
+    # It goes on: its final check (refused here by the hourly cap the claim just used)
+    # and start_placing, which finds the attempt closed either way.
+    held.proc.send_signal(signal.SIGUSR1)
+    deadline = time.monotonic() + 30
+    while "closed by another dialer before originate" not in held.log.read_text():
+        assert time.monotonic() < deadline, held.log.read_text()[-2000:]
+        await asyncio.sleep(0.05)
+    first = attempts(engine)[held.attempt_id]
+    assert first.result == "not_placed" and first.decision_id is None
+    assert dialed.attempts == [second.id]
+    held.proc.send_signal(signal.SIGTERM)
+    assert await asyncio.wait_for(held.proc.wait(), 20) == 0
+    assert dialed.attempts == [second.id]
+
+
+async def test_given_a_dialer_killed_before_its_final_check_when_another_reconciles_then_its_attempt_is_not_placed(
+    make_floor, held_dialer, engine: Engine
+) -> None:  # type: ignore[no-untyped-def]  # fmt: skip
+    floor = await make_floor(accounts=1, agents=1)
+    held = await held_dialer(floor)
+    held.proc.send_signal(signal.SIGKILL)
+    await held.proc.wait()
+    floor.clock.jump(ORPHAN_GRACE_SECONDS + 1)
+    await floor.dialer.reconcile([])  # as after a (re)connection: no live channel
+    first = attempts(engine)[held.attempt_id]
+    assert first.result == "not_placed" and first.ended_at is not None
+    [(_, entry)] = audit_of(engine, held.attempt_id)
+    assert entry["reason"] == NOT_PLACED_REASON
+    assert verify(engine).ok
