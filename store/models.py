@@ -263,6 +263,18 @@ class CallAttempt(Base):
     channel: Mapped[str | None] = mapped_column(String(120))
     uniqueid: Mapped[str | None] = mapped_column(String(64), index=True)
 
+    __table_args__ = (
+        # Open attempts by start: the few the reconciliations of dead dialers look
+        # for (dialer/attempt_store.py, dialer/inbound/housekeeping.py), never a scan
+        # of the whole call history.
+        Index(
+            "ix_call_attempts_open",
+            "started_at",
+            postgresql_where=text("result IS NULL"),
+            sqlite_where=text("result IS NULL"),
+        ),
+    )
+
 
 class Disposition(Base):
     __tablename__ = "dispositions"

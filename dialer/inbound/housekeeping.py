@@ -38,6 +38,7 @@ ALIVE_SECONDS = 15.0  # a dialer that has not said it is alive for this long is 
 # than this cannot be live: no caller waits longer than MAX_WAIT_SECONDS.
 STALE_SECONDS = 2 * MAX_WAIT_SECONDS
 CAMPAIGNS_EVERY_SECONDS = 10.0
+STALE_EVERY_SECONDS = 60.0  # the last-resort sweep (an index range of open attempts)
 LOST_WAITING = "dialer stopped while the caller waited in queue"
 LOST_CALL = "dialer stopped before the call ended"
 LOST_UNTRACKED = "open with no dialer serving it"
@@ -92,7 +93,7 @@ class InboundHousekeeping:
             tracked_ids |= {t.attempt_id for t in tracked}
             await self._recover(campaign.name, tracked, now)
             await self._export(campaign, now)
-        if self._stale_at is None or abs(now - self._stale_at) >= CAMPAIGNS_EVERY_SECONDS:
+        if self._stale_at is None or abs(now - self._stale_at) >= STALE_EVERY_SECONDS:
             self._stale_at = now
             await self._close_untracked(now, tracked_ids)
 
