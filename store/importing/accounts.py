@@ -39,10 +39,12 @@ from store.importing.bulk import (
     any_of,
     bulk_insert,
     copy_encoded_rows,
+    id_sequence,
     insert_returning_ids,
     reserve_ids,
 )
 from store.importing.csv_source import CsvRow, RowError, make_row
+from store.importing.fresh_load import FreshLoad, begin_fresh_load
 from store.importing.report import ImportResult
 from store.importing.runner import audit_file_import, audit_or_default, run_import
 from store.models import Account, Phone, PhoneStatus
@@ -117,6 +119,9 @@ class AccountImporter:
                  copy_rows: bool = False, lookup: Connection | None = None) -> None:  # fmt: skip
         self.today = today
         self.lookup = lookup
+        self._sequence: str | None = None
+        # Set by start() when the import loads an empty table (fresh_load.py).
+        self.fresh: FreshLoad | None = None
         # One timestamp for every row the import writes, as now() is in its transaction.
         self.now = clock()
         self.copy_rows = copy_rows
@@ -158,15 +163,27 @@ class AccountImporter:
     def resolve(self, session: Session, batch: list[tuple[CsvRow, Any]]) -> list[list[RowError]]:
         return [[] for _ in batch]  # an unknown ref is a new account
 
+    def start(self, session: Session) -> None:
+        """Before the first row, with a lookup connection (PostgreSQL, writing): an
+        empty accounts table is loaded without its plain indexes (fresh_load.py)."""
+        if self.lookup is None:
+            return
+        # Named before the tables are locked: the lookup connection then only
+        # touches the sequence, never the locked tables (it would wait for ever).
+        self._sequence = id_sequence(self.lookup, Account.__table__)  # type: ignore[arg-type]
+        self.fresh = begin_fresh_load(session)
+
     def prepare(self, records: list[AccountRecord] | list[CopyReadyAccount]) -> AccountBatch:
         """With a lookup connection: the refs of the batch that exist, and ids for the
         new ones. The file's refs are unique (check()), so what this import writes
         in its own transaction never changes the answer for a later batch."""
         if self.lookup is None:
             return AccountBatch(records)
-        existing = _existing_accounts(self.lookup, [r.external_ref for r in records])
+        existing: dict[str, Any] = {}  # a fresh load: the table was empty, and is locked
+        if self.fresh is None:
+            existing = _existing_accounts(self.lookup, [r.external_ref for r in records])
         new = [r for r in records if r.external_ref not in existing]
-        ids = reserve_ids(self.lookup, Account.__table__, len(new)) if new else []  # type: ignore[arg-type]
+        ids = reserve_ids(self.lookup, Account.__table__, len(new), self._sequence) if new else []  # type: ignore[arg-type]
         # The text is built here too: the writer thread only streams it.
         texts = _copy_texts(ids, new) if new and self.copy_rows else None  # type: ignore[arg-type]
         return AccountBatch(records, existing, ids, texts)
@@ -286,6 +303,8 @@ class AccountImporter:
         return changes
 
     def finish(self, session: Session, path: Path, result: ImportResult) -> None:
+        if self.fresh is not None:
+            self.fresh.rebuild(session)
         audit_file_import(self.audit, session, "account", path, result, self.actor,
                           created=self.created, updated=self.updated, unchanged=self.unchanged,
                           created_id_range=[self.first_id, self.last_id])  # fmt: skip

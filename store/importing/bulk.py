@@ -44,11 +44,18 @@ def insert_returning_ids(conn: Connection, table: Table, rows: list[dict[str, An
     return list(conn.execute(stmt, rows).scalars())
 
 
-def reserve_ids(conn: Connection, table: Table, count: int) -> list[int]:
-    """`count` new ids from the table's sequence (PostgreSQL), in one array."""
-    seq = conn.execute(
+def id_sequence(conn: Connection, table: Table) -> str:
+    """The name of the sequence the table's ids come from (PostgreSQL)."""
+    return str(conn.execute(
         text("SELECT pg_get_serial_sequence(:t, 'id')"), {"t": table.name}
-    ).scalar_one()
+    ).scalar_one())  # fmt: skip
+
+
+def reserve_ids(
+    conn: Connection, table: Table, count: int, sequence: str | None = None
+) -> list[int]:
+    """`count` new ids from the table's sequence (PostgreSQL), in one array."""
+    seq = sequence or id_sequence(conn, table)
     return list(conn.execute(
         text("SELECT array_agg(nextval(:seq)) FROM generate_series(1, :n)"), {"seq": seq, "n": count}
     ).scalar_one())  # fmt: skip

@@ -197,6 +197,8 @@ def run_import(
             ) as writer,
         ):
             pending: list[tuple[CsvRow, Any]] = []
+            if writing and hasattr(importer, "start"):  # work before the first row is read
+                importer.start(session)
 
             def flush() -> None:
                 if not pending:
