@@ -16,7 +16,7 @@ from sqlalchemy import Engine, select
 
 from console import agent_service as svc
 from console.dispositions import FormErrors
-from console.i18n import gettext_
+from console.i18n import N_, gettext_
 from console.keys import CALLBACK_CHECKER, CLOCK, ENGINE, POPHUB, REDIS, STATES
 from console.pophub import COMMANDS_CHANNEL, preview_key
 from console.security import same_origin
@@ -24,9 +24,17 @@ from console.users import CurrentUser
 from console.webutil import in_db, json_error, requires, user_of
 from dialer.agent_state import AgentState, AgentStateError
 from store.db import transaction
-from store.models import Campaign, Role
+from store.models import CallAttempt, Campaign, Role
 
 log = logging.getLogger(__name__)
+# Call buttons that cannot be carried out say so (never a silent "sent").
+NO_INBOUND_TRANSFER = N_(
+    "Las llamadas entrantes no se pueden transferir: atienda al deudor o cuelgue con «Colgar»."
+)
+NO_DIALER = N_(
+    "Ningún marcador recibió la orden; la llamada sigue en curso. "
+    "Cuelgue desde su teléfono y avise a su supervisor."
+)
 
 MAX_NOTE = 4000
 RELEASE_EVERY_SECONDS = 30.0
@@ -328,18 +336,34 @@ async def _call_command(request: web.Request, kind: str) -> web.StreamResponse:
     snap = await request.app[STATES].get(user.id)
     if snap.attempt_id is None or snap.state not in (AgentState.talking, AgentState.reserved):
         return json_error(409, gettext_("No tiene una llamada en curso."))
+    if kind == "transfer" and await in_db(request, _is_inbound, snap.attempt_id):
+        # The caller's channel stays in the inbound dialplan, whose end closes the
+        # attempt; the dialer has no transfer for it (docs/inbound.md).
+        return json_error(409, gettext_(NO_INBOUND_TRANSFER))
     command = {"type": kind, "attempt_id": snap.attempt_id, "agent_id": user.id}
-    await request.app[REDIS].publish(COMMANDS_CHANNEL, json.dumps(command))
+    listeners = await request.app[REDIS].publish(COMMANDS_CHANNEL, json.dumps(command))
+    if not listeners and kind in ("hangup", "transfer"):
+        # No dialer process is listening: nothing would act on the button.
+        log.warning("%s of attempt %s: no dialer received it", kind, snap.attempt_id)
+        return json_error(503, gettext_(NO_DIALER))
     return web.json_response({"ok": True})
+
+
+def _is_inbound(engine: Engine, attempt_id: int) -> bool:
+    with transaction(engine) as session:
+        attempt = session.get(CallAttempt, attempt_id)
+        return attempt is not None and attempt.direction == "inbound"
 
 
 @requires(Role.agent)
 async def hangup(request: web.Request) -> web.StreamResponse:
+    """Ends the debtor's channel, outbound or inbound (dialer CampaignDialer.hangup)."""
     return await _call_command(request, "hangup")
 
 
 @requires(Role.agent)
 async def transfer(request: web.Request) -> web.StreamResponse:
+    """Outbound calls only: an inbound one is refused here with a message."""
     return await _call_command(request, "transfer")
 
 

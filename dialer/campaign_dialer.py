@@ -801,10 +801,8 @@ class CampaignDialer:
         if kind in ("payment", "stop_account", "do_not_contact"):
             await self.stop_account(int(command["account_id"]))
         elif kind == "hangup":
-            attempt_id = int(command["attempt_id"])
-            if attempt_id in self.calls:
-                channel = self.meta[attempt_id].channel or cv.originate_channel_id(attempt_id)
-                await self.ami.send_action({"Action": "Hangup", "Channel": channel, "Cause": 16})
+            agent = command.get("agent_id")
+            await self.hangup(int(command["attempt_id"]), int(agent) if agent is not None else None)
         elif kind in ("recording_start", "recording_stop"):
             await self._recording_command(
                 kind, int(command["attempt_id"]), int(command["agent_id"])
@@ -850,6 +848,27 @@ class CampaignDialer:
             await self.recorder.start(attempt_id)
         else:
             await self.recorder.stop(attempt_id)
+
+    async def hangup(self, attempt_id: int, agent_id: int | None) -> bool:
+        """The agent's "Colgar": AMI Hangup on the debtor's channel. Outbound: this
+        loop's originated channel; the Hangup event ends the attempt as usual. Inbound:
+        the caller's channel of a call this process bridged (Recorder.attach_inbound),
+        only for the agent who took it; the `h` extension's `inbound_end` then closes
+        the attempt (`contact`) and puts the agent in wrap-up, as when the caller hangs up."""
+        if attempt_id in self.calls:
+            channel = self.meta[attempt_id].channel or cv.originate_channel_id(attempt_id)
+        else:
+            leg = self.recorder.inbound_leg(attempt_id) if self.recorder is not None else None
+            if leg is None:
+                return False  # another dialer's (or loop's) call, or over
+            channel, owner = leg
+            if owner != agent_id:
+                log.warning("hangup of inbound attempt %s refused: not a live call of agent %s",
+                            attempt_id, agent_id)  # fmt: skip
+                return False
+        await self.ami.send_action({"Action": "Hangup", "Channel": channel, "Cause": 16})
+        log.info("attempt %s hung up by agent %s", attempt_id, agent_id)
+        return True
 
     # -- preview mode: the agent sees the account, then chooses to call ---------
 
@@ -898,6 +917,12 @@ class CampaignDialer:
         as recorded on Asterisk 22); the first agent keeps their own leg."""
         call = self.calls.get(attempt_id)
         if call is None:
+            if self.recorder is not None and self.recorder.inbound_leg(attempt_id) is not None:
+                # The caller's channel runs [cobrador-inbound-call], whose `h` extension
+                # closes the attempt: a Redirect into another bridge would skip it. The
+                # console refuses inbound transfers before they get here.
+                log.warning("transfer of inbound attempt %s refused: inbound calls are not "
+                            "transferred", attempt_id)  # fmt: skip
             return False  # another dialer's call
         if call.state is not CallState.bridged or call.agent_id != from_agent:
             log.warning(

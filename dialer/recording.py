@@ -254,13 +254,19 @@ class Recorder:
 
     def attach_inbound(self, attempt_id: int, channel: str, agent_id: int) -> None:
         """An inbound call was bridged to an agent: `start`/`stop` act on the caller's
-        channel (its Uniqueid, as Asterisk accepts for a channel name); `close` forgets it."""
+        channel (its Uniqueid, as Asterisk accepts for a channel name), so does the dial
+        loop's hangup (CampaignDialer.hangup); `close` forgets it."""
         self.inbound[attempt_id] = (channel, agent_id)
 
     def inbound_agent(self, attempt_id: int) -> int | None:
         """The agent of an inbound call bridged by this process (None: not one)."""
         leg = self.inbound.get(attempt_id)
         return leg[1] if leg is not None else None
+
+    def inbound_leg(self, attempt_id: int) -> tuple[str, int] | None:
+        """The caller's channel and the agent of an inbound call bridged by this process
+        (the dial loop's hangup acts on it too)."""
+        return self.inbound.get(attempt_id)
 
     def _channel(self, attempt_id: int) -> str:
         leg = self.inbound.get(attempt_id)

@@ -61,6 +61,8 @@ EN = {
     "La nota es demasiado larga (máximo 4000 caracteres).": "The note is too long (4000 characters at most).",
     "Nota guardada.": "Note saved.",
     "No tiene una llamada en curso.": "You have no call in progress.",
+    "Las llamadas entrantes no se pueden transferir: atienda al deudor o cuelgue con «Colgar».": "Inbound calls cannot be transferred: serve the debtor or end the call with “Hang up”.",
+    "Ningún marcador recibió la orden; la llamada sigue en curso. Cuelgue desde su teléfono y avise a su supervisor.": "No dialer received the command; the call is still going on. Hang up from your phone and tell your supervisor.",
     "La campaña no está en modo vista previa.": "The campaign is not in preview mode.",
     "Sesión no válida; inicie sesión de nuevo.": "Invalid session; please log in again.",
     "Falta el token CSRF o no es válido.": "The CSRF token is missing or invalid.",

@@ -186,3 +186,47 @@ async def test_given_on_demand_campaign_when_an_unmatched_caller_is_popped_then_
             break
         await asyncio.sleep(0.02)
     assert recording() == [{"type": "recording_start", "attempt_id": attempt, "agent_id": agent}]
+
+
+async def test_given_an_inbound_call_when_the_agent_transfers_then_refused_with_a_reason(
+    client: TestClient, seed: Seed, engine: Engine, aredis: aioredis.Redis, commands: list[dict]
+) -> None:
+    token = await login(client, "ana")
+    agent = seed.users["ana"]
+    attempt = inbound_attempt(engine, seed, agent, "", None)
+    states = AgentStates(aredis)
+    await states.login(agent, "mx-demo")
+    await states.set_ready(agent)
+    await states.reserve(agent, attempt)
+    await states.talking(agent)
+    resp = await client.post("/api/agent/transfer", headers={"X-CSRF-Token": token})
+    assert resp.status == 409
+    assert "entrantes no se pueden transferir" in (await resp.json())["reason"]
+    # Colgar is sent to the dialer (it ends the caller's channel: dialer component test).
+    resp = await client.post("/api/agent/hangup", headers={"X-CSRF-Token": token})
+    assert resp.status == 200
+
+    def ours() -> list[str]:
+        return [c["type"] for c in commands if c.get("attempt_id") == attempt]
+
+    for _ in range(250):  # the commands fixture reads them from Redis pub/sub
+        if ours():
+            break
+        await asyncio.sleep(0.02)
+    assert ours() == ["hangup"]
+
+
+async def test_given_no_dialer_listening_when_the_agent_hangs_up_then_an_error_not_sent(
+    client: TestClient, seed: Seed, engine: Engine, aredis: aioredis.Redis
+) -> None:
+    token = await login(client, "ana")
+    agent = seed.users["ana"]
+    attempt = inbound_attempt(engine, seed, agent, "", None)
+    states = AgentStates(aredis)
+    await states.login(agent, "mx-demo")
+    await states.set_ready(agent)
+    await states.reserve(agent, attempt)
+    await states.talking(agent)
+    resp = await client.post("/api/agent/hangup", headers={"X-CSRF-Token": token})
+    assert resp.status == 503
+    assert "Ningún marcador recibió la orden" in (await resp.json())["reason"]
