@@ -64,6 +64,8 @@ def generate(path: Path, rows: int, seed: int = 7, ref_prefix: str = "") -> None
             k = rng.randrange(len(regions))
             p1 = national_number(country, prefixes[k % len(prefixes)], rng)
             p2 = national_number(country, prefixes[k % len(prefixes)], rng) if i % 3 == 0 else ""
+            while p2 == p1:  # a rare draw; the importer rightly refuses a repeated number
+                p2 = national_number(country, prefixes[k % len(prefixes)], rng)
             w.writerow([
                 f"{ref_prefix}{country}-{i:08d}", f"Deudor {i}", country, regions[k],
                 f"{rng.randrange(100, 5_000_000) / 100:.2f}", CURRENCY[country],
@@ -181,9 +183,12 @@ def main() -> int:
                     subprocess.run([sys.executable, "-m", "cobrador.cli", "db", "upgrade"],
                                    env=env, check=True, capture_output=True)  # fmt: skip
                     if args.preload:
-                        subprocess.run([sys.executable, "-m", "cobrador.cli", "import",
-                                        "accounts", str(preload)],
-                                       env=env, check=True, capture_output=True)  # fmt: skip
+                        pre = subprocess.run([sys.executable, "-m", "cobrador.cli", "import",
+                                              "accounts", str(preload)],
+                                             env=env, capture_output=True, text=True)  # fmt: skip
+                        if pre.returncode != 0:
+                            raise RuntimeError(f"preload failed ({pre.returncode}):\n"
+                                               f"{pre.stdout[-2000:]}\n{pre.stderr[-2000:]}")  # fmt: skip
                     load_before = os.getloadavg()[0]
                     run = run_import(path, env, admin, name)
                     run["rows_per_second"] = round(args.rows / run["seconds"])  # type: ignore[operator]
