@@ -55,19 +55,22 @@ CLAIM_LOST_REASON = "its dialer lost the claim on the account before the final c
 
 
 def close_lost_attempts(sql: Engine, campaign_id: int, live: set[int], mine: set[int],
-                        before: datetime | None, actor: str) -> int:  # fmt: skip
+                        before: datetime | None, actor: str,
+                        held_elsewhere: Set[int] = frozenset()) -> int:  # fmt: skip
     """Outbound attempts with no result, started before `before`, that neither
     Asterisk (no live channel) nor this dialer knows: a dialer died holding them.
     One that passed the final check (it has its decision) may have been dialed:
     closed as `lost`, still an attempt for the caps. One that never did was
-    never dialed: closed as `not_placed`. Both audited."""
+    never dialed: closed as `not_placed`. Both audited. Attempts of accounts in
+    `held_elsewhere` (another live dialer holds their lease) are left alone."""
     with transaction(sql) as s:
         rows = list(s.scalars(
             select(CallAttempt).where(CallAttempt.campaign_id == campaign_id,
                                       CallAttempt.direction == "outbound",
                                       CallAttempt.result.is_(None), CallAttempt.started_at < before)
         ))  # fmt: skip
-        lost = [a for a in rows if a.id not in live and a.id not in mine]
+        lost = [a for a in rows if a.id not in live and a.id not in mine
+                and a.account_id not in held_elsewhere]  # fmt: skip
         for attempt in lost:
             placed = attempt.decision_id is not None
             attempt.result = "lost" if placed else "not_placed"

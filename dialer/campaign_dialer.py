@@ -577,9 +577,12 @@ class CampaignDialer:
             else:
                 self.meta[attempt_id].unknown_since = None
         # Attempts another (dead) dialer left open: no live channel, nobody to end them.
+        # Not those of accounts another dialer still holds a lease on: that dialer is
+        # alive and its calls live on its own Asterisk, which we do not see.
+        others = await self.hopper.held_by_others(self.options.owner, now)
         lost = await asyncio.to_thread(
             store.close_lost_attempts, self.sql, self.campaign.id, {a for a in live if a is not None},
-            set(self.calls), store.utc(now - ORPHAN_GRACE_SECONDS), self.options.owner,
+            set(self.calls), store.utc(now - ORPHAN_GRACE_SECONDS), self.options.owner, others,
         )  # fmt: skip
         if lost:
             log.warning(

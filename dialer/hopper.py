@@ -233,6 +233,21 @@ class Hopper:
         values = await self.redis.hmget(self.meta_key, [str(a) for a in account_ids])
         return {a for a, v in zip(account_ids, values, strict=True) if v is not None}
 
+    async def held_by_others(self, owner: str, now: float) -> set[int]:
+        """Accounts another dialer holds a live (unexpired) lease on: it is renewing
+        them every tick, so the calls to them are its calls, alive on its Asterisk."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hgetall(self.owners_key)
+        pipe.zrangebyscore(self.leases_key, now, "+inf")
+        owners, live = await pipe.execute()
+        current = {int(x) for x in live}
+        held = set()
+        for account, who in owners.items():
+            who = who.decode() if isinstance(who, bytes) else who
+            if who != owner and int(account) in current:
+                held.add(int(account))
+        return held
+
     async def owner_of(self, account_id: int) -> str | None:
         owner = await self.redis.hget(self.owners_key, str(account_id))
         return owner.decode() if isinstance(owner, bytes) else owner

@@ -32,7 +32,8 @@ from dialer import channel_vars as cv
 from dialer.ami.codec import Header
 from dialer.attempt_store import CLAIM_LOST_REASON, NOT_PLACED_REASON
 from dialer.campaign_dialer import ORPHAN_GRACE_SECONDS
-from store.models import AuditEntry, CallAttempt
+from dialer.hopper import HopperEntry
+from store.models import AuditEntry, CallAttempt, Decision
 
 HELPER = Path(__file__).with_name("dialer_process.py")
 LEASE_SECONDS = 3.0
@@ -172,3 +173,32 @@ async def test_given_a_dialer_killed_before_its_final_check_when_another_reconci
     [(_, entry)] = audit_of(engine, held.attempt_id)
     assert entry["reason"] == NOT_PLACED_REASON
     assert verify(engine).ok
+
+
+async def test_given_an_open_attempt_of_an_account_another_live_dialer_holds_when_reconciling_then_left_alone_until_its_lease_expires(
+    make_floor, engine: Engine
+) -> None:  # type: ignore[no-untyped-def]  # fmt: skip
+    """Dialers on other Asterisk servers: their live calls are not in our channel list."""
+    floor = await make_floor(accounts=1, agents=1)
+    account_id = next(iter(floor.numbers))
+    now = floor.clock()
+    with Session(engine) as s, s.begin():
+        decision = Decision(account_id=account_id, campaign_id=floor.dialer.campaign.id,
+                            allowed=True)  # fmt: skip
+        s.add(decision)
+        s.flush()
+        row = CallAttempt(account_id=account_id, phone_e164=floor.numbers[account_id],
+                          campaign_id=floor.dialer.campaign.id, decision_id=decision.id,
+                          started_at=datetime.fromtimestamp(now - 600, UTC))  # fmt: skip
+        s.add(row)
+        s.flush()
+        attempt_id = row.id
+    hopper = floor.dialer.hopper
+    await hopper.add([HopperEntry(account_id)], now)
+    [claim], _ = await hopper.claim(1, "elsewhere", now, 300.0)  # renewed while its call lives
+    assert claim.account_id == account_id
+    await floor.dialer.reconcile([])
+    assert attempts(engine)[attempt_id].result is None
+    floor.clock.jump(301)  # that dialer stopped renewing: dead
+    await floor.dialer.reconcile([])
+    assert attempts(engine)[attempt_id].result == "lost"
