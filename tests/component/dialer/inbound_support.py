@@ -52,6 +52,7 @@ class Pops:
 
     def __init__(self, redis: Any) -> None:
         self.pubsub = redis.pubsub()
+        self.seen: list[dict[str, Any]] = []  # every pop read so far
 
     async def start(self) -> None:
         await self.pubsub.subscribe(POPS_CHANNEL)
@@ -62,6 +63,7 @@ class Pops:
             message = await self.pubsub.get_message(ignore_subscribe_messages=True, timeout=0.2)
             if message and message.get("type") == "message":
                 pop: dict[str, Any] = json.loads(message["data"])
+                self.seen.append(pop)
                 return pop
         raise AssertionError("no pop published")
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from inbound_support import DID, Pops, inbound_attempts, until, wire_inbound
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -16,67 +15,12 @@ from compliance.audit import verify
 from dialer import channel_vars as cv
 from dialer.agent_state import AgentState
 from dialer.call_state import CallState
-from dialer.campaign_dialer import POPS_CHANNEL, DialerOptions
-from dialer.inbound.calls import InboundCalls
+from dialer.campaign_dialer import DialerOptions
 from dialer.inbound.queue import InboundQueue
 from pbxsim import scenario as sc
 from pbxsim.pbx import SAFE_HARBOR
 from pbxsim.scenario import NumberOverride
 from store.models import Account, AuditEntry, CallAttempt, Callback, Campaign, Phone
-
-DID = "5215550001000"  # the test campaign's caller ID
-
-
-def wire_inbound(floor: Any) -> InboundCalls:  # the FastAGI routes, as dialer/service.py does
-    inbound = InboundCalls(sql=floor.engine, redis=floor.redis, clock=floor.clock,
-                           poll_seconds=0.05)  # fmt: skip
-    floor.agi.routes["inbound"] = inbound.handle
-    floor.agi.routes["inbound_end"] = inbound.handle_end
-    floor.agi.route_timeouts["inbound"] = 60.0
-    return inbound
-
-
-def inbound_attempts(floor: Any) -> list[CallAttempt]:
-    with Session(floor.engine) as s:
-        rows = s.scalars(select(CallAttempt).where(CallAttempt.direction == "inbound"))
-        return list(rows.all())
-
-
-async def until(done: Callable[[], Any], wall_seconds: float = 20.0) -> None:
-    deadline = time.monotonic() + wall_seconds
-    while not await _call(done):
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.02)
-
-
-async def _call(fn: Callable[[], Any]) -> Any:
-    value = fn()
-    return await value if asyncio.iscoroutine(value) else value
-
-
-class Pops:
-    """Screen-pops published for agents (the console's PopHub reads the same channel)."""
-
-    def __init__(self, floor: Any) -> None:
-        self.pubsub = floor.redis.pubsub()
-        self.seen: list[dict[str, Any]] = []
-
-    async def start(self) -> None:
-        await self.pubsub.subscribe(POPS_CHANNEL)
-
-    async def next(self, wall_seconds: float = 20.0) -> dict[str, Any]:
-        deadline = time.monotonic() + wall_seconds
-        while time.monotonic() < deadline:
-            message = await self.pubsub.get_message(ignore_subscribe_messages=True, timeout=0.2)
-            if message and message.get("type") == "message":
-                pop: dict[str, Any] = json.loads(message["data"])
-                self.seen.append(pop)
-                return pop
-        raise AssertionError("no pop published")
-
-    async def close(self) -> None:
-        await self.pubsub.aclose()
 
 
 def second_account_with(floor: Any, number: str) -> int:
@@ -103,7 +47,7 @@ async def test_given_known_numbers_when_debtors_call_then_each_reaches_an_agent_
 ) -> None:  # type: ignore[no-untyped-def]
     floor = await make_floor(accounts=3, agents=3)
     wire_inbound(floor)
-    pops = Pops(floor)
+    pops = Pops(floor.redis)
     await pops.start()
     first, second = list(floor.numbers)[:2]
     shared = floor.numbers[second]
@@ -124,8 +68,8 @@ async def test_given_known_numbers_when_debtors_call_then_each_reaches_an_agent_
     assert len({pop["agent_id"], pop2["agent_id"], pop3["agent_id"]}) == 3
     # The first caller hangs up: the attempt is a contact, its agent wraps up.
     floor.pbx.request_hangup(one, 16)
-    await until(lambda: any(a.result == "contact" for a in inbound_attempts(floor)))
-    rows = {a.id: a for a in inbound_attempts(floor)}
+    await until(lambda: any(a.result == "contact" for a in inbound_attempts(floor.engine)))
+    rows = {a.id: a for a in inbound_attempts(floor.engine)}
     done = rows[pop["attempt_id"]]
     assert done.account_id == first and done.agent_id == pop["agent_id"]
     assert done.direction == "inbound" and done.bridged_at is not None
@@ -144,7 +88,7 @@ async def test_given_outbound_debtor_in_connect_grace_and_inbound_caller_queued_
         owner="d1", refill_every_seconds=0.5, connect_grace_seconds=5.0))  # fmt: skip
     floor.agi.route_timeouts[cv.SCRIPT_ANSWER] = 30.0
     wire_inbound(floor)
-    pops = Pops(floor)
+    pops = Pops(floor.redis)
     await pops.start()
     agent = floor.agent_ids[0]
     debtor = next(iter(floor.numbers))
@@ -197,7 +141,7 @@ async def test_given_outbound_debtor_in_connect_grace_and_inbound_caller_queued_
     snapshot = await floor.dialer.snapshot(floor.clock())
     [hour] = [w for w in snapshot.abandonment if w.seconds == 3600]
     assert (hour.human_answered, hour.abandoned) == (1, 1)
-    rows = {a.id: a for a in inbound_attempts(floor)}
+    rows = {a.id: a for a in inbound_attempts(floor.engine)}
     assert rows[first["attempt_id"]].result == "contact"
     assert rows[first["attempt_id"]].agent_id == agent
     assert rows[second["attempt_id"]].agent_id == agent
@@ -246,8 +190,8 @@ async def test_given_caller_waiting_when_caller_hangs_up_then_abandoned_in_queue
     assert snapshot.inbound_rate_per_s == 1 / (7 * 3600) and snapshot.has_inbound
     assert snapshot.inbound_wait_target_s == 20.0
     floor.pbx.request_hangup(caller, 16)
-    await until(lambda: any(a.result for a in inbound_attempts(floor)))
-    [row] = inbound_attempts(floor)
+    await until(lambda: any(a.result for a in inbound_attempts(floor.engine)))
+    [row] = inbound_attempts(floor.engine)
     assert row.result == "queue_abandoned" and row.account_id == account
     assert row.agent_id is None and row.ended_at is not None
     assert await queue.count("mx-test") == 0
@@ -265,7 +209,7 @@ async def test_given_a_minute_long_greeting_when_caller_queues_then_the_wait_cou
 
     floor = await make_floor(accounts=1, agents=1)
     wire_inbound(floor)
-    pops = Pops(floor)
+    pops = Pops(floor.redis)
     await pops.start()
     await busy_all_agents(floor)
     greeting_over = asyncio.Event()
@@ -294,7 +238,7 @@ async def test_given_a_minute_long_greeting_when_caller_queues_then_the_wait_cou
     await floor.agents.wrap_up(floor.agent_ids[0])  # the bots make the agent ready
     pop = await pops.next()
     assert pop["waited_seconds"] < 20.0
-    [row] = inbound_attempts(floor)
+    [row] = inbound_attempts(floor.engine)
     assert row.queued_at is not None and row.bridged_at is not None
     assert (row.queued_at - row.started_at).total_seconds() >= 60.0
     assert (row.bridged_at - row.queued_at).total_seconds() < 20.0
@@ -323,8 +267,8 @@ async def test_given_caller_when_hanging_up_during_greeting_then_abandoned_and_a
 
     await until(greeting_playing)
     floor.pbx.request_hangup(caller, 16)
-    await until(lambda: any(a.result for a in inbound_attempts(floor)))
-    assert [a.result for a in inbound_attempts(floor)] == ["queue_abandoned"]
+    await until(lambda: any(a.result for a in inbound_attempts(floor.engine)))
+    assert [a.result for a in inbound_attempts(floor.engine)] == ["queue_abandoned"]
     snap = await floor.agents.get(floor.agent_ids[0])
     assert snap.state is AgentState.talking and snap.attempt_id == 1  # still on its own call
 
@@ -334,7 +278,7 @@ async def test_given_agent_logs_out_while_reserved_then_the_caller_gets_another_
 ) -> None:  # type: ignore[no-untyped-def]
     floor = await make_floor(accounts=1, agents=2)
     inbound = wire_inbound(floor)
-    pops = Pops(floor)
+    pops = Pops(floor.redis)
     await pops.start()
     real_reserve = inbound.agents.reserve
     left: list[int] = []
@@ -359,7 +303,7 @@ async def test_given_bad_numbers_when_they_call_then_answered_with_a_search_pop_
 ) -> None:  # type: ignore[no-untyped-def]
     floor = await make_floor(accounts=1, agents=1)
     wire_inbound(floor)
-    pops = Pops(floor)
+    pops = Pops(floor.redis)
     await pops.start()
     statuses = []
     for caller in ("abc#123", "+14155550100", "anonymous"):
@@ -369,7 +313,7 @@ async def test_given_bad_numbers_when_they_call_then_answered_with_a_search_pop_
         statuses.append(pop["ani_status"])
         await floor.agents.wrap_up(pop["agent_id"])  # the bot makes the agent ready again
     assert statuses == ["invalid", "foreign", "withheld"]
-    rows = inbound_attempts(floor)
+    rows = inbound_attempts(floor.engine)
     assert [r.phone_e164 for r in rows] == ["", "+14155550100", ""]
     assert all(r.account_id is None and r.campaign_id is not None for r in rows)
     await pops.close()
@@ -381,8 +325,8 @@ async def test_given_did_no_campaign_owns_when_called_then_message_and_unrouted_
     floor = await make_floor(accounts=1, agents=1)
     wire_inbound(floor)
     floor.pbx.inbound_call("5215559999999", floor.numbers[next(iter(floor.numbers))])
-    await until(lambda: any(a.result for a in inbound_attempts(floor)))
-    [row] = inbound_attempts(floor)
+    await until(lambda: any(a.result for a in inbound_attempts(floor.engine)))
+    [row] = inbound_attempts(floor.engine)
     assert row.result == "unrouted" and row.campaign_id is None
     assert await InboundQueue(floor.redis).count("mx-test") == 0
     with Session(floor.engine) as s:
@@ -407,8 +351,8 @@ async def test_given_after_hours_call_then_callback_enters_hopper_at_opening_ins
         ).total_seconds()
     )
     floor.pbx.inbound_call(DID, floor.numbers[account])
-    await until(lambda: any(a.result for a in inbound_attempts(floor)))
-    [attempt] = inbound_attempts(floor)
+    await until(lambda: any(a.result for a in inbound_attempts(floor.engine)))
+    [attempt] = inbound_attempts(floor.engine)
     assert attempt.result == "after_hours" and attempt.account_id == account
     with Session(floor.engine) as s:
         [callback] = s.scalars(select(Callback)).all()
