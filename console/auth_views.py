@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
+from datetime import datetime
+from urllib.parse import urlsplit
 
 import aiohttp_jinja2
 from aiohttp import web
 from aiohttp_session import get_session, new_session
 
 from compliance.audit import append as audit_append
+from console import login_throttle as throttle
 from console.i18n import gettext_
-from console.keys import ENGINE, REDIS, STATES, USER
+from console.keys import CLOCK, ENGINE, STATES, USER
 from console.phone.views import revoke_on_logout
-from console.security import LoginThrottle, verify_password
+from console.security import new_csrf_token, verify_password
 from console.users import CurrentUser, find_for_login
 from store.db import transaction
 from store.models import Role
@@ -47,11 +51,30 @@ async def login_form(request: web.Request) -> web.StreamResponse:
     return aiohttp_jinja2.render_template("login.html", request, {"error": None, "username": ""})
 
 
-def _safe_next(value: str | None) -> str | None:
-    # Only local paths: never an open redirect to another site.
-    if value and value.startswith("/") and not value.startswith("//"):
-        return value
-    return None
+def safe_next(value: str | None) -> str | None:
+    """A redirect target only when it is a path on this site, as a browser reads it.
+
+    Browsers drop tabs and newlines inside a URL and read a backslash as a slash,
+    so ``/%09/evil.example`` or ``/\\evil.example`` would leave the site: any
+    control or non-printable character, any backslash, and any scheme or host
+    refuse the target.
+    """
+    if not value or not value.startswith("/") or len(value) > 2000:
+        return None
+    if not value.isprintable() or "\\" in value:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc or value.startswith("//"):
+        return None
+    return value
+
+
+def _wait_message(now: datetime, retry_at: datetime | None) -> str:
+    seconds = (retry_at - now).total_seconds() if retry_at else 15 * 60
+    minutes = max(1, math.ceil(seconds / 60))
+    return gettext_(
+        "Demasiados intentos fallidos. Espere {minutos} min e inténtelo de nuevo."
+    ).format(minutos=minutes)
 
 
 async def login(request: web.Request) -> web.StreamResponse:
@@ -59,26 +82,41 @@ async def login(request: web.Request) -> web.StreamResponse:
     username = str(form.get("username", "")).strip()
     password = str(form.get("password", ""))
     address = request.remote or "unknown"
-    throttle = LoginThrottle(request.app[REDIS])
+    engine = request.app[ENGINE]
+    now = request.app[CLOCK]()
 
     def again(message: str, status: int) -> web.Response:
         return aiohttp_jinja2.render_template(
-            "login.html", request, {"error": message, "username": username}, status=status
+            "login.html", request, {"error": message, "username": username[:64]}, status=status
         )
 
     if not username or not password:
         return again(gettext_("Escriba su usuario y su contraseña."), 400)
-    if await throttle.blocked(username, address):
-        return again(
-            gettext_("Demasiados intentos fallidos. Espere 15 minutos e inténtelo de nuevo."), 429
-        )
-    user, password_hash = await asyncio.to_thread(find_for_login, request.app[ENGINE], username)
+    if len(username) > 64 or len(password) > 1024:
+        return again(gettext_("Usuario o contraseña incorrectos."), 401)
+    user, password_hash = await asyncio.to_thread(find_for_login, engine, username)
+    known = user is not None
+    # Counted before the password is checked, in one atomic step: a burst of
+    # parallel attempts never gets more guesses through than the limit.
+    admission = await asyncio.to_thread(throttle.admit, engine, username, address, known, now)
+    if not admission.admitted:
+        if admission.by_address:
+            # As slow as a checked password: the refusal tells nothing about the name.
+            await asyncio.to_thread(verify_password, None, password)
+        log.info("console login refused while locked, from %s", address)
+        return again(_wait_message(now, admission.retry_at), 429)
+    # argon2 runs in a worker thread: the event loop never waits on it.
     ok = await asyncio.to_thread(verify_password, password_hash, password)
     if user is None or not ok:
-        await throttle.failed(username, address)
+        subject = f"user:{user.id}" if user else None
+        until = await asyncio.to_thread(
+            throttle.failed, engine, username, address, known, now, subject
+        )
         log.info("failed console login for a user name from %s", address)
+        if until is not None or admission.address_locked:
+            return again(_wait_message(now, until), 429)
         return again(gettext_("Usuario o contraseña incorrectos."), 401)
-    await throttle.succeeded(username, address)
+    await asyncio.to_thread(throttle.succeeded, engine, username)
     old = await get_session(request)
     lang = old.get("lang")
     session = await new_session(request)  # a fresh session id: no session fixation
@@ -86,11 +124,9 @@ async def login(request: web.Request) -> web.StreamResponse:
     session["role"] = user.role.value
     if lang:
         session["lang"] = lang
-    from console.security import new_csrf_token
-
     session["csrf"] = new_csrf_token()
-    await asyncio.to_thread(_audit_login, request.app[ENGINE], user, address)
-    raise web.HTTPFound(_safe_next(request.query.get("next")) or HOME[user.role])
+    await asyncio.to_thread(_audit_login, engine, user, address)
+    raise web.HTTPFound(safe_next(request.query.get("next")) or HOME[user.role])
 
 
 def _audit_login(engine, user: CurrentUser, address: str) -> None:  # type: ignore[no-untyped-def]

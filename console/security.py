@@ -1,4 +1,4 @@
-"""Passwords (argon2), CSRF tokens, WebSocket Origin checks and login throttling."""
+"""Passwords (argon2), CSRF tokens and WebSocket Origin checks (login throttling: login_throttle)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import hmac
 import secrets
 from urllib.parse import urlsplit
 
-import redis.asyncio as aioredis
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
@@ -16,10 +15,6 @@ _HASHER = PasswordHasher()
 _DUMMY_HASH = _HASHER.hash("cobrador-no-such-user")
 
 MIN_PASSWORD_LENGTH = 10
-
-LOGIN_FAILURES_PER_USER = 5
-LOGIN_FAILURES_PER_ADDRESS = 20
-LOGIN_WINDOW_SECONDS = 15 * 60
 
 
 def hash_password(password: str) -> str:
@@ -52,36 +47,3 @@ def same_origin(origin: str | None, scheme: str, host: str | None) -> bool:
     parts = urlsplit(origin)
     expected_scheme = "https" if scheme in ("https", "wss") else "http"
     return parts.scheme == expected_scheme and parts.netloc.lower() == host.lower()
-
-
-class LoginThrottle:
-    """Counts failed logins per user name and per client address in Redis windows."""
-
-    def __init__(self, redis: aioredis.Redis) -> None:
-        self._redis = redis
-
-    @staticmethod
-    def _keys(username: str, address: str) -> tuple[str, str]:
-        return (
-            f"cobrador:console:login-fail:user:{username.lower()}",
-            f"cobrador:console:login-fail:addr:{address}",
-        )
-
-    async def blocked(self, username: str, address: str) -> bool:
-        user_key, addr_key = self._keys(username, address)
-        user_count, addr_count = await self._redis.mget(user_key, addr_key)
-        return (
-            int(user_count or 0) >= LOGIN_FAILURES_PER_USER
-            or int(addr_count or 0) >= LOGIN_FAILURES_PER_ADDRESS
-        )
-
-    async def failed(self, username: str, address: str) -> None:
-        pipe = self._redis.pipeline(transaction=True)
-        for key in self._keys(username, address):
-            # The window starts at the first failure (SET NX EX works on Redis 6).
-            pipe.set(key, 0, ex=LOGIN_WINDOW_SECONDS, nx=True)
-            pipe.incr(key)
-        await pipe.execute()
-
-    async def succeeded(self, username: str, address: str) -> None:
-        await self._redis.delete(self._keys(username, address)[0])

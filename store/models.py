@@ -194,6 +194,22 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class LoginThrottle(Base):
+    """Failed console logins of one user name or one client address, and its lockout.
+
+    Durable in SQL so that losing Redis never unlocks an account under attack;
+    `key` is ``user:<sha256 of the lower-cased name>`` or ``addr:<address>``.
+    """
+
+    __tablename__ = "login_throttles"
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_started_at: Mapped[datetime | None] = mapped_column()
+    locked_until: Mapped[datetime | None] = mapped_column()
+    lockouts: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class SkillGroup(Base):
     """Agents who take a campaign's inbound calls first, across campaigns
     (`Campaign.config["inbound"]["skill_group"]` names one; docs/inbound.md)."""

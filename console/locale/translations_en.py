@@ -72,7 +72,7 @@ EN = {
     "Valor no válido.": "Invalid value.",
     "Código de motivo no válido.": "Invalid reason code.",
     "Escriba su usuario y su contraseña.": "Enter your user name and password.",
-    "Demasiados intentos fallidos. Espere 15 minutos e inténtelo de nuevo.": "Too many failed attempts. Wait 15 minutes and try again.",
+    "Demasiados intentos fallidos. Espere {minutos} min e inténtelo de nuevo.": "Too many failed attempts. Wait {minutos} min and try again.",
     "Usuario o contraseña incorrectos.": "Wrong user name or password.",
     "Titular": "Debtor",
     "Aval / obligado solidario": "Guarantor / co-obligor",
