@@ -275,6 +275,9 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
             "reasons": list(decision.reasons),
             "local_time": decision.local_time,
             "timezone": decision.timezone,
+            # The debtor's country's profile, whatever the campaign runs (jurisdiction).
+            "profile": item.profile.id,
+            "profile_name": item.profile.name,
             "profile_version": decision.profile_version,
             "registry_versions": dict(decision.registry_versions),
             "account": args.account,

@@ -43,6 +43,7 @@ REASONS = (
     "third_party",
     "timezone_unknown",
     "recent_abandon",
+    "country_unknown",
 )
 
 CLOSED_STATUSES = frozenset({"paid", "settled", "closed"})
@@ -182,6 +183,11 @@ class Engine:
         reasons: list[str] = []
         add = reasons.append
         account, phone = request.account, request.phone
+
+        # 0. The law is the debtor's: a profile of another country (or none, for a
+        # debtor whose country has no profile) cannot say whether the call is allowed.
+        if not profile.country or profile.country != (account.country or "").strip().upper():
+            return Decision(False, ("country_unknown",), profile.full_version, {}, None, None, now)
 
         # 1. Status of the account.
         if account.status in CLOSED_STATUSES:

@@ -23,7 +23,8 @@ from compliance.engine import (
     Engine,
     PhoneFacts,
 )
-from compliance.profile import Profile, ProfileError, load_profiles, tighten
+from compliance.jurisdiction import debtor_profile
+from compliance.profile import Profile, load_profiles
 from compliance.registry import RegistryReader, prefetch
 from store.db import transaction
 from store.models import Account, CallAttempt, Campaign
@@ -139,19 +140,17 @@ class ComplianceService:
         return await asyncio.to_thread(load_history, self.sql, account_ids, since)
 
     def profile_for(self, campaign: Campaign | None, country: str) -> Profile:
-        """The campaign's profile tightened by its overrides; else the country's default."""
-        if campaign is not None:
-            base = self.profiles.get(campaign.profile)
-            if base is None:
-                raise ProfileError(
-                    f"campaign {campaign.name!r} uses unknown profile {campaign.profile!r}"
-                )
-            overrides = (campaign.config or {}).get("compliance")
-            return tighten(base, overrides, campaign.name)
-        base = self.profiles.get(country.upper())
-        if base is None:
-            raise ProfileError(f"no compliance profile for country {country!r}")
-        return base
+        """The profile for a debtor of `country` (compliance.jurisdiction.debtor_profile):
+        the campaign's, tightened by its overrides, only when it is of that country."""
+        if campaign is None:
+            return debtor_profile(self.profiles, country)
+        return debtor_profile(
+            self.profiles,
+            country,
+            campaign_profile=campaign.profile,
+            campaign_overrides=(campaign.config or {}).get("compliance"),
+            campaign_name=campaign.name,
+        )
 
     async def evaluate_batch(self, items: Sequence[Item], now: datetime) -> list[Decision]:
         """Evaluate many requests with one registry call per registry and one counter batch."""

@@ -1,8 +1,9 @@
 """Is a callback time inside the debtor's calling window?
 
-The compliance engine answers: the campaign's profile (tightened by the
-campaign's overrides) is evaluated at the callback instant, and only the
-reasons about time (day, hours, holidays, unknown zone) count, because the
+The compliance engine answers: the debtor's profile (the campaign's, tightened
+by its overrides, when it is of the debtor's country) is evaluated at the
+callback instant, and only the reasons about time (day, hours, holidays,
+unknown zone or country) count, because the
 other rules (caps, registries) are checked again when the call is placed.
 Fails closed: an unknown profile or a profile error refuses the time.
 """
@@ -17,11 +18,15 @@ from decimal import Decimal
 from typing import Any
 
 from compliance.engine import AccountFacts, CallRequest, Engine, PhoneFacts, StaticRegistries
-from compliance.profile import Profile, ProfileError, load_profiles, tighten
+from compliance.jurisdiction import debtor_profile
+from compliance.profile import Profile, ProfileError, load_profiles
 
 log = logging.getLogger(__name__)
 
-TIME_REASONS = frozenset({"outside_hours", "day_not_allowed", "holiday", "timezone_unknown"})
+# country_unknown: no profile of the debtor's country says when a call is allowed.
+TIME_REASONS = frozenset(
+    {"outside_hours", "day_not_allowed", "holiday", "timezone_unknown", "country_unknown"}
+)
 
 
 @dataclass(frozen=True)
@@ -46,14 +51,16 @@ def compliance_callback_checker(
     rules = Engine()
 
     def check(target: CallbackTarget, when: datetime) -> list[str]:
-        base = known.get(target.profile or "") or known.get(target.country.upper())
-        if base is None:
-            log.warning("no compliance profile %r for a callback: refused", target.profile)
-            return ["outside_hours"]
         try:
-            profile = tighten(base, target.compliance_overrides, target.campaign or "")
-        except ProfileError:
-            log.warning("campaign %r compliance overrides are invalid: refused", target.campaign)
+            profile = debtor_profile(
+                known,
+                target.country,
+                campaign_profile=target.profile,
+                campaign_overrides=target.compliance_overrides,
+                campaign_name=target.campaign,
+            )
+        except ProfileError as exc:
+            log.warning("campaign %r: %s; callback refused", target.campaign, exc)
             return ["outside_hours"]
         request = CallRequest(
             account=AccountFacts(

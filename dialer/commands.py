@@ -59,9 +59,12 @@ def register(subparsers: Any) -> None:
         "--none", action="store_true", help="no group: the campaign's own agents take its calls"
     )
     skill.set_defaults(func=_campaign_skill_group)
-    assign = csub.add_parser("assign", help="put accounts without a campaign into this one")
+    assign = csub.add_parser(
+        "assign",
+        help="put accounts without a campaign, of the campaign's country, into this one",
+    )
     assign.add_argument("name")
-    assign.add_argument("--country", help="only accounts of this country")
+    assign.add_argument("--country", help="must be the campaign's country (the default)")
     assign.set_defaults(func=_campaign_assign)
 
 
@@ -132,6 +135,11 @@ def _campaign_create(args: argparse.Namespace, settings: Settings) -> int:
     if profile_name not in profiles:
         raise UserError(
             f"unknown profile {profile_name!r}; available: {', '.join(sorted(profiles))}"
+        )
+    if profiles[profile_name].country != args.country:
+        raise UserError(
+            f"profile {profile_name!r} is of {profiles[profile_name].country}, not "
+            f"{args.country}: a campaign runs a profile of its own country"
         )
     try:
         target = Decimal(args.abandon_target)
@@ -248,7 +256,9 @@ def _campaign_skill_group(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _campaign_assign(args: argparse.Namespace, settings: Settings) -> int:
-    from sqlalchemy import update
+    """A campaign holds accounts of its own country only (docs/compliance.md, jurisdiction):
+    the others are skipped, counted by country, and the operator told where they go."""
+    from sqlalchemy import func, select, update
     from sqlalchemy.orm import Session
 
     from cobrador.cli import UserError
@@ -261,12 +271,31 @@ def _campaign_assign(args: argparse.Namespace, settings: Settings) -> int:
         campaign = s.query(Campaign).filter_by(name=args.name).first()
         if campaign is None:
             raise UserError(f"no campaign named {args.name!r}")
-        query = update(Account).where(Account.campaign_id.is_(None))
-        if args.country:
-            query = query.where(Account.country == args.country.upper())
+        country = campaign.country.upper()
+        if args.country and args.country.upper() != country:
+            raise UserError(
+                f"campaign {args.name!r} holds accounts of {country} only; the accounts of "
+                f"{args.country.upper()} go to a campaign of their country "
+                f"(cobrador campaign create NAME --country {args.country.upper()})"
+            )
+        free = Account.campaign_id.is_(None)
+        query = update(Account).where(free, Account.country == country)
         count = s.execute(query.values(campaign_id=campaign.id)).rowcount  # type: ignore[attr-defined]
+        skipped = {
+            other or "?": n
+            for other, n in s.execute(
+                select(Account.country, func.count()).where(free).group_by(Account.country)
+            ).all()
+        }
         audit.append(s, "campaign_change", {"campaign": args.name, "assigned_accounts": count,
-                                            "country": args.country}, actor="cli",
-                     subject=f"campaign:{campaign.id}")  # fmt: skip
-    print(f"{count} account(s) assigned to {args.name}")
+                                            "country": country, "skipped_by_country": skipped},
+                     actor="cli", subject=f"campaign:{campaign.id}")  # fmt: skip
+    print(f"{count} account(s) of {country} assigned to {args.name}")
+    if skipped:
+        by_country = ", ".join(f"{n} of {c}" for c, n in sorted(skipped.items()))
+        print(
+            f"{sum(skipped.values())} account(s) of other countries skipped ({by_country}): "
+            f"a campaign holds accounts of its own country only, so each debtor's country "
+            f"law applies; assign them to a campaign of their country"
+        )
     return 0

@@ -110,8 +110,11 @@ class Refiller:
             return report
         items: list[Item] = []
         owners: list[int] = []
-        profile = self.compliance.profile_for(self.campaign, self.campaign.country)
+        # The debtor's country's law, whatever campaign holds the account.
+        profiles = {c: self.compliance.profile_for(self.campaign, c)
+                    for c in {cand.account.country for cand in candidates}}  # fmt: skip
         for index, cand in enumerate(candidates):
+            profile = profiles[cand.account.country]
             for phone in _rotation(cand):
                 items.append(Item(account_facts(cand.account), phone_facts(cand.account, phone.number_e164),
                                   profile, self.campaign.id))  # fmt: skip

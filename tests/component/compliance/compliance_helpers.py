@@ -26,8 +26,8 @@ def make_account(
         if campaign is not None:
             row = Campaign(
                 name=campaign.get("name", "tarjetas"),
-                country=country,
-                profile=campaign.get("profile", country),
+                country=campaign.get("country", country),
+                profile=campaign.get("profile", campaign.get("country", country)),
                 config=campaign.get("config", {}),
             )
             session.add(row)

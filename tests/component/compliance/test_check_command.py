@@ -142,3 +142,26 @@ def test_given_campaign_tightening_hours_when_checked_then_its_window_applies(
     code, out = _run(capsys, "--account", "ACC-1", "--phone", "+525512345678", "--at", AT)
     assert code == 1 and out["reasons"] == ["outside_hours"]
     assert "+tarjetas#" in out["profile_version"]
+
+
+def test_given_mx_campaign_holding_colombian_debtor_when_checked_friday_2010_bogota_then_outside_hours_by_co(
+    engine: Engine, env: None, redis_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The floor's case: a CO account in an MX campaign, Friday 20:10 in Bogotá (19:10 in
+    # Mexico City, inside MX's hours). Colombia's window ends at 19:00: blocked, by CO's law.
+    make_account(engine, "MCO-0211", country="CO", region="DC",
+                 phones=[{"number_e164": "+573001234567"}],
+                 campaign={"name": "mx-pred", "country": "MX"})  # fmt: skip
+    _reus(engine, redis_url, tmp_path, "+525599999999\n", NOW - timedelta(days=1))
+    at = "2026-01-17T01:10:00Z"
+    code, out = _run(capsys, "--account", "MCO-0211", "--phone", "+573001234567", "--at", at)
+    assert code == 1 and out["reasons"] == ["outside_hours"]
+    assert out["profile"] == "CO" and out["profile_version"].startswith("CO@")
+    assert out["local_time"] == "2026-01-16T20:10:00-05:00"
+    with transaction(engine) as session:
+        row = session.execute(select(Decision)).scalar_one()
+        assert row.profile_version.startswith("CO@") and row.reasons == ["outside_hours"]
+        entry = session.execute(
+            select(AuditEntry).where(AuditEntry.kind == "decision")
+        ).scalar_one()
+        assert json.loads(entry.payload)["profile_version"].startswith("CO@")

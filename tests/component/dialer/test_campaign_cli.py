@@ -41,7 +41,44 @@ def test_given_campaign_commands_then_created_started_and_errors_are_clear(
         == 0
     )
     assert main(["campaign", "assign", "mx", "--country", "MX"]) == 0
-    assert "3 account(s) assigned" in capsys.readouterr().out
+    assert "3 account(s) of MX assigned" in capsys.readouterr().out
+
+
+def test_given_accounts_of_three_countries_when_assigned_to_mx_campaign_then_only_mx_and_others_counted(
+    env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import os
+
+    from sqlalchemy import create_engine, select
+    from sqlalchemy.orm import Session
+
+    from store.models import Account, AuditEntry, Campaign
+
+    examples = Path(__file__).parents[3] / "examples" / "accounts.csv"
+    assert main(["import", "accounts", str(examples)]) == 0
+    assert main(["campaign", "create", "mx", "--country", "MX"]) == 0
+    capsys.readouterr()
+    # Another country's accounts: refused, with where they go.
+    assert main(["campaign", "assign", "mx", "--country", "CO"]) == 2
+    assert "holds accounts of MX only" in capsys.readouterr().err
+    # No --country: the campaign's own country; the others skipped and counted.
+    assert main(["campaign", "assign", "mx"]) == 0
+    out = capsys.readouterr().out
+    assert "3 account(s) of MX assigned to mx" in out
+    assert "2 account(s) of other countries skipped (1 of CO, 1 of PE)" in out
+    engine = create_engine(os.environ["DATABASE_URL"])
+    with Session(engine) as s:
+        held = dict(s.execute(select(Account.external_ref, Account.campaign_id)).all())
+        mx = s.execute(select(Campaign.id).where(Campaign.name == "mx")).scalar_one()
+        entry = s.scalars(select(AuditEntry).where(AuditEntry.kind == "campaign_change")
+                          .order_by(AuditEntry.id.desc())).first()  # fmt: skip
+    engine.dispose()
+    assert {ref for ref, c in held.items() if c == mx} == {"MX-0001", "MX-0002", "MX-0003"}
+    assert {ref for ref, c in held.items() if c is None} == {"CO-0001", "PE-0001"}
+    assert entry is not None and '"skipped_by_country":{"CO":1,"PE":1}' in entry.payload
+    # A profile of another country is no campaign's profile.
+    assert main(["campaign", "create", "co", "--country", "CO", "--profile", "MX-PROFECO"]) == 2
+    assert "a campaign runs a profile of its own country" in capsys.readouterr().err
 
 
 def test_given_no_asterisk_when_dialer_interrupted_then_it_stops_cleanly(

@@ -63,3 +63,36 @@ def test_given_due_and_never_dialed_accounts_when_refilled_then_never_dialed_fir
     assert [c.account.id for c in first] == [ids[4], ids[5], ids[0]]
     every = refiller._candidates(now, 10)
     assert [c.account.id for c in every] == [ids[4], ids[5], ids[0], ids[2], ids[1]]
+
+
+async def test_given_mx_campaign_holding_colombian_debtor_when_refilled_friday_2010_bogota_then_blocked_by_co_hours(
+    engine: Engine, redis_url: str
+) -> None:
+    import redis.asyncio as aioredis
+
+    from compliance.service import ComplianceService
+    from dialer.hopper import Hopper
+    from store.models import Phone
+
+    with Session(engine, expire_on_commit=False) as s, s.begin():
+        campaign = Campaign(name="mx-pred", country="MX", profile="MX", status="running",
+                            caller_ids=[], config={})  # fmt: skip
+        s.add(campaign)
+        s.flush()
+        account = Account(external_ref="MCO-0211", debtor_name="D", country="CO", region="DC",
+                          currency="COP", balance=100, status="active", campaign_id=campaign.id)  # fmt: skip
+        account.phones.append(Phone(position=1, number_e164="+573001234567", phone_type="mobile",
+                                    consent=True, consent_ref="f-1"))  # fmt: skip
+        s.add(account)
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        refiller = Refiller(engine, client, Hopper(client, campaign.name),
+                            ComplianceService(engine, client), campaign)  # fmt: skip
+        # Friday 20:10 in Bogotá, 19:10 in Mexico City: MX's hours would allow it.
+        report = await refiller.refill(datetime(2026, 1, 17, 1, 10, tzinfo=UTC), 10)
+    finally:
+        await client.aclose()
+    assert report.added == 0 and dict(report.blocked) == {"outside_hours": 1}
+    with Session(engine) as s:
+        row = s.scalars(select(Decision).where(Decision.stage == "hopper")).one()
+    assert row.profile_version.startswith("CO@") and row.reasons == ["outside_hours"]
