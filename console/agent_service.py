@@ -69,6 +69,7 @@ RESULT_LABELS = {
     "failed": N_("Falló"),
     "machine": N_("Buzón / máquina"),
     "abandoned": N_("Abandonada"),
+    "early_hangup": N_("Colgó antes de tiempo"),
     "contact": N_("Contacto"),
     "blocked": N_("Bloqueada"),
     "cancelled": N_("Cancelada"),

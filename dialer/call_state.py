@@ -22,6 +22,14 @@ class CallState(StrEnum):
     ended = "ended"
 
 
+# Abandonment as regulators define it (FTC TSR 310.4(b)(4), FCC 64.1200(a)(7), Ofcom):
+# a person answered and was not connected to an agent within CONNECT_GRACE_SECONDS of
+# the end of their greeting. A debtor who hangs up before that (during answering-
+# machine detection, or inside the grace) was not abandoned by us: EARLY_HANGUP.
+CONNECT_GRACE_SECONDS = 2.0
+EARLY_HANGUP = "early_hangup"
+
+
 # Hangup causes (Q.850) of calls that were never answered.
 BUSY_CAUSES = frozenset({17})
 NO_ANSWER_CAUSES = frozenset({18, 19, 16})  # 16 before answer: ring timeout / cancel
@@ -39,6 +47,10 @@ class Call:
     ringing_at: float | None = None
     answered_at: float | None = None
     human_at: float | None = None
+    # When the person's greeting ended (AMD's HUMAN verdict minus the silence it waited
+    # for), and when an agent must be on the line by: that end plus the connect grace.
+    greeting_ended_at: float | None = None
+    connect_by: float | None = None
     bridged_at: float | None = None
     ended_at: float | None = None
     agent_id: int | None = None
@@ -68,13 +80,33 @@ def on_answer(call: Call, at: float) -> Call:
     return replace(call, state=CallState.answered, answered_at=at)
 
 
-def on_amd(call: Call, human: bool, at: float) -> Call:
+def on_amd(
+    call: Call,
+    human: bool,
+    at: float,
+    greeting_ended_at: float | None = None,
+    grace: float = CONNECT_GRACE_SECONDS,
+) -> Call:
+    """AMD's verdict at `at`. For a person the 2 s clock runs from the end of the
+    greeting (`greeting_end`), never later than the verdict; unknown: from the verdict."""
     if call.state not in (CallState.answered, CallState.queued, CallState.ringing):
         return call
     answered_at = call.answered_at if call.answered_at is not None else at
     if human:
-        return replace(call, state=CallState.human, human_at=at, answered_at=answered_at)
+        ended = at if greeting_ended_at is None else min(at, max(answered_at, greeting_ended_at))
+        return replace(call, state=CallState.human, human_at=at, answered_at=answered_at,
+                       greeting_ended_at=ended, connect_by=ended + grace)  # fmt: skip
     return replace(call, state=CallState.machine, answered_at=answered_at)
+
+
+def greeting_end(amd_cause: str | None, at: float) -> float | None:
+    """When the greeting ended, from AMDCAUSE at the HUMAN verdict. Asterisk's AMD()
+    says `HUMAN-<silence ms>-<after greeting silence ms>`: it heard <silence ms> of
+    quiet after the greeting before deciding. None when the cause does not say."""
+    parts = (amd_cause or "").split("-")
+    if len(parts) != 3 or parts[0] != "HUMAN" or not parts[1].isdigit():
+        return None
+    return at - min(int(parts[1]), 60_000) / 1000.0
 
 
 def on_bridged(call: Call, agent_id: int, at: float) -> Call:
@@ -84,6 +116,7 @@ def on_bridged(call: Call, agent_id: int, at: float) -> Call:
 
 
 def on_abandoned(call: Call, at: float) -> Call:
+    """No agent by the deadline: the safe-harbor message plays to a person still there."""
     if call.state not in (CallState.human, CallState.answered):
         return call
     return replace(call, state=CallState.abandoned)
@@ -97,7 +130,7 @@ def on_hangup(call: Call, cause: int | None, at: float) -> Call:
     if call.state is CallState.ended:
         return call
     return replace(call, state=CallState.ended, ended_at=at, hangup_cause=cause,
-                   result=result_of(call, cause))  # fmt: skip
+                   result=result_of(call, cause, at))  # fmt: skip
 
 
 def on_originate_failed(call: Call, reason: int | None, at: float) -> Call:
@@ -108,14 +141,22 @@ def on_originate_failed(call: Call, reason: int | None, at: float) -> Call:
     return replace(call, state=CallState.ended, ended_at=at, result=result)
 
 
-def result_of(call: Call, cause: int | None) -> str:
-    """The attempt's result when the call ends in its current state."""
+def result_of(call: Call, cause: int | None, at: float | None = None) -> str:
+    """The attempt's result when the call ends at `at` in its current state."""
     if call.state is CallState.bridged:
         return "contact"
     if call.state is CallState.machine:
-        return "machine"
-    if call.state in (CallState.abandoned, CallState.human, CallState.answered):
-        # A person answered and no agent was bridged: counted against us, always.
+        return "machine"  # dropped by AMD: counted as abandonment_role says
+    if call.state is CallState.abandoned:
+        return "abandoned"  # the grace ran out with the person on the line
+    if call.state is CallState.answered:
+        # Hung up during detection: AMD never heard the greeting end, so the 2 s
+        # had not started. Not an abandon (the far end left first).
+        return EARLY_HANGUP
+    if call.state is CallState.human:
+        # Waiting for an agent: within the grace the debtor left before we were due.
+        if call.connect_by is not None and at is not None and at < call.connect_by:
+            return EARLY_HANGUP
         return "abandoned"
     if call.cancelled:
         return "cancelled"
@@ -124,3 +165,35 @@ def result_of(call: Call, cause: int | None) -> str:
     if cause in NO_ANSWER_CAUSES or cause is None:
         return "no_answer"
     return "failed"
+
+
+# -- what a result means for the abandonment rate ----------------------------------
+# The one predicate for "which attempts count" (live counting in dialer.stats and any
+# rebuild of the windows from call_attempts must agree): per result, whether the
+# attempt is a person who answered (the rate's denominator), a person abandoned
+# (numerator), an AMD machine drop (a possible person: counted per the campaign's
+# false-positive estimate, all of them by default), or an early hang-up (neither).
+HUMAN = "human"
+ABANDONED = "abandoned"
+MACHINE_DROP = "machine_drop"
+EARLY = "early"
+
+
+def abandonment_role(result: str | None) -> str | None:
+    """HUMAN, ABANDONED, MACHINE_DROP, EARLY or None (not an answered call)."""
+    return {
+        "contact": HUMAN,
+        "abandoned": ABANDONED,
+        "machine": MACHINE_DROP,
+        EARLY_HANGUP: EARLY,
+    }.get(result or "")
+
+
+def legal_counts(
+    humans: float, abandoned: float, machine_drops: float, false_positive_ratio: float = 1.0
+) -> tuple[float, float]:
+    """(answered by a person, abandoned) as the law counts them: `humans` persons
+    answered (bridged or abandoned), `abandoned` of them abandoned, plus the share
+    of AMD machine drops estimated to have been persons (each one abandoned)."""
+    ratio = min(1.0, max(0.0, false_positive_ratio))
+    return humans + ratio * machine_drops, abandoned + ratio * machine_drops

@@ -48,7 +48,7 @@ from dialer.pacing.snapshot import AgentView, RingingCall, Snapshot
 from dialer.recording import Recorder
 from dialer.recycle import next_attempt_after, rules_for
 from dialer.refill import Refiller, health_key
-from dialer.stats import WINDOW_LABELS, CampaignStats
+from dialer.stats import WINDOW_LABELS, CampaignStats, WindowCounts
 from metrics import definitions as m
 from metrics.labels import error_reason
 from store.models import Campaign
@@ -77,6 +77,18 @@ COMMANDS_CHANNEL = "cobrador:commands"
 
 def wallboard_key(campaign: str) -> str:
     return f"cobrador:wallboard:{{{campaign}}}"
+
+
+def amd_false_positive_ratio(config: dict[str, Any] | None) -> float:
+    """The campaign's reasoned estimate of the share of AMD 'machine' drops that were
+    persons (config `amd_false_positive_ratio`, 0..1). Unset or unreadable: 1, every
+    machine drop counts as an abandoned person (the conservative reading)."""
+    raw = (config or {}).get("amd_false_positive_ratio")
+    try:
+        value = float(str(raw))
+    except ValueError:
+        return 1.0
+    return value if 0.0 <= value <= 1.0 else 1.0
 
 
 @dataclass(frozen=True)
@@ -153,6 +165,8 @@ class CampaignDialer:
         self.refiller = Refiller(sql, redis, self.hopper, compliance, campaign)
         self.recycle_rules = rules_for((campaign.config or {}).get("recycle"))
         self.policy = policy or self._policy_for(campaign.dial_mode)
+        self.false_positive_ratio = amd_false_positive_ratio(campaign.config)
+        self.window_counts: tuple[WindowCounts, ...] = ()  # the wallboard's, from the last snapshot
         self.calls: dict[int, Call] = {}
         self.meta: dict[int, CallMeta] = {}
         self.previews: dict[int, tuple[int, Claim, float]] = {}  # account -> agent, claim, since
@@ -315,6 +329,7 @@ class CampaignDialer:
             self.policy = self._policy_for(fresh.dial_mode)
         self.campaign.status, self.campaign.dial_mode = fresh.status, fresh.dial_mode
         self.campaign.abandon_target = fresh.abandon_target
+        self.false_positive_ratio = amd_false_positive_ratio(fresh.config)
 
     def _set_unhealthy(self, reason: str, now: float) -> None:
         if self.health.ok or self.health.reason != reason:
@@ -331,12 +346,15 @@ class CampaignDialer:
     async def snapshot(self, now: float) -> Snapshot:
         agents = await self.agents.list(self.name)
         ring_samples, talk_samples = await self.stats.samples(now)
-        abandonment = await self.stats.abandonment(now)
-        for w in abandonment:
-            if w.seconds in WINDOW_LABELS and w.human_answered:
-                m.ABANDONMENT_RATIO.labels(self.name, WINDOW_LABELS[w.seconds]).set(
-                    w.abandoned / w.human_answered
-                )
+        self.window_counts = await self.stats.windows(now)
+        # Pacing steers on the legal figure; the early hang-ups are shown beside it.
+        abandonment = tuple(c.legal(self.false_positive_ratio) for c in self.window_counts)
+        for c, w in zip(self.window_counts, abandonment, strict=True):
+            if w.seconds in WINDOW_LABELS:
+                label = WINDOW_LABELS[w.seconds]
+                if w.human_answered:
+                    m.ABANDONMENT_RATIO.labels(self.name, label).set(w.abandoned / w.human_answered)
+                m.EARLY_HANGUP_RATIO.labels(self.name, label).set(c.early_ratio)
         target = float(self.campaign.abandon_target)
         m.ABANDONMENT_TARGET.labels(self.name).set(target)
         by_state: dict[str, int] = {}
@@ -616,11 +634,23 @@ class CampaignDialer:
             self.calls[attempt_id] = cs.on_amd(call, False, now)
             await agi.set_variable(cv.ACTION, cv.ACTION_HANGUP)
             return
-        call = cs.on_amd(call, True, now)
+        # The 2 s run from the end of the greeting, which AMD heard end some silence
+        # before its verdict (AMDCAUSE); without AMD, from now (the answer).
+        cause = await agi.get_variable(cv.AMD_CAUSE) if amd else None
+        call = cs.on_amd(call, True, now, cs.greeting_end(cause, now),
+                         self.options.connect_grace_seconds)  # fmt: skip
         self.calls[attempt_id] = call
         meta = self.meta[attempt_id]
-        agent_id = await self._reserve_agent(attempt_id, now + self.options.connect_grace_seconds,
+        deadline = call.connect_by if call.connect_by is not None else now
+        agent_id = await self._reserve_agent(attempt_id, deadline,
                                              meta.claim.payload.get("agent_id"))  # fmt: skip
+        if attempt_id not in self.calls:
+            # The debtor hung up while we looked for an agent (an early hang-up, or an
+            # abandon if the grace had run out): the Hangup already ended the attempt.
+            if agent_id is not None:
+                with contextlib.suppress(AgentStateError):
+                    await self.agents.set_ready(agent_id)
+            return
         if agent_id is None:
             self.calls[attempt_id] = cs.on_abandoned(self.calls[attempt_id], self.clock())
             if self.recorder is not None:  # proves the message played
@@ -716,11 +746,13 @@ class CampaignDialer:
         talk = (ended - call.bridged_at) if call.bridged_at is not None else None
         if talk is not None:
             m.TALK_TIME.labels(self.name).observe(max(0.0, talk))
-        outcome = {"contact": "human", "abandoned": "human", "machine": "machine", "busy": "busy",
-                   "no_answer": "no_answer"}.get(result, "failed")  # fmt: skip
-        await self.stats.record_end(attempt_id=attempt_id, now=ended, human_at=call.human_at or (
-            call.answered_at if result == "abandoned" else None), abandoned=result == "abandoned",
-            ring_seconds=ring_end - call.dialed_at, ring_outcome=outcome, talk_seconds=talk)  # fmt: skip
+        outcome = {"contact": "human", "abandoned": "human", cs.EARLY_HANGUP: "human",
+                   "machine": "machine", "busy": "busy", "no_answer": "no_answer"}.get(
+            result, "failed")  # fmt: skip
+        await self.stats.record_end(attempt_id=attempt_id, now=ended, result=result,
+                                    answered_at=call.human_at or call.answered_at,
+                                    ring_seconds=ring_end - call.dialed_at, ring_outcome=outcome,
+                                    talk_seconds=talk)  # fmt: skip
         if result == "abandoned" and self.compliance.caps is not None:
             with contextlib.suppress(RedisError):
                 await self.compliance.caps.record_abandon(
@@ -1022,12 +1054,19 @@ class CampaignDialer:
             },
             "abandonment": {
                 WINDOW_LABELS.get(w.seconds, f"{int(w.seconds)}s"): {
+                    # The legal figure (what pacing steers on) and, beside it, who hung up
+                    # before an agent was due: not abandons, shown so nobody mistakes them.
                     "human_answered": w.human_answered,
                     "abandoned": w.abandoned,
                     "ratio": (w.abandoned / w.human_answered) if w.human_answered else 0.0,
+                    "machine_drops": c.machine_drops if c else 0,
+                    "early_hangups": c.early_hangups if c else 0,
+                    "early_ratio": c.early_ratio if c else 0.0,
                 }
                 for w in snapshot.abandonment
+                for c in [next((c for c in self.window_counts if c.seconds == w.seconds), None)]
             },  # fmt: skip
+            "amd_false_positive_ratio": self.false_positive_ratio,
             "abandon_target": snapshot.abandon_target,
             "hopper": {**sizes, "health": health},
             "inbound": await inbound_board(self.inbound, self.name, now, service_level_seconds(

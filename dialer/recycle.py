@@ -21,6 +21,8 @@ DEFAULT_RULES: dict[str, RecycleRule] = {
     "busy": RecycleRule(20 * 60, 6),
     "machine": RecycleRule(4 * 3600, 4),
     "abandoned": RecycleRule(3600, 3),
+    # Answered and hung up before an agent was due: spaced like an unanswered call.
+    "early_hangup": RecycleRule(2 * 3600, 6),
     "failed": RecycleRule(6 * 3600, 3),
     "blocked": RecycleRule(30 * 60, 1000),
     "cancelled": RecycleRule(3600, 1000),

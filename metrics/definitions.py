@@ -56,19 +56,31 @@ CALLS_ANSWERED = Counter(
 CALL_RESULTS = Counter(
     "cobrador_call_results_total",
     "Attempts by final result (contact = a human bridged to an agent, machine, "
-    "abandoned, busy, no_answer, failed, cancelled, blocked, invalid_number).",
+    "abandoned, early_hangup = answered and hung up before an agent was due, "
+    "busy, no_answer, failed, cancelled, blocked, invalid_number).",
     ["campaign", "result"],
     registry=REGISTRY,
 )
 ABANDONED = Counter(
     "cobrador_calls_abandoned_total",
-    "Human-answered calls with no agent bridged within 2 s (safe harbor played).",
+    "Calls a person answered and no agent joined within 2 s of the end of the "
+    "greeting (safe harbor played); a debtor who hung up first is not one.",
     ["campaign"],
     registry=REGISTRY,
 )
 ABANDONMENT_RATIO = Gauge(
     "cobrador_abandonment_ratio",
-    "Abandoned / human-answered calls over a rolling window (1h, 24h, 30d).",
+    "Legal abandonment rate over a rolling window (1h, 24h, 30d): abandoned / "
+    "person-answered calls, AMD machine drops counted as abandoned persons (times "
+    "the campaign's false-positive estimate, 1 by default); pacing steers on it.",
+    ["campaign", "window"],
+    registry=REGISTRY,
+)
+EARLY_HANGUP_RATIO = Gauge(
+    "cobrador_early_hangup_ratio",
+    "Debtors who answered and hung up during answering-machine detection or "
+    "before their 2 s were up (not abandons) / those plus person-answered calls, "
+    "over a rolling window (1h, 24h, 30d).",
     ["campaign", "window"],
     registry=REGISTRY,
 )

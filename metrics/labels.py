@@ -37,11 +37,13 @@ AGENT_STATES = ("logged_out", "ready", "reserved", "talking", "wrap_up", "paused
 # dialer's snapshot), or playing the safe harbor.
 CALL_STATES = ("ringing", "screening", "waiting_agent", "connected", "bridged", "safe_harbor")
 # An attempt's final result, as the dialer stores it (dialer/call_state.py):
-# contact = a human answered and was bridged to an agent.
+# contact = a human answered and was bridged to an agent; early_hangup = the
+# debtor answered and hung up before an agent was due (not an abandon).
 CALL_RESULTS = (
     "contact",
     "machine",
     "abandoned",
+    "early_hangup",
     "busy",
     "no_answer",
     "failed",

@@ -97,6 +97,7 @@ class SyntheticFloor:
         m.LOCAL_HOUR_RIGHT_PARTY.labels(**labels).inc(rng.randint(0, humans))
         for window in WINDOWS:
             m.ABANDONMENT_RATIO.labels(campaign=c.name, window=window).set(rng.uniform(0, 0.04))
+            m.EARLY_HANGUP_RATIO.labels(campaign=c.name, window=window).set(rng.uniform(0, 0.1))
         if rng.random() < 0.1:
             m.ORIGINATE_ERRORS.labels(campaign=c.name, reason="timeout").inc()
 

@@ -88,7 +88,8 @@ class AttemptResult(enum.StrEnum):
     busy = "busy"
     failed = "failed"
     machine = "machine"
-    abandoned = "abandoned"
+    abandoned = "abandoned"  # a person not connected within 2 s of the end of the greeting
+    early_hangup = "early_hangup"  # answered, hung up before an agent was due: not an abandon
     contact = "contact"  # a person answered and was connected to an agent
     blocked = "blocked"  # final check refused at originate; never dialed
     cancelled = "cancelled"  # hung up by us before answer (payment mid-ring)

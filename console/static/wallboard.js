@@ -46,6 +46,11 @@
       node.textContent = pct(rate);
       node.classList.toggle("warn", rate !== undefined && rate !== null && rate > target);
     }
+    for (const node of root.querySelectorAll("[data-early]")) {
+      const v = windows[node.dataset.early];
+      node.textContent = v && typeof v === "object" && v.early_hangups !== undefined
+        ? `${v.early_hangups} (${pct(v.early_ratio)})` : "—";
+    }
     // The dialer writes hopper sizes (ready, delayed, ...) and the last refill's
     // health: why accounts were not added (blocked reason -> count).
     const hopper = snap.live.hopper || {};

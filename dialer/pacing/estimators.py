@@ -15,7 +15,7 @@ from dialer.pacing.snapshot import DurationSample, RingSample
 MAX_TABLE_SECONDS = 7200
 
 
-def wilson_upper(successes: int, trials: int, z: float = 1.645) -> float:
+def wilson_upper(successes: float, trials: float, z: float = 1.645) -> float:
     """One-sided Wilson score upper bound of a proportion (1.0 when there are no trials)."""
     if trials <= 0:
         return 1.0

@@ -170,7 +170,7 @@ class PredictivePolicy:
         self.budget_guard = budget_guard
         self.budget_reserve = budget_reserve
         self.burst_step = burst_step
-        self._abandons_seen: int | None = None
+        self._abandons_seen: float | None = None
         self._stats_at: float | None = None
         self._samples_seen: tuple[RingSample, ...] | None = None
         self._handle_built_at: float | None = None

@@ -36,7 +36,11 @@ seconds in the simulator):
 - `abandonment`: one `AbandonWindow(seconds, human_answered, abandoned)` per
   rolling window; live builders give at least 1800 s, 3600 s, 86400 s and
   2592000 s (30 min steering window; 1 h, 24 h, 30 d legal windows). An
-  abandoned call counts in the window of its answer time.
+  abandoned call counts in the window of its answer time. The legal figure:
+  a person not connected within the grace of their greeting's end; a debtor
+  who hung up before that is in neither count; an AMD machine drop counts as
+  a person abandoned (times the campaign's false-positive estimate, 1 by
+  default); see `dialer.call_state.abandonment_role`.
 - `abandon_target`: the abandonment ratio that must hold in every window (0.03).
 - `connect_grace_seconds`: how long an answered debtor may wait for an agent
   before the call is abandoned (2 s).
@@ -112,8 +116,10 @@ class RingSample:
 @dataclass(frozen=True, slots=True)
 class AbandonWindow:
     seconds: float
-    human_answered: int
-    abandoned: int
+    # As the law counts them: persons answered, and those not connected within the
+    # grace (live: AMD machine drops weighted by the campaign's false-positive estimate).
+    human_answered: float
+    abandoned: float
 
 
 @dataclass(frozen=True, slots=True)

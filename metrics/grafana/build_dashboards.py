@@ -248,9 +248,15 @@ def floor_dashboard() -> Dashboard:
                         f"max by (campaign) (cobrador_abandonment_target_ratio{{{CAMPAIGN}}})",
                         "{{campaign}} target",
                     ),
+                    Target(
+                        f"max by (campaign, window) (cobrador_early_hangup_ratio{{{CAMPAIGN}}})",
+                        "{{campaign}} {{window}} hung up during detection",
+                    ),
                 ],
                 unit="percentunit",
-                description="Abandoned / human-answered calls per rolling window, with the target.",
+                description="Legal abandonment (a person not connected within 2 s of the end of "
+                "the greeting; AMD machine drops counted) per rolling window, with the target; "
+                "beside it, debtors who hung up during detection or before their 2 s (not abandons).",
             ),
             Panel(
                 "Pacing: dial level and target calls",
