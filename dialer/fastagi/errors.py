@@ -8,7 +8,15 @@ class AGIError(Exception):
 
 
 class AGIProtocolError(AGIError):
-    """Asterisk (or whoever connected) sent something that is not AGI."""
+    """Asterisk (or whoever connected) sent something that is not AGI, or past the parser's bounds.
+
+    `items` holds what the parser completed from the same chunk around the bad
+    line, so a reply that arrived intact is not lost.
+    """
+
+    def __init__(self, message: str, items: list | None = None) -> None:
+        super().__init__(message)
+        self.items = list(items or [])
 
 
 class AGIHangup(AGIError):

@@ -1,8 +1,10 @@
 """Asyncio FastAGI server: one small handler per script name.
 
-A peer that connects and closes costs one read; a handler that raises or runs
-past `request_timeout` sends the call to the failure context (never left in
-the air); a hung-up channel surfaces as AGIHangup inside the handler.
+A peer that connects and closes costs one read; a peer whose environment is
+not AGI or passes the codec's bounds is logged and closed; a handler that
+raises, runs past `request_timeout` or gets a reply the codec refuses sends
+the call to the failure context (never left in the air); a hung-up channel
+surfaces as AGIHangup inside the handler.
 """
 
 from __future__ import annotations
@@ -112,7 +114,12 @@ class AGISession:
             if not data:
                 self.hung_up = True
                 raise AGIHangup(f"AGI connection for call {self.who} closed")
-            self._pending.extend(self._parser.feed(data))
+            try:
+                items = self._parser.feed(data)
+            except AGIProtocolError as exc:
+                self._pending.extend(exc.items)
+                raise
+            self._pending.extend(items)
 
     async def get_variable(self, name: str) -> str | None:
         reply = await self.command(f"GET VARIABLE {name}")
@@ -192,7 +199,12 @@ class FastAGIServer:
         try:
             async with asyncio.timeout(self.environment_timeout):
                 env, pending = await _read_environment(reader, parser)
-        except (TimeoutError, AGIProtocolError, OSError) as exc:
+        except AGIProtocolError as exc:
+            log.warning(
+                "FastAGI peer refused before a complete request, connection closed: %s", exc
+            )
+            return
+        except (TimeoutError, OSError) as exc:
             log.info("FastAGI peer dropped before a complete request: %s", exc or "timeout")
             return
         if env is None:
@@ -211,6 +223,14 @@ class FastAGIServer:
                 await handler(session)
         except AGIHangup as exc:
             log.info("FastAGI %s: %s", env.script, exc)
+        except AGIProtocolError as exc:
+            log.warning(
+                "FastAGI %s: Asterisk's reply refused (uniqueid %s): %s",
+                env.script,
+                session.uniqueid,
+                exc,
+            )
+            await self._fail(session, "protocol_error")
         except TimeoutError:
             log.error(
                 "FastAGI %s timed out after %g s (uniqueid %s)",

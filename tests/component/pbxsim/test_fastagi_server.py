@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
@@ -191,3 +192,50 @@ async def test_given_an_interim_trying_reply_when_a_command_runs_then_the_final_
     finally:
         await server.stop()
     assert [getattr(r, "code", r) for r in replies] == [200, "y"]
+
+
+async def test_given_endless_environment_lines_when_sent_then_refused_closed_and_logged(
+    started, caplog: pytest.LogCaptureFixture
+) -> None:
+    server, seen = started
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    lines = b"".join(f"agi_flood_{i}: {'v' * 60}\n".encode() for i in range(5_000))
+    try:
+        writer.write(lines)
+        await writer.drain()
+    except ConnectionError:
+        pass  # closed while we were still writing: what the test expects
+    # The server closes at the codec's bound, not at the 5 s environment timeout
+    # (a reset, as it leaves our flood unread, or an end of stream).
+    with contextlib.suppress(ConnectionError):
+        assert await asyncio.wait_for(reader.read(), 2) == b""
+    writer.close()
+    assert "attempt" not in seen and server.failures == 0
+    assert any(
+        "refused before a complete request" in r.getMessage() and "environment" in r.getMessage()
+        for r in caplog.records
+    )
+
+
+async def test_given_a_reply_the_codec_refuses_when_a_handler_reads_it_then_failure_context(
+    started,
+) -> None:
+    server, seen = started
+    peer = FakeAsterisk(server.port)
+    before = (
+        REGISTRY.get_sample_value("cobrador_fastagi_failures_total", {"reason": "protocol_error"})
+        or 0.0
+    )
+    # Issue 20 row 8: a result of 4 301 digits (no Asterisk command answers that).
+    answers = {"GET VARIABLE": "200 result=" + "1" * 4301}
+    await asyncio.wait_for(peer.request(ENV, answers), 5)
+    assert peer.commands == [
+        "GET VARIABLE COBRADOR_ATTEMPT_ID",
+        'SET VARIABLE COBRADOR_AGI_ERROR "protocol_error"',
+        'EXEC Goto "cobrador-failure,s,1"',
+    ]
+    assert "done" not in seen and server.failures == 1
+    after = REGISTRY.get_sample_value(
+        "cobrador_fastagi_failures_total", {"reason": "protocol_error"}
+    )
+    assert after == before + 1
