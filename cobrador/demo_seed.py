@@ -47,6 +47,15 @@ CAMPAIGNS = {
     "PE": ("cobranza-pe", "progressive", "5115550100", "Caja Ejemplo",
            "Pague en agentes o por banca por internet con su código de cliente."),
 }  # fmt: skip
+# Who calls (the opening of every call and the mandatory identification).
+AGENCIES = {
+    "MX": {"agency": "Despacho Ejemplo, S.C.", "agency_phone": "55 5000 1000",
+           "agency_address": "Av. Paseo de la Reforma 100, Ciudad de México"},
+    "CO": {"agency": "Gestión Ejemplo S.A.S.", "agency_phone": "601 555 0100",
+           "agency_address": "Calle 72 # 10-20, Bogotá"},
+    "PE": {"agency": "Cobranzas Ejemplo S.A.C.", "agency_phone": "01 555 0100",
+           "agency_address": "Av. Javier Prado 100, Lima"},
+}  # fmt: skip
 
 
 @dataclass
@@ -148,7 +157,8 @@ def seed(engine: Engine, redis_client: redis.Redis, data_dir: Path, *, accounts:
         for country, (name, mode, caller_id, creditor, instructions) in CAMPAIGNS.items():
             campaign = Campaign(name=name, country=country, profile=country, dial_mode=mode,
                                 status="running", caller_ids=[caller_id],
-                                config={"creditor": creditor, "payment_instructions": instructions})  # fmt: skip
+                                config={"creditor": creditor, "payment_instructions": instructions,
+                                        **AGENCIES[country]})  # fmt: skip
             s.add(campaign)
             s.flush()
             s.execute(

@@ -25,6 +25,10 @@ CAP_KINDS = ("attempts", "contacts")
 # notice line, or a short prompt plays at bridge. Either is a notice, so a
 # campaign may choose either (campaign.config["recording_notice"]).
 RECORDING_NOTICES = ("script", "prompt")
+# What the agent must say to the verified debtor before anything else (the
+# console's call script words each item; console/call_script.py).
+OPENING_ITEMS = ("agent", "agency", "agency_address", "agency_phone", "creditor", "contract",
+                 "amount", "payoff_terms", "debt_collector")  # fmt: skip
 # Redis keeps (and rebuilds) 8 days of each debtor's events: no rolling window
 # may look further back, or its count would silently come up short.
 MAX_WINDOW_HOURS = 8 * 24
@@ -103,6 +107,8 @@ class Profile:
     campaign: str | None = None
     # Not a dialing rule: kept out of as_dict(), so decisions' digests do not move.
     recording_notice: str = "script"
+    # Not a dialing rule either: what the opening of a right-party call must say.
+    opening: tuple[str, ...] = ("agent", "agency", "creditor")
 
     @cached_property
     def digest(self) -> str:
@@ -266,7 +272,7 @@ def parse_profile(data: Mapping[str, Any], where: str = "profile") -> Profile:
     _no_unknown(
         data,
         {"profile", "hours", "holidays", "consent", "parties", "caps", "abandon", "registries",
-         "inbound", "recording"},
+         "inbound", "recording", "opening"},
         where,
     )  # fmt: skip
     head = _table(data, "profile", where)
@@ -333,6 +339,16 @@ def parse_profile(data: Mapping[str, Any], where: str = "profile") -> Profile:
                 f"{where}.recording.notice: one of {RECORDING_NOTICES}, got {notice!r}"
             )
 
+    opening: tuple[str, ...] = Profile.opening
+    if "opening" in data:
+        table = _table(data, "opening", where)
+        _no_unknown(table, {"say", "source"}, f"{where}.opening")
+        sources["opening"] = _require_source(table, f"{where}.opening")
+        say = table.get("say")
+        if not isinstance(say, list) or not say or not set(say) <= set(OPENING_ITEMS):
+            raise ProfileError(f"{where}.opening.say: a non-empty list from {OPENING_ITEMS}")
+        opening = tuple(dict.fromkeys(str(x) for x in say))
+
     return Profile(
         id=head["id"],
         country=country,
@@ -352,6 +368,7 @@ def parse_profile(data: Mapping[str, Any], where: str = "profile") -> Profile:
         ),
         sources=sources,
         recording_notice=notice,
+        opening=opening,
     )
 
 

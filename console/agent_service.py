@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session
 
 from compliance.audit import append as audit_append
 from compliance.profile import Profile, load_profiles
+from console import call_script
+from console.call_script import ScriptFacts
 from console.callback_window import CallbackChecker, CallbackTarget
 from console.debtor_time import debtor_zones, mask_phone
 from console.dispositions import (
@@ -26,6 +28,13 @@ from console.dispositions import (
     parse_disposition,
 )
 from console.i18n import N_, gettext_
+from console.identity import (
+    VERIFIED_PARTIES,
+    failed_prompts,
+    masked_ref,
+    party_prompts,
+    prompt_labels,
+)
 from console.users import CurrentUser
 from store.db import transaction
 from store.models import (
@@ -42,21 +51,6 @@ from store.models import (
     User,
 )
 
-DEFAULT_SCRIPTS = {
-    "friendly": N_(
-        "Buenos días, le habla {agente} de parte de {acreedor}. Le llamamos para "
-        "recordarle el saldo pendiente de su cuenta y ayudarle a ponerse al corriente."
-    ),
-    "firm": N_(
-        "Le llamamos de parte de {acreedor} porque su cuenta tiene un atraso importante. "
-        "Necesitamos acordar hoy una fecha y un monto de pago."
-    ),
-    "prelegal": N_(
-        "Su cuenta con {acreedor} está a punto de pasar a cobranza prejudicial. Todavía "
-        "podemos acordar un convenio de pago para evitarlo."
-    ),
-    "legal": N_("Cuenta en etapa legal: no negocie; indique el despacho que la atiende."),
-}
 STAGE_LABELS = {
     "friendly": N_("Amigable"),
     "firm": N_("Firme"),
@@ -110,9 +104,17 @@ def build_pop(
     now: datetime,
     purpose: str,
     audit: bool = True,
+    verified_party: str | None = None,
 ) -> dict[str, Any] | None:
-    """Everything the agent needs about the account; writes a pii_view entry
-    (unless ``audit`` is False: the caller then records the view itself)."""
+    """What the agent needs about the account; writes a pii_view entry (unless
+    ``audit`` is False: the caller then records the view itself).
+
+    Until the person on the line is verified (``verified_party`` is "titular" or
+    "aval") the pop carries no fact about the debt: name, masked reference, the
+    opening anyone may hear, the third party's neutral message and the identity
+    questions; the balance, the debt script, promises and notes come after.
+    """
+    verified = verified_party if verified_party in VERIFIED_PARTIES else None
     with transaction(engine) as session:
         account = session.get(Account, account_id)
         if account is None:
@@ -129,34 +131,45 @@ def build_pop(
             attempt.phone_e164 if attempt is not None else (phone.number_e164 if phone else None)
         )
         local, zones = _local_now(account, phone_e164, now)
-        scripts = {**DEFAULT_SCRIPTS, **(config.get("scripts") or {})}
-        script = (
-            gettext_(scripts.get(account.stage, DEFAULT_SCRIPTS["friendly"]))
-            .replace("{agente}", agent.display_name if agent else "")
-            .replace("{acreedor}", str(config.get("creditor", campaign.name if campaign else "")))
-        )
         recording = recording_facts(campaign, config, account.country)
-        if recording["notice"] == "script":
-            # The agent's script opens with the recording notice (the profile's or
+        profile = _profile_of(campaign, account.country)
+        balance = _money(account.balance)
+        facts = ScriptFacts(
+            agent=agent.display_name if agent else "",
+            debtor_name=account.debtor_name,
+            local=local,
+            config=config,
+            campaign=campaign.name if campaign else "",
+            stage=account.stage,
+            contract=account.external_ref,
+            amount=f"{balance} {account.currency}",
+            due_date=account.due_date.isoformat() if account.due_date else "",
+            payment_instructions=str(config.get("payment_instructions", "")),
+            # The agent's script carries the recording notice (the profile's or
             # the campaign's choice; see docs/recording-capture.md).
-            script = gettext_(RECORDING_NOTICE_LINE) + "\n" + script
+            recording_notice=recording["notice"] == "script",
+            opening=profile.opening if profile is not None else ScriptFacts.opening,
+        )
         max_days = int(config.get("promise_max_days", DEFAULT_PROMISE_MAX_DAYS))
-        pop = {
+        pop: dict[str, Any] = {
             "type": "pop",
             "attempt_id": attempt_id,
             "account_id": account.id,
             "campaign": campaign.name if campaign else "",
-            "account": {
-                "ref": account.external_ref,
-                "name": account.debtor_name,
-                "balance": _money(account.balance),
-                "currency": account.currency,
-                "days_past_due": _days_past_due(account, local.date()),
-                "stage": account.stage,
-                "stage_label": gettext_(STAGE_LABELS.get(account.stage, account.stage)),
-                "status": account.status,
+            "verified": verified,
+            "account": {"ref": masked_ref(account.external_ref), "name": account.debtor_name},
+            "opening": call_script.opening(facts, gettext_),
+            "third_party": {
+                "script": call_script.third_party(facts, gettext_),
+                "rule": gettext_(call_script.THIRD_PARTY_RULE),
             },
-            "script": script,
+            "verification": {
+                party: [
+                    {"code": p["code"], "label": gettext_(p["label"])}
+                    for p in prompt_labels(party_prompts(config, party), party)
+                ]
+                for party in VERIFIED_PARTIES
+            },
             "recording": recording,
             "phone": {
                 "masked": mask_phone(phone_e164),
@@ -165,27 +178,38 @@ def build_pop(
                 "consent_ref": (phone.consent_ref or "") if phone else "",
             },
             "attempts": _last_attempts(session, account.id),
-            "promises": _open_promises(session, account.id),
-            "notes": _notes(session, account.id),
             "local_time": {
                 "iso": local.isoformat(timespec="minutes"),
                 "time": local.strftime("%H:%M"),
                 "date": local.date().isoformat(),
                 "zone": zones,
             },
-            "payment_instructions": str(config.get("payment_instructions", "")),
             "promise_max_date": (local.date() + timedelta(days=max_days)).isoformat(),
             "wrapup_seconds": int(config.get("wrapup_seconds", DEFAULT_WRAPUP_SECONDS)),
         }
+        if verified is not None:
+            pop["account"] = {
+                "ref": account.external_ref,
+                "name": account.debtor_name,
+                "balance": balance,
+                "currency": account.currency,
+                "days_past_due": _days_past_due(account, local.date()),
+                "stage": account.stage,
+                "stage_label": gettext_(STAGE_LABELS.get(account.stage, account.stage)),
+                "status": account.status,
+            }
+            script = call_script.debtor if verified == "titular" else call_script.guarantor
+            pop["script"] = script(facts, gettext_)
+            pop["promises"] = _open_promises(session, account.id)
+            pop["notes"] = _notes(session, account.id)
+            pop["payment_instructions"] = str(config.get("payment_instructions", ""))
         if audit:
             _pii_view(session, agent, account.id, attempt_id, purpose)
         return pop
 
 
-RECORDING_NOTICE_LINE = (
-    "Le informo que esta llamada está siendo grabada para fines de calidad y como "
-    "constancia de lo que acordemos."
-)
+def _profile_of(campaign: Campaign | None, country: str) -> Profile | None:
+    return _shipped_profiles().get(campaign.profile if campaign and campaign.profile else country)
 
 
 def recording_facts(
@@ -197,9 +221,7 @@ def recording_facts(
     mode = recording_mode(config)
     if mode == "none":
         return {"mode": mode, "notice": None}
-    profile = _shipped_profiles().get(
-        campaign.profile if campaign and campaign.profile else country
-    )
+    profile = _profile_of(campaign, country)
     default = profile.recording_notice if profile is not None else "script"
     return {"mode": mode, "notice": recording_notice(default, config)}
 
@@ -353,6 +375,50 @@ def agent_may_see(
         return mine is not None
 
 
+def verify_party(
+    engine: Engine,
+    agent: CurrentUser,
+    attempt_id: int,
+    party: str,
+    answers: dict[str, str],
+    live_attempt: int | None = None,
+) -> bool:
+    """The answers of the person on the agent's call against the campaign's question
+    set for ``party``; the check (passed or not) is written to the audit chain."""
+    if party not in VERIFIED_PARTIES:
+        raise FormErrors({"party": N_("Indique con quién se habló.")})
+    with transaction(engine) as session:
+        attempt = session.get(CallAttempt, attempt_id)
+        if attempt is None or attempt.account_id is None:
+            raise PermissionError(attempt_id)
+        if attempt.agent_id != agent.id and not (
+            attempt.agent_id is None and attempt.id == live_attempt
+        ):
+            raise PermissionError(attempt_id)
+        account = session.get(Account, attempt.account_id)
+        assert account is not None
+        campaign = session.get(Campaign, account.campaign_id) if account.campaign_id else None
+        prompts = party_prompts(campaign_config(campaign), party)
+        failed = failed_prompts(
+            prompts, answers, account.external_ref, account.debtor_name, account.custom_fields
+        )
+        audit_append(
+            session,
+            "identity_check",
+            {
+                "attempt_id": attempt_id,
+                "account_id": account.id,
+                "party": party,
+                "prompts": list(prompts),
+                "passed": not failed,
+                "failed": failed,
+            },
+            actor=agent.actor,
+            subject=f"account:{account.id}",
+        )
+        return not failed
+
+
 @dataclass
 class DispositionResult:
     disposition_id: int
@@ -371,8 +437,12 @@ def save_disposition(
     now: datetime,
     checker: CallbackChecker,
     live_attempt: int | None = None,
+    verified_party: str | None = None,
 ) -> DispositionResult:
-    """Validate and save in one transaction; FormErrors means nothing was written."""
+    """Validate and save in one transaction; FormErrors means nothing was written.
+
+    An outcome that speaks about the debt (promise, payment, refusal, dispute)
+    needs the person it names verified on this call (``verified_party``)."""
     with transaction(engine) as session:
         attempt = session.get(CallAttempt, attempt_id)
         if attempt is None:
@@ -396,7 +466,7 @@ def save_disposition(
             today=local_today,
             max_days=int(config.get("promise_max_days", DEFAULT_PROMISE_MAX_DAYS)),
         )
-        data = parse_disposition(form, limits)
+        data = parse_disposition(form, limits, verified_party)
         callback_due: datetime | None = None
         if data.callback_local is not None:
             callback_due = _callback_instant(data.callback_local, zones)

@@ -18,7 +18,13 @@ from console import agent_service as svc
 from console.dispositions import FormErrors
 from console.i18n import N_, gettext_
 from console.keys import CALLBACK_CHECKER, CLOCK, ENGINE, POPHUB, REDIS, STATES
-from console.pophub import COMMANDS_CHANNEL, preview_key
+from console.pophub import (
+    COMMANDS_CHANNEL,
+    VERIFIED_TTL_SECONDS,
+    preview_key,
+    verified_key,
+    verify_failures_key,
+)
 from console.security import same_origin
 from console.users import CurrentUser
 from console.webutil import in_db, json_error, requires, user_of
@@ -37,6 +43,7 @@ NO_DIALER = N_(
 )
 
 MAX_NOTE = 4000
+MAX_FAILED_CHECKS = 3  # per call: the answers are not guessed by trying
 RELEASE_EVERY_SECONDS = 30.0
 
 
@@ -49,6 +56,7 @@ def setup_routes(app: web.Application) -> None:
     r.add_post("/api/agent/pause", go_pause)
     r.add_get("/api/agent/current", current_pop)
     r.add_get("/api/agent/accounts/{account_id}", account_view)
+    r.add_post("/api/agent/verify", verify_party)
     r.add_post("/api/agent/disposition", dispose)
     r.add_post("/api/agent/notes", add_note)
     r.add_post("/api/agent/hangup", hangup)
@@ -219,7 +227,10 @@ async def current_pop(request: web.Request) -> web.StreamResponse:
         request, svc.pending_attempt, user.id, now, await _live_attempt(request, user)
     )
     if pending is not None:
-        pop = await in_db(request, svc.build_pop, pending[1], pending[0], user, now, "pop")
+        party = await verified_party(request, pending[0])
+        pop = await in_db(
+            request, svc.build_pop, pending[1], pending[0], user, now, "pop", True, party
+        )
         return web.json_response({"ok": True, "pop": pop})
     preview = await request.app[REDIS].get(preview_key(user.id))
     if preview is not None:
@@ -266,12 +277,71 @@ async def account_view(request: web.Request) -> web.StreamResponse:
     if user.role is Role.agent and not await _may_see(request, user, account_id):
         log.warning("agent %s refused account %s (not popped to them)", user.id, account_id)
         return json_error(403, gettext_("Esta cuenta no le fue asignada."))
+    now = request.app[CLOCK]()
+    pending = await in_db(
+        request, svc.pending_attempt, user.id, now, await _live_attempt(request, user)
+    )
+    attempt_id = pending[0] if pending is not None and pending[1] == account_id else None
+    party = await verified_party(request, attempt_id) if attempt_id else None
     pop = await in_db(
-        request, svc.build_pop, account_id, None, user, request.app[CLOCK](), "account_view"
+        request, svc.build_pop, account_id, attempt_id, user, now, "account_view", True, party
     )
     if pop is None:
         return json_error(404, gettext_("La cuenta no existe."))
     return web.json_response({"ok": True, "account": pop})
+
+
+async def verified_party(request: web.Request, attempt_id: int) -> str | None:
+    raw = await request.app[REDIS].get(verified_key(attempt_id))
+    if raw is None:
+        return None
+    return raw.decode() if isinstance(raw, bytes) else str(raw)
+
+
+@requires(Role.agent)
+async def verify_party(request: web.Request) -> web.StreamResponse:
+    """The identity questions of the person on the agent's call; on success the
+    full pop (balance, the debt or guarantor script) for that person."""
+    user = user_of(request)
+    fields = await read_fields(request)
+    attempt_id = _int_param(fields.get("attempt_id"), "attempt_id")
+    party = fields.get("party", "")
+    answers = {k[len("answer_") :]: v for k, v in fields.items() if k.startswith("answer_")}
+    redis = request.app[REDIS]
+    failures = int(await redis.get(verify_failures_key(attempt_id)) or 0)
+    if failures >= MAX_FAILED_CHECKS:
+        return json_error(
+            429,
+            gettext_("Demasiados intentos de verificación en esta llamada; trátela como tercero."),
+        )
+    try:
+        passed = await in_db(
+            request,
+            svc.verify_party,
+            user,
+            attempt_id,
+            party,
+            answers,
+            await _live_attempt(request, user),
+        )
+    except PermissionError:
+        return json_error(403, gettext_("Esta llamada no es suya."))
+    except FormErrors as exc:
+        return json_error(400, gettext_(next(iter(exc.errors.values()))), field="party")
+    if not passed:
+        await redis.incr(verify_failures_key(attempt_id))
+        await redis.expire(verify_failures_key(attempt_id), VERIFIED_TTL_SECONDS)
+        return json_error(
+            422, gettext_("Los datos no coinciden: no hable de la deuda con esta persona.")
+        )
+    await redis.set(verified_key(attempt_id), party, ex=VERIFIED_TTL_SECONDS)
+    account_id = await in_db(request, svc.attempt_account, attempt_id)
+    assert account_id is not None
+    pop = await in_db(
+        request, svc.build_pop, account_id, attempt_id, user, request.app[CLOCK](),
+        "verified_pop", True, party,
+    )  # fmt: skip
+    return web.json_response({"ok": True, "pop": pop})
 
 
 @requires(Role.agent)
@@ -290,6 +360,7 @@ async def dispose(request: web.Request) -> web.StreamResponse:
             now,
             request.app[CALLBACK_CHECKER],
             await _live_attempt(request, user),
+            await verified_party(request, attempt_id),
         )
     except PermissionError:
         return json_error(403, gettext_("Esta llamada no es suya."))

@@ -45,6 +45,8 @@ class Outcome:
     needs_promise: bool = False
     needs_callback: bool = False
     account_status: str | None = None  # status the account takes at once
+    # Spoken about the debt: only with the person verified on this call.
+    needs_verified: bool = False
 
 
 _DEBTOR = frozenset({Party.titular, Party.aval})
@@ -60,6 +62,7 @@ OUTCOMES: dict[str, Outcome] = {
             Effect.hold_until_promise,
             True,
             needs_promise=True,
+            needs_verified=True,
         ),
         Outcome(
             "convenio",
@@ -68,11 +71,18 @@ OUTCOMES: dict[str, Outcome] = {
             Effect.hold_until_promise,
             True,
             needs_promise=True,
+            needs_verified=True,
         ),
-        Outcome("pago", N_("Pagó"), _DEBTOR, Effect.stop_account, True),
-        Outcome("rehusa", N_("Rehúsa pagar"), _DEBTOR, Effect.recycle, True),
+        Outcome("pago", N_("Pagó"), _DEBTOR, Effect.stop_account, True, needs_verified=True),
+        Outcome("rehusa", N_("Rehúsa pagar"), _DEBTOR, Effect.recycle, True, needs_verified=True),
         Outcome(
-            "disputa", N_("Disputa"), _DEBTOR, Effect.stop_account, True, account_status="disputed"
+            "disputa",
+            N_("Disputa"),
+            _DEBTOR,
+            Effect.stop_account,
+            True,
+            account_status="disputed",
+            needs_verified=True,
         ),
         Outcome(
             "no_contactar",
@@ -148,8 +158,12 @@ class FormErrors(ValueError):
 MAX_NOTES = 4000
 
 
-def parse_disposition(form: dict[str, str], limits: PromiseLimits) -> DispositionInput:
-    """Check every field; raise FormErrors listing every problem at once."""
+def parse_disposition(
+    form: dict[str, str], limits: PromiseLimits, verified_party: str | None = None
+) -> DispositionInput:
+    """Check every field; raise FormErrors listing every problem at once.
+
+    ``verified_party``: who passed the identity questions on this call (None: nobody)."""
     errors: dict[str, str] = {}
     party: Party | None = None
     outcome: Outcome | None = None
@@ -162,6 +176,10 @@ def parse_disposition(form: dict[str, str], limits: PromiseLimits) -> Dispositio
         errors["outcome"] = N_("Indique el resultado de la llamada.")
     elif party is not None and party not in outcome.parties:
         errors["outcome"] = N_("Ese resultado no corresponde a la persona contactada.")
+    elif party is not None and outcome.needs_verified and verified_party != party.value:
+        errors["party"] = N_(
+            "Verifique la identidad de esa persona antes de registrar este resultado."
+        )
     notes = form.get("notes", "").strip()
     if len(notes) > MAX_NOTES:
         errors["notes"] = N_("La nota es demasiado larga (máximo 4000 caracteres).")

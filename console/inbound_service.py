@@ -6,7 +6,7 @@ Synchronous; handlers run it in a thread. Every view of personal data is audited
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, or_, select
@@ -14,6 +14,7 @@ from sqlalchemy import Engine, or_, select
 from compliance.audit import append as audit_append
 from console.agent_service import build_pop, campaign_config, recording_facts
 from console.i18n import N_, gettext_
+from console.identity import PROMPT_LABELS, failed_prompts, masked_ref
 from console.users import CurrentUser
 from dialer.inbound.ani import normalise_ani
 from dialer.inbound.settings import DEFAULT_VERIFICATION, VERIFICATIONS
@@ -21,12 +22,6 @@ from store.db import transaction
 from store.models import Account, CallAttempt, Campaign, Phone, PhoneStatus
 
 SEARCH_LIMIT = 10
-PROMPT_LABELS = {
-    "birth_date": N_("Fecha de nacimiento (AAAA-MM-DD)"),
-    "account_last4": N_("Últimos 4 dígitos de la cuenta"),
-    "postal_code": N_("Código postal"),
-    "full_name": N_("Nombre completo"),
-}
 ANI_LABELS = {
     "ok": N_("Número identificado"),
     "foreign": N_("Número de otro país"),
@@ -50,11 +45,6 @@ class InboundCall:
     account_id: int | None
     phone_e164: str
     verification: tuple[str, ...]
-
-
-def masked_ref(ref: str) -> str:
-    """Only the first two characters: the last digits are a verification answer."""
-    return ref[:2] + "•" * max(len(ref) - 2, 0)
 
 
 def _verification(config: dict[str, Any]) -> tuple[str, ...]:
@@ -119,31 +109,6 @@ def build_inbound_pop(engine: Engine, message: dict[str, Any], agent: CurrentUse
     }
 
 
-def _expected(account: Account, prompt: str) -> str | None:
-    fields = account.custom_fields or {}
-    if prompt == "account_last4":
-        return account.external_ref[-4:]
-    if prompt == "birth_date":
-        value = fields.get("birth_date")
-        return str(value) if value else None
-    if prompt == "postal_code":
-        value = fields.get("postal_code")
-        return str(value) if value else None
-    if prompt == "full_name":
-        return account.debtor_name
-    return None
-
-
-def _same(prompt: str, expected: str, given: str) -> bool:
-    if prompt == "birth_date":
-        try:
-            return date.fromisoformat(given.strip()) == date.fromisoformat(expected)
-        except ValueError:
-            return False
-    norm = " ".join(given.split()).casefold()
-    return norm == " ".join(expected.split()).casefold()
-
-
 def verify_identity(engine: Engine, agent: CurrentUser, attempt_id: int, account_id: int,
                     answers: dict[str, str], now: datetime,
                     allowed_accounts: list[int] | None) -> dict[str, Any]:  # fmt: skip
@@ -158,11 +123,8 @@ def verify_identity(engine: Engine, agent: CurrentUser, attempt_id: int, account
         account = s.get(Account, account_id)
         if account is None:
             raise InboundError(gettext_("La cuenta no existe."), 404)
-        failed = []
-        for prompt in call.verification:
-            expected = _expected(account, prompt)
-            if expected is None or not _same(prompt, expected, answers.get(prompt, "")):
-                failed.append(prompt)
+        failed = failed_prompts(call.verification, answers, account.external_ref,
+                                account.debtor_name, account.custom_fields)  # fmt: skip
         audit_append(
             s, "identity_check",
             {"attempt_id": attempt_id, "account_id": account_id, "prompts": list(call.verification),
@@ -175,7 +137,8 @@ def verify_identity(engine: Engine, agent: CurrentUser, attempt_id: int, account
             _tie(s, attempt, account_id, agent.id)
     if failed:  # the failed check is evidence too: committed above, refused here
         raise InboundError(gettext_("Los datos no coinciden; no se muestra la cuenta."))
-    pop = build_pop(engine, account_id, attempt_id, agent, now, "inbound_verified")
+    pop = build_pop(engine, account_id, attempt_id, agent, now, "inbound_verified",
+                    verified_party="titular")  # fmt: skip
     assert pop is not None
     pop["direction"] = "inbound"
     pop["label"] = gettext_("Llamada entrante")

@@ -14,6 +14,7 @@ from console import inbound_service as svc
 from console.agent_views import _int_param, read_fields
 from console.i18n import gettext_
 from console.keys import CLOCK, REDIS
+from console.pophub import VERIFIED_TTL_SECONDS, verified_key
 from console.users import CurrentUser
 from console.webutil import in_db, json_error, requires, user_of
 from store.models import Role
@@ -54,6 +55,8 @@ async def verify(request: web.Request) -> web.StreamResponse:
     except svc.InboundError as exc:
         log.info("agent %s: inbound verify of attempt %s refused: %s", user.id, attempt_id, exc)
         return json_error(exc.status, str(exc))
+    # The caller is the titular: the page may show the account on reload too.
+    await request.app[REDIS].set(verified_key(attempt_id), "titular", ex=VERIFIED_TTL_SECONDS)
     return web.json_response({"ok": True, "pop": pop})
 
 

@@ -33,8 +33,22 @@ POLL_SECONDS = 0.25
 AGENT_CACHE_SECONDS = 60.0
 
 
+VERIFIED_TTL_SECONDS = 24 * 3600
+
+
 def preview_key(agent_id: int) -> str:
     return f"cobrador:console:preview:{{{agent_id}}}"
+
+
+def verified_key(attempt_id: int) -> str:
+    """Who passed the identity questions on a call ("titular" or "aval"). A cache of
+    what the screen may show: the evidence is the identity_check in the audit chain;
+    a lost key only means the agent asks again (fails closed)."""
+    return f"cobrador:console:verified:{{{attempt_id}}}"
+
+
+def verify_failures_key(attempt_id: int) -> str:
+    return f"cobrador:console:verify-failures:{{{attempt_id}}}"
 
 
 def _pop_fields(message: dict[str, Any]) -> tuple[str, int, int, int | None] | None:

@@ -7,6 +7,7 @@
   let state = { state: "logged_out", since: 0, reason: "" };
   let clockSkew = 0; // server time - browser time, seconds
   let currentPop = null;
+  let flowParty = null;  // who the agent says answered: titular, aval, tercero
   let wrapupTimer = null;
 
   // ---- state -------------------------------------------------------------
@@ -117,6 +118,7 @@
   }
   function showPop(pop) {
     currentPop = pop;
+    flowParty = pop.verified || null;
     const preview = pop.type === "preview";
     $("waiting").hidden = true;
     $("pop").hidden = false;
@@ -124,24 +126,21 @@
     $("call-actions").hidden = preview;
     $("preview-actions").hidden = !preview;
     $("dispo-form").closest("section").hidden = preview;
+    $("flow-party").hidden = preview;
     setField("account.name", pop.account.name);
     setField("account.ref", pop.account.ref);
-    setField("account.days_past_due", pop.account.days_past_due);
     setField("local_time.time", pop.local_time.time);
     setField("local_time.zone", pop.local_time.zone);
     setField("phone.masked", pop.phone.masked);
-    $("pop-balance").textContent = `${Number(pop.account.balance).toLocaleString(undefined, { minimumFractionDigits: 2 })} ${pop.account.currency}`;
-    const stage = $("pop-stage");
-    stage.textContent = pop.account.stage_label;
-    stage.className = "badge badge-stage-" + pop.account.stage;
     const consent = $("pop-consent");
     consent.textContent = pop.phone.consent ? `✓ ${T.consent_yes}` : `✗ ${T.consent_no}`;
     consent.className = "small " + (pop.phone.consent ? "ok" : "warn");
-    $("pop-script").textContent = pop.script;
+    $("pop-opening").textContent = pop.opening;
+    $("third-party-rule").textContent = pop.third_party.rule;
+    $("third-party-script").textContent = pop.third_party.script;
     const onDemand = !preview && pop.recording && pop.recording.mode === "on_demand";
     $("btn-record-start").hidden = !onDemand;
     $("btn-record-stop").hidden = !onDemand;
-    $("pop-payment").textContent = pop.payment_instructions || "—";
     const tbody = $("pop-attempts");
     tbody.replaceChildren();
     for (const a of pop.attempts) {
@@ -149,21 +148,95 @@
       tr.append(Cobrador.el("td", a.at.replace("T", " ").slice(0, 16)), Cobrador.el("td", a.result), Cobrador.el("td", a.outcome));
       tbody.append(tr);
     }
-    const promises = $("pop-promises");
-    promises.replaceChildren();
-    if (!pop.promises.length) promises.append(Cobrador.el("li", T.no_promises, "muted"));
-    for (const p of pop.promises) promises.append(Cobrador.el("li", `${p.amount} ${p.currency} · ${p.due_date}`));
-    renderNotes(pop.notes);
     const form = $("dispo-form");
     form.reset();
     clearErrors();
     $("dispo-attempt").value = pop.attempt_id ?? "";
     $("promise-date").min = pop.local_time.date;
     $("promise-date").max = pop.promise_max_date;
-    $("promise-amount").max = pop.account.balance;
     fillOutcomes("");
+    renderFlow();
     document.dispatchEvent(new CustomEvent("cobrador:pop", { detail: pop }));
   }
+
+  // ---- who answered: the debt only for the verified person -------------------
+  // Until then the pop carries nothing about the debt (console/agent_service.py).
+  function renderFlow() {
+    const pop = currentPop;
+    const debt = !!pop.verified && flowParty === pop.verified;
+    for (const b of document.querySelectorAll("[data-flow-party]")) {
+      b.classList.toggle("btn-primary", b.dataset.flowParty === flowParty);
+    }
+    $("third-party-block").hidden = flowParty !== "tercero";
+    $("verify-form").hidden = !(flowParty === "titular" || flowParty === "aval") || debt;
+    $("debt-block").hidden = !debt;
+    const stage = $("pop-stage");
+    setField("account.ref", pop.account.ref);
+    if (debt) {
+      $("pop-balance").textContent = `${Number(pop.account.balance).toLocaleString(undefined, { minimumFractionDigits: 2 })} ${pop.account.currency}`;
+      $("pop-balance").classList.remove("muted");
+      setField("account.days_past_due", pop.account.days_past_due);
+      stage.textContent = pop.account.stage_label;
+      stage.className = "badge badge-stage-" + pop.account.stage;
+      stage.hidden = false;
+      $("verified-note").textContent = T["verified_" + pop.verified] || "";
+      $("pop-script").textContent = pop.script;
+      $("pop-payment").textContent = pop.payment_instructions || "—";
+      $("promise-amount").max = pop.account.balance;
+      const promises = $("pop-promises");
+      promises.replaceChildren();
+      if (!pop.promises.length) promises.append(Cobrador.el("li", T.no_promises, "muted"));
+      for (const p of pop.promises) promises.append(Cobrador.el("li", `${p.amount} ${p.currency} · ${p.due_date}`));
+      renderNotes(pop.notes);
+    } else {
+      $("pop-balance").textContent = T.verify_first;
+      $("pop-balance").classList.add("muted");
+      setField("account.days_past_due", "—");
+      stage.hidden = true;
+      $("pop-script").textContent = "";
+      $("pop-payment").textContent = "";
+      $("pop-promises").replaceChildren(Cobrador.el("li", T.verify_first, "muted"));
+      $("pop-notes").replaceChildren(Cobrador.el("li", T.verify_first, "muted"));
+    }
+  }
+  function chooseParty(party) {
+    if (!currentPop) return;
+    flowParty = party;
+    $("verify-msg").textContent = "";
+    if ((party === "titular" || party === "aval") && currentPop.verified !== party) {
+      const box = $("verify-prompts");
+      box.replaceChildren();
+      for (const p of currentPop.verification[party]) {
+        const label = Cobrador.el("label", p.label);
+        const input = document.createElement("input");
+        input.name = "answer_" + p.code;
+        input.autocomplete = "off";
+        label.append(input);
+        box.append(label);
+      }
+    }
+    const radio = document.querySelector(`input[name="party"][value="${party}"]`);
+    if (radio && !radio.checked) { radio.checked = true; fillOutcomes(party); }
+    renderFlow();
+  }
+  for (const b of document.querySelectorAll("[data-flow-party]")) {
+    b.addEventListener("click", () => chooseParty(b.dataset.flowParty));
+  }
+  $("verify-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    if (!currentPop || !flowParty) return;
+    const body = { attempt_id: currentPop.attempt_id, party: flowParty };
+    for (const input of $("verify-prompts").querySelectorAll("input")) body[input.name] = input.value;
+    $("btn-verify").disabled = true;
+    const r = await Cobrador.api("POST", "/api/agent/verify", body);
+    $("btn-verify").disabled = false;
+    if (!r.ok) { $("verify-msg").textContent = r.data.reason || T.error; return; }
+    const party = flowParty;
+    const keep = { type: currentPop.type, direction: currentPop.direction, label: currentPop.label };
+    currentPop = Object.assign(r.data.pop, keep);
+    flowParty = party;
+    renderFlow();
+  });
   function renderNotes(notes) {
     const list = $("pop-notes");
     list.replaceChildren();
@@ -204,7 +277,7 @@
     $("dispo-msg").hidden = true;
   }
   for (const radio of document.querySelectorAll('input[name="party"]')) {
-    radio.addEventListener("change", () => fillOutcomes(radio.value));
+    radio.addEventListener("change", () => { fillOutcomes(radio.value); chooseParty(radio.value); });
   }
   $("dispo-outcome").addEventListener("change", toggleSubfields);
   // A field's message goes away as soon as the agent corrects that field.
@@ -212,6 +285,8 @@
     const name = ev.target.name === "party" ? "party" : ev.target.name;
     const node = document.querySelector(`[data-error="${name}"]`);
     if (node) node.textContent = "";
+    // Every marked field corrected: the "nothing was saved" banner goes too.
+    if (![...document.querySelectorAll("[data-error]")].some((n) => n.textContent)) $("dispo-msg").hidden = true;
   });
 
   $("dispo-form").addEventListener("submit", async (ev) => {
@@ -256,7 +331,7 @@
     if (r.ok) {
       $("note-text").value = "";
       const fresh = await Cobrador.api("GET", `/api/agent/accounts/${currentPop.account_id}`);
-      if (fresh.ok) renderNotes(fresh.data.account.notes);
+      if (fresh.ok && fresh.data.account.notes) renderNotes(fresh.data.account.notes);
     }
   });
 

@@ -49,6 +49,9 @@ def seed_data(engine: Engine) -> Seed:
                 "payment_instructions": "Pague en BBVA, convenio 123456, referencia su número de cuenta.",
                 "promise_max_days": 15,
                 "creditor": "Financiera Ejemplo",
+                "agency": "Despacho Ejemplo",
+                "agency_phone": "55 5000 1000",
+                "agency_address": "Av. Reforma 100, Ciudad de México",
             },
         )
         session.add(campaign)

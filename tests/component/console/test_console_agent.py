@@ -59,6 +59,15 @@ async def dispose(client: TestClient, token: str, **fields: object):  # type: ig
     return await client.post("/api/agent/disposition", json=fields, headers={"X-CSRF-Token": token})
 
 
+async def verify(  # type: ignore[no-untyped-def]
+    client: TestClient, token: str, attempt: int, party: str = "titular", **answers: str
+):
+    """The default question set (full name, last 4 of the reference), right unless overridden."""
+    body = {"attempt_id": attempt, "party": party, "answer_full_name": "maría lópez  hernández",
+            "answer_account_last4": "0001"} | {f"answer_{k}": v for k, v in answers.items()}  # fmt: skip
+    return await client.post("/api/agent/verify", json=body, headers={"X-CSRF-Token": token})
+
+
 async def test_given_ready_agent_when_dialer_publishes_pop_then_socket_receives_account(
     client: TestClient, seed: Seed, engine: Engine, aredis: aioredis.Redis
 ) -> None:
@@ -83,16 +92,41 @@ async def test_given_ready_agent_when_dialer_publishes_pop_then_socket_receives_
     await aredis.publish(POPS_CHANNEL, json.dumps(pop))
     got = await next_message(ws, "pop")
     assert got["attempt_id"] == attempt
-    assert got["account"]["name"] == "María López Hernández"
-    assert got["account"]["balance"] == "12500.00" and got["account"]["currency"] == "MXN"
-    assert got["account"]["days_past_due"] == (NOW.date() - NOW.date().replace(month=9, day=1)).days
-    assert got["account"]["stage"] == "firm"
-    assert "Financiera Ejemplo" in got["script"]
-    assert got["payment_instructions"].startswith("Pague en BBVA")
+    # Before anyone is verified the pop says nothing about the debt (whoever answered).
+    assert got["verified"] is None
+    assert got["account"] == {"name": "María López Hernández", "ref": "MX•••••"}
+    for leak in ("12500", "12,500", "Financiera Ejemplo", "BBVA", "firm"):
+        assert leak not in json.dumps(got, ensure_ascii=False), leak
+    assert "script" not in got and "promises" not in got and "notes" not in got
+    assert got["opening"].startswith("Buenos días. Mi nombre es Ana.")  # 11:00 in CDMX
+    assert "María López Hernández" in got["third_party"]["script"]
+    assert [p["code"] for p in got["verification"]["titular"]] == ["full_name", "account_last4"]
     assert got["phone"]["consent"] is True and got["phone"]["masked"].endswith("0001")
     assert got["local_time"]["time"] == "11:00"
     assert got["published_at"] == 1.5
     await ws.close()
+
+    wrong = await verify(client, token, attempt, account_last4="9999")
+    assert wrong.status == 422 and "12500" not in await wrong.text()
+    right = await verify(client, token, attempt)
+    assert right.status == 200, await right.text()
+    full = (await right.json())["pop"]
+    assert full["verified"] == "titular"
+    assert full["account"]["balance"] == "12500.00" and full["account"]["currency"] == "MXN"
+    assert (
+        full["account"]["days_past_due"] == (NOW.date() - NOW.date().replace(month=9, day=1)).days
+    )
+    assert full["account"]["stage"] == "firm"
+    # The MX profile's identification (CONDUSEF 2014), then the stage's script.
+    assert "Le llamamos en nombre de Financiera Ejemplo." in full["script"]
+    assert "MX-0001" in full["script"] and "12500.00 MXN" in full["script"]
+    assert full["payment_instructions"].startswith("Pague en BBVA")
+    # A reload shows the verified pop; the checks are evidence.
+    current = await (await client.get("/api/agent/current")).json()
+    assert current["pop"]["verified"] == "titular" and current["pop"]["account"]["balance"]
+    with transaction(engine) as session:
+        checks = session.scalars(select(AuditEntry).where(AuditEntry.kind == "identity_check"))
+        assert [json.loads(c.payload)["passed"] for c in checks] == [False, True]
 
     def pop_view_recorded() -> bool:
         with transaction(engine) as session:
@@ -209,6 +243,13 @@ async def test_given_valid_promise_when_disposing_then_saved_with_audit_and_comm
     await states.set_ready(agent_id)
     await states.reserve(agent_id, attempt)
     await states.talking(agent_id)
+    fields = {"attempt_id": attempt, "party": "titular", "outcome": "promesa_pago",
+              "promise_amount": "1500.50", "promise_date": "2026-12-05"}  # fmt: skip
+    unverified = await dispose(client, token, **fields)
+    assert unverified.status == 400
+    assert "Verifique la identidad" in (await unverified.json())["errors"]["party"]
+    assert counts(engine) == (0, 0, 0)
+    assert (await verify(client, token, attempt)).status == 200
     resp = await dispose(
         client,
         token,
@@ -476,6 +517,7 @@ async def test_given_call_given_by_dialer_before_row_has_agent_then_only_that_ag
     assert (await client.get(f"/api/agent/accounts/{seed.account_id}")).status == 403
     denied = await dispose(client, token, attempt_id=attempt, party="nadie", outcome="sin_contacto")
     assert denied.status == 403
+    assert (await verify(client, token, attempt)).status == 403
     await client.post("/logout", data={"_csrf": token})
     token = await login(client, "beto")
     assert (await client.get(f"/api/agent/accounts/{seed.account_id}")).status == 200
@@ -483,6 +525,7 @@ async def test_given_call_given_by_dialer_before_row_has_agent_then_only_that_ag
     assert current["pop"]["attempt_id"] == attempt
     refused = await client.post("/api/agent/ready", headers={"X-CSRF-Token": token})
     assert refused.status == 409
+    assert (await verify(client, token, attempt)).status == 200
     ok = await dispose(client, token, attempt_id=attempt, party="titular", outcome="rehusa")
     assert ok.status == 200, await ok.text()
     with transaction(engine) as session:

@@ -12,6 +12,7 @@ from console_fixtures import NOW, Seed, login, make_attempt
 from sqlalchemy import Engine
 
 from console import agent_service
+from console.call_script import RECORDING_NOTICE_LINE
 from dialer.agent_state import AgentStates
 from store.db import transaction
 from store.models import Campaign
@@ -60,13 +61,14 @@ async def test_given_live_call_when_agent_starts_and_stops_recording_then_dialer
     assert sent() == [("recording_start", attempt, agent_id), ("recording_stop", attempt, agent_id)]
 
 
-def test_given_script_notice_when_popped_then_the_script_opens_with_the_notice(
+def test_given_script_notice_when_popped_then_the_opening_gives_the_notice_to_whoever_answers(
     seed: Seed, engine: Engine
 ) -> None:
     pop = agent_service.build_pop(engine, seed.account_id, None, None, NOW, "pop", audit=False)
     assert pop is not None
     assert pop["recording"] == {"mode": "all", "notice": "script"}  # MX profile default
-    assert pop["script"].startswith(agent_service.RECORDING_NOTICE_LINE + "\n")
+    # Whoever answers is recorded: the notice is in the opening, before identity is asked.
+    assert pop["opening"].split("\n")[1] == RECORDING_NOTICE_LINE
 
 
 def test_given_prompt_or_no_recording_when_popped_then_no_notice_line(
@@ -75,8 +77,8 @@ def test_given_prompt_or_no_recording_when_popped_then_no_notice_line(
     set_config(engine, seed, recording_notice="prompt", recording="on_demand")
     pop = agent_service.build_pop(engine, seed.account_id, None, None, NOW, "pop", audit=False)
     assert pop is not None and pop["recording"] == {"mode": "on_demand", "notice": "prompt"}
-    assert agent_service.RECORDING_NOTICE_LINE not in pop["script"]
+    assert RECORDING_NOTICE_LINE not in pop["opening"]
     set_config(engine, seed, recording="none")
     pop = agent_service.build_pop(engine, seed.account_id, None, None, NOW, "pop", audit=False)
     assert pop is not None and pop["recording"] == {"mode": "none", "notice": None}
-    assert agent_service.RECORDING_NOTICE_LINE not in pop["script"]
+    assert RECORDING_NOTICE_LINE not in pop["opening"]

@@ -81,9 +81,11 @@ async def test_given_an_inbound_call_when_its_agent_hangs_up_then_the_caller_goe
         user = s.get(User, agent)
         assert user is not None
         me = CurrentUser(user.id, user.username, user.display_name, Role.agent, user.campaign_id)
+    # The caller passed the identity check (console/inbound_views.py verify).
     result = save_disposition(floor.engine, me, attempt_id,
                               {"party": "titular", "outcome": "rehusa"},
-                              datetime.now(UTC), default_callback_checker)  # fmt: skip
+                              datetime.now(UTC), default_callback_checker,
+                              verified_party="titular")  # fmt: skip
     assert result.account_id == account
     with Session(floor.engine) as s:
         saved = s.scalar(select(Disposition).where(Disposition.attempt_id == attempt_id))

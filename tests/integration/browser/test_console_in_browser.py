@@ -51,13 +51,18 @@ def test_given_agent_and_supervisor_when_call_answered_then_pop_promise_saved_an
     dialer = DialerDouble(engine, settings.redis_url or "", "mx-demo")
     dialer.answer(seeded.account_id)
     expect(agent.locator("#pop-name")).to_have_text("María López Hernández")
+    # The right party first answers the identity questions; then the debt shows.
+    agent.click('[data-flow-party="titular"]')
+    agent.fill('input[name="answer_full_name"]', "María López Hernández")
+    agent.fill('input[name="answer_account_last4"]', "0001")
+    agent.click("#btn-verify")
     expect(agent.locator("#pop-balance")).to_contain_text("MXN")
     expect(agent.locator("#pop-payment")).to_contain_text("BBVA")
     expect(row).to_contain_text("En llamada")
 
     # A bad amount first: the form says why and nothing is saved.
     local_today = datetime.now(ZoneInfo("America/Mexico_City")).date()
-    agent.check('input[name="party"][value="titular"]')
+    expect(agent.locator('input[name="party"][value="titular"]')).to_be_checked()
     agent.select_option("#dispo-outcome", "promesa_pago")
     agent.fill("#promise-amount", "99999")
     agent.fill("#promise-date", (local_today + timedelta(days=3)).isoformat())

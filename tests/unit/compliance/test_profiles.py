@@ -29,6 +29,7 @@ def test_given_shipped_profiles_when_loaded_then_all_countries_with_sources(
             "abandon",
             "inbound",
             "recording",
+            "opening",
         }
         assert all(c.source for c in profile.caps)
         assert all(r.source for r in profile.registries)

@@ -1,0 +1,96 @@
+"""Who is on the line: the identity questions an agent asks before the debt is
+named, and the check of the answers against the account. Pure: no I/O.
+
+Used for the right party of an outbound call (titular or aval, the campaign's
+``verification`` question sets) and for inbound callers (``inbound.verification``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+from console.i18n import N_
+from dialer.inbound.settings import VERIFICATIONS
+
+PROMPT_LABELS = {
+    "birth_date": N_("Fecha de nacimiento (AAAA-MM-DD)"),
+    "account_last4": N_("Últimos 4 dígitos de la cuenta"),
+    "postal_code": N_("Código postal"),
+    "full_name": N_("Nombre completo"),
+}
+# The guarantor answers about the account they guaranteed: the same facts, other words.
+AVAL_PROMPT_LABELS = {
+    "birth_date": N_("Fecha de nacimiento del titular (AAAA-MM-DD)"),
+    "account_last4": N_("Últimos 4 dígitos de la cuenta que avala"),
+    "postal_code": N_("Código postal del titular"),
+    "full_name": N_("Nombre completo del titular"),
+}
+# Outbound default: on file for every account (the name and the reference).
+DEFAULT_PARTY_VERIFICATION = ("full_name", "account_last4")
+VERIFIED_PARTIES = ("titular", "aval")
+
+
+def masked_ref(ref: str) -> str:
+    """Only the first two characters: the last digits are a verification answer."""
+    return ref[:2] + "•" * max(len(ref) - 2, 0)
+
+
+def party_prompts(config: Mapping[str, Any], party: str) -> tuple[str, ...]:
+    """The campaign's question set for ``party`` (``verification: {"titular": [...],
+    "aval": [...]}`` or one list for both); unknown codes are dropped, never all of them."""
+    raw: Any = config.get("verification")
+    if isinstance(raw, Mapping):
+        raw = raw.get(party)
+    if not isinstance(raw, list | tuple):
+        return DEFAULT_PARTY_VERIFICATION
+    chosen = tuple(str(v) for v in raw if v in VERIFICATIONS)
+    return chosen or DEFAULT_PARTY_VERIFICATION
+
+
+def prompt_labels(prompts: tuple[str, ...], party: str) -> list[dict[str, str]]:
+    """Codes and Spanish msgids (translated by the caller)."""
+    labels = AVAL_PROMPT_LABELS if party == "aval" else PROMPT_LABELS
+    return [{"code": p, "label": labels[p]} for p in prompts]
+
+
+def expected_answer(
+    prompt: str, external_ref: str, debtor_name: str, custom_fields: Mapping[str, Any] | None
+) -> str | None:
+    """The account's answer to a prompt; None when it is not on file (the check fails)."""
+    fields = custom_fields or {}
+    if prompt == "account_last4":
+        return external_ref[-4:]
+    if prompt == "full_name":
+        return debtor_name
+    if prompt in ("birth_date", "postal_code"):
+        value = fields.get(prompt)
+        return str(value) if value else None
+    return None
+
+
+def same_answer(prompt: str, expected: str, given: str) -> bool:
+    if prompt == "birth_date":
+        try:
+            return date.fromisoformat(given.strip()) == date.fromisoformat(expected)
+        except ValueError:
+            return False
+    norm = " ".join(given.split()).casefold()
+    return bool(norm) and norm == " ".join(expected.split()).casefold()
+
+
+def failed_prompts(
+    prompts: tuple[str, ...],
+    answers: Mapping[str, str],
+    external_ref: str,
+    debtor_name: str,
+    custom_fields: Mapping[str, Any] | None,
+) -> list[str]:
+    """The prompts whose answer is missing or wrong (empty: verified)."""
+    failed = []
+    for prompt in prompts:
+        expected = expected_answer(prompt, external_ref, debtor_name, custom_fields)
+        if expected is None or not same_answer(prompt, expected, answers.get(prompt, "")):
+            failed.append(prompt)
+    return failed
