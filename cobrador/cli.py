@@ -17,6 +17,7 @@ COMMAND_MODULES = [
     "store.commands",
     "store.recordings.commands",
     "compliance.commands",
+    "compliance.caller_id_commands",
     "dialer.pacing.commands",
     "dialer.commands",
     "dialer.inbound.commands",

@@ -17,7 +17,7 @@ import redis
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
-from compliance import audit
+from compliance import audit, caller_ids
 from compliance.registry_import import import_registry
 from console.users import create_user
 from store.importing.accounts import import_accounts
@@ -155,6 +155,8 @@ def seed(engine: Engine, redis_client: redis.Redis, data_dir: Path, *, accounts:
     names = []
     with Session(engine) as s, s.begin():
         for country, (name, mode, caller_id, creditor, instructions) in CAMPAIGNS.items():
+            # The registered set a campaign shows its caller ID from (CONDUSEF/REDECO).
+            caller_ids.add(s, caller_id, country, f"DEMO-{country}-0001", actor="demo")
             campaign = Campaign(name=name, country=country, profile=country, dial_mode=mode,
                                 status="running", caller_ids=[caller_id],
                                 config={"creditor": creditor, "payment_instructions": instructions,

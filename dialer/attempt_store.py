@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from compliance import audit
+from compliance import audit, caller_ids
 from store.db import transaction
 from store.models import Account, CallAttempt, Callback, Campaign, Promise, RegistryImport
 
@@ -22,6 +22,11 @@ def utc(epoch: float | None) -> datetime | None:
 def load_campaign(sql: Engine, name: str) -> Campaign | None:
     with Session(sql, expire_on_commit=False) as s:
         return s.execute(select(Campaign).where(Campaign.name == name)).scalar_one_or_none()
+
+
+def registered_caller_ids(sql: Engine, country: str) -> set[str]:
+    with Session(sql) as s:
+        return caller_ids.registered(s, country)
 
 
 def latest_registry_imports(sql: Engine, names: list[str]) -> dict[str, RegistryImport]:

@@ -27,6 +27,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from compliance.caller_ids import CallerIdCheck, check_campaign
 from compliance.engine import Decision
 from compliance.service import ComplianceService, Item, account_facts, mask_phone, phone_facts
 from dialer import attempt_store as store
@@ -171,6 +172,8 @@ class CampaignDialer:
         self.meta: dict[int, CallMeta] = {}
         self.previews: dict[int, tuple[int, Claim, float]] = {}  # account -> agent, claim, since
         self.health = DialerHealth()
+        # The campaign's registered caller IDs, loaded from SQL with the campaign.
+        self.caller_ids = CallerIdCheck((), "caller IDs not loaded yet")
         self.reconciled = False
         self._last_refill = 0.0
         self._last_reload = 0.0
@@ -304,7 +307,13 @@ class CampaignDialer:
         if not self.reconciled:
             self._set_unhealthy("waiting for reconciliation with Asterisk", now)
             return False
-        return self.campaign.status == "running"
+        if self.campaign.status != "running":
+            return False
+        if self.caller_ids.problem:
+            # CONDUSEF: never a hidden caller ID, only registered ones (REDECO).
+            self._set_unhealthy(self.caller_ids.problem, now)
+            return False
+        return True
 
     async def _registry_metrics(self) -> None:
         """Age of each registry the campaign's profile checks, for the stale alert."""
@@ -330,6 +339,11 @@ class CampaignDialer:
         self.campaign.status, self.campaign.dial_mode = fresh.status, fresh.dial_mode
         self.campaign.abandon_target = fresh.abandon_target
         self.false_positive_ratio = amd_false_positive_ratio(fresh.config)
+        self.campaign.caller_ids = list(fresh.caller_ids or [])
+        known = await asyncio.to_thread(
+            store.registered_caller_ids, self.sql, self.campaign.country
+        )
+        self.caller_ids = check_campaign(self.campaign.caller_ids, known, self.campaign.country)
 
     def _set_unhealthy(self, reason: str, now: float) -> None:
         if self.health.ok or self.health.reason != reason:
@@ -402,13 +416,14 @@ class CampaignDialer:
         now = self.clock()
         account = await asyncio.to_thread(store.load_account, self.sql, claim.account_id)
         phone = str(claim.payload.get("phone", ""))
-        if account is None or not phone:
+        caller_id = self._caller_id()
+        if account is None or not phone or caller_id is None:
+            # No registered caller ID (a preview dial, or one just unregistered): not placed.
             await self.hopper.release(self.options.owner, claim.account_id, None)
             return 0
         profile = self.compliance.profile_for(self.campaign, account.country)
         item = Item(account_facts(account), phone_facts(account, phone), profile, self.campaign.id)
         phone_row = next((p for p in account.phones if p.number_e164 == phone), None)
-        caller_id = self._caller_id()
         # Our claim is fresh: an attempt another dialer opened for this account and never
         # took past the final check was never dialed; closed as not placed (create_attempt).
         attempt_id, unplaced = await asyncio.to_thread(
@@ -467,7 +482,7 @@ class CampaignDialer:
             "Async": "true",
             "Timeout": int(self.options.ring_timeout_seconds * 1000),
             "ChannelId": cv.originate_channel_id(attempt_id),
-            "CallerID": f'"{self.campaign.name}" <{caller_id or ""}>',
+            "CallerID": f'"{self.campaign.name}" <{caller_id}>',
             "Variable": (
                 f"{cv.ATTEMPT_ID}={attempt_id},{cv.CAMPAIGN}={self.name},"
                 f"{cv.AGI_HOST}={self.options.agi_host},{cv.AGI_PORT}={self.options.agi_port}"
@@ -496,7 +511,8 @@ class CampaignDialer:
         return 0
 
     def _caller_id(self) -> str | None:
-        ids = [c for c in (self.campaign.caller_ids or []) if c]
+        """One of the campaign's registered caller IDs, in turn; None: do not dial."""
+        ids = self.caller_ids.usable
         if not ids:
             return None
         return str(ids[len(self.calls) % len(ids)])

@@ -1,4 +1,4 @@
-"""CLI: `cobrador dialer run` and `cobrador campaign create|start|stop|show|skill-group|assign`."""
+"""CLI: `cobrador dialer run` and `cobrador campaign create|start|stop|show|skill-group|caller-id|assign`."""
 
 from __future__ import annotations
 
@@ -33,7 +33,10 @@ def register(subparsers: Any) -> None:
     create.add_argument("--profile", help="compliance profile (default: the country's)")
     create.add_argument("--mode", default="progressive", choices=DIAL_MODES)
     create.add_argument(
-        "--caller-id", action="append", default=[], help="registered caller ID (repeatable)"
+        "--caller-id",
+        action="append",
+        default=[],
+        help="caller ID registered for the country (cobrador caller-id add; repeatable)",
     )
     create.add_argument(
         "--abandon-target", default="0.03", help="ratio, at most the profile's 0.03"
@@ -59,6 +62,12 @@ def register(subparsers: Any) -> None:
         "--none", action="store_true", help="no group: the campaign's own agents take its calls"
     )
     skill.set_defaults(func=_campaign_skill_group)
+    cid = csub.add_parser(
+        "caller-id", help="set the caller IDs a campaign shows (each registered for its country)"
+    )
+    cid.add_argument("name")
+    cid.add_argument("number", nargs="+", help="registered caller ID (cobrador caller-id list)")
+    cid.set_defaults(func=_campaign_caller_ids)
     assign = csub.add_parser(
         "assign",
         help="put accounts without a campaign, of the campaign's country, into this one",
@@ -156,13 +165,11 @@ def _campaign_create(args: argparse.Namespace, settings: Settings) -> int:
         inbound = inbound_settings(config, args.country, args.caller_id)
     except InboundSettingsError as exc:
         raise UserError(f"campaign rules {args.rules}: {exc}") from exc
-    for number in args.caller_id:
-        if not number.lstrip("+").isdigit():
-            raise UserError(f"--caller-id {number!r} must be digits (E.164)")
     engine = open_engine(settings)
     with Session(engine) as s, s.begin():
         if s.query(Campaign).filter_by(name=args.name).first():
             raise UserError(f"campaign {args.name!r} already exists")
+        caller_ids = _registered_caller_ids(s, args.caller_id, args.country)
         if inbound.skill_group is not None:
             try:
                 check_group_exists(s, inbound.skill_group)
@@ -170,7 +177,7 @@ def _campaign_create(args: argparse.Namespace, settings: Settings) -> int:
                 raise UserError(f"campaign rules {args.rules}: inbound.skill_group: {exc}") from exc
         campaign = Campaign(name=args.name, country=args.country, profile=profile_name, dial_mode=args.mode,
                             status="stopped", abandon_target=target,
-                            caller_ids=[c.lstrip("+") for c in args.caller_id], config=config)  # fmt: skip
+                            caller_ids=caller_ids, config=config)  # fmt: skip
         s.add(campaign)
         s.flush()
         audit.append(s, "campaign_change", {"campaign": args.name, "created": True, "profile": profile_name,
@@ -179,6 +186,57 @@ def _campaign_create(args: argparse.Namespace, settings: Settings) -> int:
     print(
         f"campaign {args.name} created (stopped); start it with: cobrador campaign start {args.name}"
     )
+    if not caller_ids:
+        print(
+            f"campaign {args.name} has no caller ID and will not dial until it has one registered "
+            f"for {args.country}: cobrador campaign caller-id {args.name} NUMBER"
+        )
+    return 0
+
+
+def _registered_caller_ids(session: Any, numbers: list[str], country: str) -> list[str]:
+    """The numbers as E.164 digits; UserError unless each is registered for `country`."""
+    from cobrador.cli import UserError
+    from compliance.caller_ids import CallerIdError, normalize, registered
+
+    known = registered(session, country)
+    out: list[str] = []
+    for number in numbers:
+        try:
+            digits = normalize(number, country)
+        except CallerIdError as exc:
+            raise UserError(f"--caller-id: {exc}") from exc
+        if digits not in known:
+            raise UserError(
+                f"caller ID +{digits} is not registered for {country} (CONDUSEF: a campaign "
+                f"shows only registered numbers, never a hidden one); register it first: "
+                f"cobrador caller-id add +{digits} --country {country} --reference FOLIO"
+            )
+        if digits not in out:
+            out.append(digits)
+    return out
+
+
+def _campaign_caller_ids(args: argparse.Namespace, settings: Settings) -> int:
+    from sqlalchemy.orm import Session
+
+    from cobrador.cli import UserError
+    from cobrador.runtime import open_engine
+    from compliance import audit
+    from store.models import Campaign
+
+    engine = open_engine(settings)
+    with Session(engine) as s, s.begin():
+        campaign = s.query(Campaign).filter_by(name=args.name).first()
+        if campaign is None:
+            raise UserError(f"no campaign named {args.name!r}")
+        numbers = _registered_caller_ids(s, args.number, campaign.country)
+        before = list(campaign.caller_ids or [])
+        campaign.caller_ids = numbers
+        audit.append(s, "campaign_change", {"campaign": args.name, "caller_ids": numbers,
+                                            "caller_ids_before": before},
+                     actor="cli", subject=f"campaign:{campaign.id}")  # fmt: skip
+    print(f"campaign {args.name} shows caller ID(s) {', '.join('+' + n for n in numbers)}")
     return 0
 
 
@@ -188,6 +246,7 @@ def _campaign_action(args: argparse.Namespace, settings: Settings) -> int:
     from cobrador.cli import UserError
     from cobrador.runtime import open_engine, redis_url
     from compliance import audit
+    from compliance.caller_ids import check_campaign, registered
     from store.models import Campaign
 
     engine = open_engine(settings)
@@ -203,6 +262,10 @@ def _campaign_action(args: argparse.Namespace, settings: Settings) -> int:
         info: dict[str, Any] = {"name": campaign.name, "country": campaign.country, "profile": campaign.profile,
                 "dial_mode": campaign.dial_mode, "status": campaign.status,
                 "abandon_target": str(campaign.abandon_target), "caller_ids": campaign.caller_ids}  # fmt: skip
+        # Why the campaign cannot dial for want of a registered caller ID (null: it can).
+        info["caller_id_problem"] = check_campaign(
+            campaign.caller_ids or [], registered(s, campaign.country), campaign.country
+        ).problem
     if args.campaign_command in ("start", "stop") and settings.redis_url:
         with redis_url(settings) as url:
             asyncio.run(

@@ -373,6 +373,20 @@ class RegistryImport(Base):
     imported_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class RegisteredCallerId(Base):
+    """A number the despacho may show as caller ID, registered with the regulator
+    (MX: REDECO); a campaign dials only with numbers of this set (compliance.caller_ids)."""
+
+    __tablename__ = "registered_caller_ids"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)  # E.164 digits, no '+'
+    country: Mapped[str] = mapped_column(String(2), index=True)
+    reference: Mapped[str] = mapped_column(String(100))  # the registration's folio
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class AuditEntry(Base):
     """Append-only, hash-chained evidence. Never updated, never deleted."""
 

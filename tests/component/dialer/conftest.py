@@ -28,7 +28,7 @@ from pbxsim.ami_server import AMIServer
 from pbxsim.clock import ScaledClock
 from pbxsim.pbx import PBX
 from pbxsim.scenario import Dist, Scenario
-from store.models import Account, Campaign, Phone, User
+from store.models import Account, Campaign, Phone, RegisteredCallerId, User
 
 # A Wednesday, 11:00 in Mexico City: inside every MX window, not a holiday.
 SHIFT_START = datetime(2026, 11, 25, 17, 0, tzinfo=UTC)
@@ -57,13 +57,25 @@ def scenario(seed: int = 11) -> Scenario:
     )  # fmt: skip
 
 
+CALLER_ID = "5215550001000"
+
+
+def register_caller_ids(session: Session, *numbers: str, country: str = "MX") -> None:
+    """The numbers in the registered set (CONDUSEF/REDECO): a campaign dials only with these."""
+    session.add_all(RegisteredCallerId(number=n, country=country, reference=f"TEST-{n}",
+                                       created_by="test") for n in numbers)  # fmt: skip
+
+
 def seed_campaign(engine: Engine, accounts: int, *, listed: set[int] = frozenset(),  # type: ignore[assignment]
-                  agents: int = 3) -> tuple[int, list[int], dict[int, str]]:  # fmt: skip
-    """A running MX campaign, `accounts` debtors in Mexico City with consent, agents."""
+                  agents: int = 3, registered: bool = True) -> tuple[int, list[int], dict[int, str]]:  # fmt: skip
+    """A running MX campaign, `accounts` debtors in Mexico City with consent, agents;
+    its caller ID registered unless `registered` is False."""
     numbers: dict[int, str] = {}
     with Session(engine) as s, s.begin():
+        if registered:
+            register_caller_ids(s, CALLER_ID)
         campaign = Campaign(name="mx-test", country="MX", profile="MX", dial_mode="progressive",
-                            status="running", caller_ids=["5215550001000"], config={})  # fmt: skip
+                            status="running", caller_ids=[CALLER_ID], config={})  # fmt: skip
         s.add(campaign)
         s.flush()
         users = [User(username=f"agente{i}", role="agent", password_hash="-", campaign_id=campaign.id)
@@ -140,9 +152,11 @@ async def make_floor(
     floors: list[Floor] = []
 
     async def make(accounts: int = 20, *, listed_accounts: int = 0, agents: int = 3,
-                   seed: int = 11, options: DialerOptions | None = None) -> Floor:  # fmt: skip
+                   seed: int = 11, options: DialerOptions | None = None,
+                   registered_caller_id: bool = True) -> Floor:  # fmt: skip
         clock = ShiftClock(SHIFT_START)
-        campaign_id, agent_ids, numbers = seed_campaign(engine, accounts, agents=agents)
+        campaign_id, agent_ids, numbers = seed_campaign(engine, accounts, agents=agents,
+                                                        registered=registered_caller_id)  # fmt: skip
         listed = [numbers[a] for a in list(numbers)[:listed_accounts]]
         load_reus(engine, redis_url, tmp_path, listed, datetime.fromtimestamp(clock(), UTC))
         client = aioredis.Redis.from_url(redis_url)

@@ -19,6 +19,8 @@ def env(monkeypatch: pytest.MonkeyPatch, database_url: str, tmp_path: Path) -> N
 def test_given_campaign_commands_then_created_started_and_errors_are_clear(
     env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    register = ["caller-id", "add", "+5215550001000", "--country", "MX", "--reference", "R-1"]
+    assert main(register) == 0
     assert (
         main(["campaign", "create", "mx", "--country", "MX", "--caller-id", "+5215550001000"]) == 0
     )

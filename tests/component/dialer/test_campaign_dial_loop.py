@@ -154,3 +154,28 @@ async def test_given_attempts_left_open_by_a_dead_dialer_when_reconciling_then_c
         results = [s.get(CallAttempt, i).result for i in ids]  # type: ignore[union-attr]
     # Old and gone: lost. Still up in Asterisk, or too recent to judge: untouched.
     assert results == ["lost", None, None]
+
+
+async def test_given_caller_id_not_registered_when_ticked_then_nothing_dialed_and_the_reason_shown(
+    make_floor,
+) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from conftest import CALLER_ID, register_caller_ids
+
+    from dialer.campaign_dialer import wallboard_key
+
+    floor = await make_floor(accounts=5, registered_caller_id=False)
+    for _ in range(5):
+        assert await floor.dialer.tick() == 0
+    # CONDUSEF: no hidden caller ID and only registered ones; nothing was even attempted.
+    assert attempts(floor) == [] and floor.pbx.calls_placed == 0
+    assert "no registered caller ID" in floor.dialer.health.reason
+    board = json.loads(await floor.redis.get(wallboard_key("mx-test")))
+    assert "no registered caller ID" in board["dialer"]["reason"]
+    assert "cobrador caller-id add" in board["dialer"]["reason"]
+    # Registered: dialing starts at the next reload of the campaign, with that caller ID.
+    with Session(floor.engine) as s, s.begin():
+        register_caller_ids(s, CALLER_ID)
+    await floor.run_until(lambda: len(attempts(floor)) >= 3)
+    assert {a.caller_id for a in attempts(floor)} == {CALLER_ID}

@@ -38,7 +38,7 @@ from pbxsim.ami_server import AMIServer
 from pbxsim.clock import ScaledClock
 from pbxsim.pbx import PBX
 from pbxsim.scenario import Dist, Scenario
-from store.models import Account, CallAttempt, Campaign, Phone, User
+from store.models import Account, CallAttempt, Campaign, Phone, RegisteredCallerId, User
 
 # A Wednesday, 11:00 in Mexico City: inside every MX window, not a holiday.
 SHIFT_START = datetime(2026, 11, 25, 17, 0, tzinfo=UTC)
@@ -58,6 +58,8 @@ def seed(engine: Engine) -> tuple[list[int], dict[str, int]]:
         campaign = Campaign(name=CAMPAIGN, country="MX", profile="MX", dial_mode="progressive",
                             status="running", caller_ids=["5215550001000"], config={})  # fmt: skip
         s.add(campaign)
+        s.add(RegisteredCallerId(number="5215550001000", country="MX", reference="TEST",
+                                 created_by="test"))  # fmt: skip
         s.flush()
         users = [User(username=f"multi{i}", role="agent", password_hash="-", campaign_id=campaign.id)
                  for i in range(AGENTS)]  # fmt: skip

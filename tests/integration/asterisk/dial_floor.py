@@ -26,7 +26,7 @@ from dialer.agent_state import AgentState, AgentStates
 from dialer.ami import AMIClient
 from dialer.campaign_dialer import CampaignDialer, DialerOptions
 from dialer.fastagi import FastAGIServer
-from store.models import Account, CallAttempt, Campaign, Phone, User
+from store.models import Account, CallAttempt, Campaign, Phone, RegisteredCallerId, User
 
 # A Wednesday, 11:00 in Mexico City: inside every MX calling window.
 SHIFT_START = datetime(2026, 11, 25, 17, 0, tzinfo=UTC)
@@ -50,6 +50,10 @@ def seed_campaign(
                             dial_mode="progressive", status="running",
                             caller_ids=["5215550001000"], config={})  # fmt: skip
         s.add(campaign)
+        registered = select(RegisteredCallerId).where(RegisteredCallerId.number == "5215550001000")
+        if s.scalar(registered) is None:  # the registered set (CONDUSEF/REDECO)
+            s.add(RegisteredCallerId(number="5215550001000", country="MX", reference="TEST",
+                                     created_by="test"))  # fmt: skip
         s.flush()
         users = [User(username=f"{name}-gestor{i}", role="agent", password_hash="-",
                       campaign_id=campaign.id) for i in range(agents)]  # fmt: skip

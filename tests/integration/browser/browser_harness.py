@@ -244,7 +244,7 @@ class PbxsimFloor:
         from pbxsim.clock import ScaledClock
         from pbxsim.pbx import PBX
         from pbxsim.scenario import Dist, Scenario
-        from store.models import Campaign
+        from store.models import Campaign, RegisteredCallerId
 
         offset = self.SHIFT.timestamp() - time.time()
 
@@ -262,6 +262,8 @@ class PbxsimFloor:
             assert campaign is not None
             campaign.status = "running"
             campaign.caller_ids = ["5215550001000"]
+            s.add(RegisteredCallerId(number="5215550001000", country="MX", reference="TEST",
+                                     created_by="test"))  # fmt: skip
         redis = aioredis.Redis.from_url(self.redis_url)
         agi = FastAGIServer(routes={}, request_timeout=10.0)
         await agi.start("127.0.0.1", 0)

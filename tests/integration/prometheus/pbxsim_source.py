@@ -40,7 +40,7 @@ from pbxsim.pbx import PBX
 from pbxsim.scenario import Dist, Scenario
 from store.db import make_engine
 from store.migrate import upgrade
-from store.models import Account, Campaign, Phone, User
+from store.models import Account, Campaign, Phone, RegisteredCallerId, User
 
 # A Wednesday, 11:00 in Mexico City: inside every MX calling window.
 SHIFT_START = datetime(2026, 11, 25, 17, 0, tzinfo=UTC)
@@ -72,6 +72,8 @@ def _seed(engine: object) -> tuple[int, list[int]]:
         campaign = Campaign(name=CAMPAIGN, country="MX", profile="MX", dial_mode="progressive",
                             status="running", caller_ids=["5215550001000"], config={})  # fmt: skip
         s.add(campaign)
+        s.add(RegisteredCallerId(number="5215550001000", country="MX", reference="TEST",
+                                 created_by="test"))  # fmt: skip
         s.flush()
         users = [
             User(username=f"agente{i}", role="agent", password_hash="-", campaign_id=campaign.id)
