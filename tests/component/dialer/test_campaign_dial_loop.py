@@ -161,9 +161,8 @@ async def test_given_caller_id_not_registered_when_ticked_then_nothing_dialed_an
 ) -> None:  # type: ignore[no-untyped-def]
     import json
 
-    from conftest import CALLER_ID, register_caller_ids
-
     from dialer.campaign_dialer import wallboard_key
+    from store.models import RegisteredCallerId
 
     floor = await make_floor(accounts=5, registered_caller_id=False)
     for _ in range(5):
@@ -176,6 +175,7 @@ async def test_given_caller_id_not_registered_when_ticked_then_nothing_dialed_an
     assert "cobrador caller-id add" in board["dialer"]["reason"]
     # Registered: dialing starts at the next reload of the campaign, with that caller ID.
     with Session(floor.engine) as s, s.begin():
-        register_caller_ids(s, CALLER_ID)
+        s.add(RegisteredCallerId(number="5215550001000", country="MX", reference="R-1",
+                                 created_by="test"))  # fmt: skip
     await floor.run_until(lambda: len(attempts(floor)) >= 3)
-    assert {a.caller_id for a in attempts(floor)} == {CALLER_ID}
+    assert {a.caller_id for a in attempts(floor)} == {"5215550001000"}
