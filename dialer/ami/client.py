@@ -19,7 +19,13 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from dialer.ami.codec import DEFAULT_MAX_MESSAGE_SIZE, AMIParser, Message, encode_action
+from dialer.ami.codec import (
+    DEFAULT_MAX_HEADERS,
+    DEFAULT_MAX_MESSAGE_SIZE,
+    AMIParser,
+    Message,
+    encode_action,
+)
 from dialer.ami.errors import (
     AMIActionError,
     AMIActionTimeout,
@@ -27,7 +33,7 @@ from dialer.ami.errors import (
     AMIConnectionError,
     AMIDisconnected,
     AMIError,
-    AMIMessageTooLarge,
+    AMIProtocolError,
 )
 from dialer.ami.eventlist import EventListCollector
 from metrics.definitions import AMI_RECONNECTS, AMI_UP
@@ -121,6 +127,7 @@ class AMIClient:
         reconnect_backoff: tuple[float, float] = (0.5, 10.0),
         on_reconnect: ReconnectCallback | None = None,
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+        max_headers: int = DEFAULT_MAX_HEADERS,
         event_buffer: int = 100_000,
         event_filter: Sequence[str] = (),
     ) -> None:
@@ -134,6 +141,7 @@ class AMIClient:
         self.reconnect_backoff = reconnect_backoff
         self.on_reconnect = on_reconnect
         self.max_message_size = max_message_size
+        self.max_headers = max_headers
         self.event_buffer = event_buffer
         # Event names Asterisk should send this session (AMI `Filter`, Asterisk 22's
         # name() match); empty: every event. Filters die with the session, so they
@@ -257,9 +265,15 @@ class AMIClient:
                     break
                 try:
                     messages = link.parser.feed(data)
-                except AMIMessageTooLarge as exc:
-                    log.warning("%s", exc)
-                    messages = exc.messages
+                except AMIProtocolError as exc:
+                    # A message was dropped, and it may have been the Hangup or the
+                    # response of a live call: deliver what arrived intact, then
+                    # drop the link so the reconnect fails what is in flight (never
+                    # re-sent) and reconciles from CoreShowChannels.
+                    for message in getattr(exc, "messages", []):
+                        self._dispatch(message)
+                    reason = f"protocol error: {exc}"
+                    break
                 if link.parser.banner and self.banner != link.parser.banner:
                     self.banner = link.parser.banner
                 for message in messages:
@@ -300,7 +314,7 @@ class AMIClient:
             raise AMIConnectionError(
                 f"cannot connect to AMI at {self.host}:{self.port}: {exc or 'timeout'}"
             ) from exc
-        link = _Link(reader, writer, AMIParser(self.max_message_size))
+        link = _Link(reader, writer, AMIParser(self.max_message_size, self.max_headers))
         self._link = link
         self._logged_in = False
         link.tasks.append(asyncio.create_task(self._read_loop(link), name="ami-reader"))

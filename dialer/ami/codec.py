@@ -4,6 +4,11 @@ No sockets here, so the client, pbxsim's server side and the tests share one
 parser. Wire format: `Key: Value` lines ended by CRLF, a blank line ends a
 message; the connection starts with a banner line `Asterisk Call Manager/x.y`;
 the old `Response: Follows` form of Command ends with `--END COMMAND--`.
+
+The parser holds at most `max_message_size` bytes between feeds, refuses a
+message of more bytes or more than `max_headers` lines, searches each byte
+it is fed once however the stream is chunked (byte by byte included), and
+raises nothing but AMIMessageTooLarge.
 """
 
 from __future__ import annotations
@@ -15,15 +20,29 @@ from dialer.ami.errors import AMIMessageTooLarge
 
 BANNER_PREFIX = b"Asterisk Call Manager/"
 DEFAULT_MAX_MESSAGE_SIZE = 1024 * 1024
+# Asterisk's events carry tens of headers; a Command's output is one `Output:`
+# header (or one body line) per line of CLI output.
+DEFAULT_MAX_HEADERS = 8192
 _END_COMMAND = b"--END COMMAND--"
+_FOLLOWS = b"response: follows"
+_LONGEST_BANNER = 128
 # Header names are tokens without spaces or colons; Asterisk uses some odd ones,
 # e.g. `ChanVariable(Local/123@ctx-00000004;1)` in OriginateResponse.
 _KEY = re.compile(r"^[\x21-\x39\x3b-\x7e]+$")  # printable ASCII, no space or colon
 _START_KEYS = ("event", "response", "action")
 _BANNER = re.compile(r"Asterisk Call Manager/[0-9A-Za-z.\-]+")
-_START_INSIDE = re.compile(r"(?:Event|Response|Action): ")
+_START_INSIDE = re.compile(rb"(?:Event|Response|Action): ")
+_LINE_ENDS = re.compile(rb"[\r\n]*")
 # Headers of a `Response: Follows` block; whatever follows them is command output.
 _FOLLOWS_HEADERS = {"response", "privilege", "actionid", "message"}
+# Most lines of an AMI stream repeat (`Privilege: call,all`, `ChannelState: 6`,
+# `Context: ...`), so short lines are parsed once and remembered; the memo is
+# emptied when full, so it never holds more than _CACHED_LINES short lines.
+_HEADERS: dict[bytes, Header] = {}
+_CACHED_LINES = 4096
+_CACHED_LINE = 160
+# First headers that start an ordinary message, as Asterisk spells them.
+_PLAIN_STARTS = frozenset({"Event", "Action", "Response"})
 
 Header = tuple[str, str]
 HeaderValue = str | int | float | bool
@@ -38,6 +57,14 @@ class Message:
     def __init__(self, headers: Iterable[Header], body: Sequence[str] | None = None) -> None:
         self.headers: list[Header] = list(headers)
         self._body = list(body) if body is not None else None
+
+    @classmethod
+    def _of(cls, headers: list[Header]) -> Message:
+        """A message that takes `headers` as they are (the parser's list, not copied)."""
+        message = cls.__new__(cls)
+        message.headers = headers
+        message._body = None
+        return message
 
     def get(self, key: str, default: str | None = None) -> str | None:
         wanted = key.lower()
@@ -153,23 +180,75 @@ def encode_action(action: ActionFields) -> bytes:
     return encode_message(action)
 
 
+def _split_lines(block: bytes, breaks: int) -> list[bytes]:
+    """The block's lines without their line ends (`breaks`: its count of LF)."""
+    # (find, not `in`: bytes' `in` tries the operand as an int first, slowly.)
+    if block.find(b"\r") < 0:
+        return block.split(b"\n")
+    lines = block.split(b"\r\n")
+    if len(lines) - 1 == breaks and block.find(b"\r\r\n") < 0 and block[-1:] != b"\r":
+        return lines  # CRLF throughout, as Asterisk sends
+    return [line.rstrip(b"\r") for line in block.split(b"\n")]
+
+
 def _decode(line: bytes) -> str:
     return line.decode("utf-8", errors="replace")
 
 
-def _split_lines(block: bytes) -> list[str]:
-    return [_decode(line.rstrip(b"\r")) for line in block.split(b"\n")]
-
-
-def _parse_header(line: str) -> Header | None:
-    key, sep, value = line.partition(":")
+def _parse_header(line: bytes) -> Header | None:
+    """`Key: value` -> (key, value); None for a line that is not a header."""
+    header = _HEADERS.get(line)
+    if header is not None:
+        return header
+    key, sep, value = _decode(line).partition(":")
     if not sep or not _KEY.match(key):
         return None
-    return key, value[1:] if value.startswith(" ") else value
+    header = key, value[1:] if value[:1] == " " else value
+    if len(line) <= _CACHED_LINE:
+        if len(_HEADERS) >= _CACHED_LINES:
+            _HEADERS.clear()
+        _HEADERS[line] = header
+    return header
 
 
 def _is_start(header: Header | None) -> bool:
     return header is not None and header[0].lower() in _START_KEYS
+
+
+# Where the parser is in the stream: between messages (a message may start
+# with a banner, stray line ends or `Response: Follows`), inside a message
+# that a blank line ends, inside a Follows block that `--END COMMAND--` then a
+# blank line ends, or dropping an oversize message up to its blank line.
+_START, _PLAIN, _FOLLOWS_BLOCK, _SKIP = range(4)
+
+
+class _Ends:
+    """Blank-line terminators (CRLFCRLF or LFLF) of one buffer, each pattern searched once.
+
+    Queries come with a start that never goes back, so a hit past the start,
+    or a miss, stays true: a buffer holding many messages is not searched to
+    its end once per message.
+    """
+
+    __slots__ = ("_buf", "_crlf", "_lf")
+
+    def __init__(self, buf: bytearray) -> None:
+        self._buf = buf
+        self._crlf = -2  # -2: not searched yet; -1: none from the last start on
+        self._lf = -2
+
+    def first(self, start: int) -> tuple[int, int]:
+        crlf = self._crlf
+        if crlf == -2 or 0 <= crlf < start:
+            crlf = self._crlf = self._buf.find(b"\r\n\r\n", start)
+        lf = self._lf
+        if lf == -2 or 0 <= lf < start:
+            lf = self._lf = self._buf.find(b"\n\n", start)
+        if crlf >= 0 and (lf < 0 or crlf <= lf):
+            return crlf, 4
+        if lf >= 0:
+            return lf, 2
+        return -1, 0
 
 
 class AMIParser:
@@ -177,126 +256,149 @@ class AMIParser:
 
     Tolerates any chunking, several messages per chunk, a banner line, bytes
     that are not AMI (dropped up to the next message start: `noise_bytes`
-    counts them), and refuses messages over `max_message_size`
-    (AMIMessageTooLarge, then it skips to the next blank line and goes on).
+    counts them), and refuses a message over `max_message_size` bytes or
+    `max_headers` lines (AMIMessageTooLarge, raised once the chunk is parsed,
+    with the intact messages in `exc.messages`; the parser skips to the end of
+    the refused message and goes on). Between feeds it holds at most
+    `max_message_size` bytes (`retained_bytes`).
     """
 
-    def __init__(self, max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE) -> None:
+    def __init__(
+        self,
+        max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+        max_headers: int = DEFAULT_MAX_HEADERS,
+    ) -> None:
         self.max_message_size = max_message_size
+        self.max_headers = max_headers
         self.banner: str | None = None
         self.noise_bytes = 0
         self._buffer = bytearray()
-        self._skipping = False  # inside an oversize message: drop up to its end
+        self._state = _START
+        self._scan = 0  # no end of the current message before this offset
+        self._marker = -1  # Follows: offset of --END COMMAND-- once seen
+
+    @property
+    def retained_bytes(self) -> int:
+        """Bytes held between feeds: the part of a message not yet complete."""
+        return len(self._buffer)
 
     def feed(self, data: bytes) -> list[Message]:
-        self._buffer += data
+        buf = self._buffer
+        buf += data
+        size = len(buf)
+        ends = _Ends(buf)
         messages: list[Message] = []
-        oversize = False
-        while True:
-            if self._skipping and not self._skip_oversize():
-                break
-            if not self._buffer:
-                break
-            block = self._next_block()
-            if block is None:
-                if len(self._buffer) > self.max_message_size:
-                    self._buffer = self._buffer[-3:]
-                    self._skipping = True
-                    oversize = True
+        refused: str | None = None
+        state, scan, marker = self._state, self._scan, self._marker
+        pos = 0
+        while pos < size:
+            if state == _START:
+                first = buf[pos]
+                if first == 69:  # "E": an event, the common case
+                    state, scan, marker = _PLAIN, pos, -1
+                elif first in b"\r\n":
+                    # Stray line ends between messages (some peers send an extra CRLF).
+                    match = _LINE_ENDS.match(buf, pos)
+                    pos = match.end() if match else pos + 1
                     continue
+                else:
+                    decided = self._start(buf, pos, size)
+                    if decided is None:
+                        break  # too few bytes to tell what starts here
+                    state, consumed = decided
+                    if consumed:
+                        pos = consumed
+                        continue
+                    scan, marker = pos, -1
+            if state == _FOLLOWS_BLOCK and marker < 0:
+                marker = buf.find(_END_COMMAND, scan)
+                if marker < 0:
+                    scan = max(pos, size - len(_END_COMMAND) + 1)
+                    break
+                scan = marker
+            end, width = ends.first(scan)
+            if end < 0:
+                scan = max(scan, size - 3)
                 break
-            if not isinstance(block, bytes):
-                continue  # banner or stray line ends consumed
-            if len(block) > self.max_message_size:
-                oversize = True
-                continue
-            message = self._parse_block(block)
-            if message is not None:
-                messages.append(message)
-        if oversize:
+            if state != _SKIP:
+                block = bytes(buf[pos:end])
+                if len(block) > self.max_message_size:
+                    refused = refused or f"larger than {self.max_message_size} bytes"
+                elif (breaks := block.count(b"\n")) >= self.max_headers:
+                    refused = refused or f"with more than {self.max_headers} lines"
+                else:
+                    message = self._parse_block(block, breaks)
+                    if message is not None:
+                        messages.append(message)
+            pos = end + width
+            state = _START
+        if pos:
+            del buf[:pos]
+            scan = max(0, scan - pos)
+            marker = marker - pos if marker >= 0 else -1
+        if state in (_PLAIN, _FOLLOWS_BLOCK) and len(buf) > self.max_message_size:
+            refused = refused or f"larger than {self.max_message_size} bytes"
+            state, marker = _SKIP, -1
+        if state == _SKIP and len(buf) > 3:
+            del buf[:-3]  # enough to see a terminator cut between two feeds
+            scan = 0
+        self._state, self._scan, self._marker = state, scan, marker
+        if refused is not None:
             # Raised after the whole chunk is parsed, so the intact messages around
-            # the oversize one still reach the caller (in the exception).
-            raise AMIMessageTooLarge(self.max_message_size, messages)
+            # the refused one still reach the caller (in the exception).
+            raise AMIMessageTooLarge(self.max_message_size, messages, refused)
         return messages
 
-    def _skip_oversize(self) -> bool:
-        """Drop bytes up to the end of the oversize message; True once past it."""
-        for terminator in (b"\r\n\r\n", b"\n\n"):
-            end = self._buffer.find(terminator)
-            if end >= 0:
-                del self._buffer[: end + len(terminator)]
-                self._skipping = False
-                return True
-        self._buffer = self._buffer[-3:]
-        return False
-
-    def _next_block(self) -> bytes | object | None:
-        buf = self._buffer
-        if buf.startswith(BANNER_PREFIX) or BANNER_PREFIX.startswith(bytes(buf[:22])):
-            if not buf.startswith(BANNER_PREFIX):
+    def _start(self, buf: bytearray, pos: int, size: int) -> tuple[int, int] | None:
+        """What begins at `pos`: (state, 0), or (_START, end) past a banner; None: wait."""
+        head = bytes(buf[pos : pos + len(BANNER_PREFIX)])
+        if BANNER_PREFIX.startswith(head):
+            if len(head) < len(BANNER_PREFIX):
                 return None  # maybe the start of a banner: wait for more bytes
-            end = buf.find(b"\n")
+            end = buf.find(b"\n", pos, pos + _LONGEST_BANNER)
             if end < 0:
-                return None
-            line = _decode(bytes(buf[:end]).rstrip(b"\r"))
+                return None if size - pos < _LONGEST_BANNER else (_PLAIN, 0)
+            line = bytes(buf[pos:end]).rstrip(b"\r").decode("utf-8", errors="replace")
             if _BANNER.fullmatch(line):
                 self.banner = line
-                del buf[: end + 1]
-                return _CONSUMED
-            # Looked like a banner but is not one: an ordinary (or noisy) block.
-        if buf[:1] in (b"\r", b"\n"):
-            # Stray line ends between messages (some peers send an extra CRLF).
-            stripped = buf.lstrip(b"\r\n")
-            if not stripped and buf.endswith(b"\r"):
-                return None
-            del buf[: len(buf) - len(stripped)]
-            return _CONSUMED
-        if buf[:17].lower().startswith(b"response: follows") or (
-            len(buf) < 17 and b"response: follows".startswith(bytes(buf).lower())
-        ):
-            return self._follows_block()
-        end, size = _find_blank_line(buf)
-        if end < 0:
-            return None
-        block = bytes(buf[:end])
-        del buf[: end + size]
-        return block
+                return _START, end + 1
+            return _PLAIN, 0  # looked like a banner but is not one: an ordinary block
+        head = bytes(buf[pos : pos + len(_FOLLOWS)]).lower()
+        if _FOLLOWS.startswith(head):
+            return None if len(head) < len(_FOLLOWS) else (_FOLLOWS_BLOCK, 0)
+        return _PLAIN, 0
 
-    def _follows_block(self) -> bytes | None:
-        buf = self._buffer
-        marker = buf.find(_END_COMMAND)
-        if marker < 0:
-            return None
-        end, size = _find_blank_line(buf, marker)
-        if end < 0:
-            return None
-        block = bytes(buf[:end])
-        del buf[: end + size]
-        return block
-
-    def _parse_block(self, block: bytes) -> Message | None:
-        lines = _split_lines(block)
-        lines[0] = self._resync(lines[0])
-        starts = [i for i, line in enumerate(lines) if _is_start(_parse_header(line))]
-        if not starts:
-            self.noise_bytes += len(block)
-            return None
-        first = _parse_header(lines[starts[0]])
-        if first is not None and first[0].lower() == "response" and first[1].lower() == "follows":
-            return _parse_follows(lines[starts[0] :])
-        headers = []
-        for line in lines:
+    def _parse_block(self, block: bytes, breaks: int) -> Message | None:
+        lines = _split_lines(block, breaks)
+        # Fast path: every line a remembered header and an ordinary first line.
+        known = list(map(_HEADERS.get, lines))
+        if all(known):
+            key, value = known[0]  # type: ignore[misc]
+            if key in _PLAIN_STARTS and (key != "Response" or value.lower() != "follows"):
+                return Message._of(known)  # type: ignore[arg-type]
+        if not _is_start(_parse_header(lines[0])):
+            lines[0] = self._resync(lines[0])
+        headers: list[Header] = []
+        noise = 0
+        started = False
+        for index, line in enumerate(lines):
             header = _parse_header(line)
             if header is None:
-                self.noise_bytes += len(line) + 1
+                noise += len(line) + 1
                 continue
+            if not started and header[0].lower() in _START_KEYS:
+                started = True
+                if header[0].lower() == "response" and header[1].lower() == "follows":
+                    return _parse_follows(lines[index:])
             headers.append(header)
-        return Message(headers)
+        if not started:
+            self.noise_bytes += len(block)
+            return None
+        self.noise_bytes += noise
+        return Message._of(headers)
 
-    def _resync(self, line: str) -> str:
+    def _resync(self, line: bytes) -> bytes:
         """Cut bytes glued in front of a message's first line (`\x00\x17Event: X`)."""
-        if _is_start(_parse_header(line)):
-            return line
         found = _START_INSIDE.search(line)
         if found is None or found.start() == 0:
             return line
@@ -304,21 +406,7 @@ class AMIParser:
         return line[found.start() :]
 
 
-_CONSUMED = object()
-
-
-def _find_blank_line(buf: bytearray, start: int = 0) -> tuple[int, int]:
-    """Index and length of the first blank-line terminator (CRLFCRLF or LFLF)."""
-    crlf = buf.find(b"\r\n\r\n", start)
-    lf = buf.find(b"\n\n", start)
-    if crlf >= 0 and (lf < 0 or crlf <= lf):
-        return crlf, 4
-    if lf >= 0:
-        return lf, 2
-    return -1, 0
-
-
-def _parse_follows(lines: list[str]) -> Message:
+def _parse_follows(lines: list[bytes]) -> Message:
     headers: list[Header] = []
     body: list[str] = []
     in_headers = True
@@ -328,7 +416,7 @@ def _parse_follows(lines: list[str]) -> Message:
             headers.append(header)
             continue
         in_headers = False
-        if line.startswith(_END_COMMAND.decode()):
+        if line.startswith(_END_COMMAND):
             break
-        body.append(line)
+        body.append(_decode(line))
     return Message(headers, body)

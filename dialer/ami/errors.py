@@ -12,16 +12,17 @@ class AMIProtocolError(AMIError):
 
 
 class AMIMessageTooLarge(AMIProtocolError):
-    """A message grew past the parser's limit; it was dropped and the parser resynchronised.
+    """A message went past the parser's limits; it was dropped and the parser resynchronised.
 
-    `messages` holds the complete messages parsed from the same chunk before the
-    oversize one, so nothing that arrived intact is lost.
+    `messages` holds the complete messages parsed from the same chunk around
+    the refused one, so nothing that arrived intact is lost.
     """
 
-    def __init__(self, limit: int, messages: list | None = None) -> None:
+    def __init__(self, limit: int, messages: list | None = None, what: str | None = None) -> None:
+        what = what or f"larger than {limit} bytes"
         super().__init__(
-            f"AMI message larger than {limit} bytes dropped; "
-            "raise max_message_size if the peer really sends messages this big"
+            f"AMI message {what} dropped; raise max_message_size or max_headers "
+            "if the peer really sends messages this big"
         )
         self.limit = limit
         self.messages = messages or []

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from dialer.ami import AMIClient, AMIParser, Message, encode_message
+from dialer.ami import AMIClient, AMIDisconnected, AMIParser, Message, encode_message
 from pbxsim.testing import WAIT
 
 Script = Callable[[Message, asyncio.StreamWriter], None]
@@ -79,23 +79,52 @@ async def test_given_events_inside_a_list_when_collected_then_list_and_stream_ea
     await client.close()
 
 
-async def test_given_an_oversize_message_when_received_then_dropped_and_the_link_kept(
-    peer: tuple[list[Script], int],
+async def test_given_an_oversize_message_when_received_then_dropped_the_link_closed_and_reconnected(
+    peer: tuple[list[Script], int], caplog: pytest.LogCaptureFixture
 ) -> None:
     scripts, port = peer
 
-    def huge_then_pong(action: Message, writer: asyncio.StreamWriter) -> None:
-        writer.write(b"Event: Huge\r\nData: " + b"x" * 5000 + b"\r\n\r\n")
-        writer.write(encode_message([("Response", "Success"), ("ActionID", action["ActionID"])]))
+    def huge_on_ping(action: Message, writer: asyncio.StreamWriter) -> None:
+        aid = action["ActionID"]
+        if action.name == "Ping":
+            # The response may be this oversize message, or follow it: either way
+            # something was lost, so the link goes and the calls are reconciled.
+            writer.write(b"Event: Huge\r\nData: " + b"x" * 5000 + b"\r\n\r\n")
+        elif action.name == "CoreShowChannels":
+            writer.write(
+                encode_message([("Response", "Success"), ("ActionID", aid), ("EventList", "start")])
+                + encode_message(
+                    [
+                        ("Event", "CoreShowChannelsComplete"),
+                        ("ActionID", aid),
+                        ("EventList", "Complete"),
+                    ]
+                )
+            )
 
-    scripts.append(huge_then_pong)
-    client = await connect(port, max_message_size=1000)
+    scripts.append(huge_on_ping)
+    reconciled: list[list[Message]] = []
+    client = await connect(
+        port,
+        max_message_size=1000,
+        action_timeout=3.0,
+        reconnect_backoff=(0.01, 0.05),
+        on_reconnect=reconciled.append,
+    )
     events = client.events()
-    reply = await client.send_action({"Action": "Ping"})
-    assert reply.name == "Success"
-    assert client.connected
+    with pytest.raises(AMIDisconnected, match="NOT re-sent"):
+        await client.send_action({"Action": "Ping"})
+    for _ in range(int(WAIT / 0.01)):
+        if reconciled:
+            break
+        await asyncio.sleep(0.01)
+    assert reconciled == [[]] and client.reconnects == 1 and client.connected
     events.close()
     assert [e async for e in events] == []  # the huge event never reached the stream
+    assert any(
+        "protocol error" in r.getMessage() and "larger than 1000 bytes" in r.getMessage()
+        for r in caplog.records
+    )
     await client.close()
 
 
