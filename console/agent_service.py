@@ -20,11 +20,13 @@ from console.call_script import ScriptFacts
 from console.callback_window import CallbackChecker, CallbackTarget
 from console.debtor_time import debtor_zones, mask_phone
 from console.dispositions import (
+    DEFAULT_PAID_CLAIM_HOLD_DAYS,
     OUTCOMES,
     PARTY_LABELS,
     Effect,
     FormErrors,
     PromiseLimits,
+    dial_hold,
     parse_disposition,
 )
 from console.i18n import N_, gettext_
@@ -427,6 +429,8 @@ class DispositionResult:
     effect: Effect
     outcome: str
     commands: list[dict[str, Any]] = field(default_factory=list)
+    # Held or stopped: out of the campaign's hopper now (agent_views), loop or not.
+    drop_from_hopper: bool = False
 
 
 def save_disposition(
@@ -543,6 +547,16 @@ def save_disposition(
                 )
             )
             payload["callback"] = {"due_at": callback_due, "personal": data.callback_personal}
+        hold = dial_hold(
+            data,
+            callback_due,
+            now,
+            int(config.get("paid_claim_hold_days", DEFAULT_PAID_CLAIM_HOLD_DAYS)),
+        )
+        if hold is not None and (account.next_attempt_at is None or account.next_attempt_at < hold):
+            account.next_attempt_at = hold
+        if hold is not None:
+            payload["hold_until"] = hold
         if data.outcome.effect is Effect.stop_number and attempt.phone_id:
             session.execute(
                 update(Phone)
@@ -562,8 +576,10 @@ def save_disposition(
                 actor=agent.actor,
                 subject=f"account:{account.id}",
             )
-        # The dialer's command names (dialer/campaign_dialer.py handle_command):
-        # both take the account out of the hopper and hang up its ringing calls.
+        # Everything above changes what may be dialed and is written in this
+        # transaction. The dialer is told only what needs its live state (its
+        # command names, dialer/campaign_dialer.py handle_command): take the
+        # account out of the hopper and hang up its ringing calls.
         if account.status == AccountStatus.cease_contact.value:
             commands.append(
                 {"type": "do_not_contact", "account_id": account.id, "reason": "cease_contact"}
@@ -576,18 +592,6 @@ def save_disposition(
         audit_append(
             session, "disposition", payload, actor=agent.actor, subject=f"account:{account.id}"
         )
-        commands.insert(
-            0,
-            {
-                "type": "disposition",
-                "attempt_id": attempt.id,
-                "account_id": account.id,
-                "agent_id": agent.id,
-                "outcome": data.outcome.code,
-                "effect": data.outcome.effect.value,
-                "right_party_contact": data.right_party_contact,
-            },
-        )
         return DispositionResult(
             disposition.id,
             account.id,
@@ -595,6 +599,10 @@ def save_disposition(
             data.outcome.effect,
             data.outcome.code,
             commands,
+            # A call still live leaves the hopper when it ends (the dialer releases it);
+            # its lease is not taken from under it.
+            drop_from_hopper=attempt.result is not None
+            and (hold is not None or account.status != AccountStatus.active.value),
         )
 
 

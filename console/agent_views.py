@@ -29,6 +29,7 @@ from console.security import same_origin
 from console.users import CurrentUser
 from console.webutil import in_db, json_error, requires, user_of
 from dialer.agent_state import AgentState, AgentStateError
+from dialer.hopper import Hopper
 from store.db import transaction
 from store.models import CallAttempt, Campaign, Role
 
@@ -370,6 +371,10 @@ async def dispose(request: web.Request) -> web.StreamResponse:
             400, gettext_("Revise los campos marcados; no se guardó nada."), errors=errors
         )
     redis = request.app[REDIS]
+    if result.drop_from_hopper and result.campaign:
+        # The hold is in SQL already; a queued entry leaves the hopper now, whether
+        # or not a dial loop of the campaign runs (a refill then respects the hold).
+        await Hopper(redis, result.campaign).remove(result.account_id)
     for command in result.commands:
         await redis.publish(COMMANDS_CHANNEL, json.dumps({**command, "campaign": result.campaign}))
     states = request.app[STATES]

@@ -5,7 +5,7 @@ dialer does next for each outcome. Pure: no I/O, the clock comes as an argument.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
@@ -33,6 +33,11 @@ class Effect(StrEnum):
     stop_account = "stop_account"  # no more dialing of the account
     hold_until_promise = "hold_until_promise"  # not dialed until the promise date
     callback = "callback"  # dialed again at the agreed time
+
+
+# "Pagó" with no status of its own: the account rests while the payments import
+# confirms it (paid: never dialed again); campaign config `paid_claim_hold_days`.
+DEFAULT_PAID_CLAIM_HOLD_DAYS = 7
 
 
 @dataclass(frozen=True)
@@ -138,6 +143,32 @@ class DispositionInput:
     @property
     def right_party_contact(self) -> bool:
         return self.outcome.right_party_contact and self.party in _DEBTOR
+
+
+def dial_hold(
+    data: DispositionInput,
+    callback_due: datetime | None,
+    now: datetime,
+    paid_claim_hold_days: int = DEFAULT_PAID_CLAIM_HOLD_DAYS,
+) -> datetime | None:
+    """Until when the account may not be dialed after this disposition (None: no hold).
+
+    Written as the account's `next_attempt_at` in the disposition's own transaction,
+    so it holds whether or not a dial loop of the campaign is running. A status
+    change (dispute, cease contact) or a stopped number needs no hold: the
+    compliance engine blocks them at every check.
+    """
+    effect = data.outcome.effect
+    if effect is Effect.hold_until_promise and data.promise_date is not None:
+        # Not before the day after the promise date; then a broken promise
+        # brings the account back with a high priority.
+        return datetime.combine(data.promise_date + timedelta(days=1), datetime.min.time(), UTC)
+    if effect is Effect.callback and callback_due is not None:
+        # The callback itself brings the account back when due (refill).
+        return callback_due
+    if effect is Effect.stop_account and data.outcome.account_status is None:
+        return now + timedelta(days=max(1, paid_claim_hold_days))
+    return None
 
 
 @dataclass(frozen=True)

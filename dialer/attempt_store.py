@@ -4,7 +4,7 @@ none can be lost) and completed when the call ends, with recycling applied."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Set
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, select, update
@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from compliance import audit, caller_ids
 from store.db import transaction
-from store.models import Account, CallAttempt, Callback, Campaign, Promise, RegistryImport
+from store.models import Account, CallAttempt, Callback, Campaign, RegistryImport
 
 
 def utc(epoch: float | None) -> datetime | None:
@@ -39,20 +39,6 @@ def latest_registry_imports(sql: Engine, names: list[str]) -> dict[str, Registry
         ):  # fmt: skip
             out.setdefault(row.name, row)
     return out
-
-
-def hold_until_promise(sql: Engine, account_id: int) -> None:
-    """A promise to pay: no call until the day after its date (then a broken
-    promise brings the account back with a high priority)."""
-    with transaction(sql) as s:
-        due = s.scalar(select(Promise.due_date).where(Promise.account_id == account_id, Promise.status == "open")
-                       .order_by(Promise.due_date.desc()).limit(1))  # fmt: skip
-        account = s.get(Account, account_id)
-        if due is None or account is None:
-            return
-        when = datetime.combine(due + timedelta(days=1), datetime.min.time(), UTC)
-        if account.next_attempt_at is None or account.next_attempt_at < when:
-            account.next_attempt_at = when
 
 
 NOT_PLACED_REASON = "dialer stopped before the final check; never dialed"

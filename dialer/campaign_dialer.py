@@ -862,8 +862,6 @@ class CampaignDialer:
             to = command.get("to_agent_id")
             await self.transfer(int(command["attempt_id"]), int(command["agent_id"]),
                                 int(to) if to is not None else None)  # fmt: skip
-        elif kind == "disposition" and command.get("effect") == "hold_until_promise":
-            await asyncio.to_thread(store.hold_until_promise, self.sql, int(command["account_id"]))
         elif kind == "preview_request" and campaign == self.name:
             await self.preview_request(int(command["agent_id"]))
         elif kind == "preview_dial" and campaign == self.name:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -16,6 +16,7 @@ from sqlalchemy import Engine, func, select
 from console import agent_service
 from console.pophub import POPS_CHANNEL
 from dialer.agent_state import AgentState, AgentStates
+from dialer.hopper import Hopper, HopperEntry
 from store.db import transaction
 from store.models import (
     Account,
@@ -232,7 +233,7 @@ async def test_given_bad_two_level_choice_when_disposing_then_400_and_nothing_sa
     assert counts(engine) == (0, 0, 0)
 
 
-async def test_given_valid_promise_when_disposing_then_saved_with_audit_and_command(
+async def test_given_valid_promise_when_disposing_then_saved_held_and_out_of_the_hopper(
     client: TestClient, seed: Seed, engine: Engine, aredis: aioredis.Redis, commands: list[dict]
 ) -> None:
     token = await login(client, "ana")
@@ -250,6 +251,9 @@ async def test_given_valid_promise_when_disposing_then_saved_with_audit_and_comm
     assert "Verifique la identidad" in (await unverified.json())["errors"]["party"]
     assert counts(engine) == (0, 0, 0)
     assert (await verify(client, token, attempt)).status == 200
+    # Queued again meanwhile (an inbound call's account, say): the promise takes it out.
+    hopper = Hopper(aredis, "mx-demo")
+    await hopper.add([HopperEntry(seed.account_id, 1, NOW.timestamp(), {})], NOW.timestamp())
     resp = await dispose(
         client,
         token,
@@ -271,7 +275,13 @@ async def test_given_valid_promise_when_disposing_then_saved_with_audit_and_comm
         kinds = set(session.scalars(select(AuditEntry.kind)))
         assert "disposition" in kinds
     assert (await states.get(agent_id)).state is AgentState.wrap_up
-    await until(lambda: any(c.get("type") == "disposition" for c in commands))
+    # The hold is written with the disposition, in its transaction: no dial loop needed.
+    with transaction(engine) as session:
+        held = session.get(Account, seed.account_id).next_attempt_at  # type: ignore[union-attr]
+        assert held == datetime(2026, 12, 6, tzinfo=UTC)
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.kind == "disposition")).one()
+        assert json.loads(entry.payload)["hold_until"].startswith("2026-12-06T00:00:00")
+    assert await hopper.contains([seed.account_id]) == set()
     again = await dispose(client, token, attempt_id=attempt, party="nadie", outcome="sin_contacto")
     assert again.status == 400
     figures = await (await client.get("/api/agent/figures")).json()

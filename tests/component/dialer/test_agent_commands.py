@@ -1,17 +1,15 @@
-"""Commands from the console: preview, transfer, promise holds."""
+"""Commands from the console: preview, transfer (promise holds: test_disposition_holds.py)."""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
-from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dialer.agent_state import AgentState
 from dialer.campaign_dialer import POPS_CHANNEL
-from store.models import Account, CallAttempt, Campaign, Promise
+from store.models import CallAttempt, Campaign
 
 
 def preview_mode(floor) -> None:  # type: ignore[no-untyped-def]
@@ -91,24 +89,3 @@ async def test_given_bridged_call_when_transferred_then_other_agent_talks(make_f
     assert dialer.calls[attempt_id].agent_id == second
     assert (await floor.agents.get(second)).state is AgentState.talking
     assert (await floor.agents.get(first)).state in (AgentState.wrap_up, AgentState.ready)
-
-
-async def test_given_promise_disposition_then_account_waits_past_the_promise_date(
-    make_floor,
-) -> None:  # type: ignore[no-untyped-def]
-    floor = await make_floor(accounts=1, agents=1)
-    with Session(floor.engine) as s, s.begin():
-        account = s.scalars(select(Account)).one()
-        s.add(
-            Promise(
-                account_id=account.id,
-                amount=Decimal("100"),
-                currency="MXN",
-                due_date=date(2026, 12, 4),
-            )
-        )
-        account_id = account.id
-    await floor.dialer.handle_command({"type": "disposition", "account_id": account_id,
-                                       "effect": "hold_until_promise", "attempt_id": 1})  # fmt: skip
-    with Session(floor.engine) as s:
-        assert s.get(Account, account_id).next_attempt_at == datetime(2026, 12, 5, tzinfo=UTC)  # type: ignore[union-attr]
