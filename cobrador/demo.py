@@ -201,7 +201,7 @@ class Demo:
         from dialer.ami import AMIClient
         from dialer.campaign_dialer import DIALER_EVENTS
         from dialer.service import DialerService
-        from metrics.http import add_metrics_route
+        from metrics.http import MetricsServer
         from pbxsim.ami_server import AMIServer
         from pbxsim.clock import ScaledClock
         from pbxsim.pbx import PBX
@@ -222,8 +222,6 @@ class Demo:
         )
         service_holder["s"] = service
         app = init_app(self.settings, engine, client, clock=self.clock.now)
-        if not any(getattr(r, "canonical", "") == "/metrics" for r in app.router.resources()):
-            add_metrics_route(app)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", self.args.port)
@@ -236,6 +234,10 @@ class Demo:
                 f"cobrador demo: cannot listen on port {self.args.port} ({exc.strerror}); try --port"
             )
             return 2
+        # /metrics on a listener of its own (a free port), as in production:
+        # never on the console's port.
+        metrics = MetricsServer("127.0.0.1", 0)
+        await metrics.start()
         dialer_task = asyncio.create_task(service.run(), name="demo-dialer")
         # The dial loops exist once the FastAGI server listens and AMI is up.
         while not service.dialers and not dialer_task.done():  # noqa: ASYNC110 - no event to await
@@ -255,7 +257,7 @@ class Demo:
         say(f"  agent console    {base}/")
         say(f"  wallboard        {base}/supervisor")
         say(f"  auditor          {base}/auditor")
-        say(f"  metrics          {base}/metrics")
+        say(f"  metrics          http://127.0.0.1:{metrics.port}/metrics")
         if passwords:
             say("  logins (shown once; keep them):")
             for user, password in passwords.items():
@@ -279,6 +281,7 @@ class Demo:
                 await asyncio.wait_for(asyncio.gather(dialer_task, return_exceptions=True), 10)
             await pbx.stop()
             await ami_server.stop()
+            await metrics.stop()
             await runner.cleanup()
         return 0
 

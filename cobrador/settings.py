@@ -50,6 +50,9 @@ class Settings:
     # Prometheus /metrics for the dialer process.
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 9108
+    # The console's /metrics: its own listener, never the public console port.
+    console_metrics_host: str = "127.0.0.1"
+    console_metrics_port: int = 9109
     # Browser phone (console/phone): the SIP WebSocket URL the agent's browser
     # uses (ws://127.0.0.1:8088/ws, wss://pbx.example:8089/ws); empty: no web
     # phone (pbxsim). The agents' PJSIP file Asterisk includes

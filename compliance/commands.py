@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 from collections import Counter
@@ -12,6 +11,7 @@ from typing import Any, TextIO
 
 from cobrador.cli import UserError
 from cobrador.settings import Settings
+from store.spreadsheet import FLAVOURS, SafeWriter
 
 
 def register(subparsers: Any) -> None:
@@ -31,7 +31,12 @@ def register(subparsers: Any) -> None:
     export = audit_sub.add_parser("export", help="write entries as CSV or JSON lines")
     export.add_argument("--from", dest="start", help="ISO 8601 instant (inclusive)")
     export.add_argument("--to", dest="end", help="ISO 8601 instant (exclusive)")
-    export.add_argument("--format", choices=("csv", "jsonl"), default="jsonl")
+    export.add_argument(
+        "--format",
+        choices=("csv", "excel-es", "jsonl"),
+        default="jsonl",
+        help="excel-es: CSV with a UTF-8 BOM and ';' (Spanish Excel); CSV cells never formulas",
+    )
     export.add_argument("--output", "-o", help="file to write (default: stdout)")
     export.set_defaults(func=_audit_export)
 
@@ -151,7 +156,8 @@ def _audit_export(args: argparse.Namespace, settings: Settings) -> int:
     out: TextIO
     with _open_output(args.output) as out:
         count = 0
-        writer = csv.writer(out) if args.format == "csv" else None
+        flavour = FLAVOURS.get(args.format)
+        writer = SafeWriter(out, flavour) if flavour else None
         if writer:
             writer.writerow(EXPORT_FIELDS)
         for row in iter_export(engine, start, end):

@@ -19,6 +19,7 @@ from compliance.registry import RegistryBusy, RegistryWriter, file_sha256, pack_
 from store.db import transaction
 from store.importing.report import rejects_path_for
 from store.models import RegistryImport
+from store.spreadsheet import SafeWriter
 
 MAX_REPORTED = 50  # as account imports print
 
@@ -103,7 +104,7 @@ def read_registry_file(path: Path, country: str | None) -> tuple[list[int], list
 def write_rejects(path: Path, rejects: list[Reject]) -> None:
     """Like account imports' rejects: the value as it came, then line and reason."""
     with path.open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.writer(fh)
+        writer = SafeWriter(fh)
         writer.writerow(["phone", "line", "reason"])
         for r in rejects:
             writer.writerow([r.content, r.line, r.reason])

@@ -18,6 +18,7 @@ from console import agent_service as svc
 from console.dispositions import FormErrors
 from console.i18n import N_, gettext_
 from console.keys import CALLBACK_CHECKER, CLOCK, ENGINE, POPHUB, REDIS, STATES
+from console.params import id_or_400
 from console.pophub import (
     COMMANDS_CHANNEL,
     VERIFIED_TTL_SECONDS,
@@ -243,19 +244,7 @@ async def current_pop(request: web.Request) -> web.StreamResponse:
 
 
 def _int_param(value: str | None, name: str) -> int:
-    try:
-        number = int(value or "")
-    except ValueError:
-        raise web.HTTPBadRequest(
-            text=json.dumps({"ok": False, "reason": f"{name} must be an integer"}),
-            content_type="application/json",
-        ) from None
-    if number <= 0:
-        raise web.HTTPBadRequest(
-            text=json.dumps({"ok": False, "reason": f"{name} must be positive"}),
-            content_type="application/json",
-        )
-    return number
+    return id_or_400(value, name)
 
 
 async def _may_see(request: web.Request, user: CurrentUser, account_id: int) -> bool:

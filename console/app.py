@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import os
 import secrets
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
@@ -34,6 +36,7 @@ from console import (
     dialer_phone_views,
     inbound_views,
     recording_views,
+    sessions,
     supervisor_views,
 )
 from console.callback_window import CallbackChecker, compliance_callback_checker
@@ -44,6 +47,7 @@ from console.keys import (
     CSRF,
     ENGINE,
     LANG,
+    PASSWORD_POOL,
     POPHUB,
     REDIS,
     SETTINGS,
@@ -53,7 +57,6 @@ from console.keys import (
 from console.phone import views as phone_views
 from console.pophub import PopHub
 from console.security import csrf_matches, new_csrf_token
-from console.users import load_user
 from console.webutil import json_error
 from dialer.agent_state import AgentStates
 from store.types import utcnow
@@ -61,7 +64,6 @@ from store.types import utcnow
 log = logging.getLogger(__name__)
 
 HERE = Path(__file__).parent
-SESSION_MAX_AGE = 12 * 3600
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -81,9 +83,33 @@ def session_key(settings: Settings) -> bytes:
 
 @web.middleware
 async def context_middleware(request: web.Request, handler: Callable) -> web.StreamResponse:
-    """Language, CSRF token and the logged-in user (always re-read from SQL)."""
+    """The logged-in user (its server-side session and role re-read from SQL on
+    every request), language and CSRF token."""
     settings = request.app[SETTINGS]
     session = await get_session(request)
+    request[USER] = None
+    uid = session.get("uid")
+    if uid is not None:
+        resolved = await asyncio.to_thread(
+            sessions.resolve,
+            request.app[ENGINE],
+            int(uid) if isinstance(uid, int) else -1,
+            session.get("role"),
+            session.get("sid"),
+            request.app[CLOCK](),
+        )
+        if resolved.role_mismatch:
+            # The session claims a role the user does not have (forged or stale).
+            session.invalidate()
+            log.warning("session for user id %s refused: role in session does not match", uid)
+            return json_error(403, gettext_("Sesión no válida; inicie sesión de nuevo."))
+        if resolved.user is None:
+            # Logged out, ended by an administrator, idle or too old: anonymous now.
+            lang = session.get("lang")
+            session.invalidate()
+            if lang:
+                session["lang"] = lang
+        request[USER] = resolved.user
     wanted = request.query.get("lang")
     if wanted in LANGUAGES:
         session["lang"] = wanted
@@ -91,16 +117,6 @@ async def context_middleware(request: web.Request, handler: Callable) -> web.Str
     if "csrf" not in session:
         session["csrf"] = new_csrf_token()
     request[CSRF] = session["csrf"]
-    request[USER] = None
-    uid = session.get("uid")
-    if uid is not None:
-        user = await asyncio.to_thread(load_user, request.app[ENGINE], int(uid))
-        if user is None or session.get("role") != user.role.value:
-            # The session claims a role the user does not have (forged or stale).
-            session.invalidate()
-            log.warning("session for user id %s refused: role in session does not match", uid)
-            return json_error(403, gettext_("Sesión no válida; inicie sesión de nuevo."))
-        request[USER] = user
     if request.method not in SAFE_METHODS:
         given = request.headers.get("X-CSRF-Token")
         if given is None and request.content_type in (
@@ -155,6 +171,19 @@ async def _security_headers(request: web.Request, response: web.StreamResponse) 
         response.headers.setdefault(name, value)
     if request.path.startswith(("/api/", "/auditor")):
         response.headers.setdefault("Cache-Control", "no-store")  # personal data
+    if request.secure or _behind_https(request.app[SETTINGS]):
+        # Browsers that saw the console once over HTTPS never try plain HTTP again.
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
+
+
+HSTS = "max-age=31536000"
+
+
+def _behind_https(settings: Settings) -> bool:
+    """Served over HTTPS: our own certificate, or a TLS proxy in front (secure cookie)."""
+    return (
+        settings.console_tls_cert is not None or settings.extra.get("console_secure_cookie") == "1"
+    )
 
 
 def init_app(
@@ -183,10 +212,9 @@ def init_app(
             cookie_name="cobrador_session",
             httponly=True,
             samesite="Strict",
-            max_age=SESSION_MAX_AGE,
+            max_age=sessions.COOKIE_MAX_AGE,
             # Over HTTPS the session cookie never travels in clear.
-            secure=settings.extra.get("console_secure_cookie") == "1"
-            or settings.console_tls_cert is not None,
+            secure=_behind_https(settings),
         ),
     )
     # Order matters: the session, then our context (user, CSRF, language), then
@@ -213,6 +241,7 @@ def init_app(
     recording_views.setup_routes(app)
     dialer_phone_views.setup_routes(app)
     app.cleanup_ctx.append(_pophub_ctx)
+    app.cleanup_ctx.append(_password_pool_ctx)
     app.cleanup_ctx.append(agent_views.callback_release_ctx)
     return app
 
@@ -224,6 +253,15 @@ async def _template_context(request: web.Request) -> dict[str, object]:
         "lang": request.get(LANG, "es"),
         "path": request.path,
     }
+
+
+async def _password_pool_ctx(app: web.Application) -> AsyncIterator[None]:
+    # One argon2 check per core at a time: more only queue for the same CPUs.
+    app[PASSWORD_POOL] = ThreadPoolExecutor(
+        max_workers=os.cpu_count() or 2, thread_name_prefix="argon2"
+    )
+    yield
+    app[PASSWORD_POOL].shutdown(wait=False, cancel_futures=True)
 
 
 async def _pophub_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import csv
 import io
 import json
 from typing import Any
@@ -15,8 +14,10 @@ from compliance.audit import verify as audit_verify
 from console import auditor_service as svc
 from console.i18n import gettext_
 from console.keys import ENGINE
-from console.webutil import in_db, requires, user_of
+from console.params import id_or_404
+from console.webutil import in_db, json_error, requires, user_of
 from store.models import AttemptResult, Role
+from store.spreadsheet import FLAVOURS, STANDARD, Flavour, SafeWriter
 
 ATTEMPT_COLUMNS = [
     "id", "started_at", "direction", "account_ref", "debtor_name", "phone", "agent", "result",
@@ -107,7 +108,7 @@ async def decisions_page(request: web.Request) -> web.StreamResponse:
 
 @requires(Role.auditor)
 async def decision_page(request: web.Request) -> web.StreamResponse:
-    decision = await in_db(request, svc.get_decision, int(request.match_info["decision_id"]))
+    decision = await in_db(request, svc.get_decision, id_or_404(request.match_info["decision_id"]))
     if decision is None:
         raise web.HTTPNotFound()
     if decision["account_id"]:
@@ -122,13 +123,15 @@ async def decision_page(request: web.Request) -> web.StreamResponse:
     return aiohttp_jinja2.render_template("auditor_decision.html", request, {"d": decision})
 
 
-def _export(rows: list[dict[str, Any]], columns: list[str], fmt: str, name: str) -> web.Response:
+def _export(
+    rows: list[dict[str, Any]], columns: list[str], fmt: str, name: str, flavour: Flavour
+) -> web.Response:
     if fmt == "jsonl":
         body = "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows)
         content_type = "application/x-ndjson"
     else:
         buf = io.StringIO()
-        writer = csv.writer(buf)
+        writer = SafeWriter(buf, flavour)
         writer.writerow(columns)
         for r in rows:
             writer.writerow(
@@ -153,6 +156,10 @@ async def _do_export(request: web.Request, kind: str) -> web.StreamResponse:
         return web.json_response(
             {"ok": False, "reason": "bad filters", "errors": errors}, status=400
         )
+    # ?flavour=excel-es: UTF-8 with BOM and ';', what a Spanish Excel opens as is.
+    flavour = FLAVOURS.get(request.query.get("flavour", STANDARD.name))
+    if flavour is None:
+        return json_error(400, f"flavour must be one of: {', '.join(FLAVOURS)}")
     search = svc.search_attempts if kind == "attempts" else svc.search_decisions
     rows = await in_db(request, search, filters, svc.EXPORT_LIMIT)
     await in_db(
@@ -165,7 +172,7 @@ async def _do_export(request: web.Request, kind: str) -> web.StreamResponse:
         "export",
     )
     columns = ATTEMPT_COLUMNS if kind == "attempts" else DECISION_COLUMNS
-    return _export(rows, columns, request.match_info["fmt"], kind)
+    return _export(rows, columns, request.match_info["fmt"], kind, flavour)
 
 
 @requires(Role.auditor)

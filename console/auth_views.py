@@ -14,8 +14,9 @@ from aiohttp_session import get_session, new_session
 
 from compliance.audit import append as audit_append
 from console import login_throttle as throttle
+from console import sessions
 from console.i18n import gettext_
-from console.keys import CLOCK, ENGINE, STATES, USER
+from console.keys import CLOCK, ENGINE, PASSWORD_POOL, STATES, USER
 from console.phone.views import revoke_on_logout
 from console.security import new_csrf_token, verify_password
 from console.users import CurrentUser, find_for_login
@@ -69,6 +70,14 @@ def safe_next(value: str | None) -> str | None:
     return value
 
 
+async def _check_password(request: web.Request, password_hash: str | None, password: str) -> bool:
+    """argon2 in the console's password pool: never on the event loop."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(
+        request.app[PASSWORD_POOL], verify_password, password_hash, password
+    )
+
+
 def _wait_message(now: datetime, retry_at: datetime | None) -> str:
     seconds = (retry_at - now).total_seconds() if retry_at else 15 * 60
     minutes = max(1, math.ceil(seconds / 60))
@@ -102,11 +111,11 @@ async def login(request: web.Request) -> web.StreamResponse:
     if not admission.admitted:
         if admission.by_address:
             # As slow as a checked password: the refusal tells nothing about the name.
-            await asyncio.to_thread(verify_password, None, password)
+            await _check_password(request, None, password)
         log.info("console login refused while locked, from %s", address)
         return again(_wait_message(now, admission.retry_at), 429)
     # argon2 runs in a worker thread: the event loop never waits on it.
-    ok = await asyncio.to_thread(verify_password, password_hash, password)
+    ok = await _check_password(request, password_hash, password)
     if user is None or not ok:
         subject = f"user:{user.id}" if user else None
         until = await asyncio.to_thread(
@@ -122,6 +131,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     session = await new_session(request)  # a fresh session id: no session fixation
     session["uid"] = user.id
     session["role"] = user.role.value
+    session["sid"] = await asyncio.to_thread(sessions.start, engine, user, now)
     if lang:
         session["lang"] = lang
     session["csrf"] = new_csrf_token()
@@ -143,5 +153,9 @@ async def logout(request: web.Request) -> web.StreamResponse:
     if user is not None and user.role is not Role.auditor:
         await revoke_on_logout(request, user.id)
     session = await get_session(request)
+    # Ended in SQL: a copy of the cookie is worth nothing from now on.
+    await asyncio.to_thread(
+        sessions.end, request.app[ENGINE], session.get("sid"), request.app[CLOCK]()
+    )
     session.invalidate()
     raise web.HTTPFound("/login")

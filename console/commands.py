@@ -1,4 +1,5 @@
-"""CLI: `cobrador user add NAME --role ROLE` and `cobrador console run`."""
+"""CLI: `cobrador user add | list | disable | enable | reset-password | set-role`
+and `cobrador console run`."""
 
 from __future__ import annotations
 
@@ -24,6 +25,32 @@ def register(subparsers: Any) -> None:
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
     add.set_defaults(func=_user_add)
+    listing = user_sub.add_parser("list", help="list console users, their role and state")
+    listing.set_defaults(func=_user_list)
+    disable = user_sub.add_parser("disable", help="disable a user and end their sessions")
+    disable.add_argument("name")
+    disable.set_defaults(func=_user_disable)
+    enable = user_sub.add_parser("enable", help="enable a disabled user")
+    enable.add_argument("name")
+    enable.set_defaults(func=_user_enable)
+    reset = user_sub.add_parser(
+        "reset-password",
+        help="set a new password (asks it), end the user's sessions and clear a login lock",
+    )
+    reset.add_argument("name")
+    reset.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    reset.set_defaults(func=_user_reset_password)
+    set_role = user_sub.add_parser("set-role", help="change a user's role; ends their sessions")
+    set_role.add_argument("name")
+    set_role.add_argument("role", choices=["agent", "supervisor", "auditor", "admin"])
+    set_role.add_argument(
+        "--campaign",
+        default=None,
+        help="campaign the user is tied to (a supervisor then sees only it); '' unties",
+    )
+    set_role.set_defaults(func=_user_set_role)
 
     console = subparsers.add_parser("console", help="web console")
     console_sub = console.add_subparsers(dest="console_command", metavar="ACTION", required=True)
@@ -71,6 +98,78 @@ def _user_add(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _user_change(settings: Settings, change: Any) -> int:
+    """Run one user_admin change against the database; returns sessions ended."""
+    from cobrador.cli import UserError
+    from cobrador.runtime import open_engine
+    from console.users import UserInputError
+    from store.types import utcnow
+
+    engine = open_engine(settings, migrate=True)
+    try:
+        return int(change(engine, utcnow()))
+    except UserInputError as exc:
+        raise UserError(str(exc)) from exc
+    finally:
+        engine.dispose()
+
+
+def _user_list(args: argparse.Namespace, settings: Settings) -> int:
+    from cobrador.runtime import open_engine
+    from console.user_admin import list_users
+    from store.types import utcnow
+
+    engine = open_engine(settings, migrate=True)
+    try:
+        rows = list_users(engine, utcnow())
+    finally:
+        engine.dispose()
+    print(f"{'id':>5}  {'user':<20} {'role':<11} {'campaign':<16} state")
+    for row in rows:
+        state = "active" if row.active else "disabled"
+        if row.locked_until is not None:
+            state += f", login locked until {row.locked_until:%Y-%m-%d %H:%M} UTC"
+        print(f"{row.id:>5}  {row.username:<20} {row.role:<11} {row.campaign or '-':<16} {state}")
+    return 0
+
+
+def _user_disable(args: argparse.Namespace, settings: Settings) -> int:
+    from console.user_admin import set_active
+
+    ended = _user_change(settings, lambda e, now: set_active(e, args.name, False, "cli", now))
+    print(f"user {args.name} disabled; {ended} session(s) ended")
+    return 0
+
+
+def _user_enable(args: argparse.Namespace, settings: Settings) -> int:
+    from console.user_admin import set_active
+
+    _user_change(settings, lambda e, now: set_active(e, args.name, True, "cli", now))
+    print(f"user {args.name} enabled")
+    return 0
+
+
+def _user_reset_password(args: argparse.Namespace, settings: Settings) -> int:
+    from console.user_admin import reset_password
+
+    password = _read_password(args.password_stdin)
+    ended = _user_change(
+        settings, lambda e, now: reset_password(e, args.name, password, "cli", now)
+    )
+    print(f"password of {args.name} reset; {ended} session(s) ended")
+    return 0
+
+
+def _user_set_role(args: argparse.Namespace, settings: Settings) -> int:
+    from console.user_admin import set_role
+
+    ended = _user_change(
+        settings, lambda e, now: set_role(e, args.name, args.role, "cli", now, args.campaign)
+    )
+    print(f"user {args.name} is now {args.role}; {ended} session(s) ended")
+    return 0
+
+
 def _console_run(args: argparse.Namespace, settings: Settings) -> int:
     import redis.asyncio as aioredis
     from aiohttp import web
@@ -79,6 +178,7 @@ def _console_run(args: argparse.Namespace, settings: Settings) -> int:
     from cobrador.runtime import open_engine, redis_url
     from console.app import init_app
     from console.tls import TLSConfigError, server_context
+    from metrics.http import MetricsServer
 
     try:
         tls = server_context(settings.console_tls_cert, settings.console_tls_key)
@@ -99,6 +199,9 @@ def _console_run(args: argparse.Namespace, settings: Settings) -> int:
             await runner.setup()
             site = web.TCPSite(runner, host, port, ssl_context=tls)
             await site.start()
+            # /metrics on its own address (Prometheus's network), not the public port.
+            metrics = MetricsServer(settings.console_metrics_host, settings.console_metrics_port)
+            await metrics.start()
             scheme = "https" if tls is not None else "http"
             print(f"console listening on {scheme}://{host}:{port}/", flush=True)
             stop = asyncio.Event()
@@ -110,6 +213,7 @@ def _console_run(args: argparse.Namespace, settings: Settings) -> int:
             try:
                 await stop.wait()
             finally:
+                await metrics.stop()
                 await runner.cleanup()
                 await redis.aclose()  # type: ignore[attr-defined]
 

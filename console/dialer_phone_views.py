@@ -12,7 +12,9 @@ from aiohttp import web
 from console.agent_views import read_fields
 from console.i18n import gettext_
 from console.keys import REDIS, STATES
+from console.params import INT32_MAX, ParamError, parse_id
 from console.pophub import COMMANDS_CHANNEL
+from console.supervisor_views import may_see_named, not_yours
 from console.webutil import json_error, requires, user_of
 from dialer.agent_state import AgentState
 from dialer.monitoring import MODES
@@ -50,12 +52,14 @@ async def monitor(request: web.Request) -> web.StreamResponse:
     if mode not in MODES:
         return json_error(400, gettext_("Modo de monitoreo desconocido."), field="mode")
     try:
-        agent_id = int(fields.get("agent_id", ""))
-    except ValueError:
+        agent_id = parse_id(fields.get("agent_id"), "agent_id", INT32_MAX)
+    except ParamError:
         return json_error(400, gettext_("Indique el agente."), field="agent_id")
     snap = await request.app[STATES].get(agent_id)
     if snap.state is AgentState.logged_out:
         return json_error(404, gettext_("Ese agente no está conectado."))
+    if not await may_see_named(request, snap.campaign):
+        return not_yours()
     if snap.state is not AgentState.talking:
         return json_error(409, gettext_("El agente no está en una llamada."))
     monitor_id = uuid.uuid4().hex

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 import redis.asyncio as aioredis
@@ -21,6 +22,9 @@ REDIS = web.AppKey("redis", aioredis.Redis)
 STATES = web.AppKey("agent_states", AgentStates)
 POPHUB: web.AppKey[PopHub] = web.AppKey("pophub")
 CALLBACK_CHECKER: web.AppKey[CallbackChecker] = web.AppKey("callback_checker")
+# argon2 checks run here, off the event loop and apart from the SQL worker
+# threads: a burst of logins never queues the other requests' SQL behind it.
+PASSWORD_POOL: web.AppKey[ThreadPoolExecutor] = web.AppKey("password_pool")
 # Per-request values set by the context middleware.
 USER: web.RequestKey[CurrentUser | None] = web.RequestKey("user")
 CSRF: web.RequestKey[str] = web.RequestKey("csrf")

@@ -5,19 +5,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp_jinja2
 from aiohttp import WSMsgType, web
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from compliance.audit import append as audit_append
 from console import wallboard
 from console.i18n import N_, gettext_
 from console.keys import CLOCK, ENGINE, REDIS, STATES
+from console.params import INT32_MAX, ParamError, parse_decimal, parse_id
 from console.pophub import COMMANDS_CHANNEL
+from console.recording_service import may_see_campaign
 from console.security import same_origin
 from console.users import CurrentUser
 from console.webutil import in_db, json_error, requires, user_of
@@ -48,7 +50,7 @@ def _chosen(request: web.Request, campaigns: list[dict[str, Any]]) -> dict[str, 
 async def _render(
     request: web.Request, error: str | None = None, message: str | None = None, status: int = 200
 ) -> web.Response:
-    campaigns = await in_db(request, wallboard.campaigns)
+    campaigns = await in_db(request, visible_campaigns, user_of(request))
     groups = await in_db(request, skills.group_names)
     return aiohttp_jinja2.render_template(
         "supervisor.html",
@@ -70,11 +72,33 @@ async def supervisor_page(request: web.Request) -> web.StreamResponse:
     return await _render(request)
 
 
+def visible_campaigns(engine: Engine, user: CurrentUser) -> list[dict[str, Any]]:
+    """The campaigns this user may see and steer: a supervisor tied to one
+    campaign (`user add --campaign`) sees only it."""
+    return [c for c in wallboard.campaigns(engine) if may_see_campaign(user, c["id"])]
+
+
+def campaign_id_named(engine: Engine, name: str) -> int | None:
+    with transaction(engine) as session:
+        return session.scalar(select(Campaign.id).where(Campaign.name == name))
+
+
+async def may_see_named(request: web.Request, name: str) -> bool:
+    """The recordings' scope rule (may_see_campaign) for a campaign given by name."""
+    return may_see_campaign(user_of(request), await in_db(request, campaign_id_named, name))
+
+
+def not_yours() -> web.Response:
+    return json_error(403, gettext_("Esa campaña no está a su cargo."))
+
+
 @requires(Role.supervisor)
 async def wallboard_json(request: web.Request) -> web.StreamResponse:
     campaign = request.query.get("campaign", "")
     if not campaign:
         return json_error(400, "campaign is required")
+    if not await may_see_named(request, campaign):
+        return not_yours()
     app = request.app
     data = await wallboard.snapshot(app[ENGINE], app[REDIS], app[STATES], campaign, app[CLOCK]())
     return web.json_response(data)
@@ -87,6 +111,8 @@ async def wallboard_socket(request: web.Request) -> web.StreamResponse:
     campaign = request.query.get("campaign", "")
     if not campaign:
         return json_error(400, "campaign is required")
+    if not await may_see_named(request, campaign):
+        return not_yours()
     app = request.app
     ws = web.WebSocketResponse(heartbeat=25.0)
     await ws.prepare(request)
@@ -139,6 +165,8 @@ def _apply_control(
         campaign = session.get(Campaign, campaign_id)
         if campaign is None:
             raise LookupError(campaign_id)
+        if not may_see_campaign(user, campaign.id):
+            raise PermissionError(campaign_id)
         action = fields.get("action", "")
         change: dict[str, Any] = {"action": action}
         if action == "start":
@@ -155,13 +183,20 @@ def _apply_control(
             change["dial_mode"] = mode
         elif action == "target":
             try:
-                percent = Decimal(fields.get("abandon_target", "").strip().replace(",", "."))
-            except InvalidOperation:
+                # Two decimals of a percent = the column's four of a ratio.
+                percent = parse_decimal(
+                    fields.get("abandon_target"),
+                    "abandon_target",
+                    minimum=Decimal("0.01"),
+                    maximum=Decimal(100),
+                    places=2,
+                )
+            except ParamError:
                 raise ControlError(
-                    N_("Escriba el objetivo de abandono en porcentaje, por ejemplo 2.5.")
+                    N_(
+                        "Escriba el objetivo de abandono en porcentaje, entre 0.01 y 100; por ejemplo 2.5."
+                    )
                 ) from None
-            if not percent.is_finite() or percent <= 0:
-                raise ControlError(N_("El objetivo de abandono debe ser mayor que cero."))
             target = (percent / 100).quantize(Decimal("0.0001"))
             if target > wallboard.profile_abandon_limit(campaign):
                 raise ControlError(
@@ -193,8 +228,8 @@ def _apply_control(
 async def campaign_control(request: web.Request) -> web.StreamResponse:
     user = user_of(request)
     try:
-        campaign_id = int(request.match_info["campaign_id"])
-    except ValueError:
+        campaign_id = parse_id(request.match_info["campaign_id"], "campaign_id", INT32_MAX)
+    except ParamError:
         raise web.HTTPNotFound() from None
     form = await request.post()
     fields = {k: str(v) for k, v in form.items()}
@@ -202,6 +237,8 @@ async def campaign_control(request: web.Request) -> web.StreamResponse:
         name, change = await in_db(request, _apply_control, campaign_id, fields, user)
     except LookupError:
         raise web.HTTPNotFound() from None
+    except PermissionError:
+        raise web.HTTPForbidden(text=gettext_("Esa campaña no está a su cargo.")) from None
     except ControlError as exc:
         return await _render(request, error=gettext_(str(exc)), status=400)
     if change:

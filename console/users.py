@@ -29,7 +29,7 @@ class CurrentUser:
         return f"user:{self.username}"
 
 
-def _current(user: User) -> CurrentUser:
+def current_user(user: User) -> CurrentUser:
     return CurrentUser(user.id, user.username, user.display_name, Role(user.role), user.campaign_id)
 
 
@@ -83,7 +83,7 @@ def create_user(
             actor=actor,
             subject=f"user:{user.id}",
         )
-        return _current(user)
+        return current_user(user)
 
 
 def find_for_login(engine: Engine, username: str) -> tuple[CurrentUser | None, str | None]:
@@ -91,7 +91,7 @@ def find_for_login(engine: Engine, username: str) -> tuple[CurrentUser | None, s
         user = session.scalar(select(User).where(User.username == username, User.active.is_(True)))
         if user is None:
             return None, None
-        return _current(user), user.password_hash
+        return current_user(user), user.password_hash
 
 
 def load_user(engine: Engine, user_id: int) -> CurrentUser | None:
@@ -99,4 +99,4 @@ def load_user(engine: Engine, user_id: int) -> CurrentUser | None:
         user = session.get(User, user_id)
         if user is None or not user.active:
             return None
-        return _current(user)
+        return current_user(user)

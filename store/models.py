@@ -211,6 +211,24 @@ class LoginThrottle(Base):
     lockouts: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class ConsoleSession(Base):
+    """One console login: the cookie carries a random token, SQL keeps its hash.
+
+    Ended (``ended_at``) by logout, a password reset, a disabled user or a
+    changed role; see console/sessions.py for the idle and absolute limits.
+    """
+
+    __tablename__ = "console_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the token
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column()
+    last_seen_at: Mapped[datetime] = mapped_column()
+    ended_at: Mapped[datetime | None] = mapped_column()
+    end_reason: Mapped[str | None] = mapped_column(String(40))
+
+
 class SkillGroup(Base):
     """Agents who take a campaign's inbound calls first, across campaigns
     (`Campaign.config["inbound"]["skill_group"]` names one; docs/inbound.md)."""

@@ -1,6 +1,9 @@
 """English texts of the console (source of messages.po; run console/locale/update.py)."""
 
 EN = {
+    "CSV para Excel": "CSV for Excel",
+    "UTF-8 con BOM, separado por punto y coma": "UTF-8 with BOM, separated by semicolons",
+    "Esa campaña no está a su cargo.": "That campaign is not in your charge.",
     "Perdida (marcador detenido)": "Lost (dialer stopped)",
     "No realizada": "Not placed",
     "Grupo de habilidades (entrantes)": "Skill group (inbound)",
@@ -99,8 +102,7 @@ EN = {
     "La fecha de pago pasa del máximo que permite la campaña.": "The payment date is beyond the campaign's maximum.",
     "Indique la fecha y hora de la nueva llamada.": "Enter the date and time of the callback.",
     "Modo de marcación desconocido.": "Unknown dial mode.",
-    "Escriba el objetivo de abandono en porcentaje, por ejemplo 2.5.": "Enter the abandonment target as a percentage, for example 2.5.",
-    "El objetivo de abandono debe ser mayor que cero.": "The abandonment target must be greater than zero.",
+    "Escriba el objetivo de abandono en porcentaje, entre 0.01 y 100; por ejemplo 2.5.": "Enter the abandonment target as a percentage between 0.01 and 100, for example 2.5.",
     "El objetivo de abandono no puede superar el límite del perfil.": "The abandonment target cannot exceed the profile's limit.",
     "Acción desconocida.": "Unknown action.",
     "Cambio guardado.": "Change saved.",

@@ -3,7 +3,6 @@ row errors, the rejects file, and a one-line summary."""
 
 from __future__ import annotations
 
-import csv
 import sys
 import time
 from dataclasses import dataclass, field
@@ -11,6 +10,7 @@ from pathlib import Path
 from typing import IO
 
 from store.importing.csv_source import RowError
+from store.spreadsheet import SafeWriter
 
 MAX_ERRORS_PRINTED = 50
 
@@ -63,7 +63,7 @@ class RejectsWriter:
     def __init__(self, path: Path, header: list[str]) -> None:
         self.path = path
         self._fh = path.open("w", encoding="utf-8", newline="")
-        self._writer = csv.writer(self._fh)
+        self._writer = SafeWriter(self._fh)
         self._writer.writerow([*header, "line", "reason"])
         self.count = 0
 

@@ -55,11 +55,23 @@ async def test_given_certificate_when_console_runs_then_https_and_secure_session
                 assert resp.status == 200
                 cookie = resp.cookies["cobrador_session"]
                 assert cookie["secure"]
+                assert resp.headers["Strict-Transport-Security"] == "max-age=31536000"
+            # Metrics are not on the public console port (console_metrics_port).
+            async with http.get(f"https://127.0.0.1:{port}/metrics", ssl=False) as resp:
+                assert resp.status == 404
             with pytest.raises(aiohttp.ClientError):
                 async with http.get(f"http://127.0.0.1:{port}/login"):
                     pass
     finally:
         await runner.cleanup()
+
+
+async def test_given_plain_http_console_then_no_hsts(
+    settings: Settings, engine: Engine, aredis: aioredis.Redis, aiohttp_client
+) -> None:
+    client = await aiohttp_client(init_app(settings, engine, aredis))
+    resp = await client.get("/login")
+    assert "Strict-Transport-Security" not in resp.headers
 
 
 def test_given_half_or_broken_certificate_settings_then_refused(tmp_path: Path) -> None:

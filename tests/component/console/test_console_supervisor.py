@@ -96,7 +96,7 @@ async def test_given_target_above_profile_limit_when_saving_then_400_message_and
     url = f"/supervisor/campaigns/{seed.campaign_id}"
     for value, message in [
         ("3.5", "no puede superar el límite del perfil"),
-        ("0", "mayor que cero"),
+        ("0", "entre 0.01 y 100"),
         ("mucho", "Escriba el objetivo"),
     ]:
         resp = await client.post(

@@ -33,7 +33,9 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def demo(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int, dict[str, str], Path]]:
+def demo(
+    tmp_path: Path,
+) -> Iterator[tuple[subprocess.Popen[str], int, dict[str, str], Path, str]]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env["PYTHONUNBUFFERED"] = "1"
@@ -44,6 +46,7 @@ def demo(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int, dict[str,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=tmp_path,
     )  # fmt: skip
     passwords: dict[str, str] = {}
+    metrics_url = ""
     lines: list[str] = []
     deadline = time.monotonic() + READY_WAIT
     assert proc.stdout is not None
@@ -55,6 +58,8 @@ def demo(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int, dict[str,
         m = re.match(r"\s{4}(\S+)\s+(\S+)$", line)
         if m:
             passwords[m.group(1)] = m.group(2)
+        if found := re.match(r"\s+metrics\s+(http://\S+/metrics)$", line):
+            metrics_url = found.group(1)
         if line.strip() == "ready":
             break
     else:
@@ -62,7 +67,7 @@ def demo(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int, dict[str,
         pytest.fail("demo never printed ready:\n" + "".join(lines))
     assert lines and lines[-1].strip() == "ready", "".join(lines)
     try:
-        yield proc, port, passwords, data
+        yield proc, port, passwords, data, metrics_url
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -82,21 +87,25 @@ async def _login(session: aiohttp.ClientSession, base: str, user: str, password:
     return found.group(1)
 
 
-async def _metric(session: aiohttp.ClientSession, base: str, name: str) -> float:
-    async with session.get(f"{base}/metrics") as resp:
+async def _metric(session: aiohttp.ClientSession, metrics_url: str, name: str) -> float:
+    async with session.get(metrics_url) as resp:
         text = await resp.text()
     return sum(
         float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name + "{")
     )
 
 
-async def _check(port: int, passwords: dict[str, str], data: Path) -> None:
+async def _check(port: int, passwords: dict[str, str], data: Path, metrics_url: str) -> None:
     base = f"http://127.0.0.1:{port}"
     jar = aiohttp.CookieJar  # the console is on an IP address: cookies need the unsafe jar
     async with (
         aiohttp.ClientSession(cookie_jar=jar(unsafe=True)) as agent,
         aiohttp.ClientSession(cookie_jar=jar(unsafe=True)) as auditor,
     ):
+        # Metrics have their own listener: never on the console's port.
+        assert metrics_url and metrics_url != f"{base}/metrics"
+        async with agent.get(f"{base}/metrics") as resp:
+            assert resp.status == 404
         token = await _login(agent, base, "agente1", passwords["agente1"])
         async with agent.post(f"{base}/api/agent/ready", headers={"X-CSRF-Token": token}) as resp:
             assert resp.status == 200, await resp.text()
@@ -111,7 +120,7 @@ async def _check(port: int, passwords: dict[str, str], data: Path) -> None:
                 if payload.get("type") == "pop":
                     pop = payload
             assert pop is not None, "no screen-pop reached the human agent"
-        placed = await _metric(agent, base, "cobrador_calls_placed_total")
+        placed = await _metric(agent, metrics_url, "cobrador_calls_placed_total")
         assert placed > 0
         await _login(auditor, base, "auditor", passwords["auditor"])
         reus = {
@@ -131,15 +140,15 @@ async def _check(port: int, passwords: dict[str, str], data: Path) -> None:
         assert any(r["outcome"] for r in rows), "no disposition recorded"
         dialed = {r["phone"] for r in rows if r["result"] not in ("blocked", "")}
         assert dialed and not (dialed & reus), "a REUS-listed number was dialed"
-        assert await _metric(agent, base, "cobrador_calls_placed_total") >= placed
+        assert await _metric(agent, metrics_url, "cobrador_calls_placed_total") >= placed
 
 
 def test_given_demo_when_running_then_calls_pops_dispositions_and_clean_stop(demo) -> None:  # type: ignore[no-untyped-def]
-    proc, port, passwords, data = demo
+    proc, port, passwords, data, metrics_url = demo
     assert {"agente1", "supervisor", "auditor", "admin"} <= set(passwords)
     children = psutil.Process(proc.pid).children(recursive=True)
     assert any("redis-server" in " ".join(c.cmdline()) for c in children)
-    asyncio.run(_check(port, passwords, data))
+    asyncio.run(_check(port, passwords, data, metrics_url))
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=30) == 0
     assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]

@@ -184,6 +184,10 @@ def test_given_the_metrics_config_when_compared_then_compose_wires_it() -> None:
     assert compose["services"]["dialer"]["network_mode"] == "service:asterisk"
     assert targets["dialer"] == "asterisk:9108"
     assert targets["console"].split(":")[0] in compose["services"]
+    # The console's /metrics has its own port, never the public HTTPS one (8080).
+    console_env = compose["services"]["console"]["environment"]
+    assert targets["console"] == f"asterisk:{console_env['COBRADOR_CONSOLE_METRICS_PORT']}"
+    assert targets["console"] != "asterisk:8080"
     provider = yaml.safe_load(
         (ROOT / "metrics/grafana/provisioning/dashboards/provider.yml").read_text()
     )
