@@ -34,8 +34,12 @@ from cryptography.fernet import Fernet
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from sqlalchemy import select  # noqa: E402
+
 from cobrador.redis_runtime import EmbeddedRedis  # noqa: E402
+from console import sessions  # noqa: E402
 from console.security import hash_password  # noqa: E402
+from console.users import current_user  # noqa: E402
 from store.db import make_engine, transaction  # noqa: E402
 from store.migrate import upgrade  # noqa: E402
 from store.models import Account, CallAttempt, Campaign, Phone, User  # noqa: E402
@@ -77,15 +81,22 @@ def seed(database_url: str, agents: int) -> list[tuple[int, int, int]]:
             session.add(attempt)
             session.flush()
             out.append((user.id, account.id, attempt.id))
+    # A server-side session per agent, as a login makes (console/sessions.py).
+    with transaction(engine) as session:
+        users = {u.id: current_user(u) for u in session.scalars(select(User))}
+    for agent_id, _, _ in out:
+        TOKENS[agent_id] = sessions.start(engine, users[agent_id], datetime.now(UTC))
     engine.dispose()
     return out
 
 
+TOKENS: dict[int, str] = {}
+
+
 def session_cookie(agent_id: int) -> str:
     """The console's own encrypted session for an agent (we hold the key)."""
-    data = json.dumps(
-        {"created": int(time.time()), "session": {"uid": agent_id, "role": "agent", "csrf": "b"}}
-    )
+    payload = {"uid": agent_id, "role": "agent", "csrf": "b", "sid": TOKENS[agent_id]}
+    data = json.dumps({"created": int(time.time()), "session": payload})
     return Fernet(base64.urlsafe_b64encode(SECRET)).encrypt(data.encode()).decode()
 
 
