@@ -5,7 +5,7 @@ parser. Wire format: `Key: Value` lines ended by CRLF, a blank line ends a
 message; the connection starts with a banner line `Asterisk Call Manager/x.y`;
 the old `Response: Follows` form of Command ends with `--END COMMAND--`.
 
-The parser holds at most `max_message_size` bytes between feeds, refuses a
+The parser holds at most `max_message_size` (+3) bytes between feeds, refuses a
 message of more bytes or more than `max_headers` lines, searches each byte
 it is fed once however the stream is chunked (byte by byte included), and
 raises nothing but AMIMessageTooLarge.
@@ -217,9 +217,9 @@ def _is_start(header: Header | None) -> bool:
 
 # Where the parser is in the stream: between messages (a message may start
 # with a banner, stray line ends or `Response: Follows`), inside a message
-# that a blank line ends, inside a Follows block that `--END COMMAND--` then a
-# blank line ends, or dropping an oversize message up to its blank line.
-_START, _PLAIN, _FOLLOWS_BLOCK, _SKIP = range(4)
+# that a blank line ends, or inside a Follows block that `--END COMMAND--`
+# then a blank line ends. A refused message is dropped up to that same end.
+_START, _PLAIN, _FOLLOWS_BLOCK = range(3)
 
 
 class _Ends:
@@ -260,7 +260,7 @@ class AMIParser:
     `max_headers` lines (AMIMessageTooLarge, raised once the chunk is parsed,
     with the intact messages in `exc.messages`; the parser skips to the end of
     the refused message and goes on). Between feeds it holds at most
-    `max_message_size` bytes (`retained_bytes`).
+    `max_message_size` + 3 bytes (`retained_bytes`; 3: a terminator cut in two).
     """
 
     def __init__(
@@ -276,6 +276,7 @@ class AMIParser:
         self._state = _START
         self._scan = 0  # no end of the current message before this offset
         self._marker = -1  # Follows: offset of --END COMMAND-- once seen
+        self._dropping = False  # the current message was refused: drop it to its end
 
     @property
     def retained_bytes(self) -> int:
@@ -289,7 +290,7 @@ class AMIParser:
         ends = _Ends(buf)
         messages: list[Message] = []
         refused: str | None = None
-        state, scan, marker = self._state, self._scan, self._marker
+        state, scan, marker, dropping = self._state, self._scan, self._marker, self._dropping
         pos = 0
         while pos < size:
             if state == _START:
@@ -320,7 +321,7 @@ class AMIParser:
             if end < 0:
                 scan = max(scan, size - 3)
                 break
-            if state != _SKIP:
+            if not dropping:
                 block = bytes(buf[pos:end])
                 if len(block) > self.max_message_size:
                     refused = refused or f"larger than {self.max_message_size} bytes"
@@ -331,18 +332,25 @@ class AMIParser:
                     if message is not None:
                         messages.append(message)
             pos = end + width
-            state = _START
+            state, dropping = _START, False
         if pos:
             del buf[:pos]
             scan = max(0, scan - pos)
             marker = marker - pos if marker >= 0 else -1
-        if state in (_PLAIN, _FOLLOWS_BLOCK) and len(buf) > self.max_message_size:
+        # A message ends before its terminator: the last 3 bytes held may be one cut
+        # between two reads, so they do not count against the limit.
+        if state != _START and not dropping and len(buf) > self.max_message_size + 3:
             refused = refused or f"larger than {self.max_message_size} bytes"
-            state, marker = _SKIP, -1
-        if state == _SKIP and len(buf) > 3:
-            del buf[:-3]  # enough to see a terminator cut between two feeds
-            scan = 0
+            dropping = True
+        if dropping:
+            # Keep only what can hold the start of the marker or terminator still to
+            # come, cut between two feeds (a marker seen stays seen: offset 0).
+            keep = len(_END_COMMAND) - 1 if state == _FOLLOWS_BLOCK and marker < 0 else 3
+            if len(buf) > keep:
+                del buf[:-keep]
+                scan, marker = 0, (0 if marker >= 0 else -1)
         self._state, self._scan, self._marker = state, scan, marker
+        self._dropping = dropping
         if refused is not None:
             # Raised after the whole chunk is parsed, so the intact messages around
             # the refused one still reach the caller (in the exception).

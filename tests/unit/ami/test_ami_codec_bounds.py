@@ -112,9 +112,31 @@ def test_given_an_endless_message_then_the_parser_never_holds_more_than_the_limi
             parser.feed(b"Event: Endless\r\n" if i == 0 else b"X%d: %s\r\n" % (i, b"y" * 50))
         except AMIMessageTooLarge:
             refused += 1
-        assert parser.retained_bytes <= 10_000
+        assert parser.retained_bytes <= 10_000 + 3
     assert refused == 1  # raised once, then the rest of the message is skipped quietly
     assert [m.name for m in parser.feed(b"\r\nEvent: Next\r\n\r\n")] == ["Next"]
+
+
+def test_given_an_oversize_follows_block_cut_anywhere_then_dropped_up_to_its_real_end() -> None:
+    # Command output can hold anything, even lines that look like messages: a
+    # refused block must be dropped up to --END COMMAND-- and its blank line,
+    # not up to the first blank line of the output, however the reads fall.
+    data = (
+        b"Response: Follows\r\nPrivilege: Command\r\nActionID: 1\r\n"
+        + b"Event: Fake\r\n\r\n" * 50
+        + b"--END COMMAND--\r\n\r\nEvent: After\r\n\r\n"
+    )
+    for cuts in ([], [300], list(range(0, len(data), 7))):
+        parser = AMIParser(max_message_size=256)
+        assert [m.name for m in feed_all(parser, data, cuts)] == ["After"], cuts
+
+
+def test_given_a_message_of_exactly_the_limit_then_accepted_however_its_end_is_cut() -> None:
+    message = b"Event: Edge\r\nX: " + b"y" * 100 + b"\r\n\r\n"
+    size = len(message) - 4
+    for cut in range(size, len(message) + 1):
+        parser = AMIParser(max_message_size=size)
+        assert [m.name for m in feed_all(parser, message, [cut])] == ["Edge"], cut
 
 
 # -- real traces, any chunking -----------------------------------------------------
@@ -175,7 +197,7 @@ def test_given_any_stream_when_fed_then_bounded_and_only_the_documented_error(
         except AMIProtocolError as exc:
             assert isinstance(exc, AMIMessageTooLarge)
             messages = exc.messages
-        assert parser.retained_bytes <= 256
+        assert parser.retained_bytes <= 256 + 3
         assert all(len(m.headers) + len(m.output) <= 6 for m in messages)
 
 
@@ -187,7 +209,7 @@ def test_given_random_bytes_cut_anywhere_then_bounded_and_only_the_documented_er
     parser = AMIParser(max_message_size=256, max_headers=6)
     cuts = data.draw(st.lists(st.integers(min_value=0, max_value=len(noise)), max_size=20))
     feed_all(parser, noise, cuts)
-    assert parser.retained_bytes <= 256
+    assert parser.retained_bytes <= 256 + 3
 
 
 @settings(max_examples=100, deadline=None)
