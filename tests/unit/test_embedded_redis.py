@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import psutil
+import pytest
 import redis
 
-from cobrador.redis_runtime import EmbeddedRedis
+from cobrador.cli import UserError
+from cobrador.redis_runtime import EmbeddedRedis, RedisStartError
 
 CHILD = """
 import sys, time
@@ -45,3 +49,65 @@ def test_given_parent_killed_with_sigkill_then_no_orphaned_redis_server() -> Non
     while servers[0].is_running() and servers[0].status() != psutil.STATUS_ZOMBIE:
         assert time.monotonic() < deadline, "redis-server outlived its parent"
         time.sleep(0.05)
+
+
+def _config(client: redis.Redis, name: str) -> str:
+    value = client.config_get(name)[name]
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def test_given_embedded_server_then_it_snapshots_and_appends_every_second(tmp_path: Path) -> None:
+    with EmbeddedRedis(tmp_path / "redis") as server:
+        client = redis.Redis(port=server.port)
+        assert _config(client, "save") == "60 1"
+        assert _config(client, "appendonly") == "yes"
+        assert _config(client, "appendfsync") == "everysec"
+        client.close()
+
+
+def test_given_relative_data_dir_when_started_then_paths_are_absolute(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with EmbeddedRedis(Path("cobrador-data/redis")) as server:
+        client = redis.Redis(port=server.port)
+        assert _config(client, "dir") == str(tmp_path / "cobrador-data" / "redis")
+        assert _config(client, "logfile") == str(tmp_path / "cobrador-data" / "redis" / "redis.log")
+        client.close()
+
+
+def test_given_keys_written_when_server_restarted_on_same_dir_then_keys_are_back(
+    tmp_path: Path,
+) -> None:
+    with EmbeddedRedis(tmp_path) as server:
+        redis.Redis(port=server.port).set("k", "v")
+    with EmbeddedRedis(tmp_path) as server:
+        assert redis.Redis(port=server.port).get("k") == b"v"
+
+
+def test_given_snapshot_without_aof_when_started_then_snapshot_loaded_and_aof_on(
+    tmp_path: Path,
+) -> None:
+    # A data dir from before AOF was on: redis-server would load only the absent AOF.
+    with EmbeddedRedis(tmp_path) as server:
+        client = redis.Redis(port=server.port)
+        client.set("k", "v")
+        client.save()
+    (tmp_path / "embedded.aof").unlink()
+    with EmbeddedRedis(tmp_path) as server:
+        client = redis.Redis(port=server.port)
+        assert client.get("k") == b"v"
+        assert _config(client, "appendonly") == "yes"
+
+
+def test_given_port_taken_when_started_then_user_error_with_redis_servers_words(
+    tmp_path: Path,
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        server = EmbeddedRedis(tmp_path, port=taken.getsockname()[1])
+        with pytest.raises(RedisStartError) as caught:
+            server.start()
+    assert isinstance(caught.value, UserError)
+    assert "Address already in use" in str(caught.value)
