@@ -231,9 +231,11 @@ def _registry_import(args: argparse.Namespace, settings: Settings) -> int:
 
 def _check(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
+    import contextlib
 
     import phonenumbers
     import redis.asyncio as aioredis
+    from redis.exceptions import RedisError
 
     from cobrador.runtime import open_engine, redis_url
     from compliance.profile import ProfileError, load_profiles
@@ -261,6 +263,11 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
         client = aioredis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
         try:
             service = ComplianceService(engine, client, load_profiles(settings.profiles_dir))
+            if service.registry_sync is not None:
+                # A registry Redis lacks is reloaded from SQL first (or, while another
+                # process reloads it, the decision says registry_unavailable).
+                with contextlib.suppress(RedisError, OSError):
+                    await service.registry_sync.ensure_all()
             with transaction(engine) as session:
                 try:
                     item = service.load_item(
@@ -299,11 +306,15 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _registry_status(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
     import redis
+    import redis.asyncio as aioredis
     from sqlalchemy import select
 
     from cobrador.runtime import open_engine, redis_url
     from compliance.registry import RegistryWriter
+    from compliance.registry_sync import RegistrySync
     from store.db import transaction
     from store.models import RegistryImport
 
@@ -312,7 +323,19 @@ def _registry_status(args: argparse.Namespace, settings: Settings) -> int:
         rows = session.execute(select(RegistryImport).order_by(RegistryImport.id)).scalars().all()
         latest = {row.name: row for row in rows}
     now = datetime.now(UTC)
+
+    async def sync(url: str) -> dict[str, str]:
+        """Reload what Redis lacks from SQL first; name -> what was found or done."""
+        client = aioredis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=60)
+        try:
+            return await RegistrySync(engine, client).ensure_all()
+        except (redis.RedisError, OSError):
+            return {}
+        finally:
+            await client.aclose()  # type: ignore[attr-defined]
+
     with redis_url(settings) as url:
+        states = asyncio.run(sync(url)) if latest else {}
         client = redis.Redis.from_url(url, socket_connect_timeout=2)
         try:
             for name, row in sorted(latest.items()):
@@ -330,6 +353,9 @@ def _registry_status(args: argparse.Namespace, settings: Settings) -> int:
                             "age_days": round((now - row.imported_at).total_seconds() / 86400, 1),
                             "redis_version": live,
                             "in_force": live == row.version,
+                            # in_force, reloaded (from SQL, now), reloading (by another
+                            # process), numbers_not_kept (imported before: re-import it)
+                            "reload": states.get(name, "unknown"),
                         }
                     )
                 )

@@ -1,5 +1,6 @@
 """`cobrador registry import`: read a registry file, load it beside the current
-version, swap atomically, and record the import (SQL row + audit entry)."""
+version, swap atomically, and record the import (SQL row with its numbers +
+audit entry). Redis is reloaded from those numbers (compliance/registry_sync.py)."""
 
 from __future__ import annotations
 
@@ -11,17 +12,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import redis
-from sqlalchemy import Engine
+from sqlalchemy import Engine, insert
 
 from compliance import audit
 from compliance.numbers import BadNumber, NumberNormaliser
 from compliance.registry import RegistryBusy, RegistryWriter, file_sha256, pack_buckets
 from store.db import transaction
 from store.importing.report import rejects_path_for
-from store.models import RegistryImport
+from store.models import RegistryBucket, RegistryImport
 from store.spreadsheet import SafeWriter
 
 MAX_REPORTED = 50  # as account imports print
+BUCKET_ROWS_PER_INSERT = 2000
 
 
 @dataclass(frozen=True)
@@ -174,9 +176,11 @@ def _load_and_swap(
 ) -> str | None:
     """Load the new version beside the current one, record it, swap; returns the replaced one."""
     name = writer.name
+    # Kept twice: in Redis for lookups, in SQL (registry_buckets) to reload Redis from.
+    buckets = list(pack_buckets(numbers))
     writer.load(
         version,
-        pack_buckets(numbers),
+        buckets,
         imported_at=now,
         count=count,
         sha256=sha256,
@@ -185,18 +189,26 @@ def _load_and_swap(
     replaced = writer.current_version()
     try:
         with transaction(engine) as session:
-            session.add(
-                RegistryImport(
-                    name=name,
-                    country=country.upper() if country else None,
-                    version=version,
-                    count=count,
-                    rejected=rejected,
-                    sha256=sha256,
-                    source_file=str(path)[-500:],
-                    imported_at=now,
-                )
+            row = RegistryImport(
+                name=name,
+                country=country.upper() if country else None,
+                version=version,
+                count=count,
+                rejected=rejected,
+                sha256=sha256,
+                source_file=str(path)[-500:],
+                imported_at=now,
             )
+            session.add(row)
+            session.flush()
+            for start in range(0, len(buckets), BUCKET_ROWS_PER_INSERT):
+                session.execute(
+                    insert(RegistryBucket),
+                    [
+                        {"import_id": row.id, "bucket": bucket, "numbers": blob}
+                        for bucket, blob in buckets[start : start + BUCKET_ROWS_PER_INSERT]
+                    ],
+                )
             audit.append(
                 session,
                 "registry_import",

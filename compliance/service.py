@@ -26,6 +26,7 @@ from compliance.engine import (
 from compliance.jurisdiction import debtor_profile
 from compliance.profile import Profile, load_profiles
 from compliance.registry import RegistryReader, prefetch
+from compliance.registry_sync import RegistrySync
 from store.db import transaction
 from store.models import Account, CallAttempt, Campaign
 from store.models import Decision as DecisionRow
@@ -132,6 +133,8 @@ class ComplianceService:
         self.profiles = dict(profiles) if profiles is not None else load_profiles()
         self.rules = rules or Engine()
         self.registries = RegistryReader(redis_client) if redis_client is not None else None
+        # Reloads a registry Redis lost (or holds another version of) from SQL.
+        self.registry_sync = RegistrySync(sql, redis_client) if redis_client is not None else None
         self.caps = CapStore(redis_client, self._load_history) if redis_client is not None else None
 
     async def _load_history(
@@ -159,6 +162,11 @@ class ComplianceService:
         numbers = [item.phone.e164 for item in items]
         names = {rule.name for item in items for rule in item.profile.registries}
         registries = await prefetch(self.registries, sorted(names), numbers)
+        if self.registry_sync is not None:
+            for name in names:
+                # Not in Redis (restart, flush, lost server): blocked now, reloaded from SQL.
+                if name not in registries.failed and registries.versions.get(name) is None:
+                    self.registry_sync.request(name)
         account_ids = list(dict.fromkeys(item.account.id for item in items))
         counters: Mapping[int, CounterSnapshot]
         if self.caps is None or now.tzinfo is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import logging
 import os
 import secrets
@@ -24,11 +25,13 @@ from aiohttp import web
 from aiohttp_session import get_session
 from aiohttp_session import setup as setup_session
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
+from redis.exceptions import RedisError
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from cobrador.settings import Settings
 from compliance.profile import load_profiles
+from compliance.registry_sync import RegistrySync
 from console import (
     agent_views,
     auditor_views,
@@ -243,6 +246,7 @@ def init_app(
     app.cleanup_ctx.append(_pophub_ctx)
     app.cleanup_ctx.append(_password_pool_ctx)
     app.cleanup_ctx.append(agent_views.callback_release_ctx)
+    app.cleanup_ctx.append(_registry_sync_ctx)
     return app
 
 
@@ -262,6 +266,15 @@ async def _password_pool_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     yield
     app[PASSWORD_POOL].shutdown(wait=False, cancel_futures=True)
+
+
+async def _registry_sync_ctx(app: web.Application) -> AsyncIterator[None]:
+    """At start, every registry Redis lacks is reloaded from SQL (in the background)."""
+    sync = RegistrySync(app[ENGINE], app[REDIS])
+    with contextlib.suppress(RedisError, SQLAlchemyError, OSError):
+        await sync.refresh()
+    yield
+    await sync.close()
 
 
 async def _pophub_ctx(app: web.Application) -> AsyncIterator[None]:

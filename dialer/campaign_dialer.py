@@ -245,11 +245,17 @@ class CampaignDialer:
             if self.recorder is not None:
                 await self.recorder.retry()
             await self._renew_leases(now)
+            registries = self._registry_names()
             if now - self._last_reload >= self.options.refill_every_seconds:
                 self._last_reload = now
                 await self._reload_campaign()
                 await self._registry_metrics()
                 await self.directory.refresh(now, self.options.refill_every_seconds)
+                if self.compliance.registry_sync is not None:
+                    await self.compliance.registry_sync.refresh(registries)
+            elif self.compliance.registry_sync is not None:
+                # One MGET a tick: a registry Redis lost is reloaded from SQL now.
+                await self.compliance.registry_sync.check(registries)
             if not self._can_dial(now):
                 # Not dialing (stopped, or no Asterisk yet): the wallboard still shows
                 # the agents, the inbound queue and why nothing is dialed.
@@ -314,6 +320,16 @@ class CampaignDialer:
             self._set_unhealthy(self.caller_ids.problem, now)
             return False
         return True
+
+    def _registries_reloading(self) -> list[str]:
+        sync = self.compliance.registry_sync
+        if sync is None:
+            return []
+        return sorted(set(self._registry_names()) & sync.reloading)
+
+    def _registry_names(self) -> list[str]:
+        profile = self.compliance.profile_for(self.campaign, self.campaign.country)
+        return [rule.name for rule in profile.registries]
 
     async def _registry_metrics(self) -> None:
         """Age of each registry the campaign's profile checks, for the stale alert."""
@@ -1083,6 +1099,8 @@ class CampaignDialer:
             "amd_false_positive_ratio": self.false_positive_ratio,
             "abandon_target": snapshot.abandon_target,
             "hopper": {**sizes, "health": health},
+            # Registries being reloaded into Redis from SQL: their calls are blocked.
+            "registries_reloading": self._registries_reloading(),
             "inbound": await inbound_board(self.inbound, self.name, now, service_level_seconds(
                 self.campaign.config, self.campaign.country), self.own_inbound_waits),
         }  # fmt: skip

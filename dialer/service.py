@@ -19,6 +19,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from cobrador.settings import Settings
@@ -119,6 +120,11 @@ class DialerService:
             await self.shutdown()
             return
         compliance = ComplianceService(self.sql, self.redis)
+        if compliance.registry_sync is not None:
+            # Every registry Redis lacks is reloaded from SQL before (and while) the
+            # loops start; their lookups answer registry_unavailable until it is in.
+            with contextlib.suppress(RedisError, SQLAlchemyError, OSError):
+                await compliance.registry_sync.refresh()
         directory = InboundDirectory(self.sql)  # one copy of inbound routing for all loops
         for campaign in campaigns:
             options = self.options or DialerOptions(
@@ -157,6 +163,8 @@ class DialerService:
         try:
             await asyncio.gather(*loops, stop_when_asked())
         finally:
+            if compliance.registry_sync is not None:
+                await compliance.registry_sync.close()
             await self.shutdown()
 
     def _recorder_of(self, campaign: str) -> Recorder | None:

@@ -295,6 +295,15 @@ REGISTRY_ENTRIES = Gauge(
     registry=REGISTRY,
 )
 
+REGISTRY_LOADED = Gauge(
+    "cobrador_registry_loaded_up",
+    "1 while Redis answers with the registry's last import; 0 while it is missing or being "
+    "reloaded from SQL (after a restart or a Redis loss): its calls are blocked as "
+    "registry_unavailable until it is back.",
+    ["registry"],
+    registry=REGISTRY,
+)
+
 # --- Asterisk link (dialer) ------------------------------------------------
 
 AMI_UP = Gauge(

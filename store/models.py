@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
@@ -403,6 +404,19 @@ class RegisteredCallerId(Base):
     reference: Mapped[str] = mapped_column(String(100))  # the registration's folio
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RegistryBucket(Base):
+    """The numbers of one registry import, as Redis holds them (compliance/registry.py):
+    one row per non-empty bucket, sorted 5-byte values. Redis is reloaded from here."""
+
+    __tablename__ = "registry_buckets"
+
+    import_id: Mapped[int] = mapped_column(
+        ForeignKey("registry_imports.id", ondelete="CASCADE"), primary_key=True
+    )
+    bucket: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    numbers: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class AuditEntry(Base):

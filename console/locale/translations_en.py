@@ -244,6 +244,9 @@ EN = {
     "máximo del perfil": "profile maximum",
     "Guardar": "Save",
     "Sin datos del marcador todavía.": "No data from the dialer yet.",
+    "Recargando la lista {name} desde la base de datos: sus llamadas están bloqueadas.": (
+        "Reloading the {name} list from the database: its calls are blocked."
+    ),
     "sobre el objetivo": "above target",
     "Servicio no disponible; inténtelo de nuevo.": "Service unavailable; please try again.",
     "Mis últimas llamadas": "My latest calls",

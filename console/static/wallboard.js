@@ -61,6 +61,10 @@
     if (snap.live.dialer && snap.live.dialer.ok === false) {
       reasons.append(Cobrador.el("li", snap.live.dialer.reason || "dialer", "warn"));
     }
+    // A registry Redis lost, being reloaded from SQL: its calls are blocked meanwhile.
+    for (const name of snap.live.registries_reloading || []) {
+      reasons.append(Cobrador.el("li", T.registry_reloading.replace("{name}", name.toUpperCase()), "warn"));
+    }
     const empty = hopper.empty_reasons || (hopper.health || {}).blocked || {};
     for (const [reason, count] of Object.entries(empty)) reasons.append(Cobrador.el("li", `${reason}: ${count}`));
     const blocks = document.getElementById("block-reasons");
