@@ -136,7 +136,9 @@ class RegistryWriter:
         key = f"{PREFIX}{{{self.name}}}:lock"
         token = secrets.token_hex(8)
         if not self.client.set(key, token, nx=True, ex=ttl_seconds):
-            raise RegistryBusy(f"another import of registry {self.name!r} is running")
+            raise RegistryBusy(
+                f"another import (or a reload from SQL) of registry {self.name!r} is running"
+            )
         try:
             yield
         finally:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,6 +32,9 @@ from store.models import RegistryBucket, RegistryImport
 log = logging.getLogger(__name__)
 
 LOCK_SECONDS = 120  # renewed after every chunk; a crashed reloader frees it by then
+# After a request that could not bring a registry into force (never imported,
+# numbers not kept, an error), lookups wait this long before asking again.
+RETRY_SECONDS = 5.0
 CHUNK = 4096  # buckets read from SQL and written to Redis per round trip
 
 RENEW_LUA = """
@@ -110,6 +114,7 @@ class RegistrySync:
         self.expected: dict[str, LastImport] = {}
         self.reloading: set[str] = set()  # not in force while a reload runs (here or elsewhere)
         self._tasks: dict[str, asyncio.Task[str]] = {}
+        self._quiet_until: dict[str, float] = {}
 
     async def ensure_all(self, names: Iterable[str] | None = None) -> dict[str, str]:
         """Read the last imports from SQL and bring Redis to them; name -> what was done."""
@@ -160,6 +165,8 @@ class RegistrySync:
         task = self._tasks.get(name)
         if task is not None and not task.done():
             return
+        if time.monotonic() < self._quiet_until.get(name, 0.0):
+            return
         self.reloading.add(name)
         m.REGISTRY_LOADED.labels(registry=name).set(0)
         self._tasks[name] = asyncio.create_task(self._ensure_one(name), name=f"registry-{name}")
@@ -194,16 +201,20 @@ class RegistrySync:
         await self.idle()
 
     async def _ensure_one(self, name: str) -> str:
+        state = RELOADING
         try:
             imports = await asyncio.to_thread(last_imports, self.sql, [name])
             imp = imports.get(name)
             if imp is None:  # never imported: unavailable, nothing to reload
-                return self._state(name, NOT_KEPT)
-            self.expected[name] = imp
-            return await self.ensure(imp)
+                state = self._state(name, NOT_KEPT)
+            else:
+                self.expected[name] = imp
+                state = await self.ensure(imp)
         except (RedisError, SQLAlchemyError, OSError) as exc:
             log.warning("registry %s: reload failed (%s); calls stay blocked", name, exc)
-            return RELOADING
+        if state not in (IN_FORCE, RELOADED):
+            self._quiet_until[name] = time.monotonic() + RETRY_SECONDS
+        return state
 
     async def _in_force(self, imp: LastImport) -> bool:
         live = await self.redis.get(current_key(imp.name))
@@ -219,8 +230,8 @@ class RegistrySync:
             if not rows:
                 break
             pipe = self.redis.pipeline(transaction=False)
-            for bucket, blob in rows:
-                pipe.set(f"{prefix}{bucket}", blob)
+            # One MSET a chunk (one hash tag: one cluster slot).
+            pipe.mset({f"{prefix}{bucket}": blob for bucket, blob in rows})
             pipe.eval(RENEW_LUA, 1, lock_key(imp.name), token, LOCK_SECONDS)
             results = await pipe.execute()
             if not results[-1]:

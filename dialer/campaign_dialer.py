@@ -263,8 +263,13 @@ class CampaignDialer:
                                               await self.hopper.sizes())  # fmt: skip
                 return 0
             sizes = await self.hopper.sizes()
-            if sizes["ready"] + sizes["delayed"] < self.options.hopper_low_water or (
-                now - self._last_refill >= self.options.refill_every_seconds
+            # A registry being reloaded into Redis blocks every call it covers: no
+            # refill (each candidate would be held back as registry_unavailable)
+            # and no call until it is back, which takes seconds.
+            reloading = self._registries_reloading()
+            if not reloading and (
+                sizes["ready"] + sizes["delayed"] < self.options.hopper_low_water
+                or now - self._last_refill >= self.options.refill_every_seconds
             ):
                 self._last_refill = now
                 # One refill per campaign at a time across dialers: two would
@@ -282,7 +287,8 @@ class CampaignDialer:
             snapshot = await self.snapshot(now)
             # Preview: only the agent's own choice places a call.
             preview = self.campaign.dial_mode == "preview"
-            wanted = 0 if preview else max(0, int(self.policy.calls_to_place(snapshot)))
+            paused = preview or bool(reloading)
+            wanted = 0 if paused else max(0, int(self.policy.calls_to_place(snapshot)))
             m.PACING_TARGET_CALLS.labels(self.name, self.campaign.dial_mode).set(wanted)
             placed = 0
             if wanted:

@@ -33,7 +33,9 @@ def redis_server_url() -> Iterator[str]:
     if url:
         yield url
         return
-    with EmbeddedRedis() as server:
+    # No snapshot, no AOF: on a busy disk an fsync stall would slow every test;
+    # the tests of persistence start servers of their own.
+    with EmbeddedRedis(persist=False) as server:
         yield server.url
 
 

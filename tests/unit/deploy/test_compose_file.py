@@ -141,6 +141,13 @@ def test_given_depends_on_when_read_then_every_service_exists_and_waits_for_pref
             assert depends["preflight"]["condition"] == "service_completed_successfully", name
 
 
+def test_given_the_redis_service_when_read_then_it_keeps_an_aof_on_its_volume() -> None:
+    redis = _compose()["services"]["redis"]
+    command = " ".join(redis["command"]) if isinstance(redis["command"], list) else redis["command"]
+    assert "--appendonly yes" in command and "--appendfsync everysec" in command
+    assert any(v.split(":")[:2] == ["redis-data", "/data"] for v in redis["volumes"])
+
+
 def test_given_secret_variables_when_used_then_none_has_a_default_value() -> None:
     text = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
     for match in INTERPOLATION.finditer(text):
