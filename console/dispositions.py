@@ -5,11 +5,12 @@ dialer does next for each outcome. Pure: no I/O, the clock comes as an argument.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
 from console.i18n import N_
+from dialer.recycle import promise_hold_until
 
 
 class Party(StrEnum):
@@ -160,9 +161,7 @@ def dial_hold(
     """
     effect = data.outcome.effect
     if effect is Effect.hold_until_promise and data.promise_date is not None:
-        # Not before the day after the promise date; then a broken promise
-        # brings the account back with a high priority.
-        return datetime.combine(data.promise_date + timedelta(days=1), datetime.min.time(), UTC)
+        return promise_hold_until(data.promise_date)
     if effect is Effect.callback and callback_due is not None:
         # The callback itself brings the account back when due (refill).
         return callback_due

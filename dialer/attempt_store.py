@@ -7,12 +7,13 @@ from collections.abc import Mapping, Set
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from compliance import audit, caller_ids
+from dialer.recycle import promise_hold_until
 from store.db import transaction
-from store.models import Account, CallAttempt, Callback, Campaign, RegistryImport
+from store.models import Account, CallAttempt, Callback, Campaign, Promise, RegistryImport
 
 
 def utc(epoch: float | None) -> datetime | None:
@@ -119,6 +120,21 @@ def start_placing(sql: Engine, attempt_id: int, **values: Any) -> bool:
             .values(**values)
         ).rowcount  # type: ignore[attr-defined]  # fmt: skip
         return bool(done)
+
+
+def promise_hold(sql: Engine, account_id: int, now: datetime) -> datetime | None:
+    """Until when an open promise of the account holds it back (None: it does not);
+    a held account sleeps until then (its next_attempt_at is pushed there)."""
+    with transaction(sql) as s:
+        due = s.scalar(select(func.max(Promise.due_date))
+                       .where(Promise.account_id == account_id, Promise.status == "open"))  # fmt: skip
+        if due is None or promise_hold_until(due) <= now:
+            return None
+        until = promise_hold_until(due)
+        s.execute(update(Account).where(Account.id == account_id,
+                                        (Account.next_attempt_at.is_(None)) | (Account.next_attempt_at < until))
+                  .values(next_attempt_at=until))  # fmt: skip
+        return until
 
 
 def load_account(sql: Engine, account_id: int) -> Account | None:

@@ -443,6 +443,15 @@ class CampaignDialer:
             # No registered caller ID (a preview dial, or one just unregistered): not placed.
             await self.hopper.release(self.options.owner, claim.account_id, None)
             return 0
+        at = store.utc(now)
+        assert at is not None
+        held = await asyncio.to_thread(store.promise_hold, self.sql, account.id, at)
+        if held is not None:
+            # A promise saved after the account entered the hopper (the console takes
+            # it out, but Redis is a cache): the open promise in SQL has the last word.
+            await self.hopper.release(self.options.owner, account.id, None)
+            log.info("account %s not dialed: promise open until %s", account.id, held.date())
+            return 0
         profile = self.compliance.profile_for(self.campaign, account.country)
         item = Item(account_facts(account), phone_facts(account, phone), profile, self.campaign.id)
         phone_row = next((p for p in account.phones if p.number_e164 == phone), None)
@@ -457,8 +466,6 @@ class CampaignDialer:
         if unplaced:
             log.warning("attempt(s) %s to account %s left before the final check by another "
                         "dialer closed as not placed", unplaced, account.id)  # fmt: skip
-        at = store.utc(now)
-        assert at is not None
         decision = (await self.compliance.evaluate_batch([item], at))[0]
         if decision.allowed and self.compliance.caps is not None:
             # The final check: every cap checked and this attempt counted, atomically.

@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+
+
+def promise_hold_until(due_date: date) -> datetime:
+    """An account with an open promise is not dialed before the day after its date;
+    then a broken promise brings it back with a high priority."""
+    return datetime.combine(due_date + timedelta(days=1), datetime.min.time(), UTC)
 
 
 @dataclass(frozen=True)

@@ -55,3 +55,30 @@ async def test_given_promise_saved_while_no_loop_dials_when_loop_runs_then_not_d
     await floor.run_until(lambda: len(outbound(floor)) > 1)
     again = outbound(floor)[1]
     assert again.started_at >= datetime(2026, 11, 28, tzinfo=UTC)
+
+
+async def test_given_promise_saved_after_the_account_was_queued_when_claimed_then_not_dialed(
+    make_floor,
+) -> None:  # type: ignore[no-untyped-def]
+    from dialer.hopper import HopperEntry
+    from store.models import Promise
+
+    floor = await make_floor(accounts=1, agents=1)
+    now = datetime.fromtimestamp(floor.clock(), UTC)
+    with Session(floor.engine) as s, s.begin():
+        account = s.scalars(select(Account)).one()
+        account_id, phone = account.id, account.phones[0].number_e164
+        # A refill admitted the account a moment before a promise was saved (say on an
+        # inbound call), and the hopper kept it: Redis is a cache, SQL has the promise.
+        s.add(Promise(account_id=account.id, amount=100, currency="MXN",
+                      due_date=datetime(2026, 11, 27).date()))  # fmt: skip
+        account.next_attempt_at = now + timedelta(hours=2)
+    entry = HopperEntry(account_id, 1, now.timestamp(), {"phone": phone, "reason": "fresh"})
+    await floor.dialer.hopper.add([entry], now.timestamp())
+    for _ in range(5):
+        assert await floor.dialer.tick() == 0
+    assert outbound(floor) == []
+    assert await floor.dialer.hopper.contains([account_id]) == set()
+    with Session(floor.engine) as s:
+        held = s.get(Account, account_id).next_attempt_at  # type: ignore[union-attr]
+    assert held == datetime(2026, 11, 28, tzinfo=UTC)
