@@ -28,7 +28,7 @@ from console.pophub import (
 )
 from console.security import same_origin
 from console.users import CurrentUser
-from console.webutil import in_db, json_error, requires, user_of
+from console.webutil import close_when_session_ends, in_db, json_error, requires, user_of
 from dialer.agent_state import AgentState, AgentStateError
 from dialer.hopper import Hopper
 from store.db import transaction
@@ -139,6 +139,7 @@ async def agent_socket(request: web.Request) -> web.StreamResponse:
     await ws.prepare(request)
     hub = request.app[POPHUB]
     hub.register(user.id, ws)
+    watch = asyncio.create_task(close_when_session_ends(request, ws))
     try:
         await ws.send_json({"type": "hello", "state": (await states.get(user.id)).as_dict()})
         async for msg in ws:
@@ -147,6 +148,7 @@ async def agent_socket(request: web.Request) -> web.StreamResponse:
             elif msg.type == WSMsgType.ERROR:
                 break
     finally:
+        watch.cancel()
         hub.unregister(user.id, ws)
     return ws
 

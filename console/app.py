@@ -53,6 +53,8 @@ from console.keys import (
     PASSWORD_POOL,
     POPHUB,
     REDIS,
+    SESSION_CHECK_SECONDS,
+    SESSION_TOKEN,
     SETTINGS,
     STATES,
     USER,
@@ -91,6 +93,7 @@ async def context_middleware(request: web.Request, handler: Callable) -> web.Str
     settings = request.app[SETTINGS]
     session = await get_session(request)
     request[USER] = None
+    request[SESSION_TOKEN] = session.get("sid")
     uid = session.get("uid")
     if uid is not None:
         resolved = await asyncio.to_thread(
@@ -203,6 +206,7 @@ def init_app(
     app[REDIS] = redis
     app[STATES] = AgentStates(redis)
     app[CLOCK] = clock
+    app[SESSION_CHECK_SECONDS] = 30.0
     app[CALLBACK_CHECKER] = callback_checker or compliance_callback_checker(
         load_profiles(settings.profiles_dir)
     )

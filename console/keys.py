@@ -28,5 +28,9 @@ PASSWORD_POOL: web.AppKey[ThreadPoolExecutor] = web.AppKey("password_pool")
 # Per-request values set by the context middleware.
 USER: web.RequestKey[CurrentUser | None] = web.RequestKey("user")
 CSRF: web.RequestKey[str] = web.RequestKey("csrf")
+# The server-side session token of the request's cookie (console/sessions.py).
+SESSION_TOKEN: web.RequestKey[str | None] = web.RequestKey("session_token")
 LANG: web.RequestKey[str] = web.RequestKey("lang")
 CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("clock")
+# How often an open WebSocket re-checks that its session still holds.
+SESSION_CHECK_SECONDS: web.AppKey[float] = web.AppKey("session_check_seconds")

@@ -22,7 +22,7 @@ from console.pophub import COMMANDS_CHANNEL
 from console.recording_service import may_see_campaign
 from console.security import same_origin
 from console.users import CurrentUser
-from console.webutil import in_db, json_error, requires, user_of
+from console.webutil import close_when_session_ends, in_db, json_error, requires, user_of
 from dialer.agent_state import EVENTS_CHANNEL
 from dialer.inbound import skills
 from store.db import transaction
@@ -142,7 +142,11 @@ async def wallboard_socket(request: web.Request) -> web.StreamResponse:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(changed.wait(), PUSH_EVERY_SECONDS)
 
-    tasks = [asyncio.create_task(watch_agents()), asyncio.create_task(push())]
+    tasks = [
+        asyncio.create_task(watch_agents()),
+        asyncio.create_task(push()),
+        asyncio.create_task(close_when_session_ends(request, ws)),
+    ]
     try:
         async for msg in ws:
             if msg.type == WSMsgType.ERROR:

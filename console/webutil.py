@@ -10,8 +10,9 @@ from typing import Any, ParamSpec, TypeVar
 from aiohttp import web
 from sqlalchemy import Engine
 
+from console import sessions
 from console.i18n import gettext_
-from console.keys import ENGINE, USER
+from console.keys import CLOCK, ENGINE, SESSION_CHECK_SECONDS, SESSION_TOKEN, USER
 from console.users import CurrentUser
 from store.models import Role
 
@@ -65,3 +66,27 @@ def requires(*roles: Role) -> Callable[[Handler], Handler]:
         return wrapped
 
     return decorate
+
+
+SESSION_ENDED = 4401  # WebSocket close code: the session was ended (logout, disabled...)
+
+
+async def close_when_session_ends(request: web.Request, ws: web.WebSocketResponse) -> None:
+    """Run beside an open WebSocket: close it once its session no longer holds
+    (logout elsewhere, user disabled, role changed, lifetime over). An open
+    page counts as activity for the idle limit."""
+    user = user_of(request)
+    token = request.get(SESSION_TOKEN)
+    while not ws.closed:
+        await asyncio.sleep(request.app[SESSION_CHECK_SECONDS])
+        resolved = await asyncio.to_thread(
+            sessions.resolve,
+            request.app[ENGINE],
+            user.id,
+            user.role.value,
+            token,
+            request.app[CLOCK](),
+        )
+        if resolved.user is None:
+            await ws.close(code=SESSION_ENDED, message=b"session ended")
+            return

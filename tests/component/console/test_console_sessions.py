@@ -7,11 +7,14 @@ from datetime import datetime, timedelta
 
 import pytest
 import redis.asyncio as aioredis
+from aiohttp import WSMsgType
 from aiohttp.test_utils import TestClient
-from console_fixtures import NOW, login
+from console_fixtures import NOW, login, origin
 from sqlalchemy import Engine
 
 from console import sessions, user_admin
+from console.keys import SESSION_CHECK_SECONDS
+from console.webutil import SESSION_ENDED
 from store.models import Role
 
 
@@ -118,3 +121,23 @@ async def test_given_redis_flushed_then_sessions_still_hold_and_logout_still_end
     await aredis.flushdb()
     put_back(client, stolen)
     assert (await client.get("/auditor", allow_redirects=False)).status == 302
+
+
+@pytest.mark.parametrize(
+    ("username", "socket"), [("ana", "/ws/agent"), ("sofia", "/ws/wallboard?campaign=mx-demo")]
+)
+async def test_given_an_open_websocket_when_the_user_is_disabled_then_it_closes(
+    aiohttp_client, settings, engine: Engine, aredis, seed, clock: Clock, username: str, socket: str
+) -> None:
+    from console.app import init_app
+
+    app = init_app(settings, engine, aredis, clock=clock)
+    app[SESSION_CHECK_SECONDS] = 0.05
+    client = await aiohttp_client(app)
+    await login(client, username)
+    ws = await client.ws_connect(socket, origin=origin(client))
+    user_admin.set_active(engine, username, False, "cli", clock())
+    # Pops and wallboard pushes may come first; the close follows.
+    while (msg := await ws.receive(timeout=30)).type not in (WSMsgType.CLOSE, WSMsgType.CLOSED):
+        assert msg.type == WSMsgType.TEXT
+    assert ws.close_code == SESSION_ENDED
