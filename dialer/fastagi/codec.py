@@ -28,6 +28,7 @@ DEFAULT_MAX_BLOCK_LINES = 256
 # GET DATA answers with the digits typed, from a 1024-byte buffer in res_agi;
 # every other command with a C int.
 MAX_RESULT_LENGTH = 1024
+_TAIL_WORDS = 8
 _REPLY = re.compile(r"^(?P<code>\d{3}) result=(?P<result>\S*)(?P<rest>.*)$", re.ASCII)
 _INTEGER = re.compile(r"-?\d+", re.ASCII)
 
@@ -123,10 +124,21 @@ def _data_end(rest: str) -> int:
     """Index of the `)` that closes the data in `(data) key=value ...`, or -1.
 
     Data may hold spaces and parentheses, so it ends at the last `)` after
-    which only key=value words follow (`endpos=1234`). One pass over the words
-    from the right: linear in the line, however many `)` it holds.
+    which only key=value words follow (`endpos=1234`). The words are walked
+    from the right once: linear in the line, however many `)` it holds. Only
+    the last few are split off first (a reply ends with at most a couple of
+    pairs), so a long data part is not cut into words for nothing.
     """
-    words = rest.split()
+    last = rest.rsplit(None, _TAIL_WORDS)
+    more = len(last) > _TAIL_WORDS  # last[0] is everything before the last words
+    close = _close_among(rest, last[1:] if more else last)
+    if close is None and more:
+        close = _close_among(rest, rest.split())
+    return -1 if close is None else close
+
+
+def _close_among(rest: str, words: list[str]) -> int | None:
+    """`_data_end` over `rest`'s last `words`; None: they are all key=value pairs."""
     for skipped, word in enumerate(reversed(words)):
         if word.endswith(")"):
             close = len(word) - 1
@@ -141,7 +153,7 @@ def _data_end(rest: str) -> int:
                 continue
         head = rest.rsplit(None, skipped)[0] if skipped else rest
         return len(head) - len(word) + close
-    return -1
+    return None
 
 
 def quote_arg(value: str) -> str:
