@@ -14,6 +14,7 @@ from sqlalchemy import Engine, and_, func, select, update
 from sqlalchemy.orm import Session
 
 from compliance.audit import append as audit_append
+from compliance.jurisdiction import country_profile
 from compliance.profile import Profile, load_profiles
 from console import call_script
 from console.call_script import ScriptFacts
@@ -37,6 +38,7 @@ from console.identity import (
     party_prompts,
     prompt_labels,
 )
+from console.money import money_format
 from console.users import CurrentUser
 from store.db import transaction
 from store.models import (
@@ -136,6 +138,7 @@ def build_pop(
         recording = recording_facts(campaign, config, account.country)
         profile = _profile_of(campaign, account.country)
         balance = _money(account.balance)
+        money = money_format(account.country, account.currency)
         facts = ScriptFacts(
             agent=agent.display_name if agent else "",
             debtor_name=account.debtor_name,
@@ -144,7 +147,7 @@ def build_pop(
             campaign=campaign.name if campaign else "",
             stage=account.stage,
             contract=account.external_ref,
-            amount=f"{balance} {account.currency}",
+            amount=money.show(account.balance or Decimal(0)),
             due_date=account.due_date.isoformat() if account.due_date else "",
             payment_instructions=str(config.get("payment_instructions", "")),
             # The agent's script carries the recording notice (the profile's or
@@ -187,6 +190,7 @@ def build_pop(
                 "zone": zones,
             },
             "promise_max_date": (local.date() + timedelta(days=max_days)).isoformat(),
+            "money": money.as_dict(),
             "wrapup_seconds": int(config.get("wrapup_seconds", DEFAULT_WRAPUP_SECONDS)),
         }
         if verified is not None:
@@ -194,6 +198,7 @@ def build_pop(
                 "ref": account.external_ref,
                 "name": account.debtor_name,
                 "balance": balance,
+                "balance_display": money.show(account.balance or Decimal(0)),
                 "currency": account.currency,
                 "days_past_due": _days_past_due(account, local.date()),
                 "stage": account.stage,
@@ -202,7 +207,7 @@ def build_pop(
             }
             script = call_script.debtor if verified == "titular" else call_script.guarantor
             pop["script"] = script(facts, gettext_)
-            pop["promises"] = _open_promises(session, account.id)
+            pop["promises"] = _open_promises(session, account.id, account.country)
             pop["notes"] = _notes(session, account.id)
             pop["payment_instructions"] = str(config.get("payment_instructions", ""))
         if audit:
@@ -211,7 +216,13 @@ def build_pop(
 
 
 def _profile_of(campaign: Campaign | None, country: str) -> Profile | None:
-    return _shipped_profiles().get(campaign.profile if campaign and campaign.profile else country)
+    """The debtor's country's profile: the campaign's when it is of that country
+    (compliance/jurisdiction.py), else the country's default."""
+    profiles = _shipped_profiles()
+    chosen = profiles.get(campaign.profile) if campaign and campaign.profile else None
+    if chosen is not None and chosen.country == (country or "").upper():
+        return chosen
+    return country_profile(profiles, country)
 
 
 def recording_facts(
@@ -278,14 +289,19 @@ def _last_attempts(session: Session, account_id: int, limit: int = 8) -> list[di
     return out
 
 
-def _open_promises(session: Session, account_id: int) -> list[dict[str, Any]]:
+def _open_promises(session: Session, account_id: int, country: str) -> list[dict[str, Any]]:
     rows = session.scalars(
         select(Promise)
         .where(Promise.account_id == account_id, Promise.status == "open")
         .order_by(Promise.due_date)
     ).all()
     return [
-        {"amount": _money(p.amount), "currency": p.currency, "due_date": p.due_date.isoformat()}
+        {
+            "amount": _money(p.amount),
+            "currency": p.currency,
+            "display": money_format(country, p.currency).show(p.amount),
+            "due_date": p.due_date.isoformat(),
+        }
         for p in rows
     ]
 
@@ -469,6 +485,7 @@ def save_disposition(
             balance=account.balance,
             today=local_today,
             max_days=int(config.get("promise_max_days", DEFAULT_PROMISE_MAX_DAYS)),
+            money=money_format(account.country, account.currency),
         )
         data = parse_disposition(form, limits, verified_party)
         callback_due: datetime | None = None
@@ -633,6 +650,13 @@ def day_figures(engine: Engine, agent_id: int, now: datetime) -> dict[str, Any]:
                 Promise.agent_id == agent_id, Promise.created_at >= start
             )
         ).one()
+        by_currency = session.execute(
+            select(Account.country, Promise.currency, func.sum(Promise.amount))
+            .join(Account, Account.id == Promise.account_id)
+            .where(Promise.agent_id == agent_id, Promise.created_at >= start)
+            .group_by(Account.country, Promise.currency)
+            .order_by(Promise.currency, Account.country)
+        ).all()
         kept, resolved = session.execute(
             select(
                 func.count(Promise.id).filter(Promise.status == "kept"),
@@ -658,6 +682,11 @@ def day_figures(engine: Engine, agent_id: int, now: datetime) -> dict[str, Any]:
         "right_party_contacts": int(rpc or 0),
         "promises": int(promised[0] or 0),
         "promised_amount": _money(Decimal(promised[1] or 0)),
+        "promised_display": " · ".join(
+            money_format(country, currency).show(Decimal(total))
+            for country, currency, total in by_currency
+        )
+        or "0",
         "kept_rate": (kept / resolved) if resolved else None,
         "talk_seconds": int(talk_seconds),
     }

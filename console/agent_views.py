@@ -357,7 +357,10 @@ async def dispose(request: web.Request) -> web.StreamResponse:
     except PermissionError:
         return json_error(403, gettext_("Esta llamada no es suya."))
     except FormErrors as exc:
-        errors = {k: gettext_(v) for k, v in exc.errors.items()}
+        errors = exc.rendered(gettext_)
+        if exc.confirm is not None and set(errors) == {"promise_amount"}:
+            # Only the read-back is missing: the page asks the agent to confirm.
+            return json_error(409, errors["promise_amount"], confirm=exc.confirm)
         return json_error(
             400, gettext_("Revise los campos marcados; no se guardó nada."), errors=errors
         )

@@ -4,12 +4,14 @@ dialer does next for each outcome. Pure: no I/O, the clock comes as an argument.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import StrEnum
 
 from console.i18n import N_
+from console.money import MoneyError, MoneyFormat, money_format, parse_amount
 from dialer.recycle import promise_hold_until
 
 
@@ -175,14 +177,35 @@ class PromiseLimits:
     balance: Decimal
     today: date  # the debtor's local date
     max_days: int
+    money: MoneyFormat = field(default_factory=lambda: money_format("MX", "MXN"))
 
 
 class FormErrors(ValueError):
-    """Field -> message (Spanish msgid); nothing is saved when raised."""
+    """Field -> message (Spanish msgid); nothing is saved when raised.
 
-    def __init__(self, errors: dict[str, str]) -> None:
+    ``fills``: per field, the {placeholders} of its message (filled after translation).
+    ``confirm``: the amount to read back to the debtor ({"amount", "display"}) when
+    that is all that is missing."""
+
+    def __init__(
+        self,
+        errors: dict[str, str],
+        fills: dict[str, dict[str, str]] | None = None,
+        confirm: dict[str, str] | None = None,
+    ) -> None:
         super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
         self.errors = errors
+        self.fills = fills or {}
+        self.confirm = confirm
+
+    def rendered(self, tr: Callable[[str], str]) -> dict[str, str]:
+        out = {}
+        for key, msgid in self.errors.items():
+            text = tr(msgid)
+            for name, value in self.fills.get(key, {}).items():
+                text = text.replace("{" + name + "}", value)
+            out[key] = text
+        return out
 
 
 MAX_NOTES = 4000
@@ -195,6 +218,8 @@ def parse_disposition(
 
     ``verified_party``: who passed the identity questions on this call (None: nobody)."""
     errors: dict[str, str] = {}
+    fills: dict[str, dict[str, str]] = {}
+    confirm: dict[str, str] | None = None
     party: Party | None = None
     outcome: Outcome | None = None
     try:
@@ -217,11 +242,17 @@ def parse_disposition(
     promise_date: date | None = None
     callback_at: datetime | None = None
     if outcome is not None and outcome.needs_promise:
-        amount, promise_date = _promise(form, limits, errors)
+        amount, promise_date = _promise(form, limits, errors, fills)
+        if amount is not None and form.get("promise_confirm", "").strip() != str(amount):
+            # Read back before saving: the agent says "$2,450.00 MXN" and the
+            # debtor agrees; the confirmation must name this very amount.
+            confirm = {"amount": str(amount), "display": limits.money.show(amount)}
+            errors["promise_amount"] = N_("Lea el monto al deudor y confírmelo: {monto}.")
+            fills["promise_amount"] = {"monto": confirm["display"]}
     if outcome is not None and outcome.needs_callback:
         callback_at = _callback_time(form, errors)
     if errors or party is None or outcome is None:
-        raise FormErrors(errors)
+        raise FormErrors(errors, fills, confirm)
     return DispositionInput(
         party=party,
         outcome=outcome,
@@ -234,23 +265,24 @@ def parse_disposition(
 
 
 def _promise(
-    form: dict[str, str], limits: PromiseLimits, errors: dict[str, str]
+    form: dict[str, str],
+    limits: PromiseLimits,
+    errors: dict[str, str],
+    fills: dict[str, dict[str, str]],
 ) -> tuple[Decimal | None, date | None]:
     amount: Decimal | None = None
-    raw_amount = form.get("promise_amount", "").strip().replace(",", "")
     try:
-        amount = Decimal(raw_amount)
-        if not amount.is_finite() or amount <= 0:
-            errors["promise_amount"] = N_("El monto debe ser mayor que cero.")
-            amount = None
-        elif amount > limits.balance:
-            errors["promise_amount"] = N_("El monto no puede ser mayor que el saldo.")
-            amount = None
-        elif amount != amount.quantize(Decimal("0.01")):
-            errors["promise_amount"] = N_("El monto admite como máximo dos decimales.")
-            amount = None
-    except InvalidOperation:
-        errors["promise_amount"] = N_("Escriba el monto prometido (por ejemplo 1500.00).")
+        amount = parse_amount(form.get("promise_amount", ""), limits.money)
+    except MoneyError as exc:
+        errors["promise_amount"] = exc.msgid
+        fills["promise_amount"] = exc.fill
+    if amount is not None and amount <= 0:
+        errors["promise_amount"] = N_("El monto debe ser mayor que cero.")
+        amount = None
+    elif amount is not None and amount > limits.balance:
+        errors["promise_amount"] = N_("El monto no puede ser mayor que el saldo ({saldo}).")
+        fills["promise_amount"] = {"saldo": limits.money.show(limits.balance)}
+        amount = None
     promise_date: date | None = None
     try:
         promise_date = date.fromisoformat(form.get("promise_date", "").strip())

@@ -94,9 +94,7 @@ EN = {
     "Indique el resultado de la llamada.": "Choose the outcome of the call.",
     "Ese resultado no corresponde a la persona contactada.": "That outcome does not fit the person reached.",
     "El monto debe ser mayor que cero.": "The amount must be greater than zero.",
-    "El monto no puede ser mayor que el saldo.": "The amount cannot be greater than the balance.",
     "El monto admite como máximo dos decimales.": "The amount takes two decimals at most.",
-    "Escriba el monto prometido (por ejemplo 1500.00).": "Enter the promised amount (for example 1500.00).",
     "Indique la fecha de pago.": "Enter the payment date.",
     "La fecha de pago no puede estar en el pasado.": "The payment date cannot be in the past.",
     "La fecha de pago pasa del máximo que permite la campaña.": "The payment date is beyond the campaign's maximum.",
@@ -389,6 +387,15 @@ EN = {
     "Se muestra al verificar la identidad": "Shown once identity is verified",
     "Identidad del titular verificada.": "Account holder's identity verified.",
     "Identidad del aval verificada.": "Guarantor's identity verified.",
+    "Lea el monto al deudor y confírmelo: {monto}.": "Read the amount back to the debtor and confirm it: {monto}.",
+    "El monto no puede ser mayor que el saldo ({saldo}).": "The amount cannot be more than the balance ({saldo}).",
+    "Escriba el monto (por ejemplo {ejemplo}).": "Type the amount (for example {ejemplo}).",
+    "Escriba solo cifras, «{miles}» para los miles y «{decimales}» para los centavos, por ejemplo {ejemplo}.": "Type digits only, “{miles}” for thousands and “{decimales}” for cents, for example {ejemplo}.",
+    "«{texto}» es ambiguo: en {moneda} «{decimales}» separa los centavos y «{miles}» los miles. Escríbalo así: {ejemplo}.": "“{texto}” is ambiguous: in {moneda} “{decimales}” separates the cents and “{miles}” the thousands. Write it like this: {ejemplo}.",
+    "«{texto}» no es un monto en {moneda}: «{miles}» separa los miles (de tres en tres) y «{decimales}» los centavos, por ejemplo {ejemplo}.": "“{texto}” is not an amount in {moneda}: “{miles}” separates thousands (in threes) and “{decimales}” the cents, for example {ejemplo}.",
+    "El deudor lo confirma: guardar": "The debtor confirms it: save",
+    "Corregir el monto": "Correct the amount",
+    "Miles con «{miles}», centavos con «{decimales}»: {ejemplo}": "Thousands with “{miles}”, cents with “{decimales}”: {ejemplo}",
 }
 # Spanish labels for values shown through _(variable) (the ids are code values).
 ES_VALUES = {

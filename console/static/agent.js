@@ -154,6 +154,10 @@
     $("dispo-attempt").value = pop.attempt_id ?? "";
     $("promise-date").min = pop.local_time.date;
     $("promise-date").max = pop.promise_max_date;
+    const m = pop.money;
+    $("promise-amount").placeholder = m.example;
+    $("promise-format").textContent = T.money_format.replace("{miles}", m.group).replace("{decimales}", m.decimal).replace("{ejemplo}", m.example);
+    hideReadback();
     fillOutcomes("");
     renderFlow();
     document.dispatchEvent(new CustomEvent("cobrador:pop", { detail: pop }));
@@ -173,7 +177,7 @@
     const stage = $("pop-stage");
     setField("account.ref", pop.account.ref);
     if (debt) {
-      $("pop-balance").textContent = `${Number(pop.account.balance).toLocaleString(undefined, { minimumFractionDigits: 2 })} ${pop.account.currency}`;
+      $("pop-balance").textContent = pop.account.balance_display;
       $("pop-balance").classList.remove("muted");
       setField("account.days_past_due", pop.account.days_past_due);
       stage.textContent = pop.account.stage_label;
@@ -186,7 +190,7 @@
       const promises = $("pop-promises");
       promises.replaceChildren();
       if (!pop.promises.length) promises.append(Cobrador.el("li", T.no_promises, "muted"));
-      for (const p of pop.promises) promises.append(Cobrador.el("li", `${p.amount} ${p.currency} · ${p.due_date}`));
+      for (const p of pop.promises) promises.append(Cobrador.el("li", `${p.display} · ${p.due_date}`));
       renderNotes(pop.notes);
     } else {
       $("pop-balance").textContent = T.verify_first;
@@ -289,6 +293,15 @@
     if (![...document.querySelectorAll("[data-error]")].some((n) => n.textContent)) $("dispo-msg").hidden = true;
   });
 
+  // ---- the amount read back before saving ("$2,450.00 MXN") ---------------
+  function hideReadback() {
+    $("promise-readback").hidden = true;
+    $("promise-confirm-value").value = "";
+  }
+  $("promise-amount").addEventListener("input", hideReadback);
+  $("btn-promise-fix").addEventListener("click", () => { hideReadback(); $("promise-amount").focus(); });
+  $("btn-promise-confirm").addEventListener("click", () => $("dispo-form").requestSubmit());
+
   $("dispo-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     clearErrors();
@@ -297,6 +310,13 @@
     btn.disabled = true;
     const r = await Cobrador.api("POST", "/api/agent/disposition", data);
     btn.disabled = false;
+    if (r.status === 409 && r.data.confirm) {
+      $("promise-confirm-value").value = r.data.confirm.amount;
+      $("promise-readback-text").textContent = r.data.reason;
+      $("promise-readback").hidden = false;
+      return;
+    }
+    hideReadback();
     const msg = $("dispo-msg");
     msg.hidden = false;
     if (!r.ok) {

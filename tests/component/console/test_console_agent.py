@@ -120,7 +120,8 @@ async def test_given_ready_agent_when_dialer_publishes_pop_then_socket_receives_
     assert full["account"]["stage"] == "firm"
     # The MX profile's identification (CONDUSEF 2014), then the stage's script.
     assert "Le llamamos en nombre de Financiera Ejemplo." in full["script"]
-    assert "MX-0001" in full["script"] and "12500.00 MXN" in full["script"]
+    assert "MX-0001" in full["script"] and "$12,500.00 MXN" in full["script"]
+    assert full["account"]["balance_display"] == "$12,500.00 MXN"
     assert full["payment_instructions"].startswith("Pague en BBVA")
     # A reload shows the verified pop; the checks are evidence.
     current = await (await client.get("/api/agent/current")).json()
@@ -184,10 +185,17 @@ async def test_given_undisposed_call_when_going_ready_then_409_until_disposed(
         (
             {"promise_amount": "abc", "promise_date": "2026-11-30"},
             "promise_amount",
-            "Escriba el monto",
+            "Escriba solo cifras",
+        ),
+        # MXN: "." is for cents. "2.450" was stored as 2.45 and "1,5" as 15.
+        ({"promise_amount": "2.450", "promise_date": "2026-11-30"}, "promise_amount", "ambiguo"),
+        (
+            {"promise_amount": "1,5", "promise_date": "2026-11-30"},
+            "promise_amount",
+            "no es un monto",
         ),
         (
-            {"promise_amount": "10.001", "promise_date": "2026-11-30"},
+            {"promise_amount": "10.0001", "promise_date": "2026-11-30"},
             "promise_amount",
             "dos decimales",
         ),
@@ -251,19 +259,19 @@ async def test_given_valid_promise_when_disposing_then_saved_held_and_out_of_the
     assert "Verifique la identidad" in (await unverified.json())["errors"]["party"]
     assert counts(engine) == (0, 0, 0)
     assert (await verify(client, token, attempt)).status == 200
+    fields |= {"promise_amount": "1,500.50", "notes": "Paga el viernes en BBVA"}
+    # Read back before saving: nothing is written until the agent confirms this amount.
+    readback = await dispose(client, token, **fields)
+    assert readback.status == 409
+    body = await readback.json()
+    assert body["confirm"] == {"amount": "1500.50", "display": "$1,500.50 MXN"}
+    assert body["reason"] == "Lea el monto al deudor y confírmelo: $1,500.50 MXN."
+    stale = await dispose(client, token, **fields, promise_confirm="1500.00")
+    assert stale.status == 409 and counts(engine) == (0, 0, 0)
     # Queued again meanwhile (an inbound call's account, say): the promise takes it out.
     hopper = Hopper(aredis, "mx-demo")
     await hopper.add([HopperEntry(seed.account_id, 1, NOW.timestamp(), {})], NOW.timestamp())
-    resp = await dispose(
-        client,
-        token,
-        attempt_id=attempt,
-        party="titular",
-        outcome="promesa_pago",
-        promise_amount="1500.50",
-        promise_date="2026-12-05",
-        notes="Paga el viernes en BBVA",
-    )
+    resp = await dispose(client, token, **fields, promise_confirm="1500.50")
     assert resp.status == 200, await resp.text()
     assert (await resp.json())["effect"] == "hold_until_promise"
     with transaction(engine) as session:
@@ -287,11 +295,38 @@ async def test_given_valid_promise_when_disposing_then_saved_held_and_out_of_the
     figures = await (await client.get("/api/agent/figures")).json()
     assert figures["figures"]["promises"] == 1
     assert figures["figures"]["promised_amount"] == "1500.50"
+    assert figures["figures"]["promised_display"] == "$1,500.50 MXN"
     assert figures["figures"]["right_party_contacts"] == 1
     history = await (await client.get("/api/agent/history")).json()
     assert [(h["ref"], h["outcome"]) for h in history["history"]] == [
         ("MX-0001", "Promesa de pago")
     ]
+
+
+async def test_given_colombian_account_when_promising_then_colombian_notation_in_cop(
+    client: TestClient, seed: Seed, engine: Engine
+) -> None:
+    with transaction(engine) as session:
+        account = session.get(Account, seed.account_id)
+        assert account is not None
+        account.country, account.currency, account.timezone = "CO", "COP", "America/Bogota"
+    token = await login(client, "ana")
+    attempt = make_attempt(engine, seed.account_id, seed.users["ana"])
+    assert (await verify(client, token, attempt)).status == 200
+    fields = {"attempt_id": attempt, "party": "titular", "outcome": "promesa_pago",
+              "promise_amount": "1.500,50", "promise_date": "2026-11-30"}  # fmt: skip
+    ambiguous = await dispose(client, token, **(fields | {"promise_amount": "1,500"}))
+    assert "ambiguo" in (await ambiguous.json())["reason"] + str(
+        (await ambiguous.json()).get("errors")
+    )
+    readback = await (await dispose(client, token, **fields)).json()
+    assert readback["confirm"] == {"amount": "1500.50", "display": "$1.500,50 COP"}
+    saved = await dispose(client, token, **fields, promise_confirm="1500.50")
+    assert saved.status == 200, await saved.text()
+    with transaction(engine) as session:
+        promise = session.scalar(select(Promise))
+        assert promise is not None and promise.amount == Decimal("1500.50")
+        assert promise.currency == "COP"
 
 
 async def test_given_do_not_contact_when_disposing_then_account_ceased_and_dialer_told(

@@ -3,14 +3,19 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from browser_harness import DialerDouble
 from console_fixtures import Seed
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from test_console_in_browser import logged_in_page
 
 from cobrador.settings import Settings
+from store.db import transaction
+from store.models import Account, Promise
 
 DEBT_FACTS = ("12,500", "12500", "12.500", "Financiera Ejemplo", "BBVA", "MX-0001")
 
@@ -71,4 +76,67 @@ def test_given_third_party_answers_when_agent_follows_the_flow_then_no_debt_on_s
     agent.click('[data-flow-party="tercero"]')
     expect(agent.locator("#pop-balance")).to_have_text("Se muestra al verificar la identidad")
     assert "Financiera Ejemplo" not in shown(agent)
+    agent.context.close()
+
+
+def promise(page: Any, amount: str, when: date) -> None:
+    page.select_option("#dispo-outcome", "promesa_pago")
+    page.fill("#promise-amount", amount)
+    page.fill("#promise-date", when.isoformat())
+    page.click("#btn-dispo")
+
+
+def test_given_mx_agent_when_typing_2_450_then_refused_and_2_450_00_read_back_before_saving(
+    browser: Any, console_url: str, seeded: Seed, engine: Engine, settings: Settings
+) -> None:
+    from playwright.sync_api import expect
+
+    agent = logged_in_page(browser, console_url, "ana")
+    expect(agent.locator("#ws-status")).to_have_text("Conectado")
+    agent.click("#btn-ready")
+    expect(agent.locator("#state-name")).to_have_text("Disponible")
+    DialerDouble(engine, settings.redis_url or "", "mx-demo").answer(seeded.account_id)
+    verify_titular(agent)
+    expect(agent.locator("#pop-balance")).to_have_text("$12,500.00 MXN")
+    expect(agent.locator("#promise-format")).to_contain_text("2,450.00")
+    day = datetime.now(ZoneInfo("America/Mexico_City")).date() + timedelta(days=3)
+    promise(agent, "2.450", day)
+    expect(agent.locator('[data-error="promise_amount"]')).to_contain_text("«2.450» es ambiguo")
+    agent.fill("#promise-amount", "2,450")
+    agent.click("#btn-dispo")
+    expect(agent.locator("#promise-readback")).to_contain_text("$2,450.00 MXN")
+    with transaction(engine) as session:
+        assert session.scalar(select(Promise)) is None  # not before the read-back
+    agent.click("#btn-promise-confirm")
+    expect(agent.locator("#dispo-msg")).to_have_text("Tipificación guardada.")
+    with transaction(engine) as session:
+        saved = session.scalar(select(Promise))
+        assert saved is not None and saved.amount == Decimal("2450.00")
+    agent.context.close()
+
+
+def test_given_co_account_when_typing_1_500_50_then_1500_50_cop_saved(
+    browser: Any, console_url: str, seeded: Seed, engine: Engine, settings: Settings
+) -> None:
+    from playwright.sync_api import expect
+
+    with transaction(engine) as session:
+        account = session.get(Account, seeded.account_id)
+        assert account is not None
+        account.country, account.currency, account.timezone = "CO", "COP", "America/Bogota"
+    agent = logged_in_page(browser, console_url, "ana")
+    expect(agent.locator("#ws-status")).to_have_text("Conectado")
+    agent.click("#btn-ready")
+    expect(agent.locator("#state-name")).to_have_text("Disponible")
+    DialerDouble(engine, settings.redis_url or "", "mx-demo").answer(seeded.account_id)
+    verify_titular(agent)
+    expect(agent.locator("#pop-balance")).to_have_text("$12.500,00 COP")
+    day = datetime.now(ZoneInfo("America/Bogota")).date() + timedelta(days=3)
+    promise(agent, "1.500,50", day)
+    expect(agent.locator("#promise-readback")).to_contain_text("$1.500,50 COP")
+    agent.click("#btn-promise-confirm")
+    expect(agent.locator("#dispo-msg")).to_have_text("Tipificación guardada.")
+    with transaction(engine) as session:
+        saved = session.scalar(select(Promise))
+        assert saved is not None and saved.amount == Decimal("1500.50") and saved.currency == "COP"
     agent.context.close()

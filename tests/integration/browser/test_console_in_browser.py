@@ -70,10 +70,14 @@ def test_given_agent_and_supervisor_when_call_answered_then_pop_promise_saved_an
     expect(agent.locator('[data-error="promise_amount"]')).to_contain_text("mayor que el saldo")
     with transaction(engine) as session:
         assert session.scalar(select(Promise)) is None
-    agent.fill("#promise-amount", "2500")
+    agent.fill("#promise-amount", "2,500")
     agent.fill("#dispo-notes", "Pagará el viernes en ventanilla BBVA.")
-    agent.screenshot(path=str(SCREENSHOTS / "agent.png"), full_page=True)
     agent.click("#btn-dispo")
+    # The amount is read back to the debtor before anything is saved.
+    expect(agent.locator("#promise-readback")).to_contain_text("$2,500.00 MXN")
+    expect(agent.locator("#dispo-msg")).to_be_hidden()
+    agent.screenshot(path=str(SCREENSHOTS / "agent.png"), full_page=True)
+    agent.click("#btn-promise-confirm")
     expect(agent.locator("#dispo-msg")).to_have_text("Tipificación guardada.")
     expect(agent.locator("#state-name")).to_have_text("Cierre")
     expect(row).to_contain_text("Cierre")

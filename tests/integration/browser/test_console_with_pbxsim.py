@@ -63,6 +63,8 @@ def test_given_agent_ready_when_pbxsim_answers_dialer_call_then_pop_and_promise_
         agent.fill("#promise-amount", "1800")
         agent.fill("#promise-date", (local_today + timedelta(days=2)).isoformat())
         agent.click("#btn-dispo")
+        expect(agent.locator("#promise-readback")).to_contain_text("$1,800.00 MXN")
+        agent.click("#btn-promise-confirm")
         expect(agent.locator("#dispo-msg")).to_have_text("Tipificación guardada.")
 
     with transaction(engine) as session:

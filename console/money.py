@@ -1,0 +1,128 @@
+"""Money as an agent types and reads it, in the account's country and currency.
+
+Babel's CLDR data says which symbol separates thousands and which decimals
+(Colombia: 1.500,50; Mexico and Peru: 1,500.50). Parsing is strict and refuses
+what could mean two amounts ("2.450" in Mexico: 2.45 or 2450?) with a Spanish
+reason instead of guessing. Decimal only, never float. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from babel.core import Locale, UnknownLocaleError
+from babel.numbers import (
+    NumberFormatError,
+    format_currency,
+    format_decimal,
+    get_currency_symbol,
+    get_decimal_symbol,
+    get_group_symbol,
+    parse_decimal,
+)
+
+from console.i18n import N_
+
+MAX_INPUT = 32
+CENT = Decimal("0.01")
+EXAMPLE = Decimal("2450.00")
+
+
+class MoneyError(ValueError):
+    """A Spanish msgid with {texto}, {moneda}, {miles}, {decimales}, {ejemplo} filled in."""
+
+    def __init__(self, msgid: str, fill: dict[str, str]) -> None:
+        super().__init__(msgid)
+        self.msgid = msgid
+        self.fill = fill
+
+    def render(self, tr: object = None) -> str:
+        text = tr(self.msgid) if callable(tr) else self.msgid
+        for key, value in self.fill.items():
+            text = text.replace("{" + key + "}", value)
+        return str(text)
+
+
+@dataclass(frozen=True)
+class MoneyFormat:
+    locale: str  # e.g. es_MX
+    currency: str  # ISO 4217
+
+    @property
+    def decimal(self) -> str:
+        return str(get_decimal_symbol(self.locale))
+
+    @property
+    def group(self) -> str:
+        return str(get_group_symbol(self.locale))
+
+    @property
+    def example(self) -> str:
+        return str(format_decimal(EXAMPLE, format="#,##0.00", locale=self.locale))
+
+    def show(self, amount: Decimal) -> str:
+        """ "$2,450.00 MXN": the local symbol, every cent, and the code (symbols repeat)."""
+        symbol = format_currency(amount, self.currency, locale=self.locale, currency_digits=False)
+        return f"{symbol} {self.currency}"
+
+    def as_dict(self) -> dict[str, str]:
+        return {"locale": self.locale, "currency": self.currency, "decimal": self.decimal,
+                "group": self.group, "example": self.example}  # fmt: skip
+
+
+def money_format(country: str, currency: str) -> MoneyFormat:
+    """Spanish of the account's country (es_MX, es_CO, es_PE...); English for the US."""
+    country = (country or "").upper()
+    for name in (f"es_{country}", f"en_{country}"):
+        try:
+            Locale.parse(name)
+        except (UnknownLocaleError, ValueError):
+            continue
+        return MoneyFormat(name, (currency or "").upper())
+    return MoneyFormat("es_MX", (currency or "").upper())
+
+
+def parse_amount(raw: str, fmt: MoneyFormat) -> Decimal:
+    """The amount typed by the agent; MoneyError (with the reason) when it is not one
+    number in this currency's notation, has more than two decimals or could be read two ways."""
+    text = raw.strip().replace("\u00a0", " ")
+    fill = {"texto": text[:MAX_INPUT], "moneda": fmt.currency, "miles": fmt.group,
+            "decimales": fmt.decimal, "ejemplo": fmt.example}  # fmt: skip
+    if fmt.currency and text.upper().endswith(fmt.currency):
+        text = text[: -len(fmt.currency)].strip()
+    for symbol in (str(get_currency_symbol(fmt.currency, locale=fmt.locale)), "$"):
+        if symbol and text.startswith(symbol):
+            text = text[len(symbol) :].strip()
+    if not text:
+        raise MoneyError(N_("Escriba el monto (por ejemplo {ejemplo})."), fill)
+    if len(text) > MAX_INPUT or any(c not in "0123456789" + fmt.decimal + fmt.group for c in text):
+        raise MoneyError(
+            N_("Escriba solo cifras, «{miles}» para los miles y «{decimales}» para los "
+               "centavos, por ejemplo {ejemplo}."),
+            fill,
+        )  # fmt: skip
+    whole, sep, cents = text.rpartition(fmt.decimal)
+    if sep and fmt.group not in text and len(cents) == 3 and text.count(fmt.decimal) == 1:
+        # "2.450" in MXN, "1,500" in COP: thousands written the other country's way, or
+        # three decimals? Never guess an amount someone will be asked to pay.
+        raise MoneyError(
+            N_("«{texto}» es ambiguo: en {moneda} «{decimales}» separa los centavos y "
+               "«{miles}» los miles. Escríbalo así: {ejemplo}."),
+            fill,
+        )  # fmt: skip
+    try:
+        amount = parse_decimal(text, locale=fmt.locale, strict=True)
+    except (NumberFormatError, InvalidOperation, ValueError):
+        raise MoneyError(
+            N_(
+                "«{texto}» no es un monto en {moneda}: «{miles}» separa los miles (de tres en "
+                "tres) y «{decimales}» los centavos, por ejemplo {ejemplo}."
+            ),
+            fill,
+        ) from None
+    if not isinstance(amount, Decimal) or not amount.is_finite():
+        raise MoneyError(N_("Escriba el monto (por ejemplo {ejemplo})."), fill)
+    if amount != amount.quantize(CENT):
+        raise MoneyError(N_("El monto admite como máximo dos decimales."), fill)
+    return amount.quantize(CENT)
