@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, and_, func, select, update
 from sqlalchemy.orm import Session
@@ -19,7 +20,7 @@ from compliance.profile import Profile, load_profiles
 from console import call_script
 from console.call_script import ScriptFacts
 from console.callback_window import CallbackChecker, CallbackTarget
-from console.debtor_time import debtor_zones, mask_phone
+from console.debtor_time import debtor_zones, mask_phone, stamp
 from console.dispositions import (
     DEFAULT_PAID_CLAIM_HOLD_DAYS,
     OUTCOMES,
@@ -73,6 +74,9 @@ RESULT_LABELS = {
     "cancelled": N_("Cancelada"),
     "lost": N_("Perdida (marcador detenido)"),
     "not_placed": N_("No realizada"),
+    "queue_abandoned": N_("Colgó en espera (entrante)"),
+    "after_hours": N_("Fuera de horario (entrante)"),
+    "unrouted": N_("Número sin campaña (entrante)"),
 }
 DEFAULT_PROMISE_MAX_DAYS = 30
 DEFAULT_WRAPUP_SECONDS = 20
@@ -85,11 +89,18 @@ def campaign_config(campaign: Campaign | None) -> dict[str, Any]:
     return dict(campaign.config or {}) if campaign is not None else {}
 
 
-def _local_now(account: Account, phone_e164: str | None, now: datetime) -> tuple[datetime, str]:
-    zones = debtor_zones(account.timezone, phone_e164)
+def _zones(account: Account, phone_e164: str | None) -> tuple[ZoneInfo, ...]:
+    """compliance/timezones.py's candidates: account zone, region, country, number."""
+    return debtor_zones(account.timezone, account.country, account.region, phone_e164)
+
+
+def _local_now(
+    account: Account, phone_e164: str | None, now: datetime
+) -> tuple[datetime, str, tuple[ZoneInfo, ...]]:
+    zones = _zones(account, phone_e164)
     if not zones:
-        return now, "UTC?"
-    return now.astimezone(zones[0]), ", ".join(z.key for z in zones)
+        return now, "UTC?", zones
+    return now.astimezone(zones[0]), ", ".join(z.key for z in zones), zones
 
 
 def _days_past_due(account: Account, today: date) -> int:
@@ -134,7 +145,7 @@ def build_pop(
         phone_e164 = (
             attempt.phone_e164 if attempt is not None else (phone.number_e164 if phone else None)
         )
-        local, zones = _local_now(account, phone_e164, now)
+        local, zone_names, zones = _local_now(account, phone_e164, now)
         recording = recording_facts(campaign, config, account.country)
         profile = _profile_of(campaign, account.country)
         balance = _money(account.balance)
@@ -182,12 +193,12 @@ def build_pop(
                 "consent": bool(phone.consent) if phone else False,
                 "consent_ref": (phone.consent_ref or "") if phone else "",
             },
-            "attempts": _last_attempts(session, account.id),
+            "attempts": _last_attempts(session, account),
             "local_time": {
                 "iso": local.isoformat(timespec="minutes"),
                 "time": local.strftime("%H:%M"),
                 "date": local.date().isoformat(),
-                "zone": zones,
+                "zone": zone_names,
             },
             "promise_max_date": (local.date() + timedelta(days=max_days)).isoformat(),
             "money": money.as_dict(),
@@ -208,7 +219,7 @@ def build_pop(
             script = call_script.debtor if verified == "titular" else call_script.guarantor
             pop["script"] = script(facts, gettext_)
             pop["promises"] = _open_promises(session, account.id, account.country)
-            pop["notes"] = _notes(session, account.id)
+            pop["notes"] = _notes(session, account.id, zones)
             pop["payment_instructions"] = str(config.get("payment_instructions", ""))
         if audit:
             _pii_view(session, agent, account.id, attempt_id, purpose)
@@ -267,11 +278,12 @@ def record_pii_view(
         _pii_view(session, agent, account_id, attempt_id, purpose)
 
 
-def _last_attempts(session: Session, account_id: int, limit: int = 8) -> list[dict[str, Any]]:
+def _last_attempts(session: Session, account: Account, limit: int = 8) -> list[dict[str, Any]]:
+    """Each time in the debtor's zone for the number that was dialed, labelled."""
     rows = session.execute(
         select(CallAttempt, Disposition)
         .outerjoin(Disposition, Disposition.attempt_id == CallAttempt.id)
-        .where(CallAttempt.account_id == account_id)
+        .where(CallAttempt.account_id == account.id)
         .order_by(CallAttempt.started_at.desc())
         .limit(limit)
     ).all()
@@ -280,8 +292,8 @@ def _last_attempts(session: Session, account_id: int, limit: int = 8) -> list[di
         outcome = OUTCOMES.get(disposition.outcome) if disposition else None
         out.append(
             {
-                "at": attempt.started_at.isoformat(timespec="minutes"),
-                "result": gettext_(RESULT_LABELS.get(attempt.result or "", attempt.result or "—")),
+                "at": stamp(attempt.started_at, _zones(account, attempt.phone_e164)),
+                "result": result_label(attempt.result),
                 "outcome": gettext_(outcome.label) if outcome else "",
                 "phone": mask_phone(attempt.phone_e164),
             }
@@ -306,7 +318,16 @@ def _open_promises(session: Session, account_id: int, country: str) -> list[dict
     ]
 
 
-def _notes(session: Session, account_id: int, limit: int = 10) -> list[dict[str, Any]]:
+def result_label(result: str | None) -> str:
+    """Never the raw code: an open call, a known result, or "other"."""
+    if not result:
+        return gettext_(N_("En curso"))
+    return gettext_(RESULT_LABELS.get(result, N_("Otro resultado")))
+
+
+def _notes(
+    session: Session, account_id: int, zones: tuple[ZoneInfo, ...], limit: int = 10
+) -> list[dict[str, Any]]:
     rows = session.execute(
         select(Note, User.display_name)
         .outerjoin(User, User.id == Note.author_id)
@@ -315,8 +336,7 @@ def _notes(session: Session, account_id: int, limit: int = 10) -> list[dict[str,
         .limit(limit)
     ).all()
     return [
-        {"at": n.created_at.isoformat(timespec="minutes"), "author": who or "", "text": n.text}
-        for n, who in rows
+        {"at": stamp(n.created_at, zones), "author": who or "", "text": n.text} for n, who in rows
     ]
 
 
@@ -479,7 +499,7 @@ def save_disposition(
         assert account is not None
         campaign = session.get(Campaign, account.campaign_id) if account.campaign_id else None
         config = campaign_config(campaign)
-        zones = debtor_zones(account.timezone, attempt.phone_e164)
+        zones = _zones(account, attempt.phone_e164)
         local_today = now.astimezone(zones[0]).date() if zones else now.date()
         limits = PromiseLimits(
             balance=account.balance,
@@ -623,7 +643,7 @@ def save_disposition(
         )
 
 
-def _callback_instant(local: datetime, zones: list[Any]) -> datetime | None:
+def _callback_instant(local: datetime, zones: tuple[ZoneInfo, ...]) -> datetime | None:
     if not zones:
         return None
     return local.replace(tzinfo=zones[0]).astimezone(UTC)
@@ -695,21 +715,24 @@ def day_figures(engine: Engine, agent_id: int, now: datetime) -> dict[str, Any]:
 def my_callbacks(engine: Engine, agent_id: int) -> list[dict[str, Any]]:
     with transaction(engine) as session:
         rows = session.execute(
-            select(Callback, Account.debtor_name, Account.external_ref)
+            select(Callback, Account, Phone.number_e164)
             .join(Account, Account.id == Callback.account_id)
+            .outerjoin(Phone, Phone.id == Callback.phone_id)
             .where(Callback.agent_id == agent_id, Callback.status == "pending")
             .order_by(Callback.due_at)
             .limit(50)
         ).all()
+        # In the debtor's time, as it was agreed ("11:00" stays 11:00), with its zone.
         return [
             {
                 "id": cb.id,
                 "account_id": cb.account_id,
                 "due_at": cb.due_at.isoformat(timespec="minutes"),
-                "name": name,
-                "ref": ref,
+                "due": stamp(cb.due_at, _zones(account, number)),
+                "name": account.debtor_name,
+                "ref": account.external_ref,
             }
-            for cb, name, ref in rows
+            for cb, account, number in rows
         ]
 
 
@@ -717,21 +740,22 @@ def my_history(engine: Engine, agent_id: int, limit: int = 15) -> list[dict[str,
     """The agent's own latest dispositions (their history; nobody else's)."""
     with transaction(engine) as session:
         rows = session.execute(
-            select(Disposition, Account.external_ref, Account.debtor_name)
+            select(Disposition, Account, CallAttempt.phone_e164)
             .join(Account, Account.id == Disposition.account_id)
+            .outerjoin(CallAttempt, CallAttempt.id == Disposition.attempt_id)
             .where(Disposition.agent_id == agent_id)
             .order_by(Disposition.created_at.desc(), Disposition.id.desc())
             .limit(limit)
         ).all()
         out = []
-        for d, ref, name in rows:
+        for d, account, number in rows:
             outcome = OUTCOMES.get(d.outcome)
             out.append(
                 {
-                    "at": d.created_at.isoformat(timespec="minutes"),
-                    "ref": ref,
-                    "name": name,
-                    "outcome": gettext_(outcome.label) if outcome else d.outcome,
+                    "at": stamp(d.created_at, _zones(account, number)),
+                    "ref": account.external_ref,
+                    "name": account.debtor_name,
+                    "outcome": gettext_(outcome.label if outcome else N_("Otro resultado")),
                 }
             )
         return out

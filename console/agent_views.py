@@ -94,10 +94,13 @@ def _agent_campaign(engine: Engine, user: CurrentUser) -> dict[str, Any]:
         if campaign is None:
             campaign = session.scalar(select(Campaign).order_by(Campaign.id).limit(1))
         config = svc.campaign_config(campaign)
+        reasons = [str(r) for r in config.get("pause_reasons", svc.DEFAULT_PAUSE_REASONS)]
         return {
             "name": campaign.name if campaign else "default",
             "dial_mode": campaign.dial_mode if campaign else "progressive",
-            "pause_reasons": list(config.get("pause_reasons", svc.DEFAULT_PAUSE_REASONS)),
+            "pause_reasons": reasons,
+            # Shown to people: the catalog's label, never the code.
+            "pause_labels": {r: gettext_(r) for r in reasons},
             "wrapup_seconds": int(config.get("wrapup_seconds", svc.DEFAULT_WRAPUP_SECONDS)),
         }
 

@@ -396,6 +396,12 @@ EN = {
     "El deudor lo confirma: guardar": "The debtor confirms it: save",
     "Corregir el monto": "Correct the amount",
     "Miles con «{miles}», centavos con «{decimales}»: {ejemplo}": "Thousands with “{miles}”, cents with “{decimales}”: {ejemplo}",
+    "En curso": "In progress",
+    "Otro resultado": "Other outcome",
+    "Otro motivo": "Other reason",
+    "Colgó en espera (entrante)": "Hung up while waiting (inbound)",
+    "Fuera de horario (entrante)": "After hours (inbound)",
+    "Número sin campaña (entrante)": "Number without a campaign (inbound)",
 }
 # Spanish labels for values shown through _(variable) (the ids are code values).
 ES_VALUES = {
@@ -409,4 +415,5 @@ ES_VALUES = {
     "running": "en marcha",
     "stopped": "detenida",
     "capacitacion": "capacitación",
+    "break": "descanso",
 }

@@ -8,6 +8,8 @@
   let clockSkew = 0; // server time - browser time, seconds
   let currentPop = null;
   let flowParty = null;  // who the agent says answered: titular, aval, tercero
+  // Every time on the page carries its zone (the debtor's, from compliance's resolver).
+  const when = (s) => (s && s.local ? `${s.local} (${s.zone})` : "—");
   let wrapupTimer = null;
 
   // ---- state -------------------------------------------------------------
@@ -16,7 +18,7 @@
     if (serverTime) clockSkew = serverTime - Date.now() / 1000;
     $("state-card").dataset.state = s.state;
     $("state-name").textContent = T[s.state] || s.state;
-    $("state-reason").textContent = s.state === "paused" && s.reason ? s.reason : "";
+    $("state-reason").textContent = s.state === "paused" && s.reason ? (cfg.pause_labels[s.reason] || T.other_reason) : "";
     $("btn-ready").disabled = s.state === "ready" || s.state === "talking" || s.state === "reserved";
     document.body.dataset.agentState = s.state;
     $("no-audio").hidden = s.state !== "no_audio";
@@ -93,7 +95,7 @@
     if (!r.data.callbacks.length) list.append(Cobrador.el("li", T.no_callbacks, "muted"));
     for (const cb of r.data.callbacks) {
       const li = Cobrador.el("li");
-      li.append(Cobrador.el("strong", cb.due_at.replace("T", " ").slice(0, 16)), " ", cb.name, " ",
+      li.append(Cobrador.el("strong", cb.due.local), " ", Cobrador.el("span", cb.due.zone, "muted small zone"), " ", cb.name, " ",
         Cobrador.el("span", cb.ref, "muted small"));
       list.append(li);
     }
@@ -107,7 +109,7 @@
     if (!r.data.history.length) list.append(Cobrador.el("li", T.no_history, "muted"));
     for (const h of r.data.history) {
       const li = Cobrador.el("li");
-      li.append(Cobrador.el("span", h.at.slice(11, 16), "muted small"), " ", h.name, " · ", Cobrador.el("strong", h.outcome));
+      li.append(Cobrador.el("span", when(h.at), "muted small"), " ", h.name, " · ", Cobrador.el("strong", h.outcome));
       list.append(li);
     }
   }
@@ -131,6 +133,7 @@
     setField("account.ref", pop.account.ref);
     setField("local_time.time", pop.local_time.time);
     setField("local_time.zone", pop.local_time.zone);
+    $("callback-zone").textContent = pop.local_time.zone;
     setField("phone.masked", pop.phone.masked);
     const consent = $("pop-consent");
     consent.textContent = pop.phone.consent ? `✓ ${T.consent_yes}` : `✗ ${T.consent_no}`;
@@ -145,7 +148,7 @@
     tbody.replaceChildren();
     for (const a of pop.attempts) {
       const tr = Cobrador.el("tr");
-      tr.append(Cobrador.el("td", a.at.replace("T", " ").slice(0, 16)), Cobrador.el("td", a.result), Cobrador.el("td", a.outcome));
+      tr.append(Cobrador.el("td", when(a.at)), Cobrador.el("td", a.result), Cobrador.el("td", a.outcome));
       tbody.append(tr);
     }
     const form = $("dispo-form");
@@ -247,7 +250,7 @@
     if (!notes.length) list.append(Cobrador.el("li", T.no_notes, "muted"));
     for (const n of notes) {
       const li = Cobrador.el("li");
-      li.append(Cobrador.el("div", `${n.at.replace("T", " ").slice(0, 16)} · ${n.author}`, "muted small"), Cobrador.el("div", n.text));
+      li.append(Cobrador.el("div", `${when(n.at)} · ${n.author}`, "muted small"), Cobrador.el("div", n.text));
       list.append(li);
     }
   }

@@ -416,6 +416,37 @@ async def test_given_callback_in_hours_when_disposing_then_personal_callback_lis
     assert (await client.get(f"/api/agent/accounts/{seed.account_id}")).status == 200
 
 
+async def test_given_quintana_roo_debtor_with_cdmx_number_then_shown_and_scheduled_in_cancun(
+    client: TestClient, seed: Seed, engine: Engine
+) -> None:
+    """compliance/timezones.py's resolver: the region (MX-ROO) beats the number's
+    prefix (55, Mexico City); Cancun is UTC-5 all year, an hour off CDMX in winter."""
+    with transaction(engine) as session:
+        account = session.get(Account, seed.account_id)
+        assert account is not None
+        account.timezone, account.region = None, "ROO"
+    token = await login(client, "ana")
+    attempt = make_attempt(engine, seed.account_id, seed.users["ana"])
+    pop = (await (await client.get("/api/agent/current")).json())["pop"]
+    assert pop["local_time"]["zone"] == "America/Cancun" and pop["local_time"]["time"] == "12:00"
+    assert pop["attempts"][0]["at"] == {
+        "utc": "2026-11-24T16:58+00:00", "local": "2026-11-24 11:58", "zone": "America/Cancun"
+    }  # fmt: skip
+    resp = await dispose(client, token, attempt_id=attempt, party="titular",
+                         outcome="volver_llamar", callback_at="2026-11-25T11:00")  # fmt: skip
+    assert resp.status == 200, await resp.text()
+    with transaction(engine) as session:
+        cb = session.scalar(select(Callback))
+        assert cb is not None and cb.due_at == NOW.replace(day=25, hour=16)  # 11:00 EST
+    listed = await (await client.get("/api/agent/callbacks")).json()
+    # Listed as agreed: 11:00 in the debtor's zone, labelled (not 16:00 UTC).
+    assert listed["callbacks"][0]["due"] == {
+        "utc": "2026-11-25T16:00+00:00", "local": "2026-11-25 11:00", "zone": "America/Cancun"
+    }  # fmt: skip
+    history = (await (await client.get("/api/agent/history")).json())["history"]
+    assert history[0]["at"]["zone"] == "America/Cancun"
+
+
 def test_given_missed_personal_callback_when_releasing_then_open_to_campaign_and_audited(
     engine: Engine, seed: Seed
 ) -> None:

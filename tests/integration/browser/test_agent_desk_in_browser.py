@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+import re
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -15,7 +16,7 @@ from test_console_in_browser import logged_in_page
 
 from cobrador.settings import Settings
 from store.db import transaction
-from store.models import Account, Promise
+from store.models import Account, Callback, Promise
 
 DEBT_FACTS = ("12,500", "12500", "12.500", "Financiera Ejemplo", "BBVA", "MX-0001")
 
@@ -139,4 +140,72 @@ def test_given_co_account_when_typing_1_500_50_then_1500_50_cop_saved(
     with transaction(engine) as session:
         saved = session.scalar(select(Promise))
         assert saved is not None and saved.amount == Decimal("1500.50") and saved.currency == "COP"
+    agent.context.close()
+
+
+RAW_CODES = ("promesa_pago", "volver_llamar", "numero_equivocado", "sin_contacto", "no_contactar",
+             "no_answer", "busy", "failed", "machine", "abandoned", "early_hangup", "contact",
+             "blocked", "cancelled", "lost", "not_placed", "break", "outside_hours")  # fmt: skip
+
+
+def raw_codes_shown(page: Any) -> list[str]:
+    text = shown(page)
+    return [code for code in RAW_CODES if re.search(rf"(?<![\w/]){code}(?![\w])", text)]
+
+
+def next_workday(zone: str) -> date:
+    """Tomorrow in the debtor's zone, or the next day that is not a Mexican holiday."""
+    import holidays
+
+    day = datetime.now(ZoneInfo(zone)).date() + timedelta(days=1)
+    while day in holidays.country_holidays("MX", years=day.year):
+        day += timedelta(days=1)
+    return day
+
+
+def test_given_quintana_roo_debtor_with_cdmx_number_when_scheduling_11_then_cancun_and_listed_at_11(
+    browser: Any, console_url: str, seeded: Seed, engine: Engine, settings: Settings
+) -> None:
+    from playwright.sync_api import expect
+
+    with transaction(engine) as session:
+        account = session.get(Account, seeded.account_id)
+        assert account is not None
+        account.timezone, account.region = None, "ROO"  # the number stays +52 55 (CDMX)
+    agent = logged_in_page(browser, console_url, "ana")
+    expect(agent.locator("#ws-status")).to_have_text("Conectado")
+    agent.click("#btn-ready")
+    expect(agent.locator("#state-name")).to_have_text("Disponible")
+    DialerDouble(engine, settings.redis_url or "", "mx-demo").answer(seeded.account_id)
+    expect(agent.locator('[data-field="local_time.zone"]')).to_have_text("America/Cancun")
+    cancun_now = datetime.now(ZoneInfo("America/Cancun"))
+    shown_time = agent.locator('[data-field="local_time.time"]').inner_text()
+    assert abs(
+        int(shown_time[:2]) * 60 + int(shown_time[3:]) - (cancun_now.hour * 60 + cancun_now.minute)
+    ) in (0, 1, 1439)
+    expect(agent.locator("#pop-attempts")).to_contain_text("America/Cancun")
+    expect(agent.locator("#callback-zone")).to_have_text("America/Cancun")
+
+    agent.click('[data-flow-party="titular"]')
+    agent.select_option("#dispo-outcome", "volver_llamar")
+    day = next_workday("America/Cancun")
+    agent.fill("#callback-at", f"{day.isoformat()}T11:00")
+    agent.click("#btn-dispo")
+    expect(agent.locator("#dispo-msg")).to_have_text("Tipificación guardada.")
+    # Listed as agreed with the debtor: 11:00 in their zone, labelled.
+    expect(agent.locator("#callbacks")).to_contain_text(f"{day.isoformat()} 11:00")
+    expect(agent.locator("#callbacks")).to_contain_text("America/Cancun")
+    expect(agent.locator("#history")).to_contain_text("America/Cancun")
+    expect(agent.locator("#history")).to_contain_text("Volver a llamar")
+    with transaction(engine) as session:
+        callback = session.scalar(select(Callback))
+        assert callback is not None
+        due = callback.due_at if callback.due_at.tzinfo else callback.due_at.replace(tzinfo=UTC)
+        assert due.astimezone(ZoneInfo("America/Cancun")).hour == 11
+
+    # A pause with a coded reason: the person reads its label, never the code.
+    agent.select_option("#pause-reason", "break")
+    agent.click("#btn-pause")
+    expect(agent.locator("#state-reason")).to_have_text("descanso")
+    assert raw_codes_shown(agent) == []
     agent.context.close()
