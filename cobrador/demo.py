@@ -355,6 +355,7 @@ def _bot_disposition(
     from console.agent_service import save_disposition
     from console.callback_window import default_callback_checker
     from console.dispositions import FormErrors
+    from console.money import money_format
     from store.models import Account, CallAttempt
 
     with Session(engine) as s:
@@ -363,6 +364,7 @@ def _bot_disposition(
         if attempt is None or account is None:
             return
         balance = account.balance
+        money = money_format(account.country, account.currency)
     now = clock.now()
     roll = rng.random()
     form: dict[str, str]
@@ -370,7 +372,10 @@ def _bot_disposition(
         amount = (balance * Decimal(rng.choice(["0.1", "0.25", "0.5", "1"]))).quantize(
             Decimal("0.01")
         )
-        form = {"party": "titular", "outcome": "promesa_pago", "promise_amount": str(max(amount, Decimal("1"))),
+        amount = max(amount, Decimal("1.00"))
+        # Typed the way an agent of the debtor's country types it, read back and confirmed.
+        form = {"party": "titular", "outcome": "promesa_pago", "promise_amount": money.typed(amount),
+                "promise_confirm": str(amount),
                 "promise_date": (now + timedelta(days=rng.randrange(1, 8))).date().isoformat(),
                 "notes": "Promesa registrada por el agente simulado."}  # fmt: skip
     elif roll < 0.55:
@@ -382,6 +387,8 @@ def _bot_disposition(
     else:
         form = {"party": "nadie", "outcome": "sin_contacto", "notes": ""}
     try:
-        save_disposition(engine, bot, attempt_id, form, now, default_callback_checker)
+        # The simulated agent asked the simulated debtor the identity questions first.
+        save_disposition(engine, bot, attempt_id, form, now, default_callback_checker,
+                         verified_party="titular")  # fmt: skip
     except (FormErrors, PermissionError) as exc:
         log.info("demo bot %s: disposition not saved (%s)", bot.username, exc)

@@ -59,7 +59,11 @@ class MoneyFormat:
 
     @property
     def example(self) -> str:
-        return str(format_decimal(EXAMPLE, format="#,##0.00", locale=self.locale))
+        return self.typed(EXAMPLE)
+
+    def typed(self, amount: Decimal) -> str:
+        """How an agent of this country types the amount ("2,450.00", "2.450,00")."""
+        return str(format_decimal(amount, format="#,##0.00", locale=self.locale))
 
     def show(self, amount: Decimal) -> str:
         """ "$2,450.00 MXN": the local symbol, every cent, and the code (symbols repeat)."""

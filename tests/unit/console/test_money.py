@@ -63,6 +63,8 @@ def test_given_an_amount_when_read_back_then_symbol_cents_and_currency():
     assert PE.show(Decimal("1500.5")) == "S/\u00a01,500.50 PEN"
     assert parse_amount("S/ 1,500.50", PE) == Decimal("1500.50")
     assert MX.example == "2,450.00" and CO.example == "2.450,00"
+    for fmt in (MX, CO, PE):  # what an agent types is read back as the same amount
+        assert parse_amount(fmt.typed(Decimal("1234567.5")), fmt) == Decimal("1234567.50")
     assert "«.»" in parse_err(MX, "2.450") and "2,450.00" in parse_err(MX, "2.450")
 
 
