@@ -39,7 +39,7 @@ async def test_given_promise_saved_while_no_loop_dials_when_loop_runs_then_not_d
         attempt_id, campaign_id = call.id, account.campaign_id
     agent = CurrentUser(agent_id, "agente1", "agente1", Role.agent, campaign_id)
     form = {"party": "titular", "outcome": "promesa_pago", "promise_amount": "100.00",
-            "promise_date": "2026-11-27"}  # fmt: skip
+            "promise_confirm": "100.00", "promise_date": "2026-11-27"}  # fmt: skip
     result = save_disposition(floor.engine, agent, attempt_id, form, now, lambda _t, _w: [],
                               verified_party="titular")  # fmt: skip
     # Nothing the dialer must hear for the promise to hold: no command at all.
