@@ -39,6 +39,7 @@ from dialer.ami.errors import AMIError
 from dialer.call_state import Call, CallState
 from dialer.fastagi import AGISession
 from dialer.fastagi.errors import AGIError
+from dialer.floor import SharedFloor
 from dialer.hopper import Claim, Hopper
 from dialer.inbound.board import inbound_board, service_level_seconds, snapshot_fields
 from dialer.inbound.directory import InboundDirectory
@@ -158,6 +159,8 @@ class CampaignDialer:
         self.hopper = Hopper(redis, campaign.name)
         self.agents = AgentStates(redis, clock=clock)
         self.stats = CampaignStats(redis, campaign.name)
+        # Every dialer of the campaign: their calls in flight, and whose turn it is to pace.
+        self.floor = SharedFloor(redis, campaign.name, options.owner)
         self.inbound = InboundQueue(redis)
         # Other campaigns' inbound routing and the agents' skill groups (SQL, cached):
         # whose callers this campaign's agents owe priority to. Shared by a process's loops.
@@ -221,6 +224,8 @@ class CampaignDialer:
         """The loops end on their own once told; cancellation is only the fallback."""
         self._stopping.set()
         self._events.close()
+        with contextlib.suppress(RedisError, OSError):
+            await self.floor.release()
         if self.recorder is not None:
             await self.recorder.drain()
         if self._tasks:
@@ -284,23 +289,22 @@ class CampaignDialer:
                     )
                 sizes = await self.hopper.sizes()
             m.HOPPER_SIZE.labels(self.name).set(sizes["ready"] + sizes["delayed"])
-            snapshot = await self.snapshot(now)
-            # Preview: only the agent's own choice places a call.
-            preview = self.campaign.dial_mode == "preview"
-            paused = preview or bool(reloading)
-            wanted = 0 if paused else max(0, int(self.policy.calls_to_place(snapshot)))
-            m.PACING_TARGET_CALLS.labels(self.name, self.campaign.dial_mode).set(wanted)
-            placed = 0
-            if wanted:
-                claims, expired = await self.hopper.claim(
-                    wanted, self.options.owner, now, self.options.lease_seconds
-                )
-                if expired:
-                    m.HOPPER_LEASES_EXPIRED.labels(self.name).inc(expired)
-                if not claims and snapshot.count("ready"):
-                    await self._hopper_empty()
-                for claim in claims:
-                    placed += await self._place(claim)
+            # Preview: only the agent's own choice places a call; nor while a registry
+            # reloads. Otherwise one dialer of the campaign at a time paces the whole
+            # floor (dialer/floor.py): the turn first, then the floor's calls as of now.
+            paused = self.campaign.dial_mode == "preview" or bool(reloading)
+            if paused:
+                m.PACING_TARGET_CALLS.labels(self.name, self.campaign.dial_mode).set(0)
+            turn = not paused and await self.floor.take_turn()
+            try:
+                snapshot = await self.snapshot(now)
+                placed = await self._pace(snapshot) if turn else 0
+            finally:
+                if turn:
+                    # Published before the next decision may start: it counts them.
+                    with contextlib.suppress(RedisError, OSError):
+                        await self.floor.publish(self.calls.values())
+                        await self.floor.end_turn(self.options.tick_seconds)
             await self._publish_wallboard(now, snapshot, sizes)
             self._set_healthy()
             return placed
@@ -310,6 +314,24 @@ class CampaignDialer:
             self._set_unhealthy(f"store unavailable: {type(exc).__name__}", now)
             log.warning("dialer %s: %s; dialing paused", self.name, exc)
             return 0
+
+    async def _pace(self, snapshot: Snapshot) -> int:
+        """The policy's decision for the whole floor, placed by this dialer."""
+        wanted = max(0, int(self.policy.calls_to_place(snapshot)))
+        m.PACING_TARGET_CALLS.labels(self.name, self.campaign.dial_mode).set(wanted)
+        if not wanted:
+            return 0
+        claims, expired = await self.hopper.claim(
+            wanted, self.options.owner, snapshot.now, self.options.lease_seconds
+        )
+        if expired:
+            m.HOPPER_LEASES_EXPIRED.labels(self.name).inc(expired)
+        if not claims and snapshot.count("ready"):
+            await self._hopper_empty()
+        placed = 0
+        for claim in claims:
+            placed += await self._place(claim)
+        return placed
 
     def _can_dial(self, now: float) -> bool:
         if not self.ami.connected:
@@ -398,11 +420,15 @@ class CampaignDialer:
             by_state[a.state.value] = by_state.get(a.state.value, 0) + 1
         for state in ("ready", "reserved", "talking", "wrap_up", "paused", "no_audio"):
             m.AGENTS_BY_STATE.labels(self.name, state).set(by_state.get(state, 0))
-        ringing = tuple(RingingCall(c.dialed_at) for c in self.calls.values() if c.is_ringing)
-        waiting = sum(
-            1 for c in self.calls.values() if c.state in (CallState.human, CallState.answered)
+        # The floor: every dialer's calls in flight (this one's published first), so
+        # several dialers on the campaign pace as one (dialer/floor.py).
+        await self.floor.publish(self.calls.values())
+        view = await self.floor.read()
+        ringing = tuple(RingingCall(at) for at in view.ringing)
+        waiting = view.waiting
+        m.CALLS_IN_FLIGHT.labels(self.name, "ringing").set(
+            sum(1 for c in self.calls.values() if c.is_ringing)
         )
-        m.CALLS_IN_FLIGHT.labels(self.name, "ringing").set(len(ringing))
         m.CALLS_IN_FLIGHT.labels(self.name, "connected").set(
             sum(1 for c in self.calls.values() if c.state is CallState.bridged)
         )

@@ -32,6 +32,7 @@ from dialer import channel_vars as cv
 from dialer.ami.codec import Header
 from dialer.attempt_store import CLAIM_LOST_REASON, NOT_PLACED_REASON
 from dialer.campaign_dialer import ORPHAN_GRACE_SECONDS
+from dialer.floor import floor_key
 from dialer.hopper import HopperEntry
 from store.models import AuditEntry, CallAttempt, Decision
 
@@ -90,6 +91,12 @@ async def held_dialer(database_url: str, redis_url: str, tmp_path: Path) -> Asyn
         await proc.wait()
 
 
+async def turn_expired(floor: Any) -> None:
+    """The pacing turn the held dialer took (dialer/floor.py) expires with real time, not
+    with the floor's jumped clock: gone, as once its lease has run out."""
+    await floor.redis.delete(floor_key("mx-test", "turn"))
+
+
 def attempts(engine: Engine) -> dict[int, CallAttempt]:
     with Session(engine) as s:
         return {a.id: a for a in s.scalars(select(CallAttempt).order_by(CallAttempt.id))}
@@ -117,6 +124,7 @@ async def test_given_a_dialer_killed_before_its_final_check_when_the_account_is_
     assert await floor.dialer.hopper.owner_of(account_id) == "held"
 
     floor.clock.jump(LEASE_SECONDS + 1)  # the dead dialer's claim has expired
+    await turn_expired(floor)
     assert await floor.dialer.tick() == 1
     rows = attempts(engine)
     second = next(a for a in rows.values() if a.id != held.attempt_id)
@@ -142,6 +150,7 @@ async def test_given_a_held_dialer_that_comes_back_after_the_account_was_claimed
     floor.pbx.subscribe(dialed)
     held = await held_dialer(floor)  # stalled, not dead
     floor.clock.jump(LEASE_SECONDS + 1)
+    await turn_expired(floor)
     assert await floor.dialer.tick() == 1
     second = next(a for a in attempts(engine).values() if a.id != held.attempt_id)
     # It goes on: its final check (refused here by the hourly cap the claim just used)

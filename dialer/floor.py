@@ -1,0 +1,167 @@
+"""One campaign's floor as every dialer process on it sees it: the calls in flight
+(ringing, and answered waiting for an agent) of all of them, and the pacing turn.
+
+Several dialers on one campaign must pace like one: each publishes its own calls in
+flight (a key per dialer that expires unless renewed, so a dead dialer's calls drop
+out), and a pacing decision is taken by one dialer at a time, at most once per tick
+interval, from the calls of all (the turn: a Redis key with a short lease; the
+dialer holding it may decide again, another waits until it goes). The
+dialer holding the turn reads the floor, asks its policy, places the calls and
+publishes them before it lets the turn go, so the next decision counts them. A
+dialer that cannot read the floor or take the turn places nothing (fail closed).
+
+Keys (hash-tagged per campaign):
+    cobrador:floor:{<campaign>}:dialers          set of dialer owners that published
+    cobrador:floor:{<campaign>}:calls:<owner>    JSON [[dialed_at, kind], ...], expires
+    cobrador:floor:{<campaign>}:turn             the owner deciding now, expires
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+
+from dialer.call_state import Call, CallState
+
+RINGING = "r"
+WAITING = "w"
+# A dialer's published calls outlive a few missed ticks, not a crash: past this the
+# others stop counting them (its calls end in Asterisk meanwhile, or soon after).
+PUBLISH_TTL_SECONDS = 5.0
+# The most a turn is held while its dialer places calls; a dialer that dies holding
+# it stops the floor's dialing for this long at most.
+TURN_HOLD_SECONDS = 5.0
+MAX_ENTRIES = 5000  # per dialer: bounds what one (even corrupt) key may cost to read
+
+# Take the turn when free, or keep it when this dialer holds it already (one dialer
+# ticking faster than the interval is no reason to wait for itself).
+# KEYS[1]=turn; ARGV: owner, ms to hold it. Returns 1 when taken or kept.
+_TAKE_TURN_LUA = """
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+"""
+
+# Let the turn go at `ARGV[2]` ms from now (a minimum interval between decisions),
+# only if we still hold it. KEYS[1]=turn; ARGV: owner, ms.
+_END_TURN_LUA = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+local ms = tonumber(ARGV[2])
+if ms <= 0 then redis.call('DEL', KEYS[1]) else redis.call('PEXPIRE', KEYS[1], ms) end
+return 1
+"""
+
+
+# Every live dialer's published calls; members whose key expired leave the set.
+# KEYS[1]=dialers set; ARGV[1]=prefix of the calls keys (same hash tag).
+_READ_LUA = """
+local out = {}
+for _, owner in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local raw = redis.call('GET', ARGV[1] .. owner)
+  if raw then table.insert(out, raw) else redis.call('SREM', KEYS[1], owner) end
+end
+return out
+"""
+
+
+def floor_key(campaign: str, what: str) -> str:
+    return f"cobrador:floor:{{{campaign}}}:{what}"
+
+
+@dataclass(frozen=True)
+class FloorView:
+    """The calls in flight of every live dialer of the campaign."""
+
+    ringing: tuple[float, ...]  # dialed_at of each call placed and not answered yet
+    waiting: int  # answered by a person (or in detection), no agent yet
+    dialers: int  # dialers whose calls are counted
+
+
+def in_flight(calls: Iterable[Call]) -> list[list[float | str]]:
+    """What pacing needs of one dialer's calls: ringing ones and those waiting."""
+    out: list[list[float | str]] = []
+    for c in calls:
+        if c.is_ringing:
+            out.append([round(c.dialed_at, 3), RINGING])
+        elif c.state in (CallState.answered, CallState.human):
+            out.append([round(c.dialed_at, 3), WAITING])
+    return out
+
+
+def parse(raw: bytes | str | None) -> tuple[list[float], int] | None:
+    """One dialer's published calls (ringing dialed_at, waiting count); None if unreadable."""
+    if raw is None:
+        return None
+    try:
+        entries = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(entries, list):
+        return None
+    ringing: list[float] = []
+    waiting = 0
+    for entry in entries[:MAX_ENTRIES]:
+        if not (isinstance(entry, list) and len(entry) == 2):
+            continue
+        at, kind = entry
+        if kind == RINGING and isinstance(at, int | float):
+            ringing.append(float(at))
+        elif kind == WAITING:
+            waiting += 1
+    return ringing, waiting
+
+
+class SharedFloor:
+    def __init__(self, redis: aioredis.Redis, campaign: str, owner: str) -> None:
+        self.redis = redis
+        self.campaign = campaign
+        self.owner = owner
+        self.dialers_key = floor_key(campaign, "dialers")
+        self.turn_key = floor_key(campaign, "turn")
+        self._end_turn = redis.register_script(_END_TURN_LUA)
+        self._read = redis.register_script(_READ_LUA)
+        self._take_turn = redis.register_script(_TAKE_TURN_LUA)
+
+    def calls_key(self, owner: str) -> str:
+        return floor_key(self.campaign, f"calls:{owner}")
+
+    async def publish(self, calls: Iterable[Call]) -> None:
+        """This dialer's calls in flight, for the others' decisions (and its own)."""
+        pipe = self.redis.pipeline(transaction=True)  # never the set without the key
+        pipe.sadd(self.dialers_key, self.owner)
+        pipe.set(self.calls_key(self.owner), json.dumps(in_flight(calls)),
+                 px=int(PUBLISH_TTL_SECONDS * 1000))  # fmt: skip
+        await pipe.execute()
+
+    async def read(self) -> FloorView:
+        """Every live dialer's calls; the owners whose key expired are forgotten (in one
+        atomic step, so a dialer publishing meanwhile is never dropped)."""
+        raws = await self._read(keys=[self.dialers_key], args=[self.calls_key("")])
+        ringing: list[float] = []
+        waiting = 0
+        for raw in raws:
+            parsed = parse(raw)
+            if parsed is not None:
+                ringing.extend(parsed[0])
+                waiting += parsed[1]
+        return FloorView(tuple(sorted(ringing)), waiting, len(raws))
+
+    async def take_turn(self) -> bool:
+        """True when this dialer may take the campaign's next pacing decision: the turn
+        is free, or already its own."""
+        held = await self._take_turn(keys=[self.turn_key],
+                                     args=[self.owner, int(TURN_HOLD_SECONDS * 1000)])  # fmt: skip
+        return bool(held)
+
+    async def end_turn(self, keep_seconds: float) -> None:
+        """The decision is placed and published; the next one may come in `keep_seconds`."""
+        await self._end_turn(keys=[self.turn_key], args=[self.owner, int(keep_seconds * 1000)])
+
+    async def release(self) -> None:
+        """A clean stop: the turn goes at once. The calls this dialer leaves in Asterisk
+        stay counted until its published key expires."""
+        await self.end_turn(0)

@@ -1,0 +1,91 @@
+"""Several dialers on one campaign pace one floor (dialer/floor.py), with the real dial
+loop on pbxsim: another dialer's calls in flight count in this one's decision, one
+dialer paces at a time, and a floor that cannot be read places nothing."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from dialer.floor import PUBLISH_TTL_SECONDS, RINGING, WAITING, SharedFloor, floor_key
+from store.models import CallAttempt
+
+
+def attempts(floor: Any) -> int:
+    with Session(floor.engine) as s:
+        return int(s.scalar(select(func.count()).select_from(CallAttempt)) or 0)
+
+
+async def another_dialer_rings(floor: Any, ringing: int, waiting: int = 0) -> SharedFloor:
+    """A second dialer of mx-test ("d2") with calls in flight, as it publishes them."""
+    other = SharedFloor(floor.redis, "mx-test", "d2")
+    now = floor.clock()
+    entries = [[now, RINGING]] * ringing + [[now, WAITING]] * waiting
+    await floor.redis.sadd(other.dialers_key, "d2")
+    await floor.redis.set(other.calls_key("d2"), json.dumps(entries),
+                          px=int(PUBLISH_TTL_SECONDS * 1000))  # fmt: skip
+    return other
+
+
+async def test_given_another_dialer_ringing_for_every_ready_agent_then_this_one_places_nothing(
+    make_floor: Any,
+) -> None:
+    floor = await make_floor(accounts=10, agents=3)
+    # Progressive: one call per ready agent not already covered. The other dialer's two
+    # ringing calls and one answered debtor cover all three agents of the floor.
+    await another_dialer_rings(floor, ringing=2, waiting=1)
+    assert await floor.dialer.tick() == 0
+    assert attempts(floor) == 0
+    snapshot = await floor.dialer.snapshot(floor.clock())
+    assert (len(snapshot.ringing), snapshot.waiting) == (2, 1)
+
+    # Its calls end (it publishes none): this dialer covers the agents itself.
+    await another_dialer_rings(floor, ringing=0)
+    await floor.redis.delete(floor_key("mx-test", "turn"))
+    assert await floor.dialer.tick() == 3
+
+
+async def test_given_a_dead_dialers_calls_when_its_key_expires_then_no_longer_counted(
+    make_floor: Any,
+) -> None:
+    floor = await make_floor(accounts=10, agents=3)
+    other = await another_dialer_rings(floor, ringing=3)
+    assert (await floor.dialer.floor.read()).ringing
+    await floor.redis.delete(other.calls_key("d2"))  # what its expiry does
+    view = await floor.dialer.floor.read()
+    assert (view.ringing, view.dialers) == ((), 0)
+    assert await floor.redis.smembers(other.dialers_key) == set()
+
+
+async def test_given_another_dialer_holds_the_pacing_turn_then_this_one_places_nothing(
+    make_floor: Any,
+) -> None:
+    floor = await make_floor(accounts=10, agents=3)
+    other = SharedFloor(floor.redis, "mx-test", "d2")
+    assert await other.take_turn()
+    assert await floor.dialer.tick() == 0
+    assert attempts(floor) == 0
+    # Its decision placed and published, the turn goes: this dialer paces the next one.
+    await other.end_turn(0)
+    assert await floor.dialer.tick() == 3
+    # It kept the turn for one tick interval, published its calls, then let it go.
+    assert await floor.redis.get(floor_key("mx-test", "turn")) in (None, b"d1")
+    assert len((await other.read()).ringing) + (await other.read()).waiting >= 1
+
+
+async def test_given_the_floor_cannot_be_read_then_nothing_is_placed(
+    make_floor: Any, monkeypatch: Any
+) -> None:
+    floor = await make_floor(accounts=10, agents=3)
+
+    async def unreadable() -> Any:
+        raise RedisConnectionError("floor unavailable")
+
+    monkeypatch.setattr(floor.dialer.floor, "read", unreadable)
+    assert await floor.dialer.tick() == 0
+    assert attempts(floor) == 0
+    assert not floor.dialer.health.ok and "store unavailable" in floor.dialer.health.reason
