@@ -123,6 +123,7 @@ def plan_exten(plan: sc.CustomerPlan) -> str:
     return {
         sc.HUMAN: f"b1{ring:02d}",
         sc.MACHINE: f"b2{ring:02d}",
+        sc.QUICK_HANGUP: f"b7{ring:02d}",
         sc.BUSY: "b301",
         sc.NO_ANSWER: "b401",
         sc.CONGESTION: "b501",
@@ -690,7 +691,10 @@ class PBX:
 
         self._exten(two, cv.CONTEXT_SIM_CUSTOMERS, b, 1, "Ringing")
         self._set_state(one, STATE_RINGING)
-        answers = plan.behaviour in (sc.HUMAN, sc.MACHINE) and plan.ring_seconds < request.timeout
+        answers = (
+            plan.behaviour in (sc.HUMAN, sc.MACHINE, sc.QUICK_HANGUP)
+            and plan.ring_seconds < request.timeout
+        )
         self._exten(two, cv.CONTEXT_SIM_CUSTOMERS, b, 2, "Wait", b[2:] if answers else "86400")
         self.emit("DialState", "call,all", [*one.snapshot("Dest"), ("DialStatus", "RINGING")])
         if not await self._wait(one, plan.ring_seconds if answers else request.timeout):
@@ -716,6 +720,8 @@ class PBX:
         ctx = cv.CONTEXT_SIM_CUSTOMERS
         if plan.behaviour == sc.MACHINE:
             greeting = [("vm-intro&vm-theperson&vm-isunavail", 4.5), ("beep", 0.5)]
+        elif plan.behaviour == sc.QUICK_HANGUP:
+            greeting = [("hello", 0.6)]
         else:
             greeting = [("hello", 0.6), ("silence/2", 2.0)]
 
@@ -740,6 +746,9 @@ class PBX:
             if not ok and not stopped_by_peer():
                 break
         else:
+            if plan.behaviour == sc.QUICK_HANGUP:  # hangs up right after "hello"
+                self._dialplan_hangup(two, 16, (ctx, b, 5))
+                return
             self._exten(two, ctx, b, 6, "MusicOnHold", f"default,{round(plan.talk_seconds)}")
             self.emit("MusicOnHoldStart", "call,all", [*two.snapshot(), ("Class", "default")])
             ok = await self._wait(two, plan.talk_seconds)
@@ -813,6 +822,8 @@ class PBX:
                 self._exten(channel, ctx, "s", 4, "GotoIf", "1?gone")
                 return None
             self.set_var(channel, cv.AMD_STATUS, cv.AMD_MACHINE if machine else cv.AMD_HUMAN)
+            # As Asterisk says it (800 ms of silence heard after the greeting), whatever
+            # the clock's speed: a scaled pbxsim leaves the dialer less of its 2 s.
             cause = "LONGGREETING-1500-1500" if machine else "HUMAN-800-800"
             self.set_var(channel, cv.AMD_CAUSE, cause)
             self._exten(channel, ctx, "s", 4, "GotoIf", "0?gone")

@@ -22,7 +22,8 @@ BUSY = "busy"
 NO_ANSWER = "no_answer"
 CONGESTION = "congestion"
 UNALLOCATED = "unallocated"
-BEHAVIOURS = (HUMAN, MACHINE, BUSY, NO_ANSWER, CONGESTION, UNALLOCATED)
+QUICK_HANGUP = "quick_hangup"  # answers, says hello, hangs up while AMD still listens
+BEHAVIOURS = (HUMAN, MACHINE, BUSY, NO_ANSWER, CONGESTION, UNALLOCATED, QUICK_HANGUP)
 
 
 class ScenarioError(ValueError):
@@ -156,6 +157,8 @@ class Scenario:
                 return CustomerPlan(HUMAN, nn, self.suffix_talk_seconds)
             if kind == "2":
                 return CustomerPlan(MACHINE, nn, self.suffix_machine_seconds)
+            if kind == "7":
+                return CustomerPlan(QUICK_HANGUP, nn, 0.0)
             if tail[:2] == "30":
                 return CustomerPlan(BUSY, 0.0, 0.0)
             if tail[:2] == "40":

@@ -88,3 +88,33 @@ async def test_given_no_agent_free_at_answer_when_person_answers_then_safe_harbo
     assert watcher.has(channel, "VarSet", Variable="COBRADOR_ABANDONED", Value="1")
     assert watcher.has(channel, "Newexten", Context="safe-harbor", Application="SayAlpha")
     assert not watcher.has(channel, "ConfbridgeJoin")
+
+
+async def test_given_person_hangs_up_during_detection_when_dialed_then_early_hangup_not_abandoned(
+    asterisk: ChrootAsterisk,
+    ami: AMIClient,
+    watcher: CallWatcher,
+    engine: Engine,
+    redis_url: str,
+    tmp_path: Path,
+) -> None:
+    # The real floor's quick hang-up: answers after 1 s, says hello and hangs up while
+    # AMD still listens, so the call never reaches the dialer's answer route.
+    number = "+525510000701"
+    floor = await DialFloor.open(ami, engine, redis_url, tmp_path, [number], agents=1)
+    try:
+        await floor.run_until(lambda: floor.finished(1), what="the call to end")
+        [hour] = [w for w in await floor.dialer.stats.windows(floor.dialer.clock())
+                  if w.seconds == 3600]  # fmt: skip
+    finally:
+        await floor.close()
+
+    assert results_by_number(engine) == {number: "early_hangup"}
+    [attempt] = attempts(engine)
+    assert attempt.answered_at is not None and attempt.agent_id is None
+    channel = f"cobrador-{attempt.id}"
+    assert watcher.has(channel, "Newexten", Application="AMD")
+    assert not watcher.has(channel, "Newexten", Application="AGI")
+    assert not watcher.has(channel, "Newexten", Context="safe-harbor")
+    # Not an abandon: outside the legal rate, counted as an early hang-up.
+    assert (hour.humans, hour.abandoned, hour.early_hangups) == (0, 0, 1)
