@@ -590,8 +590,9 @@ def save_disposition(
             now,
             int(config.get("paid_claim_hold_days", DEFAULT_PAID_CLAIM_HOLD_DAYS)),
         )
-        if hold is not None and (account.next_attempt_at is None or account.next_attempt_at < hold):
+        if hold is not None and account.later_than_its_date(hold):
             account.next_attempt_at = hold
+            account.hopper_since = None  # the disposition's date replaces the hopper's hold
         if hold is not None:
             payload["hold_until"] = hold
         if data.outcome.effect is Effect.stop_number and attempt.phone_id:

@@ -167,10 +167,9 @@ def finish_attempt(sql: Engine, attempt_id: int, account_id: int, values: Mappin
         when = next_attempt(in_a_row)
         account = s.get(Account, account_id)
         # Never pull an account forward: a disposition may already have set a later date.
-        if account is not None and (
-            account.next_attempt_at is None or account.next_attempt_at < when
-        ):
+        if account is not None and account.later_than_its_date(when):
             account.next_attempt_at = when
+            account.hopper_since = None
         if callback_id is not None:
             s.execute(update(Callback).where(Callback.id == callback_id, Callback.status == "queued")
                       .values(status="done" if values.get("result") == "contact" else "pending",

@@ -41,6 +41,7 @@ from dialer.fastagi import AGISession
 from dialer.fastagi.errors import AGIError
 from dialer.floor import SharedFloor
 from dialer.hopper import Claim, Hopper
+from dialer.hopper_holds import CHECK_EVERY_SECONDS, hopper_lost, release_stranded
 from dialer.inbound.board import inbound_board, service_level_seconds, snapshot_fields
 from dialer.inbound.directory import InboundDirectory
 from dialer.inbound.queue import InboundQueue
@@ -179,6 +180,7 @@ class CampaignDialer:
         self.caller_ids = CallerIdCheck((), "caller IDs not loaded yet")
         self.reconciled = False
         self._last_refill = 0.0
+        self._last_holds_check: float | None = None  # None: not since this loop started
         self._last_reload = 0.0
         self._last_empty_log = 0.0
         self._pending_finishes: list[tuple[int, dict[str, Any]]] = []
@@ -223,6 +225,9 @@ class CampaignDialer:
     async def stop(self) -> None:
         """The loops end on their own once told; cancellation is only the fallback."""
         self._stopping.set()
+        with contextlib.suppress(RedisError, OSError):
+            # The next dialer to start (this one again, after a restart) refills at once.
+            await self.hopper.drop_refill_lock(self.options.owner)
         self._events.close()
         with contextlib.suppress(RedisError, OSError):
             await self.floor.release()
@@ -284,9 +289,9 @@ class CampaignDialer:
                 if await self.redis.set(
                     self.hopper.refill_lock_key, self.options.owner, nx=True, px=lock_ms
                 ):
-                    await self.refiller.refill(
-                        datetime.fromtimestamp(now).astimezone(), self.options.refill_batch
-                    )
+                    at = datetime.fromtimestamp(now).astimezone()
+                    released = await self._release_stranded(now, at)
+                    await self.refiller.refill(at, self.options.refill_batch, released)
                 sizes = await self.hopper.sizes()
             m.HOPPER_SIZE.labels(self.name).set(sizes["ready"] + sizes["delayed"])
             # Preview: only the agent's own choice places a call; nor while a registry
@@ -332,6 +337,22 @@ class CampaignDialer:
         for claim in claims:
             placed += await self._place(claim)
         return placed
+
+    async def _release_stranded(self, now: float, at: datetime) -> int:
+        """Accounts held for a hopper that lost them (Redis flushed, restarted empty or
+        from an older snapshot) come back before the refill: at start, when the hopper's
+        marker is gone, and every CHECK_EVERY_SECONDS. Under the refill lock."""
+        last = self._last_holds_check
+        if (last is not None and now - last < CHECK_EVERY_SECONDS
+                and not await hopper_lost(self.redis, self.name)):  # fmt: skip
+            return 0
+        self._last_holds_check = now
+        mine = {c.account_id for c in self.calls.values()} | set(self.previews)
+        released = await release_stranded(self.sql, self.hopper, self.campaign.id, at, mine)
+        if released:
+            log.warning("dialer %s: %d account(s) held for a hopper that no longer has them "
+                        "given back to the refill", self.name, released)  # fmt: skip
+        return released
 
     def _can_dial(self, now: float) -> bool:
         if not self.ami.connected:
@@ -592,6 +613,7 @@ class CampaignDialer:
                     decision.reasons
                 )
                 account.next_attempt_at = when
+                account.hopper_since = None
 
     # -- AMI events -----------------------------------------------------------
 

@@ -147,6 +147,13 @@ return owner or false
 """
 
 
+_UNLOCK = """
+-- KEYS: refill-lock ; ARGV: owner
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
 class Hopper:
     """One campaign's hopper. Times are epoch seconds passed in by the caller."""
 
@@ -165,6 +172,7 @@ class Hopper:
         self._renew = redis.register_script(_RENEW)
         self._release = redis.register_script(_RELEASE)
         self._remove = redis.register_script(_REMOVE)
+        self._unlock = redis.register_script(_UNLOCK)
 
     @property
     def _keys(self) -> list[str]:
@@ -217,6 +225,10 @@ class Hopper:
         holding its lease, if any, so that dialer can hang up a call not yet answered."""
         owner = await self._remove(keys=self._keys, args=[account_id])
         return owner.decode() if isinstance(owner, bytes) else owner
+
+    async def drop_refill_lock(self, owner: str) -> bool:
+        """Give up the refill lock if this owner holds it (a dialer stopping)."""
+        return bool(await self._unlock(keys=[self.refill_lock_key], args=[owner]))
 
     async def sizes(self) -> dict[str, int]:
         pipe = self.redis.pipeline(transaction=False)

@@ -8,6 +8,11 @@ allowed phone in rotation enters the hopper. Blocked decisions are recorded
 one by one; the admitted ones of a refill as one audit entry. A blocked account is put back to sleep for a
 time that depends on why (outside hours: minutes; registry-listed: a day), and
 the reasons are counted: they are the hopper's health when it runs dry.
+
+An admitted account is held in SQL (`next_attempt_at` pushed by HOPPER_HOLD,
+`hopper_since` set) while it waits in the hopper; a hopper lost with Redis gives
+its accounts back (dialer/hopper_holds.py). An account with a call in flight (an
+open attempt) is never a candidate, whatever its dates say.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from compliance import audit
 from compliance.engine import Decision
 from compliance.service import ComplianceService, Item, account_facts, phone_facts
 from dialer.hopper import Hopper, HopperEntry
+from dialer.hopper_holds import in_flight
 from dialer.priority import account_priority, weights_for
 from metrics import definitions as m
 from store.db import transaction
@@ -38,7 +44,8 @@ from store.models import Account, CallAttempt, Callback, Campaign, Promise
 log = logging.getLogger(__name__)
 
 # While in the hopper an account is not a candidate again; when its lease ends
-# the dialer sets next_attempt_at from the call's result (recycling).
+# the dialer sets next_attempt_at from the call's result (recycling). A hopper
+# lost with Redis ends the hold early (dialer/hopper_holds.py).
 HOPPER_HOLD = timedelta(hours=2)
 BACKOFF_BY_REASON = {
     "outside_hours": timedelta(minutes=15),
@@ -70,10 +77,20 @@ class RefillReport:
     added: int = 0
     blocked: Counter[str] = field(default_factory=Counter)
     callbacks: int = 0
+    in_flight: int = 0  # candidates skipped: a call to them is in flight
+    released: int = 0  # accounts given back by a lost hopper just before this refill
+    next_due_at: float | None = None  # nothing due: when the next account is
 
     def as_dict(self, at: float) -> dict[str, Any]:
-        return {"at": at, "considered": self.considered, "added": self.added,
-                "callbacks": self.callbacks, "blocked": dict(self.blocked)}  # fmt: skip
+        out: dict[str, Any] = {"at": at, "considered": self.considered, "added": self.added,
+                               "callbacks": self.callbacks, "blocked": dict(self.blocked)}  # fmt: skip
+        if self.in_flight:
+            out["in_flight"] = self.in_flight
+        if self.released:
+            out["released"] = self.released
+        if self.next_due_at is not None:
+            out["next_due_at"] = self.next_due_at
+        return out
 
 
 @dataclass(frozen=True)
@@ -98,14 +115,21 @@ class Refiller:
         self.campaign = campaign
         self.weights = weights_for((campaign.config or {}).get("priority"))
 
-    async def refill(self, now: datetime, want: int) -> RefillReport:
-        report = RefillReport()
+    async def refill(self, now: datetime, want: int, released: int = 0) -> RefillReport:
+        """`released`: accounts a lost hopper just gave back (hopper_holds), for the health."""
+        report = RefillReport(released=released)
         if want <= 0:
             return report
         candidates = await asyncio.to_thread(self._candidates, now, want)
+        busy = await asyncio.to_thread(in_flight, self.sql, [c.account.id for c in candidates], now)
+        if busy:
+            report.in_flight = len(busy)
+            candidates = [c for c in candidates if c.account.id not in busy]
         report.considered = len(candidates)
         report.callbacks = sum(1 for c in candidates if c.callback is not None)
         if not candidates:
+            if not busy:
+                report.next_due_at = await asyncio.to_thread(self._next_due, now)
             await self._store_health(report, now)
             return report
         items: list[Item] = []
@@ -127,6 +151,7 @@ class Refiller:
                 chosen[index] = (item, decision)
         entries: list[HopperEntry] = []
         sleeps: dict[int, datetime] = {}
+        admitted: set[int] = set()
         today = now.date()
         for index, cand in enumerate(candidates):
             picked = chosen.get(index)
@@ -150,6 +175,7 @@ class Refiller:
                     payload["reason"] = "broken_promise"
                 entries.append(HopperEntry(cand.account.id, priority, now.timestamp(), payload))
                 sleeps[cand.account.id] = now + HOPPER_HOLD
+                admitted.add(cand.account.id)
             else:
                 report.blocked.update(decision.reasons)
                 sleeps[cand.account.id] = now + backoff_for(decision.reasons)
@@ -161,7 +187,7 @@ class Refiller:
                                str(decision.allowed).lower()).inc()  # fmt: skip
         recorded = [chosen[i] for i in sorted(chosen)]
         queued_callbacks = [e.payload["callback_id"] for e in entries if "callback_id" in e.payload]
-        await asyncio.to_thread(self._write, recorded, sleeps, queued_callbacks)
+        await asyncio.to_thread(self._write, recorded, sleeps, admitted, now, queued_callbacks)
         report.added = await self.hopper.add(entries, now.timestamp())
         await self._store_health(report, now)
         return report
@@ -213,8 +239,19 @@ class Refiller:
             return [Candidate(a, int(attempts.get(a.id, 0)), a.id in broken, callback_by_account.get(a.id))
                     for a in accounts.values()]  # fmt: skip
 
+    def _next_due(self, now: datetime) -> float | None:
+        """When the campaign's next account comes due (ix_accounts_dialable), for the
+        wallboard's "why is the hopper empty"; None: no active account left."""
+        with Session(self.sql) as s:
+            at = s.scalar(
+                select(func.min(Account.next_attempt_at)).where(
+                    Account.campaign_id == self.campaign.id, Account.status.in_(DIALABLE_STATUSES),
+                    Account.next_attempt_at > now)
+            )  # fmt: skip
+        return None if at is None else at.timestamp()
+
     def _write(self, recorded: list[tuple[Item, Decision]], sleeps: Mapping[int, datetime],
-               queued_callbacks: list[int]) -> None:  # fmt: skip
+               admitted_ids: set[int], now: datetime, queued_callbacks: list[int]) -> None:  # fmt: skip
         with transaction(self.sql) as s:
             if queued_callbacks:
                 s.execute(
@@ -232,16 +269,17 @@ class Refiller:
             if admitted:
                 audit.append(s, "hopper_admission", admission_evidence(self.campaign.id, admitted),
                              actor="dialer", subject=f"campaign:{self.campaign.id}")  # fmt: skip
-            by_time: dict[datetime, list[int]] = {}
+            by_time: dict[tuple[datetime, bool], list[int]] = {}
             for account_id, at in sleeps.items():
-                by_time.setdefault(at, []).append(account_id)
-            for at, ids in by_time.items():
+                by_time.setdefault((at, account_id in admitted_ids), []).append(account_id)
+            for (at, held), ids in by_time.items():
                 # One array parameter, not an IN list of hundreds: psycopg parses
                 # every placeholder of a statement on each execution.
                 s.execute(
-                    update(Account).where(any_of(Account.id, ids, s)).values(next_attempt_at=at),
+                    update(Account).where(any_of(Account.id, ids, s))
+                    .values(next_attempt_at=at, hopper_since=now if held else None),
                     execution_options={"synchronize_session": False},
-                )
+                )  # fmt: skip
 
     async def _store_health(self, report: RefillReport, now: datetime) -> None:
         await self.redis.set(health_key(self.campaign.name), json.dumps(report.as_dict(now.timestamp())),

@@ -139,12 +139,26 @@ class Account(Base):
     # When the dialer may consider the account again (None: now). Refill reads
     # accounts through this column's index, so it never scans the portfolio.
     next_attempt_at: Mapped[datetime | None] = mapped_column()
+    # Admitted to its campaign's Redis hopper at this time and held there (its
+    # next_attempt_at is the hold); None when not in a hopper. A hopper lost with
+    # Redis gives these accounts back (dialer/hopper_holds.py).
+    hopper_since: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     phones: Mapped[list[Phone]] = relationship(
         back_populates="account", cascade="all, delete-orphan", order_by="Phone.position"
     )
+
+    def later_than_its_date(self, when: datetime) -> bool:
+        """Whether `when` is later than the date the account already has. The hold of
+        an account admitted to a hopper (hopper_since set) is no date of its own: a
+        call's result or a disposition replaces it (dialer/refill.py HOPPER_HOLD)."""
+        return (
+            self.hopper_since is not None
+            or self.next_attempt_at is None
+            or self.next_attempt_at < when
+        )
 
     __table_args__ = (
         Index("ix_accounts_status_campaign", "status", "campaign_id"),
@@ -158,6 +172,14 @@ class Account(Base):
             "id",
             postgresql_where=text("next_attempt_at IS NULL"),
             sqlite_where=text("next_attempt_at IS NULL"),
+        ),
+        # The few accounts held in a hopper, found without a scan when it is lost.
+        Index(
+            "ix_accounts_in_hopper",
+            "campaign_id",
+            "id",
+            postgresql_where=text("hopper_since IS NOT NULL"),
+            sqlite_where=text("hopper_since IS NOT NULL"),
         ),
     )
 

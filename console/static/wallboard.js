@@ -65,8 +65,16 @@
     for (const name of snap.live.registries_reloading || []) {
       reasons.append(Cobrador.el("li", T.registry_reloading.replace("{name}", name.toUpperCase()), "warn"));
     }
-    const empty = hopper.empty_reasons || (hopper.health || {}).blocked || {};
+    const health = hopper.health || {};
+    const empty = hopper.empty_reasons || health.blocked || {};
     for (const [reason, count] of Object.entries(empty)) reasons.append(Cobrador.el("li", `${reason}: ${count}`));
+    // Why nothing is ready when nothing was blocked (dialer/refill.py RefillReport).
+    if (health.released) reasons.append(Cobrador.el("li", `${T.released}: ${health.released}`));
+    if (health.in_flight) reasons.append(Cobrador.el("li", `${T.in_flight}: ${health.in_flight}`));
+    if (size === 0 && !Object.keys(empty).length && health.considered === 0 && !health.in_flight) {
+      const due = health.next_due_at;
+      reasons.append(Cobrador.el("li", due ? `${T.next_due} ${new Date(due * 1000).toLocaleString()}` : T.none_left));
+    }
     const blocks = document.getElementById("block-reasons");
     blocks.replaceChildren();
     if (!snap.block_reasons.length) blocks.append(Cobrador.el("li", "—", "muted"));
