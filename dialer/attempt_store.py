@@ -7,11 +7,12 @@ from collections.abc import Mapping, Set
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from compliance import audit, caller_ids
 from dialer.recycle import promise_hold_until
+from dialer.stats import NOT_ENDED_HERE, AttemptTimes
 from store.db import transaction
 from store.models import Account, CallAttempt, Callback, Campaign, Promise, RegistryImport
 
@@ -179,6 +180,43 @@ def finish_attempt(sql: Engine, attempt_id: int, account_id: int, values: Mappin
             **{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in values.items()},
             "next_attempt_at": when.isoformat(),
         }, actor="dialer", subject=f"account:{account_id}")  # fmt: skip
+
+
+def epoch(at: datetime | None) -> float | None:
+    if at is None:
+        return None
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)  # SQLite keeps no zone: stored as UTC
+    return at.timestamp()
+
+
+# A call answered this long after it started is no call (stuck calls end in an hour).
+LONGEST_RING_SECONDS = 7200.0
+
+
+def ended_attempts(sql: Engine, campaign_id: int, answered_since: float,
+                   ended_since: float) -> list[AttemptTimes]:  # fmt: skip
+    """The campaign's dialed outbound attempts that ended (dialer.stats.LoadRows):
+    answered since `answered_since`, or ended since `ended_since`; read through
+    the started_at index, never the whole history."""
+    answered = utc(answered_since)
+    ended = utc(ended_since)
+    start = utc(min(answered_since, ended_since) - LONGEST_RING_SECONDS)
+    with Session(sql) as s:
+        rows = s.execute(
+            select(CallAttempt.id, CallAttempt.result, CallAttempt.started_at, CallAttempt.answered_at,
+                   CallAttempt.bridged_at, CallAttempt.ended_at)
+            .where(CallAttempt.started_at >= start, CallAttempt.campaign_id == campaign_id,
+                   CallAttempt.direction == "outbound", CallAttempt.source == "dialer",
+                   CallAttempt.result.is_not(None), CallAttempt.result.not_in(NOT_ENDED_HERE),
+                   CallAttempt.ended_at.is_not(None),
+                   or_(CallAttempt.answered_at >= answered, CallAttempt.ended_at >= ended))
+        )  # fmt: skip
+        out = []
+        for attempt_id, result, started_at, answered_at, bridged_at, ended_at in rows:
+            out.append(AttemptTimes(int(attempt_id), str(result), epoch(started_at) or 0.0,
+                                    epoch(answered_at), epoch(bridged_at), epoch(ended_at) or 0.0))  # fmt: skip
+        return out
 
 
 def attempts_ended_at(sql: Engine, ids: list[int]) -> dict[int, float | None]:

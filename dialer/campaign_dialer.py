@@ -51,7 +51,7 @@ from dialer.pacing.snapshot import AgentView, RingingCall, Snapshot
 from dialer.recording import Recorder
 from dialer.recycle import next_attempt_after, rules_for
 from dialer.refill import Refiller, health_key
-from dialer.stats import WINDOW_LABELS, CampaignStats, WindowCounts
+from dialer.stats import WINDOW_LABELS, AttemptTimes, CampaignStats, WindowCounts
 from metrics import definitions as m
 from metrics.labels import error_reason
 from store.models import Campaign
@@ -181,6 +181,7 @@ class CampaignDialer:
         self.reconciled = False
         self._last_refill = 0.0
         self._last_holds_check: float | None = None  # None: not since this loop started
+        self._stats_built = False  # rebuilt from SQL once per start, then when lost
         self._last_reload = 0.0
         self._last_empty_log = 0.0
         self._pending_finishes: list[tuple[int, dict[str, Any]]] = []
@@ -354,6 +355,21 @@ class CampaignDialer:
                         "given back to the refill", self.name, released)  # fmt: skip
         return released
 
+    async def _stats_from_sql(self, now: float) -> None:
+        """The abandonment windows and pacing samples rebuilt from call_attempts when
+        this loop starts and whenever Redis has lost them, before they are read: pacing
+        and the wallboard never see a 0 % that is only a flushed key."""
+
+        async def load(answered_since: float, ended_since: float) -> list[AttemptTimes]:
+            return await asyncio.to_thread(store.ended_attempts, self.sql, self.campaign.id,
+                                           answered_since, ended_since)  # fmt: skip
+
+        added = await self.stats.ensure_built(now, load, force=not self._stats_built)
+        if not self._stats_built or added:
+            log.info("dialer %s: abandonment windows and pacing samples rebuilt from %d "
+                     "attempt(s)", self.name, added)  # fmt: skip
+        self._stats_built = True
+
     def _can_dial(self, now: float) -> bool:
         if not self.ami.connected:
             self.reconciled = False
@@ -424,6 +440,7 @@ class CampaignDialer:
 
     async def snapshot(self, now: float) -> Snapshot:
         agents = await self.agents.list(self.name)
+        await self._stats_from_sql(now)
         ring_samples, talk_samples = await self.stats.samples(now)
         self.window_counts = await self.stats.windows(now)
         # Pacing steers on the legal figure; the early hang-ups are shown beside it.
@@ -839,13 +856,11 @@ class CampaignDialer:
         talk = (ended - call.bridged_at) if call.bridged_at is not None else None
         if talk is not None:
             m.TALK_TIME.labels(self.name).observe(max(0.0, talk))
-        outcome = {"contact": "human", "abandoned": "human", cs.EARLY_HANGUP: "human",
-                   "machine": "machine", "busy": "busy", "no_answer": "no_answer"}.get(
-            result, "failed")  # fmt: skip
-        await self.stats.record_end(attempt_id=attempt_id, now=ended, result=result,
-                                    answered_at=call.human_at or call.answered_at,
-                                    ring_seconds=ring_end - call.dialed_at, ring_outcome=outcome,
-                                    talk_seconds=talk)  # fmt: skip
+        # The figures from the row as SQL keeps it: a rebuild from SQL finds the same.
+        await self.stats.record_end(AttemptTimes(
+            attempt_id, result, store.epoch(store.utc(call.dialed_at)) or 0.0,
+            store.epoch(values["answered_at"]), store.epoch(values["bridged_at"]),
+            store.epoch(values["ended_at"]) or ended))  # fmt: skip
         if result == "abandoned" and self.compliance.caps is not None:
             with contextlib.suppress(RedisError):
                 await self.compliance.caps.record_abandon(

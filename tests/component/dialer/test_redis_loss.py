@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -140,3 +140,49 @@ async def test_given_calls_in_flight_when_redis_is_lost_then_their_accounts_are_
     # Every account never dialed is back in the hopper.
     waiting = set(floor.numbers) - attempted(floor)
     assert waiting and await dialer.hopper.contains(sorted(waiting)) == waiting
+
+
+def add_history(floor) -> None:  # type: ignore[no-untyped-def]
+    """Calls an earlier dialer placed: a person answered and was abandoned 3 h ago,
+    talked 2 days ago and 20 days ago, abandoned 10 days ago; a machine 40 days ago."""
+    now = floor.clock()
+    account_id = next(iter(floor.numbers))
+    with Session(floor.engine) as s, s.begin():
+        campaign_id = s.scalar(select(Account.campaign_id).where(Account.id == account_id))
+        for ago, result in ((3 * 3600, "abandoned"), (2 * 86400, "contact"), (20 * 86400, "contact"),
+                            (10 * 86400, "abandoned"), (40 * 86400, "machine")):  # fmt: skip
+            started = datetime.fromtimestamp(now - ago, UTC)
+            s.add(CallAttempt(account_id=account_id, phone_e164=floor.numbers[account_id],
+                              campaign_id=campaign_id, direction="outbound", source="dialer",
+                              started_at=started, answered_at=started + timedelta(seconds=4),
+                              bridged_at=started + timedelta(seconds=5) if result == "contact" else None,
+                              ended_at=started + timedelta(seconds=60), result=result))  # fmt: skip
+
+
+async def figures(dialer, now: float):  # type: ignore[no-untyped-def]
+    rings, talks = await dialer.stats.samples(now)
+    return await dialer.stats.abandonment(now), sorted(map(repr, rings)), sorted(map(repr, talks))
+
+
+@pytest.mark.parametrize("how", ["flushall", "sigkill"])
+async def test_given_abandonment_windows_when_redis_is_lost_then_next_tick_has_the_same_figures(
+    make_floor, own_redis: Restartable, tmp_path: Path, how: str
+) -> None:  # type: ignore[no-untyped-def]
+    floor = await make_floor(accounts=16, agents=2)
+    add_history(floor)
+    dialer = floor.dialer
+    await floor.run_until(lambda: len(dialer.calls) == 0 and len(attempted(floor)) >= 12
+                          and not attempted(floor, open_only=True))  # fmt: skip
+    now = floor.clock()
+    before = await figures(dialer, now)
+    windows = {w.seconds: (w.human_answered, w.abandoned) for w in before[0]}
+    # The history is in, from the rebuild at start: 24 h has the abandon of 3 h ago,
+    # 30 d the two older calls answered by a person as well.
+    assert windows[86400.0][1] >= 1 and windows[2592000.0][0] >= windows[86400.0][0] + 3
+    assert before[1] and before[2]
+
+    wipe(own_redis, how)
+    reload_registry(floor, own_redis.url, tmp_path)
+    await first_good_tick(dialer)
+
+    assert await figures(dialer, now) == before
