@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 import redis
-from conftest import load_reus
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cobrador.redis_runtime import EmbeddedRedis
+from compliance.registry_import import import_registry
 from store.models import Account, CallAttempt
 
 
@@ -83,7 +83,12 @@ async def first_good_tick(dialer) -> None:  # type: ignore[no-untyped-def]
 
 def reload_registry(floor, url: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """The REUS list as it was (the registries' own reload is not this test's subject)."""
-    load_reus(floor.engine, url, tmp_path, [], datetime.fromtimestamp(floor.clock(), UTC))
+    path = tmp_path / "reus-again.txt"
+    path.write_text("+525599999999\n")
+    client = redis.Redis.from_url(url)
+    import_registry(floor.engine, client, name="reus", path=path, country="MX",
+                    now=datetime.fromtimestamp(floor.clock(), UTC))  # fmt: skip
+    client.close()
 
 
 def held(floor) -> set[int]:  # type: ignore[no-untyped-def]
