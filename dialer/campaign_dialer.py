@@ -772,10 +772,18 @@ class CampaignDialer:
                 self.options.connect_grace_seconds,
             )
             return
-        if self.recorder is not None:
-            await self.recorder.at_answer(agi, attempt_id, cv.ACTION_BRIDGE)
-        await agi.set_variable(cv.BRIDGE, cv.agent_bridge(agent_id))
-        await agi.set_variable(cv.ACTION, cv.ACTION_BRIDGE)
+        try:
+            if self.recorder is not None:
+                await self.recorder.at_answer(agi, attempt_id, cv.ACTION_BRIDGE)
+            await agi.set_variable(cv.BRIDGE, cv.agent_bridge(agent_id))
+            await agi.set_variable(cv.ACTION, cv.ACTION_BRIDGE)
+        except AGIError:
+            # The debtor hung up (or the AGI link failed) between the reservation and
+            # the bridge: the agent would stay reserved for a call that is gone, and
+            # never get another. Released through wrap-up, as after any call.
+            with contextlib.suppress(AgentStateError):
+                await self.agents.wrap_up(agent_id)
+            raise
         bridged_at = self.clock()
         self.calls[attempt_id] = cs.on_bridged(self.calls[attempt_id], agent_id, bridged_at)
         m.ANSWER_TO_BRIDGE.labels(self.name).observe(max(0.0, bridged_at - (call.human_at or now)))

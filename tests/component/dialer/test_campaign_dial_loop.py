@@ -179,3 +179,43 @@ async def test_given_caller_id_not_registered_when_ticked_then_nothing_dialed_an
                                  created_by="test"))  # fmt: skip
     await floor.run_until(lambda: len(attempts(floor)) >= 3)
     assert {a.caller_id for a in attempts(floor)} == {"5215550001000"}
+
+
+class _HangsUpAtBridge:
+    """The FastAGI session of a debtor who answers and hangs up while being bridged."""
+
+    def __init__(self, attempt_id: int) -> None:
+        self.attempt_id = attempt_id
+
+    async def get_variable(self, name: str) -> str | None:
+        from dialer import channel_vars as cv
+
+        return {cv.ATTEMPT_ID: str(self.attempt_id), cv.AMD_STATUS: "HUMAN"}.get(name)
+
+    async def set_variable(self, name: str, value: str) -> None:
+        from dialer.fastagi.errors import AGIHangup
+
+        raise AGIHangup(f"call {self.attempt_id} hung up")
+
+
+async def test_given_a_debtor_who_hangs_up_while_bridged_then_the_reserved_agent_is_not_left_reserved(
+    make_floor,
+) -> None:  # type: ignore[no-untyped-def]
+    import pytest
+
+    from dialer.call_state import Call
+    from dialer.campaign_dialer import CallMeta
+    from dialer.fastagi.errors import AGIHangup
+    from dialer.hopper import Claim
+
+    floor = await make_floor(accounts=1, agents=1)
+    dialer = floor.dialer
+    account_id = next(iter(floor.numbers))
+    dialer.calls[4242] = Call(attempt_id=4242, account_id=account_id, dialed_at=floor.clock())
+    dialer.meta[4242] = CallMeta(claim=Claim(account_id, 0, {}), phone=floor.numbers[account_id],
+                                 profile_name="MX")  # fmt: skip
+    with pytest.raises(AGIHangup):
+        await dialer.agi_answer(_HangsUpAtBridge(4242))  # type: ignore[arg-type]
+    # Reserved for a call that is gone, the agent would never get another one: in
+    # wrap-up instead (or ready again: the floor's agents end wrap-up at once).
+    assert (await floor.agents.get(floor.agent_ids[0])).state.value in ("wrap_up", "ready")
