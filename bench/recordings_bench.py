@@ -45,7 +45,7 @@ from cobrador.redis_runtime import EmbeddedRedis
 from dialer import channel_vars as cv
 from dialer.ami import AMIClient
 from dialer.fastagi import AGISession, FastAGIServer
-from dialer.recording import Recorder
+from dialer.recording import Recorder, SqlLedger
 from store.db import make_engine
 from store.migrate import upgrade
 from store.models import Account, CallAttempt, Campaign, Recording
@@ -134,7 +134,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     action_timeout=30.0)  # fmt: skip
     await ami.connect()
     recorder = Recorder(
-        campaign="rec-bench", owner="bench", redis=redis, ami=ami, storage=storage,
+        campaign="rec-bench", owner="bench", ledger=SqlLedger(engine, "rec-bench"), ami=ami, storage=storage,
         pbx_root=PurePosixPath(str(storage.root)), finalize=finalize, mode=lambda: "all",
     )  # fmt: skip
     events = ami.events()

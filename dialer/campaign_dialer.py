@@ -73,6 +73,9 @@ DIALER_EVENTS = (
 # An open attempt older than this with no live channel was left by a dialer that
 # died: its Originate reply and events would have come long before.
 ORPHAN_GRACE_SECONDS = 120.0
+# How often a loop looks for recordings nobody is closing (a dialer that died, with
+# or without Redis), and how long after its call's end one is left to its own dialer.
+RECORDINGS_CHECK_SECONDS = 60.0
 PREVIEW_SKIP_SECONDS = 3600.0  # a skipped account comes back an hour later
 PREVIEW_HOLD_SECONDS = 300.0  # an unanswered preview returns to the hopper
 COMMANDS_CHANNEL = "cobrador:commands"
@@ -182,6 +185,7 @@ class CampaignDialer:
         self._last_refill = 0.0
         self._last_holds_check: float | None = None  # None: not since this loop started
         self._stats_built = False  # rebuilt from SQL once per start, then when lost
+        self._last_recordings_check = 0.0
         self._last_reload = 0.0
         self._last_empty_log = 0.0
         self._pending_finishes: list[tuple[int, dict[str, Any]]] = []
@@ -255,6 +259,7 @@ class CampaignDialer:
             await self._retry_finishes()
             if self.recorder is not None:
                 await self.recorder.retry()
+                await self._close_left_recordings(now)
             await self._renew_leases(now)
             registries = self._registry_names()
             if now - self._last_reload >= self.options.refill_every_seconds:
@@ -338,6 +343,20 @@ class CampaignDialer:
         for claim in claims:
             placed += await self._place(claim)
         return placed
+
+    async def _close_left_recordings(self, now: float) -> None:
+        """Recordings written down in SQL whose call ended a while ago and that nobody
+        is closing (their dialer died between the call's start and its row): closed
+        here, with their file or a reason, without waiting for a restart."""
+        if self.recorder is None or now - self._last_recordings_check < RECORDINGS_CHECK_SECONDS:
+            return
+        self._last_recordings_check = now
+        try:
+            await self.recorder.reconcile(set(self.calls),
+                                          lambda ids: store.attempts_ended_at(self.sql, ids),
+                                          ended_before=now - RECORDINGS_CHECK_SECONDS)  # fmt: skip
+        except SQLAlchemyError as exc:
+            log.warning("dialer %s: open recordings not checked (%s)", self.name, exc)
 
     async def _release_stranded(self, now: float, at: datetime) -> int:
         """Accounts held for a hopper that lost them (Redis flushed, restarted empty or

@@ -11,29 +11,28 @@ file goes, and handing the closed file to the store without blocking the dial lo
   takes it). Safe-harbor legs are recorded.
 - `none`: nothing is recorded.
 
-Every recording that was asked for is written down in Redis (the open-recordings
-ledger) before MixMonitor starts, so a dialer that dies between the call's end
-and the store's row leaves it for `reconcile` to close. The file is hashed and
-its row written in a thread (`finalize`), never on the event loop.
+Every recording that was asked for is written down in SQL (the open-recordings
+ledger, store/recordings/ledger.py) before MixMonitor starts, so a dialer that
+dies between the call's start and the store's row, with or without Redis, leaves
+it for `reconcile` to close. The file is hashed and its row written in a thread
+(`finalize`), never on the event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 
-import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from compliance.profile import RECORDING_NOTICES
@@ -42,6 +41,7 @@ from dialer.ami import AMIClient
 from dialer.ami.errors import AMIError
 from dialer.fastagi import AGISession
 from dialer.fastagi.errors import AGIError
+from store.recordings import ledger
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +79,16 @@ def recording_notice(profile_notice: str, config: dict[str, Any] | None) -> str:
     return profile_notice
 
 
-def ledger_key(campaign: str) -> str:
-    return f"cobrador:recordings:open:{{{campaign}}}"
+class Ledger(Protocol):
+    """Where the recordings asked for and not yet finalized are written down (durable)."""
+
+    async def write(self, rec: OpenRecording) -> None: ...
+
+    async def note_failure(self, attempt_id: int, reason: str) -> None: ...
+
+    async def remove(self, attempt_id: int) -> None: ...
+
+    async def entries(self) -> list[OpenRecording]: ...
 
 
 class Storage(Protocol):
@@ -115,6 +123,30 @@ class OpenRecording:
     started_at: float
     owner: str
     failure: str | None = None  # known at start: MixMonitor could not run
+
+
+class SqlLedger:
+    """One campaign's open-recordings ledger in SQL (store.recordings.ledger)."""
+
+    def __init__(self, engine: Engine, campaign: str) -> None:
+        self.engine = engine
+        self.campaign = campaign
+
+    async def write(self, rec: OpenRecording) -> None:
+        await asyncio.to_thread(ledger.write_entry, self.engine, attempt_id=rec.attempt_id,
+                                campaign=self.campaign, storage_key=rec.key, pbx_path=rec.pbx_path,
+                                started_at=datetime.fromtimestamp(rec.started_at, UTC), owner=rec.owner)  # fmt: skip
+
+    async def note_failure(self, attempt_id: int, reason: str) -> None:
+        await asyncio.to_thread(ledger.note_failure, self.engine, attempt_id, reason)
+
+    async def remove(self, attempt_id: int) -> None:
+        await asyncio.to_thread(ledger.remove_entries, self.engine, [attempt_id])
+
+    async def entries(self) -> list[OpenRecording]:
+        rows = await asyncio.to_thread(ledger.open_entries, self.engine, self.campaign)
+        return [OpenRecording(r.attempt_id, r.storage_key, r.pbx_path, r.started_at.timestamp(),
+                              r.owner, r.failure) for r in rows]  # fmt: skip
 
 
 def pbx_path(pbx_root: PurePosixPath, key: str) -> str:
@@ -158,7 +190,7 @@ class Recorder:
         *,
         campaign: str,
         owner: str,
-        redis: aioredis.Redis,
+        ledger: Ledger,
         ami: AMIClient,
         storage: Storage,
         pbx_root: PurePosixPath,
@@ -173,7 +205,7 @@ class Recorder:
     ) -> None:
         self.campaign = campaign
         self.owner = owner
-        self.redis = redis
+        self.ledger = ledger
         self.ami = ami
         self.storage = storage
         self.pbx_root = pbx_root
@@ -203,7 +235,7 @@ class Recorder:
         key = self.storage.key_for(attempt_id, datetime.fromtimestamp(now, UTC), "wav")
         rec = OpenRecording(attempt_id, key, pbx_path(self.pbx_root, key), now, self.owner)
         # Written down before MixMonitor starts: a crash from here on is reconciled.
-        await self.redis.hset(ledger_key(self.campaign), str(attempt_id), json.dumps(asdict(rec)))
+        await self.ledger.write(rec)
         self.open[attempt_id] = rec
         return rec
 
@@ -232,7 +264,7 @@ class Recorder:
     async def _start_in_call(self, agi: AGISession, attempt_id: int) -> None:
         try:
             rec = await self._register(attempt_id)
-        except RedisError as exc:
+        except (SQLAlchemyError, OSError) as exc:
             # Without the ledger entry a crash could lose the row; the call still
             # goes on (recording is evidence, never a reason to drop a debtor).
             log.warning("attempt %s: recording not started (ledger unavailable: %s)",
@@ -241,16 +273,16 @@ class Recorder:
         try:
             reply = await agi.exec("MixMonitor", rec.pbx_path)
         except AGIError as exc:
-            self._failed(rec, f"{REASON_NOT_STARTED}: {type(exc).__name__}")
+            await self._failed(rec, f"{REASON_NOT_STARTED}: {type(exc).__name__}")
             return
         if reply.result != 0:  # -2: the application is not loaded
-            self._failed(rec, f"{REASON_NOT_STARTED}: AGI EXEC result {reply.result}")
+            await self._failed(rec, f"{REASON_NOT_STARTED}: AGI EXEC result {reply.result}")
 
-    def _failed(self, rec: OpenRecording, reason: str) -> None:
+    async def _failed(self, rec: OpenRecording, reason: str) -> None:
         log.warning("attempt %s: %s", rec.attempt_id, reason)
-        self.open[rec.attempt_id] = OpenRecording(
-            rec.attempt_id, rec.key, rec.pbx_path, rec.started_at, rec.owner, reason
-        )
+        self.open[rec.attempt_id] = replace(rec, failure=reason)
+        with contextlib.suppress(SQLAlchemyError, OSError):  # else closed as restarted
+            await self.ledger.note_failure(rec.attempt_id, reason)
 
     def attach_inbound(self, attempt_id: int, channel: str, agent_id: int) -> None:
         """An inbound call was bridged to an agent: `start`/`stop` act on the caller's
@@ -277,7 +309,12 @@ class Recorder:
         if self.mode() != "on_demand" or attempt_id in self.running:
             return False
         again = attempt_id in self.open
-        rec = await self._register(attempt_id)
+        try:
+            rec = await self._register(attempt_id)
+        except (SQLAlchemyError, OSError) as exc:
+            log.warning("attempt %s: recording not started (ledger unavailable: %s)",
+                        attempt_id, exc)  # fmt: skip
+            return False
         try:
             await self.ami.send_action({
                 "Action": "MixMonitor", "Channel": self._channel(attempt_id),
@@ -348,8 +385,10 @@ class Recorder:
             log.exception("attempt %s: recording finalize failed", rec.attempt_id)
             self._retry[rec.attempt_id] = (rec, ended_at)
             return
-        with contextlib.suppress(RedisError):
-            await self.redis.hdel(ledger_key(self.campaign), str(rec.attempt_id))
+        # Left in place if SQL fails here: a later reconcile finalizes it again,
+        # which writes nothing new for the same file.
+        with contextlib.suppress(SQLAlchemyError, OSError):
+            await self.ledger.remove(rec.attempt_id)
 
     def _finalize_sync(self, rec: OpenRecording, ended_at: float) -> None:
         # The store keeps `reason` only when the file turns out missing or empty.
@@ -377,29 +416,22 @@ class Recorder:
 
     # -- after a restart or a reconnect --------------------------------------------
 
-    async def reconcile(self, live: Iterable[int], ended: Callable[[list[int]], Any]) -> int:
+    async def reconcile(self, live: Iterable[int], ended: Callable[[list[int]], Any],
+                        ended_before: float | None = None) -> int:  # fmt: skip
         """Close ledger entries nobody will close: their call is not live here and
         its attempt has ended (`ended(ids)` -> {attempt_id: ended_at or None}, read
-        from SQL). Another dialer's live call on another Asterisk is left alone."""
-        raw = await self.redis.hgetall(ledger_key(self.campaign))
+        from SQL). Another dialer's live call on another Asterisk is left alone.
+        `ended_before`: only attempts that ended before then (the periodic pass leaves
+        a recording its own dialer is closing right now to that dialer)."""
         live_ids = set(live) | set(self.open) | set(self._closing) | set(self._retry)
-        entries: list[OpenRecording] = []
-        for field, value in raw.items():
-            try:
-                rec = OpenRecording(**json.loads(value))
-            except (TypeError, ValueError):
-                log.warning("recordings ledger: unreadable entry %r dropped", field)
-                await self.redis.hdel(ledger_key(self.campaign), field)
-                continue
-            if rec.attempt_id not in live_ids:
-                entries.append(rec)
+        entries = [r for r in await self.ledger.entries() if r.attempt_id not in live_ids]
         if not entries:
             return 0
         ended_at = await asyncio.to_thread(ended, [r.attempt_id for r in entries])
         closed = 0
         for rec in entries:
             at = ended_at.get(rec.attempt_id)
-            if at is None:
+            if at is None or (ended_before is not None and at >= ended_before):
                 continue  # still going somewhere else, or its attempt not closed yet
             # Its file, if any, is as the call left it; if there is none, say why.
             rec = replace(rec, failure=rec.failure or REASON_DIALER_RESTARTED)

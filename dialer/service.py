@@ -37,7 +37,7 @@ from dialer.inbound.housekeeping import ALIVE_SECONDS, InboundHousekeeping
 from dialer.inbound.queue import MAX_WAIT_SECONDS
 from dialer.monitoring import Monitoring, sql_audit
 from dialer.phone_service import PhoneService
-from dialer.recording import Recorder, recording_mode, recording_notice
+from dialer.recording import Recorder, SqlLedger, recording_mode, recording_notice
 from dialer.user_phones import EndpointError, PhoneUser, endpoint, load_user
 from store.models import Campaign
 from store.recordings.finalize import finalize_recording
@@ -185,7 +185,8 @@ class DialerService:
             return finalize_recording(self.sql, storage, now=now, actor="dialer", **fields)
 
         return Recorder(
-            campaign=campaign.name, owner=owner, redis=self.redis, ami=self.ami, storage=storage,
+            campaign=campaign.name, owner=owner, ledger=SqlLedger(self.sql, campaign.name), ami=self.ami,
+            storage=storage,
             pbx_root=PurePosixPath(str(self.settings.pbx_recordings_root)), finalize=finalize,
             mode=lambda: recording_mode(config),
             notice=lambda: recording_notice(profile.recording_notice, config),

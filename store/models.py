@@ -484,3 +484,18 @@ class Recording(Base):
     hold_by: Mapped[str | None] = mapped_column(String(100))
     purged_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RecordingLedgerEntry(Base):
+    """A recording asked for and not yet finalized (dialer/recording.py): written
+    before MixMonitor starts, deleted once its `recordings` row is written."""
+
+    __tablename__ = "recordings_open"
+
+    attempt_id: Mapped[int] = mapped_column(BigId, ForeignKey("call_attempts.id"), primary_key=True)
+    campaign: Mapped[str] = mapped_column(String(100), index=True)
+    storage_key: Mapped[str] = mapped_column(String(200))
+    pbx_path: Mapped[str] = mapped_column(String(500))
+    started_at: Mapped[datetime] = mapped_column()
+    owner: Mapped[str] = mapped_column(String(200))  # the dialer that asked for it
+    failure: Mapped[str | None] = mapped_column(String(200))  # known at start

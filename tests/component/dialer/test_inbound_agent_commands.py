@@ -18,7 +18,7 @@ from console.callback_window import default_callback_checker
 from console.users import CurrentUser
 from dialer.agent_state import AgentState
 from dialer.inbound.calls import InboundCalls
-from dialer.recording import Recorder
+from dialer.recording import Recorder, SqlLedger
 from store.models import Disposition, Role, User
 from store.recordings.storage import DirectoryStorage
 
@@ -36,7 +36,8 @@ async def test_given_an_inbound_call_when_its_agent_hangs_up_then_the_caller_goe
     # which remembers the inbound caller's channel for the agent who took the call.
     storage = DirectoryStorage(tmp_path / "recordings")
     recorder = Recorder(
-        campaign="mx-test", owner="d1", redis=floor.redis, ami=floor.ami, storage=storage,
+        campaign="mx-test", owner="d1", ledger=SqlLedger(floor.engine, "mx-test"), ami=floor.ami,
+        storage=storage,
         pbx_root=PurePosixPath(str(storage.root)), finalize=lambda **_: None,
         mode=lambda: "none", clock=floor.clock,
     )  # fmt: skip

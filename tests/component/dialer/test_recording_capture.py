@@ -5,7 +5,6 @@ every way a recording can fail or be left open, each closed with a reason."""
 from __future__ import annotations
 
 import hashlib
-import json
 import wave
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,10 +15,11 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from dialer import attempt_store
-from dialer.recording import REASON_DIALER_RESTARTED, Recorder, ledger_key
+from dialer.recording import REASON_DIALER_RESTARTED, Recorder, SqlLedger
 from pbxsim.scenario import Dist
 from store.models import CallAttempt, Recording
 from store.recordings.finalize import finalize_recording
+from store.recordings.ledger import open_entries
 from store.recordings.storage import DirectoryStorage
 
 
@@ -54,11 +54,16 @@ def with_recorder(floor, tmp_path: Path, mode: str) -> Finalized:  # type: ignor
     storage = DirectoryStorage(tmp_path / "recordings")
     finalized = Finalized(floor.engine, storage, floor.clock)
     floor.dialer.recorder = Recorder(
-        campaign="mx-test", owner="d1", redis=floor.redis, ami=floor.ami, storage=storage,
+        campaign="mx-test", owner="d1", ledger=SqlLedger(floor.engine, "mx-test"), ami=floor.ami, storage=storage,
         pbx_root=PurePosixPath(str(storage.root)), finalize=finalized, mode=lambda: mode,
         clock=floor.clock, settle_interval=0.01,
     )  # fmt: skip
     return finalized
+
+
+def ledger(floor) -> list[int]:  # type: ignore[no-untyped-def]
+    """The attempts whose recordings are written down as open (SQL)."""
+    return [e.attempt_id for e in open_entries(floor.engine, "mx-test")]
 
 
 def mixmonitor_actions(floor) -> list[str]:  # type: ignore[no-untyped-def]
@@ -103,7 +108,7 @@ async def test_given_mode_all_when_a_call_is_bridged_then_recorded_from_bridge_t
         assert row.duration_s > 0
         assert abs(float(row.duration_s) - wav.getnframes() / wav.getframerate()) <= 0.001
     assert mixmonitor_actions(floor) == []  # started by the answer handler, not over AMI
-    assert await floor.redis.hlen(ledger_key("mx-test")) == 0
+    assert ledger(floor) == []
 
 
 async def test_given_mode_all_when_no_agent_is_free_then_the_safe_harbor_leg_is_recorded(
@@ -233,11 +238,11 @@ async def test_given_a_dialer_that_died_before_finalize_when_reconciled_then_the
         lambda: attempt_store.attempts_ended_at(floor.engine, [attempt_id])[attempt_id] is not None
     )
     assert attempt_id not in finalized.rows
-    entry = json.loads(await floor.redis.hget(ledger_key("mx-test"), str(attempt_id)))
-    assert entry["attempt_id"] == attempt_id
+    assert ledger(floor) == [attempt_id]
 
     fresh = Recorder(
-        campaign="mx-test", owner="d2", redis=floor.redis, ami=floor.ami, storage=recorder.storage,
+        campaign="mx-test", owner="d2", ledger=SqlLedger(floor.engine, "mx-test"), ami=floor.ami,
+        storage=recorder.storage,
         pbx_root=recorder.pbx_root, finalize=finalized, mode=lambda: "all", clock=floor.clock,
     )  # fmt: skip
     closed = await fresh.reconcile(
@@ -245,7 +250,7 @@ async def test_given_a_dialer_that_died_before_finalize_when_reconciled_then_the
     )
     await fresh.drain()
     assert closed == 1 and finalized.rows[attempt_id].status == "ok"
-    assert await floor.redis.hlen(ledger_key("mx-test")) == 0
+    assert ledger(floor) == []
 
 
 async def test_given_an_entry_whose_file_is_gone_when_reconciled_then_closed_with_the_reason(
@@ -272,7 +277,7 @@ async def test_given_an_entry_whose_file_is_gone_when_reconciled_then_closed_wit
     assert (row.status, row.failure_reason) == ("missing", REASON_DIALER_RESTARTED)
     # A call still open (another dialer's, on another Asterisk) is left alone.
     assert live_elsewhere not in finalized.rows
-    assert await floor.redis.hexists(ledger_key("mx-test"), str(live_elsewhere))
+    assert ledger(floor) == [live_elsewhere]
 
 
 class _OneCall:
@@ -335,21 +340,11 @@ async def test_given_sql_down_when_a_recording_is_finalized_then_retried_by_the_
     attempt_id = await one_bridged_call(floor)
     await hang_up(floor, attempt_id)
     assert failures == [attempt_id] and attempt_id in recorder._retry
-    assert await floor.redis.hexists(ledger_key("mx-test"), str(attempt_id))  # kept meanwhile
+    assert ledger(floor) == [attempt_id]  # kept meanwhile
     await floor.run_until(lambda: attempt_id not in recorder._retry)
     await recorder.drain()
     assert finalized.rows[attempt_id].status == "ok"
-    assert await floor.redis.hlen(ledger_key("mx-test")) == 0
-
-
-async def test_given_an_unreadable_ledger_entry_when_reconciled_then_dropped_with_a_warning(
-    make_floor, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
-    floor = await make_floor(accounts=1, agents=1)
-    with_recorder(floor, tmp_path, "all")
-    await floor.redis.hset(ledger_key("mx-test"), "7", "{not json")
-    closed = await floor.dialer.recorder.reconcile(set(), lambda ids: {})
-    assert closed == 0 and await floor.redis.hlen(ledger_key("mx-test")) == 0
+    assert ledger(floor) == []
 
 
 async def test_given_an_inbound_caller_when_bridged_then_recorded_like_an_outbound_call(

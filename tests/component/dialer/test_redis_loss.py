@@ -1,6 +1,8 @@
 """Redis is a cache: a FLUSHALL, or a redis-server killed and restarted empty, in
 the middle of a shift loses nothing the dial loop needs. Within one tick the
-hopper has its accounts again (never one with a call in flight)."""
+hopper has its accounts again (never one with a call in flight), the abandonment
+windows and pacing samples read as before, and every recording asked for is
+finalized, even one whose dialer died before closing it."""
 
 from __future__ import annotations
 
@@ -13,9 +15,12 @@ import pytest
 import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from test_recording_capture import every_call, hang_up, ledger, one_bridged_call, with_recorder
 
 from cobrador.redis_runtime import EmbeddedRedis
 from compliance.registry_import import import_registry
+from dialer import attempt_store
+from dialer.recording import Recorder, SqlLedger
 from store.models import Account, CallAttempt
 
 
@@ -191,3 +196,51 @@ async def test_given_abandonment_windows_when_redis_is_lost_then_next_tick_has_t
     await first_good_tick(dialer)
 
     assert await figures(dialer, now) == before
+
+
+@pytest.mark.parametrize("how", ["flushall", "sigkill"])
+async def test_given_a_recording_in_flight_when_redis_is_lost_then_it_is_finalized_at_hangup(
+    make_floor, own_redis: Restartable, tmp_path: Path, how: str
+) -> None:  # type: ignore[no-untyped-def]
+    floor = await make_floor(accounts=1, agents=1)
+    every_call(floor)
+    finalized = with_recorder(floor, tmp_path, "all")
+    attempt_id = await one_bridged_call(floor)
+    assert ledger(floor) == [attempt_id]
+
+    wipe(own_redis, how)
+    reload_registry(floor, own_redis.url, tmp_path)
+    await first_good_tick(floor.dialer)
+    await hang_up(floor, attempt_id)
+
+    assert finalized.rows[attempt_id].status == "ok"
+    assert ledger(floor) == []
+
+
+@pytest.mark.parametrize("how", ["flushall", "sigkill"])
+async def test_given_a_dialer_that_died_with_a_recording_open_when_redis_is_lost_too_then_it_is_finalized(
+    make_floor, own_redis: Restartable, tmp_path: Path, how: str
+) -> None:  # type: ignore[no-untyped-def]
+    floor = await make_floor(accounts=1, agents=1)
+    every_call(floor)
+    finalized = with_recorder(floor, tmp_path, "all")
+    recorder = floor.dialer.recorder
+    attempt_id = await one_bridged_call(floor)
+    # The process dies after the hangup, before finalize; then Redis is lost as well.
+    recorder.close = lambda *_a, **_k: None
+    await floor.dialer.handle_command({"type": "hangup", "attempt_id": attempt_id})
+    await floor.run_until(
+        lambda: attempt_store.attempts_ended_at(floor.engine, [attempt_id])[attempt_id] is not None
+    )
+    wipe(own_redis, how)
+
+    # The next dialer's reconciliation (at its start) finds the recording in SQL.
+    fresh = Recorder(campaign="mx-test", owner="d2", ledger=SqlLedger(floor.engine, "mx-test"),
+                     ami=floor.ami, storage=recorder.storage, pbx_root=recorder.pbx_root,
+                     finalize=finalized, mode=lambda: "all", clock=floor.clock)  # fmt: skip
+    closed = await fresh.reconcile(
+        set(), lambda ids: attempt_store.attempts_ended_at(floor.engine, ids)
+    )
+    await fresh.drain()
+    assert closed == 1 and finalized.rows[attempt_id].status == "ok"
+    assert ledger(floor) == []

@@ -28,7 +28,7 @@ from dialer.ami import AMIClient, Message
 from dialer.campaign_dialer import POPS_CHANNEL
 from dialer.inbound.calls import InboundCalls
 from dialer.inbound.queue import InboundQueue
-from dialer.recording import Recorder
+from dialer.recording import Recorder, SqlLedger
 from store.models import Account, CallAttempt, Phone, Recording
 from store.recordings.finalize import finalize_recording
 from store.recordings.storage import DirectoryStorage
@@ -230,7 +230,7 @@ async def test_given_on_demand_when_the_agent_records_a_withheld_caller_then_mix
                                   **fields)  # fmt: skip
 
     recorder = Recorder(
-        campaign=floor.dialer.name, owner="it", redis=floor.redis, ami=floor.ami,
+        campaign=floor.dialer.name, owner="it", ledger=SqlLedger(engine, floor.dialer.name), ami=floor.ami,
         storage=storage, pbx_root=pbx_root, finalize=finalize, mode=lambda: "on_demand",
         clock=clock,
     )  # fmt: skip

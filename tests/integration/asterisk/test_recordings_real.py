@@ -26,7 +26,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from dialer.ami import AMIClient, Message
-from dialer.recording import Recorder
+from dialer.recording import Recorder, SqlLedger
 from store.models import Recording
 from store.recordings.finalize import finalize_recording
 from store.recordings.storage import DirectoryStorage
@@ -51,7 +51,7 @@ def attach_recorder(floor: DialFloor, asterisk: ChrootAsterisk, engine: Engine) 
                                   **fields)  # fmt: skip
 
     recorder = Recorder(
-        campaign=floor.dialer.name, owner="it", redis=floor.redis, ami=floor.ami,
+        campaign=floor.dialer.name, owner="it", ledger=SqlLedger(engine, floor.dialer.name), ami=floor.ami,
         storage=storage, pbx_root=PBX_ROOT, finalize=finalize, mode=lambda: "all", clock=clock,
     )  # fmt: skip
     floor.dialer.recorder = recorder
