@@ -23,7 +23,7 @@ from collections.abc import Set
 from datetime import datetime, timedelta
 
 import redis.asyncio as aioredis
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, case, select, update
 from sqlalchemy.orm import Session
 
 from dialer.hopper import Hopper
@@ -68,15 +68,17 @@ def in_flight(sql: Engine, account_ids: list[int], now: datetime) -> set[int]:
         ) if a is not None}  # fmt: skip
 
 
-def give_back(sql: Engine, account_ids: list[int]) -> int:
-    """Due again at the time each was admitted; only those still held (a call that
-    ended meanwhile has set its own next attempt and cleared the hold)."""
+def give_back(sql: Engine, account_ids: list[int], now: datetime) -> int:
+    """Due again at the time each was admitted (never later than now: a clock set
+    back, as a demo restarted at the same simulated time); only those still held
+    (a call that ended meanwhile has set its own next attempt and cleared the hold)."""
     if not account_ids:
         return 0
     with transaction(sql) as s:
         done = s.execute(
             update(Account).where(any_of(Account.id, account_ids, s), Account.hopper_since.is_not(None))
-            .values(next_attempt_at=Account.hopper_since, hopper_since=None),
+            .values(next_attempt_at=case((Account.hopper_since < now, Account.hopper_since), else_=now),
+                    hopper_since=None),
             execution_options={"synchronize_session": False},
         ).rowcount  # type: ignore[attr-defined]  # fmt: skip
         return int(done)
@@ -101,7 +103,7 @@ async def release_stranded(sql: Engine, hopper: Hopper, campaign_id: int, now: d
         if missing:
             busy = await asyncio.to_thread(in_flight, sql, missing, now)
             released += await asyncio.to_thread(
-                give_back, sql, [a for a in missing if a not in busy]
+                give_back, sql, [a for a in missing if a not in busy], now
             )
         if len(ids) < PAGE:
             break
