@@ -132,9 +132,11 @@ def promise_hold(sql: Engine, account_id: int, now: datetime) -> datetime | None
         if due is None or promise_hold_until(due) <= now:
             return None
         until = promise_hold_until(due)
+        # A hopper's hold (hopper_since set) is no date of the account's own: replaced.
         s.execute(update(Account).where(Account.id == account_id,
-                                        (Account.next_attempt_at.is_(None)) | (Account.next_attempt_at < until))
-                  .values(next_attempt_at=until))  # fmt: skip
+                                        Account.hopper_since.is_not(None) | Account.next_attempt_at.is_(None)
+                                        | (Account.next_attempt_at < until))
+                  .values(next_attempt_at=until, hopper_since=None))  # fmt: skip
         return until
 
 

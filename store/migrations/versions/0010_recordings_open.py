@@ -1,8 +1,8 @@
 """recordings_open: the open-recordings ledger moves from Redis to SQL, so a
 recording asked for before a crash or a Redis loss is still finalized
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-05 03:30:00
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 import store.types
 
-revision = "0009"
-down_revision = "0008"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
