@@ -117,13 +117,17 @@ def _audit_verify(args: argparse.Namespace, settings: Settings) -> int:
 
 def _verify_recordings(engine: Any, settings: Settings) -> int:
     from store.recordings.storage import DirectoryStorage
-    from store.recordings.verify import verify_recordings
+    from store.recordings.verify import files_kept, verify_recordings
 
     def progress(checked: int) -> None:
         if checked % 1000 == 0:
             print(f"... {checked} recordings re-hashed", file=sys.stderr)
 
     if not settings.recordings_dir.is_dir():
+        if files_kept(engine) == 0:
+            print(f"recordings intact: none stored yet ({settings.recordings_dir} "
+                  "is created with the first one)")  # fmt: skip
+            return 0
         print(f"recordings NOT verified: directory {settings.recordings_dir} does not exist "
               "(COBRADOR_RECORDINGS_DIR)", file=sys.stderr)  # fmt: skip
         return 1

@@ -52,13 +52,19 @@ def _purge(args: argparse.Namespace, settings: Settings) -> int:
     from cobrador.runtime import open_engine
     from store.recordings.purge import PurgeReport, purge_expired
     from store.recordings.storage import DirectoryStorage
+    from store.recordings.verify import files_kept
 
+    engine = open_engine(settings)
     if not settings.recordings_dir.is_dir():
+        if files_kept(engine) == 0:
+            # A new installation: nothing was ever recorded, so nothing can expire.
+            print(f"nothing to purge: no recording has been stored yet "
+                  f"({settings.recordings_dir} is created with the first one)")  # fmt: skip
+            return 0
         # A wrong path would make every expired file look already gone: the rows
         # would say purged while the files stay. Refuse instead.
         raise UserError(f"recordings directory {settings.recordings_dir} does not exist "
                          "(COBRADOR_RECORDINGS_DIR); nothing purged")  # fmt: skip
-    engine = open_engine(settings)
     storage = DirectoryStorage(settings.recordings_dir)
 
     def progress(report: PurgeReport) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, Row, select
+from sqlalchemy import Engine, Row, func, select
 
 from store.models import Recording
 from store.recordings.storage import BadKey, RecordingStorage
@@ -96,6 +96,17 @@ def check_one(storage: RecordingStorage, row: Any) -> RecordingProblem | None:
         return None
     kind = TRUNCATED if size < (row.size_bytes or 0) else CHANGED
     return problem(kind, actual_size=size, actual_sha256=digest)
+
+
+def files_kept(engine: Engine) -> int:
+    """How many recordings the database says have a file on storage (hashed, not purged)."""
+    with engine.connect() as conn:
+        count = conn.execute(
+            select(func.count())
+            .select_from(Recording)
+            .where(Recording.sha256.is_not(None), Recording.purged_at.is_(None))
+        ).scalar_one()
+    return int(count)
 
 
 def verify_recordings(

@@ -200,3 +200,13 @@ def test_given_recordings_dir_missing_when_purging_then_refused_and_nothing_mark
     assert main(["recordings", "purge"]) == 2
     assert "does not exist" in capsys.readouterr().err
     assert _row(world.engine, rec.recording_id).purged_at is None
+
+
+def test_given_no_recording_ever_stored_and_no_directory_when_purging_then_nothing_to_do(
+    world: World, settings, monkeypatch, capsys, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    # A fresh installation: the directory is created with the first recording.
+    monkeypatch.setenv("DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("COBRADOR_RECORDINGS_DIR", str(tmp_path / "not-yet"))
+    assert main(["recordings", "purge", "--dry-run"]) == 0
+    assert "nothing to purge: no recording has been stored yet" in capsys.readouterr().out

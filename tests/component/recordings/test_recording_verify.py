@@ -114,6 +114,15 @@ def test_given_recordings_dir_missing_when_verifying_then_exit_1_saying_so(
     assert f"recordings NOT verified: directory {tmp_path / 'nowhere'} does not exist" in err
 
 
+def test_given_no_recording_ever_stored_and_no_directory_when_verifying_then_intact(
+    world: World, settings, monkeypatch, capsys, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("COBRADOR_RECORDINGS_DIR", str(tmp_path / "not-yet"))
+    assert main(["audit", "verify", "--recordings"]) == 0
+    assert "recordings intact: none stored yet" in capsys.readouterr().out
+
+
 def test_given_broken_chain_and_intact_recordings_then_exit_1(
     world: World, settings, monkeypatch, capsys
 ) -> None:  # type: ignore[no-untyped-def]
