@@ -90,6 +90,18 @@ end
 return {1, current}
 """
 
+# Wrap-up for the agent still on this attempt (reserved or talking); any other state,
+# or another attempt, is left alone. KEYS[1]=agent hash; ARGV: attempt_id, now.
+_RELEASE_LUA = """
+local state = redis.call('HGET', KEYS[1], 'state')
+if (state ~= 'reserved' and state ~= 'talking')
+   or redis.call('HGET', KEYS[1], 'attempt_id') ~= ARGV[1] then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'state', 'wrap_up', 'since', ARGV[2], 'reason', '')
+return 1
+"""
+
 # Which states each transition may start from.
 _FROM = {
     AgentState.ready: (
@@ -118,6 +130,7 @@ class AgentStates:
         self._clock = clock
         self._reserve = redis.register_script(_RESERVE_LUA)
         self._transition = redis.register_script(_TRANSITION_LUA)
+        self._release = redis.register_script(_RELEASE_LUA)
 
     async def login(self, agent_id: int, campaign: str) -> AgentSnapshot:
         """Log in paused ('login'): the agent goes ready by choice, never by surprise."""
@@ -163,6 +176,17 @@ class AgentStates:
     async def reserve(self, agent_id: int, attempt_id: int) -> bool:
         """Atomically give a ready agent a call; False if the agent is not ready."""
         done = await self._reserve(
+            keys=[agent_key(agent_id)], args=[str(attempt_id), repr(self._clock())]
+        )
+        if int(done):
+            await self._changed(agent_id)
+        return bool(int(done))
+
+    async def release(self, agent_id: int, attempt_id: int) -> bool:
+        """The attempt is over: its agent goes to wrap-up, if still on it. Idempotent,
+        so the end of a call, a retry after an outage and a reconciliation may all
+        call it; an agent already on another call or back to ready is left alone."""
+        done = await self._release(
             keys=[agent_key(agent_id)], args=[str(attempt_id), repr(self._clock())]
         )
         if int(done):

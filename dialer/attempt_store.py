@@ -162,10 +162,19 @@ def results_in_a_row(session: Session, account_id: int, result: str, limit: int 
 
 
 def finish_attempt(sql: Engine, attempt_id: int, account_id: int, values: Mapping[str, Any],
-                   next_attempt: Any, callback_id: int | None = None) -> None:  # fmt: skip
-    """Complete the attempt, set when the account comes back, audit the attempt."""
+                   next_attempt: Any, callback_id: int | None = None) -> bool:  # fmt: skip
+    """Complete the attempt, set when the account comes back, audit the attempt.
+    Once: a retry after a commit whose reply was lost writes nothing again. A `lost`
+    written by a reconciliation while this dialer was cut off yields to the result
+    the dialer saw (both audited). Returns whether it wrote."""
     with transaction(sql) as s:
-        s.execute(update(CallAttempt).where(CallAttempt.id == attempt_id).values(**values))
+        done = s.execute(
+            update(CallAttempt).where(CallAttempt.id == attempt_id,
+                                      or_(CallAttempt.result.is_(None), CallAttempt.result == "lost"))
+            .values(**values)
+        ).rowcount  # type: ignore[attr-defined]  # fmt: skip
+        if not done:
+            return False
         in_a_row = results_in_a_row(s, account_id, str(values.get("result")))
         when = next_attempt(in_a_row)
         account = s.get(Account, account_id)
@@ -182,6 +191,7 @@ def finish_attempt(sql: Engine, attempt_id: int, account_id: int, values: Mappin
             **{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in values.items()},
             "next_attempt_at": when.isoformat(),
         }, actor="dialer", subject=f"account:{account_id}")  # fmt: skip
+        return True
 
 
 def epoch(at: datetime | None) -> float | None:

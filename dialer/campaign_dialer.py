@@ -129,6 +129,18 @@ class CallMeta:
 
 
 @dataclass
+class FinishedCall:
+    """A call that ended, as the dial loop knows it: its attempt row is written
+    first (`written`), then the agent, the lease and the statistics follow."""
+
+    attempt_id: int
+    call: Call  # ended: result and ended_at set
+    meta: CallMeta
+    values: dict[str, Any]
+    written: bool = False
+
+
+@dataclass
 class DialerHealth:
     ok: bool = True
     reason: str = ""
@@ -188,7 +200,7 @@ class CampaignDialer:
         self._last_recordings_check = 0.0
         self._last_reload = 0.0
         self._last_empty_log = 0.0
-        self._pending_finishes: list[tuple[int, dict[str, Any]]] = []
+        self._pending_finishes: list[FinishedCall] = []
         self._finish_lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
@@ -861,6 +873,10 @@ class CampaignDialer:
     # -- the end of a call ------------------------------------------------------
 
     async def _finish(self, attempt_id: int, call: Call) -> None:
+        """The call ended: its result is queued, in order, and written to SQL before
+        anything else happens (the result is evidence); the agent, the hopper, the
+        campaign's statistics and the recording follow from that written record
+        (`_write_finishes`). A Redis or SQL outage delays them, never loses them."""
         self.calls.pop(attempt_id, None)
         meta = self.meta.pop(attempt_id)
         result = call.result or "failed"
@@ -875,57 +891,80 @@ class CampaignDialer:
             "channel": meta.channel,
             "uniqueid": cv.originate_channel_id(attempt_id),
         }
-        m.CALL_RESULTS.labels(self.name, result).inc()
-        if result == "abandoned":
-            m.ABANDONED.labels(self.name).inc()
-        ring_end = call.answered_at or ended
-        m.RING_TIME.labels(self.name).observe(max(0.0, ring_end - call.dialed_at))
-        talk = (ended - call.bridged_at) if call.bridged_at is not None else None
-        if talk is not None:
-            m.TALK_TIME.labels(self.name).observe(max(0.0, talk))
-        # The figures from the row as SQL keeps it: a rebuild from SQL finds the same.
-        await self.stats.record_end(AttemptTimes(
-            attempt_id, result, store.epoch(store.utc(call.dialed_at)) or 0.0,
-            store.epoch(values["answered_at"]), store.epoch(values["bridged_at"]),
-            store.epoch(values["ended_at"]) or ended))  # fmt: skip
-        if result == "abandoned" and self.compliance.caps is not None:
-            with contextlib.suppress(RedisError):
-                await self.compliance.caps.record_abandon(
-                    call.account_id, attempt_id, datetime.fromtimestamp(ended).astimezone()
-                )
-        if call.agent_id is not None:
-            with contextlib.suppress(AgentStateError):
-                await self.agents.wrap_up(call.agent_id)
-        await self.hopper.release(self.options.owner, call.account_id, None)
-        if self.recorder is not None:
-            self.recorder.close(attempt_id, ended)
-        self._pending_finishes.append((attempt_id, {"account_id": call.account_id, "values": values,
-                                                    "ended": ended, "callback_id": meta.callback_id}))  # fmt: skip
+        self._pending_finishes.append(
+            FinishedCall(attempt_id, replace(call, result=result, ended_at=ended), meta, values)
+        )
         await self._retry_finishes()
         log.info("attempt %s ended: %s", attempt_id, result)
 
     async def _retry_finishes(self) -> None:
-        """Write completed attempts; kept in memory and retried while SQL is away."""
+        """Write completed attempts, then act on them; retried by every tick while
+        SQL or Redis is away."""
         async with self._finish_lock:  # the event loop and the tick both get here
             await self._write_finishes()
 
     async def _write_finishes(self) -> None:
-        while self._pending_finishes:
-            attempt_id, data = self._pending_finishes[0]
-            result = data["values"]["result"]
-            ended = data["ended"]
+        # 1. SQL, in the order the calls ended: nothing else may fail before this.
+        for finished in self._pending_finishes:
+            if finished.written:
+                continue
+            call = finished.call
+            result, ended = str(call.result), float(call.ended_at or 0.0)
 
             def when(in_a_row: int, result: str = result, ended: float = ended) -> datetime:
                 at = next_attempt_after(result, in_a_row, ended, self.recycle_rules)
                 return datetime.fromtimestamp(at).astimezone()
 
             try:
-                await asyncio.to_thread(store.finish_attempt, self.sql, attempt_id, data["account_id"],
-                                        data["values"], when, data["callback_id"])  # fmt: skip
+                await asyncio.to_thread(store.finish_attempt, self.sql, finished.attempt_id,
+                                        call.account_id, finished.values, when,
+                                        finished.meta.callback_id)  # fmt: skip
             except SQLAlchemyError:
-                log.warning("attempt %s completion not written yet (SQL unavailable)", attempt_id)
+                log.warning("attempt %s completion not written yet (SQL unavailable)",
+                            finished.attempt_id)  # fmt: skip
+                break
+            finished.written = True
+            self._count_finish(call)  # /metrics counts what SQL has, once
+            if self.recorder is not None:  # its row refers to the attempt's written end
+                self.recorder.close(finished.attempt_id, ended)
+        # 2. From the written record: statistics, caps, the agent, the lease (Redis).
+        while self._pending_finishes and self._pending_finishes[0].written:
+            finished = self._pending_finishes[0]
+            try:
+                await self._after_finish(finished)
+            except (RedisError, OSError) as exc:
+                log.warning("attempt %s written; agent and statistics not updated yet (%s)",
+                            finished.attempt_id, type(exc).__name__)  # fmt: skip
                 return
             self._pending_finishes.pop(0)
+
+    def _count_finish(self, call: Call) -> None:
+        result, ended = str(call.result), float(call.ended_at or 0.0)
+        m.CALL_RESULTS.labels(self.name, result).inc()
+        if result == "abandoned":
+            m.ABANDONED.labels(self.name).inc()
+        ring_end = call.answered_at or ended
+        m.RING_TIME.labels(self.name).observe(max(0.0, ring_end - call.dialed_at))
+        if call.bridged_at is not None:
+            m.TALK_TIME.labels(self.name).observe(max(0.0, ended - call.bridged_at))
+
+    async def _after_finish(self, finished: FinishedCall) -> None:
+        """Every step is idempotent: a retry after a partial failure repeats none twice."""
+        call, attempt_id = finished.call, finished.attempt_id
+        result, ended = str(call.result), float(call.ended_at or 0.0)
+        values = finished.values
+        # The figures from the row as SQL keeps it: a rebuild from SQL finds the same.
+        await self.stats.record_end(AttemptTimes(
+            attempt_id, result, store.epoch(store.utc(call.dialed_at)) or 0.0,
+            store.epoch(values["answered_at"]), store.epoch(values["bridged_at"]),
+            store.epoch(values["ended_at"]) or ended))  # fmt: skip
+        if result == "abandoned" and self.compliance.caps is not None:
+            await self.compliance.caps.record_abandon(
+                call.account_id, attempt_id, datetime.fromtimestamp(ended).astimezone()
+            )
+        if call.agent_id is not None:
+            await self.agents.release(call.agent_id, attempt_id)
+        await self.hopper.release(self.options.owner, call.account_id, None)
 
     async def _renew_leases(self, now: float) -> None:
         for account_id, (_, _, since) in list(self.previews.items()):

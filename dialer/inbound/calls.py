@@ -22,7 +22,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from console.callback_window import CallbackChecker, CallbackTarget, default_callback_checker
@@ -149,6 +151,13 @@ class InboundCalls:
             if call.agent_id is None:
                 await asyncio.shield(self._abandoned(call))
             raise
+        except Exception:
+            # A store outage or a bug: the caller goes to the failure message; the
+            # attempt is closed and the caller leaves the queue, never left "waiting"
+            # (holding back outbound calls) by a call nobody serves any more.
+            if call.agent_id is None:
+                await asyncio.shield(self._close_unanswered(call, "failed", "lost"))
+            raise
         finally:
             if call.agent_id is None:
                 self.live.pop(attempt_id, None)
@@ -255,19 +264,34 @@ class InboundCalls:
     async def _abandoned(self, call: LiveInbound) -> None:
         """The caller hung up before an agent took the call (greeting or queue); a caller
         gone during the greeting never entered the queue and waited 0 s."""
-        now = self.clock()
-        recorder = self.recorders(call.campaign)
-        if recorder is not None:  # gone while MixMonitor was starting: closed with its reason
-            recorder.close(call.attempt_id, now)
-        waited = await self.queue.leave(call.campaign, call.call_id, now, "abandoned")
+        waited = await self._close_unanswered(call, "queue_abandoned", "abandoned")
         m.INBOUND_ABANDONED.labels(call.campaign).inc()
         m.INBOUND_WAIT.labels(call.campaign, "abandoned").observe(waited)
-        await asyncio.to_thread(records.close_attempt, self.sql, call.attempt_id,
-                                result="queue_abandoned", ended_at=_utc(now), waited=waited)  # fmt: skip
-        await self.queue.untrack(call.campaign, call.attempt_id)
         log.info(
             "inbound attempt %s: caller hung up after %.1f s in queue", call.attempt_id, waited
         )
+
+    async def _close_unanswered(self, call: LiveInbound, result: str, outcome: str) -> float:
+        """Close a call no agent took: the attempt in SQL first (evidence), then the
+        queue entry in Redis. Either store may be away: what one could not do, the
+        housekeeping finishes from the other (dialer/inbound/housekeeping.py)."""
+        now = self.clock()
+        waited = max(0.0, now - call.queued) if call.queued is not None else 0.0
+        recorder = self.recorders(call.campaign)
+        if recorder is not None:  # gone while MixMonitor was starting: closed with its reason
+            recorder.close(call.attempt_id, now)
+        try:
+            await asyncio.to_thread(records.close_attempt, self.sql, call.attempt_id,
+                                    result=result, ended_at=_utc(now), waited=waited)  # fmt: skip
+        except SQLAlchemyError as exc:
+            log.warning("inbound attempt %s not closed yet (%s)", call.attempt_id, exc)
+        try:
+            await self.queue.leave(call.campaign, call.call_id, now, outcome)
+            await self.queue.untrack(call.campaign, call.attempt_id)
+        except (RedisError, OSError) as exc:
+            log.warning("inbound attempt %s: queue entry not removed yet (%s)",
+                        call.attempt_id, type(exc).__name__)  # fmt: skip
+        return waited
 
     async def _after_hours(self, agi: AGISession, campaign: records.CampaignRef,
                            settings: InboundSettings, ani: Ani,
@@ -341,10 +365,11 @@ class InboundCalls:
             recorder.close(attempt_id, self.clock())
         await asyncio.to_thread(records.close_attempt, self.sql, attempt_id, result="contact",
                                 ended_at=_utc(self.clock()), agent_id=agent_id)  # fmt: skip
+        # From the closed attempt: the agent (if still on it), then the queue's entry; a
+        # Redis outage here is finished by the housekeeping from the closed row.
+        await self.agents.release(agent_id, attempt_id)
         if call is not None:  # else another process served it: its entry goes with it
             await self.queue.untrack(call.campaign, attempt_id)
-        with contextlib.suppress(AgentStateError):
-            await self.agents.wrap_up(agent_id)
 
 
 def _campaign_names(sql: Engine) -> list[str]:

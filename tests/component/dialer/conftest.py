@@ -4,6 +4,7 @@ calling our FastAGI server, the compliance service, and the dial loop."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 import redis
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
@@ -138,10 +140,11 @@ async def _agent_bots(agents: AgentStates, ids: list[int], stop: asyncio.Event) 
     Stopped by an event, not by cancellation: a redis-py command cancelled
     mid-flight can leave the task waiting forever."""
     while not stop.is_set():
-        for agent_id in ids:
-            snap = await agents.get(agent_id)
-            if snap.state is AgentState.wrap_up:
-                await agents.set_ready(agent_id)
+        with contextlib.suppress(RedisError, OSError):  # Redis away: retried, as people do
+            for agent_id in ids:
+                snap = await agents.get(agent_id)
+                if snap.state is AgentState.wrap_up:
+                    await agents.set_ready(agent_id)
         await asyncio.sleep(0.02)
 
 
@@ -150,10 +153,15 @@ async def make_floor(
     engine: Engine, redis_url: str, tmp_path: Path
 ) -> AsyncIterator[Callable[..., object]]:
     floors: list[Floor] = []
+    redis_url_default = redis_url
 
     async def make(accounts: int = 20, *, listed_accounts: int = 0, agents: int = 3,
                    seed: int = 11, options: DialerOptions | None = None,
-                   registered_caller_id: bool = True) -> Floor:  # fmt: skip
+                   registered_caller_id: bool = True, redis_at: str | None = None,
+                   calls: Scenario | None = None) -> Floor:  # fmt: skip
+        """`redis_at`: another Redis than the test's (one the test stops and starts);
+        `calls`: the debtors' behaviour, else `scenario(seed)`."""
+        redis_url = redis_at or redis_url_default
         clock = ShiftClock(SHIFT_START)
         campaign_id, agent_ids, numbers = seed_campaign(engine, accounts, agents=agents,
                                                         registered=registered_caller_id)  # fmt: skip
@@ -166,7 +174,7 @@ async def make_floor(
             assert campaign is not None
         agi = FastAGIServer(routes={}, request_timeout=10.0)
         await agi.start("127.0.0.1", 0)
-        pbx = PBX(scenario(seed), clock=ScaledClock(SPEED), agi_port=agi.port)
+        pbx = PBX(calls or scenario(seed), clock=ScaledClock(SPEED), agi_port=agi.port)
         ami_server = AMIServer(pbx, "cobrador", "secret")
         await ami_server.start("127.0.0.1", 0)
         ami = AMIClient("127.0.0.1", ami_server.port, "cobrador", "secret", action_timeout=3.0,

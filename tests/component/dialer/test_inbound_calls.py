@@ -173,6 +173,10 @@ def _safe_harbor_played(floor: Any, attempt_id: int) -> bool:
     return False
 
 
+async def _empty(queue: InboundQueue) -> bool:
+    return await queue.count("mx-test") == 0
+
+
 async def test_given_caller_waiting_when_caller_hangs_up_then_abandoned_in_queue_with_attempt(
     make_floor,
 ) -> None:  # type: ignore[no-untyped-def]
@@ -190,11 +194,12 @@ async def test_given_caller_waiting_when_caller_hangs_up_then_abandoned_in_queue
     assert snapshot.inbound_rate_per_s == 1 / (7 * 3600) and snapshot.has_inbound
     assert snapshot.inbound_wait_target_s == 20.0
     floor.pbx.request_hangup(caller, 16)
+    # The attempt is closed first (SQL), then the caller leaves the queue (Redis).
     await until(lambda: any(a.result for a in inbound_attempts(floor.engine)))
     [row] = inbound_attempts(floor.engine)
     assert row.result == "queue_abandoned" and row.account_id == account
     assert row.agent_id is None and row.ended_at is not None
-    assert await queue.count("mx-test") == 0
+    await until(lambda: _empty(queue))
     outcomes = await queue.outcomes("mx-test", floor.clock(), 3600, 20)
     assert (outcomes.answered, outcomes.abandoned) == (0, 1)
     await floor.dialer.tick()
@@ -377,3 +382,28 @@ async def test_given_after_hours_call_then_callback_enters_hopper_at_opening_ins
 def _callback_status(floor: Any) -> str:
     with Session(floor.engine) as s:
         return str(s.scalars(select(Callback.status)).one())
+
+
+async def test_given_caller_in_queue_when_handler_fails_then_attempt_closed_and_caller_leaves_queue(
+    make_floor,
+) -> None:  # type: ignore[no-untyped-def]
+    floor = await make_floor(accounts=1, agents=1)
+    inbound = wire_inbound(floor)
+    await busy_all_agents(floor)
+    queue = InboundQueue(floor.redis)
+    failed = asyncio.Event()
+
+    async def broken_reserve(*_args: object) -> int | None:
+        failed.set()
+        raise RuntimeError("a bug while the caller waits")
+
+    inbound._reserve = broken_reserve  # type: ignore[method-assign]
+    floor.pbx.inbound_call(DID, floor.numbers[next(iter(floor.numbers))])
+    await until(failed.is_set)
+    # Closed, and no longer counted as waiting: outbound is not held back by a ghost.
+    await until(lambda: any(a.result for a in inbound_attempts(floor.engine)))
+    [row] = inbound_attempts(floor.engine)
+    assert row.result == "failed" and row.ended_at is not None
+    await until(lambda: _empty(queue))
+    assert not await queue.tracked("mx-test")
+    assert (await floor.dialer.snapshot(floor.clock())).inbound_waiting == ()
