@@ -134,14 +134,19 @@ def _verify_recordings(engine: Any, settings: Settings) -> int:
     report = verify_recordings(engine, DirectoryStorage(settings.recordings_dir), progress)
     for problem in report.problems:
         print(problem.describe(), file=sys.stderr)
+    for unknown in report.unknown:
+        print(unknown.describe(), file=sys.stderr)
     counts = Counter(problem.problem for problem in report.problems)
+    if report.unknown:
+        counts["file without a row"] = len(report.unknown)
     if report.ok:
         print(f"recordings intact: {report.checked} files match their hashes "
-              f"({report.skipped} purged or never stored)")  # fmt: skip
+              f"({report.skipped} purged or never stored); every file on disk has its row "
+              f"({report.in_progress} of calls still in progress)")  # fmt: skip
         return 0
     detail = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
-    print(f"recordings NOT intact: {len(report.problems)} of {report.checked} ({detail})",
-          file=sys.stderr)  # fmt: skip
+    print(f"recordings NOT intact: {len(report.problems)} of {report.checked} rows, "
+          f"{len(report.unknown)} of {report.files} files ({detail})", file=sys.stderr)  # fmt: skip
     return 1
 
 

@@ -81,6 +81,10 @@ class RecordingStorage(Protocol):
         """Hex SHA-256 of the file, read in chunks (never the whole file in memory)."""
         ...
 
+    def files(self) -> Iterator[str]:
+        """Every file it holds, as a relative `/` path (a valid key or not), in order."""
+        ...
+
     def delete(self, key: str) -> bool:
         """Remove the file; False when there was none."""
         ...
@@ -137,6 +141,15 @@ class DirectoryStorage:
 
     def sha256(self, key: str) -> str:
         return sha256_of(self.open(key))
+
+    def files(self) -> Iterator[str]:
+        """Every file under the root as a key-shaped relative path (`/`-separated), in
+        order, one directory at a time: a path that is not a valid key comes out as it is."""
+        for top, dirs, files in os.walk(self.root):
+            dirs.sort()
+            rel = Path(top).relative_to(self.root)
+            for name in sorted(files):
+                yield (rel / name).as_posix()
 
     def delete(self, key: str) -> bool:
         try:

@@ -71,7 +71,8 @@ def test_given_cli_when_a_file_was_tampered_then_report_names_it_and_exit_1(
     assert main(["audit", "verify", "--recordings"]) == 1
     out = capsys.readouterr()
     assert f"recording {bad_call.recording_id} (attempt {bad_call.attempt_id}" in out.err
-    assert "REMOVED" in out.err and "recordings NOT intact: 1 of 2 (1 removed)" in out.err
+    assert "REMOVED" in out.err
+    assert "recordings NOT intact: 1 of 2 rows, 0 of 1 files (1 removed)" in out.err
     assert str(ok_call.recording_id) + " (" not in out.err
 
 
@@ -139,3 +140,41 @@ def test_given_broken_chain_and_intact_recordings_then_exit_1(
     assert main(["audit", "verify", "--recordings"]) == 1
     out = capsys.readouterr()
     assert "audit chain BROKEN" in out.err and "recordings intact: 1 files" in out.out
+
+
+def test_given_files_no_row_names_when_verified_then_each_is_listed_but_a_live_calls_is_not(
+    world: World, settings, monkeypatch, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    from recording_helpers import T0, add_attempt, write_synthetic_wav
+    from sqlalchemy import update
+
+    from store.db import transaction
+    from store.models import CallAttempt
+
+    kept = recorded_call(world)
+    # A recording whose row was never written (its dialer died before finalizing).
+    rowless = add_attempt(world.engine, world.accounts["REC-1"])
+    write_synthetic_wav(world.storage.ensure_dir(world.storage.key_for(rowless, T0)), 1.0)
+    # A call still in progress: MixMonitor writes, the row comes at the end.
+    live = add_attempt(world.engine, world.accounts["REC-2"])
+    with transaction(world.engine) as session:
+        session.execute(update(CallAttempt).where(CallAttempt.id == live).values(result=None))
+    write_synthetic_wav(world.storage.ensure_dir(world.storage.key_for(live, T0)), 1.0)
+    # Something put there by hand.
+    (world.storage.root / "2026" / "notes.txt").write_text("not a recording")
+
+    result = verify_recordings(world.engine, world.storage)
+
+    assert not result.ok and result.problems == [] and result.checked == 1
+    assert (result.files, result.in_progress) == (4, 1)
+    found = {u.path: u for u in result.unknown}
+    assert set(found) == {world.storage.key_for(rowless, T0), "2026/notes.txt"}
+    assert found[world.storage.key_for(rowless, T0)].attempt_id == rowless
+    assert kept.storage_key not in found
+    monkeypatch.setenv("DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("COBRADOR_RECORDINGS_DIR", str(world.storage.root))
+    assert main(["audit", "verify", "--recordings"]) == 1
+    err = capsys.readouterr().err
+    assert f"file {world.storage.key_for(rowless, T0)}: NO ROW (attempt {rowless}" in err
+    assert "file 2026/notes.txt: NO ROW (not a recording name" in err
+    assert "recordings NOT intact: 0 of 1 rows, 2 of 4 files (2 file without a row)" in err
