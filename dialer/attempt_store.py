@@ -3,7 +3,7 @@ none can be lost) and completed when the call ends, with recycling applied."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Set
+from collections.abc import Callable, Mapping, Set
 from datetime import UTC, datetime
 from typing import Any
 
@@ -49,13 +49,17 @@ CLAIM_LOST_REASON = "its dialer lost the claim on the account before the final c
 
 def close_lost_attempts(sql: Engine, campaign_id: int, live: set[int], mine: set[int],
                         before: datetime | None, actor: str,
-                        held_elsewhere: Set[int] = frozenset()) -> int:  # fmt: skip
+                        held_elsewhere: Set[int] = frozenset(),
+                        outcome: Callable[[CallAttempt], Mapping[str, Any]] | None = None,
+                        ) -> list[CallAttempt]:  # fmt: skip
     """Outbound attempts with no result, started before `before`, that neither
     Asterisk (no live channel) nor this dialer knows: a dialer died holding them.
     One that passed the final check (it has its decision) may have been dialed:
-    closed as `lost`, still an attempt for the caps. One that never did was
-    never dialed: closed as `not_placed`. Both audited. Attempts of accounts in
-    `held_elsewhere` (another live dialer holds their lease) are left alone."""
+    closed with `outcome(attempt)` (what Asterisk reported of its end: result, times,
+    cause, agent), else `lost` at its start, still an attempt for the caps. One that
+    never did was never dialed: closed as `not_placed`. Both audited. Attempts of
+    accounts in `held_elsewhere` (another live dialer holds their lease) are left
+    alone. Returns the attempts closed (detached)."""
     with transaction(sql) as s:
         rows = list(s.scalars(
             select(CallAttempt).where(CallAttempt.campaign_id == campaign_id,
@@ -66,13 +70,29 @@ def close_lost_attempts(sql: Engine, campaign_id: int, live: set[int], mine: set
                 and a.account_id not in held_elsewhere]  # fmt: skip
         for attempt in lost:
             placed = attempt.decision_id is not None
-            attempt.result = "lost" if placed else "not_placed"
-            attempt.ended_at = attempt.ended_at or before
+            if placed:
+                values = dict(outcome(attempt)) if outcome is not None else {}
+                values.setdefault("result", "lost")
+                values.setdefault("ended_at", attempt.ended_at or attempt.started_at)
+                for name, value in values.items():
+                    setattr(attempt, name, value)
+            else:
+                attempt.result = "not_placed"
+                attempt.ended_at = attempt.ended_at or attempt.started_at
             reason = "dialer stopped before the call ended" if placed else NOT_PLACED_REASON
-            audit.append(s, "attempt", {"attempt_id": attempt.id, "account_id": attempt.account_id,
-                                        "result": attempt.result, "reason": reason},
-                         actor=actor, subject=f"account:{attempt.account_id}")  # fmt: skip
-        return len(lost)
+            audit.append(s, "attempt", {
+                "attempt_id": attempt.id, "account_id": attempt.account_id,
+                "result": attempt.result, "reason": reason,
+                "ended_at": _iso(attempt.ended_at), "answered_at": _iso(attempt.answered_at),
+                "hangup_cause": attempt.hangup_cause, "agent_id": attempt.agent_id,
+            }, actor=actor, subject=f"account:{attempt.account_id}")  # fmt: skip
+        s.flush()
+        s.expunge_all()
+        return lost
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
 
 
 def create_attempt(sql: Engine, *, mine: Set[int] = frozenset(), actor: str = "dialer",

@@ -197,3 +197,19 @@ def legal_counts(
     of AMD machine drops estimated to have been persons (each one abandoned)."""
     ratio = min(1.0, max(0.0, false_positive_ratio))
     return humans + ratio * machine_drops, abandoned + ratio * machine_drops
+
+
+def orphan_result(*, answered: bool, ended: bool, bridged: bool, cause: int | None) -> str:
+    """The result of a call whose dialer died before it ended, from what Asterisk
+    reported afterwards (answer, hang-up and its cause) and whether an agent was on
+    it: `contact` when an agent was; busy / no_answer / failed by the cause when
+    nobody answered; `lost` when Asterisk's end was not seen, or when someone
+    answered and no agent was on it (a person left without an agent, or a machine:
+    which one died with the dialer)."""
+    if not ended:
+        return "lost"
+    if bridged:
+        return "contact"
+    if answered:
+        return "lost"
+    return result_of(Call(attempt_id=0, account_id=0, state=CallState.ringing), cause)

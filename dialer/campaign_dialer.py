@@ -17,9 +17,10 @@ import contextlib
 import json
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -33,7 +34,7 @@ from compliance.service import ComplianceService, Item, account_facts, mask_phon
 from dialer import attempt_store as store
 from dialer import call_state as cs
 from dialer import channel_vars as cv
-from dialer.agent_state import AgentStateError, AgentStates
+from dialer.agent_state import AgentState, AgentStateError, AgentStates
 from dialer.ami import AMIClient, Message
 from dialer.ami.errors import AMIError
 from dialer.call_state import Call, CallState
@@ -114,6 +115,10 @@ class DialerOptions:
     agi_host: str = "127.0.0.1"
     agi_port: int = cv.FASTAGI_PORT
     stuck_call_seconds: float = 3600.0
+    # How often the open attempts of dead dialers are closed and agents left on ended
+    # calls released (besides at start and after an AMI reconnect).
+    reconcile_every_seconds: float = 30.0
+    orphan_grace_seconds: float = ORPHAN_GRACE_SECONDS
 
 
 @dataclass
@@ -126,6 +131,19 @@ class CallMeta:
     originate_failed: int | None = None
     originate_failed_at: float | None = None
     unknown_since: float | None = None  # Originate sent, link lost before the reply
+
+
+@dataclass
+class SeenCall:
+    """What Asterisk reported of a call this dialer did not place (another dialer's):
+    kept for a while, so that if that dialer dies its attempt is closed with it."""
+
+    answered_at: float | None = None
+    ended_at: float | None = None
+    cause: int | None = None
+
+
+SEEN_CALLS_KEPT = 10_000  # newest calls of other dialers remembered (a few MB at most)
 
 
 @dataclass
@@ -194,6 +212,9 @@ class CampaignDialer:
         # The campaign's registered caller IDs, loaded from SQL with the campaign.
         self.caller_ids = CallerIdCheck((), "caller IDs not loaded yet")
         self.reconciled = False
+        self._last_reconcile = clock()
+        # Calls of other dialers on the same Asterisk, as its events told (oldest first).
+        self.seen: OrderedDict[int, SeenCall] = OrderedDict()
         self._last_refill = 0.0
         self._last_holds_check: float | None = None  # None: not since this loop started
         self._stats_built = False  # rebuilt from SQL once per start, then when lost
@@ -202,6 +223,7 @@ class CampaignDialer:
         self._last_empty_log = 0.0
         self._pending_finishes: list[FinishedCall] = []
         self._finish_lock = asyncio.Lock()
+        self._reconcile_lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
         self._events = ami.events()
@@ -272,6 +294,7 @@ class CampaignDialer:
             if self.recorder is not None:
                 await self.recorder.retry()
                 await self._close_left_recordings(now)
+            await self._reconcile_periodically(now)
             await self._renew_leases(now)
             registries = self._registry_names()
             if now - self._last_reload >= self.options.refill_every_seconds:
@@ -685,7 +708,10 @@ class CampaignDialer:
 
     async def handle_event(self, event: Message) -> None:
         attempt_id = self._attempt_of(event)
-        if attempt_id is None or attempt_id not in self.calls:
+        if attempt_id is None:
+            return
+        if attempt_id not in self.calls:
+            self._saw(attempt_id, event)
             return
         now = self.clock()
         name = event.get("Event")
@@ -713,6 +739,25 @@ class CampaignDialer:
                 cs.on_hangup(call, int(cause) if cause and cause.isdigit() else None, now),
             )
 
+    def _saw(self, attempt_id: int, event: Message) -> None:
+        """Another dialer's call (or one this dialer forgot): its answer and end, kept."""
+        name = event.get("Event")
+        answered = name == "Newstate" and event.get("ChannelState") == "6"
+        if not answered and name != "Hangup":
+            return
+        seen = self.seen.get(attempt_id)
+        if seen is None:
+            seen = self.seen[attempt_id] = SeenCall()
+            while len(self.seen) > SEEN_CALLS_KEPT:
+                self.seen.popitem(last=False)
+        now = self.clock()
+        if answered:
+            seen.answered_at = seen.answered_at or now
+        else:
+            cause = event.get("Cause")
+            seen.ended_at = now
+            seen.cause = int(cause) if cause and cause.isdigit() else None
+
     async def _sweep(self, now: float) -> None:
         """End calls whose end we will not hear about: an Originate that failed
         without a channel, or a call far past any plausible length."""
@@ -727,6 +772,10 @@ class CampaignDialer:
 
     async def reconcile(self, channels: list[Message]) -> None:
         """After (re)connecting: calls Asterisk no longer has ended while we were away."""
+        async with self._reconcile_lock:  # the AMI client's callback and the tick
+            await self._reconcile(channels)
+
+    async def _reconcile(self, channels: list[Message]) -> None:
         live = {self._attempt_of(c) for c in channels}
         now = self.clock()
         for attempt_id, call in list(self.calls.items()):
@@ -735,26 +784,92 @@ class CampaignDialer:
                 await self._finish(attempt_id, cs.on_hangup(call, None, now))
             else:
                 self.meta[attempt_id].unknown_since = None
-        # Attempts another (dead) dialer left open: no live channel, nobody to end them.
-        # Not those of accounts another dialer still holds a lease on: that dialer is
-        # alive and its calls live on its own Asterisk, which we do not see.
-        others = await self.hopper.held_by_others(self.options.owner, now)
-        lost = await asyncio.to_thread(
-            store.close_lost_attempts, self.sql, self.campaign.id, {a for a in live if a is not None},
-            set(self.calls), store.utc(now - ORPHAN_GRACE_SECONDS), self.options.owner, others,
-        )  # fmt: skip
-        if lost:
-            log.warning(
-                "dialer %s: %d attempt(s) left open by a stopped dialer closed as lost",
-                self.name,
-                lost,
+        await self._close_orphans({a for a in live if a is not None}, now)
+        self.reconciled = True
+
+    async def _reconcile_periodically(self, now: float) -> None:
+        """A dialer that dies leaves attempts open and agents "talking": every
+        `reconcile_every_seconds` (at once while a reconciliation is owed, e.g. one
+        that met a Redis outage after an AMI reconnect) the live channels are read
+        again and what dead dialers left is closed. Not our own calls: an Originate
+        just sent may have no channel yet."""
+        if not self.ami.connected:
+            return
+        if self.reconciled and now - self._last_reconcile < self.options.reconcile_every_seconds:
+            return
+        self._last_reconcile = now
+        try:
+            channels = await self._live_channels()
+        except AMIError as exc:
+            log.warning("dialer %s: live channels not read (%s); reconciliation later",
+                        self.name, exc)  # fmt: skip
+            return
+        if not self.reconciled:
+            await self.reconcile(channels)
+            return
+        async with self._reconcile_lock:
+            await self._close_orphans(
+                {a for c in channels if (a := self._attempt_of(c)) is not None}, now
             )
+
+    async def _close_orphans(self, live: set[int], now: float) -> None:
+        """Attempts another (dead) dialer left open: no live channel, nobody to end them.
+        Not those of accounts another dialer still holds a lease on: that dialer is
+        alive and its calls live on its own Asterisk, which we do not see. Each is closed
+        with what Asterisk reported of it (`seen`), its agent released; then any agent
+        still shown on a call that has ended in SQL is released too."""
+        others = await self.hopper.held_by_others(self.options.owner, now)
+        on_call = {a.attempt_id: a for a in await self.agents.list(self.name)
+                   if a.attempt_id is not None
+                   and a.state in (AgentState.reserved, AgentState.talking)}  # fmt: skip
+
+        def outcome(attempt: Any) -> dict[str, Any]:
+            seen = self.seen.get(attempt.id, SeenCall())
+            agent = on_call.get(attempt.id)
+            bridged = agent is not None and agent.state is AgentState.talking
+            result = cs.orphan_result(answered=seen.answered_at is not None,
+                                      ended=seen.ended_at is not None, bridged=bridged,
+                                      cause=seen.cause)  # fmt: skip
+            started = attempt.started_at.replace(tzinfo=UTC) if attempt.started_at.tzinfo is None \
+                else attempt.started_at  # fmt: skip
+            # The end Asterisk reported; else the last moment known: the agent's.
+            last = max(started.timestamp(), agent.since if agent is not None else 0.0)
+            return {"result": result, "ended_at": store.utc(seen.ended_at or last),
+                    "answered_at": store.utc(seen.answered_at), "hangup_cause": seen.cause,
+                    "bridged_at": store.utc(agent.since) if bridged and agent else None,
+                    "agent_id": agent.agent_id if bridged and agent else None,
+                    "uniqueid": cv.originate_channel_id(attempt.id)}  # fmt: skip
+
+        closed = await asyncio.to_thread(
+            store.close_lost_attempts, self.sql, self.campaign.id, live, set(self.calls),
+            store.utc(now - self.options.orphan_grace_seconds), self.options.owner, others,
+            outcome,
+        )  # fmt: skip
+        for attempt in closed:
+            self.seen.pop(attempt.id, None)
+            log.warning("dialer %s: attempt %s left open by a stopped dialer closed as %s",
+                        self.name, attempt.id, attempt.result)  # fmt: skip
+            if attempt.result != "not_placed":
+                m.CALL_RESULTS.labels(self.name, str(attempt.result)).inc()
+        await self._release_agents_of_ended(on_call)
         if self.recorder is not None:
             await self.recorder.reconcile(
-                {a for a in live if a is not None} | set(self.calls),
-                lambda ids: store.attempts_ended_at(self.sql, ids),
+                live | set(self.calls), lambda ids: store.attempts_ended_at(self.sql, ids)
             )
-        self.reconciled = True
+
+    async def _release_agents_of_ended(self, on_call: dict[int, Any]) -> None:
+        """Agents still reserved or talking on an attempt that SQL has closed (a dead
+        dialer's, an inbound call whose end met a Redis outage) go to wrap-up."""
+        ids = [a for a in on_call if a not in self.calls]
+        if not ids:
+            return
+        ended = await asyncio.to_thread(store.attempts_ended_at, self.sql, ids)
+        for attempt_id in ids:
+            if ended.get(attempt_id) is None:
+                continue  # open: a live call (inbound, or another dialer's)
+            agent = on_call[attempt_id]
+            if await self.agents.release(agent.agent_id, attempt_id):
+                log.warning("agent %s released: attempt %s had ended", agent.agent_id, attempt_id)
 
     # -- the FastAGI answer route -----------------------------------------------
 
@@ -878,7 +993,9 @@ class CampaignDialer:
         campaign's statistics and the recording follow from that written record
         (`_write_finishes`). A Redis or SQL outage delays them, never loses them."""
         self.calls.pop(attempt_id, None)
-        meta = self.meta.pop(attempt_id)
+        meta = self.meta.pop(attempt_id, None)
+        if meta is None:
+            return  # finished already (a reconciliation and its event at once)
         result = call.result or "failed"
         ended = call.ended_at or self.clock()
         values: dict[str, Any] = {

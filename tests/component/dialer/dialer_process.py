@@ -45,6 +45,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--lease-seconds", type=float, default=3.0)
     p.add_argument("--tick-seconds", type=float, default=0.2)
     p.add_argument("--hold-after-create-attempt", action="store_true")
+    p.add_argument("--reconcile-every", type=float, default=30.0)
+    p.add_argument("--orphan-grace", type=float, default=120.0)
     return p.parse_args(argv)
 
 
@@ -88,6 +90,8 @@ async def run(args: argparse.Namespace) -> int:
         refill_every_seconds=0.5,
         refill_batch=50,
         agi_port=agi.port,
+        reconcile_every_seconds=args.reconcile_every,
+        orphan_grace_seconds=args.orphan_grace,
     )
     dialer = CampaignDialer(sql=engine, redis=redis, ami=ami,
                             compliance=ComplianceService(engine, redis),

@@ -122,13 +122,13 @@ class DialerProc:
 
 
 async def start_dialer(owner: str, database_url: str, redis_url: str, ami_port: int,
-                       offset: float, log_dir: Path) -> DialerProc:  # fmt: skip
+                       offset: float, log_dir: Path, extra: tuple[str, ...] = ()) -> DialerProc:  # fmt: skip
     log = log_dir / f"{owner}.log"
     with log.open("wb") as stderr:
         proc = await asyncio.create_subprocess_exec(
             sys.executable, str(HELPER), "--database-url", database_url, "--redis-url", redis_url,
             "--ami-port", str(ami_port), "--campaign", CAMPAIGN, "--owner", owner,
-            "--clock-offset", repr(offset), "--lease-seconds", str(LEASE_SECONDS),
+            "--clock-offset", repr(offset), "--lease-seconds", str(LEASE_SECONDS), *extra,
             stdout=asyncio.subprocess.PIPE, stderr=stderr, cwd=Path(__file__).parents[3],
         )  # fmt: skip
     assert proc.stdout is not None

@@ -180,3 +180,18 @@ def test_property_abandoned_only_when_a_person_was_left_past_the_grace(
         assert result == "abandoned"
     else:
         assert result == cs.EARLY_HANGUP
+
+
+def test_given_dead_dialers_call_when_asterisk_reported_its_end_then_result_from_it() -> None:
+    from dialer.call_state import orphan_result
+
+    # An agent was on it: a conversation.
+    assert orphan_result(answered=True, ended=True, bridged=True, cause=16) == "contact"
+    # Nobody answered: the cause says why.
+    assert orphan_result(answered=False, ended=True, bridged=False, cause=17) == "busy"
+    assert orphan_result(answered=False, ended=True, bridged=False, cause=19) == "no_answer"
+    assert orphan_result(answered=False, ended=True, bridged=False, cause=34) == "failed"
+    # Answered with no agent (a person unbridged, or a machine): not known which.
+    assert orphan_result(answered=True, ended=True, bridged=False, cause=16) == "lost"
+    # Its end never seen: lost, whatever else was.
+    assert orphan_result(answered=True, ended=False, bridged=True, cause=None) == "lost"

@@ -1,0 +1,161 @@
+"""A dialer process SIGKILLed with calls live while another one runs on the same
+campaign and the same (simulated) Asterisk: the survivor's periodic reconciliation
+closes the dead dialer's attempts with what Asterisk reported (answer, hang-up
+time and cause) and releases their agents; no account is dialed twice."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from collections import defaultdict
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import redis
+import redis.asyncio as aioredis
+from sqlalchemy import Engine
+from test_multi_dialer import (
+    CAMPAIGN,
+    SHIFT_START,
+    SPEED,
+    DialerProc,
+    PbxCall,
+    PbxWitness,
+    agent_bots,
+    all_attempts,
+    seed,
+    start_dialer,
+    wait_until,
+)
+
+from compliance.audit import verify
+from compliance.registry_import import import_registry
+from dialer.agent_state import AgentState, AgentStates
+from pbxsim.ami_server import AMIServer
+from pbxsim.clock import ScaledClock
+from pbxsim.pbx import PBX
+from pbxsim.scenario import Dist, Scenario
+
+# Long conversations (3-5 s of wall time): the victim dies with agents on calls.
+TALKERS = Scenario(
+    p_human=0.8, p_machine=0.0, p_busy=0.1, p_congestion=0.1, p_unallocated=0.0,
+    ring_seconds=Dist("uniform", 1.0, 4.0), talk_seconds=Dist("uniform", 60.0, 100.0),
+    machine_seconds=Dist("constant", 3.0), amd_human_seconds=0.5, amd_machine_seconds=1.0,
+    safe_harbor_seconds=1.0, agent_answer_seconds=0.1, seed=7,
+)  # fmt: skip
+RECONCILE = ("--reconcile-every", "0.5", "--orphan-grace", "0")
+
+
+@pytest.fixture
+async def pbxsim() -> object:
+    pbx = PBX(TALKERS, clock=ScaledClock(SPEED))
+    witness = PbxWitness()
+    pbx.subscribe(witness)
+    server = AMIServer(pbx, "cobrador", "secret")
+    await server.start("127.0.0.1", 0)
+    yield pbx, server, witness
+    await pbx.stop()
+    await server.stop()
+
+
+@pytest.fixture
+async def dialers() -> object:
+    procs: list[DialerProc] = []
+    yield procs
+    for d in procs:
+        if d.proc.returncode is None:
+            d.proc.kill()
+            await d.proc.wait()
+
+
+async def test_given_dialer_killed_with_calls_live_when_another_runs_then_attempts_closed_from_asterisk_and_agents_released(
+    engine: Engine, database_url: str, redis_url: str, tmp_path: Path,
+    pbxsim: tuple[PBX, AMIServer, PbxWitness], dialers: list[DialerProc],
+) -> None:  # fmt: skip
+    pbx, ami_server, witness = pbxsim
+    offset = SHIFT_START.timestamp() - time.time()
+    agent_ids, by_number = seed(engine)
+    reus = tmp_path / "reus.txt"
+    reus.write_text("+525599999999\n")
+    sync_redis = redis.Redis.from_url(redis_url)
+    import_registry(engine, sync_redis, name="reus", path=reus, country="MX",
+                    now=datetime.fromtimestamp(time.time() + offset, UTC))  # fmt: skip
+    sync_redis.close()
+    client = aioredis.Redis.from_url(redis_url)
+    agents = AgentStates(client, clock=lambda: time.time() + offset)
+    for agent_id in agent_ids:
+        await agents.login(agent_id, CAMPAIGN)
+        await agents.set_ready(agent_id)
+    stop_bots = asyncio.Event()
+    bots = asyncio.create_task(agent_bots(agents, agent_ids, stop_bots))
+    try:
+        # The survivor first: it hears every event of the victim's calls.
+        for owner in ("survivor", "victim"):
+            dialers.append(await start_dialer(owner, database_url, redis_url, ami_server.port,
+                                              offset, tmp_path, extra=RECONCILE))  # fmt: skip
+        survivor, victim = dialers
+
+        def victim_live() -> list[PbxCall]:
+            return [c for c in witness.calls.values()
+                    if c.agi_port == victim.agi_port and c.ended is None]  # fmt: skip
+
+        async def victim_talking() -> bool:
+            # Two of the victim's calls bridged to agents right now.
+            ours = {c.attempt_id for c in victim_live()}
+            on = [a for a in [await agents.get(i) for i in agent_ids]
+                  if a.state is AgentState.talking and a.attempt_id in ours]  # fmt: skip
+            return len(on) >= 2
+
+        await wait_until(victim_talking, "the victim with two agents on calls")
+        victim.proc.send_signal(signal.SIGKILL)
+        await victim.proc.wait()
+        killed = time.monotonic()
+        killed_at = datetime.fromtimestamp(time.time() + offset, UTC)
+        live_at_kill = {c.attempt_id: c for c in victim_live()}
+        talking_at_kill = {a.agent_id: a.attempt_id for a in [await agents.get(i) for i in agent_ids]
+                           if a.state is AgentState.talking and a.attempt_id in live_at_kill}  # fmt: skip
+        assert len(talking_at_kill) >= 2
+
+        async def victims_closed() -> bool:
+            if any(live_at_kill[a].ended is None for a in live_at_kill):
+                return False
+            rows = {a.id: a for a in await asyncio.to_thread(all_attempts, engine)}
+            if any(rows[a].result is None for a in live_at_kill):
+                return False
+            states = [await agents.get(i) for i in talking_at_kill]
+            return all(s.attempt_id != talking_at_kill[s.agent_id]
+                       or s.state not in (AgentState.talking, AgentState.reserved) for s in states)  # fmt: skip
+
+        # Only the survivor's periodic pass can do it: no dialer starts or reconnects.
+        await wait_until(victims_closed, "the dead dialer's calls closed and agents released")
+        survivor.proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(survivor.proc.wait(), 20) == 0
+    finally:
+        stop_bots.set()
+        await asyncio.gather(bots, return_exceptions=True)
+
+    rows = {a.id: a for a in all_attempts(engine)}
+    for attempt_id, call in live_at_kill.items():
+        row = rows[attempt_id]
+        assert call.ended is not None and call.ended > killed
+        # The outcome and the end as Asterisk reported them, not a guess.
+        if attempt_id in talking_at_kill.values():
+            assert row.result == "contact", (attempt_id, row.result)
+            assert row.agent_id in talking_at_kill and row.bridged_at is not None
+            assert row.answered_at is not None
+        assert row.result != "lost" or row.answered_at is not None, (attempt_id, row.result)
+        assert row.ended_at is not None and row.ended_at.replace(tzinfo=UTC) > killed_at
+        assert row.hangup_cause is not None
+    # Never two live channels to one number (pbxsim's own view).
+    by_number_calls: dict[str, list[PbxCall]] = defaultdict(list)
+    for call in witness.calls.values():
+        by_number_calls[call.number].append(call)
+    for calls in by_number_calls.values():
+        calls.sort(key=lambda c: c.started)
+        for x, y in zip(calls, calls[1:], strict=False):
+            assert x.ended is not None and x.ended <= y.started, (x, y)
+    assert by_number  # every number seeded is one of the campaign's
+    assert verify(engine).ok
+    await client.aclose()
