@@ -27,7 +27,9 @@ from typing import Any
 import redis
 import redis.asyncio as aioredis
 from aiohttp import web
+from redis.exceptions import RedisError
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from cobrador.redis_runtime import EmbeddedRedis
@@ -302,9 +304,7 @@ async def run_bots(
 ) -> None:
     """Simulated agents: ready, take calls, record a plausible disposition, ready again."""
     from console.users import CurrentUser, Role
-    from dialer.agent_state import AgentState, AgentStateError, AgentStates
-    from dialer.campaign_dialer import COMMANDS_CHANNEL
-    from dialer.phone_commands import RECONNECT
+    from dialer.agent_state import AgentStates
     from store.models import Campaign, User
 
     def load() -> list[tuple[CurrentUser, str]]:
@@ -324,29 +324,52 @@ async def run_bots(
     asked: dict[int, float] = {}  # bot -> when it last asked for its leg again
     try:
         while not stop.is_set():
-            for bot, _ in bots:
-                snap = await states.get(bot.id)
-                if snap.state is AgentState.talking and snap.attempt_id:
-                    last_attempt[bot.id] = snap.attempt_id
-                elif snap.state is AgentState.wrap_up and clock() - snap.since > 3:
-                    attempt = last_attempt.pop(bot.id, None) or snap.attempt_id
-                    if attempt:
-                        await asyncio.to_thread(_bot_disposition, engine, bot, attempt, clock, rng)
-                    with contextlib.suppress(AgentStateError):
-                        await states.set_ready(bot.id)
-                elif snap.state is AgentState.logged_out:
-                    await states.login(bot.id, _)
-                    await states.set_ready(bot.id)
-                elif snap.state is AgentState.no_audio and clock() - asked.get(bot.id, 0.0) > 5:
-                    # The bot's leg dropped: press "reconnect" like a person would.
-                    asked[bot.id] = clock()
-                    await client.publish(COMMANDS_CHANNEL, json.dumps({"type": RECONNECT,
-                                                                       "agent_id": bot.id}))  # fmt: skip
+            try:
+                await _bots_step(bots, states, engine, client, clock, rng, last_attempt, asked)
+            except (RedisError, SQLAlchemyError, OSError) as exc:  # a store away: try again
+                log.warning("demo bots: %s; retrying", exc)
             await asyncio.sleep(0.25)
     finally:
         for bot, _ in bots:
             with contextlib.suppress(Exception):
                 await states.logout(bot.id)
+
+
+async def _bots_step(bots: list[tuple[Any, str]], states: Any, engine: Engine,
+                     client: aioredis.Redis, clock: DemoClock, rng: random.Random,
+                     last_attempt: dict[int, int], asked: dict[int, float]) -> None:  # fmt: skip
+    """One look at every bot: each state has its move (ready and on a call: none)."""
+    from dialer.agent_state import AgentState, AgentStateError
+    from dialer.campaign_dialer import COMMANDS_CHANNEL
+    from dialer.phone_commands import RECONNECT
+
+    for bot, _ in bots:
+        snap = await states.get(bot.id)
+        if snap.state is AgentState.talking and snap.attempt_id:
+            last_attempt[bot.id] = snap.attempt_id
+        elif snap.state is AgentState.wrap_up and clock() - snap.since > 3:
+            attempt = last_attempt.pop(bot.id, None) or snap.attempt_id
+            if attempt:
+                await asyncio.to_thread(_bot_disposition, engine, bot, attempt, clock, rng)
+            with contextlib.suppress(AgentStateError):
+                await states.set_ready(bot.id)
+        elif snap.state is AgentState.logged_out:
+            await states.login(bot.id, _)
+            await states.set_ready(bot.id)
+        elif snap.state is AgentState.paused:
+            # Bots never pause by choice: a pause is the system's (login, or
+            # "reconexión" after their leg dropped mid-call, whose outcome
+            # they record first): back to work.
+            attempt = last_attempt.pop(bot.id, None)
+            if attempt:
+                await asyncio.to_thread(_bot_disposition, engine, bot, attempt, clock, rng)
+            with contextlib.suppress(AgentStateError):
+                await states.set_ready(bot.id)
+        elif snap.state is AgentState.no_audio and clock() - asked.get(bot.id, 0.0) > 5:
+            # The bot's leg dropped: press "reconnect" like a person would.
+            asked[bot.id] = clock()
+            await client.publish(COMMANDS_CHANNEL, json.dumps({"type": RECONNECT,
+                                                               "agent_id": bot.id}))  # fmt: skip
 
 
 def _bot_disposition(

@@ -5,7 +5,9 @@ agent's phone once into context cobrador-agent (their ConfBridge agent-<id>).
 When that leg hangs up (tab closed, network lost, phone unreachable) the agent
 goes ``no_audio``: only ``ready`` agents can be reserved, so no debtor is
 bridged to a dead leg. A reconnect (the console's button) calls the phone
-again; once it answers the agent is back where they were: ready stays ready,
+again, and so does the dialer itself when Asterisk restarted (legs found gone
+when AMI comes back are called at once, and again when the phone registers);
+once it answers the agent is back where they were: ready stays ready,
 paused stays paused with the same reason, and an agent who was in a call comes
 back paused (``reconexión``) to record its outcome first.
 
@@ -39,6 +41,9 @@ RECONNECT_REASON = "reconexión"
 # ContactStatus meaning the phone is gone (its registration removed: a closed
 # tab's WebSocket). Not "Unreachable": a busy browser may miss a qualify.
 LOST_CONTACT = ("Removed",)
+# ContactStatus meaning the phone registered (again): after an Asterisk restart a
+# leg that Asterisk dropped is called back as soon as the phone is back.
+BACK_CONTACT = ("Created", "Reachable")
 ANSWER_TIMEOUT_MS = 30_000
 CALL_LOCK_MS = 5_000
 # A leg still dialing after this long with no channel in Asterisk is lost.
@@ -129,6 +134,8 @@ class AgentLegs:
         # goes away (a browser tab closed: its WebSocket, hence its contact,
         # is gone) leaves a channel Asterisk would keep up; we hang it up.
         self._placed: dict[str, int] = {}
+        # Agents whose leg Asterisk dropped (a restart): called again when the phone is back.
+        self._lost_by_pbx: set[int] = set()
 
     # -- reading ----------------------------------------------------------------
 
@@ -236,10 +243,14 @@ class AgentLegs:
             await self._dropped(leg, f"originate failed, reason {event.get('Reason') or '?'}")
 
     async def _contact_status(self, event: Message) -> None:
-        if event.get("ContactStatus") not in LOST_CONTACT:
-            return
+        status = event.get("ContactStatus")
         agent_id = self._placed.get(f"PJSIP/{event.get('AOR') or ''}")
         if agent_id is None:
+            return
+        if status in BACK_CONTACT:
+            await self._phone_back(agent_id)
+            return
+        if status not in LOST_CONTACT:
             return
         leg = await self.get(agent_id)
         if leg is None or leg.status == DOWN or not leg.channel_id:
@@ -260,13 +271,31 @@ class AgentLegs:
                 if leg is None:
                     await self.on_agent_event(snap.as_dict())
                 elif leg.status == UP and leg.channel_id not in live:
+                    # Asterisk restarted (or hung the leg up while we were away): call
+                    # the phone again at once; once it answers the agent is back where
+                    # they were. A phone not registered yet is called when it is.
                     await self._dropped(leg, "gone while AMI was away")
+                    self._lost_by_pbx.add(snap.agent_id)
+                    await self._call(snap.agent_id)
                 elif (
                     leg.status == DIALING
                     and leg.channel_id not in live
                     and now - leg.since > DIALING_GRACE_SECONDS
                 ):
                     await self._dropped(leg, "never answered")
+
+    async def _phone_back(self, agent_id: int) -> None:
+        """The phone registered again: a leg Asterisk dropped (not the agent) is
+        called again, if the agent still waits in no_audio without a leg ringing."""
+        if agent_id not in self._lost_by_pbx:
+            return
+        leg = await self.get(agent_id)
+        snap = await self.states.get(agent_id)
+        if leg is None or leg.status != DOWN or snap.state is not AgentState.no_audio:
+            self._lost_by_pbx.discard(agent_id)
+            return
+        log.info("agent %s: phone registered again; calling its leg", agent_id)
+        await self._call(agent_id)
 
     # -- steps -------------------------------------------------------------------
 
@@ -316,6 +345,7 @@ class AgentLegs:
         log.info("agent %s: calling %s for the nailed-up leg", agent_id, channel)
 
     async def _up(self, leg: Leg) -> None:
+        self._lost_by_pbx.discard(leg.agent_id)
         await self.redis.hset(leg_key(leg.agent_id), "status", UP)
         self._dialing.pop(leg.endpoint, None)
         log.info("agent %s: leg up", leg.agent_id)

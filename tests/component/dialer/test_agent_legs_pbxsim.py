@@ -390,3 +390,39 @@ async def test_given_phone_unregisters_with_leg_up_then_dialer_hangs_leg_up_and_
                                             ("ContactStatus", "Removed")]))  # fmt: skip
     await until(lambda: in_state(floor, agent, AgentState.no_audio), "no_audio")
     assert f"agent-{agent}" not in floor.pbx.bridges
+
+
+async def test_given_asterisk_restarts_when_phones_are_back_then_agents_as_before_and_dialing_resumes(
+    make_floor: Any, phones_for: Any
+) -> None:
+    from pbxsim.ami_server import AMIServer
+    from pbxsim.clock import ScaledClock
+    from pbxsim.pbx import PBX
+
+    floor = await make_floor(accounts=10, agents=2)
+    ready, paused = floor.agent_ids
+    phones = await phones_for(floor)
+    for agent in floor.agent_ids:
+        await leg_up(phones, agent)
+        await until(lambda agent=agent: in_state(floor, agent, AgentState.ready))
+    await floor.agents.pause(paused, "almuerzo")
+    # Asterisk restarts: every AMI link cut, every channel gone, a new PBX on the port.
+    port, scenario = floor.ami_server.port, floor.pbx.scenario
+    await floor.ami_server.stop()
+    await floor.pbx.stop()
+    floor.pbx = PBX(scenario, clock=ScaledClock(20.0), agi_port=floor.agi.port)
+    floor.ami_server = AMIServer(floor.pbx, "cobrador", "secret")
+    await floor.ami_server.start("127.0.0.1", port)
+
+    # The dialer calls the phones again by itself; each agent is back where they were.
+    async def back(agent: int, state: AgentState, reason: str) -> bool:
+        snap = await floor.agents.get(agent)
+        leg = await phones.legs.get(agent)
+        return (snap.state, snap.reason) == (state, reason) and leg is not None and \
+            leg.status == UP and f"agent-{agent}" in floor.pbx.bridges  # fmt: skip
+
+    await until(lambda: back(ready, AgentState.ready, ""), "the ready agent ready again")
+    await until(lambda: back(paused, AgentState.paused, "almuerzo"), "the paused one paused")
+    # And dialing resumes: a debtor reaches the ready agent on the new PBX.
+    humans_only(floor)
+    await floor.run_until(lambda: ready in bridged(floor))

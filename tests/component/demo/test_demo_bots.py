@@ -1,0 +1,48 @@
+"""The demo's simulated agents handle every state the system can put them in:
+a pause they did not choose (login, "reconexión" after an Asterisk restart cut
+their call) sends them back to work, as a wrap-up does."""
+
+from __future__ import annotations
+
+import asyncio
+
+import redis.asyncio as aioredis
+from sqlalchemy import Engine
+
+from cobrador.demo import DemoClock, run_bots
+from dialer.agent_legs import RECONNECT_REASON
+from dialer.agent_state import AgentState, AgentStates
+from store.db import transaction
+from store.models import Campaign, User
+
+
+async def test_given_bot_paused_by_a_dropped_leg_when_bots_run_then_ready_again(
+    engine: Engine, aredis: aioredis.Redis
+) -> None:
+    with transaction(engine) as s:
+        campaign = Campaign(name="cobranza-mx", country="MX", profile="MX", config={})
+        s.add(campaign)
+        s.flush()
+        bot = User(username="bot1", role="agent", password_hash="-", campaign_id=campaign.id)
+        s.add(bot)
+        s.flush()
+        bot_id = bot.id
+    states = AgentStates(aredis)
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_bots(engine, aredis, DemoClock(), stop))
+
+    async def ready() -> None:
+        async with asyncio.timeout(15):
+            while True:
+                if (await states.get(bot_id)).state is AgentState.ready:
+                    return
+                await asyncio.sleep(0.05)
+
+    try:
+        await ready()
+        # The leg dropped mid-call and came back: the system paused the bot.
+        await states.pause(bot_id, RECONNECT_REASON)
+        await ready()
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
