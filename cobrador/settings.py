@@ -25,6 +25,9 @@ class Settings:
     # The same directory as Asterisk sees it (MixMonitor's file names): another
     # path when Asterisk runs in a chroot or a container. Unset: recordings_dir.
     pbx_recordings_dir: Path | None = None
+    # The dialer purges recordings past their retention this often (one process
+    # at a time across the floor); 0: never (run `cobrador recordings purge`).
+    recordings_purge_every_seconds: int = 3600
     # None means embedded: SQLite under data_dir / an embedded redis-server.
     database_url: str | None = None
     redis_url: str | None = None

@@ -38,6 +38,7 @@ from dialer.inbound.queue import MAX_WAIT_SECONDS
 from dialer.monitoring import Monitoring, sql_audit
 from dialer.phone_service import PhoneService
 from dialer.recording import Recorder, SqlLedger, recording_mode, recording_notice
+from dialer.retention import RetentionPurge
 from dialer.user_phones import EndpointError, PhoneUser, endpoint, load_user
 from store.models import Campaign
 from store.recordings.finalize import finalize_recording
@@ -101,12 +102,17 @@ class DialerService:
                                            alive_seconds=self.alive_seconds)  # fmt: skip
         with contextlib.suppress(RedisError, OSError):  # else the first pass says it
             await housekeeping.announce()
-        upkeep = asyncio.create_task(housekeeping.run(self._stop), name="inbound-housekeeping")
+        upkeep = [asyncio.create_task(housekeeping.run(self._stop), name="inbound-housekeeping")]
+        if self.settings.recordings_purge_every_seconds > 0:
+            purge = RetentionPurge(sql=self.sql, redis=self.redis, owner=owner, clock=self.clock,
+                                   recordings_dir=self.settings.recordings_dir,
+                                   every_seconds=self.settings.recordings_purge_every_seconds)  # fmt: skip
+            upkeep.append(asyncio.create_task(purge.run(self._stop), name="recordings-purge"))
         try:
             await self._serve(campaigns, inbound, owner)
         finally:
             self._stop.set()
-            await upkeep
+            await asyncio.gather(*upkeep)
 
     async def _serve(self, campaigns: list[Campaign], inbound: InboundCalls, owner: str) -> None:
         self.agi = FastAGIServer(

@@ -210,3 +210,36 @@ def test_given_no_recording_ever_stored_and_no_directory_when_purging_then_nothi
     monkeypatch.setenv("COBRADOR_RECORDINGS_DIR", str(tmp_path / "not-yet"))
     assert main(["recordings", "purge", "--dry-run"]) == 0
     assert "nothing to purge: no recording has been stored yet" in capsys.readouterr().out
+
+
+async def test_given_dialer_processes_when_purge_is_due_then_one_of_them_purges_on_schedule(
+    world: World, aredis, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    from dialer.retention import RetentionPurge
+
+    expired = recorded_call(world)  # T0 is months before the real clock: expired
+    first, second = (RetentionPurge(sql=world.engine, redis=aredis, recordings_dir=world.storage.root,
+                                    every_seconds=3600, owner=name) for name in ("d1", "d2"))  # fmt: skip
+    stop = asyncio.Event()
+    running = asyncio.create_task(first.run(stop))  # a pass at start, then hourly
+    try:
+        async with asyncio.timeout(15):
+            while True:
+                if _row(world.engine, expired.recording_id).purged_at is not None:
+                    break
+                await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, 10)
+    assert not world.storage.exists(expired.storage_key)
+    [entry] = audit_entries(world.engine, "recording_purge")
+    assert entry.actor == "dialer:d1"
+    # Within the same interval the other process leaves it alone.
+    assert await second.run_once() is None
+    # A recordings directory that is not there purges nothing (every file would look gone).
+    await aredis.delete("cobrador:recordings:purge-lock")
+    lost = RetentionPurge(sql=world.engine, redis=aredis, recordings_dir=tmp_path / "nowhere",
+                          every_seconds=3600, owner="d3")  # fmt: skip
+    assert await lost.run_once() is None
