@@ -30,6 +30,7 @@ from console.security import same_origin
 from console.users import CurrentUser
 from console.webutil import close_when_session_ends, in_db, json_error, requires, user_of
 from dialer.agent_state import AgentState, AgentStateError
+from dialer.command_replies import ASTERISK, NO_AGENT, REFUSED, new_request_id, wait_reply
 from dialer.hopper import Hopper
 from store.db import transaction
 from store.models import CallAttempt, Campaign, Role
@@ -43,6 +44,21 @@ NO_DIALER = N_(
     "Ningún marcador recibió la orden; la llamada sigue en curso. "
     "Cuelgue desde su teléfono y avise a su supervisor."
 )
+
+NOT_CONFIRMED = N_(
+    "Ningún marcador confirmó la orden; la llamada puede seguir en curso. "
+    "Si sigue, cuelgue desde su teléfono y avise a su supervisor."
+)
+NOT_DONE = {
+    REFUSED: N_("El marcador rechazó la orden: no es una llamada suya en curso."),
+    NO_AGENT: N_("No hay otro agente disponible para transferir; la llamada sigue con usted."),
+    ASTERISK: N_(
+        "Asterisk no ejecutó la orden; la llamada sigue en curso. "
+        "Cuelgue desde su teléfono y avise a su supervisor."
+    ),
+}
+# How long the console waits for the dialer holding the call to say it was done.
+CONFIRM_SECONDS = 5.0
 
 MAX_NOTE = 4000
 MAX_FAILED_CHECKS = 3  # per call: the answers are not guessed by trying
@@ -413,13 +429,27 @@ async def _call_command(request: web.Request, kind: str) -> web.StreamResponse:
         # The caller's channel stays in the inbound dialplan, whose end closes the
         # attempt; the dialer has no transfer for it (docs/inbound.md).
         return json_error(409, gettext_(NO_INBOUND_TRANSFER))
-    command = {"type": kind, "attempt_id": snap.attempt_id, "agent_id": user.id}
-    listeners = await request.app[REDIS].publish(COMMANDS_CHANNEL, json.dumps(command))
-    if not listeners and kind in ("hangup", "transfer"):
+    command: dict[str, Any] = {"type": kind, "attempt_id": snap.attempt_id, "agent_id": user.id}
+    confirmed = kind in ("hangup", "transfer")
+    if confirmed:  # the dialer holding the call answers (dialer/command_replies.py)
+        command["request_id"] = new_request_id()
+    redis = request.app[REDIS]
+    listeners = await redis.publish(COMMANDS_CHANNEL, json.dumps(command))
+    if not confirmed:
+        return web.json_response({"ok": True})
+    if not listeners:
         # No dialer process is listening: nothing would act on the button.
         log.warning("%s of attempt %s: no dialer received it", kind, snap.attempt_id)
         return json_error(503, gettext_(NO_DIALER))
-    return web.json_response({"ok": True})
+    reply = await wait_reply(redis, command["request_id"], CONFIRM_SECONDS)
+    if reply is None:
+        log.warning("%s of attempt %s: no dialer confirmed it", kind, snap.attempt_id)
+        return json_error(504, gettext_(NOT_CONFIRMED))
+    if not reply.ok:
+        log.warning("%s of attempt %s not done: %s", kind, snap.attempt_id, reply.reason)
+        status = 502 if reply.reason == ASTERISK else 409
+        return json_error(status, gettext_(NOT_DONE.get(reply.reason, NOT_DONE[ASTERISK])))
+    return web.json_response({"ok": True, "confirmed": True})
 
 
 def _is_inbound(engine: Engine, attempt_id: int) -> bool:

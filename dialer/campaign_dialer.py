@@ -38,6 +38,7 @@ from dialer.agent_state import AgentState, AgentStateError, AgentStates
 from dialer.ami import AMIClient, Message
 from dialer.ami.errors import AMIError
 from dialer.call_state import Call, CallState
+from dialer.command_replies import ASTERISK, NO_AGENT, REFUSED, Reply, send_reply, valid_request_id
 from dialer.fastagi import AGISession
 from dialer.fastagi.errors import AGIError
 from dialer.floor import SharedFloor
@@ -1128,15 +1129,17 @@ class CampaignDialer:
             await self.stop_account(int(command["account_id"]))
         elif kind == "hangup":
             agent = command.get("agent_id")
-            await self.hangup(int(command["attempt_id"]), int(agent) if agent is not None else None)
+            await self._carry_out(command, self.hangup(
+                int(command["attempt_id"]), int(agent) if agent is not None else None))  # fmt: skip
         elif kind in ("recording_start", "recording_stop"):
             await self._recording_command(
                 kind, int(command["attempt_id"]), int(command["agent_id"])
             )
         elif kind == "transfer":
             to = command.get("to_agent_id")
-            await self.transfer(int(command["attempt_id"]), int(command["agent_id"]),
-                                int(to) if to is not None else None)  # fmt: skip
+            await self._carry_out(command, self.transfer(
+                int(command["attempt_id"]), int(command["agent_id"]),
+                int(to) if to is not None else None))  # fmt: skip
         elif kind == "preview_request" and campaign == self.name:
             await self.preview_request(int(command["agent_id"]))
         elif kind == "preview_dial" and campaign == self.name:
@@ -1149,6 +1152,19 @@ class CampaignDialer:
             if mode != self.campaign.dial_mode:  # a new policy forgets what it learned
                 self.campaign.dial_mode = mode
                 self.policy = self._policy_for(mode)
+
+    async def _carry_out(self, command: dict[str, Any], action: Awaitable[Reply | None]) -> None:
+        """Run a hangup or a transfer and, for the call this dialer holds, tell the
+        console whether it was done (dialer/command_replies.py). None: not our call."""
+        try:
+            reply = await action
+        except AMIError as exc:
+            log.warning("%s of attempt %s failed: %s", command.get("type"),
+                        command.get("attempt_id"), exc)  # fmt: skip
+            reply = Reply(False, ASTERISK)
+        request_id = valid_request_id(command.get("request_id"))
+        if reply is not None and request_id is not None:
+            await send_reply(self.redis, request_id, reply)
 
     async def _recording_command(self, kind: str, attempt_id: int, agent_id: int) -> None:
         """on_demand recording from the console: only on the agent's own live call,
@@ -1173,7 +1189,7 @@ class CampaignDialer:
         else:
             await self.recorder.stop(attempt_id)
 
-    async def hangup(self, attempt_id: int, agent_id: int | None) -> bool:
+    async def hangup(self, attempt_id: int, agent_id: int | None) -> Reply | None:
         """The agent's "Colgar": AMI Hangup on the debtor's channel. Outbound: this
         loop's originated channel; the Hangup event ends the attempt as usual. Inbound:
         the caller's channel of a call this process bridged (Recorder.attach_inbound),
@@ -1184,15 +1200,15 @@ class CampaignDialer:
         else:
             leg = self.recorder.inbound_leg(attempt_id) if self.recorder is not None else None
             if leg is None:
-                return False  # another dialer's (or loop's) call, or over
+                return None  # another dialer's (or loop's) call, or over
             channel, owner = leg
             if owner != agent_id:
                 log.warning("hangup of inbound attempt %s refused: not a live call of agent %s",
                             attempt_id, agent_id)  # fmt: skip
-                return False
+                return Reply(False, REFUSED)
         await self.ami.send_action({"Action": "Hangup", "Channel": channel, "Cause": 16})
         log.info("attempt %s hung up by agent %s", attempt_id, agent_id)
-        return True
+        return Reply(True)
 
     # -- preview mode: the agent sees the account, then chooses to call ---------
 
@@ -1236,7 +1252,9 @@ class CampaignDialer:
 
     # -- transfer to another agent ----------------------------------------------
 
-    async def transfer(self, attempt_id: int, from_agent: int, to_agent: int | None) -> bool:
+    async def transfer(
+        self, attempt_id: int, from_agent: int, to_agent: int | None
+    ) -> Reply | None:
         """Move a bridged debtor into another agent's bridge (Setvar + Redirect,
         as recorded on Asterisk 22); the first agent keeps their own leg."""
         call = self.calls.get(attempt_id)
@@ -1247,14 +1265,15 @@ class CampaignDialer:
                 # console refuses inbound transfers before they get here.
                 log.warning("transfer of inbound attempt %s refused: inbound calls are not "
                             "transferred", attempt_id)  # fmt: skip
-            return False  # another dialer's call
+                return Reply(False, REFUSED)
+            return None  # another dialer's call
         if call.state is not CallState.bridged or call.agent_id != from_agent:
             log.warning(
                 "transfer of attempt %s refused: not a live call of agent %s",
                 attempt_id,
                 from_agent,
             )
-            return False
+            return Reply(False, REFUSED)
         candidates = [to_agent] if to_agent is not None else [
             a.agent_id for a in sorted(await self.agents.list(self.name), key=lambda a: a.since)
             if a.state.value == "ready" and a.agent_id != from_agent
@@ -1266,7 +1285,7 @@ class CampaignDialer:
                 break
         if target is None:
             log.info("transfer of attempt %s: no agent ready", attempt_id)
-            return False
+            return Reply(False, NO_AGENT)
         channel = cv.originate_channel_id(attempt_id)
         try:
             await self.ami.send_action({"Action": "Setvar", "Channel": channel, "Variable": cv.BRIDGE,
@@ -1277,7 +1296,7 @@ class CampaignDialer:
             log.warning("transfer of attempt %s failed: %s", attempt_id, exc)
             with contextlib.suppress(AgentStateError):
                 await self.agents.set_ready(target)
-            return False
+            return Reply(False, ASTERISK)
         self.calls[attempt_id] = replace(call, agent_id=target)
         with contextlib.suppress(AgentStateError):
             await self.agents.talking(target, attempt_id)
@@ -1287,7 +1306,7 @@ class CampaignDialer:
             "campaign": self.name, "direction": "outbound", "transferred_from": from_agent,
             "published_at": time.time(),
         }))  # fmt: skip
-        return True
+        return Reply(True)
 
     async def stop_account(self, account_id: int) -> None:
         """Out of the hopper at once; a call to it not yet answered is hung up."""

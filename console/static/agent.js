@@ -360,7 +360,8 @@
 
   async function command(url, body) {
     const r = await Cobrador.api("POST", url, body);
-    message(r.ok ? T.sent : (r.data.reason || T.error), !r.ok);
+    // Hang-up and transfer are confirmed by the dialer holding the call.
+    message(r.ok ? (r.data && r.data.confirmed ? T.done : T.sent) : (r.data.reason || T.error), !r.ok);
     return r;
   }
   $("btn-hangup").addEventListener("click", () => command("/api/agent/hangup"));

@@ -21,6 +21,7 @@ from cobrador.settings import Settings
 from console.app import init_app
 from console.pophub import COMMANDS_CHANNEL
 from console.security import hash_password
+from dialer.command_replies import Reply, send_reply, valid_request_id
 from store.db import transaction
 from store.models import Account, CallAttempt, Campaign, Phone, User
 
@@ -123,10 +124,15 @@ def make_attempt(engine: Engine, account_id: int, agent_id: int | None, **extra:
         return attempt.id
 
 
+class Commands(list[dict[str, Any]]):
+    reply: Reply | None = Reply(True)
+
+
 @pytest.fixture
-async def commands(aredis: aioredis.Redis) -> AsyncIterator[list[dict]]:
-    """Every message published on cobrador:commands while the test runs."""
-    seen: list[dict] = []
+async def commands(aredis: aioredis.Redis) -> AsyncIterator[Commands]:
+    """Every message published on cobrador:commands while the test runs; a hangup or
+    a transfer is answered as the dialer holding the call would (`reply`, None: silence)."""
+    seen = Commands()
     pubsub = aredis.pubsub(ignore_subscribe_messages=True)
     await pubsub.subscribe(COMMANDS_CHANNEL)
 
@@ -134,7 +140,11 @@ async def commands(aredis: aioredis.Redis) -> AsyncIterator[list[dict]]:
         while True:
             message = await pubsub.get_message(timeout=0.2)
             if message:
-                seen.append(json.loads(message["data"]))
+                command = json.loads(message["data"])
+                seen.append(command)
+                request_id = valid_request_id(command.get("request_id"))
+                if request_id is not None and seen.reply is not None:
+                    await send_reply(aredis, request_id, seen.reply)
 
     task = asyncio.create_task(reader())
     yield seen

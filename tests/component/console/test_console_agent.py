@@ -505,6 +505,37 @@ async def test_given_call_in_progress_when_hangup_and_transfer_then_commands_pub
     assert ours() == {("hangup", attempt, agent_id), ("transfer", attempt, agent_id)}
 
 
+async def test_given_hangup_or_transfer_when_the_dialer_could_not_do_it_then_the_agent_is_told(
+    client: TestClient, seed: Seed, engine: Engine, aredis: aioredis.Redis, commands
+) -> None:  # type: ignore[no-untyped-def]
+    from console.agent_views import NOT_CONFIRMED, NOT_DONE
+    from dialer.command_replies import ASTERISK, NO_AGENT, Reply
+
+    token = await login(client, "ana")
+    agent_id = seed.users["ana"]
+    attempt = make_attempt(engine, seed.account_id, agent_id)
+    states = AgentStates(aredis)
+    await states.login(agent_id, "mx-demo")
+    await states.set_ready(agent_id)
+    await states.reserve(agent_id, attempt)
+    await states.talking(agent_id)
+    headers = {"X-CSRF-Token": token}
+    # Done and confirmed by the dialer holding the call.
+    resp = await client.post("/api/agent/hangup", headers=headers)
+    assert resp.status == 200 and (await resp.json())["confirmed"] is True
+    # Asterisk refused the Hangup: the call is still up, and the agent reads so.
+    commands.reply = Reply(False, ASTERISK)
+    resp = await client.post("/api/agent/hangup", headers=headers)
+    assert resp.status == 502 and (await resp.json())["reason"] == NOT_DONE[ASTERISK]
+    commands.reply = Reply(False, NO_AGENT)
+    resp = await client.post("/api/agent/transfer", headers=headers)
+    assert resp.status == 409 and (await resp.json())["reason"] == NOT_DONE[NO_AGENT]
+    # A dialer heard it and none holds the call: not "sent", not confirmed.
+    commands.reply = None
+    resp = await client.post("/api/agent/hangup", headers=headers)
+    assert resp.status == 504 and (await resp.json())["reason"] == NOT_CONFIRMED
+
+
 async def test_given_pause_reasons_when_pausing_then_unknown_reason_refused(
     client: TestClient,
 ) -> None:

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from dialer.agent_state import AgentState
 from dialer.campaign_dialer import POPS_CHANNEL
+from dialer.command_replies import NO_AGENT, Reply
 from store.models import CallAttempt, Campaign
 
 
@@ -83,9 +84,9 @@ async def test_given_bridged_call_when_transferred_then_other_agent_talks(make_f
     ((attempt_id, call),) = dialer.calls.items()
     first = call.agent_id
     assert first == floor.agent_ids[0]
-    assert not await dialer.transfer(attempt_id, first, None)  # nobody ready
+    assert await dialer.transfer(attempt_id, first, None) == Reply(False, NO_AGENT)  # nobody ready
     await floor.agents.set_ready(second)
-    assert await dialer.transfer(attempt_id, first, None)
+    assert await dialer.transfer(attempt_id, first, None) == Reply(True)
     assert dialer.calls[attempt_id].agent_id == second
     assert (await floor.agents.get(second)).state is AgentState.talking
     assert (await floor.agents.get(first)).state in (AgentState.wrap_up, AgentState.ready)
