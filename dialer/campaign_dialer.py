@@ -132,6 +132,9 @@ class CallMeta:
     originate_failed: int | None = None
     originate_failed_at: float | None = None
     unknown_since: float | None = None  # Originate sent, link lost before the reply
+    # Agents reserved for this call: one whose reservation was not followed through
+    # (Redis failed right after reserve) is released with the call, not left reserved.
+    reserved: set[int] = field(default_factory=set)
 
 
 @dataclass
@@ -957,9 +960,11 @@ class CampaignDialer:
             if preferred is not None:
                 agents.sort(key=lambda a: a.agent_id != int(preferred))
             for agent in agents:
-                if await self.agents.reserve(agent.agent_id, attempt_id) and (
-                    await self._still_usable(agent.agent_id, attempt_id)
-                ):
+                # Remembered before asking: a reply lost with Redis may hide a reservation.
+                self.meta[attempt_id].reserved.add(agent.agent_id)
+                if not await self.agents.reserve(agent.agent_id, attempt_id):
+                    continue
+                if await self._still_usable(agent.agent_id, attempt_id):
                     return agent.agent_id
             if self.clock() >= deadline:
                 return None
@@ -1080,8 +1085,11 @@ class CampaignDialer:
             await self.compliance.caps.record_abandon(
                 call.account_id, attempt_id, datetime.fromtimestamp(ended).astimezone()
             )
+        agents = set(finished.meta.reserved)
         if call.agent_id is not None:
-            await self.agents.release(call.agent_id, attempt_id)
+            agents.add(call.agent_id)
+        for agent_id in sorted(agents):
+            await self.agents.release(agent_id, attempt_id)  # only if still on this call
         await self.hopper.release(self.options.owner, call.account_id, None)
 
     async def _renew_leases(self, now: float) -> None:

@@ -38,7 +38,9 @@ AGENT_STATES = ("logged_out", "ready", "reserved", "talking", "wrap_up", "paused
 CALL_STATES = ("ringing", "screening", "waiting_agent", "connected", "bridged", "safe_harbor")
 # An attempt's final result, as the dialer stores it (dialer/call_state.py):
 # contact = a human answered and was bridged to an agent; early_hangup = the
-# debtor answered and hung up before an agent was due (not an abandon).
+# debtor answered and hung up before an agent was due (not an abandon); lost = its
+# dialer died and Asterisk's end was not seen, or someone answered and no agent was
+# on it (closed by another dialer's reconciliation).
 CALL_RESULTS = (
     "contact",
     "machine",
@@ -50,6 +52,7 @@ CALL_RESULTS = (
     "cancelled",
     "blocked",
     "invalid_number",
+    "lost",
 )
 # Who answered: known after screening (human, machine), else just answered.
 ANSWER_RESULTS = ("answered", "human", "machine")
