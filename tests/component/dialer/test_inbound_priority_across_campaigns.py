@@ -123,9 +123,14 @@ async def caller_of_otra_gets_the_agent_before_the_outbound_debtor(
     row = _attempt(floor, outbound_id)
     assert row.result == "abandoned" and row.agent_id is None and row.bridged_at is None
     assert _safe_harbor_played(floor, outbound_id)
-    [hour] = [w for w in (await floor.dialer.snapshot(floor.clock())).abandonment
-              if w.seconds == 3600]  # fmt: skip
-    assert (hour.human_answered, hour.abandoned) == (1, 1)
+
+    async def hour_counts() -> tuple[float, float]:
+        [hour] = [w for w in (await floor.dialer.snapshot(floor.clock())).abandonment
+                  if w.seconds == 3600]  # fmt: skip
+        return hour.human_answered, hour.abandoned
+
+    # The result is written to SQL first; the statistics in Redis follow from it.
+    await until(lambda: _equals(hour_counts(), (1, 1)))
     [caller] = inbound_attempts(floor.engine)
     assert caller.id == pop["attempt_id"] and caller.agent_id == agent
     assert caller.bridged_at is not None
@@ -174,3 +179,7 @@ def _safe_harbor_played(floor: Any, attempt_id: int) -> bool:
                 f"attempt={attempt_id}" in str(fields.get("AppData", "")):  # fmt: skip
             return True
     return False
+
+
+async def _equals(value: Any, expected: Any) -> bool:
+    return await value == expected
