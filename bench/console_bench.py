@@ -36,7 +36,7 @@ sys.path.insert(0, str(REPO))
 
 from sqlalchemy import select  # noqa: E402
 
-from cobrador.redis_runtime import EmbeddedRedis  # noqa: E402
+from cobrador.ground.redis_runtime import EmbeddedRedis  # noqa: E402
 from console import sessions  # noqa: E402
 from console.security import hash_password  # noqa: E402
 from console.users import current_user  # noqa: E402
@@ -112,7 +112,7 @@ def start_console(
     port = free_port()
     code = (
         "import argparse, sys\n"
-        "from cobrador.settings import Settings\n"
+        "from cobrador.ground.settings import Settings\n"
         "from console.commands import _console_run\n"
         "sys.exit(_console_run(argparse.Namespace(host='127.0.0.1', port=int(sys.argv[1])), Settings.load()))\n"
     )

@@ -40,7 +40,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from cobrador.redis_runtime import redis_server_binary
+from cobrador.ground.redis_runtime import redis_server_binary
 from compliance.registry_import import import_registry
 from compliance.service import ComplianceService
 from dialer import channel_vars as cv

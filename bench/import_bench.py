@@ -31,7 +31,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, make_url, text
 
-from cobrador.settings import normalise_database_url
+from cobrador.ground.settings import normalise_database_url
 
 REGIONS = {
     "MX": (["MX-CMX", "MX-JAL", "MX-NLE", "MX-SON", "MX-ROO", "MX-BCN", "MX-CHH", "MX-YUC"],

@@ -31,7 +31,7 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from console_bench import start_console  # noqa: E402
 
-from cobrador.redis_runtime import EmbeddedRedis  # noqa: E402
+from cobrador.ground.redis_runtime import EmbeddedRedis  # noqa: E402
 from console.security import hash_password  # noqa: E402
 from store.db import make_engine, transaction  # noqa: E402
 from store.migrate import upgrade  # noqa: E402

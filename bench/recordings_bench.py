@@ -41,7 +41,7 @@ import redis.asyncio as aioredis
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from cobrador.redis_runtime import EmbeddedRedis
+from cobrador.ground.redis_runtime import EmbeddedRedis
 from dialer import channel_vars as cv
 from dialer.ami import AMIClient
 from dialer.fastagi import AGISession, FastAGIServer

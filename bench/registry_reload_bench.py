@@ -32,7 +32,7 @@ from sqlalchemy import insert
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cobrador.redis_runtime import EmbeddedRedis  # noqa: E402
+from cobrador.ground.redis_runtime import EmbeddedRedis  # noqa: E402
 from compliance.registry import RegistryReader, pack_buckets  # noqa: E402
 from compliance.registry_sync import RegistrySync  # noqa: E402
 from store.db import make_engine, transaction  # noqa: E402

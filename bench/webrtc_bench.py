@@ -43,7 +43,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from cobrador.redis_runtime import EmbeddedRedis  # noqa: E402
+from cobrador.ground.redis_runtime import EmbeddedRedis  # noqa: E402
 from console.security import hash_password  # noqa: E402
 from dialer.ami import AMIClient  # noqa: E402
 from dialer.fastagi import AGISession, FastAGIServer  # noqa: E402
@@ -157,7 +157,7 @@ def console(database_url: str, redis_url: str, data_dir: Path, agents_conf: Path
     port = free_port()
     code = (
         "import argparse, sys\n"
-        "from cobrador.settings import Settings\n"
+        "from cobrador.ground.settings import Settings\n"
         "from console.commands import _console_run\n"
         "sys.exit(_console_run(argparse.Namespace(host='127.0.0.1', port=int(sys.argv[1])), Settings.load()))\n"
     )

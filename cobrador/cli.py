@@ -9,7 +9,8 @@ import sys
 from collections.abc import Callable, Sequence
 
 from cobrador import __version__
-from cobrador.settings import Settings, SettingsError
+from cobrador.ground.errors import UserError
+from cobrador.ground.settings import Settings, SettingsError
 
 # Each module has `register(subparsers)` adding its commands; a command sets
 # `func(args, settings) -> int` as its default. Add new command modules here.
@@ -25,12 +26,6 @@ COMMAND_MODULES = [
     "console.commands",
     "deploy.commands",
 ]
-
-
-class UserError(Exception):
-    """An error the user can fix: printed without a traceback, exit status 2."""
-
-    exit_code = 2
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -32,8 +32,8 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from cobrador.redis_runtime import EmbeddedRedis
-from cobrador.settings import Settings
+from cobrador.ground.redis_runtime import EmbeddedRedis
+from cobrador.ground.settings import Settings
 
 log = logging.getLogger(__name__)
 DEFAULT_DATA_DIR = Path("demo-data")
@@ -66,7 +66,7 @@ def register(subparsers: Any) -> None:
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
-    from cobrador.cli import UserError
+    from cobrador.ground.errors import UserError
 
     for name in ("agents", "bots", "accounts"):
         if getattr(args, name) < 0:
@@ -113,7 +113,7 @@ class Demo:
         self.stop = asyncio.Event()
 
     async def run(self) -> int:
-        from cobrador.runtime import open_engine
+        from store.db import open_engine
 
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from cobrador.settings import Settings
+from cobrador.ground.settings import Settings
 
 
 def register(subparsers: Any) -> None:
@@ -28,10 +28,9 @@ def register(subparsers: Any) -> None:
 
 
 def _add(args: argparse.Namespace, settings: Settings) -> int:
-    from cobrador.cli import UserError
-    from cobrador.runtime import open_engine
+    from cobrador.ground.errors import UserError
     from compliance.caller_ids import CallerIdError, add
-    from store.db import transaction
+    from store.db import open_engine, transaction
 
     try:
         with transaction(open_engine(settings)) as s:
@@ -44,9 +43,8 @@ def _add(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _list(args: argparse.Namespace, settings: Settings) -> int:
-    from cobrador.runtime import open_engine
     from compliance.caller_ids import listing
-    from store.db import transaction
+    from store.db import open_engine, transaction
 
     with transaction(open_engine(settings)) as s:
         for row in listing(s, args.country):
@@ -59,10 +57,9 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
 def _remove(args: argparse.Namespace, settings: Settings) -> int:
     from sqlalchemy import select
 
-    from cobrador.cli import UserError
-    from cobrador.runtime import open_engine
+    from cobrador.ground.errors import UserError
     from compliance.caller_ids import CallerIdError, check_campaign, registered, remove
-    from store.db import transaction
+    from store.db import open_engine, transaction
     from store.models import Campaign
 
     try:

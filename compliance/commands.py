@@ -9,8 +9,8 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from cobrador.cli import UserError
-from cobrador.settings import Settings
+from cobrador.ground.errors import UserError
+from cobrador.ground.settings import Settings
 from store.spreadsheet import FLAVOURS, SafeWriter
 
 
@@ -94,8 +94,8 @@ def parse_instant(value: str, what: str) -> datetime:
 
 
 def _audit_verify(args: argparse.Namespace, settings: Settings) -> int:
-    from cobrador.runtime import open_engine
     from compliance.audit import verify
+    from store.db import open_engine
 
     engine = open_engine(settings)
     result = verify(engine, known_hash=args.known_hash)
@@ -154,8 +154,8 @@ EXPORT_FIELDS = ("id", "created_at", "kind", "actor", "subject", "payload", "pre
 
 
 def _audit_export(args: argparse.Namespace, settings: Settings) -> int:
-    from cobrador.runtime import open_engine
     from compliance.audit import canonical_json, iter_export
+    from store.db import open_engine
 
     start = parse_instant(args.start, "--from") if args.start else None
     end = parse_instant(args.end, "--to") if args.end else None
@@ -205,8 +205,9 @@ def _registry_import(args: argparse.Namespace, settings: Settings) -> int:
 
     import redis
 
-    from cobrador.runtime import open_engine, redis_url
+    from cobrador.ground.runtime import redis_url
     from compliance.registry_import import RegistryImportError, import_registry
+    from store.db import open_engine
 
     engine = open_engine(settings)
     with redis_url(settings) as url:
@@ -246,10 +247,10 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
     import redis.asyncio as aioredis
     from redis.exceptions import RedisError
 
-    from cobrador.runtime import open_engine, redis_url
+    from cobrador.ground.runtime import redis_url
     from compliance.profile import ProfileError, load_profiles
     from compliance.service import ComplianceService, mask_phone
-    from store.db import transaction
+    from store.db import open_engine, transaction
     from store.models import Account
 
     now = parse_instant(args.at, "--at") if args.at else datetime.now(UTC)
@@ -321,10 +322,10 @@ def _registry_status(args: argparse.Namespace, settings: Settings) -> int:
     import redis.asyncio as aioredis
     from sqlalchemy import select
 
-    from cobrador.runtime import open_engine, redis_url
+    from cobrador.ground.runtime import redis_url
     from compliance.registry import RegistryWriter
     from compliance.registry_sync import RegistrySync
-    from store.db import transaction
+    from store.db import open_engine, transaction
     from store.models import RegistryImport
 
     engine = open_engine(settings)
@@ -386,8 +387,7 @@ def _profile_show(args: argparse.Namespace, settings: Settings) -> int:
     if args.campaign:
         from sqlalchemy import select
 
-        from cobrador.runtime import open_engine
-        from store.db import transaction
+        from store.db import open_engine, transaction
         from store.models import Campaign
 
         with transaction(open_engine(settings)) as session:

@@ -29,7 +29,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from cobrador.settings import Settings
+from cobrador.ground.settings import Settings
 from compliance.profile import load_profiles
 from compliance.registry_sync import RegistrySync
 from console import (

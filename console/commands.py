@@ -10,7 +10,7 @@ import signal
 import sys
 from typing import Any
 
-from cobrador.settings import Settings
+from cobrador.ground.settings import Settings
 
 
 def register(subparsers: Any) -> None:
@@ -61,7 +61,7 @@ def register(subparsers: Any) -> None:
 
 
 def _read_password(from_stdin: bool) -> str:
-    from cobrador.cli import UserError
+    from cobrador.ground.errors import UserError
 
     if from_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -75,9 +75,9 @@ def _read_password(from_stdin: bool) -> str:
 
 
 def _user_add(args: argparse.Namespace, settings: Settings) -> int:
-    from cobrador.cli import UserError
-    from cobrador.runtime import open_engine
+    from cobrador.ground.errors import UserError
     from console.users import UserInputError, create_user
+    from store.db import open_engine
 
     password = _read_password(args.password_stdin)
     engine = open_engine(settings, migrate=True)
@@ -100,9 +100,9 @@ def _user_add(args: argparse.Namespace, settings: Settings) -> int:
 
 def _user_change(settings: Settings, change: Any) -> int:
     """Run one user_admin change against the database; returns sessions ended."""
-    from cobrador.cli import UserError
-    from cobrador.runtime import open_engine
+    from cobrador.ground.errors import UserError
     from console.users import UserInputError
+    from store.db import open_engine
     from store.types import utcnow
 
     engine = open_engine(settings, migrate=True)
@@ -115,8 +115,8 @@ def _user_change(settings: Settings, change: Any) -> int:
 
 
 def _user_list(args: argparse.Namespace, settings: Settings) -> int:
-    from cobrador.runtime import open_engine
     from console.user_admin import list_users
+    from store.db import open_engine
     from store.types import utcnow
 
     engine = open_engine(settings, migrate=True)
@@ -174,11 +174,12 @@ def _console_run(args: argparse.Namespace, settings: Settings) -> int:
     import redis.asyncio as aioredis
     from aiohttp import web
 
-    from cobrador.cli import UserError
-    from cobrador.runtime import open_engine, redis_url
+    from cobrador.ground.errors import UserError
+    from cobrador.ground.runtime import redis_url
     from console.app import init_app
     from console.tls import TLSConfigError, server_context
     from metrics.http import MetricsServer
+    from store.db import open_engine
 
     try:
         tls = server_context(settings.console_tls_cert, settings.console_tls_key)

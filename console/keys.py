@@ -10,7 +10,7 @@ import redis.asyncio as aioredis
 from aiohttp import web
 from sqlalchemy import Engine
 
-from cobrador.settings import Settings
+from cobrador.ground.settings import Settings
 from console.callback_window import CallbackChecker
 from console.pophub import PopHub
 from console.users import CurrentUser

@@ -6,7 +6,7 @@ import argparse
 import os
 from typing import Any
 
-from cobrador.settings import Settings
+from cobrador.ground.settings import Settings
 
 
 def register(subparsers: Any) -> None:
@@ -22,7 +22,7 @@ def register(subparsers: Any) -> None:
 
 
 def _check_secrets(args: argparse.Namespace, settings: Settings) -> int:
-    from cobrador.cli import UserError
+    from cobrador.ground.errors import UserError
     from deploy.secrets_check import UnsafeSecretsError, refuse_unsafe_secrets
 
     required = [*args.require, *os.environ.get("COBRADOR_REQUIRED_SECRETS", "").split()]

@@ -11,7 +11,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from cobrador.settings import Settings
+from cobrador.ground.settings import Settings
 
 DIAL_MODES = ("preview", "progressive", "predictive")
 
@@ -78,7 +78,8 @@ def register(subparsers: Any) -> None:
 
 
 def _dialer_run(args: argparse.Namespace, settings: Settings) -> int:
-    from cobrador.runtime import open_engine, redis_url
+    from cobrador.ground.runtime import redis_url
+    from store.db import open_engine
 
     engine = open_engine(settings)
     with redis_url(settings) as url:
@@ -88,7 +89,7 @@ def _dialer_run(args: argparse.Namespace, settings: Settings) -> int:
 async def _run_service(settings: Settings, engine: Any, url: str, campaigns: list[str]) -> int:
     import redis.asyncio as aioredis
 
-    from cobrador.cli import UserError
+    from cobrador.ground.errors import UserError
     from dialer.ami import AMIClient
     from dialer.service import DialerService
     from metrics.http import MetricsServer
@@ -124,13 +125,13 @@ async def _run_service(settings: Settings, engine: Any, url: str, campaigns: lis
 def _campaign_create(args: argparse.Namespace, settings: Settings) -> int:
     from sqlalchemy.orm import Session
 
-    from cobrador.cli import UserError
-    from cobrador.runtime import open_engine
+    from cobrador.ground.errors import UserError
     from compliance import audit
     from compliance.profile import ProfileError, load_profiles, tighten
     from dialer.inbound.settings import InboundSettingsError, inbound_settings
     from dialer.inbound.skills import SkillGroupError, check_group_exists
     from dialer.recycle import RecycleConfigError, rules_for
+    from store.db import open_engine
     from store.models import Campaign
 
     config: dict[str, Any] = {}
@@ -196,7 +197,7 @@ def _campaign_create(args: argparse.Namespace, settings: Settings) -> int:
 
 def _registered_caller_ids(session: Any, numbers: list[str], country: str) -> list[str]:
     """The numbers as E.164 digits; UserError unless each is registered for `country`."""
-    from cobrador.cli import UserError
+    from cobrador.ground.errors import UserError
     from compliance.caller_ids import CallerIdError, normalize, registered
 
     known = registered(session, country)
@@ -220,9 +221,9 @@ def _registered_caller_ids(session: Any, numbers: list[str], country: str) -> li
 def _campaign_caller_ids(args: argparse.Namespace, settings: Settings) -> int:
     from sqlalchemy.orm import Session
 
-    from cobrador.cli import UserError
-    from cobrador.runtime import open_engine
+    from cobrador.ground.errors import UserError
     from compliance import audit
+    from store.db import open_engine
     from store.models import Campaign
 
     engine = open_engine(settings)
@@ -243,10 +244,11 @@ def _campaign_caller_ids(args: argparse.Namespace, settings: Settings) -> int:
 def _campaign_action(args: argparse.Namespace, settings: Settings) -> int:
     from sqlalchemy.orm import Session
 
-    from cobrador.cli import UserError
-    from cobrador.runtime import open_engine, redis_url
+    from cobrador.ground.errors import UserError
+    from cobrador.ground.runtime import redis_url
     from compliance import audit
     from compliance.caller_ids import check_campaign, registered
+    from store.db import open_engine
     from store.models import Campaign
 
     engine = open_engine(settings)
@@ -302,9 +304,9 @@ async def _live(url: str, name: str) -> dict[str, Any]:
 
 
 def _campaign_skill_group(args: argparse.Namespace, settings: Settings) -> int:
-    from cobrador.cli import UserError
-    from cobrador.runtime import open_engine
+    from cobrador.ground.errors import UserError
     from dialer.inbound.skills import SkillGroupError, set_campaign_group
+    from store.db import open_engine
 
     group = None if args.none else args.group
     try:
@@ -324,9 +326,9 @@ def _campaign_assign(args: argparse.Namespace, settings: Settings) -> int:
     from sqlalchemy import func, select, update
     from sqlalchemy.orm import Session
 
-    from cobrador.cli import UserError
-    from cobrador.runtime import open_engine
+    from cobrador.ground.errors import UserError
     from compliance import audit
+    from store.db import open_engine
     from store.models import Account, Campaign
 
     engine = open_engine(settings)

@@ -22,7 +22,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from cobrador.settings import Settings
+from cobrador.ground.settings import Settings
 from compliance.service import ComplianceService
 from dialer import channel_vars as cv
 from dialer.agent_legs import AgentLegs

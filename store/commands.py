@@ -8,7 +8,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from cobrador.settings import Settings
+from cobrador.ground.settings import Settings
 
 
 def register(subparsers: Any) -> None:
@@ -42,7 +42,7 @@ def register(subparsers: Any) -> None:
 
 
 def _db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
-    from cobrador.runtime import open_engine
+    from store.db import open_engine
     from store.migrate import current_revision
 
     engine = open_engine(settings, migrate=True)
@@ -62,8 +62,8 @@ def _finish(result: Any) -> int:
 
 
 def _run_import(args: argparse.Namespace, settings: Settings, fn: Any, **extra: Any) -> int:
-    from cobrador.cli import UserError
-    from cobrador.runtime import open_engine
+    from cobrador.ground.errors import UserError
+    from store.db import open_engine
     from store.importing.csv_source import ImportFileError
 
     engine = open_engine(settings)

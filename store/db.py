@@ -10,7 +10,22 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-from cobrador.settings import normalise_database_url
+from cobrador.ground.settings import Settings, normalise_database_url
+
+
+def open_engine(settings: Settings, migrate: bool = True) -> Engine:
+    """The SQL engine; with migrate, the schema is brought to the newest revision.
+
+    Embedded default: SQLite under the data dir when no DATABASE_URL.
+    """
+    if not settings.database_url:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.effective_database_url)
+    if migrate:
+        from store.migrate import upgrade
+
+        upgrade(engine)
+    return engine
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

@@ -13,8 +13,8 @@ import redis
 import redis.asyncio as aioredis
 from sqlalchemy import Engine, create_engine, text
 
-from cobrador.redis_runtime import EmbeddedRedis
-from cobrador.settings import Settings, normalise_database_url
+from cobrador.ground.redis_runtime import EmbeddedRedis
+from cobrador.ground.settings import Settings, normalise_database_url
 from store.db import make_engine
 from store.migrate import upgrade
 

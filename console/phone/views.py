@@ -19,7 +19,7 @@ from aiohttp import web
 from aiohttp_session import get_session
 from sqlalchemy import Engine, select
 
-from cobrador.settings import Settings
+from cobrador.ground.settings import Settings
 from console.i18n import gettext_
 from console.keys import CLOCK, ENGINE, REDIS, SETTINGS, STATES
 from console.phone.credentials import (

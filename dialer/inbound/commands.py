@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from cobrador.settings import Settings
+from cobrador.ground.settings import Settings
 
 
 def register(subparsers: Any) -> None:
@@ -32,13 +32,13 @@ def register(subparsers: Any) -> None:
 
 
 def _engine(settings: Settings) -> Any:
-    from cobrador.runtime import open_engine
+    from store.db import open_engine
 
     return open_engine(settings)
 
 
 def _run(call: Any) -> Any:
-    from cobrador.cli import UserError
+    from cobrador.ground.errors import UserError
     from dialer.inbound.skills import SkillGroupError
 
     try:

@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from cobrador.settings import Settings
+from cobrador.ground.settings import Settings
 
 
 def register(subparsers: Any) -> None:
@@ -37,7 +37,7 @@ def register(subparsers: Any) -> None:
 
 
 def _bench_pacing(args: argparse.Namespace, settings: Settings) -> int:
-    from cobrador.cli import UserError
+    from cobrador.ground.errors import UserError
     from dialer.pacing.bench import metrics_for, run_bench
     from dialer.pacing.policies import INBOUND_BLIND, POLICY_NAMES
     from dialer.pacing.scenario import ScenarioError, load_scenario

@@ -7,8 +7,8 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from cobrador.cli import UserError
-from cobrador.settings import Settings
+from cobrador.ground.errors import UserError
+from cobrador.ground.settings import Settings
 
 
 def register(subparsers: Any) -> None:
@@ -49,7 +49,7 @@ def _actor(by: str) -> str:
 
 
 def _purge(args: argparse.Namespace, settings: Settings) -> int:
-    from cobrador.runtime import open_engine
+    from store.db import open_engine
     from store.recordings.purge import PurgeReport, purge_expired
     from store.recordings.storage import DirectoryStorage
     from store.recordings.verify import files_kept
@@ -83,7 +83,7 @@ def _purge(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _hold(args: argparse.Namespace, settings: Settings) -> int:
-    from cobrador.runtime import open_engine
+    from store.db import open_engine
     from store.recordings.hold import HoldError, NoRecording, set_hold
 
     actor = _actor(args.by)
@@ -97,7 +97,7 @@ def _hold(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _release(args: argparse.Namespace, settings: Settings) -> int:
-    from cobrador.runtime import open_engine
+    from store.db import open_engine
     from store.recordings.hold import HoldError, NoRecording, release_hold
 
     actor = _actor(args.by)

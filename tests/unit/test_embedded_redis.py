@@ -14,12 +14,12 @@ import psutil
 import pytest
 import redis
 
-from cobrador.cli import UserError
-from cobrador.redis_runtime import EmbeddedRedis, RedisStartError
+from cobrador.ground.errors import UserError
+from cobrador.ground.redis_runtime import EmbeddedRedis, RedisStartError
 
 CHILD = """
 import sys, time
-from cobrador.redis_runtime import EmbeddedRedis
+from cobrador.ground.redis_runtime import EmbeddedRedis
 server = EmbeddedRedis().start()
 print(server.port, flush=True)
 time.sleep(60)

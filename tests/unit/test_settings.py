@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from cobrador.settings import Settings, SettingsError
+from cobrador.ground.settings import Settings, SettingsError
 
 
 def test_given_no_environment_when_loaded_then_embedded_defaults() -> None:

@@ -20,7 +20,7 @@ from compliance_helpers import make_account
 from prometheus_client import generate_latest
 from sqlalchemy import Engine, select
 
-from cobrador.redis_runtime import EmbeddedRedis
+from cobrador.ground.redis_runtime import EmbeddedRedis
 from compliance.registry import current_key
 from compliance.registry_import import import_registry
 from compliance.registry_sync import IN_FORCE, RELOADED, RELOADING, RegistrySync, lock_key

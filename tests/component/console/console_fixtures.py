@@ -17,7 +17,7 @@ import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient
 from sqlalchemy import Engine
 
-from cobrador.settings import Settings
+from cobrador.ground.settings import Settings
 from console.app import init_app
 from console.pophub import COMMANDS_CHANNEL
 from console.security import hash_password

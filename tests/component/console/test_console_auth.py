@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestClient
 from console_fixtures import PASSWORD, Seed, csrf_of, login
 from cryptography.fernet import Fernet
 
-from cobrador.settings import Settings
+from cobrador.ground.settings import Settings
 from console.app import init_app
 
 

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from cobrador.cli import main
-from cobrador.settings import Settings
+from cobrador.ground.settings import Settings
 from store.db import make_engine, transaction
 from store.models import AuditEntry, User
 

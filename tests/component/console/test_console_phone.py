@@ -17,7 +17,7 @@ from console_fixtures import Seed, login
 from cryptography.fernet import Fernet
 from sqlalchemy import Engine
 
-from cobrador.settings import Settings
+from cobrador.ground.settings import Settings
 from console.app import init_app
 from console.pophub import COMMANDS_CHANNEL
 from dialer.agent_state import AgentState, AgentStates

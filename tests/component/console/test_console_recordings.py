@@ -14,7 +14,7 @@ from console_fixtures import NOW, Seed, _password_hash, login, make_attempt
 from cryptography.fernet import Fernet
 from sqlalchemy import Engine, select, update
 
-from cobrador.settings import Settings
+from cobrador.ground.settings import Settings
 from console.app import init_app
 from pbxsim.recording import write_synthetic_wav
 from store.db import transaction

@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient
 from console_fixtures import NOW, PASSWORD, Seed, csrf_of, login
 from sqlalchemy import Engine, select
 
-from cobrador.settings import Settings
+from cobrador.ground.settings import Settings
 from console import login_throttle
 from console.app import init_app
 from console.auth_views import safe_next

@@ -15,7 +15,7 @@ from console_fixtures import NOW, PASSWORD, Seed, login
 from sqlalchemy import Engine
 from test_console_auth import forged_cookie
 
-from cobrador.settings import Settings
+from cobrador.ground.settings import Settings
 from console.app import init_app
 from console.phone.pbx import PhonePbxError
 from console.phone.views import PHONE, build_service

@@ -13,7 +13,7 @@ from console_fixtures import PASSWORD, Seed, csrf_of, login
 from sqlalchemy import Engine, select
 
 from cobrador.cli import main
-from cobrador.settings import Settings
+from cobrador.ground.settings import Settings
 from console import login_throttle
 from store.db import transaction
 from store.models import AuditEntry, User

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from test_recording_capture import every_call, hang_up, ledger, one_bridged_call, with_recorder
 
-from cobrador.redis_runtime import EmbeddedRedis
+from cobrador.ground.redis_runtime import EmbeddedRedis
 from compliance.registry_import import import_registry
 from dialer import attempt_store
 from dialer.recording import Recorder, SqlLedger

@@ -13,7 +13,7 @@ import redis
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from cobrador.redis_runtime import redis_server_binary
+from cobrador.ground.redis_runtime import redis_server_binary
 from dialer.agent_state import AgentState
 from dialer.call_state import CallState
 from metrics.definitions import REGISTRY

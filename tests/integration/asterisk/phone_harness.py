@@ -18,7 +18,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from asterisk_harness import AMI_SECRET, ChrootAsterisk, unavailable
 
-from cobrador.settings import Settings
+from cobrador.ground.settings import Settings
 from dialer.ami import AMIClient
 
 HERE = Path(__file__).resolve().parent

@@ -34,7 +34,7 @@ from phone_harness import (
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from cobrador.settings import Settings
+from cobrador.ground.settings import Settings
 from dialer.agent_legs import UP, AgentLegs
 from dialer.agent_state import AgentState, AgentStates
 from dialer.ami import AMIClient

@@ -39,7 +39,7 @@ from phone_harness import (
 )
 from sqlalchemy import Engine
 
-from cobrador.settings import Settings
+from cobrador.ground.settings import Settings
 from dialer.ami import AMIClient
 from dialer.fastagi import AGISession
 

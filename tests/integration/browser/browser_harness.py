@@ -70,7 +70,7 @@ def console_process(env: dict[str, str]) -> Iterator[str]:
     port = free_port()
     code = (
         "import argparse, sys\n"
-        "from cobrador.settings import Settings\n"
+        "from cobrador.ground.settings import Settings\n"
         "from console.commands import _console_run\n"
         "sys.exit(_console_run(argparse.Namespace(host='127.0.0.1', port=int(sys.argv[1])),"
         " Settings.load()))\n"

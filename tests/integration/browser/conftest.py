@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from cobrador.settings import Settings
+from cobrador.ground.settings import Settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "component" / "console"))
 

@@ -14,7 +14,7 @@ from console_fixtures import Seed
 from sqlalchemy import Engine, select
 from test_console_in_browser import logged_in_page
 
-from cobrador.settings import Settings
+from cobrador.ground.settings import Settings
 from store.db import transaction
 from store.models import Account, Callback, Promise
 

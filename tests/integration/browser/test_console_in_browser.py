@@ -12,7 +12,7 @@ from browser_harness import SCREENSHOTS, DialerDouble
 from console_fixtures import PASSWORD, Seed
 from sqlalchemy import Engine, select
 
-from cobrador.settings import Settings
+from cobrador.ground.settings import Settings
 from store.db import transaction
 from store.models import Promise
 

@@ -14,7 +14,7 @@ from browser_harness import PbxsimFloor
 from console_fixtures import PASSWORD, Seed
 from sqlalchemy import Engine, select
 
-from cobrador.settings import Settings
+from cobrador.ground.settings import Settings
 from store.db import transaction
 from store.models import Account, AuditEntry, CallAttempt, Campaign, Phone
 

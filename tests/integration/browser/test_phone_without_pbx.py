@@ -10,7 +10,7 @@ from console_fixtures import Seed
 from sqlalchemy import Engine
 from test_console_in_browser import logged_in_page
 
-from cobrador.settings import Settings
+from cobrador.ground.settings import Settings
 
 
 def test_given_no_web_phone_when_agent_works_then_card_says_simulated_pbx_and_calls_still_pop(

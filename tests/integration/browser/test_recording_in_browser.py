@@ -12,7 +12,7 @@ from browser_harness import SCREENSHOTS
 from console_fixtures import PASSWORD, Seed, make_attempt
 from sqlalchemy import Engine, select
 
-from cobrador.settings import Settings
+from cobrador.ground.settings import Settings
 from pbxsim.recording import write_synthetic_wav
 from store.db import transaction
 from store.models import AuditEntry

@@ -24,7 +24,7 @@ import redis
 import redis.asyncio as aioredis
 from sqlalchemy.orm import Session
 
-from cobrador.redis_runtime import EmbeddedRedis
+from cobrador.ground.redis_runtime import EmbeddedRedis
 from compliance.registry_import import import_registry
 from compliance.service import ComplianceService
 from dialer import channel_vars as cv

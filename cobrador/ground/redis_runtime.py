@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from cobrador.cli import UserError
+from cobrador.ground.errors import UserError
 
 log = logging.getLogger(__name__)
 
