@@ -17,9 +17,10 @@ import redis
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
-from compliance import audit, caller_ids
+from compliance import caller_ids
 from compliance.registry_import import import_registry
 from console.users import create_user
+from store import audit
 from store.importing.accounts import import_accounts
 from store.importing.attempts import import_attempts
 from store.models import Account, Campaign

@@ -16,7 +16,7 @@ import phonenumbers
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from compliance import audit
+from store import audit
 from store.models import RegisteredCallerId
 
 MAX_REFERENCE = 100

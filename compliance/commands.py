@@ -94,7 +94,7 @@ def parse_instant(value: str, what: str) -> datetime:
 
 
 def _audit_verify(args: argparse.Namespace, settings: Settings) -> int:
-    from compliance.audit import verify
+    from store.audit import verify
     from store.db import open_engine
 
     engine = open_engine(settings)
@@ -154,7 +154,7 @@ EXPORT_FIELDS = ("id", "created_at", "kind", "actor", "subject", "payload", "pre
 
 
 def _audit_export(args: argparse.Namespace, settings: Settings) -> int:
-    from compliance.audit import canonical_json, iter_export
+    from store.audit import canonical_json, iter_export
     from store.db import open_engine
 
     start = parse_instant(args.start, "--from") if args.start else None

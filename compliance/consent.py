@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
-from compliance import audit
+from store import audit
 from store.models import AuditEntry, Phone
 
 

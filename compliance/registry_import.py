@@ -14,9 +14,9 @@ from pathlib import Path
 import redis
 from sqlalchemy import Engine, insert
 
-from compliance import audit
 from compliance.numbers import BadNumber, NumberNormaliser
 from compliance.registry import RegistryBusy, RegistryWriter, file_sha256, pack_buckets
+from store import audit
 from store.db import transaction
 from store.importing.report import rejects_path_for
 from store.models import RegistryBucket, RegistryImport

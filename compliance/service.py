@@ -13,7 +13,6 @@ from sqlalchemy import Engine as SqlEngine
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from compliance import audit
 from compliance.caps import AccountHistory, CapStore, Event
 from compliance.engine import (
     AccountFacts,
@@ -27,6 +26,7 @@ from compliance.jurisdiction import debtor_profile
 from compliance.profile import Profile, load_profiles
 from compliance.registry import RegistryReader, prefetch
 from compliance.registry_sync import RegistrySync
+from store import audit
 from store.db import transaction
 from store.models import Account, CallAttempt, Campaign
 from store.models import Decision as DecisionRow

@@ -14,7 +14,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, and_, func, select, update
 from sqlalchemy.orm import Session
 
-from compliance.audit import append as audit_append
 from compliance.jurisdiction import country_profile
 from compliance.profile import Profile, load_profiles
 from console import call_script
@@ -41,6 +40,7 @@ from console.identity import (
 )
 from console.money import money_format
 from console.users import CurrentUser
+from store.audit import append as audit_append
 from store.db import transaction
 from store.models import (
     Account,

@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import Engine, String, cast, select
 from sqlalchemy.orm import Session
 
-from compliance.audit import append as audit_append
 from console.i18n import N_
+from store.audit import append as audit_append
 from store.db import transaction
 from store.models import (
     Account,

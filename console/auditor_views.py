@@ -10,12 +10,12 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from compliance.audit import verify as audit_verify
 from console import auditor_service as svc
 from console.i18n import gettext_
 from console.keys import ENGINE
 from console.params import id_or_404
 from console.webutil import in_db, json_error, requires, user_of
+from store.audit import verify as audit_verify
 from store.models import AttemptResult, Role
 from store.spreadsheet import FLAVOURS, STANDARD, Flavour, SafeWriter
 

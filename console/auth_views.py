@@ -12,7 +12,6 @@ import aiohttp_jinja2
 from aiohttp import web
 from aiohttp_session import get_session, new_session
 
-from compliance.audit import append as audit_append
 from console import login_throttle as throttle
 from console import sessions
 from console.i18n import gettext_
@@ -20,6 +19,7 @@ from console.keys import CLOCK, ENGINE, PASSWORD_POOL, STATES, USER
 from console.phone.views import revoke_on_logout
 from console.security import new_csrf_token, verify_password
 from console.users import CurrentUser, find_for_login
+from store.audit import append as audit_append
 from store.db import transaction
 from store.models import Role
 

@@ -11,13 +11,13 @@ from typing import Any
 
 from sqlalchemy import Engine, or_, select
 
-from compliance.audit import append as audit_append
 from console.agent_service import build_pop, campaign_config, recording_facts
 from console.i18n import N_, gettext_
 from console.identity import PROMPT_LABELS, failed_prompts, masked_ref
 from console.users import CurrentUser
 from dialer.inbound.ani import normalise_ani
 from dialer.inbound.settings import DEFAULT_VERIFICATION, VERIFICATIONS
+from store.audit import append as audit_append
 from store.db import transaction
 from store.models import Account, CallAttempt, Campaign, Phone, PhoneStatus
 

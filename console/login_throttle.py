@@ -24,7 +24,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from compliance.audit import append as audit_append
+from store.audit import append as audit_append
 from store.db import transaction
 from store.models import LoginThrottle
 

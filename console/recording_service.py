@@ -13,8 +13,8 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from compliance.audit import append as audit_append
 from console.users import CurrentUser
+from store.audit import append as audit_append
 from store.db import transaction
 from store.models import Account, CallAttempt, Campaign, Disposition, Recording, Role, User
 from store.recordings.evidence import account_ids, account_subject

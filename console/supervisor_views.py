@@ -13,7 +13,6 @@ import aiohttp_jinja2
 from aiohttp import WSMsgType, web
 from sqlalchemy import Engine, select
 
-from compliance.audit import append as audit_append
 from console import wallboard
 from console.i18n import N_, gettext_
 from console.keys import CLOCK, ENGINE, REDIS, STATES
@@ -25,6 +24,7 @@ from console.users import CurrentUser
 from console.webutil import close_when_session_ends, in_db, json_error, requires, user_of
 from dialer.agent_state import EVENTS_CHANNEL
 from dialer.inbound import skills
+from store.audit import append as audit_append
 from store.db import transaction
 from store.models import Campaign, Role
 

@@ -10,11 +10,11 @@ from datetime import datetime
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from compliance.audit import append as audit_append
 from console import login_throttle
 from console.security import hash_password
 from console.sessions import end_all_in
 from console.users import UserInputError
+from store.audit import append as audit_append
 from store.db import transaction
 from store.models import Campaign, Role, User
 

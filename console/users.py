@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, select
 
-from compliance.audit import append as audit_append
 from console.security import hash_password
+from store.audit import append as audit_append
 from store.db import transaction
 from store.models import Role, User
 

@@ -10,9 +10,10 @@ from typing import Any
 from sqlalchemy import Engine, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from compliance import audit, caller_ids
+from compliance import caller_ids
 from dialer.recycle import promise_hold_until
 from dialer.stats import NOT_ENDED_HERE, AttemptTimes
+from store import audit
 from store.db import transaction
 from store.models import Account, CallAttempt, Callback, Campaign, Promise, RegistryImport
 

@@ -126,11 +126,11 @@ def _campaign_create(args: argparse.Namespace, settings: Settings) -> int:
     from sqlalchemy.orm import Session
 
     from cobrador.ground.errors import UserError
-    from compliance import audit
     from compliance.profile import ProfileError, load_profiles, tighten
     from dialer.inbound.settings import InboundSettingsError, inbound_settings
     from dialer.inbound.skills import SkillGroupError, check_group_exists
     from dialer.recycle import RecycleConfigError, rules_for
+    from store import audit
     from store.db import open_engine
     from store.models import Campaign
 
@@ -222,7 +222,7 @@ def _campaign_caller_ids(args: argparse.Namespace, settings: Settings) -> int:
     from sqlalchemy.orm import Session
 
     from cobrador.ground.errors import UserError
-    from compliance import audit
+    from store import audit
     from store.db import open_engine
     from store.models import Campaign
 
@@ -246,8 +246,8 @@ def _campaign_action(args: argparse.Namespace, settings: Settings) -> int:
 
     from cobrador.ground.errors import UserError
     from cobrador.ground.runtime import redis_url
-    from compliance import audit
     from compliance.caller_ids import check_campaign, registered
+    from store import audit
     from store.db import open_engine
     from store.models import Campaign
 
@@ -327,7 +327,7 @@ def _campaign_assign(args: argparse.Namespace, settings: Settings) -> int:
     from sqlalchemy.orm import Session
 
     from cobrador.ground.errors import UserError
-    from compliance import audit
+    from store import audit
     from store.db import open_engine
     from store.models import Account, Campaign
 

@@ -211,7 +211,7 @@ class Monitoring:
 
 def sql_audit(engine: Engine) -> AuditWriter:
     """An AuditWriter that appends to the audit chain in its own transaction."""
-    from compliance.audit import append
+    from store.audit import append
     from store.db import transaction
 
     def write(kind: str, payload: dict[str, Any], actor: str, subject: str) -> None:

@@ -30,13 +30,13 @@ import redis.asyncio as aioredis
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session, joinedload
 
-from compliance import audit
 from compliance.engine import Decision
 from compliance.service import ComplianceService, Item, account_facts, phone_facts
 from dialer.hopper import Hopper, HopperEntry
 from dialer.hopper_holds import in_flight
 from dialer.priority import account_priority, weights_for
 from metrics import definitions as m
+from store import audit
 from store.db import transaction
 from store.importing.bulk import any_of
 from store.models import Account, CallAttempt, Callback, Campaign, Promise

@@ -1,1 +1,1 @@
-"""SQL store: models, sessions, migrations, imports and exports."""
+"""SQL store: models, sessions, migrations, imports and exports, and the audit chain."""

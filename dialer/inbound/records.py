@@ -12,10 +12,10 @@ from typing import Any
 
 from sqlalchemy import Engine, select, update
 
-from compliance import audit
 from compliance.service import mask_phone
 from dialer.inbound.ani import AniStatus, normalise_ani
 from dialer.inbound.settings import InboundSettingsError, inbound_settings
+from store import audit
 from store.db import transaction
 from store.models import Account, CallAttempt, Callback, Campaign, Phone, PhoneStatus
 

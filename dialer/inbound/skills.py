@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session
 
-from compliance import audit
+from store import audit
 from store.db import transaction
 from store.models import Campaign, Role, SkillGroup, SkillGroupMember, User
 

@@ -18,6 +18,7 @@ from typing import IO, Any, Protocol
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from store.audit import append as audit_append
 from store.importing.csv_source import CsvRow, CsvSource, RowError, make_row
 from store.importing.report import ImportResult, Progress, RejectsWriter, rejects_path_for
 from store.importing.writer_thread import WriterThread
@@ -55,12 +56,8 @@ class PreparingRowImporter(RowImporter, Protocol):
 
 
 def audit_or_default(audit: Callable[..., Any] | None) -> Callable[..., Any]:
-    """The audit writer: the given one (tests), else the compliance audit chain."""
-    if audit is not None:
-        return audit
-    from compliance.audit import append
-
-    return append
+    """The audit writer: the given one (tests), else the audit chain."""
+    return audit if audit is not None else audit_append
 
 
 class ParallelRowImporter(RowImporter, Protocol):

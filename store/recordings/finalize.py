@@ -17,7 +17,6 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from compliance.audit import append as audit_append
 from metrics.definitions import (
     RECORDING_BYTES,
     RECORDING_CLOSE_TIME,
@@ -25,6 +24,7 @@ from metrics.definitions import (
     RECORDINGS_WRITTEN,
 )
 from metrics.labels import campaign_label, reason_label
+from store.audit import append as audit_append
 from store.db import transaction
 from store.models import CallAttempt, Campaign, Recording, RecordingStatus
 from store.recordings.evidence import account_subject

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine, select
 
-from compliance.audit import append as audit_append
+from store.audit import append as audit_append
 from store.db import transaction
 from store.models import AccountStatus, CallAttempt, Recording
 from store.recordings.evidence import account_subject

@@ -15,8 +15,8 @@ from datetime import datetime
 
 from sqlalchemy import Engine, select
 
-from compliance.audit import append as audit_append
 from metrics.definitions import RECORDINGS_PURGE
+from store.audit import append as audit_append
 from store.db import transaction
 from store.models import Account, CallAttempt, Recording
 from store.recordings.evidence import account_subject

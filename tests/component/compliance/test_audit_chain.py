@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from cobrador.cli import main
-from compliance.audit import (
+from store.audit import (
     GENESIS_HASH,
     AuditError,
     NewEntry,
@@ -74,7 +74,7 @@ def test_given_edited_actor_and_rehashed_row_when_verified_then_next_entry_is_na
     engine: Engine,
 ) -> None:
     # A forger who recomputes the edited row's own hash still breaks the link after it.
-    from compliance.audit import entry_hash
+    from store.audit import entry_hash
 
     ids = _fill(engine)
     with transaction(engine) as session:

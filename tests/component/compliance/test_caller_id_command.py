@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from cobrador.cli import main
-from compliance.audit import verify
+from store.audit import verify
 from store.db import transaction
 from store.models import AuditEntry, Campaign
 

@@ -12,8 +12,8 @@ from compliance_helpers import make_account
 from sqlalchemy import Engine, select
 
 from cobrador.cli import main
-from compliance.audit import verify
 from compliance.registry_import import import_registry
+from store.audit import verify
 from store.db import transaction
 from store.models import AuditEntry, Decision
 

@@ -9,8 +9,8 @@ import pytest
 from compliance_helpers import make_account
 from sqlalchemy import Engine, select
 
-from compliance.audit import verify
 from compliance.consent import ConsentError, record_consent
+from store.audit import verify
 from store.db import transaction
 from store.models import AuditEntry, Phone
 

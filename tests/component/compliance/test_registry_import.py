@@ -11,9 +11,9 @@ import redis.asyncio as aioredis
 from sqlalchemy import Engine, select
 
 from cobrador.cli import main
-from compliance.audit import verify
 from compliance.registry import RegistryReader, RegistryWriter, pack_buckets, prefetch
 from compliance.registry_import import RegistryImportError, import_registry
+from store.audit import verify
 from store.db import transaction
 from store.models import AuditEntry, RegistryImport
 

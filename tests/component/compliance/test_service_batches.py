@@ -11,9 +11,9 @@ import redis.asyncio as aioredis
 from compliance_helpers import make_account
 from sqlalchemy import Engine, select
 
-from compliance.audit import verify
 from compliance.registry_import import import_registry
 from compliance.service import ComplianceService, mask_phone
+from store.audit import verify
 from store.db import transaction
 from store.models import AuditEntry, Decision
 

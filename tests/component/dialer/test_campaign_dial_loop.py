@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from compliance.audit import verify
+from store.audit import verify
 from store.models import Account, CallAttempt, Decision
 
 

@@ -30,13 +30,13 @@ from test_multi_dialer import (
     wait_until,
 )
 
-from compliance.audit import verify
 from compliance.registry_import import import_registry
 from dialer.agent_state import AgentState, AgentStates
 from pbxsim.ami_server import AMIServer
 from pbxsim.clock import ScaledClock
 from pbxsim.pbx import PBX
 from pbxsim.scenario import Dist, Scenario
+from store.audit import verify
 
 # Long conversations (3-5 s of wall time): the victim dies with agents on calls.
 TALKERS = Scenario(

@@ -11,7 +11,6 @@ from inbound_support import DID, Pops, inbound_attempts, until, wire_inbound
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from compliance.audit import verify
 from dialer import channel_vars as cv
 from dialer.agent_state import AgentState
 from dialer.call_state import CallState
@@ -20,6 +19,7 @@ from dialer.inbound.queue import InboundQueue
 from pbxsim import scenario as sc
 from pbxsim.pbx import SAFE_HARBOR
 from pbxsim.scenario import NumberOverride
+from store.audit import verify
 from store.models import Account, AuditEntry, CallAttempt, Callback, Campaign, Phone
 
 

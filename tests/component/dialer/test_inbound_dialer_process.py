@@ -28,7 +28,6 @@ from inbound_support import DID, inbound_attempts
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from compliance.audit import verify
 from dialer.agent_state import AgentState, AgentStates
 from dialer.campaign_dialer import wallboard_key
 from dialer.inbound.housekeeping import LOST_CALL, LOST_WAITING
@@ -37,6 +36,7 @@ from pbxsim.ami_server import AMIServer
 from pbxsim.clock import ScaledClock
 from pbxsim.pbx import PBX
 from pbxsim.scenario import Dist, Scenario
+from store.audit import verify
 from store.models import Account, AuditEntry, Campaign, Phone, User
 
 CAMPAIGN = "mx-test"

@@ -28,7 +28,6 @@ import redis.asyncio as aioredis
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from compliance.audit import verify
 from compliance.registry_import import import_registry
 from dialer import channel_vars as cv
 from dialer.agent_state import AgentState, AgentStates
@@ -38,6 +37,7 @@ from pbxsim.ami_server import AMIServer
 from pbxsim.clock import ScaledClock
 from pbxsim.pbx import PBX
 from pbxsim.scenario import Dist, Scenario
+from store.audit import verify
 from store.models import Account, CallAttempt, Campaign, Phone, RegisteredCallerId, User
 
 # A Wednesday, 11:00 in Mexico City: inside every MX window, not a holiday.
