@@ -375,8 +375,8 @@ async def _bots_step(bots: list[tuple[Any, str]], states: Any, engine: Engine,
 def _bot_disposition(
     engine: Engine, bot: Any, attempt_id: int, clock: DemoClock, rng: random.Random
 ) -> None:
+    from compliance.callback_window import default_callback_checker
     from console.agent_service import save_disposition
-    from console.callback_window import default_callback_checker
     from console.dispositions import FormErrors
     from console.money import money_format
     from store.models import Account, CallAttempt

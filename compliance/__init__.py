@@ -1,1 +1,1 @@
-"""Compliance: rules engine, country profiles, registries, caps and the audit chain."""
+"""Compliance: rules engine, country profiles, registries, caps, consent, callback windows."""

@@ -166,7 +166,8 @@ def _parse_hhmm(text: Any, where: str) -> int:
     return hours * 60 + minutes
 
 
-def _parse_windows(raw: Any, where: str) -> tuple[Window, ...]:
+def parse_windows(raw: Any, where: str) -> tuple[Window, ...]:
+    """[["HH:MM", "HH:MM"], ...] as sorted, non-overlapping windows; ProfileError names `where`."""
     if not isinstance(raw, list):
         raise ProfileError(f"{where}: expected a list of [start, end] pairs")
     windows = []
@@ -291,7 +292,7 @@ def parse_profile(data: Mapping[str, Any], where: str = "profile") -> Profile:
     missing = [d for d in WEEKDAYS if d not in hours_table]
     if missing:
         raise ProfileError(f"{where}.hours: every weekday must be listed (missing {missing})")
-    hours = tuple(_parse_windows(hours_table[d], f"{where}.hours.{d}") for d in WEEKDAYS)
+    hours = tuple(parse_windows(hours_table[d], f"{where}.hours.{d}") for d in WEEKDAYS)
 
     hol = _table(data, "holidays", where)
     _no_unknown(hol, {"closed", "country", "source"}, f"{where}.holidays")
@@ -418,7 +419,7 @@ def tighten(profile: Profile, overrides: Mapping[str, Any] | None, campaign: str
         for i, day in enumerate(WEEKDAYS):
             if day not in table:
                 continue
-            windows = _parse_windows(table[day], f"{where}.hours.{day}")
+            windows = parse_windows(table[day], f"{where}.hours.{day}")
             for w in windows:
                 if not any(p.covers(w) for p in profile.hours[i]):
                     raise ProfileError(

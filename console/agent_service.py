@@ -14,12 +14,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, and_, func, select, update
 from sqlalchemy.orm import Session
 
+from compliance.callback_window import CallbackChecker, CallbackTarget
+from compliance.debtor_time import debtor_zones, mask_phone, stamp
 from compliance.jurisdiction import country_profile
 from compliance.profile import Profile, load_profiles
 from console import call_script
 from console.call_script import ScriptFacts
-from console.callback_window import CallbackChecker, CallbackTarget
-from console.debtor_time import debtor_zones, mask_phone, stamp
 from console.dispositions import (
     DEFAULT_PAID_CLAIM_HOLD_DAYS,
     OUTCOMES,

@@ -30,6 +30,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from cobrador.ground.settings import Settings
+from compliance.callback_window import CallbackChecker, compliance_callback_checker
 from compliance.profile import load_profiles
 from compliance.registry_sync import RegistrySync
 from console import (
@@ -42,7 +43,6 @@ from console import (
     sessions,
     supervisor_views,
 )
-from console.callback_window import CallbackChecker, compliance_callback_checker
 from console.i18n import LANGUAGES, activate, gettext_, ngettext_
 from console.keys import (
     CALLBACK_CHECKER,

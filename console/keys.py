@@ -11,7 +11,7 @@ from aiohttp import web
 from sqlalchemy import Engine
 
 from cobrador.ground.settings import Settings
-from console.callback_window import CallbackChecker
+from compliance.callback_window import CallbackChecker
 from console.pophub import PopHub
 from console.users import CurrentUser
 from dialer.agent_state import AgentStates

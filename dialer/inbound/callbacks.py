@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from console.callback_window import CallbackChecker, CallbackTarget
+from compliance.callback_window import CallbackChecker, CallbackTarget
 from dialer.inbound.hours import OpeningHours
 
 STEP = timedelta(minutes=15)

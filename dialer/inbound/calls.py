@@ -27,7 +27,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from console.callback_window import CallbackChecker, CallbackTarget, default_callback_checker
+from compliance.callback_window import CallbackChecker, CallbackTarget, default_callback_checker
 from dialer import channel_vars as cv
 from dialer.agent_state import AgentState, AgentStateError, AgentStates
 from dialer.fastagi import AGISession

@@ -5,13 +5,11 @@ Pure: hours per weekday in the center's IANA zone; instants in, instants out.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from compliance.profile import WEEKDAYS, ProfileError, Window, _parse_windows
+from compliance.profile import WEEKDAYS, Window
 
 
 @dataclass(frozen=True)
@@ -41,15 +39,3 @@ class OpeningHours:
 
     def describe(self) -> dict[str, list[str]]:
         return {d: [str(w) for w in ws] for d, ws in zip(WEEKDAYS, self.days, strict=True)}
-
-
-def parse_hours(raw: Mapping[str, Any], zone: ZoneInfo) -> OpeningHours:
-    from dialer.inbound.settings import InboundSettingsError
-
-    if not isinstance(raw, Mapping):
-        raise InboundSettingsError("inbound.hours: expected a table of weekdays")
-    try:
-        days = tuple(_parse_windows(raw.get(d, []), f"inbound.hours.{d}") for d in WEEKDAYS)
-    except ProfileError as exc:
-        raise InboundSettingsError(str(exc)) from exc
-    return OpeningHours(zone, days)

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from dialer.inbound.hours import OpeningHours, parse_hours
+from compliance.profile import WEEKDAYS, ProfileError, parse_windows
+from dialer.inbound.hours import OpeningHours
 
 # Prompts the agent asks before personal data is shown (codes; the console labels them).
 VERIFICATIONS = ("birth_date", "account_last4", "postal_code", "full_name")
@@ -82,6 +83,16 @@ def inbound_settings(config: Mapping[str, Any] | None, country: str,
         closed_sound=str(raw.get("closed_sound", "")),
         hold_class=str(raw.get("hold_class", "default")),
     )
+
+
+def parse_hours(raw: Mapping[str, Any], zone: ZoneInfo) -> OpeningHours:
+    if not isinstance(raw, Mapping):
+        raise InboundSettingsError("inbound.hours: expected a table of weekdays")
+    try:
+        days = tuple(parse_windows(raw.get(d, []), f"inbound.hours.{d}") for d in WEEKDAYS)
+    except ProfileError as exc:
+        raise InboundSettingsError(str(exc)) from exc
+    return OpeningHours(zone, days)
 
 
 def _seconds(raw: Mapping[str, Any], key: str, default: float) -> float:

@@ -13,8 +13,8 @@ from inbound_support import DID, Pops, inbound_attempts, until
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from compliance.callback_window import default_callback_checker
 from console.agent_service import save_disposition
-from console.callback_window import default_callback_checker
 from console.users import CurrentUser
 from dialer.agent_state import AgentState
 from dialer.command_replies import REFUSED, Reply, new_request_id, reply_key, wait_reply

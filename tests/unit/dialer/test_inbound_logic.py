@@ -7,13 +7,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from compliance.callback_window import CallbackTarget, compliance_callback_checker
 from compliance.profile import ProfileError, load_profiles, parse_profile
-from console.callback_window import CallbackTarget, compliance_callback_checker
 from dialer.inbound.ani import AniStatus, normalise_ani
 from dialer.inbound.callbacks import callback_due
-from dialer.inbound.hours import parse_hours
 from dialer.inbound.routing import QueueRule, ReadyAgent, callers_for, candidates, owes_inbound
-from dialer.inbound.settings import InboundSettingsError, inbound_settings
+from dialer.inbound.settings import InboundSettingsError, inbound_settings, parse_hours
 
 CENTER = ZoneInfo("America/Mexico_City")
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from console.callback_window import CallbackTarget, compliance_callback_checker
+from compliance.callback_window import CallbackTarget, compliance_callback_checker
 
 CHECK = compliance_callback_checker()
 MX = CallbackTarget("MX", "America/Mexico_City", "+525512340001", profile="MX")
