@@ -34,6 +34,7 @@ from compliance.service import ComplianceService, Item, account_facts, mask_phon
 from dialer import attempt_store as store
 from dialer import call_state as cs
 from dialer import channel_vars as cv
+from dialer import pbx_records
 from dialer.agent_state import AgentState, AgentStateError, AgentStates
 from dialer.ami import AMIClient, Message
 from dialer.ami.errors import AMIError
@@ -120,6 +121,9 @@ class DialerOptions:
     # calls released (besides at start and after an AMI reconnect).
     reconcile_every_seconds: float = 30.0
     orphan_grace_seconds: float = ORPHAN_GRACE_SECONDS
+    # Asterisk's CEL file (cel_custom, dialer/pbx_records.py) when this dialer can
+    # read it: attempts of dead dialers are closed with the outcome it records.
+    pbx_cel_path: str | None = None
 
 
 @dataclass
@@ -827,9 +831,14 @@ class CampaignDialer:
                    if a.attempt_id is not None
                    and a.state in (AgentState.reserved, AgentState.talking)}  # fmt: skip
 
+        recorded = self._pbx_record_reader()
+
         def outcome(attempt: Any) -> dict[str, Any]:
             seen = self.seen.get(attempt.id, SeenCall())
             agent = on_call.get(attempt.id)
+            pbx = recorded(attempt.id)
+            if pbx is not None:
+                return self._pbx_outcome(attempt.id, pbx, agent)
             bridged = agent is not None and agent.state is AgentState.talking
             result = cs.orphan_result(answered=seen.answered_at is not None,
                                       ended=seen.ended_at is not None, bridged=bridged,
@@ -860,6 +869,48 @@ class CampaignDialer:
             await self.recorder.reconcile(
                 live | set(self.calls), lambda ids: store.attempts_ended_at(self.sql, ids)
             )
+
+    def _pbx_record_reader(self) -> Callable[[int], pbx_records.Outcome | None]:
+        """Asterisk's own record of a call (its CEL file, when this dialer can read
+        it): read once per reconciliation, and only if an orphan needs it (it runs
+        in the closing thread)."""
+        path = self.options.pbx_cel_path
+        calls: dict[int, pbx_records.PbxCall] | None = None
+
+        def recorded(attempt_id: int) -> pbx_records.Outcome | None:
+            nonlocal calls
+            if path is None:
+                return None
+            if calls is None:
+                try:
+                    rows = pbx_records.read_records(path, pbx_records.CEL_FIELDS)
+                except OSError as exc:
+                    log.warning(
+                        "dialer %s: Asterisk's CEL %s unreadable (%s)", self.name, path, exc
+                    )
+                    rows = []
+                calls = pbx_records.calls_from_cel(rows)
+            call = calls.get(attempt_id)
+            return pbx_records.orphan_outcome(call) if call is not None else None
+
+        return recorded
+
+    def _pbx_outcome(self, attempt_id: int, pbx: pbx_records.Outcome,
+                     agent: Any) -> dict[str, Any]:  # fmt: skip
+        """An orphan closed as Asterisk recorded it: its result and Asterisk's times
+        (its wall clock; this dialer's clock is the same up to a constant, which
+        tests use to move into a shift)."""
+        shift = self.clock() - time.time()
+
+        def at(stamp: float | None) -> datetime | None:
+            return store.utc(stamp + shift) if stamp is not None else None
+
+        contact = pbx.result == "contact"
+        return {"result": pbx.result, "ended_at": at(pbx.ended_at),
+                "answered_at": at(pbx.answered_at), "hangup_cause": pbx.cause,
+                "bridged_at": at(pbx.bridged_at) if contact else None,
+                "agent_id": agent.agent_id if contact and agent is not None else None,
+                "uniqueid": cv.originate_channel_id(attempt_id)}  # fmt: skip
 
     async def _release_agents_of_ended(self, on_call: dict[int, Any]) -> None:
         """Agents still reserved or talking on an attempt that SQL has closed (a dead

@@ -133,9 +133,11 @@ class DialerService:
                 await compliance.registry_sync.refresh()
         directory = InboundDirectory(self.sql)  # one copy of inbound routing for all loops
         for campaign in campaigns:
+            cel = self.settings.pbx_cel_file
             options = self.options or DialerOptions(
-                owner=owner, agi_host=self.settings.fastagi_public_host, agi_port=self.agi.port
-            )
+                owner=owner, agi_host=self.settings.fastagi_public_host, agi_port=self.agi.port,
+                pbx_cel_path=str(cel) if cel is not None else None,
+            )  # fmt: skip
             self.dialers[campaign.name] = CampaignDialer(
                 sql=self.sql, redis=self.redis, ami=self.ami, compliance=compliance,
                 campaign=campaign, options=options, clock=self.clock,

@@ -28,6 +28,10 @@ class Settings:
     # The dialer purges recordings past their retention this often (one process
     # at a time across the floor); 0: never (run `cobrador recordings purge`).
     recordings_purge_every_seconds: int = 3600
+    # Asterisk's CEL file (cel_custom, asterisk-conf/README.md "CDR and CEL") as
+    # this host sees it: calls a dead dialer left open are closed with the outcome
+    # and times Asterisk recorded. Unset: with what this dialer saw over AMI.
+    pbx_cel_file: Path | None = None
     # None means embedded: SQLite under data_dir / an embedded redis-server.
     database_url: str | None = None
     redis_url: str | None = None

@@ -77,3 +77,9 @@ def test_given_pbx_recordings_dir_then_asterisk_is_told_its_own_path() -> None:
     )
     assert s.pbx_recordings_root == Path("/var/spool/rec")
     assert s.recordings_dir == Path("/chroot/var/spool/rec")
+
+
+def test_given_pbx_cel_file_in_env_then_the_dialer_reads_asterisks_record_there() -> None:
+    s = Settings.load(environ={"COBRADOR_PBX_CEL_FILE": "/var/log/asterisk/cobrador-cel.csv"})
+    assert s.pbx_cel_file == Path("/var/log/asterisk/cobrador-cel.csv")
+    assert Settings.load(environ={"COBRADOR_PBX_CEL_FILE": ""}).pbx_cel_file is None
