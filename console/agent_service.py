@@ -29,6 +29,7 @@ from console.dispositions import (
     PromiseLimits,
     dial_hold,
     parse_disposition,
+    plan_from_form,
 )
 from console.i18n import N_, gettext_
 from console.identity import (
@@ -39,6 +40,14 @@ from console.identity import (
     prompt_labels,
 )
 from console.money import money_format
+from console.payment_plans import PlanRules, PlanRulesError
+from console.plan_service import (
+    account_plans,
+    calculator,
+    plan_rules_for,
+    plan_view,
+    save_plan,
+)
 from console.users import CurrentUser
 from store.audit import append as audit_append
 from store.db import transaction
@@ -221,6 +230,11 @@ def build_pop(
             pop["promises"] = _open_promises(session, account.id, account.country)
             pop["notes"] = _notes(session, account.id, zones)
             pop["payment_instructions"] = str(config.get("payment_instructions", ""))
+            pop["plans"] = account_plans(session, account)
+            pop["calculator"] = calculator(
+                _plan_rules(config), account.stage, account.balance or Decimal(0),
+                local.date(), money,
+            )  # fmt: skip
         if audit:
             _pii_view(session, agent, account.id, attempt_id, purpose)
         return pop
@@ -467,6 +481,7 @@ class DispositionResult:
     commands: list[dict[str, Any]] = field(default_factory=list)
     # Held or stopped: out of the campaign's hopper now (agent_views), loop or not.
     drop_from_hopper: bool = False
+    plan_pending: bool = False  # a plan above the agent's limits waits for a supervisor
 
 
 def save_disposition(
@@ -500,13 +515,7 @@ def save_disposition(
         campaign = session.get(Campaign, account.campaign_id) if account.campaign_id else None
         config = campaign_config(campaign)
         zones = _zones(account, attempt.phone_e164)
-        local_today = now.astimezone(zones[0]).date() if zones else now.date()
-        limits = PromiseLimits(
-            balance=account.balance,
-            today=local_today,
-            max_days=int(config.get("promise_max_days", DEFAULT_PROMISE_MAX_DAYS)),
-            money=money_format(account.country, account.currency),
-        )
+        limits = _limits(account, config, zones, now)
         data = parse_disposition(form, limits, verified_party)
         callback_due: datetime | None = None
         if data.callback_local is not None:
@@ -571,6 +580,13 @@ def save_disposition(
                 )
             )
             payload["promise"] = {"amount": data.promise_amount, "due_date": data.promise_date}
+        plan_pending = False
+        if data.plan is not None:
+            plan = save_plan(session, data.plan, account, attempt.id, agent.id, now)
+            plan_pending = plan.status == "pending"
+            payload["plan"] = {"plan_id": plan.id, "status": plan.status, "total": plan.total,
+                               "discount": plan.discount, "instalments": len(plan.schedule),
+                               "approval_reasons": list(plan.approval_reasons)}  # fmt: skip
         if callback_due is not None:
             session.add(
                 Callback(
@@ -641,7 +657,65 @@ def save_disposition(
             # its lease is not taken from under it.
             drop_from_hopper=attempt.result is not None
             and (hold is not None or account.status != AccountStatus.active.value),
+            plan_pending=plan_pending,
         )
+
+
+def _limits(
+    account: Account, config: dict[str, Any], zones: tuple[ZoneInfo, ...], now: datetime
+) -> PromiseLimits:
+    """What a promise or a plan on this account may be, in the debtor's today."""
+    return PromiseLimits(
+        balance=account.balance,
+        today=now.astimezone(zones[0]).date() if zones else now.date(),
+        max_days=int(config.get("promise_max_days", DEFAULT_PROMISE_MAX_DAYS)),
+        money=money_format(account.country, account.currency),
+        stage=account.stage,
+        plan_rules=_plan_rules(config),
+    )
+
+
+def preview_plan(
+    engine: Engine,
+    agent: CurrentUser,
+    attempt_id: int,
+    form: dict[str, str],
+    now: datetime,
+    live_attempt: int | None = None,
+    verified_party: str | None = None,
+) -> dict[str, Any]:
+    """The calculator: the plan these terms give on the agent's call, nothing saved.
+    FormErrors lists the rules broken; only for a person verified on this call."""
+    with transaction(engine) as session:
+        attempt = session.get(CallAttempt, attempt_id)
+        if attempt is None or attempt.account_id is None:
+            raise PermissionError(attempt_id)
+        # Theirs: the row says so, or the dialer gave them this live call (save_disposition).
+        live = attempt.agent_id is None and attempt.id == live_attempt
+        if not live and attempt.agent_id != agent.id:
+            raise PermissionError(attempt_id)
+        if verified_party not in VERIFIED_PARTIES:
+            raise FormErrors({"plan": N_("Verifique la identidad antes de hablar de un plan.")})
+        account = session.get(Account, attempt.account_id)
+        assert account is not None
+        campaign = session.get(Campaign, account.campaign_id) if account.campaign_id else None
+        limits = _limits(
+            account, campaign_config(campaign), _zones(account, attempt.phone_e164), now
+        )
+        errors: dict[str, str] = {}
+        fills: dict[str, dict[str, str]] = {}
+        plan = plan_from_form(form, limits, errors, fills)
+        if plan is None:
+            raise FormErrors(errors, fills)
+        return plan_view(plan, limits.money)
+
+
+def _plan_rules(config: dict[str, Any]) -> PlanRules:
+    """The campaign's plan rules; a campaign whose rules no longer read allows no plan."""
+    try:
+        return plan_rules_for(config)
+    except PlanRulesError:
+        return PlanRules(max_instalments=1)
 
 
 def _callback_instant(local: datetime, zones: tuple[ZoneInfo, ...]) -> datetime | None:
@@ -801,6 +875,7 @@ def outcome_choices() -> list[dict[str, Any]]:
             "parties": sorted(p.value for p in o.parties),
             "effect": o.effect.value,
             "promise": o.needs_promise,
+            "plan": o.needs_plan,
             "callback": o.needs_callback,
         }
         for o in OUTCOMES.values()

@@ -45,6 +45,7 @@ NO_DIALER = N_(
     "Cuelgue desde su teléfono y avise a su supervisor."
 )
 
+PLAN_WAITS = N_("Al guardarlo, el plan espera la aprobación de un supervisor.")
 NOT_CONFIRMED = N_(
     "Ningún marcador confirmó la orden; la llamada puede seguir en curso. "
     "Si sigue, cuelgue desde su teléfono y avise a su supervisor."
@@ -76,6 +77,7 @@ def setup_routes(app: web.Application) -> None:
     r.add_get("/api/agent/accounts/{account_id}", account_view)
     r.add_post("/api/agent/verify", verify_party)
     r.add_post("/api/agent/disposition", dispose)
+    r.add_post("/api/agent/plan/preview", preview_plan)
     r.add_post("/api/agent/notes", add_note)
     r.add_post("/api/agent/hangup", hangup)
     r.add_post("/api/agent/transfer", transfer)
@@ -377,9 +379,13 @@ async def dispose(request: web.Request) -> web.StreamResponse:
         return json_error(403, gettext_("Esta llamada no es suya."))
     except FormErrors as exc:
         errors = exc.rendered(gettext_)
-        if exc.confirm is not None and set(errors) == {"promise_amount"}:
+        field = exc.confirm.get("field") if exc.confirm is not None else None
+        if field is not None and set(errors) == {field}:
             # Only the read-back is missing: the page asks the agent to confirm.
-            return json_error(409, errors["promise_amount"], confirm=exc.confirm)
+            reason = errors[field]
+            if exc.confirm and exc.confirm.get("approval"):
+                reason += " " + gettext_(PLAN_WAITS)
+            return json_error(409, reason, confirm=exc.confirm)
         return json_error(
             400, gettext_("Revise los campos marcados; no se guardó nada."), errors=errors
         )
@@ -399,9 +405,39 @@ async def dispose(request: web.Request) -> web.StreamResponse:
             "ok": True,
             "disposition_id": result.disposition_id,
             "effect": result.effect.value,
-            "message": gettext_("Tipificación guardada."),
+            "message": gettext_(
+                N_("Tipificación guardada; el plan espera la aprobación de un supervisor.")
+                if result.plan_pending
+                else N_("Tipificación guardada.")
+            ),
+            "plan_pending": result.plan_pending,
         }
     )
+
+
+@requires(Role.agent)
+async def preview_plan(request: web.Request) -> web.StreamResponse:
+    """The pop's calculator: the schedule these terms give, within the campaign's rules."""
+    user = user_of(request)
+    fields = await read_fields(request)
+    attempt_id = _int_param(fields.get("attempt_id"), "attempt_id")
+    try:
+        plan = await in_db(
+            request,
+            svc.preview_plan,
+            user,
+            attempt_id,
+            fields,
+            request.app[CLOCK](),
+            await _live_attempt(request, user),
+            await verified_party(request, attempt_id),
+        )
+    except PermissionError:
+        return json_error(403, gettext_("Esta llamada no es suya."))
+    except FormErrors as exc:
+        return json_error(400, gettext_("El plan no cabe en las reglas de la campaña."),
+                          errors=exc.rendered(gettext_))  # fmt: skip
+    return web.json_response({"ok": True, "plan": plan})
 
 
 @requires(Role.agent)

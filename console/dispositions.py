@@ -12,6 +12,16 @@ from enum import StrEnum
 
 from console.i18n import N_
 from console.money import MoneyError, MoneyFormat, money_format, parse_amount
+from console.payment_plans import (
+    INTERVAL_LABELS,
+    Plan,
+    PlanError,
+    PlanRules,
+    PlanTerms,
+    parse_percent,
+    percent,
+    propose,
+)
 from dialer.recycle import promise_hold_until
 
 
@@ -51,6 +61,7 @@ class Outcome:
     effect: Effect
     right_party_contact: bool  # counted for contact caps (with titular/aval)
     needs_promise: bool = False
+    needs_plan: bool = False  # a settlement or instalments (console/payment_plans.py)
     needs_callback: bool = False
     account_status: str | None = None  # status the account takes at once
     # Spoken about the debt: only with the person verified on this call.
@@ -78,7 +89,7 @@ OUTCOMES: dict[str, Outcome] = {
             _DEBTOR,
             Effect.hold_until_promise,
             True,
-            needs_promise=True,
+            needs_plan=True,
             needs_verified=True,
         ),
         Outcome("pago", N_("Pagó"), _DEBTOR, Effect.stop_account, True, needs_verified=True),
@@ -142,6 +153,7 @@ class DispositionInput:
     promise_date: date | None = None
     callback_local: datetime | None = None  # naive: the debtor's local wall time
     callback_personal: bool = True
+    plan: Plan | None = None  # its first instalment's date is ``promise_date``
 
     @property
     def right_party_contact(self) -> bool:
@@ -178,14 +190,18 @@ class PromiseLimits:
     today: date  # the debtor's local date
     max_days: int
     money: MoneyFormat = field(default_factory=lambda: money_format("MX", "MXN"))
+    stage: str = "friendly"
+    plan_rules: PlanRules = field(default_factory=PlanRules)
 
 
 class FormErrors(ValueError):
     """Field -> message (Spanish msgid); nothing is saved when raised.
 
-    ``fills``: per field, the {placeholders} of its message (filled after translation).
-    ``confirm``: the amount to read back to the debtor ({"amount", "display"}) when
-    that is all that is missing."""
+    ``fills``: per field, the {placeholders} of its message (filled after translation;
+    a fill that is itself a msgid, e.g. "mensual", is translated too).
+    ``confirm``: what to read back to the debtor when that is all that is missing:
+    {"field": "promise_amount", "amount", "display"} or {"field": "plan", "value",
+    "approval": "yes"|""}."""
 
     def __init__(
         self,
@@ -203,7 +219,7 @@ class FormErrors(ValueError):
         for key, msgid in self.errors.items():
             text = tr(msgid)
             for name, value in self.fills.get(key, {}).items():
-                text = text.replace("{" + name + "}", value)
+                text = text.replace("{" + name + "}", tr(value))
             out[key] = text
         return out
 
@@ -246,9 +262,20 @@ def parse_disposition(
         if amount is not None and form.get("promise_confirm", "").strip() != str(amount):
             # Read back before saving: the agent says "$2,450.00 MXN" and the
             # debtor agrees; the confirmation must name this very amount.
-            confirm = {"amount": str(amount), "display": limits.money.show(amount)}
+            confirm = {"field": "promise_amount", "amount": str(amount),
+                       "display": limits.money.show(amount)}  # fmt: skip
             errors["promise_amount"] = N_("Lea el monto al deudor y confírmelo: {monto}.")
             fills["promise_amount"] = {"monto": confirm["display"]}
+    plan: Plan | None = None
+    if outcome is not None and outcome.needs_plan:
+        plan = plan_from_form(form, limits, errors, fills)
+        if plan is not None and form.get("plan_confirm", "").strip() != plan.fingerprint:
+            # The whole schedule is read back and agreed before anything is saved.
+            confirm = {"field": "plan", "value": plan.fingerprint,
+                       "approval": "yes" if plan.needs_approval else ""}  # fmt: skip
+            errors["plan"], fills["plan"] = plan_readback(plan, limits.money)
+        if plan is not None:
+            promise_date = plan.instalments[0].due_date
     if outcome is not None and outcome.needs_callback:
         callback_at = _callback_time(form, errors)
     if errors or party is None or outcome is None:
@@ -261,7 +288,55 @@ def parse_disposition(
         promise_date=promise_date,
         callback_local=callback_at,
         callback_personal=form.get("callback_scope", "personal") != "campaign",
+        plan=plan,
     )
+
+
+def plan_from_form(
+    form: dict[str, str],
+    limits: PromiseLimits,
+    errors: dict[str, str],
+    fills: dict[str, dict[str, str]],
+) -> Plan | None:
+    """The agreed terms through the campaign's plan rules (console/payment_plans.py)."""
+    count = discount = first = None
+    try:
+        count = int(form.get("plan_instalments", "").strip())
+    except ValueError:
+        errors["plan_instalments"] = N_("Indique el número de pagos.")
+    try:
+        discount = parse_percent(form.get("plan_discount", ""))
+    except ValueError:
+        errors["plan_discount"] = N_("El descuento es un porcentaje de 0 a 99.99, por ejemplo 10.")
+    try:
+        first = date.fromisoformat(form.get("plan_first_date", "").strip())
+    except ValueError:
+        errors["plan_first_date"] = N_("Indique la fecha del primer pago.")
+    interval = form.get("plan_interval", "").strip() or "monthly"
+    if count is None or discount is None or first is None:
+        return None
+    terms = PlanTerms(limits.balance, limits.stage, limits.today, count, discount, first, interval)
+    try:
+        return propose(limits.plan_rules, terms, limits.money.show)
+    except PlanError as exc:
+        errors.update(exc.errors)
+        fills.update(exc.fills)
+        return None
+
+
+def plan_readback(plan: Plan, money: MoneyFormat) -> tuple[str, dict[str, str]]:
+    """What the agent reads to the debtor before saving: a msgid and its fills."""
+    first, last = plan.instalments[0], plan.instalments[-1]
+    fill = {"total": money.show(plan.total), "descuento": percent(plan.discount),
+            "primera": first.due_date.isoformat(), "ultima": last.due_date.isoformat(),
+            "pagos": str(len(plan.instalments)), "monto": money.show(first.amount),
+            "ultimo": money.show(last.amount), "periodo": INTERVAL_LABELS[plan.interval]}  # fmt: skip
+    if len(plan.instalments) == 1:
+        return N_("Lea el plan al deudor y confírmelo: un pago de {total} el {primera} "
+                  "(descuento {descuento})."), fill  # fmt: skip
+    return N_("Lea el plan al deudor y confírmelo: {pagos} pagos ({periodo}) de {monto}, el "
+              "último de {ultimo}, del {primera} al {ultima}; total {total} (descuento "
+              "{descuento})."), fill  # fmt: skip
 
 
 def _promise(

@@ -13,7 +13,7 @@ import aiohttp_jinja2
 from aiohttp import WSMsgType, web
 from sqlalchemy import Engine, select
 
-from console import wallboard
+from console import plan_service, wallboard
 from console.i18n import N_, gettext_
 from console.keys import CLOCK, ENGINE, REDIS, STATES
 from console.params import INT32_MAX, ParamError, parse_decimal, parse_id
@@ -37,6 +37,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/wallboard", wallboard_json)
     app.router.add_get("/ws/wallboard", wallboard_socket)
     app.router.add_post("/supervisor/campaigns/{campaign_id}", campaign_control)
+    app.router.add_post("/supervisor/plans/{plan_id}", plan_decision)
 
 
 def _chosen(request: web.Request, campaigns: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -52,6 +53,7 @@ async def _render(
 ) -> web.Response:
     campaigns = await in_db(request, visible_campaigns, user_of(request))
     groups = await in_db(request, skills.group_names)
+    plans = await in_db(request, plan_service.pending_plans, plan_scope(user_of(request)))
     return aiohttp_jinja2.render_template(
         "supervisor.html",
         request,
@@ -60,6 +62,7 @@ async def _render(
             "current": _chosen(request, campaigns),
             "dial_modes": DIAL_MODES,
             "skill_groups": groups,
+            "plans": plans,
             "error": error,
             "message": message or request.query.get("msg"),
         },
@@ -250,3 +253,39 @@ async def campaign_control(request: web.Request) -> web.StreamResponse:
         await request.app[REDIS].publish(COMMANDS_CHANNEL, json.dumps(command))
     query = urlencode({"campaign": name, "msg": gettext_("Cambio guardado.")})
     raise web.HTTPFound(f"/supervisor?{query}")
+
+
+def plan_scope(user: CurrentUser) -> set[int] | None:
+    """The campaigns whose plans this user decides (None: all): may_see_campaign's rule."""
+    return None if user.campaign_id is None or user.role is Role.admin else {user.campaign_id}
+
+
+@requires(Role.supervisor)
+async def plan_decision(request: web.Request) -> web.StreamResponse:
+    """Approve or reject a payment plan waiting above the agent's limits (audited)."""
+    user = user_of(request)
+    try:
+        plan_id = parse_id(request.match_info["plan_id"], "plan_id")
+    except ParamError:
+        raise web.HTTPNotFound() from None
+    form = await request.post()
+    action = str(form.get("action", ""))
+    if action not in ("approve", "reject"):
+        return await _render(request, error=gettext_("Acción desconocida."), status=400)
+    note = str(form.get("note", "")).strip()
+    try:
+        await in_db(
+            request, plan_service.decide, user, plan_id, action == "approve", note,
+            request.app[CLOCK](), plan_scope(user),
+        )  # fmt: skip
+    except LookupError:
+        raise web.HTTPNotFound() from None
+    except plan_service.PlanDecisionError as exc:
+        return await _render(request, error=gettext_(str(exc)), status=409)
+    done = (
+        N_("Plan aprobado: sus pagos son promesas.")
+        if action == "approve"
+        else N_("Plan rechazado: la cuenta vuelve a la cola.")
+    )
+    query = urlencode({"campaign": request.query.get("campaign", ""), "msg": gettext_(done)})
+    raise web.HTTPFound(f"/supervisor?{query}#plans")

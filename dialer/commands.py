@@ -163,6 +163,12 @@ def _campaign_create(args: argparse.Namespace, settings: Settings) -> int:
     except (ProfileError, RecycleConfigError) as exc:
         raise UserError(str(exc)) from exc
     try:
+        from compliance.plan_rules import PlanRulesError, plan_rules_for
+
+        plan_rules_for(config)
+    except PlanRulesError as exc:
+        raise UserError(f"campaign rules {args.rules}: {exc}") from exc
+    try:
         inbound = inbound_settings(config, args.country, args.caller_id)
     except InboundSettingsError as exc:
         raise UserError(f"campaign rules {args.rules}: {exc}") from exc

@@ -357,10 +357,60 @@ class Promise(Base):
     amount: Mapped[Decimal] = mapped_column(Money)
     currency: Mapped[str] = mapped_column(String(3))
     due_date: Mapped[date] = mapped_column(Date)
-    status: Mapped[str] = mapped_column(String(20), default="open")  # open | kept | broken
+    # open | kept | broken | cancelled (the rest of a plan whose instalment broke)
+    status: Mapped[str] = mapped_column(String(20), default="open")
     paid_amount: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column()
+    # An instalment of a payment plan (1..n), else a single promise.
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("payment_plans.id"), index=True)
+    instalment: Mapped[int | None] = mapped_column(Integer)
+
+    __table_args__ = (
+        # The payments import breaks the open promises past their date: found without a scan.
+        Index(
+            "ix_promises_open_due",
+            "due_date",
+            postgresql_where=text("status = 'open'"),
+            sqlite_where=text("status = 'open'"),
+        ),
+    )
+
+
+class PlanStatus(enum.StrEnum):
+    pending = "pending"  # above the agent's limits: waits for a supervisor
+    active = "active"  # its instalments are promises
+    rejected = "rejected"
+    kept = "kept"  # every instalment kept
+    broken = "broken"  # an instalment broke; the rest were cancelled
+
+
+class PaymentPlan(Base):
+    """A settlement and/or instalments agreed on a call (console/payment_plans.py);
+    its instalments become promises when it is active."""
+
+    __tablename__ = "payment_plans"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    attempt_id: Mapped[int | None] = mapped_column(ForeignKey("call_attempts.id"))
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
+    status: Mapped[str] = mapped_column(String(20))
+    currency: Mapped[str] = mapped_column(String(3))
+    balance: Mapped[Decimal] = mapped_column(Money)  # when agreed
+    total: Mapped[Decimal] = mapped_column(Money)
+    discount: Mapped[Decimal] = mapped_column(Numeric(5, 4))
+    interval: Mapped[str] = mapped_column(String(20))
+    # [{"number", "due_date", "amount"}]: the promises it becomes once active.
+    schedule: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    approval_reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column()
+    decision_note: Mapped[str] = mapped_column(Text, default="")
+
+    __table_args__ = (Index("ix_payment_plans_status_campaign", "status", "campaign_id"),)
 
 
 class Payment(Base):

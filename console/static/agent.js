@@ -161,6 +161,8 @@
     $("promise-amount").placeholder = m.example;
     $("promise-format").textContent = T.money_format.replace("{miles}", m.group).replace("{decimales}", m.decimal).replace("{ejemplo}", m.example);
     hideReadback();
+    hidePlanReadback();
+    $("plan-result").hidden = true;
     fillOutcomes("");
     renderFlow();
     document.dispatchEvent(new CustomEvent("cobrador:pop", { detail: pop }));
@@ -194,6 +196,8 @@
       promises.replaceChildren();
       if (!pop.promises.length) promises.append(Cobrador.el("li", T.no_promises, "muted"));
       for (const p of pop.promises) promises.append(Cobrador.el("li", `${p.display} · ${p.due_date}`));
+      renderPlans(pop.plans || []);
+      setupCalculator(pop.calculator);
       renderNotes(pop.notes);
     } else {
       $("pop-balance").textContent = T.verify_first;
@@ -204,8 +208,77 @@
       $("pop-payment").textContent = "";
       $("pop-promises").replaceChildren(Cobrador.el("li", T.verify_first, "muted"));
       $("pop-notes").replaceChildren(Cobrador.el("li", T.verify_first, "muted"));
+      $("pop-plans").replaceChildren(Cobrador.el("li", T.verify_first, "muted"));
     }
   }
+
+  // ---- the plan calculator: the campaign's rules, computed by the server ----
+  const fill = (text, values) => Object.entries(values).reduce((t, [k, v]) => t.replace(`{${k}}`, v), text);
+  function renderPlans(plans) {
+    const list = $("pop-plans");
+    list.replaceChildren();
+    if (!plans.length) list.append(Cobrador.el("li", T.no_plans, "muted"));
+    for (const p of plans) {
+      list.append(Cobrador.el("li", `${p.total} · ${p.instalments} ${T.instalments_word} · ${p.first} · ${p.status_label}`));
+    }
+  }
+  function setupCalculator(calc) {
+    if (!calc) return;
+    $("plan-limits").textContent = fill(T.plan_limits, { pagos: calc.max_instalments, minimo: calc.min_instalment,
+      agente: calc.agent_discount, maximo: calc.max_discount });
+    const select = $("plan-interval");
+    select.replaceChildren();
+    for (const i of calc.intervals) {
+      const opt = Cobrador.el("option", i.label);
+      opt.value = i.code;
+      select.append(opt);
+    }
+    if (calc.intervals.some((i) => i.code === "monthly")) select.value = "monthly";
+    $("plan-instalments").max = calc.max_instalments;
+    $("plan-first-date").min = calc.first_date_min;
+    $("plan-first-date").max = calc.first_date_max;
+  }
+  function planFields() {
+    const body = { attempt_id: currentPop.attempt_id };
+    for (const name of ["plan_discount", "plan_instalments", "plan_interval", "plan_first_date"]) {
+      body[name] = document.querySelector(`[name="${name}"]`).value;
+    }
+    return body;
+  }
+  function hidePlanReadback() {
+    $("plan-readback").hidden = true;
+    $("plan-confirm-value").value = "";
+  }
+  $("btn-plan-preview").addEventListener("click", async () => {
+    if (!currentPop) return;
+    clearErrors();
+    hidePlanReadback();
+    const r = await Cobrador.api("POST", "/api/agent/plan/preview", planFields());
+    $("plan-result").hidden = !r.ok;
+    if (!r.ok) {
+      for (const [field, text] of Object.entries(r.data.errors || { plan: r.data.reason || T.error })) {
+        const node = document.querySelector(`[data-error="${field}"]`);
+        if (node) node.textContent = text;
+      }
+      return;
+    }
+    const plan = r.data.plan;
+    $("plan-summary").textContent = fill(T.plan_total, { total: plan.total, descuento: plan.discount,
+      perdon: plan.forgiven, pagos: plan.instalments.length, periodo: plan.interval });
+    const approval = $("plan-approval");
+    approval.hidden = !plan.needs_approval;
+    approval.textContent = plan.needs_approval ? `${T.plan_needs_approval} ${plan.approval_reasons.join("; ")}` : "";
+    const body = $("plan-schedule");
+    body.replaceChildren();
+    for (const i of plan.instalments) {
+      const tr = Cobrador.el("tr");
+      tr.append(Cobrador.el("td", String(i.number)), Cobrador.el("td", i.due_date), Cobrador.el("td", i.amount));
+      body.append(tr);
+    }
+  });
+  $("plan-fields").addEventListener("input", () => { hidePlanReadback(); $("plan-result").hidden = true; });
+  $("btn-plan-fix").addEventListener("click", () => { hidePlanReadback(); $("plan-discount").focus(); });
+  $("btn-plan-confirm").addEventListener("click", () => $("dispo-form").requestSubmit());
   function chooseParty(party) {
     if (!currentPop) return;
     flowParty = party;
@@ -277,6 +350,7 @@
   function toggleSubfields() {
     const o = cfg.outcomes.find((x) => x.code === $("dispo-outcome").value);
     $("promise-fields").hidden = !(o && o.promise);
+    $("plan-fields").hidden = !(o && o.plan);
     $("callback-fields").hidden = !(o && o.callback);
   }
   function clearErrors() {
@@ -313,6 +387,12 @@
     btn.disabled = true;
     const r = await Cobrador.api("POST", "/api/agent/disposition", data);
     btn.disabled = false;
+    if (r.status === 409 && r.data.confirm && r.data.confirm.field === "plan") {
+      $("plan-confirm-value").value = r.data.confirm.value;
+      $("plan-readback-text").textContent = r.data.reason;
+      $("plan-readback").hidden = false;
+      return;
+    }
     if (r.status === 409 && r.data.confirm) {
       $("promise-confirm-value").value = r.data.confirm.amount;
       $("promise-readback-text").textContent = r.data.reason;
@@ -320,6 +400,7 @@
       return;
     }
     hideReadback();
+    hidePlanReadback();
     const msg = $("dispo-msg");
     msg.hidden = false;
     if (!r.ok) {

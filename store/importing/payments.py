@@ -17,6 +17,7 @@ from store.importing.fields import FieldError, parse_instant, parse_money
 from store.importing.report import ImportResult
 from store.importing.runner import audit_file_import, audit_or_default, run_import
 from store.models import Account, AccountStatus, Payment, Promise
+from store.plan_tracking import break_overdue_everywhere, follow_plans
 
 REQUIRED = {"external_ref", "amount", "paid_at"}
 ALLOWED = REQUIRED | {"reference"}
@@ -75,6 +76,7 @@ class PaymentImporter:
         self.now = clock()
         self.created = self.updated = self.unchanged = 0
         self.paid_accounts: set[int] = set()
+        self.broken_overdue = 0
         self.seen: dict[tuple[str, Decimal, datetime], int] = {}
         self._accounts: dict[str, Account] = {}
 
@@ -134,6 +136,7 @@ class PaymentImporter:
             session.add(Payment(account_id=account.id, amount=rec["amount"], paid_at=rec["paid_at"],
                                 source="import"))  # fmt: skip
             session.flush()
+            follow_plans(session, kept, broken, self.now, self.audit, self.actor)
             self.created += 1
             if account.status == AccountStatus.paid.value:
                 self.paid_accounts.add(account.id)
@@ -145,8 +148,14 @@ class PaymentImporter:
             }, actor=self.actor, subject=f"account:{account.id}")  # fmt: skip
 
     def finish(self, session: Session, path: Path, result: ImportResult) -> None:
+        # Promises (and plan instalments) past their date without a payment in any
+        # import: broken now, their plans too, and the accounts back in the queue.
+        overdue = break_overdue_everywhere(session, self.now.date(), self.now)
+        follow_plans(session, [], overdue, self.now, self.audit, self.actor)
+        self.broken_overdue = len(overdue)
         audit_file_import(self.audit, session, "payment", path, result, self.actor,
-                          created=self.created, duplicates_skipped=self.unchanged)  # fmt: skip
+                          created=self.created, duplicates_skipped=self.unchanged,
+                          promises_broken=self.broken_overdue)  # fmt: skip
 
 
 def import_payments(

@@ -53,6 +53,14 @@ def seed_data(engine: Engine) -> Seed:
                 "agency": "Despacho Ejemplo",
                 "agency_phone": "55 5000 1000",
                 "agency_address": "Av. Reforma 100, Ciudad de México",
+                # Up to 12 monthly payments of at least $500; in "firm" an agent grants
+                # up to 10 % off, a supervisor up to 30 %.
+                "payment_plans": {
+                    "max_instalments": 12,
+                    "min_instalment": "500.00",
+                    "max_discount": {"firm": "0.30", "prelegal": "0.40"},
+                    "agent_discount": {"firm": "0.10", "prelegal": "0.20"},
+                },
             },
         )
         session.add(campaign)

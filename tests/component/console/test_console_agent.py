@@ -264,7 +264,11 @@ async def test_given_valid_promise_when_disposing_then_saved_held_and_out_of_the
     readback = await dispose(client, token, **fields)
     assert readback.status == 409
     body = await readback.json()
-    assert body["confirm"] == {"amount": "1500.50", "display": "$1,500.50 MXN"}
+    assert body["confirm"] == {
+        "field": "promise_amount",
+        "amount": "1500.50",
+        "display": "$1,500.50 MXN",
+    }
     assert body["reason"] == "Lea el monto al deudor y confírmelo: $1,500.50 MXN."
     stale = await dispose(client, token, **fields, promise_confirm="1500.00")
     assert stale.status == 409 and counts(engine) == (0, 0, 0)
@@ -320,7 +324,11 @@ async def test_given_colombian_account_when_promising_then_colombian_notation_in
         (await ambiguous.json()).get("errors")
     )
     readback = await (await dispose(client, token, **fields)).json()
-    assert readback["confirm"] == {"amount": "1500.50", "display": "$1.500,50 COP"}
+    assert readback["confirm"] == {
+        "field": "promise_amount",
+        "amount": "1500.50",
+        "display": "$1.500,50 COP",
+    }
     saved = await dispose(client, token, **fields, promise_confirm="1500.50")
     assert saved.status == 200, await saved.text()
     with transaction(engine) as session:

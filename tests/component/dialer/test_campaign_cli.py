@@ -106,3 +106,20 @@ def test_given_no_asterisk_when_dialer_interrupted_then_it_stops_cleanly(
             break
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=20) == 0
+
+
+def test_given_payment_plan_rules_when_creating_campaign_then_checked_and_kept(
+    env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    wrong = tmp_path / "wrong.toml"
+    wrong.write_text('[payment_plans]\nmax_instalments = 6\n[payment_plans.max_discount]\nfirm = "0.10"\n'
+                     '[payment_plans.agent_discount]\nfirm = "0.20"\n')  # fmt: skip
+    assert main(["campaign", "create", "plans", "--country", "MX", "--rules", str(wrong)]) == 2
+    assert "agent_discount.firm (0.20) is above payment_plans.max_discount.firm" in (
+        capsys.readouterr().err
+    )
+    good = tmp_path / "good.toml"
+    good.write_text('[payment_plans]\nmax_instalments = 12\nmin_instalment = "500.00"\n'
+                    '[payment_plans.max_discount]\nfirm = "0.30"\n')  # fmt: skip
+    assert main(["campaign", "create", "plans", "--country", "MX", "--rules", str(good)]) == 0
+    assert "campaign plans created" in capsys.readouterr().out

@@ -11,12 +11,12 @@ from zoneinfo import ZoneInfo
 
 from browser_harness import DialerDouble
 from console_fixtures import Seed
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from test_console_in_browser import logged_in_page
 
 from cobrador.ground.settings import Settings
 from store.db import transaction
-from store.models import Account, Callback, Promise
+from store.models import Account, Callback, PaymentPlan, Promise
 
 DEBT_FACTS = ("12,500", "12500", "12.500", "Financiera Ejemplo", "BBVA", "MX-0001")
 
@@ -209,3 +209,79 @@ def test_given_quintana_roo_debtor_with_cdmx_number_when_scheduling_11_then_canc
     expect(agent.locator("#state-reason")).to_have_text("descanso")
     assert raw_codes_shown(agent) == []
     agent.context.close()
+
+
+def plan_terms(page: Any, instalments: int, discount: str, first: date) -> None:
+    page.select_option("#dispo-outcome", "convenio")
+    page.fill("#plan-discount", discount)
+    page.fill("#plan-instalments", str(instalments))
+    page.select_option("#plan-interval", "monthly")
+    page.fill("#plan-first-date", first.isoformat())
+
+
+def test_given_six_instalments_within_rules_then_six_promises_and_a_larger_discount_waits_for_supervisor(
+    browser: Any, console_url: str, seeded: Seed, engine: Engine, settings: Settings
+) -> None:
+    from playwright.sync_api import expect
+
+    agent = logged_in_page(browser, console_url, "ana")
+    expect(agent.locator("#ws-status")).to_have_text("Conectado")
+    agent.click("#btn-ready")
+    expect(agent.locator("#state-name")).to_have_text("Disponible")
+    dialer = DialerDouble(engine, settings.redis_url or "", "mx-demo")
+    dialer.answer(seeded.account_id)
+    verify_titular(agent)
+    expect(agent.locator("#pop-balance")).to_have_text("$12,500.00 MXN")
+    first = datetime.now(ZoneInfo("America/Mexico_City")).date() + timedelta(days=5)
+    plan_terms(agent, 6, "0", first)
+    expect(agent.locator("#plan-limits")).to_contain_text("descuento hasta 10 %")
+    agent.click("#btn-plan-preview")
+    expect(agent.locator("#plan-schedule tr")).to_have_count(6)
+    expect(agent.locator("#plan-summary")).to_contain_text("Total $12,500.00 MXN")
+    expect(agent.locator("#plan-approval")).to_be_hidden()
+    agent.click("#btn-dispo")
+    expect(agent.locator("#plan-readback")).to_contain_text("6 pagos (mensual) de $2,083.33 MXN")
+    with transaction(engine) as session:
+        assert session.scalar(select(Promise)) is None  # not before the read-back
+    agent.click("#btn-plan-confirm")
+    expect(agent.locator("#dispo-msg")).to_have_text("Tipificación guardada.")
+    with transaction(engine) as session:
+        promises = session.scalars(select(Promise).order_by(Promise.due_date)).all()
+        assert len(promises) == 6 and promises[0].due_date == first
+        assert sum(p.amount for p in promises) == Decimal("12500.00")
+
+    # The next debtor asks for 20 % off: above the agent's 10 %, it waits for a supervisor.
+    agent.click("#btn-ready")
+    expect(agent.locator("#state-name")).to_have_text("Disponible")
+    dialer.answer(seeded.other_account_id)
+    expect(agent.locator("#pop-name")).to_have_text("Juan Pérez")
+    agent.click('[data-flow-party="titular"]')
+    agent.fill('input[name="answer_full_name"]', "Juan Pérez")
+    agent.fill('input[name="answer_account_last4"]', "0002")
+    agent.click("#btn-verify")
+    expect(agent.locator("#pop-balance")).to_have_text("$800.00 MXN")
+    plan_terms(agent, 1, "20", first)
+    agent.click("#btn-plan-preview")
+    expect(agent.locator("#plan-approval")).to_contain_text("descuento mayor que el que autoriza")
+    agent.click("#btn-dispo")
+    expect(agent.locator("#plan-readback")).to_contain_text("un pago de $640.00 MXN")
+    expect(agent.locator("#plan-readback")).to_contain_text("aprobación de un supervisor")
+    agent.click("#btn-plan-confirm")
+    expect(agent.locator("#dispo-msg")).to_contain_text("espera la aprobación de un supervisor")
+    with transaction(engine) as session:
+        plans = session.scalars(select(PaymentPlan).order_by(PaymentPlan.id)).all()
+        assert [p.status for p in plans] == ["active", "pending"]
+        assert session.scalar(select(func.count(Promise.id))) == 6
+
+    supervisor = logged_in_page(browser, console_url, "sofia")
+    row = supervisor.locator("#plans-table tbody tr")
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text("Juan Pérez")
+    expect(row).to_contain_text("20 %")
+    row.locator('button[value="approve"]').click()
+    expect(supervisor.locator(".alert-ok")).to_have_text("Plan aprobado: sus pagos son promesas.")
+    expect(supervisor.locator("#plans")).to_contain_text("Ningún plan espera aprobación.")
+    with transaction(engine) as session:
+        assert session.scalar(select(func.count(Promise.id))) == 7
+    agent.context.close()
+    supervisor.context.close()

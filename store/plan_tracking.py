@@ -1,0 +1,106 @@
+"""Payment plans followed by the payments import: a kept instalment moves the
+account's hold to the next one (the plan is kept with its last); a broken one
+breaks the plan, cancels the instalments left and puts the account back in the
+queue at once (the refill ranks broken promises first, dialer/priority.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from store.models import Account, AccountStatus, PaymentPlan, PlanStatus, Promise
+
+AuditFn = Callable[..., Any]
+
+
+def promise_hold_until(due_date: date) -> datetime:
+    """The hold a promise puts on its account: the same as dialer/recycle.py's (the
+    day after its date), repeated here since the store does not import the dialer."""
+    return datetime.combine(due_date + timedelta(days=1), datetime.min.time(), UTC)
+
+
+def break_overdue_everywhere(session: Session, today: date, now: datetime) -> list[Promise]:
+    """Every open promise whose date has passed is broken, whether or not a payment
+    of its account came in this import (ix_promises_open_due: no scan)."""
+    rows = list(
+        session.scalars(
+            select(Promise)
+            .where(Promise.status == "open", Promise.due_date < today)
+            .order_by(Promise.due_date, Promise.id)
+        )
+    )
+    for promise in rows:
+        promise.status = "broken"
+        promise.resolved_at = now
+    return rows
+
+
+def follow_plans(
+    session: Session,
+    kept: Iterable[Promise],
+    broken: Iterable[Promise],
+    now: datetime,
+    audit: AuditFn,
+    actor: str,
+) -> None:
+    """Bring the plans of these promises (if any) up to date; audited per plan."""
+    for promise in broken:
+        if promise.plan_id is not None:
+            _break_plan(session, promise, now, audit, actor)
+    for promise in kept:
+        if promise.plan_id is not None:
+            _advance_plan(session, promise, audit, actor)
+
+
+def _break_plan(
+    session: Session, promise: Promise, now: datetime, audit: AuditFn, actor: str
+) -> None:
+    plan = session.get(PaymentPlan, promise.plan_id)
+    if plan is None or plan.status != PlanStatus.active.value:
+        return
+    plan.status = PlanStatus.broken.value
+    rest = session.scalars(
+        select(Promise).where(Promise.plan_id == plan.id, Promise.status == "open")
+    ).all()
+    for other in rest:
+        other.status = "cancelled"
+        other.resolved_at = now
+    account = session.get(Account, plan.account_id)
+    requeued = account is not None and account.status == AccountStatus.active.value
+    if account is not None and requeued:
+        account.next_attempt_at = now
+        account.hopper_since = None
+    audit(session, "payment_plan", {
+        "plan_id": plan.id, "account_id": plan.account_id, "action": "broken",
+        "status": plan.status, "instalment": promise.instalment,
+        "cancelled": [p.id for p in rest], "requeued": requeued,
+    }, actor=actor, subject=f"account:{plan.account_id}")  # fmt: skip
+
+
+def _advance_plan(session: Session, promise: Promise, audit: AuditFn, actor: str) -> None:
+    plan = session.get(PaymentPlan, promise.plan_id)
+    if plan is None or plan.status != PlanStatus.active.value:
+        return
+    following = session.scalars(
+        select(Promise)
+        .where(Promise.plan_id == plan.id, Promise.status == "open")
+        .order_by(Promise.due_date, Promise.id)
+        .limit(1)
+    ).first()
+    account = session.get(Account, plan.account_id)
+    if following is None:
+        plan.status = PlanStatus.kept.value
+        audit(session, "payment_plan", {"plan_id": plan.id, "account_id": plan.account_id,
+                                        "action": "kept", "status": plan.status},
+              actor=actor, subject=f"account:{plan.account_id}")  # fmt: skip
+    elif account is not None and account.later_than_its_date(
+        promise_hold_until(following.due_date)
+    ):
+        # Not called while the debtor keeps to the plan: held to the next instalment.
+        account.next_attempt_at = promise_hold_until(following.due_date)
+        account.hopper_since = None
