@@ -729,9 +729,13 @@ def add_note(engine: Engine, agent: CurrentUser, account_id: int, text: str, now
         session.add(Note(account_id=account_id, author_id=agent.id, text=text, created_at=now))
 
 
-def day_figures(engine: Engine, agent_id: int, now: datetime) -> dict[str, Any]:
-    """The agent's own figures since 00:00 UTC (kept rate over 30 days of due promises)."""
-    start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+def day_figures(
+    engine: Engine, agent_id: int, now: datetime, start: datetime | None = None
+) -> dict[str, Any]:
+    """The agent's own figures since ``start``: the agent's local midnight, which the
+    page sends (console/day_window.py); 00:00 UTC without it. Kept rate: 30 days."""
+    if start is None:
+        start = now.replace(hour=0, minute=0, second=0, microsecond=0)
     with transaction(engine) as session:
         rpc = session.scalar(
             select(func.count(CallAttempt.id)).where(

@@ -15,6 +15,8 @@ from aiohttp import WSMsgType, web
 from sqlalchemy import Engine, select
 
 from console import agent_service as svc
+from console.agent_pauses import record_pause
+from console.day_window import ZoneError, local_midnight, zone_named
 from console.dispositions import FormErrors
 from console.i18n import N_, gettext_
 from console.keys import CALLBACK_CHECKER, CLOCK, ENGINE, POPHUB, REDIS, STATES
@@ -217,13 +219,16 @@ async def go_ready(request: web.Request) -> web.StreamResponse:
     if pending is not None:
         return json_error(409, gettext_("Tipifique la llamada anterior antes de continuar."))
     await _ensure_logged_in(request, user)
-    if (await request.app[STATES].get(user.id)).state is AgentState.no_audio:
+    before = await request.app[STATES].get(user.id)
+    if before.state is AgentState.no_audio:
         # Ready needs a live phone leg: the reconnect button calls the phone first.
         return json_error(409, gettext_("Sin audio: reconecte su teléfono antes de continuar."))
     try:
-        await request.app[STATES].set_ready(user.id)
+        after = await request.app[STATES].set_ready(user.id)
     except AgentStateError:
         return json_error(409, gettext_("No puede pasar a disponible desde el estado actual."))
+    if before.state is AgentState.paused:  # the supervisor's pause figures
+        await record_pause(request.app[REDIS], user.id, before.since, after.since)
     return web.json_response(await _state_payload(request, user))
 
 
@@ -236,10 +241,13 @@ async def go_pause(request: web.Request) -> web.StreamResponse:
     if reason not in campaign["pause_reasons"]:
         return json_error(400, gettext_("Elija un motivo de pausa."), field="reason")
     await _ensure_logged_in(request, user)
+    before = await request.app[STATES].get(user.id)
     try:
-        await request.app[STATES].pause(user.id, reason)
+        after = await request.app[STATES].pause(user.id, reason)
     except AgentStateError:
         return json_error(409, gettext_("No puede pausar durante una llamada."))
+    if before.state is AgentState.paused:  # a new reason: the pause so far is counted
+        await record_pause(request.app[REDIS], user.id, before.since, after.since)
     return web.json_response(await _state_payload(request, user))
 
 
@@ -565,8 +573,13 @@ async def preview_skip(request: web.Request) -> web.StreamResponse:
 @requires(Role.agent)
 async def figures(request: web.Request) -> web.StreamResponse:
     user = user_of(request)
-    data = await in_db(request, svc.day_figures, user.id, request.app[CLOCK]())
-    return web.json_response({"ok": True, "figures": data})
+    try:
+        zone = zone_named(request.query.get("tz"))
+    except ZoneError:
+        return json_error(400, gettext_("Zona horaria desconocida."), field="tz")
+    now = request.app[CLOCK]()
+    data = await in_db(request, svc.day_figures, user.id, now, local_midnight(now, zone))
+    return web.json_response({"ok": True, "figures": data, "zone": zone.key})
 
 
 @requires(Role.agent)

@@ -199,6 +199,12 @@ def _attempts(session: Session, f: Filters, limit: int) -> list[dict[str, Any]]:
             "campaign_id": a.campaign_id,
             "agent": username or "",
             "started_at": a.started_at.isoformat(),
+            "ended_at": a.ended_at.isoformat() if a.ended_at else "",
+            "duration_seconds": int((a.ended_at - a.started_at).total_seconds())
+            if a.ended_at
+            else "",
+            # Asterisk's (Q.850) cause of the hang-up, when it reported one.
+            "hangup_cause": a.hangup_cause if a.hangup_cause is not None else "",
             "result": a.result or "",
             "right_party_contact": a.right_party_contact,
             "decision_id": a.decision_id,

@@ -11,7 +11,14 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from console import auditor_service as svc
-from console.i18n import gettext_
+from console.code_labels import (
+    REASON_LABELS,
+    outcome_label,
+    party_label,
+    reason_label,
+    result_label,
+)
+from console.i18n import N_, gettext_
 from console.keys import ENGINE
 from console.params import id_or_404
 from console.webutil import in_db, json_error, requires, user_of
@@ -20,7 +27,7 @@ from store.models import AttemptResult, Role
 from store.spreadsheet import FLAVOURS, STANDARD, Flavour, SafeWriter
 
 ATTEMPT_COLUMNS = [
-    "id", "started_at", "direction", "account_ref", "debtor_name", "phone", "agent", "result",
+    "id", "started_at", "ended_at", "duration_seconds", "hangup_cause", "direction", "account_ref", "debtor_name", "phone", "agent", "result",
     "party", "outcome", "right_party_contact", "decision_id", "caller_id", "recording",
 ]  # fmt: skip
 DECISION_COLUMNS = [
@@ -49,18 +56,43 @@ def _filters(request: web.Request) -> tuple[svc.Filters | None, dict[str, str]]:
 def _context(request: web.Request, **extra: Any) -> dict[str, Any]:
     return {
         "q": dict(request.query),
-        "results_list": [r.value for r in AttemptResult],
+        "results_list": [(r.value, result_label(r.value)) for r in AttemptResult],
+        "reasons_list": [(code, reason_label(code)) for code in REASON_LABELS],
         "query_string": request.query_string,
         **extra,
     }
+
+
+LATEST = 50  # an empty search lists the latest attempts (or decisions)
+RECORDING_LABELS = {
+    "missing": N_("Falta el archivo"),
+    "empty": N_("Archivo vacío"),
+    "failed": N_("No se pudo leer"),
+    "recording": N_("Grabando"),
+}
+
+
+def _labelled_attempt(row: dict[str, Any]) -> dict[str, Any]:
+    """What the page shows for each code (the exports keep the codes)."""
+    return {**row, "result_label": result_label(row["result"]),
+            "party_label": party_label(row["party"]), "outcome_label": outcome_label(row["outcome"]),
+            "recording_label": gettext_(RECORDING_LABELS.get(row["recording"], N_("Otro estado")))
+            if row["recording"] else ""}  # fmt: skip
+
+
+def _labelled_decision(row: dict[str, Any]) -> dict[str, Any]:
+    return {**row, "reason_labels": [reason_label(r) for r in row["reasons"]]}
 
 
 @requires(Role.auditor)
 async def attempts_page(request: web.Request) -> web.StreamResponse:
     filters, errors = _filters(request)
     rows: list[dict[str, Any]] = []
-    if filters is not None and not filters.empty:
-        rows = await in_db(request, svc.search_attempts, filters)
+    # Opening the page shows no one's data; "Buscar" with no filter lists the latest.
+    searched = filters is not None and (bool(request.query_string) or not filters.empty)
+    if filters is not None and searched:
+        limit = LATEST if filters.empty else svc.PAGE_LIMIT
+        rows = await in_db(request, svc.search_attempts, filters, limit)
         if rows:
             await in_db(
                 request,
@@ -73,19 +105,20 @@ async def attempts_page(request: web.Request) -> web.StreamResponse:
     return aiohttp_jinja2.render_template(
         "auditor_attempts.html",
         request,
-        _context(
-            request, rows=rows, errors=errors, searched=filters is not None and not filters.empty
-        ),
+        _context(request, rows=[_labelled_attempt(r) for r in rows], errors=errors,
+                 searched=searched, latest=searched and filters is not None and filters.empty),
         status=400 if errors else 200,
-    )
+    )  # fmt: skip
 
 
 @requires(Role.auditor)
 async def decisions_page(request: web.Request) -> web.StreamResponse:
     filters, errors = _filters(request)
     rows: list[dict[str, Any]] = []
-    if filters is not None and not filters.empty:
-        rows = await in_db(request, svc.search_decisions, filters)
+    searched = filters is not None and (bool(request.query_string) or not filters.empty)
+    if filters is not None and searched:
+        limit = LATEST if filters.empty else svc.PAGE_LIMIT
+        rows = await in_db(request, svc.search_decisions, filters, limit)
         ids = [r["account_id"] for r in rows if r["account_id"]]
         if rows:
             await in_db(
@@ -99,11 +132,10 @@ async def decisions_page(request: web.Request) -> web.StreamResponse:
     return aiohttp_jinja2.render_template(
         "auditor_decisions.html",
         request,
-        _context(
-            request, rows=rows, errors=errors, searched=filters is not None and not filters.empty
-        ),
+        _context(request, rows=[_labelled_decision(r) for r in rows], errors=errors,
+                 searched=searched, latest=searched and filters is not None and filters.empty),
         status=400 if errors else 200,
-    )
+    )  # fmt: skip
 
 
 @requires(Role.auditor)
@@ -120,7 +152,9 @@ async def decision_page(request: web.Request) -> web.StreamResponse:
             {"decision_id": str(decision["id"])},
             [decision["account_id"]],
         )
-    return aiohttp_jinja2.render_template("auditor_decision.html", request, {"d": decision})
+    return aiohttp_jinja2.render_template(
+        "auditor_decision.html", request, {"d": _labelled_decision(decision)}
+    )
 
 
 def _export(

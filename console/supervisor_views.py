@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
@@ -14,6 +15,9 @@ from aiohttp import WSMsgType, web
 from sqlalchemy import Engine, select
 
 from console import plan_service, wallboard
+from console.agent_figures import agent_figures
+from console.agent_pauses import paused_seconds
+from console.day_window import ZoneError, local_midnight, zone_named
 from console.i18n import N_, gettext_
 from console.keys import CLOCK, ENGINE, REDIS, STATES
 from console.params import INT32_MAX, ParamError, parse_decimal, parse_id
@@ -22,7 +26,7 @@ from console.recording_service import may_see_campaign
 from console.security import same_origin
 from console.users import CurrentUser
 from console.webutil import close_when_session_ends, in_db, json_error, requires, user_of
-from dialer.agent_state import EVENTS_CHANNEL
+from dialer.agent_state import EVENTS_CHANNEL, AgentState
 from dialer.inbound import skills
 from store.audit import append as audit_append
 from store.db import transaction
@@ -38,13 +42,18 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/ws/wallboard", wallboard_socket)
     app.router.add_post("/supervisor/campaigns/{campaign_id}", campaign_control)
     app.router.add_post("/supervisor/plans/{plan_id}", plan_decision)
+    app.router.add_get("/api/supervisor/overview", overview_json)
+    app.router.add_get("/api/supervisor/agents", agents_json)
 
 
-def _chosen(request: web.Request, campaigns: list[dict[str, Any]]) -> dict[str, Any] | None:
-    wanted = request.query.get("campaign")
-    for c in campaigns:
-        if c["name"] == wanted:
-            return c
+def _chosen(
+    request: web.Request, campaigns: list[dict[str, Any]], busiest: str | None
+) -> dict[str, Any] | None:
+    """The campaign asked for, else the busiest (never simply the first by name)."""
+    for wanted in (request.query.get("campaign"), busiest):
+        for c in campaigns:
+            if c["name"] == wanted:
+                return c
     return campaigns[0] if campaigns else None
 
 
@@ -52,6 +61,7 @@ async def _render(
     request: web.Request, error: str | None = None, message: str | None = None, status: int = 200
 ) -> web.Response:
     campaigns = await in_db(request, visible_campaigns, user_of(request))
+    glance = await wallboard.overview(request.app[REDIS], request.app[STATES], campaigns)
     groups = await in_db(request, skills.group_names)
     plans = await in_db(request, plan_service.pending_plans, plan_scope(user_of(request)))
     return aiohttp_jinja2.render_template(
@@ -59,7 +69,8 @@ async def _render(
         request,
         {
             "campaigns": campaigns,
-            "current": _chosen(request, campaigns),
+            "current": _chosen(request, campaigns, wallboard.busiest(glance)),
+            "overview": glance,
             "dial_modes": DIAL_MODES,
             "skill_groups": groups,
             "plans": plans,
@@ -289,3 +300,39 @@ async def plan_decision(request: web.Request) -> web.StreamResponse:
     )
     query = urlencode({"campaign": request.query.get("campaign", ""), "msg": gettext_(done)})
     raise web.HTTPFound(f"/supervisor?{query}#plans")
+
+
+@requires(Role.supervisor)
+async def overview_json(request: web.Request) -> web.StreamResponse:
+    """Every campaign this supervisor may see, at a glance (refreshed by the page)."""
+    campaigns = await in_db(request, visible_campaigns, user_of(request))
+    rows = await wallboard.overview(request.app[REDIS], request.app[STATES], campaigns)
+    return web.json_response({"ok": True, "campaigns": rows})
+
+
+@requires(Role.supervisor)
+async def agents_json(request: web.Request) -> web.StreamResponse:
+    """Per-agent figures of one campaign since midnight in the supervisor's zone (?tz=)."""
+    name = request.query.get("campaign", "")
+    campaign_id = await in_db(request, campaign_id_named, name) if name else None
+    if campaign_id is None:
+        return json_error(404, gettext_("Esa campaña no existe."))
+    if not may_see_campaign(user_of(request), campaign_id):
+        return not_yours()
+    try:
+        zone = zone_named(request.query.get("tz"))
+    except ZoneError:
+        return json_error(400, gettext_("Zona horaria desconocida."), field="tz")
+    now = request.app[CLOCK]()
+    since = local_midnight(now, zone)
+    live = await request.app[STATES].list(name)
+    rows = await in_db(request, agent_figures, campaign_id, [a.agent_id for a in live], since, now)
+    paused = await paused_seconds(
+        request.app[REDIS], [r["agent_id"] for r in rows], since.timestamp(), time.time(),
+        {a.agent_id: a.since for a in live if a.state is AgentState.paused},
+    )  # fmt: skip
+    for row in rows:
+        row["pause_seconds"] = int(paused.get(row["agent_id"], 0.0))
+    return web.json_response(
+        {"ok": True, "since": since.isoformat(timespec="minutes"), "zone": zone.key, "agents": rows}
+    )

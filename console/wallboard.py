@@ -13,6 +13,13 @@ from typing import Any
 import redis.asyncio as aioredis
 from sqlalchemy import Engine, select
 
+from console.code_labels import (
+    campaign_status_label,
+    dial_mode_label,
+    dialer_health_label,
+    pause_label,
+    reason_label,
+)
 from dialer.agent_state import AgentStates
 from dialer.inbound.skills import campaign_group
 from store.db import transaction
@@ -58,6 +65,82 @@ def campaigns(engine: Engine) -> list[dict[str, Any]]:
         ]
 
 
+async def live_board(redis: aioredis.Redis, campaign: str) -> dict[str, Any]:
+    """What the campaign's dial loop last wrote (hopper, abandonment, health); {} if none."""
+    raw = await redis.get(wallboard_key(campaign))
+    if not raw:
+        return {}
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def labelled_live(live: dict[str, Any]) -> dict[str, Any]:
+    """The dial loop's codes and English health text as a person reads them."""
+    hopper = live.get("hopper") or {}
+    health = hopper.get("health") or {} if isinstance(hopper, dict) else {}
+    empty = (
+        (hopper.get("empty_reasons") if isinstance(hopper, dict) else None)
+        or health.get("blocked")
+        or {}
+    )
+    dialer = live.get("dialer") or {}
+    return {
+        "empty_reasons": [
+            {"label": reason_label(str(code)), "count": count} for code, count in empty.items()
+        ],
+        "dialer_problem": dialer_health_label(str(dialer.get("reason") or ""))
+        if isinstance(dialer, dict) and dialer.get("ok") is False
+        else "",
+    }
+
+
+async def overview(
+    redis: aioredis.Redis, states: AgentStates, campaigns: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Every campaign at a glance: agents by state, hopper, abandonment, dialer health."""
+    out = []
+    for c in campaigns:
+        agents = await states.list(c["name"])
+        by_state = Counter(a.state.value for a in agents)
+        live = await live_board(redis, c["name"])
+        hopper = live.get("hopper") or {}
+        windows = live.get("abandonment") or live.get("abandon") or {}
+        hour = windows.get("1h") if isinstance(windows, dict) else None
+        ratio = hour.get("ratio", hour.get("rate")) if isinstance(hour, dict) else hour
+        size = hopper.get("size") if isinstance(hopper, dict) else None
+        if size is None and isinstance(hopper, dict) and "ready" in hopper:
+            size = int(hopper.get("ready") or 0) + int(hopper.get("delayed") or 0)
+        out.append(
+            {
+                "id": c["id"],
+                "name": c["name"],
+                "country": c["country"],
+                "status": c["status"],
+                "status_label": campaign_status_label(c["status"]),
+                "dial_mode_label": dial_mode_label(c["dial_mode"]),
+                "agents": len(agents),
+                "by_state": dict(by_state),
+                "hopper": size,
+                "abandon_1h": ratio,
+                "abandon_target": c["abandon_target"],
+                "live": bool(live),
+                **labelled_live(live),
+            }
+        )
+    return out
+
+
+def busiest(overview_rows: list[dict[str, Any]]) -> str | None:
+    """The campaign a supervisor most likely wants first: most agents, then running."""
+    if not overview_rows:
+        return None
+    best = max(overview_rows, key=lambda r: (r["agents"], r["status"] == "running", -r["id"]))
+    return str(best["name"])
+
+
 def _sql_part(engine: Engine, campaign: str, agent_ids: list[int], now: datetime) -> dict[str, Any]:
     with transaction(engine) as session:
         row = session.scalar(select(Campaign).where(Campaign.name == campaign))
@@ -101,14 +184,7 @@ async def snapshot(
     engine: Engine, redis: aioredis.Redis, states: AgentStates, campaign: str, now: datetime
 ) -> dict[str, Any]:
     agents = await states.list(campaign)
-    raw = await redis.get(wallboard_key(campaign))
-    live: dict[str, Any] = {}
-    if raw:
-        try:
-            parsed = json.loads(raw)
-            live = parsed if isinstance(parsed, dict) else {}
-        except ValueError:
-            live = {}
+    live = await live_board(redis, campaign)
     sql = await asyncio.to_thread(_sql_part, engine, campaign, [a.agent_id for a in agents], now)
     by_state = Counter(a.state.value for a in agents)
     return {
@@ -116,10 +192,18 @@ async def snapshot(
         "server_time": time.time(),
         "campaign": sql["campaign"],
         "agents": [
-            {**a.as_dict(), "name": sql["names"].get(a.agent_id, str(a.agent_id))} for a in agents
+            {
+                **a.as_dict(),
+                "name": sql["names"].get(a.agent_id, str(a.agent_id)),
+                "reason_label": pause_label(a.reason) if a.state.value == "paused" else "",
+            }
+            for a in agents
         ],
         "by_state": dict(by_state),
         "live": live,
-        "live_available": bool(raw),
-        "block_reasons": sql["block_reasons"],
+        "live_labels": labelled_live(live),
+        "live_available": bool(live),
+        # Labels only: the codes stay in the auditor's exports.
+        "block_reasons": [[reason_label(code), count] for code, count in sql["block_reasons"]],
+        "status_label": campaign_status_label(sql["campaign"]["status"]) if sql["campaign"] else "",
     }

@@ -76,8 +76,11 @@
 
   // ---- figures and callbacks -------------------------------------------
   async function refreshFigures() {
-    const r = await Cobrador.api("GET", "/api/agent/figures");
+    // "Mi día" starts at midnight where the agent is (the browser's zone), not in UTC.
+    const zone = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+    const r = await Cobrador.api("GET", "/api/agent/figures?tz=" + encodeURIComponent(zone));
     if (!r.ok) return;
+    $("figures-since").textContent = T.since.replace("{zona}", r.data.zone);
     const f = r.data.figures;
     for (const node of document.querySelectorAll("[data-fig]")) {
       const k = node.dataset.fig;

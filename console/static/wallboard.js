@@ -35,7 +35,7 @@
       const badge = Cobrador.el("span", T[a.state] || a.state, "badge badge-" + a.state);
       const state = Cobrador.el("td"); state.append(badge);
       const timer = Cobrador.el("td", "", "timer"); timer.dataset.since = a.since;
-      tr.append(Cobrador.el("td", a.name), state, timer, Cobrador.el("td", a.reason), monitorCell(a));
+      tr.append(Cobrador.el("td", a.name), state, timer, Cobrador.el("td", a.reason_label || ""), monitorCell(a));
       body.append(tr);
     }
     const target = snap.campaign ? snap.campaign.abandon_target : Number(root.dataset.target);
@@ -58,16 +58,16 @@
     document.getElementById("hopper-size").textContent = size ?? "—";
     const reasons = document.getElementById("hopper-reasons");
     reasons.replaceChildren();
-    if (snap.live.dialer && snap.live.dialer.ok === false) {
-      reasons.append(Cobrador.el("li", snap.live.dialer.reason || "dialer", "warn"));
-    }
+    const labels = snap.live_labels || {};
+    if (labels.dialer_problem) reasons.append(Cobrador.el("li", labels.dialer_problem, "warn"));
     // A registry Redis lost, being reloaded from SQL: its calls are blocked meanwhile.
     for (const name of snap.live.registries_reloading || []) {
       reasons.append(Cobrador.el("li", T.registry_reloading.replace("{name}", name.toUpperCase()), "warn"));
     }
     const health = hopper.health || {};
     const empty = hopper.empty_reasons || health.blocked || {};
-    for (const [reason, count] of Object.entries(empty)) reasons.append(Cobrador.el("li", `${reason}: ${count}`));
+    // Labels from the server (console/code_labels.py): never the reason code itself.
+    for (const r of labels.empty_reasons || []) reasons.append(Cobrador.el("li", `${r.label}: ${r.count}`));
     // Why nothing is ready when nothing was blocked (dialer/refill.py RefillReport).
     if (health.released) reasons.append(Cobrador.el("li", `${T.released}: ${health.released}`));
     if (health.in_flight) reasons.append(Cobrador.el("li", `${T.in_flight}: ${health.in_flight}`));
@@ -78,8 +78,8 @@
     const blocks = document.getElementById("block-reasons");
     blocks.replaceChildren();
     if (!snap.block_reasons.length) blocks.append(Cobrador.el("li", "—", "muted"));
-    for (const [reason, count] of snap.block_reasons) {
-      const li = Cobrador.el("li"); li.append(Cobrador.el("code", reason), ` ${count}`); blocks.append(li);
+    for (const [label, count] of snap.block_reasons) {
+      const li = Cobrador.el("li"); li.append(Cobrador.el("span", label), ` ${count}`); blocks.append(li);
     }
     // Inbound queue (dialer/inbound/board.py): waiting, longest wait, per-window outcomes.
     const inbound = snap.live.inbound || {};
@@ -90,7 +90,7 @@
     }
     document.getElementById("live-note").textContent = snap.live_available ? "" : T.no_live;
     if (snap.campaign) {
-      document.getElementById("campaign-status").textContent = T[snap.campaign.status] || snap.campaign.status;
+      document.getElementById("campaign-status").textContent = snap.status_label || T[snap.campaign.status] || "";
     }
     tick();
   }
@@ -129,6 +129,31 @@
     }
   }
   setInterval(tick, 1000);
+
+  // Per-agent figures since midnight in the supervisor's own zone.
+  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+  async function refreshFigures() {
+    const q = new URLSearchParams({ campaign, tz: zone });
+    const r = await Cobrador.api("GET", "/api/supervisor/agents?" + q.toString());
+    if (!r.ok) return;
+    document.getElementById("figures-since").textContent = T.since.replace("{zona}", r.data.zone);
+    const body = document.getElementById("figures-body");
+    body.replaceChildren();
+    if (!r.data.agents.length) {
+      const tr = Cobrador.el("tr"); const td = Cobrador.el("td", T.no_activity, "muted"); td.colSpan = 9; tr.append(td); body.append(tr);
+    }
+    for (const a of r.data.agents) {
+      const tr = Cobrador.el("tr");
+      tr.dataset.agent = a.agent_id;
+      tr.append(Cobrador.el("td", a.name), Cobrador.el("td", String(a.calls)), Cobrador.el("td", Cobrador.clock(a.talk_seconds)),
+        Cobrador.el("td", Cobrador.clock(a.wrap_seconds)), Cobrador.el("td", Cobrador.clock(a.pause_seconds)),
+        Cobrador.el("td", String(a.right_party_contacts)), Cobrador.el("td", String(a.promises)),
+        Cobrador.el("td", a.promised_display), Cobrador.el("td", a.kept_rate === null ? "—" : Math.round(a.kept_rate * 100) + " %"));
+      body.append(tr);
+    }
+  }
+  refreshFigures();
+  setInterval(refreshFigures, 15000);
   Cobrador.socket("/ws/wallboard?campaign=" + encodeURIComponent(campaign), (msg) => {
     if (msg.type === "wallboard") draw(msg);
   }, (up) => { document.body.dataset.socket = up ? "up" : "down"; });

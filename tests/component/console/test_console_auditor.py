@@ -115,8 +115,10 @@ async def test_given_blocked_decision_when_searching_by_reason_then_detail_shows
     resp = await client.get("/auditor/decisions?allowed=blocked&phone=%2B525512340002")
     assert f"/auditor/decisions/{blocked_id}" in await resp.text()
     detail = await (await client.get(f"/auditor/decisions/{blocked_id}")).text()
-    for expected in ("outside_hours", "no_consent", "MX@2026-11-01", "REUS: 2026-11-20"):
+    for expected in ("Fuera del horario permitido", "Sin consentimiento para ese número",
+                     "MX@2026-11-01", "REUS: 2026-11-20"):  # fmt: skip
         assert expected in detail
+    assert "outside_hours" not in detail and "no_consent" not in detail
     assert (await client.get("/auditor/decisions/999999")).status == 404
 
 

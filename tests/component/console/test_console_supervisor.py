@@ -44,7 +44,10 @@ async def test_given_agent_changes_state_then_supervisor_socket_sees_it_live(
     first = await ws.receive_json(timeout=5)
     assert first["type"] == "wallboard" and first["agents"] == []
     assert first["live"]["calls_ringing"] == 3
-    assert first["block_reasons"][0] == ["outside_hours", 2]
+    assert first["block_reasons"][0] == ["Fuera del horario permitido", 2]
+    assert first["live_labels"]["empty_reasons"] == [
+        {"label": "Fuera del horario permitido", "count": 40}
+    ]
     assert first["campaign"]["abandon_target"] == 0.03
     states = AgentStates(aredis)
     await states.login(seed.users["ana"], "mx-demo")

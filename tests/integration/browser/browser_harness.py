@@ -64,19 +64,35 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+# With an instant after the port: the console's clock starts there and runs on, so
+# what the pages show (the debtor's local time, "today") does not follow the wall clock.
+PINNED_CLOCK = (
+    "if len(sys.argv) > 2:\n"
+    "    import time\n"
+    "    from datetime import datetime, timedelta\n"
+    "    import console.app\n"
+    "    start, t0, real_init = datetime.fromisoformat(sys.argv[2]), time.monotonic(), console.app.init_app\n"
+    "    def pinned_init(*args, **kwargs):\n"
+    "        kwargs['clock'] = lambda: start + timedelta(seconds=time.monotonic() - t0)\n"
+    "        return real_init(*args, **kwargs)\n"
+    "    console.app.init_app = pinned_init\n"
+)
+
+
 @contextmanager
-def console_process(env: dict[str, str]) -> Iterator[str]:
-    """`cobrador console run` in a child process; yields its base URL."""
+def console_process(env: dict[str, str], at: datetime | None = None) -> Iterator[str]:
+    """`cobrador console run` in a child process; yields its base URL. ``at``: the
+    console's clock starts at that instant (screenshots that do not depend on the hour)."""
     port = free_port()
     code = (
-        "import argparse, sys\n"
-        "from cobrador.ground.settings import Settings\n"
+        "import argparse, sys\n" + PINNED_CLOCK + "from cobrador.ground.settings import Settings\n"
         "from console.commands import _console_run\n"
         "sys.exit(_console_run(argparse.Namespace(host='127.0.0.1', port=int(sys.argv[1])),"
         " Settings.load()))\n"
     )
+    args = [str(port)] + ([at.isoformat()] if at is not None else [])
     proc = subprocess.Popen(
-        [sys.executable, "-c", code, str(port)],
+        [sys.executable, "-c", code, *args],
         env={**os.environ, **env},
         cwd=REPO,
         stdout=subprocess.PIPE,
@@ -105,10 +121,17 @@ def console_process(env: dict[str, str]) -> Iterator[str]:
 
 
 class DialerDouble:
-    def __init__(self, engine: Engine, redis_url: str, campaign: str) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        redis_url: str,
+        campaign: str,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.engine = engine
         self.redis_url = redis_url
         self.campaign = campaign
+        self.clock = clock  # the attempt rows' times (a pinned console's clock)
 
     def answer(self, account_id: int) -> int:
         """A debtor answered: bridge to the longest-ready agent and pop. Returns the attempt id."""
@@ -145,7 +168,7 @@ class DialerDouble:
             await redis.aclose()
 
     def _attempt(self, account_id: int, agent_id: int) -> int:
-        now = datetime.now(UTC)
+        now = self.clock()
         with transaction(self.engine) as session:
             account = session.get(Account, account_id)
             assert account is not None

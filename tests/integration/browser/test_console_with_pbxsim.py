@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from browser_harness import SCREENSHOTS, PbxsimFloor
+from browser_harness import PbxsimFloor
 from console_fixtures import PASSWORD, Seed
 from sqlalchemy import Engine, select
 
@@ -52,7 +52,6 @@ def test_given_agent_ready_when_pbxsim_answers_dialer_call_then_pop_and_promise_
         expect(row).to_contain_text("En llamada")
         expect(supervisor.locator('[data-kpi="connected"]')).to_have_text("1", timeout=10_000)
         expect(supervisor.locator("#live-note")).to_have_text("")
-        supervisor.screenshot(path=str(SCREENSHOTS / "supervisor.png"), full_page=True)
         local_today = datetime.now(ZoneInfo("America/Mexico_City")).date()
         agent.click('[data-flow-party="titular"]')
         agent.fill('input[name="answer_full_name"]', "María López Hernández")

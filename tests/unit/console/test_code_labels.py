@@ -1,0 +1,53 @@
+"""Every stable code has words for a person; the day starts at local midnight."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from compliance.engine import REASONS
+from console.code_labels import (
+    REASON_LABELS,
+    campaign_status_label,
+    dialer_health_label,
+    outcome_label,
+    party_label,
+    reason_label,
+)
+from console.day_window import ZoneError, local_midnight, zone_named
+from console.dispositions import OUTCOMES, Party
+
+
+def test_given_every_compliance_reason_then_it_has_its_own_label() -> None:
+    assert set(REASONS) <= set(REASON_LABELS)
+    labels = [reason_label(code) for code in REASONS]
+    assert len(set(labels)) == len(labels) and not set(labels) & set(REASONS)
+
+
+def test_given_unknown_codes_then_never_shown_raw() -> None:
+    assert reason_label("brand_new_rule") == "Otro motivo"
+    assert outcome_label("brand_new_outcome") == "Otro motivo"
+    assert party_label("vecino") == "Otro motivo" and party_label("") == ""
+    assert campaign_status_label("paused") == "Otro motivo"
+    assert all(outcome_label(code) != code for code in OUTCOMES)
+    assert all(party_label(p.value) != p.value or p.value == "" for p in Party)
+
+
+def test_given_dialer_health_text_then_a_sentence_for_people() -> None:
+    assert dialer_health_label("AMI disconnected") == "El marcador perdió la conexión con Asterisk."
+    assert "registrado" in dialer_health_label("no registered caller ID: none of the 2 ...")
+    assert "registro" in dialer_health_label("something new went wrong")
+
+
+def test_given_zone_then_day_starts_at_its_midnight() -> None:
+    now = datetime(2026, 11, 25, 5, 30, tzinfo=UTC)  # 23:30 the day before in Mexico City
+    start = local_midnight(now, zone_named("America/Mexico_City"))
+    assert start.isoformat() == "2026-11-24T00:00:00-06:00"
+    assert local_midnight(now, zone_named(None)).isoformat() == "2026-11-25T00:00:00+00:00"
+
+
+@pytest.mark.parametrize("name", ["Mars/Olympus", "../etc/passwd", "/etc/localtime", "x" * 65])
+def test_given_bad_zone_then_refused(name: str) -> None:
+    with pytest.raises(ZoneError):
+        zone_named(name)
