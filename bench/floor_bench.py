@@ -81,7 +81,7 @@ async def bench(args: argparse.Namespace, database_url: str, redis_url: str, tmp
         engine.dispose()
         pbx.run("stop")
     print(f"real floor: {args.debtors} debtors, {args.agents} agents, {args.dialers} dialers")
-    print(report.table(floor.finished - floor.started, [d.loop.placed for d in floor.dialers]))
+    print(report.table(floor.finished - floor.started, [d.placed for d in floor.dialers]))
     problems = {
         "trunk calls without an allowed decision": report.trunk_without_allowed_decision,
         "attempts without a trunk call": report.attempts_without_trunk_call,

@@ -47,6 +47,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--hold-after-create-attempt", action="store_true")
     p.add_argument("--reconcile-every", type=float, default=30.0)
     p.add_argument("--orphan-grace", type=float, default=120.0)
+    # The real Asterisk (tests/integration/asterisk/real_floor.py) rather than pbxsim.
+    p.add_argument("--ami-secret", default="secret")
+    p.add_argument("--ring-timeout", type=float, default=30.0)
+    p.add_argument("--pbx-cel-path", default=None, help="Asterisk's CEL file (reconciliation)")
     return p.parse_args(argv)
 
 
@@ -80,7 +84,7 @@ async def run(args: argparse.Namespace) -> int:
         return 2
     agi = FastAGIServer(routes={}, request_timeout=10.0)
     await agi.start("127.0.0.1", 0)
-    ami = AMIClient("127.0.0.1", args.ami_port, "cobrador", "secret", action_timeout=5.0,
+    ami = AMIClient("127.0.0.1", args.ami_port, "cobrador", args.ami_secret, action_timeout=5.0,
                     keepalive_interval=None, reconnect_backoff=(0.05, 0.5))  # fmt: skip
     await ami.connect()
     options = DialerOptions(
@@ -92,6 +96,8 @@ async def run(args: argparse.Namespace) -> int:
         agi_port=agi.port,
         reconcile_every_seconds=args.reconcile_every,
         orphan_grace_seconds=args.orphan_grace,
+        ring_timeout_seconds=args.ring_timeout,
+        pbx_cel_path=args.pbx_cel_path,
     )
     dialer = CampaignDialer(sql=engine, redis=redis, ami=ami,
                             compliance=ComplianceService(engine, redis),

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import shutil
+import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -25,22 +27,25 @@ from typing import Any
 
 import redis
 import redis.asyncio as aioredis
-from asterisk_harness import SIPP_SCENARIOS, ChrootAsterisk, connect_ami, next_attempt_id
+from asterisk_harness import (
+    AMI_PORT,
+    AMI_SECRET,
+    REPO,
+    SIPP_SCENARIOS,
+    ChrootAsterisk,
+    next_attempt_id,
+)
 from asterisk_harness import originate_agent as agent_leg_originate
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from compliance.profile import load_profiles
 from compliance.registry_import import import_registry
-from compliance.service import ComplianceService
 from compliance.timezones import resolve_zones
-from dialer import channel_vars as cv
 from dialer import pbx_records
 from dialer.agent_state import AgentState, AgentStates
 from dialer.ami import AMIClient
-from dialer.campaign_dialer import ORPHAN_GRACE_SECONDS, CampaignDialer, DialerOptions
-from dialer.fastagi import FastAGIServer
-from dialer.hopper import Claim
+from dialer.campaign_dialer import ORPHAN_GRACE_SECONDS
 from store.audit import verify as audit_verify
 from store.models import (
     Account,
@@ -211,27 +216,23 @@ async def sipp_carrier(audio: Path, workdir: Path) -> Any:
 # -- the floor -------------------------------------------------------------------
 
 
-class CountingDialer(CampaignDialer):
-    """The dial loop, counting the calls it placed (to show every dialer placed)."""
-
-    placed = 0
-
-    async def _place(self, claim: Claim) -> int:
-        placed = await super()._place(claim)
-        self.placed += placed
-        return placed
+DIALER_PROCESS = REPO / "tests" / "component" / "dialer" / "dialer_process.py"
+DIALING = re.compile(rb"attempt (\d+): dialing")
 
 
 @dataclass
 class Dialer:
-    """What one dialer process holds: its AMI link, Redis client, FastAGI server, loop."""
+    """One dialer process (tests/component/dialer/dialer_process.py): its own AMI
+    link, Redis client, FastAGI server and dial loop; SQL, Redis and Asterisk shared."""
 
-    ami: AMIClient
-    redis: aioredis.Redis
-    agi: FastAGIServer
-    loop: CountingDialer
-    task: asyncio.Task[None] | None = None
-    halted: asyncio.Event = field(default_factory=asyncio.Event)
+    owner: str
+    process: asyncio.subprocess.Process
+    log: Path
+
+    @property
+    def placed(self) -> int:
+        """The calls it placed, from its log ("attempt N: dialing ...")."""
+        return len(DIALING.findall(self.log.read_bytes()))
 
 
 @dataclass
@@ -245,6 +246,7 @@ class RealFloor:
     clock: ShiftClock
     control: AMIClient
     cel_path: Path
+    workdir: Path
     dialers: list[Dialer] = field(default_factory=list)
     killed: list[Dialer] = field(default_factory=list)
     legs: list[str] = field(default_factory=list)
@@ -265,67 +267,44 @@ class RealFloor:
             campaign = s.get(Campaign, campaign_id)
             assert campaign is not None
         floor = cls(engine, redis_url, campaign_id, campaign, agent_ids, people, clock, control,
-                    cel_path)  # fmt: skip
+                    cel_path, tmp_path)  # fmt: skip
         await floor._agents_ready()
         return floor
 
     async def start_dialer(self, index: int, *, lease_seconds: float = 120.0,
-                           orphan_grace_seconds: float = ORPHAN_GRACE_SECONDS,
-                           loop: bool = True) -> Dialer:  # fmt: skip
-        """One more dialer on the campaign, as a process would have it: its own AMI
-        link, Redis client and FastAGI server. `loop=False`: started (reconciled)
-        only, ticked by the caller."""
-        ami = await connect_ami(reconnect_backoff=(0.2, 1.0))
-        client = aioredis.Redis.from_url(self.redis_url)
-        agi = FastAGIServer(routes={}, request_timeout=10.0)
-        await agi.start("127.0.0.1", 0)
-        dial_loop = CountingDialer(
-            sql=self.engine, redis=client, ami=ami, compliance=ComplianceService(self.engine, client),
-            campaign=self.campaign, clock=self.clock,
-            options=DialerOptions(owner=f"floor-{index}-{next_attempt_id()}", tick_seconds=0.25,
-                                  refill_every_seconds=1.0, ring_timeout_seconds=8.0,
-                                  lease_seconds=lease_seconds,
-                                  orphan_grace_seconds=orphan_grace_seconds,
-                                  agi_port=agi.port, pbx_cel_path=str(self.cel_path)),
-        )  # fmt: skip
-        agi.routes[cv.SCRIPT_ANSWER] = dial_loop.agi_answer
-        dialer = Dialer(ami, client, agi, dial_loop)
-        if loop:
-            dialer.task = asyncio.create_task(dial_loop.run(), name=f"floor-dialer-{index}")
-        else:
-            await dial_loop.start()
+                           orphan_grace_seconds: float = ORPHAN_GRACE_SECONDS) -> Dialer:  # fmt: skip
+        """One more dialer process on the campaign, on the shift's clock."""
+        owner = f"floor-{index}-{next_attempt_id()}"
+        log = self.workdir / f"{owner}.log"
+        url = self.engine.url.render_as_string(hide_password=False)
+        with log.open("wb") as stderr:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, str(DIALER_PROCESS), "--database-url", url,
+                "--redis-url", self.redis_url, "--ami-port", str(AMI_PORT),
+                "--ami-secret", AMI_SECRET, "--campaign", self.campaign.name, "--owner", owner,
+                "--clock-offset", repr(self.clock.offset), "--lease-seconds", str(lease_seconds),
+                "--tick-seconds", "0.25", "--ring-timeout", "8", "--pbx-cel-path", str(self.cel_path),
+                "--orphan-grace", str(orphan_grace_seconds),
+                stdout=asyncio.subprocess.PIPE, stderr=stderr, cwd=str(REPO),
+            )  # fmt: skip
+        assert process.stdout is not None
+        try:
+            line = await asyncio.wait_for(process.stdout.readline(), 60)
+        except TimeoutError:
+            line = b""
+        if not line.startswith(b"ready"):
+            process.kill()
+            await process.wait()
+            raise AssertionError(f"dialer {owner} did not start: {log.read_text()[-3000:]}")
+        dialer = Dialer(owner, process, log)
         self.dialers.append(dialer)
         return dialer
 
-    async def start_killable(self, index: int, *, lease_seconds: float) -> Dialer:
-        """A dialer ticked by a task of ours, so that `kill` can stop it dead: a
-        redis-py call cancelled mid-flight may swallow the cancellation, so its
-        loop is stopped by a flag between ticks rather than cancelled."""
-        dialer = await self.start_dialer(index, lease_seconds=lease_seconds, loop=False)
-
-        async def ticks() -> None:
-            while not dialer.halted.is_set():
-                await dialer.loop.tick()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(dialer.halted.wait(), 0.25)
-
-        dialer.task = asyncio.create_task(ticks(), name=f"floor-dialer-{index}")
-        return dialer
-
     async def kill(self, dialer: Dialer) -> None:
-        """As SIGKILL would: its loops stop where they are and nothing is cleaned up
-        (leases, agents, the floor's key stay in Redis, attempts open in SQL); its
-        AMI socket and FastAGI port close."""
-        dialer.halted.set()
-        dialer.loop._stopping.set()  # its event and command loops end, no clean-up runs
-        await dialer.agi.stop()
-        await dialer.ami.close()  # ends the event loop's subscription
-        tasks = [t for t in [dialer.task, *dialer.loop._tasks] if t is not None]
-        _, pending = await asyncio.wait(tasks, timeout=5.0)
-        for task in pending:
-            task.cancel()
-        dialer.task = None
-        dialer.loop._tasks = []
+        """SIGKILL: nothing is cleaned up (leases, agents and the floor's key stay in
+        Redis, attempts open in SQL); its AMI socket and FastAGI port close."""
+        dialer.process.kill()
+        await dialer.process.wait()
         self.dialers.remove(dialer)
         self.killed.append(dialer)
 
@@ -375,8 +354,7 @@ class RealFloor:
                 CallAttempt.campaign_id == self.campaign_id)))  # fmt: skip
         numbers = {a.phone_e164 for a in rows if a.result is not None}
         open_ = [a for a in rows if a.result is None]
-        busy = any(d.loop.calls for d in self.dialers)
-        return not open_ and not busy and {d.number for d in self.dialable()} <= numbers
+        return not open_ and {d.number for d in self.dialable()} <= numbers
 
     async def run(self, dialers: int = 3, within: float = 150.0) -> None:
         self.started = time.monotonic()
@@ -389,28 +367,23 @@ class RealFloor:
         deadline = time.monotonic() + within
         while not self.done():
             for d in self.dialers:
-                if d.task is not None and d.task.done():
-                    d.task.result()  # a dial loop that died says why
-                    raise AssertionError("a dial loop ended by itself")
+                if d.process.returncode is not None:
+                    raise AssertionError(f"dialer {d.owner} exited: {d.log.read_text()[-3000:]}")
             if time.monotonic() > deadline:
-                raise AssertionError(f"the floor did not finish within {within:g} s: "
-                                     f"{[d.loop.calls for d in self.dialers]}")  # fmt: skip
+                raise AssertionError(f"the floor did not finish within {within:g} s")
             await asyncio.sleep(0.5)
 
     async def close(self) -> None:
-        for d in self.killed:
-            await d.redis.aclose()
+        """SIGTERM: each dialer stops cleanly (a SIGKILL after 30 s)."""
         for d in self.dialers:
-            d.loop.request_stop()
+            if d.process.returncode is None:
+                d.process.terminate()
         for d in self.dialers:
-            if d.task is not None:
-                with contextlib.suppress(Exception):
-                    await d.task
-            else:
-                await d.loop.stop()  # started only: its event and command loops
-            await d.agi.stop()
-            await d.ami.close()
-            await d.redis.aclose()
+            try:
+                await asyncio.wait_for(d.process.wait(), 30)
+            except TimeoutError:
+                d.process.kill()
+                await d.process.wait()
         self.stop_bots.set()
         if self.bots is not None:
             await self.bots

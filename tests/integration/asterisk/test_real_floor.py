@@ -5,6 +5,7 @@ CDR reconciled with the attempts, decisions and audit log."""
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC
 from pathlib import Path
@@ -31,7 +32,6 @@ from sqlalchemy import Engine
 
 from dialer import pbx_records
 from dialer.ami import AMIClient
-from dialer.call_state import CallState
 
 SIZE = int(os.environ.get("COBRADOR_REAL_FLOOR_SIZE", "120"))
 AGENTS = 6
@@ -63,9 +63,7 @@ async def test_given_real_floor_with_three_dialers_when_campaign_runs_then_aster
     finally:
         await floor.close()
     report = reconcile(floor, cel_path, cdr_path, since)
-    print(
-        "\n" + report.table(floor.finished - floor.started, [d.loop.placed for d in floor.dialers])
-    )
+    print("\n" + report.table(floor.finished - floor.started, [d.placed for d in floor.dialers]))
     assert report.trunk_without_allowed_decision == []
     assert report.attempts_without_trunk_call == []
     assert report.outside_window == []
@@ -76,7 +74,7 @@ async def test_given_real_floor_with_three_dialers_when_campaign_runs_then_aster
     assert report.asterisk.persons >= 10  # enough persons for the rate to mean something
     assert report.countries_dialed["CO"] == 0 and report.blocked_co_decisions > 0
     assert report.countries_dialed["MX"] > 0 and report.countries_dialed["PE"] > 0
-    assert all(d.loop.placed > 0 for d in floor.dialers)  # the three shared the floor
+    assert all(d.placed > 0 for d in floor.dialers)  # the three shared the floor
     assert await stuck_agents(floor) == []
 
 
@@ -99,46 +97,51 @@ async def test_given_dialer_killed_with_calls_live_when_another_reconciles_then_
     since = file_size(cel_path)
     floor = await RealFloor.open(ami, engine, redis_url, tmp_path, cel_path, size=30, agents=5,
                                  name="floor-kill")  # fmt: skip
+
+    def recorded() -> dict[int, pbx_records.PbxCall]:
+        rows = pbx_records.read_records(cel_path, pbx_records.CEL_FIELDS, start=since)
+        return pbx_records.calls_from_cel(rows)
+
     try:
         async with sipp_carrier(audio, tmp_path):
-            doomed = await floor.start_killable(0, lease_seconds=2.0)
+            doomed = await floor.start_dialer(0, lease_seconds=2.0)
 
             def busy_floor() -> bool:
-                states = [c.state for c in doomed.loop.calls.values()]
-                return len(states) >= 3 and CallState.bridged in states
+                live = [c for c in recorded().values() if c.ended_at is None]
+                return len(live) >= 3 and any(c.bridged_at is not None for c in live)
 
             await wait_until(busy_floor, within=60, what="calls live, one bridged")
-            in_flight = dict(doomed.loop.calls)
             await floor.kill(doomed)
+            killed_at = time.time()
+            # Its calls that passed the final check: open, nobody left to end them.
+            in_flight = {a.id for a in attempts(engine, floor.campaign_id)
+                         if a.result is None and a.decision_id is not None}  # fmt: skip
 
             def recorded_ended() -> bool:
-                rows = pbx_records.read_records(cel_path, pbx_records.CEL_FIELDS, start=since)
-                calls = pbx_records.calls_from_cel(rows)
+                calls = recorded()
                 return all(i in calls and calls[i].ended_at is not None for i in in_flight)
 
             # Asterisk carries the calls to their end without a dialer.
             await wait_until(recorded_ended, within=60, what="Asterisk to end the calls")
             open_ = {a.id for a in attempts(engine, floor.campaign_id) if a.result is None}
-            assert set(in_flight) <= open_  # nobody closed them yet
+            assert in_flight and in_flight <= open_  # nobody closed them yet
             # Another dialer starts: it saw none of it, and reconciles from Asterisk's CEL.
-            await floor.start_dialer(1, orphan_grace_seconds=1.0, loop=False)
+            await floor.start_dialer(1, orphan_grace_seconds=1.0)
+            await floor.wait_done(within=120)
     finally:
         await floor.close()
 
-    rows = pbx_records.read_records(cel_path, pbx_records.CEL_FIELDS, start=since)
-    recorded = pbx_records.calls_from_cel(rows)
+    calls = recorded()
     by_number = {d.number: d for d in floor.people}
     closed = {a.id: a for a in attempts(engine, floor.campaign_id) if a.id in in_flight}
-    for attempt_id, call in in_flight.items():
-        attempt = closed[attempt_id]
-        debtor = by_number[attempt.phone_e164]
-        expected = expected_orphan_result(debtor.behaviour, call.state is CallState.bridged)
+    for attempt_id in in_flight:
+        attempt, call = closed[attempt_id], calls[attempt_id]
+        bridged = call.bridged_at is not None and call.bridged_at < killed_at
+        expected = expected_orphan_result(by_number[attempt.phone_e164].behaviour, bridged)
         assert (attempt_id, attempt.result) == (attempt_id, expected)
-        end = recorded[attempt_id].ended_at
-        assert end is not None and attempt.ended_at is not None
+        assert call.ended_at is not None and attempt.ended_at is not None
         # Asterisk's own end time (moved into the shift like every time of the test).
-        assert (
-            abs(attempt.ended_at.replace(tzinfo=UTC).timestamp() - (end + floor.clock.offset))
-            < 0.01
-        )
+        ended = attempt.ended_at.replace(tzinfo=UTC).timestamp()
+        assert abs(ended - (call.ended_at + floor.clock.offset)) < 0.01
+    assert "contact" in {closed[i].result for i in in_flight}  # one was bridged when killed
     assert await stuck_agents(floor) == []
