@@ -154,6 +154,33 @@
   }
   refreshFigures();
   setInterval(refreshFigures, 15000);
+
+  // Every campaign at a glance, redrawn from /api/supervisor/overview (labels from the server).
+  async function refreshOverview() {
+    const r = await Cobrador.api("GET", "/api/supervisor/overview");
+    if (!r.ok) return;
+    const body = document.getElementById("overview-body");
+    body.replaceChildren();
+    for (const c of r.data.campaigns) {
+      const tr = Cobrador.el("tr", "", c.name === campaign ? "current" : "");
+      tr.dataset.campaign = c.name;
+      const name = Cobrador.el("td");
+      const link = Cobrador.el("a", c.name);
+      link.href = "/supervisor?campaign=" + encodeURIComponent(c.name);
+      name.append(link, " ", Cobrador.el("span", c.country, "muted small"));
+      const s = c.by_state || {};
+      const dialer = c.dialer_problem ? Cobrador.el("span", c.dialer_problem, "warn")
+        : Cobrador.el("span", c.live ? T.dialing : T.no_data, c.live ? "" : "muted");
+      const last = Cobrador.el("td"); last.append(dialer);
+      tr.append(name, Cobrador.el("td", c.status_label), Cobrador.el("td", c.dial_mode_label),
+        Cobrador.el("td", String(c.agents)), Cobrador.el("td", String(s.ready || 0)),
+        Cobrador.el("td", String(s.talking || 0)), Cobrador.el("td", String(s.wrap_up || 0)),
+        Cobrador.el("td", String(s.paused || 0)), Cobrador.el("td", c.hopper ?? "—"),
+        Cobrador.el("td", c.abandon_1h === null || c.abandon_1h === undefined ? "—" : pct(c.abandon_1h)), last);
+      body.append(tr);
+    }
+  }
+  setInterval(refreshOverview, 10000);
   Cobrador.socket("/ws/wallboard?campaign=" + encodeURIComponent(campaign), (msg) => {
     if (msg.type === "wallboard") draw(msg);
   }, (up) => { document.body.dataset.socket = up ? "up" : "down"; });

@@ -176,6 +176,13 @@ def test_given_a_working_morning_then_pages_show_no_code_and_screenshots_are_tak
     supervisor.screenshot(path=str(SCREENSHOTS / "supervisor.png"), full_page=True)
     supervisor.goto(url + "/supervisor?lang=en")
     expect(supervisor.locator("#agents-body")).to_contain_text("Paused")
+    # The glance at every campaign is redrawn by itself (every 10 s) from the server.
+    redis = Redis.from_url(settings.redis_url or "")
+    redis.set(wallboard_key("mx-demo"), json.dumps({"hopper": {"size": 77}}))
+    redis.close()
+    mx_row = supervisor.locator('#overview-body tr[data-campaign="mx-demo"]')
+    expect(mx_row).to_contain_text("77", timeout=20_000)
+    expect(mx_row).to_contain_text("running")
     expect(supervisor.locator("#block-reasons")).to_contain_text("Outside the allowed hours")
     assert raw_codes(supervisor, RAW_EN) == []
 
