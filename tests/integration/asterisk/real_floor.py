@@ -422,6 +422,8 @@ class Reconciliation:
     results: Counter[str]
     countries_dialed: Counter[str]
     blocked_co_decisions: int
+    # Attempts the final check refused at originate (never dialed), by reason.
+    blocked_at_originate: Counter[str]
     cdr_disagreements: list[str]
 
     def table(self, seconds: float, placed_by_dialer: list[int]) -> str:
@@ -439,6 +441,7 @@ class Reconciliation:
         ]
         summary = (f"{len(placed_by_dialer)} dialers (placed {placed_by_dialer}), {sum(self.countries_dialed.values())} trunk calls "
                    f"({dict(self.countries_dialed)}), results {dict(self.results)}, "
+                   f"blocked at originate {dict(self.blocked_at_originate)}, "
                    f"run {seconds:.0f} s")  # fmt: skip
         return "\n".join(lines) + "\n" + summary
 
@@ -550,6 +553,10 @@ def reconcile(floor: RealFloor, cel_path: Path, cdr_path: Path,
         attempts_without_trunk_call=without_trunk, outside_window=outside, lost_results=lost,
         audit_intact=audit_verify(floor.engine).ok, results=Counter(str(a.result) for a in attempts.values()),
         countries_dialed=countries, blocked_co_decisions=blocked_co, cdr_disagreements=disagreements,
+        blocked_at_originate=Counter(
+            f"{by_number[a.phone_e164].country}:{','.join(d.reasons or [])}"
+            for a in attempts.values()
+            if a.result == "blocked" and (d := decisions.get(a.decision_id or -1)) is not None),
     )  # fmt: skip
 
 
