@@ -17,7 +17,7 @@ from test_console_agent import dispose, verify
 from dialer.agent_state import AgentStates
 from store.db import transaction
 from store.importing.payments import import_payments
-from store.models import Account, AuditEntry, PaymentPlan, Promise
+from store.models import Account, AuditEntry, Campaign, PaymentPlan, Promise, User
 
 PLAN = {"party": "titular", "outcome": "convenio", "plan_discount": "0",
         "plan_instalments": "6", "plan_interval": "monthly", "plan_first_date": "2026-12-01"}  # fmt: skip
@@ -209,3 +209,30 @@ async def test_given_plan_outcome_with_bad_fields_then_400_per_field_and_nothing
     resp = await preview(client, token, attempt_id=attempt, **past)
     assert "plan_first_date" in (await resp.json())["errors"]
     assert plans_and_promises(engine) == ([], [])
+
+
+async def test_given_supervisor_of_another_campaign_then_plan_neither_listed_nor_decided(
+    client: TestClient, seed: Seed, engine: Engine, aredis: aioredis.Redis
+) -> None:
+    token, attempt = await on_call(client, engine, aredis, seed)
+    assert (await verify(client, token, attempt)).status == 200
+    fields = PLAN | {"plan_instalments": "1", "plan_discount": "15"}
+    readback = await (await dispose(client, token, attempt_id=attempt, **fields)).json()
+    await dispose(
+        client, token, attempt_id=attempt, **fields, plan_confirm=readback["confirm"]["value"]
+    )
+    plans, _ = plans_and_promises(engine)
+    with transaction(engine) as session:
+        other = Campaign(name="co-otra", country="CO", profile="CO")
+        session.add(other)
+        session.flush()
+        sofia = session.get(User, seed.users["sofia"])
+        assert sofia is not None
+        sofia.campaign_id = other.id
+    sup = await login(client, "sofia")
+    page = await (await client.get("/supervisor")).text()
+    assert "Ningún plan espera aprobación." in page and "María López" not in page
+    resp = await client.post(f"/supervisor/plans/{plans[0].id}",
+                             data={"_csrf": sup, "action": "approve"}, allow_redirects=False)  # fmt: skip
+    assert resp.status == 404
+    assert [p.status for p in plans_and_promises(engine)[0]] == ["pending"]
