@@ -60,6 +60,7 @@ class MonitorSession:
     channel_id: str
     requested_at: float
     started_at: float | None = None
+    ending: bool = False
 
     def evidence(self) -> dict[str, Any]:
         return {
@@ -201,11 +202,18 @@ class Monitoring:
                 await self._end(session, "ended while AMI was away")
 
     async def _end(self, session: MonitorSession, how: str) -> None:
-        if self.sessions.pop(session.channel_id, None) is None:
+        # A session is over once its evidence is written: it stays listed until
+        # then (whoever waits for the list to empty finds the audit entry), and
+        # `ending` keeps a second Hangup from writing it twice.
+        if session.ending or session.channel_id not in self.sessions:
             return
+        session.ending = True
         evidence = {**session.evidence(), "ended_at": _iso(self.clock()), "how": how}
-        await self.audit("monitor_session", evidence, f"user:{session.supervisor}",
-                         f"agent:{session.agent_id}")  # fmt: skip
+        try:
+            await self.audit("monitor_session", evidence, f"user:{session.supervisor}",
+                             f"agent:{session.agent_id}")  # fmt: skip
+        finally:
+            self.sessions.pop(session.channel_id, None)
         log.info("monitor %s ended (%s)", session.monitor_id, how)
 
 
