@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import logging
 import random
 import secrets
@@ -340,8 +339,7 @@ async def _bots_step(bots: list[tuple[Any, str]], states: Any, engine: Engine,
                      last_attempt: dict[int, int], asked: dict[int, float]) -> None:  # fmt: skip
     """One look at every bot: each state has its move (ready and on a call: none)."""
     from dialer.agent_state import AgentState, AgentStateError
-    from dialer.campaign_dialer import COMMANDS_CHANNEL
-    from dialer.phone_commands import RECONNECT
+    from dialer.messages import AgentLegReconnect, Notifier
 
     for bot, _ in bots:
         snap = await states.get(bot.id)
@@ -368,8 +366,7 @@ async def _bots_step(bots: list[tuple[Any, str]], states: Any, engine: Engine,
         elif snap.state is AgentState.no_audio and clock() - asked.get(bot.id, 0.0) > 5:
             # The bot's leg dropped: press "reconnect" like a person would.
             asked[bot.id] = clock()
-            await client.publish(COMMANDS_CHANNEL, json.dumps({"type": RECONNECT,
-                                                               "agent_id": bot.id}))  # fmt: skip
+            await Notifier(client).send(AgentLegReconnect(agent_id=bot.id))
 
 
 def _bot_disposition(

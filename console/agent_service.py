@@ -49,6 +49,7 @@ from console.plan_service import (
     save_plan,
 )
 from console.users import CurrentUser
+from dialer.messages import Pop, StopAccount
 from store.audit import append as audit_append
 from store.db import transaction
 from store.models import (
@@ -177,7 +178,7 @@ def build_pop(
         )
         max_days = int(config.get("promise_max_days", DEFAULT_PROMISE_MAX_DAYS))
         pop: dict[str, Any] = {
-            "type": "pop",
+            "type": Pop.TYPE,  # the browser reads the pop's kind
             "attempt_id": attempt_id,
             "account_id": account.id,
             "campaign": campaign.name if campaign else "",
@@ -478,7 +479,7 @@ class DispositionResult:
     campaign: str
     effect: Effect
     outcome: str
-    commands: list[dict[str, Any]] = field(default_factory=list)
+    commands: list[StopAccount] = field(default_factory=list)
     # Held or stopped: out of the campaign's hopper now (agent_views), loop or not.
     drop_from_hopper: bool = False
     plan_pending: bool = False  # a plan above the agent's limits waits for a supervisor
@@ -558,7 +559,7 @@ def save_disposition(
             session.add(
                 Note(account_id=account.id, author_id=agent.id, text=data.notes, created_at=now)
             )
-        commands: list[dict[str, Any]] = []
+        commands: list[StopAccount] = []
         payload: dict[str, Any] = {
             "attempt_id": attempt.id,
             "account_id": account.id,
@@ -632,16 +633,13 @@ def save_disposition(
             )
         # Everything above changes what may be dialed and is written in this
         # transaction. The dialer is told only what needs its live state (its
-        # command names, dialer/campaign_dialer.py handle_command): take the
+        # commands, dialer/messages.py): take the
         # account out of the hopper and hang up its ringing calls.
+        campaign_name = campaign.name if campaign else ""
         if account.status == AccountStatus.cease_contact.value:
-            commands.append(
-                {"type": "do_not_contact", "account_id": account.id, "reason": "cease_contact"}
-            )
+            commands.append(StopAccount(account.id, "cease_contact", campaign_name))
         elif data.outcome.effect is Effect.stop_account:
-            commands.append(
-                {"type": "stop_account", "account_id": account.id, "reason": data.outcome.code}
-            )
+            commands.append(StopAccount(account.id, data.outcome.code, campaign_name))
         session.flush()
         audit_append(
             session, "disposition", payload, actor=agent.actor, subject=f"account:{account.id}"

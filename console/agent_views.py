@@ -22,7 +22,6 @@ from console.i18n import N_, gettext_
 from console.keys import CALLBACK_CHECKER, CLOCK, ENGINE, POPHUB, REDIS, STATES
 from console.params import id_or_400
 from console.pophub import (
-    COMMANDS_CHANNEL,
     VERIFIED_TTL_SECONDS,
     preview_key,
     verified_key,
@@ -34,6 +33,18 @@ from console.webutil import close_when_session_ends, in_db, json_error, requires
 from dialer.agent_state import AgentState, AgentStateError
 from dialer.command_replies import ASTERISK, NO_AGENT, REFUSED, new_request_id, wait_reply
 from dialer.hopper import Hopper
+from dialer.messages import (
+    Command,
+    Hangup,
+    Notifier,
+    PreviewDial,
+    PreviewOffer,
+    PreviewRequest,
+    PreviewSkip,
+    RecordingStart,
+    RecordingStop,
+    Transfer,
+)
 from store.db import transaction
 from store.models import CallAttempt, Campaign, Role
 
@@ -269,7 +280,7 @@ async def current_pop(request: web.Request) -> web.StreamResponse:
     if preview is not None:
         pop = await in_db(request, svc.build_pop, int(preview), None, user, now, "preview")
         if pop is not None:
-            pop["type"] = "preview"
+            pop["type"] = PreviewOffer.TYPE
         return web.json_response({"ok": True, "pop": pop})
     return web.json_response({"ok": True, "pop": None})
 
@@ -403,7 +414,7 @@ async def dispose(request: web.Request) -> web.StreamResponse:
         # or not a dial loop of the campaign runs (a refill then respects the hold).
         await Hopper(redis, result.campaign).remove(result.account_id)
     for command in result.commands:
-        await redis.publish(COMMANDS_CHANNEL, json.dumps({**command, "campaign": result.campaign}))
+        await Notifier(redis).send(command)
     states = request.app[STATES]
     with contextlib.suppress(AgentStateError):
         if (await states.get(user.id)).state in (AgentState.talking, AgentState.reserved):
@@ -464,33 +475,43 @@ async def add_note(request: web.Request) -> web.StreamResponse:
     return web.json_response({"ok": True, "message": gettext_("Nota guardada.")})
 
 
-async def _call_command(request: web.Request, kind: str) -> web.StreamResponse:
+async def _call_command(
+    request: web.Request, kind: type[Hangup | Transfer | RecordingStart | RecordingStop]
+) -> web.StreamResponse:
     user = user_of(request)
     snap = await request.app[STATES].get(user.id)
     if snap.attempt_id is None or snap.state not in (AgentState.talking, AgentState.reserved):
         return json_error(409, gettext_("No tiene una llamada en curso."))
-    if kind == "transfer" and await in_db(request, _is_inbound, snap.attempt_id):
+    if kind is Transfer and await in_db(request, _is_inbound, snap.attempt_id):
         # The caller's channel stays in the inbound dialplan, whose end closes the
         # attempt; the dialer has no transfer for it (docs/inbound.md).
         return json_error(409, gettext_(NO_INBOUND_TRANSFER))
-    command: dict[str, Any] = {"type": kind, "attempt_id": snap.attempt_id, "agent_id": user.id}
-    confirmed = kind in ("hangup", "transfer")
-    if confirmed:  # the dialer holding the call answers (dialer/command_replies.py)
-        command["request_id"] = new_request_id()
+    # Hangup and transfer are confirmed: the dialer holding the call answers
+    # (dialer/command_replies.py) on the request id.
+    confirmed = kind in (Hangup, Transfer)
+    request_id = new_request_id() if confirmed else None
+    command: Command
+    if kind is Hangup:
+        command = Hangup(snap.attempt_id, user.id, request_id)
+    elif kind is Transfer:
+        command = Transfer(snap.attempt_id, user.id, request_id=request_id)
+    else:
+        command = kind(snap.attempt_id, user.id)
     redis = request.app[REDIS]
-    listeners = await redis.publish(COMMANDS_CHANNEL, json.dumps(command))
+    listeners = await Notifier(redis).send(command)
     if not confirmed:
         return web.json_response({"ok": True})
     if not listeners:
         # No dialer process is listening: nothing would act on the button.
-        log.warning("%s of attempt %s: no dialer received it", kind, snap.attempt_id)
+        log.warning("%s of attempt %s: no dialer received it", kind.TYPE, snap.attempt_id)
         return json_error(503, gettext_(NO_DIALER))
-    reply = await wait_reply(redis, command["request_id"], CONFIRM_SECONDS)
+    assert request_id is not None
+    reply = await wait_reply(redis, request_id, CONFIRM_SECONDS)
     if reply is None:
-        log.warning("%s of attempt %s: no dialer confirmed it", kind, snap.attempt_id)
+        log.warning("%s of attempt %s: no dialer confirmed it", kind.TYPE, snap.attempt_id)
         return json_error(504, gettext_(NOT_CONFIRMED))
     if not reply.ok:
-        log.warning("%s of attempt %s not done: %s", kind, snap.attempt_id, reply.reason)
+        log.warning("%s of attempt %s not done: %s", kind.TYPE, snap.attempt_id, reply.reason)
         status = 502 if reply.reason == ASTERISK else 409
         return json_error(status, gettext_(NOT_DONE.get(reply.reason, NOT_DONE[ASTERISK])))
     return web.json_response({"ok": True, "confirmed": True})
@@ -505,24 +526,24 @@ def _is_inbound(engine: Engine, attempt_id: int) -> bool:
 @requires(Role.agent)
 async def hangup(request: web.Request) -> web.StreamResponse:
     """Ends the debtor's channel, outbound or inbound (dialer CampaignDialer.hangup)."""
-    return await _call_command(request, "hangup")
+    return await _call_command(request, Hangup)
 
 
 @requires(Role.agent)
 async def transfer(request: web.Request) -> web.StreamResponse:
     """Outbound calls only: an inbound one is refused here with a message."""
-    return await _call_command(request, "transfer")
+    return await _call_command(request, Transfer)
 
 
 @requires(Role.agent)
 async def recording_start(request: web.Request) -> web.StreamResponse:
     """on_demand recording: the dialer obeys only for the agent's own bridged call."""
-    return await _call_command(request, "recording_start")
+    return await _call_command(request, RecordingStart)
 
 
 @requires(Role.agent)
 async def recording_stop(request: web.Request) -> web.StreamResponse:
-    return await _call_command(request, "recording_stop")
+    return await _call_command(request, RecordingStop)
 
 
 @requires(Role.agent)
@@ -531,12 +552,14 @@ async def preview_request(request: web.Request) -> web.StreamResponse:
     campaign = await in_db(request, _agent_campaign, user)
     if campaign["dial_mode"] != "preview":
         return json_error(409, gettext_("La campaña no está en modo vista previa."))
-    command = {"type": "preview_request", "agent_id": user.id, "campaign": campaign["name"]}
-    await request.app[REDIS].publish(COMMANDS_CHANNEL, json.dumps(command))
+    command = PreviewRequest(agent_id=user.id, campaign=campaign["name"])
+    await Notifier(request.app[REDIS]).send(command)
     return web.json_response({"ok": True})
 
 
-async def _preview_command(request: web.Request, kind: str) -> web.StreamResponse:
+async def _preview_command(
+    request: web.Request, kind: type[PreviewDial | PreviewSkip]
+) -> web.StreamResponse:
     user = user_of(request)
     fields = await read_fields(request)
     account_id = _int_param(fields.get("account_id"), "account_id")
@@ -545,16 +568,8 @@ async def _preview_command(request: web.Request, kind: str) -> web.StreamRespons
     if current is None or int(current) != account_id:
         return json_error(403, gettext_("Esta cuenta no le fue asignada."))
     campaign = await in_db(request, _agent_campaign, user)
-    await redis.publish(
-        COMMANDS_CHANNEL,
-        json.dumps(
-            {
-                "type": kind,
-                "agent_id": user.id,
-                "account_id": account_id,
-                "campaign": campaign["name"],
-            }
-        ),
+    await Notifier(redis).send(
+        kind(agent_id=user.id, account_id=account_id, campaign=campaign["name"])
     )
     await redis.delete(preview_key(user.id))
     return web.json_response({"ok": True})
@@ -562,12 +577,12 @@ async def _preview_command(request: web.Request, kind: str) -> web.StreamRespons
 
 @requires(Role.agent)
 async def preview_dial(request: web.Request) -> web.StreamResponse:
-    return await _preview_command(request, "preview_dial")
+    return await _preview_command(request, PreviewDial)
 
 
 @requires(Role.agent)
 async def preview_skip(request: web.Request) -> web.StreamResponse:
-    return await _preview_command(request, "preview_skip")
+    return await _preview_command(request, PreviewSkip)
 
 
 @requires(Role.agent)

@@ -3,7 +3,6 @@ a supervisor listens to, whispers to or barges into an agent's call."""
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 
@@ -13,12 +12,11 @@ from console.agent_views import read_fields
 from console.i18n import gettext_
 from console.keys import REDIS, STATES
 from console.params import INT32_MAX, ParamError, parse_id
-from console.pophub import COMMANDS_CHANNEL
 from console.supervisor_views import may_see_named, not_yours
 from console.webutil import json_error, requires, user_of
 from dialer.agent_state import AgentState
+from dialer.messages import AgentLegReconnect, MonitorStart, MonitorStop, Notifier
 from dialer.monitoring import MODES
-from dialer.phone_commands import MONITOR, MONITOR_STOP, RECONNECT
 from store.models import Role
 
 log = logging.getLogger(__name__)
@@ -37,8 +35,7 @@ async def reconnect(request: web.Request) -> web.StreamResponse:
     snap = await request.app[STATES].get(user.id)
     if snap.state is AgentState.logged_out:
         return json_error(409, gettext_("No ha iniciado turno en una campaña."))
-    command = {"type": RECONNECT, "agent_id": user.id}
-    await request.app[REDIS].publish(COMMANDS_CHANNEL, json.dumps(command))
+    await Notifier(request.app[REDIS]).send(AgentLegReconnect(agent_id=user.id))
     return web.json_response({"ok": True, "message": gettext_("Reconectando el audio…")})
 
 
@@ -63,9 +60,10 @@ async def monitor(request: web.Request) -> web.StreamResponse:
     if snap.state is not AgentState.talking:
         return json_error(409, gettext_("El agente no está en una llamada."))
     monitor_id = uuid.uuid4().hex
-    command = {"type": MONITOR, "monitor_id": monitor_id, "supervisor_id": user.id,
-               "agent_id": agent_id, "mode": mode}  # fmt: skip
-    await request.app[REDIS].publish(COMMANDS_CHANNEL, json.dumps(command))
+    command = MonitorStart(
+        monitor_id=monitor_id, supervisor_id=user.id, agent_id=agent_id, mode=mode
+    )
+    await Notifier(request.app[REDIS]).send(command)
     log.info("user %s asks to %s agent %s (%s)", user.id, mode, agent_id, monitor_id)
     return web.json_response(
         {"ok": True, "monitor_id": monitor_id, "message": gettext_("Llamando a su teléfono…")},
@@ -80,6 +78,7 @@ async def monitor_stop(request: web.Request) -> web.StreamResponse:
     monitor_id = fields.get("monitor_id", "")
     if not monitor_id.isalnum() or len(monitor_id) > 32:
         return json_error(400, gettext_("Sesión de monitoreo desconocida."), field="monitor_id")
-    command = {"type": MONITOR_STOP, "monitor_id": monitor_id, "supervisor_id": user.id}
-    await request.app[REDIS].publish(COMMANDS_CHANNEL, json.dumps(command))
+    await Notifier(request.app[REDIS]).send(
+        MonitorStop(monitor_id=monitor_id, supervisor_id=user.id)
+    )
     return web.json_response({"ok": True})

@@ -17,6 +17,7 @@ from console.identity import PROMPT_LABELS, failed_prompts, masked_ref
 from console.users import CurrentUser
 from dialer.inbound.ani import normalise_ani
 from dialer.inbound.settings import DEFAULT_VERIFICATION, VERIFICATIONS
+from dialer.messages import InboundPop
 from store.audit import append as audit_append
 from store.db import transaction
 from store.models import Account, CallAttempt, Campaign, Phone, PhoneStatus
@@ -91,7 +92,7 @@ def build_inbound_pop(engine: Engine, message: dict[str, Any], agent: CurrentUse
             )  # fmt: skip
     status = str(message.get("ani_status", "invalid"))
     return {
-        "type": "inbound",
+        "type": InboundPop.TYPE,
         "direction": "inbound",
         "label": gettext_("Llamada entrante"),
         "attempt_id": attempt_id,

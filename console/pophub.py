@@ -21,13 +21,11 @@ from sqlalchemy import Engine
 from console.agent_service import build_pop, record_pii_view
 from console.inbound_service import build_inbound_pop
 from console.users import CurrentUser, load_user
-from dialer.agent_state import EVENTS_CHANNEL
+from dialer import messages as msg
 from metrics.definitions import POP_LATENCY
 
 log = logging.getLogger(__name__)
 
-POPS_CHANNEL = "cobrador:pops"
-COMMANDS_CHANNEL = "cobrador:commands"
 PREVIEW_TTL_SECONDS = 3600
 POLL_SECONDS = 0.25
 AGENT_CACHE_SECONDS = 60.0
@@ -49,20 +47,6 @@ def verified_key(attempt_id: int) -> str:
 
 def verify_failures_key(attempt_id: int) -> str:
     return f"cobrador:console:verify-failures:{{{attempt_id}}}"
-
-
-def _pop_fields(message: dict[str, Any]) -> tuple[str, int, int, int | None] | None:
-    try:
-        kind = str(message["type"])
-        agent_id = int(message["agent_id"])
-        account_id = int(message["account_id"])
-        attempt = message.get("attempt_id")
-        attempt_id = int(attempt) if attempt is not None else None
-    except (KeyError, TypeError, ValueError):
-        return None
-    if kind not in ("pop", "preview"):
-        return None
-    return kind, agent_id, account_id, attempt_id
 
 
 class PopHub:
@@ -115,7 +99,7 @@ class PopHub:
         while not self._stopping:
             pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
             try:
-                await pubsub.subscribe(POPS_CHANNEL, EVENTS_CHANNEL)
+                await pubsub.subscribe(msg.POPS_CHANNEL, msg.AGENT_EVENTS_CHANNEL)
                 self._ready.set()
                 backoff = 0.5
                 while not self._stopping:
@@ -127,7 +111,7 @@ class PopHub:
                     if message is None or message.get("type") != "message":
                         continue
                     channel = message.get("channel")
-                    if channel in (EVENTS_CHANNEL, EVENTS_CHANNEL.encode()):
+                    if channel in (msg.AGENT_EVENTS_CHANNEL, msg.AGENT_EVENTS_CHANNEL.encode()):
                         await self._forward_state(message["data"])
                         continue
                     task = asyncio.create_task(self._deliver(message["data"]))
@@ -157,19 +141,16 @@ class PopHub:
 
     async def _deliver(self, raw: bytes | str) -> None:
         try:
-            message = json.loads(raw)
-        except (ValueError, TypeError):
-            log.warning("ignored a pop that is not JSON")
+            pop = msg.parse_pop(raw)
+        except msg.MessageError as exc:
+            log.warning("ignored a pop: %s", exc)
             return
-        if isinstance(message, dict) and message.get("type") == "inbound":
-            await self._deliver_inbound(message)
+        if isinstance(pop, msg.InboundPop):
+            await self._deliver_inbound(pop)
             return
-        fields = _pop_fields(message) if isinstance(message, dict) else None
-        if fields is None:
-            log.warning("ignored a pop without type/agent_id/account_id")
-            return
-        kind, agent_id, account_id, attempt_id = fields
-        if kind == "preview":
+        kind, agent_id, account_id = pop.TYPE, pop.agent_id, pop.account_id
+        attempt_id = pop.attempt_id if isinstance(pop, msg.Pop) else None
+        if isinstance(pop, msg.PreviewOffer):
             await self._redis.set(preview_key(agent_id), account_id, ex=PREVIEW_TTL_SECONDS)
         sockets = self._sockets.get(agent_id)
         if not sockets:
@@ -179,17 +160,15 @@ class PopHub:
             log.warning("pop for unknown account %s", account_id)
             return
         payload["type"] = kind
-        payload["published_at"] = message.get("published_at")
-        payload["pop_id"] = message.get("pop_id")
+        payload["published_at"] = pop.published_at
+        payload["pop_id"] = pop.pop_id if isinstance(pop, msg.Pop) else None
         for ws in list(sockets):
             if not ws.closed:
                 with contextlib.suppress(ConnectionError, RuntimeError):
                     await ws.send_json(payload)
-        published = message.get("published_at")
-        if isinstance(published, int | float):
-            POP_LATENCY.labels(str(payload.get("campaign") or "none")).observe(
-                max(time.time() - float(published), 0.0)
-            )
+        POP_LATENCY.labels(str(payload.get("campaign") or "none")).observe(
+            max(time.time() - pop.published_at, 0.0)
+        )
         # The evidence of the view is written right after the send, off the
         # latency path (the agent is already talking to the debtor); a failure
         # to write it is logged loudly.
@@ -200,22 +179,16 @@ class PopHub:
         except Exception:
             log.exception("pii_view evidence for a pop to agent %s was not written", agent_id)
 
-    async def _deliver_inbound(self, message: dict[str, Any]) -> None:
+    async def _deliver_inbound(self, pop: msg.InboundPop) -> None:
         """An inbound caller reached an agent: names only until identity is verified
         (console/inbound_service.py writes the pii_view of those names)."""
-        try:
-            agent_id = int(message["agent_id"])
-            int(message["attempt_id"])
-        except (KeyError, TypeError, ValueError):
-            log.warning("ignored an inbound pop without agent_id/attempt_id")
-            return
-        sockets = self._sockets.get(agent_id)
+        sockets = self._sockets.get(pop.agent_id)
         if not sockets:
             return
         payload = await asyncio.to_thread(
-            build_inbound_pop, self._engine, message, self._agent(agent_id), self._clock()
+            build_inbound_pop, self._engine, pop.to_dict(), self._agent(pop.agent_id), self._clock()
         )
-        payload["published_at"] = message.get("published_at")
+        payload["published_at"] = pop.published_at
         for ws in list(sockets):
             if not ws.closed:
                 with contextlib.suppress(ConnectionError, RuntimeError):

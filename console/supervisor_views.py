@@ -21,12 +21,12 @@ from console.day_window import ZoneError, local_midnight, zone_named
 from console.i18n import N_, gettext_
 from console.keys import CLOCK, ENGINE, REDIS, STATES
 from console.params import INT32_MAX, ParamError, parse_decimal, parse_id
-from console.pophub import COMMANDS_CHANNEL
 from console.recording_service import may_see_campaign
 from console.security import same_origin
 from console.users import CurrentUser
 from console.webutil import close_when_session_ends, in_db, json_error, requires, user_of
-from dialer.agent_state import EVENTS_CHANNEL, AgentState
+from dialer import messages as msg
+from dialer.agent_state import AgentState
 from dialer.inbound import skills
 from store.audit import append as audit_append
 from store.db import transaction
@@ -135,7 +135,7 @@ async def wallboard_socket(request: web.Request) -> web.StreamResponse:
     async def watch_agents() -> None:
         pubsub = app[REDIS].pubsub(ignore_subscribe_messages=True)
         try:
-            await pubsub.subscribe(EVENTS_CHANNEL)
+            await pubsub.subscribe(msg.AGENT_EVENTS_CHANNEL)
             while not ws.closed:
                 message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5)
                 if message is not None and message.get("type") == "message":
@@ -260,8 +260,10 @@ async def campaign_control(request: web.Request) -> web.StreamResponse:
     except ControlError as exc:
         return await _render(request, error=gettext_(str(exc)), status=400)
     if change:
-        command = {"type": "campaign", "campaign": name, **{k: str(v) for k, v in change.items()}}
-        await request.app[REDIS].publish(COMMANDS_CHANNEL, json.dumps(command))
+        command = msg.CampaignChange(
+            campaign=name, status=change.get("status"), dial_mode=change.get("dial_mode")
+        )
+        await msg.Notifier(request.app[REDIS]).send(command)
     query = urlencode({"campaign": name, "msg": gettext_("Cambio guardado.")})
     raise web.HTTPFound(f"/supervisor?{query}")
 

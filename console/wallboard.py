@@ -22,15 +22,12 @@ from console.code_labels import (
 )
 from dialer.agent_state import AgentStates
 from dialer.inbound.skills import campaign_group
+from dialer.messages import wallboard_key
 from store.db import transaction
 from store.models import Campaign, Decision, User
 
 DEFAULT_PROFILE_ABANDON_LIMIT = Decimal("0.03")
 BLOCK_REASON_WINDOW = timedelta(hours=24)
-
-
-def wallboard_key(campaign: str) -> str:
-    return f"cobrador:wallboard:{{{campaign}}}"
 
 
 def profile_abandon_limit(campaign: Campaign) -> Decimal:

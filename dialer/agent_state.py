@@ -18,7 +18,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-EVENTS_CHANNEL = "cobrador:agent-events"
+from dialer.messages import AGENT_EVENTS_CHANNEL
 
 
 class AgentState(StrEnum):
@@ -236,7 +236,7 @@ class AgentStates:
         event = snap.as_dict()
         if campaign and not snap.campaign:
             event["campaign"] = campaign
-        await self._redis.publish(EVENTS_CHANNEL, json.dumps(event))
+        await self._redis.publish(AGENT_EVENTS_CHANNEL, json.dumps(event))
         return snap
 
 

@@ -34,6 +34,7 @@ from compliance.service import ComplianceService, Item, account_facts, mask_phon
 from dialer import attempt_store as store
 from dialer import call_state as cs
 from dialer import channel_vars as cv
+from dialer import messages as msg
 from dialer import pbx_records
 from dialer.agent_state import AgentState, AgentStateError, AgentStates
 from dialer.ami import AMIClient, Message
@@ -61,7 +62,6 @@ from store.models import Campaign
 
 log = logging.getLogger(__name__)
 
-POPS_CHANNEL = "cobrador:pops"
 # The only AMI events the dialer reads (ContactStatus: agent legs, whose phone
 # may unregister with its call still up): asking Asterisk for just these
 # (a session Filter) tripled sustained originates/s on Asterisk 22 here.
@@ -81,11 +81,6 @@ ORPHAN_GRACE_SECONDS = 120.0
 RECORDINGS_CHECK_SECONDS = 60.0
 PREVIEW_SKIP_SECONDS = 3600.0  # a skipped account comes back an hour later
 PREVIEW_HOLD_SECONDS = 300.0  # an unanswered preview returns to the hopper
-COMMANDS_CHANNEL = "cobrador:commands"
-
-
-def wallboard_key(campaign: str) -> str:
-    return f"cobrador:wallboard:{{{campaign}}}"
 
 
 def amd_false_positive_ratio(config: dict[str, Any] | None) -> float:
@@ -192,6 +187,7 @@ class CampaignDialer:
         self.recorder = recorder  # None: this dialer records nothing
         self.sql = sql
         self.redis = redis
+        self.notifier = msg.Notifier(redis)
         self.ami = ami
         self.compliance = compliance
         self.campaign = campaign
@@ -990,11 +986,12 @@ class CampaignDialer:
         m.ANSWER_TO_BRIDGE.labels(self.name).observe(max(0.0, bridged_at - (call.human_at or now)))
         with contextlib.suppress(AgentStateError):
             await self.agents.talking(agent_id, attempt_id)
-        await self.redis.publish(POPS_CHANNEL, json.dumps({
-            "type": "pop", "attempt_id": attempt_id, "agent_id": agent_id,
-            "account_id": call.account_id, "campaign": self.name, "direction": "outbound",
-            "published_at": time.time(), **(self.recorder.pop_fields() if self.recorder else {}),
-        }))  # fmt: skip
+        recording = self.recorder.pop_fields() if self.recorder else {}
+        await self.notifier.send(msg.Pop(
+            attempt_id=attempt_id, agent_id=agent_id, account_id=call.account_id,
+            campaign=self.name, published_at=time.time(), recording=recording.get("recording"),
+            recording_notice=recording.get("recording_notice"),
+        ))  # fmt: skip
 
     async def _reserve_agent(self, attempt_id: int, deadline: float, preferred: Any) -> int | None:
         """The longest-idle ready agent (a personal callback's own agent first),
@@ -1160,14 +1157,14 @@ class CampaignDialer:
         while not self._stopping.is_set():
             pubsub = self.redis.pubsub()
             try:
-                await pubsub.subscribe(COMMANDS_CHANNEL)
+                await pubsub.subscribe(msg.COMMANDS_CHANNEL)
                 while not self._stopping.is_set():
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5)
                     if message is None or message.get("type") != "message":
                         continue
                     try:
-                        await self.handle_command(json.loads(message["data"]))
-                    except (ValueError, KeyError, TypeError, AMIError):
+                        await self.handle_command(msg.parse_command(message["data"]))
+                    except (msg.MessageError, AMIError):
                         log.warning(
                             "dialer %s: bad or failed command %r", self.name, message.get("data")
                         )
@@ -1179,53 +1176,51 @@ class CampaignDialer:
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()  # type: ignore[attr-defined]
 
-    async def handle_command(self, command: dict[str, Any]) -> None:
-        kind = command.get("type")
-        campaign = command.get("campaign")
+    async def handle_command(self, command: msg.Command) -> None:
+        """One branch per command (dialer/messages.py); the phone service's are not ours."""
+        campaign = getattr(command, "campaign", None)
         if campaign is not None and campaign != self.name:
             return  # another campaign's dialer acts on it
-        if kind in ("payment", "stop_account", "do_not_contact"):
-            await self.stop_account(int(command["account_id"]))
-        elif kind == "hangup":
-            agent = command.get("agent_id")
-            await self._carry_out(command, self.hangup(
-                int(command["attempt_id"]), int(agent) if agent is not None else None))  # fmt: skip
-        elif kind in ("recording_start", "recording_stop"):
-            await self._recording_command(
-                kind, int(command["attempt_id"]), int(command["agent_id"])
-            )
-        elif kind == "transfer":
-            to = command.get("to_agent_id")
-            await self._carry_out(command, self.transfer(
-                int(command["attempt_id"]), int(command["agent_id"]),
-                int(to) if to is not None else None))  # fmt: skip
-        elif kind == "preview_request" and campaign == self.name:
-            await self.preview_request(int(command["agent_id"]))
-        elif kind == "preview_dial" and campaign == self.name:
-            await self.preview_dial(int(command["agent_id"]), int(command["account_id"]))
-        elif kind == "preview_skip" and campaign == self.name:
-            await self.preview_skip(int(command["agent_id"]), int(command["account_id"]))
-        elif kind == "campaign" and campaign == self.name:
-            self.campaign.status = str(command.get("status", self.campaign.status))
-            mode = str(command.get("dial_mode", self.campaign.dial_mode))
-            if mode != self.campaign.dial_mode:  # a new policy forgets what it learned
-                self.campaign.dial_mode = mode
-                self.policy = self._policy_for(mode)
+        match command:
+            case msg.StopAccount():
+                await self.stop_account(command.account_id)
+            case msg.Hangup():
+                await self._carry_out(command, self.hangup(command.attempt_id, command.agent_id))
+            case msg.RecordingStart() | msg.RecordingStop():
+                await self._recording_command(
+                    isinstance(command, msg.RecordingStart), command.attempt_id, command.agent_id
+                )
+            case msg.Transfer():
+                await self._carry_out(command, self.transfer(
+                    command.attempt_id, command.agent_id, command.to_agent_id))  # fmt: skip
+            case msg.PreviewRequest():
+                await self.preview_request(command.agent_id)
+            case msg.PreviewDial():
+                await self.preview_dial(command.agent_id, command.account_id)
+            case msg.PreviewSkip():
+                await self.preview_skip(command.agent_id, command.account_id)
+            case msg.CampaignChange():
+                self.campaign.status = command.status or self.campaign.status
+                mode = command.dial_mode or self.campaign.dial_mode
+                if mode != self.campaign.dial_mode:  # a new policy forgets what it learned
+                    self.campaign.dial_mode = mode
+                    self.policy = self._policy_for(mode)
 
-    async def _carry_out(self, command: dict[str, Any], action: Awaitable[Reply | None]) -> None:
+    async def _carry_out(
+        self, command: msg.Hangup | msg.Transfer, action: Awaitable[Reply | None]
+    ) -> None:
         """Run a hangup or a transfer and, for the call this dialer holds, tell the
         console whether it was done (dialer/command_replies.py). None: not our call."""
         try:
             reply = await action
         except AMIError as exc:
-            log.warning("%s of attempt %s failed: %s", command.get("type"),
-                        command.get("attempt_id"), exc)  # fmt: skip
+            log.warning("%s of attempt %s failed: %s", command.TYPE, command.attempt_id, exc)
             reply = Reply(False, ASTERISK)
-        request_id = valid_request_id(command.get("request_id"))
+        request_id = valid_request_id(command.request_id)
         if reply is not None and request_id is not None:
             await send_reply(self.redis, request_id, reply)
 
-    async def _recording_command(self, kind: str, attempt_id: int, agent_id: int) -> None:
+    async def _recording_command(self, start: bool, attempt_id: int, agent_id: int) -> None:
         """on_demand recording from the console: only on the agent's own live call,
         outbound (this loop's) or inbound (bridged by this process, see Recorder.attach_inbound)."""
         call = self.calls.get(attempt_id)
@@ -1236,14 +1231,14 @@ class CampaignDialer:
             if owner is None:
                 return  # another dialer's call, or over
             if owner != agent_id:
-                log.warning("%s of inbound attempt %s refused: not a live call of agent %s",
-                            kind, attempt_id, agent_id)  # fmt: skip
+                log.warning("recording %s of inbound attempt %s refused: not a live call of agent %s",
+                            "start" if start else "stop", attempt_id, agent_id)  # fmt: skip
                 return
         elif call.state is not CallState.bridged or call.agent_id != agent_id:
-            log.warning("%s of attempt %s refused: not a live call of agent %s",
-                        kind, attempt_id, agent_id)  # fmt: skip
+            log.warning("recording %s of attempt %s refused: not a live call of agent %s",
+                        "start" if start else "stop", attempt_id, agent_id)  # fmt: skip
             return
-        if kind == "recording_start":
+        if start:
             await self.recorder.start(attempt_id)
         else:
             await self.recorder.stop(attempt_id)
@@ -1281,10 +1276,10 @@ class CampaignDialer:
             return
         claim = claims[0]
         self.previews[claim.account_id] = (agent_id, claim, now)
-        await self.redis.publish(POPS_CHANNEL, json.dumps({
-            "type": "preview", "agent_id": agent_id, "account_id": claim.account_id,
-            "campaign": self.name, "published_at": time.time(),
-        }))  # fmt: skip
+        await self.notifier.send(msg.PreviewOffer(
+            agent_id=agent_id, account_id=claim.account_id, campaign=self.name,
+            published_at=time.time(),
+        ))  # fmt: skip
 
     async def preview_dial(self, agent_id: int, account_id: int) -> None:
         held = self.previews.get(account_id)
@@ -1360,11 +1355,10 @@ class CampaignDialer:
         with contextlib.suppress(AgentStateError):
             await self.agents.talking(target, attempt_id)
             await self.agents.wrap_up(from_agent)
-        await self.redis.publish(POPS_CHANNEL, json.dumps({
-            "type": "pop", "attempt_id": attempt_id, "agent_id": target, "account_id": call.account_id,
-            "campaign": self.name, "direction": "outbound", "transferred_from": from_agent,
-            "published_at": time.time(),
-        }))  # fmt: skip
+        await self.notifier.send(msg.Pop(
+            attempt_id=attempt_id, agent_id=target, account_id=call.account_id,
+            campaign=self.name, transferred_from=from_agent, published_at=time.time(),
+        ))  # fmt: skip
         return Reply(True)
 
     async def stop_account(self, account_id: int) -> None:
@@ -1441,7 +1435,7 @@ class CampaignDialer:
             "inbound": await inbound_board(self.inbound, self.name, now, service_level_seconds(
                 self.campaign.config, self.campaign.country), self.own_inbound_waits),
         }  # fmt: skip
-        await self.redis.set(wallboard_key(self.name), json.dumps(board), ex=60)
+        await self.redis.set(msg.wallboard_key(self.name), json.dumps(board), ex=60)
 
 
-__all__ = ["AGIError", "CampaignDialer", "DialerOptions", "wallboard_key"]
+__all__ = ["AGIError", "CampaignDialer", "DialerOptions"]

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from cobrador.ground.settings import Settings
+from dialer.messages import CampaignChange, Message
 
 DIAL_MODES = ("preview", "progressive", "predictive")
 
@@ -276,9 +277,7 @@ def _campaign_action(args: argparse.Namespace, settings: Settings) -> int:
         ).problem
     if args.campaign_command in ("start", "stop") and settings.redis_url:
         with redis_url(settings) as url:
-            asyncio.run(
-                _publish(url, {"type": "campaign", "campaign": args.name, "status": info["status"]})
-            )
+            asyncio.run(_publish(url, CampaignChange(campaign=args.name, status=info["status"])))
     if args.campaign_command == "show" and settings.redis_url:
         with redis_url(settings) as url:
             info["live"] = asyncio.run(_live(url, args.name))
@@ -286,21 +285,21 @@ def _campaign_action(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-async def _publish(url: str, message: dict[str, Any]) -> None:
+async def _publish(url: str, message: Message) -> None:
     import redis.asyncio as aioredis
 
-    from dialer.campaign_dialer import COMMANDS_CHANNEL
+    from dialer.messages import Notifier
 
     client = aioredis.Redis.from_url(url)
-    await client.publish(COMMANDS_CHANNEL, json.dumps(message))
+    await Notifier(client).send(message)
     await client.aclose()
 
 
 async def _live(url: str, name: str) -> dict[str, Any]:
     import redis.asyncio as aioredis
 
-    from dialer.campaign_dialer import wallboard_key
     from dialer.hopper import Hopper
+    from dialer.messages import wallboard_key
 
     client = aioredis.Redis.from_url(url)
     sizes = await Hopper(client, name).sizes()

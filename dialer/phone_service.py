@@ -13,13 +13,11 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
+from dialer import messages as msg
 from dialer.agent_legs import AgentLegs
-from dialer.agent_state import EVENTS_CHANNEL
 from dialer.ami import AMIClient, Message
 from dialer.ami.errors import AMIError
-from dialer.campaign_dialer import COMMANDS_CHANNEL
 from dialer.monitoring import Monitoring, MonitorRefused
-from dialer.phone_commands import MONITOR, MONITOR_STOP, RECONNECT
 
 log = logging.getLogger(__name__)
 
@@ -35,15 +33,16 @@ class PhoneService:
         self._events = ami.events()  # subscribed now: no event is missed before run()
         self._stopping = asyncio.Event()
 
-    async def handle_command(self, command: dict[str, Any]) -> None:
-        kind = command.get("type")
-        if kind == RECONNECT:
-            await self.legs.reconnect(int(command["agent_id"]))
-        elif kind == MONITOR:
-            with contextlib.suppress(MonitorRefused):
-                await self.monitoring.start(command)
-        elif kind == MONITOR_STOP:
-            await self.monitoring.stop(command)
+    async def handle_command(self, command: msg.Command) -> None:
+        """The phone commands (dialer/messages.py); the dial loops' are not ours."""
+        match command:
+            case msg.AgentLegReconnect():
+                await self.legs.reconnect(command.agent_id)
+            case msg.MonitorStart():
+                with contextlib.suppress(MonitorRefused):
+                    await self.monitoring.start(command.to_dict())
+            case msg.MonitorStop():
+                await self.monitoring.stop(command.to_dict())
 
     async def handle_ami_event(self, event: Message) -> None:
         await self.legs.on_ami_event(event)
@@ -79,7 +78,7 @@ class PhoneService:
         while not self._stopping.is_set():
             pubsub = self.redis.pubsub()
             try:
-                await pubsub.subscribe(EVENTS_CHANNEL, COMMANDS_CHANNEL)
+                await pubsub.subscribe(msg.AGENT_EVENTS_CHANNEL, msg.COMMANDS_CHANNEL)
                 while not self._stopping.is_set():
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5)
                     if message is None or message.get("type") != "message":
@@ -97,12 +96,12 @@ class PhoneService:
         channel = message.get("channel")
         channel = channel.decode() if isinstance(channel, bytes) else channel
         try:
-            data = json.loads(message["data"])
-            if not isinstance(data, dict):
-                raise TypeError("not an object")
-            if channel == EVENTS_CHANNEL:
+            if channel == msg.AGENT_EVENTS_CHANNEL:
+                data = json.loads(message["data"])
+                if not isinstance(data, dict):
+                    raise TypeError("not an object")
                 await self.legs.on_agent_event(data)
             else:
-                await self.handle_command(data)
+                await self.handle_command(msg.parse_command(message["data"]))
         except (ValueError, KeyError, TypeError, AMIError, SQLAlchemyError):
             log.warning("phones: bad or failed message on %s: %r", channel, message.get("data"))

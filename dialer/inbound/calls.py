@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import socket
@@ -39,13 +38,13 @@ from dialer.inbound.queue import InboundQueue
 from dialer.inbound.routing import ReadyAgent, candidates
 from dialer.inbound.settings import InboundSettings, InboundSettingsError, inbound_settings
 from dialer.inbound.skills import member_ids as skill_members
+from dialer.messages import InboundPop
 from dialer.recording import Recorder
 from metrics import definitions as m
 from store.models import Campaign
 
 log = logging.getLogger(__name__)
 
-POPS_CHANNEL = "cobrador:pops"
 ACTION_BRIDGE = cv.ACTION_BRIDGE
 ACTION_HANGUP = cv.ACTION_HANGUP
 # Stock prompts of Debian's asterisk-core-sounds (a site records its own Spanish ones).
@@ -250,15 +249,14 @@ class InboundCalls:
         await asyncio.to_thread(
             records.mark_bridged, self.sql, call.attempt_id, agent_id, _utc(now)
         )
-        pop = {
-            "type": "inbound", "attempt_id": call.attempt_id, "agent_id": agent_id,
-            "campaign": campaign.name, "direction": "inbound", "ani_status": ani.status.value,
-            "account_ids": [x.account_id for x in matches],
-            "account_id": matches[0].account_id if len(matches) == 1 else None,
-            "verification": list(settings.verification), "waited_seconds": round(waited, 1),
-            "published_at": time.time(),
-        }  # fmt: skip
-        await self._publish(POPS_CHANNEL, json.dumps(pop))
+        pop = InboundPop(
+            attempt_id=call.attempt_id, agent_id=agent_id, campaign=campaign.name,
+            ani_status=ani.status.value, account_ids=tuple(x.account_id for x in matches),
+            account_id=matches[0].account_id if len(matches) == 1 else None,
+            verification=tuple(settings.verification), waited_seconds=round(waited, 1),
+            published_at=time.time(),
+        )  # fmt: skip
+        await self._publish(pop.CHANNEL, pop.to_json())
         log.info("inbound attempt %s: agent %s after %.1f s", call.attempt_id, agent_id, waited)
 
     async def _abandoned(self, call: LiveInbound) -> None:

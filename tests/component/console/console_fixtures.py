@@ -19,9 +19,9 @@ from sqlalchemy import Engine
 
 from cobrador.ground.settings import Settings
 from console.app import init_app
-from console.pophub import COMMANDS_CHANNEL
 from console.security import hash_password
 from dialer.command_replies import Reply, send_reply, valid_request_id
+from dialer.messages import COMMANDS_CHANNEL
 from store.db import transaction
 from store.models import Account, CallAttempt, Campaign, Phone, User
 

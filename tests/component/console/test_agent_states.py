@@ -9,13 +9,13 @@ import pytest
 import redis.asyncio as aioredis
 
 from dialer.agent_state import (
-    EVENTS_CHANNEL,
     AgentState,
     AgentStateError,
     AgentStates,
     agent_key,
     campaign_key,
 )
+from dialer.messages import AGENT_EVENTS_CHANNEL
 
 
 async def test_given_login_then_paused_in_campaign_set_with_contract_keys(
@@ -83,7 +83,7 @@ async def test_given_state_change_then_event_published_and_list_shows_agents(
     aredis: aioredis.Redis,
 ) -> None:
     pubsub = aredis.pubsub(ignore_subscribe_messages=True)
-    await pubsub.subscribe(EVENTS_CHANNEL)
+    await pubsub.subscribe(AGENT_EVENTS_CHANNEL)
     states = AgentStates(aredis)
     await states.login(6, "co")
     await states.set_ready(6)

@@ -14,9 +14,9 @@ from console_fixtures import NOW, Seed, login, make_attempt, origin
 from sqlalchemy import Engine, func, select
 
 from console import agent_service
-from console.pophub import POPS_CHANNEL
 from dialer.agent_state import AgentState, AgentStates
 from dialer.hopper import Hopper, HopperEntry
+from dialer.messages import POPS_CHANNEL, Notifier, Pop, PreviewOffer
 from store.db import transaction
 from store.models import (
     Account,
@@ -81,16 +81,8 @@ async def test_given_ready_agent_when_dialer_publishes_pop_then_socket_receives_
     states = AgentStates(aredis)
     assert await states.reserve(agent_id, attempt)
     await states.talking(agent_id)
-    pop = {
-        "type": "pop",
-        "attempt_id": attempt,
-        "agent_id": agent_id,
-        "account_id": seed.account_id,
-        "campaign": "mx-demo",
-        "direction": "outbound",
-        "published_at": 1.5,
-    }
-    await aredis.publish(POPS_CHANNEL, json.dumps(pop))
+    pop = Pop(attempt, agent_id, seed.account_id, "mx-demo", published_at=1.5)
+    await Notifier(aredis).send(pop)
     got = await next_message(ws, "pop")
     assert got["attempt_id"] == attempt
     # Before anyone is verified the pop says nothing about the debt (whoever answered).
@@ -148,13 +140,7 @@ async def test_given_pop_for_other_agent_then_socket_receives_nothing(
     bad = [b"not json", json.dumps({"type": "pop"}).encode()]
     for raw in bad:
         await aredis.publish(POPS_CHANNEL, raw)
-    pop = {
-        "type": "pop",
-        "attempt_id": attempt,
-        "agent_id": seed.users["beto"],
-        "account_id": seed.account_id,
-    }
-    await aredis.publish(POPS_CHANNEL, json.dumps(pop))
+    await Notifier(aredis).send(Pop(attempt, seed.users["beto"], seed.account_id, "mx-demo", 1.5))
     with pytest.raises(TimeoutError):
         await next_message(ws, "pop", "preview", wait=0.7)
     await ws.close()
@@ -348,14 +334,14 @@ async def test_given_do_not_contact_when_disposing_then_account_ceased_and_diale
         assert session.get(Account, seed.account_id).status == "cease_contact"  # type: ignore[union-attr]
     await until(
         lambda: any(
-            c.get("type") == "do_not_contact" and c.get("account_id") == seed.account_id
+            c.get("type") == "stop_account" and c.get("account_id") == seed.account_id
             for c in commands
         )
     )
     drop = next(
         c
         for c in commands
-        if c.get("type") == "do_not_contact" and c.get("account_id") == seed.account_id
+        if c.get("type") == "stop_account" and c.get("account_id") == seed.account_id
     )
     assert drop["account_id"] == seed.account_id and drop["reason"] == "cease_contact"
 
@@ -573,8 +559,8 @@ async def test_given_preview_pop_when_agent_chooses_to_call_then_preview_dial_pu
     assert (
         await client.post("/api/agent/preview/request", headers={"X-CSRF-Token": token})
     ).status == 200
-    preview = {"type": "preview", "agent_id": agent_id, "account_id": seed.other_account_id}
-    await aredis.publish(POPS_CHANNEL, json.dumps(preview))
+    preview = PreviewOffer(agent_id, seed.other_account_id, "mx-demo", published_at=1.5)
+    await Notifier(aredis).send(preview)
     got = await next_message(ws, "preview")
     assert got["account"]["name"] == "Juan Pérez"
     wrong = await client.post(

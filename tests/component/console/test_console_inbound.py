@@ -12,8 +12,8 @@ from aiohttp.test_utils import TestClient
 from console_fixtures import Seed, login, origin
 from sqlalchemy import Engine, select
 
-from console.pophub import POPS_CHANNEL
 from dialer.agent_state import AgentStates
+from dialer.messages import InboundPop, Notifier
 from store.db import transaction
 from store.models import AuditEntry, CallAttempt, Phone
 
@@ -47,11 +47,12 @@ async def inbound_pop_for(client: TestClient, aredis: aioredis.Redis, agent_id: 
     await states.set_ready(agent_id)
     assert await states.reserve(agent_id, attempt_id)
     await states.talking(agent_id, attempt_id)
-    message = {"type": "inbound", "attempt_id": attempt_id, "agent_id": agent_id,
-               "campaign": "mx-demo", "direction": "inbound", "ani_status": status,
-               "account_ids": account_ids,
-               "account_id": account_ids[0] if len(account_ids) == 1 else None}  # fmt: skip
-    await aredis.publish(POPS_CHANNEL, json.dumps(message))
+    message = InboundPop(
+        attempt_id, agent_id, "mx-demo", status, tuple(account_ids),
+        account_ids[0] if len(account_ids) == 1 else None,
+        verification=("account_last4",), waited_seconds=0.0, published_at=1.5,
+    )  # fmt: skip
+    await Notifier(aredis).send(message)
     pop = await next_kind(ws, "inbound")
     await ws.close()
     return pop
@@ -185,7 +186,9 @@ async def test_given_on_demand_campaign_when_an_unmatched_caller_is_popped_then_
         if recording():
             break
         await asyncio.sleep(0.02)
-    assert recording() == [{"type": "recording_start", "attempt_id": attempt, "agent_id": agent}]
+    assert recording() == [
+        {"type": "recording_start", "attempt_id": attempt, "agent_id": agent, "campaign": None}
+    ]
 
 
 async def test_given_an_inbound_call_when_the_agent_transfers_then_refused_with_a_reason(

@@ -19,8 +19,8 @@ from sqlalchemy import Engine
 
 from cobrador.ground.settings import Settings
 from console.app import init_app
-from console.pophub import COMMANDS_CHANNEL
 from dialer.agent_state import AgentState, AgentStates
+from dialer.messages import COMMANDS_CHANNEL
 
 MARK = {"type": "test_marker"}
 

@@ -11,8 +11,8 @@ from aiohttp.test_utils import TestClient
 from console_fixtures import NOW, Seed, login, origin
 from sqlalchemy import Engine, select
 
-from console.wallboard import wallboard_key
 from dialer.agent_state import AgentStates
+from dialer.messages import wallboard_key
 from store.db import transaction
 from store.models import AuditEntry, Campaign, Decision
 

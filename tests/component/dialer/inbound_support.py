@@ -13,8 +13,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dialer.campaign_dialer import POPS_CHANNEL
 from dialer.inbound.calls import InboundCalls
+from dialer.messages import POPS_CHANNEL
 from store.models import CallAttempt
 
 DID = "5215550001000"  # the test campaign's caller ID (conftest.seed_campaign)

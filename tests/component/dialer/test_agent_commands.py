@@ -8,8 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dialer.agent_state import AgentState
-from dialer.campaign_dialer import POPS_CHANNEL
 from dialer.command_replies import NO_AGENT, Reply
+from dialer.messages import POPS_CHANNEL, from_dict
 from store.models import CallAttempt, Campaign
 
 
@@ -35,7 +35,7 @@ async def test_given_preview_campaign_then_only_the_agents_choice_places_a_call(
     assert attempts(floor) == []  # nothing dialed on its own
     agent = floor.agent_ids[0]
     await dialer.handle_command(
-        {"type": "preview_request", "agent_id": agent, "campaign": "mx-test"}
+        from_dict({"type": "preview_request", "agent_id": agent, "campaign": "mx-test"})
     )
     message = None
     while message is None or message["type"] != "message":
@@ -44,11 +44,11 @@ async def test_given_preview_campaign_then_only_the_agents_choice_places_a_call(
     assert preview["type"] == "preview" and preview["agent_id"] == agent
     account = preview["account_id"]
     # Another agent's choice is refused; the right one dials that account.
-    await dialer.handle_command({"type": "preview_dial", "agent_id": agent + 99, "account_id": account,
-                                 "campaign": "mx-test"})  # fmt: skip
+    await dialer.handle_command(from_dict({"type": "preview_dial", "agent_id": agent + 99, "account_id": account,
+                                 "campaign": "mx-test"}))  # fmt: skip
     assert attempts(floor) == []
-    await dialer.handle_command({"type": "preview_dial", "agent_id": agent, "account_id": account,
-                                 "campaign": "mx-test"})  # fmt: skip
+    await dialer.handle_command(from_dict({"type": "preview_dial", "agent_id": agent, "account_id": account,
+                                 "campaign": "mx-test"}))  # fmt: skip
     assert [a.account_id for a in attempts(floor)] == [account]
     await pubsub.aclose()
 
@@ -60,11 +60,11 @@ async def test_given_skipped_preview_then_account_back_an_hour_later(make_floor)
     await dialer.tick()
     agent = floor.agent_ids[0]
     await dialer.handle_command(
-        {"type": "preview_request", "agent_id": agent, "campaign": "mx-test"}
+        from_dict({"type": "preview_request", "agent_id": agent, "campaign": "mx-test"})
     )
     (account,) = dialer.previews
-    await dialer.handle_command({"type": "preview_skip", "agent_id": agent, "account_id": account,
-                                 "campaign": "mx-test"})  # fmt: skip
+    await dialer.handle_command(from_dict({"type": "preview_skip", "agent_id": agent, "account_id": account,
+                                 "campaign": "mx-test"}))  # fmt: skip
     assert not dialer.previews
     sizes = await dialer.hopper.sizes()
     assert sizes == {"ready": 0, "delayed": 1, "leased": 0}

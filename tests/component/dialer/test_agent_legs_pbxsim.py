@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from dialer.agent_legs import DOWN, UP, AgentLegs
 from dialer.agent_state import AgentState, AgentStates
 from dialer.call_state import CallState
-from dialer.campaign_dialer import COMMANDS_CHANNEL
+from dialer.messages import COMMANDS_CHANNEL
 from dialer.monitoring import Monitoring, MonitorRefused
 from dialer.phone_service import PhoneService
 from dialer.user_phones import PhoneUser, endpoint, load_user

@@ -8,6 +8,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from dialer.messages import from_dict
 from store.audit import verify
 from store.models import Account, CallAttempt, Decision
 
@@ -106,7 +107,9 @@ async def test_given_payment_mid_ring_then_call_hung_up_and_account_never_dialed
     target = next(iter(dialer.calls.values())).account_id
     with Session(floor.engine) as s, s.begin():
         s.get(Account, target).status = "paid"  # type: ignore[union-attr]
-    await dialer.handle_command({"type": "payment", "account_id": target})
+    await dialer.handle_command(
+        from_dict({"type": "stop_account", "account_id": target, "reason": "payment"})
+    )
     await floor.run_until(lambda: all(c.account_id != target for c in dialer.calls.values()))
     rows = [a for a in attempts(floor) if a.account_id == target]
     assert [a.result for a in rows] == ["cancelled"]
@@ -164,7 +167,7 @@ async def test_given_caller_id_not_registered_when_ticked_then_nothing_dialed_an
 ) -> None:  # type: ignore[no-untyped-def]
     import json
 
-    from dialer.campaign_dialer import wallboard_key
+    from dialer.messages import wallboard_key
     from store.models import RegisteredCallerId
 
     floor = await make_floor(accounts=5, registered_caller_id=False)

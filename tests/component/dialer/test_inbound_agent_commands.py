@@ -19,6 +19,7 @@ from console.users import CurrentUser
 from dialer.agent_state import AgentState
 from dialer.command_replies import REFUSED, Reply, new_request_id, reply_key, wait_reply
 from dialer.inbound.calls import InboundCalls
+from dialer.messages import from_dict
 from dialer.recording import Recorder, SqlLedger
 from store.models import Disposition, Role, User
 from store.recordings.storage import DirectoryStorage
@@ -65,18 +66,18 @@ async def test_given_an_inbound_call_when_its_agent_hangs_up_then_the_caller_goe
     # Each answers the console (dialer/command_replies.py): refused, done, or (not
     # this dialer's call) nothing at all.
     refused, done, elsewhere = new_request_id(), new_request_id(), new_request_id()
-    await floor.dialer.handle_command({"type": "hangup", "attempt_id": attempt_id,
-                                       "agent_id": agent + 1000, "request_id": refused})  # fmt: skip
+    await floor.dialer.handle_command(from_dict({"type": "hangup", "attempt_id": attempt_id,
+                                       "agent_id": agent + 1000, "request_id": refused}))  # fmt: skip
     assert await wait_reply(floor.redis, refused, 1.0) == Reply(False, REFUSED)
     assert await floor.dialer.transfer(attempt_id, agent, None) == Reply(False, REFUSED)
     assert hangups(floor, caller.uniqueid) == [] and not caller.hungup
     assert not [a for a in floor.ami_server.actions if a.name == "Redirect"]
-    await floor.dialer.handle_command({"type": "hangup", "attempt_id": attempt_id + 1,
-                                       "agent_id": agent, "request_id": elsewhere})  # fmt: skip
+    await floor.dialer.handle_command(from_dict({"type": "hangup", "attempt_id": attempt_id + 1,
+                                       "agent_id": agent, "request_id": elsewhere}))  # fmt: skip
     assert await floor.redis.llen(reply_key(elsewhere)) == 0
 
-    await floor.dialer.handle_command({"type": "hangup", "attempt_id": attempt_id,
-                                       "agent_id": agent, "request_id": done})  # fmt: skip
+    await floor.dialer.handle_command(from_dict({"type": "hangup", "attempt_id": attempt_id,
+                                       "agent_id": agent, "request_id": done}))  # fmt: skip
     assert await wait_reply(floor.redis, done, 1.0) == Reply(True)
     assert len(hangups(floor, caller.uniqueid)) == 1  # the caller's channel
     await caller.gone.wait()

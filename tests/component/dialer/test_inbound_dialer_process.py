@@ -29,9 +29,9 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from dialer.agent_state import AgentState, AgentStates
-from dialer.campaign_dialer import wallboard_key
 from dialer.inbound.housekeeping import LOST_CALL, LOST_WAITING
 from dialer.inbound.queue import calls_key, waiting_key
+from dialer.messages import wallboard_key
 from pbxsim.ami_server import AMIServer
 from pbxsim.clock import ScaledClock
 from pbxsim.pbx import PBX

@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from dialer import call_state as cs
-from dialer.campaign_dialer import wallboard_key
+from dialer.messages import wallboard_key
 from metrics.definitions import REGISTRY
 from pbxsim import scenario as sc
 from pbxsim.scenario import NumberOverride

@@ -15,6 +15,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from dialer import attempt_store
+from dialer.messages import from_dict
 from dialer.recording import REASON_DIALER_RESTARTED, Recorder, SqlLedger
 from pbxsim.scenario import Dist
 from store.models import CallAttempt, Recording
@@ -78,7 +79,7 @@ async def one_bridged_call(floor) -> int:  # type: ignore[no-untyped-def]
 
 
 async def hang_up(floor, attempt_id: int) -> None:  # type: ignore[no-untyped-def]
-    await floor.dialer.handle_command({"type": "hangup", "attempt_id": attempt_id})
+    await floor.dialer.handle_command(from_dict({"type": "hangup", "attempt_id": attempt_id}))
     await call_ended(floor, attempt_id)
 
 
@@ -152,12 +153,12 @@ async def test_given_on_demand_when_the_agent_starts_stops_and_restarts_then_one
     assert attempt_id not in recorder.open  # nothing until the agent asks
 
     # Another agent cannot start it.
-    await floor.dialer.handle_command({"type": "recording_start", "attempt_id": attempt_id,
-                                       "agent_id": agent + 1000})  # fmt: skip
+    await floor.dialer.handle_command(from_dict({"type": "recording_start", "attempt_id": attempt_id,
+                                       "agent_id": agent + 1000}))  # fmt: skip
     assert mixmonitor_actions(floor) == []
     for kind in ("recording_start", "recording_stop", "recording_start"):
         await floor.dialer.handle_command(
-            {"type": kind, "attempt_id": attempt_id, "agent_id": agent}
+            from_dict({"type": kind, "attempt_id": attempt_id, "agent_id": agent})
         )
     assert mixmonitor_actions(floor) == ["MixMonitor", "StopMixMonitor", "MixMonitor"]
     starts = [a.get("Options") for a in floor.ami_server.actions if a.name == "MixMonitor"]
@@ -232,7 +233,7 @@ async def test_given_a_dialer_that_died_before_finalize_when_reconciled_then_the
     attempt_id = await one_bridged_call(floor)
     # The process dies after the hangup, before finalize: the ledger entry stays.
     recorder.close = lambda *_a, **_k: None
-    await floor.dialer.handle_command({"type": "hangup", "attempt_id": attempt_id})
+    await floor.dialer.handle_command(from_dict({"type": "hangup", "attempt_id": attempt_id}))
     await floor.run_until(lambda: attempt_id not in floor.dialer.calls)
     await floor.run_until(
         lambda: attempt_store.attempts_ended_at(floor.engine, [attempt_id])[attempt_id] is not None
@@ -393,12 +394,12 @@ async def test_given_on_demand_when_the_inbound_agent_records_then_the_callers_c
     assert agent is not None and attempt_id not in recorder.open  # nothing until asked
 
     # The console's command reaches every campaign loop; the dialer is not dialing it.
-    await floor.dialer.handle_command({"type": "recording_start", "attempt_id": attempt_id,
-                                       "agent_id": agent + 1000})  # fmt: skip
+    await floor.dialer.handle_command(from_dict({"type": "recording_start", "attempt_id": attempt_id,
+                                       "agent_id": agent + 1000}))  # fmt: skip
     assert mixmonitor_actions(floor) == []
     for kind in ("recording_start", "recording_stop", "recording_start"):
         await floor.dialer.handle_command(
-            {"type": kind, "attempt_id": attempt_id, "agent_id": agent}
+            from_dict({"type": kind, "attempt_id": attempt_id, "agent_id": agent})
         )
     actions = [a for a in floor.ami_server.actions if "MixMonitor" in a.name]
     assert [a.name for a in actions] == ["MixMonitor", "StopMixMonitor", "MixMonitor"]

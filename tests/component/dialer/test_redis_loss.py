@@ -19,6 +19,7 @@ from test_recording_capture import every_call, hang_up, ledger, one_bridged_call
 from cobrador.ground.redis_runtime import EmbeddedRedis
 from compliance.registry_import import import_registry
 from dialer import attempt_store
+from dialer.messages import from_dict
 from dialer.recording import Recorder, SqlLedger
 from store.models import Account, CallAttempt
 
@@ -227,7 +228,7 @@ async def test_given_a_dialer_that_died_with_a_recording_open_when_redis_is_lost
     attempt_id = await one_bridged_call(floor)
     # The process dies after the hangup, before finalize; then Redis is lost as well.
     recorder.close = lambda *_a, **_k: None
-    await floor.dialer.handle_command({"type": "hangup", "attempt_id": attempt_id})
+    await floor.dialer.handle_command(from_dict({"type": "hangup", "attempt_id": attempt_id}))
     await floor.run_until(
         lambda: attempt_store.attempts_ended_at(floor.engine, [attempt_id])[attempt_id] is not None
     )

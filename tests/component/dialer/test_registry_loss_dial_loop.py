@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 
 from compliance.registry import current_key
 from compliance.registry_sync import lock_key
-from dialer.campaign_dialer import DialerOptions, wallboard_key
+from dialer.campaign_dialer import DialerOptions
+from dialer.messages import wallboard_key
 from metrics.definitions import REGISTRY
 from store.models import CallAttempt, Decision
 

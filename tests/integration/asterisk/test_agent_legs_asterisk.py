@@ -33,8 +33,9 @@ from dialer.agent_legs import UP, AgentLegs
 from dialer.agent_state import AgentState, AgentStates
 from dialer.ami import AMIClient
 from dialer.call_state import CallState
-from dialer.campaign_dialer import COMMANDS_CHANNEL, CampaignDialer, DialerOptions
+from dialer.campaign_dialer import CampaignDialer, DialerOptions
 from dialer.fastagi import FastAGIServer
+from dialer.messages import COMMANDS_CHANNEL
 from dialer.monitoring import Monitoring, MonitorRefused, sql_audit
 from dialer.phone_service import PhoneService
 from dialer.user_phones import PhoneUser, load_user

@@ -25,9 +25,9 @@ from sqlalchemy.orm import Session
 
 from dialer import channel_vars as cv
 from dialer.ami import AMIClient, Message
-from dialer.campaign_dialer import POPS_CHANNEL
 from dialer.inbound.calls import InboundCalls
 from dialer.inbound.queue import InboundQueue
+from dialer.messages import POPS_CHANNEL, from_dict
 from dialer.recording import Recorder, SqlLedger
 from store.models import Account, CallAttempt, Phone, Recording
 from store.recordings.finalize import finalize_recording
@@ -245,11 +245,11 @@ async def test_given_on_demand_when_the_agent_records_a_withheld_caller_then_mix
             uniqueid = row.uniqueid or ""
             assert recorder.open == {}  # on_demand: nothing until the agent asks
             command = {"attempt_id": pop["attempt_id"], "agent_id": pop["agent_id"]}
-            await floor.dialer.handle_command({"type": "recording_start", **command})
+            await floor.dialer.handle_command(from_dict({"type": "recording_start", **command}))
             await wait_until(lambda: bool(watch.seen(uniqueid, "MixMonitorStart")),
                              what="MixMonitor on the caller's channel")  # fmt: skip
             await asyncio.sleep(1.0)
-            await floor.dialer.handle_command({"type": "recording_stop", **command})
+            await floor.dialer.handle_command(from_dict({"type": "recording_stop", **command}))
             await wait_until(lambda: bool(watch.seen(uniqueid, "MixMonitorStop")),
                              what="MixMonitor stopped")  # fmt: skip
             await ami.send_action({"Action": "Hangup", "Channel": uniqueid})

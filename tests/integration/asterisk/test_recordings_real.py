@@ -26,6 +26,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from dialer.ami import AMIClient, Message
+from dialer.messages import from_dict
 from dialer.recording import Recorder, SqlLedger
 from store.models import Recording
 from store.recordings.finalize import finalize_recording
@@ -204,14 +205,14 @@ async def test_given_on_demand_when_the_agent_records_stops_and_records_again_th
         ((attempt_id, call),) = dialer.calls.items()
         channel = f"cobrador-{attempt_id}"
         command = {"attempt_id": attempt_id, "agent_id": call.agent_id}
-        await dialer.handle_command({"type": "recording_start", **command})
+        await dialer.handle_command(from_dict({"type": "recording_start", **command}))
         await floor.run_until(lambda: watcher.has(channel, "MixMonitorStart"), within=10,
                               what="MixMonitor started")  # fmt: skip
         await asyncio.sleep(1.0)  # a first part long enough to tell apart
-        await dialer.handle_command({"type": "recording_stop", **command})
+        await dialer.handle_command(from_dict({"type": "recording_stop", **command}))
         await floor.run_until(lambda: watcher.has(channel, "MixMonitorStop"), within=10,
                               what="MixMonitor stopped")  # fmt: skip
-        await dialer.handle_command({"type": "recording_start", **command})
+        await dialer.handle_command(from_dict({"type": "recording_start", **command}))
         await floor.run_until(lambda: floor.finished(1), within=60, what="the call to end")
         await recorded.recorder.drain()
     finally:
