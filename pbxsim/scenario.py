@@ -16,6 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dialer.pacing.dist import Dist
+from dialer.pacing.dist import parse_dist as _parse_dist
+
 HUMAN = "human"
 MACHINE = "machine"
 BUSY = "busy"
@@ -30,49 +33,8 @@ class ScenarioError(ValueError):
     pass
 
 
-@dataclass(frozen=True)
-class Dist:
-    """constant(value), uniform(min, max), exponential(mean) or lognormal(mean, sd)."""
-
-    kind: str
-    a: float
-    b: float = 0.0
-
-    def sample(self, rng: random.Random) -> float:
-        if self.kind == "uniform":
-            return rng.uniform(self.a, self.b)
-        if self.kind == "exponential":
-            return rng.expovariate(1.0 / self.a)
-        if self.kind == "lognormal":
-            return rng.lognormvariate(self.a, self.b)
-        return self.a
-
-
 def parse_dist(raw: Any, where: str) -> Dist:
-    if isinstance(raw, int | float) and not isinstance(raw, bool):
-        return Dist("constant", _nonneg(raw, where))
-    if not isinstance(raw, dict) or "dist" not in raw:
-        raise ScenarioError(f"{where}: expected a number or an object with a 'dist' key")
-    kind = raw["dist"]
-    if kind == "constant":
-        return Dist(kind, _nonneg(raw.get("value"), f"{where}.value"))
-    if kind == "uniform":
-        lo, hi = _nonneg(raw.get("min"), f"{where}.min"), _nonneg(raw.get("max"), f"{where}.max")
-        if hi < lo:
-            raise ScenarioError(f"{where}: max must be >= min")
-        return Dist(kind, lo, hi)
-    if kind == "exponential":
-        mean = _nonneg(raw.get("mean"), f"{where}.mean")
-        if mean == 0:
-            raise ScenarioError(f"{where}.mean: must be > 0")
-        return Dist(kind, mean)
-    if kind == "lognormal":
-        mean, sd = _nonneg(raw.get("mean"), f"{where}.mean"), _nonneg(raw.get("sd"), f"{where}.sd")
-        if mean == 0:
-            raise ScenarioError(f"{where}.mean: must be > 0")
-        sigma2 = math.log(1.0 + (sd / mean) ** 2)
-        return Dist(kind, math.log(mean) - sigma2 / 2, math.sqrt(sigma2))
-    raise ScenarioError(f"{where}.dist: unknown distribution {kind!r}")
+    return _parse_dist(raw, where, ScenarioError)
 
 
 def _nonneg(value: Any, where: str) -> float:

@@ -12,60 +12,20 @@ from __future__ import annotations
 
 import json
 import math
-import random
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from dialer.pacing.dist import Dist
+from dialer.pacing.dist import parse_dist as _parse_dist
 
 
 class ScenarioError(ValueError):
     pass
 
 
-@dataclass(frozen=True)
-class Dist:
-    """A duration distribution: lognormal(mean, sd), uniform(min, max), constant(value), exponential(mean)."""
-
-    kind: str
-    a: float
-    b: float = 0.0
-    mean: float = 0.0
-
-    def sample(self, rng: random.Random) -> float:
-        if self.kind == "lognormal":
-            return rng.lognormvariate(self.a, self.b)
-        if self.kind == "uniform":
-            return rng.uniform(self.a, self.b)
-        if self.kind == "exponential":
-            return rng.expovariate(1.0 / self.a)
-        return self.a
-
-
 def parse_dist(raw: Any, field: str) -> Dist:
-    if not isinstance(raw, dict) or "dist" not in raw:
-        raise ScenarioError(f"{field}: expected an object with a 'dist' key")
-    kind = raw["dist"]
-    try:
-        if kind == "lognormal":
-            mean, sd = _pos(raw, "mean", field), _nonneg(raw, "sd", field)
-            sigma2 = math.log(1.0 + (sd / mean) ** 2)
-            return Dist(kind, math.log(mean) - sigma2 / 2, math.sqrt(sigma2), mean)
-        if kind == "uniform":
-            lo, hi = _nonneg(raw, "min", field), _nonneg(raw, "max", field)
-            if hi < lo:
-                raise ScenarioError(f"{field}: max must be >= min")
-            return Dist(kind, lo, hi, (lo + hi) / 2)
-        if kind == "constant":
-            value = _nonneg(raw, "value", field)
-            return Dist(kind, value, 0.0, value)
-        if kind == "exponential":
-            mean = _pos(raw, "mean", field)
-            return Dist(kind, mean, 0.0, mean)
-    except KeyError as exc:
-        raise ScenarioError(f"{field}: missing {exc.args[0]!r}") from None
-    raise ScenarioError(
-        f"{field}: unknown dist {kind!r} (lognormal, uniform, constant, exponential)"
-    )
+    return _parse_dist(raw, field, ScenarioError)
 
 
 def _num(raw: dict[str, Any], key: str, field: str) -> float:
