@@ -247,9 +247,10 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
     import redis.asyncio as aioredis
     from redis.exceptions import RedisError
 
+    from cobrador.ground.masking import mask_phone
     from cobrador.ground.runtime import redis_url
     from compliance.profile import ProfileError, load_profiles
-    from compliance.service import ComplianceService, mask_phone
+    from compliance.service import ComplianceService
     from store.db import open_engine, transaction
     from store.models import Account
 

@@ -31,10 +31,3 @@ def stamp(at: datetime | None, zones: tuple[ZoneInfo, ...]) -> dict[str, Any]:
         "local": local.strftime("%Y-%m-%d %H:%M"),
         "zone": zone.key,
     }
-
-
-def mask_phone(e164: str | None) -> str:
-    """Show only the last four digits (for logs and for screens that need no more)."""
-    if not e164:
-        return ""
-    return "•" * max(len(e164) - 4, 0) + e164[-4:]

@@ -32,13 +32,6 @@ from store.models import Account, CallAttempt, Campaign
 from store.models import Decision as DecisionRow
 
 
-def mask_phone(e164: str) -> str:
-    """For logs and screens: country code and last 4 digits only."""
-    if len(e164) <= 7:
-        return "*" * len(e164)
-    return e164[:3] + "*" * (len(e164) - 7) + e164[-4:]
-
-
 def account_facts(account: Account) -> AccountFacts:
     return AccountFacts(
         id=account.id,

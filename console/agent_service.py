@@ -14,8 +14,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, and_, func, select, update
 from sqlalchemy.orm import Session
 
+from cobrador.ground.masking import mask_phone
 from compliance.callback_window import CallbackChecker, CallbackTarget
-from compliance.debtor_time import debtor_zones, mask_phone, stamp
+from compliance.debtor_time import debtor_zones, stamp
 from compliance.jurisdiction import country_profile
 from compliance.profile import Profile, load_profiles
 from console import call_script

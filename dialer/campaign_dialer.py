@@ -28,9 +28,10 @@ from redis.exceptions import RedisError
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from cobrador.ground.masking import mask_phone
 from compliance.caller_ids import CallerIdCheck, check_campaign
 from compliance.engine import Decision
-from compliance.service import ComplianceService, Item, account_facts, mask_phone, phone_facts
+from compliance.service import ComplianceService, Item, account_facts, phone_facts
 from dialer import attempt_store as store
 from dialer import call_state as cs
 from dialer import channel_vars as cv

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select, update
 
-from compliance.service import mask_phone
+from cobrador.ground.masking import mask_phone
 from dialer.inbound.ani import AniStatus, normalise_ani
 from dialer.inbound.settings import InboundSettingsError, inbound_settings
 from store import audit

@@ -19,6 +19,7 @@ from typing import IO, Any
 from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.orm import Session
 
+from cobrador.ground.masking import mask_phone
 from store.importing import copy_text
 from store.importing.account_copy import (
     ACCOUNT_COLUMNS,
@@ -271,7 +272,7 @@ class AccountImporter:
             have = by_number.pop(w.number_e164, None)
             if have is None:
                 s.execute(insert(Phone), [_phone_values(account_id, w, now)])
-                changes.append({"number": _mask(w.number_e164), "change": "added"})
+                changes.append({"number": mask_phone(w.number_e164), "change": "added"})
                 continue
             updates: dict[str, Any] = {}
             if have.consent != w.consent or have.consent_ref != w.consent_ref:
@@ -291,7 +292,7 @@ class AccountImporter:
                 s.execute(
                     update(Phone).where(Phone.id == have.id).values(**updates, updated_at=now)
                 )
-                changes.append({"number": _mask(w.number_e164), "change": sorted(updates)})
+                changes.append({"number": mask_phone(w.number_e164), "change": sorted(updates)})
         for gone in by_number.values():
             if gone.status == PhoneStatus.active.value:
                 s.execute(
@@ -299,7 +300,7 @@ class AccountImporter:
                     .where(Phone.id == gone.id)
                     .values(status=PhoneStatus.retired.value, updated_at=now)
                 )
-                changes.append({"number": _mask(gone.number_e164), "change": "retired"})
+                changes.append({"number": mask_phone(gone.number_e164), "change": "retired"})
         return changes
 
     def finish(self, session: Session, path: Path, result: ImportResult) -> None:
@@ -334,11 +335,6 @@ def _phone_values(account_id: int, p: PhoneRecord, now: datetime) -> dict[str, A
         "consent_at": now if p.consent else None, "status": PhoneStatus.active.value,
         "updated_at": now,
     }  # fmt: skip
-
-
-def _mask(e164: str) -> str:
-    """Audit payloads name numbers by their last four digits only."""
-    return f"{e164[:3]}***{e164[-4:]}"
 
 
 def _plain(value: Any) -> Any:

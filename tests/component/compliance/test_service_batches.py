@@ -12,7 +12,7 @@ from compliance_helpers import make_account
 from sqlalchemy import Engine, select
 
 from compliance.registry_import import import_registry
-from compliance.service import ComplianceService, mask_phone
+from compliance.service import ComplianceService
 from store.audit import verify
 from store.db import transaction
 from store.models import AuditEntry, Decision
@@ -70,8 +70,3 @@ async def test_given_no_redis_when_evaluated_then_every_registry_and_cap_blocks(
         item = service.load_item(session, account_ref="ACC-1", phone_e164="+525512345678")
     [decision] = await service.evaluate_batch([item], NOW)
     assert set(decision.reasons) == {"registry_unavailable", "attempt_cap_day", "contact_cap_week"}
-
-
-def test_given_numbers_when_masked_then_only_code_and_last_four_show() -> None:
-    assert mask_phone("+525512345678") == "+52******5678"
-    assert mask_phone("+12345") == "******"

@@ -1,0 +1,13 @@
+"""Phone numbers as logs, screens and audit payloads show them: never whole."""
+
+from __future__ import annotations
+
+
+def mask_phone(e164: str | None) -> str:
+    """The first three characters (`+` and the country code's start) and the last four
+    digits; a number of seven characters or fewer is hidden whole; none: empty."""
+    if not e164:
+        return ""
+    if len(e164) <= 7:
+        return "*" * len(e164)
+    return e164[:3] + "*" * (len(e164) - 7) + e164[-4:]

@@ -1,0 +1,35 @@
+"""The one phone mask (cobrador/ground/masking.py): logs, screens and audit payloads."""
+
+from __future__ import annotations
+
+import pytest
+
+from cobrador.ground.masking import mask_phone
+
+
+@pytest.mark.parametrize(
+    ("e164", "shown"),
+    [
+        ("+525512345678", "+52******5678"),
+        ("+573001234567", "+57******4567"),
+        ("+51987654321", "+51*****4321"),
+        ("+12025550123", "+12*****0123"),
+        ("+1234567", "+12*4567"),  # eight characters: the ends show
+        ("+123456", "*******"),
+        ("+12345", "******"),
+        ("", ""),
+        (None, ""),
+    ],
+)
+def test_given_a_number_when_masked_then_only_its_start_and_last_four_show(
+    e164: str | None, shown: str
+) -> None:
+    assert mask_phone(e164) == shown
+
+
+def test_given_any_number_then_no_more_than_seven_characters_show() -> None:
+    for n in range(0, 20):
+        e164 = "+" + "9" * n
+        masked = mask_phone(e164)
+        assert len(masked) == len(e164)
+        assert len(masked.replace("*", "")) <= 7
