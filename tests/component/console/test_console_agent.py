@@ -12,6 +12,7 @@ import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient
 from console_fixtures import NOW, Seed, login, make_attempt, origin
 from sqlalchemy import Engine, func, select
+from support.polling import until
 
 from console import agent_service
 from dialer.agent_state import AgentState, AgentStates
@@ -37,14 +38,6 @@ async def next_message(ws, *kinds: str, wait: float = 5.0) -> dict:  # type: ign
             msg = await ws.receive_json()
             if msg["type"] in kinds:
                 return msg
-
-
-async def until(predicate, within: float = 5.0) -> None:  # type: ignore[no-untyped-def]
-    loop = asyncio.get_running_loop()
-    end = loop.time() + within
-    while not predicate():
-        assert loop.time() < end, "condition not met in time"
-        await asyncio.sleep(0.05)
 
 
 def counts(engine: Engine) -> tuple[int, int, int]:

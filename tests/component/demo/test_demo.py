@@ -8,7 +8,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,18 +17,13 @@ from pathlib import Path
 import aiohttp
 import psutil
 import pytest
+from support.ports import free_port
 
 # A Wednesday, 11:00 in Mexico City.
 AT = "2026-11-25T11:00:00-06:00"
 CSRF_RE = re.compile(r'name="csrf-token" content="([^"]+)"')
 READY_WAIT = 120.0
 WAIT = 120.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture

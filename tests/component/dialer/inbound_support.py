@@ -1,13 +1,11 @@
 """Helpers for the inbound component tests kept outside test_inbound_calls.py
 (skill groups, metrics, recovery): the FastAGI routes wired as dialer/service.py
-does, screen-pops seen on the pops channel, polling until a condition holds."""
+does, screen-pops seen on the pops channel (polling: tests/support/polling.py)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
-from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
@@ -33,18 +31,6 @@ def inbound_attempts(engine: Any) -> list[CallAttempt]:
     with Session(engine) as s:
         rows = s.scalars(select(CallAttempt).where(CallAttempt.direction == "inbound"))
         return list(rows.all())
-
-
-async def until(done: Callable[[], Any], wall_seconds: float = 20.0) -> None:
-    """Poll until `done()` (sync or async) is true; fail after `wall_seconds`."""
-    deadline = time.monotonic() + wall_seconds
-    while True:
-        value = done()
-        if await value if asyncio.iscoroutine(value) else value:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.02)
 
 
 class Pops:

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
+from support.polling import until
 
 from dialer.agent_legs import DOWN, UP, AgentLegs
 from dialer.agent_state import AgentState, AgentStates
@@ -36,18 +37,6 @@ class Phones:
     monitoring: Monitoring
     audit: list[tuple[str, dict[str, Any], str, str]] = field(default_factory=list)
     task: asyncio.Task[None] | None = None
-
-
-async def until(condition: Callable[[], Any], what: str = "condition") -> None:
-    """Poll an async-or-plain condition (never a fixed sleep)."""
-    async with asyncio.timeout(15):
-        while True:
-            value = condition()
-            if asyncio.iscoroutine(value):
-                value = await value
-            if value:
-                return
-            await asyncio.sleep(0.02)
 
 
 def humans_only(floor: Any) -> None:

@@ -16,24 +16,24 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 from sqlalchemy import Engine
-from test_multi_dialer import (
+from support.dialer_floor import (
     CAMPAIGN,
     SHIFT_START,
-    SPEED,
     DialerProc,
     PbxCall,
     PbxWitness,
     agent_bots,
     all_attempts,
-    seed,
+    dialer_processes,
     start_dialer,
-    wait_until,
+    witnessed_pbxsim,
 )
+from support.polling import until
+from test_multi_dialer import SPEED, seed
 
 from compliance.registry_import import import_registry
 from dialer.agent_state import AgentState, AgentStates
 from pbxsim.ami_server import AMIServer
-from pbxsim.clock import ScaledClock
 from pbxsim.pbx import PBX
 from pbxsim.scenario import Dist, Scenario
 from store.audit import verify
@@ -50,24 +50,14 @@ RECONCILE = ("--reconcile-every", "0.5", "--orphan-grace", "0")
 
 @pytest.fixture
 async def pbxsim() -> object:
-    pbx = PBX(TALKERS, clock=ScaledClock(SPEED))
-    witness = PbxWitness()
-    pbx.subscribe(witness)
-    server = AMIServer(pbx, "cobrador", "secret")
-    await server.start("127.0.0.1", 0)
-    yield pbx, server, witness
-    await pbx.stop()
-    await server.stop()
+    async with witnessed_pbxsim(TALKERS, SPEED) as floor:
+        yield floor
 
 
 @pytest.fixture
 async def dialers() -> object:
-    procs: list[DialerProc] = []
-    yield procs
-    for d in procs:
-        if d.proc.returncode is None:
-            d.proc.kill()
-            await d.proc.wait()
+    async with dialer_processes() as procs:
+        yield procs
 
 
 async def test_given_dialer_killed_with_calls_live_when_another_runs_then_attempts_closed_from_asterisk_and_agents_released(
@@ -108,7 +98,7 @@ async def test_given_dialer_killed_with_calls_live_when_another_runs_then_attemp
                   if a.state is AgentState.talking and a.attempt_id in ours]  # fmt: skip
             return len(on) >= 2
 
-        await wait_until(victim_talking, "the victim with two agents on calls")
+        await until(victim_talking, "the victim with two agents on calls", 45, 0.2)
         victim.proc.send_signal(signal.SIGKILL)
         await victim.proc.wait()
         killed = time.monotonic()
@@ -129,7 +119,7 @@ async def test_given_dialer_killed_with_calls_live_when_another_runs_then_attemp
                        or s.state not in (AgentState.talking, AgentState.reserved) for s in states)  # fmt: skip
 
         # Only the survivor's periodic pass can do it: no dialer starts or reconnects.
-        await wait_until(victims_closed, "the dead dialer's calls closed and agents released")
+        await until(victims_closed, "the dead dialer's calls closed and agents released", 45, 0.2)
         survivor.proc.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(survivor.proc.wait(), 20) == 0
     finally:

@@ -7,9 +7,10 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from inbound_support import DID, Pops, inbound_attempts, until, wire_inbound
+from inbound_support import DID, Pops, inbound_attempts, wire_inbound
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from support.polling import until
 
 from dialer import channel_vars as cv
 from dialer.agent_state import AgentState

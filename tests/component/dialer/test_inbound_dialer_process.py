@@ -12,11 +12,9 @@ import json
 import os
 import re
 import signal
-import socket
 import sys
-import time
 import urllib.request
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -27,6 +25,8 @@ import redis.asyncio as aioredis
 from inbound_support import DID, inbound_attempts
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
+from support.polling import until
+from support.ports import free_port
 
 from dialer.agent_state import AgentState, AgentStates
 from dialer.inbound.housekeeping import LOST_CALL, LOST_WAITING
@@ -43,12 +43,6 @@ CAMPAIGN = "mx-test"
 NUMBER = "+525510000000"
 ALWAYS_OPEN = {d: [["00:00", "24:00"]] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
 ROOT = Path(__file__).parents[3]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def seed(engine: Engine) -> int:
@@ -151,21 +145,6 @@ async def floor(engine: Engine, database_url: str, redis_url: str,
     await client.aclose()
 
 
-async def until(done: Callable[[], Any], why: Callable[[], str] = lambda: "",
-                wall_seconds: float = 45.0) -> None:  # fmt: skip
-    """Poll `done()` (sync, async or run in a thread when it blocks) until true."""
-    deadline = time.monotonic() + wall_seconds
-    while True:
-        value = done()
-        if isinstance(value, Awaitable):
-            value = await value
-        if value:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not reached in time {why()}")
-        await asyncio.sleep(0.1)
-
-
 def metric_is(dialer: DialerProcess, name: str, value: float, **labels: str) -> Any:
     return asyncio.to_thread(lambda: dialer.metric(name, **labels) == value)
 
@@ -221,7 +200,7 @@ async def test_given_a_dialer_killed_with_a_caller_in_queue_and_one_bridged_then
     assert await client.zcard(waiting_key(CAMPAIGN)) == 1
 
     second = await start()
-    await until(lambda: all(a.result for a in inbound_attempts(engine)), wall_seconds=60)
+    await until(lambda: all(a.result for a in inbound_attempts(engine)), within=60)
     rows = {a.phone_e164: a for a in inbound_attempts(engine)}
     assert rows[NUMBER].result == "lost" and rows[NUMBER].agent_id == agent_id
     assert rows[""].result == "lost" and rows[""].ended_at is not None

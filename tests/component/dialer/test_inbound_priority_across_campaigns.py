@@ -9,9 +9,10 @@ import asyncio
 import json
 from typing import Any
 
-from inbound_support import Pops, inbound_attempts, until, wire_inbound
+from inbound_support import Pops, inbound_attempts, wire_inbound
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
+from support.polling import until
 
 from dialer import channel_vars as cv
 from dialer.agent_state import AgentSnapshot, AgentState

@@ -12,43 +12,44 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sys
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import pytest
 import redis
 import redis.asyncio as aioredis
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
+from support.dialer_floor import (
+    CAMPAIGN,
+    SHIFT_START,
+    DialerProc,
+    PbxCall,
+    PbxWitness,
+    agent_bots,
+    all_attempts,
+    dialer_processes,
+    start_dialer,
+    witnessed_pbxsim,
+)
+from support.polling import until
 
 from compliance.registry_import import import_registry
-from dialer import channel_vars as cv
-from dialer.agent_state import AgentState, AgentStates
-from dialer.ami.codec import Header
+from dialer.agent_state import AgentStates
 from dialer.hopper import Hopper
 from pbxsim.ami_server import AMIServer
-from pbxsim.clock import ScaledClock
 from pbxsim.pbx import PBX
 from pbxsim.scenario import Dist, Scenario
 from store.audit import verify
 from store.models import Account, CallAttempt, Campaign, Phone, RegisteredCallerId, User
 
-# A Wednesday, 11:00 in Mexico City: inside every MX window, not a holiday.
-SHIFT_START = datetime(2026, 11, 25, 17, 0, tzinfo=UTC)
-CAMPAIGN = "mx-multi"
 ACCOUNTS = 240
 AGENTS = 12
-LEASE_SECONDS = 3.0
 SPEED = 20.0
-HELPER = Path(__file__).with_name("dialer_process.py")
-CALL_PREFIX = cv.originate_channel_id("")
 
 
 def seed(engine: Engine) -> tuple[list[int], dict[str, int]]:
@@ -78,82 +79,6 @@ def seed(engine: Engine) -> tuple[list[int], dict[str, int]]:
         return [u.id for u in users], by_number
 
 
-@dataclass
-class PbxCall:
-    """One debtor call as pbxsim saw it (wall-clock monotonic seconds)."""
-
-    attempt_id: int
-    number: str
-    started: float
-    ended: float | None = None
-    agi_port: str = ""
-
-
-@dataclass(eq=False)  # hashable: pbxsim keeps its sinks in a set
-class PbxWitness:
-    """Subscribed to pbxsim itself: every debtor channel it created and ended."""
-
-    calls: dict[int, PbxCall] = field(default_factory=dict)
-
-    def __call__(self, event: list[Header]) -> None:
-        headers = dict(event)
-        uid = headers.get("Uniqueid", "")
-        if not uid.startswith(CALL_PREFIX) or ";" in uid:
-            return
-        attempt_id = int(uid[len(CALL_PREFIX) :])
-        name = headers["Event"]
-        if name == "Newchannel":
-            self.calls[attempt_id] = PbxCall(attempt_id, "+" + headers["Exten"], time.monotonic())
-        elif name == "VarSet" and headers.get("Variable") == cv.AGI_PORT:
-            self.calls[attempt_id].agi_port = headers.get("Value", "")
-        elif name == "Hangup":
-            self.calls[attempt_id].ended = time.monotonic()
-
-    def live(self) -> int:
-        return sum(1 for c in self.calls.values() if c.ended is None)
-
-
-@dataclass
-class DialerProc:
-    owner: str
-    proc: asyncio.subprocess.Process
-    log: Path
-    agi_port: str = ""
-
-
-async def start_dialer(owner: str, database_url: str, redis_url: str, ami_port: int,
-                       offset: float, log_dir: Path, extra: tuple[str, ...] = ()) -> DialerProc:  # fmt: skip
-    log = log_dir / f"{owner}.log"
-    with log.open("wb") as stderr:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, str(HELPER), "--database-url", database_url, "--redis-url", redis_url,
-            "--ami-port", str(ami_port), "--campaign", CAMPAIGN, "--owner", owner,
-            "--clock-offset", repr(offset), "--lease-seconds", str(LEASE_SECONDS), *extra,
-            stdout=asyncio.subprocess.PIPE, stderr=stderr, cwd=Path(__file__).parents[3],
-        )  # fmt: skip
-    assert proc.stdout is not None
-    line = await asyncio.wait_for(proc.stdout.readline(), 30)
-    if not line.startswith(b"ready"):
-        proc.kill()
-        raise AssertionError(f"dialer {owner} did not start: {log.read_text()[-2000:]}")
-    return DialerProc(owner, proc, log, line.split(b"agi_port=")[1].strip().decode())
-
-
-async def agent_bots(agents: AgentStates, ids: list[int], stop: asyncio.Event) -> None:
-    """Agents who finish wrap-up at once: ready again for the next call. Stopped by
-    `stop`, never cancelled: a redis-py command cancelled mid-flight can hang."""
-    while not stop.is_set():
-        for agent_id in ids:
-            if (await agents.get(agent_id)).state is AgentState.wrap_up:
-                await agents.set_ready(agent_id)
-        await asyncio.sleep(0.02)
-
-
-def all_attempts(engine: Engine) -> list[CallAttempt]:
-    with Session(engine) as s:
-        return list(s.scalars(select(CallAttempt).order_by(CallAttempt.id)))
-
-
 @pytest.fixture
 async def pbxsim() -> AsyncIterator[tuple[PBX, AMIServer, PbxWitness]]:
     scenario = Scenario(
@@ -162,32 +87,14 @@ async def pbxsim() -> AsyncIterator[tuple[PBX, AMIServer, PbxWitness]]:
         machine_seconds=Dist("constant", 3.0), amd_human_seconds=0.5, amd_machine_seconds=1.0,
         safe_harbor_seconds=1.0, agent_answer_seconds=0.1, seed=5,
     )  # fmt: skip
-    pbx = PBX(scenario, clock=ScaledClock(SPEED))
-    witness = PbxWitness()
-    pbx.subscribe(witness)
-    server = AMIServer(pbx, "cobrador", "secret")
-    await server.start("127.0.0.1", 0)
-    yield pbx, server, witness
-    await pbx.stop()
-    await server.stop()
+    async with witnessed_pbxsim(scenario, SPEED) as floor:
+        yield floor
 
 
 @pytest.fixture
 async def dialers() -> AsyncIterator[list[DialerProc]]:
-    procs: list[DialerProc] = []
-    yield procs
-    for d in procs:
-        if d.proc.returncode is None:
-            d.proc.kill()
-            await d.proc.wait()
-
-
-async def wait_until(condition: Any, what: str, within: float = 45.0) -> None:
-    deadline = time.monotonic() + within
-    while not await condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.2)
+    async with dialer_processes() as procs:
+        yield procs
 
 
 async def test_given_three_dialer_processes_when_one_is_killed_then_no_double_dial_and_nothing_lost(
@@ -225,7 +132,7 @@ async def test_given_three_dialer_processes_when_one_is_killed_then_no_double_di
             owners = await client.hgetall(hopper.owners_key)
             return any(v == victim.owner.encode() for v in owners.values())
 
-        await wait_until(victim_mid_call, "a third of the campaign dialed, the victim on calls")
+        await until(victim_mid_call, "a third of the campaign dialed, the victim on calls", 45, 0.2)
         victim.proc.send_signal(signal.SIGKILL)
         await victim.proc.wait()
         killed_at = datetime.fromtimestamp(time.time() + offset, UTC)
@@ -248,7 +155,7 @@ async def test_given_three_dialer_processes_when_one_is_killed_then_no_double_di
                 for a in rows if a.result is None
             )  # fmt: skip
 
-        await wait_until(campaign_exhausted, "every account dialed and every call ended")
+        await until(campaign_exhausted, "every account dialed and every call ended", 45, 0.2)
         survivors = [d for d in dialers if d is not victim]
         for d in survivors:
             d.proc.send_signal(signal.SIGTERM)

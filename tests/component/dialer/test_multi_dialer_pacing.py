@@ -27,7 +27,7 @@ import redis
 import redis.asyncio as aioredis
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
-from test_multi_dialer import (
+from support.dialer_floor import (
     CAMPAIGN,
     SHIFT_START,
     DialerProc,
@@ -35,16 +35,17 @@ from test_multi_dialer import (
     PbxWitness,
     agent_bots,
     all_attempts,
+    dialer_processes,
     start_dialer,
-    wait_until,
+    witnessed_pbxsim,
 )
+from support.polling import until
 
 from compliance.registry_import import import_registry
 from dialer.agent_state import AgentStates
 from dialer.floor import SharedFloor
 from dialer.hopper import Hopper
 from pbxsim.ami_server import AMIServer
-from pbxsim.clock import ScaledClock
 from pbxsim.pbx import PBX
 from pbxsim.scenario import Dist, Scenario
 from store.models import Account, Campaign, Phone, RegisteredCallerId, User
@@ -87,24 +88,14 @@ async def long_talks() -> AsyncIterator[tuple[PBX, AMIServer, PbxWitness]]:
         ring_seconds=Dist("uniform", 5.0, 15.0), talk_seconds=Dist("uniform", 15.0, 25.0),
         amd_human_seconds=0.5, safe_harbor_seconds=1.0, agent_answer_seconds=0.1, seed=7,
     )  # fmt: skip
-    pbx = PBX(scenario, clock=ScaledClock(SPEED))
-    witness = PbxWitness()
-    pbx.subscribe(witness)
-    server = AMIServer(pbx, "cobrador", "secret")
-    await server.start("127.0.0.1", 0)
-    yield pbx, server, witness
-    await pbx.stop()
-    await server.stop()
+    async with witnessed_pbxsim(scenario, SPEED) as floor:
+        yield floor
 
 
 @pytest.fixture
 async def dialers() -> AsyncIterator[list[DialerProc]]:
-    procs: list[DialerProc] = []
-    yield procs
-    for d in procs:
-        if d.proc.returncode is None:
-            d.proc.kill()
-            await d.proc.wait()
+    async with dialer_processes() as procs:
+        yield procs
 
 
 async def test_given_three_dialers_on_one_floor_when_one_is_killed_then_abandonment_as_one_dialer(
@@ -137,7 +128,7 @@ async def test_given_three_dialers_on_one_floor_when_one_is_killed_then_abandonm
         async def all_three_publish() -> bool:
             return (await floor.read()).dialers == 3
 
-        await wait_until(all_three_publish, "the three dialers on the floor")
+        await until(all_three_publish, "the three dialers on the floor", 45, 0.2)
         # Mid-run, SIGKILL the dialer that holds leases (calls in flight) at that moment:
         # the turn moves between the dialers as their ticks fall, so which one is open.
         victims: list[DialerProc] = []
@@ -150,7 +141,7 @@ async def test_given_three_dialers_on_one_floor_when_one_is_killed_then_abandonm
             victims[:] = [d for d in dialers if d.owner.encode() in owners]
             return bool(victims)
 
-        await wait_until(one_busy, "a third of the campaign dialed, a dialer on calls", 120)
+        await until(one_busy, "a third of the campaign dialed, a dialer on calls", 120, 0.2)
         victim = victims[0]
         victim.proc.send_signal(signal.SIGKILL)
         await victim.proc.wait()
@@ -161,7 +152,7 @@ async def test_given_three_dialers_on_one_floor_when_one_is_killed_then_abandonm
         async def two_left() -> bool:
             return (await floor.read()).dialers == 2
 
-        await wait_until(two_left, "the dead dialer gone from the floor")
+        await until(two_left, "the dead dialer gone from the floor", 45, 0.2)
 
         async def campaign_exhausted() -> bool:
             rows = await asyncio.to_thread(all_attempts, engine)
@@ -169,7 +160,7 @@ async def test_given_three_dialers_on_one_floor_when_one_is_killed_then_abandonm
             return (len({a.account_id for a in rows}) >= ACCOUNTS and not any(sizes.values())
                     and not witness.live())  # fmt: skip
 
-        await wait_until(campaign_exhausted, "every account dialed and every call ended", 240)
+        await until(campaign_exhausted, "every account dialed and every call ended", 240, 0.2)
         assert any(c.started > killed_at for c in witness.calls.values())  # dialing went on
         survivors = [d for d in dialers if d is not victim]
         for d in survivors:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable
 
 import pytest
+from support.polling import until
 
 from dialer import channel_vars as cv
 from dialer.ami import AMIActionError, AMIActionTimeout, AMIClient, AMIDisconnected
@@ -14,16 +14,6 @@ from metrics.definitions import REGISTRY
 from pbxsim import scenario as sc
 from pbxsim.scenario import NumberOverride
 from pbxsim.testing import WAIT, EventRecorder, Rig
-
-
-async def poll(condition: Callable[[], object]) -> None:
-    """Wait until `condition()` holds (polling, never a fixed sleep)."""
-    async with asyncio.timeout(WAIT):
-        while True:
-            if condition():
-                return
-            await asyncio.sleep(0.01)
-
 
 LONG_CALL = "5215550000177"
 
@@ -41,7 +31,7 @@ async def test_given_the_link_drops_with_originate_in_flight_then_disconnected_a
     with pytest.raises(AMIDisconnected, match="NOT re-sent"):
         await rig.originate_debtor(81, LONG_CALL)
     rig.ami.drop_link_on.clear()
-    await poll(lambda: rig.reconnects)
+    await until(lambda: rig.reconnects)
     assert rig.client.connected
     # pbxsim got the Originate once and dialed; the client offers the live call.
     live = [c.get("Uniqueid") for c in rig.reconnects[0]]
@@ -58,11 +48,11 @@ async def test_given_a_dropped_link_when_an_action_is_sent_before_reconnect_then
     rig: Rig,
 ) -> None:
     await rig.ami.stop()  # nothing listens: the client cannot come back yet
-    await poll(lambda: not rig.client.connected)
+    await until(lambda: not rig.client.connected)
     with pytest.raises(AMIDisconnected, match="not connected"):
         await rig.client.send_action({"Action": "Originate", "Channel": "Local/1@x"})
     await rig.ami.start("127.0.0.1", rig.client.port)
-    await poll(lambda: rig.reconnects)
+    await until(lambda: rig.reconnects)
     assert rig.ami.actions_named("Originate") == []  # queued nowhere, sent never
 
 
@@ -72,7 +62,7 @@ async def test_given_a_call_when_the_link_drops_then_events_resume_on_the_same_s
     long_human(rig)
     await rig.login_agent(5)
     rig.ami.drop_connections()
-    await poll(lambda: rig.reconnects)
+    await until(lambda: rig.reconnects)
     assert [c.get("Uniqueid") for c in rig.reconnects[0]] == ["agent-leg-5"]
     rig.pbx.drop_agent(5)
     await rig.recorder.wait_for(lambda e: e.name == "Hangup" and e.get("Uniqueid") == "agent-leg-5")
@@ -104,7 +94,7 @@ async def test_given_pings_go_unanswered_when_keepalive_runs_then_link_is_rebuil
     await client.connect()
     rig.ami.drop_link_on["Ping"] = "silent"
     try:
-        await poll(lambda: client.reconnects >= 1)
+        await until(lambda: client.reconnects >= 1)
     finally:
         rig.ami.drop_link_on.clear()
         await client.close()
@@ -148,7 +138,7 @@ async def test_given_a_consumer_that_never_reads_when_events_pile_up_then_oldest
     await client.connect()
     idle = client.events()
     await rig.login_agent(21)
-    await poll(lambda: idle.dropped > 0)
+    await until(lambda: idle.dropped > 0)
     kept = [await asyncio.wait_for(idle.__anext__(), WAIT) for _ in range(3)]
     # The oldest event (FullyBooted, right after login) went first.
     assert "FullyBooted" not in [e.name for e in kept]
@@ -176,7 +166,7 @@ async def test_given_an_event_filter_when_connected_and_reconnected_then_only_th
         await rig.login_agent(40)
         await recorder.wait_for(lambda e: e.name == "ConfbridgeJoin")
         rig.ami.drop_connections()
-        await poll(lambda: reconnected)
+        await until(lambda: reconnected)
         # The rig's client reconnects too; both sessions are new to pbxsim.
         assert len(rig.ami.actions_named("Filter")) == 4
         rig.pbx.drop_agent(40)
@@ -260,7 +250,7 @@ async def test_given_random_link_failures_when_actions_keep_coming_then_none_is_
             outcome = "timeout"
         outcomes[outcome] = outcomes.get(outcome, 0) + 1
         if mode != "ok" or outcome != "answered":
-            await poll(lambda: rig.client.connected)
+            await until(lambda: rig.client.connected)
     rig.ami.drop_link_on.clear()
     received = [a.action_id for a in rig.ami.actions_named("Getvar")]
     assert len(received) == len(set(received))  # never twice

@@ -6,10 +6,10 @@ import asyncio
 import re
 import sys
 import wave
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from support.polling import until
 
 from dialer import channel_vars as cv
 from dialer.ami import AMIClient
@@ -65,22 +65,13 @@ async def test_given_pbxsim_run_as_a_module_when_a_call_is_placed_then_it_answer
         assert asked == ["5"]
         # Written as the channel goes, maybe just after its Hangup event (as on Asterisk).
         wav = tmp_path / "2026" / "11" / "24" / "5.wav"
-        await _until(wav.exists)
+        await until(wav.exists)
         await recorder.close()
         await client.close()
     finally:
         process.terminate()
         await process.wait()
         await agi.stop()
-
-
-async def _until(condition: Callable[[], bool]) -> None:
-    """Poll (a file appears on disk: no event to wait on)."""
-    for _ in range(int(WAIT / 0.02)):
-        if condition():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("condition not reached")
 
 
 async def test_given_a_bridged_call_with_mixmonitor_when_it_ends_then_a_wav_of_its_length_is_written(

@@ -29,6 +29,7 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 from sqlalchemy import Engine
+from support.ports import free_port
 
 from dialer.agent_state import AgentStates
 from store.db import transaction
@@ -56,12 +57,6 @@ def require_chromium() -> None:
     if os.environ.get("COBRADOR_REQUIRE_INTEGRATION") == "1":
         pytest.fail(f"real Chromium required (COBRADOR_REQUIRE_INTEGRATION=1): {reason}")
     pytest.skip(reason)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # With an instant after the port: the console's clock starts there and runs on, so

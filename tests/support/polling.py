@@ -1,0 +1,31 @@
+"""Wait for a condition by polling it, never by a fixed sleep."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+from collections.abc import Callable
+
+
+async def until(
+    condition: Callable[[], object],
+    what: str | Callable[[], str] = "condition",
+    within: float = 60.0,
+    every: float = 0.02,
+) -> None:
+    """Poll `condition()` (plain or awaitable) until it is true. After `within` seconds
+    of wall time (a loaded machine slows the test, not the deadline's meaning) the
+    test fails naming `what` (a callable is asked then, to describe the state)."""
+    deadline = time.monotonic() + within
+    while True:
+        value = condition()
+        if inspect.isawaitable(value):
+            value = await value
+        if value:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"not reached in {within:g} s: {what() if callable(what) else what}"
+            )
+        await asyncio.sleep(every)
