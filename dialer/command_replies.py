@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
+from dialer.messages import reply_key
+
 REPLY_TTL_SECONDS = 30
 BLOCK_SECONDS = 1.0  # one BLPOP, well under redis-py's 5 s read timeout
 _REQUEST_ID = re.compile(r"[0-9a-f]{32}")
@@ -36,10 +38,6 @@ def new_request_id() -> str:
 def valid_request_id(value: object) -> str | None:
     """The request id of a command, when it has the one shape we make (else None)."""
     return value if isinstance(value, str) and _REQUEST_ID.fullmatch(value) else None
-
-
-def reply_key(request_id: str) -> str:
-    return f"cobrador:command-reply:{{{request_id}}}"
 
 
 async def send_reply(redis: aioredis.Redis, request_id: str, reply: Reply) -> None:

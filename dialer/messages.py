@@ -36,6 +36,11 @@ def wallboard_key(campaign: str) -> str:
     return f"cobrador:wallboard:{{{campaign}}}"
 
 
+def reply_key(request_id: str) -> str:
+    """The list a dialer answers a Hangup or Transfer on (dialer/command_replies.py)."""
+    return f"cobrador:command-reply:{{{request_id}}}"
+
+
 class MessageError(ValueError):
     """A message that is not JSON, of no known type, or with a missing or bad field."""
 

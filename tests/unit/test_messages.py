@@ -185,7 +185,7 @@ def test_the_checker_sees_a_message_nobody_handles() -> None:
 
 
 BARE_CHANNEL_PREFIXES = ("cobrador:pops", "cobrador:commands", "cobrador:agent-events")
-BARE_KEY_PREFIXES = ("cobrador:wallboard",)
+BARE_KEY_PREFIXES = ("cobrador:wallboard", "cobrador:command-reply")
 
 
 def _is_type_lookup(node: ast.AST) -> bool:

@@ -18,9 +18,9 @@ from compliance.callback_window import default_callback_checker
 from console.agent_service import save_disposition
 from console.users import CurrentUser
 from dialer.agent_state import AgentState
-from dialer.command_replies import REFUSED, Reply, new_request_id, reply_key, wait_reply
+from dialer.command_replies import REFUSED, Reply, new_request_id, wait_reply
 from dialer.inbound.calls import InboundCalls
-from dialer.messages import from_dict
+from dialer.messages import from_dict, reply_key
 from dialer.recording import Recorder, SqlLedger
 from store.models import Disposition, Role, User
 from store.recordings.storage import DirectoryStorage
