@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import redis
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from compliance.registry_import import import_registry
 from dialer import channel_vars as cv
 from dialer.agent_state import AgentState, AgentStates
 from dialer.ami.codec import Header
@@ -125,6 +127,26 @@ async def start_dialer(owner: str, database_url: str, redis_url: str, ami_port: 
         proc.kill()
         raise AssertionError(f"dialer {owner} did not start: {log.read_text()[-2000:]}")
     return DialerProc(owner, proc, log, line.split(b"agi_port=")[1].strip().decode())
+
+
+def load_reus(engine: Engine, redis_url: str, workdir: Path, offset: float) -> None:
+    """A fresh REUS list naming nobody of the tests' (the final check needs one loaded),
+    imported at the shifted time the dialers run at."""
+    reus = workdir / "reus.txt"
+    reus.write_text("+525599999999\n")
+    client = redis.Redis.from_url(redis_url)
+    try:
+        import_registry(engine, client, name="reus", path=reus, country="MX",
+                        now=datetime.fromtimestamp(time.time() + offset, UTC))  # fmt: skip
+    finally:
+        client.close()
+
+
+async def agents_on_shift(agents: AgentStates, ids: list[int]) -> None:
+    """Every agent logged in to CAMPAIGN and ready."""
+    for agent_id in ids:
+        await agents.login(agent_id, CAMPAIGN)
+        await agents.set_ready(agent_id)
 
 
 async def agent_bots(agents: AgentStates, ids: list[int], stop: asyncio.Event) -> None:

@@ -20,7 +20,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-import redis
 import redis.asyncio as aioredis
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -31,14 +30,15 @@ from support.dialer_floor import (
     PbxCall,
     PbxWitness,
     agent_bots,
+    agents_on_shift,
     all_attempts,
     dialer_processes,
+    load_reus,
     start_dialer,
     witnessed_pbxsim,
 )
 from support.polling import until
 
-from compliance.registry_import import import_registry
 from dialer.agent_state import AgentStates
 from dialer.hopper import Hopper
 from pbxsim.ami_server import AMIServer
@@ -104,17 +104,10 @@ async def test_given_three_dialer_processes_when_one_is_killed_then_no_double_di
     pbx, ami_server, witness = pbxsim
     offset = SHIFT_START.timestamp() - time.time()
     agent_ids, by_number = seed(engine)
-    reus = tmp_path / "reus.txt"
-    reus.write_text("+525599999999\n")  # nobody of ours is listed
-    sync_redis = redis.Redis.from_url(redis_url)
-    import_registry(engine, sync_redis, name="reus", path=reus, country="MX",
-                    now=datetime.fromtimestamp(time.time() + offset, UTC))  # fmt: skip
-    sync_redis.close()
+    load_reus(engine, redis_url, tmp_path, offset)
     client = aioredis.Redis.from_url(redis_url)
     agents = AgentStates(client, clock=lambda: time.time() + offset)
-    for agent_id in agent_ids:
-        await agents.login(agent_id, CAMPAIGN)
-        await agents.set_ready(agent_id)
+    await agents_on_shift(agents, agent_ids)
     stop_bots = asyncio.Event()
     bots = asyncio.create_task(agent_bots(agents, agent_ids, stop_bots))
     hopper = Hopper(client, CAMPAIGN)

@@ -18,12 +18,10 @@ import signal
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-import redis
 import redis.asyncio as aioredis
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -34,14 +32,15 @@ from support.dialer_floor import (
     PbxCall,
     PbxWitness,
     agent_bots,
+    agents_on_shift,
     all_attempts,
     dialer_processes,
+    load_reus,
     start_dialer,
     witnessed_pbxsim,
 )
 from support.polling import until
 
-from compliance.registry_import import import_registry
 from dialer.agent_state import AgentStates
 from dialer.floor import SharedFloor
 from dialer.hopper import Hopper
@@ -105,17 +104,10 @@ async def test_given_three_dialers_on_one_floor_when_one_is_killed_then_abandonm
     pbx, ami_server, witness = long_talks
     offset = SHIFT_START.timestamp() - time.time()
     agent_ids = seed(engine)
-    reus = tmp_path / "reus.txt"
-    reus.write_text("+525599999999\n")
-    sync_redis = redis.Redis.from_url(redis_url)
-    import_registry(engine, sync_redis, name="reus", path=reus, country="MX",
-                    now=datetime.fromtimestamp(time.time() + offset, UTC))  # fmt: skip
-    sync_redis.close()
+    load_reus(engine, redis_url, tmp_path, offset)
     client = aioredis.Redis.from_url(redis_url)
     agents = AgentStates(client, clock=lambda: time.time() + offset)
-    for agent_id in agent_ids:
-        await agents.login(agent_id, CAMPAIGN)
-        await agents.set_ready(agent_id)
+    await agents_on_shift(agents, agent_ids)
     stop_bots = asyncio.Event()
     bots = asyncio.create_task(agent_bots(agents, agent_ids, stop_bots))
     hopper = Hopper(client, CAMPAIGN)
