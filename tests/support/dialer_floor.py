@@ -5,15 +5,17 @@ witness of every debtor channel, agents who never linger in wrap-up."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import redis
+from redis.exceptions import RedisError
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
@@ -129,23 +131,24 @@ async def start_dialer(owner: str, database_url: str, redis_url: str, ami_port: 
     return DialerProc(owner, proc, log, line.split(b"agi_port=")[1].strip().decode())
 
 
-def load_reus(engine: Engine, redis_url: str, workdir: Path, offset: float) -> None:
-    """A fresh REUS list naming nobody of the tests' (the final check needs one loaded),
-    imported at the shifted time the dialers run at."""
+def load_reus(
+    engine: Engine, redis_url: str, workdir: Path, listed: Sequence[str], now: datetime
+) -> None:
+    """A fresh REUS list (the final check needs one loaded) naming `listed`, else an
+    unrelated number, imported at `now` (the shifted time the dialers run at)."""
     reus = workdir / "reus.txt"
-    reus.write_text("+525599999999\n")
+    reus.write_text("\n".join(listed or ["+525599999999"]) + "\n")
     client = redis.Redis.from_url(redis_url)
     try:
-        import_registry(engine, client, name="reus", path=reus, country="MX",
-                        now=datetime.fromtimestamp(time.time() + offset, UTC))  # fmt: skip
+        import_registry(engine, client, name="reus", path=reus, country="MX", now=now)
     finally:
         client.close()
 
 
-async def agents_on_shift(agents: AgentStates, ids: list[int]) -> None:
-    """Every agent logged in to CAMPAIGN and ready."""
+async def agents_on_shift(agents: AgentStates, ids: list[int], campaign: str = CAMPAIGN) -> None:
+    """Every agent logged in to the campaign and ready."""
     for agent_id in ids:
-        await agents.login(agent_id, CAMPAIGN)
+        await agents.login(agent_id, campaign)
         await agents.set_ready(agent_id)
 
 
@@ -153,9 +156,10 @@ async def agent_bots(agents: AgentStates, ids: list[int], stop: asyncio.Event) -
     """Agents who finish wrap-up at once: ready again for the next call. Stopped by
     `stop`, never cancelled: a redis-py command cancelled mid-flight can hang."""
     while not stop.is_set():
-        for agent_id in ids:
-            if (await agents.get(agent_id)).state is AgentState.wrap_up:
-                await agents.set_ready(agent_id)
+        with contextlib.suppress(RedisError, OSError):  # Redis away: retried, as people do
+            for agent_id in ids:
+                if (await agents.get(agent_id)).state is AgentState.wrap_up:
+                    await agents.set_ready(agent_id)
         await asyncio.sleep(0.02)
 
 

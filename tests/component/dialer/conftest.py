@@ -4,7 +4,6 @@ calling our FastAGI server, the compliance service, and the dial loop."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
@@ -13,16 +12,14 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-import redis
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
+from support.dialer_floor import SHIFT_START, agent_bots, agents_on_shift, load_reus
 
-from compliance.registry_import import import_registry
 from compliance.service import ComplianceService
 from dialer import channel_vars as cv
-from dialer.agent_state import AgentState, AgentStates
+from dialer.agent_state import AgentStates
 from dialer.ami import AMIClient
 from dialer.campaign_dialer import CampaignDialer, DialerOptions
 from dialer.fastagi import FastAGIServer
@@ -32,8 +29,6 @@ from pbxsim.pbx import PBX
 from pbxsim.scenario import Dist, Scenario
 from store.models import Account, Campaign, Phone, RegisteredCallerId, User
 
-# A Wednesday, 11:00 in Mexico City: inside every MX window, not a holiday.
-SHIFT_START = datetime(2026, 11, 25, 17, 0, tzinfo=UTC)
 SPEED = 20.0
 
 
@@ -97,16 +92,6 @@ def seed_campaign(engine: Engine, accounts: int, *, listed: set[int] = frozenset
         return campaign.id, [u.id for u in users], numbers
 
 
-def load_reus(
-    engine: Engine, redis_url: str, tmp_path: Path, listed: list[str], now: datetime
-) -> None:
-    path = tmp_path / "reus.txt"
-    path.write_text("\n".join(listed or ["+525599999999"]) + "\n")
-    client = redis.Redis.from_url(redis_url)
-    import_registry(engine, client, name="reus", path=path, country="MX", now=now)
-    client.close()
-
-
 @dataclass
 class Floor:
     """The running system of one test."""
@@ -132,20 +117,6 @@ class Floor:
                 raise AssertionError("condition not reached in time")
             await self.dialer.tick()
             await asyncio.sleep(0.05)
-
-
-async def _agent_bots(agents: AgentStates, ids: list[int], stop: asyncio.Event) -> None:
-    """Agents who finish wrap-up at once: ready again for the next call.
-
-    Stopped by an event, not by cancellation: a redis-py command cancelled
-    mid-flight can leave the task waiting forever."""
-    while not stop.is_set():
-        with contextlib.suppress(RedisError, OSError):  # Redis away: retried, as people do
-            for agent_id in ids:
-                snap = await agents.get(agent_id)
-                if snap.state is AgentState.wrap_up:
-                    await agents.set_ready(agent_id)
-        await asyncio.sleep(0.02)
 
 
 @pytest.fixture
@@ -187,13 +158,11 @@ async def make_floor(
         agi.routes[cv.SCRIPT_ANSWER] = dialer.agi_answer
         await dialer.start()
         agents = AgentStates(client, clock=clock)
-        for agent_id in agent_ids:
-            await agents.login(agent_id, "mx-test")
-            await agents.set_ready(agent_id)
+        await agents_on_shift(agents, agent_ids, "mx-test")
         floor = Floor(
             engine, client, clock, pbx, ami_server, agi, ami, dialer, agents, agent_ids, numbers
         )
-        floor.tasks.append(asyncio.create_task(_agent_bots(agents, agent_ids, floor.stop)))
+        floor.tasks.append(asyncio.create_task(agent_bots(agents, agent_ids, floor.stop)))
         floors.append(floor)
         return floor
 

@@ -66,7 +66,7 @@ async def test_given_dialer_killed_with_calls_live_when_another_runs_then_attemp
     pbx, ami_server, witness = pbxsim
     offset = SHIFT_START.timestamp() - time.time()
     agent_ids, by_number = seed(engine)
-    load_reus(engine, redis_url, tmp_path, offset)
+    load_reus(engine, redis_url, tmp_path, [], datetime.fromtimestamp(time.time() + offset, UTC))
     client = aioredis.Redis.from_url(redis_url)
     agents = AgentStates(client, clock=lambda: time.time() + offset)
     await agents_on_shift(agents, agent_ids)

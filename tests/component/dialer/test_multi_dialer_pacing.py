@@ -18,6 +18,7 @@ import signal
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -104,7 +105,7 @@ async def test_given_three_dialers_on_one_floor_when_one_is_killed_then_abandonm
     pbx, ami_server, witness = long_talks
     offset = SHIFT_START.timestamp() - time.time()
     agent_ids = seed(engine)
-    load_reus(engine, redis_url, tmp_path, offset)
+    load_reus(engine, redis_url, tmp_path, [], datetime.fromtimestamp(time.time() + offset, UTC))
     client = aioredis.Redis.from_url(redis_url)
     agents = AgentStates(client, clock=lambda: time.time() + offset)
     await agents_on_shift(agents, agent_ids)
