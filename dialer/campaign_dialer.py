@@ -1165,7 +1165,7 @@ class CampaignDialer:
                         continue
                     try:
                         await self.handle_command(msg.parse_command(message["data"]))
-                    except (msg.MessageError, AMIError):
+                    except (ValueError, KeyError, TypeError, AMIError):  # MessageError too
                         log.warning(
                             "dialer %s: bad or failed command %r", self.name, message.get("data")
                         )
