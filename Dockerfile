@@ -20,8 +20,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 # uid 1000 matches the Asterisk image's asterisk user: both write the shared
 # recordings volume.
 RUN useradd --uid 1000 --user-group --home-dir /var/lib/cobrador --create-home cobrador \
-    && mkdir -p /var/spool/cobrador/recordings \
-    && chown -R cobrador:cobrador /var/lib/cobrador /var/spool/cobrador
+    && mkdir -p /var/spool/cobrador/recordings /var/lib/cobrador-witness \
+    && chown -R cobrador:cobrador /var/lib/cobrador /var/spool/cobrador /var/lib/cobrador-witness
 
 WORKDIR /opt/cobrador
 COPY pyproject.toml README.md ./

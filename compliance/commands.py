@@ -1,4 +1,5 @@
-"""CLI commands of compliance: `audit verify|export`, `registry import`, `check`."""
+"""CLI commands of compliance: `audit verify|export` (and the log's commands in
+compliance/transparency/commands.py), `registry import`, `check`."""
 
 from __future__ import annotations
 
@@ -15,19 +16,23 @@ from store.spreadsheet import FLAVOURS, SafeWriter
 
 
 def register(subparsers: Any) -> None:
-    audit = subparsers.add_parser("audit", help="the tamper-evident audit chain")
+    from compliance.transparency import commands as log_commands
+
+    audit = subparsers.add_parser("audit", help="the verifiable audit log")
     audit_sub = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
-    verify = audit_sub.add_parser("verify", help="check every entry of the chain")
-    verify.add_argument(
-        "--known-hash",
-        help="a head hash printed by an earlier verify: fails if it is gone (truncation)",
+    verify = audit_sub.add_parser(
+        "verify",
+        help="check every entry against the signed checkpoints of every witness "
+        "(exit 0 intact, 1 tampered, 3 not fully verifiable)",
     )
+    log_commands.add_verify_arguments(verify)
     verify.add_argument(
         "--recordings",
         action="store_true",
         help="also re-hash every recording file: names each one changed, truncated or removed",
     )
     verify.set_defaults(func=_audit_verify)
+    log_commands.register(audit_sub)
     export = audit_sub.add_parser("export", help="write entries as CSV or JSON lines")
     export.add_argument("--from", dest="start", help="ISO 8601 instant (inclusive)")
     export.add_argument("--to", dest="end", help="ISO 8601 instant (exclusive)")
@@ -94,24 +99,14 @@ def parse_instant(value: str, what: str) -> datetime:
 
 
 def _audit_verify(args: argparse.Namespace, settings: Settings) -> int:
-    from store.audit import verify
+    from compliance.transparency.commands import run_verify
     from store.db import open_engine
 
     engine = open_engine(settings)
-    result = verify(engine, known_hash=args.known_hash)
-    status = 0
-    if result.ok:
-        print(f"audit chain intact: {result.checked} entries, head {result.head_hash}")
-    else:
-        where = f"at entry {result.first_bad_id}" if result.first_bad_id else "after its last entry"
-        print(
-            f"audit chain BROKEN {where}: {result.problem} "
-            f"({result.checked} entries before it are intact)",
-            file=sys.stderr,
-        )
-        status = 1
+    status = run_verify(args, settings, engine)
     if args.recordings:
-        status = max(status, _verify_recordings(engine, settings))
+        recordings = _verify_recordings(engine, settings)
+        status = 1 if 1 in (status, recordings) else max(status, recordings)
     return status
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from sqlalchemy.orm import Session
 
 from store import audit
-from store.models import AuditEntry, Phone
+from store.models import Phone
 
 
 class ConsentError(ValueError):
@@ -22,7 +22,7 @@ def record_consent(
     evidence_ref: str | None,
     actor: str,
     at: datetime | None = None,
-) -> AuditEntry:
+) -> audit.LoggedEntry:
     """Grant or withdraw consent for one number in the caller's transaction.
 
     Granting needs the evidence (a signed form, a recording id...): consent

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
+from console import audit_log_views
 from console import auditor_service as svc
 from console.code_labels import (
     REASON_LABELS,
@@ -19,10 +19,8 @@ from console.code_labels import (
     result_label,
 )
 from console.i18n import N_, gettext_
-from console.keys import ENGINE
 from console.params import id_or_404
 from console.webutil import in_db, json_error, requires, user_of
-from store.audit import verify as audit_verify
 from store.models import AttemptResult, Role
 from store.spreadsheet import FLAVOURS, STANDARD, Flavour, SafeWriter
 
@@ -43,7 +41,7 @@ def setup_routes(app: web.Application) -> None:
     r.add_get("/auditor/decisions", decisions_page)
     r.add_get("/auditor/decisions.{fmt:csv|jsonl}", decisions_export)
     r.add_get("/auditor/decisions/{decision_id:\\d+}", decision_page)
-    r.add_get("/auditor/chain", chain_page)
+    audit_log_views.setup_routes(app)
 
 
 def _filters(request: web.Request) -> tuple[svc.Filters | None, dict[str, str]]:
@@ -217,9 +215,3 @@ async def attempts_export(request: web.Request) -> web.StreamResponse:
 @requires(Role.auditor)
 async def decisions_export(request: web.Request) -> web.StreamResponse:
     return await _do_export(request, "decisions")
-
-
-@requires(Role.auditor)
-async def chain_page(request: web.Request) -> web.StreamResponse:
-    result = await asyncio.to_thread(audit_verify, request.app[ENGINE])
-    return aiohttp_jinja2.render_template("auditor_chain.html", request, {"result": result})

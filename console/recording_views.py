@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 import aiohttp_jinja2
 from aiohttp import web
 
+from console import audit_log_views
 from console import recording_service as svc
 from console.byte_ranges import Unsatisfiable, parse_range
 from console.i18n import N_, gettext_
@@ -60,11 +61,14 @@ async def _render_attempt(
     if not svc.may_see_campaign(user, page["campaign_id"]):
         raise web.HTTPForbidden(text=gettext_("Esta campaña no es suya."))
     await in_db(request, svc.record_attempt_view, user, page)
+    evidence = None
+    if user.role in (Role.auditor, Role.admin):
+        evidence = await in_db(request, audit_log_views.entries_of_attempt, attempt_id)
     response = aiohttp_jinja2.render_template(
         "attempt.html",
         request,
         {"a": page, "error": error, "message": request.query.get("msg"),
-         "can_hold": user.role in (Role.auditor, Role.admin)},
+         "can_hold": user.role in (Role.auditor, Role.admin), "audit_entries": evidence},
         status=status,
     )  # fmt: skip
     response.headers.update(PRIVATE)

@@ -24,6 +24,8 @@ from sqlalchemy.orm import Session
 
 from cobrador.ground.settings import Settings
 from compliance.service import ComplianceService
+from compliance.transparency import runtime as audit_log
+from compliance.transparency.keeper import AuditLogKeeper
 from dialer import channel_vars as cv
 from dialer.agent_legs import AgentLegs
 from dialer.agent_state import AgentStates
@@ -108,6 +110,10 @@ class DialerService:
                                    recordings_dir=self.settings.recordings_dir,
                                    every_seconds=self.settings.recordings_purge_every_seconds)  # fmt: skip
             upkeep.append(asyncio.create_task(purge.run(self._stop), name="recordings-purge"))
+        # The audit log: queued entries into the Merkle tree, signed checkpoints to
+        # the witnesses (one integrator at a time across the floor, by its own lock).
+        keeper = AuditLogKeeper(self.sql, audit_log.checkpointer(self.settings, self.sql))
+        upkeep.append(asyncio.create_task(keeper.run(self._stop), name="audit-log"))
         try:
             await self._serve(campaigns, inbound, owner)
         finally:

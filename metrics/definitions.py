@@ -360,6 +360,34 @@ RECORDINGS_PURGE = Counter(
     registry=REGISTRY,
 )
 
+# --- Audit log (dialer: integrator and checkpointer) -----------------------
+
+AUDIT_PENDING = Gauge(
+    "cobrador_audit_pending_entries",
+    "Audit entries written and not yet in the log's Merkle tree.",
+    [],
+    registry=REGISTRY,
+)
+AUDIT_LOG_SIZE = Gauge(
+    "cobrador_audit_log_entries",
+    "Entries in the audit log's Merkle tree (its tree size).",
+    [],
+    registry=REGISTRY,
+)
+AUDIT_CHECKPOINT_AGE = AgeGauge(
+    "cobrador_audit_checkpoint_age_seconds",
+    "Age of the newest signed checkpoint each place holds (witness=database: the newest "
+    "signed; directory, http_N: the newest the witness took).",
+    ["witness"],
+)
+REGISTRY.register(AUDIT_CHECKPOINT_AGE)
+AUDIT_WITNESS_FAILURES = Counter(
+    "cobrador_audit_witness_failures_total",
+    "Times a witness could not take a checkpoint (retried on the next pass).",
+    ["witness"],
+    registry=REGISTRY,
+)
+
 # --- Inbound (dialer) ------------------------------------------------------
 
 INBOUND_RECEIVED = Counter(

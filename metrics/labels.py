@@ -23,6 +23,7 @@ ALLOWED_LABEL_NAMES = frozenset(
         "allowed",  # compliance decision: "true" / "false"
         "stage",  # where a compliance check ran: hopper / originate
         "registry",  # do-not-call registry name (REUS, RNE, ...)
+        "witness",  # where audit checkpoints are kept: database, directory, http_1, ...
     }
 )
 
@@ -80,6 +81,7 @@ SHAPED_VALUES: dict[str, re.Pattern[str]] = {
     "reason": re.compile(r"^[a-z][a-z0-9_]{0,39}$"),
     "outcome": re.compile(r"^[a-z][a-z0-9_]{0,39}$"),
     "registry": re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,19}$"),
+    "witness": re.compile(r"^(database|directory|http_[0-9]{1,2})$"),
 }
 _DIGIT_RUN = re.compile(r"\d{5,}")
 

@@ -1,9 +1,12 @@
-"""The audit chain: append-only evidence where each entry hashes the one before it.
+"""The audit log's entries: append-only evidence, each one a leaf of a Merkle tree.
 
-An entry's hash is SHA-256 over the canonical JSON of its content (time, kind,
-actor, subject, payload) and the previous entry's hash, so editing, removing
-or reordering any row breaks the chain from that row on, and `verify` names
-the first entry that no longer fits.
+An entry's leaf is the canonical JSON of its content (time, kind, actor,
+subject, payload, and for entries older than the Merkle log the hash of the
+entry before it); its RFC 9162 leaf hash is SHA-256 over 0x00 and those bytes.
+Writers take no lock: an entry is queued (audit_pending) in the writer's own
+transaction and the integrator (compliance/transparency/integrator.py) gives
+it its place in the tree; signed checkpoints kept outside the database make
+the tree's history provable (docs/audit-log.md).
 """
 
 from __future__ import annotations
@@ -17,19 +20,18 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from enum import Enum
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Engine, Row, select, text
+from sqlalchemy import ColumnElement, Engine, Row, Table, insert, select
 from sqlalchemy.orm import Session
 
-from store.models import AuditEntry
+from store.models import AuditEntry, AuditPending
 from store.types import utcnow
 
+# The first entry of a chain written before the Merkle log pointed at this.
 GENESIS_HASH = "0" * 64
-
-# One fixed key for pg_advisory_xact_lock: every writer of the chain takes it,
-# so the read of the last hash and the insert of the next entry never interleave.
-AUDIT_LOCK_KEY = 0x636F62_617564  # "cob" "aud"
+# prev_hash of entries written since the Merkle log: no chain, the tree orders them.
+UNCHAINED = ""
 
 # The kinds in use (documentation; any lower_snake_case kind is accepted so a
 # new piece of evidence never waits for this list).
@@ -138,40 +140,52 @@ def entry_hash(
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
-def _lock_chain(session: Session) -> None:
-    bind = session.get_bind()
-    if bind.dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": AUDIT_LOCK_KEY})
-    elif bind.dialect.name == "sqlite":
-        # SQLite has one writer at a time; a write statement that touches no row
-        # takes the write lock now, before we read the last hash. (If another
-        # writer committed since this transaction's first read, SQLite refuses
-        # with "database is locked" instead of letting the chain fork.)
-        session.execute(text("UPDATE audit_entries SET id = id WHERE 0"))
-    else:  # pragma: no cover - only the two supported databases
-        raise AuditError(f"no chain lock for database {bind.dialect.name}")
+def leaf_bytes(
+    *,
+    created_at: datetime | str,
+    kind: str,
+    actor: str,
+    subject: str | None,
+    payload_json: str,
+    prev_hash: str,
+) -> bytes:
+    """The bytes of an entry's Merkle leaf: its content, without its row id.
+
+    The id is left out so that moving an entry (or its content) to another
+    place shows as a re-order: its leaf hash is found at another index. The
+    same canonical JSON as `canonical_json` (every value here is a string or
+    None, so the payload's checks need not run again).
+    """
+    when = created_at if isinstance(created_at, str) else _encode(created_at)
+    body = json.dumps(
+        {
+            "created_at": when,
+            "kind": kind,
+            "actor": actor,
+            "subject": subject,
+            "payload": payload_json,
+            "prev_hash": prev_hash,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return body.encode("utf-8")
 
 
-_HEAD_KEY = "cobrador.audit.head"
-
-
-def _current_transaction(session: Session) -> object:
-    # The innermost transaction: a savepoint that rolls back must not leave a
-    # cached head pointing at an entry that no longer exists.
-    return session.get_nested_transaction() or session.get_transaction()
-
-
-def _chain_head(session: Session) -> str:
-    """The last hash of the chain, under the chain lock (cached for this transaction)."""
-    txn = _current_transaction(session)
-    cached = session.info.get(_HEAD_KEY)
-    if cached is not None and cached[0] is txn:
-        return str(cached[1])
-    _lock_chain(session)
-    last = session.execute(
-        select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)
-    ).scalar_one_or_none()
-    return last or GENESIS_HASH
+def entry_leaf_hash(entry: Any) -> bytes:
+    """The RFC 9162 leaf hash of a stored entry (ORM object or plain row)."""
+    return hashlib.sha256(
+        b"\x00"
+        + leaf_bytes(
+            created_at=entry.created_at,
+            kind=entry.kind,
+            actor=entry.actor,
+            subject=entry.subject,
+            payload_json=entry.payload,
+            prev_hash=entry.prev_hash,
+        )
+    ).digest()
 
 
 @dataclass(frozen=True)
@@ -184,7 +198,21 @@ class NewEntry:
     subject: str | None = None
 
 
-def _build(prev_hash: str, item: NewEntry, now: datetime | None) -> AuditEntry:
+@dataclass(frozen=True)
+class LoggedEntry:
+    """An entry as written (the row's columns); `hash` is its RFC 9162 leaf hash."""
+
+    id: int
+    created_at: datetime
+    kind: str
+    actor: str
+    subject: str | None
+    payload: str
+    prev_hash: str
+    hash: str
+
+
+def _build(item: NewEntry, now: datetime | None) -> dict[str, Any]:
     if not _KIND_RE.fullmatch(item.kind):
         raise AuditError(f"audit kind must be a lower_snake_case word, got {item.kind!r}")
     if now is not None and now.tzinfo is None:
@@ -192,41 +220,40 @@ def _build(prev_hash: str, item: NewEntry, now: datetime | None) -> AuditEntry:
     created_at = (now or utcnow()).astimezone(UTC)
     payload_json = canonical_json(dict(item.payload))
     subject = None if item.subject is None else str(item.subject)
-    return AuditEntry(
-        created_at=created_at,
-        kind=item.kind,
-        actor=item.actor,
-        subject=subject,
-        payload=payload_json,
-        prev_hash=prev_hash,
-        hash=entry_hash(
-            created_at=created_at,
-            kind=item.kind,
-            actor=item.actor,
-            subject=subject,
-            payload_json=payload_json,
-            prev_hash=prev_hash,
-        ),
-    )
+    leaf = leaf_bytes(
+        created_at=created_at, kind=item.kind, actor=item.actor, subject=subject,
+        payload_json=payload_json, prev_hash=UNCHAINED,
+    )  # fmt: skip
+    return {
+        "created_at": created_at,
+        "kind": item.kind,
+        "actor": item.actor,
+        "subject": subject,
+        "payload": payload_json,
+        "prev_hash": UNCHAINED,
+        "hash": hashlib.sha256(b"\x00" + leaf).hexdigest(),
+    }
 
 
 def append_many(
     session: Session, items: Iterable[NewEntry], *, now: datetime | None = None
-) -> list[AuditEntry]:
-    """Add several entries in order with one lock and one flush (the hopper's batches)."""
-    items = list(items)
-    if not items:
+) -> list[LoggedEntry]:
+    """Add several entries in order in the caller's transaction (no lock is taken).
+
+    They are queued for the Merkle tree and get their leaf indexes, in this
+    order, once the caller commits and the integrator runs. Two statements
+    whatever the number of entries (Core, not ORM objects: this is on the
+    pop and recording paths and in every hopper batch).
+    """
+    rows = [_build(item, now) for item in items]
+    if not rows:
         return []
-    head = _chain_head(session)
-    entries = []
-    for item in items:
-        entry = _build(head, item, now)
-        entries.append(entry)
-        head = entry.hash
-    session.add_all(entries)
-    session.flush()
-    session.info[_HEAD_KEY] = (_current_transaction(session), head)
-    return entries
+    table = cast(Table, AuditEntry.__table__)
+    ids = session.execute(
+        insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
+    ).scalars().all()  # fmt: skip
+    session.execute(insert(cast(Table, AuditPending.__table__)), [{"entry_id": i} for i in ids])
+    return [LoggedEntry(id=i, **row) for i, row in zip(ids, rows, strict=True)]
 
 
 def append(
@@ -237,21 +264,9 @@ def append(
     subject: str | None = None,
     *,
     now: datetime | None = None,
-) -> AuditEntry:
-    """Add one entry to the chain inside the caller's transaction and flush it.
-
-    The chain is locked until the caller's transaction ends, so commit soon.
-    """
+) -> LoggedEntry:
+    """Add one entry inside the caller's transaction and flush it (no lock is taken)."""
     return append_many(session, [NewEntry(kind, payload, actor, subject)], now=now)[0]
-
-
-@dataclass(frozen=True)
-class VerifyResult:
-    ok: bool
-    checked: int
-    first_bad_id: int | None = None
-    problem: str | None = None
-    head_hash: str = GENESIS_HASH
 
 
 def _iter_entries(
@@ -272,55 +287,6 @@ def _iter_entries(
                 return
             yield from rows
             last_id = rows[-1].id
-
-
-def verify(engine: Engine, known_hash: str | None = None) -> VerifyResult:
-    """Walk the chain in id order; stop at the first entry that does not fit.
-
-    The chain alone cannot show that its newest entries were cut off; with
-    `known_hash` (a head printed by an earlier verify, kept outside the
-    database) the chain must still contain that entry.
-    """
-    prev = GENESIS_HASH
-    checked = 0
-    seen_known = known_hash is None
-    for entry in _iter_entries(engine):
-        if entry.prev_hash != prev:
-            return VerifyResult(
-                False,
-                checked,
-                entry.id,
-                "prev_hash does not match the entry before it "
-                "(an entry was removed, inserted or reordered)",
-                prev,
-            )
-        try:
-            expected = entry_hash(
-                created_at=entry.created_at,
-                kind=entry.kind,
-                actor=entry.actor,
-                subject=entry.subject,
-                payload_json=entry.payload,
-                prev_hash=entry.prev_hash,
-            )
-        except AuditError as exc:  # pragma: no cover - only reachable by tampering
-            return VerifyResult(False, checked, entry.id, f"unreadable entry: {exc}", prev)
-        if expected != entry.hash:
-            return VerifyResult(
-                False, checked, entry.id, "content does not match its hash (entry edited)", prev
-            )
-        prev = entry.hash
-        checked += 1
-        seen_known = seen_known or entry.hash == known_hash
-    if not seen_known:
-        return VerifyResult(
-            False,
-            checked,
-            None,
-            f"the known entry {known_hash} is not in the chain (entries removed from the end)",
-            prev,
-        )
-    return VerifyResult(True, checked, None, None, prev)
 
 
 def iter_export(

@@ -502,8 +502,73 @@ class AuditEntry(Base):
     actor: Mapped[str] = mapped_column(String(100), default="system")
     subject: Mapped[str | None] = mapped_column(String(100), index=True)
     payload: Mapped[str] = mapped_column(Text)  # canonical JSON
+    # Entries written before the Merkle log (migration 0012) chain here by
+    # SHA-256; newer ones carry "" and their RFC 9162 leaf hash (hex) instead.
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditPending(Base):
+    """Entries written but not yet in the Merkle tree (the integrator's queue).
+
+    A writer inserts here in its own transaction without any lock; the one
+    integrator gives each entry its leaf index when it sees it committed.
+    """
+
+    __tablename__ = "audit_pending"
+
+    entry_id: Mapped[int] = mapped_column(
+        ForeignKey("audit_entries.id"), primary_key=True, autoincrement=False
+    )
+
+
+class AuditLeaf(Base):
+    """Leaf `leaf_index` of the audit log's Merkle tree: which entry, its leaf hash."""
+
+    __tablename__ = "audit_leaves"
+
+    leaf_index: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("audit_entries.id"), unique=True)
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class AuditNode(Base):
+    """A perfect subtree of the tree (2**level leaves from index * 2**level), level >= 1:
+    what inclusion and consistency proofs and roots are made of, in O(log n) reads."""
+
+    __tablename__ = "audit_nodes"
+
+    level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    idx: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class AuditCheckpoint(Base):
+    """A signed checkpoint (tree size, root, time, previous checkpoint) as also sent
+    to the witnesses; `body` is the exact signed text, `signature` base64 Ed25519."""
+
+    __tablename__ = "audit_checkpoints"
+
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    tree_size: Mapped[int] = mapped_column(BigInteger)
+    root: Mapped[str] = mapped_column(String(64))
+    signed_at: Mapped[datetime] = mapped_column()
+    key_id: Mapped[str] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(Text)
+    signature: Mapped[str] = mapped_column(String(200))
+
+
+class AuditWitnessState(Base):
+    """The last outcome of writing checkpoints to each witness (the auditor page and
+    the alert read it; the witness itself is the evidence, not this row)."""
+
+    __tablename__ = "audit_witness_state"
+
+    witness: Mapped[str] = mapped_column(String(200), primary_key=True)
+    last_seq: Mapped[int | None] = mapped_column(BigInteger)
+    last_ok_at: Mapped[datetime | None] = mapped_column()
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    last_error_at: Mapped[datetime | None] = mapped_column()
 
 
 class RecordingStatus(enum.StrEnum):

@@ -74,14 +74,37 @@ class Settings:
     # agent's nailed-up leg and for a supervisor's monitoring leg. Empty: the
     # dialer places no agent legs (they are set up some other way).
     agent_endpoint: str = "PJSIP/agent-{user_id}"
+    # The audit log's checkpoint signing key (Ed25519, PEM). Unset or empty:
+    # <data_dir>/audit-signing.key, generated on first use with a warning (move it
+    # off the database's host). COBRADOR_AUDIT_SIGNING_KEY_B64 (the 32-byte seed,
+    # base64) wins over the file, for secret stores. Never in the database.
+    audit_signing_key: Path = Path()
+    audit_signing_key_b64: str = ""
+    # Witnesses of the checkpoints: an append-only directory (one file a day; a
+    # volume of its own in docker-compose; unset: <data_dir>/audit-witness) and
+    # optional HTTP endpoints (comma-separated; POST a line, GET every line).
+    audit_witness_dir: Path = Path()
+    audit_witness_urls: str = ""
+    # A checkpoint is signed every this many new entries or seconds, whichever first.
+    audit_checkpoint_every_entries: int = 1000
+    audit_checkpoint_every_seconds: int = 60
     # Extra profile/campaign directories.
     profiles_dir: Path | None = None
     log_level: str = "INFO"
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.recordings_dir == Path():
-            object.__setattr__(self, "recordings_dir", self.data_dir / "recordings")
+        for name, default in self._data_dir_defaults().items():
+            if getattr(self, name) == Path():
+                object.__setattr__(self, name, default)
+
+    def _data_dir_defaults(self) -> dict[str, Path]:
+        """Paths that live under data_dir unless set (they follow a new data_dir)."""
+        return {
+            "recordings_dir": self.data_dir / "recordings",
+            "audit_signing_key": self.data_dir / "audit-signing.key",
+            "audit_witness_dir": self.data_dir / "audit-witness",
+        }
 
     @property
     def pbx_recordings_root(self) -> Path:
@@ -136,9 +159,11 @@ class Settings:
         return cls(**kwargs)
 
     def with_overrides(self, **changes: Any) -> Settings:
-        if "data_dir" in changes and self.recordings_dir == self.data_dir / "recordings":
-            # The default follows the data dir unless the recordings dir was set.
-            changes.setdefault("recordings_dir", Path())
+        if "data_dir" in changes:
+            # The defaults follow the data dir unless they were set.
+            for name, default in self._data_dir_defaults().items():
+                if getattr(self, name) == default:
+                    changes.setdefault(name, Path())
         return replace(self, **changes)
 
 

@@ -530,7 +530,7 @@ def compliance_dashboard() -> Dashboard:
     return Dashboard(
         uid="cobrador-compliance",
         title="cobrador / Compliance",
-        description="Decisions, blocks by reason, registry freshness and call recordings.",
+        description="Decisions, blocks by reason, registry freshness, call recordings and the audit log's checkpoints.",
         panels=[
             Panel(
                 "Blocked share of decisions (1 h)",
@@ -664,6 +664,29 @@ def compliance_dashboard() -> Dashboard:
                 ],
                 kind="bargauge",
                 description="held = kept because of a legal hold.",
+            ),
+            Panel(
+                "Audit log: newest checkpoint age per witness",
+                [
+                    Target(
+                        "max by (witness) (cobrador_audit_checkpoint_age_seconds)",
+                        "{{witness}}",
+                    )
+                ],
+                unit="s",
+                thresholds=[(180.0, "orange"), (600.0, "red")],
+                description="A checkpoint is signed every 1000 entries or 60 s; past 180 s "
+                "a witness (or the signer) is late: CobradorAuditCheckpointLate fires.",
+            ),
+            Panel(
+                "Audit log: witness failures and entries waiting",
+                [
+                    Target(
+                        "sum by (witness) (increase(cobrador_audit_witness_failures_total[5m]))",
+                        "{{witness}} failures (5 min)",
+                    ),
+                    Target("max(cobrador_audit_pending_entries)", "entries waiting for the tree"),
+                ],
             ),
         ],
     )

@@ -2,8 +2,8 @@
 
 The caller (the dialer, when MixMonitor stops or the call hangs up) passes the
 storage, the key the recording was written under and the times; the file is
-read and hashed before the transaction opens, so the audit chain's lock is
-never held while a disk reads. A missing or empty file still gets its row,
+read and hashed before the transaction opens, so no transaction stays open
+while a disk reads. A missing or empty file still gets its row,
 with a status and a reason: evidence that the recording is not there.
 """
 

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from cobrador.cli import main
-from store.audit import verify
+from compliance.transparency.verify import verify
 from store.db import transaction
 from store.models import AuditEntry, Campaign
 

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, select
 
 from cobrador.cli import main
 from compliance.registry_import import import_registry
-from store.audit import verify
+from compliance.transparency.verify import verify
 from store.db import transaction
 from store.models import AuditEntry, Decision
 

@@ -10,7 +10,7 @@ from compliance_helpers import make_account
 from sqlalchemy import Engine, select
 
 from compliance.consent import ConsentError, record_consent
-from store.audit import verify
+from compliance.transparency.verify import verify
 from store.db import transaction
 from store.models import AuditEntry, Phone
 

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, select
 from cobrador.cli import main
 from compliance.registry import RegistryReader, RegistryWriter, pack_buckets, prefetch
 from compliance.registry_import import RegistryImportError, import_registry
-from store.audit import verify
+from compliance.transparency.verify import verify
 from store.db import transaction
 from store.models import AuditEntry, RegistryImport
 

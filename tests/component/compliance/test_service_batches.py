@@ -13,7 +13,7 @@ from sqlalchemy import Engine, select
 
 from compliance.registry_import import import_registry
 from compliance.service import ComplianceService
-from store.audit import verify
+from compliance.transparency.verify import verify
 from store.db import transaction
 from store.models import AuditEntry, Decision
 

@@ -145,20 +145,60 @@ async def test_given_search_when_exporting_csv_and_jsonl_then_same_rows_and_expo
 
 
 async def test_given_chain_when_auditor_opens_status_then_intact_and_tamper_detected(
-    client: TestClient, seed: Seed, engine: Engine
-) -> None:
+    client: TestClient, seed: Seed, engine: Engine, settings
+) -> None:  # type: ignore[no-untyped-def]
+    from compliance.transparency import runtime
+    from compliance.transparency.integrator import integrate
+
     await login(client, "raul")
     await client.get("/auditor?account_ref=MX-0001")
     make_attempt(engine, seed.account_id, None)
     await client.get("/auditor?account_ref=MX-0001")
+    integrate(engine)
+    runtime.checkpointer(settings, engine).run_once(force=True)
     text = await (await client.get("/auditor/chain")).text()
-    assert "Cadena íntegra" in text
+    assert "Bitácora íntegra" in text
+    assert "Verificado" in text and "#0" in text and "audit-witness" in text
     with transaction(engine) as session:
         entry = session.scalars(select(AuditEntry).order_by(AuditEntry.id)).first()
         assert entry is not None
         entry.payload = entry.payload.replace("}", ',"x":1}', 1)
     text = await (await client.get("/auditor/chain")).text()
-    assert "Cadena alterada" in text
+    assert "Bitácora alterada" in text and "entry_edited" in text
+
+
+async def test_given_a_logged_attempt_when_auditor_downloads_its_proof_then_it_checks_offline(
+    client: TestClient, seed: Seed, engine: Engine, settings
+) -> None:  # type: ignore[no-untyped-def]
+    from compliance.transparency import keys, runtime
+    from compliance.transparency.integrator import integrate
+    from compliance.transparency.proofs import check_proof
+    from store.audit import append
+
+    attempt_id = make_attempt(engine, seed.account_id, None)
+    with transaction(engine) as session:
+        entry_id = append(session, "attempt", {"attempt_id": attempt_id, "result": "contact"}).id
+        append(session, "attempt", {"attempt_id": attempt_id * 10 + 1})  # not this attempt
+    await login(client, "raul")
+    page = await (await client.get(f"/attempts/{attempt_id}")).text()
+    assert f"/auditor/audit-entries/{entry_id}/proof.json" in page
+    assert page.count("audit-proof") == 1
+    resp = await client.get(f"/auditor/audit-entries/{entry_id}/proof.json")
+    assert resp.status == 409  # not signed yet
+    integrate(engine)
+    runtime.checkpointer(settings, engine).run_once(force=True)
+    resp = await client.get(f"/auditor/audit-entries/{entry_id}/proof.json")
+    assert resp.status == 200 and "attachment" in resp.headers["Content-Disposition"]
+    doc = json.loads(await resp.text())
+    public = runtime.signing_key(settings, create=False).public_key()
+    assert check_proof(doc, public).ok
+    doc["entry"]["payload"] = doc["entry"]["payload"].replace("contact", "contacT")
+    assert not check_proof(doc, public).ok
+    assert (await client.get("/auditor/audit-entries/99999999/proof.json")).status == 404
+    assert keys.key_id(public)
+    with transaction(engine) as session:
+        exports = session.scalars(select(AuditEntry).where(AuditEntry.kind == "export")).all()
+        assert any(f'"entry_id":{entry_id}' in e.payload for e in exports)
 
 
 async def test_given_auditor_when_posting_anything_then_no_write_route_exists(

@@ -27,13 +27,13 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from compliance.service import load_history
+from compliance.transparency.verify import verify
 from dialer import channel_vars as cv
 from dialer.ami.codec import Header
 from dialer.attempt_store import CLAIM_LOST_REASON, NOT_PLACED_REASON
 from dialer.campaign_dialer import ORPHAN_GRACE_SECONDS
 from dialer.floor import floor_key
 from dialer.hopper import HopperEntry
-from store.audit import verify
 from store.models import AuditEntry, CallAttempt, Decision
 
 HELPER = Path(__file__).with_name("dialer_process.py")

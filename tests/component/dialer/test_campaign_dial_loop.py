@@ -8,8 +8,8 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from compliance.transparency.verify import verify
 from dialer.messages import from_dict
-from store.audit import verify
 from store.models import Account, CallAttempt, Decision
 
 

@@ -31,11 +31,11 @@ from support.dialer_floor import (
 from support.polling import until
 from test_multi_dialer import SPEED, seed
 
+from compliance.transparency.verify import verify
 from dialer.agent_state import AgentState, AgentStates
 from pbxsim.ami_server import AMIServer
 from pbxsim.pbx import PBX
 from pbxsim.scenario import Dist, Scenario
-from store.audit import verify
 
 # Long conversations (3-5 s of wall time): the victim dies with agents on calls.
 TALKERS = Scenario(

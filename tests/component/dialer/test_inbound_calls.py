@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from support.polling import until
 
+from compliance.transparency.verify import verify
 from dialer import channel_vars as cv
 from dialer.agent_state import AgentState
 from dialer.call_state import CallState
@@ -20,7 +21,6 @@ from dialer.inbound.queue import InboundQueue
 from pbxsim import scenario as sc
 from pbxsim.pbx import SAFE_HARBOR
 from pbxsim.scenario import NumberOverride
-from store.audit import verify
 from store.models import Account, AuditEntry, CallAttempt, Callback, Campaign, Phone
 
 

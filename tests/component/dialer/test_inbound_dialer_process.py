@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from support.polling import until
 from support.ports import free_port
 
+from compliance.transparency.verify import verify
 from dialer.agent_state import AgentState, AgentStates
 from dialer.inbound.housekeeping import LOST_CALL, LOST_WAITING
 from dialer.inbound.queue import calls_key, waiting_key
@@ -36,7 +37,6 @@ from pbxsim.ami_server import AMIServer
 from pbxsim.clock import ScaledClock
 from pbxsim.pbx import PBX
 from pbxsim.scenario import Dist, Scenario
-from store.audit import verify
 from store.models import Account, AuditEntry, Campaign, Phone, User
 
 CAMPAIGN = "mx-test"

@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from support.polling import until
 
+from compliance.transparency.verify import verify
 from dialer import channel_vars as cv
 from dialer.agent_state import AgentSnapshot, AgentState
 from dialer.call_state import CallState
@@ -23,7 +24,6 @@ from dialer.inbound.skills import add_agents, create_group
 from pbxsim import scenario as sc
 from pbxsim.pbx import SAFE_HARBOR
 from pbxsim.scenario import NumberOverride
-from store.audit import verify
 from store.models import CallAttempt, Campaign
 
 OTHER_DID = "5215550002000"  # campaign "otra": no agents of its own, no dial loop

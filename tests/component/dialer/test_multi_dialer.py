@@ -39,12 +39,12 @@ from support.dialer_floor import (
 )
 from support.polling import until
 
+from compliance.transparency.verify import verify
 from dialer.agent_state import AgentStates
 from dialer.hopper import Hopper
 from pbxsim.ami_server import AMIServer
 from pbxsim.pbx import PBX
 from pbxsim.scenario import Dist, Scenario
-from store.audit import verify
 from store.models import Account, CallAttempt, Campaign, Phone, RegisteredCallerId, User
 
 ACCOUNTS = 240

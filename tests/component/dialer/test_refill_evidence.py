@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from compliance.transparency.verify import verify
 from dialer.refill import Refiller
-from store.audit import verify
 from store.models import Account, AuditEntry, Campaign, Decision
 
 

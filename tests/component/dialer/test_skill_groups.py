@@ -12,9 +12,9 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from cobrador.cli import main
+from compliance.transparency.verify import verify
 from dialer.agent_state import AgentState
 from dialer.inbound.skills import add_agents, create_group, member_ids, set_campaign_group
-from store.audit import verify
 from store.db import make_engine
 from store.models import AuditEntry, Campaign, User
 

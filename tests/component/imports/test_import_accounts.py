@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from store.audit import verify
+from compliance.transparency.verify import verify
 from store.importing.accounts import import_accounts
 from store.importing.csv_source import ImportFileError
 from store.models import Account, AuditEntry, Phone

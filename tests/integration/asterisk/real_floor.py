@@ -42,11 +42,11 @@ from sqlalchemy.orm import Session
 from compliance.profile import load_profiles
 from compliance.registry_import import import_registry
 from compliance.timezones import resolve_zones
+from compliance.transparency.verify import verify as audit_verify
 from dialer import pbx_records
 from dialer.agent_state import AgentState, AgentStates
 from dialer.ami import AMIClient
 from dialer.campaign_dialer import ORPHAN_GRACE_SECONDS
-from store.audit import verify as audit_verify
 from store.models import (
     Account,
     AuditEntry,

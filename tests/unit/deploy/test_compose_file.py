@@ -132,6 +132,21 @@ def test_given_named_volumes_when_used_then_each_is_declared() -> None:
     assert used == declared
 
 
+def test_given_the_app_services_when_read_then_audit_checkpoints_go_to_a_volume_of_their_own() -> (
+    None
+):
+    compose = _compose()
+    witness_dir = compose["x-app"]["environment"]["COBRADOR_AUDIT_WITNESS_DIR"]
+    app_volumes = compose["x-app"]["volumes"]
+    mount = next(v for v in app_volumes if v.startswith("audit-witness:"))
+    assert witness_dir.startswith(mount.split(":")[1] + "/")
+    # not the database's volume, not the data volume holding the signing key
+    assert not any(
+        v.startswith("audit-witness:") for v in compose["services"]["postgres"]["volumes"]
+    )
+    assert witness_dir.split("/")[3] != "cobrador"
+
+
 def test_given_depends_on_when_read_then_every_service_exists_and_waits_for_preflight() -> None:
     services = _compose()["services"]
     for name, service in services.items():

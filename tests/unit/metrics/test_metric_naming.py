@@ -58,6 +58,9 @@ def _exercise_every_metric() -> None:
     d.INBOUND_WAIT.labels(campaign="naming_check", result="answered").observe(12.0)
     d.RECORDINGS_PURGE.labels(result="held").inc()
     d.POP_LATENCY.labels(campaign="naming_check").observe(0.08)
+    for witness in ("database", "directory", "http_1"):
+        d.AUDIT_CHECKPOINT_AGE.mark(1.0e9, witness=witness)
+    d.AUDIT_WITNESS_FAILURES.labels(witness="http_1").inc()
 
 
 def test_given_the_cobrador_registry_when_checked_then_it_follows_every_rule() -> None:

@@ -1,0 +1,137 @@
+"""Witnesses: places outside the database that keep every signed checkpoint.
+
+A directory of append-only files (one a day) is the default; an HTTP endpoint
+(POST a checkpoint line, GET returns all lines) is optional. A witness that
+cannot take a checkpoint raises WitnessError: the caller counts it, records it
+and alerts; it is never skipped silently.
+"""
+
+from __future__ import annotations
+
+import os
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from compliance.transparency.checkpoint import CheckpointFormatError, SignedCheckpoint, parse_line
+
+FILE_PREFIX = "checkpoints-"
+FILE_SUFFIX = ".jsonl"
+
+
+class WitnessError(RuntimeError):
+    """The witness could not take or give back checkpoints (unreachable, unwritable)."""
+
+
+@dataclass(frozen=True)
+class WitnessRecord:
+    """One checkpoint as a witness holds it; `error` when its line is not a checkpoint."""
+
+    location: str  # file:line, or url#line
+    signed: SignedCheckpoint | None
+    error: str | None = None
+
+
+class Witness(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    def publish(self, signed: SignedCheckpoint) -> None: ...
+
+    def read(self) -> list[WitnessRecord]: ...
+
+
+def _records(lines: list[str], where: str) -> list[WitnessRecord]:
+    out = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            out.append(WitnessRecord(f"{where}:{number}", parse_line(line)))
+        except CheckpointFormatError as exc:
+            out.append(WitnessRecord(f"{where}:{number}", None, str(exc)))
+    return out
+
+
+@dataclass(frozen=True)
+class DirectoryWitness:
+    """checkpoints-YYYY-MM-DD.jsonl files, appended to and fsynced, never rewritten."""
+
+    directory: Path
+
+    @property
+    def name(self) -> str:
+        return f"dir:{self.directory}"
+
+    def publish(self, signed: SignedCheckpoint) -> None:
+        day = signed.checkpoint.time.strftime("%Y-%m-%d")
+        path = self.directory / f"{FILE_PREFIX}{day}{FILE_SUFFIX}"
+        try:
+            # The directory itself is not created with its parents: a volume that
+            # is not mounted must fail here, not fill the container's own disk.
+            self.directory.mkdir(exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                os.write(fd, (signed.line() + "\n").encode("utf-8"))
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise WitnessError(f"{self.name}: cannot append to {path}: {exc}") from exc
+
+    def read(self) -> list[WitnessRecord]:
+        if not self.directory.is_dir():
+            raise WitnessError(f"{self.name}: directory does not exist")
+        out: list[WitnessRecord] = []
+        try:
+            for path in sorted(self.directory.glob(f"{FILE_PREFIX}*{FILE_SUFFIX}")):
+                lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+                out.extend(_records(lines, path.name))
+        except OSError as exc:
+            raise WitnessError(f"{self.name}: cannot read: {exc}") from exc
+        return out
+
+
+@dataclass(frozen=True)
+class HttpWitness:
+    """An endpoint that appends what is POSTed and returns every line on GET."""
+
+    url: str
+    timeout: float = 5.0
+
+    @property
+    def name(self) -> str:
+        return f"http:{self.url}"
+
+    def publish(self, signed: SignedCheckpoint) -> None:
+        request = urllib.request.Request(
+            self.url,
+            data=signed.line().encode("utf-8"),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
+                if not 200 <= response.status < 300:
+                    raise WitnessError(f"{self.name}: answered {response.status}")
+        except (urllib.error.URLError, OSError) as exc:
+            raise WitnessError(f"{self.name}: {exc}") from exc
+
+    def read(self) -> list[WitnessRecord]:
+        try:
+            with urllib.request.urlopen(self.url, timeout=self.timeout) as response:  # noqa: S310
+                text = response.read().decode("utf-8", errors="replace")
+        except (urllib.error.URLError, OSError) as exc:
+            raise WitnessError(f"{self.name}: {exc}") from exc
+        return _records(text.splitlines(), self.url)
+
+
+def configured(directory: Path | None, urls: str) -> list[Witness]:
+    """The witnesses named by the settings (a directory, comma-separated HTTP URLs)."""
+    out: list[Witness] = []
+    if directory is not None:
+        out.append(DirectoryWitness(directory))
+    out.extend(HttpWitness(u.strip()) for u in urls.split(",") if u.strip())
+    return out
