@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from sqlalchemy import Connection, func, select, text, tuple_
+from sqlalchemy import Connection, and_, func, or_, select, text
 
 from compliance.transparency import merkle
 from store.models import AuditLeaf, AuditNode
@@ -40,11 +40,17 @@ def read_pieces(conn: Connection, pieces: list[tuple[int, int]]) -> dict[tuple[i
         )
         found.update({(0, int(i)): bytes(h) for i, h in rows})
     if nodes:
+        # One `level = ? AND idx IN (...)` per level, not a row-value IN: SQLite
+        # answers the former from the primary key and scans the table for the latter.
+        by_level: dict[int, list[int]] = {}
+        for level, idx in nodes:
+            by_level.setdefault(level, []).append(idx)
         node_rows = conn.execute(
             select(AuditNode.level, AuditNode.idx, AuditNode.hash).where(
-                tuple_(AuditNode.level, AuditNode.idx).in_(nodes)
+                or_(*(and_(AuditNode.level == lv, AuditNode.idx.in_(ix))
+                      for lv, ix in by_level.items()))
             )
-        )
+        )  # fmt: skip
         found.update({(int(lv), int(i)): bytes(h) for lv, i, h in node_rows})
     missing = [p for p in pieces if p not in found]
     if missing:
