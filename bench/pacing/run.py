@@ -1,12 +1,18 @@
 """Run every shipped pacing scenario with every policy and print the bench/RESULTS.md table.
 
-    .venv/bin/python bench/pacing/run.py --seeds 10 [--json-out results.json]
+    nice .venv/bin/python bench/pacing/run.py --seeds 10 --jobs 2 [--json-out results.json]
     .venv/bin/python bench/pacing/run.py --inbound --seeds 10   # blended inbound
 
 The same library as `cobrador bench pacing` (dialer.pacing.bench); this script
-only loops over the scenario files, formats the table and checks the
-acceptance lines of issue 6 on the means (issue 13 with --inbound: the
-scenarios under scenarios/inbound/, outbound and inbound figures side by side).
+loops over the scenario files, runs each one both ways (legal windows empty
+at the start of the shift, and with the previous days' history: the
+scenario's own `history` section or `DEFAULT_HISTORY`), searches the
+hindsight-tuned reference (bench/pacing/hindsight.py) on the same seeds,
+formats the tables and checks the acceptance lines on the means: every
+policy beside "best in hindsight" and its parameter; `predictive` must reach
+the reference's mean occupancy with no seed's worst rolling hour over the
+target. With --inbound: the scenarios under scenarios/inbound/, outbound
+and inbound figures side by side (issue 13).
 """
 
 from __future__ import annotations
@@ -14,15 +20,32 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
+from dataclasses import replace
+from multiprocessing import Pool
 from pathlib import Path
+from typing import Any
 
-from dialer.pacing.bench import run_bench
-from dialer.pacing.policies import INBOUND_BLIND, POLICY_NAMES
-from dialer.pacing.scenario import load_scenario
+from hindsight import FAMILIES, search
+from unseen import unseen
+
+from dialer.pacing.bench import metrics_for, run_bench, summarise
+from dialer.pacing.policies import INBOUND_BLIND, POLICY_NAMES, make_policy
+from dialer.pacing.scenario import DEFAULT_HISTORY, Scenario, load_scenario
+from dialer.pacing.simulator import RunResult, simulate
 
 HERE = Path(__file__).parent
-BASELINES = ("vicidial_adapt", "issabel")
+BASELINES = ("vicidial_adapt", "vicidial_recommended", "issabel")
 OUTBOUND_POLICIES = tuple(p for p in POLICY_NAMES if p != INBOUND_BLIND)
+HISTORY_SUFFIX = " +history"
+# The issue's scenarios first, so a run cut short has them.
+FIRST = ("agents-100", "talk-variance-50", "agents-20", "agents-5", "drift-20", "falling-8")
+
+
+def _order(path: Path) -> tuple[int, str]:
+    return (FIRST.index(path.stem) if path.stem in FIRST else len(FIRST), path.stem)
+
+
 INBOUND_POLICIES = ("predictive", INBOUND_BLIND, "progressive")
 
 
@@ -62,17 +85,188 @@ def acceptance(results: list[dict]) -> tuple[list[str], bool]:
         p = pol["predictive"]
         worst = p["worst_hour_abandonment"]["mean"]
         occ = p["occupancy"]["mean"]
-        checks = [(f"worst hour {100 * worst:.2f}% <= 3%", worst <= res["abandon_target"])]
+        checks = [(f"worst hour (mean) {100 * worst:.2f}% <= 3%", worst <= res["abandon_target"])]
         for b in BASELINES:
             if b in pol and pol[b]["worst_hour_abandonment"]["mean"] <= res["abandon_target"]:
                 bocc = pol[b]["occupancy"]["mean"]
                 checks.append((f"occupancy {occ:.3f} >= {b} {bocc:.3f}", occ >= bocc))
         if res["agents"] >= 100:
             checks.append((f"occupancy {occ:.3f} >= 0.90", occ >= 0.90))
+        ref = res.get("reference", {}).get("best")
+        if ref is not None:
+            worst_max = p["worst_hour_abandonment"]["max"]
+            checks.append(
+                (
+                    f"occupancy {occ:.3f} >= best in hindsight {ref['occupancy']:.3f} "
+                    f"({ref['family']} {ref['param']:g}), ratio {occ / ref['occupancy']:.3f}",
+                    occ >= ref["occupancy"] - 5e-4,
+                )
+            )
+            checks.append(
+                (
+                    f"no seed's worst hour over {100 * res['abandon_target']:g}% "
+                    f"(max {100 * worst_max:.2f}%)",
+                    worst_max <= res["abandon_target"],
+                )
+            )
         for text, passed in checks:
             ok &= passed
             lines.append(f"- {res['scenario']}: {text}: {'met' if passed else 'NOT MET'}")
     return lines, ok
+
+
+def summary_table(results: list[dict]) -> str:
+    """The issue's table: occupancy means beside the best hindsight-tuned reference."""
+    lines = [
+        "| scenario | progressive | predictive | vicidial_recommended | best in hindsight "
+        "(parameter) | ratio | worst hour max: predictive | reference | vicidial_recommended |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for res in results:
+        pol = res["policies"]
+        ref = res.get("reference", {}).get("best")
+
+        occ = {n: f"{e['occupancy']['mean']:.3f}" for n, e in pol.items()}
+        worst = {n: f"{100 * e['worst_hour_abandonment']['max']:.2f}%" for n, e in pol.items()}
+
+        if ref is not None:
+            ref_cell = f"{ref['occupancy']:.3f} ({ref['family']} {ref['param']:g})"
+            ref_worst = f"{100 * ref['worst_max']:.2f}%"
+            ratio = (
+                f"{pol['predictive']['occupancy']['mean'] / ref['occupancy']:.3f}"
+                if "predictive" in pol
+                else "-"
+            )
+        else:
+            ref_cell, ref_worst, ratio = "none feasible", "-", "-"
+        lines.append(
+            f"| {res['scenario']} | {occ.get('progressive', '-')} | {occ.get('predictive', '-')} "
+            f"| {occ.get('vicidial_recommended', '-')} | {ref_cell} | {ratio} "
+            f"| {worst.get('predictive', '-')} | {ref_worst} "
+            f"| {worst.get('vicidial_recommended', '-')} |"
+        )
+    return "\n".join(lines)
+
+
+def reference_table(results: list[dict]) -> str:
+    """Every family's best feasible parameter per scenario (the search's result)."""
+    lines = [
+        "| scenario | family | best parameter | occupancy | worst hour max | grid points tried |",
+        "|---|---|---|---|---|---|",
+    ]
+    for res in results:
+        if res["scenario"].endswith(HISTORY_SUFFIX):
+            continue  # the same search serves both rows
+        for family, f in res.get("reference", {}).get("families", {}).items():
+            if f["best"] is None:
+                lines.append(
+                    f"| {res['scenario']} | {family} | none feasible | - | - | {f['tried']} |"
+                )
+                continue
+            b = f["best"]
+            lines.append(
+                f"| {res['scenario']} | {family} | {b['param']:g} | {b['occupancy']:.3f} "
+                f"| {100 * b['worst_max']:.2f}% | {f['tried']} |"
+            )
+    return "\n".join(lines)
+
+
+def _simulate_task(task: tuple[Scenario, str, int]) -> RunResult:
+    scenario, policy, seed = task
+    return simulate(scenario, make_policy(policy), seed)
+
+
+def _search_task(task: tuple[Scenario, str, tuple[int, ...]]) -> dict[str, Any]:
+    scenario, family, seeds = task
+    best, trials = search(scenario, family, seeds)
+    return {
+        "best": None
+        if best is None
+        else {
+            "family": family,
+            "param": best.param,
+            "occupancy": best.occupancy,
+            "worst_max": best.worst_hour,
+        },
+        "tried": len(trials),
+        "trials": [
+            {
+                "param": t.param,
+                "feasible": t.feasible,
+                "occupancy": t.occupancy,
+                "worst_max": t.worst_hour,
+                "seeds_run": len(t.runs),
+            }
+            for t in trials
+        ],
+    }
+
+
+def variants(scenario: Scenario, history: str) -> list[Scenario]:
+    """The scenario as run: without history, with it, or both ("off", "on", "both")."""
+    bare = replace(scenario, history=None)
+    name = scenario.name + HISTORY_SUFFIX
+    full = replace(scenario, name=name, history=scenario.history or DEFAULT_HISTORY)
+    return {"off": [bare], "on": [full], "both": [bare, full]}[history]
+
+
+def run_outbound(
+    scenarios: list[Scenario],
+    policies: list[str],
+    seeds: int,
+    *,
+    history: str = "both",
+    reference: bool = True,
+    jobs: int = 1,
+    on_scenario: Callable[[list[dict[str, Any]]], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Every policy on every variant and seed, plus the hindsight search, scenario by scenario.
+
+    The reference policies never read the abandonment windows, so one search
+    on the variant without history serves both rows (with history, the hours
+    that straddle yesterday's end are judged too: the predictive row is
+    judged on more windows than the reference's). `on_scenario` gets the
+    results so far after each scenario (a long run leaves partial tables).
+    """
+    seed_list = tuple(range(seeds))
+    results: list[dict[str, Any]] = []
+    with Pool(jobs) as pool:
+        for sc in scenarios:
+            print(f"running {sc.name} ...", file=sys.stderr, flush=True)
+            runs = [
+                (v, p, seed) for v in variants(sc, history) for p in policies for seed in seed_list
+            ]
+            bare = replace(sc, history=None)
+            searches = [(bare, f, seed_list) for f in FAMILIES] if reference else []
+            found = pool.map_async(_search_task, searches, chunksize=1)
+            done = pool.map(_simulate_task, runs, chunksize=1)
+            fams = dict(zip(FAMILIES, found.get(), strict=False)) if reference else {}
+            by_key: dict[tuple[str, str], list[RunResult]] = {}
+            for (v, p, _), r in zip(runs, done, strict=True):
+                by_key.setdefault((v.name, p), []).append(r)
+            bests = [f["best"] for f in fams.values() if f["best"] is not None]
+            best = max(bests, key=lambda b: b["occupancy"]) if bests else None
+            for v in variants(sc, history):
+                entry: dict[str, Any] = {
+                    "scenario": v.name,
+                    "agents": v.agents,
+                    "shift_seconds": v.shift_seconds,
+                    "seeds": seeds,
+                    "abandon_target": v.abandon_target,
+                    "history": v.history is not None,
+                    "policies": {},
+                }
+                for p in policies:
+                    rs = by_key[(v.name, p)]
+                    summary: dict[str, Any] = summarise(rs, metrics_for(v))
+                    summary["runs"] = [r.as_dict() for r in rs]
+                    entry["policies"][p] = summary
+                if reference:
+                    entry["reference"] = {"best": best, "families": fams}
+                results.append(entry)
+            if on_scenario is not None:
+                on_scenario(results)
+    return results
 
 
 def _seconds(entry: dict, metric: str) -> str:
@@ -154,15 +348,60 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--inbound", action="store_true", help="the blended-inbound scenarios and table"
     )
+    parser.add_argument(
+        "--history",
+        choices=("off", "on", "both"),
+        default="both",
+        help="legal windows empty at the start, with the previous days' history, or both",
+    )
+    parser.add_argument("--no-reference", action="store_true", help="skip the hindsight search")
+    parser.add_argument("--jobs", type=int, default=1, help="worker processes")
+    parser.add_argument(
+        "--unseen",
+        type=int,
+        default=0,
+        help="also N scenarios drawn at random (bench/pacing/unseen.py)",
+    )
+    parser.add_argument("--unseen-seed", type=int, default=2027, help="seed of the unseen draw")
+    parser.add_argument(
+        "--only-unseen", action="store_true", help="the unseen scenarios without the shipped ones"
+    )
     args = parser.parse_args(argv)
     folder = HERE / "scenarios" / "inbound" if args.inbound else HERE / "scenarios"
-    files = args.scenario or sorted(str(p) for p in folder.glob("*.json"))
+    files = args.scenario or [str(p) for p in sorted(folder.glob("*.json"), key=_order)]
     policies = args.policy or list(INBOUND_POLICIES if args.inbound else OUTBOUND_POLICIES)
     results = []
-    for f in files:
-        print(f"running {f} ...", file=sys.stderr, flush=True)
-        results.append(run_bench(load_scenario(f), policies, args.seeds))
-    print(inbound_table(results) if args.inbound else table(results))
+    if args.inbound:
+        for f in files:
+            print(f"running {f} ...", file=sys.stderr, flush=True)
+            results.append(run_bench(load_scenario(f), policies, args.seeds))
+        print(inbound_table(results))
+    else:
+        scenarios = [] if args.only_unseen else [load_scenario(f) for f in files]
+        scenarios += unseen(args.unseen, args.unseen_seed)
+
+        def tables(res: list[dict[str, Any]]) -> str:
+            parts = [summary_table(res)]
+            if not args.no_reference:
+                parts.append(reference_table(res))
+            parts.append(table(res))
+            return "\n\n".join(parts)
+
+        def partial(res: list[dict[str, Any]]) -> None:
+            if args.json_out:
+                Path(args.json_out).write_text(json.dumps(res, indent=1), encoding="utf-8")
+                Path(args.json_out + ".md").write_text(tables(res) + "\n", encoding="utf-8")
+
+        results = run_outbound(
+            scenarios,
+            policies,
+            args.seeds,
+            history=args.history,
+            reference=not args.no_reference,
+            jobs=args.jobs,
+            on_scenario=partial,
+        )
+        print(tables(results))
     lines, ok = inbound_acceptance(results) if args.inbound else acceptance(results)
     print()
     print("\n".join(lines))

@@ -14,6 +14,8 @@ METRICS = (
     "talk_utilization",
     "abandonment",
     "worst_hour_abandonment",
+    "worst_day_abandonment",
+    "worst_month_abandonment",
     "calls_per_agent_hour",
     "connects_per_agent_hour",
     "sim_seconds_per_wall_second",

@@ -251,3 +251,79 @@ def _total_human(hz_human: list[float], hz_end: list[float]) -> float:
 def _with_variances(ps: Sequence[float]) -> tuple[float, ...]:
     clipped = [min(1.0, max(0.0, p)) for p in ps]
     return tuple(clipped) + tuple(p * (1.0 - p) for p in clipped)
+
+
+def poisson_tail(k: int, lam: float) -> float:
+    """P(Poisson(lam) > k); 1.0 for k < 0."""
+    if k < 0:
+        return 1.0
+    if lam <= 0:
+        return 0.0
+    term = math.exp(-lam)
+    at_most = term
+    for j in range(1, k + 1):
+        term *= lam / j
+        at_most += term
+    return max(0.0, 1.0 - at_most)
+
+
+def budget_rate(allowed: int, probability: float) -> float:
+    """The largest expected count lam with P(Poisson(lam) > allowed) <= probability.
+
+    How many abandons an hour may be EXPECTED when at most `allowed` may
+    happen: abandons come as a Poisson stream, so the expectation must stay
+    well under the allowance, the more so the smaller it is (1 allowed at 5 %:
+    0.36 expected; 9 allowed: 5.4; 45 allowed: 34.9).
+    """
+    if not 0 < probability < 1:
+        raise ValueError("probability must be in (0, 1)")
+    if allowed < 0:
+        return 0.0
+    lo, hi = 0.0, allowed + 10.0 * math.sqrt(allowed + 1.0) + 10.0
+    for _ in range(50):
+        mid = (lo + hi) / 2
+        if poisson_tail(allowed, mid) <= probability:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+def recent_answer_shift(
+    samples: Sequence[RingSample],
+    horizons: Sequence[float],
+    whole_rate: float,
+    recent_share: float = 1 / 3,
+    z: float = 3.0,
+    min_recent: int = 30,
+) -> float:
+    """Factor by which the person-answer rate of the latest calls differs from the window's.
+
+    `samples` oldest first. The latest `recent_share` of them get their own
+    censored estimate; when it differs from `whole_rate` by more than `z`
+    binomial standard errors of that many calls (a change, not noise) the
+    factor is recent / whole, else 1.0. A short window reacts to drift within
+    minutes; the long one keeps the timing shape and the noise low.
+    """
+    n = int(len(samples) * recent_share)
+    if n < min_recent or not 0 < whole_rate < 1:
+        return 1.0
+    recent = RingModel.from_samples(samples[-n:], horizons).human_rate
+    ended = sum(1 for s in samples[-n:] if s.outcome != "ringing")
+    if ended < min_recent:
+        return 1.0
+    se = math.sqrt(whole_rate * (1 - whole_rate) / ended)
+    if abs(recent - whole_rate) <= z * se:
+        return 1.0
+    return max(0.0, recent) / whole_rate
+
+
+def rescaled_rows(
+    rows: Sequence[tuple[float, ...]], factor: float
+) -> tuple[tuple[float, ...], ...]:
+    """Ring rows (probabilities, then variances) with every probability times `factor`."""
+    out = []
+    for row in rows:
+        k = len(row) // 2
+        out.append(_with_variances([p * factor for p in row[:k]]))
+    return tuple(out)

@@ -31,8 +31,10 @@ from `snapshot.now`; one policy object serves one campaign.
   its calls' answers at the reserve.
 - `predictive_ignores_inbound`: the same model blind to the snapshot's
   inbound fields; the reference that shows what the reserve buys.
-- `vicidial_adapt`, `issabel`: baselines written from the public descriptions
-  of VICIdial's ADAPT dial level and Issabel's (Elastix) predictive dialer.
+- `vicidial_adapt`, `vicidial_recommended`, `issabel`: baselines written from
+  the public descriptions of VICIdial's ADAPT dial level (its default
+  settings, and the settings its guides recommend) and Issabel's (Elastix)
+  predictive dialer.
 """
 
 from __future__ import annotations
@@ -47,7 +49,11 @@ from typing import Any, Protocol
 from dialer.pacing.estimators import (
     RingModel,
     Survival,
+    budget_rate,
     free_within_rows,
+    poisson_tail,
+    recent_answer_shift,
+    rescaled_rows,
     wilson_upper,
     wrap_free_rows,
 )
@@ -62,6 +68,7 @@ from dialer.pacing.snapshot import (
     RESERVED,
     TALKING,
     WRAP_UP,
+    AbandonWindow,
     DurationSample,
     RingSample,
     Snapshot,
@@ -120,7 +127,7 @@ class PredictivePolicy:
         deadband: float = 0.3,
         adjust_every_seconds: float = 60.0,
         steer_window_seconds: float = 1800.0,
-        wilson_z: float = 1.0,
+        wilson_z: float = 0.0,
         min_active_agents: int = 2,
         min_ring_samples: int = 30,
         min_talk_samples: int = 10,
@@ -136,6 +143,11 @@ class PredictivePolicy:
         inbound_tolerance: float = DEFAULT_TOLERANCE,
         inbound_at_once_seconds: float = DEFAULT_AT_ONCE_SECONDS,
         inbound_at_once_tolerance: float = DEFAULT_AT_ONCE_TOLERANCE,
+        hour_break_probability: float = 0.05,
+        guard_break_probability: float = 0.1,
+        drift_z: float = 3.0,
+        drift_recent_share: float = 1 / 3,
+        clump: float = 1.5,
     ) -> None:
         if not 0 < aim_ratio <= 1:
             raise ValueError("aim_ratio must be in (0, 1]")
@@ -148,6 +160,9 @@ class PredictivePolicy:
         for name, tol in (
             ("inbound_tolerance", inbound_tolerance),
             ("inbound_at_once_tolerance", inbound_at_once_tolerance),
+            ("hour_break_probability", hour_break_probability),
+            ("guard_break_probability", guard_break_probability),
+            ("drift_recent_share", drift_recent_share),
         ):
             if not 0 < tol < 1:
                 raise ValueError(f"{name} must be in (0, 1)")
@@ -191,6 +206,19 @@ class PredictivePolicy:
         if not inbound_aware:
             self.name = INBOUND_BLIND
         self.last_inbound_reserve = 0
+        self.hour_break_probability = hour_break_probability
+        self.guard_break_probability = guard_break_probability
+        self.drift_z = drift_z
+        if clump < 1:
+            raise ValueError("clump must be >= 1")
+        self.clump = clump
+        self.drift_recent_share = drift_recent_share
+        self.answer_shift = 1.0  # recent / window person-answer rate, when a change is detected
+        self._first_seen: float | None = None
+        self._budget_rates: dict[int, float] = {}
+        self._aim_at: tuple[float, tuple[AbandonWindow, ...]] | None = None
+        self._aim_value = 0.0
+        self._handle_mean = talk_prior_mean + wrap_prior_mean
         # Estimates kept to build "free within the inbound wait target" rows on demand.
         self._talk_survival: Survival | None = None
         self._wrap_survival: Survival | None = None
@@ -213,7 +241,27 @@ class PredictivePolicy:
         self._samples_seen = s.ring_samples
         if self._ring_built_at is None or s.now - self._ring_built_at >= self.ring_refresh_seconds:
             self._ring_built_at = s.now
-            self._ring = RingModel.from_samples(s.ring_samples, self.horizons)
+            ring = RingModel.from_samples(s.ring_samples, self.horizons)
+            self.answer_shift = (
+                recent_answer_shift(
+                    s.ring_samples,
+                    self.horizons,
+                    ring.human_rate,
+                    self.drift_recent_share,
+                    self.drift_z,
+                )
+                if self.drift_z > 0
+                else 1.0
+            )
+            if self.answer_shift != 1.0:
+                # The answer rate moved within the window: the latest calls set
+                # the level, the whole window keeps the timing shape.
+                ring = RingModel(
+                    rescaled_rows(ring.rows, self.answer_shift),
+                    min(1.0, ring.human_rate * self.answer_shift),
+                    ring.samples,
+                )
+            self._ring = ring
         # Handle-time tables cost more and move slowly: rebuild every minute
         # while data is thin (early shift: censoring matters), then every 10.
         every = 60.0 if self._talk_finished < 300 else 600.0
@@ -231,7 +279,58 @@ class PredictivePolicy:
             self._talk_rows, self._talk_tail = free_within_rows(talk, points, supply)
             self._wrap_rows, self._wrap_tail = wrap_free_rows(wrap, supply)
             self._talk_survival, self._wrap_survival, self._wrap_quantiles = talk, wrap, points
+            self._handle_mean = talk.mean() + wrap.mean()
             self._window_rows = {}  # rebuilt from the new estimates when inbound asks
+
+    def _answers_per_hour(self, s: Snapshot) -> float:
+        """Persons expected to answer in an hour: the last hour's, or early on what the team can take.
+
+        Until the policy has watched a full hour the window may be young (or
+        hold yesterday's end), so the estimate is at least the active agents'
+        hourly capacity at 75 % occupancy from the handle-time estimates.
+        """
+        w = s.window(3600.0)
+        answered = w.human_answered if w is not None else 0.0
+        if self._first_seen is not None and s.now - self._first_seen >= 3600.0:
+            return answered
+        handle = self._handle_mean
+        active = sum(1 for a in s.agents if a.state in (READY, RESERVED, TALKING, WRAP_UP))
+        return max(answered, 0.75 * active * 3600.0 / max(1.0, handle))
+
+    def _budget_rate(self, allowed: int) -> float:
+        """Expected abandons an hour that break an allowance of `allowed` at most that often.
+
+        Abandons come in clumps (several people answer in the same second
+        with no agent free), so the Poisson stream is one of clumps of
+        `clump` abandons: floor(allowed / clump) clumps may happen.
+        """
+        rate = self._budget_rates.get(allowed)
+        if rate is None:
+            clumps = math.floor(allowed / self.clump + 1e-9)
+            rate = self.clump * budget_rate(clumps, self.hour_break_probability)
+            self._budget_rates[allowed] = rate
+        return rate
+
+    def aim(self, s: Snapshot) -> float:
+        """The abandonment ratio steered at: under the target, and under the hour's Poisson budget.
+
+        An hour with N answers may hold floor(target x N) abandons. Abandons
+        arrive as a Poisson stream, so the expected count lam is kept where
+        P(Poisson(lam) > floor(target x N)) <= `hour_break_probability`: the
+        aim is min(target x aim_ratio, lam / N). Large teams get ~the target
+        x aim_ratio; small ones much less (5 agents, ~70 answers an hour: 2
+        allowed, lam 0.82, aim 1.2 %).
+        """
+        if self._aim_at == (s.now, s.abandonment):
+            return self._aim_value
+        base = s.abandon_target * self.aim_ratio
+        per_hour = self._answers_per_hour(s)
+        aim = base
+        if per_hour >= 1.0:
+            allowed = math.floor(s.abandon_target * per_hour + 1e-9)
+            aim = min(base, self._budget_rate(allowed) / per_hour)
+        self._aim_at, self._aim_value = (s.now, s.abandonment), aim
+        return aim
 
     def _steer(self, s: Snapshot) -> None:
         if self._last_steer is not None and s.now - self._last_steer < self.adjust_every:
@@ -240,7 +339,7 @@ class PredictivePolicy:
         w = s.window(self.steer_window) or s.window(3600.0)
         if w is None:
             return
-        aim = s.abandon_target * self.aim_ratio
+        aim = self.aim(s)
         upper = wilson_upper(w.abandoned, w.human_answered, self.wilson_z)
         # Bounded steps proportional to the relative error: a 30-minute window
         # reacts late, so large steps would make the controller oscillate.
@@ -267,16 +366,42 @@ class PredictivePolicy:
         if seen is None or longest.abandoned <= seen:
             return
         hour = s.window(3600.0) or longest
-        allowance = max(1.0, s.abandon_target * self.aim_ratio * hour.human_answered)
+        allowance = max(1.0, self.aim(s) * hour.human_answered)
         step = self.burst_step * (longest.abandoned - seen) / allowance
         self.z = min(self.z_max, self.z + step)
 
     def _over_budget(self, s: Snapshot) -> bool:
-        """True while one more abandon would put a legal window over the aim."""
-        aim = s.abandon_target * self.aim_ratio
-        for seconds in LEGAL_WINDOWS:
+        """True while dialing ahead risks a legal window.
+
+        The hour may hold floor(target x N) abandons (N: answers expected in
+        an hour); dialing ahead at the aim expects lam = aim x N of them an
+        hour, a Poisson stream. The abandons already counted leave the rolling
+        window only as they age, so two windows to come are checked: the one
+        ending in a quarter hour (every abandon of the last hour may still be
+        in it, plus lam / 4 new ones) and the one ending in half an hour (the
+        last half hour's abandons, plus lam / 2). Dialing ahead stops while
+        either breaks with probability over `guard_break_probability`. A
+        whole new hour at the aim breaks with probability at most
+        `hour_break_probability` by the choice of the aim (see `aim`).
+        The 24 h and 30 d windows (yesterday's calls are in them): while even
+        another hour at the aim would leave them over the target.
+        """
+        per_hour = self._answers_per_hour(s)
+        aim = self.aim(s)
+        lam = aim * per_hour
+        allowed = math.floor(s.abandon_target * per_hour + 1e-9)
+        for seconds, share in ((3600.0, 0.25), (1800.0, 0.5)):
             w = s.window(seconds)
-            if w is not None and w.abandoned + self.budget_reserve > aim * w.human_answered:
+            if w is None:
+                continue
+            left = math.floor((allowed - math.ceil(w.abandoned - 1e-9)) / self.clump + 1e-9)
+            if poisson_tail(left, lam * share / self.clump) > self.guard_break_probability:
+                return True
+        for seconds in LEGAL_WINDOWS[1:]:
+            w = s.window(seconds)
+            if w is not None and w.abandoned + lam > s.abandon_target * (
+                w.human_answered + per_hour
+            ):
                 return True
         return False
 
@@ -366,6 +491,8 @@ class PredictivePolicy:
         if s.has_inbound and not self.inbound_aware:
             s = replace(s, inbound_waiting=(), inbound_rate_per_s=0.0)
         progressive = min(s.room, _uncovered_ready(s))
+        if self._first_seen is None:
+            self._first_seen = s.now
         self._refresh(s)
         self._steer(s)
         self._react_to_new_abandons(s)
@@ -490,17 +617,36 @@ def _column_sums(rows: list[tuple[float, ...]], width: int) -> list[float]:
 
 
 class VicidialAdaptPolicy:
-    """VICIdial-style adaptive dial level, from its public description.
+    """VICIdial-style adaptive dial level, from its campaign documentation (ADAPT dial methods).
 
     Every `adjust_every_seconds` the dial level is multiplied by
     1 + (ready agents - waiting calls + diff_target) / active agents, both
     averaged over the last minute as VICIdial's campaign stats do, and clamped
-    to [1, max_level] (VICIdial's default maximum is 3.0). While the day's drop
-    rate exceeds the limit the level is halved (`mode="tapered"`, ADAPT_TAPERED:
-    the limit may be overrun early in the shift, up to twice the target at its
-    start, tapering to the target at its end) or reset to 1
-    (`mode="hard_limit"`, ADAPT_HARD_LIMIT). Lines = level * active agents
-    (ready + in call, as with "available only tally" off) - calls in progress.
+    to [1, max_level] (`adaptive_maximum_level`, default 3.0); `diff_target`
+    is `adaptive_dl_diff_target` (-1: aim at one agent waiting for calls, +1:
+    one call waiting for an agent). `intensity` (`adaptive_intensity`, -40..40)
+    makes rises larger and falls smaller when positive, the reverse when
+    negative. The drop rate is the 24 h window's, against
+    `dropped_percentage` (`adaptive_dropped_percentage`; default: the
+    snapshot's target), by `mode` (the dial method):
+
+    - `hard_limit` (ADAPT_HARD_LIMIT): while over the limit, no dialing ahead
+      (level 1) until the rate is back under it.
+    - `tapered` (ADAPT_TAPERED): over the limit is allowed in the first half
+      of the shift (up to twice the limit at its start, tapering to the limit
+      at mid-shift); over it the level is halved.
+    - `average` (ADAPT_AVERAGE): no hard stop; the level is also scaled each
+      step by how far the drop rate is under (or over) the limit, to hold the
+      limit on average.
+
+    Lines = level x active agents (ready + in call; with fewer than
+    `available_only_below` active agents, ready agents only: VICIdial's
+    "available only tally", advised for small teams) - calls in progress.
+    `vicidial_adapt` is the plain default configuration (tapered, limit = the
+    target, diff 0, intensity 0); `vicidial_recommended` the settings the
+    vendor's guides advise for a compliance-sensitive collection floor:
+    tapered, drop limit 1.5 %, max level 3.0, diff target -1 (one agent kept
+    waiting), available-only tally under 10 agents.
     """
 
     name = "vicidial_adapt"
@@ -513,27 +659,47 @@ class VicidialAdaptPolicy:
         diff_target: float = 0.0,
         mode: str = "tapered",
         average_seconds: float = 60.0,
+        dropped_percentage: float | None = None,
+        intensity: float = 0.0,
+        available_only_below: int = 0,
+        name: str = "vicidial_adapt",
     ) -> None:
         if max_level < 1:
             raise ValueError("max_level must be >= 1")
-        if mode not in ("tapered", "hard_limit"):
-            raise ValueError("mode must be 'tapered' or 'hard_limit'")
+        if mode not in ("tapered", "hard_limit", "average"):
+            raise ValueError("mode must be 'tapered', 'hard_limit' or 'average'")
+        if dropped_percentage is not None and not 0 < dropped_percentage < 100:
+            raise ValueError("dropped_percentage must be in (0, 100)")
+        if not -40 <= intensity <= 40:
+            raise ValueError("intensity must be in -40..40")
+        self.name = name
         self.adjust_every = adjust_every_seconds
         self.max_level = max_level
         self.diff_target = diff_target
         self.mode = mode
         self.average_seconds = average_seconds
+        self.dropped_percentage = dropped_percentage
+        self.intensity = intensity
+        self.available_only_below = available_only_below
         self.level = 1.0
         self._last_adjust: float | None = None
         self._shift_start: float | None = None
         self._samples: deque[tuple[float, int, int]] = deque()  # (time, ready - waiting, active)
 
-    def _drop_limit(self, s: Snapshot) -> float:
+    def _limit(self, s: Snapshot) -> float:
+        limit = (
+            s.abandon_target if self.dropped_percentage is None else self.dropped_percentage / 100
+        )
         if self.mode != "tapered" or s.shift_ends_at is None or self._shift_start is None:
-            return s.abandon_target
+            return limit
         length = s.shift_ends_at - self._shift_start
         left = 0.0 if length <= 0 else max(0.0, (s.shift_ends_at - s.now) / length)
-        return s.abandon_target * (1.0 + left)
+        return limit * (1.0 + max(0.0, 2.0 * left - 1.0))
+
+    def _scaled(self, factor: float) -> float:
+        """The intensity modifier: positive makes rises larger and falls smaller."""
+        k = self.intensity / 40.0
+        return 1.0 + (factor - 1.0) * (1.0 + k if factor > 1.0 else 1.0 - k)
 
     def calls_to_place(self, snapshot: Snapshot) -> int:
         s = snapshot
@@ -556,14 +722,31 @@ class VicidialAdaptPolicy:
             drop = day.abandoned / day.human_answered if day and day.human_answered else 0.0
             differential = sum(x[1] for x in samples) / len(samples)
             agents = sum(x[2] for x in samples) / len(samples)
-            if drop > self._drop_limit(s):
-                self.level = 1.0 if self.mode == "hard_limit" else max(1.0, self.level / 2.0)
+            limit = self._limit(s)
+            if drop > limit and self.mode == "hard_limit":
+                self.level = 1.0
+            elif drop > limit and self.mode == "tapered":
+                self.level = max(1.0, self.level / 2.0)
             elif agents > 0:
                 factor = 1.0 + (differential + self.diff_target) / agents
-                self.level = min(self.max_level, max(1.0, self.level * factor))
-        goal = int(round(self.level * active))
-        in_progress = len(s.ringing) + s.waiting + in_call
+                if self.mode == "average" and day and day.human_answered:
+                    factor *= 1.0 + 0.5 * max(-1.0, min(1.0, (limit - drop) / limit))
+                self.level = min(self.max_level, max(1.0, self.level * self._scaled(factor)))
+        counted = ready if active < self.available_only_below else active
+        goal = int(round(self.level * counted))
+        in_progress = len(s.ringing) + s.waiting + (0 if counted == ready else in_call)
         return max(0, min(s.room, goal - in_progress))
+
+
+VICIDIAL_RECOMMENDED = {
+    "mode": "tapered",
+    "dropped_percentage": 1.5,
+    "max_level": 3.0,
+    "diff_target": -1.0,
+    "intensity": 0.0,
+    "available_only_below": 10,
+    "name": "vicidial_recommended",
+}
 
 
 class IssabelPolicy:
@@ -630,6 +813,7 @@ _FACTORIES: dict[str, Callable[..., Policy]] = {
     "predictive": PredictivePolicy,
     INBOUND_BLIND: partial(PredictivePolicy, inbound_aware=False),
     "vicidial_adapt": VicidialAdaptPolicy,
+    "vicidial_recommended": partial(VicidialAdaptPolicy, **VICIDIAL_RECOMMENDED),
     "issabel": IssabelPolicy,
 }
 POLICY_NAMES = tuple(_FACTORIES)

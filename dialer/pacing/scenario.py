@@ -5,7 +5,9 @@ end (phases of answer/talk behaviour that may change mid-shift), wrap-up,
 machine detection, agent pauses, and optionally blended inbound (an `inbound`
 section: Poisson arrivals with a rate per phase of the day, talk time, the
 callers' patience in queue, the wait target, the overflow limit and the skill
-group). Bad input raises `ScenarioError` naming the field.
+group), and optionally the previous days' abandonment history (a `history`
+section: the legal 1 h / 24 h / 30 d windows start where yesterday ended
+instead of empty). Bad input raises `ScenarioError` naming the field.
 """
 
 from __future__ import annotations
@@ -62,9 +64,13 @@ class Phase:
 
 @dataclass(frozen=True)
 class PauseRule:
+    """A share of the team pauses `for_seconds`: every `every_seconds` from a random
+    phase, or once at `at_seconds` (a lunch hour) when that is set."""
+
     agent_fraction: float
     every_seconds: float
     for_seconds: float
+    at_seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -107,6 +113,42 @@ class Inbound:
 
 
 @dataclass(frozen=True)
+class History:
+    """The previous days' answered and abandoned calls, so the legal windows do not start empty.
+
+    `days` earlier shifts of the same length, one per day; the latest ended
+    `gap_seconds` before this one starts (0: the windows start exactly as
+    yesterday's shift left them, the 1 h window included - stricter than an
+    overnight break; 86400 - shift: the same clock hours every day). Each
+    had `answered_per_agent_hour` person-answered calls per agent-hour and
+    abandoned `abandon_ratio` of them, spread evenly (deterministic: every
+    policy and seed meets the same past).
+    """
+
+    days: int
+    answered_per_agent_hour: float
+    abandon_ratio: float
+    gap_seconds: float = 0.0
+
+    def events(self, agents: int, shift_seconds: float) -> tuple[list[float], list[float]]:
+        """(answer times, abandon times), sorted, all before 0 on the shift's clock."""
+        n = round(self.answered_per_agent_hour * agents * shift_seconds / 3600.0)
+        m = min(n, round(self.abandon_ratio * n))
+        answers: list[float] = []
+        abandons: list[float] = []
+        for day in range(self.days, 0, -1):
+            start = -day * shift_seconds - day * self.gap_seconds
+            step = shift_seconds / n if n else 0.0
+            day_answers = [start + (i + 0.5) * step for i in range(n)]
+            answers.extend(day_answers)
+            abandons.extend(day_answers[int((j + 0.5) * n / m)] for j in range(m))
+        return answers, abandons
+
+
+DEFAULT_HISTORY = History(days=30, answered_per_agent_hour=14.0, abandon_ratio=0.02)
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     agents: int
@@ -124,6 +166,7 @@ class Scenario:
     max_ringing: int
     tick_seconds: float = 1.0
     inbound: Inbound | None = None
+    history: History | None = None
 
     def phase_at(self, t: float) -> Phase:
         current = self.phases[0]
@@ -192,6 +235,7 @@ def parse_scenario(raw: Any) -> Scenario:
     if isinstance(max_ringing, bool) or not isinstance(max_ringing, int) or max_ringing < 1:
         raise ScenarioError("max_ringing: expected an integer >= 1")
     inbound = _parse_inbound(raw["inbound"], agents) if "inbound" in raw else None
+    history = _parse_history(raw["history"], target) if "history" in raw else None
     return Scenario(
         name=name,
         agents=agents,
@@ -208,7 +252,26 @@ def parse_scenario(raw: Any) -> Scenario:
         failed_seconds=failed,
         max_ringing=max_ringing,
         inbound=inbound,
+        history=history,
     )
+
+
+def _parse_history(raw: Any, target: float) -> History:
+    field = "history"
+    if not isinstance(raw, dict):
+        raise ScenarioError(f"{field}: expected an object")
+    try:
+        days = raw["days"]
+        rate = _nonneg(raw, "answered_per_agent_hour", field)
+        ratio = _nonneg(raw, "abandon_ratio", field)
+    except KeyError as exc:
+        raise ScenarioError(f"{field}: missing field {exc.args[0]!r}") from None
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 30:
+        raise ScenarioError(f"{field}.days: expected an integer in 1..30")
+    if ratio > target:
+        raise ScenarioError(f"{field}.abandon_ratio: must be <= abandon_target ({target:g})")
+    gap = _nonneg(raw, "gap_seconds", field) if "gap_seconds" in raw else 0.0
+    return History(days, rate, ratio, gap)
 
 
 def _parse_inbound(raw: Any, agents: int) -> Inbound:
@@ -278,12 +341,21 @@ def _parse_pause(raw: Any, i: int) -> PauseRule:
         raise ScenarioError(f"{field}: expected an object")
     try:
         fraction = _nonneg(raw, "agent_fraction", field)
-        every = _pos(raw, "every_seconds", field)
         length = _pos(raw, "for_seconds", field)
+        if "at_seconds" in raw:
+            if "every_seconds" in raw:
+                raise ScenarioError(f"{field}: give every_seconds or at_seconds, not both")
+            at = _nonneg(raw, "at_seconds", field)
+            return _checked_pause(PauseRule(fraction, math.inf, length, at), field)
+        every = _pos(raw, "every_seconds", field)
     except KeyError as exc:
         raise ScenarioError(f"{field}: missing field {exc.args[0]!r}") from None
-    if fraction > 1:
-        raise ScenarioError(f"{field}.agent_fraction: must be <= 1")
     if length >= every:
         raise ScenarioError(f"{field}: for_seconds must be shorter than every_seconds")
-    return PauseRule(fraction, every, length)
+    return _checked_pause(PauseRule(fraction, every, length), field)
+
+
+def _checked_pause(rule: PauseRule, field: str) -> PauseRule:
+    if rule.agent_fraction > 1:
+        raise ScenarioError(f"{field}.agent_fraction: must be <= 1")
+    return rule

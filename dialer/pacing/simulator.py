@@ -46,6 +46,8 @@ from dialer.pacing.snapshot import (
 
 ABANDON_WINDOWS = (1800.0, 3600.0, 86400.0, 2592000.0)
 ROLLING_HOUR = 3600.0
+DAY = 86400.0
+MONTH = 2592000.0
 ROLLING_STEP = 60.0
 
 # Event kinds, ordered so that at equal times agents free up before calls need them.
@@ -93,6 +95,9 @@ class RunResult:
     calls_per_agent_hour: float
     connects_per_agent_hour: float
     wall_seconds: float
+    # Worst 24 h and 30 d windows, history included (= shift-to-date without history).
+    worst_day_abandonment: float = 0.0
+    worst_month_abandonment: float = 0.0
     # Blended inbound (all 0 without an inbound section). Waits are from
     # entering the queue to an agent; percentiles over answered callers.
     inbound_offered: int = 0
@@ -127,15 +132,21 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def worst_window_ratio(
-    answers: list[float], abandons: list[float], end: float, window: float = ROLLING_HOUR
+    answers: list[float],
+    abandons: list[float],
+    end: float,
+    window: float = ROLLING_HOUR,
+    first: float | None = None,
 ) -> float:
-    """Worst abandoned/answered over windows (t - window, t], t = window, window + 60 s, ..., end.
+    """Worst abandoned/answered over windows (t - window, t], t = first, first + 60 s, ..., end.
 
-    A shift shorter than the window is judged as one window. Windows without
-    answers count as 0.
+    `first` defaults to the window's length (every window inside the shift; a
+    shift shorter than the window is judged as one window); with the previous
+    days' history, windows from t = 60 s on reach back into it. Windows
+    without answers count as 0.
     """
     stops = []
-    t = min(window, end)
+    t = min(window, end) if first is None else first
     while t <= end + 1e-9:
         stops.append(t)
         t += ROLLING_STEP
@@ -176,6 +187,9 @@ class _Sim:
         self.outcome_of: dict[int, str] = {}
         self.answers: list[float] = []
         self.abandons: list[float] = []
+        if scenario.history is not None:
+            # Earlier shifts' calls, at negative times: the windows start where yesterday ended.
+            self.answers, self.abandons = scenario.history.events(n, scenario.shift_seconds)
         self.counts = {
             "placed": 0,
             "human": 0,
@@ -412,8 +426,8 @@ class _Sim:
             lo = now - w
             # Answers still inside the grace period are not yet known outcomes.
             known = bisect_right(answers, now - grace)
-            ans = known - bisect_left(answers, lo) if lo > 0 else known
-            ab = n_ab - (bisect_left(abandons, lo) if lo > 0 else 0)
+            ans = known - bisect_left(answers, lo)
+            ab = n_ab - bisect_left(abandons, lo)
             out.append(AbandonWindow(w, max(0, ans), ab))
         return tuple(out)
 
@@ -459,7 +473,10 @@ class _Sim:
             k = round(rule.agent_fraction * self.sc.agents)
             for agent in order[start : start + k]:
                 self.pause_rule_of[agent] = rule
-                self.push(self.rng.uniform(0, rule.every_seconds), _PAUSE_DUE, agent)
+                if rule.at_seconds is not None:
+                    self.push(rule.at_seconds, _PAUSE_DUE, agent)
+                else:
+                    self.push(self.rng.uniform(0, rule.every_seconds), _PAUSE_DUE, agent)
             start += k
 
     def run(self) -> RunResult:
@@ -498,7 +515,8 @@ class _Sim:
                 self.grace_end(ident, now)
             elif kind == _PAUSE_DUE:
                 rule = self.pause_rule_of[ident]
-                self.push(now + rule.every_seconds, _PAUSE_DUE, ident)
+                if rule.at_seconds is None:
+                    self.push(now + rule.every_seconds, _PAUSE_DUE, ident)
                 if self.state[ident] == READY:
                     self.start_pause(ident, now)
                 elif self.state[ident] != PAUSED:
@@ -524,6 +542,8 @@ class _Sim:
         agent_hours = agents * shift / 3600.0
         # Answers still inside the grace period at the end are not judged.
         judged = c["human"] - len(self.waiting_set)
+        # With history, hours straddling yesterday's end are judged too.
+        first = ROLLING_STEP if self.sc.history is not None else None
         ic, waits = self.inbound_counts, self.inbound_waits
         in_queue = len(self.queued)
         target = self.inbound.wait_target_seconds if self.inbound else 0.0
@@ -549,7 +569,15 @@ class _Sim:
             occupancy=(talk + wrap) / available if available > 0 else 0.0,
             talk_utilization=talk / available if available > 0 else 0.0,
             abandonment=c["abandoned"] / judged if judged > 0 else 0.0,
-            worst_hour_abandonment=worst_window_ratio(self.answers, self.abandons, shift),
+            worst_hour_abandonment=worst_window_ratio(
+                self.answers, self.abandons, shift, first=first
+            ),
+            worst_day_abandonment=worst_window_ratio(
+                self.answers, self.abandons, shift, DAY, first=ROLLING_STEP
+            ),
+            worst_month_abandonment=worst_window_ratio(
+                self.answers, self.abandons, shift, MONTH, first=ROLLING_STEP
+            ),
             calls_per_agent_hour=c["placed"] / agent_hours,
             connects_per_agent_hour=c["connected"] / agent_hours,
             wall_seconds=wall,

@@ -13,11 +13,12 @@ from dialer.pacing.snapshot import (
 
 NOW = 10_000.0
 # Talks of 120..240 s (even spread), wrap-ups of 5 s, 30% of calls answered by a
-# person after 8 s, the rest unanswered at 25 s.
+# person after 8 s, the rest unanswered at 25 s, evenly mixed in dial order (a
+# steady answer rate: the drift detector compares the latest third with the rest).
 TALKS = tuple(DurationSample(120.0 + i, True) for i in range(0, 121, 2))
 WRAPS = tuple(DurationSample(5.0, True) for _ in range(40))
-RINGS = tuple(RingSample(8.0, "human") for _ in range(30)) + tuple(
-    RingSample(25.0, "no_answer") for _ in range(70)
+RINGS = tuple(
+    RingSample(8.0, "human") if i % 10 < 3 else RingSample(25.0, "no_answer") for i in range(100)
 )
 
 

@@ -61,10 +61,13 @@ def test_given_abandonment_stays_high_when_minutes_pass_then_predictive_steers_d
     assert decisions[-1] < decisions[0]
 
 
-def test_given_few_answered_so_far_today_when_predictive_then_progressive_only():
-    # Early in the day one abandon would already break the target: dial only for ready agents.
-    s = snapshot(talking=[235.0] * 20, ready=3, answered=10)
-    assert make_policy("predictive").calls_to_place(s) == 3
+def test_given_a_small_team_whose_hour_holds_its_allowance_when_predictive_then_progressive_only():
+    # Three agents answer ~40 calls an hour: one abandon is the hour's whole
+    # allowance, and the last hour already holds two: dial only for ready agents.
+    s = snapshot(talking=[235.0], ready=2, answered=10, abandoned=1)
+    policy = make_policy("predictive")
+    assert policy.calls_to_place(s) == 2
+    assert policy.last_reason == "budget"
 
 
 def test_given_calls_already_ringing_when_progressive_then_only_uncovered_agents():
@@ -326,7 +329,9 @@ def test_given_a_small_team_in_progressive_mode_when_inbound_expected_then_calls
     # With 30% of calls answered by a person, two calls would both be answered
     # 9% of the time (over the 1% "at once" tolerance) and take the reserve;
     # one would not.
-    s = _with_inbound(snapshot(talking=[5.0] * 3, ready=2, answered=10), rate=10 / 3600)
+    s = _with_inbound(
+        snapshot(talking=[5.0] * 3, ready=2, answered=10, abandoned=2), rate=10 / 3600
+    )
     assert make_policy("progressive").calls_to_place(s) == 2
     policy = make_policy("predictive")
     assert policy.calls_to_place(s) == 1

@@ -1,0 +1,142 @@
+"""The hour's abandon budget (Poisson tail) and the answer-rate change detector."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pacing_helpers import snapshot
+
+from dialer.pacing.estimators import (
+    budget_rate,
+    poisson_tail,
+    recent_answer_shift,
+    rescaled_rows,
+)
+from dialer.pacing.policies import PredictivePolicy
+from dialer.pacing.snapshot import RingSample
+
+HORIZONS = (1.0, 3.0, 6.0, 10.0)
+
+
+def _poisson_tail_by_sum(k: int, lam: float) -> float:
+    return 1.0 - sum(math.exp(-lam) * lam**j / math.factorial(j) for j in range(k + 1))
+
+
+@pytest.mark.parametrize("k,lam", [(0, 0.5), (2, 0.82), (9, 5.43), (45, 35.0), (3, 10.0)])
+def test_given_counts_when_poisson_tail_then_it_matches_the_textbook_sum(k, lam):
+    assert poisson_tail(k, lam) == pytest.approx(_poisson_tail_by_sum(k, lam), abs=1e-12)
+
+
+def test_given_a_negative_allowance_when_poisson_tail_then_certain_and_zero_rate_never():
+    assert poisson_tail(-1, 0.3) == 1.0
+    assert poisson_tail(0, 0.0) == 0.0
+
+
+@pytest.mark.parametrize(
+    "allowed,expected", [(0, 0.051), (1, 0.355), (2, 0.818), (9, 5.43), (45, 35.44)]
+)
+def test_given_an_allowance_when_budget_rate_then_known_poisson_quantiles(allowed, expected):
+    assert budget_rate(allowed, 0.05) == pytest.approx(expected, abs=0.02)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(min_value=0, max_value=200), st.floats(min_value=0.001, max_value=0.5))
+def test_given_any_allowance_when_budget_rate_then_the_tail_is_at_the_probability(allowed, p):
+    lam = budget_rate(allowed, p)
+    assert poisson_tail(allowed, lam) <= p + 1e-9
+    assert poisson_tail(allowed, lam * 1.01 + 1e-6) > p  # the largest such rate
+    assert lam <= allowed + 1  # never expects more than the allowance (+1 at tiny p)
+
+
+def test_given_a_bigger_allowance_when_budget_rate_then_a_larger_share_of_it_is_usable():
+    shares = [budget_rate(a, 0.05) / a for a in (1, 2, 5, 10, 50, 200)]
+    assert shares == sorted(shares)  # small teams must keep much further under their allowance
+
+
+@pytest.mark.parametrize("probability", [0.0, 1.0, -0.1])
+def test_given_a_probability_outside_0_1_when_budget_rate_then_value_error(probability):
+    with pytest.raises(ValueError):
+        budget_rate(3, probability)
+
+
+def _ring_samples(rates: list[float], per_rate: int, seed: int) -> list[RingSample]:
+    """Calls oldest first: `per_rate` at each answer rate in turn; humans at 8 s, else 25 s."""
+    rng = random.Random(seed)
+    out = []
+    for rate in rates:
+        for _ in range(per_rate):
+            out.append(RingSample(8.0, "human") if rng.random() < rate else RingSample(25.0, "no_answer"))
+    return out
+
+
+def test_given_a_steady_rate_when_recent_answer_shift_then_no_change_is_seen():
+    samples = _ring_samples([0.3, 0.3, 0.3], 200, seed=1)
+    whole = sum(s.outcome == "human" for s in samples) / len(samples)
+    assert recent_answer_shift(samples, HORIZONS, whole) == 1.0
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(min_value=0, max_value=10_000))
+def test_given_any_seed_and_no_change_when_recent_answer_shift_then_rarely_a_false_alarm(seed):
+    samples = _ring_samples([0.2, 0.2, 0.2], 150, seed=seed)
+    whole = sum(s.outcome == "human" for s in samples) / len(samples)
+    factor = recent_answer_shift(samples, HORIZONS, whole)
+    # z = 3: a false alarm is a 3-sigma event; when one happens it stays modest.
+    assert factor == 1.0 or 0.5 < factor < 2.0
+
+
+@pytest.mark.parametrize("before,after", [(0.30, 0.12), (0.10, 0.35)])
+def test_given_the_rate_moved_when_recent_answer_shift_then_the_factor_follows_the_latest_calls(
+    before, after
+):
+    samples = _ring_samples([before, before, after], 300, seed=7)
+    whole = sum(s.outcome == "human" for s in samples) / len(samples)
+    factor = recent_answer_shift(samples, HORIZONS, whole)
+    latest = sum(s.outcome == "human" for s in samples[-300:]) / 300
+    assert abs(latest - after) < 0.08  # the draw itself
+    assert whole * factor == pytest.approx(latest)
+
+
+def test_given_too_few_calls_when_recent_answer_shift_then_no_change_is_claimed():
+    samples = _ring_samples([0.5, 0.5, 0.0], 20, seed=3)
+    assert recent_answer_shift(samples, HORIZONS, 0.33) == 1.0
+
+
+def test_given_rows_when_rescaled_then_probabilities_scale_and_variances_follow():
+    rows = [(0.1, 0.2, 0.09, 0.16)]
+    (row,) = rescaled_rows(rows, 2.0)
+    assert row == pytest.approx((0.2, 0.4, 0.16, 0.24))
+    (capped,) = rescaled_rows([(0.8, 0.9, 0.16, 0.09)], 2.0)
+    assert capped[:2] == (1.0, 1.0) and capped[2:] == (0.0, 0.0)
+
+
+def _team(agents: int) -> PredictivePolicy:
+    policy = PredictivePolicy()
+    s = snapshot(talking=[60.0] * agents, answered=10, abandoned=0)
+    policy.calls_to_place(s)  # warms up the estimates
+    return policy
+
+
+def test_given_a_small_team_when_aim_then_it_is_far_under_the_target():
+    small = _team(5)
+    large = _team(100)
+    s_small = snapshot(talking=[60.0] * 5, answered=10)
+    s_large = snapshot(talking=[60.0] * 100, answered=10)
+    assert small.aim(s_small) < 0.6 * large.aim(s_large)
+    assert large.aim(s_large) <= 0.03 * 0.8
+
+
+def test_given_the_hour_has_spent_its_allowance_when_deciding_then_progressive_only():
+    policy = PredictivePolicy()
+    busy = [60.0] * 18
+    calm = snapshot(talking=busy, ready=2, answered=150, abandoned=0)
+    policy.calls_to_place(calm)
+    assert policy.last_reason == "model"
+    # 300 answered in the hour (150 per half hour) allow 9; 8 already there.
+    spent = snapshot(talking=busy, ready=2, answered=150, abandoned=4)
+    assert policy.calls_to_place(spent) == 2
+    assert policy.last_reason == "budget"
