@@ -176,9 +176,9 @@ def _simulate_task(task: tuple[Scenario, str, int]) -> RunResult:
     return simulate(scenario, make_policy(policy), seed)
 
 
-def _search_task(task: tuple[Scenario, str, tuple[int, ...]]) -> dict[str, Any]:
-    scenario, family, seeds = task
-    best, trials = search(scenario, family, seeds)
+def _search_task(task: tuple[Scenario, str, tuple[int, ...], int]) -> dict[str, Any]:
+    scenario, family, seeds, refine = task
+    best, trials = search(scenario, family, seeds, refine=refine)
     return {
         "best": None
         if best is None
@@ -219,6 +219,8 @@ def run_outbound(
     reference: bool = True,
     jobs: int = 1,
     on_scenario: Callable[[list[dict[str, Any]]], None] | None = None,
+    history_policies: list[str] | None = None,
+    refine: int = 2,
 ) -> list[dict[str, Any]]:
     """Every policy on every variant and seed, plus the hindsight search, scenario by scenario.
 
@@ -234,10 +236,13 @@ def run_outbound(
         for sc in scenarios:
             print(f"running {sc.name} ...", file=sys.stderr, flush=True)
             runs = [
-                (v, p, seed) for v in variants(sc, history) for p in policies for seed in seed_list
+                (v, p, seed)
+                for v in variants(sc, history)
+                for p in (policies if v.history is None else history_policies or policies)
+                for seed in seed_list
             ]
             bare = replace(sc, history=None)
-            searches = [(bare, f, seed_list) for f in FAMILIES] if reference else []
+            searches = [(bare, f, seed_list, refine) for f in FAMILIES] if reference else []
             found = pool.map_async(_search_task, searches, chunksize=1)
             done = pool.map(_simulate_task, runs, chunksize=1)
             fams = dict(zip(FAMILIES, found.get(), strict=False)) if reference else {}
@@ -257,7 +262,9 @@ def run_outbound(
                     "policies": {},
                 }
                 for p in policies:
-                    rs = by_key[(v.name, p)]
+                    rs = by_key.get((v.name, p))
+                    if rs is None:
+                        continue
                     summary: dict[str, Any] = summarise(rs, metrics_for(v))
                     summary["runs"] = [r.as_dict() for r in rs]
                     entry["policies"][p] = summary
@@ -364,6 +371,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--unseen-seed", type=int, default=2027, help="seed of the unseen draw")
     parser.add_argument(
+        "--history-policy",
+        action="append",
+        help="policy run on the variant with history (default: every --policy)",
+    )
+    parser.add_argument(
+        "--refine", type=int, default=2, help="halvings of the reference grid step around its best"
+    )
+    parser.add_argument(
         "--only-unseen", action="store_true", help="the unseen scenarios without the shipped ones"
     )
     args = parser.parse_args(argv)
@@ -400,6 +415,8 @@ def main(argv: list[str] | None = None) -> int:
             reference=not args.no_reference,
             jobs=args.jobs,
             on_scenario=partial,
+            history_policies=args.history_policy,
+            refine=args.refine,
         )
         print(tables(results))
     lines, ok = inbound_acceptance(results) if args.inbound else acceptance(results)

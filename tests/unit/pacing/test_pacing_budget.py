@@ -69,7 +69,9 @@ def _ring_samples(rates: list[float], per_rate: int, seed: int) -> list[RingSamp
     out = []
     for rate in rates:
         for _ in range(per_rate):
-            out.append(RingSample(8.0, "human") if rng.random() < rate else RingSample(25.0, "no_answer"))
+            out.append(
+                RingSample(8.0, "human") if rng.random() < rate else RingSample(25.0, "no_answer")
+            )
     return out
 
 

@@ -336,3 +336,45 @@ def test_given_a_small_team_in_progressive_mode_when_inbound_expected_then_calls
     policy = make_policy("predictive")
     assert policy.calls_to_place(s) == 1
     assert policy.last_reason == "budget" and policy.last_inbound_reserve == 1
+
+
+def test_given_a_small_team_when_vicidial_recommended_then_only_ready_agents_are_tallied():
+    # Fewer than 10 agents: "available only tally". The first adjustment
+    # lifts the level to 1 + (2 ready + diff target) / 7 agents.
+    s = snapshot(talking=[30.0] * 5, ready=2)
+    assert make_policy("vicidial_recommended").calls_to_place(s) == 2  # round(1.14 x 2)
+    assert make_policy("vicidial_adapt").calls_to_place(s) == 4  # round(1.29 x 7) - 5 in call
+
+
+def test_given_the_drop_limit_reached_when_vicidial_hard_limit_then_no_dialing_ahead():
+    policy = make_policy("vicidial_adapt", mode="hard_limit", dropped_percentage=1.5)
+    policy.level = 2.5
+    s = snapshot(talking=[30.0] * 18, ready=2, answered=100, abandoned=2)  # 2 % of the day
+    policy.calls_to_place(s)
+    assert policy.level == 1.0
+
+
+def test_given_drops_under_the_limit_when_vicidial_average_then_the_level_rises_faster():
+    plain = make_policy("vicidial_adapt", mode="tapered")
+    average = make_policy("vicidial_adapt", mode="average")
+    s = snapshot(talking=[30.0] * 18, ready=2, answered=100, abandoned=0)
+    plain.calls_to_place(s)
+    average.calls_to_place(s)
+    assert average.level > plain.level > 1.0
+
+
+def test_given_a_positive_intensity_when_vicidial_rises_then_it_rises_more():
+    calm = make_policy("vicidial_adapt")
+    intense = make_policy("vicidial_adapt", intensity=20)
+    s = snapshot(talking=[30.0] * 18, ready=2)
+    calm.calls_to_place(s)
+    intense.calls_to_place(s)
+    assert intense.level > calm.level
+
+
+@pytest.mark.parametrize(
+    "params", [{"intensity": 41}, {"dropped_percentage": 0}, {"mode": "ratio"}, {"max_level": 0.5}]
+)
+def test_given_bad_vicidial_settings_when_make_policy_then_unknown_policy_error(params):
+    with pytest.raises(ValueError):
+        make_policy("vicidial_adapt", **params)

@@ -64,6 +64,28 @@ def _broken(path: str, value):
         ("abandon_target", 1.5, "abandon_target"),
         ("max_ringing", 0, "max_ringing"),
         ("seeds", 0, "seeds"),
+        ("history", [], "history"),
+        ("history", {"days": 0, "answered_per_agent_hour": 14, "abandon_ratio": 0.02}, "days"),
+        ("history", {"days": 31, "answered_per_agent_hour": 14, "abandon_ratio": 0.02}, "days"),
+        (
+            "history",
+            {"days": 3, "answered_per_agent_hour": 14, "abandon_ratio": 0.05},
+            "<= abandon",
+        ),
+        ("history", {"days": 3, "answered_per_agent_hour": -1, "abandon_ratio": 0.02}, "answered"),
+        ("history", {"days": 3, "abandon_ratio": 0.02}, "answered_per_agent_hour"),
+        (
+            "history",
+            {"days": 3, "answered_per_agent_hour": 14, "abandon_ratio": 0.02, "gap_seconds": -1},
+            "gap_seconds",
+        ),
+        (
+            "pauses",
+            [{"agent_fraction": 0.5, "at_seconds": 10, "every_seconds": 99, "for_seconds": 5}],
+            "not both",
+        ),
+        ("pauses", [{"agent_fraction": 0.5, "at_seconds": -1, "for_seconds": 5}], "at_seconds"),
+        ("pauses", [{"agent_fraction": 1.5, "at_seconds": 10, "for_seconds": 5}], "agent_fraction"),
     ],
 )
 def test_given_bad_field_when_parsed_then_scenario_error_names_it(path, value, message):
@@ -92,3 +114,38 @@ def test_given_tiny_file_when_loaded_then_same_as_parsed(tmp_path):
     f = tmp_path / "tiny.json"
     f.write_text(json.dumps(TINY), encoding="utf-8")
     assert load_scenario(f) == parse_scenario(TINY)
+
+
+def test_given_a_history_section_when_parsed_then_events_are_yesterdays_and_earlier():
+    raw = copy.deepcopy(TINY)
+    raw["history"] = {"days": 2, "answered_per_agent_hour": 20, "abandon_ratio": 0.025}
+    sc = parse_scenario(raw)
+    assert sc.history is not None
+    answers, abandons = sc.history.events(sc.agents, sc.shift_seconds)
+    per_day = round(20 * sc.agents * sc.shift_seconds / 3600)
+    assert len(answers) == 2 * per_day
+    assert len(abandons) == 2 * round(0.025 * per_day)
+    assert answers == sorted(answers) and abandons == sorted(abandons)
+    assert -2 * sc.shift_seconds <= answers[0] and answers[-1] < 0  # gap 0: yesterday just ended
+    assert set(abandons) <= set(answers)
+
+
+def test_given_a_gap_when_history_events_then_yesterday_ended_that_long_before_the_shift():
+    raw = copy.deepcopy(TINY)
+    raw["history"] = {
+        "days": 1,
+        "answered_per_agent_hour": 20,
+        "abandon_ratio": 0.0,
+        "gap_seconds": 57600,
+    }
+    sc = parse_scenario(raw)
+    answers, abandons = sc.history.events(sc.agents, sc.shift_seconds)
+    assert answers[-1] < -57600 and answers[0] >= -57600 - sc.shift_seconds
+    assert abandons == []
+
+
+def test_given_a_lunch_pause_when_parsed_then_it_happens_once_at_its_time():
+    raw = copy.deepcopy(TINY)
+    raw["pauses"] = [{"agent_fraction": 0.5, "at_seconds": 300, "for_seconds": 120}]
+    (rule,) = parse_scenario(raw).pauses
+    assert rule.at_seconds == 300 and rule.for_seconds == 120

@@ -98,3 +98,56 @@ def test_given_shift_shorter_than_an_hour_when_worst_window_then_whole_shift_is_
 
 def test_given_no_answers_when_worst_window_then_zero():
     assert worst_window_ratio([], [], end=7200.0) == 0.0
+
+
+class _Recorder:
+    """Progressive, remembering every snapshot's abandonment windows."""
+
+    name = "recorder"
+
+    def __init__(self) -> None:
+        self.seen: list = []
+        self._inner = make_policy("progressive")
+
+    def calls_to_place(self, snapshot):
+        self.seen.append((snapshot.now, snapshot.abandonment))
+        return self._inner.calls_to_place(snapshot)
+
+
+def test_given_history_when_the_shift_starts_then_the_windows_are_not_empty():
+    raw = copy.deepcopy(TINY)
+    raw["history"] = {"days": 30, "answered_per_agent_hour": 100, "abandon_ratio": 0.02}
+    recorder = _Recorder()
+    simulate(parse_scenario(raw), recorder, seed=1)
+    first = {w.seconds: w for w in recorder.seen[0][1]}
+    per_day = 100  # 4 agents x 15-minute shifts x 100 an agent-hour
+    # Gap 0: the 15-minute shifts of the last four days fill the hour.
+    assert first[3600.0].human_answered == 4 * per_day
+    assert first[3600.0].abandoned == 4 * 2
+    assert first[2592000.0].human_answered == 30 * per_day
+    assert first[2592000.0].abandoned == 30 * 2
+
+
+def test_given_no_history_when_the_shift_starts_then_the_windows_are_empty():
+    recorder = _Recorder()
+    simulate(parse_scenario(TINY), recorder, seed=1)
+    assert all(w.human_answered == 0 and w.abandoned == 0 for w in recorder.seen[0][1])
+
+
+def test_given_history_when_judged_then_hours_reaching_into_yesterday_count():
+    # Yesterday's last hour held 1 abandon in 20 answers; today none.
+    answers = [-3000.0 + 150.0 * i for i in range(20)] + [100.0 * i for i in range(1, 72)]
+    abandons = [-1500.0]
+    today_only = worst_window_ratio(answers, abandons, end=7200.0)
+    straddling = worst_window_ratio(answers, abandons, end=7200.0, first=60.0)
+    assert today_only == 0.0
+    assert straddling == pytest.approx(1 / 20)
+
+
+def test_given_a_lunch_pause_when_simulated_then_half_the_team_is_paused_for_its_length():
+    raw = copy.deepcopy(TINY)
+    raw["pauses"] = [{"agent_fraction": 0.5, "at_seconds": 300, "for_seconds": 120}]
+    r = simulate(parse_scenario(raw), make_policy("progressive"), seed=2)
+    # Two agents, 120 s each; one busy at 300 s starts when its call ends (still before 900 s).
+    assert r.paused_seconds + 1e-6 >= 2 * 120 - 1e-6
+    assert r.paused_seconds <= 2 * 120 + 1e-6

@@ -1,0 +1,103 @@
+"""The hindsight-tuned reference (bench/pacing/hindsight.py): its policies and its search."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from pacing_helpers import snapshot
+
+sys.path.insert(0, str(Path(__file__).parents[3] / "bench" / "pacing"))
+
+import hindsight  # noqa: E402
+from hindsight import FixedRatioPolicy, LookAheadPolicy, Trial, search  # noqa: E402
+
+from dialer.pacing.policies import make_policy  # noqa: E402
+from dialer.pacing.scenario import parse_scenario  # noqa: E402
+from dialer.pacing.simulator import simulate  # noqa: E402
+
+TINY_RAW = {
+    "name": "tiny",
+    "agents": 3,
+    "shift_seconds": 600,
+    "ring_timeout_seconds": 20,
+    "phases": [
+        {
+            "from_seconds": 0,
+            "p_human": 0.3,
+            "p_machine": 0.1,
+            "p_busy": 0.1,
+            "p_failed": 0.1,
+            "answer_seconds": {"dist": "lognormal", "mean": 6, "sd": 3},
+            "talk_seconds": {"dist": "lognormal", "mean": 60, "sd": 30},
+        }
+    ],
+    "wrap_seconds": {"dist": "constant", "value": 10},
+    "machine_detect_seconds": {"dist": "uniform", "min": 2, "max": 4},
+}
+
+
+@pytest.mark.parametrize("policy", [FixedRatioPolicy(0.5), LookAheadPolicy(0.1)])
+def test_given_ready_agents_when_a_reference_decides_then_never_fewer_than_progressive(policy):
+    s = snapshot(talking=[30.0] * 10, ready=4)
+    assert policy.calls_to_place(s) >= make_policy("progressive").calls_to_place(s) == 4
+
+
+def test_given_a_larger_factor_when_look_ahead_decides_then_at_least_as_many_calls():
+    s = snapshot(talking=[235.0] * 20, ready=1)
+    counts = [LookAheadPolicy(f).calls_to_place(s) for f in (0.1, 0.3, 1.0)]
+    assert counts == sorted(counts) and counts[-1] > counts[0]
+
+
+def test_given_a_larger_ratio_when_fixed_ratio_decides_then_more_calls():
+    s = snapshot(talking=[30.0] * 10, ready=2, wrap=[3.0] * 2)
+    assert FixedRatioPolicy(3.0).calls_to_place(s) == 12
+    assert FixedRatioPolicy(1.0).calls_to_place(s) == 4
+
+
+@pytest.mark.parametrize("bad", [0.0, -1.0])
+def test_given_a_non_positive_parameter_when_built_then_value_error(bad):
+    with pytest.raises(ValueError):
+        FixedRatioPolicy(bad)
+    with pytest.raises(ValueError):
+        LookAheadPolicy(bad)
+
+
+def _fake_evaluate(limit: float):
+    """Feasible up to `limit`; occupancy grows with the parameter."""
+
+    def evaluate(scenario, family, param, seeds):
+        trial = Trial(family, param, feasible=param <= limit)
+        trial.runs = []
+        return trial
+
+    return evaluate
+
+
+def test_given_feasibility_up_to_a_point_when_searched_then_the_best_is_just_under_it(monkeypatch):
+    monkeypatch.setattr(hindsight, "evaluate", _fake_evaluate(0.33))
+    monkeypatch.setattr(Trial, "occupancy", property(lambda t: t.param))
+    best, trials = search(None, "look_ahead", (0, 1))  # type: ignore[arg-type]
+    assert best is not None
+    assert best.param <= 0.33
+    # The coarse step is x1.25; two refinements leave it within x1.06 of the limit.
+    assert best.param * 1.25**0.25 > 0.33
+    assert all(t.feasible == (t.param <= 0.33) for t in trials)
+    assert len(trials) <= 8  # a bisection, not the whole grid
+
+
+def test_given_nothing_feasible_when_searched_then_no_best(monkeypatch):
+    monkeypatch.setattr(hindsight, "evaluate", _fake_evaluate(0.0))
+    best, trials = search(None, "fixed_ratio", (0,))  # type: ignore[arg-type]
+    assert best is None and trials
+
+
+def test_given_a_run_over_the_target_when_evaluated_then_infeasible_and_later_seeds_skipped():
+    sc = parse_scenario(TINY_RAW)
+    bold = hindsight.evaluate(sc, "fixed_ratio", 50.0, range(5))
+    assert not bold.feasible and len(bold.runs) == 1
+    assert bold.runs[0].worst_hour_abandonment > sc.abandon_target
+    calm = hindsight.evaluate(sc, "look_ahead", 0.01, range(2))
+    assert calm.feasible and len(calm.runs) == 2
+    assert calm.runs[0].as_dict()["placed"] == simulate(sc, LookAheadPolicy(0.01), 0).placed
