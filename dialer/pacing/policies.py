@@ -738,7 +738,7 @@ class VicidialAdaptPolicy:
         return max(0, min(s.room, goal - in_progress))
 
 
-VICIDIAL_RECOMMENDED = {
+VICIDIAL_RECOMMENDED: dict[str, Any] = {
     "mode": "tapered",
     "dropped_percentage": 1.5,
     "max_level": 3.0,
