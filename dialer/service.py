@@ -34,6 +34,7 @@ from dialer.ami.errors import AMIError
 from dialer.campaign_dialer import CampaignDialer, DialerOptions
 from dialer.fastagi import AGISession, FastAGIServer
 from dialer.inbound.calls import InboundCalls
+from dialer.inbound.control import InboundControl
 from dialer.inbound.directory import InboundDirectory
 from dialer.inbound.housekeeping import ALIVE_SECONDS, InboundHousekeeping
 from dialer.inbound.queue import MAX_WAIT_SECONDS
@@ -72,6 +73,7 @@ class DialerService:
     alive_seconds: float = ALIVE_SECONDS
     owner: str = field(default_factory=dialer_id)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _compliance: ComplianceService | None = None
 
     async def answer(self, agi: AGISession) -> None:
         """The FastAGI `answer` route: hand the call to its campaign's dial loop."""
@@ -95,8 +97,12 @@ class DialerService:
         if missing:
             raise LookupError(f"unknown campaign(s): {', '.join(sorted(missing))}")
         owner = self.owner
+        # Every inbound call this process answers is recorded and controllable, also
+        # those of campaigns whose dial loop runs elsewhere (dialer/inbound/control.py).
+        control = InboundControl(redis=self.redis, ami=self.ami, loop_recorder=self._recorder_of,
+                                 build=self._inbound_recorder)  # fmt: skip
         inbound = InboundCalls(sql=self.sql, redis=self.redis, clock=self.clock,
-                               recorders=self._recorder_of, owner=owner)  # fmt: skip
+                               recorders=control.recorder, owner=owner)  # fmt: skip
         # Before any call is taken, and whatever the dial loops do (a stopped campaign
         # still answers its callers): alive in Redis, inbound gauges, what dead dialers left.
         housekeeping = InboundHousekeeping(sql=self.sql, redis=self.redis, owner=owner,
@@ -104,7 +110,8 @@ class DialerService:
                                            alive_seconds=self.alive_seconds)  # fmt: skip
         with contextlib.suppress(RedisError, OSError):  # else the first pass says it
             await housekeeping.announce()
-        upkeep = [asyncio.create_task(housekeeping.run(self._stop), name="inbound-housekeeping")]
+        upkeep = [asyncio.create_task(housekeeping.run(self._stop), name="inbound-housekeeping"),
+                  asyncio.create_task(control.run(self._stop), name="inbound-control")]  # fmt: skip
         if self.settings.recordings_purge_every_seconds > 0:
             purge = RetentionPurge(sql=self.sql, redis=self.redis, owner=owner, clock=self.clock,
                                    recordings_dir=self.settings.recordings_dir,
@@ -131,7 +138,7 @@ class DialerService:
         if self._stop.is_set():  # asked to stop while waiting for Asterisk
             await self.shutdown()
             return
-        compliance = ComplianceService(self.sql, self.redis)
+        compliance = self._compliance = ComplianceService(self.sql, self.redis)
         if compliance.registry_sync is not None:
             # Every registry Redis lacks is reloaded from SQL before (and while) the
             # loops start; their lookups answer registry_unavailable until it is in.
@@ -182,8 +189,24 @@ class DialerService:
             await self.shutdown()
 
     def _recorder_of(self, campaign: str) -> Recorder | None:
+        """The recorder of `campaign`'s dial loop in this process (None: no loop here)."""
         dialer = self.dialers.get(campaign)
         return dialer.recorder if dialer is not None else None
+
+    async def _inbound_recorder(self, name: str) -> Recorder | None:
+        """A recorder for the inbound calls of a campaign with no dial loop here."""
+        # Only its country profiles are read (the recording notice): before the loops
+        # start, a copy without Redis is enough.
+        compliance = self._compliance or ComplianceService(self.sql, None)
+
+        def load() -> Campaign | None:
+            with Session(self.sql, expire_on_commit=False) as s:
+                return s.scalar(select(Campaign).where(Campaign.name == name))
+
+        campaign = await asyncio.to_thread(load)
+        if campaign is None:
+            return None
+        return self.recorder_for(campaign, compliance, self.owner)
 
     def recorder_for(
         self, campaign: Campaign, compliance: ComplianceService, owner: str

@@ -76,7 +76,7 @@ class InboundCalls:
         checker: CallbackChecker = default_callback_checker,
         poll_seconds: float = 0.5,
         publish: Callable[[str, str], Awaitable[object]] | None = None,
-        recorders: Callable[[str], Recorder | None] = lambda _campaign: None,
+        recorders: Callable[[str], Awaitable[Recorder | None]] | None = None,
         owner: str | None = None,
     ) -> None:
         self.sql = sql
@@ -87,7 +87,8 @@ class InboundCalls:
         self.agents = AgentStates(redis, clock=clock)
         self.queue = InboundQueue(redis)
         self._publish = publish or redis.publish
-        self.recorders = recorders  # campaign name -> its Recorder (dialer/recording.py)
+        # campaign name -> its Recorder (dialer/recording.py; dialer/inbound/control.py)
+        self.recorders = recorders or _no_recorder
         self.live: dict[int, LiveInbound] = {}
         # Names this process in the queue's `calls` map; its housekeeping keeps the
         # name alive in Redis, and others close its calls once it is gone.
@@ -227,7 +228,7 @@ class InboundCalls:
                       settings: InboundSettings, matches: list[records.AccountMatch], ani: Ani,
                       agent_id: int) -> None:  # fmt: skip
         now = self.clock()
-        recorder = self.recorders(call.campaign)
+        recorder = await self.recorders(call.campaign)
         if recorder is not None:  # as for outbound: MixMonitor before the bridge
             await recorder.at_answer(agi, call.attempt_id, cv.ACTION_BRIDGE)
         try:
@@ -275,7 +276,7 @@ class InboundCalls:
         housekeeping finishes from the other (dialer/inbound/housekeeping.py)."""
         now = self.clock()
         waited = max(0.0, now - call.queued) if call.queued is not None else 0.0
-        recorder = self.recorders(call.campaign)
+        recorder = await self.recorders(call.campaign)
         if recorder is not None:  # gone while MixMonitor was starting: closed with its reason
             recorder.close(call.attempt_id, now)
         try:
@@ -358,7 +359,7 @@ class InboundCalls:
 
     async def end(self, attempt_id: int, agent_id: int) -> None:
         call = self.live.pop(attempt_id, None)
-        recorder = self.recorders(call.campaign) if call is not None else None
+        recorder = await self.recorders(call.campaign) if call is not None else None
         if recorder is not None:
             recorder.close(attempt_id, self.clock())
         await asyncio.to_thread(records.close_attempt, self.sql, attempt_id, result="contact",
@@ -368,6 +369,10 @@ class InboundCalls:
         await self.agents.release(agent_id, attempt_id)
         if call is not None:  # else another process served it: its entry goes with it
             await self.queue.untrack(call.campaign, attempt_id)
+
+
+async def _no_recorder(_campaign: str) -> Recorder | None:
+    return None
 
 
 def _campaign_names(sql: Engine) -> list[str]:

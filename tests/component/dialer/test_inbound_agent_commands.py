@@ -46,7 +46,7 @@ async def test_given_an_inbound_call_when_its_agent_hangs_up_then_the_caller_goe
     )  # fmt: skip
     floor.dialer.recorder = recorder
     inbound = InboundCalls(sql=floor.engine, redis=floor.redis, clock=floor.clock,
-                           poll_seconds=0.05, recorders=lambda _name: recorder)  # fmt: skip
+                           poll_seconds=0.05, recorders=lambda _name: _fixed(recorder))  # fmt: skip
     floor.agi.routes["inbound"] = inbound.handle
     floor.agi.routes["inbound_end"] = inbound.handle_end
     floor.agi.route_timeouts["inbound"] = 60.0
@@ -106,3 +106,8 @@ async def test_given_an_inbound_call_when_its_agent_hangs_up_then_the_caller_goe
 
 async def _state(floor, agent: int, state: AgentState) -> bool:  # type: ignore[no-untyped-def]
     return (await floor.agents.get(agent)).state is state
+
+
+async def _fixed(recorder: Recorder | None) -> Recorder | None:
+    """InboundCalls' recorders lookup answering one recorder for every campaign."""
+    return recorder

@@ -30,14 +30,15 @@ from support.ports import free_port
 
 from compliance.transparency.verify import verify
 from dialer.agent_state import AgentState, AgentStates
+from dialer.command_replies import REFUSED, Reply, new_request_id, wait_reply
 from dialer.inbound.housekeeping import LOST_CALL, LOST_WAITING
 from dialer.inbound.queue import calls_key, waiting_key
-from dialer.messages import wallboard_key
+from dialer.messages import COMMANDS_CHANNEL, wallboard_key
 from pbxsim.ami_server import AMIServer
 from pbxsim.clock import ScaledClock
 from pbxsim.pbx import PBX
 from pbxsim.scenario import Dist, Scenario
-from store.models import Account, AuditEntry, Campaign, Phone, User
+from store.models import Account, AuditEntry, Campaign, Phone, Recording, User
 
 CAMPAIGN = "mx-test"
 NUMBER = "+525510000000"
@@ -223,6 +224,46 @@ async def test_given_a_dialer_killed_with_a_caller_in_queue_and_one_bridged_then
     await until(lambda: _equals(board_waiting(), 0))
     second.proc.send_signal(signal.SIGTERM)
     assert await asyncio.wait_for(second.proc.wait(), 30) == 0
+
+
+async def test_given_a_dialer_run_for_another_campaign_when_it_answers_an_inbound_call_then_it_is_recorded_and_its_agent_can_hang_up(
+    floor: Any, engine: Engine
+) -> None:  # fmt: skip
+    pbx, client, agents, agent_id, start = floor
+    with Session(engine) as s, s.begin():
+        campaign = s.scalars(select(Campaign).where(Campaign.name == CAMPAIGN)).one()
+        campaign.config = {**campaign.config, "recording": "all"}
+    # The dialplan sends every DID to this process, though it dials only `otra`.
+    await start("--campaign", "otra")
+    await agents.login(agent_id, CAMPAIGN)
+    await agents.set_ready(agent_id)
+    caller = pbx.inbound_call(DID, NUMBER)
+    await until(lambda: agents_state(agents, agent_id, AgentState.talking))
+    (attempt,) = inbound_attempts(engine)
+    await until(lambda: caller.mixmonitor is not None)  # recorded as mx-test says
+
+    async def console(agent: int, kind: str = "hangup") -> Reply | None:  # as agent_views sends it
+        request_id = new_request_id()
+        await client.publish(COMMANDS_CHANNEL, json.dumps({
+            "type": kind, "attempt_id": attempt.id, "agent_id": agent,
+            "request_id": request_id}))  # fmt: skip
+        return await wait_reply(client, request_id, 5.0)
+
+    assert await console(agent_id + 1000) == Reply(False, REFUSED)  # not that agent's call
+    assert await console(agent_id, "transfer") == Reply(False, REFUSED)  # never inbound
+    assert not caller.hungup
+    assert await console(agent_id) == Reply(True)
+    await caller.gone.wait()
+    await until(lambda: [a.result for a in inbound_attempts(engine)] == ["contact"])
+    await until(lambda: agents_state(agents, agent_id, AgentState.wrap_up))
+
+    def recording() -> Recording | None:
+        with Session(engine) as s:
+            return s.scalar(select(Recording).where(Recording.attempt_id == attempt.id))
+
+    await until(recording)
+    row = recording()
+    assert row is not None and row.status == "ok" and row.size_bytes
 
 
 async def agents_state(agents: AgentStates, agent_id: int, state: AgentState) -> bool:

@@ -357,7 +357,7 @@ async def test_given_an_inbound_caller_when_bridged_then_recorded_like_an_outbou
     finalized = with_recorder(floor, tmp_path, "all")
     recorder = floor.dialer.recorder
     inbound = InboundCalls(sql=floor.engine, redis=floor.redis, clock=floor.clock,
-                           poll_seconds=0.05, recorders=lambda _name: recorder)  # fmt: skip
+                           poll_seconds=0.05, recorders=lambda _name: _fixed(recorder))  # fmt: skip
     floor.agi.routes["inbound"] = inbound.handle
     floor.agi.routes["inbound_end"] = inbound.handle_end
     floor.agi.route_timeouts["inbound"] = 60.0
@@ -383,7 +383,7 @@ async def test_given_on_demand_when_the_inbound_agent_records_then_the_callers_c
     finalized = with_recorder(floor, tmp_path, "on_demand")
     recorder = floor.dialer.recorder
     inbound = InboundCalls(sql=floor.engine, redis=floor.redis, clock=floor.clock,
-                           poll_seconds=0.05, recorders=lambda _name: recorder)  # fmt: skip
+                           poll_seconds=0.05, recorders=lambda _name: _fixed(recorder))  # fmt: skip
     floor.agi.routes["inbound"] = inbound.handle
     floor.agi.routes["inbound_end"] = inbound.handle_end
     floor.agi.route_timeouts["inbound"] = 60.0
@@ -411,3 +411,8 @@ async def test_given_on_demand_when_the_inbound_agent_records_then_the_callers_c
     row = finalized.rows[attempt_id]
     assert row.status == "ok" and row.size_bytes
     assert recorder.inbound == {}
+
+
+async def _fixed(recorder: Recorder | None) -> Recorder | None:
+    """InboundCalls' recorders lookup answering one recorder for every campaign."""
+    return recorder
