@@ -107,7 +107,8 @@ class DialerService:
         # still answers its callers): alive in Redis, inbound gauges, what dead dialers left.
         housekeeping = InboundHousekeeping(sql=self.sql, redis=self.redis, owner=owner,
                                            clock=self.clock, queue=inbound.queue,
-                                           alive_seconds=self.alive_seconds)  # fmt: skip
+                                           alive_seconds=self.alive_seconds,
+                                           live_calls=self._live_calls)  # fmt: skip
         with contextlib.suppress(RedisError, OSError):  # else the first pass says it
             await housekeeping.announce()
         upkeep = [asyncio.create_task(housekeeping.run(self._stop), name="inbound-housekeeping"),
@@ -187,6 +188,18 @@ class DialerService:
             if compliance.registry_sync is not None:
                 await compliance.registry_sync.close()
             await self.shutdown()
+
+    async def _live_calls(self) -> set[str] | None:
+        """The Uniqueids of the channels live on our Asterisk (None: it cannot say now),
+        so a silent dialer's inbound calls are not closed while they go on."""
+        if not self.ami.connected:
+            return None
+        try:
+            _, channels = await self.ami.send_list_action({"Action": "CoreShowChannels"})
+        except AMIError as exc:
+            log.warning("live channels not read (%s)", exc)
+            return None
+        return {str(c.get("Uniqueid")) for c in channels if c.get("Uniqueid")}
 
     def _recorder_of(self, campaign: str) -> Recorder | None:
         """The recorder of `campaign`'s dial loop in this process (None: no loop here)."""

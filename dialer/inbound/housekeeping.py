@@ -9,6 +9,12 @@ or not any outbound dial loop runs:
   `inbound_end` audit entry naming the dead dialer (the agent of a bridged one
   goes to wrap-up). Every process does this, so a restart or any survivor cleans
   up; `untrack` decides which one closes each call.
+
+A dialer that has not said it is alive may only be stalled (a blocked event loop,
+a paused VM): its calls are asked for on this process' Asterisk first, and one
+whose channel is still live there is left alone (its dialer, back, ends it as
+usual; if it is dead, the call is closed once its channel has gone). A dialer on
+another Asterisk has channels this one cannot see: those are closed as before.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import redis.asyncio as aioredis
@@ -51,7 +57,8 @@ def alive_key(owner: str) -> str:
 class InboundHousekeeping:
     def __init__(self, *, sql: Engine, redis: aioredis.Redis, owner: str,
                  clock: Callable[[], float] = time.time, queue: InboundQueue | None = None,
-                 alive_seconds: float = ALIVE_SECONDS) -> None:  # fmt: skip
+                 alive_seconds: float = ALIVE_SECONDS,
+                 live_calls: Callable[[], Awaitable[set[str] | None]] | None = None) -> None:  # fmt: skip
         self.sql = sql
         self.redis = redis
         self.owner = owner
@@ -59,6 +66,11 @@ class InboundHousekeeping:
         self.queue = queue or InboundQueue(redis)
         self.agents = AgentStates(redis, clock=clock)
         self.alive_seconds = alive_seconds
+        # The Uniqueids of the channels live on this process' Asterisk; None from it:
+        # Asterisk could not be asked now (nothing is closed until it can). Not given:
+        # no Asterisk to ask (a silent dialer is dead).
+        self.live_calls = live_calls
+        self._spared: set[int] = set()  # attempts left alone so far (said once in the log)
         self.campaigns: list[records.InboundCampaign] = []
         self._campaigns_at: float | None = None
         self._stale_at: float | None = None
@@ -105,8 +117,17 @@ class InboundHousekeeping:
             for owner in others:
                 pipe.exists(alive_key(owner))
             dead = {o for o, alive in zip(others, await pipe.execute(), strict=True) if not alive}
-        for call in tracked:
-            if call.owner in dead and await self.queue.untrack(campaign, call.attempt_id):
+        suspects = [t for t in tracked if t.owner in dead]
+        asked = await self.live_calls() if suspects and self.live_calls is not None else set()
+        if asked is None:
+            log.warning("campaign %s: %d call(s) of silent dialers not closed yet: Asterisk "
+                        "could not be asked whether they are live", campaign, len(suspects))  # fmt: skip
+        live = asked or set()
+        for call in suspects if asked is not None else []:
+            if call.call_id in live:
+                self._spare(call)
+            elif await self.queue.untrack(campaign, call.attempt_id):
+                self._spared.discard(call.attempt_id)
                 await self._close_lost(campaign, call, now)
         # Queue entries nobody serves (older than any caller can wait): not waiting.
         served = {t.call_id for t in tracked}
@@ -116,6 +137,13 @@ class InboundHousekeeping:
                 m.INBOUND_LOST.labels(campaign).inc()
                 log.warning("campaign %s: queue entry %s served by no dialer removed",
                             campaign, waiting.call_id)  # fmt: skip
+
+    def _spare(self, call: Tracked) -> None:
+        if call.attempt_id not in self._spared:
+            self._spared.add(call.attempt_id)
+            log.warning("inbound attempt %s: dialer %s has not said it is alive for %.0f s but "
+                        "the call is live on Asterisk; not closed", call.attempt_id, call.owner,
+                        self.alive_seconds)  # fmt: skip
 
     async def _close_lost(self, campaign: str, call: Tracked, now: float) -> None:
         waited = None

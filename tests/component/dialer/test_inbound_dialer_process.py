@@ -114,11 +114,11 @@ async def floor(engine: Engine, database_url: str, redis_url: str,
            "COBRADOR_AMI_SECRET": "secret", "COBRADOR_FASTAGI_PORT": str(agi_port),
            "COBRADOR_AGENT_ENDPOINT": "", "PYTHONUNBUFFERED": "1"}  # fmt: skip
 
-    async def start(*args: str) -> DialerProcess:
+    async def start(*args: str, **more_env: str) -> DialerProcess:
         metrics_port = free_port()
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "cobrador.cli", "dialer", "run", *args, cwd=ROOT,
-            env={**env, "COBRADOR_METRICS_PORT": str(metrics_port)},
+            env={**env, "COBRADOR_METRICS_PORT": str(metrics_port), **more_env},
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
         dialer = DialerProcess(proc, metrics_port)
@@ -182,9 +182,9 @@ async def test_given_a_dialer_killed_with_a_caller_in_queue_and_one_bridged_then
     first = await start()  # every campaign's loop; mx-test is stopped
     await agents.login(agent_id, CAMPAIGN)
     await agents.set_ready(agent_id)
-    pbx.inbound_call(DID, NUMBER)  # takes the only agent
+    bridged = pbx.inbound_call(DID, NUMBER)  # takes the only agent
     await until(lambda: agents_state(agents, agent_id, AgentState.talking))
-    pbx.inbound_call(DID, "")  # waits: nobody is free
+    waiting = pbx.inbound_call(DID, "")  # waits: nobody is free
     await until(lambda: client.zcard(waiting_key(CAMPAIGN)))
 
     async def board_waiting() -> int | None:
@@ -196,6 +196,10 @@ async def test_given_a_dialer_killed_with_a_caller_in_queue_and_one_bridged_then
     owner = first.owner
     first.proc.send_signal(signal.SIGKILL)
     await first.proc.wait()
+    await waiting.gone.wait()  # its FastAGI link died with the dialer: Asterisk hangs up
+    # The bridged call ends while no dialer listens: its `inbound_end` reaches nobody.
+    pbx.request_hangup(bridged, 16)
+    await bridged.gone.wait()
     rows = {a.phone_e164: a for a in inbound_attempts(engine)}
     assert rows[NUMBER].result is None and rows[""].result is None
     assert await client.zcard(waiting_key(CAMPAIGN)) == 1
@@ -264,6 +268,45 @@ async def test_given_a_dialer_run_for_another_campaign_when_it_answers_an_inboun
     await until(recording)
     row = recording()
     assert row is not None and row.status == "ok" and row.size_bytes
+
+
+async def test_given_a_dialer_stalled_longer_than_its_alive_key_when_its_calls_are_live_then_the_others_leave_them_alone(
+    floor: Any, engine: Engine
+) -> None:  # fmt: skip
+    pbx, client, agents, agent_id, start = floor
+    first = await start()
+    await agents.login(agent_id, CAMPAIGN)
+    await agents.set_ready(agent_id)
+    bridged = pbx.inbound_call(DID, NUMBER)  # takes the only agent
+    await until(lambda: agents_state(agents, agent_id, AgentState.talking))
+    waiting = pbx.inbound_call(DID, "")  # waits: nobody is free
+    await until(lambda: client.zcard(waiting_key(CAMPAIGN)))
+    # Another dialer on the same Asterisk (its own FastAGI port: Asterisk keeps the first's).
+    second = await start("--campaign", "otra", COBRADOR_FASTAGI_PORT=str(free_port()))
+    first.proc.send_signal(signal.SIGSTOP)  # stalled: alive, silent past its 15 s
+    try:
+        # The second has found the first silent: it spared both calls (or closed them).
+        await until(lambda: sum("is live on Asterisk; not closed" in line
+                                for line in second.lines) == 2
+                    or any(a.result for a in inbound_attempts(engine)), wall_seconds=90)  # fmt: skip
+        rows = {a.phone_e164: a for a in inbound_attempts(engine)}
+        assert rows[NUMBER].result is None and rows[""].result is None
+        assert (await agents.get(agent_id)).state is AgentState.talking
+        assert await client.zcard(waiting_key(CAMPAIGN)) == 1  # the caller still waits
+    finally:
+        first.proc.send_signal(signal.SIGCONT)
+    # Back: the calls end as their dialer sees them, the caller who waited hangs up.
+    pbx.request_hangup(waiting, 16)
+    pbx.request_hangup(bridged, 16)
+    await until(lambda: all(a.result for a in inbound_attempts(engine)), wall_seconds=60)
+    rows = {a.phone_e164: a for a in inbound_attempts(engine)}
+    assert rows[NUMBER].result == "contact" and rows[NUMBER].agent_id == agent_id
+    assert rows[""].result == "queue_abandoned"
+    assert second.metric("cobrador_inbound_lost_total", campaign=CAMPAIGN) == 0.0
+    await until(lambda: agents_state(agents, agent_id, AgentState.wrap_up))
+    for dialer in (first, second):
+        dialer.proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(dialer.proc.wait(), 30) == 0
 
 
 async def agents_state(agents: AgentStates, agent_id: int, state: AgentState) -> bool:
