@@ -2,20 +2,30 @@
 fault with calls live, and what the fault cost (results lost, agents stuck).
 
     .venv/bin/python bench/fault_recovery.py [--rounds 3] [--outage 5] [--agents 6]
+        [--database-url postgresql://postgres@127.0.0.1:5432/test] [--faults redis,ami,...]
 
 One dial loop (progressive, tick 0.2 s) on pbxsim (x20 time, debtors who answer
-and talk 1.5-2.5 s of wall time), SQLite in a temporary directory and a
+and talk 1.5-2.5 s of wall time), SQLite in a temporary directory (or a fresh
+database of its own on the PostgreSQL server `--database-url` names) and a
 redis-server of its own (append-only file, fsync always, so a restart keeps its
 data). Faults, each `--rounds` times, each once at least two calls are bridged:
 - redis: redis-server SIGKILLed, started again after `--outage` seconds;
 - ami: every AMI socket cut (pbxsim drop_connections: a network fault);
 - asterisk: pbxsim stopped (every channel gone) and a new one started on the
-  same port after `--outage` seconds.
+  same port after `--outage` seconds;
+- postgres (PostgreSQL only): every connection to the database terminated
+  (pg_terminate_backend), again every 50 ms for `--pg-cut` seconds, so queries
+  in flight are cut too, as a failover does;
+- dialer: a second dialer process on the same campaign and pbxsim
+  (tests/component/dialer/dialer_process.py, the shipped lease, grace and
+  reconciliation periods) SIGKILLed once two of its calls are bridged; the
+  first loop's periodic reconciliation must close its calls and free their
+  agents.
 Recovery = from the moment the service is back (redis or pbxsim started again,
-the socket cut) to the first new Originate with every result of the calls the
-fault ended written and their agents released. At the end the campaign is
-stopped, the calls end, and every attempt must have its result and no agent may
-be left reserved or talking.
+the socket or the connections cut, the dialer killed) to the first new Originate
+with every result of the calls the fault ended written and their agents
+released. At the end the campaign is stopped, the calls end, and every attempt
+must have its result and no agent may be left reserved or talking.
 """
 
 from __future__ import annotations
@@ -30,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -37,8 +48,9 @@ from pathlib import Path
 import redis
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
-from sqlalchemy import select, update
+from sqlalchemy import create_engine, select, text, update
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import NullPool
 
 from cobrador.ground.redis_runtime import redis_server_binary
 from compliance.registry_import import import_registry
@@ -53,10 +65,11 @@ from pbxsim.ami_server import AMIServer
 from pbxsim.clock import ScaledClock
 from pbxsim.pbx import PBX
 from pbxsim.scenario import Dist, Scenario
-from store.db import make_engine
+from store.db import make_engine, normalise_database_url
 from store.migrate import upgrade
 from store.models import Account, CallAttempt, Campaign, Phone, User
 
+VICTIM = Path(__file__).parents[1] / "tests" / "component" / "dialer" / "dialer_process.py"
 SHIFT_START = datetime(2026, 11, 25, 17, 0, tzinfo=UTC)  # Wednesday 11:00 in Mexico City
 TALKERS = Scenario(
     p_human=0.9, p_machine=0.0, p_busy=0.05, p_congestion=0.05, p_unallocated=0.0,
@@ -122,12 +135,61 @@ class Floor:
         self.offset = SHIFT_START.timestamp() - time.time()
         self.redis_server = RedisProcess(tmp / "redis")
         (tmp / "redis").mkdir()
-        self.engine = make_engine(f"sqlite:///{tmp / 'bench.sqlite3'}")
+        self.database_url = f"sqlite:///{tmp / 'bench.sqlite3'}"
+        self.server_url: str | None = None
+        if args.database_url:  # a database of the run's own on that server, dropped at the end
+            self.server_url = normalise_database_url(args.database_url)
+            name = f"bench_faults_{uuid.uuid4().hex[:10]}"
+            with self._admin() as conn:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+            self.database_url = f"{self.server_url.rpartition('/')[0]}/{name}"
+        self.engine = make_engine(self.database_url)
         upgrade(self.engine)
         self.stop = asyncio.Event()
 
     def clock(self) -> float:
         return time.time() + self.offset
+
+    def _admin(self, url: str | None = None) -> contextlib.AbstractContextManager:  # type: ignore[type-arg]
+        engine = create_engine(url or self.server_url or "", poolclass=NullPool,
+                               isolation_level="AUTOCOMMIT")  # fmt: skip
+        return engine.connect()
+
+    def drop_connections(self) -> int:
+        """pg_terminate_backend on every other connection to the run's database."""
+        with self._admin(self.database_url) as conn:
+            return int(conn.execute(text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )).scalar_one())  # fmt: skip
+
+    def cut_postgres(self, seconds: float) -> int:
+        """Connections terminated at once and every 50 ms for `seconds` (in a thread, so
+        the dial loop runs meanwhile); returns how many were cut."""
+        cut = self.drop_connections()
+        until = time.monotonic() + seconds
+        while time.monotonic() < until:
+            time.sleep(0.05)
+            cut += self.drop_connections()
+        return cut
+
+    async def start_victim(self, n: int) -> tuple[asyncio.subprocess.Process, str]:
+        """A second dialer process on the campaign, with the shipped periods."""
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, str(VICTIM), "--database-url", self.database_url,
+            "--redis-url", f"redis://127.0.0.1:{self.redis_server.port}/0",
+            "--ami-port", str(self.ami_server.port), "--campaign", "bench-faults",
+            "--owner", f"victim-{n}", "--clock-offset", repr(self.offset),
+            "--lease-seconds", str(DialerOptions.lease_seconds),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+            cwd=Path(__file__).parents[1],
+        )  # fmt: skip
+        assert proc.stdout is not None
+        line = await asyncio.wait_for(proc.stdout.readline(), 60)
+        if not line.startswith(b"ready"):
+            proc.kill()
+            raise RuntimeError("the second dialer did not start")
+        return proc, line.split(b"agi_port=")[1].strip().decode()
 
     async def start(self) -> None:
         self.redis_server.start()
@@ -208,15 +270,25 @@ class Floor:
         return not any(s.attempt_id in ended and s.state in (AgentState.reserved, AgentState.talking)
                        for s in snaps)  # fmt: skip
 
+    async def victims_talking(self) -> set[int]:
+        """Attempts of calls bridged to an agent that the first loop does not hold."""
+        snaps = [await self.agents.get(a) for a in self.agent_ids]
+        return {s.attempt_id for s in snaps if s.state is AgentState.talking
+                and s.attempt_id is not None and s.attempt_id not in self.dialer.calls}  # fmt: skip
+
     async def fault(self, kind: str) -> dict[str, float | int]:
         dialer = self.dialer
+        if kind == "dialer":
+            return await self.dialer_fault()
 
         async def two_bridged() -> bool:
             return sum(c.state is CallState.bridged for c in dialer.calls.values()) >= 2
 
         await self.until(two_bridged)
         live = set(dialer.calls)
-        if kind == "redis":
+        if kind == "postgres":
+            await asyncio.to_thread(self.cut_postgres, self.args.pg_cut)
+        elif kind == "redis":
             self.redis_server.kill()
             await asyncio.sleep(self.args.outage)
             self.redis_server.start()
@@ -236,6 +308,35 @@ class Floor:
 
         await self.until(recovered)
         return {"seconds": time.monotonic() - back, "live_at_fault": len(live)}
+
+    async def dialer_fault(self) -> dict[str, float | int]:
+        self.victims = getattr(self, "victims", 0) + 1
+        proc, agi_port = await self.start_victim(self.victims)
+
+        async def two_of_its_calls_bridged() -> bool:
+            return len(await self.victims_talking()) >= 2
+
+        try:
+            await self.until(two_of_its_calls_bridged, 180.0)
+            # Its calls: the debtor channels pbxsim runs for its FastAGI port.
+            live = {int(attempt) for c in list(self.pbx.channels.values())
+                    if not c.hungup and self.pbx.get_var(c, cv.AGI_PORT) == agi_port
+                    and (attempt := self.pbx.get_var(c, cv.ATTEMPT_ID) or "").isdigit()}  # fmt: skip
+        finally:
+            proc.kill()
+            await proc.wait()
+        back = time.monotonic()
+        known = max(self.attempts(), default=0)
+
+        async def recovered() -> bool:
+            rows = self.attempts()
+            written = all(rows.get(a) is not None for a in live)
+            redialed = max(rows, default=0) > known
+            return written and redialed and await self.agents_free_of(live)
+
+        await self.until(recovered, 600.0)
+        lost = sum(1 for a in live if self.attempts().get(a) == "lost")
+        return {"seconds": time.monotonic() - back, "live_at_fault": len(live), "lost": lost}
 
     async def finish(self) -> dict[str, int]:
         with Session(self.engine) as s, s.begin():
@@ -258,6 +359,11 @@ class Floor:
         await self.agi.stop()
         await self.redis.aclose()
         self.redis_server.kill()
+        self.engine.dispose()
+        if self.server_url is not None:
+            name = self.database_url.rpartition("/")[2]
+            with self._admin() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         return {
             "attempts": len(rows),
             "results_lost": sum(1 for r in rows.values() if r is None) - undecided,
@@ -271,12 +377,17 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
         floor = Floor(args, Path(tmp))
         await floor.start()
         out: dict[str, object] = {}
-        for kind in ("redis", "ami", "asterisk"):
+        for kind in args.faults.split(","):
+            if kind == "postgres" and floor.server_url is None:
+                out[kind] = "skipped: PostgreSQL only (--database-url)"
+                continue
             runs = [await floor.fault(kind) for _ in range(args.rounds)]
             seconds = [float(r["seconds"]) for r in runs]
             out[kind] = {"recovery_s": [round(x, 2) for x in seconds],
                          "median_s": round(statistics.median(seconds), 2),
                          "calls_live_at_fault": [r["live_at_fault"] for r in runs]}  # fmt: skip
+            if kind == "dialer":
+                out[kind]["closed_as_lost"] = [r["lost"] for r in runs]  # type: ignore[index]
         out["end"] = await floor.finish()
         return out
 
@@ -289,6 +400,11 @@ def main() -> int:
     p.add_argument("--outage", type=float, default=5.0, help="seconds Redis or pbxsim stays down")
     p.add_argument("--agents", type=int, default=6)
     p.add_argument("--accounts", type=int, default=2000)
+    p.add_argument("--database-url", default="", help="a PostgreSQL server (else SQLite)")
+    p.add_argument("--pg-cut", type=float, default=1.0,
+                   help="seconds PostgreSQL connections are cut again and again")  # fmt: skip
+    p.add_argument("--faults", default="redis,ami,asterisk,postgres,dialer",
+                   help="which faults, in this order")  # fmt: skip
     args = p.parse_args()
     result = asyncio.run(main_async(args))
     print(json.dumps(result, indent=2))

@@ -99,6 +99,7 @@ async def test_given_dialer_killed_with_calls_live_when_another_runs_then_attemp
         talking_at_kill = {a.agent_id: a.attempt_id for a in [await agents.get(i) for i in agent_ids]
                            if a.state is AgentState.talking and a.attempt_id in live_at_kill}  # fmt: skip
         assert len(talking_at_kill) >= 2
+        last_at_kill = max(a.id for a in all_attempts(engine))
 
         async def victims_closed() -> bool:
             if any(live_at_kill[a].ended is None for a in live_at_kill):
@@ -112,6 +113,12 @@ async def test_given_dialer_killed_with_calls_live_when_another_runs_then_attemp
 
         # Only the survivor's periodic pass can do it: no dialer starts or reconnects.
         await until(victims_closed, "the dead dialer's calls closed and agents released", 45, 0.2)
+
+        async def dialing_again() -> bool:  # by itself: nobody restarts anything
+            rows = await asyncio.to_thread(all_attempts, engine)
+            return sum(1 for a in rows if a.id > last_at_kill and a.result is not None) >= 3
+
+        await until(dialing_again, "the survivor placing and ending new calls", 45, 0.2)
         survivor.proc.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(survivor.proc.wait(), 20) == 0
     finally:

@@ -6,12 +6,15 @@ from __future__ import annotations
 import contextlib
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
+import pytest
 import redis
-from sqlalchemy import select, update
+from sqlalchemy import create_engine, select, text, update
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import NullPool
 
 from cobrador.ground.redis_runtime import redis_server_binary
 from dialer.agent_state import AgentState
@@ -124,3 +127,77 @@ async def test_given_calls_live_when_redis_stops_and_restarts_then_no_result_los
             assert counted(result) - was == in_sql, result
     finally:
         server.kill()
+
+
+def drop_connections(engine) -> int:  # type: ignore[no-untyped-def]
+    """pg_terminate_backend on every other connection to the test's database (the dial
+    loop's pool, its threads' sessions): what a PostgreSQL restart or failover does."""
+    admin = create_engine(engine.url, poolclass=NullPool)
+    try:
+        with admin.connect() as conn:
+            dropped = conn.execute(text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )).scalar_one()  # fmt: skip
+            return int(dropped)
+    finally:
+        admin.dispose()
+
+
+async def test_given_calls_live_when_postgresql_drops_the_dialers_connections_then_no_result_lost_and_dialing_resumes(
+    make_floor, engine
+) -> None:  # type: ignore[no-untyped-def]
+    if engine.dialect.name != "postgresql":
+        pytest.skip("pg_terminate_backend: PostgreSQL only (make ci runs it with DATABASE_URL)")
+    floor = await make_floor(accounts=40, calls=TALKERS)
+    dialer = floor.dialer
+    before = {r: counted(r) for r in ("contact", "abandoned", "busy", "failed", "no_answer")}
+
+    def bridged() -> set[int]:
+        return {a for a, c in dialer.calls.items() if c.state is CallState.bridged}
+
+    await floor.run_until(lambda: len(bridged()) >= 2)
+    live = set(dialer.calls)
+    known = max(results(floor))
+    assert drop_connections(engine) >= 1
+    # Dropped again and again while those calls end (a thread, so queries in flight in
+    # the dial loop's worker threads are cut too, not only idle pooled connections).
+    stop = threading.Event()
+    dropped: list[int] = []
+
+    def dropper() -> None:
+        while not stop.wait(0.05):
+            dropped.append(drop_connections(engine))
+
+    cutter = threading.Thread(target=dropper, daemon=True)
+    cutter.start()
+    try:
+        await floor.run_until(lambda: not live & set(dialer.calls))
+    finally:
+        stop.set()
+        cutter.join()
+    assert sum(dropped) >= 1
+
+    # The calls live at the fault end with their result written, their agents released,
+    # and dialing goes on by itself.
+    await floor.run_until(lambda: not live & set(dialer.calls) and not dialer._pending_finishes
+                          and max(results(floor)) > known + 2)  # fmt: skip
+    after = results(floor)
+    assert all(after[a] not in (None, "lost") for a in live), {a: after[a] for a in live}
+    for agent_id in floor.agent_ids:
+        snap = await floor.agents.get(agent_id)
+        assert snap.attempt_id not in live or snap.state not in (
+            AgentState.reserved, AgentState.talking), snap  # fmt: skip
+
+    with Session(floor.engine) as s, s.begin():
+        s.execute(update(Campaign).values(status="stopped"))
+    dialer.campaign.status = "stopped"
+    await floor.run_until(lambda: not dialer.calls and not dialer._pending_finishes)
+    final = results(floor)
+    assert all(r not in (None, "lost") for r in final.values()), final
+    for agent_id in floor.agent_ids:
+        snap = await floor.agents.get(agent_id)
+        assert snap.state in (AgentState.ready, AgentState.wrap_up), snap
+    for result, was in before.items():
+        in_sql = sum(1 for r in final.values() if r == result)
+        assert counted(result) - was == in_sql, result
