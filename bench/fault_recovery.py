@@ -67,7 +67,7 @@ from pbxsim.pbx import PBX
 from pbxsim.scenario import Dist, Scenario
 from store.db import make_engine, normalise_database_url
 from store.migrate import upgrade
-from store.models import Account, CallAttempt, Campaign, Phone, User
+from store.models import Account, CallAttempt, Campaign, Phone, RegisteredCallerId, User
 
 VICTIM = Path(__file__).parents[1] / "tests" / "component" / "dialer" / "dialer_process.py"
 SHIFT_START = datetime(2026, 11, 25, 17, 0, tzinfo=UTC)  # Wednesday 11:00 in Mexico City
@@ -110,6 +110,9 @@ class RedisProcess:
 
 def seed(engine: object, accounts: int, agents: int) -> tuple[int, list[int]]:
     with Session(engine) as s, s.begin():  # type: ignore[call-overload]
+        # A caller ID from the registered set (REDECO): a campaign dials with no other.
+        s.add(RegisteredCallerId(number="5215550001000", country="MX", reference="BENCH",
+                                 created_by="bench"))  # fmt: skip
         campaign = Campaign(name="bench-faults", country="MX", profile="MX", dial_mode="progressive",
                             status="running", caller_ids=["5215550001000"], config={})  # fmt: skip
         s.add(campaign)

@@ -54,6 +54,9 @@ class PhoneService:
         self.pbx = pbx
         self.agent_ids = agent_ids
         self.redis = redis
+        # Read-then-write of the endpoints file, one at a time: a render from an older
+        # read never replaces a newer one (the reload, shared, waits outside).
+        self._writing = asyncio.Lock()
 
     async def issue(self, agent_id: int, session: str, now: float) -> Credential:
         credential = await self.store.issue(agent_id, session, now)
@@ -68,10 +71,15 @@ class PhoneService:
             await self.sync(now)
 
     async def sync(self, now: float) -> bool:
-        """Write the endpoints (every agent; live passwords) if they changed."""
-        live = await self.store.live(now)
-        agents = set(await self.agent_ids()) | set(live)
-        return await self.provisioner.sync(agents, {a: c.password for a, c in live.items()})
+        """Write the endpoints (every agent; live passwords) if they changed, and
+        return once Asterisk has them (one reload shared by a burst of logins)."""
+        async with self._writing:
+            live = await self.store.live(now)
+            agents = set(await self.agent_ids()) | set(live)
+            wrote = await self.provisioner.write(agents, {a: c.password for a, c in live.items()})
+            written = self.provisioner.written
+        await self.provisioner.loaded(written)
+        return wrote
 
     async def hold(self, agent_id: int) -> None:
         key = HOLD_KEY.format(agent_id=agent_id)

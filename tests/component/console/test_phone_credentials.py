@@ -3,6 +3,7 @@ reads, renewals, expiry, logout, roles, and hold — with a fake of AMI."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -17,7 +18,10 @@ from test_console_auth import forged_cookie
 
 from cobrador.ground.settings import Settings
 from console.app import init_app
+from console.phone.credentials import CREDENTIALS_KEY, CredentialStore
 from console.phone.pbx import PhonePbxError
+from console.phone.provisioner import Provisioner
+from console.phone.service import PhoneConfig, PhoneService
 from console.phone.views import PHONE, build_service
 from dialer.agent_state import AgentStates
 
@@ -354,3 +358,88 @@ async def test_given_agents_file_not_writable_when_asking_credentials_then_503_a
     resp = await client.post("/api/agent/phone/credentials", headers={"X-CSRF-Token": token})
     assert resp.status == 503
     assert pbx.reloads == 0
+
+
+class GatedPbx(FakePbx):
+    """A reload that lasts until the test lets it finish (Asterisk busy re-reading)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+        self.started = 0
+
+    async def reload_endpoints(self) -> None:
+        self.started += 1
+        await self.gate.wait()
+        await super().reload_endpoints()
+
+
+async def test_given_a_burst_of_logins_when_each_gets_its_credential_then_asterisk_reloads_at_most_twice(
+    aredis: aioredis.Redis, conf_path: Path
+) -> None:
+    await aredis.delete(CREDENTIALS_KEY)
+    agents = list(range(1, 31))
+    pbx = GatedPbx()
+    provisioner = Provisioner(conf_path, pbx.reload_endpoints, b"s" * 32)
+    service = PhoneService(PhoneConfig(WS_URL), CredentialStore(aredis, TTL), provisioner, pbx,
+                           agent_ids=_fixed(agents), redis=aredis)  # fmt: skip
+    now = NOW.timestamp()
+    first = asyncio.create_task(service.issue(agents[0], "session-1", now))
+    await until(lambda: pbx.started == 1)  # Asterisk re-reading for the first login
+    logins = [first] + [asyncio.create_task(service.issue(a, f"session-{a}", now))
+                        for a in agents[1:]]  # fmt: skip
+    # The others log in meanwhile: each writes its endpoint and waits for a reload.
+    stored = CredentialStore(aredis, TTL)
+    await until(lambda: _all_written(conf_path, stored, agents, now))
+    assert not any(t.done() for t in logins)  # none returns before Asterisk has it
+    pbx.gate.set()
+    credentials = await asyncio.gather(*logins)
+    assert pbx.reloads == 2  # the one running, and one for all that came during it
+    text = read(conf_path)
+    assert all(f"password = {c.password}" in text for c in credentials)
+    # Nothing changed since: no reload.
+    assert await service.sync(now) is False and pbx.reloads == 2
+
+
+async def test_given_asterisk_down_when_the_reload_fails_then_the_next_sync_reloads_the_written_file(
+    aredis: aioredis.Redis, conf_path: Path
+) -> None:
+    await aredis.delete(CREDENTIALS_KEY)
+    pbx = FakePbx()
+    provisioner = Provisioner(conf_path, pbx.reload_endpoints, b"s" * 32)
+    service = PhoneService(PhoneConfig(WS_URL), CredentialStore(aredis, TTL), provisioner, pbx,
+                           agent_ids=_fixed([1]), redis=aredis)  # fmt: skip
+    pbx.down = True
+    with pytest.raises(PhonePbxError):
+        await service.issue(1, "s1", NOW.timestamp())
+    pbx.down = False
+    # The file already has the credential: the reload it missed is done all the same.
+    assert await service.sync(NOW.timestamp()) is False
+    assert pbx.reloads == 1
+
+
+def _fixed(ids: list[int]) -> Callable[[], Awaitable[list[int]]]:
+    async def agent_ids() -> list[int]:
+        return ids
+
+    return agent_ids
+
+
+async def _all_written(path: Path, store: CredentialStore, agents: list[int], now: float) -> bool:
+    live = await store.live(now)
+    text = await asyncio.to_thread(read, path)  # written by the first login already
+    return len(live) == len(agents) and all(f"password = {c.password}" in text
+                                            for c in live.values())  # fmt: skip
+
+
+async def until(done: Callable[[], object], wall_seconds: float = 20.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wall_seconds
+    while True:
+        value = done()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return
+        assert loop.time() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.01)
