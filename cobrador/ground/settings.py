@@ -67,6 +67,15 @@ class Settings:
     phone_ws_url: str = ""
     phone_agents_conf: Path | None = None
     phone_credential_ttl: int = 900
+    # ICE for agents behind NAT (console/phone/ice.py): comma-separated stun:,
+    # turn: and turns: URLs; TURN credentials time-limited from a shared secret
+    # (TURN REST convention, coturn's static-auth-secret), valid phone_turn_ttl
+    # seconds, or static ones. Empty: host candidates only (same network).
+    phone_turn_urls: str = ""
+    phone_turn_secret: str = ""
+    phone_turn_username: str = ""
+    phone_turn_password: str = ""
+    phone_turn_ttl: int = 86400
     # Default language of the console.
     language: str = "es"
     # The phone of a console user (agent or supervisor) as an Originate Channel:

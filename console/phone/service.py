@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import redis.asyncio as aioredis
 
 from console.phone.credentials import Credential, CredentialStore
+from console.phone.ice import IceConfig
 from console.phone.pbx import PhonePbx
 from console.phone.provisioner import Provisioner
 
@@ -29,6 +30,7 @@ class PhoneConfig:
     """What the page needs besides the credential."""
 
     ws_url: str
+    ice: IceConfig = IceConfig()  # STUN/TURN for agents behind NAT
 
     @property
     def sip_domain(self) -> str:

@@ -28,6 +28,7 @@ from console.phone.credentials import (
     CredentialStore,
     new_session_token,
 )
+from console.phone.ice import ice_config
 from console.phone.pbx import AmiPhonePbx, PhonePbx, PhonePbxError
 from console.phone.provisioner import Provisioner
 from console.phone.service import PhoneConfig, PhoneService
@@ -85,7 +86,7 @@ def build_service(app: web.Application, pbx: PhonePbx | None = None) -> PhoneSer
         return await asyncio.to_thread(phone_agent_ids, engine)
 
     return PhoneService(
-        PhoneConfig(settings.phone_ws_url),
+        PhoneConfig(settings.phone_ws_url, ice_config(settings)),
         CredentialStore(app[REDIS], float(settings.phone_credential_ttl)),
         Provisioner(settings.phone_agents_conf, pbx.reload_endpoints, secret),
         pbx,
@@ -135,6 +136,9 @@ def _answer(service: PhoneService, credential: Credential, now: float) -> web.Re
             "uri": service.config.uri(credential),
             "username": credential.username,
             "password": credential.password,
+            # STUN/TURN for the leg's RTCPeerConnection (agents behind NAT); fresh
+            # time-limited TURN credentials with every renewal.
+            "ice_servers": service.config.ice.servers(credential.agent_id, now),
             "expires_in": round(ttl),
             # Renew well before expiry: a renewal lost to a network blip has a second chance.
             "renew_in": round(ttl / 3),

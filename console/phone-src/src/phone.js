@@ -36,6 +36,9 @@ let session = null;
 let micStream = null;
 let renewTimer = null;
 let meter = null;
+// STUN/TURN from the console (agents behind NAT); refreshed with every credential
+// and renewal, since TURN passwords are time-limited.
+let iceServers = [];
 
 function emit(name, value) {
   for (const fn of listeners[name] || []) {
@@ -123,6 +126,7 @@ async function fetchCredential() {
     set({ registration: "unavailable", reason: r.data.reason || "" });
     return null;
   }
+  iceServers = r.data.ice_servers || [];
   return r.data;
 }
 
@@ -133,7 +137,11 @@ function scheduleRenew(seconds) {
 
 async function renew() {
   const r = await post("/api/agent/phone/renew");
-  if (r.ok) { scheduleRenew(r.data.renew_in); return; }
+  if (r.ok) {
+    iceServers = r.data.ice_servers || iceServers;
+    scheduleRenew(r.data.renew_in);
+    return;
+  }
   if (r.status === 409 && r.data.code === "other_session") {
     // Another tab or login took the phone: give it up, do not fight over it.
     stop();
@@ -222,7 +230,7 @@ function onSession(e) {
   const answer = () => incoming.answer({
     mediaStream: micStream || undefined,
     mediaConstraints: { audio: true, video: false },
-    pcConfig: { iceServers: [] },
+    pcConfig: { iceServers },
     rtcOfferConstraints: { offerToReceiveAudio: true },
   });
   if (micStream) answer();

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
+import hmac
+import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -161,6 +164,7 @@ async def test_given_agent_when_asking_credentials_then_random_password_in_json_
     assert text.count("password = ") == 4
     assert oct(mode(conf_path) & 0o777) == "0o640"
     assert pbx.reloads == 2
+    assert body["ice_servers"] == []  # no STUN/TURN configured: same network only
     # A second credential for the same session replaces the first one.
     again = await issue(phone_client, token)
     assert again["password"] != password
@@ -443,3 +447,53 @@ async def until(done: Callable[[], object], wall_seconds: float = 20.0) -> None:
             return
         assert loop.time() < deadline, "condition not reached in time"
         await asyncio.sleep(0.01)
+
+
+async def test_given_a_turn_secret_when_an_agent_gets_a_credential_then_the_phone_gets_time_limited_turn_credentials(
+    make_client: AppClient, phone_settings: Settings, seed: Seed, moving_clock: Clock,
+    aiohttp_client: Callable[..., Awaitable[TestClient]], engine: Engine,
+    aredis: aioredis.Redis, pbx: FakePbx,
+) -> None:  # fmt: skip
+    settings = phone_settings.with_overrides(
+        phone_turn_urls="stun:turn.example.com:3478, turn:turn.example.com:3478?transport=udp,"
+        "turns:turn.example.com:5349", phone_turn_secret="coturn-static-auth-secret",
+        phone_turn_ttl=3600,
+    )  # fmt: skip
+    app = init_app(settings, engine, aredis, clock=moving_clock)
+    app[PHONE] = build_service(app, pbx=pbx)
+    client = await aiohttp_client(app)
+    token = await login(client, "ana")
+    ana = seed.users["ana"]
+    body = await issue(client, token)
+    expiry = int(moving_clock.now.timestamp()) + 3600
+    username = f"{expiry}:{ana}"
+    password = base64.b64encode(hmac.new(b"coturn-static-auth-secret", username.encode(),
+                                         hashlib.sha1).digest()).decode()  # fmt: skip
+    assert body["ice_servers"] == [
+        {"urls": ["stun:turn.example.com:3478"]},
+        {"urls": ["turn:turn.example.com:3478?transport=udp", "turns:turn.example.com:5349"],
+         "username": username, "credential": password},
+    ]  # fmt: skip
+    assert "coturn-static-auth-secret" not in json.dumps(body)
+    # A renewal brings credentials valid from now on.
+    moving_clock.now += timedelta(seconds=300)
+    resp = await client.post("/api/agent/phone/renew", headers={"X-CSRF-Token": token})
+    renewed = (await resp.json())["ice_servers"][1]
+    assert renewed["username"] == f"{expiry + 300}:{ana}" and renewed["credential"] != password
+
+
+async def test_given_static_turn_credentials_when_an_agent_gets_a_credential_then_the_phone_gets_them(
+    phone_settings: Settings, seed: Seed, moving_clock: Clock,
+    aiohttp_client: Callable[..., Awaitable[TestClient]], engine: Engine,
+    aredis: aioredis.Redis, pbx: FakePbx,
+) -> None:  # fmt: skip
+    settings = phone_settings.with_overrides(phone_turn_urls="turn:10.0.0.5:3478",
+                                             phone_turn_username="cobrador",
+                                             phone_turn_password="turn-pass")  # fmt: skip
+    app = init_app(settings, engine, aredis, clock=moving_clock)
+    app[PHONE] = build_service(app, pbx=pbx)
+    client = await aiohttp_client(app)
+    body = await issue(client, await login(client, "ana"))
+    assert body["ice_servers"] == [
+        {"urls": ["turn:10.0.0.5:3478"], "username": "cobrador", "credential": "turn-pass"}
+    ]
