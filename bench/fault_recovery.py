@@ -250,6 +250,12 @@ class Floor:
         with Session(self.engine) as s:
             return {i: r for i, r in s.execute(select(CallAttempt.id, CallAttempt.result))}
 
+    def open_decided(self) -> int:
+        """Open attempts that passed the final check (dialed): after the end, a lost result."""
+        with Session(self.engine) as s:
+            return len(s.execute(select(CallAttempt.id).where(
+                CallAttempt.result.is_(None), CallAttempt.decision_id.is_not(None))).all())  # fmt: skip
+
     def open_undecided(self) -> int:
         """Open attempts that never passed the final check (a store failed between the
         row and the check): never dialed; the next claim or reconciliation closes
@@ -350,9 +356,9 @@ class Floor:
             return not self.dialer.calls and not self.dialer._pending_finishes
 
         await self.until(quiet)
+        undecided = self.open_undecided()
         rows = self.attempts()
         snaps = [await self.agents.get(a) for a in self.agent_ids]
-        undecided = self.open_undecided()
         self.stop.set()
         self.dialer.request_stop()
         await asyncio.gather(*self.tasks, return_exceptions=True)
@@ -369,7 +375,7 @@ class Floor:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         return {
             "attempts": len(rows),
-            "results_lost": sum(1 for r in rows.values() if r is None) - undecided,
+            "results_lost": self.open_decided(),
             "open_never_dialed": undecided,
             "agents_stuck": sum(1 for s in snaps if s.state in (AgentState.reserved, AgentState.talking)),
         }  # fmt: skip
