@@ -133,6 +133,7 @@ class DialerService:
             routes={cv.SCRIPT_ANSWER: self.answer, cv.SCRIPT_INBOUND: inbound.handle,
                     cv.SCRIPT_INBOUND_END: inbound.handle_end},
             route_timeouts={cv.SCRIPT_INBOUND: INBOUND_MAX_SECONDS},
+            max_connections=self.settings.fastagi_max_connections,
         )  # fmt: skip
         await self.agi.start(self.settings.fastagi_host, self.settings.fastagi_port)
         await self._connect_ami()

@@ -46,6 +46,10 @@ class Settings:
     # The address Asterisk connects to for FastAGI, when the listen address is a
     # wildcard (0.0.0.0) or not reachable from Asterisk (containers).
     fastagi_advertise_host: str = ""
+    # FastAGI connections a dialer serves at once (an inbound caller waiting holds
+    # one for the whole wait); past it new ones are refused with a log line and
+    # cobrador_fastagi_failures_total{reason="too_many_connections"}.
+    fastagi_max_connections: int = 500
     # Web console.
     console_host: str = "127.0.0.1"
     console_port: int = 8080

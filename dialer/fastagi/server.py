@@ -140,6 +140,10 @@ class AGISession:
         await self.exec("Goto", f"{context},{extension},{priority}")
 
 
+MAX_CONNECTIONS = 500  # default bound on FastAGI connections served at once
+TOO_MANY = "too_many_connections"  # the failure reason counted for a refused one
+
+
 class FastAGIServer:
     def __init__(
         self,
@@ -148,8 +152,13 @@ class FastAGIServer:
         request_timeout: float = 30.0,
         environment_timeout: float = 5.0,
         route_timeouts: Mapping[str, float] | None = None,
+        max_connections: int = MAX_CONNECTIONS,
     ) -> None:
         self.routes = dict(routes)
+        # Connections served at once; past it a new one is closed at once (Asterisk
+        # sends the call to cobrador-failure), so a flood cannot exhaust the process.
+        self.max_connections = max_connections
+        self.refused = 0
         # Routes that legitimately run long (an inbound caller waiting in queue).
         self.route_timeouts = dict(route_timeouts or {})
         self.failure_context = failure_context
@@ -180,6 +189,14 @@ class FastAGIServer:
             await server.wait_closed()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if len(self._tasks) >= self.max_connections:
+            self.refused += 1
+            FASTAGI_FAILURES.labels(TOO_MANY).inc()
+            log.warning("FastAGI: %d connections already served (the limit); one refused "
+                        "(%d so far): its call goes to the failure context",
+                        len(self._tasks), self.refused)  # fmt: skip
+            writer.close()
+            return
         task = asyncio.current_task()
         if task is not None:
             self._tasks.add(task)

@@ -283,6 +283,11 @@ async def test_given_supervisor_when_listening_then_spy_leg_on_agent_and_session
     assert spy == "cobrador-spy-" + "a1" * 8
     assert spied.startswith(f"cobrador-leg-{agent}-")
     await until(lambda: [a for a in phones.audit if a[0] == "monitor_start"])
+    # Another supervisor (another campaign's) cannot end it: the console names the
+    # supervisor asking (dialer_phone_views.monitor_stop) and only hers are ended.
+    pablo = add_user(floor.engine, "pablo", "supervisor")
+    assert not await phones.monitoring.stop({"monitor_id": "a1" * 8, "supervisor_id": pablo})
+    assert spy in floor.pbx.spied and not [a for a in phones.audit if a[0] == "monitor_session"]
     await floor.ami.send_action({"Action": "Hangup", "Channel": spy})  # she hangs up
     await until(lambda: [a for a in phones.audit if a[0] == "monitor_session"])
     kinds = [a[0] for a in phones.audit]

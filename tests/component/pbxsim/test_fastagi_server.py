@@ -239,3 +239,50 @@ async def test_given_a_reply_the_codec_refuses_when_a_handler_reads_it_then_fail
         "cobrador_fastagi_failures_total", {"reason": "protocol_error"}
     )
     assert after == before + 1
+
+
+async def test_given_the_connection_limit_reached_when_another_call_connects_then_it_is_refused_counted_and_the_others_served() -> (
+    None
+):
+    release = asyncio.Event()
+    served: asyncio.Queue[str] = asyncio.Queue()
+
+    async def waits(agi: AGISession) -> None:  # an inbound caller waiting in queue
+        served.put_nowait(agi.uniqueid)
+        await release.wait()
+
+    server = FastAGIServer(routes={"answer": waits}, request_timeout=30.0, max_connections=2)
+    await server.start("127.0.0.1", 0)
+    refused_before = (
+        REGISTRY.get_sample_value(
+            "cobrador_fastagi_failures_total", {"reason": "too_many_connections"}
+        )
+        or 0.0
+    )
+    try:
+        held = [asyncio.create_task(FakeAsterisk(server.port).request(
+            {**ENV, "agi_uniqueid": f"u{i}"}, {})) for i in range(2)]  # fmt: skip
+        assert {await served.get(), await served.get()} == {"u0", "u1"}
+        # A third call: closed at once, before its environment is even read (Asterisk
+        # then sends the call to cobrador-failure).
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        with contextlib.suppress(ConnectionResetError):  # closed as hard: refused all the same
+            assert await asyncio.wait_for(reader.read(), 5) == b""
+        writer.close()
+        assert server.refused == 1 and served.empty()
+        refused = REGISTRY.get_sample_value(
+            "cobrador_fastagi_failures_total", {"reason": "too_many_connections"}
+        )
+        assert refused == refused_before + 1
+        # Room again once the calls end: the next one is served.
+        release.set()
+        await asyncio.gather(*held)
+        later = asyncio.create_task(
+            FakeAsterisk(server.port).request({**ENV, "agi_uniqueid": "u3"}, {})
+        )
+        assert await asyncio.wait_for(served.get(), 5) == "u3"
+        await later
+        assert server.refused == 1
+    finally:
+        release.set()
+        await server.stop()
