@@ -322,15 +322,17 @@ class Floor:
         self.victims = getattr(self, "victims", 0) + 1
         proc, agi_port = await self.start_victim(self.victims)
 
+        def its_calls() -> set[int]:  # the debtor channels pbxsim runs for its FastAGI port
+            return {int(attempt) for c in list(self.pbx.channels.values())
+                    if not c.hungup and self.pbx.get_var(c, cv.AGI_PORT) == agi_port
+                    and (attempt := self.pbx.get_var(c, cv.ATTEMPT_ID) or "").isdigit()}  # fmt: skip
+
         async def two_of_its_calls_bridged() -> bool:
-            return len(await self.victims_talking()) >= 2
+            return len(await self.victims_talking() & its_calls()) >= 2
 
         try:
             await self.until(two_of_its_calls_bridged, 180.0)
-            # Its calls: the debtor channels pbxsim runs for its FastAGI port.
-            live = {int(attempt) for c in list(self.pbx.channels.values())
-                    if not c.hungup and self.pbx.get_var(c, cv.AGI_PORT) == agi_port
-                    and (attempt := self.pbx.get_var(c, cv.ATTEMPT_ID) or "").isdigit()}  # fmt: skip
+            live = its_calls()
         finally:
             proc.kill()
             await proc.wait()

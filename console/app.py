@@ -39,6 +39,7 @@ from console import (
     auth_views,
     dialer_phone_views,
     inbound_views,
+    pruning,
     recording_views,
     sessions,
     supervisor_views,
@@ -251,6 +252,7 @@ def init_app(
     app.cleanup_ctx.append(_password_pool_ctx)
     app.cleanup_ctx.append(agent_views.callback_release_ctx)
     app.cleanup_ctx.append(_registry_sync_ctx)
+    app.cleanup_ctx.append(pruning.prune_ctx)
     return app
 
 
