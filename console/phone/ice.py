@@ -17,7 +17,7 @@ import hmac
 from dataclasses import dataclass
 from typing import Any
 
-from cobrador.settings import Settings, SettingsError
+from cobrador.ground.settings import Settings, SettingsError
 
 SCHEMES = ("stun:", "turn:", "turns:")
 

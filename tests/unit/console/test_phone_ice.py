@@ -9,8 +9,8 @@ import hmac
 from pathlib import Path
 
 import pytest
-from cobrador.settings import Settings, SettingsError
 
+from cobrador.ground.settings import Settings, SettingsError
 from console.phone.ice import ice_config
 
 
