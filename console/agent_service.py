@@ -654,8 +654,14 @@ def save_disposition(
             commands,
             # A call still live leaves the hopper when it ends (the dialer releases it);
             # its lease is not taken from under it.
+            # A wrong number too: its queued entry would be claimed only to be blocked;
+            # the next refill queues the account again with the numbers left.
             drop_from_hopper=attempt.result is not None
-            and (hold is not None or account.status != AccountStatus.active.value),
+            and (
+                hold is not None
+                or account.status != AccountStatus.active.value
+                or data.outcome.effect is Effect.stop_number
+            ),  # fmt: skip
             plan_pending=plan_pending,
         )
 

@@ -339,17 +339,21 @@ async def test_given_do_not_contact_when_disposing_then_account_ceased_and_diale
     assert drop["account_id"] == seed.account_id and drop["reason"] == "cease_contact"
 
 
-async def test_given_wrong_number_when_disposing_then_number_stopped(
-    client: TestClient, seed: Seed, engine: Engine
+async def test_given_wrong_number_when_disposing_then_number_stopped_and_queued_entry_dropped(
+    client: TestClient, seed: Seed, engine: Engine, aredis: aioredis.Redis
 ) -> None:
     token = await login(client, "ana")
     attempt = make_attempt(engine, seed.account_id, seed.users["ana"])
+    # Queued again meanwhile: the entry would only be claimed to be blocked.
+    hopper = Hopper(aredis, "mx-demo")
+    await hopper.add([HopperEntry(seed.account_id, 1, NOW.timestamp(), {})], NOW.timestamp())
     resp = await dispose(
         client, token, attempt_id=attempt, party="tercero", outcome="numero_equivocado"
     )
     assert resp.status == 200
     with transaction(engine) as session:
         assert session.get(Phone, seed.phone_id).status == "wrong_number"  # type: ignore[union-attr]
+    assert await hopper.contains([seed.account_id]) == set()
 
 
 @pytest.mark.parametrize(
