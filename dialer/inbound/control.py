@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from dialer import messages as msg
 from dialer.ami import AMIClient
 from dialer.ami.errors import AMIError
 from dialer.command_replies import ASTERISK, REFUSED, Reply, send_reply, valid_request_id
@@ -29,7 +28,6 @@ from dialer.recording import Recorder
 
 log = logging.getLogger(__name__)
 
-COMMANDS_CHANNEL = "cobrador:commands"  # the console's call commands (console/pophub.py)
 RETRY_EVERY_SECONDS = 5.0  # finalizes that met a store outage are tried again this often
 
 
@@ -85,7 +83,7 @@ class InboundControl:
         while not stop.is_set():
             pubsub = self.redis.pubsub()
             try:
-                await pubsub.subscribe(COMMANDS_CHANNEL)
+                await pubsub.subscribe(msg.COMMANDS_CHANNEL)
                 while not stop.is_set():
                     if loop.time() >= retry_at:
                         retry_at = loop.time() + RETRY_EVERY_SECONDS
@@ -95,8 +93,8 @@ class InboundControl:
                     if message is None or message.get("type") != "message":
                         continue
                     try:
-                        await self.handle_command(json.loads(message["data"]))
-                    except (ValueError, KeyError, TypeError):
+                        await self.handle_command(msg.parse_command(message["data"]))
+                    except (ValueError, KeyError, TypeError):  # MessageError too
                         log.warning("inbound control: bad command %r", message.get("data"))
             except (RedisError, OSError):
                 log.warning("inbound control: commands channel unavailable; retrying")
@@ -119,27 +117,26 @@ class InboundControl:
                 return recorder, leg[0], leg[1]
         return None
 
-    async def handle_command(self, command: dict[str, Any]) -> None:
-        kind = command.get("type")
-        if kind not in ("hangup", "transfer", "recording_start", "recording_stop"):
+    async def handle_command(self, command: msg.Command) -> None:
+        if not isinstance(command, msg.Hangup | msg.Transfer | msg.RecordingStart
+                          | msg.RecordingStop):  # fmt: skip
             return
-        found = self._leg(int(command["attempt_id"]))
+        found = self._leg(command.attempt_id)
         if found is None:
             return  # not an inbound call of ours: whoever holds it answers
         recorder, channel, agent_id = found
-        attempt_id = int(command["attempt_id"])
-        asked_by = command.get("agent_id")
-        mine = asked_by is not None and int(asked_by) == agent_id
-        if kind in ("recording_start", "recording_stop"):
+        attempt_id = command.attempt_id
+        mine = command.agent_id is not None and command.agent_id == agent_id
+        if isinstance(command, msg.RecordingStart | msg.RecordingStop):
             if not mine:
-                log.warning("%s of inbound attempt %s refused: not a live call of agent %s",
-                            kind, attempt_id, asked_by)  # fmt: skip
-            elif kind == "recording_start":
+                log.warning("recording command of inbound attempt %s refused: not a live "
+                            "call of agent %s", attempt_id, command.agent_id)  # fmt: skip
+            elif isinstance(command, msg.RecordingStart):
                 await recorder.start(attempt_id)
             else:
                 await recorder.stop(attempt_id)
             return
-        if kind == "transfer":
+        if isinstance(command, msg.Transfer):
             # The caller's channel runs [cobrador-inbound-call], whose `h` extension closes
             # the attempt: a Redirect into another bridge would skip it (docs/inbound.md).
             log.warning("transfer of inbound attempt %s refused: inbound calls are not "
@@ -147,11 +144,11 @@ class InboundControl:
             reply = Reply(False, REFUSED)
         elif not mine:
             log.warning("hangup of inbound attempt %s refused: not a live call of agent %s",
-                        attempt_id, asked_by)  # fmt: skip
+                        attempt_id, command.agent_id)  # fmt: skip
             reply = Reply(False, REFUSED)
         else:
             reply = await self._hangup(attempt_id, channel, agent_id)
-        request_id = valid_request_id(command.get("request_id"))
+        request_id = valid_request_id(command.request_id)
         if request_id is not None:
             await send_reply(self.redis, request_id, reply)
 

@@ -288,7 +288,7 @@ async def test_given_a_dialer_stalled_longer_than_its_alive_key_when_its_calls_a
         # The second has found the first silent: it spared both calls (or closed them).
         await until(lambda: sum("is live on Asterisk; not closed" in line
                                 for line in second.lines) == 2
-                    or any(a.result for a in inbound_attempts(engine)), wall_seconds=90)  # fmt: skip
+                    or any(a.result for a in inbound_attempts(engine)), within=90)  # fmt: skip
         rows = {a.phone_e164: a for a in inbound_attempts(engine)}
         assert rows[NUMBER].result is None and rows[""].result is None
         assert (await agents.get(agent_id)).state is AgentState.talking
@@ -298,7 +298,7 @@ async def test_given_a_dialer_stalled_longer_than_its_alive_key_when_its_calls_a
     # Back: the calls end as their dialer sees them, the caller who waited hangs up.
     pbx.request_hangup(waiting, 16)
     pbx.request_hangup(bridged, 16)
-    await until(lambda: all(a.result for a in inbound_attempts(engine)), wall_seconds=60)
+    await until(lambda: all(a.result for a in inbound_attempts(engine)), within=60)
     rows = {a.phone_e164: a for a in inbound_attempts(engine)}
     assert rows[NUMBER].result == "contact" and rows[NUMBER].agent_id == agent_id
     assert rows[""].result == "queue_abandoned"
