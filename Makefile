@@ -37,8 +37,13 @@ typecheck: $(STAMP)
 	$(BIN)/mypy cobrador store dialer compliance console metrics pbxsim deploy
 
 # pytest exits 5 when it collects no tests: that is a failure here, never a pass.
+# Unit and component tests run on TEST_WORKERS pytest-xdist workers, each with
+# its own Redis database (or embedded redis-server) and its own SQL databases;
+# most of their time is spent waiting (sockets, simulated calls, subprocesses),
+# so more workers than cores still pays. TEST_WORKERS=0 runs them in one process.
+TEST_WORKERS ?= 4
 unit: $(STAMP) $(PHONE_JS)
-	$(BIN)/pytest -q -m "not integration" tests
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist worksteal -m "not integration" tests
 
 test: lint typecheck unit
 

@@ -4,14 +4,21 @@ real Redis (REDIS_URL, else an embedded redis-server for the test session)."""
 from __future__ import annotations
 
 import os
+import queue
+import shutil
+import threading
 import uuid
+import warnings
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
 import redis.asyncio as aioredis
 from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import NullPool
 
 from cobrador.ground.redis_runtime import EmbeddedRedis
 from cobrador.ground.settings import Settings, normalise_database_url
@@ -39,17 +46,50 @@ def redis_server_url() -> Iterator[str]:
         yield server.url
 
 
+def xdist_worker_index() -> int:
+    """0 for a plain run, N for pytest-xdist's worker gwN."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    return int(worker.removeprefix("gw"))
+
+
+def redis_test_db(worker: int, databases: int) -> int:
+    """The Redis database a test worker owns: 15 for the first, 14, 13, ... after it.
+
+    Database 0 is never used: on a shared Redis it may hold someone's data.
+    """
+    db = min(databases, 16) - 1 - worker
+    if db < 1:
+        raise pytest.UsageError(
+            f"xdist worker {worker} has no Redis database of its own "
+            f"({databases} databases, 0 reserved): run fewer workers"
+        )
+    return db
+
+
+@pytest.fixture(scope="session")
+def redis_db_url(redis_server_url: str) -> str:
+    """This worker's database on the session's Redis (each xdist worker flushes only its own)."""
+    client = redis.Redis.from_url(redis_server_url)
+    try:
+        databases = int(client.config_get("databases").get("databases", 16))
+    except redis.ResponseError:  # CONFIG disabled on this server: assume the default
+        databases = 16
+    finally:
+        client.close()
+    base = redis_server_url.rsplit("/", 1)[0]
+    return f"{base}/{redis_test_db(xdist_worker_index(), databases)}"
+
+
 @pytest.fixture
-def redis_url(redis_server_url: str) -> Iterator[str]:
+def redis_url(redis_db_url: str) -> Iterator[str]:
     """A Redis URL whose database is flushed before and after the test.
 
-    Tests on a shared CI Redis use database 15 so they never touch db 0's data.
+    On a shared CI Redis the tests use databases 15, 14, ... (one per xdist
+    worker) so they never touch db 0's data nor each other's.
     """
-    base = redis_server_url.rsplit("/", 1)[0]
-    url = f"{base}/15"
-    client = redis.Redis.from_url(url)
+    client = redis.Redis.from_url(redis_db_url)
     client.flushdb()
-    yield url
+    yield redis_db_url
     client.flushdb()
     client.close()
 
@@ -61,29 +101,135 @@ async def aredis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
     await client.aclose()
 
 
-@pytest.fixture
-def database_url(tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty database: a schema of its own on PostgreSQL, a file on SQLite."""
+class _PostgresDatabases:
+    """Test databases on the PostgreSQL server of DATABASE_URL.
+
+    The schema is migrated once per session into a template; a test that uses
+    `engine` gets a copy of it (CREATE DATABASE ... TEMPLATE: a file copy, not
+    eleven migrations). Drops run on a background thread: a test's teardown
+    does not wait for PostgreSQL to unlink files.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = normalise_database_url(url)
+        self.base = self.url.rpartition("/")[0]
+        self.admin = create_engine(self.url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+        self.template: str | None = None
+        self.migrated: set[str] = set()
+        self.drop_errors: list[str] = []
+        self._drops: queue.Queue[str | None] = queue.Queue()
+        self._dropper = threading.Thread(target=self._drop_loop, name="drop-test-dbs")
+        self._dropper.start()
+
+    def _execute(self, sql: str) -> None:
+        with self.admin.connect() as conn:
+            conn.execute(text(sql))
+
+    def create(self, migrated: bool) -> str:
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        if migrated:
+            self._execute(f'CREATE DATABASE "{name}" TEMPLATE "{self._template()}"')
+        else:
+            self._execute(f'CREATE DATABASE "{name}"')
+        url = f"{self.base}/{name}"
+        if migrated:
+            self.migrated.add(url)
+        return url
+
+    def _template(self) -> str:
+        if self.template is None:
+            name = f"t_tpl_{uuid.uuid4().hex[:12]}"
+            self._execute(f'CREATE DATABASE "{name}"')
+            self.template = name
+            engine = make_engine(f"{self.base}/{name}", poolclass=NullPool)
+            upgrade(engine)
+            engine.dispose()  # a template must have no connection while it is copied
+        return self.template
+
+    def drop(self, url: str) -> None:
+        self._drops.put(url.rpartition("/")[2])
+
+    def _drop_loop(self) -> None:
+        while (name := self._drops.get()) is not None:
+            try:
+                self._execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            except SQLAlchemyError as exc:  # reported at the end; the next drops still run
+                self.drop_errors.append(f"{name}: {exc}")
+
+    def close(self) -> None:
+        if self.template is not None:
+            self.drop(f"/{self.template}")
+        self._drops.put(None)
+        self._dropper.join()
+        self.admin.dispose()
+        if self.drop_errors:
+            warnings.warn(
+                "test databases not dropped: " + "; ".join(self.drop_errors), stacklevel=1
+            )
+
+
+class _SqliteDatabases:
+    """Test databases as SQLite files: a test that uses `engine` gets a copy of a
+    file migrated once per session."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.template: Path | None = None
+        self.migrated: set[str] = set()
+
+    def create(self, migrated: bool, path: Path) -> str:
+        url = f"sqlite:///{path}"
+        if migrated:
+            shutil.copyfile(self._template(), path)
+            self.migrated.add(url)
+        return url
+
+    def _template(self) -> Path:
+        if self.template is None:
+            path = self.root / "template.sqlite3"
+            engine = make_engine(f"sqlite:///{path}", poolclass=NullPool)
+            upgrade(engine)
+            with engine.connect() as conn:  # everything in the main file: it is copied alone
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            engine.dispose()
+            self.template = path
+        return self.template
+
+
+@pytest.fixture(scope="session")
+def _databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     url = os.environ.get("DATABASE_URL")
     if not url:
-        yield f"sqlite:///{tmp_path / 'test.sqlite3'}"
+        yield _SqliteDatabases(tmp_path_factory.mktemp("schema"))
         return
-    url = normalise_database_url(url)
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    base, _, _ = url.rpartition("/")
-    yield f"{base}/{name}"
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    databases = _PostgresDatabases(url)
+    yield databases
+    databases.close()
 
 
 @pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
+def database_url(request: pytest.FixtureRequest, tmp_path: Path, _databases: Any) -> Iterator[str]:
+    """A fresh database: a schema of its own on PostgreSQL, a file on SQLite.
+
+    Empty, unless the test also uses `engine`: then it already holds the
+    migrated schema (a copy of the session's template), which is what
+    `engine` would have made of it.
+    """
+    migrated = "engine" in request.fixturenames
+    if isinstance(_databases, _SqliteDatabases):
+        yield _databases.create(migrated, tmp_path / "test.sqlite3")
+        return
+    url = _databases.create(migrated)
+    yield url
+    _databases.drop(url)
+
+
+@pytest.fixture
+def engine(database_url: str, _databases: Any) -> Iterator[Engine]:
+    """An engine on the test's database, its schema at the newest revision."""
     eng = make_engine(database_url)
-    upgrade(eng)
+    if database_url not in _databases.migrated:
+        upgrade(eng)
     yield eng
     eng.dispose()
 
