@@ -124,10 +124,16 @@ async def start_dialer(owner: str, database_url: str, redis_url: str, ami_port: 
             stdout=asyncio.subprocess.PIPE, stderr=stderr, cwd=ROOT,
         )  # fmt: skip
     assert proc.stdout is not None
-    line = await asyncio.wait_for(proc.stdout.readline(), 30)
-    if not line.startswith(b"ready"):
+    try:
+        line = await asyncio.wait_for(proc.stdout.readline(), 30)
+        if not line.startswith(b"ready"):
+            raise AssertionError(f"dialer {owner} did not start: {log.read_text()[-2000:]}")
+    except BaseException:
+        # Never left running: it would go on dialing (and reloading the registry)
+        # in the Redis database and SQL of the tests that come after.
         proc.kill()
-        raise AssertionError(f"dialer {owner} did not start: {log.read_text()[-2000:]}")
+        await proc.wait()
+        raise
     return DialerProc(owner, proc, log, line.split(b"agi_port=")[1].strip().decode())
 
 
