@@ -1,3 +1,3 @@
 """Console fixtures live in console_fixtures.py so test modules can import helpers."""
 
-from console_fixtures import client, clock, commands, seed  # noqa: F401
+from console_fixtures import cheap_unknown_user_hash, client, clock, commands, seed  # noqa: F401

@@ -15,11 +15,12 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient
+from argon2 import PasswordHasher
 from sqlalchemy import Engine
 
 from cobrador.ground.settings import Settings
+from console import security
 from console.app import init_app
-from console.security import hash_password
 from dialer.command_replies import Reply, send_reply, valid_request_id
 from dialer.messages import COMMANDS_CHANNEL
 from store.db import transaction
@@ -87,7 +88,7 @@ def seed_data(engine: Engine) -> Seed:
             accounts.append(account)
         session.flush()
         seed = Seed(campaign.id, accounts[0].id, accounts[1].id, accounts[0].phones[0].id, {})
-    # One real argon2 hash shared by the seeded users (hashing is slow on purpose).
+    # One argon2 hash shared by the seeded users (see CHEAP_ARGON2).
     with transaction(engine) as session:
         for name, role in [
             ("ana", "agent"),
@@ -105,9 +106,24 @@ def seed_data(engine: Engine) -> Seed:
     return seed
 
 
+# Real argon2id hashes at the lowest cost argon2 allows: every login still runs a
+# full verification (its parameters come from the stored hash), in microseconds
+# instead of the production cost (~100 ms of CPU, on purpose) per login, which
+# the console tests do by the hundred. The production parameters stay covered by
+# `cobrador user add` (test_console_cli) and the demo.
+CHEAP_ARGON2 = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
 @functools.cache
 def _password_hash() -> str:
-    return hash_password(PASSWORD)
+    return CHEAP_ARGON2.hash(PASSWORD)
+
+
+@pytest.fixture(autouse=True)
+def cheap_unknown_user_hash(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An unknown user is checked against a dummy hash (same work as a wrong
+    password): here one of the same cheap cost as the seeded users'."""
+    monkeypatch.setattr(security, "_DUMMY_HASH", CHEAP_ARGON2.hash("cobrador-no-such-user"))
 
 
 def make_attempt(engine: Engine, account_id: int, agent_id: int | None, **extra: Any) -> int:
