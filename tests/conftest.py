@@ -34,10 +34,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.integration)
 
 
+def xdist_worker_index() -> int:
+    """0 for a plain run, N for pytest-xdist's worker gwN."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    return int(worker.removeprefix("gw"))
+
+
 @pytest.fixture(scope="session")
 def redis_server_url() -> Iterator[str]:
+    """REDIS_URL for a plain run and for the first xdist worker; an embedded
+    redis-server of its own for every other worker.
+
+    Databases do not keep workers apart on one server: pub/sub channels (the
+    dialer's commands and replies) are server-wide, so two workers there would
+    hear each other's messages.
+    """
     url = os.environ.get("REDIS_URL")
-    if url:
+    if url and xdist_worker_index() == 0:
         yield url
         return
     # No snapshot, no AOF: on a busy disk an fsync stall would slow every test;
@@ -46,50 +59,17 @@ def redis_server_url() -> Iterator[str]:
         yield server.url
 
 
-def xdist_worker_index() -> int:
-    """0 for a plain run, N for pytest-xdist's worker gwN."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    return int(worker.removeprefix("gw"))
-
-
-def redis_test_db(worker: int, databases: int) -> int:
-    """The Redis database a test worker owns: 15 for the first, 14, 13, ... after it.
-
-    Database 0 is never used: on a shared Redis it may hold someone's data.
-    """
-    db = min(databases, 16) - 1 - worker
-    if db < 1:
-        raise pytest.UsageError(
-            f"xdist worker {worker} has no Redis database of its own "
-            f"({databases} databases, 0 reserved): run fewer workers"
-        )
-    return db
-
-
-@pytest.fixture(scope="session")
-def redis_db_url(redis_server_url: str) -> str:
-    """This worker's database on the session's Redis (each xdist worker flushes only its own)."""
-    client = redis.Redis.from_url(redis_server_url)
-    try:
-        databases = int(client.config_get("databases").get("databases", 16))
-    except redis.ResponseError:  # CONFIG disabled on this server: assume the default
-        databases = 16
-    finally:
-        client.close()
-    base = redis_server_url.rsplit("/", 1)[0]
-    return f"{base}/{redis_test_db(xdist_worker_index(), databases)}"
-
-
 @pytest.fixture
-def redis_url(redis_db_url: str) -> Iterator[str]:
+def redis_url(redis_server_url: str) -> Iterator[str]:
     """A Redis URL whose database is flushed before and after the test.
 
-    On a shared CI Redis the tests use databases 15, 14, ... (one per xdist
-    worker) so they never touch db 0's data nor each other's.
+    Tests on a shared CI Redis use database 15 so they never touch db 0's data.
     """
-    client = redis.Redis.from_url(redis_db_url)
+    base = redis_server_url.rsplit("/", 1)[0]
+    url = f"{base}/15"
+    client = redis.Redis.from_url(url)
     client.flushdb()
-    yield redis_db_url
+    yield url
     client.flushdb()
     client.close()
 
