@@ -11,6 +11,8 @@ from sqlalchemy import Engine, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from compliance import caller_ids
+from compliance.engine import Decision
+from compliance.service import ComplianceService, Item
 from dialer.recycle import promise_hold_until
 from dialer.stats import NOT_ENDED_HERE, AttemptTimes
 from store import audit
@@ -159,6 +161,23 @@ def promise_hold(sql: Engine, account_id: int, now: datetime) -> datetime | None
                                         | (Account.next_attempt_at < until))
                   .values(next_attempt_at=until, hopper_since=None))  # fmt: skip
         return until
+
+
+def record_decision(sql: Engine, compliance: ComplianceService, item: Item,
+                    decision: Decision, stage: str = "originate") -> int:  # fmt: skip
+    """The final check's decision and its audit entry, written; returns its id."""
+    with transaction(sql) as s:
+        return int(compliance.record(s, [item], [decision], stage, actor="dialer")[0].id)
+
+
+def sleep_account(sql: Engine, account_id: int, until: datetime) -> None:
+    """An account blocked at the final check rests until its block may clear,
+    out of any hopper."""
+    with transaction(sql) as s:
+        account = s.get(Account, account_id)
+        if account is not None:
+            account.next_attempt_at = until
+            account.hopper_since = None
 
 
 def load_account(sql: Engine, account_id: int) -> Account | None:

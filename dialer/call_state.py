@@ -68,6 +68,11 @@ class Call:
         return self.state in (CallState.queued, CallState.ringing)
 
 
+def on_channel(call: Call, name: str) -> Call:
+    """Asterisk named the call's channel (any event of it but OriginateResponse)."""
+    return call if call.channel == name else replace(call, channel=name)
+
+
 def on_ringing(call: Call, at: float) -> Call:
     if call.state is not CallState.queued:
         return call

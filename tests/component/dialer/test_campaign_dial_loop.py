@@ -210,16 +210,17 @@ async def test_given_a_debtor_who_hangs_up_while_bridged_then_the_reserved_agent
     import pytest
 
     from dialer.call_state import Call
-    from dialer.campaign_dialer import CallMeta
     from dialer.fastagi.errors import AGIHangup
     from dialer.hopper import Claim
+    from dialer.loop.live_call import LiveCall
 
     floor = await make_floor(accounts=1, agents=1)
     dialer = floor.dialer
     account_id = next(iter(floor.numbers))
-    dialer.calls[4242] = Call(attempt_id=4242, account_id=account_id, dialed_at=floor.clock())
-    dialer.meta[4242] = CallMeta(claim=Claim(account_id, 0, {}), phone=floor.numbers[account_id],
-                                 profile_name="MX")  # fmt: skip
+    dialer.calls[4242] = LiveCall(Call(attempt_id=4242, account_id=account_id,
+                                       dialed_at=floor.clock()),
+                                  claim=Claim(account_id, 0, {}), phone=floor.numbers[account_id],
+                                  profile_name="MX")  # fmt: skip
     with pytest.raises(AGIHangup):
         await dialer.agi_answer(_HangsUpAtBridge(4242))  # type: ignore[arg-type]
     # Reserved for a call that is gone, the agent would never get another one: in

@@ -108,13 +108,13 @@ async def test_given_calls_live_when_redis_stops_and_restarts_then_no_result_los
 
         server.start()  # same port, same data (its append-only file)
         # Dialing resumes by itself, and what waited on Redis is done.
-        await floor.run_until(lambda: not dialer._pending_finishes and dialer.health.ok
+        await floor.run_until(lambda: not dialer.finisher.pending and dialer.health.ok
                               and len(results(floor)) >= placed_during + 3)  # fmt: skip
 
         with Session(floor.engine) as s, s.begin():
             s.execute(update(Campaign).values(status="stopped"))
         dialer.campaign.status = "stopped"
-        await floor.run_until(lambda: not dialer.calls and not dialer._pending_finishes)
+        await floor.run_until(lambda: not dialer.calls and not dialer.finisher.pending)
         final = results(floor)
         assert all(r is not None for r in final.values())
         # No agent left on a call that ended: each went to wrap-up, and the bot to ready.

@@ -195,3 +195,9 @@ def test_given_dead_dialers_call_when_asterisk_reported_its_end_then_result_from
     assert orphan_result(answered=True, ended=True, bridged=False, cause=16) == "lost"
     # Its end never seen: lost, whatever else was.
     assert orphan_result(answered=True, ended=False, bridged=True, cause=None) == "lost"
+
+
+def test_given_a_channel_named_by_asterisk_when_the_call_ends_then_the_call_keeps_it() -> None:
+    c = cs.on_channel(cs.on_ringing(new(), 1), "PJSIP/trunk-00000001")
+    c = cs.on_hangup(cs.on_channel(c, "PJSIP/trunk-00000001"), 19, 30)
+    assert c.channel == "PJSIP/trunk-00000001"

@@ -1,0 +1,191 @@
+"""Reconciliation with Asterisk's live channels: at start and after an AMI reconnect
+(nothing is dialed before), and periodically for what dead dialers left open."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from dialer import attempt_store as store
+from dialer import call_state as cs
+from dialer import channel_vars as cv
+from dialer import pbx_records
+from dialer.agent_state import AgentState
+from dialer.ami import Message
+from dialer.ami.errors import AMIError
+from dialer.loop.context import LoopContext
+from dialer.loop.events import CallEvents, SeenCall, attempt_of
+from dialer.loop.finishing import Finisher
+from metrics import definitions as m
+
+log = logging.getLogger(__name__)
+
+
+class Reconciler:
+    def __init__(self, ctx: LoopContext, finisher: Finisher, events: CallEvents) -> None:
+        self.ctx = ctx
+        self.finisher = finisher
+        self.events = events
+        self.reconciled = False
+        self._last = ctx.clock()
+        self._lock = asyncio.Lock()
+
+    async def live_channels(self) -> list[Message]:
+        _, items = await self.ctx.ami.send_list_action({"Action": "CoreShowChannels"})
+        return items
+
+    async def reconcile(self, channels: list[Message]) -> None:
+        """After (re)connecting: calls Asterisk no longer has ended while we were away."""
+        async with self._lock:  # the AMI client's callback and the tick
+            await self._reconcile(channels)
+
+    async def _reconcile(self, channels: list[Message]) -> None:
+        ctx = self.ctx
+        live = {attempt_of(c) for c in channels}
+        now = ctx.clock()
+        for attempt_id, call in list(ctx.calls.items()):
+            if attempt_id not in live:
+                log.info("attempt %s ended while AMI was away", attempt_id)
+                await self.finisher.finish(attempt_id, cs.on_hangup(call.call, None, now))
+            else:
+                call.unknown_since = None
+        await self._close_orphans({a for a in live if a is not None}, now)
+        self.reconciled = True
+
+    async def periodically(self, now: float) -> None:
+        """A dialer that dies leaves attempts open and agents "talking": every
+        `reconcile_every_seconds` (at once while a reconciliation is owed, e.g. one
+        that met a Redis outage after an AMI reconnect) the live channels are read
+        again and what dead dialers left is closed. Not our own calls: an Originate
+        just sent may have no channel yet."""
+        ctx = self.ctx
+        if not ctx.ami.connected:
+            return
+        if self.reconciled and now - self._last < ctx.options.reconcile_every_seconds:
+            return
+        self._last = now
+        try:
+            channels = await self.live_channels()
+        except AMIError as exc:
+            log.warning("dialer %s: live channels not read (%s); reconciliation later",
+                        ctx.name, exc)  # fmt: skip
+            return
+        if not self.reconciled:
+            await self.reconcile(channels)
+            return
+        async with self._lock:
+            await self._close_orphans(
+                {a for c in channels if (a := attempt_of(c)) is not None}, now
+            )
+
+    async def _close_orphans(self, live: set[int], now: float) -> None:
+        """Attempts another (dead) dialer left open: no live channel, nobody to end them.
+        Not those of accounts another dialer still holds a lease on: that dialer is
+        alive and its calls live on its own Asterisk, which we do not see. Each is closed
+        with what Asterisk reported of it (`seen`), its agent released; then any agent
+        still shown on a call that has ended in SQL is released too."""
+        ctx = self.ctx
+        seen_calls = self.events.seen
+        others = await ctx.hopper.held_by_others(ctx.options.owner, now)
+        on_call = {a.attempt_id: a for a in await ctx.agents.list(ctx.name)
+                   if a.attempt_id is not None
+                   and a.state in (AgentState.reserved, AgentState.talking)}  # fmt: skip
+
+        recorded = self._pbx_record_reader()
+
+        def outcome(attempt: Any) -> dict[str, Any]:
+            seen = seen_calls.get(attempt.id, SeenCall())
+            agent = on_call.get(attempt.id)
+            pbx = recorded(attempt.id)
+            if pbx is not None:
+                return self._pbx_outcome(attempt.id, pbx, agent)
+            bridged = agent is not None and agent.state is AgentState.talking
+            result = cs.orphan_result(answered=seen.answered_at is not None,
+                                      ended=seen.ended_at is not None, bridged=bridged,
+                                      cause=seen.cause)  # fmt: skip
+            started = attempt.started_at.replace(tzinfo=UTC) if attempt.started_at.tzinfo is None \
+                else attempt.started_at  # fmt: skip
+            # The end Asterisk reported; else the last moment known: the agent's.
+            last = max(started.timestamp(), agent.since if agent is not None else 0.0)
+            return {"result": result, "ended_at": store.utc(seen.ended_at or last),
+                    "answered_at": store.utc(seen.answered_at), "hangup_cause": seen.cause,
+                    "bridged_at": store.utc(agent.since) if bridged and agent else None,
+                    "agent_id": agent.agent_id if bridged and agent else None,
+                    "uniqueid": cv.originate_channel_id(attempt.id)}  # fmt: skip
+
+        closed = await asyncio.to_thread(
+            store.close_lost_attempts, ctx.sql, ctx.campaign.id, live, set(ctx.calls),
+            store.utc(now - ctx.options.orphan_grace_seconds), ctx.options.owner, others,
+            outcome,
+        )  # fmt: skip
+        for attempt in closed:
+            seen_calls.pop(attempt.id, None)
+            log.warning("dialer %s: attempt %s left open by a stopped dialer closed as %s",
+                        ctx.name, attempt.id, attempt.result)  # fmt: skip
+            if attempt.result != "not_placed":
+                m.CALL_RESULTS.labels(ctx.name, str(attempt.result)).inc()
+        await self._release_agents_of_ended(on_call)
+        if ctx.recorder is not None:
+            await ctx.recorder.reconcile(
+                live | set(ctx.calls), lambda ids: store.attempts_ended_at(ctx.sql, ids)
+            )
+
+    def _pbx_record_reader(self) -> Callable[[int], pbx_records.Outcome | None]:
+        """Asterisk's own record of a call (its CEL file, when this dialer can read
+        it): read once per reconciliation, and only if an orphan needs it (it runs
+        in the closing thread)."""
+        path = self.ctx.options.pbx_cel_path
+        name = self.ctx.name
+        calls: dict[int, pbx_records.PbxCall] | None = None
+
+        def recorded(attempt_id: int) -> pbx_records.Outcome | None:
+            nonlocal calls
+            if path is None:
+                return None
+            if calls is None:
+                try:
+                    rows = pbx_records.read_records(path, pbx_records.CEL_FIELDS)
+                except OSError as exc:
+                    log.warning("dialer %s: Asterisk's CEL %s unreadable (%s)", name, path, exc)
+                    rows = []
+                calls = pbx_records.calls_from_cel(rows)
+            call = calls.get(attempt_id)
+            return pbx_records.orphan_outcome(call) if call is not None else None
+
+        return recorded
+
+    def _pbx_outcome(self, attempt_id: int, pbx: pbx_records.Outcome,
+                     agent: Any) -> dict[str, Any]:  # fmt: skip
+        """An orphan closed as Asterisk recorded it: its result and Asterisk's times
+        (its wall clock; this dialer's clock is the same up to a constant, which
+        tests use to move into a shift)."""
+        shift = self.ctx.clock() - time.time()
+
+        def at(stamp: float | None) -> datetime | None:
+            return store.utc(stamp + shift) if stamp is not None else None
+
+        contact = pbx.result == "contact"
+        return {"result": pbx.result, "ended_at": at(pbx.ended_at),
+                "answered_at": at(pbx.answered_at), "hangup_cause": pbx.cause,
+                "bridged_at": at(pbx.bridged_at) if contact else None,
+                "agent_id": agent.agent_id if contact and agent is not None else None,
+                "uniqueid": cv.originate_channel_id(attempt_id)}  # fmt: skip
+
+    async def _release_agents_of_ended(self, on_call: dict[int, Any]) -> None:
+        """Agents still reserved or talking on an attempt that SQL has closed (a dead
+        dialer's, an inbound call whose end met a Redis outage) go to wrap-up."""
+        ctx = self.ctx
+        ids = [a for a in on_call if a not in ctx.calls]
+        if not ids:
+            return
+        ended = await asyncio.to_thread(store.attempts_ended_at, ctx.sql, ids)
+        for attempt_id in ids:
+            if ended.get(attempt_id) is None:
+                continue  # open: a live call (inbound, or another dialer's)
+            agent = on_call[attempt_id]
+            if await ctx.agents.release(agent.agent_id, attempt_id):
+                log.warning("agent %s released: attempt %s had ended", agent.agent_id, attempt_id)
