@@ -10,10 +10,10 @@ from datetime import datetime
 
 import redis.asyncio as aioredis
 from sqlalchemy import Engine as SqlEngine
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from compliance.caps import AccountHistory, CapStore, Event
+from compliance.caps import AccountHistory, CapStore
 from compliance.engine import (
     AccountFacts,
     CallRequest,
@@ -23,12 +23,13 @@ from compliance.engine import (
     PhoneFacts,
 )
 from compliance.jurisdiction import debtor_profile
+from compliance.ledger import load_history
 from compliance.profile import Profile, load_profiles
 from compliance.registry import RegistryReader, prefetch
 from compliance.registry_sync import RegistrySync
 from store import audit
 from store.db import transaction
-from store.models import Account, CallAttempt, Campaign
+from store.models import Account, Campaign
 from store.models import Decision as DecisionRow
 
 
@@ -66,49 +67,6 @@ class Item:
     phone: PhoneFacts
     profile: Profile
     campaign_id: int | None = None
-
-
-# Attempt rows of calls that were never dialed: not attempts for the caps.
-NEVER_DIALED = ("blocked", "not_placed")
-
-
-def load_history(
-    engine: SqlEngine, account_ids: Sequence[int], since: datetime
-) -> dict[int, AccountHistory]:
-    """Attempts (never-dialed ones excluded), contacts and abandons since `since`."""
-    out: dict[int, AccountHistory] = {a: AccountHistory() for a in account_ids}
-    if not account_ids:
-        return out
-    with Session(engine) as session:
-        rows = session.execute(
-            select(
-                CallAttempt.id,
-                CallAttempt.account_id,
-                CallAttempt.started_at,
-                CallAttempt.answered_at,
-                CallAttempt.result,
-                CallAttempt.right_party_contact,
-                CallAttempt.direction,
-            ).where(
-                CallAttempt.account_id.in_(list(account_ids)),
-                CallAttempt.started_at > since,
-                or_(CallAttempt.result.is_(None), CallAttempt.result.notin_(NEVER_DIALED)),
-            )
-        ).all()
-    for attempt_id, account_id, started, answered, result, rpc, direction in rows:
-        if account_id is None:
-            continue
-        history = out[account_id]
-        member = f"a:{attempt_id}"
-        if direction != "inbound":
-            # A debtor's own call is no attempt of ours (profiles' [inbound] tables);
-            # its right-party conversation still counts as a contact below.
-            history.attempts.append(Event(member, started.timestamp()))
-        if rpc:
-            history.contacts.append(Event(member, (answered or started).timestamp()))
-        if result == "abandoned":
-            history.abandons.append(Event(member, (answered or started).timestamp()))
-    return out
 
 
 class ComplianceService:

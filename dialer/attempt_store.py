@@ -17,7 +17,15 @@ from dialer.recycle import promise_hold_until
 from dialer.stats import NOT_ENDED_HERE, AttemptTimes
 from store import audit
 from store.db import transaction
-from store.models import Account, CallAttempt, Callback, Campaign, Promise, RegistryImport
+from store.models import (
+    Account,
+    CallAttempt,
+    Callback,
+    Campaign,
+    ContactChannel,
+    Promise,
+    RegistryImport,
+)
 
 
 def utc(epoch: float | None) -> datetime | None:
@@ -98,20 +106,23 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def create_attempt(sql: Engine, *, mine: Set[int] = frozenset(), actor: str = "dialer",
-                   **values: Any) -> tuple[int, list[int]]:  # fmt: skip
-    """The attempt row written before the final check and the Originate, for an
-    account this dialer has just claimed. In the same transaction, the account's
-    open outbound attempts that never passed the final check (no decision) and are
-    not this dialer's (`mine`) are closed as `not_placed`, audited: they belong to
-    a dialer that lost its claim (it died, or stalled past its lease), so they were
-    never dialed, and the account never has two open attempts. If that dialer comes
-    back, `start_placing` finds its attempt closed and it does not dial.
+def create_attempt(sql: Engine, *, channel: ContactChannel, mine: Set[int] = frozenset(),
+                   actor: str = "dialer", **values: Any) -> tuple[int, list[int]]:  # fmt: skip
+    """The attempt row on `channel` written before the final check and the placing
+    (an Originate for a call), for an account this dialer has just claimed; `values`
+    are the row's columns, those of the channel included (a call's phone and caller ID).
+    In the same transaction, the account's open outbound attempts on that channel
+    that never passed the final check (no decision) and are not this dialer's (`mine`)
+    are closed as `not_placed`, audited: they belong to a dialer that lost its claim
+    (it died, or stalled past its lease), so they were never placed, and the account
+    never has two open attempts on one channel. If that dialer comes back,
+    `start_placing` finds its attempt closed and it does not place it.
     Returns the new attempt's id and the ids closed."""
     account_id = values["account_id"]
     with transaction(sql) as s:
         stale = [i for i in s.scalars(
             select(CallAttempt.id).where(CallAttempt.account_id == account_id,
+                                         CallAttempt.channel == channel.value,
                                          CallAttempt.direction == "outbound",
                                          CallAttempt.result.is_(None),
                                          CallAttempt.decision_id.is_(None))
@@ -128,7 +139,7 @@ def create_attempt(sql: Engine, *, mine: Set[int] = frozenset(), actor: str = "d
                 audit.append(s, "attempt", {"attempt_id": attempt_id, "account_id": account_id,
                                             "result": "not_placed", "reason": CLAIM_LOST_REASON},
                              actor=actor, subject=f"account:{account_id}")  # fmt: skip
-        row = CallAttempt(**values)
+        row = CallAttempt(channel=channel.value, **values)
         s.add(row)
         s.flush()
         return int(row.id), closed

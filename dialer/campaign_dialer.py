@@ -109,7 +109,7 @@ class CampaignDialer:
         self.pacing_view = PacingView(ctx, self.floor)
         self.placer = Placer(ctx, channel)
         self.finisher = Finisher(ctx)
-        self.events = CallEvents(ctx, self.finisher)
+        self.events = CallEvents(ctx, self.finisher, channel)
         self.reconciler = Reconciler(ctx, self.finisher, self.events)
         self.answer = AnswerRoute(ctx)
         self.control = CallControl(ctx, channel)

@@ -11,6 +11,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     Date,
     ForeignKey,
     Index,
@@ -293,7 +294,27 @@ class Decision(Base):
     evaluated_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
+class ContactChannel(enum.StrEnum):
+    """How an attempt reaches the debtor. Only `call` is placed today (dialer/channels/);
+    the others are the attempt rows an SMS, WhatsApp, e-mail, field-visit or chat
+    channel writes when it lands, into the same ledger the caps read."""
+
+    call = "call"
+    sms = "sms"
+    whatsapp = "whatsapp"
+    email = "email"
+    visit = "visit"
+    chat = "chat"
+
+
+CONTACT_CHANNELS = tuple(c.value for c in ContactChannel)
+
+
 class CallAttempt(Base):
+    """One attempt to reach a debtor on one channel (the table keeps its first name:
+    every attempt was a call). Call columns (phone, caller ID, PBX channel, hang-up
+    cause) are what a call fills; what another channel needs goes in `details`."""
+
     __tablename__ = "call_attempts"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -318,10 +339,19 @@ class CallAttempt(Base):
     result: Mapped[str | None] = mapped_column(String(20))
     hangup_cause: Mapped[int | None] = mapped_column(Integer)
     right_party_contact: Mapped[bool] = mapped_column(Boolean, default=False)
-    channel: Mapped[str | None] = mapped_column(String(120))
+    # The contact channel (ContactChannel); existing attempts were all calls.
+    channel: Mapped[str] = mapped_column(String(12), default="call", server_default="call")
+    # What the channel needs besides the common columns (e.g. a message's provider id).
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The call's Asterisk channel name (e.g. PJSIP/trunk-00000001).
+    pbx_channel: Mapped[str | None] = mapped_column(String(120))
     uniqueid: Mapped[str | None] = mapped_column(String(64), index=True)
 
     __table_args__ = (
+        CheckConstraint(
+            "channel IN (" + ", ".join(f"'{c}'" for c in CONTACT_CHANNELS) + ")",
+            name="contact_channel",
+        ),
         # Open attempts by start: the few the reconciliations of dead dialers look
         # for (dialer/attempt_store.py, dialer/inbound/housekeeping.py), never a scan
         # of the whole call history.

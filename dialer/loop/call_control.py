@@ -7,9 +7,8 @@ import contextlib
 import logging
 
 from dialer import call_state as cs
-from dialer.ami.errors import AMIError
 from dialer.call_state import CallState
-from dialer.channels.asterisk_call import AsteriskCall
+from dialer.channels import Channel, WithdrawFailed
 from dialer.command_replies import REFUSED, Reply
 from dialer.loop.context import LoopContext
 
@@ -17,7 +16,7 @@ log = logging.getLogger(__name__)
 
 
 class CallControl:
-    def __init__(self, ctx: LoopContext, channel: AsteriskCall) -> None:
+    def __init__(self, ctx: LoopContext, channel: Channel) -> None:
         self.ctx = ctx
         self.channel = channel
 
@@ -30,7 +29,7 @@ class CallControl:
         ctx = self.ctx
         live = ctx.calls.get(attempt_id)
         if live is not None:
-            await self.channel.hang_up(attempt_id, live.call.channel)
+            await self.channel.withdraw(attempt_id, live.call.channel)
         else:
             leg = ctx.recorder.inbound_leg(attempt_id) if ctx.recorder is not None else None
             if leg is None:
@@ -51,8 +50,8 @@ class CallControl:
         for attempt_id, live in list(ctx.calls.items()):
             if live.account_id == account_id and live.is_ringing:
                 live.call = cs.on_cancelled(live.call)
-                with contextlib.suppress(AMIError):
-                    await self.channel.hang_up(attempt_id, live.call.channel)
+                with contextlib.suppress(WithdrawFailed):
+                    await self.channel.withdraw(attempt_id, live.call.channel)
                 log.info("attempt %s hung up before answer: account stopped", attempt_id)
 
     async def recording(self, start: bool, attempt_id: int, agent_id: int) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from dialer.ami.errors import AMIError
+from dialer.channels import WithdrawFailed
 from dialer.command_replies import ASTERISK, Reply, send_reply, valid_request_id
 from dialer.loop.bus import COMMANDS_CHANNEL
 from dialer.loop.call_control import CallControl
@@ -68,7 +69,7 @@ class Commands:
                         continue
                     try:
                         await self.handle(json.loads(message["data"]))
-                    except (ValueError, KeyError, TypeError, AMIError):
+                    except (ValueError, KeyError, TypeError, AMIError, WithdrawFailed):
                         log.warning("dialer %s: bad or failed command %r", ctx.name,
                                     message.get("data"))  # fmt: skip
             except (RedisError, OSError):
@@ -127,7 +128,7 @@ class Commands:
         console whether it was done (dialer/command_replies.py). None: not our call."""
         try:
             reply = await action
-        except AMIError as exc:
+        except (AMIError, WithdrawFailed) as exc:
             log.warning("%s of attempt %s failed: %s", command.get("type"),
                         command.get("attempt_id"), exc)  # fmt: skip
             reply = Reply(False, ASTERISK)

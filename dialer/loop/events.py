@@ -1,5 +1,6 @@
-"""AMI events of the loop's calls move each through the state machine in
-`dialer.call_state`; calls whose end will never be reported are swept."""
+"""What the channel reports of the loop's calls (outcome events, from AMI for the
+Asterisk call) moves each through the state machine in `dialer.call_state`; calls
+whose end will never be reported are swept."""
 
 from __future__ import annotations
 
@@ -8,8 +9,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from dialer import call_state as cs
-from dialer import channel_vars as cv
-from dialer.ami import Message
+from dialer.channels import Channel, Outcome, OutcomeKind, Report
 from dialer.loop.context import LoopContext
 from dialer.loop.finishing import Finisher
 from metrics import definitions as m
@@ -28,7 +28,7 @@ DIALER_EVENTS = (
     "ContactStatus",
 )
 SEEN_CALLS_KEPT = 10_000  # newest calls of other dialers remembered (a few MB at most)
-ORIGINATE_FAILED_WAIT_SECONDS = 5.0  # for the Hangup that carries the real cause
+PLACE_FAILED_WAIT_SECONDS = 5.0  # for the Hangup that carries the real cause
 
 
 @dataclass
@@ -41,85 +41,68 @@ class SeenCall:
     cause: int | None = None
 
 
-def attempt_of(event: Message) -> int | None:
-    """The attempt a channel belongs to, from its Uniqueid (our Originate's ChannelId);
-    None for any other channel (agent legs, inbound callers, the ;2 of a Local)."""
-    uid = event.get("Uniqueid") or ""
-    prefix = cv.originate_channel_id("")
-    if not uid.startswith(prefix) or ";" in uid:
-        return None
-    try:
-        return int(uid[len(prefix) :])
-    except ValueError:
-        return None
-
-
-def _cause(event: Message) -> int | None:
-    cause = event.get("Cause")
-    return int(cause) if cause and cause.isdigit() else None
-
-
 class CallEvents:
-    def __init__(self, ctx: LoopContext, finisher: Finisher) -> None:
+    def __init__(self, ctx: LoopContext, finisher: Finisher, channel: Channel) -> None:
         self.ctx = ctx
         self.finisher = finisher
+        self.channel = channel
         # Calls of other dialers on the same Asterisk, as its events told (oldest first).
         self.seen: OrderedDict[int, SeenCall] = OrderedDict()
 
-    async def handle(self, event: Message) -> None:
+    async def handle(self, report: Report) -> None:
+        for outcome in self.channel.outcomes(report):
+            await self.apply(outcome)
+
+    async def apply(self, outcome: Outcome) -> None:
         ctx = self.ctx
-        attempt_id = attempt_of(event)
-        if attempt_id is None:
-            return
+        attempt_id, kind = outcome.attempt_id, outcome.kind
         live = ctx.calls.get(attempt_id)
         if live is None:
-            self._saw(attempt_id, event)
+            self._saw(outcome)
             return
         now = ctx.clock()
-        name = event.get("Event")
-        channel = event.get("Channel")
-        if channel and name != "OriginateResponse":
-            live.call = cs.on_channel(live.call, channel)
-        if name == "Newstate":
-            state = event.get("ChannelState")
-            if state == "5":
-                live.call = cs.on_ringing(live.call, now)
-            elif state == "6":
-                live.call = cs.on_answer(live.call, now)
-                m.CALLS_ANSWERED.labels(ctx.name, "answered").inc()
-        elif name == "OriginateResponse" and event.get("Response") == "Failure":
-            # The Hangup event carries the real cause; it may come before or after.
-            live.originate_failed = int(event.get("Reason") or 0)
+        if kind is OutcomeKind.named and outcome.detail:
+            live.call = cs.on_channel(live.call, outcome.detail)
+        elif kind is OutcomeKind.ringing:
+            live.call = cs.on_ringing(live.call, now)
+        elif kind is OutcomeKind.answered:
+            live.call = cs.on_answer(live.call, now)
+            m.CALLS_ANSWERED.labels(ctx.name, "answered").inc()
+        elif kind is OutcomeKind.place_failed:
+            # The end (with the real cause) may come before or after.
+            live.originate_failed = outcome.cause or 0
             live.originate_failed_at = now
-        elif name in ("MixMonitorStart", "MixMonitorStop") and ctx.recorder is not None:
-            ctx.recorder.on_event(attempt_id, str(name))
-        elif name == "Hangup":
-            await self.finisher.finish(attempt_id, cs.on_hangup(live.call, _cause(event), now))
+        elif kind in (OutcomeKind.recording_started, OutcomeKind.recording_stopped):
+            if ctx.recorder is not None:
+                started = kind is OutcomeKind.recording_started
+                ctx.recorder.on_event(
+                    attempt_id, "MixMonitorStart" if started else "MixMonitorStop"
+                )
+        elif kind is OutcomeKind.ended:
+            await self.finisher.finish(attempt_id, cs.on_hangup(live.call, outcome.cause, now))
 
-    def _saw(self, attempt_id: int, event: Message) -> None:
+    def _saw(self, outcome: Outcome) -> None:
         """Another dialer's call (or one this dialer forgot): its answer and end, kept."""
-        name = event.get("Event")
-        answered = name == "Newstate" and event.get("ChannelState") == "6"
-        if not answered and name != "Hangup":
+        if outcome.kind not in (OutcomeKind.answered, OutcomeKind.ended):
             return
-        seen = self.seen.get(attempt_id)
+        seen = self.seen.get(outcome.attempt_id)
         if seen is None:
-            seen = self.seen[attempt_id] = SeenCall()
+            seen = self.seen[outcome.attempt_id] = SeenCall()
             while len(self.seen) > SEEN_CALLS_KEPT:
                 self.seen.popitem(last=False)
         now = self.ctx.clock()
-        if answered:
+        if outcome.kind is OutcomeKind.answered:
             seen.answered_at = seen.answered_at or now
         else:
             seen.ended_at = now
-            seen.cause = _cause(event)
+            seen.cause = outcome.cause
 
     async def sweep(self, now: float) -> None:
-        """End calls whose end we will not hear about: an Originate that failed
-        without a channel, or a call far past any plausible length."""
+        """End calls whose end we will not hear about: a placing that failed without
+        a channel, or a call far past any plausible length."""
         for attempt_id, live in list(self.ctx.calls.items()):
             failed_at = live.originate_failed_at
-            if failed_at is not None and now - failed_at > ORIGINATE_FAILED_WAIT_SECONDS:
+            if failed_at is not None and now - failed_at > PLACE_FAILED_WAIT_SECONDS:
                 await self.finisher.finish(
                     attempt_id, cs.on_originate_failed(live.call, live.originate_failed, now)
                 )

@@ -59,7 +59,7 @@ class Finisher:
             "bridged_at": store.utc(call.bridged_at),
             "hangup_cause": call.hangup_cause,
             "agent_id": call.agent_id,
-            "channel": call.channel,
+            "pbx_channel": call.channel,
             "uniqueid": cv.originate_channel_id(attempt_id),
         }
         self.pending.append(

@@ -12,9 +12,8 @@ from datetime import datetime
 
 from compliance.service import Item, account_facts, mask_phone, phone_facts
 from dialer import attempt_store as store
-from dialer.ami.errors import AMIError
 from dialer.call_state import Call
-from dialer.channels.asterisk_call import AsteriskCall
+from dialer.channels import Attempt, Channel, PlaceUncertain
 from dialer.hopper import Claim
 from dialer.loop.context import LoopContext
 from dialer.loop.live_call import LiveCall
@@ -28,7 +27,7 @@ log = logging.getLogger(__name__)
 
 
 class Placer:
-    def __init__(self, ctx: LoopContext, channel: AsteriskCall) -> None:
+    def __init__(self, ctx: LoopContext, channel: Channel) -> None:
         self.ctx = ctx
         self.channel = channel
         self._last_empty_log = 0.0
@@ -79,7 +78,8 @@ class Placer:
         # Our claim is fresh: an attempt another dialer opened for this account and never
         # took past the final check was never dialed; closed as not placed (create_attempt).
         attempt_id, unplaced = await asyncio.to_thread(
-            store.create_attempt, ctx.sql, mine=set(ctx.calls), actor=ctx.actor,
+            store.create_attempt, ctx.sql, channel=self.channel.kind, mine=set(ctx.calls),
+            actor=ctx.actor,
             account_id=account.id, phone_id=phone_row.id if phone_row else None,
             phone_e164=phone, campaign_id=ctx.campaign.id, caller_id=caller_id,
             started_at=store.utc(now), source="dialer", direction="outbound",
@@ -122,12 +122,13 @@ class Placer:
                         callback_id=claim.payload.get("callback_id"))  # fmt: skip
         ctx.calls[attempt_id] = live
         try:
-            await self.channel.originate(attempt_id, phone, caller_id)
-        except AMIError as exc:
+            await self.channel.place(Attempt(attempt_id, account.id, self.channel.kind, phone,
+                                             caller_id))  # fmt: skip
+        except PlaceUncertain as exc:
             # Never re-sent: the debtor may already be ringing. Reconciliation
             # with Asterisk's live channels decides what happened.
             live.unknown_since = now
-            m.ORIGINATE_ERRORS.labels(ctx.name, error_reason(exc)).inc()
+            m.ORIGINATE_ERRORS.labels(ctx.name, error_reason(exc.__cause__ or exc)).inc()
             log.warning("originate of attempt %s uncertain (%s); not re-sent", attempt_id, exc)
             return 0
         m.CALLS_PLACED.labels(ctx.name, ctx.campaign.dial_mode).inc()

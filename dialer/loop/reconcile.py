@@ -17,8 +17,9 @@ from dialer import pbx_records
 from dialer.agent_state import AgentState
 from dialer.ami import Message
 from dialer.ami.errors import AMIError
+from dialer.channels.asterisk_call import attempt_of
 from dialer.loop.context import LoopContext
-from dialer.loop.events import CallEvents, SeenCall, attempt_of
+from dialer.loop.events import CallEvents, SeenCall
 from dialer.loop.finishing import Finisher
 from metrics import definitions as m
 

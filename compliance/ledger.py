@@ -1,0 +1,69 @@
+"""The contact ledger the caps read: every attempt on every channel (the attempt
+rows, `store.models.CallAttempt`), and which channel's attempts count toward which
+cap. Today the caps count calls only, as the profiles' rules are written for calls;
+a channel that lands adds itself here with the rule that makes it count."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from sqlalchemy import Engine, or_, select
+from sqlalchemy.orm import Session
+
+from compliance.caps import AccountHistory, Event
+from store.models import CallAttempt, ContactChannel
+
+# Attempt rows that never reached the debtor: not attempts for the caps.
+NEVER_DIALED = ("blocked", "not_placed")
+
+# Which channels' attempts count toward each kind of cap.
+COUNTED: Mapping[str, frozenset[str]] = {
+    "attempts": frozenset({ContactChannel.call.value}),
+    "contacts": frozenset({ContactChannel.call.value}),
+    "abandons": frozenset({ContactChannel.call.value}),  # only a call can be abandoned
+}
+
+
+def load_history(
+    engine: Engine, account_ids: Sequence[int], since: datetime,
+    counted: Mapping[str, frozenset[str]] = COUNTED,
+) -> dict[int, AccountHistory]:  # fmt: skip
+    """Attempts (never-dialed ones excluded), contacts and abandons since `since`,
+    each from the channels `counted` names for it."""
+    out: dict[int, AccountHistory] = {a: AccountHistory() for a in account_ids}
+    if not account_ids:
+        return out
+    channels = sorted(frozenset().union(*counted.values()))
+    with Session(engine) as session:
+        rows = session.execute(
+            select(
+                CallAttempt.id,
+                CallAttempt.account_id,
+                CallAttempt.started_at,
+                CallAttempt.answered_at,
+                CallAttempt.result,
+                CallAttempt.right_party_contact,
+                CallAttempt.direction,
+                CallAttempt.channel,
+            ).where(
+                CallAttempt.account_id.in_(list(account_ids)),
+                CallAttempt.started_at > since,
+                CallAttempt.channel.in_(channels),
+                or_(CallAttempt.result.is_(None), CallAttempt.result.notin_(NEVER_DIALED)),
+            )
+        ).all()
+    for attempt_id, account_id, started, answered, result, rpc, direction, channel in rows:
+        if account_id is None:
+            continue
+        history = out[account_id]
+        member = f"a:{attempt_id}"
+        if direction != "inbound" and channel in counted["attempts"]:
+            # A debtor's own call is no attempt of ours (profiles' [inbound] tables);
+            # its right-party conversation still counts as a contact below.
+            history.attempts.append(Event(member, started.timestamp()))
+        if rpc and channel in counted["contacts"]:
+            history.contacts.append(Event(member, (answered or started).timestamp()))
+        if result == "abandoned" and channel in counted["abandons"]:
+            history.abandons.append(Event(member, (answered or started).timestamp()))
+    return out

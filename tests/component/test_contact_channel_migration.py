@@ -1,0 +1,39 @@
+"""The contact-channel migration: attempts written before it are calls, keep their
+Asterisk channel name, and a channel outside the known set is refused."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+
+from store.db import make_engine
+from store.migrate import upgrade
+
+
+def test_given_attempts_before_the_migration_when_upgraded_then_they_are_calls_with_their_pbx_channel(
+    database_url: str,
+) -> None:
+    engine = make_engine(database_url)
+    try:
+        upgrade(engine, "0011")
+        with engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO call_attempts (phone_e164, direction, source, started_at, "
+                "right_party_contact, channel) VALUES ('+525512345678', 'outbound', 'dialer', "
+                ":at, false, 'PJSIP/trunk-00000001')"), {"at": datetime(2026, 12, 1, tzinfo=UTC)})  # fmt: skip
+        upgrade(engine)
+        with engine.begin() as conn:
+            row = conn.execute(
+                text("SELECT channel, pbx_channel, details FROM call_attempts")
+            ).one()
+        assert tuple(row) == ("call", "PJSIP/trunk-00000001", None)
+        with pytest.raises(IntegrityError), engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO call_attempts (phone_e164, direction, source, started_at, "
+                "right_party_contact, channel) VALUES ('+525512345678', 'outbound', 'dialer', "
+                ":at, false, 'fax')"), {"at": datetime(2026, 12, 1, tzinfo=UTC)})  # fmt: skip
+    finally:
+        engine.dispose()
