@@ -10,14 +10,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from typing import TYPE_CHECKING
 
 from dialer import channel_vars as cv
 from dialer.fastagi.codec import encode_environment
 from pbxsim.channel import STATE_UP, Channel
-
-if TYPE_CHECKING:
-    from pbxsim.pbx import PBX, LocationT
+from pbxsim.kernel import Kernel, LocationT
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +66,7 @@ def parse_goto(data: str, channel: Channel) -> LocationT | None:
 
 
 class _Execution:
-    def __init__(self, pbx: PBX, channel: Channel) -> None:
+    def __init__(self, pbx: Kernel, channel: Channel) -> None:
         self.pbx = pbx
         self.channel = channel
         self.goto: LocationT | None = None
@@ -130,15 +127,15 @@ class _Execution:
         if app in ("startmusiconhold", "stopmusiconhold"):
             return "200 result=0"
         if app in ("saynumber", "saydigits", "sayunixtime"):
-            ok = await self.pbx._wait(self.channel, 1.0)
+            ok = await self.pbx.wait(self.channel, 1.0)
             return "200 result=0" if ok else "200 result=-1"
         if app in ("playback", "wait"):
             seconds = 1.0 if app == "playback" else _float(data, 1.0)
-            ok = await self.pbx._wait(self.channel, seconds)
+            ok = await self.pbx.wait(self.channel, seconds)
             return "200 result=0" if ok else "200 result=-1"
         if app == "confbridge":
             name = data.split(",", 1)[0]
-            await self.pbx._conference(self.channel, name, "debtor")
+            await self.pbx.conference(self.channel, name, "debtor")
             return "200 result=-1" if self.channel.hangup_cause is not None else "200 result=0"
         if app == "mixmonitor":
             file, _, options = data.partition(",")
@@ -169,7 +166,7 @@ def _float(text: str, default: float) -> float:
         return default
 
 
-def agi_address(pbx: PBX, channel: Channel) -> tuple[str, int]:
+def agi_address(pbx: Kernel, channel: Channel) -> tuple[str, int]:
     """Like the dialplan's agi://${COBRADOR_AGI_HOST}:${COBRADOR_AGI_PORT}: the call's
     own variables (set by the dialer that placed it) win over the globals."""
     host = pbx.get_var(channel, cv.AGI_HOST) or pbx.agi_host
@@ -178,7 +175,7 @@ def agi_address(pbx: PBX, channel: Channel) -> tuple[str, int]:
 
 
 def environment(
-    pbx: PBX, channel: Channel, script: str, args: tuple[str, ...] = ()
+    pbx: Kernel, channel: Channel, script: str, args: tuple[str, ...] = ()
 ) -> dict[str, str]:
     host, port = agi_address(pbx, channel)
     return {
@@ -208,7 +205,7 @@ def environment(
 
 
 async def run_agi(
-    pbx: PBX, channel: Channel, script: str, args: tuple[str, ...] = ()
+    pbx: Kernel, channel: Channel, script: str, args: tuple[str, ...] = ()
 ) -> tuple[str, LocationT | None]:
     """Run one FastAGI request for `channel`; return (AGISTATUS, goto target or None)."""
     host, port = agi_address(pbx, channel)
@@ -268,7 +265,7 @@ async def run_agi(
 
 
 async def _execute(
-    pbx: PBX, channel: Channel, execution: _Execution, command: str, dead: bool
+    pbx: Kernel, channel: Channel, execution: _Execution, command: str, dead: bool
 ) -> str:
     """Run one command between AGIExecStart and AGIExecEnd events, as Asterisk reports it."""
     command_id = str(random.randint(1, 2**31 - 1))
