@@ -20,7 +20,6 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -29,6 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from compliance.service import ComplianceService
 from dialer import attempt_store as store
+from dialer import messages as msg
 from dialer.ami import AMIClient, Message
 from dialer.ami.errors import AMIError
 from dialer.channels.asterisk_call import AsteriskCall
@@ -39,7 +39,6 @@ from dialer.floor import SharedFloor
 from dialer.hopper_holds import CHECK_EVERY_SECONDS, hopper_lost, release_stranded
 from dialer.inbound.directory import InboundDirectory
 from dialer.loop.answer import AnswerRoute
-from dialer.loop.bus import COMMANDS_CHANNEL, POPS_CHANNEL, wallboard_key
 from dialer.loop.call_control import CallControl
 from dialer.loop.campaign_state import CampaignState, amd_false_positive_ratio
 from dialer.loop.commands import Commands
@@ -394,7 +393,7 @@ class CampaignDialer:
         """After (re)connecting: calls Asterisk no longer has ended while we were away."""
         await self.reconciler.reconcile(channels)
 
-    async def handle_command(self, command: dict[str, Any]) -> None:
+    async def handle_command(self, command: msg.Command) -> None:
         await self.commands.handle(command)
 
     async def hangup(self, attempt_id: int, agent_id: int | None) -> Reply | None:
@@ -421,10 +420,8 @@ class CampaignDialer:
 __all__ = [
     "amd_false_positive_ratio",
     "AGIError",
-    "COMMANDS_CHANNEL",
     "DIALER_EVENTS",
     "ORPHAN_GRACE_SECONDS",
-    "POPS_CHANNEL",
     "PREVIEW_HOLD_SECONDS",
     "PREVIEW_SKIP_SECONDS",
     "CampaignDialer",
@@ -433,5 +430,4 @@ __all__ = [
     "FinishedCall",
     "LiveCall",
     "SeenCall",
-    "wallboard_key",
 ]

@@ -7,17 +7,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from dialer import call_state as cs
 from dialer import channel_vars as cv
+from dialer import messages as msg
 from dialer.agent_state import AgentStateError
 from dialer.call_state import CallState
 from dialer.fastagi import AGISession
 from dialer.fastagi.errors import AGIError
 from dialer.inbound.routing import owes_inbound
-from dialer.loop.bus import publish_pop
 from dialer.loop.context import LoopContext
 from metrics import definitions as m
 
@@ -95,9 +96,12 @@ class AnswerRoute:
         m.ANSWER_TO_BRIDGE.labels(ctx.name).observe(max(0.0, bridged_at - (call.human_at or now)))
         with contextlib.suppress(AgentStateError):
             await ctx.agents.talking(agent_id, attempt_id)
-        await publish_pop(ctx.redis, type="pop", attempt_id=attempt_id, agent_id=agent_id,
-                          account_id=call.account_id, campaign=ctx.name, direction="outbound",
-                          **(recorder.pop_fields() if recorder else {}))  # fmt: skip
+        recording = recorder.pop_fields() if recorder else {}
+        await ctx.notifier.send(msg.Pop(
+            attempt_id=attempt_id, agent_id=agent_id, account_id=call.account_id,
+            campaign=ctx.name, published_at=time.time(), recording=recording.get("recording"),
+            recording_notice=recording.get("recording_notice"),
+        ))  # fmt: skip
 
     async def _reserve_agent(self, attempt_id: int, deadline: float, preferred: Any) -> int | None:
         """The longest-idle ready agent (a personal callback's own agent first),

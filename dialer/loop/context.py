@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from compliance.caller_ids import CallerIdCheck
 from compliance.service import ComplianceService
 from dialer import channel_vars as cv
+from dialer import messages as msg
 from dialer.agent_state import AgentStates
 from dialer.ami import AMIClient
 from dialer.hopper import Claim, Hopper
@@ -87,6 +88,7 @@ class LoopContext:
         self.agents = AgentStates(self.redis, clock=self.clock)
         self.stats = CampaignStats(self.redis, self.campaign.name)
         self.inbound = InboundQueue(self.redis)
+        self.notifier = msg.Notifier(self.redis)  # the loop's pops (dialer/messages.py)
         # Other campaigns' inbound routing and the agents' skill groups (SQL, cached):
         # whose callers this campaign's agents owe priority to. Shared by a process's loops.
         self.directory = self.inbound_directory or InboundDirectory(self.sql)

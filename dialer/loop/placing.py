@@ -10,7 +10,8 @@ import logging
 from dataclasses import replace
 from datetime import datetime
 
-from compliance.service import Item, account_facts, mask_phone, phone_facts
+from cobrador.ground.masking import mask_phone
+from compliance.service import Item, account_facts, phone_facts
 from dialer import attempt_store as store
 from dialer.call_state import Call
 from dialer.channels import Attempt, Channel, PlaceUncertain

@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import replace
 
-from dialer.loop.bus import publish_pop
+from dialer import messages as msg
 from dialer.loop.context import LoopContext, Preview
 from dialer.loop.placing import Placer
 
@@ -32,8 +33,10 @@ class Previews:
             return
         claim = claims[0]
         ctx.previews[claim.account_id] = Preview(agent_id, claim, now)
-        await publish_pop(ctx.redis, type="preview", agent_id=agent_id,
-                          account_id=claim.account_id, campaign=ctx.name)  # fmt: skip
+        await ctx.notifier.send(msg.PreviewOffer(
+            agent_id=agent_id, account_id=claim.account_id, campaign=ctx.name,
+            published_at=time.time(),
+        ))  # fmt: skip
 
     async def dial(self, agent_id: int, account_id: int) -> None:
         held = self.ctx.previews.get(account_id)

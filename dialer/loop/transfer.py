@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from dataclasses import replace
 
 from dialer import channel_vars as cv
+from dialer import messages as msg
 from dialer.agent_state import AgentStateError
 from dialer.ami.errors import AMIError
 from dialer.call_state import CallState
 from dialer.command_replies import ASTERISK, NO_AGENT, REFUSED, Reply
-from dialer.loop.bus import publish_pop
 from dialer.loop.context import LoopContext
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,8 @@ class Transfer:
         with contextlib.suppress(AgentStateError):
             await ctx.agents.talking(target, attempt_id)
             await ctx.agents.wrap_up(from_agent)
-        await publish_pop(ctx.redis, type="pop", attempt_id=attempt_id, agent_id=target,
-                          account_id=call.account_id, campaign=ctx.name, direction="outbound",
-                          transferred_from=from_agent)  # fmt: skip
+        await ctx.notifier.send(msg.Pop(
+            attempt_id=attempt_id, agent_id=target, account_id=call.account_id,
+            campaign=ctx.name, transferred_from=from_agent, published_at=time.time(),
+        ))  # fmt: skip
         return Reply(True)

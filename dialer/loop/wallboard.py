@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 from dialer.call_state import CallState
 from dialer.inbound.board import inbound_board, service_level_seconds
-from dialer.loop.bus import wallboard_key
 from dialer.loop.context import LoopContext
+from dialer.messages import wallboard_key
 from dialer.pacing.snapshot import Snapshot
 from dialer.refill import health_key
 from dialer.stats import WINDOW_LABELS, WindowCounts

@@ -18,7 +18,7 @@ def test_given_attempts_before_the_migration_when_upgraded_then_they_are_calls_w
 ) -> None:
     engine = make_engine(database_url)
     try:
-        upgrade(engine, "0011")
+        upgrade(engine, "0012")
         with engine.begin() as conn:
             conn.execute(text(
                 "INSERT INTO call_attempts (phone_e164, direction, source, started_at, "

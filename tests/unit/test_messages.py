@@ -152,13 +152,18 @@ def constructed(where: tuple[str, ...]) -> set[str]:
 
 
 def handled(where: tuple[str, ...]) -> set[str]:
-    """Message classes a receiver tells apart: `case X()` patterns and isinstance checks."""
+    """Message classes a receiver tells apart: `case X()` patterns, isinstance checks
+    and handler tables keyed by class (`{msg.X: handler}`, dialer/loop/commands.py)."""
     names = {cls.__name__ for cls in msg.MESSAGE_TYPES}
     found = set()
     for _, tree in sources(*where):
         for node in ast.walk(tree):
             if isinstance(node, ast.MatchClass) and _class_name(node.cls) in names:
                 found.add(_class_name(node.cls))
+            if isinstance(node, ast.Dict):
+                found.update(
+                    n for k in node.keys if k is not None and (n := _class_name(k)) in names
+                )
             if (
                 isinstance(node, ast.Call)
                 and _class_name(node.func) == "isinstance"

@@ -2,8 +2,8 @@
 whatsapp, email, visit, chat); the existing attempts are calls. The call's Asterisk
 channel name moves to `pbx_channel`; channel-specific details go in `details`.
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-05 06:00:00
 """
 
@@ -12,8 +12,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012"
-down_revision = "0011"
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
