@@ -180,7 +180,7 @@ async def test_given_calls_live_when_postgresql_drops_the_dialers_connections_th
 
     # The calls live at the fault end with their result written, their agents released,
     # and dialing goes on by itself.
-    await floor.run_until(lambda: not live & set(dialer.calls) and not dialer._pending_finishes
+    await floor.run_until(lambda: not live & set(dialer.calls) and not dialer.finisher.pending
                           and max(results(floor)) > known + 2)  # fmt: skip
     after = results(floor)
     assert all(after[a] not in (None, "lost") for a in live), {a: after[a] for a in live}
@@ -192,7 +192,7 @@ async def test_given_calls_live_when_postgresql_drops_the_dialers_connections_th
     with Session(floor.engine) as s, s.begin():
         s.execute(update(Campaign).values(status="stopped"))
     dialer.campaign.status = "stopped"
-    await floor.run_until(lambda: not dialer.calls and not dialer._pending_finishes)
+    await floor.run_until(lambda: not dialer.calls and not dialer.finisher.pending)
     final = results(floor)
     assert all(r not in (None, "lost") for r in final.values()), final
     for agent_id in floor.agent_ids:
