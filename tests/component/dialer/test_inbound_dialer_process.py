@@ -186,6 +186,10 @@ async def test_given_a_dialer_killed_with_a_caller_in_queue_and_one_bridged_then
     await until(lambda: agents_state(agents, agent_id, AgentState.talking))
     waiting = pbx.inbound_call(DID, "")  # waits: nobody is free
     await until(lambda: client.zcard(waiting_key(CAMPAIGN)))
+    # ...and its attempt row is written (the dialer writes it before queueing the
+    # caller; under load the queue count can be seen before this caller's turn).
+    await until(lambda: asyncio.to_thread(
+        lambda: any(a.phone_e164 == "" for a in inbound_attempts(engine))))  # fmt: skip
 
     async def board_waiting() -> int | None:
         raw = await client.get(wallboard_key(CAMPAIGN))

@@ -99,8 +99,10 @@ async def test_given_calls_live_when_redis_stops_and_restarts_then_no_result_los
         live = set(dialer.calls)
         server.kill()  # SIGKILL: every command now fails
 
-        # The calls end while Redis is away: each result is in SQL all the same.
-        await floor.run_until(lambda: not live & set(dialer.calls))
+        # The calls end while Redis is away: each result is in SQL all the same
+        # (a call leaves `calls` when it ends; its row is written just after).
+        await floor.run_until(lambda: not live & set(dialer.calls)
+                              and all(f.written for f in dialer.finisher.pending))  # fmt: skip
         during = results(floor)
         assert all(during[a] is not None for a in live), {a: during[a] for a in live}
         assert not dialer.health.ok and "store unavailable" in dialer.health.reason
