@@ -43,7 +43,8 @@ typecheck: $(STAMP)
 # so more workers than cores still pays. TEST_WORKERS=0 runs them in one process.
 TEST_WORKERS ?= 4
 unit: $(STAMP) $(PHONE_JS)
-	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist worksteal -m "not integration" tests
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist worksteal -m "not integration and not serial" tests
+	$(BIN)/pytest -q -m "serial and not integration" tests
 
 test: lint typecheck unit
 

@@ -25,6 +25,16 @@ from cobrador.ground.settings import Settings, normalise_database_url
 from store.db import make_engine
 from store.migrate import upgrade
 
+# Tests that run several processes against wall-clock deadlines (dialers killed,
+# stores cut, the demo, pbxsim against recorded traces): `make unit` runs them in a
+# second pass, one at a time, because four workers on two cores starve their
+# processes and turn a deadline into a false failure.
+SERIAL_MODULES = frozenset({
+    "test_dead_dialer.py", "test_inbound_dialer_process.py", "test_multi_dialer.py",
+    "test_multi_dialer_pacing.py", "test_redis_loss.py", "test_store_outages.py",
+    "test_demo.py", "test_demo_bots.py", "test_demo_restart.py", "test_pbxsim_vs_traces.py",
+})  # fmt: skip
+
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # Integration tests need real Asterisk/Chromium/Prometheus: they run in `make ci`
@@ -32,6 +42,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "/integration/" in str(item.fspath):
             item.add_marker(pytest.mark.integration)
+        elif item.fspath.basename in SERIAL_MODULES:
+            item.add_marker(pytest.mark.serial)
 
 
 def xdist_worker_index() -> int:
