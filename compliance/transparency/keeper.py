@@ -41,6 +41,8 @@ class AuditLogKeeper:
         self.every = every
         self.labels = witness_labels([w.name for w in checkpointer.witnesses])
         checkpointer.on_outcome = self._count
+        for label in self.labels.values():  # every witness's series exists from the start, at 0
+            m.AUDIT_WITNESS_FAILURES.labels(witness=label)
 
     def _count(self, outcome: WitnessOutcome) -> None:
         if outcome.error is not None:

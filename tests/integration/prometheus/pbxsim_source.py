@@ -22,11 +22,15 @@ from pathlib import Path
 
 import redis
 import redis.asyncio as aioredis
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.orm import Session
 
 from cobrador.ground.redis_runtime import EmbeddedRedis
 from compliance.registry_import import import_registry
 from compliance.service import ComplianceService
+from compliance.transparency.checkpointer import Checkpointer
+from compliance.transparency.keeper import AuditLogKeeper
+from compliance.transparency.witnesses import DirectoryWitness
 from dialer import channel_vars as cv
 from dialer.agent_state import AgentState, AgentStates
 from dialer.ami import AMIClient
@@ -136,6 +140,13 @@ async def _run(workdir: Path, redis_url: str, ready: dict[str, str], started: th
         await agents.login(agent_id, CAMPAIGN)
         await agents.set_ready(agent_id)
     bots = asyncio.create_task(_agent_bots(agents, agent_ids))
+    # The audit log's upkeep, as the dialer service runs it (checkpoints often, so
+    # the audit-log panels have a checkpoint age and a witness to show).
+    keeper = AuditLogKeeper(engine, Checkpointer(
+        engine=engine, key=Ed25519PrivateKey.generate(),
+        witnesses=[DirectoryWitness(workdir / "witness")], every_entries=5, every_seconds=1.0,
+    ), every=0.5)  # fmt: skip
+    upkeep = asyncio.create_task(keeper.run(stop))
     console_side = SyntheticFloor(random.Random(3), now=time.time())
     try:
         async with (
@@ -156,6 +167,8 @@ async def _run(workdir: Path, redis_url: str, ready: dict[str, str], started: th
     finally:
         bots.cancel()
         await asyncio.gather(bots, return_exceptions=True)
+        stop.set()
+        await asyncio.gather(upkeep, return_exceptions=True)
         await dialer.stop()
         await ami.close()
         await pbx.stop()
