@@ -139,6 +139,8 @@ async def test_given_outbound_debtor_in_connect_grace_and_inbound_caller_queued_
     assert row.answered_at is not None and row.ended_at is not None
     assert not [p for p in pops.seen if p.get("direction") == "outbound"]
     assert _safe_harbor_played(floor, outbound_id)
+    # The statistics (Redis) follow the result written to SQL first.
+    await until(lambda: not floor.dialer.finisher.pending)
     snapshot = await floor.dialer.snapshot(floor.clock())
     [hour] = [w for w in snapshot.abandonment if w.seconds == 3600]
     assert (hour.human_answered, hour.abandoned) == (1, 1)
