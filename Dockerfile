@@ -34,6 +34,9 @@ COPY --from=phone /src/console/static/phone.js console/static/phone.js
 COPY metrics/ metrics/
 COPY pbxsim/ pbxsim/
 COPY deploy/ deploy/
+COPY outreach/ outreach/
+COPY field/ field/
+COPY gateways/ gateways/
 RUN pip install . \
     && install -m 0755 deploy/entrypoint.sh /usr/local/bin/cobrador-entrypoint
 

@@ -19,10 +19,14 @@ ROOT = Path(__file__).resolve().parents[2]
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("cobrador",),  # the roof: the CLI that registers every command, the demo
     ("console", "pbxsim", "deploy"),  # the web console; the simulated PBX; container tooling
+    # Staged strategies and message channels (SMS, WhatsApp, e-mail, letters); field visits.
+    ("outreach", "field"),
     ("dialer",),  # hopper, pacing, dial loop, AMI/FastAGI, inbound queue
     ("compliance",),  # rules engine, profiles, registries, caps, callback windows
     ("store",),  # SQL models, migrations, imports, the audit chain
-    ("metrics",),  # Prometheus definitions
+    # Prometheus definitions; message gateways' protocol clients (SMPP, SMTP, WhatsApp
+    # Cloud API), which know no business rules.
+    ("metrics", "gateways"),
     ("cobrador.ground",),  # settings, user errors, the embedded Redis
 )
 
