@@ -18,9 +18,14 @@ def register(subparsers: Any) -> None:
     user_sub = user.add_subparsers(dest="user_command", metavar="ACTION", required=True)
     add = user_sub.add_parser("add", help="create a console user (asks the password)")
     add.add_argument("name", help="user name used to log in")
-    add.add_argument("--role", required=True, choices=["agent", "supervisor", "auditor", "admin"])
+    add.add_argument(
+        "--role", required=True, choices=["agent", "supervisor", "auditor", "admin", "field"]
+    )
     add.add_argument("--display-name", default="", help="name shown in the console")
     add.add_argument("--campaign", default=None, help="campaign an agent works in")
+    add.add_argument(
+        "--territory", default=None, help="a field agent's territory (e.g. CDMX-Coyoacán)"
+    )
     add.add_argument(
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
@@ -44,7 +49,7 @@ def register(subparsers: Any) -> None:
     reset.set_defaults(func=_user_reset_password)
     set_role = user_sub.add_parser("set-role", help="change a user's role; ends their sessions")
     set_role.add_argument("name")
-    set_role.add_argument("role", choices=["agent", "supervisor", "auditor", "admin"])
+    set_role.add_argument("role", choices=["agent", "supervisor", "auditor", "admin", "field"])
     set_role.add_argument(
         "--campaign",
         default=None,
@@ -89,6 +94,7 @@ def _user_add(args: argparse.Namespace, settings: Settings) -> int:
             password,
             display_name=args.display_name,
             campaign=args.campaign,
+            territory=args.territory,
         )
     except UserInputError as exc:
         raise UserError(str(exc)) from exc

@@ -29,6 +29,8 @@ class Lifetime:
 
 LIFETIMES = {
     Role.agent: Lifetime(idle=timedelta(hours=4), absolute=timedelta(hours=12)),
+    # A field agent's phone sits in a pocket between visits, offline for hours.
+    Role.field: Lifetime(idle=timedelta(hours=10), absolute=timedelta(hours=14)),
     Role.supervisor: Lifetime(idle=timedelta(hours=1), absolute=timedelta(hours=12)),
     Role.admin: Lifetime(idle=timedelta(minutes=30), absolute=timedelta(hours=8)),
     Role.auditor: Lifetime(idle=timedelta(minutes=15), absolute=timedelta(hours=4)),

@@ -41,6 +41,7 @@ def create_user(
     display_name: str = "",
     campaign: str | None = None,
     actor: str = "cli",
+    territory: str | None = None,
 ) -> CurrentUser:
     from store.models import Campaign
 
@@ -55,6 +56,11 @@ def create_user(
         role_value = Role(role)
     except ValueError as exc:
         raise UserInputError(f"unknown role {role!r}; use one of: {', '.join(Role)}") from exc
+    territory = (territory or "").strip() or None
+    if territory is not None and len(territory) > 64:
+        raise UserInputError("a territory is at most 64 characters")
+    if territory is not None and role_value is not Role.field:
+        raise UserInputError("only field agents (role field) have a territory")
     try:
         password_hash = hash_password(password)
     except ValueError as exc:
@@ -73,13 +79,19 @@ def create_user(
             role=role_value.value,
             password_hash=password_hash,
             campaign_id=campaign_id,
+            territory=territory,
         )
         session.add(user)
         session.flush()
         audit_append(
             session,
             "user_change",
-            {"action": "create", "username": username, "role": role_value.value},
+            {
+                "action": "create",
+                "username": username,
+                "role": role_value.value,
+                **({"territory": territory} if territory else {}),
+            },  # fmt: skip
             actor=actor,
             subject=f"user:{user.id}",
         )

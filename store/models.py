@@ -13,6 +13,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -83,6 +84,7 @@ class Role(enum.StrEnum):
     supervisor = "supervisor"
     auditor = "auditor"
     admin = "admin"
+    field = "field"  # a field agent: visits debtors at their address (field/)
 
 
 class AttemptResult(enum.StrEnum):
@@ -137,6 +139,12 @@ class Account(Base):
     stage_explicit: Mapped[bool] = mapped_column(Boolean, default=False)
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
     custom_fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The debtor's address as the creditor wrote it, and its coordinates (WGS 84
+    # degrees) as the creditor's file gave them: nothing here geocodes. Without
+    # coordinates an account cannot be visited (field/).
+    address: Mapped[str | None] = mapped_column(String(300))
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
     # When the dialer may consider the account again (None: now). Refill reads
     # accounts through this column's index, so it never scans the portfolio.
     next_attempt_at: Mapped[datetime | None] = mapped_column()
@@ -217,6 +225,9 @@ class User(Base):
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A field agent's territory (free text, e.g. "CDMX-Coyoacán"): what the supervisor
+    # plans by; None for everyone else.
+    territory: Mapped[str | None] = mapped_column(String(64))
 
 
 class LoginThrottle(Base):
@@ -644,3 +655,86 @@ class RecordingLedgerEntry(Base):
     started_at: Mapped[datetime] = mapped_column()
     owner: Mapped[str] = mapped_column(String(200))  # the dialer that asked for it
     failure: Mapped[str | None] = mapped_column(String(200))  # known at start
+
+
+class VisitStatus(enum.StrEnum):
+    planned = "planned"
+    checked_in = "checked_in"  # at the address (the attempt row exists)
+    done = "done"  # a result was recorded
+    skipped = "skipped"  # the agent could not go; re-planned without it
+    cancelled = "cancelled"  # the supervisor took it off the plan
+
+
+class FieldVisit(Base):
+    """A visit planned for one field agent on one day, in route order. Checked in, it
+    has its attempt row (channel `visit`) in the contact ledger."""
+
+    __tablename__ = "field_visits"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    day: Mapped[date] = mapped_column(Date)  # the agent's working day (the debtor's local date)
+    route_position: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(20), default=VisitStatus.planned.value)
+    planned_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    plan_decision_id: Mapped[int | None] = mapped_column(ForeignKey("decisions.id"))
+    attempt_id: Mapped[int | None] = mapped_column(ForeignKey("call_attempts.id"))
+    checked_in_at: Mapped[datetime | None] = mapped_column()
+    ended_at: Mapped[datetime | None] = mapped_column()
+    # The questionnaire's answers (field/questionnaire.py), photo excluded.
+    answers: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    photo: Mapped[bytes | None] = mapped_column(LargeBinary)
+    photo_type: Mapped[str | None] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        Index("ix_field_visits_agent_day", "agent_id", "day"),
+        Index("ix_field_visits_day_status", "day", "status"),
+    )
+
+
+class FieldSyncKey(Base):
+    """One operation the field app sent (check-in, result, skip), by the key the
+    browser gave it: a replay gets the first answer back and changes nothing."""
+
+    __tablename__ = "field_sync_keys"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    visit_id: Mapped[int] = mapped_column(ForeignKey("field_visits.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    status: Mapped[int] = mapped_column(Integer)  # the HTTP status answered
+    response: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FieldShift(Base):
+    """A field agent's shift: positions are taken only inside one, with consent."""
+
+    __tablename__ = "field_shifts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    started_at: Mapped[datetime] = mapped_column()
+    ended_at: Mapped[datetime | None] = mapped_column()
+    # The agent agreed to share position and battery for this shift (None: not asked/refused).
+    consent_at: Mapped[datetime | None] = mapped_column()
+
+
+class FieldPosition(Base):
+    """A field agent's reported position and battery during a shift; purged after the
+    shift plus the retention (field/positions.py)."""
+
+    __tablename__ = "field_positions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shift_id: Mapped[int] = mapped_column(ForeignKey("field_shifts.id", ondelete="CASCADE"))
+    agent_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(index=True)
+    latitude: Mapped[float] = mapped_column(Float)
+    longitude: Mapped[float] = mapped_column(Float)
+    accuracy_m: Mapped[float | None] = mapped_column(Float)
+    battery: Mapped[float | None] = mapped_column(Float)  # 0..1
+
+    __table_args__ = (Index("ix_field_positions_agent_at", "agent_id", "at"),)

@@ -38,7 +38,8 @@ def encode_account(r: AccountRecord, now_text: str) -> EncodedAccount:
         copy.text(r.external_ref), copy.text(r.debtor_name), copy.text(r.country),
         copy.text(r.region), copy.text(r.timezone), str(r.balance), copy.text(r.currency),
         copy.day(r.due_date), copy.text(r.status), copy.text(r.stage),
-        copy.boolean(r.stage_explicit), copy.json_text(r.custom_fields), now_text, now_text,
+        copy.boolean(r.stage_explicit), copy.json_text(r.custom_fields), copy.text(r.address),
+        _number(r.latitude), _number(r.longitude), now_text, now_text,
     ])  # fmt: skip
     phone_texts = tuple(
         "\t".join(
@@ -56,6 +57,10 @@ def encode_account(r: AccountRecord, now_text: str) -> EncodedAccount:
         for p in r.phones
     )
     return r.external_ref, account_text, phone_texts
+
+
+def _number(value: float | None) -> str:
+    return copy.NULL if value is None else repr(value)
 
 
 def validate_and_encode(row: CsvRow, today: date, now_text: str) -> EncodedAccount | list[RowError]:

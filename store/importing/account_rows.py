@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -9,6 +10,7 @@ from typing import Any
 
 import phonenumbers
 
+from store.geo import CoordinateError, check_point, parse_coordinate
 from store.importing.csv_source import CsvRow, RowError
 from store.importing.fields import (
     DEFAULT_CURRENCY,
@@ -27,15 +29,16 @@ MAX_PHONES = 5
 REQUIRED = {"external_ref", "debtor_name", "country"}
 KNOWN = {
     "external_ref", "debtor_name", "country", "region", "timezone", "balance", "currency",
-    "due_date", "status", "stage",
+    "due_date", "status", "stage", "address", "latitude", "longitude",
 } | {f"phone_{n}{suffix}" for n in range(1, MAX_PHONES + 1)
      for suffix in ("", "_type", "_consent", "_consent_ref")}  # fmt: skip
 
 # The account columns an import sets, besides external_ref (the key).
 ACCOUNT_FIELDS = (
     "debtor_name", "country", "region", "timezone", "balance", "currency", "due_date",
-    "status", "stage", "stage_explicit", "custom_fields",
+    "status", "stage", "stage_explicit", "custom_fields", "address", "latitude", "longitude",
 )  # fmt: skip
+MAX_ADDRESS = 300
 
 # Names and values looked up once: a million-row import checks them per row.
 PHONE_SLOTS = [(n, f"phone_{n}", f"phone_{n}_type", f"phone_{n}_consent", f"phone_{n}_consent_ref")
@@ -80,6 +83,9 @@ class AccountRecord:
     stage_explicit: bool
     custom_fields: dict[str, Any]
     phones: list[PhoneRecord] = field(default_factory=list)
+    address: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
 
     def account_values(self) -> dict[str, Any]:
         return {
@@ -95,6 +101,9 @@ class AccountRecord:
             "stage": self.stage,
             "stage_explicit": self.stage_explicit,
             "custom_fields": self.custom_fields,
+            "address": self.address,
+            "latitude": self.latitude,
+            "longitude": self.longitude,
         }
 
 
@@ -190,6 +199,11 @@ def validate_account_row(row: CsvRow, today: date) -> AccountRecord | list[RowEr
     if stage_text and stage_text not in STAGES:
         fail("stage", f"unknown stage {get('stage', '')!r}; expected one of {', '.join(STAGES)}")
 
+    address = get("address", "") or None
+    if address is not None and len(address) > MAX_ADDRESS:
+        fail("address", f"address is longer than {MAX_ADDRESS} characters")
+    latitude, longitude = _coordinates(get("latitude", ""), get("longitude", ""), country, fail)
+
     phones: list[PhoneRecord] = []
     seen_numbers: dict[str, int] = {}
     for n, col, type_col, consent_col, ref_col in PHONE_SLOTS:
@@ -241,7 +255,38 @@ def validate_account_row(row: CsvRow, today: date) -> AccountRecord | list[RowEr
         line=line, external_ref=ref, debtor_name=name, country=country, region=region,
         timezone=timezone, balance=balance, currency=currency, due_date=due, status=status,
         stage=stage, stage_explicit=stage_explicit, custom_fields=custom, phones=phones,
+        address=address, latitude=latitude, longitude=longitude,
     )  # fmt: skip
+
+
+def _coordinates(
+    lat_text: str, lon_text: str, country: str, fail: Callable[[str, str], None]
+) -> tuple[float | None, float | None]:
+    """Both or neither; each a number in range; together a point of the country.
+    Nothing is geocoded: an address without coordinates stays without them."""
+    if not lat_text and not lon_text:
+        return None, None
+    if not lat_text or not lon_text:
+        missing = "latitude" if not lat_text else "longitude"
+        fail(missing, f"{missing} is required when the other coordinate is given")
+        return None, None
+    lat = lon = None
+    try:
+        lat = parse_coordinate(lat_text, "latitude", 90)
+    except CoordinateError as exc:
+        fail("latitude", str(exc))
+    try:
+        lon = parse_coordinate(lon_text, "longitude", 180)
+    except CoordinateError as exc:
+        fail("longitude", str(exc))
+    if lat is None or lon is None or not country:
+        return None, None
+    try:
+        check_point(lat, lon, country)
+    except CoordinateError as exc:
+        fail("latitude", str(exc))
+        return None, None
+    return lat, lon
 
 
 _ZONES: set[str] = set()

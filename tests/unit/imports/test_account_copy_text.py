@@ -33,16 +33,20 @@ def psycopg_line(values: list[object]) -> str:
     consent_ref=st.none() | texts,
     due=st.none() | st.dates(),
     balance=st.decimals(min_value=0, max_value=10**11, places=2),
+    address=st.none() | texts,
+    point=st.none() | st.tuples(st.floats(-90, 90), st.floats(-180, 180)),
 )
 def test_given_any_text_when_encoded_then_same_as_psycopg_copy(
     name: str, region: str | None, custom: dict[str, str], consent_ref: str | None,
-    due: date | None, balance: Decimal,
+    due: date | None, balance: Decimal, address: str | None,
+    point: tuple[float, float] | None,
 ) -> None:  # fmt: skip
     phone = PhoneRecord(2, "+526621234567", "mobile", consent_ref is not None, consent_ref)
     record = AccountRecord(
         line=2, external_ref="A\t1", debtor_name=name, country="MX", region=region,
         timezone=None, balance=balance, currency="MXN", due_date=due, status="active",
         stage="firm", stage_explicit=True, custom_fields=custom, phones=[phone],
+        address=address, latitude=point and point[0], longitude=point and point[1],
     )  # fmt: skip
     ref, account_text, (phone_text,) = encode_account(record, copy_text.instant(NOW))
     values = record.account_values()
