@@ -87,7 +87,7 @@ def agent_figures(
                 "wrap_seconds": int(wrap[agent]),
                 "right_party_contacts": rpc[agent],
                 "promises": counts[agent],
-                "promised_display": " · ".join(promised[agent]) or "0",
+                "promised_display": " · ".join(promised[agent]) or "—",
                 "kept_rate": (k / r) if r else None,
             }
         )

@@ -790,7 +790,7 @@ def day_figures(
             money_format(country, currency).show(Decimal(total))
             for country, currency, total in by_currency
         )
-        or "0",
+        or "—",  # nothing promised: no amount, so no currency to show a zero in
         "kept_rate": (kept / resolved) if resolved else None,
         "talk_seconds": int(talk_seconds),
     }

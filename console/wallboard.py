@@ -21,6 +21,7 @@ from console.code_labels import (
     reason_label,
 )
 from dialer.agent_state import AgentStates
+from dialer.inbound.board import service_level_seconds
 from dialer.inbound.skills import campaign_group
 from dialer.messages import wallboard_key
 from store.db import transaction
@@ -57,6 +58,8 @@ def campaigns(engine: Engine) -> list[dict[str, Any]]:
                 "abandon_target": float(c.abandon_target),
                 "abandon_limit": float(profile_abandon_limit(c)),
                 "skill_group": campaign_group(c.config),
+                # Shown before the inbound dialer publishes its board (or without one).
+                "service_level_seconds": service_level_seconds(c.config, c.country),
             }
             for c in rows
         ]

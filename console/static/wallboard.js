@@ -86,7 +86,8 @@
     for (const node of root.querySelectorAll("[data-inbound]")) {
       const value = node.dataset.inbound.split(".").reduce((o, k) => (o || {})[k], inbound);
       const isLevel = node.dataset.inbound.endsWith("service_level");
-      node.textContent = value === undefined ? "—" : (isLevel ? pct(value) : value);
+      // A figure the dialer has not published yet keeps what the page was rendered with.
+      node.textContent = value === undefined ? (node.dataset.default || "—") : (isLevel ? pct(value) : value);
     }
     document.getElementById("live-note").textContent = snap.live_available ? "" : T.no_live;
     if (snap.campaign) {

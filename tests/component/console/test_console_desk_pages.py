@@ -116,6 +116,8 @@ async def test_given_worked_day_when_supervisor_opens_then_all_campaigns_and_age
     text = visible_text(page)
     assert "a-idle" in text and "El marcador perdió la conexión con Asterisk." in text
     assert "1.20 %" in text
+    # The inbound service level's threshold shows before any inbound dialer publishes it.
+    assert "nivel de servicio: atendidas en 20 s" in text
     assert raw_codes(text, RAW_ES) == []
     overview = await (await client.get("/api/supervisor/overview")).json()
     rows = {c["name"]: c for c in overview["campaigns"]}
@@ -134,6 +136,8 @@ async def test_given_worked_day_when_supervisor_opens_then_all_campaigns_and_age
     assert ana["wrap_seconds"] == 30 + 60
     assert ana["promised_display"] == "$1,500.00 MXN" and ana["kept_rate"] is None
     assert by_name["Beto"]["pause_seconds"] >= 60
+    # Nothing promised: no amount and no bare "0" without a currency.
+    assert by_name["Beto"]["promises"] == 0 and by_name["Beto"]["promised_display"] == "—"
     assert (await client.get("/api/supervisor/agents?campaign=nope&tz=UTC")).status == 404
     assert (await client.get("/api/supervisor/agents?campaign=mx-demo&tz=Nowhere")).status == 400
 
