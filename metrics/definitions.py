@@ -445,3 +445,20 @@ INBOUND_SERVICE_LEVEL = Gauge(
     ["campaign", "window"],
     registry=REGISTRY,
 )
+
+# --- Messages (outreach channels: SMS, WhatsApp, e-mail, letters) ----------
+
+MESSAGES = Counter(
+    "cobrador_messages_total",
+    "Messages by what their provider reported (sent = accepted by the gateway, then "
+    "delivered or failed; read and replied where the channel tells).",
+    ["channel", "result"],
+    registry=REGISTRY,
+)
+MESSAGE_REPORTS_REFUSED = Counter(
+    "cobrador_message_reports_refused_total",
+    "Provider reports and callbacks refused: reason bad_signature, too_large, malformed, "
+    "unknown_message (about no message of ours).",
+    ["channel", "reason"],
+    registry=REGISTRY,
+)

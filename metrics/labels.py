@@ -24,6 +24,7 @@ ALLOWED_LABEL_NAMES = frozenset(
         "stage",  # where a compliance check ran: hopper / originate
         "registry",  # do-not-call registry name (REUS, RNE, ...)
         "witness",  # where audit checkpoints are kept: database, directory, http_1, ...
+        "channel",  # contact channel: call, sms, whatsapp, email, visit, chat, letter
     }
 )
 
@@ -60,6 +61,10 @@ ANSWER_RESULTS = ("answered", "human", "machine")
 INBOUND_RESULTS = ("answered", "abandoned")
 RECORDING_RESULTS = ("purged", "held", "failed", "dry_run")
 HOURS = tuple(f"{h:02d}" for h in range(24))
+# Contact channels (store.models.ContactChannel, plus the mailed letter).
+CHANNELS = ("call", "sms", "whatsapp", "email", "visit", "chat", "letter")
+# A message's delivery status as its provider reports it (outreach/channels).
+MESSAGE_RESULTS = ("sent", "delivered", "failed", "read", "replied")
 
 FIXED_VALUES: dict[str, frozenset[str]] = {
     "window": frozenset(WINDOWS),
@@ -67,7 +72,10 @@ FIXED_VALUES: dict[str, frozenset[str]] = {
     "allowed": frozenset(ALLOWED_VALUES),
     "stage": frozenset(STAGES),
     "state": frozenset(AGENT_STATES + CALL_STATES),
-    "result": frozenset(CALL_RESULTS + ANSWER_RESULTS + INBOUND_RESULTS + RECORDING_RESULTS),
+    "result": frozenset(
+        CALL_RESULTS + ANSWER_RESULTS + INBOUND_RESULTS + RECORDING_RESULTS + MESSAGE_RESULTS
+    ),
+    "channel": frozenset(CHANNELS),
     "hour": frozenset(HOURS),
 }
 

@@ -1,0 +1,121 @@
+"""The message channels (SMS, WhatsApp, e-mail) behind the dialer's `Channel` port.
+
+A channel gets an attempt already decided (its row written, the final check passed)
+and a rendered message, hands it to its gateway, and turns what the provider reports
+(accepted, delivered, failed, read, a reply) into the attempt row's status
+(`delivery.DeliveryBook`), outcome events and metrics. Replies that ask to stop
+("BAJA", "STOP") go to the opt-out function the caller gives the channel.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from dialer.channels import OutcomeKind
+from store.models import ContactChannel
+
+
+class MessageStatus(StrEnum):
+    """What a provider says of a message, in the order it can happen (failed ends it)."""
+
+    sent = "sent"  # the gateway accepted it
+    delivered = "delivered"  # the handset / mailbox / WhatsApp client has it
+    read = "read"  # WhatsApp's blue ticks
+    replied = "replied"  # the debtor answered
+    failed = "failed"  # refused, undeliverable, bounced
+
+
+# How far along each status is: a late report never moves an attempt back.
+STATUS_RANK = {
+    MessageStatus.sent: 1,
+    MessageStatus.delivered: 2,
+    MessageStatus.read: 3,
+    MessageStatus.replied: 4,
+    MessageStatus.failed: 5,
+}
+
+# Each status as the port's outcome kind: sent and delivered are "ringing" (there,
+# not yet taken), read and replied "answered" (the debtor took it), failed "ended".
+STATUS_OUTCOME = {
+    MessageStatus.sent: OutcomeKind.ringing,
+    MessageStatus.delivered: OutcomeKind.ringing,
+    MessageStatus.read: OutcomeKind.answered,
+    MessageStatus.replied: OutcomeKind.answered,
+    MessageStatus.failed: OutcomeKind.ended,
+}
+
+
+@dataclass(frozen=True)
+class RenderedMessage:
+    """A message ready to send: `text` always (the SMS, the e-mail's plain part, a
+    WhatsApp session message); `subject` and `html` for e-mail; `template`,
+    `language` and `parameters` for a WhatsApp approved template."""
+
+    text: str
+    subject: str = ""
+    html: str | None = None
+    template: str | None = None
+    language: str = "es_MX"
+    parameters: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    """A provider's report about one message it accepted, named by its id."""
+
+    channel: ContactChannel
+    provider_id: str
+    status: MessageStatus
+    at: datetime
+    error: str | None = None
+
+    def get(self, key: str, /) -> str | None:
+        """As the port's `Report`: message_id, status, error."""
+        return {"message_id": self.provider_id, "status": self.status.value,
+                "error": self.error}.get(key)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A message from the debtor: `address` is where it came from (phone, e-mail);
+    `attempt_id` the latest attempt it answers, when one is found."""
+
+    channel: ContactChannel
+    address: str
+    text: str
+    at: datetime
+    attempt_id: int | None = None
+    account_id: int | None = None
+    provider_id: str | None = None
+    details: dict[str, str] = field(default_factory=dict)
+
+
+OptOut = Callable[[Reply], Awaitable[None]]
+
+# A reply that is one of these words (accents, case and punctuation aside) asks to
+# stop messages on that channel: Spanish first, the carriers' English keywords too.
+OPT_OUT_WORDS = frozenset({
+    "baja", "stop", "alto", "parar", "cancelar", "cancela", "no mas", "no molestar",
+    "darme de baja", "dar de baja", "unsubscribe", "detener", "fin",
+})  # fmt: skip
+_NOT_LETTERS = re.compile(r"[^a-z ]+")
+
+
+def asks_to_stop(text: str) -> bool:
+    """True for a reply like "BAJA", "Stop.", "¡no más!"."""
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    words = " ".join(_NOT_LETTERS.sub(" ", plain).split())
+    return words in OPT_OUT_WORDS
+
+
+class MessageRefused(Exception):
+    """The gateway refused the message for good: the attempt failed, nothing left."""
+
+
+class MessageNotSent(Exception):
+    """The gateway could not be reached: nothing left, the attempt failed."""

@@ -1,0 +1,158 @@
+"""A message's delivery status in its attempt row (`call_attempts`): the provider's
+message id in `uniqueid` (indexed, so a report finds its attempt), the status in
+`result`, its history in `details`, each change audited. A status never moves back
+(a late "sent" after "delivered" changes nothing); a report about no message of ours
+is refused and counted, never guessed."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from cobrador.ground.masking import mask_phone
+from dialer.channels import Attempt
+from outreach.channels import STATUS_RANK, MessageStatus, StatusReport
+from store import audit
+from store.db import transaction
+from store.models import CallAttempt, ContactChannel
+
+log = logging.getLogger(__name__)
+
+ACTOR = "outreach"
+AUDIT_KIND = "message"
+
+
+@dataclass(frozen=True)
+class Change:
+    """What a report changed: the attempt, its account, the status it now has."""
+
+    attempt_id: int
+    account_id: int | None
+    status: MessageStatus
+
+
+def _details(row: CallAttempt) -> dict[str, Any]:
+    return dict(row.details or {})
+
+
+def _apply(row: CallAttempt, status: MessageStatus, at: datetime, error: str | None) -> None:
+    details = _details(row)
+    history = list(details.get("history", []))
+    entry: dict[str, Any] = {"status": status.value, "at": at.isoformat()}
+    if error:
+        entry["error"] = error
+        details["error"] = error
+    history.append(entry)
+    details["status"] = status.value
+    details["history"] = history
+    row.details = details
+    row.result = status.value
+    if status in (MessageStatus.delivered, MessageStatus.failed) and row.ended_at is None:
+        row.ended_at = at
+    if status in (MessageStatus.read, MessageStatus.replied) and row.answered_at is None:
+        row.answered_at = at
+
+
+def _audit(session: Any, row: CallAttempt, status: MessageStatus, **extra: Any) -> None:
+    payload = {"attempt_id": row.id, "account_id": row.account_id, "channel": row.channel,
+               "status": status.value, **{k: v for k, v in extra.items() if v is not None}}  # fmt: skip
+    audit.append(session, AUDIT_KIND, payload, actor=ACTOR, subject=f"account:{row.account_id}")
+
+
+class DeliveryBook:
+    def __init__(self, sql: Engine) -> None:
+        self.sql = sql
+
+    def sent(self, attempt: Attempt, provider_id: str, at: datetime) -> None:
+        """The gateway accepted the message and named it `provider_id`."""
+        with transaction(self.sql) as s:
+            row = s.get(CallAttempt, attempt.attempt_id)
+            if row is None:
+                raise LookupError(f"attempt {attempt.attempt_id} has no row")
+            row.uniqueid = provider_id
+            details = _details(row)
+            details.update(provider_id=provider_id, address=attempt.address, sender=attempt.sender)
+            row.details = details
+            _apply(row, MessageStatus.sent, at, None)
+            _audit(s, row, MessageStatus.sent, provider_id=provider_id)
+
+    def not_sent(self, attempt: Attempt, error: str, at: datetime) -> None:
+        """The gateway refused the message or could not be reached: failed, nothing left."""
+        with transaction(self.sql) as s:
+            row = s.get(CallAttempt, attempt.attempt_id)
+            if row is None:
+                raise LookupError(f"attempt {attempt.attempt_id} has no row")
+            _apply(row, MessageStatus.failed, at, error)
+            _audit(s, row, MessageStatus.failed, error=error)
+
+    def find(self, channel: ContactChannel, provider_id: str) -> tuple[int, int | None] | None:
+        """(attempt id, account id) of the message the provider names, or None."""
+        with transaction(self.sql) as s:
+            found = s.execute(
+                select(CallAttempt.id, CallAttempt.account_id).where(
+                    CallAttempt.channel == channel.value, CallAttempt.uniqueid == provider_id
+                )
+            ).first()
+        return (int(found[0]), found[1]) if found else None
+
+    def report(self, report: StatusReport) -> Change | None:
+        """Apply a provider's report. None when it names no message of ours (the
+        caller refuses it) or when it would move the status back (already known)."""
+        with transaction(self.sql) as s:
+            row = s.scalars(
+                select(CallAttempt).where(CallAttempt.channel == report.channel.value,
+                                          CallAttempt.uniqueid == report.provider_id)
+            ).first()  # fmt: skip
+            if row is None:
+                raise UnknownMessage(report.channel, report.provider_id)
+            current = MessageStatus(row.result) if row.result in STATUS_RANK else None
+            if current is not None and (
+                current == MessageStatus.failed
+                or STATUS_RANK[report.status] <= STATUS_RANK[current]
+            ):
+                return None
+            _apply(row, report.status, report.at, report.error)
+            _audit(s, row, report.status, provider_id=report.provider_id, error=report.error)
+            return Change(row.id, row.account_id, report.status)
+
+    def reply(self, channel: ContactChannel, address: str, at: datetime, *,
+              provider_id: str | None = None, in_reply_to: str | None = None) -> Change | None:  # fmt: skip
+        """Mark the attempt a reply answers as replied: the message it names
+        (`in_reply_to`, a provider id), else the latest attempt on that channel to
+        that phone number. None when no attempt of ours went there."""
+        with transaction(self.sql) as s:
+            row = None
+            if in_reply_to:
+                row = s.scalars(
+                    select(CallAttempt).where(CallAttempt.channel == channel.value,
+                                              CallAttempt.uniqueid == in_reply_to)
+                ).first()  # fmt: skip
+            if row is None and channel != ContactChannel.email:
+                row = s.scalars(
+                    select(CallAttempt)
+                    .where(CallAttempt.channel == channel.value, CallAttempt.phone_e164 == address,
+                           CallAttempt.direction == "outbound")
+                    .order_by(CallAttempt.started_at.desc(), CallAttempt.id.desc())
+                    .limit(1)
+                ).first()  # fmt: skip
+            if row is None:
+                log.info("%s reply from %s answers no attempt of ours", channel.value,
+                         mask_phone(address) if channel != ContactChannel.email else "an address")  # fmt: skip
+                return None
+            if row.result != MessageStatus.replied.value:
+                _apply(row, MessageStatus.replied, at, None)
+            _audit(s, row, MessageStatus.replied, provider_id=provider_id)
+            return Change(row.id, row.account_id, MessageStatus.replied)
+
+
+class UnknownMessage(LookupError):
+    """A report about a message id none of our attempts carries."""
+
+    def __init__(self, channel: ContactChannel, provider_id: str) -> None:
+        super().__init__(f"{channel.value} report about unknown message id {provider_id[:80]!r}")
+        self.channel = channel
+        self.provider_id = provider_id
