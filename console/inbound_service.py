@@ -57,7 +57,8 @@ def load_call(engine: Engine, attempt_id: int, agent_id: int) -> InboundCall:
     """The inbound call given to this agent; InboundError otherwise."""
     with transaction(engine) as s:
         attempt = s.get(CallAttempt, attempt_id)
-        if attempt is None or attempt.direction != "inbound":
+        # An inbound call always has the caller's number (phone channels carry one).
+        if attempt is None or attempt.direction != "inbound" or attempt.phone_e164 is None:
             raise InboundError(gettext_("No es una llamada entrante."), 404)
         if attempt.agent_id not in (None, agent_id):
             raise InboundError(gettext_("Esta llamada no es suya."), 403)

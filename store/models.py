@@ -319,6 +319,12 @@ class ContactChannel(enum.StrEnum):
 
 
 CONTACT_CHANNELS = tuple(c.value for c in ContactChannel)
+# Channels that reach a phone number: their attempts always carry it.
+PHONE_CHANNELS = (
+    ContactChannel.call.value,
+    ContactChannel.sms.value,
+    ContactChannel.whatsapp.value,
+)
 
 
 class CallAttempt(Base):
@@ -332,7 +338,11 @@ class CallAttempt(Base):
     # None only for an inbound call not (yet) matched to an account.
     account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
     phone_id: Mapped[int | None] = mapped_column(ForeignKey("phones.id"))
-    phone_e164: Mapped[str] = mapped_column(String(20))
+    # The number reached (call, sms, whatsapp: required there); None for a channel
+    # that reaches no phone (email, visit, chat), whose `address` says where it went.
+    phone_e164: Mapped[str | None] = mapped_column(String(20))
+    # The e-mail address or the street address for channels without a phone.
+    address: Mapped[str | None] = mapped_column(String(320))
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"), index=True)
     decision_id: Mapped[int | None] = mapped_column(ForeignKey("decisions.id"))
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
@@ -362,6 +372,12 @@ class CallAttempt(Base):
         CheckConstraint(
             "channel IN (" + ", ".join(f"'{c}'" for c in CONTACT_CHANNELS) + ")",
             name="contact_channel",
+        ),
+        CheckConstraint(
+            "phone_e164 IS NOT NULL OR channel NOT IN ("
+            + ", ".join(f"'{c}'" for c in PHONE_CHANNELS)
+            + ")",
+            name="phone_channel_has_number",
         ),
         # Open attempts by start: the few the reconciliations of dead dialers look
         # for (dialer/attempt_store.py, dialer/inbound/housekeeping.py), never a scan
