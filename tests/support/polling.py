@@ -29,3 +29,26 @@ async def until(
                 f"not reached in {within:g} s: {what() if callable(what) else what}"
             )
         await asyncio.sleep(every)
+
+
+def until_sync(
+    condition: Callable[[], object],
+    what: str | Callable[[], str] = "condition",
+    within: float = 60.0,
+    every: float = 0.2,
+    tolerate: tuple[type[BaseException], ...] = (),
+) -> None:
+    """`until` for code with no event loop (a subprocess's HTTP API): polls
+    `condition()`, counting an exception of a `tolerate` type as "not yet"."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            if condition():
+                return
+        except tolerate:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"not reached in {within:g} s: {what() if callable(what) else what}"
+            )
+        time.sleep(every)

@@ -17,6 +17,7 @@ import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient
 from console_fixtures import NOW, PASSWORD, Seed, login
 from sqlalchemy import Engine
+from support.polling import until
 from test_console_auth import forged_cookie
 
 from cobrador.ground.settings import Settings
@@ -434,19 +435,6 @@ async def _all_written(path: Path, store: CredentialStore, agents: list[int], no
     text = await asyncio.to_thread(read, path)  # written by the first login already
     return len(live) == len(agents) and all(f"password = {c.password}" in text
                                             for c in live.values())  # fmt: skip
-
-
-async def until(done: Callable[[], object], wall_seconds: float = 20.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + wall_seconds
-    while True:
-        value = done()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return
-        assert loop.time() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.01)
 
 
 async def test_given_a_turn_secret_when_an_agent_gets_a_credential_then_the_phone_gets_time_limited_turn_credentials(

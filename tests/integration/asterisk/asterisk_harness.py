@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import NoReturn
 
 import pytest
+from support.polling import until
 
 from dialer.ami import AMIClient, Message
 from dialer.fastagi import AGISession
@@ -119,12 +120,8 @@ class ChrootAsterisk:
 async def wait_until(
     predicate: Callable[[], bool], within: float = 20.0, what: str = "condition"
 ) -> None:
-    """Poll until `predicate()` holds; fail after `within` seconds."""
-    deadline = time.monotonic() + within
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within:g} s waiting for {what}")
-        await asyncio.sleep(0.05)
+    """Poll until `predicate()` holds; fail after `within` seconds (support.polling)."""
+    await until(predicate, what, within=within, every=0.05)
 
 
 async def connect_ami(**kwargs: object) -> AMIClient:

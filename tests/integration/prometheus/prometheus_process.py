@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from support.polling import until_sync
 from support.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -63,13 +64,8 @@ class PrometheusAPI:
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError, ValueError):
-            if condition():
-                return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+    """Poll the Prometheus API; a connection refused or a half-written answer is "not yet"."""
+    until_sync(condition, what, within=timeout, tolerate=(OSError, ValueError))
 
 
 @contextlib.contextmanager
