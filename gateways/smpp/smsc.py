@@ -63,13 +63,16 @@ class _Session:
 class SmscSimulator:
     def __init__(self, accounts: dict[str, str] | None = None, *,
                  fate: Callable[[str], tuple[str, str]] = always_delivered,
+                 refuse: Callable[[str], int] = lambda destination: Status.ok,
                  system_id: str = "cobrador-smsc", max_pdu: int = DEFAULT_MAX_PDU,
                  retries: int = 5) -> None:  # fmt: skip
         """`accounts`: system_id -> password (None accepts any); `fate(destination)` is
         the (stat word, err code) of each receipt; a deliver_sm the ESME refuses is sent
-        again up to `retries` times."""
+        again up to `retries` times; `refuse(destination)` is the status a submit_sm gets
+        (ok: accepted)."""
         self.accounts = accounts
         self.fate = fate
+        self.refuse = refuse
         self.system_id = system_id
         self.max_pdu = max_pdu
         self.retries = retries
@@ -93,6 +96,10 @@ class SmscSimulator:
         self.drop_links()
         for task in list(self._tasks):
             task.cancel()
+        for _ in range(100):  # each connection's reader sees its close and returns
+            if not self._sessions:
+                break
+            await asyncio.sleep(0.01)
         if self._server is not None:
             with contextlib.suppress(Exception):
                 await self._server.wait_closed()
@@ -192,6 +199,9 @@ class SmscSimulator:
             return
         if not message.destination:
             self._answer(session, pdu, Status.invalid_destination_address)
+            return
+        if refusal := self.refuse(message.destination):
+            self._answer(session, pdu, refusal)
             return
         message_id = str(next(self._ids))
         self.submitted.append(Submitted(message_id, message, session.system_id))
