@@ -56,6 +56,15 @@ KINDS = frozenset(
         "recording",
         "recording_purge",
         "recording_hold",
+        # Field visits (field/): plans, check-ins refused at the address, skips,
+        # cancellations, shifts with their position consent, purges, map views.
+        "field_plan",
+        "visit_checkin_refused",
+        "visit_skipped",
+        "field_visit_cancelled",
+        "field_shift",
+        "field_positions_purged",
+        "field_map_view",
     }
 )
 

@@ -1,0 +1,337 @@
+"""What the field app sends: check-ins, results and skips, each applied once.
+
+Every operation carries a key the browser made when the agent acted (it may be
+sent again after a lost answer, or synced from the offline queue twice); the
+first answer is kept with the key and a replay gets it back without changing
+anything. An operation on a visit that is not the agent's is answered as if
+the visit did not exist.
+
+A check-in is accepted only at the address (field/checkin.py) and when
+compliance allows the visit at the instant of the fix: it writes the visit's
+attempt row (channel `visit`) with its decision, like a call's final check. A
+result turns into the disposition, promise, holds and account changes a call's
+would (console/agent_service.py does the same for calls).
+
+Synchronous SQL: the console runs these in a worker thread.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from dialer.recycle import promise_hold_until
+from field.checkin import DEFAULT_RULES, CheckinRules, Fix, judge
+from field.plans import reroute
+from field.questionnaire import (
+    DEFAULT_PROMISE_MAX_DAYS,
+    AccountTerms,
+    AnswerErrors,
+    VisitResult,
+    parse_answers,
+)
+from field.visit_rules import STAGE_CHECKIN, VisitCheck, debtor_zone, record_decision
+from store import audit
+from store.db import transaction
+from store.models import (
+    Account,
+    CallAttempt,
+    Campaign,
+    ContactChannel,
+    Disposition,
+    FieldSyncKey,
+    FieldVisit,
+    Note,
+    Phone,
+    Promise,
+    VisitStatus,
+)
+
+KEY_RE = re.compile(r"[A-Za-z0-9_-]{16,64}")
+PAID_CLAIM_HOLD_DAYS = 7
+MAX_SKIP_REASON = 200
+COMPLIANCE_LABELS = {
+    "visit_not_authorised": "la cuenta no tiene autorización firmada para visitas",
+    "channel_not_allowed": "el país no permite visitas de cobranza",
+    "outside_hours": "fuera del horario permitido",
+    "day_not_allowed": "día no permitido",
+    "holiday": "día festivo",
+}
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the console answers the app (HTTP status and JSON body)."""
+
+    status: int
+    body: dict[str, Any]
+    replayed: bool = False
+
+
+@dataclass(frozen=True)
+class Agent:
+    id: int
+    actor: str  # user:<name>
+
+
+class BadKey(ValueError):
+    pass
+
+
+def _not_found() -> Answer:
+    return Answer(404, {"ok": False, "reason": "No existe esa visita en su ruta."})
+
+
+def once(
+    engine: Engine,
+    agent: Agent,
+    key: str,
+    visit_id: int,
+    kind: str,
+    operation: Callable[[Session, FieldVisit], Answer],
+) -> Answer:
+    """Run `operation` on the agent's visit unless `key` was seen: then its first answer."""
+    if not isinstance(key, str) or not KEY_RE.fullmatch(key):
+        raise BadKey("La clave de la operación debe tener 16 a 64 letras, cifras, '-' o '_'.")
+    for _ in range(2):
+        try:
+            with transaction(engine) as session:
+                seen = session.get(FieldSyncKey, key)
+                if seen is not None:
+                    if (seen.agent_id, seen.visit_id, seen.kind) != (agent.id, visit_id, kind):
+                        return Answer(409, {"ok": False,
+                                            "reason": "Esa clave ya se usó para otra operación."})  # fmt: skip
+                    return Answer(seen.status, dict(seen.response), replayed=True)
+                visit = session.get(FieldVisit, visit_id)
+                if visit is None or visit.agent_id != agent.id:
+                    return _not_found()  # not stored: another agent's id tells nothing
+                answer = operation(session, visit)
+                session.add(FieldSyncKey(key=key, agent_id=agent.id, visit_id=visit_id,
+                                         kind=kind, status=answer.status, response=answer.body,
+                                         created_at=datetime.now(UTC)))  # fmt: skip
+                session.flush()
+                return answer
+        except IntegrityError:
+            continue  # the same key committed meanwhile (two syncs at once): read it back
+    raise RuntimeError("sync key neither stored nor found")  # pragma: no cover
+
+
+def check_in(
+    engine: Engine,
+    agent: Agent,
+    visit_id: int,
+    key: str,
+    fix: Fix,
+    check: VisitCheck,
+    rules: CheckinRules = DEFAULT_RULES,
+) -> Answer:
+    def operation(session: Session, visit: FieldVisit) -> Answer:
+        if visit.status != VisitStatus.planned.value:
+            return _state_conflict(visit)
+        account = session.get(Account, visit.account_id)
+        assert account is not None
+        if account.latitude is None or account.longitude is None:
+            return Answer(409, {"ok": False, "reason": "La cuenta ya no tiene coordenadas."})
+        zone = debtor_zone(account)
+        if zone is None or fix.at.astimezone(zone).date() != visit.day:
+            return Answer(409, {"ok": False, "reason": "La visita está planeada para otro día."})
+        verdict = judge((account.latitude, account.longitude), fix, rules)
+        distance = round(verdict.distance_m)
+        if not verdict.accepted:
+            audit.append(session, "visit_checkin_refused",
+                         {"visit_id": visit.id, "distance_m": distance, "reason": verdict.reason,
+                          "accuracy_m": fix.accuracy_m, "at": fix.at},
+                         actor=agent.actor, subject=f"account:{account.id}")  # fmt: skip
+            return Answer(422, {"ok": False, "reason": _far_message(verdict.reason, distance, rules),
+                                "distance_m": distance, "refusal": verdict.reason})  # fmt: skip
+        decision = check(session, account, fix.at)
+        row = record_decision(session, account, decision, STAGE_CHECKIN, agent.actor)
+        attempt = CallAttempt(
+            account_id=account.id, phone_e164="", campaign_id=account.campaign_id,
+            decision_id=row.id, agent_id=agent.id, direction="outbound", source="field",
+            started_at=fix.at, debtor_local_time=decision.local_time,
+            channel=ContactChannel.visit.value,
+            details={"visit_id": visit.id, "lat": fix.lat, "lon": fix.lon,
+                     "accuracy_m": fix.accuracy_m, "distance_m": distance},
+        )  # fmt: skip
+        if not decision.allowed:
+            attempt.result, attempt.ended_at = "blocked", fix.at
+        session.add(attempt)
+        session.flush()
+        if not decision.allowed:
+            return Answer(403, {"ok": False, "reasons": list(decision.reasons),
+                                "reason": _compliance_message(decision.reasons),
+                                "distance_m": distance})  # fmt: skip
+        visit.status, visit.checked_in_at, visit.attempt_id = (
+            VisitStatus.checked_in.value, fix.at, attempt.id)  # fmt: skip
+        audit.append(session, "attempt",
+                     {"attempt_id": attempt.id, "channel": "visit", "visit_id": visit.id,
+                      "account_id": account.id, "decision_id": row.id, "distance_m": distance,
+                      "accuracy_m": fix.accuracy_m, "at": fix.at},
+                     actor=agent.actor, subject=f"account:{account.id}")  # fmt: skip
+        return Answer(200, {"ok": True, "distance_m": distance, "attempt_id": attempt.id})
+
+    return once(engine, agent, key, visit_id, "checkin", operation)
+
+
+def record_result(
+    engine: Engine, agent: Agent, visit_id: int, key: str, data: object, now: datetime
+) -> Answer:
+    def operation(session: Session, visit: FieldVisit) -> Answer:
+        if visit.status != VisitStatus.checked_in.value or visit.attempt_id is None:
+            return _state_conflict(visit)
+        account = session.get(Account, visit.account_id)
+        attempt = session.get(CallAttempt, visit.attempt_id)
+        assert account is not None and attempt is not None
+        campaign = session.get(Campaign, account.campaign_id) if account.campaign_id else None
+        try:
+            result = parse_answers(data, _terms(account, campaign, now))
+        except AnswerErrors as exc:
+            return Answer(422, {"ok": False, "errors": exc.errors,
+                                "reason": "Revise las respuestas marcadas."})  # fmt: skip
+        _apply(session, agent, visit, account, attempt, result, now)
+        return Answer(200, {"ok": True, "visit_id": visit.id, "outcome": result.outcome.code})
+
+    return once(engine, agent, key, visit_id, "result", operation)
+
+
+def skip(
+    engine: Engine,
+    agent: Agent,
+    visit_id: int,
+    key: str,
+    reason: str,
+    here: tuple[float, float] | None,
+    now: datetime,
+) -> Answer:
+    """The agent cannot make this visit: off the day, the rest re-routed from `here`."""
+
+    def operation(session: Session, visit: FieldVisit) -> Answer:
+        if visit.status != VisitStatus.planned.value:
+            return _state_conflict(visit)
+        visit.status, visit.ended_at = VisitStatus.skipped.value, now
+        route = reroute(session, agent.id, visit.day, here)
+        audit.append(session, "visit_skipped",
+                     {"visit_id": visit.id, "reason": reason[:MAX_SKIP_REASON],
+                      "route_m": round(route.length_m)},
+                     actor=agent.actor, subject=f"account:{visit.account_id}")  # fmt: skip
+        return Answer(200, {"ok": True, "route": route.keys, "route_m": round(route.length_m)})
+
+    return once(engine, agent, key, visit_id, "skip", operation)
+
+
+def _state_conflict(visit: FieldVisit) -> Answer:
+    reason = {
+        VisitStatus.checked_in.value: "La visita ya tiene registro de llegada.",
+        VisitStatus.done.value: "La visita ya tiene resultado.",
+        VisitStatus.skipped.value: "La visita se omitió.",
+        VisitStatus.cancelled.value: "El supervisor canceló esta visita.",
+        VisitStatus.planned.value: "Primero registre la llegada al domicilio.",
+    }.get(visit.status, "La visita no admite esta operación.")
+    return Answer(409, {"ok": False, "reason": reason, "status": visit.status})
+
+
+def _far_message(reason: str | None, distance: int, rules: CheckinRules) -> str:
+    where = f"{distance / 1000:.1f} km".replace(".", ",") if distance >= 1000 else f"{distance} m"
+    if reason == "inaccurate":
+        return (f"La ubicación es poco precisa (más de {rules.max_accuracy_m:g} m); "
+                f"espere una mejor señal. Distancia estimada: {where}.")  # fmt: skip
+    return (f"Está a {where} del domicilio; la llegada se registra a {rules.radius_m:g} m "
+            "o menos.")  # fmt: skip
+
+
+def _compliance_message(reasons: tuple[str, ...]) -> str:
+    said = [COMPLIANCE_LABELS.get(r, r) for r in reasons]
+    return "La ley no permite esta visita ahora: " + "; ".join(said) + "."
+
+
+def _terms(account: Account, campaign: Campaign | None, now: datetime) -> AccountTerms:
+    zone = debtor_zone(account)
+    config = (campaign.config or {}) if campaign else {}
+    return AccountTerms(
+        country=account.country,
+        currency=account.currency,
+        balance=account.balance,
+        stage=account.stage,
+        today=now.astimezone(zone).date() if zone else now.date(),
+        promise_max_days=int(config.get("promise_max_days", DEFAULT_PROMISE_MAX_DAYS)),
+    )
+
+
+def _apply(
+    session: Session,
+    agent: Agent,
+    visit: FieldVisit,
+    account: Account,
+    attempt: CallAttempt,
+    result: VisitResult,
+    now: datetime,
+) -> None:
+    """The result's effects, as a call's disposition has them."""
+    someone = result.party != "nadie"
+    attempt.result = "contact" if someone else "no_answer"
+    attempt.answered_at = visit.checked_in_at if someone else None
+    attempt.ended_at = now
+    attempt.right_party_contact = result.right_party_contact
+    visit.status, visit.ended_at, visit.answers = VisitStatus.done.value, now, result.answers
+    visit.photo, visit.photo_type = result.photo, result.photo_type
+    session.add(Disposition(attempt_id=attempt.id, account_id=account.id, agent_id=agent.id,
+                            party=result.party, outcome=result.outcome.code,
+                            notes=result.notes, created_at=now))  # fmt: skip
+    if result.notes:
+        session.add(Note(account_id=account.id, author_id=agent.id,
+                         text=f"[visita] {result.notes}", created_at=now))  # fmt: skip
+    payload: dict[str, Any] = {"attempt_id": attempt.id, "account_id": account.id,
+                               "channel": "visit", "visit_id": visit.id,
+                               "party": result.party, "outcome": result.outcome.code,
+                               "right_party_contact": result.right_party_contact,
+                               "answers": result.answers}  # fmt: skip
+    hold = None
+    if result.promise_amount is not None and result.promise_date is not None:
+        session.add(Promise(account_id=account.id, attempt_id=attempt.id, agent_id=agent.id,
+                            amount=result.promise_amount, currency=account.currency,
+                            due_date=result.promise_date, created_at=now))  # fmt: skip
+        payload["promise"] = {"amount": result.promise_amount, "due_date": result.promise_date}
+        hold = promise_hold_until(result.promise_date)
+    elif result.outcome.stop_account:
+        hold = now + timedelta(days=PAID_CLAIM_HOLD_DAYS)
+    if hold is not None and account.later_than_its_date(hold):
+        account.next_attempt_at, account.hopper_since = hold, None
+        payload["hold_until"] = hold
+    if result.outcome.account_status is not None:
+        account.status = result.outcome.account_status
+        audit.append(session, "account_change",
+                     {"account_id": account.id, "status": account.status, "by": "visit"},
+                     actor=agent.actor, subject=f"account:{account.id}")  # fmt: skip
+    if result.new_phone:
+        payload["new_phone"] = _add_phone(session, account, result.new_phone, agent, now)
+    session.flush()
+    # Written in this transaction, the status and holds bind every dialer's final
+    # check at once; a queued hopper entry is blocked there (no command is sent).
+    audit.append(session, "disposition", payload, actor=agent.actor,
+                 subject=f"account:{account.id}")  # fmt: skip
+
+
+def _add_phone(session: Session, account: Account, e164: str, agent: Agent, now: datetime) -> str:
+    """A number the debtor gave at the door: on the account, without consent (so never
+    dialed until consent is recorded). Returns what happened."""
+    have = session.scalar(
+        select(Phone.id).where(Phone.account_id == account.id, Phone.number_e164 == e164)
+    )
+    if have is not None:
+        return "known"
+    position = (session.scalar(
+        select(func.max(Phone.position)).where(Phone.account_id == account.id)) or 0) + 1  # fmt: skip
+    session.add(Phone(account_id=account.id, position=position, number_e164=e164,
+                      phone_type="mobile", consent=False, updated_at=now))  # fmt: skip
+    audit.append(session, "account_change",
+                 {"account_id": account.id, "phones": [{"change": "added", "by": "visit"}]},
+                 actor=agent.actor, subject=f"account:{account.id}")  # fmt: skip
+    return "added"

@@ -1,0 +1,339 @@
+"""Check-ins, results and skips from the field app: each applied once whatever the
+replays, only at the address, only on the agent's own visits; a result becomes a
+disposition, a promise and holds like a call's."""
+
+from __future__ import annotations
+
+import base64
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from field_fixtures import NOW, TODAY, FakeCheck, FieldSeed, seed_field
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from compliance.transparency.verify import verify
+from field import plans, visits
+from field.checkin import Fix
+from field.questionnaire import MAX_PHOTO_BYTES
+from store.geo import distance_m
+from store.models import (
+    Account,
+    AuditEntry,
+    CallAttempt,
+    Disposition,
+    FieldSyncKey,
+    FieldVisit,
+    Phone,
+    Promise,
+)
+
+JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 2000
+
+
+@pytest.fixture
+def seed(engine: Engine) -> FieldSeed:
+    return seed_field(engine)
+
+
+@pytest.fixture
+def planned(engine: Engine, seed: FieldSeed) -> list[int]:
+    ids = [seed.accounts[f"MX-{i}"] for i in range(3)]
+    return plans.assign(
+        engine, seed.supervisor_id, "a", seed.agents["lucia"], TODAY, ids, FakeCheck(), NOW
+    ).planned
+
+
+def lucia(seed: FieldSeed) -> visits.Agent:
+    return visits.Agent(seed.agents["lucia"], "user:lucia")
+
+
+def address(engine: Engine, visit_id: int) -> tuple[float, float]:
+    with Session(engine) as s:
+        visit = s.get(FieldVisit, visit_id)
+        assert visit is not None
+        account = s.get(Account, visit.account_id)
+        assert (
+            account is not None and account.latitude is not None and account.longitude is not None
+        )
+        return account.latitude, account.longitude
+
+
+def fix_near(point: tuple[float, float], metres_north: float, accuracy: float = 10.0) -> Fix:
+    return Fix(point[0] + metres_north / 111_195.0, point[1], accuracy, NOW)
+
+
+def key(n: int) -> str:
+    return f"k-{n:020d}"
+
+
+def count(engine: Engine, model: type) -> int:
+    with Session(engine) as s:
+        return s.scalar(select(func.count()).select_from(model)) or 0
+
+
+def test_given_fix_40m_away_when_checking_in_then_accepted_with_attempt_and_decision(
+    engine: Engine, seed: FieldSeed, planned: list[int]
+) -> None:
+    fix = fix_near(address(engine, planned[0]), 40)
+    answer = visits.check_in(engine, lucia(seed), planned[0], key(1), fix, FakeCheck())
+    assert answer.status == 200 and answer.body["distance_m"] == 40
+    with Session(engine) as s:
+        attempt = s.scalars(select(CallAttempt)).one()
+        visit = s.get(FieldVisit, planned[0])
+        assert visit is not None
+        assert (attempt.channel, attempt.source, attempt.result) == ("visit", "field", None)
+        assert attempt.details == {
+            "visit_id": planned[0],
+            "lat": fix.lat,
+            "lon": fix.lon,
+            "accuracy_m": 10.0,
+            "distance_m": 40,
+        }
+        assert attempt.decision_id is not None
+        assert (visit.status, visit.attempt_id) == ("checked_in", attempt.id)
+
+
+@pytest.mark.parametrize(
+    ("metres", "accuracy", "status", "shown"),
+    [(2000, 10, 422, "2,0 km"), (190, 10, 422, "190 m"), (190, 45, 200, None),
+     (230, 80, 422, "230 m"), (30, 150, 422, "poco precisa")],
+)  # fmt: skip
+def test_given_fix_far_or_imprecise_then_refused_with_the_distance(
+    engine: Engine, seed: FieldSeed, planned: list[int], metres: int, accuracy: float,
+    status: int, shown: str | None,
+) -> None:  # fmt: skip
+    fix = fix_near(address(engine, planned[0]), metres, accuracy)
+    answer = visits.check_in(engine, lucia(seed), planned[0], key(1), fix, FakeCheck())
+    assert answer.status == status, answer.body
+    if shown:
+        assert shown in answer.body["reason"]
+        assert answer.body["distance_m"] == pytest.approx(metres, abs=1)
+        assert count(engine, CallAttempt) == 0
+        with Session(engine) as s:
+            refused = s.scalars(
+                select(AuditEntry).where(AuditEntry.kind == "visit_checkin_refused")
+            ).one()
+        assert f'"distance_m":{answer.body["distance_m"]}' in refused.payload
+
+
+def test_given_compliance_refuses_at_checkin_then_blocked_attempt_and_visit_stays_planned(
+    engine: Engine, seed: FieldSeed, planned: list[int]
+) -> None:
+    check = FakeCheck({seed.accounts["MX-0"]: ("outside_hours",)})
+    visit_id = next(v for v in planned if _account_of(engine, v) == seed.accounts["MX-0"])
+    answer = visits.check_in(
+        engine, lucia(seed), visit_id, key(1), fix_near(address(engine, visit_id), 5), check
+    )
+    assert answer.status == 403 and answer.body["reasons"] == ["outside_hours"]
+    assert "fuera del horario" in answer.body["reason"]
+    with Session(engine) as s:
+        attempt = s.scalars(select(CallAttempt)).one()
+        assert attempt.result == "blocked" and attempt.channel == "visit"
+        visit = s.get(FieldVisit, visit_id)
+        assert visit is not None and visit.status == "planned"
+
+
+def _account_of(engine: Engine, visit_id: int) -> int:
+    with Session(engine) as s:
+        visit = s.get(FieldVisit, visit_id)
+        assert visit is not None
+        return visit.account_id
+
+
+def test_given_another_agents_visit_when_checking_in_or_syncing_then_not_found_and_untouched(
+    engine: Engine, seed: FieldSeed, planned: list[int]
+) -> None:
+    mario = visits.Agent(seed.agents["mario"], "user:mario")
+    fix = fix_near(address(engine, planned[0]), 5)
+    assert visits.check_in(engine, mario, planned[0], key(1), fix, FakeCheck()).status == 404
+    assert visits.record_result(engine, mario, planned[0], key(2), {}, NOW).status == 404
+    assert visits.skip(engine, mario, planned[0], key(3), "", None, NOW).status == 404
+    assert visits.check_in(engine, mario, 987_654, key(4), fix, FakeCheck()).status == 404
+    assert count(engine, CallAttempt) == 0 and count(engine, FieldSyncKey) == 0
+    # Lucía's own check-in still works afterwards with any of those keys.
+    assert visits.check_in(engine, lucia(seed), planned[0], key(1), fix, FakeCheck()).status == 200
+
+
+RESULT = {"party": "titular", "outcome": "promesa_pago", "promise_amount": "1500.00",
+          "promise_date": "2026-12-01", "address_verified": True, "reason_not_paying": "desempleo",
+          "new_phone": "55 1234 9999", "notes": "Atendió en la puerta.",
+          "photo": "data:image/jpeg;base64," + base64.b64encode(JPEG).decode()}  # fmt: skip
+
+
+def checked_in(engine: Engine, seed: FieldSeed, visit_id: int) -> None:
+    fix = fix_near(address(engine, visit_id), 20)
+    assert (
+        visits.check_in(engine, lucia(seed), visit_id, key(visit_id + 500), fix, FakeCheck()).status
+        == 200
+    )
+
+
+def test_given_promise_result_then_disposition_promise_hold_phone_and_audit(
+    engine: Engine, seed: FieldSeed, planned: list[int]
+) -> None:
+    checked_in(engine, seed, planned[0])
+    later = NOW + timedelta(minutes=12)
+    answer = visits.record_result(engine, lucia(seed), planned[0], key(7), RESULT, later)
+    assert answer.status == 200 and answer.body["outcome"] == "promesa_pago"
+    with Session(engine) as s:
+        visit = s.get(FieldVisit, planned[0])
+        assert visit is not None and visit.status == "done" and visit.photo == JPEG
+        attempt = s.get(CallAttempt, visit.attempt_id)
+        assert attempt is not None
+        assert (attempt.result, attempt.right_party_contact, attempt.ended_at) == (
+            "contact",
+            True,
+            later,
+        )
+        disposition = s.scalars(select(Disposition)).one()
+        assert (disposition.party, disposition.outcome, disposition.attempt_id) == (
+            "titular",
+            "promesa_pago",
+            attempt.id,
+        )
+        promise = s.scalars(select(Promise)).one()
+        assert (promise.amount, promise.due_date.isoformat()) == (Decimal("1500.00"), "2026-12-01")
+        account = s.get(Account, visit.account_id)
+        assert account is not None and account.next_attempt_at is not None
+        assert account.next_attempt_at.date().isoformat() == "2026-12-02"
+        phones = s.scalars(select(Phone).where(Phone.account_id == account.id)).all()
+        added = [p for p in phones if p.number_e164 == "+525512349999"]
+        assert len(added) == 1 and not added[0].consent
+        assert visit.answers and visit.answers["photo_bytes"] == len(JPEG)
+    assert verify(engine).ok
+
+
+def test_given_dispute_result_then_account_disputed(
+    engine: Engine, seed: FieldSeed, planned: list[int]
+) -> None:
+    checked_in(engine, seed, planned[1])
+    data = {"party": "titular", "outcome": "disputa", "address_verified": True}
+    assert visits.record_result(engine, lucia(seed), planned[1], key(8), data, NOW).status == 200
+    with Session(engine) as s:
+        assert s.get(Account, _account_of(engine, planned[1])).status == "disputed"  # type: ignore[union-attr]
+
+
+def test_given_result_replayed_then_applied_once_and_same_answer(
+    engine: Engine, seed: FieldSeed, planned: list[int]
+) -> None:
+    checked_in(engine, seed, planned[0])
+    first = visits.record_result(engine, lucia(seed), planned[0], key(9), RESULT, NOW)
+    again = visits.record_result(engine, lucia(seed), planned[0], key(9), RESULT, NOW)
+    assert first.status == again.status == 200 and again.replayed and again.body == first.body
+    assert count(engine, Disposition) == 1 and count(engine, Promise) == 1
+    # A second result with a new key is a conflict, not a second disposition.
+    other = visits.record_result(engine, lucia(seed), planned[0], key(10), RESULT, NOW)
+    assert other.status == 409 and "ya tiene resultado" in other.body["reason"]
+    assert count(engine, Disposition) == 1
+
+
+def test_given_a_key_used_for_another_operation_then_conflict(
+    engine: Engine, seed: FieldSeed, planned: list[int]
+) -> None:
+    checked_in(engine, seed, planned[0])
+    answer = visits.record_result(
+        engine, lucia(seed), planned[0], key(planned[0] + 500), RESULT, NOW
+    )
+    assert answer.status == 409 and "otra operación" in answer.body["reason"]
+    assert count(engine, Disposition) == 0
+
+
+@pytest.mark.parametrize("bad", ["", "short", "x" * 65, "has space in it 123", "ñññññññññññññññññ"])
+def test_given_bad_key_then_refused(
+    engine: Engine, seed: FieldSeed, planned: list[int], bad: str
+) -> None:
+    with pytest.raises(visits.BadKey):
+        visits.skip(engine, lucia(seed), planned[0], bad, "", None, NOW)
+
+
+def test_given_result_before_checkin_then_conflict(
+    engine: Engine, seed: FieldSeed, planned: list[int]
+) -> None:
+    answer = visits.record_result(engine, lucia(seed), planned[0], key(11), RESULT, NOW)
+    assert answer.status == 409 and "registre la llegada" in answer.body["reason"]
+
+
+BAD_ANSWERS = [
+    ({**RESULT, "promise_amount": "9999999"}, "promise_amount", "mayor que el saldo"),
+    ({**RESULT, "promise_amount": "-5"}, "promise_amount", "mayor que cero"),
+    ({**RESULT, "promise_amount": "12.345"}, "promise_amount", "dos decimales"),
+    ({**RESULT, "promise_amount": "mil"}, "promise_amount", "punto decimal"),
+    ({**RESULT, "promise_date": "2026-11-01"}, "promise_date", "pasado"),
+    ({**RESULT, "promise_date": "2027-03-01"}, "promise_date", "máximo"),
+    ({**RESULT, "party": "vecino"}, "party", "quién atendió"),
+    ({**RESULT, "party": "nadie"}, "outcome", "no corresponde"),
+    ({**RESULT, "address_verified": "sí"}, "address_verified", "sí o no"),
+    ({**RESULT, "new_phone": "123"}, "new_phone", "no es un número válido"),
+    ({**RESULT, "notes": "x" * 2001}, "notes", "demasiado larga"),
+    ({**RESULT, "reason_not_paying": "flojera"}, "reason_not_paying", "de la lista"),
+    ({**RESULT, "notice_delivered": True}, "answers", "no hace"),
+    ({**RESULT, "photo": "data:image/gif;base64,R0lGODlh"}, "photo", "JPEG o PNG"),
+    ({**RESULT, "photo": "data:image/jpeg;base64,@@@@"}, "photo", "dañada"),
+    ({**RESULT, "photo": "data:image/jpeg;base64," + base64.b64encode(b"GIF89a" + b"0" * 99).decode()},
+     "photo", "no es la imagen"),
+    ({**RESULT, "photo": "data:image/jpeg;base64,"
+      + base64.b64encode(b"\xff\xd8\xff" + b"0" * MAX_PHOTO_BYTES).decode()}, "photo", "512 KB"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("data", "field", "message"), BAD_ANSWERS)
+def test_given_bad_answer_then_refused_naming_it_and_nothing_written(
+    engine: Engine,
+    seed: FieldSeed,
+    planned: list[int],
+    data: dict[str, object],
+    field: str,
+    message: str,
+) -> None:
+    checked_in(engine, seed, planned[0])
+    answer = visits.record_result(engine, lucia(seed), planned[0], key(12), data, NOW)
+    assert answer.status == 422
+    assert message in answer.body["errors"][field], answer.body
+    assert count(engine, Disposition) == 0 and count(engine, Promise) == 0
+    with Session(engine) as s:
+        visit = s.get(FieldVisit, planned[0])
+        assert visit is not None and visit.status == "checked_in"
+
+
+def test_given_answers_not_an_object_then_refused(
+    engine: Engine, seed: FieldSeed, planned: list[int]
+) -> None:
+    checked_in(engine, seed, planned[0])
+    answer = visits.record_result(engine, lucia(seed), planned[0], key(13), ["titular"], NOW)
+    assert answer.status == 422 and "objeto" in answer.body["errors"]["answers"]
+
+
+def test_given_skip_then_visit_off_and_rest_rerouted_from_here(
+    engine: Engine, seed: FieldSeed, planned: list[int]
+) -> None:
+    here = address(engine, planned[2])
+    answer = visits.skip(engine, lucia(seed), planned[1], key(14), "Calle cerrada", here, NOW)
+    assert answer.status == 200
+    assert sorted(answer.body["route"]) == sorted([planned[0], planned[2]])
+    assert answer.body["route"][0] == planned[2]  # the agent stands at it
+    with Session(engine) as s:
+        rows = {v.id: v for v in s.scalars(select(FieldVisit))}
+    assert rows[planned[1]].status == "skipped"
+    assert (
+        rows[planned[1]].route_position
+        < rows[planned[2]].route_position
+        < rows[planned[0]].route_position
+    )
+    again = visits.skip(engine, lucia(seed), planned[1], key(14), "Calle cerrada", here, NOW)
+    assert again.replayed and again.body == answer.body
+
+
+def test_given_fix_dated_another_day_then_conflict(
+    engine: Engine, seed: FieldSeed, planned: list[int]
+) -> None:
+    point = address(engine, planned[0])
+    fix = Fix(point[0], point[1], 5, NOW + timedelta(days=1))
+    answer = visits.check_in(engine, lucia(seed), planned[0], key(15), fix, FakeCheck())
+    assert answer.status == 409 and "otro día" in answer.body["reason"]
+
+
+def test_helper_distance_of_fix_near_is_what_it_says() -> None:
+    fix = fix_near((19.35, -99.16), 40)
+    assert distance_m(19.35, -99.16, fix.lat, fix.lon) == pytest.approx(40, abs=0.5)
