@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "dialer.pacing.commands",
     "dialer.commands",
     "dialer.inbound.commands",
+    "outreach.commands",
     "cobrador.demo",
     "console.commands",
     "deploy.commands",

@@ -462,3 +462,45 @@ MESSAGE_REPORTS_REFUSED = Counter(
     ["channel", "reason"],
     registry=REGISTRY,
 )
+
+# --- Outreach (scheduler: strategies' messages) -----------------------------
+
+OUTREACH_MESSAGES = Counter(
+    "cobrador_outreach_messages_total",
+    "Strategy messages by what became of the send (sent = the channel took it, failed = "
+    "refused, uncertain = no answer; never sent again).",
+    ["campaign", "channel", "result"],
+    registry=REGISTRY,
+)
+OUTREACH_BLOCKS = Counter(
+    "cobrador_outreach_blocks_total",
+    "Reasons strategy messages were not sent at the final check (a message with two "
+    "reasons counts twice; a message waiting for its window counts each time it is tried).",
+    ["campaign", "channel", "reason"],
+    registry=REGISTRY,
+)
+OUTREACH_HANDOFFS = Counter(
+    "cobrador_outreach_call_handoffs_total",
+    "Strategy call steps: accounts handed to their campaign's hopper.",
+    ["campaign"],
+    registry=REGISTRY,
+)
+OUTREACH_STAGE_CHANGES = Counter(
+    "cobrador_outreach_stage_changes_total",
+    "Accounts a strategy moved to a later stage (never legal).",
+    ["campaign", "outcome"],
+    registry=REGISTRY,
+)
+OUTREACH_RESULTS = Gauge(
+    "cobrador_outreach_results_messages",
+    "Strategy messages of the last hour by result as their attempt rows say it (sent, "
+    "delivered, read, replied, failed), read from SQL by the scheduler.",
+    ["campaign", "channel", "result"],
+    registry=REGISTRY,
+)
+OUTREACH_DELIVERY_FAILURES = Gauge(
+    "cobrador_outreach_delivery_failure_ratio",
+    "Failed / (sent + delivered + read + replied + failed) strategy messages of the last hour.",
+    ["campaign", "channel"],
+    registry=REGISTRY,
+)

@@ -25,6 +25,7 @@ ALLOWED_LABEL_NAMES = frozenset(
         "registry",  # do-not-call registry name (REUS, RNE, ...)
         "witness",  # where audit checkpoints are kept: database, directory, http_1, ...
         "channel",  # contact channel: call, sms, whatsapp, email, visit, chat, letter
+        "step",  # a strategy step: its template name (configured), or "call"
     }
 )
 
@@ -65,6 +66,9 @@ HOURS = tuple(f"{h:02d}" for h in range(24))
 CHANNELS = ("call", "sms", "whatsapp", "email", "visit", "chat", "letter")
 # A message's delivery status as its provider reports it (outreach/channels).
 MESSAGE_RESULTS = ("sent", "delivered", "failed", "read", "replied")
+# What the outreach scheduler adds: no answer from the send, refused or waiting at the
+# final check.
+SCHEDULER_RESULTS = ("uncertain", "blocked", "waiting")
 
 FIXED_VALUES: dict[str, frozenset[str]] = {
     "window": frozenset(WINDOWS),
@@ -73,7 +77,12 @@ FIXED_VALUES: dict[str, frozenset[str]] = {
     "stage": frozenset(STAGES),
     "state": frozenset(AGENT_STATES + CALL_STATES),
     "result": frozenset(
-        CALL_RESULTS + ANSWER_RESULTS + INBOUND_RESULTS + RECORDING_RESULTS + MESSAGE_RESULTS
+        CALL_RESULTS
+        + ANSWER_RESULTS
+        + INBOUND_RESULTS
+        + RECORDING_RESULTS
+        + MESSAGE_RESULTS
+        + SCHEDULER_RESULTS
     ),
     "channel": frozenset(CHANNELS),
     "hour": frozenset(HOURS),
@@ -88,6 +97,7 @@ SHAPED_VALUES: dict[str, re.Pattern[str]] = {
     "region": re.compile(r"^([A-Z]{2}-[A-Z0-9]{1,3}|unknown)$"),
     "reason": re.compile(r"^[a-z][a-z0-9_]{0,39}$"),
     "outcome": re.compile(r"^[a-z][a-z0-9_]{0,39}$"),
+    "step": re.compile(r"^[a-z][a-z0-9_-]{0,39}$"),
     "registry": re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,19}$"),
     "witness": re.compile(r"^(database|directory|http_[0-9]{1,2})$"),
 }

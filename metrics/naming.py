@@ -25,6 +25,7 @@ UNIT_SUFFIXES = frozenset(
         "entries",
         "callers",
         "connections",
+        "messages",
         "level",
         "up",
         "info",

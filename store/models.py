@@ -154,6 +154,12 @@ class Account(Base):
     hopper_since: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # When the account entered its stage (None: at its creation): a strategy's cadence
+    # counts its days from here (outreach/strategy.py).
+    stage_entered_at: Mapped[datetime | None] = mapped_column()
+    # When the outreach scheduler looks at the account again (None: never planned);
+    # read through ix_accounts_next_step, never a scan of the portfolio.
+    next_step_at: Mapped[datetime | None] = mapped_column()
 
     phones: Mapped[list[Phone]] = relationship(
         back_populates="account", cascade="all, delete-orphan", order_by="Phone.position"
@@ -182,6 +188,7 @@ class Account(Base):
             postgresql_where=text("next_attempt_at IS NULL"),
             sqlite_where=text("next_attempt_at IS NULL"),
         ),
+        Index("ix_accounts_next_step", "campaign_id", "next_step_at"),
         # The few accounts held in a hopper, found without a scan when it is lost.
         Index(
             "ix_accounts_in_hopper",
@@ -391,6 +398,55 @@ class CallAttempt(Base):
     )
 
 
+class OutreachStepStatus(enum.StrEnum):
+    waiting = "waiting"  # due, outside the channel's window or under a cap: retried at not_before
+    sending = "sending"  # committed before the send: never sent again, whatever happens next
+    sent = "sent"  # the channel took it (delivery flows into its attempt row)
+    uncertain = "uncertain"  # the send's answer never came (or the sender died): never re-sent
+    failed = "failed"  # the channel refused it at once
+    blocked = "blocked"  # the final check refused it for good (consent, opt-out, legal...)
+    handed_to_dialer = "handed_to_dialer"  # a call step: the account is due in its hopper
+    passed_over = "passed_over"  # another step replaced it (overdue, or a kept promise)
+
+
+class OutreachStep(Base):
+    """One step of a strategy for one account (outreach/scheduler.py): unique per account
+    and key, written before a message leaves, so a step runs at most once."""
+
+    __tablename__ = "outreach_steps"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
+    key: Mapped[str] = mapped_column(String(80))
+    stage: Mapped[str] = mapped_column(String(20))
+    channel: Mapped[str] = mapped_column(String(12))
+    template: Mapped[str | None] = mapped_column(String(60))
+    event: Mapped[str | None] = mapped_column(String(20))  # None: a cadence step
+    promise_id: Mapped[int | None] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(20))
+    due_at: Mapped[datetime] = mapped_column()
+    not_before: Mapped[datetime | None] = mapped_column()  # waiting: looked at again then
+    decided_at: Mapped[datetime] = mapped_column()
+    reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    decision_id: Mapped[int | None] = mapped_column(ForeignKey("decisions.id"))
+    attempt_id: Mapped[int | None] = mapped_column(ForeignKey("call_attempts.id"), index=True)
+
+    __table_args__ = (
+        UniqueConstraint("account_id", "key", name="uq_outreach_steps_account_key"),
+        Index("ix_outreach_steps_campaign_decided", "campaign_id", "decided_at"),
+    )
+
+
+class OutreachCursor(Base):
+    """How far the scheduler has read a stream of events (promises made or resolved)."""
+
+    __tablename__ = "outreach_cursors"
+
+    name: Mapped[str] = mapped_column(String(60), primary_key=True)
+    at: Mapped[datetime] = mapped_column()
+
+
 class Disposition(Base):
     __tablename__ = "dispositions"
 
@@ -424,6 +480,9 @@ class Promise(Base):
     instalment: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (
+        # The outreach scheduler reads promises made or resolved since its cursor.
+        Index("ix_promises_created_at", "created_at"),
+        Index("ix_promises_resolved_at", "resolved_at"),
         # The payments import breaks the open promises past their date: found without a scan.
         Index(
             "ix_promises_open_due",

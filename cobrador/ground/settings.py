@@ -101,6 +101,10 @@ class Settings:
     # A checkpoint is signed every this many new entries or seconds, whichever first.
     audit_checkpoint_every_entries: int = 1000
     audit_checkpoint_every_seconds: int = 60
+    # Strategy messages carry a signed short-lived link to the self-service portal
+    # (outreach/links.py): the HMAC key the portal shares, base64, 32+ bytes. Unset:
+    # messages carry no link (the campaign's portal_url is not used).
+    portal_link_secret: str = ""
     # Extra profile/campaign directories.
     profiles_dir: Path | None = None
     log_level: str = "INFO"

@@ -1,0 +1,158 @@
+"""The final check a message passes at the instant it would leave, as the scheduler
+sees it: a Protocol over compliance's per-channel check, the address a channel uses
+for an account, and what a refusal means for the step (wait for a window or a cap,
+or never). `EngineCheck` adapts today's call rules engine to it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from sqlalchemy import Engine as SqlEngine
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from compliance.engine import CallRequest, Decision, StaticRegistries
+from compliance.service import ComplianceService, Item, account_facts, phone_facts
+from outreach.windows import next_opening
+from store.importing.bulk import any_of
+from store.models import Account, Campaign
+
+# Refusals that clear with time alone: the step waits for the channel's next window.
+WINDOW_REASONS = frozenset({"outside_hours", "day_not_allowed", "holiday"})
+# Refusals that clear later: caps and a registry being reloaded (as the hopper backs off).
+RETRY_AFTER: Mapping[str, timedelta] = {
+    "attempt_cap_day": timedelta(hours=1),
+    "attempt_cap_week": timedelta(hours=6),
+    "contact_cap_week": timedelta(hours=6),
+    "recent_abandon": timedelta(hours=1),
+    "registry_unavailable": timedelta(minutes=5),
+    "registry_stale": timedelta(minutes=5),
+}
+
+
+@dataclass(frozen=True)
+class CheckRequest:
+    account_id: int
+    campaign_id: int | None
+    channel: str  # sms | whatsapp | email
+    address: str  # the phone (E.164) or the e-mail address
+
+
+@dataclass(frozen=True)
+class Verdict:
+    decision: Decision
+    # Refused only by day, hours or holidays: when the channel's window next opens
+    # in every possible zone of the debtor (None: not within the search horizon).
+    opens_at: datetime | None = None
+
+
+class FinalCheck(Protocol):
+    """Compliance's check of one message per request, at `now`, caps counted."""
+
+    async def check(self, requests: Sequence[CheckRequest], now: datetime) -> list[Verdict]: ...
+
+
+class Addresses(Protocol):
+    def address(self, account: Account, channel: str) -> str | None:
+        """Where this channel reaches the account with the debtor's authorisation; None:
+        nowhere (the message is not sent: no_consent)."""
+
+
+def retry_at(verdict: Verdict, now: datetime) -> datetime | None:
+    """When a refused message may be tried again; None: never (the step is blocked)."""
+    reasons = set(verdict.decision.reasons)
+    if not reasons:
+        return None
+    later = reasons - WINDOW_REASONS
+    if later - set(RETRY_AFTER):
+        return None  # consent, opt-out, legal stage, registry listing...: not a matter of time
+    at = now + max((RETRY_AFTER[r] for r in later), default=timedelta(0))
+    if reasons & WINDOW_REASONS:
+        if verdict.opens_at is None:
+            return None
+        at = max(at, verdict.opens_at)
+    return at
+
+
+class ConsentedAddresses:
+    """Today's data: the first active mobile number with consent for sms and whatsapp,
+    an `email` custom field for e-mail. The per-channel authorisations of the import
+    (phone_N_channels, email_consent) replace it as they land."""
+
+    def address(self, account: Account, channel: str) -> str | None:
+        if channel in ("sms", "whatsapp"):
+            for phone in account.phones:
+                if (phone.status == "active" and phone.phone_type == "mobile"
+                        and phone.consent and phone.consent_ref):  # fmt: skip
+                    return phone.number_e164
+            return None
+        if channel == "email":
+            email = (account.custom_fields or {}).get("email")
+            return email if isinstance(email, str) and "@" in email else None
+        return None
+
+
+class EngineCheck:
+    """The final check from the call rules engine (hours, days, holidays, consent,
+    registries, account status and legal stage, caps) for the phone channels. E-mail
+    has no rules of its own here: refused (no_consent) until compliance's per-channel
+    check says what it allows."""
+
+    def __init__(self, sql: SqlEngine, compliance: ComplianceService) -> None:
+        self.sql = sql
+        self.compliance = compliance
+
+    def _items(self, requests: Sequence[CheckRequest]) -> list[Item | None]:
+        ids = list({r.account_id for r in requests})
+        with Session(self.sql) as s:
+            accounts = {a.id: a for a in s.scalars(
+                select(Account).options(selectinload(Account.phones)).where(any_of(Account.id, ids, s))
+            )}  # fmt: skip
+            campaigns = {c.id: c for c in s.scalars(select(Campaign))}
+            out: list[Item | None] = []
+            for r in requests:
+                account = accounts.get(r.account_id)
+                if account is None or r.channel not in ("sms", "whatsapp"):
+                    out.append(None)
+                    continue
+                campaign = campaigns.get(r.campaign_id) if r.campaign_id is not None else None
+                profile = self.compliance.profile_for(campaign, account.country)
+                out.append(Item(account_facts(account), phone_facts(account, r.address), profile,
+                                r.campaign_id))  # fmt: skip
+            return out
+
+    async def check(self, requests: Sequence[CheckRequest], now: datetime) -> list[Verdict]:
+        items = await asyncio.to_thread(self._items, requests)
+        known = [i for i in items if i is not None]
+        decided = iter(await self.compliance.evaluate_batch(known, now))
+        out = []
+        for item in items:
+            if item is None:
+                refused = Decision(False, ("no_consent",), "", {}, None, None, now)
+                out.append(Verdict(refused))
+                continue
+            decision = next(decided)
+            opens = None
+            if decision.reasons and set(decision.reasons) & WINDOW_REASONS:
+                opens = self.window_opens(item, now)
+            out.append(Verdict(decision, opens))
+        return out
+
+    def window_opens(self, item: Item, now: datetime) -> datetime | None:
+        """When day, hours and holidays next allow this request (caps and registries
+        are checked again then)."""
+        rules = self.compliance.rules
+        timeless = replace(item.profile, caps=(), registries=(), abandon_cooldown_hours=0)
+        plain = CallRequest(item.account, item.phone, timeless, StaticRegistries(),
+                            campaign_id=item.campaign_id)  # fmt: skip
+
+        def allowed(at: datetime) -> bool:
+            return not set(rules.evaluate(plain, at).reasons) & (
+                WINDOW_REASONS | {"timezone_unknown", "country_unknown"}
+            )
+
+        return next_opening(allowed, now)

@@ -1,0 +1,114 @@
+"""CLI: `cobrador outreach run` (the scheduler process) and `cobrador outreach check
+RULES.toml` (a campaign rules file's strategy, messages and templates)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import binascii
+import logging
+import signal
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from cobrador.ground.errors import UserError
+from cobrador.ground.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers: Any) -> None:
+    outreach = subparsers.add_parser("outreach", help="staged strategies: the message scheduler")
+    sub = outreach.add_subparsers(dest="outreach_command", metavar="ACTION", required=True)
+    run = sub.add_parser("run", help="run the strategies of the running campaigns (Ctrl-C stops)")
+    run.add_argument("--once", action="store_true", help="one pass, then exit")
+    run.add_argument("--period", type=float, default=5.0, help="seconds between passes")
+    run.set_defaults(func=_run)
+    check = sub.add_parser("check", help="check a campaign rules file's strategy and templates")
+    check.add_argument("rules", type=Path, metavar="RULES.toml")
+    check.set_defaults(func=_check)
+
+
+def link_secret(settings: Settings) -> bytes:
+    if not settings.portal_link_secret:
+        return b""
+    try:
+        secret = base64.b64decode(settings.portal_link_secret + "==", validate=False)
+    except (binascii.Error, ValueError) as exc:
+        raise UserError("portal_link_secret must be base64") from exc
+    if len(secret) < 32:
+        raise UserError("portal_link_secret must be 32 bytes or more, base64 encoded")
+    return secret
+
+
+def check_rules(config: dict[str, Any]) -> list[str]:
+    """What is wrong with a rules file's outreach parts (empty: nothing)."""
+    from outreach.rendering import TemplateError, Templates, options_from
+    from outreach.strategy import MESSAGE_CHANNELS, StrategyError, strategy_for
+
+    try:
+        strategy = strategy_for(config)
+        options = options_from(config)
+    except (StrategyError, TemplateError) as exc:
+        return [str(exc)]
+    problems = Templates().check(strategy)
+    messages = any(s.channel in MESSAGE_CHANNELS for r in strategy.stages.values() for s in r.steps)
+    if messages and not options.portal_url:
+        problems.append("messages.portal_url is required: a message's details travel behind it")
+    return problems
+
+
+def _check(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        config = tomllib.loads(args.rules.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise UserError(f"campaign rules {args.rules}: {exc}") from exc
+    problems = check_rules(config)
+    if problems:
+        raise UserError(f"campaign rules {args.rules}: " + "; ".join(problems))
+    from outreach.strategy import strategy_for
+
+    stages = strategy_for(config).stages
+    print(
+        f"{args.rules}: strategy ok ({', '.join(stages) or 'no stages: the campaign only dials'})"
+    )
+    return 0
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    from cobrador.ground.runtime import redis_url
+    from store.db import open_engine
+
+    secret = link_secret(settings)
+    engine = open_engine(settings)
+    with redis_url(settings) as url:
+        return asyncio.run(_serve(settings, engine, url, secret, args.once, args.period))
+
+
+async def _serve(settings: Settings, engine: Any, url: str, secret: bytes, once: bool,
+                 period: float) -> int:  # fmt: skip
+    import redis.asyncio as aioredis
+
+    from compliance.service import ComplianceService
+    from outreach.checks import ConsentedAddresses, EngineCheck
+    from outreach.scheduler import Scheduler
+
+    client = aioredis.Redis.from_url(url)
+    try:
+        compliance = ComplianceService(engine, client)
+        scheduler = Scheduler(engine, EngineCheck(engine, compliance), {}, ConsentedAddresses(),
+                              link_secret=secret)  # fmt: skip
+        if once:
+            report = await scheduler.run_once()
+            print(report)
+            return 0
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await scheduler.run(stop, period)
+        return 0
+    finally:
+        await client.aclose()

@@ -1,0 +1,38 @@
+"""What the scheduler hands a message channel: the attempt (already written and cleared
+by the final check) with its rendered text, and the port a channel implements to send
+it. SMS, WhatsApp and e-mail channels (outreach/channels/) implement `MessageSender`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from dialer.channels import Attempt
+
+
+class SendRefused(Exception):
+    """The provider refused the message outright (bad address, rejected template):
+    it did not leave; the attempt ends `failed`."""
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    attempt: Attempt  # attempt_id, account, channel, address, sender
+    template: str  # the strategy's template name (a WhatsApp approved template's name)
+    stage: str
+    text: str  # SMS / WhatsApp text; the e-mail's plain part
+    subject: str | None = None  # e-mail
+    html: str | None = None  # e-mail
+    # The template's variables (Spanish names, as in the templates), for a provider
+    # that fills an approved template itself (WhatsApp).
+    params: Mapping[str, str] = field(default_factory=dict)
+
+
+class MessageSender(Protocol):
+    kind: str  # sms | whatsapp | email
+
+    async def send(self, message: OutgoingMessage) -> str | None:
+        """Hand the message to the provider; returns its id for the message (delivery
+        receipts name it). Raises SendRefused when refused, `dialer.channels.PlaceUncertain`
+        when the answer never came (the message may have left: it is never sent again)."""
