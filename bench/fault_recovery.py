@@ -312,7 +312,7 @@ class Floor:
             rows = self.attempts()
             written = all(rows.get(a) is not None for a in live if a not in dialer.calls)
             redialed = any(a > known for a in dialer.calls) or max(rows, default=0) > known
-            return (written and redialed and not dialer.finisher.pending
+            return (written and redialed and not dialer.finisher.owed
                     and await self.agents_free_of(live - set(dialer.calls)))  # fmt: skip
 
         await self.until(recovered)
@@ -355,7 +355,7 @@ class Floor:
         self.dialer.campaign.status = "stopped"
 
         async def quiet() -> bool:
-            return not self.dialer.calls and not self.dialer.finisher.pending
+            return not self.dialer.calls and not self.dialer.finisher.owed
 
         await self.until(quiet)
         undecided = self.open_undecided()

@@ -323,6 +323,12 @@ class CapStore:
         key = keys[("attempts", "contacts", "abandons").index(kind)]
         await self._record(keys=[key, keys[3]], args=[f"{at.timestamp():.6f}", member, self.ttl])
 
+    async def uncount(self, account_id: int, attempt_id: int) -> None:
+        """An attempt counted by check_and_count that was never dialed (closed as
+        not placed in SQL, which the ledger does not count): out of the counter, so
+        a rebuild from SQL and Redis agree and the debtor is not held back by it."""
+        await self.client.zrem(account_keys(account_id)[0], f"a:{attempt_id}")
+
     async def record_contact(self, account_id: int, attempt_id: int, at: datetime) -> None:
         await self.record(account_id, "contacts", f"a:{attempt_id}", at)
 

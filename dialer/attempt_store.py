@@ -56,6 +56,7 @@ def latest_registry_imports(sql: Engine, names: list[str]) -> dict[str, Registry
 
 NOT_PLACED_REASON = "dialer stopped before the final check; never dialed"
 CLAIM_LOST_REASON = "its dialer lost the claim on the account before the final check; never dialed"
+STORE_FAULT_REASON = "a store failed between the attempt row and the originate; never dialed"
 
 
 def close_lost_attempts(sql: Engine, campaign_id: int, live: set[int], mine: set[int],
@@ -143,6 +144,43 @@ def create_attempt(sql: Engine, *, channel: ContactChannel, mine: Set[int] = fro
         s.add(row)
         s.flush()
         return int(row.id), closed
+
+
+def close_not_placed(sql: Engine, *, account_id: int, channel: ContactChannel,
+                     started_at: datetime, attempt_id: int | None, actor: str) -> list[int]:  # fmt: skip
+    """This dialer wrote an attempt row and a store failed before it was placed
+    (the Originate never sent): the attempt is closed as `not_placed`, audited,
+    and the account's hopper hold lifted so the refill dials it again. The row is
+    found by its id, or, when the reply to its own insert was lost (committed but
+    the id unknown), by the account, channel and the exact start this dialer wrote
+    with no decision yet. Idempotent: a retry after a lost reply closes nothing
+    twice. Returns the ids closed."""
+    mine = CallAttempt.id == attempt_id if attempt_id is not None else None
+    unknown = ((CallAttempt.account_id == account_id) & (CallAttempt.channel == channel.value)
+               & (CallAttempt.direction == "outbound") & (CallAttempt.started_at == started_at)
+               & CallAttempt.decision_id.is_(None))  # fmt: skip
+    with transaction(sql) as s:
+        ids = list(s.scalars(
+            select(CallAttempt.id).where(CallAttempt.result.is_(None),
+                                         or_(mine, unknown) if mine is not None else unknown)
+        ))  # fmt: skip
+        closed = []
+        for found in ids:
+            done = s.execute(
+                update(CallAttempt).where(CallAttempt.id == found, CallAttempt.result.is_(None))
+                .values(result="not_placed", ended_at=started_at)
+            ).rowcount  # type: ignore[attr-defined]  # fmt: skip
+            if done:
+                closed.append(int(found))
+                audit.append(s, "attempt", {"attempt_id": int(found), "account_id": account_id,
+                                            "result": "not_placed", "reason": STORE_FAULT_REASON},
+                             actor=actor, subject=f"account:{account_id}")  # fmt: skip
+        account = s.get(Account, account_id)
+        if account is not None and account.hopper_since is not None:
+            # The hopper's hold lifted: due again from the moment it was to be dialed.
+            account.next_attempt_at = started_at
+            account.hopper_since = None
+        return closed
 
 
 def start_placing(sql: Engine, attempt_id: int, **values: Any) -> bool:

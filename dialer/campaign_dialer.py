@@ -106,8 +106,8 @@ class CampaignDialer:
                                ring_timeout_seconds=options.ring_timeout_seconds,
                                agi_host=options.agi_host, agi_port=options.agi_port)  # fmt: skip
         self.pacing_view = PacingView(ctx, self.floor)
-        self.placer = Placer(ctx, channel)
         self.finisher = Finisher(ctx)
+        self.placer = Placer(ctx, channel, self.finisher)
         self.events = CallEvents(ctx, self.finisher, channel)
         self.reconciler = Reconciler(ctx, self.finisher, self.events)
         self.answer = AnswerRoute(ctx)

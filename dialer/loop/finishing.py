@@ -21,6 +21,7 @@ from dialer.loop.live_call import LiveCall
 from dialer.recycle import next_attempt_after, rules_for
 from dialer.stats import AttemptTimes
 from metrics import definitions as m
+from store.models import ContactChannel
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +38,25 @@ class FinishedCall:
     written: bool = False
 
 
+@dataclass
+class Unplaced:
+    """An attempt row this dialer wrote and never placed: a store failed between
+    the row and the Originate. Closed as `not_placed` (`attempt_id` None: the reply
+    to the row's insert was lost), then its account's lease is given up."""
+
+    account_id: int
+    channel: ContactChannel
+    started_at: datetime
+    attempt_id: int | None
+    closed: list[int] | None = None  # the ids SQL closed, once it has
+
+
 class Finisher:
     def __init__(self, ctx: LoopContext) -> None:
         self.ctx = ctx
         self.recycle_rules = rules_for((ctx.campaign.config or {}).get("recycle"))
         self.pending: list[FinishedCall] = []
+        self.unplaced: list[Unplaced] = []
         self._lock = asyncio.Lock()
 
     async def finish(self, attempt_id: int, call: Call) -> None:
@@ -68,11 +83,50 @@ class Finisher:
         await self.retry()
         log.info("attempt %s ended: %s", attempt_id, result)
 
+    @property
+    def owed(self) -> bool:
+        """Something written or to write that has not reached SQL and Redis yet."""
+        return bool(self.pending or self.unplaced)
+
+    def not_placed(self, unplaced: Unplaced) -> None:
+        """Queued by the placing when a store fails before the Originate; closed by
+        the next `retry` (every tick) until SQL has it."""
+        self.unplaced.append(unplaced)
+
     async def retry(self) -> None:
         """Write completed attempts, then act on them; retried by every tick while
         SQL or Redis is away."""
         async with self._lock:  # the event loop and the tick both get here
             await self._write()
+            await self._close_unplaced()
+
+    async def _close_unplaced(self) -> None:
+        ctx = self.ctx
+        while self.unplaced:
+            item = self.unplaced[0]
+            if item.closed is None:
+                try:
+                    item.closed = await asyncio.to_thread(
+                        store.close_not_placed, ctx.sql, account_id=item.account_id,
+                        channel=item.channel, started_at=item.started_at,
+                        attempt_id=item.attempt_id, actor=ctx.actor)  # fmt: skip
+                except SQLAlchemyError:
+                    log.warning("attempt %s to account %s not placed; its closing not written yet "
+                                "(SQL unavailable)", item.attempt_id, item.account_id)  # fmt: skip
+                    return
+                if item.closed:
+                    log.warning("attempt(s) %s to account %s closed as not placed (a store "
+                                "failed before the originate)", item.closed, item.account_id)  # fmt: skip
+            try:
+                # Then Redis, from what SQL closed: the caps forget an attempt never
+                # dialed (the final check may have counted it), the lease is given up.
+                if ctx.compliance.caps is not None:
+                    for attempt_id in item.closed:
+                        await ctx.compliance.caps.uncount(item.account_id, attempt_id)
+                await ctx.hopper.release(ctx.options.owner, item.account_id, None)
+            except (RedisError, OSError):
+                return
+            self.unplaced.pop(0)
 
     async def _write(self) -> None:
         ctx = self.ctx

@@ -17,20 +17,23 @@ from dialer.call_state import Call
 from dialer.channels import Attempt, Channel, PlaceUncertain
 from dialer.hopper import Claim
 from dialer.loop.context import LoopContext
+from dialer.loop.finishing import Finisher, Unplaced
 from dialer.loop.live_call import LiveCall
 from dialer.pacing.policies import Policy
 from dialer.pacing.snapshot import Snapshot
 from dialer.refill import backoff_for, health_key
 from metrics import definitions as m
 from metrics.labels import error_reason
+from store.models import Account
 
 log = logging.getLogger(__name__)
 
 
 class Placer:
-    def __init__(self, ctx: LoopContext, channel: Channel) -> None:
+    def __init__(self, ctx: LoopContext, channel: Channel, finisher: Finisher) -> None:
         self.ctx = ctx
         self.channel = channel
+        self.finisher = finisher
         self._last_empty_log = 0.0
 
     async def pace(self, policy: Policy, snapshot: Snapshot) -> int:
@@ -75,6 +78,24 @@ class Placer:
             return 0
         profile = ctx.compliance.profile_for(ctx.campaign, account.country)
         item = Item(account_facts(account), phone_facts(account, phone), profile, ctx.campaign.id)
+        # From the attempt row's insert to the Originate a store may fail (SQL cut,
+        # Redis away): the row must not stay open. Until the call is in `calls` a
+        # failure leaves a row never dialed; the Finisher closes it as not placed,
+        # retried until SQL has it, and gives the account back.
+        written: list[int] = []
+        try:
+            return await self._place(claim, account, phone, caller_id, item, now, at, written)
+        except BaseException:
+            attempt_id = written[0] if written else None
+            if attempt_id is None or attempt_id not in ctx.calls:
+                self.finisher.not_placed(Unplaced(account.id, self.channel.kind, at, attempt_id))
+            raise
+
+    async def _place(self, claim: Claim, account: Account, phone: str, caller_id: str,
+                     item: Item, now: float, at: datetime, written: list[int]) -> int:  # fmt: skip
+        ctx = self.ctx
+        owner = ctx.options.owner
+        profile = item.profile
         phone_row = next((p for p in account.phones if p.number_e164 == phone), None)
         # Our claim is fresh: an attempt another dialer opened for this account and never
         # took past the final check was never dialed; closed as not placed (create_attempt).
@@ -85,6 +106,7 @@ class Placer:
             phone_e164=phone, campaign_id=ctx.campaign.id, caller_id=caller_id,
             started_at=store.utc(now), source="dialer", direction="outbound",
         )  # fmt: skip
+        written.append(attempt_id)
         if unplaced:
             log.warning("attempt(s) %s to account %s left before the final check by another "
                         "dialer closed as not placed", unplaced, account.id)  # fmt: skip

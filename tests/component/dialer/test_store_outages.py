@@ -110,13 +110,13 @@ async def test_given_calls_live_when_redis_stops_and_restarts_then_no_result_los
 
         server.start()  # same port, same data (its append-only file)
         # Dialing resumes by itself, and what waited on Redis is done.
-        await floor.run_until(lambda: not dialer.finisher.pending and dialer.health.ok
+        await floor.run_until(lambda: not dialer.finisher.owed and dialer.health.ok
                               and len(results(floor)) >= placed_during + 3)  # fmt: skip
 
         with Session(floor.engine) as s, s.begin():
             s.execute(update(Campaign).values(status="stopped"))
         dialer.campaign.status = "stopped"
-        await floor.run_until(lambda: not dialer.calls and not dialer.finisher.pending)
+        await floor.run_until(lambda: not dialer.calls and not dialer.finisher.owed)
         final = results(floor)
         assert all(r is not None for r in final.values())
         # No agent left on a call that ended: each went to wrap-up, and the bot to ready.
@@ -182,7 +182,7 @@ async def test_given_calls_live_when_postgresql_drops_the_dialers_connections_th
 
     # The calls live at the fault end with their result written, their agents released,
     # and dialing goes on by itself.
-    await floor.run_until(lambda: not live & set(dialer.calls) and not dialer.finisher.pending
+    await floor.run_until(lambda: not live & set(dialer.calls) and not dialer.finisher.owed
                           and max(results(floor)) > known + 2)  # fmt: skip
     after = results(floor)
     assert all(after[a] not in (None, "lost") for a in live), {a: after[a] for a in live}
@@ -194,8 +194,11 @@ async def test_given_calls_live_when_postgresql_drops_the_dialers_connections_th
     with Session(floor.engine) as s, s.begin():
         s.execute(update(Campaign).values(status="stopped"))
     dialer.campaign.status = "stopped"
-    await floor.run_until(lambda: not dialer.calls and not dialer.finisher.pending)
+    await floor.run_until(lambda: not dialer.calls and not dialer.finisher.owed)
     final = results(floor)
+    # Also the attempts being placed when a connection was cut (between the row and
+    # the Originate): closed `not_placed`, never left open (once seen in CI as an
+    # attempt with no result; test_placing_faults.py reproduces each step).
     assert all(r not in (None, "lost") for r in final.values()), final
     for agent_id in floor.agent_ids:
         snap = await floor.agents.get(agent_id)
