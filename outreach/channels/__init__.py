@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Protocol
 
-from dialer.channels import OutcomeKind
+from dialer.channels import Attempt, OutcomeKind
 from store.models import ContactChannel
 
 
@@ -50,18 +51,24 @@ STATUS_OUTCOME = {
 }
 
 
-@dataclass(frozen=True)
-class RenderedMessage:
-    """A message ready to send: `text` always (the SMS, the e-mail's plain part, a
-    WhatsApp session message); `subject` and `html` for e-mail; `template`,
-    `language` and `parameters` for a WhatsApp approved template."""
+class Outgoing(Protocol):
+    """A message to send, as the scheduler hands it (outreach.outgoing.OutgoingMessage):
+    the attempt (written, cleared by the final check: its address and sender), `text`
+    always (the SMS, the e-mail's plain part, a WhatsApp session message), `subject`
+    and `html` for e-mail, `template` and `params` for a WhatsApp approved template."""
 
-    text: str
-    subject: str = ""
-    html: str | None = None
-    template: str | None = None
-    language: str = "es_MX"
-    parameters: tuple[str, ...] = ()
+    @property
+    def attempt(self) -> Attempt: ...
+    @property
+    def template(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def subject(self) -> str | None: ...
+    @property
+    def html(self) -> str | None: ...
+    @property
+    def params(self) -> Mapping[str, str]: ...
 
 
 @dataclass(frozen=True)
@@ -73,6 +80,9 @@ class StatusReport:
     status: MessageStatus
     at: datetime
     error: str | None = None
+    # The provider says the address itself is bad (a permanent bounce, a number that
+    # does not exist or has no WhatsApp): the channel tells `on_bad_address`.
+    address_invalid: bool = False
 
     def get(self, key: str, /) -> str | None:
         """As the port's `Report`: message_id, status, error."""
@@ -97,6 +107,20 @@ class Reply:
 
 OptOut = Callable[[Reply], Awaitable[None]]
 
+
+@dataclass(frozen=True)
+class BadAddress:
+    """An address the provider says cannot be reached (for the account's records)."""
+
+    channel: ContactChannel
+    address: str
+    account_id: int | None
+    attempt_id: int
+    reason: str
+
+
+OnBadAddress = Callable[[BadAddress], Awaitable[None]]
+
 # A reply that is one of these words (accents, case and punctuation aside) asks to
 # stop messages on that channel: Spanish first, the carriers' English keywords too.
 OPT_OUT_WORDS = frozenset({
@@ -117,5 +141,5 @@ class MessageRefused(Exception):
     """The gateway refused the message for good: the attempt failed, nothing left."""
 
 
-class MessageNotSent(Exception):
+class MessageNotSent(MessageRefused):
     """The gateway could not be reached: nothing left, the attempt failed."""

@@ -33,6 +33,7 @@ class Change:
     attempt_id: int
     account_id: int | None
     status: MessageStatus
+    address: str = ""
 
 
 def _details(row: CallAttempt) -> dict[str, Any]:
@@ -116,8 +117,12 @@ class DeliveryBook:
             ):
                 return None
             _apply(row, report.status, report.at, report.error)
-            _audit(s, row, report.status, provider_id=report.provider_id, error=report.error)
-            return Change(row.id, row.account_id, report.status)
+            if report.address_invalid:
+                row.details = {**_details(row), "address_invalid": True}
+            _audit(s, row, report.status, provider_id=report.provider_id, error=report.error,
+                   address_invalid=report.address_invalid or None)  # fmt: skip
+            address = row.phone_e164 or row.address or _details(row).get("address", "")
+            return Change(row.id, row.account_id, report.status, str(address))
 
     def reply(self, channel: ContactChannel, address: str, at: datetime, *,
               provider_id: str | None = None, in_reply_to: str | None = None) -> Change | None:  # fmt: skip
@@ -131,10 +136,12 @@ class DeliveryBook:
                     select(CallAttempt).where(CallAttempt.channel == channel.value,
                                               CallAttempt.uniqueid == in_reply_to)
                 ).first()  # fmt: skip
-            if row is None and channel != ContactChannel.email:
+            if row is None:
+                column = (CallAttempt.address if channel == ContactChannel.email
+                          else CallAttempt.phone_e164)  # fmt: skip
                 row = s.scalars(
                     select(CallAttempt)
-                    .where(CallAttempt.channel == channel.value, CallAttempt.phone_e164 == address,
+                    .where(CallAttempt.channel == channel.value, column == address,
                            CallAttempt.direction == "outbound")
                     .order_by(CallAttempt.started_at.desc(), CallAttempt.id.desc())
                     .limit(1)

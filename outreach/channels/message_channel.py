@@ -15,11 +15,12 @@ from dialer.channels import Attempt, Outcome, OutcomeKind, PlaceUncertain, Repor
 from metrics.definitions import MESSAGE_REPORTS_REFUSED, MESSAGES
 from outreach.channels import (
     STATUS_OUTCOME,
-    MessageNotSent,
+    BadAddress,
     MessageRefused,
     MessageStatus,
+    OnBadAddress,
     OptOut,
-    RenderedMessage,
+    Outgoing,
     Reply,
     StatusReport,
     asks_to_stop,
@@ -32,7 +33,7 @@ log = logging.getLogger(__name__)
 # How long a report about an unknown id waits for the sends under way to be recorded.
 REPORT_WAIT_SECONDS = 10.0
 
-Render = Callable[[Attempt], Awaitable[RenderedMessage]]
+Render = Callable[[Attempt], Awaitable[Outgoing]]
 OnOutcome = Callable[[Outcome], None]
 
 
@@ -40,7 +41,7 @@ class Transport(Protocol):
     """A gateway as a channel sees it: sends one message and names it; tells its
     listener (the channel) of reports and replies as they come."""
 
-    async def send(self, attempt: Attempt, message: RenderedMessage) -> str:
+    async def send(self, message: Outgoing) -> str:
         """The provider's id of the message. MessageRefused / MessageNotSent: nothing
         left; PlaceUncertain: it may have left."""
 
@@ -61,12 +62,14 @@ def refused(channel: ContactChannel, reason: str) -> None:
 class MessageChannel:
     def __init__(self, kind: ContactChannel, transport: Transport, book: DeliveryBook, *,
                  opt_out: OptOut, render: Render | None = None,
+                 on_bad_address: OnBadAddress | None = None,
                  on_outcome: OnOutcome | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:  # fmt: skip
         self.kind = kind
         self.transport = transport
         self.book = book
         self.opt_out = opt_out
+        self.on_bad_address = on_bad_address
         self.render = render
         self.on_outcome = on_outcome
         self.clock = clock
@@ -83,7 +86,7 @@ class MessageChannel:
         if self.render is None:
             raise TypeError(f"{self.kind.value} channel: place() needs a render function; "
                             "or call send(attempt, message)")  # fmt: skip
-        await self.send(attempt, await self.render(attempt))
+        await self.send(await self.render(attempt))
 
     async def withdraw(self, attempt_id: int, handle: str | None) -> None:
         raise WithdrawFailed(f"a {self.kind.value} message cannot be taken back once sent")
@@ -101,29 +104,31 @@ class MessageChannel:
 
     # --- sending ---
 
-    async def send(self, attempt: Attempt, message: RenderedMessage) -> str | None:
-        """Sends and records: the provider's id, or None when the gateway refused it
-        or was unreachable (the attempt is `failed`, a place_failed outcome emitted).
-        PlaceUncertain when it may have left: recorded as sent without an id, never
-        sent again."""
+    async def send(self, message: Outgoing) -> str:
+        """Sends and records (the scheduler's `MessageSender`): the provider's id.
+        MessageRefused (MessageNotSent: unreachable) when nothing left: the attempt is
+        already `failed` and a place_failed outcome emitted. PlaceUncertain when it may
+        have left: recorded as sent without an id, never sent again."""
+        attempt = message.attempt
         if attempt.channel != self.kind:
             raise ValueError(f"a {attempt.channel} attempt on the {self.kind.value} channel")
         self._sending += 1
         try:
-            return await self._send(attempt, message)
+            return await self._send(message)
         finally:
             self._sending -= 1
             async with self._sent:
                 self._sent.notify_all()
 
-    async def _send(self, attempt: Attempt, message: RenderedMessage) -> str | None:
+    async def _send(self, message: Outgoing) -> str:
+        attempt = message.attempt
         try:
-            provider_id = await self.transport.send(attempt, message)
-        except (MessageRefused, MessageNotSent) as exc:
+            provider_id = await self.transport.send(message)
+        except MessageRefused as exc:
             self.book.not_sent(attempt, str(exc), self.clock())
             MESSAGES.labels(self.kind.value, MessageStatus.failed.value).inc()
             self._emit(Outcome(attempt.attempt_id, OutcomeKind.place_failed, detail=str(exc)))
-            return None
+            raise
         except PlaceUncertain as exc:
             log.warning("%s attempt %s: fate unknown (%s); not sent again", self.kind.value,
                         attempt.attempt_id, exc)  # fmt: skip
@@ -161,6 +166,9 @@ class MessageChannel:
             return False
         self._count(change)
         self._emit(self._outcome(change.attempt_id, change.status, report.error))
+        if report.address_invalid and self.on_bad_address is not None:
+            await self.on_bad_address(BadAddress(self.kind, change.address, change.account_id,
+                                                 change.attempt_id, report.error or ""))  # fmt: skip
         return True
 
     async def on_reply(self, address: str, text: str, *, provider_id: str | None = None,

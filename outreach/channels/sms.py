@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from dialer.channels import Attempt, PlaceUncertain
+from dialer.channels import PlaceUncertain
 from gateways.smpp.client import NotBound, SmppClient, SmppSettings, SubmitRejected, SubmitUncertain
 from gateways.smpp.codec import RECEIPT_ON_FINAL, BodyError, ShortMessage, parse_receipt
 from outreach.channels import (
@@ -18,7 +18,7 @@ from outreach.channels import (
     MessageRefused,
     MessageStatus,
     OptOut,
-    RenderedMessage,
+    Outgoing,
     StatusReport,
 )
 from outreach.channels.delivery import DeliveryBook
@@ -67,7 +67,8 @@ class SmppTransport:
     async def close(self) -> None:
         await self.client.close()
 
-    async def send(self, attempt: Attempt, message: RenderedMessage) -> str:
+    async def send(self, message: Outgoing) -> str:
+        attempt = message.attempt
         sender = attempt.sender
         numeric = sender.removeprefix("+").isdigit()
         short = ShortMessage.of_text(

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import aiohttp
 
-from dialer.channels import Attempt, PlaceUncertain
+from dialer.channels import PlaceUncertain
 from gateways.kannel import (
     DlrType,
     KannelSettings,
@@ -26,7 +26,7 @@ from outreach.channels import (
     MessageRefused,
     MessageStatus,
     OptOut,
-    RenderedMessage,
+    Outgoing,
     Reply,
     StatusReport,
 )
@@ -63,7 +63,8 @@ class KannelTransport:
             self._session = aiohttp.ClientSession(timeout=timeout)
         return self._session
 
-    async def send(self, attempt: Attempt, message: RenderedMessage) -> str:
+    async def send(self, message: Outgoing) -> str:
+        attempt = message.attempt
         reference = new_reference(attempt.attempt_id)
         query = sendsms_query(self.settings, sender=attempt.sender, to=attempt.address,
                               text=message.text, reference=reference)  # fmt: skip

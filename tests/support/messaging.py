@@ -4,6 +4,8 @@ channel written as the scheduler writes it (create_attempt), ready to send."""
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -31,10 +33,11 @@ def message_attempt(engine: Engine, channel: ContactChannel, address: str,
                     sender: str = "COBRADOR", account_id: int | None = None) -> Attempt:  # fmt: skip
     """A new attempt row on `channel` to `address` (a phone, or an e-mail kept in details)."""
     account_id = account_id if account_id is not None else new_account(engine)
-    phone = address if channel in (ContactChannel.sms, ContactChannel.whatsapp) else ""
+    phoned = channel in (ContactChannel.sms, ContactChannel.whatsapp)
     attempt_id, _ = create_attempt(engine, channel=channel, account_id=account_id,
-                                   phone_e164=phone, started_at=datetime.now(UTC),
-                                   details={"address": address})  # fmt: skip
+                                   phone_e164=address if phoned else None,
+                                   address=None if phoned else address,
+                                   started_at=datetime.now(UTC))  # fmt: skip
     return Attempt(attempt_id, account_id, channel, address, sender)
 
 
@@ -43,3 +46,16 @@ def attempt_row(engine: Engine, attempt_id: int) -> CallAttempt:
         row = s.scalars(select(CallAttempt).where(CallAttempt.id == attempt_id)).one()
         s.expunge(row)
         return row
+
+
+@dataclass(frozen=True)
+class Note:
+    """A message as the scheduler hands it to a channel (outreach.channels.Outgoing)."""
+
+    attempt: Attempt
+    text: str
+    subject: str | None = None
+    html: str | None = None
+    template: str = "recordatorio"
+    stage: str = "friendly"
+    params: Mapping[str, str] = field(default_factory=dict)

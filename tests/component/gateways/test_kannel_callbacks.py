@@ -12,13 +12,13 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import Engine
-from support.messaging import attempt_row, message_attempt
+from support.messaging import Note, attempt_row, message_attempt
 from support.ports import free_port
 
 from dialer.channels import OutcomeKind, PlaceUncertain
 from gateways.kannel import KannelSettings, parse_dlr, receipt_error, sendsms_query
 from metrics.definitions import REGISTRY
-from outreach.channels import RenderedMessage, Reply
+from outreach.channels import MessageNotSent, MessageRefused, Reply
 from outreach.channels.callbacks import init_app
 from outreach.channels.delivery import DeliveryBook
 from outreach.channels.message_channel import MessageChannel
@@ -95,7 +95,8 @@ async def test_given_a_kannel_refusing_the_sendsms_then_the_attempt_failed(engin
         channel = channel_for(engine, str(server.make_url("/cgi-bin/sendsms")), [])
         channel.on_outcome = outcomes.append
         attempt = message_attempt(engine, ContactChannel.sms, "+525512345678")
-        assert await channel.send(attempt, RenderedMessage("Aviso")) is None
+        with pytest.raises(MessageRefused, match="HTTP 403"):
+            await channel.send(Note(attempt, "Aviso"))
         await transport_of(channel).close()
     row = attempt_row(engine, attempt.attempt_id)
     assert row.result == "failed" and "HTTP 403 Authorization failed" in row.details["error"]
@@ -105,7 +106,8 @@ async def test_given_a_kannel_refusing_the_sendsms_then_the_attempt_failed(engin
 async def test_given_no_kannel_listening_then_not_sent_and_failed(engine: Engine) -> None:
     channel = channel_for(engine, f"http://127.0.0.1:{free_port()}/cgi-bin/sendsms", [])
     attempt = message_attempt(engine, ContactChannel.sms, "+525512345678")
-    assert await channel.send(attempt, RenderedMessage("Aviso")) is None
+    with pytest.raises(MessageNotSent, match="unreachable"):
+        await channel.send(Note(attempt, "Aviso"))
     await transport_of(channel).close()
     assert "unreachable" in attempt_row(engine, attempt.attempt_id).details["error"]
 
@@ -127,7 +129,7 @@ async def test_given_kannel_silent_then_uncertain_recorded_sent_and_not_sent_aga
         channel = channel_for(engine, str(server.make_url("/cgi-bin/sendsms")), [], timeout=0.3)
         attempt = message_attempt(engine, ContactChannel.sms, "+525512345678")
         with pytest.raises(PlaceUncertain):
-            await channel.send(attempt, RenderedMessage("Aviso"))
+            await channel.send(Note(attempt, "Aviso"))
         await transport_of(channel).close()
     assert calls == 1 and attempt_row(engine, attempt.attempt_id).result == "sent"
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import Engine, select
-from support.messaging import attempt_row, message_attempt
+from support.messaging import Note, attempt_row, message_attempt
 from support.polling import until
 
 from dialer.channels import Outcome, OutcomeKind, WithdrawFailed
@@ -19,7 +19,7 @@ from gateways.smpp.client import SmppSettings
 from gateways.smpp.codec import Status
 from gateways.smpp.smsc import SmscSimulator
 from metrics.definitions import MESSAGE_REPORTS_REFUSED, MESSAGES, REGISTRY
-from outreach.channels import MessageStatus, RenderedMessage, Reply, StatusReport
+from outreach.channels import MessageNotSent, MessageStatus, Reply, StatusReport
 from outreach.channels.delivery import DeliveryBook
 from outreach.channels.message_channel import MessageChannel
 from outreach.channels.sms import SmppTransport, sms_channel
@@ -79,7 +79,7 @@ async def test_given_an_sms_when_sent_and_delivered_then_the_attempt_says_delive
 ) -> None:
     sent_before, delivered_before = count("sms", "sent"), count("sms", "delivered")
     attempt = message_attempt(engine, ContactChannel.sms, PHONE, sender="COBRANZA")
-    provider_id = await rig.channel.send(attempt, RenderedMessage("Tiene un aviso pendiente."))
+    provider_id = await rig.channel.send(Note(attempt, "Tiene un aviso pendiente."))
     assert provider_id == rig.smsc.submitted[0].message_id
     submitted = rig.smsc.submitted[0].message
     assert (submitted.source, submitted.destination, submitted.text) == (
@@ -111,7 +111,7 @@ async def test_given_an_undeliverable_number_when_the_receipt_comes_then_failed_
     rig: Rig, engine: Engine
 ) -> None:
     attempt = message_attempt(engine, ContactChannel.sms, FAILING)
-    await rig.channel.send(attempt, RenderedMessage("Aviso"))
+    await rig.channel.send(Note(attempt, "Aviso"))
     await until(lambda: attempt_row(engine, attempt.attempt_id).result == "failed", "failed")
     assert attempt_row(engine, attempt.attempt_id).details["error"] == "UNDELIV err:011"
     assert rig.outcomes[-1] == Outcome(attempt.attempt_id, OutcomeKind.ended,
@@ -122,7 +122,7 @@ async def test_given_a_baja_reply_when_it_comes_then_opt_out_gets_it_and_the_att
     rig: Rig, engine: Engine
 ) -> None:
     attempt = message_attempt(engine, ContactChannel.sms, PHONE)
-    await rig.channel.send(attempt, RenderedMessage("Aviso"))
+    await rig.channel.send(Note(attempt, "Aviso"))
     assert await rig.smsc.reply("525512345678", "COBRADOR", "Gracias") == Status.ok
     assert rig.opt_outs.replies == []
     assert await rig.smsc.reply("525512345678", "COBRADOR", " baja. ") == Status.ok
@@ -165,7 +165,7 @@ async def test_given_a_late_sent_report_after_delivered_then_nothing_moves_back(
     rig: Rig, engine: Engine
 ) -> None:
     attempt = message_attempt(engine, ContactChannel.sms, PHONE)
-    provider_id = await rig.channel.send(attempt, RenderedMessage("Aviso"))
+    provider_id = await rig.channel.send(Note(attempt, "Aviso"))
     assert provider_id
     await until(lambda: attempt_row(engine, attempt.attempt_id).result == "delivered", "delivered")
     late = StatusReport(ContactChannel.sms, provider_id, MessageStatus.sent, datetime.now(UTC))
@@ -188,7 +188,8 @@ async def test_given_no_link_when_sending_then_the_attempt_failed_and_place_fail
     assert isinstance(transport, SmppTransport)
     await transport.close()
     attempt = message_attempt(engine, ContactChannel.sms, PHONE)
-    assert await rig.channel.send(attempt, RenderedMessage("Aviso")) is None
+    with pytest.raises(MessageNotSent, match="not sent"):
+        await rig.channel.send(Note(attempt, "Aviso"))
     row = attempt_row(engine, attempt.attempt_id)
     assert row.result == "failed" and "not sent" in row.details["error"]
     assert rig.outcomes[-1].kind == OutcomeKind.place_failed
@@ -206,7 +207,7 @@ async def test_given_an_email_attempt_on_the_sms_channel_then_refused(
 ) -> None:
     attempt = message_attempt(engine, ContactChannel.email, "a@example.com")
     with pytest.raises(ValueError, match="email attempt on the sms channel"):
-        await rig.channel.send(attempt, RenderedMessage("Aviso"))
+        await rig.channel.send(Note(attempt, "Aviso"))
 
 
 def test_metrics_used_here_are_registered() -> None:

@@ -13,14 +13,14 @@ import pytest
 from aiohttp import web
 from sqlalchemy import Engine
 from support.kannel import running_kannel
-from support.messaging import attempt_row, message_attempt
+from support.messaging import Note, attempt_row, message_attempt
 from support.polling import until
 from support.ports import free_port
 
 from gateways.kannel import KannelSettings, mo_get_url
 from gateways.smpp.codec import Status
 from gateways.smpp.smsc import SmscSimulator
-from outreach.channels import RenderedMessage, Reply
+from outreach.channels import Reply
 from outreach.channels.callbacks import init_app
 from outreach.channels.delivery import DeliveryBook
 from outreach.channels.message_channel import MessageChannel
@@ -92,7 +92,7 @@ async def test_given_kannel_when_an_sms_is_sent_then_the_smsc_gets_it_and_the_re
     gateway: Gateway, engine: Engine
 ) -> None:
     attempt = message_attempt(engine, ContactChannel.sms, PHONE, sender="COBRANZA")
-    reference = await gateway.channel.send(attempt, RenderedMessage("Señor, tiene un aviso."))
+    reference = await gateway.channel.send(Note(attempt, "Señor, tiene un aviso."))
     assert reference and reference.startswith(f"{attempt.attempt_id}-")
     await until(lambda: gateway.smsc.submitted, "the SMSC received the submit_sm")
     submitted = gateway.smsc.submitted[0].message
@@ -110,7 +110,7 @@ async def test_given_an_undeliverable_number_then_the_attempt_fails_with_the_car
     gateway: Gateway, engine: Engine
 ) -> None:
     attempt = message_attempt(engine, ContactChannel.sms, UNDELIVERABLE)
-    await gateway.channel.send(attempt, RenderedMessage("Aviso"))
+    await gateway.channel.send(Note(attempt, "Aviso"))
     await until(lambda: attempt_row(engine, attempt.attempt_id).result == "failed", "failed")
     assert attempt_row(engine, attempt.attempt_id).details["error"] == "UNDELIV err:011"
 
@@ -119,7 +119,7 @@ async def test_given_the_smsc_refuses_the_submit_then_the_attempt_fails(
     gateway: Gateway, engine: Engine
 ) -> None:
     attempt = message_attempt(engine, ContactChannel.sms, REFUSED)
-    await gateway.channel.send(attempt, RenderedMessage("Aviso"))
+    await gateway.channel.send(Note(attempt, "Aviso"))
     await until(lambda: attempt_row(engine, attempt.attempt_id).result == "failed", "failed")
 
 
@@ -127,7 +127,7 @@ async def test_given_a_baja_reply_through_kannel_then_the_opt_out_gets_it_for_th
     gateway: Gateway, engine: Engine
 ) -> None:
     attempt = message_attempt(engine, ContactChannel.sms, PHONE)
-    await gateway.channel.send(attempt, RenderedMessage("Aviso"))
+    await gateway.channel.send(Note(attempt, "Aviso"))
     await until(lambda: attempt_row(engine, attempt.attempt_id).result == "delivered", "delivered")
     assert await gateway.smsc.reply("525512345678", "24680", "BAJA") == Status.ok
     await until(lambda: gateway.opt_outs.replies, "the opt-out called")

@@ -1,0 +1,286 @@
+"""E-mail over SMTP: building a message (plain text and HTML alternatives, our own
+Message-ID), sending it with aiosmtplib, reading delivery status notifications
+(RFC 3464 bounces), and an SMTP listener (aiosmtpd) for the mailbox bounces and
+replies come back to. Errors say whether anything left: refused and unreachable
+mean nothing did; uncertain means it may have."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import logging
+import secrets
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from email.headerregistry import Address
+from email.message import EmailMessage, Message
+from email.utils import formatdate, parseaddr
+
+import aiosmtplib
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+log = logging.getLogger(__name__)
+
+# What the listener accepts in one message: a bounce carries the original's headers
+# (or the whole original); a reply quotes ours.
+MAX_INBOUND_BYTES = 1024 * 1024
+MAX_TEXT_CHARS = 4000
+
+
+class SmtpRefused(Exception):
+    """The server refused the message (a 4xx or 5xx answer): nothing left."""
+
+    def __init__(self, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class SmtpUnreachable(SmtpRefused):
+    """No connection to the server: nothing left."""
+
+
+class SmtpUncertain(Exception):
+    """The connection broke or timed out during the transaction: it may have left."""
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int = 587
+    username: str = ""
+    password: str = ""
+    tls: str = "starttls"  # starttls | tls (implicit, port 465) | none
+    timeout_seconds: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.tls not in ("starttls", "tls", "none"):
+            raise ValueError(f"SMTP tls must be starttls, tls or none, not {self.tls!r}")
+
+
+def new_message_id(attempt_id: int, domain: str) -> tuple[str, str]:
+    """(our id, the Message-ID header): `c<attempt>.<random>` and `<that@domain>`."""
+    local = f"c{attempt_id}.{secrets.token_hex(6)}"
+    return local, f"<{local}@{domain}>"
+
+
+def id_of(message_id: str | None) -> str | None:
+    """Our id from a Message-ID / In-Reply-To header value (`<c12.ab@dom>` -> c12.ab)."""
+    if not message_id:
+        return None
+    value = message_id.strip().split()[0].strip("<>")
+    local = value.partition("@")[0]
+    return local[:64] or None
+
+
+def build_message(*, sender_name: str, sender: str, to: str, subject: str, text: str,
+                  html: str | None, message_id: str, reply_to: str | None = None) -> EmailMessage:  # fmt: skip
+    message = EmailMessage()
+    message["From"] = Address(display_name=sender_name, addr_spec=sender)
+    message["To"] = to
+    message["Subject"] = subject
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = message_id
+    if reply_to:
+        message["Reply-To"] = reply_to
+    message.set_content(text)
+    if html is not None:
+        message.add_alternative(html, subtype="html")
+    return message
+
+
+async def send(settings: SmtpSettings, message: EmailMessage, *, envelope_from: str,
+               recipients: Sequence[str]) -> None:  # fmt: skip
+    try:
+        errors, _ = await aiosmtplib.send(
+            message, sender=envelope_from, recipients=list(recipients),
+            hostname=settings.host, port=settings.port,
+            username=settings.username or None, password=settings.password or None,
+            use_tls=settings.tls == "tls", start_tls=settings.tls == "starttls",
+            timeout=settings.timeout_seconds,
+        )  # fmt: skip
+    except aiosmtplib.SMTPRecipientsRefused as exc:
+        codes = [r.code for r in exc.recipients]
+        detail = "; ".join(f"{r.code} {r.message}" for r in exc.recipients)
+        raise SmtpRefused(f"recipient refused: {detail}", codes[0] if codes else None) from exc
+    except (aiosmtplib.SMTPConnectError, aiosmtplib.SMTPConnectTimeoutError) as exc:
+        raise SmtpUnreachable(f"SMTP server unreachable: {exc}") from exc
+    except aiosmtplib.SMTPResponseException as exc:
+        raise SmtpRefused(f"SMTP refused: {exc.code} {exc.message}", exc.code) from exc
+    except (aiosmtplib.SMTPTimeoutError, aiosmtplib.SMTPServerDisconnected) as exc:
+        raise SmtpUncertain(f"SMTP transaction broke: {exc}") from exc
+    except OSError as exc:
+        raise SmtpUnreachable(f"SMTP server unreachable: {exc}") from exc
+    if errors:
+        detail = "; ".join(f"{to}: {code} {text}" for to, (code, text) in errors.items())
+        raise SmtpRefused(f"recipient refused: {detail}")
+
+
+# --- what comes back ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Bounce:
+    """One recipient's line of a delivery status notification."""
+
+    message_id: str | None  # our id of the original (from its Message-ID)
+    recipient: str
+    action: str  # failed | delayed | delivered | relayed | expanded
+    status: str  # e.g. 5.1.1
+    diagnostic: str
+
+    @property
+    def permanent(self) -> bool:
+        return self.action == "failed" and self.status.startswith("5")
+
+
+@dataclass(frozen=True)
+class InboundMail:
+    """A message that is no bounce: a reply, as much of it as a person wrote."""
+
+    sender: str
+    subject: str
+    text: str  # the first text/plain part, bounded
+    in_reply_to: str | None  # our id of the message it answers, if it says
+
+
+class MailInputError(ValueError):
+    """A message that cannot be read."""
+
+
+def parse_inbound(raw: bytes) -> list[Bounce] | InboundMail:
+    """A DSN (multipart/report; report-type=delivery-status) as its recipients' lines,
+    anything else as a reply."""
+    if len(raw) > MAX_INBOUND_BYTES:
+        raise MailInputError(f"message over {MAX_INBOUND_BYTES} bytes")
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    if (message.get_content_type() == "multipart/report"
+            and str(message.get_param("report-type", "")).lower() == "delivery-status"):  # fmt: skip
+        return _bounces(message)
+    sender = parseaddr(str(message.get("From", "")))[1]
+    if not sender:
+        raise MailInputError("a message without a From address")
+    body = (
+        message.get_body(preferencelist=("plain",)) if isinstance(message, EmailMessage) else None
+    )
+    text = body.get_content() if body is not None else ""
+    return InboundMail(sender, str(message.get("Subject", ""))[:300], str(text)[:MAX_TEXT_CHARS],
+                       id_of(str(message.get("In-Reply-To", "")) or None))  # fmt: skip
+
+
+def _bounces(report: Message) -> list[Bounce]:
+    original_id: str | None = None
+    groups: list[Message] = []
+    for part in report.walk():
+        kind = part.get_content_type()
+        if kind == "message/delivery-status":
+            payload = part.get_payload()
+            groups = (
+                [p for p in payload if isinstance(p, Message)] if isinstance(payload, list) else []
+            )
+        elif kind == "text/rfc822-headers":
+            raw_headers = part.get_payload(decode=True)
+            text = (raw_headers.decode("utf-8", "replace") if isinstance(raw_headers, bytes)
+                    else str(part.get_payload()))  # fmt: skip
+            original_id = original_id or id_of(email.message_from_string(text).get("Message-ID"))
+        elif kind == "message/rfc822":
+            inner = part.get_payload()
+            if isinstance(inner, list) and inner and isinstance(inner[0], Message):
+                original_id = original_id or id_of(inner[0].get("Message-ID"))
+    found = []
+    for group in groups[1:]:  # the first group is about the message, the rest per recipient
+        recipient = str(group.get("Final-Recipient", "") or group.get("Original-Recipient", ""))
+        if not recipient:
+            continue
+        found.append(Bounce(
+            message_id=original_id,
+            recipient=recipient.split(";", 1)[-1].strip(),
+            action=str(group.get("Action", "")).strip().lower(),
+            status=str(group.get("Status", "")).strip(),
+            diagnostic=" ".join(str(group.get("Diagnostic-Code", "")).split())[:300],
+        ))  # fmt: skip
+    if not found:
+        raise MailInputError("a delivery report without a recipient line")
+    return found
+
+
+def build_dsn(original: Message, *, recipient: str, status: str, diagnostic: str,
+              reporting_mta: str, postmaster: str, to: str) -> bytes:  # fmt: skip
+    """The bounce an MTA sends back (RFC 3464): for the SMTP sink of tests and the demo."""
+    boundary = f"=_dsn_{secrets.token_hex(8)}"
+    headers = "".join(f"{k}: {v}\r\n" for k, v in original.items())
+    lines = [
+        f"From: Mail Delivery System <{postmaster}>", f"To: {to}",
+        "Subject: Undelivered Mail Returned to Sender", f"Date: {formatdate(localtime=False)}",
+        "MIME-Version: 1.0",
+        f'Content-Type: multipart/report; report-type=delivery-status; boundary="{boundary}"',
+        "", f"--{boundary}", "Content-Type: text/plain; charset=utf-8", "",
+        f"Your message to {recipient} could not be delivered.", "",
+        f"--{boundary}", "Content-Type: message/delivery-status", "",
+        f"Reporting-MTA: dns; {reporting_mta}", "",
+        f"Final-Recipient: rfc822; {recipient}", "Action: failed", f"Status: {status}",
+        f"Diagnostic-Code: smtp; {diagnostic}", "",
+        f"--{boundary}", "Content-Type: text/rfc822-headers", "", headers,
+        f"--{boundary}--", "",
+    ]  # fmt: skip
+    return "\r\n".join(lines).encode("utf-8")
+
+
+# --- the listener ------------------------------------------------------------
+
+OnMail = Callable[[str, list[str], bytes], Awaitable[None]]
+# A recipient's refusal: None to accept it, else the SMTP reply ("550 5.1.1 No such user").
+RcptCheck = Callable[[str], str | None]
+
+
+class _Handler:
+    def __init__(self, on_mail: OnMail, rcpt_check: RcptCheck | None) -> None:
+        self.on_mail = on_mail
+        self.rcpt_check = rcpt_check
+
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
+                          address: str, rcpt_options: list[str]) -> str:  # fmt: skip
+        refusal = self.rcpt_check(address) if self.rcpt_check is not None else None
+        if refusal:
+            return refusal
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        content = envelope.original_content or b""
+        try:
+            await self.on_mail(envelope.mail_from or "", list(envelope.rcpt_tos), content)
+        except Exception:
+            log.exception("inbound mail not recorded; the sender will try again")
+            return "451 4.3.0 Not recorded, try again later"
+        return "250 2.0.0 OK"
+
+
+class SmtpListener:
+    """An SMTP server on our loop (aiosmtpd's protocol): every message accepted is
+    handed to `on_mail(mail_from, rcpt_tos, raw)`; one it raises on is answered 451
+    (the sender tries again). Messages over `max_bytes` are refused with 552."""
+
+    def __init__(self, on_mail: OnMail, *, max_bytes: int = MAX_INBOUND_BYTES,
+                 hostname: str = "cobrador.invalid", rcpt_check: RcptCheck | None = None) -> None:  # fmt: skip
+        self.handler = _Handler(on_mail, rcpt_check)
+        self.max_bytes = max_bytes
+        self.hostname = hostname
+        self._server: asyncio.Server | None = None
+        self.port = 0
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: SMTP(self.handler, data_size_limit=self.max_bytes, hostname=self.hostname,
+                         enable_SMTPUTF8=True),  # fmt: skip
+            host, port,
+        )  # fmt: skip
+        self.port = int(self._server.sockets[0].getsockname()[1])
+        return self.port
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None

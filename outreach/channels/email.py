@@ -1,0 +1,148 @@
+"""E-mail over SMTP: one message with a plain-text and an HTML part (the scheduler's
+rendering of one template; HTML made from the text when it has none), our own
+Message-ID as the provider id, the bounce mailbox as the envelope sender. What comes
+back to our SMTP listener (`gateways.smtp.SmtpListener(transport.on_mail)`) is a
+bounce (the attempt `failed`; a permanent one marks the address) or a reply."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+import jinja2
+
+from dialer.channels import PlaceUncertain
+from gateways.smtp import (
+    Bounce,
+    MailInputError,
+    SmtpRefused,
+    SmtpSettings,
+    SmtpUncertain,
+    SmtpUnreachable,
+    build_message,
+    new_message_id,
+    parse_inbound,
+    send,
+)
+from outreach.channels import (
+    MessageNotSent,
+    MessageRefused,
+    MessageStatus,
+    OnBadAddress,
+    OptOut,
+    Outgoing,
+    StatusReport,
+)
+from outreach.channels.delivery import DeliveryBook
+from outreach.channels.message_channel import Listener, MessageChannel, OnOutcome, refused
+from store.models import ContactChannel
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SUBJECT = "Aviso importante sobre su cuenta"
+# The HTML part when the message brings none: the text's paragraphs, escaped.
+_HTML = jinja2.Environment(autoescape=True).from_string(
+    '<!doctype html>\n<html lang="es"><body>\n'
+    "{% for paragraph in paragraphs %}<p>{{ paragraph | replace('\\n', '<br>'|safe) }}</p>\n"
+    "{% endfor %}</body></html>\n"
+)
+
+
+def html_from_text(text: str) -> str:
+    paragraphs = [p.strip() for p in text.split("\n\n") if p.strip()]
+    return _HTML.render(paragraphs=paragraphs)
+
+
+def reply_words(subject: str, text: str) -> str:
+    """What the debtor wrote, for the opt-out check: the reply's first own line (not
+    quoted, not the "On ... wrote:" line), or its subject without Re:/RE:/RV:."""
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith(">"):
+            continue
+        if line.endswith(":") and ("escribió" in line or "wrote" in line):
+            break
+        return line[:200]
+    subject = subject.strip()
+    while subject[:3].lower() in ("re:", "rv:") or subject[:4].lower() == "fwd:":
+        subject = subject.split(":", 1)[1].strip()
+    return subject[:200]
+
+
+class SmtpTransport:
+    def __init__(self, settings: SmtpSettings, *, from_address: str, bounce_address: str,
+                 reply_to: str | None = None) -> None:  # fmt: skip
+        if "@" not in from_address:
+            raise ValueError(f"e-mail sender {from_address!r} is not an address")
+        self.settings = settings
+        self.from_address = from_address
+        self.bounce_address = bounce_address
+        self.reply_to = reply_to
+        self.domain = from_address.rpartition("@")[2]
+        self._listener: Listener | None = None
+
+    def listen(self, listener: Listener) -> None:
+        self._listener = listener
+
+    async def send(self, message: Outgoing) -> str:
+        attempt = message.attempt
+        provider_id, header = new_message_id(attempt.attempt_id, self.domain)
+        mail = build_message(
+            sender_name=attempt.sender, sender=self.from_address, to=attempt.address,
+            subject=message.subject or DEFAULT_SUBJECT, text=message.text,
+            html=message.html if message.html is not None else html_from_text(message.text),
+            message_id=header, reply_to=self.reply_to,
+        )  # fmt: skip
+        try:
+            await send(self.settings, mail, envelope_from=self.bounce_address,
+                       recipients=[attempt.address])  # fmt: skip
+        except SmtpUnreachable as exc:
+            raise MessageNotSent(str(exc)) from exc
+        except SmtpRefused as exc:
+            raise MessageRefused(str(exc)) from exc
+        except SmtpUncertain as exc:
+            raise PlaceUncertain(str(exc)) from exc
+        return provider_id
+
+    async def on_mail(self, mail_from: str, rcpt_tos: list[str], raw: bytes) -> None:
+        """A message to our mailbox. One that cannot be read is dropped (logged, counted);
+        an error recording it propagates (the listener answers 451: sent again)."""
+        listener = self._listener
+        if listener is None:
+            raise RuntimeError("e-mail transport has no listener yet")
+        try:
+            parsed = parse_inbound(raw)
+        except (MailInputError, ValueError) as exc:
+            log.warning("inbound e-mail dropped: %s", exc)
+            refused(ContactChannel.email, "malformed")
+            return
+        now = datetime.now(UTC)
+        if isinstance(parsed, list):
+            for bounce in parsed:
+                await self._bounce(listener, bounce, now)
+            return
+        await listener.on_reply(parsed.sender, reply_words(parsed.subject, parsed.text),
+                                in_reply_to=parsed.in_reply_to, at=now)  # fmt: skip
+
+    async def _bounce(self, listener: Listener, bounce: Bounce, now: datetime) -> None:
+        if bounce.action != "failed":
+            return  # delayed: the MTA still tries; delivered/relayed: nothing to change
+        if not bounce.message_id:
+            log.warning("a bounce for a message it does not name")
+            refused(ContactChannel.email, "unknown_message")
+            return
+        await listener.on_report(StatusReport(
+            ContactChannel.email, bounce.message_id, MessageStatus.failed, now,
+            error=f"{bounce.status} {bounce.diagnostic}".strip(),
+            address_invalid=bounce.permanent,
+        ))  # fmt: skip
+
+
+def email_channel(settings: SmtpSettings, book: DeliveryBook, *, from_address: str,
+                  bounce_address: str, opt_out: OptOut, reply_to: str | None = None,
+                  on_bad_address: OnBadAddress | None = None,
+                  on_outcome: OnOutcome | None = None) -> MessageChannel:  # fmt: skip
+    transport = SmtpTransport(settings, from_address=from_address, bounce_address=bounce_address,
+                              reply_to=reply_to)  # fmt: skip
+    return MessageChannel(ContactChannel.email, transport, book, opt_out=opt_out,
+                          on_bad_address=on_bad_address, on_outcome=on_outcome)  # fmt: skip

@@ -1,0 +1,258 @@
+"""The e-mail channel over real SMTP (aiosmtplib to an aiosmtpd sink) and real SQL:
+text and HTML in one message, bounces (RFC 3464) failing the attempt and marking the
+address, replies reaching the opt-out, and every malformed or hostile input refused."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+
+import aiosmtplib
+import pytest
+from sqlalchemy import Engine
+from support.messaging import Note, attempt_row, message_attempt
+from support.polling import until
+from support.ports import free_port
+
+from dialer.channels import OutcomeKind
+from gateways.smtp import (
+    MAX_INBOUND_BYTES,
+    SmtpListener,
+    SmtpSettings,
+    build_dsn,
+    parse_inbound,
+)
+from gateways.smtp_sink import SmtpSink
+from metrics.definitions import REGISTRY
+from outreach.channels import BadAddress, MessageNotSent, MessageRefused, Reply
+from outreach.channels.delivery import DeliveryBook
+from outreach.channels.email import SmtpTransport, email_channel, html_from_text, reply_words
+from outreach.channels.message_channel import MessageChannel
+from store.models import ContactChannel
+
+DEBTOR = "deudor@correo.example"
+BOUNCING = "noexiste@rebota.example"
+REFUSED = "bloqueado@correo.example"
+
+
+def refused_count(reason: str) -> float:
+    return REGISTRY.get_sample_value("cobrador_message_reports_refused_total",
+                                     {"channel": "email", "reason": reason}) or 0.0  # fmt: skip
+
+
+@dataclass
+class Mailbox:
+    replies: list[Reply] = field(default_factory=list)
+    bad: list[BadAddress] = field(default_factory=list)
+    fail_next: int = 0
+
+    async def opt_out(self, reply: Reply) -> None:
+        if self.fail_next:
+            self.fail_next -= 1
+            raise RuntimeError("opt-out store down")
+        self.replies.append(reply)
+
+    async def bad_address(self, bad: BadAddress) -> None:
+        self.bad.append(bad)
+
+
+@dataclass
+class Rig:
+    sink: SmtpSink
+    inbox: SmtpListener
+    channel: MessageChannel
+    mailbox: Mailbox
+    outcomes: list[object]
+
+
+@pytest.fixture
+async def rig(engine: Engine) -> AsyncIterator[Rig]:
+    mailbox, outcomes = Mailbox(), []
+    inbox_port = free_port()
+    sink = SmtpSink(fate=lambda r: ("5.1.1", "550 5.1.1 user unknown") if "rebota" in r else None,
+                    bounce_to=("127.0.0.1", inbox_port),
+                    refuse=lambda r: "550 5.7.1 Relaying denied" if r == REFUSED else None)  # fmt: skip
+    await sink.start()
+    channel = email_channel(
+        SmtpSettings("127.0.0.1", sink.port, tls="none", timeout_seconds=5), DeliveryBook(engine),
+        from_address="avisos@cobranza.example", bounce_address="rebotes@cobranza.example",
+        reply_to="respuestas@cobranza.example", opt_out=mailbox.opt_out,
+        on_bad_address=mailbox.bad_address, on_outcome=outcomes.append,
+    )  # fmt: skip
+    transport = channel.transport
+    assert isinstance(transport, SmtpTransport)
+    inbox = SmtpListener(transport.on_mail)
+    await inbox.start(port=inbox_port)
+    yield Rig(sink, inbox, channel, mailbox, outcomes)
+    await inbox.stop()
+    await sink.stop()
+
+
+async def mail_to_inbox(rig: Rig, message: EmailMessage | bytes, sender: str = DEBTOR) -> None:
+    raw = message if isinstance(message, bytes) else message.as_bytes()
+    async with aiosmtplib.SMTP(hostname="127.0.0.1", port=rig.inbox.port, start_tls=False) as smtp:
+        await smtp.sendmail(sender, ["respuestas@cobranza.example"], raw)
+
+
+def reply_mail(text: str, in_reply_to: str | None, subject: str = "Re: Aviso") -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = f"Deudor <{DEBTOR}>"
+    message["To"] = "respuestas@cobranza.example"
+    message["Subject"] = subject
+    if in_reply_to:
+        message["In-Reply-To"] = in_reply_to
+    message.set_content(text)
+    return message
+
+
+async def test_given_an_email_when_sent_then_one_message_with_text_and_html_and_the_attempt_sent(
+    rig: Rig, engine: Engine
+) -> None:
+    attempt = message_attempt(engine, ContactChannel.email, DEBTOR, sender="Cobranza Ejemplo")
+    provider_id = await rig.channel.send(Note(attempt, "Hola.\n\nTiene un aviso <pendiente>.",
+                                              subject="Aviso de su cuenta"))  # fmt: skip
+    [received] = rig.sink.received
+    assert received.mail_from == "rebotes@cobranza.example" and received.rcpt_tos == [DEBTOR]
+    mail = received.message
+    assert mail["Message-ID"] == f"<{provider_id}@cobranza.example>"
+    assert (mail["Subject"], mail["Reply-To"]) == (
+        "Aviso de su cuenta",
+        "respuestas@cobranza.example",
+    )
+    assert mail["From"] == "Cobranza Ejemplo <avisos@cobranza.example>"
+    assert isinstance(mail, EmailMessage)
+    text, html = mail.get_body(("plain",)), mail.get_body(("html",))
+    assert text is not None and "Tiene un aviso <pendiente>." in text.get_content()
+    assert html is not None and "<p>Tiene un aviso &lt;pendiente&gt;.</p>" in html.get_content()
+    row = attempt_row(engine, attempt.attempt_id)
+    assert (row.result, row.uniqueid, row.address) == ("sent", provider_id, DEBTOR)
+
+
+async def test_given_a_bouncing_address_when_the_dsn_comes_then_failed_and_the_address_marked(
+    rig: Rig, engine: Engine
+) -> None:
+    attempt = message_attempt(engine, ContactChannel.email, BOUNCING)
+    await rig.channel.send(Note(attempt, "Aviso", subject="Aviso"))
+    await until(lambda: attempt_row(engine, attempt.attempt_id).result == "failed", "bounced")
+    row = attempt_row(engine, attempt.attempt_id)
+    assert row.details["error"] == "5.1.1 smtp; 550 5.1.1 user unknown"
+    assert row.details["address_invalid"] is True
+    assert [(b.address, b.account_id, b.attempt_id) for b in rig.mailbox.bad] == [
+        (BOUNCING, attempt.account_id, attempt.attempt_id)
+    ]
+    assert rig.outcomes[-1].kind == OutcomeKind.ended  # type: ignore[attr-defined]
+
+
+async def test_given_a_refused_recipient_then_message_refused_and_the_attempt_failed(
+    rig: Rig, engine: Engine
+) -> None:
+    attempt = message_attempt(engine, ContactChannel.email, REFUSED)
+    with pytest.raises(MessageRefused, match="550 5.7.1 Relaying denied"):
+        await rig.channel.send(Note(attempt, "Aviso"))
+    assert attempt_row(engine, attempt.attempt_id).result == "failed"
+
+
+async def test_given_no_smtp_server_then_not_sent(engine: Engine) -> None:
+    channel = email_channel(SmtpSettings("127.0.0.1", free_port(), tls="none", timeout_seconds=2),
+                            DeliveryBook(engine), from_address="a@b.example",
+                            bounce_address="r@b.example", opt_out=Mailbox().opt_out)  # fmt: skip
+    attempt = message_attempt(engine, ContactChannel.email, DEBTOR)
+    with pytest.raises(MessageNotSent, match="unreachable"):
+        await channel.send(Note(attempt, "Aviso"))
+
+
+async def test_given_a_baja_reply_then_the_opt_out_gets_it_for_the_message_it_answers(
+    rig: Rig, engine: Engine
+) -> None:
+    older = message_attempt(engine, ContactChannel.email, DEBTOR)
+    older_id = await rig.channel.send(Note(older, "Primer aviso"))
+    newer = message_attempt(engine, ContactChannel.email, DEBTOR, account_id=older.account_id)
+    await rig.channel.send(Note(newer, "Segundo aviso"))
+    quoted = "BAJA\n\nEl lun, 5 dic 2026, Cobranza escribió:\n> Primer aviso\n"
+    await mail_to_inbox(rig, reply_mail(quoted, f"<{older_id}@cobranza.example>"))
+    [reply] = rig.mailbox.replies
+    assert (reply.text, reply.attempt_id, reply.address) == ("BAJA", older.attempt_id, DEBTOR)
+    assert attempt_row(engine, older.attempt_id).result == "replied"
+    assert attempt_row(engine, newer.attempt_id).result == "sent"
+
+
+async def test_given_a_reply_without_in_reply_to_then_the_latest_email_to_that_address(
+    rig: Rig, engine: Engine
+) -> None:
+    attempt = message_attempt(engine, ContactChannel.email, DEBTOR)
+    await rig.channel.send(Note(attempt, "Aviso"))
+    await mail_to_inbox(rig, reply_mail("", None, subject="RE: STOP"))
+    [reply] = rig.mailbox.replies
+    assert (reply.text, reply.attempt_id) == ("STOP", attempt.attempt_id)
+
+
+async def test_given_the_opt_out_fails_then_the_reply_is_refused_451_and_taken_when_sent_again(
+    rig: Rig, engine: Engine
+) -> None:
+    message_attempt(engine, ContactChannel.email, DEBTOR)
+    rig.mailbox.fail_next = 1
+    with pytest.raises(aiosmtplib.SMTPDataError) as caught:
+        await mail_to_inbox(rig, reply_mail("Baja", None))
+    assert caught.value.code == 451
+    await mail_to_inbox(rig, reply_mail("Baja", None))
+    assert [r.text for r in rig.mailbox.replies] == ["Baja"]
+
+
+async def test_given_mail_without_a_sender_then_dropped_and_counted(rig: Rig) -> None:
+    before = refused_count("malformed")
+    await mail_to_inbox(rig, b"Subject: hola\r\n\r\nBAJA\r\n")
+    assert rig.mailbox.replies == [] and refused_count("malformed") == before + 1
+
+
+async def test_given_an_oversized_message_then_refused_552(rig: Rig) -> None:
+    big = reply_mail("x" * (MAX_INBOUND_BYTES + 10), None)
+    with pytest.raises(aiosmtplib.SMTPResponseException) as caught:
+        await mail_to_inbox(rig, big)
+    assert caught.value.code == 552
+    assert rig.mailbox.replies == []
+
+
+async def test_given_a_bounce_for_a_message_of_no_attempt_then_refused_unknown(rig: Rig) -> None:
+    before = refused_count("unknown_message")
+    original = reply_mail("x", None)
+    original["Message-ID"] = "<c999999.deadbeef@cobranza.example>"
+    dsn = build_dsn(original, recipient=DEBTOR, status="5.1.1", diagnostic="550 unknown",
+                    reporting_mta="mx.example", postmaster="postmaster@mx.example",
+                    to="rebotes@cobranza.example")  # fmt: skip
+    await mail_to_inbox(rig, dsn, sender="")
+    assert refused_count("unknown_message") == before + 1
+
+
+async def test_given_a_bounce_naming_no_message_then_refused_unknown(rig: Rig) -> None:
+    before = refused_count("unknown_message")
+    dsn = build_dsn(reply_mail("x", None), recipient=DEBTOR, status="5.1.1", diagnostic="550",
+                    reporting_mta="mx.example", postmaster="postmaster@mx.example",
+                    to="rebotes@cobranza.example")  # fmt: skip
+    await mail_to_inbox(rig, dsn, sender="")
+    assert refused_count("unknown_message") == before + 1
+
+
+def test_given_a_delayed_dsn_then_parsed_but_not_permanent() -> None:
+    original = reply_mail("x", None)
+    original["Message-ID"] = "<c1.ab@cobranza.example>"
+    raw = build_dsn(original, recipient=DEBTOR, status="4.4.1", diagnostic="timeout",
+                    reporting_mta="mx", postmaster="p@mx", to="r@x").replace(
+        b"Action: failed", b"Action: delayed")  # fmt: skip
+    [bounce] = parse_inbound(raw)  # type: ignore[misc]
+    assert (bounce.message_id, bounce.action, bounce.permanent) == ("c1.ab", "delayed", False)
+
+
+def test_given_a_report_without_recipients_then_mail_input_error() -> None:
+    raw = (b"From: x@y\r\nMIME-Version: 1.0\r\nContent-Type: multipart/report; "
+           b"report-type=delivery-status; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nx\r\n--b--\r\n")  # fmt: skip
+    with pytest.raises(ValueError, match="recipient"):
+        parse_inbound(raw)
+
+
+def test_given_replies_then_their_own_first_line_or_subject() -> None:
+    assert reply_words("Re: Aviso", "\n> citado\nNo más, gracias\n") == "No más, gracias"
+    assert reply_words("RE: Fwd: baja", "On Mon, Cobranza wrote:\n> x") == "baja"
+    assert html_from_text("a & b\nc\n\nd") == (
+        '<!doctype html>\n<html lang="es"><body>\n<p>a &amp; b<br>c</p>\n<p>d</p>\n</body></html>'
+    )
