@@ -30,7 +30,9 @@ class OutgoingMessage:
 
 
 class MessageSender(Protocol):
-    kind: str  # sms | whatsapp | email
+    @property
+    def kind(self) -> str:  # sms | whatsapp | email (read-only: a ContactChannel fits)
+        ...
 
     async def send(self, message: OutgoingMessage) -> str | None:
         """Hand the message to the provider; returns its id for the message (delivery

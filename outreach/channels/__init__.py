@@ -18,6 +18,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from dialer.channels import Attempt, OutcomeKind
+from outreach.outgoing import SendRefused
 from store.models import ContactChannel
 
 
@@ -137,8 +138,9 @@ def asks_to_stop(text: str) -> bool:
     return words in OPT_OUT_WORDS
 
 
-class MessageRefused(Exception):
-    """The gateway refused the message for good: the attempt failed, nothing left."""
+class MessageRefused(SendRefused):
+    """The gateway refused the message for good: the attempt failed, nothing left (the
+    scheduler's SendRefused: it ends the step `failed`)."""
 
 
 class MessageNotSent(MessageRefused):

@@ -19,10 +19,11 @@ from gateways.smpp.client import SmppSettings
 from gateways.smpp.codec import Status
 from gateways.smpp.smsc import SmscSimulator
 from metrics.definitions import MESSAGE_REPORTS_REFUSED, MESSAGES, REGISTRY
-from outreach.channels import MessageNotSent, MessageStatus, Reply, StatusReport
+from outreach.channels import MessageNotSent, MessageRefused, MessageStatus, Reply, StatusReport
 from outreach.channels.delivery import DeliveryBook
 from outreach.channels.message_channel import MessageChannel
 from outreach.channels.sms import SmppTransport, sms_channel
+from outreach.outgoing import MessageSender, SendRefused
 from store.db import transaction
 from store.models import AuditEntry, ContactChannel
 
@@ -62,7 +63,8 @@ async def rig(engine: Engine) -> AsyncIterator[Rig]:
     smsc = SmscSimulator({"cobrador": "secret"},
                          fate=lambda dest: ("UNDELIV", "011") if dest.endswith("0000") else ("DELIVRD", "000"))  # fmt: skip
     await smsc.start()
-    opt_outs, outcomes = OptOuts(), []
+    opt_outs = OptOuts()
+    outcomes: list[Outcome] = []
     channel = sms_channel(SmppSettings("127.0.0.1", smsc.port, "cobrador", "secret"),
                           DeliveryBook(engine), opt_out=opt_outs, on_outcome=outcomes.append)  # fmt: skip
     transport = channel.transport
@@ -212,3 +214,8 @@ async def test_given_an_email_attempt_on_the_sms_channel_then_refused(
 
 def test_metrics_used_here_are_registered() -> None:
     assert MESSAGES.labels("sms", "sent") is not None
+
+
+def test_given_the_scheduler_port_then_a_message_channel_is_its_message_sender(rig: Rig) -> None:
+    sender: MessageSender = rig.channel  # mypy checks the port; the scheduler calls send()
+    assert sender.kind == "sms" and issubclass(MessageRefused, SendRefused)
