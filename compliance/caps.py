@@ -3,9 +3,13 @@
 Per account (hash-tagged, so one account's keys share a cluster slot):
 
     cobrador:caps:{acct:ID}:attempts  zset  member = attempt ref, score = epoch seconds
-    cobrador:caps:{acct:ID}:contacts  zset  right-party contacts
+    cobrador:caps:{acct:ID}:contacts  zset  right-party (direct) contacts
     cobrador:caps:{acct:ID}:abandons  zset  abandoned calls
     cobrador:caps:{acct:ID}:loaded    "1" once rebuilt from SQL
+
+A member names its channel: a call's is its attempt ref ("a:ID", as the dialer
+writes it), any other channel's ends in "@channel" ("a:ID@sms"); each cap counts
+the members of the channels it names (compliance/profile.py CapRule).
 
 Redis is a cache: when `loaded` is missing (first use, expiry, a flushed or
 restarted Redis) the account is rebuilt from SQL call_attempts before any
@@ -33,27 +37,47 @@ log = logging.getLogger(__name__)
 # profile is 7 days; a day of margin covers clock skew between processes.
 DEFAULT_HORIZON = timedelta(hours=MAX_WINDOW_HOURS)
 
-CHECK_AND_COUNT_LUA = """
+CHANNEL_LUA = """
+local function channel_of(member)
+  local at = string.find(member, '@', 1, true)
+  if at then return string.sub(member, at + 1) end
+  return 'call'
+end
+-- Members of `key` in (since, +inf) on a channel of `channels` (',call,sms,'), except
+-- the member `skip` (may be false).
+local function count_on(key, since, channels, skip)
+  local n = 0
+  for _, m in ipairs(redis.call('ZRANGEBYSCORE', key, '(' .. since, '+inf')) do
+    if m ~= skip and string.find(channels, ',' .. channel_of(m) .. ',', 1, true) then
+      n = n + 1
+    end
+  end
+  return n
+end
+"""
+
+CHECK_AND_COUNT_LUA = (
+    CHANNEL_LUA
+    + """
 -- KEYS: attempts, contacts, abandons, loaded
--- ARGV: now, member, ttl, cooldown_seconds, then triples (kind, window_seconds, max, reason)
+-- ARGV: now, member, ttl, cooldown_seconds, then quintuples
+--       (kind, window_seconds, max, reason, channels as ',call,sms,')
 if redis.call('EXISTS', KEYS[4]) == 0 then return {'not_loaded'} end
 local now = tonumber(ARGV[1])
 -- The attempt itself may already be there (its SQL row was rebuilt in, or this is
 -- a retried check): it never counts against itself.
-local own = redis.call('ZSCORE', KEYS[1], ARGV[2])
 local reasons = {}
 local i = 5
 while i <= #ARGV do
   local since = now - tonumber(ARGV[i + 1])
   local n
   if ARGV[i] == 'contacts' then
-    n = redis.call('ZCOUNT', KEYS[2], '(' .. since, '+inf')
+    n = count_on(KEYS[2], since, ARGV[i + 4], false)
   else
-    n = redis.call('ZCOUNT', KEYS[1], '(' .. since, '+inf')
-    if own and tonumber(own) > since then n = n - 1 end
+    n = count_on(KEYS[1], since, ARGV[i + 4], ARGV[2])
   end
   if n >= tonumber(ARGV[i + 2]) then table.insert(reasons, ARGV[i + 3]) end
-  i = i + 4
+  i = i + 5
 end
 local cooldown = tonumber(ARGV[4])
 if cooldown > 0 and redis.call('ZCOUNT', KEYS[3], '(' .. (now - cooldown), '+inf') > 0 then
@@ -69,11 +93,13 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. (now - ttl))
 for k = 1, 4 do redis.call('EXPIRE', KEYS[k], ttl) end
 return {'counted'}
 """
+)
 
 SNAPSHOT_LUA = """
 -- KEYS: 4 per account (attempts, contacts, abandons, loaded); ARGV: since
 -- Returns one text: per account 'L|attempts|contacts|abandons' (L = 1 when loaded,
--- scores comma-separated), accounts separated by newlines: cheap to parse in bulk.
+-- scores comma-separated, a channel other than call as 'score@channel'), accounts
+-- separated by newlines: cheap to parse in bulk.
 local out = {}
 for a = 0, #KEYS / 4 - 1 do
   local k = a * 4
@@ -84,7 +110,14 @@ for a = 0, #KEYS / 4 - 1 do
     for z = 1, 3 do
       local rows = redis.call('ZRANGEBYSCORE', KEYS[k + z], '(' .. ARGV[1], '+inf', 'WITHSCORES')
       local scores = {}
-      for j = 2, #rows, 2 do scores[#scores + 1] = rows[j] end
+      for j = 2, #rows, 2 do
+        local at = string.find(rows[j - 1], '@', 1, true)
+        if at then
+          scores[#scores + 1] = rows[j] .. string.sub(rows[j - 1], at)
+        else
+          scores[#scores + 1] = rows[j]
+        end
+      end
       parts[#parts + 1] = table.concat(scores, ',')
     end
     out[#out + 1] = table.concat(parts, '|')
@@ -228,22 +261,26 @@ class CapStore:
         await pipe.execute()
 
     async def check_and_count(
-        self, account_id: int, profile: Profile, now: datetime, attempt_ref: str
-    ) -> CapResult:
-        """The final check at originate: every cap checked and the attempt counted, atomically."""
+        self, account_id: int, profile: Profile, now: datetime, attempt_ref: str,
+        channel: str = "call",
+    ) -> CapResult:  # fmt: skip
+        """The final check at placing: every cap of the channel checked and the attempt
+        counted, atomically (a call at originate, a message at submit, a visit...)."""
         if now.tzinfo is None:
             return CapResult(False, ("timezone_unknown",), False)
         if profile.max_cap_window_seconds > self.ttl:
             log.error("profile %s looks back further than the counters keep", profile.full_version)
-            return CapResult(False, _all_cap_reasons(profile), False)
+            return CapResult(False, _all_cap_reasons(profile, channel), False)
         args: list[str | float | int] = [
             f"{now.timestamp():.6f}",
-            attempt_ref,
+            channel_member(attempt_ref, channel),
             self.ttl,
-            profile.abandon_cooldown_hours * 3600,
+            profile.abandon_cooldown_hours * 3600 if channel == "call" else 0,
         ]
-        for cap in profile.caps:
-            args += [cap.kind, cap.window_seconds, cap.max, cap.reason]
+        for cap in profile.caps_for(channel):
+            kind = "attempts" if cap.kind == "attempts" else "contacts"
+            args += [kind, cap.window_seconds, cap.max, cap.reason,
+                     "," + ",".join(sorted(cap.counted(channel))) + ","]  # fmt: skip
         keys = account_keys(account_id)
         try:
             if self.sync_on_check:
@@ -261,7 +298,7 @@ class CapStore:
         except (redis.RedisError, OSError, HistoryUnavailable):
             log.warning("caps unavailable for account %s; blocking", account_id, exc_info=True)
         # Redis or SQL down, or never loaded: the count is unknown, so every cap fails.
-        return CapResult(False, _all_cap_reasons(profile), False)
+        return CapResult(False, _all_cap_reasons(profile, channel), False)
 
     async def _merge_from_sql(self, account_id: int, now: datetime) -> None:
         try:
@@ -299,9 +336,12 @@ class CapStore:
             if reply[0] != "1":
                 out[account_id] = CounterSnapshot(available=False)
                 continue
+            attempts, other_attempts = _stamps(reply[1])
+            contacts, other_contacts = _stamps(reply[2])
             out[account_id] = CounterSnapshot(
-                _floats(reply[1]), _floats(reply[2]), _floats(reply[3])
-            )
+                attempts, contacts, _floats(reply[3]),
+                other_attempts=other_attempts, other_contacts=other_contacts,
+            )  # fmt: skip
         return out
 
     async def _snapshot_batch(self, account_ids: Sequence[int], since: str) -> list[list[str]]:
@@ -323,24 +363,50 @@ class CapStore:
         key = keys[("attempts", "contacts", "abandons").index(kind)]
         await self._record(keys=[key, keys[3]], args=[f"{at.timestamp():.6f}", member, self.ttl])
 
-    async def uncount(self, account_id: int, attempt_id: int) -> None:
+    async def uncount(self, account_id: int, attempt_id: int, channel: str = "call") -> None:
         """An attempt counted by check_and_count that was never dialed (closed as
         not placed in SQL, which the ledger does not count): out of the counter, so
         a rebuild from SQL and Redis agree and the debtor is not held back by it."""
-        await self.client.zrem(account_keys(account_id)[0], f"a:{attempt_id}")
+        member = channel_member(f"a:{attempt_id}", channel)
+        await self.client.zrem(account_keys(account_id)[0], member)
 
-    async def record_contact(self, account_id: int, attempt_id: int, at: datetime) -> None:
-        await self.record(account_id, "contacts", f"a:{attempt_id}", at)
+    async def record_contact(
+        self, account_id: int, attempt_id: int, at: datetime, channel: str = "call"
+    ) -> None:
+        """A direct contact on `channel` (a right-party call, a reply, a visit that met
+        the debtor); the SQL row is the record, this tells the counters at once."""
+        await self.record(account_id, "contacts", channel_member(f"a:{attempt_id}", channel), at)
 
     async def record_abandon(self, account_id: int, attempt_id: int, at: datetime) -> None:
         await self.record(account_id, "abandons", f"a:{attempt_id}", at)
 
 
-def _all_cap_reasons(profile: Profile) -> tuple[str, ...]:
-    reasons = [cap.reason for cap in profile.caps]
-    if profile.abandon_cooldown_hours:
+def channel_member(attempt_ref: str, channel: str) -> str:
+    """The counters' member of an attempt: a call's ref as is, another channel's tagged."""
+    return attempt_ref if channel == "call" else f"{attempt_ref}@{channel}"
+
+
+def _all_cap_reasons(profile: Profile, channel: str = "call") -> tuple[str, ...]:
+    reasons = [cap.reason for cap in profile.caps_for(channel)]
+    if profile.abandon_cooldown_hours and channel == "call":
         reasons.append("recent_abandon")
     return tuple(dict.fromkeys(reasons)) or ("attempt_cap_day",)
+
+
+def _stamps(value: bytes | str) -> tuple[tuple[float, ...], tuple[tuple[str, float], ...]]:
+    """Calls' times, and (channel, time) of the other channels, from a snapshot field."""
+    text = _text(value)
+    if not text:
+        return (), ()
+    calls: list[float] = []
+    others: list[tuple[str, float]] = []
+    for item in text.split(","):
+        score, _, channel = item.partition("@")
+        if channel:
+            others.append((channel, float(score)))
+        else:
+            calls.append(float(score))
+    return tuple(calls), tuple(others)
 
 
 def _text(value: bytes | str) -> str:

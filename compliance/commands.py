@@ -73,13 +73,24 @@ def register(subparsers: Any) -> None:
     show.set_defaults(func=_profile_show)
 
     check = subparsers.add_parser(
-        "check", help="evaluate one call now (or --at) and print the decision; counts nothing"
+        "check",
+        help="evaluate one contact (a call by default) now (or --at) and print the decision; "
+        "counts nothing",
     )
     check.add_argument("--account", required=True, help="account external reference")
-    check.add_argument("--phone", required=True, help="number, E.164 or national")
+    check.add_argument(
+        "--channel", default="call", choices=CHECK_CHANNELS,
+        help="contact channel (default: call)",
+    )  # fmt: skip
+    check.add_argument("--phone", help="number, E.164 or national (call, sms, whatsapp)")
+    check.add_argument("--email", help="e-mail address (default: the account's)")
     check.add_argument("--at", help="ISO 8601 instant with zone (default: now)")
     check.add_argument("--campaign", help="campaign name (default: the account's campaign)")
     check.set_defaults(func=_check)
+
+
+CHECK_CHANNELS = ("call", "sms", "whatsapp", "email", "visit")
+PHONE_ARG_CHANNELS = ("call", "sms", "whatsapp")
 
 
 def parse_instant(value: str, what: str) -> datetime:
@@ -234,6 +245,21 @@ def _registry_import(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _check_address(args: argparse.Namespace) -> None:
+    """--phone for the channels that reach a number, --email (or none) for e-mail,
+    neither for a visit; UserError otherwise."""
+    if args.channel in PHONE_ARG_CHANNELS:
+        if not args.phone:
+            raise UserError(f"--phone: a {args.channel} check needs the number")
+        if args.email:
+            raise UserError(f"--email: a {args.channel} goes to a number; give --phone only")
+    elif args.channel == "email":
+        if args.phone:
+            raise UserError("--phone: an e-mail goes to an address; give --email or nothing")
+    elif args.phone or args.email:
+        raise UserError("a visit goes to the account's address: give neither --phone nor --email")
+
+
 def _check(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
     import contextlib
@@ -242,13 +268,17 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
     import redis.asyncio as aioredis
     from redis.exceptions import RedisError
 
-    from cobrador.ground.masking import mask_phone
+    from cobrador.ground.masking import mask_email, mask_phone
     from cobrador.ground.runtime import redis_url
+    from compliance.engine import is_email_address
     from compliance.profile import ProfileError, load_profiles
     from compliance.service import ComplianceService
     from store.db import open_engine, transaction
     from store.models import Account
 
+    _check_address(args)
+    if args.email is not None and not is_email_address(args.email.strip()):
+        raise UserError(f"--email: {args.email!r} is not an e-mail address")
     now = parse_instant(args.at, "--at") if args.at else datetime.now(UTC)
     engine = open_engine(settings)
     with transaction(engine) as session:
@@ -259,11 +289,15 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
         ).scalar_one_or_none()
     if country is None:
         raise UserError(f"no account with reference {args.account!r}")
-    try:
-        parsed = phonenumbers.parse(args.phone, country.upper())
-    except phonenumbers.NumberParseException as exc:
-        raise UserError(f"--phone: cannot read {args.phone!r} as a phone number ({exc})") from exc
-    e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    e164 = None
+    if args.phone:
+        try:
+            parsed = phonenumbers.parse(args.phone, country.upper())
+        except phonenumbers.NumberParseException as exc:
+            raise UserError(
+                f"--phone: cannot read {args.phone!r} as a phone number ({exc})"
+            ) from exc
+        e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
     async def run(url: str) -> dict[str, Any]:
         client = aioredis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
@@ -281,8 +315,10 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
                         account_ref=args.account,
                         phone_e164=e164,
                         campaign_name=args.campaign,
+                        channel=args.channel,
+                        address=args.email.strip() if args.email else None,
                     )
-                except (LookupError, ProfileError) as exc:
+                except (LookupError, ValueError, ProfileError) as exc:
                     raise UserError(str(exc)) from exc
             [(decision, decision_id)] = await service.evaluate_and_record(
                 [item], now, stage="check", actor="cli"
@@ -290,6 +326,7 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
         finally:
             await client.aclose()  # type: ignore[attr-defined]
         return {
+            "channel": item.channel,
             "allowed": decision.allowed,
             "reasons": list(decision.reasons),
             "local_time": decision.local_time,
@@ -300,7 +337,8 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
             "profile_version": decision.profile_version,
             "registry_versions": dict(decision.registry_versions),
             "account": args.account,
-            "phone": mask_phone(e164),
+            "phone": mask_phone(item.phone_e164) if item.phone_e164 else None,
+            **({"email": mask_email(item.address)} if item.channel == "email" else {}),
             "evaluated_at": now.isoformat(),
             "decision_id": decision_id,
         }

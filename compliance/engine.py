@@ -1,15 +1,16 @@
-"""The rules engine: a pure function from a call request and an instant to a Decision.
+"""The rules engine: a pure function from a contact request and an instant to a Decision.
 
-No I/O here: the caller hands in the account and phone facts, the effective
-profile, a registry lookup and a snapshot of the debtor's counters. Every
-failing rule is reported (not just the first), in the order of RULES.md:
-account status, number, registries, day and hours, caps.
+No I/O here: the caller hands in the channel, the account and address facts (a
+number, an e-mail address, or the account itself for a visit), the effective
+profile, a registry lookup and a snapshot of the debtor's counters on every
+channel. Every failing rule is reported (not just the first), in the order of
+RULES.md: channel, account status, address, registries, day and hours, caps.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -18,8 +19,8 @@ from typing import Any, Protocol
 
 import holidays
 
-from compliance.profile import Profile
-from compliance.timezones import number_info, resolve_zones
+from compliance.profile import PHONE_CHANNELS, Profile
+from compliance.timezones import Zones, number_info, resolve_zones
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,14 @@ REASONS = (
     "timezone_unknown",
     "recent_abandon",
     "country_unknown",
+    # Channels other than calls (docs/channels.md).
+    "channel_not_allowed",
+    "channel_not_authorised",
+    "visit_not_authorised",
+    "opted_out",
+    "invalid_address",
+    "contact_cap_day",
+    "channel_cap_week",
 )
 
 CLOSED_STATUSES = frozenset({"paid", "settled", "closed"})
@@ -65,6 +74,13 @@ class AccountFacts:
     country: str
     region: str | None = None
     timezone: str | None = None
+    # The signed authorisation for collection visits, when the account has one (CO).
+    visit_authorisation_ref: str | None = None
+    # Channels the debtor opted out of for the whole account.
+    opted_out: frozenset[str] = frozenset()
+    # The account's numbers: where an e-mail or a visit finds the debtor's time zone
+    # when neither an explicit zone nor the region gives it (every one must allow it).
+    numbers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -74,6 +90,23 @@ class PhoneFacts:
     status: str = "active"
     consent: bool = False
     consent_ref: str | None = None
+    # The channels the debtor authorised on this number (calls only unless told).
+    channels: frozenset[str] = frozenset({"call"})
+    # The channels the debtor opted out of on this number.
+    opted_out: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class EmailFacts:
+    """The debtor's e-mail address as the account holds it. on_account=False: an
+    address the creditor was not given (a third party's, as far as we know)."""
+
+    address: str
+    on_account: bool = True
+    status: str = "active"  # active | bounced | invalid
+    consent: bool = False
+    consent_ref: str | None = None
+    opted_out: bool = False
 
 
 @dataclass(frozen=True)
@@ -117,20 +150,45 @@ class CounterSnapshot:
     (an unknown count cannot be shown to be under the cap).
     """
 
-    attempts: tuple[float, ...] = ()
-    contacts: tuple[float, ...] = ()
+    attempts: tuple[float, ...] = ()  # calls
+    contacts: tuple[float, ...] = ()  # right-party contacts on calls
     abandons: tuple[float, ...] = ()
     available: bool = True
+    # The same events on every other channel: (channel, epoch seconds).
+    other_attempts: tuple[tuple[str, float], ...] = ()
+    other_contacts: tuple[tuple[str, float], ...] = ()
+
+    def stamps(self, kind: str, channels: frozenset[str]) -> list[float]:
+        """Times of the `kind` events (attempts, or contacts of any sort) on `channels`."""
+        calls, others = (
+            (self.attempts, self.other_attempts)
+            if kind == "attempts"
+            else (self.contacts, self.other_contacts)
+        )
+        out = list(calls) if "call" in channels else []
+        out += [at for channel, at in others if channel in channels]
+        return out
 
 
 @dataclass(frozen=True)
 class CallRequest:
+    """One contact request: a channel to an address of an account's debtor.
+
+    `phone` for the channels that reach a number (call, sms, whatsapp), `email` for
+    e-mail; a visit goes to the account's own address and needs neither.
+    """
+
     account: AccountFacts
-    phone: PhoneFacts
+    phone: PhoneFacts | None
     profile: Profile
     registries: RegistryLookup
     counters: CounterSnapshot = CounterSnapshot()
     campaign_id: int | None = None
+    channel: str = "call"
+    email: EmailFacts | None = None
+
+
+ContactRequest = CallRequest
 
 
 @dataclass(frozen=True)
@@ -142,9 +200,11 @@ class Decision:
     local_time: str | None
     timezone: str | None
     evaluated_at: datetime | None
+    channel: str = "call"
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "channel": self.channel,
             "allowed": self.allowed,
             "reasons": list(self.reasons),
             "profile_version": self.profile_version,
@@ -170,14 +230,15 @@ def count_since(stamps: Iterable[float], since: float) -> int:
 
 
 class Engine:
-    """Evaluates call requests; holds only caches, so one instance serves every campaign."""
+    """Evaluates contact requests; holds only caches, so one instance serves every campaign."""
 
     def evaluate(self, request: CallRequest, now: datetime) -> Decision:
         profile = request.profile
+        channel = request.channel
         if now.tzinfo is None or now.utcoffset() is None:
             # A clock without a zone is not a clock we can trust: fail closed.
             return Decision(
-                False, ("timezone_unknown",), profile.full_version, {}, None, None, None
+                False, ("timezone_unknown",), profile.full_version, {}, None, None, None, channel
             )
         now = now.astimezone(UTC)
         reasons: list[str] = []
@@ -187,7 +248,14 @@ class Engine:
         # 0. The law is the debtor's: a profile of another country (or none, for a
         # debtor whose country has no profile) cannot say whether the call is allowed.
         if not profile.country or profile.country != (account.country or "").strip().upper():
-            return Decision(False, ("country_unknown",), profile.full_version, {}, None, None, now)
+            return Decision(
+                False, ("country_unknown",), profile.full_version, {}, None, None, now, channel
+            )
+        # The channel: one the profile does not list is not allowed.
+        if profile.channel_rule(channel) is None:
+            add("channel_not_allowed")
+        if channel in account.opted_out:
+            add("opted_out")
 
         # 1. Status of the account.
         if account.status in CLOSED_STATUSES:
@@ -203,67 +271,84 @@ class Engine:
         if account.stage == "legal":
             add("legal_stage")
 
-        # 2. The number.
-        valid, _ = number_info(phone.e164)
-        if not valid or phone.status in ("invalid", "wrong_number"):
-            add("invalid_number")
-        elif phone.status == "stopped":
-            add("cease_contact")
-        elif phone.status != "active":
-            add("invalid_number")
-        party = PARTY_BY_PHONE_TYPE.get(phone.phone_type, "third_party")
-        if party not in profile.allowed_parties:
-            add("third_party")
-        if profile.consent_required and not (phone.consent and phone.consent_ref):
-            add("no_consent")
+        # 2. The address: a number, an e-mail address, or the debtor's own for a visit.
+        e164 = ""
+        if channel in PHONE_CHANNELS:
+            if phone is None:
+                add("invalid_number")
+            else:
+                e164 = phone.e164
+                self._check_phone(request, phone, add)
+        elif channel == "email":
+            self._check_email(request, add)
+        elif channel == "visit":
+            rule = profile.channel_rule(channel)
+            if (
+                rule is not None
+                and rule.visit_authorisation
+                and not (account.visit_authorisation_ref or "").strip()
+            ):
+                add("visit_not_authorised")
+            # A visit goes to the debtor: the profile must allow the debtor.
+            if "debtor" not in profile.allowed_parties:
+                add("third_party")
+        else:
+            add("channel_not_allowed")  # chat: no address the profiles know
 
-        # 3. Registries.
+        # 3. Registries: lists of numbers, so they bind every channel that reaches one.
         versions: dict[str, str | None] = {}
-        for rule in profile.registries:
-            try:
-                answer = request.registries.answer(rule.name, phone.e164)
-            except Exception:  # any failure of the lookup must block, never allow
-                log.warning("registry %s lookup failed; blocking", rule.name, exc_info=True)
-                answer = RegistryAnswer(rule.name, available=False)
-            versions[rule.name] = answer.version
-            if not answer.available or answer.imported_at is None:
-                add("registry_unavailable")
-                continue
-            if now - answer.imported_at > timedelta(days=rule.max_age_days):
-                add("registry_stale")
-            if answer.listed:
-                add("registry_listed")
+        if e164:
+            for rule_ in profile.registries:
+                try:
+                    answer = request.registries.answer(rule_.name, e164)
+                except Exception:  # any failure of the lookup must block, never allow
+                    log.warning("registry %s lookup failed; blocking", rule_.name, exc_info=True)
+                    answer = RegistryAnswer(rule_.name, available=False)
+                versions[rule_.name] = answer.version
+                if not answer.available or answer.imported_at is None:
+                    add("registry_unavailable")
+                    continue
+                if now - answer.imported_at > timedelta(days=rule_.max_age_days):
+                    add("registry_stale")
+                if answer.listed:
+                    add("registry_listed")
 
-        # 4. Day and hours in every possible local time of the debtor.
-        zones = resolve_zones(account.timezone, account.country, account.region, phone.e164)
+        # 4. Day and hours of the channel in every possible local time of the debtor.
+        zones = resolve_zones(account.timezone, account.country, account.region, e164)
+        if not zones.zones and not e164 and account.numbers:
+            zones = zones_of_numbers(account)
         local_time = None
         if not zones.zones:
             add("timezone_unknown")
+        hours = profile.hours_for(channel)
+        holidays_closed = profile.holidays_closed_for(channel)
         for tz in zones.zones:
             local = now.astimezone(tz)
             if local_time is None:
                 local_time = local.isoformat(timespec="seconds")
-            windows = profile.hours[local.weekday()]
+            windows = hours[local.weekday()]
             if not windows:
                 add("day_not_allowed")
             else:
                 minute = local.hour * 60 + local.minute
                 if not any(w.contains(minute) for w in windows):
                     add("outside_hours")
-            if profile.holidays_closed and is_holiday(profile.holidays_country, local.date()):
+            if holidays_closed and is_holiday(profile.holidays_country, local.date()):
                 add("holiday")
 
-        # 5. Caps over rolling windows, all the debtor's numbers together.
+        # 5. Caps over rolling windows, all the debtor's numbers and channels together:
+        # each cap counts the channels it names and binds the channels it applies to.
         counters = request.counters
         now_ts = now.timestamp()
-        for cap in profile.caps:
+        for cap in profile.caps_for(channel):
             if not counters.available:
                 add(cap.reason)
                 continue
-            stamps = counters.contacts if cap.kind == "contacts" else counters.attempts
+            kind = "attempts" if cap.kind == "attempts" else "contacts"
+            stamps = counters.stamps(kind, cap.counted(channel))
             if count_since(stamps, now_ts - cap.window_seconds) >= cap.max:
                 add(cap.reason)
-        if profile.abandon_cooldown_hours:
+        if profile.abandon_cooldown_hours and channel == "call":
             since = now_ts - profile.abandon_cooldown_hours * 3600
             if not counters.available or count_since(counters.abandons, since):
                 add("recent_abandon")
@@ -277,4 +362,77 @@ class Engine:
             local_time=local_time,
             timezone=zones.names or None,
             evaluated_at=now,
+            channel=channel,
         )
+
+    @staticmethod
+    def _check_phone(request: CallRequest, phone: PhoneFacts, add: Callable[[str], None]) -> None:
+        profile, channel = request.profile, request.channel
+        valid, _ = number_info(phone.e164)
+        if not valid or phone.status in ("invalid", "wrong_number"):
+            add("invalid_number")
+        elif phone.status == "stopped":
+            add("cease_contact")
+        elif phone.status != "active":
+            add("invalid_number")
+        party = PARTY_BY_PHONE_TYPE.get(phone.phone_type, "third_party")
+        if party not in profile.allowed_parties:
+            add("third_party")
+        if profile.consent_required_for(channel):
+            if not (phone.consent and phone.consent_ref):
+                add("no_consent")
+            elif channel not in phone.channels:
+                # Consent is for the channels the debtor authorised on the number
+                # (Ley 2300 de 2023): a number without them is authorised for calls.
+                add("channel_not_authorised")
+        if channel in phone.opted_out:
+            add("opted_out")
+
+    @staticmethod
+    def _check_email(request: CallRequest, add: Callable[[str], None]) -> None:
+        email = request.email
+        if email is None or not email.address:
+            add("invalid_address")  # no address to write to: nothing else to say
+            return
+        if not is_email_address(email.address) or email.status != "active":
+            add("invalid_address")
+        if not email.on_account:
+            add("third_party")  # an address the creditor was not given
+        if request.profile.consent_required_for("email") and not (
+            email.consent and email.consent_ref
+        ):
+            add("no_consent")
+        if email.opted_out:
+            add("opted_out")
+
+
+def zones_of_numbers(account: AccountFacts) -> Zones:
+    """Every zone any of the account's numbers may be in: a contact with no number of
+    its own (e-mail, visit) is allowed only when it is allowed in all of them."""
+    found: dict[str, Any] = {}
+    for number in account.numbers:
+        zones = resolve_zones(None, account.country, None, number)
+        if not zones.zones:
+            return Zones((), "none")  # one number of unknown zone: the time is unknown
+        for tz in zones.zones:
+            found.setdefault(str(tz), tz)
+    return Zones(tuple(found.values()), "numbers") if found else Zones((), "none")
+
+
+def is_email_address(text: str) -> bool:
+    """A plausible single mailbox (local@domain.tld), at most 254 characters: a syntax
+    check only; a bounce marks an address that does not exist."""
+    if not text or len(text) > 254 or text != text.strip() or text.count("@") != 1:
+        return False
+    local, domain = text.split("@")
+    if (
+        not local
+        or len(local) > 64
+        or "." not in domain
+        or domain.startswith(".")
+        or domain.endswith(".")
+    ):
+        return False
+    if any(c.isspace() or c in '<>(),;:[]"\\' for c in text):
+        return False
+    return all(label and len(label) <= 63 for label in domain.split("."))

@@ -1,7 +1,7 @@
 """The contact ledger the caps read: every attempt on every channel (the attempt
-rows, `store.models.CallAttempt`), and which channel's attempts count toward which
-cap. Today the caps count calls only, as the profiles' rules are written for calls;
-a channel that lands adds itself here with the rule that makes it count."""
+rows, `store.models.CallAttempt`), each event tagged with its channel. Which channel
+counts toward which cap is the profile's to say (each cap names its channels,
+compliance/profile.py); here, which channels' rows are events of each kind at all."""
 
 from __future__ import annotations
 
@@ -11,16 +11,18 @@ from datetime import datetime
 from sqlalchemy import Engine, or_, select
 from sqlalchemy.orm import Session
 
-from compliance.caps import AccountHistory, Event
-from store.models import CallAttempt, ContactChannel
+from compliance.caps import AccountHistory, Event, channel_member
+from store.models import CONTACT_CHANNELS, CallAttempt, ContactChannel
 
 # Attempt rows that never reached the debtor: not attempts for the caps.
 NEVER_DIALED = ("blocked", "not_placed")
 
-# Which channels' attempts count toward each kind of cap.
+# Which channels' rows are events of each kind: an attempt on any channel (a call
+# placed, a message submitted, a visit made), a direct contact on any channel
+# (right_party_contact: a right-party call, a reply, a visit that met the debtor).
 COUNTED: Mapping[str, frozenset[str]] = {
-    "attempts": frozenset({ContactChannel.call.value}),
-    "contacts": frozenset({ContactChannel.call.value}),
+    "attempts": frozenset(CONTACT_CHANNELS),
+    "contacts": frozenset(CONTACT_CHANNELS),
     "abandons": frozenset({ContactChannel.call.value}),  # only a call can be abandoned
 }
 
@@ -57,7 +59,7 @@ def load_history(
         if account_id is None:
             continue
         history = out[account_id]
-        member = f"a:{attempt_id}"
+        member = channel_member(f"a:{attempt_id}", channel)
         if direction != "inbound" and channel in counted["attempts"]:
             # A debtor's own call is no attempt of ours (profiles' [inbound] tables);
             # its right-party conversation still counts as a contact below.

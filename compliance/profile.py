@@ -17,10 +17,20 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from store.models import CONTACT_CHANNELS
+
 PROFILES_DIR = Path(__file__).with_name("profiles")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # index = date.weekday()
 PARTIES = frozenset({"debtor", "guarantor", "third_party"})
-CAP_KINDS = ("attempts", "contacts")
+# attempts: attempts placed (calls dialed, messages submitted, visits made);
+# contacts: direct contacts (a right-party conversation, a reply, a visit that met the
+# debtor); contacts_elsewhere: direct contacts on a channel other than the one asked for.
+CAP_KINDS = ("attempts", "contacts", "contacts_elsewhere")
+# The channels that reach a phone number: registries and number consent apply to them.
+PHONE_CHANNELS = frozenset({"call", "sms", "whatsapp"})
+# The reason codes a cap may name instead of the one its kind and window give.
+CAP_REASONS = frozenset({"attempt_cap_day", "attempt_cap_week", "contact_cap_day",
+                         "contact_cap_week", "channel_cap_week"})  # fmt: skip
 # How a debtor learns the call is recorded: the agent's script opens with the
 # notice line, or a short prompt plays at bridge. Either is a notice, so a
 # campaign may choose either (campaign.config["recording_notice"]).
@@ -57,29 +67,91 @@ class Window:
         )
 
 
+CALL_ONLY = frozenset({"call"})
+
+
 @dataclass(frozen=True)
 class CapRule:
     """At most `max` events of `kind` per debtor in any rolling `window_hours`.
 
-    A new call is allowed only while the count in the window is below `max`.
+    The events counted are those on `channels` (calls only unless the profile says
+    otherwise); the cap blocks a contact on any channel of `applies_to` (by default
+    the channels it counts). A new contact is allowed only while the count in the
+    window is below `max`. `contacts_elsewhere` counts the direct contacts on the
+    counted channels other than the one asked for (CO: one channel a week).
     """
 
     kind: str
     window_hours: int
     max: int
     source: str = ""
+    channels: frozenset[str] = CALL_ONLY
+    applies_to: frozenset[str] | None = None
+    reason_code: str | None = None
 
     @property
     def window_seconds(self) -> int:
         return self.window_hours * 3600
 
     @property
+    def blocks(self) -> frozenset[str]:
+        """The channels this cap applies to."""
+        return self.applies_to if self.applies_to is not None else self.channels
+
+    def counted(self, channel: str) -> frozenset[str]:
+        """The channels whose events count when a contact on `channel` is asked for."""
+        if self.kind == "contacts_elsewhere":
+            return self.channels - {channel}
+        return self.channels
+
+    @property
     def reason(self) -> str:
-        # The stable reason codes know three caps: attempts within a day,
-        # attempts over longer windows, and contacts (any window).
+        # The stable reason codes know these caps: attempts within a day, attempts
+        # over longer windows, contacts (any window), and other channels after a contact.
+        if self.reason_code:
+            return self.reason_code
+        if self.kind == "contacts_elsewhere":
+            return "channel_cap_week"
         if self.kind == "contacts":
             return "contact_cap_week"
         return "attempt_cap_day" if self.window_hours <= 24 else "attempt_cap_week"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "window_hours": self.window_hours,
+            "max": self.max,
+            "channels": sorted(self.channels),
+            "applies_to": sorted(self.blocks),
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class ChannelRule:
+    """How a profile lets one channel be used. A channel the profile does not list is
+    not allowed (`channel_not_allowed`). What is None follows the profile's own rule."""
+
+    name: str
+    source: str = ""
+    hours: tuple[tuple[Window, ...], ...] | None = None  # 7 entries, Monday first
+    holidays_closed: bool | None = None
+    consent_required: bool | None = None
+    # The account must carry a signed authorisation for this channel (CO visits).
+    visit_authorisation: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "hours": None
+            if self.hours is None
+            else {
+                day: [str(w) for w in windows]
+                for day, windows in zip(WEEKDAYS, self.hours, strict=True)
+            },
+            "holidays_closed": self.holidays_closed,
+            "consent_required": self.consent_required,
+            "visit_authorisation": self.visit_authorisation,
+        }
 
 
 @dataclass(frozen=True)
@@ -109,6 +181,30 @@ class Profile:
     recording_notice: str = "script"
     # Not a dialing rule either: what the opening of a right-party call must say.
     opening: tuple[str, ...] = ("agent", "agency", "creditor")
+    # The channels the profile allows, each with its own rules (calls only by default).
+    channels: tuple[ChannelRule, ...] = (ChannelRule("call"),)
+
+    def channel_rule(self, channel: str) -> ChannelRule | None:
+        return next((c for c in self.channels if c.name == channel), None)
+
+    def hours_for(self, channel: str) -> tuple[tuple[Window, ...], ...]:
+        rule = self.channel_rule(channel)
+        return rule.hours if rule is not None and rule.hours is not None else self.hours
+
+    def holidays_closed_for(self, channel: str) -> bool:
+        rule = self.channel_rule(channel)
+        if rule is not None and rule.holidays_closed is not None:
+            return rule.holidays_closed
+        return self.holidays_closed
+
+    def consent_required_for(self, channel: str) -> bool:
+        rule = self.channel_rule(channel)
+        if rule is not None and rule.consent_required is not None:
+            return rule.consent_required
+        return self.consent_required
+
+    def caps_for(self, channel: str) -> tuple[CapRule, ...]:
+        return tuple(c for c in self.caps if channel in c.blocks)
 
     @cached_property
     def digest(self) -> str:
@@ -140,13 +236,12 @@ class Profile:
             "holidays": {"closed": self.holidays_closed, "country": self.holidays_country},
             "consent_required": self.consent_required,
             "allowed_parties": sorted(self.allowed_parties),
-            "caps": [
-                {"kind": c.kind, "window_hours": c.window_hours, "max": c.max} for c in self.caps
-            ],
+            "caps": [c.as_dict() for c in self.caps],
             "abandon_cooldown_hours": self.abandon_cooldown_hours,
             "registries": [
                 {"name": r.name, "max_age_days": r.max_age_days} for r in self.registries
             ],
+            "channels": {c.name: c.as_dict() for c in self.channels},
         }
 
 
@@ -215,6 +310,18 @@ def _bool(value: Any, where: str) -> bool:
     return value
 
 
+def _channel_list(value: Any, where: str) -> frozenset[str]:
+    if (
+        not isinstance(value, list)
+        or not value
+        or not all(isinstance(c, str) and c in CONTACT_CHANNELS for c in value)
+    ):
+        raise ProfileError(
+            f"{where}: a non-empty list from {list(CONTACT_CHANNELS)}, got {value!r}"
+        )
+    return frozenset(value)
+
+
 def _parse_caps(raw: Any, where: str, need_source: bool) -> tuple[CapRule, ...]:
     if not isinstance(raw, list):
         raise ProfileError(f"{where}: [[caps]] must be a list of tables")
@@ -223,10 +330,21 @@ def _parse_caps(raw: Any, where: str, need_source: bool) -> tuple[CapRule, ...]:
         w = f"{where}[{i}]"
         if not isinstance(item, Mapping):
             raise ProfileError(f"{w}: expected a table")
-        _no_unknown(item, {"kind", "window_hours", "max", "source"}, w)
+        _no_unknown(
+            item, {"kind", "window_hours", "max", "source", "channels", "applies_to", "reason"}, w
+        )
         kind = item.get("kind")
         if kind not in CAP_KINDS:
             raise ProfileError(f"{w}: kind must be one of {CAP_KINDS}, got {kind!r}")
+        channels = (
+            _channel_list(item["channels"], f"{w}.channels") if "channels" in item else CALL_ONLY
+        )
+        applies_to = (
+            _channel_list(item["applies_to"], f"{w}.applies_to") if "applies_to" in item else None
+        )
+        reason = item.get("reason")
+        if reason is not None and reason not in CAP_REASONS:
+            raise ProfileError(f"{w}.reason: one of {sorted(CAP_REASONS)}, got {reason!r}")
         caps.append(
             CapRule(
                 kind=kind,
@@ -235,9 +353,57 @@ def _parse_caps(raw: Any, where: str, need_source: bool) -> tuple[CapRule, ...]:
                 ),
                 max=_int(item.get("max"), f"{w}.max", 0),
                 source=_require_source(item, w) if need_source else str(item.get("source", "")),
+                channels=channels,
+                applies_to=applies_to,
+                reason_code=reason,
             )
         )
     return tuple(caps)
+
+
+def _parse_week(table: Any, where: str) -> tuple[tuple[Window, ...], ...]:
+    if not isinstance(table, Mapping):
+        raise ProfileError(f"{where}: expected a table of weekdays")
+    _no_unknown(table, {*WEEKDAYS, "source"}, where)
+    missing = [d for d in WEEKDAYS if d not in table]
+    if missing:
+        raise ProfileError(f"{where}: every weekday must be listed (missing {missing})")
+    return tuple(parse_windows(table[d], f"{where}.{d}") for d in WEEKDAYS)
+
+
+CHANNEL_KEYS = {"source", "hours", "holidays", "consent", "visit_authorisation"}
+
+
+def _parse_channels(raw: Any, where: str) -> tuple[ChannelRule, ...]:
+    """`[channels.<name>]` tables: each channel the profile allows, with its source."""
+    if not isinstance(raw, Mapping) or not raw:
+        raise ProfileError(f"{where}: expected a table of channels ([channels.call], ...)")
+    rules = []
+    for name, table in raw.items():
+        w = f"{where}.{name}"
+        if name not in CONTACT_CHANNELS:
+            raise ProfileError(f"{w}: unknown channel; known: {list(CONTACT_CHANNELS)}")
+        if not isinstance(table, Mapping):
+            raise ProfileError(f"{w}: expected a table")
+        _no_unknown(table, CHANNEL_KEYS, w)
+        authorisation = _bool(table.get("visit_authorisation", False), f"{w}.visit_authorisation")
+        if authorisation and name != "visit":
+            raise ProfileError(f"{w}.visit_authorisation: only the visit channel has one")
+        rules.append(
+            ChannelRule(
+                name=name,
+                source=_require_source(table, w),
+                hours=_parse_week(table["hours"], f"{w}.hours") if "hours" in table else None,
+                holidays_closed=_bool(table["holidays"], f"{w}.holidays")
+                if "holidays" in table
+                else None,
+                consent_required=_bool(table["consent"], f"{w}.consent")
+                if "consent" in table
+                else None,
+                visit_authorisation=authorisation,
+            )
+        )
+    return tuple(rules)
 
 
 def _parse_registries(raw: Any, where: str, need_source: bool) -> tuple[RegistryRule, ...]:
@@ -273,7 +439,7 @@ def parse_profile(data: Mapping[str, Any], where: str = "profile") -> Profile:
     _no_unknown(
         data,
         {"profile", "hours", "holidays", "consent", "parties", "caps", "abandon", "registries",
-         "inbound", "recording", "opening"},
+         "inbound", "recording", "opening", "channels"},
         where,
     )  # fmt: skip
     head = _table(data, "profile", where)
@@ -350,6 +516,14 @@ def parse_profile(data: Mapping[str, Any], where: str = "profile") -> Profile:
             raise ProfileError(f"{where}.opening.say: a non-empty list from {OPENING_ITEMS}")
         opening = tuple(dict.fromkeys(str(x) for x in say))
 
+    # Without a [channels] table a profile allows calls only, under its own rules.
+    channels = (
+        _parse_channels(data["channels"], f"{where}.channels")
+        if "channels" in data
+        else (ChannelRule("call", sources["hours"]),)
+    )
+    sources.update({f"channels.{c.name}": c.source for c in channels})
+
     return Profile(
         id=head["id"],
         country=country,
@@ -370,6 +544,7 @@ def parse_profile(data: Mapping[str, Any], where: str = "profile") -> Profile:
         sources=sources,
         recording_notice=notice,
         opening=opening,
+        channels=channels,
     )
 
 
@@ -397,7 +572,19 @@ def load_profiles(extra_dir: Path | None = None) -> dict[str, Profile]:
     return profiles
 
 
-CAMPAIGN_KEYS = {"hours", "holidays", "consent", "parties", "caps", "abandon", "registries"}
+CAMPAIGN_KEYS = {"hours", "holidays", "consent", "parties", "caps", "abandon", "registries",
+                 "channels"}  # fmt: skip
+
+
+def intersect_windows(a: tuple[Window, ...], b: tuple[Window, ...]) -> tuple[Window, ...]:
+    """The minutes in both sets of windows."""
+    out = []
+    for x in a:
+        for y in b:
+            start, end = max(x.start, y.start), min(x.end, y.end)
+            if start < end:
+                out.append(Window(start, end))
+    return tuple(sorted(out))
 
 
 def tighten(profile: Profile, overrides: Mapping[str, Any] | None, campaign: str) -> Profile:
@@ -428,6 +615,14 @@ def tighten(profile: Profile, overrides: Mapping[str, Any] | None, campaign: str
                     )
             hours[i] = windows
         changes["hours"] = tuple(hours)
+        # A channel with hours of its own keeps only what the campaign's hours allow.
+        profile = replace(profile, channels=tuple(
+            c if c.hours is None
+            else replace(c, hours=tuple(intersect_windows(own, new)
+                                        for own, new in zip(c.hours, hours, strict=True)))
+            for c in profile.channels
+        ))  # fmt: skip
+        changes["channels"] = profile.channels
 
     if "holidays" in overrides:
         table = overrides["holidays"]
@@ -469,6 +664,8 @@ def tighten(profile: Profile, overrides: Mapping[str, Any] | None, campaign: str
                 if (
                     base.kind == cap.kind
                     and base.window_hours == cap.window_hours
+                    and base.channels == cap.channels
+                    and base.blocks == cap.blocks
                     and cap.max > base.max
                 ):
                     raise ProfileError(
@@ -505,4 +702,55 @@ def tighten(profile: Profile, overrides: Mapping[str, Any] | None, campaign: str
             merged[reg.name] = reg
         changes["registries"] = tuple(merged.values())
 
+    if "channels" in overrides:
+        changes["channels"] = _tighten_channels(profile, overrides["channels"], where)
+
     return replace(profile, **changes)
+
+
+def _tighten_channels(profile: Profile, table: Any, where: str) -> tuple[ChannelRule, ...]:
+    """A campaign may drop a channel (allowed = false), narrow its hours, or require
+    consent on it; a channel the profile does not allow stays refused."""
+    where = f"{where}.channels"
+    if not isinstance(table, Mapping):
+        raise ProfileError(f"{where}: expected a table of channels")
+    rules = {c.name: c for c in profile.channels}
+    for name, spec in table.items():
+        w = f"{where}.{name}"
+        if name not in rules:
+            raise ProfileError(
+                f"{w}: {profile.id} does not allow this channel (loosens {profile.id})"
+            )
+        if not isinstance(spec, Mapping):
+            raise ProfileError(f"{w}: expected a table")
+        _no_unknown(spec, {"allowed", "hours", "consent", "source"}, w)
+        if "allowed" in spec and not _bool(spec["allowed"], f"{w}.allowed"):
+            del rules[name]
+            continue
+        rule = rules[name]
+        if "hours" in spec:
+            days = spec["hours"]
+            if not isinstance(days, Mapping):
+                raise ProfileError(f"{w}.hours: expected a table of weekdays")
+            _no_unknown(days, {*WEEKDAYS, "source"}, f"{w}.hours")
+            hours = list(profile.hours_for(name))
+            for i, day in enumerate(WEEKDAYS):
+                if day not in days:
+                    continue
+                windows = parse_windows(days[day], f"{w}.hours.{day}")
+                base = profile.hours_for(name)[i]
+                for window in windows:
+                    if not any(p.covers(window) for p in base):
+                        raise ProfileError(
+                            f"{w}.hours.{day}: {window} is outside the profile's "
+                            f"{[str(p) for p in base] or 'closed day'} (loosens {profile.id})"
+                        )
+                hours[i] = windows
+            rule = replace(rule, hours=tuple(hours))
+        if "consent" in spec:
+            required = _bool(spec["consent"], f"{w}.consent")
+            if profile.consent_required_for(name) and not required:
+                raise ProfileError(f"{w}: dropping consent loosens {profile.id}")
+            rule = replace(rule, consent_required=required)
+        rules[name] = rule
+    return tuple(rules.values())

@@ -1,11 +1,16 @@
 """The thin I/O layer around the pure engine: load facts from SQL, registries and
-counters from Redis (batched), evaluate, and persist Decision rows + audit entries."""
+counters from Redis (batched), evaluate, and persist Decision rows + audit entries.
+
+Every channel goes through here (docs/channels.md): `load_item` builds the request
+for (account, channel, address), `evaluate_batch` decides many without counting,
+`final_check` decides one at the instant of placing, counts it atomically with the
+caps and records the decision and its audit entry."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import redis.asyncio as aioredis
@@ -19,18 +24,24 @@ from compliance.engine import (
     CallRequest,
     CounterSnapshot,
     Decision,
+    EmailFacts,
     Engine,
     PhoneFacts,
 )
 from compliance.jurisdiction import debtor_profile
 from compliance.ledger import load_history
-from compliance.profile import Profile, load_profiles
+from compliance.profile import PHONE_CHANNELS, Profile, load_profiles
 from compliance.registry import RegistryReader, prefetch
 from compliance.registry_sync import RegistrySync
 from store import audit
 from store.db import transaction
-from store.models import Account, Campaign
+from store.models import CONTACT_CHANNELS, Account, Campaign
 from store.models import Decision as DecisionRow
+
+
+def channel_set(text: str | None) -> frozenset[str]:
+    """A stored channel list ("call,sms") as a set; unknown names are dropped."""
+    return frozenset(c for c in (text or "").split(",") if c in CONTACT_CHANNELS)
 
 
 def account_facts(account: Account) -> AccountFacts:
@@ -42,6 +53,9 @@ def account_facts(account: Account) -> AccountFacts:
         country=account.country,
         region=account.region,
         timezone=account.timezone,
+        visit_authorisation_ref=account.visit_authorisation_ref,
+        opted_out=channel_set(account.opted_out),
+        numbers=tuple(phone.number_e164 for phone in account.phones),
     )
 
 
@@ -55,18 +69,56 @@ def phone_facts(account: Account, e164: str) -> PhoneFacts:
                 status=phone.status,
                 consent=phone.consent,
                 consent_ref=phone.consent_ref,
+                channels=channel_set(phone.channels) or frozenset({"call"}),
+                opted_out=channel_set(phone.opted_out),
             )
     return PhoneFacts(e164=e164, phone_type="not_on_account", consent=False)
 
 
+def email_facts(account: Account, address: str | None = None) -> EmailFacts:
+    """The account's e-mail address (or `address`, compared without case): an address
+    the creditor was not given is a third party's."""
+    own = account.email or ""
+    wanted = own if address is None else address.strip()
+    if not wanted:
+        return EmailFacts(address="")  # the account has none
+    if not own or wanted.lower() != own.lower():
+        return EmailFacts(address=wanted, on_account=False)
+    return EmailFacts(
+        address=own,
+        status=account.email_status,
+        consent=account.email_consent,
+        consent_ref=account.email_consent_ref,
+        opted_out="email" in channel_set(account.opted_out),
+    )
+
+
 @dataclass(frozen=True)
 class Item:
-    """One request of a batch: facts plus the profile the campaign runs."""
+    """One request of a batch: facts plus the profile the campaign runs.
+
+    `phone` is the number for call, sms and whatsapp; `email` the address for e-mail;
+    a visit needs neither (it goes to the account's address)."""
 
     account: AccountFacts
-    phone: PhoneFacts
+    phone: PhoneFacts | None
     profile: Profile
     campaign_id: int | None = None
+    channel: str = "call"
+    email: EmailFacts | None = None
+
+    @property
+    def phone_e164(self) -> str | None:
+        return (
+            self.phone.e164 if self.phone is not None and self.channel in PHONE_CHANNELS else None
+        )
+
+    @property
+    def address(self) -> str | None:
+        """What the decision names as the address: the number, the e-mail, or none."""
+        if self.channel == "email":
+            return self.email.address if self.email is not None else None
+        return self.phone_e164
 
 
 class ComplianceService:
@@ -110,7 +162,7 @@ class ComplianceService:
         """Evaluate many requests with one registry call per registry and one counter batch."""
         if not items:
             return []
-        numbers = [item.phone.e164 for item in items]
+        numbers = [item.phone_e164 for item in items if item.phone_e164]
         names = {rule.name for item in items for rule in item.profile.registries}
         registries = await prefetch(self.registries, sorted(names), numbers)
         if self.registry_sync is not None:
@@ -133,6 +185,8 @@ class ComplianceService:
                     registries=registries,
                     counters=counters[item.account.id],
                     campaign_id=item.campaign_id,
+                    channel=item.channel,
+                    email=item.email,
                 ),
                 now,
             )
@@ -152,7 +206,11 @@ class ComplianceService:
         for item, decision in zip(items, decisions, strict=True):
             row = DecisionRow(
                 account_id=item.account.id,
-                phone_e164=item.phone.e164,
+                phone_e164=item.phone_e164,
+                channel=item.channel,
+                address=item.email.address[:254]
+                if item.channel == "email" and item.email
+                else None,
                 campaign_id=item.campaign_id,
                 stage=stage,
                 allowed=decision.allowed,
@@ -175,7 +233,8 @@ class ComplianceService:
                         "decision_id": row.id,
                         "stage": stage,
                         "account_id": item.account.id,
-                        "phone": item.phone.e164,
+                        "phone": item.phone_e164,
+                        **({"address": item.address} if item.channel == "email" else {}),
                         "campaign_id": item.campaign_id,
                         **decision.as_dict(),
                     },
@@ -199,16 +258,51 @@ class ComplianceService:
         ids = await asyncio.to_thread(_write)
         return list(zip(decisions, ids, strict=True))
 
+    async def final_check(
+        self, item: Item, now: datetime, attempt_ref: str, stage: str = "send",
+        actor: str = "system",
+    ) -> tuple[Decision, int]:  # fmt: skip
+        """The check at the instant of placing a contact on any channel: the rules, then
+        every cap of the channel checked and this attempt counted atomically (two
+        senders can never both pass one cap), then the decision row and its audit
+        entry, whatever the answer. `attempt_ref` is "a:<attempt id>" of the attempt
+        row the caller wrote first. Returns the decision and its row id; send only
+        when `decision.allowed`. Without Redis nothing can be counted: blocked."""
+        decision = (await self.evaluate_batch([item], now))[0]
+        if decision.allowed and self.caps is not None:
+            caps = await self.caps.check_and_count(
+                item.account.id, item.profile, now, attempt_ref, item.channel
+            )
+            if not caps.allowed:
+                decision = replace(decision, allowed=False, reasons=tuple(caps.reasons))
+        elif self.caps is None:
+            decision = replace(decision, allowed=False, reasons=("registry_unavailable",))
+
+        def _write() -> int:
+            with transaction(self.sql) as session:
+                return int(self.record(session, [item], [decision], stage, actor)[0].id)
+
+        return decision, await asyncio.to_thread(_write)
+
     def load_item(
         self,
         session: Session,
         *,
         account_ref: str | None = None,
         account_id: int | None = None,
-        phone_e164: str,
+        phone_e164: str | None = None,
         campaign_name: str | None = None,
+        channel: str = "call",
+        address: str | None = None,
     ) -> Item:
-        """Facts for one request from SQL; LookupError names a missing account or campaign."""
+        """Facts for one request from SQL. `channel` is one of the contact channels;
+        its address is `phone_e164` (call, sms, whatsapp: required), `address` (e-mail:
+        the account's own when None) or none (visit). LookupError names a missing
+        account or campaign; ValueError an unknown channel or a missing number."""
+        if channel not in CONTACT_CHANNELS:
+            raise ValueError(f"unknown channel {channel!r}; known: {', '.join(CONTACT_CHANNELS)}")
+        if channel in PHONE_CHANNELS and not phone_e164:
+            raise ValueError(f"a {channel} check needs the phone number")
         query = select(Account)
         if account_id is not None:
             query = query.where(Account.id == account_id)
@@ -229,7 +323,9 @@ class ComplianceService:
         profile = self.profile_for(campaign, account.country)
         return Item(
             account=account_facts(account),
-            phone=phone_facts(account, phone_e164),
+            phone=phone_facts(account, phone_e164) if phone_e164 else None,
             profile=profile,
             campaign_id=campaign.id if campaign else None,
+            channel=channel,
+            email=email_facts(account, address) if channel == "email" else None,
         )

@@ -33,6 +33,13 @@ REASON_LABELS = {
     "timezone_unknown": N_("Zona horaria desconocida"),
     "recent_abandon": N_("Llamada abandonada reciente"),
     "country_unknown": N_("País desconocido"),
+    "channel_not_allowed": N_("Canal no permitido"),
+    "channel_not_authorised": N_("Canal no autorizado por el deudor"),
+    "visit_not_authorised": N_("Visita sin autorización firmada"),
+    "opted_out": N_("Pidió no recibir este canal"),
+    "invalid_address": N_("Correo electrónico inválido"),
+    "contact_cap_day": N_("Ya contactado hoy"),
+    "channel_cap_week": N_("Contactado esta semana por otro canal"),
 }
 # Pause reasons, campaign states and dial modes are their own msgids: the Spanish
 # catalog gives them their words (console/locale/translations_en.py ES_VALUES).

@@ -167,7 +167,7 @@ class Refiller:
                     broken_promise=cand.broken_promise, callback_due=cand.callback is not None,
                     weights=self.weights,
                 )  # fmt: skip
-                payload: dict[str, Any] = {"phone": item.phone.e164, "reason": "fresh"}
+                payload: dict[str, Any] = {"phone": item.phone_e164, "reason": "fresh"}
                 if cand.callback is not None:
                     payload.update(reason="callback", callback_id=cand.callback.id,
                                    agent_id=cand.callback.agent_id)  # fmt: skip
@@ -300,7 +300,7 @@ def admission_evidence(
         "campaign_id": campaign_id,
         "count": len(admitted),
         "decisions": [
-            {"account_id": item.account.id, "phone": item.phone.e164, **decision.as_dict()}
+            {"account_id": item.account.id, "phone": item.phone_e164, **decision.as_dict()}
             for item, decision in admitted
         ],
     }

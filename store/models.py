@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -145,6 +146,18 @@ class Account(Base):
     address: Mapped[str | None] = mapped_column(String(300))
     latitude: Mapped[float | None] = mapped_column(Float)
     longitude: Mapped[float | None] = mapped_column(Float)
+    # The debtor's e-mail address and its consent with evidence (docs/channels.md).
+    email: Mapped[str | None] = mapped_column(String(254))
+    email_consent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    email_consent_ref: Mapped[str | None] = mapped_column(String(100))
+    email_consent_at: Mapped[datetime | None] = mapped_column()
+    # active | bounced (the mail server refused it) | invalid
+    email_status: Mapped[str] = mapped_column(String(20), default="active", server_default="active")
+    # A signed authorisation for collection visits (CO: microcredit or agricultural loans).
+    visit_authorisation_ref: Mapped[str | None] = mapped_column(String(100))
+    # Channels the debtor opted out of for the whole account (e.g. "email,visit"): the
+    # evidence is in contact_opt_outs; this is what the checks read.
+    opted_out: Mapped[str] = mapped_column(String(60), default="", server_default="")
     # When the dialer may consider the account again (None: now). Refill reads
     # accounts through this column's index, so it never scans the portfolio.
     next_attempt_at: Mapped[datetime | None] = mapped_column()
@@ -212,6 +225,11 @@ class Phone(Base):
     consent_ref: Mapped[str | None] = mapped_column(String(100))
     consent_at: Mapped[datetime | None] = mapped_column()
     status: Mapped[str] = mapped_column(String(20), default=PhoneStatus.active.value)
+    # The channels the debtor authorised on this number, comma-separated ("call,sms");
+    # a consented number without them is authorised for calls only.
+    channels: Mapped[str] = mapped_column(String(60), default="call", server_default="call")
+    # Channels the debtor opted out of on this number (a "BAJA" reply, an agent...).
+    opted_out: Mapped[str] = mapped_column(String(60), default="", server_default="")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     account: Mapped[Account] = relationship(back_populates="phones")
@@ -299,6 +317,9 @@ class Decision(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
     phone_e164: Mapped[str | None] = mapped_column(String(20))
+    # The contact channel decided on, and its address when it is not a number (e-mail).
+    channel: Mapped[str] = mapped_column(String(12), default="call", server_default="call")
+    address: Mapped[str | None] = mapped_column(String(254))
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
     stage: Mapped[str] = mapped_column(
         String(20), default="originate"

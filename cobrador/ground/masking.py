@@ -11,3 +11,14 @@ def mask_phone(e164: str | None) -> str:
     if len(e164) <= 7:
         return "*" * len(e164)
     return e164[:3] + "*" * (len(e164) - 7) + e164[-4:]
+
+
+def mask_email(address: str | None) -> str:
+    """The local part's first character and the domain: `j***@example.com`; an
+    address without `@` is hidden whole; none: empty."""
+    if not address:
+        return ""
+    local, at, domain = address.rpartition("@")
+    if not at or not local:
+        return "*" * len(address)
+    return local[0] + "***@" + domain

@@ -33,3 +33,22 @@ def test_given_any_number_then_no_more_than_seven_characters_show() -> None:
         masked = mask_phone(e164)
         assert len(masked) == len(e164)
         assert len(masked.replace("*", "")) <= 7
+
+
+@pytest.mark.parametrize(
+    ("address", "shown"),
+    [
+        ("juana.perez@example.com", "j***@example.com"),
+        ("j@example.com", "j***@example.com"),
+        ("no-at-sign", "**********"),
+        ("@example.com", "************"),
+        ("", ""),
+        (None, ""),
+    ],
+)
+def test_given_an_email_when_masked_then_only_its_first_letter_and_domain_show(
+    address: str | None, shown: str
+) -> None:
+    from cobrador.ground.masking import mask_email
+
+    assert mask_email(address) == shown

@@ -25,7 +25,7 @@ def test_given_profile_id_when_shown_then_rules_and_sources(
     body = json.loads(capsys.readouterr().out)
     assert body["hours"]["sat"] == ["08:00-15:00"] and body["hours"]["sun"] == []
     assert "Ley 2300" in body["sources"]["hours"]
-    assert body["profile_version"].startswith("CO@2026.1#")
+    assert body["profile_version"].startswith("CO@2026.2#")
 
 
 def test_given_campaign_when_shown_then_tightened_profile(

@@ -30,7 +30,9 @@ def test_given_shipped_profiles_when_loaded_then_all_countries_with_sources(
             "inbound",
             "recording",
             "opening",
+            *(f"channels.{c.name}" for c in profile.channels),
         }
+        assert all(c.source for c in profile.channels)
         assert all(c.source for c in profile.caps)
         assert all(r.source for r in profile.registries)
     assert [r.name for r in profiles["MX"].registries] == ["reus"]
@@ -61,6 +63,22 @@ def test_given_shipped_profiles_when_loaded_then_all_countries_with_sources(
         (lambda d: d["profile"].__setitem__("country", "mex"), "alpha-2"),
         (lambda d: d["recording"].__setitem__("notice", "beep"), "recording.notice"),
         (lambda d: d["recording"].pop("source"), "source"),
+        (lambda d: d["caps"][0].__setitem__("channels", ["call", "fax"]), "non-empty list"),
+        (lambda d: d["caps"][0].__setitem__("channels", []), "non-empty list"),
+        (lambda d: d["caps"][0].__setitem__("applies_to", "sms"), "non-empty list"),
+        (lambda d: d["caps"][0].__setitem__("reason", "too_many"), "reason"),
+        (lambda d: d["channels"].__setitem__("fax", {"source": "x"}), "unknown channel"),
+        (lambda d: d["channels"]["sms"].pop("source"), "source"),
+        (lambda d: d["channels"]["sms"].__setitem__("visit_authorisation", True), "only the visit"),
+        (
+            lambda d: d["channels"]["visit"].__setitem__("visit_authorisation", "yes"),
+            "true or false",
+        ),
+        (lambda d: d["channels"]["sms"].__setitem__("hours", {"mon": []}), "every weekday"),
+        (lambda d: d["channels"]["sms"].__setitem__("consent", 1), "true or false"),
+        (lambda d: d["channels"]["sms"].__setitem__("colour", "red"), "unknown keys"),
+        (lambda d: d["channels"].__setitem__("sms", "yes"), "expected a table"),
+        (lambda d: d.__setitem__("channels", {}), "table of channels"),
     ],
 )
 def test_given_malformed_profile_when_parsed_then_clear_error(mutate: Any, message: str) -> None:
@@ -68,6 +86,47 @@ def test_given_malformed_profile_when_parsed_then_clear_error(mutate: Any, messa
     mutate(data)
     with pytest.raises(ProfileError, match=message):
         parse_profile(data)
+
+
+def test_given_profile_without_channels_when_parsed_then_calls_only() -> None:
+    data = deepcopy(_raw())
+    data.pop("channels")
+    profile = parse_profile(data)
+    assert [c.name for c in profile.channels] == ["call"]
+    assert profile.channel_rule("sms") is None
+
+
+def test_given_channel_overrides_when_parsed_then_channel_rules_follow_them() -> None:
+    data = deepcopy(_raw())
+    week = {d: [["09:00", "17:00"]] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+    data["channels"]["email"].update(hours=week, holidays=False, consent=False)
+    profile = parse_profile(data)
+    assert str(profile.hours_for("email")[0][0]) == "09:00-17:00"
+    assert str(profile.hours_for("sms")[0][0]) == "07:00-22:00"
+    assert not profile.holidays_closed_for("email") and profile.holidays_closed_for("sms")
+    assert not profile.consent_required_for("email") and profile.consent_required_for("sms")
+    assert profile.channel_rule("visit") is not None
+
+
+def test_given_campaign_channel_overrides_when_applied_then_channels_narrow(
+    profiles: dict[str, Profile],
+) -> None:
+    mx = profiles["MX"]
+    tight = tighten(
+        mx,
+        {"channels": {"visit": {"allowed": False}, "sms": {"hours": {"mon": [["09:00", "18:00"]]}},
+                      "email": {"consent": True}}},
+        campaign="tarjetas",
+    )  # fmt: skip
+    assert tight.channel_rule("visit") is None
+    assert str(tight.hours_for("sms")[0][0]) == "09:00-18:00"
+    assert str(tight.hours_for("sms")[1][0]) == "07:00-22:00"
+    assert str(tight.hours_for("call")[0][0]) == "07:00-22:00"
+    assert tight.digest != mx.digest
+    # The campaign's own hours narrow every channel, those with hours of their own too.
+    narrow = tighten(tight, {"hours": {"mon": [["10:00", "12:00"]]}}, campaign="tarjetas")
+    assert str(narrow.hours_for("sms")[0][0]) == "10:00-12:00"
+    assert str(narrow.hours_for("email")[0][0]) == "10:00-12:00"
 
 
 def test_given_unreadable_file_when_loaded_then_profile_error(tmp_path: Path) -> None:
@@ -110,7 +169,7 @@ def test_given_tightening_campaign_when_applied_then_rules_narrow_and_version_na
     assert str(tight.hours[5][0]) == "09:00-14:00" and tight.hours[6] == ()
     assert len(tight.caps) == len(mx.caps) + 1
     assert {r.name: r.max_age_days for r in tight.registries} == {"reus": 7, "repep": 15}
-    assert tight.full_version.startswith("MX@2026.1+tarjetas#")
+    assert tight.full_version.startswith("MX@2026.2+tarjetas#")
     assert tight.digest != mx.digest
 
 
@@ -126,6 +185,18 @@ def test_given_tightening_campaign_when_applied_then_rules_narrow_and_version_na
         ({"registries": [{"name": "reus", "max_age_days": 60}]}, "max age"),
         ({"abandon": {"cooldown_hours": -1}}, "integer"),
         ({"caps": [{"kind": "attempts", "window_hours": 720, "max": 9}]}, "counters keep"),
+        (
+            {"caps": [{"kind": "attempts", "channels": ["sms"], "window_hours": 24, "max": 3}]},
+            "loosens",
+        ),
+        ({"channels": {"chat": {}}}, "does not allow"),
+        ({"channels": {"sms": {"hours": {"mon": [["06:00", "12:00"]]}}}}, "outside"),
+        ({"channels": {"sms": {"consent": False}}}, "consent"),
+        ({"channels": {"sms": {"allowed": "no"}}}, "true or false"),
+        ({"channels": {"sms": {"colour": "red"}}}, "unknown keys"),
+        ({"channels": {"sms": []}}, "expected a table"),
+        ({"channels": ["sms"]}, "table of channels"),
+        ({"channels": {"sms": {"hours": ["mon"]}}}, "table of weekdays"),
         ({"sometimes_call_at_night": True}, "unknown keys"),
     ],
 )

@@ -88,6 +88,7 @@ def test_given_any_history_when_allowed_then_no_cap_is_reached(
     request = make_request(profile, account={"timezone": zone}, counters=counters, now=now)
     decision = engine.evaluate(request, now)
     if decision.allowed:
-        for cap in profile.caps:
-            events = counters.contacts if cap.kind == "contacts" else counters.attempts
+        for cap in profile.caps_for("call"):
+            kind = "attempts" if cap.kind == "attempts" else "contacts"
+            events = counters.stamps(kind, cap.counted("call"))
             assert sum(1 for s in events if s > now.timestamp() - cap.window_seconds) < cap.max

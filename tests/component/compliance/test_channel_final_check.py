@@ -1,0 +1,101 @@
+"""ComplianceService.final_check on real SQL + Redis, for a message: the rules, the
+channel's caps checked and the attempt counted atomically, the decision and its audit
+entry written whatever the answer; what one channel counted binds the others."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+
+import redis.asyncio as aioredis
+from compliance_helpers import make_account
+from sqlalchemy import Engine, select
+
+from compliance.service import ComplianceService
+from store.db import transaction
+from store.models import AuditEntry, Decision
+
+TUESDAY_NOON_CO = datetime(2026, 1, 13, 17, 0, tzinfo=UTC)
+CO_PHONE = "+573001234567"
+
+
+def _co(engine: Engine) -> None:
+    make_account(engine, "CO-1", country="CO", region="DC",
+                 phones=[{"number_e164": CO_PHONE, "channels": "call,sms,whatsapp"}],
+                 email="juana@example.com", email_consent=True,
+                 email_consent_ref="form-email-1")  # fmt: skip
+
+
+async def test_given_co_sms_passed_final_check_when_call_then_contact_cap_day(
+    engine: Engine, aredis: aioredis.Redis
+) -> None:
+    _co(engine)
+    service = ComplianceService(engine, aredis)
+    with transaction(engine) as session:
+        sms = service.load_item(session, account_ref="CO-1", channel="sms", phone_e164=CO_PHONE)
+        call = service.load_item(session, account_ref="CO-1", phone_e164=CO_PHONE)
+        email = service.load_item(session, account_ref="CO-1", channel="email")
+    decision, decision_id = await service.final_check(sms, TUESDAY_NOON_CO, "a:501",
+                                                      actor="outreach")  # fmt: skip
+    assert decision.allowed and decision.channel == "sms"
+    # Counted in Redis at once (no SQL attempt row needed): no other contact today.
+    later = TUESDAY_NOON_CO.replace(hour=19)
+    assert [d.reasons for d in await service.evaluate_batch([call, email], later)] == [
+        ("contact_cap_day",),
+        ("contact_cap_day",),
+    ]
+    again, again_id = await service.final_check(sms, later, "a:502", actor="outreach")
+    assert not again.allowed and again.reasons == ("contact_cap_day",)
+    with transaction(engine) as session:
+        rows = session.execute(select(Decision).order_by(Decision.id)).scalars().all()
+        entries = session.execute(
+            select(AuditEntry).where(AuditEntry.kind == "decision").order_by(AuditEntry.id)
+        ).scalars().all()  # fmt: skip
+    assert [(r.id, r.channel, r.stage, r.allowed) for r in rows] == [
+        (decision_id, "sms", "send", True),
+        (again_id, "sms", "send", False),
+    ]
+    payloads = [json.loads(e.payload) for e in entries]
+    assert [(p["channel"], p["allowed"], p["phone"]) for p in payloads] == [
+        ("sms", True, CO_PHONE),
+        ("sms", False, CO_PHONE),
+    ]
+    assert entries[0].actor == "outreach"
+
+
+async def test_given_two_senders_at_once_when_final_check_then_only_one_passes_the_cap(
+    engine: Engine, aredis: aioredis.Redis
+) -> None:
+    make_account(engine, phones=[{"number_e164": "+525512345678", "channels": "call,sms"}])
+    service = ComplianceService(engine, aredis)
+    with transaction(engine) as session:
+        item = service.load_item(session, account_ref="ACC-1", channel="sms",
+                                 phone_e164="+525512345678")  # fmt: skip
+    at = datetime(2026, 1, 13, 18, 0, tzinfo=UTC)
+    from dataclasses import replace
+
+    # No registry imported: make the profile registry-free for this test of the caps.
+    item = replace(item, profile=replace(item.profile, registries=()))
+    results = await asyncio.gather(
+        *(service.final_check(item, at, f"a:{900 + i}") for i in range(5))
+    )
+    allowed = [d for d, _ in results if d.allowed]
+    assert len(allowed) == 1  # MX: at most 1 SMS a day
+    assert {d.reasons for d, _ in results if not d.allowed} == {("attempt_cap_day",)}
+
+
+async def test_given_no_redis_when_final_check_then_blocked_and_recorded(engine: Engine) -> None:
+    _co(engine)
+    service = ComplianceService(engine, None)
+    with transaction(engine) as session:
+        item = service.load_item(session, account_ref="CO-1", channel="email")
+    decision, decision_id = await service.final_check(item, TUESDAY_NOON_CO, "a:7")
+    assert not decision.allowed
+    with transaction(engine) as session:
+        row = session.get(Decision, decision_id)
+        assert row is not None and (row.channel, row.address, row.allowed) == (
+            "email",
+            "juana@example.com",
+            False,
+        )
