@@ -149,17 +149,22 @@ return 1
 """
 
 MERGE_LUA = """
--- KEYS: contacts, abandons, loaded; ARGV: ttl, n_contacts, then (score, member) pairs
--- Adds contacts and abandons found in SQL (e.g. a right-party disposition saved by
--- the console) to a loaded account; members are attempt refs, so re-adding is harmless.
-if redis.call('EXISTS', KEYS[3]) == 0 then return 0 end
+-- KEYS: attempts, contacts, abandons, loaded; ARGV: ttl, n_attempts, n_contacts, then
+-- (score, member) pairs for attempts, contacts, abandons.
+-- Adds what SQL holds and the counters may not: contacts and abandons (a right-party
+-- disposition saved by the console) and the attempts of other channels than calls (a
+-- message the outreach scheduler wrote), to a loaded account; members are attempt
+-- refs, so re-adding is harmless.
+if redis.call('EXISTS', KEYS[4]) == 0 then return 0 end
 local ttl = tonumber(ARGV[1])
-local n = tonumber(ARGV[2])
-local pos = 3
+local n_attempts = tonumber(ARGV[2])
+local n_contacts = tonumber(ARGV[3])
+local pos = 4
 local j = 0
 while pos < #ARGV do
-  local key = KEYS[2]
-  if j < n then key = KEYS[1] end
+  local key = KEYS[3]
+  if j < n_attempts then key = KEYS[1]
+  elseif j < n_attempts + n_contacts then key = KEYS[2] end
   redis.call('ZADD', key, ARGV[pos], ARGV[pos + 1])
   redis.call('EXPIRE', key, ttl)
   pos = pos + 2
@@ -305,13 +310,17 @@ class CapStore:
             history = (await self._load_history([account_id], now)).get(account_id)
         except Exception as exc:  # the database is down: the counts cannot be trusted
             raise HistoryUnavailable(str(exc)) from exc
-        if history is None or not (history.contacts or history.abandons):
+        if history is None:
             return
-        args: list[str | int] = [self.ttl, len(history.contacts)]
-        for event in [*history.contacts, *history.abandons]:
+        # Calls are counted here by the final check that placed them; another channel's
+        # attempts may have been written to SQL by a process that never told Redis.
+        others = [e for e in history.attempts if "@" in e.member]
+        if not (others or history.contacts or history.abandons):
+            return
+        args: list[str | int] = [self.ttl, len(others), len(history.contacts)]
+        for event in [*others, *history.contacts, *history.abandons]:
             args += [f"{event.at:.6f}", event.member]
-        keys = account_keys(account_id)
-        await self._merge(keys=[keys[1], keys[2], keys[3]], args=args)
+        await self._merge(keys=account_keys(account_id), args=args)
 
     async def snapshot(
         self, account_ids: Sequence[int], now: datetime

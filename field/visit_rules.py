@@ -50,6 +50,7 @@ def record_decision(
     row = DecisionRow(
         account_id=account.id,
         phone_e164=None,
+        channel="visit",
         campaign_id=account.campaign_id,
         stage=stage,
         allowed=decision.allowed,

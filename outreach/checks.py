@@ -16,7 +16,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from compliance.engine import CallRequest, Decision, StaticRegistries
-from compliance.service import ComplianceService, Item, account_facts, phone_facts
+from compliance.service import (
+    ComplianceService,
+    Item,
+    account_facts,
+    channel_set,
+    email_facts,
+    phone_facts,
+)
 from outreach.windows import next_opening
 from store.importing.bulk import any_of
 from store.models import Account, Campaign
@@ -79,28 +86,29 @@ def retry_at(verdict: Verdict, now: datetime) -> datetime | None:
 
 
 class ConsentedAddresses:
-    """Today's data: the first active mobile number with consent for sms and whatsapp,
-    an `email` custom field for e-mail. The per-channel authorisations of the import
-    (phone_N_channels, email_consent) replace it as they land."""
+    """Where the debtor authorised each channel: the first active mobile number with
+    consent whose authorised channels (phones.channels, the import's phone_N_channels)
+    include sms or whatsapp; the account's e-mail address with its consent."""
 
     def address(self, account: Account, channel: str) -> str | None:
         if channel in ("sms", "whatsapp"):
             for phone in account.phones:
                 if (phone.status == "active" and phone.phone_type == "mobile"
-                        and phone.consent and phone.consent_ref):  # fmt: skip
+                        and phone.consent and phone.consent_ref
+                        and channel in channel_set(phone.channels)):  # fmt: skip
                     return phone.number_e164
             return None
         if channel == "email":
-            email = (account.custom_fields or {}).get("email")
-            return email if isinstance(email, str) and "@" in email else None
+            if account.email and account.email_consent and account.email_consent_ref:
+                return account.email
+            return None
         return None
 
 
 class EngineCheck:
-    """The final check from the call rules engine (hours, days, holidays, consent,
-    registries, account status and legal stage, caps) for the phone channels. E-mail
-    has no rules of its own here: refused (no_consent) until compliance's per-channel
-    check says what it allows."""
+    """The final check from compliance's per-channel rules (hours, days, holidays,
+    consent and channel authorisation, registries on numbers, account status and
+    legal stage, caps across channels) for sms, whatsapp and e-mail."""
 
     def __init__(self, sql: SqlEngine, compliance: ComplianceService) -> None:
         self.sql = sql
@@ -116,13 +124,17 @@ class EngineCheck:
             out: list[Item | None] = []
             for r in requests:
                 account = accounts.get(r.account_id)
-                if account is None or r.channel not in ("sms", "whatsapp"):
+                if account is None or r.channel not in ("sms", "whatsapp", "email"):
                     out.append(None)
                     continue
                 campaign = campaigns.get(r.campaign_id) if r.campaign_id is not None else None
                 profile = self.compliance.profile_for(campaign, account.country)
-                out.append(Item(account_facts(account), phone_facts(account, r.address), profile,
-                                r.campaign_id))  # fmt: skip
+                if r.channel == "email":
+                    out.append(Item(account_facts(account), None, profile, r.campaign_id,
+                                    channel="email", email=email_facts(account, r.address)))  # fmt: skip
+                else:
+                    out.append(Item(account_facts(account), phone_facts(account, r.address),
+                                    profile, r.campaign_id, channel=r.channel))  # fmt: skip
             return out
 
     async def check(self, requests: Sequence[CheckRequest], now: datetime) -> list[Verdict]:
@@ -148,7 +160,8 @@ class EngineCheck:
         rules = self.compliance.rules
         timeless = replace(item.profile, caps=(), registries=(), abandon_cooldown_hours=0)
         plain = CallRequest(item.account, item.phone, timeless, StaticRegistries(),
-                            campaign_id=item.campaign_id)  # fmt: skip
+                            campaign_id=item.campaign_id, channel=item.channel,
+                            email=item.email)  # fmt: skip
 
         def allowed(at: datetime) -> bool:
             return not set(rules.evaluate(plain, at).reasons) & (

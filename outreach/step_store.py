@@ -240,6 +240,8 @@ def _decision_row(record: StepRecord, now: datetime) -> DecisionRow:
     return DecisionRow(
         account_id=record.account_id,
         phone_e164=(record.address or "")[:20] if record.channel != "email" else None,
+        channel=record.channel,
+        address=(record.address or "")[:254] or None if record.channel == "email" else None,
         campaign_id=record.campaign_id, stage="send", allowed=decision.allowed,
         reasons=list(decision.reasons), profile_version=decision.profile_version,
         registry_versions=dict(decision.registry_versions), local_time=decision.local_time,

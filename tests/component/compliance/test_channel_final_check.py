@@ -99,3 +99,23 @@ async def test_given_no_redis_when_final_check_then_blocked_and_recorded(engine:
             "juana@example.com",
             False,
         )
+
+
+async def test_given_sms_written_to_sql_after_counters_loaded_when_call_final_check_then_cap_day(
+    engine: Engine, aredis: aioredis.Redis
+) -> None:
+    # The outreach scheduler writes its message attempts in SQL; the dialer's final
+    # check of a call re-reads them even when Redis already holds the account.
+    from store.models import CallAttempt
+
+    _co(engine)
+    service = ComplianceService(engine, aredis)
+    with transaction(engine) as session:
+        call = service.load_item(session, account_ref="CO-1", phone_e164=CO_PHONE)
+    assert service.caps is not None
+    assert (await service.evaluate_batch([call], TUESDAY_NOON_CO))[0].allowed  # loads Redis
+    with transaction(engine) as session:
+        session.add(CallAttempt(account_id=call.account.id, phone_e164=CO_PHONE, channel="sms",
+                                started_at=TUESDAY_NOON_CO.replace(hour=15), result="sent"))  # fmt: skip
+    decision, _ = await service.final_check(call, TUESDAY_NOON_CO, "a:9001", stage="originate")
+    assert not decision.allowed and decision.reasons == ("contact_cap_day",)

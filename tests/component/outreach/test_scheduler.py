@@ -93,10 +93,12 @@ def seed(engine: Engine, *, country: str = "MX", region: str | None = "CMX",
         account = Account(
             external_ref=f"A-{country}", debtor_name="JUANA PÉREZ", country=country, region=region,
             balance=Decimal("98765.43"), currency="MXN", due_date=due, campaign_id=campaign.id,
-            stage=stage, stage_entered_at=T0, custom_fields={"email": email} if email else {},
+            stage=stage, stage_entered_at=T0, email=email, email_consent=email is not None,
+            email_consent_ref="form-email-1" if email else None,
         )  # fmt: skip
         account.phones.append(Phone(position=1, number_e164=phone, consent=True,
-                                    consent_ref="form-1", phone_type="mobile"))  # fmt: skip
+                                    consent_ref="form-1", phone_type="mobile",
+                                    channels="call,sms,whatsapp"))  # fmt: skip
         s.add(account)
         s.flush()
         return campaign.id, account.id
