@@ -105,6 +105,49 @@ class Settings:
     # (outreach/links.py): the HMAC key the portal shares, base64, 32+ bytes. Unset:
     # messages carry no link (the campaign's portal_url is not used).
     portal_link_secret: str = ""
+    # Message gateways (docs/messaging.md). Each channel's gateway: "" (off), a real one,
+    # or "simulated" (a local SMSC / SMTP sink / Cloud API stand-in, as in the demo).
+    # SMS: "smpp" (our client binds to the carrier's SMSC) or "kannel" (its sendsms).
+    sms_gateway: str = ""
+    smpp_host: str = ""
+    smpp_port: int = 2775
+    smpp_system_id: str = ""
+    smpp_password: str = ""
+    smpp_system_type: str = ""
+    kannel_sendsms_url: str = ""
+    kannel_username: str = ""
+    kannel_password: str = ""
+    # E-mail: "smtp" (a relay; tls: starttls, tls or none). Bounces and replies come
+    # to our SMTP listener (email_inbound_*): point the bounce and reply-to
+    # addresses' MX (or the relay's forward) at it.
+    email_gateway: str = ""
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_tls: str = "starttls"
+    email_from: str = ""
+    email_bounce_address: str = ""
+    email_reply_to: str = ""
+    email_inbound_host: str = "127.0.0.1"
+    email_inbound_port: int = 2525
+    # WhatsApp: "cloud_api" (Meta's Graph API); templates Meta approved for the
+    # number (comma-separated names) and their language.
+    whatsapp_gateway: str = ""
+    whatsapp_api_base: str = "https://graph.facebook.com/v21.0"
+    whatsapp_phone_number_id: str = ""
+    whatsapp_access_token: str = ""
+    whatsapp_app_secret: str = ""
+    whatsapp_verify_token: str = ""
+    whatsapp_templates: str = ""
+    whatsapp_language: str = "es_MX"
+    # Where providers call us back (Kannel's reports and replies, the WhatsApp
+    # webhook): the listener, the URL they use to reach it, and the secret token
+    # Kannel's callback URLs carry (generated per run when empty).
+    callbacks_host: str = "127.0.0.1"
+    callbacks_port: int = 8090
+    callbacks_public_url: str = ""
+    callbacks_token: str = ""
     # Extra profile/campaign directories.
     profiles_dir: Path | None = None
     log_level: str = "INFO"

@@ -1,0 +1,96 @@
+"""The channels a process runs from its settings: all three simulated (as in the demo)
+send, get their statuses and take a "BAJA"; a real gateway without its settings, or
+an unknown one, is a UserError naming what to set."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+from support.messaging import Note, attempt_row, message_attempt
+from support.polling import until
+
+from cobrador.ground.errors import UserError
+from cobrador.ground.settings import Settings
+from outreach.channels import Reply
+from outreach.channels.runtime import running_channels
+from store.models import ContactChannel
+
+
+def simulated(tmp_path: Path, **extra: object) -> Settings:
+    values: dict[str, object] = {"data_dir": tmp_path, "sms_gateway": "simulated",
+                                 "email_gateway": "simulated", "whatsapp_gateway": "simulated",
+                                 "callbacks_port": 0}  # fmt: skip
+    values.update(extra)
+    return Settings.from_mapping(values)
+
+
+async def test_given_simulated_gateways_then_every_channel_sends_and_hears_back(
+    engine: Engine, tmp_path: Path
+) -> None:
+    replies: list[Reply] = []
+
+    async def opt_out(reply: Reply) -> None:
+        replies.append(reply)
+
+    async with running_channels(simulated(tmp_path), engine, opt_out=opt_out) as running:
+        assert sorted(running.senders) == ["email", "sms", "whatsapp"]
+        sms = message_attempt(engine, ContactChannel.sms, "+525512345678", sender="COBRANZA")
+        failing = message_attempt(engine, ContactChannel.sms, "+525500000000")
+        mail = message_attempt(engine, ContactChannel.email, "rebota@correo.example")
+        wa = message_attempt(engine, ContactChannel.whatsapp, "+525512340001")
+        await running.senders["sms"].transport.client.wait_bound(10)  # type: ignore[attr-defined]
+        await running.senders["sms"].send(Note(sms, "Aviso"))
+        await running.senders["sms"].send(Note(failing, "Aviso"))
+        await running.senders["email"].send(Note(mail, "Aviso", subject="Aviso"))
+        await running.senders["whatsapp"].send(Note(wa, "x", template="recordatorio"))
+        await until(lambda: [attempt_row(engine, a.attempt_id).result for a in (sms, failing, mail, wa)]
+                    == ["delivered", "failed", "failed", "read"], "every status")  # fmt: skip
+        smsc = running.simulators.smsc
+        assert smsc is not None
+        await smsc.reply("525512345678", "24680", "BAJA")
+        assert [(r.channel, r.attempt_id) for r in replies] == [
+            (ContactChannel.sms, sms.attempt_id)
+        ]
+
+
+@pytest.mark.parametrize(
+    "values, missing",
+    [
+        (
+            {"sms_gateway": "smpp"},
+            "COBRADOR_SMPP_HOST, COBRADOR_SMPP_SYSTEM_ID, COBRADOR_SMPP_PASSWORD",
+        ),
+        ({"sms_gateway": "kannel", "kannel_sendsms_url": "http://k"}, "COBRADOR_KANNEL_USERNAME"),
+        (
+            {"email_gateway": "smtp", "smtp_host": "relay"},
+            "COBRADOR_EMAIL_FROM, COBRADOR_EMAIL_BOUNCE_ADDRESS",
+        ),
+        (
+            {"whatsapp_gateway": "cloud_api", "whatsapp_phone_number_id": "1"},
+            "COBRADOR_WHATSAPP_ACCESS_TOKEN",
+        ),
+        ({"sms_gateway": "twilio"}, "sms_gateway 'twilio': use smpp, kannel or simulated"),
+        ({"email_gateway": "sendgrid"}, "email_gateway 'sendgrid'"),
+        ({"whatsapp_gateway": "yes"}, "whatsapp_gateway 'yes'"),
+    ],
+)
+async def test_given_a_gateway_without_its_settings_then_a_user_error_naming_them(
+    engine: Engine, tmp_path: Path, values: dict[str, str], missing: str
+) -> None:
+    async def opt_out(reply: Reply) -> None:
+        raise AssertionError("no reply expected")
+
+    settings = Settings.from_mapping({"data_dir": tmp_path, "callbacks_port": 0, **values})
+    with pytest.raises(UserError, match=missing):
+        async with running_channels(settings, engine, opt_out=opt_out):
+            pass
+
+
+async def test_given_no_gateway_then_no_senders(engine: Engine, tmp_path: Path) -> None:
+    async def opt_out(reply: Reply) -> None:
+        raise AssertionError("no reply expected")
+
+    async with running_channels(Settings(data_dir=tmp_path), engine, opt_out=opt_out) as running:
+        assert running.senders == {} and running.callbacks_url == ""
