@@ -9,6 +9,14 @@ RUN npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
 COPY console/phone-src/src/ src/
 RUN mkdir -p ../static && npm run --silent build
 
+# The supervisors' field map: Leaflet from the lockfile, bundled by esbuild (scripts/build-map).
+FROM node:20-bookworm-slim AS map
+WORKDIR /src/console/map-src
+COPY console/map-src/package.json console/map-src/package-lock.json ./
+RUN npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+COPY console/map-src/src/ src/
+RUN mkdir -p ../static && npm run --silent build
+
 FROM python:3.11.10-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -31,6 +39,7 @@ COPY dialer/ dialer/
 COPY compliance/ compliance/
 COPY console/ console/
 COPY --from=phone /src/console/static/phone.js console/static/phone.js
+COPY --from=map /src/console/static/map.js /src/console/static/map.css console/static/
 COPY metrics/ metrics/
 COPY pbxsim/ pbxsim/
 COPY deploy/ deploy/

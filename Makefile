@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
 REDIS_CI_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: test ci ci-deps lint typecheck unit integration demo clean install phone
+.PHONY: test ci ci-deps lint typecheck unit integration demo clean install phone map
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,16 @@ $(PHONE_JS): $(PHONE_SRC)
 
 phone: $(PHONE_JS)
 
-install: $(STAMP) $(PHONE_JS)
+# The supervisors' field map (Leaflet bundled by esbuild; needs node + npm).
+MAP_JS := console/static/map.js
+MAP_SRC := console/map-src/package.json console/map-src/package-lock.json $(wildcard console/map-src/src/*)
+
+$(MAP_JS): $(MAP_SRC)
+	scripts/build-map
+
+map: $(MAP_JS)
+
+install: $(STAMP) $(PHONE_JS) $(MAP_JS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -42,7 +51,7 @@ typecheck: $(STAMP)
 # most of their time is spent waiting (sockets, simulated calls, subprocesses),
 # so more workers than cores still pays. TEST_WORKERS=0 runs them in one process.
 TEST_WORKERS ?= 4
-unit: $(STAMP) $(PHONE_JS)
+unit: $(STAMP) $(PHONE_JS) $(MAP_JS)
 	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist worksteal -m "not integration and not serial" tests
 	$(BIN)/pytest -q -m "serial and not integration" tests
 

@@ -38,6 +38,7 @@ from console import (
     auditor_views,
     auth_views,
     dialer_phone_views,
+    field_views,
     inbound_views,
     pruning,
     recording_views,
@@ -50,6 +51,7 @@ from console.keys import (
     CLOCK,
     CSRF,
     ENGINE,
+    FIELD_CHECK,
     LANG,
     PASSWORD_POOL,
     POPHUB,
@@ -65,6 +67,7 @@ from console.pophub import PopHub
 from console.security import csrf_matches, new_csrf_token
 from console.webutil import json_error
 from dialer.agent_state import AgentStates
+from field.visit_rules import VisitCheck, profile_visit_check
 from store.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -200,6 +203,7 @@ def init_app(
     *,
     callback_checker: CallbackChecker | None = None,
     clock: Callable[[], datetime] = utcnow,
+    visit_check: VisitCheck | None = None,
 ) -> web.Application:
     app = web.Application()
     app[SETTINGS] = settings
@@ -212,6 +216,7 @@ def init_app(
         load_profiles(settings.profiles_dir)
     )
     app[POPHUB] = PopHub(redis, engine, clock=clock)
+    app[FIELD_CHECK] = visit_check or profile_visit_check(load_profiles(settings.profiles_dir))
 
     setup_session(
         app,
@@ -248,11 +253,13 @@ def init_app(
     phone_views.setup(app)
     recording_views.setup_routes(app)
     dialer_phone_views.setup_routes(app)
+    field_views.setup_routes(app)
     app.cleanup_ctx.append(_pophub_ctx)
     app.cleanup_ctx.append(_password_pool_ctx)
     app.cleanup_ctx.append(agent_views.callback_release_ctx)
     app.cleanup_ctx.append(_registry_sync_ctx)
     app.cleanup_ctx.append(pruning.prune_ctx)
+    app.cleanup_ctx.append(field_views.purge_positions_ctx)
     return app
 
 

@@ -30,7 +30,7 @@ HOME = {
     Role.supervisor: "/supervisor",
     Role.auditor: "/auditor",
     Role.admin: "/supervisor",
-    Role.field: "/field",
+    Role.field: "/field/",
 }
 
 

@@ -15,6 +15,7 @@ from compliance.callback_window import CallbackChecker
 from console.pophub import PopHub
 from console.users import CurrentUser
 from dialer.agent_state import AgentStates
+from field.visit_rules import VisitCheck
 
 SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", Engine)
@@ -22,6 +23,8 @@ REDIS = web.AppKey("redis", aioredis.Redis)
 STATES = web.AppKey("agent_states", AgentStates)
 POPHUB: web.AppKey[PopHub] = web.AppKey("pophub")
 CALLBACK_CHECKER: web.AppKey[CallbackChecker] = web.AppKey("callback_checker")
+# The compliance check of a field visit (field/visit_rules.py), at plan and check-in.
+FIELD_CHECK: web.AppKey[VisitCheck] = web.AppKey("field_check")
 # argon2 checks run here, off the event loop and apart from the SQL worker
 # threads: a burst of logins never queues the other requests' SQL behind it.
 PASSWORD_POOL: web.AppKey[ThreadPoolExecutor] = web.AppKey("password_pool")

@@ -9,13 +9,14 @@ and at check-in (the instant the agent reports, hours included).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
 from compliance.engine import Decision
+from compliance.profile import Profile
 from compliance.timezones import resolve_zones
 from store import audit
 from store.models import Account
@@ -79,3 +80,14 @@ def record_decision(
         subject=f"account:{account.id}",
     )
     return row
+
+
+def profile_visit_check(profiles: Mapping[str, Profile]) -> VisitCheck:
+    """The visit check the console uses. Until the profiles carry the `visit` channel's
+    rules (compliance's per-channel rules), it fails closed: no visit is planned or
+    checked in, and the decision says so."""
+
+    def check(session: Session, account: Account, at: datetime) -> Decision:
+        return Decision(False, ("channel_not_allowed",), "visit-rules-missing", {}, None, None, at)
+
+    return check

@@ -154,7 +154,8 @@ def check_in(
         decision = check(session, account, fix.at)
         row = record_decision(session, account, decision, STAGE_CHECKIN, agent.actor)
         attempt = CallAttempt(
-            account_id=account.id, phone_e164="", campaign_id=account.campaign_id,
+            account_id=account.id, phone_e164=None, address=account.address,
+            campaign_id=account.campaign_id,
             decision_id=row.id, agent_id=agent.id, direction="outbound", source="field",
             started_at=fix.at, debtor_local_time=decision.local_time,
             channel=ContactChannel.visit.value,

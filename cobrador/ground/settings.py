@@ -148,6 +148,17 @@ class Settings:
     callbacks_port: int = 8090
     callbacks_public_url: str = ""
     callbacks_token: str = ""
+    # Field visits (field/, docs/field.md): the check-in radius around the address
+    # and the worst GPS accuracy accepted (metres); how long field agents' positions
+    # are kept after their shift ends (hours); the zone of the field agents' working
+    # day; a map tile URL template for the supervisors' map, e.g.
+    # https://tile.openstreetmap.org/{z}/{x}/{y}.png (empty: no tiles, the map draws
+    # only our points and nothing is fetched from a third party).
+    field_checkin_radius_m: int = 150
+    field_checkin_max_accuracy_m: int = 100
+    field_position_retention_hours: int = 72
+    field_day_zone: str = "America/Mexico_City"
+    field_map_tiles: str = ""
     # Extra profile/campaign directories.
     profiles_dir: Path | None = None
     log_level: str = "INFO"

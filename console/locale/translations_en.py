@@ -1,6 +1,7 @@
 """English texts of the console (source of messages.po; run console/locale/update.py)."""
 
 EN = {
+    "Campo": "Field",
     "CSV para Excel": "CSV for Excel",
     "UTF-8 con BOM, separado por punto y coma": "UTF-8 with BOM, separated by semicolons",
     "Esa campaña no está a su cargo.": "That campaign is not in your charge.",

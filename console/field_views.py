@@ -1,0 +1,388 @@
+"""The field app (a PWA for field agents, /field/) and the supervisors' field page
+(plans, the live map, visit notifications). Thin: parse, call field/, answer."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import aiohttp_jinja2
+from aiohttp import web
+from sqlalchemy import Engine, select
+
+from console.keys import CLOCK, ENGINE, FIELD_CHECK, SETTINGS
+from console.params import id_or_400
+from console.webutil import in_db, json_error, requires, user_of
+from field import day as field_day
+from field import plans, positions, visits
+from field.checkin import CheckinRules, parse_fix
+from store import audit
+from store.db import transaction
+from store.geo import CoordinateError
+from store.models import Account, AccountStatus, Role, User
+
+log = logging.getLogger(__name__)
+HERE = Path(__file__).parent
+MAX_PLAN_REFS = plans.MAX_ACCOUNTS_PER_PLAN
+PURGE_EVERY_SECONDS = 3600.0
+
+MANIFEST = {
+    "name": "cobrador · Campo",
+    "short_name": "Campo",
+    "description": "Visitas de cobranza en campo: ruta del día, llegada y resultados, sin conexión.",
+    "lang": "es",
+    "start_url": "/field/",
+    "scope": "/field/",
+    "display": "standalone",
+    "background_color": "#f6f7f9",
+    "theme_color": "#1d4e89",
+    "icons": [
+        {"src": "/static/field/icon-192.png", "sizes": "192x192", "type": "image/png"},
+        {"src": "/static/field/icon-512.png", "sizes": "512x512", "type": "image/png"},
+    ],
+}
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_get("/field", to_field_app)
+    app.router.add_get("/field/", field_page)
+    app.router.add_get("/field/manifest.webmanifest", manifest)
+    app.router.add_get("/field/sw.js", service_worker)
+    app.router.add_get("/api/field/day", day_json)
+    app.router.add_post("/api/field/visits/{visit_id}/checkin", checkin)
+    app.router.add_post("/api/field/visits/{visit_id}/result", result)
+    app.router.add_post("/api/field/visits/{visit_id}/skip", skip)
+    app.router.add_get("/api/field/shift", shift_state)
+    app.router.add_post("/api/field/shift", shift_change)
+    app.router.add_post("/api/field/position", position)
+    app.router.add_get("/supervisor/field", supervisor_field_page)
+    app.router.add_get("/api/supervisor/field/live", live_json)
+    app.router.add_get("/api/supervisor/field/accounts", accounts_json)
+    app.router.add_post("/api/supervisor/field/plan", plan)
+    app.router.add_post("/api/supervisor/field/visits/{visit_id}/cancel", cancel)
+
+
+async def to_field_app(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPFound("/field/")  # the service worker's scope is /field/
+
+
+def _today(request: web.Request) -> date:
+    zone = ZoneInfo(request.app[SETTINGS].field_day_zone)
+    return request.app[CLOCK]().astimezone(zone).date()
+
+
+def _day(request: web.Request) -> date:
+    raw = request.query.get("day")
+    if not raw:
+        return _today(request)
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise web.HTTPBadRequest(
+            text=json.dumps({"ok": False, "reason": "day debe ser AAAA-MM-DD", "field": "day"}),
+            content_type="application/json",
+        ) from None
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    """The JSON object of a request; 400/413 with the reason otherwise."""
+    try:
+        data = await request.json()
+    except web.HTTPRequestEntityTooLarge:
+        raise web.HTTPRequestEntityTooLarge(
+            max_size=request.client_max_size, actual_size=request.content_length or 0,
+            text=json.dumps({"ok": False, "reason": "La petición es demasiado grande "
+                             "(una foto de más de 512 KB).", "field": "photo"}),
+            content_type="application/json",
+        ) from None  # fmt: skip
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        data = None
+    if not isinstance(data, dict):
+        raise web.HTTPBadRequest(
+            text=json.dumps({"ok": False, "reason": "Se espera un objeto JSON."}),
+            content_type="application/json",
+        )
+    return data
+
+
+def _agent(request: web.Request) -> visits.Agent:
+    user = user_of(request)
+    return visits.Agent(user.id, user.actor)
+
+
+def _answer(answer: visits.Answer) -> web.Response:
+    body = dict(answer.body)
+    if answer.replayed:
+        body["replayed"] = True
+    return web.json_response(body, status=answer.status)
+
+
+# The field app ----------------------------------------------------------------------
+
+
+@requires(Role.field)
+@aiohttp_jinja2.template("field.html")
+async def field_page(request: web.Request) -> dict[str, Any]:
+    settings = request.app[SETTINGS]
+    return {"today": _today(request).isoformat(), "radius": settings.field_checkin_radius_m}
+
+
+async def manifest(request: web.Request) -> web.StreamResponse:
+    return web.json_response(MANIFEST, content_type="application/manifest+json")
+
+
+async def service_worker(request: web.Request) -> web.StreamResponse:
+    response = web.FileResponse(HERE / "static" / "field" / "sw.js")
+    response.headers["Content-Type"] = "text/javascript"
+    response.headers["Cache-Control"] = "no-cache"  # a new version is picked up at once
+    response.headers["Service-Worker-Allowed"] = "/field/"
+    return response
+
+
+@requires(Role.field)
+async def day_json(request: web.Request) -> web.StreamResponse:
+    data = await in_db(request, field_day.agent_day, user_of(request).id, _day(request))
+    return web.json_response(data)
+
+
+def _rules(request: web.Request) -> CheckinRules:
+    settings = request.app[SETTINGS]
+    return CheckinRules(
+        radius_m=float(settings.field_checkin_radius_m),
+        max_accuracy_m=float(settings.field_checkin_max_accuracy_m),
+    )
+
+
+@requires(Role.field)
+async def checkin(request: web.Request) -> web.StreamResponse:
+    visit_id = id_or_400(request.match_info["visit_id"], "visit_id")
+    body = await _body(request)
+    try:
+        fix = parse_fix(body.get("fix"), request.app[CLOCK]())
+    except CoordinateError as exc:
+        return json_error(400, f"Ubicación no válida: {exc}", field="fix")
+    try:
+        answer = await in_db(request, visits.check_in, _agent(request), visit_id,
+                             body.get("key"), fix, request.app[FIELD_CHECK], _rules(request))  # fmt: skip
+    except visits.BadKey as exc:
+        return json_error(400, str(exc), field="key")
+    return _answer(answer)
+
+
+@requires(Role.field)
+async def result(request: web.Request) -> web.StreamResponse:
+    visit_id = id_or_400(request.match_info["visit_id"], "visit_id")
+    body = await _body(request)
+    try:
+        answer = await in_db(request, visits.record_result, _agent(request), visit_id,
+                             body.get("key"), body.get("answers"), request.app[CLOCK]())  # fmt: skip
+    except visits.BadKey as exc:
+        return json_error(400, str(exc), field="key")
+    return _answer(answer)
+
+
+@requires(Role.field)
+async def skip(request: web.Request) -> web.StreamResponse:
+    visit_id = id_or_400(request.match_info["visit_id"], "visit_id")
+    body = await _body(request)
+    now = request.app[CLOCK]()
+    here = None
+    if body.get("fix") is not None:
+        try:
+            fix = parse_fix(body.get("fix"), now)
+        except CoordinateError as exc:
+            return json_error(400, f"Ubicación no válida: {exc}", field="fix")
+        here = (fix.lat, fix.lon)
+    reason = body.get("reason")
+    if reason is not None and not isinstance(reason, str):
+        return json_error(400, "El motivo es un texto.", field="reason")
+    try:
+        answer = await in_db(request, visits.skip, _agent(request), visit_id, body.get("key"),
+                             reason or "", here, now)  # fmt: skip
+    except visits.BadKey as exc:
+        return json_error(400, str(exc), field="key")
+    return _answer(answer)
+
+
+def _shift_json(state: positions.ShiftState) -> dict[str, Any]:
+    return {"ok": True, "on_shift": state.on_shift, "sharing": state.sharing,
+            "started_at": state.started_at.isoformat() if state.started_at else None}  # fmt: skip
+
+
+@requires(Role.field)
+async def shift_state(request: web.Request) -> web.StreamResponse:
+    state = await in_db(request, positions.state, user_of(request).id, request.app[CLOCK]())
+    return web.json_response(_shift_json(state))
+
+
+@requires(Role.field)
+async def shift_change(request: web.Request) -> web.StreamResponse:
+    body = await _body(request)
+    user, now = user_of(request), request.app[CLOCK]()
+    action, consent = body.get("action"), body.get("consent", False)
+    if not isinstance(consent, bool):
+        return json_error(400, "consent es true o false.", field="consent")
+    if action == "start":
+        state = await in_db(request, positions.start_shift, user.id, user.actor, consent, now)
+    elif action == "end":
+        await in_db(request, positions.end_shift, user.id, user.actor, now)
+        state = positions.ShiftState(False, False)
+    else:
+        return json_error(400, "action es start o end.", field="action")
+    return web.json_response(_shift_json(state))
+
+
+@requires(Role.field)
+async def position(request: web.Request) -> web.StreamResponse:
+    body = await _body(request)
+    now = request.app[CLOCK]()
+    try:
+        fix = parse_fix(body.get("fix"), now)
+    except CoordinateError as exc:
+        return json_error(400, f"Ubicación no válida: {exc}", field="fix")
+    try:
+        kept = await in_db(request, positions.report, user_of(request).id, fix,
+                           body.get("battery"), now)  # fmt: skip
+    except positions.ShiftError as exc:
+        return json_error(400, str(exc), field="battery")
+    return web.json_response({"ok": True, "kept": kept})
+
+
+# Supervisors ------------------------------------------------------------------------
+
+
+def _field_agents(engine: Engine) -> list[dict[str, Any]]:
+    with transaction(engine) as session:
+        users = session.scalars(
+            select(User).where(User.role == Role.field.value, User.active.is_(True))
+            .order_by(User.display_name)
+        )  # fmt: skip
+        return [{"id": u.id, "name": u.display_name, "territory": u.territory or ""} for u in users]
+
+
+def _audit_map_view(engine: Engine, actor: str, day: date) -> None:
+    with transaction(engine) as session:
+        audit.append(session, "field_map_view", {"day": day, "positions": True},
+                     actor=actor, subject=None)  # fmt: skip
+
+
+@requires(Role.supervisor)
+@aiohttp_jinja2.template("supervisor_field.html")
+async def supervisor_field_page(request: web.Request) -> dict[str, Any]:
+    day = _day(request)
+    # The map shows agents' positions (personal data): every opening is evidence.
+    await in_db(request, _audit_map_view, user_of(request).actor, day)
+    return {"day": day.isoformat(), "agents": await in_db(request, _field_agents),
+            "tiles": request.app[SETTINGS].field_map_tiles}  # fmt: skip
+
+
+@requires(Role.supervisor)
+async def live_json(request: web.Request) -> web.StreamResponse:
+    day = _day(request)
+    since = None
+    if request.query.get("since"):
+        try:
+            since = datetime.fromisoformat(request.query["since"])
+        except ValueError:
+            return json_error(400, "since debe ser un instante ISO 8601.", field="since")
+        if since.tzinfo is None:
+            return json_error(400, "since debe llevar su zona (UTC).", field="since")
+    now = request.app[CLOCK]()
+    data = await in_db(request, field_day.floor_day, day, since)
+    data["positions"] = await in_db(request, positions.last_positions, now)
+    data["now"] = now.isoformat()
+    return web.json_response(data)
+
+
+def _plannable(engine: Engine, query: str, limit: int = 200) -> list[dict[str, Any]]:
+    with transaction(engine) as session:
+        stmt = (
+            select(Account)
+            .where(Account.status == AccountStatus.active.value,
+                   Account.latitude.is_not(None), Account.longitude.is_not(None))
+            .order_by(Account.external_ref)
+            .limit(limit)
+        )  # fmt: skip
+        if query:
+            like = f"%{query.replace('%', '').replace('_', '')}%"
+            stmt = stmt.where(Account.external_ref.ilike(like) | Account.address.ilike(like))
+        return [{"id": a.id, "ref": a.external_ref, "name": a.debtor_name,
+                 "address": a.address or "", "country": a.country, "lat": a.latitude,
+                 "lon": a.longitude, "stage": a.stage} for a in session.scalars(stmt)]  # fmt: skip
+
+
+@requires(Role.supervisor)
+async def accounts_json(request: web.Request) -> web.StreamResponse:
+    query = request.query.get("q", "").strip()[:64]
+    return web.json_response({"accounts": await in_db(request, _plannable, query)})
+
+
+def _ids_of_refs(engine: Engine, refs: list[str]) -> tuple[list[int], list[str]]:
+    with transaction(engine) as session:
+        rows = session.execute(
+            select(Account.external_ref, Account.id).where(Account.external_ref.in_(refs))
+        ).all()
+        found = {ref: account_id for ref, account_id in rows}
+    return [found[r] for r in refs if r in found], [r for r in refs if r not in found]
+
+
+@requires(Role.supervisor)
+async def plan(request: web.Request) -> web.StreamResponse:
+    body = await _body(request)
+    agent_id, refs, raw_day = body.get("agent_id"), body.get("account_refs"), body.get("day")
+    if not isinstance(agent_id, int) or isinstance(agent_id, bool):
+        return json_error(400, "Elija un gestor de campo.", field="agent_id")
+    if not isinstance(refs, list) or not all(isinstance(r, str) for r in refs):
+        return json_error(400, "account_refs es una lista de referencias.", field="account_refs")
+    if len(refs) > MAX_PLAN_REFS:
+        return json_error(400, f"Se pueden planear hasta {MAX_PLAN_REFS} cuentas a la vez.",
+                          field="account_refs")  # fmt: skip
+    try:
+        day = date.fromisoformat(raw_day) if isinstance(raw_day, str) else _today(request)
+    except ValueError:
+        return json_error(400, "day debe ser AAAA-MM-DD.", field="day")
+    refs = list(dict.fromkeys(r.strip() for r in refs if r.strip()))
+    ids, unknown = await in_db(request, _ids_of_refs, refs)
+    user = user_of(request)
+    try:
+        outcome = await in_db(request, plans.assign, user.id, user.actor, agent_id, day,
+                              ids, request.app[FIELD_CHECK], request.app[CLOCK]())  # fmt: skip
+    except plans.PlanError as exc:
+        return json_error(422, str(exc))
+    refused = outcome.refused + [{"external_ref": r, "reasons": ["no_account"]} for r in unknown]
+    return web.json_response({"ok": True, "planned": outcome.planned, "refused": refused,
+                              "route_m": round(outcome.route_m)})  # fmt: skip
+
+
+@requires(Role.supervisor)
+async def cancel(request: web.Request) -> web.StreamResponse:
+    visit_id = id_or_400(request.match_info["visit_id"], "visit_id")
+    try:
+        await in_db(request, plans.cancel, user_of(request).actor, visit_id, request.app[CLOCK]())
+    except plans.PlanError as exc:
+        return json_error(409, str(exc))
+    return web.json_response({"ok": True})
+
+
+async def purge_positions_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Positions past the shift plus the retention go, at start and every hour."""
+    retention = timedelta(hours=app[SETTINGS].field_position_retention_hours)
+
+    async def loop() -> None:
+        while True:
+            try:
+                await asyncio.to_thread(positions.purge, app[ENGINE], app[CLOCK](), retention)
+            except Exception:  # a failed purge is retried at the next round
+                log.warning("field positions purge failed", exc_info=True)
+            await asyncio.sleep(PURGE_EVERY_SECONDS)
+
+    task = asyncio.create_task(loop())
+    yield
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)

@@ -1,0 +1,178 @@
+/* The supervisors' field page: today's visits and the field agents' last positions
+ * on a Leaflet map, visit-ended notices, and the planning form. Bundled with Leaflet
+ * by esbuild into console/static/map.js (+ map.css); nothing comes from a CDN.
+ * Map tiles only when the operator sets field_map_tiles (else: our points alone).
+ */
+import L from "leaflet";
+import "leaflet/dist/leaflet.css";
+import "./map.css";
+
+const page = document.getElementById("field-page");
+const day = page.dataset.day;
+const tiles = page.dataset.tiles;
+const $ = (id) => document.getElementById(id);
+const COLORS = { planned: "#1f5fbf", in_progress: "#0e7490", done: "#1d7a46", failed: "#b42318" };
+const STATUS = { planned: "Planeada", in_progress: "En curso", done: "Hecha", failed: "Fallida" };
+const OUTCOME = {
+  promesa_pago: "Promesa de pago", pago: "Dice que ya pagó", rehusa: "Rehúsa pagar",
+  disputa: "Disputa", no_contactar: "Pide no ser contactado", recado: "Recado",
+  sin_contacto: "Nadie atendió", domicilio_incorrecto: "No vive ahí",
+};
+const REASON = {
+  no_coordinates: "la cuenta no tiene coordenadas", already_planned: "ya está planeada ese día",
+  no_account: "no existe esa cuenta", visit_not_authorised: "sin autorización firmada de visita",
+  channel_not_allowed: "el país no permite visitas", day_not_allowed: "día no permitido",
+  holiday: "día festivo", outside_hours: "fuera del horario", timezone_unknown: "zona horaria desconocida",
+  not_delinquent: "la cuenta no está en mora", disputed: "cuenta en disputa",
+  cease_contact: "pidió no ser contactado", legal_stage: "en etapa legal",
+  country_unknown: "país sin perfil", third_party: "no es el deudor",
+};
+
+const map = L.map("map", { zoomControl: true, attributionControl: !!tiles });
+if (tiles) L.tileLayer(tiles, { maxZoom: 19, attribution: "© OpenStreetMap" }).addTo(map);
+L.control.scale({ imperial: false }).addTo(map);
+map.setView([19.35, -99.16], 12);
+const visitLayer = L.layerGroup().addTo(map);
+const routeLayer = L.layerGroup().addTo(map);
+const agentLayer = L.layerGroup().addTo(map);
+let fitted = false;
+let since = null;
+
+function text(tag, value, cls) {
+  const el = document.createElement(tag);
+  el.textContent = value == null ? "" : String(value);
+  if (cls) el.className = cls;
+  return el;
+}
+
+function draw(data) {
+  visitLayer.clearLayers();
+  routeLayer.clearLayers();
+  agentLayer.clearLayers();
+  const bounds = [];
+  const byAgent = new Map();
+  for (const v of data.visits) {
+    if (v.lat == null) continue;
+    const ll = [v.lat, v.lon];
+    bounds.push(ll);
+    const marker = L.circleMarker(ll, { radius: 8, color: "#fff", weight: 2, fillOpacity: 0.95,
+                                        fillColor: COLORS[v.status] || "#667085" });
+    marker.bindTooltip(`${v.position}. ${v.debtor_name} · ${STATUS[v.status] || v.status}`);
+    marker.addTo(visitLayer);
+    if (!byAgent.has(v.agent_id)) byAgent.set(v.agent_id, []);
+    byAgent.get(v.agent_id).push(ll);
+  }
+  for (const line of byAgent.values()) {
+    if (line.length > 1) L.polyline(line, { color: "#475467", weight: 2, dashArray: "4 6", opacity: 0.7 }).addTo(routeLayer);
+  }
+  for (const p of data.positions) {
+    const ll = [p.lat, p.lon];
+    bounds.push(ll);
+    const battery = p.battery == null ? "batería ?" : `batería ${Math.round(p.battery * 100)} %`;
+    const icon = L.divIcon({ className: "agent-pin", html: "", iconSize: [18, 18] });
+    L.marker(ll, { icon, title: p.agent }).bindTooltip(`${p.agent} · ${battery}`, { permanent: true, direction: "right", className: "agent-label" }).addTo(agentLayer);
+    if (p.accuracy_m) L.circle(ll, { radius: p.accuracy_m, color: "#6941c6", weight: 1, fillOpacity: 0.08 }).addTo(agentLayer);
+  }
+  if (!fitted && bounds.length) {
+    map.fitBounds(bounds, { padding: [30, 30], maxZoom: 16 });
+    fitted = true;
+  }
+  table(data.visits);
+}
+
+function table(visits) {
+  const body = document.querySelector("#visits-table tbody");
+  body.replaceChildren();
+  for (const v of visits) {
+    const tr = document.createElement("tr");
+    tr.dataset.visit = v.id;
+    tr.append(text("td", v.agent), text("td", v.position), text("td", `${v.account_ref} · ${v.debtor_name}`),
+              text("td", v.address));
+    const st = text("td", "");
+    st.append(text("span", STATUS[v.status] || v.status, "badge badge-visit-" + v.status));
+    tr.append(st, text("td", OUTCOME[v.outcome] || v.outcome || ""));
+    const act = document.createElement("td");
+    if (v.status === "planned") {
+      const b = text("button", "Cancelar", "btn btn-small");
+      b.type = "button";
+      b.addEventListener("click", async () => {
+        const r = await Cobrador.api("POST", `/api/supervisor/field/visits/${v.id}/cancel`, {});
+        if (r.ok) refresh();
+      });
+      act.append(b);
+    }
+    tr.append(act);
+    body.append(tr);
+  }
+}
+
+function notify(ended) {
+  if (!ended.length) return;
+  $("no-notices").hidden = true;
+  for (const v of ended) {
+    const li = text("li", `${v.agent} terminó la visita a ${v.debtor_name}: ${OUTCOME[v.outcome] || STATUS[v.status]}`, "notice");
+    li.dataset.visit = v.id;
+    $("notices").prepend(li);
+  }
+  if (window.Notification && Notification.permission === "granted") {
+    for (const v of ended) new Notification("Visita terminada", { body: `${v.agent} · ${v.debtor_name}` });
+  }
+}
+
+async function refresh() {
+  const q = new URLSearchParams({ day });
+  if (since) q.set("since", since);
+  const r = await Cobrador.api("GET", "/api/supervisor/field/live?" + q.toString());
+  if (!r.ok) return;
+  if (since) notify(r.data.ended);
+  since = r.data.now;
+  draw(r.data);
+  page.dataset.loaded = "1";
+}
+
+async function search() {
+  const r = await Cobrador.api("GET", "/api/supervisor/field/accounts?q=" + encodeURIComponent($("plan-search").value));
+  const box = $("plan-accounts");
+  box.replaceChildren();
+  if (!r.ok) return;
+  for (const a of r.data.accounts.slice(0, 50)) {
+    const label = document.createElement("label");
+    label.className = "choice";
+    const cb = document.createElement("input");
+    cb.type = "checkbox";
+    cb.value = a.ref;
+    label.append(cb, document.createTextNode(` ${a.ref} · ${a.country} · ${a.address}`));
+    box.append(label);
+  }
+}
+
+async function plan() {
+  const refs = $("plan-refs").value.split(/\s+/).filter(Boolean);
+  for (const cb of document.querySelectorAll("#plan-accounts input:checked")) refs.push(cb.value);
+  const r = await Cobrador.api("POST", "/api/supervisor/field/plan", {
+    agent_id: Number($("plan-agent").value), day: $("plan-day").value, account_refs: refs });
+  const out = $("plan-result");
+  out.replaceChildren();
+  if (!r.ok) { out.append(text("p", r.data.reason || "No se pudo planear.", "alert alert-error")); return; }
+  const km = (r.data.route_m / 1000).toFixed(1).replace(".", ",");
+  out.append(text("p", `Planeadas: ${r.data.planned.length} · ruta del gestor: ${km} km (en línea recta)`, "alert alert-ok"));
+  if (r.data.refused.length) {
+    const ul = document.createElement("ul");
+    ul.className = "refused";
+    for (const x of r.data.refused) {
+      ul.append(text("li", `${x.external_ref || x.account_id}: no se planea (${x.reasons.map((c) => REASON[c] || c).join(", ")})`));
+    }
+    out.append(ul);
+  }
+  fitted = false;
+  refresh();
+}
+
+$("plan-go").addEventListener("click", plan);
+$("plan-search").addEventListener("input", () => { clearTimeout(search.t); search.t = setTimeout(search, 250); });
+if (window.Notification && Notification.permission === "default") {
+  $("notices").addEventListener("click", () => Notification.requestPermission());
+}
+search();
+refresh();
+setInterval(refresh, 10000);

@@ -1,0 +1,506 @@
+/* The field app: the day's route, check-ins and questionnaires, offline first.
+ *
+ * Every action (check-in, result, skip) goes into an outbox in IndexedDB with a
+ * key made when the agent acted, and the outbox is sent in order whenever the
+ * network is there. The server applies each key once, so sending twice (a lost
+ * answer, two tabs, a reload mid-sync) never records twice. The day's route and
+ * questionnaires are kept in IndexedDB too; the service worker keeps the page.
+ */
+"use strict";
+(() => {
+  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const today = document.body.dataset.today;
+  const agent = document.body.dataset.agent;
+  const $ = (id) => document.getElementById(id);
+  const DB_NAME = "cobrador-field-" + agent;
+  const POSITION_EVERY_MS = 60000;
+
+  // ---- IndexedDB: outbox (queued operations), answers (their outcome), day --------
+  let dbPromise = null;
+  function db() {
+    if (!dbPromise) {
+      dbPromise = new Promise((resolve, reject) => {
+        const req = indexedDB.open(DB_NAME, 1);
+        req.onupgradeneeded = () => {
+          const d = req.result;
+          d.createObjectStore("outbox", { keyPath: "seq", autoIncrement: true });
+          d.createObjectStore("answers", { keyPath: "key" });
+          d.createObjectStore("days", { keyPath: "day" });
+        };
+        req.onsuccess = () => resolve(req.result);
+        req.onerror = () => reject(req.error);
+      });
+    }
+    return dbPromise;
+  }
+  async function tx(store, mode, fn) {
+    const d = await db();
+    return new Promise((resolve, reject) => {
+      const t = d.transaction(store, mode);
+      const s = t.objectStore(store);
+      let out;
+      Promise.resolve(fn(s)).then((v) => { out = v; });
+      t.oncomplete = () => resolve(out);
+      t.onerror = () => reject(t.error);
+    });
+  }
+  const req2p = (r) => new Promise((res, rej) => { r.onsuccess = () => res(r.result); r.onerror = () => rej(r.error); });
+  const outboxAll = () => tx("outbox", "readonly", (s) => req2p(s.getAll()));
+  const answersAll = () => tx("answers", "readonly", (s) => req2p(s.getAll()));
+
+  // ---- state -------------------------------------------------------------------
+  let day = null; // {day, visits, route_m, questionnaires}
+  let current = null; // the visit open on screen
+  let syncing = false;
+  const waiters = new Map(); // key -> resolve(answer) for actions taken online
+
+  function newKey() {
+    return "k-" + (crypto.randomUUID ? crypto.randomUUID()
+      : Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join(""));
+  }
+
+  function km(m) {
+    if (m == null) return "";
+    return m >= 1000 ? (m / 1000).toFixed(1).replace(".", ",") + " km" : Math.round(m) + " m";
+  }
+
+  // ---- the day -------------------------------------------------------------------
+  async function loadDay() {
+    let fresh = null;
+    try {
+      const res = await fetch("/api/field/day?day=" + today, { credentials: "same-origin" });
+      if (res.ok) fresh = await res.json();
+      else if (res.status === 401) showLoginNeeded();
+    } catch (_) { /* offline */ }
+    if (fresh) {
+      await tx("days", "readwrite", (s) => s.put(fresh));
+      day = fresh;
+      $("route-offline").hidden = true;
+    } else {
+      day = await tx("days", "readonly", (s) => req2p(s.get(today)));
+      $("route-offline").hidden = !day;
+    }
+    await render();
+  }
+
+  // What the outbox and past answers say about a visit, over what the server said.
+  async function localState() {
+    const state = {};
+    const answers = (await answersAll()).sort((a, b) => a.at - b.at);
+    for (const a of answers) {
+      const v = (state[a.visit_id] ||= {});
+      v[a.kind] = a;
+    }
+    for (const op of await outboxAll()) {
+      const v = (state[op.visit_id] ||= {});
+      v[op.kind] = { pending: true, key: op.key };
+    }
+    return state;
+  }
+
+  function statusOf(visit, local) {
+    const l = local[visit.id] || {};
+    if (visit.status === "done" || (l.result && l.result.status === 200)) return ["done", "Visitada"];
+    if (visit.status === "skipped" || (l.skip && l.skip.status === 200)) return ["skipped", "Omitida"];
+    if (l.result && l.result.pending) return ["pending", "Resultado por enviar"];
+    if (l.skip && l.skip.pending) return ["pending", "Omisión por enviar"];
+    if (visit.status === "checked_in" || (l.checkin && l.checkin.status === 200)) return ["here", "Llegada registrada"];
+    if (l.checkin && l.checkin.pending) return ["pending", "Llegada por validar"];
+    if (l.checkin && l.checkin.status) return ["refused", "Llegada rechazada"];
+    return ["planned", "Pendiente"];
+  }
+
+  async function render() {
+    const list = $("route");
+    list.replaceChildren();
+    if (!day) { $("route-summary").textContent = "Sin ruta guardada."; return; }
+    const local = await localState();
+    const open = day.visits.filter((v) => v.status === "planned").length;
+    $("route-summary").textContent =
+      `${day.visits.length} visitas · ${open} por hacer · recorrido ${km(day.route_m)} (en línea recta)`;
+    $("route-empty").hidden = day.visits.length > 0;
+    for (const v of day.visits) {
+      const [cls, label] = statusOf(v, local);
+      const li = document.createElement("li");
+      li.className = "stop stop-" + cls;
+      li.dataset.visit = v.id;
+      const head = document.createElement("div");
+      head.className = "stop-head";
+      const name = document.createElement("strong");
+      name.textContent = v.debtor_name;
+      const badge = document.createElement("span");
+      badge.className = "badge stop-badge";
+      badge.textContent = label;
+      head.append(name, badge);
+      const addr = document.createElement("div");
+      addr.className = "muted small";
+      addr.textContent = v.address + (v.leg_m != null ? ` · a ${km(v.leg_m)}` : "");
+      li.append(head, addr);
+      li.addEventListener("click", () => openVisit(v.id));
+      list.append(li);
+    }
+    await updatePending();
+    if (current) await showVisit();
+  }
+
+  // ---- one visit -----------------------------------------------------------------
+  async function openVisit(id) {
+    current = day.visits.find((v) => v.id === id) || null;
+    $("route-view").hidden = true;
+    $("visit-view").hidden = false;
+    $("checkin-msg").hidden = true;
+    $("form-msg").hidden = true;
+    buildQuestions();
+    await showVisit();
+    window.scrollTo(0, 0);
+  }
+
+  async function showVisit() {
+    const v = current;
+    if (!v) return;
+    $("v-name").textContent = v.debtor_name;
+    $("v-address").textContent = v.address;
+    $("v-ref").textContent = v.account_ref;
+    $("v-balance").textContent = `${v.balance} ${v.currency}`;
+    $("v-stage").textContent = v.stage;
+    const local = await localState();
+    const l = local[v.id] || {};
+    const [cls, label] = statusOf(v, local);
+    $("v-state").textContent = label;
+    $("v-state").className = "visit-state state-" + cls;
+    const checkedIn = ["here", "pending", "done"].includes(cls) && !(cls === "pending" && l.skip);
+    $("checkin").hidden = checkedIn || cls === "skipped";
+    $("questionnaire").hidden = !checkedIn || cls === "done" || (l.result && l.result.pending);
+    $("skip-box").hidden = cls !== "planned" && cls !== "refused";
+    if (l.checkin && l.checkin.status && l.checkin.status !== 200) {
+      message("checkin-msg", l.checkin.body.reason || "La llegada fue rechazada.", false);
+    } else if (l.checkin && l.checkin.status === 200) {
+      message("checkin-msg", `Llegada registrada a ${km(l.checkin.body.distance_m)} del domicilio.`, true);
+    }
+    if (l.result && l.result.status && l.result.status !== 200) {
+      const errs = l.result.body.errors ? Object.values(l.result.body.errors).join(" ") : "";
+      message("form-msg", (l.result.body.reason || "No se guardó el resultado.") + " " + errs, false);
+      $("questionnaire").hidden = !checkedIn;
+    } else if (l.result && l.result.status === 200) {
+      message("form-msg", "Resultado guardado.", true);
+    }
+  }
+
+  function message(id, text, ok) {
+    const el = $(id);
+    el.textContent = text;
+    el.className = "alert " + (ok ? "alert-ok" : "alert-error");
+    el.hidden = false;
+  }
+
+  function back() {
+    current = null;
+    $("visit-view").hidden = true;
+    $("route-view").hidden = false;
+    render();
+  }
+
+  // ---- geolocation -----------------------------------------------------------------
+  function locate() {
+    return new Promise((resolve, reject) => {
+      if (!navigator.geolocation) { reject(new Error("Este teléfono no da la ubicación.")); return; }
+      navigator.geolocation.getCurrentPosition(
+        (p) => resolve({ lat: p.coords.latitude, lon: p.coords.longitude,
+                         accuracy: p.coords.accuracy, at: new Date().toISOString() }),
+        (err) => reject(new Error(err.code === 1 ? "Permita el acceso a la ubicación para registrar la llegada."
+                                                 : "No se pudo obtener la ubicación; inténtelo de nuevo.")),
+        { enableHighAccuracy: true, timeout: 20000, maximumAge: 0 });
+    });
+  }
+
+  async function checkin() {
+    const v = current;
+    $("checkin").disabled = true;
+    message("checkin-msg", "Obteniendo la ubicación…", true);
+    try {
+      const fix = await locate();
+      await act(v.id, "checkin", `/api/field/visits/${v.id}/checkin`, { fix });
+    } catch (err) {
+      message("checkin-msg", err.message, false);
+    } finally {
+      $("checkin").disabled = false;
+    }
+  }
+
+  async function skipVisit() {
+    const v = current;
+    let fix = null;
+    try { fix = await locate(); } catch (_) { /* re-routed from the start then */ }
+    await act(v.id, "skip", `/api/field/visits/${v.id}/skip`, { reason: $("skip-reason").value, fix });
+    back();
+  }
+
+  // ---- questionnaire ---------------------------------------------------------------
+  function buildQuestions() {
+    const box = $("questions");
+    box.replaceChildren();
+    const qs = (day.questionnaires || {})[current.stage] || [];
+    for (const q of qs) box.append(question(q));
+    syncVisibility();
+  }
+
+  function question(q) {
+    const wrap = document.createElement("div");
+    wrap.className = "q";
+    wrap.dataset.key = q.key;
+    if (q.when) wrap.dataset.when = JSON.stringify(q.when);
+    const label = document.createElement("label");
+    label.textContent = q.label;
+    label.htmlFor = "q-" + q.key;
+    wrap.append(label);
+    let input;
+    if (q.type === "choice" || q.type === "yesno") {
+      const opts = q.type === "yesno" ? { si: "Sí", no: "No" } : q.options;
+      const group = document.createElement("div");
+      group.className = "choices";
+      group.id = "q-" + q.key;
+      for (const [value, text] of Object.entries(opts)) {
+        const l = document.createElement("label");
+        l.className = "choice";
+        const r = document.createElement("input");
+        r.type = "radio"; r.name = q.key; r.value = value;
+        r.addEventListener("change", syncVisibility);
+        l.append(r, document.createTextNode(" " + text));
+        group.append(l);
+      }
+      wrap.append(group);
+      return wrap;
+    }
+    if (q.type === "text") { input = document.createElement("textarea"); input.maxLength = q.max || 2000; }
+    else {
+      input = document.createElement("input");
+      input.type = { money: "number", date: "date", phone: "tel", photo: "file" }[q.type] || "text";
+      if (q.type === "money") { input.step = "0.01"; input.min = "0.01"; input.inputMode = "decimal"; }
+      if (q.type === "photo") { input.accept = "image/*"; input.setAttribute("capture", "environment"); }
+    }
+    input.id = "q-" + q.key;
+    input.name = q.key;
+    wrap.append(input);
+    return wrap;
+  }
+
+  function chosen(name) {
+    const r = document.querySelector(`#questions input[name="${name}"]:checked`);
+    return r ? r.value : "";
+  }
+
+  function syncVisibility() {
+    const party = chosen("party");
+    const parties = (((day.questionnaires || {})[current.stage] || []).find((q) => q.key === "outcome") || {}).parties || {};
+    for (const r of document.querySelectorAll('#questions input[name="outcome"]')) {
+      const ok = !party || (parties[r.value] || []).includes(party);
+      r.closest("label").hidden = !ok;
+      if (!ok) r.checked = false;
+    }
+    const values = { outcome: chosen("outcome"), party };
+    for (const q of document.querySelectorAll("#questions .q[data-when]")) {
+      const when = JSON.parse(q.dataset.when);
+      q.hidden = !Object.entries(when).every(([k, v]) => Array.isArray(v) ? v.includes(values[k]) : values[k] === v);
+    }
+  }
+
+  async function photoData(input) {
+    const file = input && input.files && input.files[0];
+    if (!file) return null;
+    const img = await createImageBitmap(file);
+    const scale = Math.min(1, 1024 / Math.max(img.width, img.height));
+    const canvas = document.createElement("canvas");
+    canvas.width = Math.round(img.width * scale);
+    canvas.height = Math.round(img.height * scale);
+    canvas.getContext("2d").drawImage(img, 0, 0, canvas.width, canvas.height);
+    for (const quality of [0.75, 0.6, 0.45, 0.3]) {
+      const url = canvas.toDataURL("image/jpeg", quality);
+      if (url.length < 600000) return url;
+    }
+    throw new Error("La foto es demasiado grande incluso reducida; tómela de nuevo.");
+  }
+
+  async function saveResult(ev) {
+    ev.preventDefault();
+    const answers = {};
+    for (const q of document.querySelectorAll("#questions .q")) {
+      if (q.hidden) continue;
+      const key = q.dataset.key;
+      const radios = q.querySelectorAll("input[type=radio]");
+      if (radios.length) {
+        const v = chosen(key);
+        if (!v) continue;
+        answers[key] = (v === "si" || v === "no") && radios.length === 2 && radios[0].value === "si" ? v === "si" : v;
+        continue;
+      }
+      const input = q.querySelector("input, textarea");
+      if (input.type === "file") {
+        try { const data = await photoData(input); if (data) answers[key] = data; }
+        catch (err) { message("form-msg", err.message, false); return; }
+      } else if (input.value.trim()) {
+        answers[key] = input.value.trim();
+      }
+    }
+    await act(current.id, "result", `/api/field/visits/${current.id}/result`, { answers });
+  }
+
+  // ---- the outbox and its sync -----------------------------------------------------
+  async function act(visitId, kind, url, body) {
+    const key = newKey();
+    await tx("outbox", "readwrite", (s) => s.add({ key, visit_id: visitId, kind, url, body: { ...body, key } }));
+    const answered = new Promise((resolve) => waiters.set(key, resolve));
+    await render();
+    if (navigator.onLine) {
+      sync();
+      await Promise.race([answered, new Promise((r) => setTimeout(r, 15000))]);
+    }
+    await render();
+  }
+
+  async function sync() {
+    if (syncing) return;
+    syncing = true;
+    try {
+      for (;;) {
+        const ops = await outboxAll();
+        if (!ops.length) break;
+        const op = ops[0];
+        let res;
+        try {
+          res = await fetch(op.url, {
+            method: "POST", credentials: "same-origin",
+            headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+            body: JSON.stringify(op.body),
+          });
+        } catch (_) {
+          setNet(false);
+          break; // offline: the outbox waits for the network
+        }
+        setNet(true);
+        if (res.status === 401 || res.status === 403 && !(await isAnswer(res.clone()))) {
+          showLoginNeeded();
+          break;
+        }
+        if (res.status >= 500 || res.status === 0) break; // the server will come back
+        let data = {};
+        try { data = await res.json(); } catch (_) { data = { reason: "Respuesta ilegible del servidor." }; }
+        const answer = { key: op.key, visit_id: op.visit_id, kind: op.kind, status: res.status,
+                         body: data, at: Date.now() };
+        await tx("answers", "readwrite", (s) => s.put(answer));
+        await tx("outbox", "readwrite", (s) => s.delete(op.seq));
+        const w = waiters.get(op.key);
+        if (w) { waiters.delete(op.key); w(answer); }
+      }
+    } finally {
+      syncing = false;
+      await updatePending();
+    }
+    if (!(await outboxAll()).length && navigator.onLine) await refreshDay();
+  }
+
+  // A 403 from a compliance refusal carries reasons; a 403 of a lost session does not.
+  async function isAnswer(res) {
+    try { const d = await res.json(); return Array.isArray(d.reasons); } catch (_) { return false; }
+  }
+
+  async function refreshDay() {
+    try {
+      const res = await fetch("/api/field/day?day=" + today, { credentials: "same-origin" });
+      if (!res.ok) return;
+      day = await res.json();
+      await tx("days", "readwrite", (s) => s.put(day));
+      if (current) current = day.visits.find((v) => v.id === current.id) || current;
+      await render();
+    } catch (_) { /* offline again */ }
+  }
+
+  async function updatePending() {
+    const n = (await outboxAll()).length;
+    const el = $("pending");
+    el.hidden = n === 0;
+    el.textContent = n === 1 ? "1 pendiente" : `${n} pendientes`;
+    document.body.dataset.pending = String(n);
+  }
+
+  function setNet(on) {
+    const el = $("net");
+    el.textContent = on ? "En línea" : "Sin conexión";
+    el.className = "pill " + (on ? "pill-on" : "pill-off");
+  }
+
+  function showLoginNeeded() {
+    const el = $("net");
+    el.textContent = "Inicie sesión de nuevo";
+    el.className = "pill pill-off";
+  }
+
+  // ---- the shift, and positions while on it with consent -------------------------------
+  let watch = null;
+  let lastSent = 0;
+  async function shiftState() {
+    try {
+      const res = await fetch("/api/field/shift", { credentials: "same-origin" });
+      if (res.ok) showShift(await res.json());
+    } catch (_) { /* offline: keep what is shown */ }
+  }
+
+  function showShift(s) {
+    $("shift-off").hidden = s.on_shift;
+    $("shift-on").hidden = !s.on_shift;
+    $("shift-text").textContent = s.sharing ? "En turno · compartiendo ubicación y batería" : "En turno · sin compartir ubicación";
+    if (s.on_shift && s.sharing) startReporting(); else stopReporting();
+  }
+
+  async function shift(action) {
+    const body = { action, consent: $("consent").checked };
+    try {
+      const res = await fetch("/api/field/shift", {
+        method: "POST", credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf }, body: JSON.stringify(body) });
+      if (res.ok) showShift(await res.json());
+    } catch (_) { setNet(false); }
+  }
+
+  function startReporting() {
+    if (watch !== null || !navigator.geolocation) return;
+    watch = navigator.geolocation.watchPosition(async (p) => {
+      if (Date.now() - lastSent < POSITION_EVERY_MS) return;
+      lastSent = Date.now();
+      let battery = null;
+      try { if (navigator.getBattery) battery = (await navigator.getBattery()).level; } catch (_) { battery = null; }
+      const fix = { lat: p.coords.latitude, lon: p.coords.longitude, accuracy: p.coords.accuracy,
+                    at: new Date().toISOString() };
+      try {
+        await fetch("/api/field/position", { method: "POST", credentials: "same-origin",
+          headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+          body: JSON.stringify({ fix, battery }) });
+      } catch (_) { /* live only: a position missed offline is not queued */ }
+    }, () => {}, { enableHighAccuracy: true, maximumAge: 30000 });
+  }
+
+  function stopReporting() {
+    if (watch !== null) navigator.geolocation.clearWatch(watch);
+    watch = null;
+  }
+
+  // ---- wiring --------------------------------------------------------------------
+  $("back").addEventListener("click", back);
+  $("checkin").addEventListener("click", checkin);
+  $("skip").addEventListener("click", skipVisit);
+  $("questionnaire").addEventListener("submit", saveResult);
+  $("sync").addEventListener("click", () => sync());
+  $("shift-start").addEventListener("click", () => shift("start"));
+  $("shift-end").addEventListener("click", () => shift("end"));
+  window.addEventListener("online", () => { setNet(true); sync(); });
+  window.addEventListener("offline", () => setNet(false));
+  setNet(navigator.onLine);
+  setInterval(() => { if (navigator.onLine) sync(); }, 30000);
+  if ("serviceWorker" in navigator) {
+    navigator.serviceWorker.register("/field/sw.js", { scope: "/field/" }).catch(() => {});
+  }
+  // For tests and the curious: the outbox's state, and a sync on demand.
+  window.cobradorField = { sync, pending: async () => (await outboxAll()).length, ready: null };
+  window.cobradorField.ready = loadDay().then(shiftState).then(() => sync()).then(() => {
+    document.body.dataset.ready = "1";
+  });
+})();

@@ -1,0 +1,126 @@
+"""What the field app and the supervisors' map read: an agent's day (route order,
+addresses, questionnaires, distances) and every agent's day at once.
+
+Synchronous SQL: the console runs these in a worker thread.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from field.questionnaire import questionnaire
+from store.db import transaction
+from store.geo import distance_m
+from store.models import Account, Disposition, FieldVisit, Role, User, VisitStatus
+
+SHOWN_TO_AGENT = (
+    VisitStatus.planned.value,
+    VisitStatus.checked_in.value,
+    VisitStatus.done.value,
+    VisitStatus.skipped.value,
+)
+
+
+def agent_day(engine: Engine, agent_id: int, day: date) -> dict[str, Any]:
+    """The agent's visits of the day in route order, with what the app needs offline:
+    each account's address and coordinates, balance, and its stage's questionnaire."""
+    with transaction(engine) as session:
+        rows = session.execute(
+            select(FieldVisit, Account)
+            .join(Account, Account.id == FieldVisit.account_id)
+            .where(
+                FieldVisit.agent_id == agent_id,
+                FieldVisit.day == day,
+                FieldVisit.status.in_(SHOWN_TO_AGENT),
+            )
+            .order_by(FieldVisit.route_position, FieldVisit.id)
+        ).all()
+        visits, stages = [], set()
+        previous: tuple[float, float] | None = None
+        total = 0.0
+        for visit, account in rows:
+            point = _point(account)
+            leg = None
+            if visit.status == VisitStatus.planned.value and point is not None:
+                if previous is not None:
+                    leg = distance_m(*previous, *point)
+                    total += leg
+                previous = point
+            stages.add(account.stage)
+            visits.append({
+                "id": visit.id, "status": visit.status, "position": visit.route_position,
+                "account_ref": account.external_ref, "debtor_name": account.debtor_name,
+                "address": account.address or "", "lat": point[0] if point else None,
+                "lon": point[1] if point else None, "balance": str(account.balance),
+                "currency": account.currency, "stage": account.stage,
+                "leg_m": round(leg) if leg is not None else None,
+            })  # fmt: skip
+        return {
+            "day": day.isoformat(),
+            "visits": visits,
+            "route_m": round(total),
+            "questionnaires": {stage: questionnaire(stage) for stage in sorted(stages)},
+        }
+
+
+def _point(account: Account) -> tuple[float, float] | None:
+    if account.latitude is None or account.longitude is None:
+        return None
+    return account.latitude, account.longitude
+
+
+def floor_day(engine: Engine, day: date, since: datetime | None = None) -> dict[str, Any]:
+    """Every field agent's visits of the day (planned, done, failed) for the map, and
+    the visits that ended after `since` (the supervisor's notifications)."""
+    with transaction(engine) as session:
+        agents = {
+            u.id: u
+            for u in session.scalars(
+                select(User).where(User.role == Role.field.value, User.active.is_(True))
+            )
+        }
+        rows = session.execute(
+            select(FieldVisit, Account, Disposition.outcome)
+            .join(Account, Account.id == FieldVisit.account_id)
+            .outerjoin(Disposition, Disposition.attempt_id == FieldVisit.attempt_id)
+            .where(FieldVisit.day == day, FieldVisit.status != VisitStatus.cancelled.value)
+            .order_by(FieldVisit.agent_id, FieldVisit.route_position)
+        ).all()
+        out: list[dict[str, Any]] = []
+        ended: list[dict[str, Any]] = []
+        for visit, account, outcome in rows:
+            agent = agents.get(visit.agent_id)
+            out.append({
+                "id": visit.id, "agent_id": visit.agent_id,
+                "agent": agent.display_name if agent else str(visit.agent_id),
+                "status": _map_status(visit.status, outcome), "position": visit.route_position,
+                "account_ref": account.external_ref, "debtor_name": account.debtor_name,
+                "address": account.address or "", "lat": account.latitude,
+                "lon": account.longitude, "outcome": outcome,
+                "ended_at": visit.ended_at.isoformat() if visit.ended_at else None,
+            })  # fmt: skip
+            if since is not None and visit.ended_at is not None and visit.ended_at > since:
+                ended.append(out[-1])
+        return {
+            "day": day.isoformat(),
+            "visits": out,
+            "agents": [
+                {"id": a.id, "name": a.display_name, "territory": a.territory}
+                for a in agents.values()
+            ],  # fmt: skip
+            "ended": ended,
+        }
+
+
+def _map_status(status: str, outcome: str | None) -> str:
+    """planned | in_progress | done (someone met) | failed (nobody, wrong address, skipped)."""
+    if status == VisitStatus.planned.value:
+        return "planned"
+    if status == VisitStatus.checked_in.value:
+        return "in_progress"
+    if status == VisitStatus.skipped.value or outcome in ("sin_contacto", "domicilio_incorrecto"):
+        return "failed"
+    return "done"

@@ -1,0 +1,359 @@
+"""The field app's API and the supervisors' field page through the console: roles,
+plans, check-ins at the address, results synced once, positions only on shift with
+consent, and every bad input answered 4xx with a reason."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+from aiohttp.test_utils import TestClient
+from console_fixtures import NOW, Seed, _password_hash, login
+from sqlalchemy import Engine, func, select, update
+from sqlalchemy.orm import Session
+
+from cobrador.ground.settings import Settings
+from compliance.engine import Decision
+from console.app import init_app
+from store.db import transaction
+from store.models import Account, AuditEntry, Disposition, FieldPosition, FieldVisit, User
+
+HOME = (19.3500, -99.1620)  # María López's door in the seed
+DAY = NOW.date().isoformat()
+CLOCK = [NOW]  # the console's clock; a test moves it
+
+
+@pytest.fixture(autouse=True)
+def reset_clock() -> None:
+    CLOCK[0] = NOW
+
+
+class Check:
+    """Allows every visit except to the accounts in `refuse`."""
+
+    def __init__(self) -> None:
+        self.refuse: dict[int, tuple[str, ...]] = {}
+
+    def __call__(self, session: Session, account: Account, at: Any) -> Decision:
+        reasons = self.refuse.get(account.id, ())
+        return Decision(not reasons, reasons, "TEST@1", {}, None, None, at)
+
+
+@pytest.fixture
+def check() -> Check:
+    return Check()
+
+
+@pytest.fixture
+async def field_client(
+    aiohttp_client: Callable[..., Awaitable[TestClient]], settings: Settings, engine: Engine,
+    aredis: aioredis.Redis, seed: Seed, check: Check,
+) -> TestClient:  # fmt: skip
+    with transaction(engine) as s:
+        for name in ("lucia", "mario"):
+            s.add(User(username=name, display_name=name.title(), role="field",
+                       password_hash=_password_hash(), territory="CDMX"))  # fmt: skip
+        s.execute(
+            update(Account)
+            .where(Account.id == seed.account_id)
+            .values(latitude=HOME[0], longitude=HOME[1], address="Av. Universidad 3000")
+        )
+        s.execute(update(Account).where(Account.id == seed.other_account_id)
+                  .values(latitude=HOME[0] + 0.01, longitude=HOME[1], address="Calle 2"))  # fmt: skip
+    app = init_app(settings, engine, aredis, clock=lambda: CLOCK[0], visit_check=check)
+    return await aiohttp_client(app)
+
+
+def user_id(engine: Engine, name: str) -> int:
+    with Session(engine) as s:
+        uid = s.scalar(select(User.id).where(User.username == name))
+        assert uid is not None
+        return uid
+
+
+async def post(client: TestClient, token: str, path: str, body: Any) -> tuple[int, dict[str, Any]]:
+    resp = await client.post(path, json=body, headers={"X-CSRF-Token": token})
+    return resp.status, await resp.json()
+
+
+async def planned(client: TestClient, engine: Engine) -> list[int]:
+    token = await login(client, "sofia")
+    status, data = await post(client, token, "/api/supervisor/field/plan",
+                              {"agent_id": user_id(engine, "lucia"), "day": DAY,
+                               "account_refs": ["MX-0001", "MX-0002"]})  # fmt: skip
+    assert status == 200 and len(data["planned"]) == 2, data
+    await client.post("/logout", data={"_csrf": token})
+    return list(data["planned"])
+
+
+def fix(metres_north: float = 0, accuracy: float = 10, at: Any = NOW) -> dict[str, Any]:
+    return {"lat": HOME[0] + metres_north / 111_195.0, "lon": HOME[1], "accuracy": accuracy,
+            "at": at.isoformat()}  # fmt: skip
+
+
+def key() -> str:
+    return "k-" + uuid.uuid4().hex
+
+
+async def test_given_roles_then_field_pages_for_field_agents_and_supervisors_only(
+    field_client: TestClient,
+) -> None:
+    for name, allowed, denied in [
+        ("lucia", ["/field/", "/api/field/day", "/api/field/shift"],
+         ["/supervisor/field", "/api/supervisor/field/live", "/agent"]),
+        ("sofia", ["/supervisor/field", "/api/supervisor/field/live",
+                   "/api/supervisor/field/accounts"], ["/field/", "/api/field/day"]),
+        ("ana", [], ["/field/", "/api/field/day", "/supervisor/field"]),
+    ]:  # fmt: skip
+        token = await login(field_client, name)
+        for path in allowed:
+            assert (await field_client.get(path)).status == 200, (name, path)
+        for path in denied:
+            assert (await field_client.get(path, allow_redirects=False)).status == 403, (name, path)
+        await field_client.post("/logout", data={"_csrf": token})
+    assert (await field_client.get("/api/field/day")).status == 401
+    assert (await field_client.get("/field/manifest.webmanifest")).status == 200
+    sw = await field_client.get("/field/sw.js")
+    assert sw.status == 200 and sw.headers["Service-Worker-Allowed"] == "/field/"
+
+
+async def test_given_plan_then_agent_day_in_route_order_with_questionnaires(
+    field_client: TestClient, engine: Engine
+) -> None:
+    ids = await planned(field_client, engine)
+    await login(field_client, "lucia")
+    day = await (await field_client.get("/api/field/day")).json()
+    assert [v["id"] for v in day["visits"]] == sorted(ids, key=lambda i: ids.index(i)) or day
+    assert {v["account_ref"] for v in day["visits"]} == {"MX-0001", "MX-0002"}
+    assert day["route_m"] == pytest.approx(1112, abs=2)
+    assert [q["key"] for q in day["questionnaires"]["firm"]][:2] == ["party", "outcome"]
+
+
+async def test_given_checkin_40m_then_accepted_and_2km_refused_with_distance(
+    field_client: TestClient, engine: Engine
+) -> None:
+    ids = await planned(field_client, engine)
+    token = await login(field_client, "lucia")
+    visit = _visit_of(engine, "MX-0001", ids)
+    status, far = await post(field_client, token, f"/api/field/visits/{visit}/checkin",
+                             {"key": key(), "fix": fix(2000)})  # fmt: skip
+    assert status == 422 and far["distance_m"] == 2000 and "2,0 km" in far["reason"]
+    status, near = await post(field_client, token, f"/api/field/visits/{visit}/checkin",
+                              {"key": key(), "fix": fix(40)})  # fmt: skip
+    assert status == 200 and near["distance_m"] == 40
+
+
+def _visit_of(engine: Engine, ref: str, ids: list[int]) -> int:
+    with Session(engine) as s:
+        return s.scalars(select(FieldVisit.id).join(Account, Account.id == FieldVisit.account_id)
+                         .where(Account.external_ref == ref, FieldVisit.id.in_(ids))).one()  # fmt: skip
+
+
+RESULT = {"party": "titular", "outcome": "promesa_pago", "promise_amount": "1000.00",
+          "promise_date": "2026-11-30", "address_verified": True}  # fmt: skip
+
+
+async def test_given_result_sent_three_times_then_one_disposition(
+    field_client: TestClient, engine: Engine
+) -> None:
+    ids = await planned(field_client, engine)
+    token = await login(field_client, "lucia")
+    visit = _visit_of(engine, "MX-0001", ids)
+    assert (await post(field_client, token, f"/api/field/visits/{visit}/checkin",
+                       {"key": key(), "fix": fix(10)}))[0] == 200  # fmt: skip
+    body = {"key": key(), "answers": RESULT}
+    answers = [
+        await post(field_client, token, f"/api/field/visits/{visit}/result", body) for _ in range(3)
+    ]
+    assert [s for s, _ in answers] == [200, 200, 200]
+    assert (
+        "replayed" not in answers[0][1] and answers[1][1]["replayed"] and answers[2][1]["replayed"]
+    )
+    with Session(engine) as s:
+        assert s.scalar(select(func.count()).select_from(Disposition)) == 1
+
+
+async def test_given_another_agents_visit_then_404_and_nothing_written(
+    field_client: TestClient, engine: Engine
+) -> None:
+    ids = await planned(field_client, engine)
+    token = await login(field_client, "mario")
+    for path, body in [(f"/api/field/visits/{ids[0]}/checkin", {"key": key(), "fix": fix(0)}),
+                       (f"/api/field/visits/{ids[0]}/result", {"key": key(), "answers": RESULT}),
+                       (f"/api/field/visits/{ids[0]}/skip", {"key": key()})]:  # fmt: skip
+        status, data = await post(field_client, token, path, body)
+        assert status == 404, (path, data)
+    day = await (await field_client.get("/api/field/day")).json()
+    assert day["visits"] == []
+    with Session(engine) as s:
+        assert set(s.scalars(select(FieldVisit.status))) == {"planned"}
+
+
+BAD = [
+    ("/api/field/visits/{v}/checkin", {"key": "short", "fix": fix(0)}, 400, "clave"),
+    ("/api/field/visits/{v}/checkin", {"key": key()}, 400, "Ubicación no válida"),
+    ("/api/field/visits/{v}/checkin", {"key": key(), "fix": {**fix(0), "lat": 95}}, 400, "not a point"),
+    ("/api/field/visits/{v}/checkin", {"key": key(), "fix": {**fix(0), "lon": "oeste"}}, 400, "numbers"),
+    ("/api/field/visits/{v}/checkin", {"key": key(), "fix": fix(0, at=NOW + timedelta(hours=1))}, 400, "future"),
+    ("/api/field/visits/abc/checkin", {"key": key(), "fix": fix(0)}, 400, "visit_id"),
+    ("/api/field/visits/99999999999999999999/checkin", {"key": key(), "fix": fix(0)}, 400, "visit_id"),
+    ("/api/field/visits/{v}/skip", {"key": key(), "reason": 5}, 400, "texto"),
+    ("/api/field/position", {"fix": fix(0), "battery": 7}, 400, "batería"),
+    ("/api/field/position", {"fix": "aquí", "battery": 0.5}, 400, "Ubicación"),
+    ("/api/field/shift", {"action": "dormir"}, 400, "start o end"),
+    ("/api/field/shift", {"action": "start", "consent": "sí"}, 400, "consent"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("path", "body", "status", "reason"), BAD)
+async def test_given_bad_field_input_then_4xx_with_reason(
+    field_client: TestClient,
+    engine: Engine,
+    path: str,
+    body: dict[str, Any],
+    status: int,
+    reason: str,
+) -> None:
+    ids = await planned(field_client, engine)
+    token = await login(field_client, "lucia")
+    got, data = await post(field_client, token, path.format(v=ids[0]), body)
+    assert got == status and reason in data["reason"], data
+
+
+async def test_given_not_json_or_huge_photo_then_400_and_413(
+    field_client: TestClient, engine: Engine
+) -> None:
+    ids = await planned(field_client, engine)
+    token = await login(field_client, "lucia")
+    resp = await field_client.post(f"/api/field/visits/{ids[0]}/result", data=b"[1, 2",
+                                   headers={"X-CSRF-Token": token, "Content-Type": "application/json"})  # fmt: skip
+    assert resp.status == 400 and "objeto JSON" in (await resp.json())["reason"]
+    photo = (
+        "data:image/jpeg;base64," + base64.b64encode(b"\xff\xd8\xff" + b"0" * 3_000_000).decode()
+    )
+    resp = await field_client.post(f"/api/field/visits/{ids[0]}/result",
+                                   json={"key": key(), "answers": {**RESULT, "photo": photo}},
+                                   headers={"X-CSRF-Token": token})  # fmt: skip
+    assert resp.status == 413 and "demasiado grande" in (await resp.json())["reason"]
+
+
+async def test_given_positions_then_kept_only_on_shift_with_consent_and_shown_on_the_map(
+    field_client: TestClient, engine: Engine
+) -> None:
+    token = await login(field_client, "lucia")
+    status, data = await post(
+        field_client, token, "/api/field/position", {"fix": fix(0), "battery": 0.8}
+    )
+    assert (status, data["kept"]) == (200, False)  # off shift: dropped
+    await post(field_client, token, "/api/field/shift", {"action": "start", "consent": False})
+    assert (
+        await post(field_client, token, "/api/field/position", {"fix": fix(0), "battery": 0.8})
+    )[1]["kept"] is False
+    status, shift = await post(
+        field_client, token, "/api/field/shift", {"action": "start", "consent": True}
+    )
+    assert shift["on_shift"] and shift["sharing"]
+    assert (
+        await post(field_client, token, "/api/field/position", {"fix": fix(0), "battery": 0.8})
+    )[1]["kept"] is True
+    assert (
+        await post(field_client, token, "/api/field/position", {"fix": fix(5), "battery": 0.8})
+    )[1]["kept"] is False  # too soon
+    await field_client.post("/logout", data={"_csrf": token})
+    token = await login(field_client, "sofia")
+    live = await (await field_client.get("/api/supervisor/field/live")).json()
+    assert [(p["agent"], p["battery"]) for p in live["positions"]] == [("Lucia", 0.8)]
+    assert (await field_client.get("/supervisor/field")).status == 200
+    with Session(engine) as s:
+        kinds = [e.kind for e in s.scalars(select(AuditEntry).order_by(AuditEntry.id))]
+        assert s.scalar(select(func.count()).select_from(FieldPosition)) == 1
+    assert kinds.count("field_shift") == 2 and "field_map_view" in kinds
+
+
+async def test_given_shift_ended_then_position_off_the_map(
+    field_client: TestClient, engine: Engine
+) -> None:
+    token = await login(field_client, "lucia")
+    await post(field_client, token, "/api/field/shift", {"action": "start", "consent": True})
+    await post(field_client, token, "/api/field/position", {"fix": fix(0), "battery": 0.5})
+    await post(field_client, token, "/api/field/shift", {"action": "end"})
+    assert (
+        await post(field_client, token, "/api/field/position", {"fix": fix(0), "battery": 0.5})
+    )[1]["kept"] is False
+    await field_client.post("/logout", data={"_csrf": token})
+    await login(field_client, "sofia")
+    live = await (await field_client.get("/api/supervisor/field/live")).json()
+    assert live["positions"] == []
+
+
+BAD_PLANS = [
+    ({"agent_id": "lucia", "account_refs": ["MX-0001"]}, 400, "gestor"),
+    ({"agent_id": 1, "account_refs": "MX-0001"}, 400, "lista"),
+    ({"agent_id": 1, "account_refs": ["MX-0001"], "day": "mañana"}, 400, "AAAA-MM-DD"),
+    ({"agent_id": 1, "account_refs": ["x"] * 301}, 400, "hasta 300"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("body", "status", "reason"), BAD_PLANS)
+async def test_given_bad_plan_request_then_4xx_with_reason(
+    field_client: TestClient, body: dict[str, Any], status: int, reason: str
+) -> None:
+    token = await login(field_client, "sofia")
+    got, data = await post(field_client, token, "/api/supervisor/field/plan", body)
+    assert got == status and reason in data["reason"], data
+
+
+async def test_given_plan_for_a_non_field_user_or_refused_account_then_said(
+    field_client: TestClient, engine: Engine, seed: Seed, check: Check
+) -> None:
+    token = await login(field_client, "sofia")
+    got, data = await post(field_client, token, "/api/supervisor/field/plan",
+                           {"agent_id": seed.users["ana"], "account_refs": ["MX-0001"]})  # fmt: skip
+    assert got == 422 and "gestor de campo" in data["reason"]
+    check.refuse[seed.other_account_id] = ("visit_not_authorised",)
+    got, data = await post(field_client, token, "/api/supervisor/field/plan",
+                           {"agent_id": user_id(engine, "lucia"),
+                            "account_refs": ["MX-0001", "MX-0002", "NOPE"]})  # fmt: skip
+    assert got == 200 and len(data["planned"]) == 1
+    assert {r["external_ref"]: r["reasons"] for r in data["refused"]} == {
+        "MX-0002": ["visit_not_authorised"],
+        "NOPE": ["no_account"],
+    }
+
+
+async def test_given_visit_ended_then_supervisor_notified_once(
+    field_client: TestClient, engine: Engine
+) -> None:
+    ids = await planned(field_client, engine)
+    token = await login(field_client, "sofia")
+    first = await (await field_client.get("/api/supervisor/field/live")).json()
+    since = first["now"]
+    await field_client.post("/logout", data={"_csrf": token})
+    token = await login(field_client, "lucia")
+    visit = _visit_of(engine, "MX-0001", ids)
+    await post(
+        field_client, token, f"/api/field/visits/{visit}/checkin", {"key": key(), "fix": fix(0)}
+    )
+    CLOCK[0] = NOW + timedelta(minutes=9)  # the result comes after the page's last look
+    await post(
+        field_client, token, f"/api/field/visits/{visit}/result", {"key": key(), "answers": RESULT}
+    )
+    await field_client.post("/logout", data={"_csrf": token})
+    await login(field_client, "sofia")
+    live = await (
+        await field_client.get("/api/supervisor/field/live", params={"since": since})
+    ).json()
+    statuses = {v["id"]: v["status"] for v in live["visits"]}
+    assert statuses[visit] == "done"
+    assert [v["id"] for v in live["ended"]] == [visit]
+    again = await (
+        await field_client.get("/api/supervisor/field/live", params={"since": live["now"]})
+    ).json()
+    assert again["ended"] == []  # told once
+    bad = await field_client.get("/api/supervisor/field/live", params={"since": "ayer"})
+    assert bad.status == 400
