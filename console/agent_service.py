@@ -21,6 +21,12 @@ from compliance.jurisdiction import country_profile
 from compliance.profile import Profile, load_profiles
 from console import call_script
 from console.call_script import ScriptFacts
+from console.contact_labels import (
+    channel_label,
+    mask_address,
+    message_result_label,
+    template_label,
+)
 from console.dispositions import (
     DEFAULT_PAID_CLAIM_HOLD_DAYS,
     OUTCOMES,
@@ -294,7 +300,7 @@ def record_pii_view(
         _pii_view(session, agent, account_id, attempt_id, purpose)
 
 
-def _last_attempts(session: Session, account: Account, limit: int = 8) -> list[dict[str, Any]]:
+def _last_attempts(session: Session, account: Account, limit: int = 12) -> list[dict[str, Any]]:
     """Each time in the debtor's zone for the number that was dialed, labelled."""
     rows = session.execute(
         select(CallAttempt, Disposition)
@@ -306,12 +312,16 @@ def _last_attempts(session: Session, account: Account, limit: int = 8) -> list[d
     out = []
     for attempt, disposition in rows:
         outcome = OUTCOMES.get(disposition.outcome) if disposition else None
+        channel = attempt.channel or "call"
         out.append(
             {
                 "at": stamp(attempt.started_at, _zones(account, attempt.phone_e164)),
-                "result": result_label(attempt.result),
+                # Every contact on every channel: a call, an SMS, a WhatsApp, an e-mail...
+                "channel": channel_label(channel),
+                "what": template_label((attempt.details or {}).get("template")),
+                "result": message_result_label(channel, attempt.result, result_label),
                 "outcome": gettext_(outcome.label) if outcome else "",
-                "phone": mask_phone(attempt.phone_e164),
+                "phone": mask_address(channel, attempt.phone_e164, attempt.address),
             }
         )
     return out

@@ -194,6 +194,7 @@ def _attempts(session: Session, f: Filters, limit: int) -> list[dict[str, Any]]:
             "account_ref": ref or "",
             "debtor_name": name or "",
             "direction": a.direction,
+            "channel": a.channel or "call",
             # Inbound: the caller's number, '' when withheld or unusable.
             "phone": a.phone_e164 or "",
             "campaign_id": a.campaign_id,

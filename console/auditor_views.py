@@ -18,6 +18,7 @@ from console.code_labels import (
     reason_label,
     result_label,
 )
+from console.contact_labels import channel_label, message_result_label
 from console.i18n import N_, gettext_
 from console.params import id_or_404
 from console.webutil import in_db, json_error, requires, user_of
@@ -72,7 +73,8 @@ RECORDING_LABELS = {
 
 def _labelled_attempt(row: dict[str, Any]) -> dict[str, Any]:
     """What the page shows for each code (the exports keep the codes)."""
-    return {**row, "result_label": result_label(row["result"]),
+    return {**row, "result_label": message_result_label(row["channel"], row["result"], result_label),
+            "channel_label": channel_label(row["channel"]),
             "party_label": party_label(row["party"]), "outcome_label": outcome_label(row["outcome"]),
             "recording_label": gettext_(RECORDING_LABELS.get(row["recording"], N_("Otro estado")))
             if row["recording"] else ""}  # fmt: skip

@@ -23,6 +23,7 @@ from console.byte_ranges import Unsatisfiable, parse_range
 from console.i18n import N_, gettext_
 from console.keys import CLOCK, REDIS, SETTINGS
 from console.play_tokens import PLAY_TOKEN_SECONDS, PlayTokens
+from console.timeline import timeline_for
 from console.webutil import in_db, json_error, requires, user_of
 from store.models import Role
 from store.recordings.hold import HoldError, NoRecording, release_hold, set_hold
@@ -64,11 +65,17 @@ async def _render_attempt(
     evidence = None
     if user.role in (Role.auditor, Role.admin):
         evidence = await in_db(request, audit_log_views.entries_of_attempt, attempt_id)
+    # Every contact with the account on every channel, and the messages not sent.
+    contacts = []
+    if page.get("account_id"):
+        contacts = await in_db(request, timeline_for, page["account_id"])
+    this = next((c for c in contacts if c["attempt_id"] == attempt_id), None)
     response = aiohttp_jinja2.render_template(
         "attempt.html",
         request,
         {"a": page, "error": error, "message": request.query.get("msg"),
-         "can_hold": user.role in (Role.auditor, Role.admin), "audit_entries": evidence},
+         "can_hold": user.role in (Role.auditor, Role.admin), "audit_entries": evidence,
+         "timeline": contacts, "this_contact": this},
         status=status,
     )  # fmt: skip
     response.headers.update(PRIVATE)

@@ -23,6 +23,7 @@ from console.keys import CLOCK, ENGINE, REDIS, STATES
 from console.params import INT32_MAX, ParamError, parse_decimal, parse_id
 from console.recording_service import may_see_campaign
 from console.security import same_origin
+from console.timeline import message_figures
 from console.users import CurrentUser
 from console.webutil import close_when_session_ends, in_db, json_error, requires, user_of
 from dialer import messages as msg
@@ -64,12 +65,17 @@ async def _render(
     glance = await wallboard.overview(request.app[REDIS], request.app[STATES], campaigns)
     groups = await in_db(request, skills.group_names)
     plans = await in_db(request, plan_service.pending_plans, plan_scope(user_of(request)))
+    current = _chosen(request, campaigns, wallboard.busiest(glance))
+    messages = []
+    if current is not None:
+        messages = await in_db(request, message_figures, current["id"], request.app[CLOCK]())
     return aiohttp_jinja2.render_template(
         "supervisor.html",
         request,
         {
             "campaigns": campaigns,
-            "current": _chosen(request, campaigns, wallboard.busiest(glance)),
+            "current": current,
+            "messages": messages,
             "overview": glance,
             "dial_modes": DIAL_MODES,
             "skill_groups": groups,

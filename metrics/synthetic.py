@@ -61,6 +61,7 @@ class SyntheticFloor:
             self._results(campaign)
             self._recordings(campaign)
             self._inbound(campaign)
+            self._messages(campaign)
         m.WEBSOCKETS_OPEN.set(self._rng.randint(5, 30))
         m.RECORDINGS_PURGE.labels(result=self._rng.choice(("purged", "held"))).inc()
 
@@ -153,6 +154,22 @@ class SyntheticFloor:
         m.RECORDING_CLOSE_TIME.observe(rng.uniform(0.005, 0.2))
         if rng.random() < 0.2:
             m.RECORDINGS_FAILED.labels(campaign=c.name, reason=rng.choice(RECORDING_FAILURES)).inc()
+
+    def _messages(self, c: SyntheticCampaign) -> None:
+        """Strategy messages: sends and blocks, and the last hour's results as the
+        scheduler reads them from SQL (a failure ratio around 5%)."""
+        rng = self._rng
+        for channel in ("sms", "whatsapp", "email"):
+            sent = rng.randint(5, 30)
+            m.OUTREACH_MESSAGES.labels(c.name, channel, "sent").inc(sent)
+            m.OUTREACH_MESSAGES.labels(c.name, channel, "blocked").inc(rng.randint(0, 3))
+            m.OUTREACH_BLOCKS.labels(c.name, channel, rng.choice(BLOCK_REASONS)).inc(
+                rng.randint(0, 3)
+            )
+            failed = rng.randint(0, max(1, sent // 10))
+            m.OUTREACH_RESULTS.labels(c.name, channel, "delivered").set(sent * 20)
+            m.OUTREACH_RESULTS.labels(c.name, channel, "failed").set(failed * 20)
+            m.OUTREACH_DELIVERY_FAILURES.labels(c.name, channel).set(failed / (sent + failed))
 
     def _inbound(self, c: SyntheticCampaign) -> None:
         rng = self._rng

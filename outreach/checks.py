@@ -55,6 +55,9 @@ class Verdict:
     # Refused only by day, hours or holidays: when the channel's window next opens
     # in every possible zone of the debtor (None: not within the search horizon).
     opens_at: datetime | None = None
+    # Set when compliance recorded the decision and its audit entry itself (its final
+    # check counts and records at once); else the scheduler records it with the step.
+    decision_id: int | None = None
 
 
 class FinalCheck(Protocol):

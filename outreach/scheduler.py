@@ -45,6 +45,10 @@ RECHECK = timedelta(days=1)
 # A send that has not answered in this long is not coming back: its step is uncertain.
 SEND_TIMEOUT = timedelta(seconds=30)
 NO_CHANNEL_RETRY = timedelta(minutes=15)
+# The delivery figures (gauges from SQL) are read this often, over this window.
+FIGURES_EVERY = timedelta(seconds=30)
+FIGURES_WINDOW = timedelta(hours=1)
+REPORTED_RESULTS = ("sent", "delivered", "read", "replied", "failed")
 Clock = Callable[[], datetime]
 
 
@@ -96,6 +100,7 @@ class Scheduler:
         self.clock = clock
         self.batch_size = batch_size
         self.sending = asyncio.Semaphore(max_in_flight)
+        self._figures_at: datetime | None = None
 
     # ------------------------------------------------------------------ campaigns
 
@@ -137,6 +142,9 @@ class Scheduler:
         report.errors.extend(errors)
         for error in errors:
             log.error("outreach: %s", error)
+        if self._figures_at is None or now - self._figures_at >= FIGURES_EVERY:
+            self._figures_at = now
+            await self._delivery_figures(plans, now)
         for cp in plans:
             while True:
                 ids = await asyncio.to_thread(
@@ -148,6 +156,25 @@ class Scheduler:
                 if len(ids) < self.batch_size:
                     break
         return report
+
+    async def _delivery_figures(self, plans: Sequence[CampaignPlan], now: datetime) -> None:
+        """The last hour's messages per campaign, channel and result, and the share that
+        failed to be delivered (the alert's input), from the attempt rows."""
+        rows = await asyncio.to_thread(step_store.recent_results, self.sql, now - FIGURES_WINDOW)
+        names = {cp.campaign.id: cp.campaign.name for cp in plans}
+        totals: dict[tuple[str, str], dict[str, int]] = {}
+        for campaign_id, channel, result, count in rows:
+            name = names.get(campaign_id) if campaign_id is not None else None
+            if name is None or result not in REPORTED_RESULTS:
+                continue
+            totals.setdefault((name, channel), dict.fromkeys(REPORTED_RESULTS, 0))[result] += count
+        for (name, channel), counts in totals.items():
+            for result, count in counts.items():
+                m.OUTREACH_RESULTS.labels(name, channel, result).set(count)
+            total = sum(counts.values())
+            m.OUTREACH_DELIVERY_FAILURES.labels(name, channel).set(
+                counts["failed"] / total if total else 0.0
+            )
 
     async def run(self, stop: asyncio.Event, period: float = 5.0) -> None:
         """Tick until `stop` is set; an error in one tick is logged and the next runs."""
@@ -254,6 +281,7 @@ class Scheduler:
             # No authorised address on this channel: not sent, and the decision says why.
             verdict = Verdict(Decision(False, ("no_consent",), "", {}, None, None, now))
         record.decision = verdict.decision
+        record.decision_id = verdict.decision_id
         if not verdict.decision.allowed:
             again = retry_at(verdict, now)
             if again is None:
@@ -310,25 +338,19 @@ class Scheduler:
         results = await asyncio.gather(*(self._send_one(r, sender_name) for r in records))
         await asyncio.to_thread(step_store.finish_sends, self.sql, results, now)
         for r in results:
-            m.OUTREACH_MESSAGES.labels(cp.campaign.name, self._channel_of(records, r),
-                                       r.status.value).inc()  # fmt: skip
+            m.OUTREACH_MESSAGES.labels(cp.campaign.name, r.channel, r.status.value).inc()
             if r.status is S.sent:
                 report.submitted += 1
             report.count(r.status)
-
-    @staticmethod
-    def _channel_of(records: Sequence[StepRecord], result: SendResult) -> str:
-        for r in records:
-            if r.attempt_id == result.attempt_id:
-                return r.channel
-        return "unknown"
 
     async def _send_one(self, record: StepRecord, sender_name: str) -> SendResult:
         assert record.attempt_id is not None and record.attempt is not None
         key = (record.account_id, record.key)
         sender = self.senders.get(record.channel)
         if sender is None or record.channel not in MESSAGE_CHANNELS:
-            return SendResult(key, record.attempt_id, S.failed, error="no channel configured")
+            return SendResult(
+                key, record.attempt_id, S.failed, record.channel, error="no channel configured"
+            )
         message = OutgoingMessage(
             attempt=Attempt(record.attempt_id, record.account_id, _contact(record.channel),
                             record.address or "", sender_name),
@@ -341,12 +363,16 @@ class Scheduler:
                 provider_id = await asyncio.wait_for(sender.send(message),
                                                      SEND_TIMEOUT.total_seconds())  # fmt: skip
             except SendRefused as exc:
-                return SendResult(key, record.attempt_id, S.failed, error=str(exc))
+                return SendResult(key, record.attempt_id, S.failed, record.channel, error=str(exc))
             except (PlaceUncertain, TimeoutError, OSError) as exc:
                 return SendResult(
-                    key, record.attempt_id, S.uncertain, error=str(exc) or type(exc).__name__
+                    key,
+                    record.attempt_id,
+                    S.uncertain,
+                    record.channel,
+                    error=str(exc) or type(exc).__name__,
                 )
-        return SendResult(key, record.attempt_id, S.sent, provider_id=provider_id)
+        return SendResult(key, record.attempt_id, S.sent, record.channel, provider_id=provider_id)
 
 
 def _contact(channel: str) -> ContactChannel:

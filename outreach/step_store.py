@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine, or_, select, update
+from sqlalchemy import Engine, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from compliance.engine import Decision
@@ -164,10 +164,11 @@ def write_batch(sql: Engine, batch: BatchWrite, waiting: Mapping[int, Iterable[s
             entries.append(audit.NewEntry("stage_change", {
                 "account_id": account_id, "from": old, "to": new, "reason": why, "at": now,
             }, actor=ACTOR, subject=f"account:{account_id}"))  # fmt: skip
-        decided = [r for r in batch.steps if r.decision is not None]
+        decided = [r for r in batch.steps if r.decision is not None and r.decision_id is None]
         rows = [_decision_row(r, now) for r in decided]
         s.add_all(rows)
         s.flush()
+        pending_attempts: list[tuple[StepRecord, CallAttempt]] = []
         for record, row in zip(decided, rows, strict=True):
             assert record.decision is not None
             entries.append(audit.NewEntry("decision", {
@@ -179,17 +180,16 @@ def write_batch(sql: Engine, batch: BatchWrite, waiting: Mapping[int, Iterable[s
             record.decision_id = int(row.id)
             record.reasons = list(record.decision.reasons) or list(record.reasons)
             if record.attempt is not None:
-                attempt = CallAttempt(
-                    account_id=record.account_id, campaign_id=record.campaign_id,
-                    phone_e164=record.address if record.channel != "email" else None,
-                    address=record.address if record.channel == "email" else None,
-                    decision_id=row.id, direction="outbound", source="outreach",
-                    started_at=now, debtor_local_time=record.decision.local_time,
-                    channel=record.channel, details=dict(record.attempt),
-                )  # fmt: skip
-                s.add(attempt)
-                s.flush()
-                record.attempt_id = int(attempt.id)
+                pending_attempts.append((record, _attempt(record, row.id, now)))
+        queued = {id(r) for r, _ in pending_attempts}
+        for record in batch.steps:
+            if record.attempt is not None and id(record) not in queued:
+                # Its decision was recorded by compliance's final check.
+                pending_attempts.append((record, _attempt(record, record.decision_id, now)))
+        s.add_all([a for _, a in pending_attempts])
+        s.flush()  # one multi-row INSERT ... RETURNING for the batch's attempts
+        for record, attempt in pending_attempts:
+            record.attempt_id = int(attempt.id)
         waiting_keys = {(a, k) for a, keys in waiting.items() for k in keys}
         for record in batch.steps:
             values = dict(
@@ -234,6 +234,19 @@ def write_batch(sql: Engine, batch: BatchWrite, waiting: Mapping[int, Iterable[s
         audit.append_many(s, entries, now=now)
 
 
+def _attempt(record: StepRecord, decision_id: int | None, now: datetime) -> CallAttempt:
+    """The message's attempt row, written with its decision before it is sent."""
+    attempt = CallAttempt(
+        account_id=record.account_id, campaign_id=record.campaign_id,
+        phone_e164=record.address if record.channel != "email" else None,
+        address=record.address if record.channel == "email" else None,
+        decision_id=decision_id, direction="outbound", source="outreach", started_at=now,
+        debtor_local_time=record.decision.local_time if record.decision else None,
+        channel=record.channel, details=dict(record.attempt or {}),
+    )  # fmt: skip
+    return attempt
+
+
 def _decision_row(record: StepRecord, now: datetime) -> DecisionRow:
     decision = record.decision
     assert decision is not None
@@ -255,6 +268,7 @@ class SendResult:
     step_id_key: tuple[int, str]  # account, key
     attempt_id: int
     status: OutreachStepStatus  # sent | failed | uncertain
+    channel: str = ""
     provider_id: str | None = None
     error: str | None = None
 
@@ -265,26 +279,26 @@ def finish_sends(sql: Engine, results: Sequence[SendResult], now: datetime) -> N
     if not results:
         return
     with transaction(sql) as s:
+        by_status: dict[OutreachStepStatus, list[int]] = {}
+        for r in results:
+            by_status.setdefault(r.status, []).append(r.attempt_id)
+        for status, ids in by_status.items():
+            # One statement per status, through the steps' attempt_id index.
+            s.execute(update(OutreachStep).where(any_of(OutreachStep.attempt_id, ids, s),
+                                                 OutreachStep.status == S.sending.value)
+                      .values(status=status.value), execution_options={"synchronize_session": False})  # fmt: skip
+        if by_status.get(S.failed):
+            # Refused: nothing left. A channel that records its own statuses may have
+            # ended the attempt already; this only ends one it left open.
+            s.execute(update(CallAttempt).where(any_of(CallAttempt.id, by_status[S.failed], s),
+                                                CallAttempt.result.is_(None))
+                      .values(result="failed", ended_at=now), execution_options={"synchronize_session": False})  # fmt: skip
         entries = []
         for r in results:
             account_id, key = r.step_id_key
-            s.execute(update(OutreachStep).where(
-                OutreachStep.account_id == account_id, OutreachStep.key == key,
-                OutreachStep.status == S.sending.value).values(status=r.status.value))  # fmt: skip
-            attempt = s.get(CallAttempt, r.attempt_id)
-            if attempt is not None:
-                details = dict(attempt.details or {})
-                if r.provider_id:
-                    details["provider_id"] = r.provider_id
-                if r.error:
-                    details["error"] = r.error[:200]
-                attempt.details = details
-                if r.status is S.failed and attempt.result is None:
-                    attempt.result = "failed"
-                    attempt.ended_at = now
             entries.append(audit.NewEntry("attempt", {
                 "attempt_id": r.attempt_id, "account_id": account_id, "step": key,
-                "channel": attempt.channel if attempt else None, "send": r.status.value,
+                "channel": r.channel, "send": r.status.value,
                 "provider_id": r.provider_id, "error": r.error,
             }, actor=ACTOR, subject=f"account:{account_id}"))  # fmt: skip
         audit.append_many(s, entries, now=now)
@@ -311,3 +325,15 @@ def close_unanswered_sends(sql: Engine, before: datetime, now: datetime) -> int:
             }, actor=ACTOR, subject=f"account:{step.account_id}"))  # fmt: skip
         audit.append_many(s, entries, now=now)
         return len(rows)
+
+
+def recent_results(sql: Engine, since: datetime) -> list[tuple[int | None, str, str, int]]:
+    """(campaign, channel, result, count) of strategy messages sent since `since`, as
+    their attempt rows say now (a message without a report yet counts as `sent`)."""
+    with Session(sql) as s:
+        rows = s.execute(
+            select(CallAttempt.campaign_id, CallAttempt.channel, CallAttempt.result, func.count())
+            .where(CallAttempt.started_at >= since, CallAttempt.source == "outreach")
+            .group_by(CallAttempt.campaign_id, CallAttempt.channel, CallAttempt.result)
+        ).all()  # fmt: skip
+    return [(c, ch, r or "sent", int(n)) for c, ch, r, n in rows]

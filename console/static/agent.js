@@ -151,7 +151,8 @@
     tbody.replaceChildren();
     for (const a of pop.attempts) {
       const tr = Cobrador.el("tr");
-      tr.append(Cobrador.el("td", when(a.at)), Cobrador.el("td", a.result), Cobrador.el("td", a.outcome));
+      const what = a.what ? `${a.channel} · ${a.what}` : a.channel;
+      tr.append(Cobrador.el("td", when(a.at)), Cobrador.el("td", what), Cobrador.el("td", a.result), Cobrador.el("td", a.outcome));
       tbody.append(tr);
     }
     const form = $("dispo-form");

@@ -520,6 +520,67 @@ def collections_dashboard() -> Dashboard:
                 kind="bargauge",
                 width=24,
             ),
+            # Strategy messages (outreach scheduler): what was sent, what its channel
+            # reported, and the share that failed to be delivered (the alert's input).
+            Panel(
+                "Strategy messages by channel and result (last hour)",
+                [
+                    Target(
+                        "max by (channel, result) "
+                        f"(cobrador_outreach_results_messages{{{CAMPAIGN}}})",
+                        "{{channel}} {{result}}",
+                        instant=True,
+                    )
+                ],
+                kind="bargauge",
+                width=12,
+                description="Sent, delivered, read, replied and failed messages of the "
+                "last hour, from their attempt rows (the scheduler reads them every 30 s).",
+            ),
+            Panel(
+                "Message delivery failures by channel",
+                [
+                    Target(
+                        "max by (channel) "
+                        f"(cobrador_outreach_delivery_failure_ratio{{{CAMPAIGN}}})",
+                        "{{channel}}",
+                    )
+                ],
+                unit="percentunit",
+                width=12,
+                max_value=1,
+                thresholds=[(0, "green"), (0.2, "red")],
+                description="Failed / all strategy messages of the last hour; above 20% "
+                "with 20 messages or more the CobradorMessageDeliveryFailures alert fires.",
+            ),
+            Panel(
+                "Strategy messages sent or not, by channel",
+                [
+                    Target(
+                        _increase(
+                            "cobrador_outreach_messages_total", CAMPAIGN, "channel, result", "1h"
+                        ),
+                        "{{channel}} {{result}}",
+                    )
+                ],
+                stacked=True,
+                width=12,
+                description="Per hour: sent (the channel took it), failed (refused), "
+                "uncertain (no answer; never sent again), blocked and waiting (final check).",
+            ),
+            Panel(
+                "Why strategy messages were not sent",
+                [
+                    Target(
+                        _increase(
+                            "cobrador_outreach_blocks_total", CAMPAIGN, "channel, reason", "1h"
+                        ),
+                        "{{channel}} {{reason}}",
+                    )
+                ],
+                stacked=True,
+                width=12,
+            ),
         ],
     )
 

@@ -152,7 +152,7 @@ async def test_given_a_strategy_when_days_pass_then_day0_sms_day3_email_day5_cal
     assert [(a.phone_e164, a.address) for a in attempts] == [
         ("+525512345678", None), (None, "juana@example.mx")]  # fmt: skip
     assert [a.decision_id for a in attempts] == [d.id for d in decisions]
-    assert attempts[0].details is not None and attempts[0].details["provider_id"] == "sms-1"
+    assert attempts[0].details is not None and attempts[0].details["template"] == "recordatorio"
     assert [(st.channel, st.status) for st in steps(engine)] == [
         ("sms", "sent"), ("email", "sent"), ("call", "handed_to_dialer")]  # fmt: skip
 
@@ -356,3 +356,26 @@ def test_given_the_cli_when_a_rules_file_is_checked_then_problems_are_named(
     legal.write_text("[strategy.stages.legal]\nsteps = []\n", encoding="utf-8")
     assert main(["outreach", "check", str(legal)]) == 2
     assert "never contacted" in capsys.readouterr().err
+
+
+async def test_given_messages_that_failed_when_figures_are_read_then_the_failure_ratio_gauge_follows(
+    engine: Engine,
+) -> None:
+    from sqlalchemy import update
+
+    from metrics.definitions import REGISTRY
+
+    seed(engine)
+    sch = scheduler(engine)
+    await sch.run_once(T0)
+    with transaction(engine) as s:
+        s.execute(update(CallAttempt).values(result="failed"))  # the SMSC's receipt: UNDELIV
+    await sch.run_once(T0 + timedelta(minutes=1))
+    labels = {"campaign": "c-MX", "channel": "sms"}
+    assert REGISTRY.get_sample_value("cobrador_outreach_delivery_failure_ratio", labels) == 1.0
+    assert (
+        REGISTRY.get_sample_value(
+            "cobrador_outreach_results_messages", {**labels, "result": "failed"}
+        )
+        == 1.0
+    )

@@ -1,0 +1,98 @@
+"""Words for the codes of contacts on every channel (channels, message results, strategy
+step states, template names) and masked addresses: what the pop, the auditor's pages
+and the supervisor's figures show instead of raw codes. Imports only the console's i18n."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from cobrador.ground.masking import mask_phone
+from console.i18n import N_, gettext_
+
+OTHER = N_("Otro motivo")
+CHANNEL_LABELS = {
+    "call": N_("Llamada"),
+    "sms": N_("SMS"),
+    "whatsapp": N_("WhatsApp"),
+    "email": N_("Correo electrónico"),
+    "visit": N_("Visita"),
+    "chat": N_("Chat"),
+    "letter": N_("Carta"),
+}
+# A message's fate, as its channel reports it (outreach/channels) or the scheduler left it.
+MESSAGE_RESULT_LABELS = {
+    "sent": N_("Enviado"),
+    "delivered": N_("Entregado"),
+    "read": N_("Leído"),
+    "replied": N_("Respondido"),
+    "failed": N_("No entregado"),
+    "lost": N_("Envío sin confirmar"),
+}
+STEP_STATUS_LABELS = {
+    "waiting": N_("En espera de horario permitido"),
+    "sending": N_("Enviando"),
+    "sent": N_("Enviado"),
+    "uncertain": N_("Envío sin confirmar (no se reenvía)"),
+    "failed": N_("No enviado: rechazado"),
+    "blocked": N_("No enviado"),
+    "handed_to_dialer": N_("Pasada al marcador"),
+    "passed_over": N_("Omitido"),
+}
+# The shipped templates (outreach/templates) as words; a campaign's own template
+# names read with their underscores as spaces.
+TEMPLATE_LABELS = {
+    "recordatorio": N_("Recordatorio de pago"),
+    "aviso_firme": N_("Aviso firme"),
+    "aviso_prejudicial": N_("Aviso prejudicial"),
+    "confirmacion_promesa": N_("Confirmación de promesa"),
+    "recordatorio_promesa": N_("Recordatorio de promesa"),
+    "promesa_incumplida": N_("Promesa incumplida"),
+}
+STAGE_LABELS = {
+    "friendly": N_("Amigable"),
+    "firm": N_("Firme"),
+    "prelegal": N_("Prejudicial"),
+    "legal": N_("Legal"),
+}
+# Steps not sent that the timeline shows (passed-over and sent ones are there already
+# or say nothing to a person).
+UNSENT = ("waiting", "blocked", "failed", "uncertain")
+
+
+def channel_label(code: str) -> str:
+    return gettext_(CHANNEL_LABELS.get(code, OTHER)) if code else ""
+
+
+def message_result_label(channel: str, code: str | None,
+                         call_result: Callable[[str], str]) -> str:  # fmt: skip
+    """A message's result in words; a call's through `call_result` (the call labels)."""
+    if not code:
+        return gettext_(N_("En curso")) if channel != "call" else ""
+    if channel != "call" and code in MESSAGE_RESULT_LABELS:
+        return gettext_(MESSAGE_RESULT_LABELS[code])
+    return call_result(code)
+
+
+def template_label(name: str | None) -> str:
+    if not name:
+        return ""
+    known = TEMPLATE_LABELS.get(name)
+    return gettext_(known) if known else name.replace("_", " ").replace("-", " ").capitalize()
+
+
+def step_status_label(code: str) -> str:
+    return gettext_(STEP_STATUS_LABELS.get(code, OTHER))
+
+
+def mask_email(address: str | None) -> str:
+    """j***@example.mx: enough to tell two addresses apart, not to read one."""
+    if not address or "@" not in address:
+        return ""
+    user, _, domain = address.partition("@")
+    return f"{user[:1]}***@{domain}"
+
+
+def mask_address(channel: str, phone: str | None, address: str | None) -> str:
+    if channel == "email":
+        return mask_email(address)
+    return mask_phone(phone) if phone else ""

@@ -1,0 +1,114 @@
+"""One timeline of every contact on every channel: the auditor's attempt page, the
+agent's pop data, and the supervisor's messages per channel and step. No raw codes."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from aiohttp.test_utils import TestClient
+from console_fixtures import NOW, Seed, login, make_attempt
+from sqlalchemy import Engine
+
+from console.agent_service import _last_attempts
+from console.timeline import message_figures, timeline_for
+from store.db import transaction
+from store.models import Account, CallAttempt, OutreachStep
+
+
+def seed_messages(engine: Engine, seed: Seed) -> dict[str, int]:
+    call = make_attempt(
+        engine, seed.account_id, seed.users["ana"], started_at=NOW - timedelta(days=2)
+    )
+    sms = make_attempt(engine, seed.account_id, None, channel="sms", result="delivered",
+                       source="outreach", started_at=NOW - timedelta(days=1),
+                       details={"template": "recordatorio", "stage": "friendly"})  # fmt: skip
+    with transaction(engine) as s:
+        row = CallAttempt(account_id=seed.account_id, campaign_id=seed.campaign_id, channel="email",
+                          result="failed", source="outreach", address="juana.perez@example.mx",
+                          started_at=NOW - timedelta(hours=3),
+                          details={"template": "aviso_firme", "stage": "firm"})  # fmt: skip
+        s.add(row)
+        s.flush()
+        email = row.id
+    with transaction(engine) as s:
+        for key, channel, template, status, attempt, reasons in (
+            ("c:1", "sms", "recordatorio", "sent", sms, []),
+            ("c:2", "email", "aviso_firme", "sent", email, []),
+            ("c:3", "whatsapp", "aviso_firme", "blocked", None, ["no_consent"]),
+            ("c:4", "sms", "recordatorio", "waiting", None, ["outside_hours"]),
+        ):
+            s.add(OutreachStep(account_id=seed.account_id, campaign_id=seed.campaign_id, key=key,
+                               stage="firm", channel=channel, template=template, status=status,
+                               due_at=NOW - timedelta(hours=1), decided_at=NOW - timedelta(hours=1),
+                               not_before=NOW + timedelta(hours=9) if status == "waiting" else None,
+                               reasons=reasons, attempt_id=attempt))  # fmt: skip
+    return {"call": call, "sms": sms, "email": email}
+
+
+RAW = ("no_consent", "outside_hours", "delivered", "aviso_firme", "recordatorio", "whatsapp",
+       "juana.perez")  # fmt: skip
+
+
+def test_given_contacts_on_every_channel_when_the_timeline_is_read_then_all_in_words_newest_first(
+    engine: Engine, seed: Seed
+) -> None:
+    ids = seed_messages(engine, seed)
+    rows = timeline_for(engine, seed.account_id)
+    channels = [r["channel"] for r in rows]
+    assert set(channels) == {"Llamada", "SMS", "Correo electrónico", "WhatsApp"}
+    sms = next(r for r in rows if r["attempt_id"] == ids["sms"])
+    assert (sms["what"], sms["result"], sms["stage"]) == (
+        "Recordatorio de pago",
+        "Entregado",
+        "Amigable",
+    )
+    email = next(r for r in rows if r["attempt_id"] == ids["email"])
+    assert email["result"] == "No entregado" and email["address"] == "j***@example.mx"
+    unsent = [r for r in rows if r["attempt_id"] is None]
+    assert {r["reasons"] for r in unsent} == {"Sin consentimiento para ese número",
+                                             "Fuera del horario permitido"}  # fmt: skip
+    assert any(r["waits_until"] for r in unsent)
+    text = repr(rows)
+    for raw in RAW:
+        assert f"'{raw}'" not in text.replace("'channel_code': 'whatsapp'", "")
+    with transaction(engine) as s:
+        account = s.get(Account, seed.account_id)
+        assert account is not None
+        pop = _last_attempts(s, account)
+    assert [p["channel"] for p in pop] == ["Correo electrónico", "SMS", "Llamada"]
+    assert pop[1]["what"] == "Recordatorio de pago"
+
+
+def test_given_messages_when_a_supervisor_reads_figures_then_per_channel_and_step(
+    engine: Engine, seed: Seed
+) -> None:
+    seed_messages(engine, seed)
+    figures = {(f["channel"], f["step"]): f for f in message_figures(engine, seed.campaign_id, NOW)}
+    assert figures[("SMS", "Recordatorio de pago")]["delivered"] == 1
+    assert figures[("Correo electrónico", "Aviso firme")]["failed"] == 1
+    assert figures[("WhatsApp", "Aviso firme")]["not_sent"] == 1
+    assert message_figures(engine, seed.campaign_id + 99, NOW) == []
+
+
+async def test_given_an_sms_attempt_when_the_auditor_opens_it_then_the_page_shows_the_channel_timeline(
+    client: TestClient, engine: Engine, seed: Seed
+) -> None:
+    ids = seed_messages(engine, seed)
+    await login(client, "raul")
+    resp = await client.get(f"/attempts/{ids['sms']}")
+    assert resp.status == 200
+    page = await resp.text()
+    assert 'id="contact-timeline"' in page and 'id="attempt-channel"' in page
+    assert "Recordatorio de pago" in page and "Correo electrónico" in page
+    assert "Sin consentimiento para ese número" in page and "no_consent" not in page
+    listing = await (await client.get("/auditor?direction=outbound")).text()
+    assert "Correo electrónico" in listing
+
+
+async def test_given_messages_when_the_supervisor_page_opens_then_the_figures_show(
+    client: TestClient, engine: Engine, seed: Seed
+) -> None:
+    seed_messages(engine, seed)
+    await login(client, "sofia")
+    page = await (await client.get("/supervisor")).text()
+    assert 'id="message-figures"' in page and "Recordatorio de pago" in page
