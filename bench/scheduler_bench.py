@@ -111,8 +111,8 @@ def load_portfolio(engine: Any, accounts: int) -> None:
                f"{100 + i % 9000}.00\tMXN\t2026-11-20\tactive\tfriendly\tf\t{campaign_id}\t{{}}\t"
                f"{stamp}\t{stamp}\n" for i in range(1, accounts + 1)))  # fmt: skip
     copy_rows(engine, "phones", ["id", "account_id", "position", "number_e164", "phone_type",
-              "consent", "consent_ref", "status", "updated_at"],
-              (f"{i}\t{i}\t1\t{number_for(i)}\tmobile\tt\tEV-{i}\tactive\t{stamp}\n"
+              "consent", "consent_ref", "status", "channels", "updated_at"],
+              (f"{i}\t{i}\t1\t{number_for(i)}\tmobile\tt\tEV-{i}\tactive\tcall,sms\t{stamp}\n"
                for i in range(1, accounts + 1)))  # fmt: skip
     with engine.begin() as conn:
         for table in ("accounts", "phones"):
