@@ -29,6 +29,7 @@ from gateways.smtp_sink import SmtpSink
 from gateways.whatsapp.cloud_api import WhatsAppSettings
 from gateways.whatsapp.local_server import LocalCloudApi
 from outreach.channels import OnBadAddress, OptOut
+from outreach.channels.addresses import address_marker
 from outreach.channels.callbacks import init_app
 from outreach.channels.delivery import DeliveryBook
 from outreach.channels.email import SmtpTransport, email_channel
@@ -52,7 +53,7 @@ def _sms_fate(destination: str) -> tuple[str, str]:
 
 
 def _email_fate(recipient: str) -> tuple[str, str] | None:
-    return ("5.1.1", "550 5.1.1 user unknown") if "rebota" in recipient else None
+    return ("5.1.1", "550 5.1.1 user unknown") if "rebota" in recipient.lower() else None
 
 
 def _whatsapp_fate(wa_id: str) -> tuple[int, str] | None:
@@ -88,8 +89,10 @@ def _need(settings: Settings, *names: str) -> None:
 async def running_channels(settings: Settings, engine: Engine, *, opt_out: OptOut,
                            on_bad_address: OnBadAddress | None = None,
                            on_outcome: OnOutcome | None = None) -> AsyncIterator[RunningChannels]:  # fmt: skip
-    """Every channel `settings` configures, running; none configured: no senders."""
+    """Every channel `settings` configures, running; none configured: no senders. A bad
+    address (a permanent bounce) marks the account unless `on_bad_address` is given."""
     book = DeliveryBook(engine)
+    on_bad_address = on_bad_address or address_marker(engine)
     running = RunningChannels()
     token = settings.callbacks_token or secrets.token_urlsafe(18)
     async with contextlib.AsyncExitStack() as stack:

@@ -19,11 +19,12 @@ from store.models import Account, CallAttempt, ContactChannel
 _refs = itertools.count(1)
 
 
-def new_account(engine: Engine, country: str = "MX") -> int:
+def new_account(engine: Engine, country: str = "MX", email: str | None = None) -> int:
     with transaction(engine) as s:
         account = Account(external_ref=f"MSG-{next(_refs):05d}", debtor_name="Deudor Prueba",
                           country=country, balance=Decimal("1500.00"), currency="MXN",
-                          status="active", stage="friendly")  # fmt: skip
+                          status="active", stage="friendly", email=email,
+                          email_consent=email is not None)  # fmt: skip
         s.add(account)
         s.flush()
         return int(account.id)

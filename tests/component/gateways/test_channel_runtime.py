@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
-from support.messaging import Note, attempt_row, message_attempt
+from support.messaging import Note, attempt_row, message_attempt, new_account
 from support.polling import until
 
 from cobrador.ground.errors import UserError
@@ -38,7 +38,9 @@ async def test_given_simulated_gateways_then_every_channel_sends_and_hears_back(
         assert sorted(running.senders) == ["email", "sms", "whatsapp"]
         sms = message_attempt(engine, ContactChannel.sms, "+525512345678", sender="COBRANZA")
         failing = message_attempt(engine, ContactChannel.sms, "+525500000000")
-        mail = message_attempt(engine, ContactChannel.email, "rebota@correo.example")
+        bouncing = "Rebota@Correo.example"
+        mail = message_attempt(engine, ContactChannel.email, bouncing,
+                               account_id=new_account(engine, email=bouncing))  # fmt: skip
         wa = message_attempt(engine, ContactChannel.whatsapp, "+525512340001")
         await running.senders["sms"].transport.client.wait_bound(10)  # type: ignore[attr-defined]
         await running.senders["sms"].send(Note(sms, "Aviso"))
