@@ -80,7 +80,8 @@ def write_accounts_csv(
     """Returns (MX numbers for the sample REUS list, refs for contact history)."""
     header = ["external_ref", "debtor_name", "country", "region", "balance", "currency", "due_date",
               "status", "stage", "phone_1", "phone_1_type", "phone_1_consent", "phone_1_consent_ref",
-              "phone_2", "phone_2_type", "phone_2_consent", "phone_2_consent_ref", "producto"]  # fmt: skip
+              "phone_2", "phone_2_type", "phone_2_consent", "phone_2_consent_ref", "producto",
+              "phone_1_channels", "email", "email_consent", "email_consent_ref"]  # fmt: skip
     reus: list[str] = []
     history: list[str] = []
     with path.open("w", encoding="utf-8", newline="") as fh:
@@ -112,12 +113,22 @@ def write_accounts_csv(
                         region, f"{rng.randrange(lo, hi)}.{rng.randrange(100):02d}", CURRENCY[country],
                         due.isoformat(), status, stage, p1, "mobile", "yes" if consent else "no",
                         evidence if consent else "", p2, p2_type, p2_consent, p2_ref,
-                        rng.choice(["tarjeta", "préstamo personal", "crédito auto", "nómina"])])  # fmt: skip
+                        rng.choice(["tarjeta", "préstamo personal", "crédito auto", "nómina"]),
+                        *_channel_cells(i, consent)])  # fmt: skip
             if country == "MX" and rng.random() < 0.06:
                 reus.append("+52" + p1)
             if rng.random() < 0.2:
                 history.append(f"{ref},{p1}")
     return reus, history
+
+
+def _channel_cells(i: int, consent: bool) -> list[str]:
+    """What the debtor authorised besides calls (docs/channels.md): from the row's
+    index, not the random stream, so the rest of the seed stays as it was."""
+    channels = ("call;sms;whatsapp" if i % 3 else "call;sms") if consent else ""
+    if i % 2:
+        return [channels, "", "", ""]
+    return [channels, f"deudor{i}@example.com", "yes", f"WEB-OPTIN-MAIL-{i:06d}"]
 
 
 def write_history_csv(path: Path, rows: list[str], now: datetime, rng: random.Random) -> None:

@@ -270,10 +270,10 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
 
     from cobrador.ground.masking import mask_email, mask_phone
     from cobrador.ground.runtime import redis_url
-    from compliance.engine import is_email_address
     from compliance.profile import ProfileError, load_profiles
     from compliance.service import ComplianceService
     from store.db import open_engine, transaction
+    from store.email_address import is_email_address
     from store.models import Account
 
     _check_address(args)

@@ -21,6 +21,7 @@ import holidays
 
 from compliance.profile import PHONE_CHANNELS, Profile
 from compliance.timezones import Zones, number_info, resolve_zones
+from store.email_address import is_email_address
 
 log = logging.getLogger(__name__)
 
@@ -417,22 +418,3 @@ def zones_of_numbers(account: AccountFacts) -> Zones:
         for tz in zones.zones:
             found.setdefault(str(tz), tz)
     return Zones(tuple(found.values()), "numbers") if found else Zones((), "none")
-
-
-def is_email_address(text: str) -> bool:
-    """A plausible single mailbox (local@domain.tld), at most 254 characters: a syntax
-    check only; a bounce marks an address that does not exist."""
-    if not text or len(text) > 254 or text != text.strip() or text.count("@") != 1:
-        return False
-    local, domain = text.split("@")
-    if (
-        not local
-        or len(local) > 64
-        or "." not in domain
-        or domain.startswith(".")
-        or domain.endswith(".")
-    ):
-        return False
-    if any(c.isspace() or c in '<>(),;:[]"\\' for c in text):
-        return False
-    return all(label and len(label) <= 63 for label in domain.split("."))

@@ -12,9 +12,10 @@ from store.importing.csv_source import CsvRow, RowError
 from store.models import PhoneStatus
 
 # The id (accounts) and account_id (phones) columns come first, added by the writer.
-ACCOUNT_COLUMNS = ["id", "external_ref", *ACCOUNT_FIELDS, "created_at", "updated_at"]
+ACCOUNT_COLUMNS = ["id", "external_ref", *ACCOUNT_FIELDS, "email_consent_at", "created_at",
+                   "updated_at"]  # fmt: skip
 PHONE_COLUMNS = ["account_id", "position", "number_e164", "phone_type", "consent",
-                 "consent_ref", "consent_at", "status", "updated_at"]  # fmt: skip
+                 "consent_ref", "consent_at", "status", "updated_at", "channels"]  # fmt: skip
 
 ACTIVE = PhoneStatus.active.value
 # What a worker returns for a valid row: plain strings pickle fast.
@@ -39,7 +40,10 @@ def encode_account(r: AccountRecord, now_text: str) -> EncodedAccount:
         copy.text(r.region), copy.text(r.timezone), str(r.balance), copy.text(r.currency),
         copy.day(r.due_date), copy.text(r.status), copy.text(r.stage),
         copy.boolean(r.stage_explicit), copy.json_text(r.custom_fields), copy.text(r.address),
-        _number(r.latitude), _number(r.longitude), now_text, now_text,
+        _number(r.latitude), _number(r.longitude), copy.text(r.email),
+        copy.boolean(r.email_consent), copy.text(r.email_consent_ref),
+        copy.text(r.visit_authorisation_ref), now_text if r.email_consent else copy.NULL,
+        now_text, now_text,
     ])  # fmt: skip
     phone_texts = tuple(
         "\t".join(
@@ -52,6 +56,7 @@ def encode_account(r: AccountRecord, now_text: str) -> EncodedAccount:
                 now_text if p.consent else copy.NULL,
                 ACTIVE,
                 now_text,
+                copy.text(p.channels),
             ]
         )  # fmt: skip
         for p in r.phones

@@ -10,6 +10,7 @@ from typing import Any
 
 import phonenumbers
 
+from store.email_address import MAX_EMAIL, is_email_address
 from store.geo import CoordinateError, check_point, parse_coordinate
 from store.importing.csv_source import CsvRow, RowError
 from store.importing.fields import (
@@ -30,19 +31,27 @@ REQUIRED = {"external_ref", "debtor_name", "country"}
 KNOWN = {
     "external_ref", "debtor_name", "country", "region", "timezone", "balance", "currency",
     "due_date", "status", "stage", "address", "latitude", "longitude",
+    "email", "email_consent", "email_consent_ref", "visit_authorisation_ref",
 } | {f"phone_{n}{suffix}" for n in range(1, MAX_PHONES + 1)
-     for suffix in ("", "_type", "_consent", "_consent_ref")}  # fmt: skip
+     for suffix in ("", "_type", "_consent", "_consent_ref", "_channels")}  # fmt: skip
 
 # The account columns an import sets, besides external_ref (the key).
 ACCOUNT_FIELDS = (
     "debtor_name", "country", "region", "timezone", "balance", "currency", "due_date",
     "status", "stage", "stage_explicit", "custom_fields", "address", "latitude", "longitude",
+    "email", "email_consent", "email_consent_ref", "visit_authorisation_ref",
 )  # fmt: skip
 MAX_ADDRESS = 300
+MAX_REF = 100  # evidence references: consent forms, recordings, signed authorisations
+
+# The channels a debtor can authorise on a number (phone_N_channels), in stored order;
+# a consented number without the column is authorised for calls only.
+PHONE_CHANNELS = ("call", "sms", "whatsapp")
+DEFAULT_PHONE_CHANNELS = "call"
 
 # Names and values looked up once: a million-row import checks them per row.
-PHONE_SLOTS = [(n, f"phone_{n}", f"phone_{n}_type", f"phone_{n}_consent", f"phone_{n}_consent_ref")
-               for n in range(1, MAX_PHONES + 1)]  # fmt: skip
+PHONE_SLOTS = [(n, f"phone_{n}", f"phone_{n}_type", f"phone_{n}_consent", f"phone_{n}_consent_ref",
+                f"phone_{n}_channels") for n in range(1, MAX_PHONES + 1)]  # fmt: skip
 STATUSES = list(AccountStatus.__members__)
 STAGES = list(Stage.__members__)
 PHONE_TYPES = list(PhoneType.__members__)
@@ -65,6 +74,7 @@ class PhoneRecord:
     phone_type: str
     consent: bool
     consent_ref: str | None
+    channels: str = DEFAULT_PHONE_CHANNELS  # "call,sms": the channels authorised
 
 
 @dataclass
@@ -86,6 +96,10 @@ class AccountRecord:
     address: str | None = None
     latitude: float | None = None
     longitude: float | None = None
+    email: str | None = None
+    email_consent: bool = False
+    email_consent_ref: str | None = None
+    visit_authorisation_ref: str | None = None
 
     def account_values(self) -> dict[str, Any]:
         return {
@@ -104,6 +118,10 @@ class AccountRecord:
             "address": self.address,
             "latitude": self.latitude,
             "longitude": self.longitude,
+            "email": self.email,
+            "email_consent": self.email_consent,
+            "email_consent_ref": self.email_consent_ref,
+            "visit_authorisation_ref": self.visit_authorisation_ref,
         }
 
 
@@ -204,16 +222,27 @@ def validate_account_row(row: CsvRow, today: date) -> AccountRecord | list[RowEr
         fail("address", f"address is longer than {MAX_ADDRESS} characters")
     latitude, longitude = _coordinates(get("latitude", ""), get("longitude", ""), country, fail)
 
+    email, email_consent, email_ref = _email(
+        get("email", ""), get("email_consent", ""), get("email_consent_ref", ""), fail
+    )
+    visit_ref = get("visit_authorisation_ref", "") or None
+    if visit_ref is not None and len(visit_ref) > MAX_REF:
+        fail(
+            "visit_authorisation_ref",
+            f"visit_authorisation_ref is longer than {MAX_REF} characters",
+        )
+
     phones: list[PhoneRecord] = []
     seen_numbers: dict[str, int] = {}
-    for n, col, type_col, consent_col, ref_col in PHONE_SLOTS:
+    for n, col, type_col, consent_col, ref_col, channels_col in PHONE_SLOTS:
         number_text = get(col, "")
         type_text = get(type_col, "").lower()
         consent_text = get(consent_col, "")
         consent_ref = get(ref_col, "") or None
+        channels_text = get(channels_col, "")
         if not number_text:
-            if type_text or consent_text or consent_ref:
-                fail(col, f"{col}_type/consent given but {col} is empty")
+            if type_text or consent_text or consent_ref or channels_text:
+                fail(col, f"{col}_type/consent/channels given but {col} is empty")
             continue
         if not country:
             continue  # cannot read a national number without the country
@@ -246,7 +275,21 @@ def validate_account_row(row: CsvRow, today: date) -> AccountRecord | list[RowEr
         if consent_ref and not consent:
             fail(ref_col, f"evidence id given but {consent_col} is not yes")
             continue
-        phones.append(PhoneRecord(n, e164, phone_type, consent, consent_ref))
+        if consent_ref and len(consent_ref) > MAX_REF:
+            fail(ref_col, f"{ref_col} is longer than {MAX_REF} characters")
+            continue
+        channels = DEFAULT_PHONE_CHANNELS
+        if channels_text:
+            try:
+                channels = parse_phone_channels(channels_text, channels_col)
+            except FieldError as exc:
+                fail(channels_col, str(exc))
+                continue
+            if not consent:
+                fail(channels_col, f"{channels_col} lists the channels the debtor authorised: "
+                     f"{consent_col} must be yes, with its evidence id")  # fmt: skip
+                continue
+        phones.append(PhoneRecord(n, e164, phone_type, consent, consent_ref, channels))
 
     if errors:
         return errors
@@ -255,8 +298,56 @@ def validate_account_row(row: CsvRow, today: date) -> AccountRecord | list[RowEr
         line=line, external_ref=ref, debtor_name=name, country=country, region=region,
         timezone=timezone, balance=balance, currency=currency, due_date=due, status=status,
         stage=stage, stage_explicit=stage_explicit, custom_fields=custom, phones=phones,
-        address=address, latitude=latitude, longitude=longitude,
+        address=address, latitude=latitude, longitude=longitude, email=email,
+        email_consent=email_consent, email_consent_ref=email_ref,
+        visit_authorisation_ref=visit_ref,
     )  # fmt: skip
+
+
+def parse_phone_channels(text: str, column: str) -> str:
+    """`call;sms;whatsapp` (or commas) -> the stored form, "call,sms,whatsapp"."""
+    names = [part.strip().lower() for part in text.replace(",", ";").split(";")]
+    if any(not name for name in names):
+        raise FieldError(f"{column} {text!r} has an empty channel (write e.g. call;sms;whatsapp)")
+    unknown = [name for name in names if name not in PHONE_CHANNELS]
+    if unknown:
+        raise FieldError(f"{column}: unknown channel(s) {', '.join(map(repr, unknown))}; "
+                         f"a number's channels are {', '.join(PHONE_CHANNELS)}")  # fmt: skip
+    return ",".join(c for c in PHONE_CHANNELS if c in names)
+
+
+def _email(
+    text: str, consent_text: str, ref_text: str, fail: Callable[[str, str], None]
+) -> tuple[str | None, bool, str | None]:
+    """The e-mail address, its consent and the consent's evidence id, checked together."""
+    email = text or None
+    if email is not None:
+        if len(email) > MAX_EMAIL:
+            fail("email", f"email is longer than {MAX_EMAIL} characters")
+            email = None
+        elif not is_email_address(email):
+            fail("email", f"email {text!r} is not an e-mail address (e.g. nombre@dominio.mx)")
+            email = None
+    consent = False
+    if consent_text:
+        try:
+            consent = parse_yes_no(consent_text, "email_consent")
+        except FieldError as exc:
+            fail("email_consent", str(exc))
+            return email, False, None  # the rest depends on what consent says
+    ref = ref_text or None
+    if ref is not None and len(ref) > MAX_REF:
+        fail("email_consent_ref", f"email_consent_ref is longer than {MAX_REF} characters")
+    if not text and (consent_text or ref):
+        fail("email", "email_consent/email_consent_ref given but email is empty")
+    elif consent and not ref:
+        fail(
+            "email_consent_ref",
+            "email_consent is yes but no evidence id (email_consent_ref) is given",
+        )
+    elif ref and not consent:
+        fail("email_consent_ref", "evidence id given but email_consent is not yes")
+    return email, consent, ref
 
 
 def _coordinates(

@@ -208,7 +208,8 @@ class AccountImporter:
 
     def _insert_new(self, new: list[AccountRecord]) -> list[int]:
         now, conn = self.now, self.session.connection()
-        account_rows = [{**r.account_values(), "created_at": now, "updated_at": now} for r in new]
+        account_rows = [{**r.account_values(), "email_consent_at": now if r.email_consent else None,
+                         "created_at": now, "updated_at": now} for r in new]  # fmt: skip
         ids = insert_returning_ids(conn, Account.__table__, account_rows)  # type: ignore[arg-type]
         phone_rows = [_phone_values(account_id, p, now)
                       for account_id, r in zip(ids, new, strict=True) for p in r.phones]  # fmt: skip
@@ -254,8 +255,16 @@ class AccountImporter:
                 self.unchanged += 1
                 continue
             if diff:
+                extra: dict[str, Any] = {}
+                if {"email", "email_consent", "email_consent_ref"} & set(diff):
+                    # The e-mail's consent is evidence: when it changes, its time and an entry.
+                    extra["email_consent_at"] = now if r.email_consent else None
+                    self.audit(s, "consent_change", {
+                        "channel": "email", "consent": r.email_consent,
+                        "consent_ref": r.email_consent_ref, "was": old.email_consent,
+                        "source": "csv_import"}, actor=self.actor, subject=f"account:{old.id}")  # fmt: skip
                 s.execute(update(Account).where(Account.id == old.id)
-                          .values(**{f: values[f] for f in diff}, updated_at=now))  # fmt: skip
+                          .values(**{f: values[f] for f in diff}, **extra, updated_at=now))  # fmt: skip
             self.updated += 1
             self.audit(s, "account_change", {"external_ref": r.external_ref, "fields": diff,
                                              "phones": phone_diff, "source": "csv_import"},
@@ -275,11 +284,14 @@ class AccountImporter:
                 changes.append({"number": mask_phone(w.number_e164), "change": "added"})
                 continue
             updates: dict[str, Any] = {}
-            if have.consent != w.consent or have.consent_ref != w.consent_ref:
+            if (have.consent != w.consent or have.consent_ref != w.consent_ref
+                    or have.channels != w.channels):  # fmt: skip
                 updates.update(consent=w.consent, consent_ref=w.consent_ref,
-                               consent_at=now if w.consent else None)  # fmt: skip
+                               consent_at=now if w.consent else None, channels=w.channels)  # fmt: skip
                 self.audit(s, "consent_change", {"phone_id": have.id, "consent": w.consent,
                                                  "consent_ref": w.consent_ref, "was": have.consent,
+                                                 "channels": w.channels,
+                                                 "channels_were": have.channels,
                                                  "source": "csv_import"},
                            actor=self.actor, subject=f"account:{account_id}")  # fmt: skip
             if have.phone_type != w.phone_type:
@@ -333,7 +345,7 @@ def _phone_values(account_id: int, p: PhoneRecord, now: datetime) -> dict[str, A
         "account_id": account_id, "position": p.position, "number_e164": p.number_e164,
         "phone_type": p.phone_type, "consent": p.consent, "consent_ref": p.consent_ref,
         "consent_at": now if p.consent else None, "status": PhoneStatus.active.value,
-        "updated_at": now,
+        "updated_at": now, "channels": p.channels,
     }  # fmt: skip
 
 

@@ -1,5 +1,6 @@
-"""`cobrador import attempts`: contact history from a previous system, so the
-attempt and contact caps are right from the first day."""
+"""`cobrador import attempts`: contact history from a previous system, on every
+channel (calls, SMS, WhatsApp, e-mail), so the attempt and contact caps across
+channels are right from the first day."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import IO, Any
 from sqlalchemy import Engine, insert, select, tuple_
 from sqlalchemy.orm import Session
 
+from store.email_address import is_email_address
 from store.importing.csv_source import CsvRow, RowError
 from store.importing.fields import FieldError, parse_instant
 from store.importing.report import ImportResult
@@ -18,14 +20,24 @@ from store.importing.runner import audit_file_import, audit_or_default, run_impo
 from store.models import Account, AttemptResult, CallAttempt, Phone
 
 IMPORTABLE_RESULTS = ("no_answer", "busy", "failed", "machine", "abandoned", "contact")
-COLUMNS = {"external_ref", "phone", "started_at", "result"}
+# A message's fate as a gateway reports it: `replied` is a direct contact (two-way).
+MESSAGE_RESULTS = ("sent", "delivered", "failed", "read", "replied")
+RESULTS_BY_CHANNEL = {
+    "call": IMPORTABLE_RESULTS,
+    "sms": MESSAGE_RESULTS,
+    "whatsapp": MESSAGE_RESULTS,
+    "email": MESSAGE_RESULTS,
+}
+PHONE_CHANNELS = ("call", "sms", "whatsapp")
+REQUIRED = {"external_ref", "started_at", "result"}
+COLUMNS = REQUIRED | {"channel", "phone", "email"}
 
 AuditFn = Callable[..., Any]
 
 
 class AttemptImporter:
     kind = "attempts"
-    required = COLUMNS
+    required = REQUIRED
     allowed: set[str] | None = COLUMNS
 
     def __init__(self, actor: str, audit: AuditFn, clock: Callable[[], datetime]) -> None:
@@ -33,16 +45,32 @@ class AttemptImporter:
         self.audit = audit
         self.now = clock()
         self.created = self.updated = self.unchanged = 0
-        self.seen: set[tuple[str, str, datetime]] = set()
+        self.seen: set[tuple[str, str, str, datetime]] = set()
 
     def validate(self, row: CsvRow) -> dict[str, Any] | list[RowError]:
         v, errors = row.values, list(row.errors)
         ref = v.get("external_ref", "").strip()
         if not ref:
             errors.append(RowError(row.line, "external_ref", "external_ref is required"))
+        channel = v.get("channel", "").strip().lower() or "call"
+        if channel not in RESULTS_BY_CHANNEL:
+            errors.append(RowError(row.line, "channel", f"unknown channel {v.get('channel', '')!r}; "
+                                   f"expected one of {', '.join(RESULTS_BY_CHANNEL)}"))  # fmt: skip
         phone = v.get("phone", "").strip()
-        if not phone:
-            errors.append(RowError(row.line, "phone", "phone is required"))
+        email = v.get("email", "").strip()
+        if channel in PHONE_CHANNELS:
+            if not phone:
+                errors.append(RowError(row.line, "phone", f"phone is required for a {channel}"))
+            if email:
+                errors.append(RowError(row.line, "email",
+                                       f"a {channel} goes to a phone: leave email empty"))  # fmt: skip
+        elif channel == "email":
+            if phone:
+                errors.append(RowError(row.line, "phone",
+                                       "an e-mail goes to an address: leave phone empty"))  # fmt: skip
+            if email and not is_email_address(email):
+                errors.append(RowError(row.line, "email",
+                                       f"email {email!r} is not an e-mail address"))  # fmt: skip
         started: datetime | None = None
         try:
             started = parse_instant(v.get("started_at", ""), "started_at")
@@ -51,14 +79,17 @@ class AttemptImporter:
         except FieldError as exc:
             errors.append(RowError(row.line, "started_at", str(exc)))
         result = v.get("result", "").strip().lower()
-        if result not in IMPORTABLE_RESULTS:
-            errors.append(RowError(row.line, "result", f"unknown result {v.get('result', '')!r}; "
-                                   f"expected one of {', '.join(IMPORTABLE_RESULTS)}"))  # fmt: skip
+        allowed = RESULTS_BY_CHANNEL.get(channel)
+        if allowed is not None and result not in allowed:
+            errors.append(RowError(row.line, "result", f"unknown result {v.get('result', '')!r} "
+                                   f"for a {channel}; expected one of {', '.join(allowed)}"))  # fmt: skip
         if errors:
             return errors
         return {
             "ref": ref,
+            "channel": channel,
             "phone": phone,
+            "email": email,
             "started_at": started,
             "result": result,
             "line": row.line,
@@ -69,7 +100,7 @@ class AttemptImporter:
 
         refs = {rec["ref"] for _, rec in batch}
         accounts = {a.external_ref: a for a in session.execute(
-            select(Account.id, Account.external_ref, Account.country)
+            select(Account.id, Account.external_ref, Account.country, Account.email)
             .where(Account.external_ref.in_(refs)))}  # fmt: skip
         ids = [a.id for a in accounts.values()]
         phones: dict[tuple[int, str], int] = {
@@ -84,34 +115,55 @@ class AttemptImporter:
                 out.append([RowError(row.line, "external_ref",
                                      f"unknown account {rec['ref']!r}; import the accounts first")])  # fmt: skip
                 continue
-            try:
-                e164 = phonenumbers.format_number(phonenumbers.parse(rec["phone"], account.country),
-                                                  phonenumbers.PhoneNumberFormat.E164)  # fmt: skip
-            except phonenumbers.NumberParseException:
-                out.append(
-                    [RowError(row.line, "phone", f"phone {rec['phone']!r} is not a phone number")]
-                )
-                continue
-            phone_id = phones.get((account.id, e164))
-            if phone_id is None:
-                out.append([RowError(row.line, "phone",
-                                     f"phone {rec['phone']!r} is not one of account {rec['ref']!r}'s numbers")])  # fmt: skip
-                continue
-            key = (rec["ref"], e164, rec["started_at"])
+            e164 = address = None
+            phone_id = None
+            if rec["channel"] == "email":
+                own = account.email or ""
+                address = rec["email"] or own
+                if not own:
+                    out.append([RowError(row.line, "email", f"account {rec['ref']!r} has no "
+                                         "e-mail address; import it with the accounts first")])  # fmt: skip
+                    continue
+                if address.lower() != own.lower():
+                    out.append([RowError(row.line, "email",
+                                         f"email {rec['email']!r} is not account {rec['ref']!r}'s address")])  # fmt: skip
+                    continue
+                address = own
+            else:
+                try:
+                    e164 = phonenumbers.format_number(
+                        phonenumbers.parse(rec["phone"], account.country),
+                        phonenumbers.PhoneNumberFormat.E164)  # fmt: skip
+                except phonenumbers.NumberParseException:
+                    out.append(
+                        [
+                            RowError(
+                                row.line, "phone", f"phone {rec['phone']!r} is not a phone number"
+                            )
+                        ]
+                    )
+                    continue
+                phone_id = phones.get((account.id, e164))
+                if phone_id is None:
+                    out.append([RowError(row.line, "phone",
+                                         f"phone {rec['phone']!r} is not one of account {rec['ref']!r}'s numbers")])  # fmt: skip
+                    continue
+            key = (rec["ref"], rec["channel"], e164 or address or "", rec["started_at"])
             if key in self.seen:
                 out.append([RowError(row.line, "", "the same attempt appears twice in the file")])
                 continue
             self.seen.add(key)
-            rec.update(account_id=account.id, phone_id=phone_id, e164=e164)
+            rec.update(account_id=account.id, phone_id=phone_id, e164=e164, address=address)
             keys.append((account.id, rec["started_at"]))
             out.append([])
         # Re-importing the same history must not double the attempts.
         self.already = set()
         if keys:
             self.already = {
-                (a.account_id, a.started_at, a.phone_e164)
+                (a.account_id, a.started_at, a.channel, a.phone_e164 or a.address)
                 for a in session.execute(
-                    select(CallAttempt.account_id, CallAttempt.started_at, CallAttempt.phone_e164)
+                    select(CallAttempt.account_id, CallAttempt.started_at, CallAttempt.channel,
+                           CallAttempt.phone_e164, CallAttempt.address)
                     .where(CallAttempt.source == "import")
                     .where(tuple_(CallAttempt.account_id, CallAttempt.started_at).in_(keys)))}  # fmt: skip
         return out
@@ -119,15 +171,22 @@ class AttemptImporter:
     def write(self, session: Session, records: list[dict[str, Any]]) -> None:
         rows = []
         for r in records:
-            if (r["account_id"], r["started_at"], r["e164"]) in self.already:
+            key = (r["account_id"], r["started_at"], r["channel"], r["e164"] or r["address"])
+            if key in self.already:
                 self.unchanged += 1
                 continue
-            contact = r["result"] == AttemptResult.contact.value
+            if r["channel"] == "call":
+                contact = r["result"] == AttemptResult.contact.value
+                answered = r["result"] in ("contact", "abandoned", "machine")
+            else:
+                contact = r["result"] == "replied"  # the debtor answered: a direct contact
+                answered = False
             rows.append({
                 "account_id": r["account_id"], "phone_id": r["phone_id"], "phone_e164": r["e164"],
+                "address": r["address"], "channel": r["channel"],
                 "source": "import", "direction": "outbound", "started_at": r["started_at"],
                 "ended_at": r["started_at"], "result": r["result"],
-                "answered_at": r["started_at"] if r["result"] in ("contact", "abandoned", "machine") else None,
+                "answered_at": r["started_at"] if answered else None,
                 "right_party_contact": contact,
             })  # fmt: skip
         if rows:

@@ -35,18 +35,25 @@ def psycopg_line(values: list[object]) -> str:
     balance=st.decimals(min_value=0, max_value=10**11, places=2),
     address=st.none() | texts,
     point=st.none() | st.tuples(st.floats(-90, 90), st.floats(-180, 180)),
+    email=st.none() | texts,
+    email_ref=st.none() | texts,
+    visit_ref=st.none() | texts,
 )
 def test_given_any_text_when_encoded_then_same_as_psycopg_copy(
     name: str, region: str | None, custom: dict[str, str], consent_ref: str | None,
     due: date | None, balance: Decimal, address: str | None,
-    point: tuple[float, float] | None,
+    point: tuple[float, float] | None, email: str | None, email_ref: str | None,
+    visit_ref: str | None,
 ) -> None:  # fmt: skip
-    phone = PhoneRecord(2, "+526621234567", "mobile", consent_ref is not None, consent_ref)
+    phone = PhoneRecord(2, "+526621234567", "mobile", consent_ref is not None, consent_ref,
+                        "call,sms")  # fmt: skip
     record = AccountRecord(
         line=2, external_ref="A\t1", debtor_name=name, country="MX", region=region,
         timezone=None, balance=balance, currency="MXN", due_date=due, status="active",
         stage="firm", stage_explicit=True, custom_fields=custom, phones=[phone],
         address=address, latitude=point and point[0], longitude=point and point[1],
+        email=email, email_consent=email_ref is not None, email_consent_ref=email_ref,
+        visit_authorisation_ref=visit_ref,
     )  # fmt: skip
     ref, account_text, (phone_text,) = encode_account(record, copy_text.instant(NOW))
     values = record.account_values()
@@ -54,8 +61,9 @@ def test_given_any_text_when_encoded_then_same_as_psycopg_copy(
         json.dumps(values[f]) if f == "custom_fields" else values[f] for f in ACCOUNT_FIELDS
     ]
     assert ref == "A\t1"
-    assert account_text + "\n" == psycopg_line([*expected, NOW, NOW])
+    consent_at = NOW if record.email_consent else None
+    assert account_text + "\n" == psycopg_line([*expected, consent_at, NOW, NOW])
     assert phone_text + "\n" == psycopg_line([
         2, "+526621234567", "mobile", phone.consent, consent_ref,
-        NOW if phone.consent else None, "active", NOW,
+        NOW if phone.consent else None, "active", NOW, "call,sms",
     ])  # fmt: skip
