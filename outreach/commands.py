@@ -92,23 +92,29 @@ async def _serve(settings: Settings, engine: Any, url: str, secret: bytes, once:
     import redis.asyncio as aioredis
 
     from compliance.service import ComplianceService
+    from outreach.channels.runtime import running_channels
     from outreach.checks import ConsentedAddresses, EngineCheck
+    from outreach.opt_outs import opt_out_recorder
     from outreach.scheduler import Scheduler
 
     client = aioredis.Redis.from_url(url)
     try:
         compliance = ComplianceService(engine, client)
-        scheduler = Scheduler(engine, EngineCheck(engine, compliance), {}, ConsentedAddresses(),
-                              link_secret=secret)  # fmt: skip
-        if once:
-            report = await scheduler.run_once()
-            print(report)
+        async with running_channels(settings, engine, opt_out=opt_out_recorder(engine)) as running:
+            if not running.senders:
+                log.warning("no message channel configured (docs/messaging.md): message steps "
+                            "stay due; call steps still go to the hopper")  # fmt: skip
+            scheduler = Scheduler(engine, EngineCheck(engine, compliance), running.senders,
+                                  ConsentedAddresses(), link_secret=secret)  # fmt: skip
+            if once:
+                report = await scheduler.run_once()
+                print(report)
+                return 0
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            await scheduler.run(stop, period)
             return 0
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await scheduler.run(stop, period)
-        return 0
     finally:
         await client.aclose()

@@ -208,8 +208,11 @@ def write_batch(sql: Engine, batch: BatchWrite, waiting: Mapping[int, Iterable[s
                 s.add(step)
             for mark in record.marks:
                 s.add(OutreachStep(account_id=record.account_id, key=mark, **{
+                    # The broken promise's "next step" is settled by this step: a marker
+                    # row, no message of its own.
                     **values, "status": S.passed_over.value, "attempt_id": None,
-                    "decision_id": None, "reasons": ["ran_as_next_step"]}))  # fmt: skip
+                    "template": None, "event": "promise_broken", "decision_id": None,
+                    "reasons": ["ran_as_next_step"]}))  # fmt: skip
             if record.decision is None:
                 entries.append(audit.NewEntry("outreach_step", {
                     "account_id": record.account_id, "step": record.key, "stage": record.stage,
