@@ -252,6 +252,8 @@ class Demo:
         bots = asyncio.create_task(
             run_bots(engine, client, self.clock, bots_stop), name="demo-bots"
         )
+        outreach = asyncio.create_task(self._outreach(engine, client, bots_stop),
+                                       name="demo-outreach")  # fmt: skip
         base = f"http://127.0.0.1:{self.args.port}"
         say("")
         say("cobrador demo is ready:")
@@ -275,7 +277,7 @@ class Demo:
             service.request_stop()
             # Told, not cancelled: a redis-py command cancelled mid-flight can hang.
             bots_stop.set()
-            _, pending = await asyncio.wait([bots], timeout=5)
+            _, pending = await asyncio.wait([bots, outreach], timeout=10)
             for task in pending:
                 task.cancel()
             with contextlib.suppress(asyncio.TimeoutError):
@@ -285,6 +287,32 @@ class Demo:
             await metrics.stop()
             await runner.cleanup()
         return 0
+
+    async def _outreach(self, engine: Engine, client: aioredis.Redis, stop: asyncio.Event) -> None:
+        """The strategies' scheduler on the simulated message gateways (an SMSC, an SMTP
+        server, a WhatsApp Cloud API), so messages show in the timeline beside calls."""
+        from compliance.service import ComplianceService
+        from outreach.channels.runtime import SIMULATED, running_channels
+        from outreach.checks import ConsentedAddresses, EngineCheck
+        from outreach.opt_outs import opt_out_recorder
+        from outreach.scheduler import Scheduler
+
+        settings = self.settings.with_overrides(
+            sms_gateway=self.settings.sms_gateway or SIMULATED,
+            email_gateway=self.settings.email_gateway or SIMULATED,
+            whatsapp_gateway=self.settings.whatsapp_gateway or SIMULATED,
+            callbacks_port=0,
+        )
+        try:
+            async with running_channels(settings, engine,
+                                        opt_out=opt_out_recorder(engine)) as running:  # fmt: skip
+                check = EngineCheck(engine, ComplianceService(engine, client))
+                scheduler = Scheduler(engine, check, running.senders, ConsentedAddresses(),
+                                      link_secret=secrets.token_bytes(32), clock=self.clock.now,
+                                      batch_size=100)  # fmt: skip
+                await scheduler.run(stop, period=5.0)
+        except Exception:  # noqa: BLE001 - the demo goes on dialing without messages
+            log.exception("demo: the message scheduler stopped")
 
 
 def demo_scenario() -> Any:

@@ -58,6 +58,37 @@ AGENCIES = {
            "agency_address": "Av. Javier Prado 100, Lima"},
 }  # fmt: skip
 
+# The staged strategy every demo campaign runs (docs/outreach.md): messages on the
+# simulated gateways, calls through the hopper; never into legal.
+DEMO_STRATEGY = {"stages": {
+    "friendly": {"steps": [
+        {"day": 0, "channel": "sms", "template": "recordatorio"},
+        {"day": 2, "channel": "email", "template": "recordatorio"},
+        {"day": 4, "channel": "call"},
+        {"event": "promise_made", "channel": "sms", "template": "confirmacion_promesa"},
+        {"event": "promise_due", "days_before": 1, "channel": "whatsapp",
+         "template": "recordatorio_promesa"},
+        {"event": "promise_broken", "channel": "sms", "template": "promesa_incumplida"},
+    ]},
+    "firm": {"enter_days_past_due": 30, "enter_after_days": 14, "steps": [
+        {"day": 0, "channel": "whatsapp", "template": "aviso_firme"},
+        {"day": 3, "channel": "email", "template": "aviso_firme"},
+        {"day": 5, "channel": "call"},
+        {"event": "promise_made", "channel": "sms", "template": "confirmacion_promesa"},
+    ]},
+    "prelegal": {"enter_days_past_due": 90, "steps": [
+        {"day": 0, "channel": "email", "template": "aviso_prejudicial"},
+        {"day": 2, "channel": "call"},
+        {"event": "promise_made", "channel": "email", "template": "confirmacion_promesa"},
+    ]},
+}}  # fmt: skip
+
+
+def demo_messages(country: str) -> dict[str, object]:
+    agency = AGENCIES[country]
+    return {"sender": agency["agency"], "phone": agency["agency_phone"],
+            "portal_url": "https://pagos.cobrador.demo/p"}  # fmt: skip
+
 
 @dataclass
 class SeedResult:
@@ -172,12 +203,15 @@ def seed(engine: Engine, redis_client: redis.Redis, data_dir: Path, *, accounts:
             campaign = Campaign(name=name, country=country, profile=country, dial_mode=mode,
                                 status="running", caller_ids=[caller_id],
                                 config={"creditor": creditor, "payment_instructions": instructions,
-                                        **AGENCIES[country]})  # fmt: skip
+                                        **AGENCIES[country], "strategy": DEMO_STRATEGY,
+                                        "messages": demo_messages(country)})  # fmt: skip
             s.add(campaign)
             s.flush()
+            # In their first stage since the demo's (simulated) now: day 0 of the strategy.
             s.execute(
-                update(Account).where(Account.country == country).values(campaign_id=campaign.id)
-            )
+                update(Account).where(Account.country == country)
+                .values(campaign_id=campaign.id, stage_entered_at=now)
+            )  # fmt: skip
             audit.append(s, "campaign_change", {"campaign": name, "created": True, "mode": mode},
                          actor="demo", subject=f"campaign:{campaign.id}")  # fmt: skip
             names.append(name)

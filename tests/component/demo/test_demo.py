@@ -135,6 +135,22 @@ async def _check(port: int, passwords: dict[str, str], data: Path, metrics_url: 
         dialed = {r["phone"] for r in rows if r["result"] not in ("blocked", "")}
         assert dialed and not (dialed & reus), "a REUS-listed number was dialed"
         assert await _metric(agent, metrics_url, "cobrador_calls_placed_total") >= placed
+        # The strategies' messages on the simulated gateways, in the timeline beside calls.
+        deadline = time.monotonic() + WAIT
+        while True:
+            async with auditor.get(f"{base}/auditor/attempts.jsonl",
+                                   params={"date_from": "2026-11-25", "date_to": "2026-11-26"}) as resp:  # fmt: skip
+                rows = [json.loads(x) for x in (await resp.text()).splitlines() if x.strip()]
+            messages = [r for r in rows if r.get("channel") in ("sms", "email", "whatsapp")]
+            if messages or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(1)
+        assert messages, "no strategy message was sent"
+        async with auditor.get(f"{base}/attempts/{messages[0]['id']}") as resp:
+            page = await resp.text()
+        assert 'id="contact-timeline"' in page
+        assert any(label in page for label in ("Recordatorio de pago", "Aviso firme",
+                                               "Aviso prejudicial"))  # fmt: skip
 
 
 def test_given_demo_when_running_then_calls_pops_dispositions_and_clean_stop(demo) -> None:  # type: ignore[no-untyped-def]
