@@ -151,11 +151,15 @@ class SmppClient:
                 await read
 
     async def _wait(self, read: asyncio.Task[None], request: Awaitable[Pdu]) -> Pdu:
-        """The answer to a request, or the reader's failure if the link broke first."""
+        """The answer to a link request (bind, enquire_link), or the reader's failure if
+        the link broke first; no answer in time is a dead link (SmppLinkError)."""
         answer = asyncio.ensure_future(request)
         done, _ = await asyncio.wait({answer, read}, return_when=asyncio.FIRST_COMPLETED)
         if answer in done:
-            return answer.result()
+            try:
+                return answer.result()
+            except SubmitUncertain as exc:
+                raise SmppLinkError(f"SMSC silent: {exc}") from exc
         answer.cancel()
         read.result()
         raise SmppLinkError("link closed")

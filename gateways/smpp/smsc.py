@@ -78,6 +78,7 @@ class SmscSimulator:
         self.retries = retries
         self.submitted: list[Submitted] = []
         self.refused_pdus = 0  # PDUs answered with an error status or closed on
+        self.enquired = 0  # enquire_link answered
         self._ids = itertools.count(100000001)
         self._sequence = itertools.cycle(range(1, 0x7FFFFFFF))
         self._sessions: list[_Session] = []
@@ -162,6 +163,7 @@ class SmscSimulator:
         if pdu.command in BINDS:
             self._bind(session, pdu)
         elif pdu.command == Command.enquire_link:
+            self.enquired += 1
             self._answer(session, pdu, Status.ok)
         elif pdu.command == Command.unbind:
             self._answer(session, pdu, Status.ok)

@@ -173,6 +173,7 @@ class RawSmsc:
         self.writers: list[asyncio.StreamWriter] = []
         self.script: list[bytes] = []  # sent right after the bind answer
         self.answer_submits = True
+        self.answer_binds = True
 
     async def start(self) -> int:
         self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
@@ -185,7 +186,7 @@ class RawSmsc:
             while data := await reader.read(4096):
                 for pdu in pdus.feed(data):
                     self.received.append(pdu)
-                    if pdu.command == Command.bind_transceiver:
+                    if pdu.command == Command.bind_transceiver and self.answer_binds:
                         writer.write(Pdu(Command.bind_transceiver_resp, 0, pdu.sequence,
                                          encode_system_id("raw")).encode())  # fmt: skip
                         for chunk in self.script:
@@ -259,5 +260,43 @@ async def test_given_an_oversized_pdu_from_the_smsc_then_the_client_drops_the_li
     client.start()
     try:
         await until(lambda: len(answers(raw, Command.bind_transceiver)) >= 2, "a second bind")
+    finally:
+        await client.close()
+
+
+async def test_given_a_quiet_link_then_the_client_sends_enquire_link_and_the_smsc_answers(
+    smsc: SmscSimulator,
+) -> None:
+    async with bound_client(smsc.port, Inbox(), enquire_link_seconds=0.1) as client:
+        await until(lambda: client.binds == 1 and client.bound.is_set() and smsc.enquired >= 3,
+                    "three enquire_link answered on one bind")  # fmt: skip
+
+
+async def test_given_an_smsc_that_stops_answering_enquire_link_then_the_client_rebinds(
+    raw: RawSmsc,
+) -> None:
+    port = await raw.start()
+    client = SmppClient(
+        settings(port, enquire_link_seconds=0.1, response_timeout_seconds=0.3), Inbox()
+    )
+    client.start()
+    try:
+        await until(lambda: len(answers(raw, Command.bind_transceiver)) >= 2,
+                    "a second bind after the unanswered enquire_link")  # fmt: skip
+        assert answers(raw, Command.enquire_link)
+    finally:
+        await client.close()
+
+
+async def test_given_an_smsc_that_never_answers_the_bind_then_the_client_keeps_trying(
+    raw: RawSmsc,
+) -> None:
+    raw.answer_binds = False
+    port = await raw.start()
+    client = SmppClient(settings(port, response_timeout_seconds=0.2), Inbox())
+    client.start()
+    try:
+        await until(lambda: len(answers(raw, Command.bind_transceiver)) >= 2, "a second bind")
+        assert client.binds == 0
     finally:
         await client.close()
