@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "dialer.commands",
     "dialer.inbound.commands",
     "outreach.commands",
+    "outreach.letter_commands",
     "cobrador.demo",
     "console.commands",
     "deploy.commands",

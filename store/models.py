@@ -344,6 +344,7 @@ class ContactChannel(enum.StrEnum):
     email = "email"
     visit = "visit"
     chat = "chat"
+    letter = "letter"  # a formal notice by post (outreach/channels/letter.py)
 
 
 CONTACT_CHANNELS = tuple(c.value for c in ContactChannel)

@@ -141,6 +141,10 @@ class Settings:
     whatsapp_verify_token: str = ""
     whatsapp_templates: str = ""
     whatsapp_language: str = "es_MX"
+    # Letters (formal notices by post): "mailroom" renders each to PDF under
+    # letters_dir (unset: <data_dir>/letters) for `cobrador letters batch`.
+    letter_gateway: str = ""
+    letters_dir: Path = Path()
     # Where providers call us back (Kannel's reports and replies, the WhatsApp
     # webhook): the listener, the URL they use to reach it, and the secret token
     # Kannel's callback URLs carry (generated per run when empty).
@@ -175,6 +179,7 @@ class Settings:
             "recordings_dir": self.data_dir / "recordings",
             "audit_signing_key": self.data_dir / "audit-signing.key",
             "audit_witness_dir": self.data_dir / "audit-witness",
+            "letters_dir": self.data_dir / "letters",
         }
 
     @property

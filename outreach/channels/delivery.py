@@ -81,6 +81,15 @@ class DeliveryBook:
             _apply(row, MessageStatus.sent, at, None)
             _audit(s, row, MessageStatus.sent, provider_id=provider_id)
 
+    def annotate(self, attempt_id: int, values: dict[str, Any]) -> None:
+        """Adds channel facts to the attempt's details (a letter's file and its hash,
+        a carrier's tracking number); the status is untouched."""
+        with transaction(self.sql) as s:
+            row = s.get(CallAttempt, attempt_id)
+            if row is None:
+                raise LookupError(f"attempt {attempt_id} has no row")
+            row.details = {**_details(row), **values}
+
     def not_sent(self, attempt: Attempt, error: str, at: datetime) -> None:
         """The gateway refused the message or could not be reached: failed, nothing left."""
         with transaction(self.sql) as s:

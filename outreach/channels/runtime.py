@@ -33,6 +33,7 @@ from outreach.channels.addresses import address_marker
 from outreach.channels.callbacks import init_app
 from outreach.channels.delivery import DeliveryBook
 from outreach.channels.email import SmtpTransport, email_channel
+from outreach.channels.letter import letter_channel
 from outreach.channels.message_channel import MessageChannel, OnOutcome
 from outreach.channels.sms import SmppTransport, sms_channel
 from outreach.channels.sms_kannel import KannelTransport, kannel_sms_channel
@@ -218,6 +219,15 @@ async def running_channels(settings: Settings, engine: Engine, *, opt_out: OptOu
         elif wa:
             raise UserError(
                 f"whatsapp_gateway {wa!r}: use cloud_api or simulated (or leave it empty)"
+            )
+
+        # --- letters ---
+        if settings.letter_gateway == "mailroom":
+            running.senders["letter"] = letter_channel(engine, book, settings.letters_dir,
+                                                       opt_out=opt_out, on_outcome=on_outcome)  # fmt: skip
+        elif settings.letter_gateway:
+            raise UserError(
+                f"letter_gateway {settings.letter_gateway!r}: use mailroom (or leave it empty)"
             )
 
         if sock is not None:

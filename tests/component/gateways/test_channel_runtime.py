@@ -76,6 +76,7 @@ async def test_given_simulated_gateways_then_every_channel_sends_and_hears_back(
         ({"sms_gateway": "twilio"}, "sms_gateway 'twilio': use smpp, kannel or simulated"),
         ({"email_gateway": "sendgrid"}, "email_gateway 'sendgrid'"),
         ({"whatsapp_gateway": "yes"}, "whatsapp_gateway 'yes'"),
+        ({"letter_gateway": "fedex"}, "letter_gateway 'fedex': use mailroom"),
     ],
 )
 async def test_given_a_gateway_without_its_settings_then_a_user_error_naming_them(
@@ -88,6 +89,21 @@ async def test_given_a_gateway_without_its_settings_then_a_user_error_naming_the
     with pytest.raises(UserError, match=missing):
         async with running_channels(settings, engine, opt_out=opt_out):
             pass
+
+
+async def test_given_the_mailroom_then_a_letter_sender_writing_under_letters_dir(
+    engine: Engine, tmp_path: Path
+) -> None:
+    async def opt_out(reply: Reply) -> None:
+        raise AssertionError("no reply expected")
+
+    settings = Settings.from_mapping({"data_dir": tmp_path, "letter_gateway": "mailroom"})
+    async with running_channels(settings, engine, opt_out=opt_out) as running:
+        attempt = message_attempt(engine, ContactChannel.letter, "Calle 1, Lima")
+        await running.senders["letter"].send(Note(attempt, "Aviso"))
+    assert Path(attempt_row(engine, attempt.attempt_id).details["pdf"]).is_relative_to(
+        tmp_path / "letters"
+    )
 
 
 async def test_given_no_gateway_then_no_senders(engine: Engine, tmp_path: Path) -> None:

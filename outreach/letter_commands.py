@@ -1,0 +1,58 @@
+"""CLI: `cobrador letters batch [--day YYYY-MM-DD]` (the day's letters as one PDF and a
+manifest for the mail room) and `cobrador letters import FILE` (the carrier's tracking
+numbers and acknowledgements of receipt)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from cobrador.ground.errors import UserError
+from cobrador.ground.settings import Settings
+
+
+def register(subparsers: Any) -> None:
+    letters = subparsers.add_parser("letters", help="formal notices by post: batches and receipts")
+    sub = letters.add_subparsers(dest="letters_command", metavar="ACTION", required=True)
+    batch = sub.add_parser("batch", help="the day's letters as one PDF and a manifest")
+    batch.add_argument("--day", type=date.fromisoformat, default=None,
+                       help="YYYY-MM-DD (default: today, UTC)")  # fmt: skip
+    batch.set_defaults(func=_batch)
+    receipts = sub.add_parser("import", help="import the carrier's tracking numbers and receipts")
+    receipts.add_argument("file", type=Path, metavar="FILE.csv")
+    receipts.set_defaults(func=_import)
+
+
+def _batch(args: argparse.Namespace, settings: Settings) -> int:
+    from outreach.channels.letter import batch_day
+    from store.db import open_engine
+
+    day = args.day or datetime.now(UTC).date()
+    done = batch_day(open_engine(settings), settings.letters_dir, day)
+    print(f"{done.letters} letters of {done.day}: {done.pdf} and {done.manifest}")
+    return 0
+
+
+def _import(args: argparse.Namespace, settings: Settings) -> int:
+    from outreach.channels import Reply
+    from outreach.channels.delivery import DeliveryBook
+    from outreach.channels.letter import import_receipts, letter_channel, read_receipts
+    from store.db import open_engine
+
+    try:
+        lines = args.file.read_text(encoding="utf-8-sig").splitlines()
+    except OSError as exc:
+        raise UserError(f"receipts file {args.file}: {exc}") from exc
+    receipts = read_receipts(lines)
+    engine = open_engine(settings)
+
+    async def no_replies(reply: Reply) -> None:  # a letter has no reply channel
+        raise UserError("letters take no replies")
+
+    channel = letter_channel(engine, DeliveryBook(engine), settings.letters_dir, opt_out=no_replies)
+    count = asyncio.run(import_receipts(channel, receipts))
+    print(f"{count} receipts imported from {args.file}")
+    return 0
