@@ -7,16 +7,20 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import redis.asyncio as aioredis
 from aiohttp import web
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from support.kannel import running_kannel
 from support.messaging import Note, attempt_row, message_attempt
 from support.polling import until
 from support.ports import free_port
 
+from compliance.service import ComplianceService
 from gateways.kannel import KannelSettings, mo_get_url
 from gateways.smpp.codec import Status
 from gateways.smpp.smsc import SmscSimulator
@@ -25,7 +29,9 @@ from outreach.channels.callbacks import init_app
 from outreach.channels.delivery import DeliveryBook
 from outreach.channels.message_channel import MessageChannel
 from outreach.channels.sms_kannel import KannelTransport, kannel_sms_channel
-from store.models import ContactChannel
+from outreach.opt_outs import opt_out_recorder
+from store.db import transaction
+from store.models import Account, ContactChannel, Phone
 
 PHONE = "+525512345678"
 UNDELIVERABLE = "+525500000000"
@@ -144,3 +150,62 @@ async def test_given_the_opt_out_fails_once_then_kannel_asks_again_and_it_is_rec
     assert await gateway.smsc.reply("525512345678", "24680", "Stop") == Status.ok
     await until(lambda: gateway.opt_outs.replies, "the opt-out called on Kannel's retry")
     assert [r.text for r in gateway.opt_outs.replies] == ["Stop"]
+
+
+async def test_given_baja_through_kannel_with_the_real_opt_out_then_the_next_sms_to_that_number_is_refused(
+    engine: Engine, tmp_path: Path, aredis: aioredis.Redis
+) -> None:
+    """Acceptance: a "BAJA" reply stops SMS to that number at once (issue 24), through
+    the real gateway, the recorder `cobrador outreach run` uses and the final check's rules."""
+    with transaction(engine) as s:
+        account = Account(external_ref="BAJA-1", debtor_name="Juana Pérez", country="MX",
+                          region="CMX", balance=Decimal("900.00"), currency="MXN")  # fmt: skip
+        account.phones.append(Phone(position=1, number_e164=PHONE, phone_type="mobile", consent=True,
+                                    consent_ref="form-1", channels="call,sms"))  # fmt: skip
+        s.add(account)
+        s.flush()
+        account_id = account.id
+    compliance = ComplianceService(engine, aredis)
+    noon_mexico_city = datetime(2026, 1, 13, 18, 0, tzinfo=UTC)  # a Tuesday
+
+    async def sms_reasons() -> tuple[str, ...]:
+        with transaction(engine) as s:
+            item = compliance.load_item(s, account_id=account_id, channel="sms", phone_e164=PHONE)
+        [decision] = await compliance.evaluate_batch([item], noon_mexico_city)
+        return decision.reasons
+
+    assert "opted_out" not in await sms_reasons()
+    smsc = SmscSimulator({"kannel": "smpp-pw"})
+    await smsc.start()
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with running_kannel(tmp_path, smsc_port=smsc.port, smsc_username="kannel",
+                        smsc_password="smpp-pw", mo_url=mo_get_url(base, TOKEN)) as boxes:  # fmt: skip
+        settings = KannelSettings(f"http://127.0.0.1:{boxes.sendsms_port}/cgi-bin/sendsms",
+                                  boxes.sendsms_username, boxes.sendsms_password, base, TOKEN)  # fmt: skip
+        channel = kannel_sms_channel(
+            settings, DeliveryBook(engine), opt_out=opt_out_recorder(engine)
+        )
+        assert isinstance(channel.transport, KannelTransport)
+        runner = web.AppRunner(init_app(kannel=channel.transport))
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        try:
+            await until(lambda: smsc.bound(receiving=True) == ["kannel"], "Kannel bound")
+            attempt = message_attempt(engine, ContactChannel.sms, PHONE, account_id=account_id)
+            await channel.send(Note(attempt, "Aviso"))
+            await until(
+                lambda: attempt_row(engine, attempt.attempt_id).result == "delivered", "delivered"
+            )
+            assert await smsc.reply("525512345678", "24680", "BAJA") == Status.ok
+            await until(
+                lambda: attempt_row(engine, attempt.attempt_id).result == "replied", "replied"
+            )
+        finally:
+            await channel.transport.close()
+            await runner.cleanup()
+            await smsc.stop()
+    assert "opted_out" in await sms_reasons()
+    with transaction(engine) as s:
+        phone = s.scalars(select(Phone).where(Phone.account_id == account_id)).one()
+        assert "sms" in phone.opted_out.split(",")
