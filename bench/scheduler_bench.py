@@ -154,7 +154,7 @@ async def run(engine: Any, redis_url: str, batch: int, max_seconds: float) -> di
     t0 = time.perf_counter()
     passes = 0
     while True:
-        report = await scheduler.run_once(NOW)
+        report = await scheduler.run_once(NOW, max_accounts=batch * 20)
         passes += 1
         total.accounts += report.accounts
         total.decided += report.decided

@@ -26,6 +26,20 @@ def register(subparsers: Any) -> None:
     run.add_argument("--once", action="store_true", help="one pass, then exit")
     run.add_argument("--period", type=float, default=5.0, help="seconds between passes")
     run.set_defaults(func=_run)
+    legal = sub.add_parser(
+        "legal",
+        help="a person moves an account to legal: it is never contacted again, and "
+        "its dossier (JSON + PDF) is written and hashed into the audit log",
+    )
+    legal.add_argument("account", metavar="REF")
+    legal.add_argument("--by", required=True, help="who decides it (name or user)")
+    legal.add_argument("--reason", required=True, help="why: kept in the dossier and the audit")
+    legal.add_argument("--out", type=Path, help="directory (default: <data_dir>/dossiers)")
+    legal.set_defaults(func=_legal)
+    dossier = sub.add_parser("dossier", help="write an account's dossier (JSON + PDF) now")
+    dossier.add_argument("account", metavar="REF")
+    dossier.add_argument("--out", type=Path, help="directory (default: <data_dir>/dossiers)")
+    dossier.set_defaults(func=_dossier)
     check = sub.add_parser("check", help="check a campaign rules file's strategy and templates")
     check.add_argument("rules", type=Path, metavar="RULES.toml")
     check.set_defaults(func=_check)
@@ -74,6 +88,45 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
     print(
         f"{args.rules}: strategy ok ({', '.join(stages) or 'no stages: the campaign only dials'})"
     )
+    return 0
+
+
+def _legal(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import UTC, datetime
+
+    from outreach.legal_dossier import DossierError, move_to_legal
+    from store.db import open_engine
+
+    out = args.out or settings.data_dir / "dossiers"
+    try:
+        dossier, json_path, pdf_path = move_to_legal(
+            open_engine(settings), args.account, by=args.by, reason=args.reason,
+            now=datetime.now(UTC), out_dir=out,
+        )  # fmt: skip
+    except DossierError as exc:
+        raise UserError(str(exc)) from exc
+    print(f"account {args.account} is in legal; dossier: {json_path} (sha256 "
+          f"{dossier.json_sha256}), {pdf_path} (sha256 {dossier.pdf_sha256})")  # fmt: skip
+    return 0
+
+
+def _dossier(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import UTC, datetime
+
+    from outreach.legal_dossier import DossierError, build
+    from store.db import open_engine
+
+    now = datetime.now(UTC)
+    try:
+        dossier = build(open_engine(settings), args.account, now)
+    except DossierError as exc:
+        raise UserError(str(exc)) from exc
+    out: Path = args.out or settings.data_dir / "dossiers"
+    out.mkdir(parents=True, exist_ok=True)
+    stem = f"{args.account}-{now.strftime('%Y%m%dT%H%M%SZ')}".replace("/", "_")
+    (out / f"{stem}.json").write_bytes(dossier.json_bytes)
+    (out / f"{stem}.pdf").write_bytes(dossier.pdf_bytes)
+    print(f"dossier of {args.account}: {out / stem}.json, {out / stem}.pdf")
     return 0
 
 

@@ -131,7 +131,9 @@ class Scheduler:
 
     # ------------------------------------------------------------------ the tick
 
-    async def run_once(self, now: datetime | None = None) -> Report:
+    async def run_once(self, now: datetime | None = None, max_accounts: int = 0) -> Report:
+        """One pass over every due account (at most `max_accounts` of them when set: a
+        bounded pass; the rest stay due for the next)."""
         now = now or self.clock()
         report = Report()
         await asyncio.to_thread(
@@ -155,6 +157,8 @@ class Scheduler:
                 await self.run_batch(cp, ids, now, report)
                 if len(ids) < self.batch_size:
                     break
+                if max_accounts and report.accounts >= max_accounts:
+                    return report
         return report
 
     async def _delivery_figures(self, plans: Sequence[CampaignPlan], now: datetime) -> None:

@@ -379,3 +379,17 @@ async def test_given_messages_that_failed_when_figures_are_read_then_the_failure
         )
         == 1.0
     )
+
+
+async def test_given_a_bounded_pass_when_run_then_the_rest_stay_due_for_the_next(
+    engine: Engine,
+) -> None:
+    for country in ("MX", "CO"):
+        seed(engine, country=country, region=None, phone="+525512345678"
+             if country == "MX" else "+573001234567")  # fmt: skip
+    sch = Scheduler(engine, AllowAll(), {"sms": Outbox("sms"), "email": Outbox("email")},
+                    ConsentedAddresses(), link_secret=SECRET, batch_size=1)  # fmt: skip
+    first = await sch.run_once(T0, max_accounts=1)
+    assert first.accounts == 1
+    second = await sch.run_once(T0, max_accounts=1)
+    assert second.accounts == 1 and len(sent(sch, "sms")) == 2
