@@ -170,6 +170,11 @@ class SyntheticFloor:
             m.OUTREACH_RESULTS.labels(c.name, channel, "delivered").set(sent * 20)
             m.OUTREACH_RESULTS.labels(c.name, channel, "failed").set(failed * 20)
             m.OUTREACH_DELIVERY_FAILURES.labels(c.name, channel).set(failed / (sent + failed))
+            # What the gateways report (every sender), and the odd refused callback.
+            m.MESSAGES.labels(channel, "sent").inc(sent)
+            m.MESSAGES.labels(channel, "delivered").inc(sent - failed)
+            m.MESSAGES.labels(channel, "failed").inc(failed)
+            m.MESSAGE_REPORTS_REFUSED.labels(channel, "unknown_message").inc(rng.randint(0, 1))
 
     def _inbound(self, c: SyntheticCampaign) -> None:
         rng = self._rng

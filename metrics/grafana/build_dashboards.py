@@ -581,6 +581,37 @@ def collections_dashboard() -> Dashboard:
                 stacked=True,
                 width=12,
             ),
+            # The gateways themselves (every message a channel sent, strategy or not), and
+            # the provider callbacks refused (the forged-webhook alert's input).
+            Panel(
+                "Messages by channel and provider status (all senders)",
+                [
+                    Target(
+                        "sum by (channel, result) "
+                        "(increase(cobrador_messages_total[1h]))",
+                        "{{channel}} {{result}}",
+                    )
+                ],
+                stacked=True,
+                width=12,
+                description="Per hour, as the gateways reported them: sent (accepted), "
+                "delivered, read, replied, failed. Not per campaign.",
+            ),
+            Panel(
+                "Provider reports and callbacks refused",
+                [
+                    Target(
+                        "sum by (channel, reason) "
+                        "(increase(cobrador_message_reports_refused_total[1h]))",
+                        "{{channel}} {{reason}}",
+                    )
+                ],
+                stacked=True,
+                width=12,
+                description="bad_signature (webhook signature or callback token wrong: the "
+                "CobradorMessageCallbacksForged alert), too_large, malformed, unknown_message "
+                "(about no message of ours).",
+            ),
         ],
     )
 
