@@ -108,8 +108,14 @@ def collect(session: Session, account: Account, now: datetime) -> dict[str, Any]
         }  # fmt: skip
         contacts.append(entry)
         if attempt.channel == "letter":
-            notices.append({**entry, "tracking": details.get("tracking"),
-                            "receipt": details.get("receipt") or details.get("history")})  # fmt: skip
+            # The letter channel's own record (outreach/channels/letter.py): the rendered
+            # PDF's hash, the carrier's tracking number, the acknowledgement of receipt.
+            notices.append({**entry, "pdf_sha256": details.get("pdf_sha256"),
+                            "tracking": details.get("tracking_number"),
+                            "receipt": {"acknowledged_at": details.get("acknowledged_at"),
+                                        "received_by": details.get("received_by")}
+                            if details.get("acknowledged_at") else None,
+                            "history": details.get("history")})  # fmt: skip
     unsent: list[dict[str, Any]] = [
         {"step": s.key, "stage": s.stage, "channel": s.channel, "template": s.template,
          "status": s.status, "reasons": list(s.reasons or []), "decided_at": _iso(s.decided_at),
@@ -269,10 +275,11 @@ def render_pdf(data: Mapping[str, Any]) -> bytes:
                     [[x["paid_at"], x["amount"], x["source"]] for x in data["payments"]] or [["—"] * 3],
                     [5, 4, 4])]  # fmt: skip
     story += [Spacer(1, 0.4 * cm), Paragraph("Notificaciones formales y acuses", styles["Heading2"]),
-              table(["Fecha", "Resultado", "Guía", "Acuse"],
-                    [[n["started_at"], n["result"], n.get("tracking"), json.dumps(n.get("receipt"),
-                                                                                ensure_ascii=False)]
-                     for n in data["notices"]] or [["—"] * 4], [4, 3, 4, 12])]  # fmt: skip
+              table(["Fecha", "Resultado", "Guía", "Acuse de recibo", "Carta (SHA-256)"],
+                    [[n["started_at"], n["result"], n.get("tracking"),
+                      " ".join(f"{k}: {v}" for k, v in (n.get("receipt") or {}).items()),
+                      n.get("pdf_sha256")]
+                     for n in data["notices"]] or [["—"] * 5], [4, 2.5, 3.5, 6, 7])]  # fmt: skip
     doc.build(story)
     return buf.getvalue()
 

@@ -119,3 +119,23 @@ def test_given_the_cli_when_an_account_goes_to_legal_then_files_are_named(
     assert len(list((tmp_path / "dossiers").glob("L-1-*.json"))) == 1
     assert main(["outreach", "dossier", "L-1", "--out", str(tmp_path / "x")]) == 0
     assert main(["outreach", "dossier", "NOPE"]) == 2
+
+
+def test_given_a_formal_notice_with_its_receipt_when_dossier_then_tracking_and_receipt(
+    engine: Engine, tmp_path: Path
+) -> None:
+    account_id = seed(engine)
+    with transaction(engine) as s:
+        s.add(CallAttempt(account_id=account_id, channel="letter", source="outreach",
+                          address="Av. Reforma 1, CDMX", result="delivered",
+                          started_at=NOW - timedelta(days=10),
+                          details={"template": "aviso_prejudicial", "pdf_sha256": "ab" * 32,
+                                   "tracking_number": "MX123456789",
+                                   "acknowledged_at": "2026-11-28T12:00:00+00:00",
+                                   "received_by": "Carlos Ruiz"}))  # fmt: skip
+    _, json_path, pdf_path = move_to_legal(engine, "L-1", by="Ana", reason="x", now=NOW,
+                                           out_dir=tmp_path)  # fmt: skip
+    [notice] = json.loads(json_path.read_bytes())["notices"]
+    assert notice["tracking"] == "MX123456789" and notice["pdf_sha256"] == "ab" * 32
+    assert notice["receipt"] == {"acknowledged_at": "2026-11-28T12:00:00+00:00",
+                                 "received_by": "Carlos Ruiz"}  # fmt: skip
