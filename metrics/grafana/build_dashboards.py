@@ -587,8 +587,7 @@ def collections_dashboard() -> Dashboard:
                 "Messages by channel and provider status (all senders)",
                 [
                     Target(
-                        "sum by (channel, result) "
-                        "(increase(cobrador_messages_total[1h]))",
+                        "sum by (channel, result) (increase(cobrador_messages_total[1h]))",
                         "{{channel}} {{result}}",
                     )
                 ],
