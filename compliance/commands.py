@@ -72,6 +72,24 @@ def register(subparsers: Any) -> None:
     show.add_argument("--campaign", help="show the profile as this campaign runs it")
     show.set_defaults(func=_profile_show)
 
+    optout = subparsers.add_parser(
+        "optout", help="a debtor's request to stop a channel, with its evidence (docs/channels.md)"
+    )
+    optout_sub = optout.add_subparsers(dest="optout_command", metavar="ACTION", required=True)
+    for action, text in (("add", "stop a channel at a number or address, or for the account"),
+                         ("lift", "the debtor authorised the channel again: lift its opt-out")):  # fmt: skip
+        sub = optout_sub.add_parser(action, help=text)
+        sub.add_argument("--account", required=True, help="account external reference")
+        sub.add_argument("--channel", required=True, choices=CHECK_CHANNELS)
+        sub.add_argument("--phone", help="the number (call, sms, whatsapp); none: every number")
+        sub.add_argument("--email", help="the address (email); none: the account's")
+        sub.add_argument("--evidence", required=True,
+                         help="what proves it: a form id, a recording, a ticket")  # fmt: skip
+        sub.set_defaults(func=_optout, action=action)
+    listing = optout_sub.add_parser("list", help="the account's opt-outs in force, as JSON lines")
+    listing.add_argument("--account", required=True, help="account external reference")
+    listing.set_defaults(func=_optout, action="list")
+
     check = subparsers.add_parser(
         "check",
         help="evaluate one contact (a call by default) now (or --at) and print the decision; "
@@ -347,6 +365,62 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
         result = asyncio.run(run(url))
     print(json.dumps(result, ensure_ascii=False, indent=2))
     return 0 if result["allowed"] else 1
+
+
+def _optout(args: argparse.Namespace, settings: Settings) -> int:
+    import phonenumbers
+    from sqlalchemy import select
+
+    from compliance.opt_outs import OptOutError, lift_opt_out, opt_outs_in_force, record_opt_out
+    from store.db import open_engine, transaction
+    from store.models import Account
+
+    engine = open_engine(settings)
+    with transaction(engine) as session:
+        account = session.execute(
+            select(Account).where(Account.external_ref == args.account)
+        ).scalar_one_or_none()
+        if account is None:
+            raise UserError(f"no account with reference {args.account!r}")
+        if args.action == "list":
+            for row in opt_outs_in_force(session, account.id):
+                print(json.dumps({"id": row.id, "channel": row.channel, "address": row.address,
+                                  "source": row.source, "created_at": row.created_at.isoformat(),
+                                  "evidence": row.evidence}, ensure_ascii=False))  # fmt: skip
+            return 0
+        _check_address_optional(args)
+        address = None
+        if args.phone:
+            try:
+                parsed = phonenumbers.parse(args.phone, account.country.upper())
+            except phonenumbers.NumberParseException as exc:
+                raise UserError(f"--phone: cannot read {args.phone!r} ({exc})") from exc
+            address = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+        elif args.channel == "email":
+            address = (args.email or account.email or "").strip() or None
+            if address is None:
+                raise UserError(f"account {args.account!r} has no e-mail address; give --email")
+        evidence = {"note": args.evidence.strip()}
+        try:
+            if args.action == "add":
+                result = record_opt_out(session, channel=args.channel, source="operator",
+                                        evidence=evidence, actor="cli", address=address,
+                                        account_id=account.id)  # fmt: skip
+                print(json.dumps({"opt_out_ids": list(result.ids), "new": result.created}))
+            else:
+                lifted = lift_opt_out(session, account_id=account.id, channel=args.channel,
+                                      evidence=evidence, actor="cli", address=address)  # fmt: skip
+                print(json.dumps({"lifted": lifted}))
+        except OptOutError as exc:
+            raise UserError(str(exc)) from exc
+    return 0
+
+
+def _check_address_optional(args: argparse.Namespace) -> None:
+    if args.email and args.channel != "email":
+        raise UserError(f"--email: a {args.channel} opt-out takes --phone or nothing")
+    if args.phone and args.channel not in PHONE_ARG_CHANNELS:
+        raise UserError(f"--phone: a {args.channel} opt-out is not for a number")
 
 
 def _registry_status(args: argparse.Namespace, settings: Settings) -> int:

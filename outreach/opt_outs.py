@@ -1,70 +1,26 @@
-"""A debtor's "BAJA"/"STOP" reply, recorded: the channel it came on is added to the
-opted-out channels of that number (or of the account's e-mail), durably in SQL with an
-audit entry holding the evidence (the reply, its time, the provider's id), before the
-gateway is told the reply was taken. The final check reads it (`opted_out`), so the
-next message on that channel to that address is refused at once."""
+"""A debtor's "BAJA"/"STOP" reply, recorded by compliance's opt-outs
+(compliance/opt_outs.py): the channel it came on stops at that number (or e-mail
+address) for every account holding it, durably in SQL (a contact_opt_outs row with the
+reply as evidence, an opt_out audit entry) before the gateway is told the reply was
+taken. The final check reads it (`opted_out`), so the next message on that channel
+to that address is refused at once."""
 
 from __future__ import annotations
 
-import asyncio
-from datetime import UTC, datetime
+from datetime import datetime
 
-from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine
 
-from compliance.service import channel_set
+from compliance.opt_outs import record_reply, reply_opt_out
 from outreach.channels import OptOut, Reply
-from store import audit
-from store.db import transaction
-from store.models import Account, Phone
-
-
-def _joined(current: str | None, channel: str) -> str:
-    return ",".join(sorted(channel_set(current) | {channel}))
 
 
 def record_opt_out(sql: Engine, reply: Reply, now: datetime) -> int:
-    """Marks every number (or e-mail address) equal to the reply's sender, on the
-    account the reply answers or else on every account holding it; returns how many."""
-    channel = reply.channel.value
-    changed = 0
-    with transaction(sql) as s:
-        if channel == "email":
-            query = select(Account).where(Account.email == reply.address)
-            if reply.account_id is not None:
-                query = query.where(Account.id == reply.account_id)
-            for account in s.scalars(query):
-                before = account.opted_out or ""
-                account.opted_out = _joined(before, channel)
-                changed += 1
-                _evidence(s, reply, account.id, before, account.opted_out, now)
-        else:
-            phones = select(Phone).where(Phone.number_e164 == reply.address)
-            if reply.account_id is not None:
-                phones = phones.where(Phone.account_id == reply.account_id)
-            for phone in s.scalars(phones):
-                before = phone.opted_out or ""
-                phone.opted_out = _joined(before, channel)
-                changed += 1
-                _evidence(s, reply, phone.account_id, before, phone.opted_out, now)
-    return changed
-
-
-def _evidence(s: Session, reply: Reply, account_id: int, before: str, after: str,
-              now: datetime) -> None:  # fmt: skip
-    audit.append(s, "consent_change", {
-        "account_id": account_id, "channel": reply.channel.value, "address": reply.address,
-        "opted_out_before": before, "opted_out": after, "source": "reply",
-        "reply_text": reply.text[:160], "reply_at": reply.at, "provider_id": reply.provider_id,
-        "attempt_id": reply.attempt_id, "recorded_at": now,
-    }, actor=f"debtor:{reply.channel.value}", subject=f"account:{account_id}")  # fmt: skip
+    """Records the reply's opt-out; returns how many accounts it binds. (`now` is kept
+    for callers; the reply's own time is the opt-out's.)"""
+    return len(record_reply(sql, reply).account_ids)
 
 
 def opt_out_recorder(sql: Engine) -> OptOut:
     """The OptOut function the message channels are given."""
-
-    async def opt_out(reply: Reply) -> None:
-        now = datetime.now(UTC)
-        await asyncio.to_thread(record_opt_out, sql, reply, now)
-
-    return opt_out
+    return reply_opt_out(sql)

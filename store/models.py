@@ -469,6 +469,32 @@ class OutreachCursor(Base):
     at: Mapped[datetime] = mapped_column()
 
 
+class ContactOptOut(Base):
+    """A debtor's request to stop contact on one channel, with its evidence: at one
+    address (a number, an e-mail) or, with address None, on the whole account. The
+    checks read what it implies from phones.opted_out and accounts.opted_out, written
+    in the same transaction (compliance/opt_outs.py); lifting one keeps the row."""
+
+    __tablename__ = "contact_opt_outs"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(12))
+    address: Mapped[str | None] = mapped_column(String(254))
+    source: Mapped[str] = mapped_column(String(20))  # reply | agent | portal | operator
+    evidence: Mapped[dict[str, Any]] = mapped_column()
+    actor: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    lifted_at: Mapped[datetime | None] = mapped_column()
+    lifted_by: Mapped[str | None] = mapped_column(String(80))
+    lift_evidence: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    __table_args__ = (
+        Index("ix_contact_opt_outs_account", "account_id", "channel"),
+        Index("ix_contact_opt_outs_address", "address"),
+    )
+
+
 class Disposition(Base):
     __tablename__ = "dispositions"
 
