@@ -306,21 +306,35 @@ class CapStore:
         return CapResult(False, _all_cap_reasons(profile, channel), False)
 
     async def _merge_from_sql(self, account_id: int, now: datetime) -> None:
+        await self.merge_from_sql([account_id], now)
+
+    async def merge_from_sql(self, account_ids: Sequence[int], now: datetime) -> None:
+        """Add to loaded accounts what SQL holds and the counters may not (one query for
+        the batch): contacts, abandons, and the attempts of other channels than calls
+        (calls are counted by the final check that placed them; a message may have been
+        written by a process that never told Redis). HistoryUnavailable: SQL is down."""
+        if not account_ids:
+            return
         try:
-            history = (await self._load_history([account_id], now)).get(account_id)
+            histories = await self._load_history(account_ids, now)
         except Exception as exc:  # the database is down: the counts cannot be trusted
             raise HistoryUnavailable(str(exc)) from exc
-        if history is None:
-            return
-        # Calls are counted here by the final check that placed them; another channel's
-        # attempts may have been written to SQL by a process that never told Redis.
-        others = [e for e in history.attempts if "@" in e.member]
-        if not (others or history.contacts or history.abandons):
-            return
-        args: list[str | int] = [self.ttl, len(others), len(history.contacts)]
-        for event in [*others, *history.contacts, *history.abandons]:
-            args += [f"{event.at:.6f}", event.member]
-        await self._merge(keys=account_keys(account_id), args=args)
+        pipe = self.client.pipeline(transaction=False)
+        queued = False
+        for account_id in account_ids:
+            history = histories.get(account_id)
+            if history is None:
+                continue
+            others = [e for e in history.attempts if "@" in e.member]
+            if not (others or history.contacts or history.abandons):
+                continue
+            args: list[str | int] = [self.ttl, len(others), len(history.contacts)]
+            for event in [*others, *history.contacts, *history.abandons]:
+                args += [f"{event.at:.6f}", event.member]
+            await self._merge(keys=account_keys(account_id), args=args, client=pipe)
+            queued = True
+        if queued:
+            await pipe.execute()
 
     async def snapshot(
         self, account_ids: Sequence[int], now: datetime

@@ -9,16 +9,18 @@ caps and records the decision and its audit entry."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+import redis
 import redis.asyncio as aioredis
 from sqlalchemy import Engine as SqlEngine
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from compliance.caps import AccountHistory, CapStore
+from compliance.caps import AccountHistory, CapStore, HistoryUnavailable
 from compliance.engine import (
     AccountFacts,
     CallRequest,
@@ -37,6 +39,8 @@ from store import audit
 from store.db import transaction
 from store.models import CONTACT_CHANNELS, Account, Campaign
 from store.models import Decision as DecisionRow
+
+log = logging.getLogger(__name__)
 
 
 def channel_set(text: str | None) -> frozenset[str]:
@@ -176,6 +180,17 @@ class ComplianceService:
             counters = {a: CounterSnapshot(available=False) for a in account_ids}
         else:
             counters = await self.caps.snapshot(account_ids, now)
+            messages = list(dict.fromkeys(i.account.id for i in items if i.channel != "call"))
+            if messages:
+                # A batch of messages (the outreach scheduler) sees every channel's
+                # attempts, even those another process wrote only to SQL: one query.
+                try:
+                    await self.caps.merge_from_sql(messages, now)
+                    counters = {**counters, **await self.caps.snapshot(messages, now)}
+                except (HistoryUnavailable, redis.RedisError, OSError):
+                    log.warning("counters of %d accounts not synced; blocking", len(messages))
+                    counters = {**counters,
+                                **{a: CounterSnapshot(available=False) for a in messages}}  # fmt: skip
         return [
             self.rules.evaluate(
                 CallRequest(

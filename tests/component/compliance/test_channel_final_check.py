@@ -119,3 +119,45 @@ async def test_given_sms_written_to_sql_after_counters_loaded_when_call_final_ch
                                 started_at=TUESDAY_NOON_CO.replace(hour=15), result="sent"))  # fmt: skip
     decision, _ = await service.final_check(call, TUESDAY_NOON_CO, "a:9001", stage="originate")
     assert not decision.allowed and decision.reasons == ("contact_cap_day",)
+
+
+async def test_given_sms_written_to_sql_after_counters_loaded_when_email_batch_then_cap_day(
+    engine: Engine, aredis: aioredis.Redis
+) -> None:
+    # The scheduler's batch of messages sees what another process wrote only to SQL;
+    # a batch of calls (the dialer's refill) reads Redis alone, as before.
+    from store.models import CallAttempt
+
+    _co(engine)
+    service = ComplianceService(engine, aredis)
+    with transaction(engine) as session:
+        email = service.load_item(session, account_ref="CO-1", channel="email")
+        call = service.load_item(session, account_ref="CO-1", phone_e164=CO_PHONE)
+    assert (await service.evaluate_batch([email], TUESDAY_NOON_CO))[0].allowed  # loads Redis
+    with transaction(engine) as session:
+        session.add(CallAttempt(account_id=email.account.id, phone_e164=CO_PHONE, channel="sms",
+                                started_at=TUESDAY_NOON_CO.replace(hour=15), result="sent"))  # fmt: skip
+    [decision] = await service.evaluate_batch([email], TUESDAY_NOON_CO)
+    assert decision.reasons == ("contact_cap_day",)
+    # Now merged into Redis, the dialer's hopper check of a call sees it too.
+    assert (await service.evaluate_batch([call], TUESDAY_NOON_CO))[0].reasons == (
+        "contact_cap_day",
+    )
+
+
+async def test_given_sql_history_unreadable_when_message_batch_then_caps_fail_closed(
+    engine: Engine, aredis: aioredis.Redis
+) -> None:
+    _co(engine)
+    service = ComplianceService(engine, aredis)
+    with transaction(engine) as session:
+        email = service.load_item(session, account_ref="CO-1", channel="email")
+    assert (await service.evaluate_batch([email], TUESDAY_NOON_CO))[0].allowed
+    assert service.caps is not None
+
+    def broken(account_ids: object, since: object) -> None:
+        raise ConnectionError("database gone")
+
+    service.caps.loader = broken  # type: ignore[assignment]
+    [decision] = await service.evaluate_batch([email], TUESDAY_NOON_CO)
+    assert set(decision.reasons) == {"contact_cap_day", "channel_cap_week"}
