@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Engine, delete, func, select
 
-from field.checkin import Fix
+from field.checkin import CLOCK_SKEW, Fix
 from store import audit
 from store.db import transaction
 from store.models import FieldPosition, FieldShift, User
@@ -98,7 +98,8 @@ def report(engine: Engine, agent_id: int, fix: Fix, battery: object, now: dateti
     level = _battery(battery)
     with transaction(engine) as session:
         shift = _open(session, agent_id, now)
-        if shift is None or shift.consent_at is None or fix.at < shift.started_at:
+        # A phone's clock may run a little behind the server's (CLOCK_SKEW).
+        if shift is None or shift.consent_at is None or fix.at < shift.started_at - CLOCK_SKEW:
             return False
         last = session.scalar(
             select(func.max(FieldPosition.at)).where(FieldPosition.shift_id == shift.id)

@@ -9,18 +9,26 @@ and at check-in (the instant the agent reports, hours included).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from compliance.engine import Decision
-from compliance.profile import Profile
+from compliance.caps import DEFAULT_HORIZON, Event
+from compliance.engine import CallRequest, CounterSnapshot, Decision, Engine, StaticRegistries
+from compliance.jurisdiction import debtor_profile
+from compliance.ledger import load_history
+from compliance.profile import Profile, ProfileError
+from compliance.service import account_facts
 from compliance.timezones import resolve_zones
 from store import audit
-from store.models import Account
+from store.models import Account, Campaign, ContactChannel
 from store.models import Decision as DecisionRow
+
+log = logging.getLogger(__name__)
 
 # (session, account, instant) -> the compliance decision for a visit then.
 VisitCheck = Callable[[Session, Account, datetime], Decision]
@@ -83,11 +91,61 @@ def record_decision(
 
 
 def profile_visit_check(profiles: Mapping[str, Profile]) -> VisitCheck:
-    """The visit check the console uses. Until the profiles carry the `visit` channel's
-    rules (compliance's per-channel rules), it fails closed: no visit is planned or
-    checked in, and the decision says so."""
+    """The visit check the console uses: compliance's rules for the `visit` channel
+    (the profile's channel table: hours, days and holidays in the debtor's time, CO's
+    signed authorisation, account status and legal stage, visit and contact caps
+    across channels), with the debtor's counters read from the contact ledger in SQL.
+    Any failure to build the request fails closed, the decision saying why."""
+    rules = Engine()
 
     def check(session: Session, account: Account, at: datetime) -> Decision:
-        return Decision(False, ("channel_not_allowed",), "visit-rules-missing", {}, None, None, at)
+        campaign = session.get(Campaign, account.campaign_id) if account.campaign_id else None
+        try:
+            profile = debtor_profile(
+                profiles,
+                account.country,
+                campaign_profile=campaign.profile if campaign else None,
+                campaign_overrides=(campaign.config or {}).get("compliance") if campaign else None,
+                campaign_name=campaign.name if campaign else None,
+            )
+        except ProfileError:
+            log.warning("no usable profile for account %s; visit refused", account.id)
+            return Decision(False, ("country_unknown",), "", {}, None, None, at)
+        request = CallRequest(
+            account=account_facts(account),
+            phone=None,
+            profile=profile,
+            registries=StaticRegistries(),  # registries list numbers: none binds a visit
+            counters=ledger_counters(session, account.id, at),
+            campaign_id=account.campaign_id,
+            channel=ContactChannel.visit.value,
+        )
+        return rules.evaluate(request, at)
 
     return check
+
+
+def ledger_counters(session: Session, account_id: int, at: datetime) -> CounterSnapshot:
+    """The debtor's attempts, contacts and abandons on every channel from SQL (the
+    ledger the Redis counters are rebuilt from); unreadable: every cap fails."""
+    try:
+        history = load_history(session.get_bind(), [account_id], at - DEFAULT_HORIZON)[account_id]  # type: ignore[arg-type]
+    except SQLAlchemyError:
+        log.warning("contact ledger unreadable for account %s", account_id, exc_info=True)
+        return CounterSnapshot(available=False)
+    calls, others = _split(history.attempts)
+    contacts, other_contacts = _split(history.contacts)
+    return CounterSnapshot(
+        attempts=calls,
+        contacts=contacts,
+        abandons=tuple(e.at for e in history.abandons),
+        other_attempts=others,
+        other_contacts=other_contacts,
+    )
+
+
+def _split(events: list[Event]) -> tuple[tuple[float, ...], tuple[tuple[str, float], ...]]:
+    """Calls' times, and (channel, time) of the others (their members end in @channel)."""
+    calls = tuple(e.at for e in events if "@" not in e.member)
+    others = tuple((e.member.rsplit("@", 1)[1], e.at) for e in events if "@" in e.member)
+    return calls, others

@@ -28,7 +28,9 @@ const REASON = {
   country_unknown: "país sin perfil", third_party: "no es el deudor",
 };
 
-const map = L.map("map", { zoomControl: true, attributionControl: !!tiles });
+// No animations: a supervisor's map that redraws every 10 s should not swim.
+const map = L.map("map", { zoomControl: true, attributionControl: !!tiles, zoomAnimation: false,
+                           fadeAnimation: false, markerZoomAnimation: false });
 if (tiles) L.tileLayer(tiles, { maxZoom: 19, attribution: "© OpenStreetMap" }).addTo(map);
 L.control.scale({ imperial: false }).addTo(map);
 map.setView([19.35, -99.16], 12);
@@ -74,7 +76,7 @@ function draw(data) {
     if (p.accuracy_m) L.circle(ll, { radius: p.accuracy_m, color: "#6941c6", weight: 1, fillOpacity: 0.08 }).addTo(agentLayer);
   }
   if (!fitted && bounds.length) {
-    map.fitBounds(bounds, { padding: [30, 30], maxZoom: 16 });
+    map.fitBounds(bounds, { padding: [30, 30], maxZoom: 16, animate: false });
     fitted = true;
   }
   table(data.visits);

@@ -14,6 +14,7 @@
   const $ = (id) => document.getElementById(id);
   const DB_NAME = "cobrador-field-" + agent;
   const POSITION_EVERY_MS = 60000;
+  const STAGES = { friendly: "Amigable", firm: "Firme", prelegal: "Prejudicial", legal: "Legal" };
 
   // ---- IndexedDB: outbox (queued operations), answers (their outcome), day --------
   let dbPromise = null;
@@ -111,14 +112,16 @@
   }
 
   async function render() {
+    // Everything awaited first, the list replaced at once: two renders at the same
+    // time (a sync answering while the agent taps) never interleave their items.
+    const local = day ? await localState() : {};
     const list = $("route");
-    list.replaceChildren();
-    if (!day) { $("route-summary").textContent = "Sin ruta guardada."; return; }
-    const local = await localState();
+    if (!day) { list.replaceChildren(); $("route-summary").textContent = "Sin ruta guardada."; return; }
     const open = day.visits.filter((v) => v.status === "planned").length;
     $("route-summary").textContent =
-      `${day.visits.length} visitas · ${open} por hacer · recorrido ${km(day.route_m)} (en línea recta)`;
+      `${day.visits.length} visitas · ${open} por hacer · por recorrer ${km(day.route_m)} (en línea recta)`;
     $("route-empty").hidden = day.visits.length > 0;
+    const items = [];
     for (const v of day.visits) {
       const [cls, label] = statusOf(v, local);
       const li = document.createElement("li");
@@ -137,8 +140,9 @@
       addr.textContent = v.address + (v.leg_m != null ? ` · a ${km(v.leg_m)}` : "");
       li.append(head, addr);
       li.addEventListener("click", () => openVisit(v.id));
-      list.append(li);
+      items.push(li);
     }
+    list.replaceChildren(...items);
     await updatePending();
     if (current) await showVisit();
   }
@@ -162,7 +166,8 @@
     $("v-address").textContent = v.address;
     $("v-ref").textContent = v.account_ref;
     $("v-balance").textContent = `${v.balance} ${v.currency}`;
-    $("v-stage").textContent = v.stage;
+    $("v-stage").textContent = STAGES[v.stage] || v.stage;
+    $("v-stage").className = "badge badge-stage-" + v.stage;
     const local = await localState();
     const l = local[v.id] || {};
     const [cls, label] = statusOf(v, local);
@@ -202,6 +207,12 @@
 
   // ---- geolocation -----------------------------------------------------------------
   function locate() {
+    // On shift the phone already follows the agent (watchPosition): its latest fix,
+    // when fresh, is where the agent is now.
+    if (watchFix && Date.now() - watchFix.received < 15000) {
+      const { received, ...fix } = watchFix;
+      return Promise.resolve({ ...fix, at: new Date().toISOString() });
+    }
     return new Promise((resolve, reject) => {
       if (!navigator.geolocation) { reject(new Error("Este teléfono no da la ubicación.")); return; }
       navigator.geolocation.getCurrentPosition(
@@ -436,6 +447,7 @@
 
   // ---- the shift, and positions while on it with consent -------------------------------
   let watch = null;
+  let watchFix = null;
   let lastSent = 0;
   async function shiftState() {
     try {
@@ -464,6 +476,8 @@
   function startReporting() {
     if (watch !== null || !navigator.geolocation) return;
     watch = navigator.geolocation.watchPosition(async (p) => {
+      watchFix = { lat: p.coords.latitude, lon: p.coords.longitude, accuracy: p.coords.accuracy,
+                   received: Date.now() };
       if (Date.now() - lastSent < POSITION_EVERY_MS) return;
       lastSent = Date.now();
       let battery = null;
@@ -481,6 +495,7 @@
   function stopReporting() {
     if (watch !== null) navigator.geolocation.clearWatch(watch);
     watch = null;
+    watchFix = null;
   }
 
   // ---- wiring --------------------------------------------------------------------

@@ -1,0 +1,378 @@
+"""The field app and the supervisors' field page in Chromium: emulated geolocation,
+offline mode, the service worker and IndexedDB; the visit rules of the real
+profiles (MX hours, PE days, CO's authorisation) behind the console."""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from browser_harness import SCREENSHOTS, console_process
+from console_fixtures import PASSWORD, _password_hash
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from cobrador.ground.settings import Settings
+from field import plans
+from store.db import transaction
+from store.models import Account, CallAttempt, Campaign, Decision, Disposition, FieldVisit, User
+
+# Tuesday 1 December 2026, 10:00 in Mexico City: inside MX visiting hours.
+TUESDAY = datetime(2026, 12, 1, 16, 0, tzinfo=UTC)
+# Saturday 5 December 2026, 10:00 in Lima.
+SATURDAY = datetime(2026, 12, 5, 15, 0, tzinfo=UTC)
+# Doors around Coyoacán, Mexico City; one in Bogotá, one in Lima.
+DOORS = [(19.3467, -99.1617), (19.3502, -99.1580), (19.3441, -99.1560), (19.3525, -99.1650)]
+METRE_LAT = 1 / 111_195.0
+PHONE = {"viewport": {"width": 412, "height": 860}, "device_scale_factor": 2, "is_mobile": True,
+         "has_touch": True, "locale": "es-MX"}  # fmt: skip
+
+
+def seed(engine: Engine) -> dict[str, int]:
+    ids: dict[str, int] = {}
+    with transaction(engine) as s:
+        campaign = Campaign(
+            name="mx-campo", country="MX", profile="MX", config={"promise_max_days": 15}
+        )
+        s.add(campaign)
+        s.flush()
+        for name, role in [("lucia", "field"), ("sofia", "supervisor")]:
+            user = User(username=name, display_name={"lucia": "Lucía Campos", "sofia": "Sofía"}[name],
+                        role=role, password_hash=_password_hash(),
+                        territory="CDMX-Coyoacán" if role == "field" else None)  # fmt: skip
+            s.add(user)
+            s.flush()
+            ids[name] = user.id
+        names = ["María López Hernández", "Juan Pérez Soto", "Rosa Díaz Luna", "Pedro Ramírez"]
+        for i, ((lat, lon), name) in enumerate(zip(DOORS, names, strict=True), start=1):
+            s.add(Account(external_ref=f"MX-{i:04d}", debtor_name=name, country="MX",
+                          timezone="America/Mexico_City", balance=Decimal("8400.00") + i * 350,
+                          currency="MXN", stage="firm", campaign_id=campaign.id,
+                          address=f"Calle Francisco Sosa {100 + 20 * i}, Coyoacán, CDMX",
+                          latitude=lat, longitude=lon))  # fmt: skip
+        s.add(Account(external_ref="CO-0001", debtor_name="Carlos Gómez", country="CO",
+                      balance=Decimal("1500000"), currency="COP", stage="firm",
+                      address="Carrera 7 # 72-41, Bogotá", latitude=4.6560, longitude=-74.0560))  # fmt: skip
+        s.add(Account(external_ref="PE-0001", debtor_name="Lucía Quispe", country="PE",
+                      balance=Decimal("2300.00"), currency="PEN", stage="firm",
+                      address="Jr. de la Unión 500, Lima", latitude=-12.0464, longitude=-77.0428))  # fmt: skip
+        s.flush()
+        for a in s.scalars(select(Account)):
+            ids[a.external_ref] = a.id
+    return ids
+
+
+def allow_all(session: Session, account: Account, at: datetime) -> Any:
+    from compliance.engine import Decision as D
+
+    return D(True, (), "test", {}, None, None, at)
+
+
+def plan_mx(engine: Engine, ids: dict[str, int]) -> list[int]:
+    """Lucía's Tuesday (planning itself goes through the console in the tests below)."""
+    refs = [f"MX-{i:04d}" for i in range(1, 5)]
+    out = plans.assign(engine, ids["sofia"], "user:sofia", ids["lucia"], TUESDAY.date(),
+                       [ids[r] for r in refs], allow_all, TUESDAY)  # fmt: skip
+    return out.planned
+
+
+@pytest.fixture
+def field_seed(engine: Engine) -> dict[str, int]:
+    return seed(engine)
+
+
+def env_of(settings: Settings) -> dict[str, str]:
+    return {
+        "DATABASE_URL": settings.database_url or "",
+        "REDIS_URL": settings.redis_url or "",
+        "COBRADOR_DATA_DIR": str(settings.data_dir),
+        "COBRADOR_CONSOLE_SECRET": base64.urlsafe_b64encode(b"f" * 32).decode(),
+    }
+
+
+@pytest.fixture
+def tuesday_console(settings: Settings, field_seed: dict[str, int]) -> Iterator[str]:
+    with console_process(env_of(settings), at=TUESDAY) as url:
+        yield url
+
+
+def phone_page(browser: Any, base: str, at: datetime, where: tuple[float, float]) -> Any:
+    context = browser.new_context(
+        **PHONE, geolocation={"latitude": where[0], "longitude": where[1], "accuracy": 8},
+        permissions=["geolocation"], service_workers="allow",
+    )  # fmt: skip
+    page = context.new_page()
+    page.clock.set_fixed_time(at)  # the phone's clock: the fix times it reports
+    login(page, base, "lucia")
+    page.wait_for_selector("body[data-ready='1']")
+    return page
+
+
+def login(page: Any, base: str, username: str) -> None:
+    page.goto(f"{base}/login")
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_load_state("networkidle")
+
+
+def north_of(point: tuple[float, float], metres: float) -> tuple[float, float]:
+    return point[0] + metres * METRE_LAT, point[1]
+
+
+def open_visit(page: Any, ref_name: str) -> None:
+    page.click(f"#route li:has-text('{ref_name}')")
+    page.wait_for_selector("#visit-view:not([hidden])")
+
+
+def no_error_banner(page: Any) -> None:
+    banners = page.locator(".alert-error:visible")
+    assert banners.count() == 0, banners.all_inner_texts()
+
+
+def test_given_phone_40m_from_the_door_then_checkin_accepted_and_2km_refused_with_the_distance(
+    browser: Any, tuesday_console: str, engine: Engine, field_seed: dict[str, int]
+) -> None:
+    from playwright.sync_api import expect
+
+    plan_mx(engine, field_seed)
+    page = phone_page(browser, tuesday_console, TUESDAY, north_of(DOORS[0], 40))
+    expect(page.locator("#route li")).to_have_count(4)
+    open_visit(page, "María López Hernández")
+    page.click("#checkin")
+    expect(page.locator("#checkin-msg")).to_have_text("Llegada registrada a 40 m del domicilio.")
+    expect(page.locator("#questionnaire")).to_be_visible()
+    page.click("#back")
+
+    page.context.set_geolocation({"latitude": DOORS[1][0] + 2000 * METRE_LAT,
+                                  "longitude": DOORS[1][1], "accuracy": 8})  # fmt: skip
+    open_visit(page, "Juan Pérez Soto")
+    page.click("#checkin")
+    expect(page.locator("#checkin-msg")).to_contain_text("Está a 2,0 km del domicilio")
+    expect(page.locator("#questionnaire")).to_be_hidden()
+    with Session(engine) as s:
+        attempts = s.scalars(select(CallAttempt)).all()
+        assert [(a.channel, a.details["distance_m"]) for a in attempts] == [("visit", 40)]  # type: ignore[index]
+        decision = s.get(Decision, attempts[0].decision_id)
+        assert decision is not None and decision.allowed and decision.stage == "visit_checkin"
+
+
+def record_visit(page: Any, name: str, outcome: str) -> None:
+    open_visit(page, name)
+    page.click("#checkin")
+    page.wait_for_selector("#questionnaire:not([hidden])")
+    page.check('#questions input[name="party"][value="titular"]')
+    page.check(f'#questions input[name="outcome"][value="{outcome}"]')
+    if outcome == "promesa_pago":
+        page.fill("#q-promise_amount", "1200.00")
+        page.fill("#q-promise_date", "2026-12-10")
+    page.check('#questions input[name="address_verified"][value="si"]')
+    page.fill("#q-notes", f"Visita a {name} sin señal.")
+    page.click("#save")
+    page.wait_for_selector("#route-view", state="attached")
+    page.click("#back")
+
+
+def test_given_three_visits_recorded_offline_then_synced_once_and_only_once(
+    browser: Any, tuesday_console: str, engine: Engine, field_seed: dict[str, int]
+) -> None:
+    from playwright.sync_api import expect
+
+    plan_mx(engine, field_seed)
+    page = phone_page(browser, tuesday_console, TUESDAY, DOORS[0])
+    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    page.reload()  # now served through the service worker, which kept the page
+    page.wait_for_selector("body[data-ready='1']")
+
+    page.context.set_offline(True)
+    for door, name, outcome in [(DOORS[0], "María López Hernández", "promesa_pago"),
+                                (DOORS[1], "Juan Pérez Soto", "rehusa"),
+                                (DOORS[2], "Rosa Díaz Luna", "promesa_pago")]:  # fmt: skip
+        page.context.set_geolocation({"latitude": door[0], "longitude": door[1], "accuracy": 8})
+        record_visit(page, name, outcome)
+    expect(page.locator("#net")).to_have_text("Sin conexión")
+    expect(page.locator("#pending")).to_have_text("6 pendientes")
+    # The phone is restarted without a network: the page, route and queue are still there.
+    page.reload()
+    page.wait_for_selector("body[data-ready='1']")
+    expect(page.locator("#route li")).to_have_count(4)
+    expect(page.locator("#pending")).to_have_text("6 pendientes")
+    expect(page.locator("#route li.stop-pending")).to_have_count(3)
+    shot(page, "field-app-offline.png")
+    with Session(engine) as s:
+        assert s.scalar(select(func.count()).select_from(Disposition)) == 0
+
+    queued = page.evaluate(OUTBOX)
+    assert [op["kind"] for op in queued] == ["checkin", "result"] * 3
+    page.context.set_offline(False)
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+    expect(page.locator("#pending")).to_be_hidden(timeout=20000)
+    expect(page.locator("#route li.stop-done")).to_have_count(3, timeout=20000)
+    expect(page.locator("#route li")).to_have_count(4)
+    # Everything sent again (a lost answer, a second tab): the server applies nothing twice.
+    replayed = page.evaluate(REPLAY, queued)
+    assert [r["status"] for r in replayed] == [200] * 6
+    assert all(r["replayed"] for r in replayed)
+    page.evaluate("window.cobradorField.sync()")
+    with Session(engine) as s:
+        assert s.scalar(select(func.count()).select_from(Disposition)) == 3
+        assert s.scalar(select(func.count()).select_from(CallAttempt)) == 3
+        assert sorted(s.scalars(select(FieldVisit.status))) == ["done", "done", "done", "planned"]
+    no_error_banner(page)
+    page.context.close()
+
+
+OUTBOX = """async () => {
+  const db = await new Promise((ok) => {
+    const r = indexedDB.open('cobrador-field-' + document.body.dataset.agent, 1);
+    r.onsuccess = () => ok(r.result);
+  });
+  return await new Promise((ok) => {
+    const r = db.transaction('outbox').objectStore('outbox').getAll();
+    r.onsuccess = () => ok(r.result);
+  });
+}"""
+REPLAY = """async (ops) => {
+  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const out = [];
+  for (const op of ops) {
+    const res = await fetch(op.url, {method: 'POST', credentials: 'same-origin',
+      headers: {'Content-Type': 'application/json', 'X-CSRF-Token': csrf},
+      body: JSON.stringify(op.body)});
+    const body = await res.json();
+    out.push({status: res.status, replayed: body.replayed === true});
+  }
+  return out;
+}"""
+
+
+def shot(page: Any, name: str, full_page: bool = True) -> None:
+    if os.environ.get("COBRADOR_SCREENSHOTS", "1") == "1":
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(SCREENSHOTS) / name), full_page=full_page)
+
+
+def supervisor_page(browser: Any, base: str, day: str) -> Any:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="es-MX",
+                                  timezone_id="America/Mexico_City")  # fmt: skip
+    page = context.new_page()
+    login(page, base, "sofia")
+    page.goto(f"{base}/supervisor/field?day={day}")
+    page.wait_for_selector("#field-page[data-loaded='1']")
+    return page
+
+
+def plan_in_page(page: Any, refs: list[str], day: str) -> None:
+    page.fill("#plan-refs", "\n".join(refs))
+    page.fill("#plan-day", day)
+    page.click("#plan-go")
+    page.wait_for_selector("#plan-result .alert")
+
+
+def test_given_co_account_without_authorisation_then_the_supervisor_cannot_plan_its_visit(
+    browser: Any, tuesday_console: str, engine: Engine, field_seed: dict[str, int]
+) -> None:
+    from playwright.sync_api import expect
+
+    page = supervisor_page(browser, tuesday_console, "2026-12-01")
+    plan_in_page(page, ["CO-0001", "MX-0004"], "2026-12-01")
+    expect(page.locator("#plan-result")).to_contain_text("Planeadas: 1")
+    expect(page.locator("#plan-result .refused")).to_have_text(
+        "CO-0001: no se planea (sin autorización firmada de visita)"
+    )
+    with transaction(engine) as s:
+        visits = s.execute(select(FieldVisit.account_id)).scalars().all()
+        assert visits == [field_seed["MX-0004"]]
+        refused = s.scalars(
+            select(Decision).where(Decision.account_id == field_seed["CO-0001"])
+        ).one()
+        assert not refused.allowed and "visit_not_authorised" in refused.reasons
+        assert (refused.stage, refused.channel) == ("visit_plan", "visit")
+        # With the signed authorisation on the account, the same visit is planned.
+        s.get(Account, field_seed["CO-0001"]).visit_authorisation_ref = "MICROCREDITO-2026-77"  # type: ignore[union-attr]
+    plan_in_page(page, ["CO-0001"], "2026-12-01")
+    expect(page.locator("#plan-result")).to_contain_text("Planeadas: 1")
+    page.context.close()
+
+
+def test_given_pe_visit_on_saturday_then_refused_when_planned_and_at_the_door(
+    browser: Any, settings: Settings, engine: Engine, field_seed: dict[str, int]
+) -> None:
+    from playwright.sync_api import expect
+
+    with console_process(env_of(settings), at=SATURDAY) as base:
+        page = supervisor_page(browser, base, "2026-12-05")
+        plan_in_page(page, ["PE-0001"], "2026-12-05")
+        expect(page.locator("#plan-result .refused")).to_have_text(
+            "PE-0001: no se planea (día no permitido)"
+        )
+        page.context.close()
+        # A visit put on Saturday's route anyway (planned before a rule changed, say)
+        # is refused again at the door: the check runs at check-in too.
+        visit = plans.assign(engine, field_seed["sofia"], "test", field_seed["lucia"],
+                             SATURDAY.date(), [field_seed["PE-0001"]], allow_all, SATURDAY).planned[0]  # fmt: skip
+        door = (-12.0464, -77.0428)
+        phone = phone_page(browser, base, SATURDAY, north_of(door, 20))
+        open_visit(phone, "Lucía Quispe")
+        phone.click("#checkin")
+        expect(phone.locator("#checkin-msg")).to_have_text(
+            "La ley no permite esta visita ahora: día no permitido."
+        )
+        with Session(engine) as s:
+            attempt = s.scalars(select(CallAttempt)).one()
+            assert (attempt.channel, attempt.result) == ("visit", "blocked")
+            assert s.get(FieldVisit, visit).status == "planned"  # type: ignore[union-attr]
+        phone.context.close()
+
+
+def test_screenshots_of_the_field_app_and_the_supervisors_map(
+    browser: Any, tuesday_console: str, engine: Engine, field_seed: dict[str, int]
+) -> None:
+    from playwright.sync_api import expect
+
+    sup = supervisor_page(browser, tuesday_console, "2026-12-01")
+    plan_in_page(sup, [f"MX-{i:04d}" for i in range(1, 5)], "2026-12-01")
+    expect(sup.locator("#plan-result")).to_contain_text("Planeadas: 4")
+
+    phone = phone_page(browser, tuesday_console, TUESDAY, north_of(DOORS[0], 25))
+    phone.check("#consent")
+    phone.click("#shift-start")
+    expect(phone.locator("#shift-text")).to_contain_text("compartiendo ubicación")
+    for door, name, outcome in [(DOORS[0], "María López Hernández", "promesa_pago"),
+                                (DOORS[1], "Juan Pérez Soto", "rehusa")]:  # fmt: skip
+        phone.context.set_geolocation({"latitude": door[0] + 25 * METRE_LAT,
+                                       "longitude": door[1], "accuracy": 8})  # fmt: skip
+        record_visit(phone, name, outcome)
+    expect(phone.locator("#route li.stop-done")).to_have_count(2, timeout=20000)
+    expect(phone.locator("#route li")).to_have_count(4)
+    phone.context.set_geolocation({"latitude": DOORS[2][0] + 30 * METRE_LAT,
+                                   "longitude": DOORS[2][1], "accuracy": 8})  # fmt: skip
+    open_visit(phone, "Rosa Díaz Luna")
+    phone.click("#checkin")
+    expect(phone.locator("#checkin-msg")).to_have_text("Llegada registrada a 30 m del domicilio.")
+    phone.check('#questions input[name="party"][value="titular"]')
+    phone.check('#questions input[name="outcome"][value="promesa_pago"]')
+    phone.fill("#q-promise_amount", "1500.00")
+    phone.fill("#q-promise_date", "2026-12-12")
+    no_error_banner(phone)
+    phone.evaluate("window.scrollTo(0, 0)")
+    shot(phone, "field-app.png", full_page=False)
+    phone.click("#back")
+    no_error_banner(phone)
+
+    sup.reload()
+    sup.wait_for_selector("#field-page[data-loaded='1']")
+    # The app reported the position and the battery by itself (watchPosition, the
+    # Battery Status API: a headless Chromium says 100 %).
+    expect(sup.locator(".agent-label")).to_have_text("Lucía Campos · batería 100 %")
+    expect(sup.locator("#visits-table tbody tr")).to_have_count(4)
+    no_error_banner(sup)
+    shot(sup, "field-map.png")
+    sup.context.close()
+    phone.context.close()
