@@ -1,168 +1,35 @@
-"""A strategy end to end with the real gateways' local stand-ins (our SMSC over SMPP 3.4,
-the SMTP sink, the local WhatsApp Cloud API server), compliance's per-channel final
-check and real SQL and Redis: day-0 SMS, day-3 e-mail, day-5 call; a promise brings a
-written confirmation; a "BAJA" reply stops SMS to that number at once; a message due at
-21:59 in Lima waits for the next allowed window."""
+"""The acceptance story of staged strategies end to end with the gateways' local
+stand-ins (our SMSC over SMPP 3.4, the SMTP sink, the local WhatsApp Cloud API server),
+compliance's per-channel final check and real SQL and Redis (support/strategy_story.py;
+tests/integration/messaging runs it through a real Kannel)."""
 
 from __future__ import annotations
 
-import tomllib
-from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session
-from support.polling import until
+from sqlalchemy import Engine
+from support.strategy_story import PHONE, run_story
 
 from cobrador.ground.settings import Settings
-from compliance.service import ComplianceService
 from outreach.channels.runtime import running_channels
-from outreach.checks import ConsentedAddresses, EngineCheck
 from outreach.opt_outs import opt_out_recorder
-from outreach.scheduler import Scheduler
-from store.db import transaction
-from store.models import Account, CallAttempt, Campaign, OutreachStep, Phone, Promise
-
-RULES = """
-[messages]
-sender = "Despacho Ejemplo"
-phone = "+51 1 500 1000"
-portal_url = "https://pagos.example.pe/p"
-
-[strategy.stages.friendly]
-steps = [
-  { day = 0, channel = "sms", template = "recordatorio" },
-  { day = 3, channel = "email", template = "recordatorio" },
-  { day = 5, channel = "call" },
-  { day = 6, channel = "sms", template = "recordatorio" },
-  { event = "promise_made", channel = "sms", template = "confirmacion_promesa" },
-  { event = "promise_broken", channel = "whatsapp", template = "promesa_incumplida" },
-]
-"""
-# Tuesday 1 December 2026, 10:00 in Lima (UTC-5; Peru: Monday-Friday 07:00-20:00).
-T0 = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
-PHONE = "+51987654321"
-LATE_PHONE = "+51987650000"  # ends 0000: the simulated SMSC fails it
-
-
-def settings(tmp_path: Path) -> Settings:
-    return Settings.from_mapping({
-        "data_dir": tmp_path, "sms_gateway": "simulated", "email_gateway": "simulated",
-        "whatsapp_gateway": "simulated", "callbacks_port": 0,
-    })  # fmt: skip
-
-
-def seed(engine: Engine) -> tuple[int, int]:
-    with transaction(engine) as s:
-        campaign = Campaign(name="peru", country="PE", profile="PE", status="running",
-                            config=tomllib.loads(RULES))  # fmt: skip
-        s.add(campaign)
-        s.flush()
-        ids = []
-        for ref, number, entered in (("PE-1", PHONE, T0),
-                                     ("PE-2", LATE_PHONE, T0 + timedelta(hours=11, minutes=59))):  # fmt: skip
-            account = Account(
-                external_ref=ref, debtor_name="Rosa Quispe", country="PE", region="LIM",
-                balance=Decimal("850.00"), currency="PEN", due_date=date(2026, 11, 28),
-                campaign_id=campaign.id, stage_entered_at=entered, email=f"{ref.lower()}@correo.pe",
-                email_consent=True, email_consent_ref="contrato-1",
-            )  # fmt: skip
-            account.phones.append(Phone(position=1, number_e164=number, consent=True,
-                                        consent_ref="contrato-1", phone_type="mobile",
-                                        channels="call,sms,whatsapp"))  # fmt: skip
-            s.add(account)
-            s.flush()
-            ids.append(account.id)
-        return ids[0], ids[1]
-
-
-def attempts(engine: Engine, account_id: int) -> list[CallAttempt]:
-    with Session(engine) as s:
-        return list(s.scalars(select(CallAttempt).where(CallAttempt.account_id == account_id)
-                              .order_by(CallAttempt.id)))  # fmt: skip
-
-
-def step(engine: Engine, account_id: int, template: str, channel: str) -> list[OutreachStep]:
-    with Session(engine) as s:
-        return list(s.scalars(select(OutreachStep).where(
-            OutreachStep.account_id == account_id, OutreachStep.template == template,
-            OutreachStep.channel == channel).order_by(OutreachStep.id)))  # fmt: skip
 
 
 async def test_a_strategy_end_to_end_through_the_gateways(
     engine: Engine, aredis: Any, tmp_path: Path
 ) -> None:
-    account_id, late_id = seed(engine)
-    async with running_channels(settings(tmp_path), engine,
-                                opt_out=opt_out_recorder(engine)) as running:  # fmt: skip
-        smsc = running.simulators.smsc
-        sink = running.simulators.smtp
+    settings = Settings.from_mapping({
+        "data_dir": tmp_path, "sms_gateway": "simulated", "email_gateway": "simulated",
+        "whatsapp_gateway": "simulated", "callbacks_port": 0,
+    })  # fmt: skip
+    async with running_channels(settings, engine, opt_out=opt_out_recorder(engine)) as running:
+        smsc, sink = running.simulators.smsc, running.simulators.smtp
         assert smsc is not None and sink is not None
         await running.senders["sms"].transport.client.wait_bound(10)  # type: ignore[attr-defined]
-        check = EngineCheck(engine, ComplianceService(engine, aredis))
-        sch = Scheduler(engine, check, running.senders, ConsentedAddresses(),
-                        link_secret=b"L" * 32)  # fmt: skip
-
-        # Day 0: the SMS reaches the SMSC and its receipt flows into the attempt.
-        await sch.run_once(T0)
-        await until(lambda: [a.result for a in attempts(engine, account_id)] == ["delivered"],
-                    "day-0 SMS delivered")  # fmt: skip
-        [submitted] = smsc.submitted
-        assert submitted.message.destination == PHONE.removeprefix("+")
-        assert "pagos.example.pe/p/" in submitted.message.text
-        assert "850" not in submitted.message.text
-
-        # 21:59 in Lima, the other account's day 0: it waits for Wednesday 07:00.
-        late_at = T0 + timedelta(hours=11, minutes=59)
-        await sch.run_once(late_at)
-        [waiting] = step(engine, late_id, "recordatorio", "sms")
-        assert waiting.status == "waiting" and "outside_hours" in waiting.reasons
-        wednesday_0700 = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
-        assert waiting.not_before == wednesday_0700
-        assert len(smsc.submitted) == 1
-        await sch.run_once(wednesday_0700)
-        await until(lambda: len(smsc.submitted) == 2, "the late SMS leaves at 07:00 Lima")
-
-        # A promise: confirmed in writing at once.
-        with transaction(engine) as s:
-            s.add(Promise(account_id=account_id, amount=Decimal("300"), currency="PEN",
-                          due_date=date(2026, 12, 3), status="open",
-                          created_at=wednesday_0700 + timedelta(hours=1)))  # fmt: skip
-        await sch.run_once(wednesday_0700 + timedelta(hours=1, minutes=1))
-        await until(lambda: len(smsc.submitted) == 3, "the promise's confirmation")
-        assert "3 de diciembre de 2026" in smsc.submitted[-1].message.text
-
-        # The promise breaks: the cadence runs its next step (the day-3 e-mail) at once.
-        with transaction(engine) as s:
-            promise = s.scalars(select(Promise).where(Promise.account_id == account_id)).one()
-            promise.status, promise.resolved_at = "broken", T0 + timedelta(days=3)
-        day3 = T0 + timedelta(days=3, minutes=5)  # Friday 10:05 Lima
-        await sch.run_once(day3)
-        await until(lambda: len(sink.received) == 1, "the e-mail reaches the SMTP server")
-        assert sink.received[0].rcpt_tos == ["pe-1@correo.pe"]
-        assert [r.status for r in step(engine, account_id, "recordatorio", "email")] == ["sent"]
-
-        # Day 5: a call step hands the account to the hopper; nothing is sent.
-        day5 = T0 + timedelta(days=5)
-        await sch.run_once(day5)
-        with Session(engine) as s:
-            account = s.get(Account, account_id)
-            assert account is not None and account.next_attempt_at == day5
-
-        # "BAJA" from the debtor's phone: the next SMS to that number is refused at once.
-        await smsc.reply(PHONE.removeprefix("+"), "24680", "BAJA")
-        await until(lambda: _opted_out(engine, account_id) == "sms", "the opt-out is recorded")
-        sent_before = len(smsc.submitted)
-        day6 = T0 + timedelta(days=6)  # Monday 10:00 Lima
-        await sch.run_once(day6)
-        steps = step(engine, account_id, "recordatorio", "sms")
-        assert steps[-1].status == "blocked" and "opted_out" in steps[-1].reasons
-        assert len(smsc.submitted) == sent_before
-
-
-def _opted_out(engine: Engine, account_id: int) -> str:
-    with Session(engine) as s:
-        phone = s.scalars(select(Phone).where(Phone.account_id == account_id)).one()
-        return phone.opted_out
+        await run_story(
+            engine, aredis, running.senders,
+            submitted=lambda: [s.message.text for s in smsc.submitted],
+            mails=lambda: [m.rcpt_tos for m in sink.received],
+            baja=lambda: smsc.reply(PHONE.removeprefix("+"), "24680", "BAJA"),
+        )  # fmt: skip
