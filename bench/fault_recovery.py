@@ -359,6 +359,7 @@ class Floor:
 
         await self.until(quiet)
         undecided = self.open_undecided()
+        decided = self.open_decided()  # before the run's database is dropped below
         rows = self.attempts()
         snaps = [await self.agents.get(a) for a in self.agent_ids]
         self.stop.set()
@@ -377,7 +378,7 @@ class Floor:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         return {
             "attempts": len(rows),
-            "results_lost": self.open_decided(),
+            "results_lost": decided,
             "open_never_dialed": undecided,
             "agents_stuck": sum(1 for s in snaps if s.state in (AgentState.reserved, AgentState.talking)),
         }  # fmt: skip

@@ -63,6 +63,8 @@ def close_lost_attempts(sql: Engine, campaign_id: int, live: set[int], mine: set
                         before: datetime | None, actor: str,
                         held_elsewhere: Set[int] = frozenset(),
                         outcome: Callable[[CallAttempt], Mapping[str, Any]] | None = None,
+                        dead_accounts: Set[int] = frozenset(),
+                        dead_before: datetime | None = None,
                         ) -> list[CallAttempt]:  # fmt: skip
     """Outbound attempts with no result, started before `before`, that neither
     Asterisk (no live channel) nor this dialer knows: a dialer died holding them.
@@ -71,26 +73,42 @@ def close_lost_attempts(sql: Engine, campaign_id: int, live: set[int], mine: set
     cause, agent), else `lost` at its start, still an attempt for the caps. One that
     never did was never dialed: closed as `not_placed`. Both audited. Attempts of
     accounts in `held_elsewhere` (another live dialer holds their lease) are left
-    alone. Returns the attempts closed (detached)."""
+    alone. Those of `dead_accounts` (leased by a dialer whose heartbeat is gone,
+    dialer/liveness.py) need only have started before `dead_before`. Each is closed
+    only if still open (another survivor may close it at the same moment: once).
+    Returns the attempts closed (detached)."""
+    started = CallAttempt.started_at < before
+    if dead_accounts and dead_before is not None:
+        started = or_(started, CallAttempt.account_id.in_(sorted(dead_accounts))
+                      & (CallAttempt.started_at < dead_before))  # fmt: skip
     with transaction(sql) as s:
         rows = list(s.scalars(
             select(CallAttempt).where(CallAttempt.campaign_id == campaign_id,
                                       CallAttempt.direction == "outbound",
-                                      CallAttempt.result.is_(None), CallAttempt.started_at < before)
+                                      CallAttempt.result.is_(None), started)
         ))  # fmt: skip
-        lost = [a for a in rows if a.id not in live and a.id not in mine
-                and a.account_id not in held_elsewhere]  # fmt: skip
-        for attempt in lost:
+        candidates = [a for a in rows if a.id not in live and a.id not in mine
+                      and a.account_id not in held_elsewhere]  # fmt: skip
+        s.expunge_all()
+        lost = []
+        for attempt in candidates:
             placed = attempt.decision_id is not None
             if placed:
                 values = dict(outcome(attempt)) if outcome is not None else {}
                 values.setdefault("result", "lost")
                 values.setdefault("ended_at", attempt.ended_at or attempt.started_at)
-                for name, value in values.items():
-                    setattr(attempt, name, value)
             else:
-                attempt.result = "not_placed"
-                attempt.ended_at = attempt.ended_at or attempt.started_at
+                values = {"result": "not_placed",
+                          "ended_at": attempt.ended_at or attempt.started_at}  # fmt: skip
+            done = s.execute(
+                update(CallAttempt).where(CallAttempt.id == attempt.id, CallAttempt.result.is_(None))
+                .values(**values)
+            ).rowcount  # type: ignore[attr-defined]  # fmt: skip
+            if not done:
+                continue  # closed meanwhile (its dialer, or another survivor)
+            for name, value in values.items():
+                setattr(attempt, name, value)
+            lost.append(attempt)
             reason = "dialer stopped before the call ended" if placed else NOT_PLACED_REASON
             audit.append(s, "attempt", {
                 "attempt_id": attempt.id, "account_id": attempt.account_id,
@@ -98,9 +116,20 @@ def close_lost_attempts(sql: Engine, campaign_id: int, live: set[int], mine: set
                 "ended_at": _iso(attempt.ended_at), "answered_at": _iso(attempt.answered_at),
                 "hangup_cause": attempt.hangup_cause, "agent_id": attempt.agent_id,
             }, actor=actor, subject=f"account:{attempt.account_id}")  # fmt: skip
-        s.flush()
-        s.expunge_all()
         return lost
+
+
+def open_attempt_accounts(sql: Engine, campaign_id: int, accounts: Set[int]) -> set[int]:
+    """Which of these accounts still have an open outbound attempt in the campaign."""
+    if not accounts:
+        return set()
+    with Session(sql) as s:
+        return {int(a) for a in s.scalars(
+            select(CallAttempt.account_id).where(CallAttempt.campaign_id == campaign_id,
+                                                 CallAttempt.direction == "outbound",
+                                                 CallAttempt.result.is_(None),
+                                                 CallAttempt.account_id.in_(sorted(accounts)))
+        ) if a is not None}  # fmt: skip
 
 
 def _iso(value: datetime | None) -> str | None:

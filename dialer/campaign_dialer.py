@@ -38,6 +38,7 @@ from dialer.fastagi.errors import AGIError
 from dialer.floor import SharedFloor
 from dialer.hopper_holds import CHECK_EVERY_SECONDS, hopper_lost, release_stranded
 from dialer.inbound.directory import InboundDirectory
+from dialer.liveness import Liveness
 from dialer.loop.answer import AnswerRoute
 from dialer.loop.call_control import CallControl
 from dialer.loop.campaign_state import CampaignState, amd_false_positive_ratio
@@ -109,7 +110,11 @@ class CampaignDialer:
         self.finisher = Finisher(ctx)
         self.placer = Placer(ctx, channel, self.finisher)
         self.events = CallEvents(ctx, self.finisher, channel)
-        self.reconciler = Reconciler(ctx, self.finisher, self.events)
+        # Alive on this Asterisk (a heartbeat); the dead peers' leftovers closed at once.
+        self.liveness = Liveness(redis, campaign.name, options.owner,
+                                 options.pbx_name or f"{ami.host}:{ami.port}",
+                                 options.alive_seconds)  # fmt: skip
+        self.reconciler = Reconciler(ctx, self.finisher, self.events, self.liveness)
         self.answer = AnswerRoute(ctx)
         self.control = CallControl(ctx, channel)
         self.transfers = Transfer(ctx)
@@ -189,6 +194,9 @@ class CampaignDialer:
             asyncio.create_task(
                 self.commands.run(self._stopping), name=f"dialer-commands-{self.name}"
             ),  # fmt: skip
+            asyncio.create_task(
+                self.liveness.run(self._stopping), name=f"dialer-alive-{self.name}"
+            ),  # fmt: skip
         ]
 
     async def run(self) -> None:
@@ -221,6 +229,9 @@ class CampaignDialer:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
+        with contextlib.suppress(RedisError, OSError):
+            # The others close at once what this dialer leaves in Asterisk.
+            await self.liveness.leave()
 
     # -- the tick --------------------------------------------------------------
 
@@ -296,6 +307,8 @@ class CampaignDialer:
         except (RedisError, SQLAlchemyError, OSError) as exc:
             # Fail closed: nothing is dialed while a store is unreachable; the
             # attempts already written stay, their completion is retried.
+            if not isinstance(exc, SQLAlchemyError):
+                self.liveness.distrust()  # no dead peer judged until Redis holds a while
             self._set_unhealthy(f"store unavailable: {type(exc).__name__}", now)
             log.warning("dialer %s: %s; dialing paused", self.name, exc)
             return 0

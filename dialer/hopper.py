@@ -248,16 +248,19 @@ class Hopper:
     async def held_by_others(self, owner: str, now: float) -> set[int]:
         """Accounts another dialer holds a live (unexpired) lease on: it is renewing
         them every tick, so the calls to them are its calls, alive on its Asterisk."""
+        return {a for a, who in (await self.lease_holders(now)).items() if who != owner}
+
+    async def lease_holders(self, now: float) -> dict[int, str]:
+        """Every account under a live (unexpired) lease, and the dialer holding it."""
         pipe = self.redis.pipeline(transaction=False)
         pipe.hgetall(self.owners_key)
         pipe.zrangebyscore(self.leases_key, now, "+inf")
         owners, live = await pipe.execute()
         current = {int(x) for x in live}
-        held = set()
+        held: dict[int, str] = {}
         for account, who in owners.items():
-            who = who.decode() if isinstance(who, bytes) else who
-            if who != owner and int(account) in current:
-                held.add(int(account))
+            if int(account) in current:
+                held[int(account)] = who.decode() if isinstance(who, bytes) else who
         return held
 
     async def owner_of(self, account_id: int) -> str | None:

@@ -19,6 +19,7 @@ from dialer.ami import AMIClient
 from dialer.hopper import Claim, Hopper
 from dialer.inbound.directory import InboundDirectory
 from dialer.inbound.queue import InboundQueue
+from dialer.liveness import ALIVE_SECONDS
 from dialer.loop.live_call import LiveCall
 from dialer.recording import Recorder
 from dialer.stats import CampaignStats
@@ -53,6 +54,11 @@ class DialerOptions:
     # Asterisk's CEL file (cel_custom, dialer/pbx_records.py) when this dialer can
     # read it: attempts of dead dialers are closed with the outcome it records.
     pbx_cel_path: str | None = None
+    # The heartbeat's TTL (dialer/liveness.py): a dialer on the same Asterisk silent
+    # this long is dead, and the others close what it left without waiting for its
+    # leases. `pbx_name` names that Asterisk (None: the AMI address this dialer uses).
+    alive_seconds: float = ALIVE_SECONDS
+    pbx_name: str | None = None
 
 
 @dataclass

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Set
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,6 +18,7 @@ from dialer.agent_state import AgentState
 from dialer.ami import Message
 from dialer.ami.errors import AMIError
 from dialer.channels.asterisk_call import attempt_of
+from dialer.liveness import Liveness
 from dialer.loop.context import LoopContext
 from dialer.loop.events import CallEvents, SeenCall
 from dialer.loop.finishing import Finisher
@@ -25,14 +26,21 @@ from metrics import definitions as m
 
 log = logging.getLogger(__name__)
 
+# How often the live channels are read again while a dead peer's calls go on.
+DEAD_PASS_SECONDS = 2.0
+
 
 class Reconciler:
-    def __init__(self, ctx: LoopContext, finisher: Finisher, events: CallEvents) -> None:
+    def __init__(self, ctx: LoopContext, finisher: Finisher, events: CallEvents,
+                 liveness: Liveness) -> None:  # fmt: skip
         self.ctx = ctx
         self.finisher = finisher
         self.events = events
+        self.liveness = liveness
         self.reconciled = False
         self._last = ctx.clock()
+        self._last_dead_pass = 0.0
+        self._dead_seen: set[str] = set()
         self._lock = asyncio.Lock()
 
     async def live_channels(self) -> list[Message]:
@@ -61,14 +69,27 @@ class Reconciler:
         """A dialer that dies leaves attempts open and agents "talking": every
         `reconcile_every_seconds` (at once while a reconciliation is owed, e.g. one
         that met a Redis outage after an AMI reconnect) the live channels are read
-        again and what dead dialers left is closed. Not our own calls: an Originate
-        just sent may have no channel yet."""
+        again and what dead dialers left is closed; every DEAD_PASS_SECONDS while a
+        peer on this Asterisk has lost its heartbeat (dialer/liveness.py), until what
+        it left is closed. Not our own calls: an Originate just sent may have no
+        channel yet."""
         ctx = self.ctx
         if not ctx.ami.connected:
             return
-        if self.reconciled and now - self._last < ctx.options.reconcile_every_seconds:
+        dead = await self.liveness.dead() if self.reconciled else set()
+        if dead and dead - self._dead_seen:
+            log.warning("dialer %s: dialer(s) %s on this Asterisk stopped beating; closing "
+                        "what they left", ctx.name, ", ".join(sorted(dead - self._dead_seen)))  # fmt: skip
+        self._dead_seen = dead
+        if (
+            self.reconciled
+            and now - self._last < ctx.options.reconcile_every_seconds
+            and not (dead and abs(now - self._last_dead_pass) >= DEAD_PASS_SECONDS)
+        ):
             return
         self._last = now
+        if dead:
+            self._last_dead_pass = now
         try:
             channels = await self.live_channels()
         except AMIError as exc:
@@ -80,18 +101,23 @@ class Reconciler:
             return
         async with self._lock:
             await self._close_orphans(
-                {a for c in channels if (a := attempt_of(c)) is not None}, now
+                {a for c in channels if (a := attempt_of(c)) is not None}, now, dead
             )
 
-    async def _close_orphans(self, live: set[int], now: float) -> None:
+    async def _close_orphans(self, live: set[int], now: float,
+                             dead: Set[str] = frozenset()) -> None:  # fmt: skip
         """Attempts another (dead) dialer left open: no live channel, nobody to end them.
-        Not those of accounts another dialer still holds a lease on: that dialer is
-        alive and its calls live on its own Asterisk, which we do not see. Each is closed
-        with what Asterisk reported of it (`seen`), its agent released; then any agent
-        still shown on a call that has ended in SQL is released too."""
+        Not those of accounts another live dialer holds a lease on: its calls live on
+        its own Asterisk, which we do not see. The leases of `dead` dialers (silent on
+        this Asterisk) protect nothing: their attempts are closed as soon as their
+        channels are gone. Each is closed with what Asterisk reported of it (`seen`,
+        its CEL), its agent released; then any agent still shown on a call that has
+        ended in SQL is released too."""
         ctx = self.ctx
         seen_calls = self.events.seen
-        others = await ctx.hopper.held_by_others(ctx.options.owner, now)
+        holders = await ctx.hopper.lease_holders(now)
+        others = {a for a, who in holders.items() if who != ctx.options.owner and who not in dead}
+        theirs = {a for a, who in holders.items() if who in dead}
         on_call = {a.attempt_id: a for a in await ctx.agents.list(ctx.name)
                    if a.attempt_id is not None
                    and a.state in (AgentState.reserved, AgentState.talking)}  # fmt: skip
@@ -121,7 +147,7 @@ class Reconciler:
         closed = await asyncio.to_thread(
             store.close_lost_attempts, ctx.sql, ctx.campaign.id, live, set(ctx.calls),
             store.utc(now - ctx.options.orphan_grace_seconds), ctx.options.owner, others,
-            outcome,
+            outcome, theirs, store.utc(now - ctx.options.alive_seconds),
         )  # fmt: skip
         for attempt in closed:
             seen_calls.pop(attempt.id, None)
@@ -134,6 +160,20 @@ class Reconciler:
             await ctx.recorder.reconcile(
                 live | set(ctx.calls), lambda ids: store.attempts_ended_at(ctx.sql, ids)
             )
+        if dead:
+            await self._forget_closed(dead, holders)
+
+    async def _forget_closed(self, dead: Set[str], holders: dict[int, str]) -> None:
+        """A dead dialer none of whose accounts has an open attempt left is forgotten
+        (its calls still live in Asterisk keep it looked at)."""
+        ctx = self.ctx
+        theirs = {a for a, who in holders.items() if who in dead}
+        still = await asyncio.to_thread(store.open_attempt_accounts, ctx.sql, ctx.campaign.id,
+                                        theirs)  # fmt: skip
+        for owner in sorted(dead):
+            if not any(holders[a] == owner for a in still) and await self.liveness.forget(owner):
+                self._dead_seen.discard(owner)
+                log.info("dialer %s: what dialer %s left is closed", ctx.name, owner)
 
     def _pbx_record_reader(self) -> Callable[[int], pbx_records.Outcome | None]:
         """Asterisk's own record of a call (its CEL file, when this dialer can read

@@ -47,6 +47,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--hold-after-create-attempt", action="store_true")
     p.add_argument("--reconcile-every", type=float, default=30.0)
     p.add_argument("--orphan-grace", type=float, default=120.0)
+    p.add_argument("--alive-seconds", type=float, default=DialerOptions.alive_seconds,
+                   help="heartbeat TTL (dialer/liveness.py)")  # fmt: skip
     # The real Asterisk (tests/integration/asterisk/real_floor.py) rather than pbxsim.
     p.add_argument("--ami-secret", default="secret")
     p.add_argument("--ring-timeout", type=float, default=30.0)
@@ -96,6 +98,7 @@ async def run(args: argparse.Namespace) -> int:
         agi_port=agi.port,
         reconcile_every_seconds=args.reconcile_every,
         orphan_grace_seconds=args.orphan_grace,
+        alive_seconds=args.alive_seconds,
         ring_timeout_seconds=args.ring_timeout,
         pbx_cel_path=args.pbx_cel_path,
     )

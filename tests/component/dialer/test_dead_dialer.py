@@ -16,6 +16,7 @@ import pytest
 import redis.asyncio as aioredis
 from sqlalchemy import Engine
 from support.dialer_floor import (
+    CAMPAIGN,
     SHIFT_START,
     DialerProc,
     PbxCall,
@@ -33,6 +34,7 @@ from test_multi_dialer import SPEED, seed
 
 from compliance.transparency.verify import verify
 from dialer.agent_state import AgentState, AgentStates
+from dialer.liveness import members_key
 from pbxsim.ami_server import AMIServer
 from pbxsim.pbx import PBX
 from pbxsim.scenario import Dist, Scenario
@@ -45,6 +47,9 @@ TALKERS = Scenario(
     safe_harbor_seconds=1.0, agent_answer_seconds=0.1, seed=7,
 )  # fmt: skip
 RECONCILE = ("--reconcile-every", "0.5", "--orphan-grace", "0")
+# The periodic pass, the orphan grace and the leases far longer than the test: only
+# the heartbeat (dialer/liveness.py, its shipped TTL) can tell the survivor in time.
+HEARTBEAT_ONLY = ("--reconcile-every", "3600", "--orphan-grace", "3600", "--lease-seconds", "3600")
 
 
 @pytest.fixture
@@ -59,9 +64,10 @@ async def dialers() -> object:
         yield procs
 
 
+@pytest.mark.parametrize("periods", [RECONCILE, HEARTBEAT_ONLY], ids=["periodic", "heartbeat"])
 async def test_given_dialer_killed_with_calls_live_when_another_runs_then_attempts_closed_from_asterisk_and_agents_released(
     engine: Engine, database_url: str, redis_url: str, tmp_path: Path,
-    pbxsim: tuple[PBX, AMIServer, PbxWitness], dialers: list[DialerProc],
+    pbxsim: tuple[PBX, AMIServer, PbxWitness], dialers: list[DialerProc], periods: tuple[str, ...],
 ) -> None:  # fmt: skip
     pbx, ami_server, witness = pbxsim
     offset = SHIFT_START.timestamp() - time.time()
@@ -76,7 +82,7 @@ async def test_given_dialer_killed_with_calls_live_when_another_runs_then_attemp
         # The survivor first: it hears every event of the victim's calls.
         for owner in ("survivor", "victim"):
             dialers.append(await start_dialer(owner, database_url, redis_url, ami_server.port,
-                                              offset, tmp_path, extra=RECONCILE))  # fmt: skip
+                                              offset, tmp_path, extra=periods))  # fmt: skip
         survivor, victim = dialers
 
         def victim_live() -> list[PbxCall]:
@@ -119,6 +125,14 @@ async def test_given_dialer_killed_with_calls_live_when_another_runs_then_attemp
             return sum(1 for a in rows if a.id > last_at_kill and a.result is not None) >= 3
 
         await until(dialing_again, "the survivor placing and ending new calls", 45, 0.2)
+
+        async def victim_forgotten() -> bool:  # its calls all closed: no longer looked at
+            return not await client.hexists(members_key(CAMPAIGN), "victim")
+
+        await until(
+            victim_forgotten, "the dead dialer forgotten once its calls are closed", 45, 0.2
+        )
+        assert await client.hexists(members_key(CAMPAIGN), "survivor")
         survivor.proc.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(survivor.proc.wait(), 20) == 0
     finally:

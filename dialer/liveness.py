@@ -1,0 +1,142 @@
+"""Which dialers of a campaign are alive: each dial loop renews a short key in Redis
+(a heartbeat, every third of its TTL) and names the Asterisk it dials through; a
+peer on the same Asterisk whose key is gone has died, and the survivors close what
+it left (dialer/loop/reconcile.py) within seconds instead of waiting for its leases.
+
+Only the verdict lives here; the facts stay where they are (attempts in SQL, leases
+in the hopper). Fail closed: no verdict while Redis cannot be read, while this
+dialer's own heartbeats have not succeeded for a whole TTL in a row, or while Redis
+itself has been up for less than a TTL (a restart, even from its append-only file,
+gives every peer the time to beat again before its silence counts); a peer on
+another Asterisk is never judged by its silence (its live calls are out of this
+dialer's sight: its leases protect them, as before).
+
+Keys (hash-tagged per campaign, beside dialer/floor.py's):
+    cobrador:floor:{<campaign>}:alive:<owner>   "1", expires after the TTL
+    cobrador:floor:{<campaign>}:members         hash owner -> its Asterisk
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from dialer.floor import floor_key
+
+log = logging.getLogger(__name__)
+
+# Five missed beats of a third of it: a loaded machine's stall is not a death, a
+# SIGKILL is seen within seconds.
+ALIVE_SECONDS = 5.0
+
+# Forget a dead peer only if it has not come back meanwhile (its key is still gone).
+# KEYS[1]=members, KEYS[2]=its alive key; ARGV[1]=owner.
+_FORGET_LUA = """
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+return redis.call('HDEL', KEYS[1], ARGV[1])
+"""
+
+
+def alive_key(campaign: str, owner: str) -> str:
+    return floor_key(campaign, f"alive:{owner}")
+
+
+def members_key(campaign: str) -> str:
+    return floor_key(campaign, "members")
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+class Liveness:
+    def __init__(self, redis: aioredis.Redis, campaign: str, owner: str, pbx: str,
+                 alive_seconds: float = ALIVE_SECONDS,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:  # fmt: skip
+        if alive_seconds <= 0:
+            raise ValueError(f"alive_seconds must be positive, not {alive_seconds!r}")
+        self.redis = redis
+        self.campaign = campaign
+        self.owner = owner
+        self.pbx = pbx
+        self.alive_seconds = alive_seconds
+        self.monotonic = monotonic
+        self._since: float | None = None  # first of this run of successful beats
+        self._forget = redis.register_script(_FORGET_LUA)
+
+    async def beat(self) -> None:
+        """This dialer is alive for `alive_seconds` more, on its Asterisk."""
+        pipe = self.redis.pipeline(transaction=True)  # never the member without its key
+        pipe.set(alive_key(self.campaign, self.owner), "1", px=int(self.alive_seconds * 1000))
+        pipe.hset(members_key(self.campaign), self.owner, self.pbx)
+        try:
+            await pipe.execute()
+        except (RedisError, OSError):
+            self._since = None
+            raise
+        if self._since is None:
+            self._since = self.monotonic()
+
+    def distrust(self) -> None:
+        """Redis failed this dialer somewhere: no verdict until a TTL of beats again."""
+        self._since = None
+
+    @property
+    def trusted(self) -> bool:
+        """This dialer's own beats have succeeded for a whole TTL: a live peer has
+        had the same Redis to beat in."""
+        return self._since is not None and self.monotonic() - self._since >= self.alive_seconds
+
+    async def dead(self) -> set[str]:
+        """The peers on this dialer's Asterisk whose heartbeat is gone; none while
+        the verdict cannot be trusted. Redis errors propagate (no verdict)."""
+        if not self.trusted:
+            return set()
+        info = await self.redis.info("server")
+        if float(info.get("uptime_in_seconds", 0)) < self.alive_seconds:
+            return set()  # restarted: its keys may have expired while it was down
+        members = await self.redis.hgetall(members_key(self.campaign))
+        peers = sorted(_text(o) for o, pbx in members.items()
+                       if _text(o) != self.owner and _text(pbx) == self.pbx)  # fmt: skip
+        if not peers:
+            return set()
+        pipe = self.redis.pipeline(transaction=False)
+        for owner in peers:
+            pipe.exists(alive_key(self.campaign, owner))
+        alive = await pipe.execute()
+        return {o for o, up in zip(peers, alive, strict=True) if not up}
+
+    async def forget(self, owner: str) -> bool:
+        """A dead peer whose attempts are all closed: no longer looked at."""
+        members = members_key(self.campaign)
+        done = await self._forget(keys=[members, alive_key(self.campaign, owner)], args=[owner])
+        return bool(done)
+
+    async def leave(self) -> None:
+        """A clean stop: the heartbeat goes at once, so the others close at once what
+        this dialer leaves in Asterisk (its membership stays until they have)."""
+        await self.redis.delete(alive_key(self.campaign, self.owner))
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Beat every third of the TTL until `stop`."""
+        failing = False
+        while not stop.is_set():
+            try:
+                await self.beat()
+                if failing:
+                    log.info("dialer %s: heartbeat of campaign %s written again", self.owner,
+                             self.campaign)  # fmt: skip
+                failing = False
+            except (RedisError, OSError) as exc:
+                if not failing:
+                    log.warning("dialer %s: heartbeat of campaign %s not written (%s)",
+                                self.owner, self.campaign, exc)  # fmt: skip
+                failing = True
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.alive_seconds / 3)

@@ -1,0 +1,165 @@
+"""The dialers' heartbeat (dialer/liveness.py) on a real Redis: who is dead, and the
+fail-closed rules that keep a live peer from being judged dead."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from support.polling import until
+
+from dialer.liveness import Liveness, alive_key, members_key
+
+CAMPAIGN = "mx-alive"
+PBX = "127.0.0.1:5038"
+
+
+class Monotonic:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+TTL = 1.0  # the tests' heartbeat TTL; their own clock moves past it
+
+
+@pytest.fixture
+async def client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
+    redis = aioredis.Redis.from_url(redis_url)
+    # A redis-server up for less than a TTL gives no verdict (the rule tested below):
+    # the session's own may have just started.
+    await until(lambda: uptime(redis), "Redis up for a TTL", 10, 0.1)
+    yield redis
+    await redis.aclose()
+
+
+async def uptime(redis: aioredis.Redis) -> bool:
+    return float((await redis.info("server"))["uptime_in_seconds"]) >= TTL
+
+
+def dialer(client: aioredis.Redis, owner: str, clock: Monotonic, pbx: str = PBX,
+           alive_seconds: float = TTL) -> Liveness:  # fmt: skip
+    return Liveness(client, CAMPAIGN, owner, pbx, alive_seconds, monotonic=clock)
+
+
+async def died(client: aioredis.Redis, owner: str) -> None:
+    """Its heartbeat expired (what a SIGKILL leads to, without waiting for the TTL)."""
+    await client.delete(alive_key(CAMPAIGN, owner))
+
+
+async def test_given_a_peer_on_this_asterisk_silent_when_this_dialer_has_beaten_for_a_ttl_then_it_is_dead(
+    client: aioredis.Redis,
+) -> None:
+    clock = Monotonic()
+    me, peer, alive = (dialer(client, o, clock) for o in ("d1", "d2", "d3"))
+    for d in (me, peer, alive):
+        await d.beat()
+    clock.now += TTL
+    await me.beat()
+    await alive.beat()
+    await died(client, "d2")
+    assert await me.dead() == {"d2"}
+    assert await alive.dead() == {"d2"}
+
+
+async def test_given_this_dialers_beats_younger_than_a_ttl_then_no_peer_is_judged(
+    client: aioredis.Redis,
+) -> None:
+    clock = Monotonic()
+    me, peer = dialer(client, "d1", clock), dialer(client, "d2", clock)
+    await peer.beat()
+    await died(client, "d2")
+    await me.beat()
+    clock.now += TTL * 0.9
+    assert not me.trusted
+    assert await me.dead() == set()
+    clock.now += TTL * 0.1
+    assert await me.dead() == {"d2"}
+    # A Redis error anywhere in the loop: trust starts again from the next beat.
+    me.distrust()
+    assert await me.dead() == set()
+    await me.beat()
+    clock.now += TTL
+    assert await me.dead() == {"d2"}
+
+
+async def test_given_a_peer_on_another_asterisk_silent_then_it_is_never_judged_dead(
+    client: aioredis.Redis,
+) -> None:
+    clock = Monotonic()
+    me = dialer(client, "d1", clock)
+    elsewhere = dialer(client, "d9", clock, pbx="10.0.0.2:5038")
+    await elsewhere.beat()
+    await me.beat()
+    clock.now += TTL
+    await died(client, "d9")
+    assert await me.dead() == set()
+
+
+async def test_given_redis_up_for_less_than_a_ttl_then_no_peer_is_judged(
+    client: aioredis.Redis,
+) -> None:
+    """A Redis restarted (even from its append-only file) may have let live peers'
+    keys expire while it was down: its uptime must exceed the TTL first."""
+    clock = Monotonic()
+    ttl = 10.0**9  # longer than this redis-server has been up
+    me, peer = dialer(client, "d1", clock, alive_seconds=ttl), dialer(client, "d2", clock)
+    await peer.beat()
+    await died(client, "d2")
+    await me.beat()
+    clock.now += ttl
+    assert me.trusted
+    assert await me.dead() == set()
+
+
+async def test_given_a_dead_peer_that_came_back_then_it_is_not_forgotten(
+    client: aioredis.Redis,
+) -> None:
+    clock = Monotonic()
+    me, peer = dialer(client, "d1", clock), dialer(client, "d2", clock)
+    await peer.beat()
+    await me.beat()
+    clock.now += TTL
+    await died(client, "d2")
+    assert await me.dead() == {"d2"}
+    await peer.beat()  # a stall, not a death
+    assert await me.dead() == set()
+    assert not await me.forget("d2")
+    assert await client.hexists(members_key(CAMPAIGN), "d2")
+    await died(client, "d2")
+    assert await me.forget("d2")
+    assert await me.dead() == set()
+
+
+async def test_given_a_clean_stop_then_its_heartbeat_goes_at_once_and_its_membership_stays(
+    client: aioredis.Redis,
+) -> None:
+    clock = Monotonic()
+    me, peer = dialer(client, "d1", clock), dialer(client, "d2", clock)
+    await peer.beat()
+    await me.beat()
+    clock.now += TTL
+    await peer.leave()
+    assert await me.dead() == {"d2"}  # what it leaves in Asterisk is closed by the others
+
+
+async def test_given_redis_unreachable_then_the_beat_fails_and_no_verdict_is_given() -> None:
+    clock = Monotonic()
+    unreachable = aioredis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5)
+    me = dialer(unreachable, "d1", clock)
+    with pytest.raises(RedisConnectionError):
+        await me.beat()
+    clock.now += TTL
+    assert not me.trusted
+    assert await me.dead() == set()  # not even asked
+    await unreachable.aclose()
+
+
+async def test_given_a_ttl_not_positive_then_refused(client: aioredis.Redis) -> None:
+    for bad in (0.0, -1.0):
+        with pytest.raises(ValueError, match="alive_seconds"):
+            Liveness(client, CAMPAIGN, "d1", PBX, bad)
