@@ -26,6 +26,7 @@ from cobrador.ground.settings import Settings
 from compliance.service import ComplianceService
 from compliance.transparency import runtime as audit_log
 from compliance.transparency.keeper import AuditLogKeeper
+from dialer import attempt_store
 from dialer import channel_vars as cv
 from dialer.agent_legs import AgentLegs
 from dialer.agent_state import AgentStates
@@ -36,7 +37,11 @@ from dialer.fastagi import AGISession, FastAGIServer
 from dialer.inbound.calls import InboundCalls
 from dialer.inbound.control import InboundControl
 from dialer.inbound.directory import InboundDirectory
-from dialer.inbound.housekeeping import ALIVE_SECONDS, InboundHousekeeping
+from dialer.inbound.housekeeping import (
+    ALIVE_SECONDS,
+    RECORDINGS_EVERY_SECONDS,
+    InboundHousekeeping,
+)
 from dialer.inbound.queue import MAX_WAIT_SECONDS
 from dialer.monitoring import Monitoring, sql_audit
 from dialer.phone_service import PhoneService
@@ -103,12 +108,22 @@ class DialerService:
                                  build=self._inbound_recorder)  # fmt: skip
         inbound = InboundCalls(sql=self.sql, redis=self.redis, clock=self.clock,
                                recorders=control.recorder, owner=owner)  # fmt: skip
+
+        async def recordings_left(names: list[str], now: float) -> int:
+            # Inbound calls' recordings a crashed process left open, for the campaigns
+            # with no dial loop here (a loop reconciles its own campaign's).
+            return await control.reconcile_recordings(
+                names, lambda ids: attempt_store.attempts_ended_at(self.sql, ids),
+                ended_before=now - RECORDINGS_EVERY_SECONDS,
+            )  # fmt: skip
+
         # Before any call is taken, and whatever the dial loops do (a stopped campaign
         # still answers its callers): alive in Redis, inbound gauges, what dead dialers left.
         housekeeping = InboundHousekeeping(sql=self.sql, redis=self.redis, owner=owner,
                                            clock=self.clock, queue=inbound.queue,
                                            alive_seconds=self.alive_seconds,
-                                           live_calls=self._live_calls)  # fmt: skip
+                                           live_calls=self._live_calls,
+                                           recordings=recordings_left)  # fmt: skip
         with contextlib.suppress(RedisError, OSError):  # else the first pass says it
             await housekeeping.announce()
         upkeep = [asyncio.create_task(housekeeping.run(self._stop), name="inbound-housekeeping"),

@@ -15,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -72,6 +73,21 @@ class InboundControl:
             self.recorders.setdefault(campaign, built)
             return self.recorders[campaign]
         return None
+
+    async def reconcile_recordings(self, campaigns: Iterable[str],
+                                   ended: Callable[[list[int]], Any], ended_before: float) -> int:  # fmt: skip
+        """Recordings of inbound calls a dead process left open, for campaigns with no
+        dial loop here (a loop reconciles its own): each campaign's ledger is read
+        through its recorder (built here if need be), and entries whose attempt ended
+        before `ended_before` are closed with their file or a reason. Returns how many."""
+        closed = 0
+        for campaign in campaigns:
+            if self.loop_recorder(campaign) is not None:
+                continue
+            recorder = await self.recorder(campaign)
+            if recorder is not None:
+                closed += await recorder.reconcile(set(), ended, ended_before=ended_before)
+        return closed
 
     # -- the console's commands ----------------------------------------------------
 

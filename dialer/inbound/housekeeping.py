@@ -8,7 +8,10 @@ or not any outbound dial loop runs:
   queue as `lost`, and its open inbound attempts are closed as `lost` with an
   `inbound_end` audit entry naming the dead dialer (the agent of a bridged one
   goes to wrap-up). Every process does this, so a restart or any survivor cleans
-  up; `untrack` decides which one closes each call.
+  up; `untrack` decides which one closes each call;
+- every RECORDINGS_EVERY_SECONDS, has the recordings those calls left open closed
+  (`recordings`: the campaigns with no dial loop in this process, whose loop would
+  otherwise do it; dialer/inbound/control.py).
 
 A dialer that has not said it is alive may only be stalled (a blocked event loop,
 a paused VM): its calls are asked for on this process' Asterisk first, and one
@@ -45,6 +48,9 @@ ALIVE_SECONDS = 15.0  # a dialer that has not said it is alive for this long is 
 STALE_SECONDS = 2 * MAX_WAIT_SECONDS
 CAMPAIGNS_EVERY_SECONDS = 10.0
 STALE_EVERY_SECONDS = 60.0  # the last-resort sweep (an index range of open attempts)
+# How often recordings left open are looked for, and how long after its call's end
+# one is left to the process closing it (as a dial loop does for its own).
+RECORDINGS_EVERY_SECONDS = 60.0
 LOST_WAITING = "dialer stopped while the caller waited in queue"
 LOST_CALL = "dialer stopped before the call ended"
 LOST_UNTRACKED = "open with no dialer serving it"
@@ -58,7 +64,9 @@ class InboundHousekeeping:
     def __init__(self, *, sql: Engine, redis: aioredis.Redis, owner: str,
                  clock: Callable[[], float] = time.time, queue: InboundQueue | None = None,
                  alive_seconds: float = ALIVE_SECONDS,
-                 live_calls: Callable[[], Awaitable[set[str] | None]] | None = None) -> None:  # fmt: skip
+                 live_calls: Callable[[], Awaitable[set[str] | None]] | None = None,
+                 recordings: Callable[[list[str], float], Awaitable[object]] | None = None,
+                 ) -> None:  # fmt: skip
         self.sql = sql
         self.redis = redis
         self.owner = owner
@@ -70,6 +78,9 @@ class InboundHousekeeping:
         # Asterisk could not be asked now (nothing is closed until it can). Not given:
         # no Asterisk to ask (a silent dialer is dead).
         self.live_calls = live_calls
+        # The inbound campaigns' names and now -> their left recordings closed.
+        self.recordings = recordings
+        self._recordings_at: float | None = None
         self._spared: set[int] = set()  # attempts left alone so far (said once in the log)
         self.campaigns: list[records.InboundCampaign] = []
         self._campaigns_at: float | None = None
@@ -108,6 +119,12 @@ class InboundHousekeeping:
         if self._stale_at is None or abs(now - self._stale_at) >= STALE_EVERY_SECONDS:
             self._stale_at = now
             await self._close_untracked(now, tracked_ids)
+        if self.recordings is not None and (
+            self._recordings_at is None
+            or abs(now - self._recordings_at) >= RECORDINGS_EVERY_SECONDS
+        ):
+            self._recordings_at = now
+            await self.recordings([c.name for c in self.campaigns], now)
 
     async def _recover(self, campaign: str, tracked: list[Tracked], now: float) -> None:
         others = sorted({t.owner for t in tracked if t.owner != self.owner})
