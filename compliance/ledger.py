@@ -17,6 +17,19 @@ from store.models import CONTACT_CHANNELS, CallAttempt, ContactChannel
 # Attempt rows that never reached the debtor: not attempts for the caps.
 NEVER_DIALED = ("blocked", "not_placed")
 
+# Results that start the abandon cool-down (a profile's or campaign's [abandon]
+# cooldown_hours, reason `recent_abandon`): a person left without an agent, and an
+# AMD machine drop, since the law counts a false positive (a person AMD called a
+# machine and the dialer hung up on) as an abandon and which drops were persons is
+# not known for any one debtor (a campaign's false-positive estimate is a share of
+# a floor's drops, for its rate; a debtor's cool-down is all or nothing).
+ABANDON_RESULTS = ("abandoned", "machine")
+
+
+def starts_abandon_cooldown(result: str | None) -> bool:
+    return result in ABANDON_RESULTS
+
+
 # Which channels' rows are events of each kind: an attempt on any channel (a call
 # placed, a message submitted, a visit made), a direct contact on any channel
 # (right_party_contact: a right-party call, a reply, a visit that met the debtor).
@@ -66,6 +79,6 @@ def load_history(
             history.attempts.append(Event(member, started.timestamp()))
         if rpc and channel in counted["contacts"]:
             history.contacts.append(Event(member, (answered or started).timestamp()))
-        if result == "abandoned" and channel in counted["abandons"]:
+        if starts_abandon_cooldown(result) and channel in counted["abandons"]:
             history.abandons.append(Event(member, (answered or started).timestamp()))
     return out

@@ -13,6 +13,7 @@ from typing import Any
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
+from compliance.ledger import starts_abandon_cooldown
 from dialer import attempt_store as store
 from dialer import channel_vars as cv
 from dialer.call_state import Call
@@ -186,7 +187,8 @@ class Finisher:
             attempt_id, result, store.epoch(store.utc(call.dialed_at)) or 0.0,
             store.epoch(values["answered_at"]), store.epoch(values["bridged_at"]),
             store.epoch(values["ended_at"]) or ended))  # fmt: skip
-        if result == "abandoned" and ctx.compliance.caps is not None:
+        if starts_abandon_cooldown(result) and ctx.compliance.caps is not None:
+            # A machine drop too: the law counts a false positive as an abandon.
             await ctx.compliance.caps.record_abandon(
                 call.account_id, attempt_id, datetime.fromtimestamp(ended).astimezone()
             )

@@ -5,11 +5,14 @@ machine drop counts as an abandoned person unless the campaign's estimate says l
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from compliance.caps import account_keys
+from compliance.ledger import load_history
 from dialer import call_state as cs
 from dialer.messages import wallboard_key
 from metrics.definitions import REGISTRY
@@ -97,3 +100,44 @@ async def test_given_amd_machine_drop_then_counted_abandoned_unless_the_campaign
     assert (snapshot.window(3600.0).human_answered, snapshot.window(3600.0).abandoned) == (0, 0)  # type: ignore[union-attr]
     board = json.loads(await floor.redis.get(wallboard_key("mx-test")))
     assert window(board)["machine_drops"] == 1 and board["amd_false_positive_ratio"] == 0.0
+
+
+async def test_given_an_abandon_cooldown_when_amd_drops_a_machine_then_the_debtor_rests_as_after_an_abandon(
+    make_floor: Any,
+) -> None:
+    """The law counts an AMD false positive (a person called a machine, hung up on)
+    as an abandon, and no one knows which drop was a person: a machine drop starts
+    the debtor's `recent_abandon` cool-down, in Redis at the call's end and in the
+    SQL ledger a lost counter is rebuilt from."""
+    floor = await make_floor(accounts=1, agents=1)
+    [(account_id, number)] = floor.numbers.items()
+    cooldown = {"compliance": {"abandon": {"cooldown_hours": 24, "source": "test"}}}
+    with Session(floor.engine) as s, s.begin():
+        s.execute(update(Campaign).values(config=cooldown))
+    floor.dialer.campaign.config = cooldown
+    floor.pbx.scenario.numbers[number.lstrip("+")] = NumberOverride(
+        sc.MACHINE, ring_seconds=0.5, talk_seconds=5.0
+    )
+    await floor.run_until(lambda: only_attempt(floor) is not None)
+    attempt = only_attempt(floor)
+    assert attempt is not None and attempt.result == "machine"
+    await floor.run_until(lambda: not floor.dialer.finisher.owed)
+
+    compliance = floor.dialer.compliance
+    caps = compliance.caps
+    assert caps is not None
+    profile = compliance.profile_for(floor.dialer.campaign, "MX")
+    assert profile.abandon_cooldown_hours == 24
+    now = datetime.fromtimestamp(floor.clock(), UTC)
+    # Redis, as the Finisher left it (the refill's first check reads only this).
+    [counters] = (await caps.snapshot([account_id], now)).values()
+    assert len(counters.abandons) == 1
+    # The SQL ledger, for a counter rebuilt after a loss.
+    history = load_history(floor.engine, [account_id], now - timedelta(days=1))[account_id]
+    assert [e.member for e in history.abandons] == [f"a:{attempt.id}"]
+    await floor.redis.delete(*account_keys(account_id))
+    [rebuilt] = (await caps.snapshot([account_id], now)).values()
+    assert len(rebuilt.abandons) == 1
+    # The final check holds the debtor back for the cool-down.
+    checked = await caps.check_and_count(account_id, profile, now, "a:probe")
+    assert not checked.allowed and "recent_abandon" in checked.reasons
