@@ -18,6 +18,7 @@ from cobrador.ground.masking import mask_phone
 from compliance.callback_window import CallbackChecker, CallbackTarget
 from compliance.debtor_time import debtor_zones, stamp
 from compliance.jurisdiction import country_profile
+from compliance.opt_outs import OptOutError, record_opt_out
 from compliance.profile import Profile, load_profiles
 from console import call_script
 from console.call_script import ScriptFacts
@@ -629,6 +630,10 @@ def save_disposition(
                 .where(Phone.id == attempt.phone_id)
                 .values(status=PhoneStatus.wrong_number.value)
             )
+        if data.outcome.opt_out and data.right_party_contact:
+            session.flush()  # the disposition's id is the opt-out's evidence
+            payload["opt_out"] = _record_opt_outs(session, data.outcome.opt_out, account,
+                                                  attempt, disposition.id, agent.actor)  # fmt: skip
         if data.outcome.account_status is not None:
             account.status = data.outcome.account_status
             audit_append(
@@ -674,6 +679,26 @@ def save_disposition(
             ),  # fmt: skip
             plan_pending=plan_pending,
         )
+
+
+def _record_opt_outs(session: Session, channels: tuple[str, ...], account: Account,
+                     attempt: CallAttempt, disposition_id: int, actor: str) -> list[str]:  # fmt: skip
+    """The debtor asked the agent to stop these channels: the messages at the number
+    called, the e-mail at the account's address; returns the channels stopped."""
+    evidence = {"disposition_id": disposition_id, "attempt_id": attempt.id}
+    stopped = []
+    for channel in channels:
+        address = attempt.phone_e164 if channel in ("sms", "whatsapp") else account.email
+        if channel == "email" and not address:
+            continue  # no e-mail to stop
+        ask = functools.partial(record_opt_out, session, channel=channel, source="agent",
+                                evidence=evidence, actor=actor, account_id=account.id)  # fmt: skip
+        try:
+            ask(address=address)
+        except OptOutError:
+            ask(address=None)  # a number not the account's (an inbound caller): all of them
+        stopped.append(channel)
+    return stopped
 
 
 def _limits(

@@ -66,6 +66,9 @@ class Outcome:
     account_status: str | None = None  # status the account takes at once
     # Spoken about the debt: only with the person verified on this call.
     needs_verified: bool = False
+    # Channels the debtor asks to stop (compliance/opt_outs.py): the messages at the
+    # number called and the account's e-mail, recorded with the disposition as evidence.
+    opt_out: tuple[str, ...] = ()
 
 
 _DEBTOR = frozenset({Party.titular, Party.aval})
@@ -110,6 +113,14 @@ OUTCOMES: dict[str, Outcome] = {
             Effect.stop_account,
             True,
             account_status="cease_contact",
+        ),
+        Outcome(
+            "no_mensajes",
+            N_("No desea recibir mensajes"),
+            _DEBTOR,
+            Effect.recycle,
+            True,
+            opt_out=("sms", "whatsapp", "email"),
         ),
         Outcome(
             "volver_llamar",

@@ -528,6 +528,7 @@ EN = {
     "Llamada abandonada reciente": "Recently abandoned call",
     "País desconocido": "Unknown country",
     "Canal no permitido": "Channel not allowed",
+    "No desea recibir mensajes": "Does not want messages",
     "Canal no autorizado por el deudor": "Channel not authorised by the debtor",
     "Visita sin autorización firmada": "Visit without a signed authorisation",
     "Pidió no recibir este canal": "Opted out of this channel",
