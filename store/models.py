@@ -201,7 +201,7 @@ class Account(Base):
             postgresql_where=text("next_attempt_at IS NULL"),
             sqlite_where=text("next_attempt_at IS NULL"),
         ),
-        Index("ix_accounts_next_step", "campaign_id", "next_step_at"),
+        Index("ix_accounts_next_step", "campaign_id", "next_step_at", "id"),
         # The few accounts held in a hopper, found without a scan when it is lost.
         Index(
             "ix_accounts_in_hopper",
