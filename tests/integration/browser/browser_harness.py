@@ -108,11 +108,15 @@ def console_process(env: dict[str, str], at: datetime | None = None) -> Iterator
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
+        died = proc.poll()
         proc.terminate()
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+        if died is not None:  # it ended under the test: say why (shown with a failure)
+            out = proc.stdout.read() if proc.stdout else ""
+            print(f"console process exited with {died} during the test:\n{out[-4000:]}")
 
 
 class DialerDouble:

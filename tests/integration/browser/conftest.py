@@ -18,11 +18,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "component" / "cons
 from browser_harness import CHROMIUM, CHROMIUM_ARGS, console_process, require_chromium  # noqa: E402
 from console_fixtures import Seed, seed_data  # noqa: E402
 
+# How long an `expect(...)` polls before it fails (Playwright's default is 5 s). The
+# assertions wait for what the console shows after a WebSocket push or a request;
+# on a loaded two-core machine that can take longer than 5 s without anything
+# being wrong. A wait, not a timed assertion: it passes as soon as the text is there.
+EXPECT_TIMEOUT_MS = 20_000
+
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     require_chromium()
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=EXPECT_TIMEOUT_MS)
 
     with sync_playwright() as pw:
         chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
