@@ -93,6 +93,7 @@ def attempt_page(engine: Engine, attempt_id: int) -> dict[str, Any] | None:
             "started_at": a.started_at,
             "ended_at": a.ended_at,
             "result": a.result or "",
+            "channel": a.channel,
             "decision_id": a.decision_id,
             "party": disposition.party if disposition else "",
             "outcome": disposition.outcome if disposition else "",

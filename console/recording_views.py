@@ -20,6 +20,8 @@ from aiohttp import web
 from console import audit_log_views
 from console import recording_service as svc
 from console.byte_ranges import Unsatisfiable, parse_range
+from console.code_labels import outcome_label, party_label, result_label
+from console.contact_labels import message_result_label
 from console.i18n import N_, gettext_
 from console.keys import CLOCK, REDIS, SETTINGS
 from console.play_tokens import PLAY_TOKEN_SECONDS, PlayTokens
@@ -70,6 +72,11 @@ async def _render_attempt(
     if page.get("account_id"):
         contacts = await in_db(request, timeline_for, page["account_id"])
     this = next((c for c in contacts if c["attempt_id"] == attempt_id), None)
+    # Codes in words for the person reading the page (the exports keep the codes).
+    page = {**page,
+            "result_label": message_result_label(page["channel"], page["result"], result_label),
+            "party_label": party_label(page["party"]) if page["party"] else "",
+            "outcome_label": outcome_label(page["outcome"]) if page["outcome"] else ""}  # fmt: skip
     response = aiohttp_jinja2.render_template(
         "attempt.html",
         request,

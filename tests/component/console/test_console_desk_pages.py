@@ -14,7 +14,7 @@ from decimal import Decimal
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient
 from console_fixtures import NOW, Seed, login, make_attempt
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from test_console_auditor import add_decisions, pii_views
 
 from console.agent_pauses import paused_seconds, record_pause
@@ -199,3 +199,21 @@ async def test_given_supervisor_on_an_attempt_page_then_no_legal_hold_control(
     resp = await client.get(f"/attempts/{attempt}")
     assert resp.status == 200
     assert "Poner bajo retención legal" not in await resp.text()
+
+
+async def test_given_a_disposed_call_when_its_attempt_page_opens_then_result_and_disposition_in_words(
+    client: TestClient, seed: Seed, engine: Engine
+) -> None:
+    worked_day(engine, seed)
+    with transaction(engine) as session:
+        first = session.scalars(select(CallAttempt.id).where(CallAttempt.hangup_cause == 16)).one()
+        night = session.scalars(
+            select(CallAttempt.id).where(CallAttempt.result == "no_answer")
+        ).one()
+    await login(client, "raul")
+    page = await (await client.get(f"/attempts/{first}")).text()
+    text = visible_text(page)
+    assert "Titular · Promesa de pago" in text
+    assert raw_codes(text, RAW_ES) == []
+    night_text = visible_text(await (await client.get(f"/attempts/{night}")).text())
+    assert "No contesta" in night_text and raw_codes(night_text, RAW_ES) == []
