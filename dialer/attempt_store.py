@@ -62,7 +62,7 @@ STORE_FAULT_REASON = "a store failed between the attempt row and the originate; 
 def close_lost_attempts(sql: Engine, campaign_id: int, live: set[int], mine: set[int],
                         before: datetime | None, actor: str,
                         held_elsewhere: Set[int] = frozenset(),
-                        outcome: Callable[[CallAttempt], Mapping[str, Any]] | None = None,
+                        outcome: Callable[[CallAttempt], Mapping[str, Any] | None] | None = None,
                         dead_accounts: Set[int] = frozenset(),
                         dead_before: datetime | None = None,
                         ) -> list[CallAttempt]:  # fmt: skip
@@ -70,7 +70,8 @@ def close_lost_attempts(sql: Engine, campaign_id: int, live: set[int], mine: set
     Asterisk (no live channel) nor this dialer knows: a dialer died holding them.
     One that passed the final check (it has its decision) may have been dialed:
     closed with `outcome(attempt)` (what Asterisk reported of its end: result, times,
-    cause, agent), else `lost` at its start, still an attempt for the caps. One that
+    cause, agent; None: not yet, left open for a later pass), else `lost` at its
+    start, still an attempt for the caps. One that
     never did was never dialed: closed as `not_placed`. Both audited. Attempts of
     accounts in `held_elsewhere` (another live dialer holds their lease) are left
     alone. Those of `dead_accounts` (leased by a dialer whose heartbeat is gone,
@@ -94,7 +95,10 @@ def close_lost_attempts(sql: Engine, campaign_id: int, live: set[int], mine: set
         for attempt in candidates:
             placed = attempt.decision_id is not None
             if placed:
-                values = dict(outcome(attempt)) if outcome is not None else {}
+                reported = outcome(attempt) if outcome is not None else {}
+                if reported is None:
+                    continue  # Asterisk's record of its end is not written yet: later
+                values = dict(reported)
                 values.setdefault("result", "lost")
                 values.setdefault("ended_at", attempt.ended_at or attempt.started_at)
             else:

@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 
 # How often the live channels are read again while a dead peer's calls go on.
 DEAD_PASS_SECONDS = 2.0
+# A call Asterisk's CEL has, without its end yet (its channel just went): closed by
+# a later pass, with the outcome CEL will record, rather than now from less.
+CEL_PENDING = object()
 
 
 class Reconciler:
@@ -124,11 +127,13 @@ class Reconciler:
 
         recorded = self._pbx_record_reader()
 
-        def outcome(attempt: Any) -> dict[str, Any]:
+        def outcome(attempt: Any) -> dict[str, Any] | None:
             seen = seen_calls.get(attempt.id, SeenCall())
             agent = on_call.get(attempt.id)
             pbx = recorded(attempt.id)
-            if pbx is not None:
+            if pbx is CEL_PENDING:
+                return None  # in Asterisk's CEL, its end not written yet: the next pass
+            if isinstance(pbx, pbx_records.Outcome):
                 return self._pbx_outcome(attempt.id, pbx, agent)
             bridged = agent is not None and agent.state is AgentState.talking
             result = cs.orphan_result(answered=seen.answered_at is not None,
@@ -175,7 +180,7 @@ class Reconciler:
                 self._dead_seen.discard(owner)
                 log.info("dialer %s: what dialer %s left is closed", ctx.name, owner)
 
-    def _pbx_record_reader(self) -> Callable[[int], pbx_records.Outcome | None]:
+    def _pbx_record_reader(self) -> Callable[[int], pbx_records.Outcome | object | None]:
         """Asterisk's own record of a call (its CEL file, when this dialer can read
         it): read once per reconciliation, and only if an orphan needs it (it runs
         in the closing thread)."""
@@ -183,7 +188,7 @@ class Reconciler:
         name = self.ctx.name
         calls: dict[int, pbx_records.PbxCall] | None = None
 
-        def recorded(attempt_id: int) -> pbx_records.Outcome | None:
+        def recorded(attempt_id: int) -> pbx_records.Outcome | object | None:
             nonlocal calls
             if path is None:
                 return None
@@ -195,7 +200,9 @@ class Reconciler:
                     rows = []
                 calls = pbx_records.calls_from_cel(rows)
             call = calls.get(attempt_id)
-            return pbx_records.orphan_outcome(call) if call is not None else None
+            if call is None:
+                return None
+            return pbx_records.orphan_outcome(call) or CEL_PENDING
 
         return recorded
 

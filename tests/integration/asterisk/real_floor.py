@@ -272,7 +272,8 @@ class RealFloor:
         return floor
 
     async def start_dialer(self, index: int, *, lease_seconds: float = 120.0,
-                           orphan_grace_seconds: float = ORPHAN_GRACE_SECONDS) -> Dialer:  # fmt: skip
+                           orphan_grace_seconds: float = ORPHAN_GRACE_SECONDS,
+                           reconcile_every_seconds: float = 30.0) -> Dialer:  # fmt: skip
         """One more dialer process on the campaign, on the shift's clock."""
         owner = f"floor-{index}-{next_attempt_id()}"
         log = self.workdir / f"{owner}.log"
@@ -285,6 +286,7 @@ class RealFloor:
                 "--clock-offset", repr(self.clock.offset), "--lease-seconds", str(lease_seconds),
                 "--tick-seconds", "0.25", "--ring-timeout", "8", "--pbx-cel-path", str(self.cel_path),
                 "--orphan-grace", str(orphan_grace_seconds),
+                "--reconcile-every", str(reconcile_every_seconds),
                 stdout=asyncio.subprocess.PIPE, stderr=stderr, cwd=str(REPO),
             )  # fmt: skip
         assert process.stdout is not None

@@ -11,6 +11,7 @@ from datetime import UTC
 from pathlib import Path
 
 import pytest
+import redis.asyncio as aioredis
 from asterisk_harness import ChrootAsterisk, wait_until
 from dial_floor import attempts
 from real_floor import (
@@ -31,7 +32,9 @@ from real_floor import (
 from sqlalchemy import Engine
 
 from dialer import pbx_records
+from dialer.agent_state import AgentState, AgentStates
 from dialer.ami import AMIClient
+from dialer.hopper import Hopper
 
 SIZE = int(os.environ.get("COBRADOR_REAL_FLOOR_SIZE", "120"))
 AGENTS = 6
@@ -145,3 +148,75 @@ async def test_given_dialer_killed_with_calls_live_when_another_reconciles_then_
         assert abs(ended - (call.ended_at + floor.clock.offset)) < 0.01
     assert "contact" in {closed[i].result for i in in_flight}  # one was bridged when killed
     assert await stuck_agents(floor) == []
+
+
+async def test_given_a_survivor_running_when_a_dialer_is_killed_then_its_heartbeat_gone_closes_its_calls_as_asterisk_recorded(
+    asterisk: ChrootAsterisk, ami: AMIClient, trunk_route: None, engine: Engine,
+    redis_url: str, tmp_path: Path,
+) -> None:  # fmt: skip
+    """dialer/liveness.py on the real floor: leases, orphan grace and the periodic
+    pass all an hour long, so only the victim's heartbeat going silent lets the
+    survivor close its calls; each with the outcome and end Asterisk's CEL records,
+    its agent released, while the survivor goes on dialing."""
+    audio = carrier_audio(asterisk, tmp_path / "audio")
+    _, cel_path = record_files(asterisk)
+    since = file_size(cel_path)
+    floor = await RealFloor.open(ami, engine, redis_url, tmp_path, cel_path, size=30, agents=5,
+                                 name="floor-heartbeat")  # fmt: skip
+    hour = 3600.0
+    hopper = Hopper(aioredis.Redis.from_url(redis_url), floor.campaign.name)
+
+    def recorded() -> dict[int, pbx_records.PbxCall]:
+        rows = pbx_records.read_records(cel_path, pbx_records.CEL_FIELDS, start=since)
+        return pbx_records.calls_from_cel(rows)
+
+    try:
+        async with sipp_carrier(audio, tmp_path):
+            doomed = await floor.start_dialer(0, lease_seconds=hour)
+
+            def busy_floor() -> bool:
+                live = [c for c in recorded().values() if c.ended_at is None]
+                return len(live) >= 3 and any(c.bridged_at is not None for c in live)
+
+            await wait_until(busy_floor, within=60, what="calls live, one bridged")
+            await floor.start_dialer(1, lease_seconds=hour, orphan_grace_seconds=hour,
+                                     reconcile_every_seconds=hour)  # fmt: skip
+            holders = await hopper.lease_holders(floor.clock())
+            await floor.kill(doomed)
+            killed_at = time.time()
+            # The victim's calls that passed the final check (its leases name them).
+            in_flight = {a.id for a in attempts(engine, floor.campaign_id)
+                         if a.result is None and a.decision_id is not None
+                         and holders.get(a.account_id) == doomed.owner}  # fmt: skip
+            assert in_flight
+
+            def closed_by_survivor() -> bool:
+                rows = {a.id: a for a in attempts(engine, floor.campaign_id)}
+                return all(rows[i].result is not None for i in in_flight)
+
+            await wait_until(closed_by_survivor, within=90, what="the victim's calls closed")
+            # Their agents released (the survivor's own calls go on).
+            client = aioredis.Redis.from_url(redis_url)
+            try:
+                states = AgentStates(client, clock=floor.clock)
+                on_victims = [a for a in floor.agent_ids
+                              if (s := await states.get(a)).attempt_id in in_flight
+                              and s.state in (AgentState.reserved, AgentState.talking)]  # fmt: skip
+            finally:
+                await client.aclose()
+            assert on_victims == []
+    finally:
+        await hopper.redis.aclose()
+        await floor.close()
+
+    calls = recorded()
+    by_number = {d.number: d for d in floor.people}
+    closed = {a.id: a for a in attempts(engine, floor.campaign_id) if a.id in in_flight}
+    for attempt_id in in_flight:
+        attempt, call = closed[attempt_id], calls[attempt_id]
+        bridged = call.bridged_at is not None and call.bridged_at < killed_at
+        expected = expected_orphan_result(by_number[attempt.phone_e164].behaviour, bridged)
+        assert (attempt_id, attempt.result) == (attempt_id, expected)
+        assert call.ended_at is not None and attempt.ended_at is not None
+        ended = attempt.ended_at.replace(tzinfo=UTC).timestamp()
+        assert abs(ended - (call.ended_at + floor.clock.offset)) < 0.01
