@@ -18,6 +18,7 @@ import aiohttp
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 MAX_WEBHOOK_BYTES = 64 * 1024
+MAX_ANSWER_BYTES = 64 * 1024  # the API's answers are a few hundred bytes
 MAX_TEXT = 4096  # a text message's body limit
 STATUSES = ("sent", "delivered", "read", "failed")
 # Error codes that say the recipient cannot get WhatsApp messages at all.
@@ -107,7 +108,12 @@ class CloudApiClient:
             async with self._http().post(self.settings.messages_url, json=body,
                                          headers=headers) as response:  # fmt: skip
                 status = response.status
-                raw = await response.content.read(64 * 1024)
+                received = bytearray()
+                async for chunk in response.content.iter_any():
+                    received += chunk
+                    if len(received) > MAX_ANSWER_BYTES:
+                        raise ApiUncertain(f"WhatsApp API answer over {MAX_ANSWER_BYTES} bytes")
+                raw = bytes(received)
         except aiohttp.ClientConnectorError as exc:
             raise ApiUnreachable(str(exc)) from exc
         except (TimeoutError, aiohttp.ClientError) as exc:

@@ -81,11 +81,14 @@ async def whatsapp_webhook(request: web.Request) -> web.Response:
         refused(whatsapp, "too_large")
         raise web.HTTPRequestEntityTooLarge(MAX_WEBHOOK_BYTES, request.content_length,
                                             text=f"body over {MAX_WEBHOOK_BYTES} bytes\n")  # fmt: skip
-    body = await request.content.read(MAX_WEBHOOK_BYTES + 1)
-    if len(body) > MAX_WEBHOOK_BYTES:
-        refused(whatsapp, "too_large")
-        raise web.HTTPRequestEntityTooLarge(MAX_WEBHOOK_BYTES, len(body),
-                                            text=f"body over {MAX_WEBHOOK_BYTES} bytes\n")  # fmt: skip
+    received = bytearray()
+    async for chunk in request.content.iter_any():  # to the end, never past the bound
+        received += chunk
+        if len(received) > MAX_WEBHOOK_BYTES:
+            refused(whatsapp, "too_large")
+            raise web.HTTPRequestEntityTooLarge(MAX_WEBHOOK_BYTES, len(received),
+                                                text=f"body over {MAX_WEBHOOK_BYTES} bytes\n")  # fmt: skip
+    body = bytes(received)
     if not signature_ok(body, request.headers.get(SIGNATURE_HEADER), transport.settings.app_secret):
         refused(whatsapp, "bad_signature")
         raise web.HTTPUnauthorized(text=f"bad or missing {SIGNATURE_HEADER}\n")

@@ -359,3 +359,24 @@ def test_given_button_and_interactive_replies_then_their_text() -> None:
         ("interactive", "STOP"),
         ("image", ""),
     ]
+
+
+async def test_given_a_large_signed_webhook_sent_in_pieces_then_it_is_read_whole(
+    rig: Rig, engine: Engine
+) -> None:
+    attempt = message_attempt(engine, ContactChannel.whatsapp, PHONE)
+    wamid = await rig.channel.send(Note(attempt, "x", template="recordatorio"))
+    await rig.api.settle()
+    payload = status_webhook("1098765", StatusEvent(wamid, "read", 1764925200, "525512345678"))
+    payload["padding"] = "x" * 40_000  # well under the bound, far over one read's buffer
+    body = json.dumps(payload).encode()
+
+    async def pieces() -> AsyncIterator[bytes]:
+        for start in range(0, len(body), 1000):
+            yield body[start : start + 1000]
+
+    headers = {SIGNATURE_HEADER: signature(body, SECRET), "Content-Type": "application/json"}
+    async with aiohttp.ClientSession() as http, http.post(rig.webhook_url, data=pieces(),
+                                                           headers=headers) as response:  # fmt: skip
+        assert response.status == 200, await response.text()
+    assert result(engine, attempt.attempt_id) == "read"
