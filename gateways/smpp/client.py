@@ -48,6 +48,9 @@ class SmppSettings:
     response_timeout_seconds: float = 10.0
     reconnect_max_seconds: float = 30.0
     max_pdu: int = DEFAULT_MAX_PDU
+    # Submits awaiting their answer at once (the SMSC's window; carriers answer
+    # ESME_RTHROTTLED past theirs): the rest wait their turn here.
+    window: int = 10
 
 
 class SmppLinkError(Exception):
@@ -83,6 +86,7 @@ class SmppClient:
         self._task: asyncio.Task[None] | None = None
         self._handlers: set[asyncio.Task[None]] = set()
         self._closing = False
+        self._window = asyncio.Semaphore(settings.window)
 
     # --- lifecycle ---
 
@@ -179,9 +183,10 @@ class SmppClient:
     async def submit(self, message: ShortMessage) -> str:
         """The SMSC's message id. NotBound: nothing left; SubmitRejected: refused;
         SubmitUncertain: sent, answer lost."""
-        if not self.bound.is_set():
-            raise NotBound("no SMPP link bound now: message not sent")
-        answer = await self._request(Command.submit_sm, message.encode())
+        async with self._window:
+            if not self.bound.is_set():
+                raise NotBound("no SMPP link bound now: message not sent")
+            answer = await self._request(Command.submit_sm, message.encode())
         if answer.command == Command.generic_nack or answer.status != Status.ok:
             raise SubmitRejected(answer.status)
         try:

@@ -300,3 +300,19 @@ async def test_given_an_smsc_that_never_answers_the_bind_then_the_client_keeps_t
         assert client.binds == 0
     finally:
         await client.close()
+
+
+async def test_given_many_submits_at_once_then_no_more_than_the_window_await_answers(
+    raw: RawSmsc,
+) -> None:
+    raw.answer_submits = False  # nothing answers: what is in flight stays in flight
+    port = await raw.start()
+    async with bound_client(port, Inbox(), window=3, response_timeout_seconds=1.0) as client:
+        sends = [asyncio.create_task(client.submit(ShortMessage.of_text("A", "525512345678", str(i))))
+                 for i in range(7)]  # fmt: skip
+        await until(lambda: len(answers(raw, Command.submit_sm)) == 3, "three submits on the wire")
+        await asyncio.sleep(0.3)  # the other four must still be waiting for the window
+        assert len(answers(raw, Command.submit_sm)) == 3
+        results = await asyncio.gather(*sends, return_exceptions=True)
+    assert all(isinstance(r, SubmitUncertain) for r in results)
+    assert len(answers(raw, Command.submit_sm)) == 7
