@@ -159,7 +159,7 @@ EN = {
     "Se requiere iniciar sesión.": "Login required.",
     "Su rol no permite esta acción.": "Your role does not allow this action.",
     "Su rol no permite ver esta página.": "Your role does not allow this page.",
-    "Intentos de llamada": "Call attempts",
+    "Intentos de contacto": "Contact attempts",
     "Decisiones": "Decisions",
     "Cadena de auditoría": "Audit chain",
     "Referencia de cuenta": "Account reference",
