@@ -22,6 +22,8 @@ from console.webutil import in_db, json_error, requires, user_of
 from field import day as field_day
 from field import plans, positions, visits
 from field.checkin import CheckinRules, parse_fix
+from metrics import definitions as m
+from metrics.labels import country_label, hour_label, reason_label, region_label
 from store import audit
 from store.db import transaction
 from store.geo import CoordinateError
@@ -31,6 +33,7 @@ log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
 MAX_PLAN_REFS = plans.MAX_ACCOUNTS_PER_PLAN
 PURGE_EVERY_SECONDS = 3600.0
+ON_SHIFT_EVERY_SECONDS = 30.0
 
 MANIFEST = {
     "name": "cobrador · Campo",
@@ -116,7 +119,28 @@ def _agent(request: web.Request) -> visits.Agent:
     return visits.Agent(user.id, user.actor)
 
 
+def _count(facts: dict[str, Any]) -> None:
+    """The metrics of a first answer (a replay has no facts: nothing counted twice)."""
+    if not facts:
+        return
+    country = country_label(facts.get("country"))
+    for reason in facts.get("refused", ()):
+        m.FIELD_CHECKINS_REFUSED.labels(country=country, reason=reason_label(reason)).inc()
+    if "outcome" in facts:
+        m.FIELD_VISITS.labels(country=country, outcome=reason_label(facts["outcome"])).inc()
+    local = facts.get("local")
+    if local is not None:
+        labels = {"country": country, "region": region_label(country, facts.get("region")),
+                  "hour": hour_label(local)}  # fmt: skip
+        m.FIELD_LOCAL_HOUR_VISITS.labels(**labels).inc()
+        if facts.get("door"):
+            m.FIELD_LOCAL_HOUR_CONTACTS.labels(**labels).inc()
+        if facts.get("rpc"):
+            m.FIELD_LOCAL_HOUR_RIGHT_PARTY.labels(**labels).inc()
+
+
 def _answer(answer: visits.Answer) -> web.Response:
+    _count(answer.facts)
     body = dict(answer.body)
     if answer.replayed:
         body["replayed"] = True
@@ -371,7 +395,8 @@ async def cancel(request: web.Request) -> web.StreamResponse:
 
 
 async def purge_positions_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Positions past the shift plus the retention go, at start and every hour."""
+    """Positions past the shift plus the retention go, at start and every hour; the
+    agents on shift are counted for the metrics every 30 s."""
     retention = timedelta(hours=app[SETTINGS].field_position_retention_hours)
 
     async def loop() -> None:
@@ -382,7 +407,17 @@ async def purge_positions_ctx(app: web.Application) -> AsyncIterator[None]:
                 log.warning("field positions purge failed", exc_info=True)
             await asyncio.sleep(PURGE_EVERY_SECONDS)
 
-    task = asyncio.create_task(loop())
+    async def on_shift() -> None:
+        while True:
+            try:
+                count = await asyncio.to_thread(positions.on_shift, app[ENGINE], app[CLOCK]())
+                m.FIELD_ON_SHIFT_AGENTS.set(count)
+            except Exception:
+                log.warning("counting field agents on shift failed", exc_info=True)
+            await asyncio.sleep(ON_SHIFT_EVERY_SECONDS)
+
+    tasks = [asyncio.create_task(loop()), asyncio.create_task(on_shift())]
     yield
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)

@@ -122,6 +122,15 @@ def _battery(value: object) -> float | None:
     return float(value)
 
 
+def on_shift(engine: Engine, now: datetime) -> int:
+    """How many field agents have a shift open (the metrics' gauge)."""
+    with transaction(engine) as session:
+        return int(session.scalar(
+            select(func.count(func.distinct(FieldShift.agent_id))).where(
+                FieldShift.ended_at.is_(None), FieldShift.started_at > now - MAX_SHIFT)
+        ) or 0)  # fmt: skip
+
+
 def last_positions(engine: Engine, now: datetime) -> list[dict[str, Any]]:
     """Each agent's last position of the open shift they share it on (none for
     agents off shift or who did not consent)."""

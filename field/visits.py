@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -68,11 +68,13 @@ COMPLIANCE_LABELS = {
 
 @dataclass(frozen=True)
 class Answer:
-    """What the console answers the app (HTTP status and JSON body)."""
+    """What the console answers the app (HTTP status and JSON body); `facts` are what
+    the metrics count (never stored with the key: a replay counts nothing)."""
 
     status: int
     body: dict[str, Any]
     replayed: bool = False
+    facts: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -150,7 +152,8 @@ def check_in(
                           "accuracy_m": fix.accuracy_m, "at": fix.at},
                          actor=agent.actor, subject=f"account:{account.id}")  # fmt: skip
             return Answer(422, {"ok": False, "reason": _far_message(verdict.reason, distance, rules),
-                                "distance_m": distance, "refusal": verdict.reason})  # fmt: skip
+                                "distance_m": distance, "refusal": verdict.reason},
+                          facts={"country": account.country, "refused": [verdict.reason]})  # fmt: skip
         decision = check(session, account, fix.at)
         row = record_decision(session, account, decision, STAGE_CHECKIN, agent.actor)
         attempt = CallAttempt(
@@ -169,7 +172,8 @@ def check_in(
         if not decision.allowed:
             return Answer(403, {"ok": False, "reasons": list(decision.reasons),
                                 "reason": _compliance_message(decision.reasons),
-                                "distance_m": distance})  # fmt: skip
+                                "distance_m": distance},
+                          facts={"country": account.country, "refused": list(decision.reasons)})  # fmt: skip
         visit.status, visit.checked_in_at, visit.attempt_id = (
             VisitStatus.checked_in.value, fix.at, attempt.id)  # fmt: skip
         audit.append(session, "attempt",
@@ -198,7 +202,14 @@ def record_result(
             return Answer(422, {"ok": False, "errors": exc.errors,
                                 "reason": "Revise las respuestas marcadas."})  # fmt: skip
         _apply(session, agent, visit, account, attempt, result, now)
-        return Answer(200, {"ok": True, "visit_id": visit.id, "outcome": result.outcome.code})
+        zone = debtor_zone(account)
+        at = visit.checked_in_at or now
+        facts = {"country": account.country, "region": account.region,
+                 "local": at.astimezone(zone) if zone else None, "outcome": result.outcome.code,
+                 "door": result.party != "nadie", "rpc": result.right_party_contact}  # fmt: skip
+        return Answer(
+            200, {"ok": True, "visit_id": visit.id, "outcome": result.outcome.code}, facts=facts
+        )
 
     return once(engine, agent, key, visit_id, "result", operation)
 
@@ -223,7 +234,10 @@ def skip(
                      {"visit_id": visit.id, "reason": reason[:MAX_SKIP_REASON],
                       "route_m": round(route.length_m)},
                      actor=agent.actor, subject=f"account:{visit.account_id}")  # fmt: skip
-        return Answer(200, {"ok": True, "route": route.keys, "route_m": round(route.length_m)})
+        account = session.get(Account, visit.account_id)
+        return Answer(200, {"ok": True, "route": route.keys, "route_m": round(route.length_m)},
+                      facts={"country": account.country if account else None,
+                             "outcome": "skipped"})  # fmt: skip
 
     return once(engine, agent, key, visit_id, "skip", operation)
 

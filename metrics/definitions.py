@@ -504,3 +504,44 @@ OUTREACH_DELIVERY_FAILURES = Gauge(
     ["campaign", "channel"],
     registry=REGISTRY,
 )
+
+# --- Field visits (field/, console/field_views.py) --------------------------
+
+FIELD_VISITS = Counter(
+    "cobrador_field_visits_total",
+    "Field visits ended, by the debtor's country and the visit's outcome (the call "
+    "disposition codes, domicilio_incorrecto, or skipped when the agent could not go).",
+    ["country", "outcome"],
+    registry=REGISTRY,
+)
+FIELD_CHECKINS_REFUSED = Counter(
+    "cobrador_field_checkins_refused_total",
+    "Field check-ins refused: too_far or inaccurate (the GPS fix), or the compliance "
+    "reason code that refused the visit at the door.",
+    ["country", "reason"],
+    registry=REGISTRY,
+)
+FIELD_LOCAL_HOUR_VISITS = Counter(
+    "cobrador_field_local_hour_visits_total",
+    "Field visits made (checked in and ended), by the debtor's local hour (00..23) and region.",
+    ["country", "region", "hour"],
+    registry=REGISTRY,
+)
+FIELD_LOCAL_HOUR_CONTACTS = Counter(
+    "cobrador_field_local_hour_contacts_total",
+    "Field visits where someone came to the door, by the debtor's local hour and region.",
+    ["country", "region", "hour"],
+    registry=REGISTRY,
+)
+FIELD_LOCAL_HOUR_RIGHT_PARTY = Counter(
+    "cobrador_field_local_hour_right_party_contacts_total",
+    "Field visits that met the debtor or a guarantor, by the debtor's local hour and region.",
+    ["country", "region", "hour"],
+    registry=REGISTRY,
+)
+FIELD_ON_SHIFT_AGENTS = Gauge(
+    "cobrador_field_on_shift_agents",
+    "Field agents with a shift open (read from SQL by every console; aggregate with max).",
+    [],
+    registry=REGISTRY,
+)

@@ -62,6 +62,8 @@ class SyntheticFloor:
             self._recordings(campaign)
             self._inbound(campaign)
             self._messages(campaign)
+            self._visits(campaign)
+        m.FIELD_ON_SHIFT_AGENTS.set(self._rng.randint(3, 12))
         m.WEBSOCKETS_OPEN.set(self._rng.randint(5, 30))
         m.RECORDINGS_PURGE.labels(result=self._rng.choice(("purged", "held"))).inc()
 
@@ -175,6 +177,20 @@ class SyntheticFloor:
             m.MESSAGES.labels(channel, "delivered").inc(sent - failed)
             m.MESSAGES.labels(channel, "failed").inc(failed)
             m.MESSAGE_REPORTS_REFUSED.labels(channel, "unknown_message").inc(rng.randint(0, 1))
+
+    def _visits(self, c: SyntheticCampaign) -> None:
+        rng = self._rng
+        made = rng.randint(0, 3)
+        door = rng.randint(0, made)
+        region = rng.choice(sorted(REGIONS[c.country]))
+        labels = {"country": c.country, "region": f"{c.country}-{region}",
+                  "hour": f"{rng.randint(8, 19):02d}"}  # fmt: skip
+        m.FIELD_LOCAL_HOUR_VISITS.labels(**labels).inc(made)
+        m.FIELD_LOCAL_HOUR_CONTACTS.labels(**labels).inc(door)
+        m.FIELD_LOCAL_HOUR_RIGHT_PARTY.labels(**labels).inc(rng.randint(0, door))
+        for outcome in ("promesa_pago", "sin_contacto", "skipped"):
+            m.FIELD_VISITS.labels(country=c.country, outcome=outcome).inc(rng.randint(0, 1))
+        m.FIELD_CHECKINS_REFUSED.labels(country=c.country, reason="too_far").inc(rng.randint(0, 1))
 
     def _inbound(self, c: SyntheticCampaign) -> None:
         rng = self._rng

@@ -864,11 +864,123 @@ def contact_hours_dashboard() -> Dashboard:
     )
 
 
+def field_dashboard() -> Dashboard:
+    visits = "cobrador_field_local_hour_visits_total"
+    contacts = "cobrador_field_local_hour_contacts_total"
+    rpc = "cobrador_field_local_hour_right_party_contacts_total"
+    return Dashboard(
+        uid="cobrador-field",
+        title="cobrador / Field visits",
+        description=(
+            "Field collection: visits ended by outcome, check-ins refused, visits per agent "
+            "on shift, and when debtors open the door in their own local time, by region. "
+            "Each agent's own figures are on the console's field page (/supervisor/field): "
+            "metrics never carry a person's name or id."
+        ),
+        variables=("country",),
+        panels=[
+            Panel(
+                "Field agents on shift",
+                [Target("max(cobrador_field_on_shift_agents)")],
+                kind="stat",
+                width=6,
+                height=5,
+            ),
+            Panel(
+                "Visits ended per agent on shift (per hour)",
+                [
+                    Target(
+                        f"3600 * sum(rate(cobrador_field_visits_total{{{COUNTRY}}}[$__rate_interval]))"
+                        " / clamp_min(max(cobrador_field_on_shift_agents), 1)",
+                        "visits per agent per hour",
+                    )
+                ],
+                width=18,
+                height=5,
+                description="Visits ended (any outcome, skips included) per hour, divided by "
+                "the field agents with a shift open.",
+            ),
+            Panel(
+                "Visits ended by outcome",
+                [
+                    Target(
+                        _increase("cobrador_field_visits_total", COUNTRY, "outcome"),
+                        "{{outcome}}",
+                        instant=True,
+                    )
+                ],
+                kind="bargauge",
+                width=12,
+            ),
+            Panel(
+                "Check-ins refused by reason",
+                [
+                    Target(
+                        _increase("cobrador_field_checkins_refused_total", COUNTRY, "reason"),
+                        "{{reason}}",
+                        instant=True,
+                    )
+                ],
+                kind="bargauge",
+                width=12,
+                description="too_far / inaccurate: the GPS fix; any other: the compliance "
+                "reason that refused the visit at the door.",
+            ),
+            Panel(
+                "Door contact rate by the debtor's local hour",
+                [
+                    Target(
+                        f"{_increase(contacts, COUNTRY, 'hour')} / {_increase(visits, COUNTRY, 'hour')}",
+                        "{{hour}}",
+                        instant=True,
+                    )
+                ],
+                kind="bargauge",
+                unit="percentunit",
+                width=24,
+                max_value=1,
+                description="Visits where someone came to the door / visits made, per hour "
+                "of the debtor's day.",
+            ),
+            Panel(
+                "Right-party contact rate by the debtor's local hour",
+                [
+                    Target(
+                        f"{_increase(rpc, COUNTRY, 'hour')} / {_increase(visits, COUNTRY, 'hour')}",
+                        "{{hour}}",
+                        instant=True,
+                    )
+                ],
+                kind="bargauge",
+                unit="percentunit",
+                width=24,
+                max_value=1,
+            ),
+            Panel(
+                "Door contact rate, region x local hour",
+                [
+                    Target(
+                        f"{_increase(contacts, COUNTRY, 'region, hour')}"
+                        f" / {_increase(visits, COUNTRY, 'region, hour')}",
+                        instant=True,
+                    )
+                ],
+                kind="table",
+                unit="percentunit",
+                width=24,
+                height=12,
+                matrix=("region", "hour"),
+            ),
+        ],
+    )
+
+
 DASHBOARDS = {
     "floor-operations.json": floor_dashboard,
     "collections-results.json": collections_dashboard,
     "compliance.json": compliance_dashboard,
     "contact-by-hour-and-region.json": contact_hours_dashboard,
+    "field-visits.json": field_dashboard,
 }
 
 

@@ -80,6 +80,7 @@ function draw(data) {
     fitted = true;
   }
   table(data.visits);
+  agentSummary(data.visits);
 }
 
 function table(visits) {
@@ -104,6 +105,26 @@ function table(visits) {
       act.append(b);
     }
     tr.append(act);
+    body.append(tr);
+  }
+}
+
+function agentSummary(visits) {
+  const rows = new Map();
+  for (const v of visits) {
+    if (!rows.has(v.agent)) rows.set(v.agent, { planned: 0, in_progress: 0, done: 0, failed: 0, door: 0 });
+    const r = rows.get(v.agent);
+    r[v.status] += 1;
+    if (v.outcome && v.outcome !== "sin_contacto") r.door += 1; // someone came to the door
+  }
+  const body = document.querySelector("#agents-table tbody");
+  body.replaceChildren();
+  for (const [agent, r] of rows) {
+    const ended = r.done + r.failed;
+    const rate = ended ? `${Math.round((100 * r.door) / ended)} %` : "—";
+    const tr = document.createElement("tr");
+    tr.append(text("td", agent), text("td", r.planned), text("td", r.in_progress), text("td", r.done),
+              text("td", r.failed), text("td", rate));
     body.append(tr);
   }
 }

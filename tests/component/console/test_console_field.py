@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from cobrador.ground.settings import Settings
 from compliance.engine import Decision
 from console.app import init_app
+from metrics.definitions import REGISTRY
 from store.db import transaction
 from store.models import Account, AuditEntry, Disposition, FieldPosition, FieldVisit, User
 
@@ -167,6 +168,10 @@ async def test_given_result_sent_three_times_then_one_disposition(
     assert (await post(field_client, token, f"/api/field/visits/{visit}/checkin",
                        {"key": key(), "fix": fix(10)}))[0] == 200  # fmt: skip
     body = {"key": key(), "answers": RESULT}
+    labels = {"country": "MX", "outcome": "promesa_pago"}
+    before = REGISTRY.get_sample_value("cobrador_field_visits_total", labels) or 0
+    hour = {"country": "MX", "region": "unknown", "hour": "11"}  # 17:00 UTC in Mexico City
+    hour_before = REGISTRY.get_sample_value("cobrador_field_local_hour_contacts_total", hour) or 0
     answers = [
         await post(field_client, token, f"/api/field/visits/{visit}/result", body) for _ in range(3)
     ]
@@ -176,6 +181,12 @@ async def test_given_result_sent_three_times_then_one_disposition(
     )
     with Session(engine) as s:
         assert s.scalar(select(func.count()).select_from(Disposition)) == 1
+    # Counted once, whatever the replays.
+    assert REGISTRY.get_sample_value("cobrador_field_visits_total", labels) == before + 1
+    assert (
+        REGISTRY.get_sample_value("cobrador_field_local_hour_contacts_total", hour)
+        == hour_before + 1
+    )
 
 
 async def test_given_another_agents_visit_then_404_and_nothing_written(

@@ -372,6 +372,7 @@ def test_screenshots_of_the_field_app_and_the_supervisors_map(
     # Battery Status API: a headless Chromium says 100 %).
     expect(sup.locator(".agent-label")).to_have_text("Lucía Campos · batería 100 %")
     expect(sup.locator("#visits-table tbody tr")).to_have_count(4)
+    expect(sup.locator("#agents-table tbody tr")).to_have_text(["Lucía Campos1120100 %"])
     no_error_banner(sup)
     shot(sup, "field-map.png")
     sup.context.close()

@@ -67,7 +67,7 @@ def test_given_an_expression_when_checked_then_it_uses_only_defined_metrics(
 
 def test_given_the_dashboards_when_loaded_then_ids_and_layout_are_sound() -> None:
     uids = [dashboard["uid"] for dashboard in _dashboards().values()]
-    assert len(uids) == len(set(uids)) == 4
+    assert len(uids) == len(set(uids)) == 5
     for name, dashboard in _dashboards().items():
         ids = [panel["id"] for panel in dashboard["panels"]]
         assert len(ids) == len(set(ids)), name
