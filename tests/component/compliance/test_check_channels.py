@@ -282,3 +282,49 @@ def test_given_unknown_channel_when_checked_then_usage_error(
     with pytest.raises(SystemExit) as exc:
         main(["check", "--account", "CO-1", "--channel", channel, "--phone", CO_PHONE])
     assert exc.value.code == 2 and "invalid choice" in capsys.readouterr().err
+
+
+COUNTRIES = {
+    # profile: (country, region, number, a Tuesday noon there, campaign profile)
+    "MX": ("MX", "CMX", "+525512345678", "2026-01-13T18:00:00Z", None),
+    "MX-PROFECO": ("MX", "CMX", "+525512345678", "2026-01-13T18:00:00Z", "MX-PROFECO"),
+    "CO": ("CO", "DC", CO_PHONE, "2026-01-13T17:00:00Z", None),
+    "PE": ("PE", "LIM", "+51912345678", "2026-01-13T17:00:00Z", None),
+    "US": ("US", "NY", "+12125550100", "2026-01-13T17:00:00Z", None),
+}
+# Per profile and channel, an instant outside that channel's days or hours and the reason.
+OUTSIDE = {
+    "MX": ("2026-01-14T04:30:00Z", "outside_hours"),  # 22:30 Mexico City
+    "MX-PROFECO": ("2026-01-17T18:00:00Z", "day_not_allowed"),  # Saturday
+    "CO": ("2026-01-18T17:00:00Z", "day_not_allowed"),  # Sunday
+    "PE": ("2026-01-14T01:30:00Z", "outside_hours"),  # 20:30 Lima
+    "US": ("2026-01-14T02:30:00Z", "outside_hours"),  # 21:30 New York
+}
+VISITS = {"MX", "MX-PROFECO", "CO", "PE"}
+
+
+@pytest.mark.parametrize("profile", sorted(COUNTRIES))
+@pytest.mark.parametrize("channel", ["call", "sms", "whatsapp", "email", "visit"])
+def test_given_each_country_and_channel_when_checked_at_noon_and_outside_then_law_applies(
+    engine: Engine, env: None, redis_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    profile: str, channel: str,
+) -> None:  # fmt: skip
+    country, region, number, noon, campaign_profile = COUNTRIES[profile]
+    campaign = {"profile": campaign_profile, "country": country} if campaign_profile else None
+    make_account(engine, "X-1", country=country, region=region, campaign=campaign,
+                 phones=[{"number_e164": number, "channels": ALL}],
+                 email="deudor@example.com", email_consent=True, email_consent_ref="F-1",
+                 visit_authorisation_ref="AUT-1")  # fmt: skip
+    if country == "MX":
+        _reus(engine, redis_url, tmp_path, "+525599999999\n")
+    phone = ["--phone", number] if channel in ("call", "sms", "whatsapp") else []
+    args = ["--account", "X-1", "--channel", channel, *phone]
+    code, out = _run(capsys, *args, "--at", noon)
+    if channel == "visit" and profile not in VISITS:
+        assert (code, out["reasons"]) == (1, ["channel_not_allowed"])
+        return
+    assert (code, out["reasons"], out["channel"]) == (0, [], channel)
+    assert out["profile"] == profile
+    at, reason = OUTSIDE[profile]
+    code, out = _run(capsys, *args, "--at", at)
+    assert (code, out["reasons"]) == (1, [reason])

@@ -320,11 +320,13 @@ def test_given_us_abandoned_call_when_sms_then_cooldown_binds_calls_only(
 
 
 @pytest.mark.parametrize("pid", ["MX", "PE", "US"])
-def test_given_one_message_today_when_same_channel_then_per_channel_cap_others_free(
+def test_given_two_messages_today_when_same_channel_then_per_channel_cap_others_free(
     profiles: dict[str, Profile], pid: str
 ) -> None:
     profile, at = profiles[pid], NOON[pid]
-    sent = CounterSnapshot(other_attempts=(("sms", _ago(at, hours=2)),))
+    one = CounterSnapshot(other_attempts=(("sms", _ago(at, hours=2)),))
+    assert _decide(profile, "sms", counters=one) == ()  # a reminder, then a confirmation
+    sent = CounterSnapshot(other_attempts=(("sms", _ago(at, hours=2)), ("sms", _ago(at, hours=1))))
     assert _decide(profile, "sms", counters=sent) == ("attempt_cap_day",)
     assert _decide(profile, "email", counters=sent) == ()
     assert _decide(profile, "call", counters=sent) == ()
@@ -336,6 +338,11 @@ def test_given_mx_direct_contact_by_whatsapp_today_when_call_then_contact_cap(
     mx, at = profiles["MX"], NOON["MX"]
     replied = CounterSnapshot(other_contacts=(("whatsapp", _ago(at, hours=2)),))
     assert _decide(mx, "call", counters=replied) == ("contact_cap_week",)
+    assert _decide(mx, "visit", counters=replied) == ("contact_cap_week",)
+    # A message after a conversation (the written confirmation of a promise) is not held.
+    talked = CounterSnapshot(attempts=(_ago(at, hours=1),), contacts=(_ago(at, hours=1),))
+    assert _decide(mx, "sms", counters=talked) == ()
+    assert _decide(profiles["PE"], "email", NOON["PE"], counters=talked) == ()
 
 
 def test_given_counters_unavailable_when_message_then_every_cap_of_the_channel_fails(
