@@ -165,6 +165,8 @@ class SmppClient:
             except SubmitUncertain as exc:
                 raise SmppLinkError(f"SMSC silent: {exc}") from exc
         answer.cancel()
+        # Its outcome (cancelled, or the drop's SubmitUncertain) is ours to take.
+        answer.add_done_callback(lambda task: task.cancelled() or task.exception())
         read.result()
         raise SmppLinkError("link closed")
 
