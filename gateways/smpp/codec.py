@@ -88,6 +88,11 @@ class DataCoding(IntEnum):
     ucs2 = 0x08
 
 
+# esm_class bit 6: short_message starts with a user data header (a concatenated part).
+ESM_UDHI = 0x40
+# What one SMS holds, and one part of a concatenated one (its 6-octet UDH aside).
+SINGLE_GSM, PART_GSM = 160, 153
+SINGLE_UCS2, PART_UCS2 = 140, 134
 # esm_class bits 2-5 on a deliver_sm: a delivery receipt from the SMSC.
 ESM_DELIVERY_RECEIPT = 0x04
 ESM_TYPE_MASK = 0x3C
@@ -270,6 +275,18 @@ def encode_text(text: str) -> tuple[int, bytes]:
     return DataCoding.ucs2, text.encode("utf-16-be")
 
 
+def _chunks(octets: bytes, size: int, *, ucs2: bool) -> list[bytes]:
+    """Octets in parts of at most `size`; UCS-2 parts never split a surrogate pair."""
+    chunks, start = [], 0
+    while start < len(octets):
+        end = min(start + size, len(octets))
+        if ucs2 and end < len(octets) and 0xD8 <= octets[end - 2] <= 0xDB:
+            end -= 2  # a high surrogate last: it goes with its low half
+        chunks.append(octets[start:end])
+        start = end
+    return chunks
+
+
 def decode_text(data_coding: int, octets: bytes) -> str:
     if data_coding == DataCoding.ucs2:
         return octets.decode("utf-16-be", errors="replace")
@@ -311,10 +328,38 @@ class ShortMessage:
         return cls(source, destination, short, coding, registered_delivery=registered_delivery,
                    source_ton=source_ton, source_npi=source_npi, optional=optional)  # fmt: skip
 
+    @classmethod
+    def parts_of_text(cls, source: str, destination: str, text: str, *, reference: int,
+                      registered_delivery: int = 0, source_ton: int = 1,
+                      source_npi: int = 1) -> list[ShortMessage]:  # fmt: skip
+        """`text` as the handset's SMS: one message up to 160 GSM characters or 70 UCS-2
+        ones, else parts of 153 / 67 with a concatenation header (UDH, reference
+        `reference` mod 256), a receipt asked for on the last part only."""
+        coding, octets = encode_text(text)
+        single, part = (
+            (SINGLE_GSM, PART_GSM) if coding == DataCoding.default else (SINGLE_UCS2, PART_UCS2)
+        )
+        if len(octets) <= single:
+            return [cls(source, destination, octets, coding, registered_delivery=registered_delivery,
+                        source_ton=source_ton, source_npi=source_npi)]  # fmt: skip
+        chunks = _chunks(octets, part, ucs2=coding == DataCoding.ucs2)
+        if len(chunks) > 255:
+            raise ValueError(f"text of {len(text)} characters needs over 255 parts")
+        return [
+            cls(source, destination,
+                bytes([5, 0, 3, reference % 256, len(chunks), number]) + chunk, coding,
+                esm_class=ESM_UDHI, source_ton=source_ton, source_npi=source_npi,
+                registered_delivery=registered_delivery if number == len(chunks) else 0)
+            for number, chunk in enumerate(chunks, start=1)
+        ]  # fmt: skip
+
     @property
     def text(self) -> str:
         payload = self.optional.get(Tag.message_payload)
-        return decode_text(self.data_coding, payload if payload is not None else self.short_message)
+        octets = payload if payload is not None else self.short_message
+        if self.esm_class & ESM_UDHI and octets:
+            octets = octets[1 + octets[0] :]  # a part of a concatenated message: past its UDH
+        return decode_text(self.data_coding, octets)
 
     @property
     def is_receipt(self) -> bool:

@@ -71,21 +71,27 @@ class SmppTransport:
         attempt = message.attempt
         sender = attempt.sender
         numeric = sender.removeprefix("+").isdigit()
-        short = ShortMessage.of_text(
+        parts = ShortMessage.parts_of_text(
             smpp_address(sender), smpp_address(attempt.address), message.text,
-            registered_delivery=RECEIPT_ON_FINAL,
+            reference=attempt.attempt_id, registered_delivery=RECEIPT_ON_FINAL,
             source_ton=TON_INTERNATIONAL if numeric and sender.startswith("+") else
             (0 if numeric else TON_ALPHANUMERIC),
             source_npi=NPI_ISDN if numeric else NPI_UNKNOWN,
         )  # fmt: skip
-        try:
-            return await self.client.submit(short)
-        except NotBound as exc:
-            raise MessageNotSent(str(exc)) from exc
-        except SubmitRejected as exc:
-            raise MessageRefused(str(exc)) from exc
-        except SubmitUncertain as exc:
-            raise PlaceUncertain(str(exc)) from exc
+        message_id = ""
+        for number, part in enumerate(parts, start=1):
+            try:
+                message_id = await self.client.submit(part)
+            except (NotBound, SubmitRejected) as exc:
+                if number > 1:  # earlier parts left: the message is half on its way
+                    raise PlaceUncertain(f"part {number} of {len(parts)}: {exc}") from exc
+                if isinstance(exc, NotBound):
+                    raise MessageNotSent(str(exc)) from exc
+                raise MessageRefused(str(exc)) from exc
+            except SubmitUncertain as exc:
+                raise PlaceUncertain(str(exc)) from exc
+        # The receipt is asked for on the last part: its id names the message.
+        return message_id
 
     async def _on_message(self, message: ShortMessage) -> None:
         """A receipt or a reply; an error raised here (the store down) makes the client

@@ -219,3 +219,16 @@ def test_metrics_used_here_are_registered() -> None:
 def test_given_the_scheduler_port_then_a_message_channel_is_its_message_sender(rig: Rig) -> None:
     sender: MessageSender = rig.channel  # mypy checks the port; the scheduler calls send()
     assert sender.kind == "sms" and issubclass(MessageRefused, SendRefused)
+
+
+async def test_given_a_long_spanish_sms_then_concatenated_parts_and_the_last_parts_receipt_delivers(
+    rig: Rig, engine: Engine
+) -> None:
+    text = "Estimado Señor Pérez, le recordamos que tiene un aviso pendiente. " * 2
+    attempt = message_attempt(engine, ContactChannel.sms, PHONE)
+    provider_id = await rig.channel.send(Note(attempt, text))
+    parts = [s.message for s in rig.smsc.submitted]
+    assert len(parts) == 2 and "".join(p.text for p in parts) == text
+    assert [p.registered_delivery for p in parts] == [0, 1]
+    assert provider_id == rig.smsc.submitted[-1].message_id
+    await until(lambda: attempt_row(engine, attempt.attempt_id).result == "delivered", "delivered")

@@ -152,3 +152,40 @@ def test_given_an_error_submit_resp_without_body_then_empty_message_id() -> None
     assert decode_message_id(b"") == ""
     with pytest.raises(BodyError):
         decode_message_id(b"no-nul")
+
+
+def _parts(text: str) -> list[ShortMessage]:
+    return ShortMessage.parts_of_text("A", "B", text, reference=300, registered_delivery=1)
+
+
+def test_given_texts_up_to_one_sms_then_one_part_without_a_header() -> None:
+    for text in ("x" * 160, "ñ" * 70):
+        [only] = _parts(text)
+        assert only.esm_class == 0 and only.registered_delivery == 1 and only.text == text
+
+
+def test_given_a_longer_gsm_text_then_parts_of_153_with_a_concatenation_header() -> None:
+    parts = _parts("a" * 153 + "b" * 8)
+    assert [len(p.short_message) for p in parts] == [159, 14]
+    assert [p.short_message[:6] for p in parts] == [
+        b"\x05\x00\x03\x2c\x02\x01",
+        b"\x05\x00\x03\x2c\x02\x02",
+    ]
+    assert [p.esm_class for p in parts] == [0x40, 0x40]
+    assert [p.registered_delivery for p in parts] == [0, 1]  # the receipt: last part only
+    assert "".join(p.text for p in parts) == "a" * 153 + "b" * 8
+    assert ShortMessage.decode(parts[1].encode()).text == "b" * 8
+
+
+def test_given_a_longer_ucs2_text_then_parts_of_67_never_splitting_a_surrogate_pair() -> None:
+    text = "é" * 66 + "😀" + "ü" * 10  # the emoji's two halves straddle octet 134
+    parts = _parts(text)
+    assert [p.data_coding for p in parts] == [DataCoding.ucs2, DataCoding.ucs2]
+    assert [len(p.short_message) - 6 for p in parts] == [132, 24]
+    assert "".join(p.text for p in parts) == text
+    assert _parts("é" * 71)[0].text == "é" * 67
+
+
+def test_given_a_text_needing_over_255_parts_then_refused() -> None:
+    with pytest.raises(ValueError, match="255 parts"):
+        _parts("x" * (153 * 255 + 1))
