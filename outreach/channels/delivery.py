@@ -23,6 +23,8 @@ from store.models import CallAttempt, ContactChannel
 log = logging.getLogger(__name__)
 
 ACTOR = "outreach"
+# Reply ids remembered per attempt, to know a reply the provider delivers again.
+REPLY_IDS_KEPT = 20
 AUDIT_KIND = "message"
 
 
@@ -34,6 +36,8 @@ class Change:
     account_id: int | None
     status: MessageStatus
     address: str = ""
+    # False for a reply to an attempt already replied, or a reply delivered again.
+    first: bool = True
 
 
 def _details(row: CallAttempt) -> dict[str, Any]:
@@ -159,10 +163,16 @@ class DeliveryBook:
                 log.info("%s reply from %s answers no attempt of ours", channel.value,
                          mask_phone(address) if channel != ContactChannel.email else "an address")  # fmt: skip
                 return None
-            if row.result != MessageStatus.replied.value:
+            seen = list(_details(row).get("reply_ids", []))
+            if provider_id and provider_id in seen:  # the provider delivered it again
+                return Change(row.id, row.account_id, MessageStatus.replied, first=False)
+            first = row.result != MessageStatus.replied.value
+            if first:
                 _apply(row, MessageStatus.replied, at, None)
+            if provider_id:
+                row.details = {**_details(row), "reply_ids": [*seen, provider_id][-REPLY_IDS_KEPT:]}
             _audit(s, row, MessageStatus.replied, provider_id=provider_id)
-            return Change(row.id, row.account_id, MessageStatus.replied)
+            return Change(row.id, row.account_id, MessageStatus.replied, first=first)
 
 
 class UnknownMessage(LookupError):

@@ -178,13 +178,15 @@ class MessageChannel:
         at = at or self.clock()
         change = self.book.reply(self.kind, address, at, provider_id=provider_id,
                                  in_reply_to=in_reply_to)  # fmt: skip
-        if change is not None:
+        if change is not None and change.first:
             self._count(change)
             self._emit(self._outcome(change.attempt_id, MessageStatus.replied, None))
         reply = Reply(self.kind, address, text, at,
                       attempt_id=change.attempt_id if change else None,
                       account_id=change.account_id if change else None,
                       provider_id=provider_id)  # fmt: skip
+        # Even for a reply delivered again: the first delivery's opt-out may have failed
+        # (the provider retries because of it), and recording an opt-out twice is harmless.
         if asks_to_stop(text):
             await self.opt_out(reply)
         return reply

@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from support.messaging import Note, attempt_row, message_attempt
 from support.polling import until
 from support.ports import free_port
@@ -35,7 +35,8 @@ from outreach.channels.callbacks import MAX_BODY_BYTES, init_app
 from outreach.channels.delivery import DeliveryBook
 from outreach.channels.message_channel import MessageChannel
 from outreach.channels.whatsapp import CloudApiTransport, whatsapp_channel
-from store.models import ContactChannel
+from store.db import transaction
+from store.models import AuditEntry, ContactChannel
 
 PHONE = "+525512345678"
 READER = "+525511110000"
@@ -380,3 +381,26 @@ async def test_given_a_large_signed_webhook_sent_in_pieces_then_it_is_read_whole
                                                            headers=headers) as response:  # fmt: skip
         assert response.status == 200, await response.text()
     assert result(engine, attempt.attempt_id) == "read"
+
+
+async def test_given_a_reply_delivered_twice_then_counted_once_and_audited_once(
+    rig: Rig, engine: Engine, post: Post
+) -> None:
+    attempt = message_attempt(engine, ContactChannel.whatsapp, PHONE)
+    await rig.channel.send(Note(attempt, "x", template="recordatorio"))
+    await rig.api.settle()
+    before = REGISTRY.get_sample_value("cobrador_messages_total",
+                                       {"channel": "whatsapp", "result": "replied"}) or 0.0  # fmt: skip
+    await rig.api.reply("525512345678", "Gracias")
+    again = json.dumps(rig.api.webhooks[-1].payload).encode()
+    assert (await post(again))[0] == 200  # Meta's retry of the same notification
+    await rig.api.reply("525512345678", "¿Cuánto debo?")  # a second reply: evidence, not a count
+    after = REGISTRY.get_sample_value("cobrador_messages_total",
+                                      {"channel": "whatsapp", "result": "replied"}) or 0.0  # fmt: skip
+    assert after == before + 1
+    with transaction(engine) as s:
+        replied = [json.loads(e.payload) for e in s.scalars(select(AuditEntry).where(
+            AuditEntry.kind == "message")) if json.loads(e.payload)["status"] == "replied"]  # fmt: skip
+    assert (
+        len(replied) == 2 and len(attempt_row(engine, attempt.attempt_id).details["reply_ids"]) == 2
+    )
