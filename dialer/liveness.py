@@ -6,8 +6,9 @@ it left (dialer/loop/reconcile.py) within seconds instead of waiting for its lea
 Only the verdict lives here; the facts stay where they are (attempts in SQL, leases
 in the hopper). Fail closed: no verdict while Redis cannot be read, while this
 dialer's own heartbeats have not succeeded for a whole TTL in a row, or while Redis
-itself has been up for less than a TTL (a restart, even from its append-only file,
-gives every peer the time to beat again before its silence counts); a peer on
+itself has been up for less than a TTL, or cannot say (a restart, even from its
+append-only file, gives every peer the time to beat again before its silence
+counts; a Redis that refuses INFO leaves dead dialers to their leases); a peer on
 another Asterisk is never judged by its silence (its live calls are out of this
 dialer's sight: its leases protect them, as before).
 
@@ -25,7 +26,7 @@ import time
 from collections.abc import Callable
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from dialer.floor import floor_key
 
@@ -68,6 +69,7 @@ class Liveness:
         self.alive_seconds = alive_seconds
         self.monotonic = monotonic
         self._since: float | None = None  # first of this run of successful beats
+        self._info_refused = False
         self._forget = redis.register_script(_FORGET_LUA)
 
     async def beat(self) -> None:
@@ -98,7 +100,14 @@ class Liveness:
         the verdict cannot be trusted. Redis errors propagate (no verdict)."""
         if not self.trusted:
             return set()
-        info = await self.redis.info("server")
+        try:
+            info = await self.redis.info("server")
+        except ResponseError as exc:  # INFO refused (a managed Redis): uptime unknown
+            if not self._info_refused:
+                log.warning("dialer %s: Redis refuses INFO (%s); dead dialers are left to "
+                            "their leases", self.owner, exc)  # fmt: skip
+            self._info_refused = True
+            return set()
         if float(info.get("uptime_in_seconds", 0)) < self.alive_seconds:
             return set()  # restarted: its keys may have expired while it was down
         members = await self.redis.hgetall(members_key(self.campaign))

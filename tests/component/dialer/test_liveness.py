@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
 from support.polling import until
 
 from dialer.liveness import Liveness, alive_key, members_key
@@ -163,3 +164,20 @@ async def test_given_a_ttl_not_positive_then_refused(client: aioredis.Redis) -> 
     for bad in (0.0, -1.0):
         with pytest.raises(ValueError, match="alive_seconds"):
             Liveness(client, CAMPAIGN, "d1", PBX, bad)
+
+
+async def test_given_redis_refuses_info_then_no_peer_is_judged(client: aioredis.Redis) -> None:
+    """A managed Redis may refuse INFO: its uptime unknown, dead dialers are left to
+    their leases (as before the heartbeat) rather than the loop failing every tick."""
+    clock = Monotonic()
+    me, peer = dialer(client, "d1", clock), dialer(client, "d2", clock)
+    await peer.beat()
+    await me.beat()
+    clock.now += TTL
+    await died(client, "d2")
+
+    async def refused(*_args: object, **_kwargs: object) -> None:
+        raise ResponseError("unknown command 'INFO'")
+
+    me.redis.info = refused  # type: ignore[method-assign]
+    assert await me.dead() == set()
