@@ -346,6 +346,32 @@ def inbound_acceptance(results: list[dict]) -> tuple[list[str], bool]:
     return lines, ok
 
 
+def combine(runs: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Results of several runs of the same scenarios and seeds as one.
+
+    Lets the hindsight search and the baselines run early and a policy
+    under development late: per scenario, the policies are united (a later
+    run's row replaces an earlier one of the same policy) and the reference
+    is taken from the first run that searched it. Runs on different seed
+    counts are refused (the rows would not be comparable).
+    """
+    merged: dict[str, dict[str, Any]] = {}
+    for results in runs:
+        for res in results:
+            entry = merged.get(res["scenario"])
+            if entry is None:
+                merged[res["scenario"]] = {**res, "policies": dict(res["policies"])}
+                continue
+            if entry["seeds"] != res["seeds"]:
+                raise ValueError(
+                    f"{res['scenario']}: runs on {entry['seeds']} and {res['seeds']} seeds"
+                )
+            entry["policies"].update(res["policies"])
+            if "reference" not in entry and "reference" in res:
+                entry["reference"] = res["reference"]
+    return list(merged.values())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=10)
@@ -381,7 +407,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only-unseen", action="store_true", help="the unseen scenarios without the shipped ones"
     )
+    parser.add_argument(
+        "--combine",
+        nargs="+",
+        metavar="JSON",
+        help="print the tables of earlier runs' --json-out files merged, run nothing",
+    )
     args = parser.parse_args(argv)
+    if args.combine:
+        results = combine([json.loads(Path(f).read_text(encoding="utf-8")) for f in args.combine])
+        print("\n\n".join([summary_table(results), reference_table(results), table(results)]))
+        lines, ok = acceptance(results)
+        print()
+        print("\n".join(lines))
+        if args.json_out:
+            Path(args.json_out).write_text(json.dumps(results, indent=1), encoding="utf-8")
+        return 0 if ok else 1
     folder = HERE / "scenarios" / "inbound" if args.inbound else HERE / "scenarios"
     files = args.scenario or [str(p) for p in sorted(folder.glob("*.json"), key=_order)]
     policies = args.policy or list(INBOUND_POLICIES if args.inbound else OUTBOUND_POLICIES)

@@ -12,14 +12,19 @@ from `snapshot.now`; one policy object serves one campaign.
   by h + grace (ready ones, plus each busy agent's chance given its elapsed
   talk or wrap-up time, from censored Kaplan-Meier estimates), and places the
   most calls for which demand + z * sd stays under supply at EVERY horizon.
-  `z` is steered once a minute from a one-sided Wilson upper bound of the
-  last 30 minutes' abandonment, aimed a little under the target (80% of it),
-  in small error-proportional steps and never below a floor; each new
-  abandon also raises `z` at once by its share of the hour's allowance (a
-  burst is what breaks an hour). A budget guard falls back to progressive
-  while one more abandon would put any legal window (1 h, 24 h, 30 d) over
-  the aim: early in the day, and most of the time for small teams, where
-  one drop is already a large share of an hour.
+  `z` is steered by counting: each new abandon raises it at once by
+  `burst_step` / (the abandons an hour the aim allows), each hour spent
+  dialing ahead lowers it by `z_per_hour`, so it settles where abandons come
+  at `z_per_hour / burst_step` of the aim (0.8), and an abandon is counted
+  once (a 30-minute window, `controller="window"`, re-counted it every minute
+  for half an hour and swung z up and down). The aim sits under the hour's
+  Poisson budget (`hour_break_probability`); a guard falls back to
+  progressive while the windows to come may break (see `_over_budget`).
+  The person-answer rate comes from the last 15 minutes' calls, from the
+  latest change point on when one is found (`answer_change_point`, taken at
+  its upper bound), and the calls' expected answers are taken at the rate's
+  upper bound (`level_z` relative standard errors: the estimate's error is
+  shared by every call for minutes, so it is not averaged away).
   Blended inbound (`snapshot.has_inbound`): inbound takes the next free agent
   first, so at each horizon the inbound callers waiting plus those expected
   to arrive by then (Poisson) are demand ahead of the new calls, and the
@@ -49,10 +54,11 @@ from typing import Any, Protocol
 from dialer.pacing.estimators import (
     RingModel,
     Survival,
+    answer_change_point,
+    answer_rate_error,
     budget_rate,
     free_within_rows,
     poisson_tail,
-    recent_answer_shift,
     rescaled_rows,
     wilson_upper,
     wrap_free_rows,
@@ -143,11 +149,16 @@ class PredictivePolicy:
         inbound_tolerance: float = DEFAULT_TOLERANCE,
         inbound_at_once_seconds: float = DEFAULT_AT_ONCE_SECONDS,
         inbound_at_once_tolerance: float = DEFAULT_AT_ONCE_TOLERANCE,
-        hour_break_probability: float = 0.05,
+        hour_break_probability: float = 0.02,
         guard_break_probability: float = 0.1,
         drift_z: float = 3.0,
-        drift_recent_share: float = 1 / 3,
+        drift_min_calls: int = 50,
+        drift_level_z: float = 1.0,
+        level_z: float = 1.0,
+        level_error: bool = True,
         clump: float = 1.5,
+        controller: str = "count",
+        z_per_hour: float = 0.4,
     ) -> None:
         if not 0 < aim_ratio <= 1:
             raise ValueError("aim_ratio must be in (0, 1]")
@@ -162,7 +173,6 @@ class PredictivePolicy:
             ("inbound_at_once_tolerance", inbound_at_once_tolerance),
             ("hour_break_probability", hour_break_probability),
             ("guard_break_probability", guard_break_probability),
-            ("drift_recent_share", drift_recent_share),
         ):
             if not 0 < tol < 1:
                 raise ValueError(f"{name} must be in (0, 1)")
@@ -185,6 +195,14 @@ class PredictivePolicy:
         self.budget_guard = budget_guard
         self.budget_reserve = budget_reserve
         self.burst_step = burst_step
+        if controller not in ("count", "window"):
+            raise ValueError("controller must be 'count' or 'window'")
+        if z_per_hour < 0:
+            raise ValueError("z_per_hour must be >= 0")
+        self.controller = controller
+        self.z_per_hour = z_per_hour
+        self._model_since: float | None = None  # last tick that dialed ahead on the model
+        self._model_seconds = 0.0  # seconds dialing ahead since the last steer
         self._abandons_seen: float | None = None
         self._stats_at: float | None = None
         self._samples_seen: tuple[RingSample, ...] | None = None
@@ -212,7 +230,13 @@ class PredictivePolicy:
         if clump < 1:
             raise ValueError("clump must be >= 1")
         self.clump = clump
-        self.drift_recent_share = drift_recent_share
+        if drift_min_calls < 1:
+            raise ValueError("drift_min_calls must be >= 1")
+        self.drift_min_calls = drift_min_calls
+        self.drift_level_z = drift_level_z
+        self.level_z = level_z
+        self.level_error = level_error
+        self.rate_error = 0.0  # relative standard error of the answer rate in use
         self.answer_shift = 1.0  # recent / window person-answer rate, when a change is detected
         self._first_seen: float | None = None
         self._budget_rates: dict[int, float] = {}
@@ -241,26 +265,34 @@ class PredictivePolicy:
         self._samples_seen = s.ring_samples
         if self._ring_built_at is None or s.now - self._ring_built_at >= self.ring_refresh_seconds:
             self._ring_built_at = s.now
-            ring = RingModel.from_samples(s.ring_samples, self.horizons)
-            self.answer_shift = (
-                recent_answer_shift(
-                    s.ring_samples,
-                    self.horizons,
-                    ring.human_rate,
-                    self.drift_recent_share,
-                    self.drift_z,
-                )
-                if self.drift_z > 0
-                else 1.0
+            samples = s.ring_samples
+            ring = RingModel.from_samples(samples, self.horizons)
+            since = (
+                answer_change_point(samples, self.drift_z, self.drift_min_calls)
+                if (self.drift_z > 0)
+                else 0
             )
+            self.answer_shift = 1.0
+            if since and ring.human_rate > 0:
+                # The split is the most extreme one seen, so the rate after it
+                # errs towards the change: steer on its upper bound (too high
+                # an answer rate only places fewer calls).
+                after = [x for x in samples[since:] if x.outcome != "ringing"]
+                humans = sum(1 for x in after if x.outcome == "human")
+                level = wilson_upper(humans, len(after), self.drift_level_z)
+                self.answer_shift = level / ring.human_rate
             if self.answer_shift != 1.0:
-                # The answer rate moved within the window: the latest calls set
-                # the level, the whole window keeps the timing shape.
+                # The answer rate moved within the window: the calls since the
+                # change set the level, the whole window the timing shape.
                 ring = RingModel(
                     rescaled_rows(ring.rows, self.answer_shift),
                     min(1.0, ring.human_rate * self.answer_shift),
                     ring.samples,
                 )
+            settled = sum(1 for x in samples[since:] if x.outcome != "ringing")
+            self.rate_error = (
+                min(1.0, answer_rate_error(ring.human_rate, settled)) if self.level_error else 0.0
+            )
             self._ring = ring
         # Handle-time tables cost more and move slowly: rebuild every minute
         # while data is thin (early shift: censoring matters), then every 10.
@@ -297,6 +329,10 @@ class PredictivePolicy:
         active = sum(1 for a in s.agents if a.state in (READY, RESERVED, TALKING, WRAP_UP))
         return max(answered, 0.75 * active * 3600.0 / max(1.0, handle))
 
+    def _allowed(self, s: Snapshot, per_hour: float) -> int:
+        """Abandons an hour with `per_hour` answers may hold."""
+        return max(0, math.floor(s.abandon_target * per_hour + 1e-9))
+
     def _budget_rate(self, allowed: int) -> float:
         """Expected abandons an hour that break an allowance of `allowed` at most that often.
 
@@ -327,7 +363,7 @@ class PredictivePolicy:
         per_hour = self._answers_per_hour(s)
         aim = base
         if per_hour >= 1.0:
-            allowed = math.floor(s.abandon_target * per_hour + 1e-9)
+            allowed = self._allowed(s, per_hour)
             aim = min(base, self._budget_rate(allowed) / per_hour)
         self._aim_at, self._aim_value = (s.now, s.abandonment), aim
         return aim
@@ -336,6 +372,13 @@ class PredictivePolicy:
         if self._last_steer is not None and s.now - self._last_steer < self.adjust_every:
             return
         self._last_steer = s.now
+        if self.controller == "count":
+            # Each abandon raised z once (`_react_to_new_abandons`); time spent
+            # dialing ahead lowers it at `z_per_hour`: z settles where abandons
+            # come at the aim's rate, without counting an abandon twice.
+            self.z = max(self.z_min, self.z - self.z_per_hour * self._model_seconds / 3600.0)
+            self._model_seconds = 0.0
+            return
         w = s.window(self.steer_window) or s.window(3600.0)
         if w is None:
             return
@@ -354,9 +397,11 @@ class PredictivePolicy:
     def _react_to_new_abandons(self, s: Snapshot) -> None:
         """Raise the margin at once for each new abandon, by its share of the hour's allowance.
 
-        The 30-minute controller reacts late to a burst; a burst is what breaks
-        an hour. New abandons are counted on the longest window given, whose
-        count only falls when old abandons age out.
+        A burst is what breaks an hour, so the reaction is immediate. New
+        abandons are counted on the longest window given, whose count only
+        falls when old abandons age out. With the counting controller the
+        share is of the abandons an hour the aim allows (aim x N, at 5 agents
+        about 0.3: one abandon raises z by its whole range's worth).
         """
         if not self.burst_step or not s.abandonment:
             return
@@ -365,8 +410,11 @@ class PredictivePolicy:
         self._abandons_seen = longest.abandoned
         if seen is None or longest.abandoned <= seen:
             return
-        hour = s.window(3600.0) or longest
-        allowance = max(1.0, self.aim(s) * hour.human_answered)
+        if self.controller == "count":
+            allowance = max(0.1, self.aim(s) * self._answers_per_hour(s))
+        else:
+            hour = s.window(3600.0) or longest
+            allowance = max(1.0, self.aim(s) * hour.human_answered)
         step = self.burst_step * (longest.abandoned - seen) / allowance
         self.z = min(self.z_max, self.z + step)
 
@@ -389,7 +437,7 @@ class PredictivePolicy:
         per_hour = self._answers_per_hour(s)
         aim = self.aim(s)
         lam = aim * per_hour
-        allowed = math.floor(s.abandon_target * per_hour + 1e-9)
+        allowed = self._allowed(s, per_hour)
         for seconds, share in ((3600.0, 0.25), (1800.0, 0.5)):
             w = s.window(seconds)
             if w is None:
@@ -493,6 +541,9 @@ class PredictivePolicy:
         progressive = min(s.room, _uncovered_ready(s))
         if self._first_seen is None:
             self._first_seen = s.now
+        if self._model_since is not None:
+            self._model_seconds += s.now - self._model_since
+            self._model_since = None
         self._refresh(s)
         self._steer(s)
         self._react_to_new_abandons(s)
@@ -544,8 +595,16 @@ class PredictivePolicy:
             r = int(now - call.dialed_at)
             ring_rows.append(rrows[r] if 0 <= r <= last_r else rrows[last_r if r > 0 else 0])
         demand = [float(s.waiting)] * k + [0.0] * k
-        for col, total in enumerate(_column_sums(ring_rows, 2 * k)):
+        ring_sums = _column_sums(ring_rows, 2 * k)
+        for col, total in enumerate(ring_sums):
             demand[col] += total
+        # The answer rate is an estimate: its error is shared by every call, so
+        # it adds (error x answers expected from calls)^2 to the variance; the
+        # fewer calls since a change, the larger.
+        err2 = self.rate_error**2
+        # ... and persists for minutes (every decision shares it), so the calls'
+        # expected answers are also taken at the rate's upper bound.
+        up = 1.0 + self.level_z * self.rate_error
         if s.has_inbound:
             # Inbound goes first to every agent who frees up: the callers queued
             # and those arriving by the horizon (Poisson: variance = mean) take
@@ -559,14 +618,15 @@ class PredictivePolicy:
         z = self.z
         best = math.inf
         for i in range(k):
-            c = new[i]
+            c = new[i] * up
             if c < 1e-6:
                 continue
-            margin = supply[i] - demand[i]
+            margin = supply[i] - demand[i] - (up - 1.0) * ring_sums[i]
             var = supply[k + i] + demand[k + i]
             # `first` only sizes the new calls' own variance: taken before the
             # reserve, it errs large, so the answer errs on the safe side.
             first = max(0.0, (margin - z * math.sqrt(var)) / c)
+            var += err2 * (ring_sums[i] + c * first) ** 2
             # The reserve comes on top of the z * sd margin kept against
             # abandons: that margin is spent by outbound answers in the very
             # moments they bunch, which is when an inbound caller would wait.
@@ -575,6 +635,7 @@ class PredictivePolicy:
         cap = int(self.max_calls_per_agent * active) - len(s.ringing)
         predicted = 0 if best == math.inf or best < 0 else int(best)
         self.last_reason = "model"
+        self._model_since = s.now
         return max(0, min(s.room, cap, max(progressive, predicted)))
 
 

@@ -28,8 +28,9 @@ seconds in the simulator):
   (`human`, `machine`, `busy`, `failed`, `no_answer`), or to now with outcome
   `ringing` while still ringing (censored). A short window lets the policy
   follow answer rates that change during the shift. Oldest first (by dial
-  or end time): `predictive` compares the latest third with the whole
-  window to see the answer rate move within it.
+  or end time): `predictive` looks for the latest change of the answer rate
+  among the settled calls (those before the first still ringing) and takes
+  the level from the calls since it (`estimators.answer_change_point`).
 - `stats_at`: when the sample tuples were collected. Policies re-estimate
   only when it (or the sample tuple itself) changes, and at most about once
   a minute, so the builder may refresh the samples every

@@ -14,7 +14,7 @@ from dialer.pacing.snapshot import (
 NOW = 10_000.0
 # Talks of 120..240 s (even spread), wrap-ups of 5 s, 30% of calls answered by a
 # person after 8 s, the rest unanswered at 25 s, evenly mixed in dial order (a
-# steady answer rate: the drift detector compares the latest third with the rest).
+# steady answer rate: the change-point detector finds no change in them).
 TALKS = tuple(DurationSample(120.0 + i, True) for i in range(0, 121, 2))
 WRAPS = tuple(DurationSample(5.0, True) for _ in range(40))
 RINGS = tuple(

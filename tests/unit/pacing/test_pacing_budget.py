@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 
@@ -11,10 +12,12 @@ from hypothesis import strategies as st
 from pacing_helpers import snapshot
 
 from dialer.pacing.estimators import (
+    answer_change_point,
+    answer_rate_error,
     budget_rate,
     poisson_tail,
-    recent_answer_shift,
     rescaled_rows,
+    wilson_upper,
 )
 from dialer.pacing.policies import PredictivePolicy
 from dialer.pacing.snapshot import RingSample
@@ -75,37 +78,74 @@ def _ring_samples(rates: list[float], per_rate: int, seed: int) -> list[RingSamp
     return out
 
 
-def test_given_a_steady_rate_when_recent_answer_shift_then_no_change_is_seen():
+def test_given_a_steady_rate_when_answer_change_point_then_no_change_is_seen():
     samples = _ring_samples([0.3, 0.3, 0.3], 200, seed=1)
-    whole = sum(s.outcome == "human" for s in samples) / len(samples)
-    assert recent_answer_shift(samples, HORIZONS, whole) == 1.0
+    assert answer_change_point(samples) == 0
 
 
 @settings(max_examples=25, deadline=None)
 @given(st.integers(min_value=0, max_value=10_000))
-def test_given_any_seed_and_no_change_when_recent_answer_shift_then_rarely_a_false_alarm(seed):
+def test_given_any_seed_and_no_change_when_answer_change_point_then_rarely_a_false_alarm(seed):
     samples = _ring_samples([0.2, 0.2, 0.2], 150, seed=seed)
-    whole = sum(s.outcome == "human" for s in samples) / len(samples)
-    factor = recent_answer_shift(samples, HORIZONS, whole)
-    # z = 3: a false alarm is a 3-sigma event; when one happens it stays modest.
-    assert factor == 1.0 or 0.5 < factor < 2.0
+    since = answer_change_point(samples)
+    # A false alarm is a 3-sigma event at the best split; both sides keep 30 calls.
+    assert since == 0 or 30 <= since <= len(samples) - 30
+
+
+def test_given_many_seeds_and_no_change_when_answer_change_point_then_under_5_percent_alarms():
+    alarms = sum(
+        answer_change_point(_ring_samples([0.2], 450, seed=seed)) > 0 for seed in range(200)
+    )
+    assert alarms < 10
 
 
 @pytest.mark.parametrize("before,after", [(0.30, 0.12), (0.10, 0.35)])
-def test_given_the_rate_moved_when_recent_answer_shift_then_the_factor_follows_the_latest_calls(
+def test_given_the_rate_moved_when_answer_change_point_then_it_is_found_near_the_change(
     before, after
 ):
     samples = _ring_samples([before, before, after], 300, seed=7)
-    whole = sum(s.outcome == "human" for s in samples) / len(samples)
-    factor = recent_answer_shift(samples, HORIZONS, whole)
-    latest = sum(s.outcome == "human" for s in samples[-300:]) / 300
-    assert abs(latest - after) < 0.08  # the draw itself
-    assert whole * factor == pytest.approx(latest)
+    assert 560 <= answer_change_point(samples) <= 640
 
 
-def test_given_too_few_calls_when_recent_answer_shift_then_no_change_is_claimed():
+def test_given_a_change_75_calls_ago_when_answer_change_point_then_already_seen():
+    # 20 agents at 30 % -> 12 %: about five minutes of calls after the change.
+    samples = _ring_samples([0.3], 240, seed=11) + _ring_samples([0.12], 75, seed=12)
+    assert 140 <= answer_change_point(samples) <= 260  # found; the split near the change
+
+
+def test_given_calls_still_ringing_when_answer_change_point_then_they_and_later_ones_are_left_out():
+    settled = _ring_samples([0.3], 200, seed=5)
+    # The latest calls: one still ringing, then quick failures that look like a collapse.
+    tail = [RingSample(3.0, "ringing")] + [RingSample(1.0, "failed")] * 100
+    assert answer_change_point(settled + tail) == 0
+    assert answer_change_point(settled + tail[1:]) > 0
+
+
+def test_given_too_few_calls_when_answer_change_point_then_no_change_is_claimed():
     samples = _ring_samples([0.5, 0.5, 0.0], 20, seed=3)
-    assert recent_answer_shift(samples, HORIZONS, 0.33) == 1.0
+    assert answer_change_point(samples) == 0
+
+
+@pytest.mark.parametrize(
+    "rate,calls,expected", [(0.3, 600, math.sqrt(0.7 / 180)), (0.12, 75, math.sqrt(0.88 / 9))]
+)
+def test_given_a_rate_and_calls_when_answer_rate_error_then_binomial_relative_error(
+    rate, calls, expected
+):
+    assert answer_rate_error(rate, calls) == pytest.approx(expected)
+
+
+def test_given_seeded_draws_when_answer_rate_error_then_it_matches_the_spread_of_estimates():
+    rng = random.Random(2027)
+    estimates = [sum(rng.random() < 0.12 for _ in range(300)) / 300 for _ in range(400)]
+    mean = sum(estimates) / len(estimates)
+    spread = math.sqrt(sum((e - mean) ** 2 for e in estimates) / len(estimates)) / 0.12
+    assert spread == pytest.approx(answer_rate_error(0.12, 300), rel=0.15)
+
+
+@pytest.mark.parametrize("rate,calls", [(0.0, 100), (0.2, 0)])
+def test_given_no_data_or_no_answers_when_answer_rate_error_then_infinite(rate, calls):
+    assert answer_rate_error(rate, calls) == math.inf
 
 
 def test_given_rows_when_rescaled_then_probabilities_scale_and_variances_follow():
@@ -142,3 +182,40 @@ def test_given_the_hour_has_spent_its_allowance_when_deciding_then_progressive_o
     spent = snapshot(talking=busy, ready=2, answered=150, abandoned=4)
     assert policy.calls_to_place(spent) == 2
     assert policy.last_reason == "budget"
+
+
+def _fell_snapshot():
+    # 30 % for 600 calls, then 12 % for the latest 200: the answer rate fell.
+    rings = tuple(_ring_samples([0.3], 600, seed=21) + _ring_samples([0.12], 200, seed=22))
+    return dataclasses.replace(snapshot(talking=[235.0] * 20, ready=2), ring_samples=rings)
+
+
+def test_given_the_answer_rate_fell_when_predictive_then_it_dials_on_the_rate_since_the_change():
+    s = _fell_snapshot()
+    following, blind = (
+        PredictivePolicy(budget_guard=False),
+        PredictivePolicy(budget_guard=False, drift_z=0),
+    )
+    assert following.calls_to_place(s) > blind.calls_to_place(s)
+    after = s.ring_samples[following_change(s) :]
+    humans = sum(x.outcome == "human" for x in after)
+    # The level is the Wilson upper bound (z = 1) of the rate since the change.
+    assert following._ring is not None
+    assert following._ring.human_rate == pytest.approx(wilson_upper(humans, len(after), 1.0))
+    assert following.answer_shift < 1.0
+
+
+def following_change(s) -> int:
+    return answer_change_point(s.ring_samples, 3.0, 50)
+
+
+def test_given_an_uncertain_answer_rate_when_predictive_then_the_upper_bound_places_fewer_calls():
+    s = _fell_snapshot()
+    bounded, exact = (
+        PredictivePolicy(budget_guard=False),
+        PredictivePolicy(budget_guard=False, level_z=0),
+    )
+    assert bounded.calls_to_place(s) < exact.calls_to_place(s)
+    assert bounded.rate_error == pytest.approx(
+        answer_rate_error(bounded._ring.human_rate, len(s.ring_samples) - following_change(s))
+    )

@@ -101,3 +101,29 @@ def test_given_a_run_over_the_target_when_evaluated_then_infeasible_and_later_se
     calm = hindsight.evaluate(sc, "look_ahead", 0.01, range(2))
     assert calm.feasible and len(calm.runs) == 2
     assert calm.runs[0].as_dict()["placed"] == simulate(sc, LookAheadPolicy(0.01), 0).placed
+
+
+def _result(scenario: str, seeds: int, policies: dict, reference: bool = False) -> dict:
+    out = {"scenario": scenario, "seeds": seeds, "policies": policies}
+    if reference:
+        out["reference"] = {"best": None, "families": {}}
+    return out
+
+
+def test_given_two_runs_when_combined_then_policies_united_and_reference_kept():
+    import run  # bench/pacing/run.py
+
+    early = [_result("agents-5", 10, {"progressive": {"x": 1}}, reference=True)]
+    late = [_result("agents-5", 10, {"predictive": {"x": 2}}), _result("agents-8", 10, {})]
+    merged = run.combine([early, late])
+    assert [r["scenario"] for r in merged] == ["agents-5", "agents-8"]
+    assert merged[0]["policies"] == {"progressive": {"x": 1}, "predictive": {"x": 2}}
+    assert merged[0]["reference"] == {"best": None, "families": {}}
+    assert early[0]["policies"] == {"progressive": {"x": 1}}  # inputs untouched
+
+
+def test_given_runs_on_different_seed_counts_when_combined_then_value_error():
+    import run
+
+    with pytest.raises(ValueError, match="3 and 10 seeds"):
+        run.combine([[_result("agents-5", 3, {})], [_result("agents-5", 10, {})]])

@@ -52,13 +52,41 @@ def test_given_abandonment_over_target_when_predictive_then_fewer_calls():
     ).calls_to_place(clean)
 
 
-def test_given_abandonment_stays_high_when_minutes_pass_then_predictive_steers_down():
-    policy = make_policy("predictive", budget_guard=False)
+@pytest.mark.parametrize("controller", ["count", "window"])
+def test_given_abandons_keep_coming_when_minutes_pass_then_predictive_steers_down(controller):
+    policy = make_policy("predictive", budget_guard=False, controller=controller)
     decisions = []
     for minute in range(20):
-        s = snapshot(talking=[235.0] * 20, ready=2, abandoned=80, now=NOW + 60 * minute)
+        s = snapshot(
+            talking=[235.0] * 20, ready=2, abandoned=80 + 2 * minute, now=NOW + 60 * minute
+        )
         decisions.append(policy.calls_to_place(s))
     assert decisions[-1] < decisions[0]
+
+
+def test_given_no_new_abandon_when_hours_of_dialing_ahead_pass_then_z_falls_to_its_floor():
+    policy = make_policy("predictive", budget_guard=False, z_start=2.6, z_min=1.8)
+    for minute in range(0, 181, 1):
+        policy.calls_to_place(snapshot(talking=[235.0] * 20, ready=2, now=NOW + 60 * minute))
+    assert policy.last_reason == "model"
+    # 0.4 an hour: 2.6 -> 1.8 in two hours of dialing ahead, and no lower.
+    assert policy.z == pytest.approx(1.8)
+
+
+def test_given_one_new_abandon_when_counting_then_z_rises_by_its_share_of_the_allowance():
+    policy = make_policy("predictive", budget_guard=False, z_start=2.0)
+    policy.calls_to_place(snapshot(talking=[235.0] * 20, ready=2, abandoned=3))
+    before = policy.z
+    s = snapshot(talking=[235.0] * 20, ready=2, abandoned=4, now=NOW + 1)
+    policy.calls_to_place(s)
+    allowance = policy.aim(s) * policy._answers_per_hour(s)
+    # The helper's longest window holds 4 x the count: one more abandon there is 4.
+    assert policy.z - before == pytest.approx(0.5 * 4 / allowance, rel=0.01)
+
+
+def test_given_an_unknown_controller_when_built_then_value_error():
+    with pytest.raises(ValueError, match="controller"):
+        make_policy("predictive", controller="pid")
 
 
 def test_given_a_small_team_whose_hour_holds_its_allowance_when_predictive_then_progressive_only():
