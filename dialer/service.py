@@ -61,6 +61,16 @@ def dialer_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
+def loop_options(settings: Settings, owner: str, agi_port: int) -> DialerOptions:
+    """A campaign's dial loop options from the settings (tests hand their own)."""
+    cel = settings.pbx_cel_file
+    return DialerOptions(
+        owner=owner, agi_host=settings.fastagi_public_host, agi_port=agi_port,
+        pbx_cel_path=str(cel) if cel is not None else None,
+        pbx_name=settings.pbx_name.strip() or None,  # None: the AMI address
+    )  # fmt: skip
+
+
 @dataclass
 class DialerService:
     sql: Engine
@@ -163,11 +173,7 @@ class DialerService:
                 await compliance.registry_sync.refresh()
         directory = InboundDirectory(self.sql)  # one copy of inbound routing for all loops
         for campaign in campaigns:
-            cel = self.settings.pbx_cel_file
-            options = self.options or DialerOptions(
-                owner=owner, agi_host=self.settings.fastagi_public_host, agi_port=self.agi.port,
-                pbx_cel_path=str(cel) if cel is not None else None,
-            )  # fmt: skip
+            options = self.options or loop_options(self.settings, owner, self.agi.port)
             self.dialers[campaign.name] = CampaignDialer(
                 sql=self.sql, redis=self.redis, ami=self.ami, compliance=compliance,
                 campaign=campaign, options=options, clock=self.clock,

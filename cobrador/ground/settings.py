@@ -32,6 +32,13 @@ class Settings:
     # this host sees it: calls a dead dialer left open are closed with the outcome
     # and times Asterisk recorded. Unset: with what this dialer saw over AMI.
     pbx_cel_file: Path | None = None
+    # The Asterisk this dialer dials through, as the dial loops' heartbeat names it
+    # (dialer/liveness.py): dialers naming the same one close a dead peer's calls
+    # within seconds, others wait for its leases. Set the same name on every dialer
+    # of one Asterisk when they reach it by different addresses; never on dialers of
+    # different Asterisks (each would close the other's live calls). Unset or blank:
+    # the AMI address, ami_host:ami_port.
+    pbx_name: str = ""
     # None means embedded: SQLite under data_dir / an embedded redis-server.
     database_url: str | None = None
     redis_url: str | None = None

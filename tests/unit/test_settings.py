@@ -83,3 +83,13 @@ def test_given_pbx_cel_file_in_env_then_the_dialer_reads_asterisks_record_there(
     s = Settings.load(environ={"COBRADOR_PBX_CEL_FILE": "/var/log/asterisk/cobrador-cel.csv"})
     assert s.pbx_cel_file == Path("/var/log/asterisk/cobrador-cel.csv")
     assert Settings.load(environ={"COBRADOR_PBX_CEL_FILE": ""}).pbx_cel_file is None
+
+
+def test_given_pbx_name_in_env_or_file_then_the_dialers_name_their_asterisk_so(
+    tmp_path: Path,
+) -> None:
+    assert Settings.load(environ={}).pbx_name == ""  # unset: the AMI address
+    assert Settings.load(environ={"COBRADOR_PBX_NAME": "asterisk-1"}).pbx_name == "asterisk-1"
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[cobrador]\npbx_name = "asterisk-2"\n')
+    assert Settings.load(environ={}, config_file=cfg).pbx_name == "asterisk-2"

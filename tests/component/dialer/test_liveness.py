@@ -3,7 +3,8 @@ fail-closed rules that keep a live peer from being judged dead."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -11,6 +12,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from support.polling import until
 
+from dialer.campaign_dialer import DialerOptions
 from dialer.liveness import Liveness, alive_key, members_key
 
 CAMPAIGN = "mx-alive"
@@ -181,3 +183,21 @@ async def test_given_redis_refuses_info_then_no_peer_is_judged(client: aioredis.
 
     me.redis.info = refused  # type: ignore[method-assign]
     assert await me.dead() == set()
+
+
+async def test_given_a_pbx_name_then_the_heartbeat_names_that_asterisk_not_the_ami_address(
+    make_floor: Callable[..., Awaitable[Any]],
+) -> None:
+    floor = await make_floor(accounts=1, agents=1, options=DialerOptions(
+        owner="d1", refill_every_seconds=0.5, pbx_name="asterisk-1"))  # fmt: skip
+    await floor.dialer.liveness.beat()
+    assert await floor.redis.hget(members_key(floor.dialer.name), "d1") == b"asterisk-1"
+
+
+async def test_given_no_pbx_name_then_the_heartbeat_names_the_ami_address(
+    make_floor: Callable[..., Awaitable[Any]],
+) -> None:
+    floor = await make_floor(accounts=1, agents=1)
+    await floor.dialer.liveness.beat()
+    address = f"127.0.0.1:{floor.ami_server.port}".encode()
+    assert await floor.redis.hget(members_key(floor.dialer.name), "d1") == address
