@@ -7,6 +7,7 @@ import asyncio
 import json
 import signal
 import tomllib
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,9 @@ from cobrador.ground.settings import Settings
 from dialer.messages import CampaignChange, Message
 
 DIAL_MODES = ("preview", "progressive", "predictive")
+# Checks of a campaign rules file's other tables, registered by the packages that read
+# them (outreach: [strategy], [messages]); each returns its problems (empty: none).
+RULES_CHECKS: list[Callable[[dict[str, Any]], list[str]]] = []
 
 
 def register(subparsers: Any) -> None:
@@ -173,6 +177,12 @@ def _campaign_create(args: argparse.Namespace, settings: Settings) -> int:
         inbound = inbound_settings(config, args.country, args.caller_id)
     except InboundSettingsError as exc:
         raise UserError(f"campaign rules {args.rules}: {exc}") from exc
+    # Tables of the rules file that layers above the dialer read (outreach's strategy
+    # and messages) are checked by the checks those layers register here.
+    for check in RULES_CHECKS:
+        problems = check(config)
+        if problems:
+            raise UserError(f"campaign rules {args.rules}: " + "; ".join(problems))
     engine = open_engine(settings)
     with Session(engine) as s, s.begin():
         if s.query(Campaign).filter_by(name=args.name).first():

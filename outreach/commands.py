@@ -20,6 +20,10 @@ log = logging.getLogger(__name__)
 
 
 def register(subparsers: Any) -> None:
+    from dialer.commands import RULES_CHECKS
+
+    if check_rules not in RULES_CHECKS:
+        RULES_CHECKS.append(check_rules)  # `cobrador campaign create --rules` checks them too
     outreach = subparsers.add_parser("outreach", help="staged strategies: the message scheduler")
     sub = outreach.add_subparsers(dest="outreach_command", metavar="ACTION", required=True)
     run = sub.add_parser("run", help="run the strategies of the running campaigns (Ctrl-C stops)")

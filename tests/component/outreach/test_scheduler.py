@@ -393,3 +393,19 @@ async def test_given_a_bounded_pass_when_run_then_the_rest_stay_due_for_the_next
     assert first.accounts == 1
     second = await sch.run_once(T0, max_accounts=1)
     assert second.accounts == 1 and len(sent(sch, "sms")) == 2
+
+
+def test_given_campaign_create_when_its_rules_carry_a_bad_strategy_then_refused(
+    tmp_path: Any, capsys: Any, monkeypatch: Any, database_url: str
+) -> None:
+    from cobrador.cli import main
+
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("COBRADOR_DATA_DIR", str(tmp_path))
+    legal = tmp_path / "legal.toml"
+    legal.write_text("[strategy.stages.legal]\nsteps = []\n", encoding="utf-8")
+    assert main(["campaign", "create", "x", "--country", "MX", "--rules", str(legal)]) == 2
+    assert "never contacted" in capsys.readouterr().err
+    good = tmp_path / "good.toml"
+    good.write_text(RULES, encoding="utf-8")
+    assert main(["campaign", "create", "y", "--country", "MX", "--rules", str(good)]) == 0
