@@ -4,7 +4,7 @@ none can be lost) and completed when the call ends, with recycling applied."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Set
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, func, or_, select, update
@@ -56,6 +56,10 @@ def latest_registry_imports(sql: Engine, names: list[str]) -> dict[str, Registry
 
 NOT_PLACED_REASON = "dialer stopped before the final check; never dialed"
 CLAIM_LOST_REASON = "its dialer lost the claim on the account before the final check; never dialed"
+IN_FLIGHT_REASON = "another dialer's call to the account was in flight; never dialed"
+# An open attempt that passed its final check this recently is a call that may be in
+# flight (a live dialer ends every call within stuck_call_seconds, an hour).
+IN_FLIGHT_SECONDS = 3600.0
 STORE_FAULT_REASON = "a store failed between the attempt row and the originate; never dialed"
 
 
@@ -219,13 +223,77 @@ def close_not_placed(sql: Engine, *, account_id: int, channel: ContactChannel,
 def start_placing(sql: Engine, attempt_id: int, **values: Any) -> bool:
     """Record what allowed the call (decision...) only if the attempt is still open:
     False when another dialer closed it meanwhile (close_unplaced_attempts), and
-    then the call must not be placed."""
+    then the call must not be placed. Nor is it (False, the attempt closed as
+    `not_placed`, audited) while another attempt to the account on the same channel
+    has passed its final check and is still open: a call in flight, placed by a
+    dialer that took the account back from one judged dead (dialer/liveness.py)
+    that was only stalled. One account's placings take turns (its row locked, on
+    PostgreSQL; SQLite has one writer). `values` with a result (blocked) are
+    recorded as they are."""
     with transaction(sql) as s:
+        if values.get("result") is None and _other_call_in_flight(s, attempt_id):
+            return False
         done = s.execute(
             update(CallAttempt).where(CallAttempt.id == attempt_id, CallAttempt.result.is_(None))
             .values(**values)
         ).rowcount  # type: ignore[attr-defined]  # fmt: skip
         return bool(done)
+
+
+def _other_call_in_flight(s: Session, attempt_id: int) -> bool:
+    """Another open attempt to this attempt's account and channel has passed its final
+    check (recently): this one is closed as not placed, audited."""
+    mine = s.execute(select(CallAttempt.account_id, CallAttempt.channel, CallAttempt.started_at)
+                     .where(CallAttempt.id == attempt_id, CallAttempt.result.is_(None))).one_or_none()  # fmt: skip
+    if mine is None or mine.account_id is None:
+        return False  # closed meanwhile: the update finds nothing
+    s.execute(select(Account.id).where(Account.id == mine.account_id).with_for_update())
+    since = mine.started_at - timedelta(seconds=IN_FLIGHT_SECONDS)
+    other = s.scalar(
+        select(CallAttempt.id).where(CallAttempt.account_id == mine.account_id,
+                                     CallAttempt.channel == mine.channel,
+                                     CallAttempt.direction == "outbound", CallAttempt.id != attempt_id,
+                                     CallAttempt.result.is_(None), CallAttempt.decision_id.is_not(None),
+                                     CallAttempt.started_at >= since).limit(1)
+    )  # fmt: skip
+    if other is None:
+        return False
+    done = s.execute(
+        update(CallAttempt).where(CallAttempt.id == attempt_id, CallAttempt.result.is_(None))
+        .values(result="not_placed", ended_at=mine.started_at)
+    ).rowcount  # type: ignore[attr-defined]  # fmt: skip
+    if done:
+        audit.append(s, "attempt", {"attempt_id": attempt_id, "account_id": mine.account_id,
+                                    "result": "not_placed", "reason": IN_FLIGHT_REASON,
+                                    "in_flight": int(other)},
+                     actor="dialer", subject=f"account:{mine.account_id}")  # fmt: skip
+    return True
+
+
+def dead_claims(sql: Engine, campaign_id: int,
+                accounts: Set[int]) -> tuple[set[int], set[int]]:  # fmt: skip
+    """Of the accounts a dead dialer (dialer/liveness.py) holds hopper leases on, those
+    it never dialed from the hopper, as (`fresh`, `settled`). Fresh: still held for the
+    hopper in SQL, no open attempt and none past its final check since the account was
+    admitted (claimed, perhaps an attempt written, never placed): back to the hopper,
+    as its lease's expiry would give it. Settled: no longer held (its result or a
+    block was written, the hold lifted) and no open attempt: out of the hopper, the
+    step the dead dialer did not take. The others (a call open, or placed since the
+    admission) keep their leases until they expire."""
+    if not accounts:
+        return set(), set()
+    attempts = select(CallAttempt.id).where(CallAttempt.account_id == Account.id,
+                                            CallAttempt.direction == "outbound")  # fmt: skip
+    open_ = attempts.where(CallAttempt.result.is_(None)).exists()
+    placed = attempts.where(CallAttempt.decision_id.is_not(None),
+                            CallAttempt.started_at >= Account.hopper_since).exists()  # fmt: skip
+    with Session(sql) as s:
+        rows = s.execute(
+            select(Account.id, Account.hopper_since.is_not(None))
+            .where(Account.campaign_id == campaign_id, Account.id.in_(sorted(accounts)),
+                   ~open_, ~placed)
+        ).all()  # fmt: skip
+    return {int(a) for a, held in rows if held}, {int(a) for a, held in rows if not held}
 
 
 def promise_hold(sql: Engine, account_id: int, now: datetime) -> datetime | None:

@@ -139,6 +139,9 @@ class Placer:
         if not await asyncio.to_thread(store.start_placing, ctx.sql, attempt_id,
                                        decision_id=decision_id,
                                        debtor_local_time=decision.local_time):  # fmt: skip
+            # Never dialed: the final check counted it, the caps forget it.
+            if compliance.caps is not None:
+                await compliance.caps.uncount(account.id, attempt_id)
             return _closed_by_another(attempt_id)
         live = LiveCall(Call(attempt_id=attempt_id, account_id=account.id, dialed_at=now),
                         claim=claim, phone=phone, profile_name=profile.name,
@@ -188,7 +191,8 @@ class Placer:
 
 def _closed_by_another(attempt_id: int) -> int:
     """Our claim expired between writing the attempt and the final check, and the
-    dialer that claimed the account next closed the attempt (not placed): the
-    account is theirs now. Nothing dialed, nothing released."""
+    dialer that claimed the account next closed the attempt (not placed), or has
+    its call in flight (store.start_placing): the account is theirs now. Nothing
+    dialed, nothing released."""
     log.warning("attempt %s closed by another dialer before originate; not dialed", attempt_id)
     return 0

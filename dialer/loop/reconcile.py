@@ -166,7 +166,27 @@ class Reconciler:
                 live | set(ctx.calls), lambda ids: store.attempts_ended_at(ctx.sql, ids)
             )
         if dead:
+            await self._release_claims(dead, holders, now)
             await self._forget_closed(dead, holders)
+
+    async def _release_claims(self, dead: Set[str], holders: dict[int, str], now: float) -> None:
+        """The leases of `dead` dialers on accounts they never dialed from the hopper
+        end now instead of when they expire (store.dead_claims): an account still held
+        goes back to the hopper, one whose hold was lifted (its result written) leaves
+        it. The release is the hopper's own, only while the lease is still theirs; a
+        dead dialer that was only stalled finds another's call in flight at its final
+        check and does not dial (store.start_placing)."""
+        ctx = self.ctx
+        theirs = {a: who for a, who in holders.items() if who in dead}
+        fresh, settled = await asyncio.to_thread(store.dead_claims, ctx.sql, ctx.campaign.id,
+                                                 set(theirs))  # fmt: skip
+        released = 0
+        for account_id in sorted(fresh | settled):
+            eligible_at = now if account_id in fresh else None
+            released += await ctx.hopper.release(theirs[account_id], account_id, eligible_at)
+        if released:
+            log.warning("dialer %s: %d account(s) claimed by a stopped dialer and never dialed "
+                        "given back", ctx.name, released)  # fmt: skip
 
     async def _forget_closed(self, dead: Set[str], holders: dict[int, str]) -> None:
         """A dead dialer none of whose accounts has an open attempt left is forgotten
