@@ -343,6 +343,9 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
             )
         finally:
             await client.aclose()  # type: ignore[attr-defined]
+        why: dict[str, Any] = {}
+        if "opted_out" in decision.reasons:
+            why["opted_out"] = _opt_outs_of(engine, item.account.id, item.channel)
         return {
             "channel": item.channel,
             "allowed": decision.allowed,
@@ -359,12 +362,34 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
             **({"email": mask_email(item.address)} if item.channel == "email" else {}),
             "evaluated_at": now.isoformat(),
             "decision_id": decision_id,
+            **why,
         }
 
     with redis_url(settings) as url:
         result = asyncio.run(run(url))
     print(json.dumps(result, ensure_ascii=False, indent=2))
     return 0 if result["allowed"] else 1
+
+
+def _opt_outs_of(engine: Any, account_id: int, channel: str) -> list[dict[str, Any]]:
+    """The opt-outs in force that refuse this channel: when, how, and at which address."""
+    from cobrador.ground.masking import mask_email, mask_phone
+    from compliance.opt_outs import opt_outs_in_force
+    from store.db import transaction
+
+    with transaction(engine) as session:
+        rows = [r for r in opt_outs_in_force(session, account_id) if r.channel == channel]
+        return [
+            {
+                "source": r.source,
+                "address": (mask_email if channel == "email" else mask_phone)(r.address)
+                if r.address
+                else None,
+                "created_at": r.created_at.isoformat(),
+                "opt_out_id": r.id,
+            }
+            for r in rows
+        ]
 
 
 def _optout(args: argparse.Namespace, settings: Settings) -> int:

@@ -74,6 +74,10 @@ def test_given_baja_reply_when_recorded_then_sms_refused_on_that_number_for_ever
     for ref in ("CO-1", "CO-2"):
         code, out = _check(capsys, "--account", ref, "--channel", "sms", "--phone", NUMBER)
         assert code == 1 and out["reasons"] == ["opted_out"], ref
+        # The check says why: which opt-out, from where, since when.
+        [why] = out["opted_out"]
+        assert (why["source"], why["address"]) == ("reply", "+57******4567")
+        assert why["created_at"] == NOW.isoformat()
         # Only SMS stopped: calls and WhatsApp on the number are still the debtor's choice.
         assert _check(capsys, "--account", ref, "--channel", "call", "--phone", NUMBER)[0] == 0
         assert _check(capsys, "--account", ref, "--channel", "whatsapp", "--phone", NUMBER)[0] == 0
