@@ -18,6 +18,7 @@ from sqlalchemy import Engine, select
 
 from console.keys import CLOCK, ENGINE, FIELD_CHECK, SETTINGS
 from console.params import id_or_400
+from console.supervisor_views import plan_scope
 from console.webutil import in_db, json_error, requires, user_of
 from field import day as field_day
 from field import plans, positions, visits
@@ -318,13 +319,21 @@ async def live_json(request: web.Request) -> web.StreamResponse:
         if since.tzinfo is None:
             return json_error(400, "since debe llevar su zona (UTC).", field="since")
     now = request.app[CLOCK]()
-    data = await in_db(request, field_day.floor_day, day, since)
-    data["positions"] = await in_db(request, positions.last_positions, now)
+    scope = plan_scope(user_of(request))
+    data = await in_db(request, field_day.floor_day, day, since, scope)
+    shown = await in_db(request, positions.last_positions, now)
+    if scope is not None:
+        # A supervisor tied to a campaign sees the agents working its accounts today.
+        agents = {v["agent_id"] for v in data["visits"]}
+        shown = [p for p in shown if p["agent_id"] in agents]
+    data["positions"] = shown
     data["now"] = now.isoformat()
     return web.json_response(data)
 
 
-def _plannable(engine: Engine, query: str, limit: int = 200) -> list[dict[str, Any]]:
+def _plannable(
+    engine: Engine, query: str, scope: set[int] | None, limit: int = 200
+) -> list[dict[str, Any]]:
     with transaction(engine) as session:
         stmt = (
             select(Account)
@@ -333,6 +342,8 @@ def _plannable(engine: Engine, query: str, limit: int = 200) -> list[dict[str, A
             .order_by(Account.external_ref)
             .limit(limit)
         )  # fmt: skip
+        if scope is not None:
+            stmt = stmt.where(Account.campaign_id.in_(sorted(scope)))
         if query:
             like = f"%{query.replace('%', '').replace('_', '')}%"
             stmt = stmt.where(Account.external_ref.ilike(like) | Account.address.ilike(like))
@@ -344,7 +355,8 @@ def _plannable(engine: Engine, query: str, limit: int = 200) -> list[dict[str, A
 @requires(Role.supervisor)
 async def accounts_json(request: web.Request) -> web.StreamResponse:
     query = request.query.get("q", "").strip()[:64]
-    return web.json_response({"accounts": await in_db(request, _plannable, query)})
+    scope = plan_scope(user_of(request))
+    return web.json_response({"accounts": await in_db(request, _plannable, query, scope)})
 
 
 def _ids_of_refs(engine: Engine, refs: list[str]) -> tuple[list[int], list[str]]:
@@ -375,8 +387,8 @@ async def plan(request: web.Request) -> web.StreamResponse:
     ids, unknown = await in_db(request, _ids_of_refs, refs)
     user = user_of(request)
     try:
-        outcome = await in_db(request, plans.assign, user.id, user.actor, agent_id, day,
-                              ids, request.app[FIELD_CHECK], request.app[CLOCK]())  # fmt: skip
+        outcome = await in_db(request, plans.assign, user.id, user.actor, agent_id, day, ids,
+                              request.app[FIELD_CHECK], request.app[CLOCK](), plan_scope(user))  # fmt: skip
     except plans.PlanError as exc:
         return json_error(422, str(exc))
     refused = outcome.refused + [{"external_ref": r, "reasons": ["no_account"]} for r in unknown]
@@ -388,7 +400,9 @@ async def plan(request: web.Request) -> web.StreamResponse:
 async def cancel(request: web.Request) -> web.StreamResponse:
     visit_id = id_or_400(request.match_info["visit_id"], "visit_id")
     try:
-        await in_db(request, plans.cancel, user_of(request).actor, visit_id, request.app[CLOCK]())
+        user = user_of(request)
+        await in_db(request, plans.cancel, user.actor, visit_id, request.app[CLOCK](),
+                    plan_scope(user))  # fmt: skip
     except plans.PlanError as exc:
         return json_error(409, str(exc))
     return web.json_response({"ok": True})

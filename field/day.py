@@ -72,9 +72,12 @@ def _point(account: Account) -> tuple[float, float] | None:
     return account.latitude, account.longitude
 
 
-def floor_day(engine: Engine, day: date, since: datetime | None = None) -> dict[str, Any]:
+def floor_day(
+    engine: Engine, day: date, since: datetime | None = None, campaigns: set[int] | None = None
+) -> dict[str, Any]:
     """Every field agent's visits of the day (planned, done, failed) for the map, and
-    the visits that ended after `since` (the supervisor's notifications)."""
+    the visits that ended after `since` (the supervisor's notifications); only the
+    visits to accounts of `campaigns` when given (a supervisor tied to a campaign)."""
     with transaction(engine) as session:
         agents = {
             u.id: u
@@ -82,13 +85,16 @@ def floor_day(engine: Engine, day: date, since: datetime | None = None) -> dict[
                 select(User).where(User.role == Role.field.value, User.active.is_(True))
             )
         }
-        rows = session.execute(
+        query = (
             select(FieldVisit, Account, Disposition.outcome)
             .join(Account, Account.id == FieldVisit.account_id)
             .outerjoin(Disposition, Disposition.attempt_id == FieldVisit.attempt_id)
             .where(FieldVisit.day == day, FieldVisit.status != VisitStatus.cancelled.value)
             .order_by(FieldVisit.agent_id, FieldVisit.route_position)
-        ).all()
+        )
+        if campaigns is not None:
+            query = query.where(Account.campaign_id.in_(sorted(campaigns)))
+        rows = session.execute(query).all()
         out: list[dict[str, Any]] = []
         ended: list[dict[str, Any]] = []
         for visit, account, outcome in rows:

@@ -56,9 +56,11 @@ def assign(
     account_ids: Sequence[int],
     check: VisitCheck,
     now: datetime,
+    campaigns: set[int] | None = None,
 ) -> PlanOutcome:
     """Plan visits to `account_ids` for the agent on `day`, each only if compliance
-    allows a visit to that debtor that day; the agent's day is then re-routed."""
+    allows a visit to that debtor that day; the agent's day is then re-routed.
+    `campaigns`: the planner may plan only accounts of these (None: any)."""
     ids = list(dict.fromkeys(account_ids))
     if not ids:
         raise PlanError("Elija al menos una cuenta.")
@@ -85,6 +87,12 @@ def assign(
         for account_id in ids:
             account = accounts.get(account_id)
             reasons = _unplannable(account, account_id in held)
+            if (
+                account is not None
+                and campaigns is not None
+                and account.campaign_id not in campaigns
+            ):
+                reasons = ["not_your_campaign"]
             decision_id = None
             if account is not None and not reasons:
                 at = plan_instant(account, day)
@@ -157,10 +165,15 @@ def reroute(
     return route
 
 
-def cancel(engine: Engine, actor: str, visit_id: int, now: datetime) -> None:
+def cancel(
+    engine: Engine, actor: str, visit_id: int, now: datetime, campaigns: set[int] | None = None
+) -> None:
     """Take a planned visit off its agent's day (the supervisor changed their mind)."""
     with transaction(engine) as session:
         visit = session.get(FieldVisit, visit_id)
+        account = session.get(Account, visit.account_id) if visit is not None else None
+        if campaigns is not None and (account is None or account.campaign_id not in campaigns):
+            raise PlanError("Esa visita no es de una campaña a su cargo.")
         if visit is None or visit.status != VisitStatus.planned.value:
             raise PlanError("Solo se cancela una visita planeada que aún no empieza.")
         visit.status = VisitStatus.cancelled.value

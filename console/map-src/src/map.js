@@ -26,6 +26,7 @@ const REASON = {
   not_delinquent: "la cuenta no está en mora", disputed: "cuenta en disputa",
   cease_contact: "pidió no ser contactado", legal_stage: "en etapa legal",
   country_unknown: "país sin perfil", third_party: "no es el deudor",
+  not_your_campaign: "la cuenta no es de una campaña a su cargo", attempt_cap_day: "ya se visitó hoy",
 };
 
 // No animations: a supervisor's map that redraws every 10 s should not swim.

@@ -22,7 +22,7 @@ from compliance.engine import Decision
 from console.app import init_app
 from metrics.definitions import REGISTRY
 from store.db import transaction
-from store.models import Account, AuditEntry, Disposition, FieldPosition, FieldVisit, User
+from store.models import Account, AuditEntry, Campaign, Disposition, FieldPosition, FieldVisit, User
 
 HOME = (19.3500, -99.1620)  # María López's door in the seed
 DAY = NOW.date().isoformat()
@@ -368,3 +368,28 @@ async def test_given_visit_ended_then_supervisor_notified_once(
     assert again["ended"] == []  # told once
     bad = await field_client.get("/api/supervisor/field/live", params={"since": "ayer"})
     assert bad.status == 400
+
+
+async def test_given_supervisor_tied_to_another_campaign_then_neither_plans_nor_sees_its_visits(
+    field_client: TestClient, engine: Engine
+) -> None:
+    ids = await planned(field_client, engine)  # MX-0001/2 of mx-demo, by Sofía (any campaign)
+    with transaction(engine) as s:
+        other = Campaign(name="otra", country="MX", profile="MX")
+        s.add(other)
+        s.flush()
+        s.add(User(username="tito", display_name="Tito", role="supervisor",
+                   password_hash=_password_hash(), campaign_id=other.id))  # fmt: skip
+    token = await login(field_client, "tito")
+    got, data = await post(field_client, token, "/api/supervisor/field/plan",
+                           {"agent_id": user_id(engine, "mario"), "account_refs": ["MX-0001"]})  # fmt: skip
+    assert got == 200 and data["planned"] == []
+    assert data["refused"][0]["reasons"] == ["not_your_campaign"]
+    live = await (await field_client.get("/api/supervisor/field/live")).json()
+    assert live["visits"] == [] and live["positions"] == []
+    accounts = await (await field_client.get("/api/supervisor/field/accounts")).json()
+    assert accounts["accounts"] == []
+    got, data = await post(field_client, token, f"/api/supervisor/field/visits/{ids[0]}/cancel", {})
+    assert got == 409 and "a su cargo" in data["reason"]
+    with Session(engine) as s:
+        assert set(s.scalars(select(FieldVisit.status))) == {"planned"}

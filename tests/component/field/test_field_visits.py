@@ -337,3 +337,19 @@ def test_given_fix_dated_another_day_then_conflict(
 def test_helper_distance_of_fix_near_is_what_it_says() -> None:
     fix = fix_near((19.35, -99.16), 40)
     assert distance_m(19.35, -99.16, fix.lat, fix.lon) == pytest.approx(40, abs=0.5)
+
+
+def test_given_promise_at_the_door_then_the_strategy_confirms_it_like_a_calls(
+    engine: Engine, seed: FieldSeed, planned: list[int]
+) -> None:
+    """outreach's scheduler finds promises from any channel: the account is due for its
+    strategy's promise_made step (the written confirmation)."""
+    from outreach.step_store import mark_promise_accounts
+
+    checked_in(engine, seed, planned[0])
+    assert visits.record_result(engine, lucia(seed), planned[0], key(20), RESULT, NOW).status == 200
+    later = NOW + timedelta(minutes=1)
+    assert mark_promise_accounts(engine, later) == 1
+    with Session(engine) as s:
+        account = s.get(Account, _account_of(engine, planned[0]))
+        assert account is not None and account.next_step_at == later

@@ -1,0 +1,95 @@
+"""Positions: only on a consented shift, kept for the shift plus the retention, then
+purged (and the purge audited); a shift left open ends by itself."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from field_fixtures import NOW, FieldSeed, seed_field
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from field import positions
+from field.checkin import Fix
+from store.models import AuditEntry, FieldPosition, FieldShift
+
+
+@pytest.fixture
+def seed(engine: Engine) -> FieldSeed:
+    return seed_field(engine)
+
+
+def fix(at: object) -> Fix:
+    return Fix(19.35, -99.16, 10.0, at)  # type: ignore[arg-type]
+
+
+def count(engine: Engine) -> int:
+    with Session(engine) as s:
+        return s.scalar(select(func.count()).select_from(FieldPosition)) or 0
+
+
+def test_given_ended_shifts_then_positions_purged_after_the_retention_only(
+    engine: Engine, seed: FieldSeed
+) -> None:
+    lucia, mario = seed.agents["lucia"], seed.agents["mario"]
+    three_days_ago = NOW - timedelta(days=3, hours=2)
+    positions.start_shift(engine, lucia, "user:lucia", True, three_days_ago)
+    assert positions.report(engine, lucia, fix(three_days_ago + timedelta(minutes=5)), 0.9,
+                            three_days_ago + timedelta(minutes=5))  # fmt: skip
+    positions.end_shift(engine, lucia, "user:lucia", three_days_ago + timedelta(hours=1))
+    positions.start_shift(engine, mario, "user:mario", True, NOW - timedelta(hours=2))
+    assert positions.report(
+        engine, mario, fix(NOW - timedelta(hours=1)), 0.5, NOW - timedelta(hours=1)
+    )
+    assert count(engine) == 2
+    assert positions.purge(engine, NOW, timedelta(hours=72)) == 1  # Lucía's: ended 73 h ago
+    with Session(engine) as s:
+        assert [p.agent_id for p in s.scalars(select(FieldPosition))] == [mario]
+        purge = s.scalars(
+            select(AuditEntry).where(AuditEntry.kind == "field_positions_purged")
+        ).one()
+    assert '"positions":1' in purge.payload
+    assert positions.purge(engine, NOW, timedelta(hours=72)) == 0  # nothing twice, no entry
+
+
+def test_given_shift_left_open_then_it_ends_after_14h_and_is_purged_later(
+    engine: Engine, seed: FieldSeed
+) -> None:
+    lucia = seed.agents["lucia"]
+    start = NOW - timedelta(days=5)
+    positions.start_shift(engine, lucia, "user:lucia", True, start)
+    positions.report(
+        engine, lucia, fix(start + timedelta(hours=1)), None, start + timedelta(hours=1)
+    )
+    assert not positions.state(engine, lucia, NOW).on_shift
+    assert positions.last_positions(engine, NOW) == []
+    assert positions.purge(engine, NOW, timedelta(hours=72)) == 1
+    with Session(engine) as s:
+        shift = s.scalars(select(FieldShift)).one()
+        assert shift.ended_at == start + positions.MAX_SHIFT
+
+
+def test_given_consent_withdrawn_mid_shift_then_positions_dropped(
+    engine: Engine, seed: FieldSeed
+) -> None:
+    lucia = seed.agents["lucia"]
+    positions.start_shift(engine, lucia, "user:lucia", True, NOW)
+    assert positions.report(engine, lucia, fix(NOW), 0.7, NOW)
+    positions.start_shift(engine, lucia, "user:lucia", False, NOW + timedelta(minutes=5))
+    later = NOW + timedelta(minutes=10)
+    assert not positions.report(engine, lucia, fix(later), 0.7, later)
+    assert positions.last_positions(engine, later) == []
+    with Session(engine) as s:
+        entries = [
+            e.payload for e in s.scalars(select(AuditEntry).where(AuditEntry.kind == "field_shift"))
+        ]
+    assert len(entries) == 2 and '"consent":false' in entries[1]
+
+
+@pytest.mark.parametrize("battery", [1.5, -0.1, "80%", True, float("nan")])
+def test_given_bad_battery_then_refused(engine: Engine, seed: FieldSeed, battery: object) -> None:
+    positions.start_shift(engine, seed.agents["lucia"], "user:lucia", True, NOW)
+    with pytest.raises(positions.ShiftError):
+        positions.report(engine, seed.agents["lucia"], fix(NOW), battery, NOW)
+    assert count(engine) == 0
