@@ -10,6 +10,7 @@ Points are uniform over a ~25 km square of Mexico City, or clustered in a few
 neighbourhoods (how a territory's accounts usually lie).
 
     .venv/bin/python bench/route_bench.py [--cases 30] [--seeds 5] [--restarts 10]
+        [--sizes 50,100,200] [--no-small]
 """
 
 from __future__ import annotations
@@ -99,11 +100,11 @@ def small(cases: int) -> None:
               f" {optimal:>8.0%} | {max(shipped):>13.4f} | {statistics.median(exact_ms):>13.1f}")  # fmt: skip
 
 
-def large(seeds: int, restarts: int) -> None:
+def large(seeds: int, restarts: int, sizes: list[int]) -> None:
     print(f"\nlarge days: route / best of {restarts} random restarts (2-opt, Or-opt, 60 kicks)")
     print(f"{'visits':>6} {'layout':>9} {'seeds':>5} | {'route/best mean':>15} {'worst':>7} |"
           f" {'no kicks/best':>13} | {'route/MST':>9} | {'km':>6} | {'CPU s p50':>9}")  # fmt: skip
-    for n in (50, 100, 200):
+    for n in sizes:
         for layout in (uniform, clustered):
             ratios, nn, lower, km, cpu = [], [], [], [], []
             for seed in range(seeds):
@@ -128,9 +129,12 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=30, help="small days per size")
     parser.add_argument("--seeds", type=int, default=5, help="large days per size and layout")
     parser.add_argument("--restarts", type=int, default=10, help="restarts of the reference")
+    parser.add_argument("--sizes", default="50,100,200", help="large days' visit counts")
+    parser.add_argument("--no-small", action="store_true", help="skip the small days")
     args = parser.parse_args()
-    small(args.cases)
-    large(args.seeds, args.restarts)
+    if not args.no_small:
+        small(args.cases)
+    large(args.seeds, args.restarts, [int(n) for n in args.sizes.split(",")])
 
 
 if __name__ == "__main__":
