@@ -60,7 +60,8 @@ function draw(data) {
     bounds.push(ll);
     const marker = L.circleMarker(ll, { radius: 8, color: "#fff", weight: 2, fillOpacity: 0.95,
                                         fillColor: COLORS[v.status] || "#667085" });
-    marker.bindTooltip(`${v.position}. ${v.debtor_name} · ${STATUS[v.status] || v.status}`);
+    // An element, never a string: Leaflet puts a string in as HTML, and names come from files.
+    marker.bindTooltip(text("span", `${v.position}. ${v.debtor_name} · ${STATUS[v.status] || v.status}`));
     marker.addTo(visitLayer);
     if (!byAgent.has(v.agent_id)) byAgent.set(v.agent_id, []);
     byAgent.get(v.agent_id).push(ll);
@@ -73,7 +74,9 @@ function draw(data) {
     bounds.push(ll);
     const battery = p.battery == null ? "batería ?" : `batería ${Math.round(p.battery * 100)} %`;
     const icon = L.divIcon({ className: "agent-pin", html: "", iconSize: [18, 18] });
-    L.marker(ll, { icon, title: p.agent }).bindTooltip(`${p.agent} · ${battery}`, { permanent: true, direction: "right", className: "agent-label" }).addTo(agentLayer);
+    L.marker(ll, { icon, title: p.agent })
+      .bindTooltip(text("span", `${p.agent} · ${battery}`), { permanent: true, direction: "right", className: "agent-label" })
+      .addTo(agentLayer);
     if (p.accuracy_m) L.circle(ll, { radius: p.accuracy_m, color: "#6941c6", weight: 1, fillOpacity: 0.08 }).addTo(agentLayer);
   }
   if (!fitted && bounds.length) {
