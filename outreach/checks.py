@@ -65,6 +65,14 @@ class FinalCheck(Protocol):
 
     async def check(self, requests: Sequence[CheckRequest], now: datetime) -> list[Verdict]: ...
 
+    async def count(
+        self, request: CheckRequest, attempt_ref: str, now: datetime
+    ) -> tuple[str, ...]:
+        """At the instant of sending, the channel's caps checked and this attempt
+        ("a:<attempt id>") counted atomically, so two senders never both pass one cap;
+        the reasons it is refused (empty: counted, send it)."""
+        ...
+
 
 class Addresses(Protocol):
     def address(self, account: Account, channel: str) -> str | None:
@@ -116,6 +124,7 @@ class EngineCheck:
     def __init__(self, sql: SqlEngine, compliance: ComplianceService) -> None:
         self.sql = sql
         self.compliance = compliance
+        self._batch: dict[tuple[int, str, str], Item] = {}
 
     def _items(self, requests: Sequence[CheckRequest]) -> list[Item | None]:
         ids = list({r.account_id for r in requests})
@@ -142,6 +151,9 @@ class EngineCheck:
 
     async def check(self, requests: Sequence[CheckRequest], now: datetime) -> list[Verdict]:
         items = await asyncio.to_thread(self._items, requests)
+        # Kept for the count at sending (the same batch's messages): no second read.
+        self._batch = {(r.account_id, r.channel, r.address): i
+                       for r, i in zip(requests, items, strict=True) if i is not None}  # fmt: skip
         known = [i for i in items if i is not None]
         decided = iter(await self.compliance.evaluate_batch(known, now))
         out = []
@@ -156,6 +168,21 @@ class EngineCheck:
                 opens = self.window_opens(item, now)
             out.append(Verdict(decision, opens))
         return out
+
+    async def count(
+        self, request: CheckRequest, attempt_ref: str, now: datetime
+    ) -> tuple[str, ...]:
+        caps = self.compliance.caps
+        if caps is None:
+            return ("registry_unavailable",)  # no Redis: nothing can be counted
+        item = self._batch.get((request.account_id, request.channel, request.address))
+        if item is None:
+            [item] = await asyncio.to_thread(self._items, [request])
+        if item is None:
+            return ("no_consent",)
+        result = await caps.check_and_count(item.account.id, item.profile, now, attempt_ref,
+                                            request.channel)  # fmt: skip
+        return () if result.allowed else tuple(result.reasons)
 
     def window_opens(self, item: Item, now: datetime) -> datetime | None:
         """When day, hours and holidays next allow this request (caps and registries

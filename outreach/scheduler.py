@@ -339,7 +339,7 @@ class Scheduler:
         if not records:
             return
         sender_name = cp.options.sender
-        results = await asyncio.gather(*(self._send_one(r, sender_name) for r in records))
+        results = await asyncio.gather(*(self._send_one(r, sender_name, now) for r in records))
         await asyncio.to_thread(step_store.finish_sends, self.sql, results, now)
         for r in results:
             m.OUTREACH_MESSAGES.labels(cp.campaign.name, r.channel, r.status.value).inc()
@@ -347,7 +347,7 @@ class Scheduler:
                 report.submitted += 1
             report.count(r.status)
 
-    async def _send_one(self, record: StepRecord, sender_name: str) -> SendResult:
+    async def _send_one(self, record: StepRecord, sender_name: str, now: datetime) -> SendResult:
         assert record.attempt_id is not None and record.attempt is not None
         key = (record.account_id, record.key)
         sender = self.senders.get(record.channel)
@@ -363,6 +363,19 @@ class Scheduler:
             html=record.html, params=dict(record.attempt.get("params") or {}),
         )  # fmt: skip
         async with self.sending:
+            # The final check's count, atomic with every other sender's (Redis Lua):
+            # the batch's decision was made from counters another process may have
+            # moved since. Refused: nothing leaves; the step waits and is tried again.
+            refused = await self.check.count(
+                CheckRequest(
+                    record.account_id, record.campaign_id, record.channel, record.address or ""
+                ),
+                f"a:{record.attempt_id}",
+                now,
+            )
+            if refused:
+                return SendResult(key, record.attempt_id, S.waiting, record.channel,
+                                  error=",".join(refused))  # fmt: skip
             try:
                 provider_id = await asyncio.wait_for(sender.send(message),
                                                      SEND_TIMEOUT.total_seconds())  # fmt: skip

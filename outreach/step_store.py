@@ -14,6 +14,7 @@ from sqlalchemy import Engine, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from compliance.engine import Decision
+from outreach.checks import RETRY_AFTER
 from outreach.strategy import AccountState, PromiseFacts
 from store import audit
 from store.db import transaction
@@ -290,6 +291,35 @@ def finish_sends(sql: Engine, results: Sequence[SendResult], now: datetime) -> N
             s.execute(update(OutreachStep).where(any_of(OutreachStep.attempt_id, ids, s),
                                                  OutreachStep.status == S.sending.value)
                       .values(status=status.value), execution_options={"synchronize_session": False})  # fmt: skip
+        for r in results:
+            if r.status is S.waiting:
+                # Refused by the count at sending (a cap another sender reached first):
+                # nothing left; the attempt ends `blocked` (never an attempt for the caps),
+                # the refusal is a decision with its audit entry, the step waits.
+                account_id, key = r.step_id_key
+                reasons = [x for x in (r.error or "").split(",") if x]
+                retry = now + max((RETRY_AFTER.get(x, timedelta(hours=1)) for x in reasons),
+                                  default=timedelta(hours=1))  # fmt: skip
+                row = DecisionRow(account_id=account_id, campaign_id=None, stage="send",
+                                  allowed=False, reasons=reasons, channel=r.channel,
+                                  evaluated_at=now)  # fmt: skip
+                s.add(row)
+                s.flush()
+                s.execute(update(OutreachStep).where(OutreachStep.attempt_id == r.attempt_id)
+                          .values(not_before=retry, reasons=reasons, decision_id=row.id,
+                                  attempt_id=None))  # fmt: skip
+                s.execute(update(CallAttempt).where(CallAttempt.id == r.attempt_id,
+                                                    CallAttempt.result.is_(None))
+                          .values(result="blocked", ended_at=now))  # fmt: skip
+                s.execute(update(Account).where(
+                    Account.id == account_id,
+                    or_(Account.next_step_at.is_(None), Account.next_step_at > retry))
+                    .values(next_step_at=retry))  # fmt: skip
+                audit.append(s, "decision", {
+                    "decision_id": row.id, "stage": "send", "account_id": account_id,
+                    "channel": r.channel, "step": key, "attempt_id": r.attempt_id,
+                    "allowed": False, "reasons": reasons, "evaluated_at": now,
+                }, actor=ACTOR, subject=f"account:{account_id}")  # fmt: skip
         if by_status.get(S.failed):
             # Refused: nothing left. A channel that records its own statuses may have
             # ended the attempt already; this only ends one it left open.

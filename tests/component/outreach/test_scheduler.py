@@ -58,9 +58,18 @@ T0 = datetime(2026, 12, 1, 17, 0, tzinfo=UTC)  # a Tuesday, 11:00 in Mexico City
 class AllowAll:
     """A final check that allows every message (or refuses with `refuse` reasons)."""
 
-    def __init__(self, refuse: Sequence[str] = ()) -> None:
+    def __init__(self, refuse: Sequence[str] = (), refuse_count: Sequence[str] = ()) -> None:
         self.refuse = tuple(refuse)
+        self.refuse_count = tuple(refuse_count)
         self.asked: list[CheckRequest] = []
+        self.counted: list[str] = []
+
+    async def count(
+        self, request: CheckRequest, attempt_ref: str, now: datetime
+    ) -> tuple[str, ...]:
+        self.counted.append(attempt_ref)
+        refused, self.refuse_count = self.refuse_count, ()
+        return refused
 
     async def check(self, requests: Sequence[CheckRequest], now: datetime) -> list[Verdict]:
         self.asked.extend(requests)
@@ -409,3 +418,25 @@ def test_given_campaign_create_when_its_rules_carry_a_bad_strategy_then_refused(
     good = tmp_path / "good.toml"
     good.write_text(RULES, encoding="utf-8")
     assert main(["campaign", "create", "y", "--country", "MX", "--rules", str(good)]) == 0
+
+
+async def test_given_a_cap_reached_by_another_sender_when_counting_at_send_then_not_sent_and_waits(
+    engine: Engine,
+) -> None:
+    seed(engine)
+    check = AllowAll(refuse_count=("attempt_cap_day",))
+    sch = scheduler(engine, check)
+    report = await sch.run_once(T0)
+    assert report.submitted == 0 and not sent(sch, "sms")
+    [row] = steps(engine)
+    assert row.status == "waiting" and row.reasons == ["attempt_cap_day"]
+    assert row.not_before == T0 + timedelta(hours=1) and row.attempt_id is None
+    with Session(engine) as s:
+        [attempt] = s.scalars(select(CallAttempt)).all()
+        refusal = s.scalars(select(DecisionRow).where(DecisionRow.allowed.is_(False))).one()
+    assert attempt.result == "blocked" and refusal.reasons == ["attempt_cap_day"]
+    assert check.counted == [f"a:{attempt.id}"]
+    # An hour on, counted and sent.
+    await sch.run_once(T0 + timedelta(hours=1))
+    assert len(sent(sch, "sms")) == 1
+    assert [r.status for r in steps(engine)] == ["sent"]
