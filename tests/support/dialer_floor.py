@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import redis
+import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -149,6 +150,41 @@ def load_reus(
         import_registry(engine, client, name="reus", path=reus, country="MX", now=now)
     finally:
         client.close()
+
+
+@dataclass
+class ShiftFloor:
+    """What the test shares with its dialer processes: the offset of their clock
+    (`--clock-offset`, moving them to SHIFT_START), a Redis client (the caller closes
+    it) and the agents, on that clock."""
+
+    offset: float
+    client: aioredis.Redis
+    agents: AgentStates
+
+
+async def shift_floor(engine: Engine, redis_url: str, workdir: Path,
+                      agent_ids: list[int]) -> ShiftFloor:  # fmt: skip
+    """The floor at SHIFT_START: REUS loaded at that time (nobody listed), every
+    agent logged in to CAMPAIGN and ready."""
+    offset = SHIFT_START.timestamp() - time.time()
+    load_reus(engine, redis_url, workdir, [], datetime.fromtimestamp(time.time() + offset, UTC))
+    client = aioredis.Redis.from_url(redis_url)
+    agents = AgentStates(client, clock=lambda: time.time() + offset)
+    await agents_on_shift(agents, agent_ids)
+    return ShiftFloor(offset, client, agents)
+
+
+@asynccontextmanager
+async def bots_working(agents: AgentStates, ids: list[int]) -> AsyncIterator[None]:
+    """agent_bots for the block, stopped (never cancelled) when it is left."""
+    stop = asyncio.Event()
+    bots = asyncio.create_task(agent_bots(agents, ids, stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await asyncio.gather(bots, return_exceptions=True)
 
 
 async def agents_on_shift(agents: AgentStates, ids: list[int], campaign: str = CAMPAIGN) -> None:

@@ -15,7 +15,14 @@ import pytest
 import redis.asyncio as aioredis
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
-from support.dialer_floor import SHIFT_START, agent_bots, agents_on_shift, load_reus
+from support.dialer_floor import (
+    SHIFT_START,
+    DialerProc,
+    agent_bots,
+    agents_on_shift,
+    dialer_processes,
+    load_reus,
+)
 
 from compliance.service import ComplianceService
 from dialer import channel_vars as cv
@@ -117,6 +124,14 @@ class Floor:
                 raise AssertionError("condition not reached in time")
             await self.dialer.tick()
             await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+async def dialers() -> AsyncIterator[list[DialerProc]]:
+    """Dialer processes a test starts (support.dialer_floor.start_dialer); those still
+    running at its end are killed."""
+    async with dialer_processes() as procs:
+        yield procs
 
 
 @pytest.fixture

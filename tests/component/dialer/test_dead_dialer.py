@@ -13,19 +13,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import redis.asyncio as aioredis
 from sqlalchemy import Engine
 from support.dialer_floor import (
     CAMPAIGN,
-    SHIFT_START,
     DialerProc,
     PbxCall,
     PbxWitness,
-    agent_bots,
-    agents_on_shift,
     all_attempts,
-    dialer_processes,
-    load_reus,
+    bots_working,
+    shift_floor,
     start_dialer,
     witnessed_pbxsim,
 )
@@ -33,7 +29,7 @@ from support.polling import until
 from test_multi_dialer import SPEED, seed
 
 from compliance.transparency.verify import verify
-from dialer.agent_state import AgentState, AgentStates
+from dialer.agent_state import AgentState
 from dialer.liveness import members_key
 from pbxsim.ami_server import AMIServer
 from pbxsim.pbx import PBX
@@ -58,27 +54,16 @@ async def pbxsim() -> object:
         yield floor
 
 
-@pytest.fixture
-async def dialers() -> object:
-    async with dialer_processes() as procs:
-        yield procs
-
-
 @pytest.mark.parametrize("periods", [RECONCILE, HEARTBEAT_ONLY], ids=["periodic", "heartbeat"])
 async def test_given_dialer_killed_with_calls_live_when_another_runs_then_attempts_closed_from_asterisk_and_agents_released(
     engine: Engine, database_url: str, redis_url: str, tmp_path: Path,
     pbxsim: tuple[PBX, AMIServer, PbxWitness], dialers: list[DialerProc], periods: tuple[str, ...],
 ) -> None:  # fmt: skip
     pbx, ami_server, witness = pbxsim
-    offset = SHIFT_START.timestamp() - time.time()
     agent_ids, by_number = seed(engine)
-    load_reus(engine, redis_url, tmp_path, [], datetime.fromtimestamp(time.time() + offset, UTC))
-    client = aioredis.Redis.from_url(redis_url)
-    agents = AgentStates(client, clock=lambda: time.time() + offset)
-    await agents_on_shift(agents, agent_ids)
-    stop_bots = asyncio.Event()
-    bots = asyncio.create_task(agent_bots(agents, agent_ids, stop_bots))
-    try:
+    shift = await shift_floor(engine, redis_url, tmp_path, agent_ids)
+    offset, client, agents = shift.offset, shift.client, shift.agents
+    async with bots_working(agents, agent_ids):
         # The survivor first: it hears every event of the victim's calls.
         for owner in ("survivor", "victim"):
             dialers.append(await start_dialer(owner, database_url, redis_url, ami_server.port,
@@ -135,9 +120,6 @@ async def test_given_dialer_killed_with_calls_live_when_another_runs_then_attemp
         assert await client.hexists(members_key(CAMPAIGN), "survivor")
         survivor.proc.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(survivor.proc.wait(), 20) == 0
-    finally:
-        stop_bots.set()
-        await asyncio.gather(bots, return_exceptions=True)
 
     rows = {a.id: a for a in all_attempts(engine)}
     for attempt_id, call in live_at_kill.items():

@@ -20,27 +20,22 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-import redis.asyncio as aioredis
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 from support.dialer_floor import (
     CAMPAIGN,
-    SHIFT_START,
     DialerProc,
     PbxCall,
     PbxWitness,
-    agent_bots,
-    agents_on_shift,
     all_attempts,
-    dialer_processes,
-    load_reus,
+    bots_working,
+    shift_floor,
     start_dialer,
     witnessed_pbxsim,
 )
 from support.polling import until
 
 from compliance.transparency.verify import verify
-from dialer.agent_state import AgentStates
 from dialer.hopper import Hopper
 from pbxsim.ami_server import AMIServer
 from pbxsim.pbx import PBX
@@ -91,27 +86,16 @@ async def pbxsim() -> AsyncIterator[tuple[PBX, AMIServer, PbxWitness]]:
         yield floor
 
 
-@pytest.fixture
-async def dialers() -> AsyncIterator[list[DialerProc]]:
-    async with dialer_processes() as procs:
-        yield procs
-
-
 async def test_given_three_dialer_processes_when_one_is_killed_then_no_double_dial_and_nothing_lost(
     engine: Engine, database_url: str, redis_url: str, tmp_path: Path,
     pbxsim: tuple[PBX, AMIServer, PbxWitness], dialers: list[DialerProc],
 ) -> None:  # fmt: skip
     pbx, ami_server, witness = pbxsim
-    offset = SHIFT_START.timestamp() - time.time()
     agent_ids, by_number = seed(engine)
-    load_reus(engine, redis_url, tmp_path, [], datetime.fromtimestamp(time.time() + offset, UTC))
-    client = aioredis.Redis.from_url(redis_url)
-    agents = AgentStates(client, clock=lambda: time.time() + offset)
-    await agents_on_shift(agents, agent_ids)
-    stop_bots = asyncio.Event()
-    bots = asyncio.create_task(agent_bots(agents, agent_ids, stop_bots))
+    shift = await shift_floor(engine, redis_url, tmp_path, agent_ids)
+    offset, client, agents = shift.offset, shift.client, shift.agents
     hopper = Hopper(client, CAMPAIGN)
-    try:
+    async with bots_working(agents, agent_ids):
         for owner in ("d1", "d2", "d3"):
             dialers.append(await start_dialer(owner, database_url, redis_url,
                                                   ami_server.port, offset, tmp_path))  # fmt: skip
@@ -155,9 +139,6 @@ async def test_given_three_dialer_processes_when_one_is_killed_then_no_double_di
         for d in survivors:
             code = await asyncio.wait_for(d.proc.wait(), 20)
             assert code == 0, d.log.read_text()[-3000:]
-    finally:
-        stop_bots.set()
-        await asyncio.gather(bots, return_exceptions=True)
 
     rows = all_attempts(engine)
     with Session(engine) as s:

@@ -18,31 +18,25 @@ import signal
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-import redis.asyncio as aioredis
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from support.dialer_floor import (
     CAMPAIGN,
-    SHIFT_START,
     DialerProc,
     PbxCall,
     PbxWitness,
-    agent_bots,
-    agents_on_shift,
     all_attempts,
-    dialer_processes,
-    load_reus,
+    bots_working,
+    shift_floor,
     start_dialer,
     witnessed_pbxsim,
 )
 from support.polling import until
 
-from dialer.agent_state import AgentStates
 from dialer.floor import SharedFloor
 from dialer.hopper import Hopper
 from pbxsim.ami_server import AMIServer
@@ -92,28 +86,17 @@ async def long_talks() -> AsyncIterator[tuple[PBX, AMIServer, PbxWitness]]:
         yield floor
 
 
-@pytest.fixture
-async def dialers() -> AsyncIterator[list[DialerProc]]:
-    async with dialer_processes() as procs:
-        yield procs
-
-
 async def test_given_three_dialers_on_one_floor_when_one_is_killed_then_abandonment_as_one_dialer(
     engine: Engine, database_url: str, redis_url: str, tmp_path: Path,
     long_talks: tuple[PBX, AMIServer, PbxWitness], dialers: list[DialerProc],
 ) -> None:  # fmt: skip
     pbx, ami_server, witness = long_talks
-    offset = SHIFT_START.timestamp() - time.time()
     agent_ids = seed(engine)
-    load_reus(engine, redis_url, tmp_path, [], datetime.fromtimestamp(time.time() + offset, UTC))
-    client = aioredis.Redis.from_url(redis_url)
-    agents = AgentStates(client, clock=lambda: time.time() + offset)
-    await agents_on_shift(agents, agent_ids)
-    stop_bots = asyncio.Event()
-    bots = asyncio.create_task(agent_bots(agents, agent_ids, stop_bots))
+    shift = await shift_floor(engine, redis_url, tmp_path, agent_ids)
+    offset, client, agents = shift.offset, shift.client, shift.agents
     hopper = Hopper(client, CAMPAIGN)
     floor = SharedFloor(client, CAMPAIGN, "test")
-    try:
+    async with bots_working(agents, agent_ids):
         for owner in ("d1", "d2", "d3"):
             dialers.append(await start_dialer(owner, database_url, redis_url,
                                               ami_server.port, offset, tmp_path))  # fmt: skip
@@ -160,10 +143,7 @@ async def test_given_three_dialers_on_one_floor_when_one_is_killed_then_abandonm
             d.proc.send_signal(signal.SIGTERM)
         for d in survivors:
             assert await asyncio.wait_for(d.proc.wait(), 20) == 0, d.log.read_text()[-3000:]
-    finally:
-        stop_bots.set()
-        await asyncio.gather(bots, return_exceptions=True)
-        await client.aclose()
+    await client.aclose()
 
     rows = all_attempts(engine)
     # No double dial: never two live channels to one number (pbxsim's view).
