@@ -135,6 +135,8 @@ class Demo:
 
     async def _run(self, engine: Engine, url: str) -> int:
         from cobrador import demo_seed
+        from compliance.profile import load_profiles
+        from field.visit_rules import profile_visit_check
 
         sync_redis = redis.Redis.from_url(url)
         now = self.clock.now()
@@ -143,6 +145,8 @@ class Demo:
             result = await asyncio.to_thread(
                 demo_seed.seed, engine, sync_redis, self.settings.data_dir, accounts=self.args.accounts,
                 agents=self.args.agents, bots=self.args.bots, now=now, progress=lambda m: say(f"  seeding: {m}"),
+                visit_check=profile_visit_check(load_profiles(self.settings.profiles_dir)),
+                field_zone=self.settings.field_day_zone,
             )  # fmt: skip
             passwords = result.passwords
         else:
@@ -260,6 +264,7 @@ class Demo:
         say(f"  agent console    {base}/")
         say(f"  wallboard        {base}/supervisor")
         say(f"  auditor          {base}/auditor")
+        say(f"  field app        {base}/field/  (campo1; its map: {base}/supervisor/field)")
         say(f"  metrics          http://127.0.0.1:{metrics.port}/metrics")
         if passwords:
             say("  logins (shown once; keep them):")

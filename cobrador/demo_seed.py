@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import redis
 from sqlalchemy import Engine, select, update
@@ -19,11 +20,13 @@ from sqlalchemy.orm import Session
 
 from compliance import caller_ids
 from compliance.registry_import import import_registry
-from console.users import create_user
+from console.users import CurrentUser, create_user
+from field import plans
+from field.visit_rules import VisitCheck
 from store import audit
 from store.importing.accounts import import_accounts
 from store.importing.attempts import import_attempts
-from store.models import Account, Campaign
+from store.models import Account, AccountStatus, Campaign
 
 FIRST = ["María", "José", "Juan", "Guadalupe", "Luis", "Ana", "Carlos", "Sofía", "Jorge", "Lucía",
          "Miguel", "Fernanda", "Andrés", "Valentina", "Diego", "Camila", "Ricardo", "Paola"]  # fmt: skip
@@ -112,9 +115,11 @@ def write_accounts_csv(
     header = ["external_ref", "debtor_name", "country", "region", "balance", "currency", "due_date",
               "status", "stage", "phone_1", "phone_1_type", "phone_1_consent", "phone_1_consent_ref",
               "phone_2", "phone_2_type", "phone_2_consent", "phone_2_consent_ref", "producto",
-              "phone_1_channels", "email", "email_consent", "email_consent_ref"]  # fmt: skip
+              "phone_1_channels", "email", "email_consent", "email_consent_ref",
+              "address", "latitude", "longitude"]  # fmt: skip
     reus: list[str] = []
     history: list[str] = []
+    geo = random.Random(20261205)  # its own stream: the rest of the seed stays as it was
     with path.open("w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(header)
@@ -145,7 +150,8 @@ def write_accounts_csv(
                         due.isoformat(), status, stage, p1, "mobile", "yes" if consent else "no",
                         evidence if consent else "", p2, p2_type, p2_consent, p2_ref,
                         rng.choice(["tarjeta", "préstamo personal", "crédito auto", "nómina"]),
-                        *_channel_cells(i, consent)])  # fmt: skip
+                        *_channel_cells(i, consent),
+                        *(_cdmx_address(geo, i) if region == "MX-CMX" else ("", "", ""))])  # fmt: skip
             if country == "MX" and rng.random() < 0.06:
                 reus.append("+52" + p1)
             if rng.random() < 0.2:
@@ -162,6 +168,37 @@ def _channel_cells(i: int, consent: bool) -> list[str]:
     return [channels, f"deudor{i}@example.com", "yes", f"WEB-OPTIN-MAIL-{i:06d}"]
 
 
+# Mexico City neighbourhoods (colonia, alcaldía, postal code, centre lat, lon) and
+# streets: the demo's Mexico City debtors live within a kilometre of one of them.
+COLONIAS = [
+    ("Roma Norte", "Cuauhtémoc", "06700", 19.4194, -99.1617),
+    ("Condesa", "Cuauhtémoc", "06140", 19.4118, -99.1737),
+    ("Del Valle Centro", "Benito Juárez", "03100", 19.3857, -99.1670),
+    ("Narvarte Poniente", "Benito Juárez", "03020", 19.3967, -99.1560),
+    ("Coyoacán Centro", "Coyoacán", "04000", 19.3500, -99.1617),
+    ("Portales Norte", "Benito Juárez", "03300", 19.3680, -99.1480),
+    ("Lindavista", "Gustavo A. Madero", "07300", 19.4890, -99.1320),
+    ("Santa María la Ribera", "Cuauhtémoc", "06400", 19.4500, -99.1580),
+    ("Escandón", "Miguel Hidalgo", "11800", 19.4030, -99.1800),
+    ("Iztacalco", "Iztacalco", "08000", 19.3960, -99.0970),
+]
+STREETS = ["Calle Orizaba", "Calle Durango", "Av. Insurgentes Sur", "Calle Tlacotalpan",
+           "Calle Amores", "Calle Pitágoras", "Calle Londres", "Calle Sabino", "Av. Cuauhtémoc",
+           "Calle Manzanillo", "Calle Zacatecas", "Calle Vértiz"]  # fmt: skip
+
+
+def _cdmx_address(rng: random.Random, i: int) -> tuple[str, str, str]:
+    """A plausible Mexico City address and its coordinates (within ~1 km of a colonia's
+    centre, inside Mexico's bounds): what the field map and the field app show."""
+    colonia, alcaldia, cp, lat, lon = COLONIAS[i % len(COLONIAS)]
+    street = rng.choice(STREETS)
+    address = (
+        f"{street} {rng.randrange(10, 400)}, Col. {colonia}, {alcaldia}, {cp} Ciudad de México"
+    )
+    return (address, f"{lat + rng.uniform(-0.009, 0.009):.6f}",
+            f"{lon + rng.uniform(-0.009, 0.009):.6f}")  # fmt: skip
+
+
 def write_history_csv(path: Path, rows: list[str], now: datetime, rng: random.Random) -> None:
     with path.open("w", encoding="utf-8", newline="") as fh:
         fh.write("external_ref,phone,started_at,result\n")
@@ -176,8 +213,15 @@ def write_reus(path: Path, numbers: list[str]) -> None:
     path.write_text("\n".join(numbers or ["+525500000000"]) + "\n", encoding="utf-8")
 
 
+FIELD_AGENT = "campo1"
+FIELD_VISITS = 6  # planned for the field agent on the demo's first day
+
+
 def seed(engine: Engine, redis_client: redis.Redis, data_dir: Path, *, accounts: int, agents: int,
-         bots: int, now: datetime, progress: Callable[[str], None]) -> SeedResult:  # fmt: skip
+         bots: int, now: datetime, progress: Callable[[str], None],
+         visit_check: VisitCheck | None = None, field_zone: str = "") -> SeedResult:  # fmt: skip
+    """`visit_check` and `field_zone` (the zone of the console's field day): the field
+    agent's visits planned for today through the planning service; without them none is."""
     rng = random.Random(20261124)
     data_dir.mkdir(parents=True, exist_ok=True)
     progress(f"generating {accounts} accounts in Mexico, Colombia and Peru")
@@ -221,17 +265,45 @@ def seed(engine: Engine, redis_client: redis.Redis, data_dir: Path, *, accounts:
     ]
     roles += [(f"bot{i}", "agent", bot_campaign(i)) for i in range(1, bots + 1)]
     roles += [
+        (FIELD_AGENT, "field", None),
         ("supervisor", "supervisor", None),
         ("auditor", "auditor", None),
         ("admin", "admin", None),
     ]
+    users: dict[str, CurrentUser] = {}
     for username, role, campaign_name in roles:
         password = secrets.token_urlsafe(9)
-        create_user(engine, username, role, password, display_name=username.capitalize(),
-                    campaign=campaign_name, actor="demo")  # fmt: skip
+        users[username] = create_user(
+            engine, username, role, password, display_name=username.capitalize(),
+            campaign=campaign_name, actor="demo",
+            territory="CDMX" if role == "field" else None,
+        )  # fmt: skip
         if not username.startswith("bot"):
             passwords[username] = password
+    if visit_check is not None and field_zone:
+        plan_field_day(engine, users[FIELD_AGENT].id, users["supervisor"].id,
+                       now.astimezone(ZoneInfo(field_zone)), visit_check, progress)  # fmt: skip
     return SeedResult(accounts=result.created, passwords=passwords, campaigns=names)
+
+
+def plan_field_day(engine: Engine, agent_id: int, planner_id: int, now: datetime,
+                   check: VisitCheck, progress: Callable[[str], None]) -> plans.PlanOutcome:  # fmt: skip
+    """A few visits for the field agent on `now`'s day (`now` in the field day's zone)
+    through the normal planning service: compliance decides each (a decision row and
+    its audit entry); a refused one is not planned."""
+    day = now.date()
+    with Session(engine) as s:
+        ids = list(s.scalars(
+            select(Account.id).where(Account.country == "MX", Account.latitude.is_not(None),
+                                     Account.status == AccountStatus.active.value)
+            .order_by(Account.id).limit(FIELD_VISITS)
+        ))  # fmt: skip
+    if not ids:
+        return plans.PlanOutcome()
+    outcome = plans.assign(engine, planner_id, "demo", agent_id, day, ids, check, now)
+    progress(f"planned {len(outcome.planned)} field visits for {day.isoformat()} "
+             f"({len(outcome.refused)} refused by compliance)")  # fmt: skip
+    return outcome
 
 
 def bot_campaign(i: int) -> str:

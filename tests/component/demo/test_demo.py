@@ -151,6 +151,17 @@ async def _check(port: int, passwords: dict[str, str], data: Path, metrics_url: 
         assert 'id="contact-timeline"' in page
         assert any(label in page for label in ("Recordatorio de pago", "Aviso firme",
                                                "Aviso prejudicial"))  # fmt: skip
+    # The field agent's day: visits planned at the first start, each allowed by compliance,
+    # to Mexico City addresses with coordinates inside Mexico.
+    async with aiohttp.ClientSession(cookie_jar=jar(unsafe=True)) as field:
+        await _login(field, base, "campo1", passwords["campo1"])
+        async with field.get(f"{base}/api/field/day") as resp:
+            assert resp.status == 200, await resp.text()
+            visits = (await resp.json())["visits"]
+    assert visits, "the demo planned no visit for campo1"
+    for visit in visits:
+        assert "Ciudad de México" in visit["address"]
+        assert 19.0 < visit["lat"] < 19.8 and -99.5 < visit["lon"] < -98.8, visit
 
 
 def test_given_demo_when_running_then_calls_pops_dispositions_and_clean_stop(demo) -> None:  # type: ignore[no-untyped-def]
