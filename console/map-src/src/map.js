@@ -12,22 +12,13 @@ const day = page.dataset.day;
 const tiles = page.dataset.tiles;
 const $ = (id) => document.getElementById(id);
 const COLORS = { planned: "#1f5fbf", in_progress: "#0e7490", done: "#1d7a46", failed: "#b42318" };
-const STATUS = { planned: "Planeada", in_progress: "En curso", done: "Hecha", failed: "Fallida" };
-const OUTCOME = {
-  promesa_pago: "Promesa de pago", pago: "Dice que ya pagó", rehusa: "Rehúsa pagar",
-  disputa: "Disputa", no_contactar: "Pide no ser contactado", recado: "Recado",
-  sin_contacto: "Nadie atendió", domicilio_incorrecto: "No vive ahí",
-};
-const REASON = {
-  no_coordinates: "la cuenta no tiene coordenadas", already_planned: "ya está planeada ese día",
-  no_account: "no existe esa cuenta", visit_not_authorised: "sin autorización firmada de visita",
-  channel_not_allowed: "el país no permite visitas", day_not_allowed: "día no permitido",
-  holiday: "día festivo", outside_hours: "fuera del horario", timezone_unknown: "zona horaria desconocida",
-  not_delinquent: "la cuenta no está en mora", disputed: "cuenta en disputa",
-  cease_contact: "pidió no ser contactado", legal_stage: "en etapa legal",
-  country_unknown: "país sin perfil", third_party: "no es el deudor",
-  not_your_campaign: "la cuenta no es de una campaña a su cargo", attempt_cap_day: "ya se visitó hoy",
-};
+// The page's texts in its language (supervisor_field.html, console/locale).
+const CONFIG = JSON.parse($("field-config").textContent);
+const STATUS = CONFIG.status;
+const OUTCOME = CONFIG.outcome;
+const REASON = CONFIG.reason;
+const T = CONFIG.t;
+const fill = (template, values) => template.replace(/\{(\w+)\}/g, (m, k) => (k in values ? String(values[k]) : m));
 
 // No animations: a supervisor's map that redraws every 10 s should not swim.
 const map = L.map("map", { zoomControl: true, attributionControl: !!tiles, zoomAnimation: false,
@@ -72,7 +63,7 @@ function draw(data) {
   for (const p of data.positions) {
     const ll = [p.lat, p.lon];
     bounds.push(ll);
-    const battery = p.battery == null ? "batería ?" : `batería ${Math.round(p.battery * 100)} %`;
+    const battery = p.battery == null ? `${T.battery} ?` : `${T.battery} ${Math.round(p.battery * 100)} %`;
     const icon = L.divIcon({ className: "agent-pin", html: "", iconSize: [18, 18] });
     L.marker(ll, { icon, title: p.agent })
       .bindTooltip(text("span", `${p.agent} · ${battery}`), { permanent: true, direction: "right", className: "agent-label" })
@@ -100,7 +91,7 @@ function table(visits) {
     tr.append(st, text("td", OUTCOME[v.outcome] || v.outcome || ""));
     const act = document.createElement("td");
     if (v.status === "planned") {
-      const b = text("button", "Cancelar", "btn btn-small");
+      const b = text("button", T.cancel, "btn btn-small");
       b.type = "button";
       b.addEventListener("click", async () => {
         const r = await Cobrador.api("POST", `/api/supervisor/field/visits/${v.id}/cancel`, {});
@@ -137,12 +128,12 @@ function notify(ended) {
   if (!ended.length) return;
   $("no-notices").hidden = true;
   for (const v of ended) {
-    const li = text("li", `${v.agent} terminó la visita a ${v.debtor_name}: ${OUTCOME[v.outcome] || STATUS[v.status]}`, "notice");
+    const li = text("li", fill(T.ended, { agent: v.agent, debtor: v.debtor_name, outcome: OUTCOME[v.outcome] || STATUS[v.status] }), "notice");
     li.dataset.visit = v.id;
     $("notices").prepend(li);
   }
   if (window.Notification && Notification.permission === "granted") {
-    for (const v of ended) new Notification("Visita terminada", { body: `${v.agent} · ${v.debtor_name}` });
+    for (const v of ended) new Notification(T.visit_ended, { body: `${v.agent} · ${v.debtor_name}` });
   }
 }
 
@@ -180,14 +171,14 @@ async function plan() {
     agent_id: Number($("plan-agent").value), day: $("plan-day").value, account_refs: refs });
   const out = $("plan-result");
   out.replaceChildren();
-  if (!r.ok) { out.append(text("p", r.data.reason || "No se pudo planear.", "alert alert-error")); return; }
-  const km = (r.data.route_m / 1000).toFixed(1).replace(".", ",");
-  out.append(text("p", `Planeadas: ${r.data.planned.length} · ruta del gestor: ${km} km (en línea recta)`, "alert alert-ok"));
+  if (!r.ok) { out.append(text("p", r.data.reason || T.plan_failed, "alert alert-error")); return; }
+  const km = (r.data.route_m / 1000).toFixed(1).replace(".", document.documentElement.lang === "en" ? "." : ",");
+  out.append(text("p", fill(T.planned, { n: r.data.planned.length, km }), "alert alert-ok"));
   if (r.data.refused.length) {
     const ul = document.createElement("ul");
     ul.className = "refused";
     for (const x of r.data.refused) {
-      ul.append(text("li", `${x.external_ref || x.account_id}: no se planea (${x.reasons.map((c) => REASON[c] || c).join(", ")})`));
+      ul.append(text("li", fill(T.not_planned, { account: x.external_ref || x.account_id, reasons: x.reasons.map((c) => REASON[c] || c).join(", ") })));
     }
     out.append(ul);
   }

@@ -5,6 +5,8 @@ consent, and every bad input answered 4xx with a reason."""
 from __future__ import annotations
 
 import base64
+import json
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -393,3 +395,27 @@ async def test_given_supervisor_tied_to_another_campaign_then_neither_plans_nor_
     assert got == 409 and "a su cargo" in data["reason"]
     with Session(engine) as s:
         assert set(s.scalars(select(FieldVisit.status))) == {"planned"}
+
+
+SPANISH_HEADINGS = ("Campo", "Avisos", "Planear visitas", "Por gestor", "Visitas del día",
+                    "Gestor de campo", "Planeada", "Fallida u omitida")  # fmt: skip
+
+
+async def test_given_lang_en_then_field_page_in_english_with_the_maps_texts(
+    field_client: TestClient,
+) -> None:
+    await login(field_client, "sofia")
+    page = await (await field_client.get("/supervisor/field?lang=en")).text()
+    headings = re.findall(r"<(?:h1|h2|label|th|title)[^>]*>([^<]*)<", page)
+    for spanish in SPANISH_HEADINGS:
+        assert spanish not in [h.strip(" ·") for h in headings], spanish
+        assert f">{spanish}<" not in page, spanish
+    for english in ("Field", "Notices", "Plan visits", "By field agent", "The day's visits"):
+        assert f">{english}" in page, english
+    config = json.loads(re.search(r'<script id="field-config"[^>]*>(.*?)</script>', page, re.S)[1])
+    assert config["status"]["planned"] == "Planned"
+    assert config["reason"]["holiday"] == "holiday"
+    assert config["t"]["cancel"] == "Cancel"
+    # Spanish stays the default.
+    page = await (await field_client.get("/supervisor/field?lang=es")).text()
+    assert ">Planear visitas<" in page and ">Plan visits<" not in page
