@@ -388,7 +388,8 @@ async def plan(request: web.Request) -> web.StreamResponse:
     user = user_of(request)
     try:
         outcome = await in_db(request, plans.assign, user.id, user.actor, agent_id, day, ids,
-                              request.app[FIELD_CHECK], request.app[CLOCK](), plan_scope(user))  # fmt: skip
+                              request.app[FIELD_CHECK], request.app[CLOCK](), plan_scope(user),
+                              _today(request))  # fmt: skip
     except plans.PlanError as exc:
         return json_error(422, str(exc))
     refused = outcome.refused + [{"external_ref": r, "reasons": ["no_account"]} for r in unknown]

@@ -57,16 +57,19 @@ def assign(
     check: VisitCheck,
     now: datetime,
     campaigns: set[int] | None = None,
+    today: date | None = None,
 ) -> PlanOutcome:
     """Plan visits to `account_ids` for the agent on `day`, each only if compliance
     allows a visit to that debtor that day; the agent's day is then re-routed.
-    `campaigns`: the planner may plan only accounts of these (None: any)."""
+    `campaigns`: the planner may plan only accounts of these (None: any). `today`:
+    the date in the field day's zone (the planner's "today"); by default `now`'s own
+    date, which for a UTC `now` is tomorrow already in a Mexico City evening."""
     ids = list(dict.fromkeys(account_ids))
     if not ids:
         raise PlanError("Elija al menos una cuenta.")
     if len(ids) > MAX_ACCOUNTS_PER_PLAN:
         raise PlanError(f"Se pueden planear hasta {MAX_ACCOUNTS_PER_PLAN} cuentas a la vez.")
-    today = now.date()
+    today = today or now.date()
     if day < today:
         raise PlanError("No se pueden planear visitas en un día pasado.")
     if day > today + timedelta(days=MAX_DAYS_AHEAD):

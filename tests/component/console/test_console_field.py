@@ -9,7 +9,7 @@ import json
 import re
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -419,3 +419,19 @@ async def test_given_lang_en_then_field_page_in_english_with_the_maps_texts(
     # Spanish stays the default.
     page = await (await field_client.get("/supervisor/field?lang=es")).text()
     assert ">Planear visitas<" in page and ">Plan visits<" not in page
+
+
+async def test_given_a_mexico_city_evening_when_planning_today_then_today_is_the_local_day(
+    field_client: TestClient, engine: Engine
+) -> None:
+    # 20:30 in Mexico City is 02:30 UTC the next day: "today" is still the local 24th.
+    CLOCK[0] = datetime(2026, 11, 25, 2, 30, tzinfo=UTC)
+    token = await login(field_client, "sofia")
+    status, data = await post(field_client, token, "/api/supervisor/field/plan",
+                              {"agent_id": user_id(engine, "lucia"), "day": "2026-11-24",
+                               "account_refs": ["MX-0001"]})  # fmt: skip
+    assert status == 200 and len(data["planned"]) == 1, data
+    status, data = await post(field_client, token, "/api/supervisor/field/plan",
+                              {"agent_id": user_id(engine, "lucia"), "day": "2026-11-23",
+                               "account_refs": ["MX-0002"]})  # fmt: skip
+    assert status == 422 and "pasado" in data["reason"], data
