@@ -89,7 +89,8 @@ DEMO_STRATEGY = {"stages": {
 
 def demo_messages(country: str) -> dict[str, object]:
     agency = AGENCIES[country]
-    return {"sender": agency["agency"], "phone": agency["agency_phone"],
+    # SMS shows an 11-character sender ID, not the agency's full name.
+    return {"sender": agency["agency"], "sms_sender": "COBRADOR", "phone": agency["agency_phone"],
             "portal_url": "https://pagos.cobrador.demo/p"}  # fmt: skip
 
 

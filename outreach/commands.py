@@ -63,7 +63,7 @@ def link_secret(settings: Settings) -> bytes:
 
 def check_rules(config: dict[str, Any]) -> list[str]:
     """What is wrong with a rules file's outreach parts (empty: nothing)."""
-    from outreach.rendering import TemplateError, Templates, options_from
+    from outreach.rendering import SMS_SENDER, TemplateError, Templates, options_from, sender_for
     from outreach.strategy import MESSAGE_CHANNELS, StrategyError, strategy_for
 
     try:
@@ -75,6 +75,12 @@ def check_rules(config: dict[str, Any]) -> list[str]:
     messages = any(s.channel in MESSAGE_CHANNELS for r in strategy.stages.values() for s in r.steps)
     if messages and not options.portal_url:
         problems.append("messages.portal_url is required: a message's details travel behind it")
+    sms = any(s.channel == "sms" for r in strategy.stages.values() for s in r.steps)
+    if sms and not SMS_SENDER.fullmatch(sender_for(options, "sms")):
+        problems.append(
+            f"messages.sms_sender is required: the sender {options.sender!r} is no SMS sender ID "
+            "(a short code, a number or up to 11 letters and digits)"
+        )
     return problems
 
 

@@ -4,6 +4,8 @@ event). The amount and the creditor's name reach a template only when the campai
 
     [messages]
     sender = "Despacho Ejemplo"       # who the debtor is told writes (identification)
+    sms_sender = "DESPACHOEJ"         # the SMS sender ID: a short code, a number or up to
+                                      # 11 letters/digits (default: sender, when it fits)
     phone = "+52 55 5000 1000"        # where to call back
     portal_url = "https://pagos.example.mx/p"
     link_hours = 72                   # the portal link's life
@@ -27,8 +29,10 @@ import jinja2
 from outreach.strategy import Strategy
 
 TEMPLATES = Path(__file__).parent / "templates"
-MESSAGE_KEYS = {"sender", "phone", "portal_url", "link_hours", "show_amount", "show_creditor",
-                "creditor"}  # fmt: skip
+MESSAGE_KEYS = {"sender", "sms_sender", "phone", "portal_url", "link_hours", "show_amount",
+                "show_creditor", "creditor"}  # fmt: skip
+# An SMS sender ID: a number (E.164 or a short code) or 1-11 letters, digits and spaces.
+SMS_SENDER = re.compile(r"\+?[0-9]{3,15}|[A-Za-z0-9 ]{1,11}")
 # What a message tells the debtor about stopping this channel (opt-out evidence is
 # recorded by compliance when the reply comes).
 OPT_OUT = {
@@ -47,6 +51,7 @@ class TemplateError(ValueError):
 @dataclass(frozen=True)
 class MessageOptions:
     sender: str = "cobrador"
+    sms_sender: str = ""
     phone: str = ""
     portal_url: str = ""
     link_hours: int = 72
@@ -64,15 +69,27 @@ def options_from(config: Mapping[str, Any] | None) -> MessageOptions:
     for key in ("show_amount", "show_creditor"):
         if key in raw and not isinstance(raw[key], bool):
             raise TemplateError(f"messages.{key} must be true or false")
-    for key in ("sender", "phone", "portal_url", "creditor"):
+    for key in ("sender", "sms_sender", "phone", "portal_url", "creditor"):
         if key in raw and not isinstance(raw[key], str):
             raise TemplateError(f"messages.{key} must be text")
+    if "sms_sender" in raw and not SMS_SENDER.fullmatch(raw["sms_sender"]):
+        raise TemplateError(
+            "messages.sms_sender must be a number (short code or +E.164) or 1 to 11 "
+            "letters, digits and spaces"
+        )
     hours = raw.get("link_hours", 72)
     if isinstance(hours, bool) or not isinstance(hours, int) or not 1 <= hours <= 720:
         raise TemplateError("messages.link_hours must be a whole number of hours from 1 to 720")
     if raw.get("show_creditor") and not raw.get("creditor"):
         raise TemplateError("messages.show_creditor needs messages.creditor (the name to show)")
     return MessageOptions(**{k: v for k, v in raw.items() if k != "link_hours"}, link_hours=hours)
+
+
+def sender_for(options: MessageOptions, channel: str) -> str:
+    """Who a message says it is from on this channel: SMS has its own sender ID."""
+    if channel == "sms" and options.sms_sender:
+        return options.sms_sender
+    return options.sender
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,14 @@ from outreach import step_store
 from outreach.checks import Addresses, CheckRequest, FinalCheck, Verdict, retry_at
 from outreach.links import LinkSigner
 from outreach.outgoing import MessageSender, OutgoingMessage, SendRefused
-from outreach.rendering import MessageFacts, MessageOptions, TemplateError, Templates, options_from
+from outreach.rendering import (
+    MessageFacts,
+    MessageOptions,
+    TemplateError,
+    Templates,
+    options_from,
+    sender_for,
+)
 from outreach.step_store import BatchWrite, Loaded, SendResult, StepRecord
 from outreach.strategy import MESSAGE_CHANNELS, DueStep, Strategy, StrategyError, plan, strategy_for
 from store.models import Campaign, ContactChannel
@@ -338,8 +345,9 @@ class Scheduler:
                     report: Report) -> None:  # fmt: skip
         if not records:
             return
-        sender_name = cp.options.sender
-        results = await asyncio.gather(*(self._send_one(r, sender_name, now) for r in records))
+        results = await asyncio.gather(
+            *(self._send_one(r, sender_for(cp.options, r.channel), now) for r in records)
+        )
         await asyncio.to_thread(step_store.finish_sends, self.sql, results, now)
         for r in results:
             m.OUTREACH_MESSAGES.labels(cp.campaign.name, r.channel, r.status.value).inc()

@@ -36,6 +36,9 @@ RECEIPT_STATUS = {
     "REJECTD": MessageStatus.failed,
     "UNKNOWN": MessageStatus.failed,
 }
+# An alphanumeric sender ID shows on the phone in place of a number: 11 characters
+# at most (GSM 03.40's alphanumeric address: 11 characters in 7-bit packing).
+MAX_ALPHANUMERIC_SENDER = 11
 # Type of number / numbering plan: an international number, an alphanumeric sender.
 TON_INTERNATIONAL, NPI_ISDN = 1, 1
 TON_ALPHANUMERIC, NPI_UNKNOWN = 5, 0
@@ -71,13 +74,22 @@ class SmppTransport:
         attempt = message.attempt
         sender = attempt.sender
         numeric = sender.removeprefix("+").isdigit()
-        parts = ShortMessage.parts_of_text(
-            smpp_address(sender), smpp_address(attempt.address), message.text,
-            reference=attempt.attempt_id, registered_delivery=RECEIPT_ON_FINAL,
-            source_ton=TON_INTERNATIONAL if numeric and sender.startswith("+") else
-            (0 if numeric else TON_ALPHANUMERIC),
-            source_npi=NPI_ISDN if numeric else NPI_UNKNOWN,
-        )  # fmt: skip
+        if not numeric and len(sender) > MAX_ALPHANUMERIC_SENDER:
+            raise MessageRefused(
+                f"SMS sender {sender!r}: an alphanumeric sender ID has at most "
+                f"{MAX_ALPHANUMERIC_SENDER} characters (set messages.sms_sender to a short "
+                "code, a number or a shorter name)"
+            )
+        try:
+            parts = ShortMessage.parts_of_text(
+                smpp_address(sender), smpp_address(attempt.address), message.text,
+                reference=attempt.attempt_id, registered_delivery=RECEIPT_ON_FINAL,
+                source_ton=TON_INTERNATIONAL if numeric and sender.startswith("+") else
+                (0 if numeric else TON_ALPHANUMERIC),
+                source_npi=NPI_ISDN if numeric else NPI_UNKNOWN,
+            )  # fmt: skip
+        except ValueError as exc:  # a field no SMSC takes: refused here, nothing sent
+            raise MessageRefused(str(exc)) from exc
         message_id = ""
         for number, part in enumerate(parts, start=1):
             try:

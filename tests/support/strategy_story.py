@@ -26,6 +26,7 @@ from support.polling import until
 RULES = """
 [messages]
 sender = "Despacho Ejemplo"
+sms_sender = "DESPACHO"
 phone = "+51 1 500 1000"
 portal_url = "https://pagos.example.pe/p"
 

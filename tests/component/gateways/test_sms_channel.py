@@ -199,6 +199,15 @@ async def test_given_no_link_when_sending_then_the_attempt_failed_and_place_fail
     assert rig.smsc.submitted == []
 
 
+async def test_given_a_sender_no_phone_can_show_when_sending_then_refused_and_nothing_submitted(
+    rig: Rig, engine: Engine
+) -> None:
+    attempt = message_attempt(engine, ContactChannel.sms, PHONE, sender="Despacho Ejemplo, S.C.")
+    with pytest.raises(MessageRefused, match="sms_sender"):
+        await rig.channel.send(Note(attempt, "Aviso"))
+    assert rig.smsc.submitted == []
+
+
 async def test_given_a_sent_sms_when_withdrawn_then_withdraw_failed(rig: Rig) -> None:
     with pytest.raises(WithdrawFailed):
         await rig.channel.withdraw(1, None)

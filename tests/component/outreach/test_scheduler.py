@@ -35,6 +35,7 @@ from store.models import Decision as DecisionRow
 RULES = """
 [messages]
 sender = "Despacho Ejemplo"
+sms_sender = "DESPACHO"
 phone = "+52 55 5000 1000"
 portal_url = "https://pagos.example.mx/p"
 creditor = "Banco Secreto"
@@ -357,10 +358,13 @@ def test_given_the_cli_when_a_rules_file_is_checked_then_problems_are_named(
     assert main(["outreach", "check", str(good)]) == 0
     bad = tmp_path / "bad.toml"
     bad.write_text(RULES.replace('portal_url = "https://pagos.example.mx/p"', "")
+                   .replace('sms_sender = "DESPACHO"', "")
                    .replace("aviso_firme", "no_such"), encoding="utf-8")  # fmt: skip
     assert main(["outreach", "check", str(bad)]) == 2
     err = capsys.readouterr().err
     assert "no template 'no_such' for stage firm" in err and "portal_url is required" in err
+    # SMS steps with a sender no phone can show (16 characters) and no sms_sender
+    assert "messages.sms_sender is required" in err
     legal = tmp_path / "legal.toml"
     legal.write_text("[strategy.stages.legal]\nsteps = []\n", encoding="utf-8")
     assert main(["outreach", "check", str(legal)]) == 2

@@ -17,6 +17,7 @@ from outreach.rendering import (
     TemplateError,
     Templates,
     options_from,
+    sender_for,
 )
 from outreach.strategy import strategy_from
 from outreach.windows import next_opening
@@ -168,8 +169,21 @@ def test_given_a_strategy_naming_a_missing_template_when_checked_then_named() ->
     ("table", "message"),
     [({"colour": "red"}, "unknown key"), ({"show_amount": "yes"}, "true or false"),
      ({"sender": 5}, "must be text"), ({"link_hours": 0}, "link_hours"),
-     ({"show_creditor": True}, "needs messages.creditor")],
+     ({"show_creditor": True}, "needs messages.creditor"),
+     ({"sms_sender": "Despacho Ejemplo, S.C."}, "sms_sender"), ({"sms_sender": ""}, "sms_sender"),
+    ],
 )  # fmt: skip
 def test_given_a_bad_messages_table_when_read_then_named(table: dict, message: str) -> None:  # type: ignore[type-arg]
     with pytest.raises(TemplateError, match=message):
         options_from({"messages": table})
+
+
+def test_given_an_sms_sender_then_sms_uses_it_and_other_channels_the_name() -> None:
+    options = options_from({"messages": {"sender": "Despacho Ejemplo, S.C.",
+                                         "sms_sender": "COBRADOR"}})  # fmt: skip
+    assert sender_for(options, "sms") == "COBRADOR"
+    assert sender_for(options, "email") == "Despacho Ejemplo, S.C."
+    assert sender_for(options_from({"messages": {"sms_sender": "+525550001000"}}), "sms") == (
+        "+525550001000"
+    )
+    assert sender_for(options_from({}), "sms") == "cobrador"
