@@ -160,6 +160,30 @@ def originate_agent(agent_id: int, channel_id: str) -> dict[str, str]:
     }
 
 
+async def seat_agent_legs(ami: AMIClient, agent_ids: list[int], legs: list[str],
+                          within: float) -> None:  # fmt: skip
+    """Each agent's leg (originate_agent) originated and in its ConfBridge; the legs'
+    channel ids are appended to `legs` as they are placed (the caller hangs them up,
+    even when they do not all join within `within` seconds)."""
+    joined: set[str] = set()
+    placed: list[str] = []
+    events = ami.events()
+    try:
+        for agent_id in agent_ids:
+            leg = f"cobrador-agent-{next_attempt_id()}"
+            legs.append(leg)
+            placed.append(leg)
+            await ami.send_action(originate_agent(agent_id, leg))
+        async with asyncio.timeout(within):
+            async for event in events:
+                if event.name == "ConfbridgeJoin" and event.get("Uniqueid") in placed:
+                    joined.add(event.get("Uniqueid") or "")
+                if joined == set(placed):
+                    break
+    finally:
+        events.close()
+
+
 def attempt_key(message: Message) -> tuple[str, bool] | None:
     """('cobrador-<id>', is_first_half) of an event about a dialer channel."""
     uniqueid = message.get("Uniqueid") or ""

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import redis
 import redis.asyncio as aioredis
-from asterisk_harness import next_attempt_id, originate_agent
+from asterisk_harness import seat_agent_legs
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
@@ -143,21 +143,7 @@ class DialFloor:
 
     async def _agents_ready(self, campaign: str) -> None:
         """Each agent's leg sits in agent-<user id> before the agent goes ready."""
-        joined: set[str] = set()
-        events = self.ami.events()
-        try:
-            for agent_id in self.agent_ids:
-                leg = f"cobrador-agent-{next_attempt_id()}"
-                self.legs.append(leg)
-                await self.ami.send_action(originate_agent(agent_id, leg))
-            async with asyncio.timeout(20):
-                async for event in events:
-                    if event.name == "ConfbridgeJoin" and event.get("Uniqueid") in self.legs:
-                        joined.add(event.get("Uniqueid") or "")
-                    if joined == set(self.legs):
-                        break
-        finally:
-            events.close()
+        await seat_agent_legs(self.ami, self.agent_ids, self.legs, 20)
         for agent_id in self.agent_ids:
             await self.agents.login(agent_id, campaign)
             await self.agents.set_ready(agent_id)

@@ -34,8 +34,8 @@ from asterisk_harness import (
     SIPP_SCENARIOS,
     ChrootAsterisk,
     next_attempt_id,
+    seat_agent_legs,
 )
-from asterisk_harness import originate_agent as agent_leg_originate
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
@@ -315,21 +315,7 @@ class RealFloor:
         agent goes ready; a bot makes them ready again as soon as they wrap up."""
         client = aioredis.Redis.from_url(self.redis_url)
         states = AgentStates(client, clock=self.clock)
-        joined: set[str] = set()
-        events = self.control.events()
-        try:
-            for agent_id in self.agent_ids:
-                leg = f"cobrador-agent-{next_attempt_id()}"
-                self.legs.append(leg)
-                await self.control.send_action(agent_leg_originate(agent_id, leg))
-            async with asyncio.timeout(30):
-                async for event in events:
-                    if event.name == "ConfbridgeJoin" and event.get("Uniqueid") in self.legs:
-                        joined.add(event.get("Uniqueid") or "")
-                    if joined == set(self.legs):
-                        break
-        finally:
-            events.close()
+        await seat_agent_legs(self.control, self.agent_ids, self.legs, 30)
         for agent_id in self.agent_ids:
             await states.login(agent_id, self.campaign.name)
             await states.set_ready(agent_id)
