@@ -90,6 +90,9 @@ def close_lost_attempts(sql: Engine, campaign_id: int, live: set[int], mine: set
         rows = list(s.scalars(
             select(CallAttempt).where(CallAttempt.campaign_id == campaign_id,
                                       CallAttempt.direction == "outbound",
+                                      # Only calls: a message's result comes from its
+                                      # provider's report, not from Asterisk.
+                                      CallAttempt.channel == ContactChannel.call.value,
                                       CallAttempt.result.is_(None), started)
         ))  # fmt: skip
         candidates = [a for a in rows if a.id not in live and a.id not in mine
