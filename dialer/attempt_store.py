@@ -69,6 +69,7 @@ def close_lost_attempts(sql: Engine, campaign_id: int, live: set[int], mine: set
                         outcome: Callable[[CallAttempt], Mapping[str, Any] | None] | None = None,
                         dead_accounts: Set[int] = frozenset(),
                         dead_before: datetime | None = None,
+                        next_attempt: Callable[[str, int, datetime], datetime] | None = None,
                         ) -> list[CallAttempt]:  # fmt: skip
     """Outbound attempts with no result, started before `before`, that neither
     Asterisk (no live channel) nor this dialer knows: a dialer died holding them.
@@ -81,7 +82,10 @@ def close_lost_attempts(sql: Engine, campaign_id: int, live: set[int], mine: set
     alone. Those of `dead_accounts` (leased by a dialer whose heartbeat is gone,
     dialer/liveness.py) need only have started before `dead_before`. Each is closed
     only if still open (another survivor may close it at the same moment: once).
-    Returns the attempts closed (detached)."""
+    `next_attempt(result, same_in_a_row, ended_at)`: the campaign's recycle rule; a
+    call closed here then gives its account the date a finished call would (the
+    hopper's hold lifted), so it is not dialed again the moment the dead dialer's
+    lease runs out. Returns the attempts closed (detached)."""
     started = CallAttempt.started_at < before
     if dead_accounts and dead_before is not None:
         started = or_(started, CallAttempt.account_id.in_(sorted(dead_accounts))
@@ -120,6 +124,13 @@ def close_lost_attempts(sql: Engine, campaign_id: int, live: set[int], mine: set
             for name, value in values.items():
                 setattr(attempt, name, value)
             lost.append(attempt)
+            account = s.get(Account, attempt.account_id) if attempt.account_id else None
+            if placed and next_attempt is not None and account is not None:
+                in_a_row = results_in_a_row(s, account.id, str(attempt.result))
+                when = next_attempt(str(attempt.result), in_a_row, utc_of(attempt.ended_at))
+                if account.later_than_its_date(when):  # never pulled forward
+                    account.next_attempt_at = when
+                    account.hopper_since = None
             reason = "dialer stopped before the call ended" if placed else NOT_PLACED_REASON
             audit.append(s, "attempt", {
                 "attempt_id": attempt.id, "account_id": attempt.account_id,
@@ -141,6 +152,13 @@ def open_attempt_accounts(sql: Engine, campaign_id: int, accounts: Set[int]) -> 
                                                  CallAttempt.result.is_(None),
                                                  CallAttempt.account_id.in_(sorted(accounts)))
         ) if a is not None}  # fmt: skip
+
+
+def utc_of(value: datetime | None) -> datetime:
+    """A stored time as an aware UTC datetime (SQLite gives naive ones back)."""
+    if value is None:
+        return datetime.now(UTC)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _iso(value: datetime | None) -> str | None:

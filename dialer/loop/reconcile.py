@@ -22,6 +22,7 @@ from dialer.liveness import Liveness
 from dialer.loop.context import LoopContext
 from dialer.loop.events import CallEvents, SeenCall
 from dialer.loop.finishing import Finisher
+from dialer.recycle import next_attempt_after, rules_for
 from metrics import definitions as m
 
 log = logging.getLogger(__name__)
@@ -149,10 +150,17 @@ class Reconciler:
                     "agent_id": agent.agent_id if bridged and agent else None,
                     "uniqueid": cv.originate_channel_id(attempt.id)}  # fmt: skip
 
+        rules = rules_for((ctx.campaign.config or {}).get("recycle"))
+
+        def next_attempt(result: str, in_a_row: int, ended: datetime) -> datetime:
+            """The campaign's recycle rule, as the Finisher applies it to a call it ends."""
+            at = next_attempt_after(result, in_a_row, ended.timestamp(), rules)
+            return datetime.fromtimestamp(at, UTC)
+
         closed = await asyncio.to_thread(
             store.close_lost_attempts, ctx.sql, ctx.campaign.id, live, set(ctx.calls),
             store.utc(now - ctx.options.orphan_grace_seconds), ctx.options.owner, others,
-            outcome, theirs, store.utc(now - ctx.options.alive_seconds),
+            outcome, theirs, store.utc(now - ctx.options.alive_seconds), next_attempt,
         )  # fmt: skip
         for attempt in closed:
             seen_calls.pop(attempt.id, None)

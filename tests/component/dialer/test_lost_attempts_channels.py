@@ -46,3 +46,39 @@ async def test_given_an_open_call_and_open_messages_when_lost_attempts_close_the
     with Session(floor.engine) as s:
         results = {i: s.get_one(CallAttempt, i).result for i in (call, sms, email)}
     assert results == {call: "lost", sms: None, email: None}
+
+
+async def test_given_a_held_account_when_its_lost_call_is_closed_then_it_gets_its_recycle_date(
+    make_floor: Any,
+) -> None:
+    from sqlalchemy import update
+
+    from store.models import Account
+
+    floor = await make_floor(accounts=1, agents=1)
+    (account_id,) = floor.numbers
+    campaign_id = floor.dialer.campaign.id
+    started = datetime.fromtimestamp(floor.clock(), UTC) - timedelta(minutes=10)
+    hold_until = started + timedelta(days=1)  # the hopper's hold on the dead dialer's account
+    with Session(floor.engine) as s, s.begin():
+        s.execute(update(Account).where(Account.id == account_id)
+                  .values(next_attempt_at=hold_until, hopper_since=started))  # fmt: skip
+        call = open_attempt(s, account_id, campaign_id, "call", started,
+                            phone_e164=floor.numbers[account_id])  # fmt: skip
+    seen: list[tuple[str, int]] = []
+
+    def recycle(result: str, in_a_row: int, ended: datetime) -> datetime:
+        seen.append((result, in_a_row))
+        return ended + timedelta(hours=2)
+
+    closed = store.close_lost_attempts(floor.engine, campaign_id, live=set(), mine=set(),
+                                       before=started + timedelta(minutes=1), actor="test",
+                                       next_attempt=recycle)  # fmt: skip
+    assert [a.id for a in closed] == [call] and seen == [("lost", 1)]
+    with Session(floor.engine) as s:
+        account = s.get_one(Account, account_id)
+        due = account.next_attempt_at
+        assert due is not None and account.hopper_since is None
+        # Two hours after the call's end (its start: Asterisk reported nothing), not at
+        # once when the lease runs out, nor the hopper's day-long hold.
+        assert due.replace(tzinfo=UTC) == started + timedelta(hours=2)
