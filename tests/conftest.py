@@ -36,6 +36,9 @@ SERIAL_MODULES = frozenset({
 })  # fmt: skip
 
 
+RUN_LAST = frozenset({"test_real_floor.py"})
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # Integration tests need real Asterisk/Chromium/Prometheus: they run in `make ci`
     # (`-m integration`); a plain `make test` deselects them by marker.
@@ -44,6 +47,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.integration)
         elif item.fspath.basename in SERIAL_MODULES:
             item.add_marker(pytest.mark.serial)
+    # The real-floor tier (three dialers, sipp on the trunk, CDR/CEL) runs last: after
+    # it, a call on the same Asterisk's simulated route was once left unanswered
+    # (test_recordings_real, in sequence only; cause not found yet, see the session
+    # notes). A stable sort: every other test keeps its order.
+    items[:] = sorted(items, key=lambda item: item.fspath.basename in RUN_LAST)
 
 
 def xdist_worker_index() -> int:
