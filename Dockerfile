@@ -45,6 +45,7 @@ COPY pbxsim/ pbxsim/
 COPY deploy/ deploy/
 COPY outreach/ outreach/
 COPY field/ field/
+COPY selfservice/ selfservice/
 COPY gateways/ gateways/
 RUN pip install . \
     && install -m 0755 deploy/entrypoint.sh /usr/local/bin/cobrador-entrypoint

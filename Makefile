@@ -43,7 +43,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy cobrador store dialer compliance console metrics pbxsim deploy outreach field gateways
+	$(BIN)/mypy cobrador store dialer compliance console metrics pbxsim deploy outreach field selfservice gateways
 
 # pytest exits 5 when it collects no tests: that is a failure here, never a pass.
 # Unit and component tests run on TEST_WORKERS pytest-xdist workers, each with

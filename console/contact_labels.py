@@ -18,6 +18,7 @@ CHANNEL_LABELS = {
     "visit": N_("Visita"),
     "chat": N_("Chat"),
     "letter": N_("Carta"),
+    "portal": N_("Portal de autoservicio"),
 }
 # A message's fate, as its channel reports it (outreach/channels) or the scheduler left it.
 MESSAGE_RESULT_LABELS = {
@@ -27,6 +28,7 @@ MESSAGE_RESULT_LABELS = {
     "replied": N_("Respondido"),
     "failed": N_("No entregado"),
     "lost": N_("Envío sin confirmar"),
+    "self_service": N_("Acción del deudor"),
 }
 STEP_STATUS_LABELS = {
     "waiting": N_("En espera de horario permitido"),
@@ -71,6 +73,24 @@ def message_result_label(channel: str, code: str | None,
     if channel != "call" and code in MESSAGE_RESULT_LABELS:
         return gettext_(MESSAGE_RESULT_LABELS[code])
     return call_result(code)
+
+
+# What a debtor did by themself (selfservice/debtor_actions.py), as the timeline says it.
+DEBTOR_ACTION_LABELS = {
+    "identified": N_("Entró al portal (identidad verificada)"),
+    "promise": N_("Prometió un pago"),
+    "plan": N_("Eligió un plan de pagos"),
+    "callback": N_("Pidió que le llamen"),
+    "dispute": N_("Disputó la deuda o pidió sus documentos"),
+    "opt_out": N_("Pidió no ser contactado por un canal"),
+    "message": N_("Escribió un mensaje"),
+}
+
+
+def debtor_action_label(code: str | None) -> str:
+    if not code:
+        return ""
+    return gettext_(DEBTOR_ACTION_LABELS.get(code, N_("Acción del deudor")))
 
 
 def template_label(name: str | None) -> str:

@@ -15,6 +15,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from compliance.debtor_time import debtor_zones
+from compliance.plan_records import audit_payload, promises_of, save_plan
 from compliance.plan_rules import PlanRules, plan_rules_for
 from console.i18n import N_, gettext_
 from console.money import MoneyFormat, money_format
@@ -22,9 +23,10 @@ from console.payment_plans import INTERVAL_LABELS, Plan, limits, percent
 from console.users import CurrentUser
 from store.audit import append as audit_append
 from store.db import transaction
-from store.models import Account, Campaign, PaymentPlan, PlanStatus, Promise, User
+from store.models import Account, Campaign, PaymentPlan, PlanStatus, User
 
-__all__ = ["plan_rules_for"]  # the campaign's rules, validated when it was created
+# The campaign's rules (validated when it was created) and the plan rows, as callers import them.
+__all__ = ["audit_payload", "plan_rules_for", "save_plan"]
 STATUS_LABELS = {
     PlanStatus.pending.value: N_("Espera aprobación del supervisor"),
     PlanStatus.active.value: N_("Activo"),
@@ -69,66 +71,6 @@ def plan_view(plan: Plan, money: MoneyFormat) -> dict[str, Any]:
         "needs_approval": plan.needs_approval,
         "approval_reasons": [gettext_(r) for r in plan.approval_reasons],
     }
-
-
-def save_plan(
-    session: Session,
-    plan: Plan,
-    account: Account,
-    attempt_id: int | None,
-    agent_id: int | None,
-    now: datetime,
-) -> PaymentPlan:
-    """The plan row; active with its promises at once when within the agent's limits."""
-    row = PaymentPlan(
-        account_id=account.id,
-        attempt_id=attempt_id,
-        agent_id=agent_id,
-        campaign_id=account.campaign_id,
-        status=PlanStatus.pending.value if plan.needs_approval else PlanStatus.active.value,
-        currency=account.currency,
-        balance=plan.balance,
-        total=plan.total,
-        discount=plan.discount,
-        interval=plan.interval,
-        schedule=[
-            {"number": i.number, "due_date": i.due_date.isoformat(), "amount": str(i.amount)}
-            for i in plan.instalments
-        ],
-        approval_reasons=list(plan.approval_reasons),
-        created_at=now,
-        decision_note="",
-    )
-    session.add(row)
-    session.flush()
-    if row.status == PlanStatus.active.value:
-        _promises_of(session, row, now)
-    return row
-
-
-def _promises_of(session: Session, row: PaymentPlan, now: datetime) -> None:
-    """One promise per instalment, followed kept/broken by the payments import."""
-    for item in row.schedule:
-        session.add(
-            Promise(
-                account_id=row.account_id,
-                attempt_id=row.attempt_id,
-                agent_id=row.agent_id,
-                amount=Decimal(item["amount"]),
-                currency=row.currency,
-                due_date=datetime.fromisoformat(item["due_date"]).date(),
-                created_at=now,
-                plan_id=row.id,
-                instalment=int(item["number"]),
-            )
-        )
-
-
-def audit_payload(row: PaymentPlan, action: str) -> dict[str, Any]:
-    return {"plan_id": row.id, "account_id": row.account_id, "action": action,
-            "status": row.status, "total": row.total, "discount": row.discount,
-            "currency": row.currency, "instalments": len(row.schedule),
-            "approval_reasons": list(row.approval_reasons or [])}  # fmt: skip
 
 
 def pending_plans(engine: Engine, campaign_ids: set[int] | None) -> list[dict[str, Any]]:
@@ -206,7 +148,7 @@ def decide(
                     N_("La fecha del primer pago ya pasó: rechace el plan para acordar otro.")
                 )
             row.status = PlanStatus.active.value
-            _promises_of(session, row, now)
+            promises_of(session, row, now)
         else:
             row.status = PlanStatus.rejected.value
             # The account was held for the plan: it is called again to agree another.

@@ -18,6 +18,7 @@ from console.contact_labels import (
     STAGE_LABELS,
     UNSENT,
     channel_label,
+    debtor_action_label,
     mask_address,
     message_result_label,
     step_status_label,
@@ -50,7 +51,8 @@ def account_timeline(session: Session, account: Account, limit: int = 30) -> lis
             "channel": channel_label(channel),
             "channel_code": channel,
             "direction": gettext_(N_("Entrante")) if attempt.direction == "inbound" else "",
-            "what": template_label(details.get("template")),
+            "what": template_label(details.get("template"))
+            or debtor_action_label(details.get("debtor_action")),
             "stage": gettext_(STAGE_LABELS[details["stage"]]) if details.get("stage") in STAGE_LABELS else "",
             "result": message_result_label(channel, attempt.result, result_label),
             "outcome": gettext_(outcome.label) if outcome else "",

@@ -62,8 +62,8 @@ ANSWER_RESULTS = ("answered", "human", "machine")
 INBOUND_RESULTS = ("answered", "abandoned")
 RECORDING_RESULTS = ("purged", "held", "failed", "dry_run")
 HOURS = tuple(f"{h:02d}" for h in range(24))
-# Contact channels (store.models.ContactChannel, plus the mailed letter).
-CHANNELS = ("call", "sms", "whatsapp", "email", "visit", "chat", "letter")
+# Contact channels (store.models.ContactChannel: the mailed letter, the debtor's portal too).
+CHANNELS = ("call", "sms", "whatsapp", "email", "visit", "chat", "letter", "portal")
 # A message's delivery status as its provider reports it (outreach/channels).
 MESSAGE_RESULTS = ("sent", "delivered", "failed", "read", "replied")
 # What the outreach scheduler adds: no answer from the send, refused or waiting at the

@@ -173,6 +173,9 @@ class Account(Base):
     # When the outreach scheduler looks at the account again (None: never planned);
     # read through ix_accounts_next_step, never a scan of the portfolio.
     next_step_at: Mapped[datetime | None] = mapped_column()
+    # The self-service portal's identity check: a keyed hash (HMAC-SHA256) of the last
+    # digits of the debtor's national document, never the digits (selfservice/identity.py).
+    identity_hash: Mapped[str | None] = mapped_column(String(64))
 
     phones: Mapped[list[Phone]] = relationship(
         back_populates="account", cascade="all, delete-orphan", order_by="Phone.position"
@@ -345,6 +348,9 @@ class ContactChannel(enum.StrEnum):
     visit = "visit"
     chat = "chat"
     letter = "letter"  # a formal notice by post (outreach/channels/letter.py)
+    # What a debtor did in the self-service portal (selfservice/debtor_actions.py):
+    # debtor-initiated (direction inbound), never an attempt for the caps.
+    portal = "portal"
 
 
 CONTACT_CHANNELS = tuple(c.value for c in ContactChannel)
@@ -861,3 +867,78 @@ class FieldPosition(Base):
     battery: Mapped[float | None] = mapped_column(Float)  # 0..1
 
     __table_args__ = (Index("ix_field_positions_agent_at", "agent_id", "at"),)
+
+
+class PortalGate(Base):
+    """A way into the self-service portal and its identity check's failures: one signed
+    link (``link:<sha256 of the token>``), an account's reference path (``ref:<id>``) or a
+    client address (``addr:<address>``, throttled per window). Three wrong answers lock
+    a link or reference (selfservice/identity.py); kept in SQL, so no restart unlocks it."""
+
+    __tablename__ = "portal_gates"
+
+    key: Mapped[str] = mapped_column(String(90), primary_key=True)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_started_at: Mapped[datetime | None] = mapped_column()
+    locked_at: Mapped[datetime | None] = mapped_column()
+    verified_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DisputeStatus(enum.StrEnum):
+    open = "open"
+    resolved = "resolved"
+
+
+class Dispute(Base):
+    """A debtor disputes the debt (denies it, says it was paid) or asks for its
+    documents: the account becomes ``disputed`` and a supervisor task opens."""
+
+    __tablename__ = "disputes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # denies | paid | proof
+    text: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str] = mapped_column(String(20))  # the channel it came on: portal, whatsapp...
+    status: Mapped[str] = mapped_column(String(20), default=DisputeStatus.open.value)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column()
+    resolved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class SupervisorTask(Base):
+    """Work a supervisor must do about an account (a dispute to answer...)."""
+
+    __tablename__ = "supervisor_tasks"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
+    kind: Mapped[str] = mapped_column(String(20))  # dispute
+    ref_id: Mapped[int | None] = mapped_column(BigInteger)  # e.g. the dispute's id
+    status: Mapped[str] = mapped_column(String(20), default="open")  # open | done
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column()
+    done_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    __table_args__ = (Index("ix_supervisor_tasks_open", "status", "campaign_id"),)
+
+
+class AccountDocument(Base):
+    """A document the operator attached to an account (the contract, the statement):
+    what a debtor who disputes the debt or asks for proof downloads from the portal."""
+
+    __tablename__ = "account_documents"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    filename: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    attached_by: Mapped[str] = mapped_column(String(100))
+    attached_at: Mapped[datetime] = mapped_column(default=utcnow)

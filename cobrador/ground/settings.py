@@ -112,6 +112,10 @@ class Settings:
     # (outreach/links.py): the HMAC key the portal shares, base64, 32+ bytes. Unset:
     # messages carry no link (the campaign's portal_url is not used).
     portal_link_secret: str = ""
+    # The portal's identity check (selfservice/identity.py): the key of the keyed hash
+    # of the debtor's document digits, base64, 32+ bytes. Unset: nobody can pass the
+    # check (the portal fails closed), and `cobrador portal identities` refuses to import.
+    portal_identity_key: str = ""
     # Message gateways (docs/messaging.md). Each channel's gateway: "" (off), a real one,
     # or "simulated" (a local SMSC / SMTP sink / Cloud API stand-in, as in the demo).
     # SMS: "smpp" (our client binds to the carrier's SMSC) or "kannel" (its sendsms).

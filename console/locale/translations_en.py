@@ -658,3 +658,8 @@ ES_VALUES = {
     "login": "recién conectado",
     "reconexión": "reconexión del teléfono",
 }
+
+# The debtor's self-service portal and actions (console/portal_views.py, selfservice/).
+from translations_portal import PORTAL_EN  # noqa: E402
+
+EN.update(PORTAL_EN)

@@ -19,8 +19,9 @@ ROOT = Path(__file__).resolve().parents[2]
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("cobrador",),  # the roof: the CLI that registers every command, the demo
     ("console", "pbxsim", "deploy"),  # the web console; the simulated PBX; container tooling
-    # Staged strategies and message channels (SMS, WhatsApp, e-mail, letters); field visits.
-    ("outreach", "field"),
+    # Staged strategies and message channels (SMS, WhatsApp, e-mail, letters); field visits;
+    # debtor self-service (portal actions, identity check, assistant, payment links).
+    ("outreach", "field", "selfservice"),
     ("dialer",),  # hopper, pacing, dial loop, AMI/FastAGI, inbound queue
     ("compliance",),  # rules engine, profiles, registries, caps, callback windows
     ("store",),  # SQL models, migrations, imports, the audit chain

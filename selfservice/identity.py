@@ -1,0 +1,244 @@
+"""The portal's identity check: before anything about the debt is shown, the debtor
+types the last four digits of their national document (INE/CURP, cédula, DNI).
+
+cobrador never keeps the digits: the operator imports them (`cobrador portal
+identities`) and only a keyed hash is stored, HMAC-SHA256 under
+``portal_identity_key`` over the account's reference and the digits, so a copy
+of the database alone cannot be searched for them. Each way in is a gate
+(`store.models.PortalGate`): one signed link, or one account's reference path.
+Three wrong answers lock the gate for good (a link) or for a day (a reference);
+a client address gets at most ``ADDRESS_FAILURES`` wrong answers per window over
+every gate, and an unknown reference counts as a wrong answer there, answered
+the same way (no reference enumeration). State is in SQL: no restart unlocks.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from store.audit import append as audit_append
+from store.db import transaction
+from store.models import Account, PortalGate
+
+DIGITS = 4
+GATE_FAILURES = 3  # wrong answers that lock a link or a reference
+ADDRESS_FAILURES = 10  # wrong answers per client address per window, over every gate
+ADDRESS_WINDOW = timedelta(minutes=15)
+REFERENCE_LOCK = timedelta(days=1)  # a reference unlocks after this (a link never does)
+MIN_KEY_BYTES = 32
+MAX_ANSWER = 40  # characters read from a form: more is refused unread
+MAX_REFERENCE = 64  # accounts.external_ref's size
+_NOT_DIGITS = re.compile(r"[\s.\-]")
+
+
+class IdentityError(ValueError):
+    """A key, answer or reference that cannot be used as given (says what to fix)."""
+
+
+def identity_key(encoded: str) -> bytes:
+    """The key from settings (base64, 32+ bytes); IdentityError when unusable."""
+    if not encoded:
+        raise IdentityError("portal_identity_key is not set: the identity check cannot run")
+    try:
+        key = base64.b64decode(encoded + "==", validate=False)
+    except (binascii.Error, ValueError) as exc:
+        raise IdentityError("portal_identity_key must be base64") from exc
+    if len(key) < MIN_KEY_BYTES:
+        raise IdentityError(f"portal_identity_key must be {MIN_KEY_BYTES} bytes or more")
+    return key
+
+
+def normalise_answer(answer: str) -> str:
+    """What the debtor typed as exactly DIGITS digits (spaces, dots and dashes
+    dropped); IdentityError otherwise (not counted as a wrong answer)."""
+    if not isinstance(answer, str) or len(answer) > MAX_ANSWER:
+        raise IdentityError("answer too long")
+    digits = _NOT_DIGITS.sub("", answer)
+    if len(digits) != DIGITS or not digits.isascii() or not digits.isdigit():
+        raise IdentityError(f"type the last {DIGITS} digits")
+    return digits
+
+
+def last_digits(document: str) -> str:
+    """The last DIGITS digits of a document number as the creditor's file has it
+    (letters dropped: a CURP or a DNI with its check letter); IdentityError when fewer."""
+    digits = "".join(c for c in document if c.isascii() and c.isdigit())
+    if len(digits) < DIGITS:
+        raise IdentityError(f"a document number needs at least {DIGITS} digits")
+    return digits[-DIGITS:]
+
+
+def identity_hash(key: bytes, external_ref: str, digits: str) -> str:
+    """The stored form: keyed, and bound to the account (equal digits of two accounts
+    hash differently)."""
+    message = b"cobrador-identity-v1\0" + external_ref.encode() + b"\0" + digits.encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def link_gate(token: str) -> str:
+    return "link:" + hashlib.sha256(token.encode()).hexdigest()
+
+
+def reference_gate(account_id: int) -> str:
+    return f"ref:{account_id}"
+
+
+def address_gate(address: str) -> str:
+    return "addr:" + hashlib.sha256(address.encode()).hexdigest()[:40]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    verified: bool
+    locked: bool = False  # the gate is locked (now or before this answer)
+    throttled: bool = False  # the client address has had too many wrong answers
+    tries_left: int = 0
+    account_id: int | None = None  # when verified
+
+
+def gate_locked(engine: Engine, gate: str, now: datetime) -> bool:
+    """Whether a gate is locked (a link page says so before asking anything)."""
+    with transaction(engine) as session:
+        row = session.get(PortalGate, gate)
+        return row is not None and _is_locked(row, now)
+
+
+def check(
+    engine: Engine,
+    *,
+    gate: str,
+    account_id: int | None,
+    answer: str,
+    key: bytes,
+    client: str,
+    now: datetime,
+) -> Verdict:
+    """Check an answer for the account a gate leads to (None: an unknown reference,
+    always wrong). Counts a wrong answer on the gate and on the client's address,
+    locks the gate at the third, audits the lock and every success. IdentityError
+    for an answer that is not DIGITS digits (nothing counted)."""
+    digits = normalise_answer(answer)
+    addr = address_gate(client or "unknown")
+    with transaction(engine) as session:
+        throttle = _row(session, addr, None, now)
+        if _throttled(throttle, now):
+            return Verdict(False, throttled=True)
+        row = _row(session, gate, account_id, now) if account_id is not None else None
+        if row is not None and _is_locked(row, now):
+            return Verdict(False, locked=True)
+        if row is not None and row.locked_at is not None:  # a reference's lock has run out
+            row.failures, row.locked_at = 0, None
+        account = session.get(Account, account_id) if account_id is not None else None
+        stored = account.identity_hash if account is not None else None
+        expected = identity_hash(key, account.external_ref, digits) if account else ""
+        if stored and row is not None and hmac.compare_digest(stored, expected):
+            row.failures, row.locked_at, row.verified_at = 0, None, now
+            audit_append(session, "portal_identity", {"gate": gate[:12], "result": "verified"},
+                         actor="debtor", subject=f"account:{account_id}", now=now)  # fmt: skip
+            return Verdict(True, account_id=account_id)
+        _count(throttle, now)
+        if row is None:
+            return Verdict(False, tries_left=GATE_FAILURES - 1)
+        row.failures += 1
+        if row.failures >= GATE_FAILURES:
+            row.locked_at = now
+            audit_append(session, "portal_identity",
+                         {"gate": gate[:12], "result": "locked", "failures": row.failures},
+                         actor="debtor", subject=f"account:{account_id}", now=now)  # fmt: skip
+            return Verdict(False, locked=True)
+        return Verdict(False, tries_left=GATE_FAILURES - row.failures)
+
+
+@dataclass(frozen=True)
+class IdentityImport:
+    stored: int
+    errors: tuple[str, ...]  # "line N: why" (nothing stored when any)
+
+
+def import_identities(
+    engine: Engine, rows: Iterable[tuple[int, str, str]], key: bytes, actor: str, now: datetime
+) -> IdentityImport:
+    """(line, external_ref, document) rows: each account's identity hash from its
+    document's last digits; all or nothing (any bad row: nothing stored, every bad
+    row said). The digits are never written anywhere; the audit entry counts rows."""
+    errors: list[str] = []
+    wanted: dict[str, str] = {}
+    for line, ref, document in rows:
+        ref = ref.strip()
+        if not ref or len(ref) > MAX_REFERENCE:
+            errors.append(f"line {line}: external_ref is empty or longer than {MAX_REFERENCE}")
+            continue
+        try:
+            wanted[ref] = last_digits(document[: MAX_ANSWER * 2])
+        except IdentityError as exc:
+            errors.append(f"line {line}: {exc}")
+    with transaction(engine) as session:
+        accounts: dict[str, Account] = {}
+        refs = list(wanted)
+        for start in range(0, len(refs), 500):
+            chunk = refs[start : start + 500]
+            for account in session.scalars(select(Account).where(Account.external_ref.in_(chunk))):
+                accounts[account.external_ref] = account
+        errors += [f"external_ref {ref!r}: no such account" for ref in refs if ref not in accounts]
+        if errors:  # nothing written yet
+            return IdentityImport(0, tuple(errors))
+        for ref, digits in wanted.items():
+            accounts[ref].identity_hash = identity_hash(key, ref, digits)
+        audit_append(session, "account_import", {"what": "portal_identities", "rows": len(wanted)},
+                     actor=actor, now=now)  # fmt: skip
+    return IdentityImport(len(wanted), ())
+
+
+def unlock(engine: Engine, gate: str, actor: str, now: datetime) -> bool:
+    """An operator lifts a lock (the debtor called and was identified); audited."""
+    with transaction(engine) as session:
+        row = session.get(PortalGate, gate, with_for_update=True)
+        if row is None or row.locked_at is None:
+            return False
+        row.failures, row.locked_at = 0, None
+        audit_append(session, "portal_identity", {"gate": gate[:12], "result": "unlocked"},
+                     actor=actor, subject=f"account:{row.account_id}", now=now)  # fmt: skip
+        return True
+
+
+def _row(session: Session, key: str, account_id: int | None, now: datetime) -> PortalGate:
+    """The gate's row, created if new, locked for this transaction (PostgreSQL: FOR
+    UPDATE; SQLite: the write lock the insert takes)."""
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert(PortalGate).values(key=key, account_id=account_id, failures=0, created_at=now)
+    session.execute(stmt.on_conflict_do_nothing(index_elements=["key"]))
+    row = session.execute(
+        select(PortalGate).where(PortalGate.key == key).with_for_update()
+    ).scalar_one()
+    return row
+
+
+def _is_locked(row: PortalGate, now: datetime) -> bool:
+    if row.locked_at is None:
+        return False
+    return not (row.key.startswith("ref:") and now - row.locked_at >= REFERENCE_LOCK)
+
+
+def _throttled(row: PortalGate, now: datetime) -> bool:
+    if row.window_started_at is None or now - row.window_started_at >= ADDRESS_WINDOW:
+        return False
+    return row.failures >= ADDRESS_FAILURES
+
+
+def _count(row: PortalGate, now: datetime) -> None:
+    if row.window_started_at is None or now - row.window_started_at >= ADDRESS_WINDOW:
+        row.window_started_at, row.failures = now, 0
+    row.failures += 1
