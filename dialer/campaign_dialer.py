@@ -300,7 +300,11 @@ class CampaignDialer:
                     # Published before the next decision may start: it counts them.
                     with contextlib.suppress(RedisError, OSError):
                         await self.pacing_view.publish_floor()
-                        await self.floor.end_turn(self.options.tick_seconds)
+                        # The gate for one interval, then the others first for one
+                        # more: every dialer of the floor places its share.
+                        await self.floor.end_turn(
+                            self.options.tick_seconds, self.options.tick_seconds
+                        )
             await self._publish_wallboard(now, snapshot, sizes)
             self._set_healthy()
             return placed

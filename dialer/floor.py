@@ -14,6 +14,7 @@ Keys (hash-tagged per campaign):
     cobrador:floor:{<campaign>}:dialers          set of dialer owners that published
     cobrador:floor:{<campaign>}:calls:<owner>    JSON [[dialed_at, kind], ...], expires
     cobrador:floor:{<campaign>}:turn             the owner deciding now, expires
+    cobrador:floor:{<campaign>}:turn_last        the owner of the last decision, expires
 """
 
 from __future__ import annotations
@@ -36,22 +37,40 @@ PUBLISH_TTL_SECONDS = 5.0
 TURN_HOLD_SECONDS = 5.0
 MAX_ENTRIES = 5000  # per dialer: bounds what one (even corrupt) key may cost to read
 
-# Take the turn when free, or keep it when this dialer holds it already (one dialer
-# ticking faster than the interval is no reason to wait for itself).
-# KEYS[1]=turn; ARGV: owner, ms to hold it. Returns 1 when taken or kept.
+# Take the turn when it is free. The turn is held while deciding and then, as a gate,
+# for the rest of one tick interval: the floor gets at most one decision per
+# interval. With other live dialers on the floor, the gate binds its holder too, and
+# the dialer that took the last decision yields the next one to the others for one
+# more interval (`last`, set when the turn ends): without it the dialer that decided
+# first kept deciding, its next tick always falling before any other's, and the
+# others never placed a call (their Asterisk servers idle). Alone on the floor a
+# dialer keeps its own turn whenever it ticks.
+# KEYS: turn, last, dialers set; ARGV: owner, ms to hold it. Returns 1 when taken.
 _TAKE_TURN_LUA = """
+local others = redis.call('SCARD', KEYS[3]) - redis.call('SISMEMBER', KEYS[3], ARGV[1])
 local holder = redis.call('GET', KEYS[1])
-if holder and holder ~= ARGV[1] then return 0 end
+if holder then
+  if holder ~= ARGV[1] or others > 0 then return 0 end
+elseif others > 0 and redis.call('GET', KEYS[2]) == ARGV[1] then
+  return 0
+end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1
 """
 
-# Let the turn go at `ARGV[2]` ms from now (a minimum interval between decisions),
-# only if we still hold it. KEYS[1]=turn; ARGV: owner, ms.
+# Let the turn go at `ARGV[2]` ms from now (the rest of the interval), only if we
+# still hold it, and mark this dialer as the last decider for ARGV[2] + ARGV[3] ms.
+# KEYS: turn, last; ARGV: owner, ms, ms to yield.
 _END_TURN_LUA = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 local ms = tonumber(ARGV[2])
 if ms <= 0 then redis.call('DEL', KEYS[1]) else redis.call('PEXPIRE', KEYS[1], ms) end
+local yield_ms = tonumber(ARGV[3])
+if yield_ms > 0 then
+  redis.call('SET', KEYS[2], ARGV[1], 'PX', math.max(ms, 0) + yield_ms)
+else
+  redis.call('DEL', KEYS[2])
+end
 return 1
 """
 
@@ -122,6 +141,7 @@ class SharedFloor:
         self.owner = owner
         self.dialers_key = floor_key(campaign, "dialers")
         self.turn_key = floor_key(campaign, "turn")
+        self.last_turn_key = floor_key(campaign, "turn_last")
         self._end_turn = redis.register_script(_END_TURN_LUA)
         self._read = redis.register_script(_READ_LUA)
         self._take_turn = redis.register_script(_TAKE_TURN_LUA)
@@ -152,14 +172,17 @@ class SharedFloor:
 
     async def take_turn(self) -> bool:
         """True when this dialer may take the campaign's next pacing decision: the turn
-        is free, or already its own."""
-        held = await self._take_turn(keys=[self.turn_key],
+        is free, and this dialer did not take the last one (or is alone)."""
+        held = await self._take_turn(keys=[self.turn_key, self.last_turn_key, self.dialers_key],
                                      args=[self.owner, int(TURN_HOLD_SECONDS * 1000)])  # fmt: skip
         return bool(held)
 
-    async def end_turn(self, keep_seconds: float) -> None:
-        """The decision is placed and published; the next one may come in `keep_seconds`."""
-        await self._end_turn(keys=[self.turn_key], args=[self.owner, int(keep_seconds * 1000)])
+    async def end_turn(self, keep_seconds: float, yield_seconds: float = 0.0) -> None:
+        """The decision is placed and published; the next one may come in `keep_seconds`,
+        from another dialer if one takes it within `yield_seconds` after that."""
+        await self._end_turn(keys=[self.turn_key, self.last_turn_key],
+                             args=[self.owner, int(keep_seconds * 1000),
+                                   int(yield_seconds * 1000)])  # fmt: skip
 
     async def release(self) -> None:
         """A clean stop: the turn goes at once. The calls this dialer leaves in Asterisk

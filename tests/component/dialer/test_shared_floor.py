@@ -45,7 +45,8 @@ async def test_given_another_dialer_ringing_for_every_ready_agent_then_this_one_
 
     # Its calls end (it publishes none): this dialer covers the agents itself.
     await another_dialer_rings(floor, ringing=0)
-    await floor.redis.delete(floor_key("mx-test", "turn"))
+    # The gate after its last decision and its yield to d2 are over.
+    await floor.redis.delete(floor_key("mx-test", "turn"), floor_key("mx-test", "turn_last"))
     assert await floor.dialer.tick() == 3
 
 
@@ -89,3 +90,66 @@ async def test_given_the_floor_cannot_be_read_then_nothing_is_placed(
     assert await floor.dialer.tick() == 0
     assert attempts(floor) == 0
     assert not floor.dialer.health.ok and "store unavailable" in floor.dialer.health.reason
+
+
+async def test_given_two_live_dialers_then_the_last_decider_yields_the_next_turn(
+    make_floor: Any,
+) -> None:
+    # The dialer whose ticks fall first kept every decision before: the others never
+    # placed a call. Now the last decider lets the next turn go to another dialer.
+    floor = await make_floor(accounts=10, agents=3)
+    d1 = SharedFloor(floor.redis, "mx-test", "d1")
+    d2 = await another_dialer_rings(floor, ringing=0)
+    await d1.publish([])
+    assert await d1.take_turn()
+    assert not await d2.take_turn()  # d1 is deciding
+    await d1.end_turn(0, yield_seconds=60)
+    assert not await d1.take_turn()  # its own next tick: d2 goes first
+    assert await d2.take_turn()
+    await d2.end_turn(0, yield_seconds=60)
+    assert not await d2.take_turn()
+    assert await d1.take_turn()
+
+
+async def test_given_the_gate_after_a_decision_then_nobody_decides_until_it_ends(
+    make_floor: Any,
+) -> None:
+    floor = await make_floor(accounts=10, agents=3)
+    d1 = SharedFloor(floor.redis, "mx-test", "d1")
+    d2 = await another_dialer_rings(floor, ringing=0)
+    assert await d1.take_turn()
+    await d1.end_turn(60, yield_seconds=60)
+    assert not await d2.take_turn()
+    assert not await d1.take_turn()
+
+
+async def test_given_a_dialer_alone_on_the_floor_then_it_never_yields_to_itself(
+    make_floor: Any,
+) -> None:
+    floor = await make_floor(accounts=10, agents=3)
+    d1 = SharedFloor(floor.redis, "mx-test", "d1")
+    await d1.publish([])
+    for _ in range(3):
+        assert await d1.take_turn()
+        await d1.end_turn(0, yield_seconds=60)
+    # Nor does its own gate hold it back (a single dialer decides as it ticks).
+    assert await d1.take_turn()
+    await d1.end_turn(60, yield_seconds=60)
+    assert await floor.redis.pttl(d1.turn_key) > 0
+    assert await d1.take_turn()
+
+
+async def test_given_the_other_dialer_does_not_take_its_turn_then_the_last_decider_goes_on(
+    make_floor: Any,
+) -> None:
+    # A dialer that stopped ticking (stuck, or dead with its key not yet expired)
+    # delays the floor's next decision by at most the yield, never stops it.
+    floor = await make_floor(accounts=10, agents=3)
+    d1 = SharedFloor(floor.redis, "mx-test", "d1")
+    await another_dialer_rings(floor, ringing=0)
+    await d1.publish([])
+    assert await d1.take_turn()
+    await d1.end_turn(0, yield_seconds=60)
+    assert not await d1.take_turn()
+    await floor.redis.delete(d1.last_turn_key)  # what the yield's expiry does
+    assert await d1.take_turn()
