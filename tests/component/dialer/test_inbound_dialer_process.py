@@ -247,8 +247,11 @@ async def test_given_a_dialer_run_for_another_campaign_when_it_answers_an_inboun
     await agents.set_ready(agent_id)
     caller = pbx.inbound_call(DID, NUMBER)
     await until(lambda: agents_state(agents, agent_id, AgentState.talking))
-    (attempt,) = inbound_attempts(engine)
     await until(lambda: caller.mixmonitor is not None)  # recorded as mx-test says
+    # Bridged as the console sees it (the pop follows): before that the dialer does
+    # not hold the call yet and nobody answers a command (a race CI lost under load).
+    await until(lambda: [a.bridged_at is not None for a in inbound_attempts(engine)] == [True])
+    (attempt,) = inbound_attempts(engine)
 
     async def console(agent: int, kind: str = "hangup") -> Reply | None:  # as agent_views sends it
         request_id = new_request_id()
