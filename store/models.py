@@ -942,3 +942,66 @@ class AccountDocument(Base):
     content: Mapped[bytes] = mapped_column(LargeBinary)
     attached_by: Mapped[str] = mapped_column(String(100))
     attached_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Conversation(Base):
+    """A debtor's written conversation on one channel (the portal's chat, SMS,
+    WhatsApp): with the assistant, then, once handed over, in the chat queue of the
+    account's skill group and with one agent (selfservice/conversations.py)."""
+
+    __tablename__ = "conversations"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    # None while the number or the portal session matches no single account.
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(12))  # chat (portal) | sms | whatsapp
+    address: Mapped[str] = mapped_column(String(64))  # E.164, or the portal session's ref
+    # bot | queued | agent | closed
+    state: Mapped[str] = mapped_column(String(10), default="bot")
+    dialogue: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the assistant's state
+    handover_reason: Mapped[str | None] = mapped_column(String(40))
+    skill_group_id: Mapped[int | None] = mapped_column(ForeignKey("skill_groups.id"))
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
+    queued_at: Mapped[datetime | None] = mapped_column()
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # The agent's ledger row (a debtor-initiated contact): dispositions name it.
+    attempt_id: Mapped[int | None] = mapped_column(ForeignKey("call_attempts.id"))
+    assigned_at: Mapped[datetime | None] = mapped_column()
+    messages: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column()
+    last_message_at: Mapped[datetime] = mapped_column()
+    closed_at: Mapped[datetime | None] = mapped_column()
+    close_reason: Mapped[str | None] = mapped_column(String(20))
+
+    __table_args__ = (
+        CheckConstraint("state IN ('bot', 'queued', 'agent', 'closed')", name="state"),
+        Index("ix_conversations_address", "channel", "address", "state"),
+        # The chat queue, oldest first: only the few queued rows, never a scan.
+        Index(
+            "ix_conversations_queued",
+            "queued_at",
+            postgresql_where=text("state = 'queued'"),
+            sqlite_where=text("state = 'queued'"),
+        ),
+    )
+
+
+class ConversationMessage(Base):
+    """One message of a conversation, as evidence: who wrote it, the text, and for
+    an outgoing one whether it left (sent) or the final check held it (held)."""
+
+    __tablename__ = "conversation_messages"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    sender: Mapped[str] = mapped_column(String(10))  # debtor | assistant | agent | system
+    text: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column()
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # received | pending (for the chat sender) | sent | shown (portal) | held (the final
+    # check refused it) | failed
+    status: Mapped[str] = mapped_column(String(10))
+    detail: Mapped[str | None] = mapped_column(String(200))
+    provider_id: Mapped[str | None] = mapped_column(String(128))
+
+    __table_args__ = (Index("ix_conversation_messages_conv", "conversation_id", "id"),)
