@@ -37,6 +37,8 @@ from console import (
     agent_views,
     auditor_views,
     auth_views,
+    chat_queue,
+    chat_views,
     dialer_phone_views,
     field_views,
     inbound_views,
@@ -254,12 +256,14 @@ def init_app(
     recording_views.setup_routes(app)
     dialer_phone_views.setup_routes(app)
     field_views.setup_routes(app)
+    chat_views.setup_routes(app)
     app.cleanup_ctx.append(_pophub_ctx)
     app.cleanup_ctx.append(_password_pool_ctx)
     app.cleanup_ctx.append(agent_views.callback_release_ctx)
     app.cleanup_ctx.append(_registry_sync_ctx)
     app.cleanup_ctx.append(pruning.prune_ctx)
     app.cleanup_ctx.append(field_views.purge_positions_ctx)
+    app.cleanup_ctx.append(chat_queue.chat_routing_ctx)
     return app
 
 

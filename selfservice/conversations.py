@@ -34,16 +34,19 @@ HANDOVER_REASONS = ("agent", "misunderstood", "dispute", "full", "operator")
 
 
 class ChatError(ValueError):
-    """Input a conversation refuses; the message says why. `status` is the HTTP answer."""
+    """Input a conversation refuses; the message says why. `status` is the HTTP answer,
+    `code` a stable name for a page to word it (empty, too_long, closed, full,
+    throttled, invalid)."""
 
-    def __init__(self, message: str, status: int = 400) -> None:
+    def __init__(self, message: str, status: int = 400, code: str = "invalid") -> None:
         super().__init__(message)
         self.status = status
+        self.code = code
 
 
 class ChatThrottled(ChatError):
     def __init__(self, message: str) -> None:
-        super().__init__(message, 429)
+        super().__init__(message, 429, "throttled")
 
 
 def clean_text(text: str, *, truncate: bool = False) -> str:
@@ -54,10 +57,10 @@ def clean_text(text: str, *, truncate: bool = False) -> str:
         raise ChatError("the message must be text")
     kept = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C").strip()
     if not kept:
-        raise ChatError("the message is empty")
+        raise ChatError("the message is empty", code="empty")
     if len(kept) > MAX_TEXT:
         if not truncate:
-            raise ChatError(f"the message is longer than {MAX_TEXT} characters")
+            raise ChatError(f"the message is longer than {MAX_TEXT} characters", code="too_long")
         kept = kept[: MAX_TEXT - 1] + "…"
     return kept
 
@@ -118,11 +121,11 @@ def add_message(session: Session, conv: Conversation, sender: str, text: str, no
     if status not in STATUSES:
         raise ChatError(f"unknown message status {status!r}")
     if conv.state == "closed":
-        raise ChatError("the conversation is closed", 409)
+        raise ChatError("the conversation is closed", 409, "closed")
     if conv.messages >= MAX_MESSAGES:
-        raise ChatError("the conversation is full", 409)
+        raise ChatError("the conversation is full", 409, "full")
     if len(text) > MAX_TEXT:
-        raise ChatError(f"the message is longer than {MAX_TEXT} characters")
+        raise ChatError(f"the message is longer than {MAX_TEXT} characters", code="too_long")
     if sender == "debtor":
         recent = session.scalar(
             select(func.count(ConversationMessage.id)).where(
@@ -188,7 +191,7 @@ def hand_over(session: Session, conv: Conversation, reason: str, now: datetime,
     if conv.state in ("queued", "agent"):
         return False
     if conv.state == "closed":
-        raise ChatError("the conversation is closed", 409)
+        raise ChatError("the conversation is closed", 409, "closed")
     group_id = None
     if skill_group:
         group_id = session.scalar(select(SkillGroup.id).where(SkillGroup.name == skill_group))

@@ -1,0 +1,203 @@
+"""The chat queue for agents: conversations handed over by the assistant go to a ready
+agent the way inbound calls do (dialer/inbound/routing.py: the campaign's skill group
+first, longest idle first; anyone ready once it waited past the overflow), blended
+with calls: the agent is reserved atomically in Redis (only a ready agent can be), so
+the dialer gives them no call meanwhile, and the chat is popped like a call.
+
+Each handed-over chat gets its own row in the contact ledger (a debtor-initiated
+contact on the chat's channel, direction inbound: never an attempt for the caps), the
+one the agent's disposition names; a dispositioned chat is closed. SQL is the truth:
+the claim is a compare-and-set on the conversation, so several console processes
+may route at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from aiohttp import web
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from console.keys import CLOCK, ENGINE, REDIS, STATES
+from dialer.agent_state import AgentState, AgentStates
+from dialer.inbound.routing import ReadyAgent, candidates
+from dialer.inbound.skills import memberships
+from dialer.messages import Notifier, Pop
+from selfservice import conversations as conv
+from store.audit import append as audit_append
+from store.db import transaction
+from store.models import (
+    PHONE_CHANNELS,
+    Account,
+    AttemptResult,
+    CallAttempt,
+    Campaign,
+    Conversation,
+    Disposition,
+)
+
+log = logging.getLogger(__name__)
+
+ROUTE_EVERY_SECONDS = 1.0
+# A chat waits this long for its own skill group's (or campaign's) agents, then goes
+# to any ready agent.
+OVERFLOW_SECONDS = 120.0
+LEDGER_SOURCE = "chat"
+CHAT_DIRECTION = "chat"  # the pop's direction: the page shows the transcript
+
+
+@dataclass(frozen=True)
+class Waiting:
+    item: conv.Queued
+    account_id: int
+    campaign: str
+
+
+def waiting_chats(engine: Engine) -> list[Waiting]:
+    """The queue, longest waiting first; a chat not tied to one account waits (an
+    agent cannot take what names no account: the assistant asks who it is first)."""
+    with Session(engine) as s:
+        out = []
+        for item in conv.queued(s):
+            if item.account_id is None:
+                continue
+            account = s.get(Account, item.account_id)
+            if account is None:
+                continue
+            campaign_id = item.campaign_id or account.campaign_id
+            campaign = s.get(Campaign, campaign_id) if campaign_id is not None else None
+            out.append(Waiting(item, account.id, campaign.name if campaign else ""))
+        return out
+
+
+def campaign_names(engine: Engine) -> list[str]:
+    with Session(engine) as s:
+        return list(s.scalars(select(Campaign.name).order_by(Campaign.name)))
+
+
+def assign(engine: Engine, waiting: Waiting, agent_id: int, now: datetime) -> int | None:
+    """Gives the chat to the agent in SQL: the conversation claimed and the agent's
+    ledger row written. The row's id, or None when another process took the chat."""
+    with transaction(engine) as s:
+        if not conv.claim(s, waiting.item.conversation_id, agent_id, now):
+            return None
+        c = s.get(Conversation, waiting.item.conversation_id)
+        assert c is not None
+        s.refresh(c)
+        phone = c.address if c.channel in PHONE_CHANNELS else None
+        row = CallAttempt(
+            account_id=waiting.account_id, phone_e164=phone, campaign_id=c.campaign_id,
+            agent_id=agent_id, direction="inbound", source=LEDGER_SOURCE, channel=c.channel,
+            started_at=c.queued_at or now, queued_at=c.queued_at, answered_at=now,
+            bridged_at=now, right_party_contact=False,
+            # Answered from the start: an open inbound row (result NULL) would be closed
+            # as lost by the dialers' inbound housekeeping.
+            result=AttemptResult.contact.value,
+            details={"conversation_id": c.id, "handover": c.handover_reason},
+        )  # fmt: skip
+        s.add(row)
+        s.flush()
+        c.attempt_id = row.id
+        audit_append(s, "chat_assigned",
+                     {"conversation_id": c.id, "attempt_id": row.id, "agent_id": agent_id,
+                      "account_id": waiting.account_id, "channel": c.channel,
+                      "waited_seconds": round((now - (c.queued_at or now)).total_seconds(), 1)},
+                     actor="console", subject=f"account:{waiting.account_id}", now=now)  # fmt: skip
+        return int(row.id)
+
+
+def unassign(engine: Engine, conversation_id: int, attempt_id: int, now: datetime) -> None:
+    """The agent could not be reserved after all: the chat back in the queue, the row
+    closed as never placed (no contact, no attempt)."""
+    with transaction(engine) as s:
+        conv.requeue(s, conversation_id)
+        row = s.get(CallAttempt, attempt_id)
+        if row is not None:
+            row.agent_id, row.result, row.ended_at = None, "not_placed", now
+
+
+def close_dispositioned(engine: Engine, now: datetime) -> int:
+    """Chats whose agent recorded the disposition are over."""
+    with transaction(engine) as s:
+        done = list(
+            s.scalars(
+                select(Conversation)
+                .join(Disposition, Disposition.attempt_id == Conversation.attempt_id)
+                .where(Conversation.state == "agent")
+                .limit(conv.MAX_QUEUE_READ)
+            )
+        )
+        for c in done:
+            conv.close(s, c, "agent", now)
+            row = s.get(CallAttempt, c.attempt_id) if c.attempt_id else None
+            if row is not None and row.ended_at is None:
+                row.ended_at = now
+        return len(done)
+
+
+async def route_chats(engine: Engine, states: AgentStates, notifier: Notifier,
+                      now: datetime) -> int:  # fmt: skip
+    """One routing pass: each waiting chat to the first agent who can be reserved.
+    Returns how many were given."""
+    queue = await asyncio.to_thread(waiting_chats, engine)
+    if not queue:
+        return 0
+    skills = await asyncio.to_thread(memberships, engine)
+    ready: list[ReadyAgent] = []
+    for name in await asyncio.to_thread(campaign_names, engine):
+        for snap in await states.list(name):
+            if snap.state is AgentState.ready:
+                ready.append(ReadyAgent(snap.agent_id, snap.campaign, snap.since,
+                                        skills.get(snap.agent_id, frozenset())))  # fmt: skip
+    given = 0
+    for waiting in queue:
+        if not ready:
+            break
+        waited = (now - waiting.item.queued_at).total_seconds()
+        for agent_id in candidates(ready, waiting.campaign, waiting.item.skill_group, waited,
+                                   OVERFLOW_SECONDS):  # fmt: skip
+            attempt_id = await asyncio.to_thread(assign, engine, waiting, agent_id, now)
+            if attempt_id is None:
+                break  # another console process gave it first
+            if await states.reserve(agent_id, attempt_id):
+                await states.talking(agent_id, attempt_id)
+                ready = [a for a in ready if a.agent_id != agent_id]
+                await notifier.send(Pop(attempt_id, agent_id, waiting.account_id,
+                                        waiting.campaign, time.time(),
+                                        direction=CHAT_DIRECTION))  # fmt: skip
+                given += 1
+                log.info("chat %s given to agent %s", waiting.item.conversation_id, agent_id)
+                break
+            # Not ready any more (a call reserved them first): the chat waits again.
+            await asyncio.to_thread(unassign, engine, waiting.item.conversation_id, attempt_id,
+                                    now)  # fmt: skip
+            ready = [a for a in ready if a.agent_id != agent_id]
+    return given
+
+
+async def chat_routing_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The console's routing loop: chats to ready agents, dispositioned chats closed."""
+    clock: Callable[[], datetime] = app[CLOCK]
+
+    async def loop() -> None:
+        notifier = Notifier(app[REDIS])
+        while True:
+            try:
+                await asyncio.to_thread(close_dispositioned, app[ENGINE], clock())
+                await route_chats(app[ENGINE], app[STATES], notifier, clock())
+            except Exception:  # keep routing alive; the next round retries
+                log.exception("chat routing failed")
+            await asyncio.sleep(ROUTE_EVERY_SECONDS)
+
+    task = asyncio.create_task(loop(), name="console-chat-routing")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

@@ -1,0 +1,160 @@
+"""The agent's side of a handed-over chat: the transcript (polled while the chat is on
+screen) and the agent's replies, which go out over the chat's channel (the portal
+shows them; SMS and WhatsApp replies wait in SQL for the chat sender, which sends
+them through the final check). Thin: parse, call the conversation store, serialise.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import Engine
+
+from console.agent_views import read_fields
+from console.i18n import N_, gettext_
+from console.keys import CLOCK
+from console.params import id_or_400
+from console.users import CurrentUser
+from console.webutil import in_db, json_error, requires, user_of
+from selfservice import conversations as conv
+from store.audit import append as audit_append
+from store.db import transaction
+from store.models import Conversation, Role
+
+log = logging.getLogger(__name__)
+
+CHANNEL_LABELS = {"chat": N_("Chat del portal"), "sms": N_("SMS"), "whatsapp": N_("WhatsApp")}
+REASON_LABELS = {
+    "agent": N_("El deudor pidió un asesor"),
+    "misunderstood": N_("El asistente no entendió dos veces"),
+    "dispute": N_("Disputa de la deuda"),
+    "full": N_("Conversación muy larga"),
+    "operator": N_("Enviada por un supervisor"),
+}
+SENDER_LABELS = {
+    "debtor": N_("Deudor"),
+    "assistant": N_("Asistente"),
+    "agent": N_("Agente"),
+    "system": N_("Sistema"),
+}
+NOT_YOURS = N_("Esta conversación no es suya.")
+NOT_A_CHAT = N_("No es una conversación.")
+# What the agent reads when the store refuses a reply (conversations.ChatError.code).
+REFUSALS = {
+    "empty": N_("Escriba un mensaje."),
+    "too_long": N_("El mensaje es demasiado largo (máximo 1000 caracteres)."),
+    "closed": N_("La conversación ya terminó."),
+    "full": N_("La conversación llegó a su límite de mensajes."),
+    "throttled": N_("Demasiados mensajes; espere un momento."),
+    "invalid": N_("No se pudo enviar el mensaje."),
+}
+
+
+@dataclass(frozen=True)
+class ChatView:
+    conversation_id: int
+    channel: str
+    state: str
+    reason: str | None
+    messages: list[dict[str, Any]]
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_get("/api/agent/chat", get_chat)
+    app.router.add_post("/api/agent/chat/reply", reply)
+
+
+def _mine(s: Any, attempt_id: int, agent_id: int) -> Conversation:
+    c = conv.of_attempt(s, attempt_id)
+    if c is None:
+        raise conv.ChatError(NOT_A_CHAT, 404, "not_found")
+    if c.agent_id != agent_id:
+        raise conv.ChatError(NOT_YOURS, 403, "forbidden")
+    return c
+
+
+def load_chat(engine: Engine, agent: CurrentUser, attempt_id: int, after_id: int,
+              now: datetime) -> ChatView:  # fmt: skip
+    """The chat an agent was given, its messages after `after_id`. The first read of a
+    transcript (after_id 0) is a PII view: audited."""
+    with transaction(engine) as s:
+        c = _mine(s, attempt_id, agent.id)
+        messages = conv.transcript(s, c.id, after_id=after_id)
+        if after_id == 0:
+            audit_append(s, "pii_view",
+                         {"page": "chat_transcript", "attempt_id": attempt_id,
+                          "conversation_id": c.id, "account_id": c.account_id,
+                          "fields": ["messages"]},
+                         actor=agent.actor, subject=f"account:{c.account_id}", now=now)  # fmt: skip
+        return ChatView(c.id, c.channel, c.state, c.handover_reason, messages)
+
+
+def agent_reply(engine: Engine, agent: CurrentUser, attempt_id: int, text: str,
+                now: datetime) -> dict[str, Any]:  # fmt: skip
+    """The agent's reply into the conversation: shown in the portal at once, or
+    pending for the chat sender (SMS, WhatsApp)."""
+    clean = conv.clean_text(text)
+    with transaction(engine) as s:
+        c = _mine(s, attempt_id, agent.id)
+        if c.state != "agent":
+            raise conv.ChatError("the conversation is over", 409, "closed")
+        status = "shown" if c.channel == "chat" else "pending"
+        row = conv.add_message(s, c, "agent", clean, now, status=status, agent_id=agent.id)
+        return _message(row.id, "agent", clean, now, status)
+
+
+def _refusal(exc: conv.ChatError) -> str:
+    if exc.code == "not_found":
+        return gettext_(NOT_A_CHAT)
+    if exc.code == "forbidden":
+        return gettext_(NOT_YOURS)
+    return gettext_(REFUSALS.get(exc.code, REFUSALS["invalid"]))
+
+
+def _message(mid: int, sender: str, text: str, at: datetime, status: str) -> dict[str, Any]:
+    return {"id": mid, "sender": sender, "text": text, "at": at.isoformat(), "status": status}
+
+
+def _labelled(view: ChatView) -> dict[str, Any]:
+    return {
+        "conversation_id": view.conversation_id,
+        "channel": view.channel,
+        "channel_label": gettext_(CHANNEL_LABELS.get(view.channel, view.channel)),
+        "state": view.state,
+        "reason_label": gettext_(REASON_LABELS[view.reason]) if view.reason in REASON_LABELS
+        else "",
+        "messages": [{**m, "sender_label": gettext_(SENDER_LABELS.get(m["sender"], m["sender"]))}
+                     for m in view.messages],
+    }  # fmt: skip
+
+
+@requires(Role.agent)
+async def get_chat(request: web.Request) -> web.StreamResponse:
+    user = user_of(request)
+    attempt_id = id_or_400(request.query.get("attempt_id"), "attempt_id")
+    after = request.query.get("after", "0")
+    after_id = int(after) if after.isdigit() and len(after) < 19 else 0
+    try:
+        view = await in_db(request, load_chat, user, attempt_id, after_id, request.app[CLOCK]())
+    except conv.ChatError as exc:
+        return json_error(exc.status, _refusal(exc))
+    return web.json_response({"ok": True, "chat": _labelled(view)})
+
+
+@requires(Role.agent)
+async def reply(request: web.Request) -> web.StreamResponse:
+    user = user_of(request)
+    fields = await read_fields(request)
+    attempt_id = id_or_400(fields.get("attempt_id"), "attempt_id")
+    try:
+        message = await in_db(request, agent_reply, user, attempt_id, fields.get("text", ""),
+                              request.app[CLOCK]())  # fmt: skip
+    except conv.ChatError as exc:
+        log.info("agent %s: chat reply on attempt %s refused: %s", user.id, attempt_id, exc)
+        return json_error(exc.status, _refusal(exc))
+    message["sender_label"] = gettext_(SENDER_LABELS["agent"])
+    return web.json_response({"ok": True, "message": message})

@@ -1,0 +1,93 @@
+/* A handed-over chat on the agent page: agent.js dispatches cobrador:pop for every
+   pop; when the pop's attempt is a conversation, the transcript is shown and polled
+   while the pop is on screen, and the agent's replies go out over its channel. */
+"use strict";
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const panel = $("chat");
+  if (!panel) return;
+  const POLL_MS = 2000;
+  let attemptId = null;
+  let lastId = 0;
+  let timer = null;
+
+  function say(text, isError) {
+    $("chat-msg").textContent = text || "";
+    $("chat-msg").className = "msg" + (isError ? " error" : "");
+  }
+
+  function when(iso) {
+    // The agent's clock, with its zone: times shown to a person carry their zone.
+    return new Date(iso).toLocaleTimeString(document.documentElement.lang || "es",
+      { hour: "2-digit", minute: "2-digit", timeZoneName: "short" });
+  }
+
+  function statusNote(m) {
+    if (m.status === "held") return panel.dataset.tHeld;
+    if (m.status === "pending") return panel.dataset.tPending;
+    if (m.status === "failed") return panel.dataset.tFailed;
+    return "";
+  }
+
+  function append(messages) {
+    const list = $("chat-transcript");
+    for (const m of messages) {
+      if (m.id <= lastId) continue;
+      lastId = m.id;
+      const li = Cobrador.el("li", "", "chat-" + m.sender);
+      li.dataset.sender = m.sender;
+      const note = statusNote(m);
+      li.append(Cobrador.el("div", `${when(m.at)} · ${m.sender_label}` + (note ? ` · ${note}` : ""), "muted small"),
+                Cobrador.el("div", m.text, "chat-text"));
+      list.append(li);
+    }
+  }
+
+  function stop() {
+    if (timer) clearInterval(timer);
+    timer = null;
+    attemptId = null;
+    panel.hidden = true;
+  }
+
+  async function load(first) {
+    if (attemptId === null) return;
+    if ($("pop").hidden) return stop();
+    const r = await Cobrador.api("GET", `/api/agent/chat?attempt_id=${attemptId}&after=${lastId}`);
+    if (!r.ok) {
+      if (first || r.status === 403 || r.status === 404) stop();
+      return;
+    }
+    const chat = r.data.chat;
+    if (first) {
+      $("chat-channel").textContent = chat.channel_label;
+      $("chat-reason").textContent = chat.reason_label;
+      panel.hidden = false;
+      $("call-actions").hidden = true;  // nothing to hang up or transfer: it is a chat
+    }
+    append(chat.messages);
+  }
+
+  document.addEventListener("cobrador:pop", (ev) => {
+    const pop = ev.detail;
+    stop();
+    if (!pop || pop.type === "preview" || !pop.attempt_id) return;
+    attemptId = pop.attempt_id;
+    lastId = 0;
+    $("chat-transcript").replaceChildren();
+    say("");
+    load(true);
+    timer = setInterval(() => load(false), POLL_MS);
+  });
+
+  $("chat-reply").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    if (attemptId === null) return;
+    const text = $("chat-text").value;
+    const r = await Cobrador.api("POST", "/api/agent/chat/reply", { attempt_id: attemptId, text });
+    if (!r.ok) return say(r.data.reason || panel.dataset.tError, true);
+    $("chat-text").value = "";
+    say("");
+    append([r.data.message]);
+  });
+})();
