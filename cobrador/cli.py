@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "dialer.inbound.commands",
     "outreach.commands",
     "outreach.letter_commands",
+    "selfservice.commands",
     "cobrador.demo",
     "console.commands",
     "deploy.commands",

@@ -42,6 +42,7 @@ from console import (
     dialer_phone_views,
     field_views,
     inbound_views,
+    portal_views,
     pruning,
     recording_views,
     sessions,
@@ -257,6 +258,7 @@ def init_app(
     dialer_phone_views.setup_routes(app)
     field_views.setup_routes(app)
     chat_views.setup_routes(app)
+    portal_views.setup_routes(app)
     app.cleanup_ctx.append(_pophub_ctx)
     app.cleanup_ctx.append(_password_pool_ctx)
     app.cleanup_ctx.append(agent_views.callback_release_ctx)

@@ -44,6 +44,13 @@ def register(subparsers: Any) -> None:
     dossier.add_argument("account", metavar="REF")
     dossier.add_argument("--out", type=Path, help="directory (default: <data_dir>/dossiers)")
     dossier.set_defaults(func=_dossier)
+    link = sub.add_parser("link", help="print a signed self-service portal link for an account")
+    link.add_argument("account", metavar="REF")
+    link.add_argument(
+        "--url", required=True, help="the portal's address, e.g. https://pagos.example.mx/p"
+    )
+    link.add_argument("--hours", type=int, default=72, help="how long the link lives (at most 720)")
+    link.set_defaults(func=_link)
     check = sub.add_parser("check", help="check a campaign rules file's strategy and templates")
     check.add_argument("rules", type=Path, metavar="RULES.toml")
     check.set_defaults(func=_check)
@@ -59,6 +66,30 @@ def link_secret(settings: Settings) -> bytes:
     if len(secret) < 32:
         raise UserError("portal_link_secret must be 32 bytes or more, base64 encoded")
     return secret
+
+
+def _link(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import select
+
+    from outreach.links import LinkError, LinkSigner
+    from store.db import open_engine, transaction
+    from store.models import Account
+
+    secret = link_secret(settings)
+    if not secret:
+        raise UserError("portal_link_secret is not set: no link can be signed")
+    try:
+        signer = LinkSigner(args.url, secret, timedelta(hours=args.hours))
+    except LinkError as exc:
+        raise UserError(str(exc)) from exc
+    with transaction(open_engine(settings)) as session:
+        account_id = session.scalar(select(Account.id).where(Account.external_ref == args.account))
+    if account_id is None:
+        raise UserError(f"no account {args.account!r}")
+    print(signer.link(account_id, datetime.now(UTC)))
+    return 0
 
 
 def check_rules(config: dict[str, Any]) -> list[str]:

@@ -63,7 +63,7 @@ DOCUMENT_TYPES = ("application/pdf", "image/png", "image/jpeg", "text/plain")
 MAX_CALLBACK_DAYS = 14  # a callback further ahead is refused
 CALLBACK_LEAD = timedelta(minutes=15)  # the earliest a callback may be
 OPTION_FIRST_DAYS = 7  # the offered plans' first payment: a week away (or sooner by the rules)
-OPTION_COUNTS = (1, 2, 3, 4, 6, 9, 12, 18, 24)
+OPTION_COUNTS = (2, 3, 6, 12, 24)  # a short list a phone shows whole
 DEFAULT_PROMISE_MAX_DAYS = 30
 LEDGER_RESULT = "self_service"
 LEDGER_SOURCE = "selfservice"

@@ -1,0 +1,527 @@
+"""The debtor's self-service portal: mobile-first pages in Spanish and English, reached
+from a signed short-lived link (`/p/<token>`, outreach/links.py) or by reference at
+`/p`, and nothing about the debt before the identity check (selfservice/identity.py).
+Thin: parse, call selfservice/debtor_actions.py, render. Every page that shows the
+account is a `pii_view` audit entry; every action a debtor-initiated ledger entry.
+
+The portal's session lives in the console's encrypted cookie (``portal``: the account,
+the gate it came through, when it was verified) and ends PORTAL_MINUTES after the
+check. Supervisors see the tasks the portal opens (disputes) at /supervisor/tasks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import logging
+import re
+import secrets
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp_jinja2
+from aiohttp import web
+from aiohttp_session import get_session
+from redis.exceptions import RedisError
+from sqlalchemy import Engine, select
+
+from compliance.debtor_time import debtor_zones, stamp
+from console.contact_labels import CHANNEL_LABELS
+from console.i18n import N_, gettext_
+from console.keys import CALLBACK_CHECKER, CLOCK, ENGINE, REDIS, SETTINGS
+from console.money import money_format
+from console.payment_plans import INTERVAL_LABELS
+from console.supervisor_views import plan_scope
+from console.webutil import in_db, requires, user_of
+from outreach.links import LinkError, verify
+from selfservice import debtor_actions as da
+from selfservice import identity as idc
+from store.audit import append as audit_append
+from store.db import transaction
+from store.models import Account, Role, SupervisorTask
+
+log = logging.getLogger(__name__)
+
+PORTAL_MINUTES = 20  # a verified portal session lasts this long
+MAX_FIELD = 2000  # characters of any one form field read
+SESSION_KEY = "portal"
+TOKEN = r"[A-Za-z0-9_-]{20,80}"
+DISPUTE_LABELS = {
+    "denies": N_("No reconozco esta deuda"),
+    "paid": N_("Ya la pagué"),
+    "proof": N_("Quiero ver los documentos que la respaldan"),
+}
+DONE_MESSAGES = {
+    "promise": N_("Su promesa de pago quedó registrada."),
+    "plan": N_("Su plan de pagos quedó registrado."),
+    "plan_pending": N_(
+        "Su plan pasa de lo que se aprueba en automático: un supervisor lo revisará."
+    ),
+    "callback": N_("Le llamaremos a la hora elegida."),
+    "dispute": N_("Registramos su disputa: no le llamaremos mientras la revisamos."),
+    "opt_out": N_("Registramos su baja: no le contactaremos más por ese medio."),
+}
+OPT_OUT_CHANNELS = ("call", "sms", "whatsapp", "email", "visit")
+
+
+class PortalUnavailable(Exception):
+    """The portal's secrets are not configured: it fails closed."""
+
+
+def _secret(encoded: str) -> bytes:
+    if not encoded:
+        raise PortalUnavailable("portal_link_secret is not set")
+    try:
+        key = base64.b64decode(encoded + "==", validate=False)
+    except (binascii.Error, ValueError) as exc:
+        raise PortalUnavailable("portal_link_secret is not base64") from exc
+    if len(key) < 32:
+        raise PortalUnavailable("portal_link_secret is shorter than 32 bytes")
+    return key
+
+
+def _keys(request: web.Request) -> tuple[bytes, bytes]:
+    settings = request.app[SETTINGS]
+    try:
+        return _secret(settings.portal_link_secret), idc.identity_key(settings.portal_identity_key)
+    except (PortalUnavailable, idc.IdentityError) as exc:
+        log.warning("self-service portal unavailable: %s", exc)
+        raise web.HTTPServiceUnavailable(
+            text=gettext_(N_("El portal no está disponible."))
+        ) from exc
+
+
+def _render(request: web.Request, template: str, context: dict[str, Any],
+            status: int = 200) -> web.Response:  # fmt: skip
+    response = aiohttp_jinja2.render_template(template, request, context, status=status)
+    response.headers["Cache-Control"] = "no-store"  # personal data: never cached
+    response.headers["Referrer-Policy"] = "no-referrer"  # the link's token stays here
+    return response
+
+
+def _field(form: Any, name: str) -> str:
+    value = form.get(name, "")
+    if not isinstance(value, str):
+        raise web.HTTPBadRequest(text=gettext_(N_("Formulario no válido.")))
+    if len(value) > MAX_FIELD:
+        raise web.HTTPRequestEntityTooLarge(MAX_FIELD, len(value),
+                                            text=gettext_(N_("Un campo es demasiado largo.")))  # fmt: skip
+    return value
+
+
+# ---- the way in --------------------------------------------------------------------
+
+
+async def entry(request: web.Request) -> web.StreamResponse:
+    """/p: the reference and the identity answer (for a debtor without a link)."""
+    _keys(request)
+    return _render(request, "portal_entry.html",
+                   {"mode": "reference", "ended": request.query.get("ended") == "1"})  # fmt: skip
+
+
+async def entry_post(request: web.Request) -> web.StreamResponse:
+    _link_secret, key = _keys(request)
+    form = await request.post()
+    ref = _field(form, "ref").strip()[: idc.MAX_REFERENCE + 1]
+    answer = _field(form, "digits")
+    now = request.app[CLOCK]()
+    account_id = await in_db(request, _account_by_ref, ref) if ref else None
+    gate = idc.reference_gate(account_id) if account_id is not None else "ref:unknown"
+    try:
+        verdict = await in_db(request, _check, gate, account_id, answer, key,
+                              request.remote or "unknown", now)  # fmt: skip
+    except idc.IdentityError:
+        return _render(request, "portal_entry.html", {"mode": "reference", "ref": ref[:64],
+                       "error": gettext_(N_("Escriba los 4 últimos dígitos de su documento."))},
+                       status=400)  # fmt: skip
+    if verdict.throttled:
+        return _render(request, "portal_entry.html", {"mode": "reference",
+                       "error": gettext_(N_("Demasiados intentos; espere unos minutos."))},
+                       status=429)  # fmt: skip
+    if not verdict.verified or account_id is None:
+        # The same answer for an unknown reference, a wrong answer and a lock: the
+        # page never says whether a reference exists.
+        return _render(request, "portal_entry.html", {"mode": "reference", "ref": ref[:64],
+                       "error": gettext_(N_("Los datos no coinciden o el acceso está bloqueado. "
+                                            "Si necesita ayuda, llámenos."))},
+                       status=403)  # fmt: skip
+    return await _enter(request, account_id, gate, now)
+
+
+async def link(request: web.Request) -> web.StreamResponse:
+    """/p/<token>: the identity question, or why the link cannot be used."""
+    secret, _key = _keys(request)
+    now = request.app[CLOCK]()
+    token = request.match_info["token"]
+    try:
+        verify(token, secret, now)
+    except LinkError as exc:
+        return _invalid(request, exc)
+    if await in_db(request, idc.gate_locked, idc.link_gate(token), now):
+        return _render(request, "portal_entry.html", {"mode": "locked"}, status=403)
+    return _render(request, "portal_entry.html", {"mode": "link", "token": token})
+
+
+async def link_post(request: web.Request) -> web.StreamResponse:
+    secret, key = _keys(request)
+    now = request.app[CLOCK]()
+    token = request.match_info["token"]
+    try:
+        account_id = verify(token, secret, now)
+    except LinkError as exc:
+        return _invalid(request, exc)
+    form = await request.post()
+    answer = _field(form, "digits")
+    gate = idc.link_gate(token)
+    try:
+        verdict = await in_db(request, _check, gate, account_id, answer, key,
+                              request.remote or "unknown", now)  # fmt: skip
+    except idc.IdentityError:
+        return _render(request, "portal_entry.html", {"mode": "link", "token": token,
+                       "error": gettext_(N_("Escriba los 4 últimos dígitos de su documento."))},
+                       status=400)  # fmt: skip
+    if verdict.locked:
+        return _render(request, "portal_entry.html", {"mode": "locked"}, status=403)
+    if verdict.throttled:
+        return _render(request, "portal_entry.html", {"mode": "link", "token": token,
+                       "error": gettext_(N_("Demasiados intentos; espere unos minutos."))},
+                       status=429)  # fmt: skip
+    if not verdict.verified:
+        error = gettext_(N_("Los dígitos no coinciden. Le quedan {n} intentos.")).replace(
+            "{n}", str(verdict.tries_left)
+        )
+        return _render(request, "portal_entry.html", {"mode": "link", "token": token,
+                       "error": error}, status=400)  # fmt: skip
+    return await _enter(request, account_id, gate, now)
+
+
+def _invalid(request: web.Request, exc: LinkError) -> web.Response:
+    expired = "expired" in str(exc)
+    message = (N_("Este enlace ya venció. Pida uno nuevo o entre con su número de cuenta.")
+               if expired else N_("Este enlace no es válido."))  # fmt: skip
+    return _render(request, "portal_entry.html", {"mode": "invalid", "error": gettext_(message)},
+                   status=410 if expired else 400)  # fmt: skip
+
+
+def _account_by_ref(engine: Engine, ref: str) -> int | None:
+    if len(ref) > idc.MAX_REFERENCE:
+        return None
+    with transaction(engine) as session:
+        return session.scalar(select(Account.id).where(Account.external_ref == ref))
+
+
+def _check(engine: Engine, gate: str, account_id: int | None, answer: str, key: bytes,
+           client: str, now: datetime) -> idc.Verdict:  # fmt: skip
+    return idc.check(engine, gate=gate, account_id=account_id, answer=answer, key=key,
+                     client=client, now=now)  # fmt: skip
+
+
+async def _enter(request: web.Request, account_id: int, gate: str, now: datetime) -> web.Response:
+    session = await get_session(request)
+    sid = secrets.token_urlsafe(16)
+    session[SESSION_KEY] = {"a": account_id, "g": gate[:90], "t": now.timestamp(), "s": sid}
+    debtor = da.Debtor(account_id, "portal", session=sid, client=request.remote or "")
+    await in_db(request, da.record_contact, debtor, "identified", now, {"gate": gate[:5]})
+    raise web.HTTPSeeOther("/p/cuenta")
+
+
+async def _debtor(request: web.Request) -> da.Debtor:
+    """The verified debtor of this browser session; to the way in when none (or old)."""
+    session = await get_session(request)
+    state = session.get(SESSION_KEY)
+    now = request.app[CLOCK]()
+    if (
+        not isinstance(state, dict)
+        or not isinstance(state.get("a"), int)
+        or not isinstance(state.get("t"), int | float)
+        or now.timestamp() - float(state["t"]) > PORTAL_MINUTES * 60
+        or now.timestamp() < float(state["t"]) - 60
+    ):
+        session.pop(SESSION_KEY, None)
+        raise web.HTTPSeeOther("/p?ended=1")
+    return da.Debtor(int(state["a"]), "portal", session=str(state.get("s", ""))[:64],
+                     client=request.remote or "")  # fmt: skip
+
+
+async def leave(request: web.Request) -> web.StreamResponse:
+    session = await get_session(request)
+    session.pop(SESSION_KEY, None)
+    raise web.HTTPSeeOther("/p?ended=1")
+
+
+# ---- the account -------------------------------------------------------------------
+
+
+async def account(request: web.Request) -> web.StreamResponse:
+    debtor = await _debtor(request)
+    done = request.query.get("ok", "")
+    return await _account_page(request, debtor, message=DONE_MESSAGES.get(done))
+
+
+async def _account_page(
+    request: web.Request, debtor: da.Debtor, *, message: str | None = None,
+    errors: dict[str, str] | None = None, status: int = 200, section: str = "",
+) -> web.Response:  # fmt: skip
+    now = request.app[CLOCK]()
+    engine = request.app[ENGINE]
+    summary = await asyncio.to_thread(da.summary, engine, debtor.account_id, now)
+    slots: list[datetime] = []
+    if summary.status == "active":
+        slots = await asyncio.to_thread(da.callback_slots, engine, debtor.account_id, now,
+                                        request.app[CALLBACK_CHECKER])  # fmt: skip
+    docs_open = await asyncio.to_thread(da.documents_open, engine, debtor.account_id)
+    docs = await asyncio.to_thread(da.documents, engine, debtor.account_id) if docs_open else []
+    await asyncio.to_thread(_pii_view, engine, debtor, "portal_account", now)
+    return _render(request, "portal_account.html",
+                   {"a": _view(summary, slots), "docs": docs, "docs_open": docs_open,
+                    "message": gettext_(message) if message else "", "errors": errors or {},
+                    "section": section, "dispute_labels": DISPUTE_LABELS,
+                    "channels": [(c, CHANNEL_LABELS[c], c in summary.opted_out)
+                                 for c in OPT_OUT_CHANNELS]},
+                   status=status)  # fmt: skip
+
+
+def _view(s: da.Summary, slots: list[datetime]) -> dict[str, Any]:
+    money = money_format(s.country, s.currency)
+    zones = debtor_zones(s.timezone, s.country, None, None)
+    return {
+        "name": s.debtor_name,
+        "ref": s.external_ref,
+        "status": s.status,
+        "active": s.status == "active" and s.balance > 0,
+        "disputed": s.disputed,
+        "balance": money.show(s.balance),
+        "due_date": s.due_date.isoformat() if s.due_date else "",
+        "breakdown": [
+            (k.removeprefix("desglose_").replace("_", " ").capitalize(), _money_or_text(money, v))
+            for k, v in s.breakdown
+        ],  # fmt: skip
+        "promises": [
+            {"amount": money.show(a), "due": d.isoformat()} for _i, a, d in s.open_promises
+        ],
+        "plans": [{"status": st, "total": money.show(t), "n": n} for _i, st, t, n in s.plans],
+        "options": [
+            {
+                "id": o.id,
+                "n": o.instalments,
+                "interval": INTERVAL_LABELS[o.interval],
+                "first": o.first_date.isoformat(),
+                "amount": money.show(o.amount),
+                "total": money.show(o.total),
+                "supervisor": o.needs_supervisor,
+            }
+            for o in s.plan_options
+        ],  # fmt: skip
+        "intervals": [(i, INTERVAL_LABELS[i]) for i in s.plan_limits.get("intervals", [])],
+        "max_instalments": s.plan_limits.get("max_instalments", 0),
+        "first_min": s.today.isoformat(),
+        "first_max": s.plan_limits["first_date_max"].isoformat() if s.plan_limits else "",
+        "promise_max": (s.today + timedelta(days=s.promise_max_days)).isoformat(),
+        "today": s.today.isoformat(),
+        "zone": s.timezone or "UTC",
+        "slots": [(at.isoformat(), stamp(at, zones)["local"]) for at in slots],
+        "instructions": s.payment_instructions,
+        "opted_out": sorted(s.opted_out),
+    }
+
+
+def _money_or_text(money: Any, value: str) -> str:
+    """A breakdown amount in the account's currency; any other text as given."""
+    try:
+        amount = Decimal(value)
+    except InvalidOperation:
+        return value
+    return money.show(amount) if amount.is_finite() else value
+
+
+def _pii_view(engine: Engine, debtor: da.Debtor, what: str, now: datetime) -> None:
+    with transaction(engine) as session:
+        audit_append(session, "pii_view",
+                     {"account_id": debtor.account_id, "purpose": what, "by": "debtor",
+                      "session": debtor.session[:8]},
+                     actor=debtor.actor, subject=f"account:{debtor.account_id}", now=now)  # fmt: skip
+
+
+async def _act(request: web.Request, debtor: da.Debtor, section: str, call: Any,
+               *args: Any, **kwargs: Any) -> web.StreamResponse:  # fmt: skip
+    """Run one action; its error re-renders the page (400) naming the field."""
+    try:
+        result: da.ActionResult = await asyncio.to_thread(call, request.app[ENGINE], debtor,
+                                                          *args, **kwargs)  # fmt: skip
+    except da.ActionError as exc:
+        text = gettext_(exc.message)
+        for key, value in exc.fills.items():
+            text = text.replace("{" + key + "}", value)
+        return await _account_page(request, debtor, errors={section: text}, status=400,
+                                   section=section)  # fmt: skip
+    with contextlib.suppress(RedisError, OSError):
+        # SQL already says it; the hopper follows now (or at its next refill).
+        await da.notify_dialer(request.app[REDIS], result)
+    done = (
+        "plan_pending" if result.action == "plan" and result.status == "pending" else result.action
+    )
+    raise web.HTTPSeeOther(f"/p/cuenta?ok={quote(done)}#{section}")
+
+
+async def promise(request: web.Request) -> web.StreamResponse:
+    debtor = await _debtor(request)
+    form = await request.post()
+    due = _date(_field(form, "due"))
+    if due is None:
+        return await _account_page(request, debtor, status=400, section="promise",
+                                   errors={"promise": gettext_(N_("Elija una fecha."))})  # fmt: skip
+    return await _act(request, debtor, "promise", da.make_promise, _field(form, "amount"), due,
+                      request.app[CLOCK]())  # fmt: skip
+
+
+async def plan(request: web.Request) -> web.StreamResponse:
+    debtor = await _debtor(request)
+    form = await request.post()
+    now = request.app[CLOCK]()
+    option = _field(form, "option")
+    if option and option != "custom":
+        return await _act(request, debtor, "plan", da.choose_plan_option, option, now)
+    count, first = _field(form, "instalments").strip(), _date(_field(form, "first_date"))
+    if not count.isdigit() or len(count) > 3 or first is None:
+        return await _account_page(request, debtor, status=400, section="plan",
+                                   errors={"plan": gettext_(N_("Elija el número de pagos y la "
+                                                               "fecha del primero."))})  # fmt: skip
+    return await _act(request, debtor, "plan", da.choose_plan, instalments=int(count),
+                      interval=_field(form, "interval")[:20], first_date=first, now=now)  # fmt: skip
+
+
+async def callback(request: web.Request) -> web.StreamResponse:
+    debtor = await _debtor(request)
+    form = await request.post()
+    when = _instant(_field(form, "when"))
+    if when is None:
+        return await _account_page(request, debtor, status=400, section="callback",
+                                   errors={"callback": gettext_(N_("Elija una hora."))})  # fmt: skip
+    return await _act(request, debtor, "callback", da.request_callback, when,
+                      request.app[CLOCK](), request.app[CALLBACK_CHECKER])  # fmt: skip
+
+
+async def dispute(request: web.Request) -> web.StreamResponse:
+    debtor = await _debtor(request)
+    form = await request.post()
+    return await _act(request, debtor, "dispute", da.open_dispute, _field(form, "kind")[:20],
+                      _field(form, "text"), request.app[CLOCK]())  # fmt: skip
+
+
+async def opt_out(request: web.Request) -> web.StreamResponse:
+    debtor = await _debtor(request)
+    form = await request.post()
+    channel = _field(form, "channel")[:20]
+    return await _act(request, debtor, "channels", da.opt_out,
+                      None if channel == "all" else channel, request.app[CLOCK](),
+                      _field(form, "text"))  # fmt: skip
+
+
+async def download(request: web.Request) -> web.StreamResponse:
+    debtor = await _debtor(request)
+    raw = request.match_info["doc_id"]
+    if not raw.isdigit() or len(raw) > 18:
+        raise web.HTTPNotFound()
+    engine = request.app[ENGINE]
+    if not await asyncio.to_thread(da.documents_open, engine, debtor.account_id):
+        raise web.HTTPNotFound()
+    try:
+        info, data = await asyncio.to_thread(da.document, engine, debtor.account_id, int(raw))
+    except LookupError:
+        raise web.HTTPNotFound() from None
+    await asyncio.to_thread(_pii_view, engine, debtor, f"portal_document:{info.id}",
+                            request.app[CLOCK]())  # fmt: skip
+    return web.Response(body=data, content_type=info.content_type, headers={
+        "Content-Disposition": f'attachment; filename="{info.filename}"',
+        "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})  # fmt: skip
+
+
+async def chat(request: web.Request) -> web.StreamResponse:
+    """The chat box: the assistant answers here once selfservice/chat_service.py is wired."""
+    await _debtor(request)
+    raise web.HTTPSeeOther("/p/cuenta#chat")
+
+
+def _date(raw: str) -> date | None:
+    try:
+        return date.fromisoformat(raw.strip()[:10]) if raw.strip() else None
+    except ValueError:
+        return None
+
+
+_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?([+-]\d{2}:\d{2}|Z)")
+
+
+def _instant(raw: str) -> datetime | None:
+    """An aware instant (the slots' values carry their offset); None otherwise."""
+    text = raw.strip()[:40]
+    if not _INSTANT.fullmatch(text):
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+# ---- supervisors: the tasks the portal opens ----------------------------------------
+
+
+@requires(Role.supervisor)
+async def tasks(request: web.Request) -> web.StreamResponse:
+    rows = await in_db(request, da.open_tasks, plan_scope(user_of(request)))
+    for row in rows:
+        row["dispute_label"] = gettext_(DISPUTE_LABELS.get(row["dispute_kind"], N_("Otro motivo")))
+        row["at"] = stamp(row["created_at"], ())
+    return aiohttp_jinja2.render_template("supervisor_tasks.html", request, {"tasks": rows})
+
+
+@requires(Role.supervisor)
+async def task_done(request: web.Request) -> web.StreamResponse:
+    raw = request.match_info["task_id"]
+    if not raw.isdigit() or len(raw) > 18:
+        raise web.HTTPNotFound()
+    user = user_of(request)
+    done = await in_db(request, _close_task, int(raw), user.id, user.actor,
+                       plan_scope(user), request.app[CLOCK]())  # fmt: skip
+    if not done:
+        raise web.HTTPNotFound()
+    raise web.HTTPSeeOther("/supervisor/tasks")
+
+
+def _close_task(engine: Engine, task_id: int, user_id: int, actor: str,
+                scope: set[int] | None, now: datetime) -> bool:  # fmt: skip
+    with transaction(engine) as session:
+        task = session.get(SupervisorTask, task_id, with_for_update=True)
+        if (
+            task is None
+            or task.status != "open"
+            or (scope is not None and task.campaign_id not in scope)
+        ):
+            return False
+        task.status, task.done_at, task.done_by = "done", now, user_id
+        audit_append(session, "supervisor_task", {"task_id": task.id, "kind": task.kind,
+                                                  "account_id": task.account_id, "status": "done"},
+                     actor=actor, subject=f"account:{task.account_id}", now=now)  # fmt: skip
+        return True
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_get("/p", entry)
+    app.router.add_post("/p", entry_post)
+    app.router.add_get("/p/cuenta", account)
+    app.router.add_post("/p/cuenta/promesa", promise)
+    app.router.add_post("/p/cuenta/plan", plan)
+    app.router.add_post("/p/cuenta/llamada", callback)
+    app.router.add_post("/p/cuenta/disputa", dispute)
+    app.router.add_post("/p/cuenta/canales", opt_out)
+    app.router.add_post("/p/cuenta/chat", chat)
+    app.router.add_get("/p/cuenta/documentos/{doc_id}", download)
+    app.router.add_post("/p/salir", leave)
+    app.router.add_get("/p/{token:" + TOKEN + "}", link)
+    app.router.add_post("/p/{token:" + TOKEN + "}", link_post)
+    app.router.add_get("/supervisor/tasks", tasks)
+    app.router.add_post("/supervisor/tasks/{task_id}/done", task_done)

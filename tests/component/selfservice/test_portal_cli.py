@@ -1,0 +1,97 @@
+"""`cobrador portal identities|attach|unlock` and `cobrador outreach link`: what an
+operator runs to open the portal to debtors; bad files exit 2 with nothing stored."""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+from support.selfservice_seed import IDENTITY_KEY, LINK_SECRET, PortalSeed, seed_portal
+
+from cobrador.cli import main
+from cobrador.ground.settings import Settings
+from outreach.links import verify
+from selfservice import identity as idc
+from store.models import Account, AccountDocument
+
+
+@pytest.fixture
+def seeded(engine: Engine) -> PortalSeed:
+    return seed_portal(engine)
+
+
+def run(monkeypatch: pytest.MonkeyPatch, settings: Settings, *argv: str) -> int:
+    monkeypatch.setenv("DATABASE_URL", settings.database_url or "")
+    monkeypatch.setenv("REDIS_URL", settings.redis_url or "")
+    monkeypatch.setenv("COBRADOR_PORTAL_IDENTITY_KEY", base64.b64encode(IDENTITY_KEY).decode())
+    monkeypatch.setenv("COBRADOR_PORTAL_LINK_SECRET", base64.b64encode(LINK_SECRET).decode())
+    return main(list(argv))
+
+
+def hash_of(engine: Engine, ref: str) -> str | None:
+    with Session(engine) as s:
+        return s.scalar(select(Account.identity_hash).where(Account.external_ref == ref))
+
+
+def test_given_an_identity_file_when_imported_then_keyed_hashes_and_bad_files_change_nothing(
+    monkeypatch: pytest.MonkeyPatch, settings: Settings, engine: Engine, seeded: PortalSeed,
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    before = hash_of(engine, "MX-P002")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("external_ref,document\nMX-P002,CURP-LOPM800101HDF-5555\nMX-NOPE,1234\n")
+    assert run(monkeypatch, settings, "portal", "identities", str(bad)) == 2
+    assert "MX-NOPE" in capsys.readouterr().err and hash_of(engine, "MX-P002") == before
+    no_header = tmp_path / "nohead.csv"
+    no_header.write_text("ref;doc\nMX-P002;1234\n")
+    assert run(monkeypatch, settings, "portal", "identities", str(no_header)) == 2
+    good = tmp_path / "ids.csv"
+    good.write_text("external_ref,document\nMX-P002,CURP-LOPM800101HDF-5555\n")
+    assert run(monkeypatch, settings, "portal", "identities", str(good)) == 0
+    assert hash_of(engine, "MX-P002") == idc.identity_hash(IDENTITY_KEY, "MX-P002", "5555")
+    monkeypatch.setenv("COBRADOR_PORTAL_IDENTITY_KEY", "")
+    assert main(["portal", "identities", str(good)]) == 2
+
+
+def test_given_a_document_when_attached_then_stored_and_refused_when_not_a_document(
+    monkeypatch: pytest.MonkeyPatch, settings: Settings, engine: Engine, seeded: PortalSeed,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    pdf = tmp_path / "contrato.pdf"
+    pdf.write_bytes(b"%PDF-1.4 contrato")
+    assert (
+        run(monkeypatch, settings, "portal", "attach", seeded.ref, str(pdf), "--title", "Contrato")
+        == 0
+    )
+    page = tmp_path / "x.html"
+    page.write_text("<script>")
+    assert (
+        run(monkeypatch, settings, "portal", "attach", seeded.ref, str(page), "--title", "x") == 2
+    )
+    assert run(monkeypatch, settings, "portal", "attach", "NOPE", str(pdf), "--title", "x") == 2
+    with Session(engine) as s:
+        assert [d.title for d in s.scalars(select(AccountDocument))] == ["Contrato"]
+
+
+def test_given_a_link_when_printed_then_it_opens_the_account_and_a_lock_can_be_lifted(
+    monkeypatch: pytest.MonkeyPatch, settings: Settings, engine: Engine, seeded: PortalSeed,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    args = ("outreach", "link", seeded.ref, "--url", "https://pagos.example.mx/p")
+    assert run(monkeypatch, settings, *args) == 0
+    url = capsys.readouterr().out.strip()
+    assert url.startswith("https://pagos.example.mx/p/")
+    token = url.rsplit("/", 1)[1]
+    assert verify(token, LINK_SECRET, datetime.now(UTC)) == seeded.account_id
+    now = datetime.now(UTC)
+    for wrong in ("0000", "0001", "0002"):
+        idc.check(engine, gate=idc.reference_gate(seeded.account_id), account_id=seeded.account_id,
+                  answer=wrong, key=IDENTITY_KEY, client="x", now=now)  # fmt: skip
+    assert idc.gate_locked(engine, idc.reference_gate(seeded.account_id), now)
+    assert run(monkeypatch, settings, "portal", "unlock", seeded.ref, "--by", "ana") == 0
+    assert not idc.gate_locked(engine, idc.reference_gate(seeded.account_id), now)
+    assert run(monkeypatch, settings, "portal", "unlock", seeded.ref, "--by", "ana") == 2

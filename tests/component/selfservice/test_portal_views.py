@@ -1,0 +1,361 @@
+"""The portal's pages through the console app: nothing about the debt before the
+identity check, forged/expired links and locked gates refused with a reason, every
+action's bad input a 4xx with nothing written, PII views audited."""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+from aiohttp.test_utils import TestClient
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+from support.selfservice_seed import (
+    DIGITS,
+    IDENTITY_KEY,
+    LINK_SECRET,
+    NOW,
+    PortalSeed,
+    seed_portal,
+)
+
+from cobrador.ground.settings import Settings
+from console.app import init_app
+from outreach.links import LinkSigner
+from selfservice import debtor_actions as da
+from store.models import (
+    Account,
+    AuditEntry,
+    CallAttempt,
+    Callback,
+    ContactOptOut,
+    PaymentPlan,
+    Promise,
+    SupervisorTask,
+    User,
+)
+
+CSRF = re.compile(r'name="csrf-token" content="([^"]+)"')
+SIGNER = LinkSigner("https://pagos.example.mx/p", LINK_SECRET)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def seeded(engine: Engine) -> PortalSeed:
+    return seed_portal(engine)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+def portal_settings(settings: Settings) -> Settings:
+    return settings.with_overrides(
+        portal_link_secret=base64.b64encode(LINK_SECRET).decode(),
+        portal_identity_key=base64.b64encode(IDENTITY_KEY).decode(),
+    )
+
+
+@pytest.fixture
+async def web(
+    aiohttp_client: Callable[..., Awaitable[TestClient]], settings: Settings, engine: Engine,
+    aredis: aioredis.Redis, seeded: PortalSeed, clock: Clock,
+) -> TestClient:  # fmt: skip
+    return await aiohttp_client(init_app(portal_settings(settings), engine, aredis, clock=clock))
+
+
+def token(account_id: int, at: datetime = NOW) -> str:
+    return SIGNER.token(account_id, at)
+
+
+async def csrf(client: TestClient, path: str) -> str:
+    resp = await client.get(path)
+    match = CSRF.search(await resp.text())
+    assert match, path
+    return match.group(1)
+
+
+async def enter(client: TestClient, account_id: int, digits: str = DIGITS) -> Any:
+    tok = token(account_id)
+    form = {"digits": digits, "_csrf": await csrf(client, f"/p/{tok}")}
+    return await client.post(f"/p/{tok}", data=form, allow_redirects=False)
+
+
+async def post(client: TestClient, path: str, **form: str) -> Any:
+    form["_csrf"] = await csrf(client, "/p/cuenta")
+    return await client.post(path, data=form, allow_redirects=False)
+
+
+def rows(engine: Engine, model: Any) -> int:
+    with Session(engine) as s:
+        return int(s.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def pii_views(engine: Engine) -> int:
+    with Session(engine) as s:
+        return int(
+            s.scalar(select(func.count(AuditEntry.id)).where(AuditEntry.kind == "pii_view")) or 0
+        )
+
+
+# ---- the way in --------------------------------------------------------------------
+
+
+async def test_given_a_valid_link_when_opened_then_only_the_identity_question(
+    web: TestClient, seeded: PortalSeed, engine: Engine
+) -> None:
+    resp = await web.get(f"/p/{token(seeded.account_id)}")
+    text = await resp.text()
+    assert resp.status == 200 and 'name="digits"' in text
+    for secret in ("María", "6,000", "6000", seeded.ref, "Pague en BBVA"):
+        assert secret not in text
+    assert resp.headers["Cache-Control"] == "no-store"
+    assert pii_views(engine) == 0
+
+
+@pytest.mark.parametrize("bad", ["A" * 39, token(1)[:-2] + "AA"])
+async def test_given_a_forged_link_when_opened_then_400_with_a_reason(
+    web: TestClient, seeded: PortalSeed, bad: str
+) -> None:
+    resp = await web.get(f"/p/{bad}")
+    assert resp.status == 400 and "no es válido" in await resp.text()
+
+
+async def test_given_an_expired_link_when_opened_then_410_and_the_reference_way_offered(
+    web: TestClient, seeded: PortalSeed
+) -> None:
+    old = token(seeded.account_id, NOW - timedelta(days=4))
+    resp = await web.get(f"/p/{old}")
+    assert resp.status == 410 and 'href="/p"' in await resp.text()
+    resp = await web.post(f"/p/{old}", data={"digits": DIGITS, "_csrf": "x"})
+    assert resp.status in (403, 410)
+
+
+async def test_given_the_right_digits_when_entered_then_the_account_and_a_pii_view(
+    web: TestClient, seeded: PortalSeed, engine: Engine
+) -> None:
+    resp = await enter(web, seeded.account_id)
+    assert resp.status == 303 and resp.headers["Location"] == "/p/cuenta"
+    page = await web.get("/p/cuenta")
+    text = await page.text()
+    assert page.status == 200 and "$6,000.00" in text and "María" in text
+    assert "Pague en BBVA" in text and "Capital" in text
+    assert pii_views(engine) == 1
+    with Session(engine) as s:
+        [entry] = s.scalars(select(CallAttempt)).all()
+    assert entry.details == {"debtor_action": "identified", "gate": "link:"}
+    english = await (await web.get("/p/cuenta?lang=en")).text()
+    assert "Promise a payment" in english and "Balance" in english
+
+
+async def test_given_three_wrong_answers_when_entered_then_the_link_locks(
+    web: TestClient, seeded: PortalSeed
+) -> None:
+    first = await enter(web, seeded.account_id, "0000")
+    assert first.status == 400 and "2" in await first.text()
+    assert (await enter(web, seeded.account_id, "0001")).status == 400
+    assert (await enter(web, seeded.account_id, "0002")).status == 403
+    assert (await enter(web, seeded.account_id, DIGITS)).status == 403
+    assert (await web.get(f"/p/{token(seeded.account_id)}")).status == 403
+    assert (await web.get("/p/cuenta", allow_redirects=False)).status == 303
+
+
+@pytest.mark.parametrize(("digits", "status"), [("12", 400), ("abcd", 400), ("1" * 3000, 413)])
+async def test_given_a_malformed_or_oversized_answer_when_entered_then_4xx_not_counted(
+    web: TestClient, seeded: PortalSeed, digits: str, status: int
+) -> None:
+    assert (await enter(web, seeded.account_id, digits)).status == status
+    assert (await enter(web, seeded.account_id, DIGITS)).status == 303
+
+
+async def test_given_no_csrf_when_posting_then_403(web: TestClient, seeded: PortalSeed) -> None:
+    resp = await web.post(f"/p/{token(seeded.account_id)}", data={"digits": DIGITS})
+    assert resp.status == 403
+
+
+async def test_given_the_reference_way_when_wrong_or_unknown_then_the_same_answer(
+    web: TestClient, seeded: PortalSeed
+) -> None:
+    answers = []
+    for ref, digits in ((seeded.ref, "0000"), ("MX-NOPE", DIGITS), ("x" * 500, DIGITS)):
+        form = {"ref": ref, "digits": digits, "_csrf": await csrf(web, "/p")}
+        resp = await web.post("/p", data=form, allow_redirects=False)
+        answers.append((resp.status, "no coinciden" in await resp.text()))
+    assert answers == [(403, True)] * 3
+    form = {"ref": seeded.ref, "digits": DIGITS, "_csrf": await csrf(web, "/p")}
+    resp = await web.post("/p", data=form, allow_redirects=False)
+    assert resp.status == 303
+
+
+async def test_given_no_session_or_an_old_one_when_the_account_is_asked_then_back_to_the_way_in(
+    web: TestClient, seeded: PortalSeed, clock: Clock
+) -> None:
+    assert (await web.get("/p/cuenta", allow_redirects=False)).headers["Location"] == "/p?ended=1"
+    await enter(web, seeded.account_id)
+    clock.now = NOW + timedelta(minutes=21)
+    resp = await web.get("/p/cuenta", allow_redirects=False)
+    assert resp.status == 303
+
+
+async def test_given_no_portal_secrets_when_opened_then_503(
+    aiohttp_client: Callable[..., Awaitable[TestClient]], settings: Settings, engine: Engine,
+    aredis: aioredis.Redis, seeded: PortalSeed,
+) -> None:  # fmt: skip
+    client = await aiohttp_client(init_app(settings, engine, aredis, clock=Clock()))
+    assert (await client.get(f"/p/{token(seeded.account_id)}")).status == 503
+
+
+# ---- actions -----------------------------------------------------------------------
+
+
+async def test_given_a_plan_option_when_chosen_then_promises_and_the_page_says_so(
+    web: TestClient, seeded: PortalSeed, engine: Engine
+) -> None:
+    await enter(web, seeded.account_id)
+    resp = await post(web, "/p/cuenta/plan", option="monthly-3")
+    assert resp.status == 303
+    page = await (await web.get(resp.headers["Location"])).text()
+    assert "quedó registrado" in page
+    assert rows(engine, Promise) == 3
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        {"option": "monthly-13"},
+        {
+            "option": "custom",
+            "instalments": "13",
+            "interval": "monthly",
+            "first_date": "2026-12-01",
+        },
+        {"option": "custom", "instalments": "3", "interval": "weekly", "first_date": "2026-12-01"},
+        {"option": "custom", "instalments": "3", "interval": "monthly", "first_date": "2026-01-01"},
+        {
+            "option": "custom",
+            "instalments": "-3",
+            "interval": "monthly",
+            "first_date": "2026-12-01",
+        },
+        {"option": "custom", "instalments": "3", "interval": "monthly", "first_date": "mañana"},
+    ],
+)
+async def test_given_a_plan_outside_the_rules_when_posted_then_400_and_nothing(
+    web: TestClient, seeded: PortalSeed, engine: Engine, form: dict[str, str]
+) -> None:
+    await enter(web, seeded.account_id)
+    resp = await post(web, "/p/cuenta/plan", **form)
+    assert resp.status == 400 and 'role="alert"' in await resp.text()
+    assert rows(engine, PaymentPlan) == 0
+
+
+async def test_given_a_plan_above_the_automatic_limit_when_chosen_then_it_waits(
+    web: TestClient, seeded: PortalSeed, engine: Engine
+) -> None:
+    await enter(web, seeded.account_id)
+    resp = await post(web, "/p/cuenta/plan", option="monthly-12")
+    page = await (await web.get(resp.headers["Location"])).text()
+    assert "supervisor" in page and rows(engine, Promise) == 0
+
+
+@pytest.mark.parametrize(
+    ("form", "status"),
+    [({"amount": "0", "due": "2026-11-30"}, 400), ({"amount": "100", "due": "2027-11-30"}, 400),
+     ({"amount": "100", "due": ""}, 400), ({"amount": "9" * 3000, "due": "2026-11-30"}, 413)],
+)  # fmt: skip
+async def test_given_a_bad_promise_when_posted_then_4xx_and_nothing(
+    web: TestClient, seeded: PortalSeed, engine: Engine, form: dict[str, str], status: int
+) -> None:
+    await enter(web, seeded.account_id)
+    assert (await post(web, "/p/cuenta/promesa", **form)).status == status
+    assert rows(engine, Promise) == 0
+
+
+async def test_given_a_callback_outside_the_window_when_posted_then_400_inside_303(
+    web: TestClient, seeded: PortalSeed, engine: Engine
+) -> None:
+    await enter(web, seeded.account_id)
+    for bad in (
+        "2026-11-25T03:00:00-06:00",
+        "2026-11-25T03:00",
+        "ayer",
+        "2026-11-24T10:00:00-06:00",
+    ):
+        assert (await post(web, "/p/cuenta/llamada", when=bad)).status == 400, bad
+    assert rows(engine, Callback) == 0
+    resp = await post(web, "/p/cuenta/llamada", when="2026-11-24T14:00:00-06:00")
+    assert resp.status == 303 and rows(engine, Callback) == 1
+
+
+async def test_given_a_dispute_when_posted_then_disputed_task_and_documents(
+    web: TestClient, seeded: PortalSeed, engine: Engine
+) -> None:
+    doc = da.attach_document(engine, seeded.ref, "Contrato firmado", "contrato.pdf",
+                             "application/pdf", b"%PDF-1.4 contrato", "operator", NOW)  # fmt: skip
+    other = da.attach_document(engine, "MX-P002", "Otro", "otro.pdf", "application/pdf",
+                               b"%PDF other", "operator", NOW)  # fmt: skip
+    await enter(web, seeded.account_id)
+    assert (await web.get(f"/p/cuenta/documentos/{doc}")).status == 404  # not before a dispute
+    assert (await post(web, "/p/cuenta/disputa", kind="hack", text="")).status == 400
+    assert (await post(web, "/p/cuenta/disputa", kind="denies", text="x" * 2001)).status == 413
+    resp = await post(web, "/p/cuenta/disputa", kind="denies", text="No es mía")
+    assert resp.status == 303
+    page = await (await web.get("/p/cuenta")).text()
+    assert "Contrato firmado" in page and 'id="promise"' not in page
+    download = await web.get(f"/p/cuenta/documentos/{doc}")
+    assert download.status == 200 and await download.read() == b"%PDF-1.4 contrato"
+    assert "attachment" in download.headers["Content-Disposition"]
+    for bad in (str(other), "abc", "9" * 30):
+        assert (await web.get(f"/p/cuenta/documentos/{bad}")).status == 404
+    with Session(engine) as s:
+        assert s.get(Account, seeded.account_id).status == "disputed"  # type: ignore[union-attr]
+        assert s.scalar(select(func.count(SupervisorTask.id))) == 1
+
+
+async def test_given_an_sms_opt_out_when_posted_then_recorded_and_shown(
+    web: TestClient, seeded: PortalSeed, engine: Engine
+) -> None:
+    await enter(web, seeded.account_id)
+    assert (await post(web, "/p/cuenta/canales", channel="fax")).status == 400
+    resp = await post(web, "/p/cuenta/canales", channel="sms")
+    assert resp.status == 303
+    page = await (await web.get("/p/cuenta")).text()
+    assert 'id="stop-sms"' not in page and 'id="stop-whatsapp"' in page
+    assert rows(engine, ContactOptOut) == 1
+
+
+async def test_given_a_supervisor_when_a_dispute_is_open_then_the_task_is_listed_and_closed(
+    web: TestClient, seeded: PortalSeed, engine: Engine
+) -> None:
+    da.open_dispute(engine, da.Debtor(seeded.account_id), "paid", "Pagué el 3 de octubre", NOW)
+    from argon2 import PasswordHasher
+
+    with Session(engine) as s, s.begin():
+        s.add(User(username="sofia", display_name="Sofía", role="supervisor",
+                   password_hash=PasswordHasher(time_cost=1, memory_cost=8, parallelism=1).hash("x" * 12)))  # fmt: skip
+    login = {"username": "sofia", "password": "x" * 12, "_csrf": await csrf(web, "/login")}
+    assert (await web.post("/login", data=login, allow_redirects=False)).status == 302
+    page = await (await web.get("/supervisor/tasks")).text()
+    assert "Pagué el 3 de octubre" in page and seeded.ref in page
+    task_id = re.search(r'data-task="(\d+)"', page).group(1)  # type: ignore[union-attr]
+    token_ = CSRF.search(page).group(1)  # type: ignore[union-attr]
+    resp = await web.post(f"/supervisor/tasks/{task_id}/done", data={"_csrf": token_},
+                          allow_redirects=False)  # fmt: skip
+    assert resp.status == 303
+    assert da.open_tasks(engine, None) == []
+    assert (
+        await web.post(f"/supervisor/tasks/{task_id}/done", data={"_csrf": token_})
+    ).status == 404
