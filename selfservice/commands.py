@@ -26,7 +26,8 @@ def register(subparsers: Any) -> None:
     sub = portal.add_subparsers(dest="portal_command", metavar="ACTION", required=True)
     ids = sub.add_parser(
         "identities",
-        help="import the identity check's answers: a CSV with external_ref,document; only "
+        help="import the identity check's answers: a CSV (comma or semicolon) with "
+        "external_ref,document; only "
         "a keyed hash of the document's last 4 digits is stored (all rows or none)",
     )
     ids.add_argument("file", type=Path, metavar="FILE.csv")
@@ -63,7 +64,10 @@ def read_identities(path: Path) -> Iterator[tuple[int, str, str]]:
     except OSError as exc:
         raise UserError(f"cannot read {path}: {exc.strerror}") from exc
     with handle:
-        reader = csv.DictReader(handle)
+        first = handle.readline()
+        handle.seek(0)
+        delimiter = ";" if first.count(";") > first.count(",") else ","
+        reader = csv.DictReader(handle, delimiter=delimiter)
         if not reader.fieldnames or not {"external_ref", "document"} <= set(reader.fieldnames):
             raise UserError(f"{path}: the header must name external_ref and document")
         try:

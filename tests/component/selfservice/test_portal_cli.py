@@ -50,7 +50,7 @@ def test_given_an_identity_file_when_imported_then_keyed_hashes_and_bad_files_ch
     no_header.write_text("ref;doc\nMX-P002;1234\n")
     assert run(monkeypatch, settings, "portal", "identities", str(no_header)) == 2
     good = tmp_path / "ids.csv"
-    good.write_text("external_ref,document\nMX-P002,CURP-LOPM800101HDF-5555\n")
+    good.write_text("external_ref;document\nMX-P002;CURP-LOPM800101HDF-5555\n")
     assert run(monkeypatch, settings, "portal", "identities", str(good)) == 0
     assert hash_of(engine, "MX-P002") == idc.identity_hash(IDENTITY_KEY, "MX-P002", "5555")
     monkeypatch.setenv("COBRADOR_PORTAL_IDENTITY_KEY", "")
