@@ -42,6 +42,7 @@ from console import (
     dialer_phone_views,
     field_views,
     inbound_views,
+    payment_webhook_views,
     portal_views,
     pruning,
     recording_views,
@@ -97,6 +98,8 @@ def session_key(settings: Settings) -> bytes:
 async def context_middleware(request: web.Request, handler: Callable) -> web.StreamResponse:
     """The logged-in user (its server-side session and role re-read from SQL on
     every request), language and CSRF token."""
+    if request.path in payment_webhook_views.UNSESSIONED_PATHS:
+        return await handler(request)  # a provider's signed call: no session, no CSRF
     settings = request.app[SETTINGS]
     session = await get_session(request)
     request[USER] = None
@@ -207,6 +210,7 @@ def init_app(
     callback_checker: CallbackChecker | None = None,
     clock: Callable[[], datetime] = utcnow,
     visit_check: VisitCheck | None = None,
+    payment_webhook: payment_webhook_views.PaymentWebhook | None = None,
 ) -> web.Application:
     app = web.Application()
     app[SETTINGS] = settings
@@ -259,6 +263,7 @@ def init_app(
     field_views.setup_routes(app)
     chat_views.setup_routes(app)
     portal_views.setup_routes(app)
+    payment_webhook_views.setup_routes(app, payment_webhook)
     app.cleanup_ctx.append(_pophub_ctx)
     app.cleanup_ctx.append(_password_pool_ctx)
     app.cleanup_ctx.append(agent_views.callback_release_ctx)

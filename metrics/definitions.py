@@ -545,3 +545,10 @@ FIELD_ON_SHIFT_AGENTS = Gauge(
     [],
     registry=REGISTRY,
 )
+PAYMENT_NOTIFICATIONS = Counter(
+    "cobrador_payment_notifications_total",
+    "Mercado Pago's payment notifications by outcome: recorded, replay, pending, ignored, "
+    "or refused as bad_signature, stale, malformed, too_large, unknown_payment, unavailable.",
+    ["outcome"],
+    registry=REGISTRY,
+)

@@ -592,6 +592,36 @@ class Payment(Base):
     paid_at: Mapped[datetime] = mapped_column()
     source: Mapped[str] = mapped_column(String(20), default="import")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A payment a provider reported (selfservice/payment_links.py): its id there is
+    # recorded once, whatever the number of notifications; None for imports.
+    provider: Mapped[str | None] = mapped_column(String(20))
+    provider_payment_id: Mapped[str | None] = mapped_column(String(64))
+    payment_link_id: Mapped[int | None] = mapped_column(ForeignKey("payment_links.id"))
+
+    __table_args__ = (
+        UniqueConstraint("provider", "provider_payment_id", name="uq_payments_provider_payment"),
+    )
+
+
+class PaymentLink(Base):
+    """A link where the debtor pays an amount of the account at a provider (Checkout
+    Pro): `reference` is the only thing of ours the provider keeps, and brings back."""
+
+    __tablename__ = "payment_links"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    reference: Mapped[str] = mapped_column(String(40), unique=True)
+    provider: Mapped[str] = mapped_column(String(20))
+    provider_ref: Mapped[str | None] = mapped_column(String(120))
+    url: Mapped[str | None] = mapped_column(String(500))
+    amount: Mapped[Decimal] = mapped_column(Money)
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(12))  # creating | open | failed | paid
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    paid_at: Mapped[datetime | None] = mapped_column()
 
 
 class Callback(Base):

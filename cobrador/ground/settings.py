@@ -163,6 +163,17 @@ class Settings:
     callbacks_port: int = 8090
     callbacks_public_url: str = ""
     callbacks_token: str = ""
+    # Payment links (docs/payments.md): "" (off), "mercadopago", or "simulated" (a local
+    # stand-in of Mercado Pago, as in the demo). The Mercado Pago application's access
+    # token and its webhook's secret key (Your integrations > Webhooks); a notification
+    # signed more than mercadopago_webhook_max_age_seconds away from now is refused.
+    # A link is payable for payment_link_hours.
+    payment_gateway: str = ""
+    mercadopago_access_token: str = ""
+    mercadopago_webhook_secret: str = ""
+    mercadopago_api_base: str = "https://api.mercadopago.com"
+    mercadopago_webhook_max_age_seconds: int = 300
+    payment_link_hours: int = 72
     # Field visits (field/, docs/field.md): the check-in radius around the address
     # and the worst GPS accuracy accepted (metres); how long field agents' positions
     # are kept after their shift ends (hours); the zone of the field agents' working

@@ -54,6 +54,38 @@ def apply_payment(account: Account, promises: list[Promise], amount: Decimal,
     return kept
 
 
+def record_payment(session: Session, account: Account, amount: Decimal, paid_at: datetime,
+                   now: datetime, audit: AuditFn, actor: str, *, source: str = "import",
+                   provider: str | None = None, provider_payment_id: str | None = None,
+                   payment_link_id: int | None = None) -> Payment:  # fmt: skip
+    """One payment on the account, in the caller's transaction: balance and status
+    (apply_payment), its open promises kept or broken and their plans followed, the
+    payment row, audited. The same path for imports and for a provider's payments."""
+    promises = list(session.execute(
+        select(Promise).where(Promise.account_id == account.id, Promise.status == "open")
+    ).scalars())  # fmt: skip
+    before = (account.balance, account.status)
+    kept = apply_payment(account, promises, amount, paid_at)
+    broken = break_overdue(promises, now.date(), now)
+    payment = Payment(account_id=account.id, amount=amount, paid_at=paid_at, source=source,
+                      provider=provider, provider_payment_id=provider_payment_id,
+                      payment_link_id=payment_link_id)  # fmt: skip
+    session.add(payment)
+    session.flush()
+    follow_plans(session, kept, broken, now, audit, actor)
+    entry: dict[str, Any] = {
+        "external_ref": account.external_ref, "amount": amount,
+        "paid_at": paid_at, "balance": [before[0], account.balance],
+        "status": [before[1], account.status],
+        "promises_kept": [p.id for p in kept], "promises_broken": [p.id for p in broken],
+    }  # fmt: skip
+    if provider is not None:
+        entry.update(source=source, provider=provider, provider_payment_id=provider_payment_id,
+                     payment_link_id=payment_link_id)  # fmt: skip
+    audit(session, "payment", entry, actor=actor, subject=f"account:{account.id}")
+    return payment
+
+
 def break_overdue(promises: list[Promise], today: date, now: datetime) -> list[Promise]:
     """Open promises whose date has passed without full payment are broken."""
     broken = []
@@ -127,25 +159,11 @@ class PaymentImporter:
             if duplicate:
                 self.unchanged += 1
                 continue
-            promises = list(session.execute(
-                select(Promise).where(Promise.account_id == account.id, Promise.status == "open")
-            ).scalars())  # fmt: skip
-            before = (account.balance, account.status)
-            kept = apply_payment(account, promises, rec["amount"], rec["paid_at"])
-            broken = break_overdue(promises, self.now.date(), self.now)
-            session.add(Payment(account_id=account.id, amount=rec["amount"], paid_at=rec["paid_at"],
-                                source="import"))  # fmt: skip
-            session.flush()
-            follow_plans(session, kept, broken, self.now, self.audit, self.actor)
+            record_payment(session, account, rec["amount"], rec["paid_at"], self.now,
+                           self.audit, self.actor)  # fmt: skip
             self.created += 1
             if account.status == AccountStatus.paid.value:
                 self.paid_accounts.add(account.id)
-            self.audit(session, "payment", {
-                "external_ref": account.external_ref, "amount": rec["amount"],
-                "paid_at": rec["paid_at"], "balance": [before[0], account.balance],
-                "status": [before[1], account.status],
-                "promises_kept": [p.id for p in kept], "promises_broken": [p.id for p in broken],
-            }, actor=self.actor, subject=f"account:{account.id}")  # fmt: skip
 
     def finish(self, session: Session, path: Path, result: ImportResult) -> None:
         # Promises (and plan instalments) past their date without a payment in any

@@ -1,0 +1,280 @@
+"""Payment links: the port a provider adapter fills (create a checkout for an amount,
+read a payment back), a link created for an account and amount, and a provider's
+payment recorded once through the payments path (store/importing/payments.py
+`record_payment`: balance, promises kept, account paid).
+
+Nothing a notification says is trusted but the payment id: its amount, currency,
+status and reference are read from the provider. Card data never reaches cobrador:
+the debtor pays on the provider's page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any, Protocol
+
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from gateways import mercadopago as mp
+from store.importing.payments import record_payment
+from store.models import Account, AccountStatus, Campaign, Payment, PaymentLink
+
+log = logging.getLogger(__name__)
+
+AuditFn = Callable[..., Any]
+# Statuses that leave nothing to pay.
+NOTHING_TO_PAY = frozenset({AccountStatus.paid.value, AccountStatus.settled.value,
+                            AccountStatus.closed.value})  # fmt: skip
+MAX_LINK_HOURS = 24 * 30
+
+
+# --- the port ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckoutRequest:
+    reference: str
+    title: str
+    amount: Decimal
+    currency: str
+    expires_from: datetime
+    expires_to: datetime
+
+
+@dataclass(frozen=True)
+class Checkout:
+    provider_ref: str
+    url: str
+
+
+@dataclass(frozen=True)
+class ProviderPayment:
+    id: str
+    status: str  # approved, pending, rejected, refunded, ...
+    amount: Decimal
+    currency: str
+    reference: str | None
+    approved_at: datetime | None
+
+
+class ProviderUnavailable(Exception):
+    """The provider did not answer usably: try again later (nothing was decided)."""
+
+
+class UnknownPayment(Exception):
+    """The provider knows no payment with this id."""
+
+
+class PaymentProvider(Protocol):
+    name: str
+
+    async def create_checkout(self, request: CheckoutRequest) -> Checkout: ...
+
+    async def payment(self, payment_id: str) -> ProviderPayment: ...
+
+
+class MercadoPagoProvider:
+    """The port over Mercado Pago's Checkout Pro (gateways/mercadopago.py); with
+    `api_base` at the local stand-in, the demo's `simulated` gateway."""
+
+    name = "mercadopago"
+
+    def __init__(self, client: mp.MercadoPagoClient, back_url: str | None = None) -> None:
+        self.client = client
+        self.back_url = back_url
+
+    async def create_checkout(self, request: CheckoutRequest) -> Checkout:
+        body = mp.preference_body(reference=request.reference, title=request.title,
+                                  amount=request.amount, currency=request.currency,
+                                  expires_from=request.expires_from,
+                                  expires_to=request.expires_to, back_url=self.back_url)  # fmt: skip
+        try:
+            pref = await self.client.create_preference(body, idempotency_key=request.reference)
+        except (mp.ApiRefused, mp.ApiUnavailable) as exc:
+            raise ProviderUnavailable(str(exc)) from exc
+        return Checkout(pref.id, pref.init_point)
+
+    async def payment(self, payment_id: str) -> ProviderPayment:
+        try:
+            got = await self.client.get_payment(payment_id)
+        except mp.NotFound as exc:
+            raise UnknownPayment(payment_id) from exc
+        except (mp.ApiRefused, mp.ApiUnavailable, ValueError) as exc:
+            raise ProviderUnavailable(str(exc)) from exc
+        return ProviderPayment(got.id, got.status, got.amount, got.currency,
+                               got.external_reference, got.date_approved)  # fmt: skip
+
+
+# --- links -------------------------------------------------------------------------
+
+
+class PaymentLinkError(ValueError):
+    """A link that cannot be made for this account and amount: the message says why."""
+
+
+@dataclass(frozen=True)
+class Link:
+    id: int
+    account_id: int
+    url: str
+    amount: Decimal
+    currency: str
+    expires_at: datetime
+
+
+def parse_amount(raw: str | Decimal) -> Decimal:
+    """An amount a person typed or a caller passed: positive, at most 2 decimals."""
+    try:
+        amount = Decimal(str(raw).strip())
+    except InvalidOperation as exc:
+        raise PaymentLinkError(f"amount {str(raw)[:20]!r} is not a number") from exc
+    if not amount.is_finite() or amount <= 0:
+        raise PaymentLinkError("amount must be above zero")
+    if amount != amount.quantize(Decimal("0.01")):
+        raise PaymentLinkError("amount has more than 2 decimals")
+    if amount >= Decimal("1e12"):
+        raise PaymentLinkError("amount is too large")
+    return amount
+
+
+async def create_link(engine: Engine, provider: PaymentProvider, account_id: int,
+                      amount: Decimal | str, *, actor: str, now: datetime, hours: int,
+                      audit: AuditFn, title: str = "Pago de su cuenta") -> Link:  # fmt: skip
+    """A link where the debtor pays `amount` (at most the balance) of the account, open
+    `hours`; PaymentLinkError when it cannot be, ProviderUnavailable when the provider
+    does not answer (the link is kept as failed, nothing is owed to it)."""
+    value = parse_amount(amount)
+    if not 0 < hours <= MAX_LINK_HOURS:
+        raise PaymentLinkError(f"a link is open between 1 and {MAX_LINK_HOURS} hours")
+    expires = now + timedelta(hours=hours)
+    reference = "cb-" + secrets.token_urlsafe(18)
+
+    def begin() -> tuple[int, str]:
+        with Session(engine) as s, s.begin():
+            account = s.get(Account, account_id)
+            if account is None:
+                raise PaymentLinkError(f"no account {account_id}")
+            if account.status in NOTHING_TO_PAY or account.balance <= 0:
+                raise PaymentLinkError(
+                    f"account {account_id} has nothing to pay ({account.status})"
+                )
+            if value > account.balance:
+                raise PaymentLinkError(f"amount {value} is above the balance {account.balance}")
+            link = PaymentLink(account_id=account_id, reference=reference, provider=provider.name,
+                               amount=value, currency=account.currency, status="creating",
+                               created_by=actor[:80], created_at=now, expires_at=expires)  # fmt: skip
+            s.add(link)
+            s.flush()
+            return link.id, account.currency
+
+    link_id, currency = await asyncio.to_thread(begin)
+    request = CheckoutRequest(reference, title, value, currency, now, expires)
+    try:
+        checkout = await provider.create_checkout(request)
+    except ProviderUnavailable:
+        await asyncio.to_thread(_finish_link, engine, link_id, None, actor, audit)
+        raise
+    await asyncio.to_thread(_finish_link, engine, link_id, checkout, actor, audit)
+    return Link(link_id, account_id, checkout.url, value, currency, expires)
+
+
+def _finish_link(engine: Engine, link_id: int, checkout: Checkout | None, actor: str,
+                 audit: AuditFn) -> None:  # fmt: skip
+    with Session(engine) as s, s.begin():
+        link = s.get_one(PaymentLink, link_id)
+        if checkout is None:
+            link.status = "failed"
+        else:
+            link.status, link.provider_ref, link.url = "open", checkout.provider_ref, checkout.url
+        audit(s, "payment_link", {"link_id": link.id, "provider": link.provider,
+                                  "amount": link.amount, "currency": link.currency,
+                                  "status": link.status, "expires_at": link.expires_at},
+              actor=actor, subject=f"account:{link.account_id}")  # fmt: skip
+
+
+# --- a provider's payment ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """What a notification came to: `recorded` (a new payment), `replay` (recorded
+    before), `pending` (not approved yet), or `ignored` (not ours, or not payable);
+    `account_paid`: the account's balance reached zero with this payment."""
+
+    outcome: str
+    reason: str
+    account_id: int | None = None
+    account_paid: bool = False
+    campaign: str | None = None  # the paid account's campaign (its hopper)
+
+
+async def settle(engine: Engine, provider: PaymentProvider, payment_id: str, *,
+                 now: datetime, audit: AuditFn, actor: str = "mercadopago") -> Settlement:  # fmt: skip
+    """Reads the payment from the provider (UnknownPayment, ProviderUnavailable) and, when
+    it is approved and paid one of our links, records it once."""
+    payment = await provider.payment(payment_id)
+    return await asyncio.to_thread(_settle_sql, engine, provider.name, payment, now, audit, actor)
+
+
+def _settle_sql(engine: Engine, provider: str, payment: ProviderPayment, now: datetime,
+                audit: AuditFn, actor: str) -> Settlement:  # fmt: skip
+    try:
+        with Session(engine) as s, s.begin():
+            return _settle_in(s, provider, payment, now, audit, actor)
+    except IntegrityError:
+        # Another notification of the same payment recorded it first.
+        return Settlement("replay", "payment already recorded")
+
+
+def _settle_in(s: Session, provider: str, payment: ProviderPayment, now: datetime,
+               audit: AuditFn, actor: str) -> Settlement:  # fmt: skip
+    link = None
+    if payment.reference:
+        link = s.scalars(
+            select(PaymentLink).where(PaymentLink.reference == payment.reference)
+        ).first()
+    if link is None or link.provider != provider:
+        return Settlement("ignored", "not a payment of a cobrador link")
+    recorded = s.scalars(select(Payment).where(Payment.provider == provider,
+                                               Payment.provider_payment_id == payment.id)).first()  # fmt: skip
+    subject = f"account:{link.account_id}"
+    if recorded is not None:
+        if payment.status in ("refunded", "charged_back", "cancelled"):
+            # The balance is not raised back by a notification: an operator looks.
+            audit(s, "payment_reversal_reported", {"payment_id": recorded.id, "provider": provider,
+                                                   "provider_payment_id": payment.id,
+                                                   "status": payment.status},
+                  actor=actor, subject=subject)  # fmt: skip
+            return Settlement("replay", f"payment recorded before; now {payment.status}, "
+                                        "reported for review", link.account_id)  # fmt: skip
+        return Settlement("replay", "payment already recorded", link.account_id)
+    if payment.status != "approved":
+        return Settlement("pending", f"payment is {payment.status}, not approved", link.account_id)
+    if payment.currency != link.currency or payment.amount <= 0:
+        audit(s, "payment_refused", {"link_id": link.id, "provider": provider,
+                                     "provider_payment_id": payment.id,
+                                     "amount": payment.amount, "currency": payment.currency,
+                                     "reason": "currency or amount does not match the link"},
+              actor=actor, subject=subject)  # fmt: skip
+        return Settlement("ignored", f"payment in {payment.currency} for a link in {link.currency}",
+                          link.account_id)  # fmt: skip
+    account = s.get_one(Account, link.account_id, with_for_update=True)
+    was_open = account.status not in NOTHING_TO_PAY
+    paid_at = min(payment.approved_at or now, now)
+    record_payment(s, account, payment.amount, paid_at, now, audit, actor, source=provider,
+                   provider=provider, provider_payment_id=payment.id, payment_link_id=link.id)  # fmt: skip
+    link.status, link.paid_at = "paid", paid_at
+    paid = was_open and account.status == AccountStatus.paid.value
+    campaign = None
+    if account.campaign_id is not None:
+        campaign = s.scalar(select(Campaign.name).where(Campaign.id == account.campaign_id))
+    return Settlement("recorded", f"payment of {payment.amount} {payment.currency} recorded",
+                      account.id, paid, campaign)  # fmt: skip

@@ -1,0 +1,436 @@
+"""Payment links and the Mercado Pago webhook, end to end against the local stand-in
+of Mercado Pago (its API and its signed notifications), real SQL and real Redis."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+from aiohttp.test_utils import TestClient
+from console_fixtures import NOW, Commands, Seed
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+from support.polling import until
+
+from cobrador.ground.settings import Settings
+from console.app import init_app
+from console.payment_webhook_views import WEBHOOK_PATH, PaymentWebhook
+from gateways import mercadopago as mp
+from gateways.mercadopago_local import LocalMercadoPago
+from selfservice.payment_links import (
+    Link,
+    MercadoPagoProvider,
+    PaymentLinkError,
+    ProviderUnavailable,
+    create_link,
+)
+from store.audit import append as audit_append
+from store.models import Account, AuditEntry, Payment, PaymentLink, Promise
+
+TOKEN = "APP_USR-prueba"
+SECRET = "clave-secreta-del-webhook"
+
+
+@dataclass
+class Rig:
+    mp: LocalMercadoPago
+    client: TestClient
+    provider: MercadoPagoProvider
+    engine: Engine
+    seed: Seed
+
+    async def link(self, amount: str, account_id: int | None = None) -> Link:
+        return await create_link(self.engine, self.provider, account_id or self.seed.account_id,
+                                 amount, actor="portal", now=NOW, hours=72,
+                                 audit=audit_append)  # fmt: skip
+
+    def pref_of(self, link: Link) -> str:
+        with Session(self.engine) as s:
+            ref = s.get_one(PaymentLink, link.id).provider_ref
+        assert ref is not None
+        return ref
+
+    def account(self, account_id: int | None = None) -> Account:
+        with Session(self.engine) as s:
+            return s.get_one(Account, account_id or self.seed.account_id)
+
+    def payments(self) -> list[Payment]:
+        with Session(self.engine) as s:
+            return list(s.scalars(select(Payment).order_by(Payment.id)))
+
+    def audit_count(self) -> int:
+        with Session(self.engine) as s:
+            return int(s.scalar(select(func.count()).select_from(AuditEntry)) or 0)
+
+    async def post(self, payment_id: str, *, body: Any = None, secret: str = SECRET,
+                   ts: int | None = None, request_id: str = "req-1",
+                   headers: dict[str, str] | None = None, query: str | None = None) -> tuple[int, str]:  # fmt: skip
+        """A notification sent by hand (the stand-in's are in `mp.notify`)."""
+        import time
+
+        raw = body if isinstance(body, bytes) else json.dumps(
+            body if body is not None else mp.notification_body(payment_id, "payment.updated"))  # fmt: skip
+        sent = {mp.SIGNATURE_HEADER: mp.sign(secret, payment_id, request_id,
+                                             ts if ts is not None else int(time.time())),
+                mp.REQUEST_ID_HEADER: request_id, "Content-Type": "application/json"}  # fmt: skip
+        sent.update(headers or {})
+        url = (
+            f"{WEBHOOK_PATH}?{query if query is not None else f'data.id={payment_id}&type=payment'}"
+        )
+        resp = await self.client.post(url, data=raw, headers=sent)
+        return resp.status, await resp.text()
+
+
+@pytest.fixture
+async def rig(aiohttp_client: Callable[..., Awaitable[TestClient]], settings: Settings,
+              engine: Engine, aredis: aioredis.Redis, seed: Seed) -> AsyncIterator[Rig]:  # fmt: skip
+    local = LocalMercadoPago(access_token=TOKEN, webhook_secret=SECRET, retries=0)
+    base = await local.start()
+    client = mp.MercadoPagoClient(mp.MercadoPagoSettings(TOKEN, SECRET, api_base=base))
+    provider = MercadoPagoProvider(client)
+    app = init_app(settings, engine, aredis, clock=lambda: NOW,
+                   payment_webhook=PaymentWebhook(provider, SECRET, 300))  # fmt: skip
+    test_client = await aiohttp_client(app)
+    local.webhook_url = str(test_client.make_url(WEBHOOK_PATH))
+    yield Rig(local, test_client, provider, engine, seed)
+    await client.close()
+    await local.stop()
+
+
+def last(rig: Rig) -> tuple[int, str]:
+    delivery = rig.mp.deliveries[-1]
+    return delivery.answers[-1], delivery.reasons[-1]
+
+
+# --- the happy path ---------------------------------------------------------------
+
+
+async def test_given_a_link_paid_in_full_then_recorded_once_account_paid_and_dialing_stopped(
+    rig: Rig, commands: Commands
+) -> None:
+    link = await rig.link("12500.00")
+    assert link.url.startswith(rig.mp.base_url) and link.currency == "MXN"
+    payment_id = await rig.mp.pay(rig.pref_of(link))
+    assert last(rig)[0] == 200, last(rig)
+    assert last(rig)[1].startswith("recorded")
+    account = rig.account()
+    assert account.balance == 0 and account.status == "paid"
+    [payment] = rig.payments()
+    assert (payment.provider, payment.provider_payment_id, payment.amount) == (
+        "mercadopago", payment_id, Decimal("12500.00"))  # fmt: skip
+    assert payment.payment_link_id == link.id and payment.source == "mercadopago"
+    await until(lambda: any(c["type"] == "stop_account" for c in commands))
+    stop = next(c for c in commands if c["type"] == "stop_account")
+    assert stop == {"type": "stop_account", "account_id": rig.seed.account_id, "reason": "paid",
+                    "campaign": "mx-demo"}  # fmt: skip
+    with Session(rig.engine) as s:
+        assert s.get_one(PaymentLink, link.id).status == "paid"
+        kinds = [e.kind for e in s.scalars(select(AuditEntry).order_by(AuditEntry.id))]
+    assert kinds[-2:] == ["payment_link", "payment"] or kinds[-1] == "payment"
+
+
+async def test_given_a_partial_payment_then_balance_lowered_a_promise_kept_and_dialing_not_stopped(
+    rig: Rig, commands: Commands
+) -> None:
+    with Session(rig.engine) as s, s.begin():
+        s.add(Promise(account_id=rig.seed.account_id, amount=Decimal("1000.00"), currency="MXN",
+                      due_date=date(2026, 11, 30), status="open"))  # fmt: skip
+    link = await rig.link("1000.00")
+    await rig.mp.pay(rig.pref_of(link))
+    assert last(rig)[0] == 200
+    account = rig.account()
+    assert account.balance == Decimal("11500.00") and account.status == "active"
+    with Session(rig.engine) as s:
+        assert s.scalars(select(Promise.status)).all() == ["kept"]
+    assert not any(c["type"] == "stop_account" for c in commands)
+
+
+# --- replay --------------------------------------------------------------------------
+
+
+async def test_given_the_same_payment_notified_again_then_nothing_changes(rig: Rig) -> None:
+    link = await rig.link("500.00")
+    payment_id = await rig.mp.pay(rig.pref_of(link))
+    before = (rig.account().balance, rig.audit_count(), len(rig.payments()))
+    for action in ("payment.updated", "payment.created"):
+        await rig.mp.notify(payment_id, action)
+        assert last(rig) == (200, "replay: payment already recorded\n")
+    assert (rig.account().balance, rig.audit_count(), len(rig.payments())) == before
+    assert before[0] == Decimal("12000.00")
+
+
+async def test_given_a_captured_request_replayed_byte_for_byte_then_nothing_changes(
+    rig: Rig,
+) -> None:
+    link = await rig.link("500.00")
+    payment_id = await rig.mp.pay(rig.pref_of(link), notify=False)
+    import time
+
+    ts = int(time.time())
+    assert (await rig.post(payment_id, ts=ts, request_id="same"))[0] == 200
+    before = (rig.account().balance, rig.audit_count())
+    status, text = await rig.post(payment_id, ts=ts, request_id="same")
+    assert (status, text) == (200, "replay: payment already recorded\n")
+    assert (rig.account().balance, rig.audit_count()) == before
+
+
+async def test_given_a_pending_payment_later_approved_then_recorded_once_on_approval(
+    rig: Rig,
+) -> None:
+    link = await rig.link("500.00")
+    payment_id = await rig.mp.pay(rig.pref_of(link), status="pending")
+    assert last(rig) == (200, "pending: payment is pending, not approved\n")
+    assert rig.payments() == [] and rig.account().balance == Decimal("12500.00")
+    await rig.mp.change(payment_id, "approved")
+    assert last(rig)[1].startswith("recorded")
+    await rig.mp.change(payment_id, "approved")
+    assert last(rig)[1].startswith("replay")
+    assert rig.account().balance == Decimal("12000.00") and len(rig.payments()) == 1
+
+
+async def test_given_a_recorded_payment_refunded_then_reported_for_review_balance_untouched(
+    rig: Rig,
+) -> None:
+    link = await rig.link("500.00")
+    payment_id = await rig.mp.pay(rig.pref_of(link))
+    await rig.mp.change(payment_id, "refunded")
+    assert last(rig)[0] == 200 and "refunded, reported for review" in last(rig)[1]
+    assert rig.account().balance == Decimal("12000.00")
+    with Session(rig.engine) as s:
+        assert s.scalar(select(func.count()).select_from(AuditEntry)
+                        .where(AuditEntry.kind == "payment_reversal_reported")) == 1  # fmt: skip
+
+
+# --- never trusted -------------------------------------------------------------------
+
+
+async def test_given_a_forged_signature_then_refused_and_nothing_recorded(rig: Rig) -> None:
+    link = await rig.link("12500.00")
+    payment_id = await rig.mp.pay(rig.pref_of(link), notify=False)
+    status, text = await rig.post(payment_id, secret="adivinada")
+    assert status == 401 and "signature does not match" in text
+    assert rig.payments() == [] and rig.account().status == "active"
+
+
+async def test_given_a_signature_for_another_payment_then_refused(rig: Rig) -> None:
+    link = await rig.link("12500.00")
+    payment_id = await rig.mp.pay(rig.pref_of(link), notify=False)
+    import time
+
+    other = mp.sign(SECRET, "1", "req-1", int(time.time()))
+    status, _ = await rig.post(payment_id, headers={mp.SIGNATURE_HEADER: other})
+    assert status == 401 and rig.payments() == []
+
+
+@pytest.mark.parametrize("age", [301, 3600, -301])
+async def test_given_a_stale_or_future_timestamp_then_refused(rig: Rig, age: int) -> None:
+    import time
+
+    link = await rig.link("500.00")
+    payment_id = await rig.mp.pay(rig.pref_of(link), notify=False)
+    status, text = await rig.post(payment_id, ts=int(time.time()) - age)
+    assert status == 401 and "from now" in text
+    assert rig.payments() == []
+
+
+async def test_given_the_body_claims_approved_for_a_pending_payment_then_the_provider_is_believed(
+    rig: Rig,
+) -> None:
+    link = await rig.link("12500.00")
+    payment_id = await rig.mp.pay(rig.pref_of(link), status="in_process", notify=False)
+    lie = {**mp.notification_body(payment_id, "payment.updated"), "status": "approved",
+           "transaction_amount": 12500, "external_reference": "cb-other"}  # fmt: skip
+    assert await rig.post(payment_id, body=lie) == (
+        200,
+        "pending: payment is in_process, not approved\n",
+    )
+    assert rig.payments() == []
+
+
+async def test_given_a_signed_notification_of_an_id_the_provider_does_not_know_then_404(
+    rig: Rig,
+) -> None:
+    status, text = await rig.post("424242")
+    assert status == 404 and "knows no payment 424242" in text
+    assert rig.payments() == []
+
+
+async def test_given_a_payment_not_of_our_links_then_ignored(rig: Rig) -> None:
+    link = await rig.link("500.00")
+    pref = rig.pref_of(link)
+    rig.mp.preferences[pref]["external_reference"] = "tienda-123"  # another integration's
+    await rig.mp.pay(pref)
+    assert last(rig) == (200, "ignored: not a payment of a cobrador link\n")
+    assert rig.payments() == []
+
+
+async def test_given_a_payment_in_another_currency_then_ignored_and_audited(rig: Rig) -> None:
+    link = await rig.link("500.00")
+    pref = rig.pref_of(link)
+    payment_id = await rig.mp.pay(pref, notify=False)
+    rig.mp.payments[payment_id]["currency_id"] = "USD"
+    await rig.mp.notify(payment_id, "payment.created")
+    assert last(rig) == (200, "ignored: payment in USD for a link in MXN\n")
+    with Session(rig.engine) as s:
+        assert s.scalar(select(func.count()).select_from(AuditEntry)
+                        .where(AuditEntry.kind == "payment_refused")) == 1  # fmt: skip
+    assert rig.payments() == []
+
+
+async def test_given_another_topic_then_acknowledged_and_ignored(rig: Rig) -> None:
+    status, text = await rig.post("ABC123", query="data.id=ABC123&type=merchant_order",
+                                  body={"type": "merchant_order", "data": {"id": "ABC123"}})  # fmt: skip
+    assert (status, text) == (200, "ignored: topic merchant_order is not a payment\n")
+
+
+async def test_given_mercado_pago_down_then_503_so_it_sends_again(rig: Rig) -> None:
+    link = await rig.link("500.00")
+    payment_id = await rig.mp.pay(rig.pref_of(link), notify=False)
+    rig.provider.client.settings = mp.MercadoPagoSettings(
+        TOKEN, SECRET, api_base="http://127.0.0.1:9"
+    )
+    status, text = await rig.post(payment_id)
+    assert status == 503 and "send again" in text
+    assert rig.payments() == []
+
+
+# --- malformed -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "body", "expected"),
+    [
+        ("type=payment", None, (400, "no data.id")),
+        ("data.id=" + "9" * 65 + "&type=payment", None, (400, "no data.id")),
+        ("data.id=777&type=payment", b"{not json", (400, "not JSON")),
+        ("data.id=777&type=payment", b"[]", (400, "not a JSON object")),
+        ("data.id=777&type=payment", {"data": {"id": "778"}, "type": "payment"}, (400, "differs")),
+        ("data.id=777", {"data": {"id": "777"}}, (400, "no type")),
+    ],
+)
+async def test_given_a_malformed_notification_then_400_with_the_reason(
+    rig: Rig, query: str, body: Any, expected: tuple[int, str]
+) -> None:
+    status, text = await rig.post("777", query=query, body=body)
+    assert status == expected[0] and expected[1] in text, text
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({mp.SIGNATURE_HEADER: ""}, (401, "no x-signature")),
+        ({mp.SIGNATURE_HEADER: "v1=abc"}, (400, "no numeric ts")),
+        ({mp.SIGNATURE_HEADER: "ts"}, (400, "not ts=")),
+        ({mp.SIGNATURE_HEADER: "ts=1,v1=zz"}, (400, "64-hex-digit")),
+        ({mp.REQUEST_ID_HEADER: ""}, (401, "no x-request-id")),
+    ],
+)
+async def test_given_bad_signature_headers_then_refused_with_the_reason(
+    rig: Rig, headers: dict[str, str], expected: tuple[int, str]
+) -> None:
+    status, text = await rig.post("777", headers=headers)
+    assert status == expected[0] and expected[1] in text, text
+
+
+async def test_given_a_body_over_the_bound_then_413_before_it_is_read(rig: Rig) -> None:
+    huge = b"{" + b" " * (mp.MAX_WEBHOOK_BYTES + 10) + b"}"
+    status, text = await rig.post("777", body=huge)
+    assert status == 413 and "body over" in text
+
+
+async def test_given_a_chunked_body_over_the_bound_then_413(rig: Rig) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(40):
+            yield b" " * 1024
+
+    import time
+
+    headers = {mp.SIGNATURE_HEADER: mp.sign(SECRET, "777", "r", int(time.time())),
+               mp.REQUEST_ID_HEADER: "r"}  # fmt: skip
+    resp = await rig.client.post(f"{WEBHOOK_PATH}?data.id=777&type=payment", data=chunks(),
+                                 headers=headers)  # fmt: skip
+    assert resp.status == 413
+
+
+async def test_given_a_get_then_405(rig: Rig) -> None:
+    assert (await rig.client.get(f"{WEBHOOK_PATH}?data.id=1")).status == 405
+
+
+async def test_given_no_payment_gateway_configured_then_there_is_no_webhook(
+    aiohttp_client: Callable[..., Awaitable[TestClient]], settings: Settings, engine: Engine,
+    aredis: aioredis.Redis, seed: Seed,
+) -> None:  # fmt: skip
+    client = await aiohttp_client(init_app(settings, engine, aredis, clock=lambda: NOW))
+    resp = await client.post(f"{WEBHOOK_PATH}?data.id=1&type=payment", data=b"{}")
+    assert resp.status in (403, 404)  # no route (CSRF answers first for unknown POSTs)
+
+
+@pytest.mark.parametrize(
+    ("changes", "why"),
+    [
+        ({"payment_gateway": "paypal"}, "use mercadopago or simulated"),
+        ({"payment_gateway": "mercadopago"}, "needs mercadopago_access_token"),
+        ({"payment_gateway": "mercadopago", "mercadopago_access_token": "t"}, "webhook_secret"),
+    ],
+)
+def test_given_payments_misconfigured_then_the_console_does_not_start(
+    settings: Settings, engine: Engine, aredis: aioredis.Redis, changes: dict[str, str], why: str
+) -> None:
+    with pytest.raises(ValueError, match=why):
+        init_app(settings.with_overrides(**changes), engine, aredis)
+
+
+# --- links -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("amount", "why"),
+    [
+        ("0", "above zero"),
+        ("-5", "above zero"),
+        ("abc", "not a number"),
+        ("NaN", "above zero"),
+        ("Infinity", "above zero"),
+        ("10.005", "more than 2 decimals"),
+        ("12500.01", "above the balance"),
+        ("1e13", "too large"),
+    ],
+)
+async def test_given_a_bad_amount_then_no_link(rig: Rig, amount: str, why: str) -> None:
+    with pytest.raises(PaymentLinkError, match=why):
+        await rig.link(amount)
+    assert rig.mp.preferences == {}
+
+
+async def test_given_an_unknown_or_paid_account_then_no_link(rig: Rig) -> None:
+    with pytest.raises(PaymentLinkError, match="no account"):
+        await rig.link("10", account_id=999_999)
+    with Session(rig.engine) as s, s.begin():
+        s.get_one(Account, rig.seed.other_account_id).status = "paid"
+    with pytest.raises(PaymentLinkError, match="nothing to pay"):
+        await rig.link("10", account_id=rig.seed.other_account_id)
+
+
+async def test_given_the_provider_refuses_then_the_link_is_kept_as_failed(rig: Rig) -> None:
+    rig.provider.client.settings = mp.MercadoPagoSettings("otro-token", SECRET,
+                                                          api_base=rig.mp.base_url)  # fmt: skip
+    with pytest.raises(ProviderUnavailable, match="HTTP 401"):
+        await rig.link("100.00")
+    with Session(rig.engine) as s:
+        assert s.scalars(select(PaymentLink.status)).all() == ["failed"]
+
+
+async def test_given_a_link_then_the_checkout_page_asks_for_no_card_data(rig: Rig) -> None:
+    import aiohttp
+
+    link = await rig.link("100.00")
+    async with aiohttp.ClientSession() as http, http.get(link.url) as page:
+        text = await page.text()
+    assert "100.00" in text and "<input type=hidden name=pref_id" in text
+    assert "card" not in text.lower() and text.count("<input") == 1
