@@ -226,7 +226,9 @@ class Demo:
             sql=engine, redis=client, ami=ami, settings=settings, clock=self.clock
         )
         service_holder["s"] = service
-        app = init_app(self.settings, engine, client, clock=self.clock.now)
+        payments = await self._payments()
+        app = init_app(self.settings, engine, client, clock=self.clock.now,
+                       payment_webhook=payments[1])  # fmt: skip
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", self.args.port)
@@ -235,6 +237,8 @@ class Demo:
         except OSError as exc:
             await runner.cleanup()
             await ami_server.stop()
+            await payments[2].close()
+            await payments[0].stop()
             say(
                 f"cobrador demo: cannot listen on port {self.args.port} ({exc.strerror}); try --port"
             )
@@ -259,6 +263,9 @@ class Demo:
         outreach = asyncio.create_task(self._outreach(engine, client, bots_stop),
                                        name="demo-outreach")  # fmt: skip
         base = f"http://127.0.0.1:{self.args.port}"
+        from console.payment_webhook_views import WEBHOOK_PATH
+
+        payments[0].webhook_url = f"{base}{WEBHOOK_PATH}"
         say("")
         say("cobrador demo is ready:")
         say(f"  agent console    {base}/")
@@ -266,6 +273,7 @@ class Demo:
         say(f"  auditor          {base}/auditor")
         say(f"  field app        {base}/field/  (campo1; its map: {base}/supervisor/field)")
         say(f"  metrics          http://127.0.0.1:{metrics.port}/metrics")
+        say(f"  payments         Mercado Pago simulated at {payments[0].base_url} (no card data)")
         if passwords:
             say("  logins (shown once; keep them):")
             for user, password in passwords.items():
@@ -291,7 +299,23 @@ class Demo:
             await ami_server.stop()
             await metrics.stop()
             await runner.cleanup()
+            await payments[2].close()
+            await payments[0].stop()
         return 0
+
+    async def _payments(self) -> tuple[Any, Any, Any]:
+        """The `simulated` payment gateway: a local stand-in of Mercado Pago (its API, a
+        checkout page with one button, signed notifications to the console's webhook)."""
+        from console.payment_webhook_views import PaymentWebhook
+        from gateways import mercadopago as mp
+        from gateways.mercadopago_local import LocalMercadoPago
+        from selfservice.payment_links import MercadoPagoProvider
+
+        token, secret = "APP_USR-demo-" + secrets.token_hex(8), secrets.token_urlsafe(24)
+        local = LocalMercadoPago(access_token=token, webhook_secret=secret)
+        base = await local.start()
+        client = mp.MercadoPagoClient(mp.MercadoPagoSettings(token, secret, api_base=base))
+        return local, PaymentWebhook(MercadoPagoProvider(client), secret, 300), client
 
     async def _outreach(self, engine: Engine, client: aioredis.Redis, stop: asyncio.Event) -> None:
         """The strategies' scheduler on the simulated message gateways (an SMSC, an SMTP

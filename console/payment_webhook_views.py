@@ -55,6 +55,13 @@ class PaymentWebhook:
 PAYMENT_WEBHOOK: web.AppKey[PaymentWebhook] = web.AppKey("payment_webhook")
 
 
+def payment_provider(app: web.Application) -> PaymentProvider | None:
+    """The provider links are made with (selfservice.payment_links.create_link), for the
+    portal's and the assistant's handlers; None when no payment gateway is configured."""
+    webhook = app.get(PAYMENT_WEBHOOK)
+    return webhook.provider if webhook is not None else None
+
+
 def _refused(status: type[web.HTTPException], outcome: str, reason: str) -> web.HTTPException:
     PAYMENT_NOTIFICATIONS.labels(outcome).inc()
     log.info("Mercado Pago notification refused (%s): %s", outcome, reason)

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import signal
+import sys
 import tomllib
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from cobrador.ground.settings import Settings
-from dialer.messages import CampaignChange, Message
+from dialer.messages import CampaignChange, Message, StopAccount
 
 DIAL_MODES = ("preview", "progressive", "predictive")
 # Checks of a campaign rules file's other tables, registered by the packages that read
@@ -22,6 +23,10 @@ RULES_CHECKS: list[Callable[[dict[str, Any]], list[str]]] = []
 
 
 def register(subparsers: Any) -> None:
+    from store.commands import PAID_HOOKS
+
+    if stop_paid_accounts not in PAID_HOOKS:
+        PAID_HOOKS.append(stop_paid_accounts)  # `cobrador import payments` tells the loops
     dialer = subparsers.add_parser("dialer", help="the dialer process")
     dsub = dialer.add_subparsers(dest="dialer_command", metavar="ACTION", required=True)
     run = dsub.add_parser("run", help="dial the running campaigns (Ctrl-C stops cleanly)")
@@ -293,6 +298,37 @@ def _campaign_action(args: argparse.Namespace, settings: Settings) -> int:
             info["live"] = asyncio.run(_live(url, args.name))
     print(json.dumps(info, indent=2, ensure_ascii=False))
     return 0
+
+
+def stop_paid_accounts(settings: Settings, account_ids: set[int]) -> None:
+    """Accounts an import made paid (in SQL already: every final check reads it): the
+    running loops drop them from the hopper and hang up their ringing calls now."""
+    if not settings.redis_url or not account_ids:
+        return  # no shared Redis, no dialer of another process to tell
+    from redis.exceptions import RedisError
+
+    from cobrador.ground.runtime import redis_url
+
+    try:
+        with redis_url(settings) as url:
+            asyncio.run(_publish_all(url, [StopAccount(a, "paid") for a in sorted(account_ids)]))
+    except (RedisError, OSError) as exc:
+        print(f"{len(account_ids)} account(s) paid; the dialers were not told now ({exc}): "
+              "their final check reads it before any call", file=sys.stderr)  # fmt: skip
+
+
+async def _publish_all(url: str, messages: list[Message]) -> None:
+    import redis.asyncio as aioredis
+
+    from dialer.messages import Notifier
+
+    client = aioredis.Redis.from_url(url)
+    try:
+        notifier = Notifier(client)
+        for message in messages:
+            await notifier.send(message)
+    finally:
+        await client.aclose()
 
 
 async def _publish(url: str, message: Message) -> None:

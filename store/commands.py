@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from cobrador.ground.settings import Settings
+
+# Told the accounts a payments import made paid (their status is in SQL already),
+# registered by the layers that act on it: the dialer hangs up their ringing calls.
+PAID_HOOKS: list[Callable[[Settings, set[int]], None]] = []
 
 
 def register(subparsers: Any) -> None:
@@ -92,4 +97,8 @@ def _import_attempts(args: argparse.Namespace, settings: Settings) -> int:
 def _import_payments(args: argparse.Namespace, settings: Settings) -> int:
     from store.importing.payments import import_payments
 
-    return _run_import(args, settings, import_payments)
+    def on_paid(account_ids: set[int]) -> None:
+        for hook in PAID_HOOKS:
+            hook(settings, account_ids)
+
+    return _run_import(args, settings, import_payments, on_paid=on_paid)

@@ -45,3 +45,43 @@ def test_given_missing_file_then_exit_2_without_traceback(
     assert main(["import", "payments", str(tmp_path / "missing.csv")]) == 2
     err = capsys.readouterr().err
     assert "cannot read" in err and "Traceback" not in err
+
+
+def test_given_a_payments_import_that_pays_an_account_then_the_dialers_are_told_to_stop_it(
+    env: None, redis_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    import redis
+
+    from dialer.messages import COMMANDS_CHANNEL
+
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    assert main(["import", "accounts", str(EXAMPLES / "accounts.csv")]) == 0
+    client = redis.Redis.from_url(redis_url)
+    pubsub = client.pubsub(ignore_subscribe_messages=True)
+    pubsub.subscribe(COMMANDS_CHANNEL)
+    try:
+        assert main(["import", "payments", str(EXAMPLES / "payments.csv")]) == 0
+        sent = []
+        for _ in range(5):  # the subscription's confirmation reads as None too
+            message = pubsub.get_message(timeout=0.5)
+            if message is not None:
+                sent.append(json.loads(message["data"]))
+    finally:
+        pubsub.close()
+        client.close()
+    # PE-0001 is paid in full by the example file (the others only partly).
+    assert [(m["type"], m["reason"], m["campaign"]) for m in sent] == [("stop_account", "paid", None)]
+    assert "paid" not in capsys.readouterr().err
+
+
+def test_given_no_redis_reachable_then_the_import_still_succeeds_and_says_so(
+    env: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from support.ports import free_port
+
+    monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{free_port()}/0")
+    assert main(["import", "accounts", str(EXAMPLES / "accounts.csv")]) == 0
+    assert main(["import", "payments", str(EXAMPLES / "payments.csv")]) == 0
+    assert "the dialers were not told now" in capsys.readouterr().err
