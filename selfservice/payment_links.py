@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateways import mercadopago as mp
+from selfservice.debtor_actions import Debtor, record_contact_in
 from store.importing.payments import record_payment
 from store.models import Account, AccountStatus, Campaign, Payment, PaymentLink
 
@@ -266,15 +267,22 @@ def _settle_in(s: Session, provider: str, payment: ProviderPayment, now: datetim
               actor=actor, subject=subject)  # fmt: skip
         return Settlement("ignored", f"payment in {payment.currency} for a link in {link.currency}",
                           link.account_id)  # fmt: skip
+    amount = payment.amount.quantize(Decimal("0.01"))
     account = s.get_one(Account, link.account_id, with_for_update=True)
     was_open = account.status not in NOTHING_TO_PAY
     paid_at = min(payment.approved_at or now, now)
-    record_payment(s, account, payment.amount, paid_at, now, audit, actor, source=provider,
+    record_payment(s, account, amount, paid_at, now, audit, actor, source=provider,
                    provider=provider, provider_payment_id=payment.id, payment_link_id=link.id)  # fmt: skip
     link.status, link.paid_at = "paid", paid_at
+    # The debtor acted: a debtor-initiated contact in the ledger (not an attempt for
+    # caps), on the agent's timeline; the link's reference names the session.
+    record_contact_in(s, Debtor(account.id, via="portal", session=link.reference), account,
+                      "payment", now, {"amount": str(amount), "currency": payment.currency,
+                                       "provider": provider, "provider_payment_id": payment.id,
+                                       "link_id": link.id})  # fmt: skip
     paid = was_open and account.status == AccountStatus.paid.value
     campaign = None
     if account.campaign_id is not None:
         campaign = s.scalar(select(Campaign.name).where(Campaign.id == account.campaign_id))
-    return Settlement("recorded", f"payment of {payment.amount} {payment.currency} recorded",
+    return Settlement("recorded", f"payment of {amount} {payment.currency} recorded",
                       account.id, paid, campaign)  # fmt: skip

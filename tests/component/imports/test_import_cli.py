@@ -72,7 +72,9 @@ def test_given_a_payments_import_that_pays_an_account_then_the_dialers_are_told_
         pubsub.close()
         client.close()
     # PE-0001 is paid in full by the example file (the others only partly).
-    assert [(m["type"], m["reason"], m["campaign"]) for m in sent] == [("stop_account", "paid", None)]
+    assert [(m["type"], m["reason"], m["campaign"]) for m in sent] == [
+        ("stop_account", "paid", None)
+    ]
     assert "paid" not in capsys.readouterr().err
 
 
