@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import secrets
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -139,16 +140,29 @@ async def _stop_dialing(request: web.Request, account_id: int, campaign: str | N
 
 async def _client_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    client = mp.MercadoPagoClient(mp.MercadoPagoSettings(
-        access_token=settings.mercadopago_access_token,
-        webhook_secret=settings.mercadopago_webhook_secret,
-        api_base=settings.mercadopago_api_base))  # fmt: skip
-    app[PAYMENT_WEBHOOK] = PaymentWebhook(MercadoPagoProvider(client),
-                                          settings.mercadopago_webhook_secret,
+    token, secret = settings.mercadopago_access_token, settings.mercadopago_webhook_secret
+    api_base, local = settings.mercadopago_api_base, None
+    if settings.payment_gateway == "simulated":
+        # The local stand-in, calling this console back (gateways/mercadopago_local.py).
+        from gateways.mercadopago_local import LocalMercadoPago
+
+        token, secret = "APP_USR-simulated-" + secrets.token_hex(8), secrets.token_urlsafe(24)
+        scheme = "https" if settings.console_tls_cert else "http"
+        host = (
+            settings.console_host if settings.console_host not in ("0.0.0.0", "::") else "127.0.0.1"
+        )
+        local = LocalMercadoPago(access_token=token, webhook_secret=secret,
+                                 webhook_url=f"{scheme}://{host}:{settings.console_port}{WEBHOOK_PATH}")  # fmt: skip
+        api_base = await local.start()
+        log.info("payments: simulated Mercado Pago at %s (no card data)", api_base)
+    client = mp.MercadoPagoClient(mp.MercadoPagoSettings(token, secret, api_base=api_base))
+    app[PAYMENT_WEBHOOK] = PaymentWebhook(MercadoPagoProvider(client), secret,
                                           settings.mercadopago_webhook_max_age_seconds)  # fmt: skip
     yield
     with contextlib.suppress(Exception):
         await client.close()
+    if local is not None:
+        await local.stop()
 
 
 def setup_routes(app: web.Application, webhook: PaymentWebhook | None = None) -> None:
@@ -161,7 +175,9 @@ def setup_routes(app: web.Application, webhook: PaymentWebhook | None = None) ->
         if settings.payment_gateway not in GATEWAYS:
             raise ValueError(f"payment_gateway {settings.payment_gateway!r}: use "
                              "mercadopago or simulated (or leave it empty)")  # fmt: skip
-        if not settings.mercadopago_access_token or not settings.mercadopago_webhook_secret:
+        if settings.payment_gateway == "mercadopago" and not (
+            settings.mercadopago_access_token and settings.mercadopago_webhook_secret
+        ):
             raise ValueError("payment_gateway needs mercadopago_access_token and "
                              "mercadopago_webhook_secret (docs/payments.md)")  # fmt: skip
         app.cleanup_ctx.append(_client_ctx)

@@ -461,3 +461,37 @@ async def test_given_two_notifications_of_one_payment_at_once_then_recorded_once
     outcomes = sorted(text.split(":")[0] for _, text in answers)
     assert outcomes == ["recorded", "replay", "replay", "replay"]
     assert len(rig.payments()) == 1 and rig.account().balance == Decimal("12000.00")
+
+
+async def test_given_the_simulated_gateway_then_the_console_runs_a_local_mercado_pago_end_to_end(
+    aiohttp_client: Callable[..., Awaitable[TestClient]], settings: Settings, engine: Engine,
+    aredis: aioredis.Redis, seed: Seed,
+) -> None:  # fmt: skip
+    import aiohttp
+    from support.ports import free_port
+
+    from console.payment_webhook_views import payment_provider
+
+    port = free_port()
+    simulated = settings.with_overrides(payment_gateway="simulated", console_port=port)
+    app = init_app(simulated, engine, aredis, clock=lambda: NOW)
+    client = await aiohttp_client(app, server_kwargs={"port": port})
+    provider = payment_provider(client.app)
+    assert provider is not None
+    link = await create_link(engine, provider, seed.account_id, "800.00", actor="portal",
+                             now=NOW, hours=72, audit=audit_append)  # fmt: skip
+    async with aiohttp.ClientSession() as http:
+        async with http.get(link.url) as page:
+            pref = str(page.url.query["pref_id"])
+        async with http.post(link.url.split("/checkout/")[0] + "/checkout/v1/pay",
+                             data={"pref_id": pref}) as paid:  # fmt: skip
+            assert paid.status == 200 and "Pago aprobado" in await paid.text()
+    with Session(engine) as s:
+        assert s.get_one(Account, seed.account_id).balance == Decimal("11700.00")
+
+
+@pytest.mark.parametrize("hours", [0, -1, 24 * 30 + 1])
+async def test_given_a_link_open_too_short_or_too_long_then_no_link(rig: Rig, hours: int) -> None:
+    with pytest.raises(PaymentLinkError, match="between 1 and"):
+        await create_link(rig.engine, rig.provider, rig.seed.account_id, "10", actor="portal",
+                          now=NOW, hours=hours, audit=audit_append)  # fmt: skip
