@@ -32,6 +32,9 @@ REASON_LABELS = {
     "agent": N_("El deudor pidió un asesor"),
     "misunderstood": N_("El asistente no entendió dos veces"),
     "dispute": N_("Disputa de la deuda"),
+    "identity": N_("No pasó la verificación de identidad"),
+    "no_account": N_("No se sabe de qué cuenta se trata"),
+    "plan": N_("Pide un plan que requiere un supervisor"),
     "full": N_("Conversación muy larga"),
     "operator": N_("Enviada por un supervisor"),
 }

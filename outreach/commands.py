@@ -7,9 +7,11 @@ import argparse
 import asyncio
 import base64
 import binascii
+import contextlib
 import logging
 import signal
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,14 @@ from cobrador.ground.errors import UserError
 from cobrador.ground.settings import Settings
 
 log = logging.getLogger(__name__)
+
+# What else `outreach run` runs with its message channels: each is called with
+# (settings, SQL engine, Redis client, ComplianceService, RunningChannels) and gives an
+# async context manager held while they run. The debtors' chat adds itself here
+# (cobrador/chat_wiring.py: it hears the replies and sends its own), so this package
+# needs nothing of it.
+WithChannels = Callable[[Settings, Any, Any, Any, Any], contextlib.AbstractAsyncContextManager[Any]]
+WITH_CHANNELS: list[WithChannels] = []
 
 
 def register(subparsers: Any) -> None:
@@ -194,7 +204,14 @@ async def _serve(settings: Settings, engine: Any, url: str, secret: bytes, once:
     client = aioredis.Redis.from_url(url)
     try:
         compliance = ComplianceService(engine, client)
-        async with running_channels(settings, engine, opt_out=opt_out_recorder(engine)) as running:
+        async with (
+            running_channels(settings, engine, opt_out=opt_out_recorder(engine)) as running,
+            contextlib.AsyncExitStack() as alongside,
+        ):
+            for attach in WITH_CHANNELS:
+                await alongside.enter_async_context(
+                    attach(settings, engine, client, compliance, running)
+                )
             if not running.senders:
                 log.warning("no message channel configured (docs/messaging.md): message steps "
                             "stay due; call steps still go to the hopper")  # fmt: skip

@@ -46,6 +46,8 @@ class Incoming:
     campaign_id: int | None = None
     provider_id: str | None = None
     lang: str = "es"
+    # The debtor passed the identity check for this account (the portal's session).
+    verified: bool = False
 
 
 @dataclass(frozen=True)
@@ -78,16 +80,27 @@ class Turn(Protocol):
 class Assistant(Protocol):
     """The assistant as the chat sees it (selfservice.assistant behind it)."""
 
-    def load(self, data: dict[str, Any]) -> Any:
-        """The dialogue state saved with the conversation ({}: a new one)."""
+    def load(self, data: dict[str, Any], verified: bool) -> Any:
+        """The dialogue state saved with the conversation ({}: a new one); `verified`:
+        the debtor passed the identity check outside the dialogue (the portal)."""
 
     def dump(self, state: Any) -> dict[str, Any]: ...
 
     def facts(self, engine: Engine, account_id: int, now: datetime) -> Any | None:
         """The account's facts the assistant answers from (None: unknown)."""
 
-    def respond(self, state: Any, text: str, facts: Any | None, now: datetime,
-                lang: str) -> Turn: ...  # fmt: skip
+    def respond(
+        self,
+        engine: Engine,
+        state: Any,
+        text: str,
+        facts: Any | None,
+        now: datetime,
+        lang: str,
+        address: str,
+    ) -> Turn:
+        """One turn; an identity check the turn asks for is the assistant's to carry
+        out (`address`: where the debtor writes from, the check's throttle)."""
 
     def handover(self, action: Any) -> str | None:
         """The reason when the action is a handover (agent, misunderstood, dispute)."""
@@ -135,6 +148,9 @@ class ChatService:
         # 1. The message, and its contact in the ledger, are evidence before anything.
         with transaction(self.engine) as s:
             c = self._conversation(s, incoming, now)
+            if incoming.provider_id and conv.has_message(s, c, incoming.provider_id):
+                # The gateway delivered it again (a webhook retried): handled already.
+                return Handled(c.id, c.state)
             conv.add_message(s, c, "debtor", text, now, status="received",
                              provider_id=incoming.provider_id)  # fmt: skip
             cid, state, account_id = c.id, c.state, c.account_id
@@ -147,7 +163,9 @@ class ChatService:
             return Handled(cid, state)
         # 2. The assistant's turn, from the account's facts once the debtor is known.
         facts = self.assistant.facts(self.engine, account_id, now) if account_id else None
-        turn = self.assistant.respond(self.assistant.load(dialogue), text, facts, now, lang)
+        state0 = self.assistant.load(dialogue, incoming.verified and account_id is not None)
+        turn = self.assistant.respond(self.engine, state0, text, facts, now, lang,
+                                      incoming.address)  # fmt: skip
         # 3. What the turn asks for; a handover is the chat's own.
         errors: list[str] = []
         reason: str | None = None

@@ -22,7 +22,7 @@ from store.models import Conversation, ConversationMessage, SkillGroup
 
 CHANNELS = ("chat", "sms", "whatsapp")  # chat: the portal's chat box
 SENDERS = ("debtor", "assistant", "agent", "system")
-STATUSES = ("received", "pending", "sent", "shown", "held", "failed")
+STATUSES = ("received", "pending", "sending", "sent", "shown", "held", "failed")
 MAX_TEXT = 1000  # characters of one message (an SMS of 6 parts; WhatsApp allows more)
 MAX_ADDRESS = 64
 MAX_MESSAGES = 200  # per conversation: the next message opens a new one
@@ -30,7 +30,11 @@ MAX_DEBTOR_PER_HOUR = 30  # a debtor's messages in one conversation in a rolling
 IDLE = timedelta(hours=24)  # a conversation quiet this long is over (WhatsApp's session too)
 MAX_QUEUE_READ = 50  # queued conversations one routing pass looks at
 MAX_DETAIL = 200
-HANDOVER_REASONS = ("agent", "misunderstood", "dispute", "full", "operator")
+# Why a conversation went to a person: asked for one, not understood twice, a dispute,
+# the identity check failed, no single account matches, a plan needs a supervisor.
+HANDOVER_REASONS = (
+    "agent", "misunderstood", "dispute", "identity", "no_account", "plan", "full", "operator",
+)  # fmt: skip
 
 
 class ChatError(ValueError):
@@ -145,6 +149,21 @@ def add_message(session: Session, conv: Conversation, sender: str, text: str, no
     conv.last_message_at = max(conv.last_message_at, now)
     session.flush()
     return row
+
+
+def has_message(session: Session, conv: Conversation, provider_id: str) -> bool:
+    """Whether the conversation holds the debtor's message the provider names so."""
+    return (
+        session.scalar(
+            select(ConversationMessage.id)
+            .where(
+                ConversationMessage.conversation_id == conv.id,
+                ConversationMessage.provider_id == provider_id[:128],
+            )
+            .limit(1)
+        )
+        is not None
+    )
 
 
 def mark(session: Session, message_id: int, status: str, detail: str | None = None,

@@ -1028,8 +1028,8 @@ class ConversationMessage(Base):
     text: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column()
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    # received | pending (for the chat sender) | sent | shown (portal) | held (the final
-    # check refused it) | failed
+    # received | pending (for the chat sender) | sending | sent | shown (portal) | held (the
+    # final check refused it) | failed
     status: Mapped[str] = mapped_column(String(10))
     detail: Mapped[str | None] = mapped_column(String(200))
     provider_id: Mapped[str | None] = mapped_column(String(128))

@@ -1,6 +1,7 @@
 """One message channel behind the dialer's `Channel` port, whatever its gateway: sends
 through a `Transport`, writes each status into the attempt row, counts it, emits the
-port's outcome events, and hands replies that ask to stop to the opt-out function."""
+port's outcome events, hands replies that ask to stop to the opt-out function and
+any other reply to `on_message` when the process gives one (the debtors' chat)."""
 
 from __future__ import annotations
 
@@ -70,6 +71,9 @@ class MessageChannel:
         self.book = book
         self.opt_out = opt_out
         self.on_bad_address = on_bad_address
+        # Replies that do not ask to stop, for whoever converses with debtors (set by
+        # the process that runs the channels: the chat, selfservice/chat_service.py).
+        self.on_message: OptOut | None = None
         self.render = render
         self.on_outcome = on_outcome
         self.clock = clock
@@ -174,7 +178,8 @@ class MessageChannel:
     async def on_reply(self, address: str, text: str, *, provider_id: str | None = None,
                        in_reply_to: str | None = None, at: datetime | None = None) -> Reply:  # fmt: skip
         """Marks the attempt answered as replied and, when the text asks to stop,
-        awaits the opt-out (an error propagates: the gateway must deliver it again)."""
+        awaits the opt-out (an error propagates: the gateway must deliver it again);
+        any other text goes to `on_message` (errors propagate the same way)."""
         at = at or self.clock()
         change = self.book.reply(self.kind, address, at, provider_id=provider_id,
                                  in_reply_to=in_reply_to)  # fmt: skip
@@ -189,6 +194,8 @@ class MessageChannel:
         # (the provider retries because of it), and recording an opt-out twice is harmless.
         if asks_to_stop(text):
             await self.opt_out(reply)
+        elif self.on_message is not None:
+            await self.on_message(reply)
         return reply
 
     def _count(self, change: Change) -> None:

@@ -36,8 +36,8 @@ class StandInAssistant:
     """ "asesor" asks for an agent; "no debo" is a dispute; "baja" stops the channel;
     "hola" is understood; anything else is not, and twice in a row hands over."""
 
-    def load(self, data: dict[str, Any]) -> dict[str, Any]:
-        return {"misunderstood": 0, **data}
+    def load(self, data: dict[str, Any], verified: bool) -> dict[str, Any]:
+        return {"misunderstood": 0, **data, "verified": verified or data.get("verified", False)}
 
     def dump(self, state: dict[str, Any]) -> dict[str, Any]:
         return dict(state)
@@ -45,8 +45,8 @@ class StandInAssistant:
     def facts(self, engine: Engine, account_id: int, now: datetime) -> Any:
         return {"account_id": account_id}
 
-    def respond(self, state: dict[str, Any], text: str, facts: Any, now: datetime,
-                lang: str) -> StandInTurn:  # fmt: skip
+    def respond(self, engine: Engine, state: dict[str, Any], text: str, facts: Any,
+                now: datetime, lang: str, address: str) -> StandInTurn:  # fmt: skip
         plain = text.lower()
         if "asesor" in plain:
             return StandInTurn(["Le comunico con un asesor."], [HandOver("agent")],

@@ -144,3 +144,16 @@ async def test_given_two_messages_at_once_from_one_number_then_one_conversation(
     done = await asyncio.gather(chat.handle_async(sms("hola", account_id)),
                                 chat.handle_async(sms("hola", account_id)))  # fmt: skip
     assert done[0].conversation_id == done[1].conversation_id
+
+
+def test_given_a_message_delivered_twice_by_the_gateway_then_handled_once(
+    engine: Engine, account_id: int
+) -> None:
+    chat = ChatService(engine, StandInAssistant(), StandInActions())
+    message = Incoming("whatsapp", PHONE, "hola", NOW, account_id=account_id, provider_id="wamid.1")
+    first = chat.handle(message)
+    again = chat.handle(message)
+    assert again.conversation_id == first.conversation_id and again.replies == ()
+    with transaction(engine) as s:
+        assert [m["sender"] for m in conv.transcript(s, first.conversation_id)] == [
+            "debtor", "assistant"]  # fmt: skip
