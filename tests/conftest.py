@@ -101,6 +101,9 @@ async def aredis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
     await client.aclose()
 
 
+DROP_WAIT_SECONDS = 120.0
+
+
 class _PostgresDatabases:
     """Test databases on the PostgreSQL server of DATABASE_URL.
 
@@ -117,16 +120,29 @@ class _PostgresDatabases:
         self.template: str | None = None
         self.migrated: set[str] = set()
         self.drop_errors: list[str] = []
+        # Every database of this run (all xdist workers) starts with `prefix`; what
+        # an earlier run left (its drops cut short at its end) is dropped first.
+        run = os.environ.get("PYTEST_XDIST_TESTRUNUID") or uuid.uuid4().hex
+        self.prefix = f"t_{run[:8]}_"
         self._drops: queue.Queue[str | None] = queue.Queue()
-        self._dropper = threading.Thread(target=self._drop_loop, name="drop-test-dbs")
+        for name in self._left_by_earlier_runs():
+            self._drops.put(name)
+        # A daemon: a session never waits past DROP_WAIT_SECONDS for its drops.
+        self._dropper = threading.Thread(target=self._drop_loop, name="drop-test-dbs",
+                                         daemon=True)  # fmt: skip
         self._dropper.start()
+
+    def _left_by_earlier_runs(self) -> list[str]:
+        with self.admin.connect() as conn:
+            names = conn.execute(text("SELECT datname FROM pg_database WHERE datname LIKE 't\\_%'"))
+            return [n for (n,) in names if not n.startswith(self.prefix)]
 
     def _execute(self, sql: str) -> None:
         with self.admin.connect() as conn:
             conn.execute(text(sql))
 
     def create(self, migrated: bool) -> str:
-        name = f"t_{uuid.uuid4().hex[:12]}"
+        name = f"{self.prefix}{uuid.uuid4().hex[:12]}"
         if migrated:
             self._execute(f'CREATE DATABASE "{name}" TEMPLATE "{self._template()}"')
         else:
@@ -138,7 +154,7 @@ class _PostgresDatabases:
 
     def _template(self) -> str:
         if self.template is None:
-            name = f"t_tpl_{uuid.uuid4().hex[:12]}"
+            name = f"{self.prefix}tpl_{uuid.uuid4().hex[:12]}"
             self._execute(f'CREATE DATABASE "{name}"')
             self.template = name
             engine = make_engine(f"{self.base}/{name}", poolclass=NullPool)
@@ -160,7 +176,14 @@ class _PostgresDatabases:
         if self.template is not None:
             self.drop(f"/{self.template}")
         self._drops.put(None)
-        self._dropper.join()
+        # Under a loaded machine each DROP waits for a checkpoint: a backlog of them
+        # once outlasted the session's timeout (CI failed with every test passed).
+        # What is left is dropped by the next run (`_left_by_earlier_runs`).
+        self._dropper.join(DROP_WAIT_SECONDS)
+        if self._dropper.is_alive():
+            warnings.warn(f"{self._drops.qsize()} test databases left for the next run to drop",
+                          stacklevel=1)  # fmt: skip
+            return
         self.admin.dispose()
         if self.drop_errors:
             warnings.warn(
