@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "outreach.commands",
     "outreach.letter_commands",
     "selfservice.commands",
+    "selfservice.payment_commands",
     "cobrador.demo",
     "console.commands",
     "deploy.commands",
