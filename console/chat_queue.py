@@ -100,7 +100,8 @@ def assign(engine: Engine, waiting: Waiting, agent_id: int, now: datetime) -> in
             # Answered from the start: an open inbound row (result NULL) would be closed
             # as lost by the dialers' inbound housekeeping.
             result=AttemptResult.contact.value,
-            details={"conversation_id": c.id, "handover": c.handover_reason},
+            details={"debtor_action": "chat_agent", "conversation_id": c.id,
+                     "handover": c.handover_reason},
         )  # fmt: skip
         s.add(row)
         s.flush()

@@ -135,7 +135,8 @@ def ledger_row(engine: Engine, facts: Facts, decision_id: int, now: datetime) ->
                           campaign_id=facts.campaign_id, decision_id=decision_id,
                           direction="inbound", source=LEDGER_SOURCE, channel=facts.channel,
                           started_at=now, right_party_contact=False,
-                          details={"chat_message_id": facts.message_id})  # fmt: skip
+                          details={"debtor_action": "chat_reply",
+                                   "chat_message_id": facts.message_id})  # fmt: skip
         s.add(row)
         s.flush()
         return int(row.id)

@@ -643,6 +643,8 @@ EN = {
     "{account}: no se planea ({reasons})": "{account}: not planned ({reasons})",
     # The chat queue (console/chat_views.py, _chat.html)
     "Chat del portal": "Portal chat",
+    "Conversación con un agente": "Conversation with an agent",
+    "Respuesta en la conversación": "Reply in the conversation",
     "El deudor pidió un asesor": "The debtor asked for an agent",
     "El asistente no entendió dos veces": "The assistant did not understand twice",
     "Disputa de la deuda": "Dispute of the debt",

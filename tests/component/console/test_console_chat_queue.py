@@ -17,6 +17,7 @@ from support.chat_standins import StandInActions, StandInAssistant
 from support.polling import until
 
 from console.chat_queue import route_chats
+from console.timeline import timeline_for
 from dialer.agent_state import AgentState, AgentStates
 from dialer.messages import Notifier
 from selfservice import conversations as conv
@@ -100,6 +101,9 @@ async def test_given_a_debtor_asking_for_an_agent_when_ana_is_ready_then_she_get
         assert (row.direction, row.channel, row.agent_id, row.account_id) == (
             "inbound", "chat", agent, seed.account_id)  # fmt: skip
         kinds = set(s.scalars(select(AuditEntry.kind)))
+    whats = [e["what"] for e in timeline_for(engine, seed.account_id)]
+    assert "Conversación con un agente" in whats and "Escribió un mensaje" in whats
+    with transaction(engine) as s:
         assert {"chat_handover", "chat_assigned", "pii_view"} <= kinds
         # Every debtor message is a debtor-initiated contact in the ledger.
         ledger = s.scalars(select(CallAttempt).where(CallAttempt.source == "selfservice")).all()

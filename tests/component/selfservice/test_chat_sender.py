@@ -13,6 +13,7 @@ import redis.asyncio as aioredis
 from sqlalchemy import Engine, select
 
 from compliance.service import ComplianceService
+from console.timeline import timeline_for
 from selfservice import conversations as conv
 from selfservice.chat_sender import ChatSender, pending_ids
 from store.db import transaction
@@ -94,6 +95,8 @@ async def test_given_a_pending_sms_reply_inside_the_window_then_sent_once_throug
         assert (attempt.direction, attempt.channel, attempt.source) == ("inbound", "sms", "chat")
         decision = s.get(Decision, attempt.decision_id)
         assert decision is not None and decision.allowed and decision.stage == "chat_reply"
+    [entry] = [e for e in timeline_for(engine, out.attempt.account_id) if e["what"]]
+    assert (entry["what"], entry["direction"]) == ("Respuesta en la conversación", "Entrante")
     assert await chat.send_pending() == 0 and len(channel.sent) == 1  # never twice
     assert await chat.send_one(mid) is None
 
