@@ -85,6 +85,13 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     settings = settings.with_overrides(data_dir=data_dir, console_port=args.port)
     if not settings.console_secret:
         settings = settings.with_overrides(console_secret=_demo_secret(data_dir))
+    # The debtors' portal (docs/portal.md): its link and identity keys, kept like the cookie's.
+    if not settings.portal_link_secret:
+        settings = settings.with_overrides(portal_link_secret=_demo_key(data_dir, "portal-link"))
+    if not settings.portal_identity_key:
+        settings = settings.with_overrides(
+            portal_identity_key=_demo_key(data_dir, "portal-identity")
+        )
     return asyncio.run(Demo(settings, args, DemoClock(offset)).run())
 
 
@@ -100,6 +107,43 @@ def _demo_secret(data_dir: Path) -> str:
     return path.read_text().strip()
 
 
+def _demo_key(data_dir: Path, name: str) -> str:
+    """A 32-byte key (standard base64) for the demo, kept in the data dir."""
+    import base64
+
+    path = data_dir / f"{name}-key"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        path.write_text(base64.b64encode(secrets.token_bytes(32)).decode())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+DEMO_IDENTITY = "1234"  # every demo debtor's document ends in these digits
+
+
+def _demo_identities(engine: Engine, settings: Settings, now: datetime) -> str:
+    """Every demo account answers the portal's identity check with DEMO_IDENTITY; returns
+    a portal link to the first active account (the console's own address)."""
+    from outreach.commands import link_secret
+    from outreach.links import LinkSigner
+    from selfservice.identity import identity_key, import_identities
+    from store.db import transaction
+    from store.models import Account
+
+    with transaction(engine) as session:
+        refs = list(session.scalars(select(Account.external_ref).order_by(Account.id)))
+        first = session.scalar(
+            select(Account.id).where(Account.status == "active").order_by(Account.id).limit(1)
+        )
+    rows = [(n, ref, f"DOC{DEMO_IDENTITY}") for n, ref in enumerate(refs, start=2)]
+    import_identities(engine, rows, identity_key(settings.portal_identity_key), "demo", now)
+    if first is None:
+        return ""
+    signer = LinkSigner(f"http://127.0.0.1:{settings.console_port}/p", link_secret(settings))
+    return signer.link(first, now)
+
+
 def say(message: str) -> None:
     print(message, flush=True)
 
@@ -110,6 +154,7 @@ class Demo:
         self.args = args
         self.clock = clock
         self.stop = asyncio.Event()
+        self.portal_link = ""
 
     async def run(self) -> int:
         from store.db import open_engine
@@ -155,6 +200,10 @@ class Demo:
                 demo_seed.load_reus, engine, sync_redis, self.settings.data_dir, now
             )
         sync_redis.close()
+        try:
+            self.portal_link = await asyncio.to_thread(_demo_identities, engine, self.settings, now)
+        except ValueError as exc:  # a portal key given by the operator that is not usable
+            say(f"  the debtor portal is off: {exc}")
         client = aioredis.Redis.from_url(url)
         try:
             await self._explain_window(engine, client, now)
@@ -274,6 +323,8 @@ class Demo:
         say(f"  field app        {base}/field/  (campo1; its map: {base}/supervisor/field)")
         say(f"  metrics          http://127.0.0.1:{metrics.port}/metrics")
         say(f"  payments         Mercado Pago simulated at {payments[0].base_url} (no card data)")
+        if self.portal_link:
+            say(f"  debtor portal    {self.portal_link}  (identity: {DEMO_IDENTITY})")
         if passwords:
             say("  logins (shown once; keep them):")
             for user, password in passwords.items():
@@ -323,6 +374,7 @@ class Demo:
         from compliance.service import ComplianceService
         from outreach.channels.runtime import SIMULATED, running_channels
         from outreach.checks import ConsentedAddresses, EngineCheck
+        from outreach.commands import link_secret
         from outreach.opt_outs import opt_out_recorder
         from outreach.scheduler import Scheduler
 
@@ -337,7 +389,7 @@ class Demo:
                                         opt_out=opt_out_recorder(engine)) as running:  # fmt: skip
                 check = EngineCheck(engine, ComplianceService(engine, client))
                 scheduler = Scheduler(engine, check, running.senders, ConsentedAddresses(),
-                                      link_secret=secrets.token_bytes(32), clock=self.clock.now,
+                                      link_secret=link_secret(self.settings), clock=self.clock.now,
                                       batch_size=100)  # fmt: skip
                 await scheduler.run(stop, period=5.0)
         except Exception:  # noqa: BLE001 - the demo goes on dialing without messages

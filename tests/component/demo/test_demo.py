@@ -40,7 +40,7 @@ def demo(
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=tmp_path,
     )  # fmt: skip
     passwords: dict[str, str] = {}
-    metrics_url = ""
+    metrics_url = portal_link = ""
     lines: list[str] = []
     deadline = time.monotonic() + READY_WAIT
     assert proc.stdout is not None
@@ -54,6 +54,8 @@ def demo(
             passwords[m.group(1)] = m.group(2)
         if found := re.match(r"\s+metrics\s+(http://\S+/metrics)$", line):
             metrics_url = found.group(1)
+        if found := re.match(r"\s+debtor portal\s+(http://\S+)", line):
+            portal_link = found.group(1)
         if line.strip() == "ready":
             break
     else:
@@ -61,7 +63,7 @@ def demo(
         pytest.fail("demo never printed ready:\n" + "".join(lines))
     assert lines and lines[-1].strip() == "ready", "".join(lines)
     try:
-        yield proc, port, passwords, data, metrics_url
+        yield proc, port, passwords, data, metrics_url, portal_link
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -164,12 +166,27 @@ async def _check(port: int, passwords: dict[str, str], data: Path, metrics_url: 
         assert 19.0 < visit["lat"] < 19.8 and -99.5 < visit["lon"] < -98.8, visit
 
 
+async def _check_portal(link: str) -> None:
+    """The printed portal link opens the identity check; the demo's digits open the account."""
+    assert link, "the demo printed no debtor portal link"
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as debtor:
+        async with debtor.get(link) as resp:
+            page = await resp.text()
+        assert resp.status == 200 and 'name="digits"' in page
+        token = CSRF_RE.search(page)
+        assert token
+        async with debtor.post(link, data={"digits": "1234", "_csrf": token.group(1)}) as resp:
+            account = await resp.text()
+        assert resp.status == 200 and 'id="balance"' in account
+
+
 def test_given_demo_when_running_then_calls_pops_dispositions_and_clean_stop(demo) -> None:  # type: ignore[no-untyped-def]
-    proc, port, passwords, data, metrics_url = demo
+    proc, port, passwords, data, metrics_url, portal_link = demo
     assert {"agente1", "supervisor", "auditor", "admin"} <= set(passwords)
     children = psutil.Process(proc.pid).children(recursive=True)
     assert any("redis-server" in " ".join(c.cmdline()) for c in children)
     asyncio.run(_check(port, passwords, data, metrics_url))
+    asyncio.run(_check_portal(portal_link))
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=30) == 0
     assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
