@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "outreach.letter_commands",
     "selfservice.commands",
     "selfservice.payment_commands",
+    "selfservice.bot_commands",
     "cobrador.demo",
     "console.commands",
     "deploy.commands",

@@ -1,0 +1,759 @@
+"""The assistant's dialogue: one debtor message in, the replies and the actions the
+caller executes out (selfservice/chat_service.py runs them through
+selfservice/debtor_actions.py). Pure: no SQL, no clock of its own (``now`` comes in),
+no I/O; the account's facts come as a frozen value.
+
+Rules: nothing about the debt before the identity check (``verified``); `stop` and
+`dispute` are carried out first and never answered with a payment push; an `agent`
+request, a dispute or two misunderstandings in a row hand the conversation over to
+a person (HandOver with a reason). Money in the account's locale and currency.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal, InvalidOperation
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from babel.core import UnknownLocaleError
+from babel.dates import format_date
+from babel.numbers import format_currency
+
+from selfservice.intents import (
+    Intent,
+    classify,
+    dispute_kind,
+    normalize,
+    scores,
+    stop_channel,
+)
+from selfservice.normalize import MAX_CHARS
+
+CENT = Decimal("0.01")
+MAX_AMOUNT_DIGITS = 12  # an amount longer than this is not an amount
+MAX_MISUNDERSTOOD = 2  # this many in a row: a person takes over
+MAX_IDENTITY_FAILURES = 3
+DEFAULT_PROMISE_DAYS = 30
+LANGUAGES = ("es", "en")
+
+# ---- what the caller gives ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OpenPromise:
+    amount: Decimal
+    due: date
+
+
+@dataclass(frozen=True)
+class PlanOption:
+    """One plan the campaign's rules allow (console/payment_plans.py computes them)."""
+
+    option_id: str
+    instalments: int
+    amount: Decimal  # each instalment
+    interval: str  # "weekly" | "biweekly" | "monthly"
+    first_due: date
+    needs_supervisor: bool = False  # above the automatic limit: a request, not a plan
+
+
+@dataclass(frozen=True)
+class AccountFacts:
+    account_id: int
+    debtor_name: str
+    balance: Decimal
+    currency: str  # ISO 4217
+    locale: str  # es_MX, es_CO, es_PE...
+    due_date: date | None
+    open_promises: tuple[OpenPromise, ...] = ()
+    open_plan: PlanOption | None = None
+    plan_options: tuple[PlanOption, ...] = ()
+    timezone: str = "America/Mexico_City"  # the debtor's IANA zone
+    max_promise_days: int = DEFAULT_PROMISE_DAYS  # the campaign's promise horizon
+
+
+@dataclass(frozen=True)
+class DialogueState:
+    verified: bool = False  # the identity check passed (the caller sets it)
+    misunderstood: int = 0  # unknown messages in a row
+    # What the last reply asked for: "identity", "promise_date", "promise_amount",
+    # "plan_choice"; None when nothing.
+    pending: str | None = None
+    asked: str | None = None  # the intent waiting behind the identity check
+    promise_amount: Decimal | None = None
+    promise_due: date | None = None
+    identity_failures: int = 0
+    handed_over: bool = False  # a person has the conversation: the assistant is quiet
+
+
+# ---- what the caller executes --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HandOver:
+    reason: str  # "agent_requested", "dispute", "not_understood", "plan_request", ...
+
+
+@dataclass(frozen=True)
+class OpenDispute:
+    kind: str  # "denies" | "paid" | "proof"
+    text: str  # the debtor's words, as evidence (bounded)
+
+
+@dataclass(frozen=True)
+class OptOut:
+    channel: str | None  # "sms", "whatsapp", "email", "call"; None = every channel
+
+
+@dataclass(frozen=True)
+class MakePromise:
+    amount: Decimal
+    due: date
+
+
+@dataclass(frozen=True)
+class ChoosePlan:
+    option_id: str
+
+
+@dataclass(frozen=True)
+class SendPaymentLink:
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class RequestCallback:
+    at: datetime | None  # the debtor's wish (their zone); None: the first legal slot
+    text: str
+
+
+@dataclass(frozen=True)
+class VerifyIdentity:
+    """Check this answer; then call identity_checked() with the result."""
+
+    answer: str
+
+
+Action = (
+    HandOver | OpenDispute | OptOut | MakePromise | ChoosePlan | SendPaymentLink
+    | RequestCallback | VerifyIdentity
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Turn:
+    replies: list[str]
+    actions: list[Action]
+    state: DialogueState
+    intent: Intent | None = field(default=None)  # what the message was read as
+
+
+# ---- the words (Spanish first; English) -----------------------------------------------
+
+MESSAGES: dict[str, tuple[str, str]] = {
+    "hello": ("Hola. Soy el asistente virtual de cobranza.",
+              "Hello. I am the collections virtual assistant."),
+    "hello_named": ("Hola, {name}. Soy el asistente virtual de cobranza.",
+                    "Hello, {name}. I am the collections virtual assistant."),
+    "menu": ("Puedo decirle su saldo y su fecha límite, enviarle un enlace de pago, registrar "
+             "una promesa de pago, mostrarle planes de cuotas o comunicarle con un asesor.",
+             "I can tell you your balance and due date, send you a payment link, record a "
+             "promise to pay, show you instalment plans or put you through to an agent."),
+    "identity": ("Para hablar de su cuenta primero necesito confirmar su identidad. Escriba los "
+                 "últimos 4 dígitos de su documento de identidad.",
+                 "Before we talk about your account I need to confirm your identity. Type the "
+                 "last 4 digits of your identity document."),
+    "identity_again": ("Escriba solo los últimos 4 dígitos de su documento de identidad.",
+                       "Type only the last 4 digits of your identity document."),
+    "identity_wrong": ("Los dígitos no coinciden. Inténtelo de nuevo.",
+                       "Those digits do not match. Please try again."),
+    "identity_failed": ("No pudimos confirmar su identidad. Un asesor le atenderá.",
+                        "We could not confirm your identity. An agent will help you."),
+    "balance": ("Su saldo es de {amount}.", "Your balance is {amount}."),
+    "promise_open": ("Tiene una promesa de pago de {amount} para el {date}.",
+                     "You have a promise to pay {amount} on {date}."),
+    "plan_open": ("Tiene un plan de {count} pagos de {amount}.",
+                  "You have a plan of {count} payments of {amount}."),
+    "offer": ("Si quiere, puedo enviarle un enlace de pago, registrar una promesa o mostrarle "
+              "planes de cuotas.",
+              "If you wish, I can send you a payment link, record a promise or show you "
+              "instalment plans."),
+    "due_future": ("Su fecha límite de pago es el {date}.", "Your payment is due on {date}."),
+    "due_past": ("Su pago venció el {date}. Su saldo es de {amount}.",
+                 "Your payment was due on {date}. Your balance is {amount}."),
+    "due_none": ("No tengo una fecha límite registrada para su cuenta. Su saldo es de {amount}.",
+                 "There is no due date on your account. Your balance is {amount}."),
+    "plans": ("Estas son las opciones de pago en cuotas:", "These are the instalment options:"),
+    "plan_line": ("{number}) {count} pagos {interval} de {amount}, el primero el {date}",
+                  "{number}) {count} {interval} payments of {amount}, the first on {date}"),
+    "plan_supervisor": (" (requiere aprobación de un supervisor)",
+                        " (needs a supervisor's approval)"),
+    "plan_pick": ("Responda con el número de la opción que prefiera.",
+                  "Reply with the number of the option you prefer."),
+    "plan_chosen": ("Listo: eligió la opción {number}. Le confirmaremos el plan por este medio.",
+                    "Done: you chose option {number}. We will confirm the plan here."),
+    "plan_requested": ("Listo: su solicitud de la opción {number} queda pendiente de la "
+                       "aprobación de un supervisor. Le avisaremos por este medio.",
+                       "Done: your request for option {number} awaits a supervisor's "
+                       "approval. We will let you know here."),
+    "plan_none": ("Un asesor le ayudará a armar un plan de pagos.",
+                  "An agent will help you set up a payment plan."),
+    "pay_link": ("Le envío un enlace para pagar {amount} de forma segura.",
+                 "Here is a link to pay {amount} securely."),
+    "pay_capped": ("Su saldo es de {amount}; el enlace es por ese monto.",
+                   "Your balance is {amount}; the link is for that amount."),
+    "promise_when": ("¿Qué día puede hacer el pago? Por ejemplo «el viernes» o «15/12».",
+                     "Which day can you pay? For example \"Friday\" or \"15/12\"."),
+    "promise_bad_date": ("La fecha debe estar entre hoy y el {date}. ¿Qué día puede pagar?",
+                         "The date must be between today and {date}. Which day can you pay?"),
+    "promise_how_much": ("¿Cuánto pagará ese día? Su saldo es de {amount}. Escriba el monto o "
+                         "«todo».",
+                         "How much will you pay that day? Your balance is {amount}. Type the "
+                         "amount or \"all\"."),
+    "promise_bad_amount": ("El monto debe ser mayor que cero y como máximo {amount}.",
+                           "The amount must be more than zero and at most {amount}."),
+    "promise_done": ("Listo: registré su promesa de pagar {amount} el {date}. Gracias.",
+                     "Done: I recorded your promise to pay {amount} on {date}. Thank you."),
+    "stop_one": ("Listo: no volveremos a contactarle por {channel}.",
+                 "Done: we will not contact you by {channel} again."),
+    "stop_all": ("Listo: registramos que no desea que le contactemos. Si cambia de opinión, "
+                 "escríbanos.",
+                 "Done: we recorded that you do not want to be contacted. If you change your "
+                 "mind, write to us."),
+    "dispute_paid": ("Gracias por avisarnos. Registramos que usted indica que ya pagó; un asesor "
+                     "lo revisará. Si tiene el comprobante, puede enviarlo por aquí.",
+                     "Thank you for telling us. We recorded that you say you have paid; an "
+                     "agent will review it. If you have the receipt, you can send it here."),
+    "dispute_denies": ("Entendido. Registramos que no reconoce esta deuda; un asesor lo revisará "
+                       "y pausamos la cobranza mientras tanto.",
+                       "Understood. We recorded that you do not recognise this debt; an agent "
+                       "will review it and collection is paused meanwhile."),
+    "dispute_proof": ("Entendido. Registramos su solicitud de los documentos que soportan la "
+                      "deuda; un asesor se los hará llegar.",
+                      "Understood. We recorded your request for the documents behind the debt; "
+                      "an agent will send them to you."),
+    "agent": ("Le comunico con un asesor; verá lo que hemos hablado.",
+              "I am putting you through to an agent, who will see our conversation."),
+    "callback": ("Registré su solicitud: un asesor le llamará {when}, dentro del horario "
+                 "permitido.",
+                 "Request recorded: an agent will call you {when}, within the permitted hours."),
+    "callback_soon": ("lo antes posible", "as soon as possible"),
+    "not_understood": ("Disculpe, no le entendí. Puede escribir, por ejemplo: «¿cuánto debo?», "
+                       "«¿cuál es mi fecha límite?», «pagar en cuotas» o «hablar con un asesor».",
+                       "Sorry, I did not understand. You can write, for example: \"how much do "
+                       "I owe?\", \"when is it due?\", \"pay in instalments\" or \"talk to an "
+                       "agent\"."),
+    "handover_not_understood": ("Le comunico con un asesor para ayudarle mejor.",
+                                "I am putting you through to an agent who can help you better."),
+    "no_account": ("No encuentro su cuenta en este momento. Un asesor le atenderá.",
+                   "I cannot find your account right now. An agent will help you."),
+    "thanks": ("Con gusto. ¿Le ayudo con algo más?", "You are welcome. Anything else?"),
+}  # fmt: skip
+
+CHANNEL_NAMES = {
+    "call": ("llamadas", "phone calls"),
+    "sms": ("SMS", "SMS"),
+    "whatsapp": ("WhatsApp", "WhatsApp"),
+    "email": ("correo electrónico", "e-mail"),
+}
+INTERVAL_NAMES = {
+    "weekly": ("semanales", "weekly"),
+    "biweekly": ("quincenales", "fortnightly"),
+    "monthly": ("mensuales", "monthly"),
+}
+DEBT_INTENTS = ("balance", "due_date", "installments", "pay", "promise")
+
+
+def _say(lang: str, key: str, **fill: str) -> str:
+    text = MESSAGES[key][1 if lang == "en" else 0]
+    return text.format(**fill) if fill else text
+
+
+def _pair(lang: str, pair: tuple[str, str]) -> str:
+    return pair[1 if lang == "en" else 0]
+
+
+def show_money(amount: Decimal, facts: AccountFacts) -> str:
+    """ "$2,450.00 MXN": as console/money.py shows it (the local symbol and the code)."""
+    try:
+        symbol = format_currency(amount, facts.currency, locale=facts.locale,
+                                 currency_digits=False)  # fmt: skip
+    except (ValueError, LookupError, UnknownLocaleError):
+        symbol = f"{amount:.2f}"
+    return f"{symbol} {facts.currency}"
+
+
+def show_date(day: date, facts: AccountFacts, lang: str) -> str:
+    """ "20 de diciembre de 2026" in the account's Spanish; "December 20, 2026" in English."""
+    try:
+        return str(format_date(day, format="long", locale="en" if lang == "en" else facts.locale))
+    except (ValueError, LookupError, UnknownLocaleError):
+        return day.isoformat()
+
+
+def local_today(now: datetime, facts: AccountFacts | None) -> date:
+    """The debtor's date at ``now`` (their zone; UTC's when it is unknown)."""
+    if facts is not None:
+        try:
+            return now.astimezone(ZoneInfo(facts.timezone)).date()
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    return now.date()
+
+
+# ---- reading dates and amounts ----------------------------------------------------------
+
+WEEKDAYS = ("lunes", "martes", "miercoles", "jueves", "viernes", "sabado", "domingo")
+MONTHS = ("enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto",
+          "septiembre", "octubre", "noviembre", "diciembre")  # fmt: skip
+_NUMERIC_DATE = re.compile(r"\b(\d{1,2})\s*[/\-.]\s*(\d{1,2})(?:\s*[/\-.]\s*(\d{2,4}))?\b")
+_DAY_OF_MONTH = re.compile(
+    r"\b(?:el )?(?:dia )?(\d{1,2})(?: de (" + "|".join(MONTHS) + r"|setiembre))?\b"
+)
+_AMOUNT = re.compile(
+    r"(\$\s*)?(\d{1,3}(?:[.,]\d{3})+|\d+)(?:[.,](\d{1,2}))?(?!\d)\s*(mil\b|k\b|lucas?\b)?"
+    r"\s*(pesos|soles|mxn|cop|pen|varos|lucas|mil)?",
+    re.IGNORECASE,
+)
+_HOUR = re.compile(
+    r"\ba las (\d{1,2})(?: (\d{2}))?(?: (am|pm|de la manana|de la tarde|de la noche))?"
+)
+
+
+def parse_day(text: str, today: date) -> date | None:
+    """The day a message names ("manana", "el viernes", "el 15", "15/12", "fin de
+    mes", "la quincena"), never before today; None when it names none."""
+    raw = text[:MAX_CHARS]
+    match = _NUMERIC_DATE.search(raw)
+    if match:
+        day, month = int(match.group(1)), int(match.group(2))
+        year = int(match.group(3)) if match.group(3) else today.year
+        if year < 100:
+            year += 2000
+        found = _safe_date(year, month, day)
+        if found is not None and not match.group(3) and found < today:
+            found = _safe_date(year + 1, month, day)
+        return found
+    plain = normalize(raw)
+    words = plain.split()
+    if "pasado manana" in plain:
+        return today + timedelta(days=2)
+    if "manana" in words:
+        return today + timedelta(days=1)
+    if "hoy" in words:
+        return today
+    if "fin de mes" in plain or "finales de mes" in plain:
+        return _month_end(today)
+    if "quincena" in words:
+        fifteenth = today.replace(day=15)
+        return fifteenth if fifteenth >= today else _month_end(today)
+    for index, name in enumerate(WEEKDAYS):
+        if name in words:
+            ahead = (index - today.weekday()) % 7 or 7
+            if "proximo" in words or "siguiente" in words or "otro" in words:
+                ahead += 7 if ahead < 7 and "semana" in words else 0
+            return today + timedelta(days=ahead)
+    match = _DAY_OF_MONTH.search(plain)
+    if match and re.search(r"\b(?:el|dia|de)\b", plain):
+        day = int(match.group(1))
+        if match.group(2):
+            month = (MONTHS.index(match.group(2)) if match.group(2) in MONTHS else 8) + 1
+            found = _safe_date(today.year, month, day)
+            if found is not None and found < today:
+                found = _safe_date(today.year + 1, month, day)
+            return found
+        found = _safe_date(today.year, today.month, day)
+        if found is None or found < today:
+            following = (today.replace(day=1) + timedelta(days=32)).replace(day=1)
+            found = _safe_date(following.year, following.month, day)
+        return found
+    return None
+
+
+def _safe_date(year: int, month: int, day: int) -> date | None:
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return None
+
+
+def _month_end(today: date) -> date:
+    return today.replace(day=calendar.monthrange(today.year, today.month)[1])
+
+
+def parse_amount(text: str, *, bare: bool = False) -> Decimal | None:
+    """An amount of money in the message: "$1,500", "500 pesos", "2 mil", "1.500"; a
+    bare number counts only when ``bare`` (the question was "how much?")."""
+    for match in _AMOUNT.finditer(text[:MAX_CHARS]):
+        sign, whole, cents, thousands, unit = match.groups()
+        if not (bare or sign or thousands or unit):
+            continue
+        digits = re.sub(r"[.,]", "", whole)
+        if len(digits) > MAX_AMOUNT_DIGITS:
+            return None
+        try:
+            amount = Decimal(digits) + (Decimal(f"0.{cents}") if cents else Decimal(0))
+        except InvalidOperation:
+            return None
+        if thousands or (unit or "").lower() == "mil":
+            amount *= 1000
+        return amount.quantize(CENT)
+    return None
+
+
+def parse_hour(text: str) -> time | None:
+    """ "a las 5" (afternoon: nobody asks a collector for 5 in the morning), "a las 10 am"."""
+    match = _HOUR.search(normalize(text))
+    if not match:
+        return None
+    hour, minute, half = int(match.group(1)), int(match.group(2) or 0), match.group(3) or ""
+    afternoon = half in ("pm", "de la tarde", "de la noche") and hour < 12
+    if afternoon or (not half and 1 <= hour <= 7):
+        hour += 12
+    if hour > 23 or minute > 59:
+        return None
+    return time(hour, minute)
+
+
+# ---- the dialogue --------------------------------------------------------------------------
+
+
+def respond(
+    state: DialogueState,
+    text: str,
+    facts: AccountFacts | None,
+    now: datetime,
+    lang: str = "es",
+) -> Turn:
+    """The assistant's answer to one debtor message."""
+    lang = lang if lang in LANGUAGES else "es"
+    text = (text if isinstance(text, str) else "")[:MAX_CHARS]
+    intent = classify(text)
+    # 1. Legal duties first, whatever else the message says or the state waits for.
+    duties = _duties(text, intent)
+    if duties:
+        return _carry_out_duties(state, text, intent, duties, lang)
+    if state.handed_over:
+        return Turn([], [], state, intent)
+    # 2. An answer to the question the last reply asked.
+    if state.pending is not None and intent.name not in ("agent",):
+        turn = _answer_pending(state, text, intent, facts, now, lang)
+        if turn is not None:
+            return turn
+        state = replace(state, pending=None, promise_amount=None, promise_due=None)
+    # 3. A new request.
+    return _handle(state, text, intent, facts, now, lang)
+
+
+def identity_checked(
+    state: DialogueState,
+    ok: bool,
+    facts: AccountFacts | None,
+    now: datetime,
+    lang: str = "es",
+) -> Turn:
+    """After VerifyIdentity: answer what waited behind the check, or ask again (three
+    failures: a person takes over)."""
+    lang = lang if lang in LANGUAGES else "es"
+    if ok:
+        verified = replace(state, verified=True, pending=None, identity_failures=0,
+                           misunderstood=0, asked=None)  # fmt: skip
+        asked = state.asked or "greeting"
+        return _handle(verified, "", Intent(asked, 1.0), facts, now, lang)
+    failures = state.identity_failures + 1
+    if failures >= MAX_IDENTITY_FAILURES:
+        done = replace(state, identity_failures=failures, pending=None, handed_over=True)
+        return Turn([_say(lang, "identity_failed")], [HandOver("identity_failed")], done)
+    again = replace(state, identity_failures=failures, pending="identity")
+    return Turn([_say(lang, "identity_wrong")], [], again)
+
+
+def _duties(text: str, intent: Intent) -> list[Intent]:
+    """The stop and dispute the message asks for (both when it asks for both)."""
+    if intent.name not in ("stop", "dispute"):
+        return []
+    found = scores(text)
+    duties = [intent]
+    other = "dispute" if intent.name == "stop" else "stop"
+    if other in found and found[other][0] >= 0.5:
+        plain = normalize(text)
+        if other == "stop":
+            duties.append(Intent("stop", found[other][0], channel=stop_channel(plain)))
+        else:
+            duties.append(classify_dispute(text))
+    return duties
+
+
+def classify_dispute(text: str) -> Intent:
+    """The dispute in a message that is first of all a stop ("no me llamen, ya pagué")."""
+    return Intent("dispute", 0.9, kind=dispute_kind(normalize(text)))
+
+
+def _carry_out_duties(
+    state: DialogueState, text: str, intent: Intent, duties: list[Intent], lang: str
+) -> Turn:
+    replies: list[str] = []
+    actions: list[Action] = []
+    handed = state.handed_over
+    for duty in duties:
+        if duty.name == "stop":
+            actions.append(OptOut(duty.channel))
+            if duty.channel in CHANNEL_NAMES:
+                name = _pair(lang, CHANNEL_NAMES[duty.channel])
+                replies.append(_say(lang, "stop_one", channel=name))
+            else:
+                replies.append(_say(lang, "stop_all"))
+        else:
+            kind = duty.kind or "denies"
+            actions.append(OpenDispute(kind, text))
+            replies.append(_say(lang, f"dispute_{kind}"))
+            if not handed:
+                actions.append(HandOver("dispute"))
+                handed = True
+    after = replace(state, pending=None, misunderstood=0, handed_over=handed,
+                    promise_amount=None, promise_due=None)  # fmt: skip
+    return Turn(replies, actions, after, intent)
+
+
+def _answer_pending(
+    state: DialogueState,
+    text: str,
+    intent: Intent,
+    facts: AccountFacts | None,
+    now: datetime,
+    lang: str,
+) -> Turn | None:
+    """The message as the answer the state waits for; None when it is not one."""
+    if state.pending == "identity":
+        answer = re.sub(r"\D", "", text)[:32]
+        if answer:
+            return Turn([], [VerifyIdentity(answer)], state, intent)
+        if intent.name in DEBT_INTENTS or intent.name == "unknown":
+            return Turn([_say(lang, "identity_again")], [], state, intent)
+        return None
+    if facts is None or not state.verified:
+        return None
+    if state.pending == "plan_choice":
+        number = re.fullmatch(r"\D{0,20}(\d{1,2})\D{0,20}", text.strip())
+        if number and 1 <= int(number.group(1)) <= len(facts.plan_options):
+            return _choose_plan(state, int(number.group(1)), facts, now, lang, intent)
+        return None
+    if state.pending in ("promise_date", "promise_amount"):
+        if intent.name not in ("unknown", "promise", "pay", "greeting") and not (
+            state.pending == "promise_amount" and parse_amount(text, bare=True) is not None
+        ):
+            return None
+        return _promise(state, text, facts, now, lang, intent, answering=state.pending)
+    return None
+
+
+def _handle(
+    state: DialogueState,
+    text: str,
+    intent: Intent,
+    facts: AccountFacts | None,
+    now: datetime,
+    lang: str,
+) -> Turn:
+    name = intent.name
+    if name == "agent":
+        return _agent(state, text, intent, facts, now, lang)
+    if name == "greeting":
+        return _greeting(state, text, intent, facts, lang)
+    if name == "unknown":
+        return _not_understood(state, intent, lang)
+    # Everything else is about the debt: the identity check first.
+    if not state.verified:
+        asking = replace(state, pending="identity", asked=name, misunderstood=0)
+        return Turn([_say(lang, "identity")], [], asking, intent)
+    if facts is None:
+        done = replace(state, handed_over=True, pending=None)
+        return Turn([_say(lang, "no_account")], [HandOver("no_account")], done, intent)
+    state = replace(state, misunderstood=0)
+    if name == "balance":
+        return _balance(state, facts, lang, intent)
+    if name == "due_date":
+        return _due_date(state, facts, now, lang, intent)
+    if name == "installments":
+        return _plans(state, facts, lang, intent)
+    if name == "pay":
+        return _pay(state, text, facts, lang, intent)
+    return _promise(state, text, facts, now, lang, intent, answering=None)
+
+
+def _greeting(
+    state: DialogueState, text: str, intent: Intent, facts: AccountFacts | None, lang: str
+) -> Turn:
+    state = replace(state, misunderstood=0)
+    if "gracias" in normalize(text).split():
+        return Turn([_say(lang, "thanks")], [], state, intent)
+    if state.verified and facts is not None and facts.debtor_name:
+        first = facts.debtor_name.split()[0][:40]
+        return Turn([_say(lang, "hello_named", name=first), _say(lang, "menu")], [], state, intent)
+    return Turn([_say(lang, "hello"), _say(lang, "menu")], [], state, intent)
+
+
+def _not_understood(state: DialogueState, intent: Intent, lang: str) -> Turn:
+    count = state.misunderstood + 1
+    if count >= MAX_MISUNDERSTOOD:
+        done = replace(state, misunderstood=count, handed_over=True, pending=None)
+        return Turn([_say(lang, "handover_not_understood")], [HandOver("not_understood")],
+                    done, intent)  # fmt: skip
+    return Turn([_say(lang, "not_understood")], [], replace(state, misunderstood=count), intent)
+
+
+def _agent(
+    state: DialogueState,
+    text: str,
+    intent: Intent,
+    facts: AccountFacts | None,
+    now: datetime,
+    lang: str,
+) -> Turn:
+    if intent.kind == "callback":
+        at = _callback_time(text, facts, now)
+        when = _say(lang, "callback_soon")
+        if at is not None and facts is not None:
+            when = f"{show_date(at.date(), facts, lang)} {at:%H:%M} ({facts.timezone})"
+        done = replace(state, pending=None, misunderstood=0)
+        return Turn([_say(lang, "callback", when=when)], [RequestCallback(at, text)], done, intent)
+    done = replace(state, handed_over=True, pending=None, misunderstood=0)
+    return Turn([_say(lang, "agent")], [HandOver("agent_requested")], done, intent)
+
+
+def _callback_time(text: str, facts: AccountFacts | None, now: datetime) -> datetime | None:
+    if facts is None:
+        return None
+    try:
+        zone = ZoneInfo(facts.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+    local = now.astimezone(zone)
+    day = parse_day(text, local.date())
+    hour = parse_hour(text)
+    if day is None and hour is None:
+        return None
+    if hour is None:
+        hour = time(10, 0)
+    if day is None:
+        day = local.date() if hour > local.time() else local.date() + timedelta(days=1)
+    at = datetime.combine(day, hour, tzinfo=zone)
+    return at if at > local else None
+
+
+def _balance(state: DialogueState, facts: AccountFacts, lang: str, intent: Intent) -> Turn:
+    replies = [_say(lang, "balance", amount=show_money(facts.balance, facts))]
+    for promise in facts.open_promises[:5]:
+        replies.append(_say(lang, "promise_open", amount=show_money(promise.amount, facts),
+                            date=show_date(promise.due, facts, lang)))  # fmt: skip
+    if facts.open_plan is not None:
+        replies.append(_say(lang, "plan_open", count=str(facts.open_plan.instalments),
+                            amount=show_money(facts.open_plan.amount, facts)))  # fmt: skip
+    if facts.balance > 0:
+        replies.append(_say(lang, "offer"))
+    return Turn(replies, [], replace(state, pending=None), intent)
+
+
+def _due_date(
+    state: DialogueState, facts: AccountFacts, now: datetime, lang: str, intent: Intent
+) -> Turn:
+    amount = show_money(facts.balance, facts)
+    if facts.due_date is None:
+        reply = _say(lang, "due_none", amount=amount)
+    elif facts.due_date >= local_today(now, facts):
+        reply = _say(lang, "due_future", date=show_date(facts.due_date, facts, lang))
+    else:
+        reply = _say(lang, "due_past", date=show_date(facts.due_date, facts, lang), amount=amount)
+    return Turn([reply], [], replace(state, pending=None), intent)
+
+
+def _plans(state: DialogueState, facts: AccountFacts, lang: str, intent: Intent) -> Turn:
+    options = facts.plan_options[:9]
+    if not options:
+        done = replace(state, handed_over=True, pending=None)
+        return Turn([_say(lang, "plan_none")], [HandOver("plan_request")], done, intent)
+    replies = [_say(lang, "plans")]
+    for number, option in enumerate(options, start=1):
+        line = _say(lang, "plan_line", number=str(number), count=str(option.instalments),
+                    interval=_pair(lang, INTERVAL_NAMES.get(option.interval,
+                                                            (option.interval, option.interval))),
+                    amount=show_money(option.amount, facts),
+                    date=show_date(option.first_due, facts, lang))  # fmt: skip
+        if option.needs_supervisor:
+            line += _say(lang, "plan_supervisor")
+        replies.append(line)
+    replies.append(_say(lang, "plan_pick"))
+    return Turn(replies, [], replace(state, pending="plan_choice"), intent)
+
+
+def _choose_plan(
+    state: DialogueState,
+    number: int,
+    facts: AccountFacts,
+    now: datetime,
+    lang: str,
+    intent: Intent,
+) -> Turn:
+    option = facts.plan_options[number - 1]
+    key = "plan_requested" if option.needs_supervisor else "plan_chosen"
+    done = replace(state, pending=None, misunderstood=0)
+    return Turn([_say(lang, key, number=str(number))], [ChoosePlan(option.option_id)], done, intent)
+
+
+def _pay(state: DialogueState, text: str, facts: AccountFacts, lang: str, intent: Intent) -> Turn:
+    asked = parse_amount(text)
+    amount = facts.balance if asked is None or asked <= 0 else asked
+    replies = []
+    if amount > facts.balance:
+        amount = facts.balance
+        replies.append(_say(lang, "pay_capped", amount=show_money(amount, facts)))
+    if amount <= 0:
+        return _balance(state, facts, lang, intent)
+    replies.insert(0, _say(lang, "pay_link", amount=show_money(amount, facts)))
+    return Turn(replies, [SendPaymentLink(amount)], replace(state, pending=None), intent)
+
+
+def _promise(
+    state: DialogueState,
+    text: str,
+    facts: AccountFacts,
+    now: datetime,
+    lang: str,
+    intent: Intent,
+    answering: str | None,
+) -> Turn:
+    today = local_today(now, facts)
+    last = today + timedelta(days=max(0, facts.max_promise_days))
+    due = state.promise_due
+    amount = state.promise_amount
+    day = parse_day(text, today)
+    if day is not None:
+        due = day
+    plain_words = normalize(text).split()
+    said = parse_amount(text, bare=answering == "promise_amount" and day is None)
+    if said is not None:
+        amount = said
+    elif answering == "promise_amount" and {"todo", "total", "completo"} & set(plain_words):
+        amount = facts.balance
+    if due is not None and not today <= due <= last:
+        waiting = replace(state, pending="promise_date", promise_due=None, promise_amount=amount)
+        reply = _say(lang, "promise_bad_date", date=show_date(last, facts, lang))
+        return Turn([reply], [], waiting, intent)
+    if due is None:
+        waiting = replace(state, pending="promise_date", promise_amount=amount)
+        return Turn([_say(lang, "promise_when")], [], waiting, intent)
+    if amount is not None and not Decimal(0) < amount <= facts.balance:
+        waiting = replace(state, pending="promise_amount", promise_due=due, promise_amount=None)
+        reply = _say(lang, "promise_bad_amount", amount=show_money(facts.balance, facts))
+        return Turn([reply], [], waiting, intent)
+    if amount is None:
+        waiting = replace(state, pending="promise_amount", promise_due=due)
+        reply = _say(lang, "promise_how_much", amount=show_money(facts.balance, facts))
+        return Turn([reply], [], waiting, intent)
+    done = replace(state, pending=None, promise_due=None, promise_amount=None, misunderstood=0)
+    reply = _say(lang, "promise_done", amount=show_money(amount, facts),
+                 date=show_date(due, facts, lang))  # fmt: skip
+    return Turn([reply], [MakePromise(amount, due)], done, intent)

@@ -1,0 +1,446 @@
+"""What a debtor's message asks for, in Spanish as debtors write it (MX, CO, PE; no
+accents, typos, shorthand): one of INTENTS with a confidence, the channel a `stop`
+names and the kind of a `dispute`.
+
+Rules over the normalised text (selfservice/normalize.py), not a model: each rule
+is a pattern with a weight. Safety first: a message that matches a `stop` or a
+`dispute` rule is that intent whatever else it says (both are legal duties, never
+answered with a payment push); otherwise the heaviest rule wins, ties going to the
+more specific intent. Nothing matched: the nearest canonical phrase by rapidfuzz,
+else `unknown`. Pure, bounded work on any input.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from rapidfuzz import fuzz, process
+
+from selfservice.normalize import Mender, words
+
+INTENTS = (
+    "balance",
+    "due_date",
+    "installments",
+    "pay",
+    "promise",
+    "agent",
+    "dispute",
+    "stop",
+    "greeting",
+    "unknown",
+)
+STOP_CHANNELS = ("sms", "whatsapp", "email", "call")  # store.models.ContactChannel values
+DISPUTE_KINDS = ("denies", "paid", "proof")
+
+# Ties between rules of equal weight go to the earlier intent: the more specific ask.
+PRIORITY = ("stop", "dispute", "agent", "installments", "promise", "pay", "due_date",
+            "balance", "greeting")  # fmt: skip
+SAFETY = ("stop", "dispute")
+THRESHOLD = 0.5  # below it, no rule really matched
+FALLBACK_CUTOFF = 85.0  # rapidfuzz score (0-100) a canonical phrase must reach
+
+
+@dataclass(frozen=True)
+class Intent:
+    name: str  # one of INTENTS
+    confidence: float  # 0..1
+    # stop: which channel ("sms", "whatsapp", "email", "call"); None = every channel.
+    channel: str | None = None
+    # dispute: "denies" (not mine, wrong person, wrong amount), "paid", "proof" (documents).
+    # agent: "callback" when the debtor asks to be called.
+    kind: str | None = None
+
+
+@dataclass(frozen=True)
+class Rule:
+    intent: str
+    weight: float
+    pattern: re.Pattern[str]
+    kind: str | None = None
+
+
+def _r(intent: str, weight: float, pattern: str, kind: str | None = None) -> Rule:
+    return Rule(intent, weight, re.compile(pattern), kind)
+
+
+GAP = r"(?:\w+ ){0,3}"
+# Verbs of contacting someone, any form: "llamen", "marcarme", "escribiendo", "hablen".
+CONTACT = (r"(?:llam|marc|marqu|escrib|mand|envi|contact|molest|busc|busqu|timbr|acos|hostig|"
+           r"fastidi|jod|freg|fregu|insist)\w*|habl(?:en|es|e|ar|arme|arnos|ando)")  # fmt: skip
+# The imperative/subjunctive "do not ..." forms: "no me llamen", "no me escribas".
+CONTACT_IMP = (r"(?:llam|marqu|escrib|mand|envi|contact|molest|busqu|timbr|acos|hostigu|"
+               r"fastidi|jod|friegu|insist|habl)(?:en|es|e|an|as|a)(?:me|nos|le|les)?")  # fmt: skip
+PAY_VERB = (r"(?:pag|deposit|abon|transfier|transfer|liquid|cubr|cubro|sald|cancel)\w*|"
+            r"pongo al (?:dia|corriente)|hago (?:el|un) (?:pago|deposito|abono)|"
+            r"hago la transferencia|mando (?:el|la) (?:dinero|pago|plata|lana)")  # fmt: skip
+WEEKDAY = r"(?:lunes|martes|miercoles|jueves|viernes|sabado|domingo)"
+MONTH = (r"(?:enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|setiembre|octubre|"
+         r"noviembre|diciembre)")  # fmt: skip
+NUMBER_WORD = (r"(?:\d{1,3}|un|una|uno|dos|tres|cuatro|cinco|seis|siete|ocho|nueve|diez|"
+               r"quince|veinte|treinta)")  # fmt: skip
+FUTURE = (
+    rf"(?:manana|pasado manana|(?:el|este|esta|el proximo|el otro|el siguiente) {WEEKDAY}|"
+    rf"{WEEKDAY}|(?:la|esta) (?:proxima |otra |siguiente )?(?:semana|quincena)|"
+    r"(?:el|este) (?:proximo |otro |siguiente )?mes|fin de (?:mes|semana)|finales de mes|"
+    r"(?:la|esta|cada) quincena|principios? de mes|inicios? de mes|"
+    rf"el (?:dia )?\d{{1,2}}|el (?:primero|quince|treinta|veinte)|\d{{1,2}} de {MONTH}|"
+    rf"(?:en|dentro de) {NUMBER_WORD} (?:dias?|semanas?|meses?)|"
+    r"cuando (?:me )?(?:paguen|pagan|cobre|depositen|caiga|llegue|reciba|tenga|salga)|"
+    r"(?:hoy )?(?:en|por) la (?:tarde|noche)|mas tarde|al rato|ahorita en la tarde|"
+    r"(?:el|mi) (?:proximo )?(?:pago|sueldo|aguinaldo|quincena)|"
+    rf"(?:la|el) otr[ao] (?:semana|quincena|mes)|a fin de mes|este fin|{MONTH})"
+)
+
+# fmt: off
+RULES: tuple[Rule, ...] = (
+    # ---- stop: any request to stop contact, on a channel or all --------------------
+    _r("stop", 0.95, rf"\b(?:ya )?no (?:me |nos |le |les |te )?(?:vuelvan a |vuelva a |vuelvas a |"
+       rf"sigan |siga |sigas |esten |estes )(?:{CONTACT})"),
+    _r("stop", 0.95, rf"\b(?:ya )?no (?:me |nos |le |les |te |lo |la )?(?:{CONTACT_IMP})\b"),
+    _r("stop", 0.95, rf"\b(?:dejen|deje|deja|dejar|dejes|paren|pare|para|parar|parale|basta) "
+       rf"(?:ya )?de (?:estar |seguir )?(?:{CONTACT})"),
+    _r("stop", 0.9, rf"\bno (?:quiero|deseo|queremos|acepto|necesito) (?:que (?:me |nos )?"
+       rf"(?:sigan |vuelvan a |esten )?(?:{CONTACT})|recibir|ser contactad|mas (?:llamadas|"
+       r"mensajes|correos|whatsapp|sms|textos|notificaciones)|(?:sus |ningun |ninguna |"
+       r"ningunas )(?:llamadas?|mensajes?|correos?|whatsapp|sms|textos?))"),
+    _r("stop", 0.9, r"\bno mas (?:llamadas|mensajes|correos|whatsapp|sms|textos|mensajitos|"
+       r"molestias|notificaciones|acoso)\b"),
+    _r("stop", 0.99, r"^(?:baja|stop|alto|parar|cancelar|cancela|no mas|no molestar|"
+       r"darme de baja|dar de baja|unsubscribe|detener|fin|basta|ya basta)(?: por favor)?$"),
+    _r("stop", 0.95, r"\b(?:de baja|dar baja|darme baja|la baja|desuscrib\w*|desinscrib\w*|"
+       r"unsubscribe|stop)\b"),
+    _r("stop", 0.9, r"^baja\b|\bbaja$"),
+    _r("stop", 0.9, r"\b(?:borr|elimin|quit|saqu|sac|retir)\w* (?:\w+ ){0,3}(?:numero|datos|"
+       r"telefono|celular|correo|lista|base|registro|contacto)s?\b"),
+    _r("stop", 0.9, r"\b(?:no autorizo|no les autorizo|desautorizo|revoco|retiro (?:mi|el) "
+       r"(?:consentimiento|permiso|autorizacion))\b"),
+    _r("stop", 0.85, r"\b(?:acoso|acosando|acosar|acosarme|hostigamiento|hostigando|hostigar|"
+       r"hostigarme)\b"),
+    _r("stop", 0.85, r"\b(?:ya basta|basta ya|basta de)\b"),
+    _r("stop", 0.9, r"\b(?:apaguen|paren|detengan|suspendan|cancelen|cancela|cancelar|quiten)"
+       r" (?:\w+ ){0,2}(?:llamadas|mensajes|correos|notificaciones|whatsapp|sms|textos|"
+       r"recordatorios|suscripcion)\b"),
+    _r("stop", 0.9, r"\bno (?:me |nos )?(?:interesa|interesan) (?:\w+ ){0,2}(?:llamadas|mensajes"
+       r"|correos|whatsapp|sms|textos)\b"),
+    # ---- dispute: denies the debt, says it is paid, asks for proof ----------------
+    _r("dispute", 0.95, r"\bya (?:lo |la |le |les |te |se |los |las )?(?:pague|pagamos|pagado|"
+       r"cancele|cancelamos|liquide|liquidamos|salde|saldamos|abone|deposite|transferi|cubri|"
+       r"hice (?:el|mi|un|la) (?:pago|deposito|transferencia)|realice (?:el|mi) pago)\b"
+       r"(?! (?:la mitad|una parte|parte|un abono|una cuota|la primera|algo|un poco|lo que))",
+       "paid"),
+    _r("dispute", 0.85, r"\bya (?:lo |la |le |les )?pago\b(?! (?:el|la|manana|hoy|ahorita|"
+       r"en|cuando|este|esta|lo|todo))", "paid"),
+    _r("dispute", 0.9, rf"\b(?:yo |si )?(?:pague|liquide|salde|cancele|deposite|transferi|"
+       rf"pagamos) (?:\w+ ){{0,4}}(?:ayer|antier|anteayer|hace|pasad[oa]|desde|en {MONTH}|"
+       rf"el {WEEKDAY}|el \d{{1,2}}|a tiempo|completo|todo|toda)\b", "paid"),
+    _r("dispute", 0.9, r"\b(?:esta|estaba|quedo|queda|fue|ya esta|ya quedo|ya fue) (?:\w+ )?"
+       r"(?:pagad[oa]s?|liquidad[oa]s?|saldad[oa]s?|cancelad[oa]s?|cubiert[oa]s?)\b", "paid"),
+    _r("dispute", 0.9, r"\b(?:tengo|mando|envio|adjunto|aqui esta|ahi va|les paso|le paso|te paso"
+       r"|guarde|conservo|anexo) (?:\w+ ){0,3}(?:comprobante|voucher|baucher|recibo|ticket|"
+       r"constancia|captura|pantallazo)s?\b", "paid"),
+    _r("dispute", 0.9, r"\b(?:no se (?:ha |me )?(?:reflej|aplic|registr|acredit)\w*|no aparece "
+       r"(?:mi|el) pago|mi pago no|no (?:me )?(?:han )?(?:aplicado|registrado|abonado|"
+       r"acreditado|reflejado) (?:mi|el) pago|se (?:reflejo|aplico|registro) (?:mi|el) pago)",
+       "paid"),
+    _r("dispute", 0.85, r"\b(?:siguen|seguir|sigan|siguen y siguen) cobrando\b|\bme cobraron "
+       r"(?:dos veces|doble|de mas|demas)\b|\bpor que me (?:siguen )?cobr\w*|\bcobro doble\b",
+       "paid"),
+    _r("dispute", 0.9, r"\bya (?:no (?:debo|les debo|le debo|tengo deuda)|estoy al (?:corriente|"
+       r"dia)|termine de pagar|acabe de pagar|la termine|lo termine|quede al corriente)\b",
+       "paid"),
+    _r("dispute", 0.85, r"\b(?:paz y salvo|no adeudo|libre de deuda|finiquito)\b", "paid"),
+    _r("dispute", 0.95, r"\bno (?:es|era|son|eran) (?:mia|mio|mias|mios|de mi|(?:mi|mis) "
+       r"(?:deuda|deudas|cuenta|credito|prestamo|tarjeta|numero|nombre|problema)|para mi)\b",
+       "denies"),
+    _r("dispute", 0.95, r"\bno (?:la |lo |les |le )?(?:reconozco|reconocemos|acepto (?:esa|esta|"
+       r"la|ese|este) (?:deuda|cobro|cargo|monto))\b", "denies"),
+    _r("dispute", 0.9, r"\b(?:yo )?no (?:la |lo |les |le |te )?debo\b(?! pagar)", "denies"),
+    _r("dispute", 0.9, r"\bnunca (?:les )?(?:he )?(?:debido|saque|sacado|pedi|pedido|solicite|"
+       r"solicitado|tuve|tenido|firme|firmado|contrate|contratado|use|usado|tramite|tramitado|"
+       r"adquiri|recibi|abri)\b", "denies"),
+    _r("dispute", 0.95, r"\byo no (?:saque|pedi|solicite|firme|contrate|tramite|adquiri|recibi|"
+       r"abri|autorice|use|tengo (?:ningun|ninguna|nada|deuda|deudas))\b", "denies"),
+    _r("dispute", 0.85, r"\bno tengo (?:ningun|ninguna|ningunas|ningunos) (?:deuda|credito|"
+       r"prestamo|tarjeta|cuenta|contrato)s?\b|\bno tengo (?:deudas?|creditos?|prestamos?) con\b",
+       "denies"),
+    _r("dispute", 0.95, r"\b(?:fraude|estaf\w*|robo de identidad|suplant\w*|usurp\w*|clonaron|"
+       r"me robaron (?:la|mi|los|mis) (?:identidad|tarjeta|cartera|datos|documentos)|usaron mis "
+       r"datos|robaron mis datos)\b", "denies"),
+    _r("dispute", 0.9, r"\b(?:numero equivocado|se equivocaron|equivocad[oa]s? de (?:persona|"
+       r"numero)|esta equivocad[oa]|no soy (?:yo|esa persona|el|ella|la persona|quien buscan|"
+       r"el titular|la titular)|no conozco a (?:esa|ese|esta|este|la|el|ningun|ninguna|nadie)|"
+       r"aqui no vive|no vive aqui|ya no vive|no es (?:aqui|este numero)|no se quien es)\b",
+       "denies"),
+    _r("dispute", 0.9, r"\bprescri\w*", "denies"),
+    _r("dispute", 0.85, r"\b(?:el|la|los|las) (?:monto|cantidad|saldo|cifra|cobro|intereses|"
+       r"interes|cargos?|deuda) (?:\w+ ){0,3}(?:esta mal|estan mal|no es correct\w*|no cuadra|no "
+       r"coincide|es incorrect\w*|esta inflad\w*|es abusiv\w*|son abusiv\w*|excesiv\w*|no es "
+       r"(?:real|asi|justo))\b", "denies"),
+    _r("dispute", 0.85, r"\b(?:me estan cobrando|cobrando|cobran|me cobran) (?:de mas|demas|mas de"
+       r" lo|intereses (?:abusivos|de mas))|\bno estoy de acuerdo\b|\bcobros? (?:indebid|injust|"
+       r"excesiv)\w*|\bintereses (?:abusivos|excesivos|ilegales)\b|\bdebia (?:menos|solo)\b|"
+       r"\bno (?:es|era|debo) (?:tanto|esa cantidad|ese monto)\b", "denies"),
+    _r("dispute", 0.9, r"\b(?:quiero|necesito|solicito|pido|exijo|mandenme|envienme|manden|envien"
+       r"|mandame|enviame|pasenme|muestrenme|muestren|ensenenme|tienen|me (?:pueden|puede|podrian)"
+       r" (?:mandar|enviar|pasar|mostrar)|puedo ver|quisiera ver|quiero ver|requiero) "
+       r"(?:\w+ ){0,4}(?:documento|documentos|soporte|soportes|prueba|pruebas|contrato|contratos|"
+       r"pagare|pagares|evidencia|evidencias|copia|respaldo|sustento|papeles|firma|origen)\b",
+       "proof"),
+    _r("dispute", 0.9, r"\b(?:demuestren\w*|comprueben\w*|prueben\w*|pruebenme|justifiquen\w*|"
+       r"con que (?:pruebas|documentos))\b", "proof"),
+    _r("dispute", 0.85, r"\bde (?:donde|que) (?:es|sale|salio|viene|son|sacaron|saca) "
+       r"(?:esa |esta |la |ese |este |el |tal )?(?:deuda|cobro|cargo|cuenta|monto|saldo|adeudo)",
+       "proof"),
+    _r("dispute", 0.85, r"\b(?:donde (?:firme|esta mi firma)|que (?:firme|contrato firme))\b",
+       "proof"),
+    # ---- agent: a human, or a call back --------------------------------------------
+    _r("agent", 0.95, r"\b(?:hablar|comunicarme|comunicar|platicar|conversar|charlar|hablarle|"
+       r"atenderme|atienda|atiendan|atiende|tratar) (?:\w+ ){0,2}(?:con )?(?:un |una |alguien|"
+       r"algun |alguna |el |la |su |otro |otra )?(?:asesor|asesora|asesores|persona|humano|"
+       r"humana|agente|ejecutiv[oa]|operador[a]?|supervisor[a]?|gerente|encargad[oa]|gestor[a]?|"
+       r"representante|alguien|ser humano|jefe|licenciad[oa])"),
+    _r("agent", 0.95, r"\b(?:pasame|paseme|pasenme|comuniqueme|comunicame|comuniquenme|conecteme|"
+       r"conectame|transfiereme|transfierame|me pasa|me pasan|me comunica|me comunican|me "
+       r"transfiere|me conecta|quiero|necesito|solicito|deseo|busco|hay|tienen) (?:\w+ ){0,2}"
+       r"(?:asesor|asesora|humano|agente|ejecutiv[oa]|operador[a]?|supervisor[a]?|persona real|"
+       r"persona de verdad|ser humano|gestor[a]?|representante|alguien real)\b"),
+    _r("agent", 0.85, r"^(?:un |una |el |la )?(?:asesor|asesora|agente|ejecutivo|operador|operadora"
+       r"|humano|persona|persona real|supervisor)(?: por favor)?$"),
+    _r("agent", 0.6, r"\b(?:asesor|asesora|agente|ejecutivo|ejecutiva|operador|operadora|humano|"
+       r"persona real)\b"),
+    _r("agent", 0.9, r"\b(?:llamenme|llameme|llamame|marquenme|marqueme|marcame|hablenme|"
+       r"me (?:pueden|puede|podrian|podria|pudieran) (?:llamar|marcar|hablar|regresar la "
+       r"llamada)|(?:pueden|puede|podrian|podria|pudieran) (?:llamarme|marcarme|hablarme)|"
+       r"(?:quiero|necesito|prefiero) que me (?:llamen|llame|marquen|marque|hablen|hable)|"
+       r"que me (?:llame|llamen|marquen|marque) (?:un|una|alguien|el|la)|devuelvan la llamada|"
+       r"regresen la llamada|regresenme la llamada)\b", "callback"),
+    _r("agent", 0.8, r"\b(?:eres|es|esto es|hablo con|estoy hablando con) (?:un |una )?(?:robot|"
+       r"maquina|contestadora|grabadora|computadora|programa)\b"),
+    # ---- installments: a plan, parts, a discount ----------------------------------
+    _r("installments", 0.9, r"\b(?:en|a|por|de) (?:\w+ ){0,2}(?:cuotas|partes|parcialidades|"
+       r"mensualidades|abonos|plazos|pagos chicos|pagitos|pagos mensuales|pagos quincenales|"
+       r"pagos semanales)\b"),
+    _r("installments", 0.9, rf"\b(?:a|en) {NUMBER_WORD} (?:meses|pagos|cuotas|quincenas|"
+       r"semanas|partes)\b|\ba meses\b|\bmeses sin intereses\b"),
+    _r("installments", 0.85, r"\b(?:plan(?:es)? de pagos?|convenio|acuerdo de pago|arreglo|"
+       r"financiamiento|financiar|fraccionar|diferir|refinanci\w*|reestructur\w*|facilidades|"
+       r"facilidad de pago|cuota|cuotas|mensualidad|mensualidades|parcialidades|abonos|poco a "
+       r"poco|de a poco|de a poquito|poquito a poquito|de a pocos|por partes|en partes|"
+       r"a plazos)\b"),
+    _r("installments", 0.85, r"\bno (?:puedo|alcanzo a|me alcanza (?:para)?|tengo (?:para|como|"
+       r"el dinero para)|podria|tengo todo|tengo el total|cuento con) (?:\w+ ){0,3}(?:todo|total|"
+       r"completo|entero|de una|junto|de contado|de un jalon|de golpe|en una sola|de un solo)\b"),
+    _r("installments", 0.85, r"\b(?:descuento|descuentos|rebaja|rebajas|quita|condonacion|"
+       r"condon\w*|perdon\w* (?:los |el )?(?:intereses|interes|recargos|moras?)|oferta|ofertas|"
+       r"promocion|promociones|liquidar con descuento)\b"),
+    _r("installments", 0.9, r"\bcuanto (?:\w+ ){0,3}(?:mensual|al mes|cada mes|por mes|cada "
+       r"quincena|por quincena|a la quincena|la cuota|las cuotas|cada cuota|cada pago|"
+       r"semanal|quincenal)\b"),
+    _r("installments", 0.75, r"\b(?:al mes|por mes|mensual|mensuales|quincenal|quincenales|"
+       r"semanal|semanales|cada mes|cada quincena|cada semana|por quincena)\b"),
+    _r("installments", 0.75, r"\bpagar (?:lo )?que (?:pueda|vaya pudiendo)\b|\bno me alcanza\b"),
+    # ---- promise: paying on a date -------------------------------------------------
+    _r("promise", 0.9, rf"\b(?:{PAY_VERB}) (?:\w+ ){{0,4}}{FUTURE}\b"),
+    _r("promise", 0.9, rf"\b{FUTURE} (?:\w+ ){{0,4}}(?:{PAY_VERB})"),
+    _r("promise", 0.85, r"\b(?:me comprometo|prometo|promesa de pago|compromiso de pago|"
+       r"les prometo|le prometo|sin falta|de seguro (?:pago|le pago|les pago))\b"),
+    # ---- pay: now, how, where ------------------------------------------------------
+    _r("pay", 0.85, r"\b(?:quiero|quisiera|deseo|necesito|me gustaria|voy a|vengo a|puedo|podria|"
+       r"ya quiero|ayudame a|ayudeme a|como (?:puedo|le hago para|hago para|hago pa|le hago pa)|"
+       r"donde (?:puedo)?|por donde|en donde|a donde|me interesa) (?:\w+ ){0,2}(?:pagar|pagarles|"
+       r"pagarle|liquidar|saldar|abonar|cancelar|cubrir|depositar|depositarles|transferir|"
+       r"ponerme al (?:dia|corriente))\b"),
+    _r("pay", 0.8, r"\b(?:link|links|liga|enlace|url|boton) (?:de |para )?(?:pago|pagar)?|"
+       r"\b(?:numero de cuenta|cuenta bancaria|clabe|referencia|cuenta para (?:depositar|"
+       r"transferir|pagar)|oxxo|yape|plin|nequi|daviplata|pse|efecty|baloto|bancolombia|bcp|"
+       r"interbank|banorte|spei|mercado pago|mercadopago|paypal|tarjeta de credito|tarjeta de "
+       r"debito|con tarjeta|en efectivo|transferencia|deposito)\b"),
+    _r("pay", 0.85, r"\b(?:como|donde|por donde|en donde|de que forma|que formas?|medios?|"
+       r"metodos?|opciones|formas?) (?:\w+ ){0,3}(?:pago|pagar|pagos|deposito|depositar|"
+       r"pagarles|pagarle|pagarlo|pagarla)\b"),
+    _r("pay", 0.85, r"\b(?:pago|pagar|pagarlo|pagarla|liquido|liquidar|liquidarlo) (?:todo |"
+       r"el total |completo )?(?:ya|ahorita|ahora|hoy|ahora mismo|hoy mismo|de una vez|de "
+       r"contado|de una|todo|el total|completo)\b"),
+    # ---- due_date: when --------------------------------------------------------------
+    _r("due_date", 0.85, r"\b(?:cuando|que dia|que fecha|hasta cuando|hasta que dia|hasta que "
+       r"fecha|para cuando|a mas tardar|para que fecha|para que dia) (?:\w+ ){0,4}(?:vence|"
+       r"vencia|vencen|venc\w*|pagar|pago|pagarlo|pagarla|limite|plazo|corte|toca|debo|tengo)\b"),
+    _r("due_date", 0.9, r"\b(?:fecha (?:limite|de pago|de vencimiento|de corte|maxima|para pagar|"
+       r"tope)|vencimiento|fecha de mi pago|dia (?:limite|de pago|de corte)|cuando vence|ultimo "
+       r"dia|plazo (?:para pagar|maximo|limite)|fecha que (?:tengo|debo))\b"),
+    _r("due_date", 0.85, r"\b(?:cuanto tiempo|cuantos dias) (?:\w+ )?(?:tengo|me dan|hay|me "
+       r"queda|quedan)\b"),
+    # ---- balance: how much -------------------------------------------------------------
+    _r("balance", 0.85, r"\bcuanto (?:\w+ ){0,3}(?:debo|debemos|adeudo|debe|pago|pagar|es|seria"
+       r"|sale|queda|falta|tengo|va|llevo|asciende|suma|monto|saldo|total|deuda|dinero)\b"),
+    _r("balance", 0.75, r"\b(?:saldo|adeudo|monto|estado de cuenta|deuda total|total (?:a pagar|"
+       r"de la deuda|adeudado)|balance|lo que debo|que debo|lo que les debo|cuanto es|me falta "
+       r"(?:por )?pagar|lo que me falta|restante|pendiente)\b"),
+    _r("balance", 0.75, r"\b(?:informacion|detalles?|datos) (?:\w+ ){0,2}(?:deuda|cuenta|"
+       r"credito|saldo|prestamo)\b"),
+    _r("balance", 0.6, r"\b(?:mi deuda|la deuda|mi cuenta)\b"),
+    # ---- greeting (anywhere: a weak hint; alone: greeting) -------------------------------
+    _r("greeting", 0.5, r"\b(?:hola|buenos dias|buenas tardes|buenas noches|buenas|buen dia|"
+       r"que tal|saludos)\b"),
+)
+# fmt: on
+
+GREETING_CORE = words("""hola buenos buenas buen saludos hey alo quiubo quihubo hello
+gracias adios chao chau bye tal onda epa ey""")
+GREETING_WORDS = GREETING_CORE | words("""dia dias tardes tarde noches noche que tal
+muchas mil ok okay hasta luego pronto nos vemos senor senora senorita joven como esta estas
+usted amigo amiga mucho gusto oye oiga disculpe perdon bien y muy pues saludo cordial
+igualmente excelente bendiciones dios bendiga don dona todo todos a ustedes por favor
+""")
+
+# Canonical phrases for what no rule caught: a whole message close to one of them
+# (rapidfuzz's ratio) names its intent, with a lower confidence.
+CANONICAL: dict[str, tuple[str, ...]] = {
+    "stop": ("no me llamen", "no me escriban", "dejen de llamar", "dejen de escribir",
+             "darme de baja", "no quiero mensajes", "no quiero llamadas", "no molesten"),
+    "dispute": ("ya pague", "no es mi deuda", "no reconozco la deuda", "no debo nada",
+                "quiero pruebas de la deuda", "es un fraude", "numero equivocado"),
+    "agent": ("hablar con un asesor", "quiero un asesor", "persona real", "llamenme"),
+    "installments": ("pagar en cuotas", "plan de pagos", "pagar en partes", "descuento"),
+    "promise": ("pago el viernes", "pago la proxima semana", "pago en la quincena"),
+    "pay": ("quiero pagar", "como pago", "donde pago", "link de pago"),
+    "due_date": ("fecha limite", "cuando vence", "hasta cuando tengo"),
+    "balance": ("cuanto debo", "mi saldo", "cuanto es la deuda"),
+    "greeting": ("hola", "buenos dias", "buenas tardes", "gracias"),
+}  # fmt: skip
+_CANONICAL_PHRASES = [(phrase, intent) for intent, ps in CANONICAL.items() for phrase in ps]
+
+CHANNEL_PATTERNS: dict[str, re.Pattern[str]] = {
+    "whatsapp": re.compile(r"\bwhatsapp\b"),
+    "sms": re.compile(r"\bsms\b|\b(?:mensajes?|mensajitos?) de texto\b|\btextos?\b|"
+                      r"\bmensajitos?\b|\bmensajes? al celular\b"),
+    "email": re.compile(r"\bcorreos?\b|\be ?mails?\b|\bcorreo electronico\b"),
+    "call": re.compile(r"\bllam\w*|\bmarc(?:ar|arme|ando|an|en)\b|\bmarqu\w*|\bhabl(?:en|es|e|"
+                       r"arme|ar|ando)\b|\btimbr\w*|\bcolg\w*"),
+}  # fmt: skip
+
+# Every word the rules name is vocabulary for the typo mender.
+_EXTRA_VOCABULARY = words("""
+llamen llames llame llamar llamarme llamando llamadas llamada marquen marcar marcarme
+escriban escribir escribirme escribiendo manden mandar mandarme mandando envien enviar
+enviarme contacten contactar contactarme molesten molestar molestarme molestando busquen
+dejen paren basta baja whatsapp correo correos mensajes mensaje textos celular telefono
+numero datos lista acoso hostigando pague pagado pagada liquide liquidado liquidada salde
+saldada cancele cancelado cancelada deposite transferi comprobante voucher recibo
+reflejado reflejo aplicado registrado cobrando cobraron reconozco debo debemos deuda
+fraude estafa suplantacion identidad equivocado equivocada persona titular prescrita
+prescribio monto cantidad intereses abusivos documentos documento soporte pruebas prueba
+contrato pagare evidencia copia demuestren comprueben asesor asesora humano agente
+ejecutivo ejecutiva operador operadora supervisor gerente encargado representante
+llamenme llameme marquenme robot cuotas partes parcialidades mensualidades abonos plazos
+plan pagos convenio arreglo financiar fraccionar diferir refinanciar descuento rebaja
+quita condonacion oferta promocion mensual quincenal semanal quincena pagar pago pagaria
+deposito depositar transferencia abonar liquidar saldar cubrir link liga enlace
+referencia clabe oxxo yape plin nequi daviplata efecty bancolombia interbank tarjeta
+efectivo forma formas medios opciones cuando fecha limite vencimiento vence vencio plazo
+corte cuanto saldo adeudo total estado cuenta balance informacion detalle pendiente
+restante hola buenos buenas saludos gracias adios manana viernes lunes martes miercoles
+jueves sabado domingo semana proxima siguiente sueldo aguinaldo prometo comprometo
+quiero necesito puedo podria favor hablar comunicarme platicar atender tiempo
+""")
+
+
+def _vocabulary() -> set[str]:
+    found = set(_EXTRA_VOCABULARY) | GREETING_WORDS
+    for rule in RULES:
+        found.update(re.findall(r"[a-z]{3,}", rule.pattern.pattern))
+    for phrases in CANONICAL.values():
+        for phrase in phrases:
+            found.update(phrase.split())
+    return found
+
+
+_MENDER = Mender(_vocabulary())
+
+
+def normalize(text: str) -> str:
+    """The text the rules read: see selfservice/normalize.py."""
+    return _MENDER.text(text)
+
+
+def scores(text: str) -> dict[str, tuple[float, str | None]]:
+    """Every intent some rule matched -> (best weight, kind of that rule)."""
+    return _scores(normalize(text))
+
+
+def _scores(plain: str) -> dict[str, tuple[float, str | None]]:
+    found: dict[str, tuple[float, str | None]] = {}
+    for rule in RULES:
+        best = found.get(rule.intent)
+        if best is not None and best[0] >= rule.weight:
+            continue
+        if rule.pattern.search(plain):
+            found[rule.intent] = (rule.weight, rule.kind)
+    said = plain.split()
+    if said and all(w in GREETING_WORDS for w in said) and any(w in GREETING_CORE for w in said):
+        found["greeting"] = (0.9, None)
+    return found
+
+
+def stop_channel(plain: str) -> str | None:
+    """The one channel a stop request names; None when it names none or several."""
+    named = [name for name, pattern in CHANNEL_PATTERNS.items() if pattern.search(plain)]
+    return named[0] if len(named) == 1 else None
+
+
+def dispute_kind(plain: str) -> str:
+    """paid > proof > denies when several dispute rules match."""
+    kinds = {r.kind for r in RULES if r.intent == "dispute" and r.pattern.search(plain)}
+    for kind in ("paid", "proof", "denies"):
+        if kind in kinds:
+            return kind
+    return "denies"
+
+
+def classify(text: str) -> Intent:
+    """The intent of one debtor message (any string; never raises)."""
+    return _classify(normalize(text if isinstance(text, str) else ""))
+
+
+@lru_cache(maxsize=4096)
+def _classify(plain: str) -> Intent:
+    found = _scores(plain)
+    for name in SAFETY:
+        if name in found and found[name][0] >= THRESHOLD:
+            weight, kind = found[name]
+            if name == "stop":
+                return Intent("stop", weight, channel=stop_channel(plain))
+            return Intent("dispute", weight, kind=dispute_kind(plain))
+    ranked = sorted(
+        ((weight, -PRIORITY.index(name), name, kind) for name, (weight, kind) in found.items()),
+        reverse=True,
+    )
+    if ranked and ranked[0][0] >= THRESHOLD:
+        weight, _, name, kind = ranked[0]
+        if len(ranked) > 1 and ranked[1][0] == weight and ranked[1][2] != "greeting":
+            weight = round(weight - 0.1, 2)  # two asks as strong: less sure which one
+        return Intent(name, weight, kind=kind)
+    return _nearest(plain)
+
+
+def _nearest(plain: str) -> Intent:
+    if not plain:
+        return Intent("unknown", 1.0)
+    match = process.extractOne(
+        plain,
+        [phrase for phrase, _ in _CANONICAL_PHRASES],
+        scorer=fuzz.ratio,
+        score_cutoff=FALLBACK_CUTOFF,
+    )
+    if match is None:
+        return Intent("unknown", 0.8)
+    intent = _CANONICAL_PHRASES[match[2]][1]
+    confidence = round(0.6 * match[1] / 100, 2)
+    if intent == "stop":
+        return Intent("stop", confidence, channel=stop_channel(plain))
+    if intent == "dispute":
+        return Intent("dispute", confidence, kind=dispute_kind(plain))
+    return Intent(intent, confidence)

@@ -1,0 +1,155 @@
+"""Debtor text made comparable: bounded, lower case, no accents, SMS shorthand spelt
+out ("q" -> "que", "wsp" -> "whatsapp"), stretched letters cut ("holaaa") and typos
+mended against the classifier's vocabulary with rapidfuzz. Pure; bounded work on any
+input (the text is cut to MAX_CHARS and MAX_TOKENS before anything else runs).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from functools import lru_cache
+
+from rapidfuzz import fuzz, process
+
+MAX_CHARS = 1000  # a debtor's message longer than this is read up to here
+MAX_TOKENS = 120
+MIN_FUZZY_LEN = 4  # shorter words are too ambiguous to mend ("pa", "ya", "te")
+
+_NOT_WORD = re.compile(r"[^a-z0-9]+")
+_STRETCHED = re.compile(r"([a-z])\1{2,}")  # "holaaaa" -> "hola"; "llamen" keeps its "ll"
+
+# Written shorthand of SMS/WhatsApp Spanish (MX, CO, PE), one token -> its words.
+SHORTHAND: dict[str, str] = {
+    "q": "que", "k": "que", "ke": "que", "qe": "que", "qu": "que",
+    "xq": "porque", "pq": "porque", "xk": "porque", "porq": "porque", "pork": "porque",
+    "x": "por", "d": "de", "dl": "del", "m": "me", "t": "te", "n": "en",
+    "tb": "tambien", "tmb": "tambien", "tmbn": "tambien",
+    "xfa": "por favor", "xfavor": "por favor", "porfa": "por favor", "porfis": "por favor",
+    "plis": "por favor", "pls": "por favor", "plz": "por favor", "porfavor": "por favor",
+    "msj": "mensajes", "msjs": "mensajes", "mjs": "mensajes", "mensage": "mensaje",
+    "mensages": "mensajes", "mnsj": "mensajes", "sms": "sms", "smss": "sms",
+    "wa": "whatsapp", "wsp": "whatsapp", "wpp": "whatsapp", "whats": "whatsapp",
+    "wats": "whatsapp", "watsap": "whatsapp", "wasap": "whatsapp", "guasap": "whatsapp",
+    "whatsap": "whatsapp", "wapp": "whatsapp", "whastapp": "whatsapp", "wasa": "whatsapp",
+    "watsapp": "whatsapp", "whatapp": "whatsapp", "watssap": "whatsapp", "whatssap": "whatsapp",
+    "mail": "correo", "email": "correo", "emails": "correos", "mails": "correos",
+    "cel": "celular", "tel": "telefono", "tlf": "telefono", "fono": "telefono",
+    "dnd": "donde", "cdo": "cuando", "qdo": "cuando", "cnd": "cuando",
+    "toy": "estoy", "sta": "esta", "stoy": "estoy", "aki": "aqui", "ai": "ahi",
+    "oie": "oye", "ola": "hola", "holis": "hola", "holi": "hola", "hla": "hola",
+    "bn": "bien", "bno": "bueno", "bns": "buenas", "grax": "gracias", "grs": "gracias",
+    "grcs": "gracias", "gcs": "gracias", "gras": "gracias", "ntp": "no te preocupes",
+    "tdo": "todo", "tds": "todos", "ps": "pues", "pss": "pues", "pa": "para",
+    "pal": "para el", "info": "informacion", "cta": "cuenta", "pgo": "pago",
+    "lq": "lo que", "nd": "nada", "nda": "nada", "tonces": "entonces",
+    "ahorra": "ahora", "orita": "ahorita", "horita": "ahorita", "ahoritita": "ahorita",
+    "mñn": "manana", "mna": "manana", "mnn": "manana", "mañna": "manana",
+    "asesr": "asesor", "acesor": "asesor", "acesora": "asesora",
+    "bot": "robot", "dinero": "dinero", "lana": "dinero", "plata": "dinero", "varo": "dinero",
+    "billete": "dinero", "luca": "dinero", "lucas": "dinero", "feria": "dinero",
+    "pagé": "pague", "pagè": "pague", "page": "pague",
+    "xa": "para", "vdd": "verdad", "sr": "senor", "sra": "senora", "srta": "senorita",
+    "hi": "hola", "hello": "hola", "alo": "alo", "aló": "alo",
+}  # fmt: skip
+
+
+def words(text: str) -> frozenset[str]:
+    """The words of a text written as a block (for word lists)."""
+    return frozenset(text.split())
+
+
+# Words the typo mender must leave alone although they are near a keyword ("cuento"
+# is not "cuanto", "llamo" is not "llame"): common Spanish of debtors' messages.
+COMMON_WORDS = words("""
+a al algo alguien algun alguna ahi ahora ahorita aqui asi aun aunque ayer bien buen
+bueno buena cada casa cosa como con contra cual cuales cuando cuanto cuanta cuantos
+cuantas de del desde donde dos el ella ellos en entonces era eres es esa ese eso esta
+este esto estoy estan estas fue fui gracias hace hacer hay hoy la las le les lo los
+luego mal mas me mi mis mio mia mucho muy nada ni no nos nunca o otra otro para pero
+poco por porque pues que quien se ser si sin sobre solo son su sus tambien tan tanto
+te tengo tiene tienen todo todos tu tus un una uno unos usted ustedes va vamos van vez
+y ya yo ok okay vale sale listo perfecto claro dale bueno oye mire mira oiga senor
+senora senorita joven amigo amiga mama papa hijo hija esposa esposo familia trabajo
+chamba jefe numero nombre llamo llama llamas llaman llamado llamada llamadas llamaron
+cuento cuenta cuentas cuentan dia dias semana semanas mes meses ano anos hora horas
+minuto momento tarde tardes noche noches manana mananas lunes martes miercoles jueves
+viernes sabado domingo enero febrero marzo abril mayo junio julio agosto septiembre
+setiembre octubre noviembre diciembre quincena fin principio mitad medio primera
+primero segunda segundo tercera ultimo ultima proximo proxima siguiente pasado pasada
+cobro cobran cobrar cobranza cobrando cobraron banco tarjeta credito prestamo deuda
+deudas dinero sueldo quincena aguinaldo tiempo favor necesito necesita quiero quisiera
+queria puedo puede pueden podria podrian tengo tenia tuve hice hizo mande mandaron
+manda mandan mando envio enviaron recibi recibo llego llegaron paso pasa pasan pase
+dijeron dicen dijo dice digo sabe se sabes saber ver veo vi visto mensaje mensajes
+telefono celular correo correos whatsapp sms texto textos robot persona personas humano
+real nadie cosa cosas problema problemas ayuda ayudar ayudame ayudeme entiendo entendi
+entiende claro verdad mentira jaja jajaja jeje xd ok si sip simon nel nop neta chido
+padre bacano chevere pata causa pe pues oe parce parcero mano wey guey pana vaina
+tipo como hermano hermana pinche chimba marica bro carnal compa cuate
+""")
+
+
+def fold(text: str) -> str:
+    """Lower case, accents off ("ñ" -> "n"), anything but letters and digits a space;
+    the first MAX_CHARS characters only."""
+    cut = text[:MAX_CHARS]
+    plain = unicodedata.normalize("NFKD", cut).encode("ascii", "ignore").decode("ascii")
+    return _NOT_WORD.sub(" ", plain.lower()).strip()
+
+
+def tokens(text: str) -> list[str]:
+    """fold(text) split in words, stretched letters cut, shorthand spelt out."""
+    words: list[str] = []
+    for raw in fold(text).split()[:MAX_TOKENS]:
+        word = _STRETCHED.sub(r"\1", raw)
+        words.extend(SHORTHAND.get(word, word).split())
+    return words
+
+
+# Spanish spelt by ear: "ll"/"y", "b"/"v", "s"/"z"/"c", "k"/"qu"/"c", a silent "h".
+_SOUNDS = (
+    (re.compile(r"ll"), "y"), (re.compile(r"v"), "b"), (re.compile(r"z"), "s"),
+    (re.compile(r"c(?=[ei])"), "s"), (re.compile(r"qu(?=[ei])"), "k"), (re.compile(r"q"), "k"),
+    (re.compile(r"c(?![h])"), "k"), (re.compile(r"(?<!c)h"), ""), (re.compile(r"w"), "u"),
+    (re.compile(r"([a-z])\1"), r"\1"),
+)  # fmt: skip
+
+
+def sound(word: str) -> str:
+    """How a Spanish word sounds, near enough: "yamen" and "llamen" sound alike."""
+    for pattern, replacement in _SOUNDS:
+        word = pattern.sub(replacement, word)
+    return word
+
+
+class Mender:
+    """Mends typos against a vocabulary. A word not in it, MIN_FUZZY_LEN letters or
+    longer, becomes the vocabulary word that sounds the same ("kiero" -> "quiero"),
+    else the one whose sound is nearest by rapidfuzz's ratio when it reaches the
+    cutoff (about one edit in five letters, two in ten); else it stays."""
+
+    def __init__(self, vocabulary: Iterable[str]) -> None:
+        self.vocabulary = frozenset(vocabulary) | COMMON_WORDS
+        by_sound: dict[str, str] = {}
+        for word in sorted(self.vocabulary, key=lambda w: (w not in COMMON_WORDS, w)):
+            if len(word) >= MIN_FUZZY_LEN:
+                by_sound.setdefault(sound(word), word)
+        self._by_sound = by_sound
+        self._sounds = sorted(by_sound)
+        self.mend = lru_cache(maxsize=8192)(self._mend)
+
+    def _mend(self, word: str) -> str:
+        if len(word) < MIN_FUZZY_LEN or word in self.vocabulary or not word.isalpha():
+            return word
+        heard = sound(word)
+        if heard in self._by_sound:
+            return self._by_sound[heard]
+        cutoff = 74.0 if len(word) <= 6 else 79.0
+        found = process.extractOne(heard, self._sounds, scorer=fuzz.ratio, score_cutoff=cutoff)
+        return self._by_sound[found[0]] if found is not None else word
+
+    def text(self, text: str) -> str:
+        """The normalised text: mended words joined by single spaces."""
+        return " ".join(self.mend(word) for word in tokens(text))

@@ -1,0 +1,317 @@
+"""The assistant's dialogue: identity first, legal duties first, hand-over rules,
+money and dates as the debtor reads them, the promise and plan flows."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from selfservice.assistant import (
+    AccountFacts,
+    ChoosePlan,
+    DialogueState,
+    HandOver,
+    MakePromise,
+    OpenDispute,
+    OpenPromise,
+    OptOut,
+    PlanOption,
+    RequestCallback,
+    SendPaymentLink,
+    Turn,
+    VerifyIdentity,
+    identity_checked,
+    parse_amount,
+    parse_day,
+    respond,
+)
+
+NOW = datetime(2026, 12, 7, 16, 0, tzinfo=UTC)  # Monday 10:00 in Mexico City
+TODAY = date(2026, 12, 7)
+FACTS = AccountFacts(
+    account_id=7,
+    debtor_name="Rosa María Pérez",
+    balance=Decimal("12450.50"),
+    currency="MXN",
+    locale="es_MX",
+    due_date=date(2026, 12, 20),
+    open_promises=(),
+    open_plan=None,
+    plan_options=(
+        PlanOption("p3", 3, Decimal("4150.17"), "monthly", date(2026, 12, 15)),
+        PlanOption("p12", 12, Decimal("1037.54"), "monthly", date(2026, 12, 15), True),
+    ),
+    timezone="America/Mexico_City",
+    max_promise_days=30,
+)
+COLOMBIA = replace(FACTS, currency="COP", locale="es_CO", balance=Decimal("1500000"),
+                   timezone="America/Bogota")  # fmt: skip
+VERIFIED = DialogueState(verified=True)
+PAYMENT_PUSH = (SendPaymentLink, MakePromise, ChoosePlan)
+
+
+def say(text: str, state: DialogueState = VERIFIED, facts: AccountFacts | None = FACTS) -> Turn:
+    return respond(state, text, facts, NOW)
+
+
+def words(turn: Turn) -> str:
+    return " ".join(turn.replies)
+
+
+# ---- identity first -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["cuanto debo", "cual es mi fecha limite", "quiero pagar",
+                                  "puedo pagar en cuotas", "le pago el viernes"])  # fmt: skip
+def test_given_an_unverified_debtor_when_asking_about_the_debt_then_nothing_is_told(
+    text: str,
+) -> None:
+    turn = say(text, DialogueState())
+    assert turn.actions == []
+    assert "12" not in words(turn) and "MXN" not in words(turn)
+    assert turn.state.pending == "identity"
+
+
+def test_given_the_identity_question_when_digits_arrive_then_the_caller_checks_them() -> None:
+    asked = say("cuanto debo", DialogueState())
+    turn = say("son 4 5 6 7", asked.state)
+    assert turn.actions == [VerifyIdentity("4567")]
+    answered = identity_checked(turn.state, True, FACTS, NOW)
+    assert answered.state.verified
+    assert "$12,450.50 MXN" in words(answered)
+
+
+def test_given_three_wrong_identity_answers_then_a_person_takes_over() -> None:
+    state = say("cuanto debo", DialogueState()).state
+    for _ in range(2):
+        turn = identity_checked(state, False, FACTS, NOW)
+        assert turn.actions == [] and not turn.state.verified
+        state = turn.state
+    last = identity_checked(state, False, FACTS, NOW)
+    assert last.actions == [HandOver("identity_failed")]
+    assert not last.state.verified
+
+
+def test_given_an_unverified_greeting_then_no_name() -> None:
+    turn = say("hola", DialogueState())
+    assert "Rosa" not in words(turn)
+    assert "Rosa" in words(say("hola"))
+
+
+# ---- legal duties first -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("state", [DialogueState(), VERIFIED,
+                                   DialogueState(verified=True, pending="plan_choice"),
+                                   DialogueState(pending="identity"),
+                                   DialogueState(verified=True, handed_over=True)])  # fmt: skip
+def test_given_a_stop_in_any_state_then_opt_out_and_no_payment_push(state: DialogueState) -> None:
+    turn = say("dejen de mandarme whatsapp", state)
+    assert turn.actions == [OptOut("whatsapp")]
+    assert "WhatsApp" in words(turn)
+    assert "pag" not in words(turn).lower() and "cuota" not in words(turn).lower()
+
+
+@pytest.mark.parametrize(("text", "kind"), [("ya pague", "paid"), ("no es mi deuda", "denies"),
+                                            ("quiero ver el contrato", "proof")])  # fmt: skip
+def test_given_a_dispute_then_recorded_handed_over_and_no_payment_push(
+    text: str, kind: str
+) -> None:
+    turn = say(text)
+    assert turn.actions == [OpenDispute(kind, text), HandOver("dispute")]
+    assert turn.state.handed_over
+    assert not any(isinstance(a, PAYMENT_PUSH) for a in turn.actions)
+    assert "enlace" not in words(turn) and "cuotas" not in words(turn)
+
+
+def test_given_a_dispute_before_the_identity_check_then_still_recorded_without_debt_details() -> (
+    None
+):
+    turn = say("esa deuda no es mia", DialogueState())
+    assert OpenDispute("denies", "esa deuda no es mia") in turn.actions
+    assert "MXN" not in words(turn)
+
+
+def test_given_stop_and_dispute_in_one_message_then_both() -> None:
+    turn = say("ya pague, no me llamen mas")
+    assert OptOut("call") in turn.actions
+    assert any(isinstance(a, OpenDispute) and a.kind == "paid" for a in turn.actions)
+    assert HandOver("dispute") in turn.actions
+
+
+def test_given_a_stop_for_every_channel_then_opt_out_of_all() -> None:
+    assert say("BAJA").actions == [OptOut(None)]
+
+
+# ---- hand-over -----------------------------------------------------------------------------
+
+
+def test_given_an_agent_request_then_handed_over() -> None:
+    turn = say("quiero hablar con un asesor")
+    assert turn.actions == [HandOver("agent_requested")]
+    assert turn.state.handed_over
+
+
+def test_given_two_misunderstandings_in_a_row_then_handed_over() -> None:
+    first = say("mi perro se comio el control")
+    assert first.actions == [] and first.state.misunderstood == 1
+    second = say("asdfgh", first.state)
+    assert second.actions == [HandOver("not_understood")]
+
+
+def test_given_a_misunderstanding_then_an_understood_message_then_the_count_restarts() -> None:
+    first = say("mi perro se comio el control")
+    second = say("cuanto debo", first.state)
+    assert second.state.misunderstood == 0
+    assert say("asdfgh", second.state).actions == []
+
+
+def test_given_a_handed_over_conversation_then_the_assistant_is_quiet() -> None:
+    turn = say("cuanto debo", DialogueState(verified=True, handed_over=True))
+    assert turn.replies == [] and turn.actions == []
+
+
+def test_given_a_callback_request_then_a_callback_in_the_debtors_zone() -> None:
+    turn = say("llamenme mañana a las 5")
+    (action,) = turn.actions
+    assert isinstance(action, RequestCallback)
+    assert action.at is not None
+    assert (action.at.date(), action.at.hour) == (date(2026, 12, 8), 17)
+    assert str(action.at.tzinfo) == "America/Mexico_City"
+
+
+# ---- answers from the account ------------------------------------------------------------
+
+
+def test_given_a_balance_question_then_money_in_the_accounts_locale() -> None:
+    assert "$12,450.50 MXN" in words(say("cuanto debo"))
+    assert "1.500.000,00" in words(respond(VERIFIED, "cuanto debo", COLOMBIA, NOW))
+
+
+def test_given_open_promises_then_the_balance_names_them() -> None:
+    facts = replace(FACTS, open_promises=(OpenPromise(Decimal("500"), date(2026, 12, 12)),))
+    assert "12 de diciembre de 2026" in words(say("mi saldo", facts=facts))
+
+
+def test_given_a_due_date_question_then_the_date_in_spanish_or_english() -> None:
+    assert "20 de diciembre de 2026" in words(say("cuando vence mi pago"))
+    english = respond(VERIFIED, "cuando vence mi pago", FACTS, NOW, lang="en")
+    assert "December 20, 2026" in words(english)
+
+
+def test_given_a_pay_request_then_a_link_for_the_balance_or_the_amount_said() -> None:
+    assert say("quiero pagar").actions == [SendPaymentLink(Decimal("12450.50"))]
+    assert say("quiero pagar $2,000").actions == [SendPaymentLink(Decimal("2000.00"))]
+    capped = say("quiero pagar 50 mil pesos")
+    assert capped.actions == [SendPaymentLink(Decimal("12450.50"))]
+
+
+def test_given_installments_then_options_and_a_choice_makes_a_plan() -> None:
+    menu = say("puedo pagar en cuotas?")
+    assert menu.state.pending == "plan_choice"
+    assert "supervisor" in words(menu)
+    chosen = say("2", menu.state)
+    assert chosen.actions == [ChoosePlan("p12")]
+    assert "supervisor" in words(chosen)
+
+
+def test_given_no_plan_options_then_a_person_builds_the_plan() -> None:
+    turn = say("quiero un plan de pagos", facts=replace(FACTS, plan_options=()))
+    assert turn.actions == [HandOver("plan_request")]
+
+
+def test_given_a_promise_with_day_and_amount_then_made_at_once() -> None:
+    turn = say("le pago 3 mil el viernes")
+    assert turn.actions == [MakePromise(Decimal("3000.00"), date(2026, 12, 11))]
+
+
+def test_given_a_promise_without_amount_then_asked_and_all_means_the_balance() -> None:
+    first = say("le pago el viernes")
+    assert first.state.pending == "promise_amount"
+    second = say("todo", first.state)
+    assert second.actions == [MakePromise(Decimal("12450.50"), date(2026, 12, 11))]
+
+
+def test_given_a_promise_without_a_day_then_asked() -> None:
+    first = say("me comprometo a pagar")
+    assert first.state.pending == "promise_date"
+    second = say("el 15", first.state)
+    assert second.state.pending == "promise_amount"
+    third = say("2500", second.state)
+    assert third.actions == [MakePromise(Decimal("2500.00"), date(2026, 12, 15))]
+
+
+def test_given_a_promise_beyond_the_horizon_then_refused_and_asked_again() -> None:
+    turn = say("le pago el 15/03 todo")
+    assert turn.actions == []
+    assert turn.state.pending == "promise_date"
+
+
+def test_given_a_promise_above_the_balance_then_asked_again() -> None:
+    turn = say("le pago 99 mil el viernes")
+    assert turn.actions == []
+    assert turn.state.pending == "promise_amount"
+
+
+def test_given_a_pending_question_when_a_stop_arrives_then_the_stop_wins() -> None:
+    first = say("le pago el viernes")
+    turn = say("no me manden sms", first.state)
+    assert turn.actions == [OptOut("sms")]
+    assert turn.state.pending is None
+
+
+# ---- reading days and amounts ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "day"),
+    [("manana", date(2026, 12, 8)), ("pasado mañana", date(2026, 12, 9)),
+     ("el viernes", date(2026, 12, 11)), ("el lunes", date(2026, 12, 14)),
+     ("el 15", date(2026, 12, 15)), ("el 3", date(2027, 1, 3)), ("15/01", date(2027, 1, 15)),
+     ("fin de mes", date(2026, 12, 31)), ("en la quincena", date(2026, 12, 15)),
+     ("10 de enero", date(2027, 1, 10)), ("el 31/02", None), ("nada", None)],
+)  # fmt: skip
+def test_given_a_day_in_words_then_the_date(text: str, day: date | None) -> None:
+    assert parse_day(text, TODAY) == day
+
+
+@pytest.mark.parametrize(
+    ("text", "amount"),
+    [("$1,500", Decimal("1500.00")), ("500 pesos", Decimal("500.00")),
+     ("2 mil", Decimal("2000.00")), ("1.500.000 pesos", Decimal("1500000.00")),
+     ("el viernes", None), ("9" * 40 + " pesos", None)],
+)  # fmt: skip
+def test_given_an_amount_in_words_then_the_decimal(text: str, amount: Decimal | None) -> None:
+    assert parse_amount(text) == amount
+
+
+# ---- any input ----------------------------------------------------------------------------
+
+STATES = st.builds(
+    DialogueState,
+    verified=st.booleans(),
+    misunderstood=st.integers(0, 3),
+    pending=st.sampled_from(
+        [None, "identity", "promise_date", "promise_amount", "plan_choice"]
+    ),  # fmt: skip
+    handed_over=st.booleans(),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(STATES, st.text(max_size=2000), st.booleans())
+def test_given_any_state_and_text_then_respond_never_raises(
+    state: DialogueState, text: str, with_facts: bool
+) -> None:
+    turn = respond(state, text, FACTS if with_facts else None, NOW)
+    assert isinstance(turn.state, DialogueState)
+    if not state.verified:
+        assert not any(isinstance(a, PAYMENT_PUSH) for a in turn.actions)
+        assert "MXN" not in words(turn)
+    if turn.intent is not None and turn.intent.name in ("stop", "dispute"):
+        assert not any(isinstance(a, PAYMENT_PUSH) for a in turn.actions)

@@ -1,0 +1,187 @@
+"""The debtor-intent classifier: safety cases, regional phrasing, typos, bounds."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cobrador.cli import main
+from selfservice.intents import INTENTS, Intent, classify, normalize
+from selfservice.normalize import MAX_CHARS, Mender, fold, sound
+
+
+@pytest.mark.parametrize(
+    ("text", "channel"),
+    [
+        ("no me llamen mas", "call"),
+        ("Ya no me marquen!!!", "call"),
+        ("dejen de mandarme whatsapp", "whatsapp"),
+        ("no me escriban al wsp", "whatsapp"),
+        ("no quiero recibir mas correos", "email"),
+        ("dejen de enviarme mensajes de texto", "sms"),
+        ("BAJA", None),
+        ("Stop.", None),
+        ("dejen de molestarme", None),
+        ("no me yamen", "call"),
+    ],
+)
+def test_given_a_request_to_stop_when_classified_then_stop_on_its_channel(
+    text: str, channel: str | None
+) -> None:
+    found = classify(text)
+    assert (found.name, found.channel) == ("stop", channel)
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("ya pague", "paid"),
+        ("ya pagué la semana pasada, por qué me siguen cobrando?", "paid"),
+        ("esa deuda no es mia", "denies"),
+        ("yo nunca saque ningun credito con ustedes", "denies"),
+        ("numero equivocado", "denies"),
+        ("mandenme los documentos que soporten la deuda", "proof"),
+    ],
+)
+def test_given_a_dispute_when_classified_then_dispute_of_its_kind(text: str, kind: str) -> None:
+    found = classify(text)
+    assert (found.name, found.kind) == ("dispute", kind)
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("cuanto debo?", "balance"),
+        ("cuamto le devo", "balance"),
+        ("hasta cuando tengo para pagar", "due_date"),
+        ("puedo pagar en cuotas?", "installments"),
+        ("me pueden aser un descuento", "installments"),
+        ("como pago? mandame la liga", "pay"),
+        ("le pago el viernes sin falta", "promise"),
+        ("en la quincena le deposito", "promise"),
+        ("kiero ablar con un asesor", "agent"),
+        ("llamenme mañana", "agent"),
+        ("holaaa buenas tardes", "greeting"),
+        ("jajaja", "unknown"),
+        ("", "unknown"),
+    ],
+)
+def test_given_regional_phrasing_and_typos_when_classified_then_the_intent(
+    text: str, intent: str
+) -> None:
+    assert classify(text).name == intent
+
+
+def test_given_ya_pague_and_quiero_pagar_then_dispute_and_pay_are_told_apart() -> None:
+    assert classify("ya pague").name == "dispute"
+    assert classify("ya quiero pagar").name == "pay"
+
+
+def test_given_no_me_llamen_and_llamenme_then_stop_and_callback_are_told_apart() -> None:
+    assert classify("no me llamen").name == "stop"
+    callback = classify("llamenme por favor")
+    assert (callback.name, callback.kind) == ("agent", "callback")
+
+
+def test_given_a_stop_and_a_payment_ask_in_one_message_then_stop_wins() -> None:
+    assert classify("quiero pagar pero no me llamen mas").name == "stop"
+
+
+def test_given_a_partial_payment_then_not_a_paid_dispute() -> None:
+    assert classify("ya pague la mitad, cuanto me falta?").name == "balance"
+
+
+def test_given_accents_case_and_stretched_letters_then_folded() -> None:
+    assert fold("¡CUÁNTO  debo, Señor!") == "cuanto debo senor"
+    assert normalize("holaaaaa q tal") == "hola que tal"
+
+
+def test_given_spanish_spelt_by_ear_then_the_same_sound() -> None:
+    assert sound("yamen") == sound("llamen")
+    assert sound("kiero") == sound("quiero")
+    assert sound("vensimiento") == sound("vencimiento")
+
+
+def test_given_a_word_near_nothing_then_the_mender_leaves_it() -> None:
+    mender = Mender({"llamen", "deuda"})
+    assert mender.mend("zzzzzz") == "zzzzzz"
+    assert mender.mend("deuda") == "deuda"
+    assert mender.mend("deuuda") == "deuda"
+
+
+def test_given_a_huge_message_then_only_its_head_is_read() -> None:
+    found = classify("no me llamen " + "bla " * 200_000)
+    assert found.name == "stop"
+    assert len(normalize("a" * 10 * MAX_CHARS)) <= MAX_CHARS
+
+
+def test_given_the_stop_at_the_end_of_a_huge_message_then_it_is_not_read() -> None:
+    # Bounded work has a price: past MAX_CHARS nothing is read (documented).
+    assert classify("x " * MAX_CHARS + "no me llamen").name == "unknown"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=3000))
+def test_given_any_text_then_classify_never_raises_and_is_bounded(text: str) -> None:
+    found = classify(text)
+    assert isinstance(found, Intent)
+    assert found.name in INTENTS
+    assert 0.0 <= found.confidence <= 1.0
+    assert found.channel in (None, "sms", "whatsapp", "email", "call")
+    assert found.name == "stop" or found.channel is None
+    assert len(normalize(text)) <= MAX_CHARS
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "no",
+                "me",
+                "llamen",
+                "ya",
+                "pague",
+                "cuotas",
+                "hola",
+                "$",
+                "5",
+                "¿",
+                "ñ",
+                "á",
+                "  ",
+                "\n",
+                "\u200b",
+                "🙏",
+            ]
+        ),
+        max_size=400,
+    )
+)
+def test_given_word_salad_of_keywords_then_classify_is_total(words: list[str]) -> None:
+    found = classify(" ".join(words))
+    assert found.name in INTENTS
+
+
+def test_given_a_non_string_then_unknown() -> None:
+    assert classify(None).name == "unknown"  # type: ignore[arg-type]
+
+
+def test_given_the_cli_then_json_with_intent_and_confidence(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["bot", "intent", "dejen de mandarme whatsapp"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out == {"intent": "stop", "confidence": out["confidence"], "channel": "whatsapp"}
+    assert 0 < out["confidence"] <= 1
+
+
+def test_given_the_cli_with_a_paid_dispute_then_its_kind(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["bot", "intent", "ya pagué"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert (out["intent"], out["kind"]) == ("dispute", "paid")
