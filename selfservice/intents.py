@@ -75,7 +75,9 @@ CONTACT_IMP = (r"(?:llam|marqu|escrib|mand|envi|contact|molest|busqu|timbr|acos|
                r"fastidi|jod|friegu|insist|habl)(?:en|es|e|an|as|a)(?:me|nos|le|les)?")  # fmt: skip
 PAY_VERB = (r"(?:pag|deposit|abon|transfier|transfer|liquid|cubr|cubro|sald|cancel)\w*|"
             r"pongo al (?:dia|corriente)|hago (?:el|un) (?:pago|deposito|abono)|"
-            r"hago la transferencia|mando (?:el|la) (?:dinero|pago|plata|lana)")  # fmt: skip
+            r"hago la transferencia|mando (?:el|la) (?:dinero|pago|plata|lana)|"
+            r"(?:tengo|tendre|junto|consigo|reuno) (?:el |la |los )?(?:dinero|plata|lana|pago|"
+            r"varos)")  # fmt: skip
 WEEKDAY = r"(?:lunes|martes|miercoles|jueves|viernes|sabado|domingo)"
 MONTH = (r"(?:enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|setiembre|octubre|"
          r"noviembre|diciembre)")  # fmt: skip
@@ -129,13 +131,16 @@ RULES: tuple[Rule, ...] = (
     _r("dispute", 0.95, r"\bya (?:lo |la |le |les |te |se |los |las )?(?:pague|pagamos|pagado|"
        r"cancele|cancelamos|liquide|liquidamos|salde|saldamos|abone|deposite|transferi|cubri|"
        r"hice (?:el|mi|un|la) (?:pago|deposito|transferencia)|realice (?:el|mi) pago)\b"
-       r"(?! (?:la mitad|una parte|parte|un abono|una cuota|la primera|algo|un poco|lo que))",
+       r"(?! (?:la mitad|una parte|parte|un abono|una cuota|la primera|algo|un poco|lo que "
+       r"(?:pude|podia|alcance|tenia)))",
        "paid"),
-    _r("dispute", 0.85, r"\bya (?:lo |la |le |les )?pago\b(?! (?:el|la|manana|hoy|ahorita|"
+    _r("dispute", 0.85, r"\bya (?:lo |la |le |les |se )?pago\b(?! (?:el|la|manana|hoy|ahorita|"
        r"en|cuando|este|esta|lo|todo))", "paid"),
     _r("dispute", 0.9, rf"\b(?:yo |si )?(?:pague|liquide|salde|cancele|deposite|transferi|"
        rf"pagamos) (?:\w+ ){{0,4}}(?:ayer|antier|anteayer|hace|pasad[oa]|desde|en {MONTH}|"
        rf"el {WEEKDAY}|el \d{{1,2}}|a tiempo|completo|todo|toda)\b", "paid"),
+    _r("dispute", 0.9, r"\b(?:hice|realice|hicimos|efectue) (?:el|la|un|una|mi|los|las|mis) "
+       r"(?:pago|pagos|deposito|depositos|transferencia|transferencias|abono)\b", "paid"),
     _r("dispute", 0.9, r"\b(?:esta|estaba|quedo|queda|fue|ya esta|ya quedo|ya fue) (?:\w+ )?"
        r"(?:pagad[oa]s?|liquidad[oa]s?|saldad[oa]s?|cancelad[oa]s?|cubiert[oa]s?)\b", "paid"),
     _r("dispute", 0.9, r"\b(?:tengo|mando|envio|adjunto|aqui esta|ahi va|les paso|le paso|te paso"
@@ -207,6 +212,13 @@ RULES: tuple[Rule, ...] = (
        r"transfiere|me conecta|quiero|necesito|solicito|deseo|busco|hay|tienen) (?:\w+ ){0,2}"
        r"(?:asesor|asesora|humano|agente|ejecutiv[oa]|operador[a]?|supervisor[a]?|persona real|"
        r"persona de verdad|ser humano|gestor[a]?|representante|alguien real)\b"),
+    _r("agent", 0.9, r"\b(?:me comunica|me comunican|comuniqueme|comunicame|comuniquenme|"
+       r"me pasa|me pasan|pasame|paseme|pasenme|me transfiere|transfiereme|me conecta|"
+       r"conecteme|me comunicas|me pasas) con\b"),
+    _r("agent", 0.9, r"\bcon quien (?:\w+ )?(?:puedo|podria|debo|tengo que) (?:hablar|comunicarme|"
+       r"tratar|ver)\b"),
+    _r("agent", 0.85, r"\batencion (?:personal\w*|humana|de una persona)\b|\b(?:me )?(?:puede|"
+       r"pueden|podria|podrian) atender(?:me)?\b|\batiend(?:a|an)me\b"),
     _r("agent", 0.85, r"^(?:un |una |el |la )?(?:asesor|asesora|agente|ejecutivo|operador|operadora"
        r"|humano|persona|persona real|supervisor)(?: por favor)?$"),
     _r("agent", 0.6, r"\b(?:asesor|asesora|agente|ejecutivo|ejecutiva|operador|operadora|humano|"
@@ -223,8 +235,9 @@ RULES: tuple[Rule, ...] = (
     _r("installments", 0.9, r"\b(?:en|a|por|de) (?:\w+ ){0,2}(?:cuotas|partes|parcialidades|"
        r"mensualidades|abonos|plazos|pagos chicos|pagitos|pagos mensuales|pagos quincenales|"
        r"pagos semanales)\b"),
-    _r("installments", 0.9, rf"\b(?:a|en) {NUMBER_WORD} (?:meses|pagos|cuotas|quincenas|"
-       r"semanas|partes)\b|\ba meses\b|\bmeses sin intereses\b"),
+    _r("installments", 0.9, rf"\b(?:a|en) {NUMBER_WORD} (?:meses|pagos|cuotas|partes)\b|\ba meses\b|"
+       r"\bmeses sin intereses\b|\b(?:por|cada) (?:quincenas|semanas|meses)\b"),
+    _r("installments", 0.7, r"\bplan\b"),
     _r("installments", 0.85, r"\b(?:plan(?:es)? de pagos?|convenio|acuerdo de pago|arreglo|"
        r"financiamiento|financiar|fraccionar|diferir|refinanci\w*|reestructur\w*|facilidades|"
        r"facilidad de pago|cuota|cuotas|mensualidad|mensualidades|parcialidades|abonos|poco a "
@@ -253,7 +266,8 @@ RULES: tuple[Rule, ...] = (
        r"donde (?:puedo)?|por donde|en donde|a donde|me interesa) (?:\w+ ){0,2}(?:pagar|pagarles|"
        r"pagarle|liquidar|saldar|abonar|cancelar|cubrir|depositar|depositarles|transferir|"
        r"ponerme al (?:dia|corriente))\b"),
-    _r("pay", 0.8, r"\b(?:link|links|liga|enlace|url|boton) (?:de |para )?(?:pago|pagar)?|"
+    _r("pay", 0.8, r"^(?:pagar|pago|pagarle|pagarles|a pagar)$"),
+    _r("pay", 0.8, r"\b(?:link|links|liga|enlace|url|boton)\b|"
        r"\b(?:numero de cuenta|cuenta bancaria|clabe|referencia|cuenta para (?:depositar|"
        r"transferir|pagar)|oxxo|yape|plin|nequi|daviplata|pse|efecty|baloto|bancolombia|bcp|"
        r"interbank|banorte|spei|mercado pago|mercadopago|paypal|tarjeta de credito|tarjeta de "
@@ -265,7 +279,7 @@ RULES: tuple[Rule, ...] = (
        r"el total |completo )?(?:ya|ahorita|ahora|hoy|ahora mismo|hoy mismo|de una vez|de "
        r"contado|de una|todo|el total|completo)\b"),
     # ---- due_date: when --------------------------------------------------------------
-    _r("due_date", 0.85, r"\b(?:cuando|que dia|que fecha|hasta cuando|hasta que dia|hasta que "
+    _r("due_date", 0.9, r"\b(?:cuando|que dia|que fecha|hasta cuando|hasta que dia|hasta que "
        r"fecha|para cuando|a mas tardar|para que fecha|para que dia) (?:\w+ ){0,4}(?:vence|"
        r"vencia|vencen|venc\w*|pagar|pago|pagarlo|pagarla|limite|plazo|corte|toca|debo|tengo)\b"),
     _r("due_date", 0.9, r"\b(?:fecha (?:limite|de pago|de vencimiento|de corte|maxima|para pagar|"
@@ -274,13 +288,15 @@ RULES: tuple[Rule, ...] = (
     _r("due_date", 0.85, r"\b(?:cuanto tiempo|cuantos dias) (?:\w+ )?(?:tengo|me dan|hay|me "
        r"queda|quedan)\b"),
     # ---- balance: how much -------------------------------------------------------------
-    _r("balance", 0.85, r"\bcuanto (?:\w+ ){0,3}(?:debo|debemos|adeudo|debe|pago|pagar|es|seria"
+    _r("balance", 0.88, r"\bcuant[oa]s? (?!tiempo|dias)(?:\w+ ){0,3}(?:debo|debemos|adeudo|debe|pago|pagar|es|seria"
        r"|sale|queda|falta|tengo|va|llevo|asciende|suma|monto|saldo|total|deuda|dinero)\b"),
     _r("balance", 0.75, r"\b(?:saldo|adeudo|monto|estado de cuenta|deuda total|total (?:a pagar|"
        r"de la deuda|adeudado)|balance|lo que debo|que debo|lo que les debo|cuanto es|me falta "
        r"(?:por )?pagar|lo que me falta|restante|pendiente)\b"),
     _r("balance", 0.75, r"\b(?:informacion|detalles?|datos) (?:\w+ ){0,2}(?:deuda|cuenta|"
        r"credito|saldo|prestamo)\b"),
+    _r("balance", 0.88, r"\bque tanto (?:\w+ ){0,2}(?:debo|adeudo|es|pago|falta|queda|"
+       r"debemos)\b"),
     _r("balance", 0.6, r"\b(?:mi deuda|la deuda|mi cuenta)\b"),
     # ---- greeting (anywhere: a weak hint; alone: greeting) -------------------------------
     _r("greeting", 0.5, r"\b(?:hola|buenos dias|buenas tardes|buenas noches|buenas|buen dia|"
@@ -289,7 +305,7 @@ RULES: tuple[Rule, ...] = (
 # fmt: on
 
 GREETING_CORE = words("""hola buenos buenas buen saludos hey alo quiubo quihubo hello
-gracias adios chao chau bye tal onda epa ey""")
+gracias adios chao chau bye tal onda epa ey luego vemos pronto bendiciones""")
 GREETING_WORDS = GREETING_CORE | words("""dia dias tardes tarde noches noche que tal
 muchas mil ok okay hasta luego pronto nos vemos senor senora senorita joven como esta estas
 usted amigo amiga mucho gusto oye oiga disculpe perdon bien y muy pues saludo cordial
@@ -348,17 +364,34 @@ quiero necesito puedo podria favor hablar comunicarme platicar atender tiempo
 """)
 
 
+def _source(rule: Rule) -> str:
+    """The rule's pattern with its escapes but \\w blanked ("\\bya" reads "ya")."""
+    return re.sub(r"\\[a-vx-zA-Z]", " ", rule.pattern.pattern)
+
+
 def _vocabulary() -> set[str]:
     found = set(_EXTRA_VOCABULARY) | GREETING_WORDS
     for rule in RULES:
-        found.update(re.findall(r"[a-z]{3,}", rule.pattern.pattern))
+        found.update(re.findall(r"[a-z]{3,}", _source(rule)))
     for phrases in CANONICAL.values():
         for phrase in phrases:
             found.update(phrase.split())
     return found
 
 
-_MENDER = Mender(_vocabulary())
+def _stems() -> set[str]:
+    """The stems the rules end with a wildcard: "desuscrib" of "desuscrib\\w*", each
+    of "(?:llam|marc)\\w*"."""
+    found: set[str] = set()
+    for rule in RULES:
+        source = _source(rule).replace("\\w*", "@")
+        found.update(re.findall(r"([a-z]+)@", source))
+        for group in re.findall(r"\(\?:([a-z|]+)\)@", source):
+            found.update(group.split("|"))
+    return found
+
+
+_MENDER = Mender(_vocabulary(), _stems())
 
 
 def normalize(text: str) -> str:
@@ -385,9 +418,16 @@ def _scores(plain: str) -> dict[str, tuple[float, str | None]]:
     return found
 
 
+_MESSAGES = re.compile(r"\bmensaj\w*|\bescrib\w*")
+
+
 def stop_channel(plain: str) -> str | None:
-    """The one channel a stop request names; None when it names none or several."""
+    """The one channel a stop request names; None when it names none or several.
+    Messages in general ("mensajes", "escriban") are every message channel: with a
+    message channel named they are that one, with calls they make it all."""
     named = [name for name, pattern in CHANNEL_PATTERNS.items() if pattern.search(plain)]
+    if named == ["call"] and _MESSAGES.search(plain):
+        return None
     return named[0] if len(named) == 1 else None
 
 

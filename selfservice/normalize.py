@@ -125,13 +125,16 @@ def sound(word: str) -> str:
 
 
 class Mender:
-    """Mends typos against a vocabulary. A word not in it, MIN_FUZZY_LEN letters or
-    longer, becomes the vocabulary word that sounds the same ("kiero" -> "quiero"),
+    """Mends typos against a vocabulary. A word not in it nor starting with one of the
+    stems, MIN_FUZZY_LEN letters or longer, becomes the vocabulary word that sounds the same ("kiero" -> "quiero"),
     else the one whose sound is nearest by rapidfuzz's ratio when it reaches the
     cutoff (about one edit in five letters, two in ten); else it stays."""
 
-    def __init__(self, vocabulary: Iterable[str]) -> None:
+    def __init__(self, vocabulary: Iterable[str], stems: Iterable[str] = ()) -> None:
         self.vocabulary = frozenset(vocabulary) | COMMON_WORDS
+        # A word that starts with a stem the rules read ("desuscrib" + anything) is
+        # already what they look for: mending it could only make it another word.
+        self._stems = tuple(sorted({s for s in stems if len(s) >= MIN_FUZZY_LEN}))
         by_sound: dict[str, str] = {}
         for word in sorted(self.vocabulary, key=lambda w: (w not in COMMON_WORDS, w)):
             if len(word) >= MIN_FUZZY_LEN:
@@ -142,6 +145,8 @@ class Mender:
 
     def _mend(self, word: str) -> str:
         if len(word) < MIN_FUZZY_LEN or word in self.vocabulary or not word.isalpha():
+            return word
+        if word.startswith(self._stems):
             return word
         heard = sound(word)
         if heard in self._by_sound:

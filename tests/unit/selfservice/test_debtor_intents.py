@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import json
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -185,3 +187,47 @@ def test_given_the_cli_with_a_paid_dispute_then_its_kind(
     assert main(["bot", "intent", "ya pagué"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert (out["intent"], out["kind"]) == ("dispute", "paid")
+
+
+# ---- the labelled set (tests/fixtures/debtor_utterances.csv) --------------------------
+
+FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "debtor_utterances.csv"
+
+
+def _labelled() -> list[dict[str, str]]:
+    with FIXTURE.open(encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_given_the_labelled_set_then_it_is_big_varied_and_well_formed() -> None:
+    rows = _labelled()
+    assert len(rows) >= 300
+    assert {r["intent"] for r in rows} == set(INTENTS)
+    assert len({r["text"] for r in rows}) == len(rows), "duplicate messages"
+    holdout = sum(r["split"] == "holdout" for r in rows)
+    assert 0.15 <= holdout / len(rows) <= 0.25
+    assert all(r["channel"] == "" or r["intent"] == "stop" for r in rows)
+
+
+def test_given_the_labelled_set_then_no_stop_or_dispute_is_read_as_anything_else() -> None:
+    missed = [
+        (r["text"], classify(r["text"]).name)
+        for r in _labelled()
+        if r["intent"] in ("stop", "dispute") and classify(r["text"]).name != r["intent"]
+    ]
+    assert missed == []
+
+
+def test_given_the_labelled_set_then_at_least_95_percent_are_read_right() -> None:
+    rows = _labelled()
+    right = sum(classify(r["text"]).name == r["intent"] for r in rows)
+    assert right / len(rows) >= 0.95
+
+
+def test_given_the_stops_of_the_labelled_set_then_their_channels_are_read_right() -> None:
+    wrong = [
+        r["text"]
+        for r in _labelled()
+        if r["intent"] == "stop" and classify(r["text"]).channel != (r["channel"] or None)
+    ]
+    assert wrong == []

@@ -1,0 +1,142 @@
+"""The debtor-intent classifier against the labelled set: accuracy per intent.
+
+Reads tests/fixtures/debtor_utterances.csv (text, intent, channel, kind, region,
+split), classifies every row with selfservice.intents.classify (what the assistant
+and `cobrador bot intent` use) and prints, for the rows the rules were tuned on
+(`tune`), the rows held out from tuning (`holdout`) and all of them: accuracy per
+intent, overall accuracy, the stop/dispute messages read as anything else (the
+legal duties: must be none), the stop channel and dispute kind read right, and
+the messages wrongly read as stop/dispute. Then the cost: messages per second
+over the set, and the time to classify one hostile 10 MB message (bounded: only
+its head is read).
+
+Exits 1 when, over all rows, accuracy is below --min-accuracy or any stop/dispute
+message is read as something else.
+
+    .venv/bin/python bench/intent_accuracy.py
+    .venv/bin/python bench/intent_accuracy.py --split tune --errors   # while tuning
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from selfservice.intents import INTENTS, Intent, classify
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURE = REPO / "tests" / "fixtures" / "debtor_utterances.csv"
+SAFETY = ("stop", "dispute")
+
+
+@dataclass(frozen=True)
+class Row:
+    text: str
+    intent: str
+    channel: str | None
+    kind: str | None
+    region: str
+    split: str
+
+
+def load(path: Path) -> list[Row]:
+    with path.open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    return [Row(r["text"], r["intent"], r["channel"] or None, r["kind"] or None, r["region"],
+                r["split"]) for r in rows]  # fmt: skip
+
+
+def report(title: str, rows: list[Row], found: list[Intent], errors: bool) -> dict[str, float]:
+    total = Counter(r.intent for r in rows)
+    right = Counter(r.intent for r, f in zip(rows, found, strict=True) if f.name == r.intent)
+    print(f"\n## {title}: {len(rows)} messages\n")
+    print("| intent | messages | right | accuracy |")
+    print("|---|---|---|---|")
+    for name in INTENTS:
+        if total[name]:
+            print(f"| {name} | {total[name]} | {right[name]} | {right[name] / total[name]:.1%} |")
+    overall = sum(right.values()) / max(1, len(rows))
+    print(f"| **all** | {len(rows)} | {sum(right.values())} | **{overall:.1%}** |")
+    missed = [(r, f) for r, f in zip(rows, found, strict=True)
+              if r.intent in SAFETY and f.name != r.intent]  # fmt: skip
+    stops = [(r, f) for r, f in zip(rows, found, strict=True)
+             if r.intent == "stop" and f.name == "stop"]  # fmt: skip
+    disputes = [(r, f) for r, f in zip(rows, found, strict=True)
+                if r.intent == "dispute" and f.name == "dispute"]  # fmt: skip
+    channels = sum(1 for r, f in stops if f.channel == r.channel)
+    kinds = sum(1 for r, f in disputes if f.kind == r.kind)
+    false_alarms = [(r, f) for r, f in zip(rows, found, strict=True)
+                    if f.name in SAFETY and r.intent != f.name]  # fmt: skip
+    print(f"\nstop/dispute read as something else: **{len(missed)}** "
+          f"of {total['stop'] + total['dispute']}")  # fmt: skip
+    print(f"stop channel right: {channels} of {len(stops)}; dispute kind right: {kinds} of "
+          f"{len(disputes)}; other messages read as stop/dispute: {len(false_alarms)}")  # fmt: skip
+    if errors:
+        wrong = [(r, f) for r, f in zip(rows, found, strict=True)
+                 if f.name != r.intent
+                 or (r.intent == "stop" and f.channel != r.channel)
+                 or (r.intent == "dispute" and f.kind != r.kind)]  # fmt: skip
+        for r, f in wrong:
+            print(f"  - {r.text!r}: {r.intent}/{r.channel or r.kind or '-'} read as "
+                  f"{f.name}/{f.channel or f.kind or '-'} ({f.confidence})")  # fmt: skip
+    return {"accuracy": overall, "missed": float(len(missed))}
+
+
+def cost(rows: list[Row]) -> None:
+    texts = [r.text for r in rows]
+    from selfservice import intents
+
+    intents._classify.cache_clear()  # measure the rules, not the memo
+    intents._MENDER.mend.cache_clear()
+    start = time.process_time()
+    for text in texts:
+        classify(text)
+    spent = time.process_time() - start
+    print(f"\ncost: {len(texts) / spent:,.0f} messages/s cold (CPU, {len(texts)} messages)")
+    hostile = "no me llamen " + "á¿👍 x" * 2_000_000
+    start = time.process_time()
+    found = classify(hostile)
+    spent = time.process_time() - start
+    print(f"one {len(hostile) / 1e6:.0f} M-character message: {spent * 1000:.1f} ms CPU, "
+          f"read as {found.name}")  # fmt: skip
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--csv", type=Path, default=FIXTURE)
+    parser.add_argument("--split", choices=("tune", "holdout", "all"), help="only this split")
+    parser.add_argument("--errors", action="store_true", help="list the misread messages")
+    parser.add_argument("--min-accuracy", type=float, default=0.95)
+    args = parser.parse_args()
+    rows = load(args.csv)
+    bad = sorted({r.intent for r in rows} - set(INTENTS))
+    if bad:
+        print(f"unknown intents in {args.csv}: {', '.join(bad)}", file=sys.stderr)
+        return 2
+    found = [classify(r.text) for r in rows]
+    shown = args.csv.relative_to(REPO) if args.csv.is_relative_to(REPO) else args.csv
+    print(f"# Intent accuracy: {shown}")
+    splits = [args.split] if args.split else ["tune", "holdout", "all"]
+    result = {}
+    for split in splits:
+        pick = [i for i, r in enumerate(rows) if split == "all" or r.split == split]
+        title = {"tune": "tuned on", "holdout": "held out (rules not tuned on these)",
+                 "all": "all"}[split]  # fmt: skip
+        result = report(title, [rows[i] for i in pick], [found[i] for i in pick], args.errors)
+    if args.split is None:
+        cost(rows)
+    if args.split in (None, "all"):
+        ok = result["accuracy"] >= args.min_accuracy and result["missed"] == 0
+        print(f"\nRESULT: {'PASS' if ok else 'FAIL'} (overall >= {args.min_accuracy:.0%}, "
+              "no stop/dispute read as anything else)")  # fmt: skip
+        return 0 if ok else 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
