@@ -3,7 +3,8 @@
 Reads tests/fixtures/debtor_utterances.csv (text, intent, channel, kind, region,
 split), classifies every row with selfservice.intents.classify (what the assistant
 and `cobrador bot intent` use) and prints, for the rows the rules were tuned on
-(`tune`), the rows held out from tuning (`holdout`) and all of them: accuracy per
+(`tune`), the rows held out from tuning (`holdout`), the rows written after the
+first tuning (`fresh`) and all of them: accuracy per
 intent, overall accuracy, the stop/dispute messages read as anything else (the
 legal duties: must be none), the stop channel and dispute kind read right, and
 the messages wrongly read as stop/dispute. Then the cost: messages per second
@@ -32,6 +33,13 @@ from selfservice.intents import INTENTS, Intent, classify
 REPO = Path(__file__).resolve().parents[1]
 FIXTURE = REPO / "tests" / "fixtures" / "debtor_utterances.csv"
 SAFETY = ("stop", "dispute")
+SPLITS = ("tune", "holdout", "fresh", "all")
+TITLES = {
+    "tune": "tuned on",
+    "holdout": "held out (rules not tuned on these)",
+    "fresh": "fresh (written after the first tuning; first run in bench/RESULTS.md)",
+    "all": "all",
+}
 
 
 @dataclass(frozen=True)
@@ -109,7 +117,7 @@ def cost(rows: list[Row]) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--csv", type=Path, default=FIXTURE)
-    parser.add_argument("--split", choices=("tune", "holdout", "all"), help="only this split")
+    parser.add_argument("--split", choices=SPLITS, help="only this split")
     parser.add_argument("--errors", action="store_true", help="list the misread messages")
     parser.add_argument("--min-accuracy", type=float, default=0.95)
     args = parser.parse_args()
@@ -121,13 +129,13 @@ def main() -> int:
     found = [classify(r.text) for r in rows]
     shown = args.csv.relative_to(REPO) if args.csv.is_relative_to(REPO) else args.csv
     print(f"# Intent accuracy: {shown}")
-    splits = [args.split] if args.split else ["tune", "holdout", "all"]
+    present = {r.split for r in rows}
+    splits = [args.split] if args.split else [s for s in SPLITS if s in present or s == "all"]
     result = {}
     for split in splits:
         pick = [i for i, r in enumerate(rows) if split == "all" or r.split == split]
-        title = {"tune": "tuned on", "holdout": "held out (rules not tuned on these)",
-                 "all": "all"}[split]  # fmt: skip
-        result = report(title, [rows[i] for i in pick], [found[i] for i in pick], args.errors)
+        chosen = ([rows[i] for i in pick], [found[i] for i in pick])
+        result = report(TITLES[split], *chosen, args.errors)
     if args.split is None:
         cost(rows)
     if args.split in (None, "all"):

@@ -71,6 +71,23 @@ GAP = r"(?:\w+ ){0,3}"
 CONTACT = (r"(?:llam|marc|marqu|escrib|mand|envi|contact|molest|busc|busqu|timbr|acos|hostig|"
            r"fastidi|jod|freg|fregu|insist)\w*|habl(?:en|es|e|ar|arme|arnos|ando)")  # fmt: skip
 # The imperative/subjunctive "do not ..." forms: "no me llamen", "no me escribas".
+CONTACT_ROOT = (
+    r"(?:llam|marc|marqu|escrib|mand|envi|contact|molest|busc|busqu|timbr|acos|"
+    r"hostig|fastidi|jod|freg|fregu|insist)"
+)
+# Request forms only: infinitive, imperative/subjunctive, gerund (with clitics); never a
+# past tense ("no me llamaron", "no me mando el link" are not requests).
+CONTACT_REQUEST = (
+    rf"{CONTACT_ROOT}(?:ar|er|ir|en|es|e|an|as|a|ando|iendo)"
+    r"(?:me|nos|le|les|la|lo)?"
+)
+NEGATION = r"(?:no|nunca|jamas|ni)"
+# What may stand between the negation and the verb: clitics, modal and aspect words.
+FILLER = (
+    r"(?:(?:me|nos|le|les|te|lo|la|los|ya|mas|se|vuelvan a|vuelva a|vuelvas a|sigan|siga|"
+    r"sigas|esten|este|estes|pueden|puede|deben|debe|tienen que|tiene que|van a|va a|"
+    r"volver a|seguir|estar|favor de|por favor) )"
+)
 CONTACT_IMP = (r"(?:llam|marqu|escrib|mand|envi|contact|molest|busqu|timbr|acos|hostigu|"
                r"fastidi|jod|friegu|insist|habl)(?:en|es|e|an|as|a)(?:me|nos|le|les)?")  # fmt: skip
 PAY_VERB = (r"(?:pag|deposit|abon|transfier|transfer|liquid|cubr|cubro|sald|cancel)\w*|"
@@ -102,6 +119,9 @@ RULES: tuple[Rule, ...] = (
     _r("stop", 0.95, rf"\b(?:ya )?no (?:me |nos |le |les |te )?(?:vuelvan a |vuelva a |vuelvas a |"
        rf"sigan |siga |sigas |esten |estes )(?:{CONTACT})"),
     _r("stop", 0.95, rf"\b(?:ya )?no (?:me |nos |le |les |te |lo |la )?(?:{CONTACT_IMP})\b"),
+    _r("stop", 0.9, rf"\b{NEGATION} {FILLER}{{0,4}}{CONTACT_REQUEST}\b"),
+    _r("stop", 0.9, r"\bno (?:me |nos )?(?:llegue|lleguen|entre|entren|aparezca) (?:nada|mas|ningun|"
+       r"ninguna|sus|otro|otra)\b"),
     _r("stop", 0.95, rf"\b(?:dejen|deje|deja|dejar|dejes|paren|pare|para|parar|parale|basta) "
        rf"(?:ya )?de (?:estar |seguir )?(?:{CONTACT})"),
     _r("stop", 0.9, rf"\bno (?:quiero|deseo|queremos|acepto|necesito) (?:que (?:me |nos )?"
@@ -163,13 +183,14 @@ RULES: tuple[Rule, ...] = (
     _r("dispute", 0.95, r"\bno (?:la |lo |les |le )?(?:reconozco|reconocemos|acepto (?:esa|esta|"
        r"la|ese|este) (?:deuda|cobro|cargo|monto))\b", "denies"),
     _r("dispute", 0.9, r"\b(?:yo )?no (?:la |lo |les |le |te )?debo\b(?! pagar)", "denies"),
-    _r("dispute", 0.9, r"\bnunca (?:les )?(?:he )?(?:debido|saque|sacado|pedi|pedido|solicite|"
+    _r("dispute", 0.9, r"\b(?:nunca|jamas) (?:les )?(?:he )?(?:debido|saque|sacado|pedi|pedido|solicite|"
        r"solicitado|tuve|tenido|firme|firmado|contrate|contratado|use|usado|tramite|tramitado|"
        r"adquiri|recibi|abri)\b", "denies"),
     _r("dispute", 0.95, r"\byo no (?:saque|pedi|solicite|firme|contrate|tramite|adquiri|recibi|"
        r"abri|autorice|use|tengo (?:ningun|ninguna|nada|deuda|deudas))\b", "denies"),
     _r("dispute", 0.85, r"\bno tengo (?:ningun|ninguna|ningunas|ningunos) (?:deuda|credito|"
-       r"prestamo|tarjeta|cuenta|contrato)s?\b|\bno tengo (?:deudas?|creditos?|prestamos?) con\b",
+       r"prestamo|tarjeta|cuenta|contrato)s?\b|\bno tengo (?:deudas?|creditos?|prestamos?|cuentas?|"
+       r"tarjetas?) (?:\w+ )?con\b",
        "denies"),
     _r("dispute", 0.95, r"\b(?:fraude|estaf\w*|robo de identidad|suplant\w*|usurp\w*|clonaron|"
        r"me robaron (?:la|mi|los|mis) (?:identidad|tarjeta|cartera|datos|documentos)|usaron mis "
@@ -180,6 +201,9 @@ RULES: tuple[Rule, ...] = (
        r"aqui no vive|no vive aqui|ya no vive|no es (?:aqui|este numero)|no se quien es)\b",
        "denies"),
     _r("dispute", 0.9, r"\bprescri\w*", "denies"),
+    _r("dispute", 0.9, r"\bno (?:me |nos |le )?(?:corresponde|pertenece)\b", "denies"),
+    _r("dispute", 0.85, r"\b(?:es|debe ser|debe de ser|debe haber|hay|tienen|es por) (?:un |algun )?"
+       r"(?:error|equivocacion)\b", "denies"),
     _r("dispute", 0.85, r"\b(?:el|la|los|las) (?:monto|cantidad|saldo|cifra|cobro|intereses|"
        r"interes|cargos?|deuda) (?:\w+ ){0,3}(?:esta mal|estan mal|no es correct\w*|no cuadra|no "
        r"coincide|es incorrect\w*|esta inflad\w*|es abusiv\w*|son abusiv\w*|excesiv\w*|no es "
@@ -214,7 +238,9 @@ RULES: tuple[Rule, ...] = (
        r"persona de verdad|ser humano|gestor[a]?|representante|alguien real)\b"),
     _r("agent", 0.9, r"\b(?:me comunica|me comunican|comuniqueme|comunicame|comuniquenme|"
        r"me pasa|me pasan|pasame|paseme|pasenme|me transfiere|transfiereme|me conecta|"
-       r"conecteme|me comunicas|me pasas) con\b"),
+       r"conecteme|me comunicas|me pasas) (?:con|a (?:un|una|el|la|alguien|algun|alguna))\b"),
+    _r("agent", 0.9, r"\balguien (?:con quien|que me) (?:\w+ ){0,2}(?:hablar|atienda|ayude|pueda|"
+       r"explique)\b"),
     _r("agent", 0.9, r"\bcon quien (?:\w+ )?(?:puedo|podria|debo|tengo que) (?:hablar|comunicarme|"
        r"tratar|ver)\b"),
     _r("agent", 0.85, r"\batencion (?:personal\w*|humana|de una persona)\b|\b(?:me )?(?:puede|"
@@ -235,7 +261,7 @@ RULES: tuple[Rule, ...] = (
     _r("installments", 0.9, r"\b(?:en|a|por|de) (?:\w+ ){0,2}(?:cuotas|partes|parcialidades|"
        r"mensualidades|abonos|plazos|pagos chicos|pagitos|pagos mensuales|pagos quincenales|"
        r"pagos semanales)\b"),
-    _r("installments", 0.9, rf"\b(?:a|en) {NUMBER_WORD} (?:meses|pagos|cuotas|partes)\b|\ba meses\b|"
+    _r("installments", 0.9, rf"\b(?:a|en) {NUMBER_WORD} (?:meses|pagos|cuotas|partes|quincenas)\b|\ba meses\b|"
        r"\bmeses sin intereses\b|\b(?:por|cada) (?:quincenas|semanas|meses)\b"),
     _r("installments", 0.7, r"\bplan\b"),
     _r("installments", 0.85, r"\b(?:plan(?:es)? de pagos?|convenio|acuerdo de pago|arreglo|"
@@ -267,10 +293,12 @@ RULES: tuple[Rule, ...] = (
        r"pagarle|liquidar|saldar|abonar|cancelar|cubrir|depositar|depositarles|transferir|"
        r"ponerme al (?:dia|corriente))\b"),
     _r("pay", 0.8, r"^(?:pagar|pago|pagarle|pagarles|a pagar)$"),
+    _r("pay", 0.8, r"\b(?:datos|informacion|cuenta|numero|instrucciones|banco|medio) (?:\w+ ){0,3}"
+       r"para (?:pagar|transferir|depositar|hacer el pago|pagarles|pagarle)\b"),
     _r("pay", 0.8, r"\b(?:link|links|liga|enlace|url|boton)\b|"
        r"\b(?:numero de cuenta|cuenta bancaria|clabe|referencia|cuenta para (?:depositar|"
        r"transferir|pagar)|oxxo|yape|plin|nequi|daviplata|pse|efecty|baloto|bancolombia|bcp|"
-       r"interbank|banorte|spei|mercado pago|mercadopago|paypal|tarjeta de credito|tarjeta de "
+       r"interbank|banorte|bbva|scotiabank|spei|mercado pago|mercadopago|paypal|tarjeta de credito|tarjeta de "
        r"debito|con tarjeta|en efectivo|transferencia|deposito)\b"),
     _r("pay", 0.85, r"\b(?:como|donde|por donde|en donde|de que forma|que formas?|medios?|"
        r"metodos?|opciones|formas?) (?:\w+ ){0,3}(?:pago|pagar|pagos|deposito|depositar|"

@@ -87,7 +87,9 @@ telefono celular correo correos whatsapp sms texto textos robot persona personas
 real nadie cosa cosas problema problemas ayuda ayudar ayudame ayudeme entiendo entendi
 entiende claro verdad mentira jaja jajaja jeje xd ok si sip simon nel nop neta chido
 padre bacano chevere pata causa pe pues oe parce parcero mano wey guey pana vaina
-tipo como hermano hermana pinche chimba marica bro carnal compa cuate
+tipo como hermano hermana pinche chimba marica bro carnal compa cuate jamas error
+sistema banco bancos referencia referencias temprano nadie corresponde pertenece
+revisen revisar revise seguro segura serio seria empresa oficina medio medios
 """)
 
 
@@ -126,8 +128,9 @@ def sound(word: str) -> str:
 
 class Mender:
     """Mends typos against a vocabulary. A word not in it nor starting with one of the
-    stems, MIN_FUZZY_LEN letters or longer, becomes the vocabulary word that sounds the same ("kiero" -> "quiero"),
-    else the one whose sound is nearest by rapidfuzz's ratio when it reaches the
+    stems, MIN_FUZZY_LEN letters or longer, becomes the vocabulary word that sounds
+    the same ("kiero" -> "quiero"),
+    else the written word nearest by rapidfuzz's ratio when it reaches the
     cutoff (about one edit in five letters, two in ten); else it stays."""
 
     def __init__(self, vocabulary: Iterable[str], stems: Iterable[str] = ()) -> None:
@@ -140,7 +143,7 @@ class Mender:
             if len(word) >= MIN_FUZZY_LEN:
                 by_sound.setdefault(sound(word), word)
         self._by_sound = by_sound
-        self._sounds = sorted(by_sound)
+        self._words = sorted(w for w in self.vocabulary if len(w) >= MIN_FUZZY_LEN)
         self.mend = lru_cache(maxsize=8192)(self._mend)
 
     def _mend(self, word: str) -> str:
@@ -152,8 +155,8 @@ class Mender:
         if heard in self._by_sound:
             return self._by_sound[heard]
         cutoff = 74.0 if len(word) <= 6 else 79.0
-        found = process.extractOne(heard, self._sounds, scorer=fuzz.ratio, score_cutoff=cutoff)
-        return self._by_sound[found[0]] if found is not None else word
+        found = process.extractOne(word, self._words, scorer=fuzz.ratio, score_cutoff=cutoff)
+        return found[0] if found is not None else word
 
     def text(self, text: str) -> str:
         """The normalised text: mended words joined by single spaces."""

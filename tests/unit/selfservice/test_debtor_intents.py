@@ -231,3 +231,29 @@ def test_given_the_stops_of_the_labelled_set_then_their_channels_are_read_right(
         if r["intent"] == "stop" and classify(r["text"]).channel != (r["channel"] or None)
     ]
     assert wrong == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["favor de no llamar a este telefono", "no deben estar llamandome",
+     "nunca me vuelvan a escribir", "que ya no me llegue nada por whatsapp"],
+)  # fmt: skip
+def test_given_a_negated_request_form_of_a_contact_verb_then_stop(text: str) -> None:
+    assert classify(text).name == "stop"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["no me llamaron ayer", "no me mandaron la liga de pago", "no puedo hablar, llamenme luego"],
+)
+def test_given_a_past_tense_or_a_callback_then_not_a_stop(text: str) -> None:
+    assert classify(text).name != "stop"
+
+
+def test_given_jamas_then_not_mended_into_llamas() -> None:
+    assert normalize("jamas pedi un credito") == "jamas pedi un credito"
+    assert classify("jamas pedi un credito").name == "dispute"
+
+
+def test_given_a_word_starting_with_a_rule_stem_then_kept() -> None:
+    assert normalize("desuscribirme") == "desuscribirme"
