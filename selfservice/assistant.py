@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel.core import UnknownLocaleError
@@ -23,6 +24,7 @@ from babel.dates import format_date
 from babel.numbers import format_currency
 
 from selfservice.intents import (
+    INTENTS,
     Intent,
     classify,
     dispute_kind,
@@ -87,6 +89,59 @@ class DialogueState:
     promise_due: date | None = None
     identity_failures: int = 0
     handed_over: bool = False  # a person has the conversation: the assistant is quiet
+
+
+PENDING = ("identity", "promise_date", "promise_amount", "plan_choice")
+
+
+def dump_state(state: DialogueState) -> dict[str, Any]:
+    """The state as JSON values (to store with the conversation)."""
+    return {
+        "verified": state.verified,
+        "misunderstood": state.misunderstood,
+        "pending": state.pending,
+        "asked": state.asked,
+        "promise_amount": None if state.promise_amount is None else str(state.promise_amount),
+        "promise_due": None if state.promise_due is None else state.promise_due.isoformat(),
+        "identity_failures": state.identity_failures,
+        "handed_over": state.handed_over,
+    }
+
+
+def load_state(data: Any) -> DialogueState:
+    """dump_state's dict back; anything missing, unknown or of the wrong type is the
+    default (a state that cannot be read is a new conversation, never verified)."""
+    if not isinstance(data, dict):
+        return DialogueState()
+
+    def small(key: str) -> int:
+        value = data.get(key)
+        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 100:
+            return value
+        return 0
+
+    amount: Decimal | None = None
+    due: date | None = None
+    try:
+        raw = data.get("promise_amount")
+        amount = Decimal(raw) if isinstance(raw, str) and len(raw) <= 20 else None
+        amount = amount if amount is not None and amount.is_finite() else None
+        raw = data.get("promise_due")
+        due = date.fromisoformat(raw) if isinstance(raw, str) and len(raw) <= 10 else None
+    except (InvalidOperation, ValueError):
+        amount, due = None, None
+    pending = data.get("pending")
+    asked = data.get("asked")
+    return DialogueState(
+        verified=data.get("verified") is True,
+        misunderstood=small("misunderstood"),
+        pending=pending if pending in PENDING else None,
+        asked=asked if asked in INTENTS else None,
+        promise_amount=amount,
+        promise_due=due,
+        identity_failures=small("identity_failures"),
+        handed_over=data.get("handed_over") is True,
+    )
 
 
 # ---- what the caller executes --------------------------------------------------------

@@ -3,6 +3,7 @@ money and dates as the debtor reads them, the promise and plan flows."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -25,7 +26,9 @@ from selfservice.assistant import (
     SendPaymentLink,
     Turn,
     VerifyIdentity,
+    dump_state,
     identity_checked,
+    load_state,
     parse_amount,
     parse_day,
     respond,
@@ -315,3 +318,35 @@ def test_given_any_state_and_text_then_respond_never_raises(
         assert "MXN" not in words(turn)
     if turn.intent is not None and turn.intent.name in ("stop", "dispute"):
         assert not any(isinstance(a, PAYMENT_PUSH) for a in turn.actions)
+
+
+# ---- the state as the conversation stores it ---------------------------------------------
+
+
+def test_given_a_state_when_dumped_to_json_and_loaded_then_the_same() -> None:
+    state = DialogueState(verified=True, pending="promise_amount", asked="promise",
+                          promise_amount=Decimal("5.50"), promise_due=date(2026, 12, 11))  # fmt: skip
+    assert load_state(json.loads(json.dumps(dump_state(state)))) == state
+
+
+@pytest.mark.parametrize(
+    "data",
+    [None, [], "verified", {"verified": "yes"}, {"verified": 1}, {"pending": "hack"},
+     {"misunderstood": True}, {"misunderstood": 10**9}, {"promise_amount": "NaN"},
+     {"promise_amount": "1" * 500}, {"promise_due": "2026-02-31"}, {"asked": "root"}],
+)  # fmt: skip
+def test_given_a_stored_state_that_cannot_be_read_then_a_new_unverified_one(data: object) -> None:
+    state = load_state(data)
+    assert not state.verified
+    assert state.pending is None and state.asked is None
+    assert state.misunderstood == 0 and state.promise_amount is None and state.promise_due is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.sampled_from(["verified", "misunderstood", "pending", "asked",
+                                        "promise_amount", "promise_due", "identity_failures",
+                                        "handed_over", "other"]),
+                       st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=30),
+                                 st.floats())))  # fmt: skip
+def test_given_any_stored_dict_then_load_state_never_raises(data: dict[str, object]) -> None:
+    assert isinstance(load_state(data), DialogueState)
