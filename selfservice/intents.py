@@ -107,7 +107,8 @@ FUTURE = (
     r"(?:la|esta|cada) quincena|principios? de mes|inicios? de mes|"
     rf"el (?:dia )?\d{{1,2}}|el (?:primero|quince|treinta|veinte)|\d{{1,2}} de {MONTH}|"
     rf"(?:en|dentro de) {NUMBER_WORD} (?:dias?|semanas?|meses?)|"
-    r"cuando (?:me )?(?:paguen|pagan|cobre|depositen|caiga|llegue|reciba|tenga|salga)|"
+    r"(?:cuando|en cuanto|apenas|tan pronto|tan pronto como) (?:me )?(?:paguen|pagan|cobre|depositen|"
+    r"caiga|llegue|reciba|tenga|salga)|"
     r"(?:hoy )?(?:en|por) la (?:tarde|noche)|mas tarde|al rato|ahorita en la tarde|"
     r"(?:el|mi) (?:proximo )?(?:pago|sueldo|aguinaldo|quincena)|"
     rf"(?:la|el) otr[ao] (?:semana|quincena|mes)|a fin de mes|este fin|{MONTH})"
@@ -139,12 +140,13 @@ RULES: tuple[Rule, ...] = (
        r"telefono|celular|correo|lista|base|registro|contacto)s?\b"),
     _r("stop", 0.9, r"\b(?:no autorizo|no les autorizo|desautorizo|revoco|retiro (?:mi|el) "
        r"(?:consentimiento|permiso|autorizacion))\b"),
+    _r("stop", 0.85, r"\bno (?:\w+ ){0,2}(?:permiso|autorizacion|consentimiento)\b"),
     _r("stop", 0.85, r"\b(?:acoso|acosando|acosar|acosarme|hostigamiento|hostigando|hostigar|"
        r"hostigarme)\b"),
     _r("stop", 0.85, r"\b(?:ya basta|basta ya|basta de)\b"),
     _r("stop", 0.9, r"\b(?:apaguen|paren|detengan|suspendan|cancelen|cancela|cancelar|quiten)"
        r" (?:\w+ ){0,2}(?:llamadas|mensajes|correos|notificaciones|whatsapp|sms|textos|"
-       r"recordatorios|suscripcion)\b"),
+       r"recordatorios|suscripcion|contacto|contactos|comunicacion|comunicaciones)\b"),
     _r("stop", 0.9, r"\bno (?:me |nos )?(?:interesa|interesan) (?:\w+ ){0,2}(?:llamadas|mensajes"
        r"|correos|whatsapp|sms|textos)\b"),
     # ---- dispute: denies the debt, says it is paid, asks for proof ----------------
@@ -183,7 +185,9 @@ RULES: tuple[Rule, ...] = (
     _r("dispute", 0.95, r"\bno (?:la |lo |les |le )?(?:reconozco|reconocemos|acepto (?:esa|esta|"
        r"la|ese|este) (?:deuda|cobro|cargo|monto))\b", "denies"),
     _r("dispute", 0.9, r"\b(?:yo )?no (?:la |lo |les |le |te )?debo\b(?! pagar)", "denies"),
-    _r("dispute", 0.9, r"\b(?:nunca|jamas) (?:les )?(?:he )?(?:debido|saque|sacado|pedi|pedido|solicite|"
+    _r("dispute", 0.9, r"\b(?:sac|pid|tramit|us|abri|solicit|hic|contrat)\w* (?:\w+ ){0,3}(?:a|con|en)"
+       r" mi nombre\b", "denies"),
+    _r("dispute", 0.9, r"\b(?:nunca|jamas) (?:lo |la |los |las |le |les )?(?:he )?(?:debido|saque|sacado|pedi|pedido|solicite|"
        r"solicitado|tuve|tenido|firme|firmado|contrate|contratado|use|usado|tramite|tramitado|"
        r"adquiri|recibi|abri)\b", "denies"),
     _r("dispute", 0.95, r"\byo no (?:saque|pedi|solicite|firme|contrate|tramite|adquiri|recibi|"
@@ -238,7 +242,7 @@ RULES: tuple[Rule, ...] = (
        r"persona de verdad|ser humano|gestor[a]?|representante|alguien real)\b"),
     _r("agent", 0.9, r"\b(?:me comunica|me comunican|comuniqueme|comunicame|comuniquenme|"
        r"me pasa|me pasan|pasame|paseme|pasenme|me transfiere|transfiereme|me conecta|"
-       r"conecteme|me comunicas|me pasas) (?:con|a (?:un|una|el|la|alguien|algun|alguna))\b"),
+       r"conecteme|me comunicas|me pasas|pongame|ponme|poneme|me pone|me ponen) (?:con|a (?:un|una|el|la|alguien|algun|alguna))\b"),
     _r("agent", 0.9, r"\balguien (?:con quien|que me) (?:\w+ ){0,2}(?:hablar|atienda|ayude|pueda|"
        r"explique)\b"),
     _r("agent", 0.9, r"\bcon quien (?:\w+ )?(?:puedo|podria|debo|tengo que) (?:hablar|comunicarme|"
@@ -255,6 +259,9 @@ RULES: tuple[Rule, ...] = (
        r"(?:quiero|necesito|prefiero) que me (?:llamen|llame|marquen|marque|hablen|hable)|"
        r"que me (?:llame|llamen|marquen|marque) (?:un|una|alguien|el|la)|devuelvan la llamada|"
        r"regresen la llamada|regresenme la llamada)\b", "callback"),
+    _r("agent", 0.85, r"\b(?:me )?(?:llaman|marcan|hablan|llamas|marcas|llama|marca|llamarian|"
+       r"marcarian) (?:\w+ )?(?:al rato|mas tarde|despues|luego|otro dia|en la tarde|en la "
+       r"manana|en la noche|manana)\b", "callback"),
     _r("agent", 0.8, r"\b(?:eres|es|esto es|hablo con|estoy hablando con) (?:un |una )?(?:robot|"
        r"maquina|contestadora|grabadora|computadora|programa)\b"),
     # ---- installments: a plan, parts, a discount ----------------------------------
@@ -264,9 +271,12 @@ RULES: tuple[Rule, ...] = (
     _r("installments", 0.9, rf"\b(?:a|en) {NUMBER_WORD} (?:meses|pagos|cuotas|partes|quincenas)\b|\ba meses\b|"
        r"\bmeses sin intereses\b|\b(?:por|cada) (?:quincenas|semanas|meses)\b"),
     _r("installments", 0.7, r"\bplan\b"),
+    _r("installments", 0.9, r"\b(?:la mitad|una parte|parte) (?:\w+ ){0,4}(?:y|y la|y el) (?:otra |"
+       r"resto|la otra )?(?:mitad|parte|resto)\b"),
     _r("installments", 0.85, r"\b(?:plan(?:es)? de pagos?|convenio|acuerdo de pago|arreglo|"
        r"financiamiento|financiar|fraccionar|diferir|refinanci\w*|reestructur\w*|facilidades|"
-       r"facilidad de pago|cuota|cuotas|mensualidad|mensualidades|parcialidades|abonos|poco a "
+       r"facilidad de pago|cuota|cuotas|mensualidad|mensualidades|parcialidades|abonos|"
+       r"pagos parciales|pago parcial|pagar parcial\w*|poco a "
        r"poco|de a poco|de a poquito|poquito a poquito|de a pocos|por partes|en partes|"
        r"a plazos)\b"),
     _r("installments", 0.85, r"\bno (?:puedo|alcanzo a|me alcanza (?:para)?|tengo (?:para|como|"
@@ -316,7 +326,7 @@ RULES: tuple[Rule, ...] = (
     _r("due_date", 0.85, r"\b(?:cuanto tiempo|cuantos dias) (?:\w+ )?(?:tengo|me dan|hay|me "
        r"queda|quedan)\b"),
     # ---- balance: how much -------------------------------------------------------------
-    _r("balance", 0.88, r"\bcuant[oa]s? (?!tiempo|dias)(?:\w+ ){0,3}(?:debo|debemos|adeudo|debe|pago|pagar|es|seria"
+    _r("balance", 0.88, r"\bcuant[oa]s? (?!tiempo|dias)(?:\w+ ){0,3}(?:debo|debiendo|adeudando|debemos|adeudo|debe|pago|pagar|es|seria"
        r"|sale|queda|falta|tengo|va|llevo|asciende|suma|monto|saldo|total|deuda|dinero)\b"),
     _r("balance", 0.75, r"\b(?:saldo|adeudo|monto|estado de cuenta|deuda total|total (?:a pagar|"
        r"de la deuda|adeudado)|balance|lo que debo|que debo|lo que les debo|cuanto es|me falta "
@@ -337,7 +347,8 @@ gracias adios chao chau bye tal onda epa ey luego vemos pronto bendiciones""")
 GREETING_WORDS = GREETING_CORE | words("""dia dias tardes tarde noches noche que tal
 muchas mil ok okay hasta luego pronto nos vemos senor senora senorita joven como esta estas
 usted amigo amiga mucho gusto oye oiga disculpe perdon bien y muy pues saludo cordial
-igualmente excelente bendiciones dios bendiga don dona todo todos a ustedes por favor
+igualmente excelente bendiciones dios bendiga don dona todo todos a ustedes por favor la
+informacion ayuda atencion su
 """)
 
 # Canonical phrases for what no rule caught: a whole message close to one of them

@@ -11,7 +11,8 @@ import unicodedata
 from collections.abc import Iterable
 from functools import lru_cache
 
-from rapidfuzz import fuzz, process
+from rapidfuzz import process
+from rapidfuzz.distance import Levenshtein
 
 MAX_CHARS = 1000  # a debtor's message longer than this is read up to here
 MAX_TOKENS = 120
@@ -90,6 +91,8 @@ padre bacano chevere pata causa pe pues oe parce parcero mano wey guey pana vain
 tipo como hermano hermana pinche chimba marica bro carnal compa cuate jamas error
 sistema banco bancos referencia referencias temprano nadie corresponde pertenece
 revisen revisar revise seguro segura serio seria empresa oficina medio medios
+saco saque sacaron debiendo debia debiera recibi recibio nombre permiso contacto
+informacion ayuda atencion estado pasa paso pasado sepa sabe
 """)
 
 
@@ -130,8 +133,9 @@ class Mender:
     """Mends typos against a vocabulary. A word not in it nor starting with one of the
     stems, MIN_FUZZY_LEN letters or longer, becomes the vocabulary word that sounds
     the same ("kiero" -> "quiero"),
-    else the written word nearest by rapidfuzz's ratio when it reaches the
-    cutoff (about one edit in five letters, two in ten); else it stays."""
+    else, five letters or longer, the written word one edit away (two from eight
+    letters; rapidfuzz's Levenshtein distance) of about the same length; else it
+    stays."""
 
     def __init__(self, vocabulary: Iterable[str], stems: Iterable[str] = ()) -> None:
         self.vocabulary = frozenset(vocabulary) | COMMON_WORDS
@@ -154,9 +158,17 @@ class Mender:
         heard = sound(word)
         if heard in self._by_sound:
             return self._by_sound[heard]
-        cutoff = 74.0 if len(word) <= 6 else 79.0
-        found = process.extractOne(word, self._words, scorer=fuzz.ratio, score_cutoff=cutoff)
-        return found[0] if found is not None else word
+        if len(word) <= MIN_FUZZY_LEN:
+            return word  # four letters: only a word that sounds the same
+        edits = 1 if len(word) <= 7 else 2
+        found = process.extractOne(
+            word, self._words, scorer=Levenshtein.distance, score_cutoff=edits
+        )
+        # A typo keeps the word's length near; a longer or shorter word is another word
+        # ("saco" is not "sacado", "debiendo" not "debido").
+        if found is None or abs(len(found[0]) - len(word)) > 1:
+            return word
+        return str(found[0])
 
     def text(self, text: str) -> str:
         """The normalised text: mended words joined by single spaces."""
