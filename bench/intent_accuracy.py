@@ -33,12 +33,13 @@ from selfservice.intents import INTENTS, Intent, classify
 REPO = Path(__file__).resolve().parents[1]
 FIXTURE = REPO / "tests" / "fixtures" / "debtor_utterances.csv"
 SAFETY = ("stop", "dispute")
-SPLITS = ("tune", "holdout", "fresh", "fresh2", "all")
+SPLITS = ("tune", "holdout", "fresh", "fresh2", "fresh3", "all")
 TITLES = {
     "tune": "tuned on",
     "holdout": "held out (rules not tuned on these)",
     "fresh": "fresh (written after the first tuning; first run in bench/RESULTS.md)",
     "fresh2": "fresh2 (written after the second tuning; first run in bench/RESULTS.md)",
+    "fresh3": "fresh3 (written after the third tuning; first run in bench/RESULTS.md)",
     "all": "all",
 }
 

@@ -125,7 +125,9 @@ RULES: tuple[Rule, ...] = (
        r"ninguna|sus|otro|otra)\b"),
     _r("stop", 0.95, rf"\b(?:dejen|deje|deja|dejar|dejes|paren|pare|para|parar|parale|basta) "
        rf"(?:ya )?de (?:estar |seguir )?(?:{CONTACT})"),
-    _r("stop", 0.9, rf"\bno (?:quiero|deseo|queremos|acepto|necesito) (?:que (?:me |nos )?"
+    _r("stop", 0.85, r"^(?:por favor )?no (?:mas )?(?:contacto|llamadas|mensajes|correos|whatsapp|"
+       r"sms|textos)\b"),
+    _r("stop", 0.9, rf"\bno (?:quiero|deseo|queremos|acepto|necesito) (?:volver a |seguir )?(?:que (?:me |nos )?"
        rf"(?:sigan |vuelvan a |esten )?(?:{CONTACT})|recibir|ser contactad|mas (?:llamadas|"
        r"mensajes|correos|whatsapp|sms|textos|notificaciones)|(?:sus |ningun |ninguna |"
        r"ningunas )(?:llamadas?|mensajes?|correos?|whatsapp|sms|textos?))"),
@@ -205,6 +207,10 @@ RULES: tuple[Rule, ...] = (
        r"aqui no vive|no vive aqui|ya no vive|no es (?:aqui|este numero)|no se quien es)\b",
        "denies"),
     _r("dispute", 0.9, r"\bprescri\w*", "denies"),
+    _r("dispute", 0.9, r"\b(?:cargos?|compras?|consumos?|movimientos?|transacciones) (?:\w+ ){0,3}no "
+       r"(?:los |las |lo |la )?(?:hice|realice|autorice|reconozco)\b|\bno (?:hice|realice|autorice|"
+       r"reconozco) (?:\w+ ){0,2}(?:cargos?|compras?|consumos?|movimientos?|transacciones)\b",
+       "denies"),
     _r("dispute", 0.9, r"\bno (?:me |nos |le )?(?:corresponde|pertenece)\b", "denies"),
     _r("dispute", 0.85, r"\b(?:es|debe ser|debe de ser|debe haber|hay|tienen|es por) (?:un |algun )?"
        r"(?:error|equivocacion)\b", "denies"),
@@ -217,7 +223,8 @@ RULES: tuple[Rule, ...] = (
        r"excesiv)\w*|\bintereses (?:abusivos|excesivos|ilegales)\b|\bdebia (?:menos|solo)\b|"
        r"\bno (?:es|era|debo) (?:tanto|esa cantidad|ese monto)\b", "denies"),
     _r("dispute", 0.9, r"\b(?:quiero|necesito|solicito|pido|exijo|mandenme|envienme|manden|envien"
-       r"|mandame|enviame|pasenme|muestrenme|muestren|ensenenme|tienen|me (?:pueden|puede|podrian)"
+       r"|mandame|enviame|mandeme|envieme|pasame|paseme|muestreme|pasenme|muestrenme|muestren|"
+       r"ensenenme|tienen|me (?:pueden|puede|podrian)"
        r" (?:mandar|enviar|pasar|mostrar)|puedo ver|quisiera ver|quiero ver|requiero) "
        r"(?:\w+ ){0,4}(?:documento|documentos|soporte|soportes|prueba|pruebas|contrato|contratos|"
        r"pagare|pagares|evidencia|evidencias|copia|respaldo|sustento|papeles|firma|origen)\b",
@@ -244,7 +251,7 @@ RULES: tuple[Rule, ...] = (
        r"me pasa|me pasan|pasame|paseme|pasenme|me transfiere|transfiereme|me conecta|"
        r"conecteme|me comunicas|me pasas|pongame|ponme|poneme|me pone|me ponen) (?:con|a (?:un|una|el|la|alguien|algun|alguna))\b"),
     _r("agent", 0.9, r"\balguien (?:con quien|que me) (?:\w+ ){0,2}(?:hablar|atienda|ayude|pueda|"
-       r"explique)\b"),
+       r"explique)\b|\balguien (?:que )?me (?:explique|ayude|atienda|oriente)\b"),
     _r("agent", 0.9, r"\bcon quien (?:\w+ )?(?:puedo|podria|debo|tengo que) (?:hablar|comunicarme|"
        r"tratar|ver)\b"),
     _r("agent", 0.85, r"\batencion (?:personal\w*|humana|de una persona)\b|\b(?:me )?(?:puede|"
@@ -258,6 +265,7 @@ RULES: tuple[Rule, ...] = (
        r"llamada)|(?:pueden|puede|podrian|podria|pudieran) (?:llamarme|marcarme|hablarme)|"
        r"(?:quiero|necesito|prefiero) que me (?:llamen|llame|marquen|marque|hablen|hable)|"
        r"que me (?:llame|llamen|marquen|marque) (?:un|una|alguien|el|la)|devuelvan la llamada|"
+       r"(?:me )?(?:regresan|devuelven|regresas|devuelves|regresa|devuelve) la llamada|"
        r"regresen la llamada|regresenme la llamada)\b", "callback"),
     _r("agent", 0.85, r"\b(?:me )?(?:llaman|marcan|hablan|llamas|marcas|llama|marca|llamarian|"
        r"marcarian) (?:\w+ )?(?:al rato|mas tarde|despues|luego|otro dia|en la tarde|en la "
@@ -275,7 +283,8 @@ RULES: tuple[Rule, ...] = (
        r"resto|la otra )?(?:mitad|parte|resto)\b"),
     _r("installments", 0.85, r"\b(?:plan(?:es)? de pagos?|convenio|acuerdo de pago|arreglo|"
        r"financiamiento|financiar|fraccionar|diferir|refinanci\w*|reestructur\w*|facilidades|"
-       r"facilidad de pago|cuota|cuotas|mensualidad|mensualidades|parcialidades|abonos|"
+       r"facilidad de pago|cuota|cuotas|cuotitas|pagitos|abonitos|mensualidad|mensualidades|"
+       r"parcialidades|abonos|"
        r"pagos parciales|pago parcial|pagar parcial\w*|poco a "
        r"poco|de a poco|de a poquito|poquito a poquito|de a pocos|por partes|en partes|"
        r"a plazos)\b"),
@@ -369,7 +378,7 @@ CANONICAL: dict[str, tuple[str, ...]] = {
 _CANONICAL_PHRASES = [(phrase, intent) for intent, ps in CANONICAL.items() for phrase in ps]
 
 CHANNEL_PATTERNS: dict[str, re.Pattern[str]] = {
-    "whatsapp": re.compile(r"\bwhatsapp\b"),
+    "whatsapp": re.compile(r"\bwhatsapps?\b"),
     "sms": re.compile(r"\bsms\b|\b(?:mensajes?|mensajitos?) de texto\b|\btextos?\b|"
                       r"\bmensajitos?\b|\bmensajes? al celular\b"),
     "email": re.compile(r"\bcorreos?\b|\be ?mails?\b|\bcorreo electronico\b"),

@@ -92,7 +92,8 @@ tipo como hermano hermana pinche chimba marica bro carnal compa cuate jamas erro
 sistema banco bancos referencia referencias temprano nadie corresponde pertenece
 revisen revisar revise seguro segura serio seria empresa oficina medio medios
 saco saque sacaron debiendo debia debiera recibi recibio nombre permiso contacto
-informacion ayuda atencion estado pasa paso pasado sepa sabe
+informacion ayuda atencion estado pasa paso pasado sepa sabe correr corren corrieron
+explique explica cargos cargo compras compra consumo consumos
 """)
 
 

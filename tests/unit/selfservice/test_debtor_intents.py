@@ -283,3 +283,25 @@ def test_given_a_right_word_of_another_length_then_the_mender_keeps_it() -> None
     assert normalize("alguien saco ese credito") == "alguien saco ese credito"
     assert normalize("cuanto estoy debiendo") == "cuanto estoy debiendo"
     assert normalize("cuamto") == "cuanto"
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "detail"),
+    [("no quiero volver a recibir un sms de ustedes", "stop", "sms"),
+     ("no me llamen al trabajo que me van a correr", "stop", "call"),
+     ("no contacto por whatsapp por favor", "stop", "whatsapp"),
+     ("mandeme el contrato para revisarlo", "dispute", "proof"),
+     ("esos cargos no los hice yo", "dispute", "denies"),
+     ("me regresan la llamada?", "agent", "callback"),
+     ("se puede en cuotitas?", "installments", None)],
+)  # fmt: skip
+def test_given_the_third_fresh_batchs_misses_then_read_right(
+    text: str, intent: str, detail: str | None
+) -> None:
+    found = classify(text)
+    assert (found.name, found.channel or found.kind) == (intent, detail)
+
+
+def test_given_no_contestar_las_llamadas_then_not_a_stop() -> None:
+    # "no contacto" opens a message; inside one, "no contesto las llamadas" is no request.
+    assert classify("a veces no contesto las llamadas").name != "stop"
