@@ -352,3 +352,161 @@ def rescaled_rows(
         k = len(row) // 2
         out.append(_with_variances([p * factor for p in row[:k]]))
     return tuple(out)
+
+
+@dataclass
+class RateMemory:
+    """Person answers and settled calls of earlier ring windows, discounted by a half-life.
+
+    The ring samples cover only the last `window` seconds (15 minutes): a
+    small team's window holds ~100 calls, and its answer rate wanders by
+    chance (30 % true, 15 % seen). The memory keeps the windows before it:
+    `bank` is called at most every `window` seconds with the current
+    window's counts, which join the memory only at the NEXT bank, when no
+    later window can still hold those calls (so the memory and the window
+    in use never share a call). Counts decay with `half_life`, so a slow
+    drift is followed even when no change is ever declared.
+    """
+
+    window: float = 900.0
+    half_life: float = 3600.0
+    humans: float = 0.0
+    calls: float = 0.0
+    at: float | None = None  # when `humans`/`calls` were last decayed
+    banked_at: float | None = None
+    pending: tuple[float, float] = (0.0, 0.0)
+
+    def __post_init__(self) -> None:
+        if self.window <= 0 or self.half_life <= 0:
+            raise ValueError("window and half_life must be positive seconds")
+
+    def _decay_to(self, now: float) -> None:
+        if self.at is not None and now > self.at:
+            k = 0.5 ** ((now - self.at) / self.half_life)
+            self.humans *= k
+            self.calls *= k
+        self.at = now if self.at is None else max(self.at, now)
+
+    def counts(self, now: float) -> tuple[float, float]:
+        """(person answers, settled calls) remembered, decayed to `now`; never the current window."""
+        self._decay_to(now)
+        return self.humans, self.calls
+
+    def due(self, now: float) -> bool:
+        return self.banked_at is None or now - self.banked_at >= self.window
+
+    def bank(self, humans: int, calls: int, now: float) -> None:
+        """Remember the current window's counts; the previous window's join the memory now."""
+        if humans < 0 or calls < 0 or humans > calls:
+            raise ValueError(f"impossible counts: {humans} answered of {calls} calls")
+        self._decay_to(now)
+        if self.banked_at is not None and now > self.banked_at:
+            k = 0.5 ** ((now - self.banked_at) / self.half_life)  # the pending window's age
+            self.humans += self.pending[0] * k
+            self.calls += self.pending[1] * k
+        else:
+            self.humans += self.pending[0]
+            self.calls += self.pending[1]
+        self.pending = (float(humans), float(calls))
+        self.banked_at = now
+
+    def clear(self) -> None:
+        """Forget everything (the answer rate changed): the memory restarts with the next bank."""
+        self.humans = self.calls = 0.0
+        self.pending = (0.0, 0.0)
+        self.banked_at = None
+
+
+def pooled_answer_rate(
+    humans: int,
+    calls: int,
+    mem_humans: float,
+    mem_calls: float,
+    rise_z: float = 2.0,
+    fall_z: float = 3.0,
+) -> tuple[float, float, str]:
+    """The person-answer rate now, from the current window and the memory of earlier ones.
+
+    Returns (rate, calls behind it, verdict). The window is compared with
+    the memory (a pooled two-proportion z statistic): above it by more than
+    `rise_z` -> "rise", below it by more than `fall_z` -> "fall", and then
+    the window alone is the rate; otherwise "pooled": both together, with
+    their calls added (a far smaller error). The test is lopsided on
+    purpose: a rate taken too LOW dials too many calls and abandons
+    debtors, so a rise is believed at 2 standard errors, a fall at 3; a
+    fall seen by chance (a small team's window at half the true rate) is
+    pooled away. "window": no memory (or no calls in the window).
+    """
+    if calls < 0 or humans < 0 or humans > calls or mem_calls < 0 or mem_humans < 0:
+        raise ValueError("counts must be >= 0 with answers <= calls")
+    if calls == 0:
+        if mem_calls > 0:
+            return mem_humans / mem_calls, mem_calls, "memory"
+        return 0.0, 0.0, "window"
+    p_window = humans / calls
+    if mem_calls <= 0:
+        return p_window, float(calls), "window"
+    p_memory = mem_humans / mem_calls
+    total = calls + mem_calls
+    p0 = (humans + mem_humans) / total
+    var = p0 * (1.0 - p0) * (1.0 / calls + 1.0 / mem_calls)
+    stat = (p_window - p_memory) / math.sqrt(var) if var > 0 else 0.0
+    if stat > rise_z:
+        return p_window, float(calls), "rise"
+    if stat < -fall_z:
+        return p_window, float(calls), "fall"
+    return p0, total, "pooled"
+
+
+def clump_size(abandons: float, clumps: int, prior: float = 1.5, weight: float = 4.0) -> float:
+    """Mean abandons per clump (abandons seconds apart), shrunk towards `prior`.
+
+    `weight` pseudo-clumps of `prior` abandons each: a shift's first clump
+    cannot move it far; a floor that overflows five debtors at a time (a low
+    answer rate, many calls ringing per agent) moves it in a few clumps.
+    Never under 1.
+    """
+    if abandons < 0 or clumps < 0 or prior < 1 or weight <= 0:
+        raise ValueError("abandons, clumps >= 0; prior >= 1; weight > 0")
+    return max(1.0, (abandons + prior * weight) / (clumps + weight))
+
+
+def _normal_cdf(x: float) -> float:
+    return 0.5 * (1.0 + math.erf(x / math.sqrt(2.0)))
+
+
+def window_break_probability(
+    spent: int, answers: float, target: float, clump_rate: float, clump: float
+) -> float:
+    """P(a rolling window ends over `target`): its answers, and so its allowance, are uncertain.
+
+    The window will hold about `answers` person answers, a count whose
+    spread is taken as Poisson (sd = sqrt(answers), normal approximation);
+    with N answers it may hold floor(target x N) abandons, `spent` are in it
+    already and more come as a Poisson stream of `clump_rate` clumps of
+    `clump` abandons. Summed over the allowances N can give: P(allowance =
+    k) x P(Poisson(clump_rate) > floor((k - spent) / clump)). A window that
+    expects 70 answers (2 allowed) may well get 66 (1 allowed): at 5 agents
+    that doubles the chance that one clump breaks it.
+    """
+    if spent < 0 or answers < 0 or not 0 < target < 1 or clump_rate < 0 or clump < 1:
+        raise ValueError("spent, answers, clump_rate >= 0; target in (0, 1); clump >= 1")
+    sd = math.sqrt(answers)
+    if sd == 0:
+        left = math.floor((math.floor(target * answers + 1e-9) - spent) / clump + 1e-9)
+        return poisson_tail(left, clump_rate)
+    low = max(0, math.floor(target * max(0.0, answers - 5 * sd)))
+    high = math.floor(target * (answers + 5 * sd)) + 1
+    total = 0.0
+    for k in range(low, high + 1):
+        # N gives allowance k for k / target <= N < (k + 1) / target.
+        lo = -math.inf if k == low else (k / target - answers) / sd
+        hi = math.inf if k == high else ((k + 1) / target - answers) / sd
+        p_k = (1.0 if hi == math.inf else _normal_cdf(hi)) - (
+            0.0 if lo == -math.inf else _normal_cdf(lo)
+        )
+        if p_k <= 0:
+            continue
+        left = math.floor((k - spent) / clump + 1e-9)
+        total += p_k * poisson_tail(left, clump_rate)
+    return min(1.0, total)

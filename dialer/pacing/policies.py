@@ -52,15 +52,19 @@ from functools import partial
 from typing import Any, Protocol
 
 from dialer.pacing.estimators import (
+    RateMemory,
     RingModel,
     Survival,
     answer_change_point,
     answer_rate_error,
     budget_rate,
+    clump_size,
     free_within_rows,
     poisson_tail,
+    pooled_answer_rate,
     rescaled_rows,
     wilson_upper,
+    window_break_probability,
     wrap_free_rows,
 )
 from dialer.pacing.inbound import (
@@ -72,6 +76,7 @@ from dialer.pacing.inbound import (
 from dialer.pacing.snapshot import (
     READY,
     RESERVED,
+    RING_SAMPLE_WINDOW_SECONDS,
     TALKING,
     WRAP_UP,
     AbandonWindow,
@@ -159,6 +164,14 @@ class PredictivePolicy:
         clump: float = 1.5,
         controller: str = "count",
         z_per_hour: float = 0.4,
+        rate_memory: bool = True,
+        memory_half_life: float = 3600.0,
+        rise_z: float = 2.0,
+        fall_z: float = 3.0,
+        clump_weight: float = 4.0,
+        clump_gap_seconds: float = 10.0,
+        team_scaled_budget: bool = True,
+        uncertain_allowance: bool = True,
     ) -> None:
         if not 0 < aim_ratio <= 1:
             raise ValueError("aim_ratio must be in (0, 1]")
@@ -236,10 +249,28 @@ class PredictivePolicy:
         self.drift_level_z = drift_level_z
         self.level_z = level_z
         self.level_error = level_error
+        if memory_half_life <= 0 or rise_z <= 0 or fall_z <= 0:
+            raise ValueError("memory_half_life, rise_z and fall_z must be positive")
+        if clump_weight < 0 or clump_gap_seconds < 0:
+            raise ValueError("clump_weight and clump_gap_seconds must be >= 0")
+        self._memory = (
+            RateMemory(RING_SAMPLE_WINDOW_SECONDS, memory_half_life) if rate_memory else None
+        )
+        self.rise_z, self.fall_z = rise_z, fall_z
+        self.rate_verdict = "window"
+        self.clump_weight = clump_weight
+        self.clump_gap_seconds = clump_gap_seconds
+        self._clumps = 0
+        self._clump_abandons = 0.0
+        self._last_abandon_at: float | None = None
+        self.team_scaled_budget = team_scaled_budget
+        self.uncertain_allowance = uncertain_allowance
+        self._active_track: deque[tuple[float, int]] = deque()
+        self._active_sum = 0
         self.rate_error = 0.0  # relative standard error of the answer rate in use
         self.answer_shift = 1.0  # recent / window person-answer rate, when a change is detected
         self._first_seen: float | None = None
-        self._budget_rates: dict[int, float] = {}
+        self._budget_rates: dict[tuple[int, float], float] = {}
         self._aim_at: tuple[float, tuple[AbandonWindow, ...]] | None = None
         self._aim_value = 0.0
         self._handle_mean = talk_prior_mean + wrap_prior_mean
@@ -290,8 +321,12 @@ class PredictivePolicy:
                     ring.samples,
                 )
             settled = sum(1 for x in samples[since:] if x.outcome != "ringing")
+            if self._memory is not None:
+                ring, settled = self._with_memory(samples, since, ring, settled, s.now)
             self.rate_error = (
-                min(1.0, answer_rate_error(ring.human_rate, settled)) if self.level_error else 0.0
+                min(1.0, answer_rate_error(ring.human_rate, int(settled)))
+                if self.level_error
+                else 0.0
             )
             self._ring = ring
         # Handle-time tables cost more and move slowly: rebuild every minute
@@ -314,6 +349,69 @@ class PredictivePolicy:
             self._handle_mean = talk.mean() + wrap.mean()
             self._window_rows = {}  # rebuilt from the new estimates when inbound asks
 
+    def _with_memory(
+        self, samples: tuple[RingSample, ...], since: int, ring: RingModel, settled: int, now: float
+    ) -> tuple[RingModel, int]:
+        """The ring model at the rate pooled with earlier windows, and the calls behind it.
+
+        A change found inside the window (`since`) or a fall against the
+        memory makes the memory restart; otherwise the window and the memory
+        are pooled unless the window is clearly above it (see
+        `estimators.pooled_answer_rate`). The pooled level rescales the
+        window's rows (the window keeps the timing shape).
+        """
+        memory = self._memory
+        assert memory is not None
+        end = len(samples)
+        for i, x in enumerate(samples):
+            if x.outcome == "ringing":
+                end = i
+                break
+        part = samples[since:end] if since < end else ()
+        humans = sum(1 for x in part if x.outcome == "human")
+        calls = len(part)
+        if since:
+            memory.clear()
+            self.rate_verdict = "change"
+        else:
+            mem_h, mem_n = memory.counts(now)
+            rate, behind, verdict = pooled_answer_rate(
+                humans, calls, mem_h, mem_n, self.rise_z, self.fall_z
+            )
+            self.rate_verdict = verdict
+            if verdict == "fall":
+                memory.clear()
+            elif verdict in ("pooled", "memory") and mem_n > 0 and ring.human_rate > 0:
+                factor = rate / ring.human_rate
+                ring = RingModel(
+                    rescaled_rows(ring.rows, factor),
+                    min(1.0, ring.human_rate * factor),
+                    ring.samples,
+                )
+                settled = int(behind)
+        if memory.due(now):
+            memory.bank(humans, calls, now)
+        return ring, settled
+
+    def _active_share(self, s: Snapshot) -> float:
+        """Agents active now / agents active on average over the last hour (at most 1).
+
+        A team that shrinks (lunch, breaks) answers fewer calls in the hour
+        to come than in the last one, so the hour's allowance is smaller
+        than the last hour's answers say.
+        """
+        active = sum(1 for a in s.agents if a.state in (READY, RESERVED, TALKING, WRAP_UP))
+        track = self._active_track
+        if not track or s.now - track[-1][0] >= 10.0:
+            track.append((s.now, active))
+            self._active_sum += active
+            while track and track[0][0] < s.now - 3600.0:
+                self._active_sum -= track.popleft()[1]
+        mean = self._active_sum / len(track) if track else 0.0
+        if mean <= 0:
+            return 1.0
+        return min(1.0, active / mean)
+
     def _answers_per_hour(self, s: Snapshot) -> float:
         """Persons expected to answer in an hour: the last hour's, or early on what the team can take.
 
@@ -324,7 +422,14 @@ class PredictivePolicy:
         w = s.window(3600.0)
         answered = w.human_answered if w is not None else 0.0
         if self._first_seen is not None and s.now - self._first_seen >= 3600.0:
-            return answered
+            if not self.team_scaled_budget:
+                return answered
+            # The hour to come: no more than the last half hour's pace (answers
+            # fall with the answer rate), times the share of the team still active.
+            half = s.window(1800.0)
+            if half is not None:
+                answered = min(answered, 2.0 * half.human_answered)
+            return answered * self._active_share(s)
         handle = self._handle_mean
         active = sum(1 for a in s.agents if a.state in (READY, RESERVED, TALKING, WRAP_UP))
         return max(answered, 0.75 * active * 3600.0 / max(1.0, handle))
@@ -340,12 +445,22 @@ class PredictivePolicy:
         with no agent free), so the Poisson stream is one of clumps of
         `clump` abandons: floor(allowed / clump) clumps may happen.
         """
-        rate = self._budget_rates.get(allowed)
+        clump = self.clump_now()
+        key = (allowed, round(clump, 2))
+        rate = self._budget_rates.get(key)
         if rate is None:
-            clumps = math.floor(allowed / self.clump + 1e-9)
-            rate = self.clump * budget_rate(clumps, self.hour_break_probability)
-            self._budget_rates[allowed] = rate
+            clumps = math.floor(allowed / clump + 1e-9)
+            rate = clump * budget_rate(clumps, self.hour_break_probability)
+            if len(self._budget_rates) > 4096:
+                self._budget_rates.clear()
+            self._budget_rates[key] = rate
         return rate
+
+    def clump_now(self) -> float:
+        """Mean abandons per clump: `clump` as a prior, moved by the clumps this policy saw."""
+        if not self.clump_weight:
+            return self.clump
+        return clump_size(self._clump_abandons, self._clumps, self.clump, self.clump_weight)
 
     def aim(self, s: Snapshot) -> float:
         """The abandonment ratio steered at: under the target, and under the hour's Poisson budget.
@@ -410,6 +525,11 @@ class PredictivePolicy:
         self._abandons_seen = longest.abandoned
         if seen is None or longest.abandoned <= seen:
             return
+        new = longest.abandoned - seen
+        if self._last_abandon_at is None or s.now - self._last_abandon_at > self.clump_gap_seconds:
+            self._clumps += 1
+        self._clump_abandons += new
+        self._last_abandon_at = s.now
         if self.controller == "count":
             allowance = max(0.1, self.aim(s) * self._answers_per_hour(s))
         else:
@@ -438,12 +558,25 @@ class PredictivePolicy:
         aim = self.aim(s)
         lam = aim * per_hour
         allowed = self._allowed(s, per_hour)
+        clump = self.clump_now()
         for seconds, share in ((3600.0, 0.25), (1800.0, 0.5)):
             w = s.window(seconds)
             if w is None:
                 continue
-            left = math.floor((allowed - math.ceil(w.abandoned - 1e-9)) / self.clump + 1e-9)
-            if poisson_tail(left, lam * share / self.clump) > self.guard_break_probability:
+            spent = math.ceil(w.abandoned - 1e-9)
+            # Not even one clump fits in what the window has left: any overflow breaks it.
+            if math.floor((allowed - spent) / clump + 1e-9) < 1:
+                return True
+            # The hour to come may hold fewer answers than expected (a Poisson
+            # count), and then allows fewer abandons.
+            p_break = (
+                window_break_probability(
+                    spent, per_hour, s.abandon_target, lam * share / clump, clump
+                )
+                if self.uncertain_allowance
+                else poisson_tail(math.floor((allowed - spent) / clump + 1e-9), lam * share / clump)
+            )
+            if p_break > self.guard_break_probability:
                 return True
         for seconds in LEGAL_WINDOWS[1:]:
             w = s.window(seconds)
