@@ -24,7 +24,14 @@ from `snapshot.now`; one policy object serves one campaign.
   latest change point on when one is found (`answer_change_point`, taken at
   its upper bound), and the calls' expected answers are taken at the rate's
   upper bound (`level_z` relative standard errors: the estimate's error is
-  shared by every call for minutes, so it is not averaged away).
+  shared by every call for minutes, so it is not averaged away). The
+  window is pooled with a memory of earlier windows unless it rose by 2 or
+  fell by 3 standard errors against it (`estimators.pooled_answer_rate`);
+  abandons are counted in clumps of the size seen; the hour to come is
+  sized by the team still active; the guard also stops dialing ahead when
+  no whole clump fits in a window's allowance, or when the window breaks
+  with its answers (so its allowance) uncertain
+  (`estimators.window_break_probability`). docs/pacing.md has the bound.
   Blended inbound (`snapshot.has_inbound`): inbound takes the next free agent
   first, so at each horizon the inbound callers waiting plus those expected
   to arrive by then (Poisson) are demand ahead of the new calls, and the
