@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "dialer.inbound.commands",
     "outreach.commands",
     "outreach.letter_commands",
+    "cobrador.chat_wiring",  # the debtors' chat joins `outreach run` (no command of its own)
     "selfservice.commands",
     "selfservice.payment_commands",
     "selfservice.bot_commands",

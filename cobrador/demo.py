@@ -371,6 +371,7 @@ class Demo:
     async def _outreach(self, engine: Engine, client: aioredis.Redis, stop: asyncio.Event) -> None:
         """The strategies' scheduler on the simulated message gateways (an SMSC, an SMTP
         server, a WhatsApp Cloud API), so messages show in the timeline beside calls."""
+        from cobrador.chat_wiring import chat_alongside_channels
         from compliance.service import ComplianceService
         from outreach.channels.runtime import SIMULATED, running_channels
         from outreach.checks import ConsentedAddresses, EngineCheck
@@ -385,9 +386,12 @@ class Demo:
             callbacks_port=0,
         )
         try:
-            async with running_channels(settings, engine,
-                                        opt_out=opt_out_recorder(engine)) as running:  # fmt: skip
-                check = EngineCheck(engine, ComplianceService(engine, client))
+            compliance = ComplianceService(engine, client)
+            async with (
+                running_channels(settings, engine, opt_out=opt_out_recorder(engine)) as running,
+                chat_alongside_channels(settings, engine, client, compliance, running),
+            ):
+                check = EngineCheck(engine, compliance)
                 scheduler = Scheduler(engine, check, running.senders, ConsentedAddresses(),
                                       link_secret=link_secret(self.settings), clock=self.clock.now,
                                       batch_size=100)  # fmt: skip

@@ -52,6 +52,7 @@ from console import (
 from console.i18n import LANGUAGES, activate, gettext_, ngettext_
 from console.keys import (
     CALLBACK_CHECKER,
+    CHAT,
     CLOCK,
     CSRF,
     ENGINE,
@@ -65,6 +66,7 @@ from console.keys import (
     SETTINGS,
     STATES,
     USER,
+    ChatBox,
 )
 from console.phone import views as phone_views
 from console.pophub import PopHub
@@ -223,6 +225,7 @@ def init_app(
         load_profiles(settings.profiles_dir)
     )
     app[POPHUB] = PopHub(redis, engine, clock=clock)
+    app[CHAT] = ChatBox()
     app[FIELD_CHECK] = visit_check or profile_visit_check(load_profiles(settings.profiles_dir))
 
     setup_session(
@@ -270,6 +273,7 @@ def init_app(
     app.cleanup_ctx.append(_registry_sync_ctx)
     app.cleanup_ctx.append(pruning.prune_ctx)
     app.cleanup_ctx.append(field_views.purge_positions_ctx)
+    app.cleanup_ctx.append(chat_queue.chat_service_ctx)
     app.cleanup_ctx.append(chat_queue.chat_routing_ctx)
     return app
 

@@ -25,12 +25,13 @@ from aiohttp import web
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from console.keys import CLOCK, ENGINE, REDIS, STATES
+from console.keys import CHAT, CLOCK, ENGINE, REDIS, SETTINGS, STATES
 from dialer.agent_state import AgentState, AgentStates
 from dialer.inbound.routing import ReadyAgent, candidates
 from dialer.inbound.skills import memberships
 from dialer.messages import Notifier, Pop
 from selfservice import conversations as conv
+from selfservice.chat_setup import build_chat
 from store.audit import append as audit_append
 from store.db import transaction
 from store.models import (
@@ -202,3 +203,11 @@ async def chat_routing_ctx(app: web.Application) -> AsyncIterator[None]:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+
+
+async def chat_service_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The chat the portal's chat box talks to: the assistant and the debtor actions;
+    its replies are shown in the portal (SMS and WhatsApp are the outreach process's)."""
+    app[CHAT].service = build_chat(app[SETTINGS], app[ENGINE], app[REDIS])
+    yield
+    app[CHAT].service = None

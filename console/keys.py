@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime
 
 import redis.asyncio as aioredis
@@ -16,6 +17,7 @@ from console.pophub import PopHub
 from console.users import CurrentUser
 from dialer.agent_state import AgentStates
 from field.visit_rules import VisitCheck
+from selfservice.chat_service import ChatService
 
 SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", Engine)
@@ -37,3 +39,15 @@ LANG: web.RequestKey[str] = web.RequestKey("lang")
 CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("clock")
 # How often an open WebSocket re-checks that its session still holds.
 SESSION_CHECK_SECONDS: web.AppKey[float] = web.AppKey("session_check_seconds")
+
+
+@dataclass
+class ChatBox:
+    """The console's chat service: the portal's chat box gives it the debtor's messages
+    (`service.handle_async`). Built at start-up, inside the event loop, by
+    console/chat_queue.py (`chat_service_ctx`); None before."""
+
+    service: ChatService | None = None
+
+
+CHAT: web.AppKey[ChatBox] = web.AppKey("chat")
