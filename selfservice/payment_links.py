@@ -231,7 +231,13 @@ def _settle_sql(engine: Engine, provider: str, payment: ProviderPayment, now: da
         with Session(engine) as s, s.begin():
             return _settle_in(s, provider, payment, now, audit, actor)
     except IntegrityError:
-        # Another notification of the same payment recorded it first.
+        # Another notification of the same payment recorded it first; anything else is
+        # an error of ours (a 503: Mercado Pago sends it again), never a silent replay.
+        with Session(engine) as s:
+            recorded = s.scalar(select(Payment.id).where(Payment.provider == provider,
+                                                         Payment.provider_payment_id == payment.id))  # fmt: skip
+        if recorded is None:
+            raise
         return Settlement("replay", "payment already recorded")
 
 

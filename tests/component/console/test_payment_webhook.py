@@ -495,3 +495,23 @@ async def test_given_a_link_open_too_short_or_too_long_then_no_link(rig: Rig, ho
     with pytest.raises(PaymentLinkError, match="between 1 and"):
         await create_link(rig.engine, rig.provider, rig.seed.account_id, "10", actor="portal",
                           now=NOW, hours=hours, audit=audit_append)  # fmt: skip
+
+
+async def test_given_a_database_error_while_recording_then_503_not_a_silent_replay(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    import selfservice.payment_links as links
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise IntegrityError("INSERT", {}, Exception("some other constraint"))
+
+    link = await rig.link("500.00")
+    payment_id = await rig.mp.pay(rig.pref_of(link), notify=False)
+    original = links.record_payment
+    monkeypatch.setattr(links, "record_payment", broken)
+    status, _ = await rig.post(payment_id)
+    assert status == 503 and rig.payments() == []
+    monkeypatch.setattr(links, "record_payment", original)
+    assert (await rig.post(payment_id, request_id="again"))[1].startswith("recorded")
