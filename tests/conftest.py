@@ -47,10 +47,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.integration)
         elif item.fspath.basename in SERIAL_MODULES:
             item.add_marker(pytest.mark.serial)
-    # The real-floor tier (three dialers, sipp on the trunk, CDR/CEL) runs last: after
-    # it, a call on the same Asterisk's simulated route was once left unanswered
-    # (test_recordings_real, in sequence only; cause not found yet, see the session
-    # notes). A stable sort: every other test keeps its order.
+    # The real-floor tier (three dialers, sipp on the trunk, CDR/CEL), the longest,
+    # runs last. It once left a killed dialer's channels up, and the next test's call,
+    # numbered from 1 again, was refused its Uniqueid and ended `failed`; every test
+    # now leaves Asterisk empty (tests/integration/asterisk/conftest.py, the `ami`
+    # fixture), and the order is kept only so a failure there comes last. A stable
+    # sort: every other test keeps its order.
     items[:] = sorted(items, key=lambda item: item.fspath.basename in RUN_LAST)
 
 

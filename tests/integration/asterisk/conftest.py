@@ -8,6 +8,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
+import time
+import warnings
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -63,6 +66,25 @@ async def ami(asterisk: ChrootAsterisk) -> AsyncIterator[AMIClient]:
     client = await connect_ami(reconnect_backoff=(0.2, 1.0))
     yield client
     await client.close()
+    await asyncio.to_thread(hang_up_everything, asterisk)
+
+
+def hang_up_everything(pbx: ChrootAsterisk, within: float = 15.0) -> None:
+    """Leave no channel up for the next test, whoever started it (a killed dialer's
+    calls, a carrier still talking). A channel left up keeps its Uniqueid,
+    cobrador-<attempt id>, and the next test's database numbers its attempts from 1
+    again: Asterisk refuses an Originate whose Uniqueid is taken, so that test's call
+    ended `failed` (test_recordings_real after the real-floor tests)."""
+    deadline = time.monotonic() + within
+    while True:
+        pbx.cli("channel request hangup all")
+        if re.search(r"^\s*0 active channels", pbx.cli("core show channels count"), re.M):
+            return
+        if time.monotonic() > deadline:  # said, not failed: the next test shows it
+            warnings.warn("Asterisk channels still up after the test: "
+                          + pbx.cli("core show channels concise"), stacklevel=1)  # fmt: skip
+            return
+        time.sleep(0.2)
 
 
 @pytest.fixture
