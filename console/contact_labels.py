@@ -84,6 +84,8 @@ DEBTOR_ACTION_LABELS = {
     "dispute": N_("Disputó la deuda o pidió sus documentos"),
     "opt_out": N_("Pidió no ser contactado por un canal"),
     "message": N_("Escribió un mensaje"),
+    "payment_link": N_("Pidió un enlace de pago"),
+    "payment": N_("Pagó en línea"),
     "chat_agent": N_("Conversación con un agente"),  # console/chat_queue.py
     "chat_reply": N_("Respuesta en la conversación"),  # selfservice/chat_sender.py
 }

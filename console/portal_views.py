@@ -33,13 +33,15 @@ from compliance.debtor_time import debtor_zones, stamp
 from console.contact_labels import CHANNEL_LABELS
 from console.i18n import N_, gettext_
 from console.keys import CALLBACK_CHECKER, CLOCK, ENGINE, REDIS, SETTINGS
-from console.money import money_format
+from console.money import MoneyError, MoneyFormat, money_format, parse_amount
 from console.payment_plans import INTERVAL_LABELS
+from console.payment_webhook_views import payment_provider
 from console.supervisor_views import plan_scope
 from console.webutil import in_db, requires, user_of
 from outreach.links import LinkError, verify
 from selfservice import debtor_actions as da
 from selfservice import identity as idc
+from selfservice.payment_links import PaymentLinkError, ProviderUnavailable, create_link
 from store.audit import append as audit_append
 from store.db import transaction
 from store.models import Account, Role, SupervisorTask
@@ -66,6 +68,7 @@ DONE_MESSAGES = {
     "opt_out": N_("Registramos su baja: no le contactaremos más por ese medio."),
 }
 OPT_OUT_CHANNELS = ("call", "sms", "whatsapp", "email", "visit")
+PAY_LINK_HOURS = 24  # a payment link made from the portal is open this long
 
 
 class PortalUnavailable(Exception):
@@ -265,6 +268,7 @@ async def account(request: web.Request) -> web.StreamResponse:
 async def _account_page(
     request: web.Request, debtor: da.Debtor, *, message: str | None = None,
     errors: dict[str, str] | None = None, status: int = 200, section: str = "",
+    payment_url: str = "",
 ) -> web.Response:  # fmt: skip
     now = request.app[CLOCK]()
     engine = request.app[ENGINE]
@@ -280,6 +284,8 @@ async def _account_page(
                    {"a": _view(summary, slots), "docs": docs, "docs_open": docs_open,
                     "message": gettext_(message) if message else "", "errors": errors or {},
                     "section": section, "dispute_labels": DISPUTE_LABELS,
+                    "online_pay": payment_provider(request.app) is not None,
+                    "payment_url": payment_url,
                     "channels": [(c, CHANNEL_LABELS[c], c in summary.opted_out)
                                  for c in OPT_OUT_CHANNELS]},
                    status=status)  # fmt: skip
@@ -295,6 +301,7 @@ def _view(s: da.Summary, slots: list[datetime]) -> dict[str, Any]:
         "active": s.status == "active" and s.balance > 0,
         "disputed": s.disputed,
         "balance": money.show(s.balance),
+        "balance_plain": money.typed(s.balance),
         "due_date": s.due_date.isoformat() if s.due_date else "",
         "breakdown": [
             (k.removeprefix("desglose_").replace("_", " ").capitalize(), _money_or_text(money, v))
@@ -367,14 +374,36 @@ async def _act(request: web.Request, debtor: da.Debtor, section: str, call: Any,
     raise web.HTTPSeeOther(f"/p/cuenta?ok={quote(done)}#{section}")
 
 
+def _money_of(engine: Engine, account_id: int) -> MoneyFormat:
+    with transaction(engine) as session:
+        account = session.get(Account, account_id)
+        if account is None:
+            raise web.HTTPNotFound()
+        return money_format(account.country, account.currency)
+
+
+async def _typed(request: web.Request, debtor: da.Debtor, raw: str) -> Decimal | str:
+    """The amount as typed in the account's notation (1,500.00 in MXN, 1.500,00 in
+    COP), or why it cannot be read (translated)."""
+    fmt = await asyncio.to_thread(_money_of, request.app[ENGINE], debtor.account_id)
+    try:
+        return parse_amount(raw[:40], fmt)
+    except MoneyError as exc:
+        return exc.render(gettext_)
+
+
 async def promise(request: web.Request) -> web.StreamResponse:
     debtor = await _debtor(request)
     form = await request.post()
+    amount = await _typed(request, debtor, _field(form, "amount"))
+    if isinstance(amount, str):
+        return await _account_page(request, debtor, status=400, section="promise",
+                                   errors={"promise": amount})  # fmt: skip
     due = _date(_field(form, "due"))
     if due is None:
         return await _account_page(request, debtor, status=400, section="promise",
                                    errors={"promise": gettext_(N_("Elija una fecha."))})  # fmt: skip
-    return await _act(request, debtor, "promise", da.make_promise, _field(form, "amount"), due,
+    return await _act(request, debtor, "promise", da.make_promise, amount, due,
                       request.app[CLOCK]())  # fmt: skip
 
 
@@ -419,6 +448,34 @@ async def opt_out(request: web.Request) -> web.StreamResponse:
     return await _act(request, debtor, "channels", da.opt_out,
                       None if channel == "all" else channel, request.app[CLOCK](),
                       _field(form, "text"))  # fmt: skip
+
+
+async def pay(request: web.Request) -> web.StreamResponse:
+    """A payment link for an amount (the provider's page takes the card, never us); the
+    page then shows the way to it (a link: the form's own target stays this site)."""
+    debtor = await _debtor(request)
+    provider = payment_provider(request.app)
+    if provider is None:
+        raise web.HTTPNotFound()
+    form = await request.post()
+    amount = await _typed(request, debtor, _field(form, "amount"))
+    if isinstance(amount, str):
+        return await _account_page(request, debtor, status=400, section="pay",
+                                   errors={"pay": amount})  # fmt: skip
+    now = request.app[CLOCK]()
+    try:
+        link = await create_link(request.app[ENGINE], provider, debtor.account_id, amount,
+                                 actor=debtor.actor, now=now, hours=PAY_LINK_HOURS,
+                                 audit=audit_append)  # fmt: skip
+    except PaymentLinkError:
+        return await _account_page(request, debtor, status=400, section="pay", errors={
+            "pay": gettext_(N_("Escriba un monto mayor que cero y no mayor que su saldo."))})  # fmt: skip
+    except ProviderUnavailable:
+        return await _account_page(request, debtor, status=503, section="pay", errors={
+            "pay": gettext_(N_("El servicio de pagos no responde; inténtelo en unos minutos."))})  # fmt: skip
+    await asyncio.to_thread(da.record_contact, request.app[ENGINE], debtor, "payment_link", now,
+                            {"link_id": link.id, "amount": str(link.amount)})  # fmt: skip
+    return await _account_page(request, debtor, section="pay", payment_url=link.url)
 
 
 async def download(request: web.Request) -> web.StreamResponse:
@@ -519,6 +576,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/p/cuenta/disputa", dispute)
     app.router.add_post("/p/cuenta/canales", opt_out)
     app.router.add_post("/p/cuenta/chat", chat)
+    app.router.add_post("/p/cuenta/pago", pay)
     app.router.add_get("/p/cuenta/documentos/{doc_id}", download)
     app.router.add_post("/p/salir", leave)
     app.router.add_get("/p/{token:" + TOKEN + "}", link)

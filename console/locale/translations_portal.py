@@ -108,4 +108,12 @@ PORTAL_EN = {
     "No hay tareas abiertas.": "No open tasks.",
     "Texto del deudor": "The debtor's text",
     "Atendida": "Handled",
+    "Pidió un enlace de pago": "Asked for a payment link",
+    "Pagó en línea": "Paid online",
+    "Escriba un monto mayor que cero y no mayor que su saldo.": "Type an amount above zero and not above your balance.",
+    "El servicio de pagos no responde; inténtelo en unos minutos.": "The payment service does not answer; try again in a few minutes.",
+    "Su enlace de pago está listo (válido 24 horas).": "Your payment link is ready (valid for 24 hours).",
+    "Ir a pagar": "Go to payment",
+    "Monto a pagar en línea": "Amount to pay online",
+    "Pagar en línea": "Pay online",
 }
