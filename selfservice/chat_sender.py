@@ -174,7 +174,9 @@ class ChatSender:
         status, detail, provider_id = await self._send(facts)
         await asyncio.to_thread(finish, self.engine, message_id, status, detail, provider_id)
         if status != "sent":
-            log.info("chat reply %s %s: %s", message_id, status, detail)
+            # The detail (a gateway's own words may name the number) stays in SQL with the
+            # message; the log says only what kind of failure it was.
+            log.info("chat reply %s %s (%s)", message_id, status, (detail or "").split(":")[0][:40])
         return status
 
     async def _send(self, facts: Facts) -> tuple[str, str | None, str | None]:
