@@ -309,7 +309,8 @@ class Demo:
         bots = asyncio.create_task(
             run_bots(engine, client, self.clock, bots_stop), name="demo-bots"
         )
-        outreach = asyncio.create_task(self._outreach(engine, client, bots_stop),
+        outreach = asyncio.create_task(self._outreach(engine, client, bots_stop,
+                                                      payments[1].provider),
                                        name="demo-outreach")  # fmt: skip
         base = f"http://127.0.0.1:{self.args.port}"
         from console.payment_webhook_views import WEBHOOK_PATH
@@ -368,9 +369,11 @@ class Demo:
         client = mp.MercadoPagoClient(mp.MercadoPagoSettings(token, secret, api_base=base))
         return local, PaymentWebhook(MercadoPagoProvider(client), secret, 300), client
 
-    async def _outreach(self, engine: Engine, client: aioredis.Redis, stop: asyncio.Event) -> None:
+    async def _outreach(self, engine: Engine, client: aioredis.Redis, stop: asyncio.Event,
+                        payments: Any) -> None:  # fmt: skip
         """The strategies' scheduler on the simulated message gateways (an SMSC, an SMTP
-        server, a WhatsApp Cloud API), so messages show in the timeline beside calls."""
+        server, a WhatsApp Cloud API), so messages show in the timeline beside calls; the
+        assistant's payment links over SMS/WhatsApp go to the simulated Mercado Pago."""
         from cobrador.chat_wiring import chat_alongside_channels
         from compliance.service import ComplianceService
         from outreach.channels.runtime import SIMULATED, running_channels
@@ -389,7 +392,9 @@ class Demo:
             compliance = ComplianceService(engine, client)
             async with (
                 running_channels(settings, engine, opt_out=opt_out_recorder(engine)) as running,
-                chat_alongside_channels(settings, engine, client, compliance, running),
+                chat_alongside_channels(
+                    settings, engine, client, compliance, running, payments=payments
+                ),
             ):
                 check = EngineCheck(engine, compliance)
                 scheduler = Scheduler(engine, check, running.senders, ConsentedAddresses(),

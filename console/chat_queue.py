@@ -26,6 +26,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from console.keys import CHAT, CLOCK, ENGINE, REDIS, SETTINGS, STATES
+from console.payment_webhook_views import payment_provider
 from dialer.agent_state import AgentState, AgentStates
 from dialer.inbound.routing import ReadyAgent, candidates
 from dialer.inbound.skills import memberships
@@ -207,7 +208,9 @@ async def chat_routing_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def chat_service_ctx(app: web.Application) -> AsyncIterator[None]:
     """The chat the portal's chat box talks to: the assistant and the debtor actions;
-    its replies are shown in the portal (SMS and WhatsApp are the outreach process's)."""
-    app[CHAT].service = build_chat(app[SETTINGS], app[ENGINE], app[REDIS])
+    its replies are shown in the portal (SMS and WhatsApp are the outreach process's).
+    Its payment links go through the console's payment gateway, if one is configured."""
+    app[CHAT].service = build_chat(app[SETTINGS], app[ENGINE], app[REDIS],
+                                   payments=lambda: payment_provider(app))  # fmt: skip
     yield
     app[CHAT].service = None

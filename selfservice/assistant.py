@@ -75,6 +75,9 @@ class AccountFacts:
     plan_options: tuple[PlanOption, ...] = ()
     timezone: str = "America/Mexico_City"  # the debtor's IANA zone
     max_promise_days: int = DEFAULT_PROMISE_DAYS  # the campaign's promise horizon
+    # A payment gateway makes links (False: the creditor's instructions are the way).
+    online_pay: bool = False
+    payment_instructions: str = ""  # the creditor's: bank, agreement, reference
 
 
 @dataclass(frozen=True)
@@ -176,7 +179,13 @@ class ChoosePlan:
 
 @dataclass(frozen=True)
 class SendPaymentLink:
+    """Make a link for `amount` and send it. The replies for each outcome are worded
+    here, in the debtor's language and money, so whoever carries it out knows no words:
+    `sent` goes before the link's address; `failed` when no link could be made."""
+
     amount: Decimal
+    sent: str = field(default="", compare=False)
+    failed: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)
@@ -256,8 +265,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
                        "approval. We will let you know here."),
     "plan_none": ("Un asesor le ayudará a armar un plan de pagos.",
                   "An agent will help you set up a payment plan."),
-    "pay_link": ("Le envío un enlace para pagar {amount} de forma segura.",
-                 "Here is a link to pay {amount} securely."),
+    "pay_link": ("Pague {amount} de forma segura en este enlace:",
+                 "Pay {amount} securely at this link:"),
+    "pay_link_failed": ("No pude crear el enlace de pago en este momento. Inténtelo de nuevo en "
+                        "unos minutos.",
+                        "I could not make the payment link right now. Please try again in a "
+                        "few minutes."),
+    "pay_how": ("Puede pagar así: {instructions}", "You can pay this way: {instructions}"),
+    "pay_ask_agent": ("Un asesor le indicará cómo pagar; escriba «asesor» si lo desea.",
+                      "An agent will tell you how to pay; write \"agent\" if you wish."),
     "pay_capped": ("Su saldo es de {amount}; el enlace es por ese monto.",
                    "Your balance is {amount}; the link is for that amount."),
     "promise_when": ("¿Qué día puede hacer el pago? Por ejemplo «el viernes» o «15/12».",
@@ -767,8 +783,23 @@ def _pay(state: DialogueState, text: str, facts: AccountFacts, lang: str, intent
         replies.append(_say(lang, "pay_capped", amount=show_money(amount, facts)))
     if amount <= 0:
         return _balance(state, facts, lang, intent)
-    replies.insert(0, _say(lang, "pay_link", amount=show_money(amount, facts)))
-    return Turn(replies, [SendPaymentLink(amount)], replace(state, pending=None), intent)
+    done = replace(state, pending=None)
+    if not facts.online_pay:
+        # No gateway: how to pay, never a link that cannot be made.
+        return Turn([*replies, _how_to_pay(facts, lang)], [], done, intent)
+    failed = _say(lang, "pay_link_failed")
+    if facts.payment_instructions.strip():
+        failed += " " + _how_to_pay(facts, lang)
+    link = SendPaymentLink(amount, sent=_say(lang, "pay_link", amount=show_money(amount, facts)),
+                           failed=failed)  # fmt: skip
+    return Turn(replies, [link], done, intent)
+
+
+def _how_to_pay(facts: AccountFacts, lang: str) -> str:
+    instructions = " ".join(facts.payment_instructions.split())
+    if not instructions:
+        return _say(lang, "pay_ask_agent")
+    return _say(lang, "pay_how", instructions=instructions)
 
 
 def _promise(

@@ -6,6 +6,7 @@ answers lock it) carried out here, so the chat service sees one turn per message
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -29,12 +30,20 @@ LOCALES = {"MX": "es_MX", "CO": "es_CO", "PE": "es_PE", "US": "en_US"}
 MAX_IDENTITY_ROUNDS = 3
 
 
+def never() -> bool:
+    return False
+
+
 class ChatAssistant:
     """`identity_key`: the portal's identity key (None: nobody can be verified over
-    SMS or WhatsApp, so the assistant says nothing about the debt there)."""
+    SMS or WhatsApp, so the assistant says nothing about the debt there).
+    `online_pay`: whether a payment gateway makes links now (else the assistant gives
+    the creditor's payment instructions)."""
 
-    def __init__(self, identity_key: bytes | None) -> None:
+    def __init__(self, identity_key: bytes | None,
+                 online_pay: Callable[[], bool] = never) -> None:  # fmt: skip
         self.identity_key = identity_key
+        self.online_pay = online_pay
 
     # --- the state, as JSON ---
 
@@ -65,6 +74,7 @@ class ChatAssistant:
                                 for _id, amount, due in summary.open_promises),
             plan_options=options, timezone=summary.timezone or "America/Mexico_City",
             max_promise_days=summary.promise_max_days,
+            online_pay=self.online_pay(), payment_instructions=summary.payment_instructions,
         )  # fmt: skip
 
     # --- one turn ---

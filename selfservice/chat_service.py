@@ -1,13 +1,14 @@
 """A debtor's written message and everything it causes: the conversation it belongs to
 (selfservice/conversations.py), its entry in the contact ledger (debtor-initiated,
 never an attempt for the caps), the assistant's turn, the actions the turn asks for
-(a promise, a plan, a callback, a dispute, an opt-out: the debtor actions), the
-replies (shown in the portal at once; over SMS or WhatsApp queued for the chat sender,
-which sends them through the final check), and the handover to a human.
+(a promise, a plan, a callback, a dispute, an opt-out, a payment link: the debtor
+actions), the replies (shown in the portal at once; over SMS or WhatsApp queued for the
+chat sender, which sends them through the final check), and the handover to a human.
 
 The assistant and the debtor actions are given as adapters (`Assistant`, `Actions`),
 so the flow is tested with stand-ins of them and the wiring picks the real ones.
-Synchronous; the async callers run it in a worker thread (`ChatService`).
+The SQL steps run in worker threads; the actions are awaited on the event loop (a
+payment link waits on the payment gateway's answer).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -116,14 +118,34 @@ class Who:
     conversation_id: int
 
 
+@dataclass(frozen=True)
+class Done:
+    """What carrying out one action came to: `problem`, why it was not carried out (for
+    the transcript; None when it was), and the `replies` it gives the debtor (a payment
+    link's address), sent after the assistant's own."""
+
+    problem: str | None = None
+    replies: tuple[str, ...] = ()
+
+
 class Actions(Protocol):
     """The debtor actions (selfservice.debtor_actions) as the chat carries them out."""
 
     def record_contact(self, engine: Engine, who: Who, now: datetime, text: str) -> None:
         """A debtor-initiated contact in the ledger and the audit log (the timeline)."""
 
-    def execute(self, engine: Engine, who: Who, action: Any, now: datetime) -> str | None:
-        """Carries out one action; None when done, else why not (for the transcript)."""
+    async def execute(self, engine: Engine, who: Who, action: Any, now: datetime) -> Done:
+        """Carries out one action (its SQL in a worker thread: this runs on the loop)."""
+
+
+@dataclass(frozen=True)
+class _Read:
+    """A message stored and the assistant's turn on it, before its actions."""
+
+    incoming: Incoming
+    conversation_id: int
+    account_id: int | None
+    turn: Turn
 
 
 @dataclass
@@ -139,9 +161,40 @@ class ChatService:
 
     # --- the debtor writes ---
 
+    async def handle_async(self, incoming: Incoming) -> Handled:
+        """One message from the debtor, all the way to the replies, one message at a
+        time per address (two at once from one number must not open two conversations).
+        ChatError when the message is refused (empty, too long from the portal, too
+        many this hour)."""
+        key = (incoming.channel, incoming.address)
+        lock = self._locks.get(key)
+        if lock is None:
+            if len(self._locks) > 10_000:  # bounded: forget the idle ones
+                for k in [k for k, v in self._locks.items() if not v.locked()]:
+                    del self._locks[k]
+            lock = self._locks[key] = asyncio.Lock()
+        async with lock:
+            return await self._handle(incoming)
+
     def handle(self, incoming: Incoming) -> Handled:
-        """One message from the debtor, all the way to the replies. ChatError when the
-        message is refused (empty, too long from the portal, too many this hour)."""
+        """`handle_async` for a caller that is no coroutine (scripts, tests), on an event
+        loop of its own (in a thread of its own when this thread runs one already)."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(self._handle(incoming))
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, self._handle(incoming)).result()
+
+    async def _handle(self, incoming: Incoming) -> Handled:
+        read = await asyncio.to_thread(self._read, incoming)
+        if isinstance(read, Handled):
+            return read
+        errors, replies, reason = await self._carry_out(read)
+        return await asyncio.to_thread(self._answer, read, errors, replies, reason)
+
+    def _read(self, incoming: Incoming) -> Handled | _Read:
+        """Steps 1 and 2: the message stored as evidence, then the assistant's turn."""
         lang = incoming.lang if incoming.lang in LANGS else "es"
         text = conv.clean_text(incoming.text, truncate=incoming.channel != PORTAL)
         now = incoming.at
@@ -166,27 +219,33 @@ class ChatService:
         state0 = self.assistant.load(dialogue, incoming.verified and account_id is not None)
         turn = self.assistant.respond(self.engine, state0, text, facts, now, lang,
                                       incoming.address)  # fmt: skip
-        # 3. What the turn asks for; a handover is the chat's own.
+        return _Read(incoming, cid, account_id, turn)
+
+    async def _carry_out(self, read: _Read) -> tuple[list[str], list[str], str | None]:
+        """Step 3: what the turn asks for (a handover is the chat's own): the problems,
+        the replies the actions give, the handover's reason."""
         errors: list[str] = []
+        replies: list[str] = []
         reason: str | None = None
-        for action in turn.actions:
+        for action in read.turn.actions:
             why = self.assistant.handover(action)
             if why is not None:
                 reason = reason or why
                 continue
-            if account_id is None:
+            if read.account_id is None:
                 errors.append("no_account")
                 continue
+            who = self._who(read.incoming, read.conversation_id, read.account_id)
             try:
-                failed = self.actions.execute(self.engine, self._who(incoming, cid, account_id),
-                                              action, now)  # fmt: skip
+                done = await self.actions.execute(self.engine, who, action, read.incoming.at)
             except Exception:  # an action's bug must not lose the conversation
-                log.exception("chat %s: action %s failed", cid, type(action).__name__)
-                failed = "error"
-            if failed:
-                errors.append(failed)
-        # 4. The replies and the new state; the handover into the queue.
-        return self._answer(incoming, cid, turn, errors, reason, now)
+                log.exception("chat %s: action %s failed", read.conversation_id,
+                              type(action).__name__)  # fmt: skip
+                done = Done("error")
+            if done.problem:
+                errors.append(done.problem)
+            replies.extend(done.replies)
+        return errors, replies, reason
 
     def _conversation(self, s: Any, incoming: Incoming, now: datetime) -> Conversation:
         c = conv.open_conversation(s, incoming.channel, incoming.address, now,
@@ -203,8 +262,10 @@ class ChatService:
     def _who(incoming: Incoming, cid: int, account_id: int) -> Who:
         return Who(account_id, incoming.channel, incoming.address, cid)
 
-    def _answer(self, incoming: Incoming, cid: int, turn: Turn, errors: list[str],
-                reason: str | None, now: datetime) -> Handled:  # fmt: skip
+    def _answer(self, read: _Read, errors: list[str], replies: list[str],
+                reason: str | None) -> Handled:  # fmt: skip
+        """Step 4: the replies and the new state; the handover into the queue."""
+        incoming, cid, turn, now = read.incoming, read.conversation_id, read.turn, read.incoming.at
         status = "shown" if incoming.channel == PORTAL else "pending"
         said: list[Said] = []
         with transaction(self.engine) as s:
@@ -214,7 +275,7 @@ class ChatService:
             for problem in errors:
                 conv.add_message(s, c, "system", f"action not carried out: {problem}", now,
                                  status="shown")  # fmt: skip
-            for reply in list(turn.replies)[:MAX_REPLIES]:
+            for reply in [*turn.replies, *replies][:MAX_REPLIES]:
                 try:
                     text = conv.clean_text(reply, truncate=True)
                 except conv.ChatError:
@@ -238,19 +299,6 @@ class ChatService:
                 if reply_said.status == "pending":
                     self.on_pending(reply_said.message_id)
         return Handled(cid, state, tuple(said), handed, tuple(errors))
-
-    async def handle_async(self, incoming: Incoming) -> Handled:
-        """`handle` in a worker thread, one message at a time per address (two
-        messages at once from one number must not open two conversations)."""
-        key = (incoming.channel, incoming.address)
-        lock = self._locks.get(key)
-        if lock is None:
-            if len(self._locks) > 10_000:  # bounded: forget the idle ones
-                for k in [k for k, v in self._locks.items() if not v.locked()]:
-                    del self._locks[k]
-            lock = self._locks[key] = asyncio.Lock()
-        async with lock:
-            return await asyncio.to_thread(self.handle, incoming)
 
 
 def _known_reason(reason: str) -> str:

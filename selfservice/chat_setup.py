@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Engine, select
@@ -16,10 +17,11 @@ from cobrador.ground.settings import Settings
 from compliance.callback_window import compliance_callback_checker
 from selfservice import conversations as conv
 from selfservice import debtor_actions as da
-from selfservice.chat_actions import DebtorActions
+from selfservice.chat_actions import DebtorActions, no_gateway
 from selfservice.chat_assistant import ChatAssistant
 from selfservice.chat_service import ChatService, Incoming
 from selfservice.identity import IdentityError, identity_key
+from selfservice.payment_links import PaymentProvider
 from store.models import Phone, PhoneStatus
 
 log = logging.getLogger(__name__)
@@ -36,18 +38,21 @@ def portal_identity_key(settings: Settings) -> bytes | None:
         return None
 
 
-def build_chat(settings: Settings, engine: Engine, redis: Any, *,
-                 on_pending: Any = None) -> ChatService:  # fmt: skip
+def build_chat(settings: Settings, engine: Engine, redis: Any, *, on_pending: Any = None,
+               payments: Callable[[], PaymentProvider | None] = no_gateway) -> ChatService:  # fmt: skip
     """The chat with the real assistant and debtor actions; what an action changes for
-    the dialer (hopper, a ringing call of a disputed account) is told after its commit."""
-    loop = asyncio.get_running_loop()
+    the dialer (hopper, a ringing call of a disputed account) is told after its commit.
+    `payments`: the payment gateway links are made with, asked at each link (the
+    console's starts with the app); none: the assistant gives the payment instructions."""
 
-    def notify(result: da.ActionResult) -> None:
-        asyncio.run_coroutine_threadsafe(da.notify_dialer(redis, result), loop)
+    async def notify(result: da.ActionResult) -> None:
+        await da.notify_dialer(redis, result)
 
-    actions = DebtorActions(compliance_callback_checker(), notify)
-    return ChatService(engine, ChatAssistant(portal_identity_key(settings)), actions,
-                       on_pending=on_pending)  # fmt: skip
+    actions = DebtorActions(compliance_callback_checker(), notify, payments=payments,
+                            link_hours=settings.payment_link_hours)  # fmt: skip
+    assistant = ChatAssistant(portal_identity_key(settings),
+                              online_pay=lambda: payments() is not None)  # fmt: skip
+    return ChatService(engine, assistant, actions, on_pending=on_pending)
 
 
 def sole_account(engine: Engine, number: str) -> int | None:

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from selfservice.chat_service import Who
+from selfservice.chat_service import Done, Who
 from store.db import transaction
 from store.models import CallAttempt
 
@@ -81,6 +81,6 @@ class StandInActions:
                               details={"debtor_action": "message",
                                        "conversation_id": who.conversation_id}))  # fmt: skip
 
-    def execute(self, engine: Engine, who: Who, action: Any, now: datetime) -> str | None:
+    async def execute(self, engine: Engine, who: Who, action: Any, now: datetime) -> Done:
         self.done.append((who, action))
-        return "refused" if self.refuse else None
+        return Done("refused") if self.refuse else Done()

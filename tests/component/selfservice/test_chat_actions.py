@@ -14,7 +14,7 @@ from support.chat_standins import StandInAssistant
 
 from console.timeline import timeline_for
 from selfservice.chat_actions import DebtorActions
-from selfservice.chat_service import ChatService, Incoming, Who
+from selfservice.chat_service import ChatService, Done, Incoming, Who
 from store.db import transaction
 from store.models import Account, Campaign, ContactOptOut, Phone, Promise
 
@@ -37,6 +37,13 @@ class OptOut:
 @dataclass(frozen=True)
 class SendPaymentLink:
     amount: Decimal
+    sent: str
+    failed: str
+
+
+@dataclass(frozen=True)
+class Unknown:
+    pass
 
 
 @pytest.fixture
@@ -69,28 +76,45 @@ def test_given_a_debtor_message_then_it_is_on_the_agents_timeline_as_their_own_c
         "sms", "Entrante", "Escribió un mensaje")  # fmt: skip
 
 
-def test_given_an_opt_out_then_recorded_with_evidence(engine: Engine, account_id: int) -> None:
-    assert DebtorActions().execute(engine, who(account_id), OptOut("sms"), NOW) is None
+async def test_given_an_opt_out_then_recorded_with_evidence(
+    engine: Engine, account_id: int
+) -> None:
+    assert await DebtorActions().execute(engine, who(account_id), OptOut("sms"), NOW) == Done()
     with transaction(engine) as s:
         row = s.scalars(select(ContactOptOut)).one()
         assert (row.account_id, row.channel) == (account_id, "sms")
 
 
-def test_given_a_promise_then_made_and_one_outside_the_rules_refused_with_the_reason(
+async def test_given_a_promise_then_made_and_one_outside_the_rules_refused_with_the_reason(
     engine: Engine, account_id: int
 ) -> None:
     told: list[object] = []
-    actions = DebtorActions(notify=told.append)
-    assert actions.execute(engine, who(account_id), MakePromise(Decimal("500"), date(2026, 11, 30)),
-                           NOW) is None  # fmt: skip
-    refused = actions.execute(engine, who(account_id), MakePromise(Decimal("500"),
-                              date(2027, 6, 1)), NOW)  # fmt: skip
-    assert refused is not None and refused.startswith("promise")
+
+    async def notify(result: object) -> None:
+        told.append(result)
+
+    actions = DebtorActions(notify=notify)
+    made = await actions.execute(engine, who(account_id),
+                                 MakePromise(Decimal("500"), date(2026, 11, 30)), NOW)  # fmt: skip
+    assert made == Done()
+    refused = await actions.execute(engine, who(account_id), MakePromise(Decimal("500"),
+                                    date(2027, 6, 1)), NOW)  # fmt: skip
+    assert refused.problem is not None and refused.problem.startswith("promise")
     with transaction(engine) as s:
         assert [p.amount for p in s.scalars(select(Promise))] == [Decimal("500.00")]
     assert len(told) == 1  # the dialer is told of the hold
 
 
-def test_given_an_action_the_chat_cannot_do_then_said_so(engine: Engine, account_id: int) -> None:
-    said = DebtorActions().execute(engine, who(account_id), SendPaymentLink(Decimal("10")), NOW)
-    assert said is not None and "not available" in said
+async def test_given_an_action_the_chat_does_not_know_then_said_so(
+    engine: Engine, account_id: int
+) -> None:
+    said = await DebtorActions().execute(engine, who(account_id), Unknown(), NOW)
+    assert said.problem is not None and "not available" in said.problem
+
+
+async def test_given_no_payment_gateway_then_no_link_and_the_assistants_other_words(
+    engine: Engine, account_id: int
+) -> None:
+    ask = SendPaymentLink(Decimal("10"), "Pague aquí:", "Pague en BBVA.")
+    said = await DebtorActions().execute(engine, who(account_id), ask, NOW)
+    assert said.replies == ("Pague en BBVA.",) and said.problem is not None

@@ -51,6 +51,8 @@ FACTS = AccountFacts(
     ),
     timezone="America/Mexico_City",
     max_promise_days=30,
+    online_pay=True,
+    payment_instructions="Pague en BBVA, convenio 123456.",
 )
 COLOMBIA = replace(FACTS, currency="COP", locale="es_CO", balance=Decimal("1500000"),
                    timezone="America/Bogota")  # fmt: skip
@@ -212,6 +214,23 @@ def test_given_a_pay_request_then_a_link_for_the_balance_or_the_amount_said() ->
     assert say("quiero pagar $2,000").actions == [SendPaymentLink(Decimal("2000.00"))]
     capped = say("quiero pagar 50 mil pesos")
     assert capped.actions == [SendPaymentLink(Decimal("12450.50"))]
+
+
+def test_given_a_pay_request_then_the_link_words_are_the_accounts_money_and_language() -> None:
+    [link] = say("quiero pagar $2,000").actions
+    assert isinstance(link, SendPaymentLink)
+    assert link.sent == "Pague $2,000.00 MXN de forma segura en este enlace:"
+    assert "BBVA" in link.failed  # when no link can be made: how else to pay
+    [english] = respond(VERIFIED, "quiero pagar", FACTS, NOW, lang="en").actions
+    assert isinstance(english, SendPaymentLink) and english.sent.startswith("Pay $12,450.50")
+
+
+def test_given_no_payment_gateway_then_the_creditors_instructions_and_no_link() -> None:
+    turn = say("quiero pagar", facts=replace(FACTS, online_pay=False))
+    assert turn.actions == []
+    assert words(turn) == "Puede pagar así: Pague en BBVA, convenio 123456."
+    bare = say("quiero pagar", facts=replace(FACTS, online_pay=False, payment_instructions=" "))
+    assert bare.actions == [] and "asesor" in words(bare)
 
 
 def test_given_installments_then_options_and_a_choice_makes_a_plan() -> None:
