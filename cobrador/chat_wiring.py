@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,6 +24,13 @@ from selfservice.chat_setup import build_chat, reply_handler
 from selfservice.payment_links import MercadoPagoProvider, PaymentProvider
 
 log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def wall_clock() -> datetime:
+    return datetime.now(UTC)
+
 
 REPLY_CHANNELS = ("sms", "whatsapp")
 
@@ -39,15 +46,17 @@ def register(subparsers: Any) -> None:
 @contextlib.asynccontextmanager
 async def chat_alongside_channels(settings: Settings, engine: Engine, redis: Any,
                                   compliance: Any, running: Any, *,
-                                  payments: PaymentProvider | None = None) -> AsyncIterator[ChatService]:  # fmt: skip
+                                  payments: PaymentProvider | None = None,
+                                  clock: Clock = wall_clock) -> AsyncIterator[ChatService]:  # fmt: skip
     """While the channels run: their replies go to the chat and the chat sender sends
     the pending replies through them. `payments`: the gateway for payment links (the
-    demo's); None: the settings' Mercado Pago, if configured."""
+    demo's); None: the settings' Mercado Pago, if configured. `clock`: the chat sender's
+    "now" for the final check (the demo's shifted clock; the wall clock otherwise)."""
     async with contextlib.AsyncExitStack() as stack:
         if payments is None:
             payments = await stack.enter_async_context(settings_gateway(settings))
         async with _chat_running(settings, engine, redis, compliance, running,
-                                 payments) as chat:  # fmt: skip
+                                 payments, clock) as chat:  # fmt: skip
             yield chat
 
 
@@ -74,8 +83,9 @@ async def settings_gateway(settings: Settings) -> AsyncIterator[PaymentProvider 
 
 @contextlib.asynccontextmanager
 async def _chat_running(settings: Settings, engine: Engine, redis: Any, compliance: Any,
-                        running: Any, payments: PaymentProvider | None) -> AsyncIterator[ChatService]:  # fmt: skip
-    sender = ChatSender(engine, compliance, running.senders, lambda: datetime.now(UTC))
+                        running: Any, payments: PaymentProvider | None,
+                        clock: Clock) -> AsyncIterator[ChatService]:  # fmt: skip
+    sender = ChatSender(engine, compliance, running.senders, clock)
     chat = build_chat(settings, engine, redis, on_pending=sender.nudge,
                       payments=lambda: payments)  # fmt: skip
     handler = reply_handler(chat, engine)

@@ -374,6 +374,8 @@ class Demo:
         """The strategies' scheduler on the simulated message gateways (an SMSC, an SMTP
         server, a WhatsApp Cloud API), so messages show in the timeline beside calls; the
         assistant's payment links over SMS/WhatsApp go to the simulated Mercado Pago."""
+        from functools import partial
+
         from cobrador.chat_wiring import chat_alongside_channels
         from compliance.service import ComplianceService
         from outreach.channels.runtime import SIMULATED, running_channels
@@ -390,11 +392,11 @@ class Demo:
         )
         try:
             compliance = ComplianceService(engine, client)
+            # The chat's final check at the demo's time, as the scheduler's.
+            chat = partial(chat_alongside_channels, payments=payments, clock=self.clock.now)
             async with (
                 running_channels(settings, engine, opt_out=opt_out_recorder(engine)) as running,
-                chat_alongside_channels(
-                    settings, engine, client, compliance, running, payments=payments
-                ),
+                chat(settings, engine, client, compliance, running),
             ):
                 check = EngineCheck(engine, compliance)
                 scheduler = Scheduler(engine, check, running.senders, ConsentedAddresses(),
