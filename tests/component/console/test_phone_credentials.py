@@ -395,7 +395,12 @@ async def test_given_a_burst_of_logins_when_each_gets_its_credential_then_asteri
                         for a in agents[1:]]  # fmt: skip
     # The others log in meanwhile: each writes its endpoint and waits for a reload.
     stored = CredentialStore(aredis, TTL)
+    # The file holding every password is not enough: the write that completed it may
+    # not yet be counted (its thread renamed the file, the count waits for the event
+    # loop), and a reload started before it is counted would not cover it. No write
+    # in flight (both locks free) once the file is complete: every login now waits.
     await until(lambda: _all_written(conf_path, stored, agents, now))
+    await until(lambda: not provisioner._lock.locked() and not service._writing.locked())
     assert not any(t.done() for t in logins)  # none returns before Asterisk has it
     pbx.gate.set()
     credentials = await asyncio.gather(*logins)
