@@ -111,6 +111,14 @@ GRIDS: dict[str, tuple[float, ...]] = {
     "fixed_ratio": tuple(round(0.5 * STEP**i, 4) for i in range(12)),  # 0.5 .. 5.8
     "look_ahead": tuple(round(0.08 * STEP**i, 4) for i in range(14)),  # 0.08 .. 1.46
 }
+# Searched only when nothing on the grid above is feasible (an 8-agent team
+# whose answer rate falls, a 5-agent one with lunch): the cautious end, down
+# to where look_ahead places what `progressive` places (at 0.0134, factor x
+# the agents expected free is a fraction of one call for teams up to ~50),
+# so "none feasible" there means even about progressive breaks an hour.
+CAUTIOUS_GRIDS: dict[str, tuple[float, ...]] = {
+    "look_ahead": tuple(round(0.08 * STEP**-i, 4) for i in range(1, 9)),  # 0.064 .. 0.0134
+}
 
 
 @dataclass
@@ -162,18 +170,16 @@ def search(
     then the (geometric) step is halved `refine` times between the best
     feasible point and the next one up. An infeasible trial stops at its
     first seed over the target, so most of the cost is in feasible ones.
+    When nothing on the family's grid is feasible, `CAUTIOUS_GRIDS` (below
+    the grid's bottom) is bisected the same way.
     """
     points = sorted(grid or GRIDS[family])
     trials: list[Trial] = []
-    lo, hi = -1, len(points)  # highest index known feasible, lowest known infeasible
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        t = evaluate(scenario, family, points[mid], seeds)
-        trials.append(t)
-        if t.feasible:
-            lo = mid
-        else:
-            hi = mid
+    lo, hi = _bisect(scenario, family, seeds, points, trials)
+    if lo < 0 and grid is None and family in CAUTIOUS_GRIDS:
+        # Nothing feasible: the cautious extension, whose top is under the grid's bottom.
+        points = sorted(CAUTIOUS_GRIDS[family]) + points[:1]
+        lo, hi = _bisect(scenario, family, seeds, points[:-1], trials)
     if lo < 0:
         return None, trials
     below, above = points[lo], points[hi] if hi < len(points) else points[lo] * STEP
@@ -186,6 +192,26 @@ def search(
         else:
             above = p
     return _best(trials), trials
+
+
+def _bisect(
+    scenario: Scenario,
+    family: str,
+    seeds: Sequence[int],
+    points: Sequence[float],
+    trials: list[Trial],
+) -> tuple[int, int]:
+    """Highest index known feasible (-1: none) and lowest known infeasible among `points`."""
+    lo, hi = -1, len(points)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        t = evaluate(scenario, family, points[mid], seeds)
+        trials.append(t)
+        if t.feasible:
+            lo = mid
+        else:
+            hi = mid
+    return lo, hi
 
 
 def _best(trials: list[Trial]) -> Trial | None:

@@ -179,6 +179,8 @@ class PredictivePolicy:
         clump_gap_seconds: float = 10.0,
         team_scaled_budget: bool = True,
         uncertain_allowance: bool = True,
+        pause_spare: bool = False,
+        pause_spare_tolerance: float = 0.05,
     ) -> None:
         if not 0 < aim_ratio <= 1:
             raise ValueError("aim_ratio must be in (0, 1]")
@@ -193,6 +195,7 @@ class PredictivePolicy:
             ("inbound_at_once_tolerance", inbound_at_once_tolerance),
             ("hour_break_probability", hour_break_probability),
             ("guard_break_probability", guard_break_probability),
+            ("pause_spare_tolerance", pause_spare_tolerance),
         ):
             if not 0 < tol < 1:
                 raise ValueError(f"{name} must be in (0, 1)")
@@ -272,6 +275,9 @@ class PredictivePolicy:
         self._last_abandon_at: float | None = None
         self.team_scaled_budget = team_scaled_budget
         self.uncertain_allowance = uncertain_allowance
+        self.pause_spare = pause_spare
+        self.pause_spare_tolerance = pause_spare_tolerance
+        self.last_pause_spare = False
         self._active_track: deque[tuple[float, int]] = deque()
         self._active_sum = 0
         self.rate_error = 0.0  # relative standard error of the answer rate in use
@@ -593,6 +599,28 @@ class PredictivePolicy:
                 return True
         return False
 
+    def _one_abandon_breaks(self, s: Snapshot) -> bool:
+        """True while a window to come has no room for even one more abandon.
+
+        The console lets a ready agent pause at once (dialer/agent_state.py:
+        ready -> paused), and an answered call is given to whoever is ready
+        when the debtor answers (dialer/loop/answer.py), so a call ringing
+        while its agent goes on break is abandoned unless another agent is
+        free within the grace: `progressive` abandons too. Where one abandon
+        breaks an hour (a 3-agent hour of 33 answers or fewer, a small team at
+        lunch, an hour whose allowance is spent) `pause_spare` (off by
+        default: measured, it starved small teams; docs/pacing.md) cuts the
+        progressive answer to leave one ready agent uncovered
+        (`_progressive_leaving`).
+        """
+        per_hour = self._answers_per_hour(s)
+        allowed = self._allowed(s, per_hour)
+        for seconds in (3600.0, 1800.0):
+            w = s.window(seconds)
+            if w is not None and allowed - math.ceil(w.abandoned - 1e-9) < 1:
+                return True
+        return allowed < 1
+
     def _freeing_within(self, s: Snapshot, seconds: float) -> float:
         """Expected busy agents who finish talk and wrap-up within `seconds`, from the estimates."""
         by_state = self._window_rows.get(seconds)
@@ -649,16 +677,23 @@ class PredictivePolicy:
         return cached
 
     def _progressive_leaving(
-        self, s: Snapshot, progressive: int, reserve: int, ring: RingModel | None, ready: int
+        self,
+        s: Snapshot,
+        progressive: int,
+        reserve: int,
+        ring: RingModel | None,
+        ready: int,
+        tolerance: float,
     ) -> int:
-        """The progressive answer, cut so the reserve's ready agents stay free for inbound.
+        """The progressive answer, cut so `reserve` ready agents stay free.
 
-        Most calls placed for ready agents are never answered by a person, so a
-        ready agent with a call ringing for it is often still free when an
-        inbound caller arrives: the calls are cut until the chance that their
-        answers (each at the recent human answer rate) take more than the ready
-        agents beyond the reserve is at most the "at once" tolerance. Without a
-        trusted answer rate every call counts as answered.
+        For inbound (the reserve), and for one agent who may pause while a
+        call rings (`_one_abandon_breaks`). Most calls placed for ready
+        agents are never answered by a person, so a ready agent with a call
+        ringing for it is often still free: the calls are cut until the
+        chance that their answers (each at the recent human answer rate) take
+        more than the ready agents beyond the reserve is at most `tolerance`.
+        Without a trusted answer rate every call counts as answered.
         """
         spare = ready - s.waiting - len(s.inbound_waiting) - reserve
         if spare <= 0:
@@ -667,9 +702,7 @@ class PredictivePolicy:
             return max(0, min(progressive, spare - len(s.ringing)))
         rate = max(0.0, ring.human_rate)
         calls = progressive
-        while calls > 0 and binomial_above(len(s.ringing) + calls, rate, spare) > (
-            self.inbound_at_once_tolerance
-        ):
+        while calls > 0 and binomial_above(len(s.ringing) + calls, rate, spare) > tolerance:
             calls -= 1
         return calls
 
@@ -712,8 +745,17 @@ class PredictivePolicy:
         reserve = self._inbound_reserve(s, active) if s.has_inbound else 0
         self.last_inbound_reserve = reserve
         ring = self._ring
-        if reserve:
-            progressive = self._progressive_leaving(s, progressive, reserve, ring, ready)
+        keep, tolerance = reserve, self.inbound_at_once_tolerance
+        self.last_pause_spare = self.pause_spare and self._one_abandon_breaks(s)
+        if self.last_pause_spare:
+            keep += 1
+            tolerance = (
+                min(tolerance, self.pause_spare_tolerance)
+                if reserve
+                else self.pause_spare_tolerance
+            )
+        if keep:
+            progressive = self._progressive_leaving(s, progressive, keep, ring, ready, tolerance)
         if (
             active < self.min_active_agents
             or ring is None

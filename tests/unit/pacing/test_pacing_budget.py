@@ -219,3 +219,36 @@ def test_given_an_uncertain_answer_rate_when_predictive_then_the_upper_bound_pla
     assert bounded.rate_error == pytest.approx(
         answer_rate_error(bounded._ring.human_rate, len(s.ring_samples) - following_change(s))
     )
+
+
+def test_given_one_abandon_breaks_the_hour_when_pause_spare_then_one_ready_agent_is_left_uncovered():
+    # 40 answers an hour allow 1 abandon; 2 are already in it: any abandon breaks it.
+    spent = snapshot(talking=[60.0], ready=1, answered=20, abandoned=1)
+    assert PredictivePolicy().calls_to_place(spent) == 1  # off by default: progressive
+    spare = PredictivePolicy(pause_spare=True)
+    assert spare.calls_to_place(spent) == 0
+    assert spare.last_pause_spare
+
+
+def test_given_three_ready_when_pause_spare_then_calls_while_two_agents_cover_their_answers():
+    # At a 30 % answer rate three calls all answer 2.7 % of the time (under 5 %):
+    # the third ready agent is spare in the chance sense, and all three get a call.
+    s = snapshot(talking=[60.0], ready=3, answered=20, abandoned=1)
+    assert PredictivePolicy(pause_spare=True).calls_to_place(s) == 3
+    # Two ready, one call ringing: a second call's answers take both 9 % of the time.
+    ringing = snapshot(talking=[60.0], ready=2, ringing=[1.0], answered=20, abandoned=1)
+    assert PredictivePolicy().calls_to_place(ringing) == 1
+    assert PredictivePolicy(pause_spare=True).calls_to_place(ringing) == 0
+
+
+def test_given_room_in_the_hour_when_pause_spare_then_progressive_as_before():
+    calm = snapshot(talking=[60.0] * 18, ready=2, answered=150, abandoned=0)
+    assert PredictivePolicy(pause_spare=True).calls_to_place(calm) == (
+        PredictivePolicy().calls_to_place(calm)
+    )
+
+
+@pytest.mark.parametrize("tolerance", [0.0, 1.0, -0.1])
+def test_given_a_pause_spare_tolerance_outside_0_1_when_built_then_value_error(tolerance):
+    with pytest.raises(ValueError):
+        PredictivePolicy(pause_spare_tolerance=tolerance)

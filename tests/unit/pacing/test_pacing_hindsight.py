@@ -93,6 +93,33 @@ def test_given_nothing_feasible_when_searched_then_no_best(monkeypatch):
     assert best is None and trials
 
 
+def test_given_only_the_cautious_end_feasible_when_searched_then_the_best_comes_from_it(
+    monkeypatch,
+):
+    monkeypatch.setattr(hindsight, "evaluate", _fake_evaluate(0.03))
+    monkeypatch.setattr(Trial, "occupancy", property(lambda t: t.param))
+    best, trials = search(None, "look_ahead", (0, 1))  # type: ignore[arg-type]
+    assert best is not None
+    assert 0.03 / 1.25 < best.param <= 0.03
+    assert min(hindsight.GRIDS["look_ahead"]) in [t.param for t in trials]
+    assert all(t.feasible == (t.param <= 0.03) for t in trials)
+
+
+def test_given_nothing_feasible_even_at_the_cautious_end_when_searched_then_no_best(monkeypatch):
+    monkeypatch.setattr(hindsight, "evaluate", _fake_evaluate(0.001))
+    best, trials = search(None, "look_ahead", (0,))  # type: ignore[arg-type]
+    assert best is None
+    assert min(t.param for t in trials) == min(hindsight.CAUTIOUS_GRIDS["look_ahead"])
+
+
+def test_given_a_grid_given_when_nothing_feasible_then_the_cautious_end_is_not_searched(
+    monkeypatch,
+):
+    monkeypatch.setattr(hindsight, "evaluate", _fake_evaluate(0.03))
+    best, trials = search(None, "look_ahead", (0,), grid=(0.1, 0.2))  # type: ignore[arg-type]
+    assert best is None and {t.param for t in trials} <= {0.1, 0.2}
+
+
 def test_given_a_run_over_the_target_when_evaluated_then_infeasible_and_later_seeds_skipped():
     sc = parse_scenario(TINY_RAW)
     bold = hindsight.evaluate(sc, "fixed_ratio", 50.0, range(5))

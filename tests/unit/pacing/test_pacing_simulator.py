@@ -151,3 +151,42 @@ def test_given_a_lunch_pause_when_simulated_then_half_the_team_is_paused_for_its
     # Two agents, 120 s each; one busy at 300 s starts when its call ends (still before 900 s).
     assert r.paused_seconds + 1e-6 >= 2 * 120 - 1e-6
     assert r.paused_seconds <= 2 * 120 + 1e-6
+
+
+def _one_agent(pause_at: float) -> dict:
+    """One agent, every call answered by a person after 10 s, a 60 s pause due at `pause_at`."""
+    raw = copy.deepcopy(TINY)
+    raw.update(agents=1, shift_seconds=600)
+    raw["phases"] = [
+        {
+            "from_seconds": 0,
+            "p_human": 1.0,
+            "p_machine": 0.0,
+            "p_busy": 0.0,
+            "p_failed": 0.0,
+            "answer_seconds": {"dist": "constant", "value": 10},
+            "talk_seconds": {"dist": "constant", "value": 100},
+        }
+    ]
+    raw["pauses"] = [{"agent_fraction": 1.0, "at_seconds": pause_at, "for_seconds": 60}]
+    return raw
+
+
+def test_given_a_ready_agent_pausing_while_its_call_rings_when_answered_then_abandoned():
+    # As on the live floor: the console pauses a ready agent at once
+    # (dialer/agent_state.py) and an answered call takes whoever is ready when
+    # the person answers (dialer/loop/answer.py); nobody is, so it is abandoned.
+    r = simulate(parse_scenario(_one_agent(pause_at=5.0)), make_policy("progressive"), seed=3)
+    assert r.placed >= 1
+    assert r.abandoned == 1
+    assert r.worst_hour_abandonment > 0
+    assert r.paused_seconds == pytest.approx(60.0)
+
+
+def test_given_an_agent_talking_when_the_pause_comes_due_then_it_starts_after_wrap_up():
+    # The console refuses a pause during a call; the agent pauses from wrap-up.
+    r = simulate(parse_scenario(_one_agent(pause_at=15.0)), make_policy("progressive"), seed=3)
+    assert r.abandoned == 0
+    assert r.paused_seconds == pytest.approx(60.0)
+    # Talk 10-110 s and wrap-up 110-120 s come before the pause (120-180 s).
+    assert r.connected >= 2
