@@ -43,6 +43,7 @@ from console import (
     field_views,
     inbound_views,
     payment_webhook_views,
+    portal_chat_views,
     portal_views,
     pruning,
     recording_views,
@@ -266,6 +267,7 @@ def init_app(
     field_views.setup_routes(app)
     chat_views.setup_routes(app)
     portal_views.setup_routes(app)
+    portal_chat_views.setup_routes(app)
     payment_webhook_views.setup_routes(app, payment_webhook)
     app.cleanup_ctx.append(_pophub_ctx)
     app.cleanup_ctx.append(_password_pool_ctx)

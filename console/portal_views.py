@@ -497,12 +497,6 @@ async def download(request: web.Request) -> web.StreamResponse:
         "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})  # fmt: skip
 
 
-async def chat(request: web.Request) -> web.StreamResponse:
-    """The chat box: the assistant answers here once selfservice/chat_service.py is wired."""
-    await _debtor(request)
-    raise web.HTTPSeeOther("/p/cuenta#chat")
-
-
 def _date(raw: str) -> date | None:
     try:
         return date.fromisoformat(raw.strip()[:10]) if raw.strip() else None
@@ -575,7 +569,6 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/p/cuenta/llamada", callback)
     app.router.add_post("/p/cuenta/disputa", dispute)
     app.router.add_post("/p/cuenta/canales", opt_out)
-    app.router.add_post("/p/cuenta/chat", chat)
     app.router.add_post("/p/cuenta/pago", pay)
     app.router.add_get("/p/cuenta/documentos/{doc_id}", download)
     app.router.add_post("/p/salir", leave)

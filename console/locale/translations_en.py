@@ -692,3 +692,8 @@ ES_VALUES = {
 from translations_portal import PORTAL_EN  # noqa: E402
 
 EN.update(PORTAL_EN)
+
+# The portal's chat box (console/portal_chat_views.py).
+from translations_portal_chat import PORTAL_CHAT_EN  # noqa: E402
+
+EN.update(PORTAL_CHAT_EN)

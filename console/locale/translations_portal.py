@@ -88,7 +88,6 @@ PORTAL_EN = {
     "autorizado": "authorised",
     "Dejar de recibir": "Stop receiving",
     "No quiero que me contacten por ningún medio": "I do not want to be contacted by any means",
-    "Pronto podrá escribirnos aquí. Mientras tanto, pida que le llamemos.": "Soon you will be able to write to us here. Meanwhile, ask us to call you.",
     "Su cuenta": "Your account",
     "Portal de pagos": "Payment portal",
     "Sus datos se tratan conforme a la ley. Cada consulta queda registrada.": "Your data is handled as the law requires. Every visit is recorded.",

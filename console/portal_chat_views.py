@@ -1,0 +1,229 @@
+"""The portal's chat box (`/p/cuenta/chat`): the debtor's conversation with the assistant
+and, once handed over, with an agent. Thin: the verified portal session names the
+account (never a form field), the chat service (selfservice/chat_service.py) does the
+rest; the page works without JavaScript (POST, redirect, GET) and portal_chat.js only
+fetches new messages while the page is open, so an agent's reply shows without a reload.
+
+The conversation shown is the account's latest on the portal's channel: a debtor who
+comes back through a new link (a new portal session) still finds the agent's reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from aiohttp import web
+from babel.dates import format_datetime
+from sqlalchemy import Engine, select
+
+from compliance.debtor_time import debtor_zones
+from console.i18n import N_, gettext_
+from console.keys import CHAT, CLOCK, ENGINE, LANG
+from console.portal_views import _debtor, _pii_view, _render
+from selfservice import conversations as conv
+from selfservice import debtor_actions as da
+from selfservice.chat_service import PORTAL, Incoming
+from store.db import transaction
+from store.models import Account, Conversation
+
+PAGE = "/p/cuenta/chat"
+# A conversation an agent closed stays on the page this long, marked as over.
+ENDED_SHOWN = timedelta(hours=1)
+MAX_ECHO = 4 * conv.MAX_TEXT  # characters of a refused message put back in the box
+POLL_SECONDS = 4  # portal_chat.js asks for new messages this often while the page is open
+SHOWN_SENDERS = ("debtor", "assistant", "agent")  # "system" lines are the agent's notes
+LOCALES = {"MX": "es_MX", "CO": "es_CO", "PE": "es_PE"}
+
+SENDER_LABELS = {
+    "debtor": N_("Usted"),
+    "assistant": N_("Asistente"),
+    "agent": N_("Asesor"),
+}
+STATE_NOTES = {
+    "bot": "",
+    "queued": N_("Un asesor le atenderá en cuanto esté libre; puede seguir escribiendo aquí."),
+    "agent": N_("Le atiende un asesor."),
+    "closed": N_("Esta conversación terminó. Escriba si quiere empezar otra."),
+}
+# What the debtor reads when a message is refused (conversations.ChatError.code).
+REFUSALS = {
+    "empty": N_("Escriba su mensaje antes de enviarlo."),
+    "too_long": N_("Su mensaje es demasiado largo: escriba hasta 1000 caracteres."),
+    "throttled": N_(
+        "Ha enviado muchos mensajes en la última hora. Espere un momento antes de escribir "
+        "de nuevo, o pida que le llamemos."
+    ),
+    "invalid": N_("No pudimos recibir su mensaje; inténtelo de nuevo."),
+}
+UNAVAILABLE = N_("El chat no está disponible en este momento; inténtelo en unos minutos.")
+
+
+@dataclass(frozen=True)
+class Shown:
+    """The conversation the page shows (none yet: conversation_id 0)."""
+
+    conversation_id: int
+    address: str
+    state: str
+    messages: list[dict[str, Any]]
+    zone: str
+    locale: str
+    campaign_id: int | None = None  # the account's: the conversation's and its ledger rows'
+
+
+def _zone_and_locale(account: Account) -> tuple[str, str]:
+    zones = debtor_zones(account.timezone, account.country, None, None)
+    zone = zones[0].key if zones else "UTC"
+    return zone, LOCALES.get(account.country, "es_MX")
+
+
+def _latest(s: Any, account_id: int, now: datetime) -> Conversation | None:
+    """The account's portal conversation still open, or closed within ENDED_SHOWN."""
+    c = s.scalar(
+        select(Conversation)
+        .where(Conversation.channel == PORTAL, Conversation.account_id == account_id)
+        .order_by(Conversation.id.desc())
+        .limit(1)
+    )
+    if c is None:
+        return None
+    if c.state == "closed":
+        closed = _aware(c.closed_at or c.last_message_at)
+        return c if closed > now - ENDED_SHOWN else None
+    if c.state == "bot" and _aware(c.last_message_at) <= now - conv.IDLE:
+        return None  # over by silence: the next message opens a new one
+    return c
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def shown(engine: Engine, account_id: int, now: datetime, after_id: int = 0) -> Shown:
+    """The account's portal conversation and its messages after `after_id` (the debtor's,
+    the assistant's and the agents'), with the account's zone and locale."""
+    with transaction(engine) as s:
+        account = s.get(Account, account_id)
+        if account is None:
+            raise web.HTTPNotFound()
+        zone, locale = _zone_and_locale(account)
+        c = _latest(s, account_id, now)
+        if c is None:
+            return Shown(0, "", "bot", [], zone, locale, account.campaign_id)
+        messages = [m for m in conv.transcript(s, c.id, after_id=after_id)
+                    if m["sender"] in SHOWN_SENDERS]  # fmt: skip
+        return Shown(c.id, c.address, c.state, messages, zone, locale, account.campaign_id)
+
+
+def when_label(at: datetime, zone: str, locale: str, lang: str) -> str:
+    """A message's time in the debtor's zone, named: '24 nov, 11:00 hora estándar central'."""
+    try:
+        tz = ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        tz = ZoneInfo("UTC")
+    return str(format_datetime(_aware(at), "d MMM, HH:mm zzzz", tzinfo=tz,
+                               locale="en" if lang == "en" else locale))  # fmt: skip
+
+
+def _lines(view: Shown, lang: str) -> list[dict[str, Any]]:
+    return [
+        {"id": m["id"], "sender": m["sender"], "text": m["text"],
+         "who": gettext_(SENDER_LABELS[m["sender"]]),
+         "when": when_label(datetime.fromisoformat(m["at"]), view.zone, view.locale, lang)}
+        for m in view.messages
+    ]  # fmt: skip
+
+
+def _state_note(view: Shown) -> str:
+    note = STATE_NOTES.get(view.state, "")
+    return gettext_(note) if note else ""
+
+
+async def _page(request: web.Request, debtor: da.Debtor, *, error: str = "", text: str = "",
+                status: int = 200) -> web.Response:  # fmt: skip
+    now = request.app[CLOCK]()
+    engine = request.app[ENGINE]
+    view = await asyncio.to_thread(shown, engine, debtor.account_id, now)
+    await asyncio.to_thread(_pii_view, engine, debtor, "portal_chat", now)
+    lines = _lines(view, request.get(LANG, "es"))
+    return _render(request, "portal_chat.html", {
+        "chat": {"conversation_id": view.conversation_id, "state": view.state,
+                 "note": _state_note(view), "lines": lines,
+                 "last_id": lines[-1]["id"] if lines else 0, "poll_seconds": POLL_SECONDS,
+                 "max_text": conv.MAX_TEXT, "error": error, "text": text,
+                 "available": request.app[CHAT].service is not None},
+    }, status=status)  # fmt: skip
+
+
+async def page(request: web.Request) -> web.StreamResponse:
+    debtor = await _debtor(request)
+    return await _page(request, debtor)
+
+
+async def send(request: web.Request) -> web.StreamResponse:
+    """The debtor's message, through the chat service as the verified portal session's
+    account; refused with the reason on the page (400, 429, 503), else back to the page."""
+    debtor = await _debtor(request)
+    form = await request.post()
+    raw = form.get("text", "")
+    if not isinstance(raw, str):
+        return await _page(request, debtor, error=gettext_(REFUSALS["invalid"]), status=400)
+    if len(raw) > MAX_ECHO:  # not worth cleaning: far past the bound
+        return await _page(request, debtor, error=gettext_(REFUSALS["too_long"]),
+                           text=raw[:MAX_ECHO], status=400)  # fmt: skip
+    service = request.app[CHAT].service
+    if service is None:
+        return await _page(request, debtor, error=gettext_(UNAVAILABLE), text=raw, status=503)
+    now = request.app[CLOCK]()
+    view = await asyncio.to_thread(shown, request.app[ENGINE], debtor.account_id, now)
+    # The open conversation of the account goes on (whichever portal session began it);
+    # else this session begins one.
+    address = view.address if view.state != "closed" and view.address else _address(debtor)
+    incoming = Incoming(PORTAL, address, raw, now, account_id=debtor.account_id,
+                        campaign_id=view.campaign_id, lang=request.get(LANG, "es"),
+                        # The portal session passed the identity check for this account.
+                        verified=True)  # fmt: skip
+    try:
+        await service.handle_async(incoming)
+    except conv.ChatError as exc:
+        refusal = REFUSALS.get(exc.code, REFUSALS["invalid"])
+        status = exc.status if exc.status in (400, 429) else 400
+        return await _page(request, debtor, error=gettext_(refusal), text=raw, status=status)
+    raise web.HTTPSeeOther(f"{PAGE}#chat-form")
+
+
+def _address(debtor: da.Debtor) -> str:
+    return f"portal:{debtor.session or debtor.account_id}"[: conv.MAX_ADDRESS]
+
+
+async def messages(request: web.Request) -> web.StreamResponse:
+    """New messages for portal_chat.js: those after `after` in the conversation the page
+    shows (`c`); `reload` when the page shows another one. 401 once the session ended."""
+    try:
+        debtor = await _debtor(request)
+    except web.HTTPSeeOther:
+        return web.json_response({"ok": False, "ended": True}, status=401,
+                                 headers={"Cache-Control": "no-store"})  # fmt: skip
+    after, shown_id = _number(request.query.get("after")), _number(request.query.get("c"))
+    now = request.app[CLOCK]()
+    view = await asyncio.to_thread(shown, request.app[ENGINE], debtor.account_id, now,
+                                   after)  # fmt: skip
+    body = {"ok": True, "conversation_id": view.conversation_id, "state": view.state,
+            "note": _state_note(view), "reload": view.conversation_id != shown_id,
+            "messages": [] if view.conversation_id != shown_id
+            else _lines(view, request.get(LANG, "es"))}  # fmt: skip
+    return web.json_response(body, headers={"Cache-Control": "no-store"})
+
+
+def _number(raw: str | None) -> int:
+    return int(raw) if raw and raw.isdigit() and len(raw) < 19 else 0
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_get(PAGE, page)
+    app.router.add_post(PAGE, send)
+    app.router.add_get(f"{PAGE}/mensajes", messages)
