@@ -39,6 +39,7 @@ from console import (
     auth_views,
     chat_queue,
     chat_views,
+    client_address,
     dialer_phone_views,
     field_views,
     inbound_views,
@@ -244,6 +245,10 @@ def init_app(
     # Order matters: the session, then our context (user, CSRF, language), then
     # aiohttp_jinja2's context processors (which read it), then error pages.
     app.middlewares.append(context_middleware)
+    # First of all: every later middleware and handler sees the client behind a
+    # trusted proxy as request.remote (throttles, audit entries).
+    app.middlewares.insert(0, client_address.middleware(client_address.parse_trusted(
+        settings.trusted_proxies)))  # fmt: skip
     env = aiohttp_jinja2.setup(
         app,
         loader=jinja2.FileSystemLoader(HERE / "templates"),

@@ -65,6 +65,11 @@ class Settings:
     # give a page the microphone over HTTPS (or on 127.0.0.1).
     console_tls_cert: Path | None = None
     console_tls_key: Path | None = None
+    # Reverse proxies in front of the console (comma-separated addresses or networks,
+    # e.g. "10.0.0.0/8, ::1"): a request from one of them is counted as the client
+    # X-Forwarded-For names (console/client_address.py), for the login and portal
+    # throttles and the debtor's evidence. Unset: the header is ignored.
+    trusted_proxies: str = ""
     # Prometheus /metrics for the dialer process.
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 9108

@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient
 from console_fixtures import NOW, PASSWORD, Seed, csrf_of, login
 from sqlalchemy import Engine, select
 
-from cobrador.ground.settings import Settings
+from cobrador.ground.settings import Settings, SettingsError
 from console import login_throttle
 from console.app import init_app
 from console.auth_views import safe_next
@@ -197,3 +197,47 @@ async def test_given_next_on_the_site_when_logging_in_then_there(client: TestCli
 @pytest.mark.parametrize("value", ["/a\tb", "/\n/x", "/\x7f/x", "//x", "/\\x", "/ok?x=\\"])
 def test_given_control_or_backslash_then_not_a_redirect_target(value: str) -> None:
     assert safe_next(value) is None
+
+
+async def _proxied_login(client: TestClient, token: str, forwarded: str, name: str,
+                         password: str) -> int:  # fmt: skip
+    resp = await client.post("/login", data={"username": name, "password": password, "_csrf": token},
+                             headers={"X-Forwarded-For": forwarded}, allow_redirects=False)  # fmt: skip
+    await resp.read()
+    return resp.status
+
+
+async def test_given_a_trusted_proxy_when_one_client_behind_it_is_locked_then_the_others_are_not(
+    aiohttp_client: Callable[..., Awaitable[TestClient]], settings: Settings, engine: Engine,
+    aredis: aioredis.Redis, seed: Seed, clock: Clock,
+) -> None:  # fmt: skip
+    # The test client connects from 127.0.0.1: the proxy, as nginx in front of it.
+    app = init_app(settings.with_overrides(trusted_proxies="127.0.0.1, ::1"), engine, aredis,
+                   clock=clock)  # fmt: skip
+    client = await aiohttp_client(app)
+    token = await csrf_of(client)
+    guesser = "198.51.100.1"
+    for i in range(login_throttle.ADDRESS_UNKNOWN_NAME_FAILURES):
+        await _proxied_login(client, token, guesser, f"nobody{i}", "guess-guess-guess")
+    assert await _proxied_login(client, token, guesser, "nobody-else", "guess") == 429
+    # Everybody else comes through the same proxy address, and is not locked out.
+    assert await _proxied_login(client, token, "198.51.100.2", "nobody-x", "guess") == 401
+    # The guesser cannot step around the lock by writing another address first.
+    assert await _proxied_login(client, token, f"203.0.113.5, {guesser}", "nobody-y", "g") == 429
+
+
+async def test_given_no_trusted_proxy_when_a_locked_client_forges_the_header_then_still_locked(
+    client: TestClient,
+) -> None:
+    token = await csrf_of(client)
+    for i in range(login_throttle.ADDRESS_UNKNOWN_NAME_FAILURES):
+        await post_login(client, token, f"nobody{i}", "guess-guess-guess")
+    assert await _proxied_login(client, token, "198.51.100.77", "nobody-z", "guess") == 429
+
+
+async def test_given_a_bad_trusted_proxies_setting_then_the_console_refuses_to_start(
+    settings: Settings, engine: Engine, aredis: aioredis.Redis,
+) -> None:  # fmt: skip
+    with pytest.raises(SettingsError, match="trusted_proxies: 'proxy.local'"):
+        init_app(settings.with_overrides(trusted_proxies="10.0.0.0/8, proxy.local"), engine,
+                 aredis)  # fmt: skip

@@ -1,0 +1,109 @@
+"""The client's address behind a reverse proxy the operator trusts.
+
+The console throttles by client address (logins, the portal's identity check) and
+records it with the debtor's actions. Behind a reverse proxy every request comes
+from the proxy's address: one address for the whole world, so ten wrong identity
+answers from anybody would throttle every debtor. With ``trusted_proxies`` set
+(comma-separated addresses or networks), a request from one of them is read for
+the ``X-Forwarded-For`` chain, right to left, skipping trusted hops: the first
+address not trusted is the client. Nothing else in the header is believed (its
+left part is whatever the client wrote). Unset, the header is ignored: a client
+talking to the console directly can write anything in it.
+
+aiohttp does not do this by itself; the aiohttp-remotes package does, but with a
+fixed hop count rather than a set of trusted networks, and pulling it in for
+thirty lines was not worth a dependency.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from aiohttp.typedefs import Middleware
+
+from cobrador.ground.settings import SettingsError
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+MAX_HEADER = 2000  # characters of X-Forwarded-For read, from its end (the proxies' part)
+MAX_HOPS = 20  # addresses read from it, right to left
+
+
+class TrustedProxiesError(SettingsError):
+    """`trusted_proxies` holds something that is not an address or a network."""
+
+
+def parse_trusted(value: str) -> tuple[Network, ...]:
+    """ "10.0.0.0/8, 192.168.1.5, ::1" -> networks; TrustedProxiesError says which item."""
+    networks: list[Network] = []
+    for item in value.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError as exc:
+            raise TrustedProxiesError(
+                f"trusted_proxies: {item[:60]!r} is not an IP address or network"
+            ) from exc
+    return tuple(networks)
+
+
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    text = text.strip()
+    if text.startswith("[") and "]" in text:  # [v6]:port
+        text = text[1 : text.index("]")]
+    elif text.count(":") == 1:  # v4:port
+        text = text.split(":", 1)[0]
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
+
+
+def _trusted(address: ipaddress.IPv4Address | ipaddress.IPv6Address,
+             networks: tuple[Network, ...]) -> bool:  # fmt: skip
+    return any(address.version == net.version and address in net for net in networks)
+
+
+def client_address(peer: str | None, forwarded_for: str | None,
+                   trusted: tuple[Network, ...]) -> str | None:  # fmt: skip
+    """The client as the console should count it: the peer itself unless the peer is
+    a trusted proxy; then the rightmost untrusted address of the chain (a malformed
+    entry ends the walk there: the hop before it is the best known)."""
+    if not trusted or not peer:
+        return peer
+    address = _address(peer)
+    if address is None or not _trusted(address, trusted):
+        return peer
+    client = peer
+    chain = forwarded_for or ""
+    hops = chain[-MAX_HEADER:].split(",")
+    if len(chain) > MAX_HEADER:
+        hops = hops[1:]  # the cut may have left part of an address: never read it
+    for hop in reversed(hops[-MAX_HOPS:]):
+        hop_address = _address(hop)
+        if hop_address is None:
+            break
+        client = str(hop_address)
+        if not _trusted(hop_address, trusted):
+            break
+    return client
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def middleware(trusted: tuple[Network, ...]) -> Middleware:
+    """`request.remote` replaced by the client behind a trusted proxy, for every
+    handler (throttles, audit entries) alike."""
+
+    @web.middleware
+    async def real_client(request: web.Request, handler: Handler) -> web.StreamResponse:
+        client = client_address(request.remote, request.headers.get("X-Forwarded-For"), trusted)
+        if client is not None and client != request.remote:
+            request = request.clone(remote=client)
+        return await handler(request)
+
+    return real_client
