@@ -4,6 +4,11 @@ first, longest idle first; anyone ready once it waited past the overflow), blend
 with calls: the agent is reserved atomically in Redis (only a ready agent can be), so
 the dialer gives them no call meanwhile, and the chat is popped like a call.
 
+A chat from a number that names no single account is routed too: to the campaign of
+its candidate accounts when they share one, else to any ready agent, who gets a
+names-only pop (console/chat_unattached.py) and attaches it to the account the debtor
+proves to be theirs, or closes it without one.
+
 Each handed-over chat gets its own row in the contact ledger (a debtor-initiated
 contact on the chat's channel, direction inbound: never an attempt for the caps), the
 one the agent's disposition names; a dispositioned chat is closed. SQL is the truth:
@@ -25,12 +30,13 @@ from aiohttp import web
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from console import chat_unattached as unattached
 from console.keys import CHAT, CLOCK, ENGINE, REDIS, SETTINGS, STATES
 from console.payment_webhook_views import payment_provider
 from dialer.agent_state import AgentState, AgentStates
 from dialer.inbound.routing import ReadyAgent, candidates
 from dialer.inbound.skills import memberships
-from dialer.messages import Notifier, Pop
+from dialer.messages import InboundPop, Notifier, Pop
 from selfservice import conversations as conv
 from selfservice.chat_setup import build_chat
 from store.audit import append as audit_append
@@ -58,24 +64,38 @@ CHAT_DIRECTION = "chat"  # the pop's direction: the page shows the transcript
 @dataclass(frozen=True)
 class Waiting:
     item: conv.Queued
-    account_id: int
-    campaign: str
+    account_id: int | None  # None: the number names no single account
+    campaign: str  # "" when none routes it: any ready agent
+    campaign_id: int | None = None
+    skill_group: str | None = None
+    candidates: tuple[int, ...] = ()  # the accounts an unattached chat may be about
+
+    @property
+    def overflow_after(self) -> float:
+        """A chat no campaign routes goes to any ready agent at once (the inbound rule)."""
+        return OVERFLOW_SECONDS if self.campaign else 0.0
 
 
 def waiting_chats(engine: Engine) -> list[Waiting]:
-    """The queue, longest waiting first; a chat not tied to one account waits (an
-    agent cannot take what names no account: the assistant asks who it is first)."""
+    """The queue, longest waiting first."""
     with Session(engine) as s:
         out = []
         for item in conv.queued(s):
             if item.account_id is None:
+                c = s.get(Conversation, item.conversation_id)
+                if c is None:
+                    continue
+                route = unattached.route_of(s, c)
+                out.append(Waiting(item, None, route.campaign, route.campaign_id,
+                                   item.skill_group or route.skill_group, route.candidates))  # fmt: skip
                 continue
             account = s.get(Account, item.account_id)
             if account is None:
                 continue
             campaign_id = item.campaign_id or account.campaign_id
             campaign = s.get(Campaign, campaign_id) if campaign_id is not None else None
-            out.append(Waiting(item, account.id, campaign.name if campaign else ""))
+            out.append(Waiting(item, account.id, campaign.name if campaign else "", campaign_id,
+                               item.skill_group))  # fmt: skip
         return out
 
 
@@ -95,7 +115,9 @@ def assign(engine: Engine, waiting: Waiting, agent_id: int, now: datetime) -> in
         s.refresh(c)
         phone = c.address if c.channel in PHONE_CHANNELS else None
         row = CallAttempt(
-            account_id=waiting.account_id, phone_e164=phone, campaign_id=c.campaign_id,
+            account_id=waiting.account_id, phone_e164=phone,
+            # The candidates' campaign for an unattached chat: its verification prompts.
+            campaign_id=c.campaign_id or waiting.campaign_id,
             agent_id=agent_id, direction="inbound", source=LEDGER_SOURCE, channel=c.channel,
             started_at=c.queued_at or now, queued_at=c.queued_at, answered_at=now,
             bridged_at=now, right_party_contact=False,
@@ -112,7 +134,9 @@ def assign(engine: Engine, waiting: Waiting, agent_id: int, now: datetime) -> in
                      {"conversation_id": c.id, "attempt_id": row.id, "agent_id": agent_id,
                       "account_id": waiting.account_id, "channel": c.channel,
                       "waited_seconds": round((now - (c.queued_at or now)).total_seconds(), 1)},
-                     actor="console", subject=f"account:{waiting.account_id}", now=now)  # fmt: skip
+                     actor="console", now=now,
+                     subject=f"account:{waiting.account_id}" if waiting.account_id
+                     else f"conversation:{c.id}")  # fmt: skip
         return int(row.id)
 
 
@@ -164,17 +188,15 @@ async def route_chats(engine: Engine, states: AgentStates, notifier: Notifier,
         if not ready:
             break
         waited = (now - waiting.item.queued_at).total_seconds()
-        for agent_id in candidates(ready, waiting.campaign, waiting.item.skill_group, waited,
-                                   OVERFLOW_SECONDS):  # fmt: skip
+        for agent_id in candidates(ready, waiting.campaign, waiting.skill_group, waited,
+                                   waiting.overflow_after):  # fmt: skip
             attempt_id = await asyncio.to_thread(assign, engine, waiting, agent_id, now)
             if attempt_id is None:
                 break  # another console process gave it first
             if await states.reserve(agent_id, attempt_id):
                 await states.talking(agent_id, attempt_id)
                 ready = [a for a in ready if a.agent_id != agent_id]
-                await notifier.send(Pop(attempt_id, agent_id, waiting.account_id,
-                                        waiting.campaign, time.time(),
-                                        direction=CHAT_DIRECTION))  # fmt: skip
+                await notifier.send(_pop(waiting, attempt_id, agent_id, waited))
                 given += 1
                 log.info("chat %s given to agent %s", waiting.item.conversation_id, agent_id)
                 break
@@ -183,6 +205,15 @@ async def route_chats(engine: Engine, states: AgentStates, notifier: Notifier,
                                     now)  # fmt: skip
             ready = [a for a in ready if a.agent_id != agent_id]
     return given
+
+
+def _pop(waiting: Waiting, attempt_id: int, agent_id: int, waited: float) -> Pop | InboundPop:
+    """The account's pop; names only (as an inbound caller's) when it names no account."""
+    if waiting.account_id is not None:
+        return Pop(attempt_id, agent_id, waiting.account_id, waiting.campaign, time.time(),
+                   direction=CHAT_DIRECTION)  # fmt: skip
+    return InboundPop(attempt_id, agent_id, waiting.campaign, "ok", waiting.candidates, None, (),
+                      round(waited, 1), time.time(), direction=CHAT_DIRECTION)  # fmt: skip
 
 
 async def chat_routing_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -6,6 +6,7 @@ them through the final check). Thin: parse, call the conversation store, seriali
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,12 +15,17 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import Engine
 
+from console import chat_unattached as unattached
+from console import inbound_service as inbound
 from console.agent_views import read_fields
 from console.i18n import N_, gettext_
-from console.keys import CLOCK
+from console.inbound_views import searched_key
+from console.keys import CLOCK, REDIS, STATES
 from console.params import id_or_400
+from console.pophub import VERIFIED_TTL_SECONDS, verified_key
 from console.users import CurrentUser
 from console.webutil import in_db, json_error, requires, user_of
+from dialer.agent_state import AgentState, AgentStateError
 from selfservice import conversations as conv
 from store.audit import append as audit_append
 from store.db import transaction
@@ -69,6 +75,8 @@ class ChatView:
 def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/agent/chat", get_chat)
     app.router.add_post("/api/agent/chat/reply", reply)
+    app.router.add_post(unattached.ATTACH_URL, attach)
+    app.router.add_post("/api/agent/chat/close", close)
 
 
 def _mine(s: Any, attempt_id: int, agent_id: int) -> Conversation:
@@ -92,7 +100,9 @@ def load_chat(engine: Engine, agent: CurrentUser, attempt_id: int, after_id: int
                          {"page": "chat_transcript", "attempt_id": attempt_id,
                           "conversation_id": c.id, "account_id": c.account_id,
                           "fields": ["messages"]},
-                         actor=agent.actor, subject=f"account:{c.account_id}", now=now)  # fmt: skip
+                         actor=agent.actor, now=now,
+                         subject=f"account:{c.account_id}" if c.account_id
+                         else f"conversation:{c.id}")  # fmt: skip
         return ChatView(c.id, c.channel, c.state, c.handover_reason, messages)
 
 
@@ -161,3 +171,54 @@ async def reply(request: web.Request) -> web.StreamResponse:
         return json_error(exc.status, _refusal(exc))
     message["sender_label"] = gettext_(SENDER_LABELS["agent"])
     return web.json_response({"ok": True, "message": message})
+
+
+# --- a chat that names no single account (console/chat_unattached.py) ---
+
+
+@requires(Role.agent)
+async def attach(request: web.Request) -> web.StreamResponse:
+    """The debtor's answers (typed by the agent) against one candidate account, as an
+    inbound caller's; a match ties the chat to it and opens the account's pop."""
+    user = user_of(request)
+    fields = await read_fields(request)
+    attempt_id = id_or_400(fields.get("attempt_id"), "attempt_id")
+    account_id = id_or_400(fields.get("account_id"), "account_id")
+    answers = {k[len("answer_") :]: v for k, v in fields.items() if k.startswith("answer_")}
+    now = request.app[CLOCK]()
+    redis = request.app[REDIS]
+    try:
+        await in_db(request, unattached.check_unattached, user, attempt_id)
+        allowed = set(await in_db(request, unattached.candidates_of_attempt, attempt_id))
+        allowed |= {int(x) for x in await redis.smembers(searched_key(attempt_id))}
+        pop = await in_db(request, inbound.verify_identity, user, attempt_id, account_id,
+                          answers, now, sorted(allowed))  # fmt: skip
+        await in_db(request, unattached.attach, user, attempt_id, account_id, now)
+    except inbound.InboundError as exc:
+        log.info("agent %s: chat attach on attempt %s refused: %s", user.id, attempt_id, exc)
+        return json_error(exc.status, str(exc))
+    # The debtor is the titular: the disposition may speak of the debt.
+    await redis.set(verified_key(attempt_id), "titular", ex=VERIFIED_TTL_SECONDS)
+    pop["direction"] = "chat"
+    pop["label"] = gettext_("Conversación")
+    return web.json_response({"ok": True, "pop": pop})
+
+
+@requires(Role.agent)
+async def close(request: web.Request) -> web.StreamResponse:
+    """Ends a chat that names no account, with one of the closings that need none; the
+    agent wraps up as after a disposition."""
+    user = user_of(request)
+    fields = await read_fields(request)
+    attempt_id = id_or_400(fields.get("attempt_id"), "attempt_id")
+    closing = str(fields.get("closing", ""))[:40]
+    try:
+        await in_db(request, unattached.close_unattached, user, attempt_id, closing,
+                    request.app[CLOCK]())  # fmt: skip
+    except inbound.InboundError as exc:
+        return json_error(exc.status, str(exc))
+    states = request.app[STATES]
+    with contextlib.suppress(AgentStateError):
+        if (await states.get(user.id)).state in (AgentState.talking, AgentState.reserved):
+            await states.wrap_up(user.id)
+    return web.json_response({"ok": True, "message": gettext_("Conversación cerrada.")})

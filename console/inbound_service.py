@@ -74,8 +74,9 @@ def _candidate(account: Account) -> dict[str, Any]:
 
 
 def build_inbound_pop(engine: Engine, message: dict[str, Any], agent: CurrentUser | None,
-                      now: datetime) -> dict[str, Any]:  # fmt: skip
-    """The pop of an inbound call: candidates (names only), prompts, or a search."""
+                      now: datetime, page: str = "inbound_pop") -> dict[str, Any]:  # fmt: skip
+    """The pop of an inbound call: candidates (names only), prompts, or a search. `page`
+    names the view in the audit log (an unattached chat's pop is built here too)."""
     ids = [int(a) for a in message.get("account_ids") or []]
     attempt_id = int(message["attempt_id"])
     with transaction(engine) as s:
@@ -87,7 +88,7 @@ def build_inbound_pop(engine: Engine, message: dict[str, Any], agent: CurrentUse
         if accounts:
             audit_append(
                 s, "pii_view",
-                {"page": "inbound_pop", "attempt_id": attempt_id,
+                {"page": page, "attempt_id": attempt_id,
                  "account_ids": [a.id for a in accounts], "fields": ["name"]},
                 actor=agent.actor if agent else "system", subject=f"attempt:{attempt_id}",
             )  # fmt: skip

@@ -19,6 +19,7 @@ from aiohttp import web
 from sqlalchemy import Engine
 
 from console.agent_service import build_pop, record_pii_view
+from console.chat_unattached import build_chat_pop
 from console.inbound_service import build_inbound_pop
 from console.users import CurrentUser, load_user
 from dialer import messages as msg
@@ -185,8 +186,10 @@ class PopHub:
         sockets = self._sockets.get(pop.agent_id)
         if not sockets:
             return
+        # A chat that names no single account pops the same way (console/chat_unattached.py).
+        build = build_chat_pop if pop.direction == "chat" else build_inbound_pop
         payload = await asyncio.to_thread(
-            build_inbound_pop, self._engine, pop.to_dict(), self._agent(pop.agent_id), self._clock()
+            build, self._engine, pop.to_dict(), self._agent(pop.agent_id), self._clock()
         )
         payload["published_at"] = pop.published_at
         for ws in list(sockets):

@@ -670,6 +670,18 @@ EN = {
     "Escriba su respuesta…": "Write your reply…",
     "Enviar": "Send",
     "Al terminar, tipifique la conversación como una llamada.": "When done, record the conversation's outcome as for a call.",
+    # A chat that names no single account (console/chat_unattached.py)
+    "Conversación sin cuenta": "Conversation with no account",
+    "No se pudo identificar al deudor": "The debtor could not be identified",
+    "No es deudor / número equivocado": "Not a debtor / wrong number",
+    "El deudor dejó de responder": "The debtor stopped answering",
+    "Solo pidió información": "Only asked for information",
+    "La conversación ya tiene una cuenta; tipifíquela.": "The conversation has an account now; record its outcome.",
+    "Elija cómo termina la conversación.": "Choose how the conversation ends.",
+    "Conversación cerrada.": "Conversation closed.",
+    "Cómo terminó la conversación": "How the conversation ended",
+    "Cerrar sin cuenta…": "Close with no account…",
+    "Cerrar conversación": "Close conversation",
 }
 # Spanish labels for values shown through _(variable) (the ids are code values).
 ES_VALUES = {

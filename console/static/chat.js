@@ -1,6 +1,9 @@
 /* A handed-over chat on the agent page: agent.js dispatches cobrador:pop for every
    pop; when the pop's attempt is a conversation, the transcript is shown and polled
-   while the pop is on screen, and the agent's replies go out over its channel. */
+   while the pop is on screen, and the agent's replies go out over its channel.
+   A chat that names no single account arrives as a names-only pop (cobrador:inbound,
+   direction "chat", inbound.js): the transcript shows beside it, and the agent may
+   close the chat without an account. */
 "use strict";
 (() => {
   const $ = (id) => document.getElementById(id);
@@ -10,6 +13,7 @@
   let attemptId = null;
   let lastId = 0;
   let timer = null;
+  let host = $("pop");  // the panel on screen with the chat: the account's pop or the names-only one
 
   function say(text, isError) {
     $("chat-msg").textContent = text || "";
@@ -50,9 +54,25 @@
     panel.hidden = true;
   }
 
+  // The panel sits under the account's header, or under the names-only pop.
+  function placeIn(where) {
+    host = where;
+    if (where.id === "pop") where.querySelector(".pop-head").after(panel);
+    else where.after(panel);
+  }
+
+  function start(id) {
+    attemptId = id;
+    lastId = 0;
+    $("chat-transcript").replaceChildren();
+    say("");
+    load(true);
+    timer = setInterval(() => load(false), POLL_MS);
+  }
+
   async function load(first) {
     if (attemptId === null) return;
-    if ($("pop").hidden) return stop();
+    if (host.hidden) return stop();
     const r = await Cobrador.api("GET", `/api/agent/chat?attempt_id=${attemptId}&after=${lastId}`);
     if (!r.ok) {
       if (first || r.status === 403 || r.status === 404) stop();
@@ -68,16 +88,46 @@
     append(chat.messages);
   }
 
+  function closings(list) {
+    const select = $("chat-closing");
+    for (const o of [...select.options].slice(1)) o.remove();
+    for (const c of list || []) {
+      const option = document.createElement("option");
+      option.value = c.code;
+      option.textContent = c.label;
+      select.append(option);
+    }
+    $("chat-close").hidden = !list;
+    $("chat-dispose-hint").hidden = !!list;
+  }
+
   document.addEventListener("cobrador:pop", (ev) => {
     const pop = ev.detail;
     stop();
     if (!pop || pop.type === "preview" || !pop.attempt_id) return;
-    attemptId = pop.attempt_id;
-    lastId = 0;
-    $("chat-transcript").replaceChildren();
-    say("");
-    load(true);
-    timer = setInterval(() => load(false), POLL_MS);
+    placeIn($("pop"));
+    closings(null);
+    start(pop.attempt_id);
+  });
+
+  document.addEventListener("cobrador:inbound", (ev) => {
+    const call = ev.detail;
+    stop();
+    if (!call || call.direction !== "chat") return;
+    placeIn($("inbound"));
+    closings(call.closings);
+    start(call.attempt_id);
+  });
+
+  $("chat-close").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    if (attemptId === null) return;
+    const r = await Cobrador.api("POST", "/api/agent/chat/close",
+                                 { attempt_id: attemptId, closing: $("chat-closing").value });
+    if (!r.ok) return say(r.data.reason || panel.dataset.tError, true);
+    stop();
+    $("inbound").hidden = true;
+    $("waiting").hidden = false;
   });
 
   $("chat-reply").addEventListener("submit", async (ev) => {

@@ -1,4 +1,5 @@
-/* Inbound calls on the agent page: candidates (names only), search, identity check.
+/* Inbound calls on the agent page, and chats from a number that names no single
+   account (console/chat_unattached.py): candidates (names only), search, identity check.
    agent.js hands "inbound" socket messages over as a cobrador:inbound event and
    exposes CobradorAgent.showPop for the verified account. */
 "use strict";
@@ -11,10 +12,11 @@
   const kind = $("pop-kind");
   const previewText = kind ? kind.textContent : "";
 
-  // The account pop of a verified inbound call is marked "llamada entrante".
+  // The account pop of a verified inbound call is marked "llamada entrante" (a chat
+  // attached to its account: "conversación").
   document.addEventListener("cobrador:pop", (ev) => {
     if (!kind) return;
-    const inbound = ev.detail.direction === "inbound";
+    const inbound = ev.detail.direction === "inbound" || (ev.detail.direction === "chat" && !!ev.detail.label);
     kind.textContent = inbound ? ev.detail.label : previewText;
     if (inbound) kind.hidden = false;
   });
@@ -62,6 +64,7 @@
     $("waiting").hidden = true;
     $("pop").hidden = true;
     panel.hidden = false;
+    $("inbound-title").textContent = call.label;
     $("inbound-ani").textContent = call.ani_label;
     $("inbound-verify").hidden = true;
     say("");
@@ -93,7 +96,8 @@
     if (!call || !chosen) return;
     const body = { attempt_id: call.attempt_id, account_id: chosen.account_id };
     for (const input of $("inbound-prompts").querySelectorAll("input")) body[input.name] = input.value;
-    const r = await Cobrador.api("POST", "/api/agent/inbound/verify", body);
+    // A chat that names no account verifies (and attaches) through its own endpoint.
+    const r = await Cobrador.api("POST", call.verify_url || "/api/agent/inbound/verify", body);
     if (!r.ok) return say(r.data.reason || panel.dataset.tError, true);
     panel.hidden = true;
     window.CobradorAgent.showPop(r.data.pop);
