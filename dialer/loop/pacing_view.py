@@ -1,6 +1,6 @@
 """The pacing snapshot of one campaign's floor, built each tick: agents, every
 dialer's calls in flight, the abandonment windows (rebuilt from SQL when Redis lost
-them), talk and ring samples, and the inbound callers its agents owe first."""
+them), talk, wrap-up and ring samples, and the inbound callers its agents owe first."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from dialer.floor import SharedFloor
 from dialer.inbound.board import snapshot_fields
 from dialer.inbound.routing import callers_for
 from dialer.loop.context import LoopContext
+from dialer.loop.wrap_samples import WrapWatcher
 from dialer.pacing.snapshot import AgentView, RingingCall, Snapshot
 from dialer.stats import WINDOW_LABELS, AttemptTimes, WindowCounts
 from metrics import definitions as m
@@ -30,6 +31,7 @@ class PacingView:
         self.window_counts: tuple[WindowCounts, ...] = ()  # the wallboard's, from the last snapshot
         self.own_inbound_waits: tuple[float, ...] = ()  # the wallboard's: this campaign's callers
         self._stats_built = False  # rebuilt from SQL once per start, then when lost
+        self.wraps = WrapWatcher()  # wrap-up samples, as the simulator's log gives them
 
     def own_calls(self) -> Iterable[Call]:
         return [c.call for c in self.ctx.calls.values()]
@@ -58,6 +60,7 @@ class PacingView:
         ctx = self.ctx
         name, campaign = ctx.name, ctx.campaign
         agents = await ctx.agents.list(name)
+        self.wraps.observe((a.agent_id, a.state.value, a.since) for a in agents)
         await self._stats_from_sql(now)
         ring_samples, talk_samples = await ctx.stats.samples(now)
         self.window_counts = await ctx.stats.windows(now)
@@ -103,6 +106,7 @@ class PacingView:
             ringing=tuple(RingingCall(at) for at in view.ringing),
             waiting=view.waiting,
             talk_samples=talk_samples,
+            wrap_samples=self.wraps.samples(now),
             ring_samples=ring_samples,
             stats_at=now - now % 30,
             abandonment=abandonment,
