@@ -1,7 +1,8 @@
 """Rows of the console's own bookkeeping that can no longer matter are deleted
-periodically: console sessions past any role's lifetime (or ended a day ago), and
-login throttles with no window, lock or back-off memory left. Without it both
-tables grow with every login and every address that ever mistyped a password."""
+periodically: console sessions past any role's lifetime (or ended a day ago), login
+throttles with no window, lock or back-off memory left, and the portal's identity
+gates that can no longer change an answer. Without it these tables grow with every
+login, every portal link answered and every address that ever mistyped."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from aiohttp import web
 from sqlalchemy import Engine, and_, delete, or_
@@ -18,26 +20,33 @@ from sqlalchemy import Engine, and_, delete, or_
 from console.keys import CLOCK, ENGINE
 from console.login_throttle import LOCKOUT_MEMORY, WINDOW
 from console.sessions import COOKIE_MAX_AGE
+from outreach.links import MAX_TTL as LINK_MAX_TTL
+from selfservice.identity import ADDRESS_WINDOW, REFERENCE_LOCK
 from store.db import transaction
-from store.models import ConsoleSession, LoginThrottle
+from store.models import ConsoleSession, LoginThrottle, PortalGate
 
 log = logging.getLogger(__name__)
 
 PRUNE_EVERY_SECONDS = 3600.0
 # An ended session is kept a day (whoever reads the table sees recent logouts).
 ENDED_KEPT = timedelta(days=1)
+# A link's gate is kept a day past the longest a link can live: by then the link is
+# refused as expired before its gate is read, locked or not.
+LINK_GATE_KEPT = LINK_MAX_TTL + timedelta(days=1)
 
 
 @dataclass(frozen=True)
 class Pruned:
     sessions: int
     throttles: int
+    portal_gates: int = 0
 
 
 def prune(engine: Engine, now: datetime) -> Pruned:
     """Delete what can no longer change an answer: a session older than the longest
     lifetime (it resolves to nobody anyway) or ended over a day ago; a throttle whose
-    failure window is over, with no lock in force and none remembered for back-off."""
+    failure window is over, with no lock in force and none remembered for back-off;
+    a portal gate (selfservice/identity.py) that can no longer change an answer."""
     oldest_session = now - timedelta(seconds=COOKIE_MAX_AGE) - ENDED_KEPT
     s, t = ConsoleSession, LoginThrottle
     with transaction(engine) as session:
@@ -48,7 +57,28 @@ def prune(engine: Engine, now: datetime) -> Pruned:
             or_(t.window_started_at.is_(None), t.window_started_at < now - WINDOW),
             or_(t.locked_until.is_(None), t.locked_until < now - LOCKOUT_MEMORY),
         ))).rowcount  # type: ignore[attr-defined]  # fmt: skip
-    return Pruned(int(sessions or 0), int(throttles or 0))
+        gates = session.execute(delete(PortalGate).where(spent_portal_gates(now))).rowcount  # type: ignore[attr-defined]
+    return Pruned(int(sessions or 0), int(throttles or 0), int(gates or 0))
+
+
+def spent_portal_gates(now: datetime) -> Any:
+    """The portal gates whose row changes nothing any more:
+    - a link's, once the link cannot be used (LINK_GATE_KEPT after its first answer,
+      which came before the link expired): a locked link stays locked until then;
+    - a reference's, with no wrong answer counted, or a day lock that has run out
+      (the check starts such a gate again from zero anyway); one with 1-2 wrong
+      answers is kept: they still count towards its lock;
+    - a client address's, once its throttle window is over."""
+    g = PortalGate
+    return or_(
+        and_(g.key.startswith("link:"), g.created_at < now - LINK_GATE_KEPT),
+        and_(g.key.startswith("ref:"), or_(
+            and_(g.locked_at.is_(None), g.failures == 0),
+            g.locked_at < now - REFERENCE_LOCK,
+        )),
+        and_(g.key.startswith("addr:"),
+             or_(g.window_started_at.is_(None), g.window_started_at < now - ADDRESS_WINDOW)),
+    )  # fmt: skip
 
 
 async def prune_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -58,11 +88,11 @@ async def prune_ctx(app: web.Application) -> AsyncIterator[None]:
         while True:
             try:
                 done = await asyncio.to_thread(prune, app[ENGINE], app[CLOCK]())
-                if done.sessions or done.throttles:
-                    log.info("pruned %d console sessions and %d login throttles",
-                             done.sessions, done.throttles)  # fmt: skip
+                if done.sessions or done.throttles or done.portal_gates:
+                    log.info("pruned %d console sessions, %d login throttles and %d portal "
+                             "gates", done.sessions, done.throttles, done.portal_gates)  # fmt: skip
             except Exception:  # a store outage: the next round retries
-                log.exception("pruning console sessions and login throttles failed")
+                log.exception("pruning console sessions, login throttles and portal gates failed")
             await asyncio.sleep(PRUNE_EVERY_SECONDS)
 
     task = asyncio.create_task(loop(), name="console-prune")

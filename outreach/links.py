@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 TOKEN_VERSION = 1
 SIGNATURE_BYTES = 16  # 128 bits: short enough for an SMS, far beyond guessing
 MIN_SECRET_BYTES = 32
+MAX_TTL = timedelta(days=30)  # the longest a link lives (what its gate's pruning relies on)
 
 
 class LinkError(ValueError):
@@ -39,7 +40,7 @@ class LinkSigner:
             raise LinkError(f"the portal link secret must be {MIN_SECRET_BYTES} bytes or more")
         if not self.base_url.startswith(("https://", "http://")):
             raise LinkError(f"portal URL {self.base_url!r} must start with https://")
-        if self.ttl <= timedelta(0) or self.ttl > timedelta(days=30):
+        if self.ttl <= timedelta(0) or self.ttl > MAX_TTL:
             raise LinkError("a portal link lives more than 0 and at most 30 days")
 
     def token(self, account_id: int, now: datetime) -> str:

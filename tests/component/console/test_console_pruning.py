@@ -1,5 +1,6 @@
 """The console's bookkeeping tables are pruned: sessions no cookie can use any more,
-throttles with nothing left to remember; everything still in force is kept."""
+throttles with nothing left to remember, portal gates that can no longer change an
+answer; everything still in force is kept."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from console.pruning import prune
-from store.models import ConsoleSession, LoginThrottle
+from selfservice.identity import gate_locked
+from store.models import ConsoleSession, LoginThrottle, PortalGate
 
 
 def test_given_old_and_live_rows_when_pruned_then_only_what_can_no_longer_matter_goes(
@@ -44,4 +46,43 @@ def test_given_old_and_live_rows_when_pruned_then_only_what_can_no_longer_matter
         assert set(s.scalars(select(ConsoleSession.id))) == {"live", "ended-now"}
         assert set(s.scalars(select(LoginThrottle.key))) == {
             "user:locked", "user:remembered", "addr:counting"}  # fmt: skip
-    assert prune(engine, NOW) == type(pruned)(0, 0)  # nothing more to do
+    assert prune(engine, NOW) == type(pruned)(0, 0, 0)  # nothing more to do
+
+
+def test_given_portal_gates_when_pruned_then_locks_in_force_and_counted_answers_stay(
+    engine: Engine, seed: Seed
+) -> None:
+    days = lambda n: NOW - timedelta(days=n)  # noqa: E731
+    minutes = lambda n: NOW - timedelta(minutes=n)  # noqa: E731
+    a = seed.account_id
+    with Session(engine) as s, s.begin():
+        for key, account, failures, window, locked, created in (
+            # A link lives at most 30 days: its gate (locked or not) goes a day after that.
+            ("link:locked-recent", a, 3, None, days(2), days(3)),  # locked, link may still live
+            ("link:locked-29d", a, 3, None, days(29), days(29)),  # still within any link's life
+            ("link:locked-old", a, 3, None, days(31), days(32)),  # no link lives that long
+            ("link:verified-old", a, 0, None, None, days(40)),
+            # A reference locks for a day; its wrong answers count until a lock or a right one.
+            ("ref:locked-now", a, 3, None, days(0.5), days(3)),
+            ("ref:lock-over", seed.other_account_id, 3, None, days(1.5), days(3)),
+            ("ref:two-wrong", a, 2, None, None, days(90)),  # still counts towards its lock
+            ("ref:clean", seed.other_account_id, 0, None, None, days(90)),
+            # A client address is throttled per 15-minute window.
+            ("addr:counting", None, 9, minutes(10), None, minutes(10)),
+            ("addr:window-over", None, 10, minutes(20), None, minutes(20)),
+        ):
+            s.add(PortalGate(key=key, account_id=account, failures=failures,
+                             window_started_at=window, locked_at=locked, created_at=created))  # fmt: skip
+
+    pruned = prune(engine, NOW)
+
+    assert pruned.portal_gates == 5
+    with Session(engine) as s:
+        assert set(s.scalars(select(PortalGate.key))) == {
+            "link:locked-recent", "link:locked-29d", "ref:locked-now", "ref:two-wrong",
+            "addr:counting"}  # fmt: skip
+    # What the portal answers is the same: the locks in force still lock.
+    assert gate_locked(engine, "link:locked-29d", NOW)
+    assert gate_locked(engine, "ref:locked-now", NOW)
+    assert not gate_locked(engine, "ref:lock-over", NOW)
+    assert prune(engine, NOW).portal_gates == 0
