@@ -31,8 +31,9 @@ from sqlalchemy import Engine, select
 
 from compliance.debtor_time import debtor_zones, stamp
 from console.contact_labels import CHANNEL_LABELS
+from console.debtor_locale import debtor_locale
 from console.i18n import N_, gettext_
-from console.keys import CALLBACK_CHECKER, CLOCK, ENGINE, REDIS, SETTINGS
+from console.keys import CALLBACK_CHECKER, CLOCK, ENGINE, LANG, REDIS, SETTINGS
 from console.money import MoneyError, MoneyFormat, money_format, parse_amount
 from console.payment_plans import INTERVAL_LABELS
 from console.payment_webhook_views import payment_provider
@@ -280,8 +281,11 @@ async def _account_page(
     docs_open = await asyncio.to_thread(da.documents_open, engine, debtor.account_id)
     docs = await asyncio.to_thread(da.documents, engine, debtor.account_id) if docs_open else []
     await asyncio.to_thread(_pii_view, engine, debtor, "portal_account", now)
+    shown = debtor_locale(summary.country, request.get(LANG, "es"))
     return _render(request, "portal_account.html",
-                   {"a": _view(summary, slots), "docs": docs, "docs_open": docs_open,
+                   {"a": _view(summary, slots), "docs_open": docs_open,
+                    "docs": [{"id": d.id, "title": d.title, "size": shown.size(d.size_bytes)}
+                             for d in docs],
                     "message": gettext_(message) if message else "", "errors": errors or {},
                     "section": section, "dispute_labels": DISPUTE_LABELS,
                     "online_pay": payment_provider(request.app) is not None,

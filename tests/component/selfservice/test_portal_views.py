@@ -315,6 +315,7 @@ async def test_given_a_dispute_when_posted_then_disputed_task_and_documents(
     assert resp.status == 303
     page = await (await web.get("/p/cuenta")).text()
     assert "Contrato firmado" in page and 'id="promise"' not in page
+    assert "(17 bytes)" in page  # a few bytes are bytes, not "0.0 KB"
     download = await web.get(f"/p/cuenta/documentos/{doc}")
     assert download.status == 200 and await download.read() == b"%PDF-1.4 contrato"
     assert "attachment" in download.headers["Content-Disposition"]
