@@ -336,7 +336,10 @@ def request_callback(
     """A call back at `when` (an aware instant) to `phone_e164` (one of the account's
     numbers; None: the first one that may be called): inside the debtor's legal window
     (the compliance check agents' callbacks pass), at most MAX_CALLBACK_DAYS ahead.
-    It enters the hopper like an agent's callback (`callbacks` row, for any agent)."""
+    It enters the hopper like an agent's callback (`callbacks` row, for any agent).
+    The debtor's latest request is the one kept: an earlier one of theirs still
+    pending (no agent made it) is marked ``replaced``, so a changed time is one call,
+    not two; an agent's callbacks are left alone."""
     if when.tzinfo is None:
         raise ActionError("callback_at", N_("Falta la zona horaria de la hora pedida."))
     if when < now + CALLBACK_LEAD:
@@ -362,10 +365,19 @@ def request_callback(
             raise ActionError(
                 "callback_at", N_("Esa hora está fuera del horario permitido para llamarle.")
             )
+        replaced = session.scalars(
+            select(Callback).where(Callback.account_id == account.id, Callback.status == "pending",
+                                   Callback.created_by.is_(None), Callback.agent_id.is_(None))
+        ).all()  # fmt: skip
         row = Callback(account_id=account.id, phone_id=phone.id, campaign_id=account.campaign_id,
                        agent_id=None, created_by=None, due_at=when, created_at=now)  # fmt: skip
         session.add(row)
         session.flush()
+        for old in replaced:
+            old.status = "replaced"
+            audit_append(session, "callback", {"callback_id": old.id, "account_id": account.id,
+                                               "action": "replaced", "by": row.id},
+                         actor=debtor.actor, subject=f"account:{account.id}", now=now)  # fmt: skip
         # The callback itself brings the account back when due (refill), as an agent's.
         hold = _hold(account, when)
         audit_append(session, "callback", {"callback_id": row.id, "account_id": account.id,

@@ -636,7 +636,7 @@ class Callback(Base):
     due_at: Mapped[datetime] = mapped_column(index=True)
     status: Mapped[str] = mapped_column(
         String(20), default="pending"
-    )  # pending|done|missed|released
+    )  # pending|queued|done|missed|released|replaced (by the debtor's newer request)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

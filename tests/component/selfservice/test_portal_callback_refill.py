@@ -1,0 +1,116 @@
+"""A callback the debtor asks for in the portal enters the hopper at its time, through
+the dialer's real refill (dialer/refill.py), as an agent's callback for anyone does:
+not before it is due, then with the callback's number and reason, the callback queued."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+import redis.asyncio as aioredis
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+from support.dialer_floor import load_reus
+from support.selfservice_seed import NOW, PHONE, PortalSeed, seed_portal
+
+from compliance.callback_window import compliance_callback_checker
+from compliance.profile import load_profiles
+from compliance.service import ComplianceService
+from dialer.hopper import Hopper
+from dialer.refill import Refiller
+from selfservice import debtor_actions as da
+from store.db import transaction
+from store.models import Account, Callback, Campaign
+
+CHECKER = compliance_callback_checker(load_profiles())
+# 14:00 in Mexico City, the day of NOW (11:00 there): inside the MX window.
+WHEN = datetime.fromisoformat("2026-11-24T14:00:00-06:00")
+
+
+@pytest.fixture
+def seeded(engine: Engine, redis_url: str, tmp_path: Path) -> PortalSeed:
+    seed = seed_portal(engine)
+    load_reus(engine, redis_url, tmp_path, [], NOW)  # MX checks REUS before every call
+    return seed
+
+
+def refiller(engine: Engine, redis: aioredis.Redis, seed: PortalSeed) -> Refiller:
+    with Session(engine, expire_on_commit=False) as s:
+        campaign = s.get(Campaign, seed.campaign_id)
+    assert campaign is not None
+    return Refiller(engine, redis, Hopper(redis, seed.campaign), ComplianceService(engine, redis),
+                    campaign)  # fmt: skip
+
+
+def set_next_attempt(engine: Engine, account_id: int, at: datetime | None) -> None:
+    with transaction(engine) as s:
+        account = s.get(Account, account_id)
+        assert account is not None
+        account.next_attempt_at = at
+
+
+@pytest.mark.parametrize(
+    "asleep_until",
+    [
+        NOW + timedelta(days=3),  # dialed before and asleep for days: only the callback wakes it
+        None,  # never dialed: the callback is its first call, not sooner
+    ],
+)
+async def test_given_a_portal_callback_when_the_dialer_refills_then_it_enters_the_hopper_at_its_time(
+    engine: Engine, aredis: aioredis.Redis, seeded: PortalSeed, asleep_until: datetime | None
+) -> None:
+    set_next_attempt(engine, seeded.account_id, asleep_until)
+    # The other debtor of the campaign is not due: the refill has only the callback to find.
+    set_next_attempt(engine, seeded.other_account_id, NOW + timedelta(days=5))
+    debtor = da.Debtor(seeded.account_id, "portal", session="s-1", client="203.0.113.9")
+    result = da.request_callback(engine, debtor, WHEN, NOW, CHECKER)
+    await da.notify_dialer(aredis, result)
+    hopper = Hopper(aredis, seeded.campaign)
+    refill = refiller(engine, aredis, seeded)
+
+    early = await refill.refill(WHEN - timedelta(minutes=1), 10)
+
+    assert early.added == 0 and await hopper.contains([seeded.account_id]) == set()
+
+    due = await refill.refill(WHEN + timedelta(minutes=1), 10)
+
+    assert (due.added, due.callbacks) == (1, 1)
+    # What a dialer claims from the hopper: the callback's number, for any agent.
+    claims, _expired = await hopper.claim(
+        10, "dialer-1", (WHEN + timedelta(minutes=1)).timestamp(), 60
+    )
+    with Session(engine) as s:
+        callback = s.get(Callback, result.ids[0])
+        account = s.get(Account, seeded.account_id)
+    assert callback is not None and callback.status == "queued"
+    assert account is not None and account.hopper_since is not None
+    assert [c.account_id for c in claims] == [seeded.account_id]
+    payload = claims[0].payload
+    assert payload["reason"] == "callback" and payload["phone"] == PHONE
+    assert payload["callback_id"] == callback.id and payload["agent_id"] is None
+    # Queued once: the next refill does not queue it again.
+    again = await refill.refill(WHEN + timedelta(minutes=2), 10)
+    assert again.added == 0
+    with Session(engine) as s:
+        assert s.scalar(select(Callback.status).where(Callback.id == callback.id)) == "queued"
+
+
+async def test_given_a_debtor_who_changes_the_time_when_refilled_then_one_call_at_the_new_time(
+    engine: Engine, aredis: aioredis.Redis, seeded: PortalSeed
+) -> None:
+    set_next_attempt(engine, seeded.account_id, NOW + timedelta(days=3))
+    set_next_attempt(engine, seeded.other_account_id, NOW + timedelta(days=5))
+    debtor = da.Debtor(seeded.account_id, "portal", session="s-1", client="203.0.113.9")
+    first = da.request_callback(engine, debtor, WHEN, NOW, CHECKER)
+    later = WHEN + timedelta(hours=3)  # 17:00 in Mexico City
+    second = da.request_callback(engine, debtor, later, NOW + timedelta(minutes=5), CHECKER)
+    refill = refiller(engine, aredis, seeded)
+
+    at_first_time = await refill.refill(WHEN + timedelta(minutes=1), 10)
+    at_new_time = await refill.refill(later + timedelta(minutes=1), 10)
+
+    assert (at_first_time.added, at_new_time.added, at_new_time.callbacks) == (0, 1, 1)
+    with Session(engine) as s:
+        statuses = dict(s.execute(select(Callback.id, Callback.status)).all())
+    assert statuses == {first.ids[0]: "replaced", second.ids[0]: "queued"}
