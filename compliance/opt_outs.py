@@ -79,7 +79,9 @@ def record_opt_out(
 ) -> OptOutResult:
     """Stop `channel` at `address` (every account that has it, or only `account_id`'s),
     or for the whole of `account_id` when no address is given; in the caller's
-    transaction. Asking again while one is in force adds nothing. A number or an
+    transaction. Asking again from the same source while one is in force adds
+    nothing; another source adds its own row, so each stop keeps its own evidence and
+    lifting one (the portal lifts only its own) leaves the others. A number or an
     address no account has is audited (`opt_out_unmatched`) and binds nothing."""
     channel = _check(channel, source, evidence, actor)
     address = normalise_address(channel, address)
@@ -109,6 +111,7 @@ def record_opt_out(
                 ContactOptOut.account_id == account,
                 ContactOptOut.channel == channel,
                 _same_address(address),
+                ContactOptOut.source == source,
                 ContactOptOut.lifted_at.is_(None),
             )
         ).scalar_one_or_none()
@@ -137,29 +140,34 @@ def lift_opt_out(
     actor: str,
     address: str | None = None,
     at: datetime | None = None,
+    only_source: str | None = None,
 ) -> int:
-    """The debtor authorises the channel again (a signed form...): the opt-outs in
-    force at that address (or account-wide with none) are lifted, kept with the
-    evidence. Returns how many were lifted; OptOutError when none was in force."""
-    channel = _check(channel, "operator", evidence, actor)
+    """The debtor authorises the channel again (a signed form, the portal...): the
+    opt-outs in force at that address (or account-wide with none) are lifted, kept
+    with the evidence; with `only_source`, only those recorded from that source (the
+    others stay in force). Returns how many were lifted; OptOutError when none was."""
+    channel = _check(channel, only_source or "operator", evidence, actor)
     address = normalise_address(channel, address)
     when = (at or datetime.now(UTC)).astimezone(UTC)
-    rows = session.execute(
-        select(ContactOptOut).where(
-            ContactOptOut.account_id == account_id,
-            ContactOptOut.channel == channel,
-            _same_address(address),
-            ContactOptOut.lifted_at.is_(None),
-        )
-    ).scalars().all()  # fmt: skip
+    query = select(ContactOptOut).where(
+        ContactOptOut.account_id == account_id,
+        ContactOptOut.channel == channel,
+        _same_address(address),
+        ContactOptOut.lifted_at.is_(None),
+    )
+    if only_source is not None:
+        query = query.where(ContactOptOut.source == only_source)
+    rows = session.execute(query).scalars().all()
     if not rows:
         raise OptOutError(f"no {channel} opt-out in force for account {account_id}"
-                          + (f" at {address}" if address else ""))  # fmt: skip
+                          + (f" at {address}" if address else "")
+                          + (f" from {only_source}" if only_source else ""))  # fmt: skip
     for row in rows:
         row.lifted_at, row.lifted_by, row.lift_evidence = when, actor, dict(evidence)
         audit.append(session, "opt_out_lifted",
                      {"opt_out_id": row.id, "account_id": account_id, "channel": channel,
-                      "address": address, "evidence": dict(evidence), "at": when},
+                      "address": address, "source": only_source or "operator",
+                      "evidence": dict(evidence), "at": when},
                      actor=actor, subject=f"account:{account_id}")  # fmt: skip
     session.flush()
     rebuild_opt_outs(session, [account_id])

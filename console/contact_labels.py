@@ -83,6 +83,7 @@ DEBTOR_ACTION_LABELS = {
     "callback": N_("Pidió que le llamen"),
     "dispute": N_("Disputó la deuda o pidió sus documentos"),
     "opt_out": N_("Pidió no ser contactado por un canal"),
+    "opt_in": N_("Autorizó de nuevo un canal"),
     "message": N_("Escribió un mensaje"),
     "payment_link": N_("Pidió un enlace de pago"),
     "payment": N_("Pagó en línea"),

@@ -67,6 +67,7 @@ DONE_MESSAGES = {
     "callback": N_("Le llamaremos a la hora elegida."),
     "dispute": N_("Registramos su disputa: no le llamaremos mientras la revisamos."),
     "opt_out": N_("Registramos su baja: no le contactaremos más por ese medio."),
+    "opt_in": N_("Registramos su autorización: podremos contactarle de nuevo por ese medio."),
 }
 OPT_OUT_CHANNELS = ("call", "sms", "whatsapp", "email", "visit")
 PAY_LINK_HOURS = 24  # a payment link made from the portal is open this long
@@ -291,7 +292,8 @@ async def _account_page(
                     "online_pay": payment_provider(request.app) is not None,
                     "payment_url": payment_url,
                     "channels": [(c, CHANNEL_LABELS[c], c in summary.opted_out)
-                                 for c in OPT_OUT_CHANNELS]},
+                                 for c in OPT_OUT_CHANNELS],
+                    "reopenable": summary.reopenable},
                    status=status)  # fmt: skip
 
 
@@ -454,6 +456,15 @@ async def opt_out(request: web.Request) -> web.StreamResponse:
                       _field(form, "text"))  # fmt: skip
 
 
+async def opt_in(request: web.Request) -> web.StreamResponse:
+    """The debtor authorises again a channel they stopped here (their choice of
+    channels); a stop they did not ask for here stays (the page says to call)."""
+    debtor = await _debtor(request)
+    form = await request.post()
+    return await _act(request, debtor, "channels", da.opt_in, _field(form, "channel")[:20],
+                      request.app[CLOCK](), _field(form, "text"))  # fmt: skip
+
+
 async def pay(request: web.Request) -> web.StreamResponse:
     """A payment link for an amount (the provider's page takes the card, never us); the
     page then shows the way to it (a link: the form's own target stays this site)."""
@@ -573,6 +584,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/p/cuenta/llamada", callback)
     app.router.add_post("/p/cuenta/disputa", dispute)
     app.router.add_post("/p/cuenta/canales", opt_out)
+    app.router.add_post("/p/cuenta/canales/autorizar", opt_in)
     app.router.add_post("/p/cuenta/pago", pay)
     app.router.add_get("/p/cuenta/documentos/{doc_id}", download)
     app.router.add_post("/p/salir", leave)

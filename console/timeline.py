@@ -51,8 +51,7 @@ def account_timeline(session: Session, account: Account, limit: int = 30) -> lis
             "channel": channel_label(channel),
             "channel_code": channel,
             "direction": gettext_(N_("Entrante")) if attempt.direction == "inbound" else "",
-            "what": template_label(details.get("template"))
-            or debtor_action_label(details.get("debtor_action")),
+            "what": template_label(details.get("template")) or _debtor_action(details),
             "stage": gettext_(STAGE_LABELS[details["stage"]]) if details.get("stage") in STAGE_LABELS else "",
             "result": message_result_label(channel, attempt.result, result_label),
             "outcome": gettext_(outcome.label) if outcome else "",
@@ -84,6 +83,20 @@ def account_timeline(session: Session, account: Account, limit: int = 30) -> lis
         }))  # fmt: skip
     entries.sort(key=lambda pair: _utc(pair[0]), reverse=True)
     return [entry for _, entry in entries[:limit]]
+
+
+def _debtor_action(details: Mapping[str, Any]) -> str:
+    """What the debtor did; for a channel stopped or authorised again, which ones."""
+    label = debtor_action_label(details.get("debtor_action"))
+    channels = details.get("channels")
+    if (
+        label
+        and details.get("debtor_action") in ("opt_out", "opt_in")
+        and isinstance(channels, list)
+    ):
+        names = [channel_label(c) for c in channels[:5] if isinstance(c, str)]
+        return f"{label}: {', '.join(names)}" if names else label
+    return label
 
 
 def _utc(at: datetime) -> datetime:

@@ -1,7 +1,8 @@
 """What a debtor does by themself, from the portal or through the assistant (chat,
 WhatsApp, SMS): promise a payment, choose a plan within the campaign's rules (above
 the automatic limit: a request for a supervisor), ask for a callback inside the
-legal window, dispute the debt or ask for its documents, stop a channel.
+legal window, dispute the debt or ask for its documents, stop a channel (and, in the
+portal, authorise again one they stopped there).
 
 Each action is one SQL transaction that also writes a debtor-initiated entry of the
 contact ledger (a `call_attempts` row, direction ``inbound``: never an attempt for the
@@ -28,7 +29,7 @@ from sqlalchemy.orm import Session
 from compliance.callback_window import CallbackChecker, CallbackTarget
 from compliance.debtor_time import debtor_zones
 from compliance.opt_outs import CHANNELS as OPT_OUT_CHANNELS
-from compliance.opt_outs import OptOutError, record_opt_out
+from compliance.opt_outs import OptOutError, lift_opt_out, opt_outs_in_force, record_opt_out
 from compliance.plan_calculator import N_, PlanError, PlanTerms, limits, propose
 from compliance.plan_records import audit_payload, save_plan
 from compliance.plan_rules import CENT, PlanRules, PlanRulesError, plan_rules_for
@@ -99,7 +100,7 @@ class Debtor:
 
 @dataclass(frozen=True)
 class ActionResult:
-    action: str  # promise | plan | callback | dispute | opt_out | contact
+    action: str  # promise | plan | callback | dispute | opt_out | opt_in | contact
     account_id: int
     campaign: str  # "" when the account has none
     ledger_id: int  # the debtor-initiated contact row
@@ -155,6 +156,7 @@ class Summary:
     plan_options: tuple[PlanOption, ...]
     plan_limits: Mapping[str, Any] = field(default_factory=dict)
     opted_out: frozenset[str] = frozenset()  # channels stopped for the whole account
+    reopenable: frozenset[str] = frozenset()  # of those, the ones only the portal stopped
     disputed: bool = False
     payment_instructions: str = ""  # the campaign's (its [portal] table's first)
     breakdown: tuple[tuple[str, str], ...] = ()  # the creditor's own fields, as given
@@ -209,6 +211,7 @@ def summary(engine: Engine, account_id: int, now: datetime) -> Summary:
             if account.balance > 0
             else {},  # fmt: skip
             opted_out=frozenset(c for c in (account.opted_out or "").split(",") if c),
+            reopenable=_reopenable(session, account.id),
             disputed=account.status == AccountStatus.disputed.value,
             payment_instructions=str(
                 portal.get("payment_instructions") or config.get("payment_instructions") or ""
@@ -488,6 +491,59 @@ def opt_out(
                             stop_dialing="call" in channels)  # fmt: skip
 
 
+def opt_in(
+    engine: Engine, debtor: Debtor, channel: str, now: datetime, text: str = ""
+) -> ActionResult:
+    """The debtor, identified in the portal, authorises again a channel they stopped
+    there (Colombia's authorised channels: the debtor chooses them): their own portal
+    opt-out is lifted with this request as evidence (compliance/opt_outs.py), so the
+    next final check of the channel passes it again. Only the portal's own opt-outs:
+    a stop asked on a call, by a reply from a number or recorded by the operator stays
+    (ActionError: the debtor is told to call), as do what is no opt-out at all: a
+    registry (REUS), a dispute, a cease-contact or legal status, a number's consent."""
+    wanted = str(channel).strip().lower()[:12]
+    if wanted not in OPT_OUT_CHANNELS:
+        raise ActionError("channel", N_("Ese canal no existe."))
+    if debtor.via != "portal":
+        raise ActionError("channel", N_("Los canales se autorizan desde el portal."))
+    note = _text(text, "text")[:500]
+    with transaction(engine) as session:
+        account = _account(session, debtor)
+        campaign, _config = _campaign(session, account)
+        in_force = _account_wide_stops(session, account.id, wanted)
+        if not in_force:
+            raise ActionError("channel", N_("Ese canal ya está autorizado."))
+        if any(r.source != "portal" for r in in_force):
+            raise ActionError("channel", N_("Esa baja no se pidió en este portal: para autorizar "
+                                            "el canal de nuevo, llámenos."))  # fmt: skip
+        ledger = record_contact_in(session, debtor, account, "opt_in", now,
+                                   {"channels": [wanted]})  # fmt: skip
+        evidence = {"via": debtor.via, "ledger_id": ledger, "session": debtor.session[:64],
+                    "client": debtor.client[:64], "text": note, "at": now.isoformat()}  # fmt: skip
+        try:
+            lift_opt_out(session, account_id=account.id, channel=wanted, evidence=evidence,
+                         actor=debtor.actor, at=now, only_source="portal")  # fmt: skip
+        except OptOutError as exc:  # only a programming error can get here
+            raise ActionError("channel", N_("No se pudo registrar la autorización.")) from exc
+        return ActionResult("opt_in", account.id, _name(campaign), ledger,
+                            tuple(r.id for r in in_force))  # fmt: skip
+
+
+def _account_wide_stops(session: Session, account_id: int, channel: str | None = None) -> list[Any]:
+    """The opt-outs in force that stop a channel for the whole account (an e-mail's
+    is the account's: it has one), not those of one number."""
+    return [r for r in opt_outs_in_force(session, account_id)
+            if (channel is None or r.channel == channel)
+            and (r.address is None or r.channel == "email")]  # fmt: skip
+
+
+def _reopenable(session: Session, account_id: int) -> frozenset[str]:
+    by_channel: dict[str, set[str]] = {}
+    for row in _account_wide_stops(session, account_id):
+        by_channel.setdefault(row.channel, set()).add(row.source)
+    return frozenset(c for c, sources in by_channel.items() if sources == {"portal"})
+
+
 def record_contact(
     engine: Engine, debtor: Debtor, action: str, now: datetime,
     details: Mapping[str, Any] | None = None,
@@ -753,6 +809,6 @@ __all__ = [
     "DISPUTE_KINDS", "VIA", "ActionError", "ActionResult", "Debtor", "DocumentInfo",
     "PlanOption", "Summary", "attach_document", "callback_slots",
     "choose_plan", "choose_plan_option", "document", "documents", "documents_open",
-    "make_promise", "notify_dialer", "open_dispute", "open_tasks", "opt_out",
+    "make_promise", "notify_dialer", "open_dispute", "open_tasks", "opt_in", "opt_out",
     "plan_offer", "record_contact", "record_contact_in", "request_callback", "summary",
 ]  # fmt: skip

@@ -154,6 +154,27 @@ def test_given_opt_out_lifted_with_evidence_then_channel_allowed_and_history_kep
                      evidence={"form": "x"}, actor="operator")  # fmt: skip
 
 
+def test_given_stops_from_two_sources_when_one_source_lifts_then_the_other_still_stops(
+    engine: Engine,
+) -> None:
+    account_id = _co(engine)
+    with transaction(engine) as s:
+        for source, note in (("portal", "desde el portal"), ("portal", "otra vez"),
+                             ("operator", "carta del deudor")):  # fmt: skip
+            record_opt_out(s, channel="call", source=source, evidence={"note": note},
+                           actor="x", account_id=account_id, at=NOW)  # fmt: skip
+    with Session(engine) as s:  # the same source twice: one row; another source: its own
+        assert sorted(s.scalars(select(ContactOptOut.source))) == ["operator", "portal"]
+    with transaction(engine) as s:
+        assert lift_opt_out(s, account_id=account_id, channel="call", evidence={"via": "portal"},
+                            actor="debtor:portal", only_source="portal", at=NOW) == 1  # fmt: skip
+    with Session(engine) as s:
+        assert s.scalars(select(Account.opted_out)).one() == "call"  # the operator's stop stays
+    with transaction(engine) as s, pytest.raises(OptOutError, match="from portal"):
+        lift_opt_out(s, account_id=account_id, channel="call", evidence={"via": "portal"},
+                     actor="debtor:portal", only_source="portal", at=NOW)  # fmt: skip
+
+
 def test_given_derived_columns_lost_when_rebuilt_then_the_rows_restore_them(
     engine: Engine,
 ) -> None:

@@ -338,6 +338,36 @@ async def test_given_an_sms_opt_out_when_posted_then_recorded_and_shown(
     assert rows(engine, ContactOptOut) == 1
 
 
+async def test_given_a_portal_opt_out_when_authorised_again_then_allowed_and_a_foreign_stop_stays(
+    web: TestClient, seeded: PortalSeed, engine: Engine
+) -> None:
+    await enter(web, seeded.account_id)
+    await post(web, "/p/cuenta/canales", channel="sms")
+    page = await (await web.get("/p/cuenta")).text()
+    assert 'id="allow-sms"' in page
+    for bad in ("fax", "whatsapp"):  # unknown; never stopped
+        assert (await post(web, "/p/cuenta/canales/autorizar", channel=bad)).status == 400
+    resp = await post(web, "/p/cuenta/canales/autorizar", channel="sms")
+    assert resp.status == 303 and "ok=opt_in" in resp.headers["Location"]
+    page = await (await web.get("/p/cuenta?ok=opt_in")).text()
+    assert "Registramos su autorización" in page and 'id="stop-sms"' in page
+    # A stop the operator recorded: no button; asking anyway is refused with a reason.
+    with Session(engine) as s, s.begin():
+        from compliance.opt_outs import record_opt_out
+
+        record_opt_out(s, channel="email", source="operator", evidence={"note": "carta"},
+                       actor="cli", account_id=seeded.account_id, at=NOW)  # fmt: skip
+    page = await (await web.get("/p/cuenta")).text()
+    assert 'id="allow-email"' not in page and "Para autorizarlo de nuevo, llámenos." in page
+    resp = await post(web, "/p/cuenta/canales/autorizar", channel="email")
+    assert resp.status == 400 and "llámenos" in await resp.text()
+    with Session(engine) as s:
+        assert (
+            s.scalars(select(Account.opted_out).where(Account.id == seeded.account_id)).one()
+            == "email"
+        )
+
+
 async def test_given_a_supervisor_when_a_dispute_is_open_then_the_task_is_listed_and_closed(
     web: TestClient, seeded: PortalSeed, engine: Engine
 ) -> None:
