@@ -22,6 +22,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import aiohttp_jinja2
 from aiohttp import web
@@ -31,7 +32,7 @@ from sqlalchemy import Engine, select
 
 from compliance.debtor_time import debtor_zones, stamp
 from console.contact_labels import CHANNEL_LABELS
-from console.debtor_locale import debtor_locale
+from console.debtor_locale import DateTyped, DebtorLocale, debtor_locale
 from console.i18n import N_, gettext_
 from console.keys import CALLBACK_CHECKER, CLOCK, ENGINE, LANG, REDIS, SETTINGS
 from console.money import MoneyError, MoneyFormat, money_format, parse_amount
@@ -284,7 +285,7 @@ async def _account_page(
     await asyncio.to_thread(_pii_view, engine, debtor, "portal_account", now)
     shown = debtor_locale(summary.country, request.get(LANG, "es"))
     return _render(request, "portal_account.html",
-                   {"a": _view(summary, slots), "docs_open": docs_open,
+                   {"a": _view(summary, slots, shown), "docs_open": docs_open,
                     "docs": [{"id": d.id, "title": d.title, "size": shown.size(d.size_bytes)}
                              for d in docs],
                     "message": gettext_(message) if message else "", "errors": errors or {},
@@ -297,9 +298,12 @@ async def _account_page(
                    status=status)  # fmt: skip
 
 
-def _view(s: da.Summary, slots: list[datetime]) -> dict[str, Any]:
+def _view(s: da.Summary, slots: list[datetime], shown: DebtorLocale) -> dict[str, Any]:
+    """The account as the page shows it: money in the account's notation and currency,
+    dates and times in the debtor's language and locale, times in their zone (named)."""
     money = money_format(s.country, s.currency)
     zones = debtor_zones(s.timezone, s.country, None, None)
+    zone = zones[0] if zones else ZoneInfo("UTC")
     return {
         "name": s.debtor_name,
         "ref": s.external_ref,
@@ -308,21 +312,29 @@ def _view(s: da.Summary, slots: list[datetime]) -> dict[str, Any]:
         "disputed": s.disputed,
         "balance": money.show(s.balance),
         "balance_plain": money.typed(s.balance),
-        "due_date": s.due_date.isoformat() if s.due_date else "",
+        "due_date": shown.day(s.due_date) if s.due_date else "",
         "breakdown": [
             (k.removeprefix("desglose_").replace("_", " ").capitalize(), _money_or_text(money, v))
             for k, v in s.breakdown
         ],  # fmt: skip
         "promises": [
-            {"amount": money.show(a), "due": d.isoformat()} for _i, a, d in s.open_promises
+            {"amount": money.show(a), "due": shown.day(d)} for _i, a, d in s.open_promises
         ],
-        "plans": [{"status": st, "total": money.show(t), "n": n} for _i, st, t, n in s.plans],
+        "plans": [
+            {
+                "status": st,
+                "total": money.show(t),
+                "n": n,
+                "first": shown.day(s.plan_first_due[i]) if i in s.plan_first_due else "",
+            }
+            for i, st, t, n in s.plans
+        ],  # fmt: skip
         "options": [
             {
                 "id": o.id,
                 "n": o.instalments,
                 "interval": INTERVAL_LABELS[o.interval],
-                "first": o.first_date.isoformat(),
+                "first": shown.day(o.first_date),
                 "amount": money.show(o.amount),
                 "total": money.show(o.total),
                 "supervisor": o.needs_supervisor,
@@ -335,8 +347,10 @@ def _view(s: da.Summary, slots: list[datetime]) -> dict[str, Any]:
         "first_max": s.plan_limits["first_date_max"].isoformat() if s.plan_limits else "",
         "promise_max": (s.today + timedelta(days=s.promise_max_days)).isoformat(),
         "today": s.today.isoformat(),
-        "zone": s.timezone or "UTC",
-        "slots": [(at.isoformat(), stamp(at, zones)["local"]) for at in slots],
+        "zone": shown.zone_name(zone),
+        "date_pattern": shown.date_pattern,
+        "slots": [(at.isoformat(), shown.moment(at, zone)) for at in slots],
+        "callbacks": [shown.moment(at, zone) for at in s.callbacks],
         "instructions": s.payment_instructions,
         "opted_out": sorted(s.opted_out),
     }
@@ -380,12 +394,31 @@ async def _act(request: web.Request, debtor: da.Debtor, section: str, call: Any,
     raise web.HTTPSeeOther(f"/p/cuenta?ok={quote(done)}#{section}")
 
 
+def _country_of(engine: Engine, account_id: int) -> str:
+    with transaction(engine) as session:
+        country = session.scalar(select(Account.country).where(Account.id == account_id))
+        if country is None:
+            raise web.HTTPNotFound()
+        return str(country)
+
+
 def _money_of(engine: Engine, account_id: int) -> MoneyFormat:
     with transaction(engine) as session:
         account = session.get(Account, account_id)
         if account is None:
             raise web.HTTPNotFound()
         return money_format(account.country, account.currency)
+
+
+async def _typed_day(request: web.Request, debtor: da.Debtor, raw: str) -> date | str:
+    """The day as typed: ISO from a date picker, else the debtor's notation (dd/mm/aaaa),
+    or why it cannot be read as one day (translated)."""
+    country = await asyncio.to_thread(_country_of, request.app[ENGINE], debtor.account_id)
+    shown = debtor_locale(country, request.get(LANG, "es"))
+    try:
+        return shown.read_day(raw)
+    except DateTyped as exc:
+        return exc.render(gettext_)
 
 
 async def _typed(request: web.Request, debtor: da.Debtor, raw: str) -> Decimal | str:
@@ -405,10 +438,10 @@ async def promise(request: web.Request) -> web.StreamResponse:
     if isinstance(amount, str):
         return await _account_page(request, debtor, status=400, section="promise",
                                    errors={"promise": amount})  # fmt: skip
-    due = _date(_field(form, "due"))
-    if due is None:
+    due = await _typed_day(request, debtor, _field(form, "due"))
+    if isinstance(due, str):
         return await _account_page(request, debtor, status=400, section="promise",
-                                   errors={"promise": gettext_(N_("Elija una fecha."))})  # fmt: skip
+                                   errors={"promise": due})  # fmt: skip
     return await _act(request, debtor, "promise", da.make_promise, amount, due,
                       request.app[CLOCK]())  # fmt: skip
 
@@ -420,11 +453,15 @@ async def plan(request: web.Request) -> web.StreamResponse:
     option = _field(form, "option")
     if option and option != "custom":
         return await _act(request, debtor, "plan", da.choose_plan_option, option, now)
-    count, first = _field(form, "instalments").strip(), _date(_field(form, "first_date"))
-    if not count.isdigit() or len(count) > 3 or first is None:
+    count = _field(form, "instalments").strip()
+    if not count.isdigit() or len(count) > 3:
         return await _account_page(request, debtor, status=400, section="plan",
                                    errors={"plan": gettext_(N_("Elija el número de pagos y la "
                                                                "fecha del primero."))})  # fmt: skip
+    first = await _typed_day(request, debtor, _field(form, "first_date"))
+    if isinstance(first, str):
+        return await _account_page(request, debtor, status=400, section="plan",
+                                   errors={"plan": first})  # fmt: skip
     return await _act(request, debtor, "plan", da.choose_plan, instalments=int(count),
                       interval=_field(form, "interval")[:20], first_date=first, now=now)  # fmt: skip
 
@@ -510,13 +547,6 @@ async def download(request: web.Request) -> web.StreamResponse:
     return web.Response(body=data, content_type=info.content_type, headers={
         "Content-Disposition": f'attachment; filename="{info.filename}"',
         "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})  # fmt: skip
-
-
-def _date(raw: str) -> date | None:
-    try:
-        return date.fromisoformat(raw.strip()[:10]) if raw.strip() else None
-    except ValueError:
-        return None
 
 
 _INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?([+-]\d{2}:\d{2}|Z)")

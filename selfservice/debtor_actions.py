@@ -160,6 +160,8 @@ class Summary:
     disputed: bool = False
     payment_instructions: str = ""  # the campaign's (its [portal] table's first)
     breakdown: tuple[tuple[str, str], ...] = ()  # the creditor's own fields, as given
+    plan_first_due: Mapping[int, date] = field(default_factory=dict)  # plan id: 1st instalment
+    callbacks: tuple[datetime, ...] = ()  # calls back still to come (any agent's or the debtor's)
 
 
 def summary(engine: Engine, account_id: int, now: datetime) -> Summary:
@@ -217,7 +219,18 @@ def summary(engine: Engine, account_id: int, now: datetime) -> Summary:
                 portal.get("payment_instructions") or config.get("payment_instructions") or ""
             )[:2000],
             breakdown=breakdown,
-        )
+            plan_first_due={p.id: _first_due(p) for p in plans if p.schedule},
+            callbacks=tuple(session.scalars(
+                select(Callback.due_at)
+                .where(Callback.account_id == account.id,
+                       Callback.status.in_(("pending", "queued")), Callback.due_at > now)
+                .order_by(Callback.due_at).limit(5)
+            )),
+        )  # fmt: skip
+
+
+def _first_due(plan: PaymentPlan) -> date:
+    return min(date.fromisoformat(str(item["due_date"])) for item in plan.schedule)
 
 
 def plan_offer(rules: PlanRules, stage: str, balance: Decimal, today: date) -> list[PlanOption]:

@@ -28,6 +28,13 @@ PORTAL_EN = {
     "Ese canal no existe.": "That channel does not exist.",
     "No se pudo registrar la baja.": "The opt-out could not be recorded.",
     "La cuenta no existe.": "The account does not exist.",
+    # dates and times in the debtor's locale (console/debtor_locale.py)
+    "Hora (hora de {ciudad})": "Time ({ciudad} time)",
+    "hora de {ciudad}": "{ciudad} time",
+    "Le llamaremos:": "We will call you:",
+    "Escriba el año con sus cuatro cifras, por ejemplo {ejemplo}.": "Write the year with its four digits, e.g. {ejemplo}.",
+    "«{texto}» puede ser el {a} o el {b}: escríbala como año-mes-día, por ejemplo {iso}.": "“{texto}” could be {a} or {b}: write it as year-month-day, e.g. {iso}.",
+    "«{texto}» no es una fecha: escríbala como {formato}, por ejemplo {ejemplo}.": "“{texto}” is not a date: write it as {formato}, e.g. {ejemplo}.",
     # authorising a channel again (selfservice/debtor_actions.py opt_in, the portal)
     "Los canales se autorizan desde el portal.": "Channels are authorised from the portal.",
     "Ese canal ya está autorizado.": "That channel is already authorised.",
@@ -84,7 +91,6 @@ PORTAL_EN = {
     "Pedir este plan": "Ask for this plan",
     "Para un plan de pagos, llámenos.": "For a payment plan, call us.",
     "Que me llamen": "Call me back",
-    "Hora (su hora local, {zona})": "Time (your local time, {zona})",
     "Pedir la llamada": "Ask for the call",
     "No hay horas disponibles para llamarle en los próximos días.": "There are no times available to call you in the next days.",
     "No estoy de acuerdo con esta deuda": "I disagree with this debt",

@@ -298,6 +298,51 @@ async def test_given_a_callback_outside_the_window_when_posted_then_400_inside_3
     assert rows(engine, Callback) == 0
     resp = await post(web, "/p/cuenta/llamada", when="2026-11-24T14:00:00-06:00")
     assert resp.status == 303 and rows(engine, Callback) == 1
+    page = await (await web.get("/p/cuenta")).text()  # the debtor sees what they asked for
+    assert "Le llamaremos: mar 24 de nov, 2:00\u202fp.m. (hora de Ciudad de México)" in page
+
+
+async def test_given_the_account_when_shown_then_dates_and_times_in_the_debtors_locale(
+    web: TestClient, seeded: PortalSeed
+) -> None:
+    await enter(web, seeded.account_id)
+    page = await (await web.get("/p/cuenta")).text()
+    assert "1 de septiembre de 2026" in page and "2026-09-01" not in page  # the due date
+    assert "desde 1 de diciembre de 2026" in page  # the plans offered
+    assert "Hora (hora de Ciudad de México)" in page  # the callback slots, their zone named
+    assert ">mar 24 de nov, 12:00\u202fp.m.</option>" in page
+    assert 'placeholder="dd/mm/aaaa"' in page  # a browser without a date picker
+    english = await (await web.get("/p/cuenta?lang=en")).text()
+    assert "September 1, 2026" in english and "Time (Mexico City time)" in english
+    assert ">Tue, Nov 24, 12:00\u202fPM</option>" in english
+
+
+@pytest.mark.parametrize(
+    ("lang", "typed", "status", "says"),
+    [
+        ("es", "2026-12-05", 303, ""),  # what a date picker posts
+        ("es", "05/12/2026", 303, ""),  # typed where there is no picker: day first
+        ("es", "12/05/2026", 400, "La fecha no puede estar en el pasado."),  # 12 May, not 5 Dec
+        ("es", "12/25/2026", 400, "no es una fecha: escríbala como dd/mm/aaaa"),
+        ("es", "5/12/26", 400, "cuatro cifras"),
+        ("es", "", 400, "Elija una fecha."),
+        ("en", "05/12/2026", 400, "could be December 5, 2026 or May 12, 2026"),
+        ("en", "2026-12-05", 303, ""),
+    ],
+)
+async def test_given_a_typed_promise_date_when_posted_then_read_as_one_day_or_refused(
+    web: TestClient, seeded: PortalSeed, engine: Engine, lang: str, typed: str, status: int,
+    says: str,
+) -> None:  # fmt: skip
+    await enter(web, seeded.account_id)
+    await web.get(f"/p/cuenta?lang={lang}")
+    resp = await post(web, "/p/cuenta/promesa", amount="500.00", due=typed)
+    assert resp.status == status
+    if says:
+        assert says in (await resp.text()).replace("&#34;", '"').replace("&#39;", "'")
+    with Session(engine) as s:
+        due = s.scalars(select(Promise.due_date)).all()
+    assert [d.isoformat() for d in due] == (["2026-12-05"] if status == 303 else [])
 
 
 async def test_given_a_dispute_when_posted_then_disputed_task_and_documents(

@@ -59,6 +59,32 @@ def require_chromium() -> None:
     pytest.skip(reason)
 
 
+# How long an `expect(...)` polls before it fails (Playwright's default is 5 s). The
+# assertions wait for what the console shows after a WebSocket push or a request;
+# on a loaded two-core machine that can take longer than 5 s without anything
+# being wrong. A wait, not a timed assertion: it passes as soon as the text is there.
+EXPECT_TIMEOUT_MS = 20_000
+
+# Chromium takes a date input's day/month order from its own UI language (the
+# LANGUAGE of its process), not from a context's locale; Debian's chromium-l10n
+# carries the Spanish. A debtor's phone in Mexico shows dd/mm/aaaa.
+SPANISH_LOCALES = Path("/usr/lib/chromium/locales/es-419.pak")
+SPANISH_ENV = {"LANGUAGE": "es_MX:es", "LANG": "es_MX.UTF-8"}
+
+
+def launch_spanish_chromium(playwright: Any) -> Any:
+    """Chromium speaking Mexican Spanish (date inputs dd/mm/aaaa); skipped (failed under
+    COBRADOR_REQUIRE_INTEGRATION=1) without chromium-l10n."""
+    require_chromium()
+    if not SPANISH_LOCALES.exists():
+        reason = f"{SPANISH_LOCALES} missing (scripts/ci-deps.d/30-chromium installs chromium-l10n)"
+        if os.environ.get("COBRADOR_REQUIRE_INTEGRATION") == "1":
+            pytest.fail(f"Chromium's Spanish required (COBRADOR_REQUIRE_INTEGRATION=1): {reason}")
+        pytest.skip(reason)
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
+                                      headless=True, env={**os.environ, **SPANISH_ENV})  # fmt: skip
+
+
 # With an instant after the port: the console's clock starts there and runs on, so
 # what the pages show (the debtor's local time, "today") does not follow the wall clock.
 PINNED_CLOCK = (
@@ -86,9 +112,11 @@ def console_process(env: dict[str, str], at: datetime | None = None) -> Iterator
         " Settings.load()))\n"
     )
     args = [str(port)] + ([at.isoformat()] if at is not None else [])
+    # Its own metrics port: a fixed one collides with any other console on the machine.
+    metrics = {"COBRADOR_CONSOLE_METRICS_PORT": str(free_port())}
     proc = subprocess.Popen(
         [sys.executable, "-c", code, *args],
-        env={**os.environ, **env},
+        env={**os.environ, **metrics, **env},
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -15,14 +15,14 @@ from cobrador.ground.settings import Settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "component" / "console"))
 
-from browser_harness import CHROMIUM, CHROMIUM_ARGS, console_process, require_chromium  # noqa: E402
+from browser_harness import (  # noqa: E402
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    EXPECT_TIMEOUT_MS,
+    console_process,
+    require_chromium,
+)
 from console_fixtures import Seed, seed_data  # noqa: E402
-
-# How long an `expect(...)` polls before it fails (Playwright's default is 5 s). The
-# assertions wait for what the console shows after a WebSocket push or a request;
-# on a loaded two-core machine that can take longer than 5 s without anything
-# being wrong. A wait, not a timed assertion: it passes as soon as the text is there.
-EXPECT_TIMEOUT_MS = 20_000
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,12 @@ from typing import Any, TypeVar
 
 import pytest
 import redis.asyncio as aioredis
-from browser_harness import SCREENSHOTS, console_process
+from browser_harness import (
+    EXPECT_TIMEOUT_MS,
+    SCREENSHOTS,
+    console_process,
+    launch_spanish_chromium,
+)
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 from support.dialer_floor import load_reus
@@ -42,9 +47,21 @@ from selfservice.debtor_actions import attach_document
 from store.models import Account, CallAttempt, OutreachStep, PaymentPlan, Promise
 
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True,
-         "has_touch": True, "locale": "es-MX"}  # fmt: skip
+         "has_touch": True, "locale": "es-MX", "timezone_id": "America/Mexico_City"}  # fmt: skip
 T = TypeVar("T")
 SIGNER = LinkSigner("https://pagos.example.mx/p", LINK_SECRET)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """A Mexican debtor's Chromium: Spanish, so a date input reads dd/mm/aaaa."""
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=EXPECT_TIMEOUT_MS)
+    with sync_playwright() as pw:
+        chromium = launch_spanish_chromium(pw)
+        yield chromium
+        chromium.close()
 
 
 @pytest.fixture
@@ -118,6 +135,7 @@ def test_given_a_link_when_identified_and_a_plan_chosen_then_its_promises_exist(
     shot(phone, "1-identity")
     identify(phone)
     expect(phone.locator("#balance")).to_have_text("$6,000.00 MXN")
+    expect(phone.locator("#summary")).to_contain_text("1 de septiembre de 2026")  # not ISO
     shot(phone, "2-account")
     plan = phone.locator("#plan-options")
     plan.get_by_label("3 × $2,000.00 MXN (mensual)").check()
@@ -137,6 +155,48 @@ def test_given_a_link_when_identified_and_a_plan_chosen_then_its_promises_exist(
     # English on the same page.
     phone.get_by_role("link", name="EN").click()
     expect(phone.get_by_role("heading", name="Pay in instalments")).to_be_visible()
+    expect(phone.locator("#summary")).to_contain_text("September 1, 2026")
+    expect(phone.locator("#promises")).to_contain_text("December 1, 2026")
+
+
+def test_given_a_promise_date_picked_when_sent_then_the_promise_in_the_debtors_words(
+    phone: Any, portal_url: str, portal: PortalSeed, engine: Engine
+) -> None:
+    from playwright.sync_api import expect
+
+    open_link(phone, portal_url, portal.account_id)
+    identify(phone)
+    promise = phone.locator("#promise")
+    promise.get_by_label("Monto").fill("1,500.00")
+    promise.get_by_label("Fecha").fill("2026-12-05")  # the picker posts ISO; it shows 05/12/2026
+    shot(phone, "9-promise-date", "#promise")
+    promise.get_by_role("button", name="Prometer").click()
+    expect(phone.locator("#done")).to_contain_text("Su promesa de pago quedó registrada")
+    expect(phone.locator("#promises")).to_contain_text("$1,500.00 MXN · 5 de diciembre de 2026")
+    with Session(engine) as s:
+        [row] = s.scalars(select(Promise)).all()
+    assert (str(row.amount), row.due_date.isoformat()) == ("1500.00", "2026-12-05")
+    # The callback's hours on the debtor's clock, the zone named by its city.
+    expect(phone.locator("#callback")).to_contain_text("Hora (hora de Ciudad de México)")
+    expect(phone.locator("#when option").first).to_have_text("mar 24 de nov, 12:00\u202fp.m.")
+    shot(phone, "11-callback-hours", "#callback")
+
+
+def test_given_an_sms_opt_out_when_authorised_again_then_the_channel_is_back(
+    phone: Any, portal_url: str, portal: PortalSeed, engine: Engine
+) -> None:
+    from playwright.sync_api import expect
+
+    open_link(phone, portal_url, portal.account_id)
+    identify(phone)
+    phone.locator("#stop-sms").click()
+    expect(phone.locator('#channels li[data-channel="sms"]')).to_contain_text("no autorizado")
+    phone.locator("#allow-sms").click()
+    expect(phone.locator("#done")).to_contain_text("Registramos su autorización")
+    expect(phone.locator('#channels li[data-channel="sms"]')).not_to_contain_text("no autorizado")
+    expect(phone.locator("#stop-sms")).to_be_visible()
+    shot(phone, "10-sms-authorised-again", "#channels")
+    assert count(engine, Account, id=portal.account_id, opted_out="") == 1
 
 
 def test_given_three_wrong_answers_when_entered_then_the_link_is_locked(
