@@ -12,7 +12,7 @@ import asyncio
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -140,13 +140,15 @@ def lift_opt_out(
     actor: str,
     address: str | None = None,
     at: datetime | None = None,
-    only_source: str | None = None,
+    source: str = "operator",
+    only_ids: Collection[int] | None = None,
 ) -> int:
-    """The debtor authorises the channel again (a signed form, the portal...): the
-    opt-outs in force at that address (or account-wide with none) are lifted, kept
-    with the evidence; with `only_source`, only those recorded from that source (the
-    others stay in force). Returns how many were lifted; OptOutError when none was."""
-    channel = _check(channel, only_source or "operator", evidence, actor)
+    """The debtor authorises the channel again (a signed form to the operator, the
+    portal): the opt-outs in force at that address (or account-wide with none) are
+    lifted, kept with the evidence and who lifted them from where (`source`); with
+    `only_ids`, only those rows (the ones this source may lift: the others stay in
+    force). Returns how many were lifted; OptOutError when none was."""
+    channel = _check(channel, source, evidence, actor)
     address = normalise_address(channel, address)
     when = (at or datetime.now(UTC)).astimezone(UTC)
     query = select(ContactOptOut).where(
@@ -155,18 +157,18 @@ def lift_opt_out(
         _same_address(address),
         ContactOptOut.lifted_at.is_(None),
     )
-    if only_source is not None:
-        query = query.where(ContactOptOut.source == only_source)
+    if only_ids is not None:
+        query = query.where(ContactOptOut.id.in_(list(only_ids) or [-1]))
     rows = session.execute(query).scalars().all()
     if not rows:
         raise OptOutError(f"no {channel} opt-out in force for account {account_id}"
                           + (f" at {address}" if address else "")
-                          + (f" from {only_source}" if only_source else ""))  # fmt: skip
+                          + (" among those given" if only_ids is not None else ""))  # fmt: skip
     for row in rows:
         row.lifted_at, row.lifted_by, row.lift_evidence = when, actor, dict(evidence)
         audit.append(session, "opt_out_lifted",
                      {"opt_out_id": row.id, "account_id": account_id, "channel": channel,
-                      "address": address, "source": only_source or "operator",
+                      "address": address, "source": source,
                       "evidence": dict(evidence), "at": when},
                      actor=actor, subject=f"account:{account_id}")  # fmt: skip
     session.flush()

@@ -510,8 +510,9 @@ def opt_in(
     """The debtor, identified in the portal, authorises again a channel they stopped
     there (Colombia's authorised channels: the debtor chooses them): their own portal
     opt-out is lifted with this request as evidence (compliance/opt_outs.py), so the
-    next final check of the channel passes it again. Only the portal's own opt-outs:
-    a stop asked on a call, by a reply from a number or recorded by the operator stays
+    next final check of the channel passes it again. Only the debtor's own, behind the
+    identity check (the portal's page or its chat box): a stop asked on a call, by a
+    reply from a number, over WhatsApp or SMS, or recorded by the operator stays
     (ActionError: the debtor is told to call), as do what is no opt-out at all: a
     registry (REUS), a dispute, a cease-contact or legal status, a number's consent."""
     wanted = str(channel).strip().lower()[:12]
@@ -526,7 +527,7 @@ def opt_in(
         in_force = _account_wide_stops(session, account.id, wanted)
         if not in_force:
             raise ActionError("channel", N_("Ese canal ya está autorizado."))
-        if any(r.source != "portal" for r in in_force):
+        if not all(_debtors_own(r) for r in in_force):
             raise ActionError("channel", N_("Esa baja no se pidió en este portal: para autorizar "
                                             "el canal de nuevo, llámenos."))  # fmt: skip
         ledger = record_contact_in(session, debtor, account, "opt_in", now,
@@ -535,7 +536,8 @@ def opt_in(
                     "client": debtor.client[:64], "text": note, "at": now.isoformat()}  # fmt: skip
         try:
             lift_opt_out(session, account_id=account.id, channel=wanted, evidence=evidence,
-                         actor=debtor.actor, at=now, only_source="portal")  # fmt: skip
+                         actor=debtor.actor, at=now, source="portal",
+                         only_ids=[r.id for r in in_force])  # fmt: skip
         except OptOutError as exc:  # only a programming error can get here
             raise ActionError("channel", N_("No se pudo registrar la autorización.")) from exc
         return ActionResult("opt_in", account.id, _name(campaign), ledger,
@@ -550,11 +552,18 @@ def _account_wide_stops(session: Session, account_id: int, channel: str | None =
             and (r.address is None or r.channel == "email")]  # fmt: skip
 
 
+def _debtors_own(row: Any) -> bool:
+    """A stop the debtor asked for behind the portal's identity check: on its page, or
+    in its chat box (via ``chat``); not one asked by whoever holds a number."""
+    via = row.evidence.get("via") if isinstance(row.evidence, dict) else None
+    return bool(row.source == "portal" or (row.source == "reply" and via == "chat"))
+
+
 def _reopenable(session: Session, account_id: int) -> frozenset[str]:
-    by_channel: dict[str, set[str]] = {}
+    by_channel: dict[str, bool] = {}
     for row in _account_wide_stops(session, account_id):
-        by_channel.setdefault(row.channel, set()).add(row.source)
-    return frozenset(c for c, sources in by_channel.items() if sources == {"portal"})
+        by_channel[row.channel] = by_channel.get(row.channel, True) and _debtors_own(row)
+    return frozenset(c for c, own in by_channel.items() if own)
 
 
 def record_contact(

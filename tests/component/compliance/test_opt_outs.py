@@ -165,14 +165,17 @@ def test_given_stops_from_two_sources_when_one_source_lifts_then_the_other_still
                            actor="x", account_id=account_id, at=NOW)  # fmt: skip
     with Session(engine) as s:  # the same source twice: one row; another source: its own
         assert sorted(s.scalars(select(ContactOptOut.source))) == ["operator", "portal"]
+    with Session(engine) as s:
+        portal = s.scalars(select(ContactOptOut.id).where(ContactOptOut.source == "portal")).all()
     with transaction(engine) as s:
         assert lift_opt_out(s, account_id=account_id, channel="call", evidence={"via": "portal"},
-                            actor="debtor:portal", only_source="portal", at=NOW) == 1  # fmt: skip
+                            actor="debtor:portal", source="portal", only_ids=portal,
+                            at=NOW) == 1  # fmt: skip
     with Session(engine) as s:
         assert s.scalars(select(Account.opted_out)).one() == "call"  # the operator's stop stays
-    with transaction(engine) as s, pytest.raises(OptOutError, match="from portal"):
+    with transaction(engine) as s, pytest.raises(OptOutError, match="among those given"):
         lift_opt_out(s, account_id=account_id, channel="call", evidence={"via": "portal"},
-                     actor="debtor:portal", only_source="portal", at=NOW)  # fmt: skip
+                     actor="debtor:portal", source="portal", only_ids=portal, at=NOW)  # fmt: skip
 
 
 def test_given_derived_columns_lost_when_rebuilt_then_the_rows_restore_them(

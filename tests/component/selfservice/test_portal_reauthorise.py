@@ -50,7 +50,7 @@ def reus(engine: Engine, redis_url: str, tmp_path: Path, listed: list[str]) -> N
 
 
 def debtor(seed: PortalSeed, via: str = "portal") -> da.Debtor:
-    return da.Debtor(seed.account_id, via, address=PHONE if via != "portal" else None,
+    return da.Debtor(seed.account_id, via, address=PHONE if via in ("sms", "whatsapp") else None,
                      session="s-1", client="203.0.113.9")  # fmt: skip
 
 
@@ -176,6 +176,23 @@ def test_given_a_stop_not_asked_in_the_portal_when_reauthorised_then_refused_and
     assert count(engine, CallAttempt) == entries  # nothing written
     summary = da.summary(engine, seeded.account_id, NOW)
     assert "whatsapp" in summary.opted_out and "whatsapp" not in summary.reopenable
+
+
+@pytest.mark.parametrize(("via", "reopens"), [("chat", True), ("whatsapp", False), ("sms", False)])
+def test_given_a_stop_asked_in_a_conversation_when_reauthorised_then_only_the_portals_chat_box(
+    engine: Engine, seeded: PortalSeed, via: str, reopens: bool
+) -> None:
+    # The portal's chat box is behind its identity check; a WhatsApp or SMS conversation
+    # is whoever holds the number.
+    da.opt_out(engine, debtor(seeded, via), "email", NOW, "no me escriban correos")
+    assert ("email" in da.summary(engine, seeded.account_id, NOW).reopenable) is reopens
+    if reopens:
+        da.opt_in(engine, debtor(seeded), "email", NOW)
+    else:
+        with pytest.raises(da.ActionError):
+            da.opt_in(engine, debtor(seeded), "email", NOW)
+    stopped = da.summary(engine, seeded.account_id, NOW).opted_out
+    assert ("email" in stopped) is not reopens
 
 
 def test_given_a_reply_from_one_number_when_reauthorised_then_that_number_stays_stopped(
