@@ -547,8 +547,9 @@ FIELD_ON_SHIFT_AGENTS = Gauge(
 )
 PAYMENT_NOTIFICATIONS = Counter(
     "cobrador_payment_notifications_total",
-    "Mercado Pago's payment notifications by outcome: recorded, replay, pending, ignored, "
-    "or refused as bad_signature, stale, malformed, too_large, unknown_payment, unavailable.",
+    "Mercado Pago's payment notifications by outcome: recorded, reversed, replay, pending, "
+    "ignored, or refused as bad_signature, stale, malformed, too_large, unknown_payment, "
+    "unavailable.",
     ["outcome"],
     registry=REGISTRY,
 )

@@ -27,6 +27,7 @@ from gateways import mercadopago as mp
 from selfservice.debtor_actions import Debtor, record_contact_in
 from store.importing.payments import record_payment
 from store.models import Account, AccountStatus, Campaign, Payment, PaymentLink
+from store.payment_reversal import REVERSAL_STATUSES, reverse_payment
 
 log = logging.getLogger(__name__)
 
@@ -206,7 +207,8 @@ def _finish_link(engine: Engine, link_id: int, checkout: Checkout | None, actor:
 
 @dataclass(frozen=True)
 class Settlement:
-    """What a notification came to: `recorded` (a new payment), `replay` (recorded
+    """What a notification came to: `recorded` (a new payment), `reversed` (a recorded
+    payment refunded or charged back, undone now), `replay` (recorded or undone
     before), `pending` (not approved yet), or `ignored` (not ours, or not payable);
     `account_paid`: the account's balance reached zero with this payment."""
 
@@ -254,14 +256,16 @@ def _settle_in(s: Session, provider: str, payment: ProviderPayment, now: datetim
                                                Payment.provider_payment_id == payment.id)).first()  # fmt: skip
     subject = f"account:{link.account_id}"
     if recorded is not None:
-        if payment.status in ("refunded", "charged_back", "cancelled"):
-            # The balance is not raised back by a notification: an operator looks.
-            audit(s, "payment_reversal_reported", {"payment_id": recorded.id, "provider": provider,
-                                                   "provider_payment_id": payment.id,
-                                                   "status": payment.status},
-                  actor=actor, subject=subject)  # fmt: skip
-            return Settlement("replay", f"payment recorded before; now {payment.status}, "
-                                        "reported for review", link.account_id)  # fmt: skip
+        if payment.status in REVERSAL_STATUSES:
+            # Refunded or charged back (read from the provider): undone once.
+            undone = reverse_payment(s, recorded, payment.status, now, audit, actor)
+            if undone is None:
+                return Settlement("replay", f"payment {payment.status} before", link.account_id)
+            link.status = payment.status[:12]
+            return Settlement("reversed", f"payment {payment.status}: {recorded.amount} "
+                                          f"{link.currency} back on the balance"
+                                          + ("; account reopened" if undone.reopened else ""),
+                              link.account_id)  # fmt: skip
         return Settlement("replay", "payment already recorded", link.account_id)
     if payment.status != "approved":
         return Settlement("pending", f"payment is {payment.status}, not approved", link.account_id)

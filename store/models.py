@@ -597,6 +597,13 @@ class Payment(Base):
     provider: Mapped[str | None] = mapped_column(String(20))
     provider_payment_id: Mapped[str | None] = mapped_column(String(64))
     payment_link_id: Mapped[int | None] = mapped_column(ForeignKey("payment_links.id"))
+    # What recording it changed (store/importing/payments.py record_payment): "balance"
+    # taken off, the account's "status" before, each promise's share ("promises": id ->
+    # amount); None for payments recorded before migration 0024.
+    applied: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # A refund or charge-back the provider reported undid it (reverse_payment), once.
+    reversed_at: Mapped[datetime | None] = mapped_column()
+    reversal: Mapped[str | None] = mapped_column(String(20))  # refunded | charged_back | ...
 
     __table_args__ = (
         UniqueConstraint("provider", "provider_payment_id", name="uq_payments_provider_payment"),
@@ -617,7 +624,8 @@ class PaymentLink(Base):
     url: Mapped[str | None] = mapped_column(String(500))
     amount: Mapped[Decimal] = mapped_column(Money)
     currency: Mapped[str] = mapped_column(String(3))
-    status: Mapped[str] = mapped_column(String(12))  # creating | open | failed | paid
+    # creating | open | failed | paid | refunded | charged_back | cancelled (paid, undone)
+    status: Mapped[str] = mapped_column(String(12))
     created_by: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column()

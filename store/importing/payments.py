@@ -65,11 +65,18 @@ def record_payment(session: Session, account: Account, amount: Decimal, paid_at:
         select(Promise).where(Promise.account_id == account.id, Promise.status == "open")
     ).scalars())  # fmt: skip
     before = (account.balance, account.status)
+    paid_before = {p.id: p.paid_amount for p in promises}
     kept = apply_payment(account, promises, amount, paid_at)
     broken = break_overdue(promises, now.date(), now)
+    # What it changed, so that a refund or charge-back undoes exactly this
+    # (store/payment_reversal.py).
+    shares = {str(p.id): str(p.paid_amount - paid_before[p.id]) for p in promises
+              if p.paid_amount != paid_before[p.id]}  # fmt: skip
+    applied = {"balance": str(before[0] - account.balance), "status": before[1],
+               "promises": shares}  # fmt: skip
     payment = Payment(account_id=account.id, amount=amount, paid_at=paid_at, source=source,
                       provider=provider, provider_payment_id=provider_payment_id,
-                      payment_link_id=payment_link_id)  # fmt: skip
+                      payment_link_id=payment_link_id, applied=applied)  # fmt: skip
     session.add(payment)
     session.flush()
     follow_plans(session, kept, broken, now, audit, actor)

@@ -194,17 +194,68 @@ async def test_given_a_pending_payment_later_approved_then_recorded_once_on_appr
     assert rig.account().balance == Decimal("12000.00") and len(rig.payments()) == 1
 
 
-async def test_given_a_recorded_payment_refunded_then_reported_for_review_balance_untouched(
+async def test_given_a_payment_that_settled_the_account_refunded_then_undone_once_and_reopened(
+    rig: Rig, aredis: aioredis.Redis
+) -> None:
+    link = await rig.link("12500.00")
+    payment_id = await rig.mp.pay(rig.pref_of(link))
+    assert rig.account().status == "paid"
+    assert rig.seed.account_id not in await dialable(rig, aredis)
+    await rig.mp.change(payment_id, "refunded")  # read back from Mercado Pago, not the body
+    assert last(rig) == (200, "reversed: payment refunded: 12500.00 MXN back on the balance; "
+                              "account reopened\n")  # fmt: skip
+    account = rig.account()
+    assert (account.balance, account.status, account.next_attempt_at) == (
+        Decimal("12500.00"), "active", NOW)  # fmt: skip
+    [payment] = rig.payments()
+    assert (payment.reversal, payment.reversed_at) == ("refunded", NOW)  # durable, in SQL
+    with Session(rig.engine) as s:
+        assert s.get_one(PaymentLink, link.id).status == "refunded"
+        [entry] = s.scalars(select(AuditEntry).where(AuditEntry.kind == "payment_reversed"))
+    assert json.loads(entry.payload)["status"] == ["paid", "active"]
+    # Back in the refill's candidates: the normal path, whose compliance checks follow.
+    assert rig.seed.account_id in await dialable(rig, aredis)
+    # Told again (or charged back after the refund): nothing changes.
+    before = (rig.account().balance, rig.audit_count(), rig.payments()[0].reversed_at)
+    for status in ("refunded", "charged_back"):
+        await rig.mp.change(payment_id, status)
+        assert last(rig)[0] == 200 and last(rig)[1].startswith("replay: payment "), last(rig)
+    assert (rig.account().balance, rig.audit_count(), rig.payments()[0].reversed_at) == before
+
+
+async def test_given_a_payment_that_kept_a_promise_charged_back_then_the_promise_is_open_again(
     rig: Rig,
 ) -> None:
-    link = await rig.link("500.00")
+    with Session(rig.engine) as s, s.begin():
+        s.add(Promise(account_id=rig.seed.account_id, amount=Decimal("1000.00"), currency="MXN",
+                      due_date=date(2026, 11, 30), status="open"))  # fmt: skip
+    link = await rig.link("1000.00")
     payment_id = await rig.mp.pay(rig.pref_of(link))
-    await rig.mp.change(payment_id, "refunded")
-    assert last(rig)[0] == 200 and "refunded, reported for review" in last(rig)[1]
-    assert rig.account().balance == Decimal("12000.00")
+    await rig.mp.change(payment_id, "charged_back")
+    assert last(rig)[1].startswith("reversed: payment charged_back: 1000.00 MXN"), last(rig)
+    assert rig.account().balance == Decimal("12500.00")
     with Session(rig.engine) as s:
-        assert s.scalar(select(func.count()).select_from(AuditEntry)
-                        .where(AuditEntry.kind == "payment_reversal_reported")) == 1  # fmt: skip
+        [promise] = s.scalars(select(Promise))
+        assert (promise.status, promise.paid_amount, promise.resolved_at) == (
+            "open", Decimal("0.00"), None)  # fmt: skip
+
+
+async def dialable(rig: Rig, aredis: aioredis.Redis) -> set[int]:
+    """The accounts the campaign's refill would evaluate now (dialer/refill.py)."""
+    import asyncio
+
+    from compliance.service import ComplianceService
+    from dialer.hopper import Hopper
+    from dialer.refill import Refiller
+    from store.models import Campaign
+
+    with Session(rig.engine) as s:
+        campaign = s.scalars(select(Campaign).where(Campaign.name == "mx-demo")).one()
+        s.expunge(campaign)
+    refiller = Refiller(rig.engine, aredis, Hopper(aredis, "mx-demo"),
+                        ComplianceService(rig.engine, aredis), campaign)  # fmt: skip
+    found = await asyncio.to_thread(refiller._candidates, NOW, 50)
+    return {c.account.id for c in found}
 
 
 # --- never trusted -------------------------------------------------------------------

@@ -1,0 +1,126 @@
+"""A recorded payment undone, once, when its provider reports it refunded or charged
+back: the balance it took given back; an account it left paid reopened (its status
+before the payment), so the refill takes it again through the usual eligibility and
+final checks; the promises it kept no longer kept (open again, or broken once their
+date has passed, and a plan they completed active again or broken); the payment row
+marked reversed; audited. What the payment did is read from the row
+(`Payment.applied`, written by store/importing/payments.py record_payment), never
+guessed from the notification.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from store.models import Account, AccountStatus, Payment, PaymentPlan, PlanStatus, Promise
+from store.plan_tracking import follow_plans, promise_hold_until
+
+AuditFn = Callable[..., Any]
+# A provider's statuses that take a recorded payment back.
+REVERSAL_STATUSES = frozenset({"refunded", "charged_back", "cancelled"})
+# The statuses a payment may have left paid (apply_payment): reopened as they were.
+REOPENED_STATUSES = (AccountStatus.active.value, AccountStatus.disputed.value)
+
+
+@dataclass(frozen=True)
+class Reversal:
+    account_id: int
+    balance: tuple[Decimal, Decimal]  # before, after
+    status: tuple[str, str]
+    reopened: bool  # a paid account is open again
+    promises_reopened: tuple[int, ...]
+    promises_broken: tuple[int, ...]
+
+
+def _amount(raw: object, default: Decimal) -> Decimal:
+    try:
+        value = Decimal(str(raw))
+    except (InvalidOperation, ValueError):
+        return default
+    return value if value.is_finite() and value >= 0 else default
+
+
+def reverse_payment(session: Session, payment: Payment, reversal: str, now: datetime,
+                    audit: AuditFn, actor: str) -> Reversal | None:  # fmt: skip
+    """Undoes the payment in the caller's transaction; None when it was undone before
+    (nothing changes). A payment recorded before its effects were kept (no `applied`)
+    gives back its amount and reopens the account; its promises are left as they are
+    (the audit entry says so)."""
+    locked = session.get(Payment, payment.id, with_for_update=True, populate_existing=True)
+    if locked is None or locked.reversed_at is not None:
+        return None
+    account = session.get_one(Account, locked.account_id, with_for_update=True)
+    applied = locked.applied or {}
+    taken = _amount(applied.get("balance"), locked.amount)
+    before = (account.balance, account.status)
+    account.balance += taken
+    reopened = account.status == AccountStatus.paid.value and account.balance > 0
+    if reopened:
+        status = applied.get("status")
+        account.status = status if status in REOPENED_STATUSES else AccountStatus.active.value
+    raw_shares = applied.get("promises")
+    shares: dict[str, Any] = raw_shares if isinstance(raw_shares, dict) else {}
+    opened, broken = _unkeep(session, account, shares, now)
+    follow_plans(session, [], broken, now, audit, actor)
+    if reopened and account.status == AccountStatus.active.value:
+        _requeue(session, account, now)
+    locked.reversed_at, locked.reversal = now, reversal[:20]
+    result = Reversal(account.id, (before[0], account.balance), (before[1], account.status),
+                      reopened, tuple(p.id for p in opened), tuple(p.id for p in broken))  # fmt: skip
+    audit(session, "payment_reversed", {
+        "payment_id": locked.id, "provider": locked.provider,
+        "provider_payment_id": locked.provider_payment_id, "reversal": reversal,
+        "amount": locked.amount, "balance": list(result.balance), "status": list(result.status),
+        "reopened": reopened, "promises_reopened": list(result.promises_reopened),
+        "promises_broken": list(result.promises_broken),
+        "effects_known": locked.applied is not None,
+    }, actor=actor, subject=f"account:{account.id}")  # fmt: skip
+    return result
+
+
+def _unkeep(session: Session, account: Account, shares: dict[str, Any],
+            now: datetime) -> tuple[list[Promise], list[Promise]]:  # fmt: skip
+    """Each promise's share taken back; one it kept is open again, or broken when its
+    date has passed (as break_overdue would have found it without this payment)."""
+    opened: list[Promise] = []
+    broken: list[Promise] = []
+    for raw_id, raw_share in sorted(shares.items()):
+        if not str(raw_id).isdigit():
+            continue
+        promise = session.get(Promise, int(raw_id))
+        if promise is None or promise.account_id != account.id:
+            continue
+        share = _amount(raw_share, Decimal(0))
+        promise.paid_amount = max(promise.paid_amount - share, Decimal(0))
+        if promise.status != "kept" or promise.paid_amount >= promise.amount:
+            continue
+        plan = session.get(PaymentPlan, promise.plan_id) if promise.plan_id else None
+        if plan is not None and plan.status == PlanStatus.kept.value:
+            plan.status = PlanStatus.active.value  # its last instalment is not paid after all
+        if promise.due_date < now.date():
+            promise.status, promise.resolved_at = "broken", now
+            broken.append(promise)
+        else:
+            promise.status, promise.resolved_at = "open", None
+            opened.append(promise)
+    return opened, broken
+
+
+def _requeue(session: Session, account: Account, now: datetime) -> None:
+    """Dialable again: at once, or after the earliest promise still open (its hold)."""
+    due = session.scalar(
+        select(Promise.due_date)
+        .where(Promise.account_id == account.id, Promise.status == "open")
+        .order_by(Promise.due_date)
+        .limit(1)
+    )  # fmt: skip
+    hold = promise_hold_until(due) if due is not None else None
+    account.next_attempt_at = hold if hold is not None and hold > now else now
+    account.hopper_since = None
