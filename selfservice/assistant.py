@@ -314,9 +314,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "callback_soon": ("lo antes posible", "as soon as possible"),
     "not_understood": ("Disculpe, no le entendí. Puede escribir, por ejemplo: «¿cuánto debo?», "
                        "«¿cuál es mi fecha límite?», «pagar en cuotas» o «hablar con un asesor».",
-                       "Sorry, I did not understand. You can write, for example: \"how much do "
-                       "I owe?\", \"when is it due?\", \"pay in instalments\" or \"talk to an "
-                       "agent\"."),
+                       # The classifier reads Spanish: the examples it understands, explained.
+                       "Sorry, I did not understand. I understand Spanish best; you can write, "
+                       "for example: \"¿cuánto debo?\" (how much do I owe?), \"¿cuál es mi "
+                       "fecha límite?\" (when is it due?), \"pagar en cuotas\" (pay in "
+                       "instalments) or \"hablar con un asesor\" (talk to an agent)."),
     "handover_not_understood": ("Le comunico con un asesor para ayudarle mejor.",
                                 "I am putting you through to an agent who can help you better."),
     "no_account": ("No encuentro su cuenta en este momento. Un asesor le atenderá.",

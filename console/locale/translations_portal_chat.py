@@ -15,7 +15,10 @@ PORTAL_CHAT_EN = {
     "No pudimos recibir su mensaje; inténtelo de nuevo.": "We could not receive your message; please try again.",
     "El chat no está disponible en este momento; inténtelo en unos minutos.": "The chat is not available right now; please try again in a few minutes.",
     "Escriba su pregunta: le responde nuestro asistente, y un asesor si lo pide.": "Write your question: our assistant answers, and an agent if you ask for one.",
-    "Aún no hay mensajes. Pruebe con «¿Cuánto debo?» o «Quiero hablar con un asesor».": "No messages yet. Try \u201cHow much do I owe?\u201d or \u201cI want to talk to an agent\u201d.",
+    "Aún no hay mensajes. Pruebe con «¿Cuánto debo?» o «Quiero hablar con un asesor».": (
+        "No messages yet. Our assistant understands Spanish best: try \u201c¿Cuánto debo?\u201d "
+        "(how much do I owe?) or \u201cQuiero hablar con un asesor\u201d (I want to talk to an agent)."
+    ),
     "Su mensaje": "Your message",
     "Enviar mensaje": "Send message",
     "Volver a mi cuenta": "Back to my account",
