@@ -17,10 +17,10 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiohttp import web
-from babel.dates import format_datetime
 from sqlalchemy import Engine, select
 
 from compliance.debtor_time import debtor_zones
+from console.debtor_locale import debtor_locale
 from console.i18n import N_, gettext_
 from console.keys import CHAT, CLOCK, ENGINE, LANG
 from console.portal_views import _debtor, _pii_view, _render
@@ -36,7 +36,6 @@ ENDED_SHOWN = timedelta(hours=1)
 MAX_ECHO = 4 * conv.MAX_TEXT  # characters of a refused message put back in the box
 POLL_SECONDS = 4  # portal_chat.js asks for new messages this often while the page is open
 SHOWN_SENDERS = ("debtor", "assistant", "agent")  # "system" lines are the agent's notes
-LOCALES = {"MX": "es_MX", "CO": "es_CO", "PE": "es_PE"}
 
 SENDER_LABELS = {
     "debtor": N_("Usted"),
@@ -71,14 +70,13 @@ class Shown:
     state: str
     messages: list[dict[str, Any]]
     zone: str
-    locale: str
+    country: str  # the account's: the Spanish its times are written in
     campaign_id: int | None = None  # the account's: the conversation's and its ledger rows'
 
 
-def _zone_and_locale(account: Account) -> tuple[str, str]:
+def _zone(account: Account) -> str:
     zones = debtor_zones(account.timezone, account.country, None, None)
-    zone = zones[0].key if zones else "UTC"
-    return zone, LOCALES.get(account.country, "es_MX")
+    return zones[0].key if zones else "UTC"
 
 
 def _latest(s: Any, account_id: int, now: datetime) -> Conversation | None:
@@ -105,35 +103,36 @@ def _aware(at: datetime) -> datetime:
 
 def shown(engine: Engine, account_id: int, now: datetime, after_id: int = 0) -> Shown:
     """The account's portal conversation and its messages after `after_id` (the debtor's,
-    the assistant's and the agents'), with the account's zone and locale."""
+    the assistant's and the agents'), with the account's zone and country."""
     with transaction(engine) as s:
         account = s.get(Account, account_id)
         if account is None:
             raise web.HTTPNotFound()
-        zone, locale = _zone_and_locale(account)
+        zone, country = _zone(account), account.country
         c = _latest(s, account_id, now)
         if c is None:
-            return Shown(0, "", "bot", [], zone, locale, account.campaign_id)
+            return Shown(0, "", "bot", [], zone, country, account.campaign_id)
         messages = [m for m in conv.transcript(s, c.id, after_id=after_id)
                     if m["sender"] in SHOWN_SENDERS]  # fmt: skip
-        return Shown(c.id, c.address, c.state, messages, zone, locale, account.campaign_id)
+        return Shown(c.id, c.address, c.state, messages, zone, country, account.campaign_id)
 
 
-def when_label(at: datetime, zone: str, locale: str, lang: str) -> str:
-    """A message's time in the debtor's zone, named: '24 nov, 11:00 hora estándar central'."""
+def when_label(at: datetime, zone: str, country: str, lang: str) -> str:
+    """A message's time on the debtor's clock, in the portal's words (console/debtor_locale),
+    with the zone named by its city: 'mar 24 de nov, 11:00 a.m. (Ciudad de México)'."""
     try:
         tz = ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError):
         tz = ZoneInfo("UTC")
-    return str(format_datetime(_aware(at), "d MMM, HH:mm zzzz", tzinfo=tz,
-                               locale="en" if lang == "en" else locale))  # fmt: skip
+    words = debtor_locale(country, lang)
+    return f"{words.moment(_aware(at), tz)} ({words.zone_name(tz)})"
 
 
 def _lines(view: Shown, lang: str) -> list[dict[str, Any]]:
     return [
         {"id": m["id"], "sender": m["sender"], "text": m["text"],
          "who": gettext_(SENDER_LABELS[m["sender"]]),
-         "when": when_label(datetime.fromisoformat(m["at"]), view.zone, view.locale, lang)}
+         "when": when_label(datetime.fromisoformat(m["at"]), view.zone, view.country, lang)}
         for m in view.messages
     ]  # fmt: skip
 
