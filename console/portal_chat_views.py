@@ -101,9 +101,11 @@ def _aware(at: datetime) -> datetime:
     return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
-def shown(engine: Engine, account_id: int, now: datetime, after_id: int = 0) -> Shown:
+def shown(engine: Engine, account_id: int, now: datetime, after_id: int = 0, *,
+          with_messages: bool = True) -> Shown:  # fmt: skip
     """The account's portal conversation and its messages after `after_id` (the debtor's,
-    the assistant's and the agents'), with the account's zone and country."""
+    the assistant's and the agents'; none read without `with_messages`), with the
+    account's zone and country."""
     with transaction(engine) as s:
         account = s.get(Account, account_id)
         if account is None:
@@ -112,8 +114,8 @@ def shown(engine: Engine, account_id: int, now: datetime, after_id: int = 0) -> 
         c = _latest(s, account_id, now)
         if c is None:
             return Shown(0, "", "bot", [], zone, country, account.campaign_id)
-        messages = [m for m in conv.transcript(s, c.id, after_id=after_id)
-                    if m["sender"] in SHOWN_SENDERS]  # fmt: skip
+        read = conv.transcript(s, c.id, after_id=after_id) if with_messages else []
+        messages = [m for m in read if m["sender"] in SHOWN_SENDERS]
         return Shown(c.id, c.address, c.state, messages, zone, country, account.campaign_id)
 
 
@@ -178,7 +180,8 @@ async def send(request: web.Request) -> web.StreamResponse:
     if service is None:
         return await _page(request, debtor, error=gettext_(UNAVAILABLE), text=raw, status=503)
     now = request.app[CLOCK]()
-    view = await asyncio.to_thread(shown, request.app[ENGINE], debtor.account_id, now)
+    view = await asyncio.to_thread(shown, request.app[ENGINE], debtor.account_id, now,
+                                   with_messages=False)  # fmt: skip
     # The open conversation of the account goes on (whichever portal session began it);
     # else this session begins one.
     address = view.address if view.state != "closed" and view.address else _address(debtor)

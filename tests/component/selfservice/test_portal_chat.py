@@ -22,7 +22,7 @@ from support.selfservice_seed import DIGITS, IDENTITY_KEY, LINK_SECRET, NOW, Por
 
 from cobrador.ground.settings import Settings
 from console.app import init_app
-from console.chat_queue import Waiting, assign
+from console.chat_queue import Waiting, assign, close_dispositioned
 from console.chat_views import agent_reply
 from console.keys import CHAT
 from console.users import CurrentUser
@@ -30,7 +30,15 @@ from outreach.links import LinkSigner
 from selfservice import conversations as conv
 from selfservice.chat_sender import pending_ids
 from store.db import transaction
-from store.models import AuditEntry, CallAttempt, Conversation, ConversationMessage, Role, User
+from store.models import (
+    AuditEntry,
+    CallAttempt,
+    Conversation,
+    ConversationMessage,
+    Disposition,
+    Role,
+    User,
+)
 
 CSRF = re.compile(r'name="csrf-token" content="([^"]+)"')
 SIGNER = LinkSigner("https://pagos.example.mx/p", LINK_SECRET)
@@ -180,6 +188,31 @@ async def test_given_the_debtor_asks_for_an_agent_when_one_replies_then_the_repl
             ConversationMessage.conversation_id == c.id).order_by(ConversationMessage.id)).all()  # fmt: skip
     assert (tail[-1].sender, tail[-1].text) == ("debtor", "gracias, quiero pagar en dos partes")
     assert len(conversations(engine)) == 1
+
+
+async def test_given_the_agent_recorded_the_outcome_when_the_page_is_read_then_over_and_the_next_message_starts_anew(
+    web: TestClient, seeded: PortalSeed, engine: Engine, clock: Clock
+) -> None:
+    await enter(web, seeded.account_id)
+    await write(web, "quiero hablar con un asesor")
+    [first] = conversations(engine)
+    agent, attempt_id = agent_takes(engine, seeded, first.id)
+    agent_reply(engine, agent, attempt_id, "Listo, quedó registrado.", NOW)
+    with transaction(engine) as s:  # the agent's disposition; the console then closes it
+        s.add(Disposition(attempt_id=attempt_id, account_id=seeded.account_id,
+                          agent_id=agent.id, party="titular", outcome="promise"))  # fmt: skip
+    assert close_dispositioned(engine, NOW) == 1
+    clock.now = NOW + timedelta(minutes=5)
+    page = await (await web.get("/p/cuenta/chat")).text()
+    assert "Esta conversación terminó" in page and "Listo, quedó registrado." in page
+    poll = await (await web.get(f"/p/cuenta/chat/mensajes?c={first.id}&after=0")).json()
+    assert poll["state"] == "closed" and poll["reload"] is False
+
+    await write(web, "cuanto debo")  # a new conversation, with the assistant again
+    second = conversations(engine)[-1]
+    assert second.id != first.id and second.state == "bot"
+    said = await lines(web)
+    assert said[0] == "cuanto debo" and "Listo, quedó registrado." not in said
 
 
 async def test_given_a_new_portal_session_when_the_chat_is_open_then_the_same_conversation_goes_on(
