@@ -18,7 +18,8 @@ from functools import lru_cache
 
 from rapidfuzz import fuzz, process
 
-from selfservice.normalize import Mender, words
+from selfservice.intent_model import Model, shipped
+from selfservice.normalize import Mender, spanish_stems, words
 
 INTENTS = (
     "balance",
@@ -38,8 +39,15 @@ DISPUTE_KINDS = ("denies", "paid", "proof")
 # Ties between rules of equal weight go to the earlier intent: the more specific ask.
 PRIORITY = ("stop", "dispute", "agent", "installments", "promise", "pay", "due_date",
             "balance", "greeting")  # fmt: skip
+_PRIORITY_INDEX = {name: index for index, name in enumerate(PRIORITY)}
 SAFETY = ("stop", "dispute")
 THRESHOLD = 0.5  # below it, no rule really matched
+# The statistical model (selfservice/intent_model.py): from this probability of stop or
+# dispute a message is read as one (chosen by cross-validation by split, leaning to
+# safety), and what it needs to name an intent alone when no rule matched.
+SAFETY_PROBABILITY = 0.35
+STRONG_RULE_SAFETY_PROBABILITY = 0.5  # ... when a rule of another intent weighs 0.85 or more
+MODEL_ALONE = 0.5
 FALLBACK_CUTOFF = 85.0  # rapidfuzz score (0-100) a canonical phrase must reach
 
 
@@ -69,11 +77,11 @@ def _r(intent: str, weight: float, pattern: str, kind: str | None = None) -> Rul
 GAP = r"(?:\w+ ){0,3}"
 # Verbs of contacting someone, any form: "llamen", "marcarme", "escribiendo", "hablen".
 CONTACT = (r"(?:llam|marc|marqu|escrib|mand|envi|contact|molest|busc|busqu|timbr|acos|hostig|"
-           r"fastidi|jod|freg|fregu|insist)\w*|habl(?:en|es|e|ar|arme|arnos|ando)")  # fmt: skip
+           r"fastidi|jod|freg|fregu|insist|ching|jorob|perturb)\w*|habl(?:en|es|e|ar|arme|arnos|ando)")  # fmt: skip
 # The imperative/subjunctive "do not ..." forms: "no me llamen", "no me escribas".
 CONTACT_ROOT = (
     r"(?:llam|marc|marqu|escrib|mand|envi|contact|molest|busc|busqu|timbr|acos|"
-    r"hostig|fastidi|jod|freg|fregu|insist)"
+    r"hostig|fastidi|jod|freg|fregu|insist|ching|jorob|perturb)"
 )
 # Request forms only: infinitive, imperative/subjunctive, gerund (with clitics); never a
 # past tense ("no me llamaron", "no me mando el link" are not requests).
@@ -90,7 +98,8 @@ FILLER = (
 )
 CONTACT_IMP = (r"(?:llam|marqu|escrib|mand|envi|contact|molest|busqu|timbr|acos|hostigu|"
                r"fastidi|jod|friegu|insist|habl)(?:en|es|e|an|as|a)(?:me|nos|le|les)?")  # fmt: skip
-PAY_VERB = (r"(?:pag|deposit|abon|transfier|transfer|liquid|cubr|cubro|sald|cancel)\w*|"
+PAY_VERB = (r"(?:pag|deposit|abon|transfier|transfer|liquid|cubr|cubro|sald|cancel|consign|yape|"
+            r"plinee|plineo)\w*|"
             r"pongo al (?:dia|corriente)|hago (?:el|un) (?:pago|deposito|abono)|"
             r"hago la transferencia|mando (?:el|la) (?:dinero|pago|plata|lana)|"
             r"(?:tengo|tendre|junto|consigo|reuno) (?:el |la |los )?(?:dinero|plata|lana|pago|"
@@ -138,7 +147,7 @@ RULES: tuple[Rule, ...] = (
     _r("stop", 0.95, r"\b(?:de baja|dar baja|darme baja|la baja|desuscrib\w*|desinscrib\w*|"
        r"unsubscribe|stop)\b"),
     _r("stop", 0.9, r"^baja\b|\bbaja$"),
-    _r("stop", 0.9, r"\b(?:borr|elimin|quit|saqu|sac|retir)\w* (?:\w+ ){0,3}(?:numero|datos|"
+    _r("stop", 0.9, r"\b(?:borr|elimin|quit|saqu|sac|retir|baj)\w* (?:\w+ ){0,3}(?:numero|datos|"
        r"telefono|celular|correo|lista|base|registro|contacto)s?\b"),
     _r("stop", 0.9, r"\b(?:no autorizo|no les autorizo|desautorizo|revoco|retiro (?:mi|el) "
        r"(?:consentimiento|permiso|autorizacion))\b"),
@@ -146,9 +155,14 @@ RULES: tuple[Rule, ...] = (
     _r("stop", 0.85, r"\b(?:acoso|acosando|acosar|acosarme|hostigamiento|hostigando|hostigar|"
        r"hostigarme)\b"),
     _r("stop", 0.85, r"\b(?:ya basta|basta ya|basta de)\b"),
-    _r("stop", 0.9, r"\b(?:apaguen|paren|detengan|suspendan|cancelen|cancela|cancelar|quiten)"
+    _r("stop", 0.9, r"\b(?:apaguen|paren|detengan|suspendan|cancelen|cancela|cancelar|quiten|cesen|"
+       r"cese|cesar|terminen|finalicen|corten|eviten)"
        r" (?:\w+ ){0,2}(?:llamadas|mensajes|correos|notificaciones|whatsapp|sms|textos|"
-       r"recordatorios|suscripcion|contacto|contactos|comunicacion|comunicaciones)\b"),
+       r"recordatorios|suscripcion|contacto|contactos|comunicacion|comunicaciones|cobranza|"
+       r"gestiones|hostigamiento|acoso)\b"),
+    _r("stop", 0.9, r"\bsi (?:me |nos |le )?(?:siguen|vuelven a|continuan|sigue|vuelve a) "
+       rf"(?:{CONTACT})"),
+    _r("stop", 0.9, r"\b(?:ya paren|paren ya|parenle|ya parale|paren de una vez|ya no mas)\b"),
     _r("stop", 0.9, r"\bno (?:me |nos )?(?:interesa|interesan) (?:\w+ ){0,2}(?:llamadas|mensajes"
        r"|correos|whatsapp|sms|textos)\b"),
     # ---- dispute: denies the debt, says it is paid, asks for proof ----------------
@@ -181,6 +195,16 @@ RULES: tuple[Rule, ...] = (
        r"dia)|termine de pagar|acabe de pagar|la termine|lo termine|quede al corriente)\b",
        "paid"),
     _r("dispute", 0.85, r"\b(?:paz y salvo|no adeudo|libre de deuda|finiquito)\b", "paid"),
+    _r("dispute", 0.85, r"\b(?:la |lo |esa |esta )?(?:cerre|cancele|liquide) (?:\w+ ){0,2}(?:hace|en \d|"
+       r"desde|el ano|ya)\b|\b(?:cuenta|credito|tarjeta|prestamo) (?:ya )?(?:esta |estaba |quedo )?"
+       r"(?:cerrad[oa]|cancelad[oa]|liquidad[oa]|finiquitad[oa])\b", "paid"),
+    _r("dispute", 0.85, r"\bno (?:me |les |le )?(?:cuadra|cuadran|cuadran las cuentas)\b", "denies"),
+    _r("dispute", 0.85, r"\b(?:es|era|son|eran) de (?:otra persona|otro|mi ex\w*|ex \w+|mi "
+       r"(?:hermano|hermana|hijo|hija|papa|mama|padre|madre|esposo|esposa|pareja|expareja|"
+       r"exesposo|exesposa|suegro|suegra|primo|prima|cunado|cunada))\b", "denies"),
+    _r("dispute", 0.9, r"\bno (?:lo |la |los |las |le )?(?:he )?(?:saque|sacado|pedi|pedido|solicite|"
+       r"solicitado|firme|firmado|contrate|contratado|tramite|tramitado|adquiri|autorice|"
+       r"autorizado) (?:yo|nada|nunca|ningun\w*|eso|esa|ese|tal)\b", "denies"),
     _r("dispute", 0.95, r"\bno (?:es|era|son|eran) (?:mia|mio|mias|mios|de mi|(?:mi|mis) "
        r"(?:deuda|deudas|cuenta|credito|prestamo|tarjeta|numero|nombre|problema)|para mi)\b",
        "denies"),
@@ -214,10 +238,11 @@ RULES: tuple[Rule, ...] = (
     _r("dispute", 0.9, r"\bno (?:me |nos |le )?(?:corresponde|pertenece)\b", "denies"),
     _r("dispute", 0.85, r"\b(?:es|debe ser|debe de ser|debe haber|hay|tienen|es por) (?:un |algun )?"
        r"(?:error|equivocacion)\b", "denies"),
-    _r("dispute", 0.85, r"\b(?:el|la|los|las) (?:monto|cantidad|saldo|cifra|cobro|intereses|"
-       r"interes|cargos?|deuda) (?:\w+ ){0,3}(?:esta mal|estan mal|no es correct\w*|no cuadra|no "
+    _r("dispute", 0.85, r"\b(?:el|la|los|las|ese|esa|este|esta|esos|esas) (?:monto|cantidad|saldo|"
+       r"cifra|cobro|intereses|interes|cargos?|deuda|valor|cuenta) (?:\w+ ){0,3}(?:esta mal|estan mal|no es correct\w*|no cuadra|no "
        r"coincide|es incorrect\w*|esta inflad\w*|es abusiv\w*|son abusiv\w*|excesiv\w*|no es "
-       r"(?:real|asi|justo))\b", "denies"),
+       r"(?:real|asi|justo)|no es$|no es (?:yo|asi|ese|esa|correcto)|no corresponde|es ilegal|"
+       r"es un robo)\b", "denies"),
     _r("dispute", 0.85, r"\b(?:me estan cobrando|cobrando|cobran|me cobran) (?:de mas|demas|mas de"
        r" lo|intereses (?:abusivos|de mas))|\bno estoy de acuerdo\b|\bcobros? (?:indebid|injust|"
        r"excesiv)\w*|\bintereses (?:abusivos|excesivos|ilegales)\b|\bdebia (?:menos|solo)\b|"
@@ -225,8 +250,11 @@ RULES: tuple[Rule, ...] = (
     _r("dispute", 0.9, r"\b(?:quiero|necesito|solicito|pido|exijo|mandenme|envienme|manden|envien"
        r"|mandame|enviame|mandeme|envieme|pasame|paseme|muestreme|pasenme|muestrenme|muestren|"
        r"ensenenme|tienen|me (?:pueden|puede|podrian)"
-       r" (?:mandar|enviar|pasar|mostrar)|puedo ver|quisiera ver|quiero ver|requiero) "
-       r"(?:\w+ ){0,4}(?:documento|documentos|soporte|soportes|prueba|pruebas|contrato|contratos|"
+       r" (?:mandar|enviar|pasar|mostrar|facilitar|regalar)|puedo ver|quisiera ver|quiero ver|"
+       r"requiero|quisiera|solicitar|me envia|me envian|me manda|me mandan|regaleme|regalame|regalenme|me regala|me regalan|"
+       r"facilitenme|me facilitan|exhiban|presenten) "
+       r"(?:\w+ ){0,4}(?:documento|documentos|documentacion|soporte|soportes|prueba|pruebas|contrato|"
+       r"contratos|titulo valor|cronograma|historial de pagos|"
        r"pagare|pagares|evidencia|evidencias|copia|respaldo|sustento|papeles|firma|origen)\b",
        "proof"),
     _r("dispute", 0.9, r"\b(?:demuestren\w*|comprueben\w*|prueben\w*|pruebenme|justifiquen\w*|"
@@ -241,12 +269,13 @@ RULES: tuple[Rule, ...] = (
        r"atenderme|atienda|atiendan|atiende|tratar) (?:\w+ ){0,2}(?:con )?(?:un |una |alguien|"
        r"algun |alguna |el |la |su |otro |otra )?(?:asesor|asesora|asesores|persona|humano|"
        r"humana|agente|ejecutiv[oa]|operador[a]?|supervisor[a]?|gerente|encargad[oa]|gestor[a]?|"
-       r"representante|alguien|ser humano|jefe|licenciad[oa])"),
+       r"representante|alguien|ser humano|jefe|licenciad[oa]|funcionari[oa]|empleado|empleada)"),
     _r("agent", 0.95, r"\b(?:pasame|paseme|pasenme|comuniqueme|comunicame|comuniquenme|conecteme|"
        r"conectame|transfiereme|transfierame|me pasa|me pasan|me comunica|me comunican|me "
        r"transfiere|me conecta|quiero|necesito|solicito|deseo|busco|hay|tienen) (?:\w+ ){0,2}"
-       r"(?:asesor|asesora|humano|agente|ejecutiv[oa]|operador[a]?|supervisor[a]?|persona real|"
-       r"persona de verdad|ser humano|gestor[a]?|representante|alguien real)\b"),
+       r"(?:asesor|asesora|asesoria|humano|agente|ejecutiv[oa]|operador[a]?|supervisor[a]?|persona real|"
+       r"persona de verdad|ser humano|gestor[a]?|representante|alguien real|una persona|"
+       r"funcionari[oa])\b"),
     _r("agent", 0.9, r"\b(?:me comunica|me comunican|comuniqueme|comunicame|comuniquenme|"
        r"me pasa|me pasan|pasame|paseme|pasenme|me transfiere|transfiereme|me conecta|"
        r"conecteme|me comunicas|me pasas|pongame|ponme|poneme|me pone|me ponen) (?:con|a (?:un|una|el|la|alguien|algun|alguna))\b"),
@@ -283,6 +312,7 @@ RULES: tuple[Rule, ...] = (
        r"resto|la otra )?(?:mitad|parte|resto)\b"),
     _r("installments", 0.85, r"\b(?:plan(?:es)? de pagos?|convenio|acuerdo de pago|arreglo|"
        r"financiamiento|financiar|fraccionar|diferir|refinanci\w*|reestructur\w*|facilidades|"
+       r"reprogram\w*|renegoci\w*|negociar|negociacion|negociemos|"
        r"facilidad de pago|cuota|cuotas|cuotitas|pagitos|abonitos|mensualidad|mensualidades|"
        r"parcialidades|abonos|"
        r"pagos parciales|pago parcial|pagar parcial\w*|poco a "
@@ -318,10 +348,12 @@ RULES: tuple[Rule, ...] = (
        r"\b(?:numero de cuenta|cuenta bancaria|clabe|referencia|cuenta para (?:depositar|"
        r"transferir|pagar)|oxxo|yape|plin|nequi|daviplata|pse|efecty|baloto|bancolombia|bcp|"
        r"interbank|banorte|bbva|scotiabank|spei|mercado pago|mercadopago|paypal|tarjeta de credito|tarjeta de "
-       r"debito|con tarjeta|en efectivo|transferencia|deposito)\b"),
+       r"debito|con tarjeta|en efectivo|transferencia|deposito|cci|codigo interbancario|yapear|"
+       r"consignar|consignacion|corresponsal|convenio de recaudo)\b"),
     _r("pay", 0.85, r"\b(?:como|donde|por donde|en donde|de que forma|que formas?|medios?|"
        r"metodos?|opciones|formas?) (?:\w+ ){0,3}(?:pago|pagar|pagos|deposito|depositar|"
-       r"pagarles|pagarle|pagarlo|pagarla)\b"),
+       r"pagarles|pagarle|pagarlo|pagarla|consigno|consignar|consignarles|consignarle|consigna|"
+       r"yapeo|yapear|yapearles|yapearle|cancelo|cancelar|transfiero|deposito)\b"),
     _r("pay", 0.85, r"\b(?:pago|pagar|pagarlo|pagarla|liquido|liquidar|liquidarlo) (?:todo |"
        r"el total |completo )?(?:ya|ahorita|ahora|hoy|ahora mismo|hoy mismo|de una vez|de "
        r"contado|de una|todo|el total|completo)\b"),
@@ -334,6 +366,12 @@ RULES: tuple[Rule, ...] = (
        r"dia|plazo (?:para pagar|maximo|limite)|fecha que (?:tengo|debo))\b"),
     _r("due_date", 0.85, r"\b(?:cuanto tiempo|cuantos dias) (?:\w+ )?(?:tengo|me dan|hay|me "
        r"queda|quedan)\b"),
+    _r("due_date", 0.95, r"\b(?:estoy a tiempo|todavia (?:estoy|alcanzo|llego|es tiempo)|ya se "
+       r"(?:vencio|paso la fecha)|se me (?:vence|vencio|paso)|(?:tengo|hay) (?:tiempo|plazo) hasta|"
+       r"hasta (?:que|cual) hora|a que hora (?:cierra|vence|es el limite)|en (?:que|cual) fecha "
+       r"(?:vence|toca|debo|tengo)|fecha en (?:que|la que) (?:vence|toca|debo|tengo))\b"),
+    _r("due_date", 0.95, r"\b(?:el|mi) (?:pago|cuota|abono) (?:es|era|seria|toca|cae|vence) "
+       r"(?:el|para el|los|cada) (?:\d{1,2}|dia|primero|quince|treinta)\b(?: (?:\w+ ){0,3}(?:o|u) )?"),
     # ---- balance: how much -------------------------------------------------------------
     _r("balance", 0.88, r"\bcuant[oa]s? (?!tiempo|dias)(?:\w+ ){0,3}(?:debo|debiendo|adeudando|debemos|adeudo|debe|pago|pagar|es|seria"
        r"|sale|queda|falta|tengo|va|llevo|asciende|suma|monto|saldo|total|deuda|dinero)\b"),
@@ -351,14 +389,22 @@ RULES: tuple[Rule, ...] = (
 )
 # fmt: on
 
+# A greeting is any social turn that asks for nothing: a hello, thanks, a goodbye, or a
+# bare acknowledgement ("ok", "listo", "va", "sale", "👍").
 GREETING_CORE = words("""hola buenos buenas buen saludos hey alo quiubo quihubo hello
-gracias adios chao chau bye tal onda epa ey luego vemos pronto bendiciones""")
+gracias adios chao chau bye tal onda epa ey luego vemos pronto bendiciones
+ok okey okay listo va vale dale sale perfecto entendido enterado aja bueno ya amable
+agradezco agradecido agradecida""")
 GREETING_WORDS = GREETING_CORE | words("""dia dias tardes tarde noches noche que tal
 muchas mil ok okay hasta luego pronto nos vemos senor senora senorita joven como esta estas
 usted amigo amiga mucho gusto oye oiga disculpe perdon bien y muy pues saludo cordial
 igualmente excelente bendiciones dios bendiga don dona todo todos a ustedes por favor la
-informacion ayuda atencion su
+informacion ayuda atencion su sumerce causa parce mano carnal compa ok okey listo va vale
+dale sale perfecto entendido enterado aja bueno ya amable agradezco agradecido agradecida
+de nada tan
 """)
+# "que Dios le pague" is thanks, not a payment.
+_BLESSING = re.compile(r"\b(?:que )?dios (?:le|te|les|se lo|se los) (?:pague|bendiga|acompane)\b")
 
 # Canonical phrases for what no rule caught: a whole message close to one of them
 # (rapidfuzz's ratio) names its intent, with a lower confidence.
@@ -382,8 +428,9 @@ CHANNEL_PATTERNS: dict[str, re.Pattern[str]] = {
     "sms": re.compile(r"\bsms\b|\b(?:mensajes?|mensajitos?) de texto\b|\btextos?\b|"
                       r"\bmensajitos?\b|\bmensajes? al celular\b"),
     "email": re.compile(r"\bcorreos?\b|\be ?mails?\b|\bcorreo electronico\b"),
+    # "hable" but not "ya hable con el banco" (a past tense, no channel).
     "call": re.compile(r"\bllam\w*|\bmarc(?:ar|arme|ando|an|en)\b|\bmarqu\w*|\bhabl(?:en|es|e|"
-                       r"arme|ar|ando)\b|\btimbr\w*|\bcolg\w*"),
+                       r"arme|ar|ando)\b(?! con)|\btimbr\w*|\bcolg\w*"),
 }  # fmt: skip
 
 # Every word the rules name is vocabulary for the typo mender.
@@ -439,7 +486,7 @@ def _stems() -> set[str]:
     return found
 
 
-_MENDER = Mender(_vocabulary(), _stems())
+_MENDER = Mender(_vocabulary(), _stems(), spanish_stems())
 
 
 def normalize(text: str) -> str:
@@ -460,31 +507,68 @@ def _scores(plain: str) -> dict[str, tuple[float, str | None]]:
             continue
         if rule.pattern.search(plain):
             found[rule.intent] = (rule.weight, rule.kind)
-    said = plain.split()
-    if said and all(w in GREETING_WORDS for w in said) and any(w in GREETING_CORE for w in said):
+    if _social(plain):
         found["greeting"] = (0.9, None)
     return found
 
 
+def _social(plain: str) -> bool:
+    """Only greetings, thanks, goodbyes and acknowledgements: asks for nothing."""
+    said = _BLESSING.sub(" gracias ", plain).split()
+    return (
+        bool(said)
+        and all(w in GREETING_WORDS for w in said)
+        and any(w in GREETING_CORE for w in said)
+    )
+
+
 _MESSAGES = re.compile(r"\bmensaj\w*|\bescrib\w*")
+# A contact verb negated in the past, or not answering: an account of what happened,
+# not a request ("no me llamaron ayer", "a veces no contesto las llamadas").
+_NOT_A_REQUEST = re.compile(
+    rf"\bno (?:me |nos |le |les |te |lo |la )?(?:han |ha |habian |habia )?{CONTACT_ROOT}\w*"
+    r"(?:aron|ieron|o|io|ado|ido)\b|\bno (?:\w+ )?(?:contest|respond|alcanc[eo] a contest)\w*"
+)
+# A channel the debtor keeps ("solo por correo", "mejor por whatsapp") is not stopped.
+_KEPT_CHANNEL = re.compile(
+    r"\b(?:solo|solamente|unicamente|mejor) (?:por|al|a mi|en|"
+    r"via|con) (?:el |mi )?(?:correo(?: electronico)?|whatsapp|sms|"
+    r"mensajes? de texto|llamadas?|telefono)\b"
+)
 
 
 def stop_channel(plain: str) -> str | None:
     """The one channel a stop request names; None when it names none or several.
     Messages in general ("mensajes", "escriban") are every message channel: with a
     message channel named they are that one, with calls they make it all."""
+    plain = _KEPT_CHANNEL.sub(" ", plain)  # "no me manden whatsapp, solo por correo"
     named = [name for name, pattern in CHANNEL_PATTERNS.items() if pattern.search(plain)]
     if named == ["call"] and _MESSAGES.search(plain):
         return None
     return named[0] if len(named) == 1 else None
 
 
+# A dispute no kind rule reads (the model's): the kind its words hint at.
+_PROOF_WORDS = re.compile(
+    r"\b(?:document\w*|contrato\w*|prueba\w*|soporte\w*|papel\w*|firma\w*|"
+    r"pagare\w*|evidencia\w*|sustento|comprueb\w*|demuestr\w*)"
+)
+_PAID_WORDS = re.compile(
+    r"\b(?:pague|pagado|pagamos|liquide|cancele|deposite|transferi|abone|"
+    r"comprobante|voucher|recibo|arregle|arreglamos|finiquit\w*)\b"
+)
+
+
 def dispute_kind(plain: str) -> str:
-    """paid > proof > denies when several dispute rules match."""
+    """paid > proof > denies when several dispute rules match; with none, the words."""
     kinds = {r.kind for r in RULES if r.intent == "dispute" and r.pattern.search(plain)}
     for kind in ("paid", "proof", "denies"):
         if kind in kinds:
             return kind
+    if _PAID_WORDS.search(plain):
+        return "paid"
+    if _PROOF_WORDS.search(plain):
+        return "proof"
     return "denies"
 
 
@@ -493,25 +577,96 @@ def classify(text: str) -> Intent:
     return _classify(normalize(text if isinstance(text, str) else ""))
 
 
+def classify_with(text: str, model: Model | None, safety: float = SAFETY_PROBABILITY) -> Intent:
+    """classify() with another statistical model, or none (the rules alone), and another
+    safety bar: for cross-validation in bench/intent_accuracy.py."""
+    plain = normalize(text if isinstance(text, str) else "")
+    found = _scores(plain)
+    return decide(plain, found, model.probabilities(plain) if plain and model else {}, safety)
+
+
 @lru_cache(maxsize=4096)
 def _classify(plain: str) -> Intent:
-    found = _scores(plain)
+    return decide(plain, _scores(plain), shipped().probabilities(plain) if plain else {})
+
+
+def decide(
+    plain: str,
+    found: dict[str, tuple[float, str | None]],
+    probabilities: dict[str, float],
+    safety: float = SAFETY_PROBABILITY,
+) -> Intent:
+    """The rules' matches and the model's probabilities made one intent.
+
+    1. A stop or dispute rule matched: that intent, whatever else the message says.
+    2. Nothing but courtesy ("ok", "gracias", "que Dios le pague"): a greeting.
+    3. The model gives stop or dispute SAFETY_PROBABILITY or more: that intent. The
+       bar is low on purpose: a false stop costs a handover to a person, a missed one
+       is a breach of the law.
+    4. Otherwise each intent scores its best rule's weight plus the model's probability;
+       the highest wins (ties to the more specific intent). With no rule matched the
+       model's choice needs MODEL_ALONE; else the nearest canonical phrase, else unknown.
+    """
     for name in SAFETY:
         if name in found and found[name][0] >= THRESHOLD:
-            weight, kind = found[name]
-            if name == "stop":
-                return Intent("stop", weight, channel=stop_channel(plain))
-            return Intent("dispute", weight, kind=dispute_kind(plain))
+            weight, _ = found[name]
+            return _safety(name, weight, plain)
+    if _social(plain):  # nothing in it but courtesy: no model can make it a request
+        return Intent("greeting", 0.9)
+    likely = _model_safety(plain, found, probabilities, safety)
+    if likely is not None:
+        return _safety(likely, round(probabilities[likely], 2), plain)
+    matched = {name: hit for name, hit in found.items() if hit[0] >= THRESHOLD}
+    if not matched:
+        others = {n: p for n, p in probabilities.items() if n not in SAFETY}  # safety: above
+        if others:
+            best = max(others, key=lambda name: others[name])
+            if others[best] >= MODEL_ALONE:
+                return Intent(best, round(others[best], 2))
+        return _nearest(plain)
+    candidates = set(matched) | {n for n in probabilities if n not in SAFETY}
     ranked = sorted(
-        ((weight, -PRIORITY.index(name), name, kind) for name, (weight, kind) in found.items()),
+        (
+            (matched.get(name, (0.0, None))[0] + probabilities.get(name, 0.0),
+             -_PRIORITY_INDEX.get(name, len(PRIORITY)), name)
+            for name in candidates
+        ),
         reverse=True,
-    )
-    if ranked and ranked[0][0] >= THRESHOLD:
-        weight, _, name, kind = ranked[0]
-        if len(ranked) > 1 and ranked[1][0] == weight and ranked[1][2] != "greeting":
-            weight = round(weight - 0.1, 2)  # two asks as strong: less sure which one
-        return Intent(name, weight, kind=kind)
-    return _nearest(plain)
+    )  # fmt: skip
+    score, _, name = ranked[0]
+    kind = matched[name][1] if name in matched else None
+    confidence = round(score / 2 if probabilities else score, 2)
+    return Intent(name, min(1.0, confidence), kind=kind)
+
+
+def _model_safety(
+    plain: str,
+    found: dict[str, tuple[float, str | None]],
+    probabilities: dict[str, float],
+    safety: float,
+) -> str | None:
+    """The stop or dispute the model reads where no rule did, if any. Not in one word
+    ("no", "mmm": too few letters to read; the one-word stops are rules), not a stop in
+    a request to be called ("llamenme": the same letters as "no me llamen", and the
+    negation is what the rules read), nor in what happened ("no me llamaron", "no
+    contesto las llamadas": a past or a habit, no request), and a higher bar against a strong rule of
+    another intent."""
+    if not probabilities or len(plain.split()) < 2:
+        return None
+    no_stop = any(kind == "callback" for _, kind in found.values()) or _NOT_A_REQUEST.search(plain)
+    names = [n for n in SAFETY if not (n == "stop" and no_stop)]
+    if not names:
+        return None
+    likely = max(names, key=lambda name: probabilities.get(name, 0.0))
+    strong = any(weight >= 0.85 for name, (weight, _) in found.items() if name not in SAFETY)
+    bar = max(safety, STRONG_RULE_SAFETY_PROBABILITY) if strong else safety
+    return likely if probabilities.get(likely, 0.0) >= bar else None
+
+
+def _safety(name: str, confidence: float, plain: str) -> Intent:
+    if name == "stop":
+        return Intent("stop", confidence, channel=stop_channel(plain))
+    return Intent("dispute", confidence, kind=dispute_kind(plain))
 
 
 def _nearest(plain: str) -> Intent:

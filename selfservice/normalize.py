@@ -6,11 +6,14 @@ input (the text is cut to MAX_CHARS and MAX_TOKENS before anything else runs).
 
 from __future__ import annotations
 
+import gzip
 import re
 import unicodedata
 from collections.abc import Iterable
 from functools import lru_cache
+from pathlib import Path
 
+import snowballstemmer
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
@@ -97,10 +100,18 @@ explique explica cargos cargo compras compra consumo consumos
 """)
 
 
+# Emoji that say something a debtor may send alone: read as their words.
+EMOJI: dict[str, str] = {
+    "\U0001f44d": " ok ", "\U0001f44c": " ok ", "\u2705": " ok ", "\u2714": " ok ",
+    "\U0001f64f": " gracias ", "\U0001f44b": " hola ",
+}  # fmt: skip
+_EMOJI = re.compile("|".join(map(re.escape, EMOJI)))
+
+
 def fold(text: str) -> str:
-    """Lower case, accents off ("ñ" -> "n"), anything but letters and digits a space;
-    the first MAX_CHARS characters only."""
-    cut = text[:MAX_CHARS]
+    """Lower case, accents off ("ñ" -> "n"), a few emoji as words ("👍" -> "ok"),
+    anything else but letters and digits a space; the first MAX_CHARS characters only."""
+    cut = _EMOJI.sub(lambda m: EMOJI[m.group(0)], text[:MAX_CHARS])
     plain = unicodedata.normalize("NFKD", cut).encode("ascii", "ignore").decode("ascii")
     return _NOT_WORD.sub(" ", plain.lower()).strip()
 
@@ -130,15 +141,42 @@ def sound(word: str) -> str:
     return word
 
 
+SPANISH_STEMS_FILE = Path(__file__).with_name("spanish_stems.txt.gz")
+_STEMMER = snowballstemmer.stemmer("spanish")
+
+
+@lru_cache(maxsize=1)
+def spanish_stems() -> frozenset[str]:
+    """The Snowball stems of Debian's Spanish word list, folded (scripts/spanish-stems)."""
+    with gzip.open(SPANISH_STEMS_FILE, "rt", encoding="ascii") as fh:
+        return frozenset(fh.read().split())
+
+
+def is_spanish(word: str, stems: frozenset[str]) -> bool:
+    """A real Spanish word, near enough: its stem is the stem of a word of the list
+    ("llegando" of "llegar"), or it is a first-person past of one ("perdi": "perder")."""
+    if _STEMMER.stemWord(word) in stems:
+        return True
+    return word.endswith("i") and any(
+        _STEMMER.stemWord(word[:-1] + ending) in stems for ending in ("er", "ir")
+    )
+
+
 class Mender:
     """Mends typos against a vocabulary. A word not in it nor starting with one of the
     stems, MIN_FUZZY_LEN letters or longer, becomes the vocabulary word that sounds
-    the same ("kiero" -> "quiero"),
-    else, five letters or longer, the written word one edit away (two from eight
-    letters; rapidfuzz's Levenshtein distance) of about the same length; else it
-    stays."""
+    the same ("kiero" -> "quiero"); else, when it is no Spanish word of its own
+    (`spanish`, the stems of a Spanish word list: "gente" is not a typo of "agente"),
+    five letters or longer, the written word one edit away (two from eight letters;
+    rapidfuzz's Levenshtein distance) of about the same length; else it stays."""
 
-    def __init__(self, vocabulary: Iterable[str], stems: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        vocabulary: Iterable[str],
+        stems: Iterable[str] = (),
+        spanish: frozenset[str] = frozenset(),
+    ) -> None:
+        self._spanish = spanish
         self.vocabulary = frozenset(vocabulary) | COMMON_WORDS
         # A word that starts with a stem the rules read ("desuscrib" + anything) is
         # already what they look for: mending it could only make it another word.
@@ -161,6 +199,8 @@ class Mender:
             return self._by_sound[heard]
         if len(word) <= MIN_FUZZY_LEN:
             return word  # four letters: only a word that sounds the same
+        if is_spanish(word, self._spanish):
+            return word
         edits = 1 if len(word) <= 7 else 2
         found = process.extractOne(
             word, self._words, scorer=Levenshtein.distance, score_cutoff=edits
