@@ -229,8 +229,12 @@ class Refiller:
             if not accounts:
                 return []
             ids = list(accounts)
+            # Calls placed: the phone rotation's count. A message sent or something the
+            # debtor did (a portal visit, a reply) is a ledger row too, but dials nothing.
             attempts = dict(s.execute(
-                select(CallAttempt.account_id, func.count()).where(any_of(CallAttempt.account_id, ids, s))
+                select(CallAttempt.account_id, func.count()).where(any_of(CallAttempt.account_id, ids, s),
+                                                                   CallAttempt.channel == "call",
+                                                                   CallAttempt.direction == "outbound")
                 .group_by(CallAttempt.account_id)).all())  # fmt: skip
             broken = set(s.execute(
                 select(Promise.account_id).where(any_of(Promise.account_id, ids, s), Promise.status == "broken",

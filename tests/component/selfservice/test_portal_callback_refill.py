@@ -21,7 +21,7 @@ from dialer.hopper import Hopper
 from dialer.refill import Refiller
 from selfservice import debtor_actions as da
 from store.db import transaction
-from store.models import Account, Callback, Campaign
+from store.models import Account, Callback, Campaign, Phone
 
 CHECKER = compliance_callback_checker(load_profiles())
 # 14:00 in Mexico City, the day of NOW (11:00 there): inside the MX window.
@@ -114,3 +114,24 @@ async def test_given_a_debtor_who_changes_the_time_when_refilled_then_one_call_a
     with Session(engine) as s:
         statuses = dict(s.execute(select(Callback.id, Callback.status)).all())
     assert statuses == {first.ids[0]: "replaced", second.ids[0]: "queued"}
+
+
+async def test_given_a_debtors_portal_visit_when_refilled_then_the_phone_rotation_is_unmoved(
+    engine: Engine, aredis: aioredis.Redis, seeded: PortalSeed
+) -> None:
+    # Two numbers, never called: the rotation starts at the first. The debtor's visit to
+    # the portal is a ledger row, but no call: it must not move the rotation on.
+    with transaction(engine) as s:
+        account = s.get(Account, seeded.account_id)
+        assert account is not None
+        account.phones.append(Phone(position=2, number_e164="+525512349999", consent=True,
+                                    consent_ref="form-9", phone_type="mobile",
+                                    channels="call,sms"))  # fmt: skip
+    set_next_attempt(engine, seeded.other_account_id, NOW + timedelta(days=5))
+    debtor = da.Debtor(seeded.account_id, "portal", session="s-1", client="203.0.113.9")
+    da.record_contact(engine, debtor, "identified", NOW)
+
+    report = await refiller(engine, aredis, seeded).refill(NOW, 10)
+
+    claims, _ = await Hopper(aredis, seeded.campaign).claim(10, "dialer-1", NOW.timestamp(), 60)
+    assert report.added == 1 and [c.payload["phone"] for c in claims] == [PHONE]
