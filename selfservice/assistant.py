@@ -222,10 +222,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
               "Hello. I am the collections virtual assistant."),
     "hello_named": ("Hola, {name}. Soy el asistente virtual de cobranza.",
                     "Hello, {name}. I am the collections virtual assistant."),
-    "menu": ("Puedo decirle su saldo y su fecha límite, enviarle un enlace de pago, registrar "
-             "una promesa de pago, mostrarle planes de cuotas o comunicarle con un asesor.",
-             "I can tell you your balance and due date, send you a payment link, record a "
-             "promise to pay, show you instalment plans or put you through to an agent."),
+    "menu": ("Puedo decirle su saldo y su fecha límite, {pay}, registrar una promesa de pago, "
+             "mostrarle planes de cuotas o comunicarle con un asesor.",
+             "I can tell you your balance and due date, {pay}, record a promise to pay, show "
+             "you instalment plans or put you through to an agent."),
     "identity": ("Para hablar de su cuenta primero necesito confirmar su identidad. Escriba los "
                  "últimos 4 dígitos de su documento de identidad.",
                  "Before we talk about your account I need to confirm your identity. Type the "
@@ -241,10 +241,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
                      "You have a promise to pay {amount} on {date}."),
     "plan_open": ("Tiene un plan de {count} pagos de {amount}.",
                   "You have a plan of {count} payments of {amount}."),
-    "offer": ("Si quiere, puedo enviarle un enlace de pago, registrar una promesa o mostrarle "
-              "planes de cuotas.",
-              "If you wish, I can send you a payment link, record a promise or show you "
-              "instalment plans."),
+    "offer": ("Si quiere, puedo {pay}, registrar una promesa o mostrarle planes de cuotas.",
+              "If you wish, I can {pay}, record a promise or show you instalment plans."),
     "due_future": ("Su fecha límite de pago es el {date}.", "Your payment is due on {date}."),
     "due_past": ("Su pago venció el {date}. Su saldo es de {amount}.",
                  "Your payment was due on {date}. Your balance is {amount}."),
@@ -332,6 +330,10 @@ CHANNEL_NAMES = {
     "whatsapp": ("WhatsApp", "WhatsApp"),
     "email": ("correo electrónico", "e-mail"),
 }
+PAY_WAYS = {
+    True: ("enviarle un enlace de pago", "send you a payment link"),
+    False: ("decirle cómo pagar", "tell you how to pay"),
+}
 INTERVAL_NAMES = {
     "weekly": ("semanales", "weekly"),
     "biweekly": ("quincenales", "fortnightly"),
@@ -343,6 +345,12 @@ DEBT_INTENTS = ("balance", "due_date", "installments", "pay", "promise")
 def _say(lang: str, key: str, **fill: str) -> str:
     text = MESSAGES[key][1 if lang == "en" else 0]
     return text.format(**fill) if fill else text
+
+
+def _pay_way(facts: AccountFacts | None, lang: str) -> str:
+    """A payment link is offered only where one can be made (a payment gateway)."""
+    online = facts is not None and facts.online_pay
+    return _pair(lang, PAY_WAYS[online])
 
 
 def _pair(lang: str, pair: tuple[str, str]) -> str:
@@ -665,8 +673,10 @@ def _greeting(
         return Turn([_say(lang, "thanks")], [], state, intent)
     if state.verified and facts is not None and facts.debtor_name:
         first = facts.debtor_name.split()[0][:40]
-        return Turn([_say(lang, "hello_named", name=first), _say(lang, "menu")], [], state, intent)
-    return Turn([_say(lang, "hello"), _say(lang, "menu")], [], state, intent)
+        menu = _say(lang, "menu", pay=_pay_way(facts, lang))
+        return Turn([_say(lang, "hello_named", name=first), menu], [], state, intent)
+    return Turn([_say(lang, "hello"), _say(lang, "menu", pay=_pay_way(facts, lang))], [], state,
+                intent)  # fmt: skip
 
 
 def _not_understood(state: DialogueState, intent: Intent, lang: str) -> Turn:
@@ -726,7 +736,7 @@ def _balance(state: DialogueState, facts: AccountFacts, lang: str, intent: Inten
         replies.append(_say(lang, "plan_open", count=str(facts.open_plan.instalments),
                             amount=show_money(facts.open_plan.amount, facts)))  # fmt: skip
     if facts.balance > 0:
-        replies.append(_say(lang, "offer"))
+        replies.append(_say(lang, "offer", pay=_pay_way(facts, lang)))
     return Turn(replies, [], replace(state, pending=None), intent)
 
 

@@ -369,3 +369,12 @@ def test_given_a_stored_state_that_cannot_be_read_then_a_new_unverified_one(data
                                  st.floats())))  # fmt: skip
 def test_given_any_stored_dict_then_load_state_never_raises(data: dict[str, object]) -> None:
     assert isinstance(load_state(data), DialogueState)
+
+
+def test_given_no_payment_gateway_then_no_link_is_offered_anywhere() -> None:
+    offline = replace(FACTS, online_pay=False)
+    assert "enlace de pago" in words(say("cuanto debo"))
+    assert "enlace" not in words(say("cuanto debo", facts=offline))
+    assert "decirle cómo pagar" in words(say("cuanto debo", facts=offline))
+    assert "enlace" not in words(say("hola", facts=offline))
+    assert "enlace" not in words(say("hola", DialogueState(), facts=None))  # not known yet
