@@ -92,6 +92,18 @@ DEBTOR_ACTION_LABELS = {
 }
 
 
+# An online payment the provider took back (store/payment_reversal.py).
+REVERSAL_LABELS = {
+    "refunded": N_("reembolsado"),
+    "charged_back": N_("contracargo"),
+    "cancelled": N_("cancelado"),
+}
+
+
+def reversal_label(code: str | None) -> str:
+    return gettext_(REVERSAL_LABELS[code]) if code in REVERSAL_LABELS else ""
+
+
 def debtor_action_label(code: str | None) -> str:
     if not code:
         return ""

@@ -21,6 +21,7 @@ from console.contact_labels import (
     debtor_action_label,
     mask_address,
     message_result_label,
+    reversal_label,
     step_status_label,
     template_label,
 )
@@ -96,6 +97,9 @@ def _debtor_action(details: Mapping[str, Any]) -> str:
     ):
         names = [channel_label(c) for c in channels[:5] if isinstance(c, str)]
         return f"{label}: {', '.join(names)}" if names else label
+    undone = reversal_label(details.get("reversal"))
+    if label and undone:  # the provider took the payment back afterwards
+        return f"{label} ({undone})"
     return label
 
 

@@ -24,9 +24,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateways import mercadopago as mp
-from selfservice.debtor_actions import Debtor, record_contact_in
+from selfservice.debtor_actions import LEDGER_SOURCE, Debtor, record_contact_in
 from store.importing.payments import record_payment
-from store.models import Account, AccountStatus, Campaign, Payment, PaymentLink
+from store.models import Account, AccountStatus, CallAttempt, Campaign, Payment, PaymentLink
 from store.payment_reversal import REVERSAL_STATUSES, reverse_payment
 
 log = logging.getLogger(__name__)
@@ -262,6 +262,7 @@ def _settle_in(s: Session, provider: str, payment: ProviderPayment, now: datetim
             if undone is None:
                 return Settlement("replay", f"payment {payment.status} before", link.account_id)
             link.status = payment.status[:12]
+            _mark_ledger(s, link, payment.status)
             return Settlement("reversed", f"payment {payment.status}: {recorded.amount} "
                                           f"{link.currency} back on the balance"
                                           + ("; account reopened" if undone.reopened else ""),
@@ -296,3 +297,20 @@ def _settle_in(s: Session, provider: str, payment: ProviderPayment, now: datetim
         campaign = s.scalar(select(Campaign.name).where(Campaign.id == account.campaign_id))
     return Settlement("recorded", f"payment of {amount} {payment.currency} recorded",
                       account.id, paid, campaign)  # fmt: skip
+
+
+def _mark_ledger(s: Session, link: PaymentLink, reversal: str) -> None:
+    """The debtor's "paid online" row of this link says it was taken back (the agent's
+    timeline); the ledger keeps the row, a refund is no contact of its own."""
+    rows = s.scalars(
+        select(CallAttempt)
+        .where(CallAttempt.account_id == link.account_id, CallAttempt.source == LEDGER_SOURCE,
+               CallAttempt.direction == "inbound", CallAttempt.started_at >= link.created_at)
+        .order_by(CallAttempt.id.desc())
+        .limit(200)
+    )  # fmt: skip
+    for row in rows:
+        details = row.details or {}
+        if details.get("debtor_action") == "payment" and details.get("link_id") == link.id:
+            row.details = {**details, "reversal": reversal}
+            return

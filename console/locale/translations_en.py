@@ -682,6 +682,10 @@ EN = {
     "Cómo terminó la conversación": "How the conversation ended",
     "Cerrar sin cuenta…": "Close with no account…",
     "Cerrar conversación": "Close conversation",
+    # An online payment taken back, on the timeline (console/contact_labels.py)
+    "reembolsado": "refunded",
+    "contracargo": "charged back",
+    "cancelado": "cancelled",
 }
 # Spanish labels for values shown through _(variable) (the ids are code values).
 ES_VALUES = {

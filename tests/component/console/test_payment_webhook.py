@@ -213,6 +213,11 @@ async def test_given_a_payment_that_settled_the_account_refunded_then_undone_onc
         assert s.get_one(PaymentLink, link.id).status == "refunded"
         [entry] = s.scalars(select(AuditEntry).where(AuditEntry.kind == "payment_reversed"))
     assert json.loads(entry.payload)["status"] == ["paid", "active"]
+    # The agent's timeline says the online payment was taken back.
+    from console.timeline import timeline_for
+
+    whats = [e["what"] for e in timeline_for(rig.engine, rig.seed.account_id)]
+    assert "Pagó en línea (reembolsado)" in whats
     # Back in the refill's candidates: the normal path, whose compliance checks follow.
     assert rig.seed.account_id in await dialable(rig, aredis)
     # Told again (or charged back after the refund): nothing changes.
