@@ -246,3 +246,21 @@ async def test_given_candidates_then_routed_by_their_campaign_or_to_anyone_ready
             # No campaign routes it: any ready agent at once, longest idle first.
             assert (waiting.campaign, waiting.skill_group) == ("", None)
             assert c.agent_id == seed.users["ana"] and row.campaign_id is None
+
+
+async def test_given_an_account_found_by_search_then_the_chat_may_be_attached_to_it(
+    client: TestClient, seed: Seed, engine: Engine, aredis: aioredis.Redis
+) -> None:
+    handed = ask_for_agent(engine, "+525599990000")  # a number no account has
+    token, pop = await popped_to_ana(client, seed)
+    attempt = pop["attempt_id"]
+    token = await login(client, "ana")
+    found = await client.get(f"/api/agent/inbound/search?attempt_id={attempt}&q=MX-0002")
+    assert found.status == 200, await found.text()
+    assert [a["name"] for a in (await found.json())["accounts"]] == ["Juan Pérez"]
+    resp = await post(client, token, "/api/agent/chat/attach", attempt_id=attempt,
+                      account_id=seed.other_account_id, answer_account_last4="0002")  # fmt: skip
+    assert resp.status == 200, await resp.text()
+    with transaction(engine) as s:
+        c = s.get(Conversation, handed.conversation_id)
+        assert c is not None and c.account_id == seed.other_account_id

@@ -90,3 +90,19 @@ async def test_given_a_clock_then_the_chat_sender_checks_replies_at_its_time(
         await until(lambda: replies() and set(replies()) <= {"sent", "held", "failed"},
                     lambda: f"replies {replies()}")  # fmt: skip
         assert set(replies()) == {status}
+
+
+async def test_given_the_settings_gateway_then_outreach_run_makes_links_through_it() -> None:
+    from cobrador.chat_wiring import settings_gateway
+    from selfservice.payment_links import MercadoPagoProvider
+
+    real = Settings().with_overrides(payment_gateway="mercadopago",
+                                     mercadopago_access_token="APP_USR-x",
+                                     mercadopago_webhook_secret="s",
+                                     mercadopago_api_base="http://127.0.0.1:9")  # fmt: skip
+    async with settings_gateway(real) as provider:
+        assert isinstance(provider, MercadoPagoProvider)
+        assert provider.client.settings.api_base == "http://127.0.0.1:9"
+    for other in ("simulated", ""):
+        async with settings_gateway(Settings().with_overrides(payment_gateway=other)) as none:
+            assert none is None  # the assistant gives the payment instructions
