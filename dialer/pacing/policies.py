@@ -181,6 +181,7 @@ class PredictivePolicy:
         uncertain_allowance: bool = True,
         pause_spare: bool = False,
         pause_spare_tolerance: float = 0.05,
+        burst_floor: float = 1.0,
     ) -> None:
         if not 0 < aim_ratio <= 1:
             raise ValueError("aim_ratio must be in (0, 1]")
@@ -276,6 +277,9 @@ class PredictivePolicy:
         self.team_scaled_budget = team_scaled_budget
         self.uncertain_allowance = uncertain_allowance
         self.pause_spare = pause_spare
+        if burst_floor <= 0:
+            raise ValueError("burst_floor must be > 0")
+        self.burst_floor = burst_floor
         self.pause_spare_tolerance = pause_spare_tolerance
         self.last_pause_spare = False
         self._active_track: deque[tuple[float, int]] = deque()
@@ -528,8 +532,15 @@ class PredictivePolicy:
         A burst is what breaks an hour, so the reaction is immediate. New
         abandons are counted on the longest window given, whose count only
         falls when old abandons age out. With the counting controller the
-        share is of the abandons an hour the aim allows (aim x N, at 5 agents
-        about 0.3: one abandon raises z by its whole range's worth).
+        share is of the abandons an hour the aim allows (aim x N), counted as
+        at least `burst_floor` (1): a small team's aim allows 0.3 an hour,
+        and one abandon then raised z by 1.6 where a larger team's raises it
+        by 0.1-0.5. The guard already stops dialing ahead while that abandon
+        leaves no whole clump of room in the hour, and z fell only while
+        dialing ahead (0.4 an hour), so an 8-agent team whose answer rate
+        falls (falling-8) stayed under its pace for four hours after each
+        abandon: 0.644 occupancy where a fixed look-ahead held the hour at
+        0.670 (bench/RESULTS.md).
         """
         if not self.burst_step or not s.abandonment:
             return
@@ -544,7 +555,7 @@ class PredictivePolicy:
         self._clump_abandons += new
         self._last_abandon_at = s.now
         if self.controller == "count":
-            allowance = max(0.1, self.aim(s) * self._answers_per_hour(s))
+            allowance = max(self.burst_floor, self.aim(s) * self._answers_per_hour(s))
         else:
             hour = s.window(3600.0) or longest
             allowance = max(1.0, self.aim(s) * hour.human_answered)

@@ -20,7 +20,7 @@ from dialer.pacing.estimators import (
     wilson_upper,
 )
 from dialer.pacing.policies import PredictivePolicy
-from dialer.pacing.snapshot import RingSample
+from dialer.pacing.snapshot import AbandonWindow, RingSample
 
 HORIZONS = (1.0, 3.0, 6.0, 10.0)
 
@@ -252,3 +252,33 @@ def test_given_room_in_the_hour_when_pause_spare_then_progressive_as_before():
 def test_given_a_pause_spare_tolerance_outside_0_1_when_built_then_value_error(tolerance):
     with pytest.raises(ValueError):
         PredictivePolicy(pause_spare_tolerance=tolerance)
+
+
+def _one_more_abandon(s):
+    return dataclasses.replace(
+        s,
+        now=s.now + 1.0,
+        abandonment=tuple(
+            AbandonWindow(w.seconds, w.human_answered, w.abandoned + 1) for w in s.abandonment
+        ),
+    )
+
+
+@pytest.mark.parametrize("floor, rise", [(1.0, 0.5), (0.1, None)])
+def test_given_a_small_team_when_an_abandon_comes_then_z_rises_by_at_most_burst_step(floor, rise):
+    # 5 agents, ~35 answers a half hour: the aim allows well under one abandon an hour.
+    calm = snapshot(talking=[60.0] * 4, ready=1, answered=35, abandoned=0)
+    policy = PredictivePolicy(burst_floor=floor)
+    policy.calls_to_place(calm)
+    before = policy.z
+    assert policy.aim(calm) * policy._answers_per_hour(calm) < 1.0
+    policy.calls_to_place(_one_more_abandon(calm))
+    if rise is not None:
+        assert policy.z - before == pytest.approx(rise)
+    else:  # the floor before: one abandon moved z by several times burst_step
+        assert policy.z - before > 1.0
+
+
+def test_given_a_non_positive_burst_floor_when_built_then_value_error():
+    with pytest.raises(ValueError):
+        PredictivePolicy(burst_floor=0.0)
