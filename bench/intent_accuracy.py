@@ -45,7 +45,7 @@ from selfservice.intents import (
 REPO = Path(__file__).resolve().parents[1]
 FIXTURE = REPO / "tests" / "fixtures" / "debtor_utterances.csv"
 SAFETY = ("stop", "dispute")
-SPLITS = ("tune", "holdout", "fresh", "fresh2", "fresh3", "fresh4", "all")
+SPLITS = ("tune", "holdout", "fresh", "fresh2", "fresh3", "fresh4", "sealed", "all")
 TITLES = {
     "tune": "tuned on",
     "holdout": "held out (rules not tuned on these)",
@@ -53,6 +53,7 @@ TITLES = {
     "fresh2": "fresh2 (written after the second tuning; first run in bench/RESULTS.md)",
     "fresh3": "fresh3 (written after the third tuning; first run in bench/RESULTS.md)",
     "fresh4": "fresh4 (batch A, by another writer)",
+    "sealed": "sealed (batch B, by another writer; first run in bench/RESULTS.md)",
     "all": "all",
 }
 

@@ -99,7 +99,7 @@ FILLER = (
 CONTACT_IMP = (r"(?:llam|marqu|escrib|mand|envi|contact|molest|busqu|timbr|acos|hostigu|"
                r"fastidi|jod|friegu|insist|habl)(?:en|es|e|an|as|a)(?:me|nos|le|les)?")  # fmt: skip
 PAY_VERB = (r"(?:pag|deposit|abon|transfier|transfer|liquid|cubr|cubro|sald|cancel|consign|yape|"
-            r"plinee|plineo)\w*|"
+            r"plinee|plineo)\w*|hago (?:la|el) (?:consignacion|yape|plin|transferencia)|"
             r"pongo al (?:dia|corriente)|hago (?:el|un) (?:pago|deposito|abono)|"
             r"hago la transferencia|mando (?:el|la) (?:dinero|pago|plata|lana)|"
             r"(?:tengo|tendre|junto|consigo|reuno) (?:el |la |los )?(?:dinero|plata|lana|pago|"
@@ -119,6 +119,7 @@ FUTURE = (
     r"(?:cuando|en cuanto|apenas|tan pronto|tan pronto como) (?:me )?(?:paguen|pagan|cobre|depositen|"
     r"caiga|llegue|reciba|tenga|salga)|"
     r"(?:hoy )?(?:en|por) la (?:tarde|noche)|mas tarde|al rato|ahorita en la tarde|"
+    r"(?:al|para el|hasta el) (?:\d{1,2}|primero|quince|treinta)|esta semanita|la otra semanita|"
     r"(?:el|mi) (?:proximo )?(?:pago|sueldo|aguinaldo|quincena)|"
     rf"(?:la|el) otr[ao] (?:semana|quincena|mes)|a fin de mes|este fin|{MONTH})"
 )
@@ -147,7 +148,7 @@ RULES: tuple[Rule, ...] = (
     _r("stop", 0.95, r"\b(?:de baja|dar baja|darme baja|la baja|desuscrib\w*|desinscrib\w*|"
        r"unsubscribe|stop)\b"),
     _r("stop", 0.9, r"^baja\b|\bbaja$"),
-    _r("stop", 0.9, r"\b(?:borr|elimin|quit|saqu|sac|retir|baj)\w* (?:\w+ ){0,3}(?:numero|datos|"
+    _r("stop", 0.9, r"\b(?:borr|elimin|quit|saqu|sac|retir|baj|supr)\w* (?:\w+ ){0,3}(?:numero|datos|info|informacion|sistema|"
        r"telefono|celular|correo|lista|base|registro|contacto)s?\b"),
     _r("stop", 0.9, r"\b(?:no autorizo|no les autorizo|desautorizo|revoco|retiro (?:mi|el) "
        r"(?:consentimiento|permiso|autorizacion))\b"),
@@ -176,7 +177,10 @@ RULES: tuple[Rule, ...] = (
        r"en|cuando|este|esta|lo|todo))", "paid"),
     _r("dispute", 0.9, rf"\b(?:yo |si )?(?:pague|liquide|salde|cancele|deposite|transferi|"
        rf"pagamos) (?:\w+ ){{0,4}}(?:ayer|antier|anteayer|hace|pasad[oa]|desde|en {MONTH}|"
-       rf"el {WEEKDAY}|el \d{{1,2}}|a tiempo|completo|todo|toda)\b", "paid"),
+       rf"el {WEEKDAY}|el \d{{1,2}}|a tiempo|completo|todo|toda|todas|todos|puntual)\b", "paid"),
+    _r("dispute", 0.85, r"\b(?:certificado|certificacion|constancia|carta) (?:de )?(?:deuda cero|no "
+       r"adeudo|paz y salvo|finiquito|saldo cero)\b|\bestoy al (?:dia|corriente) con (?:todo|mis "
+       r"pagos|ustedes|la deuda)\b", "paid"),
     _r("dispute", 0.9, r"\b(?:hice|realice|hicimos|efectue) (?:el|la|un|una|mi|los|las|mis) "
        r"(?:pago|pagos|deposito|depositos|transferencia|transferencias|abono)\b", "paid"),
     _r("dispute", 0.9, r"\b(?:esta|estaba|quedo|queda|fue|ya esta|ya quedo|ya fue) (?:\w+ )?"
@@ -254,11 +258,14 @@ RULES: tuple[Rule, ...] = (
        r"requiero|quisiera|solicitar|me envia|me envian|me manda|me mandan|regaleme|regalame|regalenme|me regala|me regalan|"
        r"facilitenme|me facilitan|exhiban|presenten) "
        r"(?:\w+ ){0,4}(?:documento|documentos|documentacion|soporte|soportes|prueba|pruebas|contrato|"
-       r"contratos|titulo valor|cronograma|historial de pagos|"
+       r"contratos|titulo valor|cronograma|historial de pagos|certificacion|certificado|desglose|"
+       r"movimientos|"
        r"pagare|pagares|evidencia|evidencias|copia|respaldo|sustento|papeles|firma|origen)\b",
        "proof"),
     _r("dispute", 0.9, r"\b(?:demuestren\w*|comprueben\w*|prueben\w*|pruebenme|justifiquen\w*|"
        r"con que (?:pruebas|documentos))\b", "proof"),
+    _r("dispute", 0.85, r"\b(?:deuda|cobro|cargo|monto|saldo|adeudo|cantidad) de (?:donde|que) "
+       r"(?:sale|salio|viene)\b", "proof"),
     _r("dispute", 0.85, r"\bde (?:donde|que) (?:es|sale|salio|viene|son|sacaron|saca) "
        r"(?:esa |esta |la |ese |este |el |tal )?(?:deuda|cobro|cargo|cuenta|monto|saldo|adeudo)",
        "proof"),
@@ -312,13 +319,14 @@ RULES: tuple[Rule, ...] = (
        r"resto|la otra )?(?:mitad|parte|resto)\b"),
     _r("installments", 0.85, r"\b(?:plan(?:es)? de pagos?|convenio|acuerdo de pago|arreglo|"
        r"financiamiento|financiar|fraccionar|diferir|refinanci\w*|reestructur\w*|facilidades|"
-       r"reprogram\w*|renegoci\w*|negociar|negociacion|negociemos|"
+       r"reprogram\w*|renegoci\w*|negociar|negociacion|negociemos|normalizar|cronograma de pagos|"
+       r"bajarle|rebajarle|rebajen|"
        r"facilidad de pago|cuota|cuotas|cuotitas|pagitos|abonitos|mensualidad|mensualidades|"
        r"parcialidades|abonos|"
        r"pagos parciales|pago parcial|pagar parcial\w*|poco a "
        r"poco|de a poco|de a poquito|poquito a poquito|de a pocos|por partes|en partes|"
        r"a plazos)\b"),
-    _r("installments", 0.85, r"\bno (?:puedo|alcanzo a|me alcanza (?:para)?|tengo (?:para|como|"
+    _r("installments", 0.85, r"\bno (?:puedo|alcanzo a|llego con|me alcanza (?:para)?|tengo (?:para|como|"
        r"el dinero para)|podria|tengo todo|tengo el total|cuento con) (?:\w+ ){0,3}(?:todo|total|"
        r"completo|entero|de una|junto|de contado|de un jalon|de golpe|en una sola|de un solo)\b"),
     _r("installments", 0.85, r"\b(?:descuento|descuentos|rebaja|rebajas|quita|condonacion|"
@@ -338,9 +346,15 @@ RULES: tuple[Rule, ...] = (
     # ---- pay: now, how, where ------------------------------------------------------
     _r("pay", 0.85, r"\b(?:quiero|quisiera|deseo|necesito|me gustaria|voy a|vengo a|puedo|podria|"
        r"ya quiero|ayudame a|ayudeme a|como (?:puedo|le hago para|hago para|hago pa|le hago pa)|"
+       r"se puede|puedo ir a|"
        r"donde (?:puedo)?|por donde|en donde|a donde|me interesa) (?:\w+ ){0,2}(?:pagar|pagarles|"
        r"pagarle|liquidar|saldar|abonar|cancelar|cubrir|depositar|depositarles|transferir|"
-       r"ponerme al (?:dia|corriente))\b"),
+       r"ponerme al (?:dia|corriente)|(?:realizar|hacer|efectuar) (?:el|un|mi) (?:pago|abono|"
+       r"deposito))\b"),
+    _r("pay", 0.85, r"\b(?:a|en) (?:que|cual) (?:cuenta|numero|banco|celular) (?:\w+ ){0,2}"
+       r"(?:transfier\w*|deposit\w*|pag\w*|consign\w*|yape\w*|mand\w*|envi\w*)|\bpagar en "
+       r"(?:el |la |una |un )?(?:oficina|tienda|sucursal|ventanilla|banco|caja|7 ?eleven|seven|"
+       r"oxxo|tambo|corresponsal)\b|\bcanales (?:habilitados|de pago|para pagar)\b"),
     _r("pay", 0.8, r"^(?:pagar|pago|pagarle|pagarles|a pagar)$"),
     _r("pay", 0.8, r"\b(?:datos|informacion|cuenta|numero|instrucciones|banco|medio) (?:\w+ ){0,3}"
        r"para (?:pagar|transferir|depositar|hacer el pago|pagarles|pagarle)\b"),
@@ -360,7 +374,8 @@ RULES: tuple[Rule, ...] = (
     # ---- due_date: when --------------------------------------------------------------
     _r("due_date", 0.9, r"\b(?:cuando|que dia|que fecha|hasta cuando|hasta que dia|hasta que "
        r"fecha|para cuando|a mas tardar|para que fecha|para que dia) (?:\w+ ){0,4}(?:vence|"
-       r"vencia|vencen|venc\w*|pagar|pago|pagarlo|pagarla|limite|plazo|corte|toca|debo|tengo)\b"),
+       r"vencia|vencen|venc\w*|pagar|pago|pagarlo|pagarla|limite|plazo|corte|toca|debo|tengo|"
+       r"cancelar|consignar|depositar|abonar)\b"),
     _r("due_date", 0.9, r"\b(?:fecha (?:limite|de pago|de vencimiento|de corte|maxima|para pagar|"
        r"tope)|vencimiento|fecha de mi pago|dia (?:limite|de pago|de corte)|cuando vence|ultimo "
        r"dia|plazo (?:para pagar|maximo|limite)|fecha que (?:tengo|debo))\b"),
@@ -368,7 +383,8 @@ RULES: tuple[Rule, ...] = (
        r"queda|quedan)\b"),
     _r("due_date", 0.95, r"\b(?:estoy a tiempo|todavia (?:estoy|alcanzo|llego|es tiempo)|ya se "
        r"(?:vencio|paso la fecha)|se me (?:vence|vencio|paso)|(?:tengo|hay) (?:tiempo|plazo) hasta|"
-       r"hasta (?:que|cual) hora|a que hora (?:cierra|vence|es el limite)|en (?:que|cual) fecha "
+       r"hasta (?:que|cual) hora|a que hora (?:cierra|vence|es el limite)|se vence (?:el|en|cuando)|"
+       r"(?<!no )(?:alcanzo|llego) a (?:pagar|tiempo)|en (?:que|cual) fecha "
        r"(?:vence|toca|debo|tengo)|fecha en (?:que|la que) (?:vence|toca|debo|tengo))\b"),
     _r("due_date", 0.95, r"\b(?:el|mi) (?:pago|cuota|abono) (?:es|era|seria|toca|cae|vence) "
        r"(?:el|para el|los|cada) (?:\d{1,2}|dia|primero|quince|treinta)\b(?: (?:\w+ ){0,3}(?:o|u) )?"),
@@ -429,7 +445,7 @@ CHANNEL_PATTERNS: dict[str, re.Pattern[str]] = {
                       r"\bmensajitos?\b|\bmensajes? al celular\b"),
     "email": re.compile(r"\bcorreos?\b|\be ?mails?\b|\bcorreo electronico\b"),
     # "hable" but not "ya hable con el banco" (a past tense, no channel).
-    "call": re.compile(r"\bllam\w*|\bmarc(?:ar|arme|ando|an|en)\b|\bmarqu\w*|\bhabl(?:en|es|e|"
+    "call": re.compile(r"\bllam\w*|\bmarc(?:ar|ando|an|en)\w*|\bmarqu\w*|\bhabl(?:en|es|e|"
                        r"arme|ar|ando)\b(?! con)|\btimbr\w*|\bcolg\w*"),
 }  # fmt: skip
 
@@ -527,11 +543,12 @@ _MESSAGES = re.compile(r"\bmensaj\w*|\bescrib\w*")
 # not a request ("no me llamaron ayer", "a veces no contesto las llamadas").
 _NOT_A_REQUEST = re.compile(
     rf"\bno (?:me |nos |le |les |te |lo |la )?(?:han |ha |habian |habia )?{CONTACT_ROOT}\w*"
-    r"(?:aron|ieron|o|io|ado|ido)\b|\bno (?:\w+ )?(?:contest|respond|alcanc[eo] a contest)\w*"
+    r"(?:aron|ieron|o|io|ado|ido)\b|\bno (?:\w+ )?(?:contest|respond|alcanc[eo] a contest)\w*|"
+    r"\bse me (?:\w+ )?\w+(?:aron|ieron)\b"
 )
 # A channel the debtor keeps ("solo por correo", "mejor por whatsapp") is not stopped.
 _KEPT_CHANNEL = re.compile(
-    r"\b(?:solo|solamente|unicamente|mejor) (?:por|al|a mi|en|"
+    r"\b(?:solo|solamente|unicamente|mejor) (?:\w+ )?(?:por|al|a mi|en|"
     r"via|con) (?:el |mi )?(?:correo(?: electronico)?|whatsapp|sms|"
     r"mensajes? de texto|llamadas?|telefono)\b"
 )

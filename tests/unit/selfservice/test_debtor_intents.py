@@ -363,13 +363,14 @@ def test_given_batch_as_first_sight_misses_then_read_right(
 
 @pytest.mark.parametrize(
     ("text", "intent"),
-    [("ya no quiero saber nada de ustedes", "stop"), ("olvidense de mi numero", "stop"),
+    [("no quiero saber mas de ustedes", "stop"),
      ("ese credito lo sacaron sin mi permiso", "dispute"),
-     ("no tengo nada que ver con eso", "dispute")],
+     ("no tengo nada que ver con eso", "dispute"), ("esa deuda la tiene mi ex", "dispute")],
 )  # fmt: skip
 def test_given_a_stop_or_dispute_no_rule_reads_then_the_model_reads_it(
     text: str, intent: str
 ) -> None:
+    # Examples the model reads well above the safety bar, so a retraining keeps them.
     assert classify_with(text, None).name != intent  # the rules alone miss it
     assert classify(text).name == intent
 
@@ -419,3 +420,27 @@ def test_given_probabilities_then_they_sum_to_one_for_any_text() -> None:
 def test_given_a_model_file_of_another_format_then_refused() -> None:
     with pytest.raises(ValueError, match="retrain"):
         intent_model.from_json('{"format": "other", "ngrams": [2, 5]}')
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "detail"),
+    [("quiten mi info de su sistema", "stop", None),
+     ("que dejen de marcarle a mi suegra", "stop", "call"),
+     ("ya no me hablen por telefono, solo escribanme al correo", "stop", "call"),
+     ("a que cuenta les transfiero", "pay", None),
+     ("se puede pagar en la oficina directamente", "pay", None),
+     ("mañana a las 10 hago la consignacion", "promise", None),
+     ("se vence el 10 o el 12?", "due_date", None),
+     ("normalizar el credito se puede?", "installments", None),
+     ("yo pague puntual todas las cuotas, ese saldo es un error", "dispute", "paid")],
+)  # fmt: skip
+def test_given_the_sealed_batchs_first_sight_misses_then_read_right(
+    text: str, intent: str, detail: str | None
+) -> None:
+    found = classify(text)
+    assert (found.name, found.channel or found.kind) == (intent, detail)
+
+
+@pytest.mark.parametrize("text", ["se me borraron los mensajes", "no me marcaron ayer"])
+def test_given_what_happened_to_messages_or_calls_then_not_a_stop(text: str) -> None:
+    assert classify(text).name != "stop"
