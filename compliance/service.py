@@ -162,8 +162,12 @@ class ComplianceService:
             campaign_name=campaign.name,
         )
 
-    async def evaluate_batch(self, items: Sequence[Item], now: datetime) -> list[Decision]:
-        """Evaluate many requests with one registry call per registry and one counter batch."""
+    async def evaluate_batch(
+        self, items: Sequence[Item], now: datetime, *, counters: bool = True
+    ) -> list[Decision]:
+        """Evaluate many requests with one registry call per registry and one counter batch.
+        counters=False: the caps are not read (each one then fails): for a caller that
+        asks only about the rules that stand whatever the counts (compliance/standing.py)."""
         if not items:
             return []
         numbers = [item.phone_e164 for item in items if item.phone_e164]
@@ -175,22 +179,22 @@ class ComplianceService:
                 if name not in registries.failed and registries.versions.get(name) is None:
                     self.registry_sync.request(name)
         account_ids = list(dict.fromkeys(item.account.id for item in items))
-        counters: Mapping[int, CounterSnapshot]
-        if self.caps is None or now.tzinfo is None:
-            counters = {a: CounterSnapshot(available=False) for a in account_ids}
+        snapshots: Mapping[int, CounterSnapshot]
+        if self.caps is None or now.tzinfo is None or not counters:
+            snapshots = {a: CounterSnapshot(available=False) for a in account_ids}
         else:
-            counters = await self.caps.snapshot(account_ids, now)
+            snapshots = await self.caps.snapshot(account_ids, now)
             messages = list(dict.fromkeys(i.account.id for i in items if i.channel != "call"))
             if messages:
                 # A batch of messages (the outreach scheduler) sees every channel's
                 # attempts, even those another process wrote only to SQL: one query.
                 try:
                     await self.caps.merge_from_sql(messages, now)
-                    counters = {**counters, **await self.caps.snapshot(messages, now)}
+                    snapshots = {**snapshots, **await self.caps.snapshot(messages, now)}
                 except (HistoryUnavailable, redis.RedisError, OSError):
                     log.warning("counters of %d accounts not synced; blocking", len(messages))
-                    counters = {**counters,
-                                **{a: CounterSnapshot(available=False) for a in messages}}  # fmt: skip
+                    snapshots = {**snapshots,
+                                 **{a: CounterSnapshot(available=False) for a in messages}}  # fmt: skip
         return [
             self.rules.evaluate(
                 CallRequest(
@@ -198,7 +202,7 @@ class ComplianceService:
                     phone=item.phone,
                     profile=item.profile,
                     registries=registries,
-                    counters=counters[item.account.id],
+                    counters=snapshots[item.account.id],
                     campaign_id=item.campaign_id,
                     channel=item.channel,
                     email=item.email,

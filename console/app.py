@@ -33,6 +33,7 @@ from cobrador.ground.settings import Settings
 from compliance.callback_window import CallbackChecker, compliance_callback_checker
 from compliance.profile import load_profiles
 from compliance.registry_sync import RegistrySync
+from compliance.service import ComplianceService
 from console import (
     agent_views,
     auditor_views,
@@ -56,6 +57,7 @@ from console.keys import (
     CALLBACK_CHECKER,
     CHAT,
     CLOCK,
+    COMPLIANCE,
     CSRF,
     ENGINE,
     FIELD_CHECK,
@@ -227,6 +229,7 @@ def init_app(
         load_profiles(settings.profiles_dir)
     )
     app[POPHUB] = PopHub(redis, engine, clock=clock)
+    app[COMPLIANCE] = ComplianceService(engine, redis, load_profiles(settings.profiles_dir))
     app[CHAT] = ChatBox()
     app[FIELD_CHECK] = visit_check or profile_visit_check(load_profiles(settings.profiles_dir))
 

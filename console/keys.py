@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 
 from cobrador.ground.settings import Settings
 from compliance.callback_window import CallbackChecker
+from compliance.service import ComplianceService
 from console.pophub import PopHub
 from console.users import CurrentUser
 from dialer.agent_state import AgentStates
@@ -25,6 +26,8 @@ REDIS = web.AppKey("redis", aioredis.Redis)
 STATES = web.AppKey("agent_states", AgentStates)
 POPHUB: web.AppKey[PopHub] = web.AppKey("pophub")
 CALLBACK_CHECKER: web.AppKey[CallbackChecker] = web.AppKey("callback_checker")
+# Evaluations without placing anything: the portal's standing blocks per channel.
+COMPLIANCE: web.AppKey[ComplianceService] = web.AppKey("compliance")
 # The compliance check of a field visit (field/visit_rules.py), at plan and check-in.
 FIELD_CHECK: web.AppKey[VisitCheck] = web.AppKey("field_check")
 # argon2 checks run here, off the event loop and apart from the SQL worker

@@ -34,10 +34,11 @@ from compliance.debtor_time import debtor_zones, stamp
 from console.contact_labels import CHANNEL_LABELS
 from console.debtor_locale import DateTyped, DebtorLocale, debtor_locale
 from console.i18n import N_, gettext_
-from console.keys import CALLBACK_CHECKER, CLOCK, ENGINE, LANG, REDIS, SETTINGS
+from console.keys import CALLBACK_CHECKER, CLOCK, COMPLIANCE, ENGINE, LANG, REDIS, SETTINGS
 from console.money import MoneyError, MoneyFormat, money_format, parse_amount
 from console.payment_plans import INTERVAL_LABELS
 from console.payment_webhook_views import payment_provider
+from console.portal_blocks import account_blocks, block_line
 from console.supervisor_views import plan_scope
 from console.webutil import in_db, requires, user_of
 from outreach.links import LinkError, verify
@@ -275,7 +276,8 @@ async def _account_page(
 ) -> web.Response:  # fmt: skip
     now = request.app[CLOCK]()
     engine = request.app[ENGINE]
-    summary = await asyncio.to_thread(da.summary, engine, debtor.account_id, now)
+    blocked = await account_blocks(request.app[COMPLIANCE], debtor.account_id, now)
+    summary = await asyncio.to_thread(da.summary, engine, debtor.account_id, now, blocked)
     slots: list[datetime] = []
     if summary.status == "active":
         slots = await asyncio.to_thread(da.callback_slots, engine, debtor.account_id, now,
@@ -292,7 +294,9 @@ async def _account_page(
                     "section": section, "dispute_labels": DISPUTE_LABELS,
                     "online_pay": payment_provider(request.app) is not None,
                     "payment_url": payment_url,
-                    "channels": [(c, CHANNEL_LABELS[c], c in summary.opted_out)
+                    "channels": [(c, CHANNEL_LABELS[c], c in summary.opted_out,
+                                  block_line(summary.blocked[c]) if c in summary.blocked
+                                  and c not in summary.opted_out else "")
                                  for c in OPT_OUT_CHANNELS],
                     "reopenable": summary.reopenable},
                    status=status)  # fmt: skip

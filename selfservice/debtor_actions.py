@@ -33,6 +33,7 @@ from compliance.opt_outs import OptOutError, lift_opt_out, opt_outs_in_force, re
 from compliance.plan_calculator import N_, PlanError, PlanTerms, limits, propose
 from compliance.plan_records import audit_payload, save_plan
 from compliance.plan_rules import CENT, PlanRules, PlanRulesError, plan_rules_for
+from compliance.standing import StandingBlock
 from dialer.hopper import Hopper
 from dialer.messages import Notifier, StopAccount
 from store.audit import append as audit_append
@@ -162,10 +163,17 @@ class Summary:
     breakdown: tuple[tuple[str, str], ...] = ()  # the creditor's own fields, as given
     plan_first_due: Mapping[int, date] = field(default_factory=dict)  # plan id: 1st instalment
     callbacks: tuple[datetime, ...] = ()  # calls back still to come (any agent's or the debtor's)
+    # Channels closed whatever the hour, and why (compliance/standing.py): the caller
+    # evaluates them (registries live in Redis) and hands them in.
+    blocked: Mapping[str, StandingBlock] = field(default_factory=dict)
 
 
-def summary(engine: Engine, account_id: int, now: datetime) -> Summary:
-    """LookupError when the account does not exist."""
+def summary(
+    engine: Engine, account_id: int, now: datetime,
+    blocked: Mapping[str, StandingBlock] | None = None,
+) -> Summary:  # fmt: skip
+    """LookupError when the account does not exist. `blocked`: the account's standing
+    blocks by channel (compliance.standing.standing_blocks), shown as given."""
     with transaction(engine) as session:
         account = session.get(Account, account_id)
         if account is None:
@@ -226,6 +234,7 @@ def summary(engine: Engine, account_id: int, now: datetime) -> Summary:
                        Callback.status.in_(("pending", "queued")), Callback.due_at > now)
                 .order_by(Callback.due_at).limit(5)
             )),
+            blocked=dict(blocked or {}),
         )  # fmt: skip
 
 

@@ -8,6 +8,7 @@ import base64
 import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,11 +16,13 @@ import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
+from support.dialer_floor import load_reus
 from support.selfservice_seed import (
     DIGITS,
     IDENTITY_KEY,
     LINK_SECRET,
     NOW,
+    PHONE,
     PortalSeed,
     seed_portal,
 )
@@ -35,6 +38,7 @@ from store.models import (
     Callback,
     ContactOptOut,
     PaymentPlan,
+    Phone,
     Promise,
     SupervisorTask,
     User,
@@ -411,6 +415,59 @@ async def test_given_a_portal_opt_out_when_authorised_again_then_allowed_and_a_f
             s.scalars(select(Account.opted_out).where(Account.id == seeded.account_id)).one()
             == "email"
         )
+
+
+def blocked_lines(page: str) -> dict[str, str]:
+    return dict(re.findall(r'id="blocked-(\w+)">([^<]*)<', page))
+
+
+async def test_given_a_number_on_reus_when_the_account_is_shown_then_each_channel_says_why_not(
+    web: TestClient, seeded: PortalSeed, engine: Engine, redis_url: str, tmp_path: Path
+) -> None:
+    load_reus(engine, redis_url, tmp_path, [PHONE], NOW)
+    await enter(web, seeded.account_id)
+    lines = blocked_lines(await (await web.get("/p/cuenta")).text())
+    assert lines["call"] == ("No le llamaremos: su número está en el REUS. Para dejar de estar "
+                             "inscrito, pídalo a la CONDUSEF (condusef.gob.mx).")  # fmt: skip
+    assert lines["sms"].startswith("No le enviaremos SMS: su número está en el REUS.")
+    english = blocked_lines(await (await web.get("/p/cuenta?lang=en")).text())
+    assert english["call"].startswith("We will not call you: your number is on REUS.")
+    # A channel the debtor stopped says so already: no second line for it.
+    await web.get("/p/cuenta?lang=es")
+    await post(web, "/p/cuenta/canales", channel="sms")
+    lines = blocked_lines(await (await web.get("/p/cuenta")).text())
+    assert "sms" not in lines and "call" in lines
+
+
+async def test_given_a_clean_number_when_the_account_is_shown_then_no_call_line_and_none_at_night(
+    web: TestClient, seeded: PortalSeed, engine: Engine, redis_url: str, tmp_path: Path,
+    clock: Clock,
+) -> None:  # fmt: skip
+    load_reus(engine, redis_url, tmp_path, [], NOW)
+    clock.now = NOW.replace(hour=7)  # 01:00 in Mexico City: outside hours is not a standing block
+    await enter(web, seeded.account_id)
+    lines = blocked_lines(await (await web.get("/p/cuenta")).text())
+    assert "call" not in lines and "sms" not in lines and "whatsapp" not in lines
+
+
+async def test_given_a_number_without_consent_or_a_dispute_when_shown_then_that_reason(
+    web: TestClient, seeded: PortalSeed, engine: Engine, redis_url: str, tmp_path: Path
+) -> None:
+    load_reus(engine, redis_url, tmp_path, [], NOW)
+    with Session(engine) as s, s.begin():
+        for phone in s.scalars(select(Phone).where(Phone.account_id == seeded.account_id)):
+            phone.consent = False
+    await enter(web, seeded.account_id)
+    lines = blocked_lines(await (await web.get("/p/cuenta")).text())
+    assert lines["call"].endswith("no tenemos su autorización para contactarle en su número. "
+                                  "Para darla, llámenos.")  # fmt: skip
+    with Session(engine) as s, s.begin():
+        account = s.get(Account, seeded.account_id)
+        assert account is not None
+        account.status = "disputed"
+    lines = blocked_lines(await (await web.get("/p/cuenta")).text())
+    assert lines["call"] == "No le llamaremos: su cuenta está en disputa mientras la revisamos."
+    assert lines["email"].startswith("No le enviaremos correos: su cuenta está en disputa")
 
 
 async def test_given_a_supervisor_when_a_dispute_is_open_then_the_task_is_listed_and_closed(
