@@ -36,6 +36,7 @@ from compliance.plan_rules import CENT, PlanRules, PlanRulesError, plan_rules_fo
 from compliance.standing import StandingBlock
 from dialer.hopper import Hopper
 from dialer.messages import Notifier, StopAccount
+from dialer.refill_wake import wake_after_lifted_stop
 from store.audit import append as audit_append
 from store.db import transaction
 from store.models import (
@@ -549,6 +550,10 @@ def opt_in(
                          only_ids=[r.id for r in in_force])  # fmt: skip
         except OptOutError as exc:  # only a programming error can get here
             raise ActionError("channel", N_("No se pudo registrar la autorización.")) from exc
+        if wanted == "call":
+            # The refill that found calls stopped put the account to sleep for a day:
+            # due again now, so calls come back at its next pass (nothing else wakes).
+            wake_after_lifted_stop(session, account, "opted_out", now)
         return ActionResult("opt_in", account.id, _name(campaign), ledger,
                             tuple(r.id for r in in_force))  # fmt: skip
 

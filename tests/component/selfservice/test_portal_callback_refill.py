@@ -135,3 +135,64 @@ async def test_given_a_debtors_portal_visit_when_refilled_then_the_phone_rotatio
 
     claims, _ = await Hopper(aredis, seeded.campaign).claim(10, "dialer-1", NOW.timestamp(), 60)
     assert report.added == 1 and [c.payload["phone"] for c in claims] == [PHONE]
+
+
+def next_attempt(engine: Engine, account_id: int) -> datetime | None:
+    with Session(engine) as s:
+        return s.scalar(select(Account.next_attempt_at).where(Account.id == account_id))
+
+
+async def test_given_calls_stopped_and_the_refill_asleep_when_reauthorised_then_due_at_its_next_pass(
+    engine: Engine, aredis: aioredis.Redis, seeded: PortalSeed
+) -> None:
+    set_next_attempt(engine, seeded.other_account_id, NOW + timedelta(days=5))
+    debtor = da.Debtor(seeded.account_id, "portal", session="s-1", client="203.0.113.9")
+    await da.notify_dialer(aredis, da.opt_out(engine, debtor, "call", NOW, "no me llamen"))
+    refill = refiller(engine, aredis, seeded)
+    stopped = await refill.refill(NOW + timedelta(minutes=1), 10)
+    assert stopped.added == 0 and stopped.blocked["opted_out"] == 1
+    # The refill's sleep for a stop: a day.
+    assert next_attempt(engine, seeded.account_id) == NOW + timedelta(minutes=1, days=1)
+
+    da.opt_in(engine, debtor, "call", NOW + timedelta(hours=1), "ya pueden llamarme")
+    back = await refill.refill(NOW + timedelta(hours=1, minutes=1), 10)
+
+    assert back.added == 1
+    assert await Hopper(aredis, seeded.campaign).contains([seeded.account_id]) == {
+        seeded.account_id
+    }
+
+
+async def test_given_a_promise_after_the_stop_when_calls_reauthorised_then_the_promise_still_holds(
+    engine: Engine, aredis: aioredis.Redis, seeded: PortalSeed
+) -> None:
+    set_next_attempt(engine, seeded.other_account_id, NOW + timedelta(days=5))
+    debtor = da.Debtor(seeded.account_id, "portal", session="s-1", client="203.0.113.9")
+    da.opt_out(engine, debtor, "call", NOW, "no me llamen")
+    refill = refiller(engine, aredis, seeded)
+    await refill.refill(NOW + timedelta(minutes=1), 10)
+    da.make_promise(engine, debtor, "100", (NOW + timedelta(days=5)).date(),
+                    NOW + timedelta(minutes=30))  # fmt: skip
+    held = next_attempt(engine, seeded.account_id)
+    assert held is not None and held > NOW + timedelta(days=5)
+
+    da.opt_in(engine, debtor, "call", NOW + timedelta(hours=1), "ya pueden llamarme")
+    later = await refill.refill(NOW + timedelta(hours=1, minutes=1), 10)
+
+    assert later.added == 0 and next_attempt(engine, seeded.account_id) == held
+
+
+async def test_given_an_sms_reauthorised_when_the_account_sleeps_for_calls_then_it_sleeps_on(
+    engine: Engine, aredis: aioredis.Redis, seeded: PortalSeed
+) -> None:
+    set_next_attempt(engine, seeded.other_account_id, NOW + timedelta(days=5))
+    debtor = da.Debtor(seeded.account_id, "portal", session="s-1", client="203.0.113.9")
+    da.opt_out(engine, debtor, "call", NOW, "no me llamen")
+    da.opt_out(engine, debtor, "sms", NOW, "ni mensajes")
+    refill = refiller(engine, aredis, seeded)
+    await refill.refill(NOW + timedelta(minutes=1), 10)
+    asleep = next_attempt(engine, seeded.account_id)
+
+    da.opt_in(engine, debtor, "sms", NOW + timedelta(hours=1), "mensajes sí")
+
+    assert next_attempt(engine, seeded.account_id) == asleep
