@@ -32,6 +32,7 @@ from sqlalchemy import Engine, select
 
 from compliance.debtor_time import debtor_zones, stamp
 from console.contact_labels import CHANNEL_LABELS
+from console.day_window import ZoneError, zone_named
 from console.debtor_locale import DateTyped, DebtorLocale, debtor_locale
 from console.i18n import N_, gettext_
 from console.keys import CALLBACK_CHECKER, CLOCK, COMPLIANCE, ENGINE, LANG, REDIS, SETTINGS
@@ -570,13 +571,30 @@ def _instant(raw: str) -> datetime | None:
 # ---- supervisors: the tasks the portal opens ----------------------------------------
 
 
+def _supervisor_zone(request: web.Request) -> ZoneInfo | None:
+    """The supervisor's zone as the wallboard takes it: the browser's IANA zone, sent as
+    ?tz= (static/local_zone.js asks again with it); None when not sent. 400 when it is
+    no zone."""
+    raw = request.query.get("tz", "")
+    if not raw:
+        return None
+    try:
+        return zone_named(raw)
+    except ZoneError:
+        raise web.HTTPBadRequest(text=gettext_("Zona horaria desconocida.")) from None
+
+
 @requires(Role.supervisor)
 async def tasks(request: web.Request) -> web.StreamResponse:
+    zone = _supervisor_zone(request)
+    shown = zone or ZoneInfo("UTC")  # before the browser has said its zone (or without JS)
     rows = await in_db(request, da.open_tasks, plan_scope(user_of(request)))
     for row in rows:
         row["dispute_label"] = gettext_(DISPUTE_LABELS.get(row["dispute_kind"], N_("Otro motivo")))
-        row["at"] = stamp(row["created_at"], ())
-    return aiohttp_jinja2.render_template("supervisor_tasks.html", request, {"tasks": rows})
+        row["at"] = stamp(row["created_at"], (shown,))
+    return aiohttp_jinja2.render_template("supervisor_tasks.html", request, {
+        "tasks": rows, "zone": shown.key,
+        "tz_query": f"?tz={quote(zone.key, safe='/')}" if zone else ""})  # fmt: skip
 
 
 @requires(Role.supervisor)
@@ -584,12 +602,15 @@ async def task_done(request: web.Request) -> web.StreamResponse:
     raw = request.match_info["task_id"]
     if not raw.isdigit() or len(raw) > 18:
         raise web.HTTPNotFound()
+    zone = _supervisor_zone(request)  # a bad zone refused before anything is closed
     user = user_of(request)
     done = await in_db(request, _close_task, int(raw), user.id, user.actor,
                        plan_scope(user), request.app[CLOCK]())  # fmt: skip
     if not done:
         raise web.HTTPNotFound()
-    raise web.HTTPSeeOther("/supervisor/tasks")
+    raise web.HTTPSeeOther(
+        "/supervisor/tasks" + (f"?tz={quote(zone.key, safe='/')}" if zone else "")
+    )
 
 
 def _close_task(engine: Engine, task_id: int, user_id: int, actor: str,

@@ -483,11 +483,21 @@ async def test_given_a_supervisor_when_a_dispute_is_open_then_the_task_is_listed
     assert (await web.post("/login", data=login, allow_redirects=False)).status == 302
     page = await (await web.get("/supervisor/tasks")).text()
     assert "Pagué el 3 de octubre" in page and seeded.ref in page
+    # Before the browser says its zone (no JS): UTC, named; the page asks again with it.
+    assert "2026-11-24 17:00" in page and "Horas en la zona UTC." in page
+    assert "/static/local_zone.js" in page
+    page = await (await web.get("/supervisor/tasks?tz=America/Mexico_City")).text()
+    assert "2026-11-24 11:00" in page and "Horas en la zona America/Mexico_City." in page
+    assert "17:00" not in page
+    for bad in ("Mars/Olympus", "../etc/passwd", "x" * 200):
+        resp = await web.get("/supervisor/tasks", params={"tz": bad})
+        assert resp.status == 400 and "Zona horaria desconocida." in await resp.text(), bad
     task_id = re.search(r'data-task="(\d+)"', page).group(1)  # type: ignore[union-attr]
     token_ = CSRF.search(page).group(1)  # type: ignore[union-attr]
-    resp = await web.post(f"/supervisor/tasks/{task_id}/done", data={"_csrf": token_},
-                          allow_redirects=False)  # fmt: skip
+    resp = await web.post(f"/supervisor/tasks/{task_id}/done?tz=America/Mexico_City",
+                          data={"_csrf": token_}, allow_redirects=False)  # fmt: skip
     assert resp.status == 303
+    assert resp.headers["Location"] == "/supervisor/tasks?tz=America/Mexico_City"
     assert da.open_tasks(engine, None) == []
     assert (
         await web.post(f"/supervisor/tasks/{task_id}/done", data={"_csrf": token_})
