@@ -37,14 +37,27 @@
     m.classList.toggle("error", !!isError);
   }
 
+  // A read sent before the agent's own change was answered may have been served
+  // before the change and land after its answer: "En pausa" shown to an agent who
+  // is ready (and gets calls). Such a read is not shown; it is read again.
+  let ownChanges = 0;
   async function refreshState() {
-    const r = await Cobrador.api("GET", "/api/agent/state");
-    if (r.ok) showState(r.data.state, r.data.server_time);
+    for (let tries = 0; tries < 5; tries += 1) {
+      const before = ownChanges;
+      const r = await Cobrador.api("GET", "/api/agent/state");
+      if (!r.ok) return;
+      if (before === ownChanges) { showState(r.data.state, r.data.server_time); return; }
+    }
+  }
+  function ownChange(r) {
+    ownChanges += 1;
+    showState(r.data.state, r.data.server_time);
+    message("");
   }
 
   async function goReady() {
     const r = await Cobrador.api("POST", "/api/agent/ready");
-    if (r.ok) { showState(r.data.state, r.data.server_time); message(""); }
+    if (r.ok) ownChange(r);
     else message(r.data.reason || T.error, true);
   }
 
@@ -53,7 +66,7 @@
     ev.preventDefault();
     cancelWrapup();
     const r = await Cobrador.api("POST", "/api/agent/pause", { reason: $("pause-reason").value });
-    if (r.ok) { showState(r.data.state, r.data.server_time); message(""); }
+    if (r.ok) ownChange(r);
     else message(r.data.reason || T.error, true);
   });
 
@@ -482,7 +495,8 @@
     } else if (msg.type === "state") {
       showState(msg.state);
     } else if (msg.type === "hello") {
-      showState(msg.state);
+      // The state the socket read when it opened may be older than an answer the
+      // page has shown since: read it afresh instead of showing it.
       refreshState();
     }
   }, (up) => {
