@@ -145,10 +145,29 @@ async def context_middleware(request: web.Request, handler: Callable) -> web.Str
             "application/x-www-form-urlencoded",
             "multipart/form-data",
         ):
-            given = str((await request.post()).get("_csrf", "")) or None
+            try:
+                given = str((await request.post()).get("_csrf", "")) or None
+            except web.HTTPRequestEntityTooLarge:
+                return _too_large(request)
         if not csrf_matches(session.get("csrf"), given):
             return json_error(403, gettext_("Falta el token CSRF o no es válido."))
     return await handler(request)
+
+
+AIOHTTP_TOO_LARGE = "Maximum request body size"  # how aiohttp's own 413 begins
+
+
+def _too_large(request: web.Request) -> web.Response:
+    """A body over the console's limit, said in the person's language (aiohttp's own
+    answer is an English line about bytes)."""
+    message = gettext_(
+        "Lo que envió es demasiado grande; envíe menos texto o un archivo más pequeño."
+    )
+    if request.path.startswith(("/api/", "/ws/")):
+        return json_error(413, message)
+    return aiohttp_jinja2.render_template(
+        "error.html", request, {"status": 413, "message": message}, status=413
+    )
 
 
 @web.middleware
@@ -160,6 +179,8 @@ async def error_middleware(request: web.Request, handler: Callable) -> web.Strea
         log.warning("%s %s failed on a backing service: %s", request.method, request.path, exc)
         return json_error(503, gettext_("Servicio no disponible; inténtelo de nuevo."))
     except web.HTTPException as exc:
+        if exc.status == 413 and (exc.text or "").startswith(AIOHTTP_TOO_LARGE):
+            return _too_large(request)  # not a handler's own words: aiohttp's
         if exc.status < 400 or request.path.startswith(("/api/", "/ws/", "/static/")):
             raise
         response = aiohttp_jinja2.render_template(

@@ -299,6 +299,9 @@ EN = {
     ),
     "sobre el objetivo": "above target",
     "Servicio no disponible; inténtelo de nuevo.": "Service unavailable; please try again.",
+    "Lo que envió es demasiado grande; envíe menos texto o un archivo más pequeño.": (
+        "What you sent is too large; send less text or a smaller file."
+    ),
     "Mis últimas llamadas": "My latest calls",
     "Sin llamadas todavía": "No calls yet",
     # inbound calls
