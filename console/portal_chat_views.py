@@ -206,7 +206,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
     """New messages for portal_chat.js: those after `after` in the conversation the page
     shows (`c`); `reload` when the page shows another one. 401 once the session ended."""
     try:
-        debtor = await _debtor(request)
+        debtor = await _debtor(request, activity=False)  # a poll keeps nothing going
     except web.HTTPSeeOther:
         return web.json_response({"ok": False, "ended": True}, status=401,
                                  headers={"Cache-Control": "no-store"})  # fmt: skip

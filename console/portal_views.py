@@ -5,8 +5,9 @@ Thin: parse, call selfservice/debtor_actions.py, render. Every page that shows t
 account is a `pii_view` audit entry; every action a debtor-initiated ledger entry.
 
 The portal's session lives in the console's encrypted cookie (``portal``: the account,
-the gate it came through, when it was verified) and ends PORTAL_MINUTES after the
-check. Supervisors see the tasks the portal opens (disputes) at /supervisor/tasks.
+the gate it came through, when it was verified, when the debtor last did something)
+and ends PORTAL_IDLE_MINUTES after the debtor's last page or form, PORTAL_MAX_MINUTES
+after the check at the latest. Supervisors see the tasks the portal opens (disputes) at /supervisor/tasks.
 """
 
 from __future__ import annotations
@@ -52,7 +53,11 @@ from store.models import Account, Role, SupervisorTask
 
 log = logging.getLogger(__name__)
 
-PORTAL_MINUTES = 20  # a verified portal session lasts this long
+# A verified portal session ends after this many minutes without anything the debtor
+# did (a page, a form; the chat's poll does not count: a phone left on a table does
+# not keep the debt on its screen), and in any case this long after the check.
+PORTAL_IDLE_MINUTES = 20
+PORTAL_MAX_MINUTES = 60
 MAX_FIELD = 2000  # characters of any one form field read
 SESSION_KEY = "portal"
 TOKEN = r"[A-Za-z0-9_-]{20,80}"
@@ -237,22 +242,36 @@ async def _enter(request: web.Request, account_id: int, gate: str, now: datetime
     raise web.HTTPSeeOther("/p/cuenta")
 
 
-async def _debtor(request: web.Request) -> da.Debtor:
-    """The verified debtor of this browser session; to the way in when none (or old)."""
+async def _debtor(request: web.Request, *, activity: bool = True) -> da.Debtor:
+    """The verified debtor of this browser session; to the way in when none, idle or
+    old. `activity`: this request is something the debtor did (it keeps the session
+    going); a poll is not."""
     session = await get_session(request)
     state = session.get(SESSION_KEY)
-    now = request.app[CLOCK]()
-    if (
-        not isinstance(state, dict)
-        or not isinstance(state.get("a"), int)
-        or not isinstance(state.get("t"), int | float)
-        or now.timestamp() - float(state["t"]) > PORTAL_MINUTES * 60
-        or now.timestamp() < float(state["t"]) - 60
-    ):
+    now = request.app[CLOCK]().timestamp()
+    if not _live(state, now):
         session.pop(SESSION_KEY, None)
         raise web.HTTPSeeOther("/p?ended=1")
+    assert isinstance(state, dict)
+    if activity:
+        session[SESSION_KEY] = {**state, "l": now}
     return da.Debtor(int(state["a"]), "portal", session=str(state.get("s", ""))[:64],
                      client=request.remote or "")  # fmt: skip
+
+
+def _live(state: Any, now: float) -> bool:
+    """A session's state as the cookie holds it: well formed, not idle, not too old,
+    not from the future (a clock that went back)."""
+    if not isinstance(state, dict) or not isinstance(state.get("a"), int):
+        return False
+    verified, last = state.get("t"), state.get("l", state.get("t"))
+    if not isinstance(verified, int | float) or not isinstance(last, int | float):
+        return False
+    return (
+        now - float(verified) <= PORTAL_MAX_MINUTES * 60
+        and now - float(last) <= PORTAL_IDLE_MINUTES * 60
+        and now >= float(verified) - 60
+    )
 
 
 async def leave(request: web.Request) -> web.StreamResponse:

@@ -8,7 +8,7 @@
   const list = document.getElementById("chat-transcript");
   const stateNote = document.getElementById("chat-state");
   const everyMs = Math.max(2, Number(box.dataset.poll) || 4) * 1000;
-  const MAX_MINUTES = 20;  // the portal session's own length: nothing to ask after it
+  const MAX_MINUTES = 20;  // the session's idle length (a poll does not keep it going)
   const MAX_FAILURES = 5;
   const until = Date.now() + MAX_MINUTES * 60 * 1000;
   let last = Number(box.dataset.last) || 0;

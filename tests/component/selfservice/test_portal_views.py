@@ -214,6 +214,31 @@ async def test_given_no_session_or_an_old_one_when_the_account_is_asked_then_bac
     assert resp.status == 303
 
 
+async def test_given_a_debtor_who_keeps_using_the_portal_then_the_session_goes_on_up_to_an_hour(
+    web: TestClient, seeded: PortalSeed, clock: Clock
+) -> None:
+    await enter(web, seeded.account_id)
+    for minute in (15, 30, 45, 59):  # a page every 15 minutes: never 20 idle
+        clock.now = NOW + timedelta(minutes=minute)
+        assert (await web.get("/p/cuenta", allow_redirects=False)).status == 200, minute
+    clock.now = NOW + timedelta(minutes=61)  # an hour after the check: over, used or not
+    resp = await web.get("/p/cuenta", allow_redirects=False)
+    assert resp.status == 303 and resp.headers["Location"] == "/p?ended=1"
+
+
+async def test_given_only_the_chat_poll_then_the_session_ends_after_20_idle_minutes(
+    web: TestClient, seeded: PortalSeed, clock: Clock
+) -> None:
+    await enter(web, seeded.account_id)
+    for minute in (5, 10, 15, 19):  # the page left open: its poll is not the debtor
+        clock.now = NOW + timedelta(minutes=minute)
+        assert (await web.get("/p/cuenta/chat/mensajes?c=0&after=0")).status == 200
+    clock.now = NOW + timedelta(minutes=21)
+    assert (await web.get("/p/cuenta/chat/mensajes?c=0&after=0")).status == 401
+    resp = await web.get("/p/cuenta", allow_redirects=False)
+    assert resp.headers["Location"] == "/p?ended=1"
+
+
 async def test_given_no_portal_secrets_when_opened_then_503(
     aiohttp_client: Callable[..., Awaitable[TestClient]], settings: Settings, engine: Engine,
     aredis: aioredis.Redis, seeded: PortalSeed,
