@@ -24,6 +24,8 @@ from console.inbound_service import build_inbound_pop
 from console.users import CurrentUser, load_user
 from dialer import messages as msg
 from metrics.definitions import POP_LATENCY
+from selfservice import conversations as conv
+from store.db import transaction
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,11 @@ AGENT_CACHE_SECONDS = 60.0
 
 
 VERIFIED_TTL_SECONDS = 24 * 3600
+# A chat's pop (console/chat_queue.py CHAT_DIRECTION: it imports the app's keys, which
+# import this module, so the name is repeated here).
+CHAT_DIRECTION = "chat"
+PORTAL_CHANNEL = "chat"  # the conversation's channel when it is the portal's chat box
+PORTAL_VERIFIED_VIEW = "chat_portal_verified"  # the pii_view of a pop verified by the portal
 
 
 def preview_key(agent_id: int) -> str:
@@ -44,6 +51,19 @@ def verified_key(attempt_id: int) -> str:
     what the screen may show: the evidence is the identity_check in the audit chain;
     a lost key only means the agent asks again (fails closed)."""
     return f"cobrador:console:verified:{{{attempt_id}}}"
+
+
+def portal_verified(engine: Engine, attempt_id: int, account_id: int) -> str | None:
+    """The party verified for the chat given on this attempt: "titular" when it comes
+    from the portal's chat box for this account (only a session that passed the portal's identity check writes
+    there, console/portal_chat_views.py, and the assistant has already told the debtor
+    the balance in the transcript the agent reads). None for any other conversation (an
+    SMS or WhatsApp number: whoever holds it), which the agent verifies as a call."""
+    with transaction(engine) as session:
+        chat = conv.of_attempt(session, attempt_id)
+        if chat is None or chat.channel != PORTAL_CHANNEL or chat.account_id != account_id:
+            return None
+        return "titular"
 
 
 def verify_failures_key(attempt_id: int) -> str:
@@ -156,11 +176,22 @@ class PopHub:
         sockets = self._sockets.get(agent_id)
         if not sockets:
             return  # the agent is attached to another console process (or none)
-        payload = await asyncio.to_thread(self._load, agent_id, account_id, attempt_id, kind)
+        verified = None
+        if isinstance(pop, msg.Pop) and pop.direction == CHAT_DIRECTION:
+            verified = await asyncio.to_thread(portal_verified, self._engine, pop.attempt_id,
+                                               account_id)  # fmt: skip
+            if verified is not None:
+                # The disposition may then speak of the debt, as after the agent's check.
+                await self._redis.set(verified_key(pop.attempt_id), verified,
+                                      ex=VERIFIED_TTL_SECONDS)  # fmt: skip
+        payload = await asyncio.to_thread(self._load, agent_id, account_id, attempt_id, kind,
+                                          verified)  # fmt: skip
         if payload is None:
             log.warning("pop for unknown account %s", account_id)
             return
         payload["type"] = kind
+        if isinstance(pop, msg.Pop):
+            payload["direction"] = pop.direction  # a chat's pop: the page says "En chat"
         payload["published_at"] = pop.published_at
         payload["pop_id"] = pop.pop_id if isinstance(pop, msg.Pop) else None
         for ws in list(sockets):
@@ -175,8 +206,9 @@ class PopHub:
         # to write it is logged loudly.
         try:
             await asyncio.to_thread(
-                record_pii_view, self._engine, self._agent(agent_id), account_id, attempt_id, kind
-            )
+                record_pii_view, self._engine, self._agent(agent_id), account_id, attempt_id,
+                PORTAL_VERIFIED_VIEW if verified is not None else kind,
+            )  # fmt: skip
         except Exception:
             log.exception("pii_view evidence for a pop to agent %s was not written", agent_id)
 
@@ -207,9 +239,11 @@ class PopHub:
         return agent
 
     def _load(
-        self, agent_id: int, account_id: int, attempt_id: int | None, kind: str
-    ) -> dict[str, Any] | None:
+        self, agent_id: int, account_id: int, attempt_id: int | None, kind: str,
+        verified: str | None = None,
+    ) -> dict[str, Any] | None:  # fmt: skip
         agent = self._agent(agent_id)
         return build_pop(
-            self._engine, account_id, attempt_id, agent, self._clock(), kind, audit=False
-        )
+            self._engine, account_id, attempt_id, agent, self._clock(), kind, audit=False,
+            verified_party=verified,
+        )  # fmt: skip

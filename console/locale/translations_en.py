@@ -227,6 +227,7 @@ EN = {
     "En pausa": "Paused",
     "Reservado": "Reserved",
     "En llamada": "On a call",
+    "En chat": "In a chat",
     "Cierre": "Wrap-up",
     "Desconectado": "Logged out",
     "Sin audio": "No audio",

@@ -7,6 +7,7 @@
   let state = { state: "logged_out", since: 0, reason: "" };
   let clockSkew = 0; // server time - browser time, seconds
   let currentPop = null;
+  let onChat = false;  // the last pop (or names-only pop) was a chat's
   let flowParty = null;  // who the agent says answered: titular, aval, tercero
   // Every time on the page carries its zone (the debtor's, from compliance's resolver).
   const when = (s) => (s && s.local ? `${s.local} (${s.zone})` : "—");
@@ -17,7 +18,9 @@
     state = s;
     if (serverTime) clockSkew = serverTime - Date.now() / 1000;
     $("state-card").dataset.state = s.state;
-    $("state-name").textContent = T[s.state] || s.state;
+    // A chat keeps the agent "talking" (busy for calls): the page says it is a chat.
+    const chatting = s.state === "talking" && onChat;
+    $("state-name").textContent = chatting ? T.chatting : (T[s.state] || s.state);
     $("state-reason").textContent = s.state === "paused" && s.reason ? (cfg.pause_labels[s.reason] || T.other_reason) : "";
     $("btn-ready").disabled = s.state === "ready" || s.state === "talking" || s.state === "reserved";
     document.body.dataset.agentState = s.state;
@@ -486,10 +489,12 @@
     if (msg.type === "pop" || msg.type === "preview") {
       window.cobradorPops.push({ pop_id: msg.pop_id, published_at: msg.published_at, received_at: Date.now() / 1000 });
       cancelWrapup();
+      onChat = msg.direction === "chat";
       showPop(msg);
       refreshState();
     } else if (msg.type === "inbound") {  // names only until verified: inbound.js
       cancelWrapup();
+      onChat = msg.direction === "chat";
       document.dispatchEvent(new CustomEvent("cobrador:inbound", { detail: msg }));
       refreshState();
     } else if (msg.type === "state") {

@@ -68,7 +68,7 @@ def test_given_a_chat_from_a_shared_number_then_names_only_until_the_debtor_answ
     # Routed to Ana: names only, with the conversation beside them.
     expect(page.locator("#inbound")).to_be_visible()
     expect(page.locator("#inbound-title")).to_have_text("Conversación sin cuenta")
-    expect(page.locator("#state-name")).to_have_text("En llamada")
+    expect(page.locator("#state-name")).to_have_text("En chat")
     candidates = page.locator("#inbound-candidates button")
     expect(candidates).to_have_text(["María López Hernández · MX•••••",
                                      "Juan Pérez · MX•••••"])  # fmt: skip

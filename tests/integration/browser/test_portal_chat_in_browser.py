@@ -137,7 +137,9 @@ def test_given_a_debtor_asking_for_an_agent_in_the_portal_chat_then_an_agent_get
     # The console routes it to Ana (the skill group), with the account and the transcript.
     expect(desk.locator("#chat")).to_be_visible()
     expect(desk.locator("#pop-name")).to_have_text("María López Hernández")
-    expect(desk.locator("#state-name")).to_have_text("En llamada")
+    expect(desk.locator("#state-name")).to_have_text("En chat")
+    # Verified by the portal's identity check: the debt shows without asking again.
+    expect(desk.locator("#pop-balance")).to_have_text("$6,000.00 MXN")
     expect(desk.locator("#chat-channel")).to_have_text("Chat del portal")
     expect(desk.locator("#chat-reason")).to_have_text("El deudor pidió un asesor")
     desk_lines = desk.locator("#chat-transcript li .chat-text")
