@@ -11,16 +11,14 @@ registry not loaded, a zone unknown).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy.orm import Session
-
 from compliance.engine import PARTY_BY_PHONE_TYPE, Decision
-from compliance.service import ComplianceService, Item
+from compliance.service import ComplianceService, Item, account_facts, email_facts, phone_facts
 from store.db import transaction
-from store.models import PHONE_CHANNELS, Account
+from store.models import PHONE_CHANNELS, Account, Campaign
 
 # The standing reasons, most telling first: the first one is the one a debtor reads.
 STANDING_REASONS = (
@@ -69,27 +67,30 @@ def standing_reasons(decisions: Iterable[Decision]) -> tuple[str, ...]:
 
 def _items(service: ComplianceService, account_id: int) -> list[Item]:
     """A request per channel and per number of the debtor's own (never a guarantor's or
-    a reference's: those are not the debtor's facts). LookupError: no such account."""
+    a reference's: those are not the debtor's facts), from one read of the account.
+    LookupError: no such account."""
     with transaction(service.sql) as session:
         account = session.get(Account, account_id)
         if account is None:
             raise LookupError(account_id)
+        campaign = session.get(Campaign, account.campaign_id) if account.campaign_id else None
+        profile = service.profile_for(campaign, account.country)
+        facts = account_facts(account)
+        base = Item(facts, None, profile, campaign.id if campaign else None)
         own = [p.number_e164 for p in account.phones
                if PARTY_BY_PHONE_TYPE.get(p.phone_type) == "debtor"]  # fmt: skip
-        return [item for channel in CHANNELS for item in _channel_items(service, session,
-                                                                         account_id, channel, own)]  # fmt: skip
-
-
-def _channel_items(service: ComplianceService, session: Session, account_id: int, channel: str,
-                   own: Sequence[str]) -> list[Item]:  # fmt: skip
-    if channel not in PHONE_CHANNELS:
-        return [service.load_item(session, account_id=account_id, channel=channel)]
-    if not own:
-        # No number of the debtor's: a request without one (the engine: invalid_number).
-        base = service.load_item(session, account_id=account_id, channel="visit")
-        return [replace(base, channel=channel)]
-    return [service.load_item(session, account_id=account_id, channel=channel, phone_e164=n)
-            for n in own]  # fmt: skip
+        items = []
+        for channel in CHANNELS:
+            if channel == "email":
+                items.append(replace(base, channel=channel, email=email_facts(account)))
+            elif channel in PHONE_CHANNELS and own:
+                items += [replace(base, channel=channel, phone=phone_facts(account, number))
+                          for number in own]  # fmt: skip
+            else:
+                # A visit; or no number of the debtor's: a request without one, which the
+                # engine refuses as invalid_number.
+                items.append(replace(base, channel=channel))
+        return items
 
 
 async def standing_blocks(

@@ -475,6 +475,37 @@ async def test_given_a_clean_number_when_the_account_is_shown_then_no_call_line_
     assert "call" not in lines and "sms" not in lines and "whatsapp" not in lines
 
 
+async def test_given_a_listed_reference_or_a_second_number_when_shown_then_no_line(
+    web: TestClient, seeded: PortalSeed, engine: Engine, redis_url: str, tmp_path: Path
+) -> None:
+    # A reference's number (not the debtor's fact) and the debtor's second number are on
+    # REUS; the debtor's first number is not: calls still reach the debtor there.
+    with Session(engine) as s, s.begin():
+        s.add_all([
+            Phone(account_id=seeded.account_id, number_e164="+525512349901", position=2,
+                  phone_type="reference", consent=True, consent_ref="f-2", channels="call"),
+            Phone(account_id=seeded.account_id, number_e164="+525512349902", position=3,
+                  phone_type="mobile", consent=True, consent_ref="f-3", channels="call"),
+        ])  # fmt: skip
+    load_reus(engine, redis_url, tmp_path, ["+525512349901", "+525512349902"], NOW)
+    await enter(web, seeded.account_id)
+    lines = blocked_lines(await (await web.get("/p/cuenta")).text())
+    assert "call" not in lines and "sms" not in lines
+    # Both of the debtor's numbers closed: the line speaks of them, never of the
+    # reference's listing.
+    with Session(engine) as s, s.begin():
+        first = s.scalars(select(Phone).where(Phone.number_e164 == PHONE)).one()
+        first.consent = False
+    lines = blocked_lines(await (await web.get("/p/cuenta")).text())
+    assert lines["call"] == ("No le llamaremos: su número está en el REUS. Para dejar de estar "
+                             "inscrito, pídalo a la CONDUSEF (condusef.gob.mx).")  # fmt: skip
+    with Session(engine) as s, s.begin():
+        second = s.scalars(select(Phone).where(Phone.number_e164 == "+525512349902")).one()
+        second.phone_type = "guarantor"  # the guarantor's number: not the debtor's fact
+    lines = blocked_lines(await (await web.get("/p/cuenta")).text())
+    assert "REUS" not in lines["call"] and "su autorización" in lines["call"]
+
+
 async def test_given_a_number_without_consent_or_a_dispute_when_shown_then_that_reason(
     web: TestClient, seeded: PortalSeed, engine: Engine, redis_url: str, tmp_path: Path
 ) -> None:
