@@ -22,7 +22,9 @@ from console.i18n import N_, gettext_
 from console.keys import CALLBACK_CHECKER, CLOCK, ENGINE, POPHUB, REDIS, STATES
 from console.params import id_or_400
 from console.pophub import (
+    CHAT_DIRECTION,
     VERIFIED_TTL_SECONDS,
+    is_chat,
     preview_key,
     verified_key,
     verify_failures_key,
@@ -275,6 +277,8 @@ async def current_pop(request: web.Request) -> web.StreamResponse:
         pop = await in_db(
             request, svc.build_pop, pending[1], pending[0], user, now, "pop", True, party
         )
+        if pop is not None and await in_db(request, is_chat, pending[0]):
+            pop["direction"] = CHAT_DIRECTION  # the page says "En chat" again
         return web.json_response({"ok": True, "pop": pop})
     preview = await request.app[REDIS].get(preview_key(user.id))
     if preview is not None:

@@ -66,6 +66,12 @@ def portal_verified(engine: Engine, attempt_id: int, account_id: int) -> str | N
         return "titular"
 
 
+def is_chat(engine: Engine, attempt_id: int) -> bool:
+    """Whether the agent's attempt is a chat given to them (a page reloaded mid-chat)."""
+    with transaction(engine) as session:
+        return conv.of_attempt(session, attempt_id) is not None
+
+
 def verify_failures_key(attempt_id: int) -> str:
     return f"cobrador:console:verify-failures:{{{attempt_id}}}"
 

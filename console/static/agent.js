@@ -515,6 +515,10 @@
     refreshCallbacks();
     refreshHistory();
     const r = await Cobrador.api("GET", "/api/agent/current");
-    if (r.ok && r.data.pop) showPop(r.data.pop);
+    if (r.ok && r.data.pop) {
+      onChat = r.data.pop.direction === "chat";
+      showPop(r.data.pop);
+      showState(state);  // the state's words again, now that the pop says what it is
+    }
   })();
 })();

@@ -65,6 +65,10 @@ async def test_given_a_portal_chat_when_popped_then_verified_with_the_balance_an
     assert await aredis.get(verified_key(pop["attempt_id"])) in (b"titular", "titular")
     # The view's evidence is written just after the send.
     await until(lambda: "chat_portal_verified" in pii_pages(engine), "the verified view audited")
+    # A page reloaded mid-chat finds the same: a chat, verified.
+    again = (await (await client.get("/api/agent/current")).json())["pop"]
+    assert (again["direction"], again["verified"]) == ("chat", "titular")
+    assert again["account"]["balance_display"] == pop["account"]["balance_display"]
 
 
 @pytest.mark.parametrize("channel", ["whatsapp", "sms"])
@@ -78,3 +82,5 @@ async def test_given_a_chat_from_a_number_when_popped_then_the_agent_verifies_it
     assert pop["direction"] == "chat" and pop["verified"] is None
     assert "balance_display" not in pop["account"]
     assert await aredis.get(verified_key(pop["attempt_id"])) is None
+    again = (await (await client.get("/api/agent/current")).json())["pop"]
+    assert (again["direction"], again["verified"]) == ("chat", None)
