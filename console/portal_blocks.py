@@ -60,6 +60,22 @@ REGISTRY_OTHER = N_(
 )
 
 
+# Reasons of the account, not of a channel: said once for every channel they close.
+ACCOUNT_WIDE = ("disputed", "cease_contact", "legal_stage")
+ACCOUNT_LEAD = N_("No le contactaremos por ningún medio")
+
+
+def account_line(blocks: Mapping[str, StandingBlock]) -> tuple[str, frozenset[str]]:
+    """One line for a reason of the whole account (a dispute, a cease-contact, the legal
+    stage) and the channels it speaks for (their own lines are then not shown); ("",
+    none) when no such reason closes a channel."""
+    for reason in ACCOUNT_WIDE:
+        channels = frozenset(c for c, b in blocks.items() if b.reasons[0] == reason)
+        if channels:
+            return f"{gettext_(ACCOUNT_LEAD)}: {gettext_(REASONS[reason])}", channels
+    return "", frozenset()
+
+
 def block_line(block: StandingBlock) -> str:
     """The block's line in the current language; pure but for the translation."""
     reason = block.reasons[0]

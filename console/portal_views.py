@@ -40,7 +40,7 @@ from console.keys import CALLBACK_CHECKER, CLOCK, COMPLIANCE, ENGINE, LANG, REDI
 from console.money import MoneyError, MoneyFormat, money_format, parse_amount
 from console.payment_plans import INTERVAL_LABELS
 from console.payment_webhook_views import payment_provider
-from console.portal_blocks import account_blocks, block_line
+from console.portal_blocks import account_blocks, account_line, block_line
 from console.supervisor_views import plan_scope
 from console.webutil import in_db, requires, user_of
 from outreach.links import LinkError, verify
@@ -306,6 +306,7 @@ async def _account_page(
     docs = await asyncio.to_thread(da.documents, engine, debtor.account_id) if docs_open else []
     await asyncio.to_thread(_pii_view, engine, debtor, "portal_account", now)
     shown = debtor_locale(summary.country, request.get(LANG, "es"))
+    whole, covered = account_line(summary.blocked)
     return _render(request, "portal_account.html",
                    {"a": _view(summary, slots, shown), "docs_open": docs_open,
                     "docs": [{"id": d.id, "title": d.title, "size": shown.size(d.size_bytes)}
@@ -316,8 +317,9 @@ async def _account_page(
                     "payment_url": payment_url,
                     "channels": [(c, CHANNEL_LABELS[c], c in summary.opted_out,
                                   block_line(summary.blocked[c]) if c in summary.blocked
-                                  and c not in summary.opted_out else "")
+                                  and c not in summary.opted_out and c not in covered else "")
                                  for c in OPT_OUT_CHANNELS],
+                    "account_blocked": whole,
                     "reopenable": summary.reopenable},
                    status=status)  # fmt: skip
 

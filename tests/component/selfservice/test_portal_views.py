@@ -522,8 +522,11 @@ async def test_given_a_number_without_consent_or_a_dispute_when_shown_then_that_
         assert account is not None
         account.status = "disputed"
     lines = blocked_lines(await (await web.get("/p/cuenta")).text())
-    assert lines["call"] == "No le llamaremos: su cuenta está en disputa mientras la revisamos."
-    assert lines["email"].startswith("No le enviaremos correos: su cuenta está en disputa")
+    # Said once for the whole account, not once per channel.
+    assert lines == {"account": "No le contactaremos por ningún medio: su cuenta está en "
+                                "disputa mientras la revisamos."}  # fmt: skip
+    english = blocked_lines(await (await web.get("/p/cuenta?lang=en")).text())
+    assert list(english) == ["account"] and "dispute" in english["account"]
 
 
 async def test_given_a_supervisor_when_a_dispute_is_open_then_the_task_is_listed_and_closed(
