@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -102,6 +102,17 @@ def waiting_chats(engine: Engine) -> list[Waiting]:
 def campaign_names(engine: Engine) -> list[str]:
     with Session(engine) as s:
         return list(s.scalars(select(Campaign.name).order_by(Campaign.name)))
+
+
+def chat_attempts(engine: Engine, attempt_ids: Iterable[int]) -> set[int]:
+    """Which of these agents' ledger rows are chats given by this queue (an agent "En
+    chat" has no call to listen to; the wallboard says which)."""
+    ids = sorted({i for i in attempt_ids if i})[:1000]
+    if not ids:
+        return set()
+    with transaction(engine) as s:
+        return set(s.scalars(select(CallAttempt.id).where(CallAttempt.id.in_(ids),
+                                                          CallAttempt.source == LEDGER_SOURCE)))  # fmt: skip
 
 
 def assign(engine: Engine, waiting: Waiting, agent_id: int, now: datetime) -> int | None:

@@ -9,11 +9,12 @@ import uuid
 from aiohttp import web
 
 from console.agent_views import read_fields
+from console.chat_queue import chat_attempts
 from console.i18n import gettext_
 from console.keys import REDIS, STATES
 from console.params import INT32_MAX, ParamError, parse_id
 from console.supervisor_views import may_see_named, not_yours
-from console.webutil import json_error, requires, user_of
+from console.webutil import in_db, json_error, requires, user_of
 from dialer.agent_state import AgentState
 from dialer.messages import AgentLegReconnect, MonitorStart, MonitorStop, Notifier
 from dialer.monitoring import MODES
@@ -59,6 +60,8 @@ async def monitor(request: web.Request) -> web.StreamResponse:
         return not_yours()
     if snap.state is not AgentState.talking:
         return json_error(409, gettext_("El agente no está en una llamada."))
+    if snap.attempt_id in await in_db(request, chat_attempts, [snap.attempt_id or 0]):
+        return json_error(409, gettext_("El agente atiende un chat: no hay llamada que escuchar."))
     monitor_id = uuid.uuid4().hex
     command = MonitorStart(
         monitor_id=monitor_id, supervisor_id=user.id, agent_id=agent_id, mode=mode

@@ -13,6 +13,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from sqlalchemy import Engine, select
 
+from console.chat_queue import chat_attempts
 from console.code_labels import (
     campaign_status_label,
     dial_mode_label,
@@ -186,6 +187,9 @@ async def snapshot(
     agents = await states.list(campaign)
     live = await live_board(redis, campaign)
     sql = await asyncio.to_thread(_sql_part, engine, campaign, [a.agent_id for a in agents], now)
+    on_chat = await asyncio.to_thread(
+        chat_attempts, engine, [a.attempt_id or 0 for a in agents if a.state.value == "talking"]
+    )
     by_state = Counter(a.state.value for a in agents)
     return {
         "type": "wallboard",
@@ -196,6 +200,8 @@ async def snapshot(
                 **a.as_dict(),
                 "name": sql["names"].get(a.agent_id, str(a.agent_id)),
                 "reason_label": pause_label(a.reason) if a.state.value == "paused" else "",
+                # Talking in a chat, not on a call: nothing to listen to.
+                "on_chat": a.state.value == "talking" and a.attempt_id in on_chat,
             }
             for a in agents
         ],

@@ -301,6 +301,9 @@ EN = {
     "sobre el objetivo": "above target",
     "Servicio no disponible; inténtelo de nuevo.": "Service unavailable; please try again.",
     "No le contactaremos por ningún medio": "We will not contact you by any means",
+    "El agente atiende un chat: no hay llamada que escuchar.": (
+        "The agent is in a chat: there is no call to listen to."
+    ),
     "Lo que envió es demasiado grande; envíe menos texto o un archivo más pequeño.": (
         "What you sent is too large; send less text or a smaller file."
     ),

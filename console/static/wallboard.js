@@ -32,7 +32,8 @@
     for (const a of snap.agents) {
       const tr = Cobrador.el("tr");
       tr.dataset.agent = a.agent_id;
-      const badge = Cobrador.el("span", T[a.state] || a.state, "badge badge-" + a.state);
+      const label = a.on_chat ? T.chatting : (T[a.state] || a.state);
+      const badge = Cobrador.el("span", label, "badge badge-" + a.state);
       const state = Cobrador.el("td"); state.append(badge);
       const timer = Cobrador.el("td", "", "timer"); timer.dataset.since = a.since;
       tr.append(Cobrador.el("td", a.name), state, timer, Cobrador.el("td", a.reason_label || ""), monitorCell(a));
@@ -101,7 +102,7 @@
   const monitorStop = document.getElementById("monitor-stop");
   function monitorCell(a) {
     const td = Cobrador.el("td");
-    if (a.state !== "talking") return td;
+    if (a.state !== "talking" || a.on_chat) return td;  // a chat has no call to listen to
     for (const mode of ["listen", "whisper", "barge"]) {
       const b = Cobrador.el("button", T[mode], "btn btn-small");
       b.type = "button"; b.title = T.monitor_hint;

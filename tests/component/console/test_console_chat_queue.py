@@ -247,3 +247,36 @@ async def test_given_an_agent_reserved_by_a_call_meanwhile_then_the_chat_goes_ba
         row = s.scalars(select(CallAttempt).where(CallAttempt.source == "chat")).one()
         assert (row.result, row.agent_id) == ("not_placed", None)  # no contact, no attempt
     assert json.loads(json.dumps((await states.get(ana)).as_dict()))["attempt_id"] == 424242
+
+
+async def test_given_an_agent_in_a_chat_then_the_wallboard_says_so_and_nobody_can_listen_in(
+    client: TestClient, seed: Seed, engine: Engine, aredis: aioredis.Redis
+) -> None:
+    write(engine, seed, "asesor por favor")
+    ana = seed.users["ana"]
+    await AgentStates(aredis).login(ana, "mx-demo")
+    await AgentStates(aredis).set_ready(ana)
+    await given_to_ana(engine, aredis)
+    token = await login(client, "sofia")
+    board = await (await client.get("/api/wallboard?campaign=mx-demo")).json()
+    (row,) = [a for a in board["agents"] if a["agent_id"] == ana]
+    assert row["state"] == "talking" and row["on_chat"] is True
+    # Listening needs a call: the supervisor is told why, and no command is sent.
+    resp = await post(client, token, "/api/supervisor/monitor", agent_id=ana, mode="listen")
+    assert resp.status == 409
+    assert "chat" in (await resp.json())["reason"]
+
+
+async def test_given_an_agent_on_a_call_then_the_wallboard_does_not_call_it_a_chat(
+    client: TestClient, seed: Seed, aredis: aioredis.Redis
+) -> None:
+    ana = seed.users["ana"]
+    states = AgentStates(aredis)
+    await states.login(ana, "mx-demo")
+    await states.set_ready(ana)
+    assert await states.reserve(ana, 424242)
+    await states.talking(ana, 424242)
+    await login(client, "sofia")
+    board = await (await client.get("/api/wallboard?campaign=mx-demo")).json()
+    (row,) = [a for a in board["agents"] if a["agent_id"] == ana]
+    assert row["state"] == "talking" and row["on_chat"] is False
