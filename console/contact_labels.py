@@ -95,6 +95,7 @@ DEBTOR_ACTION_LABELS = {
 # An online payment the provider took back (store/payment_reversal.py).
 REVERSAL_LABELS = {
     "refunded": N_("reembolsado"),
+    "partially_refunded": N_("reembolsado en parte"),
     "charged_back": N_("contracargo"),
     "cancelled": N_("cancelado"),
 }

@@ -91,6 +91,10 @@ class Payment:
     external_reference: str | None
     date_approved: datetime | None
     date_created: datetime | None
+    # `transaction_amount_refunded`: a partial refund leaves the status `approved`
+    # (status_detail `partially_refunded`) and raises this; a full one makes it
+    # `refunded`.
+    amount_refunded: Decimal = Decimal(0)
 
 
 def preference_body(*, reference: str, title: str, amount: Decimal, currency: str,
@@ -182,6 +186,14 @@ def parse_payment(answer: Mapping[str, Any]) -> Payment:
         raise ApiUnavailable(f"Mercado Pago payment {payment_id[:40]!r} is not readable")
     if not amount.is_finite() or amount < 0:
         raise ApiUnavailable(f"Mercado Pago payment {payment_id} has amount {amount}")
+    try:
+        refunded = Decimal(str(answer.get("transaction_amount_refunded") or 0))
+    except InvalidOperation as exc:
+        raise ApiUnavailable(f"Mercado Pago payment {payment_id} has no readable "
+                             "transaction_amount_refunded") from exc  # fmt: skip
+    if not refunded.is_finite() or not 0 <= refunded <= amount:
+        raise ApiUnavailable(f"Mercado Pago payment {payment_id} refunded {refunded} "
+                             f"of {amount}")  # fmt: skip
     reference = answer.get("external_reference")
     return Payment(
         id=payment_id,
@@ -192,6 +204,7 @@ def parse_payment(answer: Mapping[str, Any]) -> Payment:
         external_reference=str(reference)[:MAX_ID_CHARS] if reference else None,
         date_approved=_instant(answer.get("date_approved")),
         date_created=_instant(answer.get("date_created")),
+        amount_refunded=refunded,
     )
 
 

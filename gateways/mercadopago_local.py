@@ -1,6 +1,9 @@
 """A local stand-in for Mercado Pago, for tests and the demo: serves
-`POST /checkout/preferences` and `GET /v1/payments/{id}` as the published API does
-(bearer token, Mercado Pago's error objects), a checkout page per preference where a
+`POST /checkout/preferences`, `GET /v1/payments/{id}` and `POST /v1/payments/{id}/refunds`
+(the whole payment, or `{"amount": ...}` of it: a partial refund keeps the payment
+`approved`, status_detail `partially_refunded`, and raises
+`transaction_amount_refunded`; the last cent makes it `refunded`) as the published API
+does (bearer token, Mercado Pago's error objects), a checkout page per preference where a
 simulated debtor pays with one button (no card form: nothing of a card exists here),
 and calls the webhook with each payment's notification, signed as Mercado Pago signs
 (x-signature over id, request id and timestamp); a notification answered with anything
@@ -59,6 +62,7 @@ class LocalMercadoPago:
         app = web.Application(client_max_size=64 * 1024)
         app.router.add_post("/checkout/preferences", self._create_preference)
         app.router.add_get("/v1/payments/{payment_id}", self._get_payment)
+        app.router.add_post("/v1/payments/{payment_id}/refunds", self._refund)
         app.router.add_get("/checkout/v1/redirect", self._checkout_page)
         app.router.add_post("/checkout/v1/pay", self._checkout_pay)
         self._runner = web.AppRunner(app)
@@ -92,6 +96,7 @@ class LocalMercadoPago:
             "date_created": now, "date_approved": now if status == "approved" else None,
             "description": item["title"], "payment_type_id": "account_money",
             "live_mode": False, "collector_id": self.user_id,
+            "transaction_amount_refunded": 0.0, "refunds": [],
         }  # fmt: skip
         if notify:
             await self.notify(payment_id, "payment.created")
@@ -101,10 +106,42 @@ class LocalMercadoPago:
         """The payment's status changes (approved later, refunded): payment.updated."""
         payment = self.payments[payment_id]
         payment["status"] = status
+        if status == "refunded":
+            payment["transaction_amount_refunded"] = payment["transaction_amount"]
         if status == "approved":
             payment["date_approved"] = datetime.now(UTC).isoformat(timespec="milliseconds")
         if notify:
             await self.notify(payment_id, "payment.updated")
+
+    async def refund(self, payment_id: str, amount: Decimal | None = None, *,
+                     notify: bool = True) -> dict[str, Any]:  # fmt: skip
+        """The collector refunds the payment, all that is left of it or `amount`, as
+        `POST /v1/payments/{id}/refunds` does: the refund object; ValueError with
+        Mercado Pago's message when it cannot be (not approved, above what is left)."""
+        payment = self.payments[payment_id]
+        total = Decimal(str(payment["transaction_amount"]))
+        done = Decimal(str(payment["transaction_amount_refunded"]))
+        left = total - done
+        value = left if amount is None else amount
+        if payment["status"] != "approved":
+            raise ValueError(f"Payment with status {payment['status']} cannot be refunded")
+        if not value.is_finite() or value <= 0 or value != value.quantize(Decimal("0.01")):
+            raise ValueError("Invalid refund amount")
+        if value > left:
+            raise ValueError("The amount to refund exceeds the available amount")
+        done += value
+        refund = {"id": next(self._ids), "payment_id": int(payment_id), "amount": float(value),
+                  "status": "approved", "source": {"type": "collector"},
+                  "date_created": datetime.now(UTC).isoformat(timespec="milliseconds")}  # fmt: skip
+        payment["refunds"].append(refund)
+        payment["transaction_amount_refunded"] = float(done)
+        if done == total:
+            payment["status"] = payment["status_detail"] = "refunded"
+        else:
+            payment["status_detail"] = "partially_refunded"
+        if notify:
+            await self.notify(payment_id, "payment.updated")
+        return refund
 
     async def notify(self, payment_id: str, action: str, *, secret: str | None = None,
                      ts: int | None = None, request_id: str | None = None) -> Delivery:  # fmt: skip
@@ -199,6 +236,24 @@ class LocalMercadoPago:
         if payment is None:
             return self._error(404, "not_found", "Payment not found")
         return web.json_response(payment)
+
+    async def _refund(self, request: web.Request) -> web.Response:
+        if not self._authorised(request):
+            return self._error(401, "unauthorized", "invalid access token")
+        payment_id = request.match_info["payment_id"]
+        if payment_id not in self.payments:
+            return self._error(404, "not_found", "Payment not found")
+        try:
+            body = await request.json() if await request.read() else {}
+        except ValueError:
+            return self._error(400, "bad_request", "body is not JSON")
+        raw = body.get("amount") if isinstance(body, dict) else None
+        try:
+            amount = None if raw is None else Decimal(str(raw))
+            refund = await self.refund(payment_id, amount)
+        except (InvalidOperation, ValueError) as exc:
+            return self._error(400, "bad_request", str(exc) or "Invalid refund amount")
+        return web.json_response(refund, status=201)
 
     async def _checkout_page(self, request: web.Request) -> web.Response:
         pref = self.preferences.get(request.query.get("pref_id", ""))

@@ -27,7 +27,7 @@ from gateways import mercadopago as mp
 from selfservice.debtor_actions import LEDGER_SOURCE, Debtor, record_contact_in
 from store.importing.payments import record_payment
 from store.models import Account, AccountStatus, CallAttempt, Campaign, Payment, PaymentLink
-from store.payment_reversal import REVERSAL_STATUSES, reverse_payment
+from store.payment_reversal import PARTIAL, REVERSAL_STATUSES, reverse_payment
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,8 @@ class ProviderPayment:
     currency: str
     reference: str | None
     approved_at: datetime | None
+    # How much of it was refunded so far: a partial refund leaves it `approved`.
+    refunded: Decimal = Decimal(0)
 
 
 class ProviderUnavailable(Exception):
@@ -112,7 +114,8 @@ class MercadoPagoProvider:
         except (mp.ApiRefused, mp.ApiUnavailable, ValueError) as exc:
             raise ProviderUnavailable(str(exc)) from exc
         return ProviderPayment(got.id, got.status, got.amount, got.currency,
-                               got.external_reference, got.date_approved)  # fmt: skip
+                               got.external_reference, got.date_approved,
+                               got.amount_refunded.quantize(Decimal("0.01")))  # fmt: skip
 
 
 # --- links -------------------------------------------------------------------------
@@ -208,9 +211,10 @@ def _finish_link(engine: Engine, link_id: int, checkout: Checkout | None, actor:
 @dataclass(frozen=True)
 class Settlement:
     """What a notification came to: `recorded` (a new payment), `reversed` (a recorded
-    payment refunded or charged back, undone now), `replay` (recorded or undone
-    before), `pending` (not approved yet), or `ignored` (not ours, or not payable);
-    `account_paid`: the account's balance reached zero with this payment."""
+    payment refunded in full or in part, or charged back: what was not undone before is
+    undone now), `replay` (recorded, or undone as far, before), `pending` (not approved
+    yet), or `ignored` (not ours, or not payable); `account_paid`: the account's
+    balance reached zero with this payment."""
 
     outcome: str
     reason: str
@@ -256,17 +260,10 @@ def _settle_in(s: Session, provider: str, payment: ProviderPayment, now: datetim
                                                Payment.provider_payment_id == payment.id)).first()  # fmt: skip
     subject = f"account:{link.account_id}"
     if recorded is not None:
-        if payment.status in REVERSAL_STATUSES:
-            # Refunded or charged back (read from the provider): undone once.
-            undone = reverse_payment(s, recorded, payment.status, now, audit, actor)
-            if undone is None:
-                return Settlement("replay", f"payment {payment.status} before", link.account_id)
-            link.status = payment.status[:12]
-            _mark_ledger(s, link, payment.status)
-            return Settlement("reversed", f"payment {payment.status}: {recorded.amount} "
-                                          f"{link.currency} back on the balance"
-                                          + ("; account reopened" if undone.reopened else ""),
-                              link.account_id)  # fmt: skip
+        if payment.status in REVERSAL_STATUSES or payment.refunded > 0:
+            # Refunded (in full or in part) or charged back, read from the provider:
+            # the part not undone before is undone now.
+            return _reverse(s, link, recorded, payment, now, audit, actor)
         return Settlement("replay", "payment already recorded", link.account_id)
     if payment.status != "approved":
         return Settlement("pending", f"payment is {payment.status}, not approved", link.account_id)
@@ -282,7 +279,7 @@ def _settle_in(s: Session, provider: str, payment: ProviderPayment, now: datetim
     account = s.get_one(Account, link.account_id, with_for_update=True)
     was_open = account.status not in NOTHING_TO_PAY
     paid_at = min(payment.approved_at or now, now)
-    record_payment(s, account, amount, paid_at, now, audit, actor, source=provider,
+    row = record_payment(s, account, amount, paid_at, now, audit, actor, source=provider,
                    provider=provider, provider_payment_id=payment.id, payment_link_id=link.id)  # fmt: skip
     link.status, link.paid_at = "paid", paid_at
     # The debtor acted: a debtor-initiated contact in the ledger (not an attempt for
@@ -291,15 +288,42 @@ def _settle_in(s: Session, provider: str, payment: ProviderPayment, now: datetim
                       "payment", now, {"amount": str(amount), "currency": payment.currency,
                                        "provider": provider, "provider_payment_id": payment.id,
                                        "link_id": link.id})  # fmt: skip
+    refunded = ""
+    if payment.refunded > 0:  # first told of it once partly refunded: that part undone too
+        refunded = f"; {_reverse(s, link, row, payment, now, audit, actor).reason}"
     paid = was_open and account.status == AccountStatus.paid.value
     campaign = None
     if account.campaign_id is not None:
         campaign = s.scalar(select(Campaign.name).where(Campaign.id == account.campaign_id))
-    return Settlement("recorded", f"payment of {amount} {payment.currency} recorded",
+    return Settlement("recorded", f"payment of {amount} {payment.currency} recorded{refunded}",
                       account.id, paid, campaign)  # fmt: skip
 
 
-def _mark_ledger(s: Session, link: PaymentLink, reversal: str) -> None:
+def _reverse(s: Session, link: PaymentLink, recorded: Payment, payment: ProviderPayment,
+             now: datetime, audit: AuditFn, actor: str) -> Settlement:  # fmt: skip
+    """The recorded payment undone as far as the provider says it was refunded: all of
+    it when refunded or charged back, else the refunded total (Mercado Pago keeps a
+    partly refunded payment `approved`)."""
+    full = payment.status in REVERSAL_STATUSES or payment.refunded >= recorded.amount
+    label = payment.status if payment.status in REVERSAL_STATUSES else "refunded"
+    undone = reverse_payment(s, recorded, label, now, audit, actor,
+                             refunded=None if full else payment.refunded)  # fmt: skip
+    if undone is None:
+        told = label if full else f"{PARTIAL} {payment.refunded} {link.currency}"
+        return Settlement("replay", f"payment {told} before", link.account_id)
+    if undone.full:
+        link.status = label[:12]
+    _mark_ledger(s, link, recorded.reversal or label, recorded.refunded)
+    back = undone.balance[1] - undone.balance[0]
+    return Settlement("reversed", f"payment {recorded.reversal}: {back} {link.currency} back on "
+                                  "the balance"
+                                  + ("" if undone.full else
+                                     f" ({recorded.refunded} of {recorded.amount} refunded)")
+                                  + ("; account reopened" if undone.reopened else ""),
+                      link.account_id)  # fmt: skip
+
+
+def _mark_ledger(s: Session, link: PaymentLink, reversal: str, refunded: Decimal) -> None:
     """The debtor's "paid online" row of this link says it was taken back (the agent's
     timeline); the ledger keeps the row, a refund is no contact of its own."""
     rows = s.scalars(
@@ -312,5 +336,5 @@ def _mark_ledger(s: Session, link: PaymentLink, reversal: str) -> None:
     for row in rows:
         details = row.details or {}
         if details.get("debtor_action") == "payment" and details.get("link_id") == link.id:
-            row.details = {**details, "reversal": reversal}
+            row.details = {**details, "reversal": reversal, "refunded": str(refunded)}
             return

@@ -601,7 +601,11 @@ class Payment(Base):
     # taken off, the account's "status" before, each promise's share ("promises": id ->
     # amount); None for payments recorded before migration 0024.
     applied: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    # A refund or charge-back the provider reported undid it (reverse_payment), once.
+    # How much of it a refund has undone so far (a partial refund undoes its part,
+    # reverse_payment); the whole amount once reversed in full.
+    refunded: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"),
+                                              server_default="0")  # fmt: skip
+    # A refund or charge-back the provider reported undid it all (reverse_payment), once.
     reversed_at: Mapped[datetime | None] = mapped_column()
     reversal: Mapped[str | None] = mapped_column(String(20))  # refunded | charged_back | ...
 

@@ -1,11 +1,16 @@
-"""A recorded payment undone, once, when its provider reports it refunded or charged
-back: the balance it took given back; an account it left paid reopened (its status
-before the payment), so the refill takes it again through the usual eligibility and
-final checks; the promises it kept no longer kept (open again, or broken once their
+"""A recorded payment undone, in full or in part, when its provider reports it refunded
+or charged back: the balance it took given back; an account it left paid reopened (its
+status before the payment), so the refill takes it again through the usual eligibility
+and final checks; the promises it kept no longer kept (open again, or broken once their
 date has passed, and a plan they completed active again or broken); the payment row
-marked reversed; audited. What the payment did is read from the row
-(`Payment.applied`, written by store/importing/payments.py record_payment), never
-guessed from the notification.
+marked; audited. What the payment did is read from the row (`Payment.applied`, written
+by store/importing/payments.py record_payment), never guessed from the notification.
+
+A partial refund undoes the payment last-in, first-out: what it paid beyond the
+balance (or beyond its promises) comes back first, then what it took off the balance
+(and the promises' shares, the latest due first). The row keeps how much was undone
+(`Payment.refunded`), so the same refunded total told again changes nothing and a
+larger one undoes only the difference.
 """
 
 from __future__ import annotations
@@ -27,11 +32,15 @@ AuditFn = Callable[..., Any]
 REVERSAL_STATUSES = frozenset({"refunded", "charged_back", "cancelled"})
 # The statuses a payment may have left paid (apply_payment): reopened as they were.
 REOPENED_STATUSES = (AccountStatus.active.value, AccountStatus.disputed.value)
+# A payment's `reversal` while only part of it is refunded (Mercado Pago's status_detail).
+PARTIAL = "partially_refunded"
 
 
 @dataclass(frozen=True)
 class Reversal:
     account_id: int
+    amount: Decimal  # the part of the payment undone now
+    full: bool  # the payment is now undone in full
     balance: tuple[Decimal, Decimal]  # before, after
     status: tuple[str, str]
     reopened: bool  # a paid account is open again
@@ -47,37 +56,57 @@ def _amount(raw: object, default: Decimal) -> Decimal:
     return value if value.is_finite() and value >= 0 else default
 
 
+def _beyond(refunded: Decimal, first: Decimal) -> Decimal:
+    """Of `refunded`, the part past the `first` amount that comes back before it."""
+    return max(refunded - first, Decimal(0))
+
+
 def reverse_payment(session: Session, payment: Payment, reversal: str, now: datetime,
-                    audit: AuditFn, actor: str) -> Reversal | None:  # fmt: skip
-    """Undoes the payment in the caller's transaction; None when it was undone before
-    (nothing changes). A payment recorded before its effects were kept (no `applied`)
-    gives back its amount and reopens the account; its promises are left as they are
-    (the audit entry says so)."""
+                    audit: AuditFn, actor: str, *,
+                    refunded: Decimal | None = None) -> Reversal | None:  # fmt: skip
+    """Undoes the payment in the caller's transaction: all of it, or when `refunded` (the
+    provider's total refunded so far) is below its amount, only the part not undone
+    before. None when nothing more is to undo (nothing changes). A payment recorded
+    before its effects were kept (no `applied`) gives back its amount and reopens the
+    account; its promises are left as they are (the audit entry says so)."""
     locked = session.get(Payment, payment.id, with_for_update=True, populate_existing=True)
     if locked is None or locked.reversed_at is not None:
         return None
+    total = locked.amount
+    cent = Decimal("0.01")
+    target = total if refunded is None else min(max(refunded, Decimal(0)), total).quantize(cent)
+    already = min(locked.refunded or Decimal(0), total)
+    if target <= already:
+        return None
     account = session.get_one(Account, locked.account_id, with_for_update=True)
     applied = locked.applied or {}
-    taken = _amount(applied.get("balance"), locked.amount)
+    taken = min(_amount(applied.get("balance"), total), total)
+    back = _beyond(target, total - taken) - _beyond(already, total - taken)
     before = (account.balance, account.status)
-    account.balance += taken
+    account.balance += back
     reopened = account.status == AccountStatus.paid.value and account.balance > 0
     if reopened:
         status = applied.get("status")
         account.status = status if status in REOPENED_STATUSES else AccountStatus.active.value
     raw_shares = applied.get("promises")
     shares: dict[str, Any] = raw_shares if isinstance(raw_shares, dict) else {}
-    opened, broken = _unkeep(session, account, shares, now)
+    opened, broken = _unkeep(session, account, shares, (already, target), total, now)
     follow_plans(session, [], broken, now, audit, actor)
     if reopened and account.status == AccountStatus.active.value:
         _requeue(session, account, now)
-    locked.reversed_at, locked.reversal = now, reversal[:20]
-    result = Reversal(account.id, (before[0], account.balance), (before[1], account.status),
-                      reopened, tuple(p.id for p in opened), tuple(p.id for p in broken))  # fmt: skip
+    full = target >= total
+    locked.refunded = target
+    locked.reversal = (reversal if full else PARTIAL)[:20]
+    if full:
+        locked.reversed_at = now
+    result = Reversal(account.id, target - already, full, (before[0], account.balance),
+                      (before[1], account.status), reopened, tuple(p.id for p in opened),
+                      tuple(p.id for p in broken))  # fmt: skip
     audit(session, "payment_reversed", {
         "payment_id": locked.id, "provider": locked.provider,
-        "provider_payment_id": locked.provider_payment_id, "reversal": reversal,
-        "amount": locked.amount, "balance": list(result.balance), "status": list(result.status),
+        "provider_payment_id": locked.provider_payment_id, "reversal": locked.reversal,
+        "amount": result.amount, "payment_amount": total, "refunded": [already, target],
+        "full": full, "balance": list(result.balance), "status": list(result.status),
         "reopened": reopened, "promises_reopened": list(result.promises_reopened),
         "promises_broken": list(result.promises_broken),
         "effects_known": locked.applied is not None,
@@ -86,19 +115,32 @@ def reverse_payment(session: Session, payment: Payment, reversal: str, now: date
 
 
 def _unkeep(session: Session, account: Account, shares: dict[str, Any],
+            refunded: tuple[Decimal, Decimal], total: Decimal,
             now: datetime) -> tuple[list[Promise], list[Promise]]:  # fmt: skip
-    """Each promise's share taken back; one it kept is open again, or broken when its
-    date has passed (as break_overdue would have found it without this payment)."""
-    opened: list[Promise] = []
-    broken: list[Promise] = []
-    for raw_id, raw_share in sorted(shares.items()):
+    """Each promise's share of the refunded part taken back (refunded goes from
+    `refunded[0]` to `refunded[1]` of the payment's `total`); one it kept is open again,
+    or broken when its date has passed (as break_overdue would have found it without
+    this payment)."""
+    paid: list[tuple[Promise, Decimal]] = []
+    for raw_id, raw_share in shares.items():
         if not str(raw_id).isdigit():
             continue
         promise = session.get(Promise, int(raw_id))
         if promise is None or promise.account_id != account.id:
             continue
-        share = _amount(raw_share, Decimal(0))
-        promise.paid_amount = max(promise.paid_amount - share, Decimal(0))
+        paid.append((promise, _amount(raw_share, Decimal(0))))
+    # The latest due was paid last: its share comes back first.
+    paid.sort(key=lambda ps: (ps[0].due_date, ps[0].id), reverse=True)
+    beyond = max(total - sum((share for _, share in paid), Decimal(0)), Decimal(0))
+    left = [_beyond(r, beyond) for r in refunded]  # promise money back before, after
+    opened: list[Promise] = []
+    broken: list[Promise] = []
+    for promise, share in paid:
+        back_before, back_after = min(share, left[0]), min(share, left[1])
+        left = [left[0] - back_before, left[1] - back_after]
+        if back_after <= back_before:
+            continue
+        promise.paid_amount = max(promise.paid_amount - (back_after - back_before), Decimal(0))
         if promise.status != "kept" or promise.paid_amount >= promise.amount:
             continue
         plan = session.get(PaymentPlan, promise.plan_id) if promise.plan_id else None

@@ -692,6 +692,7 @@ EN = {
     "Cerrar conversación": "Close conversation",
     # An online payment taken back, on the timeline (console/contact_labels.py)
     "reembolsado": "refunded",
+    "reembolsado en parte": "partly refunded",
     "contracargo": "charged back",
     "cancelado": "cancelled",
 }

@@ -245,6 +245,124 @@ async def test_given_a_payment_that_kept_a_promise_charged_back_then_the_promise
             "open", Decimal("0.00"), None)  # fmt: skip
 
 
+def reversals(rig: Rig) -> list[dict[str, Any]]:
+    with Session(rig.engine) as s:
+        entries = s.scalars(select(AuditEntry).where(AuditEntry.kind == "payment_reversed")
+                            .order_by(AuditEntry.id))  # fmt: skip
+        return [json.loads(e.payload) for e in entries]
+
+
+async def refund_by_api(rig: Rig, payment_id: str, amount: str | None) -> tuple[int, Any]:
+    """POST /v1/payments/{id}/refunds on the stand-in, as the collector's back office."""
+    import aiohttp
+
+    body = {} if amount is None else {"amount": float(amount)}
+    async with aiohttp.ClientSession() as http, http.post(
+        f"{rig.mp.base_url}/v1/payments/{payment_id}/refunds", json=body,
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    ) as answer:  # fmt: skip
+        return answer.status, await answer.json()
+
+
+async def test_given_a_paid_account_partly_refunded_then_only_that_part_comes_back_once(
+    rig: Rig, aredis: aioredis.Redis
+) -> None:
+    link = await rig.link("12500.00")
+    payment_id = await rig.mp.pay(rig.pref_of(link))
+    assert rig.account().status == "paid"
+    status, refund = await refund_by_api(rig, payment_id, "2000.00")
+    assert status == 201 and refund["amount"] == 2000.0
+    got = await rig.provider.payment(payment_id)  # Mercado Pago keeps it approved
+    assert (got.status, got.refunded) == ("approved", Decimal("2000.00"))
+    assert last(rig) == (200, "reversed: payment partially_refunded: 2000.00 MXN back on the "
+                              "balance (2000.00 of 12500.00 refunded); account reopened\n")  # fmt: skip
+    account = rig.account()
+    assert (account.balance, account.status, account.next_attempt_at) == (
+        Decimal("2000.00"), "active", NOW)  # fmt: skip
+    assert rig.seed.account_id in await dialable(rig, aredis)
+    [payment] = rig.payments()
+    assert (payment.refunded, payment.reversal, payment.reversed_at) == (
+        Decimal("2000.00"), "partially_refunded", None)  # fmt: skip
+    with Session(rig.engine) as s:
+        assert s.get_one(PaymentLink, link.id).status == "paid"  # paid, less a part
+    [entry] = reversals(rig)
+    assert (entry["amount"], entry["refunded"], entry["full"]) == ("2000.00", ["0", "2000.00"],
+                                                                   False)  # fmt: skip
+    # The same refunded total told again: nothing changes.
+    before = (rig.account().balance, rig.audit_count())
+    await rig.mp.notify(payment_id, "payment.updated")
+    assert last(rig) == (200, "replay: payment partially_refunded 2000.00 MXN before\n")
+    assert (rig.account().balance, rig.audit_count()) == before
+    # A larger refund later: only the difference.
+    await rig.mp.refund(payment_id, Decimal("3000.00"))
+    assert rig.account().balance == Decimal("5000.00")
+    assert reversals(rig)[-1]["amount"] == "3000.00"
+    # The rest: refunded in full, the payment undone, never more than it.
+    await rig.mp.refund(payment_id)
+    assert last(rig)[1].startswith("reversed: payment refunded: 7500.00 MXN back on the balance")
+    assert rig.account().balance == Decimal("12500.00")
+    [payment] = rig.payments()
+    assert (payment.refunded, payment.reversal, payment.reversed_at) == (
+        Decimal("12500.00"), "refunded", NOW)  # fmt: skip
+    assert [e["amount"] for e in reversals(rig)] == ["2000.00", "3000.00", "7500.00"]
+    await rig.mp.change(payment_id, "charged_back")
+    assert last(rig)[1].startswith("replay") and rig.account().balance == Decimal("12500.00")
+    from console.timeline import timeline_for
+
+    whats = [e["what"] for e in timeline_for(rig.engine, rig.seed.account_id)]
+    assert "Pagó en línea (reembolsado)" in whats
+
+
+async def test_given_a_refund_above_what_is_left_then_the_stand_in_refuses_as_mercado_pago(
+    rig: Rig,
+) -> None:
+    link = await rig.link("1000.00")
+    payment_id = await rig.mp.pay(rig.pref_of(link))
+    assert (await refund_by_api(rig, payment_id, "600.00"))[0] == 201
+    status, error = await refund_by_api(rig, payment_id, "400.01")
+    assert status == 400 and "exceeds" in error["message"]
+    for bad in ("0", "-5"):
+        assert (await refund_by_api(rig, payment_id, bad))[0] == 400
+    assert rig.account().balance == Decimal("12100.00")  # 12500 - 1000 + 600
+    assert [e["amount"] for e in reversals(rig)] == ["600.00"]
+
+
+async def test_given_a_promise_kept_by_a_larger_payment_then_a_small_refund_leaves_it_kept(
+    rig: Rig,
+) -> None:
+    with Session(rig.engine) as s, s.begin():
+        s.add(Promise(account_id=rig.seed.account_id, amount=Decimal("1000.00"), currency="MXN",
+                      due_date=date(2026, 11, 30), status="open"))  # fmt: skip
+    link = await rig.link("1500.00")
+    payment_id = await rig.mp.pay(rig.pref_of(link))
+    await rig.mp.refund(payment_id, Decimal("400.00"))  # what it paid beyond the promise
+    with Session(rig.engine) as s:
+        [promise] = s.scalars(select(Promise))
+        assert (promise.status, promise.paid_amount) == ("kept", Decimal("1000.00"))
+    await rig.mp.refund(payment_id, Decimal("200.00"))  # 600 back: the promise is short 100
+    assert rig.account().balance == Decimal("11600.00")
+    with Session(rig.engine) as s:
+        [promise] = s.scalars(select(Promise))
+        assert (promise.status, promise.paid_amount, promise.resolved_at) == (
+            "open", Decimal("900.00"), None)  # fmt: skip
+    assert reversals(rig)[-1]["promises_reopened"] == [promise.id]
+
+
+async def test_given_a_payment_first_told_once_partly_refunded_then_recorded_less_that_part(
+    rig: Rig,
+) -> None:
+    link = await rig.link("1000.00")
+    payment_id = await rig.mp.pay(rig.pref_of(link), notify=False)
+    await rig.mp.refund(payment_id, Decimal("250.00"), notify=False)
+    await rig.mp.notify(payment_id, "payment.updated")
+    assert last(rig)[1].startswith(
+        "recorded: payment of 1000.00 MXN recorded; payment partially_refunded: 250.00 MXN back"
+    ), last(rig)
+    assert rig.account().balance == Decimal("11750.00")
+    await rig.mp.notify(payment_id, "payment.updated")
+    assert last(rig)[1].startswith("replay") and rig.account().balance == Decimal("11750.00")
+
+
 async def dialable(rig: Rig, aredis: aioredis.Redis) -> set[int]:
     """The accounts the campaign's refill would evaluate now (dialer/refill.py)."""
     import asyncio

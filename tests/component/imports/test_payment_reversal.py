@@ -143,3 +143,22 @@ def test_given_a_payment_reversed_twice_then_the_second_changes_nothing(
             len(s.scalars(select(AuditEntry).where(AuditEntry.kind == "payment_reversed")).all())
             == 1
         )
+
+
+def test_given_partial_refunds_then_each_undoes_only_its_difference_never_above_the_payment(
+    engine: Engine, account_id: int
+) -> None:
+    payment_id = pay(engine, account_id, "400.00")
+
+    def refund(total: str) -> Any:
+        with Session(engine) as s, s.begin():
+            return reverse_payment(s, s.get_one(Payment, payment_id), "refunded", NOW,
+                                   audit_append, "test", refunded=Decimal(total))  # fmt: skip
+
+    assert refund("100.00").amount == Decimal("100.00")
+    assert refund("100.00") is None  # the same total told again
+    assert refund("50.00") is None  # an older, smaller total: nothing to give back
+    later = refund("9999.00")  # more than the payment: only what is left of it
+    assert (later.amount, later.full) == (Decimal("300.00"), True)
+    assert refund("400.00") is None
+    assert state(engine, account_id)[0] == Decimal("1000.00")

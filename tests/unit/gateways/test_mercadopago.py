@@ -204,6 +204,10 @@ def test_given_a_payment_object_then_only_what_we_need_is_kept_never_card_data()
         {"transaction_amount": -1},
         {"transaction_amount": "NaN"},
         {"currency_id": "PESOS"},
+        {"transaction_amount_refunded": "some"},
+        {"transaction_amount_refunded": -1},
+        {"transaction_amount_refunded": "Infinity"},
+        {"transaction_amount_refunded": 1500.51},  # more than the payment
     ],
 )
 def test_given_an_unreadable_payment_then_unavailable_not_guessed(
@@ -211,6 +215,13 @@ def test_given_an_unreadable_payment_then_unavailable_not_guessed(
 ) -> None:
     with pytest.raises(mp.ApiUnavailable):
         mp.parse_payment({**PAYMENT, **change})
+
+
+def test_given_a_partly_refunded_payment_then_it_stays_approved_with_the_refunded_total() -> None:
+    p = mp.parse_payment({**PAYMENT, "status_detail": "partially_refunded",
+                          "transaction_amount_refunded": 500.25})  # fmt: skip
+    assert (p.status, p.amount_refunded) == ("approved", Decimal("500.25"))
+    assert mp.parse_payment(PAYMENT).amount_refunded == 0  # absent: nothing refunded
 
 
 def test_given_missing_fields_then_unavailable() -> None:
