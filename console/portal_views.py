@@ -78,7 +78,6 @@ DONE_MESSAGES = {
     "opt_in": N_("Registramos su autorización: podremos contactarle de nuevo por ese medio."),
 }
 OPT_OUT_CHANNELS = ("call", "sms", "whatsapp", "email", "visit")
-PAY_LINK_HOURS = 24  # a payment link made from the portal is open this long
 
 
 class PortalUnavailable(Exception):
@@ -543,7 +542,8 @@ async def pay(request: web.Request) -> web.StreamResponse:
     now = request.app[CLOCK]()
     try:
         link = await create_link(request.app[ENGINE], provider, debtor.account_id, amount,
-                                 actor=debtor.actor, now=now, hours=PAY_LINK_HOURS,
+                                 actor=debtor.actor, now=now,
+                                 hours=request.app[SETTINGS].payment_link_hours,
                                  audit=audit_append)  # fmt: skip
     except PaymentLinkError:
         return await _account_page(request, debtor, status=400, section="pay", errors={

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 import pytest
 import redis.asyncio as aioredis
@@ -50,10 +51,12 @@ def seeded(engine: Engine) -> PortalSeed:
 
 
 async def app_client(aiohttp_client: Callable[..., Awaitable[TestClient]], settings: Settings,
-                     engine: Engine, aredis: aioredis.Redis, provider: Provider | None) -> TestClient:  # fmt: skip
+                     engine: Engine, aredis: aioredis.Redis, provider: Provider | None,
+                     **changes: object) -> TestClient:  # fmt: skip
     settings = settings.with_overrides(
         portal_link_secret=base64.b64encode(LINK_SECRET).decode(),
         portal_identity_key=base64.b64encode(IDENTITY_KEY).decode(),
+        **changes,
     )
     hook = PaymentWebhook(provider, "secreto", 300.0) if provider is not None else None  # type: ignore[arg-type]
     return await aiohttp_client(init_app(settings, engine, aredis, clock=lambda: NOW,
@@ -91,6 +94,22 @@ async def test_given_a_gateway_when_the_debtor_pays_online_then_a_link_to_the_pr
     provider.down = True
     resp = await client.post("/p/cuenta/pago", data={"amount": "10", "_csrf": csrf})
     assert resp.status == 503
+
+
+async def test_given_payment_link_hours_then_the_portals_link_is_open_that_long_as_the_chats(
+    aiohttp_client: Callable[..., Awaitable[TestClient]], settings: Settings, engine: Engine,
+    aredis: aioredis.Redis, seeded: PortalSeed,
+) -> None:  # fmt: skip
+    provider = Provider()
+    client = await app_client(aiohttp_client, settings, engine, aredis, provider,
+                              payment_link_hours=6)  # fmt: skip
+    csrf = await enter(client, seeded.account_id)
+    resp = await client.post("/p/cuenta/pago", data={"amount": "100", "_csrf": csrf})
+    assert resp.status == 200
+    [asked] = provider.asked
+    assert (asked.expires_from, asked.expires_to) == (NOW, NOW + timedelta(hours=6))
+    with Session(engine) as s:
+        assert s.scalars(select(PaymentLink.expires_at)).one() == NOW + timedelta(hours=6)
 
 
 async def test_given_no_gateway_when_the_account_is_shown_then_no_online_payment(
