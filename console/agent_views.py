@@ -16,6 +16,7 @@ from sqlalchemy import Engine, select
 
 from console import agent_service as svc
 from console.agent_pauses import record_pause
+from console.chat_unattached import pending_chat_pop
 from console.day_window import ZoneError, local_midnight, zone_named
 from console.dispositions import FormErrors
 from console.i18n import N_, gettext_
@@ -266,7 +267,8 @@ async def go_pause(request: web.Request) -> web.StreamResponse:
 
 @requires(Role.agent)
 async def current_pop(request: web.Request) -> web.StreamResponse:
-    """The pop to show after a page reload: the pending call, else the preview."""
+    """The pop to show after a page reload: the pending call, else a chat that names no
+    account yet (its names-only pop, type "inbound"), else the preview."""
     user = user_of(request)
     now = request.app[CLOCK]()
     pending = await in_db(
@@ -280,6 +282,9 @@ async def current_pop(request: web.Request) -> web.StreamResponse:
         if pop is not None and await in_db(request, is_chat, pending[0]):
             pop["direction"] = CHAT_DIRECTION  # the page says "En chat" again
         return web.json_response({"ok": True, "pop": pop})
+    chat = await in_db(request, pending_chat_pop, user, now)
+    if chat is not None:
+        return web.json_response({"ok": True, "pop": chat})
     preview = await request.app[REDIS].get(preview_key(user.id))
     if preview is not None:
         pop = await in_db(request, svc.build_pop, int(preview), None, user, now, "preview")

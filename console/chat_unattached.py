@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from console.i18n import N_, gettext_
 from console.inbound_service import InboundError, build_inbound_pop
 from console.users import CurrentUser
+from dialer.messages import InboundPop
 from selfservice import conversations as conv
 from store.audit import append as audit_append
 from store.db import transaction
@@ -112,6 +113,31 @@ def build_chat_pop(engine: Engine, message: dict[str, Any], agent: CurrentUser |
         closings=[{"code": k, "label": gettext_(v)} for k, v in CLOSINGS.items()],
     )
     return pop
+
+
+def pending_chat_pop(engine: Engine, agent: CurrentUser, now: datetime) -> dict[str, Any] | None:
+    """The names-only pop of the unattached chat the agent has open, built again from
+    SQL (the conversation is theirs, in state `agent`, with no account): a page reloaded
+    during the pop shows it again, as an account's pop comes back; None without one.
+    Audited as another view of the names."""
+    with transaction(engine) as s:
+        c = s.scalars(
+            select(Conversation)
+            .where(Conversation.agent_id == agent.id, Conversation.state == "agent",
+                   Conversation.account_id.is_(None), Conversation.attempt_id.is_not(None))
+            .order_by(Conversation.id.desc())
+            .limit(1)
+        ).first()  # fmt: skip
+        if c is None or c.attempt_id is None:
+            return None
+        route = route_of(s, c)
+        row = s.get(CallAttempt, c.attempt_id)
+        waited = 0.0
+        if row is not None and row.queued_at is not None and row.answered_at is not None:
+            waited = round((row.answered_at - row.queued_at).total_seconds(), 1)
+        message = InboundPop(c.attempt_id, agent.id, route.campaign, "ok", route.candidates,
+                             None, (), waited, now.timestamp(), direction="chat")  # fmt: skip
+    return build_chat_pop(engine, message.to_dict(), agent, now)
 
 
 def candidates_of_attempt(engine: Engine, attempt_id: int) -> list[int]:

@@ -515,10 +515,11 @@
     refreshCallbacks();
     refreshHistory();
     const r = await Cobrador.api("GET", "/api/agent/current");
-    if (r.ok && r.data.pop) {
-      onChat = r.data.pop.direction === "chat";
-      showPop(r.data.pop);
-      showState(state);  // the state's words again, now that the pop says what it is
-    }
+    if (!r.ok || !r.data.pop) return;
+    onChat = r.data.pop.direction === "chat";
+    // A chat that names no account yet comes back as its names-only pop (inbound.js).
+    if (r.data.pop.type === "inbound") document.dispatchEvent(new CustomEvent("cobrador:inbound", { detail: r.data.pop }));
+    else showPop(r.data.pop);
+    showState(state);  // the state's words again, now that the pop says what it is
   })();
 })();

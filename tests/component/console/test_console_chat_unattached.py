@@ -264,3 +264,43 @@ async def test_given_an_account_found_by_search_then_the_chat_may_be_attached_to
     with transaction(engine) as s:
         c = s.get(Conversation, handed.conversation_id)
         assert c is not None and c.account_id == seed.other_account_id
+
+
+async def test_given_a_page_reloaded_during_an_unattached_chat_then_its_names_only_pop_comes_back(
+    client: TestClient, seed: Seed, engine: Engine
+) -> None:
+    share_number(engine, seed)
+    ask_for_agent(engine)
+    token, pop = await popped_to_ana(client, seed)
+    attempt = pop["attempt_id"]
+    # What the page reads on load (agent.js): the same pop, names only, audited again.
+    current = (await (await client.get("/api/agent/current")).json())["pop"]
+    assert (current["type"], current["direction"], current["attempt_id"]) == (
+        "inbound", "chat", attempt)  # fmt: skip
+    assert current["candidates"] == pop["candidates"]
+    assert (current["verify_url"], current["closings"]) == (pop["verify_url"], pop["closings"])
+    assert "12500" not in str(current) and "12,500" not in str(current)
+    views = [p for k, p in audit_kinds(engine) if k == "pii_view" and p.get("page") == "chat_pop"]
+    assert len(views) == 2
+    # Another agent's reload shows nothing of it.
+    await login(client, "beto")
+    assert (await (await client.get("/api/agent/current")).json())["pop"] is None
+    # Ana again: attached, her reload shows the account's pop; closed, nothing.
+    token = await login(client, "ana")
+    resp = await post(client, token, "/api/agent/chat/attach", attempt_id=attempt,
+                      account_id=seed.account_id, answer_account_last4="0001")  # fmt: skip
+    assert resp.status == 200, await resp.text()
+    current = (await (await client.get("/api/agent/current")).json())["pop"]
+    assert (current["attempt_id"], current["account"]["name"]) == (attempt, "María López Hernández")
+
+
+async def test_given_an_unattached_chat_closed_then_a_reload_shows_no_pop(
+    client: TestClient, seed: Seed, engine: Engine
+) -> None:
+    share_number(engine, seed)
+    ask_for_agent(engine)
+    token, pop = await popped_to_ana(client, seed)
+    resp = await post(client, token, "/api/agent/chat/close", attempt_id=pop["attempt_id"],
+                      closing="no_identificado")  # fmt: skip
+    assert resp.status == 200, await resp.text()
+    assert (await (await client.get("/api/agent/current")).json())["pop"] is None
