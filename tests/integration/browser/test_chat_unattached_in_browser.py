@@ -2,7 +2,7 @@
 the names-only pop (candidates by name and masked reference, nothing about a debt)
 with the transcript and the reply box beside it; the debtor's answer typed by the
 agent attaches the chat to the account and opens it; a chat from a number no
-account has is closed without one. Screenshot: docs/screenshots/chat-agent-unattached.png."""
+account has is closed without one, also after the agent reloaded the page. Screenshot: docs/screenshots/chat-agent-unattached.png."""
 
 from __future__ import annotations
 
@@ -114,6 +114,12 @@ def test_given_a_chat_from_a_number_no_account_has_then_closed_without_one(
     expect(page.locator("#inbound-title")).to_have_text("Conversación sin cuenta")
     expect(page.locator("#inbound-candidates")).to_have_text("Sin resultados")
     expect(page.locator("#chat-transcript li")).to_have_count(4)
+    # The agent reloads the page: the names-only pop and the conversation come back.
+    page.reload()
+    expect(page.locator("#inbound-title")).to_have_text("Conversación sin cuenta")
+    expect(page.locator("#state-name")).to_have_text("En chat")
+    expect(page.locator("#chat-transcript li")).to_have_count(4)
+    expect(page.locator("#chat-close")).to_be_visible()
     page.select_option("#chat-closing", "no_es_deudor")
     page.get_by_role("button", name="Cerrar conversación").click()
     expect(page.locator("#inbound")).to_be_hidden()
