@@ -129,6 +129,13 @@ def _money(value: Decimal | None) -> str:
     return f"{(value or Decimal(0)):.2f}"
 
 
+CHAT_LEDGER_SOURCE = "chat"  # console/chat_queue.py's rows: an agent given a chat
+
+
+def _is_chat(attempt: CallAttempt | None) -> bool:
+    return attempt is not None and attempt.source == CHAT_LEDGER_SOURCE
+
+
 def build_pop(
     engine: Engine,
     account_id: int,
@@ -192,7 +199,11 @@ def build_pop(
             "campaign": campaign.name if campaign else "",
             "verified": verified,
             "account": {"ref": masked_ref(account.external_ref), "name": account.debtor_name},
-            "opening": call_script.opening(facts, gettext_),
+            "opening": (
+                call_script.chat_opening(facts, gettext_)
+                if _is_chat(attempt)
+                else call_script.opening(facts, gettext_)
+            ),  # fmt: skip
             "third_party": {
                 "script": call_script.third_party(facts, gettext_),
                 "rule": gettext_(call_script.THIRD_PARTY_RULE),

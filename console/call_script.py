@@ -126,6 +126,22 @@ def opening(facts: ScriptFacts, tr: Translate) -> str:
     return "\n".join(lines)
 
 
+CHAT_OPENING_LINES = (
+    N_("Mi nombre es {agente}."),
+    N_("Le escribo de {agencia}."),
+    N_("Esta conversación queda registrada."),
+)
+
+
+def chat_opening(facts: ScriptFacts, tr: Translate) -> str:
+    """A chat's first words: who writes and from where (a collector names themselves in
+    any contact), that the conversation is kept; no recording notice (nothing is
+    recorded but what is written) and no asking for the debtor (the chat is theirs)."""
+    return f"{tr(greeting(facts.local))}. " + " ".join(
+        _fill(tr(line), facts, tr) for line in CHAT_OPENING_LINES
+    )
+
+
 def third_party(facts: ScriptFacts, tr: Translate) -> str:
     return _fill(tr(THIRD_PARTY_SCRIPT), facts, tr)
 

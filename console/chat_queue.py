@@ -31,6 +31,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from console import chat_unattached as unattached
+from console.agent_service import CHAT_LEDGER_SOURCE
 from console.keys import CHAT, CLOCK, ENGINE, REDIS, SETTINGS, STATES
 from console.payment_webhook_views import payment_provider
 from dialer.agent_state import AgentState, AgentStates
@@ -57,7 +58,7 @@ ROUTE_EVERY_SECONDS = 1.0
 # A chat waits this long for its own skill group's (or campaign's) agents, then goes
 # to any ready agent.
 OVERFLOW_SECONDS = 120.0
-LEDGER_SOURCE = "chat"
+LEDGER_SOURCE = CHAT_LEDGER_SOURCE  # the agent's row of a chat (build_pop reads it too)
 CHAT_DIRECTION = "chat"  # the pop's direction: the page shows the transcript
 
 

@@ -304,6 +304,8 @@ EN = {
     "El agente atiende un chat: no hay llamada que escuchar.": (
         "The agent is in a chat: there is no call to listen to."
     ),
+    "Le escribo de {agencia}.": "I am writing from {agencia}.",
+    "Esta conversación queda registrada.": "This conversation is kept on record.",
     "Lo que envió es demasiado grande; envíe menos texto o un archivo más pequeño.": (
         "What you sent is too large; send less text or a smaller file."
     ),

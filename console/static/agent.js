@@ -184,6 +184,10 @@
     hidePlanReadback();
     $("plan-result").hidden = true;
     fillOutcomes("");
+    // A pop that arrives verified (a portal chat, an inbound caller checked already):
+    // the disposition's "who" is that person, as if the agent had said so.
+    const verifiedRadio = pop.verified && document.querySelector(`input[name="party"][value="${pop.verified}"]`);
+    if (verifiedRadio) { verifiedRadio.checked = true; fillOutcomes(pop.verified); }
     renderFlow();
     document.dispatchEvent(new CustomEvent("cobrador:pop", { detail: pop }));
   }

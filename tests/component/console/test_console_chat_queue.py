@@ -74,6 +74,12 @@ async def test_given_a_debtor_asking_for_an_agent_when_ana_is_ready_then_she_get
     await ws.close()
     attempt = pop["attempt_id"]
     assert pop["account"]["name"] == "María López Hernández"
+    # A chat's opening: who writes and from where; nothing said of a call or recording.
+    assert (
+        "Le escribo de" in pop["opening"]
+        and "Esta conversación queda registrada." in pop["opening"]
+    )
+    assert "llamada" not in pop["opening"] and "Le llamo" not in pop["opening"]
     snap = await AgentStates(aredis).get(agent)
     assert (snap.state, snap.attempt_id) == (AgentState.talking, attempt)  # no call meanwhile
 

@@ -140,6 +140,11 @@ def test_given_a_debtor_asking_for_an_agent_in_the_portal_chat_then_an_agent_get
     expect(desk.locator("#state-name")).to_have_text("En chat")
     # Verified by the portal's identity check: the debt shows without asking again.
     expect(desk.locator("#pop-balance")).to_have_text("$6,000.00 MXN")
+    # Verified by the portal: the disposition's "who" is the account holder already,
+    # and the opening is a chat's (who writes, from where), not a call's.
+    expect(desk.locator('input[name="party"][value="titular"]')).to_be_checked()
+    expect(desk.locator("#pop-opening")).to_contain_text("Le escribo de")
+    expect(desk.locator("#pop-opening")).not_to_contain_text("llamada")
     expect(desk.locator("#chat-channel")).to_have_text("Chat del portal")
     expect(desk.locator("#chat-reason")).to_have_text("El deudor pidió un asesor")
     desk_lines = desk.locator("#chat-transcript li .chat-text")
