@@ -20,6 +20,7 @@ from console.chat_unattached import pending_chat_pop
 from console.day_window import ZoneError, local_midnight, zone_named
 from console.dispositions import FormErrors
 from console.i18n import N_, gettext_
+from console.inbound_service import pending_inbound_pop
 from console.keys import CALLBACK_CHECKER, CLOCK, ENGINE, POPHUB, REDIS, STATES
 from console.params import id_or_400
 from console.pophub import (
@@ -267,8 +268,9 @@ async def go_pause(request: web.Request) -> web.StreamResponse:
 
 @requires(Role.agent)
 async def current_pop(request: web.Request) -> web.StreamResponse:
-    """The pop to show after a page reload: the pending call, else a chat that names no
-    account yet (its names-only pop, type "inbound"), else the preview."""
+    """The pop to show after a page reload: the pending call, else a chat or an inbound
+    call that names no account yet (its names-only pop, type "inbound"), else the
+    preview."""
     user = user_of(request)
     now = request.app[CLOCK]()
     pending = await in_db(
@@ -285,6 +287,11 @@ async def current_pop(request: web.Request) -> web.StreamResponse:
     chat = await in_db(request, pending_chat_pop, user, now)
     if chat is not None:
         return web.json_response({"ok": True, "pop": chat})
+    live = await _live_attempt(request, user)
+    if live is not None:  # an inbound caller the agent has not tied to an account yet
+        inbound = await in_db(request, pending_inbound_pop, user, live, now)
+        if inbound is not None:
+            return web.json_response({"ok": True, "pop": inbound})
     preview = await request.app[REDIS].get(preview_key(user.id))
     if preview is not None:
         pop = await in_db(request, svc.build_pop, int(preview), None, user, now, "preview")

@@ -5,6 +5,7 @@ Synchronous; handlers run it in a thread. Every view of personal data is audited
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,7 +21,7 @@ from dialer.inbound.settings import DEFAULT_VERIFICATION, VERIFICATIONS
 from dialer.messages import InboundPop
 from store.audit import append as audit_append
 from store.db import transaction
-from store.models import Account, CallAttempt, Campaign, Phone, PhoneStatus
+from store.models import Account, AuditEntry, CallAttempt, Campaign, Phone, PhoneStatus
 
 SEARCH_LIMIT = 10
 ANI_LABELS = {
@@ -183,6 +184,37 @@ def search_accounts(engine: Engine, agent: CurrentUser, attempt_id: int, query: 
             actor=agent.actor, subject=f"attempt:{attempt_id}",
         )  # fmt: skip
     return [_candidate(a) for a in rows]
+
+
+def pending_inbound_pop(engine: Engine, agent: CurrentUser, attempt_id: int,
+                        now: datetime) -> dict[str, Any] | None:  # fmt: skip
+    """The names-only pop of the inbound call the agent is on, built again from SQL (a
+    page reloaded during it: the caller is still there and the agent must see whom the
+    number matches); None unless the call is theirs, inbound, not over and tied to no
+    account yet. Audited as another view of the names."""
+    with transaction(engine) as s:
+        call = s.get(CallAttempt, attempt_id)
+        if (call is None or call.direction != "inbound" or call.source != "inbound"
+                or call.account_id is not None or call.ended_at is not None
+                or call.agent_id != agent.id):  # fmt: skip
+            return None
+        # How the dialer read the caller's number is written only in its evidence.
+        payload = s.scalar(
+            select(AuditEntry.payload)
+            .where(AuditEntry.kind == "inbound_call", AuditEntry.subject == f"attempt:{attempt_id}")
+            .order_by(AuditEntry.id.desc())
+            .limit(1)
+        )  # fmt: skip
+        waited = None
+        if call.queued_at is not None and call.bridged_at is not None:
+            waited = round((call.bridged_at - call.queued_at).total_seconds(), 1)
+    try:
+        status = str(json.loads(payload or "{}").get("ani_status", "invalid"))
+    except (ValueError, AttributeError):
+        status = "invalid"
+    message = {"attempt_id": attempt_id, "account_ids": attempt_accounts(engine, attempt_id),
+               "ani_status": status, "waited_seconds": waited}  # fmt: skip
+    return build_inbound_pop(engine, message, agent, now)
 
 
 def attempt_accounts(engine: Engine, attempt_id: int) -> list[int]:

@@ -233,3 +233,46 @@ async def test_given_no_dialer_listening_when_the_agent_hangs_up_then_an_error_n
     resp = await client.post("/api/agent/hangup", headers={"X-CSRF-Token": token})
     assert resp.status == 503
     assert "Ningún marcador recibió la orden" in (await resp.json())["reason"]
+
+
+async def test_given_a_page_reload_during_an_unmatched_inbound_call_then_its_names_only_pop_comes_back(
+    client: TestClient, seed: Seed, engine: Engine, aredis: aioredis.Redis
+) -> None:
+    await login(client, "ana")
+    agent = seed.users["ana"]
+    with transaction(engine) as s:  # Juan shares María's number
+        s.add(Phone(account_id=seed.other_account_id, number_e164="+525512340001", position=2))
+    attempt = inbound_attempt(engine, seed, agent, "+525512340001", None)
+    with transaction(engine) as s:  # how the dialer read the number: in its evidence only
+        from store.audit import append
+
+        append(s, "inbound_call", {"attempt_id": attempt, "ani_status": "ok"}, actor="dialer",
+               subject=f"attempt:{attempt}")  # fmt: skip
+    await inbound_pop_for(client, aredis, agent, attempt, [seed.account_id, seed.other_account_id])
+    # The page is reloaded: it asks what to show.
+    pop = (await (await client.get("/api/agent/current")).json())["pop"]
+    assert pop["type"] == "inbound" and pop["attempt_id"] == attempt
+    assert [c["name"] for c in pop["candidates"]] == ["María López Hernández", "Juan Pérez"]
+    assert all(set(c) == {"account_id", "name", "ref"} for c in pop["candidates"])  # no balance
+    assert pop["ani_status"] == "ok" and pop["label"] == "Llamada entrante"
+    views = [json.loads(p) for k, p in audit_kinds(engine) if k == "pii_view"]
+    assert sum(v.get("page") == "inbound_pop" for v in views) == 2  # the reload is a view too
+    # Another agent's page learns nothing of it.
+    await login(client, "beto")
+    other = await (await client.get("/api/agent/current")).json()
+    assert other["ok"] is True and other["pop"] is None, other
+
+
+async def test_given_an_inbound_call_tied_or_over_then_no_names_only_pop_after_a_reload(
+    client: TestClient, seed: Seed, engine: Engine, aredis: aioredis.Redis
+) -> None:
+    await login(client, "ana")
+    agent = seed.users["ana"]
+    attempt = inbound_attempt(engine, seed, agent, "+525512340001", None)
+    await inbound_pop_for(client, aredis, agent, attempt, [seed.account_id])
+    with transaction(engine) as s:
+        row = s.get(CallAttempt, attempt)
+        assert row is not None
+        row.result, row.ended_at = "contact", row.answered_at  # the caller hung up
+    pop = (await (await client.get("/api/agent/current")).json())["pop"]
+    assert pop is None or pop.get("type") != "inbound"
