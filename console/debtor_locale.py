@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date, format_skeleton, format_time, get_timezone_location
 from babel.numbers import format_decimal
 
-from console.i18n import N_
+from console.i18n import N_, FilledMessage
 from console.money import money_format
 
 KB = 1024
@@ -24,20 +24,9 @@ _ISO = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
 _NUMERIC = re.compile(r"(\d{1,2})\s*[/.-]\s*(\d{1,2})\s*[/.-]\s*(\d{2,4})")
 
 
-class DateTyped(ValueError):
+class DateTyped(FilledMessage):
     """A typed date that cannot be read as one day: a Spanish msgid with {texto},
     {formato}, {ejemplo}, {a}, {b} filled in where it is shown (translated)."""
-
-    def __init__(self, msgid: str, fill: dict[str, str]) -> None:
-        super().__init__(msgid)
-        self.msgid = msgid
-        self.fill = fill
-
-    def render(self, tr: object = None) -> str:
-        text = tr(self.msgid) if callable(tr) else self.msgid
-        for key, value in self.fill.items():
-            text = text.replace("{" + key + "}", value)
-        return str(text)
 
 
 @dataclass(frozen=True)

@@ -65,3 +65,19 @@ def N_(message: str) -> str:
 
 
 _ = gettext_
+
+
+class FilledMessage(ValueError):
+    """A refusal worded as a Spanish msgid with {placeholders}: translated where it is
+    shown (the person's language), then filled in (a typed amount, a date format...)."""
+
+    def __init__(self, msgid: str, fill: dict[str, str]) -> None:
+        super().__init__(msgid)
+        self.msgid = msgid
+        self.fill = fill
+
+    def render(self, tr: object = None) -> str:
+        text = tr(self.msgid) if callable(tr) else self.msgid
+        for key, value in self.fill.items():
+            text = text.replace("{" + key + "}", value)
+        return str(text)

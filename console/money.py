@@ -22,26 +22,15 @@ from babel.numbers import (
     parse_decimal,
 )
 
-from console.i18n import N_
+from console.i18n import N_, FilledMessage
 
 MAX_INPUT = 32
 CENT = Decimal("0.01")
 EXAMPLE = Decimal("2450.00")
 
 
-class MoneyError(ValueError):
+class MoneyError(FilledMessage):
     """A Spanish msgid with {texto}, {moneda}, {miles}, {decimales}, {ejemplo} filled in."""
-
-    def __init__(self, msgid: str, fill: dict[str, str]) -> None:
-        super().__init__(msgid)
-        self.msgid = msgid
-        self.fill = fill
-
-    def render(self, tr: object = None) -> str:
-        text = tr(self.msgid) if callable(tr) else self.msgid
-        for key, value in self.fill.items():
-            text = text.replace("{" + key + "}", value)
-        return str(text)
 
 
 @dataclass(frozen=True)
