@@ -187,6 +187,10 @@ class CallRequest:
     campaign_id: int | None = None
     channel: str = "call"
     email: EmailFacts | None = None
+    # How long after `now` the contact may still reach the debtor (a call rings up
+    # to the dialer's ring timeout, plus the time to hand it to the PBX): the day
+    # and hours must allow the whole span, not only its start.
+    reach_seconds: float = 0.0
 
 
 ContactRequest = CallRequest
@@ -323,19 +327,29 @@ class Engine:
             add("timezone_unknown")
         hours = profile.hours_for(channel)
         holidays_closed = profile.holidays_closed_for(channel)
+        # The span ends when the contact stops reaching the debtor (a call placed at
+        # 21:59:50 rings into 22:00): both ends must be allowed, in the same window.
+        reach = max(0.0, request.reach_seconds)
+        instants = (now, now + timedelta(seconds=reach)) if reach else (now,)
         for tz in zones.zones:
-            local = now.astimezone(tz)
             if local_time is None:
-                local_time = local.isoformat(timespec="seconds")
-            windows = hours[local.weekday()]
-            if not windows:
-                add("day_not_allowed")
-            else:
-                minute = local.hour * 60 + local.minute
-                if not any(w.contains(minute) for w in windows):
-                    add("outside_hours")
-            if holidays_closed and is_holiday(profile.holidays_country, local.date()):
-                add("holiday")
+                local_time = now.astimezone(tz).isoformat(timespec="seconds")
+            inside: list[Any] = []
+            for instant in instants:
+                local = instant.astimezone(tz)
+                windows = hours[local.weekday()]
+                if not windows:
+                    add("day_not_allowed")
+                else:
+                    minute = local.hour * 60 + local.minute
+                    window = next((w for w in windows if w.contains(minute)), None)
+                    if window is None:
+                        add("outside_hours")
+                    inside.append((local.date(), window))
+                if holidays_closed and is_holiday(profile.holidays_country, local.date()):
+                    add("holiday")
+            if len(inside) == 2 and inside[0] != inside[1]:
+                add("outside_hours")  # it starts in one window and ends in another
 
         # 5. Caps over rolling windows, all the debtor's numbers and channels together:
         # each cap counts the channels it names and binds the channels it applies to.

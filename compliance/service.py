@@ -110,6 +110,8 @@ class Item:
     campaign_id: int | None = None
     channel: str = "call"
     email: EmailFacts | None = None
+    # How long after the check the contact may still reach the debtor (engine.CallRequest).
+    reach_seconds: float = 0.0
 
     @property
     def phone_e164(self) -> str | None:
@@ -206,6 +208,7 @@ class ComplianceService:
                     campaign_id=item.campaign_id,
                     channel=item.channel,
                     email=item.email,
+                    reach_seconds=item.reach_seconds,
                 ),
                 now,
             )

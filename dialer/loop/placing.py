@@ -28,6 +28,11 @@ from store.models import Account
 
 log = logging.getLogger(__name__)
 
+# Time between the final check and the Originate reaching the PBX (SQL writes, the
+# AMI round trip), added to the ring timeout when the check asks whether the hours
+# allow the whole call.
+PLACING_SLACK_SECONDS = 30.0
+
 
 class Placer:
     def __init__(self, ctx: LoopContext, channel: Channel, finisher: Finisher) -> None:
@@ -77,7 +82,12 @@ class Placer:
             log.info("account %s not dialed: promise open until %s", account.id, held.date())
             return 0
         profile = ctx.compliance.profile_for(ctx.campaign, account.country)
-        item = Item(account_facts(account), phone_facts(account, phone), profile, ctx.campaign.id)
+        # The call may ring until the ring timeout, after the writes before the
+        # Originate: the hours must allow all of it (a call checked at 21:59:50
+        # would ring the debtor after 22:00).
+        reach = ctx.options.ring_timeout_seconds + PLACING_SLACK_SECONDS
+        item = Item(account_facts(account), phone_facts(account, phone), profile, ctx.campaign.id,
+                    reach_seconds=reach)  # fmt: skip
         # From the attempt row's insert to the Originate a store may fail (SQL cut,
         # Redis away): the row must not stay open. Until the call is in `calls` a
         # failure leaves a row never dialed; the Finisher closes it as not placed,

@@ -226,3 +226,19 @@ async def test_given_a_debtor_who_hangs_up_while_bridged_then_the_reserved_agent
     # Reserved for a call that is gone, the agent would never get another one: in
     # wrap-up instead (or ready again: the floor's agents end wrap-up at once).
     assert (await floor.agents.get(floor.agent_ids[0])).state.value in ("wrap_up", "ready")
+
+
+async def test_given_a_call_due_seconds_before_the_window_closes_then_not_dialed_into_the_closed_hours(
+    make_floor,
+) -> None:  # type: ignore[no-untyped-def]
+    floor = await make_floor(accounts=3)
+    # 21:59:45 in Mexico City (the debtors' zone): inside 07:00-22:00, but a call
+    # placed now could ring until after 22:00.
+    floor.clock.jump(timedelta(hours=10, minutes=59, seconds=45).total_seconds())
+    await floor.run_until(lambda: len(attempts(floor)) >= 3 and
+                          all(a.result for a in attempts(floor)))  # fmt: skip
+    # Blocked at the final check: never handed to Asterisk.
+    assert {a.result for a in attempts(floor)} == {"blocked"}
+    with Session(floor.engine) as s:
+        final = s.scalars(select(Decision).where(Decision.stage == "originate")).all()
+        assert final and all(not d.allowed and "outside_hours" in d.reasons for d in final)
