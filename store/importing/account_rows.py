@@ -194,7 +194,7 @@ def validate_account_row(row: CsvRow, today: date) -> AccountRecord | list[RowEr
     currency = DEFAULT_CURRENCY.get(country, "")
     if get("currency", ""):
         try:
-            currency = parse_currency(get("currency", ""))
+            currency = parse_currency(get("currency", ""), country)
         except FieldError as exc:
             fail("currency", str(exc))
 

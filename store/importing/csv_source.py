@@ -1,5 +1,7 @@
 """Streaming CSV reading shared by every import: header checks, row numbering,
-UTF-8 with or without BOM, comma or semicolon. The file is never loaded whole."""
+UTF-8 with or without BOM, comma or semicolon. The file is never loaded whole:
+a physical line is read up to MAX_LINE_CHARS and a cell up to the csv module's
+field limit, so a file without line ends or a giant cell costs bounded memory."""
 
 from __future__ import annotations
 
@@ -11,9 +13,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+# A physical line longer than this is refused: no row of ours comes near it, and a
+# file with no line ends (a binary, a dump) must not be read whole into one string.
+MAX_LINE_CHARS = 1 << 20
+# The csv module's own bound on one cell (its default field_size_limit).
+MAX_CELL_CHARS = csv.field_size_limit()
+
 
 class ImportFileError(Exception):
     """The file as a whole cannot be imported (not a row problem)."""
+
+
+class _LineTooLong(Exception):
+    pass
 
 
 @dataclass(frozen=True)
@@ -45,7 +57,29 @@ def make_row(header: list[str], line: int, raw: list[str]) -> CsvRow:
         )
     cells = raw if len(raw) >= width else raw + [""] * (width - len(raw))
     row.values = dict(zip(header, map(str.strip, cells), strict=False))
+    if "\x00" in "".join(raw):
+        # PostgreSQL text cannot hold it, and no name, number or date has one: the
+        # file is most likely a spreadsheet's binary or UTF-16 saved under .csv.
+        column = next((h for h, c in zip(header, raw, strict=False) if "\x00" in c), "")
+        row.errors.append(
+            RowError(
+                line, column, "contains a NUL character (byte 0x00); save the file as UTF-8 CSV"
+            )
+        )
     return row
+
+
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def _bounded_lines(text: IO[str]) -> Iterator[str]:
+    """The physical lines of `text`, each read to MAX_LINE_CHARS at most (_LineTooLong
+    past it); what the csv reader iterates instead of the file itself."""
+    readline = text.readline
+    while line := readline(MAX_LINE_CHARS):
+        if len(line) >= MAX_LINE_CHARS and line[-1] not in "\r\n":
+            raise _LineTooLong
+        yield line
 
 
 def _is_utf8(data: bytes) -> bool:
@@ -98,7 +132,7 @@ class CsvSource:
         first = self._read_header_line()
         delimiter = ";" if first.count(";") > first.count(",") else ","
         self.header = self._parse_header(first, delimiter)
-        self._reader = csv.reader(self._text, delimiter=delimiter)
+        self._reader = csv.reader(_bounded_lines(self._text), delimiter=delimiter)
         self.rows_read = 0
 
     @property
@@ -115,7 +149,18 @@ class CsvSource:
         """The error for a file that is not UTF-8, naming the first bad line (found by
         reading the file again: the decoder works on blocks, not lines)."""
         with self.path.open("rb") as fh:
-            bad = next((n for n, raw in enumerate(fh, start=1) if not _is_utf8(raw)), None)
+            if fh.read(2) in UTF16_BOMS:
+                return ImportFileError(
+                    f'{self.path}: the file is UTF-16 text ("Unicode text" in Excel); '
+                    'save it as "CSV UTF-8"'
+                )
+            fh.seek(0)
+            bad = None
+            # Lines read to a bound: a file with no line ends is not read whole.
+            for number, raw in enumerate(iter(lambda: fh.readline(MAX_LINE_CHARS), b""), 1):
+                if not _is_utf8(raw):
+                    bad = number
+                    break
         where = f"line {bad}" if bad else "the file"
         return ImportFileError(
             f"{self.path}: {where} is not UTF-8 text; save the file as UTF-8 CSV"
@@ -123,19 +168,33 @@ class CsvSource:
 
     def _read_header_line(self) -> str:
         try:
-            line = self._text.readline()
+            line = self._text.readline(MAX_LINE_CHARS)
         except UnicodeDecodeError as exc:
             raise self._not_utf8(exc) from exc
+        if len(line) >= MAX_LINE_CHARS and not line.endswith(("\n", "\r")):
+            raise ImportFileError(
+                f"{self.path}: the first line is longer than {MAX_LINE_CHARS} characters "
+                "(is this a CSV file?)"
+            )
         if not line.strip():
             raise ImportFileError(f"{self.path}: the file is empty (a header row is required)")
         return line
 
     def _parse_header(self, line: str, delimiter: str) -> list[str]:
-        names = [h.strip().lower() for h in next(csv.reader([line], delimiter=delimiter))]
+        try:
+            cells = next(csv.reader([line], delimiter=delimiter))
+        except csv.Error as exc:
+            raise ImportFileError(f"{self.path}: line 1: malformed CSV header ({exc})") from exc
+        names = [h.strip().lower() for h in cells]
         seen: set[str] = set()
         for pos, name in enumerate(names, start=1):
             if not name:
                 raise ImportFileError(f"{self.path}: header column {pos} has no name")
+            if "\x00" in name:
+                raise ImportFileError(
+                    f"{self.path}: the header holds NUL characters (byte 0x00); "
+                    "save the file as UTF-8 CSV"
+                )
             if name in seen:
                 raise ImportFileError(f"{self.path}: header column {name!r} appears twice")
             seen.add(name)
@@ -167,8 +226,18 @@ class CsvSource:
                 raw = next(reader)
             except StopIteration:
                 return
+            except _LineTooLong:
+                raise ImportFileError(
+                    f"{self.path}: line {line}: a line is longer than {MAX_LINE_CHARS} "
+                    "characters; nothing imported"
+                ) from None
             except csv.Error as exc:
-                raise ImportFileError(f"{self.path}: line {line}: malformed CSV ({exc})") from exc
+                reason = (
+                    f"a cell is longer than {MAX_CELL_CHARS} characters"
+                    if "field limit" in str(exc)
+                    else f"malformed CSV ({exc})"
+                )
+                raise ImportFileError(f"{self.path}: line {line}: {reason}") from exc
             except UnicodeDecodeError as exc:
                 raise self._not_utf8(exc) from exc
             if not "".join(raw).strip():

@@ -76,11 +76,23 @@ def parse_money(text: str, column: str = "amount", allow_zero: bool = True) -> D
     return value
 
 
+# Debts are owed in the country's own currency or in dollars (dollar loans are common
+# in Peru and exist in Mexico); any other currency in a country's row is a shifted
+# column or a file of another country, never a debt to collect as it stands.
+FOREIGN_CURRENCY_ALLOWED = "USD"
+
+
 @lru_cache(maxsize=512)
-def parse_currency(text: str) -> str:
+def parse_currency(text: str, country: str | None = None) -> str:
     code = text.strip().upper()
     if pycountry.currencies.get(alpha_3=code) is None:
-        raise FieldError(f"unknown currency {text!r} (ISO 4217 code expected, e.g. MXN)")
+        raise FieldError(f"unknown currency {text[:20]!r} (ISO 4217 code expected, e.g. MXN)")
+    own = DEFAULT_CURRENCY.get(country or "")
+    if own and code not in (own, FOREIGN_CURRENCY_ALLOWED):
+        raise FieldError(
+            f"currency {code} is not used for debts in {country} "
+            f"(expected {own} or {FOREIGN_CURRENCY_ALLOWED})"
+        )
     return code
 
 

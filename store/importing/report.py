@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO
 
@@ -13,6 +13,7 @@ from store.importing.csv_source import RowError
 from store.spreadsheet import SafeWriter
 
 MAX_ERRORS_PRINTED = 50
+MAX_REASON_CHARS = 300
 
 
 @dataclass
@@ -35,7 +36,12 @@ class ImportResult:
         self.error_count += len(errors)
         room = keep - len(self.errors)
         if room > 0:
-            self.errors.extend(errors[:room])
+            # A reason quotes the cell: a cell of 100 KB must not be kept 1000 times.
+            self.errors.extend(
+                e if len(e.reason) <= MAX_REASON_CHARS
+                else replace(e, reason=e.reason[:MAX_REASON_CHARS] + "...")
+                for e in errors[:room]
+            )  # fmt: skip
 
     def summary(self) -> str:
         rate = self.rows / self.seconds if self.seconds > 0 else 0.0
