@@ -4,7 +4,8 @@ Reads tests/fixtures/debtor_utterances.csv (text, intent, channel, kind, region,
 split), classifies every row with selfservice.intents.classify (what the assistant
 and `cobrador bot intent` use) and prints, per split (SPLITS: what the rules were
 tuned on, what was held out, the batches written later, batch A of another writer,
-the sealed batch B) and over all rows: accuracy per intent, overall accuracy, the
+the sealed batch B, batch C and the sealed batch D of a third writer, added by
+bench/intent_batch.py) and over all rows: accuracy per intent, overall accuracy, the
 stop/dispute messages read as anything else (the legal duties: must be none), the
 stop channel and dispute kind read right, and the other messages wrongly read as
 stop/dispute. Then the cost: messages per second over the set, and the time to
@@ -45,7 +46,18 @@ from selfservice.intents import (
 REPO = Path(__file__).resolve().parents[1]
 FIXTURE = REPO / "tests" / "fixtures" / "debtor_utterances.csv"
 SAFETY = ("stop", "dispute")
-SPLITS = ("tune", "holdout", "fresh", "fresh2", "fresh3", "fresh4", "sealed", "all")
+SPLITS = (
+    "tune",
+    "holdout",
+    "fresh",
+    "fresh2",
+    "fresh3",
+    "fresh4",
+    "sealed",
+    "fresh5",
+    "sealed2",
+    "all",
+)
 TITLES = {
     "tune": "tuned on",
     "holdout": "held out (rules not tuned on these)",
@@ -54,6 +66,8 @@ TITLES = {
     "fresh3": "fresh3 (written after the third tuning; first run in bench/RESULTS.md)",
     "fresh4": "fresh4 (batch A, by another writer)",
     "sealed": "sealed (batch B, by another writer; first run in bench/RESULTS.md)",
+    "fresh5": "fresh5 (batch C, by a third writer; labels mapped by bench/intent_batch.py)",
+    "sealed2": "sealed2 (batch D, by the third writer; first run in bench/RESULTS.md)",
     "all": "all",
 }
 

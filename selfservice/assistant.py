@@ -520,13 +520,28 @@ def respond(
     if state.handed_over:
         return Turn([], [], state, intent)
     # 2. An answer to the question the last reply asked.
-    if state.pending is not None and intent.name not in ("agent",):
+    if state.pending is not None and not _asks_for_a_person(text, intent):
         turn = _answer_pending(state, text, intent, facts, now, lang)
         if turn is not None:
             return turn
         state = replace(state, pending=None, promise_amount=None, promise_due=None)
     # 3. A new request.
     return _handle(state, text, intent, facts, now, lang)
+
+
+# Words of calling or of a person: "llamenme mañana" asks for a call even when the
+# assistant waits for a date; "mañana en la tarde" alone answers it.
+_CALL_WORDS = re.compile(
+    r"\b(?:llam|marc|marqu|habl|comunic|contact|asesor|agente|persona|call)\w*"
+)
+
+
+def _asks_for_a_person(text: str, intent: Intent) -> bool:
+    """An `agent` reading, unless it is only a time (a callback with no word of calling):
+    what the assistant waits for may be that time."""
+    if intent.name != "agent":
+        return False
+    return intent.kind != "callback" or bool(_CALL_WORDS.search(normalize(text)))
 
 
 def identity_checked(
@@ -623,7 +638,7 @@ def _answer_pending(
             return _choose_plan(state, int(number.group(1)), facts, now, lang, intent)
         return None
     if state.pending in ("promise_date", "promise_amount"):
-        if intent.name not in ("unknown", "promise", "pay", "greeting") and not (
+        if intent.name not in ("unknown", "promise", "pay", "greeting", "agent") and not (
             state.pending == "promise_amount" and parse_amount(text, bare=True) is not None
         ):
             return None

@@ -92,7 +92,7 @@ CONTACT_REQUEST = (
 NEGATION = r"(?:no|nunca|jamas|ni)"
 # What may stand between the negation and the verb: clitics, modal and aspect words.
 FILLER = (
-    r"(?:(?:me|nos|le|les|te|lo|la|los|ya|mas|se|vuelvan a|vuelva a|vuelvas a|sigan|siga|"
+    r"(?:(?:me|nos|le|les|te|lo|la|los|ya|mas|se|vuelvan a|vuelva a|vuelvas a|sigan|siga|anden|ande|"
     r"sigas|esten|este|estes|pueden|puede|deben|debe|tienen que|tiene que|van a|va a|"
     r"volver a|seguir|estar|favor de|por favor) )"
 )
@@ -100,7 +100,7 @@ CONTACT_IMP = (r"(?:llam|marqu|escrib|mand|envi|contact|molest|busqu|timbr|acos|
                r"fastidi|jod|friegu|insist|habl)(?:en|es|e|an|as|a)(?:me|nos|le|les)?")  # fmt: skip
 PAY_VERB = (r"(?:pag|deposit|abon|transfier|transfer|liquid|cubr|cubro|sald|cancel|consign|yape|"
             r"plinee|plineo)\w*|hago (?:la|el) (?:consignacion|yape|plin|transferencia)|"
-            r"pongo al (?:dia|corriente)|hago (?:el|un) (?:pago|deposito|abono)|"
+            r"(?:le|les|te|se la|se lo) (?:mando|envio|paso)|pongo al (?:dia|corriente)|hago (?:el|un) (?:pago|deposito|abono)|"
             r"hago la transferencia|mando (?:el|la) (?:dinero|pago|plata|lana)|"
             r"(?:tengo|tendre|junto|consigo|reuno) (?:el |la |los )?(?:dinero|plata|lana|pago|"
             r"varos)")  # fmt: skip
@@ -124,6 +124,45 @@ FUTURE = (
     rf"(?:la|el) otr[ao] (?:semana|quincena|mes)|a fin de mes|este fin|{MONTH})"
 )
 
+# Asking to be called: "me llaman", "llameme", "comunicarse conmigo".
+CALL_ME = (r"(?:me )?(?:llaman|marcan|hablan|llamas|marcas|llama|marca|llamarian|marcarian|llame|"
+           r"llamen|marque|marquen)|llameme|llamame|llamenme|marqueme|marcame|marquenme|hableme|"
+           r"hablame|hablenme|comunicarse conmigo|contactarme|contactenme|contacteme|llamarme|"
+           r"marcarme|regresar la llamada|devolver la llamada")  # fmt: skip
+# When to call instead: later, a part of a day, an hour, a day.
+LATER = (
+    rf"(?:al rato|mas tarde|mas tardecito|mas al rato|en un rato|en un ratito|despues|luego|"
+    r"otro dia|en (?:una|1|dos|2|media|un par de|unas) horas?|(?:en|por) la (?:tarde|manana|"
+    r"noche)|(?:hoy|manana) (?:en la (?:tarde|manana|noche)|temprano)|pasado manana|manana|"
+    r"temprano|a las \d{1,2}|tipo \d{1,2}|como a las \d{1,2}|a eso de las|despues de las "
+    rf"\d{{1,2}}|(?:el )?fin de semana|(?:el )?{WEEKDAY}|de noche|tonight|later|tomorrow)"
+)
+# Busy now: the writer of the message asks to be reached another time.
+BUSY = (r"no (?:puedo|le puedo|les puedo|podemos|te puedo) (?:hablar|contestar|atender\w*)|no estoy "
+        r"disponible|no tengo tiempo|(?:estoy|ando|voy) (?:ocupad\w*|manejando|en (?:una )?(?:junta|"
+        r"reunion|clase|clases)|en (?:el|mi) (?:trabajo|chamba|turno)|en la chamba|trabajando)|"
+        r"^ocupad\w*|^(?:ahorita|ahora) no\b(?! (?:tengo|hay|me alcanza|cuento))")  # fmt: skip
+# Cannot pay as agreed: no work or income, illness, a death, a ruined business.
+HARDSHIP = (
+    r"no (?:tengo|tenemos|hay|cuento con) (?:\w+ ){0,2}(?:dinero|trabajo|empleo|chamba|ingresos|"
+    r"como pagar|con que pagar|de donde|para pagar|para comer|ni para|ni un peso|ni un sol|un peso)|"
+    r"(?:me |nos )?(?:quede|quedamos) sin (?:trabajo|empleo|chamba|nada|dinero|ingresos|negocio)|"
+    r"sin (?:trabajo|empleo|chamba|ingresos)|desemplead\w*|me (?:corrieron|despidieron|echaron|"
+    r"botaron) |(?:estoy|ando|quede|estamos) (?:en la lona|misio|quebrad\w*|en quiebra|corto|"
+    r"cort[oa] de dinero|sin un peso|pelad[oa]|apretad[oa]|endeudad[oa])|quebre|quebramos|"
+    r"no (?:puedo|podemos|he podido|hemos podido|pude) (?:pagar|trabajar|cubrir)|no (?:me |nos )?"
+    r"alcanza|(?:estoy|ando|he estado|estuve|estamos) (?:\w+ )?(?:enferm\w*|hospitalizad\w*|"
+    r"incapacitad\w*|grave|internad\w*)|(?:esta|estan) (?:\w+ )?(?:grave|hospitalizad\w*|"
+    r"internad\w*)|me (?:operaron|accidente|enferme|incapacitaron)|"
+    r"cuando (?:pueda|podamos|se pueda)|"
+    r"(?:en cuanto|si|apenas) (?:consiga|encuentre|consigo|encuentro) (?:un )?(?:trabajo|chamba|"
+    r"empleo)|(?:dont|do not) have (?:the |any )?money|broke|"
+    r"tengo (?:cancer|una enfermedad|\w+ enfermedad)|(?:fallecio|murio|se murio|falleci\w+) |"
+    r"el negocio (?:no|esta|anda|va|quebro)|situacion (?:esta |economica )?(?:\w+ )?(?:dificil|"
+    r"durisima|dura|complicada|critica)|cuando (?:consiga|encuentre|tenga) (?:trabajo|chamba|"
+    r"empleo)|lost my job|(?:cant|can not|cannot|unable to) pay|no money|unemployed|laid off"
+)
+
 # fmt: off
 RULES: tuple[Rule, ...] = (
     # ---- stop: any request to stop contact, on a channel or all --------------------
@@ -138,7 +177,7 @@ RULES: tuple[Rule, ...] = (
     _r("stop", 0.85, r"^(?:por favor )?no (?:mas )?(?:contacto|llamadas|mensajes|correos|whatsapp|"
        r"sms|textos)\b"),
     _r("stop", 0.9, rf"\bno (?:quiero|deseo|queremos|acepto|necesito) (?:volver a |seguir )?(?:que (?:me |nos )?"
-       rf"(?:sigan |vuelvan a |esten )?(?:{CONTACT})|recibir|ser contactad|mas (?:llamadas|"
+       rf"(?:sigan |vuelvan a |esten |anden )?(?:{CONTACT})|recibir|ser contactad|mas (?:llamadas|"
        r"mensajes|correos|whatsapp|sms|textos|notificaciones)|(?:sus |ningun |ninguna |"
        r"ningunas )(?:llamadas?|mensajes?|correos?|whatsapp|sms|textos?))"),
     _r("stop", 0.9, r"\bno mas (?:llamadas|mensajes|correos|whatsapp|sms|textos|mensajitos|"
@@ -166,24 +205,68 @@ RULES: tuple[Rule, ...] = (
     _r("stop", 0.9, r"\b(?:ya paren|paren ya|parenle|ya parale|paren de una vez|ya no mas)\b"),
     _r("stop", 0.9, r"\bno (?:me |nos )?(?:interesa|interesan) (?:\w+ ){0,2}(?:llamadas|mensajes"
        r"|correos|whatsapp|sms|textos)\b"),
+    _r("stop", 0.9, r"\bno (?:quiero|queremos|deseo) saber (?:nada|mas) (?:\w+ ){0,2}de (?:ustedes|uds|"
+       r"su empresa|esta empresa|la empresa|su banco)\b"),
+    # Partial stops: visits, or every channel but one kept ("solo por correo").
+    _r("stop", 0.9, r"\bno (?:me |nos )?(?:visiten|visite|visites)\b|\bno (?:me |nos )?(?:vengan|venga|"
+       r"vayan|vaya|presenten|aparezcan|aparezca) (?:a |hasta )(?:mi|la|el|su|nuestra) (?:casa|"
+       r"trabajo|domicilio|oficina|negocio|jato|chamba|depa|departamento|colonia|barrio)\b|\bno "
+       r"(?:quiero|queremos|acepto) (?:mas )?(?:visitas?|que (?:me )?(?:vengan|vayan|visiten|"
+       r"presenten|aparezcan))\b|\bdejen de (?:venir|visitar\w*|ir a mi)\b|\bni se (?:le|te|les) "
+       r"ocurra (?:venir|ir)\b"),
+    _r("stop", 0.85, r"\b(?:contactenme|contacteme|escribanme|escribame|comuniquense|comuniquese|"
+       r"mandenme|envienme|busquenme|llamenme|llameme) (?:\w+ )?(?:solo|solamente|unicamente) "
+       r"(?:por|al|a mi|via)\b|\b(?:solo|solamente|unicamente) (?:contactenme|contacteme|"
+       r"escribanme|escribame|comuniquense|comuniquese|llamenme|llameme|mandenme|envienme) "
+       r"(?:\w+ )?(?:por|al|a mi|via)\b|^(?:(?:de ahora en adelante|por favor|mejor|ya) )?"
+       r"(?:solo|solamente|unicamente) (?:por|al|a mi|via) (?:el |mi )?(?:correo(?: electronico)?|"
+       r"whatsapp|sms|mensajes?(?: de texto)?|carta|escrito|llamadas?|telefono)(?: (?:por favor|"
+       r"gracias))?$|\b(?:only|just) (?:contact|text|email|call|write) (?:me|us) (?:by|via|at|on|"
+       r"through)\b|\b(?:email|text|mail) only\b|\bonly (?:by|via|through) (?:email|mail|text|"
+       r"letter)\b"),
+    _r("stop", 0.9, r"\b(?:olvidense|olvidate|olvideme|olvidenme|olvidese) de (?:mi|nosotros)\b|"
+       r"\bpierdan (?:mi|este) (?:numero|telefono|contacto)\b|\bno (?:los|las|te|lo|la) quiero "
+       r"(?:volver a )?(?:oir|ver|escuchar)\b"),
+    _r("stop", 0.9, r"\b(?:hart[oa]s?|cansad[oa]s?|fastidiad[oa]s?) de (?:\w+ ){0,2}(?:llamadas|"
+       r"mensajes|correos|whatsapp|sms|llamadera|mensajitos|que me (?:llamen|escriban|marquen))\b"),
+    # English (and Spanglish): the assistant answers in Spanish, but a request to stop
+    # or a dispute is a legal duty in any language.
+    _r("stop", 0.95, r"\b(?:dont|do not|never|stop|quit|please stop) (?:\w+ ){0,2}(?:call|calling|"
+       r"text|texting|txt|message|messaging|email|emailing|contact|contacting|bother|"
+       r"bothering|harass|harassing|write|writing|phone|phoning|ring|ringing|whatsapp)\w*\b"),
+    _r("stop", 0.9, r"\b(?:no|dejen de|paren de) (?:me |les )?(?:anden |esten |sigan )?(?:pregunt|"
+       r"averigu|investig|exhib|balcone|ventil)\w* (?:\w+ ){0,3}(?:por mi|vecin\w*|familia\w*|"
+       r"trabajo|referencias|jefe|companeros)\b"),
+    _r("stop", 0.9, r"\b(?:leave me alone|opt (?:me )?out|take (?:me|my \w+)(?: \w+)? off|off (?:your|"
+       r"the) list|remove (?:me|my (?:number|name|"
+       r"info|data|phone|email|contact))|delete my (?:number|data|info)|lose my number|cease (?:all )?"
+       r"(?:contact|communication|calls)|no more (?:calls|texts|messages|emails)|(?:dont|do not) "
+       r"(?:want|wish) (?:any )?(?:more )?(?:calls|texts|messages|emails|to be (?:contacted|called)|"
+       r"you to (?:call|text|contact|message))|if you (?:keep|continue) (?:calling|texting|"
+       r"contacting|messaging)|(?:sick|tired) of (?:\w+ ){0,2}(?:calls|texts|messages|calling|"
+       r"texting))\b"),
     # ---- dispute: denies the debt, says it is paid, asks for proof ----------------
     _r("dispute", 0.95, r"\bya (?:lo |la |le |les |te |se |los |las )?(?:pague|pagamos|pagado|"
        r"cancele|cancelamos|liquide|liquidamos|salde|saldamos|abone|deposite|transferi|cubri|"
        r"hice (?:el|mi|un|la) (?:pago|deposito|transferencia)|realice (?:el|mi) pago)\b"
-       r"(?! (?:la mitad|una parte|parte|un abono|una cuota|la primera|algo|un poco|lo que "
+       r"(?! (?:la mitad|una parte|parte|un abono|una cuota|la primera|algo|un poco|"
+       r"(?:\d+|dos|tres|cuatro|cinco|seis|unas|algunas|varias) (?:cuotas|pagos|abonos|"
+       r"mensualidades|meses)|lo que "
        r"(?:pude|podia|alcance|tenia)))",
        "paid"),
     _r("dispute", 0.85, r"\bya (?:lo |la |le |les |se )?pago\b(?! (?:el|la|manana|hoy|ahorita|"
        r"en|cuando|este|esta|lo|todo))", "paid"),
-    _r("dispute", 0.9, rf"\b(?:yo |si )?(?:pague|liquide|salde|cancele|deposite|transferi|"
-       rf"pagamos) (?:\w+ ){{0,4}}(?:ayer|antier|anteayer|hace|pasad[oa]|desde|en {MONTH}|"
+    _r("dispute", 0.9, r"\bpagamos (?:\w+ ){0,4}(?:ayer|antier|anteayer|hace|pasad[oa]|desde)\b",
+       "paid"),
+    _r("dispute", 0.9, rf"\b(?:yo |si )?(?:pague|liquide|salde|cancele|deposite|transferi"
+       rf") (?:\w+ ){{0,4}}(?:ayer|antier|anteayer|hace|pasad[oa]|desde|en {MONTH}|"
        rf"el {WEEKDAY}|el \d{{1,2}}|a tiempo|completo|todo|toda|todas|todos|puntual)\b", "paid"),
     _r("dispute", 0.85, r"\b(?:certificado|certificacion|constancia|carta) (?:de )?(?:deuda cero|no "
        r"adeudo|paz y salvo|finiquito|saldo cero)\b|\bestoy al (?:dia|corriente) con (?:todo|mis "
        r"pagos|ustedes|la deuda)\b", "paid"),
     _r("dispute", 0.9, r"\b(?:hice|realice|hicimos|efectue) (?:el|la|un|una|mi|los|las|mis) "
        r"(?:pago|pagos|deposito|depositos|transferencia|transferencias|abono)\b", "paid"),
-    _r("dispute", 0.9, r"\b(?:esta|estaba|quedo|queda|fue|ya esta|ya quedo|ya fue) (?:\w+ )?"
+    _r("dispute", 0.9, r"\b(?:esta|estaba|quedo|quedaba|ya queda|fue|ya esta|ya quedo|ya fue) (?:\w+ )?"
        r"(?:pagad[oa]s?|liquidad[oa]s?|saldad[oa]s?|cancelad[oa]s?|cubiert[oa]s?)\b", "paid"),
     _r("dispute", 0.9, r"\b(?:tengo|mando|envio|adjunto|aqui esta|ahi va|les paso|le paso|te paso"
        r"|guarde|conservo|anexo) (?:\w+ ){0,3}(?:comprobante|voucher|baucher|recibo|ticket|"
@@ -269,7 +352,32 @@ RULES: tuple[Rule, ...] = (
     _r("dispute", 0.85, r"\bde (?:donde|que) (?:es|sale|salio|viene|son|sacaron|saca) "
        r"(?:esa |esta |la |ese |este |el |tal )?(?:deuda|cobro|cargo|cuenta|monto|saldo|adeudo)",
        "proof"),
-    _r("dispute", 0.85, r"\b(?:donde (?:firme|esta mi firma)|que (?:firme|contrato firme))\b",
+    _r("dispute", 0.85, r"\b(?:donde (?:firme|esta mi firma)|(?<!lo )que (?:firme|contrato firme))\b",
+       "proof"),
+    _r("dispute", 0.85, r"\bme (?:salen|sale|vienen|viene) con (?:que )?(?:debo|les debo|le debo|"
+       r"todavia debo|aun debo)\b", "denies"),
+    # English
+    _r("dispute", 0.9, r"\b(?:se|te|me) equivoc\w* de (?:persona|numero)\b|\bequivocaste\b|\b(?:este|"
+       r"ese) numero no es (?:de|del)\b|\bno se de que (?:me )?(?:hablan|habla|trata|deuda)\b|"
+       r"\bwrong$|\bwrong (?:num\w*|no)\b|\bbelongs to (?:someone|somebody|another)\b|"
+       r"\b(?:someone|somebody) elses\b|^(?:never|didnt|did not) (?:\w+ )?(?:took|taken|borrowed|"
+       r"opened|signed|applied|had|requested|owed)\b|\btoo old\b|\bstatute of limitations?\b|"
+       r"\btime barred\b", "denies"),
+    _r("dispute", 0.9, r"\b(?:thats|that is|this is|its|it is) not me\b|\b(?:im|i am) not (?:\w+ )?"
+       r"(?:the person|him|her|that person)\b", "denies"),
+    _r("dispute", 0.95, r"\b(?:not|isnt|is not|aint) (?:my|mine)\b(?! (?:turn|fault))|\bwrong "
+       r"(?:person|number|guy|girl|name|account)\b|\bi (?:dont|do not) know (?:this|that|who|him|"
+       r"her|them|any|anything about)\b|\b(?:i|we) (?:never|didnt|did not|have never|havent) "
+       r"(?:\w+ )?(?:took|take|taken|borrow|borrowed|open|opened|sign|signed|apply|applied|had|"
+       r"request|requested|got|get|received|receive|authorized|authorize|owe|owed)\b|\b(?:i|we) "
+       r"(?:dont|do not) owe\b|\bidentity theft\b|\b(?:scam|scams|scammers|scammer|fraud|"
+       r"fraudulent)\b", "denies"),
+    _r("dispute", 0.95, r"\b(?:i|we) (?:already |have already |already have |have |just )?paid\b"
+       r"(?! (?:half|part|some|a part|on|next))|\bpaid (?:it |this |that |the debt |the loan |"
+       r"everything |all )?(?:off|in full)\b", "paid"),
+    _r("dispute", 0.9, r"\b(?:send|show|give|mail|provide) (?:me |us )?(?:\w+ ){0,2}(?:proof|"
+       r"documents?|documentation|contract|evidence|paperwork|papers|signature)\b|\bprove "
+       r"(?:it|that|this|i owe)\b|\bvalidat\w* (?:the |this |my |of )?debt\b|\bdebt validation\b",
        "proof"),
     # ---- agent: a human, or a call back --------------------------------------------
     _r("agent", 0.95, r"\b(?:hablar|comunicarme|comunicar|platicar|conversar|charlar|hablarle|"
@@ -308,6 +416,19 @@ RULES: tuple[Rule, ...] = (
        r"manana|en la noche|manana)\b", "callback"),
     _r("agent", 0.8, r"\b(?:eres|es|esto es|hablo con|estoy hablando con) (?:un |una )?(?:robot|"
        r"maquina|contestadora|grabadora|computadora|programa)\b"),
+    # "Not now": busy, or a time to call instead ("estoy manejando", "ahorita no, mas tarde").
+    _r("agent", 0.85, rf"\b(?:{CALL_ME}) (?:\w+ ){{0,3}}{LATER}\b|\b{LATER} (?:\w+ ){{0,2}}(?:me |le )?"
+       r"(?:llama|llaman|marca|marcan|llamas|marcas|hablan|llamarian|llame|llamen|marque|marquen)\b",
+       "callback"),
+    _r("agent", 0.8, rf"\b(?:{BUSY})\b", "callback"),
+    _r("agent", 0.8, rf"^(?:{LATER})(?: (?:por favor|mejor|si|porfa))?$", "callback"),
+    # English
+    _r("agent", 0.95, r"\b(?:speak|talk|chat) (?:\w+ )?(?:to|with) (?:a |an |the |some |your )?"
+       r"(?:person|human|agent|representative|rep|someone|somebody|manager|supervisor|operator|"
+       r"real person|live person|advisor)\b|\b(?:real|live) (?:person|human|agent)\b|"
+       r"\brepresentative\b"),
+    _r("agent", 0.9, r"\b(?:call me|call me back|give me a call|call back)\b", "callback"),
+    _r("agent", 0.8, r"\b(?:im|i am) (?:at work|busy|driving|in a meeting|working)\b", "callback"),
     # ---- installments: a plan, parts, a discount ----------------------------------
     _r("installments", 0.9, r"\b(?:en|a|por|de) (?:\w+ ){0,2}(?:cuotas|partes|parcialidades|"
        r"mensualidades|abonos|plazos|pagos chicos|pagitos|pagos mensuales|pagos quincenales|"
@@ -338,13 +459,41 @@ RULES: tuple[Rule, ...] = (
     _r("installments", 0.75, r"\b(?:al mes|por mes|mensual|mensuales|quincenal|quincenales|"
        r"semanal|semanales|cada mes|cada quincena|cada semana|por quincena)\b"),
     _r("installments", 0.75, r"\bpagar (?:lo )?que (?:pueda|vaya pudiendo)\b|\bno me alcanza\b"),
+    # Hardship: cannot pay as agreed (no work, illness, a death, a ruined business). The
+    # assistant's answer is the campaign's plans, or a person when it has none.
+    _r("installments", 0.84, rf"\b(?:{HARDSHIP})\b"),
+    _r("installments", 0.85, r"\b(?:rebajit\w*|descuentit\w*|me (?:lo|la) (?:bajen|baje|rebajen|"
+       r"rebaje)|(?:bajar|bajarme|rebajar|reducir|reducirme) (?:\w+ ){0,2}(?:deuda|monto|cuota|"
+       r"intereses|saldo|pago))\b|\bsin (?:los )?(?:intereses|recargos)\b|\b(?:quiten|quitan|"
+       r"quitar|quitarme|quitenme|congel\w*|perdon\w*) (?:\w+ ){0,2}(?:intereses|interes|"
+       r"recargos|moras?)\b|\bsolo el capital\b"),
+    # The least they would accept is a negotiation.
+    _r("installments", 0.9, r"\b(?:lo )?(?:minimo|menos) (?:que|q) (?:\w+ ){0,2}(?:aceptan|acepten|"
+       r"aceptarian|aceptaria|reciben|recibirian|me aceptan|me reciben)\b|\bcon cuanto (?:\w+ )?"
+       r"(?:arreglamos|quedamos|cerramos|lo dejamos|me arreglo|quedo a mano|queda saldad\w*)\b|"
+       r"\b(?:lowest|least|minimum) (?:\w+ ){0,2}(?:accept|take)\b|\b(?:a|per|each|every) month\b|"
+       r"\bmonthly\b"),
+    _r("installments", 0.85, r"\bme (?:dan|dejan|pueden dar|podrian dar|darian) por (?:cancelad|"
+       r"saldad|pagad|liquidad)\w*|\by (?:quedamos|queda) (?:a mano|saldad\w*|en paz)\b"),
+    _r("installments", 0.9, r"\b(?:cambiar|mover|correr|recorrer|pasar|cambiarme) (?:\w+ ){0,2}"
+       r"(?:fecha|dia) de (?:pago|corte)\b"),
+    # English
+    _r("installments", 0.9, r"\b(?:installments?|instalments?|payment plan|payment arrangement|"
+       r"monthly payments|pay (?:in|by) (?:parts|installments|instalments)|discount|settle(?:ment)?"
+       r" for|settle for less|lower (?:the|my) (?:payment|amount))\b"),
     # ---- promise: paying on a date -------------------------------------------------
     _r("promise", 0.9, rf"\b(?:{PAY_VERB}) (?:\w+ ){{0,4}}{FUTURE}\b"),
     _r("promise", 0.9, rf"\b{FUTURE} (?:\w+ ){{0,4}}(?:{PAY_VERB})"),
     _r("promise", 0.85, r"\b(?:me comprometo|prometo|promesa de pago|compromiso de pago|"
        r"les prometo|le prometo|sin falta|de seguro (?:pago|le pago|les pago))\b"),
+    # English
+    _r("promise", 0.9, r"\b(?:ill|i will|i can|im going to|i am going to|gonna|we will|well) "
+       r"(?:\w+ ){0,2}(?:pay|send|deposit|transfer)\b(?: \w+){0,5} (?:tomorrow|tonight|today|"
+       r"next \w+|on (?:the )?\d{1,2}(?:st|nd|rd|th)?|this (?:week|weekend|month|\w+day)|end of "
+       r"(?:the )?month|that day|payday|\w+day)\b|\bi get paid (?:on|next|this|every|in)\b|"
+       r"\bi promise\b"),
     # ---- pay: now, how, where ------------------------------------------------------
-    _r("pay", 0.85, r"\b(?:quiero|quisiera|deseo|necesito|me gustaria|voy a|vengo a|puedo|podria|"
+    _r("pay", 0.85, r"(?<!\bno )\b(?:quiero|quisiera|deseo|necesito|me gustaria|voy a|vengo a|puedo|podria|"
        r"ya quiero|ayudame a|ayudeme a|como (?:puedo|le hago para|hago para|hago pa|le hago pa)|"
        r"se puede|puedo ir a|"
        r"donde (?:puedo)?|por donde|en donde|a donde|me interesa) (?:\w+ ){0,2}(?:pagar|pagarles|"
@@ -368,11 +517,20 @@ RULES: tuple[Rule, ...] = (
        r"metodos?|opciones|formas?) (?:\w+ ){0,3}(?:pago|pagar|pagos|deposito|depositar|"
        r"pagarles|pagarle|pagarlo|pagarla|consigno|consignar|consignarles|consignarle|consigna|"
        r"yapeo|yapear|yapearles|yapearle|cancelo|cancelar|transfiero|deposito)\b"),
-    _r("pay", 0.85, r"\b(?:pago|pagar|pagarlo|pagarla|liquido|liquidar|liquidarlo) (?:todo |"
+    _r("pay", 0.85, r"(?<!no tengo para )\b(?:pago|pagar|pagarlo|pagarla|liquido|liquidar|liquidarlo) (?:todo |"
        r"el total |completo )?(?:ya|ahorita|ahora|hoy|ahora mismo|hoy mismo|de una vez|de "
        r"contado|de una|todo|el total|completo)\b"),
+    _r("pay", 0.85, r"\ba donde (?:se la |se lo |les |le )?(?:mando|envio|deposito|transfiero)\b"),
+    _r("pay", 0.9, r"\b(?:numero|codigo) de convenio\b"),
+    # English
+    _r("pay", 0.85, r"\b(?:how|where) (?:can|do|could|should) (?:i|we) (?:pay|make (?:a|the) "
+       r"payment|send (?:the )?(?:money|payment))\b|\b(?:i want|i would like|id like|i wanna|want)"
+       r" to pay\b|\bpayment (?:link|options|methods?)\b|\bpay (?:online|now|today|it now|with "
+       r"(?:my )?card|by card)\b|\bcan i (?:use|pay with) (?:my |a )?card\b"),
     # ---- due_date: when --------------------------------------------------------------
-    _r("due_date", 0.9, r"\b(?:cuando|que dia|que fecha|hasta cuando|hasta que dia|hasta que "
+    # "cuando consiga chamba les pago" is a condition, not a question about the date.
+    _r("due_date", 0.9, r"\b(?:cuando(?! (?:me |les |le )?(?:consiga|tenga|pueda|encuentre|paguen|"
+       r"pagan|cobre|depositen|caiga|llegue|reciba|salga|junte|consigo)\b)|que dia|que fecha|hasta cuando|hasta que dia|hasta que "
        r"fecha|para cuando|a mas tardar|para que fecha|para que dia) (?:\w+ ){0,4}(?:vence|"
        r"vencia|vencen|venc\w*|pagar|pago|pagarlo|pagarla|limite|plazo|corte|toca|debo|tengo|"
        r"cancelar|consignar|depositar|abonar)\b"),
@@ -389,8 +547,9 @@ RULES: tuple[Rule, ...] = (
     _r("due_date", 0.95, r"\b(?:el|mi) (?:pago|cuota|abono) (?:es|era|seria|toca|cae|vence) "
        r"(?:el|para el|los|cada) (?:\d{1,2}|dia|primero|quince|treinta)\b(?: (?:\w+ ){0,3}(?:o|u) )?"),
     # ---- balance: how much -------------------------------------------------------------
-    _r("balance", 0.88, r"\bcuant[oa]s? (?!tiempo|dias)(?:\w+ ){0,3}(?:debo|debiendo|adeudando|debemos|adeudo|debe|pago|pagar|es|seria"
-       r"|sale|queda|falta|tengo|va|llevo|asciende|suma|monto|saldo|total|deuda|dinero)\b"),
+    _r("balance", 0.88, r"(?<!en )\bcuant[oa]s? (?!tiempo|dias)(?:\w+ ){0,3}(?:debo|debiendo|adeudando|debemos|adeudo|debe|pago|pagar|es|seria"
+       r"|sale|queda|falta|tengo|va|llevo|asciende|suma|monto|saldo|total|deuda|dinero|liquidar|"
+       r"saldar|finiquitar|quedar a mano|ponerme al corriente)\b"),
     _r("balance", 0.75, r"\b(?:saldo|adeudo|monto|estado de cuenta|deuda total|total (?:a pagar|"
        r"de la deuda|adeudado)|balance|lo que debo|que debo|lo que les debo|cuanto es|me falta "
        r"(?:por )?pagar|lo que me falta|restante|pendiente)\b"),
@@ -399,6 +558,10 @@ RULES: tuple[Rule, ...] = (
     _r("balance", 0.88, r"\bque tanto (?:\w+ ){0,2}(?:debo|adeudo|es|pago|falta|queda|"
        r"debemos)\b"),
     _r("balance", 0.6, r"\b(?:mi deuda|la deuda|mi cuenta)\b"),
+    _r("balance", 0.88, r"\b(?:estado de cuenta|detalle de (?:la|mi) (?:deuda|cuenta|credito))\b"),
+    # English
+    _r("balance", 0.88, r"\bhow much (?:\w+ ){0,3}(?:owe|debt|balance|left|pay)\b|\b(?:my|the) "
+       r"balance\b|\bwhat (?:do|does) i owe\b|\bpayoff\b"),
     # ---- greeting (anywhere: a weak hint; alone: greeting) -------------------------------
     _r("greeting", 0.5, r"\b(?:hola|buenos dias|buenas tardes|buenas noches|buenas|buen dia|"
        r"que tal|saludos)\b"),
@@ -410,14 +573,15 @@ RULES: tuple[Rule, ...] = (
 GREETING_CORE = words("""hola buenos buenas buen saludos hey alo quiubo quihubo hello
 gracias adios chao chau bye tal onda epa ey luego vemos pronto bendiciones
 ok okey okay listo va vale dale sale perfecto entendido enterado aja bueno ya amable
-agradezco agradecido agradecida""")
+agradezco agradecido agradecida acuerdo recibido recibida thanks thank hi hey bye morning
+afternoon evening""")
 GREETING_WORDS = GREETING_CORE | words("""dia dias tardes tarde noches noche que tal
 muchas mil ok okay hasta luego pronto nos vemos senor senora senorita joven como esta estas
 usted amigo amiga mucho gusto oye oiga disculpe perdon bien y muy pues saludo cordial
 igualmente excelente bendiciones dios bendiga don dona todo todos a ustedes por favor la
 informacion ayuda atencion su sumerce causa parce mano carnal compa ok okey listo va vale
 dale sale perfecto entendido enterado aja bueno ya amable agradezco agradecido agradecida
-de nada tan
+de nada tan you good very much
 """)
 # "que Dios le pague" is thanks, not a payment.
 _BLESSING = re.compile(r"\b(?:que )?dios (?:le|te|les|se lo|se los) (?:pague|bendiga|acompane)\b")
@@ -441,12 +605,13 @@ _CANONICAL_PHRASES = [(phrase, intent) for intent, ps in CANONICAL.items() for p
 
 CHANNEL_PATTERNS: dict[str, re.Pattern[str]] = {
     "whatsapp": re.compile(r"\bwhatsapps?\b"),
-    "sms": re.compile(r"\bsms\b|\b(?:mensajes?|mensajitos?) de texto\b|\btextos?\b|"
+    "sms": re.compile(r"\bsms\b|\b(?:mensajes?|mensajitos?) de texto\b|\btext\w*|\btxt\b|"
                       r"\bmensajitos?\b|\bmensajes? al celular\b"),
     "email": re.compile(r"\bcorreos?\b|\be ?mails?\b|\bcorreo electronico\b"),
     # "hable" but not "ya hable con el banco" (a past tense, no channel).
     "call": re.compile(r"\bllam\w*|\bmarc(?:ar|ando|an|en)\w*|\bmarqu\w*|\bhabl(?:en|es|e|"
-                       r"arme|ar|ando)\b(?! con)|\btimbr\w*|\bcolg\w*"),
+                       r"arme|ar|ando)\b(?! con)|\btimbr\w*|\bcolg\w*|\bpor telefono\b|"
+                       r"\bcall\w*|\bphon\w*|\bring\w*"),
 }  # fmt: skip
 
 # Every word the rules name is vocabulary for the typo mender.
@@ -515,17 +680,89 @@ def scores(text: str) -> dict[str, tuple[float, str | None]]:
     return _scores(normalize(text))
 
 
+# A call put off, not refused: "no me llame ahorita", "no me llamen antes de las 5", "no
+# me marquen en la mañana, mejor en la tarde" (a part of the day, with a time offered
+# instead). Never with a word that makes it for good ("mas", "nunca", "ya no", "dejen").
+_NOT_NOW = (
+    r"(?:ahorita|ahora|en este momento|por ahora|hoy|antes de (?:las? )?\d{1,2}|despues de "
+    r"(?:las? )?\d{1,2}|en (?:horario|horas?) de (?:trabajo|oficina|clases?|comida))"
+)
+_DAYPART = (r"(?:(?:en|por) la (?:manana|tarde|noche)|de (?:manana|noche)|temprano|entre semana|"
+            rf"los {WEEKDAY}|los fines de semana)")  # fmt: skip
+_CALL_PUT_OFF = re.compile(
+    rf"\bno (?:me |le |nos |lo |la )?(?:llam|marc|marqu|habl|contact)\w* (?:(?:a|en|al) (?:este|mi|"
+    rf"el) \w+ )?(?:{_NOT_NOW}|(?P<daypart>{_DAYPART}))\b"
+)
+_INSTEAD = re.compile(
+    r"\b(?:mejor|llam\w*me|marqu\w*me|me (?:llama|llaman|marca|marcan|hablan)|(?:le|les|te) "
+    r"(?:contesto|llamo|marco|hablo|respondo)|ahi si|ya si)\b"
+)
+_FOR_GOOD = re.compile(
+    r"\b(?:mas\b(?! (?:tarde|tardecito|al rato|rato|temprano))|nunca|jamas|vuelv\w+|sigan|siga|"
+    r"dejen|deje|paren|basta|ningun\w*|nada|ya no)\b"
+)
+
+
+# "ahorita no, me llama en la tarde": the comma is gone, "no me llama" is not a stop.
+_NOT_NOW_CALL_LATER = re.compile(
+    rf"\b((?:ahorita|ahora|hoy) )no (?=me (?:llama|llamas|llame|marca|marcas|marque|habla|hablas)"
+    rf" (?:\w+ ){{0,2}}(?:{LATER}|tipo \d{{1,2}})\b)"
+)
+
+
+def _put_off(plain: str) -> str:
+    """The text without the calls it puts off to another time ("" when none is)."""
+    if _NOT_NOW_CALL_LATER.search(plain) and not _FOR_GOOD.search(plain):
+        return _NOT_NOW_CALL_LATER.sub(r"\1", plain)
+    found = _CALL_PUT_OFF.search(plain)
+    if found is None or _FOR_GOOD.search(plain):
+        return ""
+    if found.group("daypart") and not _INSTEAD.search(plain):
+        return ""  # "no me llamen en la noche": no other time offered, a stop on calls
+    return _CALL_PUT_OFF.sub(" ", plain)
+
+
 def _scores(plain: str) -> dict[str, tuple[float, str | None]]:
     found: dict[str, tuple[float, str | None]] = {}
+    rest = _put_off(plain)
+    if rest:
+        found["agent"] = (0.9, "callback")
+    read = rest or plain
     for rule in RULES:
         best = found.get(rule.intent)
         if best is not None and best[0] >= rule.weight:
             continue
-        if rule.pattern.search(plain):
+        if rule.pattern.search(read):
             found[rule.intent] = (rule.weight, rule.kind)
     if _social(plain):
         found["greeting"] = (0.9, None)
+    elif _when_only(plain):
+        found["agent"] = (0.85, "callback")
     return found
+
+
+# A message that is only a time to be reached ("mañana en la tarde", "a partir de las 7
+# pm estoy libre", "entre 2 y 3"): when to call. (Answering the assistant's "¿para qué
+# día?" it is the date of a promise: the dialogue reads it so.)
+WHEN_WORDS = words("""manana tarde noche temprano tipo a las la el en de entre y hoy por favor
+mejor si despues hora horas comida partir estoy libre fin semana mediodia como eso medio media
+una un rato ratito mas tardecito al luego pm am o ya pasado otro dia mi desde ahi hablamos
+lunes martes miercoles jueves viernes sabado domingo porfa antes""")
+WHEN_CORE = words(
+    "tarde noche temprano rato ratito tardecito hora horas pm am libre mediodia comida"
+)
+
+
+def _when_only(plain: str) -> bool:
+    said = plain.split()
+    return (
+        bool(said)
+        and all(
+            w in WHEN_WORDS or w.isdigit() or re.fullmatch(r"\d{1,2}(?:am|pm)", w) for w in said
+        )
+        and any(w in WHEN_CORE or re.fullmatch(r"\d{1,2}(?:am|pm)?", w) for w in said)
+        and not all(w.isdigit() for w in said)
+    )
 
 
 def _social(plain: str) -> bool:
@@ -538,7 +775,7 @@ def _social(plain: str) -> bool:
     )
 
 
-_MESSAGES = re.compile(r"\bmensaj\w*|\bescrib\w*")
+_MESSAGES = re.compile(r"\bmensaj\w*|\bescrib\w*|\bmessag\w*|\bwrit\w*")
 # A contact verb negated in the past, or not answering: an account of what happened,
 # not a request ("no me llamaron ayer", "a veces no contesto las llamadas").
 _NOT_A_REQUEST = re.compile(
@@ -548,17 +785,38 @@ _NOT_A_REQUEST = re.compile(
 )
 # A channel the debtor keeps ("solo por correo", "mejor por whatsapp") is not stopped.
 _KEPT_CHANNEL = re.compile(
-    r"\b(?:solo|solamente|unicamente|mejor) (?:\w+ )?(?:por|al|a mi|en|"
+    r"\b(?:solo|solamente|unicamente|mejor|que sea|sea) (?:\w+ )?(?:por|al|a mi|en|"
     r"via|con) (?:el |mi )?(?:correo(?: electronico)?|whatsapp|sms|"
     r"mensajes? de texto|llamadas?|telefono)\b"
+)
+
+
+# Contact no channel of STOP_CHANNELS carries (visits at home or to neighbours), or all
+# of it (one's data deleted, ARCO's cancellation): the stop is on every channel.
+_EVERY_CHANNEL = re.compile(
+    r"\b(?:visit\w*|vengan|venir|ir a mi (?:casa|jato|trabajo|domicilio)|"
+    r"(?:borr|elimin|cancel)\w* (?:\w+ ){0,2}(?:mis )?datos|derecho arco|\barco\b)"
+)
+# A verb of contact in general ("no me contacten", "no me busquen") with no channel
+# attached to it: every channel, whatever a channel named elsewhere ("si me siguen
+# llamando ... no me contacten mas").
+_GENERAL_CONTACT = re.compile(
+    r"\b(?:contact(?:en|e|es|ar|o|os)|busqu(?:en|e|es)|buscar|molest(?:en|e|es|ar|ando)|comuniquen|"
+    r"comunicacion)\w*\b(?! (?:\w+ ){0,2}(?:por|x|al|a mi|via|con|en) "
+    r"(?:el |la |mi |sus |los |las )?(?:whatsapp|correos?|sms|llamadas?|mensajes?|telefono|"
+    r"celular|textos?|mensajitos?))"
 )
 
 
 def stop_channel(plain: str) -> str | None:
     """The one channel a stop request names; None when it names none or several.
     Messages in general ("mensajes", "escriban") are every message channel: with a
-    message channel named they are that one, with calls they make it all."""
+    message channel named they are that one, with calls they make it all. Visits or
+    one's data deleted, and a general verb of contact with no channel of its own, are
+    every channel."""
     plain = _KEPT_CHANNEL.sub(" ", plain)  # "no me manden whatsapp, solo por correo"
+    if _EVERY_CHANNEL.search(plain) or _GENERAL_CONTACT.search(plain):
+        return None
     named = [name for name, pattern in CHANNEL_PATTERNS.items() if pattern.search(plain)]
     if named == ["call"] and _MESSAGES.search(plain):
         return None
@@ -568,11 +826,13 @@ def stop_channel(plain: str) -> str | None:
 # A dispute no kind rule reads (the model's): the kind its words hint at.
 _PROOF_WORDS = re.compile(
     r"\b(?:document\w*|contrato\w*|prueba\w*|soporte\w*|papel\w*|firma\w*|"
-    r"pagare\w*|evidencia\w*|sustento|comprueb\w*|demuestr\w*)"
+    r"pagare\w*|evidencia\w*|sustento|comprueb\w*|demuestr\w*|movimientos|desglose|proof|"
+    r"contract)"
 )
 _PAID_WORDS = re.compile(
     r"\b(?:pague|pagado|pagamos|liquide|cancele|deposite|transferi|abone|"
-    r"comprobante|voucher|recibo|arregle|arreglamos|finiquit\w*)\b"
+    r"comprobante|voucher|recibo|arregle|arreglamos|finiquit\w*|(?:pago|deposito|abono|"
+    r"transferencia) que (?:hice|realice))\b"
 )
 
 

@@ -104,16 +104,25 @@ explique explica cargos cargo compras compra consumo consumos
 EMOJI: dict[str, str] = {
     "\U0001f44d": " ok ", "\U0001f44c": " ok ", "\u2705": " ok ", "\u2714": " ok ",
     "\U0001f64f": " gracias ", "\U0001f44b": " hola ",
+    # A stop sign or "no entry" sent alone is a stop; "no phones" is no calls.
+    "\U0001f6d1": " stop ", "\u26d4": " stop ", "\U0001f4f5": " no llamadas ",
 }  # fmt: skip
 _EMOJI = re.compile("|".join(map(re.escape, EMOJI)))
+# English contractions kept one word ("don't" -> "dont", "I'm" -> "im"): split at the
+# apostrophe, "t" and "m" would be read as the shorthand "te" and "me".
+_APOSTROPHE = re.compile(r"(?<=[a-z])['`\u00b4\u2019](?=[a-z])")
+# "whats" is WhatsApp in Spanish messages, "what is" before an English word.
+_WHATS = re.compile(r"\bwhats (?=(?:my|the|your|this|that|up|going|is|it)\b)")
 
 
 def fold(text: str) -> str:
     """Lower case, accents off ("ñ" -> "n"), a few emoji as words ("👍" -> "ok"),
+    English contractions one word ("don't" -> "dont", "what's my" -> "what is my"),
     anything else but letters and digits a space; the first MAX_CHARS characters only."""
     cut = _EMOJI.sub(lambda m: EMOJI[m.group(0)], text[:MAX_CHARS])
+    cut = _APOSTROPHE.sub("", cut.lower())
     plain = unicodedata.normalize("NFKD", cut).encode("ascii", "ignore").decode("ascii")
-    return _NOT_WORD.sub(" ", plain.lower()).strip()
+    return _WHATS.sub("what is ", _NOT_WORD.sub(" ", plain).strip())
 
 
 def tokens(text: str) -> list[str]:

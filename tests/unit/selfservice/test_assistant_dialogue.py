@@ -378,3 +378,15 @@ def test_given_no_payment_gateway_then_no_link_is_offered_anywhere() -> None:
     assert "decirle cómo pagar" in words(say("cuanto debo", facts=offline))
     assert "enlace" not in words(say("hola", facts=offline))
     assert "enlace" not in words(say("hola", DialogueState(), facts=None))  # not known yet
+
+
+def test_given_a_date_asked_for_when_only_a_time_of_day_comes_then_it_is_the_date() -> None:
+    # "mañana en la tarde" alone reads as when to call; answering "¿para qué día?" it is
+    # the promise's day, and a request to be called is still one.
+    first = say("me comprometo a pagar")
+    assert first.state.pending == "promise_date"
+    second = say("mañana en la tarde", first.state)
+    assert second.state.pending == "promise_amount"
+    assert not any(isinstance(a, RequestCallback) for a in second.actions)
+    third = say("mejor llamenme mañana en la tarde", first.state)
+    assert any(isinstance(a, RequestCallback) for a in third.actions)

@@ -206,7 +206,7 @@ def test_given_the_labelled_set_then_it_is_big_varied_and_well_formed() -> None:
     assert {r["intent"] for r in rows} == set(INTENTS)
     assert len({r["text"] for r in rows}) == len(rows), "duplicate messages"
     assert {r["split"] for r in rows} <= {"tune", "holdout", "fresh", "fresh2", "fresh3",
-                                          "fresh4", "sealed"}  # fmt: skip
+                                          "fresh4", "sealed", "fresh5", "sealed2"}  # fmt: skip
     assert sum(r["split"] == "fresh4" for r in rows) >= 250  # batch A, another writer
     holdout = sum(r["split"] == "holdout" for r in rows)
     first = sum(r["split"] in ("tune", "holdout") for r in rows)
@@ -363,7 +363,7 @@ def test_given_batch_as_first_sight_misses_then_read_right(
 
 @pytest.mark.parametrize(
     ("text", "intent"),
-    [("no quiero saber mas de ustedes", "stop"),
+    [("ya no quiero saber de ustedes", "stop"),
      ("ese credito lo sacaron sin mi permiso", "dispute"),
      ("no tengo nada que ver con eso", "dispute"), ("esa deuda la tiene mi ex", "dispute")],
 )  # fmt: skip
@@ -442,3 +442,95 @@ def test_given_the_sealed_batchs_first_sight_misses_then_read_right(
 @pytest.mark.parametrize("text", ["se me borraron los mensajes", "no me marcaron ayer"])
 def test_given_what_happened_to_messages_or_calls_then_not_a_stop(text: str) -> None:
     assert classify(text).name != "stop"
+
+
+# ---- batch C (a third writer): what its first sight showed, as classes of phrasing -------
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "detail"),
+    [("please stop calling me", "stop", "call"),
+     ("Don't text me again", "stop", "sms"),
+     ("leave me alone", "stop", None),
+     ("remove my number from your list", "stop", None),
+     ("that's not my loan, wrong number", "dispute", "denies"),
+     ("I never borrowed anything from you", "dispute", "denies"),
+     ("I already paid it off last year", "dispute", "paid"),
+     ("show me the contract I signed", "dispute", "proof")],
+)  # fmt: skip
+def test_given_a_stop_or_dispute_in_english_then_read(
+    text: str, intent: str, detail: str | None
+) -> None:
+    # A legal duty in any language, though the assistant answers in Spanish.
+    found = classify(text)
+    assert (found.name, found.channel or found.kind) == (intent, detail)
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [("how much do I owe you?", "balance"), ("where can I pay?", "pay"),
+     ("I want to talk to a real person", "agent"), ("can I get a payment plan", "installments"),
+     ("I'll pay on the 20th", "promise"), ("thanks", "greeting")],
+)  # fmt: skip
+def test_given_other_intents_in_english_then_read(text: str, intent: str) -> None:
+    assert classify(text).name == intent
+
+
+def test_given_english_contractions_then_one_word_and_whats_is_not_whatsapp() -> None:
+    assert normalize("I'm sick and can’t work") == "im sick and cant work"
+    assert normalize("what's my balance") == "what is my balance"
+    assert normalize("mandame whats") == "mandame whatsapp"
+
+
+def test_given_a_stop_sign_emoji_alone_then_stop() -> None:
+    assert classify("🛑🛑").name == "stop"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["no me llame ahorita, estoy en junta", "no me llamen antes de las 5",
+     "no me marquen en la mañana, mejor en la tarde", "ahorita no, me llama en la tarde",
+     "estoy manejando", "mañana en la tarde", "a partir de las 6 pm estoy libre"],
+)  # fmt: skip
+def test_given_a_call_put_off_or_a_time_to_call_then_a_callback(text: str) -> None:
+    found = classify(text)
+    assert (found.name, found.kind) == ("agent", "callback")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["no me llamen en la noche", "ya no me llamen ahorita ni nunca",
+     "no me llamen mas, ahorita estoy ocupado", "estoy desempleado, ya no me llamen"],
+)  # fmt: skip
+def test_given_a_call_refused_for_good_or_with_no_other_time_then_stop(text: str) -> None:
+    assert (classify(text).name, classify(text).channel) == ("stop", "call")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["me quede sin trabajo y no tengo para pagar", "estoy enfermo, no he podido trabajar",
+     "lost my job, cant pay right now", "cuando consiga chamba les pago"],
+)  # fmt: skip
+def test_given_hardship_then_installments(text: str) -> None:
+    # The assistant's answer to a debtor who cannot pay as agreed: the campaign's plans
+    # (or a person when there are none).
+    assert classify(text).name == "installments"
+
+
+@pytest.mark.parametrize(
+    ("text", "channel"),
+    [("no quiero que vengan a mi casa ni que me llamen", None),
+     ("si me siguen llamando los denuncio, no me contacten mas", None),
+     ("ya no me manden whatsapp, que sea por correo", "whatsapp"),
+     ("no me contacten por whatsapp", "whatsapp")],
+)  # fmt: skip
+def test_given_visits_or_contact_in_general_then_every_channel(
+    text: str, channel: str | None
+) -> None:
+    found = classify(text)
+    assert (found.name, found.channel) == ("stop", channel)
+
+
+def test_given_part_of_the_instalments_paid_or_a_promise_to_settle_then_no_paid_dispute() -> None:
+    assert classify("ya pague 2 cuotas, cuanto me falta?").name != "dispute"
+    assert classify("le prometo que el 10 queda saldado").name == "promise"
