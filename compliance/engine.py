@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import holidays
 
 from compliance.profile import PHONE_CHANNELS, Profile
-from compliance.timezones import Zones, number_info, resolve_zones
+from compliance.timezones import Zones, number_info, resolve_zones, zone
 from store.email_address import is_email_address
 
 log = logging.getLogger(__name__)
@@ -319,9 +319,7 @@ class Engine:
                     add("registry_listed")
 
         # 4. Day and hours of the channel in every possible local time of the debtor.
-        zones = resolve_zones(account.timezone, account.country, account.region, e164)
-        if not zones.zones and not e164 and account.numbers:
-            zones = zones_of_numbers(account)
+        zones = contact_zones(account, channel, e164)
         local_time = None
         if not zones.zones:
             add("timezone_unknown")
@@ -419,6 +417,40 @@ class Engine:
             add("no_consent")
         if email.opted_out:
             add("opted_out")
+
+
+def contact_zones(account: AccountFacts, channel: str, e164: str) -> Zones:
+    """Every zone the debtor may be in when this contact reaches them.
+
+    The address (explicit zone, else region, else the country's one zone) gives the
+    first candidates; a number that says other zones adds them, because the person
+    may be there (mobiles move; RULES.md "location conflict": convenient in every
+    possible location). A call or message adds the zones of the number it uses; an
+    e-mail, read wherever the debtor is, those of every number of the account; a
+    visit happens at the address and adds none. No address zone: the number's (or,
+    for a contact without one, every number's: all must be known)."""
+    zones = resolve_zones(account.timezone, account.country, account.region, e164)
+    if not zones.zones:
+        if not e164 and account.numbers:
+            return zones_of_numbers(account)
+        return zones
+    if zones.source == "number":
+        return zones
+    if channel in PHONE_CHANNELS:
+        others: tuple[str, ...] = (e164,) if e164 else ()
+    elif channel == "email":
+        others = account.numbers
+    else:
+        others = ()
+    found = {z.key: z for z in zones.zones}
+    for number in others:
+        for name in number_info(number)[1]:
+            extra = zone(name)
+            if extra is not None:
+                found.setdefault(name, extra)
+    if len(found) == len(zones.zones):
+        return zones
+    return Zones(tuple(found.values()), f"{zones.source}+number")
 
 
 def zones_of_numbers(account: AccountFacts) -> Zones:

@@ -20,8 +20,27 @@ def at(local: str, zone: str) -> datetime:
     return datetime.fromisoformat(local).replace(tzinfo=ZoneInfo(zone)).astimezone(UTC)
 
 
-def reasons(profile: Profile, now: datetime, **account: object) -> tuple[str, ...]:
-    return engine.evaluate(make_request(profile, account=dict(account), now=now), now).reasons
+def reasons(
+    profile: Profile, now: datetime, phone: str | None = None, **account: object
+) -> tuple[str, ...]:
+    """The reasons for a call to `phone` (else the builder's number of the profile's
+    country). The number's zones count too: a test of the address's zones calls a
+    number of one of them."""
+    request = make_request(
+        profile, account=dict(account), phone={"e164": phone} if phone else None, now=now
+    )
+    return engine.evaluate(request, now).reasons
+
+
+# A mobile number whose prefix says the zone (or one with the same offsets all year).
+NUMBER_IN = {
+    "America/Mexico_City": "+525512345678",
+    "America/Cancun": "+529981234567",
+    "America/Hermosillo": "+526621234567",  # phonenumbers: Mazatlan, UTC-7 all year too
+    "America/Tijuana": "+526641234567",
+    "America/Ciudad_Juarez": "+526561234567",
+    "America/Chihuahua": "+525512345678",  # UTC-6 all year, as Mexico City
+}
 
 
 # (profile, zone, a weekday date in that country that is not a holiday, start, end)
@@ -153,15 +172,18 @@ def test_given_mexican_zone_when_at_07_local_in_summer_and_winter_then_tzdata_of
 ) -> None:
     for day, hhmm in (("2026-07-14", summer_open_utc), ("2026-01-13", winter_open_utc)):
         opening = datetime.fromisoformat(f"{day}T{hhmm}+00:00")
-        assert reasons(profiles["MX"], opening - MINUTE, timezone=zone) == ("outside_hours",), day
-        assert reasons(profiles["MX"], opening, timezone=zone) == (), day
+        number = NUMBER_IN[zone]
+        assert reasons(profiles["MX"], opening - MINUTE, number, timezone=zone) == (
+            "outside_hours",
+        ), day
+        assert reasons(profiles["MX"], opening, number, timezone=zone) == (), day
 
 
 def test_given_quintana_roo_region_when_mexico_city_is_still_closed_then_allowed(
     profiles: dict[str, Profile],
 ) -> None:
     now = datetime(2026, 1, 13, 12, 30, tzinfo=UTC)  # 07:30 Cancún, 06:30 CDMX
-    assert reasons(profiles["MX"], now, region="ROO") == ()
+    assert reasons(profiles["MX"], now, NUMBER_IN["America/Cancun"], region="ROO") == ()
     assert reasons(profiles["MX"], now, region="MX-CMX") == ("outside_hours",)
 
 
@@ -171,31 +193,43 @@ def test_given_region_spanning_two_zones_when_only_one_is_open_then_blocked(
     # Chihuahua state: America/Chihuahua (UTC-6) and the border strip (Juárez UTC-7 in winter,
     # Ojinaga UTC-6/-5). In January at 13:30 UTC: Chihuahua 07:30, Juárez 06:30.
     early = datetime(2026, 1, 13, 13, 30, tzinfo=UTC)
-    request = make_request(profiles["MX"], account={"region": "CHH"}, now=early)
+    juarez = NUMBER_IN["America/Ciudad_Juarez"]
+    request = make_request(
+        profiles["MX"], account={"region": "CHH"}, phone={"e164": juarez}, now=early
+    )
     decision = engine.evaluate(request, early)
     assert decision.reasons == ("outside_hours",)
     assert decision.timezone == "America/Chihuahua,America/Ciudad_Juarez,America/Ojinaga"
     # 14:00 UTC: Juárez 07:00, everyone open.
-    assert reasons(profiles["MX"], early + timedelta(minutes=30), region="CHH") == ()
+    assert reasons(profiles["MX"], early + timedelta(minutes=30), juarez, region="CHH") == ()
     # Evening: Chihuahua and Ojinaga close at 22:00 local (04:00 UTC) while Juárez is at 21:00.
-    assert reasons(profiles["MX"], datetime(2026, 1, 14, 3, 59, tzinfo=UTC), region="CHH") == ()
-    assert reasons(profiles["MX"], datetime(2026, 1, 14, 4, 0, tzinfo=UTC), region="CHH") == (
-        "outside_hours",
+    assert (
+        reasons(profiles["MX"], datetime(2026, 1, 14, 3, 59, tzinfo=UTC), juarez, region="CHH")
+        == ()
     )
+    assert reasons(
+        profiles["MX"], datetime(2026, 1, 14, 4, 0, tzinfo=UTC), juarez, region="CHH"
+    ) == ("outside_hours",)
+
+
+DALLAS = "+12145550123"
 
 
 def test_given_us_state_spanning_two_zones_when_evening_then_earliest_close_wins(
     profiles: dict[str, Profile],
 ) -> None:
     # Texas: Chicago (UTC-6) and Denver (UTC-7 in winter). Chicago closes at 21:00 = 03:00 UTC.
-    assert reasons(profiles["US"], datetime(2026, 1, 14, 2, 59, tzinfo=UTC), region="US-TX") == ()
-    assert reasons(profiles["US"], datetime(2026, 1, 14, 3, 0, tzinfo=UTC), region="US-TX") == (
-        "outside_hours",
+    assert (
+        reasons(profiles["US"], datetime(2026, 1, 14, 2, 59, tzinfo=UTC), DALLAS, region="US-TX")
+        == ()
     )
+    assert reasons(
+        profiles["US"], datetime(2026, 1, 14, 3, 0, tzinfo=UTC), DALLAS, region="US-TX"
+    ) == ("outside_hours",)
     # Mornings: Denver opens last, at 08:00 MST = 15:00 UTC.
-    assert reasons(profiles["US"], datetime(2026, 1, 13, 14, 59, tzinfo=UTC), region="US-TX") == (
-        "outside_hours",
-    )
+    assert reasons(
+        profiles["US"], datetime(2026, 1, 13, 14, 59, tzinfo=UTC), DALLAS, region="US-TX"
+    ) == ("outside_hours",)
 
 
 def test_given_no_region_when_number_prefix_known_then_number_zone_used(
@@ -212,7 +246,8 @@ def test_given_explicit_timezone_when_region_disagrees_then_explicit_wins(
     profiles: dict[str, Profile],
 ) -> None:
     now = datetime(2026, 1, 13, 12, 30, tzinfo=UTC)
-    assert reasons(profiles["MX"], now, region="CMX", timezone="America/Cancun") == ()
+    cancun = NUMBER_IN["America/Cancun"]
+    assert reasons(profiles["MX"], now, cancun, region="CMX", timezone="America/Cancun") == ()
 
 
 def test_given_number_whose_prefix_spans_two_zones_when_at_each_edge_then_intersection(

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from compliance.engine import Engine, is_holiday
 from compliance.profile import Profile, load_profiles
-from compliance.timezones import resolve_zones, zone
+from compliance.timezones import number_info, resolve_zones, zone
 
 PROFILES = load_profiles()
 # Every IANA zone the engine accepts (fixed offsets and legacy aliases are refused).
@@ -54,8 +54,10 @@ def test_given_any_zone_and_instant_when_allowed_then_inside_the_window(
     pid: str, zone: str, now: datetime
 ) -> None:
     profile = PROFILES[pid]
-    decision = engine.evaluate(make_request(profile, account={"timezone": zone}, now=now), now)
-    assert decision.allowed == _inside(profile, [zone], now)
+    request = make_request(profile, account={"timezone": zone}, now=now)
+    decision = engine.evaluate(request, now)
+    # The number called may be elsewhere: its zones must allow the call too.
+    assert decision.allowed == _inside(profile, [zone, *number_info(request.phone.e164)[1]], now)
 
 
 @settings(max_examples=300, deadline=None)
@@ -67,7 +69,8 @@ def test_given_multi_zone_region_when_allowed_then_inside_in_every_zone(
     request = make_request(profile, account={"region": region}, now=now)
     decision = engine.evaluate(request, now)
     zones = resolve_zones(None, profile.country, region, request.phone.e164)
-    assert decision.allowed == _inside(profile, [z.key for z in zones.zones], now)
+    called = list(number_info(request.phone.e164)[1])
+    assert decision.allowed == _inside(profile, [z.key for z in zones.zones] + called, now)
 
 
 @settings(max_examples=200, deadline=None)
