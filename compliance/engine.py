@@ -159,6 +159,19 @@ class CounterSnapshot:
     other_attempts: tuple[tuple[str, float], ...] = ()
     other_contacts: tuple[tuple[str, float], ...] = ()
 
+    def with_events_of(self, other: CounterSnapshot) -> CounterSnapshot:
+        """These events and another account's of the same debtor (compliance/
+        debtor_accounts.py); unknown when either is."""
+        if not (self.available and other.available):
+            return CounterSnapshot(available=False)
+        return CounterSnapshot(
+            self.attempts + other.attempts,
+            self.contacts + other.contacts,
+            self.abandons + other.abandons,
+            other_attempts=self.other_attempts + other.other_attempts,
+            other_contacts=self.other_contacts + other.other_contacts,
+        )
+
     def stamps(self, kind: str, channels: frozenset[str]) -> list[float]:
         """Times of the `kind` events (attempts, or contacts of any sort) on `channels`."""
         calls, others = (

@@ -18,9 +18,11 @@ import redis
 import redis.asyncio as aioredis
 from sqlalchemy import Engine as SqlEngine
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from compliance.caps import AccountHistory, CapStore, HistoryUnavailable
+from compliance.debtor_accounts import accounts_sharing_numbers
 from compliance.engine import (
     AccountFacts,
     CallRequest,
@@ -197,6 +199,7 @@ class ComplianceService:
                     log.warning("counters of %d accounts not synced; blocking", len(messages))
                     snapshots = {**snapshots,
                                  **{a: CounterSnapshot(available=False) for a in messages}}  # fmt: skip
+            snapshots = await self._with_same_debtor(items, snapshots, now)
         return [
             self.rules.evaluate(
                 CallRequest(
@@ -214,6 +217,37 @@ class ComplianceService:
             )
             for item in items
         ]
+
+    async def _with_same_debtor(
+        self, items: Sequence[Item], snapshots: Mapping[int, CounterSnapshot], now: datetime
+    ) -> dict[int, CounterSnapshot]:
+        """Each account's counters with those of the other accounts that share one of
+        its numbers: the same person, whose caps are one (compliance/debtor_accounts.py).
+        Anything unreadable makes the debtor's counters unknown (every cap fails)."""
+        assert self.caps is not None
+        numbers = {item.account.id: item.account.numbers for item in items}
+        try:
+            linked = await asyncio.to_thread(accounts_sharing_numbers, self.sql, numbers)
+        except SQLAlchemyError:
+            log.warning("accounts sharing numbers unreadable; blocking %d", len(numbers))
+            return {a: CounterSnapshot(available=False) for a in snapshots}
+        wanted = sorted({o for others in linked.values() for o in others} - set(snapshots))
+        pool = dict(snapshots)
+        if wanted:
+            try:
+                # Their contacts and messages may be only in SQL (another process wrote them).
+                await self.caps.merge_from_sql(wanted, now)
+                pool.update(await self.caps.snapshot(wanted, now))
+            except (HistoryUnavailable, redis.RedisError, OSError):
+                log.warning("counters of %d linked accounts unreadable; blocking", len(wanted))
+                pool.update({a: CounterSnapshot(available=False) for a in wanted})
+        out = dict(snapshots)
+        for account_id, others in linked.items():
+            merged = out[account_id]
+            for other in others:
+                merged = merged.with_events_of(pool[other])
+            out[account_id] = merged
+        return out
 
     def record(
         self,

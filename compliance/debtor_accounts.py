@@ -1,0 +1,51 @@
+"""One person, several accounts: the accounts that share a phone number with an
+account reach the same debtor, so the caps count their attempts and contacts
+together (RULES.md: caps are per debtor, across all of the debtor's numbers).
+
+The store has no person of its own; a number on two accounts is the evidence that
+one person answers both (two debts of one debtor, or a guarantor who is also a
+debtor). Over-merging (a household's shared landline) only blocks more: the safe
+side. Bounded: a number on more than MAX_PER_NUMBER accounts (a switchboard typed
+as the debtor's) links only the first of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from store.models import Phone
+
+MAX_PER_NUMBER = 20
+# Numbers looked up in one statement (well under every database's parameter limit).
+CHUNK = 500
+
+
+def accounts_sharing_numbers(
+    engine: Engine, numbers_by_account: Mapping[int, Sequence[str]]
+) -> dict[int, tuple[int, ...]]:
+    """For each account, the other accounts that have one of its numbers (ids in
+    ascending order; empty when none)."""
+    out: dict[int, set[int]] = {a: set() for a in numbers_by_account}
+    numbers = sorted({n for ns in numbers_by_account.values() for n in ns if n})
+    if not numbers:
+        return {a: () for a in out}
+    holders: dict[str, list[int]] = {}
+    with Session(engine) as session:
+        for start in range(0, len(numbers), CHUNK):
+            rows = session.execute(
+                select(Phone.number_e164, Phone.account_id)
+                .where(Phone.number_e164.in_(numbers[start : start + CHUNK]))
+                .order_by(Phone.number_e164, Phone.account_id)
+            ).all()
+            for number, account_id in rows:
+                kept = holders.setdefault(number, [])
+                if len(kept) < MAX_PER_NUMBER + 1:
+                    kept.append(int(account_id))
+    for account_id, ns in numbers_by_account.items():
+        for number in ns:
+            out[account_id].update(holders.get(number, ()))
+        out[account_id].discard(account_id)
+    return {a: tuple(sorted(s)) for a, s in out.items()}
