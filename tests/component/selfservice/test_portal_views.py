@@ -177,6 +177,31 @@ async def test_given_three_wrong_answers_when_entered_then_the_link_locks(
     assert (await web.get("/p/cuenta", allow_redirects=False)).status == 303
 
 
+def spellings(tok: str) -> list[str]:
+    """The other spellings of a token's bytes: its last base64 character carries two
+    bits no byte uses, and a lax decoder reads all four alike."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    index = alphabet.index(tok[-1])
+    return [tok[:-1] + alphabet[index ^ low] for low in (1, 2, 3)]
+
+
+async def test_given_a_locked_link_when_its_last_character_is_respelled_then_still_refused(
+    web: TestClient, seeded: PortalSeed
+) -> None:
+    """An attacker holding a link must not get three fresh guesses per spelling of it."""
+    tok = token(seeded.account_id)
+    for digits in ("0000", "0001", "0002"):
+        form = {"digits": digits, "_csrf": await csrf(web, f"/p/{tok}")}
+        await web.post(f"/p/{tok}", data=form, allow_redirects=False)
+    assert (await web.get(f"/p/{tok}")).status == 403
+    for other in spellings(tok):
+        assert (await web.get(f"/p/{other}")).status == 400, other
+        form = {"digits": DIGITS, "_csrf": await csrf(web, "/p")}
+        resp = await web.post(f"/p/{other}", data=form, allow_redirects=False)
+        assert resp.status == 400 and "no es válido" in await resp.text(), other
+    assert (await web.get("/p/cuenta", allow_redirects=False)).status == 303
+
+
 @pytest.mark.parametrize(("digits", "status"), [("12", 400), ("abcd", 400), ("1" * 3000, 413)])
 async def test_given_a_malformed_or_oversized_answer_when_entered_then_4xx_not_counted(
     web: TestClient, seeded: PortalSeed, digits: str, status: int
