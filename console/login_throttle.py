@@ -24,6 +24,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from cobrador.ground.addresses import throttle_bucket
 from store.audit import append as audit_append
 from store.db import transaction
 from store.models import LoginThrottle
@@ -50,7 +51,8 @@ def user_key(username: str) -> str:
 
 
 def address_key(address: str) -> str:
-    return "addr:" + address[:70]
+    # An IPv6 client by its /64: one guesser cannot take a fresh address per guess.
+    return "addr:" + throttle_bucket(address)
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ identities`) and only a keyed hash is stored, HMAC-SHA256 under
 of the database alone cannot be searched for them. Each way in is a gate
 (`store.models.PortalGate`): one signed link, or one account's reference path.
 Three wrong answers lock the gate for good (a link) or for a day (a reference);
-a client address gets at most ``ADDRESS_FAILURES`` wrong answers per window over
-every gate, and an unknown reference counts as a wrong answer there, answered
+a client address (an IPv6 one by its /64) gets at most ``ADDRESS_FAILURES`` wrong
+answers per window over every gate, and an unknown reference counts as a wrong answer there, answered
 the same way (no reference enumeration). State is in SQL: no restart unlocks.
 """
 
@@ -28,6 +28,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from cobrador.ground.addresses import throttle_bucket
 from store.audit import append as audit_append
 from store.db import transaction
 from store.models import Account, PortalGate
@@ -96,7 +97,8 @@ def reference_gate(account_id: int) -> str:
 
 
 def address_gate(address: str) -> str:
-    return "addr:" + hashlib.sha256(address.encode()).hexdigest()[:40]
+    # An IPv6 client by its /64: one guesser cannot take a fresh address per guess.
+    return "addr:" + hashlib.sha256(throttle_bucket(address).encode()).hexdigest()[:40]
 
 
 @dataclass(frozen=True)

@@ -117,6 +117,29 @@ async def test_given_20_unknown_names_from_one_address_then_that_address_is_lock
     assert "address" in scopes
 
 
+async def test_given_unknown_names_from_rotating_ipv6_addresses_of_one_64_then_locked_as_one(
+    aiohttp_client: Callable[..., Awaitable[TestClient]], settings: Settings, engine: Engine,
+    aredis: aioredis.Redis, seed: Seed, clock: Clock,
+) -> None:  # fmt: skip
+    """One IPv6 subscriber writing a fresh source address of its /64 for each guess."""
+    proxied = settings.with_overrides(trusted_proxies="127.0.0.1, ::1")
+    client = await aiohttp_client(init_app(proxied, engine, aredis, clock=clock))
+    token = await csrf_of(client)
+
+    async def attempt(name: str, password: str, address: str) -> int:
+        resp = await client.post("/login", data={"username": name, "password": password,
+                                                 "_csrf": token},
+                                 headers={"X-Forwarded-For": address}, allow_redirects=False)  # fmt: skip
+        await resp.read()
+        return resp.status
+
+    for i in range(login_throttle.ADDRESS_UNKNOWN_NAME_FAILURES):
+        assert await attempt(f"nobody{i}", "guess-guess-guess", f"2001:db8:1:2::{i + 1:x}") in (
+            401, 429)  # fmt: skip
+    assert await attempt("nobody-else", "guess-guess-guess", "2001:db8:1:2::ffff") == 429
+    assert await attempt("nobody-else", "guess-guess-guess", "2001:db8:7:7::1") == 401
+
+
 async def test_given_a_locked_user_when_redis_is_flushed_then_still_locked(
     client: TestClient, aredis: aioredis.Redis
 ) -> None:

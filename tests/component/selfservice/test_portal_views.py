@@ -31,6 +31,7 @@ from cobrador.ground.settings import Settings
 from console.app import init_app
 from outreach.links import LinkSigner
 from selfservice import debtor_actions as da
+from selfservice import identity as idc
 from store.models import (
     Account,
     AuditEntry,
@@ -226,6 +227,28 @@ async def test_given_the_reference_way_when_wrong_or_unknown_then_the_same_answe
     assert answers == [(403, True)] * 3
     form = {"ref": seeded.ref, "digits": DIGITS, "_csrf": await csrf(web, "/p")}
     resp = await web.post("/p", data=form, allow_redirects=False)
+    assert resp.status == 303
+
+
+async def test_given_a_guesser_rotating_ipv6_addresses_of_one_64_then_throttled_as_one(
+    aiohttp_client: Callable[..., Awaitable[TestClient]], settings: Settings, engine: Engine,
+    aredis: aioredis.Redis, seeded: PortalSeed, clock: Clock,
+) -> None:  # fmt: skip
+    """Behind the operator's proxy, one IPv6 subscriber (a /64) writing a fresh source
+    address for every guess at references is one client to the throttle."""
+    proxied = portal_settings(settings).with_overrides(trusted_proxies="127.0.0.1, ::1")
+    client = await aiohttp_client(init_app(proxied, engine, aredis, clock=clock))
+    statuses = []
+    for i in range(idc.ADDRESS_FAILURES + 1):
+        form = {"ref": f"MX-GUESS-{i}", "digits": "0000", "_csrf": await csrf(client, "/p")}
+        resp = await client.post("/p", data=form, allow_redirects=False,
+                                 headers={"X-Forwarded-For": f"2001:db8:1:2::{i + 1:x}"})  # fmt: skip
+        statuses.append(resp.status)
+    assert statuses == [403] * idc.ADDRESS_FAILURES + [429]
+    # Another subscriber is not held back by it.
+    form = {"ref": seeded.ref, "digits": DIGITS, "_csrf": await csrf(client, "/p")}
+    resp = await client.post("/p", data=form, allow_redirects=False,
+                             headers={"X-Forwarded-For": "2001:db8:9:9::1"})  # fmt: skip
     assert resp.status == 303
 
 
