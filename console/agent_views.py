@@ -15,6 +15,7 @@ from aiohttp import WSMsgType, web
 from sqlalchemy import Engine, select
 
 from console import agent_service as svc
+from console import verify_tries
 from console.agent_pauses import record_pause
 from console.chat_unattached import pending_chat_pop
 from console.day_window import ZoneError, local_midnight, zone_named
@@ -29,7 +30,6 @@ from console.pophub import (
     is_chat,
     preview_key,
     verified_key,
-    verify_failures_key,
 )
 from console.security import same_origin
 from console.users import CurrentUser
@@ -79,7 +79,6 @@ NOT_DONE = {
 CONFIRM_SECONDS = 5.0
 
 MAX_NOTE = 4000
-MAX_FAILED_CHECKS = 3  # per call: the answers are not guessed by trying
 RELEASE_EVERY_SECONDS = 30.0
 
 
@@ -356,12 +355,8 @@ async def verify_party(request: web.Request) -> web.StreamResponse:
     party = fields.get("party", "")
     answers = {k[len("answer_") :]: v for k, v in fields.items() if k.startswith("answer_")}
     redis = request.app[REDIS]
-    failures = int(await redis.get(verify_failures_key(attempt_id)) or 0)
-    if failures >= MAX_FAILED_CHECKS:
-        return json_error(
-            429,
-            gettext_("Demasiados intentos de verificación en esta llamada; trátela como tercero."),
-        )
+    if not await verify_tries.take(redis, attempt_id):
+        return json_error(429, gettext_(verify_tries.TOO_MANY_ON_CALL))
     try:
         passed = await in_db(
             request,
@@ -373,15 +368,16 @@ async def verify_party(request: web.Request) -> web.StreamResponse:
             await _live_attempt(request, user),
         )
     except PermissionError:
+        await verify_tries.give_back(redis, attempt_id)
         return json_error(403, gettext_("Esta llamada no es suya."))
     except FormErrors as exc:
+        await verify_tries.give_back(redis, attempt_id)
         return json_error(400, gettext_(next(iter(exc.errors.values()))), field="party")
     if not passed:
-        await redis.incr(verify_failures_key(attempt_id))
-        await redis.expire(verify_failures_key(attempt_id), VERIFIED_TTL_SECONDS)
         return json_error(
             422, gettext_("Los datos no coinciden: no hable de la deuda con esta persona.")
         )
+    await verify_tries.give_back(redis, attempt_id)
     await redis.set(verified_key(attempt_id), party, ex=VERIFIED_TTL_SECONDS)
     account_id = await in_db(request, svc.attempt_account, attempt_id)
     assert account_id is not None

@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 
 from console import chat_unattached as unattached
 from console import inbound_service as inbound
+from console import verify_tries
 from console.agent_views import read_fields
 from console.i18n import N_, gettext_
 from console.inbound_views import searched_key
@@ -189,10 +190,18 @@ async def attach(request: web.Request) -> web.StreamResponse:
     redis = request.app[REDIS]
     try:
         await in_db(request, unattached.check_unattached, user, attempt_id)
-        allowed = set(await in_db(request, unattached.candidates_of_attempt, attempt_id))
-        allowed |= {int(x) for x in await redis.smembers(searched_key(attempt_id))}
-        pop = await in_db(request, inbound.verify_identity, user, attempt_id, account_id,
-                          answers, now, sorted(allowed))  # fmt: skip
+        if not await verify_tries.take(redis, attempt_id):
+            return json_error(429, gettext_(verify_tries.TOO_MANY_IN_CHAT))
+        try:
+            allowed = set(await in_db(request, unattached.candidates_of_attempt, attempt_id))
+            allowed |= {int(x) for x in await redis.smembers(searched_key(attempt_id))}
+            pop = await in_db(request, inbound.verify_identity, user, attempt_id, account_id,
+                              answers, now, sorted(allowed))  # fmt: skip
+        except inbound.InboundError as exc:
+            if not exc.wrong_answers:
+                await verify_tries.give_back(redis, attempt_id)
+            raise
+        await verify_tries.give_back(redis, attempt_id)
         await in_db(request, unattached.attach, user, attempt_id, account_id, now)
     except inbound.InboundError as exc:
         log.info("agent %s: chat attach on attempt %s refused: %s", user.id, attempt_id, exc)

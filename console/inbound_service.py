@@ -35,9 +35,10 @@ ANI_LABELS = {
 class InboundError(ValueError):
     """Something the agent can fix or must know; the message is for the agent."""
 
-    def __init__(self, message: str, status: int = 422) -> None:
+    def __init__(self, message: str, status: int = 422, *, wrong_answers: bool = False) -> None:
         super().__init__(message)
         self.status = status
+        self.wrong_answers = wrong_answers  # the identity answers did not match (a spent try)
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,8 @@ def verify_identity(engine: Engine, agent: CurrentUser, attempt_id: int, account
         if not failed:
             _tie(s, attempt, account_id, agent.id)
     if failed:  # the failed check is evidence too: committed above, refused here
-        raise InboundError(gettext_("Los datos no coinciden; no se muestra la cuenta."))
+        raise InboundError(gettext_("Los datos no coinciden; no se muestra la cuenta."),
+                           wrong_answers=True)  # fmt: skip
     pop = build_pop(engine, account_id, attempt_id, agent, now, "inbound_verified",
                     verified_party="titular")  # fmt: skip
     assert pop is not None

@@ -11,6 +11,7 @@ import logging
 from aiohttp import web
 
 from console import inbound_service as svc
+from console import verify_tries
 from console.agent_views import _int_param, read_fields
 from console.i18n import gettext_
 from console.keys import CLOCK, REDIS
@@ -45,16 +46,24 @@ async def verify(request: web.Request) -> web.StreamResponse:
     attempt_id = _int_param(fields.get("attempt_id"), "attempt_id")
     account_id = _int_param(fields.get("account_id"), "account_id")
     answers = {k[len("answer_") :]: v for k, v in fields.items() if k.startswith("answer_")}
+    redis = request.app[REDIS]
     try:
         await _live_call(request, user, attempt_id)
-        allowed = set(await in_db(request, svc.attempt_accounts, attempt_id))
-        found = await request.app[REDIS].smembers(searched_key(attempt_id))
-        allowed |= {int(x) for x in found}
-        pop = await in_db(request, svc.verify_identity, user, attempt_id, account_id, answers,
-                          request.app[CLOCK](), sorted(allowed))  # fmt: skip
+        if not await verify_tries.take(redis, attempt_id):
+            return json_error(429, gettext_(verify_tries.TOO_MANY_ON_CALL))
+        try:
+            allowed = set(await in_db(request, svc.attempt_accounts, attempt_id))
+            allowed |= {int(x) for x in await redis.smembers(searched_key(attempt_id))}
+            pop = await in_db(request, svc.verify_identity, user, attempt_id, account_id,
+                              answers, request.app[CLOCK](), sorted(allowed))  # fmt: skip
+        except svc.InboundError as exc:
+            if not exc.wrong_answers:
+                await verify_tries.give_back(redis, attempt_id)
+            raise
     except svc.InboundError as exc:
         log.info("agent %s: inbound verify of attempt %s refused: %s", user.id, attempt_id, exc)
         return json_error(exc.status, str(exc))
+    await verify_tries.give_back(redis, attempt_id)
     # The caller is the titular: the page may show the account on reload too.
     await request.app[REDIS].set(verified_key(attempt_id), "titular", ex=VERIFIED_TTL_SECONDS)
     return web.json_response({"ok": True, "pop": pop})

@@ -419,6 +419,7 @@ EN = {
     "Poner bajo retención legal": "Put under legal hold",
     "No se pudo cargar la grabación; pulse Reproducir de nuevo.": "The recording could not be loaded; press Play again.",
     "Demasiados intentos de verificación en esta llamada; trátela como tercero.": "Too many verification attempts on this call; treat the person as a third party.",
+    "Demasiados intentos de verificación en esta conversación; ciérrela sin cuenta.": "Too many verification attempts in this conversation; close it without an account.",
     "Los datos no coinciden: no hable de la deuda con esta persona.": "The answers do not match: do not discuss the debt with this person.",
     "Le llamamos para recordarle el saldo pendiente de su cuenta con {acreedor} y ayudarle a ponerse al corriente.": "We are calling to remind you of the outstanding balance on your account with {acreedor} and to help you catch up.",
     "Le llamamos porque usted firmó como aval u obligado solidario de la cuenta de {nombre} con {acreedor}, que tiene un atraso. Queremos acordar con usted cómo regularizarla.": "We are calling because you signed as guarantor (co-obligor) of the account of {nombre} with {acreedor}, which is past due. We would like to agree with you on how to bring it up to date.",

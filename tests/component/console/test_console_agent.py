@@ -123,6 +123,32 @@ async def test_given_ready_agent_when_dialer_publishes_pop_then_socket_receives_
     await until(pop_view_recorded)
 
 
+async def test_given_three_wrong_answers_on_a_call_then_the_right_one_is_refused_even_in_parallel(
+    client: TestClient, seed: Seed, engine: Engine, aredis: aioredis.Redis
+) -> None:
+    """The answers are not guessed by trying: three wrong ones per call, and a burst of
+    parallel checks gets no more through than that."""
+    token = await login(client, "ana")
+    agent_id = seed.users["ana"]
+    ws = await client.ws_connect("/ws/agent", headers={"Origin": origin(client)})
+    await next_message(ws, "hello")
+    assert (await client.post("/api/agent/ready", headers={"X-CSRF-Token": token})).status == 200
+    attempt = make_attempt(engine, seed.account_id, agent_id)
+    states = AgentStates(aredis)
+    assert await states.reserve(agent_id, attempt)
+    await states.talking(agent_id)
+    await ws.close()
+    burst = await asyncio.gather(
+        *[verify(client, token, attempt, account_last4=f"{i:04d}") for i in range(2, 8)]
+    )
+    assert sorted(r.status for r in burst) == [422, 422, 422, 429, 429, 429]
+    right = await verify(client, token, attempt)
+    assert right.status == 429 and "tercero" in (await right.json())["reason"]
+    with transaction(engine) as session:
+        checks = session.scalars(select(AuditEntry).where(AuditEntry.kind == "identity_check"))
+        assert [json.loads(c.payload)["passed"] for c in checks] == [False] * 3
+
+
 async def test_given_pop_for_other_agent_then_socket_receives_nothing(
     client: TestClient, seed: Seed, engine: Engine, aredis: aioredis.Redis
 ) -> None:

@@ -187,6 +187,23 @@ async def test_given_an_unattached_chat_then_it_is_closed_without_an_account(
     assert resp.status == 409  # over already
 
 
+async def test_given_three_wrong_answers_in_a_chat_then_the_right_one_does_not_attach(
+    client: TestClient, seed: Seed, engine: Engine, aredis: aioredis.Redis
+) -> None:
+    """Whoever writes from a shared number cannot have the agent try the digits until
+    one fits: the same cap per conversation as on a call."""
+    share_number(engine, seed)
+    ask_for_agent(engine)
+    token, pop = await popped_to_ana(client, seed)
+    statuses = []
+    for guess in ("1111", "2222", "3333", "0001"):
+        resp = await post(client, token, "/api/agent/chat/attach", attempt_id=pop["attempt_id"],
+                          account_id=seed.account_id, answer_account_last4=guess)  # fmt: skip
+        statuses.append(resp.status)
+    assert statuses == [422, 422, 422, 429]
+    assert "chat_attached" not in [k for k, _ in audit_kinds(engine)]
+
+
 async def test_given_an_account_not_among_the_candidates_then_not_attached(
     client: TestClient, seed: Seed, engine: Engine, aredis: aioredis.Redis
 ) -> None:

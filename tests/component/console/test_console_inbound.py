@@ -115,6 +115,30 @@ async def test_given_caller_matching_two_accounts_when_popped_then_names_only_an
     assert [e.member for e in history[seed.other_account_id].contacts] == [f"a:{attempt}"]
 
 
+async def test_given_three_wrong_answers_on_an_inbound_call_then_the_right_one_is_refused(
+    client: TestClient, seed: Seed, engine: Engine, aredis: aioredis.Redis
+) -> None:
+    """A caller who does not know the debtor's data cannot have the agent try the
+    4 digits until one fits: the same cap per call as on an outbound call."""
+    token = await login(client, "ana")
+    agent = seed.users["ana"]
+    attempt = inbound_attempt(engine, seed, agent, "+525512340002", None)
+    await inbound_pop_for(client, aredis, agent, attempt, [seed.other_account_id])
+    headers = {"X-CSRF-Token": token}
+    statuses = []
+    for guess in ("1111", "2222", "3333", "0002"):
+        resp = await client.post("/api/agent/inbound/verify", headers=headers, json={
+            "attempt_id": attempt, "account_id": seed.other_account_id,
+            "answer_account_last4": guess})  # fmt: skip
+        statuses.append(resp.status)
+    assert statuses == [422, 422, 422, 429]
+    with transaction(engine) as s:
+        row = s.get(CallAttempt, attempt)
+        assert row is not None and row.account_id is None
+    checks = [json.loads(p) for k, p in audit_kinds(engine) if k == "identity_check"]
+    assert [c["passed"] for c in checks] == [False, False, False]
+
+
 async def test_given_withheld_number_when_popped_then_search_finds_by_reference_and_other_accounts_stay_closed(
     client: TestClient, seed: Seed, engine: Engine, aredis: aioredis.Redis
 ) -> None:
