@@ -80,7 +80,7 @@ async def _render_attempt(
     response = aiohttp_jinja2.render_template(
         "attempt.html",
         request,
-        {"a": page, "error": error, "message": request.query.get("msg"),
+        {"a": page, "error": error, "message": _done(request),
          "can_hold": user.role in (Role.auditor, Role.admin), "audit_entries": evidence,
          "timeline": contacts, "this_contact": this},
         status=status,
@@ -224,16 +224,27 @@ async def _hold_action(request: web.Request, action: str) -> web.StreamResponse:
     try:
         if action == "hold":
             await in_db(request, _set, ref.attempt_id, reason, user.actor, now)
-            message = gettext_("La grabación quedó bajo retención legal.")
         else:
             await in_db(request, _release, ref.attempt_id, reason, user.actor, now)
-            message = gettext_("Se levantó la retención legal.")
     except NoRecording:
         raise web.HTTPNotFound() from None
     except HoldError as exc:
         log.info("legal %s refused for recording %s: %s", action, ref.id, exc)
         return await _render_attempt(request, ref.attempt_id, error=_hold_error(exc), status=400)
-    raise web.HTTPFound(f"/attempts/{ref.attempt_id}?{urlencode({'msg': message})}")
+    raise web.HTTPFound(f"/attempts/{ref.attempt_id}?{urlencode({'done': action})}")
+
+
+# What a redirect after a hold may ask the page to confirm (?done=code): never words
+# from the URL, so a crafted link cannot speak in the console's own voice.
+DONE = {
+    "hold": N_("La grabación quedó bajo retención legal."),
+    "release": N_("Se levantó la retención legal."),
+}
+
+
+def _done(request: web.Request) -> str | None:
+    done = DONE.get(request.query.get("done", ""))
+    return gettext_(done) if done else None
 
 
 HOLD_ERRORS = {

@@ -34,6 +34,13 @@ from store.db import transaction
 from store.models import Campaign, Role
 
 DIAL_MODES = ("preview", "progressive", "predictive")
+# What a redirect after a change may ask the page to confirm (?done=code): never words
+# from the URL, so a crafted link cannot speak in the console's own voice.
+DONE = {
+    "saved": N_("Cambio guardado."),
+    "plan_approved": N_("Plan aprobado: sus pagos son promesas."),
+    "plan_rejected": N_("Plan rechazado: la cuenta vuelve a la cola."),
+}
 PUSH_EVERY_SECONDS = 2.0
 
 
@@ -81,10 +88,15 @@ async def _render(
             "skill_groups": groups,
             "plans": plans,
             "error": error,
-            "message": message or request.query.get("msg"),
+            "message": message or _done(request),
         },
         status=status,
     )
+
+
+def _done(request: web.Request) -> str | None:
+    done = DONE.get(request.query.get("done", ""))
+    return gettext_(done) if done else None
 
 
 @requires(Role.supervisor)
@@ -270,7 +282,7 @@ async def campaign_control(request: web.Request) -> web.StreamResponse:
             campaign=name, status=change.get("status"), dial_mode=change.get("dial_mode")
         )
         await msg.Notifier(request.app[REDIS]).send(command)
-    query = urlencode({"campaign": name, "msg": gettext_("Cambio guardado.")})
+    query = urlencode({"campaign": name, "done": "saved"})
     raise web.HTTPFound(f"/supervisor?{query}")
 
 
@@ -301,12 +313,8 @@ async def plan_decision(request: web.Request) -> web.StreamResponse:
         raise web.HTTPNotFound() from None
     except plan_service.PlanDecisionError as exc:
         return await _render(request, error=gettext_(str(exc)), status=409)
-    done = (
-        N_("Plan aprobado: sus pagos son promesas.")
-        if action == "approve"
-        else N_("Plan rechazado: la cuenta vuelve a la cola.")
-    )
-    query = urlencode({"campaign": request.query.get("campaign", ""), "msg": gettext_(done)})
+    done = "plan_approved" if action == "approve" else "plan_rejected"
+    query = urlencode({"campaign": request.query.get("campaign", ""), "done": done})
     raise web.HTTPFound(f"/supervisor?{query}#plans")
 
 
