@@ -180,6 +180,7 @@ def _console_run(args: argparse.Namespace, settings: Settings) -> int:
     import redis.asyncio as aioredis
     from aiohttp import web
 
+    from cobrador.ground import access_log
     from cobrador.ground.errors import UserError
     from cobrador.ground.runtime import redis_url
     from console.app import init_app
@@ -202,7 +203,7 @@ def _console_run(args: argparse.Namespace, settings: Settings) -> int:
             pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=100, timeout=10)
             redis = aioredis.Redis(connection_pool=pool)
             app = init_app(settings, engine, redis)
-            runner = web.AppRunner(app)
+            runner = access_log.runner(app)  # no token, secret or number in its lines
             await runner.setup()
             site = web.TCPSite(runner, host, port, ssl_context=tls)
             await site.start()

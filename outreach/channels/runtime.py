@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 from sqlalchemy import Engine
 
+from cobrador.ground import access_log
 from cobrador.ground.errors import UserError
 from cobrador.ground.settings import Settings
 from gateways.kannel import KannelSettings
@@ -231,7 +232,8 @@ async def running_channels(settings: Settings, engine: Engine, *, opt_out: OptOu
             )
 
         if sock is not None:
-            runner = web.AppRunner(init_app(kannel=kannel, whatsapp=whatsapp))
+            # Kannel's callbacks carry the secret token, the number and the text in the URL.
+            runner = access_log.runner(init_app(kannel=kannel, whatsapp=whatsapp))
             await runner.setup()
             stack.push_async_callback(runner.cleanup)
             await web.SockSite(runner, sock).start()
