@@ -340,6 +340,8 @@ INTERVAL_NAMES = {
     "monthly": ("mensuales", "monthly"),
 }
 DEBT_INTENTS = ("balance", "due_date", "installments", "pay", "promise")
+# "How much?" answered with all of it, whatever the classifier makes of the word alone.
+ALL_OF_IT = frozenset({"todo", "total", "completo"})
 
 
 def _say(lang: str, key: str, **fill: str) -> str:
@@ -639,7 +641,11 @@ def _answer_pending(
         return None
     if state.pending in ("promise_date", "promise_amount"):
         if intent.name not in ("unknown", "promise", "pay", "greeting", "agent") and not (
-            state.pending == "promise_amount" and parse_amount(text, bare=True) is not None
+            state.pending == "promise_amount"
+            and (
+                parse_amount(text, bare=True) is not None
+                or ALL_OF_IT & set(normalize(text).split())
+            )
         ):
             return None
         return _promise(state, text, facts, now, lang, intent, answering=state.pending)
@@ -849,7 +855,7 @@ def _promise(
     said = parse_amount(text, bare=answering == "promise_amount" and day is None)
     if said is not None:
         amount = said
-    elif answering == "promise_amount" and {"todo", "total", "completo"} & set(plain_words):
+    elif answering == "promise_amount" and ALL_OF_IT & set(plain_words):
         amount = facts.balance
     if due is not None and not today <= due <= last:
         waiting = replace(state, pending="promise_date", promise_due=None, promise_amount=amount)

@@ -182,12 +182,13 @@ RULES: tuple[Rule, ...] = (
        r"ningunas )(?:llamadas?|mensajes?|correos?|whatsapp|sms|textos?))"),
     _r("stop", 0.9, r"\bno mas (?:llamadas|mensajes|correos|whatsapp|sms|textos|mensajitos|"
        r"molestias|notificaciones|acoso)\b"),
-    _r("stop", 0.99, r"^(?:baja|stop|alto|parar|cancelar|cancela|no mas|no molestar|"
+    _r("stop", 0.99, r"^(?:ya )?(?:para|pare|paren|parale|parenle) ya(?: por favor)?$|"
+       r"^(?:baja|stop|alto|parar|cancelar|cancela|no mas|no molestar|"
        r"darme de baja|dar de baja|unsubscribe|detener|fin|basta|ya basta)(?: por favor)?$"),
     _r("stop", 0.95, r"\b(?:de baja|dar baja|darme baja|la baja|desuscrib\w*|desinscrib\w*|"
        r"unsubscribe|stop)\b"),
     _r("stop", 0.9, r"^baja\b|\bbaja$"),
-    _r("stop", 0.9, r"\b(?:borr|elimin|quit|saqu|sac|retir|baj|supr)\w* (?:\w+ ){0,3}(?:numero|datos|info|informacion|sistema|"
+    _r("stop", 0.9, r"\b(?!\w*(?:aron|ieron)\b)(?:borr|elimin|quit|saqu|sac|retir|baj|supr)\w* (?:\w+ ){0,3}(?:numero|datos|info|informacion|sistema|"
        r"telefono|celular|correo|lista|base|registro|contacto)s?\b"),
     _r("stop", 0.9, r"\b(?:no autorizo|no les autorizo|desautorizo|revoco|retiro (?:mi|el) "
        r"(?:consentimiento|permiso|autorizacion))\b"),
@@ -224,9 +225,13 @@ RULES: tuple[Rule, ...] = (
        r"gracias))?$|\b(?:only|just) (?:contact|text|email|call|write) (?:me|us) (?:by|via|at|on|"
        r"through)\b|\b(?:email|text|mail) only\b|\bonly (?:by|via|through) (?:email|mail|text|"
        r"letter)\b"),
-    _r("stop", 0.9, r"\b(?:olvidense|olvidate|olvideme|olvidenme|olvidese) de (?:mi|nosotros)\b|"
+    _r("stop", 0.9, r"\bno (?:quiero|queremos|deseo) (?:volver a )?(?:hablar|tratar|saber|tener "
+       r"(?:nada|contacto|trato)) (?:nada )?(?:con|de) (?:ustedes|uds|su empresa|esta empresa)\b"),
+    _r("stop", 0.9, r"\b(?:olvidense|olvidate|olvideme|olvidenme|olvidese|se olviden|te olvides|se "
+       r"olvide) de (?:mi|nosotros)\b|"
        r"\bpierdan (?:mi|este) (?:numero|telefono|contacto)\b|\bno (?:los|las|te|lo|la) quiero "
-       r"(?:volver a )?(?:oir|ver|escuchar)\b"),
+       r"(?:volver a |ni )?(?:oir|ver|escuchar)\b|\b(?:dejen|deje|dejes|dejar)(?:me|nos)? (?:en paz|"
+       r"tranquil[oa]s?)\b|\bme dejen (?:en paz|tranquil[oa]s?)\b"),
     _r("stop", 0.9, r"\b(?:hart[oa]s?|cansad[oa]s?|fastidiad[oa]s?) de (?:\w+ ){0,2}(?:llamadas|"
        r"mensajes|correos|whatsapp|sms|llamadera|mensajitos|que me (?:llamen|escriban|marquen))\b"),
     # English (and Spanglish): the assistant answers in Spanish, but a request to stop
@@ -262,7 +267,7 @@ RULES: tuple[Rule, ...] = (
        rf") (?:\w+ ){{0,4}}(?:ayer|antier|anteayer|hace|pasad[oa]|desde|en {MONTH}|"
        rf"el {WEEKDAY}|el \d{{1,2}}|a tiempo|completo|todo|toda|todas|todos|puntual)\b", "paid"),
     _r("dispute", 0.85, r"\b(?:certificado|certificacion|constancia|carta) (?:de )?(?:deuda cero|no "
-       r"adeudo|paz y salvo|finiquito|saldo cero)\b|\bestoy al (?:dia|corriente) con (?:todo|mis "
+       r"adeudo|paz y salvo|finiquito|saldo cero)\b|\bestoy al (?:dia|corriente) (?:con|en) (?:todo|mis "
        r"pagos|ustedes|la deuda)\b", "paid"),
     _r("dispute", 0.9, r"\b(?:hice|realice|hicimos|efectue) (?:el|la|un|una|mi|los|las|mis) "
        r"(?:pago|pagos|deposito|depositos|transferencia|transferencias|abono)\b", "paid"),
@@ -354,6 +359,18 @@ RULES: tuple[Rule, ...] = (
        "proof"),
     _r("dispute", 0.85, r"\b(?:donde (?:firme|esta mi firma)|(?<!lo )que (?:firme|contrato firme))\b",
        "proof"),
+    # The amount denied: "debo 800 no 2400", "solo me depositaron 600, no voy a pagar 1000",
+    # "no son las que acordamos".
+    _r("dispute", 0.85, r"\b(?:debo|debia|pedi|saque|me prestaron|me dieron|me depositaron|me "
+       r"aprobaron) (?:solo |nomas )?(?:\w+ ){0,2}\d+ (?:\w+ ){0,3}(?:no \d+|y (?:ahora )?me (?:piden|"
+       r"cobran|quieren cobrar)|y solo)\b|\bsolo me (?:depositaron|dieron|prestaron|llego|llegaron) "
+       r"\d+|\bno voy a pagar (?:eso|esa|ese|\d+|lo que)\b|\bno (?:es|son) (?:\w+ )?(?:lo|la|las|los) "
+       r"que (?:acordamos|quedamos|pactamos|firme|me dijeron)\b", "denies"),
+    _r("dispute", 0.9, r"\b(?:el|mi) (?:pago|deposito|abono|transferencia) (?:ya )?(?:se hizo|se "
+       r"realizo|se efectuo|se mando|fue hecho|quedo hecho)\b|\b(?:termine|acabe|terminamos) de "
+       r"pagar(?:la|lo)?\b|\b(?:la|lo) (?:cerre|liquide|salde)\b|\b(?:cuenta|saldo|deuda) "
+       r"(?:esta |quedo )?en ceros?\b|\b(?:account|card|loan|debt) (?:was |is |got )?(?:closed|paid "
+       r"off|settled)\b", "paid"),
     _r("dispute", 0.85, r"\bme (?:salen|sale|vienen|viene) con (?:que )?(?:debo|les debo|le debo|"
        r"todavia debo|aun debo)\b", "denies"),
     # English
@@ -795,7 +812,8 @@ _KEPT_CHANNEL = re.compile(
 # of it (one's data deleted, ARCO's cancellation): the stop is on every channel.
 _EVERY_CHANNEL = re.compile(
     r"\b(?:visit\w*|vengan|venir|ir a mi (?:casa|jato|trabajo|domicilio)|"
-    r"(?:borr|elimin|cancel)\w* (?:\w+ ){0,2}(?:mis )?datos|derecho arco|\barco\b)"
+    r"(?:borr|elimin|cancel)\w* (?:\w+ ){0,2}(?:mis )?datos|derecho arco|\barco\b|habeas data|"
+    r"nada (?:que ver )?con ustedes|saber nada de ustedes|por (?:aqui|aca|este medio|esta via)|x aca)"
 )
 # A verb of contact in general ("no me contacten", "no me busquen") with no channel
 # attached to it: every channel, whatever a channel named elsewhere ("si me siguen

