@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import Engine, func, select
@@ -26,6 +27,7 @@ from console.contact_labels import (
     template_label,
 )
 from console.dispositions import OUTCOMES
+from console.money import money_format
 from console.i18n import N_, gettext_
 from store.models import Account, CallAttempt, Disposition, OutreachStep
 
@@ -52,7 +54,7 @@ def account_timeline(session: Session, account: Account, limit: int = 30) -> lis
             "channel": channel_label(channel),
             "channel_code": channel,
             "direction": gettext_(N_("Entrante")) if attempt.direction == "inbound" else "",
-            "what": template_label(details.get("template")) or _debtor_action(details),
+            "what": template_label(details.get("template")) or _debtor_action(details, account),
             "stage": gettext_(STAGE_LABELS[details["stage"]]) if details.get("stage") in STAGE_LABELS else "",
             "result": message_result_label(channel, attempt.result, result_label),
             "outcome": gettext_(outcome.label) if outcome else "",
@@ -86,8 +88,9 @@ def account_timeline(session: Session, account: Account, limit: int = 30) -> lis
     return [entry for _, entry in entries[:limit]]
 
 
-def _debtor_action(details: Mapping[str, Any]) -> str:
-    """What the debtor did; for a channel stopped or authorised again, which ones."""
+def _debtor_action(details: Mapping[str, Any], account: Account) -> str:
+    """What the debtor did; for a channel stopped or authorised again, which ones; for a
+    payment taken back in part, how much (in the account's currency and notation)."""
     label = debtor_action_label(details.get("debtor_action"))
     channels = details.get("channels")
     if (
@@ -99,8 +102,24 @@ def _debtor_action(details: Mapping[str, Any]) -> str:
         return f"{label}: {', '.join(names)}" if names else label
     undone = reversal_label(details.get("reversal"))
     if label and undone:  # the provider took the payment back afterwards
+        refunded = _refunded(details) if details.get("reversal") == "partially_refunded" else None
+        if refunded is not None:
+            shown = money_format(account.country, account.currency).show(refunded)
+            return f"{label} ({undone}: {shown})"
         return f"{label} ({undone})"
     return label
+
+
+def _refunded(details: Mapping[str, Any]) -> Decimal | None:
+    """The refunded total the row was told (selfservice/payment_links.py), if it reads as one."""
+    raw = details.get("refunded")
+    if not isinstance(raw, str) or len(raw) > 32:
+        return None
+    try:
+        amount = Decimal(raw)
+    except InvalidOperation:
+        return None
+    return amount if amount.is_finite() and amount > 0 else None
 
 
 def _utc(at: datetime) -> datetime:

@@ -288,6 +288,11 @@ async def test_given_a_paid_account_partly_refunded_then_only_that_part_comes_ba
     [entry] = reversals(rig)
     assert (entry["amount"], entry["refunded"], entry["full"]) == ("2000.00", ["0", "2000.00"],
                                                                    False)  # fmt: skip
+    from console.timeline import timeline_for
+
+    # The agent's timeline says how much was taken back, in the account's currency.
+    whats = [e["what"] for e in timeline_for(rig.engine, rig.seed.account_id)]
+    assert "Pagó en línea (reembolsado en parte: $2,000.00 MXN)" in whats
     # The same refunded total told again: nothing changes.
     before = (rig.account().balance, rig.audit_count())
     await rig.mp.notify(payment_id, "payment.updated")
@@ -307,8 +312,6 @@ async def test_given_a_paid_account_partly_refunded_then_only_that_part_comes_ba
     assert [e["amount"] for e in reversals(rig)] == ["2000.00", "3000.00", "7500.00"]
     await rig.mp.change(payment_id, "charged_back")
     assert last(rig)[1].startswith("replay") and rig.account().balance == Decimal("12500.00")
-    from console.timeline import timeline_for
-
     whats = [e["what"] for e in timeline_for(rig.engine, rig.seed.account_id)]
     assert "Pagó en línea (reembolsado)" in whats
 
