@@ -12,30 +12,26 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiohttp import web
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from compliance.debtor_time import debtor_zones
-from console.debtor_locale import debtor_locale
 from console.i18n import N_, gettext_
 from console.keys import CHAT, CLOCK, ENGINE, LANG
+from console.portal_chat_glance import SHOWN_SENDERS, latest_conversation, when_label
 from console.portal_views import _debtor, _pii_view, _render
 from selfservice import conversations as conv
 from selfservice import debtor_actions as da
 from selfservice.chat_service import PORTAL, Incoming
 from store.db import transaction
-from store.models import Account, Conversation
+from store.models import Account
 
 PAGE = "/p/cuenta/chat"
-# A conversation an agent closed stays on the page this long, marked as over.
-ENDED_SHOWN = timedelta(hours=1)
 MAX_ECHO = 4 * conv.MAX_TEXT  # characters of a refused message put back in the box
 POLL_SECONDS = 4  # portal_chat.js asks for new messages this often while the page is open
-SHOWN_SENDERS = ("debtor", "assistant", "agent")  # "system" lines are the agent's notes
 
 SENDER_LABELS = {
     "debtor": N_("Usted"),
@@ -79,28 +75,6 @@ def _zone(account: Account) -> str:
     return zones[0].key if zones else "UTC"
 
 
-def _latest(s: Any, account_id: int, now: datetime) -> Conversation | None:
-    """The account's portal conversation still open, or closed within ENDED_SHOWN."""
-    c = s.scalar(
-        select(Conversation)
-        .where(Conversation.channel == PORTAL, Conversation.account_id == account_id)
-        .order_by(Conversation.id.desc())
-        .limit(1)
-    )
-    if c is None:
-        return None
-    if c.state == "closed":
-        closed = _aware(c.closed_at or c.last_message_at)
-        return c if closed > now - ENDED_SHOWN else None
-    if c.state == "bot" and _aware(c.last_message_at) <= now - conv.IDLE:
-        return None  # over by silence: the next message opens a new one
-    return c
-
-
-def _aware(at: datetime) -> datetime:
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
-
-
 def shown(engine: Engine, account_id: int, now: datetime, after_id: int = 0, *,
           with_messages: bool = True) -> Shown:  # fmt: skip
     """The account's portal conversation and its messages after `after_id` (the debtor's,
@@ -111,23 +85,12 @@ def shown(engine: Engine, account_id: int, now: datetime, after_id: int = 0, *,
         if account is None:
             raise web.HTTPNotFound()
         zone, country = _zone(account), account.country
-        c = _latest(s, account_id, now)
+        c = latest_conversation(s, account_id, now)
         if c is None:
             return Shown(0, "", "bot", [], zone, country, account.campaign_id)
         read = conv.transcript(s, c.id, after_id=after_id) if with_messages else []
         messages = [m for m in read if m["sender"] in SHOWN_SENDERS]
         return Shown(c.id, c.address, c.state, messages, zone, country, account.campaign_id)
-
-
-def when_label(at: datetime, zone: str, country: str, lang: str) -> str:
-    """A message's time on the debtor's clock, in the portal's words (console/debtor_locale),
-    with the zone named by its city: 'mar 24 de nov, 11:00 a.m. (Ciudad de México)'."""
-    try:
-        tz = ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError):
-        tz = ZoneInfo("UTC")
-    words = debtor_locale(country, lang)
-    return f"{words.moment(_aware(at), tz)} ({words.zone_name(tz)})"
 
 
 def _lines(view: Shown, lang: str) -> list[dict[str, Any]]:

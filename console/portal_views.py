@@ -41,6 +41,7 @@ from console.money import MoneyError, MoneyFormat, money_format, parse_amount
 from console.payment_plans import INTERVAL_LABELS
 from console.payment_webhook_views import payment_provider
 from console.portal_blocks import account_blocks, account_line, block_line
+from console.portal_chat_glance import AgentReply, agent_replied_last, when_label
 from console.supervisor_views import plan_scope
 from console.webutil import in_db, requires, user_of
 from outreach.links import LinkError, verify
@@ -302,12 +303,14 @@ async def _account_page(
         slots = await asyncio.to_thread(da.callback_slots, engine, debtor.account_id, now,
                                         request.app[CALLBACK_CHECKER])  # fmt: skip
     docs_open = await asyncio.to_thread(da.documents_open, engine, debtor.account_id)
+    reply = await asyncio.to_thread(agent_replied_last, engine, debtor.account_id, now)
     docs = await asyncio.to_thread(da.documents, engine, debtor.account_id) if docs_open else []
     await asyncio.to_thread(_pii_view, engine, debtor, "portal_account", now)
     shown = debtor_locale(summary.country, request.get(LANG, "es"))
     whole, covered = account_line(summary.blocked)
     return _render(request, "portal_account.html",
                    {"a": _view(summary, slots, shown), "docs_open": docs_open,
+                    "chat_reply": _reply_view(reply, summary, request.get(LANG, "es")),
                     "docs": [{"id": d.id, "title": d.title, "size": shown.size(d.size_bytes)}
                              for d in docs],
                     "message": gettext_(message) if message else "", "errors": errors or {},
@@ -321,6 +324,16 @@ async def _account_page(
                     "account_blocked": whole,
                     "reopenable": summary.reopenable},
                    status=status)  # fmt: skip
+
+
+def _reply_view(reply: AgentReply | None, s: da.Summary, lang: str) -> dict[str, str] | None:
+    """An agent's answer waiting in the chat: quoted on the account page with its time
+    on the debtor's clock, so it is not found only by opening the chat."""
+    if reply is None:
+        return None
+    zones = debtor_zones(s.timezone, s.country, None, None)
+    zone = zones[0].key if zones else "UTC"
+    return {"text": reply.text, "when": when_label(reply.at, zone, s.country, lang)}
 
 
 def _view(s: da.Summary, slots: list[datetime], shown: DebtorLocale) -> dict[str, Any]:

@@ -27,8 +27,8 @@ from console.contact_labels import (
     template_label,
 )
 from console.dispositions import OUTCOMES
-from console.money import money_format
 from console.i18n import N_, gettext_
+from console.money import money_format
 from store.models import Account, CallAttempt, Disposition, OutreachStep
 
 

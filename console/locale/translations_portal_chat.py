@@ -25,4 +25,6 @@ PORTAL_CHAT_EN = {
     "Su sesión terminó. Vuelva a confirmar su identidad para seguir.": "Your session has ended. Confirm your identity again to continue.",
     "Escríbanos: le responde nuestro asistente, y un asesor si lo pide.": "Write to us: our assistant answers, and an agent if you ask for one.",
     "Abrir el chat": "Open the chat",
+    "Un asesor le respondió": "An agent replied",
+    "Ver y responder": "View and reply",
 }

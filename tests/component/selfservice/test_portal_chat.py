@@ -180,9 +180,17 @@ async def test_given_the_debtor_asks_for_an_agent_when_one_replies_then_the_repl
     assert body["note"] == "Le atiende un asesor."
     assert (await lines(web))[-1] == "Hola María, soy Ana. ¿En qué le ayudo?"
     assert pending_ids(engine) == []  # nothing of the portal's waits for the SMS/WhatsApp sender
+    # The account page quotes the reply with its time, not only a link to the chat.
+    account = await (await web.get("/p/cuenta")).text()
+    assert 'id="chat-reply"' in account
+    assert "Un asesor le respondió" in account
+    assert "Hola María, soy Ana. ¿En qué le ayudo?" in account
+    assert "11:00 a.m. (Ciudad de México)" in plain(account)
 
     # The debtor writes on: the agent has it (the assistant stays quiet).
     await write(web, "gracias, quiero pagar en dos partes")
+    account = await (await web.get("/p/cuenta")).text()
+    assert 'id="chat-reply"' not in account  # answered: nothing waits for the debtor
     with Session(engine) as s:
         tail = s.scalars(select(ConversationMessage).where(
             ConversationMessage.conversation_id == c.id).order_by(ConversationMessage.id)).all()  # fmt: skip

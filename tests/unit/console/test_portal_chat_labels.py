@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from console.portal_chat_views import when_label
+from console.portal_chat_glance import when_label
 
 NOW = datetime(2026, 11, 24, 17, 0, tzinfo=UTC)
 
