@@ -332,8 +332,10 @@ async def live_json(request: web.Request) -> web.StreamResponse:
 
 
 def _plannable(
-    engine: Engine, query: str, scope: set[int] | None, limit: int = 200
+    engine: Engine, query: str, scope: set[int] | None, actor: str, limit: int = 200
 ) -> list[dict[str, Any]]:
+    """Accounts a visit may be planned for, and the pii_view of what the search shows
+    (names, addresses, coordinates: every page of results is evidence)."""
     with transaction(engine) as session:
         stmt = (
             select(Account)
@@ -347,16 +349,23 @@ def _plannable(
         if query:
             like = f"%{query.replace('%', '').replace('_', '')}%"
             stmt = stmt.where(Account.external_ref.ilike(like) | Account.address.ilike(like))
-        return [{"id": a.id, "ref": a.external_ref, "name": a.debtor_name,
+        rows = [{"id": a.id, "ref": a.external_ref, "name": a.debtor_name,
                  "address": a.address or "", "country": a.country, "lat": a.latitude,
                  "lon": a.longitude, "stage": a.stage} for a in session.scalars(stmt)]  # fmt: skip
+        audit.append(session, "pii_view",
+                     {"page": "field_accounts", "searched": bool(query),
+                      "results": [r["id"] for r in rows],
+                      "fields": ["name", "address", "coordinates"]},
+                     actor=actor, subject=None)  # fmt: skip
+        return rows
 
 
 @requires(Role.supervisor)
 async def accounts_json(request: web.Request) -> web.StreamResponse:
     query = request.query.get("q", "").strip()[:64]
     scope = plan_scope(user_of(request))
-    return web.json_response({"accounts": await in_db(request, _plannable, query, scope)})
+    found = await in_db(request, _plannable, query, scope, user_of(request).actor)
+    return web.json_response({"accounts": found})
 
 
 def _ids_of_refs(engine: Engine, refs: list[str]) -> tuple[list[int], list[str]]:

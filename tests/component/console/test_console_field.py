@@ -435,3 +435,19 @@ async def test_given_a_mexico_city_evening_when_planning_today_then_today_is_the
                               {"agent_id": user_id(engine, "lucia"), "day": "2026-11-23",
                                "account_refs": ["MX-0002"]})  # fmt: skip
     assert status == 422 and "pasado" in data["reason"], data
+
+
+async def test_given_a_supervisor_searching_accounts_to_plan_then_each_search_is_a_pii_view(
+    field_client: TestClient, seed: Seed, engine: Engine
+) -> None:
+    """The search lists debtors' names, addresses and coordinates: a supervisor who
+    pages through it to harvest addresses leaves evidence of every page."""
+    await login(field_client, "sofia")
+    found = await (await field_client.get("/api/supervisor/field/accounts?q=Universidad")).json()
+    assert [a["id"] for a in found["accounts"]] == [seed.account_id]
+    with Session(engine) as s:
+        views = [(e.actor, json.loads(e.payload)) for e in s.scalars(
+            select(AuditEntry).where(AuditEntry.kind == "pii_view"))]  # fmt: skip
+    [(actor, payload)] = [(a, p) for a, p in views if p.get("page") == "field_accounts"]
+    assert actor == "user:sofia" and payload["results"] == [seed.account_id]
+    assert set(payload["fields"]) == {"name", "address", "coordinates"}
