@@ -51,9 +51,10 @@ def new_reference(attempt_id: int) -> str:
 
 
 def sendsms_query(settings: KannelSettings, *, sender: str, to: str, text: str,
-                  reference: str) -> dict[str, str]:  # fmt: skip
+                  reference: str, validity_minutes: int | None = None) -> dict[str, str]:  # fmt: skip
     """The sendsms parameters: UTF-8 text (UCS-2 on the air unless plain ASCII), a
-    delivery report asked for its final outcome to our dlr-url with `reference`."""
+    delivery report asked for its final outcome to our dlr-url with `reference`;
+    `validity_minutes`: the SMSC gives up delivering after that long."""
     ascii_only = all(ord(ch) < 128 for ch in text)
     dlr_url = f"{settings.callback_base}/kannel/dlr?" + urlencode(
         {"token": settings.callback_token, "ref": reference}
@@ -63,6 +64,7 @@ def sendsms_query(settings: KannelSettings, *, sender: str, to: str, text: str,
         "from": sender, "to": to, "text": text, "charset": "UTF-8",
         "coding": "0" if ascii_only else "2",
         "dlr-mask": str(int(DLR_MASK)), "dlr-url": dlr_url,
+        **({"validity": str(validity_minutes)} if validity_minutes is not None else {}),
     }  # fmt: skip
 
 

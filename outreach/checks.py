@@ -24,10 +24,13 @@ from compliance.service import (
     email_facts,
     phone_facts,
 )
+from outreach.outgoing import MESSAGE_REACH
 from outreach.windows import next_opening
 from store.importing.bulk import any_of
 from store.models import Account, Campaign
 
+# The hours must allow the message from its check to the end of its delivery.
+REACH_SECONDS = MESSAGE_REACH.total_seconds()
 # Refusals that clear with time alone: the step waits for the channel's next window.
 WINDOW_REASONS = frozenset({"outside_hours", "day_not_allowed", "holiday"})
 # Refusals that clear later: caps and a registry being reloaded (as the hopper backs off).
@@ -143,10 +146,12 @@ class EngineCheck:
                 profile = self.compliance.profile_for(campaign, account.country)
                 if r.channel == "email":
                     out.append(Item(account_facts(account), None, profile, r.campaign_id,
-                                    channel="email", email=email_facts(account, r.address)))  # fmt: skip
+                                    channel="email", email=email_facts(account, r.address),
+                                    reach_seconds=REACH_SECONDS))  # fmt: skip
                 else:
                     out.append(Item(account_facts(account), phone_facts(account, r.address),
-                                    profile, r.campaign_id, channel=r.channel))  # fmt: skip
+                                    profile, r.campaign_id, channel=r.channel,
+                                    reach_seconds=REACH_SECONDS))  # fmt: skip
             return out
 
     async def check(self, requests: Sequence[CheckRequest], now: datetime) -> list[Verdict]:
@@ -191,7 +196,7 @@ class EngineCheck:
         timeless = replace(item.profile, caps=(), registries=(), abandon_cooldown_hours=0)
         plain = CallRequest(item.account, item.phone, timeless, StaticRegistries(),
                             campaign_id=item.campaign_id, channel=item.channel,
-                            email=item.email)  # fmt: skip
+                            email=item.email, reach_seconds=item.reach_seconds)  # fmt: skip
 
         def allowed(at: datetime) -> bool:
             return not set(rules.evaluate(plain, at).reasons) & (

@@ -30,7 +30,7 @@ from metrics import definitions as m
 from outreach import step_store
 from outreach.checks import Addresses, CheckRequest, FinalCheck, Verdict, retry_at
 from outreach.links import LinkSigner
-from outreach.outgoing import MessageSender, OutgoingMessage, SendRefused
+from outreach.outgoing import MESSAGE_REACH, MessageSender, OutgoingMessage, SendRefused
 from outreach.rendering import (
     MessageFacts,
     MessageOptions,
@@ -205,6 +205,7 @@ class Scheduler:
         report.accounts += len(loaded)
         for item in loaded:
             self._plan_account(cp, item, now, batch, pending, report)
+        checked_at = self.clock()  # the wall clock the sends' lateness is measured on
         verdicts = await self._final_check(cp, pending, now)
         for (record, item, due), verdict in zip(pending, verdicts, strict=True):
             self._apply_verdict(cp, record, item, due, verdict, now, batch)
@@ -229,7 +230,8 @@ class Scheduler:
         report.stage_changes += len(batch.stage_changes)
         report.handed_to_dialer += len(batch.dial_now)
         report.decided += sum(1 for r in batch.steps if r.decision is not None)
-        await self._send(cp, [r for r in batch.steps if r.status is S.sending], now, report)
+        await self._send(cp, [r for r in batch.steps if r.status is S.sending], now, report,
+                         checked_at)  # fmt: skip
 
     # ------------------------------------------------------------------ planning
 
@@ -342,11 +344,14 @@ class Scheduler:
     # ------------------------------------------------------------------ sending
 
     async def _send(self, cp: CampaignPlan, records: Sequence[StepRecord], now: datetime,
-                    report: Report) -> None:  # fmt: skip
+                    report: Report, checked_at: datetime) -> None:  # fmt: skip
         if not records:
             return
         results = await asyncio.gather(
-            *(self._send_one(r, sender_for(cp.options, r.channel), now) for r in records)
+            *(
+                self._send_one(r, sender_for(cp.options, r.channel), now, checked_at)
+                for r in records
+            )  # fmt: skip
         )
         await asyncio.to_thread(step_store.finish_sends, self.sql, results, now)
         for r in results:
@@ -355,7 +360,8 @@ class Scheduler:
                 report.submitted += 1
             report.count(r.status)
 
-    async def _send_one(self, record: StepRecord, sender_name: str, now: datetime) -> SendResult:
+    async def _send_one(self, record: StepRecord, sender_name: str, now: datetime,
+                        checked_at: datetime) -> SendResult:  # fmt: skip
         assert record.attempt_id is not None and record.attempt is not None
         key = (record.account_id, record.key)
         sender = self.senders.get(record.channel)
@@ -371,6 +377,12 @@ class Scheduler:
             html=record.html, params=dict(record.attempt.get("params") or {}),
         )  # fmt: skip
         async with self.sending:
+            if self.clock() - checked_at > MESSAGE_REACH - SEND_TIMEOUT:
+                # Checked too long ago (a long queue for a sending slot): the hours were
+                # shown to allow it only for MESSAGE_REACH after its check. Not sent; the
+                # step waits and its next check decides again.
+                return SendResult(key, record.attempt_id, S.waiting, record.channel,
+                                  error="outside_hours")  # fmt: skip
             # The final check's count, atomic with every other sender's (Redis Lua):
             # the batch's decision was made from counters another process may have
             # moved since. Refused: nothing leaves; the step waits and is tried again.

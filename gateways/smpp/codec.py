@@ -209,6 +209,15 @@ class _Cursor:
         return found
 
 
+def relative_validity(seconds: float) -> str:
+    """An SMPP relative time (§7.1.1, "YYMMDDhhmmss000R") of `seconds`, at most 99 days."""
+    whole = min(max(0, int(seconds)), 99 * 86400)
+    days, rest = divmod(whole, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"0000{days:02d}{hours:02d}{minutes:02d}{secs:02d}000R"
+
+
 def _cstring(value: str, name: str, max_size: int) -> bytes:
     raw = value.encode("ascii")
     if len(raw) + 1 > max_size or b"\x00" in raw:
@@ -314,10 +323,13 @@ class ShortMessage:
     protocol_id: int = 0
     priority: int = 0
     optional: dict[int, bytes] = field(default_factory=dict)
+    # SMPP time (§7.1.1): the SMSC gives up delivering after it; "" = its default.
+    validity_period: str = ""
 
     @classmethod
     def of_text(cls, source: str, destination: str, text: str, *, registered_delivery: int = 0,
-                source_ton: int = 1, source_npi: int = 1) -> ShortMessage:  # fmt: skip
+                source_ton: int = 1, source_npi: int = 1,
+                validity_period: str = "") -> ShortMessage:  # fmt: skip
         """A message carrying `text`: in short_message up to 254 octets, else in the
         message_payload parameter (one PDU; the SMSC splits it for the handset)."""
         coding, octets = encode_text(text)
@@ -326,12 +338,13 @@ class ShortMessage:
         if len(octets) > MAX_SHORT_MESSAGE:
             short, optional = b"", {int(Tag.message_payload): octets}
         return cls(source, destination, short, coding, registered_delivery=registered_delivery,
-                   source_ton=source_ton, source_npi=source_npi, optional=optional)  # fmt: skip
+                   source_ton=source_ton, source_npi=source_npi, optional=optional,
+                   validity_period=validity_period)  # fmt: skip
 
     @classmethod
     def parts_of_text(cls, source: str, destination: str, text: str, *, reference: int,
                       registered_delivery: int = 0, source_ton: int = 1,
-                      source_npi: int = 1) -> list[ShortMessage]:  # fmt: skip
+                      source_npi: int = 1, validity_period: str = "") -> list[ShortMessage]:  # fmt: skip
         """`text` as the handset's SMS: one message up to 160 GSM characters or 70 UCS-2
         ones, else parts of 153 / 67 with a concatenation header (UDH, reference
         `reference` mod 256), a receipt asked for on the last part only."""
@@ -341,7 +354,8 @@ class ShortMessage:
         )
         if len(octets) <= single:
             return [cls(source, destination, octets, coding, registered_delivery=registered_delivery,
-                        source_ton=source_ton, source_npi=source_npi)]  # fmt: skip
+                        source_ton=source_ton, source_npi=source_npi,
+                        validity_period=validity_period)]  # fmt: skip
         chunks = _chunks(octets, part, ucs2=coding == DataCoding.ucs2)
         if len(chunks) > 255:
             raise ValueError(f"text of {len(text)} characters needs over 255 parts")
@@ -349,7 +363,8 @@ class ShortMessage:
             cls(source, destination,
                 bytes([5, 0, 3, reference % 256, len(chunks), number]) + chunk, coding,
                 esm_class=ESM_UDHI, source_ton=source_ton, source_npi=source_npi,
-                registered_delivery=registered_delivery if number == len(chunks) else 0)
+                registered_delivery=registered_delivery if number == len(chunks) else 0,
+                validity_period=validity_period)
             for number, chunk in enumerate(chunks, start=1)
         ]  # fmt: skip
 
@@ -375,7 +390,8 @@ class ShortMessage:
                 + bytes([self.dest_ton, self.dest_npi])
                 + _cstring(self.destination, "destination_addr", 21)
                 + bytes([self.esm_class, self.protocol_id, self.priority])
-                + b"\x00\x00"  # schedule_delivery_time, validity_period: immediately, default
+                + b"\x00"  # schedule_delivery_time: immediately
+                + _cstring(self.validity_period, "validity_period", 17)
                 + bytes([self.registered_delivery, 0, self.data_coding, 0, len(self.short_message)])
                 + self.short_message
                 + b"".join(_tlv(tag, value) for tag, value in self.optional.items()))  # fmt: skip
@@ -394,7 +410,7 @@ class ShortMessage:
             c.octet("priority_flag"),
         )
         c.cstring("schedule_delivery_time", 17)
-        c.cstring("validity_period", 17)
+        validity = c.cstring("validity_period", 17)
         registered = c.octet("registered_delivery")
         c.octet("replace_if_present_flag")
         coding = c.octet("data_coding")
@@ -403,7 +419,7 @@ class ShortMessage:
         short_message = c.octets("short_message", length)
         return cls(source, destination, short_message, coding, esm_class, registered,
                    service_type, source_ton, source_npi, dest_ton, dest_npi, protocol_id,
-                   priority, c.tlvs())  # fmt: skip
+                   priority, c.tlvs(), validity)  # fmt: skip
 
 
 # --- delivery receipts -------------------------------------------------------

@@ -12,7 +12,13 @@ from datetime import UTC, datetime
 
 from dialer.channels import PlaceUncertain
 from gateways.smpp.client import NotBound, SmppClient, SmppSettings, SubmitRejected, SubmitUncertain
-from gateways.smpp.codec import RECEIPT_ON_FINAL, BodyError, ShortMessage, parse_receipt
+from gateways.smpp.codec import (
+    RECEIPT_ON_FINAL,
+    BodyError,
+    ShortMessage,
+    parse_receipt,
+    relative_validity,
+)
 from outreach.channels import (
     MessageNotSent,
     MessageRefused,
@@ -23,6 +29,7 @@ from outreach.channels import (
 )
 from outreach.channels.delivery import DeliveryBook
 from outreach.channels.message_channel import Listener, MessageChannel, OnOutcome, refused
+from outreach.outgoing import MESSAGE_REACH
 from store.models import ContactChannel
 
 log = logging.getLogger(__name__)
@@ -87,6 +94,7 @@ class SmppTransport:
                 source_ton=TON_INTERNATIONAL if numeric and sender.startswith("+") else
                 (0 if numeric else TON_ALPHANUMERIC),
                 source_npi=NPI_ISDN if numeric else NPI_UNKNOWN,
+                validity_period=relative_validity(MESSAGE_REACH.total_seconds()),
             )  # fmt: skip
         except ValueError as exc:  # a field no SMSC takes: refused here, nothing sent
             raise MessageRefused(str(exc)) from exc

@@ -32,7 +32,11 @@ from outreach.channels import (
 )
 from outreach.channels.delivery import DeliveryBook
 from outreach.channels.message_channel import Listener, MessageChannel, OnOutcome
+from outreach.outgoing import MESSAGE_REACH
 from store.models import ContactChannel
+
+# Kannel's `validity` is in whole minutes: the carrier drops what it could not deliver.
+VALIDITY_MINUTES = int(MESSAGE_REACH.total_seconds() // 60)
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +71,8 @@ class KannelTransport:
         attempt = message.attempt
         reference = new_reference(attempt.attempt_id)
         query = sendsms_query(self.settings, sender=attempt.sender, to=attempt.address,
-                              text=message.text, reference=reference)  # fmt: skip
+                              text=message.text, reference=reference,
+                              validity_minutes=VALIDITY_MINUTES)  # fmt: skip
         try:
             async with self._http().get(self.settings.sendsms_url, params=query) as response:
                 body = (await response.text())[:200]

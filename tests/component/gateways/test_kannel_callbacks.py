@@ -86,6 +86,9 @@ async def test_given_a_report_about_an_unknown_reference_then_ignored_and_counte
 async def test_given_a_kannel_refusing_the_sendsms_then_the_attempt_failed(engine: Engine) -> None:
     async def refuse(request: web.Request) -> web.Response:
         assert request.query["dlr-mask"] == "19" and "%d" in request.query["dlr-url"]
+        # The carrier drops what it could not deliver within the message's reach
+        # (outreach.outgoing.MESSAGE_REACH): never delivered hours later, at night.
+        assert request.query["validity"] == "15"
         return web.Response(status=403, text="Authorization failed for sendsms")
 
     app = web.Application()

@@ -89,6 +89,9 @@ async def test_given_an_sms_when_sent_and_delivered_then_the_attempt_says_delive
         "525512345678",
         "Tiene un aviso pendiente.",
     )
+    # The SMSC gives up after the message's reach (15 min): a handset that is off at
+    # 21:50 never gets the reminder at 06:00 when it comes back on.
+    assert submitted.validity_period == "000000001500000R"
     await until(lambda: attempt_row(engine, attempt.attempt_id).result == "delivered", "delivered")
     row = attempt_row(engine, attempt.attempt_id)
     assert row.uniqueid == provider_id and row.ended_at is not None and row.channel == "sms"

@@ -444,3 +444,42 @@ async def test_given_a_cap_reached_by_another_sender_when_counting_at_send_then_
     await sch.run_once(T0 + timedelta(hours=1))
     assert len(sent(sch, "sms")) == 1
     assert [r.status for r in steps(engine)] == ["sent"]
+
+
+async def test_given_a_message_checked_longer_ago_than_its_reach_when_its_turn_comes_then_not_sent(
+    engine: Engine,
+) -> None:
+    # The sending slots were busy: by the time this message's turn came, the hours were
+    # no longer shown to allow it (the check covers MESSAGE_REACH from its instant).
+    from outreach.outgoing import MESSAGE_REACH
+
+    seed(engine)
+    boxes = {"sms": Outbox("sms"), "email": Outbox("email"), "whatsapp": Outbox("whatsapp")}
+    readings = iter([T0])  # the check reads the clock once; every send after finds it late
+
+    def slow_clock() -> datetime:
+        return next(readings, T0 + MESSAGE_REACH)
+
+    sch = Scheduler(engine, AllowAll(), boxes, ConsentedAddresses(), link_secret=SECRET,
+                    clock=slow_clock)  # fmt: skip
+    report = await sch.run_once(T0)
+    assert sent(sch, "sms") == [] and report.submitted == 0
+    [row] = steps(engine)
+    assert row.status == "waiting" and row.reasons == ["outside_hours"]
+
+
+async def test_given_a_message_due_minutes_before_the_window_closes_when_run_then_it_waits(
+    engine: Engine, aredis: Any
+) -> None:
+    # 19:50 in Lima: inside Monday-Friday 07:00-20:00, but the message may reach the
+    # debtor up to 15 minutes later, after 20:00.
+    from compliance.service import ComplianceService
+
+    seed(engine, country="PE", region="LIM", phone="+51987654321")
+    sch = scheduler(engine, EngineCheck(engine, ComplianceService(engine, aredis)))
+    thursday_1950_lima = datetime(2026, 12, 4, 0, 50, tzinfo=UTC)  # Thu 3 Dec 19:50 in Lima
+    report = await sch.run_once(thursday_1950_lima)
+    assert report.submitted == 0 and not sent(sch, "sms")
+    [row] = steps(engine)
+    assert row.status == "waiting" and "outside_hours" in row.reasons
+    assert row.not_before == datetime(2026, 12, 4, 12, 0, tzinfo=UTC)  # Friday 07:00

@@ -27,6 +27,7 @@ from gateways.smpp.codec import (
     encode_message_id,
     parse_receipt,
     receipt_message,
+    relative_validity,
 )
 
 
@@ -189,3 +190,14 @@ def test_given_a_longer_ucs2_text_then_parts_of_67_never_splitting_a_surrogate_p
 def test_given_a_text_needing_over_255_parts_then_refused() -> None:
     with pytest.raises(ValueError, match="255 parts"):
         _parts("x" * (153 * 255 + 1))
+
+
+def test_given_a_validity_when_encoded_and_decoded_then_the_smsc_reads_the_same_relative_time() -> (
+    None
+):
+    message = ShortMessage.of_text("COBRANZA", "525512345678", "Aviso",
+                                   validity_period=relative_validity(15 * 60))  # fmt: skip
+    assert message.validity_period == "000000001500000R"
+    assert ShortMessage.decode(message.encode()).validity_period == "000000001500000R"
+    assert relative_validity(2 * 86400 + 3 * 3600 + 4 * 60 + 5) == "000002030405000R"
+    assert ShortMessage.decode(ShortMessage.of_text("A", "1", "x").encode()).validity_period == ""
