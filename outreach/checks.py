@@ -180,11 +180,17 @@ class EngineCheck:
         caps = self.compliance.caps
         if caps is None:
             return ("registry_unavailable",)  # no Redis: nothing can be counted
-        item = self._batch.get((request.account_id, request.channel, request.address))
-        if item is None:
-            [item] = await asyncio.to_thread(self._items, [request])
+        # The facts read again at the instant of sending: a stop, a dispute, a consent
+        # withdrawn or a payment since the batch's check binds this message too (the
+        # batch was written and queued for a sending slot in between).
+        [item] = await asyncio.to_thread(self._items, [request])
         if item is None:
             return ("no_consent",)
+        [fresh] = await self.compliance.evaluate_batch([item], now, counters=False)
+        counted = {cap.reason for cap in item.profile.caps_for(request.channel)}
+        standing = tuple(r for r in fresh.reasons if r not in counted | {"recent_abandon"})
+        if standing:
+            return standing
         result = await caps.check_and_count(item.account.id, item.profile, now, attempt_ref,
                                             request.channel)  # fmt: skip
         return () if result.allowed else tuple(result.reasons)

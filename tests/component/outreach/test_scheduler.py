@@ -483,3 +483,29 @@ async def test_given_a_message_due_minutes_before_the_window_closes_when_run_the
     [row] = steps(engine)
     assert row.status == "waiting" and "outside_hours" in row.reasons
     assert row.not_before == datetime(2026, 12, 4, 12, 0, tzinfo=UTC)  # Friday 07:00
+
+
+async def test_given_a_stop_between_the_batch_check_and_the_send_then_the_message_does_not_leave(
+    engine: Engine, aredis: Any
+) -> None:
+    # The debtor asks to stop (cease contact) after the batch's decision, while the
+    # message waits for its sending slot: the facts read at sending bind it.
+    from compliance.service import ComplianceService
+
+    _, account_id = seed(engine, country="PE", region="LIM", phone="+51987654321")
+
+    class StopAfterCheck(EngineCheck):
+        async def check(self, requests: Sequence[CheckRequest], now: datetime) -> list[Verdict]:
+            verdicts = await super().check(requests, now)
+            assert all(v.decision.allowed for v in verdicts)
+            with transaction(engine) as s:
+                account = s.get(Account, account_id)
+                assert account is not None
+                account.status = "cease_contact"
+            return verdicts
+
+    sch = scheduler(engine, StopAfterCheck(engine, ComplianceService(engine, aredis)))
+    report = await sch.run_once(T0)  # Tuesday 12:00 in Lima
+    assert not sent(sch, "sms") and report.submitted == 0
+    [row] = steps(engine)
+    assert row.status == "waiting" and "cease_contact" in row.reasons
