@@ -10,14 +10,15 @@ and at check-in (the instant the agent reports, hours included).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from compliance.caps import DEFAULT_HORIZON, Event
+from compliance.caps import DEFAULT_HORIZON, AccountHistory, Event
+from compliance.debtor_accounts import accounts_sharing_numbers
 from compliance.engine import CallRequest, CounterSnapshot, Decision, Engine, StaticRegistries
 from compliance.jurisdiction import debtor_profile
 from compliance.ledger import load_history
@@ -116,7 +117,9 @@ def profile_visit_check(profiles: Mapping[str, Profile]) -> VisitCheck:
             phone=None,
             profile=profile,
             registries=StaticRegistries(),  # registries list numbers: none binds a visit
-            counters=ledger_counters(session, account.id, at),
+            counters=ledger_counters(
+                session, account.id, at, tuple(p.number_e164 for p in account.phones)
+            ),  # fmt: skip
             campaign_id=account.campaign_id,
             channel=ContactChannel.visit.value,
         )
@@ -125,14 +128,25 @@ def profile_visit_check(profiles: Mapping[str, Profile]) -> VisitCheck:
     return check
 
 
-def ledger_counters(session: Session, account_id: int, at: datetime) -> CounterSnapshot:
+def ledger_counters(
+    session: Session, account_id: int, at: datetime, numbers: Sequence[str] = ()
+) -> CounterSnapshot:
     """The debtor's attempts, contacts and abandons on every channel from SQL (the
-    ledger the Redis counters are rebuilt from); unreadable: every cap fails."""
+    ledger the Redis counters are rebuilt from), with those of the accounts that share
+    one of `numbers` (the same person: compliance/debtor_accounts.py); unreadable:
+    every cap fails."""
+    engine = session.get_bind()
     try:
-        history = load_history(session.get_bind(), [account_id], at - DEFAULT_HORIZON)[account_id]  # type: ignore[arg-type]
+        linked = accounts_sharing_numbers(engine, {account_id: numbers})[account_id]  # type: ignore[arg-type]
+        histories = load_history(engine, [account_id, *linked], at - DEFAULT_HORIZON)  # type: ignore[arg-type]
     except SQLAlchemyError:
         log.warning("contact ledger unreadable for account %s", account_id, exc_info=True)
         return CounterSnapshot(available=False)
+    history = AccountHistory()
+    for one in histories.values():
+        history.attempts += one.attempts
+        history.contacts += one.contacts
+        history.abandons += one.abandons
     calls, others = _split(history.attempts)
     contacts, other_contacts = _split(history.contacts)
     return CounterSnapshot(

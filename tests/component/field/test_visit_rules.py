@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from compliance.profile import load_profiles
 from field.visit_rules import plan_instant, profile_visit_check
 from store.db import transaction
-from store.models import Account, CallAttempt
+from store.models import Account, CallAttempt, Phone
 
 
 @pytest.fixture
@@ -89,3 +89,19 @@ def test_given_a_plan_day_then_checked_at_noon_of_the_debtors_day(
         assert pe is not None
         at = plan_instant(pe, SATURDAY_10_LIMA.date())
     assert at is not None and at.isoformat() == "2026-11-28T12:00:00-05:00"
+
+
+def test_given_a_visit_today_on_another_debt_of_the_same_number_then_refused_by_the_cap(
+    engine: Engine, seed: FieldSeed
+) -> None:
+    # One person owes on two accounts (the same number on both): one visit a day in all.
+    first, second = seed.accounts["MX-0"], seed.accounts["MX-1"]
+    with transaction(engine) as s:
+        for account_id in (first, second):
+            s.add(Phone(account_id=account_id, position=9, number_e164="+525587654321",
+                        phone_type="mobile", consent=True, consent_ref="form-9"))  # fmt: skip
+        s.add(CallAttempt(account_id=first, channel="visit", source="field", address="Calle",
+                          started_at=TUESDAY_10_MX - timedelta(hours=2), result="no_answer",
+                          ended_at=TUESDAY_10_MX - timedelta(hours=2)))  # fmt: skip
+    assert decide(engine, second, TUESDAY_10_MX) == (False, ("attempt_cap_day",))
+    assert decide(engine, second, TUESDAY_10_MX + timedelta(hours=23)) == (True, ())
