@@ -57,6 +57,9 @@ REASONS = (
 )
 
 CLOSED_STATUSES = frozenset({"paid", "settled", "closed"})
+# The stages in which the collector contacts the debtor; "legal" (the file with a
+# lawyer or a court) and anything unknown are not.
+COLLECTION_STAGES = frozenset({"friendly", "firm", "prelegal"})
 PARTY_BY_PHONE_TYPE = {
     "mobile": "debtor",
     "home": "debtor",
@@ -286,7 +289,9 @@ class Engine:
             add("not_delinquent")  # unknown status: fail closed
         if account.status == "active" and account.balance <= 0:
             add("not_delinquent")
-        if account.stage == "legal":
+        if account.stage not in COLLECTION_STAGES:
+            # "legal", or a stage nobody defined (a typo, an edit by hand): a stage we
+            # cannot show to be before the legal one is treated as the legal one.
             add("legal_stage")
 
         # 2. The address: a number, an e-mail address, or the debtor's own for a visit.
@@ -405,8 +410,8 @@ class Engine:
         if party not in profile.allowed_parties:
             add("third_party")
         if profile.consent_required_for(channel):
-            if not (phone.consent and phone.consent_ref):
-                add("no_consent")
+            if not (phone.consent and (phone.consent_ref or "").strip()):
+                add("no_consent")  # consent without evidence is no consent
             elif channel not in phone.channels:
                 # Consent is for the channels the debtor authorised on the number
                 # (Ley 2300 de 2023): a number without them is authorised for calls.
@@ -425,7 +430,7 @@ class Engine:
         if not email.on_account:
             add("third_party")  # an address the creditor was not given
         if request.profile.consent_required_for("email") and not (
-            email.consent and email.consent_ref
+            email.consent and (email.consent_ref or "").strip()
         ):
             add("no_consent")
         if email.opted_out:
