@@ -10,6 +10,7 @@ import asyncio
 import email
 import email.policy
 import logging
+import re
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -26,6 +27,15 @@ log = logging.getLogger(__name__)
 # (or the whole original); a reply quotes ours.
 MAX_INBOUND_BYTES = 1024 * 1024
 MAX_TEXT_CHARS = 4000
+# Bounds on a message's shape, checked on the raw bytes before the e-mail parser
+# sees them: its header parsing is quadratic in a field's encoded words (a 1 MiB
+# Subject took gigabytes), it recurses on nested multiparts, and 20,000 parts in
+# 1 MiB took 8 s of the loop. A reply or a bounce needs a few parts and short fields.
+MAX_HEADER_SECTION_BYTES = 64 * 1024
+MAX_FIELD_BYTES = 16 * 1024
+MAX_PARTS = 64
+MAX_BOUNCES = 100  # recipient lines read from one delivery report
+_CONTENT_TYPE = re.compile(rb"^content-type[ \t]*:", re.IGNORECASE | re.MULTILINE)
 
 
 class SmtpRefused(Exception):
@@ -148,24 +158,71 @@ class MailInputError(ValueError):
     """A message that cannot be read."""
 
 
-def parse_inbound(raw: bytes) -> list[Bounce] | InboundMail:
-    """A DSN (multipart/report; report-type=delivery-status) as its recipients' lines,
-    anything else as a reply."""
+def check_shape(raw: bytes) -> None:
+    """MailInputError for a message the parser must not be given (see the bounds above);
+    linear in the message's size."""
     if len(raw) > MAX_INBOUND_BYTES:
         raise MailInputError(f"message over {MAX_INBOUND_BYTES} bytes")
+    ends = [i for i in (raw.find(b"\r\n\r\n"), raw.find(b"\n\n")) if i >= 0]
+    header_end = min(ends) if ends else len(raw)
+    if header_end > MAX_HEADER_SECTION_BYTES:
+        raise MailInputError(f"header section over {MAX_HEADER_SECTION_BYTES} bytes")
+    if len(_CONTENT_TYPE.findall(raw)) > MAX_PARTS:
+        raise MailInputError(f"over {MAX_PARTS} MIME parts")
+    # The compat32 policy keeps header values as they came (no parsing): its walk over
+    # the parts is linear, so every part's fields are measured before any is parsed.
+    rough = email.message_from_bytes(raw, policy=email.policy.compat32)
+    for count, part in enumerate(rough.walk(), start=1):
+        if count > MAX_PARTS + MAX_BOUNCES:  # a delivery report's groups are parts too
+            raise MailInputError(f"over {MAX_BOUNCES} recipient groups or {MAX_PARTS} parts")
+        if any(len(str(value)) > MAX_FIELD_BYTES for value in part.values()):
+            raise MailInputError(f"a header field over {MAX_FIELD_BYTES} bytes")
+
+
+def parse_inbound(raw: bytes) -> list[Bounce] | InboundMail:
+    """A DSN (multipart/report; report-type=delivery-status) as its recipients' lines,
+    anything else as a reply. MailInputError for anything that cannot be read: the
+    listener drops it (an exception would be answered 451 and sent again forever)."""
+    check_shape(raw)
+    try:
+        return _parse(raw)
+    except MailInputError:
+        raise
+    except (LookupError, RecursionError, ValueError, TypeError, AttributeError) as exc:
+        raise MailInputError(f"unreadable message ({type(exc).__name__}: {exc})") from exc
+
+
+def _parse(raw: bytes) -> list[Bounce] | InboundMail:
     message = email.message_from_bytes(raw, policy=email.policy.default)
     if (message.get_content_type() == "multipart/report"
             and str(message.get_param("report-type", "")).lower() == "delivery-status"):  # fmt: skip
         return _bounces(message)
     sender = parseaddr(str(message.get("From", "")))[1]
-    if not sender:
+    if not sender or "@" not in sender or len(sender) > 254 or not sender.isprintable():
         raise MailInputError("a message without a From address")
     body = (
         message.get_body(preferencelist=("plain",)) if isinstance(message, EmailMessage) else None
     )
-    text = body.get_content() if body is not None else ""
-    return InboundMail(sender, str(message.get("Subject", ""))[:300], str(text)[:MAX_TEXT_CHARS],
+    return InboundMail(sender, _clean(str(message.get("Subject", "")), 300),
+                       _clean(_text_of(body), MAX_TEXT_CHARS),
                        id_of(str(message.get("In-Reply-To", "")) or None))  # fmt: skip
+
+
+def _text_of(body: Message | None) -> str:
+    """The part's text; in a charset Python does not know, read as UTF-8 with the
+    bad bytes replaced (the debtor's words are kept, an odd label does not lose them)."""
+    if body is None:
+        return ""
+    try:
+        return str(body.get_content())  # type: ignore[attr-defined]
+    except LookupError:
+        payload = body.get_payload(decode=True)
+        return payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
+
+
+def _clean(text: str, limit: int) -> str:
+    """Text as it is stored: no NUL (PostgreSQL refuses it), at most `limit` characters."""
+    return text.replace("\x00", "")[:limit]
 
 
 def _bounces(report: Message) -> list[Bounce]:
@@ -188,7 +245,8 @@ def _bounces(report: Message) -> list[Bounce]:
             if isinstance(inner, list) and inner and isinstance(inner[0], Message):
                 original_id = original_id or id_of(inner[0].get("Message-ID"))
     found = []
-    for group in groups[1:]:  # the first group is about the message, the rest per recipient
+    # The first group is about the message, the rest one per recipient (we send to one).
+    for group in groups[1 : MAX_BOUNCES + 1]:
         recipient = str(group.get("Final-Recipient", "") or group.get("Original-Recipient", ""))
         if not recipient:
             continue

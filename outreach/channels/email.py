@@ -6,6 +6,7 @@ bounce (the attempt `failed`; a permanent one marks the address) or a reply."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime
 
@@ -111,7 +112,8 @@ class SmtpTransport:
         if listener is None:
             raise RuntimeError("e-mail transport has no listener yet")
         try:
-            parsed = parse_inbound(raw)
+            # Off the loop: a message of 1 MiB takes the parser a while even in shape.
+            parsed = await asyncio.to_thread(parse_inbound, raw)
         except (MailInputError, ValueError) as exc:
             log.warning("inbound e-mail dropped: %s", exc)
             refused(ContactChannel.email, "malformed")
