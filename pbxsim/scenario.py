@@ -9,8 +9,6 @@ Bad input raises ScenarioError naming the field.
 
 from __future__ import annotations
 
-import json
-import math
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +16,7 @@ from typing import Any
 
 from dialer.pacing.dist import Dist
 from dialer.pacing.dist import parse_dist as _parse_dist
+from dialer.pacing.json_input import MAX_NUMBER, finite, load_json
 
 HUMAN = "human"
 MACHINE = "machine"
@@ -38,11 +37,12 @@ def parse_dist(raw: Any, where: str) -> Dist:
 
 
 def _nonneg(value: Any, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ScenarioError(f"{where}: expected a number")
-    if value < 0:
+    number = finite(value)
+    if number is None:
+        raise ScenarioError(f"{where}: expected a number up to {MAX_NUMBER}")
+    if number < 0:
         raise ScenarioError(f"{where}: must be >= 0")
-    return float(value)
+    return number
 
 
 @dataclass(frozen=True)
@@ -206,10 +206,4 @@ def _parse_override(entry: Any, where: str) -> NumberOverride:
 
 
 def load_scenario(path: str | Path) -> Scenario:
-    try:
-        raw = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ScenarioError(f"scenario file not found: {path}") from None
-    except json.JSONDecodeError as exc:
-        raise ScenarioError(f"{path}: not valid JSON ({exc})") from None
-    return parse_scenario(raw)
+    return parse_scenario(load_json(path, ScenarioError))

@@ -12,7 +12,10 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
+from dialer.pacing.json_input import MAX_NUMBER, finite
+
 KINDS = ("constant", "uniform", "exponential", "lognormal")
+MAX_SD_RATIO = 1000
 
 
 class DistError(ValueError):
@@ -44,23 +47,23 @@ def parse_dist(raw: Any, where: str, error: type[ValueError] = DistError) -> Dis
     def number(key: str, positive: bool = False) -> float:
         if key not in raw:
             raise error(f"{where}.{key}: missing")
-        value = raw[key]
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not math.isfinite(value)
-        ):
-            raise error(f"{where}.{key}: expected a finite number, got {value!r}")
+        value = finite(raw[key])
+        if value is None:
+            raise error(f"{where}.{key}: expected a finite number up to {MAX_NUMBER}, got "
+                        f"{str(raw[key])[:40]}")  # fmt: skip
         if positive and value <= 0:
             raise error(f"{where}.{key}: must be > 0")
         if value < 0:
             raise error(f"{where}.{key}: must be >= 0")
-        return float(value)
+        return value
 
     if isinstance(raw, int | float) and not isinstance(raw, bool):
-        if not math.isfinite(raw) or raw < 0:
-            raise error(f"{where}: expected a finite number >= 0, got {raw!r}")
-        return Dist("constant", float(raw))
+        constant = finite(raw)
+        if constant is None or constant < 0:
+            raise error(
+                f"{where}: expected a finite number >= 0 (at most {MAX_NUMBER}), got {str(raw)[:40]}"
+            )
+        return Dist("constant", constant)
     if not isinstance(raw, dict) or "dist" not in raw:
         raise error(f"{where}: expected a number or an object with a 'dist' key")
     kind = raw["dist"]
@@ -75,6 +78,8 @@ def parse_dist(raw: Any, where: str, error: type[ValueError] = DistError) -> Dis
         return Dist(kind, number("mean", positive=True))
     if kind == "lognormal":
         mean, sd = number("mean", positive=True), number("sd")
+        if sd > mean * MAX_SD_RATIO:  # (sd / mean) ** 2 would overflow a float
+            raise error(f"{where}.sd: at most {MAX_SD_RATIO} times the mean")
         sigma2 = math.log(1.0 + (sd / mean) ** 2)
         return Dist(kind, math.log(mean) - sigma2 / 2, math.sqrt(sigma2))
     raise error(f"{where}.dist: unknown dist {kind!r} ({', '.join(KINDS)})")

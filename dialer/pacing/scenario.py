@@ -12,7 +12,6 @@ instead of empty). Bad input raises `ScenarioError` naming the field.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,10 +19,18 @@ from typing import Any
 
 from dialer.pacing.dist import Dist
 from dialer.pacing.dist import parse_dist as _parse_dist
+from dialer.pacing.json_input import MAX_NUMBER, finite, load_json
 
 
 class ScenarioError(ValueError):
     pass
+
+
+# A simulated floor and shift stay the size of a real one: past these a run would
+# take hours or memory the bench does not have, instead of saying what is wrong.
+MAX_AGENTS = 10_000
+MAX_SEEDS = 1_000
+MAX_SHIFT_SECONDS = 7 * 24 * 3600
 
 
 def parse_dist(raw: Any, field: str) -> Dist:
@@ -31,10 +38,11 @@ def parse_dist(raw: Any, field: str) -> Dist:
 
 
 def _num(raw: dict[str, Any], key: str, field: str) -> float:
-    value = raw[key]
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ScenarioError(f"{field}.{key}: expected a finite number, got {value!r}")
-    return float(value)
+    value = finite(raw[key])
+    if value is None:
+        raise ScenarioError(f"{field}.{key}: expected a finite number up to {MAX_NUMBER}, got "
+                            f"{str(raw[key])[:40]}")  # fmt: skip
+    return value
 
 
 def _pos(raw: dict[str, Any], key: str, field: str) -> float:
@@ -177,13 +185,7 @@ class Scenario:
 
 
 def load_scenario(path: str | Path) -> Scenario:
-    try:
-        raw = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ScenarioError(f"cannot read scenario {path}: {exc.strerror}") from None
-    except json.JSONDecodeError as exc:
-        raise ScenarioError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    return parse_scenario(raw)
+    return parse_scenario(load_json(path, ScenarioError))
 
 
 def parse_scenario(raw: Any) -> Scenario:
@@ -194,12 +196,14 @@ def parse_scenario(raw: Any) -> Scenario:
         if not isinstance(name, str) or not name:
             raise ScenarioError("name: expected a non-empty string")
         agents = raw["agents"]
-        if isinstance(agents, bool) or not isinstance(agents, int) or agents < 1:
-            raise ScenarioError("agents: expected an integer >= 1")
+        if isinstance(agents, bool) or not isinstance(agents, int) or not 1 <= agents <= MAX_AGENTS:
+            raise ScenarioError(f"agents: expected an integer from 1 to {MAX_AGENTS}")
         seeds = raw.get("seeds", 10)
-        if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
-            raise ScenarioError("seeds: expected an integer >= 1")
+        if isinstance(seeds, bool) or not isinstance(seeds, int) or not 1 <= seeds <= MAX_SEEDS:
+            raise ScenarioError(f"seeds: expected an integer from 1 to {MAX_SEEDS}")
         shift = _pos(raw, "shift_seconds", "scenario")
+        if shift > MAX_SHIFT_SECONDS:
+            raise ScenarioError(f"shift_seconds: at most {MAX_SHIFT_SECONDS} (one week)")
         ring_timeout = _pos(raw, "ring_timeout_seconds", "scenario")
         grace = (
             _nonneg(raw, "connect_grace_seconds", "scenario")
@@ -232,8 +236,9 @@ def parse_scenario(raw: Any) -> Scenario:
         raw.get("failed_seconds", {"dist": "uniform", "min": 0.5, "max": 3}), "failed_seconds"
     )
     max_ringing = raw.get("max_ringing", agents * 6)
-    if isinstance(max_ringing, bool) or not isinstance(max_ringing, int) or max_ringing < 1:
-        raise ScenarioError("max_ringing: expected an integer >= 1")
+    if (isinstance(max_ringing, bool) or not isinstance(max_ringing, int)
+            or not 1 <= max_ringing <= agents * 100):  # fmt: skip
+        raise ScenarioError(f"max_ringing: expected an integer from 1 to {agents * 100}")
     inbound = _parse_inbound(raw["inbound"], agents) if "inbound" in raw else None
     history = _parse_history(raw["history"], target) if "history" in raw else None
     return Scenario(

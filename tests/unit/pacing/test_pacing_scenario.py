@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from test_pacing_simulator import TINY
 
 from dialer.pacing.scenario import ScenarioError, load_scenario, parse_scenario
@@ -86,6 +89,17 @@ def _broken(path: str, value):
         ),
         ("pauses", [{"agent_fraction": 0.5, "at_seconds": -1, "for_seconds": 5}], "at_seconds"),
         ("pauses", [{"agent_fraction": 1.5, "at_seconds": 10, "for_seconds": 5}], "agent_fraction"),
+        # Numbers no float holds, or that would make a run never end.
+        ("shift_seconds", 10**400, "shift_seconds: expected a finite number up to"),
+        ("phases.0.p_human", -(10**400), "p_human: expected a finite number up to"),
+        ("shift_seconds", 1e300, "shift_seconds: expected a finite number up to"),
+        ("shift_seconds", 30 * 24 * 3600, "at most 604800"),
+        ("agents", 10**12, "agents: expected an integer from 1 to 10000"),
+        ("seeds", 10**9, "seeds"),
+        ("max_ringing", 10**9, "max_ringing"),
+        ("wrap_seconds", {"dist": "uniform", "min": 0, "max": 1e308}, "wrap_seconds.max"),
+        ("wrap_seconds", 10**400, "wrap_seconds: expected a finite number >= 0"),
+        ("wrap_seconds", {"dist": "lognormal", "mean": 1e-6, "sd": 1e6}, "sd: at most 1000"),
     ],
 )
 def test_given_bad_field_when_parsed_then_scenario_error_names_it(path, value, message):
@@ -149,3 +163,38 @@ def test_given_a_lunch_pause_when_parsed_then_it_happens_once_at_its_time():
     raw["pauses"] = [{"agent_fraction": 0.5, "at_seconds": 300, "for_seconds": 120}]
     (rule,) = parse_scenario(raw).pauses
     assert rule.at_seconds == 300 and rule.for_seconds == 120
+
+
+@pytest.mark.parametrize(
+    "data,message",
+    [
+        (b'{"name": "\xe9"}', "not UTF-8"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deep|not valid JSON"),
+        (b'{"agents": ' + b"9" * 5000 + b"}", "not valid JSON"),
+        (b" " * (2 << 20), "larger than"),
+    ],
+)
+def test_given_a_hostile_file_when_loaded_then_scenario_error(tmp_path, data, message):
+    bad = tmp_path / "bad.json"
+    bad.write_bytes(data)
+    with pytest.raises(ScenarioError, match=message):
+        load_scenario(bad)
+
+
+JSONS = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=300, suppress_health_check=list(HealthCheck))
+@given(st.sampled_from(["agents", "seeds", "shift_seconds", "ring_timeout_seconds",
+                        "max_ringing", "wrap_seconds", "phases.0.p_human", "phases.0.talk_seconds",
+                        "phases.0.from_seconds", "pauses", "history", "abandon_target",
+                        "machine_detect_seconds", "connect_grace_seconds"]), JSONS)  # fmt: skip
+def test_given_any_json_in_a_field_then_parsed_or_scenario_error(path, value):
+    with contextlib.suppress(ScenarioError):
+        parse_scenario(_broken(path, value))
