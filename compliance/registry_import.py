@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,11 +19,15 @@ from compliance.numbers import BadNumber, NumberNormaliser
 from compliance.registry import RegistryBusy, RegistryWriter, file_sha256, pack_buckets
 from store import audit
 from store.db import transaction
+from store.importing.csv_source import MAX_LINE_CHARS, LineTooLong, bounded_lines
 from store.importing.report import rejects_path_for
 from store.models import RegistryBucket, RegistryImport
 from store.spreadsheet import SafeWriter
 
 MAX_REPORTED = 50  # as account imports print
+# Past this many bad lines the file is not a registry (a wrong file, a binary): the
+# import stops instead of holding a reject per line of a file of any size.
+MAX_REJECTS = 1_000_000
 BUCKET_ROWS_PER_INSERT = 2000
 
 
@@ -58,16 +63,15 @@ class ImportReport:
 
 
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
-    """(line number, phone text) from a one-number-per-line file or a CSV with a `phone` column."""
+    """(line number, phone text) from a one-number-per-line file or a CSV with a `phone` column.
+    Every line is read to a bound (LineTooLong past it), as the CSV imports read theirs."""
     with path.open("r", encoding="utf-8-sig", newline="") as fh:
-        first = fh.readline()
+        lines = bounded_lines(fh)
+        first = next(lines, "")
         header = [h.strip().lower() for h in next(csv.reader(io.StringIO(first)), [])]
         is_csv = len(header) > 1 or header == ["phone"]
         if not is_csv:
-            fh.seek(0)
-            if first.startswith("\ufeff"):
-                fh.read(1)
-            for number, line in enumerate(fh, start=1):
+            for number, line in enumerate(itertools.chain([first], lines), start=1):
                 text = line.strip()
                 if text and not text.startswith("#"):
                     yield number, text
@@ -75,13 +79,15 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
         if "phone" not in header:
             raise RegistryImportError(f"{path}: CSV header has no `phone` column ({header})")
         column = header.index("phone")
-        for number, row in enumerate(csv.reader(fh), start=2):
+        for number, row in enumerate(csv.reader(lines), start=2):
             if not row or not any(cell.strip() for cell in row):
                 continue
             yield number, row[column] if column < len(row) else ""
 
 
-def read_registry_file(path: Path, country: str | None) -> tuple[list[int], list[Reject]]:
+def read_registry_file(
+    path: Path, country: str | None, max_rejects: int = MAX_REJECTS
+) -> tuple[list[int], list[Reject]]:
     try:
         normaliser = NumberNormaliser(country)
     except ValueError as exc:
@@ -90,16 +96,32 @@ def read_registry_file(path: Path, country: str | None) -> tuple[list[int], list
     rejects: list[Reject] = []
     normalise = normaliser.normalise
     append = numbers.append
+    line = 0
     try:
         for line, text in _lines(path):
             try:
                 append(normalise(text))
             except BadNumber as exc:
                 rejects.append(Reject(line, str(exc), text[:200]))
+                if len(rejects) > max_rejects:
+                    raise RegistryImportError(
+                        f"{path}: over {max_rejects} bad lines; nothing imported (is it "
+                        "a registry file?)", rejects[:MAX_REPORTED]) from None  # fmt: skip
     except OSError as exc:
         raise RegistryImportError(f"cannot read {path}: {exc}") from exc
     except UnicodeDecodeError as exc:
-        raise RegistryImportError(f"{path} is not UTF-8 text: {exc}") from exc
+        with path.open("rb") as fh:
+            utf16 = fh.read(2) in (b"\xff\xfe", b"\xfe\xff")
+        what = "is UTF-16 text; save it as UTF-8" if utf16 else f"is not UTF-8 text: {exc}"
+        raise RegistryImportError(f"{path} {what}") from exc
+    except LineTooLong:
+        raise RegistryImportError(
+            f"{path}: line {line + 1} is longer than {MAX_LINE_CHARS} characters; nothing imported"
+        ) from None
+    except csv.Error as exc:
+        where = f"after line {line}" if line else "in its first lines"
+        reason = "a cell is longer than 131072 characters" if "field limit" in str(exc) else exc
+        raise RegistryImportError(f"{path}: malformed CSV {where} ({reason})") from exc
     return numbers, rejects
 
 

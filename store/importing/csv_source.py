@@ -24,8 +24,8 @@ class ImportFileError(Exception):
     """The file as a whole cannot be imported (not a row problem)."""
 
 
-class _LineTooLong(Exception):
-    pass
+class LineTooLong(Exception):
+    """A physical line over MAX_LINE_CHARS (bounded_lines)."""
 
 
 @dataclass(frozen=True)
@@ -72,13 +72,13 @@ def make_row(header: list[str], line: int, raw: list[str]) -> CsvRow:
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 
-def _bounded_lines(text: IO[str]) -> Iterator[str]:
-    """The physical lines of `text`, each read to MAX_LINE_CHARS at most (_LineTooLong
-    past it); what the csv reader iterates instead of the file itself."""
+def bounded_lines(text: IO[str]) -> Iterator[str]:
+    """The physical lines of `text`, each read to MAX_LINE_CHARS at most (LineTooLong
+    past it); what a csv reader iterates instead of the file itself."""
     readline = text.readline
     while line := readline(MAX_LINE_CHARS):
         if len(line) >= MAX_LINE_CHARS and line[-1] not in "\r\n":
-            raise _LineTooLong
+            raise LineTooLong
         yield line
 
 
@@ -132,7 +132,7 @@ class CsvSource:
         first = self._read_header_line()
         delimiter = ";" if first.count(";") > first.count(",") else ","
         self.header = self._parse_header(first, delimiter)
-        self._reader = csv.reader(_bounded_lines(self._text), delimiter=delimiter)
+        self._reader = csv.reader(bounded_lines(self._text), delimiter=delimiter)
         self.rows_read = 0
 
     @property
@@ -226,7 +226,7 @@ class CsvSource:
                 raw = next(reader)
             except StopIteration:
                 return
-            except _LineTooLong:
+            except LineTooLong:
                 raise ImportFileError(
                     f"{self.path}: line {line}: a line is longer than {MAX_LINE_CHARS} "
                     "characters; nothing imported"
