@@ -41,12 +41,20 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
     from outreach.channels.delivery import DeliveryBook
     from outreach.channels.letter import import_receipts, letter_channel, read_receipts
     from store.db import open_engine
+    from store.importing.csv_source import MAX_LINE_CHARS, LineTooLong, bounded_lines
 
     try:
-        lines = args.file.read_text(encoding="utf-8-sig").splitlines()
+        with args.file.open(encoding="utf-8-sig", newline="") as fh:
+            # Streamed, each line to a bound: a file with no line ends is not read whole.
+            receipts = read_receipts(bounded_lines(fh))
     except OSError as exc:
         raise UserError(f"receipts file {args.file}: {exc}") from exc
-    receipts = read_receipts(lines)
+    except UnicodeDecodeError as exc:
+        raise UserError(f"receipts file {args.file}: not UTF-8 text; save it as CSV UTF-8") from exc
+    except LineTooLong as exc:
+        raise UserError(
+            f"receipts file {args.file}: a line over {MAX_LINE_CHARS} characters"
+        ) from exc
     engine = open_engine(settings)
 
     async def no_replies(reply: Reply) -> None:  # a letter has no reply channel

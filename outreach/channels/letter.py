@@ -34,6 +34,7 @@ from outreach.channels.message_channel import Listener, MessageChannel, OnOutcom
 from store import audit
 from store.db import transaction
 from store.models import Account, CallAttempt, ContactChannel
+from store.spreadsheet import SafeWriter
 
 MONTHS = ("enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto",
           "septiembre", "octubre", "noviembre", "diciembre")  # fmt: skip
@@ -41,6 +42,7 @@ RECEIPT_COLUMNS = ("referencia", "guia", "evento", "fecha", "recibio")
 EVENTS = {"entregado": MessageStatus.delivered, "devuelto": MessageStatus.failed,
           "en_transito": None}  # fmt: skip
 MAX_RECEIPT_ROWS = 100_000
+MAX_REPORTED = 50  # bad rows printed, as the imports print them
 
 
 @dataclass(frozen=True)
@@ -178,7 +180,7 @@ def batch_day(engine: Engine, directory: Path, day: date, *, actor: str = "mailr
         pdf_path.write_bytes(render(letters))
         manifest = folder / f"manifiesto-{iso}-{stamp}.csv"
         with manifest.open("w", newline="", encoding="utf-8") as fh:
-            out = csv.writer(fh)
+            out = SafeWriter(fh)  # addresses and names are the debtor's: never a formula
             out.writerow(["referencia", "cuenta", "destinatario", "direccion", "pdf_sha256"])
             for row, letter in zip(rows, letters, strict=True):
                 out.writerow([letter.reference, row.account_id, letter.recipient,
@@ -206,9 +208,19 @@ def read_receipts(lines: Iterable[str]) -> list[Receipt]:
     """The carrier's file: referencia, guia, evento (entregado | devuelto | en_transito),
     fecha (ISO 8601), recibio. Every bad row is reported at once (UserError)."""
     reader = csv.DictReader(lines)
-    missing = [c for c in RECEIPT_COLUMNS[:4] if c not in (reader.fieldnames or [])]
+    try:
+        missing = [c for c in RECEIPT_COLUMNS[:4] if c not in (reader.fieldnames or [])]
+    except csv.Error as exc:
+        raise UserError(f"receipts file: line 1 is not CSV ({exc})") from exc
     if missing:
         raise UserError(f"receipts file: missing columns {', '.join(missing)}")
+    try:
+        return _receipts(reader)
+    except csv.Error as exc:
+        raise UserError(f"receipts file: line {reader.line_num + 1} is not CSV ({exc})") from exc
+
+
+def _receipts(reader: csv.DictReader[str]) -> list[Receipt]:
     found, errors = [], []
     for number, row in enumerate(reader, start=2):
         if number > MAX_RECEIPT_ROWS + 1:
@@ -221,7 +233,9 @@ def read_receipts(lines: Iterable[str]) -> list[Receipt]:
         if not tracking or len(tracking) > 64:
             problems.append("guia missing or too long")
         if event not in EVENTS:
-            problems.append(f"evento {event!r} is not entregado, devuelto or en_transito")
+            problems.append(f"evento {event[:20]!r} is not entregado, devuelto or en_transito")
+        if any("\x00" in str(value) for value in row.values()):
+            problems.append("a NUL character (byte 0x00): save the file as CSV UTF-8")
         try:
             at = datetime.fromisoformat((row.get("fecha") or "").strip())
             at = at if at.tzinfo else at.replace(tzinfo=UTC)
@@ -234,7 +248,9 @@ def read_receipts(lines: Iterable[str]) -> list[Receipt]:
             found.append(Receipt(number, reference, tracking, event, at,
                                  (row.get("recibio") or "").strip()[:200]))  # fmt: skip
     if errors:
-        raise UserError("receipts file refused, nothing imported:\n" + "\n".join(errors))
+        more = f"\n... and {len(errors) - MAX_REPORTED} more" if len(errors) > MAX_REPORTED else ""
+        raise UserError("receipts file refused, nothing imported:\n"
+                        + "\n".join(errors[:MAX_REPORTED]) + more)  # fmt: skip
     return found
 
 

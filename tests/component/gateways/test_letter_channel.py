@@ -191,3 +191,58 @@ def test_given_the_cli_then_batch_and_import_work_and_a_bad_file_exits_2(
     receipts.write_text("referencia,guia\nx,y\n", encoding="utf-8")
     assert main(["letters", "import", str(receipts)]) == 2
     assert "missing columns" in capsys.readouterr().err
+
+
+async def test_given_an_address_like_a_formula_then_the_manifest_shows_it_as_text(
+    engine: Engine, tmp_path: Path
+) -> None:
+    attempt = message_attempt(engine, ContactChannel.letter, "=HYPERLINK(\"http://x\")\nCol. Centro",
+                              sender="Cobranza Ejemplo SA")  # fmt: skip
+    await channel_in(engine, tmp_path).send(Note(attempt, "Estimado cliente."))
+    batch = batch_day(engine, tmp_path / "letters", TODAY)
+    with batch.manifest.open(encoding="utf-8") as fh:
+        [row] = list(csv.DictReader(fh))
+    assert row["direccion"] == '\'=HYPERLINK("http://x"), Col. Centro'
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('referencia,guia,evento,fecha\nR1,"' + "x" * 200_000 + '",entregado,2026-12-07\n', "line 2 is not CSV"),
+        ('referencia,"' + "x" * 200_000 + '"\n', "line 1 is not CSV"),
+        ("referencia,guia,evento,fecha\nR1,G\x001,entregado,2026-12-07\n", "NUL character"),
+    ],
+)  # fmt: skip
+def test_given_a_hostile_receipts_file_then_a_user_error_with_the_line(
+    text: str, message: str
+) -> None:
+    with pytest.raises(UserError, match=message):
+        read_receipts(text.splitlines(keepends=True))
+
+
+def test_given_thousands_of_bad_receipts_then_fifty_named_and_the_rest_counted() -> None:
+    rows = ["referencia,guia,evento,fecha\n"] + [
+        f"R{i},G,{'x' * 1000},2026-12-07\n" for i in range(2000)
+    ]
+    with pytest.raises(UserError) as caught:
+        read_receipts(rows)
+    message = str(caught.value)
+    assert message.count("\nline ") == 50 and message.endswith("... and 1950 more")
+    assert len(message) < 10_000
+
+
+def test_given_a_receipts_file_not_utf8_or_without_line_ends_then_exit_2_with_the_reason(
+    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("COBRADOR_DATA_DIR", str(tmp_path))
+    receipts = tmp_path / "acuses.csv"
+    receipts.write_bytes(
+        "referencia,guia,evento,fecha\nR1,G,entregado,2026-12-07,José\n".encode("latin-1")
+    )
+    assert main(["letters", "import", str(receipts)]) == 2
+    assert "not UTF-8" in capsys.readouterr().err
+    receipts.write_bytes(b"r" * (2 << 20))
+    assert main(["letters", "import", str(receipts)]) == 2
+    assert "a line over" in capsys.readouterr().err
