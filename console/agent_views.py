@@ -111,10 +111,13 @@ async def read_fields(request: web.Request) -> dict[str, str]:
     if request.content_type == "application/json":
         try:
             body = await request.json()
-        except ValueError:
-            raise web.HTTPBadRequest(text="body is not JSON") from None
+        except (ValueError, RecursionError):  # RecursionError: nested past the parser's depth
+            body = None
         if not isinstance(body, dict):
-            raise web.HTTPBadRequest(text="body must be a JSON object")
+            raise web.HTTPBadRequest(
+                text=json.dumps({"ok": False, "reason": gettext_("Se espera un objeto JSON.")}),
+                content_type="application/json",
+            )
         return {str(k): "" if v is None else str(v) for k, v in body.items()}
     form = await request.post()
     return {k: str(v) for k, v in form.items() if k != "_csrf"}

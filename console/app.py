@@ -141,20 +141,35 @@ async def context_middleware(request: web.Request, handler: Callable) -> web.Str
     request[CSRF] = session["csrf"]
     if request.method not in SAFE_METHODS:
         given = request.headers.get("X-CSRF-Token")
-        if given is None and request.content_type in (
-            "application/x-www-form-urlencoded",
-            "multipart/form-data",
-        ):
+        if request.content_type in FORM_TYPES:
+            # Read here, once, for every handler (aiohttp keeps it): a form aiohttp
+            # cannot read (not UTF-8, a charset it does not know, a multipart without
+            # a boundary or a field without a name) raised from whichever handler read
+            # it first, a 500.
             try:
-                given = str((await request.post()).get("_csrf", "")) or None
+                form = await request.post()
             except web.HTTPRequestEntityTooLarge:
                 return _too_large(request)
+            except (ValueError, LookupError) as exc:
+                log.info("%s %s: unreadable form (%s)", request.method, request.path, exc)
+                return _bad_form(request)
+            given = given or str(form.get("_csrf", "")) or None
         if not csrf_matches(session.get("csrf"), given):
             return json_error(403, gettext_("Falta el token CSRF o no es válido."))
     return await handler(request)
 
 
 AIOHTTP_TOO_LARGE = "Maximum request body size"  # how aiohttp's own 413 begins
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def _bad_form(request: web.Request) -> web.Response:
+    message = gettext_("No se pudo leer el formulario; envíelo de nuevo desde la página.")
+    if request.path.startswith(("/api/", "/ws/")):
+        return json_error(400, message)
+    return aiohttp_jinja2.render_template(
+        "error.html", request, {"status": 400, "message": message}, status=400
+    )
 
 
 def _too_large(request: web.Request) -> web.Response:

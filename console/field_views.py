@@ -16,6 +16,7 @@ import aiohttp_jinja2
 from aiohttp import web
 from sqlalchemy import Engine, select
 
+from console.i18n import gettext_
 from console.keys import CLOCK, ENGINE, FIELD_CHECK, SETTINGS
 from console.params import id_or_400
 from console.supervisor_views import plan_scope
@@ -105,11 +106,13 @@ async def _body(request: web.Request) -> dict[str, Any]:
                              "(una foto de más de 512 KB).", "field": "photo"}),
             content_type="application/json",
         ) from None  # fmt: skip
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (ValueError, RecursionError):
+        # Not JSON, not UTF-8, an integer of thousands of digits (ValueError), or
+        # arrays nested past the parser's depth (RecursionError): all one answer.
         data = None
     if not isinstance(data, dict):
         raise web.HTTPBadRequest(
-            text=json.dumps({"ok": False, "reason": "Se espera un objeto JSON."}),
+            text=json.dumps({"ok": False, "reason": gettext_("Se espera un objeto JSON.")}),
             content_type="application/json",
         )
     return data

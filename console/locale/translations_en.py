@@ -306,6 +306,10 @@ EN = {
     ),
     "Le escribo de {agencia}.": "I am writing from {agencia}.",
     "Esta conversación queda registrada.": "This conversation is kept on record.",
+    "Se espera un objeto JSON.": "A JSON object is expected.",
+    "No se pudo leer el formulario; envíelo de nuevo desde la página.": (
+        "The form could not be read; send it again from the page."
+    ),
     "Lo que envió es demasiado grande; envíe menos texto o un archivo más pequeño.": (
         "What you sent is too large; send less text or a smaller file."
     ),
