@@ -90,7 +90,7 @@ def parse_dlr(query: Mapping[str, str]) -> DeliveryReport:
         raise KannelInputError(
             f"dlr: type {query.get('type', '')[:10]!r} is not a DLR type"
         ) from exc
-    return DeliveryReport(reference, kind, query.get("reply", "")[:500])
+    return DeliveryReport(reference, kind, query.get("reply", "")[:500].replace("\x00", ""))
 
 
 @dataclass(frozen=True)
@@ -102,12 +102,14 @@ class MobileOriginated:
 
 def parse_mo(query: Mapping[str, str]) -> MobileOriginated:
     sender = query.get("from", "")
-    if not sender or len(sender) > 24:
-        raise KannelInputError("mo: from missing or too long")
+    if not sender or len(sender) > 24 or not sender.isprintable():
+        raise KannelInputError("mo: from missing, too long or not printable")
     text = query.get("text", "")
     if len(text) > MAX_TEXT:
         raise KannelInputError(f"mo: text over {MAX_TEXT} characters")
-    return MobileOriginated(sender, query.get("to", "")[:24], text)
+    # No NUL in what is stored (PostgreSQL refuses it: a 503 Kannel would retry forever).
+    return MobileOriginated(sender, query.get("to", "")[:24].replace("\x00", ""),
+                            text.replace("\x00", ""))  # fmt: skip
 
 
 def receipt_error(reply: str) -> str:

@@ -180,31 +180,57 @@ class Webhook:
 def _str(value: object, what: str, limit: int = 256) -> str:
     if not isinstance(value, str | int) or isinstance(value, bool):
         raise WebhookInputError(f"{what}: missing or not a string")
+    if isinstance(value, int) and abs(value) >= 10**limit:
+        raise WebhookInputError(f"{what}: empty or longer than {limit}")  # before str()
     text = str(value)
     if not text or len(text) > limit:
         raise WebhookInputError(f"{what}: empty or longer than {limit}")
+    if not text.isprintable():
+        raise WebhookInputError(f"{what}: not printable")
     return text
 
 
-def _int(value: object, what: str) -> int:
+# Unix seconds a notification may carry: 1970 to 2100 (past it a datetime cannot be
+# made, and a notification answered 503 for it would be sent again forever).
+MAX_TIMESTAMP = 4_102_444_800
+
+
+def _timestamp(value: object, what: str) -> int:
     try:
-        return int(_str(value, what, 20))
+        number = int(_str(value, what, 20))
     except ValueError as exc:
         raise WebhookInputError(f"{what}: not a number") from exc
+    if not 0 <= number < MAX_TIMESTAMP:
+        raise WebhookInputError(f"{what}: not a time between 1970 and 2100")
+    return number
+
+
+def _objects(value: object, what: str) -> list[dict[str, Any]]:
+    """A list of objects, or none when the field is absent; WebhookInputError otherwise."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise WebhookInputError(f"{what} is not a list of objects")
+    return value
+
+
+def _object(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _message_text(message: Mapping[str, Any], kind: str) -> str:
     if kind == "text":
-        body = (message.get("text") or {}).get("body", "")
+        body = _object(message.get("text")).get("body", "")
     elif kind == "button":
-        body = (message.get("button") or {}).get("text", "")
+        body = _object(message.get("button")).get("text", "")
     elif kind == "interactive":
-        inner = message.get("interactive") or {}
-        reply = inner.get("button_reply") or inner.get("list_reply") or {}
+        inner = _object(message.get("interactive"))
+        reply = _object(inner.get("button_reply")) or _object(inner.get("list_reply"))
         body = reply.get("title", "")
     else:
         body = ""
-    return str(body)[:MAX_TEXT]
+    # No NUL in what is stored (PostgreSQL refuses it: a 503 Meta would retry forever).
+    return body[:MAX_TEXT].replace("\x00", "") if isinstance(body, str) else ""
 
 
 def parse_webhook(body: bytes) -> Webhook:
@@ -212,7 +238,7 @@ def parse_webhook(body: bytes) -> Webhook:
     fields of other kinds (template status, account updates) are ignored."""
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested past the depth
         raise WebhookInputError("body is not JSON") from exc
     if not isinstance(data, dict) or data.get("object") != "whatsapp_business_account":
         raise WebhookInputError("object is not whatsapp_business_account")
@@ -230,9 +256,7 @@ def parse_webhook(body: bytes) -> Webhook:
             value = change.get("value")
             if not isinstance(value, dict):
                 raise WebhookInputError("changes[].value is not an object")
-            for status in value.get("statuses") or []:
-                if not isinstance(status, dict):
-                    raise WebhookInputError("statuses[] is not an object")
+            for status in _objects(value.get("statuses"), "statuses"):
                 state = _str(status.get("status"), "statuses[].status", 20)
                 if state not in STATUSES:
                     continue  # e.g. "deleted", "warning": nothing we record
@@ -246,20 +270,19 @@ def parse_webhook(body: bytes) -> Webhook:
                 out.statuses.append(StatusEvent(
                     message_id=_str(status.get("id"), "statuses[].id"),
                     status=state,
-                    timestamp=_int(status.get("timestamp"), "statuses[].timestamp"),
+                    timestamp=_timestamp(status.get("timestamp"), "statuses[].timestamp"),
                     recipient=_str(status.get("recipient_id"), "statuses[].recipient_id", 20),
                     error_code=code if isinstance(code, int) else None,
-                    error_title=str(first.get("title") or first.get("message") or "")[:200],
+                    error_title=str(first.get("title") or first.get("message") or "")[:200]
+                    .replace("\x00", ""),
                 ))  # fmt: skip
-            for message in value.get("messages") or []:
-                if not isinstance(message, dict):
-                    raise WebhookInputError("messages[] is not an object")
+            for message in _objects(value.get("messages"), "messages"):
                 kind = _str(message.get("type"), "messages[].type", 20)
                 context = message.get("context") if isinstance(message.get("context"), dict) else {}
                 out.messages.append(InboundMessage(
                     message_id=_str(message.get("id"), "messages[].id"),
                     sender=_str(message.get("from"), "messages[].from", 20),
-                    timestamp=_int(message.get("timestamp"), "messages[].timestamp"),
+                    timestamp=_timestamp(message.get("timestamp"), "messages[].timestamp"),
                     kind=kind,
                     text=_message_text(message, kind),
                     context_id=str(context["id"])[:256] if context and context.get("id") else None,
