@@ -297,12 +297,16 @@ def _chunks(octets: bytes, size: int, *, ucs2: bool) -> list[bytes]:
 
 
 def decode_text(data_coding: int, octets: bytes) -> str:
+    """The text of a message; never a NUL (no text holds one, PostgreSQL refuses it)."""
     if data_coding == DataCoding.ucs2:
-        return octets.decode("utf-16-be", errors="replace")
+        return octets.decode("utf-16-be", errors="replace").replace("\x00", "")
     if data_coding == DataCoding.latin1:
-        return octets.decode("latin-1")
+        return octets.decode("latin-1").replace("\x00", "")
+    if data_coding == DataCoding.default:
+        # GSM 03.38's default alphabet codes "@" as 0x00 (an e-mail address in a reply).
+        octets = octets.replace(b"\x00", b"@")
     # Default alphabet, IA5/ASCII and anything else: the ASCII part, the rest replaced.
-    return octets.decode("ascii", errors="replace")
+    return octets.decode("ascii", errors="replace").replace("\x00", "")
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from gateways.smpp.codec import (
     Status,
     Tag,
     decode_message_id,
+    decode_text,
     encode_message_id,
     parse_receipt,
     receipt_message,
@@ -90,7 +91,8 @@ def test_given_a_field_too_long_when_encoding_then_value_error() -> None:
 def test_given_any_text_when_sent_then_the_same_text_comes_back(text: str) -> None:
     message = ShortMessage.of_text("COBRA", "525512345678", text, registered_delivery=1)
     decoded = ShortMessage.decode(message.encode())
-    assert decoded.text == text.encode("utf-16-be", "surrogatepass").decode("utf-16-be", "replace")
+    expected = text.encode("utf-16-be", "surrogatepass").decode("utf-16-be", "replace")
+    assert decoded.text == expected.replace("\x00", "")  # a NUL never comes back
     assert decoded.registered_delivery == 1
 
 
@@ -201,3 +203,18 @@ def test_given_a_validity_when_encoded_and_decoded_then_the_smsc_reads_the_same_
     assert ShortMessage.decode(message.encode()).validity_period == "000000001500000R"
     assert relative_validity(2 * 86400 + 3 * 3600 + 4 * 60 + 5) == "000002030405000R"
     assert ShortMessage.decode(ShortMessage.of_text("A", "1", "x").encode()).validity_period == ""
+
+
+@pytest.mark.parametrize(
+    ("coding", "octets", "text"),
+    [
+        (DataCoding.default, b"pago\x00banco.mx", "pago@banco.mx"),  # GSM 03.38: 0x00 is "@"
+        (DataCoding.ucs2, "BA\x00JA".encode("utf-16-be"), "BAJA"),
+        (DataCoding.latin1, b"BA\x00JA", "BAJA"),
+        (0x04, b"BA\x00JA", "BAJA"),  # binary or anything else: read as ASCII, never a NUL
+    ],
+)
+def test_given_a_reply_with_a_nul_octet_then_its_text_has_no_nul(
+    coding: int, octets: bytes, text: str
+) -> None:
+    assert decode_text(coding, octets) == text
