@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import mimetypes
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -15,6 +16,7 @@ from typing import Any
 
 from cobrador.ground.errors import UserError
 from cobrador.ground.settings import Settings
+from store.importing.csv_source import MAX_LINE_CHARS, LineTooLong, bounded_lines
 
 MAX_ROWS = 5_000_000
 TYPES = {".pdf": "application/pdf", ".png": "image/png", ".jpg": "image/jpeg",
@@ -64,19 +66,23 @@ def read_identities(path: Path) -> Iterator[tuple[int, str, str]]:
     except OSError as exc:
         raise UserError(f"cannot read {path}: {exc.strerror}") from exc
     with handle:
-        first = handle.readline()
-        handle.seek(0)
-        delimiter = ";" if first.count(";") > first.count(",") else ","
-        reader = csv.DictReader(handle, delimiter=delimiter)
-        if not reader.fieldnames or not {"external_ref", "document"} <= set(reader.fieldnames):
-            raise UserError(f"{path}: the header must name external_ref and document")
+        # Every line read to a bound, the header's too: a file with no line ends is
+        # not read whole.
+        lines = bounded_lines(handle)
         try:
+            first = next(lines, "")
+            delimiter = ";" if first.count(";") > first.count(",") else ","
+            reader = csv.DictReader(itertools.chain([first], lines), delimiter=delimiter)
+            if not reader.fieldnames or not {"external_ref", "document"} <= set(reader.fieldnames):
+                raise UserError(f"{path}: the header must name external_ref and document")
             for number, row in enumerate(reader, start=2):
                 if number > MAX_ROWS:
                     raise UserError(f"{path}: more than {MAX_ROWS} rows; split the file")
                 yield number, str(row.get("external_ref") or ""), str(row.get("document") or "")
         except (csv.Error, UnicodeDecodeError) as exc:
             raise UserError(f"{path}: not a UTF-8 CSV file ({exc})") from exc
+        except LineTooLong:
+            raise UserError(f"{path}: a line over {MAX_LINE_CHARS} characters") from None
 
 
 def _identities(args: argparse.Namespace, settings: Settings) -> int:

@@ -179,8 +179,10 @@ def import_identities(
     wanted: dict[str, str] = {}
     for line, ref, document in rows:
         ref = ref.strip()
-        if not ref or len(ref) > MAX_REFERENCE:
-            errors.append(f"line {line}: external_ref is empty or longer than {MAX_REFERENCE}")
+        if not ref or len(ref) > MAX_REFERENCE or not ref.isprintable():
+            # Not printable: a NUL byte would reach PostgreSQL's query and fail there.
+            errors.append(f"line {line}: external_ref is empty, longer than {MAX_REFERENCE} "
+                          "or not printable")  # fmt: skip
             continue
         try:
             wanted[ref] = last_digits(document[: MAX_ANSWER * 2])

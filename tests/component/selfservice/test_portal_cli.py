@@ -57,6 +57,27 @@ def test_given_an_identity_file_when_imported_then_keyed_hashes_and_bad_files_ch
     assert main(["portal", "identities", str(good)]) == 2
 
 
+@pytest.mark.parametrize(
+    ("data", "said"),
+    [
+        (b"e" * (2 << 20), "a line over"),  # no line end: never read whole
+        (b"external_ref,document\nMX-P\x00002,1234\n", "not printable"),
+        (b'external_ref,"' + b"x" * 200_000 + b'"\n', "not a UTF-8 CSV"),
+        ("external_ref,document\nMX-P002,1234\n".encode("utf-16"), "not a UTF-8 CSV"),
+    ],
+)
+def test_given_a_hostile_identity_file_then_exit_2_with_the_reason_and_nothing_stored(
+    monkeypatch: pytest.MonkeyPatch, settings: Settings, engine: Engine, seeded: PortalSeed,
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], data: bytes, said: str,
+) -> None:  # fmt: skip
+    before = hash_of(engine, "MX-P002")
+    bad = tmp_path / "ids.csv"
+    bad.write_bytes(data)
+    assert run(monkeypatch, settings, "portal", "identities", str(bad)) == 2
+    assert said in capsys.readouterr().err
+    assert hash_of(engine, "MX-P002") == before
+
+
 def test_given_a_document_when_attached_then_stored_and_refused_when_not_a_document(
     monkeypatch: pytest.MonkeyPatch, settings: Settings, engine: Engine, seeded: PortalSeed,
     tmp_path: Path,
