@@ -674,6 +674,20 @@ def document(engine: Engine, account_id: int, document_id: int) -> tuple[Documen
         return info, bytes(row.content)
 
 
+_MAGIC = {"application/pdf": (b"%PDF",), "image/png": (b"\x89PNG\r\n\x1a\n",),
+          "image/jpeg": (b"\xff\xd8\xff",)}  # fmt: skip
+
+
+def _looks_like(content_type: str, data: bytes) -> bool:
+    """The content's first bytes are its type's (text: UTF-8 without NUL)."""
+    if content_type == "text/plain":
+        try:
+            return "\x00" not in data.decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+    return data.startswith(_MAGIC.get(content_type, ()))
+
+
 def attach_document(
     engine: Engine, external_ref: str, title: str, filename: str, content_type: str,
     data: bytes, actor: str, now: datetime,
@@ -684,6 +698,9 @@ def attach_document(
         raise ValueError(f"{content_type!r} is not one of {', '.join(DOCUMENT_TYPES)}")
     if not data or len(data) > MAX_DOCUMENT_BYTES:
         raise ValueError(f"a document has 1 to {MAX_DOCUMENT_BYTES} bytes")
+    if not _looks_like(content_type, data):
+        # The debtor's browser is told this type: a page saved as .pdf must not reach it.
+        raise ValueError(f"the file's content is not {content_type} (named by its extension)")
     name = re.sub(r"[^A-Za-z0-9._-]", "_", filename)[-120:] or "documento"
     title = _CONTROL.sub("", title).strip()[:200] or name
     with transaction(engine) as session:

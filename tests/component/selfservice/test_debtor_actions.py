@@ -342,7 +342,10 @@ def test_given_documents_when_read_then_only_the_accounts_own(
     ("ref", "ctype", "data"),
     [("MX-P001", "text/html", b"<script>"), ("MX-P001", "application/pdf", b""),
      ("MX-P001", "application/pdf", b"x" * (da.MAX_DOCUMENT_BYTES + 1)),
-     ("NOPE", "application/pdf", b"x")],
+     ("NOPE", "application/pdf", b"x"),
+     ("MX-P001", "application/pdf", b"<html><script>alert(1)</script>"),
+     ("MX-P001", "image/png", b"%PDF-1.4"), ("MX-P001", "image/jpeg", b"GIF89a"),
+     ("MX-P001", "text/plain", b"\xff\xfe t\x00e\x00x\x00t"), ("MX-P001", "text/plain", b"a\x00b")],
 )  # fmt: skip
 def test_given_a_bad_document_when_attached_then_refused(
     engine: Engine, seeded: PortalSeed, ref: str, ctype: str, data: bytes
