@@ -38,6 +38,14 @@ def _region_table() -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ..
     return regions, countries
 
 
+@lru_cache(maxsize=1)
+def _prefix_table() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """regions.toml [number_prefixes]: zones a number's E.164 prefix adds."""
+    with (PROFILES_DIR / "regions.toml").open("rb") as fh:
+        table = tomllib.load(fh).get("number_prefixes", {})
+    return tuple((k, tuple(v)) for k, v in table.items() if k.startswith("+"))
+
+
 @lru_cache(maxsize=1024)
 def zone(name: str) -> ZoneInfo | None:
     """A ZoneInfo for a real IANA name; None for anything else (including fixed offsets)."""
@@ -94,9 +102,12 @@ def number_info(e164: str) -> tuple[bool, tuple[str, ...]]:
     if ntype == PhoneNumberType.UNKNOWN:
         return False, ()
     if is_number_type_geographical(ntype, parsed.country_code or 0):
-        found = pn_timezone.time_zones_for_geographical_number(parsed)
+        found = list(pn_timezone.time_zones_for_geographical_number(parsed))
     else:
-        found = pn_timezone.time_zones_for_number(parsed)
+        found = list(pn_timezone.time_zones_for_number(parsed))
+    for prefix, extra in _prefix_table():
+        if e164.startswith(prefix):  # metadata that lags a change of the law: add, never replace
+            found += [n for n in extra if n not in found]
     return True, tuple(n for n in found if zone(n) is not None)
 
 
