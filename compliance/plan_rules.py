@@ -61,6 +61,8 @@ class PlanRules:
 def rules_from(config: Mapping[str, Any] | None, max_first_days: int | None = None) -> PlanRules:
     """The campaign's ``payment_plans`` table over the defaults; PlanRulesError names
     the bad key. ``max_first_days`` defaults to the campaign's promise horizon."""
+    if config is not None and not isinstance(config, Mapping):
+        raise PlanRulesError("payment_plans must be a table (max_instalments = ..., ...)")
     raw = dict(config or {})
     unknown = sorted(set(raw) - RULE_KEYS)
     if unknown:

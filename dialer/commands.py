@@ -148,7 +148,7 @@ def _campaign_create(args: argparse.Namespace, settings: Settings) -> int:
     if args.rules:
         try:
             config = tomllib.loads(args.rules.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise UserError(f"campaign rules {args.rules}: {exc}") from exc
     profile_name = args.profile or args.country
     profiles = load_profiles()

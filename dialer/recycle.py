@@ -47,6 +47,8 @@ class RecycleConfigError(ValueError):
 def rules_for(config: Mapping[str, Any] | None) -> dict[str, RecycleRule]:
     """Defaults overlaid with a campaign's `recycle` table; bad values are errors."""
     rules = dict(DEFAULT_RULES)
+    if config is not None and not isinstance(config, Mapping):
+        raise RecycleConfigError("recycle must be a table of result = { ... }")
     for result, spec in (config or {}).items():
         if result not in DEFAULT_RULES:
             raise RecycleConfigError(f"recycle: unknown result {result!r}")

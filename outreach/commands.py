@@ -128,7 +128,7 @@ def check_rules(config: dict[str, Any]) -> list[str]:
 def _check(args: argparse.Namespace, settings: Settings) -> int:
     try:
         config = tomllib.loads(args.rules.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise UserError(f"campaign rules {args.rules}: {exc}") from exc
     problems = check_rules(config)
     if problems:

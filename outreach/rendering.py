@@ -62,7 +62,10 @@ class MessageOptions:
 
 def options_from(config: Mapping[str, Any] | None) -> MessageOptions:
     """A campaign's ``messages`` table; TemplateError names the bad key."""
-    raw = dict((config or {}).get("messages") or {})
+    table = (config or {}).get("messages") or {}
+    if not isinstance(table, Mapping):
+        raise TemplateError("messages must be a table (sender = ..., phone = ...)")
+    raw = dict(table)
     unknown = sorted(set(raw) - MESSAGE_KEYS)
     if unknown:
         raise TemplateError(f"messages: unknown key(s) {', '.join(unknown)}")

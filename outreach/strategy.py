@@ -104,6 +104,8 @@ class Strategy:
 def strategy_from(config: Mapping[str, Any] | None) -> Strategy:
     """A campaign's ``strategy`` table; StrategyError names the bad key. None or an
     empty table: no strategy (the campaign only dials)."""
+    if config is not None and not isinstance(config, Mapping):
+        raise StrategyError("strategy must be a table (strategy.stages.<stage> = ...)")
     raw = dict(config or {})
     unknown = sorted(set(raw) - {"stages"})
     if unknown:
