@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from store.email_address import is_email_address
 from store.importing.csv_source import CsvRow, RowError
-from store.importing.fields import FieldError, parse_instant
+from store.importing.fields import FieldError, parse_instant, without_legacy_prefix
 from store.importing.report import ImportResult
 from store.importing.runner import audit_file_import, audit_or_default, run_import
 from store.models import Account, AttemptResult, CallAttempt, Phone
@@ -132,7 +132,8 @@ class AttemptImporter:
             else:
                 try:
                     e164 = phonenumbers.format_number(
-                        phonenumbers.parse(rec["phone"], account.country),
+                        phonenumbers.parse(without_legacy_prefix(rec["phone"], account.country),
+                                           account.country),
                         phonenumbers.PhoneNumberFormat.E164)  # fmt: skip
                 except phonenumbers.NumberParseException:
                     out.append(

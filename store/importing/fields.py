@@ -3,6 +3,7 @@ FieldError with a reason a person can act on."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache, partial
@@ -115,10 +116,28 @@ def parse_instant(text: str, column: str) -> datetime:
     return value
 
 
+# Mexico's dialling prefixes retired in 2019-2020, still in many a creditor's file:
+# "+52 1" before a mobile, "044"/"045" before a mobile dialled at home, "01" before
+# a long-distance number. Every Mexican number has 10 digits since 2001, so each
+# reads one way only (compliance/numbers.py reads "+52 1" the same for registries).
+_SEPARATORS = str.maketrans("", "", " -().\t/\u00a0")
+_MX_LEGACY = re.compile(r"(?:(?:\+|00)?521|0(?:44|45|1))(\d{10})")
+
+
+def without_legacy_prefix(text: str, country: str) -> str:
+    """The number as it is dialled today (Mexico's retired prefixes dropped)."""
+    if country != "MX":
+        return text
+    found = _MX_LEGACY.fullmatch(text.translate(_SEPARATORS))
+    return f"+52{found.group(1)}" if found else text
+
+
 def parse_phone(text: str, country: str, column: str) -> tuple[str, int]:
     """National or E.164 number -> (E.164, phonenumbers number type)."""
     try:
-        kind, valid, e164 = phone_readings(country).read(text.strip())
+        kind, valid, e164 = phone_readings(country).read(
+            without_legacy_prefix(text.strip(), country)
+        )
     except phonenumbers.NumberParseException as exc:
         raise FieldError(f"{column} {text!r} is not a phone number") from exc
     if not valid:

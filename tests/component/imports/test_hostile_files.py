@@ -18,7 +18,7 @@ from store.importing.accounts import import_accounts
 from store.importing.csv_source import MAX_LINE_CHARS, ImportFileError
 from store.importing.payments import import_payments
 from store.importing.report import MAX_REASON_CHARS
-from store.models import Account
+from store.models import Account, Phone
 
 TODAY = date(2026, 11, 24)
 HEADER = "external_ref,debtor_name,country,balance,currency,phone_1\n"
@@ -167,3 +167,33 @@ def test_given_any_bytes_then_row_errors_or_one_file_error_never_another_excepti
         else:
             assert all(e.line >= 2 and e.reason for e in result.errors)
             assert result.error_count >= len(result.errors)
+
+
+@pytest.mark.parametrize(
+    ("written", "country", "e164"),
+    [
+        ("+52 1 662 123 4567", "MX", "+526621234567"),  # the mobile "1" retired in 2019
+        ("521 662 123 4567", "MX", "+526621234567"),
+        ("044 662 123 4567", "MX", "+526621234567"),  # a mobile dialled at home, retired
+        ("045 (662) 123-4567", "MX", "+526621234567"),
+        ("01 662 123 4567", "MX", "+526621234567"),  # the long-distance prefix, retired
+    ],
+)
+def test_given_a_mexican_number_with_a_retired_prefix_then_read_as_dialled_today(
+    engine: Engine, tmp_path: Path, written: str, country: str, e164: str
+) -> None:
+    data = f'{HEADER}A1,Ana,{country},1,MXN,"{written}"\n'.encode()
+    result = import_accounts(engine, write(tmp_path, data), today=TODAY)
+    assert result.written, result.errors
+    with Session(engine) as s:
+        assert s.scalar(select(Phone.number_e164)) == e164
+
+
+@pytest.mark.parametrize("written", ["+52 1 662 123 456", "044 662 123 45678", "1-800-FLOWERS",
+                                     "+52 662 123 4567 9", "01 800 123"])  # fmt: skip
+def test_given_a_number_no_reading_makes_valid_then_refused_with_the_reason(
+    engine: Engine, tmp_path: Path, written: str
+) -> None:
+    data = f'{HEADER}A1,Ana,MX,1,MXN,"{written}"\n'.encode()
+    [error] = import_accounts(engine, write(tmp_path, data), today=TODAY, dry_run=True).errors
+    assert error.column == "phone_1" and "not a valid number for MX" in error.reason
