@@ -302,7 +302,7 @@ def parse_notification(query: Mapping[str, str], body: bytes) -> Notification:
         raise WebhookInputError("the URL has no data.id (letters, digits, - and _, up to 64)")
     try:
         payload = json.loads(body) if body.strip() else {}
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested past the depth
         raise WebhookInputError("body is not JSON") from exc
     if not isinstance(payload, dict):
         raise WebhookInputError("body is not a JSON object")

@@ -244,3 +244,9 @@ def test_given_a_link_then_the_preference_is_one_item_payable_once_and_expiring(
     assert pref["external_reference"] == "cb-1" and pref["expires"] is True
     assert pref["expiration_date_to"] == "2026-11-27T17:00:00.000+00:00"
     assert "back_urls" not in pref and "notification_url" not in pref
+
+
+@pytest.mark.parametrize("body", [b"[" * 100_000 + b"]" * 100_000, b'{"data": ' * 50_000 + b"1"])
+def test_given_a_body_nested_past_the_parsers_depth_then_webhook_input_error(body: bytes) -> None:
+    with pytest.raises(mp.WebhookInputError, match="not JSON"):
+        mp.parse_notification({"data.id": "123", "type": "payment"}, body)
