@@ -24,6 +24,7 @@ from console.i18n import N_, gettext_
 from console.inbound_service import pending_inbound_pop
 from console.keys import CALLBACK_CHECKER, CLOCK, ENGINE, POPHUB, REDIS, STATES
 from console.params import id_or_400
+from console.pause_floor import calls_in_flight
 from console.pophub import (
     CHAT_DIRECTION,
     VERIFIED_TTL_SECONDS,
@@ -49,6 +50,7 @@ from dialer.messages import (
     RecordingStop,
     Transfer,
 )
+from dialer.pause_rule import ask
 from store.db import transaction
 from store.models import CallAttempt, Campaign, Role
 
@@ -89,6 +91,7 @@ def setup_routes(app: web.Application) -> None:
     r.add_get("/api/agent/state", get_state)
     r.add_post("/api/agent/ready", go_ready)
     r.add_post("/api/agent/pause", go_pause)
+    r.add_post("/api/agent/pause/cancel", cancel_pause)
     r.add_get("/api/agent/current", current_pop)
     r.add_get("/api/agent/accounts/{account_id}", account_view)
     r.add_post("/api/agent/verify", verify_party)
@@ -259,12 +262,32 @@ async def go_pause(request: web.Request) -> web.StreamResponse:
         return json_error(400, gettext_("Elija un motivo de pausa."), field="reason")
     await _ensure_logged_in(request, user)
     before = await request.app[STATES].get(user.id)
+    wait = None
+    if before.state is AgentState.ready:
+        # Calls placed while the agent was ready may be theirs: the pause begins after
+        # those in flight now (pausing), bounded (dialer/pause_rule.py). Only from ready:
+        # in wrap-up, paused or without audio it holds now, as before.
+        now = time.time()  # the agent states' clock (epoch seconds), as the dialers'
+        in_flight = await calls_in_flight(request.app[REDIS], request.app[ENGINE],
+                                          campaign["name"], now)  # fmt: skip
+        wait = ask(reason, now, in_flight)
     try:
-        after = await request.app[STATES].pause(user.id, reason)
+        after = await request.app[STATES].pause(user.id, reason, wait)
     except AgentStateError:
         return json_error(409, gettext_("No puede pausar durante una llamada."))
     if before.state is AgentState.paused:  # a new reason: the pause so far is counted
         await record_pause(request.app[REDIS], user.id, before.since, after.since)
+    return web.json_response(await _state_payload(request, user))
+
+
+@requires(Role.agent)
+async def cancel_pause(request: web.Request) -> web.StreamResponse:
+    """Takes back a pause not begun yet (pausing, or asked before the current call)."""
+    user = user_of(request)
+    try:
+        await request.app[STATES].cancel_pause(user.id)
+    except AgentStateError:
+        return json_error(409, gettext_("No se pudo completar la acción."))
     return web.json_response(await _state_payload(request, user))
 
 

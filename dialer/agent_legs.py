@@ -82,7 +82,8 @@ def restore_after_drop(state: AgentState, reason: str) -> tuple[AgentState, str]
     """Where a reconnect brings an agent whose leg dropped while in `state`."""
     if state is AgentState.ready:
         return AgentState.ready, ""
-    if state is AgentState.paused:
+    if state in (AgentState.paused, AgentState.pausing):
+        # A pause asked and not begun: the calls it waited for are over by the reconnect.
         return AgentState.paused, reason or RECONNECT_REASON
     return AgentState.paused, RECONNECT_REASON
 
@@ -185,7 +186,9 @@ class AgentLegs:
         if leg is not None and leg.live:
             return True
         log.warning("agent %s reserved without a live leg: held in no_audio", agent_id)
-        await self._hold(agent_id, AgentState.ready, "")
+        # Back where they were before the reservation: ready, or the pause they asked.
+        after = (await self.states.get(agent_id)).pause_after
+        await self._hold(agent_id, AgentState.paused if after else AgentState.ready, after)
         if leg is None:  # never had one; a dropped leg waits for the agent's reconnect
             await self._call(agent_id)
         return False

@@ -5,10 +5,18 @@ and one set per campaign, ``cobrador:agents:{<campaign>}``, of logged-in agents.
 Every change is also published on ``cobrador:agent-events`` so wallboards update
 live. ``reserve`` is atomic (Lua): only a ready agent can be given a call, so two
 dialers can never hand the same agent two debtors.
+
+A ready agent who asks for a pause while calls placed for the floor are in flight
+is ``pausing`` (``dialer/pause_rule.py``): taken for no new call, given an answered
+debtor only when no ready agent can take it, and ``paused`` once those calls are
+over or at the wait's deadline (the hash holds it, so any read past it settles it).
+An agent given a call while pausing keeps the reason in ``pause_after`` and ends
+that call's wrap-up paused with it.
 """
 
 from __future__ import annotations
 
+import builtins
 import json
 import time
 from collections.abc import Callable
@@ -19,6 +27,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from dialer.messages import AGENT_EVENTS_CHANNEL
+from dialer.pause_rule import PauseWait, began_at
 
 
 class AgentState(StrEnum):
@@ -29,6 +38,9 @@ class AgentState(StrEnum):
     wrap_up = "wrap_up"
     paused = "paused"
     no_audio = "no_audio"
+    # Asked for a pause while calls placed for the floor were in flight: busy for new
+    # calls, a last resort for those answered, paused once they are over.
+    pausing = "pausing"
 
 
 class AgentStateError(ValueError):
@@ -51,6 +63,8 @@ class AgentSnapshot:
     reason: str
     campaign: str
     attempt_id: int | None
+    pause_wait: PauseWait | None = None  # while pausing: what the pause waits for
+    pause_after: str = ""  # a pause asked before this call: its reason, after wrap-up
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -60,17 +74,105 @@ class AgentSnapshot:
             "reason": self.reason,
             "campaign": self.campaign,
             "attempt_id": self.attempt_id,
+            "pause_deadline": self.pause_wait.deadline if self.pause_wait else None,
+            "pause_after": self.pause_after,
         }
 
 
-# Only from ready: set reserved with the attempt. KEYS[1]=agent hash;
-# ARGV: attempt_id, now. Returns 1 when reserved, 0 otherwise.
+_PAUSE_FIELDS = "'pause_mark', 'pause_deadline', 'pause_after'"
+
+# From ready: set reserved with the attempt; from pausing too when ARGV[3] is '1' (an
+# answered debtor nobody ready can take) and its deadline is ahead, the asked reason
+# kept for after the call. KEYS[1]=agent hash; ARGV: attempt_id, now, pausing allowed.
+# Returns 1 when reserved, 0 otherwise.
 _RESERVE_LUA = """
-if redis.call('HGET', KEYS[1], 'state') ~= 'ready' then return 0 end
+local state = redis.call('HGET', KEYS[1], 'state')
+local after = ''
+if state == 'pausing' and ARGV[3] == '1' then
+  local deadline = tonumber(redis.call('HGET', KEYS[1], 'pause_deadline') or '') or 0
+  if deadline <= tonumber(ARGV[2]) then return 0 end
+  after = redis.call('HGET', KEYS[1], 'reason') or ''
+elseif state ~= 'ready' then
+  return 0
+end
 redis.call('HSET', KEYS[1], 'state', 'reserved', 'since', ARGV[2], 'reason', '',
-           'attempt_id', ARGV[1])
+           'attempt_id', ARGV[1], 'pause_after', after)
+redis.call('HDEL', KEYS[1], 'pause_mark', 'pause_deadline')
 return 1
 """
+
+# The agent's pause. From ready with a wait (ARGV[3] ~= ''): pausing, with what it
+# waits for; from pausing: the new reason, the same wait; from ready (nothing in
+# flight), wrap-up, paused or no audio: paused now. Refused in a call.
+# KEYS[1]=agent hash; ARGV: reason, now, mark, deadline. Returns {done, state before}.
+_PAUSE_LUA = """
+local current = redis.call('HGET', KEYS[1], 'state')
+if not current then return {0, 'logged_out'} end
+if current == 'pausing' then
+  redis.call('HSET', KEYS[1], 'reason', ARGV[1])
+  return {1, current}
+end
+if current == 'ready' and ARGV[3] ~= '' then
+  redis.call('HSET', KEYS[1], 'state', 'pausing', 'since', ARGV[2], 'reason', ARGV[1],
+             'pause_mark', ARGV[3], 'pause_deadline', ARGV[4], 'pause_after', '')
+  return {1, current}
+end
+if current == 'ready' or current == 'wrap_up' or current == 'paused' or current == 'no_audio' then
+  redis.call('HSET', KEYS[1], 'state', 'paused', 'since', ARGV[2], 'reason', ARGV[1])
+  redis.call('HDEL', KEYS[1], PAUSE_FIELDS)
+  return {1, current}
+end
+return {0, current}
+""".replace("PAUSE_FIELDS", _PAUSE_FIELDS)
+
+# Ready (the end of a wrap-up, the Disponible button): an agent who asked for a pause
+# before this call's reservation ends its wrap-up paused with that reason instead.
+# KEYS[1]=agent hash; ARGV: now, allowed states ('|' list). Returns {done, state before}.
+_READY_LUA = """
+local current = redis.call('HGET', KEYS[1], 'state')
+if not current then return {0, 'logged_out'} end
+if not string.find('|' .. ARGV[2] .. '|', '|' .. current .. '|', 1, true) then
+  return {0, current}
+end
+local after = redis.call('HGET', KEYS[1], 'pause_after') or ''
+if current == 'wrap_up' and after ~= '' then
+  redis.call('HSET', KEYS[1], 'state', 'paused', 'since', ARGV[1], 'reason', after)
+else
+  redis.call('HSET', KEYS[1], 'state', 'ready', 'since', ARGV[1], 'reason', '',
+             'attempt_id', '')
+end
+redis.call('HDEL', KEYS[1], PAUSE_FIELDS)
+return {1, current}
+""".replace("PAUSE_FIELDS", _PAUSE_FIELDS)
+
+# The agent takes back a pause not begun: pausing goes ready; one kept for after the
+# call is forgotten. KEYS[1]=agent hash; ARGV: now. Returns {done, state before}.
+_CANCEL_PAUSE_LUA = """
+local current = redis.call('HGET', KEYS[1], 'state')
+if not current then return {0, 'logged_out'} end
+if current == 'pausing' then
+  redis.call('HSET', KEYS[1], 'state', 'ready', 'since', ARGV[1], 'reason', '')
+  redis.call('HDEL', KEYS[1], PAUSE_FIELDS)
+  return {1, current}
+end
+if (redis.call('HGET', KEYS[1], 'pause_after') or '') ~= '' then
+  redis.call('HDEL', KEYS[1], 'pause_after')
+  return {1, current}
+end
+return {0, current}
+""".replace("PAUSE_FIELDS", _PAUSE_FIELDS)
+
+# Pausing -> paused, begun at ARGV[2], only for the wait whose deadline is ARGV[1] (a
+# settle decided on an older read never ends a newer pause). KEYS[1]=agent hash.
+_SETTLE_LUA = """
+if redis.call('HGET', KEYS[1], 'state') ~= 'pausing'
+   or redis.call('HGET', KEYS[1], 'pause_deadline') ~= ARGV[1] then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'state', 'paused', 'since', ARGV[2])
+redis.call('HDEL', KEYS[1], PAUSE_FIELDS)
+return 1
+""".replace("PAUSE_FIELDS", _PAUSE_FIELDS)
 
 # Set a state only when the current one is among the allowed ones (a '|' list);
 # KEYS[1]=agent hash; ARGV: new state, now, reason, attempt_id ('' keeps), allowed.
@@ -82,13 +184,16 @@ if ARGV[5] ~= '*' and not string.find(allowed, '|' .. current .. '|', 1, true) t
   return {0, current}
 end
 redis.call('HSET', KEYS[1], 'state', ARGV[1], 'since', ARGV[2], 'reason', ARGV[3])
+if ARGV[1] ~= 'talking' and ARGV[1] ~= 'wrap_up' then
+  redis.call('HDEL', KEYS[1], PAUSE_FIELDS)
+end
 if ARGV[4] == '-' then
   redis.call('HSET', KEYS[1], 'attempt_id', '')
 elseif ARGV[4] ~= '' then
   redis.call('HSET', KEYS[1], 'attempt_id', ARGV[4])
 end
 return {1, current}
-"""
+""".replace("PAUSE_FIELDS", _PAUSE_FIELDS)
 
 # Wrap-up for the agent still on this attempt (reserved or talking); any other state,
 # or another attempt, is left alone. KEYS[1]=agent hash; ARGV: attempt_id, now.
@@ -109,6 +214,7 @@ _FROM = {
         AgentState.wrap_up,
         AgentState.ready,
         AgentState.no_audio,
+        AgentState.pausing,  # the Disponible button takes back a pause not begun
     ),
     AgentState.paused: (
         AgentState.ready,
@@ -131,6 +237,10 @@ class AgentStates:
         self._reserve = redis.register_script(_RESERVE_LUA)
         self._transition = redis.register_script(_TRANSITION_LUA)
         self._release = redis.register_script(_RELEASE_LUA)
+        self._pause = redis.register_script(_PAUSE_LUA)
+        self._ready = redis.register_script(_READY_LUA)
+        self._cancel_pause = redis.register_script(_CANCEL_PAUSE_LUA)
+        self._settle = redis.register_script(_SETTLE_LUA)
 
     async def login(self, agent_id: int, campaign: str) -> AgentSnapshot:
         """Log in paused ('login'): the agent goes ready by choice, never by surprise."""
@@ -166,21 +276,75 @@ class AgentStates:
         return await self._changed(agent_id, campaign=old.campaign)
 
     async def set_ready(self, agent_id: int) -> AgentSnapshot:
-        return await self._move(agent_id, AgentState.ready, "", "-")
+        """Ready; but paused with its reason for an agent ending the wrap-up of a call
+        given while they were pausing (``pause_after``)."""
+        allowed = "|".join(s.value for s in _FROM[AgentState.ready])
+        done, current = await self._ready(
+            keys=[agent_key(agent_id)], args=[repr(self._clock()), allowed]
+        )
+        return await self._checked(agent_id, done, current, AgentState.ready)
 
-    async def pause(self, agent_id: int, reason: str) -> AgentSnapshot:
+    async def pause(
+        self, agent_id: int, reason: str, wait: PauseWait | None = None
+    ) -> AgentSnapshot:
+        """Paused now, or pausing when the agent is ready and `wait` says what the pause
+        waits for (``pause_rule.ask``). A pause asked while pausing changes its reason.
+        Pauses the agent did not ask for (a reconnect's) pass no wait: they hold now."""
         if not reason:
             raise AgentStateError("a pause needs a reason")
-        return await self._move(agent_id, AgentState.paused, reason, "")
+        mark, deadline = (repr(wait.mark), repr(wait.deadline)) if wait else ("", "")
+        done, current = await self._pause(
+            keys=[agent_key(agent_id)], args=[reason, repr(self._clock()), mark, deadline]
+        )
+        return await self._checked(agent_id, done, current, AgentState.paused)
 
-    async def reserve(self, agent_id: int, attempt_id: int) -> bool:
-        """Atomically give a ready agent a call; False if the agent is not ready."""
+    async def cancel_pause(self, agent_id: int) -> AgentSnapshot:
+        """The agent takes back a pause not begun: pausing goes ready, and one asked
+        before a call is no longer taken after it."""
+        done, current = await self._cancel_pause(
+            keys=[agent_key(agent_id)], args=[repr(self._clock())]
+        )
+        if not int(done):
+            current = current.decode() if isinstance(current, bytes) else current
+            raise AgentStateError(f"no pause to take back in {current}")
+        return await self._changed(agent_id)
+
+    async def reserve(self, agent_id: int, attempt_id: int, *, pausing_too: bool = False) -> bool:
+        """Atomically give a ready agent a call; False if the agent is not ready.
+        `pausing_too`: a pausing agent may be given it as well (an answered debtor
+        nobody ready can take, dialer/loop/answer.py); no other caller passes it."""
         done = await self._reserve(
-            keys=[agent_key(agent_id)], args=[str(attempt_id), repr(self._clock())]
+            keys=[agent_key(agent_id)],
+            args=[str(attempt_id), repr(self._clock()), "1" if pausing_too else "0"],
         )
         if int(done):
             await self._changed(agent_id)
         return bool(int(done))
+
+    async def settle(self, snap: AgentSnapshot, began: float) -> AgentSnapshot:
+        """A pausing agent's pause began at `began`: paused from then, unless the agent
+        moved meanwhile (reserved, took it back, asked again)."""
+        if snap.pause_wait is None:
+            return snap
+        done = await self._settle(
+            keys=[agent_key(snap.agent_id)], args=[repr(snap.pause_wait.deadline), repr(began)]
+        )
+        if int(done):
+            return await self._changed(snap.agent_id)
+        return _snapshot(snap.agent_id, await self._redis.hgetall(agent_key(snap.agent_id)))
+
+    async def settle_pausing(self, snaps: builtins.list[AgentSnapshot], in_flight: tuple[float, ...] | None,
+                             now: float) -> builtins.list[AgentSnapshot]:  # fmt: skip
+        """The dial loop's look each tick: pausing agents whose calls waited for are no
+        longer in flight (`in_flight`: every dialer's, from the shared floor) are paused."""
+        out = []
+        for snap in snaps:
+            if snap.state is AgentState.pausing and snap.pause_wait is not None:
+                began = began_at(snap.pause_wait, in_flight, now)
+                if began is not None:
+                    snap = await self.settle(snap, began)
+            out.append(snap)
+        return out
 
     async def release(self, agent_id: int, attempt_id: int) -> bool:
         """The attempt is over: its agent goes to wrap-up, if still on it. Idempotent,
@@ -206,7 +370,7 @@ class AgentStates:
 
     async def get(self, agent_id: int) -> AgentSnapshot:
         raw = await self._redis.hgetall(agent_key(agent_id))
-        return _snapshot(agent_id, raw)
+        return (await self._overdue([_snapshot(agent_id, raw)]))[0]
 
     async def list(self, campaign: str) -> list[AgentSnapshot]:
         ids = sorted(int(x) for x in await self._redis.smembers(campaign_key(campaign)))
@@ -216,7 +380,16 @@ class AgentStates:
         for agent_id in ids:
             pipe.hgetall(agent_key(agent_id))
         rows = await pipe.execute()
-        return [_snapshot(agent_id, raw) for agent_id, raw in zip(ids, rows, strict=True)]
+        return await self._overdue(
+            [_snapshot(agent_id, raw) for agent_id, raw in zip(ids, rows, strict=True)]
+        )
+
+    async def _overdue(self, snaps: builtins.list[AgentSnapshot]) -> builtins.list[AgentSnapshot]:
+        """Every read settles a pausing agent past the deadline: bounded even when no
+        dialer is left to see the calls end."""
+        if not any(s.state is AgentState.pausing for s in snaps):
+            return snaps
+        return await self.settle_pausing(snaps, None, self._clock())
 
     async def _move(
         self, agent_id: int, state: AgentState, reason: str, attempt: str
@@ -226,6 +399,10 @@ class AgentStates:
             keys=[agent_key(agent_id)],
             args=[state.value, repr(self._clock()), reason, attempt, allowed],
         )
+        return await self._checked(agent_id, done, current, state)
+
+    async def _checked(self, agent_id: int, done: Any, current: Any,
+                       state: AgentState) -> AgentSnapshot:  # fmt: skip
         if not int(done):
             current = current.decode() if isinstance(current, bytes) else current
             raise AgentStateError(f"cannot go {state.value} from {current}")
@@ -253,11 +430,23 @@ def _snapshot(agent_id: int, raw: dict[Any, Any]) -> AgentSnapshot:
         state = AgentState(_text(raw, "state"))
     except ValueError:
         state = AgentState.logged_out
+    since = float(_text(raw, "since") or 0.0)
+    reason = _text(raw, "reason")
+    wait = None
+    if state is AgentState.pausing:
+        try:
+            wait = PauseWait(reason, since, float(_text(raw, "pause_mark")),
+                             float(_text(raw, "pause_deadline")))  # fmt: skip
+        except ValueError:
+            # Unreadable: the wait is over (a pause must never stay pending unbounded).
+            wait = PauseWait(reason, since, since, since)
     return AgentSnapshot(
         agent_id=agent_id,
         state=state,
-        since=float(_text(raw, "since") or 0.0),
-        reason=_text(raw, "reason"),
+        since=since,
+        reason=reason,
         campaign=_text(raw, "campaign"),
         attempt_id=int(attempt) if attempt else None,
+        pause_wait=wait,
+        pause_after=_text(raw, "pause_after"),
     )

@@ -98,6 +98,9 @@ class FloorView:
     ringing: tuple[float, ...]  # dialed_at of each call placed and not answered yet
     waiting: int  # answered by a person (or in detection), no agent yet
     dialers: int  # dialers whose calls are counted
+    # dialed_at of every call ringing or waiting: what a pausing agent waits for
+    # (dialer/pause_rule.py).
+    in_flight: tuple[float, ...] = ()
 
 
 def in_flight(calls: Iterable[Call]) -> list[list[float | str]]:
@@ -111,8 +114,9 @@ def in_flight(calls: Iterable[Call]) -> list[list[float | str]]:
     return out
 
 
-def parse(raw: bytes | str | None) -> tuple[list[float], int] | None:
-    """One dialer's published calls (ringing dialed_at, waiting count); None if unreadable."""
+def parse(raw: bytes | str | None) -> tuple[list[float], list[float]] | None:
+    """One dialer's published calls (dialed_at of the ringing ones, of the waiting ones);
+    None if unreadable."""
     if raw is None:
         return None
     try:
@@ -122,7 +126,7 @@ def parse(raw: bytes | str | None) -> tuple[list[float], int] | None:
     if not isinstance(entries, list):
         return None
     ringing: list[float] = []
-    waiting = 0
+    waiting: list[float] = []
     for entry in entries[:MAX_ENTRIES]:
         if not (isinstance(entry, list) and len(entry) == 2):
             continue
@@ -130,7 +134,8 @@ def parse(raw: bytes | str | None) -> tuple[list[float], int] | None:
         if kind == RINGING and isinstance(at, int | float):
             ringing.append(float(at))
         elif kind == WAITING:
-            waiting += 1
+            # Counted whatever its time; an unreadable time is waited for by any pause.
+            waiting.append(float(at) if isinstance(at, int | float) else float("-inf"))
     return ringing, waiting
 
 
@@ -162,13 +167,14 @@ class SharedFloor:
         atomic step, so a dialer publishing meanwhile is never dropped)."""
         raws = await self._read(keys=[self.dialers_key], args=[self.calls_key("")])
         ringing: list[float] = []
-        waiting = 0
+        waiting: list[float] = []
         for raw in raws:
             parsed = parse(raw)
             if parsed is not None:
                 ringing.extend(parsed[0])
-                waiting += parsed[1]
-        return FloorView(tuple(sorted(ringing)), waiting, len(raws))
+                waiting.extend(parsed[1])
+        return FloorView(tuple(sorted(ringing)), len(waiting), len(raws),
+                         tuple(sorted(ringing + waiting)))  # fmt: skip
 
     async def take_turn(self) -> bool:
         """True when this dialer may take the campaign's next pacing decision: the turn

@@ -34,7 +34,16 @@ WINDOWS = ("1h", "24h", "30d")
 MODES = ("preview", "progressive", "predictive")
 ALLOWED_VALUES = ("true", "false")
 STAGES = ("hopper", "originate")
-AGENT_STATES = ("logged_out", "ready", "reserved", "talking", "wrap_up", "paused", "no_audio")
+AGENT_STATES = (
+    "logged_out",
+    "ready",
+    "reserved",
+    "talking",
+    "wrap_up",
+    "paused",
+    "no_audio",
+    "pausing",
+)
 # A placed call's life: ringing, answered and screened (AMD), waiting for an
 # agent (the 2 s abandonment clock runs), bridged ("connected" in the
 # dialer's snapshot), or playing the safe harbor.

@@ -1,6 +1,7 @@
 """The FastAGI `answer` route: the debtor answered; a person gets the longest-idle
-ready agent within the connect grace (callers waiting inbound come first), a machine
-or a person nobody could take gets hung up or the safe-harbor message."""
+ready agent within the connect grace (callers waiting inbound come first), else an
+agent still pausing (dialer/pause_rule.py: the call may have been placed for them),
+and a machine or a person nobody could take gets hung up or the safe-harbor message."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import Any
 from dialer import call_state as cs
 from dialer import channel_vars as cv
 from dialer import messages as msg
-from dialer.agent_state import AgentStateError
+from dialer.agent_state import AgentState, AgentStateError
 from dialer.call_state import CallState
 from dialer.fastagi import AGISession
 from dialer.fastagi.errors import AGIError
@@ -104,11 +105,13 @@ class AnswerRoute:
         ))  # fmt: skip
 
     async def _reserve_agent(self, attempt_id: int, deadline: float, preferred: Any) -> int | None:
-        """The longest-idle ready agent (a personal callback's own agent first),
-        retried until the connect grace runs out."""
+        """The longest-idle ready agent (a personal callback's own agent first); when
+        none can take it, a pausing agent (the one who asked last first: the others
+        have waited longer for their break); retried until the connect grace runs out."""
         ctx = self.ctx
         while True:
-            agents = [a for a in await ctx.agents.list(ctx.name) if a.state.value == "ready"]
+            listed = await ctx.agents.list(ctx.name)
+            agents = [a for a in listed if a.state is AgentState.ready]
             if agents:
                 # Inbound callers an agent may take get the agent first; only an agent's
                 # own call (preview, personal callback) still goes to them.
@@ -116,17 +119,26 @@ class AnswerRoute:
                 agents = [a for a in agents if a.agent_id not in owed
                           or (preferred is not None and a.agent_id == int(preferred))]  # fmt: skip
             agents.sort(key=lambda a: a.since)
+            pausing = sorted((a for a in listed if a.state is AgentState.pausing),
+                             key=lambda a: -a.since)  # fmt: skip
             if preferred is not None:
                 agents.sort(key=lambda a: a.agent_id != int(preferred))
-            for agent in agents:
+                pausing.sort(key=lambda a: a.agent_id != int(preferred))
+            candidates = [(a, False) for a in agents] + [(a, True) for a in pausing]
+            for agent, last_resort in candidates:
                 live = ctx.calls.get(attempt_id)
                 if live is None:
                     return None  # the debtor hung up meanwhile: nobody to reserve for
                 # Remembered before asking: a reply lost with Redis may hide a reservation.
                 live.reserved.add(agent.agent_id)
-                if not await ctx.agents.reserve(agent.agent_id, attempt_id):
+                if not await ctx.agents.reserve(
+                    agent.agent_id, attempt_id, pausing_too=last_resort
+                ):
                     continue
                 if await self._still_usable(agent.agent_id, attempt_id):
+                    if last_resort:
+                        log.info("attempt %s given to agent %s, pausing: nobody ready",
+                                 attempt_id, agent.agent_id)  # fmt: skip
                     return agent.agent_id
             if ctx.clock() >= deadline:
                 return None

@@ -9,6 +9,7 @@ import logging
 from collections.abc import Iterable
 
 from dialer import attempt_store as store
+from dialer.agent_state import AgentState
 from dialer.call_state import Call, CallState
 from dialer.floor import SharedFloor
 from dialer.inbound.board import snapshot_fields
@@ -21,7 +22,13 @@ from metrics import definitions as m
 
 log = logging.getLogger(__name__)
 
-AGENT_STATES = ("ready", "reserved", "talking", "wrap_up", "paused", "no_audio")
+AGENT_STATES = ("ready", "reserved", "talking", "wrap_up", "paused", "no_audio", "pausing")
+
+
+def policy_state(state: AgentState) -> str:
+    """An agent's state as the pacing policy reads it: a pausing agent is paused (no
+    new call is placed on their account; the calls they wait for are counted ringing)."""
+    return AgentState.paused.value if state is AgentState.pausing else state.value
 
 
 class PacingView:
@@ -83,6 +90,8 @@ class PacingView:
         # several dialers on the campaign pace as one (dialer/floor.py).
         await self.publish_floor()
         view = await self.floor.read()
+        # Pausing agents whose calls are over (every dialer's) begin their pause now.
+        agents = await ctx.agents.settle_pausing(agents, view.in_flight, now)
         calls = ctx.calls.values()
         m.CALLS_IN_FLIGHT.labels(name, "ringing").set(sum(1 for c in calls if c.is_ringing))
         m.CALLS_IN_FLIGHT.labels(name, "connected").set(
@@ -102,7 +111,7 @@ class PacingView:
                 directory.rules)  # fmt: skip
         return Snapshot(
             now=now,
-            agents=tuple(AgentView(a.state.value, a.since) for a in agents),
+            agents=tuple(AgentView(policy_state(a.state), a.since) for a in agents),
             ringing=tuple(RingingCall(at) for at in view.ringing),
             waiting=view.waiting,
             talk_samples=talk_samples,

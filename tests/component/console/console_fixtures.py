@@ -138,8 +138,8 @@ def make_attempt(engine: Engine, account_id: int, agent_id: int | None, **extra:
             campaign_id=account.campaign_id,
             agent_id=agent_id,
             started_at=extra.pop("started_at", NOW - timedelta(minutes=2)),
-            answered_at=NOW - timedelta(minutes=1),
-            bridged_at=NOW - timedelta(minutes=1),
+            answered_at=extra.pop("answered_at", NOW - timedelta(minutes=1)),
+            bridged_at=extra.pop("bridged_at", NOW - timedelta(minutes=1)),
             result=extra.pop("result", "contact"),
             **extra,
         )

@@ -170,8 +170,10 @@ async def test_given_leg_drops_while_debtor_answers_then_not_bridged_and_abandon
     real_reserve = floor.dialer.agents.reserve
     dropped: list[int] = []
 
-    async def reserve_then_drop(agent_id: int, attempt_id: int) -> bool:
-        reserved = await real_reserve(agent_id, attempt_id)
+    async def reserve_then_drop(
+        agent_id: int, attempt_id: int, *, pausing_too: bool = False
+    ) -> bool:
+        reserved = await real_reserve(agent_id, attempt_id, pausing_too=pausing_too)
         if reserved and not dropped:  # the tab closes right after the reservation
             dropped.append(attempt_id)
             floor.pbx.drop_agent(agent_id)

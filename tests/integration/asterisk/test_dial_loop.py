@@ -11,8 +11,12 @@ import pytest
 from asterisk_harness import CallWatcher, ChrootAsterisk
 from dial_floor import DialFloor, attempts, results_by_number
 from sqlalchemy import Engine
+from support.polling import until
 
+from console.pause_floor import calls_in_flight
+from dialer.agent_state import AgentState
 from dialer.ami import AMIClient
+from dialer.pause_rule import ask
 
 # Mexico City numbers whose last three digits pick the sim-customers behaviour.
 EXPECTED = {
@@ -88,6 +92,43 @@ async def test_given_no_agent_free_at_answer_when_person_answers_then_safe_harbo
     assert watcher.has(channel, "VarSet", Variable="COBRADOR_ABANDONED", Value="1")
     assert watcher.has(channel, "Newexten", Context="safe-harbor", Application="SayAlpha")
     assert not watcher.has(channel, "ConfbridgeJoin")
+
+
+async def test_given_the_only_agent_asks_a_pause_while_the_call_rings_then_bridged_and_paused_after(
+    asterisk: ChrootAsterisk,
+    ami: AMIClient,
+    watcher: CallWatcher,
+    talk_briefly: None,
+    engine: Engine,
+    redis_url: str,
+    tmp_path: Path,
+) -> None:
+    # The same person answering after 2 s; the agent asks for a pause through the
+    # floor rule (dialer/pause_rule.py, as the console does): it waits for that call.
+    number = "+525510000102"
+    floor = await DialFloor.open(ami, engine, redis_url, tmp_path, [number], agents=1)
+    [agent] = floor.agent_ids
+    try:
+        await floor.run_until(lambda: bool(floor.dialer.calls), what="the call to be placed")
+        now = floor.dialer.clock()
+        in_flight = await calls_in_flight(floor.redis, engine, "mx-asterisk", now)
+        snap = await floor.agents.pause(agent, "bano", ask("bano", now, in_flight))
+        assert snap.state is AgentState.pausing
+        await floor.run_until(lambda: floor.finished(1), what="the call to end")
+        await until(lambda: paused_with(floor, agent, "bano"), "the pause after the wrap-up")
+    finally:
+        await floor.close()
+
+    assert results_by_number(engine) == {number: "contact"}
+    [attempt] = attempts(engine)
+    assert attempt.agent_id == agent and attempt.bridged_at is not None
+    assert watcher.has(f"cobrador-{attempt.id}", "ConfbridgeJoin", Conference=f"agent-{agent}")
+    assert not watcher.has(f"cobrador-{attempt.id}", "Newexten", Context="safe-harbor")
+
+
+async def paused_with(floor: DialFloor, agent_id: int, reason: str) -> bool:
+    snap = await floor.agents.get(agent_id)
+    return (snap.state, snap.reason) == (AgentState.paused, reason)
 
 
 async def test_given_person_hangs_up_during_detection_when_dialed_then_early_hangup_not_abandoned(

@@ -1,0 +1,96 @@
+"""A ready agent asks for a pause while the call placed for them rings (the real dial
+loop on pbxsim): the pause waits for that call, the debtor who answers is bridged to
+the agent rather than abandoned, and the pause begins after the wrap-up."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from support.polling import until
+
+from console.pause_floor import calls_in_flight
+from dialer import call_state as cs
+from dialer.agent_state import AgentState
+from dialer.pause_rule import ask
+from pbxsim import scenario as sc
+from pbxsim.scenario import NumberOverride
+from store.models import CallAttempt
+
+
+def attempts(floor: Any) -> list[CallAttempt]:
+    with Session(floor.engine) as s:
+        return list(s.scalars(select(CallAttempt)))
+
+
+def ringing(floor: Any) -> bool:
+    return any(c.is_ringing for c in floor.dialer.calls.values())
+
+
+async def pause_now(floor: Any, agent_id: int, reason: str) -> AgentState:
+    """What the console's /api/agent/pause does for a ready agent."""
+    now = floor.clock()
+    in_flight = await calls_in_flight(floor.redis, floor.engine, "mx-test", now)
+    assert in_flight, "the call placed for the agent is on the floor"
+    snap = await floor.agents.pause(agent_id, reason, ask(reason, now, in_flight))
+    return snap.state
+
+
+def slow_to_answer(floor: Any) -> None:
+    """Every debtor is a person who answers after 20 s (1 s of wall time)."""
+    for number in floor.numbers.values():
+        floor.pbx.scenario.numbers[number.lstrip("+")] = NumberOverride(
+            sc.HUMAN, ring_seconds=20.0, talk_seconds=2.0
+        )
+
+
+async def ticked_until_paused(floor: Any, agent_id: int) -> None:
+    """The dial loop ticks (the floor's agents end their wrap-up at once) until the
+    agent's pause has begun."""
+
+    async def paused() -> bool:
+        await floor.dialer.tick()
+        return (await floor.agents.get(agent_id)).state is AgentState.paused
+
+    await until(paused, f"agent {agent_id} paused")
+
+
+async def test_given_the_only_agent_pauses_while_their_call_rings_then_bridged_and_paused_after(
+    make_floor: Any,
+) -> None:
+    floor = await make_floor(accounts=1, agents=1)
+    slow_to_answer(floor)
+    [agent] = floor.agent_ids
+    await floor.run_until(lambda: ringing(floor))
+
+    assert await pause_now(floor, agent, "break") is AgentState.pausing
+    # Pacing counts them paused: no call is placed on their account any more.
+    snapshot = await floor.dialer.snapshot(floor.clock())
+    assert (snapshot.count("ready"), snapshot.count("paused")) == (0, 1)
+
+    await ticked_until_paused(floor, agent)  # answered, bridged, talked, wrapped up
+    [attempt] = attempts(floor)
+    assert attempt.result not in (cs.ABANDONED, None)
+    assert (attempt.agent_id, attempt.bridged_at is not None) == (agent, True)
+    snap = await floor.agents.get(agent)
+    assert (snap.state, snap.reason, snap.pause_after) == (AgentState.paused, "break", "")
+
+
+async def test_given_another_agent_ready_when_the_call_is_answered_then_it_goes_to_them(
+    make_floor: Any,
+) -> None:
+    floor = await make_floor(accounts=1, agents=2)
+    slow_to_answer(floor)
+    pausing, other = floor.agent_ids
+    await floor.run_until(lambda: ringing(floor))
+    assert await pause_now(floor, pausing, "lunch") is AgentState.pausing
+
+    # Once the call it waited for is bridged (to the ready agent), a tick begins the pause.
+    await ticked_until_paused(floor, pausing)
+    assert not ringing(floor)
+    snap = await floor.agents.get(pausing)
+    assert (snap.state, snap.reason) == (AgentState.paused, "lunch")
+    await floor.run_until(lambda: any(a.result for a in attempts(floor)))  # written at its end
+    [attempt] = attempts(floor)
+    assert (attempt.agent_id, attempt.bridged_at is not None) == (other, True)
