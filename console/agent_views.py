@@ -287,7 +287,7 @@ async def cancel_pause(request: web.Request) -> web.StreamResponse:
     try:
         await request.app[STATES].cancel_pause(user.id)
     except AgentStateError:
-        return json_error(409, gettext_("No se pudo completar la acción."))
+        return json_error(409, gettext_("No hay una pausa solicitada que cancelar."))
     return web.json_response(await _state_payload(request, user))
 
 

@@ -199,7 +199,10 @@ async def snapshot(
             {
                 **a.as_dict(),
                 "name": sql["names"].get(a.agent_id, str(a.agent_id)),
-                "reason_label": pause_label(a.reason) if a.state.value == "paused" else "",
+                # A pausing agent's reason is the pause they wait for (dialer/pause_rule.py).
+                "reason_label": pause_label(a.reason)
+                if a.state.value in ("paused", "pausing")
+                else "",
                 # Talking in a chat, not on a call: nothing to listen to.
                 "on_chat": a.state.value == "talking" and a.attempt_id in on_chat,
             }

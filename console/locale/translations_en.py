@@ -101,6 +101,15 @@ EN = {
     "No puede pasar a disponible desde el estado actual.": "You cannot become available from the current state.",
     "Elija un motivo de pausa.": "Choose a pause reason.",
     "No puede pausar durante una llamada.": "You cannot pause during a call.",
+    "No hay una pausa solicitada que cancelar.": "There is no requested pause to cancel.",
+    "Pausando": "Pausing",
+    "Cancelar pausa": "Cancel pause",
+    "Pausa solicitada: entrará en pausa cuando terminen las llamadas que ya suenan (máx. {segundos} s).": (
+        "Pause requested: you will be paused when the calls already ringing end (at most {segundos} s)."
+    ),
+    "Pausa solicitada: entrará en pausa al terminar esta llamada.": (
+        "Pause requested: you will be paused when this call ends."
+    ),
     "Esta cuenta no le fue asignada.": "This account was not assigned to you.",
     "La cuenta no existe.": "The account does not exist.",
     "Esta llamada no es suya.": "This call is not yours.",

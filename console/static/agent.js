@@ -21,16 +21,38 @@
     // A chat keeps the agent "talking" (busy for calls): the page says it is a chat.
     const chatting = s.state === "talking" && onChat;
     $("state-name").textContent = chatting ? T.chatting : (T[s.state] || s.state);
-    $("state-reason").textContent = s.state === "paused" && s.reason ? (cfg.pause_labels[s.reason] || T.other_reason) : "";
+    const pauseShown = s.state === "paused" || s.state === "pausing";
+    $("state-reason").textContent = pauseShown && s.reason ? (cfg.pause_labels[s.reason] || T.other_reason) : "";
     $("btn-ready").disabled = s.state === "ready" || s.state === "talking" || s.state === "reserved";
     document.body.dataset.agentState = s.state;
     $("no-audio").hidden = s.state !== "no_audio";
+    showPauseAsked();
+  }
+  // A pause asked while calls ring for the floor begins after them (pausing), at the
+  // latest at its deadline; one asked before a call (pause_after) after its wrap-up.
+  let deadlineRead = false;
+  function showPauseAsked() {
+    const box = $("pause-asked");
+    const now = Date.now() / 1000 + clockSkew;
+    if (state.state === "pausing" && state.pause_deadline) {
+      const left = Math.max(0, Math.ceil(state.pause_deadline - now));
+      $("pause-asked-text").textContent = T.pausing_wait.replace("{segundos}", left);
+      box.hidden = false;
+      // Past the deadline any read begins the pause: read it once.
+      if (left === 0 && !deadlineRead) { deadlineRead = true; refreshState(); }
+      return;
+    }
+    deadlineRead = false;
+    const after = state.pause_after && ["reserved", "talking", "wrap_up"].includes(state.state);
+    if (after) $("pause-asked-text").textContent = T.pause_after_call;
+    box.hidden = !after;
   }
   function tick() {
     if (state.since) {
       const now = Date.now() / 1000 + clockSkew;
       $("state-timer").textContent = Cobrador.clock(now - state.since);
     }
+    if (state.state === "pausing") showPauseAsked();
   }
   setInterval(tick, 1000);
 
@@ -65,6 +87,11 @@
   }
 
   $("btn-ready").addEventListener("click", () => { cancelWrapup(); goReady(); });
+  $("btn-pause-cancel").addEventListener("click", async () => {
+    const r = await Cobrador.api("POST", "/api/agent/pause/cancel");
+    if (r.ok) ownChange(r);
+    else message(r.data.reason || T.error, true);
+  });
   $("pause-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     cancelWrapup();
@@ -76,7 +103,8 @@
   function startWrapup(seconds) {
     cancelWrapup();
     let left = seconds;
-    $("wrapup").hidden = false;
+    // An agent who asked for a pause before this call is paused at its end, not ready.
+    $("wrapup").hidden = Boolean(state.pause_after);
     $("wrapup-left").textContent = left;
     wrapupTimer = setInterval(() => {
       left -= 1;

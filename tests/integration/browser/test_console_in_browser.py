@@ -4,19 +4,39 @@ three pages go to docs/screenshots/."""
 
 from __future__ import annotations
 
+import json
+import time
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import redis
 from browser_harness import DialerDouble
 from console_fixtures import PASSWORD, Seed
 from sqlalchemy import Engine, select
 
 from cobrador.ground.settings import Settings
+from dialer.floor import RINGING, SharedFloor
 from store.db import transaction
 from store.models import Promise
 
 VIEWPORT = {"width": 1440, "height": 900}
+
+
+def ringing_on_floor(redis_url: str, campaign: str, *, ringing: bool = True) -> None:
+    """A dialer's calls in flight as it publishes them (dialer/floor.py): one ringing."""
+    client = redis.Redis.from_url(redis_url)
+    try:
+        floor = SharedFloor(client, campaign, "browser-test")  # type: ignore[arg-type]
+        if ringing:
+            client.sadd(floor.dialers_key, floor.owner)
+            client.set(floor.calls_key(floor.owner), json.dumps([[time.time() - 1, RINGING]]),
+                       px=60_000)  # fmt: skip
+        else:
+            client.delete(floor.calls_key(floor.owner))
+            client.srem(floor.dialers_key, floor.owner)
+    finally:
+        client.close()
 
 
 def logged_in_page(browser: Any, base: str, username: str) -> Any:
@@ -46,6 +66,22 @@ def test_given_agent_and_supervisor_when_call_answered_then_pop_promise_saved_an
     agent.click("#btn-ready")
     expect(agent.locator("#state-name")).to_have_text("Disponible")
     expect(row).to_contain_text("Disponible")
+
+    # A pause asked while a call placed for the floor rings waits for it (pausing):
+    # the agent reads why and may take it back; the supervisor reads "Pausando".
+    ringing_on_floor(settings.redis_url or "", "mx-demo")
+    agent.select_option("#pause-reason", "break")
+    agent.click("#btn-pause")
+    expect(agent.locator("#state-name")).to_have_text("Pausando")
+    expect(agent.locator("#pause-asked-text")).to_contain_text(
+        "Pausa solicitada: entrará en pausa cuando terminen las llamadas que ya suenan (máx."
+    )
+    expect(row).to_contain_text("Pausando")
+    agent.click("#btn-pause-cancel")
+    expect(agent.locator("#state-name")).to_have_text("Disponible")
+    expect(agent.locator("#pause-asked")).to_be_hidden()
+    expect(row).to_contain_text("Disponible")
+    ringing_on_floor(settings.redis_url or "", "mx-demo", ringing=False)
 
     dialer = DialerDouble(engine, settings.redis_url or "", "mx-demo")
     dialer.answer(seeded.account_id)
