@@ -199,7 +199,7 @@ HOPPER_LEASES_EXPIRED = Counter(
 
 AGENTS_BY_STATE = Gauge(
     "cobrador_floor_agents",
-    "Logged-in agents by state (ready, reserved, talking, wrap_up, paused, no_audio).",
+    "Logged-in agents by state (ready, reserved, talking, wrap_up, paused, no_audio, pausing).",
     ["campaign", "state"],
     registry=REGISTRY,
 )

@@ -46,6 +46,8 @@
     const after = state.pause_after && ["reserved", "talking", "wrap_up"].includes(state.state);
     if (after) $("pause-asked-text").textContent = T.pause_after_call;
     box.hidden = !after;
+    // The wrap-up's "back to ready in N s" holds only without a pause asked.
+    if (wrapupTimer) $("wrapup").hidden = Boolean(after);
   }
   function tick() {
     if (state.since) {
