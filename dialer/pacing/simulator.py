@@ -7,6 +7,13 @@ detection, busy, failed, no answer at the ring timeout); a person who answers
 is bridged to a ready agent, or waits up to the connect grace for one, else is
 abandoned. Randomness comes from one `random.Random(seed)`.
 
+Pauses follow the live floor (docs/agent-states.md): a pause that comes due
+while the agent is ready and calls are ringing waits for those calls
+("pausing"): the policy already sees the agent as paused, so no call is placed
+on their account, and an answered person goes to them only when nobody else
+is ready (then the pause starts after that call's wrap-up). Once no call that
+rang when the pause was asked is still ringing, the pause starts.
+
 With an `inbound` section, debtors also call in (Poisson arrivals, a rate per
 phase of the shift) and queue for an agent with their patience: inbound has
 priority over outbound for the next free agent (the longest-idle ready agent
@@ -174,6 +181,8 @@ class _Sim:
         self.views = [AgentView(READY, 0.0)] * n
         self.ready: set[int] = set(range(n))
         self.pause_pending = [False] * n
+        # Ready agents whose pause waits for the calls ringing when it was asked: agent -> asked at.
+        self.pausing: dict[int, float] = {}
         self.state_since = [0.0] * n
         self.ringing: dict[int, RingingCall] = {}
         self.waiting: deque[int] = deque()
@@ -238,6 +247,8 @@ class _Sim:
         self.views[agent] = AgentView(state, now)
         if state == READY:
             self.ready.add(agent)
+        else:
+            self.pausing.pop(agent, None)
 
     def agent_free(self, agent: int, now: float) -> None:
         if self.pause_pending[agent]:
@@ -253,6 +264,38 @@ class _Sim:
                 self.waiting_set.discard(call)
                 self.connect(call, agent, now)
                 return
+
+    def ask_pause(self, agent: int, now: float) -> None:
+        """A ready agent's pause: at once if nothing rings, else once the ringing calls end."""
+        if not self.ringing:
+            self.start_pause(agent, now)
+            return
+        self.pausing[agent] = now
+        self.views[agent] = AgentView(PAUSED, now)  # the policy places nothing on their account
+
+    def settle_pausing(self, now: float) -> None:
+        """Start the pauses whose calls (those ringing when they were asked) have all ended."""
+        if not self.pausing:
+            return
+        # Calls are numbered in placing order and `ringing` keeps insertion order: the first is the oldest.
+        oldest = next(iter(self.ringing.values())).dialed_at if self.ringing else math.inf
+        for agent, asked in list(self.pausing.items()):
+            if oldest > asked:
+                del self.pausing[agent]
+                self.start_pause(agent, now)
+
+    def pick_ready(self) -> int:
+        """A ready agent for an answered person: one not pausing if any (the live answer path's order)."""
+        if not self.pausing:
+            return self.ready.pop()
+        for agent in self.ready:
+            if agent not in self.pausing:
+                self.ready.discard(agent)
+                return agent
+        agent = self.ready.pop()
+        del self.pausing[agent]
+        self.pause_pending[agent] = True  # the pause they asked starts after this call's wrap-up
+        return agent
 
     def start_pause(self, agent: int, now: float) -> None:
         rule = self.pause_rule_of[agent]
@@ -306,7 +349,7 @@ class _Sim:
     def longest_idle(self, *, skill_only: bool) -> int | None:
         best: int | None = None
         for agent in self.ready:
-            if skill_only and not self.in_skill[agent]:
+            if skill_only and not self.in_skill[agent] or agent in self.pausing:
                 continue
             if best is None or self.state_since[agent] < self.state_since[best]:
                 best = agent
@@ -392,7 +435,7 @@ class _Sim:
             self.counts["human"] += 1
             self.answers.append(now)
             if self.ready:
-                self.connect(call, self.ready.pop(), now)
+                self.connect(call, self.pick_ready(), now)
             else:
                 self.waiting.append(call)
                 self.waiting_set.add(call)
@@ -400,6 +443,7 @@ class _Sim:
                 self.push(now + self.sc.connect_grace_seconds, _GRACE_END, call)
         else:
             self.counts[outcome] += 1
+        self.settle_pausing(now)
 
     def grace_end(self, call: int, now: float) -> None:
         answered = self.answer_time.pop(call)
@@ -518,7 +562,8 @@ class _Sim:
                 if rule.at_seconds is None:
                     self.push(now + rule.every_seconds, _PAUSE_DUE, ident)
                 if self.state[ident] == READY:
-                    self.start_pause(ident, now)
+                    if ident not in self.pausing:
+                        self.ask_pause(ident, now)
                 elif self.state[ident] != PAUSED:
                     self.pause_pending[ident] = True
             elif kind == _PAUSE_END:

@@ -172,15 +172,39 @@ def _one_agent(pause_at: float) -> dict:
     return raw
 
 
-def test_given_a_ready_agent_pausing_while_its_call_rings_when_answered_then_abandoned():
-    # As on the live floor: the console pauses a ready agent at once
-    # (dialer/agent_state.py) and an answered call takes whoever is ready when
-    # the person answers (dialer/loop/answer.py); nobody is, so it is abandoned.
+def test_given_a_ready_agent_pausing_while_its_call_rings_when_answered_then_they_take_it():
+    # As on the live floor (docs/agent-states.md): a pause asked while a call
+    # rings waits for it; the person who answers goes to the pausing agent,
+    # nobody else being ready, and the pause starts after that call's wrap-up.
     r = simulate(parse_scenario(_one_agent(pause_at=5.0)), make_policy("progressive"), seed=3)
     assert r.placed >= 1
-    assert r.abandoned == 1
-    assert r.worst_hour_abandonment > 0
+    assert r.abandoned == 0
+    assert r.connected >= 1
     assert r.paused_seconds == pytest.approx(60.0)
+
+
+def test_given_a_pausing_agent_when_the_policy_looks_then_it_sees_them_paused():
+    seen: list[tuple[float, int]] = []
+
+    class Spy:
+        name = "spy"
+
+        def calls_to_place(self, snap):
+            ready = snap.count("ready")
+            seen.append((snap.now, ready))
+            return 1 if ready and not snap.ringing else 0
+
+    raw = _one_agent(pause_at=5.0)
+    raw["phases"][0].update(p_human=0.0, p_failed=1.0)
+    raw["failed_seconds"] = {"dist": "constant", "value": 20}
+    simulate(parse_scenario(raw), Spy(), seed=3)
+    # Asked at 5 s with a call ringing: from then until the pause ends (80 s) no tick sees them ready.
+    # The call placed at 0 s fails at 20 s, so the 60 s pause runs 20-80 s (not 5-65 s):
+    # from the asking until it ends no tick sees the agent ready, and then they are back.
+    assert any(ready for t, ready in seen if t < 5)
+    assert [t for t, ready in seen if 5 < t < 80 and ready] == []
+    back = min(t for t, ready in seen if t > 5 and ready)
+    assert 80 <= back <= 82
 
 
 def test_given_an_agent_talking_when_the_pause_comes_due_then_it_starts_after_wrap_up():
