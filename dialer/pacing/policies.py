@@ -613,16 +613,14 @@ class PredictivePolicy:
     def _one_abandon_breaks(self, s: Snapshot) -> bool:
         """True while a window to come has no room for even one more abandon.
 
-        The console lets a ready agent pause at once (dialer/agent_state.py:
-        ready -> paused), and an answered call is given to whoever is ready
-        when the debtor answers (dialer/loop/answer.py), so a call ringing
-        while its agent goes on break is abandoned unless another agent is
-        free within the grace: `progressive` abandons too. Where one abandon
-        breaks an hour (a 3-agent hour of 33 answers or fewer, a small team at
-        lunch, an hour whose allowance is spent) `pause_spare` (off by
-        default: measured, it starved small teams; docs/pacing.md) cuts the
-        progressive answer to leave one ready agent uncovered
-        (`_progressive_leaving`).
+        Written when the console paused a ready agent at once, so a call
+        ringing while its agent went on break was abandoned unless another
+        agent freed up within the grace. The floor now holds such a pause
+        until the calls already ringing are over (`dialer/pause_rule.py`,
+        docs/pacing.md), which removed those abandons; `pause_spare` (off by
+        default: measured, it starved small teams) stays as the experiment it
+        was, cutting the progressive answer to leave one ready agent
+        uncovered where one abandon breaks an hour (`_progressive_leaving`).
         """
         per_hour = self._answers_per_hour(s)
         allowed = self._allowed(s, per_hour)
