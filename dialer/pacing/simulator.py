@@ -11,10 +11,10 @@ Pauses follow the live floor (docs/pacing.md, dialer/pause_rule.py): a pause
 that comes due while the agent is ready and calls are ringing waits for those
 calls ("pausing"): the policy already sees the agent as paused, so no call is
 placed on their account, and an answered person goes to them only when nobody
-else is ready (the one who asked last; their pause starts after that call's
-wrap-up). Once no call that rang when the pause was asked still rings, the
-pause starts (the live deadline, ring timeout + detection + grace after the
-asking, is never reached here: every call has ended by then).
+else is ready (their pause then starts after that call's wrap-up). Once no
+call that rang when the pause was asked still rings, the pause starts (the
+live deadline, ring timeout + detection + grace after the asking, is never
+reached here: every call has ended by then).
 
 With an `inbound` section, debtors also call in (Poisson arrivals, a rate per
 phase of the shift) and queue for an agent with their patience: inbound has
@@ -294,9 +294,9 @@ class _Sim:
             if agent not in self.pausing:
                 self.ready.discard(agent)
                 return agent
-        # Only pausing agents are ready: the one who asked last (docs/pacing.md).
-        agent = max(self.ready, key=lambda a: (self.pausing[a], a))
-        self.ready.discard(agent)
+        # Only pausing agents are ready. The live floor gives the call to the one who
+        # asked last; which of them takes it changes no count, so any one does here.
+        agent = self.ready.pop()
         del self.pausing[agent]
         self.pause_pending[agent] = True  # the pause they asked starts after this call's wrap-up
         return agent
