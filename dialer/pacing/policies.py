@@ -182,6 +182,7 @@ class PredictivePolicy:
         pause_spare: bool = False,
         pause_spare_tolerance: float = 0.05,
         burst_floor: float = 1.0,
+        one_abandon_room: bool = True,
     ) -> None:
         if not 0 < aim_ratio <= 1:
             raise ValueError("aim_ratio must be in (0, 1]")
@@ -280,6 +281,7 @@ class PredictivePolicy:
         if burst_floor <= 0:
             raise ValueError("burst_floor must be > 0")
         self.burst_floor = burst_floor
+        self.one_abandon_room = one_abandon_room
         self.pause_spare_tolerance = pause_spare_tolerance
         self.last_pause_spare = False
         self._active_track: deque[tuple[float, int]] = deque()
@@ -589,7 +591,12 @@ class PredictivePolicy:
                 continue
             spent = math.ceil(w.abandoned - 1e-9)
             # Not even one clump fits in what the window has left: any overflow breaks it.
-            if math.floor((allowed - spent) / clump + 1e-9) < 1:
+            # Except, with `one_abandon_room`, a window still without an abandon whose
+            # allowance holds one (34-66 answers an hour at 3 %): there the break
+            # probability below decides, and once one abandon is in, nothing more.
+            if math.floor((allowed - spent) / clump + 1e-9) < 1 and not (
+                self.one_abandon_room and spent == 0 and allowed >= 1
+            ):
                 return True
             # The hour to come may hold fewer answers than expected (a Poisson
             # count), and then allows fewer abandons.
