@@ -182,7 +182,7 @@ class PredictivePolicy:
         pause_spare: bool = False,
         pause_spare_tolerance: float = 0.05,
         burst_floor: float = 1.0,
-        one_abandon_room: bool = True,
+        one_abandon_room: bool = False,
     ) -> None:
         if not 0 < aim_ratio <= 1:
             raise ValueError("aim_ratio must be in (0, 1]")
@@ -591,9 +591,10 @@ class PredictivePolicy:
                 continue
             spent = math.ceil(w.abandoned - 1e-9)
             # Not even one clump fits in what the window has left: any overflow breaks it.
-            # Except, with `one_abandon_room`, a window still without an abandon whose
-            # allowance holds one (34-66 answers an hour at 3 %): there the break
-            # probability below decides, and once one abandon is in, nothing more.
+            # Except, with `one_abandon_room` (off: measured, it broke an hour when the
+            # answer rate fell; docs/pacing.md), a window still without an abandon whose
+            # allowance holds one (34-66 answers an hour at 3 %): the break probability
+            # below decides, and once one abandon is in, nothing more.
             if math.floor((allowed - spent) / clump + 1e-9) < 1 and not (
                 self.one_abandon_room and spent == 0 and allowed >= 1
             ):

@@ -287,17 +287,17 @@ def test_given_a_non_positive_burst_floor_when_built_then_value_error():
 def test_given_an_hour_that_holds_one_abandon_and_has_none_when_deciding_then_the_model_may_dial_ahead():
     # 3 agents, about 40 answers an hour: 1 abandon allowed, not a whole clump (1.5).
     fresh = snapshot(talking=[60.0] * 3, answered=20, abandoned=0)
-    policy = PredictivePolicy()
+    policy = PredictivePolicy(one_abandon_room=True)
     policy.calls_to_place(fresh)
     assert policy.last_reason == "model"
-    old = PredictivePolicy(one_abandon_room=False)
-    old.calls_to_place(fresh)
-    assert old.last_reason == "budget"
+    default = PredictivePolicy()  # off by default: refused outright, as before
+    default.calls_to_place(fresh)
+    assert default.last_reason == "budget"
 
 
 def test_given_that_one_abandon_already_in_the_hour_when_deciding_then_progressive_only():
     spent = snapshot(talking=[60.0] * 3, answered=20, abandoned=1)
-    policy = PredictivePolicy()
+    policy = PredictivePolicy(one_abandon_room=True)
     assert policy.calls_to_place(spent) == 0
     assert policy.last_reason == "budget"
 
@@ -305,6 +305,6 @@ def test_given_that_one_abandon_already_in_the_hour_when_deciding_then_progressi
 def test_given_an_hour_that_allows_no_abandon_when_deciding_then_progressive_only():
     # 1 agent's hour: under 34 answers, so not even one abandon is allowed.
     none = snapshot(talking=[60.0], answered=5, abandoned=0)
-    policy = PredictivePolicy(min_active_agents=1)
+    policy = PredictivePolicy(min_active_agents=1, one_abandon_room=True)
     assert policy.calls_to_place(none) == 0
     assert policy.last_reason == "budget"
