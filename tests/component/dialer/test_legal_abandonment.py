@@ -51,7 +51,10 @@ async def test_given_debtor_hangs_up_during_detection_then_early_hangup_not_aban
     abandoned_before = metric("cobrador_calls_abandoned_total", **labels)
     early_before = metric("cobrador_call_results_total", result=cs.EARLY_HANGUP, **labels)
 
-    await floor.run_until(lambda: only_attempt(floor) is not None)
+    # The finisher writes SQL first and the statistics from it after: wait for both.
+    await floor.run_until(
+        lambda: only_attempt(floor) is not None and not floor.dialer.finisher.owed
+    )
 
     attempt = only_attempt(floor)
     assert attempt is not None
@@ -83,7 +86,9 @@ async def test_given_amd_machine_drop_then_counted_abandoned_unless_the_campaign
     floor.pbx.scenario.numbers[number.lstrip("+")] = NumberOverride(
         sc.MACHINE, ring_seconds=0.5, talk_seconds=5.0
     )
-    await floor.run_until(lambda: only_attempt(floor) is not None)
+    await floor.run_until(
+        lambda: only_attempt(floor) is not None and not floor.dialer.finisher.owed
+    )
     attempt = only_attempt(floor)
     assert attempt is not None and attempt.result == "machine"
     # The conservative reading: the machine drop may have been a person, so it counts.
