@@ -237,9 +237,12 @@ class InboundCalls:
             await agi.set_variable(cv.INBOUND_STATE, "bridged")
             await agi.set_variable(cv.ACTION, ACTION_BRIDGE)
         except AGIHangup:
-            # Gone between the reservation and the bridge: the agent is free again.
+            # Gone between the reservation and the bridge. The agent is already talking
+            # (`_reserve`), and talking may not go straight to ready: released through
+            # wrap-up, as after any call (dialer/loop/answer.py does the same). A move to
+            # ready here was refused and left the agent talking on a call that was gone.
             with contextlib.suppress(AgentStateError):
-                await self.agents.set_ready(agent_id)
+                await self.agents.wrap_up(agent_id)
             raise
         call.agent_id = agent_id
         if recorder is not None and call.channel:  # on_demand start/stop from the console

@@ -413,3 +413,32 @@ async def test_given_caller_in_queue_when_handler_fails_then_attempt_closed_and_
     assert row.result == "failed" and row.ended_at is not None
     await until(lambda: _no_trace(queue))  # left the queue, then untracked
     assert (await floor.dialer.snapshot(floor.clock())).inbound_waiting == ()
+
+
+async def test_given_caller_hangs_up_between_the_reservation_and_the_bridge_then_the_agent_is_not_left_talking(
+    make_floor,
+) -> None:  # type: ignore[no-untyped-def]
+    floor = await make_floor(accounts=1, agents=1)
+    inbound = wire_inbound(floor)
+    real_talking = inbound.agents.talking
+    callers: list[Any] = []
+
+    async def talking_then_caller_gone(agent_id: int, attempt_id: int | None = None) -> Any:
+        snap = await real_talking(agent_id, attempt_id)
+        floor.pbx.request_hangup(callers[0], 16)  # the caller hangs up right then
+        await until(lambda: callers[0].hungup)
+        return snap
+
+    inbound.agents.talking = talking_then_caller_gone  # type: ignore[method-assign]
+    callers.append(floor.pbx.inbound_call(DID, floor.numbers[next(iter(floor.numbers))]))
+    await until(lambda: any(a.result for a in inbound_attempts(floor.engine)))
+    agent = floor.agent_ids[0]
+
+    # Released through wrap-up, as after any call; before, a refused move to ready
+    # left the agent "talking" on a call that was gone until a reconciliation.
+    async def off_the_call() -> bool:
+        return (await floor.agents.get(agent)).state is not AgentState.talking
+
+    await until(off_the_call, "the agent still talking on a call that is gone", within=20.0)
+    # Wrap-up, or already ready again if the floor's agent closed it.
+    assert (await floor.agents.get(agent)).state in (AgentState.wrap_up, AgentState.ready)
