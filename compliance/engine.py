@@ -20,6 +20,7 @@ from typing import Any, Protocol
 import holidays
 
 from compliance.profile import PHONE_CHANNELS, Profile
+from compliance.protection import protection_reason
 from compliance.timezones import Zones, number_info, resolve_zones, zone
 from store.email_address import is_email_address
 
@@ -54,6 +55,11 @@ REASONS = (
     "invalid_address",
     "contact_cap_day",
     "channel_cap_week",
+    # Protected persons (compliance/protection.py).
+    "debtor_deceased",
+    "debtor_minor",
+    "insolvency_proceeding",
+    "protected_person",
 )
 
 CLOSED_STATUSES = frozenset({"paid", "settled", "closed"})
@@ -85,6 +91,8 @@ class AccountFacts:
     # The account's numbers: where an e-mail or a visit finds the debtor's time zone
     # when neither an explicit zone nor the region gives it (every one must allow it).
     numbers: tuple[str, ...] = ()
+    # deceased | minor | insolvency (compliance/protection.py), or None.
+    protection: str | None = None
 
 
 @dataclass(frozen=True)
@@ -289,6 +297,11 @@ class Engine:
             add("not_delinquent")  # unknown status: fail closed
         if account.status == "active" and account.balance <= 0:
             add("not_delinquent")
+        protected = protection_reason(account.protection)
+        if protected is not None:
+            # A deceased debtor, a minor, an insolvency proceeding: no collection contact
+            # on any channel, whatever the status (compliance/protection.py).
+            add(protected)
         if account.stage not in COLLECTION_STAGES:
             # "legal", or a stage nobody defined (a typo, an edit by hand): a stage we
             # cannot show to be before the legal one is treated as the legal one.
@@ -404,6 +417,8 @@ class Engine:
             add("invalid_number")
         elif phone.status == "stopped":
             add("cease_contact")
+        elif phone.status == "third_party":
+            add("third_party")  # someone else answers it: an older adult, a relative, a minor
         elif phone.status != "active":
             add("invalid_number")
         party = PARTY_BY_PHONE_TYPE.get(phone.phone_type, "third_party")

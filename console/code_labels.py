@@ -40,6 +40,10 @@ REASON_LABELS = {
     "invalid_address": N_("Correo electrónico inválido"),
     "contact_cap_day": N_("Ya contactado hoy"),
     "channel_cap_week": N_("Contactado esta semana por otro canal"),
+    "debtor_deceased": N_("Deudor fallecido"),
+    "debtor_minor": N_("Deudor menor de edad"),
+    "insolvency_proceeding": N_("Deudor en proceso de insolvencia"),
+    "protected_person": N_("Persona protegida"),
 }
 # Pause reasons, campaign states and dial modes are their own msgids: the Spanish
 # catalog gives them their words (console/locale/translations_en.py ES_VALUES).

@@ -72,12 +72,23 @@ class PhoneType(enum.StrEnum):
     reference = "reference"
 
 
+class Protection(enum.StrEnum):
+    """A protected person (compliance/protection.py): no collection contact at all."""
+
+    deceased = "deceased"
+    minor = "minor"
+    insolvency = "insolvency"
+
+
 class PhoneStatus(enum.StrEnum):
     active = "active"
     invalid = "invalid"
     wrong_number = "wrong_number"
     stopped = "stopped"  # debtor asked not to be called on this number
     retired = "retired"  # no longer listed by the creditor; kept with its history
+    # The number reaches someone who is not the debtor (a relative, an older adult, a
+    # minor): never contacted about the debt (compliance/protection.py).
+    third_party = "third_party"
 
 
 class Role(enum.StrEnum):
@@ -158,6 +169,13 @@ class Account(Base):
     # Channels the debtor opted out of for the whole account (e.g. "email,visit"): the
     # evidence is in contact_opt_outs; this is what the checks read.
     opted_out: Mapped[str] = mapped_column(String(60), default="", server_default="")
+    # A protected person (compliance/protection.py): deceased | minor | insolvency, or
+    # None. No collection contact on any channel while it is set; its evidence (a death
+    # certificate, the court's or conciliator's file) and when it was set. Changed by
+    # an import or a supervisor, each change a `protection_change` audit entry.
+    protection: Mapped[str | None] = mapped_column(String(20))
+    protection_ref: Mapped[str | None] = mapped_column(String(100))
+    protection_at: Mapped[datetime | None] = mapped_column()
     # When the dialer may consider the account again (None: now). Refill reads
     # accounts through this column's index, so it never scans the portfolio.
     next_attempt_at: Mapped[datetime | None] = mapped_column()

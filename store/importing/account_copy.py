@@ -7,13 +7,18 @@ from datetime import date
 from typing import NamedTuple
 
 from store.importing import copy_text as copy
-from store.importing.account_rows import ACCOUNT_FIELDS, AccountRecord, validate_account_row
+from store.importing.account_rows import (
+    ACCOUNT_FIELDS,
+    AccountRecord,
+    protection_values,
+    validate_account_row,
+)
 from store.importing.csv_source import CsvRow, RowError
 from store.models import PhoneStatus
 
 # The id (accounts) and account_id (phones) columns come first, added by the writer.
 ACCOUNT_COLUMNS = ["id", "external_ref", *ACCOUNT_FIELDS, "email_consent_at", "created_at",
-                   "updated_at"]  # fmt: skip
+                   "updated_at", "protection", "protection_ref", "protection_at"]  # fmt: skip
 PHONE_COLUMNS = ["account_id", "position", "number_e164", "phone_type", "consent",
                  "consent_ref", "consent_at", "status", "updated_at", "channels"]  # fmt: skip
 
@@ -35,6 +40,7 @@ class CopyReadyAccount(NamedTuple):
 
 def encode_account(r: AccountRecord, now_text: str) -> EncodedAccount:
     """The row as COPY text, in ACCOUNT_COLUMNS / PHONE_COLUMNS order (ids aside)."""
+    protected = protection_values(r, now_text)
     account_text = "\t".join([
         copy.text(r.external_ref), copy.text(r.debtor_name), copy.text(r.country),
         copy.text(r.region), copy.text(r.timezone), str(r.balance), copy.text(r.currency),
@@ -43,7 +49,9 @@ def encode_account(r: AccountRecord, now_text: str) -> EncodedAccount:
         _number(r.latitude), _number(r.longitude), copy.text(r.email),
         copy.boolean(r.email_consent), copy.text(r.email_consent_ref),
         copy.text(r.visit_authorisation_ref), now_text if r.email_consent else copy.NULL,
-        now_text, now_text,
+        now_text, now_text, copy.text(protected["protection"]),
+        copy.text(protected["protection_ref"]),
+        now_text if protected["protection"] else copy.NULL,
     ])  # fmt: skip
     phone_texts = tuple(
         "\t".join(

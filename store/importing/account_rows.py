@@ -14,6 +14,7 @@ from store.email_address import MAX_EMAIL, is_email_address
 from store.geo import CoordinateError, check_point, parse_coordinate
 from store.importing.csv_source import CsvRow, RowError
 from store.importing.fields import (
+    CLEAR_PROTECTION,
     DEFAULT_CURRENCY,
     FieldError,
     parse_country,
@@ -21,6 +22,7 @@ from store.importing.fields import (
     parse_date,
     parse_money,
     parse_phone,
+    parse_protection,
     parse_region,
     parse_yes_no,
 )
@@ -32,6 +34,7 @@ KNOWN = {
     "external_ref", "debtor_name", "country", "region", "timezone", "balance", "currency",
     "due_date", "status", "stage", "address", "latitude", "longitude",
     "email", "email_consent", "email_consent_ref", "visit_authorisation_ref",
+    "protection", "protection_ref",
 } | {f"phone_{n}{suffix}" for n in range(1, MAX_PHONES + 1)
      for suffix in ("", "_type", "_consent", "_consent_ref", "_channels")}  # fmt: skip
 
@@ -100,6 +103,10 @@ class AccountRecord:
     email_consent: bool = False
     email_consent_ref: str | None = None
     visit_authorisation_ref: str | None = None
+    # None: the file says nothing (the account keeps its protection); "none": clear it;
+    # else deceased | minor | insolvency (compliance/protection.py).
+    protection: str | None = None
+    protection_ref: str | None = None
 
     def account_values(self) -> dict[str, Any]:
         return {
@@ -123,6 +130,17 @@ class AccountRecord:
             "email_consent_ref": self.email_consent_ref,
             "visit_authorisation_ref": self.visit_authorisation_ref,
         }
+
+
+def protection_values(r: AccountRecord, now: Any) -> dict[str, Any]:
+    """The protection columns a new account gets from its row (none when the row says
+    nothing or `none`)."""
+    value = r.protection if r.protection not in (None, CLEAR_PROTECTION) else None
+    return {
+        "protection": value,
+        "protection_ref": r.protection_ref if value else None,
+        "protection_at": now if value else None,
+    }
 
 
 def derive_stage(due_date: date | None, today: date) -> str:
@@ -232,6 +250,17 @@ def validate_account_row(row: CsvRow, today: date) -> AccountRecord | list[RowEr
             f"visit_authorisation_ref is longer than {MAX_REF} characters",
         )
 
+    protection = None
+    try:
+        protection = parse_protection(get("protection", ""))
+    except FieldError as exc:
+        fail("protection", str(exc))
+    protection_ref = get("protection_ref", "") or None
+    if protection_ref is not None and len(protection_ref) > MAX_REF:
+        fail("protection_ref", f"protection_ref is longer than {MAX_REF} characters")
+    elif protection_ref is not None and protection in (None, "none"):
+        fail("protection_ref", "protection_ref given but protection is empty or none")
+
     phones: list[PhoneRecord] = []
     seen_numbers: dict[str, int] = {}
     for n, col, type_col, consent_col, ref_col, channels_col in PHONE_SLOTS:
@@ -300,7 +329,7 @@ def validate_account_row(row: CsvRow, today: date) -> AccountRecord | list[RowEr
         stage=stage, stage_explicit=stage_explicit, custom_fields=custom, phones=phones,
         address=address, latitude=latitude, longitude=longitude, email=email,
         email_consent=email_consent, email_consent_ref=email_ref,
-        visit_authorisation_ref=visit_ref,
+        visit_authorisation_ref=visit_ref, protection=protection, protection_ref=protection_ref,
     )  # fmt: skip
 
 

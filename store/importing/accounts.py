@@ -34,6 +34,7 @@ from store.importing.account_rows import (
     REQUIRED,
     AccountRecord,
     PhoneRecord,
+    protection_values,
     validate_account_row,
 )
 from store.importing.bulk import (
@@ -209,7 +210,8 @@ class AccountImporter:
     def _insert_new(self, new: list[AccountRecord]) -> list[int]:
         now, conn = self.now, self.session.connection()
         account_rows = [{**r.account_values(), "email_consent_at": now if r.email_consent else None,
-                         "created_at": now, "updated_at": now} for r in new]  # fmt: skip
+                         **protection_values(r, now), "created_at": now, "updated_at": now}
+                        for r in new]  # fmt: skip
         ids = insert_returning_ids(conn, Account.__table__, account_rows)  # type: ignore[arg-type]
         phone_rows = [_phone_values(account_id, p, now)
                       for account_id, r in zip(ids, new, strict=True) for p in r.phones]  # fmt: skip
@@ -251,6 +253,9 @@ class AccountImporter:
             diff = {f: [_plain(getattr(old, f)), _plain(values[f])]
                     for f in ACCOUNT_FIELDS if getattr(old, f) != values[f]}  # fmt: skip
             phone_diff = self._sync_phones(old.id, r.phones, phones_by_account.get(old.id, []), now)
+            protection = self._protection_change(r, old, now)
+            if protection:
+                diff["protection"] = [old.protection, protection["protection"]]
             if not diff and not phone_diff:
                 self.unchanged += 1
                 continue
@@ -264,11 +269,28 @@ class AccountImporter:
                         "consent_ref": r.email_consent_ref, "was": old.email_consent,
                         "source": "csv_import"}, actor=self.actor, subject=f"account:{old.id}")  # fmt: skip
                 s.execute(update(Account).where(Account.id == old.id)
-                          .values(**{f: values[f] for f in diff}, **extra, updated_at=now))  # fmt: skip
+                          .values(**{f: values[f] for f in diff if f in values}, **extra,
+                                  **protection, updated_at=now))  # fmt: skip
             self.updated += 1
             self.audit(s, "account_change", {"external_ref": r.external_ref, "fields": diff,
                                              "phones": phone_diff, "source": "csv_import"},
                        actor=self.actor, subject=f"account:{old.id}")  # fmt: skip
+
+    def _protection_change(self, r: AccountRecord, old: Any, now: datetime) -> dict[str, Any]:
+        """The protection columns to write when the row changes them (an empty cell keeps
+        the account's, `none` clears it), with a `protection_change` audit entry."""
+        if r.protection is None:
+            return {}
+        wanted = protection_values(r, now)
+        if wanted["protection"] == old.protection and (
+            wanted["protection"] is None or wanted["protection_ref"] == old.protection_ref
+        ):
+            return {}
+        self.audit(self.session, "protection_change", {
+            "protection": wanted["protection"], "ref": wanted["protection_ref"],
+            "was": old.protection, "was_ref": old.protection_ref, "source": "csv_import"},
+            actor=self.actor, subject=f"account:{old.id}")  # fmt: skip
+        return wanted
 
     def _sync_phones(self, account_id: int, wanted: list[PhoneRecord], current: list[Phone],
                      now: datetime) -> list[dict[str, Any]]:  # fmt: skip
@@ -323,7 +345,8 @@ class AccountImporter:
                           created_id_range=[self.first_id, self.last_id])  # fmt: skip
 
 
-_EXISTING_COLUMNS = [getattr(Account, f) for f in ("id", "external_ref", *ACCOUNT_FIELDS)]
+_EXISTING_COLUMNS = [getattr(Account, f) for f in ("id", "external_ref", *ACCOUNT_FIELDS,
+                                                   "protection", "protection_ref")]  # fmt: skip
 
 
 def _existing_accounts(conn: Connection, refs: list[str]) -> dict[str, Any]:

@@ -12,6 +12,7 @@ import phonenumbers
 import pycountry
 
 from store.importing.phone_memo import PhoneReadings, Reading
+from store.models import Protection
 
 SUPPORTED_COUNTRIES = ("MX", "CO", "PE", "US")
 DEFAULT_CURRENCY = {"MX": "MXN", "CO": "COP", "PE": "PEN", "US": "USD"}
@@ -171,6 +172,25 @@ def _country_code(country: str) -> int:
 
 YES = {"yes", "y", "si", "sí", "s", "true", "1"}
 NO = {"no", "n", "false", "0"}
+
+
+# An import's protection cell (compliance/protection.py): empty keeps what the account
+# has, `none` clears it, a value sets it.
+CLEAR_PROTECTION = "none"
+PROTECTIONS = tuple(Protection.__members__)
+
+
+def parse_protection(text: str) -> str | None:
+    """None for an empty cell (keep), CLEAR_PROTECTION for `none`, else the protection."""
+    value = text.strip().lower()
+    if not value:
+        return None
+    if value == CLEAR_PROTECTION or value in PROTECTIONS:
+        return value
+    raise FieldError(
+        f"unknown protection {text!r}; expected one of {', '.join(PROTECTIONS)}, "
+        f"or {CLEAR_PROTECTION} to clear it (empty keeps what the account has)"
+    )
 
 
 def parse_yes_no(text: str, column: str) -> bool:

@@ -244,4 +244,4 @@ def test_given_many_failures_when_evaluated_then_all_reported_in_rule_order(
 
 
 def test_given_every_reason_code_when_listed_then_matches_design() -> None:
-    assert len(REASONS) == 26 and len(set(REASONS)) == 26
+    assert len(REASONS) == 30 and len(set(REASONS)) == 30

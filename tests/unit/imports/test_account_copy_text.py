@@ -38,12 +38,14 @@ def psycopg_line(values: list[object]) -> str:
     email=st.none() | texts,
     email_ref=st.none() | texts,
     visit_ref=st.none() | texts,
+    protection=st.sampled_from([None, "none", "deceased", "minor", "insolvency"]),
+    protection_ref=st.none() | texts,
 )
 def test_given_any_text_when_encoded_then_same_as_psycopg_copy(
     name: str, region: str | None, custom: dict[str, str], consent_ref: str | None,
     due: date | None, balance: Decimal, address: str | None,
     point: tuple[float, float] | None, email: str | None, email_ref: str | None,
-    visit_ref: str | None,
+    visit_ref: str | None, protection: str | None, protection_ref: str | None,
 ) -> None:  # fmt: skip
     phone = PhoneRecord(2, "+526621234567", "mobile", consent_ref is not None, consent_ref,
                         "call,sms")  # fmt: skip
@@ -53,7 +55,7 @@ def test_given_any_text_when_encoded_then_same_as_psycopg_copy(
         stage="firm", stage_explicit=True, custom_fields=custom, phones=[phone],
         address=address, latitude=point and point[0], longitude=point and point[1],
         email=email, email_consent=email_ref is not None, email_consent_ref=email_ref,
-        visit_authorisation_ref=visit_ref,
+        visit_authorisation_ref=visit_ref, protection=protection, protection_ref=protection_ref,
     )  # fmt: skip
     ref, account_text, (phone_text,) = encode_account(record, copy_text.instant(NOW))
     values = record.account_values()
@@ -62,7 +64,10 @@ def test_given_any_text_when_encoded_then_same_as_psycopg_copy(
     ]
     assert ref == "A\t1"
     consent_at = NOW if record.email_consent else None
-    assert account_text + "\n" == psycopg_line([*expected, consent_at, NOW, NOW])
+    # The protection last: none for an empty cell or `none`, its evidence and time else.
+    protected = protection not in (None, "none")
+    tail = [protection, protection_ref, NOW] if protected else [None, None, None]
+    assert account_text + "\n" == psycopg_line([*expected, consent_at, NOW, NOW, *tail])
     assert phone_text + "\n" == psycopg_line([
         2, "+526621234567", "mobile", phone.consent, consent_ref,
         NOW if phone.consent else None, "active", NOW, "call,sms",

@@ -1,0 +1,134 @@
+"""Protected persons: a debtor who died, a debtor who is a minor, a debtor in an
+insolvency proceeding. While an account says so, no collection contact on any
+channel (the engine's account rules); the rule each one implements, with its source
+per country, is below and in docs/compliance.md. Durable in SQL (accounts.protection,
+_ref, _at): every check reads it from there, so a change binds every process at its
+next check; each change is a `protection_change` audit entry.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from store import audit
+from store.models import Account, Protection
+
+PROTECTIONS = tuple(Protection.__members__)
+# The reason code each protection gives (stable strings: tests, metrics, the audit log).
+REASON_BY_PROTECTION = {
+    "deceased": "debtor_deceased",
+    "minor": "debtor_minor",
+    "insolvency": "insolvency_proceeding",
+}
+# A value nobody defined (an edit by hand): protected all the same, fail closed.
+UNKNOWN_REASON = "protected_person"
+MAX_REF = 100
+
+_WHO = (
+    "RULES.md 'who': only the debtor, co-obligors and guarantors; never third parties "
+    "(MX CONDUSEF despachos 2014; CO Ley 2300 de 2023; PE Ley 29571 art. 62)"
+)
+# What each protection rests on, per country ("*": every profile). The law suspends
+# enforcement; none names a phone call: we take the stricter reading (no collection
+# contact while the proceeding is open), as RULES.md does where the law is unclear.
+SOURCES: dict[str, dict[str, str]] = {
+    "deceased": {
+        "*": "A deceased debtor cannot be reached; whoever answers is a third party ("
+        + _WHO
+        + "). The estate answers through its legal representative (albacea, sucesión), "
+        "outside collection contact.",
+    },
+    "minor": {
+        "MX": "CONDUSEF, Disposiciones en materia de despachos de cobranza (DOF 2014): "
+        "never minors (RULES.md MX 'who').",
+        "*": "A minor is not capable of the obligation and is never a party to its "
+        "collection; whoever answers for them is a third party (" + _WHO + ").",
+    },
+    "insolvency": {
+        "MX": "Ley de Concursos Mercantiles art. 65: from the sentence of concurso mercantil "
+        "until the conciliation ends no embargo or execution against the merchant; "
+        "claims go through the conciliador.",
+        "CO": "Ley 1116 de 2006 art. 20 (reorganización: no new executions, those under way "
+        "go to the proceeding) and Ley 1564 de 2012 (CGP) art. 545 (insolvencia de persona "
+        "natural no comerciante: once accepted, no new executive proceedings, those under "
+        "way suspended).",
+        "PE": "Ley 27809, Ley General del Sistema Concursal, art. 17: from the publication "
+        "of the procedimiento concursal the debts owed at that date cannot be demanded.",
+        "US": "11 U.S.C. 362(a)(6): the automatic stay bars any act to collect a claim "
+        "that arose before the bankruptcy petition.",
+    },
+}
+
+
+class ProtectionError(ValueError):
+    """A protection that cannot be recorded as given; the message says what to fix."""
+
+
+def protection_reason(protection: str | None) -> str | None:
+    """The reason code an account's protection gives, or None when it has none; pure."""
+    value = (protection or "").strip()
+    if not value:
+        return None
+    return REASON_BY_PROTECTION.get(value, UNKNOWN_REASON)
+
+
+def source_for(protection: str, country: str) -> str:
+    """The rule a protection implements for a debtor of `country`."""
+    table = SOURCES.get(protection, {})
+    return table.get(country.upper(), table.get("*", "stricter reading: no contact"))
+
+
+def set_protection(
+    session: Session,
+    account: Account,
+    protection: str | None,
+    ref: str | None,
+    *,
+    actor: str,
+    source: str,
+    now: datetime,
+) -> bool:
+    """Set (or clear, with None) the account's protection in the caller's transaction,
+    with a `protection_change` audit entry naming the values before and after. Returns
+    False when nothing changed. ProtectionError: unknown value or a reference too long."""
+    if protection is not None and protection not in PROTECTIONS:
+        raise ProtectionError(f"unknown protection {protection!r}")
+    ref = (ref or "").strip() or None
+    if ref is not None and len(ref) > MAX_REF:
+        raise ProtectionError(f"the evidence reference is longer than {MAX_REF} characters")
+    if account.protection == protection and (protection is None or account.protection_ref == ref):
+        return False
+    was, was_ref = account.protection, account.protection_ref
+    account.protection = protection
+    account.protection_ref = ref if protection is not None else None
+    account.protection_at = now if protection is not None else None
+    audit.append(
+        session,
+        "protection_change",
+        protection_payload(protection, ref, was, was_ref, source, account.country),
+        actor=actor,
+        subject=f"account:{account.id}",
+    )
+    return True
+
+
+def protection_payload(
+    protection: str | None,
+    ref: str | None,
+    was: str | None,
+    was_ref: str | None,
+    source: str,
+    country: str,
+) -> dict[str, object]:
+    """The audit entry of a change: before, after, who asked (`source`) and the rule."""
+    return {
+        "protection": protection,
+        "ref": ref,
+        "was": was,
+        "was_ref": was_ref,
+        "source": source,
+        "reason": protection_reason(protection),
+        "rule": source_for(protection, country) if protection else None,
+    }
