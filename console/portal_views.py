@@ -4,10 +4,10 @@ from a signed short-lived link (`/p/<token>`, outreach/links.py) or by reference
 Thin: parse, call selfservice/debtor_actions.py, render. Every page that shows the
 account is a `pii_view` audit entry; every action a debtor-initiated ledger entry.
 
-The portal's session lives in the console's encrypted cookie (``portal``: the account,
-the gate it came through, when it was verified, when the debtor last did something)
-and ends PORTAL_IDLE_MINUTES after the debtor's last page or form, PORTAL_MAX_MINUTES
-after the check at the latest. Supervisors see the tasks the portal opens (disputes) at /supervisor/tasks.
+The portal's session is a row in SQL (selfservice/portal_sessions.py) whose random id
+the console's encrypted cookie carries (``portal``: the account and that id); it ends
+20 minutes after the debtor's last page or form, an hour after the check at the latest,
+and at "Salir" for every copy of the cookie. Supervisors see the tasks the portal opens (disputes) at /supervisor/tasks.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import binascii
 import contextlib
 import logging
 import re
-import secrets
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -47,6 +46,7 @@ from console.webutil import in_db, requires, user_of
 from outreach.links import LinkError, verify
 from selfservice import debtor_actions as da
 from selfservice import identity as idc
+from selfservice import portal_sessions
 from selfservice.payment_links import PaymentLinkError, ProviderUnavailable, create_link
 from store.audit import append as audit_append
 from store.db import transaction
@@ -54,11 +54,6 @@ from store.models import Account, Role, SupervisorTask
 
 log = logging.getLogger(__name__)
 
-# A verified portal session ends after this many minutes without anything the debtor
-# did (a page, a form; the chat's poll does not count: a phone left on a table does
-# not keep the debt on its screen), and in any case this long after the check.
-PORTAL_IDLE_MINUTES = 20
-PORTAL_MAX_MINUTES = 60
 MAX_FIELD = 2000  # characters of any one form field read
 SESSION_KEY = "portal"
 TOKEN = r"[A-Za-z0-9_-]{20,80}"
@@ -235,8 +230,11 @@ def _check(engine: Engine, gate: str, account_id: int | None, answer: str, key: 
 
 async def _enter(request: web.Request, account_id: int, gate: str, now: datetime) -> web.Response:
     session = await get_session(request)
-    sid = secrets.token_urlsafe(16)
-    session[SESSION_KEY] = {"a": account_id, "g": gate[:90], "t": now.timestamp(), "s": sid}
+    old = session.get(SESSION_KEY)
+    if isinstance(old, dict) and isinstance(old.get("s"), str):
+        await in_db(request, portal_sessions.end, old["s"], now)  # one session per browser
+    sid = await in_db(request, portal_sessions.start, account_id, now)
+    session[SESSION_KEY] = {"a": account_id, "s": sid}
     debtor = da.Debtor(account_id, "portal", session=sid, client=request.remote or "")
     await in_db(request, da.record_contact, debtor, "identified", now, {"gate": gate[:5]})
     raise web.HTTPSeeOther("/p/cuenta")
@@ -248,35 +246,27 @@ async def _debtor(request: web.Request, *, activity: bool = True) -> da.Debtor:
     going); a poll is not."""
     session = await get_session(request)
     state = session.get(SESSION_KEY)
-    now = request.app[CLOCK]().timestamp()
-    if not _live(state, now):
+    now = request.app[CLOCK]()
+    live = (
+        isinstance(state, dict)
+        and isinstance(state.get("a"), int)
+        and isinstance(state.get("s"), str)
+        and await in_db(request, portal_sessions.resolve, state["s"], state["a"], now, activity)
+    )
+    if not live:
         session.pop(SESSION_KEY, None)
         raise web.HTTPSeeOther("/p?ended=1")
     assert isinstance(state, dict)
-    if activity:
-        session[SESSION_KEY] = {**state, "l": now}
-    return da.Debtor(int(state["a"]), "portal", session=str(state.get("s", ""))[:64],
+    return da.Debtor(int(state["a"]), "portal", session=str(state["s"])[:64],
                      client=request.remote or "")  # fmt: skip
 
 
-def _live(state: Any, now: float) -> bool:
-    """A session's state as the cookie holds it: well formed, not idle, not too old,
-    not from the future (a clock that went back)."""
-    if not isinstance(state, dict) or not isinstance(state.get("a"), int):
-        return False
-    verified, last = state.get("t"), state.get("l", state.get("t"))
-    if not isinstance(verified, int | float) or not isinstance(last, int | float):
-        return False
-    return (
-        now - float(verified) <= PORTAL_MAX_MINUTES * 60
-        and now - float(last) <= PORTAL_IDLE_MINUTES * 60
-        and now >= float(verified) - 60
-    )
-
-
 async def leave(request: web.Request) -> web.StreamResponse:
+    """The debtor leaves ("Salir"): the session ends in SQL, so a copy of the cookie is worth nothing now."""
     session = await get_session(request)
-    session.pop(SESSION_KEY, None)
+    state = session.pop(SESSION_KEY, None)
+    if isinstance(state, dict) and isinstance(state.get("s"), str):
+        await in_db(request, portal_sessions.end, state["s"], request.app[CLOCK]())
     raise web.HTTPSeeOther("/p?ended=1")
 
 

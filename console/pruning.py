@@ -1,7 +1,8 @@
 """Rows of the console's own bookkeeping that can no longer matter are deleted
 periodically: console sessions past any role's lifetime (or ended a day ago), login
 throttles with no window, lock or back-off memory left, and the portal's identity
-gates that can no longer change an answer. Without it these tables grow with every
+gates that can no longer change an answer, and portal sessions over or ended a day
+ago. Without it these tables grow with every
 login, every portal link answered and every address that ever mistyped."""
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from console.login_throttle import LOCKOUT_MEMORY, WINDOW
 from console.sessions import COOKIE_MAX_AGE
 from outreach.links import MAX_TTL as LINK_MAX_TTL
 from selfservice.identity import ADDRESS_WINDOW, REFERENCE_LOCK
+from selfservice.portal_sessions import MAX_AGE as PORTAL_SESSION_MAX_AGE
 from store.db import transaction
-from store.models import ConsoleSession, LoginThrottle, PortalGate
+from store.models import ConsoleSession, LoginThrottle, PortalGate, PortalSession
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,7 @@ class Pruned:
     sessions: int
     throttles: int
     portal_gates: int = 0
+    portal_sessions: int = 0
 
 
 def prune(engine: Engine, now: datetime) -> Pruned:
@@ -58,7 +61,12 @@ def prune(engine: Engine, now: datetime) -> Pruned:
             or_(t.locked_until.is_(None), t.locked_until < now - LOCKOUT_MEMORY),
         ))).rowcount  # type: ignore[attr-defined]  # fmt: skip
         gates = session.execute(delete(PortalGate).where(spent_portal_gates(now))).rowcount  # type: ignore[attr-defined]
-    return Pruned(int(sessions or 0), int(throttles or 0), int(gates or 0))
+        p = PortalSession
+        portal = session.execute(delete(p).where(or_(
+            p.verified_at < now - PORTAL_SESSION_MAX_AGE - ENDED_KEPT,
+            p.ended_at < now - ENDED_KEPT,
+        ))).rowcount  # type: ignore[attr-defined]  # fmt: skip
+    return Pruned(int(sessions or 0), int(throttles or 0), int(gates or 0), int(portal or 0))
 
 
 def spent_portal_gates(now: datetime) -> Any:
@@ -88,9 +96,10 @@ async def prune_ctx(app: web.Application) -> AsyncIterator[None]:
         while True:
             try:
                 done = await asyncio.to_thread(prune, app[ENGINE], app[CLOCK]())
-                if done.sessions or done.throttles or done.portal_gates:
-                    log.info("pruned %d console sessions, %d login throttles and %d portal "
-                             "gates", done.sessions, done.throttles, done.portal_gates)  # fmt: skip
+                if done.sessions or done.throttles or done.portal_gates or done.portal_sessions:
+                    log.info("pruned %d console sessions, %d login throttles, %d portal gates "
+                             "and %d portal sessions", done.sessions, done.throttles,
+                             done.portal_gates, done.portal_sessions)  # fmt: skip
             except Exception:  # a store outage: the next round retries
                 log.exception("pruning console sessions, login throttles and portal gates failed")
             await asyncio.sleep(PRUNE_EVERY_SECONDS)

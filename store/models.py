@@ -946,6 +946,22 @@ class PortalGate(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class PortalSession(Base):
+    """One verified portal session (selfservice/portal_sessions.py): the debtor's cookie
+    carries a random id, SQL keeps its hash. "Salir" ends it (``ended_at``), so a copy
+    of the cookie stops working at once; it also ends when idle or too old."""
+
+    __tablename__ = "portal_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the id
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    verified_at: Mapped[datetime] = mapped_column()
+    last_seen_at: Mapped[datetime] = mapped_column()
+    ended_at: Mapped[datetime | None] = mapped_column()
+
+
 class DisputeStatus(enum.StrEnum):
     open = "open"
     resolved = "resolved"

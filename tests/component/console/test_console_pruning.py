@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from console.pruning import prune
 from selfservice.identity import gate_locked
-from store.models import ConsoleSession, LoginThrottle, PortalGate
+from store.models import ConsoleSession, LoginThrottle, PortalGate, PortalSession
 
 
 def test_given_old_and_live_rows_when_pruned_then_only_what_can_no_longer_matter_goes(
@@ -46,7 +46,7 @@ def test_given_old_and_live_rows_when_pruned_then_only_what_can_no_longer_matter
         assert set(s.scalars(select(ConsoleSession.id))) == {"live", "ended-now"}
         assert set(s.scalars(select(LoginThrottle.key))) == {
             "user:locked", "user:remembered", "addr:counting"}  # fmt: skip
-    assert prune(engine, NOW) == type(pruned)(0, 0, 0)  # nothing more to do
+    assert prune(engine, NOW) == type(pruned)(0, 0, 0, 0)  # nothing more to do
 
 
 def test_given_portal_gates_when_pruned_then_locks_in_force_and_counted_answers_stay(
@@ -86,3 +86,22 @@ def test_given_portal_gates_when_pruned_then_locks_in_force_and_counted_answers_
     assert gate_locked(engine, "ref:locked-now", NOW)
     assert not gate_locked(engine, "ref:lock-over", NOW)
     assert prune(engine, NOW).portal_gates == 0
+
+
+def test_given_portal_sessions_when_pruned_then_live_and_recently_ended_stay(
+    engine: Engine, seed: Seed
+) -> None:
+    hours = lambda n: NOW - timedelta(hours=n)  # noqa: E731
+    with Session(engine) as s, s.begin():
+        for sid, verified, ended in (
+            ("live", hours(0.2), None),
+            ("left-now", hours(0.5), hours(0.4)),  # "Salir" minutes ago: kept a day
+            ("left-old", hours(30), hours(29.5)),  # ended over a day ago
+            ("abandoned", hours(26), None),  # never left, past the hour (+ a day)
+        ):
+            s.add(PortalSession(id=sid, account_id=seed.account_id, verified_at=verified,
+                                last_seen_at=verified, ended_at=ended))  # fmt: skip
+
+    assert prune(engine, NOW).portal_sessions == 2
+    with Session(engine) as s:
+        assert set(s.scalars(select(PortalSession.id))) == {"live", "left-now"}

@@ -40,6 +40,7 @@ from store.models import (
     ContactOptOut,
     PaymentPlan,
     Phone,
+    PortalSession,
     Promise,
     SupervisorTask,
     User,
@@ -285,6 +286,36 @@ async def test_given_only_the_chat_poll_then_the_session_ends_after_20_idle_minu
     assert (await web.get("/p/cuenta/chat/mensajes?c=0&after=0")).status == 401
     resp = await web.get("/p/cuenta", allow_redirects=False)
     assert resp.headers["Location"] == "/p?ended=1"
+
+
+async def test_given_a_copied_cookie_when_the_debtor_leaves_then_the_copy_stops_at_once(
+    web: TestClient, seeded: PortalSeed, engine: Engine, clock: Clock
+) -> None:
+    """Leaving ("Salir") ends the session server-side: a cookie copied before (a shared computer,
+    a stolen phone's backup) is refused on its next request, long before the idle limit."""
+    assert (await enter(web, seeded.account_id)).status == 303
+    copied = {cookie.key: cookie.value for cookie in web.session.cookie_jar}
+    resp = await post(web, "/p/salir")
+    assert resp.status == 303 and resp.headers["Location"] == "/p?ended=1"
+    web.session.cookie_jar.update_cookies(copied)  # the thief's browser
+    clock.now = NOW + timedelta(minutes=1)
+    resp = await web.get("/p/cuenta", allow_redirects=False)
+    assert resp.status == 303 and resp.headers["Location"] == "/p?ended=1"
+    web.session.cookie_jar.update_cookies(copied)
+    assert (await web.get("/p/cuenta/chat/mensajes?c=0&after=0")).status == 401
+    with Session(engine) as s:
+        assert s.scalar(select(func.count()).select_from(PortalSession)
+                        .where(PortalSession.ended_at.is_(None))) == 0  # fmt: skip
+
+
+async def test_given_a_second_check_in_one_browser_then_the_first_session_ends(
+    web: TestClient, seeded: PortalSeed, engine: Engine
+) -> None:
+    await enter(web, seeded.account_id)
+    await enter(web, seeded.account_id)
+    with Session(engine) as s:
+        live = s.scalars(select(PortalSession).where(PortalSession.ended_at.is_(None))).all()
+    assert len(live) == 1
 
 
 async def test_given_no_portal_secrets_when_opened_then_503(
