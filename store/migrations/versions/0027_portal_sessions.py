@@ -1,8 +1,8 @@
 """portal_sessions: the debtor's verified portal sessions kept server-side, so that
 "Salir" (or the end of the session) makes every copy of the cookie worthless at once.
 
-Revision ID: 0026
-Revises: 0025
+Revision ID: 0027
+Revises: 0026
 Create Date: 2026-12-05 20:20:00
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 from store.types import UTCDateTime
 
-revision = "0026"
-down_revision = "0025"
+revision = "0027"
+down_revision = "0026"
 branch_labels = None
 depends_on = None
 
