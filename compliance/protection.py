@@ -8,12 +8,17 @@ next check; each change is a `protection_change` audit entry.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cobrador.ground.masking import mask_phone
 from store import audit
-from store.models import Account, Protection
+from store.importing.fields import FieldError, parse_phone
+from store.models import Account, PhoneStatus, Protection
 
 PROTECTIONS = tuple(Protection.__members__)
 # The reason code each protection gives (stable strings: tests, metrics, the audit log).
@@ -132,3 +137,85 @@ def protection_payload(
         "reason": protection_reason(protection),
         "rule": source_for(protection, country) if protection else None,
     }
+
+
+@dataclass(frozen=True)
+class ProtectionChange:
+    """What a supervisor's change touched: the account, its campaign (None: none) and
+    whether anything changed (the same value again writes nothing)."""
+
+    account_id: int
+    campaign_id: int | None
+    changed: bool
+
+
+def protect_account(
+    session: Session,
+    account_ref: str,
+    protection: str | None,
+    ref: str | None,
+    *,
+    actor: str,
+    now: datetime,
+    may_change: Callable[[int | None], bool] = lambda _campaign: True,
+) -> ProtectionChange:
+    """A supervisor's change of an account's protection (by its reference), in the
+    caller's transaction. LookupError: no such account; PermissionError: the account is
+    of a campaign `may_change` refuses; ProtectionError: a bad value."""
+    account = _account(session, account_ref, may_change)
+    changed = set_protection(session, account, protection, ref, actor=actor, source="console",
+                             now=now)  # fmt: skip
+    return ProtectionChange(account.id, account.campaign_id, changed)
+
+
+def mark_third_party_number(
+    session: Session,
+    account_ref: str,
+    number: str,
+    *,
+    actor: str,
+    now: datetime,
+    may_change: Callable[[int | None], bool] = lambda _campaign: True,
+) -> ProtectionChange:
+    """Mark one of the account's numbers as reaching someone who is not the debtor
+    (status third_party: never contacted on it), with a `phone_status_change` audit
+    entry. `number` in E.164 or national for the account's country. LookupError: no
+    such account or the number is not the account's; ProtectionError: not a number."""
+    account = _account(session, account_ref, may_change)
+    try:
+        e164, _type = parse_phone(number, account.country, "number")
+    except FieldError as exc:
+        raise ProtectionError(str(exc)) from None
+    phone = next((p for p in account.phones if p.number_e164 == e164), None)
+    if phone is None:
+        raise LookupError(f"the account has no number {mask_phone(e164)}")
+    if phone.status == PhoneStatus.third_party.value:
+        return ProtectionChange(account.id, account.campaign_id, False)
+    was = phone.status
+    phone.status = PhoneStatus.third_party.value
+    phone.updated_at = now
+    audit.append(
+        session,
+        "phone_status_change",
+        {
+            "phone_id": phone.id,
+            "number": mask_phone(e164),
+            "status": phone.status,
+            "was": was,
+            "source": "console",
+        },  # fmt: skip
+        actor=actor,
+        subject=f"account:{account.id}",
+    )
+    return ProtectionChange(account.id, account.campaign_id, True)
+
+
+def _account(
+    session: Session, account_ref: str, may_change: Callable[[int | None], bool]
+) -> Account:
+    account = session.scalar(select(Account).where(Account.external_ref == account_ref.strip()))
+    if account is None:
+        raise LookupError(f"no account {account_ref!r}")
+    if not may_change(account.campaign_id):
+        raise PermissionError(account.campaign_id)
+    return account

@@ -20,6 +20,7 @@ from compliance.debtor_time import debtor_zones, stamp
 from compliance.jurisdiction import country_profile
 from compliance.opt_outs import OptOutError, record_opt_out
 from compliance.profile import Profile, load_profiles
+from compliance.protection import protection_reason
 from console import call_script
 from console.call_script import ScriptFacts
 from console.contact_labels import (
@@ -232,6 +233,9 @@ def build_pop(
             "promise_max_date": (local.date() + timedelta(days=max_days)).isoformat(),
             "money": money.as_dict(),
             "wrapup_seconds": int(config.get("wrapup_seconds", DEFAULT_WRAPUP_SECONDS)),
+            # Before anything else, verified or not: a protected person is never asked
+            # for the debt (compliance/protection.py); None when the account is not one.
+            "protection": protection_notice(account.protection),
         }
         if verified is not None:
             pop["account"] = {
@@ -258,6 +262,27 @@ def build_pop(
         if audit:
             _pii_view(session, agent, account.id, attempt_id, purpose)
         return pop
+
+
+# The same words as the reasons' (console/code_labels.py, which reads this module).
+PROTECTION_LABELS = {
+    "debtor_deceased": N_("Deudor fallecido"),
+    "debtor_minor": N_("Deudor menor de edad"),
+    "insolvency_proceeding": N_("Deudor en proceso de insolvencia"),
+    "protected_person": N_("Persona protegida"),
+}
+PROTECTION_RULE = N_(
+    "Persona protegida: no cobre ni hable de la deuda; registre la llamada y avise a su supervisor."
+)
+
+
+def protection_notice(protection: str | None) -> dict[str, str] | None:
+    """What the agent reads about a protected person: the reason's label and the rule."""
+    reason = protection_reason(protection)
+    if reason is None:
+        return None
+    label = PROTECTION_LABELS.get(reason, PROTECTION_LABELS["protected_person"])
+    return {"code": reason, "label": gettext_(label), "rule": gettext_(PROTECTION_RULE)}
 
 
 def _profile_of(campaign: Campaign | None, country: str) -> Profile | None:

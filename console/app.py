@@ -47,6 +47,7 @@ from console import (
     payment_webhook_views,
     portal_chat_views,
     portal_views,
+    protection_views,
     pruning,
     recording_views,
     sessions,
@@ -304,6 +305,7 @@ def init_app(
     agent_views.setup_routes(app)
     inbound_views.setup_routes(app)
     supervisor_views.setup_routes(app)
+    protection_views.setup_routes(app)
     auditor_views.setup_routes(app)
     phone_views.setup(app)
     recording_views.setup_routes(app)

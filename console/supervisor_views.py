@@ -40,8 +40,17 @@ DONE = {
     "saved": N_("Cambio guardado."),
     "plan_approved": N_("Plan aprobado: sus pagos son promesas."),
     "plan_rejected": N_("Plan rechazado: la cuenta vuelve a la cola."),
+    "protected": N_("Persona protegida: la cuenta ya no se contacta por ningún medio."),
+    "third_party": N_("Número de un tercero: ya no se contacta."),
 }
 PUSH_EVERY_SECONDS = 2.0
+# The supervisor's protection form (console/protection_views.py): value, label.
+PROTECTION_CHOICES = (
+    ("none", N_("Ninguna")),
+    ("deceased", N_("Fallecido")),
+    ("minor", N_("Menor de edad")),
+    ("insolvency", N_("En proceso de insolvencia (concurso, reorganización)")),
+)
 
 
 def setup_routes(app: web.Application) -> None:
@@ -87,11 +96,15 @@ async def _render(
             "dial_modes": DIAL_MODES,
             "skill_groups": groups,
             "plans": plans,
+            "protections": PROTECTION_CHOICES,
             "error": error,
             "message": message or _done(request),
         },
         status=status,
     )
+
+
+render_supervisor = _render  # the page with an error, for the supervisor's other forms
 
 
 def _done(request: web.Request) -> str | None:

@@ -234,6 +234,9 @@
     $("verify-form").hidden = !(flowParty === "titular" || flowParty === "aval") || debt;
     $("debt-block").hidden = !debt;
     const stage = $("pop-stage");
+    const protection = $("pop-protection");
+    protection.hidden = !pop.protection;
+    protection.textContent = pop.protection ? `${pop.protection.label}. ${pop.protection.rule}` : "";
     setField("account.ref", pop.account.ref);
     if (debt) {
       $("pop-balance").textContent = pop.account.balance_display;

@@ -1,0 +1,131 @@
+"""Supervisor: mark a protected person (deceased, minor, insolvency) or a number that
+reaches someone else (compliance/protection.py); audited, and the dialer is told to drop
+the account and hang up its ringing call (the next check of every process already
+refuses it: the fact is in SQL)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from urllib.parse import urlencode
+
+from aiohttp import web
+from sqlalchemy import Engine, select
+
+from compliance.protection import (
+    PROTECTIONS,
+    ProtectionChange,
+    ProtectionError,
+    mark_third_party_number,
+    protect_account,
+    protection_reason,
+)
+from console.i18n import gettext_
+from console.keys import CLOCK, REDIS
+from console.recording_service import may_see_campaign
+from console.supervisor_views import render_supervisor
+from console.users import CurrentUser
+from console.webutil import in_db, requires, user_of
+from dialer.messages import Notifier, StopAccount
+from store.db import transaction
+from store.models import Campaign, Role
+
+MAX_FIELD = 100
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_post("/supervisor/protection", protection_change)
+    app.router.add_post("/supervisor/third-party-number", third_party_number)
+
+
+def _protect(
+    engine: Engine, user: CurrentUser, ref: str, protection: str | None, evidence: str,
+    now: datetime,
+) -> tuple[ProtectionChange, str]:  # fmt: skip
+    with transaction(engine) as session:
+        change = protect_account(session, ref, protection, evidence, actor=user.actor, now=now,
+                                 may_change=lambda c: may_see_campaign(user, c))  # fmt: skip
+        return change, _campaign_name(session, change.campaign_id)
+
+
+def _third_party(
+    engine: Engine, user: CurrentUser, ref: str, number: str, now: datetime
+) -> tuple[ProtectionChange, str]:
+    with transaction(engine) as session:
+        change = mark_third_party_number(session, ref, number, actor=user.actor, now=now,
+                                         may_change=lambda c: may_see_campaign(user, c))  # fmt: skip
+        return change, _campaign_name(session, change.campaign_id)
+
+
+def _campaign_name(session: object, campaign_id: int | None) -> str:
+    if campaign_id is None:
+        return ""
+    return session.scalar(select(Campaign.name).where(Campaign.id == campaign_id)) or ""  # type: ignore[attr-defined]
+
+
+async def _field(request: web.Request, name: str) -> str:
+    form = await request.post()
+    return str(form.get(name, "")).strip()[: MAX_FIELD + 1]
+
+
+@requires(Role.supervisor)
+async def protection_change(request: web.Request) -> web.StreamResponse:
+    """Set or clear an account's protection (by its reference), with its evidence."""
+    user = user_of(request)
+    ref = await _field(request, "account")
+    wanted = await _field(request, "protection")
+    evidence = await _field(request, "evidence")
+    if wanted not in (*PROTECTIONS, "none"):
+        return await render_supervisor(request, error=gettext_("Protección desconocida."),
+                                       status=400)  # fmt: skip
+    protection = None if wanted == "none" else wanted
+    try:
+        change, campaign = await in_db(request, _protect, user, ref, protection, evidence,
+                                       request.app[CLOCK]())  # fmt: skip
+    except LookupError:
+        return await render_supervisor(request, error=gettext_("Esa cuenta no existe."),
+                                       status=404)  # fmt: skip
+    except PermissionError:
+        return await render_supervisor(
+            request, error=gettext_("Esa cuenta es de una campaña que no supervisa."), status=403
+        )
+    except ProtectionError:
+        return await render_supervisor(
+            request, error=gettext_("La referencia de la evidencia es demasiado larga."),
+            status=400,
+        )  # fmt: skip
+    reason = protection_reason(protection)
+    if change.changed and reason is not None:
+        await Notifier(request.app[REDIS]).send(StopAccount(change.account_id, reason, campaign))
+    return _back(request, "protected" if protection else "saved")
+
+
+@requires(Role.supervisor)
+async def third_party_number(request: web.Request) -> web.StreamResponse:
+    """Mark one of an account's numbers as a third party's (never contacted on it)."""
+    user = user_of(request)
+    ref = await _field(request, "account")
+    number = await _field(request, "number")
+    try:
+        change, campaign = await in_db(request, _third_party, user, ref, number,
+                                       request.app[CLOCK]())  # fmt: skip
+    except LookupError:
+        return await render_supervisor(
+            request, error=gettext_("Esa cuenta no existe o no tiene ese número."), status=404
+        )
+    except PermissionError:
+        return await render_supervisor(
+            request, error=gettext_("Esa cuenta es de una campaña que no supervisa."), status=403
+        )
+    except ProtectionError:
+        return await render_supervisor(request, error=gettext_("Ese número no es válido."),
+                                       status=400)  # fmt: skip
+    if change.changed:
+        await Notifier(request.app[REDIS]).send(
+            StopAccount(change.account_id, "third_party", campaign)
+        )
+    return _back(request, "third_party")
+
+
+def _back(request: web.Request, done: str) -> web.StreamResponse:
+    query = urlencode({"campaign": request.query.get("campaign", ""), "done": done})
+    raise web.HTTPFound(f"/supervisor?{query}#protection")
