@@ -12,6 +12,7 @@ import email.policy
 import logging
 import re
 import secrets
+import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from email.headerregistry import Address
@@ -35,6 +36,15 @@ MAX_HEADER_SECTION_BYTES = 64 * 1024
 MAX_FIELD_BYTES = 16 * 1024
 MAX_PARTS = 64
 MAX_BOUNCES = 100  # recipient lines read from one delivery report
+# The listener's own bounds, whatever a client sends: connections served at once (past
+# it a new one is answered 421 and closed), recipients of one message (RFC 5321 asks a
+# server to take 100 at least), and the bytes of one line: aiosmtpd keeps every piece
+# of a DATA line too long for it until the line ends, so a client streaming bytes
+# without a line break grew the process without end; past MAX_LINE_BYTES the
+# connection is closed (no line of a message we accept is anywhere near it).
+MAX_CONNECTIONS = 50
+MAX_RECIPIENTS = 100
+MAX_LINE_BYTES = 64 * 1024
 _CONTENT_TYPE = re.compile(rb"^content-type[ \t]*:", re.IGNORECASE | re.MULTILINE)
 
 
@@ -298,6 +308,8 @@ class _Handler:
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
                           address: str, rcpt_options: list[str]) -> str:  # fmt: skip
+        if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:
+            return "452 4.5.3 Too many recipients"
         refusal = self.rcpt_check(address) if self.rcpt_check is not None else None
         if refusal:
             return refusal
@@ -314,26 +326,75 @@ class _Handler:
         return "250 2.0.0 OK"
 
 
+class _BoundedSMTP(SMTP):
+    """aiosmtpd's protocol, counted among the listener's connections and closed when
+    one line passes MAX_LINE_BYTES (see there)."""
+
+    def __init__(self, listener: SmtpListener) -> None:
+        super().__init__(listener.handler, data_size_limit=listener.max_bytes,
+                         hostname=listener.hostname, enable_SMTPUTF8=True)  # fmt: skip
+        self._listener = listener
+        self._line_bytes = 0  # bytes since the last line break
+        # Counted from here, not from connection_made: a burst of connections accepted
+        # in one turn of the loop is made before any of them is connected.
+        listener.connections.add(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._listener.connections.discard(self)
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        end = data.rfind(b"\n")
+        self._line_bytes = len(data) - end - 1 if end >= 0 else self._line_bytes + len(data)
+        if self._line_bytes > MAX_LINE_BYTES:
+            log.warning("inbound mail: a line over %d bytes, connection closed", MAX_LINE_BYTES)
+            if self.transport is not None:
+                self.transport.close()
+            return
+        super().data_received(data)
+
+
+class _Busy(asyncio.Protocol):
+    """The answer past the listener's connection limit: 421, then closed."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.WriteTransport)
+        transport.write(b"421 4.3.2 Too many connections, try again later\r\n")
+        transport.close()
+
+
 class SmtpListener:
     """An SMTP server on our loop (aiosmtpd's protocol): every message accepted is
     handed to `on_mail(mail_from, rcpt_tos, raw)`; one it raises on is answered 451
-    (the sender tries again). Messages over `max_bytes` are refused with 552."""
+    (the sender tries again). Messages over `max_bytes` are refused with 552; at most
+    `max_connections` clients are served at once (the next is answered 421: a mail
+    server tries again later)."""
 
     def __init__(self, on_mail: OnMail, *, max_bytes: int = MAX_INBOUND_BYTES,
-                 hostname: str = "cobrador.invalid", rcpt_check: RcptCheck | None = None) -> None:  # fmt: skip
+                 hostname: str = "cobrador.invalid", rcpt_check: RcptCheck | None = None,
+                 max_connections: int = MAX_CONNECTIONS) -> None:  # fmt: skip
         self.handler = _Handler(on_mail, rcpt_check)
         self.max_bytes = max_bytes
         self.hostname = hostname
+        self.max_connections = max_connections
+        # Weak: a protocol whose transport never came up leaves by itself.
+        self.connections: weakref.WeakSet[_BoundedSMTP] = weakref.WeakSet()
+        self.refused = 0  # connections answered 421 since start
         self._server: asyncio.Server | None = None
         self.port = 0
 
+    def _protocol(self) -> asyncio.Protocol:
+        if len(self.connections) >= self.max_connections:
+            self.refused += 1
+            if self.refused == 1 or self.refused % 100 == 0:
+                log.warning("inbound mail: %d connections open, new ones refused (%d so far)",
+                            len(self.connections), self.refused)  # fmt: skip
+            return _Busy()
+        return _BoundedSMTP(self)
+
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(
-            lambda: SMTP(self.handler, data_size_limit=self.max_bytes, hostname=self.hostname,
-                         enable_SMTPUTF8=True),  # fmt: skip
-            host, port,
-        )  # fmt: skip
+        self._server = await loop.create_server(self._protocol, host, port)
         self.port = int(self._server.sockets[0].getsockname()[1])
         return self.port
 

@@ -147,6 +147,9 @@ class Settings:
     email_reply_to: str = ""
     email_inbound_host: str = "127.0.0.1"
     email_inbound_port: int = 2525
+    # Clients the inbound e-mail listener serves at once; past it a new one is answered
+    # 421 (a mail server tries again later).
+    email_inbound_max_connections: int = 50
     # WhatsApp: "cloud_api" (Meta's Graph API); templates Meta approved for the
     # number (comma-separated names) and their language.
     whatsapp_gateway: str = ""

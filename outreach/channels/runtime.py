@@ -159,7 +159,7 @@ async def running_channels(settings: Settings, engine: Engine, *, opt_out: OptOu
             async def on_mail(mail_from: str, rcpt_tos: list[str], raw: bytes) -> None:
                 await transport_box[0].on_mail(mail_from, rcpt_tos, raw)
 
-            inbound = SmtpListener(on_mail)
+            inbound = SmtpListener(on_mail, max_connections=settings.email_inbound_max_connections)
             inbound_port = await inbound.start(settings.email_inbound_host,
                                                0 if mail == SIMULATED else settings.email_inbound_port)  # fmt: skip
             stack.push_async_callback(inbound.stop)
