@@ -22,7 +22,7 @@ from console.day_window import ZoneError, local_midnight, zone_named
 from console.dispositions import FormErrors
 from console.i18n import N_, gettext_
 from console.inbound_service import pending_inbound_pop
-from console.keys import CALLBACK_CHECKER, CLOCK, ENGINE, POPHUB, REDIS, STATES
+from console.keys import CALLBACK_CHECKER, CLOCK, ENGINE, POPHUB, REDIS, SOCKET_SLOTS, STATES
 from console.params import id_or_400
 from console.pause_floor import calls_in_flight
 from console.pophub import (
@@ -33,8 +33,16 @@ from console.pophub import (
     verified_key,
 )
 from console.security import same_origin
+from console.socket_slots import MAX_MESSAGE_BYTES as MAX_SOCKET_MESSAGE
 from console.users import CurrentUser
-from console.webutil import close_when_session_ends, in_db, json_error, requires, user_of
+from console.webutil import (
+    close_when_session_ends,
+    in_db,
+    json_error,
+    requires,
+    too_many_sockets,
+    user_of,
+)
 from dialer.agent_state import AgentState, AgentStateError
 from dialer.command_replies import ASTERISK, NO_AGENT, REFUSED, new_request_id, wait_reply
 from dialer.hopper import Hopper
@@ -176,24 +184,27 @@ async def agent_socket(request: web.Request) -> web.StreamResponse:
     if not same_origin(request.headers.get("Origin"), request.scheme, request.host):
         return json_error(403, gettext_("Origen no permitido."))
     user = user_of(request)
-    states = request.app[STATES]
-    await _ensure_logged_in(request, user)
-    ws = web.WebSocketResponse(heartbeat=25.0)
-    await ws.prepare(request)
-    hub = request.app[POPHUB]
-    hub.register(user.id, ws)
-    watch = asyncio.create_task(close_when_session_ends(request, ws))
-    try:
-        await ws.send_json({"type": "hello", "state": (await states.get(user.id)).as_dict()})
-        async for msg in ws:
-            if msg.type == WSMsgType.TEXT and msg.data == "ping":
-                await ws.send_str("pong")
-            elif msg.type == WSMsgType.ERROR:
-                break
-    finally:
-        watch.cancel()
-        hub.unregister(user.id, ws)
-    return ws
+    with request.app[SOCKET_SLOTS].take(user.id) as taken:
+        if not taken:
+            return too_many_sockets()
+        states = request.app[STATES]
+        await _ensure_logged_in(request, user)
+        ws = web.WebSocketResponse(heartbeat=25.0, max_msg_size=MAX_SOCKET_MESSAGE)
+        await ws.prepare(request)
+        hub = request.app[POPHUB]
+        hub.register(user.id, ws)
+        watch = asyncio.create_task(close_when_session_ends(request, ws))
+        try:
+            await ws.send_json({"type": "hello", "state": (await states.get(user.id)).as_dict()})
+            async for msg in ws:
+                if msg.type == WSMsgType.TEXT and msg.data == "ping":
+                    await ws.send_str("pong")
+                elif msg.type == WSMsgType.ERROR:
+                    break
+        finally:
+            watch.cancel()
+            hub.unregister(user.id, ws)
+        return ws
 
 
 async def _live_attempt(request: web.Request, user: CurrentUser) -> int | None:

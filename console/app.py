@@ -69,6 +69,7 @@ from console.keys import (
     SESSION_CHECK_SECONDS,
     SESSION_TOKEN,
     SETTINGS,
+    SOCKET_SLOTS,
     STATES,
     USER,
     ChatBox,
@@ -76,6 +77,7 @@ from console.keys import (
 from console.phone import views as phone_views
 from console.pophub import PopHub
 from console.security import csrf_matches, new_csrf_token
+from console.socket_slots import SocketSlots
 from console.webutil import json_error
 from dialer.agent_state import AgentStates
 from field.visit_rules import VisitCheck, profile_visit_check
@@ -266,6 +268,8 @@ def init_app(
         load_profiles(settings.profiles_dir)
     )
     app[POPHUB] = PopHub(redis, engine, clock=clock)
+    app[SOCKET_SLOTS] = SocketSlots(settings.console_max_sockets_per_user,
+                                    settings.console_max_sockets)  # fmt: skip
     app[COMPLIANCE] = ComplianceService(engine, redis, load_profiles(settings.profiles_dir))
     app[CHAT] = ChatBox()
     app[FIELD_CHECK] = visit_check or profile_visit_check(load_profiles(settings.profiles_dir))

@@ -15,6 +15,7 @@ from cobrador.ground.settings import Settings
 from compliance.callback_window import CallbackChecker
 from compliance.service import ComplianceService
 from console.pophub import PopHub
+from console.socket_slots import SocketSlots
 from console.users import CurrentUser
 from dialer.agent_state import AgentStates
 from field.visit_rules import VisitCheck
@@ -25,6 +26,7 @@ ENGINE = web.AppKey("engine", Engine)
 REDIS = web.AppKey("redis", aioredis.Redis)
 STATES = web.AppKey("agent_states", AgentStates)
 POPHUB: web.AppKey[PopHub] = web.AppKey("pophub")
+SOCKET_SLOTS: web.AppKey[SocketSlots] = web.AppKey("socket_slots")
 CALLBACK_CHECKER: web.AppKey[CallbackChecker] = web.AppKey("callback_checker")
 # Evaluations without placing anything: the portal's standing blocks per channel.
 COMPLIANCE: web.AppKey[ComplianceService] = web.AppKey("compliance")

@@ -19,13 +19,21 @@ from console.agent_figures import agent_figures
 from console.agent_pauses import paused_seconds
 from console.day_window import ZoneError, local_midnight, zone_named
 from console.i18n import N_, gettext_
-from console.keys import CLOCK, ENGINE, REDIS, STATES
+from console.keys import CLOCK, ENGINE, REDIS, SOCKET_SLOTS, STATES
 from console.params import INT32_MAX, ParamError, parse_decimal, parse_id
 from console.recording_service import may_see_campaign
 from console.security import same_origin
+from console.socket_slots import MAX_MESSAGE_BYTES as MAX_SOCKET_MESSAGE
 from console.timeline import message_figures
 from console.users import CurrentUser
-from console.webutil import close_when_session_ends, in_db, json_error, requires, user_of
+from console.webutil import (
+    close_when_session_ends,
+    in_db,
+    json_error,
+    requires,
+    too_many_sockets,
+    user_of,
+)
 from dialer import messages as msg
 from dialer.agent_state import AgentState
 from dialer.inbound import skills
@@ -158,8 +166,15 @@ async def wallboard_socket(request: web.Request) -> web.StreamResponse:
         return json_error(400, "campaign is required")
     if not await may_see_named(request, campaign):
         return not_yours()
+    with request.app[SOCKET_SLOTS].take(user_of(request).id) as taken:
+        if not taken:
+            return too_many_sockets()
+        return await _wallboard_socket(request, campaign)
+
+
+async def _wallboard_socket(request: web.Request, campaign: str) -> web.WebSocketResponse:
     app = request.app
-    ws = web.WebSocketResponse(heartbeat=25.0)
+    ws = web.WebSocketResponse(heartbeat=25.0, max_msg_size=MAX_SOCKET_MESSAGE)
     await ws.prepare(request)
     changed = asyncio.Event()
 

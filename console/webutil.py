@@ -32,6 +32,11 @@ def json_error(status: int, reason: str, **extra: Any) -> web.Response:
     return web.json_response({"ok": False, "reason": reason, **extra}, status=status)
 
 
+def too_many_sockets() -> web.Response:
+    """A WebSocket past the user's or the process's bound (console/socket_slots.py)."""
+    return json_error(429, gettext_("Demasiadas conexiones abiertas; cierre otras pestañas."))
+
+
 def user_of(request: web.Request) -> CurrentUser:
     user: CurrentUser | None = request.get(USER)
     if user is None:  # requires() runs first; this is a programming error guard

@@ -70,6 +70,10 @@ class Settings:
     # X-Forwarded-For names (console/client_address.py), for the login and portal
     # throttles and the debtor's evidence. Unset: the header is ignored.
     trusted_proxies: str = ""
+    # WebSockets a console process keeps open (agent consoles, wallboards): per user
+    # and in all; past either a new one is answered 429 (console/socket_slots.py).
+    console_max_sockets_per_user: int = 8
+    console_max_sockets: int = 2000
     # Prometheus /metrics for the dialer process.
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 9108

@@ -97,6 +97,7 @@ EN = {
     "La hora de la nueva llamada ya pasó.": "The callback time has already passed.",
     "Esa hora está fuera del horario permitido para llamar al deudor.": "That time is outside the hours when the debtor may be called.",
     "Origen no permitido.": "Origin not allowed.",
+    "Demasiadas conexiones abiertas; cierre otras pestañas.": "Too many connections open; close other tabs.",
     "Tipifique la llamada anterior antes de continuar.": "Record the outcome of the previous call before continuing.",
     "No puede pasar a disponible desde el estado actual.": "You cannot become available from the current state.",
     "Elija un motivo de pausa.": "Choose a pause reason.",
