@@ -14,6 +14,7 @@ the members of the channels it names (compliance/profile.py CapRule).
 Redis is a cache: when `loaded` is missing (first use, expiry, a flushed or
 restarted Redis) the account is rebuilt from SQL call_attempts before any
 check. The final check at originate is one Lua script that checks every cap
+over the account and the debtor's other accounts (compliance/debtor_accounts.py)
 and, only if all pass, counts the attempt: two dialers can never both pass.
 """
 
@@ -59,10 +60,15 @@ end
 CHECK_AND_COUNT_LUA = (
     CHANNEL_LUA
     + """
--- KEYS: attempts, contacts, abandons, loaded
+-- KEYS: 4 per account (attempts, contacts, abandons, loaded): first the account whose
+--       attempt is counted, then the other accounts of the same debtor (a number they
+--       share, compliance/debtor_accounts.py): every cap counts them all together.
 -- ARGV: now, member, ttl, cooldown_seconds, then quintuples
 --       (kind, window_seconds, max, reason, channels as ',call,sms,')
-if redis.call('EXISTS', KEYS[4]) == 0 then return {'not_loaded'} end
+local groups = #KEYS / 4
+for g = 0, groups - 1 do
+  if redis.call('EXISTS', KEYS[g * 4 + 4]) == 0 then return {'not_loaded'} end
+end
 local now = tonumber(ARGV[1])
 -- The attempt itself may already be there (its SQL row was rebuilt in, or this is
 -- a retried check): it never counts against itself.
@@ -70,18 +76,24 @@ local reasons = {}
 local i = 5
 while i <= #ARGV do
   local since = now - tonumber(ARGV[i + 1])
-  local n
-  if ARGV[i] == 'contacts' then
-    n = count_on(KEYS[2], since, ARGV[i + 4], false)
-  else
-    n = count_on(KEYS[1], since, ARGV[i + 4], ARGV[2])
+  local n = 0
+  for g = 0, groups - 1 do
+    if ARGV[i] == 'contacts' then
+      n = n + count_on(KEYS[g * 4 + 2], since, ARGV[i + 4], false)
+    else
+      n = n + count_on(KEYS[g * 4 + 1], since, ARGV[i + 4], ARGV[2])
+    end
   end
   if n >= tonumber(ARGV[i + 2]) then table.insert(reasons, ARGV[i + 3]) end
   i = i + 5
 end
 local cooldown = tonumber(ARGV[4])
-if cooldown > 0 and redis.call('ZCOUNT', KEYS[3], '(' .. (now - cooldown), '+inf') > 0 then
-  table.insert(reasons, 'recent_abandon')
+if cooldown > 0 then
+  local abandons = 0
+  for g = 0, groups - 1 do
+    abandons = abandons + redis.call('ZCOUNT', KEYS[g * 4 + 3], '(' .. (now - cooldown), '+inf')
+  end
+  if abandons > 0 then table.insert(reasons, 'recent_abandon') end
 end
 if #reasons > 0 then
   table.insert(reasons, 1, 'blocked')
@@ -205,6 +217,8 @@ HistoryLoader = Callable[
     [Sequence[int], datetime],
     Mapping[int, AccountHistory] | Awaitable[Mapping[int, AccountHistory]],
 ]
+# The other accounts of an account's debtor (compliance/debtor_accounts.py), from SQL.
+LinkedLoader = Callable[[int], Awaitable[Sequence[int]]]
 
 
 class HistoryUnavailable(RuntimeError):
@@ -225,9 +239,13 @@ class CapStore:
         loader: HistoryLoader,
         horizon: timedelta = DEFAULT_HORIZON,
         sync_on_check: bool = True,
+        linked: LinkedLoader | None = None,
     ) -> None:
         self.client = client
         self.loader = loader
+        # The debtor's other accounts, whose events the final check counts in the same
+        # script (None: each account is a debtor of its own).
+        self.linked = linked
         self.horizon = horizon
         # Contacts and abandons are written to SQL by other processes (the console
         # saves a right-party disposition); the final check re-reads them so a
@@ -270,7 +288,9 @@ class CapStore:
         channel: str = "call",
     ) -> CapResult:  # fmt: skip
         """The final check at placing: every cap of the channel checked and the attempt
-        counted, atomically (a call at originate, a message at submit, a visit...)."""
+        counted, atomically (a call at originate, a message at submit, a visit...),
+        over the account and the debtor's other accounts together: two dialers placing
+        calls to two accounts of one debtor in the same instant never both pass."""
         if now.tzinfo is None:
             return CapResult(False, ("timezone_unknown",), False)
         if profile.max_cap_window_seconds > self.ttl:
@@ -286,10 +306,11 @@ class CapStore:
             kind = "attempts" if cap.kind == "attempts" else "contacts"
             args += [kind, cap.window_seconds, cap.max, cap.reason,
                      "," + ",".join(sorted(cap.counted(channel))) + ","]  # fmt: skip
-        keys = account_keys(account_id)
         try:
+            accounts = [account_id, *await self._linked(account_id)]
+            keys = [key for each in accounts for key in account_keys(each)]
             if self.sync_on_check:
-                await self._merge_from_sql(account_id, now)
+                await self.merge_from_sql(accounts, now)
             for _ in range(3):
                 reply = await self._check(keys=keys, args=args)
                 status = _text(reply[0])
@@ -299,14 +320,20 @@ class CapStore:
                     return CapResult(
                         False, tuple(dict.fromkeys(_text(r) for r in reply[1:])), False
                     )
-                await self.rebuild([account_id], now)
+                await self.rebuild(accounts, now)
         except (redis.RedisError, OSError, HistoryUnavailable):
             log.warning("caps unavailable for account %s; blocking", account_id, exc_info=True)
         # Redis or SQL down, or never loaded: the count is unknown, so every cap fails.
         return CapResult(False, _all_cap_reasons(profile, channel), False)
 
-    async def _merge_from_sql(self, account_id: int, now: datetime) -> None:
-        await self.merge_from_sql([account_id], now)
+    async def _linked(self, account_id: int) -> list[int]:
+        """The debtor's other accounts; HistoryUnavailable when SQL cannot say."""
+        if self.linked is None:
+            return []
+        try:
+            return [a for a in await self.linked(account_id) if a != account_id]
+        except Exception as exc:  # unknown links: the debtor's count is unknown
+            raise HistoryUnavailable(str(exc)) from exc
 
     async def merge_from_sql(self, account_ids: Sequence[int], now: datetime) -> None:
         """Add to loaded accounts what SQL holds and the counters may not (one query for

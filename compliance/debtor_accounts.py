@@ -6,7 +6,9 @@ The store has no person of its own; a number on two accounts is the evidence tha
 one person answers both (two debts of one debtor, or a guarantor who is also a
 debtor). Over-merging (a household's shared landline) only blocks more: the safe
 side. Bounded: a number on more than MAX_PER_NUMBER accounts (a switchboard typed
-as the debtor's) links only the first of them.
+as the debtor's) links only the first of them. The final check counts an attempt
+against all of them in one script (compliance/caps.py), so two dialers cannot both
+pass one debtor's cap through two accounts.
 """
 
 from __future__ import annotations
@@ -49,3 +51,12 @@ def accounts_sharing_numbers(
             out[account_id].update(holders.get(number, ()))
         out[account_id].discard(account_id)
     return {a: tuple(sorted(s)) for a, s in out.items()}
+
+
+def linked_accounts(engine: Engine, account_id: int) -> tuple[int, ...]:
+    """The other accounts of one account's debtor (those sharing one of its numbers),
+    for the final check that counts them in one script (compliance/caps.py)."""
+    with Session(engine) as session:
+        numbers = session.scalars(select(Phone.number_e164).where(Phone.account_id == account_id))
+        mine = [n for n in numbers if n]
+    return accounts_sharing_numbers(engine, {account_id: mine})[account_id]

@@ -22,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from compliance.caps import AccountHistory, CapStore, HistoryUnavailable
-from compliance.debtor_accounts import accounts_sharing_numbers
+from compliance.debtor_accounts import accounts_sharing_numbers, linked_accounts
 from compliance.engine import (
     AccountFacts,
     CallRequest,
@@ -147,12 +147,19 @@ class ComplianceService:
         self.registries = RegistryReader(redis_client) if redis_client is not None else None
         # Reloads a registry Redis lost (or holds another version of) from SQL.
         self.registry_sync = RegistrySync(sql, redis_client) if redis_client is not None else None
-        self.caps = CapStore(redis_client, self._load_history) if redis_client is not None else None
+        self.caps = (
+            CapStore(redis_client, self._load_history, linked=self._linked_accounts)
+            if redis_client is not None
+            else None
+        )
 
     async def _load_history(
         self, account_ids: Sequence[int], since: datetime
     ) -> dict[int, AccountHistory]:
         return await asyncio.to_thread(load_history, self.sql, account_ids, since)
+
+    async def _linked_accounts(self, account_id: int) -> tuple[int, ...]:
+        return await asyncio.to_thread(linked_accounts, self.sql, account_id)
 
     def profile_for(self, campaign: Campaign | None, country: str) -> Profile:
         """The profile for a debtor of `country` (compliance.jurisdiction.debtor_profile):

@@ -4,6 +4,7 @@ are per debtor), on real SQL and Redis, rebuilt from SQL after a flush."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import redis.asyncio as aioredis
@@ -88,3 +89,55 @@ def test_given_a_number_on_many_accounts_when_linked_then_bounded(engine: Engine
     linked = accounts_sharing_numbers(engine, {ids[0]: (NUMBER,), ids[-1]: (NUMBER,)})
     assert len(linked[ids[0]]) <= MAX_PER_NUMBER
     assert ids[0] not in linked[ids[0]] and linked[ids[0]][0] == ids[1]
+
+
+async def test_given_two_dialers_when_final_checks_of_two_linked_accounts_race_then_only_one_passes(
+    engine: Engine, aredis: aioredis.Redis
+) -> None:
+    first = peruvian(engine, "PE-1", NUMBER)
+    second = peruvian(engine, "PE-2", NUMBER)
+    attempts_in_sql(engine, first, count=2)  # PE: 3 attempts per debtor per 24 h; 2 used
+    # Two dialer processes: their own service, their own Redis connection.
+    dialers = [ComplianceService(engine, aredis), ComplianceService(engine, aredis.client())]
+    with transaction(engine) as session:
+        items = [dialers[0].load_item(session, account_ref="PE-1", phone_e164=NUMBER),
+                 dialers[1].load_item(session, account_ref="PE-2", phone_e164=NUMBER)]  # fmt: skip
+    # Both pass the batch check (two of three used): only the atomic count can hold one.
+    assert [d.allowed for d in await dialers[0].evaluate_batch(items, NOW)] == [True, True]
+    caps = [d.caps for d in dialers]
+    assert caps[0] is not None and caps[1] is not None
+    results = await asyncio.gather(
+        caps[0].check_and_count(first, items[0].profile, NOW, "a:801"),
+        caps[1].check_and_count(second, items[1].profile, NOW, "a:802"),
+    )
+    assert sorted(r.allowed for r in results) == [False, True]
+    assert [r.reasons for r in results if not r.allowed] == [("attempt_cap_day",)]
+    # Through the whole final check too (rules, count, decision row), twice more: none.
+    decisions = await asyncio.gather(
+        dialers[0].final_check(items[0], NOW + timedelta(seconds=1), "a:803"),
+        dialers[1].final_check(items[1], NOW + timedelta(seconds=1), "a:804"),
+    )
+    assert [d.allowed for d, _ in decisions] == [False, False]
+
+
+async def test_given_two_linked_accounts_when_both_final_checks_race_at_the_last_attempt_then_one(
+    engine: Engine, aredis: aioredis.Redis
+) -> None:
+    """The same race many times over, from a fresh (flushed) Redis each time: whichever
+    runs first, one call passes."""
+    first = peruvian(engine, "PE-1", NUMBER)
+    second = peruvian(engine, "PE-2", NUMBER)
+    attempts_in_sql(engine, second, count=2)
+    services = [ComplianceService(engine, aredis), ComplianceService(engine, aredis.client())]
+    with transaction(engine) as session:
+        profile = services[0].load_item(session, account_ref="PE-1", phone_e164=NUMBER).profile
+    for round_ in range(10):
+        await aredis.flushall()
+        caps = [s.caps for s in services]
+        assert caps[0] is not None and caps[1] is not None
+        order = [(caps[0], first), (caps[1], second)][:: 1 if round_ % 2 else -1]
+        results = await asyncio.gather(*(
+            c.check_and_count(a, profile, NOW, f"a:{700 + 2 * round_ + n}")
+            for n, (c, a) in enumerate(order)
+        ))  # fmt: skip
+        assert sorted(r.allowed for r in results) == [False, True], round_
