@@ -101,11 +101,17 @@ async def phones_for(engine: Engine) -> AsyncIterator[Callable[..., Any]]:
 
 
 async def leg_up(phones: Phones, agent_id: int) -> None:
+    """The leg is up and the agent is back out of no_audio: the leg's status is
+    written before the agent's state is restored, and a test that drops the leg
+    in between would see the old no_audio and reconnect a leg that is still up."""
+
     async def up() -> bool:
         leg = await phones.legs.get(agent_id)
-        return leg is not None and leg.status == UP
+        if leg is None or leg.status != UP:
+            return False
+        return (await phones.legs.states.get(agent_id)).state is not AgentState.no_audio
 
-    await until(up, f"agent {agent_id}'s leg up")
+    await until(up, f"agent {agent_id}'s leg up and the agent out of no_audio")
 
 
 async def state_of(floor: Any, agent_id: int) -> AgentState:
