@@ -74,6 +74,10 @@ DONE_MESSAGES = {
     "opt_in": N_("Registramos su autorización: podremos contactarle de nuevo por ese medio."),
 }
 OPT_OUT_CHANNELS = ("call", "sms", "whatsapp", "email", "visit")
+PORTAL_LOCKED_LABEL = N_(
+    "Acceso al portal bloqueado por intentos fallidos. Desbloquee solo tras confirmar la "
+    "identidad del deudor por teléfono."
+)
 
 
 class PortalUnavailable(Exception):
@@ -154,8 +158,10 @@ async def entry_post(request: web.Request) -> web.StreamResponse:
         # The same answer for an unknown reference, a wrong answer and a lock: the
         # page never says whether a reference exists.
         return _render(request, "portal_entry.html", {"mode": "reference", "ref": ref[:64],
-                       "error": gettext_(N_("Los datos no coinciden o el acceso está bloqueado. "
-                                            "Si necesita ayuda, llámenos."))},
+                       "error": gettext_(N_("Los datos no coinciden, o el acceso en línea a esa "
+                                            "cuenta quedó bloqueado por seguridad tras varios "
+                                            "intentos fallidos. Llámenos: lo desbloqueamos en "
+                                            "cuanto confirmemos su identidad."))},
                        status=403)  # fmt: skip
     return await _enter(request, account_id, gate, now)
 
@@ -614,7 +620,11 @@ async def tasks(request: web.Request) -> web.StreamResponse:
     shown = zone or ZoneInfo("UTC")  # before the browser has said its zone (or without JS)
     rows = await in_db(request, da.open_tasks, plan_scope(user_of(request)))
     for row in rows:
-        row["dispute_label"] = gettext_(DISPUTE_LABELS.get(row["dispute_kind"], N_("Otro motivo")))
+        row["unlock"] = row["kind"] == idc.PORTAL_LOCK_TASK
+        row["dispute_label"] = gettext_(
+            PORTAL_LOCKED_LABEL if row["unlock"]
+            else DISPUTE_LABELS.get(row["dispute_kind"], N_("Otro motivo"))
+        )  # fmt: skip
         row["at"] = stamp(row["created_at"], (shown,))
     return aiohttp_jinja2.render_template("supervisor_tasks.html", request, {
         "tasks": rows, "zone": shown.key,
@@ -647,6 +657,9 @@ def _close_task(engine: Engine, task_id: int, user_id: int, actor: str,
             or (scope is not None and task.campaign_id not in scope)
         ):
             return False
+        if task.kind == idc.PORTAL_LOCK_TASK:
+            # The debtor was identified another way (a call): their reference opens again.
+            idc.unlock_in(session, idc.reference_gate(task.account_id), actor, now, user_id)
         task.status, task.done_at, task.done_by = "done", now, user_id
         audit_append(session, "supervisor_task", {"task_id": task.id, "kind": task.kind,
                                                   "account_id": task.account_id, "status": "done"},

@@ -6,8 +6,12 @@ identities`) and only a keyed hash is stored, HMAC-SHA256 under
 ``portal_identity_key`` over the account's reference and the digits, so a copy
 of the database alone cannot be searched for them. Each way in is a gate
 (`store.models.PortalGate`): one signed link, or one account's reference path.
-Three wrong answers lock the gate for good (a link) or for a day (a reference);
-a client address (an IPv6 one by its /64) gets at most ``ADDRESS_FAILURES`` wrong
+Three wrong answers lock the gate for good (a link) or for a day (a reference), and
+a reference that has had REFERENCE_HOLD_FAILURES wrong answers in all, from any
+addresses, since its last success stays locked until a person unlocks it (a
+supervisor task opens: /supervisor/tasks; or `cobrador portal unlock`): a guesser
+holding thousands of addresses gets that many guesses per account, not three a day
+for ever. A client address (an IPv6 one by its /64) gets at most ``ADDRESS_FAILURES`` wrong
 answers per window over every gate, and an unknown reference counts as a wrong answer there, answered
 the same way (no reference enumeration). State is in SQL: no restart unlocks.
 """
@@ -31,13 +35,17 @@ from sqlalchemy.orm import Session
 from cobrador.ground.addresses import throttle_bucket
 from store.audit import append as audit_append
 from store.db import transaction
-from store.models import Account, PortalGate
+from store.models import Account, PortalGate, SupervisorTask
 
 DIGITS = 4
 GATE_FAILURES = 3  # wrong answers that lock a link or a reference
 ADDRESS_FAILURES = 10  # wrong answers per client address per window, over every gate
 ADDRESS_WINDOW = timedelta(minutes=15)
 REFERENCE_LOCK = timedelta(days=1)  # a reference unlocks after this (a link never does)
+# Wrong answers on a reference in all (every address, every day) since its last success
+# or unlock, after which its lock waits for a person: three day locks.
+REFERENCE_HOLD_FAILURES = 9
+PORTAL_LOCK_TASK = "portal_locked"  # the supervisor task a held reference opens
 MIN_KEY_BYTES = 32
 MAX_ANSWER = 40  # characters read from a form: more is refused unread
 MAX_REFERENCE = 64  # accounts.external_ref's size
@@ -146,7 +154,7 @@ def check(
         stored = account.identity_hash if account is not None else None
         expected = identity_hash(key, account.external_ref, digits) if account else ""
         if stored and row is not None and hmac.compare_digest(stored, expected):
-            row.failures, row.locked_at, row.verified_at = 0, None, now
+            row.failures, row.total_failures, row.locked_at, row.verified_at = 0, 0, None, now
             audit_append(session, "portal_identity", {"gate": gate[:12], "result": "verified"},
                          actor="debtor", subject=f"account:{account_id}", now=now)  # fmt: skip
             return Verdict(True, account_id=account_id)
@@ -154,11 +162,17 @@ def check(
         if row is None:
             return Verdict(False, tries_left=GATE_FAILURES - 1)
         row.failures += 1
-        if row.failures >= GATE_FAILURES:
+        row.total_failures += 1
+        held = _held(row)
+        if row.failures >= GATE_FAILURES or held:
             row.locked_at = now
             audit_append(session, "portal_identity",
-                         {"gate": gate[:12], "result": "locked", "failures": row.failures},
+                         {"gate": gate[:12], "result": "held" if held else "locked",
+                          "failures": row.failures, "total_failures": row.total_failures},
                          actor="debtor", subject=f"account:{account_id}", now=now)  # fmt: skip
+            if held and account is not None:
+                session.add(SupervisorTask(account_id=account.id, campaign_id=account.campaign_id,
+                                           kind=PORTAL_LOCK_TASK, created_at=now))  # fmt: skip
             return Verdict(False, locked=True)
         return Verdict(False, tries_left=GATE_FAILURES - row.failures)
 
@@ -206,15 +220,28 @@ def import_identities(
 
 
 def unlock(engine: Engine, gate: str, actor: str, now: datetime) -> bool:
-    """An operator lifts a lock (the debtor called and was identified); audited."""
+    """An operator lifts a lock (the debtor called and was identified); audited. A held
+    reference starts again from zero, and its open supervisor task is closed."""
     with transaction(engine) as session:
-        row = session.get(PortalGate, gate, with_for_update=True)
-        if row is None or row.locked_at is None:
-            return False
-        row.failures, row.locked_at = 0, None
-        audit_append(session, "portal_identity", {"gate": gate[:12], "result": "unlocked"},
-                     actor=actor, subject=f"account:{row.account_id}", now=now)  # fmt: skip
-        return True
+        return unlock_in(session, gate, actor, now)
+
+
+def unlock_in(session: Session, gate: str, actor: str, now: datetime,
+              user_id: int | None = None) -> bool:  # fmt: skip
+    """`unlock` inside the caller's transaction; False when the gate is not locked."""
+    row = session.get(PortalGate, gate, with_for_update=True)
+    if row is None or (row.locked_at is None and not _held(row)):
+        return False
+    row.failures, row.total_failures, row.locked_at = 0, 0, None
+    if row.account_id is not None and gate.startswith("ref:"):
+        for task in session.scalars(select(SupervisorTask).where(
+            SupervisorTask.account_id == row.account_id, SupervisorTask.kind == PORTAL_LOCK_TASK,
+            SupervisorTask.status == "open",
+        )):  # fmt: skip
+            task.status, task.done_at, task.done_by = "done", now, user_id
+    audit_append(session, "portal_identity", {"gate": gate[:12], "result": "unlocked"},
+                 actor=actor, subject=f"account:{row.account_id}", now=now)  # fmt: skip
+    return True
 
 
 def _row(session: Session, key: str, account_id: int | None, now: datetime) -> PortalGate:
@@ -230,7 +257,14 @@ def _row(session: Session, key: str, account_id: int | None, now: datetime) -> P
     return row
 
 
+def _held(row: PortalGate) -> bool:
+    """A reference locked until a person unlocks it (REFERENCE_HOLD_FAILURES)."""
+    return row.key.startswith("ref:") and row.total_failures >= REFERENCE_HOLD_FAILURES
+
+
 def _is_locked(row: PortalGate, now: datetime) -> bool:
+    if _held(row):
+        return True
     if row.locked_at is None:
         return False
     return not (row.key.startswith("ref:") and now - row.locked_at >= REFERENCE_LOCK)

@@ -940,6 +940,9 @@ class PortalGate(Base):
     key: Mapped[str] = mapped_column(String(90), primary_key=True)
     account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     failures: Mapped[int] = mapped_column(Integer, default=0)
+    # A reference's wrong answers since its last success or unlock, never reset by
+    # time: at REFERENCE_HOLD_FAILURES its lock waits for a person.
+    total_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     window_started_at: Mapped[datetime | None] = mapped_column()
     locked_at: Mapped[datetime | None] = mapped_column()
     verified_at: Mapped[datetime | None] = mapped_column()

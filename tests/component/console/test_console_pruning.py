@@ -11,7 +11,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from console.pruning import prune
-from selfservice.identity import gate_locked
+from selfservice.identity import REFERENCE_HOLD_FAILURES, gate_locked
 from store.models import ConsoleSession, LoginThrottle, PortalGate, PortalSession
 
 
@@ -73,6 +73,12 @@ def test_given_portal_gates_when_pruned_then_locks_in_force_and_counted_answers_
         ):
             s.add(PortalGate(key=key, account_id=account, failures=failures,
                              window_started_at=window, locked_at=locked, created_at=created))  # fmt: skip
+        # Wrong answers in all since the last success: they count towards the hold.
+        s.add(PortalGate(key="ref:counted", account_id=a, failures=3, total_failures=3,
+                         locked_at=days(1.5), created_at=days(3)))  # fmt: skip
+        s.add(PortalGate(key="ref:held", account_id=a, failures=3,
+                         total_failures=REFERENCE_HOLD_FAILURES, locked_at=days(20),
+                         created_at=days(30)))  # fmt: skip
 
     pruned = prune(engine, NOW)
 
@@ -80,7 +86,8 @@ def test_given_portal_gates_when_pruned_then_locks_in_force_and_counted_answers_
     with Session(engine) as s:
         assert set(s.scalars(select(PortalGate.key))) == {
             "link:locked-recent", "link:locked-29d", "ref:locked-now", "ref:two-wrong",
-            "addr:counting"}  # fmt: skip
+            "addr:counting", "ref:counted", "ref:held"}  # fmt: skip
+    assert gate_locked(engine, "ref:held", NOW)
     # What the portal answers is the same: the locks in force still lock.
     assert gate_locked(engine, "link:locked-29d", NOW)
     assert gate_locked(engine, "ref:locked-now", NOW)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from support.selfservice_seed import DIGITS, IDENTITY_KEY, NOW, PortalSeed, seed_portal
 
 from selfservice import identity as idc
-from store.models import Account, AuditEntry
+from store.models import Account, AuditEntry, PortalGate, SupervisorTask
 
 LINK = idc.link_gate("token-1")
 
@@ -78,6 +78,66 @@ def test_given_a_locked_reference_when_a_day_passes_then_it_opens_again(
     later = NOW + timedelta(days=1, minutes=1)
     assert not idc.gate_locked(engine, gate, later)
     assert check(engine, seeded, "0003", gate=gate, now=later).tries_left == 2
+
+
+def test_given_wrong_answers_from_ever_new_addresses_then_the_link_locks_at_three_in_all(
+    engine: Engine, seeded: PortalSeed
+) -> None:
+    """The count is the link's, not an address's: a guesser with a fresh IPv4 address
+    per answer gets three answers for a link, in all."""
+    for i, wrong in enumerate(("0000", "0001", "0002")):
+        check(engine, seeded, wrong, client=f"198.51.100.{i + 1}")
+    assert check(engine, seeded, DIGITS, client="192.0.2.77").locked
+    assert idc.gate_locked(engine, LINK, NOW + timedelta(days=365))
+
+
+def test_given_a_reference_guessed_day_after_day_from_many_addresses_then_held_for_a_person(
+    engine: Engine, seeded: PortalSeed
+) -> None:
+    """Three wrong answers a day from thousands of addresses used to be three guesses a
+    day for ever: REFERENCE_HOLD_FAILURES in all keep the reference locked (no day,
+    no Redis flush, no restart opens it) and open one supervisor task; an unlock opens
+    it again from zero and closes the task."""
+    gate = idc.reference_gate(seeded.account_id)
+    day, answers = NOW, 0
+    while answers < idc.REFERENCE_HOLD_FAILURES:
+        for _ in range(idc.GATE_FAILURES):
+            answers += 1
+            check(engine, seeded, f"{answers:04d}", gate=gate, client=f"203.0.113.{answers}",
+                  now=day)  # fmt: skip
+        day += idc.REFERENCE_LOCK + timedelta(minutes=1)
+    assert answers == idc.REFERENCE_HOLD_FAILURES
+    assert idc.gate_locked(engine, gate, day + timedelta(days=400))
+    assert check(engine, seeded, DIGITS, gate=gate, client="192.0.2.1", now=day).locked
+    with Session(engine) as s:
+        tasks = s.scalars(select(SupervisorTask).where(SupervisorTask.kind == "portal_locked"))
+        [task] = tasks.all()
+        results = [json.loads(e.payload)["result"] for e in s.scalars(
+            select(AuditEntry).where(AuditEntry.kind == "portal_identity"))]  # fmt: skip
+    assert task.account_id == seeded.account_id and task.status == "open"
+    assert results == ["locked", "locked", "held"]
+    # A link the debtor was sent is another way in: still open.
+    assert check(engine, seeded, DIGITS, client="192.0.2.1", now=day).verified
+    assert idc.unlock(engine, gate, "supervisor:sofia", day)
+    assert not idc.gate_locked(engine, gate, day)
+    assert check(engine, seeded, "9999", gate=gate, client="192.0.2.1", now=day).tries_left == 2
+    with Session(engine) as s:
+        assert s.get(SupervisorTask, task.id).status == "done"  # type: ignore[union-attr]
+
+
+def test_given_a_debtor_who_mistypes_then_succeeds_then_the_total_starts_over(
+    engine: Engine, seeded: PortalSeed
+) -> None:
+    gate = idc.reference_gate(seeded.account_id)
+    day = NOW
+    for _ in range(idc.REFERENCE_HOLD_FAILURES // idc.GATE_FAILURES):
+        for wrong in ("0000", "0001"):
+            check(engine, seeded, wrong, gate=gate, now=day)
+        assert check(engine, seeded, DIGITS, gate=gate, now=day).verified
+        day += timedelta(days=1)
+    assert not idc.gate_locked(engine, gate, day)
+    with Session(engine) as s:
+        assert s.get(PortalGate, gate).total_failures == 0  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize("answer", ["", "12", "12345", "abcd", "١٢٣٤", "1" * 1000, "12 3"])

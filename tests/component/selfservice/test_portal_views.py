@@ -40,6 +40,7 @@ from store.models import (
     ContactOptOut,
     PaymentPlan,
     Phone,
+    PortalGate,
     PortalSession,
     Promise,
     SupervisorTask,
@@ -640,3 +641,40 @@ async def test_given_a_supervisor_when_a_dispute_is_open_then_the_task_is_listed
     assert (
         await web.post(f"/supervisor/tasks/{task_id}/done", data={"_csrf": token_})
     ).status == 404
+
+
+async def test_given_a_reference_held_after_many_wrong_answers_then_a_supervisor_unlocks_it(
+    web: TestClient, seeded: PortalSeed, engine: Engine
+) -> None:
+    """Wrong answers from ever new addresses hold the reference (the debtor reads the
+    same words as for a wrong answer or an unknown reference, which say to call); a
+    supervisor's task opens it again once the debtor has been identified by phone."""
+    gate = idc.reference_gate(seeded.account_id)
+    with Session(engine) as s, s.begin():
+        s.merge(PortalGate(key=gate, account_id=seeded.account_id, failures=0,
+                           total_failures=idc.REFERENCE_HOLD_FAILURES - 1, created_at=NOW))  # fmt: skip
+    pages = []
+    for ref, digits in ((seeded.ref, "0000"), (seeded.ref, DIGITS), ("MX-NOPE", DIGITS)):
+        form = {"ref": ref, "digits": digits, "_csrf": await csrf(web, "/p")}
+        resp = await web.post("/p", data=form, allow_redirects=False)
+        text = await resp.text()
+        pages.append((resp.status, "Llámenos: lo desbloqueamos" in text))
+    assert pages == [(403, True)] * 3
+    from argon2 import PasswordHasher
+
+    with Session(engine) as s, s.begin():
+        s.add(User(username="sofia", display_name="Sofía", role="supervisor",
+                   password_hash=PasswordHasher(time_cost=1, memory_cost=8, parallelism=1).hash("x" * 12)))  # fmt: skip
+    login = {"username": "sofia", "password": "x" * 12, "_csrf": await csrf(web, "/login")}
+    assert (await web.post("/login", data=login, allow_redirects=False)).status == 302
+    page = await (await web.get("/supervisor/tasks")).text()
+    assert "Acceso al portal bloqueado" in page and "Desbloquear acceso" in page
+    task_id = re.search(r'data-task="(\d+)"', page).group(1)  # type: ignore[union-attr]
+    token_ = CSRF.search(page).group(1)  # type: ignore[union-attr]
+    resp = await web.post(f"/supervisor/tasks/{task_id}/done", data={"_csrf": token_},
+                          allow_redirects=False)  # fmt: skip
+    assert resp.status == 303 and da.open_tasks(engine, None) == []
+    assert not idc.gate_locked(engine, gate, NOW)
+    await web.post("/logout", data={"_csrf": token_}, allow_redirects=False)
+    form = {"ref": seeded.ref, "digits": DIGITS, "_csrf": await csrf(web, "/p")}
+    assert (await web.post("/p", data=form, allow_redirects=False)).status == 303
