@@ -14,12 +14,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any, Protocol
 
-import holidays
-
-from compliance.profile import PHONE_CHANNELS, Profile
+from compliance.profile import PHONE_CHANNELS, Profile, is_public_holiday
 from compliance.protection import protection_reason
 from compliance.timezones import Zones, number_info, resolve_zones, zone
 from store.email_address import is_email_address
@@ -244,13 +241,10 @@ class Decision:
         }
 
 
-@lru_cache(maxsize=256)
-def _holiday_dates(country: str, year: int) -> frozenset[date]:
-    return frozenset(holidays.country_holidays(country, years=year).keys())
-
-
 def is_holiday(country: str, day: date) -> bool:
-    return day in _holiday_dates(country, day.year)
+    """A public holiday of `country` (the `holidays` package; a profile adds its own
+    closed days: Profile.is_closed_day)."""
+    return is_public_holiday(country, day)
 
 
 def count_since(stamps: Iterable[float], since: float) -> int:
@@ -375,7 +369,7 @@ class Engine:
                     if window is None:
                         add("outside_hours")
                     inside.append((local.date(), window))
-                if holidays_closed and is_holiday(profile.holidays_country, local.date()):
+                if holidays_closed and profile.is_closed_day(local.date()):
                     add("holiday")
             if len(inside) == 2 and inside[0] != inside[1]:
                 add("outside_hours")  # it starts in one window and ends in another

@@ -13,9 +13,12 @@ import json
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from functools import cached_property
+from datetime import date, datetime
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
+
+import holidays
 
 from store.models import CONTACT_CHANNELS
 
@@ -183,6 +186,13 @@ class Profile:
     opening: tuple[str, ...] = ("agent", "agency", "creditor")
     # The channels the profile allows, each with its own rules (calls only by default).
     channels: tuple[ChannelRule, ...] = (ChannelRule("call"),)
+    # Closed days the `holidays` package does not know, each with its source in the
+    # profile file (Mexico's election days: LFT art. 74 fr. IX).
+    extra_holidays: frozenset[date] = frozenset()
+
+    def is_closed_day(self, day: date) -> bool:
+        """A public holiday of the profile's calendar, or one of its extra closed days."""
+        return day in self.extra_holidays or is_public_holiday(self.holidays_country, day)
 
     def channel_rule(self, channel: str) -> ChannelRule | None:
         return next((c for c in self.channels if c.name == channel), None)
@@ -233,7 +243,16 @@ class Profile:
                 day: [str(w) for w in windows]
                 for day, windows in zip(WEEKDAYS, self.hours, strict=True)
             },
-            "holidays": {"closed": self.holidays_closed, "country": self.holidays_country},
+            "holidays": {
+                "closed": self.holidays_closed,
+                "country": self.holidays_country,
+                # Only when there are some: the digest of a profile without them is unchanged.
+                **(
+                    {"extra": sorted(d.isoformat() for d in self.extra_holidays)}
+                    if self.extra_holidays
+                    else {}
+                ),
+            },  # fmt: skip
             "consent_required": self.consent_required,
             "allowed_parties": sorted(self.allowed_parties),
             "caps": [c.as_dict() for c in self.caps],
@@ -243,6 +262,41 @@ class Profile:
             ],
             "channels": {c.name: c.as_dict() for c in self.channels},
         }
+
+
+@lru_cache(maxsize=256)
+def _holiday_dates(country: str, year: int) -> frozenset[date]:
+    return (
+        frozenset(holidays.country_holidays(country, years=year).keys()) if country else frozenset()
+    )
+
+
+def is_public_holiday(country: str, day: date) -> bool:
+    """A public holiday of `country` in the `holidays` package."""
+    return day in _holiday_dates(country, day.year)
+
+
+def _parse_extra_holidays(value: Any, where: str) -> dict[date, str]:
+    """`extra = [{date = 2027-06-06, name = "...", source = "..."}]`: each closed day with
+    its source (a date the `holidays` package does not know)."""
+    if not isinstance(value, list):
+        raise ProfileError(f"{where}: expected a list of {{date, name, source}} tables")
+    out: dict[date, str] = {}
+    for n, entry in enumerate(value):
+        here = f"{where}[{n}]"
+        if not isinstance(entry, dict):
+            raise ProfileError(f"{here}: expected a table with date, name and source")
+        _no_unknown(entry, {"date", "name", "source"}, here)
+        raw = entry.get("date")
+        if isinstance(raw, str):
+            try:
+                raw = date.fromisoformat(raw)
+            except ValueError:
+                raise ProfileError(f"{here}.date: expected YYYY-MM-DD, got {raw!r}") from None
+        if not isinstance(raw, date) or isinstance(raw, datetime):
+            raise ProfileError(f"{here}.date: expected a date (YYYY-MM-DD)")
+        out[raw] = _require_source(entry, here)
+    return out
 
 
 def _canonical(value: Any) -> str:
@@ -461,8 +515,13 @@ def parse_profile(data: Mapping[str, Any], where: str = "profile") -> Profile:
     hours = tuple(parse_windows(hours_table[d], f"{where}.hours.{d}") for d in WEEKDAYS)
 
     hol = _table(data, "holidays", where)
-    _no_unknown(hol, {"closed", "country", "source"}, f"{where}.holidays")
+    _no_unknown(hol, {"closed", "country", "source", "extra"}, f"{where}.holidays")
     sources["holidays"] = _require_source(hol, f"{where}.holidays")
+    extra_holidays = _parse_extra_holidays(hol.get("extra", []), f"{where}.holidays.extra")
+    if extra_holidays:
+        sources["holidays.extra"] = "; ".join(
+            f"{day.isoformat()}: {source}" for day, source in sorted(extra_holidays.items())
+        )
     hol_country = hol.get("country", country)
     if not isinstance(hol_country, str):
         raise ProfileError(f"{where}.holidays.country: expected text")
@@ -532,6 +591,7 @@ def parse_profile(data: Mapping[str, Any], where: str = "profile") -> Profile:
         hours=hours,
         holidays_closed=_bool(hol.get("closed"), f"{where}.holidays.closed"),
         holidays_country=hol_country,
+        extra_holidays=frozenset(extra_holidays),
         consent_required=_bool(consent.get("required"), f"{where}.consent.required"),
         allowed_parties=frozenset(allowed),
         caps=_parse_caps(data.get("caps", []), f"{where}.caps", need_source=True),

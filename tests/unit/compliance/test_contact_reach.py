@@ -11,7 +11,7 @@ from compliance_builders import make_request
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from compliance.engine import Engine, is_holiday
+from compliance.engine import Engine
 from compliance.profile import Profile, load_profiles
 from compliance.timezones import number_info
 
@@ -24,7 +24,7 @@ engine = Engine()
 def _allowed_at(profile: Profile, zone: str, at: datetime) -> tuple[object, ...] | None:
     """The window (and local date) that allows `at` in `zone`; None when none does."""
     local = at.astimezone(ZoneInfo(zone))
-    if profile.holidays_closed and is_holiday(profile.holidays_country, local.date()):
+    if profile.holidays_closed and profile.is_closed_day(local.date()):
         return None
     minute = local.hour * 60 + local.minute
     window = next((w for w in profile.hours[local.weekday()] if w.contains(minute)), None)

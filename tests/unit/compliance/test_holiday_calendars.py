@@ -1,18 +1,21 @@
 """Each country's public holidays as its official calendar lists them, checked
 against the engine (not against the library it uses): Colombia's Monday-moved
 holidays (Ley 51 de 1983, "Ley Emiliani"), Peru's holidays added in 2022-2024,
-Mexico's rest days on their Mondays (LFT art. 74)."""
+Mexico's rest days on their Mondays (LFT art. 74) and its election days (fr. IX)."""
 
 from __future__ import annotations
 
+import tomllib
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import holidays
 import pytest
 from compliance_builders import make_request
 
 from compliance.engine import Engine
-from compliance.profile import load_profiles
+from compliance.profile import PROFILES_DIR, Profile, ProfileError, load_profiles, parse_profile
 
 PROFILES = load_profiles()
 engine = Engine()
@@ -75,3 +78,39 @@ def test_given_a_colombian_saturday_and_sunday_then_saturday_08_15_and_no_sunday
     assert engine.evaluate(make_request(co, now=early), early).reasons == ("outside_hours",)
     sunday = saturday + timedelta(days=1, hours=3)
     assert engine.evaluate(make_request(co, now=sunday), sunday).reasons == ("day_not_allowed",)
+
+
+@pytest.mark.parametrize("pid", ["MX", "MX-PROFECO"])
+@pytest.mark.parametrize("day", [date(2024, 6, 2), date(2025, 6, 1), date(2026, 6, 7),
+                                 date(2027, 6, 6), date(2030, 6, 2)])  # fmt: skip
+def test_given_mexican_election_day_when_any_channel_then_holiday(
+    profiles: dict[str, Profile], pid: str, day: date
+) -> None:
+    """LFT art. 74 fr. IX: the day of an ordinary election is a rest day; the `holidays`
+    package does not list it, the profile does (with its source)."""
+    profile = profiles[pid]
+    assert day not in holidays.country_holidays("MX", years=day.year)
+    assert profile.is_closed_day(day) and day.isoformat() in profile.sources["holidays.extra"]
+    noon = datetime.combine(day, time(12, 0), ZoneInfo("America/Mexico_City"))
+    for channel in ("call", "sms", "whatsapp", "email", "visit"):
+        if profile.channel_rule(channel) is None:
+            continue
+        request = replace(make_request(profile, account={"region": "CMX"}, now=noon),
+                          channel=channel)  # fmt: skip
+        if channel not in ("call", "sms", "whatsapp"):
+            request = replace(request, phone=None)
+        assert "holiday" in Engine().evaluate(request, noon).reasons, channel
+    # The Sunday before: an ordinary day for MX (every day), a day off for MX-PROFECO.
+    before = noon - timedelta(days=7)
+    reasons = Engine().evaluate(make_request(profile, now=before), before).reasons
+    assert "holiday" not in reasons
+
+
+def test_given_extra_holiday_without_source_when_parsed_then_refused() -> None:
+    raw = tomllib.loads((PROFILES_DIR / "mx.toml").read_text())
+    raw["holidays"]["extra"] = [{"date": date(2028, 6, 4), "name": "x"}]
+    with pytest.raises(ProfileError, match="source"):
+        parse_profile(raw, "mx.toml")
+    raw["holidays"]["extra"] = [{"date": "junio", "source": "s"}]
+    with pytest.raises(ProfileError, match="YYYY-MM-DD"):
+        parse_profile(raw, "mx.toml")

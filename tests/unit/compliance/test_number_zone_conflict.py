@@ -11,7 +11,7 @@ from compliance_builders import make_request
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from compliance.engine import Engine, is_holiday
+from compliance.engine import Engine
 from compliance.profile import Profile, load_profiles
 from compliance.timezones import number_info, resolve_zones
 
@@ -29,7 +29,7 @@ def _open(profile: Profile, zones: list[str], now: datetime) -> bool:
         minute = local.hour * 60 + local.minute
         if not any(w.contains(minute) for w in profile.hours[local.weekday()]):
             return False
-        if profile.holidays_closed and is_holiday(profile.holidays_country, local.date()):
+        if profile.holidays_closed and profile.is_closed_day(local.date()):
             return False
     return True
 

@@ -31,6 +31,8 @@ def test_given_shipped_profiles_when_loaded_then_all_countries_with_sources(
             "recording",
             "opening",
             *(f"channels.{c.name}" for c in profile.channels),
+            # Mexico's election days (LFT art. 74 fr. IX), each with its source.
+            *(["holidays.extra"] if profile.country == "MX" else []),
         }
         assert all(c.source for c in profile.channels)
         assert all(c.source for c in profile.caps)
@@ -169,7 +171,7 @@ def test_given_tightening_campaign_when_applied_then_rules_narrow_and_version_na
     assert str(tight.hours[5][0]) == "09:00-14:00" and tight.hours[6] == ()
     assert len(tight.caps) == len(mx.caps) + 1
     assert {r.name: r.max_age_days for r in tight.registries} == {"reus": 7, "repep": 15}
-    assert tight.full_version.startswith("MX@2026.2+tarjetas#")
+    assert tight.full_version.startswith("MX@2026.3+tarjetas#")
     assert tight.digest != mx.digest
 
 

@@ -9,7 +9,7 @@ from compliance_builders import make_request
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from compliance.engine import Engine, is_holiday
+from compliance.engine import Engine
 from compliance.profile import Profile, load_profiles
 from compliance.timezones import number_info, resolve_zones, zone
 
@@ -43,7 +43,7 @@ def _inside(profile: Profile, zone_names: list[str], now: datetime) -> bool:
         minute = local.hour * 60 + local.minute
         if not any(w.start <= minute < w.end for w in profile.hours[local.weekday()]):
             return False
-        if profile.holidays_closed and is_holiday(profile.holidays_country, local.date()):
+        if profile.holidays_closed and profile.is_closed_day(local.date()):
             return False
     return True
 
