@@ -33,6 +33,7 @@ from dialer.ami.errors import (
     AMIConnectionError,
     AMIDisconnected,
     AMIError,
+    AMIListTooLong,
     AMIProtocolError,
 )
 from dialer.ami.eventlist import EventListCollector
@@ -252,6 +253,9 @@ class AMIClient:
         response = future.result()
         if response.name.lower() == "error":
             raise AMIActionError(name, response.get("Message") or "", response)
+        if pending.collector is not None and pending.collector.overflowed:
+            raise AMIListTooLong(f"AMI action {name} (ActionID {action_id}) listed more than "
+                                 f"{pending.collector.max_items} events; none kept")  # fmt: skip
         return pending
 
     # -- receiving ------------------------------------------------------------

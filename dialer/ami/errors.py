@@ -54,5 +54,9 @@ class AMIActionError(AMIError):
         self.response = response
 
 
+class AMIListTooLong(AMIError):
+    """A list action's events passed the collector's bound (dialer/ami/eventlist.py)."""
+
+
 class AMIActionTimeout(AMIError):
     """No response (or no complete EventList) within the action's timeout."""

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from dialer.ami import codec
 from dialer.ami.codec import AMIParser, Message
 from dialer.ami.errors import AMIMessageTooLarge, AMIProtocolError
+from dialer.ami.eventlist import EventListCollector
 
 AMI = Path(__file__).resolve().parents[2] / "fixtures" / "ami"
 TRACES = sorted(p for p in AMI.glob("*.txt") if not p.name.endswith(".sent.txt"))
@@ -223,3 +224,22 @@ def test_given_any_stream_then_its_chunking_does_not_change_the_messages(
     assert feed_all(AMIParser(max_message_size=256, max_headers=6), stream, cuts) == feed_all(
         whole, stream, []
     )
+
+
+def test_given_a_list_longer_than_the_bound_then_overflowed_and_nothing_kept() -> None:
+    """A peer streaming list events for the whole action timeout cannot grow the
+    collector: past max_items the list ends as overflowed, holding none of it (the
+    client raises AMIListTooLong, an AMIError every caller already handles)."""
+    stream = (
+        b"Asterisk Call Manager/11.0.0\r\n"
+        b"Response: Success\r\nActionID: L1\r\nEventList: start\r\n\r\n"
+        + b"".join(
+            b"Event: CoreShowChannel\r\nActionID: L1\r\nUniqueid: u%d\r\n\r\n" % i
+            for i in range(50)
+        )
+    )
+    collector = EventListCollector(max_items=10)
+    done = [collector.add(m) for m in AMIParser().feed(stream)]
+    assert done.index(True) == 11  # the response, ten items, then the eleventh event
+    assert collector.overflowed and collector.items == []
+    assert all(done[11:])
