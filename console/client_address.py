@@ -8,7 +8,11 @@ answers from anybody would throttle every debtor. With ``trusted_proxies`` set
 the ``X-Forwarded-For`` chain, right to left, skipping trusted hops: the first
 address not trusted is the client. Nothing else in the header is believed (its
 left part is whatever the client wrote). Unset, the header is ignored: a client
-talking to the console directly can write anything in it.
+talking to the console directly can write anything in it. A trusted proxy's
+``X-Forwarded-Proto`` (http or https) is the scheme the browser used, so that a
+TLS proxy in front of a plain-HTTP console passes the WebSockets' Origin check
+(``https://console`` against the scheme the console sees); from anyone else the
+header is ignored.
 
 aiohttp does not do this by itself; the aiohttp-remotes package does, but with a
 fixed hop count rather than a set of trusted networks, and pulling it in for
@@ -92,18 +96,39 @@ def client_address(peer: str | None, forwarded_for: str | None,
     return client
 
 
+def forwarded_scheme(peer: str | None, forwarded_proto: str | None,
+                     trusted: tuple[Network, ...]) -> str | None:  # fmt: skip
+    """The scheme a trusted proxy says the browser used (its first hop's, as an edge
+    proxy writes it); None when the peer is not a trusted proxy or says nothing usable."""
+    if not trusted or not peer or not forwarded_proto:
+        return None
+    address = _address(peer)
+    if address is None or not _trusted(address, trusted):
+        return None
+    scheme = forwarded_proto[:100].split(",", 1)[0].strip().lower()
+    return scheme if scheme in ("http", "https") else None
+
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def middleware(trusted: tuple[Network, ...]) -> Middleware:
     """`request.remote` replaced by the client behind a trusted proxy, for every
-    handler (throttles, audit entries) alike."""
+    handler (throttles, audit entries) alike, and `request.scheme` by the scheme the
+    proxy says the browser used."""
 
     @web.middleware
     async def real_client(request: web.Request, handler: Handler) -> web.StreamResponse:
         client = client_address(request.remote, request.headers.get("X-Forwarded-For"), trusted)
+        scheme = forwarded_scheme(request.remote, request.headers.get("X-Forwarded-Proto"),
+                                  trusted)  # fmt: skip
+        changes: dict[str, str] = {}
         if client is not None and client != request.remote:
-            request = request.clone(remote=client)
+            changes["remote"] = client
+        if scheme is not None and scheme != request.scheme:
+            changes["scheme"] = scheme
+        if changes:
+            request = request.clone(**changes)  # type: ignore[arg-type]
         return await handler(request)
 
     return real_client

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
 import aiohttp
 import pytest
+import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient
 from console_fixtures import Seed, login, make_attempt, origin
+from sqlalchemy import Engine
+
+from cobrador.ground.settings import Settings
+from console.app import init_app
 
 AGENT, SUPERVISOR, AUDITOR = "agent", "supervisor", "auditor"
 GET_ROUTES = [
@@ -154,3 +162,31 @@ async def test_given_agent_when_adding_note_to_foreign_account_then_403(
         headers={"X-CSRF-Token": token},
     )
     assert resp.status == 403
+
+
+async def test_given_a_tls_proxy_the_operator_trusts_then_the_socket_from_https_passes(
+    aiohttp_client: Callable[..., Awaitable[TestClient]], settings: Settings, engine: Engine,
+    aredis: aioredis.Redis, seed: Seed, clock: Callable[[], datetime],
+) -> None:  # fmt: skip
+    """Behind a TLS proxy the browser's Origin is https://host while the console sees
+    http: the trusted proxy's X-Forwarded-Proto says the browser's scheme. Untrusted
+    (trusted_proxies unset, the default) the header changes nothing."""
+    direct = await aiohttp_client(init_app(settings, engine, aredis, clock=clock))
+    proxied = await aiohttp_client(init_app(
+        settings.with_overrides(trusted_proxies="127.0.0.1, ::1"), engine, aredis, clock=clock))  # fmt: skip
+    for client, status in ((direct, 403), (proxied, None)):
+        await login(client, "ana")
+        https_origin = origin(client).replace("http://", "https://")
+        headers = {"Origin": https_origin, "X-Forwarded-Proto": "https"}
+        if status is None:
+            ws = await client.ws_connect("/ws/agent", headers=headers)
+            await ws.close()
+        else:
+            with pytest.raises(aiohttp.WSServerHandshakeError) as exc:
+                await client.ws_connect("/ws/agent", headers=headers)
+            assert exc.value.status == status
+    # Through the proxy, a plain-http Origin no longer matches what the browser used.
+    with pytest.raises(aiohttp.WSServerHandshakeError) as exc:
+        await proxied.ws_connect("/ws/agent", headers={"Origin": origin(proxied),
+                                                       "X-Forwarded-Proto": "https"})  # fmt: skip
+    assert exc.value.status == 403

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cobrador.ground.settings import SettingsError
-from console.client_address import client_address, parse_trusted
+from console.client_address import client_address, forwarded_scheme, parse_trusted
 
 PROXIES = parse_trusted("10.0.0.0/8, 192.168.1.5, ::1")
 
@@ -70,3 +70,12 @@ def test_given_a_bad_setting_then_a_clear_error(value: str) -> None:
 def test_given_blank_items_then_they_are_skipped() -> None:
     assert parse_trusted(" , ") == ()
     assert len(parse_trusted("127.0.0.1,")) == 1
+
+
+def test_given_a_trusted_proxy_then_the_scheme_it_says_else_none() -> None:
+    assert forwarded_scheme("10.1.2.3", "https", PROXIES) == "https"
+    assert forwarded_scheme("10.1.2.3", "HTTPS, http", PROXIES) == "https"  # the edge's
+    assert forwarded_scheme("203.0.113.9", "https", PROXIES) is None  # not a proxy
+    assert forwarded_scheme("10.1.2.3", "https", ()) is None  # no proxy trusted: off
+    for junk in (None, "", "javascript", "wss", "x" * 5000):
+        assert forwarded_scheme("10.1.2.3", junk, PROXIES) is None
