@@ -371,12 +371,16 @@ async def accounts_json(request: web.Request) -> web.StreamResponse:
     return web.json_response({"accounts": found})
 
 
-def _ids_of_refs(engine: Engine, refs: list[str]) -> tuple[list[int], list[str]]:
+def _ids_of_refs(engine: Engine, refs: list[str],
+                 scope: set[int] | None) -> tuple[list[int], list[str]]:  # fmt: skip
+    """The accounts the references name, and the references that name none; an account
+    outside the planner's campaigns (`scope`; None: every campaign) is among the
+    latter, answered exactly like a reference that exists nowhere."""
     with transaction(engine) as session:
-        rows = session.execute(
-            select(Account.external_ref, Account.id).where(Account.external_ref.in_(refs))
-        ).all()
-        found = {ref: account_id for ref, account_id in rows}
+        query = select(Account.external_ref, Account.id).where(Account.external_ref.in_(refs))
+        if scope is not None:
+            query = query.where(Account.campaign_id.in_(sorted(scope) or [-1]))
+        found = {ref: account_id for ref, account_id in session.execute(query).all()}
     return [found[r] for r in refs if r in found], [r for r in refs if r not in found]
 
 
@@ -396,15 +400,18 @@ async def plan(request: web.Request) -> web.StreamResponse:
     except ValueError:
         return json_error(400, "day debe ser AAAA-MM-DD.", field="day")
     refs = list(dict.fromkeys(r.strip() for r in refs if r.strip()))
-    ids, unknown = await in_db(request, _ids_of_refs, refs)
     user = user_of(request)
+    ids, unknown = await in_db(request, _ids_of_refs, refs, plan_scope(user))
+    missing = [{"external_ref": r, "reasons": ["no_account"]} for r in unknown]
+    if not ids and missing:  # nothing to plan: every reference named no account of theirs
+        return web.json_response({"ok": True, "planned": [], "refused": missing, "route_m": 0})
     try:
         outcome = await in_db(request, plans.assign, user.id, user.actor, agent_id, day, ids,
                               request.app[FIELD_CHECK], request.app[CLOCK](), plan_scope(user),
                               _today(request))  # fmt: skip
     except plans.PlanError as exc:
         return json_error(422, str(exc))
-    refused = outcome.refused + [{"external_ref": r, "reasons": ["no_account"]} for r in unknown]
+    refused = outcome.refused + missing
     return web.json_response({"ok": True, "planned": outcome.planned, "refused": refused,
                               "route_m": round(outcome.route_m)})  # fmt: skip
 

@@ -89,13 +89,15 @@ def assign(
         )
         for account_id in ids:
             account = accounts.get(account_id)
-            reasons = _unplannable(account, account_id in held)
             if (
                 account is not None
                 and campaigns is not None
                 and account.campaign_id not in campaigns
             ):
-                reasons = ["not_your_campaign"]
+                # Answered as an account that does not exist: a planner of one campaign
+                # learns nothing about another campaign's accounts.
+                account = None
+            reasons = _unplannable(account, account_id in held)
             decision_id = None
             if account is not None and not reasons:
                 at = plan_instant(account, day)

@@ -384,9 +384,12 @@ async def test_given_supervisor_tied_to_another_campaign_then_neither_plans_nor_
                    password_hash=_password_hash(), campaign_id=other.id))  # fmt: skip
     token = await login(field_client, "tito")
     got, data = await post(field_client, token, "/api/supervisor/field/plan",
-                           {"agent_id": user_id(engine, "mario"), "account_refs": ["MX-0001"]})  # fmt: skip
+                           {"agent_id": user_id(engine, "mario"),
+                            "account_refs": ["MX-0001", "MX-NOPE"]})  # fmt: skip
     assert got == 200 and data["planned"] == []
-    assert data["refused"][0]["reasons"] == ["not_your_campaign"]
+    # Another campaign's account is answered like a reference that exists nowhere.
+    assert data["refused"] == [{"external_ref": "MX-0001", "reasons": ["no_account"]},
+                               {"external_ref": "MX-NOPE", "reasons": ["no_account"]}]  # fmt: skip
     live = await (await field_client.get("/api/supervisor/field/live")).json()
     assert live["visits"] == [] and live["positions"] == []
     accounts = await (await field_client.get("/api/supervisor/field/accounts")).json()
