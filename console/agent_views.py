@@ -279,9 +279,9 @@ async def go_pause(request: web.Request) -> web.StreamResponse:
         # those in flight now (pausing), bounded (dialer/pause_rule.py). Only from ready:
         # in wrap-up, paused or without audio it holds now, as before.
         now = time.time()  # the agent states' clock (epoch seconds), as the dialers'
-        in_flight = await calls_in_flight(request.app[REDIS], request.app[ENGINE],
-                                          campaign["name"], now)  # fmt: skip
-        wait = ask(reason, now, in_flight)
+        floor = await calls_in_flight(request.app[REDIS], request.app[ENGINE],
+                                      campaign["name"], now)  # fmt: skip
+        wait = ask(reason, now, floor.in_flight, floor.wait_seconds)
     try:
         after = await request.app[STATES].pause(user.id, reason, wait)
     except AgentStateError:

@@ -6,12 +6,17 @@ The dialers publish their calls in flight on the shared floor every tick
 published (none runs, or Redis lost the keys a moment ago) the calls of the campaign
 placed within the wait bound and neither bridged nor ended are looked up in SQL; if
 any, the calls are assumed to ring (the bounded wait); if SQL cannot say, too.
+
+The wait is bounded by the longest wait bound the live dialers published (their ring
+timeout, detection and connect grace: a floor run with a 60 s ring timeout holds a
+pause longer than the default); with no dialer publishing, by the defaults.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import redis.asyncio as aioredis
@@ -45,17 +50,26 @@ def _open_outbound_calls(engine: Engine, campaign: str, since: datetime) -> bool
         return found is not None
 
 
+@dataclass(frozen=True)
+class PauseFloor:
+    """What a pause asked now waits for, and for how long at most."""
+
+    # The dial times of the calls ringing or waiting for an agent, from every dialer;
+    # None when unknown (calls are then assumed to ring).
+    in_flight: tuple[float, ...] | None
+    wait_seconds: float = DEFAULT_WAIT_SECONDS
+
+
 async def calls_in_flight(redis: aioredis.Redis, engine: Engine, campaign: str,
-                          now: float) -> tuple[float, ...] | None:  # fmt: skip
-    """The dial times of the campaign's calls ringing or waiting for an agent, from
-    every dialer; None when unknown (calls are then assumed to ring)."""
+                          now: float) -> PauseFloor:  # fmt: skip
+    """The campaign's calls a pause asked now waits for, and the longest wait."""
     view = await SharedFloor(redis, campaign, owner="console").read()
     if view.dialers:
-        return view.in_flight
+        return PauseFloor(view.in_flight, view.wait_seconds or DEFAULT_WAIT_SECONDS)
     since = datetime.fromtimestamp(now - DEFAULT_WAIT_SECONDS, UTC)
     try:
         if not await asyncio.to_thread(_open_outbound_calls, engine, campaign, since):
-            return ()
+            return PauseFloor(())
     except SQLAlchemyError as exc:
         log.warning("pause of campaign %s: open calls unknown (%s)", campaign, exc)
-    return None
+    return PauseFloor(None)

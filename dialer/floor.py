@@ -13,6 +13,7 @@ dialer that cannot read the floor or take the turn places nothing (fail closed).
 Keys (hash-tagged per campaign):
     cobrador:floor:{<campaign>}:dialers          set of dialer owners that published
     cobrador:floor:{<campaign>}:calls:<owner>    JSON [[dialed_at, kind], ...], expires
+                                                 (and [seconds, "b"]: the dialer's wait bound)
     cobrador:floor:{<campaign>}:turn             the owner deciding now, expires
     cobrador:floor:{<campaign>}:turn_last        the owner of the last decision, expires
 """
@@ -29,6 +30,11 @@ from dialer.call_state import Call, CallState
 
 RINGING = "r"
 WAITING = "w"
+# Not a call: the most one of this dialer's calls may still need an agent after it was
+# dialed (its ring timeout, the answering-machine detection, its connect grace), so a
+# pausing agent's deadline follows the dialers' settings (dialer/pause_rule.py). An
+# entry of the same [number, kind] shape: a reader that does not know it skips it.
+BOUND = "b"
 # A dialer's published calls outlive a few missed ticks, not a crash: past this the
 # others stop counting them (its calls end in Asterisk meanwhile, or soon after).
 PUBLISH_TTL_SECONDS = 5.0
@@ -101,6 +107,17 @@ class FloorView:
     # dialed_at of every call ringing or waiting: what a pausing agent waits for
     # (dialer/pause_rule.py).
     in_flight: tuple[float, ...] = ()
+    # The longest wait bound the dialers published (BOUND); None when none did.
+    wait_seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class Published:
+    """One dialer's published entry, read."""
+
+    ringing: list[float]
+    waiting: list[float]
+    wait_seconds: float | None = None
 
 
 def in_flight(calls: Iterable[Call]) -> list[list[float | str]]:
@@ -114,9 +131,14 @@ def in_flight(calls: Iterable[Call]) -> list[list[float | str]]:
     return out
 
 
-def parse(raw: bytes | str | None) -> tuple[list[float], list[float]] | None:
-    """One dialer's published calls (dialed_at of the ringing ones, of the waiting ones);
-    None if unreadable."""
+# A published wait bound past this is not believed (a corrupt or hostile key must not
+# hold an agent's pause for hours): ten minutes is far beyond any ring timeout.
+MAX_WAIT_SECONDS = 600.0
+
+
+def parse(raw: bytes | str | None) -> Published | None:
+    """One dialer's published calls (dialed_at of the ringing ones, of the waiting ones)
+    and its wait bound; None if unreadable."""
     if raw is None:
         return None
     try:
@@ -127,6 +149,7 @@ def parse(raw: bytes | str | None) -> tuple[list[float], list[float]] | None:
         return None
     ringing: list[float] = []
     waiting: list[float] = []
+    wait: float | None = None
     for entry in entries[:MAX_ENTRIES]:
         if not (isinstance(entry, list) and len(entry) == 2):
             continue
@@ -136,7 +159,14 @@ def parse(raw: bytes | str | None) -> tuple[list[float], list[float]] | None:
         elif kind == WAITING:
             # Counted whatever its time; an unreadable time is waited for by any pause.
             waiting.append(float(at) if isinstance(at, int | float) else float("-inf"))
-    return ringing, waiting
+        elif (
+            kind == BOUND
+            and isinstance(at, int | float)
+            and not isinstance(at, bool)
+            and 0.0 < at <= MAX_WAIT_SECONDS  # NaN and the absurd are not believed
+        ):
+            wait = float(at)
+    return Published(ringing, waiting, wait)
 
 
 class SharedFloor:
@@ -154,11 +184,15 @@ class SharedFloor:
     def calls_key(self, owner: str) -> str:
         return floor_key(self.campaign, f"calls:{owner}")
 
-    async def publish(self, calls: Iterable[Call]) -> None:
-        """This dialer's calls in flight, for the others' decisions (and its own)."""
+    async def publish(self, calls: Iterable[Call], wait_seconds: float | None = None) -> None:
+        """This dialer's calls in flight, for the others' decisions (and its own), and
+        how long after its dial one of its calls may still need an agent."""
+        entries = in_flight(calls)
+        if wait_seconds is not None:
+            entries.append([round(wait_seconds, 3), BOUND])
         pipe = self.redis.pipeline(transaction=True)  # never the set without the key
         pipe.sadd(self.dialers_key, self.owner)
-        pipe.set(self.calls_key(self.owner), json.dumps(in_flight(calls)),
+        pipe.set(self.calls_key(self.owner), json.dumps(entries),
                  px=int(PUBLISH_TTL_SECONDS * 1000))  # fmt: skip
         await pipe.execute()
 
@@ -168,13 +202,16 @@ class SharedFloor:
         raws = await self._read(keys=[self.dialers_key], args=[self.calls_key("")])
         ringing: list[float] = []
         waiting: list[float] = []
+        waits: list[float] = []
         for raw in raws:
             parsed = parse(raw)
             if parsed is not None:
-                ringing.extend(parsed[0])
-                waiting.extend(parsed[1])
+                ringing.extend(parsed.ringing)
+                waiting.extend(parsed.waiting)
+                if parsed.wait_seconds is not None:
+                    waits.append(parsed.wait_seconds)
         return FloorView(tuple(sorted(ringing)), len(waiting), len(raws),
-                         tuple(sorted(ringing + waiting)))  # fmt: skip
+                         tuple(sorted(ringing + waiting)), max(waits, default=None))  # fmt: skip
 
     async def take_turn(self) -> bool:
         """True when this dialer may take the campaign's next pacing decision: the turn

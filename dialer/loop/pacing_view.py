@@ -17,6 +17,7 @@ from dialer.inbound.routing import callers_for
 from dialer.loop.context import LoopContext
 from dialer.loop.wrap_samples import WrapWatcher
 from dialer.pacing.snapshot import AgentView, RingingCall, Snapshot
+from dialer.pause_rule import wait_bound
 from dialer.stats import WINDOW_LABELS, AttemptTimes, WindowCounts
 from metrics import definitions as m
 
@@ -44,8 +45,12 @@ class PacingView:
         return [c.call for c in self.ctx.calls.values()]
 
     async def publish_floor(self) -> None:
-        """This dialer's calls in flight, for every dialer's next decision."""
-        await self.floor.publish(self.own_calls())
+        """This dialer's calls in flight, for every dialer's next decision, and how long
+        one of them may need an agent (a pausing agent's deadline, from this dialer's
+        own ring timeout and connect grace)."""
+        options = self.ctx.options
+        bound = wait_bound(options.ring_timeout_seconds, options.connect_grace_seconds)
+        await self.floor.publish(self.own_calls(), bound)
 
     async def _stats_from_sql(self, now: float) -> None:
         """The abandonment windows and pacing samples rebuilt from call_attempts when

@@ -13,7 +13,8 @@ from support.polling import until
 from console.pause_floor import calls_in_flight
 from dialer import call_state as cs
 from dialer.agent_state import AgentState
-from dialer.pause_rule import ask
+from dialer.campaign_dialer import DialerOptions
+from dialer.pause_rule import AMD_ANALYSIS_SECONDS, ask, wait_bound
 from pbxsim import scenario as sc
 from pbxsim.scenario import NumberOverride
 from store.models import CallAttempt
@@ -31,9 +32,10 @@ def ringing(floor: Any) -> bool:
 async def pause_now(floor: Any, agent_id: int, reason: str) -> AgentState:
     """What the console's /api/agent/pause does for a ready agent."""
     now = floor.clock()
-    in_flight = await calls_in_flight(floor.redis, floor.engine, "mx-test", now)
-    assert in_flight, "the call placed for the agent is on the floor"
-    snap = await floor.agents.pause(agent_id, reason, ask(reason, now, in_flight))
+    pause_floor = await calls_in_flight(floor.redis, floor.engine, "mx-test", now)
+    assert pause_floor.in_flight, "the call placed for the agent is on the floor"
+    wait = ask(reason, now, pause_floor.in_flight, pause_floor.wait_seconds)
+    snap = await floor.agents.pause(agent_id, reason, wait)
     return snap.state
 
 
@@ -94,3 +96,22 @@ async def test_given_another_agent_ready_when_the_call_is_answered_then_it_goes_
     await floor.run_until(lambda: any(a.result for a in attempts(floor)))  # written at its end
     [attempt] = attempts(floor)
     assert (attempt.agent_id, attempt.bridged_at is not None) == (other, True)
+
+
+async def test_given_a_dialer_with_a_longer_ring_timeout_then_the_pause_deadline_follows_it(
+    make_floor: Any,
+) -> None:
+    # This floor's dialer lets a call ring 50 s: a pause asked while it rings must be
+    # able to wait that long (plus detection and grace), not the default 37 s.
+    options = DialerOptions(owner="d1", refill_every_seconds=0.5, ring_timeout_seconds=50.0)
+    floor = await make_floor(accounts=1, agents=1, options=options)
+    slow_to_answer(floor)
+    [agent] = floor.agent_ids
+    await floor.run_until(lambda: ringing(floor))
+    now = floor.clock()
+    pause_floor = await calls_in_flight(floor.redis, floor.engine, "mx-test", now)
+    assert pause_floor.wait_seconds == wait_bound(50.0, options.connect_grace_seconds)
+    wait = ask("break", now, pause_floor.in_flight, pause_floor.wait_seconds)
+    assert wait is not None and wait.deadline == now + 50.0 + AMD_ANALYSIS_SECONDS + 2.0
+    snap = await floor.agents.pause(agent, "break", wait)
+    assert snap.as_dict()["pause_deadline"] == wait.deadline

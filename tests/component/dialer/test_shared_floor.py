@@ -11,7 +11,15 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from dialer.floor import PUBLISH_TTL_SECONDS, RINGING, WAITING, SharedFloor, floor_key
+from dialer.floor import (
+    BOUND,
+    PUBLISH_TTL_SECONDS,
+    RINGING,
+    WAITING,
+    SharedFloor,
+    floor_key,
+    parse,
+)
 from store.models import CallAttempt
 
 
@@ -153,3 +161,28 @@ async def test_given_the_other_dialer_does_not_take_its_turn_then_the_last_decid
     assert not await d1.take_turn()
     await floor.redis.delete(d1.last_turn_key)  # what the yield's expiry does
     assert await d1.take_turn()
+
+
+async def test_given_dialers_publish_their_wait_bounds_then_the_floor_reads_the_longest(
+    make_floor: Any,
+) -> None:
+    floor = await make_floor(accounts=1, agents=1)
+    one = SharedFloor(floor.redis, "mx-test", "d7")
+    two = SharedFloor(floor.redis, "mx-test", "d8")
+    await one.publish([], 37.0)
+    await two.publish([], 57.0)
+    assert (await one.read()).wait_seconds == 57.0
+
+
+def test_given_hostile_or_absent_wait_bounds_then_none_is_believed() -> None:
+    # A corrupt key must not hold a pause for hours, nor break the calls beside it.
+    for bound in ("NaN", "Infinity", "-5", "0", "601", "true", '"37"', "null"):
+        raw = f'[[1.0, "{RINGING}"], [{bound}, "{BOUND}"]]'
+        parsed = parse(raw)
+        assert parsed is not None and parsed.wait_seconds is None, bound
+        assert parsed.ringing == [1.0]
+    parsed = parse(f'[[1.0, "{WAITING}"], [45.5, "{BOUND}"]]')
+    assert parsed is not None and (parsed.waiting, parsed.wait_seconds) == ([1.0], 45.5)
+    # What an older dialer publishes (no bound): the calls, no bound.
+    parsed = parse(f'[[1.0, "{RINGING}"]]')
+    assert parsed is not None and parsed.wait_seconds is None

@@ -111,8 +111,9 @@ async def test_given_the_only_agent_asks_a_pause_while_the_call_rings_then_bridg
     try:
         await floor.run_until(lambda: bool(floor.dialer.calls), what="the call to be placed")
         now = floor.dialer.clock()
-        in_flight = await calls_in_flight(floor.redis, engine, "mx-asterisk", now)
-        snap = await floor.agents.pause(agent, "bano", ask("bano", now, in_flight))
+        pause_floor = await calls_in_flight(floor.redis, engine, "mx-asterisk", now)
+        wait = ask("bano", now, pause_floor.in_flight, pause_floor.wait_seconds)
+        snap = await floor.agents.pause(agent, "bano", wait)
         assert snap.state is AgentState.pausing
         await floor.run_until(lambda: floor.finished(1), what="the call to end")
         await until(lambda: paused_with(floor, agent, "bano"), "the pause after the wrap-up")
