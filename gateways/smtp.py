@@ -110,15 +110,30 @@ def build_message(*, sender_name: str, sender: str, to: str, subject: str, text:
 
 
 async def send(settings: SmtpSettings, message: EmailMessage, *, envelope_from: str,
-               recipients: Sequence[str]) -> None:  # fmt: skip
+               recipients: Sequence[str], deliver_within_seconds: int | None = None) -> bool:  # fmt: skip
+    """Hand the message to the server. `deliver_within_seconds`: ask the server to
+    deliver it within that long or return it (RFC 2852 DELIVERBY, `BY=<n>;R`), when
+    the server offers the extension and accepts that short a time. True when it was
+    asked (the delivery is bounded), False when the server cannot bound it."""
+    client = aiosmtplib.SMTP(
+        hostname=settings.host, port=settings.port,
+        username=settings.username or None, password=settings.password or None,
+        use_tls=settings.tls == "tls", start_tls=settings.tls == "starttls",
+        timeout=settings.timeout_seconds,
+    )  # fmt: skip
+    bounded = False
     try:
-        errors, _ = await aiosmtplib.send(
-            message, sender=envelope_from, recipients=list(recipients),
-            hostname=settings.host, port=settings.port,
-            username=settings.username or None, password=settings.password or None,
-            use_tls=settings.tls == "tls", start_tls=settings.tls == "starttls",
-            timeout=settings.timeout_seconds,
-        )  # fmt: skip
+        async with client:
+            options: list[str] = []
+            if deliver_within_seconds is not None:
+                if client.is_ehlo_or_helo_needed:
+                    await client.ehlo()
+                bounded = _deliver_by_allowed(client, deliver_within_seconds)
+                if bounded:
+                    options.append(f"BY={int(deliver_within_seconds)};R")
+            errors, _ = await client.send_message(
+                message, sender=envelope_from, recipients=list(recipients), mail_options=options
+            )
     except aiosmtplib.SMTPRecipientsRefused as exc:
         codes = [r.code for r in exc.recipients]
         detail = "; ".join(f"{r.code} {r.message}" for r in exc.recipients)
@@ -134,6 +149,16 @@ async def send(settings: SmtpSettings, message: EmailMessage, *, envelope_from: 
     if errors:
         detail = "; ".join(f"{to}: {code} {text}" for to, (code, text) in errors.items())
         raise SmtpRefused(f"recipient refused: {detail}")
+    return bounded
+
+
+def _deliver_by_allowed(client: aiosmtplib.SMTP, seconds: int) -> bool:
+    """The server offers DELIVERBY and its shortest by-time (if it names one) is not
+    longer than `seconds` (RFC 2852 section 4: EHLO keyword DELIVERBY [min-by-time])."""
+    if not client.supports_extension("deliverby"):
+        return False
+    minimum = client.esmtp_extensions.get("deliverby", "").strip()
+    return not minimum.isdigit() or int(minimum) <= seconds
 
 
 # --- what comes back ---------------------------------------------------------

@@ -6,19 +6,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Protocol
 
+from compliance.reach import MESSAGE_REACH as REACH
 from dialer.channels import Attempt
 
-# How long a message may take to reach the debtor after its final check: the batch's
-# writes, a free sending slot, the gateway's submit, and the carrier's store and
-# forward to a handset that is off. The check asks the debtor's hours to allow all of
-# it, a message not handed over within it is checked again, and the SMS channels ask
-# the carrier to drop a message not delivered within it (SMPP validity_period, Kannel
-# `validity`): a reminder sent at 21:50 is never delivered at 06:00 when the phone
-# comes back on.
-MESSAGE_REACH = timedelta(minutes=15)
+# How long a message may take to reach the debtor after its final check
+# (compliance/reach.py): a reminder sent at 21:50 is never delivered at 06:00 when the
+# phone comes back on, where the channel lets us say so.
+MESSAGE_REACH = REACH
 
 
 class SendRefused(Exception):

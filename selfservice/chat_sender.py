@@ -25,6 +25,7 @@ from typing import Any, Protocol
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
+from compliance.reach import MESSAGE_REACH
 from compliance.service import ComplianceService
 from dialer.channels import Attempt, PlaceUncertain
 from selfservice import conversations as conv
@@ -213,8 +214,10 @@ class ChatSender:
             item = self.compliance.load_item(s, account_id=facts.account_id,
                                              phone_e164=facts.address, channel=facts.channel,
                                              campaign_name=facts.campaign)  # fmt: skip
-        # A reply to the debtor's own message is no attempt of ours: no caps.
-        return replace(item, profile=replace(item.profile, caps=()))
+        # A reply to the debtor's own message is no attempt of ours: no caps. The hours
+        # must allow the time it may take to reach the debtor, as any message's.
+        return replace(item, profile=replace(item.profile, caps=()),
+                       reach_seconds=MESSAGE_REACH.total_seconds())  # fmt: skip
 
     async def run(self, stop: asyncio.Event, period: float = 2.0) -> None:
         """Sends pending replies until `stop`: at once when nudged, else every `period`."""

@@ -138,6 +138,17 @@ def asks_to_stop(text: str) -> bool:
     return words in OPT_OUT_WORDS
 
 
+@dataclass(frozen=True)
+class Handed:
+    """A transport's answer: the provider's id of the message and how the provider
+    bounds its delivery to MESSAGE_REACH (`bound` names the mechanism: "smpp
+    validity_period", "kannel validity", "smtp deliverby"; None: it cannot be bounded,
+    e.g. WhatsApp's Cloud API, an SMTP relay without DELIVERBY)."""
+
+    provider_id: str
+    bound: str | None = None
+
+
 class MessageRefused(SendRefused):
     """The gateway refused the message for good: the attempt failed, nothing left (the
     scheduler's SendRefused: it ends the step `failed`)."""

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from cobrador.ground.masking import mask_phone
+from compliance.reach import MESSAGE_REACH
 from dialer.channels import Attempt
 from outreach.channels import STATUS_RANK, MessageStatus, StatusReport
 from store import audit
@@ -62,6 +63,19 @@ def _apply(row: CallAttempt, status: MessageStatus, at: datetime, error: str | N
         row.answered_at = at
 
 
+def late_seconds(row: CallAttempt, report: StatusReport) -> int | None:
+    """How long after the end of its allowed span (its start plus MESSAGE_REACH) the
+    report says the message reached the debtor (delivered or read); None when in time,
+    or for any other status."""
+    if report.status not in (MessageStatus.delivered, MessageStatus.read):
+        return None
+    started = row.started_at
+    if started is None or report.at is None:
+        return None
+    over = (report.at - started - MESSAGE_REACH).total_seconds()
+    return int(over) if over >= 1 else None
+
+
 def _audit(session: Any, row: CallAttempt, status: MessageStatus, **extra: Any) -> None:
     payload = {"attempt_id": row.id, "account_id": row.account_id, "channel": row.channel,
                "status": status.value, **{k: v for k, v in extra.items() if v is not None}}  # fmt: skip
@@ -72,18 +86,22 @@ class DeliveryBook:
     def __init__(self, sql: Engine) -> None:
         self.sql = sql
 
-    def sent(self, attempt: Attempt, provider_id: str, at: datetime) -> None:
-        """The gateway accepted the message and named it `provider_id`."""
+    def sent(self, attempt: Attempt, provider_id: str, at: datetime,
+             bound: str | None = None) -> None:  # fmt: skip
+        """The gateway accepted the message and named it `provider_id`; `bound`: how
+        the provider bounds its delivery to MESSAGE_REACH (None: it cannot)."""
         with transaction(self.sql) as s:
             row = s.get(CallAttempt, attempt.attempt_id)
             if row is None:
                 raise LookupError(f"attempt {attempt.attempt_id} has no row")
             row.uniqueid = provider_id
             details = _details(row)
-            details.update(provider_id=provider_id, address=attempt.address, sender=attempt.sender)
+            details.update(provider_id=provider_id, address=attempt.address, sender=attempt.sender,
+                           delivery_bound=bound or "none")  # fmt: skip
             row.details = details
             _apply(row, MessageStatus.sent, at, None)
-            _audit(s, row, MessageStatus.sent, provider_id=provider_id)
+            _audit(s, row, MessageStatus.sent, provider_id=provider_id,
+                   delivery_bound=bound or "none")  # fmt: skip
 
     def annotate(self, attempt_id: int, values: dict[str, Any]) -> None:
         """Adds channel facts to the attempt's details (a letter's file and its hash,
@@ -129,11 +147,18 @@ class DeliveryBook:
                 or STATUS_RANK[report.status] <= STATUS_RANK[current]
             ):
                 return None
+            late = late_seconds(row, report)
             _apply(row, report.status, report.at, report.error)
             if report.address_invalid:
                 row.details = {**_details(row), "address_invalid": True}
+            if late is not None:
+                # It reached the debtor after the span its check allowed: the hours were
+                # shown to allow only MESSAGE_REACH after the check. Evidence, and a log.
+                row.details = {**_details(row), "late_seconds": late}
+                log.warning("%s attempt %s delivered %d s after the span its check allowed",
+                            row.channel, row.id, late)  # fmt: skip
             _audit(s, row, report.status, provider_id=report.provider_id, error=report.error,
-                   address_invalid=report.address_invalid or None)  # fmt: skip
+                   address_invalid=report.address_invalid or None, late_seconds=late)  # fmt: skip
             address = row.phone_e164 or row.address or _details(row).get("address", "")
             return Change(row.id, row.account_id, report.status, str(address))
 

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 import jinja2
 
+from compliance.reach import MESSAGE_REACH
 from dialer.channels import PlaceUncertain
 from gateways.smtp import (
     Bounce,
@@ -26,6 +27,7 @@ from gateways.smtp import (
     send,
 )
 from outreach.channels import (
+    Handed,
     MessageNotSent,
     MessageRefused,
     MessageStatus,
@@ -41,6 +43,7 @@ from store.models import ContactChannel
 log = logging.getLogger(__name__)
 
 DEFAULT_SUBJECT = "Aviso importante sobre su cuenta"
+REACH_SECONDS = int(MESSAGE_REACH.total_seconds())
 # The HTML part when the message brings none: the text's paragraphs, escaped.
 _HTML = jinja2.Environment(autoescape=True).from_string(
     '<!doctype html>\n<html lang="es"><body>\n'
@@ -85,7 +88,7 @@ class SmtpTransport:
     def listen(self, listener: Listener) -> None:
         self._listener = listener
 
-    async def send(self, message: Outgoing) -> str:
+    async def send(self, message: Outgoing) -> Handed:
         attempt = message.attempt
         provider_id, header = new_message_id(attempt.attempt_id, self.domain)
         mail = build_message(
@@ -95,15 +98,17 @@ class SmtpTransport:
             message_id=header, reply_to=self.reply_to,
         )  # fmt: skip
         try:
-            await send(self.settings, mail, envelope_from=self.bounce_address,
-                       recipients=[attempt.address])  # fmt: skip
+            # Returned, not delivered late, when the relay can bound it (RFC 2852).
+            bounded = await send(self.settings, mail, envelope_from=self.bounce_address,
+                                 recipients=[attempt.address],
+                                 deliver_within_seconds=REACH_SECONDS)  # fmt: skip
         except SmtpUnreachable as exc:
             raise MessageNotSent(str(exc)) from exc
         except SmtpRefused as exc:
             raise MessageRefused(str(exc)) from exc
         except SmtpUncertain as exc:
             raise PlaceUncertain(str(exc)) from exc
-        return provider_id
+        return Handed(provider_id, "smtp deliverby" if bounded else None)
 
     async def on_mail(self, mail_from: str, rcpt_tos: list[str], raw: bytes) -> None:
         """A message to our mailbox. One that cannot be read is dropped (logged, counted);

@@ -17,6 +17,7 @@ from metrics.definitions import MESSAGE_REPORTS_REFUSED, MESSAGES
 from outreach.channels import (
     STATUS_OUTCOME,
     BadAddress,
+    Handed,
     MessageRefused,
     MessageStatus,
     OnBadAddress,
@@ -42,9 +43,10 @@ class Transport(Protocol):
     """A gateway as a channel sees it: sends one message and names it; tells its
     listener (the channel) of reports and replies as they come."""
 
-    async def send(self, message: Outgoing) -> str:
-        """The provider's id of the message. MessageRefused / MessageNotSent: nothing
-        left; PlaceUncertain: it may have left."""
+    async def send(self, message: Outgoing) -> str | Handed:
+        """The provider's id of the message (with how its delivery is bounded, when the
+        transport says). MessageRefused / MessageNotSent: nothing left; PlaceUncertain:
+        it may have left."""
 
     def listen(self, listener: Listener) -> None: ...
 
@@ -127,7 +129,7 @@ class MessageChannel:
     async def _send(self, message: Outgoing) -> str:
         attempt = message.attempt
         try:
-            provider_id = await self.transport.send(message)
+            answer = await self.transport.send(message)
         except MessageRefused as exc:
             self.book.not_sent(attempt, str(exc), self.clock())
             MESSAGES.labels(self.kind.value, MessageStatus.failed.value).inc()
@@ -139,7 +141,9 @@ class MessageChannel:
             self.book.sent(attempt, "", self.clock())
             MESSAGES.labels(self.kind.value, MessageStatus.sent.value).inc()
             raise
-        self.book.sent(attempt, provider_id, self.clock())
+        handed = answer if isinstance(answer, Handed) else Handed(answer)
+        provider_id = handed.provider_id
+        self.book.sent(attempt, provider_id, self.clock(), bound=handed.bound)
         MESSAGES.labels(self.kind.value, MessageStatus.sent.value).inc()
         self._emit(self._outcome(attempt.attempt_id, MessageStatus.sent, None))
         return provider_id

@@ -20,6 +20,7 @@ from gateways.smpp.codec import (
     relative_validity,
 )
 from outreach.channels import (
+    Handed,
     MessageNotSent,
     MessageRefused,
     MessageStatus,
@@ -77,7 +78,7 @@ class SmppTransport:
     async def close(self) -> None:
         await self.client.close()
 
-    async def send(self, message: Outgoing) -> str:
+    async def send(self, message: Outgoing) -> Handed:
         attempt = message.attempt
         sender = attempt.sender
         numeric = sender.removeprefix("+").isdigit()
@@ -111,7 +112,7 @@ class SmppTransport:
             except SubmitUncertain as exc:
                 raise PlaceUncertain(str(exc)) from exc
         # The receipt is asked for on the last part: its id names the message.
-        return message_id
+        return Handed(message_id, "smpp validity_period")
 
     async def _on_message(self, message: ShortMessage) -> None:
         """A receipt or a reply; an error raised here (the store down) makes the client

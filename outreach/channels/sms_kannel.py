@@ -22,6 +22,7 @@ from gateways.kannel import (
     sendsms_query,
 )
 from outreach.channels import (
+    Handed,
     MessageNotSent,
     MessageRefused,
     MessageStatus,
@@ -67,7 +68,7 @@ class KannelTransport:
             self._session = aiohttp.ClientSession(timeout=timeout)
         return self._session
 
-    async def send(self, message: Outgoing) -> str:
+    async def send(self, message: Outgoing) -> Handed:
         attempt = message.attempt
         reference = new_reference(attempt.attempt_id)
         query = sendsms_query(self.settings, sender=attempt.sender, to=attempt.address,
@@ -81,7 +82,7 @@ class KannelTransport:
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise PlaceUncertain(f"Kannel's answer lost: {exc!r}") from exc
         if response.status in (200, 202):
-            return reference
+            return Handed(reference, "kannel validity")
         raise MessageRefused(f"Kannel refused the message: HTTP {response.status} {body.strip()}")
 
     def _needs_listener(self) -> Listener:

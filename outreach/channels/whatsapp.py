@@ -23,6 +23,7 @@ from gateways.whatsapp.cloud_api import (
     text_message,
 )
 from outreach.channels import (
+    Handed,
     MessageNotSent,
     MessageRefused,
     MessageStatus,
@@ -62,14 +63,17 @@ class CloudApiTransport:
     async def close(self) -> None:
         await self.client.close()
 
-    async def send(self, message: Outgoing) -> str:
+    async def send(self, message: Outgoing) -> Handed:
         to = message.attempt.address
         if message.template in self.templates:
             body = template_message(to, message.template, self.language, message.params)
         else:
             body = text_message(to, message.text)
         try:
-            return await self.client.send(body)
+            # The Cloud API takes no expiry per message (a template's TTL is set on the
+            # template at Meta, a session message has none): unbounded here; a delivery
+            # reported after MESSAGE_REACH is recorded as late (delivery.py).
+            return Handed(await self.client.send(body), None)
         except ApiUnreachable as exc:
             raise MessageNotSent(str(exc)) from exc
         except ApiRefused as exc:

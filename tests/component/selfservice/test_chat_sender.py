@@ -107,10 +107,12 @@ async def test_given_a_pending_sms_reply_inside_the_window_then_sent_once_throug
         ({"opted_out": "sms"}, 0, "opt"),  # the debtor stopped SMS on this number
         ({"status": "disputed"}, 0, "disputed"),  # the debtor disputed the debt
         ({}, 10, "outside_hours"),  # 22:00 in Lima
+        # 19:50 in Lima: it could still be reaching the debtor at 20:05 (MESSAGE_REACH).
+        ({}, 7 + 50 / 60, "outside_hours"),
     ],
 )
 async def test_given_the_final_check_refuses_then_the_reply_is_held_with_the_reason(
-    engine: Engine, aredis: aioredis.Redis, kwargs: dict[str, str], hours: int, reason: str
+    engine: Engine, aredis: aioredis.Redis, kwargs: dict[str, str], hours: float, reason: str
 ) -> None:
     mid = pending_reply(engine, seed(engine, **kwargs))
     channel = FakeChannel()
