@@ -168,7 +168,9 @@ class Demo:
         embedded: EmbeddedRedis | None = None
         url = self.settings.redis_url
         if not url:
-            embedded = await asyncio.to_thread(EmbeddedRedis(data_dir=data_dir / "redis").start)
+            # A random password per run: no other local user reads or writes its Redis.
+            server = EmbeddedRedis(data_dir=data_dir / "redis", password=secrets.token_urlsafe(24))
+            embedded = await asyncio.to_thread(server.start)
             url = embedded.url
         try:
             return await self._run(engine, url)

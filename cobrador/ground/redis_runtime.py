@@ -5,12 +5,19 @@ The embedded server persists under its data dir (RDB snapshots and an
 append-only file fsynced every second), so a restarted process finds its
 Redis as it left it; everything that decides or proves is rebuilt from SQL
 anyway (docs/redis.md).
+
+Given a password (the processes that run cobrador give a random one per start), the
+server requires it: any local user could otherwise connect to the loopback port
+and read or change the hopper, the agents' states and the registry sets. The
+password reaches redis-server in a config file only its owner can read, removed
+once the server is up (never on the command line, which every user can list).
 """
 
 from __future__ import annotations
 
 import atexit
 import logging
+import os
 import shutil
 import signal
 import socket
@@ -43,33 +50,46 @@ PERSISTENCE_ARGS = (
 STDERR_FILE = "redis-server.stderr"
 _BANNER = ("Redis is starting", "Redis version=", "Configuration loaded")
 LOG_FILE = "redis.log"
+AUTH_FILE = "auth.conf"
 
 
 class EmbeddedRedis:
     """A real redis-server child process listening on a loopback port."""
 
     def __init__(
-        self, data_dir: Path | None = None, port: int | None = None, *, persist: bool = True
+        self,
+        data_dir: Path | None = None,
+        port: int | None = None,
+        *,
+        persist: bool = True,
+        password: str | None = None,
     ) -> None:
         self._own_dir = data_dir is None
         # Absolute: redis-server changes into --dir before it opens --logfile.
         self.data_dir = Path(data_dir or tempfile.mkdtemp(prefix="cobrador-redis-")).resolve()
         self.port = port or _free_port()
         self.persist = persist
+        if password is not None and not (password and all(
+                c.isascii() and (c.isalnum() or c in "-_") for c in password)):  # fmt: skip
+            raise ValueError("the embedded Redis password must be URL-safe characters")
+        self.password = password
         self._log_offset = 0
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis://{auth}127.0.0.1:{self.port}/0"
 
     @property
     def log_path(self) -> Path:
         return self.data_dir / LOG_FILE
 
     def arguments(self) -> list[str]:
-        """redis-server's argv (without the binary), one entry per word."""
-        args = [
+        """redis-server's argv (without the binary), one entry per word; with a
+        password, the config file that carries it comes first (start writes it)."""
+        args = [str(self.data_dir / AUTH_FILE)] if self.password else []
+        args += [
             "--port", str(self.port),
             "--bind", "127.0.0.1",
             "--dir", str(self.data_dir),
@@ -105,6 +125,8 @@ class EmbeddedRedis:
             self._log_offset = 0
         with stderr:
             args = self.arguments()
+            if self.password:
+                self._write_auth_file()
             self._proc = subprocess.Popen(
                 [binary, *args],
                 stdout=stderr,
@@ -117,15 +139,15 @@ class EmbeddedRedis:
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
                 self._proc = None
+                self._remove_auth_file()
                 raise RedisStartError(
                     f"embedded redis-server did not start: {self.failure_line()} "
                     f"(its log: {self.log_path})"
                 )
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as s:
-                    s.sendall(b"PING\r\n")
-                    answer = s.recv(64)
+                answer = self._ping()
                 if answer.startswith(b"+PONG"):
+                    self._remove_auth_file()
                     if turn_aof_on:
                         self._turn_aof_on(deadline)
                     log.info("embedded redis-server on port %d", self.port)
@@ -142,12 +164,42 @@ class EmbeddedRedis:
             f"(its log: {self.log_path})"
         )
 
+    def _write_auth_file(self) -> None:
+        path = self.data_dir / AUTH_FILE
+        path.unlink(missing_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(f"requirepass {self.password}\n")
+
+    def _remove_auth_file(self) -> None:
+        (self.data_dir / AUTH_FILE).unlink(missing_ok=True)
+
+    def _ping(self) -> bytes:
+        """The server's answer to PING (after AUTH when it has a password): its last line."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as s:
+            if self.password:
+                s.sendall(f"AUTH {self.password}\r\nPING\r\n".encode())
+                expected = 2
+            else:
+                s.sendall(b"PING\r\n")
+                expected = 1
+            answer = b""
+            while answer.count(b"\r\n") < expected and len(answer) < 1024:
+                chunk = s.recv(256)
+                if not chunk:
+                    break
+                answer += chunk
+        lines = answer.split(b"\r\n")
+        if self.password and lines and not lines[0].startswith(b"+OK"):
+            return lines[0]  # -LOADING, or an error about the AUTH
+        return lines[expected - 1] if len(lines) >= expected else b""
+
     def _turn_aof_on(self, deadline: float) -> None:
         """CONFIG SET appendonly yes, and wait for the first AOF to be written:
         until then redis-server refuses to exit on SIGTERM."""
         import redis
 
-        client = redis.Redis(port=self.port)
+        client = redis.Redis(port=self.port, password=self.password)
         try:
             client.config_set("appendonly", "yes")
             while time.monotonic() < deadline + 60:
@@ -185,6 +237,7 @@ class EmbeddedRedis:
         return lines[-1] if lines else "no message from redis-server"
 
     def stop(self) -> None:
+        self._remove_auth_file()
         proc, self._proc = self._proc, None
         if proc is not None and proc.poll() is None:
             proc.terminate()  # redis-server saves its snapshot and AOF on SIGTERM

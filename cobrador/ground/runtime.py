@@ -4,6 +4,7 @@ process' lifetime when no REDIS_URL. (The SQL engine: `store.db.open_engine`.)
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -17,7 +18,9 @@ def redis_url(settings: Settings) -> Iterator[str]:
     if settings.redis_url:
         yield settings.redis_url
         return
-    server = EmbeddedRedis(data_dir=settings.data_dir / "redis").start()
+    # A password of its own per start: no other local user reads or writes our Redis.
+    server = EmbeddedRedis(data_dir=settings.data_dir / "redis",
+                           password=secrets.token_urlsafe(24)).start()  # fmt: skip
     try:
         yield server.url
     finally:

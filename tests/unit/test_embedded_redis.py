@@ -111,3 +111,35 @@ def test_given_port_taken_when_started_then_user_error_with_redis_servers_words(
             server.start()
     assert isinstance(caught.value, UserError)
     assert "Address already in use" in str(caught.value)
+
+
+def test_given_a_password_then_only_a_client_with_it_gets_in_and_it_is_on_no_command_line(
+    tmp_path: Path,
+) -> None:
+    """Another local user can reach a loopback port and list every command line: the
+    server asks for the password, which was on no argv and is not left on disk."""
+    secret = "s3cret-" + "x" * 20
+    with EmbeddedRedis(tmp_path / "redis", password=secret, persist=False) as server:
+        with pytest.raises(redis.AuthenticationError):
+            redis.Redis(port=server.port).ping()
+        assert redis.Redis.from_url(server.url).ping()
+        assert server.url == f"redis://:{secret}@127.0.0.1:{server.port}/0"
+        argv = " ".join(psutil.Process(server._proc.pid).cmdline())  # type: ignore[union-attr]
+        assert secret not in argv
+        assert not (tmp_path / "redis" / "auth.conf").exists()
+
+
+def test_given_the_runtime_then_its_embedded_redis_has_a_password_of_each_start(
+    tmp_path: Path,
+) -> None:
+    from cobrador.ground.runtime import redis_url
+    from cobrador.ground.settings import Settings
+
+    settings = Settings(data_dir=tmp_path / "data")
+    with redis_url(settings) as first:
+        assert redis.Redis.from_url(first).ping()
+        port = int(first.rsplit(":", 1)[1].split("/")[0])
+        with pytest.raises(redis.AuthenticationError):
+            redis.Redis(port=port).ping()
+    with redis_url(settings) as second:
+        assert second.split("@")[0] != first.split("@")[0]
