@@ -203,7 +203,8 @@ def _console_run(args: argparse.Namespace, settings: Settings) -> int:
             pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=100, timeout=10)
             redis = aioredis.Redis(connection_pool=pool)
             app = init_app(settings, engine, redis)
-            runner = access_log.runner(app)  # no token, secret or number in its lines
+            # No token, secret or number in its lines; at most so many connections.
+            runner = access_log.runner(app, settings.console_max_connections)
             await runner.setup()
             site = web.TCPSite(runner, host, port, ssl_context=tls)
             await site.start()

@@ -74,6 +74,10 @@ class Settings:
     # and in all; past either a new one is answered 429 (console/socket_slots.py).
     console_max_sockets_per_user: int = 8
     console_max_sockets: int = 2000
+    # HTTP connections the console holds at once (aiohttp has no bound, and no deadline
+    # on a request's headers); past it a new one is answered 503. Never more than half
+    # the process's file descriptors (cobrador/ground/access_log.py).
+    console_max_connections: int = 1000
     # Prometheus /metrics for the dialer process.
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 9108
@@ -175,6 +179,7 @@ class Settings:
     callbacks_port: int = 8090
     callbacks_public_url: str = ""
     callbacks_token: str = ""
+    callbacks_max_connections: int = 256  # at once; past it 503 (the provider retries)
     # Payment links (docs/payments.md): "" (off), "mercadopago", or "simulated" (a local
     # stand-in of Mercado Pago, as in the demo). The Mercado Pago application's access
     # token and its webhook's secret key (Your integrations > Webhooks); a notification

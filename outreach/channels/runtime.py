@@ -233,7 +233,8 @@ async def running_channels(settings: Settings, engine: Engine, *, opt_out: OptOu
 
         if sock is not None:
             # Kannel's callbacks carry the secret token, the number and the text in the URL.
-            runner = access_log.runner(init_app(kannel=kannel, whatsapp=whatsapp))
+            runner = access_log.runner(init_app(kannel=kannel, whatsapp=whatsapp),
+                                       settings.callbacks_max_connections)  # fmt: skip
             await runner.setup()
             stack.push_async_callback(runner.cleanup)
             await web.SockSite(runner, sock).start()
