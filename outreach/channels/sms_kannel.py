@@ -38,6 +38,7 @@ from store.models import ContactChannel
 
 # Kannel's `validity` is in whole minutes: the carrier drops what it could not deliver.
 VALIDITY_MINUTES = int(MESSAGE_REACH.total_seconds() // 60)
+MAX_ANSWER_BYTES = 1024  # of sendsms's answer read ("0: Accepted for delivery")
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,10 @@ class KannelTransport:
                               validity_minutes=VALIDITY_MINUTES)  # fmt: skip
         try:
             async with self._http().get(self.settings.sendsms_url, params=query) as response:
-                body = (await response.text())[:200]
+                # What a refusal says, never more: a gateway (or whatever answers at its
+                # address) streaming an endless body must not grow the process.
+                head = await response.content.read(MAX_ANSWER_BYTES)
+                body = head.decode("utf-8", "replace")[:200]
         except aiohttp.ClientConnectorError as exc:
             raise MessageNotSent(f"Kannel unreachable: {exc}") from exc
         except (TimeoutError, aiohttp.ClientError) as exc:

@@ -5,6 +5,7 @@ the attempt without sending anything twice."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -135,6 +136,42 @@ async def test_given_kannel_silent_then_uncertain_recorded_sent_and_not_sent_aga
             await channel.send(Note(attempt, "Aviso"))
         await transport_of(channel).close()
     assert calls == 1 and attempt_row(engine, attempt.attempt_id).result == "sent"
+
+
+async def test_given_an_answer_that_never_ends_then_read_to_its_first_kib_only(
+    engine: Engine,
+) -> None:
+    """Whatever answers at the gateway's address streams a body without end: the
+    transport reads its first KiB (a refusal's reason), not the whole stream."""
+    sent: list[int] = []
+    bound = 64 * 1024 * 1024  # the test's own end of the stream
+
+    async def endless(request: web.Request) -> web.StreamResponse:
+        status = 202 if request.query["to"].endswith("8") else 500
+        response = web.StreamResponse(status=status)
+        await response.prepare(request)
+        sent.append(0)
+        chunk = b"x" * 65536
+        with contextlib.suppress(ConnectionError):
+            while sent[-1] < bound:
+                await response.write(chunk)
+                sent[-1] += len(chunk)
+        return response
+
+    app = web.Application()
+    app.router.add_get("/cgi-bin/sendsms", endless)
+    async with TestServer(app) as server:
+        channel = channel_for(engine, str(server.make_url("/cgi-bin/sendsms")), [], timeout=30)
+        accepted = message_attempt(engine, ContactChannel.sms, "+525512345678")
+        await channel.send(Note(accepted, "Aviso"))
+        refused_one = message_attempt(engine, ContactChannel.sms, "+525512345679")
+        with pytest.raises(MessageRefused, match="HTTP 500 x{10}") as exc:
+            await channel.send(Note(refused_one, "Aviso"))
+        assert len(str(exc.value)) < 300
+        await transport_of(channel).close()
+    assert attempt_row(engine, accepted.attempt_id).result == "sent"
+    # Each stream stopped when the client let go: what socket buffers took, not 64 MiB.
+    assert len(sent) == 2 and max(sent) < bound // 2
 
 
 def test_given_text_when_querying_then_ascii_stays_gsm_and_spanish_goes_ucs2() -> None:
