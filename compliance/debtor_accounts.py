@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from store.models import Phone
+from store.models import Account, Phone
 
 MAX_PER_NUMBER = 20
 # Numbers looked up in one statement (well under every database's parameter limit).
@@ -60,3 +60,26 @@ def linked_accounts(engine: Engine, account_id: int) -> tuple[int, ...]:
         numbers = session.scalars(select(Phone.number_e164).where(Phone.account_id == account_id))
         mine = [n for n in numbers if n]
     return accounts_sharing_numbers(engine, {account_id: mine})[account_id]
+
+
+def protections_of(engine: Engine, account_ids: Sequence[int]) -> dict[int, str]:
+    """The protection (compliance/protection.py) of those of the accounts that have one."""
+    out: dict[int, str] = {}
+    with Session(engine) as session:
+        for start in range(0, len(account_ids), CHUNK):
+            rows = session.execute(
+                select(Account.id, Account.protection).where(
+                    Account.id.in_(account_ids[start : start + CHUNK]),
+                    Account.protection.is_not(None),
+                )
+            ).all()
+            out.update({int(a): str(p) for a, p in rows if (p or "").strip()})
+    return out
+
+
+def linked_protection(engine: Engine, account_id: int, numbers: Sequence[str]) -> str | None:
+    """The protection of one of the accounts sharing a number with this one (the same
+    person), or None: what an account without its own protection inherits."""
+    linked = accounts_sharing_numbers(engine, {account_id: numbers})[account_id]
+    found = protections_of(engine, list(linked)) if linked else {}
+    return next((found[a] for a in linked if a in found), None)

@@ -22,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from compliance.caps import AccountHistory, CapStore, HistoryUnavailable
-from compliance.debtor_accounts import accounts_sharing_numbers, linked_accounts
+from compliance.debtor_accounts import accounts_sharing_numbers, linked_accounts, protections_of
 from compliance.engine import (
     AccountFacts,
     CallRequest,
@@ -191,6 +191,10 @@ class ComplianceService:
                 if name not in registries.failed and registries.versions.get(name) is None:
                     self.registry_sync.request(name)
         account_ids = list(dict.fromkeys(item.account.id for item in items))
+        # The debtor's other accounts (a number they share): their counters count with
+        # these, and a protected person on one is the same person on the others.
+        linked = await self._linked_batch(items)
+        items = await self._with_linked_protection(items, linked)
         snapshots: Mapping[int, CounterSnapshot]
         if self.caps is None or now.tzinfo is None or not counters:
             snapshots = {a: CounterSnapshot(available=False) for a in account_ids}
@@ -207,7 +211,7 @@ class ComplianceService:
                     log.warning("counters of %d accounts not synced; blocking", len(messages))
                     snapshots = {**snapshots,
                                  **{a: CounterSnapshot(available=False) for a in messages}}  # fmt: skip
-            snapshots = await self._with_same_debtor(items, snapshots, now)
+            snapshots = await self._with_same_debtor(linked, snapshots, now)
         return [
             self.rules.evaluate(
                 CallRequest(
@@ -226,18 +230,49 @@ class ComplianceService:
             for item in items
         ]
 
+    async def _linked_batch(self, items: Sequence[Item]) -> dict[int, tuple[int, ...]] | None:
+        """Each account's other accounts of the same debtor (compliance/debtor_accounts.py);
+        None when SQL cannot say (every cap then fails: the debtor's count is unknown)."""
+        numbers = {item.account.id: item.account.numbers for item in items}
+        try:
+            return await asyncio.to_thread(accounts_sharing_numbers, self.sql, numbers)
+        except SQLAlchemyError:
+            log.warning("accounts sharing numbers unreadable; blocking %d", len(numbers))
+            return None
+
+    async def _with_linked_protection(
+        self, items: Sequence[Item], linked: Mapping[int, tuple[int, ...]] | None
+    ) -> Sequence[Item]:
+        """An account without a protection of its own takes one of its linked accounts'
+        (compliance/protection.py): a deceased debtor, a minor or an insolvency proceeding
+        is the person's, whichever of their debts the creditor marked. Unreadable: the
+        items as they are (their caps fail: blocked)."""
+        others = sorted({o for os in (linked or {}).values() for o in os})
+        if not others:
+            return items
+        try:
+            found = await asyncio.to_thread(protections_of, self.sql, others)
+        except SQLAlchemyError:
+            log.warning("protections of %d linked accounts unreadable", len(others))
+            return items
+        out = []
+        for item in items:
+            inherited = next((found[o] for o in (linked or {}).get(item.account.id, ())
+                              if o in found), None)  # fmt: skip
+            if inherited is not None and not (item.account.protection or "").strip():
+                item = replace(item, account=replace(item.account, protection=inherited))
+            out.append(item)
+        return out
+
     async def _with_same_debtor(
-        self, items: Sequence[Item], snapshots: Mapping[int, CounterSnapshot], now: datetime
-    ) -> dict[int, CounterSnapshot]:
+        self, linked: Mapping[int, tuple[int, ...]] | None,
+        snapshots: Mapping[int, CounterSnapshot], now: datetime,
+    ) -> dict[int, CounterSnapshot]:  # fmt: skip
         """Each account's counters with those of the other accounts that share one of
         its numbers: the same person, whose caps are one (compliance/debtor_accounts.py).
         Anything unreadable makes the debtor's counters unknown (every cap fails)."""
         assert self.caps is not None
-        numbers = {item.account.id: item.account.numbers for item in items}
-        try:
-            linked = await asyncio.to_thread(accounts_sharing_numbers, self.sql, numbers)
-        except SQLAlchemyError:
-            log.warning("accounts sharing numbers unreadable; blocking %d", len(numbers))
+        if linked is None:
             return {a: CounterSnapshot(available=False) for a in snapshots}
         wanted = sorted({o for others in linked.values() for o in others} - set(snapshots))
         pool = dict(snapshots)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
@@ -18,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from compliance.caps import DEFAULT_HORIZON, AccountHistory, Event
-from compliance.debtor_accounts import accounts_sharing_numbers
+from compliance.debtor_accounts import accounts_sharing_numbers, linked_protection
 from compliance.engine import CallRequest, CounterSnapshot, Decision, Engine, StaticRegistries
 from compliance.jurisdiction import debtor_profile
 from compliance.ledger import load_history
@@ -112,8 +113,19 @@ def profile_visit_check(profiles: Mapping[str, Profile]) -> VisitCheck:
         except ProfileError:
             log.warning("no usable profile for account %s; visit refused", account.id)
             return Decision(False, ("country_unknown",), "", {}, None, None, at)
+        facts = account_facts(account)
+        if not (facts.protection or "").strip():
+            # A protected person marked on another of their accounts (the same number).
+            try:
+                numbers = tuple(p.number_e164 for p in account.phones)
+                inherited = linked_protection(session.get_bind(), account.id, numbers)  # type: ignore[arg-type]
+            except SQLAlchemyError:
+                log.warning("protections of accounts linked to %s unreadable; refused", account.id)
+                inherited = "unknown"  # fail closed: the engine refuses an unknown value
+            if inherited:
+                facts = replace(facts, protection=inherited)
         request = CallRequest(
-            account=account_facts(account),
+            account=facts,
             phone=None,
             profile=profile,
             registries=StaticRegistries(),  # registries list numbers: none binds a visit

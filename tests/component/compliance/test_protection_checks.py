@@ -69,3 +69,31 @@ async def test_given_debtor_in_insolvency_when_final_check_on_every_channel_then
     assert payload["reason"] == "insolvency_proceeding" and "Ley 1116" in payload["rule"]
     assert {d["channel"] for d in decisions} == {"call", "sms", "whatsapp", "email", "visit"}
     assert all(d["reasons"] == ["insolvency_proceeding"] for d in decisions)
+
+
+async def test_given_a_protected_debtor_on_one_account_when_the_other_shares_a_number_then_blocked(
+    engine: Engine, aredis: aioredis.Redis
+) -> None:
+    """The creditor marked one debt of the person (the card) deceased; the loan reaches
+    the same person through the same number: blocked with the same reason."""
+    card = make_account(engine, "MX-CARD", phones=[{"number_e164": "+525512345678"}])
+    make_account(engine, "MX-LOAN", phones=[{"number_e164": "+525512345678"}])
+    make_account(engine, "MX-OTHER", phones=[{"number_e164": "+525587654321"}])
+    service = ComplianceService(engine, aredis)
+    noon = datetime(2026, 1, 13, 18, 0, tzinfo=UTC)
+
+    def item(ref: str, number: str = "+525512345678"):  # type: ignore[no-untyped-def]
+        with transaction(engine) as session:
+            return service.load_item(session, account_ref=ref, phone_e164=number)
+
+    with transaction(engine) as session:
+        account = session.get(Account, card)
+        assert account is not None
+        set_protection(session, account, "deceased", "ACTA-1", actor="sup1", source="console",
+                       now=noon)  # fmt: skip
+    loan, other = item("MX-LOAN"), item("MX-OTHER", "+525587654321")
+    decisions = await service.evaluate_batch([loan, other], noon)
+    # (No REUS loaded in this test: both are also registry_unavailable.)
+    assert ["debtor_deceased" in d.reasons for d in decisions] == [True, False]
+    decision, _ = await service.final_check(loan, noon, "a:77")
+    assert not decision.allowed and "debtor_deceased" in decision.reasons

@@ -105,3 +105,20 @@ def test_given_a_visit_today_on_another_debt_of_the_same_number_then_refused_by_
                           ended_at=TUESDAY_10_MX - timedelta(hours=2)))  # fmt: skip
     assert decide(engine, second, TUESDAY_10_MX) == (False, ("attempt_cap_day",))
     assert decide(engine, second, TUESDAY_10_MX + timedelta(hours=23)) == (True, ())
+
+
+def test_given_a_protected_person_on_one_debt_then_no_visit_on_any_of_theirs(
+    engine: Engine, seed: FieldSeed
+) -> None:
+    """Insolvency marked on one account; the other account of the same number is the
+    same person: no visit on either (compliance/protection.py)."""
+    first, second = seed.accounts["MX-0"], seed.accounts["MX-1"]
+    with transaction(engine) as s:
+        for account_id in (first, second):
+            s.add(Phone(account_id=account_id, position=9, number_e164="+525587654321",
+                        phone_type="mobile", consent=True, consent_ref="form-9"))  # fmt: skip
+    assert decide(engine, second, TUESDAY_10_MX) == (True, ())
+    with transaction(engine) as s:
+        s.execute(update(Account).where(Account.id == first).values(protection="insolvency"))
+    assert decide(engine, first, TUESDAY_10_MX) == (False, ("insolvency_proceeding",))
+    assert decide(engine, second, TUESDAY_10_MX) == (False, ("insolvency_proceeding",))
