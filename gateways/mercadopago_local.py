@@ -65,7 +65,9 @@ class LocalMercadoPago:
         app.router.add_post("/v1/payments/{payment_id}/refunds", self._refund)
         app.router.add_get("/checkout/v1/redirect", self._checkout_page)
         app.router.add_post("/checkout/v1/pay", self._checkout_pay)
-        self._runner = web.AppRunner(app)
+        # A stand-in for the cloud: the cloud's own access log is not ours to keep,
+        # and in `cobrador demo` it buried the system's log under a line per request.
+        self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, host, port).start()
         self.base_url = f"http://{host}:{self._runner.addresses[0][1]}"

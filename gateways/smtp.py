@@ -23,6 +23,10 @@ import aiosmtplib
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 log = logging.getLogger(__name__)
+# aiosmtpd logs every command it reads at INFO on "mail.log", MAIL FROM and RCPT TO with
+# their addresses: a debtor's e-mail address in every operator's log. Its warnings
+# (protocol errors, with no address) are kept.
+logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 # What the listener accepts in one message: a bounce carries the original's headers
 # (or the whole original); a reply quotes ours.
