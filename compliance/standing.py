@@ -22,6 +22,7 @@ from store.models import PHONE_CHANNELS, Account, Campaign
 
 # The standing reasons, most telling first: the first one is the one a debtor reads.
 STANDING_REASONS = (
+    "insolvency_proceeding",
     "disputed",
     "cease_contact",
     "legal_stage",

@@ -26,6 +26,10 @@ LEADS = {
     "visit": N_("No le visitaremos"),
 }
 REASONS = {
+    "insolvency_proceeding": N_(
+        "su cuenta está en un procedimiento de insolvencia; mientras dure, la cobranza se "
+        "hace por esa vía."
+    ),
     "disputed": N_("su cuenta está en disputa mientras la revisamos."),
     "cease_contact": N_("se pidió dejar de contactarle sobre esta cuenta."),
     "legal_stage": N_("su cuenta está en proceso judicial; el contacto es por esa vía."),
@@ -61,7 +65,7 @@ REGISTRY_OTHER = N_(
 
 
 # Reasons of the account, not of a channel: said once for every channel they close.
-ACCOUNT_WIDE = ("disputed", "cease_contact", "legal_stage")
+ACCOUNT_WIDE = ("insolvency_proceeding", "disputed", "cease_contact", "legal_stage")
 ACCOUNT_LEAD = N_("No le contactaremos por ningún medio")
 
 

@@ -44,6 +44,7 @@ PORTAL_EN = {
     "No le enviaremos correos": "We will not send you e-mails",
     "No le visitaremos": "We will not visit you",
     "su cuenta está en disputa mientras la revisamos.": "your account is in dispute while we review it.",
+    "su cuenta está en un procedimiento de insolvencia; mientras dure, la cobranza se hace por esa vía.": "your account is in an insolvency proceeding; while it lasts, collection goes through it.",
     "se pidió dejar de contactarle sobre esta cuenta.": "it was asked that you not be contacted about this account.",
     "su cuenta está en proceso judicial; el contacto es por esa vía.": "your account is in legal proceedings; contact goes through them.",
     "no usamos este medio con las cuentas de su país.": "we do not use this channel for accounts in your country.",

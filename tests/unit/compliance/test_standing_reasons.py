@@ -41,3 +41,22 @@ def test_given_a_registry_block_when_worded_then_the_registry_the_profile_checks
         "We will not write to you on WhatsApp: we do not have your authorisation"
     )
     activate("es")
+
+
+def test_given_an_insolvency_proceeding_when_reduced_and_worded_then_said_once_for_every_channel() -> (
+    None
+):
+    """A debtor in a procedimiento concursal reads on the portal why nobody contacts them."""
+    from console.portal_blocks import account_line
+
+    got = standing_reasons([decision("insolvency_proceeding", "outside_hours")])
+    assert got == ("insolvency_proceeding",)
+    activate("es")
+    blocks = {c: StandingBlock(c, got) for c in ("call", "sms", "email")}
+    line, channels = account_line(blocks)
+    assert line.startswith("No le contactaremos por ningún medio: su cuenta está en un "
+                           "procedimiento de insolvencia")  # fmt: skip
+    assert channels == {"call", "sms", "email"}
+    activate("en")
+    assert "insolvency proceeding" in account_line(blocks)[0]
+    activate("es")
