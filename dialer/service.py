@@ -138,6 +138,12 @@ class DialerService:
             await housekeeping.announce()
         upkeep = [asyncio.create_task(housekeeping.run(self._stop), name="inbound-housekeeping"),
                   asyncio.create_task(control.run(self._stop), name="inbound-control")]  # fmt: skip
+        if self.settings.recordings_dir == self.settings.data_dir / "recordings":
+            # The embedded default, ours to make (a fresh install has no recording yet);
+            # a directory an operator named and that is missing is a wrong path, and the
+            # purge says so rather than marking every expired file gone.
+            with contextlib.suppress(OSError):
+                self.settings.recordings_dir.mkdir(parents=True, exist_ok=True)
         if self.settings.recordings_purge_every_seconds > 0:
             purge = RetentionPurge(sql=self.sql, redis=self.redis, owner=owner, clock=self.clock,
                                    recordings_dir=self.settings.recordings_dir,

@@ -29,7 +29,7 @@ WAIT = 120.0
 @pytest.fixture
 def demo(
     tmp_path: Path,
-) -> Iterator[tuple[subprocess.Popen[str], int, dict[str, str], Path, str]]:
+) -> Iterator[tuple[subprocess.Popen[str], int, dict[str, str], Path, str, str, str]]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env["PYTHONUNBUFFERED"] = "1"
@@ -63,7 +63,7 @@ def demo(
         pytest.fail("demo never printed ready:\n" + "".join(lines))
     assert lines and lines[-1].strip() == "ready", "".join(lines)
     try:
-        yield proc, port, passwords, data, metrics_url, portal_link
+        yield proc, port, passwords, data, metrics_url, portal_link, "".join(lines)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -181,8 +181,11 @@ async def _check_portal(link: str) -> None:
 
 
 def test_given_demo_when_running_then_calls_pops_dispositions_and_clean_stop(demo) -> None:  # type: ignore[no-untyped-def]
-    proc, port, passwords, data, metrics_url, portal_link = demo
+    proc, port, passwords, data, metrics_url, portal_link, started = demo
     assert {"agente1", "supervisor", "auditor", "admin"} <= set(passwords)
+    # A fresh start warns of nothing that is not wrong: its recordings directory is
+    # made, not reported missing.
+    assert "recordings purge not run" not in started, started
     children = psutil.Process(proc.pid).children(recursive=True)
     assert any("redis-server" in " ".join(c.cmdline()) for c in children)
     asyncio.run(_check(port, passwords, data, metrics_url))
