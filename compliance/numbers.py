@@ -56,6 +56,8 @@ class NumberNormaliser:
             raise BadNumber("not a phone number (digits and an optional leading + only)")
         if not plus and self.code is None:
             raise BadNumber("national number without --country; write it in E.164 (+...)")
+        if not plus and self.code == 52:
+            digits = _without_mx_dialling_prefix(digits)
         if plus:
             code, national = self._split_code(digits)
             return int(f"{code}{self._validate(code, national)}")
@@ -91,6 +93,23 @@ class NumberNormaliser:
         if not pattern.fullmatch(national):
             raise BadNumber(f"not a valid +{code} number")
         return national
+
+
+def _without_mx_dialling_prefix(digits: str) -> str:
+    """A Mexican number written with a dialling prefix retired in 2019-2020: "044" or
+    "045" before a mobile, "01" before a long-distance number, "00 52 1" from abroad.
+    Every Mexican number has had 10 digits since 2001, so each reads one way only; a
+    registry line written so is the person's number and must block it (the same reading
+    as account imports: store/importing/fields.py)."""
+    if len(digits) == 13 and digits[:3] in ("044", "045"):
+        return digits[3:]
+    if len(digits) == 12 and digits.startswith("01"):
+        return digits[2:]
+    if len(digits) == 15 and digits.startswith("00521"):
+        return digits[5:]
+    if len(digits) == 14 and digits.startswith("0052"):
+        return digits[4:]
+    return digits
 
 
 def e164_to_int(e164: str) -> int | None:

@@ -16,6 +16,13 @@ from compliance.timezones import number_info, resolve_zones
         ("MX", "5512345678", 525512345678),
         ("MX", "(55) 1234-5678", 525512345678),
         ("MX", "+5215512345678", 525512345678),  # old mobile "1"
+        # Prefixes retired in 2019-2020, still in many a file: the same person's number.
+        ("MX", "044 55 1234 5678", 525512345678),
+        ("MX", "045 33 1234 5678", 523312345678),
+        ("MX", "01 81 1234 5678", 528112345678),
+        ("MX", "00 52 1 55 1234 5678", 525512345678),
+        ("MX", "0052 55 1234 5678", 525512345678),
+        ("MX", "52 1 55 1234 5678", 525512345678),  # "+" left out
         ("CO", "3001234567", 573001234567),
         ("PE", "912345678", 51912345678),
         (None, "+12125550100", 12125550100),
@@ -34,6 +41,8 @@ def test_given_number_forms_when_normalised_then_one_integer(
         ("MX", "hola", "not a phone number"),
         ("MX", "５５１２３４５６７８", "not a phone number"),  # full-width digits
         ("MX", "12345", "wrong length"),
+        ("MX", "044 55 1234 567", "wrong length"),  # a digit short: not read as anything
+        ("CO", "044 55 1234 5678", "wrong length"),  # Mexico's prefixes are Mexico's only
         ("MX", "0000000000", "not a valid"),
         ("MX", "+999123456", "unknown country calling code"),
         (None, "5512345678", "without --country"),
