@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from datetime import timedelta
 
 from aiohttp.test_utils import TestClient
@@ -183,6 +184,8 @@ async def test_given_a_logged_attempt_when_auditor_downloads_its_proof_then_it_c
     page = await (await client.get(f"/attempts/{attempt_id}")).text()
     assert f"/auditor/audit-entries/{entry_id}/proof.json" in page
     assert page.count("audit-proof") == 1
+    # Its time says its zone, as every time a person reads.
+    assert re.search(r"<code>attempt</code> · \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC ·", page)
     resp = await client.get(f"/auditor/audit-entries/{entry_id}/proof.json")
     assert resp.status == 409  # not signed yet
     integrate(engine)
