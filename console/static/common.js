@@ -48,6 +48,15 @@ const Cobrador = (() => {
     return h > 0 ? `${h}:${mm}:${ss}` : `${mm}:${ss}`;
   }
 
+  // A moment (epoch seconds) as a person reads it: date and time in the browser's zone,
+  // with that zone's name, in the page's language (times shown carry their zone).
+  function when(epochSeconds) {
+    return new Date(epochSeconds * 1000).toLocaleString(document.documentElement.lang || "es", {
+      year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
+      timeZoneName: "short",
+    });
+  }
+
   function el(tag, text, cls) {
     const node = document.createElement(tag);
     if (text !== undefined && text !== null) node.textContent = String(text);
@@ -55,5 +64,5 @@ const Cobrador = (() => {
     return node;
   }
 
-  return { api, socket, clock, el };
+  return { api, socket, clock, el, when };
 })();

@@ -57,6 +57,13 @@ def test_given_agent_and_supervisor_when_call_answered_then_pop_promise_saved_an
 
     supervisor = logged_in_page(browser, console_url, "sofia")
     expect(supervisor.locator("h1")).to_have_text("Tablero en vivo")
+    # A moment the wallboard shows (the next account due) carries its zone's name.
+    shown, zone = supervisor.evaluate("""() => {
+      const at = new Date(1764950400 * 1000);
+      const parts = new Intl.DateTimeFormat("es", { timeZoneName: "short" }).formatToParts(at);
+      return [Cobrador.when(1764950400), parts.find((p) => p.type === "timeZoneName").value];
+    }""")
+    assert zone and zone in shown, shown
 
     agent = logged_in_page(browser, console_url, "ana")
     expect(agent.locator("#ws-status")).to_have_text("Conectado")
