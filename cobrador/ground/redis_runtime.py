@@ -132,6 +132,11 @@ class EmbeddedRedis:
                 stdout=stderr,
                 stderr=stderr,
                 preexec_fn=_die_with_parent,
+                # Its own process group: a terminal's Ctrl-C reaches the whole foreground
+                # group, and redis-server quit at once while the process still wrote to it
+                # on its way out (every loop logged a lost Redis); the process stops it
+                # last, and the kernel if the process dies.
+                process_group=0,
             )
         atexit.register(self.stop)
         turn_aof_on = self.persist and args[args.index("--appendonly") + 1] == "no"

@@ -51,6 +51,35 @@ def test_given_parent_killed_with_sigkill_then_no_orphaned_redis_server() -> Non
         time.sleep(0.05)
 
 
+CTRL_C_CHILD = """
+import signal, time, redis
+from cobrador.ground.redis_runtime import EmbeddedRedis
+asked = []
+signal.signal(signal.SIGINT, lambda *_: asked.append(1))
+server = EmbeddedRedis().start()
+print(server.port, flush=True)
+while not asked:
+    time.sleep(0.02)
+time.sleep(0.5)  # what the process still writes on its way out
+try:
+    print("alive" if redis.Redis(port=server.port).ping() else "dead", flush=True)
+except redis.RedisError:
+    print("dead", flush=True)
+server.stop()
+"""
+
+
+def test_given_ctrl_c_in_a_terminal_then_redis_server_outlives_the_process_stopping() -> None:
+    # A terminal's Ctrl-C sends SIGINT to its whole foreground process group.
+    parent = subprocess.Popen([sys.executable, "-c", CTRL_C_CHILD], stdout=subprocess.PIPE,
+                              text=True, start_new_session=True)  # fmt: skip
+    assert parent.stdout is not None
+    int(parent.stdout.readline())
+    os.killpg(parent.pid, signal.SIGINT)
+    assert parent.stdout.readline().strip() == "alive"
+    assert parent.wait(timeout=30) == 0
+
+
 def _config(client: redis.Redis, name: str) -> str:
     value = client.config_get(name)[name]
     return value.decode() if isinstance(value, bytes) else str(value)
