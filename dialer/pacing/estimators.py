@@ -510,3 +510,152 @@ def window_break_probability(
         left = math.floor((k - spent) / clump + 1e-9)
         total += p_k * poisson_tail(left, clump_rate)
     return min(1.0, total)
+
+
+def poisson_binomial(probabilities: Iterable[float]) -> list[float]:
+    """pmf[j] = P(exactly j of independent events with these probabilities happen)."""
+    pmf = [1.0]
+    for p in probabilities:
+        p = min(1.0, max(0.0, p))
+        if p <= 0.0:
+            continue
+        q = 1.0 - p
+        nxt = [0.0] * (len(pmf) + 1)
+        for j, v in enumerate(pmf):
+            if v:
+                nxt[j] += v * q
+                nxt[j + 1] += v * p
+        pmf = nxt
+    return pmf
+
+
+def _add_trial(pmf: list[float], p: float) -> list[float]:
+    q = 1.0 - p
+    nxt = [0.0] * (len(pmf) + 1)
+    for j, v in enumerate(pmf):
+        nxt[j] += v * q
+        nxt[j + 1] += v * p
+    return nxt
+
+
+def _overflow_above(answers: list[float], free: list[float], offset: int) -> float:
+    """P(A - F > offset) for independent A ~ `answers` and F ~ `free` (pmfs)."""
+    # Survival of A: above[j] = P(A > j).
+    n = len(answers)
+    above = [0.0] * n
+    acc = 0.0
+    for j in range(n - 1, -1, -1):
+        above[j] = acc
+        acc += answers[j]
+    total = 0.0
+    for f, pf in enumerate(free):
+        if not pf:
+            continue
+        j = f + offset
+        if j < 0:
+            total += pf
+        elif j < n:
+            total += pf * above[j]
+    return min(1.0, max(0.0, total))
+
+
+def overflow_probability(
+    answer_probs: Sequence[float],
+    free_probs: Sequence[float],
+    sure_answers: int,
+    sure_free: int,
+    left: int,
+) -> float:
+    """P(more people answer than agents are free, by more than `left`).
+
+    Answers: `sure_answers` (answered, waiting) plus one Bernoulli per
+    ringing call (`answer_probs`: its chance of a person answering within
+    the horizon); free agents: `sure_free` (ready) plus one Bernoulli per
+    busy agent (`free_probs`: its chance of being free by the horizon plus
+    the connect grace). Every answer beyond the free agents is abandoned,
+    so this is the chance that the calls now ringing alone bring a clump of
+    more than `left` abandons - all the hour can still absorb.
+    """
+    answers = poisson_binomial(answer_probs)
+    free = poisson_binomial(free_probs)
+    return _overflow_above(answers, free, left + sure_free - sure_answers)
+
+
+def most_calls_within_overflow(
+    ringing_probs: Sequence[float],
+    new_prob: float,
+    most: int,
+    free_probs: Sequence[float],
+    sure_answers: int,
+    sure_free: int,
+    left: int,
+    tolerance: float,
+    exact_up_to: int = 400,
+) -> int:
+    """The most new calls (0..`most`) keeping `overflow_probability` <= `tolerance`.
+
+    The new calls each answer with `new_prob` within the horizon, on top of
+    the calls already ringing. -1 when the calls already ringing break the
+    tolerance by themselves. Exact (a Poisson-binomial convolution) up to
+    `exact_up_to` calls; beyond it a normal approximation with a continuity
+    correction (a team that large has an hour that absorbs far more than a
+    few seconds' overflow, so the bound rarely binds there).
+    """
+    if not 0 < tolerance < 1:
+        raise ValueError("tolerance must be in (0, 1)")
+    if most < 0:
+        raise ValueError("most must be >= 0")
+    offset = left + sure_free - sure_answers
+    new_prob = min(1.0, max(0.0, new_prob))
+    mean = sum(ringing_probs) + most * new_prob - sum(free_probs)
+    var = (
+        sum(p * (1 - p) for p in ringing_probs)
+        + most * new_prob * (1 - new_prob)
+        + sum(p * (1 - p) for p in free_probs)
+    )
+    # Far inside the bound even with every call placed: no need to count.
+    if mean + 7.0 * math.sqrt(var) + 1.0 <= offset:
+        return most
+    if len(ringing_probs) + most > exact_up_to:
+        return _most_calls_normal(ringing_probs, new_prob, most, free_probs, offset, tolerance)
+    answers = poisson_binomial(ringing_probs)
+    free = poisson_binomial(free_probs)
+    if _overflow_above(answers, free, offset) > tolerance:
+        return -1
+    if new_prob <= 0.0:
+        return most
+    for n in range(most):
+        answers = _add_trial(answers, new_prob)
+        if _overflow_above(answers, free, offset) > tolerance:
+            return n
+    return most
+
+
+def _most_calls_normal(
+    ringing_probs: Sequence[float],
+    new_prob: float,
+    most: int,
+    free_probs: Sequence[float],
+    offset: int,
+    tolerance: float,
+) -> int:
+    base_mean = sum(ringing_probs) - sum(free_probs)
+    base_var = sum(p * (1 - p) for p in ringing_probs) + sum(p * (1 - p) for p in free_probs)
+
+    def tail(n: int) -> float:
+        m = base_mean + n * new_prob
+        v = base_var + n * new_prob * (1 - new_prob)
+        if v <= 0:
+            return 1.0 if m > offset else 0.0
+        return 1.0 - _normal_cdf((offset + 0.5 - m) / math.sqrt(v))
+
+    if tail(0) > tolerance:
+        return -1
+    lo, hi = 0, most
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if tail(mid) <= tolerance:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo

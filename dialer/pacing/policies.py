@@ -31,7 +31,11 @@ from `snapshot.now`; one policy object serves one campaign.
   sized by the team still active; the guard also stops dialing ahead when
   no whole clump fits in a window's allowance, or when the window breaks
   with its answers (so its allowance) uncertain
-  (`estimators.window_break_probability`). docs/pacing.md has the bound.
+  (`estimators.window_break_probability`). Dialing ahead is also cut so the
+  calls ringing (with the new ones) bring a clump of answers larger than
+  the agents free by then plus the abandons the hour can still absorb only
+  rarely (`_overflow_cap`, an exact Poisson-binomial tail).
+  docs/pacing.md has the bound.
   Blended inbound (`snapshot.has_inbound`): inbound takes the next free agent
   first, so at each horizon the inbound callers waiting plus those expected
   to arrive by then (Poisson) are demand ahead of the new calls, and the
@@ -67,6 +71,7 @@ from dialer.pacing.estimators import (
     budget_rate,
     clump_size,
     free_within_rows,
+    most_calls_within_overflow,
     poisson_tail,
     pooled_answer_rate,
     rescaled_rows,
@@ -183,6 +188,10 @@ class PredictivePolicy:
         pause_spare_tolerance: float = 0.05,
         burst_floor: float = 1.0,
         one_abandon_room: bool = False,
+        overflow_bound: bool = True,
+        overflow_break_probability: float = 0.02,
+        overflow_answers_z: float = 1.0,
+        overflow_level_z: float = 2.0,
     ) -> None:
         if not 0 < aim_ratio <= 1:
             raise ValueError("aim_ratio must be in (0, 1]")
@@ -198,6 +207,7 @@ class PredictivePolicy:
             ("hour_break_probability", hour_break_probability),
             ("guard_break_probability", guard_break_probability),
             ("pause_spare_tolerance", pause_spare_tolerance),
+            ("overflow_break_probability", overflow_break_probability),
         ):
             if not 0 < tol < 1:
                 raise ValueError(f"{name} must be in (0, 1)")
@@ -282,6 +292,15 @@ class PredictivePolicy:
             raise ValueError("burst_floor must be > 0")
         self.burst_floor = burst_floor
         self.one_abandon_room = one_abandon_room
+        self.overflow_bound = overflow_bound
+        self.overflow_break_probability = overflow_break_probability
+        if overflow_answers_z < 0:
+            raise ValueError("overflow_answers_z must be >= 0")
+        self.overflow_answers_z = overflow_answers_z
+        if overflow_level_z < 0:
+            raise ValueError("overflow_level_z must be >= 0")
+        self.overflow_level_z = overflow_level_z
+        self.last_overflow_cap: int | None = None
         self.pause_spare_tolerance = pause_spare_tolerance
         self.last_pause_spare = False
         self._active_track: deque[tuple[float, int]] = deque()
@@ -618,6 +637,65 @@ class PredictivePolicy:
                 return True
         return False
 
+    def _overflow_left(self, s: Snapshot) -> int:
+        """Abandons the rolling hour can still absorb, its answers taken at a lower bound.
+
+        The hour's allowance is floor(target x N) with N forecast
+        (`_answers_per_hour`); an hour of N expected answers may well get
+        fewer (a Poisson count; more so while the answer rate falls), so N is
+        taken `overflow_answers_z` standard deviations low. Minus the
+        abandons already in the last hour (they are in every window that
+        would hold a clump now).
+        """
+        per_hour = self._answers_per_hour(s)
+        low = max(0.0, per_hour - self.overflow_answers_z * math.sqrt(max(0.0, per_hour)))
+        allowed = self._allowed(s, low)
+        w = s.window(3600.0)
+        spent = math.ceil(w.abandoned - 1e-9) if w is not None else 0
+        return max(0, allowed - spent)
+
+    def _overflow_cap(
+        self,
+        s: Snapshot,
+        predicted: int,
+        ring_rows: list[tuple[float, ...]],
+        busy_rows: list[tuple[float, ...]],
+        ready: int,
+        new: tuple[float, ...],
+    ) -> int:
+        """The most calls for which the calls ringing cannot bring an hour-breaking clump.
+
+        The z x sd margin bounds the answers' spread on average; what breaks
+        a small team's hour is one moment when several people answer with
+        nobody free. At every horizon h, the answers by h (calls waiting,
+        plus one Bernoulli per ringing or new call, its chance of a person
+        answering within h at the rate's upper bound) less the agents free
+        by h + grace (ready ones, plus one Bernoulli per busy agent) must
+        exceed the abandons the hour can still absorb (`_overflow_left`)
+        with probability at most `overflow_break_probability` x (longest
+        horizon / 3600): a call rings at most that long, so an hour holds
+        about 3600 / 30 = 120 sets of calls ringing together, and the bound
+        per set keeps the hour's chance under `overflow_break_probability`.
+        `estimators.most_calls_within_overflow` (an exact Poisson-binomial
+        tail). Never under the progressive answer (the caller keeps it).
+        """
+        left = self._overflow_left(s)
+        up = 1.0 + self.overflow_level_z * self.rate_error
+        tolerance = self.overflow_break_probability * max(self.horizons) / 3600.0
+        sure_answers = s.waiting + len(s.inbound_waiting)
+        best = predicted
+        for i in range(len(self.horizons)):
+            ringing = [min(1.0, r[i] * up) for r in ring_rows]
+            free = [r[i] for r in busy_rows]
+            n = most_calls_within_overflow(
+                ringing, min(1.0, new[i] * up), best, free, sure_answers, ready, left, tolerance
+            )
+            if n < best:
+                best = max(0, n)
+                if best == 0:
+                    break
+        return best
+
     def _one_abandon_breaks(self, s: Snapshot) -> bool:
         """True while a window to come has no room for even one more abandon.
 
@@ -833,7 +911,15 @@ class PredictivePolicy:
             best = min(best, n_i)
         cap = int(self.max_calls_per_agent * active) - len(s.ringing)
         predicted = 0 if best == math.inf or best < 0 else int(best)
+        predicted = min(predicted, s.room, cap)
         self.last_reason = "model"
+        self.last_overflow_cap = None
+        if self.overflow_bound and predicted > progressive:
+            bounded = self._overflow_cap(s, predicted, ring_rows, talk_rows + wrap_rows, ready, new)
+            if bounded < predicted:
+                self.last_overflow_cap = bounded
+                self.last_reason = "overflow"
+                predicted = bounded
         self._model_since = s.now
         return max(0, min(s.room, cap, max(progressive, predicted)))
 
