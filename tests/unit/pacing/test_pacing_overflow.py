@@ -165,3 +165,46 @@ def test_given_a_large_team_with_room_when_deciding_then_the_overflow_bound_chan
 def test_given_bad_overflow_parameters_when_built_then_value_error(kwargs):
     with pytest.raises(ValueError):
         PredictivePolicy(**kwargs)
+
+
+# The guard's middle level: dial ahead with a wider margin rather than fall back to progressive.
+
+
+def _hundred(abandoned_per_half_hour: int):
+    # 100 agents, 1500 answers an hour (45 abandons allowed), 5 ready.
+    return snapshot(talking=[200.0] * 95, ready=5, answered=750, abandoned=abandoned_per_half_hour)
+
+
+def test_given_the_hour_is_tight_but_holds_a_quarter_of_the_aim_when_deciding_then_cautious():
+    s = _hundred(18)  # 36 of 45 spent
+    cautious, before = PredictivePolicy(), PredictivePolicy(guard_cautious=False)
+    placed, progressive = cautious.calls_to_place(s), before.calls_to_place(s)
+    assert (cautious._budget_level(s), cautious.last_reason) == (1, "cautious")
+    assert before.last_reason == "budget"
+    calm = PredictivePolicy()
+    assert progressive < placed < calm.calls_to_place(_hundred(5))
+
+
+def test_given_cautious_dialing_when_time_passes_then_z_does_not_come_down():
+    policy = PredictivePolicy()
+    s = _hundred(18)
+    policy.calls_to_place(s)
+    z = policy.z
+    for step in range(1, 121):  # two hours of ticks a minute apart, all cautious
+        later = dataclasses.replace(s, now=s.now + 60.0 * step)
+        policy.calls_to_place(later)
+        assert policy.last_reason == "cautious"
+    assert policy.z == z
+
+
+def test_given_the_hour_holds_not_even_a_quarter_of_the_aim_when_deciding_then_progressive():
+    s = _hundred(21)  # 42 of 45 spent: under two clumps left
+    policy = PredictivePolicy()
+    assert policy.calls_to_place(s) == 5
+    assert (policy._budget_level(s), policy.last_reason) == (2, "budget")
+
+
+@pytest.mark.parametrize("kwargs", [{"guard_z_step": 0.0}, {"guard_cautious_share": 0.0}])
+def test_given_bad_cautious_parameters_when_built_then_value_error(kwargs):
+    with pytest.raises(ValueError):
+        PredictivePolicy(**kwargs)
