@@ -189,7 +189,7 @@ class PredictivePolicy:
         pause_spare: bool = False,
         pause_spare_tolerance: float = 0.05,
         burst_floor: float = 1.0,
-        one_abandon_room: bool = False,
+        one_abandon_room: bool = True,
         overflow_bound: bool = True,
         overflow_break_probability: float = 0.02,
         overflow_answers_z: float = 1.0,
@@ -642,8 +642,8 @@ class PredictivePolicy:
                 continue
             spent = math.ceil(w.abandoned - 1e-9)
             # Not even one clump fits in what the window has left: any overflow breaks it.
-            # Except, with `one_abandon_room` (off: measured, it broke an hour when the
-            # answer rate fell; docs/pacing.md), a window still without an abandon whose
+            # Except, with `one_abandon_room` (on; before the clump bound it broke an hour
+            # when the answer rate fell; docs/pacing.md), a window still without an abandon whose
             # allowance holds one (34-66 answers an hour at 3 %): the break probability
             # below decides, and once one abandon is in, nothing more.
             if math.floor((allowed - spent) / clump + 1e-9) < 1 and not (

@@ -290,9 +290,10 @@ def test_given_an_hour_that_holds_one_abandon_and_has_none_when_deciding_then_th
     policy = PredictivePolicy(one_abandon_room=True)
     policy.calls_to_place(fresh)
     assert policy.last_reason == "model"
-    default = PredictivePolicy()  # off by default: refused outright, as before
-    default.calls_to_place(fresh)
-    assert default.last_reason == "budget"
+    assert PredictivePolicy().one_abandon_room  # on by default since the clump bound
+    refused = PredictivePolicy(one_abandon_room=False)  # off: refused outright, as before
+    refused.calls_to_place(fresh)
+    assert refused.last_reason == "budget"
 
 
 def test_given_that_one_abandon_already_in_the_hour_when_deciding_then_progressive_only():
