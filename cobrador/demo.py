@@ -438,9 +438,7 @@ async def run_bots(
     bots = await asyncio.to_thread(load)
     states = AgentStates(client, clock=clock)
     rng = random.Random()
-    for bot, campaign in bots:
-        await states.login(bot.id, campaign)
-        await states.set_ready(bot.id)
+    await log_bots_in(states, bots)
     last_attempt: dict[int, int] = {}
     asked: dict[int, float] = {}  # bot -> when it last asked for its leg again
     try:
@@ -454,6 +452,18 @@ async def run_bots(
         for bot, _ in bots:
             with contextlib.suppress(Exception):
                 await states.logout(bot.id)
+
+
+async def log_bots_in(states: Any, bots: list[tuple[Any, str]]) -> None:
+    """Every bot logged in and ready, but one the last run left on a call (a kill
+    mid-call leaves it talking in the persisted Redis): the dialer's reconciliation
+    ends that call, and the bots' steps take it from the wrap-up."""
+    from dialer.agent_state import AgentStateError
+
+    for bot, campaign in bots:
+        await states.login(bot.id, campaign)
+        with contextlib.suppress(AgentStateError):
+            await states.set_ready(bot.id)
 
 
 async def _bots_step(bots: list[tuple[Any, str]], states: Any, engine: Engine,

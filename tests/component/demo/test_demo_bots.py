@@ -5,11 +5,12 @@ their call) sends them back to work, as a wrap-up does."""
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
 
 import redis.asyncio as aioredis
 from sqlalchemy import Engine
 
-from cobrador.demo import DemoClock, run_bots
+from cobrador.demo import DemoClock, log_bots_in, run_bots
 from dialer.agent_legs import RECONNECT_REASON
 from dialer.agent_state import AgentState, AgentStates
 from store.db import transaction
@@ -46,3 +47,20 @@ async def test_given_bot_paused_by_a_dropped_leg_when_bots_run_then_ready_again(
     finally:
         stop.set()
         await asyncio.wait_for(task, 10)
+
+
+async def test_given_a_bot_left_talking_by_a_killed_run_when_bots_log_in_then_no_error(
+    aredis: aioredis.Redis,
+) -> None:
+    # A demo killed mid-call leaves a bot talking in its persisted Redis; the next
+    # start's bots must not die on it (they did: "cannot go ready from talking", and no
+    # bot took a call again). The others go ready; that one waits for the reconciliation.
+    states = AgentStates(aredis)
+    await states.login(7, "cobranza-mx")
+    await states.set_ready(7)
+    assert await states.reserve(7, 41)
+    await states.talking(7, 41)
+    bots = [(SimpleNamespace(id=7), "cobranza-mx"), (SimpleNamespace(id=8), "cobranza-mx")]
+    await log_bots_in(states, bots)
+    assert (await states.get(7)).state is AgentState.talking
+    assert (await states.get(8)).state is AgentState.ready
