@@ -26,12 +26,12 @@ from store.audit import append as audit_append
 from store.db import transaction
 from store.models import (
     PHONE_CHANNELS,
+    SOMEONE_ELSES,
     Account,
     CallAttempt,
     Campaign,
     Conversation,
     Phone,
-    PhoneStatus,
 )
 
 MAX_CANDIDATES = 10  # a number shared by more accounts shows these, then the search
@@ -58,12 +58,13 @@ class Route:
 
 
 def candidate_ids(s: Session, c: Conversation) -> list[int]:
-    """The accounts of the number the debtor writes from (a wrong number excluded)."""
+    """The accounts of the number the debtor writes from (a wrong number or a third
+    party's excluded)."""
     if c.channel not in PHONE_CHANNELS:
         return []
     ids = s.scalars(
         select(Phone.account_id)
-        .where(Phone.number_e164 == c.address, Phone.status != PhoneStatus.wrong_number.value)
+        .where(Phone.number_e164 == c.address, Phone.status.not_in(SOMEONE_ELSES))
         .distinct()
         .order_by(Phone.account_id)
         .limit(MAX_CANDIDATES)

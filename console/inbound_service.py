@@ -21,7 +21,15 @@ from dialer.inbound.settings import DEFAULT_VERIFICATION, VERIFICATIONS
 from dialer.messages import InboundPop
 from store.audit import append as audit_append
 from store.db import transaction
-from store.models import Account, AuditEntry, CallAttempt, Campaign, Phone, PhoneStatus
+from store.models import (
+    SOMEONE_ELSES,
+    Account,
+    AuditEntry,
+    CallAttempt,
+    Campaign,
+    Phone,
+    PhoneStatus,
+)
 
 SEARCH_LIMIT = 10
 ANI_LABELS = {
@@ -173,7 +181,7 @@ def search_accounts(engine: Engine, agent: CurrentUser, attempt_id: int, query: 
         conditions = [Account.external_ref == text]
         if ani.e164:
             phones = select(Phone.account_id).where(
-                Phone.number_e164 == ani.e164, Phone.status != PhoneStatus.wrong_number.value
+                Phone.number_e164 == ani.e164, Phone.status.not_in(SOMEONE_ELSES)
             )
             conditions.append(Account.id.in_(phones))
         rows = list(s.scalars(select(Account).where(or_(*conditions)).order_by(Account.id)

@@ -91,6 +91,11 @@ class PhoneStatus(enum.StrEnum):
     third_party = "third_party"
 
 
+# Numbers known to reach someone other than the debtor: an inbound call or message from
+# one is never matched to the debtor's account (it would show the debt to that person).
+SOMEONE_ELSES = (PhoneStatus.wrong_number.value, PhoneStatus.third_party.value)
+
+
 class Role(enum.StrEnum):
     agent = "agent"
     supervisor = "supervisor"

@@ -17,7 +17,7 @@ from dialer.inbound.ani import AniStatus, normalise_ani
 from dialer.inbound.settings import InboundSettingsError, inbound_settings
 from store import audit
 from store.db import transaction
-from store.models import Account, CallAttempt, Callback, Campaign, Phone, PhoneStatus
+from store.models import SOMEONE_ELSES, Account, CallAttempt, Callback, Campaign, Phone
 
 MAX_MATCHES = 20  # a number shared by more accounts than this is a search, not a list
 
@@ -70,13 +70,13 @@ def _same_number(did: str, numbers: Sequence[str], country: str) -> bool:
 def accounts_for_number(sql: Engine, e164: str) -> list[AccountMatch]:
     """Every account with this phone (through the phones' number index), oldest first.
 
-    A number a debtor marked as someone else's (wrong_number) matches nobody."""
+    A number marked as someone else's (wrong_number, third_party) matches nobody."""
     with transaction(sql) as s:
         rows = s.execute(
             select(Phone.id, Account.id, Account.campaign_id, Account.country, Account.region,
                    Account.timezone)
             .join(Account, Account.id == Phone.account_id)
-            .where(Phone.number_e164 == e164, Phone.status != PhoneStatus.wrong_number.value)
+            .where(Phone.number_e164 == e164, Phone.status.not_in(SOMEONE_ELSES))
             .order_by(Account.id)
             .limit(MAX_MATCHES + 1)
         ).all()  # fmt: skip
