@@ -180,8 +180,13 @@ async def test_given_leg_drops_while_debtor_answers_then_safe_harbor_not_dead_br
     await floor.agents.set_ready(floor.agent_id)
     real_reserve = floor.dialer.agents.reserve
 
-    async def reserve_then_drop(agent_id: int, attempt_id: int) -> bool:
-        reserved = await real_reserve(agent_id, attempt_id)
+    async def reserve_then_drop(
+        agent_id: int, attempt_id: int, *, pausing_too: bool = False
+    ) -> bool:
+        # The dial loop passes pausing_too: without it every reservation raised, nobody
+        # was reserved, and the test passed on the abandon alone (until the extra calls
+        # of a loaded run showed it).
+        reserved = await real_reserve(agent_id, attempt_id, pausing_too=pausing_too)
         if reserved:  # the network goes right after the dialer picked this agent
             floor.dialer.agents.reserve = real_reserve
             await floor.ami.send_action({"Action": "Hangup", "Channel": f"{leg};2"})

@@ -80,7 +80,11 @@ def end_call(page: Any, floor: PbxsimFloor, caller: str) -> None:
     page.click("#btn-dispo")
     expect(page.locator("#dispo-msg")).to_have_text("Tipificación guardada.")
     page.click("#btn-ready")
-    expect(page.locator("#state-name")).to_have_text("Disponible")
+    try:
+        expect(page.locator("#state-name")).to_have_text("Disponible")
+    except AssertionError as exc:  # say why the console refused (failed once in CI)
+        why = page.locator("#state-msg").text_content()
+        raise AssertionError(f"not ready; the console said {why!r}") from exc
 
 
 def test_given_debtors_calling_in_when_agent_verifies_identity_then_account_opens_only_after(
