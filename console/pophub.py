@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 import redis.asyncio as aioredis
-from aiohttp import web
+from aiohttp import WSCloseCode, web
 from sqlalchemy import Engine
 
 from console.agent_service import build_pop, record_pii_view
@@ -31,6 +31,12 @@ log = logging.getLogger(__name__)
 
 PREVIEW_TTL_SECONDS = 3600
 POLL_SECONDS = 0.25
+# How long one socket may take to accept a message. A page that stops reading (a
+# laptop asleep, a script) fills its buffers, and a send to it then waits: the state
+# events are sent from the loop that reads every pop, so one such socket held back
+# every agent's pops until its heartbeat gave up (about 40 s). Past this it is closed
+# (the page reconnects and reads its state again).
+SEND_SECONDS = 3.0
 AGENT_CACHE_SECONDS = 60.0
 
 
@@ -74,6 +80,23 @@ def is_chat(engine: Engine, attempt_id: int) -> bool:
 
 def verify_failures_key(attempt_id: int) -> str:
     return f"cobrador:console:verify-failures:{{{attempt_id}}}"
+
+
+async def send_or_close(ws: web.WebSocketResponse, payload: dict[str, Any]) -> None:
+    """Send to one socket; one that does not take it within SEND_SECONDS is closed."""
+    if ws.closed:
+        return
+    try:
+        async with asyncio.timeout(SEND_SECONDS):
+            await ws.send_json(payload)
+    except (ConnectionError, RuntimeError):
+        return  # gone already
+    except TimeoutError:
+        log.warning("a console socket took no message in %.0f s: closed", SEND_SECONDS)
+        # aiohttp closes the transport itself when the close is cut short.
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(1.0):
+                await ws.close(code=WSCloseCode.TRY_AGAIN_LATER)
 
 
 class PopHub:
@@ -162,9 +185,7 @@ class PopHub:
         except (ValueError, TypeError, KeyError):
             return
         for ws in list(self._sockets.get(agent_id, ())):
-            if not ws.closed:
-                with contextlib.suppress(ConnectionError, RuntimeError):
-                    await ws.send_json({"type": "state", "state": event})
+            await send_or_close(ws, {"type": "state", "state": event})
 
     async def _deliver(self, raw: bytes | str) -> None:
         try:
@@ -201,9 +222,7 @@ class PopHub:
         payload["published_at"] = pop.published_at
         payload["pop_id"] = pop.pop_id if isinstance(pop, msg.Pop) else None
         for ws in list(sockets):
-            if not ws.closed:
-                with contextlib.suppress(ConnectionError, RuntimeError):
-                    await ws.send_json(payload)
+            await send_or_close(ws, payload)
         POP_LATENCY.labels(str(payload.get("campaign") or "none")).observe(
             max(time.time() - pop.published_at, 0.0)
         )
@@ -231,9 +250,7 @@ class PopHub:
         )
         payload["published_at"] = pop.published_at
         for ws in list(sockets):
-            if not ws.closed:
-                with contextlib.suppress(ConnectionError, RuntimeError):
-                    await ws.send_json(payload)
+            await send_or_close(ws, payload)
 
     def _agent(self, agent_id: int) -> CurrentUser | None:
         """The agent's name for the script; cached a minute (the hot path is SQL)."""

@@ -1,17 +1,27 @@
 """A user holds a bounded number of console WebSockets (each wallboard keeps a Redis
 connection of its own): one more is answered 429 and a closed one frees its slot;
-a socket refuses a message bigger than a ping needs."""
+a socket refuses a message bigger than a ping needs; a socket whose page stopped
+reading is closed instead of holding back the other agents' pops."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+from typing import Any
+
 import aiohttp
 import pytest
+import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient
-from console_fixtures import login, origin
+from console_fixtures import NOW, login, origin
+from sqlalchemy import Engine
 from support.polling import until
 
+from console import pophub
 from console.keys import SOCKET_SLOTS
+from console.pophub import PopHub
 from console.socket_slots import MAX_MESSAGE_BYTES, PER_USER, SocketSlots
+from dialer.messages import AGENT_EVENTS_CHANNEL
 
 WALLBOARD = "/ws/wallboard?campaign=mx-demo"
 
@@ -55,3 +65,43 @@ def test_given_the_process_bound_when_reached_then_any_user_is_refused() -> None
         with slots.take(2) as d, slots.take(3) as e:
             assert (d, e) == (True, False)
     assert slots.open == 0
+
+
+class StuckSocket:
+    """A page that stopped reading: every send waits for ever."""
+
+    def __init__(self) -> None:
+        self.closed = False
+        self.sent: list[Any] = []
+
+    async def send_json(self, payload: Any) -> None:
+        await asyncio.Event().wait()
+
+    async def close(self, **_: Any) -> None:
+        self.closed = True
+
+
+class ReadingSocket(StuckSocket):
+    async def send_json(self, payload: Any) -> None:
+        self.sent.append(payload)
+
+
+async def test_given_a_socket_that_stopped_reading_then_closed_and_the_other_agents_go_on(
+    aredis: aioredis.Redis, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """State events are sent from the loop that reads every pop: one socket whose page
+    stopped reading held back every agent's pops until its heartbeat gave up."""
+    monkeypatch.setattr(pophub, "SEND_SECONDS", 0.2)
+    hub = PopHub(aredis, engine, clock=lambda: NOW)
+    stuck, reading = StuckSocket(), ReadingSocket()
+    hub.register(1, stuck)  # type: ignore[arg-type]
+    hub.register(2, reading)  # type: ignore[arg-type]
+    await hub.start()
+    try:
+        for agent in (1, 2):
+            event = {"agent_id": agent, "state": "ready"}
+            await aredis.publish(AGENT_EVENTS_CHANNEL, json.dumps(event))
+        await until(lambda: reading.sent, within=20)
+        assert stuck.closed and reading.sent[0]["state"]["agent_id"] == 2
+    finally:
+        await hub.stop()
