@@ -221,6 +221,7 @@ def run_outbound(
     on_scenario: Callable[[list[dict[str, Any]]], None] | None = None,
     history_policies: list[str] | None = None,
     refine: int = 2,
+    first_seed: int = 0,
 ) -> list[dict[str, Any]]:
     """Every policy on every variant and seed, plus the hindsight search, scenario by scenario.
 
@@ -230,7 +231,7 @@ def run_outbound(
     judged on more windows than the reference's). `on_scenario` gets the
     results so far after each scenario (a long run leaves partial tables).
     """
-    seed_list = tuple(range(seeds))
+    seed_list = tuple(range(first_seed, first_seed + seeds))
     results: list[dict[str, Any]] = []
     with Pool(jobs) as pool:
         for sc in scenarios:
@@ -257,6 +258,7 @@ def run_outbound(
                     "agents": v.agents,
                     "shift_seconds": v.shift_seconds,
                     "seeds": seeds,
+                    "first_seed": first_seed,
                     "abandon_target": v.abandon_target,
                     "history": v.history is not None,
                     "policies": {},
@@ -366,6 +368,11 @@ def combine(runs: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
                 raise ValueError(
                     f"{res['scenario']}: runs on {entry['seeds']} and {res['seeds']} seeds"
                 )
+            if entry.get("first_seed", 0) != res.get("first_seed", 0):
+                raise ValueError(
+                    f"{res['scenario']}: runs from seed {entry.get('first_seed', 0)} and "
+                    f"from seed {res.get('first_seed', 0)}: not the same draws"
+                )
             entry["policies"].update(res["policies"])
             if "reference" not in entry and "reference" in res:
                 entry["reference"] = res["reference"]
@@ -375,6 +382,12 @@ def combine(runs: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument(
+        "--first-seed",
+        type=int,
+        default=0,
+        help="seeds run: first-seed .. first-seed + seeds - 1 (other draws than the table's)",
+    )
     parser.add_argument("--scenario", action="append", help="scenario file (default: all shipped)")
     parser.add_argument("--policy", action="append", help="policy (default: all)")
     parser.add_argument("--json-out", help="also write every run as JSON here")
@@ -414,6 +427,8 @@ def main(argv: list[str] | None = None) -> int:
         help="print the tables of earlier runs' --json-out files merged, run nothing",
     )
     args = parser.parse_args(argv)
+    if args.first_seed < 0:
+        parser.error("--first-seed must be 0 or more")
     if args.combine:
         results = combine([json.loads(Path(f).read_text(encoding="utf-8")) for f in args.combine])
         print("\n\n".join([summary_table(results), reference_table(results), table(results)]))
@@ -458,6 +473,7 @@ def main(argv: list[str] | None = None) -> int:
             on_scenario=partial,
             history_policies=args.history_policy,
             refine=args.refine,
+            first_seed=args.first_seed,
         )
         print(tables(results))
     lines, ok = inbound_acceptance(results) if args.inbound else acceptance(results)

@@ -154,3 +154,11 @@ def test_given_runs_on_different_seed_counts_when_combined_then_value_error():
 
     with pytest.raises(ValueError, match="3 and 10 seeds"):
         run.combine([[_result("agents-5", 3, {})], [_result("agents-5", 10, {})]])
+
+
+def test_given_runs_on_other_draws_when_combined_then_value_error():
+    import run
+
+    other = {**_result("agents-5", 10, {}), "first_seed": 10}
+    with pytest.raises(ValueError, match="not the same draws"):
+        run.combine([[_result("agents-5", 10, {})], [other]])
