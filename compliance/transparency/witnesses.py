@@ -94,12 +94,19 @@ class DirectoryWitness:
         return out
 
 
+# The most of a witness's answer read: a line per checkpoint (a few hundred bytes,
+# one a minute at most) is years within it, while a hostile or broken endpoint
+# streaming without end grew `cobrador audit verify` until the timeout.
+MAX_ANSWER_BYTES = 256 * 1024 * 1024
+
+
 @dataclass(frozen=True)
 class HttpWitness:
     """An endpoint that appends what is POSTed and returns every line on GET."""
 
     url: str
     timeout: float = 5.0
+    max_bytes: int = MAX_ANSWER_BYTES
 
     @property
     def name(self) -> str:
@@ -122,10 +129,12 @@ class HttpWitness:
     def read(self) -> list[WitnessRecord]:
         try:
             with urllib.request.urlopen(self.url, timeout=self.timeout) as response:  # noqa: S310
-                text = response.read().decode("utf-8", errors="replace")
+                data = response.read(self.max_bytes + 1)
         except (urllib.error.URLError, OSError) as exc:
             raise WitnessError(f"{self.name}: {exc}") from exc
-        return _records(text.splitlines(), self.url)
+        if len(data) > self.max_bytes:
+            raise WitnessError(f"{self.name}: answer over {self.max_bytes} bytes; not read")
+        return _records(data.decode("utf-8", errors="replace").splitlines(), self.url)
 
 
 def configured(directory: Path | None, urls: str) -> list[Witness]:

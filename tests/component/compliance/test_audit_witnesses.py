@@ -17,7 +17,7 @@ from compliance.transparency import keys
 from compliance.transparency.checkpointer import Checkpointer
 from compliance.transparency.keeper import AuditLogKeeper, witness_labels
 from compliance.transparency.verify import verify_log
-from compliance.transparency.witnesses import DirectoryWitness, HttpWitness
+from compliance.transparency.witnesses import DirectoryWitness, HttpWitness, WitnessError
 from metrics import definitions as m
 from store.audit import append
 from store.db import transaction
@@ -151,3 +151,15 @@ def test_an_unreachable_http_witness_is_a_finding_not_a_pass(
     report = verify_log(engine, witnesses=[HttpWitness("http://127.0.0.1:9/none", timeout=1)],
                         trusted_keys=[key.public_key()])  # fmt: skip
     assert [f.code for f in report.findings] == ["witness_unavailable"]
+
+
+def test_given_a_witness_answering_without_end_then_read_stops_at_its_bound(
+    endpoint: Endpoint,
+) -> None:
+    # A line per checkpoint is what a witness holds; an endpoint that streams more than
+    # the bound (here 10 KiB) is refused, having been read no further than the bound.
+    endpoint.lines = ["x" * 1000] * 50
+    with pytest.raises(WitnessError, match="answer over 10240 bytes"):
+        HttpWitness(endpoint.url, max_bytes=10 * 1024).read()
+    # Under the bound it is read whole (50 lines that are not checkpoints: each said).
+    assert len(HttpWitness(endpoint.url, max_bytes=100 * 1024).read()) == 50
