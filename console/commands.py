@@ -209,7 +209,8 @@ def _console_run(args: argparse.Namespace, settings: Settings) -> int:
             site = web.TCPSite(runner, host, port, ssl_context=tls)
             await site.start()
             # /metrics on its own address (Prometheus's network), not the public port.
-            metrics = MetricsServer(settings.console_metrics_host, settings.console_metrics_port)
+            metrics = MetricsServer(settings.console_metrics_host, settings.console_metrics_port,
+                                    max_connections=settings.metrics_max_connections)  # fmt: skip
             await metrics.start()
             scheme = "https" if tls is not None else "http"
             print(f"console listening on {scheme}://{host}:{port}/", flush=True)

@@ -120,7 +120,8 @@ async def _run_service(settings: Settings, engine: Any, url: str, campaigns: lis
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, service.request_stop)
-    metrics = MetricsServer(settings.metrics_host, settings.metrics_port)
+    metrics = MetricsServer(settings.metrics_host, settings.metrics_port,
+                            max_connections=settings.metrics_max_connections)  # fmt: skip
     await metrics.start()
     try:
         await service.run()

@@ -9,11 +9,15 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
+from cobrador.ground.http_bounds import BoundedRunner
 from metrics.definitions import REGISTRY
 
 log = logging.getLogger(__name__)
 
 METRICS_PATH = "/metrics"
+# A scraper or two and a person's curl: past this a new connection is answered 503,
+# so clients that hold connections open cannot take the process's file descriptors.
+MAX_CONNECTIONS = 64
 REGISTRY_KEY = web.AppKey("cobrador_metrics_registry", CollectorRegistry)
 
 
@@ -39,22 +43,29 @@ def make_metrics_app(registry: CollectorRegistry = REGISTRY) -> web.Application:
 
 
 class MetricsServer:
-    """A stand-alone /metrics server on its own port (the dialer's).
+    """A stand-alone /metrics server on its own port (the dialer's, the console's).
 
-    `port=0` picks a free port; read it from `.port` after `start()`.
+    `port=0` picks a free port; read it from `.port` after `start()`. Bounded like
+    every listener of ours (cobrador/ground/http_bounds.py): at most `max_connections`
+    at once, a request's head and body in so many seconds.
     """
 
     def __init__(
-        self, host: str = "127.0.0.1", port: int = 9108, registry: CollectorRegistry = REGISTRY
+        self,
+        host: str = "127.0.0.1",
+        port: int = 9108,
+        registry: CollectorRegistry = REGISTRY,
+        max_connections: int = MAX_CONNECTIONS,
     ) -> None:
         self.host = host
         self._requested_port = port
+        self._max_connections = max_connections
         self._app = make_metrics_app(registry)
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
 
     async def start(self) -> None:
-        runner = web.AppRunner(self._app, access_log=None)
+        runner = BoundedRunner(self._app, max_connections=self._max_connections, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, self.host, self._requested_port)
         try:

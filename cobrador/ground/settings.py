@@ -84,6 +84,9 @@ class Settings:
     # The console's /metrics: its own listener, never the public console port.
     console_metrics_host: str = "127.0.0.1"
     console_metrics_port: int = 9109
+    # Connections either /metrics listener holds at once; past it a new one is answered
+    # 503 (never more than half the process's file descriptors).
+    metrics_max_connections: int = 64
     # Browser phone (console/phone): the SIP WebSocket URL the agent's browser
     # uses (ws://127.0.0.1:8088/ws, wss://pbx.example:8089/ws); empty: no web
     # phone (pbxsim). The agents' PJSIP file Asterisk includes

@@ -12,7 +12,8 @@ import pytest
 from aiohttp import web
 from support.polling import until
 
-from cobrador.ground.access_log import connection_bound, runner
+from cobrador.ground.access_log import runner
+from cobrador.ground.http_bounds import connection_bound
 
 TOKEN = "AQAAAAAAAAABawm3ELtLT3WB39FO_9krXKP9TT0"
 SECRETS = (TOKEN, "s3cr3t-callback", "5512340001", "BAJA", "play-token-abcdef")

@@ -1,0 +1,94 @@
+"""The HTTP listeners' deadlines: a request's head and its body must arrive in so
+many seconds, or the connection is closed (slowloris held it for as long as the
+client kept sending a byte now and then)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from cobrador.ground.http_bounds import BoundedRunner
+
+HEAD_SECONDS = 0.5
+BODY_SECONDS = 0.5
+
+
+async def _ok(request: web.Request) -> web.Response:
+    return web.Response(text="ok")
+
+
+async def _echo(request: web.Request) -> web.Response:
+    return web.Response(text=f"got {len(await request.read())}")
+
+
+@pytest.fixture
+async def port() -> AsyncIterator[int]:
+    app = web.Application()
+    app.router.add_get("/", _ok)
+    app.router.add_post("/echo", _echo)
+    served = BoundedRunner(app, max_connections=10, head_seconds=HEAD_SECONDS,
+                           body_seconds=BODY_SECONDS)  # fmt: skip
+    await served.setup()
+    site = web.TCPSite(served, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield int(served.addresses[0][1])
+    finally:
+        await served.cleanup()
+
+
+async def _trickle(port: int, first: bytes) -> bytes | None:
+    """Send `first`, then one byte at a time, each well inside the deadline, for 20
+    deadlines at least; what the server answered before it closed the connection,
+    None if it never did."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(first)
+    answer = asyncio.ensure_future(reader.read())
+    try:
+        for _ in range(100):
+            writer.write(b"a")
+            await asyncio.wait([answer], timeout=HEAD_SECONDS / 5)
+            if answer.done():
+                return answer.result()
+        return None
+    finally:
+        answer.cancel()
+        writer.close()
+
+
+async def test_given_a_head_sent_a_byte_at_a_time_then_the_connection_is_closed(port: int) -> None:
+    answer = await _trickle(port, b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+
+    assert answer is not None and b"200" not in answer  # closed, no request served
+
+
+async def test_given_a_body_sent_a_byte_at_a_time_then_the_connection_is_closed(port: int) -> None:
+    head = b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n"
+    answer = await _trickle(port, head)
+
+    assert answer is not None and b"got " not in answer
+
+
+async def test_given_requests_in_time_then_they_are_served_on_one_connection(port: int) -> None:
+    async with aiohttp.ClientSession() as session:
+        for _ in range(3):
+            async with session.post(f"http://127.0.0.1:{port}/echo", data=b"a" * 5000) as resp:
+                assert await resp.text() == "got 5000"
+
+
+async def test_given_an_idle_kept_alive_connection_then_it_is_closed_after_the_deadline(
+    port: int,
+) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        first = await reader.readuntil(b"ok")
+        rest = await asyncio.wait_for(reader.read(), 60)  # EOF: the server closed it
+
+        assert first.startswith(b"HTTP/1.1 200") and rest == b""
+    finally:
+        writer.close()
