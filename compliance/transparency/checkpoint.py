@@ -97,7 +97,7 @@ def parse_body(body: str) -> Checkpoint:
             prev=_hex(data["prev"]),
             key_id=str(data["key_id"]),
         )
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, RecursionError) as exc:  # Recursion: nested deep
         if isinstance(exc, CheckpointFormatError):
             raise
         raise CheckpointFormatError(f"unreadable checkpoint: {exc}") from exc
@@ -114,7 +114,7 @@ def parse_line(line: str) -> SignedCheckpoint:
     try:
         data = json.loads(line)
         body, signature = data["checkpoint"], data["signature"]
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:  # a witness's line
         raise CheckpointFormatError(f"not a checkpoint line: {exc}") from exc
     if not isinstance(body, str) or not isinstance(signature, str):
         raise CheckpointFormatError("checkpoint and signature must be strings")

@@ -9,6 +9,7 @@ and alerts; it is never skipped silently.
 from __future__ import annotations
 
 import os
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -98,6 +99,21 @@ class DirectoryWitness:
 # one a minute at most) is years within it, while a hostile or broken endpoint
 # streaming without end grew `cobrador audit verify` until the timeout.
 MAX_ANSWER_BYTES = 256 * 1024 * 1024
+# The time to read that answer in full: urlopen's timeout bounds each socket read, so
+# an endpoint sending a byte now and then held a verification for as long as it liked.
+READ_SECONDS = 300.0
+_CHUNK = 64 * 1024
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A witness's 3xx is its failure: following it let the answer choose where our
+    checkpoint went and whose lines we read (an address inside our network)."""
+
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects())
 
 
 @dataclass(frozen=True)
@@ -107,6 +123,7 @@ class HttpWitness:
     url: str
     timeout: float = 5.0
     max_bytes: int = MAX_ANSWER_BYTES
+    read_seconds: float = READ_SECONDS
 
     @property
     def name(self) -> str:
@@ -120,20 +137,27 @@ class HttpWitness:
             method="POST",
         )
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
+            with _OPENER.open(request, timeout=self.timeout) as response:
                 if not 200 <= response.status < 300:
                     raise WitnessError(f"{self.name}: answered {response.status}")
         except (urllib.error.URLError, OSError) as exc:
             raise WitnessError(f"{self.name}: {exc}") from exc
 
     def read(self) -> list[WitnessRecord]:
+        deadline = time.monotonic() + self.read_seconds
+        data = bytearray()
         try:
-            with urllib.request.urlopen(self.url, timeout=self.timeout) as response:  # noqa: S310
-                data = response.read(self.max_bytes + 1)
+            with _OPENER.open(self.url, timeout=self.timeout) as response:
+                while chunk := response.read1(_CHUNK):
+                    data += chunk
+                    if len(data) > self.max_bytes:
+                        raise WitnessError(f"{self.name}: answer over {self.max_bytes} "
+                                           "bytes; not read")  # fmt: skip
+                    if time.monotonic() > deadline:
+                        raise WitnessError(f"{self.name}: not answered in full within "
+                                           f"{self.read_seconds:g} s; not read")  # fmt: skip
         except (urllib.error.URLError, OSError) as exc:
             raise WitnessError(f"{self.name}: {exc}") from exc
-        if len(data) > self.max_bytes:
-            raise WitnessError(f"{self.name}: answer over {self.max_bytes} bytes; not read")
         return _records(data.decode("utf-8", errors="replace").splitlines(), self.url)
 
 

@@ -4,6 +4,7 @@ endpoint; a failing witness is counted, recorded and caught up, never skipped.""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -30,11 +31,17 @@ class Endpoint:
     def __init__(self) -> None:
         self.lines: list[str] = []
         self.failing = False
+        self.redirect_to = ""  # answer every request with a 307 to there
+        self.trickle = False  # answer GET one byte every 50 ms, without end
+        self.asked = 0
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802
                 body = self.rfile.read(int(self.headers["Content-Length"])).decode()
+                outer.asked += 1
+                if self._redirected():
+                    return
                 if outer.failing:
                     self.send_response(503)
                 else:
@@ -43,10 +50,28 @@ class Endpoint:
                 self.end_headers()
 
             def do_GET(self) -> None:  # noqa: N802
+                outer.asked += 1
+                if self._redirected():
+                    return
                 data = "".join(line + "\n" for line in outer.lines).encode()
                 self.send_response(200)
                 self.end_headers()
                 self.wfile.write(data)
+                while outer.trickle:
+                    try:
+                        self.wfile.write(b"x")
+                        self.wfile.flush()
+                    except OSError:
+                        return  # the reader gave up
+                    time.sleep(0.05)
+
+            def _redirected(self) -> bool:
+                if not outer.redirect_to:
+                    return False
+                self.send_response(307)
+                self.send_header("Location", outer.redirect_to)
+                self.end_headers()
+                return True
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -163,3 +188,56 @@ def test_given_a_witness_answering_without_end_then_read_stops_at_its_bound(
         HttpWitness(endpoint.url, max_bytes=10 * 1024).read()
     # Under the bound it is read whole (50 lines that are not checkpoints: each said).
     assert len(HttpWitness(endpoint.url, max_bytes=100 * 1024).read()) == 50
+
+
+def test_given_a_witness_line_nested_past_the_parser_depth_then_it_is_a_finding_not_a_crash(
+    endpoint: Endpoint, tmp_path: Path
+) -> None:
+    """json.loads raises RecursionError (not ValueError) on deep nesting: a witness
+    holding such a line stopped `cobrador audit verify` with a traceback."""
+    deep = "[" * 100_000 + "]" * 100_000
+    endpoint.lines = [deep, '{"checkpoint": "' + "[" * 100_000 + '", "signature": "x"}']
+    (tmp_path / "w").mkdir()
+    (tmp_path / "w" / "checkpoints-2026-12-05.jsonl").write_text(deep + "\n")
+
+    records = HttpWitness(endpoint.url).read() + DirectoryWitness(tmp_path / "w").read()
+
+    assert [r.signed for r in records] == [None, None, None]
+    assert all(r.error and "checkpoint" in r.error for r in records)
+
+
+def test_given_a_witness_answering_a_redirect_then_it_is_not_followed(
+    endpoint: Endpoint, tmp_path: Path, engine: Engine
+) -> None:
+    """The witness's answer chose where our POST and GET went next (an address inside
+    our network, another witness's lines): a redirect is the witness's failure."""
+    elsewhere = Endpoint()
+    try:
+        elsewhere.lines = ["x"]
+        endpoint.redirect_to = elsewhere.url
+        witness = HttpWitness(endpoint.url)
+        with pytest.raises(WitnessError, match="307"):
+            witness.read()
+        from compliance.transparency.integrator import integrate
+
+        add(engine, 1)
+        integrate(engine)
+        _, outcomes = Checkpointer(engine, keys.generate(tmp_path / "k"), [witness]).run_once()
+
+        assert outcomes[0].error and "307" in outcomes[0].error
+        assert elsewhere.asked == 0 and endpoint.asked == 2
+    finally:
+        elsewhere.server.shutdown()
+
+
+def test_given_a_witness_answering_a_byte_at_a_time_then_read_stops_at_its_deadline(
+    endpoint: Endpoint,
+) -> None:
+    """urlopen's timeout is per socket read: one byte every 50 ms kept a verification
+    reading for as long as the endpoint liked."""
+    endpoint.trickle = True
+    try:
+        with pytest.raises(WitnessError, match="not answered in full within 0.5 s"):
+            HttpWitness(endpoint.url, read_seconds=0.5).read()
+    finally:
+        endpoint.trickle = False
