@@ -59,6 +59,7 @@ from console.plan_service import (
 )
 from console.users import CurrentUser
 from dialer.messages import Pop, StopAccount
+from selfservice.identity import reference_locked_in
 from store.audit import append as audit_append
 from store.db import transaction
 from store.models import (
@@ -254,6 +255,11 @@ def build_pop(
             pop["promises"] = _open_promises(session, account.id, account.country)
             pop["notes"] = _notes(session, account.id, zones)
             pop["payment_instructions"] = str(config.get("payment_instructions", ""))
+            # The debtor locked out of the portal (wrong answers): the agent may open it
+            # again on this call, the titular verified (console/portal_unlock.py).
+            pop["portal_locked"] = verified == "titular" and reference_locked_in(
+                session, account.id, now
+            )
             pop["plans"] = account_plans(session, account)
             pop["calculator"] = calculator(
                 _plan_rules(config), account.stage, account.balance or Decimal(0),

@@ -15,7 +15,7 @@ from aiohttp import WSMsgType, web
 from sqlalchemy import Engine, select
 
 from console import agent_service as svc
-from console import verify_tries
+from console import portal_unlock, verify_tries
 from console.agent_pauses import record_pause
 from console.chat_unattached import pending_chat_pop
 from console.day_window import ZoneError, local_midnight, zone_named
@@ -106,6 +106,7 @@ def setup_routes(app: web.Application) -> None:
     r.add_post("/api/agent/disposition", dispose)
     r.add_post("/api/agent/plan/preview", preview_plan)
     r.add_post("/api/agent/notes", add_note)
+    r.add_post("/api/agent/portal/unlock", unlock_portal)
     r.add_post("/api/agent/hangup", hangup)
     r.add_post("/api/agent/transfer", transfer)
     r.add_post("/api/agent/recording/start", recording_start)
@@ -522,6 +523,37 @@ async def add_note(request: web.Request) -> web.StreamResponse:
         return json_error(403, gettext_("Esta cuenta no le fue asignada."))
     await in_db(request, svc.add_note, user, account_id, text, request.app[CLOCK]())
     return web.json_response({"ok": True, "message": gettext_("Nota guardada.")})
+
+
+PORTAL_UNLOCKED = N_(
+    "Acceso al portal desbloqueado: el deudor puede entrar de nuevo con su referencia."
+)
+PORTAL_NOT_LOCKED = N_("El acceso al portal de esta cuenta no está bloqueado.")
+PORTAL_VERIFY_FIRST = N_(
+    "Verifique la identidad del titular en esta llamada antes de desbloquear su acceso al portal."
+)
+
+
+@requires(Role.agent)
+async def unlock_portal(request: web.Request) -> web.StreamResponse:
+    """The debtor, verified on the agent's live call, is let into the portal again
+    (console/portal_unlock.py)."""
+    user = user_of(request)
+    fields = await read_fields(request)
+    attempt_id = _int_param(fields.get("attempt_id"), "attempt_id")
+    try:
+        unlocked = await in_db(
+            request, portal_unlock.unlock_on_call, user, attempt_id,
+            await _live_attempt(request, user), await verified_party(request, attempt_id),
+            request.app[CLOCK](),
+        )  # fmt: skip
+    except PermissionError:
+        return json_error(403, gettext_("Esta llamada no es suya."))
+    except portal_unlock.NotVerified:
+        return json_error(403, gettext_(PORTAL_VERIFY_FIRST))
+    if not unlocked:
+        return json_error(409, gettext_(PORTAL_NOT_LOCKED))
+    return web.json_response({"ok": True, "message": gettext_(PORTAL_UNLOCKED)})
 
 
 async def _call_command(

@@ -23,7 +23,7 @@ import binascii
 import hashlib
 import hmac
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -227,8 +227,9 @@ def unlock(engine: Engine, gate: str, actor: str, now: datetime) -> bool:
 
 
 def unlock_in(session: Session, gate: str, actor: str, now: datetime,
-              user_id: int | None = None) -> bool:  # fmt: skip
-    """`unlock` inside the caller's transaction; False when the gate is not locked."""
+              user_id: int | None = None, detail: Mapping[str, object] | None = None) -> bool:  # fmt: skip
+    """`unlock` inside the caller's transaction; False when the gate is not locked.
+    `detail` goes into the audit entry (how the person unlocking knew the debtor)."""
     row = session.get(PortalGate, gate, with_for_update=True)
     if row is None or (row.locked_at is None and not _held(row)):
         return False
@@ -239,9 +240,17 @@ def unlock_in(session: Session, gate: str, actor: str, now: datetime,
             SupervisorTask.status == "open",
         )):  # fmt: skip
             task.status, task.done_at, task.done_by = "done", now, user_id
-    audit_append(session, "portal_identity", {"gate": gate[:12], "result": "unlocked"},
+    audit_append(session, "portal_identity",
+                 {"gate": gate[:12], "result": "unlocked", **(detail or {})},
                  actor=actor, subject=f"account:{row.account_id}", now=now)  # fmt: skip
     return True
+
+
+def reference_locked_in(session: Session, account_id: int, now: datetime) -> bool:
+    """Whether the account's reference path into the portal is locked now: a day lock
+    or a hold that waits for a person (what the agent on a call with the debtor sees)."""
+    row = session.get(PortalGate, reference_gate(account_id))
+    return row is not None and _is_locked(row, now)
 
 
 def _row(session: Session, key: str, account_id: int | None, now: datetime) -> PortalGate:

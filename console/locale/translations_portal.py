@@ -90,6 +90,12 @@ PORTAL_EN = {
     "Los datos no coinciden, o el acceso en línea a esa cuenta quedó bloqueado por seguridad tras varios intentos fallidos. Llámenos: lo desbloqueamos en cuanto confirmemos su identidad.": "The details do not match, or online access to that account was locked for security after several failed attempts. Call us: we unlock it as soon as we have confirmed your identity.",
     "Acceso al portal bloqueado por intentos fallidos. Desbloquee solo tras confirmar la identidad del deudor por teléfono.": "Portal access locked after failed attempts. Unlock it only once you have confirmed the debtor's identity by phone.",
     "Desbloquear acceso": "Unlock access",
+    # the agent opens the portal again on a call (console/portal_unlock.py)
+    "El acceso del deudor al portal en línea está bloqueado por intentos fallidos. Si pregunta, con su identidad ya verificada en esta llamada puede desbloquearlo: entrará de nuevo con su referencia y sus datos.": "The debtor's online portal access is locked after failed attempts. If they ask, with their identity verified on this call you may unlock it: they will get in again with their reference and details.",
+    "Desbloquear acceso al portal": "Unlock portal access",
+    "Acceso al portal desbloqueado: el deudor puede entrar de nuevo con su referencia.": "Portal access unlocked: the debtor can get in again with their reference.",
+    "El acceso al portal de esta cuenta no está bloqueado.": "This account's portal access is not locked.",
+    "Verifique la identidad del titular en esta llamada antes de desbloquear su acceso al portal.": "Verify the account holder's identity on this call before unlocking their portal access.",
     "Un acceso al portal bloqueado por intentos fallidos se abre aquí cuando el deudor llama y confirma su identidad.": "Portal access locked after failed attempts is reopened here when the debtor calls and confirms their identity.",
     "Los dígitos no coinciden. Le quedan {n} intentos.": "The digits do not match. You have {n} attempts left.",
     "Este enlace ya venció. Pida uno nuevo o entre con su número de cuenta.": "This link has expired. Ask for a new one or enter with your account number.",

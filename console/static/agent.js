@@ -246,6 +246,9 @@
       stage.className = "badge badge-stage-" + pop.account.stage;
       stage.hidden = false;
       $("verified-note").textContent = T["verified_" + pop.verified] || "";
+      $("portal-locked").hidden = !pop.portal_locked;
+      $("btn-portal-unlock").hidden = false;
+      $("portal-unlock-msg").textContent = "";
       $("pop-script").textContent = pop.script;
       $("pop-payment").textContent = pop.payment_instructions || "—";
       $("promise-amount").max = pop.account.balance;
@@ -494,6 +497,15 @@
       const fresh = await Cobrador.api("GET", `/api/agent/accounts/${currentPop.account_id}`);
       if (fresh.ok && fresh.data.account.notes) renderNotes(fresh.data.account.notes);
     }
+  });
+
+  // The debtor locked out of the portal, verified on this call: open it again.
+  $("btn-portal-unlock").addEventListener("click", async () => {
+    if (!currentPop) return;
+    const r = await Cobrador.api("POST", "/api/agent/portal/unlock", { attempt_id: currentPop.attempt_id });
+    $("portal-unlock-msg").textContent = r.ok ? r.data.message : (r.data.reason || T.error);
+    $("portal-unlock-msg").classList.toggle("error", !r.ok);
+    if (r.ok) { $("btn-portal-unlock").hidden = true; currentPop.portal_locked = false; }
   });
 
   async function command(url, body) {
