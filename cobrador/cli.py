@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "store.recordings.commands",
     "compliance.commands",
     "compliance.caller_id_commands",
+    "compliance.third_party_commands",
     "dialer.pacing.commands",
     "dialer.commands",
     "dialer.inbound.commands",

@@ -147,6 +147,8 @@ class ProtectionChange:
     account_id: int
     campaign_id: int | None
     changed: bool
+    # A number's change: the number's status after it (third_party, active...).
+    status: str | None = None
 
 
 def protect_account(
@@ -176,11 +178,45 @@ def mark_third_party_number(
     actor: str,
     now: datetime,
     may_change: Callable[[int | None], bool] = lambda _campaign: True,
+    source: str = "console",
 ) -> ProtectionChange:
     """Mark one of the account's numbers as reaching someone who is not the debtor
     (status third_party: never contacted on it), with a `phone_status_change` audit
-    entry. `number` in E.164 or national for the account's country. LookupError: no
-    such account or the number is not the account's; ProtectionError: not a number."""
+    entry naming `source` (console, cli). `number` in E.164 or national for the
+    account's country. LookupError: no such account or the number is not the account's;
+    ProtectionError: not a number."""
+    return _set_third_party(session, account_ref, number, True, actor=actor, now=now,
+                            may_change=may_change, source=source)  # fmt: skip
+
+
+def clear_third_party_number(
+    session: Session,
+    account_ref: str,
+    number: str,
+    *,
+    actor: str,
+    now: datetime,
+    may_change: Callable[[int | None], bool] = lambda _campaign: True,
+    source: str = "cli",
+) -> ProtectionChange:
+    """End a number's third-party mark (it reaches the debtor after all): active again,
+    audited as the mark is. A number not marked keeps its status (a wrong number or a
+    stop is not undone here): nothing changes."""
+    return _set_third_party(session, account_ref, number, False, actor=actor, now=now,
+                            may_change=may_change, source=source)  # fmt: skip
+
+
+def _set_third_party(
+    session: Session,
+    account_ref: str,
+    number: str,
+    third_party: bool,
+    *,
+    actor: str,
+    now: datetime,
+    may_change: Callable[[int | None], bool],
+    source: str,
+) -> ProtectionChange:
     account = _account(session, account_ref, may_change)
     try:
         e164, _type = parse_phone(number, account.country, "number")
@@ -189,10 +225,11 @@ def mark_third_party_number(
     phone = next((p for p in account.phones if p.number_e164 == e164), None)
     if phone is None:
         raise LookupError(f"the account has no number {mask_phone(e164)}")
-    if phone.status == PhoneStatus.third_party.value:
-        return ProtectionChange(account.id, account.campaign_id, False)
+    marked = phone.status == PhoneStatus.third_party.value
+    if marked == third_party:
+        return ProtectionChange(account.id, account.campaign_id, False, phone.status)
     was = phone.status
-    phone.status = PhoneStatus.third_party.value
+    phone.status = (PhoneStatus.third_party if third_party else PhoneStatus.active).value
     phone.updated_at = now
     audit.append(
         session,
@@ -202,12 +239,12 @@ def mark_third_party_number(
             "number": mask_phone(e164),
             "status": phone.status,
             "was": was,
-            "source": "console",
+            "source": source,
         },  # fmt: skip
         actor=actor,
         subject=f"account:{account.id}",
     )
-    return ProtectionChange(account.id, account.campaign_id, True)
+    return ProtectionChange(account.id, account.campaign_id, True, phone.status)
 
 
 def _account(

@@ -23,10 +23,13 @@ RULES_CHECKS: list[Callable[[dict[str, Any]], list[str]]] = []
 
 
 def register(subparsers: Any) -> None:
+    from compliance.third_party_commands import MARKED_HOOKS
     from store.commands import PAID_HOOKS
 
     if stop_paid_accounts not in PAID_HOOKS:
         PAID_HOOKS.append(stop_paid_accounts)  # `cobrador import payments` tells the loops
+    if stop_third_party_account not in MARKED_HOOKS:
+        MARKED_HOOKS.append(stop_third_party_account)  # `cobrador third-party set` too
     dialer = subparsers.add_parser("dialer", help="the dialer process")
     dsub = dialer.add_subparsers(dest="dialer_command", metavar="ACTION", required=True)
     run = dsub.add_parser("run", help="dial the running campaigns (Ctrl-C stops cleanly)")
@@ -316,6 +319,24 @@ def stop_paid_accounts(settings: Settings, account_ids: set[int]) -> None:
     except (RedisError, OSError) as exc:
         print(f"{len(account_ids)} account(s) paid; the dialers were not told now ({exc}): "
               "their final check reads it before any call", file=sys.stderr)  # fmt: skip
+
+
+def stop_third_party_account(settings: Settings, account_id: int) -> None:
+    """An account one of whose numbers was just marked a third party's (in SQL already):
+    the running loops drop it and hang up its call not yet answered, as after the
+    supervisor's mark in the console."""
+    if not settings.redis_url:
+        return  # no shared Redis, no dialer of another process to tell
+    from redis.exceptions import RedisError
+
+    from cobrador.ground.runtime import redis_url
+
+    try:
+        with redis_url(settings) as url:
+            asyncio.run(_publish(url, StopAccount(account_id, "third_party")))
+    except (RedisError, OSError) as exc:
+        print(f"the dialers were not told now ({exc}): their final check reads the mark "
+              "before any call", file=sys.stderr)  # fmt: skip
 
 
 async def _publish_all(url: str, messages: list[Message]) -> None:

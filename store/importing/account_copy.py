@@ -14,7 +14,6 @@ from store.importing.account_rows import (
     validate_account_row,
 )
 from store.importing.csv_source import CsvRow, RowError
-from store.models import PhoneStatus
 
 # The id (accounts) and account_id (phones) columns come first, added by the writer.
 ACCOUNT_COLUMNS = ["id", "external_ref", *ACCOUNT_FIELDS, "email_consent_at", "created_at",
@@ -22,7 +21,6 @@ ACCOUNT_COLUMNS = ["id", "external_ref", *ACCOUNT_FIELDS, "email_consent_at", "c
 PHONE_COLUMNS = ["account_id", "position", "number_e164", "phone_type", "consent",
                  "consent_ref", "consent_at", "status", "updated_at", "channels"]  # fmt: skip
 
-ACTIVE = PhoneStatus.active.value
 # What a worker returns for a valid row: plain strings pickle fast.
 EncodedAccount = tuple[str, str, tuple[str, ...]]  # external_ref, account text, phone texts
 
@@ -62,7 +60,7 @@ def encode_account(r: AccountRecord, now_text: str) -> EncodedAccount:
                 copy.boolean(p.consent),
                 copy.text(p.consent_ref),
                 now_text if p.consent else copy.NULL,
-                ACTIVE,
+                p.status,
                 now_text,
                 copy.text(p.channels),
             ]

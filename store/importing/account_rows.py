@@ -24,9 +24,10 @@ from store.importing.fields import (
     parse_phone,
     parse_protection,
     parse_region,
+    parse_third_party,
     parse_yes_no,
 )
-from store.models import AccountStatus, PhoneType, Stage
+from store.models import AccountStatus, PhoneStatus, PhoneType, Stage
 
 MAX_PHONES = 5
 REQUIRED = {"external_ref", "debtor_name", "country"}
@@ -36,7 +37,7 @@ KNOWN = {
     "email", "email_consent", "email_consent_ref", "visit_authorisation_ref",
     "protection", "protection_ref",
 } | {f"phone_{n}{suffix}" for n in range(1, MAX_PHONES + 1)
-     for suffix in ("", "_type", "_consent", "_consent_ref", "_channels")}  # fmt: skip
+     for suffix in ("", "_type", "_consent", "_consent_ref", "_channels", "_third_party")}  # fmt: skip
 
 # The account columns an import sets, besides external_ref (the key).
 ACCOUNT_FIELDS = (
@@ -54,12 +55,14 @@ DEFAULT_PHONE_CHANNELS = "call"
 
 # Names and values looked up once: a million-row import checks them per row.
 PHONE_SLOTS = [(n, f"phone_{n}", f"phone_{n}_type", f"phone_{n}_consent", f"phone_{n}_consent_ref",
-                f"phone_{n}_channels") for n in range(1, MAX_PHONES + 1)]  # fmt: skip
+                f"phone_{n}_channels", f"phone_{n}_third_party")
+               for n in range(1, MAX_PHONES + 1)]  # fmt: skip
 STATUSES = list(AccountStatus.__members__)
 STAGES = list(Stage.__members__)
 PHONE_TYPES = list(PhoneType.__members__)
 ACTIVE = AccountStatus.active.value
 MOBILE = PhoneType.mobile.value
+THIRD_PARTY, ACTIVE_PHONE = PhoneStatus.third_party.value, PhoneStatus.active.value
 ZERO = Decimal("0")
 FRIENDLY, FIRM, PRELEGAL = Stage.friendly.value, Stage.firm.value, Stage.prelegal.value
 
@@ -78,6 +81,14 @@ class PhoneRecord:
     consent: bool
     consent_ref: str | None
     channels: str = DEFAULT_PHONE_CHANNELS  # "call,sms": the channels authorised
+    # True: the number reaches someone who is not the debtor (status third_party);
+    # False: clear such a mark; None: the file says nothing (the number keeps its status).
+    third_party: bool | None = None
+
+    @property
+    def status(self) -> str:
+        """The status a new phone row gets from the file."""
+        return THIRD_PARTY if self.third_party else ACTIVE_PHONE
 
 
 @dataclass
@@ -263,15 +274,16 @@ def validate_account_row(row: CsvRow, today: date) -> AccountRecord | list[RowEr
 
     phones: list[PhoneRecord] = []
     seen_numbers: dict[str, int] = {}
-    for n, col, type_col, consent_col, ref_col, channels_col in PHONE_SLOTS:
+    for n, col, type_col, consent_col, ref_col, channels_col, third_col in PHONE_SLOTS:
         number_text = get(col, "")
         type_text = get(type_col, "").lower()
         consent_text = get(consent_col, "")
         consent_ref = get(ref_col, "") or None
         channels_text = get(channels_col, "")
+        third_text = get(third_col, "")
         if not number_text:
-            if type_text or consent_text or consent_ref or channels_text:
-                fail(col, f"{col}_type/consent/channels given but {col} is empty")
+            if type_text or consent_text or consent_ref or channels_text or third_text:
+                fail(col, f"{col}_type/consent/channels/third_party given but {col} is empty")
             continue
         if not country:
             continue  # cannot read a national number without the country
@@ -318,7 +330,18 @@ def validate_account_row(row: CsvRow, today: date) -> AccountRecord | list[RowEr
                 fail(channels_col, f"{channels_col} lists the channels the debtor authorised: "
                      f"{consent_col} must be yes, with its evidence id")  # fmt: skip
                 continue
-        phones.append(PhoneRecord(n, e164, phone_type, consent, consent_ref, channels))
+        try:
+            third_party = parse_third_party(third_text, third_col)
+        except FieldError as exc:
+            fail(third_col, str(exc))
+            continue
+        if third_party and consent:
+            fail(third_col, f"{third_col} is yes but {consent_col} is yes: the debtor's consent "
+                 f"cannot stand on a number that reaches someone else (leave {consent_col} "
+                 "empty)")  # fmt: skip
+            continue
+        phones.append(PhoneRecord(n, e164, phone_type, consent, consent_ref, channels,
+                                  third_party))  # fmt: skip
 
     if errors:
         return errors

@@ -304,6 +304,8 @@ class AccountImporter:
             if have is None:
                 s.execute(insert(Phone), [_phone_values(account_id, w, now)])
                 changes.append({"number": mask_phone(w.number_e164), "change": "added"})
+                if w.third_party:
+                    self._status_change(account_id, None, w.number_e164, w.status, None)
                 continue
             updates: dict[str, Any] = {}
             if (have.consent != w.consent or have.consent_ref != w.consent_ref
@@ -320,8 +322,11 @@ class AccountImporter:
                 updates["phone_type"] = w.phone_type
             if have.position != w.position:
                 updates["position"] = w.position
-            if have.status == PhoneStatus.retired.value:
-                updates["status"] = PhoneStatus.active.value
+            status = _status_from_file(have.status, w.third_party)
+            if status != have.status:
+                updates["status"] = status
+                if PhoneStatus.third_party.value in (status, have.status):
+                    self._status_change(account_id, have.id, w.number_e164, status, have.status)
             if updates:
                 s.execute(
                     update(Phone).where(Phone.id == have.id).values(**updates, updated_at=now)
@@ -336,6 +341,14 @@ class AccountImporter:
                 )
                 changes.append({"number": mask_phone(gone.number_e164), "change": "retired"})
         return changes
+
+    def _status_change(self, account_id: int, phone_id: int | None, number: str, status: str,
+                       was: str | None) -> None:  # fmt: skip
+        """A number marked as a third party's by the file, or its mark cleared: the
+        `phone_status_change` entry the supervisor's mark writes, source csv_import."""
+        self.audit(self.session, "phone_status_change", {
+            "phone_id": phone_id, "number": mask_phone(number), "status": status, "was": was,
+            "source": "csv_import"}, actor=self.actor, subject=f"account:{account_id}")  # fmt: skip
 
     def finish(self, session: Session, path: Path, result: ImportResult) -> None:
         if self.fresh is not None:
@@ -367,9 +380,22 @@ def _phone_values(account_id: int, p: PhoneRecord, now: datetime) -> dict[str, A
     return {
         "account_id": account_id, "position": p.position, "number_e164": p.number_e164,
         "phone_type": p.phone_type, "consent": p.consent, "consent_ref": p.consent_ref,
-        "consent_at": now if p.consent else None, "status": PhoneStatus.active.value,
+        "consent_at": now if p.consent else None, "status": p.status,
         "updated_at": now, "channels": p.channels,
     }  # fmt: skip
+
+
+def _status_from_file(current: str, third_party: bool | None) -> str:
+    """A listed number's status after the file: a retired number listed again is active;
+    phone_N_third_party yes marks it, `none` clears a mark, empty keeps what it has (a
+    wrong number or a stop stays, whatever the file says of third parties)."""
+    if third_party:
+        return PhoneStatus.third_party.value
+    if current == PhoneStatus.retired.value:
+        return PhoneStatus.active.value
+    if third_party is False and current == PhoneStatus.third_party.value:
+        return PhoneStatus.active.value
+    return current
 
 
 def _plain(value: Any) -> Any:

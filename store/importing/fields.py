@@ -193,6 +193,33 @@ def parse_protection(text: str) -> str | None:
     )
 
 
+# An import's phone_N_third_party cell: a mark that the number reaches someone who is
+# not the debtor (phones.status third_party). Empty keeps what the number has (a
+# supervisor's mark survives the next file), `none` clears the mark. "no" is refused:
+# a file could mean either, and clearing by mistake would call the third party again.
+CLEAR_THIRD_PARTY = "none"
+# How much of a refused cell an error repeats: enough to recognise it, never the whole.
+CELL_ECHO = 40
+
+
+def parse_third_party(text: str, column: str) -> bool | None:
+    """None for an empty cell (keep), False for `none` (clear), True for yes (mark)."""
+    value = text.strip().lower()
+    if not value:
+        return None
+    if value == CLEAR_THIRD_PARTY:
+        return False
+    if value in YES:
+        return True
+    shown = text.strip()
+    more = f" (of {len(shown)} characters)" if len(shown) > CELL_ECHO else ""
+    raise FieldError(
+        f"{column}: unknown value {shown[:CELL_ECHO]!r}{more}; expected yes (the number "
+        "reaches someone who is not the debtor), "
+        f"{CLEAR_THIRD_PARTY} to clear a mark, or empty to keep it"
+    )
+
+
 def parse_yes_no(text: str, column: str) -> bool:
     value = text.strip().lower()
     if value in YES:
