@@ -23,6 +23,7 @@ from support.dialer_floor import (
     dialer_processes,
     load_reus,
 )
+from support.held_clock import HeldClock
 
 from compliance.service import ComplianceService
 from dialer import channel_vars as cv
@@ -31,7 +32,6 @@ from dialer.ami import AMIClient
 from dialer.campaign_dialer import CampaignDialer, DialerOptions
 from dialer.fastagi import FastAGIServer
 from pbxsim.ami_server import AMIServer
-from pbxsim.clock import ScaledClock
 from pbxsim.pbx import PBX
 from pbxsim.scenario import Dist, Scenario
 from store.models import Account, Campaign, Phone, RegisteredCallerId, User
@@ -114,6 +114,8 @@ class Floor:
     agents: AgentStates
     agent_ids: list[int]
     numbers: dict[int, str]
+    # pbxsim's time: a test holds it to act while a call rings (no answer, no ring-out).
+    pbx_clock: HeldClock
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     stop: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -160,7 +162,8 @@ async def make_floor(
             assert campaign is not None
         agi = FastAGIServer(routes={}, request_timeout=10.0)
         await agi.start("127.0.0.1", 0)
-        pbx = PBX(calls or scenario(seed), clock=ScaledClock(SPEED), agi_port=agi.port)
+        pbx_clock = HeldClock(SPEED)
+        pbx = PBX(calls or scenario(seed), clock=pbx_clock, agi_port=agi.port)
         ami_server = AMIServer(pbx, "cobrador", "secret")
         await ami_server.start("127.0.0.1", 0)
         ami = AMIClient("127.0.0.1", ami_server.port, "cobrador", "secret", action_timeout=3.0,
@@ -174,9 +177,8 @@ async def make_floor(
         await dialer.start()
         agents = AgentStates(client, clock=clock)
         await agents_on_shift(agents, agent_ids, "mx-test")
-        floor = Floor(
-            engine, client, clock, pbx, ami_server, agi, ami, dialer, agents, agent_ids, numbers
-        )
+        floor = Floor(engine, client, clock, pbx, ami_server, agi, ami, dialer, agents,
+                      agent_ids, numbers, pbx_clock)  # fmt: skip
         floor.tasks.append(asyncio.create_task(agent_bots(agents, agent_ids, floor.stop)))
         floors.append(floor)
         return floor

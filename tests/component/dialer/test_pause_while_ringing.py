@@ -14,6 +14,7 @@ from console.pause_floor import calls_in_flight
 from dialer import call_state as cs
 from dialer.agent_state import AgentState
 from dialer.campaign_dialer import DialerOptions
+from dialer.command_replies import Reply
 from dialer.pause_rule import AMD_ANALYSIS_SECONDS, ask, wait_bound
 from pbxsim import scenario as sc
 from pbxsim.scenario import NumberOverride
@@ -39,12 +40,33 @@ async def pause_now(floor: Any, agent_id: int, reason: str) -> AgentState:
     return snap.state
 
 
+# Longer than any test: the debtor is on the line until the agent hangs up.
+TALKS_UNTIL_HUNG_UP = 86400.0
+
+
 def slow_to_answer(floor: Any) -> None:
-    """Every debtor is a person who answers after 20 s (1 s of wall time)."""
+    """Every debtor is a person who answers after 20 s (1 s of wall time) and talks until
+    the agent hangs up. The test holds pbxsim's time while it asks the pause, and hangs
+    up once the debtor is bridged: under load, the call was once answered before the
+    pause was asked, and a debtor who talked 2 s (0.1 s of wall time) hung up before
+    the dial loop had bridged them (no agent on the attempt)."""
     for number in floor.numbers.values():
         floor.pbx.scenario.numbers[number.lstrip("+")] = NumberOverride(
-            sc.HUMAN, ring_seconds=20.0, talk_seconds=2.0
+            sc.HUMAN, ring_seconds=20.0, talk_seconds=TALKS_UNTIL_HUNG_UP
         )
+
+
+async def bridged_then_hung_up(floor: Any) -> int:
+    """Once the debtor is bridged to an agent, that agent hangs up (the console's
+    "Colgar"); returns the agent."""
+
+    def bridged() -> list[Any]:
+        return [c for c in floor.dialer.calls.values() if c.state is cs.CallState.bridged]
+
+    await floor.run_until(lambda: bool(bridged()))
+    [live] = bridged()
+    assert await floor.dialer.hangup(live.attempt_id, live.agent_id) == Reply(True)
+    return int(live.agent_id)
 
 
 async def ticked_until_paused(floor: Any, agent_id: int) -> None:
@@ -64,6 +86,7 @@ async def test_given_the_only_agent_pauses_while_their_call_rings_then_bridged_a
     floor = await make_floor(accounts=1, agents=1)
     slow_to_answer(floor)
     [agent] = floor.agent_ids
+    floor.pbx_clock.hold()  # the debtor answers once the pause is asked, however slow the test
     await floor.run_until(lambda: ringing(floor))
 
     assert await pause_now(floor, agent, "break") is AgentState.pausing
@@ -71,6 +94,8 @@ async def test_given_the_only_agent_pauses_while_their_call_rings_then_bridged_a
     snapshot = await floor.dialer.snapshot(floor.clock())
     assert (snapshot.count("ready"), snapshot.count("paused")) == (0, 1)
 
+    floor.pbx_clock.release()
+    assert await bridged_then_hung_up(floor) == agent
     await ticked_until_paused(floor, agent)  # answered, bridged, talked, wrapped up
     [attempt] = attempts(floor)
     assert attempt.result not in (cs.ABANDONED, None)
@@ -85,14 +110,17 @@ async def test_given_another_agent_ready_when_the_call_is_answered_then_it_goes_
     floor = await make_floor(accounts=1, agents=2)
     slow_to_answer(floor)
     pausing, other = floor.agent_ids
+    floor.pbx_clock.hold()
     await floor.run_until(lambda: ringing(floor))
     assert await pause_now(floor, pausing, "lunch") is AgentState.pausing
+    floor.pbx_clock.release()
 
     # Once the call it waited for is bridged (to the ready agent), a tick begins the pause.
     await ticked_until_paused(floor, pausing)
     assert not ringing(floor)
     snap = await floor.agents.get(pausing)
     assert (snap.state, snap.reason) == (AgentState.paused, "lunch")
+    assert await bridged_then_hung_up(floor) == other
     await floor.run_until(lambda: any(a.result for a in attempts(floor)))  # written at its end
     [attempt] = attempts(floor)
     assert (attempt.agent_id, attempt.bridged_at is not None) == (other, True)
@@ -107,6 +135,7 @@ async def test_given_a_dialer_with_a_longer_ring_timeout_then_the_pause_deadline
     floor = await make_floor(accounts=1, agents=1, options=options)
     slow_to_answer(floor)
     [agent] = floor.agent_ids
+    floor.pbx_clock.hold()
     await floor.run_until(lambda: ringing(floor))
     now = floor.clock()
     pause_floor = await calls_in_flight(floor.redis, floor.engine, "mx-test", now)
