@@ -18,11 +18,9 @@ import redis
 import redis.asyncio as aioredis
 from sqlalchemy import Engine as SqlEngine
 from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from compliance.caps import AccountHistory, CapStore, HistoryUnavailable
-from compliance.debtor_accounts import accounts_sharing_numbers, linked_accounts, protections_of
 from compliance.engine import (
     AccountFacts,
     CallRequest,
@@ -37,6 +35,7 @@ from compliance.ledger import load_history
 from compliance.profile import PHONE_CHANNELS, Profile, load_profiles
 from compliance.registry import RegistryReader, prefetch
 from compliance.registry_sync import RegistrySync
+from compliance.same_debtor import SameDebtor
 from store import audit
 from store.db import transaction
 from store.models import CONTACT_CHANNELS, Account, Campaign
@@ -147,8 +146,10 @@ class ComplianceService:
         self.registries = RegistryReader(redis_client) if redis_client is not None else None
         # Reloads a registry Redis lost (or holds another version of) from SQL.
         self.registry_sync = RegistrySync(sql, redis_client) if redis_client is not None else None
+        # The debtor's other accounts (a number they share): one person, one set of caps.
+        self.same_debtor = SameDebtor(sql)
         self.caps = (
-            CapStore(redis_client, self._load_history, linked=self._linked_accounts)
+            CapStore(redis_client, self._load_history, linked=self.same_debtor.accounts_of)
             if redis_client is not None
             else None
         )
@@ -157,9 +158,6 @@ class ComplianceService:
         self, account_ids: Sequence[int], since: datetime
     ) -> dict[int, AccountHistory]:
         return await asyncio.to_thread(load_history, self.sql, account_ids, since)
-
-    async def _linked_accounts(self, account_id: int) -> tuple[int, ...]:
-        return await asyncio.to_thread(linked_accounts, self.sql, account_id)
 
     def profile_for(self, campaign: Campaign | None, country: str) -> Profile:
         """The profile for a debtor of `country` (compliance.jurisdiction.debtor_profile):
@@ -193,8 +191,10 @@ class ComplianceService:
         account_ids = list(dict.fromkeys(item.account.id for item in items))
         # The debtor's other accounts (a number they share): their counters count with
         # these, and a protected person on one is the same person on the others.
-        linked = await self._linked_batch(items)
-        items = await self._with_linked_protection(items, linked)
+        linked = await self.same_debtor.linked({i.account.id: i.account.numbers for i in items})
+        items = _with_inherited_protection(
+            items, await self.same_debtor.inherited_protections(linked)
+        )
         snapshots: Mapping[int, CounterSnapshot]
         if self.caps is None or now.tzinfo is None or not counters:
             snapshots = {a: CounterSnapshot(available=False) for a in account_ids}
@@ -211,7 +211,7 @@ class ComplianceService:
                     log.warning("counters of %d accounts not synced; blocking", len(messages))
                     snapshots = {**snapshots,
                                  **{a: CounterSnapshot(available=False) for a in messages}}  # fmt: skip
-            snapshots = await self._with_same_debtor(linked, snapshots, now)
+            snapshots = await self.same_debtor.merged_counters(self.caps, linked, snapshots, now)
         return [
             self.rules.evaluate(
                 CallRequest(
@@ -229,68 +229,6 @@ class ComplianceService:
             )
             for item in items
         ]
-
-    async def _linked_batch(self, items: Sequence[Item]) -> dict[int, tuple[int, ...]] | None:
-        """Each account's other accounts of the same debtor (compliance/debtor_accounts.py);
-        None when SQL cannot say (every cap then fails: the debtor's count is unknown)."""
-        numbers = {item.account.id: item.account.numbers for item in items}
-        try:
-            return await asyncio.to_thread(accounts_sharing_numbers, self.sql, numbers)
-        except SQLAlchemyError:
-            log.warning("accounts sharing numbers unreadable; blocking %d", len(numbers))
-            return None
-
-    async def _with_linked_protection(
-        self, items: Sequence[Item], linked: Mapping[int, tuple[int, ...]] | None
-    ) -> Sequence[Item]:
-        """An account without a protection of its own takes one of its linked accounts'
-        (compliance/protection.py): a deceased debtor, a minor or an insolvency proceeding
-        is the person's, whichever of their debts the creditor marked. Unreadable: the
-        items as they are (their caps fail: blocked)."""
-        others = sorted({o for os in (linked or {}).values() for o in os})
-        if not others:
-            return items
-        try:
-            found = await asyncio.to_thread(protections_of, self.sql, others)
-        except SQLAlchemyError:
-            log.warning("protections of %d linked accounts unreadable", len(others))
-            return items
-        out = []
-        for item in items:
-            inherited = next((found[o] for o in (linked or {}).get(item.account.id, ())
-                              if o in found), None)  # fmt: skip
-            if inherited is not None and not (item.account.protection or "").strip():
-                item = replace(item, account=replace(item.account, protection=inherited))
-            out.append(item)
-        return out
-
-    async def _with_same_debtor(
-        self, linked: Mapping[int, tuple[int, ...]] | None,
-        snapshots: Mapping[int, CounterSnapshot], now: datetime,
-    ) -> dict[int, CounterSnapshot]:  # fmt: skip
-        """Each account's counters with those of the other accounts that share one of
-        its numbers: the same person, whose caps are one (compliance/debtor_accounts.py).
-        Anything unreadable makes the debtor's counters unknown (every cap fails)."""
-        assert self.caps is not None
-        if linked is None:
-            return {a: CounterSnapshot(available=False) for a in snapshots}
-        wanted = sorted({o for others in linked.values() for o in others} - set(snapshots))
-        pool = dict(snapshots)
-        if wanted:
-            try:
-                # Their contacts and messages may be only in SQL (another process wrote them).
-                await self.caps.merge_from_sql(wanted, now)
-                pool.update(await self.caps.snapshot(wanted, now))
-            except (HistoryUnavailable, redis.RedisError, OSError):
-                log.warning("counters of %d linked accounts unreadable; blocking", len(wanted))
-                pool.update({a: CounterSnapshot(available=False) for a in wanted})
-        out = dict(snapshots)
-        for account_id, others in linked.items():
-            merged = out[account_id]
-            for other in others:
-                merged = merged.with_events_of(pool[other])
-            out[account_id] = merged
-        return out
 
     def record(
         self,
@@ -428,3 +366,18 @@ class ComplianceService:
             channel=channel,
             email=email_facts(account, address) if channel == "email" else None,
         )
+
+
+def _with_inherited_protection(
+    items: Sequence[Item], inherited: Mapping[int, str]
+) -> Sequence[Item]:
+    """An account without a protection of its own takes the one a linked account passes
+    on (compliance/same_debtor.py): the person's, whichever debt the creditor marked."""
+    if not inherited:
+        return items
+    return [
+        replace(item, account=replace(item.account, protection=inherited[item.account.id]))
+        if item.account.id in inherited and not (item.account.protection or "").strip()
+        else item
+        for item in items
+    ]

@@ -1,0 +1,95 @@
+"""One debtor behind several accounts, as the compliance service sees them at a check:
+the accounts that share one of an account's numbers (compliance/debtor_accounts.py, read
+from SQL), the protection one of them passes on to the others, and their counters merged
+into each account's, so every cap counts the person, not the debt. The final check's Lua
+(compliance/caps.py) counts the same set: `accounts_of` is its `linked` loader."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from datetime import datetime
+
+import redis
+from sqlalchemy import Engine as SqlEngine
+from sqlalchemy.exc import SQLAlchemyError
+
+from compliance.caps import CapStore, HistoryUnavailable
+from compliance.debtor_accounts import accounts_sharing_numbers, linked_accounts, protections_of
+from compliance.engine import CounterSnapshot
+
+log = logging.getLogger(__name__)
+
+# Each account's other accounts of the same debtor; None: SQL could not say.
+Linked = Mapping[int, tuple[int, ...]] | None
+
+
+class SameDebtor:
+    """Reads, from SQL, which accounts are one debtor's and what that binds."""
+
+    def __init__(self, sql: SqlEngine) -> None:
+        self.sql = sql
+
+    async def accounts_of(self, account_id: int) -> tuple[int, ...]:
+        """The other accounts of one account's debtor, for the final check's script."""
+        return await asyncio.to_thread(linked_accounts, self.sql, account_id)
+
+    async def linked(
+        self, numbers: Mapping[int, tuple[str, ...]]
+    ) -> dict[int, tuple[int, ...]] | None:
+        """Each account's (by its numbers) other accounts of the same debtor; None when SQL
+        cannot say (every cap then fails: the debtor's count is unknown)."""
+        try:
+            return await asyncio.to_thread(accounts_sharing_numbers, self.sql, numbers)
+        except SQLAlchemyError:
+            log.warning("accounts sharing numbers unreadable; blocking %d", len(numbers))
+            return None
+
+    async def inherited_protections(self, linked: Linked) -> dict[int, str]:
+        """For each account, the protection of the first of its linked accounts that has
+        one (compliance/protection.py): a deceased debtor, a minor or an insolvency
+        proceeding is the person's, whichever of their debts the creditor marked. An
+        account whose own protection is set keeps it (the caller's to decide). Unreadable:
+        none (the caps of those accounts fail: blocked)."""
+        others = sorted({o for os in (linked or {}).values() for o in os})
+        if not others:
+            return {}
+        try:
+            found = await asyncio.to_thread(protections_of, self.sql, others)
+        except SQLAlchemyError:
+            log.warning("protections of %d linked accounts unreadable", len(others))
+            return {}
+        out: dict[int, str] = {}
+        for account_id, os in (linked or {}).items():
+            inherited = next((found[o] for o in os if o in found), None)
+            if inherited is not None:
+                out[account_id] = inherited
+        return out
+
+    async def merged_counters(
+        self, caps: CapStore, linked: Linked, snapshots: Mapping[int, CounterSnapshot],
+        now: datetime,
+    ) -> dict[int, CounterSnapshot]:  # fmt: skip
+        """Each account's counters with those of the other accounts that share one of
+        its numbers: the same person, whose caps are one. Anything unreadable makes the
+        debtor's counters unknown (every cap fails)."""
+        if linked is None:
+            return {a: CounterSnapshot(available=False) for a in snapshots}
+        wanted = sorted({o for others in linked.values() for o in others} - set(snapshots))
+        pool = dict(snapshots)
+        if wanted:
+            try:
+                # Their contacts and messages may be only in SQL (another process wrote them).
+                await caps.merge_from_sql(wanted, now)
+                pool.update(await caps.snapshot(wanted, now))
+            except (HistoryUnavailable, redis.RedisError, OSError):
+                log.warning("counters of %d linked accounts unreadable; blocking", len(wanted))
+                pool.update({a: CounterSnapshot(available=False) for a in wanted})
+        out = dict(snapshots)
+        for account_id, others in linked.items():
+            merged = out[account_id]
+            for other in others:
+                merged = merged.with_events_of(pool[other])
+            out[account_id] = merged
+        return out
