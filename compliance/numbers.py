@@ -114,6 +114,6 @@ def _without_mx_dialling_prefix(digits: str) -> str:
 
 def e164_to_int(e164: str) -> int | None:
     """The integer form used in registries; None when the text is not +digits."""
-    if not e164.startswith("+") or not e164[1:].isdigit():
+    if not e164.startswith("+") or not e164[1:].isascii() or not e164[1:].isdigit():
         return None
     return int(e164[1:])

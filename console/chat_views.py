@@ -151,7 +151,7 @@ async def get_chat(request: web.Request) -> web.StreamResponse:
     user = user_of(request)
     attempt_id = id_or_400(request.query.get("attempt_id"), "attempt_id")
     after = request.query.get("after", "0")
-    after_id = int(after) if after.isdigit() and len(after) < 19 else 0
+    after_id = int(after) if after.isascii() and after.isdigit() and len(after) < 19 else 0
     try:
         view = await in_db(request, load_chat, user, attempt_id, after_id, request.app[CLOCK]())
     except conv.ChatError as exc:

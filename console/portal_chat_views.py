@@ -185,7 +185,8 @@ async def messages(request: web.Request) -> web.StreamResponse:
 
 
 def _number(raw: str | None) -> int:
-    return int(raw) if raw and raw.isdigit() and len(raw) < 19 else 0
+    # isascii: "²" is a digit to str.isdigit() and none to int().
+    return int(raw) if raw and raw.isascii() and raw.isdigit() and len(raw) < 19 else 0
 
 
 def setup_routes(app: web.Application) -> None:

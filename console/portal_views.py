@@ -37,6 +37,7 @@ from console.debtor_locale import DateTyped, DebtorLocale, debtor_locale
 from console.i18n import N_, gettext_
 from console.keys import CALLBACK_CHECKER, CLOCK, COMPLIANCE, ENGINE, LANG, REDIS, SETTINGS
 from console.money import MoneyError, MoneyFormat, money_format, parse_amount
+from console.params import id_or_404
 from console.payment_plans import INTERVAL_LABELS
 from console.payment_webhook_views import payment_provider
 from console.portal_blocks import account_blocks, account_line, block_line
@@ -488,7 +489,7 @@ async def plan(request: web.Request) -> web.StreamResponse:
     if option and option != "custom":
         return await _act(request, debtor, "plan", da.choose_plan_option, option, now)
     count = _field(form, "instalments").strip()
-    if not count.isdigit() or len(count) > 3:
+    if not count.isascii() or not count.isdigit() or len(count) > 3:  # "²" is no int
         return await _account_page(request, debtor, status=400, section="plan",
                                    errors={"plan": gettext_(N_("Elija el número de pagos y la "
                                                                "fecha del primero."))})  # fmt: skip
@@ -567,14 +568,12 @@ async def pay(request: web.Request) -> web.StreamResponse:
 
 async def download(request: web.Request) -> web.StreamResponse:
     debtor = await _debtor(request)
-    raw = request.match_info["doc_id"]
-    if not raw.isdigit() or len(raw) > 18:
-        raise web.HTTPNotFound()
+    doc_id = id_or_404(request.match_info["doc_id"])
     engine = request.app[ENGINE]
     if not await asyncio.to_thread(da.documents_open, engine, debtor.account_id):
         raise web.HTTPNotFound()
     try:
-        info, data = await asyncio.to_thread(da.document, engine, debtor.account_id, int(raw))
+        info, data = await asyncio.to_thread(da.document, engine, debtor.account_id, doc_id)
     except LookupError:
         raise web.HTTPNotFound() from None
     await asyncio.to_thread(_pii_view, engine, debtor, f"portal_document:{info.id}",
@@ -633,12 +632,10 @@ async def tasks(request: web.Request) -> web.StreamResponse:
 
 @requires(Role.supervisor)
 async def task_done(request: web.Request) -> web.StreamResponse:
-    raw = request.match_info["task_id"]
-    if not raw.isdigit() or len(raw) > 18:
-        raise web.HTTPNotFound()
+    task_id = id_or_404(request.match_info["task_id"])
     zone = _supervisor_zone(request)  # a bad zone refused before anything is closed
     user = user_of(request)
-    done = await in_db(request, _close_task, int(raw), user.id, user.actor,
+    done = await in_db(request, _close_task, task_id, user.id, user.actor,
                        plan_scope(user), request.app[CLOCK]())  # fmt: skip
     if not done:
         raise web.HTTPNotFound()

@@ -56,6 +56,8 @@ def parse_fix(data: object, now: datetime) -> Fix:
         lat, lon, accuracy = (float(data[k]) for k in ("lat", "lon", "accuracy"))
     except (KeyError, TypeError, ValueError) as exc:
         raise CoordinateError("lat, lon and accuracy must be numbers") from exc
+    except OverflowError as exc:  # an integer of 400 digits: no float holds it
+        raise CoordinateError("lat, lon and accuracy must be finite numbers") from exc
     if not all(math.isfinite(v) for v in (lat, lon, accuracy)):
         raise CoordinateError("lat, lon and accuracy must be finite numbers")
     if not (-90 <= lat <= 90 and -180 <= lon <= 180):

@@ -115,9 +115,10 @@ def report(engine: Engine, agent_id: int, fix: Fix, battery: object, now: dateti
 def _battery(value: object) -> float | None:
     if value is None:
         return None  # the browser does not tell (no Battery Status API)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ShiftError("La batería es un número de 0 a 1.")
-    if not 0 <= value <= 1:
+    # Compared before any float(): an integer of 400 digits is no float (OverflowError).
+    if not 0 <= value <= 1 or not math.isfinite(value):
         raise ShiftError("La batería es un número de 0 a 1.")
     return float(value)
 

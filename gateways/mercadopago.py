@@ -259,7 +259,7 @@ def parse_signature(header: str | None) -> tuple[str, str]:
             raise SignatureError("malformed", f"{SIGNATURE_HEADER} is not ts=...,v1=...")
         parts[key] = value.strip()
     ts, v1 = parts.get("ts", ""), parts.get("v1", "")
-    if not ts.isdigit() or len(ts) > 13:
+    if not ts.isascii() or not ts.isdigit() or len(ts) > 13:  # "²" is a digit, no int
         raise SignatureError("malformed", f"{SIGNATURE_HEADER} has no numeric ts")
     if not _HEX64.match(v1):
         raise SignatureError("malformed", f"{SIGNATURE_HEADER} has no 64-hex-digit v1")

@@ -162,7 +162,7 @@ def _deliver_by_allowed(client: aiosmtplib.SMTP, seconds: int) -> bool:
     if not client.supports_extension("deliverby"):
         return False
     minimum = client.esmtp_extensions.get("deliverby", "").strip()
-    return not minimum.isdigit() or int(minimum) <= seconds
+    return not (minimum.isascii() and minimum.isdigit()) or int(minimum) <= seconds
 
 
 # --- what comes back ---------------------------------------------------------

@@ -341,7 +341,7 @@ def choose_plan_option(
 ) -> ActionResult:
     """One of `summary().plan_options` by its id (the assistant's ChoosePlan)."""
     interval, _, count = str(option_id)[:30].partition("-")
-    if not count.isdigit() or not 1 <= int(count) <= 120:
+    if not count.isascii() or not count.isdigit() or not 1 <= int(count) <= 120:
         raise ActionError("plan", N_("Ese plan no existe."))
     with transaction(engine) as session:
         account, _campaign, config = _open_account(session, debtor)

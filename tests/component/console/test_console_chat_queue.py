@@ -187,6 +187,8 @@ async def test_given_bad_replies_then_4xx_with_a_reason_and_nothing_stored(
             assert (await resp.json())["reason"] == reason
     for query in ("attempt_id=abc", "attempt_id=", "attempt_id=1&after=-5"):
         assert (await client.get(f"/api/agent/chat?{query}")).status in (400, 404)
+    # "²" is a digit to str.isdigit() and none to int(): it was a 500.
+    assert (await client.get(f"/api/agent/chat?attempt_id={attempt}&after=²")).status == 200
     with transaction(engine) as s:
         assert (
             conv.transcript(s, s.scalar(select(Conversation.id)) or 0)[-1]["sender"] == "assistant"

@@ -217,6 +217,9 @@ BAD = [
     ("/api/field/visits/99999999999999999999/checkin", {"key": key(), "fix": fix(0)}, 400, "visit_id"),
     ("/api/field/visits/{v}/skip", {"key": key(), "reason": 5}, 400, "texto"),
     ("/api/field/position", {"fix": fix(0), "battery": 7}, 400, "batería"),
+    # JSON integers no float holds (OverflowError, a 500 before).
+    ("/api/field/position", {"fix": fix(0), "battery": 10**400}, 400, "batería"),
+    ("/api/field/visits/{v}/checkin", {"key": key(), "fix": {**fix(0), "lat": 10**400}}, 400, "finite"),
     ("/api/field/position", {"fix": "aquí", "battery": 0.5}, 400, "Ubicación"),
     ("/api/field/shift", {"action": "dormir"}, 400, "start o end"),
     ("/api/field/shift", {"action": "start", "consent": "sí"}, 400, "consent"),

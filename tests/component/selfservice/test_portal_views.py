@@ -283,6 +283,8 @@ async def test_given_only_the_chat_poll_then_the_session_ends_after_20_idle_minu
     for minute in (5, 10, 15, 19):  # the page left open: its poll is not the debtor
         clock.now = NOW + timedelta(minutes=minute)
         assert (await web.get("/p/cuenta/chat/mensajes?c=0&after=0")).status == 200
+    # A count str.isdigit() takes and int() refuses was a 500: read as none.
+    assert (await web.get("/p/cuenta/chat/mensajes?c=²&after=²")).status == 200
     clock.now = NOW + timedelta(minutes=21)
     assert (await web.get("/p/cuenta/chat/mensajes?c=0&after=0")).status == 401
     resp = await web.get("/p/cuenta", allow_redirects=False)
@@ -360,6 +362,9 @@ async def test_given_a_plan_option_when_chosen_then_promises_and_the_page_says_s
             "first_date": "2026-12-01",
         },
         {"option": "custom", "instalments": "3", "interval": "monthly", "first_date": "mañana"},
+        # Digits to str.isdigit, not to int(): "²" was a ValueError, a 500.
+        {"option": "custom", "instalments": "²", "interval": "monthly", "first_date": "2026-12-01"},
+        {"option": "monthly-²"},
     ],
 )
 async def test_given_a_plan_outside_the_rules_when_posted_then_400_and_nothing(
@@ -473,7 +478,7 @@ async def test_given_a_dispute_when_posted_then_disputed_task_and_documents(
     download = await web.get(f"/p/cuenta/documentos/{doc}")
     assert download.status == 200 and await download.read() == b"%PDF-1.4 contrato"
     assert "attachment" in download.headers["Content-Disposition"]
-    for bad in (str(other), "abc", "9" * 30):
+    for bad in (str(other), "abc", "9" * 30, "²", "١"):  # isdigit() but not int(): a 500
         assert (await web.get(f"/p/cuenta/documentos/{bad}")).status == 404
     with Session(engine) as s:
         assert s.get(Account, seeded.account_id).status == "disputed"  # type: ignore[union-attr]
@@ -641,6 +646,10 @@ async def test_given_a_supervisor_when_a_dispute_is_open_then_the_task_is_listed
     assert (
         await web.post(f"/supervisor/tasks/{task_id}/done", data={"_csrf": token_})
     ).status == 404
+    for bad in ("²", "١"):  # digits to str.isdigit(); "²" is none to int(): was a 500
+        assert (
+            await web.post(f"/supervisor/tasks/{bad}/done", data={"_csrf": token_})
+        ).status == 404
 
 
 async def test_given_a_reference_held_after_many_wrong_answers_then_a_supervisor_unlocks_it(

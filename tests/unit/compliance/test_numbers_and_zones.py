@@ -77,6 +77,7 @@ def test_given_e164_text_when_inspected_then_validity(e164: str, valid: bool) ->
 def test_given_e164_when_converted_then_integer_or_none() -> None:
     assert e164_to_int("+525512345678") == 525512345678
     assert e164_to_int("5512345678") is None
+    assert e164_to_int("+52²") is None  # a digit to str.isdigit(), none to int()
 
 
 @pytest.mark.parametrize(

@@ -56,6 +56,7 @@ def test_given_good_fix_then_parsed() -> None:
         ({k: v for k, v in GOOD.items() if k != "accuracy"}, "must be numbers"),
         ({**GOOD, "lat": float("nan")}, "finite"),
         ({**GOOD, "lon": 1e400}, "finite"),
+        ({**GOOD, "lat": 10**400}, "finite"),  # JSON's integer no float holds: OverflowError
         ({**GOOD, "lat": 91}, "not a point"),
         ({**GOOD, "lon": -181}, "not a point"),
         ({**GOOD, "accuracy": -1}, "negative"),

@@ -250,3 +250,12 @@ def test_given_a_link_then_the_preference_is_one_item_payable_once_and_expiring(
 def test_given_a_body_nested_past_the_parsers_depth_then_webhook_input_error(body: bytes) -> None:
     with pytest.raises(mp.WebhookInputError, match="not JSON"):
         mp.parse_notification({"data.id": "123", "type": "payment"}, body)
+
+
+def test_given_a_timestamp_of_digits_only_to_isdigit_then_malformed_not_a_crash() -> None:
+    """A ts of "²" (a digit to str.isdigit(), none to int()) reached int() after
+    the signature (signed with the secret) and raised ValueError."""
+    header = mp.sign(SECRET, "987", "r", 1).replace("ts=1", "ts=²")
+    with pytest.raises(mp.SignatureError) as exc:
+        mp.verify_signature(header, "r", "987", SECRET, NOW, 300)
+    assert exc.value.reason == "malformed"
