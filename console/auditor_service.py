@@ -15,6 +15,7 @@ from sqlalchemy import Engine, String, cast, select
 from sqlalchemy.orm import Session
 
 from console.i18n import N_
+from console.params import plausible_year
 from store.audit import append as audit_append
 from store.db import transaction
 from store.models import (
@@ -91,10 +92,14 @@ def parse_filters(query: dict[str, str]) -> Filters:
         if not raw:
             return None
         try:
-            return date.fromisoformat(raw)
+            value = date.fromisoformat(raw)
         except ValueError:
             errors[name] = N_("Fecha no válida; use AAAA-MM-DD.")
             return None
+        if not plausible_year(value):
+            errors[name] = N_("Fecha fuera de rango (años 1900 a 2999).")
+            return None
+        return value
 
     date_from, date_to = day("date_from"), day("date_to")
     if date_from and date_to and date_from > date_to:

@@ -12,6 +12,7 @@ from enum import StrEnum
 
 from console.i18n import N_
 from console.money import MoneyError, MoneyFormat, money_format, parse_amount
+from console.params import plausible_year
 from console.payment_plans import (
     INTERVAL_LABELS,
     Plan,
@@ -389,6 +390,8 @@ def _callback_time(form: dict[str, str], errors: dict[str, str]) -> datetime | N
     try:
         value = datetime.fromisoformat(raw)
     except ValueError:
+        value = None
+    if value is None or not plausible_year(value):  # 9999-12-31T23:59 in a zone: no datetime
         errors["callback_at"] = N_("Indique la fecha y hora de la nueva llamada.")
         return None
     if value.tzinfo is not None:

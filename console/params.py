@@ -8,6 +8,7 @@ for the caller), never an ``OverflowError`` or a database error (a 500).
 from __future__ import annotations
 
 import json
+from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from aiohttp import web
@@ -18,6 +19,17 @@ INT32_MAX = 2**31 - 1
 INT64_MAX = 2**63 - 1
 _MAX_DIGITS = 19
 _MAX_DECIMAL_TEXT = 32
+
+
+# The years a date in a request may name: none of ours is outside them, and a day
+# more, or a time zone, applied to 9999-12-31 or 0001-01-01 is past what datetime
+# holds (OverflowError, a 500).
+EARLIEST_YEAR, LATEST_YEAR = 1900, 2999
+
+
+def plausible_year(value: date) -> bool:
+    """Whether a date (or datetime) a request gave is within EARLIEST..LATEST_YEAR."""
+    return EARLIEST_YEAR <= value.year <= LATEST_YEAR
 
 
 class ParamError(ValueError):

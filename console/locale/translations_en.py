@@ -131,6 +131,7 @@ EN = {
     "Sesión no válida; inicie sesión de nuevo.": "Invalid session; please log in again.",
     "Falta el token CSRF o no es válido.": "The CSRF token is missing or invalid.",
     "Fecha no válida; use AAAA-MM-DD.": "Invalid date; use YYYY-MM-DD.",
+    "Fecha fuera de rango (años 1900 a 2999).": "Date out of range (years 1900 to 2999).",
     "La fecha final es anterior a la inicial.": "The end date is before the start date.",
     "Resultado desconocido.": "Unknown result.",
     "Valor no válido.": "Invalid value.",

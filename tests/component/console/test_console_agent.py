@@ -388,6 +388,8 @@ async def test_given_wrong_number_when_disposing_then_number_stopped_and_queued_
         ("2026-11-24T23:30", "fuera del horario"),  # 23:30 in Mexico City
         ("2026-11-24T10:00", "ya pasó"),  # before NOW (11:00 local)
         ("pronto", "Indique la fecha y hora"),
+        # Past what datetime holds once the debtor's zone is applied (an OverflowError).
+        ("9999-12-31T23:59", "Indique la fecha y hora"),
     ],
 )
 async def test_given_bad_callback_time_when_disposing_then_400_and_nothing_saved(

@@ -94,6 +94,8 @@ async def test_given_bad_filters_when_searching_then_400_with_message_on_form(
     for query, message in [
         ("date_from=ayer", "Fecha no válida"),
         ("date_from=2026-11-25&date_to=2026-11-24", "anterior a la inicial"),
+        ("date_to=9999-12-31", "fuera de rango"),  # a day past it: an OverflowError, a 500
+        ("date_from=0001-01-01", "fuera de rango"),
         ("result=volado", "Resultado desconocido"),
         ("reason=' OR 1=1 --", "motivo no válido"),
     ]:
