@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from store.models import Account, Phone
+from store.models import Account, Phone, PhoneStatus
 
 MAX_PER_NUMBER = 20
 # Numbers looked up in one statement (well under every database's parameter limit).
@@ -83,3 +83,20 @@ def linked_protection(engine: Engine, account_id: int, numbers: Sequence[str]) -
     linked = accounts_sharing_numbers(engine, {account_id: numbers})[account_id]
     found = protections_of(engine, list(linked)) if linked else {}
     return next((found[a] for a in linked if a in found), None)
+
+
+def third_party_numbers(engine: Engine, numbers: Sequence[str]) -> frozenset[str]:
+    """The numbers among `numbers` that any account marks as reaching someone who is not
+    its debtor (phones.status third_party): the mark is the number's, whichever account
+    the supervisor or the file marked it on."""
+    wanted = sorted({n for n in numbers if n})
+    found: set[str] = set()
+    with Session(engine) as session:
+        for start in range(0, len(wanted), CHUNK):
+            found.update(session.scalars(
+                select(Phone.number_e164).where(
+                    Phone.number_e164.in_(wanted[start : start + CHUNK]),
+                    Phone.status == PhoneStatus.third_party.value,
+                )
+            ))  # fmt: skip
+    return frozenset(found)

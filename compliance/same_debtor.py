@@ -1,6 +1,7 @@
 """One debtor behind several accounts, as the compliance service sees them at a check:
 the accounts that share one of an account's numbers (compliance/debtor_accounts.py, read
-from SQL), the protection one of them passes on to the others, and their counters merged
+from SQL), the protection one of them passes on to the others, a number one of them
+marks as a third party's, and their counters merged
 into each account's, so every cap counts the person, not the debt. The final check's Lua
 (compliance/caps.py) counts the same set: `accounts_of` is its `linked` loader."""
 
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 import redis
@@ -16,7 +17,12 @@ from sqlalchemy import Engine as SqlEngine
 from sqlalchemy.exc import SQLAlchemyError
 
 from compliance.caps import CapStore, HistoryUnavailable
-from compliance.debtor_accounts import accounts_sharing_numbers, linked_accounts, protections_of
+from compliance.debtor_accounts import (
+    accounts_sharing_numbers,
+    linked_accounts,
+    protections_of,
+    third_party_numbers,
+)
 from compliance.engine import CounterSnapshot
 
 log = logging.getLogger(__name__)
@@ -66,6 +72,18 @@ class SameDebtor:
             if inherited is not None:
                 out[account_id] = inherited
         return out
+
+    async def third_party_numbers(self, numbers: Sequence[str]) -> frozenset[str] | None:
+        """The numbers among `numbers` some account marks as a third party's: a number that
+        reaches the debtor's mother reaches her from every account that lists it. None
+        when SQL cannot say (the caller treats every one as marked: fail closed)."""
+        if not numbers:
+            return frozenset()
+        try:
+            return await asyncio.to_thread(third_party_numbers, self.sql, numbers)
+        except SQLAlchemyError:
+            log.warning("third-party marks of %d numbers unreadable; blocking", len(numbers))
+            return None
 
     async def merged_counters(
         self, caps: CapStore, linked: Linked, snapshots: Mapping[int, CounterSnapshot],

@@ -195,6 +195,10 @@ class ComplianceService:
         items = _with_inherited_protection(
             items, await self.same_debtor.inherited_protections(linked)
         )
+        marked = await self.same_debtor.third_party_numbers(
+            sorted({i.phone_e164 for i in items if i.phone_e164})
+        )
+        items = _with_marked_numbers(items, marked)
         snapshots: Mapping[int, CounterSnapshot]
         if self.caps is None or now.tzinfo is None or not counters:
             snapshots = {a: CounterSnapshot(available=False) for a in account_ids}
@@ -381,3 +385,19 @@ def _with_inherited_protection(
         else item
         for item in items
     ]
+
+
+def _with_marked_numbers(items: Sequence[Item], marked: frozenset[str] | None) -> Sequence[Item]:
+    """A number another account marks as a third party's (compliance/same_debtor.py) is
+    one here too: the same person answers it, whichever debt calls. None: the marks are
+    unreadable, every active number is treated as marked (fail closed)."""
+    if marked is not None and not marked:
+        return items
+    out = []
+    for item in items:
+        phone = item.phone
+        if (phone is not None and item.phone_e164 and phone.status == "active"
+                and (marked is None or phone.e164 in marked)):  # fmt: skip
+            item = replace(item, phone=replace(phone, status="third_party"))
+        out.append(item)
+    return out
