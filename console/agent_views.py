@@ -192,6 +192,7 @@ async def agent_socket(request: web.Request) -> web.StreamResponse:
         await _ensure_logged_in(request, user)
         ws = web.WebSocketResponse(heartbeat=25.0, max_msg_size=MAX_SOCKET_MESSAGE)
         await ws.prepare(request)
+        request.app[SOCKET_SLOTS].keep(ws)
         hub = request.app[POPHUB]
         hub.register(user.id, ws)
         watch = asyncio.create_task(close_when_session_ends(request, ws))

@@ -319,6 +319,7 @@ def init_app(
     portal_views.setup_routes(app)
     portal_chat_views.setup_routes(app)
     payment_webhook_views.setup_routes(app, payment_webhook)
+    app.on_shutdown.append(_close_sockets)
     app.cleanup_ctx.append(_pophub_ctx)
     app.cleanup_ctx.append(_password_pool_ctx)
     app.cleanup_ctx.append(agent_views.callback_release_ctx)
@@ -328,6 +329,10 @@ def init_app(
     app.cleanup_ctx.append(chat_queue.chat_service_ctx)
     app.cleanup_ctx.append(chat_queue.chat_routing_ctx)
     return app
+
+
+async def _close_sockets(app: web.Application) -> None:
+    await app[SOCKET_SLOTS].close_all()
 
 
 async def _template_context(request: web.Request) -> dict[str, object]:

@@ -176,6 +176,7 @@ async def _wallboard_socket(request: web.Request, campaign: str) -> web.WebSocke
     app = request.app
     ws = web.WebSocketResponse(heartbeat=25.0, max_msg_size=MAX_SOCKET_MESSAGE)
     await ws.prepare(request)
+    app[SOCKET_SLOTS].keep(ws)
     changed = asyncio.Event()
 
     async def watch_agents() -> None:

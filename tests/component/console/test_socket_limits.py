@@ -105,3 +105,24 @@ async def test_given_a_socket_that_stopped_reading_then_closed_and_the_other_age
         assert stuck.closed and reading.sent[0]["state"]["agent_id"] == 2
     finally:
         await hub.stop()
+
+
+@pytest.mark.parametrize(("user", "path"), [("ana", "/ws/agent"), ("sofia", WALLBOARD)])
+async def test_given_an_open_socket_when_the_console_shuts_down_then_closed_going_away(
+    client: TestClient, user: str, path: str
+) -> None:
+    # SIGTERM (docker stop) shuts the app down: its open sockets are closed then, not
+    # left to the server's shutdown timeout (60 s, past docker's 10 s before SIGKILL).
+    await login(client, user)
+    ws = await client.ws_connect(path, headers={"Origin": origin(client)})
+    assert (await ws.receive(timeout=5)).type is aiohttp.WSMsgType.TEXT  # hello / snapshot
+    await client.server.app.shutdown()
+
+    async def closing() -> aiohttp.WSMessage:
+        while (msg := await ws.receive()).type is aiohttp.WSMsgType.TEXT:
+            pass  # what was on its way (a wallboard pushes on and on while open)
+        return msg
+
+    msg = await asyncio.wait_for(closing(), 10)
+    assert (msg.type, msg.data) == (aiohttp.WSMsgType.CLOSE, aiohttp.WSCloseCode.GOING_AWAY)
+    await until(lambda: client.server.app[SOCKET_SLOTS].open == 0)
