@@ -51,9 +51,14 @@ typecheck: $(STAMP)
 # most of their time is spent waiting (sockets, simulated calls, subprocesses),
 # so more workers than cores still pays. TEST_WORKERS=0 runs them in one process.
 TEST_WORKERS ?= 4
+# The serial tests (tests/conftest.py) then run two at a time, a module per worker: alone
+# on the machine they keep about a third of one core busy (their time is spent waiting
+# on pbxsim's calls and on Redis keys expiring), so two of them still leave a core free;
+# it is four workers among the whole tier that starved their processes.
+SERIAL_WORKERS ?= 2
 unit: $(STAMP) $(PHONE_JS) $(MAP_JS)
 	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist worksteal -m "not integration and not serial" tests
-	$(BIN)/pytest -q -m "serial and not integration" tests
+	$(BIN)/pytest -q -n $(SERIAL_WORKERS) --dist loadfile -m "serial and not integration" tests
 
 test: lint typecheck unit
 
