@@ -129,8 +129,10 @@ def console_process(env: dict[str, str], at: datetime | None = None) -> Iterator
                 break
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:
-                out = proc.stdout.read() if proc.stdout else ""
+                # Killed first: reading a live console's output waits for an end that
+                # never comes (a console slow to start under load hung CI for 15 min).
                 proc.kill()
+                out = proc.stdout.read() if proc.stdout else ""
                 pytest.fail(f"console did not start: {out[-2000:]}")
             time.sleep(0.1)
     try:
