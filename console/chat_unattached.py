@@ -26,12 +26,12 @@ from store.audit import append as audit_append
 from store.db import transaction
 from store.models import (
     PHONE_CHANNELS,
-    SOMEONE_ELSES,
     Account,
     CallAttempt,
     Campaign,
     Conversation,
     Phone,
+    matchable_phone,
 )
 
 MAX_CANDIDATES = 10  # a number shared by more accounts shows these, then the search
@@ -64,7 +64,7 @@ def candidate_ids(s: Session, c: Conversation) -> list[int]:
         return []
     ids = s.scalars(
         select(Phone.account_id)
-        .where(Phone.number_e164 == c.address, Phone.status.not_in(SOMEONE_ELSES))
+        .where(Phone.number_e164 == c.address, matchable_phone(c.address))
         .distinct()
         .order_by(Phone.account_id)
         .limit(MAX_CANDIDATES)

@@ -22,13 +22,13 @@ from dialer.messages import InboundPop
 from store.audit import append as audit_append
 from store.db import transaction
 from store.models import (
-    SOMEONE_ELSES,
     Account,
     AuditEntry,
     CallAttempt,
     Campaign,
     Phone,
     PhoneStatus,
+    matchable_phone,
 )
 
 SEARCH_LIMIT = 10
@@ -181,7 +181,7 @@ def search_accounts(engine: Engine, agent: CurrentUser, attempt_id: int, query: 
         conditions = [Account.external_ref == text]
         if ani.e164:
             phones = select(Phone.account_id).where(
-                Phone.number_e164 == ani.e164, Phone.status.not_in(SOMEONE_ELSES)
+                Phone.number_e164 == ani.e164, matchable_phone(ani.e164)
             )
             conditions.append(Account.id.in_(phones))
         rows = list(s.scalars(select(Account).where(or_(*conditions)).order_by(Account.id)

@@ -23,10 +23,11 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    exists,
     false,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, aliased, mapped_column, relationship
 
 from store.types import UTCDateTime, utcnow
 
@@ -262,6 +263,17 @@ class Phone(Base):
 
     __table_args__ = (
         UniqueConstraint("account_id", "number_e164", name="uq_phones_account_number"),
+    )
+
+
+def matchable_phone(number: Any) -> Any:
+    """The condition on a Phone row of `number` for matching an inbound call or message
+    to its account: the row is not someone else's (SOMEONE_ELSES), and no account marks
+    the number as a third party's. That mark is the number's: the mother who answers it
+    is the same whichever of the debtor's accounts lists it (compliance/same_debtor.py)."""
+    other = aliased(Phone)
+    return Phone.status.not_in(SOMEONE_ELSES) & ~exists().where(
+        other.number_e164 == number, other.status == PhoneStatus.third_party.value
     )
 
 

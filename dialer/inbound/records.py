@@ -17,7 +17,7 @@ from dialer.inbound.ani import AniStatus, normalise_ani
 from dialer.inbound.settings import InboundSettingsError, inbound_settings
 from store import audit
 from store.db import transaction
-from store.models import SOMEONE_ELSES, Account, CallAttempt, Callback, Campaign, Phone
+from store.models import Account, CallAttempt, Callback, Campaign, Phone, matchable_phone
 
 MAX_MATCHES = 20  # a number shared by more accounts than this is a search, not a list
 
@@ -76,7 +76,7 @@ def accounts_for_number(sql: Engine, e164: str) -> list[AccountMatch]:
             select(Phone.id, Account.id, Account.campaign_id, Account.country, Account.region,
                    Account.timezone)
             .join(Account, Account.id == Phone.account_id)
-            .where(Phone.number_e164 == e164, Phone.status.not_in(SOMEONE_ELSES))
+            .where(Phone.number_e164 == e164, matchable_phone(e164))
             .order_by(Account.id)
             .limit(MAX_MATCHES + 1)
         ).all()  # fmt: skip
