@@ -27,9 +27,9 @@ from store.migrate import upgrade
 
 # Tests that run several processes against wall-clock deadlines (dialers killed,
 # stores cut, the demo, pbxsim against recorded traces): `make unit` runs them in a
-# second pass, two at a time (a module per worker, SERIAL_WORKERS), because four
-# workers among the whole tier on two cores starve their processes and turn a
-# deadline into a false failure; alone they keep a third of one core busy.
+# second pass, a module at a time (SERIAL_WORKERS, 1 by default; see the Makefile),
+# because four workers among the whole tier on two cores starve their processes and
+# turn a deadline into a false failure.
 SERIAL_MODULES = frozenset({
     "test_dead_dialer.py", "test_inbound_dialer_process.py", "test_multi_dialer.py",
     "test_multi_dialer_pacing.py", "test_redis_loss.py", "test_store_outages.py",

@@ -410,6 +410,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--unseen-seed", type=int, default=2027, help="seed of the unseen draw")
     parser.add_argument(
+        "--unseen-max-agents",
+        type=int,
+        default=None,
+        help="draw until --unseen teams of at most this many agents (indices kept)",
+    )
+    parser.add_argument(
         "--history-policy",
         action="append",
         help="policy run on the variant with history (default: every --policy)",
@@ -449,7 +455,7 @@ def main(argv: list[str] | None = None) -> int:
         print(inbound_table(results))
     else:
         scenarios = [] if args.only_unseen else [load_scenario(f) for f in files]
-        scenarios += unseen(args.unseen, args.unseen_seed)
+        scenarios += unseen(args.unseen, args.unseen_seed, args.unseen_max_agents)
 
         def tables(res: list[dict[str, Any]]) -> str:
             parts = [summary_table(res)]

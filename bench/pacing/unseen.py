@@ -1,6 +1,9 @@
 """Scenarios the pacing policies were not tuned on: drawn at random from a seed.
 
     nice .venv/bin/python bench/pacing/run.py --unseen 6 --unseen-seed 2027 --seeds 10 --jobs 2
+    # small teams only (3-15 agents), where one abandon breaks an hour:
+    nice .venv/bin/python bench/pacing/run.py --unseen 10 --unseen-seed 77 --unseen-max-agents 15 \
+        --only-unseen --no-reference --policy predictive --seeds 10 --jobs 2
 
 Each draw: a team of 3-200 agents (log-uniform), a person-answer rate of
 5-60 %, a drift up or down (x0.4 to x2.5, capped at 60 %) at a random hour,
@@ -69,6 +72,30 @@ def draw(rng: Random, index: int) -> dict[str, Any]:
     }
 
 
-def unseen(count: int, seed: int) -> list[Scenario]:
+# Draws looked at before `unseen` gives up on a team-size limit nothing meets.
+MAX_DRAWS = 10_000
+
+
+def unseen(count: int, seed: int, max_agents: int | None = None) -> list[Scenario]:
+    """The first `count` draws of `seed`, or with `max_agents` the first `count` teams that small.
+
+    The filter keeps each draw's index in its name (unseen-8 is the ninth draw
+    of the stream whatever the limit), so a row names the same scenario in
+    every table of that seed. Small teams are where one abandon breaks an
+    hour, and the log-uniform team size draws few of them.
+    """
+    if count < 0:
+        raise ValueError("count must be >= 0")
+    if max_agents is not None and max_agents < 3:
+        raise ValueError("max_agents must be >= 3 (the smallest team drawn)")
     rng = Random(seed)
-    return [parse_scenario(draw(rng, i)) for i in range(count)]
+    out: list[Scenario] = []
+    index = 0
+    while len(out) < count:
+        if index >= MAX_DRAWS:
+            raise ValueError(f"fewer than {count} teams of at most {max_agents} agents")
+        d = draw(rng, index)
+        index += 1
+        if max_agents is None or d["agents"] <= max_agents:
+            out.append(parse_scenario(d))
+    return out
