@@ -83,9 +83,16 @@ def acceptance(results: list[dict]) -> tuple[list[str], bool]:
         if "predictive" not in pol:
             continue
         p = pol["predictive"]
-        worst = p["worst_hour_abandonment"]["mean"]
+        worst_max = p["worst_hour_abandonment"]["max"]
         occ = p["occupancy"]["mean"]
-        checks = [(f"worst hour (mean) {100 * worst:.2f}% <= 3%", worst <= res["abandon_target"])]
+        # Every seed, not the mean: one shift over the target is a shift the law was broken in.
+        checks = [
+            (
+                f"no seed's worst hour over {100 * res['abandon_target']:g}% "
+                f"(max {100 * worst_max:.2f}%)",
+                worst_max <= res["abandon_target"],
+            )
+        ]
         for b in BASELINES:
             if b in pol and pol[b]["worst_hour_abandonment"]["mean"] <= res["abandon_target"]:
                 bocc = pol[b]["occupancy"]["mean"]
@@ -94,19 +101,11 @@ def acceptance(results: list[dict]) -> tuple[list[str], bool]:
             checks.append((f"occupancy {occ:.3f} >= 0.90", occ >= 0.90))
         ref = res.get("reference", {}).get("best")
         if ref is not None:
-            worst_max = p["worst_hour_abandonment"]["max"]
             checks.append(
                 (
                     f"occupancy {occ:.3f} >= best in hindsight {ref['occupancy']:.3f} "
                     f"({ref['family']} {ref['param']:g}), ratio {occ / ref['occupancy']:.3f}",
                     occ >= ref["occupancy"] - 5e-4,
-                )
-            )
-            checks.append(
-                (
-                    f"no seed's worst hour over {100 * res['abandon_target']:g}% "
-                    f"(max {100 * worst_max:.2f}%)",
-                    worst_max <= res["abandon_target"],
                 )
             )
         for text, passed in checks:

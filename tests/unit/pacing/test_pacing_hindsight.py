@@ -162,3 +162,25 @@ def test_given_runs_on_other_draws_when_combined_then_value_error():
     other = {**_result("agents-5", 10, {}), "first_seed": 10}
     with pytest.raises(ValueError, match="not the same draws"):
         run.combine([[_result("agents-5", 10, {})], [other]])
+
+
+def _acceptance_input(worst_mean: float, worst_max: float) -> dict:
+    stats = {"mean": worst_mean, "max": worst_max}
+    predictive = {"worst_hour_abandonment": stats, "occupancy": {"mean": 0.8, "max": 0.8}}
+    return {"scenario": "unseen-8", "agents": 10, "abandon_target": 0.03,
+            "policies": {"predictive": predictive}}  # fmt: skip
+
+
+def test_given_one_seed_over_the_target_when_judged_without_a_reference_then_not_met():
+    import run
+
+    lines, ok = run.acceptance([_acceptance_input(worst_mean=0.022, worst_max=0.0444)])
+    assert not ok
+    assert any("no seed's worst hour over 3%" in line and "NOT MET" in line for line in lines)
+
+
+def test_given_every_seed_under_the_target_when_judged_then_met():
+    import run
+
+    lines, ok = run.acceptance([_acceptance_input(worst_mean=0.022, worst_max=0.029)])
+    assert ok, lines
