@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -24,6 +25,7 @@ from console.webutil import in_db, json_error, requires, user_of
 from field import day as field_day
 from field import plans, positions, visits
 from field.checkin import CheckinRules, parse_fix
+from field.visit_time import ClockError, parse_clock
 from metrics import definitions as m
 from metrics.labels import country_label, hour_label, reason_label, region_label
 from store import audit
@@ -146,6 +148,8 @@ def _count(facts: dict[str, Any]) -> None:
 def _answer(answer: visits.Answer) -> web.Response:
     _count(answer.facts)
     body = dict(answer.body)
+    if isinstance(body.get("reason"), str):
+        body["reason"] = gettext_(body["reason"])  # the fixed texts have an English one
     if answer.replayed:
         body["replayed"] = True
     return web.json_response(body, status=answer.status)
@@ -191,13 +195,20 @@ def _rules(request: web.Request) -> CheckinRules:
 async def checkin(request: web.Request) -> web.StreamResponse:
     visit_id = id_or_400(request.match_info["visit_id"], "visit_id")
     body = await _body(request)
+    received_at = request.app[CLOCK]()
     try:
-        fix = parse_fix(body.get("fix"), request.app[CLOCK]())
+        fix = parse_fix(body.get("fix"), received_at)
     except CoordinateError as exc:
         return json_error(400, f"Ubicación no válida: {exc}", field="fix")
     try:
-        answer = await in_db(request, visits.check_in, _agent(request), visit_id,
-                             body.get("key"), fix, request.app[FIELD_CHECK], _rules(request))  # fmt: skip
+        device = parse_clock(body.get("sent_at"), body.get("synced"))
+    except ClockError as exc:
+        return json_error(400, f"Reloj no válido: {exc}", field="sent_at")
+    try:
+        answer = await in_db(request, functools.partial(visits.check_in, received_at=received_at,
+                                                        device=device),
+                             _agent(request), visit_id, body.get("key"), fix,
+                             request.app[FIELD_CHECK], _rules(request))  # fmt: skip
     except visits.BadKey as exc:
         return json_error(400, str(exc), field="key")
     return _answer(answer)

@@ -7,7 +7,9 @@ anything. An operation on a visit that is not the agent's is answered as if
 the visit did not exist.
 
 A check-in is accepted only at the address (field/checkin.py) and when
-compliance allows the visit at the instant of the fix: it writes the visit's
+compliance allows the visit at an instant the server trusts (field/visit_time.py:
+the receipt, or the phone's time when its clock is consistent; never the phone's
+clock alone): it writes the visit's
 attempt row (channel `visit`) with its decision, like a call's final check. A
 result turns into the disposition, promise, holds and account changes a call's
 would (console/agent_service.py does the same for calls).
@@ -38,6 +40,7 @@ from field.questionnaire import (
     parse_answers,
 )
 from field.visit_rules import STAGE_CHECKIN, VisitCheck, debtor_zone, record_decision
+from field.visit_time import CLOCK_UNSURE, DeviceClock, judge_instant
 from store import audit
 from store.db import transaction
 from store.models import (
@@ -64,6 +67,12 @@ COMPLIANCE_LABELS = {
     "day_not_allowed": "día no permitido",
     "holiday": "día festivo",
 }
+# Fixed texts (the console translates them; the times go in their own fields).
+CLOCK_UNSURE_MESSAGE = (
+    "No se puede confirmar la hora de la llegada: el reloj del teléfono no coincide "
+    "con el del servidor. Corrija la fecha y hora del teléfono, sincronice y registre "
+    "la llegada de nuevo en el domicilio."
+)
 
 
 @dataclass(frozen=True)
@@ -133,7 +142,15 @@ def check_in(
     fix: Fix,
     check: VisitCheck,
     rules: CheckinRules = DEFAULT_RULES,
+    *,
+    received_at: datetime,
+    device: DeviceClock | None = None,
 ) -> Answer:
+    """A check-in judged at an instant the server trusts (field/visit_time.py): the
+    receipt when sent as the agent acted, else the phone's time when its clock is
+    consistent; `fix.at` is only what the phone's clock said."""
+    clock = device or DeviceClock()
+
     def operation(session: Session, visit: FieldVisit) -> Answer:
         if visit.status != VisitStatus.planned.value:
             return _state_conflict(visit)
@@ -141,32 +158,46 @@ def check_in(
         assert account is not None
         if account.latitude is None or account.longitude is None:
             return Answer(409, {"ok": False, "reason": "La cuenta ya no tiene coordenadas."})
+        instant = judge_instant(fix.at, clock, received_at, _aware(visit.created_at))
+        times = {"device_at": fix.at, "received_at": received_at, "time_source": instant.source}
+        if instant.at is None:
+            audit.append(session, "visit_checkin_refused",
+                         {"visit_id": visit.id, "reason": CLOCK_UNSURE, "why": instant.why,
+                          **times, **clock.as_dict()},
+                         actor=agent.actor, subject=f"account:{account.id}")  # fmt: skip
+            return Answer(422, {"ok": False, "reason": CLOCK_UNSURE_MESSAGE,
+                                "refusal": CLOCK_UNSURE, "why": instant.why,
+                                "device_at": fix.at.isoformat(),
+                                "received_at": received_at.isoformat()},
+                          facts={"country": account.country, "refused": [CLOCK_UNSURE]})  # fmt: skip
+        at = instant.at
         zone = debtor_zone(account)
-        if zone is None or fix.at.astimezone(zone).date() != visit.day:
+        if zone is None or at.astimezone(zone).date() != visit.day:
             return Answer(409, {"ok": False, "reason": "La visita está planeada para otro día."})
         verdict = judge((account.latitude, account.longitude), fix, rules)
         distance = round(verdict.distance_m)
         if not verdict.accepted:
             audit.append(session, "visit_checkin_refused",
                          {"visit_id": visit.id, "distance_m": distance, "reason": verdict.reason,
-                          "accuracy_m": fix.accuracy_m, "at": fix.at},
+                          "accuracy_m": fix.accuracy_m, "at": at, **times},
                          actor=agent.actor, subject=f"account:{account.id}")  # fmt: skip
             return Answer(422, {"ok": False, "reason": _far_message(verdict.reason, distance, rules),
                                 "distance_m": distance, "refusal": verdict.reason},
                           facts={"country": account.country, "refused": [verdict.reason]})  # fmt: skip
-        decision = check(session, account, fix.at)
+        decision = check(session, account, at)
         row = record_decision(session, account, decision, STAGE_CHECKIN, agent.actor)
         attempt = CallAttempt(
             account_id=account.id, phone_e164=None, address=account.address,
             campaign_id=account.campaign_id,
             decision_id=row.id, agent_id=agent.id, direction="outbound", source="field",
-            started_at=fix.at, debtor_local_time=decision.local_time,
+            started_at=at, debtor_local_time=decision.local_time,
             channel=ContactChannel.visit.value,
             details={"visit_id": visit.id, "lat": fix.lat, "lon": fix.lon,
-                     "accuracy_m": fix.accuracy_m, "distance_m": distance},
+                     "accuracy_m": fix.accuracy_m, "distance_m": distance,
+                     "device_at": fix.at.isoformat(), "time_source": instant.source},
         )  # fmt: skip
         if not decision.allowed:
-            attempt.result, attempt.ended_at = "blocked", fix.at
+            attempt.result, attempt.ended_at = "blocked", at
         session.add(attempt)
         session.flush()
         if not decision.allowed:
@@ -175,11 +206,11 @@ def check_in(
                                 "distance_m": distance},
                           facts={"country": account.country, "refused": list(decision.reasons)})  # fmt: skip
         visit.status, visit.checked_in_at, visit.attempt_id = (
-            VisitStatus.checked_in.value, fix.at, attempt.id)  # fmt: skip
+            VisitStatus.checked_in.value, at, attempt.id)  # fmt: skip
         audit.append(session, "attempt",
                      {"attempt_id": attempt.id, "channel": "visit", "visit_id": visit.id,
                       "account_id": account.id, "decision_id": row.id, "distance_m": distance,
-                      "accuracy_m": fix.accuracy_m, "at": fix.at},
+                      "accuracy_m": fix.accuracy_m, "at": at, **times},
                      actor=agent.actor, subject=f"account:{account.id}")  # fmt: skip
         return Answer(200, {"ok": True, "distance_m": distance, "attempt_id": attempt.id})
 
@@ -240,6 +271,11 @@ def skip(
                              "outcome": "skipped"})  # fmt: skip
 
     return once(engine, agent, key, visit_id, "skip", operation)
+
+
+def _aware(at: datetime) -> datetime:
+    """A stored instant as aware UTC (SQLite hands back naive UTC)."""
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def _state_conflict(visit: FieldVisit) -> Answer:

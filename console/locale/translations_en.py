@@ -318,6 +318,13 @@ EN = {
     "Le escribo de {agencia}.": "I am writing from {agencia}.",
     "Esta conversación queda registrada.": "This conversation is kept on record.",
     "Se espera un objeto JSON.": "A JSON object is expected.",
+    # field/visits.py's CLOCK_UNSURE_MESSAGE (the field app's answer, translated on the way out)
+    "No se puede confirmar la hora de la llegada: el reloj del teléfono no coincide "
+    "con el del servidor. Corrija la fecha y hora del teléfono, sincronice y registre "
+    "la llegada de nuevo en el domicilio.": (
+        "The arrival time cannot be confirmed: the phone's clock does not match the "
+        "server's. Correct the phone's date and time, sync, and check in again at the address."
+    ),
     "No se pudo leer el formulario; envíelo de nuevo desde la página.": (
         "The form could not be read; send it again from the page."
     ),

@@ -55,6 +55,22 @@
   let syncing = false;
   const waiters = new Map(); // key -> resolve(answer) for actions taken online
 
+  // The phone's clock is not trusted: with every operation goes the server's time of
+  // the last answer before the act (its Date header) and the phone's clock then, and
+  // the phone's clock when the operation is sent; the server judges the visit's time
+  // from those (field/visit_time.py).
+  const SYNC_KEY = "cobrador-field-sync-" + agent;
+  function noteSync(res) {
+    const date = res.headers.get("Date");
+    const server = date ? new Date(date) : null;
+    if (!server || isNaN(server.getTime())) return;
+    const seen = { server_at: server.toISOString(), device_at: new Date().toISOString() };
+    try { localStorage.setItem(SYNC_KEY, JSON.stringify(seen)); } catch (_) { /* private mode */ }
+  }
+  function lastSync() {
+    try { return JSON.parse(localStorage.getItem(SYNC_KEY) || "null"); } catch (_) { return null; }
+  }
+
   function newKey() {
     return "k-" + (crypto.randomUUID ? crypto.randomUUID()
       : Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join(""));
@@ -70,7 +86,7 @@
     let fresh = null;
     try {
       const res = await fetch("/api/field/day?day=" + today, { credentials: "same-origin" });
-      if (res.ok) fresh = await res.json();
+      if (res.ok) { noteSync(res); fresh = await res.json(); }
       else if (res.status === 401) showLoginNeeded();
     } catch (_) { /* offline */ }
     if (fresh) {
@@ -358,7 +374,8 @@
   // ---- the outbox and its sync -----------------------------------------------------
   async function act(visitId, kind, url, body) {
     const key = newKey();
-    await tx("outbox", "readwrite", (s) => s.add({ key, visit_id: visitId, kind, url, body: { ...body, key } }));
+    const synced = lastSync();
+    await tx("outbox", "readwrite", (s) => s.add({ key, visit_id: visitId, kind, url, body: { ...body, key, synced } }));
     const answered = new Promise((resolve) => waiters.set(key, resolve));
     await render();
     if (navigator.onLine) {
@@ -381,7 +398,7 @@
           res = await fetch(op.url, {
             method: "POST", credentials: "same-origin",
             headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
-            body: JSON.stringify(op.body),
+            body: JSON.stringify({ ...op.body, sent_at: new Date().toISOString() }),
           });
         } catch (_) {
           setNet(false);
@@ -393,6 +410,7 @@
           break;
         }
         if (res.status >= 500 || res.status === 0) break; // the server will come back
+        noteSync(res);
         let data = {};
         try { data = await res.json(); } catch (_) { data = { reason: "Respuesta ilegible del servidor." }; }
         const answer = { key: op.key, visit_id: op.visit_id, kind: op.kind, status: res.status,
@@ -418,6 +436,7 @@
     try {
       const res = await fetch("/api/field/day?day=" + today, { credentials: "same-origin" });
       if (!res.ok) return;
+      noteSync(res);
       day = await res.json();
       await tx("days", "readwrite", (s) => s.put(day));
       if (current) current = day.visits.find((v) => v.id === current.id) || current;

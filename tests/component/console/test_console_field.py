@@ -151,6 +151,43 @@ async def test_given_checkin_40m_then_accepted_and_2km_refused_with_distance(
     assert status == 200 and near["distance_m"] == 40
 
 
+async def test_given_phone_clock_13h_behind_when_checking_in_at_23h_then_judged_at_receipt(
+    field_client: TestClient, engine: Engine
+) -> None:
+    ids = await planned(field_client, engine)
+    token = await login(field_client, "lucia")
+    visit = _visit_of(engine, "MX-0001", ids)
+    CLOCK[0] = NOW + timedelta(hours=10)  # 21:00 in Mexico City (UTC-6)
+    phone = CLOCK[0] - timedelta(hours=13)  # the phone shows 08:00
+    status, body = await post(field_client, token, f"/api/field/visits/{visit}/checkin",
+                              {"key": key(), "fix": fix(5, at=phone),
+                               "sent_at": (phone + timedelta(seconds=2)).isoformat()})  # fmt: skip
+    assert status == 200, body
+    with Session(engine) as s:
+        row = s.get(FieldVisit, visit)
+        assert row is not None and row.checked_in_at is not None
+        assert row.checked_in_at.replace(tzinfo=None) == CLOCK[0].replace(tzinfo=None)
+
+
+async def test_given_an_unsure_clock_then_refused_in_the_agents_language(
+    field_client: TestClient, engine: Engine
+) -> None:
+    ids = await planned(field_client, engine)
+    token = await login(field_client, "lucia")
+    visit = _visit_of(engine, "MX-0001", ids)
+    CLOCK[0] = NOW + timedelta(hours=10)
+    phone = CLOCK[0] - timedelta(hours=13)
+    status, body = await post(field_client, token, f"/api/field/visits/{visit}/checkin",
+                              {"key": key(), "fix": fix(5, at=phone)})  # fmt: skip
+    assert status == 422 and body["refusal"] == "clock_unsure"
+    assert "reloj del teléfono" in body["reason"]
+    assert body["device_at"] == phone.isoformat() and body["received_at"] == CLOCK[0].isoformat()
+    await field_client.get("/field/?lang=en")
+    status, body = await post(field_client, token + "", f"/api/field/visits/{visit}/checkin",
+                              {"key": key(), "fix": fix(5, at=phone)})  # fmt: skip
+    assert status == 422 and "phone's clock" in body["reason"], body
+
+
 def _visit_of(engine: Engine, ref: str, ids: list[int]) -> int:
     with Session(engine) as s:
         return s.scalars(select(FieldVisit.id).join(Account, Account.id == FieldVisit.account_id)
@@ -214,6 +251,8 @@ BAD = [
     ("/api/field/visits/{v}/checkin", {"key": key(), "fix": {**fix(0), "lon": "oeste"}}, 400, "numbers"),
     ("/api/field/visits/{v}/checkin", {"key": key(), "fix": fix(0, at=NOW + timedelta(hours=1))}, 400, "future"),
     ("/api/field/visits/abc/checkin", {"key": key(), "fix": fix(0)}, 400, "visit_id"),
+    ("/api/field/visits/{v}/checkin", {"key": key(), "fix": fix(0), "sent_at": "ayer"}, 400, "Reloj no válido"),
+    ("/api/field/visits/{v}/checkin", {"key": key(), "fix": fix(0), "synced": [1]}, 400, "synced"),
     ("/api/field/visits/99999999999999999999/checkin", {"key": key(), "fix": fix(0)}, 400, "visit_id"),
     ("/api/field/visits/{v}/skip", {"key": key(), "reason": 5}, 400, "texto"),
     ("/api/field/position", {"fix": fix(0), "battery": 7}, 400, "batería"),

@@ -17,6 +17,7 @@ from compliance.transparency.verify import verify
 from field import plans, visits
 from field.checkin import Fix
 from field.questionnaire import MAX_PHOTO_BYTES
+from field.visit_time import DeviceClock
 from store.geo import distance_m
 from store.models import (
     Account,
@@ -77,7 +78,9 @@ def test_given_fix_40m_away_when_checking_in_then_accepted_with_attempt_and_deci
     engine: Engine, seed: FieldSeed, planned: list[int]
 ) -> None:
     fix = fix_near(address(engine, planned[0]), 40)
-    answer = visits.check_in(engine, lucia(seed), planned[0], key(1), fix, FakeCheck())
+    answer = visits.check_in(
+        engine, lucia(seed), planned[0], key(1), fix, FakeCheck(), received_at=NOW
+    )
     assert answer.status == 200 and answer.body["distance_m"] == 40
     with Session(engine) as s:
         attempt = s.scalars(select(CallAttempt)).one()
@@ -90,6 +93,8 @@ def test_given_fix_40m_away_when_checking_in_then_accepted_with_attempt_and_deci
             "lon": fix.lon,
             "accuracy_m": 10.0,
             "distance_m": 40,
+            "device_at": NOW.isoformat(),
+            "time_source": "receipt",
         }
         assert attempt.decision_id is not None
         assert (visit.status, visit.attempt_id) == ("checked_in", attempt.id)
@@ -105,7 +110,9 @@ def test_given_fix_far_or_imprecise_then_refused_with_the_distance(
     status: int, shown: str | None,
 ) -> None:  # fmt: skip
     fix = fix_near(address(engine, planned[0]), metres, accuracy)
-    answer = visits.check_in(engine, lucia(seed), planned[0], key(1), fix, FakeCheck())
+    answer = visits.check_in(
+        engine, lucia(seed), planned[0], key(1), fix, FakeCheck(), received_at=NOW
+    )
     assert answer.status == status, answer.body
     if shown:
         assert shown in answer.body["reason"]
@@ -124,7 +131,13 @@ def test_given_compliance_refuses_at_checkin_then_blocked_attempt_and_visit_stay
     check = FakeCheck({seed.accounts["MX-0"]: ("outside_hours",)})
     visit_id = next(v for v in planned if _account_of(engine, v) == seed.accounts["MX-0"])
     answer = visits.check_in(
-        engine, lucia(seed), visit_id, key(1), fix_near(address(engine, visit_id), 5), check
+        engine,
+        lucia(seed),
+        visit_id,
+        key(1),
+        fix_near(address(engine, visit_id), 5),
+        check,
+        received_at=NOW,
     )
     assert answer.status == 403 and answer.body["reasons"] == ["outside_hours"]
     assert "fuera del horario" in answer.body["reason"]
@@ -147,13 +160,24 @@ def test_given_another_agents_visit_when_checking_in_or_syncing_then_not_found_a
 ) -> None:
     mario = visits.Agent(seed.agents["mario"], "user:mario")
     fix = fix_near(address(engine, planned[0]), 5)
-    assert visits.check_in(engine, mario, planned[0], key(1), fix, FakeCheck()).status == 404
+    assert (
+        visits.check_in(engine, mario, planned[0], key(1), fix, FakeCheck(), received_at=NOW).status
+        == 404
+    )
     assert visits.record_result(engine, mario, planned[0], key(2), {}, NOW).status == 404
     assert visits.skip(engine, mario, planned[0], key(3), "", None, NOW).status == 404
-    assert visits.check_in(engine, mario, 987_654, key(4), fix, FakeCheck()).status == 404
+    assert (
+        visits.check_in(engine, mario, 987_654, key(4), fix, FakeCheck(), received_at=NOW).status
+        == 404
+    )
     assert count(engine, CallAttempt) == 0 and count(engine, FieldSyncKey) == 0
     # Lucía's own check-in still works afterwards with any of those keys.
-    assert visits.check_in(engine, lucia(seed), planned[0], key(1), fix, FakeCheck()).status == 200
+    assert (
+        visits.check_in(
+            engine, lucia(seed), planned[0], key(1), fix, FakeCheck(), received_at=NOW
+        ).status
+        == 200
+    )
 
 
 RESULT = {"party": "titular", "outcome": "promesa_pago", "promise_amount": "1500.00",
@@ -165,7 +189,9 @@ RESULT = {"party": "titular", "outcome": "promesa_pago", "promise_amount": "1500
 def checked_in(engine: Engine, seed: FieldSeed, visit_id: int) -> None:
     fix = fix_near(address(engine, visit_id), 20)
     assert (
-        visits.check_in(engine, lucia(seed), visit_id, key(visit_id + 500), fix, FakeCheck()).status
+        visits.check_in(
+            engine, lucia(seed), visit_id, key(visit_id + 500), fix, FakeCheck(), received_at=NOW
+        ).status
         == 200
     )
 
@@ -330,7 +356,9 @@ def test_given_fix_dated_another_day_then_conflict(
 ) -> None:
     point = address(engine, planned[0])
     fix = Fix(point[0], point[1], 5, NOW + timedelta(days=1))
-    answer = visits.check_in(engine, lucia(seed), planned[0], key(15), fix, FakeCheck())
+    answer = visits.check_in(
+        engine, lucia(seed), planned[0], key(15), fix, FakeCheck(), received_at=fix.at
+    )
     assert answer.status == 409 and "otro día" in answer.body["reason"]
 
 
@@ -353,3 +381,87 @@ def test_given_promise_at_the_door_then_the_strategy_confirms_it_like_a_calls(
     with Session(engine) as s:
         account = s.get(Account, _account_of(engine, planned[0]))
         assert account is not None and account.next_step_at == later
+
+
+# The time a check-in is judged at (field/visit_time.py) ---------------------------------
+
+# 23:00 in Mexico City on the visit's day; the phone's clock shows 10:00 (13 h behind).
+LATE = NOW + timedelta(hours=13)
+BEHIND = timedelta(hours=13)
+
+
+def _refusals(engine: Engine) -> list[str]:
+    with Session(engine) as s:
+        return list(s.scalars(
+            select(AuditEntry.payload).where(AuditEntry.kind == "visit_checkin_refused")))  # fmt: skip
+
+
+def test_given_phone_clock_13h_behind_when_checking_in_online_at_23h_then_judged_at_receipt(
+    engine: Engine, seed: FieldSeed, planned: list[int]
+) -> None:
+    point = address(engine, planned[0])
+    fix = Fix(point[0], point[1], 5, LATE - BEHIND)  # the phone says 10:00
+    check = FakeCheck()
+    answer = visits.check_in(engine, lucia(seed), planned[0], key(30), fix, check,
+                             received_at=LATE,
+                             device=DeviceClock(sent_at=LATE - BEHIND + timedelta(seconds=3)))  # fmt: skip
+    assert answer.status == 200, answer.body
+    assert [at for _, at in check.asked] == [LATE]  # 23:00, not the phone's 10:00
+    with Session(engine) as s:
+        visit = s.get(FieldVisit, planned[0])
+        attempt = s.scalars(select(CallAttempt)).one()
+        assert visit is not None and visit.checked_in_at is not None
+        assert visit.checked_in_at.replace(tzinfo=None) == LATE.replace(tzinfo=None)
+        assert attempt.details["device_at"] == (LATE - BEHIND).isoformat()
+        assert attempt.details["time_source"] == "receipt"
+
+
+def test_given_offline_checkin_with_a_steady_wrong_clock_then_judged_at_the_corrected_act(
+    engine: Engine, seed: FieldSeed, planned: list[int]
+) -> None:
+    point = address(engine, planned[0])
+    acted = NOW + timedelta(hours=2)  # really 12:00 local, queued until 22:30
+    received = NOW + timedelta(hours=12, minutes=30)
+    fix = Fix(point[0], point[1], 5, acted - BEHIND)
+    clock = DeviceClock(sent_at=received - BEHIND, synced_server_at=NOW + timedelta(hours=1),
+                        synced_device_at=NOW + timedelta(hours=1) - BEHIND)  # fmt: skip
+    check = FakeCheck()
+    answer = visits.check_in(engine, lucia(seed), planned[0], key(31), fix, check,
+                             received_at=received, device=clock)  # fmt: skip
+    assert answer.status == 200, answer.body
+    assert [at for _, at in check.asked] == [acted]
+
+
+def test_given_offline_checkin_with_clock_set_back_after_the_sync_then_refused_with_both_times(
+    engine: Engine, seed: FieldSeed, planned: list[int]
+) -> None:
+    point = address(engine, planned[0])
+    # Synced at 09:00 with a right clock, set back 13 h, "checked in" at 23:00 as 10:00,
+    # sent the next minute with the clock still set back.
+    fix = Fix(point[0], point[1], 5, LATE - BEHIND)
+    clock = DeviceClock(sent_at=LATE - BEHIND + timedelta(minutes=10), synced_server_at=NOW - timedelta(hours=1),
+                        synced_device_at=NOW - timedelta(hours=1))  # fmt: skip
+    check = FakeCheck()
+    answer = visits.check_in(engine, lucia(seed), planned[0], key(32), fix, check,
+                             received_at=LATE + timedelta(minutes=10), device=clock)  # fmt: skip
+    assert answer.status == 422, answer.body
+    assert answer.body["refusal"] == "clock_unsure" and answer.body["why"] == "clock_changed"
+    assert "reloj del teléfono" in answer.body["reason"]
+    assert check.asked == [] and count(engine, CallAttempt) == 0
+    (payload,) = _refusals(engine)
+    assert '"reason":"clock_unsure"' in payload and '"why":"clock_changed"' in payload
+    assert (LATE - BEHIND).isoformat()[:19] in payload  # the phone's time
+    assert (LATE + timedelta(minutes=10)).isoformat()[:19] in payload  # the receipt
+    with Session(engine) as s:
+        visit = s.get(FieldVisit, planned[0])
+        assert visit is not None and visit.status == "planned"
+
+
+def test_given_an_app_without_clock_report_and_an_old_fix_then_refused(
+    engine: Engine, seed: FieldSeed, planned: list[int]
+) -> None:
+    point = address(engine, planned[0])
+    fix = Fix(point[0], point[1], 5, LATE - BEHIND)
+    answer = visits.check_in(engine, lucia(seed), planned[0], key(33), fix, FakeCheck(),
+                             received_at=LATE)  # fmt: skip
+    assert answer.status == 422 and answer.body["why"] == "no_clock_report"
