@@ -50,6 +50,7 @@ REASONS = (
     "visit_not_authorised",
     "opted_out",
     "invalid_address",
+    "no_address",  # a letter: the account has no postal address
     "contact_cap_day",
     "channel_cap_week",
     # Protected persons (compliance/protection.py).
@@ -90,6 +91,8 @@ class AccountFacts:
     numbers: tuple[str, ...] = ()
     # deceased | minor | insolvency (compliance/protection.py), or None.
     protection: str | None = None
+    # The debtor's postal address as the creditor gave it (where a letter goes).
+    postal_address: str | None = None
 
 
 @dataclass(frozen=True)
@@ -322,6 +325,15 @@ class Engine:
             # A visit goes to the debtor: the profile must allow the debtor.
             if "debtor" not in profile.allowed_parties:
                 add("third_party")
+        elif channel == "letter":
+            # A letter goes to the postal address the creditor gave for the debtor;
+            # none on the account: nowhere to send it (not a matter of consent).
+            if not (account.postal_address or "").strip():
+                add("no_address")
+            if "debtor" not in profile.allowed_parties:
+                add("third_party")
+            if profile.consent_required_for(channel):
+                add("no_consent")  # no evidence of consent for a postal address exists
         else:
             add("channel_not_allowed")  # chat: no address the profiles know
 

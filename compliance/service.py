@@ -62,6 +62,7 @@ def account_facts(account: Account) -> AccountFacts:
         opted_out=channel_set(account.opted_out),
         numbers=tuple(phone.number_e164 for phone in account.phones),
         protection=account.protection,
+        postal_address=account.address,
     )
 
 

@@ -38,6 +38,7 @@ REASON_LABELS = {
     "visit_not_authorised": N_("Visita sin autorización firmada"),
     "opted_out": N_("Pidió no recibir este canal"),
     "invalid_address": N_("Correo electrónico inválido"),
+    "no_address": N_("Sin dirección postal"),
     "contact_cap_day": N_("Ya contactado hoy"),
     "channel_cap_week": N_("Contactado esta semana por otro canal"),
     "debtor_deceased": N_("Deudor fallecido"),

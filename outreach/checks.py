@@ -48,8 +48,8 @@ RETRY_AFTER: Mapping[str, timedelta] = {
 class CheckRequest:
     account_id: int
     campaign_id: int | None
-    channel: str  # sms | whatsapp | email
-    address: str  # the phone (E.164) or the e-mail address
+    channel: str  # sms | whatsapp | email | letter
+    address: str  # the phone (E.164), the e-mail address or the postal address
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,13 @@ class FinalCheck(Protocol):
 class Addresses(Protocol):
     def address(self, account: Account, channel: str) -> str | None:
         """Where this channel reaches the account with the debtor's authorisation; None:
-        nowhere (the message is not sent: no_consent)."""
+        nowhere (the message is not sent: no_consent, or no_address for a letter)."""
+
+
+def nowhere_reason(channel: str) -> str:
+    """Why a message with no address is not sent: a letter lacks a postal address; the
+    other channels lack an address the debtor authorised."""
+    return "no_address" if channel == "letter" else "no_consent"
 
 
 def retry_at(verdict: Verdict, now: datetime) -> datetime | None:
@@ -102,7 +108,9 @@ def retry_at(verdict: Verdict, now: datetime) -> datetime | None:
 class ConsentedAddresses:
     """Where the debtor authorised each channel: the first active mobile number with
     consent whose authorised channels (phones.channels, the import's phone_N_channels)
-    include sms or whatsapp; the account's e-mail address with its consent."""
+    include sms or whatsapp; the account's e-mail address with its consent; for a
+    letter, the postal address the creditor gave (the import's `address`), whose
+    consent, hours and opt-outs the final check judges per the debtor's profile."""
 
     def address(self, account: Account, channel: str) -> str | None:
         if channel in ("sms", "whatsapp"):
@@ -116,13 +124,15 @@ class ConsentedAddresses:
             if account.email and account.email_consent and account.email_consent_ref:
                 return account.email
             return None
+        if channel == "letter":
+            return (account.address or "").strip() or None
         return None
 
 
 class EngineCheck:
     """The final check from compliance's per-channel rules (hours, days, holidays,
     consent and channel authorisation, registries on numbers, account status and
-    legal stage, caps across channels) for sms, whatsapp and e-mail."""
+    legal stage, caps across channels) for sms, whatsapp, e-mail and letters."""
 
     def __init__(self, sql: SqlEngine, compliance: ComplianceService) -> None:
         self.sql = sql
@@ -139,12 +149,21 @@ class EngineCheck:
             out: list[Item | None] = []
             for r in requests:
                 account = accounts.get(r.account_id)
-                if account is None or r.channel not in ("sms", "whatsapp", "email"):
+                if account is None or r.channel not in ("sms", "whatsapp", "email", "letter"):
                     out.append(None)
                     continue
                 campaign = campaigns.get(r.campaign_id) if r.campaign_id is not None else None
                 profile = self.compliance.profile_for(campaign, account.country)
-                if r.channel == "email":
+                if r.channel == "letter":
+                    # The account's own postal address (account_facts): a request naming
+                    # another (the address changed since the batch) is judged on the
+                    # account's, and the letter goes where the step says only if equal.
+                    facts = account_facts(account)
+                    if (account.address or "").strip() != r.address.strip():
+                        facts = replace(facts, postal_address=None)
+                    out.append(Item(facts, None, profile, r.campaign_id, channel="letter",
+                                    reach_seconds=REACH_SECONDS))  # fmt: skip
+                elif r.channel == "email":
                     out.append(Item(account_facts(account), None, profile, r.campaign_id,
                                     channel="email", email=email_facts(account, r.address),
                                     reach_seconds=REACH_SECONDS))  # fmt: skip
@@ -162,9 +181,10 @@ class EngineCheck:
         known = [i for i in items if i is not None]
         decided = iter(await self.compliance.evaluate_batch(known, now))
         out = []
-        for item in items:
+        for request, item in zip(requests, items, strict=True):
             if item is None:
-                refused = Decision(False, ("no_consent",), "", {}, None, None, now)
+                refused = Decision(False, (nowhere_reason(request.channel),), "", {}, None,
+                                   None, now)  # fmt: skip
                 out.append(Verdict(refused))
                 continue
             decision = next(decided)
@@ -185,7 +205,7 @@ class EngineCheck:
         # batch was written and queued for a sending slot in between).
         [item] = await asyncio.to_thread(self._items, [request])
         if item is None:
-            return ("no_consent",)
+            return (nowhere_reason(request.channel),)
         [fresh] = await self.compliance.evaluate_batch([item], now, counters=False)
         counted = {cap.reason for cap in item.profile.caps_for(request.channel)}
         standing = tuple(r for r in fresh.reasons if r not in counted | {"recent_abandon"})

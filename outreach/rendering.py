@@ -39,6 +39,8 @@ OPT_OUT = {
     "sms": "Para no recibir más SMS responde BAJA.",
     "whatsapp": "Para no recibir más mensajes por WhatsApp responde BAJA.",
     "email": "Para no recibir más correos responde a este mensaje con la palabra BAJA.",
+    # No reply channel: the debtor asks by phone and an agent records the opt-out.
+    "letter": "Si no desea recibir más cartas, díganoslo por teléfono.",
 }
 MONTHS = ("enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto",
           "septiembre", "octubre", "noviembre", "diciembre")  # fmt: skip
@@ -200,6 +202,8 @@ class Templates:
             raise TemplateError(f"template {name!r} has no body block") from None
         except jinja2.UndefinedError as exc:
             raise TemplateError(f"template {name!r}: {exc.message}") from None
+        if facts.channel == "letter":
+            return Rendered(subject, body, None)  # the letter's "Asunto" line
         if facts.channel != "email":
             return Rendered(None, body, None)
         paragraphs = [p for p in re.split(r"\n\s*\n", body) if p.strip()]

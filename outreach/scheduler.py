@@ -28,7 +28,14 @@ from compliance.engine import Decision
 from dialer.channels import Attempt, PlaceUncertain
 from metrics import definitions as m
 from outreach import step_store
-from outreach.checks import Addresses, CheckRequest, FinalCheck, Verdict, retry_at
+from outreach.checks import (
+    Addresses,
+    CheckRequest,
+    FinalCheck,
+    Verdict,
+    nowhere_reason,
+    retry_at,
+)
 from outreach.links import LinkSigner
 from outreach.outgoing import MESSAGE_REACH, MessageSender, OutgoingMessage, SendRefused
 from outreach.rendering import (
@@ -292,7 +299,8 @@ class Scheduler:
         labels = (cp.campaign.name, record.channel)
         if verdict is None:
             # No authorised address on this channel: not sent, and the decision says why.
-            verdict = Verdict(Decision(False, ("no_consent",), "", {}, None, None, now))
+            why = nowhere_reason(record.channel)
+            verdict = Verdict(Decision(False, (why,), "", {}, None, None, now))
         record.decision = verdict.decision
         record.decision_id = verdict.decision_id
         if not verdict.decision.allowed:

@@ -20,6 +20,7 @@ from store import audit
 from store.db import transaction
 from store.importing.bulk import any_of
 from store.models import (
+    PHONE_CHANNELS,
     Account,
     CallAttempt,
     OutreachCursor,
@@ -242,8 +243,8 @@ def _attempt(record: StepRecord, decision_id: int | None, now: datetime) -> Call
     """The message's attempt row, written with its decision before it is sent."""
     attempt = CallAttempt(
         account_id=record.account_id, campaign_id=record.campaign_id,
-        phone_e164=record.address if record.channel != "email" else None,
-        address=record.address if record.channel == "email" else None,
+        phone_e164=record.address if record.channel in PHONE_CHANNELS else None,
+        address=record.address if record.channel not in PHONE_CHANNELS else None,
         decision_id=decision_id, direction="outbound", source="outreach", started_at=now,
         debtor_local_time=record.decision.local_time if record.decision else None,
         channel=record.channel, details=dict(record.attempt or {}),
@@ -256,9 +257,9 @@ def _decision_row(record: StepRecord, now: datetime) -> DecisionRow:
     assert decision is not None
     return DecisionRow(
         account_id=record.account_id,
-        phone_e164=(record.address or "")[:20] if record.channel != "email" else None,
+        phone_e164=(record.address or "")[:20] if record.channel in PHONE_CHANNELS else None,
         channel=record.channel,
-        address=(record.address or "")[:254] or None if record.channel == "email" else None,
+        address=(record.address or "")[:254] or None if record.channel not in PHONE_CHANNELS else None,
         campaign_id=record.campaign_id, stage="send", allowed=decision.allowed,
         reasons=list(decision.reasons), profile_version=decision.profile_version,
         registry_versions=dict(decision.registry_versions), local_time=decision.local_time,

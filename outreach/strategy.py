@@ -38,8 +38,8 @@ from typing import Any
 # only a person moves an account there.
 AUTOMATIC_STAGES = ("friendly", "firm", "prelegal")
 LEGAL = "legal"
-STEP_CHANNELS = ("call", "sms", "whatsapp", "email")
-MESSAGE_CHANNELS = ("sms", "whatsapp", "email")
+STEP_CHANNELS = ("call", "sms", "whatsapp", "email", "letter")
+MESSAGE_CHANNELS = ("sms", "whatsapp", "email", "letter")
 MAX_DAY = 366
 # An event older than this when first seen (a promise imported with its history, a
 # scheduler down for days) is past news: no confirmation or "broken" message for it.

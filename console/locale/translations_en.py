@@ -566,6 +566,7 @@ EN = {
     "Visita sin autorización firmada": "Visit without a signed authorisation",
     "Pidió no recibir este canal": "Opted out of this channel",
     "Correo electrónico inválido": "Invalid e-mail address",
+    "Sin dirección postal": "No postal address",
     "Ya contactado hoy": "Already contacted today",
     "Contactado esta semana por otro canal": "Contacted this week on another channel",
     "Deudor fallecido": "Debtor deceased",

@@ -352,3 +352,43 @@ def test_given_counters_unavailable_when_message_then_every_cap_of_the_channel_f
     assert set(reasons) == {"contact_cap_day", "channel_cap_week"}
     us = _decide(profiles["US"], "sms", counters=CounterSnapshot(available=False))
     assert us == ("attempt_cap_day",)
+
+
+# Letters: the postal address the creditor gave, the channel table of the country.
+POSTAL = {"postal_address": "Av. Reforma 222, Col. Juárez, 06600 CDMX"}
+
+
+@pytest.mark.parametrize("pid", ["MX", "MX-PROFECO", "PE"])
+def test_given_a_postal_address_at_noon_when_a_letter_then_allowed(
+    profiles: dict[str, Profile], pid: str
+) -> None:
+    assert _decide(profiles[pid], "letter", account=POSTAL) == ()
+
+
+@pytest.mark.parametrize("address", [None, "", "   "])
+def test_given_no_postal_address_when_a_letter_then_no_address_alone(
+    profiles: dict[str, Profile], address: str | None
+) -> None:
+    assert _decide(profiles["MX"], "letter", account={"postal_address": address}) == ("no_address",)
+
+
+def test_given_a_letter_when_opted_out_or_late_or_colombia_then_refused(
+    profiles: dict[str, Profile],
+) -> None:
+    late = NOON["MX"] + timedelta(hours=11)  # 23:00 in Mexico City
+    assert _decide(profiles["MX"], "letter", late, account=POSTAL) == ("outside_hours",)
+    opted = {**POSTAL, "opted_out": frozenset({"letter"})}
+    assert _decide(profiles["MX"], "letter", account=opted) == ("opted_out",)
+    # CO: only channels the debtor authorised; no evidence exists for a postal one.
+    assert "channel_not_allowed" in _decide(profiles["CO"], "letter", account=POSTAL)
+
+
+def test_given_a_profile_that_requires_consent_for_letters_then_no_consent(
+    profiles: dict[str, Profile],
+) -> None:
+    from dataclasses import replace
+
+    mx = profiles["MX"]
+    strict = replace(mx, channels=tuple(replace(c, consent_required=True) if c.name == "letter"
+                                        else c for c in mx.channels))  # fmt: skip
+    assert _decide(strict, "letter", account=POSTAL) == ("no_consent",)

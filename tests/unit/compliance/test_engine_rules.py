@@ -20,7 +20,7 @@ def test_given_callable_debtor_when_evaluated_then_allowed_with_versions(
 ) -> None:
     decision = engine.evaluate(make_request(profiles["MX"]), NOON_MX)
     assert decision.allowed and decision.reasons == ()
-    assert decision.profile_version.startswith("MX@2026.3#")
+    assert decision.profile_version.startswith("MX@2026.4#")
     assert decision.registry_versions == {"reus": "v1"}
     assert decision.timezone == "America/Mexico_City"
     assert decision.local_time == "2026-01-13T12:00:00-06:00"
@@ -244,4 +244,4 @@ def test_given_many_failures_when_evaluated_then_all_reported_in_rule_order(
 
 
 def test_given_every_reason_code_when_listed_then_matches_design() -> None:
-    assert len(REASONS) == 30 and len(set(REASONS)) == 30
+    assert len(REASONS) == 31 and len(set(REASONS)) == 31

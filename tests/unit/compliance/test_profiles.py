@@ -171,7 +171,7 @@ def test_given_tightening_campaign_when_applied_then_rules_narrow_and_version_na
     assert str(tight.hours[5][0]) == "09:00-14:00" and tight.hours[6] == ()
     assert len(tight.caps) == len(mx.caps) + 1
     assert {r.name: r.max_age_days for r in tight.registries} == {"reus": 7, "repep": 15}
-    assert tight.full_version.startswith("MX@2026.3+tarjetas#")
+    assert tight.full_version.startswith("MX@2026.4+tarjetas#")
     assert tight.digest != mx.digest
 
 
