@@ -106,6 +106,9 @@ class PhoneFacts:
     channels: frozenset[str] = frozenset({"call"})
     # The channels the debtor opted out of on this number.
     opted_out: frozenset[str] = frozenset()
+    # Confirmed as this account's debtor's own number (evidence on the phone): another
+    # account's third-party mark on the number does not bind it (compliance/service.py).
+    owner_confirmed: bool = False
 
 
 @dataclass(frozen=True)

@@ -231,6 +231,9 @@ def _set_third_party(
     was = phone.status
     phone.status = (PhoneStatus.third_party if third_party else PhoneStatus.active).value
     phone.updated_at = now
+    if third_party:
+        # Marked here: not this account's debtor's after all; a confirmation goes.
+        phone.owner_confirmed_ref = phone.owner_confirmed_at = None
     audit.append(
         session,
         "phone_status_change",
@@ -238,6 +241,60 @@ def _set_third_party(
             "phone_id": phone.id,
             "number": mask_phone(e164),
             "status": phone.status,
+            "was": was,
+            "source": source,
+        },  # fmt: skip
+        actor=actor,
+        subject=f"account:{account.id}",
+    )
+    return ProtectionChange(account.id, account.campaign_id, True, phone.status)
+
+
+def confirm_own_number(
+    session: Session,
+    account_ref: str,
+    number: str,
+    ref: str | None,
+    *,
+    actor: str,
+    now: datetime,
+    may_change: Callable[[int | None], bool] = lambda _campaign: True,
+    source: str = "cli",
+) -> ProtectionChange:
+    """Record (with `ref`, its evidence: a call where the debtor was verified on it, their
+    contract) that one of the account's numbers is its debtor's own, or end that (`ref`
+    None): a third-party mark on another account that lists the number then does not
+    bind it here (the mother's own loan; compliance/service.py). A `phone_owner_change`
+    audit entry. LookupError: no such account or number; ProtectionError: not a number,
+    a reference too long, or the number is marked as a third party's on this account."""
+    account = _account(session, account_ref, may_change)
+    try:
+        e164, _type = parse_phone(number, account.country, "number")
+    except FieldError as exc:
+        raise ProtectionError(str(exc)) from None
+    phone = next((p for p in account.phones if p.number_e164 == e164), None)
+    if phone is None:
+        raise LookupError(f"the account has no number {mask_phone(e164)}")
+    ref = (ref or "").strip() or None
+    if ref is not None and len(ref) > MAX_REF:
+        raise ProtectionError(f"the evidence reference is longer than {MAX_REF} characters")
+    if ref is not None and phone.status == PhoneStatus.third_party.value:
+        raise ProtectionError(
+            "the number is marked as a third party's on this account: clear that mark first"
+        )
+    if phone.owner_confirmed_ref == ref:
+        return ProtectionChange(account.id, account.campaign_id, False, phone.status)
+    was = phone.owner_confirmed_ref
+    phone.owner_confirmed_ref = ref
+    phone.owner_confirmed_at = now if ref is not None else None
+    phone.updated_at = now
+    audit.append(
+        session,
+        "phone_owner_change",
+        {
+            "phone_id": phone.id,
+            "number": mask_phone(e164),
+            "owner_confirmed_ref": ref,
             "was": was,
             "source": source,
         },  # fmt: skip

@@ -78,6 +78,7 @@ def phone_facts(account: Account, e164: str) -> PhoneFacts:
                 consent_ref=phone.consent_ref,
                 channels=channel_set(phone.channels) or frozenset({"call"}),
                 opted_out=channel_set(phone.opted_out),
+                owner_confirmed=bool((phone.owner_confirmed_ref or "").strip()),
             )
     return PhoneFacts(e164=e164, phone_type="not_on_account", consent=False)
 
@@ -390,14 +391,19 @@ def _with_inherited_protection(
 
 def _with_marked_numbers(items: Sequence[Item], marked: frozenset[str] | None) -> Sequence[Item]:
     """A number another account marks as a third party's (compliance/same_debtor.py) is
-    one here too: the same person answers it, whichever debt calls. None: the marks are
-    unreadable, every active number is treated as marked (fail closed)."""
+    one here too: the same person answers it, whichever of her son's debts calls. Unless
+    this account's number is confirmed as its own debtor's (the mother's own loan, with
+    evidence: `owner_confirmed`): a mark says the number is not THAT account's debtor's,
+    and contacting a debtor about their own debt is allowed. Unsure (no confirmation):
+    the mark binds. None: the marks are unreadable, every active number not confirmed
+    is treated as marked (fail closed)."""
     if marked is not None and not marked:
         return items
     out = []
     for item in items:
         phone = item.phone
         if (phone is not None and item.phone_e164 and phone.status == "active"
+                and not phone.owner_confirmed
                 and (marked is None or phone.e164 in marked)):  # fmt: skip
             item = replace(item, phone=replace(phone, status="third_party"))
         out.append(item)

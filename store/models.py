@@ -258,6 +258,13 @@ class Phone(Base):
     # Channels the debtor opted out of on this number (a "BAJA" reply, an agent...).
     opted_out: Mapped[str] = mapped_column(String(60), default="", server_default="")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Evidence that this account's debtor answers the number as themself (a verified
+    # call, their own contract): a third-party mark on ANOTHER account that lists the
+    # number (the mother's number on her son's card) does not bind it here (her own
+    # loan). Set by a supervisor (compliance/protection.py), audited; None: unsure,
+    # so another account's mark binds (fail closed).
+    owner_confirmed_ref: Mapped[str | None] = mapped_column(String(100))
+    owner_confirmed_at: Mapped[datetime | None] = mapped_column()
 
     account: Mapped[Account] = relationship(back_populates="phones")
 
@@ -269,11 +276,16 @@ class Phone(Base):
 def matchable_phone(number: Any) -> Any:
     """The condition on a Phone row of `number` for matching an inbound call or message
     to its account: the row is not someone else's (SOMEONE_ELSES), and no account marks
-    the number as a third party's. That mark is the number's: the mother who answers it
-    is the same whichever of the debtor's accounts lists it (compliance/same_debtor.py)."""
+    the number as a third party's, unless this row is confirmed as its debtor's own
+    (owner_confirmed_ref). The mark is the number's: the mother who answers it is the
+    same whichever of her son's accounts lists it (compliance/same_debtor.py); on her
+    own account, confirmed, she is the debtor."""
     other = aliased(Phone)
-    return Phone.status.not_in(SOMEONE_ELSES) & ~exists().where(
-        other.number_e164 == number, other.status == PhoneStatus.third_party.value
+    return Phone.status.not_in(SOMEONE_ELSES) & (
+        Phone.owner_confirmed_ref.is_not(None)
+        | ~exists().where(
+            other.number_e164 == number, other.status == PhoneStatus.third_party.value
+        )
     )
 
 

@@ -74,3 +74,24 @@ def test_given_a_bad_account_or_number_when_set_then_an_error_and_nothing_change
     assert main(["third-party", "set", *args]) == 2
     assert said in capsys.readouterr().err
     assert _status(engine, OWN) == "active" and _entries(engine) == []
+
+
+def test_given_own_then_confirmed_with_its_evidence_and_clear_ends_it(
+    engine: Engine, env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_account(engine, "MX-2", phones=[{"number_e164": MOTHER}])
+    assert main(["third-party", "own", "--account", "MX-2", "--phone", MOTHER,
+                 "--ref", "contrato-77"]) == 0  # fmt: skip
+    assert json.loads(capsys.readouterr().out) == {"changed": True, "owner_confirmed": True}
+    with Session(engine) as s:
+        assert s.scalars(select(Phone.owner_confirmed_ref)).one() == "contrato-77"
+    assert main(["third-party", "own", "--account", "MX-2", "--phone", MOTHER, "--clear"]) == 0
+    assert json.loads(capsys.readouterr().out)["changed"] is True
+    with Session(engine) as s:
+        assert s.scalars(select(Phone.owner_confirmed_ref)).one() is None
+    # Marked on the account itself: it is not the debtor's, refused with the reason.
+    assert main(["third-party", "set", "--account", "MX-2", "--phone", MOTHER]) == 0
+    capsys.readouterr()
+    assert main(["third-party", "own", "--account", "MX-2", "--phone", MOTHER,
+                 "--ref", "contrato-77"]) != 0  # fmt: skip
+    assert "clear that mark first" in capsys.readouterr().err
