@@ -33,6 +33,15 @@ CDR_FIELDS = ("uniqueid", "linkedid", "channel", "dstchannel", "disposition", "s
               "answer", "end", "billsec", "lastapp", "lastdata")  # fmt: skip
 # Only files of this size are read whole; the reconciliation reads the tail.
 READ_LIMIT_BYTES = 64 * 1024 * 1024
+# CEL's `extra` is a flat object of a few short fields; anything longer, or nested
+# deeper, is not Asterisk's and is read as {} (json.loads recurses once per level:
+# a line of "[[[[..." raised RecursionError, which no caller expected).
+JSON_LIMIT_CHARS = 64 * 1024
+JSON_MAX_DEPTH = 32
+# A time past year 9999 (or not finite) is no time: datetime cannot hold it.
+LATEST_TIME = 253402300799.0
+# Hang-up causes are Q.850 codes (0..127); a few more digits are room, not a risk.
+MAX_CAUSE_DIGITS = 5
 TRUNK_PREFIX = "PJSIP/"
 
 
@@ -67,19 +76,55 @@ def parse_records(lines: Iterable[str], fields: Sequence[str]) -> list[dict[str,
 
 
 def json_object(text: str | None) -> dict[str, Any]:
-    """CEL's `extra` (and audit payloads): a JSON object, or {} when it is not one."""
+    """CEL's `extra` (and audit payloads): a JSON object, or {} when it is not one
+    (or is longer than JSON_LIMIT_CHARS, or nested deeper than JSON_MAX_DEPTH)."""
+    text = text or ""
+    if len(text) > JSON_LIMIT_CHARS or _depth(text) > JSON_MAX_DEPTH:
+        return {}
     try:
-        value = json.loads(text or "")
-    except ValueError:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
         return {}
     return value if isinstance(value, dict) else {}
+
+
+def _depth(text: str) -> int:
+    """An upper bound of the nesting of a JSON text, in one pass: brackets counted
+    outside strings (escapes skipped), so json.loads is never handed a text whose
+    recursion could reach the interpreter's limit."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def _digits(value: str, limit: int) -> int | None:
+    """An ASCII decimal of at most `limit` digits as an int, else None (str.isdigit
+    passes "²" and "٣", which int() refuses or reads as another number)."""
+    if 0 < len(value) <= limit and value.isascii() and value.isdigit():
+        return int(value)
+    return None
 
 
 def attempt_of(linkedid: str) -> int | None:
     """The attempt id of a dialer call's linkedid (`cobrador-<id>`), else None."""
     prefix = cv.originate_channel_id(0).removesuffix("0")
     rest = linkedid.removeprefix(prefix) if linkedid.startswith(prefix) else ""
-    return int(rest) if rest.isdigit() else None
+    return _digits(rest, 18)  # an SQL bigint
 
 
 def _time(value: str) -> float | None:
@@ -87,7 +132,7 @@ def _time(value: str) -> float | None:
         seconds = float(value)
     except ValueError:
         return None
-    return seconds if seconds > 0 else None
+    return seconds if 0 < seconds <= LATEST_TIME else None  # NaN fails both
 
 
 @dataclass
@@ -140,7 +185,9 @@ def calls_from_cel(rows: Iterable[Mapping[str, str]]) -> dict[int, PbxCall]:
             call.ended_at = at
             cause = json_object(row.get("extra")).get("hangupcause")
             call.cause = (
-                int(cause) if isinstance(cause, int | str) and str(cause).isdigit() else None
+                _digits(str(cause), MAX_CAUSE_DIGITS)
+                if isinstance(cause, int | str) and not isinstance(cause, bool)
+                else None
             )
         elif event == "CHAN_END" and call.ended_at is None:
             call.ended_at = at

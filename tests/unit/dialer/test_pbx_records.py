@@ -142,3 +142,51 @@ def test_given_cdr_rows_when_read_then_the_dialer_channel_record_says_answered()
 )  # fmt: skip
 def test_attempt_of_linkedid(linkedid: str, expected: int | None) -> None:
     assert pr.attempt_of(linkedid) == expected
+
+
+@pytest.mark.parametrize(
+    "extra",
+    ["[" * 100_000, '{"a":' * 50_000 + "1" + "}" * 50_000, "{" + " " * 70_000 + "}",
+     '{"hangupcause":' + "9" * 5000 + "}"],
+)  # fmt: skip
+def test_given_hostile_extra_when_read_then_empty_object_not_an_error(extra: str) -> None:
+    assert pr.json_object(extra) == {}
+
+
+def test_given_brackets_inside_strings_when_read_then_they_are_not_nesting() -> None:
+    text = '{"hangupsource":"' + "[{" * 100 + '\\"' + '"}'
+    assert pr.json_object(text) == {"hangupsource": "[{" * 100 + '"'}
+
+
+def test_given_hangup_with_deeply_nested_extra_when_read_then_cause_unknown() -> None:
+    extra = '"' + "[" * 100_000 + '"'
+    rows = pr.parse_records(
+        [f'"HANGUP","5.0","Local/1@x;1","cobrador-9","cobrador-9","","","","","",{extra}'],
+        pr.CEL_FIELDS,
+    )
+    outcome = pr.orphan_outcome(pr.calls_from_cel(rows)[9])
+    assert outcome is not None and (outcome.result, outcome.cause) == ("no_answer", None)
+
+
+@pytest.mark.parametrize("cause", ['"²"', '"٣"', '"' + "9" * 50 + '"', "true", "-3", "1.5"])
+def test_given_hangup_cause_not_a_small_ascii_number_when_read_then_unknown(cause: str) -> None:
+    extra = '"{""hangupcause"":' + cause.replace('"', '""') + '}"'
+    rows = pr.parse_records(
+        [f'"HANGUP","5.0","Local/1@x;1","cobrador-9","cobrador-9","","","","","",{extra}'],
+        pr.CEL_FIELDS,
+    )
+    assert pr.calls_from_cel(rows)[9].cause is None
+
+
+@pytest.mark.parametrize("stamp", ["inf", "nan", "1e300", "-1", "253402300800"])
+def test_given_time_out_of_datetime_range_when_read_then_no_time(stamp: str) -> None:
+    rows = pr.parse_records(
+        [f'"HANGUP","{stamp}","Local/1@x;1","cobrador-9","cobrador-9","","","","","","{{}}"'],
+        pr.CEL_FIELDS,
+    )
+    assert pr.calls_from_cel(rows)[9].ended_at is None
+
+
+@pytest.mark.parametrize("linkedid", ["cobrador-²", "cobrador-٣", "cobrador-" + "9" * 5000])
+def test_given_linkedid_with_odd_digits_when_read_then_not_ours(linkedid: str) -> None:
+    assert pr.attempt_of(linkedid) is None
