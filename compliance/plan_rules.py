@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from compliance import campaign_limits
+
 CENT = Decimal("0.01")
 STAGES = ("friendly", "firm", "prelegal", "legal")
 INTERVALS = ("weekly", "biweekly", "monthly")
@@ -147,8 +149,10 @@ DEFAULT_PROMISE_MAX_DAYS = 30
 def plan_rules_for(config: Mapping[str, Any]) -> PlanRules:
     """A campaign's plan rules from its whole config: the first payment's horizon is
     its promise horizon (``promise_max_days``) unless the table says otherwise."""
-    try:
-        horizon = int(config.get("promise_max_days", DEFAULT_PROMISE_MAX_DAYS))
-    except (TypeError, ValueError):
-        raise PlanRulesError("promise_max_days must be a whole number of days") from None
+    bad = campaign_limits.problems(
+        {"promise_max_days": config["promise_max_days"]} if "promise_max_days" in config else {}
+    )
+    if bad:
+        raise PlanRulesError(bad[0])
+    horizon = campaign_limits.limit(config, "promise_max_days")
     return rules_from(config.get("payment_plans"), max_first_days=horizon)

@@ -15,6 +15,7 @@ from sqlalchemy import Engine, and_, func, select, update
 from sqlalchemy.orm import Session
 
 from cobrador.ground.masking import mask_phone
+from compliance import campaign_limits
 from compliance.callback_window import CallbackChecker, CallbackTarget
 from compliance.debtor_time import debtor_zones, stamp
 from compliance.jurisdiction import country_profile
@@ -30,7 +31,6 @@ from console.contact_labels import (
     template_label,
 )
 from console.dispositions import (
-    DEFAULT_PAID_CLAIM_HOLD_DAYS,
     OUTCOMES,
     PARTY_LABELS,
     Effect,
@@ -193,7 +193,7 @@ def build_pop(
             recording_notice=recording["notice"] == "script",
             opening=profile.opening if profile is not None else ScriptFacts.opening,
         )
-        max_days = int(config.get("promise_max_days", DEFAULT_PROMISE_MAX_DAYS))
+        max_days = campaign_limits.limit(config, "promise_max_days")
         pop: dict[str, Any] = {
             "type": Pop.TYPE,  # the browser reads the pop's kind
             "attempt_id": attempt_id,
@@ -233,7 +233,7 @@ def build_pop(
             },
             "promise_max_date": (local.date() + timedelta(days=max_days)).isoformat(),
             "money": money.as_dict(),
-            "wrapup_seconds": int(config.get("wrapup_seconds", DEFAULT_WRAPUP_SECONDS)),
+            "wrapup_seconds": campaign_limits.limit(config, "wrapup_seconds"),
             # Before anything else, verified or not: a protected person is never asked
             # for the debt (compliance/protection.py); None when the account is not one.
             "protection": protection_notice(account.protection),
@@ -659,7 +659,7 @@ def save_disposition(
             data,
             callback_due,
             now,
-            int(config.get("paid_claim_hold_days", DEFAULT_PAID_CLAIM_HOLD_DAYS)),
+            campaign_limits.limit(config, "paid_claim_hold_days"),
         )
         if hold is not None and account.later_than_its_date(hold):
             account.next_attempt_at = hold
@@ -750,7 +750,7 @@ def _limits(
     return PromiseLimits(
         balance=account.balance,
         today=now.astimezone(zones[0]).date() if zones else now.date(),
-        max_days=int(config.get("promise_max_days", DEFAULT_PROMISE_MAX_DAYS)),
+        max_days=campaign_limits.limit(config, "promise_max_days"),
         money=money_format(account.country, account.currency),
         stage=account.stage,
         plan_rules=_plan_rules(config),

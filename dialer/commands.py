@@ -176,6 +176,13 @@ def _campaign_create(args: argparse.Namespace, settings: Settings) -> int:
         rules_for(config.get("recycle"))
     except (ProfileError, RecycleConfigError) as exc:
         raise UserError(str(exc)) from exc
+    from compliance import campaign_limits
+
+    # Day and second limits are added to dates: out of range they raised OverflowError
+    # on every page that showed the campaign's accounts.
+    bad_limits = campaign_limits.problems(config)
+    if bad_limits:
+        raise UserError(f"campaign rules {args.rules}: " + "; ".join(bad_limits))
     try:
         from compliance.plan_rules import PlanRulesError, plan_rules_for
 

@@ -29,11 +29,11 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from compliance import campaign_limits
 from dialer.recycle import promise_hold_until
 from field.checkin import DEFAULT_RULES, CheckinRules, Fix, judge
 from field.plans import reroute
 from field.questionnaire import (
-    DEFAULT_PROMISE_MAX_DAYS,
     AccountTerms,
     AnswerErrors,
     VisitResult,
@@ -312,7 +312,7 @@ def _terms(account: Account, campaign: Campaign | None, now: datetime) -> Accoun
         balance=account.balance,
         stage=account.stage,
         today=now.astimezone(zone).date() if zone else now.date(),
-        promise_max_days=int(config.get("promise_max_days", DEFAULT_PROMISE_MAX_DAYS)),
+        promise_max_days=campaign_limits.limit(config, "promise_max_days"),
     )
 
 

@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from compliance import campaign_limits
 from compliance.callback_window import CallbackChecker, CallbackTarget
 from compliance.debtor_time import debtor_zones
 from compliance.opt_outs import CHANNELS as OPT_OUT_CHANNELS
@@ -782,10 +783,7 @@ def _rules(config: Mapping[str, Any]) -> PlanRules:
 
 
 def _promise_days(config: Mapping[str, Any]) -> int:
-    try:
-        return max(0, min(int(config.get("promise_max_days", DEFAULT_PROMISE_MAX_DAYS)), 366))
-    except (TypeError, ValueError):
-        return DEFAULT_PROMISE_MAX_DAYS
+    return campaign_limits.limit(config, "promise_max_days")
 
 
 def _today(account: Account, now: datetime) -> date:
