@@ -27,9 +27,9 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
+from cobrador.ground.addresses import Network, parse_networks
 from cobrador.ground.settings import SettingsError
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 MAX_HEADER = 2000  # characters of X-Forwarded-For read, from its end (the proxies' part)
 MAX_HOPS = 20  # addresses read from it, right to left
 
@@ -40,18 +40,10 @@ class TrustedProxiesError(SettingsError):
 
 def parse_trusted(value: str) -> tuple[Network, ...]:
     """ "10.0.0.0/8, 192.168.1.5, ::1" -> networks; TrustedProxiesError says which item."""
-    networks: list[Network] = []
-    for item in value.split(","):
-        item = item.strip()
-        if not item:
-            continue
-        try:
-            networks.append(ipaddress.ip_network(item, strict=False))
-        except ValueError as exc:
-            raise TrustedProxiesError(
-                f"trusted_proxies: {item[:60]!r} is not an IP address or network"
-            ) from exc
-    return tuple(networks)
+    try:
+        return parse_networks(value)
+    except ValueError as exc:
+        raise TrustedProxiesError(f"trusted_proxies: {exc}") from exc
 
 
 def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:

@@ -184,6 +184,7 @@ def _console_run(args: argparse.Namespace, settings: Settings) -> int:
     from cobrador.ground.errors import UserError
     from cobrador.ground.runtime import redis_url
     from console.app import init_app
+    from console.client_address import parse_trusted
     from console.tls import TLSConfigError, server_context
     from metrics.http import MetricsServer
     from store.db import open_engine
@@ -204,13 +205,16 @@ def _console_run(args: argparse.Namespace, settings: Settings) -> int:
             redis = aioredis.Redis(connection_pool=pool)
             app = init_app(settings, engine, redis)
             # No token, secret or number in its lines; at most so many connections.
-            runner = access_log.runner(app, settings.console_max_connections)
+            runner = access_log.runner(app, settings.console_max_connections,
+                                       settings.console_max_connections_per_address,
+                                       parse_trusted(settings.trusted_proxies))  # fmt: skip
             await runner.setup()
             site = web.TCPSite(runner, host, port, ssl_context=tls)
             await site.start()
             # /metrics on its own address (Prometheus's network), not the public port.
             metrics = MetricsServer(settings.console_metrics_host, settings.console_metrics_port,
-                                    max_connections=settings.metrics_max_connections)  # fmt: skip
+                                    max_connections=settings.metrics_max_connections,
+                                    max_per_address=settings.metrics_max_connections_per_address)  # fmt: skip
             await metrics.start()
             scheme = "https" if tls is not None else "http"
             print(f"console listening on {scheme}://{host}:{port}/", flush=True)

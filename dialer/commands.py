@@ -124,7 +124,8 @@ async def _run_service(settings: Settings, engine: Any, url: str, campaigns: lis
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, service.request_stop)
     metrics = MetricsServer(settings.metrics_host, settings.metrics_port,
-                            max_connections=settings.metrics_max_connections)  # fmt: skip
+                            max_connections=settings.metrics_max_connections,
+                            max_per_address=settings.metrics_max_connections_per_address)  # fmt: skip
     await metrics.start()
     try:
         await service.run()

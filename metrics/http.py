@@ -47,7 +47,7 @@ class MetricsServer:
 
     `port=0` picks a free port; read it from `.port` after `start()`. Bounded like
     every listener of ours (cobrador/ground/http_bounds.py): at most `max_connections`
-    at once, a request's head and body in so many seconds.
+    at once (`max_per_address` from one address; 0: no such bound), a request's head and body in so many seconds.
     """
 
     def __init__(
@@ -56,16 +56,19 @@ class MetricsServer:
         port: int = 9108,
         registry: CollectorRegistry = REGISTRY,
         max_connections: int = MAX_CONNECTIONS,
+        max_per_address: int = 0,
     ) -> None:
         self.host = host
         self._requested_port = port
         self._max_connections = max_connections
+        self._max_per_address = max_per_address
         self._app = make_metrics_app(registry)
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
 
     async def start(self) -> None:
-        runner = BoundedRunner(self._app, max_connections=self._max_connections, access_log=None)
+        runner = BoundedRunner(self._app, max_connections=self._max_connections,
+                               max_per_address=self._max_per_address, access_log=None)  # fmt: skip
         await runner.setup()
         site = web.TCPSite(runner, self.host, self._requested_port)
         try:

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from yarl import URL
 
+from cobrador.ground.addresses import Network
 from cobrador.ground.http_bounds import BoundedRunner
 
 HIDDEN = "…"
@@ -55,8 +57,10 @@ class RedactedAccessLogger(AbstractAccessLogger):
 DEFAULT_MAX_CONNECTIONS = 1000
 
 
-def runner(app: web.Application, max_connections: int = DEFAULT_MAX_CONNECTIONS) -> web.AppRunner:
+def runner(app: web.Application, max_connections: int = DEFAULT_MAX_CONNECTIONS,
+           max_per_address: int = 0, exempt: Sequence[Network] = ()) -> web.AppRunner:  # fmt: skip
     """The runner every public listener of ours is served by (the console, the
-    providers' callbacks): its access log is the redacted one, its connections bounded."""
-    return BoundedRunner(app, max_connections=max_connections,
-                         access_log_class=RedactedAccessLogger)  # fmt: skip
+    providers' callbacks): its access log is the redacted one, its connections bounded
+    in all and per client address (but for `exempt` networks: the reverse proxies)."""
+    return BoundedRunner(app, max_connections=max_connections, max_per_address=max_per_address,
+                         exempt=exempt, access_log_class=RedactedAccessLogger)  # fmt: skip

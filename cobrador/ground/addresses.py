@@ -13,6 +13,23 @@ import ipaddress
 
 MAX_TEXT = 70  # characters kept of something that is no address (a test client's name)
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(value: str) -> tuple[Network, ...]:
+    """ "10.0.0.0/8, 192.168.1.5, ::1" -> networks (`trusted_proxies`); ValueError
+    names the item that is no address or network."""
+    networks: list[Network] = []
+    for item in value.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError as exc:
+            raise ValueError(f"{item[:60]!r} is not an IP address or network") from exc
+    return tuple(networks)
+
 
 def throttle_bucket(address: str) -> str:
     """The key a per-address throttle counts `address` under."""

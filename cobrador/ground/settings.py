@@ -78,6 +78,11 @@ class Settings:
     # on a request's headers); past it a new one is answered 503. Never more than half
     # the process's file descriptors (cobrador/ground/access_log.py).
     console_max_connections: int = 1000
+    # ... and from one client address (an IPv6 client's /64), so that one client
+    # cannot take every place; the `trusted_proxies` are exempt (a proxy bounds its
+    # own clients). 0: no bound per address. Agents behind one NAT share an address:
+    # a browser holds about 6 connections and a WebSocket.
+    console_max_connections_per_address: int = 200
     # Prometheus /metrics for the dialer process.
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 9108
@@ -87,6 +92,7 @@ class Settings:
     # Connections either /metrics listener holds at once; past it a new one is answered
     # 503 (never more than half the process's file descriptors).
     metrics_max_connections: int = 64
+    metrics_max_connections_per_address: int = 16  # Prometheus scrapes on one or two
     # Browser phone (console/phone): the SIP WebSocket URL the agent's browser
     # uses (ws://127.0.0.1:8088/ws, wss://pbx.example:8089/ws); empty: no web
     # phone (pbxsim). The agents' PJSIP file Asterisk includes
@@ -183,6 +189,8 @@ class Settings:
     callbacks_public_url: str = ""
     callbacks_token: str = ""
     callbacks_max_connections: int = 256  # at once; past it 503 (the provider retries)
+    # ... and per address (Kannel calls from one; `trusted_proxies` exempt; 0: none).
+    callbacks_max_connections_per_address: int = 128
     # Payment links (docs/payments.md): "" (off), "mercadopago", or "simulated" (a local
     # stand-in of Mercado Pago, as in the demo). The Mercado Pago application's access
     # token and its webhook's secret key (Your integrations > Webhooks); a notification

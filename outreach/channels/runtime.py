@@ -20,6 +20,7 @@ from aiohttp import web
 from sqlalchemy import Engine
 
 from cobrador.ground import access_log
+from cobrador.ground.addresses import parse_networks
 from cobrador.ground.errors import UserError
 from cobrador.ground.settings import Settings
 from gateways.kannel import KannelSettings
@@ -233,8 +234,14 @@ async def running_channels(settings: Settings, engine: Engine, *, opt_out: OptOu
 
         if sock is not None:
             # Kannel's callbacks carry the secret token, the number and the text in the URL.
+            try:
+                proxies = parse_networks(settings.trusted_proxies)
+            except ValueError as exc:
+                raise UserError(f"trusted_proxies: {exc}") from exc
             runner = access_log.runner(init_app(kannel=kannel, whatsapp=whatsapp),
-                                       settings.callbacks_max_connections)  # fmt: skip
+                                       settings.callbacks_max_connections,
+                                       settings.callbacks_max_connections_per_address,
+                                       proxies)  # fmt: skip
             await runner.setup()
             stack.push_async_callback(runner.cleanup)
             await web.SockSite(runner, sock).start()

@@ -5,6 +5,7 @@ client kept sending a byte now and then)."""
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -30,7 +31,7 @@ async def port() -> AsyncIterator[int]:
     app = web.Application()
     app.router.add_get("/", _ok)
     app.router.add_post("/echo", _echo)
-    served = BoundedRunner(app, max_connections=10, head_seconds=HEAD_SECONDS,
+    served = BoundedRunner(app, max_connections=10, max_per_address=5, head_seconds=HEAD_SECONDS,
                            body_seconds=BODY_SECONDS)  # fmt: skip
     await served.setup()
     site = web.TCPSite(served, "127.0.0.1", 0)
@@ -92,3 +93,76 @@ async def test_given_an_idle_kept_alive_connection_then_it_is_closed_after_the_d
         assert first.startswith(b"HTTP/1.1 200") and rest == b""
     finally:
         writer.close()
+
+
+async def _serve(max_per_address: int, exempt: tuple[str, ...] = ()) -> BoundedRunner:
+    app = web.Application()
+    app.router.add_get("/", _ok)
+    served = BoundedRunner(app, max_connections=10, max_per_address=max_per_address,
+                           exempt=[ipaddress.ip_network(n) for n in exempt])  # fmt: skip
+    await served.setup()
+    await web.TCPSite(served, "127.0.0.1", 0).start()
+    return served
+
+
+async def _ask(port: int, source: str = "127.0.0.1") -> bytes:
+    """A whole GET on a new connection from `source`; what came back."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0))
+    try:
+        writer.write(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        return await asyncio.wait_for(reader.read(), 10)
+    finally:
+        writer.close()
+
+
+async def _hold(port: int, count: int, source: str = "127.0.0.1") -> list[asyncio.StreamWriter]:
+    """`count` connections from `source` that sent half a head and wait."""
+    held = []
+    for _ in range(count):
+        _reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0))
+        writer.write(b"GET / HTTP/1.1\r\n")
+        await writer.drain()
+        held.append(writer)
+    await asyncio.sleep(0.1)  # accepted and handed to aiohttp
+    return held
+
+
+async def test_given_an_address_holding_its_share_then_its_next_connection_is_503() -> None:
+    served = await _serve(max_per_address=3)
+    port = int(served.addresses[0][1])
+    held = await _hold(port, 3)
+    try:
+        assert b"503" in (await _ask(port)).split(b"\r\n")[0]
+        assert (await _ask(port, source="127.0.0.2")).startswith(b"HTTP/1.1 200")
+    finally:
+        for writer in held:
+            writer.close()
+        await asyncio.sleep(0.1)
+    try:
+        assert (await _ask(port)).startswith(b"HTTP/1.1 200")  # the share is free again
+    finally:
+        await served.cleanup()
+
+
+async def test_given_an_exempt_proxy_address_then_it_is_bounded_only_in_all() -> None:
+    served = await _serve(max_per_address=2, exempt=("127.0.0.0/8",))
+    port = int(served.addresses[0][1])
+    held = await _hold(port, 4)
+    try:
+        assert (await _ask(port)).startswith(b"HTTP/1.1 200")
+    finally:
+        for writer in held:
+            writer.close()
+        await served.cleanup()
+
+
+async def test_given_no_bound_per_address_then_one_address_may_take_every_place() -> None:
+    served = await _serve(max_per_address=0)
+    port = int(served.addresses[0][1])
+    held = await _hold(port, 6)
+    try:
+        assert (await _ask(port)).startswith(b"HTTP/1.1 200")
+    finally:
+        for writer in held:
+            writer.close()
+        await served.cleanup()
