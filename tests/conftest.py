@@ -40,6 +40,19 @@ SERIAL_MODULES = frozenset({
 RUN_LAST = frozenset({"test_real_floor.py"})
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--serial-tier", action="store_true",
+                     help="collect only the SERIAL_MODULES (make unit's second pass): "
+                          "importing every other test to deselect it took half a minute")  # fmt: skip
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    name = collection_path.name
+    if config.getoption("--serial-tier") and collection_path.suffix == ".py":
+        return name.startswith("test_") and name not in SERIAL_MODULES
+    return None
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # Integration tests need real Asterisk/Chromium/Prometheus: they run in `make ci`
     # (`-m integration`); a plain `make test` deselects them by marker.

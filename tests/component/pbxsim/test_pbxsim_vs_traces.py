@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from support.held_clock import PausableClock
 
 from dialer.ami import AMIActionError, AMIClient, AMIParser, Message
 from dialer.fastagi import (
@@ -18,13 +19,12 @@ from dialer.fastagi import (
     FastAGIServer,
 )
 from pbxsim.ami_server import AMIServer
-from pbxsim.clock import ScaledClock
 from pbxsim.pbx import PBX
 from pbxsim.scenario import Scenario
 from pbxsim.testing import EventRecorder, progress, skeleton
 
-# Slow enough that the races the traces depend on (who hangs up first) keep
-# their order on a busy machine.
+# pbxsim's clock stops where no time passed in the recording (Pauses): the order of
+# the traces does not depend on how fast the machine answers.
 SPEED = 8.0
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 CASES = sorted(
@@ -73,6 +73,42 @@ def gate_before(recorded: list[Message], action_id: str | None) -> tuple[str, st
     return None
 
 
+class Pauses:
+    """Stops pbxsim's time where none passed in the recording: from the first event an
+    action of the trace waits for until the test has sent that action (Asterisk answered
+    the action before any other event), and while a channel runs its FastAGI script (the
+    recording's handler answered in milliseconds). On a loaded machine the test and the
+    handler answer late, and pbxsim's timers ran on meanwhile: the debtor's talk time
+    ended before the recorded transfer, or the debtor hung up during an earlier prompt
+    of the safe-harbor message than in the recording."""
+
+    def __init__(self, clock: PausableClock, gates: list[tuple[str, str] | None]) -> None:
+        self.clock = clock
+        self.gates = gates  # by action, in the order they are sent
+        self.sent = 0
+        self.emitted: set[tuple[str, str]] = set()
+
+    def sink(self, event: list[tuple[str, str]]) -> None:
+        """pbxsim's event hook: runs as pbxsim emits the event, before anyone reads it."""
+        fields = dict(event)
+        name, uniqueid = fields.get("Event", ""), fields.get("Uniqueid", "")
+        if name == "Newexten" and fields.get("Application") == "AGI":
+            self.clock.pause(("agi", uniqueid))
+        elif name == "VarSet" and fields.get("Variable") == "AGISTATUS":  # the AGI ended
+            self.clock.resume(("agi", uniqueid))
+        key = (name, uniqueid)
+        if key not in self.emitted and key in self.gates[self.sent :]:
+            self.emitted.add(key)
+            self.clock.pause("action")
+
+    def action_sent(self) -> None:
+        """Time runs again unless the next action's event is already in (it goes next)."""
+        self.sent += 1
+        following = self.gates[self.sent] if self.sent < len(self.gates) else None
+        if following is None or following not in self.emitted:
+            self.clock.resume("action")
+
+
 def call_ids(recorded: list[Message]) -> list[str]:
     ids = []
     for message in recorded:
@@ -83,14 +119,16 @@ def call_ids(recorded: list[Message]) -> list[str]:
 
 
 @pytest.fixture
-async def sim() -> AsyncIterator[tuple[AMIClient, EventRecorder]]:
+async def sim() -> AsyncIterator[tuple[AMIClient, EventRecorder, PBX]]:
     scripts = agi_scripts()
+    clock = PausableClock(SPEED)
 
     async def replay(agi: AGISession) -> None:
         commands, hangup_at = scripts[agi.uniqueid]
         for index, command in enumerate(commands):
             if index == hangup_at:
-                # The recorded handler waited here until the caller hung up.
+                # The recorded handler waited here until the caller hung up: time runs.
+                clock.resume(("agi", agi.uniqueid))
                 while True:
                     await agi.command("NOOP waiting")
                     await asyncio.sleep(0.01)
@@ -106,13 +144,13 @@ async def sim() -> AsyncIterator[tuple[AMIClient, EventRecorder]]:
         amd_machine_seconds=1.5,
         seed=1,
     )
-    pbx = PBX(scenario, clock=ScaledClock(SPEED), agi_port=agi.port)
+    pbx = PBX(scenario, clock=clock, agi_port=agi.port)
     server = AMIServer(pbx, "cobrador", "secret")
     await server.start("127.0.0.1", 0)
     client = AMIClient("127.0.0.1", server.port, "cobrador", "secret", keepalive_interval=None)
     await client.connect()
     recorder = EventRecorder(client)
-    yield client, recorder
+    yield client, recorder, pbx
     await recorder.close()
     await client.close()
     await server.stop()
@@ -122,13 +160,15 @@ async def sim() -> AsyncIterator[tuple[AMIClient, EventRecorder]]:
 
 @pytest.mark.parametrize("case", CASES)
 async def test_given_a_recorded_trace_when_its_actions_replay_on_pbxsim_then_same_skeleton(
-    case: str, sim: tuple[AMIClient, EventRecorder]
+    case: str, sim: tuple[AMIClient, EventRecorder, PBX]
 ) -> None:
-    client, recorder = sim
+    client, recorder, pbx = sim
     recorded = load(FIXTURES / "ami" / f"{case}.txt")
     actions = [a for a in load(FIXTURES / "ami" / f"{case}.sent.txt") if a.name != "Login"]
-    for action in actions:
-        gate = gate_before(recorded, action.action_id)
+    assert isinstance(pbx.clock, PausableClock)
+    pauses = Pauses(pbx.clock, [gate_before(recorded, a.action_id) for a in actions])
+    pbx.subscribe(pauses.sink)
+    for action, gate in zip(actions, pauses.gates, strict=True):
         if gate is not None:
             await recorder.wait_for(lambda e, g=gate: (e.name, e.get("Uniqueid")) == g)
         try:
@@ -138,6 +178,7 @@ async def test_given_a_recorded_trace_when_its_actions_replay_on_pbxsim_then_sam
                 await client.send_action(as_action(action))
         except AMIActionError:
             pass
+        pauses.action_sent()
     ids = call_ids(recorded)
     for uniqueid in ids:
         await recorder.wait_for(lambda e, u=uniqueid: e.name == "Hangup" and e.get("Uniqueid") == u)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-from pathlib import Path
 
 from asterisk_harness import (
     AGIRoutes,
@@ -38,12 +37,12 @@ from phone_harness import (
     wait_stats,
 )
 from sqlalchemy import Engine
+from support.screenshots import screenshot_path
 
 from cobrador.ground.settings import Settings
 from dialer.ami import AMIClient
 from dialer.fastagi import AGISession
 
-SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
 # Packets are the clock: Chromium sends and Asterisk mixes 50 audio packets a second.
 SETTLE = 25
 WINDOW = 100
@@ -111,8 +110,7 @@ async def test_given_agent_logged_in_when_nailed_up_and_debtor_talks_then_audio_
                 "the pop",
             )
 
-            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-            await page.screenshot(path=str(SCREENSHOTS / "agent-phone.png"), full_page=True)
+            await page.screenshot(path=screenshot_path("agent-phone.png"), full_page=True)
 
             # Audio both ways on the agent's leg while the debtor talks.
             first = await stats(page)

@@ -15,8 +15,7 @@ import json
 import os
 import shutil
 import socket
-import subprocess
-import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -29,6 +28,7 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 from sqlalchemy import Engine
+from support import console_forks
 from support.ports import free_port
 
 from dialer.agent_state import AgentStates
@@ -47,7 +47,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 REPO = Path(__file__).resolve().parents[3]
-SCREENSHOTS = REPO / "docs" / "screenshots"
 
 
 def require_chromium() -> None:
@@ -85,68 +84,52 @@ def launch_spanish_chromium(playwright: Any) -> Any:
                                       headless=True, env={**os.environ, **SPANISH_ENV})  # fmt: skip
 
 
-# With an instant after the port: the console's clock starts there and runs on, so
-# what the pages show (the debtor's local time, "today") does not follow the wall clock.
-PINNED_CLOCK = (
-    "if len(sys.argv) > 2:\n"
-    "    import time\n"
-    "    from datetime import datetime, timedelta\n"
-    "    import console.app\n"
-    "    start, t0, real_init = datetime.fromisoformat(sys.argv[2]), time.monotonic(), console.app.init_app\n"
-    "    def pinned_init(*args, **kwargs):\n"
-    "        kwargs['clock'] = lambda: start + timedelta(seconds=time.monotonic() - t0)\n"
-    "        return real_init(*args, **kwargs)\n"
-    "    console.app.init_app = pinned_init\n"
-)
-
-
 @contextmanager
 def console_process(env: dict[str, str], at: datetime | None = None) -> Iterator[str]:
     """`cobrador console run` in a child process; yields its base URL. ``at``: the
-    console's clock starts at that instant (screenshots that do not depend on the hour)."""
+    console's clock starts at that instant (screenshots that do not depend on the hour).
+
+    The child is forked from a server that imported the console once per session
+    (support.console_forks); its output goes to ``console-<port>.log`` beside the data
+    dir (the test's tmp_path), printed here when it ends under the test."""
     port = free_port()
-    code = (
-        "import argparse, sys\n" + PINNED_CLOCK + "from cobrador.ground.settings import Settings\n"
-        "from console.commands import _console_run\n"
-        "sys.exit(_console_run(argparse.Namespace(host='127.0.0.1', port=int(sys.argv[1])),"
-        " Settings.load()))\n"
-    )
-    args = [str(port)] + ([at.isoformat()] if at is not None else [])
     # Its own metrics port: a fixed one collides with any other console on the machine.
-    metrics = {"COBRADOR_CONSOLE_METRICS_PORT": str(free_port())}
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code, *args],
-        env={**os.environ, **metrics, **env},
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    env = {"COBRADOR_CONSOLE_METRICS_PORT": str(free_port()), **env}
+    data_dir = env.get("COBRADOR_DATA_DIR")
+    logs = Path(data_dir).parent if data_dir else Path(tempfile.mkdtemp(prefix="console-"))
+    logs.mkdir(parents=True, exist_ok=True)
+    log = logs / f"console-{port}.log"
+    proc = console_forks.start(port, env, at, log, REPO)
     deadline = time.monotonic() + 30
     while True:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                 break
         except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                # Killed first: reading a live console's output waits for an end that
-                # never comes (a console slow to start under load hung CI for 15 min).
+            if not proc.is_alive() or time.monotonic() > deadline:
                 proc.kill()
-                out = proc.stdout.read() if proc.stdout else ""
-                pytest.fail(f"console did not start: {out[-2000:]}")
-            time.sleep(0.1)
+                proc.join(10)
+                pytest.fail(f"console did not start ({log}): {_tail(log, 2000)}")
+            time.sleep(0.05)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
-        died = proc.poll()
+        died = proc.exitcode
         proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
+        proc.join(10)
+        if proc.exitcode is None:
             proc.kill()
+            proc.join(10)
         if died is not None:  # it ended under the test: say why (shown with a failure)
-            out = proc.stdout.read() if proc.stdout else ""
-            print(f"console process exited with {died} during the test:\n{out[-4000:]}")
+            print(f"console process exited with {died} during the test ({log}):\n"
+                  f"{_tail(log, 4000)}")  # fmt: skip
+
+
+def _tail(path: Path, chars: int) -> str:
+    try:
+        return path.read_text(errors="replace")[-chars:]
+    except OSError as exc:
+        return f"(no output: {exc})"
 
 
 class DialerDouble:

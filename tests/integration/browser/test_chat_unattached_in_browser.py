@@ -7,13 +7,12 @@ account has is closed without one, also after the agent reloaded the page. Scree
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-from browser_harness import SCREENSHOTS
 from console_fixtures import PASSWORD, Seed
 from sqlalchemy import Engine, select
 from support.chat_standins import StandInActions, StandInAssistant
+from support.screenshots import screenshot_path
 
 from selfservice.chat_service import ChatService, Incoming
 from store.db import transaction
@@ -85,7 +84,7 @@ def test_given_a_chat_from_a_shared_number_then_names_only_until_the_debtor_answ
     page.get_by_role("button", name="Enviar", exact=True).click()
     expect(lines.last).to_have_text(ASK)
     expect(page.locator("#chat-transcript li").last).to_contain_text("Por enviar")
-    page.screenshot(path=str(Path(SCREENSHOTS) / "chat-agent-unattached.png"))
+    page.screenshot(path=screenshot_path("chat-agent-unattached.png"))
 
     # The debtor's answer, typed by the agent: the chat is María's, her account opens.
     candidates.first.click()

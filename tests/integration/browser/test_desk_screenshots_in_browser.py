@@ -14,10 +14,11 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from browser_harness import SCREENSHOTS, DialerDouble, console_process
+from browser_harness import DialerDouble, console_process
 from console_fixtures import PASSWORD, Seed
 from redis import Redis
 from sqlalchemy import Engine
+from support.screenshots import screenshot_path
 from test_agent_desk_in_browser import plan_terms, shown, verify_titular
 
 from cobrador.ground.settings import Settings
@@ -119,7 +120,6 @@ def test_given_a_working_morning_then_pages_show_no_code_and_screenshots_are_tak
 ) -> None:
     from playwright.sync_api import expect
 
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     earlier_work(engine, seeded)
     # What the campaign's dial loop writes for the wallboard (no dialer runs here).
     redis = Redis.from_url(settings.redis_url or "")
@@ -149,7 +149,7 @@ def test_given_a_working_morning_then_pages_show_no_code_and_screenshots_are_tak
     expect(agent.locator("#pop-attempts")).to_contain_text("2026-11-25")
     no_error_banner(agent)
     assert raw_codes(agent, RAW_ES) == []
-    agent.screenshot(path=str(SCREENSHOTS / "agent.png"), full_page=True)
+    agent.screenshot(path=screenshot_path("agent.png"), full_page=True)
     agent.click("#btn-dispo")
     agent.click("#btn-plan-confirm")
     expect(agent.locator("#dispo-msg")).to_have_text("Tipificación guardada.")
@@ -173,7 +173,7 @@ def test_given_a_working_morning_then_pages_show_no_code_and_screenshots_are_tak
     expect(supervisor.locator("#plans-table")).to_contain_text("25 %")
     no_error_banner(supervisor)
     assert raw_codes(supervisor, RAW_ES) == []
-    supervisor.screenshot(path=str(SCREENSHOTS / "supervisor.png"), full_page=True)
+    supervisor.screenshot(path=screenshot_path("supervisor.png"), full_page=True)
     supervisor.goto(url + "/supervisor?lang=en")
     expect(supervisor.locator("#agents-body")).to_contain_text("Paused")
     # The glance at every campaign is redrawn by itself (every 10 s) from the server.
@@ -195,7 +195,7 @@ def test_given_a_working_morning_then_pages_show_no_code_and_screenshots_are_tak
     expect(table).to_contain_text("Titular · Convenio / plan de pagos")
     no_error_banner(auditor)
     assert raw_codes(auditor, RAW_ES) == []
-    auditor.screenshot(path=str(SCREENSHOTS / "auditor.png"), full_page=True)
+    auditor.screenshot(path=screenshot_path("auditor.png"), full_page=True)
     auditor.goto(url + "/auditor/decisions?lang=en&reason=")
     expect(auditor.locator("body")).to_contain_text("Outside the allowed hours")
     assert raw_codes(auditor, RAW_EN) == []

@@ -9,14 +9,14 @@ import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_harness import SCREENSHOTS, console_process
+from browser_harness import console_process
 from console_fixtures import PASSWORD, _password_hash
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
+from support.screenshots import screenshot_path
 
 from cobrador.ground.settings import Settings
 from field import plans
@@ -254,8 +254,7 @@ REPLAY = """async (ops) => {
 
 def shot(page: Any, name: str, full_page: bool = True) -> None:
     if os.environ.get("COBRADOR_SCREENSHOTS", "1") == "1":
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(SCREENSHOTS) / name), full_page=full_page)
+        page.screenshot(path=screenshot_path(name), full_page=full_page)
 
 
 def supervisor_page(browser: Any, base: str, day: str) -> Any:

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_harness import SCREENSHOTS, console_process
+from browser_harness import console_process
 from console_fixtures import PASSWORD, Seed
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
+from support.screenshots import screenshot_path
 from support.selfservice_seed import DIGITS, IDENTITY_KEY, LINK_SECRET, NOW, PortalSeed, seed_portal
 
 from cobrador.ground.settings import Settings
@@ -79,7 +79,7 @@ def portal_url(settings: Settings, portal: PortalSeed) -> Iterator[str]:
 
 
 def shot(page: Any, name: str) -> None:
-    page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}.png"))
+    page.screenshot(path=screenshot_path(f"{name}.png"))
 
 
 def agent_ready(page: Any, base: str) -> None:

@@ -19,13 +19,13 @@ import pytest
 import redis.asyncio as aioredis
 from browser_harness import (
     EXPECT_TIMEOUT_MS,
-    SCREENSHOTS,
     console_process,
     launch_spanish_chromium,
 )
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 from support.dialer_floor import load_reus
+from support.screenshots import screenshot_path
 from support.selfservice_seed import (
     DIGITS,
     IDENTITY_KEY,
@@ -96,7 +96,7 @@ def shot(page: Any, name: str, section: str | None = None) -> None:
     """The phone's screen (scrolled to `section` when given): what the debtor sees."""
     if section:
         page.locator(section).scroll_into_view_if_needed()
-    page.screenshot(path=str(Path(SCREENSHOTS) / f"portal-{name}.png"))
+    page.screenshot(path=screenshot_path(f"portal-{name}.png"))
 
 
 def open_link(page: Any, base: str, account_id: int) -> None:

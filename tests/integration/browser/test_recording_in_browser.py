@@ -8,9 +8,9 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from browser_harness import SCREENSHOTS
 from console_fixtures import PASSWORD, Seed, make_attempt
 from sqlalchemy import Engine, select
+from support.screenshots import screenshot_path
 
 from cobrador.ground.settings import Settings
 from pbxsim.recording import write_synthetic_wav
@@ -82,8 +82,7 @@ def test_given_auditor_on_an_attempt_when_playing_then_audio_has_a_duration_and_
         " || document.getElementById('recording-audio').ended"
     )
     assert ranges, "the player fetched the recording"
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "recording.png"), full_page=True)
+    page.screenshot(path=screenshot_path("recording.png"), full_page=True)
     [play] = _plays(engine)
     assert play["recording_id"] == recording_id and play["attempt_id"] == attempt
     context.close()
