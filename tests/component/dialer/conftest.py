@@ -40,16 +40,31 @@ SPEED = 20.0
 
 
 class ShiftClock:
-    """Wall time moved to the shift; `jump` moves it further (recycling tests)."""
+    """Wall time moved to the shift; `jump` moves it further (recycling tests); `hold`
+    stops it until `release` (a deadline of the dialer's must not run out while the
+    test sets up what happens before it, however slow the machine)."""
 
     def __init__(self, start: datetime) -> None:
         self.offset = start.timestamp() - time.time()
+        self.held: float | None = None
 
     def __call__(self) -> float:
-        return time.time() + self.offset
+        return self.held if self.held is not None else time.time() + self.offset
 
     def jump(self, seconds: float) -> None:
         self.offset += seconds
+        if self.held is not None:
+            self.held += seconds
+
+    def hold(self) -> None:
+        if self.held is None:
+            self.held = self()
+
+    def release(self) -> None:
+        """Time runs on from where it was held (the held time did not pass)."""
+        if self.held is not None:
+            self.offset = self.held - time.time()
+            self.held = None
 
 
 def scenario(seed: int = 11) -> Scenario:

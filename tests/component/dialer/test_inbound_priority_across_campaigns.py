@@ -45,7 +45,9 @@ async def caller_of_otra_gets_the_agent_before_the_outbound_debtor(
     Deterministic without sleeps: the inbound route may reserve the freed agent only
     after the dial loop has looked at it, ready, twice (a dial loop that would take it
     does so at its first look), so an outbound call that may take the agent always has
-    the chance to do it first."""
+    the chance to do it first. The dialer's clock is held from the debtor's answer until
+    the caller has the agent: the debtor's connect grace (5 s) ran out while a loaded
+    machine was still queueing the caller, and the debtor was abandoned for no one."""
     floor.agi.route_timeouts[cv.SCRIPT_ANSWER] = 30.0
     inbound = wire_inbound(floor)
     pops = Pops(floor.redis)
@@ -94,6 +96,7 @@ async def caller_of_otra_gets_the_agent_before_the_outbound_debtor(
     # ...the agent goes on another call, and the debtor answers.
     assert await floor.agents.reserve(agent, 1)
     await floor.agents.talking(agent, 1)
+    floor.clock.hold()
     agent_busy.set()
 
     def outbound_in_grace() -> bool:
@@ -106,7 +109,8 @@ async def caller_of_otra_gets_the_agent_before_the_outbound_debtor(
     await until(lambda: queue.count("otra"))
     if overflow_after is not None:  # the caller waits past its campaign's limit
         [waiting] = await queue.waiting("otra")
-        await until(lambda: floor.clock() - waiting.since >= overflow_after)
+        floor.clock.jump(overflow_after)
+        assert floor.clock() - waiting.since >= overflow_after
     assert outbound_in_grace()
     # mx-test's pacing counts the caller its agent may have to serve; its wallboard
     # shows only its own queue.
@@ -119,6 +123,7 @@ async def caller_of_otra_gets_the_agent_before_the_outbound_debtor(
     assert pop["type"] == "inbound" and pop["campaign"] == "otra" and pop["agent_id"] == agent
     snap = await floor.agents.get(agent)
     assert snap.state is AgentState.talking and snap.attempt_id == pop["attempt_id"]
+    floor.clock.release()  # the debtor's grace runs out
     # The outbound call never gets the agent: the safe-harbor message, abandoned.
     await until(lambda: _attempt(floor, outbound_id).result is not None)
     row = _attempt(floor, outbound_id)
