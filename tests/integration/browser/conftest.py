@@ -16,24 +16,24 @@ from cobrador.ground.settings import Settings
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "component" / "console"))
 
 from browser_harness import (  # noqa: E402
-    CHROMIUM,
-    CHROMIUM_ARGS,
     EXPECT_TIMEOUT_MS,
     console_process,
-    require_chromium,
+    launch_spanish_chromium,
 )
 from console_fixtures import Seed, seed_data  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    require_chromium()
+    """Chromium in Mexican Spanish, as the agents' and the debtors' are: a date input
+    shows dd/mm/aaaa (an English Chromium showed the plan's first payment as 12/01/2026
+    on a Spanish page, in the README's screenshot too)."""
     from playwright.sync_api import expect, sync_playwright
 
     expect.set_options(timeout=EXPECT_TIMEOUT_MS)
 
     with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        chromium = launch_spanish_chromium(pw)
         yield chromium
         chromium.close()
 

@@ -18,9 +18,7 @@ from typing import Any, TypeVar
 import pytest
 import redis.asyncio as aioredis
 from browser_harness import (
-    EXPECT_TIMEOUT_MS,
     console_process,
-    launch_spanish_chromium,
 )
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
@@ -50,18 +48,6 @@ PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "i
          "has_touch": True, "locale": "es-MX", "timezone_id": "America/Mexico_City"}  # fmt: skip
 T = TypeVar("T")
 SIGNER = LinkSigner("https://pagos.example.mx/p", LINK_SECRET)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """A Mexican debtor's Chromium: Spanish, so a date input reads dd/mm/aaaa."""
-    from playwright.sync_api import expect, sync_playwright
-
-    expect.set_options(timeout=EXPECT_TIMEOUT_MS)
-    with sync_playwright() as pw:
-        chromium = launch_spanish_chromium(pw)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
