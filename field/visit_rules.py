@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -37,6 +37,12 @@ VisitCheck = Callable[[Session, Account, datetime], Decision]
 
 STAGE_PLAN = "visit_plan"
 STAGE_CHECKIN = "visit_checkin"
+# A visit is a conversation at the door, not an instant: the hours must allow it from
+# the check-in until this much later, as a call's must allow its ringing
+# (engine.CallRequest.reach_seconds). RULES.md: visits only 07:00-22:00 (MX), never
+# 20:00-07:00 (PE); a check-in at 21:55 in Mexico City talks past 22:00. Ten minutes
+# is the shortest door conversation we assume (stricter reading; no rule gives one).
+VISIT_REACH = timedelta(minutes=10)
 
 
 def debtor_zone(account: Account) -> ZoneInfo | None:
@@ -134,6 +140,7 @@ def profile_visit_check(profiles: Mapping[str, Profile]) -> VisitCheck:
             ),  # fmt: skip
             campaign_id=account.campaign_id,
             channel=ContactChannel.visit.value,
+            reach_seconds=VISIT_REACH.total_seconds(),
         )
         return rules.evaluate(request, at)
 

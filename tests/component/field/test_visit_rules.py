@@ -44,6 +44,18 @@ def test_given_mx_debtor_then_visits_between_7_and_22_local(
     assert decide(engine, mx, late) == (False, ("outside_hours",))
 
 
+def test_given_a_checkin_minutes_before_the_window_closes_then_refused_the_visit_would_overrun(
+    engine: Engine, seed: FieldSeed
+) -> None:
+    mx, pe = seed.accounts["MX-0"], seed.accounts["PE-1"]
+    mx_2145 = datetime(2026, 11, 25, 3, 45, tzinfo=UTC)  # Tuesday 21:45 in Mexico City
+    assert decide(engine, mx, mx_2145) == (True, ())
+    mx_2155 = mx_2145 + timedelta(minutes=10)  # the visit would talk past 22:00
+    assert decide(engine, mx, mx_2155) == (False, ("outside_hours",))
+    pe_1955 = datetime(2026, 11, 25, 0, 55, tzinfo=UTC)  # Tuesday 19:55 in Lima
+    assert decide(engine, pe, pe_1955) == (False, ("outside_hours",))
+
+
 def test_given_co_debtor_without_authorisation_then_refused_and_with_it_allowed(
     engine: Engine, seed: FieldSeed
 ) -> None:
