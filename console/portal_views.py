@@ -42,6 +42,7 @@ from console.payment_plans import INTERVAL_LABELS
 from console.payment_webhook_views import payment_provider
 from console.portal_blocks import account_blocks, account_line, block_line
 from console.portal_chat_glance import AgentReply, agent_replied_last, when_label
+from console.security import new_csrf_token
 from console.supervisor_views import plan_scope
 from console.webutil import in_db, requires, user_of
 from outreach.links import LinkError, verify
@@ -242,6 +243,10 @@ async def _enter(request: web.Request, account_id: int, gate: str, now: datetime
         await in_db(request, portal_sessions.end, old["s"], now)  # one session per browser
     sid = await in_db(request, portal_sessions.start, account_id, now)
     session[SESSION_KEY] = {"a": account_id, "s": sid}
+    # A new CSRF token with the new standing, as the console's login does: a token read
+    # before the check (a page left open on a shared computer, a cookie planted in the
+    # browser) is worth nothing inside.
+    session["csrf"] = new_csrf_token()
     debtor = da.Debtor(account_id, "portal", session=sid, client=request.remote or "")
     await in_db(request, da.record_contact, debtor, "identified", now, {"gate": gate[:5]})
     raise web.HTTPSeeOther("/p/cuenta")

@@ -35,7 +35,9 @@ def new_csrf_token() -> str:
 
 
 def csrf_matches(expected: str | None, given: str | None) -> bool:
-    if not expected or not given:
+    # Tokens are URL-safe base64: anything else (a header of bytes that are not UTF-8,
+    # which aiohttp hands over as lone surrogates that .encode() refuses) is no match.
+    if not expected or not given or not given.isascii():
         return False
     return hmac.compare_digest(expected.encode(), given.encode())
 
@@ -44,6 +46,9 @@ def same_origin(origin: str | None, scheme: str, host: str | None) -> bool:
     """A browser WebSocket from our own page sends Origin == our scheme://host."""
     if not origin or not host:
         return False
-    parts = urlsplit(origin)
+    try:
+        parts = urlsplit(origin)
+    except ValueError:  # "http://[": an unclosed IPv6 host no browser sends
+        return False
     expected_scheme = "https" if scheme in ("https", "wss") else "http"
     return parts.scheme == expected_scheme and parts.netloc.lower() == host.lower()

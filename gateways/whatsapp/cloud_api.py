@@ -144,7 +144,10 @@ def signature(body: bytes, app_secret: str) -> str:
 def signature_ok(body: bytes, header: str | None, app_secret: str) -> bool:
     if not header or not app_secret:
         return False
-    return hmac.compare_digest(header.strip().lower(), signature(body, app_secret))
+    given = header.strip().lower()
+    if not given.isascii():  # compare_digest raises TypeError on a non-ASCII str
+        return False
+    return hmac.compare_digest(given, signature(body, app_secret))
 
 
 class WebhookInputError(ValueError):

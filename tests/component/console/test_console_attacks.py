@@ -3,6 +3,7 @@ stranger without a session can and cannot make the console do."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from urllib.parse import quote
 
@@ -109,3 +110,26 @@ async def test_given_a_login_then_the_session_cookie_is_httponly_and_same_site_s
     cookie = resp.cookies["cobrador_session"]
     assert cookie["httponly"] is True
     assert cookie["samesite"] == "Strict"
+
+
+async def test_given_a_csrf_header_of_bytes_not_utf8_then_403_not_500(client: TestClient) -> None:
+    """aiohttp hands such a header over as lone surrogates, which .encode() refused."""
+    reader, writer = await asyncio.open_connection(client.host, client.port)
+    try:
+        writer.write(b"POST /login HTTP/1.1\r\nHost: x\r\nX-CSRF-Token: \xff\xfe\x80\r\n"
+                     b"Content-Length: 0\r\nConnection: close\r\n\r\n")  # fmt: skip
+        answer = await asyncio.wait_for(reader.read(), 30)
+    finally:
+        writer.close()
+    assert answer.startswith(b"HTTP/1.1 403"), answer[:100]
+
+
+async def test_given_an_origin_no_browser_sends_then_the_socket_is_refused_not_500(
+    client: TestClient, seed: Seed
+) -> None:
+    await login(client, "root")  # every role: the Origin check is what answers
+    for path in ("/ws/agent", "/ws/wallboard"):
+        resp = await client.get(path, headers={
+            "Origin": "http://[", "Upgrade": "websocket", "Connection": "Upgrade",
+            "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="})  # fmt: skip
+        assert resp.status in (401, 403), (path, resp.status)

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from sqlalchemy import Engine
 
+from cobrador.ground import access_log
 from cobrador.ground.settings import Settings
 from console.app import init_app
 from console.tls import TLSConfigError, server_context
@@ -44,7 +45,8 @@ async def test_given_certificate_when_console_runs_then_https_and_secure_session
     cert, key = self_signed(tmp_path)
     settings = settings.with_overrides(console_tls_cert=cert, console_tls_key=key)
     context = server_context(settings.console_tls_cert, settings.console_tls_key)
-    runner = web.AppRunner(init_app(settings, engine, aredis))
+    # The production runner: TLS connections pass its per-address gate (http_bounds).
+    runner = access_log.runner(init_app(settings, engine, aredis), max_per_address=4)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=context)
     await site.start()

@@ -687,3 +687,19 @@ async def test_given_a_reference_held_after_many_wrong_answers_then_a_supervisor
     await web.post("/logout", data={"_csrf": token_}, allow_redirects=False)
     form = {"ref": seeded.ref, "digits": DIGITS, "_csrf": await csrf(web, "/p")}
     assert (await web.post("/p", data=form, allow_redirects=False)).status == 303
+
+
+async def test_given_a_csrf_token_read_before_the_identity_check_then_refused_inside(
+    web: TestClient, seeded: PortalSeed
+) -> None:
+    """The token changes when the check passes (as the console's login does): a token
+    read before it (a page left open on a shared computer, a cookie planted in the
+    browser) posts nothing in the debtor's name."""
+    tok = token(seeded.account_id)
+    before = await csrf(web, f"/p/{tok}")
+    resp = await web.post(f"/p/{tok}", data={"digits": DIGITS, "_csrf": before},
+                          allow_redirects=False)  # fmt: skip
+    assert resp.status == 303
+    assert await csrf(web, "/p/cuenta") != before
+    stale = await web.post("/p/cuenta/llamada", data={"_csrf": before}, allow_redirects=False)
+    assert stale.status == 403

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateways.kannel import KannelInputError, parse_mo
-from gateways.whatsapp.cloud_api import WebhookInputError, parse_webhook
+from gateways.whatsapp.cloud_api import WebhookInputError, parse_webhook, signature_ok
 
 
 def notification(value: Any) -> bytes:
@@ -85,3 +85,9 @@ def test_given_a_kannel_reply_with_nul_then_stored_without_it_and_a_sender_not_p
     assert parse_mo({"from": "+5215512345678", "text": "BA\x00JA"}).text == "BAJA"
     with pytest.raises(KannelInputError, match="not printable"):
         parse_mo({"from": "+52\x00155", "text": "hola"})
+
+
+@pytest.mark.parametrize("header", ["sha256=é", "sha256=" + "\udcff" * 64, "ñ" * 71])
+def test_given_a_signature_header_not_ascii_then_refused_not_type_error(header: str) -> None:
+    """hmac.compare_digest raises TypeError on a non-ASCII str: the webhook's 500."""
+    assert signature_ok(b"{}", header, "secret") is False
