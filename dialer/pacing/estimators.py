@@ -157,11 +157,16 @@ class RingModel:
     `rows[r]`: for a call that has rung r whole seconds, P(a person answers
     within the next h seconds) for every horizon h, then the Bernoulli
     variances. `human_rate`: P(a new call is answered by a person).
+    `at_risk[r]`: the sampled calls still ringing at r seconds, the count
+    behind `rows[r]` (a 15-minute window of a small team holds ~80 calls,
+    and a few dozen of them behind a row past 10 s: its late answers are
+    a handful, so the row's estimate is rough; see `row_upper`).
     """
 
     rows: tuple[tuple[float, ...], ...]
     human_rate: float
     samples: int
+    at_risk: tuple[int, ...] = ()
 
     @classmethod
     def from_samples(cls, samples: Iterable[RingSample], horizons: Sequence[float]) -> RingModel:
@@ -198,7 +203,9 @@ class RingModel:
         at_risk = n
         hz_human: list[float] = []
         hz_end: list[float] = []
+        risk_counts: list[int] = []
         for t in range(top + 1):
+            risk_counts.append(at_risk)
             if at_risk > 0:
                 hz_human.append(human[t] / at_risk)
                 hz_end.append(ended[t] / at_risk)
@@ -228,7 +235,15 @@ class RingModel:
         human_rate = _total_human(hz_human, hz_end)
         if not rows:
             rows = [_with_variances([0.0 for _ in horizons])]
-        return cls(tuple(rows), human_rate, n)
+            risk_counts = [0]
+        return cls(tuple(rows), human_rate, n, tuple(risk_counts))
+
+    def count_at(self, rung_seconds: float) -> int:
+        """The sampled calls behind `row(rung_seconds)` (0 when none are recorded)."""
+        if not self.at_risk:
+            return 0
+        i = min(max(0, int(rung_seconds)), len(self.at_risk) - 1)
+        return self.at_risk[i]
 
     def row(self, rung_seconds: float) -> tuple[float, ...]:
         i = int(rung_seconds)
@@ -629,6 +644,58 @@ def most_calls_within_overflow(
         if _overflow_above(answers, free, offset) > tolerance:
             return n
     return most
+
+
+def overflow_tails(
+    ringing_probs: Sequence[float],
+    new_prob: float,
+    most: int,
+    free_probs: Sequence[float],
+    sure_answers: int,
+    sure_free: int,
+    left: int,
+    exact_up_to: int = 400,
+) -> list[float]:
+    """`overflow_probability` with 0, 1, ..., `most` new calls added: a list of `most` + 1.
+
+    The new calls each answer with `new_prob` within the horizon, on top of
+    the calls already ringing. What the hour-level clump ledger charges a
+    decision: the increase in this chance that its calls bring (see
+    `PredictivePolicy._overflow_cap`). Exact up to `exact_up_to` calls, then
+    a normal approximation with a continuity correction; all zeros when even
+    every call placed keeps the overflow seven standard deviations inside.
+    """
+    if most < 0:
+        raise ValueError("most must be >= 0")
+    offset = left + sure_free - sure_answers
+    new_prob = min(1.0, max(0.0, new_prob))
+    mean = sum(ringing_probs) + most * new_prob - sum(free_probs)
+    var = (
+        sum(p * (1 - p) for p in ringing_probs)
+        + most * new_prob * (1 - new_prob)
+        + sum(p * (1 - p) for p in free_probs)
+    )
+    if mean + 7.0 * math.sqrt(var) + 1.0 <= offset:
+        return [0.0] * (most + 1)
+    if len(ringing_probs) + most > exact_up_to:
+        base_mean = sum(ringing_probs) - sum(free_probs)
+        base_var = var - most * new_prob * (1 - new_prob)
+        out = []
+        for n in range(most + 1):
+            m = base_mean + n * new_prob
+            v = base_var + n * new_prob * (1 - new_prob)
+            if v <= 0:
+                out.append(1.0 if m > offset else 0.0)
+            else:
+                out.append(1.0 - _normal_cdf((offset + 0.5 - m) / math.sqrt(v)))
+        return out
+    answers = poisson_binomial(ringing_probs)
+    free = poisson_binomial(free_probs)
+    out = [_overflow_above(answers, free, offset)]
+    for _ in range(most):
+        answers = _add_trial(answers, new_prob)
+        out.append(_overflow_above(answers, free, offset))
+    return out
 
 
 def _most_calls_normal(
