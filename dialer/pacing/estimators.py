@@ -596,6 +596,31 @@ def overflow_probability(
     return _overflow_above(answers, free, left + sure_free - sure_answers)
 
 
+def _base_spread(
+    ringing_probs: Sequence[float], free_probs: Sequence[float]
+) -> tuple[float, float]:
+    """Mean and variance of (answers from the calls ringing) - (busy agents freed)."""
+    mean = sum(ringing_probs) - sum(free_probs)
+    var = sum(p * (1 - p) for p in ringing_probs) + sum(p * (1 - p) for p in free_probs)
+    return mean, var
+
+
+def _far_inside(base: tuple[float, float], new_prob: float, most: int, offset: int) -> bool:
+    """Even with `most` new calls, the overflow stays 7 standard deviations under `offset`."""
+    mean = base[0] + most * new_prob
+    var = base[1] + most * new_prob * (1 - new_prob)
+    return mean + 7.0 * math.sqrt(var) + 1.0 <= offset
+
+
+def _normal_tail(base: tuple[float, float], new_prob: float, n: int, offset: int) -> float:
+    """P(overflow > offset) with n new calls, normal with a continuity correction."""
+    m = base[0] + n * new_prob
+    v = base[1] + n * new_prob * (1 - new_prob)
+    if v <= 0:
+        return 1.0 if m > offset else 0.0
+    return 1.0 - _normal_cdf((offset + 0.5 - m) / math.sqrt(v))
+
+
 def most_calls_within_overflow(
     ringing_probs: Sequence[float],
     new_prob: float,
@@ -622,17 +647,12 @@ def most_calls_within_overflow(
         raise ValueError("most must be >= 0")
     offset = left + sure_free - sure_answers
     new_prob = min(1.0, max(0.0, new_prob))
-    mean = sum(ringing_probs) + most * new_prob - sum(free_probs)
-    var = (
-        sum(p * (1 - p) for p in ringing_probs)
-        + most * new_prob * (1 - new_prob)
-        + sum(p * (1 - p) for p in free_probs)
-    )
+    base = _base_spread(ringing_probs, free_probs)
     # Far inside the bound even with every call placed: no need to count.
-    if mean + 7.0 * math.sqrt(var) + 1.0 <= offset:
+    if _far_inside(base, new_prob, most, offset):
         return most
     if len(ringing_probs) + most > exact_up_to:
-        return _most_calls_normal(ringing_probs, new_prob, most, free_probs, offset, tolerance)
+        return _most_calls_normal(base, new_prob, most, offset, tolerance)
     answers = poisson_binomial(ringing_probs)
     free = poisson_binomial(free_probs)
     if _overflow_above(answers, free, offset) > tolerance:
@@ -669,26 +689,11 @@ def overflow_tails(
         raise ValueError("most must be >= 0")
     offset = left + sure_free - sure_answers
     new_prob = min(1.0, max(0.0, new_prob))
-    mean = sum(ringing_probs) + most * new_prob - sum(free_probs)
-    var = (
-        sum(p * (1 - p) for p in ringing_probs)
-        + most * new_prob * (1 - new_prob)
-        + sum(p * (1 - p) for p in free_probs)
-    )
-    if mean + 7.0 * math.sqrt(var) + 1.0 <= offset:
+    base = _base_spread(ringing_probs, free_probs)
+    if _far_inside(base, new_prob, most, offset):
         return [0.0] * (most + 1)
     if len(ringing_probs) + most > exact_up_to:
-        base_mean = sum(ringing_probs) - sum(free_probs)
-        base_var = var - most * new_prob * (1 - new_prob)
-        out = []
-        for n in range(most + 1):
-            m = base_mean + n * new_prob
-            v = base_var + n * new_prob * (1 - new_prob)
-            if v <= 0:
-                out.append(1.0 if m > offset else 0.0)
-            else:
-                out.append(1.0 - _normal_cdf((offset + 0.5 - m) / math.sqrt(v)))
-        return out
+        return [_normal_tail(base, new_prob, n, offset) for n in range(most + 1)]
     answers = poisson_binomial(ringing_probs)
     free = poisson_binomial(free_probs)
     out = [_overflow_above(answers, free, offset)]
@@ -699,29 +704,14 @@ def overflow_tails(
 
 
 def _most_calls_normal(
-    ringing_probs: Sequence[float],
-    new_prob: float,
-    most: int,
-    free_probs: Sequence[float],
-    offset: int,
-    tolerance: float,
+    base: tuple[float, float], new_prob: float, most: int, offset: int, tolerance: float
 ) -> int:
-    base_mean = sum(ringing_probs) - sum(free_probs)
-    base_var = sum(p * (1 - p) for p in ringing_probs) + sum(p * (1 - p) for p in free_probs)
-
-    def tail(n: int) -> float:
-        m = base_mean + n * new_prob
-        v = base_var + n * new_prob * (1 - new_prob)
-        if v <= 0:
-            return 1.0 if m > offset else 0.0
-        return 1.0 - _normal_cdf((offset + 0.5 - m) / math.sqrt(v))
-
-    if tail(0) > tolerance:
+    if _normal_tail(base, new_prob, 0, offset) > tolerance:
         return -1
     lo, hi = 0, most
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        if tail(mid) <= tolerance:
+        if _normal_tail(base, new_prob, mid, offset) <= tolerance:
             lo = mid
         else:
             hi = mid - 1

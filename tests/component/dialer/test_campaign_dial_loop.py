@@ -83,7 +83,8 @@ async def test_given_recycle_delays_when_time_passes_then_accounts_come_back_wit
         )
     )
     again = {a.account_id for a in attempts(floor)[15:] if a.result not in (None, "blocked")}
-    assert again == expected_back
+    # The first results of the accounts that differ: seen once under load, not reproduced.
+    assert again == expected_back, {a: first.get(a) for a in again ^ expected_back}
     # Never two live calls for one account, never more than one attempt an hour.
     by_account = defaultdict(list)
     for a in attempts(floor):
