@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from cobrador.ground.masking import mask_phone
 from store import audit
 from store.importing.fields import FieldError, parse_phone
-from store.models import Account, PhoneStatus, Protection
+from store.models import Account, Phone, PhoneStatus, Protection
 
 PROTECTIONS = tuple(Protection.__members__)
 # The reason code each protection gives (stable strings: tests, metrics, the audit log).
@@ -217,14 +217,7 @@ def _set_third_party(
     may_change: Callable[[int | None], bool],
     source: str,
 ) -> ProtectionChange:
-    account = _account(session, account_ref, may_change)
-    try:
-        e164, _type = parse_phone(number, account.country, "number")
-    except FieldError as exc:
-        raise ProtectionError(str(exc)) from None
-    phone = next((p for p in account.phones if p.number_e164 == e164), None)
-    if phone is None:
-        raise LookupError(f"the account has no number {mask_phone(e164)}")
+    account, phone = _account_phone(session, account_ref, number, may_change)
     marked = phone.status == PhoneStatus.third_party.value
     if marked == third_party:
         return ProtectionChange(account.id, account.campaign_id, False, phone.status)
@@ -239,7 +232,7 @@ def _set_third_party(
         "phone_status_change",
         {
             "phone_id": phone.id,
-            "number": mask_phone(e164),
+            "number": mask_phone(phone.number_e164),
             "status": phone.status,
             "was": was,
             "source": source,
@@ -267,14 +260,7 @@ def confirm_own_number(
     bind it here (the mother's own loan; compliance/service.py). A `phone_owner_change`
     audit entry. LookupError: no such account or number; ProtectionError: not a number,
     a reference too long, or the number is marked as a third party's on this account."""
-    account = _account(session, account_ref, may_change)
-    try:
-        e164, _type = parse_phone(number, account.country, "number")
-    except FieldError as exc:
-        raise ProtectionError(str(exc)) from None
-    phone = next((p for p in account.phones if p.number_e164 == e164), None)
-    if phone is None:
-        raise LookupError(f"the account has no number {mask_phone(e164)}")
+    account, phone = _account_phone(session, account_ref, number, may_change)
     ref = (ref or "").strip() or None
     if ref is not None and len(ref) > MAX_REF:
         raise ProtectionError(f"the evidence reference is longer than {MAX_REF} characters")
@@ -293,7 +279,7 @@ def confirm_own_number(
         "phone_owner_change",
         {
             "phone_id": phone.id,
-            "number": mask_phone(e164),
+            "number": mask_phone(phone.number_e164),
             "owner_confirmed_ref": ref,
             "was": was,
             "source": source,
@@ -313,3 +299,18 @@ def _account(
     if not may_change(account.campaign_id):
         raise PermissionError(account.campaign_id)
     return account
+
+
+def _account_phone(
+    session: Session, account_ref: str, number: str, may_change: Callable[[int | None], bool]
+) -> tuple[Account, Phone]:
+    """The account and its listed phone `number` (parsed in the account's country)."""
+    account = _account(session, account_ref, may_change)
+    try:
+        e164, _type = parse_phone(number, account.country, "number")
+    except FieldError as exc:
+        raise ProtectionError(str(exc)) from None
+    phone = next((p for p in account.phones if p.number_e164 == e164), None)
+    if phone is None:
+        raise LookupError(f"the account has no number {mask_phone(e164)}")
+    return account, phone
