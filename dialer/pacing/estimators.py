@@ -151,26 +151,22 @@ def wrap_free_rows(
 
 
 @dataclass(frozen=True)
-class RingModel:
-    """Competing-risk estimate of how ringing calls end, from censored ring samples.
+class RingCounts:
+    """Ring samples counted per whole second of ringing: the raw material of a `RingModel`.
 
-    `rows[r]`: for a call that has rung r whole seconds, P(a person answers
-    within the next h seconds) for every horizon h, then the Bernoulli
-    variances. `human_rate`: P(a new call is answered by a person).
-    `at_risk[r]`: the sampled calls still ringing at r seconds, the count
-    behind `rows[r]` (a 15-minute window of a small team holds ~80 calls,
-    and a few dozen of them behind a row past 10 s: its late answers are
-    a handful, so the row's estimate is rough; see `row_upper`).
+    `leaving[t]`: calls whose observation stopped in second t (they ended, or
+    were still ringing when counted: censored); `ended[t]`: those that ended
+    there; `human[t]`: those a person answered. `calls`: all of them. Counts
+    are floats so that discounted memories of earlier windows add to them.
     """
 
-    rows: tuple[tuple[float, ...], ...]
-    human_rate: float
-    samples: int
-    at_risk: tuple[int, ...] = ()
+    leaving: tuple[float, ...]
+    ended: tuple[float, ...]
+    human: tuple[float, ...]
+    calls: float
 
     @classmethod
-    def from_samples(cls, samples: Iterable[RingSample], horizons: Sequence[float]) -> RingModel:
-        # Counts per whole second: calls leaving observation, ended, answered by a person.
+    def of(cls, samples: Iterable[RingSample]) -> RingCounts:
         leaving = [0] * 64
         ended = [0] * 64
         human = [0] * 64
@@ -198,6 +194,59 @@ class RingModel:
                 ended[t] += 1
                 if outcome == "human":
                     human[t] += 1
+        end = top + 1
+        return cls(tuple(leaving[:end]), tuple(ended[:end]), tuple(human[:end]), n)
+
+    def plus(self, other: RingCounts, weight: float = 1.0) -> RingCounts:
+        """These counts with `other`'s added, each of its calls counting `weight`."""
+        if weight < 0:
+            raise ValueError("weight must be >= 0")
+        size = max(len(self.leaving), len(other.leaving))
+
+        def add(a: tuple[float, ...], b: tuple[float, ...]) -> tuple[float, ...]:
+            return tuple(
+                (a[i] if i < len(a) else 0.0) + weight * (b[i] if i < len(b) else 0.0)
+                for i in range(size)
+            )
+
+        return RingCounts(
+            add(self.leaving, other.leaving),
+            add(self.ended, other.ended),
+            add(self.human, other.human),
+            self.calls + weight * other.calls,
+        )
+
+
+EMPTY_RING_COUNTS = RingCounts((0.0,), (0.0,), (0.0,), 0.0)
+
+
+@dataclass(frozen=True)
+class RingModel:
+    """Competing-risk estimate of how ringing calls end, from censored ring samples.
+
+    `rows[r]`: for a call that has rung r whole seconds, P(a person answers
+    within the next h seconds) for every horizon h, then the Bernoulli
+    variances. `human_rate`: P(a new call is answered by a person).
+    `at_risk[r]`: the sampled calls still ringing at r seconds, the count
+    behind `rows[r]` (a 15-minute window of a small team holds ~80 calls,
+    and a few dozen of them behind a row past 10 s: its late answers are
+    a handful, so the row's estimate is rough; see `row_upper`).
+    """
+
+    rows: tuple[tuple[float, ...], ...]
+    human_rate: float
+    samples: int
+    at_risk: tuple[int, ...] = ()
+
+    @classmethod
+    def from_samples(cls, samples: Iterable[RingSample], horizons: Sequence[float]) -> RingModel:
+        return cls.from_counts(RingCounts.of(samples), horizons)
+
+    @classmethod
+    def from_counts(cls, counts: RingCounts, horizons: Sequence[float]) -> RingModel:
+        leaving, ended, human = counts.leaving, counts.ended, counts.human
+        n = counts.calls
+        top = len(leaving) - 1
         # Cause-specific hazards per second, then cumulative incidence of a
         # person answering from each second on: P(human in [r, r+h) | ringing at r).
         at_risk = n
@@ -205,10 +254,10 @@ class RingModel:
         hz_end: list[float] = []
         risk_counts: list[int] = []
         for t in range(top + 1):
-            risk_counts.append(at_risk)
-            if at_risk > 0:
-                hz_human.append(human[t] / at_risk)
-                hz_end.append(ended[t] / at_risk)
+            risk_counts.append(int(at_risk + 1e-9))
+            if at_risk > 1e-9:
+                hz_human.append(min(1.0, human[t] / at_risk))
+                hz_end.append(min(1.0, ended[t] / at_risk))
             else:
                 hz_human.append(0.0)
                 hz_end.append(1.0)
@@ -236,7 +285,19 @@ class RingModel:
         if not rows:
             rows = [_with_variances([0.0 for _ in horizons])]
             risk_counts = [0]
-        return cls(tuple(rows), human_rate, n, tuple(risk_counts))
+        return cls(tuple(rows), human_rate, int(n + 1e-9), tuple(risk_counts))
+
+    def at_level(self, human_rate: float) -> RingModel:
+        """The same timing shape with every row scaled to a person-answer rate of `human_rate`."""
+        if self.human_rate <= 0 or human_rate == self.human_rate:
+            return self
+        factor = human_rate / self.human_rate
+        return RingModel(
+            rescaled_rows(self.rows, factor),
+            min(1.0, human_rate),
+            self.samples,
+            self.at_risk,
+        )
 
     def count_at(self, rung_seconds: float) -> int:
         """The sampled calls behind `row(rung_seconds)` (0 when none are recorded)."""
@@ -430,6 +491,59 @@ class RateMemory:
         self.humans = self.calls = 0.0
         self.pending = (0.0, 0.0)
         self.banked_at = None
+
+
+@dataclass
+class ShapeMemory:
+    """Ring counts of earlier windows, discounted by a half-life: when people answer, over the shift.
+
+    A row of the ring model (a call that has rung r seconds) rests on the
+    window's calls still ringing at r. A small team's 15-minute window has
+    a few dozen calls past 10 s and a handful of late answers, so its late
+    rows are rough, and their upper bounds wide (bench/RESULTS.md, "Late
+    rows at their upper bound"). When people answer moves far more slowly
+    than how many do, so the counts of earlier windows are kept and pooled
+    with the window's; the level is still the window's (or the rate
+    memory's), only the shape is pooled. Banked like `RateMemory`: a
+    window's settled calls join the memory at the NEXT bank, when no later
+    window still holds them. Never cleared by a change in the answer rate:
+    the level moves, the shape stays.
+    """
+
+    window: float = 900.0
+    half_life: float = 7200.0
+    memory: RingCounts = EMPTY_RING_COUNTS
+    at: float | None = None  # when `memory` was last decayed
+    banked_at: float | None = None
+    pending: RingCounts = EMPTY_RING_COUNTS
+
+    def __post_init__(self) -> None:
+        if self.window <= 0 or self.half_life <= 0:
+            raise ValueError("window and half_life must be positive seconds")
+
+    def _decay_to(self, now: float) -> None:
+        if self.at is not None and now > self.at and self.memory.calls > 0:
+            k = 0.5 ** ((now - self.at) / self.half_life)
+            self.memory = EMPTY_RING_COUNTS.plus(self.memory, k)
+        self.at = now if self.at is None else max(self.at, now)
+
+    def counts(self, now: float) -> RingCounts:
+        """The remembered counts, decayed to `now`; never the current window's."""
+        self._decay_to(now)
+        return self.memory
+
+    def due(self, now: float) -> bool:
+        return self.banked_at is None or now - self.banked_at >= self.window
+
+    def bank(self, settled: RingCounts, now: float) -> None:
+        """Remember the window's settled calls; the previous window's join the memory now."""
+        if settled.calls < 0 or any(x < 0 for x in settled.leaving):
+            raise ValueError("ring counts must be >= 0")
+        self._decay_to(now)
+        age = now - self.banked_at if self.banked_at is not None and now > self.banked_at else 0
+        self.memory = self.memory.plus(self.pending, 0.5 ** (age / self.half_life))
+        self.pending = settled
+        self.banked_at = now
 
 
 def pooled_answer_rate(

@@ -61,14 +61,16 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from functools import partial
 from typing import Any, Protocol
 
 from dialer.pacing.estimators import (
     RateMemory,
+    RingCounts,
     RingModel,
+    ShapeMemory,
     Survival,
     answer_change_point,
     answer_rate_error,
@@ -200,6 +202,8 @@ class PredictivePolicy:
         clump_ledger: bool = True,
         clump_hour_budget: float = 0.005,
         overflow_shape_z: float = 2.0,
+        shape_memory: bool = True,
+        shape_half_life: float = 7200.0,
         guard_cautious: bool = True,
         guard_z_step: float = 1.0,
         guard_cautious_share: float = 0.25,
@@ -291,6 +295,11 @@ class PredictivePolicy:
             RateMemory(RING_SAMPLE_WINDOW_SECONDS, memory_half_life) if rate_memory else None
         )
         self.rise_z, self.fall_z = rise_z, fall_z
+        if shape_half_life <= 0:
+            raise ValueError("shape_half_life must be positive seconds")
+        self._shape = (
+            ShapeMemory(RING_SAMPLE_WINDOW_SECONDS, shape_half_life) if shape_memory else None
+        )
         self.rate_verdict = "window"
         self.clump_weight = clump_weight
         self.clump_gap_seconds = clump_gap_seconds
@@ -362,7 +371,10 @@ class PredictivePolicy:
         if self._ring_built_at is None or s.now - self._ring_built_at >= self.ring_refresh_seconds:
             self._ring_built_at = s.now
             samples = s.ring_samples
-            ring = RingModel.from_samples(samples, self.horizons)
+            counts = RingCounts.of(samples)
+            ring = RingModel.from_counts(counts, self.horizons)
+            if self._shape is not None:
+                ring = self._with_shape(samples, counts, ring, s.now)
             since = (
                 answer_change_point(samples, self.drift_z, self.drift_min_calls)
                 if (self.drift_z > 0)
@@ -415,6 +427,27 @@ class PredictivePolicy:
             self._handle_mean = talk.mean() + wrap.mean()
             self._window_rows = {}  # rebuilt from the new estimates when inbound asks
 
+    def _with_shape(
+        self, samples: tuple[RingSample, ...], counts: RingCounts, ring: RingModel, now: float
+    ) -> RingModel:
+        """The window's ring model with its timing shape pooled over the shift (`ShapeMemory`).
+
+        The level stays the window's (the drift test and the rate memory
+        move it next); `samples` stays the window's count (the warm-up gate
+        asks whether THIS window has seen enough calls); `at_risk` becomes
+        the pooled counts, so the clump bound's row upper bounds narrow as
+        the shift's calls accumulate.
+        """
+        memory = self._shape
+        assert memory is not None
+        remembered = memory.counts(now)
+        if memory.due(now):
+            memory.bank(RingCounts.of(samples[: _settled_end(samples)]), now)
+        if remembered.calls <= 0:
+            return ring
+        pooled = RingModel.from_counts(counts.plus(remembered), self.horizons)
+        return replace(pooled.at_level(ring.human_rate), samples=ring.samples)
+
     def _with_memory(
         self, samples: tuple[RingSample, ...], since: int, ring: RingModel, settled: int, now: float
     ) -> tuple[RingModel, int]:
@@ -428,11 +461,7 @@ class PredictivePolicy:
         """
         memory = self._memory
         assert memory is not None
-        end = len(samples)
-        for i, x in enumerate(samples):
-            if x.outcome == "ringing":
-                end = i
-                break
+        end = _settled_end(samples)
         part = samples[since:end] if since < end else ()
         humans = sum(1 for x in part if x.outcome == "human")
         calls = len(part)
@@ -1068,6 +1097,14 @@ class PredictivePolicy:
         placed = max(0, min(s.room, cap, max(progressive, predicted)))
         self._charge(s.now, placed)
         return placed
+
+
+def _settled_end(samples: Sequence[RingSample]) -> int:
+    """The index of the first call still ringing: the samples before it have all settled."""
+    for i, x in enumerate(samples):
+        if x.outcome == "ringing":
+            return i
+    return len(samples)
 
 
 def binomial_above(trials: int, p: float, k: int) -> float:
