@@ -4,11 +4,15 @@ together (RULES.md: caps are per debtor, across all of the debtor's numbers).
 
 The store has no person of its own; a number on two accounts is the evidence that
 one person answers both (two debts of one debtor, or a guarantor who is also a
-debtor). Over-merging (a household's shared landline) only blocks more: the safe
-side. Bounded: a number on more than MAX_PER_NUMBER accounts (a switchboard typed
-as the debtor's) links only the first of them. The final check counts an attempt
-against all of them in one script (compliance/caps.py), so two dialers cannot both
-pass one debtor's cap through two accounts.
+debtor), but only a number that is the debtor's on both (`own_number`): a third party's
+number (the debtor's mother, a neighbour, a reference) on two debtors' cards does
+not make them one person. Linked wrongly, a contact with one stops the other's calls
+and one's protection (deceased) is written on the other's decisions; not linked, one
+debtor's caps would be counted apart, so a number is dropped only on the evidence
+that it is not the debtor's. Bounded: a number on more than MAX_PER_NUMBER accounts
+(a switchboard typed as the debtor's) links only the first of them. The final check
+counts an attempt against all of them in one script (compliance/caps.py), so two
+dialers cannot both pass one debtor's cap through two accounts.
 """
 
 from __future__ import annotations
@@ -18,43 +22,67 @@ from collections.abc import Mapping, Sequence
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from store.models import Account, Phone, PhoneStatus
+from store.models import SOMEONE_ELSES, Account, Phone, PhoneStatus, PhoneType
 
 MAX_PER_NUMBER = 20
 # Numbers looked up in one statement (well under every database's parameter limit).
 CHUNK = 500
 
 
+def own_number(status: str | None, phone_type: str | None, confirmed_ref: str | None,
+          marked: bool) -> bool:  # fmt: skip
+    """Whether one account's row of a number makes the number evidence of who its debtor
+    is: not when the row says someone else answers it (third_party, wrong_number), nor
+    a reference the creditor gave, nor a number any account marks as a third party's
+    (`marked`: the mark is the number's, compliance/same_debtor.py) unless a supervisor
+    confirmed it as this account's debtor's own (the mother's own loan)."""
+    if status in SOMEONE_ELSES or phone_type == PhoneType.reference.value:
+        return False
+    return not marked or bool((confirmed_ref or "").strip())
+
+
 def accounts_sharing_numbers(
     engine: Engine, numbers_by_account: Mapping[int, Sequence[str]]
 ) -> dict[int, tuple[int, ...]]:
-    """For each account, the other accounts that have one of its numbers (ids in
-    ascending order; empty when none)."""
+    """For each account, the other accounts that have one of its numbers, the number
+    being the debtor's on both (`own_number`; ids in ascending order; empty when none)."""
     out: dict[int, set[int]] = {a: set() for a in numbers_by_account}
     numbers = sorted({n for ns in numbers_by_account.values() for n in ns if n})
     if not numbers:
         return {a: () for a in out}
-    holders: dict[str, list[int]] = {}
+    rows: list[tuple[str, int, str, str, str | None]] = []
     with Session(engine) as session:
         for start in range(0, len(numbers), CHUNK):
-            rows = session.execute(
-                select(Phone.number_e164, Phone.account_id)
-                .where(Phone.number_e164.in_(numbers[start : start + CHUNK]))
-                .order_by(Phone.number_e164, Phone.account_id)
-            ).all()
-            for number, account_id in rows:
-                kept = holders.setdefault(number, [])
-                if len(kept) < MAX_PER_NUMBER + 1:
-                    kept.append(int(account_id))
+            rows.extend(
+                (str(n), int(a), str(st), str(t), ref)
+                for n, a, st, t, ref in session.execute(
+                    select(Phone.number_e164, Phone.account_id, Phone.status,
+                           Phone.phone_type, Phone.owner_confirmed_ref)
+                    .where(Phone.number_e164.in_(numbers[start : start + CHUNK]))
+                    .order_by(Phone.number_e164, Phone.account_id)
+                )
+            )  # fmt: skip
+    # Every row of each number is read, so a mark on any account is seen here.
+    marked = {n for n, _, status, _, _ in rows if status == PhoneStatus.third_party.value}
+    holders: dict[str, list[int]] = {}
+    own: set[tuple[int, str]] = set()  # (account, number): the number is its debtor's
+    for number, account_id, status, phone_type, ref in rows:
+        if not own_number(status, phone_type, ref, number in marked):
+            continue
+        own.add((account_id, number))
+        kept = holders.setdefault(number, [])
+        if len(kept) < MAX_PER_NUMBER + 1:
+            kept.append(account_id)
     for account_id, ns in numbers_by_account.items():
         for number in ns:
-            out[account_id].update(holders.get(number, ()))
+            if (account_id, number) in own:
+                out[account_id].update(holders.get(number, ()))
         out[account_id].discard(account_id)
     return {a: tuple(sorted(s)) for a, s in out.items()}
 
 
 def linked_accounts(engine: Engine, account_id: int) -> tuple[int, ...]:
-    """The other accounts of one account's debtor (those sharing one of its numbers),
+    """The other accounts of one account's debtor (those sharing one of its own numbers),
     for the final check that counts them in one script (compliance/caps.py)."""
     with Session(engine) as session:
         numbers = session.scalars(select(Phone.number_e164).where(Phone.account_id == account_id))

@@ -22,7 +22,7 @@ from selfservice.chat_assistant import ChatAssistant
 from selfservice.chat_service import ChatService, Incoming
 from selfservice.identity import IdentityError, identity_key
 from selfservice.payment_links import PaymentProvider
-from store.models import Phone, PhoneStatus
+from store.models import Phone, matchable_phone
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +57,12 @@ def build_chat(settings: Settings, engine: Engine, redis: Any, *, on_pending: An
 
 def sole_account(engine: Engine, number: str) -> int | None:
     """The one account a number belongs to; None for none or several (the assistant
-    then asks who it is, and nothing about a debt is said)."""
+    then asks who it is, and nothing about a debt is said). A number someone else
+    answers (a wrong number, a third party's mark on any account) belongs to none, as
+    for an inbound call (store.models.matchable_phone)."""
     with Session(engine) as s:
         ids = set(s.scalars(select(Phone.account_id).where(
-            Phone.number_e164 == number, Phone.status != PhoneStatus.wrong_number.value)))  # fmt: skip
+            Phone.number_e164 == number, matchable_phone(number))))  # fmt: skip
     return ids.pop() if len(ids) == 1 else None
 
 

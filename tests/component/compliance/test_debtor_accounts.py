@@ -11,7 +11,13 @@ import redis.asyncio as aioredis
 from compliance_helpers import make_account
 from sqlalchemy import Engine
 
-from compliance.debtor_accounts import MAX_PER_NUMBER, accounts_sharing_numbers
+from compliance.debtor_accounts import (
+    MAX_PER_NUMBER,
+    accounts_sharing_numbers,
+    linked_accounts,
+    linked_protection,
+)
+from compliance.protection import confirm_own_number, mark_third_party_number
 from compliance.service import ComplianceService
 from store.db import transaction
 from store.models import CallAttempt
@@ -141,3 +147,130 @@ async def test_given_two_linked_accounts_when_both_final_checks_race_at_the_last
             for n, (c, a) in enumerate(order)
         ))  # fmt: skip
         assert sorted(r.allowed for r in results) == [False, True], round_
+
+
+# A third party's number on two debtors' accounts does not make them one person.
+# Linked wrongly, a contact with one debtor stops the other's calls and one's protection
+# (deceased) is written on the other's decisions; not linked when they are one person,
+# the debtor's caps are counted apart. Both directions, below.
+OWN_A, OWN_B, NEIGHBOUR = "+51911110001", "+51922220002", "+51933330003"
+
+
+def mark(engine: Engine, ref: str, number: str) -> None:
+    with transaction(engine) as session:
+        mark_third_party_number(session, ref, number, actor="sup1", now=NOW)
+
+
+async def test_given_a_neighbours_number_on_two_debtors_when_marked_then_their_caps_are_apart(
+    engine: Engine, aredis: aioredis.Redis
+) -> None:
+    first = peruvian(engine, "PE-A", OWN_A, NEIGHBOUR)
+    second = peruvian(engine, "PE-B", OWN_B, NEIGHBOUR)
+    # Unmarked, the creditor gave the number as both debtors': one person, as before.
+    assert accounts_sharing_numbers(engine, {first: (OWN_A, NEIGHBOUR)})[first] == (second,)
+    mark(engine, "PE-A", NEIGHBOUR)
+    assert accounts_sharing_numbers(
+        engine, {first: (OWN_A, NEIGHBOUR), second: (OWN_B, NEIGHBOUR)}
+    ) == {first: (), second: ()}
+    assert linked_accounts(engine, first) == () and linked_accounts(engine, second) == ()
+    service = ComplianceService(engine, aredis)
+    with transaction(engine) as session:
+        item = service.load_item(session, account_ref="PE-A", phone_e164=OWN_A)
+    for n in range(3):  # the first debtor's day of attempts (PE: 3 per 24 h)
+        decision, _ = await service.final_check(item, NOW - timedelta(minutes=3 - n), f"a:{n}")
+        assert decision.allowed
+    assert await reasons(service, "PE-A", OWN_A) == ("attempt_cap_day",)
+    assert await reasons(service, "PE-B", OWN_B) == ()  # another person, her own caps
+    with transaction(engine) as session:
+        other = service.load_item(session, account_ref="PE-B", phone_e164=OWN_B)
+    decision, _ = await service.final_check(other, NOW, "a:9")
+    assert decision.allowed
+    # The neighbour is reached from neither account.
+    assert await reasons(service, "PE-B", NEIGHBOUR) == ("third_party",)
+
+
+async def test_given_a_marked_number_when_the_debtors_own_number_is_shared_then_still_one_person(
+    engine: Engine, aredis: aioredis.Redis
+) -> None:
+    card = peruvian(engine, "PE-CARD", OWN_A, NEIGHBOUR)
+    loan = peruvian(engine, "PE-LOAN", OWN_A)
+    peruvian(engine, "PE-OTHER", OWN_B, NEIGHBOUR)
+    mark(engine, "PE-CARD", NEIGHBOUR)
+    assert linked_accounts(engine, card) == (loan,)
+    assert linked_accounts(engine, loan) == (card,)
+    attempts_in_sql(engine, card, count=3)
+    service = ComplianceService(engine, aredis)
+    assert await reasons(service, "PE-LOAN", OWN_A) == ("attempt_cap_day",)
+    assert await reasons(service, "PE-OTHER", OWN_B) == ()
+
+
+async def test_given_a_deceased_debtor_when_only_a_marked_number_is_shared_then_no_protection_passes(
+    engine: Engine, aredis: aioredis.Redis
+) -> None:
+    dead = make_account(engine, "PE-DEAD", country="PE", region=None, protection="deceased",
+                        phones=[{"number_e164": OWN_A}, {"number_e164": NEIGHBOUR}])  # fmt: skip
+    alive = peruvian(engine, "PE-ALIVE", OWN_B, NEIGHBOUR)
+    same = peruvian(engine, "PE-SAME", OWN_A)  # the deceased debtor's other loan
+    mark(engine, "PE-ALIVE", NEIGHBOUR)
+    service = ComplianceService(engine, aredis)
+    assert await reasons(service, "PE-ALIVE", OWN_B) == ()
+    assert "debtor_deceased" in await reasons(service, "PE-SAME", OWN_A)
+    # The field visit check reads the same links.
+    assert linked_protection(engine, alive, (OWN_B, NEIGHBOUR)) is None
+    assert linked_protection(engine, same, (OWN_A,)) == "deceased"
+    assert linked_accounts(engine, dead) == (same,)
+
+
+def test_given_a_number_marked_elsewhere_when_confirmed_as_the_mothers_own_then_her_loans_link(
+    engine: Engine,
+) -> None:
+    """Her son's card marks her number; her two loans list it. Unconfirmed, the mark
+    binds them (it is the number's): the number is no evidence that they are one
+    person. Confirmed as hers on both, it links them, and never her son's card."""
+    card = peruvian(engine, "PE-CARD", OWN_A, NEIGHBOUR)
+    hers = peruvian(engine, "PE-HERS", NEIGHBOUR)
+    second = peruvian(engine, "PE-HERS-2", NEIGHBOUR)
+    mark(engine, "PE-CARD", NEIGHBOUR)
+    assert [linked_accounts(engine, a) for a in (card, hers, second)] == [(), (), ()]
+    with transaction(engine) as session:
+        confirm_own_number(session, "PE-HERS", NEIGHBOUR, "llamada-verificada", actor="sup1",
+                           now=NOW)  # fmt: skip
+    assert linked_accounts(engine, hers) == ()  # one confirmed row: nobody to link to
+    with transaction(engine) as session:
+        confirm_own_number(session, "PE-HERS-2", NEIGHBOUR, "contrato-2", actor="sup1", now=NOW)
+    assert [linked_accounts(engine, a) for a in (card, hers, second)] == [(), (second,), (hers,)]
+
+
+def test_given_a_wrong_number_or_a_reference_on_one_account_then_it_links_nothing(
+    engine: Engine,
+) -> None:
+    first = make_account(engine, "PE-1", country="PE", region=None, phones=[
+        {"number_e164": OWN_A, "status": "wrong_number"},
+        {"number_e164": OWN_B, "phone_type": "reference"},
+    ])  # fmt: skip
+    second = peruvian(engine, "PE-2", OWN_A, OWN_B)
+    assert linked_accounts(engine, first) == () and linked_accounts(engine, second) == ()
+
+
+def test_given_the_debtors_numbers_in_other_states_then_they_still_link(engine: Engine) -> None:
+    """A number the debtor asked not to be called on, or the creditor no longer lists,
+    is still the debtor's: it links (the caps of one person stay one)."""
+    first = make_account(engine, "PE-1", country="PE", region=None, phones=[
+        {"number_e164": OWN_A, "status": "stopped"},
+        {"number_e164": OWN_B, "status": "retired", "phone_type": "guarantor"},
+    ])  # fmt: skip
+    second = peruvian(engine, "PE-2", OWN_A)
+    third = peruvian(engine, "PE-3", OWN_B)
+    assert linked_accounts(engine, first) == (second, third)
+
+
+def test_given_numbers_not_on_the_account_or_empty_then_they_link_nothing(engine: Engine) -> None:
+    first = peruvian(engine, "PE-1", OWN_A)
+    second = peruvian(engine, "PE-2", OWN_A)
+    assert accounts_sharing_numbers(engine, {}) == {}
+    assert accounts_sharing_numbers(engine, {first: ()}) == {first: ()}
+    assert accounts_sharing_numbers(engine, {first: ("",)}) == {first: ()}
+    # A number the account does not list says nothing about its debtor.
+    assert accounts_sharing_numbers(engine, {999_999: (OWN_A,)}) == {999_999: ()}
+    linked = accounts_sharing_numbers(engine, {first: (OWN_A, "+51900000000")})
+    assert linked == {first: (second,)}

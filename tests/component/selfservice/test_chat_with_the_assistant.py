@@ -129,3 +129,27 @@ def test_given_a_number_two_accounts_share_then_no_account_is_guessed(
         s.add(other)
     assert sole_account(engine, PHONE) is None
     assert sole_account(engine, "+525500000000") is None
+
+
+def test_given_a_reply_from_a_number_someone_else_answers_then_no_account_is_named(
+    engine: Engine, account_id: int
+) -> None:
+    """The debtor's mother answers the number (marked on another account of her son's):
+    her text names no account, so the assistant asks who she is and the contact is not
+    written on his debt, as for her call (store.models.matchable_phone)."""
+    with transaction(engine) as s:
+        card = Account(external_ref="MX-CARD", debtor_name="Luis", country="MX",
+                       currency="MXN", balance=Decimal("10"))  # fmt: skip
+        card.phones.append(Phone(number_e164="+525587654321", status="third_party"))
+        s.add(card)
+        s.add(Phone(account_id=account_id, position=2, number_e164="+525587654321"))
+        s.add(Account(external_ref="MX-W", debtor_name="Ana", country="MX", currency="MXN",
+                      balance=Decimal("10"),
+                      phones=[Phone(number_e164="+525511112222", status="wrong_number")]))  # fmt: skip
+    assert sole_account(engine, "+525587654321") is None
+    assert sole_account(engine, "+525511112222") is None
+    with transaction(engine) as s:  # confirmed as the debtor's own there: hers again
+        phone = s.scalars(select(Phone).where(Phone.account_id == account_id,
+                                              Phone.number_e164 == "+525587654321")).one()  # fmt: skip
+        phone.owner_confirmed_ref = "llamada-verificada"
+    assert sole_account(engine, "+525587654321") == account_id
