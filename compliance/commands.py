@@ -107,7 +107,9 @@ def register(subparsers: Any) -> None:
     check.set_defaults(func=_check)
 
 
-CHECK_CHANNELS = ("call", "sms", "whatsapp", "email", "visit")
+# The channels a check or an opt-out names (store.models.ContactChannel without chat,
+# which has no address the profiles know, and portal, the debtor's own actions).
+CHECK_CHANNELS = ("call", "sms", "whatsapp", "email", "visit", "letter")
 PHONE_ARG_CHANNELS = ("call", "sms", "whatsapp")
 
 
@@ -265,7 +267,7 @@ def _registry_import(args: argparse.Namespace, settings: Settings) -> int:
 
 def _check_address(args: argparse.Namespace) -> None:
     """--phone for the channels that reach a number, --email (or none) for e-mail,
-    neither for a visit; UserError otherwise."""
+    neither for a visit or a letter (the account's address); UserError otherwise."""
     if args.channel in PHONE_ARG_CHANNELS:
         if not args.phone:
             raise UserError(f"--phone: a {args.channel} check needs the number")
@@ -275,7 +277,9 @@ def _check_address(args: argparse.Namespace) -> None:
         if args.phone:
             raise UserError("--phone: an e-mail goes to an address; give --email or nothing")
     elif args.phone or args.email:
-        raise UserError("a visit goes to the account's address: give neither --phone nor --email")
+        raise UserError(
+            f"a {args.channel} goes to the account's address: give neither --phone nor --email"
+        )
 
 
 def _check(args: argparse.Namespace, settings: Settings) -> int:

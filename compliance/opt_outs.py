@@ -28,7 +28,7 @@ from store.models import Account, ContactOptOut, Phone
 
 log = logging.getLogger(__name__)
 
-CHANNELS = ("call", "sms", "whatsapp", "email", "visit")
+CHANNELS = ("call", "sms", "whatsapp", "email", "visit", "letter")
 SOURCES = ("reply", "agent", "portal", "operator")
 MAX_EVIDENCE = 4000  # characters of canonical JSON: a reply's text, ids, a note
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")

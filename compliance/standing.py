@@ -34,8 +34,11 @@ STANDING_REASONS = (
     "opted_out",
     "invalid_number",
     "invalid_address",
+    "no_address",
 )
-CHANNELS = ("call", "sms", "whatsapp", "email", "visit")  # what a debtor may choose
+# What a debtor may choose (and stop: compliance/opt_outs.py), each channel the engine
+# has an address for; the letter's is the account's postal address.
+CHANNELS = ("call", "sms", "whatsapp", "email", "visit", "letter")
 
 
 @dataclass(frozen=True)
@@ -88,8 +91,8 @@ def _items(service: ComplianceService, account_id: int) -> list[Item]:
                 items += [replace(base, channel=channel, phone=phone_facts(account, number))
                           for number in own]  # fmt: skip
             else:
-                # A visit; or no number of the debtor's: a request without one, which the
-                # engine refuses as invalid_number.
+                # A visit or a letter (the account's address); or no number of the
+                # debtor's: a request without one, which the engine refuses as invalid_number.
                 items.append(replace(base, channel=channel))
         return items
 

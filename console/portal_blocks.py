@@ -24,6 +24,7 @@ LEADS = {
     "whatsapp": N_("No le escribiremos por WhatsApp"),
     "email": N_("No le enviaremos correos"),
     "visit": N_("No le visitaremos"),
+    "letter": N_("No le enviaremos cartas"),
 }
 REASONS = {
     "insolvency_proceeding": N_(
@@ -46,6 +47,7 @@ REASONS = {
     ),
     "invalid_number": N_("no tenemos un número suyo donde localizarle. Para darnos uno, llámenos."),
     "invalid_address": N_("no tenemos un correo suyo donde escribirle."),
+    "no_address": N_("no tenemos su dirección postal. Para darnos una, llámenos."),
 }
 # A registry's listing: where the debtor asks to leave it (the profile's registry names).
 REGISTRY_REASONS = {

@@ -75,7 +75,7 @@ DONE_MESSAGES = {
     "opt_out": N_("Registramos su baja: no le contactaremos más por ese medio."),
     "opt_in": N_("Registramos su autorización: podremos contactarle de nuevo por ese medio."),
 }
-OPT_OUT_CHANNELS = ("call", "sms", "whatsapp", "email", "visit")
+OPT_OUT_CHANNELS = ("call", "sms", "whatsapp", "email", "visit", "letter")
 PORTAL_LOCKED_LABEL = N_(
     "Acceso al portal bloqueado por intentos fallidos. Desbloquee solo tras confirmar la "
     "identidad del deudor por teléfono."

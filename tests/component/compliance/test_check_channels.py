@@ -259,6 +259,8 @@ def test_given_email_not_on_the_account_when_checked_then_third_party(
         ["--channel", "email", "--email", "a@b@example.com"],
         ["--channel", "visit", "--phone", CO_PHONE],
         ["--channel", "visit", "--email", "juana@example.com"],
+        ["--channel", "letter", "--phone", CO_PHONE],
+        ["--channel", "letter", "--email", "juana@example.com"],
         ["--channel", "sms", "--phone", "hola"],
         ["--channel", "email", "--at", "mañana"],
         ["--channel", "email", "--account", "NOPE"],
@@ -275,7 +277,7 @@ def test_given_bad_channel_input_when_checked_then_exit_2_with_message(
         assert s.execute(select(Decision)).first() is None
 
 
-@pytest.mark.parametrize("channel", ["fax", "chat", "SMS"])
+@pytest.mark.parametrize("channel", ["fax", "chat", "SMS", "Letter", "carta", "portal"])
 def test_given_unknown_channel_when_checked_then_usage_error(
     engine: Engine, env: None, channel: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -301,10 +303,11 @@ OUTSIDE = {
     "US": ("2026-01-14T02:30:00Z", "outside_hours"),  # 21:30 New York
 }
 VISITS = {"MX", "MX-PROFECO", "CO", "PE"}
+LETTERS = {"MX", "MX-PROFECO", "PE"}  # CO and US do not list letters
 
 
 @pytest.mark.parametrize("profile", sorted(COUNTRIES))
-@pytest.mark.parametrize("channel", ["call", "sms", "whatsapp", "email", "visit"])
+@pytest.mark.parametrize("channel", ["call", "sms", "whatsapp", "email", "visit", "letter"])
 def test_given_each_country_and_channel_when_checked_at_noon_and_outside_then_law_applies(
     engine: Engine, env: None, redis_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
     profile: str, channel: str,
@@ -314,17 +317,60 @@ def test_given_each_country_and_channel_when_checked_at_noon_and_outside_then_la
     make_account(engine, "X-1", country=country, region=region, campaign=campaign,
                  phones=[{"number_e164": number, "channels": ALL}],
                  email="deudor@example.com", email_consent=True, email_consent_ref="F-1",
-                 visit_authorisation_ref="AUT-1")  # fmt: skip
+                 visit_authorisation_ref="AUT-1", address="Calle Falsa 123, Centro")  # fmt: skip
     if country == "MX":
         _reus(engine, redis_url, tmp_path, "+525599999999\n")
     phone = ["--phone", number] if channel in ("call", "sms", "whatsapp") else []
     args = ["--account", "X-1", "--channel", channel, *phone]
     code, out = _run(capsys, *args, "--at", noon)
-    if channel == "visit" and profile not in VISITS:
-        assert (code, out["reasons"]) == (1, ["channel_not_allowed"])
+    if (channel == "visit" and profile not in VISITS) or (
+        channel == "letter" and profile not in LETTERS
+    ):
+        assert code == 1 and out["reasons"][0] == "channel_not_allowed"
         return
     assert (code, out["reasons"], out["channel"]) == (0, [], channel)
     assert out["profile"] == profile
     at, reason = OUTSIDE[profile]
     code, out = _run(capsys, *args, "--at", at)
     assert (code, out["reasons"]) == (1, [reason])
+
+
+def test_given_a_letter_when_the_account_has_no_postal_address_then_no_address(
+    engine: Engine, env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_account(engine, "MX-1", phones=[{"number_e164": "+525512345678"}])
+    make_account(engine, "MX-2", phones=[{"number_e164": "+525512345679"}], address="   ")
+    make_account(engine, "MX-3", phones=[{"number_e164": "+525512345670"}], address="Calle 5")
+    base = ["--channel", "letter", "--at", TUESDAY_NOON_MX]
+    for ref in ("MX-1", "MX-2"):
+        code, out = _run(capsys, "--account", ref, *base)
+        assert (code, out["reasons"], out["channel"], out["phone"]) == (
+            1, ["no_address"], "letter", None)  # fmt: skip
+    code, out = _run(capsys, "--account", "MX-3", *base)
+    assert (code, out["reasons"]) == (0, [])
+    with transaction(engine) as s:
+        assert set(s.scalars(select(Decision.channel))) == {"letter"}
+
+
+def test_given_a_letter_opt_out_by_the_operator_then_the_letter_check_says_opted_out(
+    engine: Engine, env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_account(engine, "PE-1", country="PE", region=None,
+                 phones=[{"number_e164": "+51912345678"}], address="Jr. Lampa 123")  # fmt: skip
+    check = ["--account", "PE-1", "--channel", "letter", "--at", TUESDAY_NOON_CO]
+    assert _run(capsys, *check)[0] == 0
+    optout = ["optout", "add", "--account", "PE-1", "--channel", "letter"]
+    assert main([*optout, "--phone", "+51912345678", "--evidence", "F-1"]) == 2
+    assert "not for a number" in capsys.readouterr().err
+    assert main([*optout, "--evidence", "carta-firmada-7"]) == 0
+    capsys.readouterr()
+    code, out = _run(capsys, *check)
+    assert (code, out["reasons"]) == (1, ["opted_out"])
+    assert [o["source"] for o in out["opted_out"]] == ["operator"]
+    # Other channels are not stopped by it.
+    code, out = _run(capsys, "--account", "PE-1", "--channel", "visit", "--at", TUESDAY_NOON_CO)
+    assert code == 0
+    assert main(["optout", "lift", "--account", "PE-1", "--channel", "letter",
+                 "--evidence", "reautoriza-8"]) == 0  # fmt: skip
+    capsys.readouterr()
+    assert _run(capsys, *check)[0] == 0

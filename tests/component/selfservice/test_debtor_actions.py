@@ -377,7 +377,7 @@ def test_given_an_opt_out_of_everything_when_asked_then_every_channel_and_dialin
 ) -> None:
     result = da.opt_out(engine, debtor(seeded), None, NOW)
     assert result.stop_dialing
-    assert account(engine, seeded.account_id).opted_out == "call,sms,whatsapp,email,visit"
+    assert account(engine, seeded.account_id).opted_out == "call,sms,whatsapp,email,visit,letter"
 
 
 @pytest.mark.parametrize("channel", ["fax", "chat", "SMS ; DROP", "x" * 100])

@@ -703,3 +703,32 @@ async def test_given_a_csrf_token_read_before_the_identity_check_then_refused_in
     assert await csrf(web, "/p/cuenta") != before
     stale = await web.post("/p/cuenta/llamada", data={"_csrf": before}, allow_redirects=False)
     assert stale.status == 403
+
+
+async def test_given_no_postal_address_when_shown_then_the_letter_line_and_a_letter_stop(
+    web: TestClient, seeded: PortalSeed, engine: Engine, redis_url: str, tmp_path: Path
+) -> None:
+    load_reus(engine, redis_url, tmp_path, [], NOW)
+    await enter(web, seeded.account_id)
+    lines = blocked_lines(await (await web.get("/p/cuenta")).text())
+    assert lines["letter"] == ("No le enviaremos cartas: no tenemos su dirección postal. "
+                               "Para darnos una, llámenos.")  # fmt: skip
+    english = blocked_lines(await (await web.get("/p/cuenta?lang=en")).text())
+    assert english["letter"] == ("We will not send you letters: we have no postal address of "
+                                 "yours. To give us one, call us.")  # fmt: skip
+    await web.get("/p/cuenta?lang=es")
+    with Session(engine) as s, s.begin():
+        account = s.get(Account, seeded.account_id)
+        assert account is not None
+        account.address = "Av. Insurgentes Sur 1000, CDMX"
+    page = await (await web.get("/p/cuenta")).text()
+    assert "letter" not in blocked_lines(page) and 'id="stop-letter"' in page
+    resp = await post(web, "/p/cuenta/canales", channel="letter")
+    assert resp.status == 303
+    page = await (await web.get("/p/cuenta")).text()
+    assert 'id="stop-letter"' not in page and 'id="allow-letter"' in page
+    with Session(engine) as s:
+        assert (
+            s.scalars(select(Account.opted_out).where(Account.id == seeded.account_id)).one()
+            == "letter"
+        )

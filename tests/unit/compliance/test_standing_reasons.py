@@ -60,3 +60,15 @@ def test_given_an_insolvency_proceeding_when_reduced_and_worded_then_said_once_f
     activate("en")
     assert "insolvency proceeding" in account_line(blocks)[0]
     activate("es")
+
+
+def test_given_a_letter_without_a_postal_address_then_it_stands_and_is_worded() -> None:
+    assert standing_reasons([decision("no_address", "outside_hours")]) == ("no_address",)
+    activate("es")
+    line = block_line(StandingBlock("letter", ("no_address",)))
+    assert (
+        line
+        == "No le enviaremos cartas: no tenemos su dirección postal. Para darnos una, llámenos."
+    )
+    line = block_line(StandingBlock("letter", ("channel_not_allowed",)))
+    assert line == "No le enviaremos cartas: no usamos este medio con las cuentas de su país."
