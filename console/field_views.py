@@ -197,7 +197,8 @@ async def checkin(request: web.Request) -> web.StreamResponse:
     body = await _body(request)
     received_at = request.app[CLOCK]()
     try:
-        fix = parse_fix(body.get("fix"), received_at)
+        # The fix's time is the phone's: judged with its clock report (field/visit_time.py).
+        fix = parse_fix(body.get("fix"))
     except CoordinateError as exc:
         return json_error(400, f"Ubicación no válida: {exc}", field="fix")
     try:
@@ -234,7 +235,7 @@ async def skip(request: web.Request) -> web.StreamResponse:
     here = None
     if body.get("fix") is not None:
         try:
-            fix = parse_fix(body.get("fix"), now)
+            fix = parse_fix(body.get("fix"))  # only where: its time is not used
         except CoordinateError as exc:
             return json_error(400, f"Ubicación no válida: {exc}", field="fix")
         here = (fix.lat, fix.lon)

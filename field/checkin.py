@@ -11,17 +11,23 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from store.geo import CoordinateError, distance_m
 
 RADIUS_M = 150.0
 ACCURACY_ALLOWANCE_M = 50.0
 MAX_ACCURACY_M = 100.0
-# A fix reported by the app may be older than its sync (taken offline), never newer
-# than the server's clock beyond this skew, nor older than MAX_FIX_AGE.
+# A fix the server files at the phone's time (a position report) may be older than its
+# sync (taken offline), never newer than the server's clock beyond this skew, nor older
+# than MAX_FIX_AGE. A check-in's time is judged from the phone's own clock instead
+# (field/visit_time.py), so a phone set hours wrong still checks in online.
 CLOCK_SKEW = timedelta(minutes=2)
 MAX_FIX_AGE = timedelta(hours=14)
+# Any instant a phone may report, however wrong its clock (one reset to 1970, one set
+# years ahead): outside, the times cannot be computed with (datetime's years 1-9999).
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -48,8 +54,12 @@ class CheckinRules:
     max_accuracy_m: float = MAX_ACCURACY_M
 
 
-def parse_fix(data: object, now: datetime) -> Fix:
-    """The fix in a request body ({lat, lon, accuracy, at}); CoordinateError says what is wrong."""
+def parse_fix(data: object, now: datetime | None = None) -> Fix:
+    """The fix in a request body ({lat, lon, accuracy, at}); CoordinateError says what is
+    wrong. With `now` (the server's clock), its time must also be this shift's by the
+    server's clock: for a report filed at the phone's time (a position). Without, only
+    well formed: a check-in's time is judged from the phone's own clock report
+    (field/visit_time.py), a skip's is not used."""
     if not isinstance(data, dict):
         raise CoordinateError("a fix is an object with lat, lon, accuracy and at")
     try:
@@ -65,12 +75,18 @@ def parse_fix(data: object, now: datetime) -> Fix:
     if accuracy < 0:
         raise CoordinateError("accuracy cannot be negative")
     raw = data.get("at")
+    if not isinstance(raw, str) or len(raw) > 40:
+        raise CoordinateError("at must be an ISO 8601 instant")
     try:
-        at = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+        at = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError as exc:
         raise CoordinateError("at must be an ISO 8601 instant") from exc
     if at.tzinfo is None:
         raise CoordinateError("at must carry its UTC offset")
+    if not EARLIEST <= at < LATEST:
+        raise CoordinateError("at must be an instant between the years 1900 and 9000")
+    if now is None:
+        return Fix(lat, lon, accuracy, at)
     if at > now + CLOCK_SKEW:
         raise CoordinateError("the fix is dated in the future")
     if at < now - MAX_FIX_AGE:

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from field.checkin import EARLIEST, LATEST
+
 ONLINE_LAG = timedelta(minutes=2)
 MAX_DRIFT = timedelta(minutes=5)
 SKEW = timedelta(minutes=2)  # network delay and the Date header's whole seconds
@@ -75,6 +77,10 @@ def _instant(raw: object, name: str) -> datetime | None:
         raise ClockError(f"{name} must be an ISO 8601 instant") from exc
     if at.tzinfo is None:
         raise ClockError(f"{name} must carry its UTC offset")
+    if not EARLIEST <= at < LATEST:
+        # A clock wrong by years is judged like any wrong clock; one past datetime's
+        # range would raise OverflowError in the arithmetic below.
+        raise ClockError(f"{name} must be an instant between the years 1900 and 9000")
     return at
 
 

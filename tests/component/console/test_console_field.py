@@ -96,7 +96,7 @@ async def planned(client: TestClient, engine: Engine) -> list[int]:
 
 def fix(metres_north: float = 0, accuracy: float = 10, at: Any = NOW) -> dict[str, Any]:
     return {"lat": HOME[0] + metres_north / 111_195.0, "lon": HOME[1], "accuracy": accuracy,
-            "at": at.isoformat()}  # fmt: skip
+            "at": at if isinstance(at, str) else at.isoformat()}  # fmt: skip
 
 
 def key() -> str:
@@ -167,6 +167,69 @@ async def test_given_phone_clock_13h_behind_when_checking_in_at_23h_then_judged_
         row = s.get(FieldVisit, visit)
         assert row is not None and row.checked_in_at is not None
         assert row.checked_in_at.replace(tzinfo=None) == CLOCK[0].replace(tzinfo=None)
+
+
+@pytest.mark.parametrize("fast", [timedelta(minutes=3), timedelta(hours=5), timedelta(days=400)])
+async def test_given_phone_clock_fast_when_checking_in_online_then_judged_at_receipt(
+    field_client: TestClient, engine: Engine, fast: timedelta
+) -> None:
+    """A phone minutes, hours or a year fast, sent as the agent acted: its clock report
+    shows the act and the sending seconds apart on its own clock, so the check-in is
+    judged at the server's receipt (it was a 400, "dated in the future", at the door)."""
+    ids = await planned(field_client, engine)
+    token = await login(field_client, "lucia")
+    visit = _visit_of(engine, "MX-0001", ids)
+    phone = CLOCK[0] + fast
+    status, body = await post(field_client, token, f"/api/field/visits/{visit}/checkin",
+                              {"key": key(), "fix": fix(5, at=phone),
+                               "sent_at": (phone + timedelta(seconds=3)).isoformat()})  # fmt: skip
+    assert status == 200, body
+    with Session(engine) as s:
+        row = s.get(FieldVisit, visit)
+        assert row is not None and row.checked_in_at is not None
+        assert row.checked_in_at.replace(tzinfo=None) == CLOCK[0].replace(tzinfo=None)
+
+
+async def test_given_phone_clock_fast_when_a_queued_checkin_is_sent_then_the_offline_rules(
+    field_client: TestClient, engine: Engine
+) -> None:
+    """Queued offline on a phone an hour fast: accepted at the act moved onto the
+    server's clock when the clock was steady since the last sync; refused as
+    clock_unsure when it changed meanwhile or no sync came before the act."""
+    ids = await planned(field_client, engine)
+    token = await login(field_client, "lucia")
+    fast = timedelta(hours=1)
+    CLOCK[0] = NOW + timedelta(hours=2)  # 13:00 in Mexico City; planned at 11:00
+    synced = CLOCK[0] - timedelta(minutes=40)  # the server's time at the last sync
+    acted = CLOCK[0] - timedelta(minutes=30)  # on the server's clock
+    body = {"fix": fix(5, at=acted + fast), "sent_at": (CLOCK[0] + fast).isoformat()}
+    changed = {**body, "key": key(), "synced": {"server_at": synced.isoformat(),
+                                                "device_at": synced.isoformat()}}  # fmt: skip
+    first = _visit_of(engine, "MX-0001", ids)
+    status, refused = await post(field_client, token, f"/api/field/visits/{first}/checkin", changed)
+    assert status == 422 and refused["why"] == "clock_changed", refused
+    status, refused = await post(field_client, token, f"/api/field/visits/{first}/checkin",
+                                 {**body, "key": key()})  # fmt: skip
+    assert status == 422 and refused["why"] == "no_sync_before", refused
+    steady = {**body, "key": key(), "synced": {"server_at": synced.isoformat(),
+                                               "device_at": (synced + fast).isoformat()}}  # fmt: skip
+    status, answer = await post(field_client, token, f"/api/field/visits/{first}/checkin", steady)
+    assert status == 200, answer
+    with Session(engine) as s:
+        row = s.get(FieldVisit, first)
+        assert row is not None and row.checked_in_at is not None
+        assert row.checked_in_at.replace(tzinfo=None) == acted.replace(tzinfo=None)
+
+
+async def test_given_phone_clock_fast_when_skipping_then_not_refused_for_its_time(
+    field_client: TestClient, engine: Engine
+) -> None:
+    ids = await planned(field_client, engine)
+    token = await login(field_client, "lucia")
+    status, body = await post(field_client, token, f"/api/field/visits/{ids[0]}/skip",
+                              {"key": key(), "reason": "No abren",
+                               "fix": fix(5, at=CLOCK[0] + timedelta(hours=3))})  # fmt: skip
+    assert status == 200, body
 
 
 async def test_given_an_unsure_clock_then_refused_in_the_agents_language(
@@ -249,7 +312,13 @@ BAD = [
     ("/api/field/visits/{v}/checkin", {"key": key()}, 400, "Ubicación no válida"),
     ("/api/field/visits/{v}/checkin", {"key": key(), "fix": {**fix(0), "lat": 95}}, 400, "not a point"),
     ("/api/field/visits/{v}/checkin", {"key": key(), "fix": {**fix(0), "lon": "oeste"}}, 400, "numbers"),
-    ("/api/field/visits/{v}/checkin", {"key": key(), "fix": fix(0, at=NOW + timedelta(hours=1))}, 400, "future"),
+    # A phone an hour fast that reports no clock (an older app): it cannot show it was
+    # sent as it acted, so it is refused as clock_unsure with the reason, not a 400.
+    ("/api/field/visits/{v}/checkin", {"key": key(), "fix": fix(0, at=NOW + timedelta(hours=1))}, 422, "reloj del teléfono"),
+    ("/api/field/visits/{v}/checkin", {"key": key(), "fix": fix(0, at="0001-01-01T00:00:00+00:00")}, 400, "between the years"),
+    ("/api/field/visits/{v}/checkin", {"key": key(), "fix": {**fix(0), "at": 17}}, 400, "ISO 8601"),
+    ("/api/field/visits/{v}/checkin", {"key": key(), "fix": fix(0), "sent_at": "9999-12-31T23:59:59+00:00"}, 400, "Reloj no válido"),
+    ("/api/field/visits/{v}/checkin", {"key": key(), "fix": fix(0), "sent_at": NOW.isoformat(), "synced": {"server_at": "0001-01-01T00:00:00+00:00", "device_at": NOW.isoformat()}}, 400, "Reloj no válido"),
     ("/api/field/visits/abc/checkin", {"key": key(), "fix": fix(0)}, 400, "visit_id"),
     ("/api/field/visits/{v}/checkin", {"key": key(), "fix": fix(0), "sent_at": "ayer"}, 400, "Reloj no válido"),
     ("/api/field/visits/{v}/checkin", {"key": key(), "fix": fix(0), "synced": [1]}, 400, "synced"),

@@ -62,13 +62,32 @@ def test_given_good_fix_then_parsed() -> None:
         ({**GOOD, "accuracy": -1}, "negative"),
         ({**GOOD, "at": "ayer"}, "ISO 8601"),
         ({**GOOD, "at": "2026-11-24T15:58:00"}, "UTC offset"),
-        ({**GOOD, "at": "2026-11-24T16:10:00Z"}, "future"),
-        ({**GOOD, "at": "2026-11-23T01:00:00Z"}, "too old"),
+        ({**GOOD, "at": 1764000000}, "ISO 8601"),
+        ({**GOOD, "at": "2" * 100}, "ISO 8601"),
+        ({**GOOD, "at": "0001-01-01T00:00:00Z"}, "between the years"),
+        ({**GOOD, "at": "9999-12-31T23:59:59Z"}, "between the years"),
     ],
 )
 def test_given_bad_fix_then_refused_saying_why(data: object, message: str) -> None:
+    for now in (NOW, None):
+        with pytest.raises(CoordinateError, match=message):
+            parse_fix(data, now)
+
+
+@pytest.mark.parametrize(
+    ("at", "message"),
+    [("2026-11-24T16:10:00Z", "future"), ("2026-11-23T01:00:00Z", "too old")],
+)
+def test_given_a_fix_off_the_servers_clock_when_filed_at_its_time_then_refused_else_kept(
+    at: str, message: str
+) -> None:
+    """A position is filed at the phone's time: bounded by the server's clock. A check-in's
+    time is judged from the phone's own clock report (field/visit_time.py): the fix is
+    kept as the phone dated it, however wrong its clock."""
     with pytest.raises(CoordinateError, match=message):
-        parse_fix(data, NOW)
+        parse_fix({**GOOD, "at": at}, NOW)
+    assert parse_fix({**GOOD, "at": at}).at == datetime.fromisoformat(at)
+    assert parse_fix({**GOOD, "at": "1970-01-01T00:00:00Z"}).at.year == 1970
 
 
 def test_given_visit_outcomes_then_call_codes_mean_the_same_and_parties_match() -> None:

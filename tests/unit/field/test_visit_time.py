@@ -94,6 +94,14 @@ def test_given_queued_without_a_sync_or_acted_after_sending_then_refused() -> No
         (None, "hoy", "object"),
         (None, {"server_at": "2026-11-24T10:00:00Z"}, "both"),
         (None, {"server_at": "2026-11-24T10:00:00Z", "device_at": []}, "device_at"),
+        # Past the years any arithmetic on them may reach (OverflowError, a 500).
+        ("0001-01-01T00:00:00Z", None, "between the years"),
+        ("9999-12-31T23:59:59+00:00", None, "between the years"),
+        (
+            None,
+            {"server_at": "0001-01-01T00:00:00Z", "device_at": "2026-11-24T10:00:00Z"},
+            "synced.server_at",
+        ),
     ],
 )
 def test_given_malformed_clock_report_then_clock_error(
@@ -109,3 +117,13 @@ def test_given_well_formed_clock_report_then_parsed() -> None:
     assert clock.sent_at == datetime(2026, 11, 24, 10, tzinfo=UTC)
     assert clock.synced_device_at == datetime(2026, 11, 24, 9, 0, 5, tzinfo=UTC)
     assert parse_clock(None, None) == DeviceClock()
+
+
+def test_given_a_phone_reset_to_1970_or_years_ahead_when_sent_as_acted_then_receipt() -> None:
+    """A clock reset by a dead battery, or set years ahead, still reports well: online,
+    the check-in is judged at the receipt."""
+    for device_now in ("1970-01-01T00:03:00Z", "2031-06-01T12:00:00-05:00"):
+        clock = parse_clock(device_now, None)
+        assert clock.sent_at is not None
+        judged = judge_instant(clock.sent_at - MIN, clock, RECEIVED, ASSIGNED)
+        assert (judged.at, judged.source) == (RECEIVED, "receipt")
