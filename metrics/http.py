@@ -4,10 +4,16 @@ console) and a small stand-alone server (the dialer)."""
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Callable
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
-from prometheus_client.exposition import choose_encoder
+from prometheus_client.exposition import (
+    CONTENT_TYPE_PLAIN_0_0_4,
+    choose_encoder,
+    generate_latest,
+)
 
 from cobrador.ground.http_bounds import BoundedRunner
 from metrics.definitions import REGISTRY
@@ -19,13 +25,30 @@ METRICS_PATH = "/metrics"
 # so clients that hold connections open cannot take the process's file descriptors.
 MAX_CONNECTIONS = 64
 REGISTRY_KEY = web.AppKey("cobrador_metrics_registry", CollectorRegistry)
+# A content type the exposition may answer with: the library echoes the Accept
+# header's version into it, so anything else is the text format's.
+_CONTENT_TYPE = re.compile(r"[a-z/-]+; version=\d{1,3}\.\d{1,3}\.\d{1,3}(; [a-z]+=[a-z0-9-]+)*")
+Encoder = Callable[[CollectorRegistry], bytes]
+
+
+def encoder_for(accept: str) -> tuple[Encoder, str]:
+    """prometheus_client's choice for an Accept header it can read; the text format
+    (0.0.4, what every scraper reads) for one it cannot: a version that is not digits
+    raised TypeError there (a 500), and a long one came back in the Content-Type."""
+    try:
+        encoder, content_type = choose_encoder(accept[:1000])
+    except (TypeError, ValueError):
+        return generate_latest, CONTENT_TYPE_PLAIN_0_0_4
+    if not _CONTENT_TYPE.fullmatch(content_type):
+        return generate_latest, CONTENT_TYPE_PLAIN_0_0_4
+    return encoder, content_type
 
 
 async def metrics_handler(request: web.Request) -> web.Response:
     """Exposition of the app's registry (REGISTRY unless the app set REGISTRY_KEY),
     in OpenMetrics when the scraper asks for it, else the text format."""
     registry = request.app.get(REGISTRY_KEY, REGISTRY)
-    encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
+    encoder, content_type = encoder_for(request.headers.get("Accept", ""))
     body = encoder(registry)
     return web.Response(body=body, headers={"Content-Type": content_type})
 
