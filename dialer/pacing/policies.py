@@ -202,7 +202,7 @@ class PredictivePolicy:
         clump_ledger: bool = True,
         clump_hour_budget: float = 0.005,
         overflow_shape_z: float = 2.0,
-        shape_memory: bool = True,
+        shape_memory: bool = False,
         shape_half_life: float = 7200.0,
         guard_cautious: bool = True,
         guard_z_step: float = 1.0,

@@ -125,7 +125,7 @@ def _shift(policy: PredictivePolicy, windows: list[tuple[RingSample, ...]]) -> N
 def test_given_a_shift_of_small_windows_when_the_shape_is_remembered_then_late_rows_rest_on_more_calls():
     # A small team: 80 calls a window, 30 % answered, a third of the answers at 14 s.
     windows = [_late_and_early(80, 1 / 3, 0.3, seed=10 + k) for k in range(8)]
-    remembering = PredictivePolicy(budget_guard=False, drift_z=0)
+    remembering = PredictivePolicy(budget_guard=False, drift_z=0, shape_memory=True)
     forgetting = PredictivePolicy(budget_guard=False, drift_z=0, shape_memory=False)
     _shift(remembering, windows)
     _shift(forgetting, windows)
@@ -145,7 +145,7 @@ def test_given_a_shift_of_small_windows_when_the_shape_is_remembered_then_late_r
 def test_given_a_fall_in_the_rate_when_the_shape_is_remembered_then_the_level_follows_the_window():
     steady = [_late_and_early(100, 1 / 3, 0.3, seed=20 + k) for k in range(6)]
     fell = _late_and_early(120, 1 / 3, 0.08, seed=99)
-    remembering = PredictivePolicy(budget_guard=False, drift_z=0)
+    remembering = PredictivePolicy(budget_guard=False, drift_z=0, shape_memory=True)
     _shift(remembering, [*steady, fell])
     assert remembering.rate_verdict == "fall"
     assert remembering._ring is not None and remembering._ring.human_rate < 0.15
