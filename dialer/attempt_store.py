@@ -343,12 +343,17 @@ def record_decision(sql: Engine, compliance: ComplianceService, item: Item,
 
 def sleep_account(sql: Engine, account_id: int, until: datetime) -> None:
     """An account blocked at the final check rests until its block may clear,
-    out of any hopper."""
+    out of any hopper. Never pulled forward: an account claimed from a stale
+    hopper entry (a Redis restored from an older snapshot) may already rest
+    until later - a contact's day of rest - and a cap's one-hour backoff must
+    not cut that short."""
     with transaction(sql) as s:
         account = s.get(Account, account_id)
-        if account is not None:
+        if account is None:
+            return
+        if account.later_than_its_date(until):
             account.next_attempt_at = until
-            account.hopper_since = None
+        account.hopper_since = None
 
 
 def load_account(sql: Engine, account_id: int) -> Account | None:
