@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from cobrador.ground.masking import mask_phone
 from compliance import campaign_limits
 from compliance.callback_window import CallbackChecker, CallbackTarget
-from compliance.debtor_time import debtor_zones, stamp
+from compliance.debtor_time import debtor_zones
 from compliance.jurisdiction import country_profile
 from compliance.opt_outs import OptOutError, record_opt_out
 from compliance.profile import Profile, load_profiles
@@ -30,6 +30,7 @@ from console.contact_labels import (
     message_result_label,
     template_label,
 )
+from console.debtor_locale import DebtorLocale, spoken_locale
 from console.dispositions import (
     OUTCOMES,
     PARTY_LABELS,
@@ -116,11 +117,10 @@ def _zones(account: Account, phone_e164: str | None) -> tuple[ZoneInfo, ...]:
 
 def _local_now(
     account: Account, phone_e164: str | None, now: datetime
-) -> tuple[datetime, str, tuple[ZoneInfo, ...]]:
+) -> tuple[datetime, tuple[ZoneInfo, ...]]:
+    """The debtor's time now (UTC when no zone is known: the label then says so)."""
     zones = _zones(account, phone_e164)
-    if not zones:
-        return now, "UTC?", zones
-    return now.astimezone(zones[0]), ", ".join(z.key for z in zones), zones
+    return (now.astimezone(zones[0]) if zones else now), zones
 
 
 def _days_past_due(account: Account, today: date) -> int:
@@ -172,7 +172,10 @@ def build_pop(
         phone_e164 = (
             attempt.phone_e164 if attempt is not None else (phone.number_e164 if phone else None)
         )
-        local, zone_names, zones = _local_now(account, phone_e164, now)
+        local, zones = _local_now(account, phone_e164, now)
+        # What the agent reads aloud (dates, zones): the console's language, the
+        # Spanish of the debtor's country ("6 de setiembre de 2026" in Peru).
+        words = spoken_locale(account.country)
         recording = recording_facts(campaign, config, account.country)
         profile = _profile_of(campaign, account.country)
         balance = _money(account.balance)
@@ -186,7 +189,7 @@ def build_pop(
             stage=account.stage,
             contract=account.external_ref,
             amount=money.show(account.balance or Decimal(0)),
-            due_date=account.due_date.isoformat() if account.due_date else "",
+            due_date=words.day(account.due_date) if account.due_date else "",
             payment_instructions=str(config.get("payment_instructions", "")),
             # The agent's script carries the recording notice (the profile's or
             # the campaign's choice; see docs/recording-capture.md).
@@ -224,12 +227,13 @@ def build_pop(
                 "consent": bool(phone.consent) if phone else False,
                 "consent_ref": (phone.consent_ref or "") if phone else "",
             },
-            "attempts": _last_attempts(session, account),
+            "attempts": _last_attempts(session, account, words),
             "local_time": {
                 "iso": local.isoformat(timespec="minutes"),
                 "time": local.strftime("%H:%M"),
                 "date": local.date().isoformat(),
-                "zone": zone_names,
+                "zone": ", ".join(z.key for z in zones),  # IANA ids, for machines
+                "zone_label": words.zones_name(zones),  # what the agent reads
             },
             "promise_max_date": (local.date() + timedelta(days=max_days)).isoformat(),
             "money": money.as_dict(),
@@ -252,15 +256,15 @@ def build_pop(
             }
             script = call_script.debtor if verified == "titular" else call_script.guarantor
             pop["script"] = script(facts, gettext_)
-            pop["promises"] = _open_promises(session, account.id, account.country)
-            pop["notes"] = _notes(session, account.id, zones)
+            pop["promises"] = _open_promises(session, account.id, account.country, words)
+            pop["notes"] = _notes(session, account.id, zones, words)
             pop["payment_instructions"] = str(config.get("payment_instructions", ""))
             # The debtor locked out of the portal (wrong answers): the agent may open it
             # again on this call, the titular verified (console/portal_unlock.py).
             pop["portal_locked"] = verified == "titular" and reference_locked_in(
                 session, account.id, now
             )
-            pop["plans"] = account_plans(session, account)
+            pop["plans"] = account_plans(session, account, words)
             pop["calculator"] = calculator(
                 _plan_rules(config), account.stage, account.balance or Decimal(0),
                 local.date(), money,
@@ -343,7 +347,9 @@ def record_pii_view(
         _pii_view(session, agent, account_id, attempt_id, purpose)
 
 
-def _last_attempts(session: Session, account: Account, limit: int = 12) -> list[dict[str, Any]]:
+def _last_attempts(
+    session: Session, account: Account, words: DebtorLocale, limit: int = 12
+) -> list[dict[str, Any]]:
     """Each time in the debtor's zone for the number that was dialed, labelled."""
     rows = session.execute(
         select(CallAttempt, Disposition)
@@ -358,7 +364,7 @@ def _last_attempts(session: Session, account: Account, limit: int = 12) -> list[
         channel = attempt.channel or "call"
         out.append(
             {
-                "at": stamp(attempt.started_at, _zones(account, attempt.phone_e164)),
+                "at": words.stamp(attempt.started_at, _zones(account, attempt.phone_e164)),
                 # Every contact on every channel: a call, an SMS, a WhatsApp, an e-mail...
                 "channel": channel_label(channel),
                 "what": template_label((attempt.details or {}).get("template")),
@@ -370,7 +376,9 @@ def _last_attempts(session: Session, account: Account, limit: int = 12) -> list[
     return out
 
 
-def _open_promises(session: Session, account_id: int, country: str) -> list[dict[str, Any]]:
+def _open_promises(
+    session: Session, account_id: int, country: str, words: DebtorLocale
+) -> list[dict[str, Any]]:
     rows = session.scalars(
         select(Promise)
         .where(Promise.account_id == account_id, Promise.status == "open")
@@ -382,6 +390,7 @@ def _open_promises(session: Session, account_id: int, country: str) -> list[dict
             "currency": p.currency,
             "display": money_format(country, p.currency).show(p.amount),
             "due_date": p.due_date.isoformat(),
+            "due_date_shown": words.day(p.due_date),
         }
         for p in rows
     ]
@@ -395,7 +404,11 @@ def result_label(result: str | None) -> str:
 
 
 def _notes(
-    session: Session, account_id: int, zones: tuple[ZoneInfo, ...], limit: int = 10
+    session: Session,
+    account_id: int,
+    zones: tuple[ZoneInfo, ...],
+    words: DebtorLocale,
+    limit: int = 10,
 ) -> list[dict[str, Any]]:
     rows = session.execute(
         select(Note, User.display_name)
@@ -405,7 +418,8 @@ def _notes(
         .limit(limit)
     ).all()
     return [
-        {"at": stamp(n.created_at, zones), "author": who or "", "text": n.text} for n, who in rows
+        {"at": words.stamp(n.created_at, zones), "author": who or "", "text": n.text}
+        for n, who in rows
     ]
 
 
@@ -754,6 +768,7 @@ def _limits(
         money=money_format(account.country, account.currency),
         stage=account.stage,
         plan_rules=_plan_rules(config),
+        words=spoken_locale(account.country),
     )
 
 
@@ -789,7 +804,7 @@ def preview_plan(
         plan = plan_from_form(form, limits, errors, fills)
         if plan is None:
             raise FormErrors(errors, fills)
-        return plan_view(plan, limits.money)
+        return plan_view(plan, limits.money, limits.words)
 
 
 def _plan_rules(config: dict[str, Any]) -> PlanRules:
@@ -889,7 +904,7 @@ def my_callbacks(engine: Engine, agent_id: int) -> list[dict[str, Any]]:
                 "id": cb.id,
                 "account_id": cb.account_id,
                 "due_at": cb.due_at.isoformat(timespec="minutes"),
-                "due": stamp(cb.due_at, _zones(account, number)),
+                "due": spoken_locale(account.country).stamp(cb.due_at, _zones(account, number)),
                 "name": account.debtor_name,
                 "ref": account.external_ref,
             }
@@ -913,7 +928,9 @@ def my_history(engine: Engine, agent_id: int, limit: int = 15) -> list[dict[str,
             outcome = OUTCOMES.get(d.outcome)
             out.append(
                 {
-                    "at": stamp(d.created_at, _zones(account, number)),
+                    "at": spoken_locale(account.country).stamp(
+                        d.created_at, _zones(account, number)
+                    ),
                     "ref": account.external_ref,
                     "name": account.debtor_name,
                     "outcome": gettext_(outcome.label if outcome else N_("Otro resultado")),

@@ -19,6 +19,7 @@ from console import portal_unlock, verify_tries
 from console.agent_pauses import record_pause
 from console.chat_unattached import pending_chat_pop
 from console.day_window import ZoneError, local_midnight, zone_named
+from console.debtor_locale import console_locale
 from console.dispositions import FormErrors
 from console.i18n import N_, gettext_
 from console.inbound_service import pending_inbound_pop
@@ -676,7 +677,14 @@ async def figures(request: web.Request) -> web.StreamResponse:
         return json_error(400, gettext_("Zona horaria desconocida."), field="tz")
     now = request.app[CLOCK]()
     data = await in_db(request, svc.day_figures, user.id, now, local_midnight(now, zone))
-    return web.json_response({"ok": True, "figures": data, "zone": zone.key})
+    return web.json_response(
+        {
+            "ok": True,
+            "figures": data,
+            "zone": zone.key,
+            "zone_label": console_locale().zone_name(zone),
+        }
+    )
 
 
 @requires(Role.agent)

@@ -1,20 +1,25 @@
-"""How the portal shows things to a debtor and reads what they type: in the account's
-Spanish (es_MX, es_CO, es_PE: babel's CLDR data) or in English when the debtor picks
-it. Dates as people write them ("1 de septiembre de 2026"), times with the city of
-their zone, sizes in the locale's digits; a typed date is read only when it cannot
-mean two days (the reason otherwise, in Spanish msgids). Pure: no I/O."""
+"""How the console words dates, times and zones for a person: the portal's debtor, and
+the agent who reads them aloud to one (in the account's Spanish: es_MX, es_CO, es_PE,
+babel's CLDR data; or in English when the person picks it). Dates as people write
+them ("1 de septiembre de 2026"), times with the city of their zone (`zone_label`:
+the one way every page names a zone, never its IANA id), sizes in the locale's
+digits; a typed date is read only when it cannot mean two days (the reason
+otherwise, in Spanish msgids). Pure: no I/O."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_skeleton, format_time, get_timezone_location
 from babel.numbers import format_decimal
 
-from console.i18n import N_, FilledMessage
+from compliance.debtor_time import stamp as zone_stamp
+from console.i18n import N_, FilledMessage, current_language, gettext_
 from console.money import money_format
 
 KB = 1024
@@ -22,6 +27,29 @@ MAX_TYPED = 40  # characters of a typed date read
 EXAMPLE_DAY = date(2026, 12, 5)
 _ISO = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
 _NUMERIC = re.compile(r"(\d{1,2})\s*[/.-]\s*(\d{1,2})\s*[/.-]\s*(\d{2,4})")
+
+
+UNKNOWN_ZONE = N_("zona horaria desconocida")
+
+
+def zone_label(zone: ZoneInfo | None, locale: str) -> str:
+    """A zone as a person names it, in ``locale``: its city ("Ciudad de México",
+    "Bogotá", "Lima", "Mexico City" in English); "UTC" for UTC; never the IANA id."""
+    if zone is None:
+        return gettext_(UNKNOWN_ZONE)
+    if zone.key in ("UTC", "GMT") or zone.key.startswith("Etc/"):
+        # A fixed offset has no city; its POSIX name reads backwards (Etc/GMT+5 is
+        # five hours BEHIND): said as "UTC−5".
+        offset = datetime(2000, 1, 1, tzinfo=zone).utcoffset()
+        minutes = int(offset.total_seconds() // 60) if offset is not None else 0
+        if minutes == 0:
+            return "UTC"
+        hours, rest = divmod(abs(minutes), 60)
+        return f"UTC{'+' if minutes > 0 else '−'}{hours}" + (f":{rest:02d}" if rest else "")
+    try:
+        return str(get_timezone_location(zone, locale=locale, return_city=True))
+    except (LookupError, ValueError):  # a zone CLDR does not name: its last part
+        return zone.key.rsplit("/", 1)[-1].replace("_", " ")
 
 
 class DateTyped(FilledMessage):
@@ -54,9 +82,31 @@ class DebtorLocale:
         when = format_skeleton("MMMEd", local, locale=self.locale)
         return f"{when}, {format_time(local, 'short', locale=self.locale)}"
 
-    def zone_name(self, zone: ZoneInfo) -> str:
+    def zone_name(self, zone: ZoneInfo | None) -> str:
         """The zone as a person names it: its city ("Ciudad de México", "Bogotá")."""
-        return str(get_timezone_location(zone, locale=self.locale, return_city=True))
+        return zone_label(zone, self.locale)
+
+    def zones_name(self, zones: Iterable[ZoneInfo]) -> str:
+        """Every candidate zone, strongest first ("Ciudad de México, Cancún"); when
+        none is known, says so (never "UTC?")."""
+        names = list(dict.fromkeys(self.zone_name(z) for z in zones))
+        return ", ".join(names) if names else self.zone_name(None)
+
+    def day_short(self, d: date) -> str:
+        """ "6 dic 2026" (es_MX), "Dec 6, 2026" (en): a date in a list or table."""
+        return str(format_date(d, "medium", locale=self.locale))
+
+    def stamp(self, at: datetime | None, zones: tuple[ZoneInfo, ...]) -> dict[str, Any]:
+        """compliance's stamp (``local`` as ISO for machines, ``zone`` its IANA id) plus
+        what a person reads: ``shown`` ("6 dic 2026, 14:05": the 24-hour clock of the
+        agent page's "hora local del deudor") and ``zone_label`` ("Ciudad de México")."""
+        out = zone_stamp(at, zones)
+        if at is None:
+            return {**out, "shown": "", "zone_label": ""}
+        zone = zones[0] if zones else ZoneInfo("UTC")
+        local = (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(zone)
+        when = f"{self.day_short(local.date())}, {local:%H:%M}"
+        return {**out, "shown": when, "zone_label": self.zone_name(zone)}
 
     def read_day(self, raw: str) -> date:
         """The day a debtor typed: ISO (what a date picker posts) or day/month/year
@@ -110,3 +160,16 @@ def debtor_locale(country: str, lang: str) -> DebtorLocale:
     if lang == "en":
         return DebtorLocale("en")
     return DebtorLocale(money_format(country, "").locale)
+
+
+def spoken_locale(country: str) -> DebtorLocale:
+    """What an agent reads to the debtor of ``country``: in the console's language
+    (console/i18n.py's current one), the Spanish of the debtor's country ("6 de
+    setiembre" in Peru), or English."""
+    return debtor_locale(country, current_language())
+
+
+def console_locale() -> DebtorLocale:
+    """How a page with no account (the supervisor's) words dates and zones: the
+    console's language, Mexican Spanish by default."""
+    return debtor_locale("MX", current_language())

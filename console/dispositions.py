@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
+from console.debtor_locale import DebtorLocale
 from console.i18n import N_
 from console.money import MoneyError, MoneyFormat, money_format, parse_amount
 from console.params import plausible_year
@@ -204,6 +205,9 @@ class PromiseLimits:
     money: MoneyFormat = field(default_factory=lambda: money_format("MX", "MXN"))
     stage: str = "friendly"
     plan_rules: PlanRules = field(default_factory=PlanRules)
+    # How dates are read to the debtor (agent_service: the console's language and the
+    # debtor's country's Spanish).
+    words: DebtorLocale = field(default_factory=lambda: DebtorLocale("es_MX"))
 
 
 class FormErrors(ValueError):
@@ -285,7 +289,7 @@ def parse_disposition(
             # The whole schedule is read back and agreed before anything is saved.
             confirm = {"field": "plan", "value": plan.fingerprint,
                        "approval": "yes" if plan.needs_approval else ""}  # fmt: skip
-            errors["plan"], fills["plan"] = plan_readback(plan, limits.money)
+            errors["plan"], fills["plan"] = plan_readback(plan, limits.money, limits.words)
         if plan is not None:
             promise_date = plan.instalments[0].due_date
     if outcome is not None and outcome.needs_callback:
@@ -336,11 +340,14 @@ def plan_from_form(
         return None
 
 
-def plan_readback(plan: Plan, money: MoneyFormat) -> tuple[str, dict[str, str]]:
-    """What the agent reads to the debtor before saving: a msgid and its fills."""
+def plan_readback(
+    plan: Plan, money: MoneyFormat, words: DebtorLocale
+) -> tuple[str, dict[str, str]]:
+    """What the agent reads to the debtor before saving: a msgid and its fills (the
+    dates as they are said: "6 de diciembre de 2026")."""
     first, last = plan.instalments[0], plan.instalments[-1]
     fill = {"total": money.show(plan.total), "descuento": percent(plan.discount),
-            "primera": first.due_date.isoformat(), "ultima": last.due_date.isoformat(),
+            "primera": words.day(first.due_date), "ultima": words.day(last.due_date),
             "pagos": str(len(plan.instalments)), "monto": money.show(first.amount),
             "ultimo": money.show(last.amount), "periodo": INTERVAL_LABELS[plan.interval]}  # fmt: skip
     if len(plan.instalments) == 1:

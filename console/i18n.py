@@ -22,6 +22,7 @@ DEFAULT_LANGUAGE = "es"
 _current: ContextVar[gettext.NullTranslations | None] = ContextVar(
     "console_translations", default=None
 )
+_language: ContextVar[str] = ContextVar("console_language", default=DEFAULT_LANGUAGE)
 _SPANISH = gettext.NullTranslations()
 _catalogs: dict[str, gettext.NullTranslations] = {}
 
@@ -48,7 +49,13 @@ def activate(lang: str) -> str:
     catalogs = load_catalogs()
     chosen = lang if lang in catalogs else DEFAULT_LANGUAGE
     _current.set(catalogs[chosen])
+    _language.set(chosen)
     return chosen
+
+
+def current_language() -> str:
+    """The language ``activate`` chose for the current task ("es" when none was)."""
+    return _language.get()
 
 
 def gettext_(message: str) -> str:

@@ -7,7 +7,7 @@ console/payment_plans.py.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from compliance.debtor_time import debtor_zones
 from compliance.plan_records import audit_payload, promises_of, save_plan
 from compliance.plan_rules import PlanRules, plan_rules_for
+from console.debtor_locale import DebtorLocale, spoken_locale
 from console.i18n import N_, gettext_
 from console.money import MoneyFormat, money_format
 from console.payment_plans import INTERVAL_LABELS, Plan, limits, percent
@@ -57,15 +58,29 @@ def calculator(
     }
 
 
-def plan_view(plan: Plan, money: MoneyFormat) -> dict[str, Any]:
-    """A computed plan as the calculator shows it (nothing saved)."""
+def _day(iso: str, words: DebtorLocale) -> str:
+    """A stored schedule's ISO day as a person reads it ("6 de diciembre de 2026")."""
+    try:
+        return words.day(date.fromisoformat(iso))
+    except (TypeError, ValueError):
+        return str(iso)
+
+
+def plan_view(plan: Plan, money: MoneyFormat, words: DebtorLocale) -> dict[str, Any]:
+    """A computed plan as the calculator shows it (nothing saved): each due date as
+    the agent reads it to the debtor (``due_date_shown``), and ISO for machines."""
     return {
         "total": money.show(plan.total),
         "forgiven": money.show(plan.forgiven),
         "discount": percent(plan.discount),
         "interval": gettext_(INTERVAL_LABELS[plan.interval]),
         "instalments": [
-            {"number": i.number, "due_date": i.due_date.isoformat(), "amount": money.show(i.amount)}
+            {
+                "number": i.number,
+                "due_date": i.due_date.isoformat(),
+                "due_date_shown": words.day(i.due_date),
+                "amount": money.show(i.amount),
+            }
             for i in plan.instalments
         ],
         "needs_approval": plan.needs_approval,
@@ -90,6 +105,7 @@ def pending_plans(engine: Engine, campaign_ids: set[int] | None) -> list[dict[st
         out = []
         for row, account, agent, campaign in session.execute(query).all():
             money = money_format(account.country, row.currency)
+            words = spoken_locale(account.country)
             first, last = row.schedule[0], row.schedule[-1]
             out.append(
                 {
@@ -104,8 +120,8 @@ def pending_plans(engine: Engine, campaign_ids: set[int] | None) -> list[dict[st
                     "discount": percent(row.discount),
                     "instalments": len(row.schedule),
                     "interval": gettext_(INTERVAL_LABELS.get(row.interval, row.interval)),
-                    "first": first["due_date"],
-                    "last": last["due_date"],
+                    "first": _day(first["due_date"], words),
+                    "last": _day(last["due_date"], words),
                     "reasons": [gettext_(r) for r in row.approval_reasons or []],
                 }
             )
@@ -170,7 +186,7 @@ def decide(
         return Decided(row.id, row.account_id, row.status, campaign.name if campaign else "")
 
 
-def account_plans(session: Session, account: Account) -> list[dict[str, Any]]:
+def account_plans(session: Session, account: Account, words: DebtorLocale) -> list[dict[str, Any]]:
     """The account's latest plans for the pop (status translated)."""
     rows = session.scalars(
         select(PaymentPlan)
@@ -185,7 +201,7 @@ def account_plans(session: Session, account: Account) -> list[dict[str, Any]]:
             "status_label": gettext_(STATUS_LABELS.get(row.status, N_("Otro estado"))),
             "total": money.show(row.total),
             "instalments": len(row.schedule),
-            "first": row.schedule[0]["due_date"],
+            "first": _day(row.schedule[0]["due_date"], words),
         }
         for row in rows
     ]

@@ -18,6 +18,7 @@ from console import plan_service, wallboard
 from console.agent_figures import agent_figures
 from console.agent_pauses import paused_seconds
 from console.day_window import ZoneError, local_midnight, zone_named
+from console.debtor_locale import console_locale
 from console.i18n import N_, gettext_
 from console.keys import CLOCK, ENGINE, REDIS, SOCKET_SLOTS, STATES
 from console.params import INT32_MAX, ParamError, parse_decimal, parse_id
@@ -379,5 +380,11 @@ async def agents_json(request: web.Request) -> web.StreamResponse:
     for row in rows:
         row["pause_seconds"] = int(paused.get(row["agent_id"], 0.0))
     return web.json_response(
-        {"ok": True, "since": since.isoformat(timespec="minutes"), "zone": zone.key, "agents": rows}
+        {
+            "ok": True,
+            "since": since.isoformat(timespec="minutes"),
+            "zone": zone.key,
+            "zone_label": console_locale().zone_name(zone),
+            "agents": rows,
+        }
     )

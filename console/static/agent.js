@@ -9,8 +9,10 @@
   let currentPop = null;
   let onChat = false;  // the last pop (or names-only pop) was a chat's
   let flowParty = null;  // who the agent says answered: titular, aval, tercero
-  // Every time on the page carries its zone (the debtor's, from compliance's resolver).
-  const when = (s) => (s && s.local ? `${s.local} (${s.zone})` : "—");
+  // Every time on the page carries its zone (the debtor's, from compliance's resolver),
+  // both as a person reads them (the server words them: "6 dic 2026, 2:05 p.m.",
+  // "Ciudad de México"), never an ISO date or an IANA id.
+  const when = (s) => (s && s.shown ? `${s.shown} (${s.zone_label})` : "—");
   let wrapupTimer = null;
 
   // ---- state -------------------------------------------------------------
@@ -126,7 +128,7 @@
     const zone = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
     const r = await Cobrador.api("GET", "/api/agent/figures?tz=" + encodeURIComponent(zone));
     if (!r.ok) return;
-    $("figures-since").textContent = T.since.replace("{zona}", r.data.zone);
+    $("figures-since").textContent = T.since.replace("{zona}", r.data.zone_label);
     const f = r.data.figures;
     for (const node of document.querySelectorAll("[data-fig]")) {
       const k = node.dataset.fig;
@@ -144,7 +146,7 @@
     if (!r.data.callbacks.length) list.append(Cobrador.el("li", T.no_callbacks, "muted"));
     for (const cb of r.data.callbacks) {
       const li = Cobrador.el("li");
-      li.append(Cobrador.el("strong", cb.due.local), " ", Cobrador.el("span", cb.due.zone, "muted small zone"), " ", cb.name, " ",
+      li.append(Cobrador.el("strong", cb.due.shown), " ", Cobrador.el("span", cb.due.zone_label, "muted small zone"), " ", cb.name, " ",
         Cobrador.el("span", cb.ref, "muted small"));
       list.append(li);
     }
@@ -181,8 +183,8 @@
     setField("account.name", pop.account.name);
     setField("account.ref", pop.account.ref);
     setField("local_time.time", pop.local_time.time);
-    setField("local_time.zone", pop.local_time.zone);
-    $("callback-zone").textContent = pop.local_time.zone;
+    setField("local_time.zone", pop.local_time.zone_label);
+    $("callback-zone").textContent = pop.local_time.zone_label;
     setField("phone.masked", pop.phone.masked);
     const consent = $("pop-consent");
     consent.textContent = pop.phone.consent ? `✓ ${T.consent_yes}` : `✗ ${T.consent_no}`;
@@ -255,7 +257,7 @@
       const promises = $("pop-promises");
       promises.replaceChildren();
       if (!pop.promises.length) promises.append(Cobrador.el("li", T.no_promises, "muted"));
-      for (const p of pop.promises) promises.append(Cobrador.el("li", `${p.display} · ${p.due_date}`));
+      for (const p of pop.promises) promises.append(Cobrador.el("li", `${p.display} · ${p.due_date_shown}`));
       renderPlans(pop.plans || []);
       setupCalculator(pop.calculator);
       renderNotes(pop.notes);
@@ -332,7 +334,7 @@
     body.replaceChildren();
     for (const i of plan.instalments) {
       const tr = Cobrador.el("tr");
-      tr.append(Cobrador.el("td", String(i.number)), Cobrador.el("td", i.due_date), Cobrador.el("td", i.amount));
+      tr.append(Cobrador.el("td", String(i.number)), Cobrador.el("td", i.due_date_shown), Cobrador.el("td", i.amount));
       body.append(tr);
     }
   });

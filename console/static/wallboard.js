@@ -138,7 +138,7 @@
     const q = new URLSearchParams({ campaign, tz: zone });
     const r = await Cobrador.api("GET", "/api/supervisor/agents?" + q.toString());
     if (!r.ok) return;
-    document.getElementById("figures-since").textContent = T.since.replace("{zona}", r.data.zone);
+    document.getElementById("figures-since").textContent = T.since.replace("{zona}", r.data.zone_label);
     const body = document.getElementById("figures-body");
     body.replaceChildren();
     if (!r.data.agents.length) {

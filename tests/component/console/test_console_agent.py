@@ -106,6 +106,9 @@ async def test_given_ready_agent_when_dialer_publishes_pop_then_socket_receives_
     # The MX profile's identification (CONDUSEF 2014), then the stage's script.
     assert "Le llamamos en nombre de Financiera Ejemplo." in full["script"]
     assert "MX-0001" in full["script"] and "$12,500.00 MXN" in full["script"]
+    # The agent reads the due date aloud: in words, never "2026-09-01".
+    assert "exigible desde el 1 de septiembre de 2026." in full["script"]
+    assert "2026-09-01" not in full["script"]
     assert full["account"]["balance_display"] == "$12,500.00 MXN"
     assert full["payment_instructions"].startswith("Pague en BBVA")
     # A reload shows the verified pop; the checks are evidence.
@@ -448,8 +451,10 @@ async def test_given_quintana_roo_debtor_with_cdmx_number_then_shown_and_schedul
     attempt = make_attempt(engine, seed.account_id, seed.users["ana"])
     pop = (await (await client.get("/api/agent/current")).json())["pop"]
     assert pop["local_time"]["zone"] == "America/Cancun" and pop["local_time"]["time"] == "12:00"
+    assert pop["local_time"]["zone_label"] == "Cancún"  # what the agent reads: no IANA id
     assert pop["attempts"][0]["at"] == {
-        "utc": "2026-11-24T16:58+00:00", "local": "2026-11-24 11:58", "zone": "America/Cancun"
+        "utc": "2026-11-24T16:58+00:00", "local": "2026-11-24 11:58", "zone": "America/Cancun",
+        "shown": "24 nov 2026, 11:58", "zone_label": "Cancún",
     }  # fmt: skip
     resp = await dispose(client, token, attempt_id=attempt, party="titular",
                          outcome="volver_llamar", callback_at="2026-11-25T11:00")  # fmt: skip
@@ -460,10 +465,12 @@ async def test_given_quintana_roo_debtor_with_cdmx_number_then_shown_and_schedul
     listed = await (await client.get("/api/agent/callbacks")).json()
     # Listed as agreed: 11:00 in the debtor's zone, labelled (not 16:00 UTC).
     assert listed["callbacks"][0]["due"] == {
-        "utc": "2026-11-25T16:00+00:00", "local": "2026-11-25 11:00", "zone": "America/Cancun"
+        "utc": "2026-11-25T16:00+00:00", "local": "2026-11-25 11:00", "zone": "America/Cancun",
+        "shown": "25 nov 2026, 11:00", "zone_label": "Cancún",
     }  # fmt: skip
     history = (await (await client.get("/api/agent/history")).json())["history"]
     assert history[0]["at"]["zone"] == "America/Cancun"
+    assert history[0]["at"]["zone_label"] == "Cancún"
 
 
 def test_given_missed_personal_callback_when_releasing_then_open_to_campaign_and_audited(

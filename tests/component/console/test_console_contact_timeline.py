@@ -10,6 +10,7 @@ from console_fixtures import NOW, Seed, login, make_attempt
 from sqlalchemy import Engine
 
 from console.agent_service import _last_attempts
+from console.debtor_locale import DebtorLocale
 from console.timeline import message_figures, timeline_for
 from store.db import transaction
 from store.models import Account, CallAttempt, OutreachStep
@@ -74,7 +75,7 @@ def test_given_contacts_on_every_channel_when_the_timeline_is_read_then_all_in_w
     with transaction(engine) as s:
         account = s.get(Account, seed.account_id)
         assert account is not None
-        pop = _last_attempts(s, account)
+        pop = _last_attempts(s, account, DebtorLocale("es_MX"))
     assert [p["channel"] for p in pop] == ["Correo electrónico", "SMS", "Llamada"]
     assert pop[1]["what"] == "Recordatorio de pago"
 

@@ -88,6 +88,10 @@ async def test_given_agent_in_mexico_city_when_reading_my_day_then_counted_from_
     local = await (await client.get("/api/agent/figures?tz=America/Mexico_City")).json()
     utc = await (await client.get("/api/agent/figures?tz=UTC")).json()
     assert local["zone"] == "America/Mexico_City"
+    # "desde las 00:00 de Ciudad de México": the agent reads a city, not an IANA id.
+    assert (local["zone_label"], utc["zone_label"]) == ("Ciudad de México", "UTC")
+    english = await (await client.get("/api/agent/figures?tz=America/Bogota&lang=en")).json()
+    assert english["zone_label"] == "Bogotá"
     assert local["figures"]["calls"] == 2 and local["figures"]["right_party_contacts"] == 1
     assert local["figures"]["promised_display"] == "$1,500.00 MXN"
     assert local["figures"]["talk_seconds"] == 180 + 60
@@ -138,6 +142,13 @@ async def test_given_worked_day_when_supervisor_opens_then_all_campaigns_and_age
     assert by_name["Beto"]["pause_seconds"] >= 60
     # Nothing promised: no amount and no bare "0" without a currency.
     assert by_name["Beto"]["promises"] == 0 and by_name["Beto"]["promised_display"] == "—"
+    # "Agentes hoy desde las 00:00 de Ciudad de México": a human zone label.
+    assert figures["zone"] == "America/Mexico_City"
+    assert figures["zone_label"] == "Ciudad de México"
+    lima = await (
+        await client.get("/api/supervisor/agents?campaign=mx-demo&tz=America/Lima")
+    ).json()
+    assert lima["zone_label"] == "Lima"
     assert (await client.get("/api/supervisor/agents?campaign=nope&tz=UTC")).status == 404
     assert (await client.get("/api/supervisor/agents?campaign=mx-demo&tz=Nowhere")).status == 400
 

@@ -66,13 +66,17 @@ async def test_given_six_instalments_within_rules_when_confirmed_then_six_promis
     assert [i["amount"] for i in shown["plan"]["instalments"]] == ["$2,083.33 MXN"] * 5 + [
         "$2,083.35 MXN"
     ]
+    # The agent reads each date aloud: in words, never ISO (ISO stays for machines).
+    first = shown["plan"]["instalments"][0]
+    assert (first["due_date"], first["due_date_shown"]) == ("2026-12-01", "1 de diciembre de 2026")
     readback = await dispose(client, token, attempt_id=attempt, **PLAN)
     assert readback.status == 409
     body = await readback.json()
     assert body["confirm"]["field"] == "plan"
     assert body["reason"] == (
         "Lea el plan al deudor y confírmelo: 6 pagos (mensual) de $2,083.33 MXN, el último de "
-        "$2,083.35 MXN, del 2026-12-01 al 2027-05-01; total $12,500.00 MXN (descuento 0 %)."
+        "$2,083.35 MXN, del 1 de diciembre de 2026 al 1 de mayo de 2027; total $12,500.00 MXN "
+        "(descuento 0 %)."
     )
     assert plans_and_promises(engine) == ([], [])
     saved = await dispose(client, token, attempt_id=attempt, **PLAN,
@@ -90,6 +94,20 @@ async def test_given_six_instalments_within_rules_when_confirmed_then_six_promis
         assert account.next_attempt_at == datetime(2026, 12, 2, tzinfo=UTC)
         entry = session.scalars(select(AuditEntry).where(AuditEntry.kind == "disposition")).one()
         assert json.loads(entry.payload)["plan"]["status"] == "active"
+
+
+async def test_given_english_console_when_a_plan_is_read_back_then_dates_in_english_words(
+    client: TestClient, seed: Seed, engine: Engine, aredis: aioredis.Redis
+) -> None:
+    token, attempt = await on_call(client, engine, aredis, seed)
+    assert (await client.get("/agent?lang=en")).status == 200
+    verified = await verify(client, token, attempt)
+    assert "due since September 1, 2026." in (await verified.json())["pop"]["script"]
+    shown = await (await preview(client, token, attempt_id=attempt, **PLAN)).json()
+    dates = [i["due_date_shown"] for i in shown["plan"]["instalments"]]
+    assert dates[0] == "December 1, 2026" and dates[-1] == "May 1, 2027"
+    readback = await (await dispose(client, token, attempt_id=attempt, **PLAN)).json()
+    assert "from December 1, 2026 to May 1, 2027" in readback["reason"]
 
 
 async def test_given_discount_above_agent_limit_then_waits_and_supervisor_approves_audited(
@@ -120,6 +138,8 @@ async def test_given_discount_above_agent_limit_then_waits_and_supervisor_approv
     page = await (await client.get("/supervisor")).text()
     assert "descuento mayor que el que autoriza un gestor" in page
     assert "$10,000.00 MXN" in page
+    # The supervisor reads the schedule's first and last days in words, not ISO.
+    assert "1 de diciembre de 2026 → 1 de enero de 2027" in page and "2026-12-01" not in page
     url = f"/supervisor/plans/{plans[0].id}"
     agent_denied = await client.post("/supervisor/plans/999999", data={"_csrf": sup, "action": "approve"},
                                      allow_redirects=False)  # fmt: skip

@@ -84,6 +84,17 @@ def launch_spanish_chromium(playwright: Any) -> Any:
                                       headless=True, env={**os.environ, **SPANISH_ENV})  # fmt: skip
 
 
+ENGLISH_ENV = {"LANGUAGE": "en_US:en", "LANG": "en_US.UTF-8"}
+
+
+def launch_english_chromium(playwright: Any) -> Any:
+    """Chromium speaking US English: its date inputs show mm/dd/yyyy whatever the page's
+    language (an agent's browser left in English)."""
+    require_chromium()
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
+                                      headless=True, env={**os.environ, **ENGLISH_ENV})  # fmt: skip
+
+
 @contextmanager
 def console_process(env: dict[str, str], at: datetime | None = None) -> Iterator[str]:
     """`cobrador console run` in a child process; yields its base URL. ``at``: the

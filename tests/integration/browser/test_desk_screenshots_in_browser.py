@@ -51,6 +51,11 @@ def raw_codes(page: Any, codes: tuple[str, ...]) -> list[str]:
     return [c for c in codes if re.search(rf"(?<![\w/]){re.escape(c)}(?![\w])", text)]
 
 
+def iso_dates_and_zone_ids(page: Any) -> list[str]:
+    """What a person should never have to read aloud: 2026-12-01, America/Mexico_City."""
+    return re.findall(r"\b\d{4}-\d{2}-\d{2}\b|\b(?:America|Etc|Europe)/\w+", shown(page))
+
+
 def no_error_banner(page: Any) -> None:
     from playwright.sync_api import expect
 
@@ -146,9 +151,17 @@ def test_given_a_working_morning_then_pages_show_no_code_and_screenshots_are_tak
     plan_terms(agent, 6, "0", date(2026, 12, 1))
     agent.click("#btn-plan-preview")
     expect(agent.locator("#plan-schedule tr")).to_have_count(6)
-    expect(agent.locator("#pop-attempts")).to_contain_text("2026-11-25")
+    expect(agent.locator("#pop-attempts")).to_contain_text("25 nov 2026, 09:30 (Ciudad de México)")
+    # Read aloud: the due date and the schedule in words, no ISO date, no IANA zone id.
+    expect(agent.locator("#pop-script")).to_contain_text(
+        "exigible desde el 1 de septiembre de 2026"
+    )
+    expect(agent.locator("#plan-schedule tr").first).to_contain_text("1 de diciembre de 2026")
+    expect(agent.locator('[data-field="local_time.zone"]')).to_have_text("Ciudad de México")
+    expect(agent.locator("#figures-since")).to_have_text("desde las 00:00 de Ciudad de México")
     no_error_banner(agent)
     assert raw_codes(agent, RAW_ES) == []
+    assert iso_dates_and_zone_ids(agent) == []
     agent.screenshot(path=screenshot_path("agent.png"), full_page=True)
     agent.click("#btn-dispo")
     agent.click("#btn-plan-confirm")
@@ -171,8 +184,11 @@ def test_given_a_working_morning_then_pages_show_no_code_and_screenshots_are_tak
     expect(supervisor.locator("#figures-body")).to_contain_text("$12,500.00 MXN")
     expect(supervisor.locator("#block-reasons")).to_contain_text("Fuera del horario permitido")
     expect(supervisor.locator("#plans-table")).to_contain_text("25 %")
+    expect(supervisor.locator("#figures-since")).to_contain_text("Ciudad de México")
+    expect(supervisor.locator("#plans-table")).to_contain_text("30 de noviembre de 2026")
     no_error_banner(supervisor)
     assert raw_codes(supervisor, RAW_ES) == []
+    assert iso_dates_and_zone_ids(supervisor) == []
     supervisor.screenshot(path=screenshot_path("supervisor.png"), full_page=True)
     supervisor.goto(url + "/supervisor?lang=en")
     expect(supervisor.locator("#agents-body")).to_contain_text("Paused")

@@ -22,7 +22,7 @@ def facts(hour: int = 11, **extra: object) -> ScriptFacts:
     base: dict[str, object] = {
         "agent": "Ana", "debtor_name": "María López", "local": datetime(2026, 11, 24, hour, 0, tzinfo=CDMX),
         "config": CONFIG, "stage": "firm", "contract": "MX-0001", "amount": "$12,500.00 MXN",
-        "due_date": "2026-09-01", "payment_instructions": "Pague en BBVA.",
+        "due_date": "1 de septiembre de 2026", "payment_instructions": "Pague en BBVA.",
         "opening": load_profiles()["MX"].opening,
     }  # fmt: skip
     return ScriptFacts(**(base | extra))  # type: ignore[arg-type]
@@ -55,7 +55,7 @@ def test_given_mx_profile_when_titular_verified_then_condusef_identification_bef
         "Nuestro teléfono es 55 5000 1000.",
         "Le llamamos en nombre de Financiera Ejemplo.",
         "Es acerca de su cuenta o contrato MX-0001.",
-        "El saldo vencido es de $12,500.00 MXN, exigible desde el 2026-09-01.",
+        "El saldo vencido es de $12,500.00 MXN, exigible desde el 1 de septiembre de 2026.",
         "Para liquidar o regularizar su cuenta: Pague en BBVA.",
     ]
     assert "atraso importante" in lines[6]  # the firm stage's script

@@ -10,7 +10,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from console.debtor_locale import DateTyped, debtor_locale
+from console.debtor_locale import (
+    DateTyped,
+    DebtorLocale,
+    console_locale,
+    debtor_locale,
+    spoken_locale,
+    zone_label,
+)
+from console.i18n import activate, current_language
 
 
 @pytest.mark.parametrize(
@@ -116,3 +124,83 @@ def test_given_any_text_when_read_then_a_day_or_a_reason_never_a_crash(typed: st
         debtor_locale("CO", "es").read_day(typed)
     except DateTyped as exc:
         assert exc.render()
+
+
+# ---- what an agent and a supervisor read: one zone label, dates in words ----------
+
+
+@pytest.mark.parametrize(
+    ("zone", "locale", "label"),
+    [
+        ("America/Mexico_City", "es_MX", "Ciudad de México"),
+        ("America/Mexico_City", "en", "Mexico City"),
+        ("America/Cancun", "es_MX", "Cancún"),
+        ("America/Bogota", "es_CO", "Bogotá"),
+        ("America/Lima", "es_PE", "Lima"),
+        ("UTC", "es_MX", "UTC"),
+        ("Etc/UTC", "en", "UTC"),
+        ("Etc/GMT+5", "es_MX", "UTC−5"),  # POSIX sign: five hours behind, never "GMT+5"
+        ("Etc/GMT-14", "es_MX", "UTC+14"),
+    ],
+)
+def test_given_a_zone_when_labelled_then_a_city_or_an_offset_never_the_iana_id(
+    zone: str, locale: str, label: str
+) -> None:
+    assert zone_label(ZoneInfo(zone), locale) == label
+
+
+def test_given_no_zone_when_labelled_then_said_unknown_in_the_console_language() -> None:
+    activate("es")
+    assert zone_label(None, "es_MX") == "zona horaria desconocida"
+    assert DebtorLocale("es_MX").zones_name(()) == "zona horaria desconocida"
+    activate("en")
+    try:
+        assert DebtorLocale("en").zones_name(()) == "unknown time zone"
+    finally:
+        activate("es")
+
+
+def test_given_candidate_zones_when_labelled_then_each_city_once_strongest_first() -> None:
+    zones = (
+        ZoneInfo("America/Cancun"),
+        ZoneInfo("America/Mexico_City"),
+        ZoneInfo("America/Cancun"),
+    )
+    assert DebtorLocale("es_MX").zones_name(zones) == "Cancún, Ciudad de México"
+
+
+def test_given_an_instant_when_stamped_for_an_agent_then_words_and_zone_label_beside_iso() -> None:
+    at = datetime(2026, 12, 6, 20, 5, tzinfo=UTC)
+    got = DebtorLocale("es_MX").stamp(at, (ZoneInfo("America/Mexico_City"),))
+    assert got == {"utc": "2026-12-06T20:05+00:00", "local": "2026-12-06 14:05",
+                   "zone": "America/Mexico_City", "shown": "6 dic 2026, 14:05",
+                   "zone_label": "Ciudad de México"}  # fmt: skip
+    naive = DebtorLocale("en").stamp(at.replace(tzinfo=None), ())  # stored naive: UTC
+    assert (naive["shown"], naive["zone_label"]) == ("Dec 6, 2026, 20:05", "UTC")
+    assert DebtorLocale("es_MX").stamp(None, ())["shown"] == ""
+
+
+@pytest.mark.parametrize(
+    ("lang", "country", "said"),
+    [
+        ("es", "MX", "6 de diciembre de 2026"),
+        ("es", "PE", "6 de diciembre de 2026"),
+        ("en", "MX", "December 6, 2026"),
+        ("fr", "CO", "6 de diciembre de 2026"),  # a language the console lacks: Spanish
+    ],
+)
+def test_given_the_console_language_when_an_agent_reads_a_date_then_in_its_words(
+    lang: str, country: str, said: str
+) -> None:
+    activate(lang)
+    try:
+        assert spoken_locale(country).day(date(2026, 12, 6)) == said
+        assert console_locale().english is (lang == "en")
+        assert current_language() == ("en" if lang == "en" else "es")
+    finally:
+        activate("es")
+
+
+def test_given_peru_when_september_is_read_then_setiembre_as_peruvians_write_it() -> None:
+    activate("es")
+    assert spoken_locale("PE").day(date(2026, 9, 1)) == "1 de setiembre de 2026"

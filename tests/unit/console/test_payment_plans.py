@@ -156,3 +156,17 @@ def test_given_percent_typed_either_way_then_read(raw: str, share: str) -> None:
 def test_given_bad_percent_then_refused(raw: str) -> None:
     with pytest.raises(ValueError):
         parse_percent(raw)
+
+
+@pytest.mark.parametrize(
+    ("stored", "shown"),
+    [("2026-12-01", "1 de diciembre de 2026"), ("", ""), ("not a day", "not a day"),
+     ("2026-02-30", "2026-02-30"), (None, "None")],
+)  # fmt: skip
+def test_given_a_stored_schedule_day_when_shown_then_in_words_or_as_stored_when_not_a_day(
+    stored: str, shown: str
+) -> None:
+    from console.debtor_locale import DebtorLocale
+    from console.plan_service import _day
+
+    assert _day(stored, DebtorLocale("es_MX")) == shown
