@@ -334,6 +334,19 @@ def promise_hold(sql: Engine, account_id: int, now: datetime) -> datetime | None
         return until
 
 
+def resting_until(account: Account, now: datetime) -> datetime | None:
+    """The account's own date of rest when it is still ahead (None: it may be dialed).
+
+    Every account the refill admits is held in SQL (`hopper_since` set); one whose
+    hold was lifted since (its call's result, an agent's disposition, a payment
+    reversal) and whose date is ahead rests. A hopper entry for it is stale: Redis
+    restored from an older snapshot, or a cache that missed the removal."""
+    if account.hopper_since is not None or account.next_attempt_at is None:
+        return None
+    when = utc_of(account.next_attempt_at)
+    return when if when > now else None
+
+
 def record_decision(sql: Engine, compliance: ComplianceService, item: Item,
                     decision: Decision, stage: str = "originate") -> int:  # fmt: skip
     """The final check's decision and its audit entry, written; returns its id."""

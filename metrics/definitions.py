@@ -188,6 +188,14 @@ HOPPER_EMPTY = Counter(
     ["campaign", "reason"],
     registry=REGISTRY,
 )
+HOPPER_CLAIMS_REFUSED = Counter(
+    "cobrador_hopper_claims_refused_total",
+    "Hopper claims not dialed because SQL says the account must wait (promise_open: an "
+    "open promise saved after it was queued; resting: its own next attempt is ahead, a "
+    "stale entry).",
+    ["campaign", "reason"],
+    registry=REGISTRY,
+)
 HOPPER_LEASES_EXPIRED = Counter(
     "cobrador_hopper_leases_expired_total",
     "Hopper claims that timed out and went back (a dialer died holding them).",

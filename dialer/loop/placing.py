@@ -79,7 +79,17 @@ class Placer:
             # A promise saved after the account entered the hopper (the console takes
             # it out, but Redis is a cache): the open promise in SQL has the last word.
             await ctx.hopper.release(owner, account.id, None)
+            m.HOPPER_CLAIMS_REFUSED.labels(ctx.name, "promise_open").inc()
             log.info("account %s not dialed: promise open until %s", account.id, held.date())
+            return 0
+        resting = store.resting_until(account, at)
+        if resting is not None:
+            # A stale claim (the refill holds every account it admits): the account's
+            # own rest stands, and its date in SQL is left as it is.
+            await ctx.hopper.release(owner, account.id, None)
+            m.HOPPER_CLAIMS_REFUSED.labels(ctx.name, "resting").inc()
+            log.warning("account %s not dialed: a stale hopper entry, the account rests until %s",
+                        account.id, resting.isoformat())  # fmt: skip
             return 0
         profile = ctx.compliance.profile_for(ctx.campaign, account.country)
         # The call may ring until the ring timeout, after the writes before the
