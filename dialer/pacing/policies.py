@@ -39,6 +39,9 @@ from `snapshot.now`; one policy object serves one campaign.
   rarely (`_overflow_cap`, an exact Poisson-binomial tail, each ringing
   call's chance at its ring-model row's upper bound), and the rise in that
   risk each decision brings is charged to an hour's ledger with a budget.
+  Where the margin (or the guard, for the hour) refuses to dial ahead, the
+  exact path still places the calls whose chance of bringing even one
+  abandon is negligible, charged to a ledger of its own (`_exact_cap`).
   docs/pacing.md has the bound.
   Blended inbound (`snapshot.has_inbound`): inbound takes the next free agent
   first, so at each horizon the inbound callers waiting plus those expected
@@ -92,6 +95,7 @@ from dialer.pacing.inbound import (
     DEFAULT_TOLERANCE,
     inbound_reserve,
 )
+from dialer.pacing.ledger import HourLedger
 from dialer.pacing.snapshot import (
     READY,
     RESERVED,
@@ -207,6 +211,11 @@ class PredictivePolicy:
         guard_cautious: bool = True,
         guard_z_step: float = 1.0,
         guard_cautious_share: float = 0.25,
+        exact_ahead: bool = True,
+        exact_max_per_hour: float = 0.3,
+        exact_hour_budget: float = 0.005,
+        exact_decision_risk: float = 1.7e-4,
+        exact_free_cap: float = 0.9,
     ) -> None:
         if not 0 < aim_ratio <= 1:
             raise ValueError("aim_ratio must be in (0, 1]")
@@ -224,6 +233,9 @@ class PredictivePolicy:
             ("pause_spare_tolerance", pause_spare_tolerance),
             ("overflow_break_probability", overflow_break_probability),
             ("clump_hour_budget", clump_hour_budget),
+            ("exact_hour_budget", exact_hour_budget),
+            ("exact_decision_risk", exact_decision_risk),
+            ("exact_free_cap", exact_free_cap),
         ):
             if not 0 < tol < 1:
                 raise ValueError(f"{name} must be in (0, 1)")
@@ -334,9 +346,19 @@ class PredictivePolicy:
         self.clump_hour_budget = clump_hour_budget
         # (time, charge): each decision that dialed ahead, charged the rise in
         # the chance of an hour-breaking clump its calls brought (`_overflow_cap`).
-        self._ledger: deque[tuple[float, float]] = deque()
-        self._ledger_sum = 0.0
+        self._ledger = HourLedger()
         self._pending_charge: tuple[list[float], int] | None = None
+        # The exact path's own ledger: the chance of any abandon its calls bring.
+        self.exact_ahead = exact_ahead
+        if exact_max_per_hour < 0:
+            raise ValueError("exact_max_per_hour must be >= 0")
+        self.exact_max_per_hour = exact_max_per_hour
+        self.exact_hour_budget = exact_hour_budget
+        self.exact_decision_risk = exact_decision_risk
+        self.exact_free_cap = exact_free_cap
+        self._exact_ledger = HourLedger()
+        self._pending_exact: tuple[list[float], int] | None = None
+        self.last_exact_cap: int | None = None
         self.pause_spare_tolerance = pause_spare_tolerance
         self.last_pause_spare = False
         self._active_track: deque[tuple[float, int]] = deque()
@@ -709,6 +731,11 @@ class PredictivePolicy:
             )
             if p_break > self.guard_break_probability:
                 return True
+        return self._long_windows_full(s, lam, per_hour)
+
+    def _long_windows_full(self, s: Snapshot, lam: float, per_hour: float) -> bool:
+        """The 24 h and 30 d windows (yesterday's calls are in them): True while even
+        another hour of `per_hour` answers and `lam` abandons would leave one over the target."""
         for seconds in LEGAL_WINDOWS[1:]:
             w = s.window(seconds)
             if w is not None and w.abandoned + lam > s.abandon_target * (
@@ -733,6 +760,20 @@ class PredictivePolicy:
         w = s.window(3600.0)
         spent = math.ceil(w.abandoned - 1e-9) if w is not None else 0
         return max(0, allowed - spent)
+
+    def _row_bound(self) -> Callable[[float, int], float]:
+        """A ring-model row's chance at its upper bound: the level's error
+        (`overflow_level_z`) and the row's own count of calls (Wilson, `overflow_shape_z`)."""
+        up = 1.0 + self.overflow_level_z * self.rate_error
+        shape_z = self.overflow_shape_z
+
+        def bound(p: float, count: int) -> float:
+            b = min(1.0, p * up)
+            if shape_z and count > 0:
+                b = max(b, wilson_upper(p * count, count, shape_z))
+            return b
+
+        return bound
 
     def _overflow_cap(
         self,
@@ -773,15 +814,7 @@ class PredictivePolicy:
         progressive answer (the caller keeps it).
         """
         left = self._overflow_left(s)
-        up = 1.0 + self.overflow_level_z * self.rate_error
-        shape_z = self.overflow_shape_z
-
-        def bound(p: float, count: int) -> float:
-            b = min(1.0, p * up)
-            if shape_z and count > 0:
-                b = max(b, wilson_upper(p * count, count, shape_z))
-            return b
-
+        bound = self._row_bound()
         tolerance = self.overflow_break_probability * max(self.horizons) / 3600.0
         sure_answers = s.waiting + len(s.inbound_waiting)
         self._pending_charge = None
@@ -814,7 +847,7 @@ class PredictivePolicy:
             )
             risk = [max(a, b) for a, b in zip(risk, tails, strict=True)]
         base = min(progressive, predicted)
-        room = self.clump_hour_budget - self._ledger_spent(s.now)
+        room = self.clump_hour_budget - self._ledger.spent(s.now)
         best = base
         for n in range(base + 1, predicted + 1):
             if risk[n] > tolerance or risk[n] - risk[base] > room:
@@ -823,32 +856,93 @@ class PredictivePolicy:
         self._pending_charge = (risk, base)
         return best
 
-    def _ledger_spent(self, now: float) -> float:
-        """The clump risk charged over the last hour."""
-        ledger = self._ledger
-        while ledger and ledger[0][0] <= now - 3600.0:
-            self._ledger_sum -= ledger.popleft()[1]
-        if not ledger:
-            self._ledger_sum = 0.0  # no float dust left behind
-        return max(0.0, self._ledger_sum)
-
     def _charge(self, now: float, placed: int) -> None:
-        """Charge the decision's calls beyond the progressive answer to the hour's ledger."""
-        pending, self._pending_charge = self._pending_charge, None
-        if pending is None:
-            return
-        risk, base = pending
-        if placed <= base:
-            return
-        charge = risk[min(placed, len(risk) - 1)] - risk[base]
-        if charge > 0:
-            self._ledger.append((now, charge))
-            self._ledger_sum += charge
+        """Charge the decision's calls beyond the progressive answer to the hour's ledgers."""
+        for pending, ledger in ((self._pending_charge, self._ledger),
+                                (self._pending_exact, self._exact_ledger)):  # fmt: skip
+            if pending is None:
+                continue
+            risk, base = pending
+            if placed > base:
+                ledger.charge(now, risk[min(placed, len(risk) - 1)] - risk[base])
+        self._pending_charge = self._pending_exact = None
 
     @property
     def clump_risk_spent(self) -> float:
         """The clump risk charged over the last hour, as of the last decision (for traces)."""
-        return max(0.0, self._ledger_sum)
+        return self._ledger.last_spent
+
+    @property
+    def exact_risk_spent(self) -> float:
+        """The exact path's abandon risk charged over the last hour (for traces)."""
+        return self._exact_ledger.last_spent
+
+    def _exact_cap(
+        self,
+        s: Snapshot,
+        progressive: int,
+        most: int,
+        ring_rows: list[tuple[float, ...]],
+        ring_counts: list[int],
+        busy_rows: list[tuple[float, ...]],
+        ready: int,
+        new: tuple[float, ...],
+        new_count: int,
+    ) -> int:
+        """The most calls whose chance of bringing even one abandon is negligible.
+
+        Where the z x sd margin refuses to dial ahead (a small team: a few
+        calls ringing make the normal margin wide; an hour with no abandon to
+        spare, where the guard stops the model), calls can still be placed
+        whose risk is truly small: with two agents ready and one call ringing
+        at a 10 % answer rate, one more call brings an abandon only if both
+        people answer and a third does too before anyone frees. The risk is
+        the exact Poisson-binomial tail of the clump bound with nothing left
+        to absorb (`estimators.overflow_tails`, `left` = 0: P(more answers
+        than free agents) at each horizon, each call at its row's upper
+        bound, each busy agent free at most `exact_free_cap`), taken as the
+        largest over the horizons. Two limits: per decision the rise over
+        `progressive` stays under `exact_decision_risk`; and per rolling hour
+        the risk charged (the expected abandons these calls bring) stays under
+        the rate at which the hour's remaining room (`_overflow_left`) is
+        exceeded with probability `exact_hour_budget` - 0.005 an hour when
+        any abandon breaks it, ~0.1 with one to spare - and under
+        `exact_max_per_hour`. docs/pacing.md, "the exact path".
+        """
+        if most <= progressive:
+            return progressive
+        room_left = self._overflow_left(s)
+        allowance = min(self.exact_max_per_hour, budget_rate(room_left, self.exact_hour_budget))
+        room = allowance - self._exact_ledger.spent(s.now)
+        if room <= 0:
+            return progressive
+        bound = self._row_bound()
+        tolerance = self.exact_decision_risk
+        cap = self.exact_free_cap
+        risk = [0.0] * (most + 1)
+        for i, h in enumerate(self.horizons):
+            # Inbound callers expected by the horizon (rounded up) take agents first.
+            arriving = s.inbound_rate_per_s * (h + s.connect_grace_seconds)
+            sure_answers = s.waiting + len(s.inbound_waiting) + math.ceil(arriving - 1e-9)
+            ringing = [bound(r[i], c) for r, c in zip(ring_rows, ring_counts, strict=True)]
+            # A busy agent's chance to be free is at most `exact_free_cap`: the
+            # survival's last rows rest on the few talks or wrap-ups that lasted
+            # that long (past the longest wrap-up seen it says "free within a
+            # second" for sure), and an agent may go on a break instead.
+            free = [min(r[i], cap) for r in busy_rows]
+            tails = overflow_tails(
+                ringing, bound(new[i], new_count), most, free, sure_answers, ready, 0
+            )
+            risk = [max(a, b) for a, b in zip(risk, tails, strict=True)]
+        base = progressive
+        best = base
+        for n in range(base + 1, most + 1):
+            if risk[n] > tolerance or risk[n] - risk[base] > room:
+                break
+            best = n
+        if best > base:
+            self._pending_exact = (risk, base)
+        return best
 
     def _one_abandon_breaks(self, s: Snapshot) -> bool:
         """True while a window to come has no room for even one more abandon.
@@ -1014,11 +1108,20 @@ class PredictivePolicy:
             self.last_reason = "warming_up"
             return progressive
         extra = 0.0
+        # The guard stopped the model: only the exact path may still dial ahead,
+        # never while the 24 h or 30 d windows are full.
+        exact_only = False
+        self.last_exact_cap = None
         if self.budget_guard:
             level = self._budget_level(s)
             if level == 2:
                 self.last_reason = "budget"
-                return progressive
+                per_hour = self._answers_per_hour(s)
+                if not self.exact_ahead or self._long_windows_full(
+                    s, self.aim(s) * per_hour, per_hour
+                ):
+                    return progressive
+                exact_only = True
             if level == 1:
                 extra = self.guard_z_step
         k = len(self.horizons)
@@ -1054,8 +1157,8 @@ class PredictivePolicy:
                 demand[k + i] += arriving
         new = ring.rows[0]
         z = self.z + extra
-        best = math.inf
-        for i in range(k):
+        best = -1.0 if exact_only else math.inf
+        for i in range(0 if exact_only else k):
             c = new[i] * up
             if c < 1e-6:
                 continue
@@ -1073,16 +1176,18 @@ class PredictivePolicy:
         cap = int(self.max_calls_per_agent * active) - len(s.ringing)
         predicted = 0 if best == math.inf or best < 0 else int(best)
         predicted = min(predicted, s.room, cap)
-        self.last_reason = "model" if not extra else "cautious"
+        if not exact_only:
+            self.last_reason = "model" if not extra else "cautious"
         self.last_overflow_cap = None
-        self._pending_charge = None
+        self._pending_charge = self._pending_exact = None
+        ring_counts = [ring.count_at(r) for r in ring_ages]
         if self.overflow_bound and predicted > progressive:
             bounded = self._overflow_cap(
                 s,
                 predicted,
                 progressive,
                 ring_rows,
-                [ring.count_at(r) for r in ring_ages],
+                ring_counts,
                 talk_rows + wrap_rows,
                 ready,
                 new,
@@ -1092,7 +1197,19 @@ class PredictivePolicy:
                 self.last_overflow_cap = bounded
                 self.last_reason = "overflow"
                 predicted = bounded
-        if not extra:  # z comes down only while dialing ahead at it
+        elif self.exact_ahead and predicted <= progressive and not reserve:
+            # The margin (or the guard) refused: calls that can hardly bring an abandon.
+            # Not while agents are kept for inbound: the model's reserve is about
+            # callers' waits, which this risk does not see.
+            # A call or two beyond the ready agents is as far as "hardly any risk" goes.
+            most = min(s.room, cap, progressive + max(2, ready))
+            exact = self._exact_cap(s, progressive, most, ring_rows, ring_counts,
+                                    talk_rows + wrap_rows, ready, new, ring.count_at(0))  # fmt: skip
+            if exact > progressive:
+                self.last_exact_cap = exact
+                self.last_reason = "exact"
+                predicted = exact
+        if not extra and not exact_only:  # z comes down only while dialing ahead at it
             self._model_since = s.now
         placed = max(0, min(s.room, cap, max(progressive, predicted)))
         self._charge(s.now, placed)

@@ -272,8 +272,9 @@ def test_given_half_the_team_goes_to_lunch_when_predictive_then_the_hour_to_come
 
 def test_given_one_abandon_left_in_the_hour_when_predictive_then_progressive_only():
     # 5 agents, ~70 answers an hour (35 a half hour): 2 allowed, one spent;
-    # what is left holds no whole clump of 1.5, so no dialing ahead.
-    policy = PredictivePolicy()
+    # what is left holds no whole clump of 1.5, so no dialing ahead on the model
+    # (the exact path is tested on its own: test_pacing_exact_ahead.py).
+    policy = PredictivePolicy(exact_ahead=False)
     busy = [235.0] * 4
     policy.calls_to_place(snapshot(talking=busy, ready=1, answered=35, abandoned=0))
     assert policy.last_reason == "model"
