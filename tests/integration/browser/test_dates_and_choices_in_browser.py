@@ -10,7 +10,7 @@ from datetime import date
 from typing import Any
 
 import pytest
-from browser_harness import EXPECT_TIMEOUT_MS, DialerDouble, launch_english_chromium
+from browser_harness import DialerDouble, launch_english_chromium
 from console_fixtures import PASSWORD, Seed
 from sqlalchemy import Engine
 from test_agent_desk_in_browser import plan_terms, verify_titular
@@ -19,14 +19,19 @@ from cobrador.ground.settings import Settings
 
 
 @pytest.fixture(scope="module")
-def english_browser() -> Iterator[Any]:
-    from playwright.sync_api import expect, sync_playwright
+def english_chromium(playwright_driver: Any) -> Iterator[Any]:
+    """A Chromium of its own for this module, on the browser tests' Playwright driver."""
+    chromium = launch_english_chromium(playwright_driver.playwright())
+    yield chromium
+    chromium.close()
 
-    expect.set_options(timeout=EXPECT_TIMEOUT_MS)
-    with sync_playwright() as pw:
-        chromium = launch_english_chromium(pw)
-        yield chromium
-        chromium.close()
+
+@pytest.fixture
+def english_browser(english_chromium: Any) -> Iterator[Any]:
+    """As `browser` (conftest.py): the contexts a test leaves open are closed when it ends."""
+    yield english_chromium
+    for context in english_chromium.contexts:
+        context.close()
 
 
 def agent_on_a_verified_call(browser: Any, base: str, engine: Engine, settings: Settings,
