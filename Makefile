@@ -72,8 +72,15 @@ ci-deps: $(STAMP)
 # In CI a skipped integration test is a failure (COBRADOR_REQUIRE_INTEGRATION).
 # Only tests/integration is collected: importing the other 4000 tests to deselect
 # them took half a minute of a loaded CI. Screenshots go to build/screenshots/.
+# Two pytest-xdist workers (INTEGRATION_WORKERS; 0 runs one process): the tests of
+# the one chroot Asterisk all on one of them, in their order, and the browser,
+# messaging and Prometheus tests, which do not touch it, on the other meanwhile
+# (--asterisk-apart, tests/conftest.py). Most of this tier waits for calls in real
+# time: one at a time it kept under a fifth of the two cores busy (bench/RESULTS.md).
+INTEGRATION_WORKERS ?= 2
 integration: $(STAMP)
-	COBRADOR_REQUIRE_INTEGRATION=1 $(BIN)/pytest -q -m integration tests/integration
+	COBRADOR_REQUIRE_INTEGRATION=1 $(BIN)/pytest -q -n $(INTEGRATION_WORKERS) --asterisk-apart \
+	  -m integration tests/integration
 
 # The README's screenshots (docs/screenshots/): the browser tests, writing there
 # instead of build/screenshots/. Real Chromium; the web phone's needs Asterisk too

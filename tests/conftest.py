@@ -54,6 +54,29 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--serial-tier", action="store_true",
                      help="collect only the SERIAL_MODULES (make unit's second pass): "
                           "importing every other test to deselect it took half a minute")  # fmt: skip
+    parser.addoption("--asterisk-apart", action="store_true",
+                     help="with pytest-xdist (make integration): every real-Asterisk test on "
+                          "one worker, in order, the other tests on another meanwhile")  # fmt: skip
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`--asterisk-apart`: two work units, the tests of tests/integration/asterisk and the
+    others. The machine has one chroot Asterisk, restarted by each session and emptied
+    between tests (tests/integration/asterisk/conftest.py): its tests run one at a time,
+    on one worker, in their order (the real-floor tier last); the browser, messaging and
+    Prometheus tests never touch it and run on the other worker meanwhile. Grouped by
+    path here: xdist's own `--dist loadgroup` names its groups in the node id, which
+    pytest 9 no longer reads, so it grouped nothing."""
+    if not config.getoption("--asterisk-apart"):
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class AsteriskApart(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return "asterisk" if "/integration/asterisk/" in f"/{nodeid}" else "no-asterisk"
+
+    return AsteriskApart(config, log)
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
