@@ -8,6 +8,7 @@ import functools
 import json
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -283,7 +284,10 @@ async def position(request: web.Request) -> web.StreamResponse:
     body = await _body(request)
     now = request.app[CLOCK]()
     try:
-        fix = parse_fix(body.get("fix"), now)
+        # Sent live, as the phone gets it (the app queues none): dated at its receipt.
+        # The phone's clock is not the server's - one 3 min fast had every report
+        # refused as "dated in the future" and its agent was missing from the map.
+        fix = replace(parse_fix(body.get("fix"), None), at=now)
     except CoordinateError as exc:
         return json_error(400, f"Ubicación no válida: {exc}", field="fix")
     try:

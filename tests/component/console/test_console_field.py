@@ -399,6 +399,21 @@ async def test_given_positions_then_kept_only_on_shift_with_consent_and_shown_on
     assert kinds.count("field_shift") == 2 and "field_map_view" in kinds
 
 
+@pytest.mark.parametrize("off", [timedelta(minutes=3), timedelta(hours=-5), timedelta(days=400)])
+async def test_given_a_phone_whose_clock_is_off_when_it_reports_then_kept_at_the_servers_time(
+    field_client: TestClient, engine: Engine, off: timedelta
+) -> None:
+    # Sent live: a phone 3 min fast used to get 400 "dated in the future" on every report.
+    token = await login(field_client, "lucia")
+    await post(field_client, token, "/api/field/shift", {"action": "start", "consent": True})
+    status, data = await post(field_client, token, "/api/field/position",
+                              {"fix": fix(0, at=NOW + off), "battery": 0.8})  # fmt: skip
+    assert (status, data["kept"]) == (200, True)
+    with Session(engine) as s:
+        at = s.scalars(select(FieldPosition.at)).one()
+    assert at.replace(tzinfo=None) == NOW.replace(tzinfo=None)
+
+
 async def test_given_shift_ended_then_position_off_the_map(
     field_client: TestClient, engine: Engine
 ) -> None:
