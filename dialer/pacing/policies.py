@@ -65,7 +65,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any, Protocol
 
@@ -775,18 +775,7 @@ class PredictivePolicy:
 
         return bound
 
-    def _overflow_cap(
-        self,
-        s: Snapshot,
-        predicted: int,
-        progressive: int,
-        ring_rows: list[tuple[float, ...]],
-        ring_counts: list[int],
-        busy_rows: list[tuple[float, ...]],
-        ready: int,
-        new: tuple[float, ...],
-        new_count: int,
-    ) -> int:
+    def _overflow_cap(self, s: Snapshot, predicted: int, progressive: int, m: _Moment) -> int:
         """The most calls for which the calls ringing cannot bring an hour-breaking clump.
 
         The z x sd margin bounds the answers' spread on average; what breaks
@@ -814,22 +803,22 @@ class PredictivePolicy:
         progressive answer (the caller keeps it).
         """
         left = self._overflow_left(s)
-        bound = self._row_bound()
         tolerance = self.overflow_break_probability * max(self.horizons) / 3600.0
-        sure_answers = s.waiting + len(s.inbound_waiting)
         self._pending_charge = None
         if not self.clump_ledger:
+            bound = self._row_bound()
+            sure_answers = s.waiting + len(s.inbound_waiting)
             best = predicted
             for i in range(len(self.horizons)):
-                ringing = [bound(r[i], c) for r, c in zip(ring_rows, ring_counts, strict=True)]
-                free = [r[i] for r in busy_rows]
+                ringing = [bound(r[i], c) for r, c in zip(m.ring_rows, m.ring_counts, strict=True)]
+                free = [r[i] for r in m.busy_rows]
                 n = most_calls_within_overflow(
                     ringing,
-                    bound(new[i], new_count),
+                    bound(m.new[i], m.new_count),
                     best,
                     free,
                     sure_answers,
-                    ready,
+                    m.ready,
                     left,
                     tolerance,
                 )
@@ -838,23 +827,11 @@ class PredictivePolicy:
                     if best == 0:
                         break
             return best
-        risk = [0.0] * (predicted + 1)
-        for i in range(len(self.horizons)):
-            ringing = [bound(r[i], c) for r, c in zip(ring_rows, ring_counts, strict=True)]
-            free = [r[i] for r in busy_rows]
-            tails = overflow_tails(
-                ringing, bound(new[i], new_count), predicted, free, sure_answers, ready, left
-            )
-            risk = [max(a, b) for a, b in zip(risk, tails, strict=True)]
+        risk = self._risk_by_calls(s, m, predicted, left)
         base = min(progressive, predicted)
         room = self.clump_hour_budget - self._ledger.spent(s.now)
-        best = base
-        for n in range(base + 1, predicted + 1):
-            if risk[n] > tolerance or risk[n] - risk[base] > room:
-                break
-            best = n
         self._pending_charge = (risk, base)
-        return best
+        return _most_within(risk, base, tolerance, room)
 
     def _charge(self, now: float, placed: int) -> None:
         """Charge the decision's calls beyond the progressive answer to the hour's ledgers."""
@@ -877,18 +854,7 @@ class PredictivePolicy:
         """The exact path's abandon risk charged over the last hour (for traces)."""
         return self._exact_ledger.last_spent
 
-    def _exact_cap(
-        self,
-        s: Snapshot,
-        progressive: int,
-        most: int,
-        ring_rows: list[tuple[float, ...]],
-        ring_counts: list[int],
-        busy_rows: list[tuple[float, ...]],
-        ready: int,
-        new: tuple[float, ...],
-        new_count: int,
-    ) -> int:
+    def _exact_cap(self, s: Snapshot, progressive: int, most: int, m: _Moment) -> int:
         """The most calls whose chance of bringing even one abandon is negligible.
 
         Where the z x sd margin refuses to dial ahead (a small team: a few
@@ -916,33 +882,37 @@ class PredictivePolicy:
         room = allowance - self._exact_ledger.spent(s.now)
         if room <= 0:
             return progressive
+        # A busy agent's chance to be free is at most `exact_free_cap`: the
+        # survival's last rows rest on the few talks or wrap-ups that lasted that
+        # long (past the longest wrap-up seen it says "free within a second" for
+        # sure), and an agent may go on a break instead.
+        risk = self._risk_by_calls(s, m, most, 0, free_cap=self.exact_free_cap, arrivals=True)
+        best = _most_within(risk, progressive, self.exact_decision_risk, room)
+        if best > progressive:
+            self._pending_exact = (risk, progressive)
+        return best
+
+    def _risk_by_calls(self, s: Snapshot, m: _Moment, most: int, left: int,
+                       free_cap: float = 1.0, arrivals: bool = False) -> list[float]:  # fmt: skip
+        """P(more than `left` abandons) with 0, 1, ..., `most` new calls: at each horizon
+        the exact tail of answers by h less agents free by h + grace (`overflow_tails`),
+        each ringing call at its row's upper bound, each busy agent free at most
+        `free_cap`; the largest over the horizons. With `arrivals`, the inbound callers
+        expected by each horizon (rounded up) are answers that take agents first."""
         bound = self._row_bound()
-        tolerance = self.exact_decision_risk
-        cap = self.exact_free_cap
         risk = [0.0] * (most + 1)
         for i, h in enumerate(self.horizons):
-            # Inbound callers expected by the horizon (rounded up) take agents first.
-            arriving = s.inbound_rate_per_s * (h + s.connect_grace_seconds)
-            sure_answers = s.waiting + len(s.inbound_waiting) + math.ceil(arriving - 1e-9)
-            ringing = [bound(r[i], c) for r, c in zip(ring_rows, ring_counts, strict=True)]
-            # A busy agent's chance to be free is at most `exact_free_cap`: the
-            # survival's last rows rest on the few talks or wrap-ups that lasted
-            # that long (past the longest wrap-up seen it says "free within a
-            # second" for sure), and an agent may go on a break instead.
-            free = [min(r[i], cap) for r in busy_rows]
-            tails = overflow_tails(
-                ringing, bound(new[i], new_count), most, free, sure_answers, ready, 0
-            )
+            sure_answers = s.waiting + len(s.inbound_waiting)
+            if arrivals:
+                sure_answers += math.ceil(
+                    s.inbound_rate_per_s * (h + s.connect_grace_seconds) - 1e-9
+                )
+            ringing = [bound(r[i], c) for r, c in zip(m.ring_rows, m.ring_counts, strict=True)]
+            free = [min(r[i], free_cap) for r in m.busy_rows]
+            tails = overflow_tails(ringing, bound(m.new[i], m.new_count), most, free, sure_answers,
+                                   m.ready, left)  # fmt: skip
             risk = [max(a, b) for a, b in zip(risk, tails, strict=True)]
-        base = progressive
-        best = base
-        for n in range(base + 1, most + 1):
-            if risk[n] > tolerance or risk[n] - risk[base] > room:
-                break
-            best = n
-        if best > base:
-            self._pending_exact = (risk, base)
-        return best
+        return risk
 
     def _one_abandon_breaks(self, s: Snapshot) -> bool:
         """True while a window to come has no room for even one more abandon.
@@ -1180,19 +1150,10 @@ class PredictivePolicy:
             self.last_reason = "model" if not extra else "cautious"
         self.last_overflow_cap = None
         self._pending_charge = self._pending_exact = None
-        ring_counts = [ring.count_at(r) for r in ring_ages]
+        moment = _Moment(ring_rows, [ring.count_at(r) for r in ring_ages], talk_rows + wrap_rows,
+                         ready, new, ring.count_at(0))  # fmt: skip
         if self.overflow_bound and predicted > progressive:
-            bounded = self._overflow_cap(
-                s,
-                predicted,
-                progressive,
-                ring_rows,
-                ring_counts,
-                talk_rows + wrap_rows,
-                ready,
-                new,
-                ring.count_at(0),
-            )
+            bounded = self._overflow_cap(s, predicted, progressive, moment)
             if bounded < predicted:
                 self.last_overflow_cap = bounded
                 self.last_reason = "overflow"
@@ -1203,8 +1164,7 @@ class PredictivePolicy:
             # callers' waits, which this risk does not see.
             # A call or two beyond the ready agents is as far as "hardly any risk" goes.
             most = min(s.room, cap, progressive + max(2, ready))
-            exact = self._exact_cap(s, progressive, most, ring_rows, ring_counts,
-                                    talk_rows + wrap_rows, ready, new, ring.count_at(0))  # fmt: skip
+            exact = self._exact_cap(s, progressive, most, moment)
             if exact > progressive:
                 self.last_exact_cap = exact
                 self.last_reason = "exact"
@@ -1214,6 +1174,31 @@ class PredictivePolicy:
         placed = max(0, min(s.room, cap, max(progressive, predicted)))
         self._charge(s.now, placed)
         return placed
+
+
+@dataclass(frozen=True, slots=True)
+class _Moment:
+    """The calls and agents of one decision, as the clump bounds read them: each
+    ringing call's ring-model row and its count, each busy agent's "free within"
+    row, the ready agents, and a new call's row and count."""
+
+    ring_rows: list[tuple[float, ...]]
+    ring_counts: list[int]
+    busy_rows: list[tuple[float, ...]]
+    ready: int
+    new: tuple[float, ...]
+    new_count: int
+
+
+def _most_within(risk: Sequence[float], base: int, tolerance: float, room: float) -> int:
+    """The most calls (at least `base`) whose risk stays under `tolerance` and whose rise
+    over `base`'s stays within `room`, taking them in order."""
+    best = base
+    for n in range(base + 1, len(risk)):
+        if risk[n] > tolerance or risk[n] - risk[base] > room:
+            break
+        best = n
+    return best
 
 
 def _settled_end(samples: Sequence[RingSample]) -> int:
