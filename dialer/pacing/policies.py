@@ -40,7 +40,8 @@ from `snapshot.now`; one policy object serves one campaign.
   call's chance at its ring-model row's upper bound), and the rise in that
   risk each decision brings is charged to an hour's ledger with a budget.
   Where the margin (or the guard, for the hour) refuses to dial ahead, the
-  exact path still places the calls whose chance of bringing even one
+  exact path (`exact_ahead`, off by default: measured, it broke an hour on
+  an unseen 25-agent row) places the calls whose chance of bringing even one
   abandon is negligible, charged to a ledger of its own (`_exact_cap`).
   docs/pacing.md has the bound.
   Blended inbound (`snapshot.has_inbound`): inbound takes the next free agent
@@ -211,7 +212,7 @@ class PredictivePolicy:
         guard_cautious: bool = True,
         guard_z_step: float = 1.0,
         guard_cautious_share: float = 0.25,
-        exact_ahead: bool = True,
+        exact_ahead: bool = False,
         exact_max_per_hour: float = 0.3,
         exact_hour_budget: float = 0.005,
         exact_decision_risk: float = 1.7e-4,
