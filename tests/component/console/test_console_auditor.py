@@ -226,8 +226,11 @@ async def test_given_a_logged_attempt_when_auditor_downloads_its_proof_then_it_c
     page = await (await client.get(f"/attempts/{attempt_id}")).text()
     assert f"/auditor/audit-entries/{entry_id}/proof.json" in page
     assert page.count("audit-proof") == 1
-    # Its time says its zone, as every time a person reads.
-    assert re.search(r"<code>attempt</code> · \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC ·", page)
+    # Its time in the debtor's zone, which the section names once, as every time a
+    # person reads.
+    assert re.search(r'<code>attempt</code> · <time datetime="[^"]+">\d{1,2} \w+ \d{4}, '
+                     r"\d\d:\d\d</time> ·", page)  # fmt: skip
+    assert 'id="audit-zone">Horas en Ciudad de México.<' in page
     resp = await client.get(f"/auditor/audit-entries/{entry_id}/proof.json")
     assert resp.status == 409  # not signed yet
     integrate(engine)
