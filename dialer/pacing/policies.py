@@ -217,6 +217,7 @@ class PredictivePolicy:
         exact_hour_budget: float = 0.005,
         exact_decision_risk: float = 1.7e-4,
         exact_free_cap: float = 0.9,
+        exact_shares_budget: bool = True,
     ) -> None:
         if not 0 < aim_ratio <= 1:
             raise ValueError("aim_ratio must be in (0, 1]")
@@ -358,6 +359,8 @@ class PredictivePolicy:
         self.exact_decision_risk = exact_decision_risk
         self.exact_free_cap = exact_free_cap
         self._exact_ledger = HourLedger()
+        # One hour's break budget for both paths (`_exact_break_share`).
+        self.exact_shares_budget = exact_shares_budget
         self._pending_exact: tuple[list[float], int] | None = None
         self.last_exact_cap: int | None = None
         self.pause_spare_tolerance = pause_spare_tolerance
@@ -830,7 +833,7 @@ class PredictivePolicy:
             return best
         risk = self._risk_by_calls(s, m, predicted, left)
         base = min(progressive, predicted)
-        room = self.clump_hour_budget - self._ledger.spent(s.now)
+        room = self.clump_hour_budget - self._ledger.spent(s.now) - self._exact_break_share(s, left)
         self._pending_charge = (risk, base)
         return _most_within(risk, base, tolerance, room)
 
@@ -879,8 +882,17 @@ class PredictivePolicy:
         if most <= progressive:
             return progressive
         room_left = self._overflow_left(s)
-        allowance = min(self.exact_max_per_hour, budget_rate(room_left, self.exact_hour_budget))
-        room = allowance - self._exact_ledger.spent(s.now)
+        spent = self._exact_ledger.spent(s.now)
+        probability = self.exact_hour_budget
+        if self.exact_shares_budget:
+            # The hour's break budget less the clump bound's charges: this path's
+            # expected abandons may exceed what the hour absorbs with at most that.
+            left_over = self.clump_hour_budget - self._ledger.spent(s.now)
+            if left_over <= 0:
+                return progressive
+            probability = min(probability, left_over)
+        allowance = min(self.exact_max_per_hour, budget_rate(room_left, min(probability, 0.5)))
+        room = allowance - spent
         if room <= 0:
             return progressive
         # A busy agent's chance to be free is at most `exact_free_cap`: the
@@ -892,6 +904,21 @@ class PredictivePolicy:
         if best > progressive:
             self._pending_exact = (risk, progressive)
         return best
+
+    def _exact_break_share(self, s: Snapshot, left: int) -> float:
+        """The chance that the exact path's abandons of the last hour break it alone.
+
+        The exact path charges the expected abandons its calls bring; if more than
+        the `left` abandons the hour can still absorb came of them, it breaks.
+        With `exact_shares_budget` (on), this share comes out of the clump
+        bound's `clump_hour_budget`, and the exact path may only spend what the
+        clump bound left: one break budget an hour for both. Kept apart, each
+        spent a whole budget in one hour and two shifts broke it (unseen-5 of
+        the 2027 draw, seed 6; unseen-10 of the small draw, seed 22).
+        """
+        if not (self.exact_ahead and self.exact_shares_budget):
+            return 0.0
+        return poisson_tail(left, self._exact_ledger.spent(s.now))
 
     def _risk_by_calls(self, s: Snapshot, m: _Moment, most: int, left: int,
                        free_cap: float = 1.0, arrivals: bool = False) -> list[float]:  # fmt: skip

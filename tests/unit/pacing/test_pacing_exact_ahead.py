@@ -8,7 +8,8 @@ import dataclasses
 
 import pytest
 from pacing_helpers import snapshot
-from test_pacing_overflow import LOW_RINGS, SPREAD_TALKS
+from test_pacing_clump_ledger import TIGHT
+from test_pacing_overflow import LOW_RINGS, SPREAD_TALKS, _falling8_moment
 
 from dialer.pacing.estimators import budget_rate
 from dialer.pacing.ledger import HourLedger
@@ -158,3 +159,54 @@ def test_given_the_default_policy_when_the_margin_refuses_then_no_exact_path():
     default = PredictivePolicy()
     assert default.calls_to_place(s) == PredictivePolicy(exact_ahead=False).calls_to_place(s)
     assert default.last_exact_cap is None and default.exact_risk_spent == 0.0
+
+
+# One break budget an hour for both paths (`exact_shares_budget`, on): kept apart,
+# each spent a whole budget in one hour and two simulated shifts broke it.
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_given_the_clump_bound_spent_the_hours_budget_when_the_margin_refuses_then_no_exact_call(
+    shared,
+):
+    s = _small_team()
+    policy = PredictivePolicy(exact_ahead=True, exact_decision_risk=0.01,
+                              exact_shares_budget=shared)  # fmt: skip
+    policy._ledger.charge(s.now - 60.0, policy.clump_hour_budget)  # the clump bound's charges
+    placed = policy.calls_to_place(s)
+    base = PredictivePolicy(exact_ahead=False).calls_to_place(s)
+    if shared:
+        assert placed == base and policy.exact_risk_spent == 0.0
+    else:  # the old separate budgets: the exact path spends its own
+        assert placed > base and policy.last_reason == "exact"
+
+
+def test_given_the_clump_bound_spent_half_when_the_margin_refuses_then_the_exact_path_gets_the_rest():
+    # No abandon left in the hour: each expected abandon of the exact path is a break.
+    s = _small_team(answered=55, abandoned=2)
+    policy = PredictivePolicy(exact_ahead=True, exact_decision_risk=0.01)
+    assert policy._overflow_left(s) == 0
+    policy._ledger.charge(s.now - 60.0, policy.clump_hour_budget / 2)
+    for t in range(600):
+        policy.calls_to_place(dataclasses.replace(s, now=s.now + t))
+    assert 0 < policy.exact_risk_spent <= budget_rate(0, policy.clump_hour_budget / 2) + 1e-12
+
+
+def test_given_the_exact_paths_abandons_could_break_the_hour_when_the_model_dials_ahead_then_the_clump_bound_has_less():
+    s = _falling8_moment(3, 0)
+    fresh = PredictivePolicy(exact_ahead=True, clump_hour_budget=0.01, **TIGHT)
+    spent = PredictivePolicy(exact_ahead=True, clump_hour_budget=0.01, **TIGHT)
+    apart = PredictivePolicy(exact_ahead=True, clump_hour_budget=0.01, exact_shares_budget=False,
+                             **TIGHT)  # fmt: skip
+    unbounded = PredictivePolicy(clump_ledger=False, **TIGHT).calls_to_place(s)
+    assert fresh.calls_to_place(s) == unbounded  # a whole budget: the clump bound does not cut
+    left = fresh._overflow_left(s)  # as the policy reads it once it has seen the floor
+    # Expected abandons of the exact path over the last hour whose chance of
+    # exceeding what the hour can absorb is the whole break budget.
+    whole = budget_rate(left, spent.clump_hour_budget)
+    for p in (spent, apart):
+        p._exact_ledger.charge(s.now - 60.0, whole * 1.001)
+    assert apart.calls_to_place(s) == unbounded
+    cut = spent.calls_to_place(s)
+    assert cut < unbounded and spent.last_reason == "overflow"
+    assert spent.clump_risk_spent == 0.0  # nothing left to charge

@@ -184,3 +184,60 @@ def test_given_every_seed_under_the_target_when_judged_then_met():
 
     lines, ok = run.acceptance([_acceptance_input(worst_mean=0.022, worst_max=0.029)])
     assert ok, lines
+
+
+def test_given_the_reference_chosen_when_checked_on_fresh_seeds_then_both_run_on_those_seeds():
+    import run
+
+    sc = parse_scenario({**TINY_RAW, "shift_seconds": 4000})
+    best = {"family": "fixed_ratio", "param": 50.0, "occupancy": 0.9, "worst_max": 0.0}
+    checked = run.fresh_check(sc, best, (7, 8))
+    ref, mine = checked["reference"], checked["predictive"]
+    assert checked["first_seed"] == 7 and ref["seeds"] == mine["seeds"] == 2
+    # The same shifts as the reference's own policy on those seeds.
+    alone = [simulate(sc, FixedRatioPolicy(50.0), seed) for seed in (7, 8)]
+    assert ref["occupancy"] == pytest.approx(sum(r.occupancy for r in alone) / 2)
+    # A ratio of 50 calls per agent abandons most answers: every seed is over the target.
+    assert ref["over"] == [7, 8] and ref["worst_max"] > sc.abandon_target
+    assert (ref["family"], ref["param"]) == ("fixed_ratio", 50.0)
+    assert mine["over"] == [] and mine["worst_max"] <= sc.abandon_target
+
+
+def test_given_a_fresh_check_when_tabled_then_one_row_with_the_seeds_over_the_target():
+    import run
+
+    stats = {"occupancy": 0.61, "worst_max": 0.0857, "over": [12, 19], "seeds": 20}
+    fresh = {"first_seed": 10, "reference": {**stats, "family": "look_ahead", "param": 0.2},
+             "predictive": {"occupancy": 0.57, "worst_max": 0.027, "over": [], "seeds": 20}}  # fmt: skip
+    text = run.fresh_table([{"scenario": "unseen-10", "fresh": fresh}, {"scenario": "x"}])
+    rows = text.splitlines()[2:]
+    assert rows == ["| unseen-10 | 10-29 | 0.610 (look_ahead 0.2) | 8.57% | 2 of 20 | 0.570 | 2.70% "
+                    "| 0 of 20 |"]  # fmt: skip
+
+
+def test_given_fresh_seeds_without_the_reference_when_run_then_usage_error():
+    import run
+
+    with pytest.raises(SystemExit):
+        run.main(["--fresh-seeds", "5", "--no-reference"])
+    with pytest.raises(SystemExit):
+        run.main(["--fresh-seeds", "-1"])
+
+
+def test_given_fresh_seeds_when_run_then_the_json_and_the_tables_carry_the_check(tmp_path, capsys):
+    import json
+
+    import run
+
+    path = tmp_path / "tiny.json"
+    path.write_text(json.dumps(TINY_RAW), encoding="utf-8")
+    out = tmp_path / "out.json"
+    run.main(["--scenario", str(path), "--policy", "predictive", "--history", "off",
+              "--seeds", "2", "--fresh-seeds", "2", "--json-out", str(out)])  # fmt: skip
+    (res,) = json.loads(out.read_text(encoding="utf-8"))
+    assert res["fresh"]["first_seed"] == 2  # after the table's seeds 0-1
+    assert res["fresh"]["reference"]["param"] == res["reference"]["best"]["param"]
+    assert "| tiny | 2-3 |" in capsys.readouterr().out
+    early = {k: v for k, v in res.items() if k != "fresh"}  # a run without the check first
+    merged = run.combine([[early], [res]])
+    assert merged[0]["fresh"] == res["fresh"]
