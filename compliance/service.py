@@ -43,6 +43,12 @@ from store.models import Decision as DecisionRow
 
 log = logging.getLogger(__name__)
 
+# The channels whose decision names an address that is not a number: the e-mail, the
+# postal address a letter goes to. Bounded to the `decisions.address` column (an
+# account's postal address is at most 300 characters: store/importing/account_rows.py).
+ADDRESS_CHANNELS = frozenset({"email", "letter"})
+DECISION_ADDRESS_MAX = 320
+
 
 def channel_set(text: str | None) -> frozenset[str]:
     """A stored channel list ("call,sms") as a set; unknown names are dropped."""
@@ -125,10 +131,21 @@ class Item:
 
     @property
     def address(self) -> str | None:
-        """What the decision names as the address: the number, the e-mail, or none."""
+        """What the decision names as the address: the number, the e-mail, the postal
+        address a letter goes to (the account's, as the check saw it), or none."""
         if self.channel == "email":
             return self.email.address if self.email is not None else None
+        if self.channel == "letter":
+            return (self.account.postal_address or "").strip() or None
         return self.phone_e164
+
+    @property
+    def decision_address(self) -> str | None:
+        """The address a decision row keeps (`decisions.address`: not a number), bounded
+        to the column; the audit entry's payload carries the same."""
+        if self.channel not in ADDRESS_CHANNELS:
+            return None
+        return (self.address or "")[:DECISION_ADDRESS_MAX] or None
 
 
 class ComplianceService:
@@ -251,9 +268,7 @@ class ComplianceService:
                 account_id=item.account.id,
                 phone_e164=item.phone_e164,
                 channel=item.channel,
-                address=item.email.address[:254]
-                if item.channel == "email" and item.email
-                else None,
+                address=item.decision_address,
                 campaign_id=item.campaign_id,
                 stage=stage,
                 allowed=decision.allowed,
@@ -277,7 +292,11 @@ class ComplianceService:
                         "stage": stage,
                         "account_id": item.account.id,
                         "phone": item.phone_e164,
-                        **({"address": item.address} if item.channel == "email" else {}),
+                        **(
+                            {"address": item.decision_address}
+                            if item.channel in ADDRESS_CHANNELS
+                            else {}
+                        ),  # fmt: skip
                         "campaign_id": item.campaign_id,
                         **decision.as_dict(),
                     },

@@ -262,6 +262,10 @@ def _decision(d: Decision, ref: str | None) -> dict[str, Any]:
         "account_id": d.account_id,
         "account_ref": ref or "",
         "phone": d.phone_e164 or "",
+        "channel": d.channel or "call",
+        # Where a message that reaches no phone was allowed or refused to go: the e-mail,
+        # or a letter's postal address.
+        "address": d.address or "",
         "campaign_id": d.campaign_id,
         "stage": d.stage,
         "allowed": d.allowed,

@@ -30,7 +30,7 @@ ATTEMPT_COLUMNS = [
     "party", "outcome", "right_party_contact", "decision_id", "caller_id", "recording",
 ]  # fmt: skip
 DECISION_COLUMNS = [
-    "id", "evaluated_at", "account_ref", "phone", "stage", "allowed", "reasons",
+    "id", "evaluated_at", "account_ref", "channel", "phone", "address", "stage", "allowed", "reasons",
     "profile_version", "registry_versions", "local_time", "timezone",
 ]  # fmt: skip
 
@@ -81,7 +81,8 @@ def _labelled_attempt(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _labelled_decision(row: dict[str, Any]) -> dict[str, Any]:
-    return {**row, "reason_labels": [reason_label(r) for r in row["reasons"]]}
+    return {**row, "reason_labels": [reason_label(r) for r in row["reasons"]],
+            "channel_label": channel_label(row["channel"])}  # fmt: skip
 
 
 @requires(Role.auditor)

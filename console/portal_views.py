@@ -30,10 +30,10 @@ from aiohttp_session import get_session
 from redis.exceptions import RedisError
 from sqlalchemy import Engine, select
 
-from compliance.debtor_time import debtor_zones, stamp
+from compliance.debtor_time import debtor_zones
 from console.contact_labels import CHANNEL_LABELS
 from console.day_window import ZoneError, zone_named
-from console.debtor_locale import DateTyped, DebtorLocale, debtor_locale
+from console.debtor_locale import DateTyped, DebtorLocale, console_locale, debtor_locale
 from console.i18n import N_, gettext_
 from console.keys import CALLBACK_CHECKER, CLOCK, COMPLIANCE, ENGINE, LANG, REDIS, SETTINGS
 from console.money import MoneyError, MoneyFormat, money_format, parse_amount
@@ -622,6 +622,7 @@ def _supervisor_zone(request: web.Request) -> ZoneInfo | None:
 async def tasks(request: web.Request) -> web.StreamResponse:
     zone = _supervisor_zone(request)
     shown = zone or ZoneInfo("UTC")  # before the browser has said its zone (or without JS)
+    words = console_locale()
     rows = await in_db(request, da.open_tasks, plan_scope(user_of(request)))
     for row in rows:
         row["unlock"] = row["kind"] == idc.PORTAL_LOCK_TASK
@@ -629,9 +630,10 @@ async def tasks(request: web.Request) -> web.StreamResponse:
             PORTAL_LOCKED_LABEL if row["unlock"]
             else DISPUTE_LABELS.get(row["dispute_kind"], N_("Otro motivo"))
         )  # fmt: skip
-        row["at"] = stamp(row["created_at"], (shown,))
+        row["at"] = words.stamp(row["created_at"], (shown,))
+    # The zone said once, by its city, above the list (console/debtor_locale.py).
     return aiohttp_jinja2.render_template("supervisor_tasks.html", request, {
-        "tasks": rows, "zone": shown.key,
+        "tasks": rows, "zone": shown.key, "zone_label": words.zone_name(shown),
         "tz_query": f"?tz={quote(zone.key, safe='/')}" if zone else ""})  # fmt: skip
 
 

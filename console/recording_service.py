@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+from compliance.debtor_time import debtor_zones
 from console.users import CurrentUser
 from store.audit import append as audit_append
 from store.db import transaction
@@ -81,6 +82,11 @@ def attempt_page(engine: Engine, attempt_id: int) -> dict[str, Any] | None:
         ).scalar_one_or_none()
         return {
             "id": a.id,
+            # The debtor's candidate zones (the account's, else the number's): the page
+            # shows its times there, as the account's contact timeline does.
+            "zones": debtor_zones(account.timezone, account.country, account.region, a.phone_e164)
+            if account
+            else debtor_zones(None, "", None, a.phone_e164),
             "account_id": a.account_id,
             "account_ref": account.external_ref if account else "",
             "debtor_name": account.debtor_name if account else "",

@@ -22,6 +22,7 @@ from console import recording_service as svc
 from console.byte_ranges import Unsatisfiable, parse_range
 from console.code_labels import outcome_label, party_label, result_label
 from console.contact_labels import message_result_label
+from console.debtor_locale import console_locale
 from console.i18n import N_, gettext_
 from console.keys import CLOCK, REDIS, SETTINGS
 from console.play_tokens import PLAY_TOKEN_SECONDS, PlayTokens
@@ -64,16 +65,20 @@ async def _render_attempt(
     if not svc.may_see_campaign(user, page["campaign_id"]):
         raise web.HTTPForbidden(text=gettext_("Esta campaña no es suya."))
     await in_db(request, svc.record_attempt_view, user, page)
+    # Its times in the debtor's zone, named by its city (console/debtor_locale.py).
+    words = console_locale()
+    zones = page["zones"]
     evidence = None
     if user.role in (Role.auditor, Role.admin):
-        evidence = await in_db(request, audit_log_views.entries_of_attempt, attempt_id)
+        evidence = [{**e, "at": words.stamp(e["created_at"], zones)}
+                    for e in await in_db(request, audit_log_views.entries_of_attempt, attempt_id)]  # fmt: skip
     # Every contact with the account on every channel, and the messages not sent.
     contacts = []
     if page.get("account_id"):
         contacts = await in_db(request, timeline_for, page["account_id"])
     this = next((c for c in contacts if c["attempt_id"] == attempt_id), None)
     # Codes in words for the person reading the page (the exports keep the codes).
-    page = {**page,
+    page = {**page, "started": words.stamp(page["started_at"], zones),
             "result_label": message_result_label(page["channel"], page["result"], result_label),
             "party_label": party_label(page["party"]) if page["party"] else "",
             "outcome_label": outcome_label(page["outcome"]) if page["outcome"] else ""}  # fmt: skip

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from compliance.debtor_time import debtor_zones, stamp
+from compliance.debtor_time import debtor_zones
 from console.code_labels import reasons_label, result_label
 from console.contact_labels import (
     STAGE_LABELS,
@@ -26,6 +26,7 @@ from console.contact_labels import (
     step_status_label,
     template_label,
 )
+from console.debtor_locale import console_locale
 from console.dispositions import OUTCOMES
 from console.i18n import N_, gettext_
 from console.money import money_format
@@ -43,6 +44,8 @@ def account_timeline(session: Session, account: Account, limit: int = 30) -> lis
         .limit(limit)
     ).all()
     entries: list[tuple[datetime, dict[str, Any]]] = []
+    # Each time in the debtor's zone, as a person reads it, with the zone's city.
+    stamp = console_locale().stamp
     for attempt, disposition in rows:
         details: Mapping[str, Any] = attempt.details or {}
         outcome = OUTCOMES.get(disposition.outcome) if disposition else None

@@ -14,6 +14,7 @@ from sqlalchemy import Engine, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from compliance.engine import Decision
+from compliance.service import DECISION_ADDRESS_MAX
 from outreach.checks import RETRY_AFTER
 from outreach.strategy import AccountState, PromiseFacts
 from store import audit
@@ -259,7 +260,8 @@ def _decision_row(record: StepRecord, now: datetime) -> DecisionRow:
         account_id=record.account_id,
         phone_e164=(record.address or "")[:20] if record.channel in PHONE_CHANNELS else None,
         channel=record.channel,
-        address=(record.address or "")[:254] or None if record.channel not in PHONE_CHANNELS else None,
+        address=(record.address or "")[:DECISION_ADDRESS_MAX] or None
+        if record.channel not in PHONE_CHANNELS else None,
         campaign_id=record.campaign_id, stage="send", allowed=decision.allowed,
         reasons=list(decision.reasons), profile_version=decision.profile_version,
         registry_versions=dict(decision.registry_versions), local_time=decision.local_time,
@@ -301,9 +303,15 @@ def finish_sends(sql: Engine, results: Sequence[SendResult], now: datetime) -> N
                 reasons = [x for x in (r.error or "").split(",") if x]
                 retry = now + max((RETRY_AFTER.get(x, timedelta(hours=1)) for x in reasons),
                                   default=timedelta(hours=1))  # fmt: skip
+                # Where it was refused to go: the address its attempt row was written for.
+                attempt = s.get(CallAttempt, r.attempt_id)
+                phone = attempt.phone_e164 if attempt is not None else None
+                address = (
+                    (attempt.address or "")[:DECISION_ADDRESS_MAX] or None if attempt else None
+                )
                 row = DecisionRow(account_id=account_id, campaign_id=None, stage="send",
                                   allowed=False, reasons=reasons, channel=r.channel,
-                                  evaluated_at=now)  # fmt: skip
+                                  phone_e164=phone, address=address, evaluated_at=now)  # fmt: skip
                 s.add(row)
                 s.flush()
                 s.execute(update(OutreachStep).where(OutreachStep.attempt_id == r.attempt_id)
@@ -318,7 +326,8 @@ def finish_sends(sql: Engine, results: Sequence[SendResult], now: datetime) -> N
                     .values(next_step_at=retry))  # fmt: skip
                 audit.append(s, "decision", {
                     "decision_id": row.id, "stage": "send", "account_id": account_id,
-                    "channel": r.channel, "step": key, "attempt_id": r.attempt_id,
+                    "channel": r.channel, "phone": phone, "address": address, "step": key,
+                    "attempt_id": r.attempt_id,
                     "allowed": False, "reasons": reasons, "evaluated_at": now,
                 }, actor=ACTOR, subject=f"account:{account_id}")  # fmt: skip
         if by_status.get(S.failed):

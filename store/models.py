@@ -367,9 +367,10 @@ class Decision(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
     phone_e164: Mapped[str | None] = mapped_column(String(20))
-    # The contact channel decided on, and its address when it is not a number (e-mail).
+    # The contact channel decided on, and its address when it is not a number: the
+    # e-mail, or the postal address a letter was checked for (up to 300 characters).
     channel: Mapped[str] = mapped_column(String(12), default="call", server_default="call")
-    address: Mapped[str | None] = mapped_column(String(254))
+    address: Mapped[str | None] = mapped_column(String(320))
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
     stage: Mapped[str] = mapped_column(
         String(20), default="originate"

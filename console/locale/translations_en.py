@@ -744,6 +744,9 @@ EN = {
     "reembolsado en parte": "partly refunded",
     "contracargo": "charged back",
     "cancelado": "cancelled",
+    # Where a decision's message was allowed or refused to go (auditor decisions)
+    "Teléfono o dirección": "Phone or address",
+    "Dirección postal": "Postal address",
 }
 # Spanish labels for values shown through _(variable) (the ids are code values).
 ES_VALUES = {

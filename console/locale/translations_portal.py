@@ -36,7 +36,7 @@ PORTAL_EN = {
     "«{texto}» puede ser el {a} o el {b}: escríbala como año-mes-día, por ejemplo {iso}.": "“{texto}” could be {a} or {b}: write it as year-month-day, e.g. {iso}.",
     "«{texto}» no es una fecha: escríbala como {formato}, por ejemplo {ejemplo}.": "“{texto}” is not a date: write it as {formato}, e.g. {ejemplo}.",
     # the supervisor's tasks: times in the browser's zone (?tz=)
-    "Horas en la zona {zona}.": "Times in the {zona} zone.",
+    "Horas en {zona}.": "Times in {zona}.",
     # a channel compliance keeps closed whatever the hour (console/portal_blocks.py)
     "No le llamaremos": "We will not call you",
     "No le enviaremos SMS": "We will not send you text messages",

@@ -161,3 +161,51 @@ async def test_given_sql_history_unreadable_when_message_batch_then_caps_fail_cl
     service.caps.loader = broken  # type: ignore[assignment]
     [decision] = await service.evaluate_batch([email], TUESDAY_NOON_CO)
     assert set(decision.reasons) == {"contact_cap_day", "channel_cap_week"}
+
+
+# As long as an account's postal address may be (store/importing/account_rows.py).
+POSTAL = ("Jr. Lampa 123, Cercado de Lima, " * 10)[:299] + "Z"
+
+
+async def test_given_a_letter_when_final_check_then_the_decision_and_audit_name_the_postal_address(
+    engine: Engine, aredis: aioredis.Redis
+) -> None:
+    make_account(engine, "PE-1", country="PE", region="LIM", address=POSTAL,
+                 phones=[{"number_e164": "+51912345678"}])  # fmt: skip
+    make_account(engine, "PE-2", country="PE", region="LIM", address="   ",
+                 phones=[{"number_e164": "+51912345679"}])  # fmt: skip
+    service = ComplianceService(engine, aredis)
+    with transaction(engine) as session:
+        letter = service.load_item(session, account_ref="PE-1", channel="letter")
+        nowhere = service.load_item(session, account_ref="PE-2", channel="letter")
+    decision, decision_id = await service.final_check(letter, TUESDAY_NOON_CO, "a:31")
+    refused, refused_id = await service.final_check(nowhere, TUESDAY_NOON_CO, "a:32")
+    assert decision.allowed and (refused.allowed, refused.reasons) == (False, ("no_address",))
+    with transaction(engine) as session:
+        rows = {r.id: (r.channel, r.address, r.phone_e164)
+                for r in session.execute(select(Decision)).scalars()}  # fmt: skip
+        entries = session.execute(
+            select(AuditEntry).where(AuditEntry.kind == "decision").order_by(AuditEntry.id)
+        ).scalars().all()  # fmt: skip
+    assert len(POSTAL) == 300
+    assert rows == {decision_id: ("letter", POSTAL, None), refused_id: ("letter", None, None)}
+    payloads = {p["decision_id"]: p for p in (json.loads(e.payload) for e in entries)}
+    assert (payloads[decision_id]["channel"], payloads[decision_id]["address"]) == (
+        "letter", POSTAL)  # fmt: skip
+    assert payloads[refused_id]["address"] is None
+
+
+async def test_given_an_sms_when_recorded_then_no_address_beside_the_number(
+    engine: Engine, aredis: aioredis.Redis
+) -> None:
+    _co(engine)
+    make_account(engine, "CO-2", country="CO", region="DC", address="Calle 1 # 2-3",
+                 phones=[{"number_e164": "+573001234568", "channels": "call,sms"}])  # fmt: skip
+    service = ComplianceService(engine, aredis)
+    with transaction(engine) as session:
+        sms = service.load_item(session, account_ref="CO-2", channel="sms",
+                                phone_e164="+573001234568")  # fmt: skip
+    _, decision_id = await service.final_check(sms, TUESDAY_NOON_CO, "a:33")
+    with transaction(engine) as session:
+        row = session.get(Decision, decision_id)
+        assert row is not None and (row.phone_e164, row.address) == ("+573001234568", None)

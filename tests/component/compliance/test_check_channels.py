@@ -350,6 +350,10 @@ def test_given_a_letter_when_the_account_has_no_postal_address_then_no_address(
     assert (code, out["reasons"]) == (0, [])
     with transaction(engine) as s:
         assert set(s.scalars(select(Decision.channel))) == {"letter"}
+        # Where each letter was checked to go: nowhere, or the account's postal address.
+        assert sorted(s.execute(select(Account.external_ref, Decision.address)
+                                .join(Account, Account.id == Decision.account_id))
+                      .tuples()) == [("MX-1", None), ("MX-2", None), ("MX-3", "Calle 5")]  # fmt: skip
 
 
 def test_given_a_letter_opt_out_by_the_operator_then_the_letter_check_says_opted_out(

@@ -125,6 +125,46 @@ async def test_given_blocked_decision_when_searching_by_reason_then_detail_shows
     assert (await client.get("/auditor/decisions/999999")).status == 404
 
 
+def add_message_decisions(engine: Engine, seed: Seed) -> tuple[int, int]:
+    """A letter refused and an e-mail allowed: decisions that name an address, no number."""
+    with transaction(engine) as session:
+        letter = Decision(account_id=seed.account_id, channel="letter", allowed=False,
+                          address="Av. Insurgentes Sur 1602, Col. Crédito Constructor, CDMX",
+                          reasons=["outside_hours"], profile_version="MX@2026-11-01",
+                          evaluated_at=NOW - timedelta(minutes=1))  # fmt: skip
+        email = Decision(account_id=seed.account_id, channel="email", allowed=True,
+                         address="maria@example.mx", reasons=[],
+                         profile_version="MX@2026-11-01", evaluated_at=NOW)  # fmt: skip
+        session.add_all([letter, email])
+        session.flush()
+        return letter.id, email.id
+
+
+async def test_given_letter_and_email_decisions_when_auditor_looks_then_channel_and_address_shown(
+    client: TestClient, seed: Seed, engine: Engine
+) -> None:
+    letter_id, email_id = add_message_decisions(engine, seed)
+    street = "Av. Insurgentes Sur 1602, Col. Crédito Constructor, CDMX"
+    await login(client, "raul")
+    listing = await (await client.get("/auditor/decisions?account_ref=MX-0001")).text()
+    assert re.search(rf'<td class="decision-address">{re.escape(street)}</td>', listing)
+    assert '<td class="decision-address">maria@example.mx</td>' in listing
+    assert "Carta" in listing
+    detail = await (await client.get(f"/auditor/decisions/{letter_id}")).text()
+    assert re.search(r"<dt>Dirección postal</dt><dd[^>]*>" + re.escape(street) + "</dd>", detail)
+    assert "<dt>Canal</dt><dd>Carta</dd>" in detail
+    detail = await (await client.get(f"/auditor/decisions/{email_id}?lang=en")).text()
+    assert re.search(r"<dt>E-mail</dt><dd[^>]*>maria@example\.mx</dd>", detail)
+    resp = await client.get("/auditor/decisions.csv?account_ref=MX-0001")
+    rows = {int(r["id"]): r for r in csv.DictReader(io.StringIO(await resp.text()))}
+    assert (rows[letter_id]["channel"], rows[letter_id]["address"]) == ("letter", street)
+    assert (rows[email_id]["channel"], rows[email_id]["address"]) == ("email", "maria@example.mx")
+    resp = await client.get("/auditor/decisions.jsonl?account_ref=MX-0001&allowed=blocked")
+    [line] = [json.loads(x) for x in (await resp.text()).splitlines()]
+    assert (line["id"], line["channel"], line["address"], line["phone"]) == (
+        letter_id, "letter", street, "")  # fmt: skip
+
+
 async def test_given_search_when_exporting_csv_and_jsonl_then_same_rows_and_export_audited(
     client: TestClient, seed: Seed, engine: Engine
 ) -> None:
@@ -186,8 +226,11 @@ async def test_given_a_logged_attempt_when_auditor_downloads_its_proof_then_it_c
     page = await (await client.get(f"/attempts/{attempt_id}")).text()
     assert f"/auditor/audit-entries/{entry_id}/proof.json" in page
     assert page.count("audit-proof") == 1
-    # Its time says its zone, as every time a person reads.
-    assert re.search(r"<code>attempt</code> · \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC ·", page)
+    # Its time in the debtor's zone, which the section names once, as every time a
+    # person reads.
+    assert re.search(r'<code>attempt</code> · <time datetime="[^"]+">\d{1,2} \w+ \d{4}, '
+                     r"\d\d:\d\d</time> ·", page)  # fmt: skip
+    assert 'id="audit-zone">Horas en Ciudad de México.<' in page
     resp = await client.get(f"/auditor/audit-entries/{entry_id}/proof.json")
     assert resp.status == 409  # not signed yet
     integrate(engine)

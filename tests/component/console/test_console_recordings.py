@@ -432,3 +432,50 @@ async def test_given_head_request_then_headers_without_body(client: TestClient, 
     resp = await client.head(url, headers={"Range": "bytes=10-19"})
     assert resp.status == 206 and resp.headers["Content-Range"] == f"bytes 10-19/{len(data)}"
     assert await resp.read() == b""
+
+
+async def test_given_an_attempt_when_the_auditor_opens_it_then_its_times_are_the_debtors_named(
+    client: TestClient, engine: Engine, seed: Seed
+) -> None:
+    import re
+
+    from store.audit import append as audit_append
+
+    attempt = make_attempt(engine, seed.account_id, None, started_at=STARTED)  # 16:58 UTC
+    with transaction(engine) as session:
+        audit_append(session, "attempt", {"attempt_id": attempt}, now=NOW)
+    await login(client, "raul")
+    html = await (await client.get(f"/attempts/{attempt}")).text()
+    # The account's zone (America/Mexico_City, UTC-6), said by its city; UTC kept for machines.
+    started = re.search(r'id="attempt-started">(.*?)</dd>', html)
+    assert started is not None and started.group(1) == (
+        '<time datetime="2026-11-24T16:58+00:00">24 nov 2026, 10:58</time> '
+        '<span class="muted small zone">Ciudad de México</span>')  # fmt: skip
+    assert "Fecha (UTC)" not in html and " UTC ·" not in html
+    assert re.findall(r'id="audit-zone">([^<]*)<', html) == ["Horas en Ciudad de México."]
+    assert '<time datetime="2026-11-24T17:00+00:00">24 nov 2026, 11:00</time>' in html
+    # The contact list below reads the same way: the city, never the zone's id.
+    assert "America/Mexico_City" not in html
+    english = await (await client.get(f"/attempts/{attempt}?lang=en")).text()
+    assert "Nov 24, 2026, 10:58" in english and "Mexico City" in english
+    assert "Times in Mexico City." in english
+
+
+async def test_given_a_withheld_call_from_no_account_then_its_time_is_said_in_utc(
+    client: TestClient, engine: Engine, seed: Seed
+) -> None:
+    import re
+
+    from store.models import CallAttempt
+
+    with transaction(engine) as session:
+        row = CallAttempt(account_id=None, phone_e164="", campaign_id=seed.campaign_id,
+                          direction="inbound", source="inbound", started_at=STARTED)  # fmt: skip
+        session.add(row)
+        session.flush()
+        attempt_id = row.id
+    await login(client, "raul")
+    html = await (await client.get(f"/attempts/{attempt_id}")).text()
+    started = re.search(r'id="attempt-started">(.*?)</dd>', html)
+    assert started is not None and started.group(1).endswith(
+        '>24 nov 2026, 16:58</time> <span class="muted small zone">UTC</span>')  # fmt: skip

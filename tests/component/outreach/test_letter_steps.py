@@ -156,3 +156,63 @@ async def test_given_colombia_then_letters_are_not_a_channel_the_debtor_authoris
     await scheduler(engine, aredis, tmp_path).run_once(T0)
     row = step_of(engine, account_id)
     assert row.status == "blocked" and "channel_not_allowed" in row.reasons
+
+
+# An account's postal address may be as long as its column (store/importing/account_rows.py).
+LONG_ADDRESS = ("Calle de la Reforma Agraria y Ampliación Ejidal " * 7)[:299] + "X"
+
+
+def decision_payloads(engine: Engine, decision_id: int) -> list[dict[str, Any]]:
+    import json
+
+    from store.models import AuditEntry
+
+    with Session(engine) as s:
+        payloads = [json.loads(e.payload) for e in s.scalars(
+            select(AuditEntry).where(AuditEntry.kind == "decision"))]  # fmt: skip
+    return [p for p in payloads if p["decision_id"] == decision_id]
+
+
+async def test_given_the_longest_postal_address_then_its_decision_and_audit_entry_keep_it_whole(
+    engine: Engine, aredis: Any, tmp_path: Path
+) -> None:
+    assert len(LONG_ADDRESS) == 300
+    account_id = seed(engine, "L-9", address=LONG_ADDRESS)
+    await scheduler(engine, aredis, tmp_path).run_once(T0)
+    row = step_of(engine, account_id)
+    assert row.status == "sent" and row.decision_id is not None, row.reasons
+    with Session(engine) as s:
+        decision = s.get(DecisionRow, row.decision_id)
+    assert decision is not None and (decision.channel, decision.address) == ("letter", LONG_ADDRESS)
+    [payload] = decision_payloads(engine, row.decision_id)
+    assert (payload["channel"], payload["address"]) == ("letter", LONG_ADDRESS)
+
+
+def test_given_a_letter_refused_by_the_count_at_sending_then_its_decision_names_the_address(
+    engine: Engine,
+) -> None:
+    from outreach.step_store import SendResult, finish_sends
+    from store.models import OutreachStepStatus
+
+    account_id = seed(engine, "L-10")
+    with transaction(engine) as s:
+        attempt = CallAttempt(account_id=account_id, channel="letter", address=ADDRESS,
+                              direction="outbound", source="outreach", started_at=T0)  # fmt: skip
+        s.add(attempt)
+        s.flush()
+        attempt_id = int(attempt.id)
+        s.add(OutreachStep(account_id=account_id, key="friendly:0", stage="friendly",
+                           channel="letter", template="recordatorio", status="sending",
+                           due_at=T0, decided_at=T0, attempt_id=attempt_id))  # fmt: skip
+    finish_sends(engine, [SendResult((account_id, "friendly:0"), attempt_id,
+                                     OutreachStepStatus.waiting, "letter",
+                                     error="attempt_cap_day")], T0)  # fmt: skip
+    row = step_of(engine, account_id)
+    assert row.decision_id is not None and row.reasons == ["attempt_cap_day"]
+    with Session(engine) as s:
+        decision = s.get(DecisionRow, row.decision_id)
+    assert decision is not None
+    assert (decision.channel, decision.allowed, decision.address, decision.phone_e164) == (
+        "letter", False, ADDRESS, None)  # fmt: skip
+    [payload] = decision_payloads(engine, row.decision_id)
+    assert (payload["address"], payload["reasons"]) == (ADDRESS, ["attempt_cap_day"])

@@ -628,11 +628,18 @@ async def test_given_a_supervisor_when_a_dispute_is_open_then_the_task_is_listed
     page = await (await web.get("/supervisor/tasks")).text()
     assert "Pagué el 3 de octubre" in page and seeded.ref in page
     # Before the browser says its zone (no JS): UTC, named; the page asks again with it.
-    assert "2026-11-24 17:00" in page and "Horas en la zona UTC." in page
+    assert "24 nov 2026, 17:00" in page and "Horas en UTC." in page
     assert "/static/local_zone.js" in page
     page = await (await web.get("/supervisor/tasks?tz=America/Mexico_City")).text()
-    assert "2026-11-24 11:00" in page and "Horas en la zona America/Mexico_City." in page
-    assert "17:00" not in page
+    assert "24 nov 2026, 11:00" in page and "24 nov 2026, 17:00" not in page
+    # The zone is said once, by its city, above the list; never its id beside each time.
+    assert re.findall(r'id="tasks-zone">([^<]*)<', page) == ["Horas en Ciudad de México."]
+    assert re.findall(r"<td>(<time[^>]*>[^<]*</time>)</td>", page) == [
+        '<time datetime="2026-11-24T17:00+00:00">24 nov 2026, 11:00</time>']  # fmt: skip
+    assert ">America/Mexico_City" not in page and "America/Mexico_City<" not in page
+    english = await (await web.get("/supervisor/tasks?tz=America/Mexico_City&lang=en")).text()
+    assert "Times in Mexico City." in english and "Nov 24, 2026, 11:00" in english
+    await web.get("/supervisor/tasks?lang=es")  # the language sticks to the session
     for bad in ("Mars/Olympus", "../etc/passwd", "x" * 200):
         resp = await web.get("/supervisor/tasks", params={"tz": bad})
         assert resp.status == 400 and "Zona horaria desconocida." in await resp.text(), bad
