@@ -30,6 +30,8 @@ _NUMERIC = re.compile(r"(\d{1,2})\s*[/.-]\s*(\d{1,2})\s*[/.-]\s*(\d{2,4})")
 
 
 UNKNOWN_ZONE = N_("zona horaria desconocida")
+DAYS_BETWEEN = N_("Elija una fecha entre el {desde} y el {hasta}.")
+ONE_DAY = N_("Elija el {desde}.")
 
 
 def zone_label(zone: ZoneInfo | None, locale: str) -> str:
@@ -91,6 +93,16 @@ class DebtorLocale:
         none is known, says so (never "UTC?")."""
         names = list(dict.fromkeys(self.zone_name(z) for z in zones))
         return ", ".join(names) if names else self.zone_name(None)
+
+    def allowed_days(self, first: date, last: date | None) -> str:
+        """The days a date input allows, in words (its min and max tell only the
+        browser): "Elija una fecha entre el 24 de noviembre de 2026 y el 9 de diciembre
+        de 2026"; one day: "Elija el 24 de noviembre de 2026"; no range (no last day, or
+        it comes before the first): empty."""
+        if last is None or last < first:
+            return ""
+        words = gettext_(ONE_DAY if last == first else DAYS_BETWEEN)
+        return words.replace("{desde}", self.day(first)).replace("{hasta}", self.day(last))
 
     def day_short(self, d: date) -> str:
         """ "6 dic 2026" (es_MX), "Dec 6, 2026" (en): a date in a list or table."""

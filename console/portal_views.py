@@ -386,6 +386,11 @@ def _view(s: da.Summary, slots: list[datetime], shown: DebtorLocale) -> dict[str
         "first_min": s.today.isoformat(),
         "first_max": s.plan_limits["first_date_max"].isoformat() if s.plan_limits else "",
         "promise_max": (s.today + timedelta(days=s.promise_max_days)).isoformat(),
+        # The same range in words, beside each date input.
+        "promise_hint": shown.allowed_days(s.today, s.today + timedelta(days=s.promise_max_days)),
+        "first_hint": shown.allowed_days(s.today, s.plan_limits["first_date_max"])
+        if s.plan_limits
+        else "",
         "today": s.today.isoformat(),
         "zone": shown.zone_name(zone),
         "date_pattern": shown.date_pattern,

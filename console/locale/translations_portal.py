@@ -32,6 +32,9 @@ PORTAL_EN = {
     "Hora (hora de {ciudad})": "Time ({ciudad} time)",
     "hora de {ciudad}": "{ciudad} time",
     "Le llamaremos:": "We will call you:",
+    # the days a date input allows, in words beside it (console/debtor_locale.py)
+    "Elija una fecha entre el {desde} y el {hasta}.": "Choose a date between {desde} and {hasta}.",
+    "Elija el {desde}.": "Choose {desde}.",
     "Escriba el año con sus cuatro cifras, por ejemplo {ejemplo}.": "Write the year with its four digits, e.g. {ejemplo}.",
     "«{texto}» puede ser el {a} o el {b}: escríbala como año-mes-día, por ejemplo {iso}.": "“{texto}” could be {a} or {b}: write it as year-month-day, e.g. {iso}.",
     "«{texto}» no es una fecha: escríbala como {formato}, por ejemplo {ejemplo}.": "“{texto}” is not a date: write it as {formato}, e.g. {ejemplo}.",

@@ -739,3 +739,34 @@ async def test_given_no_postal_address_when_shown_then_the_letter_line_and_a_let
             s.scalars(select(Account.opted_out).where(Account.id == seeded.account_id)).one()
             == "letter"
         )
+
+
+async def test_given_the_account_page_then_each_date_input_says_its_allowed_days_in_words(
+    web: TestClient, seeded: PortalSeed, engine: Engine
+) -> None:
+    # NOW is 24 Nov 2026 in Mexico City; promises at most 15 days away (the campaign's
+    # rules), a plan's first payment at most 10.
+    from store.models import Campaign
+
+    with Session(engine) as s, s.begin():
+        campaign = s.get(Campaign, seeded.campaign_id)
+        assert campaign is not None
+        plans = {**campaign.config["payment_plans"], "max_first_days": 10}
+        campaign.config = {**campaign.config, "payment_plans": plans}
+    await enter(web, seeded.account_id)
+    page = await (await web.get("/p/cuenta")).text()
+    due = re.search(r'<input id="due"[^>]*>', page)
+    assert due is not None and 'min="2026-11-24" max="2026-12-09"' in due.group(0)
+    assert 'aria-describedby="due-hint"' in due.group(0)
+    assert re.findall(r'id="due-hint">([^<]*)<', page) == [
+        "Elija una fecha entre el 24 de noviembre de 2026 y el 9 de diciembre de 2026."]  # fmt: skip
+    first = re.search(r'<input id="first_date"[^>]*>', page)
+    assert first is not None and 'min="2026-11-24" max="2026-12-04"' in first.group(0)
+    assert 'aria-describedby="first_date-hint"' in first.group(0)
+    assert re.findall(r'id="first_date-hint">([^<]*)<', page) == [
+        "Elija una fecha entre el 24 de noviembre de 2026 y el 4 de diciembre de 2026."]  # fmt: skip
+    english = await (await web.get("/p/cuenta?lang=en")).text()
+    assert re.findall(r'id="due-hint">([^<]*)<', english) == [
+        "Choose a date between November 24, 2026 and December 9, 2026."]  # fmt: skip
+    assert re.findall(r'id="first_date-hint">([^<]*)<', english) == [
+        "Choose a date between November 24, 2026 and December 4, 2026."]  # fmt: skip

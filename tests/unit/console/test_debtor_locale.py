@@ -204,3 +204,43 @@ def test_given_the_console_language_when_an_agent_reads_a_date_then_in_its_words
 def test_given_peru_when_september_is_read_then_setiembre_as_peruvians_write_it() -> None:
     activate("es")
     assert spoken_locale("PE").day(date(2026, 9, 1)) == "1 de setiembre de 2026"
+
+
+@pytest.mark.parametrize(
+    ("country", "lang", "first", "last", "shown"),
+    [
+        (
+            "MX",
+            "es",
+            date(2026, 11, 24),
+            date(2026, 12, 9),
+            "Elija una fecha entre el 24 de noviembre de 2026 y el 9 de diciembre de 2026.",
+        ),
+        (
+            "PE",
+            "es",
+            date(2026, 9, 1),
+            date(2026, 9, 15),  # Peru writes "setiembre"
+            "Elija una fecha entre el 1 de setiembre de 2026 y el 15 de setiembre de 2026.",
+        ),
+        (
+            "CO",
+            "en",
+            date(2026, 12, 7),
+            date(2027, 1, 6),
+            "Choose a date between December 7, 2026 and January 6, 2027.",
+        ),
+        ("MX", "es", date(2026, 11, 24), date(2026, 11, 24), "Elija el 24 de noviembre de 2026."),
+        ("MX", "en", date(2026, 11, 24), date(2026, 11, 24), "Choose November 24, 2026."),
+        ("MX", "es", date(2026, 11, 24), date(2026, 11, 23), ""),  # no day allowed: no words
+        ("MX", "es", date(2026, 11, 24), None, ""),
+    ],
+)
+def test_given_a_date_inputs_range_when_worded_then_both_days_in_the_debtors_locale(
+    country: str, lang: str, first: date, last: date | None, shown: str
+) -> None:
+    activate(lang)
+    try:
+        assert debtor_locale(country, lang).allowed_days(first, last) == shown
+    finally:
+        activate("es")
