@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import queue
-import shutil
 import threading
 import uuid
 import warnings
@@ -21,6 +20,7 @@ from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
+from support.sqlite_template import SqliteDatabases
 
 from cobrador.ground.redis_runtime import EmbeddedRedis
 from cobrador.ground.settings import Settings, normalise_database_url
@@ -202,13 +202,22 @@ class _PostgresDatabases:
         return url
 
     def _template(self) -> str:
+        """The migrated database every `engine` test copies, named only once complete:
+        a build interrupted (pytest-timeout, any exception) is dropped and the next test
+        builds one again, instead of copying half a schema."""
         if self.template is None:
             name = f"{self.prefix}tpl_{uuid.uuid4().hex[:12]}"
             self._execute(f'CREATE DATABASE "{name}"')
+            try:
+                engine = make_engine(f"{self.base}/{name}", poolclass=NullPool)
+                try:
+                    upgrade(engine)
+                finally:
+                    engine.dispose()  # a template must have no connection while it is copied
+            except BaseException:
+                self.drop(f"/{name}")
+                raise
             self.template = name
-            engine = make_engine(f"{self.base}/{name}", poolclass=NullPool)
-            upgrade(engine)
-            engine.dispose()  # a template must have no connection while it is copied
         return self.template
 
     def drop(self, url: str) -> None:
@@ -240,39 +249,11 @@ class _PostgresDatabases:
             )
 
 
-class _SqliteDatabases:
-    """Test databases as SQLite files: a test that uses `engine` gets a copy of a
-    file migrated once per session."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.template: Path | None = None
-        self.migrated: set[str] = set()
-
-    def create(self, migrated: bool, path: Path) -> str:
-        url = f"sqlite:///{path}"
-        if migrated:
-            shutil.copyfile(self._template(), path)
-            self.migrated.add(url)
-        return url
-
-    def _template(self) -> Path:
-        if self.template is None:
-            path = self.root / "template.sqlite3"
-            engine = make_engine(f"sqlite:///{path}", poolclass=NullPool)
-            upgrade(engine)
-            with engine.connect() as conn:  # everything in the main file: it is copied alone
-                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-            engine.dispose()
-            self.template = path
-        return self.template
-
-
 @pytest.fixture(scope="session")
 def _databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     url = os.environ.get("DATABASE_URL")
     if not url:
-        yield _SqliteDatabases(tmp_path_factory.mktemp("schema"))
+        yield SqliteDatabases(tmp_path_factory.mktemp("schema"))
         return
     databases = _PostgresDatabases(url)
     yield databases
@@ -288,7 +269,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path, _databases: Any
     `engine` would have made of it.
     """
     migrated = "engine" in request.fixturenames
-    if isinstance(_databases, _SqliteDatabases):
+    if isinstance(_databases, SqliteDatabases):
         yield _databases.create(migrated, tmp_path / "test.sqlite3")
         return
     url = _databases.create(migrated)
