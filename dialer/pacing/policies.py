@@ -218,6 +218,7 @@ class PredictivePolicy:
         exact_decision_risk: float = 1.7e-4,
         exact_free_cap: float = 0.9,
         exact_shares_budget: bool = True,
+        guard_starving: bool = True,
     ) -> None:
         if not 0 < aim_ratio <= 1:
             raise ValueError("aim_ratio must be in (0, 1]")
@@ -340,6 +341,9 @@ class PredictivePolicy:
         self.guard_cautious = guard_cautious
         self.guard_z_step = guard_z_step
         self.guard_cautious_share = guard_cautious_share
+        self.guard_starving = guard_starving
+        self.last_starving = False
+        self._attempt_mean = 20.0  # mean seconds a call rings to its end (ring samples)
         self.last_overflow_cap: int | None = None
         self.clump_ledger = clump_ledger
         if overflow_shape_z < 0:
@@ -433,6 +437,9 @@ class PredictivePolicy:
                 else 0.0
             )
             self._ring = ring
+            durations = [x.seconds for x in samples if x.outcome != "ringing"]
+            if durations:
+                self._attempt_mean = max(1.0, sum(durations) / len(durations))
         # Handle-time tables cost more and move slowly: rebuild every minute
         # while data is thin (early shift: censoring matters), then every 10.
         every = 60.0 if self._talk_finished < 300 else 600.0
@@ -681,13 +688,68 @@ class PredictivePolicy:
         z = 2.3 and 3.3: 1/20); counted as `guard_cautious_share` (a quarter)
         of the aim's rate, if the windows to come hold at that rate the
         model dials on with the wider margin. The hard limits (no whole clump
-        of room; the 24 h and 30 d windows) stay progressive.
+        of room; the 24 h and 30 d windows) stay progressive, the first
+        unless the stop itself would starve the hour (`_starving_breaks_sooner`).
         """
+        self.last_starving = False
         if not self._over_budget(s):
             return 0
         if self.guard_cautious and not self._over_budget(s, self.guard_cautious_share):
             return 1
+        if self.guard_cautious and self.guard_starving and self._starving_breaks_sooner(s):
+            self.last_starving = True
+            return 1
         return 2
+
+    def _starving_breaks_sooner(self, s: Snapshot) -> bool:
+        """True when `progressive` would break a window to come more often than the cautious margin.
+
+        `_over_budget` takes the windows to come to hold an hour's answers
+        at the recent pace whatever the policy does. But `progressive` at a
+        low answer rate keeps most of the team idle (one call per ready
+        agent, 1/p calls per answer): the window's old answers age out, few
+        new ones come, and its allowance falls under the abandons already in
+        it, with no new abandon at all. Traced on unseen-5 of the 2027 draw
+        (25 agents, 5 % answers, seed 6): after a clump left 11 abandons in
+        an hour of 458 answers the guard stopped dialing ahead, 13-20 agents
+        sat ready, and the hour's answers fell to 353: 3.12 %, broken by
+        the stop itself. So where the guard would stop, the windows to come
+        (ending in 15 and 30 min: the answers of the last 45 / 30 min that
+        stay in them, plus new ones) are judged both ways - `progressive`'s
+        answers (each active agent: 1/p calls of the mean ring time, then a
+        handle time) with no new abandon, and the recent pace with abandons
+        at the cautious share of the aim - and the cautious margin is kept
+        when the stop would break them more often by over the guard's own
+        tolerance (`guard_break_probability`): where progressive keeps the
+        team busy (a high answer rate) both break alike and the stop stays.
+        Never past the 24 h and 30 d limits.
+        """
+        hour, half = s.window(3600.0), s.window(1800.0)
+        ring = self._ring
+        if hour is None or half is None or ring is None or ring.human_rate <= 0:
+            return False
+        per_hour = self._answers_per_hour(s)
+        lam = self.aim(s) * per_hour * self.guard_cautious_share
+        if self._long_windows_full(s, lam, per_hour):
+            return False
+        active = sum(1 for a in s.agents if a.state in (READY, RESERVED, TALKING, WRAP_UP))
+        cycle = self._attempt_mean / ring.human_rate + max(1.0, self._handle_mean)
+        starved = min(per_hour, active * 3600.0 / cycle)
+        clump = self.clump_now()
+        older = max(0.0, hour.human_answered - half.human_answered)
+        starving = cautious = 0.0
+        for ahead, kept, abandoned in (
+            (900.0, half.human_answered + older / 2.0, hour.abandoned),
+            (1800.0, half.human_answered, half.abandoned),
+        ):
+            spent = math.ceil(abandoned - 1e-9)
+            share = ahead / 3600.0
+            target = s.abandon_target
+            starving = max(starving, window_break_probability(
+                spent, kept + starved * share, target, 0.0, clump))  # fmt: skip
+            cautious = max(cautious, window_break_probability(
+                spent, kept + per_hour * share, target, lam * share / clump, clump))  # fmt: skip
+        return cautious + self.guard_break_probability < starving
 
     def _over_budget(self, s: Snapshot, rate_share: float = 1.0) -> bool:
         """True while dialing ahead risks a legal window.

@@ -115,8 +115,10 @@ def test_given_the_24_hour_window_full_when_the_guard_stops_the_model_then_progr
 
 def test_given_the_hour_full_but_not_the_day_when_the_guard_stops_the_model_then_exact_only():
     s = _long_windows(_small_team(answered=55, abandoned=2), abandoned_24h=5.0)
-    policy = PredictivePolicy(exact_ahead=True, exact_decision_risk=0.01)
-    without = PredictivePolicy(exact_ahead=False)
+    # The guard's stop itself (a 10 % answer rate starves this hour: the
+    # starving check would dial cautiously instead; test_pacing_starving_guard.py).
+    policy = PredictivePolicy(exact_ahead=True, exact_decision_risk=0.01, guard_starving=False)
+    without = PredictivePolicy(exact_ahead=False, guard_starving=False)
     assert without.calls_to_place(s) < policy.calls_to_place(s)
     assert without.last_reason == "budget"
     assert policy.last_reason == "exact"
