@@ -290,7 +290,7 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
     import redis.asyncio as aioredis
     from redis.exceptions import RedisError
 
-    from cobrador.ground.masking import mask_email, mask_phone
+    from cobrador.ground.masking import mask_email, mask_phone, mask_postal
     from cobrador.ground.runtime import redis_url
     from compliance.profile import ProfileError, load_profiles
     from compliance.service import ComplianceService
@@ -364,6 +364,7 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
             "account": args.account,
             "phone": mask_phone(item.phone_e164) if item.phone_e164 else None,
             **({"email": mask_email(item.address)} if item.channel == "email" else {}),
+            **({"postal": mask_postal(item.address)} if item.channel == "letter" else {}),
             "evaluated_at": now.isoformat(),
             "decision_id": decision_id,
             **why,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from cobrador.ground.masking import mask_phone
+from cobrador.ground.masking import mask_phone, mask_postal
 from console.i18n import N_, gettext_
 
 OTHER = N_("Otro motivo")
@@ -133,4 +133,6 @@ def mask_email(address: str | None) -> str:
 def mask_address(channel: str, phone: str | None, address: str | None) -> str:
     if channel == "email":
         return mask_email(address)
+    if channel == "letter":
+        return mask_postal(address)  # where the letter went, not the door
     return mask_phone(phone) if phone else ""

@@ -1,4 +1,4 @@
-"""Phone numbers as logs, screens and audit payloads show them: never whole."""
+"""Phone numbers, e-mail and postal addresses as logs, screens and audit payloads show them: never whole."""
 
 from __future__ import annotations
 
@@ -22,3 +22,21 @@ def mask_email(address: str | None) -> str:
     if not at or not local:
         return "*" * len(address)
     return local[0] + "***@" + domain
+
+
+# The most of a postal address's place that is shown (a hostile address is 300 characters).
+POSTAL_SHOWN = 80
+
+
+def mask_postal(address: str | None) -> str:
+    """Where a letter went, not the door: the address's last two parts (postal code,
+    town, state; parts are split at commas and line breaks) behind `***, `, the
+    first part (the street) always hidden, at most `POSTAL_SHOWN` characters; an
+    address of one part is hidden whole; none: empty."""
+    if not address or not address.strip():
+        return ""
+    parts = [p.strip() for p in address.replace("\n", ",").split(",") if p.strip()]
+    if len(parts) < 2:
+        return "*" * min(len(address.strip()), POSTAL_SHOWN)
+    place = ", ".join(parts[-min(2, len(parts) - 1) :])
+    return "***, " + place[:POSTAL_SHOWN]

@@ -52,3 +52,34 @@ def test_given_an_email_when_masked_then_only_its_first_letter_and_domain_show(
     from cobrador.ground.masking import mask_email
 
     assert mask_email(address) == shown
+
+
+@pytest.mark.parametrize(
+    ("address", "shown"),
+    [
+        (
+            "Av. Reforma 100, Col. Juárez, 06600 Ciudad de México, CDMX",
+            "***, 06600 Ciudad de México, CDMX",
+        ),
+        ("Calle 72 # 10-20, Bogotá", "***, Bogotá"),
+        ("Jr. Lampa 500\nCercado de Lima\nLima", "***, Cercado de Lima, Lima"),
+        ("Calle sin ciudad 12", "*******************"),  # one part: hidden whole
+        (" , ,Calle 1, , Lima ", "***, Lima"),
+        ("   ", ""),
+        ("", ""),
+        (None, ""),
+    ],
+)
+def test_given_a_postal_address_when_masked_then_the_street_never_shows(
+    address: str | None, shown: str
+) -> None:
+    from cobrador.ground.masking import mask_postal
+
+    assert mask_postal(address) == shown
+
+
+def test_given_a_hostile_postal_address_when_masked_then_what_shows_is_bounded() -> None:
+    from cobrador.ground.masking import POSTAL_SHOWN, mask_postal
+
+    assert len(mask_postal("Calle 1, " + "x" * 300)) == len("***, ") + POSTAL_SHOWN
+    assert len(mask_postal("y" * 300)) == POSTAL_SHOWN

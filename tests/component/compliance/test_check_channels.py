@@ -341,19 +341,24 @@ def test_given_a_letter_when_the_account_has_no_postal_address_then_no_address(
     make_account(engine, "MX-1", phones=[{"number_e164": "+525512345678"}])
     make_account(engine, "MX-2", phones=[{"number_e164": "+525512345679"}], address="   ")
     make_account(engine, "MX-3", phones=[{"number_e164": "+525512345670"}], address="Calle 5")
+    make_account(engine, "MX-4", phones=[{"number_e164": "+525512345671"}],
+                 address="Calle 5, Centro, Toluca")  # fmt: skip
     base = ["--channel", "letter", "--at", TUESDAY_NOON_MX]
     for ref in ("MX-1", "MX-2"):
         code, out = _run(capsys, "--account", ref, *base)
-        assert (code, out["reasons"], out["channel"], out["phone"]) == (
-            1, ["no_address"], "letter", None)  # fmt: skip
+        assert (code, out["reasons"], out["channel"], out["phone"], out["postal"]) == (
+            1, ["no_address"], "letter", None, "")  # fmt: skip
     code, out = _run(capsys, "--account", "MX-3", *base)
-    assert (code, out["reasons"]) == (0, [])
+    assert (code, out["reasons"], out["postal"]) == (0, [], "*******")  # one part: hidden whole
+    # Where the letter goes, as the operator reads it: the town, never the door.
+    assert _run(capsys, "--account", "MX-4", *base)[1]["postal"] == "***, Centro, Toluca"
     with transaction(engine) as s:
         assert set(s.scalars(select(Decision.channel))) == {"letter"}
         # Where each letter was checked to go: nowhere, or the account's postal address.
         assert sorted(s.execute(select(Account.external_ref, Decision.address)
                                 .join(Account, Account.id == Decision.account_id))
-                      .tuples()) == [("MX-1", None), ("MX-2", None), ("MX-3", "Calle 5")]  # fmt: skip
+                      .tuples()) == [("MX-1", None), ("MX-2", None), ("MX-3", "Calle 5"),
+                                     ("MX-4", "Calle 5, Centro, Toluca")]  # fmt: skip
 
 
 def test_given_a_letter_opt_out_by_the_operator_then_the_letter_check_says_opted_out(

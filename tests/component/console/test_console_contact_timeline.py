@@ -113,3 +113,20 @@ async def test_given_messages_when_the_supervisor_page_opens_then_the_figures_sh
     await login(client, "sofia")
     page = await (await client.get("/supervisor")).text()
     assert 'id="message-figures"' in page and "Recordatorio de pago" in page
+
+
+def test_given_a_letter_sent_when_the_timeline_is_read_then_its_destination_is_the_town_not_the_door(
+    engine: Engine, seed: Seed
+) -> None:
+    with transaction(engine) as s:
+        row = CallAttempt(account_id=seed.account_id, campaign_id=seed.campaign_id, channel="letter",
+                          result="delivered", source="outreach",
+                          address="Av. Reforma 100, Col. Juárez, 06600 Ciudad de México, CDMX",
+                          started_at=NOW - timedelta(hours=2))  # fmt: skip
+        s.add(row)
+        s.flush()
+        letter = row.id
+    (shown,) = [r for r in timeline_for(engine, seed.account_id) if r["attempt_id"] == letter]
+    # Before, a letter's destination was empty: only phones and e-mail were masked.
+    assert shown["address"] == "***, 06600 Ciudad de México, CDMX"
+    assert "Reforma" not in repr(shown)
