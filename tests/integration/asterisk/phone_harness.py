@@ -33,6 +33,7 @@ from browser_harness import (  # noqa: E402
     require_chromium,
 )
 from console_fixtures import PASSWORD, seed_data  # noqa: E402
+from support.screenshots import FLOOR_BROWSER  # noqa: E402
 
 __all__ = ["PASSWORD", "DialerDouble", "seed_data"]
 
@@ -111,7 +112,7 @@ async def chromium() -> AsyncIterator[Any]:
 
 
 async def agent_page(browser: Any, base: str, username: str, password: str) -> Any:
-    context = await browser.new_context(locale="es-MX", viewport={"width": 1440, "height": 900})
+    context = await browser.new_context(viewport={"width": 1440, "height": 900}, **FLOOR_BROWSER)
     page = await context.new_page()
     await page.goto(f"{base}/login")
     await page.fill("#username", username)

@@ -33,6 +33,7 @@ from phone_harness import (
 )
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
+from support.screenshots import FLOOR_BROWSER
 
 from cobrador.ground.settings import Settings
 from dialer.agent_legs import UP, AgentLegs
@@ -103,7 +104,7 @@ async def state_is(states: AgentStates, agent_id: int, state: AgentState) -> Non
 
 async def supervisor_page(browser: Any, base: str, username: str) -> Any:
     """Log in as a supervisor: the login lands on the wallboard."""
-    context = await browser.new_context(locale="es-MX", viewport={"width": 1440, "height": 900})
+    context = await browser.new_context(viewport={"width": 1440, "height": 900}, **FLOOR_BROWSER)
     page = await context.new_page()
     await page.goto(f"{base}/login")
     await page.fill("#username", username)

@@ -109,6 +109,13 @@ async def test_given_agent_logged_in_when_nailed_up_and_debtor_talks_then_audio_
                 "document.getElementById('pop-name').textContent === 'María López Hernández'",
                 "the pop",
             )
+            # The README's picture shows a floor in Mexico's day, not Chromium's UTC one.
+            await poll_page(
+                page,
+                "document.getElementById('figures-since').textContent"
+                " === 'desde las 00:00 de Ciudad de México'",
+                "'Mi día' from midnight in the floor's zone",
+            )
 
             await page.screenshot(path=screenshot_path("agent-phone.png"), full_page=True)
 

@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 from console_fixtures import PASSWORD, Seed
+from support.screenshots import FLOOR_BROWSER
 
 VIEWPORT = {"width": 1440, "height": 900}
 STATE_API = "**/api/agent/state"
@@ -19,7 +20,7 @@ def test_given_a_state_read_answered_after_the_ready_answer_then_the_page_stays_
 ) -> None:
     from playwright.sync_api import expect
 
-    page = browser.new_context(viewport=VIEWPORT, locale="es-MX").new_page()
+    page = browser.new_context(viewport=VIEWPORT, **FLOOR_BROWSER).new_page()
     held: list[Any] = []
     holding = [True]
 

@@ -1,6 +1,6 @@
 """The console in Chromium: an agent takes a call and saves a promise, the
-supervisor watches it live, the auditor finds the promise. Screenshots of the
-three pages go to docs/screenshots/."""
+supervisor watches it live, the auditor finds the promise. (The README's pictures of
+the three pages: test_desk_screenshots_in_browser.py.)"""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import redis
 from browser_harness import DialerDouble
 from console_fixtures import PASSWORD, Seed
 from sqlalchemy import Engine, select
+from support.screenshots import FLOOR_BROWSER
 
 from cobrador.ground.settings import Settings
 from dialer.floor import RINGING, SharedFloor
@@ -40,7 +41,7 @@ def ringing_on_floor(redis_url: str, campaign: str, *, ringing: bool = True) -> 
 
 
 def logged_in_page(browser: Any, base: str, username: str) -> Any:
-    context = browser.new_context(viewport=VIEWPORT, locale="es-MX")
+    context = browser.new_context(viewport=VIEWPORT, **FLOOR_BROWSER)
     page = context.new_page()
     page.goto(f"{base}/login")
     page.fill("#username", username)

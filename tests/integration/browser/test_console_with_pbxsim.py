@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from browser_harness import PbxsimFloor
 from console_fixtures import PASSWORD, Seed
 from sqlalchemy import Engine, select
+from support.screenshots import FLOOR_BROWSER
 
 from cobrador.ground.settings import Settings
 from store.db import transaction
@@ -27,7 +28,7 @@ def test_given_agent_ready_when_pbxsim_answers_dialer_call_then_pop_and_promise_
         other = session.get(Account, seeded.other_account_id)
         assert other is not None
         other.status = "paid"
-    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, **FLOOR_BROWSER)
     agent = context.new_page()
     agent.goto(f"{console_url}/login")
     agent.fill("#username", "ana")
@@ -37,7 +38,9 @@ def test_given_agent_ready_when_pbxsim_answers_dialer_call_then_pop_and_promise_
     agent.click("#btn-ready")
     expect(agent.locator("#state-name")).to_have_text("Disponible")
 
-    supervisor = context.browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
+    supervisor = context.browser.new_context(
+        viewport={"width": 1440, "height": 900}, **FLOOR_BROWSER
+    ).new_page()
     supervisor.goto(f"{console_url}/login")
     supervisor.fill("#username", "sofia")
     supervisor.fill("#password", PASSWORD)

@@ -13,6 +13,7 @@ from typing import Any
 from browser_harness import PbxsimFloor
 from console_fixtures import PASSWORD, Seed
 from sqlalchemy import Engine, select
+from support.screenshots import FLOOR_BROWSER
 
 from cobrador.ground.settings import Settings
 from store.db import transaction
@@ -98,7 +99,7 @@ def test_given_debtors_calling_in_when_agent_verifies_identity_then_account_open
     from playwright.sync_api import expect
 
     rosa = prepare(engine, seeded)
-    context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="es-MX")
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, **FLOOR_BROWSER)
     page = context.new_page()
     log_in_ready(page, console_url)
     panel = page.locator("#inbound")

@@ -8,6 +8,7 @@ from typing import Any
 from browser_harness import DialerDouble
 from console_fixtures import Seed
 from sqlalchemy import Engine
+from support.screenshots import FLOOR_BROWSER
 from test_console_in_browser import logged_in_page
 
 from cobrador.ground.settings import Settings
@@ -36,7 +37,7 @@ def test_given_phone_bundle_not_built_when_no_web_phone_then_page_still_says_sim
     from playwright.sync_api import expect
     from test_console_in_browser import VIEWPORT
 
-    context = browser.new_context(viewport=VIEWPORT, locale="es-MX")
+    context = browser.new_context(viewport=VIEWPORT, **FLOOR_BROWSER)
     page = context.new_page()
     # A checkout where `make` could not build static/phone.js (no node).
     page.route("**/static/phone.js", lambda route: route.fulfill(status=404, body=""))

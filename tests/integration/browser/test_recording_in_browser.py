@@ -10,7 +10,7 @@ from typing import Any
 
 from console_fixtures import PASSWORD, Seed, make_attempt
 from sqlalchemy import Engine, select
-from support.screenshots import screenshot_path
+from support.screenshots import FLOOR_BROWSER, screenshot_path
 
 from cobrador.ground.settings import Settings
 from pbxsim.recording import write_synthetic_wav
@@ -51,7 +51,7 @@ def test_given_auditor_on_an_attempt_when_playing_then_audio_has_a_duration_and_
     from playwright.sync_api import expect
 
     attempt, recording_id = _seed_recording(engine, settings, seeded)
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="es-MX")
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, **FLOOR_BROWSER)
     page = context.new_page()
     ranges: list[str] = []
     page.on(
