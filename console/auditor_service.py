@@ -7,6 +7,7 @@ every search and export that its filters select.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -27,10 +28,15 @@ from store.models import (
     Recording,
     User,
 )
+from store.text_fold import fold, folded
 
 PAGE_LIMIT = 200
 DIRECTIONS = ("inbound", "outbound")
 EXPORT_LIMIT = 100_000
+# The address filter (an e-mail or a postal address, decisions.address and
+# call_attempts.address: 320 characters): a part of it, at least 3 characters.
+ADDRESS_MIN = 3
+ADDRESS_MAX = 320
 
 
 class FilterError(ValueError):
@@ -43,6 +49,9 @@ class FilterError(ValueError):
 class Filters:
     account_ref: str = ""
     phone: str = ""
+    # Case- and accent-insensitive, anywhere in the e-mail or postal address
+    # (store/text_fold.py): "juarez" finds "Av. Juárez 12", "@EXAMPLE.MX" an e-mail.
+    address: str = ""
     agent: str = ""
     date_from: date | None = None
     date_to: date | None = None
@@ -58,6 +67,7 @@ class Filters:
             (
                 self.account_ref,
                 self.phone,
+                self.address,
                 self.agent,
                 self.date_from,
                 self.date_to,
@@ -73,6 +83,7 @@ class Filters:
         return {
             "account_ref": self.account_ref,
             "phone": self.phone,
+            "address": self.address,
             "agent": self.agent,
             "date_from": self.date_from.isoformat() if self.date_from else "",
             "date_to": self.date_to.isoformat() if self.date_to else "",
@@ -117,6 +128,9 @@ def parse_filters(query: dict[str, str]) -> Filters:
     if recording not in ("", "with"):
         errors["recording"] = N_("Valor no válido.")
     phone = "".join(ch for ch in query.get("phone", "") if ch.isdigit() or ch == "+")
+    address, address_error = _address(query.get("address", ""))
+    if address_error:
+        errors["address"] = address_error
     reason = query.get("reason", "").strip()
     if reason and not reason.replace("_", "").isalnum():
         errors["reason"] = N_("Código de motivo no válido.")
@@ -125,6 +139,7 @@ def parse_filters(query: dict[str, str]) -> Filters:
     return Filters(
         account_ref=query.get("account_ref", "").strip()[:64],
         phone=phone[:20],
+        address=address,
         agent=query.get("agent", "").strip()[:64],
         date_from=date_from,
         date_to=date_to,
@@ -134,6 +149,29 @@ def parse_filters(query: dict[str, str]) -> Filters:
         direction=direction,
         recording=recording,
     )
+
+
+def _address(raw: str) -> tuple[str, str]:
+    """The address searched for, or the reason it cannot be: a space of any kind (a
+    non-breaking one pasted from a document) is a space; a line break, a tab, a
+    control or invisible formatting character is refused, never dropped unseen."""
+    stripped = raw.strip()
+    if not stripped:
+        return "", ""
+    if len(stripped) > ADDRESS_MAX:
+        return "", N_("La dirección buscada pasa de 320 caracteres.")
+    text = "".join(" " if unicodedata.category(c) == "Zs" else c for c in stripped)
+    if not text.isprintable():
+        return "", N_(
+            "La dirección buscada lleva saltos de línea, tabuladores o caracteres de control."
+        )
+    if len(text) < ADDRESS_MIN:
+        return "", N_("Escriba al menos 3 caracteres de la dirección.")
+    return text, ""
+
+
+def _address_match(column: Any, address: str) -> Any:
+    return folded(column).contains(fold(address), autoescape=True)
 
 
 def _range(f: Filters) -> tuple[datetime | None, datetime | None]:
@@ -173,6 +211,8 @@ def _attempts(session: Session, f: Filters, limit: int) -> list[dict[str, Any]]:
         q = q.where(Account.external_ref == f.account_ref)
     if f.phone:
         q = q.where(_phone_match(CallAttempt.phone_e164, f.phone))
+    if f.address:
+        q = q.where(_address_match(CallAttempt.address, f.address))
     if f.agent:
         q = q.where(User.username == f.agent)
     if start:
@@ -234,6 +274,8 @@ def search_decisions(engine: Engine, f: Filters, limit: int = PAGE_LIMIT) -> lis
             q = q.where(Account.external_ref == f.account_ref)
         if f.phone:
             q = q.where(_phone_match(Decision.phone_e164, f.phone))
+        if f.address:
+            q = q.where(_address_match(Decision.address, f.address))
         if start:
             q = q.where(Decision.evaluated_at >= start)
         if end:

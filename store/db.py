@@ -11,6 +11,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from cobrador.ground.settings import Settings, normalise_database_url
+from store.text_fold import register_sqlite
 
 
 def open_engine(settings: Settings, migrate: bool = True) -> Engine:
@@ -47,6 +48,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
+    register_sqlite(dbapi_conn)  # store/text_fold.py's folded(...)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -165,6 +165,88 @@ async def test_given_letter_and_email_decisions_when_auditor_looks_then_channel_
         letter_id, "letter", street, "")  # fmt: skip
 
 
+def listed_decisions(text: str, ids: list[int]) -> set[int]:
+    return {i for i in ids if f'href="/auditor/decisions/{i}"' in text}
+
+
+async def test_given_letter_and_email_decisions_when_searching_part_of_an_address_then_case_and_accents_ignored(
+    client: TestClient, seed: Seed, engine: Engine
+) -> None:
+    letter_id, email_id = add_message_decisions(engine, seed)
+    call_ids = list(add_decisions(engine, seed))
+    every = [letter_id, email_id, *call_ids]
+    await login(client, "raul")
+    for query, expected in [
+        ("address=insurgentes", {letter_id}),
+        ("address=CREDITO%20constructor", {letter_id}),  # "Crédito": accent and case ignored
+        ("address=cr%C3%89DITO", {letter_id}),  # "crÉDITO"
+        ("address=%C2%A0Insurgentes%C2%A0Sur%20", {letter_id}),  # non-breaking spaces pasted
+        ("address=MARIA%40EXAMPLE", {email_id}),
+        ("address=example.mx&allowed=allowed", {email_id}),
+        ("address=example.mx&allowed=blocked", set()),
+        ("address=%25%25%25", set()),  # a literal "%", never a wildcard
+        ("address=a_a", set()),  # a literal "_" too
+        ("address=5512340001", set()),  # numbers are searched with "phone"
+    ]:
+        resp = await client.get(f"/auditor/decisions?{query}")
+        assert resp.status == 200, query
+        assert listed_decisions(await resp.text(), every) == expected, query
+    resp = await client.get("/auditor/decisions.csv?address=insurgentes")
+    assert [int(r["id"]) for r in csv.DictReader(io.StringIO(await resp.text()))] == [letter_id]
+    resp = await client.get("/auditor/decisions.jsonl?address=Maria%40")
+    assert [json.loads(x)["id"] for x in (await resp.text()).splitlines()] == [email_id]
+    with transaction(engine) as session:
+        searched = [json.loads(p)["filters"].get("address") for p in session.scalars(
+            select(AuditEntry.payload).where(AuditEntry.kind.in_(("pii_view", "export"))))]  # fmt: skip
+    assert "insurgentes" in searched and "Maria@" in searched  # what was searched is evidence
+
+
+async def test_given_an_e_mail_attempt_when_searching_its_address_then_only_it_is_listed(
+    client: TestClient, seed: Seed, engine: Engine
+) -> None:
+    email = make_attempt(engine, seed.account_id, None, channel="email",
+                         address="Maria.Lopez@Example.MX", result="sent")  # fmt: skip
+    call = make_attempt(engine, seed.account_id, seed.users["ana"])
+    await login(client, "raul")
+    text = await (await client.get("/auditor?address=lopez%40example")).text()
+    assert f'href="/attempts/{email}"' in text and f'href="/attempts/{call}"' not in text
+    resp = await client.get("/auditor/attempts.jsonl?address=LOPEZ")
+    assert [json.loads(x)["id"] for x in (await resp.text()).splitlines()] == [email]
+
+
+async def test_given_a_bad_address_when_searching_then_400_with_the_reason_and_no_rows(
+    client: TestClient, seed: Seed, engine: Engine
+) -> None:
+    add_message_decisions(engine, seed)
+    await login(client, "raul")
+    longest = "a" * 320
+    assert (await client.get(f"/auditor/decisions?address={longest}")).status == 200
+    for value, reason in [
+        ("ab", "al menos 3 caracteres"),
+        ("%20%20ab%20", "al menos 3 caracteres"),
+        ("a" * 321, "pasa de 320 caracteres"),
+        ("a" * 4000, "pasa de 320 caracteres"),  # 8 KiB is the whole URL's bound
+        ("Insurgentes%0ASur", "saltos de línea"),
+        ("Insurgentes%09Sur", "saltos de línea"),
+        ("Insurgentes%00", "caracteres de control"),
+        ("Insurgentes%E2%80%AE", "caracteres de control"),  # a right-to-left override
+        ("Insur%E2%80%8Bgentes", "caracteres de control"),  # a zero-width space
+    ]:
+        for page in ("/auditor/decisions", "/auditor"):
+            resp = await client.get(f"{page}?address={value}")
+            assert resp.status == 400, (page, value[:40])
+            text = await resp.text()
+            assert reason in text, (page, value[:40])
+            assert "Insurgentes Sur 1602" not in text
+        resp = await client.get(f"/auditor/decisions.csv?address={value}")
+        assert resp.status == 400, value[:40]
+        assert reason in (await resp.json())["errors"]["address"], value[:40]
+    english = await client.get("/auditor/decisions.jsonl?address=ab&lang=en")
+    assert (await english.json())["errors"][
+        "address"
+    ] == "Type at least 3 characters of the address."
+
+
 async def test_given_search_when_exporting_csv_and_jsonl_then_same_rows_and_export_audited(
     client: TestClient, seed: Seed, engine: Engine
 ) -> None:

@@ -45,7 +45,7 @@ KEYS = (
     "outcome", "page", "party", "password", "pause_seconds", "phone", "plan", "plan_confirm",
     "plan_discount", "plan_first_date", "plan_id", "plan_instalments", "plan_interval",
     "pop_id", "positions", "promise", "promise_amount", "promise_confirm", "promise_date",
-    "q", "reason", "recording_id", "ref", "result", "role", "since", "skill_group", "stage",
+    "q", "reason", "recording_id", "ref", "address", "result", "role", "since", "skill_group", "stage",
     "status", "talk_seconds", "task_id", "text", "to", "token", "type", "until", "username",
     "visit_id", "visits", "abandon_target", "lat", "lon", "accuracy", "battery", "photo",
     "instalments", "interval", "discount", "first_date", "month", "year", "offset", "before",
