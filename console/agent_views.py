@@ -23,7 +23,17 @@ from console.debtor_locale import console_locale
 from console.dispositions import FormErrors
 from console.i18n import N_, gettext_
 from console.inbound_service import pending_inbound_pop
-from console.keys import CALLBACK_CHECKER, CLOCK, ENGINE, POPHUB, REDIS, SOCKET_SLOTS, STATES
+from console.keys import (
+    CALLBACK_CHECKER,
+    CLOCK,
+    COMPLIANCE,
+    ENGINE,
+    POPHUB,
+    REDIS,
+    SOCKET_SLOTS,
+    STATES,
+)
+from console.other_accounts import other_accounts
 from console.params import id_or_400
 from console.pause_floor import calls_in_flight
 from console.pophub import (
@@ -103,6 +113,7 @@ def setup_routes(app: web.Application) -> None:
     r.add_post("/api/agent/pause/cancel", cancel_pause)
     r.add_get("/api/agent/current", current_pop)
     r.add_get("/api/agent/accounts/{account_id}", account_view)
+    r.add_get("/api/agent/accounts/{account_id}/others", other_accounts_view)
     r.add_post("/api/agent/verify", verify_party)
     r.add_post("/api/agent/disposition", dispose)
     r.add_post("/api/agent/plan/preview", preview_plan)
@@ -376,6 +387,29 @@ async def account_view(request: web.Request) -> web.StreamResponse:
     if pop is None:
         return json_error(404, gettext_("La cuenta no existe."))
     return web.json_response({"ok": True, "account": pop})
+
+
+TITULAR_FIRST = N_("Se muestra al verificar la identidad del titular.")
+
+
+@requires(Role.agent)
+async def other_accounts_view(request: web.Request) -> web.StreamResponse:
+    """The debtor's other accounts in the campaign of the account on the call
+    (console/other_accounts.py), once the titular is verified on that call: a guarantor
+    guarantees this debt only, and an unverified person hears of none."""
+    user = user_of(request)
+    account_id = _int_param(request.match_info["account_id"], "account_id")
+    if not await _may_see(request, user, account_id):
+        return json_error(403, gettext_("Esta cuenta no le fue asignada."))
+    now = request.app[CLOCK]()
+    pending = await in_db(
+        request, svc.pending_attempt, user.id, now, await _live_attempt(request, user)
+    )
+    on_call = pending is not None and pending[1] == account_id
+    if not on_call or pending is None or await verified_party(request, pending[0]) != "titular":
+        return json_error(403, gettext_(TITULAR_FIRST))
+    data = await other_accounts(request.app[ENGINE], request.app[COMPLIANCE], user, account_id, now)
+    return web.json_response({"ok": True, **data})
 
 
 async def verified_party(request: web.Request, attempt_id: int) -> str | None:

@@ -24,7 +24,8 @@ from console.code_labels import outcome_label, party_label, result_label
 from console.contact_labels import message_result_label
 from console.debtor_locale import console_locale
 from console.i18n import N_, gettext_
-from console.keys import CLOCK, REDIS, SETTINGS
+from console.keys import CLOCK, COMPLIANCE, ENGINE, REDIS, SETTINGS
+from console.other_accounts import other_accounts
 from console.play_tokens import PLAY_TOKEN_SECONDS, PlayTokens
 from console.timeline import timeline_for
 from console.webutil import in_db, json_error, requires, user_of
@@ -77,6 +78,11 @@ async def _render_attempt(
     if page.get("account_id"):
         contacts = await in_db(request, timeline_for, page["account_id"])
     this = next((c for c in contacts if c["attempt_id"] == attempt_id), None)
+    # The debtor's other accounts, those this user may see (console/other_accounts.py).
+    others = None
+    if page.get("account_id"):
+        others = await other_accounts(request.app[ENGINE], request.app[COMPLIANCE], user,
+                                      page["account_id"], request.app[CLOCK]())  # fmt: skip
     # Codes in words for the person reading the page (the exports keep the codes).
     page = {**page, "started": words.stamp(page["started_at"], zones),
             "result_label": message_result_label(page["channel"], page["result"], result_label),
@@ -87,7 +93,7 @@ async def _render_attempt(
         request,
         {"a": page, "error": error, "message": _done(request),
          "can_hold": user.role in (Role.auditor, Role.admin), "audit_entries": evidence,
-         "timeline": contacts, "this_contact": this},
+         "timeline": contacts, "this_contact": this, "others": others},
         status=status,
     )  # fmt: skip
     response.headers.update(PRIVATE)

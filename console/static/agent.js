@@ -261,6 +261,7 @@
       renderPlans(pop.plans || []);
       setupCalculator(pop.calculator);
       renderNotes(pop.notes);
+      renderOthers(pop, pop.verified === "titular");
     } else {
       $("pop-balance").textContent = T.verify_first;
       $("pop-balance").classList.add("muted");
@@ -271,7 +272,40 @@
       $("pop-promises").replaceChildren(Cobrador.el("li", T.verify_first, "muted"));
       $("pop-notes").replaceChildren(Cobrador.el("li", T.verify_first, "muted"));
       $("pop-plans").replaceChildren(Cobrador.el("li", T.verify_first, "muted"));
+      renderOthers(pop, false);
     }
+  }
+
+  // ---- the debtor's other accounts: the titular's only, once verified ----------
+  // (console/other_accounts.py: this campaign's, references masked, at most ten).
+  let othersShown = null;
+  async function renderOthers(pop, titular) {
+    const list = $("pop-others");
+    const key = titular ? `${pop.attempt_id}:${pop.account_id}` : null;
+    if (key !== null && key === othersShown) return;
+    othersShown = key;
+    $("pop-others-more").textContent = "";
+    if (!titular) {
+      list.replaceChildren(Cobrador.el("li", T.titular_first, "muted"));
+      return;
+    }
+    const r = await Cobrador.api("GET", `/api/agent/accounts/${encodeURIComponent(pop.account_id)}/others`);
+    if (othersShown !== key) return;  // another pop, or the same one no longer verified
+    list.replaceChildren();
+    if (!r.ok) {
+      list.append(Cobrador.el("li", r.data.reason || T.error, "muted"));
+      othersShown = null;
+      return;
+    }
+    if (!r.data.accounts.length) list.append(Cobrador.el("li", T.no_others, "muted"));
+    for (const o of r.data.accounts) {
+      const li = Cobrador.el("li", undefined, "other-account");
+      li.append(Cobrador.el("strong", o.creditor || "—"), ` · ${o.product || "—"} · ${o.balance} · ${o.status_label} `,
+        Cobrador.el("span", o.ref, "muted small"), Cobrador.el("br"),
+        Cobrador.el("span", o.today.text, "small " + (o.today.may ? "ok" : "warn")));
+      list.append(li);
+    }
+    if (r.data.more) $("pop-others-more").textContent = T.others_more.replace("{n}", r.data.more);
   }
 
   // ---- the plan calculator: the campaign's rules, computed by the server ----

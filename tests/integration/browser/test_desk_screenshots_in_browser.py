@@ -18,13 +18,22 @@ from browser_harness import DialerDouble, console_process
 from console_fixtures import PASSWORD, Seed
 from redis import Redis
 from sqlalchemy import Engine
+from support.dialer_floor import load_reus
 from support.screenshots import screenshot_path
 from test_agent_desk_in_browser import plan_terms, shown, verify_titular
 
 from cobrador.ground.settings import Settings
 from console.wallboard import wallboard_key
 from store.db import transaction
-from store.models import CallAttempt, Campaign, Decision, Disposition, PaymentPlan
+from store.models import (
+    Account,
+    CallAttempt,
+    Campaign,
+    Decision,
+    Disposition,
+    PaymentPlan,
+    Phone,
+)
 
 PINNED = datetime(2026, 11, 25, 16, 30, tzinfo=UTC)  # Wednesday 10:30 in Mexico City
 RAW_ES = ("outside_hours", "no_consent", "registry_listed", "login", "break", "contact",
@@ -77,9 +86,16 @@ def pinned_console(settings: Settings, seeded: Seed) -> Iterator[str]:
 
 def earlier_work(engine: Engine, seed: Seed) -> None:
     """A morning's history: calls, a message left with a third party, blocked decisions,
-    another campaign that is idle, and a plan waiting for the supervisor."""
+    another campaign that is idle, a plan waiting for the supervisor, and the first
+    debtor's other card (her own number on both: one person)."""
     ana, beto = seed.users["ana"], seed.users["beto"]
     with transaction(engine) as session:
+        card = Account(external_ref="MX-0003", debtor_name="María López Hernández", country="MX",
+                       timezone="America/Mexico_City", balance=Decimal("3200.00"), currency="MXN",
+                       stage="friendly", campaign_id=seed.campaign_id,
+                       custom_fields={"product": "tarjeta"})  # fmt: skip
+        card.phones.append(Phone(number_e164="+525512340001", consent=True, consent_ref="C-3"))
+        session.add(card)
         session.add(Campaign(name="co-cobranza", country="CO", profile="CO"))
         mx = session.get(Campaign, seed.campaign_id)
         assert mx is not None
@@ -126,6 +142,8 @@ def test_given_a_working_morning_then_pages_show_no_code_and_screenshots_are_tak
     from playwright.sync_api import expect
 
     earlier_work(engine, seeded)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    load_reus(engine, settings.redis_url or "", settings.data_dir, [], PINNED)
     # What the campaign's dial loop writes for the wallboard (no dialer runs here).
     redis = Redis.from_url(settings.redis_url or "")
     redis.set(wallboard_key("mx-demo"), json.dumps({
@@ -159,6 +177,11 @@ def test_given_a_working_morning_then_pages_show_no_code_and_screenshots_are_tak
     expect(agent.locator("#plan-schedule tr").first).to_contain_text("1 de diciembre de 2026")
     expect(agent.locator('[data-field="local_time.zone"]')).to_have_text("Ciudad de México")
     expect(agent.locator("#figures-since")).to_have_text("desde las 00:00 de Ciudad de México")
+    # Her other card, in words; its reference masked (its last digits answer questions).
+    expect(agent.locator("#pop-others .other-account")).to_have_count(1)
+    expect(agent.locator("#pop-others")).to_contain_text(
+        "Financiera Ejemplo · tarjeta · $3,200.00 MXN · Activa MX•••••"
+    )
     no_error_banner(agent)
     assert raw_codes(agent, RAW_ES) == []
     assert iso_dates_and_zone_ids(agent) == []
