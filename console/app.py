@@ -52,6 +52,7 @@ from console import (
     recording_views,
     sessions,
     supervisor_views,
+    zone_views,
 )
 from console.i18n import LANGUAGES, activate, gettext_, ngettext_
 from console.keys import (
@@ -319,6 +320,7 @@ def init_app(
     portal_views.setup_routes(app)
     portal_chat_views.setup_routes(app)
     payment_webhook_views.setup_routes(app, payment_webhook)
+    zone_views.setup_routes(app)
     app.on_shutdown.append(_close_sockets)
     app.cleanup_ctx.append(_pophub_ctx)
     app.cleanup_ctx.append(_password_pool_ctx)

@@ -20,12 +20,6 @@
     $("chat-msg").className = "msg" + (isError ? " error" : "");
   }
 
-  function when(iso) {
-    // The agent's clock, with its zone: times shown to a person carry their zone.
-    return new Date(iso).toLocaleTimeString(document.documentElement.lang || "es",
-      { hour: "2-digit", minute: "2-digit", timeZoneName: "short" });
-  }
-
   function statusNote(m) {
     if (m.status === "held") return panel.dataset.tHeld;
     if (m.status === "pending") return panel.dataset.tPending;
@@ -41,8 +35,11 @@
       const li = Cobrador.el("li", "", "chat-" + m.sender);
       li.dataset.sender = m.sender;
       const note = statusNote(m);
-      li.append(Cobrador.el("div", `${when(m.at)} · ${m.sender_label}` + (note ? ` · ${note}` : ""), "muted small"),
-                Cobrador.el("div", m.text, "chat-text"));
+      // The time with its zone (Cobrador.hour: the reader's city), filled in once named.
+      const meta = Cobrador.el("div", "", "muted small chat-meta");
+      const after = ` · ${m.sender_label}` + (note ? ` · ${note}` : "");
+      Cobrador.hour(Date.parse(m.at) / 1000).then((time) => { meta.textContent = time + after; });
+      li.append(meta, Cobrador.el("div", m.text, "chat-text"));
       list.append(li);
     }
   }

@@ -48,13 +48,44 @@ const Cobrador = (() => {
     return h > 0 ? `${h}:${mm}:${ss}` : `${mm}:${ss}`;
   }
 
-  // A moment (epoch seconds) as a person reads it: date and time in the browser's zone,
-  // with that zone's name, in the page's language (times shown carry their zone).
+  // Every time shown to a person carries its zone, named as every page names a zone:
+  // by its city ("Ciudad de México", "Mexico City" in English), never "GMT-6" or "CST".
+  // The reader's zone is the browser's; the server names it (console/debtor_locale.py
+  // zone_label, GET /api/zone), once per page. If it cannot, the browser's short name
+  // is said instead (a time is never shown bare), and the server is asked again next time.
+  const lang = () => document.documentElement.lang || "es";
+  const browserZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  let zoneAsked = null;
+  function zoneLabel() {
+    if (!browserZone) return Promise.resolve(null);
+    if (!zoneAsked) {
+      zoneAsked = api("GET", "/api/zone?tz=" + encodeURIComponent(browserZone)).then((r) => {
+        if (r.ok && r.data.zone_label) return r.data.zone_label;
+        zoneAsked = null;
+        return null;
+      });
+    }
+    return zoneAsked;
+  }
+  function shortZone(at) {
+    const parts = new Intl.DateTimeFormat(lang(), { timeZoneName: "short" }).formatToParts(at);
+    return (parts.find((p) => p.type === "timeZoneName") || {}).value || "";
+  }
+  async function stamped(epochSeconds, fields) {
+    const at = new Date(epochSeconds * 1000);
+    const zone = (await zoneLabel()) || shortZone(at);
+    return `${at.toLocaleString(lang(), fields)} (${zone})`;
+  }
+  // A moment (epoch seconds) as a person reads it, in the browser's zone and the page's
+  // language: "06/12/2026, 08:25 (Ciudad de México)". A promise of the words.
   function when(epochSeconds) {
-    return new Date(epochSeconds * 1000).toLocaleString(document.documentElement.lang || "es", {
+    return stamped(epochSeconds, {
       year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
-      timeZoneName: "short",
     });
+  }
+  // The time of day alone (a chat's lines): "08:25 (Ciudad de México)". A promise.
+  function hour(epochSeconds) {
+    return stamped(epochSeconds, { hour: "2-digit", minute: "2-digit" });
   }
 
   function el(tag, text, cls) {
@@ -64,5 +95,5 @@ const Cobrador = (() => {
     return node;
   }
 
-  return { api, socket, clock, el, when };
+  return { api, socket, clock, el, when, hour, zoneLabel };
 })();

@@ -74,7 +74,9 @@
     if (health.in_flight) reasons.append(Cobrador.el("li", `${T.in_flight}: ${health.in_flight}`));
     if (size === 0 && !Object.keys(empty).length && health.considered === 0 && !health.in_flight) {
       const due = health.next_due_at;
-      reasons.append(Cobrador.el("li", due ? `${T.next_due} ${Cobrador.when(due)}` : T.none_left));
+      const li = Cobrador.el("li", due ? "" : T.none_left);
+      if (due) Cobrador.when(due).then((at) => { li.textContent = `${T.next_due} ${at}`; });
+      reasons.append(li);
     }
     const blocks = document.getElementById("block-reasons");
     blocks.replaceChildren();

@@ -6,6 +6,7 @@ account has is closed without one, also after the agent reloaded the page. Scree
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -76,6 +77,10 @@ def test_given_a_chat_from_a_shared_number_then_names_only_until_the_debtor_answ
     expect(lines).to_have_text(["hola", "¡Hola! ¿En qué le ayudo?", "quiero un asesor",
                                 "Le comunico con un asesor."])  # fmt: skip
     expect(page.locator("#chat-channel")).to_have_text("SMS")
+    # Each line's time carries the agent's zone named by its city, as "Mi día" names it
+    # ("desde las 00:00 de Ciudad de México"), not the browser's "GMT-6".
+    times = page.locator("#chat-transcript li > div:first-child")
+    expect(times).to_have_text([re.compile(r"^\d{2}:\d{2} \(Ciudad de México\) · \S")] * 4)
     expect(page.locator("#chat-close")).to_be_visible()
     expect(page.locator("#inbound-recording")).to_be_hidden()
     assert "12,500" not in page.locator("body").inner_text()  # nothing about a debt

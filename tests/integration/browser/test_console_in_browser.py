@@ -58,13 +58,12 @@ def test_given_agent_and_supervisor_when_call_answered_then_pop_promise_saved_an
 
     supervisor = logged_in_page(browser, console_url, "sofia")
     expect(supervisor.locator("h1")).to_have_text("Tablero en vivo")
-    # A moment the wallboard shows (the next account due) carries its zone's name.
-    shown, zone = supervisor.evaluate("""() => {
-      const at = new Date(1764950400 * 1000);
-      const parts = new Intl.DateTimeFormat("es", { timeZoneName: "short" }).formatToParts(at);
-      return [Cobrador.when(1764950400), parts.find((p) => p.type === "timeZoneName").value];
-    }""")
-    assert zone and zone in shown, shown
+    # A moment the wallboard shows (the next account due) carries its zone, named by its
+    # city as every page names a zone ("desde las 00:00 de Ciudad de México"), not
+    # "GMT-6" or "CST": 16:00 UTC on 5 Dec 2025 is 10:00 in Mexico City.
+    shown = supervisor.evaluate("() => Cobrador.when(1764950400)")
+    assert shown == "05/12/2025, 10:00 (Ciudad de México)"
+    assert supervisor.evaluate("() => Cobrador.hour(1764950400)") == "10:00 (Ciudad de México)"
 
     agent = logged_in_page(browser, console_url, "ana")
     expect(agent.locator("#ws-status")).to_have_text("Conectado")
