@@ -66,21 +66,27 @@
     m.classList.toggle("error", !!isError);
   }
 
-  // A read sent before the agent's own change was answered may have been served
-  // before the change and land after its answer: "En pausa" shown to an agent who
-  // is ready (and gets calls). Such a read is not shown; it is read again.
-  let ownChanges = 0;
+  // A read sent before a change the page has shown since (the answer to the agent's
+  // own change, or a change the socket pushed: the dialer's, another tab's) may have
+  // been served before that change and land after it: "En pausa" shown to an agent who
+  // is ready (and gets calls), with nothing left to correct it. Such a read is not
+  // shown; it is read again. The push of the agent's own change often arrives before
+  // its answer, so both count.
+  let changesShown = 0;
   async function refreshState() {
     for (let tries = 0; tries < 5; tries += 1) {
-      const before = ownChanges;
+      const before = changesShown;
       const r = await Cobrador.api("GET", "/api/agent/state");
       if (!r.ok) return;
-      if (before === ownChanges) { showState(r.data.state, r.data.server_time); return; }
+      if (before === changesShown) { showState(r.data.state, r.data.server_time); return; }
     }
   }
+  function changeShown(s, serverTime) {
+    changesShown += 1;
+    showState(s, serverTime);
+  }
   function ownChange(r) {
-    ownChanges += 1;
-    showState(r.data.state, r.data.server_time);
+    changeShown(r.data.state, r.data.server_time);
     message("");
   }
 
@@ -583,7 +589,7 @@
       document.dispatchEvent(new CustomEvent("cobrador:inbound", { detail: msg }));
       refreshState();
     } else if (msg.type === "state") {
-      showState(msg.state);
+      changeShown(msg.state);
     } else if (msg.type === "hello") {
       // The state the socket read when it opened may be older than an answer the
       // page has shown since: read it afresh instead of showing it.
