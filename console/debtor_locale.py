@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_skeleton, format_time, get_timezone_location
+from babel.dates import format_date, format_skeleton, get_timezone_location
 from babel.numbers import format_decimal
 
 from compliance.debtor_time import stamp as zone_stamp
@@ -78,11 +78,13 @@ class DebtorLocale:
         return str(format_date(d, "long", locale=self.locale))
 
     def moment(self, at: datetime, zone: ZoneInfo) -> str:
-        """An instant as the debtor's clock shows it: "mar, 24 de nov, 2:00 p. m."
-        (the zone is said once, beside it: `zone_name`)."""
+        """An instant as the debtor's clock shows it: "mar, 24 de nov, 14:00" (the zone
+        is said once, beside it: `zone_name`). The 24-hour clock of every time the
+        server renders (%H:%M, `stamp`, the assistant's replies), in English too: one
+        page never mixes "2:00 p. m." with "14:00"."""
         local = (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(zone)
         when = format_skeleton("MMMEd", local, locale=self.locale)
-        return f"{when}, {format_time(local, 'short', locale=self.locale)}"
+        return f"{when}, {local:%H:%M}"
 
     def zone_name(self, zone: ZoneInfo | None) -> str:
         """The zone as a person names it: its city ("Ciudad de México", "Bogotá")."""

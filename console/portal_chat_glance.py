@@ -47,7 +47,7 @@ def latest_conversation(s: Any, account_id: int, now: datetime) -> Conversation 
 
 def when_label(at: datetime, zone: str, country: str, lang: str) -> str:
     """A message's time on the debtor's clock, in the portal's words (console/debtor_locale),
-    with the zone named by its city: 'mar 24 de nov, 11:00 a.m. (Ciudad de México)'."""
+    with the zone named by its city: 'mar 24 de nov, 11:00 (Ciudad de México)'."""
     try:
         tz = ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError):

@@ -77,15 +77,18 @@ const Cobrador = (() => {
     return `${at.toLocaleString(lang(), fields)} (${zone})`;
   }
   // A moment (epoch seconds) as a person reads it, in the browser's zone and the page's
-  // language: "06/12/2026, 08:25 (Ciudad de México)". A promise of the words.
+  // language: "06/12/2026, 15:25 (Ciudad de México)". A promise of the words. The clock
+  // is the 24-hour one of every time the server renders (%H:%M), in English too, never
+  // "03:25 PM": one page never mixes clocks.
   function when(epochSeconds) {
     return stamped(epochSeconds, {
       year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
+      hourCycle: "h23",
     });
   }
-  // The time of day alone (a chat's lines): "08:25 (Ciudad de México)". A promise.
+  // The time of day alone (a chat's lines): "15:25 (Ciudad de México)". A promise.
   function hour(epochSeconds) {
-    return stamped(epochSeconds, { hour: "2-digit", minute: "2-digit" });
+    return stamped(epochSeconds, { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
   }
 
   function el(tag, text, cls) {

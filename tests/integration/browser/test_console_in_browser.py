@@ -64,6 +64,14 @@ def test_given_agent_and_supervisor_when_call_answered_then_pop_promise_saved_an
     shown = supervisor.evaluate("() => Cobrador.when(1764950400)")
     assert shown == "05/12/2025, 10:00 (Ciudad de México)"
     assert supervisor.evaluate("() => Cobrador.hour(1764950400)") == "10:00 (Ciudad de México)"
+    # In English too on the 24-hour clock of every time the server renders (%H:%M), never
+    # "03:05 PM" beside a server's "15:05": 21:05 UTC is 15:05 in Mexico City.
+    english = logged_in_page(browser, console_url, "sofia")
+    english.goto(f"{console_url}/supervisor?lang=en")
+    expect(english.locator("html")).to_have_attribute("lang", "en")
+    assert english.evaluate("() => Cobrador.when(1764968700)") == "12/05/2025, 15:05 (Mexico City)"
+    assert english.evaluate("() => Cobrador.hour(1764968700)") == "15:05 (Mexico City)"
+    english.context.close()
 
     agent = logged_in_page(browser, console_url, "ana")
     expect(agent.locator("#ws-status")).to_have_text("Conectado")

@@ -128,7 +128,7 @@ def test_given_a_debtor_asking_for_an_agent_in_the_portal_chat_then_an_agent_get
     expect(lines.nth(3)).to_have_text("quiero hablar con un asesor")
     expect(lines.nth(4)).to_contain_text("Le comunico con un asesor")
     expect(phone.locator("#chat-transcript li .chat-meta").first).to_have_text(
-        "Usted · mar 24 de nov, 11:00 a.m. (Ciudad de México)"
+        "Usted · mar 24 de nov, 11:00 (Ciudad de México)"
     )
     expect(phone.locator("#chat-state")).to_contain_text("Un asesor le atenderá")
     expect(phone.locator("#chat-error")).to_have_count(0)
