@@ -15,9 +15,10 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_skeleton, get_timezone_location
+from babel.dates import format_date, format_skeleton
 from babel.numbers import format_decimal
 
+from cobrador.ground.zone_names import zone_city
 from compliance.debtor_time import stamp as zone_stamp
 from console.i18n import N_, FilledMessage, current_language, gettext_
 from console.money import money_format
@@ -39,19 +40,7 @@ def zone_label(zone: ZoneInfo | None, locale: str) -> str:
     "Bogotá", "Lima", "Mexico City" in English); "UTC" for UTC; never the IANA id."""
     if zone is None:
         return gettext_(UNKNOWN_ZONE)
-    if zone.key in ("UTC", "GMT") or zone.key.startswith("Etc/"):
-        # A fixed offset has no city; its POSIX name reads backwards (Etc/GMT+5 is
-        # five hours BEHIND): said as "UTC−5".
-        offset = datetime(2000, 1, 1, tzinfo=zone).utcoffset()
-        minutes = int(offset.total_seconds() // 60) if offset is not None else 0
-        if minutes == 0:
-            return "UTC"
-        hours, rest = divmod(abs(minutes), 60)
-        return f"UTC{'+' if minutes > 0 else '−'}{hours}" + (f":{rest:02d}" if rest else "")
-    try:
-        return str(get_timezone_location(zone, locale=locale, return_city=True))
-    except (LookupError, ValueError):  # a zone CLDR does not name: its last part
-        return zone.key.rsplit("/", 1)[-1].replace("_", " ")
+    return zone_city(zone, locale)
 
 
 class DateTyped(FilledMessage):

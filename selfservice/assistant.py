@@ -23,6 +23,7 @@ from babel.core import UnknownLocaleError
 from babel.dates import format_date
 from babel.numbers import format_currency
 
+from cobrador.ground.zone_names import zone_city
 from selfservice.intents import (
     INTENTS,
     Intent,
@@ -721,7 +722,9 @@ def _agent(
         at = _callback_time(text, facts, now)
         when = _say(lang, "callback_soon")
         if at is not None and facts is not None:
-            when = f"{show_date(at.date(), facts, lang)} {at:%H:%M} ({facts.timezone})"
+            # The zone as the debtor names it ("Ciudad de México"), never its IANA id.
+            zone = zone_city(ZoneInfo(facts.timezone), "en" if lang == "en" else facts.locale)
+            when = f"{show_date(at.date(), facts, lang)} {at:%H:%M} ({zone})"
         done = replace(state, pending=None, misunderstood=0)
         return Turn([_say(lang, "callback", when=when)], [RequestCallback(at, text)], done, intent)
     done = replace(state, handed_over=True, pending=None, misunderstood=0)

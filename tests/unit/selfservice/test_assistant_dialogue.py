@@ -190,6 +190,14 @@ def test_given_a_callback_request_then_a_callback_in_the_debtors_zone() -> None:
     assert str(action.at.tzinfo) == "America/Mexico_City"
 
 
+def test_given_a_callback_request_then_the_reply_names_the_zone_by_its_city() -> None:
+    # The debtor reads "Ciudad de México", as every page names a zone, never the IANA id.
+    spanish = words(say("llamenme mañana a las 5"))
+    assert "17:00 (Ciudad de México)" in spanish and "America/" not in spanish
+    english = words(respond(VERIFIED, "llamenme mañana a las 5", FACTS, NOW, lang="en"))
+    assert "(Mexico City)" in english and "America/" not in english
+
+
 # ---- answers from the account ------------------------------------------------------------
 
 
