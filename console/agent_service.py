@@ -230,7 +230,7 @@ def build_pop(
             "attempts": _last_attempts(session, account, words),
             "local_time": {
                 "iso": local.isoformat(timespec="minutes"),
-                "time": local.strftime("%H:%M"),
+                "time": words.clock(local, zones[0] if zones else None),  # "14:05"
                 "date": local.date().isoformat(),
                 "zone": ", ".join(z.key for z in zones),  # IANA ids, for machines
                 "zone_label": words.zones_name(zones),  # what the agent reads

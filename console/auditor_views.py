@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiohttp_jinja2
 from aiohttp import web
@@ -19,6 +21,7 @@ from console.code_labels import (
     result_label,
 )
 from console.contact_labels import channel_label, message_result_label
+from console.debtor_locale import console_locale
 from console.i18n import N_, gettext_
 from console.params import id_or_404
 from console.webutil import in_db, json_error, requires, user_of
@@ -82,7 +85,27 @@ def _labelled_attempt(row: dict[str, Any]) -> dict[str, Any]:
 
 def _labelled_decision(row: dict[str, Any]) -> dict[str, Any]:
     return {**row, "reason_labels": [reason_label(r) for r in row["reasons"]],
-            "channel_label": channel_label(row["channel"])}  # fmt: skip
+            "channel_label": channel_label(row["channel"]),
+            **_local_shown(row["local_time"], row["timezone"])}  # fmt: skip
+
+
+def _local_shown(local_time: str, timezone: str) -> dict[str, str]:
+    """The debtor's time the rules read, as a person reads it: ``local_shown`` "6 dic
+    2026, 14:05 (Ciudad de México)" (in the first candidate zone, where the engine
+    stamped it), ``zones_label`` every candidate ("Ciudad de México, Cancún"). The
+    stored text as it is when it cannot be read (an old row); the exports keep it."""
+    words = console_locale()
+    try:
+        zones = tuple(ZoneInfo(key) for key in timezone.split(",") if key.strip())
+        at = datetime.fromisoformat(local_time) if local_time else None
+    except (ValueError, LookupError):  # ZoneInfoNotFoundError is a KeyError
+        return {"local_shown": local_time, "zones_label": timezone}
+    if at is None or at.tzinfo is None:
+        return {"local_shown": local_time, "zones_label": words.zones_name(zones)}
+    return {
+        "local_shown": words.when(at, zones[0] if zones else None),
+        "zones_label": words.zones_name(zones),
+    }
 
 
 @requires(Role.auditor)

@@ -11,13 +11,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_skeleton
 from babel.numbers import format_decimal
 
+from cobrador.ground.shown_time import clock, day_and_clock, in_zone
 from cobrador.ground.zone_names import zone_city
 from compliance.debtor_time import stamp as zone_stamp
 from console.i18n import N_, FilledMessage, current_language, gettext_
@@ -69,11 +70,27 @@ class DebtorLocale:
     def moment(self, at: datetime, zone: ZoneInfo) -> str:
         """An instant as the debtor's clock shows it: "mar, 24 de nov, 14:00" (the zone
         is said once, beside it: `zone_name`). The 24-hour clock of every time the
-        server renders (%H:%M, `stamp`, the assistant's replies), in English too: one
-        page never mixes "2:00 p. m." with "14:00"."""
-        local = (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(zone)
+        server renders (cobrador/ground/shown_time.py: `clock`, `when`, `stamp`, the
+        assistant's replies), in English too: one page never mixes "2:00 p. m." with
+        "14:00"."""
+        local = in_zone(at, zone)
         when = format_skeleton("MMMEd", local, locale=self.locale)
-        return f"{when}, {local:%H:%M}"
+        return f"{when}, {clock(local, zone, self.locale)}"
+
+    def clock(self, at: datetime, zone: ZoneInfo | None) -> str:
+        """The time of day on ``zone``'s clock (UTC when unknown): "14:05", the zone
+        said beside it (`zone_name`, `zones_name`)."""
+        return clock(at, zone or ZoneInfo("UTC"), self.locale)
+
+    def when(self, at: datetime | None, zone: ZoneInfo | None, *, day: bool = True) -> str:
+        """A time with its zone, as one string a person reads: "6 dic 2026, 14:05
+        (Ciudad de México)"; ``day=False``: "14:05 (Ciudad de México)"; "" for none.
+        With no zone known, the time in UTC said as such ("… (UTC)")."""
+        if at is None:
+            return ""
+        zone = zone or ZoneInfo("UTC")
+        shown = day_and_clock(at, zone, self.locale) if day else clock(at, zone, self.locale)
+        return f"{shown} ({self.zone_name(zone)})"
 
     def zone_name(self, zone: ZoneInfo | None) -> str:
         """The zone as a person names it: its city ("Ciudad de México", "Bogotá")."""
@@ -107,9 +124,8 @@ class DebtorLocale:
         if at is None:
             return {**out, "shown": "", "zone_label": ""}
         zone = zones[0] if zones else ZoneInfo("UTC")
-        local = (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(zone)
-        when = f"{self.day_short(local.date())}, {local:%H:%M}"
-        return {**out, "shown": when, "zone_label": self.zone_name(zone)}
+        shown = day_and_clock(at, zone, self.locale)
+        return {**out, "shown": shown, "zone_label": self.zone_name(zone)}
 
     def read_day(self, raw: str) -> date:
         """The day a debtor typed: ISO (what a date picker posts) or day/month/year

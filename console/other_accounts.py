@@ -219,8 +219,9 @@ def _today(pairs: Sequence[tuple[Item, Decision]], now: datetime) -> dict[str, A
     ]  # fmt: skip
     if later:
         at = min(later, key=lambda t: t.astimezone(UTC))
-        zone = console_locale().zone_name(at.tzinfo if isinstance(at.tzinfo, ZoneInfo) else None)
-        text = gettext_(LATER_YES).replace("{hora}", at.strftime("%H:%M")).replace("{zona}", zone)
+        shown, zone = console_locale(), at.tzinfo if isinstance(at.tzinfo, ZoneInfo) else None
+        text = gettext_(LATER_YES).replace("{hora}", shown.clock(at, zone))
+        text = text.replace("{zona}", shown.zone_name(zone))
         return {"may": True, "text": text}
     reasons = list(dict.fromkeys(r for _i, d in pairs for r in d.reasons))
     lapsing = any(set(d.reasons) <= LAPSING | TIME_REASONS for _i, d in pairs)

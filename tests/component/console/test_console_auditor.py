@@ -443,3 +443,30 @@ async def test_given_a_recorded_unmatched_inbound_call_when_auditor_searches_rec
     assert rows[ids["unmatched"]]["recording"] == "ok"
     assert rows[ids["withheld"]]["recording"] == "purged"
     assert (await client.get("/auditor?recording=maybe")).status == 400
+
+
+async def test_given_a_decision_in_two_candidate_zones_when_auditor_reads_it_then_the_debtors_time_with_its_city(
+    client: TestClient, seed: Seed, engine: Engine
+) -> None:
+    with transaction(engine) as session:
+        row = Decision(account_id=seed.account_id, phone_e164="+525512340001", allowed=True,
+                       reasons=[], profile_version="MX@2026-11-01", evaluated_at=NOW,
+                       local_time="2026-12-06T14:05:00-06:00",
+                       timezone="America/Mexico_City,America/Cancun")  # fmt: skip
+        session.add(row)
+        session.flush()
+        decision_id = row.id
+    await login(client, "raul")
+    detail = await (await client.get(f"/auditor/decisions/{decision_id}")).text()
+    assert "6 dic 2026, 14:05 (Ciudad de México)" in detail
+    assert "Ciudad de México, Cancún" in detail  # every candidate zone, by its city
+    assert "America/Mexico_City" not in detail and "2026-12-06T14:05" not in detail
+    detail = await (await client.get(f"/auditor/decisions/{decision_id}?lang=en")).text()
+    assert "Dec 6, 2026, 14:05 (Mexico City)" in detail
+    listing = await (await client.get("/auditor/decisions?account_ref=MX-0001&lang=es")).text()
+    assert "6 dic 2026, 14:05 (Ciudad de México)" in listing
+    # The export keeps the machine fields as they are.
+    export = await (await client.get("/auditor/decisions.csv?account_ref=MX-0001")).text()
+    rows = {int(r["id"]): r for r in csv.DictReader(io.StringIO(export))}
+    assert rows[decision_id]["local_time"] == "2026-12-06T14:05:00-06:00"
+    assert rows[decision_id]["timezone"] == "America/Mexico_City,America/Cancun"

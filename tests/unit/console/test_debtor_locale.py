@@ -180,6 +180,20 @@ def test_given_an_instant_when_stamped_for_an_agent_then_words_and_zone_label_be
     assert DebtorLocale("es_MX").stamp(None, ())["shown"] == ""
 
 
+def test_given_a_time_for_an_agent_when_worded_then_24_hour_clock_and_the_city_in_both_languages() -> (
+    None
+):
+    at = datetime(2026, 12, 6, 20, 5, tzinfo=UTC)
+    mexico = ZoneInfo("America/Mexico_City")
+    assert DebtorLocale("es_MX").when(at, mexico) == "6 dic 2026, 14:05 (Ciudad de México)"
+    assert DebtorLocale("en").when(at, mexico) == "Dec 6, 2026, 14:05 (Mexico City)"
+    assert DebtorLocale("en").when(at, mexico, day=False) == "14:05 (Mexico City)"
+    assert DebtorLocale("en").clock(at, mexico) == "14:05"  # never "2:05 PM"
+    # No zone known: the time in UTC, said as such; never a bare time.
+    assert DebtorLocale("es_MX").when(at, None, day=False) == "20:05 (UTC)"
+    assert DebtorLocale("es_MX").when(None, mexico) == ""
+
+
 @pytest.mark.parametrize(
     ("lang", "country", "said"),
     [
