@@ -1,5 +1,6 @@
 """What a person reads for each stable code (compliance reasons, pause reasons,
-dispositions, call results, campaign states): Spanish msgids, translated where
+dispositions, call results, campaign states, account and payment-plan states):
+Spanish msgids, translated where
 shown. Codes stay in exports and the audit log; a page never shows one raw, an
 unknown code reads as "other".
 """
@@ -11,6 +12,8 @@ from collections.abc import Iterable
 from console.agent_service import RESULT_LABELS, STAGE_LABELS
 from console.dispositions import OUTCOMES, PARTY_LABELS, Party
 from console.i18n import N_, gettext_
+from console.plan_service import STATUS_LABELS as PLAN_STATUS_LABELS
+from store.models import AccountStatus
 
 REASON_LABELS = {
     "registry_listed": N_("Inscrito en un registro de exclusión (REUS...)"),
@@ -46,6 +49,15 @@ REASON_LABELS = {
     "insolvency_proceeding": N_("Deudor en proceso de insolvencia"),
     "protected_person": N_("Persona protegida"),
 }
+ACCOUNT_STATUS_LABELS = {
+    AccountStatus.active.value: N_("Activa"),
+    AccountStatus.paid.value: N_("Pagada"),
+    AccountStatus.settled.value: N_("Liquidada por convenio"),
+    AccountStatus.disputed.value: N_("En disputa"),
+    AccountStatus.cease_contact.value: N_("Pidió no ser contactado"),
+    AccountStatus.closed.value: N_("Cerrada"),
+}
+OTHER_STATE = N_("Otro estado")
 # Pause reasons, campaign states and dial modes are their own msgids: the Spanish
 # catalog gives them their words (console/locale/translations_en.py ES_VALUES).
 PAUSE_CODES = ("login", "break", "comida", "capacitacion", "baño", "supervisor", "reconexión")
@@ -95,6 +107,16 @@ def result_label(code: str) -> str:
 
 def stage_label(code: str) -> str:
     return gettext_(STAGE_LABELS.get(code, OTHER)) if code else ""
+
+
+def account_status_label(code: str) -> str:
+    """ "Activa", "En disputa"...; an unknown state "Otro estado", never the code."""
+    return gettext_(ACCOUNT_STATUS_LABELS.get(code, OTHER_STATE)) if code else ""
+
+
+def plan_status_label(code: str) -> str:
+    """A payment plan's state: "Espera aprobación del supervisor", "Rechazado"..."""
+    return gettext_(PLAN_STATUS_LABELS.get(code, OTHER_STATE)) if code else ""
 
 
 def campaign_status_label(code: str) -> str:

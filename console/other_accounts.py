@@ -37,7 +37,7 @@ from compliance.engine import PARTY_BY_PHONE_TYPE, CallRequest, Decision, Static
 from compliance.engine import Engine as RulesEngine
 from compliance.profile import ProfileError
 from compliance.service import ComplianceService, Item, account_facts, phone_facts
-from console.code_labels import reasons_label, stage_label
+from console.code_labels import account_status_label, reasons_label, stage_label
 from console.debtor_locale import console_locale
 from console.i18n import N_, gettext_
 from console.identity import masked_ref
@@ -56,14 +56,6 @@ MAX_LISTED = 10
 LATER_STEP = timedelta(minutes=15)
 MAX_PRODUCT = 60
 
-ACCOUNT_STATUS_LABELS = {
-    "active": N_("Activa"),
-    "paid": N_("Pagada"),
-    "settled": N_("Liquidada por convenio"),
-    "disputed": N_("En disputa"),
-    "cease_contact": N_("Pidió no ser contactado"),
-    "closed": N_("Cerrada"),
-}
 NOW_YES = N_("Sí, ahora")
 LATER_YES = N_("Sí, desde las {hora} ({zona})")
 TODAY_NO = N_("Hoy no: {motivos}")
@@ -269,7 +261,7 @@ async def other_accounts(
             "product": a.product,
             "balance": money_format(a.country, a.currency).show(a.balance),
             "status": a.status,
-            "status_label": gettext_(ACCOUNT_STATUS_LABELS.get(a.status, N_("Otro estado"))),
+            "status_label": account_status_label(a.status),
             "stage_label": stage_label(a.stage),
             "today": t,
             # Where the viewer may open it: the attempt page of its latest contact.

@@ -31,6 +31,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import Engine, select
 
 from compliance.debtor_time import debtor_zones
+from console.code_labels import plan_status_label
 from console.contact_labels import CHANNEL_LABELS
 from console.day_window import ZoneError, zone_named
 from console.debtor_locale import DateTyped, DebtorLocale, console_locale, debtor_locale
@@ -363,6 +364,7 @@ def _view(s: da.Summary, slots: list[datetime], shown: DebtorLocale) -> dict[str
         "plans": [
             {
                 "status": st,
+                "status_label": plan_status_label(st),  # "Rechazado", never "rejected"
                 "total": money.show(t),
                 "n": n,
                 "first": shown.day(s.plan_first_due[i]) if i in s.plan_first_due else "",

@@ -617,6 +617,7 @@ EN = {
     "Liquidada por convenio": "Settled",
     "En disputa": "Disputed",
     "Cerrada": "Closed",
+    "Otro estado": "Other state",
     "Sí, ahora": "Yes, now",
     "Sí, desde las {hora} ({zona})": "Yes, from {hora} ({zona})",
     "Hoy no: {motivos}": "Not today: {motivos}",

@@ -385,6 +385,20 @@ async def test_given_a_plan_above_the_automatic_limit_when_chosen_then_it_waits(
     assert "supervisor" in page and rows(engine, Promise) == 0
 
 
+@pytest.mark.parametrize(("status", "shown"), [("rejected", "Rechazado"), ("kept", "Cumplido"),
+                                               ("broken", "Incumplido")])  # fmt: skip
+async def test_given_a_plan_decided_when_the_debtor_looks_then_its_state_in_words_never_the_code(
+    web: TestClient, seeded: PortalSeed, engine: Engine, status: str, shown: str
+) -> None:
+    await enter(web, seeded.account_id)
+    await post(web, "/p/cuenta/plan", option="monthly-12")
+    with Session(engine) as session, session.begin():
+        session.execute(PaymentPlan.__table__.update().values(status=status))
+    page = await (await web.get("/p/cuenta")).text()
+    plans = page[page.index('id="plans"') :].split("</ul>")[0]
+    assert shown in plans and status not in plans
+
+
 @pytest.mark.parametrize(
     ("form", "status"),
     [({"amount": "0", "due": "2026-11-30"}, 400), ({"amount": "100", "due": "2027-11-30"}, 400),

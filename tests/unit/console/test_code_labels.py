@@ -9,14 +9,18 @@ import pytest
 from compliance.engine import REASONS
 from console.code_labels import (
     REASON_LABELS,
+    account_status_label,
     campaign_status_label,
     dialer_health_label,
     outcome_label,
     party_label,
+    plan_status_label,
     reason_label,
 )
 from console.day_window import ZoneError, local_midnight, zone_named
 from console.dispositions import OUTCOMES, Party
+from console.i18n import activate
+from store.models import AccountStatus, PlanStatus
 
 
 def test_given_every_compliance_reason_then_it_has_its_own_label() -> None:
@@ -32,6 +36,23 @@ def test_given_unknown_codes_then_never_shown_raw() -> None:
     assert campaign_status_label("paused") == "Otro motivo"
     assert all(outcome_label(code) != code for code in OUTCOMES)
     assert all(party_label(p.value) != p.value or p.value == "" for p in Party)
+
+
+def test_given_every_account_and_plan_state_then_words_in_spanish_and_english_never_the_code() -> (
+    None
+):
+    for label, states in ((account_status_label, AccountStatus), (plan_status_label, PlanStatus)):
+        words = [label(s.value) for s in states]
+        assert len(set(words)) == len(words) and not set(words) & {s.value for s in states}
+        assert label("archived") == "Otro estado" and label("") == ""
+    assert account_status_label("disputed") == "En disputa"
+    activate("en")
+    try:
+        assert account_status_label("disputed") == "Disputed"
+        assert account_status_label("archived") == "Other state"
+        assert plan_status_label("rejected") == "Rejected"
+    finally:
+        activate("es")
 
 
 def test_given_dialer_health_text_then_a_sentence_for_people() -> None:
