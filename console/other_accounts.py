@@ -20,7 +20,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -32,8 +32,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from compliance.callback_window import TIME_REASONS
 from compliance.caps import HistoryUnavailable
 from compliance.debtor_accounts import linked_accounts
-from compliance.debtor_time import debtor_zones
-from compliance.engine import PARTY_BY_PHONE_TYPE, CallRequest, Decision, StaticRegistries
+from compliance.engine import (
+    PARTY_BY_PHONE_TYPE,
+    CallRequest,
+    Decision,
+    StaticRegistries,
+    contact_zones,
+)
 from compliance.engine import Engine as RulesEngine
 from compliance.profile import ProfileError
 from compliance.service import ComplianceService, Item, account_facts, phone_facts
@@ -174,33 +179,42 @@ def _call_items(
 
 
 def first_time_today(item: Item, now: datetime) -> datetime | None:
-    """The first moment from ``now`` to the debtor's midnight when the hours, the day and
-    the holidays allow a call on this number (the other rules are the engine's answer
-    now); None when none is left today. Pure: the rules evaluated at quarter hours."""
-    zones = debtor_zones(
-        item.account.timezone, item.account.country, item.account.region,
-        item.phone.e164 if item.phone else None,
-    )  # fmt: skip
+    """The first moment from ``now`` to the end of the debtor's today when the hours, the
+    day and the holidays allow a call on this number (the other rules are the engine's
+    answer now), on the clock of the zone the agent page shows for the debtor (the
+    first candidate); None when none is left today. Every candidate zone counts, as the
+    engine's (the account's and the number's: compliance/engine.py contact_zones):
+    today ends at the earliest of their midnights, so a time that is already tomorrow
+    in one of them is never "later today". Pure: the rules evaluated at quarter hours
+    (on the UTC clock: no wall-clock step is skipped or repeated where a zone changes
+    its offset)."""
+    zones = contact_zones(item.account, "call", item.phone.e164 if item.phone else "").zones
     if not zones:
         return None
-    local = now.astimezone(zones[0])
-    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
-    step = int(LATER_STEP.total_seconds() // 60)
-    at = local.replace(second=0, microsecond=0) + timedelta(minutes=step - local.minute % step)
+    end = min(_next_midnight(now, zone) for zone in zones)
+    step = LATER_STEP.total_seconds()
+    at = datetime.fromtimestamp((now.timestamp() // step + 1) * step, UTC)
     rules = RulesEngine()
     request = CallRequest(account=item.account, phone=item.phone, profile=item.profile,
                           registries=StaticRegistries(), campaign_id=item.campaign_id)  # fmt: skip
-    while at < midnight:
-        if not set(rules.evaluate(request, at.astimezone(UTC)).reasons) & TIME_REASONS:
-            return at
+    while at < end:
+        if not set(rules.evaluate(request, at).reasons) & TIME_REASONS:
+            return at.astimezone(zones[0])
         at += LATER_STEP
     return None
 
 
-def _today(pairs: Sequence[tuple[Item, Decision]], now: datetime) -> dict[str, Any]:
+def _next_midnight(now: datetime, zone: ZoneInfo) -> datetime:
+    """When the day after ``now``'s day starts in ``zone`` (UTC)."""
+    tomorrow = now.astimezone(zone).date() + timedelta(days=1)
+    return datetime.combine(tomorrow, time(0), tzinfo=zone).astimezone(UTC)
+
+
+def call_today(pairs: Sequence[tuple[Item, Decision]], now: datetime) -> dict[str, Any]:
     """Whether the account may be called today, in words: now, from a time later today
-    (when only the hours stop it now), not now (a cap, which lapses), or not today; and
-    why not."""
+    (when only the hours stop it now; the time with its zone's city, "Sí, desde las
+    09:00 (Ciudad de México)"), not now (a cap, which lapses), or not today; and why
+    not."""
     if not pairs:
         return {"may": False, "text": gettext_(NO_OWN_NUMBER)}
     if any(d.allowed for _i, d in pairs):
@@ -249,7 +263,7 @@ async def other_accounts(
         [{"may": False, "text": gettext_(UNCHECKED)} for _a in listed]
         if decisions is None
         else await asyncio.to_thread(
-            lambda: [_today(per_account.get(n, []), now) for n in range(len(listed))]
+            lambda: [call_today(per_account.get(n, []), now) for n in range(len(listed))]
         )
     )
     rows = [

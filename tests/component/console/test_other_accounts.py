@@ -4,6 +4,7 @@ auditor's on the attempt page, as far as their campaigns go; bounded."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from datetime import UTC, datetime, timedelta
@@ -19,10 +20,12 @@ from sqlalchemy import Engine, select, update
 from support.dialer_floor import load_reus
 
 from cobrador.ground.settings import Settings
+from compliance.engine import Decision
 from compliance.profile import load_profiles
 from compliance.service import ComplianceService, Item, account_facts, phone_facts
+from console.i18n import activate
 from console.keys import COMPLIANCE
-from console.other_accounts import MAX_LISTED, first_time_today
+from console.other_accounts import MAX_LISTED, call_today, first_time_today
 from dialer.agent_state import AgentStates
 from store.db import transaction
 from store.models import Account, AuditEntry, Campaign, Phone, User
@@ -235,6 +238,49 @@ def test_given_the_hours_closed_now_then_the_first_time_today_they_open_or_none(
     late = datetime(2026, 11, 25, 4, 1, tzinfo=UTC)  # 22:01: nothing left today
     assert first_time_today(item, late) is None
     assert re.fullmatch(r"\d\d:\d\d", first.strftime("%H:%M"))
+
+
+TIJUANA = "+526641234567"  # a Baja California landline: America/Tijuana, UTC−8 in December
+
+
+def tijuana_item(engine: Engine, seed: Seed) -> Item:
+    """MX-0001 (its zone Mexico City, UTC−6) called at a Tijuana landline: the engine
+    checks both zones, two hours apart, at every instant."""
+    service = ComplianceService(engine, None, load_profiles())
+    with transaction(engine) as session:
+        account = session.get(Account, seed.account_id)
+        assert account is not None and account.timezone == "America/Mexico_City"
+        phone = dataclasses.replace(phone_facts(account, SHARED), e164=TIJUANA)
+        return Item(account_facts(account), phone, service.profile_for(None, "MX"))
+
+
+def test_given_a_number_whose_zone_is_behind_the_accounts_when_already_tomorrow_in_one_then_not_later_today(
+    engine: Engine, seed: Seed
+) -> None:
+    item = tijuana_item(engine, seed)
+    # 00:30 on Tuesday in Mexico City, still 22:30 on Monday in Tijuana: the first time
+    # both allow (07:00 in Tijuana, 09:00 in Mexico City) is tomorrow for a debtor in
+    # Tijuana, so it is not "later today" (the old cut at Mexico City's midnight said it was).
+    assert first_time_today(item, datetime(2026, 12, 8, 6, 30, tzinfo=UTC)) is None
+
+
+def test_given_a_number_whose_zone_is_behind_the_accounts_when_both_open_later_then_the_time_in_the_agent_pages_zone(
+    engine: Engine, seed: Seed
+) -> None:
+    item = tijuana_item(engine, seed)
+    now = datetime(2026, 12, 8, 13, 0, tzinfo=UTC)  # 07:00 in Mexico City, 05:00 in Tijuana
+    first = first_time_today(item, now)
+    # Both allow from 07:00 in Tijuana: 09:00 on the clock the agent page shows (Mexico City).
+    assert first is not None and first == datetime(2026, 12, 8, 15, 0, tzinfo=UTC)
+    assert str(first.tzinfo) == "America/Mexico_City"
+    closed = Decision(allowed=False, reasons=("outside_hours",), profile_version="MX",
+                      registry_versions={}, local_time=None, timezone=None, evaluated_at=now)  # fmt: skip
+    assert call_today([(item, closed)], now)["text"] == "Sí, desde las 09:00 (Ciudad de México)"
+    activate("en")
+    try:
+        assert call_today([(item, closed)], now)["text"] == "Yes, from 09:00 (Mexico City)"
+    finally:
+        activate("es")
 
 
 async def test_given_the_rules_unreadable_when_opening_an_attempt_then_listed_as_not_to_call(
