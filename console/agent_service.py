@@ -18,10 +18,12 @@ from cobrador.ground.masking import mask_phone
 from compliance import campaign_limits
 from compliance.callback_window import CallbackChecker, CallbackTarget
 from compliance.debtor_time import debtor_zones
+from compliance.engine import contact_zones
 from compliance.jurisdiction import country_profile
 from compliance.opt_outs import OptOutError, record_opt_out
 from compliance.profile import Profile, load_profiles
 from compliance.protection import protection_reason
+from compliance.service import account_facts
 from console import call_script
 from console.call_script import ScriptFacts
 from console.contact_labels import (
@@ -121,6 +123,23 @@ def _local_now(
     """The debtor's time now (UTC when no zone is known: the label then says so)."""
     zones = _zones(account, phone_e164)
     return (now.astimezone(zones[0]) if zones else now), zones
+
+
+def _other_clocks(
+    words: DebtorLocale, now: datetime, zones: tuple[ZoneInfo, ...], account: Account,
+    phone_e164: str | None,
+) -> str:  # fmt: skip
+    """The debtor's time in the other zones the engine checks this call in (the account's
+    and the number's: compliance/engine.py contact_zones) whose clock is not the first
+    zone's: "12:05 (Tijuana)", joined by " · "; empty when there is none."""
+    if not zones:
+        return ""
+    first = words.clock(now, zones[0])
+    checked = contact_zones(account_facts(account), "call", phone_e164 or "").zones
+    shown = dict.fromkeys(
+        words.when(now, z, day=False) for z in checked if words.clock(now, z) != first
+    )
+    return " · ".join(shown)
 
 
 def _days_past_due(account: Account, today: date) -> int:
@@ -233,7 +252,11 @@ def build_pop(
                 "time": words.clock(local, zones[0] if zones else None),  # "14:05"
                 "date": local.date().isoformat(),
                 "zone": ", ".join(z.key for z in zones),  # IANA ids, for machines
-                "zone_label": words.zones_name(zones),  # what the agent reads
+                # What the agent reads beside "time": the city of its zone (where a
+                # callback typed on this page is due), and the clock of every other
+                # zone the rules check this call in ("12:05 (Tijuana)").
+                "zone_label": words.zone_name(zones[0] if zones else None),
+                "also": _other_clocks(words, now, zones, account, phone_e164),
             },
             "promise_max_date": (local.date() + timedelta(days=max_days)).isoformat(),
             "money": money.as_dict(),

@@ -190,6 +190,7 @@
     setField("account.ref", pop.account.ref);
     setField("local_time.time", pop.local_time.time);
     setField("local_time.zone", pop.local_time.zone_label);
+    setField("local_time.also", pop.local_time.also);
     $("callback-zone").textContent = pop.local_time.zone_label;
     setField("phone.masked", pop.phone.masked);
     const consent = $("pop-consent");

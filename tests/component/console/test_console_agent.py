@@ -473,6 +473,43 @@ async def test_given_quintana_roo_debtor_with_cdmx_number_then_shown_and_schedul
     assert history[0]["at"]["zone_label"] == "Cancún"
 
 
+async def test_given_a_region_of_several_zones_called_at_a_number_when_popped_then_the_time_named_by_its_own_zone_and_the_other_clocks_beside(
+    client: TestClient, seed: Seed, engine: Engine
+) -> None:
+    """Chihuahua (MX-CHH) has three zones; the time shown is the first's (Chihuahua,
+    UTC−6), so its label names that zone alone (the old one listed all three beside one
+    clock), and the clocks the rules also check this call in are said beside it:
+    Ciudad Juárez, an hour behind in November; Ojinaga and the number's Mexico City
+    share Chihuahua's clock and add nothing."""
+    with transaction(engine) as session:
+        account = session.get(Account, seed.account_id)
+        assert account is not None
+        account.timezone, account.region = None, "CHH"
+    await login(client, "ana")
+    make_attempt(engine, seed.account_id, seed.users["ana"])
+    pop = (await (await client.get("/api/agent/current")).json())["pop"]
+    local = pop["local_time"]
+    assert (local["time"], local["zone_label"]) == ("11:00", "Chihuahua")
+    assert local["also"] == "10:00 (Ciudad Juárez)"
+    assert local["zone"] == "America/Chihuahua, America/Ciudad_Juarez, America/Ojinaga"
+
+
+async def test_given_a_quintana_roo_debtor_called_at_a_mexico_city_number_then_that_clock_said_too(
+    client: TestClient, seed: Seed, engine: Engine
+) -> None:
+    with transaction(engine) as session:
+        account = session.get(Account, seed.account_id)
+        assert account is not None
+        account.timezone, account.region = None, "ROO"
+    await login(client, "ana")
+    make_attempt(engine, seed.account_id, seed.users["ana"])
+    local = (await (await client.get("/api/agent/current")).json())["pop"]["local_time"]
+    assert (local["time"], local["zone_label"]) == ("12:00", "Cancún")
+    assert local["also"] == "11:00 (Ciudad de México)"  # the rules check the number's zone too
+    local = (await (await client.get("/api/agent/current?lang=en")).json())["pop"]["local_time"]
+    assert (local["zone_label"], local["also"]) == ("Cancún", "11:00 (Mexico City)")
+
+
 def test_given_missed_personal_callback_when_releasing_then_open_to_campaign_and_audited(
     engine: Engine, seed: Seed
 ) -> None:
