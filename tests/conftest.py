@@ -4,8 +4,6 @@ real Redis (REDIS_URL, else an embedded redis-server for the test session)."""
 from __future__ import annotations
 
 import os
-import queue
-import threading
 import uuid
 import warnings
 from collections.abc import AsyncIterator, Iterator
@@ -18,8 +16,8 @@ import redis.asyncio as aioredis
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
+from support.database_drops import Dropper, shared_out
 from support.sqlite_template import SqliteDatabases
 
 from cobrador.ground.redis_runtime import EmbeddedRedis
@@ -158,7 +156,7 @@ class _PostgresDatabases:
 
     The schema is migrated once per session into a template; a test that uses
     `engine` gets a copy of it (CREATE DATABASE ... TEMPLATE: a file copy, not
-    eleven migrations). Drops run on a background thread: a test's teardown
+    eleven migrations). Drops run on background threads: a test's teardown
     does not wait for PostgreSQL to unlink files.
     """
 
@@ -168,18 +166,16 @@ class _PostgresDatabases:
         self.admin = create_engine(self.url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
         self.template: str | None = None
         self.migrated: set[str] = set()
-        self.drop_errors: list[str] = []
         # Every database of this run (all xdist workers) starts with `prefix`; what
         # an earlier run left (its drops cut short at its end) is dropped first.
         run = os.environ.get("PYTEST_XDIST_TESTRUNUID") or uuid.uuid4().hex
         self.prefix = f"t_{run[:8]}_"
-        self._drops: queue.Queue[str | None] = queue.Queue()
-        for name in self._left_by_earlier_runs():
-            self._drops.put(name)
-        # A daemon: a session never waits past DROP_WAIT_SECONDS for its drops.
-        self._dropper = threading.Thread(target=self._drop_loop, name="drop-test-dbs",
-                                         daemon=True)  # fmt: skip
-        self._dropper.start()
+        # Several drops at once (tests/support/database_drops.py); a session never
+        # waits past DROP_WAIT_SECONDS for them.
+        self._dropper = Dropper(self._execute)
+        workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+        for name in shared_out(self._left_by_earlier_runs(), xdist_worker_index(), workers):
+            self._dropper.drop(name)
 
     def _left_by_earlier_runs(self) -> list[str]:
         with self.admin.connect() as conn:
@@ -221,31 +217,22 @@ class _PostgresDatabases:
         return self.template
 
     def drop(self, url: str) -> None:
-        self._drops.put(url.rpartition("/")[2])
-
-    def _drop_loop(self) -> None:
-        while (name := self._drops.get()) is not None:
-            try:
-                self._execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            except SQLAlchemyError as exc:  # reported at the end; the next drops still run
-                self.drop_errors.append(f"{name}: {exc}")
+        self._dropper.drop(url.rpartition("/")[2])
 
     def close(self) -> None:
         if self.template is not None:
             self.drop(f"/{self.template}")
-        self._drops.put(None)
         # Under a loaded machine each DROP waits for a checkpoint: a backlog of them
         # once outlasted the session's timeout (CI failed with every test passed).
         # What is left is dropped by the next run (`_left_by_earlier_runs`).
-        self._dropper.join(DROP_WAIT_SECONDS)
-        if self._dropper.is_alive():
-            warnings.warn(f"{self._drops.qsize()} test databases left for the next run to drop",
-                          stacklevel=1)  # fmt: skip
+        left = self._dropper.close(DROP_WAIT_SECONDS)
+        if left:
+            warnings.warn(f"{left} test databases left for the next run to drop", stacklevel=1)
             return
         self.admin.dispose()
-        if self.drop_errors:
+        if self._dropper.errors:
             warnings.warn(
-                "test databases not dropped: " + "; ".join(self.drop_errors), stacklevel=1
+                "test databases not dropped: " + "; ".join(self._dropper.errors), stacklevel=1
             )
 
 
