@@ -23,6 +23,7 @@ from babel.core import UnknownLocaleError
 from babel.dates import format_date
 from babel.numbers import format_currency
 
+from cobrador.ground.shown_time import clock
 from cobrador.ground.zone_names import zone_city
 from selfservice.intents import (
     INTENTS,
@@ -723,8 +724,11 @@ def _agent(
         when = _say(lang, "callback_soon")
         if at is not None and facts is not None:
             # The zone as the debtor names it ("Ciudad de México"), never its IANA id.
-            zone = zone_city(ZoneInfo(facts.timezone), "en" if lang == "en" else facts.locale)
-            when = f"{show_date(at.date(), facts, lang)} {at:%H:%M} ({zone})"
+            locale = "en" if lang == "en" else facts.locale
+            shown = clock(
+                at, ZoneInfo(facts.timezone), locale
+            )  # the 24-hour clock, as the console's
+            when = f"{show_date(at.date(), facts, lang)} {shown} ({zone_city(ZoneInfo(facts.timezone), locale)})"
         done = replace(state, pending=None, misunderstood=0)
         return Turn([_say(lang, "callback", when=when)], [RequestCallback(at, text)], done, intent)
     done = replace(state, handed_over=True, pending=None, misunderstood=0)

@@ -479,3 +479,28 @@ async def test_given_a_withheld_call_from_no_account_then_its_time_is_said_in_ut
     started = re.search(r'id="attempt-started">(.*?)</dd>', html)
     assert started is not None and started.group(1).endswith(
         '>24 nov 2026, 16:58</time> <span class="muted small zone">UTC</span>')  # fmt: skip
+
+
+async def test_given_a_recording_kept_or_purged_when_the_auditor_reads_when_then_the_debtors_day_time_and_city(
+    client: TestClient, engine: Engine, recording
+) -> None:  # type: ignore[no-untyped-def]
+    import re
+    from datetime import UTC, datetime
+
+    rec, _data = recording
+    # 05:30 UTC on the 22nd is still 23:30 on the 21st in Mexico City: a bare UTC date
+    # ("2027-02-22") named the wrong day, and no zone.
+    kept = datetime(2027, 2, 22, 5, 30, tzinfo=UTC)
+    with transaction(engine) as session:
+        session.execute(update(Recording).values(retention_until=kept))
+    await login(client, "raul")
+    html = await (await client.get(f"/attempts/{rec.attempt_id}")).text()
+    assert re.findall(r'id="recording-kept">([^<]*)<', html) == [
+        "21 feb 2027, 23:30 (Ciudad de México)"
+    ]
+    english = await (await client.get(f"/attempts/{rec.attempt_id}?lang=en")).text()
+    assert "Feb 21, 2027, 23:30 (Mexico City)" in english
+    with transaction(engine) as session:
+        session.execute(update(Recording).values(purged_at=kept))
+    html = await (await client.get(f"/attempts/{rec.attempt_id}?lang=es")).text()
+    assert "Eliminada al vencer su retención · 21 feb 2027, 23:30 (Ciudad de México)" in html
