@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, and_, func, select, update
 from sqlalchemy.orm import Session
 
+from cobrador.ground import code_words
 from cobrador.ground.masking import mask_phone
 from compliance import campaign_limits
 from compliance.callback_window import CallbackChecker, CallbackTarget
@@ -79,28 +80,8 @@ from store.models import (
     User,
 )
 
-STAGE_LABELS = {
-    "friendly": N_("Amigable"),
-    "firm": N_("Firme"),
-    "prelegal": N_("Prejudicial"),
-    "legal": N_("Legal"),
-}
-RESULT_LABELS = {
-    "no_answer": N_("No contesta"),
-    "busy": N_("Ocupado"),
-    "failed": N_("Falló"),
-    "machine": N_("Buzón / máquina"),
-    "abandoned": N_("Abandonada"),
-    "early_hangup": N_("Colgó antes de tiempo"),
-    "contact": N_("Contacto"),
-    "blocked": N_("Bloqueada"),
-    "cancelled": N_("Cancelada"),
-    "lost": N_("Perdida (marcador detenido)"),
-    "not_placed": N_("No realizada"),
-    "queue_abandoned": N_("Colgó en espera (entrante)"),
-    "after_hours": N_("Fuera de horario (entrante)"),
-    "unrouted": N_("Número sin campaña (entrante)"),
-}
+STAGE_LABELS = code_words.STAGE_LABELS
+RESULT_LABELS = code_words.CALL_RESULT_LABELS
 DEFAULT_PROMISE_MAX_DAYS = 30
 DEFAULT_WRAPUP_SECONDS = 20
 DEFAULT_PAUSE_REASONS = ["break", "comida", "capacitacion", "baño", "supervisor"]

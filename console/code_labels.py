@@ -1,63 +1,21 @@
 """What a person reads for each stable code (compliance reasons, pause reasons,
 dispositions, call results, campaign states, account and payment-plan states):
-Spanish msgids, translated where
-shown. Codes stay in exports and the audit log; a page never shows one raw, an
-unknown code reads as "other".
+Spanish msgids, translated where shown. The words the legal dossier shares live
+below every layer (cobrador/ground/code_words.py) and are re-used here. Codes stay
+in exports and the audit log; a page never shows one raw, an unknown code reads as
+"other".
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from cobrador.ground.code_words import ACCOUNT_STATUS_LABELS, OTHER, OTHER_STATE, REASON_LABELS
 from console.agent_service import RESULT_LABELS, STAGE_LABELS
 from console.dispositions import OUTCOMES, PARTY_LABELS, Party
 from console.i18n import N_, gettext_
 from console.plan_service import STATUS_LABELS as PLAN_STATUS_LABELS
-from store.models import AccountStatus
 
-REASON_LABELS = {
-    "registry_listed": N_("Inscrito en un registro de exclusión (REUS...)"),
-    "registry_unavailable": N_("Registro de exclusión no disponible"),
-    "registry_stale": N_("Registro de exclusión vencido"),
-    "outside_hours": N_("Fuera del horario permitido"),
-    "day_not_allowed": N_("Día no permitido"),
-    "holiday": N_("Día festivo"),
-    "attempt_cap_day": N_("Límite de intentos del día"),
-    "attempt_cap_week": N_("Límite de intentos de la semana"),
-    "attempt_cap_hour": N_("Límite de intentos por hora"),
-    "contact_cap_week": N_("Límite de contactos"),
-    "no_consent": N_("Sin consentimiento para ese número"),
-    "not_delinquent": N_("Cuenta sin atraso"),
-    "cease_contact": N_("Pidió no ser contactado"),
-    "legal_stage": N_("Cuenta en etapa legal"),
-    "disputed": N_("Cuenta en disputa"),
-    "invalid_number": N_("Número inválido"),
-    "third_party": N_("Número de un tercero"),
-    "timezone_unknown": N_("Zona horaria desconocida"),
-    "recent_abandon": N_("Llamada abandonada reciente"),
-    "country_unknown": N_("País desconocido"),
-    "channel_not_allowed": N_("Canal no permitido"),
-    "channel_not_authorised": N_("Canal no autorizado por el deudor"),
-    "visit_not_authorised": N_("Visita sin autorización firmada"),
-    "opted_out": N_("Pidió no recibir este canal"),
-    "invalid_address": N_("Correo electrónico inválido"),
-    "no_address": N_("Sin dirección postal"),
-    "contact_cap_day": N_("Ya contactado hoy"),
-    "channel_cap_week": N_("Contactado esta semana por otro canal"),
-    "debtor_deceased": N_("Deudor fallecido"),
-    "debtor_minor": N_("Deudor menor de edad"),
-    "insolvency_proceeding": N_("Deudor en proceso de insolvencia"),
-    "protected_person": N_("Persona protegida"),
-}
-ACCOUNT_STATUS_LABELS = {
-    AccountStatus.active.value: N_("Activa"),
-    AccountStatus.paid.value: N_("Pagada"),
-    AccountStatus.settled.value: N_("Liquidada por convenio"),
-    AccountStatus.disputed.value: N_("En disputa"),
-    AccountStatus.cease_contact.value: N_("Pidió no ser contactado"),
-    AccountStatus.closed.value: N_("Cerrada"),
-}
-OTHER_STATE = N_("Otro estado")
 # Pause reasons, campaign states and dial modes are their own msgids: the Spanish
 # catalog gives them their words (console/locale/translations_en.py ES_VALUES).
 PAUSE_CODES = ("login", "break", "comida", "capacitacion", "baño", "supervisor", "reconexión")
@@ -73,7 +31,6 @@ DIALER_HEALTH_LABELS = (
     ("no caller ID", N_("La campaña no tiene un identificador de llamada registrado.")),
     ("no registered caller ID", N_("La campaña no tiene un identificador de llamada registrado.")),
 )
-OTHER = N_("Otro motivo")
 
 
 def reason_label(code: str) -> str:

@@ -1,61 +1,22 @@
 """Words for the codes of contacts on every channel (channels, message results, strategy
 step states, template names) and masked addresses: what the pop, the auditor's pages
-and the supervisor's figures show instead of raw codes. Imports only the console's i18n."""
+and the supervisor's figures show instead of raw codes. The tables the legal dossier
+shares are cobrador/ground/code_words.py's."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from cobrador.ground.code_words import (
+    CHANNEL_LABELS,
+    MESSAGE_RESULT_LABELS,
+    OTHER,
+    STEP_STATUS_LABELS,
+    template_word,
+)
 from cobrador.ground.masking import mask_phone, mask_postal
 from console.i18n import N_, gettext_
 
-OTHER = N_("Otro motivo")
-CHANNEL_LABELS = {
-    "call": N_("Llamada"),
-    "sms": N_("SMS"),
-    "whatsapp": N_("WhatsApp"),
-    "email": N_("Correo electrónico"),
-    "visit": N_("Visita"),
-    "chat": N_("Chat"),
-    "letter": N_("Carta"),
-    "portal": N_("Portal de autoservicio"),
-}
-# A message's fate, as its channel reports it (outreach/channels) or the scheduler left it.
-MESSAGE_RESULT_LABELS = {
-    "sent": N_("Enviado"),
-    "delivered": N_("Entregado"),
-    "read": N_("Leído"),
-    "replied": N_("Respondido"),
-    "failed": N_("No entregado"),
-    "lost": N_("Envío sin confirmar"),
-    "self_service": N_("Acción del deudor"),
-}
-STEP_STATUS_LABELS = {
-    "waiting": N_("En espera de horario permitido"),
-    "sending": N_("Enviando"),
-    "sent": N_("Enviado"),
-    "uncertain": N_("Envío sin confirmar (no se reenvía)"),
-    "failed": N_("No enviado: rechazado"),
-    "blocked": N_("No enviado"),
-    "handed_to_dialer": N_("Pasada al marcador"),
-    "passed_over": N_("Omitido"),
-}
-# The shipped templates (outreach/templates) as words; a campaign's own template
-# names read with their underscores as spaces.
-TEMPLATE_LABELS = {
-    "recordatorio": N_("Recordatorio de pago"),
-    "aviso_firme": N_("Aviso firme"),
-    "aviso_prejudicial": N_("Aviso prejudicial"),
-    "confirmacion_promesa": N_("Confirmación de promesa"),
-    "recordatorio_promesa": N_("Recordatorio de promesa"),
-    "promesa_incumplida": N_("Promesa incumplida"),
-}
-STAGE_LABELS = {
-    "friendly": N_("Amigable"),
-    "firm": N_("Firme"),
-    "prelegal": N_("Prejudicial"),
-    "legal": N_("Legal"),
-}
 # Steps not sent that the timeline shows (passed-over and sent ones are there already
 # or say nothing to a person).
 UNSENT = ("waiting", "blocked", "failed", "uncertain")
@@ -112,10 +73,7 @@ def debtor_action_label(code: str | None) -> str:
 
 
 def template_label(name: str | None) -> str:
-    if not name:
-        return ""
-    known = TEMPLATE_LABELS.get(name)
-    return gettext_(known) if known else name.replace("_", " ").replace("-", " ").capitalize()
+    return template_word(name, gettext_)
 
 
 def step_status_label(code: str) -> str:

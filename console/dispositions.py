@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
+from cobrador.ground import code_words
 from console.debtor_locale import DebtorLocale
 from console.i18n import N_
 from console.money import MoneyError, MoneyFormat, money_format, parse_amount
@@ -34,12 +35,7 @@ class Party(StrEnum):
     nadie = "nadie"
 
 
-PARTY_LABELS = {
-    Party.titular: N_("Titular"),
-    Party.aval: N_("Aval / obligado solidario"),
-    Party.tercero: N_("Tercero"),
-    Party.nadie: N_("Nadie"),
-}
+PARTY_LABELS = {party: code_words.PARTY_LABELS[party.value] for party in Party}
 
 
 class Effect(StrEnum):
@@ -81,7 +77,7 @@ OUTCOMES: dict[str, Outcome] = {
     for o in (
         Outcome(
             "promesa_pago",
-            N_("Promesa de pago"),
+            code_words.OUTCOME_LABELS["promesa_pago"],
             _DEBTOR,
             Effect.hold_until_promise,
             True,
@@ -90,18 +86,32 @@ OUTCOMES: dict[str, Outcome] = {
         ),
         Outcome(
             "convenio",
-            N_("Convenio / plan de pagos"),
+            code_words.OUTCOME_LABELS["convenio"],
             _DEBTOR,
             Effect.hold_until_promise,
             True,
             needs_plan=True,
             needs_verified=True,
         ),
-        Outcome("pago", N_("Pagó"), _DEBTOR, Effect.stop_account, True, needs_verified=True),
-        Outcome("rehusa", N_("Rehúsa pagar"), _DEBTOR, Effect.recycle, True, needs_verified=True),
+        Outcome(
+            "pago",
+            code_words.OUTCOME_LABELS["pago"],
+            _DEBTOR,
+            Effect.stop_account,
+            True,
+            needs_verified=True,
+        ),
+        Outcome(
+            "rehusa",
+            code_words.OUTCOME_LABELS["rehusa"],
+            _DEBTOR,
+            Effect.recycle,
+            True,
+            needs_verified=True,
+        ),
         Outcome(
             "disputa",
-            N_("Disputa"),
+            code_words.OUTCOME_LABELS["disputa"],
             _DEBTOR,
             Effect.stop_account,
             True,
@@ -110,7 +120,7 @@ OUTCOMES: dict[str, Outcome] = {
         ),
         Outcome(
             "no_contactar",
-            N_("Solicita no ser contactado"),
+            code_words.OUTCOME_LABELS["no_contactar"],
             _DEBTOR,
             Effect.stop_account,
             True,
@@ -118,7 +128,7 @@ OUTCOMES: dict[str, Outcome] = {
         ),
         Outcome(
             "no_mensajes",
-            N_("No desea recibir mensajes"),
+            code_words.OUTCOME_LABELS["no_mensajes"],
             _DEBTOR,
             Effect.recycle,
             True,
@@ -126,7 +136,7 @@ OUTCOMES: dict[str, Outcome] = {
         ),
         Outcome(
             "volver_llamar",
-            N_("Volver a llamar"),
+            code_words.OUTCOME_LABELS["volver_llamar"],
             _ANYONE,
             Effect.callback,
             True,
@@ -134,21 +144,21 @@ OUTCOMES: dict[str, Outcome] = {
         ),
         Outcome(
             "recado",
-            N_("Recado con tercero"),
+            code_words.OUTCOME_LABELS["recado"],
             frozenset({Party.tercero}),
             Effect.recycle,
             False,
         ),
         Outcome(
             "numero_equivocado",
-            N_("Número equivocado"),
+            code_words.OUTCOME_LABELS["numero_equivocado"],
             frozenset({Party.tercero, Party.nadie}),
             Effect.stop_number,
             False,
         ),
         Outcome(
             "sin_contacto",
-            N_("Sin contacto"),
+            code_words.OUTCOME_LABELS["sin_contacto"],
             frozenset({Party.nadie}),
             Effect.recycle,
             False,

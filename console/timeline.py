@@ -13,10 +13,10 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from cobrador.ground.code_words import STAGE_LABELS
 from compliance.debtor_time import debtor_zones
 from console.code_labels import reasons_label, result_label
 from console.contact_labels import (
-    STAGE_LABELS,
     UNSENT,
     channel_label,
     debtor_action_label,

@@ -13,15 +13,37 @@ import io
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
+from zoneinfo import ZoneInfo
 
+from babel.dates import format_date
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, selectinload
 
+from cobrador.ground.code_words import (
+    ACCOUNT_STATUS_LABELS,
+    CHANNEL_LABELS,
+    N_,
+    OTHER_RESULT,
+    OTHER_STATE,
+    OUTCOME_LABELS,
+    PARTY_LABELS,
+    PROMISE_STATUS_LABELS,
+    STAGE_LABELS,
+    STEP_STATUS_LABELS,
+    Translate,
+    reasons_words,
+    result_word,
+    template_word,
+    word,
+)
+from cobrador.ground.shown_time import clock, day_and_clock, in_zone, shown_time
+from cobrador.ground.zone_names import zone_city
+from compliance.debtor_time import debtor_zones
 from store import audit
 from store.db import transaction
 from store.models import (
@@ -38,6 +60,7 @@ from store.models import (
 
 DOSSIER_VERSION = 1
 LEGAL = "legal"
+UTC_ZONE = ZoneInfo("UTC")
 
 
 class DossierError(ValueError):
@@ -204,27 +227,198 @@ def render_json(data: Mapping[str, Any]) -> bytes:
     return (json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode()
 
 
-def render_pdf(data: Mapping[str, Any]) -> bytes:
-    """The same facts for a person, in Spanish: one table per section."""
+# The dossier's own words (Spanish msgids; English in the console's catalog).
+TITLE = N_("Expediente para cobranza judicial: cuenta {ref}")
+GENERATED = N_("Generado {fecha} · versión {version} · horas en la zona del deudor ({zona})")
+HANDOFF = N_("Pasada a etapa legal por {quien} el {fecha} (antes: {etapa}). Motivo: {motivo}")
+ALLOWED, REFUSED = N_("permitida"), N_("bloqueada")
+PROFILE = N_("perfil {version}")
+RECEIPT = N_("Recibió {quien}, {fecha}")
+PAYMENT_SOURCES = {"import": N_("Archivo de pagos importado")}
+ACCOUNT_HEADER = (N_("Deudor"), N_("País / región"), N_("Saldo"), N_("Vencimiento"),
+                  N_("Estado"), N_("Etapa"), N_("Campaña"), N_("Acreedor"))  # fmt: skip
+SECTIONS = {
+    "contacts": (N_("Contactos en todos los canales"),
+                 (N_("Fecha"), N_("Canal"), N_("Destino"), N_("Resultado"), N_("Mensaje"),
+                  N_("Decisión"), N_("Tipificación"), N_("Grabación (SHA-256)"))),
+    "unsent": (N_("Mensajes no enviados y por qué"),
+               (N_("Fecha"), N_("Canal"), N_("Mensaje"), N_("Estado"), N_("Motivos"))),
+    "promises": (N_("Promesas y su resultado"),
+                 (N_("Creada"), N_("Monto"), N_("Fecha comprometida"), N_("Estado"),
+                  N_("Pagado"), N_("Resuelta"))),
+    "payments": (N_("Pagos"), (N_("Fecha"), N_("Monto"), N_("Origen"))),
+    "notices": (N_("Notificaciones formales y acuses"),
+                (N_("Fecha"), N_("Resultado"), N_("Guía"), N_("Acuse de recibo"),
+                 N_("Carta (SHA-256)"))),
+}  # fmt: skip
+LOCALES = {"es": "es_MX", "en": "en"}
+
+
+def _spanish(message: str) -> str:
+    return message
+
+
+@dataclass(frozen=True)
+class Readable:
+    """The words the PDF prints, in the reader's language, before any layout: its
+    title, the lines under it, the account's row, then each section's heading,
+    header and rows. Times are said in the debtor's zone with its city, and in UTC
+    beside them where they are evidence."""
+
+    title: str
+    lines: tuple[str, ...]
+    account_header: tuple[str, ...]
+    account_row: tuple[str, ...]
+    sections: tuple[tuple[str, tuple[str, ...], tuple[tuple[str, ...], ...]], ...]
+
+    def text(self) -> str:
+        rows = [
+            self.title,
+            *self.lines,
+            " | ".join(self.account_header),
+            " | ".join(self.account_row),
+        ]
+        for heading, header, body in self.sections:
+            rows += [heading, " | ".join(header), *(" | ".join(r) for r in body)]
+        return "\n".join(rows)
+
+
+def readable(data: Mapping[str, Any], zone: ZoneInfo, tr: Translate = _spanish,
+             lang: str = "es") -> Readable:  # fmt: skip
+    """The dossier's data in words: codes as their labels (cobrador/ground/code_words.py),
+    times as "6 dic 2026, 14:05 (Ciudad de México) · 20:05 UTC". Pure."""
+    locale = LOCALES.get(lang, LOCALES["es"])
+    a = data["account"]
+
+    def when(iso: Any) -> str:
+        at = _parse(iso)
+        if at is None:
+            return "" if iso in (None, "") else str(iso)
+        utc = at.astimezone(UTC)
+        said = shown_time(at, zone, locale)
+        if zone.key in ("UTC", "Etc/UTC"):
+            return said
+        same_day = in_zone(at, zone).date() == utc.date()
+        return f"{said} · {clock(utc, UTC_ZONE, locale) if same_day else day_and_clock(utc, UTC_ZONE, locale)} UTC"
+
+    def day(iso: Any) -> str:
+        try:
+            return (
+                str(format_date(date.fromisoformat(str(iso)), "medium", locale=locale))
+                if iso
+                else ""
+            )
+        except ValueError:
+            return str(iso)
+
+    def fill(msgid: str, **values: Any) -> str:
+        text = tr(msgid)
+        for key, value in values.items():
+            text = text.replace("{" + key + "}", "" if value is None else str(value))
+        return text
+
+    def decision(d: Mapping[str, Any] | None) -> str:
+        if not d:
+            return ""
+        words = f"#{d['id']} {tr(ALLOWED if d['allowed'] else REFUSED)}"
+        if d["reasons"]:
+            words += f": {reasons_words(d['reasons'], tr)}"
+        return f"{words} · {fill(PROFILE, version=d['profile_version'])}"
+
+    def receipt(r: Mapping[str, Any] | None) -> str:
+        if not r:
+            return ""
+        return fill(
+            RECEIPT, quien=r.get("received_by") or "—", fecha=when(r.get("acknowledged_at"))
+        )
+
+    lines = [fill(GENERATED, fecha=when(data["generated_at"]), version=data["dossier_version"],
+                  zona=zone_city(zone, locale))]  # fmt: skip
+    handoff = data.get("handoff")
+    if handoff:
+        lines.append(fill(HANDOFF, quien=handoff["by"], fecha=when(handoff["at"]),
+                          etapa=word(STAGE_LABELS, handoff["from_stage"], tr),
+                          motivo=handoff["reason"]))  # fmt: skip
+    contacts = tuple(
+        (when(c["started_at"]), word(CHANNEL_LABELS, c["channel"], tr), c["phone"] or c["address"] or "",
+         result_word(c["channel"], c["result"], tr), template_word(c["template"], tr),
+         decision(c["decision"]),
+         f"{word(PARTY_LABELS, c['disposition']['party'], tr)}: "
+         f"{word(OUTCOME_LABELS, c['disposition']['outcome'], tr, OTHER_RESULT)}" if c["disposition"] else "",
+         (c["recording"] or {}).get("sha256") or "")
+        for c in data["contacts"])  # fmt: skip
+    unsent = tuple(
+        (when(m["decided_at"]), word(CHANNEL_LABELS, m["channel"], tr), template_word(m["template"], tr),
+         word(STEP_STATUS_LABELS, m["status"], tr, OTHER_STATE), reasons_words(m["reasons"], tr))
+        for m in data["messages_not_sent"])  # fmt: skip
+    promises = tuple(
+        (when(x["created_at"]), f"{x['currency']} {x['amount']}", day(x["due_date"]),
+         word(PROMISE_STATUS_LABELS, x["status"], tr, OTHER_STATE), str(x["paid_amount"] or ""),
+         when(x["resolved_at"]))
+        for x in data["promises"])  # fmt: skip
+    payments = tuple(
+        (when(x["paid_at"]), str(x["amount"]),
+         tr(PAYMENT_SOURCES[x["source"]]) if x["source"] in PAYMENT_SOURCES else str(x["source"] or ""))
+        for x in data["payments"])  # fmt: skip
+    notices = tuple(
+        (when(n["started_at"]), result_word(n["channel"], n["result"], tr), str(n.get("tracking") or ""),
+         receipt(n.get("receipt")), str(n.get("pdf_sha256") or ""))
+        for n in data["notices"])  # fmt: skip
+    bodies = {"contacts": contacts, "unsent": unsent, "promises": promises, "payments": payments,
+              "notices": notices}  # fmt: skip
+    return Readable(
+        title=fill(TITLE, ref=a["external_ref"]),
+        lines=tuple(lines),
+        account_header=tuple(tr(h) for h in ACCOUNT_HEADER),
+        account_row=(a["debtor_name"] or "", f"{a['country']} {a['region'] or ''}".strip(),
+                     f"{a['currency']} {a['balance']}", day(a["due_date"]),
+                     word(ACCOUNT_STATUS_LABELS, a["status"], tr, OTHER_STATE),
+                     word(STAGE_LABELS, a["stage"], tr), a["campaign"] or "", a["creditor"] or ""),
+        sections=tuple((tr(heading), tuple(tr(h) for h in header),
+                        bodies[key] or (("—",) * len(header),))
+                       for key, (heading, header) in SECTIONS.items()),
+    )  # fmt: skip
+
+
+def _parse(iso: Any) -> datetime | None:
+    if not isinstance(iso, str) or not iso:
+        return None
+    try:
+        at = datetime.fromisoformat(iso)
+    except ValueError:
+        return None
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+WIDTHS: dict[str, list[float]] = {"contacts": [3.6, 1.6, 2.6, 1.8, 2.6, 5.0, 2.8, 4.6], "unsent": [4.5, 2.5, 4, 3, 10.5],
+          "promises": [4.5, 3, 3, 2.5, 3, 4.5], "payments": [5, 4, 4],
+          "notices": [4.5, 2.5, 3.5, 6, 7]}  # fmt: skip
+
+
+def render_pdf(data: Mapping[str, Any], zone: ZoneInfo = UTC_ZONE, tr: Translate = _spanish,
+               lang: str = "es") -> bytes:  # fmt: skip
+    """The same facts for a person, Spanish first (``tr``/``lang`` for another language):
+    one table per section, the words of `readable`."""
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import LETTER, landscape
     from reportlab.lib.styles import getSampleStyleSheet
     from reportlab.lib.units import cm
     from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+    words = readable(data, zone, tr, lang)
     styles = getSampleStyleSheet()
     small = styles["BodyText"].clone("small", fontSize=7.5, leading=9)
     buf = io.BytesIO()
     doc = SimpleDocTemplate(buf, pagesize=landscape(LETTER), leftMargin=1.5 * cm,
                             rightMargin=1.5 * cm, topMargin=1.5 * cm, bottomMargin=1.5 * cm,
-                            title=f"Expediente {data['account']['external_ref']}",
-                            invariant=True)  # fmt: skip
-    a = data["account"]
+                            title=words.title, invariant=True)  # fmt: skip
 
     def p(text: Any) -> Paragraph:
         return Paragraph(escape("" if text is None else str(text)), small)
 
-    def table(header: list[str], rows: list[list[Any]], widths: list[float]) -> Table:
+    def table(
+        header: tuple[str, ...], rows: tuple[tuple[str, ...], ...], widths: list[float]
+    ) -> Table:
         body = [[p(h) for h in header]] + [[p(c) for c in row] for row in rows]
         t = Table(body, colWidths=[w * cm for w in widths], repeatRows=1)
         t.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
@@ -232,69 +426,40 @@ def render_pdf(data: Mapping[str, Any]) -> bytes:
                                ("VALIGN", (0, 0), (-1, -1), "TOP")]))  # fmt: skip
         return t
 
-    story: list[Any] = [
-        Paragraph(escape(f"Expediente para cobranza judicial: cuenta {a['external_ref']}"),
-                  styles["Title"]),
-        p(f"Generado {data['generated_at']} · versión {data['dossier_version']}"),
-        Spacer(1, 0.3 * cm),
-        table(["Deudor", "País / región", "Saldo", "Vencimiento", "Estado", "Etapa", "Campaña",
-               "Acreedor"],
-              [[a["debtor_name"], f"{a['country']} {a['region'] or ''}",
-                f"{a['currency']} {a['balance']}", a["due_date"], a["status"], a["stage"],
-                a["campaign"], a["creditor"]]],
-              [4.5, 2.5, 3, 2.5, 2, 2, 3, 5]),
-    ]  # fmt: skip
-    handoff = data.get("handoff")
-    if handoff:
-        story += [Spacer(1, 0.2 * cm), p(f"Pasada a etapa legal por {handoff['by']} el "
-                                         f"{handoff['at']} (antes: {handoff['from_stage']}). "
-                                         f"Motivo: {handoff['reason']}")]  # fmt: skip
-    story += [Spacer(1, 0.4 * cm), Paragraph("Contactos en todos los canales", styles["Heading2"]),
-              table(["Fecha", "Canal", "Destino", "Resultado", "Mensaje", "Decisión", "Tipificación",
-                     "Grabación (SHA-256)"],
-                    [[c["started_at"], c["channel"], c["phone"] or c["address"], c["result"],
-                      c["template"],
-                      (f"#{c['decision']['id']} {'permitida' if c['decision']['allowed'] else 'bloqueada'} "
-                       f"{' '.join(c['decision']['reasons'])} {c['decision']['profile_version']}")
-                      if c["decision"] else "",
-                      f"{c['disposition']['party']} {c['disposition']['outcome']}" if c["disposition"] else "",
-                      (c["recording"] or {}).get("sha256") or ""]
-                     for c in data["contacts"]] or [["—"] * 8],
-                    [3.2, 1.6, 2.8, 1.8, 2.8, 5.2, 2.8, 4.6])]  # fmt: skip
-    story += [Spacer(1, 0.4 * cm), Paragraph("Mensajes no enviados y por qué", styles["Heading2"]),
-              table(["Fecha", "Canal", "Mensaje", "Estado", "Motivos"],
-                    [[m["decided_at"], m["channel"], m["template"], m["status"], " ".join(m["reasons"])]
-                     for m in data["messages_not_sent"]] or [["—"] * 5], [4, 2.5, 4, 3, 11])]  # fmt: skip
-    story += [Spacer(1, 0.4 * cm), Paragraph("Promesas y su resultado", styles["Heading2"]),
-              table(["Creada", "Monto", "Fecha comprometida", "Estado", "Pagado", "Resuelta"],
-                    [[x["created_at"], f"{x['currency']} {x['amount']}", x["due_date"], x["status"],
-                      x["paid_amount"], x["resolved_at"]] for x in data["promises"]] or [["—"] * 6],
-                    [4, 3, 3, 2.5, 3, 4])]  # fmt: skip
-    story += [Spacer(1, 0.4 * cm), Paragraph("Pagos", styles["Heading2"]),
-              table(["Fecha", "Monto", "Origen"],
-                    [[x["paid_at"], x["amount"], x["source"]] for x in data["payments"]] or [["—"] * 3],
-                    [5, 4, 4])]  # fmt: skip
-    story += [Spacer(1, 0.4 * cm), Paragraph("Notificaciones formales y acuses", styles["Heading2"]),
-              table(["Fecha", "Resultado", "Guía", "Acuse de recibo", "Carta (SHA-256)"],
-                    [[n["started_at"], n["result"], n.get("tracking"),
-                      " ".join(f"{k}: {v}" for k, v in (n.get("receipt") or {}).items()),
-                      n.get("pdf_sha256")]
-                     for n in data["notices"]] or [["—"] * 5], [4, 2.5, 3.5, 6, 7])]  # fmt: skip
+    story: list[Any] = [Paragraph(escape(words.title), styles["Title"]), p(words.lines[0]),
+                        Spacer(1, 0.3 * cm),
+                        table(words.account_header, (words.account_row,), [4.5, 2.5, 3, 2.5, 2, 2, 3, 5])]  # fmt: skip
+    for line in words.lines[1:]:
+        story += [Spacer(1, 0.2 * cm), p(line)]
+    for key, (heading, header, rows) in zip(SECTIONS, words.sections, strict=True):
+        story += [Spacer(1, 0.4 * cm), Paragraph(escape(heading), styles["Heading2"]),
+                  table(header, rows, WIDTHS[key])]  # fmt: skip
     doc.build(story)
     return buf.getvalue()
 
 
 def build(engine: Engine, account_ref: str, now: datetime,
-          handoff: Mapping[str, Any] | None = None) -> Dossier:  # fmt: skip
+          handoff: Mapping[str, Any] | None = None, *, tr: Translate = _spanish,
+          lang: str = "es") -> Dossier:  # fmt: skip
+    """The dossier of one account; its PDF Spanish unless ``tr``/``lang`` say otherwise
+    (the console's catalog translates the Spanish msgids), its times in the debtor's
+    zone (compliance/timezones.py's first candidate; UTC when none is known)."""
     with Session(engine) as s:
         account = s.scalars(select(Account).options(selectinload(Account.phones))
                             .where(Account.external_ref == account_ref)).one_or_none()  # fmt: skip
         if account is None:
             raise DossierError(f"no account {account_ref!r}")
         data = collect(s, account, now)
+        zone = debtor_zone(account)
     if handoff is not None:
         data["handoff"] = dict(handoff)
-    return Dossier(account_ref, data, render_json(data), render_pdf(data))
+    return Dossier(account_ref, data, render_json(data), render_pdf(data, zone, tr, lang))
+
+
+def debtor_zone(account: Account) -> ZoneInfo:
+    phone = account.phones[0].number_e164 if account.phones else None
+    zones = debtor_zones(account.timezone, account.country, account.region, phone)
+    return zones[0] if zones else UTC_ZONE
 
 
 def move_to_legal(engine: Engine, account_ref: str, *, by: str, reason: str, now: datetime,

@@ -800,3 +800,8 @@ EN.update(PORTAL_EN)
 from translations_portal_chat import PORTAL_CHAT_EN  # noqa: E402
 
 EN.update(PORTAL_CHAT_EN)
+
+# The legal dossier (outreach/legal_dossier.py) and the code words only it shows.
+from translations_dossier import DOSSIER_EN  # noqa: E402
+
+EN.update(DOSSIER_EN)

@@ -10,14 +10,25 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from outreach.legal_dossier import DossierError, move_to_legal
+from console.i18n import load_catalogs
+from outreach.legal_dossier import DossierError, build, move_to_legal, readable, render_pdf
 from store.db import transaction
-from store.models import Account, AuditEntry, CallAttempt, Decision, OutreachStep, Phone, Promise
+from store.models import (
+    Account,
+    AuditEntry,
+    CallAttempt,
+    Decision,
+    Disposition,
+    OutreachStep,
+    Phone,
+    Promise,
+)
 
 NOW = datetime(2026, 12, 5, 16, 0, tzinfo=UTC)
 
@@ -139,3 +150,93 @@ def test_given_a_formal_notice_with_its_receipt_when_dossier_then_tracking_and_r
     assert notice["tracking"] == "MX123456789" and notice["pdf_sha256"] == "ab" * 32
     assert notice["receipt"] == {"acknowledged_at": "2026-11-28T12:00:00+00:00",
                                  "received_by": "Carlos Ruiz"}  # fmt: skip
+
+
+def seed_call(engine: Engine, account_id: int) -> None:
+    """A call the agent dispositioned: the titular promised to pay."""
+    with transaction(engine) as s:
+        call = CallAttempt(account_id=account_id, phone_e164="+525512345678", channel="call",
+                           source="dialer", result="contact",
+                           started_at=datetime(2026, 12, 1, 20, 5, tzinfo=UTC))  # fmt: skip
+        s.add(call)
+        s.flush()
+        s.add(Disposition(attempt_id=call.id, account_id=account_id, party="titular",
+                          outcome="promesa_pago"))  # fmt: skip
+
+
+RAW_CODES = ("outside_hours", "prelegal", "delivered", "waiting", "broken", "titular",
+             "promesa_pago", "aviso_prejudicial", "active", "sms", "contact")  # fmt: skip
+
+
+def _cells(words: Any) -> list[str]:
+    """Every cell and line the PDF prints, one string each."""
+    cells = [words.title, *words.lines, *words.account_header, *words.account_row]
+    for heading, header, rows in words.sections:
+        cells += [heading, *header, *(c for row in rows for c in row)]
+    return cells
+
+
+def test_given_a_legal_hand_off_when_the_dossier_is_read_in_spanish_then_words_and_debtor_times(
+    engine: Engine, tmp_path: Path
+) -> None:
+    account_id = seed(engine)
+    seed_call(engine, account_id)
+    dossier, _, pdf_path = move_to_legal(engine, "L-1", by="supervisora Ana",
+                                         reason="tres promesas incumplidas", now=NOW,
+                                         out_dir=tmp_path)  # fmt: skip
+    words = readable(dossier.data, ZoneInfo("America/Mexico_City"))
+    text = words.text()
+    # The account's state and stage, the hand-off's stage before, in words.
+    assert "Activa" in words.account_row and "Legal" in words.account_row
+    assert "(antes: Prejudicial)" in text
+    contacts = dict((h, rows) for h, _, rows in words.sections)["Contactos en todos los canales"]
+    call, sms = sorted(contacts, key=lambda r: r[1])
+    assert call[1:4] == ("Llamada", "+525512345678", "Contacto")
+    assert call[6] == "Titular: Promesa de pago"
+    assert sms[1] == "SMS" and sms[3] == "Entregado" and sms[4] == "Aviso prejudicial"
+    assert "permitida" in sms[5] and "MX@1#abc" in sms[5]
+    # The refusal's reason and the step's state, in words.
+    assert "En espera de horario permitido | Fuera del horario permitido" in text
+    assert "Incumplida" in text
+    # Every time in the debtor's zone named by its city, UTC kept beside it.
+    assert call[0] == "1 dic 2026, 14:05 (Ciudad de México) · 20:05 UTC"
+    assert "5 dic 2026, 10:00 (Ciudad de México) · 16:00 UTC" in text  # hand-off, generated
+    # No code is printed as a word of its own, no ISO time either.
+    cells = _cells(words)
+    assert not [c for c in cells for code in RAW_CODES if code in c.split()], cells
+    assert "T16:00" not in text and "+00:00" not in text
+    # The file written is this text's layout, in the zone the account's data gives.
+    assert pdf_path.read_bytes() == render_pdf(dossier.data, ZoneInfo("America/Mexico_City"))
+
+
+def test_given_english_when_the_dossier_is_read_then_english_words_and_the_city_in_english(
+    engine: Engine,
+) -> None:
+    account_id = seed(engine)
+    seed_call(engine, account_id)
+    dossier = build(engine, "L-1", NOW, tr=load_catalogs()["en"].gettext, lang="en")
+    words = readable(dossier.data, ZoneInfo("America/Mexico_City"),
+                     load_catalogs()["en"].gettext, "en")  # fmt: skip
+    text = words.text()
+    assert words.title == "Dossier for legal collection: account L-1"
+    assert "Outside the allowed hours" in text and "Waiting for allowed hours" in text
+    assert "Debtor: Promise to pay" in text and "Pre-legal notice" in text
+    assert "Dec 1, 2026, 14:05 (Mexico City) · 20:05 UTC" in text
+    assert not [c for c in _cells(words) for code in RAW_CODES if code in c.split()]
+    english = render_pdf(dossier.data, ZoneInfo("America/Mexico_City"),
+                         load_catalogs()["en"].gettext, "en")  # fmt: skip
+    assert dossier.pdf_bytes == english
+
+
+def test_given_a_late_evening_contact_when_the_utc_day_differs_then_utc_says_its_day(
+    engine: Engine,
+) -> None:
+    account_id = seed(engine)
+    with transaction(engine) as s:
+        s.add(CallAttempt(account_id=account_id, phone_e164="+525512345678", channel="call",
+                          source="dialer", result="no_answer",
+                          started_at=datetime(2026, 12, 2, 3, 30, tzinfo=UTC)))  # fmt: skip
+    dossier = build(engine, "L-1", NOW)
+    text = readable(dossier.data, ZoneInfo("America/Mexico_City")).text()
+    assert "1 dic 2026, 21:30 (Ciudad de México) · 2 dic 2026, 03:30 UTC" in text
+    assert "No contesta" in text
