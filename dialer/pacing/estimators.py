@@ -641,6 +641,29 @@ def window_break_probability(
     return min(1.0, total)
 
 
+def uncertain_budget_rate(spent: int, answers: float, target: float, probability: float) -> float:
+    """The largest expected count lam of single abandons an hour with
+    `window_break_probability(spent, answers, target, lam, 1) <= probability`.
+
+    `budget_rate` on an allowance taken at a lower bound of the answers treats
+    the allowance as known; here the answers' spread is summed over (an hour
+    expecting 44 answers allows one abandon, but one time in twenty holds
+    under 34 and allows none).
+    """
+    if not 0 < probability < 1:
+        raise ValueError("probability must be in (0, 1)")
+    if window_break_probability(spent, answers, target, 0.0, 1.0) > probability:
+        return 0.0
+    lo, hi = 0.0, 1.0 + 2.0 * target * answers + 10.0 * math.sqrt(target * answers + 1.0)
+    for _ in range(40):
+        mid = (lo + hi) / 2
+        if window_break_probability(spent, answers, target, mid, 1.0) <= probability:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
 def poisson_binomial(probabilities: Iterable[float]) -> list[float]:
     """pmf[j] = P(exactly j of independent events with these probabilities happen)."""
     pmf = [1.0]

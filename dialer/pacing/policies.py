@@ -40,8 +40,8 @@ from `snapshot.now`; one policy object serves one campaign.
   call's chance at its ring-model row's upper bound), and the rise in that
   risk each decision brings is charged to an hour's ledger with a budget.
   Where the margin (or the guard, for the hour) refuses to dial ahead, the
-  exact path (`exact_ahead`, off by default: measured, it broke an hour on
-  an unseen 25-agent row) places the calls whose chance of bringing even one
+  exact path (`exact_ahead`, off by default: measured, each wider sample of
+  unseen rows found an hour it breaks that the default holds) places the calls whose chance of bringing even one
   abandon is negligible, charged to a ledger of its own (`_exact_cap`).
   docs/pacing.md has the bound.
   Blended inbound (`snapshot.has_inbound`): inbound takes the next free agent
@@ -86,6 +86,7 @@ from dialer.pacing.estimators import (
     poisson_tail,
     pooled_answer_rate,
     rescaled_rows,
+    uncertain_budget_rate,
     wilson_upper,
     window_break_probability,
     wrap_free_rows,
@@ -219,6 +220,7 @@ class PredictivePolicy:
         exact_free_cap: float = 0.9,
         exact_shares_budget: bool = True,
         guard_starving: bool = True,
+        exact_uncertain_room: bool = False,
     ) -> None:
         if not 0 < aim_ratio <= 1:
             raise ValueError("aim_ratio must be in (0, 1]")
@@ -342,6 +344,7 @@ class PredictivePolicy:
         self.guard_z_step = guard_z_step
         self.guard_cautious_share = guard_cautious_share
         self.guard_starving = guard_starving
+        self.exact_uncertain_room = exact_uncertain_room
         self.last_starving = False
         self._attempt_mean = 20.0  # mean seconds a call rings to its end (ring samples)
         self.last_overflow_cap: int | None = None
@@ -363,6 +366,7 @@ class PredictivePolicy:
         self.exact_decision_risk = exact_decision_risk
         self.exact_free_cap = exact_free_cap
         self._exact_ledger = HourLedger()
+        self._uncertain_rates: dict[tuple[int, int, float, float], float] = {}
         # One hour's break budget for both paths (`_exact_break_share`).
         self.exact_shares_budget = exact_shares_budget
         self._pending_exact: tuple[list[float], int] | None = None
@@ -938,8 +942,10 @@ class PredictivePolicy:
         the risk charged (the expected abandons these calls bring) stays under
         the rate at which the hour's remaining room (`_overflow_left`) is
         exceeded with probability `exact_hour_budget` - 0.005 an hour when
-        any abandon breaks it, ~0.1 with one to spare - and under
-        `exact_max_per_hour`. docs/pacing.md, "the exact path".
+        any abandon breaks it, ~0.1 with one to spare; with
+        `exact_uncertain_room`, summed over the answers' spread instead
+        (`_exact_uncertain_allowance`) - and under `exact_max_per_hour`.
+        docs/pacing.md, "the exact path".
         """
         if most <= progressive:
             return progressive
@@ -953,7 +959,12 @@ class PredictivePolicy:
             if left_over <= 0:
                 return progressive
             probability = min(probability, left_over)
-        allowance = min(self.exact_max_per_hour, budget_rate(room_left, min(probability, 0.5)))
+        if self.exact_uncertain_room:
+            allowance = min(
+                self.exact_max_per_hour, self._exact_uncertain_allowance(s, probability)
+            )
+        else:
+            allowance = min(self.exact_max_per_hour, budget_rate(room_left, min(probability, 0.5)))
         room = allowance - spent
         if room <= 0:
             return progressive
@@ -966,6 +977,25 @@ class PredictivePolicy:
         if best > progressive:
             self._pending_exact = (risk, progressive)
         return best
+
+    def _exact_uncertain_allowance(self, s: Snapshot, probability: float) -> float:
+        """The exact path's abandons an hour with `exact_uncertain_room`: the rate at which
+        the hour breaks with at most `probability`, its answers a Poisson count around their
+        lower bound (`overflow_answers_z` low, as `_overflow_left`) and the abandons already
+        in it spent."""
+        per_hour = self._answers_per_hour(s)
+        low = max(0.0, per_hour - self.overflow_answers_z * math.sqrt(max(0.0, per_hour)))
+        w = s.window(3600.0)
+        spent = math.ceil(w.abandoned - 1e-9) if w is not None else 0
+        key = (spent, round(low), round(probability, 4), s.abandon_target)
+        rate = self._uncertain_rates.get(key)
+        if rate is None:
+            rate = uncertain_budget_rate(spent, float(round(low)), s.abandon_target,
+                                         min(probability, 0.5))  # fmt: skip
+            if len(self._uncertain_rates) > 4096:
+                self._uncertain_rates.clear()
+            self._uncertain_rates[key] = rate
+        return rate
 
     def _exact_break_share(self, s: Snapshot, left: int) -> float:
         """The chance that the exact path's abandons of the last hour break it alone.

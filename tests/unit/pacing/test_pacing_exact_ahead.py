@@ -217,3 +217,26 @@ def test_given_the_exact_paths_abandons_could_break_the_hour_when_the_model_dial
     cut = spent.calls_to_place(s)
     assert cut < unbounded and spent.last_reason == "overflow"
     assert spent.clump_risk_spent == 0.0  # nothing left to charge
+
+
+def test_given_an_hour_whose_answers_may_not_hold_its_one_abandon_when_budgeting_then_smaller():
+    # 44 answers an hour: one abandon fits (34 to 66 answers) at their lower bound,
+    # and `budget_rate` spends it as if sure; but the hour may hold under 34.
+    s = _small_team(answered=22)
+    plain = PredictivePolicy(exact_ahead=True, exact_decision_risk=0.01)
+    summed = PredictivePolicy(exact_ahead=True, exact_decision_risk=0.01, exact_uncertain_room=True)
+    for policy in (plain, summed):
+        for t in range(900):
+            policy.calls_to_place(dataclasses.replace(s, now=s.now + t))
+    assert plain._overflow_left(s) == 1
+    sure = budget_rate(1, plain.exact_hour_budget)
+    uncertain = summed._exact_uncertain_allowance(s, summed.exact_hour_budget)
+    assert uncertain < sure / 3
+    assert summed.exact_risk_spent <= uncertain + 1e-12
+    assert plain.exact_risk_spent > uncertain  # the plain budget spends past it
+
+
+def test_given_an_abandon_already_in_a_thin_hour_when_budgeting_then_almost_nothing_left():
+    spent = _small_team(answered=22, abandoned=1)
+    policy = PredictivePolicy(exact_ahead=True, exact_uncertain_room=True)
+    assert policy._exact_uncertain_allowance(spent, 0.005) == 0.0
