@@ -121,6 +121,11 @@ def floor_day(
         }
 
 
+# What the supervisors' map says of a visit (each has its words in
+# console/templates/supervisor_field.html; a test compares the two).
+MAP_STATUSES = ("planned", "in_progress", "done", "failed")
+
+
 def _map_status(status: str, outcome: str | None) -> str:
     """planned | in_progress | done (someone met) | failed (nobody, wrong address, skipped)."""
     if status == VisitStatus.planned.value:

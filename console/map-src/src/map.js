@@ -18,6 +18,9 @@ const STATUS = CONFIG.status;
 const OUTCOME = CONFIG.outcome;
 const REASON = CONFIG.reason;
 const T = CONFIG.t;
+// A code the page has no word for reads as a neutral word, never as the code.
+const statusWord = (code) => STATUS[code] || T.other_status;
+const outcomeWord = (code) => (code ? OUTCOME[code] || T.other_outcome : "");
 const fill = (template, values) => template.replace(/\{(\w+)\}/g, (m, k) => (k in values ? String(values[k]) : m));
 
 // No animations: a supervisor's map that redraws every 10 s should not swim.
@@ -52,7 +55,7 @@ function draw(data) {
     const marker = L.circleMarker(ll, { radius: 8, color: "#fff", weight: 2, fillOpacity: 0.95,
                                         fillColor: COLORS[v.status] || "#667085" });
     // An element, never a string: Leaflet puts a string in as HTML, and names come from files.
-    marker.bindTooltip(text("span", `${v.position}. ${v.debtor_name} · ${STATUS[v.status] || v.status}`));
+    marker.bindTooltip(text("span", `${v.position}. ${v.debtor_name} · ${statusWord(v.status)}`));
     marker.addTo(visitLayer);
     if (!byAgent.has(v.agent_id)) byAgent.set(v.agent_id, []);
     byAgent.get(v.agent_id).push(ll);
@@ -87,8 +90,8 @@ function table(visits) {
     tr.append(text("td", v.agent), text("td", v.position), text("td", `${v.account_ref} · ${v.debtor_name}`),
               text("td", v.address));
     const st = text("td", "");
-    st.append(text("span", STATUS[v.status] || v.status, "badge badge-visit-" + v.status));
-    tr.append(st, text("td", OUTCOME[v.outcome] || v.outcome || ""));
+    st.append(text("span", statusWord(v.status), "badge badge-visit-" + v.status));
+    tr.append(st, text("td", outcomeWord(v.outcome)));
     const act = document.createElement("td");
     if (v.status === "planned") {
       const b = text("button", T.cancel, "btn btn-small");
@@ -128,7 +131,7 @@ function notify(ended) {
   if (!ended.length) return;
   $("no-notices").hidden = true;
   for (const v of ended) {
-    const li = text("li", fill(T.ended, { agent: v.agent, debtor: v.debtor_name, outcome: OUTCOME[v.outcome] || STATUS[v.status] }), "notice");
+    const li = text("li", fill(T.ended, { agent: v.agent, debtor: v.debtor_name, outcome: v.outcome ? outcomeWord(v.outcome) : statusWord(v.status) }), "notice");
     li.dataset.visit = v.id;
     $("notices").prepend(li);
   }
@@ -178,7 +181,7 @@ async function plan() {
     const ul = document.createElement("ul");
     ul.className = "refused";
     for (const x of r.data.refused) {
-      ul.append(text("li", fill(T.not_planned, { account: x.external_ref || x.account_id, reasons: x.reasons.map((c) => REASON[c] || c).join(", ") })));
+      ul.append(text("li", fill(T.not_planned, { account: x.external_ref || x.account_id, reasons: x.reasons.map((c) => REASON[c] || T.other_reason).join(", ") })));
     }
     out.append(ul);
   }

@@ -3,6 +3,7 @@ agent's pop data, and the supervisor's messages per channel and step. No raw cod
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from aiohttp.test_utils import TestClient
@@ -130,3 +131,15 @@ def test_given_a_letter_sent_when_the_timeline_is_read_then_its_destination_is_t
     # Before, a letter's destination was empty: only phones and e-mail were masked.
     assert shown["address"] == "***, 06600 Ciudad de México, CDMX"
     assert "Reforma" not in repr(shown)
+
+
+async def test_given_a_message_waiting_for_allowed_hours_then_its_until_time_says_its_zone(
+    client: TestClient, engine: Engine, seed: Seed
+) -> None:
+    ids = seed_messages(engine, seed)
+    await login(client, "raul")
+    page = await (await client.get(f"/attempts/{ids['sms']}")).text()
+    until = re.search(r'hasta ([^<]+?) <span class="muted small zone">([^<]+)</span>', page)
+    assert until is not None, "the 'until' time has no zone of its own"
+    row_zones = re.findall(r'</a> <span class="muted small zone">([^<]+)</span>', page)
+    assert until[2].strip() and until[2] in row_zones

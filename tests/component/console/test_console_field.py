@@ -580,3 +580,37 @@ async def test_given_a_supervisor_searching_accounts_to_plan_then_each_search_is
     [(actor, payload)] = [(a, p) for a, p in views if p.get("page") == "field_accounts"]
     assert actor == "user:sofia" and payload["results"] == [seed.account_id]
     assert set(payload["fields"]) == {"name", "address", "coordinates"}
+
+
+async def test_given_every_status_the_map_can_show_then_each_has_its_words_and_no_code_fallback(
+    field_client: TestClient,
+) -> None:
+    from field.day import MAP_STATUSES, _map_status
+    from field.questionnaire import OUTCOMES as VISIT_OUTCOMES
+    from store.models import VisitStatus
+
+    # Every visit state the model allows, with every outcome, is one the map knows.
+    shown = {_map_status(s.value, o) for s in VisitStatus for o in (None, *VISIT_OUTCOMES)}
+    assert shown <= set(MAP_STATUSES)
+    await login(field_client, "sofia")
+    for lang in ("es", "en"):
+        page = await (await field_client.get(f"/supervisor/field?lang={lang}")).text()
+        config = json.loads(
+            re.search(r'<script id="field-config"[^>]*>(.*?)</script>', page, re.S)[1]
+        )
+        assert set(config["status"]) == set(MAP_STATUSES), lang
+        assert set(VISIT_OUTCOMES) <= set(config["outcome"]), lang
+        words = [*config["status"].values(), *config["outcome"].values()]
+        assert not set(words) & {*MAP_STATUSES, *VISIT_OUTCOMES}, lang
+        assert config["t"]["other_status"] and config["t"]["other_outcome"], lang
+    assert config["t"]["other_status"] == "Other state"
+
+
+def test_given_the_map_script_when_a_code_has_no_word_then_it_never_shows_the_code() -> None:
+    from pathlib import Path
+
+    script = (Path(__file__).resolve().parents[3] / "console/map-src/src/map.js").read_text()
+    assert not re.search(
+        r"(STATUS|OUTCOME|REASON)\[[^\]]+\]\s*\|\|\s*(v\.status|v\.outcome|c\b)", script
+    )
+    assert "T.other_status" in script and "T.other_outcome" in script
