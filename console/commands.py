@@ -8,12 +8,17 @@ import asyncio
 import getpass
 import signal
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from cobrador.ground.settings import Settings
 
 
 def register(subparsers: Any) -> None:
+    from outreach.commands import DOSSIER_TRANSLATIONS
+
+    # `cobrador outreach legal|dossier --lang en`: the dossier's English is this catalog's.
+    DOSSIER_TRANSLATIONS.setdefault("en", _english)
     user = subparsers.add_parser("user", help="console users")
     user_sub = user.add_subparsers(dest="user_command", metavar="ACTION", required=True)
     add = user_sub.add_parser("add", help="create a console user (asks the password)")
@@ -77,6 +82,12 @@ def _read_password(from_stdin: bool) -> str:
     if not password:
         raise UserError("empty password")
     return password
+
+
+def _english() -> Callable[[str], str]:
+    from console.i18n import load_catalogs
+
+    return load_catalogs()["en"].gettext
 
 
 def _user_add(args: argparse.Namespace, settings: Settings) -> int:

@@ -1,79 +1,29 @@
-"""Money as an agent types and reads it, in the account's country and currency.
+"""Money as an agent types it, in the account's country and currency; how it is
+shown is cobrador/ground/money_words.py's (one formatter for every page and the
+legal dossier).
 
-Babel's CLDR data says which symbol separates thousands and which decimals
-(Colombia: 1.500,50; Mexico and Peru: 1,500.50). Parsing is strict and refuses
-what could mean two amounts ("2.450" in Mexico: 2.45 or 2450?) with a Spanish
-reason instead of guessing. Decimal only, never float. Pure: no I/O.
+Parsing is strict and refuses what could mean two amounts ("2.450" in Mexico: 2.45
+or 2450?) with a Spanish reason instead of guessing. Decimal only, never float.
+Pure: no I/O.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from babel.core import Locale, UnknownLocaleError
-from babel.numbers import (
-    NumberFormatError,
-    format_currency,
-    format_decimal,
-    get_currency_symbol,
-    get_decimal_symbol,
-    get_group_symbol,
-    parse_decimal,
-)
+from babel.numbers import NumberFormatError, get_currency_symbol, parse_decimal
 
+from cobrador.ground.money_words import MoneyFormat, money_format
 from console.i18n import N_, FilledMessage
+
+__all__ = ["MoneyError", "MoneyFormat", "money_format", "parse_amount"]
 
 MAX_INPUT = 32
 CENT = Decimal("0.01")
-EXAMPLE = Decimal("2450.00")
 
 
 class MoneyError(FilledMessage):
     """A Spanish msgid with {texto}, {moneda}, {miles}, {decimales}, {ejemplo} filled in."""
-
-
-@dataclass(frozen=True)
-class MoneyFormat:
-    locale: str  # e.g. es_MX
-    currency: str  # ISO 4217
-
-    @property
-    def decimal(self) -> str:
-        return str(get_decimal_symbol(self.locale))
-
-    @property
-    def group(self) -> str:
-        return str(get_group_symbol(self.locale))
-
-    @property
-    def example(self) -> str:
-        return self.typed(EXAMPLE)
-
-    def typed(self, amount: Decimal) -> str:
-        """How an agent of this country types the amount ("2,450.00", "2.450,00")."""
-        return str(format_decimal(amount, format="#,##0.00", locale=self.locale))
-
-    def show(self, amount: Decimal) -> str:
-        """ "$2,450.00 MXN": the local symbol, every cent, and the code (symbols repeat)."""
-        symbol = format_currency(amount, self.currency, locale=self.locale, currency_digits=False)
-        return f"{symbol} {self.currency}"
-
-    def as_dict(self) -> dict[str, str]:
-        return {"locale": self.locale, "currency": self.currency, "decimal": self.decimal,
-                "group": self.group, "example": self.example}  # fmt: skip
-
-
-def money_format(country: str, currency: str) -> MoneyFormat:
-    """Spanish of the account's country (es_MX, es_CO, es_PE...); English for the US."""
-    country = (country or "").upper()
-    for name in (f"es_{country}", f"en_{country}"):
-        try:
-            Locale.parse(name)
-        except (UnknownLocaleError, ValueError):
-            continue
-        return MoneyFormat(name, (currency or "").upper())
-    return MoneyFormat("es_MX", (currency or "").upper())
 
 
 def parse_amount(raw: str, fmt: MoneyFormat) -> Decimal:

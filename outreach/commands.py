@@ -28,6 +28,12 @@ log = logging.getLogger(__name__)
 WithChannels = Callable[[Settings, Any, Any, Any, Any], contextlib.AbstractAsyncContextManager[Any]]
 WITH_CHANNELS: list[WithChannels] = []
 
+# The legal dossier's words in a language other than Spanish (its msgids): a function
+# giving the translation. The English lives in the console's catalog, which adds itself
+# here (console/commands.py), as this package may not import the console.
+DOSSIER_LANGUAGES = ("es", "en")  # outreach.legal_dossier.LANGUAGES (a test keeps them equal)
+DOSSIER_TRANSLATIONS: dict[str, Callable[[], Callable[[str], str]]] = {}
+
 
 def register(subparsers: Any) -> None:
     from dialer.commands import RULES_CHECKS
@@ -49,10 +55,12 @@ def register(subparsers: Any) -> None:
     legal.add_argument("--by", required=True, help="who decides it (name or user)")
     legal.add_argument("--reason", required=True, help="why: kept in the dossier and the audit")
     legal.add_argument("--out", type=Path, help="directory (default: <data_dir>/dossiers)")
+    _lang_argument(legal)
     legal.set_defaults(func=_legal)
     dossier = sub.add_parser("dossier", help="write an account's dossier (JSON + PDF) now")
     dossier.add_argument("account", metavar="REF")
     dossier.add_argument("--out", type=Path, help="directory (default: <data_dir>/dossiers)")
+    _lang_argument(dossier)
     dossier.set_defaults(func=_dossier)
     link = sub.add_parser("link", help="print a signed self-service portal link for an account")
     link.add_argument("account", metavar="REF")
@@ -142,6 +150,22 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _lang_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--lang", default="es", choices=DOSSIER_LANGUAGES,
+                        help="the PDF's language (default: es); amounts stay in the "
+                        "account's currency and notation, the JSON is the same")  # fmt: skip
+
+
+def _dossier_words(lang: str) -> Callable[[str], str]:
+    """The translation of the dossier's Spanish msgids into ``lang``."""
+    if lang == "es":
+        return str
+    translation = DOSSIER_TRANSLATIONS.get(lang)
+    if translation is None:
+        raise UserError(f"the dossier has no {lang!r} words here: choose --lang es")
+    return translation()
+
+
 def _legal(args: argparse.Namespace, settings: Settings) -> int:
     from datetime import UTC, datetime
 
@@ -152,7 +176,7 @@ def _legal(args: argparse.Namespace, settings: Settings) -> int:
     try:
         dossier, json_path, pdf_path = move_to_legal(
             open_engine(settings), args.account, by=args.by, reason=args.reason,
-            now=datetime.now(UTC), out_dir=out,
+            now=datetime.now(UTC), out_dir=out, tr=_dossier_words(args.lang), lang=args.lang,
         )  # fmt: skip
     except DossierError as exc:
         raise UserError(str(exc)) from exc
@@ -169,7 +193,8 @@ def _dossier(args: argparse.Namespace, settings: Settings) -> int:
 
     now = datetime.now(UTC)
     try:
-        dossier = build(open_engine(settings), args.account, now)
+        dossier = build(open_engine(settings), args.account, now,
+                        tr=_dossier_words(args.lang), lang=args.lang)  # fmt: skip
     except DossierError as exc:
         raise UserError(str(exc)) from exc
     out: Path = args.out or settings.data_dir / "dossiers"

@@ -14,7 +14,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
@@ -41,6 +41,7 @@ from cobrador.ground.code_words import (
     template_word,
     word,
 )
+from cobrador.ground.money_words import money_format
 from cobrador.ground.shown_time import clock, day_and_clock, in_zone, shown_time
 from cobrador.ground.zone_names import zone_city
 from compliance.debtor_time import debtor_zones
@@ -252,6 +253,14 @@ SECTIONS = {
                  N_("Carta (SHA-256)"))),
 }  # fmt: skip
 LOCALES = {"es": "es_MX", "en": "en"}
+LANGUAGES = tuple(LOCALES)
+
+
+def check_language(lang: str) -> str:
+    """``lang`` when the dossier can be written in it; DossierError otherwise."""
+    if lang not in LOCALES:
+        raise DossierError(f"no dossier in {lang!r}: choose one of {', '.join(LANGUAGES)}")
+    return lang
 
 
 def _spanish(message: str) -> str:
@@ -286,9 +295,20 @@ class Readable:
 def readable(data: Mapping[str, Any], zone: ZoneInfo, tr: Translate = _spanish,
              lang: str = "es") -> Readable:  # fmt: skip
     """The dossier's data in words: codes as their labels (cobrador/ground/code_words.py),
-    times as "6 dic 2026, 14:05 (Ciudad de México) · 20:05 UTC". Pure."""
-    locale = LOCALES.get(lang, LOCALES["es"])
+    times as "6 dic 2026, 14:05 (Ciudad de México) · 20:05 UTC", amounts in the account's
+    locale and currency as the console shows them ("$12.500,00 COP"), whatever the
+    reader's language. Pure."""
+    locale = LOCALES[check_language(lang)]
     a = data["account"]
+
+    def money(value: Any, currency: Any = None) -> str:
+        if value in (None, ""):
+            return ""
+        try:
+            amount = Decimal(str(value))
+        except InvalidOperation:
+            return str(value)
+        return money_format(a["country"], currency or a["currency"]).show(amount)
 
     def when(iso: Any) -> str:
         at = _parse(iso)
@@ -352,12 +372,13 @@ def readable(data: Mapping[str, Any], zone: ZoneInfo, tr: Translate = _spanish,
          word(STEP_STATUS_LABELS, m["status"], tr, OTHER_STATE), reasons_words(m["reasons"], tr))
         for m in data["messages_not_sent"])  # fmt: skip
     promises = tuple(
-        (when(x["created_at"]), f"{x['currency']} {x['amount']}", day(x["due_date"]),
-         word(PROMISE_STATUS_LABELS, x["status"], tr, OTHER_STATE), str(x["paid_amount"] or ""),
+        (when(x["created_at"]), money(x["amount"], x["currency"]), day(x["due_date"]),
+         word(PROMISE_STATUS_LABELS, x["status"], tr, OTHER_STATE),
+         money(x["paid_amount"], x["currency"]),
          when(x["resolved_at"]))
         for x in data["promises"])  # fmt: skip
     payments = tuple(
-        (when(x["paid_at"]), str(x["amount"]),
+        (when(x["paid_at"]), money(x["amount"]),
          tr(PAYMENT_SOURCES[x["source"]]) if x["source"] in PAYMENT_SOURCES else str(x["source"] or ""))
         for x in data["payments"])  # fmt: skip
     notices = tuple(
@@ -371,7 +392,7 @@ def readable(data: Mapping[str, Any], zone: ZoneInfo, tr: Translate = _spanish,
         lines=tuple(lines),
         account_header=tuple(tr(h) for h in ACCOUNT_HEADER),
         account_row=(a["debtor_name"] or "", f"{a['country']} {a['region'] or ''}".strip(),
-                     f"{a['currency']} {a['balance']}", day(a["due_date"]),
+                     money(a["balance"]), day(a["due_date"]),
                      word(ACCOUNT_STATUS_LABELS, a["status"], tr, OTHER_STATE),
                      word(STAGE_LABELS, a["stage"], tr), a["campaign"] or "", a["creditor"] or ""),
         sections=tuple((tr(heading), tuple(tr(h) for h in header),
@@ -444,6 +465,7 @@ def build(engine: Engine, account_ref: str, now: datetime,
     """The dossier of one account; its PDF Spanish unless ``tr``/``lang`` say otherwise
     (the console's catalog translates the Spanish msgids), its times in the debtor's
     zone (compliance/timezones.py's first candidate; UTC when none is known)."""
+    check_language(lang)
     with Session(engine) as s:
         account = s.scalars(select(Account).options(selectinload(Account.phones))
                             .where(Account.external_ref == account_ref)).one_or_none()  # fmt: skip
@@ -463,10 +485,13 @@ def debtor_zone(account: Account) -> ZoneInfo:
 
 
 def move_to_legal(engine: Engine, account_ref: str, *, by: str, reason: str, now: datetime,
-                  out_dir: Path) -> tuple[Dossier, Path, Path]:  # fmt: skip
+                  out_dir: Path, tr: Translate = _spanish,
+                  lang: str = "es") -> tuple[Dossier, Path, Path]:  # fmt: skip
     """A person's decision: the account goes to `legal` (it is never contacted again: the
     final check refuses `legal_stage`, strategies stop), and its dossier is written to
-    `out_dir` as <ref>-<time>.json and .pdf, both hashed into the audit entry."""
+    `out_dir` as <ref>-<time>.json and .pdf (its words in ``lang``), both hashed into the
+    audit entry."""
+    check_language(lang)
     if not by.strip():
         raise DossierError("say who moves the account to legal (--by): a person decides it")
     if not reason.strip():
@@ -482,7 +507,7 @@ def move_to_legal(engine: Engine, account_ref: str, *, by: str, reason: str, now
         account.stage, account.stage_explicit, account.stage_entered_at = LEGAL, True, now
         account.next_step_at = None
     handoff = {"by": by, "reason": reason, "at": _iso(now), "from_stage": before}
-    dossier = build(engine, account_ref, now, handoff)
+    dossier = build(engine, account_ref, now, handoff, tr=tr, lang=lang)
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = f"{_safe(account_ref)}-{now.strftime('%Y%m%dT%H%M%SZ')}"
     json_path, pdf_path = out_dir / f"{stem}.json", out_dir / f"{stem}.pdf"

@@ -21,8 +21,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel.core import UnknownLocaleError
 from babel.dates import format_date
-from babel.numbers import format_currency
 
+from cobrador.ground.money_words import MoneyFormat
 from cobrador.ground.shown_time import clock
 from cobrador.ground.zone_names import zone_city
 from selfservice.intents import (
@@ -362,13 +362,8 @@ def _pair(lang: str, pair: tuple[str, str]) -> str:
 
 
 def show_money(amount: Decimal, facts: AccountFacts) -> str:
-    """ "$2,450.00 MXN": as console/money.py shows it (the local symbol and the code)."""
-    try:
-        symbol = format_currency(amount, facts.currency, locale=facts.locale,
-                                 currency_digits=False)  # fmt: skip
-    except (ValueError, LookupError, UnknownLocaleError):
-        symbol = f"{amount:.2f}"
-    return f"{symbol} {facts.currency}"
+    """ "$2,450.00 MXN": as every page shows it (cobrador/ground/money_words.py)."""
+    return MoneyFormat(facts.locale, facts.currency).show(amount)
 
 
 def show_date(day: date, facts: AccountFacts, lang: str) -> str:

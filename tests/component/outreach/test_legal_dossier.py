@@ -17,7 +17,15 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from console.i18n import load_catalogs
-from outreach.legal_dossier import DossierError, build, move_to_legal, readable, render_pdf
+from outreach.legal_dossier import (
+    SECTIONS,
+    UTC_ZONE,
+    DossierError,
+    build,
+    move_to_legal,
+    readable,
+    render_pdf,
+)
 from store.db import transaction
 from store.models import (
     Account,
@@ -26,6 +34,7 @@ from store.models import (
     Decision,
     Disposition,
     OutreachStep,
+    Payment,
     Phone,
     Promise,
 )
@@ -240,3 +249,94 @@ def test_given_a_late_evening_contact_when_the_utc_day_differs_then_utc_says_its
     text = readable(dossier.data, ZoneInfo("America/Mexico_City")).text()
     assert "1 dic 2026, 21:30 (Ciudad de México) · 2 dic 2026, 03:30 UTC" in text
     assert "No contesta" in text
+
+
+@pytest.mark.parametrize(
+    ("country", "region", "currency", "balance", "promise", "payment"),
+    [("MX", "CMX", "MXN", "$12,500.00 MXN", "$500.00 MXN", "$1,250.50 MXN"),
+     ("CO", "DC", "COP", "$12.500,00 COP", "$500,00 COP", "$1.250,50 COP"),
+     ("PE", "LIM", "PEN", "S/\u00a012,500.00 PEN", "S/\u00a0500.00 PEN", "S/\u00a01,250.50 PEN")],
+)  # fmt: skip
+@pytest.mark.parametrize("lang", ["es", "en"])
+def test_given_an_account_currency_when_the_dossier_is_read_then_amounts_in_its_notation(
+    engine: Engine, country: str, region: str, currency: str, balance: str, promise: str,
+    payment: str, lang: str,
+) -> None:  # fmt: skip
+    """Amounts read as the console shows them, in the account's locale and currency
+    whatever the reader's language; the JSON keeps the plain amount."""
+    account_id = seed(engine)
+    with transaction(engine) as s:
+        account = s.get(Account, account_id)
+        assert account is not None
+        account.country, account.region, account.currency = country, region, currency
+        s.execute(Promise.__table__.update().values(currency=currency, paid_amount=Decimal("500")))
+        s.add(Payment(account_id=account_id, amount=Decimal("1250.5"), paid_at=NOW,
+                      source="import"))  # fmt: skip
+    tr = load_catalogs()[lang].gettext
+    dossier = build(engine, "L-1", NOW, tr=tr, lang=lang)
+    words = readable(dossier.data, UTC_ZONE, tr, lang)
+    assert balance in words.account_row
+    sections = {key: rows for key, (_, _, rows) in zip(SECTIONS, words.sections, strict=True)}
+    [promised] = sections["promises"]
+    assert promised[1] == promise and promised[4] == promise  # amount, paid
+    [paid] = sections["payments"]
+    assert paid[1] == payment
+    assert dossier.data["account"]["balance"] == "12500.00"
+    assert dossier.data["payments"][0]["amount"] == "1250.50"
+    assert dossier.data["account"]["currency"] == currency
+
+
+def test_given_both_languages_then_the_json_annex_is_the_same_and_only_the_pdf_differs(
+    engine: Engine,
+) -> None:
+    account_id = seed(engine)
+    seed_call(engine, account_id)
+    spanish = build(engine, "L-1", NOW)
+    english = build(engine, "L-1", NOW, tr=load_catalogs()["en"].gettext, lang="en")
+    assert spanish.json_bytes == english.json_bytes
+    assert spanish.pdf_bytes != english.pdf_bytes
+
+
+def test_given_a_language_the_dossier_has_not_when_built_then_a_clear_refusal(
+    engine: Engine, tmp_path: Path
+) -> None:
+    seed(engine)
+    with pytest.raises(DossierError, match="no dossier in 'fr': choose one of es, en"):
+        build(engine, "L-1", NOW, lang="fr")
+    with pytest.raises(DossierError, match="choose one of es, en"):
+        move_to_legal(engine, "L-1", by="Ana", reason="x", now=NOW, out_dir=tmp_path, lang="fr")
+    with Session(engine) as s:
+        assert s.scalars(select(Account.stage)).one() == "prelegal"
+
+
+def test_given_the_cli_with_lang_when_a_dossier_is_written_then_its_pdf_in_that_language(
+    engine: Engine, tmp_path: Path, capsys: Any, monkeypatch: Any, database_url: str
+) -> None:
+    from cobrador.cli import main
+    from outreach.commands import DOSSIER_LANGUAGES
+    from outreach.legal_dossier import LANGUAGES
+
+    assert DOSSIER_LANGUAGES == LANGUAGES
+    seed(engine)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("COBRADOR_DATA_DIR", str(tmp_path))
+    zone = ZoneInfo("America/Mexico_City")
+    english = load_catalogs()["en"].gettext
+    for lang, tr in (("en", english), ("es", str)):
+        out = tmp_path / lang
+        assert main(["outreach", "dossier", "L-1", "--out", str(out), "--lang", lang]) == 0
+        [json_path] = out.glob("*.json")
+        data = json.loads(json_path.read_bytes())
+        assert out.joinpath(json_path.stem + ".pdf").read_bytes() == render_pdf(
+            data, zone, tr, lang
+        )
+    assert main(["outreach", "legal", "L-1", "--by", "Ana", "--reason", "x", "--lang", "en",
+                 "--out", str(tmp_path / "legal")]) == 0  # fmt: skip
+    [json_path] = (tmp_path / "legal").glob("*.json")
+    data = json.loads(json_path.read_bytes())
+    assert json_path.with_suffix(".pdf").read_bytes() == render_pdf(data, zone, english, "en")
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_:
+        main(["outreach", "dossier", "L-1", "--lang", "fr"])
+    assert exit_.value.code == 2
+    assert "--lang: invalid choice: 'fr' (choose from 'es', 'en')" in capsys.readouterr().err
