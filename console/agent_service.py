@@ -255,7 +255,9 @@ def build_pop(
                 "currency": account.currency,
                 "days_past_due": _days_past_due(account, local.date()),
                 "stage": account.stage,
-                "stage_label": gettext_(STAGE_LABELS.get(account.stage, account.stage)),
+                "stage_label": code_words.word(
+                    STAGE_LABELS, account.stage, gettext_, code_words.OTHER_STAGE
+                ),
                 "status": account.status,
             }
             script = call_script.debtor if verified == "titular" else call_script.guarantor

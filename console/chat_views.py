@@ -15,6 +15,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import Engine
 
+from cobrador.ground import code_words
 from console import chat_unattached as unattached
 from console import inbound_service as inbound
 from console import verify_tries
@@ -34,23 +35,11 @@ from store.models import Conversation, Role
 
 log = logging.getLogger(__name__)
 
-CHANNEL_LABELS = {"chat": N_("Chat del portal"), "sms": N_("SMS"), "whatsapp": N_("WhatsApp")}
-REASON_LABELS = {
-    "agent": N_("El deudor pidió un asesor"),
-    "misunderstood": N_("El asistente no entendió dos veces"),
-    "dispute": N_("Disputa de la deuda"),
-    "identity": N_("No pasó la verificación de identidad"),
-    "no_account": N_("No se sabe de qué cuenta se trata"),
-    "plan": N_("Pide un plan que requiere un supervisor"),
-    "full": N_("Conversación muy larga"),
-    "operator": N_("Enviada por un supervisor"),
-}
-SENDER_LABELS = {
-    "debtor": N_("Deudor"),
-    "assistant": N_("Asistente"),
-    "agent": N_("Agente"),
-    "system": N_("Sistema"),
-}
+# The words of a conversation's codes (channel, hand-over reason, sender) are the
+# shared tables' (cobrador/ground/code_words.py): an unknown code reads as a neutral word.
+CHANNEL_LABELS = code_words.CONVERSATION_CHANNEL_LABELS
+REASON_LABELS = code_words.HANDOVER_REASON_LABELS
+SENDER_LABELS = code_words.CHAT_SENDER_LABELS
 NOT_YOURS = N_("Esta conversación no es suya.")
 NOT_A_CHAT = N_("No es una conversación.")
 # What the agent reads when the store refuses a reply (conversations.ChatError.code).
@@ -137,11 +126,12 @@ def _labelled(view: ChatView) -> dict[str, Any]:
     return {
         "conversation_id": view.conversation_id,
         "channel": view.channel,
-        "channel_label": gettext_(CHANNEL_LABELS.get(view.channel, view.channel)),
+        "channel_label": code_words.word(CHANNEL_LABELS, view.channel, gettext_,
+                                         code_words.OTHER_CHANNEL),
         "state": view.state,
-        "reason_label": gettext_(REASON_LABELS[view.reason]) if view.reason in REASON_LABELS
-        else "",
-        "messages": [{**m, "sender_label": gettext_(SENDER_LABELS.get(m["sender"], m["sender"]))}
+        "reason_label": code_words.word(REASON_LABELS, view.reason, gettext_),
+        "messages": [{**m, "sender_label": code_words.word(SENDER_LABELS, m["sender"], gettext_,
+                                                           code_words.OTHER_SENDER)}
                      for m in view.messages],
     }  # fmt: skip
 

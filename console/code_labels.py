@@ -10,7 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from cobrador.ground.code_words import ACCOUNT_STATUS_LABELS, OTHER, OTHER_STATE, REASON_LABELS
+from cobrador.ground.code_words import (
+    ACCOUNT_STATUS_LABELS,
+    OTHER,
+    OTHER_STAGE,
+    OTHER_STATE,
+    REASON_LABELS,
+)
 from console.agent_service import RESULT_LABELS, STAGE_LABELS
 from console.dispositions import OUTCOMES, PARTY_LABELS, Party
 from console.i18n import N_, gettext_
@@ -63,7 +69,7 @@ def result_label(code: str) -> str:
 
 
 def stage_label(code: str) -> str:
-    return gettext_(STAGE_LABELS.get(code, OTHER)) if code else ""
+    return gettext_(STAGE_LABELS.get(code, OTHER_STAGE)) if code else ""
 
 
 def account_status_label(code: str) -> str:

@@ -10,7 +10,8 @@ from collections.abc import Callable
 from cobrador.ground.code_words import (
     CHANNEL_LABELS,
     MESSAGE_RESULT_LABELS,
-    OTHER,
+    OTHER_CHANNEL,
+    OTHER_STATE,
     STEP_STATUS_LABELS,
     template_word,
 )
@@ -23,7 +24,7 @@ UNSENT = ("waiting", "blocked", "failed", "uncertain")
 
 
 def channel_label(code: str) -> str:
-    return gettext_(CHANNEL_LABELS.get(code, OTHER)) if code else ""
+    return gettext_(CHANNEL_LABELS.get(code, OTHER_CHANNEL)) if code else ""
 
 
 def message_result_label(channel: str, code: str | None,
@@ -77,7 +78,7 @@ def template_label(name: str | None) -> str:
 
 
 def step_status_label(code: str) -> str:
-    return gettext_(STEP_STATUS_LABELS.get(code, OTHER))
+    return gettext_(STEP_STATUS_LABELS.get(code, OTHER_STATE))
 
 
 def mask_email(address: str | None) -> str:

@@ -18,6 +18,7 @@ import aiohttp_jinja2
 from aiohttp import web
 from sqlalchemy import Engine, select
 
+from cobrador.ground.code_words import VISIT_OUTCOME_LABELS
 from console.i18n import gettext_
 from console.keys import CLOCK, ENGINE, FIELD_CHECK, SETTINGS
 from console.params import id_or_400
@@ -323,7 +324,10 @@ async def supervisor_field_page(request: web.Request) -> dict[str, Any]:
     # The map shows agents' positions (personal data): every opening is evidence.
     await in_db(request, _audit_map_view, user_of(request).actor, day)
     return {"day": day.isoformat(), "agents": await in_db(request, _field_agents),
-            "tiles": request.app[SETTINGS].field_map_tiles}  # fmt: skip
+            "tiles": request.app[SETTINGS].field_map_tiles,
+            # The words the field agent picked (field/questionnaire.py's), in the page's language.
+            "visit_outcomes": {code: gettext_(label)
+                               for code, label in VISIT_OUTCOME_LABELS.items()}}  # fmt: skip
 
 
 @requires(Role.supervisor)

@@ -122,16 +122,23 @@ def floor_day(
 
 
 # What the supervisors' map says of a visit (each has its words in
-# console/templates/supervisor_field.html; a test compares the two).
+# console/templates/supervisor_field.html; a test compares the two). Any other state
+# (one this map does not know yet) is MAP_OTHER: the map says "Otro estado" in grey,
+# never "Hecha" in the colour of a visit done.
 MAP_STATUSES = ("planned", "in_progress", "done", "failed")
+MAP_OTHER = "other"
+NOBODY_MET = ("sin_contacto", "domicilio_incorrecto")
 
 
 def _map_status(status: str, outcome: str | None) -> str:
-    """planned | in_progress | done (someone met) | failed (nobody, wrong address, skipped)."""
+    """planned | in_progress | done (someone met) | failed (nobody, wrong address,
+    skipped) | other (a state the map does not know)."""
     if status == VisitStatus.planned.value:
         return "planned"
     if status == VisitStatus.checked_in.value:
         return "in_progress"
-    if status == VisitStatus.skipped.value or outcome in ("sin_contacto", "domicilio_incorrecto"):
+    if status == VisitStatus.skipped.value:
         return "failed"
-    return "done"
+    if status == VisitStatus.done.value:
+        return "failed" if outcome in NOBODY_MET else "done"
+    return MAP_OTHER

@@ -3,8 +3,9 @@ visit's answers into a result. Pure: the account's facts and today come as argum
 
 The outcome codes are the call dispositions' (console/dispositions.py) where they
 mean the same thing, so a visit's result reads like a call's in every report;
-`domicilio_incorrecto` is the visit's own. Messages are Spanish (the field app's
-language).
+`domicilio_incorrecto` is the visit's own; their words are cobrador/ground/code_words.py's
+VISIT_OUTCOME_LABELS, the ones the supervisor's map shows. Messages are Spanish (the
+field app's language).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from cobrador.ground.code_words import VISIT_OUTCOME_LABELS
 from store.importing.fields import FieldError, parse_phone
 
 PARTIES = {
@@ -30,32 +32,29 @@ DEBTOR = frozenset({"titular", "aval"})
 @dataclass(frozen=True)
 class VisitOutcome:
     code: str
-    label: str
     parties: frozenset[str]
     right_party_contact: bool
     needs_promise: bool = False
     account_status: str | None = None  # the status the account takes at once
     stop_account: bool = False  # rests like a call's "Pagó" until payments confirm it
 
+    @property
+    def label(self) -> str:
+        """What the field agent picks (Spanish) and the supervisor's map shows."""
+        return VISIT_OUTCOME_LABELS[self.code]
+
 
 OUTCOMES: dict[str, VisitOutcome] = {
     o.code: o
     for o in (
-        VisitOutcome("promesa_pago", "Promesa de pago", DEBTOR, True, needs_promise=True),
-        VisitOutcome("pago", "Dice que ya pagó", DEBTOR, True, stop_account=True),
-        VisitOutcome("rehusa", "Rehúsa pagar", DEBTOR, True),
-        VisitOutcome("disputa", "Disputa la deuda", DEBTOR, True, account_status="disputed"),
-        VisitOutcome(
-            "no_contactar", "Pide no ser contactado", DEBTOR, True, account_status="cease_contact"
-        ),
-        VisitOutcome("recado", "Recado con otra persona", frozenset({"tercero"}), False),
-        VisitOutcome("sin_contacto", "Nadie atendió", frozenset({"nadie"}), False),
-        VisitOutcome(
-            "domicilio_incorrecto",
-            "El deudor no vive aquí",
-            frozenset({"tercero", "nadie"}),
-            False,
-        ),
+        VisitOutcome("promesa_pago", DEBTOR, True, needs_promise=True),
+        VisitOutcome("pago", DEBTOR, True, stop_account=True),
+        VisitOutcome("rehusa", DEBTOR, True),
+        VisitOutcome("disputa", DEBTOR, True, account_status="disputed"),
+        VisitOutcome("no_contactar", DEBTOR, True, account_status="cease_contact"),
+        VisitOutcome("recado", frozenset({"tercero"}), False),
+        VisitOutcome("sin_contacto", frozenset({"nadie"}), False),
+        VisitOutcome("domicilio_incorrecto", frozenset({"tercero", "nadie"}), False),
     )
 }
 

@@ -28,7 +28,9 @@ from cobrador.ground.code_words import (
     ACCOUNT_STATUS_LABELS,
     CHANNEL_LABELS,
     N_,
+    OTHER_CHANNEL,
     OTHER_RESULT,
+    OTHER_STAGE,
     OTHER_STATE,
     OUTCOME_LABELS,
     PARTY_LABELS,
@@ -357,10 +359,10 @@ def readable(data: Mapping[str, Any], zone: ZoneInfo, tr: Translate = _spanish,
     handoff = data.get("handoff")
     if handoff:
         lines.append(fill(HANDOFF, quien=handoff["by"], fecha=when(handoff["at"]),
-                          etapa=word(STAGE_LABELS, handoff["from_stage"], tr),
+                          etapa=word(STAGE_LABELS, handoff["from_stage"], tr, OTHER_STAGE),
                           motivo=handoff["reason"]))  # fmt: skip
     contacts = tuple(
-        (when(c["started_at"]), word(CHANNEL_LABELS, c["channel"], tr), c["phone"] or c["address"] or "",
+        (when(c["started_at"]), word(CHANNEL_LABELS, c["channel"], tr, OTHER_CHANNEL), c["phone"] or c["address"] or "",
          result_word(c["channel"], c["result"], tr), template_word(c["template"], tr),
          decision(c["decision"]),
          f"{word(PARTY_LABELS, c['disposition']['party'], tr)}: "
@@ -368,7 +370,7 @@ def readable(data: Mapping[str, Any], zone: ZoneInfo, tr: Translate = _spanish,
          (c["recording"] or {}).get("sha256") or "")
         for c in data["contacts"])  # fmt: skip
     unsent = tuple(
-        (when(m["decided_at"]), word(CHANNEL_LABELS, m["channel"], tr), template_word(m["template"], tr),
+        (when(m["decided_at"]), word(CHANNEL_LABELS, m["channel"], tr, OTHER_CHANNEL), template_word(m["template"], tr),
          word(STEP_STATUS_LABELS, m["status"], tr, OTHER_STATE), reasons_words(m["reasons"], tr))
         for m in data["messages_not_sent"])  # fmt: skip
     promises = tuple(
@@ -394,7 +396,7 @@ def readable(data: Mapping[str, Any], zone: ZoneInfo, tr: Translate = _spanish,
         account_row=(a["debtor_name"] or "", f"{a['country']} {a['region'] or ''}".strip(),
                      money(a["balance"]), day(a["due_date"]),
                      word(ACCOUNT_STATUS_LABELS, a["status"], tr, OTHER_STATE),
-                     word(STAGE_LABELS, a["stage"], tr), a["campaign"] or "", a["creditor"] or ""),
+                     word(STAGE_LABELS, a["stage"], tr, OTHER_STAGE), a["campaign"] or "", a["creditor"] or ""),
         sections=tuple((tr(heading), tuple(tr(h) for h in header),
                         bodies[key] or (("—",) * len(header),))
                        for key, (heading, header) in SECTIONS.items()),

@@ -1,6 +1,7 @@
 """What a person reads for each stable code of an account's record: compliance
 reasons, account states, collection stages, channels, call and message results,
-strategy step states, who answered and what happened (the disposition).
+strategy step states, who answered and what happened (the disposition), a chat's
+channel, hand-over reason and senders, a field visit's result.
 
 One home for the words, below every layer that shows them: the console's pages
 (console/code_labels.py, console/contact_labels.py, console/dispositions.py) and the
@@ -24,6 +25,9 @@ Translate = Callable[[str], str]
 OTHER = N_("Otro motivo")
 OTHER_STATE = N_("Otro estado")
 OTHER_RESULT = N_("Otro resultado")
+OTHER_STAGE = N_("Otra etapa")
+OTHER_CHANNEL = N_("Otro canal")
+OTHER_SENDER = N_("Otro remitente")
 
 REASON_LABELS = {
     "registry_listed": N_("Inscrito en un registro de exclusión (REUS...)"),
@@ -83,6 +87,39 @@ CHANNEL_LABELS = {
     "chat": N_("Chat"),
     "letter": N_("Carta"),
     "portal": N_("Portal de autoservicio"),
+}
+# A conversation's channel (selfservice.conversations): the portal's own chat is named
+# as such beside SMS and WhatsApp.
+CONVERSATION_CHANNEL_LABELS = {**CHANNEL_LABELS, "chat": N_("Chat del portal")}
+# Why the assistant handed a conversation to a person (selfservice.conversations.HANDOVER_REASONS).
+HANDOVER_REASON_LABELS = {
+    "agent": N_("El deudor pidió un asesor"),
+    "misunderstood": N_("El asistente no entendió dos veces"),
+    "dispute": N_("Disputa de la deuda"),
+    "identity": N_("No pasó la verificación de identidad"),
+    "no_account": N_("No se sabe de qué cuenta se trata"),
+    "plan": N_("Pide un plan que requiere un supervisor"),
+    "full": N_("Conversación muy larga"),
+    "operator": N_("Enviada por un supervisor"),
+}
+# Who wrote a conversation's message.
+CHAT_SENDER_LABELS = {
+    "debtor": N_("Deudor"),
+    "assistant": N_("Asistente"),
+    "agent": N_("Agente"),
+    "system": N_("Sistema"),
+}
+# A field visit's result (field/questionnaire.py's outcomes): the words the field agent
+# picks are the ones the supervisor's map shows.
+VISIT_OUTCOME_LABELS = {
+    "promesa_pago": N_("Promesa de pago"),
+    "pago": N_("Dice que ya pagó"),
+    "rehusa": N_("Rehúsa pagar"),
+    "disputa": N_("Disputa la deuda"),
+    "no_contactar": N_("Pide no ser contactado"),
+    "recado": N_("Recado con otra persona"),
+    "sin_contacto": N_("Nadie atendió"),
+    "domicilio_incorrecto": N_("El deudor no vive aquí"),
 }
 # A call's result (dialer and agents).
 CALL_RESULT_LABELS = {

@@ -1,6 +1,7 @@
 """English texts of the legal dossier (outreach/legal_dossier.py) and of the code words
-only it shows (cobrador/ground/code_words.py). Neither is under console/, so the
-extraction does not see them; tests/unit/test_code_words.py checks each has English."""
+(cobrador/ground/code_words.py) no console source marks. Neither is under console/, so
+the extraction does not see them; tests/unit/ground/test_code_words.py checks each has
+English."""
 
 DOSSIER_EN = {
     "Expediente para cobranza judicial: cuenta {ref}": "Dossier for legal collection: account {ref}",
@@ -33,4 +34,10 @@ DOSSIER_EN = {
     "Pendiente": "Open",
     "Cumplida": "Kept",
     "Incumplida": "Broken",
+    "Otra etapa": "Other stage",
+    "Otro canal": "Other channel",
+    "Otro remitente": "Other sender",
+    "Disputa la deuda": "Disputes the debt",
+    "Recado con otra persona": "Message left with another person",
+    "El deudor no vive aquí": "The debtor does not live here",
 }

@@ -585,13 +585,14 @@ async def test_given_a_supervisor_searching_accounts_to_plan_then_each_search_is
 async def test_given_every_status_the_map_can_show_then_each_has_its_words_and_no_code_fallback(
     field_client: TestClient,
 ) -> None:
-    from field.day import MAP_STATUSES, _map_status
+    from field.day import MAP_OTHER, MAP_STATUSES, _map_status
     from field.questionnaire import OUTCOMES as VISIT_OUTCOMES
     from store.models import VisitStatus
 
-    # Every visit state the model allows, with every outcome, is one the map knows.
+    # Every visit state the model allows, with every outcome, is one the map knows (a
+    # cancelled visit is off the map; a state it does not know is "other", never "done").
     shown = {_map_status(s.value, o) for s in VisitStatus for o in (None, *VISIT_OUTCOMES)}
-    assert shown <= set(MAP_STATUSES)
+    assert shown <= {*MAP_STATUSES, MAP_OTHER}
     await login(field_client, "sofia")
     for lang in ("es", "en"):
         page = await (await field_client.get(f"/supervisor/field?lang={lang}")).text()
@@ -603,7 +604,10 @@ async def test_given_every_status_the_map_can_show_then_each_has_its_words_and_n
         words = [*config["status"].values(), *config["outcome"].values()]
         assert not set(words) & {*MAP_STATUSES, *VISIT_OUTCOMES}, lang
         assert config["t"]["other_status"] and config["t"]["other_outcome"], lang
+        if lang == "es":  # the words the field agent picked in the app, not a second wording
+            assert config["outcome"] == {c: o.label for c, o in VISIT_OUTCOMES.items()}
     assert config["t"]["other_status"] == "Other state"
+    assert config["outcome"]["domicilio_incorrecto"] == "The debtor does not live here"
 
 
 def test_given_the_map_script_when_a_code_has_no_word_then_it_never_shows_the_code() -> None:

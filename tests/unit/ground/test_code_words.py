@@ -10,6 +10,7 @@ from cobrador.ground import code_words as cw
 from compliance.engine import REASONS
 from console import code_labels, contact_labels, dispositions
 from console.dispositions import OUTCOMES, Party
+from field.questionnaire import OUTCOMES as VISIT_OUTCOMES
 from outreach import legal_dossier as ld
 from store.models import AccountStatus, OutreachStepStatus
 
@@ -31,6 +32,7 @@ def test_given_every_code_the_model_writes_then_it_has_its_word() -> None:
     assert {s.value for s in OutreachStepStatus} == set(cw.STEP_STATUS_LABELS)
     assert {p.value for p in Party} == set(cw.PARTY_LABELS)
     assert set(OUTCOMES) == set(cw.OUTCOME_LABELS)
+    assert set(VISIT_OUTCOMES) == set(cw.VISIT_OUTCOME_LABELS)
 
 
 def test_given_the_console_then_it_reads_the_same_tables_not_a_copy() -> None:
@@ -46,9 +48,11 @@ def test_given_every_word_of_the_dossier_then_it_has_english() -> None:
     tables = (cw.REASON_LABELS, cw.ACCOUNT_STATUS_LABELS, cw.STAGE_LABELS, cw.CHANNEL_LABELS,
               cw.CALL_RESULT_LABELS, cw.MESSAGE_RESULT_LABELS, cw.STEP_STATUS_LABELS,
               cw.PARTY_LABELS, cw.OUTCOME_LABELS, cw.PROMISE_STATUS_LABELS, cw.TEMPLATE_LABELS,
-              ld.PAYMENT_SOURCES)  # fmt: skip
+              cw.CONVERSATION_CHANNEL_LABELS, cw.HANDOVER_REASON_LABELS, cw.CHAT_SENDER_LABELS,
+              cw.VISIT_OUTCOME_LABELS, ld.PAYMENT_SOURCES)  # fmt: skip
     words = {w for table in tables for w in table.values()}
-    words |= {cw.OTHER, cw.OTHER_STATE, cw.OTHER_RESULT, ld.TITLE, ld.GENERATED, ld.HANDOFF,
+    words |= {cw.OTHER, cw.OTHER_STATE, cw.OTHER_RESULT, cw.OTHER_STAGE, cw.OTHER_CHANNEL,
+              cw.OTHER_SENDER, ld.TITLE, ld.GENERATED, ld.HANDOFF,
               ld.ALLOWED, ld.REFUSED, ld.PROFILE, ld.RECEIPT, *ld.ACCOUNT_HEADER}  # fmt: skip
     words |= {w for heading, header in ld.SECTIONS.values() for w in (heading, *header)}
     english = _english()
