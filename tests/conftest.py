@@ -15,9 +15,17 @@ import redis
 import redis.asyncio as aioredis
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.pool import NullPool
-from support.database_drops import Dropper, shared_out
+from support.database_drops import (
+    RUN_LOCK_SPACE,
+    Dropper,
+    abandoned,
+    run_lock_key,
+    run_of_lock_key,
+    shared_out,
+)
+from support.database_pool import Template, describe, reset
 from support.sqlite_template import SqliteDatabases
 
 from cobrador.ground.redis_runtime import EmbeddedRedis
@@ -154,10 +162,13 @@ DROP_WAIT_SECONDS = 120.0
 class _PostgresDatabases:
     """Test databases on the PostgreSQL server of DATABASE_URL.
 
-    The schema is migrated once per session into a template; a test that uses
-    `engine` gets a copy of it (CREATE DATABASE ... TEMPLATE: a file copy, not
-    eleven migrations). Drops run on background threads: a test's teardown
-    does not wait for PostgreSQL to unlink files.
+    The schema is migrated once per session into a template. A test gets a migrated
+    database from this worker's pool (tests/support/database_pool.py): a copy of the
+    template the first time, then the same database emptied after each test, as long
+    as its schema stays the template's. A test marked `fresh_database` gets one of its
+    own instead, dropped after it: empty (the test migrates it), or a copy of the
+    template when it also uses `engine`. Drops run on background threads: a test's
+    teardown does not wait for PostgreSQL to unlink files.
     """
 
     def __init__(self, url: str) -> None:
@@ -165,11 +176,22 @@ class _PostgresDatabases:
         self.base = self.url.rpartition("/")[0]
         self.admin = create_engine(self.url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
         self.template: str | None = None
+        self.described: Template | None = None
         self.migrated: set[str] = set()
-        # Every database of this run (all xdist workers) starts with `prefix`; what
-        # an earlier run left (its drops cut short at its end) is dropped first.
+        self.pool: list[str] = []  # migrated databases emptied, ready for the next test
+        self.created = self.reused = self.dropped = 0
+        self.refused: list[str] = []  # why databases were dropped instead of reused
+        # Every database of this run (all xdist workers) starts with `prefix`. The run
+        # holds a shared advisory lock named after it while any worker lives, so that
+        # another run beside it (a developer's next to CI) leaves its databases alone;
+        # what a finished run left (its drops cut short at its end) is dropped first.
         run = os.environ.get("PYTEST_XDIST_TESTRUNUID") or uuid.uuid4().hex
         self.prefix = f"t_{run[:8]}_"
+        self._alive = self.admin.connect()
+        self._alive.execute(
+            text("SELECT pg_advisory_lock_shared(:space, :run)"),
+            {"space": RUN_LOCK_SPACE, "run": run_lock_key(run[:8])},
+        )
         # Several drops at once (tests/support/database_drops.py); a session never
         # waits past DROP_WAIT_SECONDS for them.
         self._dropper = Dropper(self._execute)
@@ -178,9 +200,19 @@ class _PostgresDatabases:
             self._dropper.drop(name)
 
     def _left_by_earlier_runs(self) -> list[str]:
+        """The test databases of runs that are over: no worker holds their run's lock
+        and nothing is connected to them (names read first: a run takes its lock
+        before it creates a database)."""
         with self.admin.connect() as conn:
-            names = conn.execute(text("SELECT datname FROM pg_database WHERE datname LIKE 't\\_%'"))
-            return [n for (n,) in names if not n.startswith(self.prefix)]
+            names = [n for (n,) in conn.execute(text(
+                "SELECT datname FROM pg_database WHERE datname LIKE 't\\_%'"))]  # fmt: skip
+            live = {run_of_lock_key(key) for (key,) in conn.execute(text(
+                "SELECT objid::bigint FROM pg_locks WHERE locktype = 'advisory' "
+                "AND classid = CAST(:space AS oid) AND objsubid = 2 AND granted"),
+                {"space": RUN_LOCK_SPACE})}  # fmt: skip
+            connected = {n for (n,) in conn.execute(text(
+                "SELECT DISTINCT datname FROM pg_stat_activity WHERE datname LIKE 't\\_%'"))}  # fmt: skip
+        return abandoned(names, self.prefix, live, connected)
 
     def _execute(self, sql: str) -> None:
         with self.admin.connect() as conn:
@@ -192,18 +224,50 @@ class _PostgresDatabases:
             self._execute(f'CREATE DATABASE "{name}" TEMPLATE "{self._template()}"')
         else:
             self._execute(f'CREATE DATABASE "{name}"')
+        self.created += 1
         url = f"{self.base}/{name}"
         if migrated:
             self.migrated.add(url)
         return url
 
+    def take(self) -> str:
+        """A migrated database with no rows: the pool's, else a new copy of the template."""
+        if self.pool:
+            self.reused += 1
+            return self.pool.pop()
+        url = self.create(migrated=True)
+        if self.described is None:
+            with self._connect(url) as conn:
+                self.described = describe(conn)
+        return url
+
+    def give_back(self, url: str) -> None:
+        """Empty the database a test is done with for the next one, or drop it when it
+        cannot be (tests/support/database_pool.py says when)."""
+        assert self.described is not None
+        try:
+            with self._connect(url) as conn:
+                why = reset(conn, self.described)
+        except Exception as exc:  # a lock held past lock_timeout, a lost server
+            why = f"{type(exc).__name__}: {exc}"
+        if why is None:
+            self.pool.append(url)
+        else:
+            self.refused.append(why)
+            self.drop(url)
+
+    def _connect(self, url: str) -> _Disposing:
+        engine = create_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+        return _Disposing(engine)
+
     def _template(self) -> str:
-        """The migrated database every `engine` test copies, named only once complete:
-        a build interrupted (pytest-timeout, any exception) is dropped and the next test
+        """The migrated database every new one copies, named only once complete: a
+        build interrupted (pytest-timeout, any exception) is dropped and the next test
         builds one again, instead of copying half a schema."""
         if self.template is None:
             name = f"{self.prefix}tpl_{uuid.uuid4().hex[:12]}"
             self._execute(f'CREATE DATABASE "{name}"')
+            self.created += 1
             try:
                 engine = make_engine(f"{self.base}/{name}", poolclass=NullPool)
                 try:
@@ -217,15 +281,21 @@ class _PostgresDatabases:
         return self.template
 
     def drop(self, url: str) -> None:
+        self.dropped += 1
         self._dropper.drop(url.rpartition("/")[2])
 
     def close(self) -> None:
+        for url in self.pool:
+            self.drop(url)
+        self.pool.clear()
         if self.template is not None:
             self.drop(f"/{self.template}")
         # Under a loaded machine each DROP waits for a checkpoint: a backlog of them
         # once outlasted the session's timeout (CI failed with every test passed).
-        # What is left is dropped by the next run (`_left_by_earlier_runs`).
+        # What is left is dropped by the next run (`_left_by_earlier_runs`), once this
+        # one has let go of its lock.
         left = self._dropper.close(DROP_WAIT_SECONDS)
+        self._alive.close()
         if left:
             warnings.warn(f"{left} test databases left for the next run to drop", stacklevel=1)
             return
@@ -234,6 +304,21 @@ class _PostgresDatabases:
             warnings.warn(
                 "test databases not dropped: " + "; ".join(self._dropper.errors), stacklevel=1
             )
+
+
+class _Disposing:
+    """`with`: one AUTOCOMMIT connection on a test database, its engine disposed after."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def __enter__(self) -> Connection:
+        self.conn = self.engine.connect()
+        return self.conn
+
+    def __exit__(self, *exc: object) -> None:
+        self.conn.close()
+        self.engine.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -249,19 +334,30 @@ def _databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 @pytest.fixture
 def database_url(request: pytest.FixtureRequest, tmp_path: Path, _databases: Any) -> Iterator[str]:
-    """A fresh database: a schema of its own on PostgreSQL, a file on SQLite.
+    """A database no other test sees: a file of its own on SQLite; on PostgreSQL a
+    migrated one from the worker's pool, emptied of the previous test's rows.
 
-    Empty, unless the test also uses `engine`: then it already holds the
-    migrated schema (a copy of the session's template), which is what
-    `engine` would have made of it.
+    On SQLite it is empty, unless the test also uses `engine`: then it is a copy of
+    the session's migrated template, which is what `engine` would have made of it.
+    On PostgreSQL it is always migrated (the app's own upgrade then finds nothing to
+    do), except for a test marked `fresh_database`: it gets a database of its own,
+    empty unless it uses `engine`, and dropped after it. A test that migrates or
+    downgrades the schema itself, or needs it missing, is marked so; one that changes
+    the schema unmarked has its database dropped instead of reused (the check in
+    tests/support/database_pool.py).
     """
     migrated = "engine" in request.fixturenames
     if isinstance(_databases, SqliteDatabases):
         yield _databases.create(migrated, tmp_path / "test.sqlite3")
         return
-    url = _databases.create(migrated)
+    if request.node.get_closest_marker("fresh_database"):
+        url = _databases.create(migrated)
+        yield url
+        _databases.drop(url)
+        return
+    url = _databases.take()
     yield url
-    _databases.drop(url)
+    _databases.give_back(url)
 
 
 @pytest.fixture

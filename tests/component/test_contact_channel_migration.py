@@ -12,6 +12,9 @@ from sqlalchemy.exc import IntegrityError
 from store.db import make_engine
 from store.migrate import upgrade
 
+# Each test migrates an empty database to an old revision, then to the newest.
+pytestmark = pytest.mark.fresh_database
+
 
 def test_given_attempts_before_the_migration_when_upgraded_then_they_are_calls_with_their_pbx_channel(
     database_url: str,

@@ -9,11 +9,18 @@ drops finish a few at a time. Drops waiting together share one checkpoint, so
 DROP_THREADS are in flight at once; and a session stops waiting once none has
 finished for DROP_STALL_SECONDS: it waited DROP_WAIT_SECONDS (120 s), idle, at the
 end of every tier for a handful of drops, while the next run drops what is left.
+Since a worker reuses its migrated databases (tests/support/database_pool.py), a
+session drops a few databases (its pool, its template, the `fresh_database` tests'
+and those a test changed the schema of) instead of one a test.
+
+What a run left is dropped by a later run only once the run is over (`abandoned`):
+a run holds a shared advisory lock named after it while any of its workers lives.
 """
 
 from __future__ import annotations
 
 import queue
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -87,3 +94,34 @@ def shared_out(names: list[str], worker: int, workers: int) -> list[str]:
     """This worker's share of what earlier runs left: each name dropped by one worker
     (every worker used to queue all of them, and drop the same database four times)."""
     return sorted(names)[worker::workers] if workers > 1 else sorted(names)
+
+
+# The first key of the advisory lock a run holds while it lives ('td'); the second is
+# the run's id, the 8 hex digits after `t_` in its databases' names.
+RUN_LOCK_SPACE = 0x7464
+RUN_ID = re.compile(r"t_([0-9a-f]{8})_")
+
+
+def run_lock_key(run: str) -> int:
+    """The run id `run` (8 hex digits) as pg_advisory_lock_shared's signed int4."""
+    key = int(run, 16)
+    return key - (1 << 32) if key >= 1 << 31 else key
+
+
+def run_of_lock_key(objid: int) -> str:
+    """The run id of a lock as pg_locks shows it (objid, an unsigned oid)."""
+    return f"{objid:08x}"
+
+
+def abandoned(names: list[str], own_prefix: str, live: set[str], connected: set[str]) -> list[str]:
+    """The test databases among `names` that a run left and nobody uses: named by a
+    run (t_<8 hex>_...) other than this one (`own_prefix`), whose run holds no lock
+    (`live`: the run ids whose lock is held), and with no connection (`connected`).
+    A run beside this one keeps its databases, even the template it has not connected
+    to for minutes; a database not named by a run is not ours to drop."""
+    left = []
+    for name in names:
+        run = RUN_ID.match(name)
+        if run and not name.startswith(own_prefix) and run[1] not in live and name not in connected:
+            left.append(name)
+    return sorted(left)
