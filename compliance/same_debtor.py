@@ -1,9 +1,10 @@
 """One debtor behind several accounts, as the compliance service sees them at a check:
 the accounts that share one of an account's numbers (compliance/debtor_accounts.py, read
-from SQL), the protection one of them passes on to the others, a number one of them
-marks as a third party's, and their counters merged
-into each account's, so every cap counts the person, not the debt. The final check's Lua
-(compliance/caps.py) counts the same set: `accounts_of` is its `linked` loader."""
+from SQL), the protection one of them passes on to the others (one person on the
+evidence), a number one of them marks as a third party's, and the counters of the
+accounts counted together merged into each account's (a wider set: the safe side), so
+every cap counts the person, not the debt. The final check's Lua (compliance/caps.py)
+counts the same set: `accounts_of` is its `linked` loader."""
 
 from __future__ import annotations
 
@@ -18,9 +19,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from compliance.caps import CapStore, HistoryUnavailable
 from compliance.debtor_accounts import (
-    accounts_sharing_numbers,
-    linked_accounts,
+    SharedNumbers,
+    cap_linked_accounts,
     protections_of,
+    shared_numbers,
     third_party_numbers,
 )
 from compliance.engine import CounterSnapshot
@@ -38,16 +40,16 @@ class SameDebtor:
         self.sql = sql
 
     async def accounts_of(self, account_id: int) -> tuple[int, ...]:
-        """The other accounts of one account's debtor, for the final check's script."""
-        return await asyncio.to_thread(linked_accounts, self.sql, account_id)
+        """The other accounts one account's caps count, for the final check's script (the
+        same set as `linked(...).caps`)."""
+        return await asyncio.to_thread(cap_linked_accounts, self.sql, account_id)
 
-    async def linked(
-        self, numbers: Mapping[int, tuple[str, ...]]
-    ) -> dict[int, tuple[int, ...]] | None:
-        """Each account's (by its numbers) other accounts of the same debtor; None when SQL
-        cannot say (every cap then fails: the debtor's count is unknown)."""
+    async def linked(self, numbers: Mapping[int, tuple[str, ...]]) -> SharedNumbers | None:
+        """Each account's (by its numbers) other accounts: of the same debtor on the
+        evidence, and counted together for the caps; None when SQL cannot say (every cap
+        then fails: the debtor's count is unknown)."""
         try:
-            return await asyncio.to_thread(accounts_sharing_numbers, self.sql, numbers)
+            return await asyncio.to_thread(shared_numbers, self.sql, numbers)
         except SQLAlchemyError:
             log.warning("accounts sharing numbers unreadable; blocking %d", len(numbers))
             return None
@@ -89,8 +91,8 @@ class SameDebtor:
         self, caps: CapStore, linked: Linked, snapshots: Mapping[int, CounterSnapshot],
         now: datetime,
     ) -> dict[int, CounterSnapshot]:  # fmt: skip
-        """Each account's counters with those of the other accounts that share one of
-        its numbers: the same person, whose caps are one. Anything unreadable makes the
+        """Each account's counters with those of the accounts counted together with it
+        (`SharedNumbers.caps`): the same person, whose caps are one. Anything unreadable makes the
         debtor's counters unknown (every cap fails)."""
         if linked is None:
             return {a: CounterSnapshot(available=False) for a in snapshots}

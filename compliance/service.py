@@ -210,9 +210,12 @@ class ComplianceService:
         account_ids = list(dict.fromkeys(item.account.id for item in items))
         # The debtor's other accounts (a number they share): their counters count with
         # these, and a protected person on one is the same person on the others.
-        linked = await self.same_debtor.linked({i.account.id: i.account.numbers for i in items})
+        # A protection passes only between accounts that are one person on the evidence;
+        # the caps count the wider set (compliance/debtor_accounts.py `may_be_own`).
+        shared = await self.same_debtor.linked({i.account.id: i.account.numbers for i in items})
         items = _with_inherited_protection(
-            items, await self.same_debtor.inherited_protections(linked)
+            items,
+            await self.same_debtor.inherited_protections(shared.person if shared else None),
         )
         marked = await self.same_debtor.third_party_numbers(
             sorted({i.phone_e164 for i in items if i.phone_e164})
@@ -234,7 +237,9 @@ class ComplianceService:
                     log.warning("counters of %d accounts not synced; blocking", len(messages))
                     snapshots = {**snapshots,
                                  **{a: CounterSnapshot(available=False) for a in messages}}  # fmt: skip
-            snapshots = await self.same_debtor.merged_counters(self.caps, linked, snapshots, now)
+            snapshots = await self.same_debtor.merged_counters(
+                self.caps, shared.caps if shared else None, snapshots, now
+            )
         return [
             self.rules.evaluate(
                 CallRequest(

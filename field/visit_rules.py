@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from compliance.caps import DEFAULT_HORIZON, AccountHistory, Event
-from compliance.debtor_accounts import accounts_sharing_numbers, linked_protection
+from compliance.debtor_accounts import accounts_counted_together, linked_protection
 from compliance.engine import CallRequest, CounterSnapshot, Decision, Engine, StaticRegistries
 from compliance.jurisdiction import debtor_profile
 from compliance.ledger import load_history
@@ -151,12 +151,12 @@ def ledger_counters(
     session: Session, account_id: int, at: datetime, numbers: Sequence[str] = ()
 ) -> CounterSnapshot:
     """The debtor's attempts, contacts and abandons on every channel from SQL (the
-    ledger the Redis counters are rebuilt from), with those of the accounts that share
-    one of `numbers` (the same person: compliance/debtor_accounts.py); unreadable:
+    ledger the Redis counters are rebuilt from), with those of the accounts counted
+    together with it through `numbers` (compliance/debtor_accounts.py); unreadable:
     every cap fails."""
     engine = session.get_bind()
     try:
-        linked = accounts_sharing_numbers(engine, {account_id: numbers})[account_id]  # type: ignore[arg-type]
+        linked = accounts_counted_together(engine, {account_id: numbers})[account_id]  # type: ignore[arg-type]
         histories = load_history(engine, [account_id, *linked], at - DEFAULT_HORIZON)  # type: ignore[arg-type]
     except SQLAlchemyError:
         log.warning("contact ledger unreadable for account %s", account_id, exc_info=True)

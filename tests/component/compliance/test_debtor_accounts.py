@@ -13,7 +13,9 @@ from sqlalchemy import Engine
 
 from compliance.debtor_accounts import (
     MAX_PER_NUMBER,
+    accounts_counted_together,
     accounts_sharing_numbers,
+    cap_linked_accounts,
     linked_accounts,
     linked_protection,
 )
@@ -232,6 +234,12 @@ def test_given_a_number_marked_elsewhere_when_confirmed_as_the_mothers_own_then_
     second = peruvian(engine, "PE-HERS-2", NEIGHBOUR)
     mark(engine, "PE-CARD", NEIGHBOUR)
     assert [linked_accounts(engine, a) for a in (card, hers, second)] == [(), (), ()]
+    # Her caps still count both loans (the safe side), never her son's card.
+    assert [cap_linked_accounts(engine, a) for a in (card, hers, second)] == [
+        (),
+        (second,),
+        (hers,),
+    ]
     with transaction(engine) as session:
         confirm_own_number(session, "PE-HERS", NEIGHBOUR, "llamada-verificada", actor="sup1",
                            now=NOW)  # fmt: skip
@@ -274,3 +282,31 @@ def test_given_numbers_not_on_the_account_or_empty_then_they_link_nothing(engine
     assert accounts_sharing_numbers(engine, {999_999: (OWN_A,)}) == {999_999: ()}
     linked = accounts_sharing_numbers(engine, {first: (OWN_A, "+51900000000")})
     assert linked == {first: (second,)}
+
+
+async def test_given_the_mothers_loans_sharing_only_her_marked_number_then_one_set_of_caps(
+    engine: Engine, aredis: aioredis.Redis
+) -> None:
+    """The corner an earlier note left: her son's card marks her number as a third
+    party's; her two loans give it as hers, each with another number of its own. The
+    number is no evidence that the loans are one person's, so no protection passes
+    between them; but counted apart, she could be called on each loan's other number up
+    to each loan's cap. Her caps count both loans, in the batch and at the final check."""
+    peruvian(engine, "PE-SON", OWN_A, NEIGHBOUR)
+    first = make_account(engine, "PE-MOM-1", country="PE", region=None, protection="deceased",
+                         phones=[{"number_e164": NEIGHBOUR}, {"number_e164": "+51944440004"}])  # fmt: skip
+    second = peruvian(engine, "PE-MOM-2", NEIGHBOUR, OWN_B)
+    mark(engine, "PE-SON", NEIGHBOUR)
+    assert accounts_counted_together(engine, {second: (NEIGHBOUR, OWN_B)}) == {second: (first,)}
+    assert accounts_sharing_numbers(engine, {second: (NEIGHBOUR, OWN_B)}) == {second: ()}
+    attempts_in_sql(engine, first, count=3)
+    service = ComplianceService(engine, aredis)
+    # Her day's attempts are spent; the first loan's protection is not the second's
+    # (no "debtor_deceased"): the link is no evidence of that.
+    assert await reasons(service, "PE-MOM-2", OWN_B) == ("attempt_cap_day",)
+    with transaction(engine) as session:
+        item = service.load_item(session, account_ref="PE-MOM-2", phone_e164=OWN_B)
+    decision, _ = await service.final_check(item, NOW, "a:mom")
+    assert not decision.allowed
+    # Her son's caps are his own.
+    assert await reasons(service, "PE-SON", OWN_A) == ()

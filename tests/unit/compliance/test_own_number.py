@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from compliance.debtor_accounts import own_number
+from compliance.debtor_accounts import may_be_own, own_number
 
 
 @pytest.mark.parametrize(
@@ -31,3 +31,23 @@ def test_given_a_row_when_asked_whether_it_is_the_debtors_then_only_on_evidence(
     expected: bool,
 ) -> None:  # fmt: skip
     assert own_number(status, phone_type, confirmed_ref, marked) is expected
+
+
+@pytest.mark.parametrize(
+    ("status", "phone_type", "expected"),
+    [
+        ("active", "mobile", True),
+        ("stopped", "home", True),
+        ("active", "guarantor", True),
+        ("third_party", "mobile", False),  # this row says someone else answers it
+        ("wrong_number", "work", False),
+        ("active", "reference", False),
+        (None, None, True),
+    ],
+)
+def test_given_a_row_when_asked_whether_the_caps_count_it_then_unless_it_says_someone_else(
+    status: str | None, phone_type: str | None, expected: bool
+) -> None:
+    assert may_be_own(status, phone_type) is expected
+    # Whatever another account marks: own_number with a mark elsewhere never says more.
+    assert own_number(status, phone_type, None, True) <= may_be_own(status, phone_type)
