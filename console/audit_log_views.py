@@ -14,6 +14,7 @@ from sqlalchemy import Engine, or_, select
 
 from compliance.transparency import runtime
 from compliance.transparency.proofs import ProofUnavailable, prove_entry
+from console.debtor_locale import console_locale
 from console.i18n import gettext_
 from console.keys import SETTINGS
 from console.webutil import in_db, requires, user_of
@@ -44,7 +45,12 @@ async def chain_page(request: web.Request) -> web.StreamResponse:
     response = aiohttp_jinja2.render_template(
         "auditor_chain.html",
         request,
-        {"report": report, "witnesses": statuses, "late_after": late_after},
+        {
+            "report": report,
+            "witnesses": statuses,
+            "late_after": late_after,
+            "utc": console_locale().utc,
+        },  # "6 dic 2026, 14:05:33" under "(UTC)"
     )
     response.headers.update(PRIVATE)
     return response

@@ -75,8 +75,9 @@ RECORDING_LABELS = {
 
 
 def _labelled_attempt(row: dict[str, Any]) -> dict[str, Any]:
-    """What the page shows for each code (the exports keep the codes)."""
-    return {**row, "result_label": message_result_label(row["channel"], row["result"], result_label),
+    """What the page shows for each code and time (the exports keep codes and ISO)."""
+    return {**row, "started_shown": console_locale().utc(row["started_at"]),
+            "result_label": message_result_label(row["channel"], row["result"], result_label),
             "channel_label": channel_label(row["channel"]),
             "party_label": party_label(row["party"]), "outcome_label": outcome_label(row["outcome"]),
             "recording_label": gettext_(RECORDING_LABELS.get(row["recording"], N_("Otro estado")))
@@ -85,6 +86,7 @@ def _labelled_attempt(row: dict[str, Any]) -> dict[str, Any]:
 
 def _labelled_decision(row: dict[str, Any]) -> dict[str, Any]:
     return {**row, "reason_labels": [reason_label(r) for r in row["reasons"]],
+            "evaluated_shown": console_locale().utc(row["evaluated_at"]),
             "channel_label": channel_label(row["channel"]),
             **_local_shown(row["local_time"], row["timezone"])}  # fmt: skip
 

@@ -92,6 +92,21 @@ class DebtorLocale:
         shown = day_and_clock(at, zone, self.locale) if day else clock(at, zone, self.locale)
         return f"{shown} ({self.zone_name(zone)})"
 
+    def utc(self, at: datetime | str | None) -> str:
+        """A UTC moment for a column that says "(UTC)": "6 dic 2026, 14:05:33" (the
+        seconds are evidence); an ISO string is read; "" for none; a string that is not
+        a time as it is."""
+        if isinstance(at, str):
+            try:
+                moment = datetime.fromisoformat(at) if at else None
+            except ValueError:
+                return at
+        else:
+            moment = at
+        if moment is None:
+            return ""
+        return day_and_clock(moment, ZoneInfo("UTC"), self.locale, seconds=True)
+
     def zone_name(self, zone: ZoneInfo | None) -> str:
         """The zone as a person names it: its city ("Ciudad de México", "Bogotá")."""
         return zone_label(zone, self.locale)

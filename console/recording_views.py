@@ -91,7 +91,10 @@ async def _render_attempt(
     if page.get("recording"):  # kept until, purged at: in the debtor's zone, named
         rec, zone = page["recording"], zones[0] if zones else None
         page["recording"] = {**rec, "retention_shown": words.when(rec["retention_until"], zone),
-                             "purged_shown": words.when(rec["purged_at"], zone)}  # fmt: skip
+                             "purged_shown": words.when(rec["purged_at"], zone),
+                             # "46.9 KB" in the reader's notation (the exports keep bytes)
+                             "size_shown": None if rec["size_bytes"] is None
+                             else words.size(rec["size_bytes"])}  # fmt: skip
     response = aiohttp_jinja2.render_template(
         "attempt.html",
         request,

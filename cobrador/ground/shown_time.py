@@ -16,6 +16,8 @@ from cobrador.ground.zone_names import zone_city
 
 # The 24-hour clock in every language: one page never mixes "2:05 p. m." with "14:05".
 CLOCK = "HH:mm"
+# With its seconds, where they are evidence (the auditor's UTC columns).
+CLOCK_SECONDS = "HH:mm:ss"
 
 
 def in_zone(at: datetime, zone: ZoneInfo) -> datetime:
@@ -23,18 +25,20 @@ def in_zone(at: datetime, zone: ZoneInfo) -> datetime:
     return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(zone)
 
 
-def clock(at: datetime, zone: ZoneInfo, locale: str) -> str:
-    """The time of day alone: "14:05" (the zone is said beside it)."""
-    return str(format_time(in_zone(at, zone), CLOCK, locale=locale))
+def clock(at: datetime, zone: ZoneInfo, locale: str, *, seconds: bool = False) -> str:
+    """The time of day alone: "14:05" ("14:05:33" with ``seconds``; the zone is said
+    beside it)."""
+    return str(format_time(in_zone(at, zone), CLOCK_SECONDS if seconds else CLOCK, locale=locale))
 
 
-def day_and_clock(at: datetime, zone: ZoneInfo, locale: str) -> str:
+def day_and_clock(at: datetime, zone: ZoneInfo, locale: str, *, seconds: bool = False) -> str:
     """The day and the time: "6 dic 2026, 14:05" (es_MX), "Dec 6, 2026, 14:05" (en),
-    joined as the locale joins them (the zone is said beside it)."""
+    joined as the locale joins them (the zone is said beside it); ``seconds``:
+    "6 dic 2026, 14:05:33"."""
     local = in_zone(at, zone)
     glue = str(get_datetime_format("medium", locale=locale))
     day = str(format_date(local.date(), "medium", locale=locale))
-    return glue.replace("{1}", day).replace("{0}", clock(local, zone, locale))
+    return glue.replace("{1}", day).replace("{0}", clock(local, zone, locale, seconds=seconds))
 
 
 def shown_time(at: datetime, zone: ZoneInfo, locale: str, *, day: bool = True) -> str:

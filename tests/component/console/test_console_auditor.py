@@ -470,3 +470,34 @@ async def test_given_a_decision_in_two_candidate_zones_when_auditor_reads_it_the
     rows = {int(r["id"]): r for r in csv.DictReader(io.StringIO(export))}
     assert rows[decision_id]["local_time"] == "2026-12-06T14:05:00-06:00"
     assert rows[decision_id]["timezone"] == "America/Mexico_City,America/Cancun"
+
+
+async def test_given_utc_columns_when_the_auditor_reads_them_then_the_shared_words_with_seconds(
+    client: TestClient, seed: Seed, engine: Engine, settings
+) -> None:  # type: ignore[no-untyped-def]
+    """Times under "(UTC)" read as every page words a time (cobrador/ground/shown_time.py),
+    with their seconds (evidence); the machine's ISO stays in the <time> tag and exports."""
+    from compliance.transparency import runtime
+    from compliance.transparency.integrator import integrate
+
+    allowed_id, blocked_id = add_decisions(engine, seed)
+    make_attempt(engine, seed.account_id, seed.users["ana"], decision_id=allowed_id,
+                 started_at=NOW - timedelta(minutes=2, seconds=-7))  # fmt: skip
+    await login(client, "raul")
+    attempts = await (await client.get("/auditor?account_ref=MX-0001")).text()
+    assert "24 nov 2026, 16:58:07</time>" in attempts
+    assert "2026-11-24 16:58" not in attempts
+    decisions = await (await client.get("/auditor/decisions?allowed=blocked")).text()
+    assert re.search(r'<time datetime="2026-11-24T16:58:00[^"]*">24 nov 2026, 16:58:00</time>',
+                     decisions), decisions  # fmt: skip
+    detail = await (await client.get(f"/auditor/decisions/{blocked_id}")).text()
+    assert "24 nov 2026, 16:58:00</time>" in detail and "T16:58:00" not in detail.split("<time")[0]
+    export = await (await client.get("/auditor/decisions.jsonl?allowed=blocked")).text()
+    assert json.loads(export.splitlines()[0])["evaluated_at"].startswith("2026-11-24T16:58:00")
+    integrate(engine)
+    runtime.checkpointer(settings, engine).run_once(force=True)
+    chain = await (await client.get("/auditor/chain")).text()
+    signed = re.findall(r'<time datetime="[^"]+">([^<]+)</time>', chain)
+    assert signed and all(re.fullmatch(r"\d{1,2} \w+ \d{4}, \d\d:\d\d:\d\d", s) for s in signed)
+    english = await (await client.get("/auditor?account_ref=MX-0001&lang=en")).text()
+    assert "Nov 24, 2026, 16:58:07</time>" in english

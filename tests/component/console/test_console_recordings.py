@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -504,3 +505,16 @@ async def test_given_a_recording_kept_or_purged_when_the_auditor_reads_when_then
         session.execute(update(Recording).values(purged_at=kept))
     html = await (await client.get(f"/attempts/{rec.attempt_id}?lang=es")).text()
     assert "Eliminada al vencer su retención · 21 feb 2027, 23:30 (Ciudad de México)" in html
+
+
+@pytest.mark.parametrize("lang", ["es", "en"])
+async def test_given_a_recording_when_the_page_shows_its_size_then_in_kb_never_raw_bytes(
+    client: TestClient, recording, lang: str
+) -> None:  # type: ignore[no-untyped-def]
+    rec, data = recording
+    await login(client, "raul")
+    html = await (await client.get(f"/attempts/{rec.attempt_id}?lang={lang}")).text()
+    [size] = re.findall(r'<dd id="recording-size">([^<]*)</dd>', html)
+    kb = len(data) / 1024
+    assert len(data) > 1024 and size == f"{kb:,.1f} KB".replace(".0 KB", " KB"), size
+    assert f"{len(data)} bytes" not in html

@@ -42,3 +42,12 @@ def test_given_a_naive_instant_then_read_as_utc_as_sql_stores_it() -> None:
 def test_given_an_instant_near_midnight_then_the_day_is_the_zones_not_utcs() -> None:
     late = datetime(2026, 12, 7, 3, 30, tzinfo=UTC)  # still the 6th in Mexico City
     assert day_and_clock(late, ZoneInfo("America/Mexico_City"), "es_MX") == "6 dic 2026, 21:30"
+
+
+def test_given_seconds_as_evidence_then_the_clock_says_them_in_every_language() -> None:
+    utc = ZoneInfo("UTC")
+    at = AT.replace(second=33)
+    assert clock(at, utc, "es_MX", seconds=True) == "20:05:33"
+    assert day_and_clock(at, utc, "es_MX", seconds=True) == "6 dic 2026, 20:05:33"
+    assert day_and_clock(at, utc, "en", seconds=True) == "Dec 6, 2026, 20:05:33"
+    assert day_and_clock(at, utc, "es_MX") == "6 dic 2026, 20:05"
