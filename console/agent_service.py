@@ -366,7 +366,6 @@ def _last_attempts(
     ).all()
     out = []
     for attempt, disposition in rows:
-        outcome = OUTCOMES.get(disposition.outcome) if disposition else None
         channel = attempt.channel or "call"
         out.append(
             {
@@ -375,7 +374,9 @@ def _last_attempts(
                 "channel": channel_label(channel),
                 "what": template_label((attempt.details or {}).get("template")),
                 "result": message_result_label(channel, attempt.result, result_label),
-                "outcome": gettext_(outcome.label) if outcome else "",
+                "outcome": code_words.outcome_word(channel, disposition.outcome, gettext_)
+                if disposition
+                else "",
                 "phone": mask_address(channel, attempt.phone_e164, attempt.address),
             }
         )

@@ -79,7 +79,7 @@ def _labelled_attempt(row: dict[str, Any]) -> dict[str, Any]:
     return {**row, "started_shown": console_locale().utc(row["started_at"]),
             "result_label": message_result_label(row["channel"], row["result"], result_label),
             "channel_label": channel_label(row["channel"]),
-            "party_label": party_label(row["party"]), "outcome_label": outcome_label(row["outcome"]),
+            "party_label": party_label(row["party"]), "outcome_label": outcome_label(row["outcome"], row["channel"]),
             "recording_label": gettext_(RECORDING_LABELS.get(row["recording"], N_("Otro estado")))
             if row["recording"] else ""}  # fmt: skip
 

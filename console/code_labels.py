@@ -16,6 +16,7 @@ from cobrador.ground.code_words import (
     OTHER_STAGE,
     OTHER_STATE,
     REASON_LABELS,
+    outcome_word,
 )
 from console.agent_service import RESULT_LABELS, STAGE_LABELS
 from console.dispositions import OUTCOMES, PARTY_LABELS, Party
@@ -52,7 +53,10 @@ def pause_label(code: str) -> str:
     return gettext_(code) if code else ""
 
 
-def outcome_label(code: str) -> str:
+def outcome_label(code: str, channel: str | None = None) -> str:
+    """A disposition's outcome in words; a visit's as the field agent picked it."""
+    if channel == "visit":
+        return outcome_word(channel, code, gettext_)
     outcome = OUTCOMES.get(code)
     return gettext_(outcome.label) if outcome else (gettext_(OTHER) if code else "")
 

@@ -87,7 +87,7 @@ async def _render_attempt(
     page = {**page, "started": words.stamp(page["started_at"], zones),
             "result_label": message_result_label(page["channel"], page["result"], result_label),
             "party_label": party_label(page["party"]) if page["party"] else "",
-            "outcome_label": outcome_label(page["outcome"]) if page["outcome"] else ""}  # fmt: skip
+            "outcome_label": outcome_label(page["outcome"], page["channel"]) if page["outcome"] else ""}  # fmt: skip
     if page.get("recording"):  # kept until, purged at: in the debtor's zone, named
         rec, zone = page["recording"], zones[0] if zones else None
         page["recording"] = {**rec, "retention_shown": words.when(rec["retention_until"], zone),

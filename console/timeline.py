@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from cobrador.ground.code_words import STAGE_LABELS
+from cobrador.ground.code_words import STAGE_LABELS, outcome_word
 from compliance.debtor_time import debtor_zones
 from console.code_labels import reasons_label, result_label
 from console.contact_labels import (
@@ -27,7 +27,6 @@ from console.contact_labels import (
     template_label,
 )
 from console.debtor_locale import console_locale
-from console.dispositions import OUTCOMES
 from console.i18n import N_, gettext_
 from console.money import money_format
 from store.models import Account, CallAttempt, Disposition, OutreachStep
@@ -48,7 +47,6 @@ def account_timeline(session: Session, account: Account, limit: int = 30) -> lis
     stamp = console_locale().stamp
     for attempt, disposition in rows:
         details: Mapping[str, Any] = attempt.details or {}
-        outcome = OUTCOMES.get(disposition.outcome) if disposition else None
         zones = debtor_zones(account.timezone, account.country, account.region, attempt.phone_e164)
         channel = attempt.channel or "call"
         entries.append((attempt.started_at, {
@@ -60,7 +58,7 @@ def account_timeline(session: Session, account: Account, limit: int = 30) -> lis
             "what": template_label(details.get("template")) or _debtor_action(details, account),
             "stage": gettext_(STAGE_LABELS[details["stage"]]) if details.get("stage") in STAGE_LABELS else "",
             "result": message_result_label(channel, attempt.result, result_label),
-            "outcome": gettext_(outcome.label) if outcome else "",
+            "outcome": outcome_word(channel, disposition.outcome, gettext_) if disposition else "",
             "address": mask_address(channel, attempt.phone_e164, attempt.address),
             "reasons": "",
         }))  # fmt: skip

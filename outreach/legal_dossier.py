@@ -29,15 +29,14 @@ from cobrador.ground.code_words import (
     CHANNEL_LABELS,
     N_,
     OTHER_CHANNEL,
-    OTHER_RESULT,
     OTHER_STAGE,
     OTHER_STATE,
-    OUTCOME_LABELS,
     PARTY_LABELS,
     PROMISE_STATUS_LABELS,
     STAGE_LABELS,
     STEP_STATUS_LABELS,
     Translate,
+    outcome_word,
     reasons_words,
     result_word,
     template_word,
@@ -366,7 +365,7 @@ def readable(data: Mapping[str, Any], zone: ZoneInfo, tr: Translate = _spanish,
          result_word(c["channel"], c["result"], tr), template_word(c["template"], tr),
          decision(c["decision"]),
          f"{word(PARTY_LABELS, c['disposition']['party'], tr)}: "
-         f"{word(OUTCOME_LABELS, c['disposition']['outcome'], tr, OTHER_RESULT)}" if c["disposition"] else "",
+         f"{outcome_word(c['channel'], c['disposition']['outcome'], tr)}" if c["disposition"] else "",
          (c["recording"] or {}).get("sha256") or "")
         for c in data["contacts"])  # fmt: skip
     unsent = tuple(

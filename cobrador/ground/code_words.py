@@ -217,6 +217,14 @@ def result_word(channel: str | None, code: str | None, tr: Translate) -> str:
     return word(CALL_RESULT_LABELS, code, tr, OTHER_RESULT)
 
 
+def outcome_word(channel: str | None, code: str | None, tr: Translate) -> str:
+    """What happened, in words: a visit's as the field agent picked it (the visit's
+    table), any other contact's as the agent dispositioned it; "Otro resultado" for a
+    code neither knows; no code, nothing."""
+    table = VISIT_OUTCOME_LABELS if channel == "visit" else OUTCOME_LABELS
+    return word(table, code, tr, OTHER_RESULT)
+
+
 def template_word(name: str | None, tr: Translate) -> str:
     """A shipped template's name in words; a campaign's own with its underscores as spaces."""
     if not name:

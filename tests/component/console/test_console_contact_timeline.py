@@ -14,7 +14,7 @@ from console.agent_service import _last_attempts
 from console.debtor_locale import DebtorLocale
 from console.timeline import message_figures, timeline_for
 from store.db import transaction
-from store.models import Account, CallAttempt, OutreachStep
+from store.models import Account, CallAttempt, Disposition, OutreachStep
 
 
 def seed_messages(engine: Engine, seed: Seed) -> dict[str, int]:
@@ -143,3 +143,20 @@ async def test_given_a_message_waiting_for_allowed_hours_then_its_until_time_say
     assert until is not None, "the 'until' time has no zone of its own"
     row_zones = re.findall(r'</a> <span class="muted small zone">([^<]+)</span>', page)
     assert until[2].strip() and until[2] in row_zones
+
+
+def test_given_a_visit_when_the_timeline_is_read_then_its_result_as_the_field_agent_picked_it(
+    engine: Engine, seed: Seed
+) -> None:
+    visit = make_attempt(engine, seed.account_id, None, channel="visit", source="field",
+                         result="contact", started_at=NOW - timedelta(hours=5))  # fmt: skip
+    with transaction(engine) as s:
+        s.add(Disposition(attempt_id=visit, account_id=seed.account_id, party="tercero",
+                          outcome="domicilio_incorrecto"))  # fmt: skip
+    [row] = [r for r in timeline_for(engine, seed.account_id) if r["attempt_id"] == visit]
+    assert (row["channel"], row["outcome"]) == ("Visita", "El deudor no vive aquí")
+    with transaction(engine) as s:
+        account = s.get(Account, seed.account_id)
+        assert account is not None
+        [pop] = _last_attempts(s, account, DebtorLocale("es_MX"))
+    assert pop["outcome"] == "El deudor no vive aquí"

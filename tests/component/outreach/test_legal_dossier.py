@@ -340,3 +340,23 @@ def test_given_the_cli_with_lang_when_a_dossier_is_written_then_its_pdf_in_that_
         main(["outreach", "dossier", "L-1", "--lang", "fr"])
     assert exit_.value.code == 2
     assert "--lang: invalid choice: 'fr' (choose from 'es', 'en')" in capsys.readouterr().err
+
+
+def test_given_a_field_visit_when_the_dossier_is_read_then_its_result_in_the_visits_words(
+    engine: Engine,
+) -> None:
+    account_id = seed(engine)
+    with transaction(engine) as s:
+        visit = CallAttempt(account_id=account_id, channel="visit", source="field",
+                            address="Av. Reforma 1, CDMX", result="contact",
+                            started_at=NOW - timedelta(days=4))  # fmt: skip
+        s.add(visit)
+        s.flush()
+        s.add(Disposition(attempt_id=visit.id, account_id=account_id, party="tercero",
+                          outcome="domicilio_incorrecto"))  # fmt: skip
+    dossier = build(engine, "L-1", NOW)
+    text = readable(dossier.data, ZoneInfo("America/Mexico_City")).text()
+    assert "Tercero: El deudor no vive aquí" in text
+    english = readable(dossier.data, ZoneInfo("America/Mexico_City"),
+                       load_catalogs()["en"].gettext, "en").text()  # fmt: skip
+    assert "Third party: The debtor does not live here" in english

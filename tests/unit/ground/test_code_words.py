@@ -70,3 +70,14 @@ def test_given_unknown_codes_then_a_neutral_word_never_the_code() -> None:
     assert cw.result_word("sms", "delivered", same) == "Entregado"
     assert cw.result_word("call", "delivered", same) == "Otro resultado"
     assert cw.word(cw.STAGE_LABELS, None, same) == ""
+
+
+def test_given_a_visit_result_then_the_field_agents_words_not_the_calls() -> None:
+    def same(text: str) -> str:
+        return text
+
+    assert cw.outcome_word("visit", "domicilio_incorrecto", same) == "El deudor no vive aquí"
+    assert cw.outcome_word("visit", "pago", same) == "Dice que ya pagó"
+    assert cw.outcome_word("call", "pago", same) == "Pagó"
+    assert cw.outcome_word("call", "domicilio_incorrecto", same) == "Otro resultado"
+    assert cw.outcome_word("visit", None, same) == ""
