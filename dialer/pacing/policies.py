@@ -43,7 +43,9 @@ from `snapshot.now`; one policy object serves one campaign.
   exact path (`exact_ahead`, off by default: measured, each wider sample of
   unseen rows found an hour it breaks that the default holds) places the calls whose chance of bringing even one
   abandon is negligible, charged to a ledger of its own (`_exact_cap`).
-  docs/pacing.md has the bound.
+  docs/pacing.md has the bound. With `pause_wave` (off: measured, no safety
+  the sample could see), once agents go on a pause as their calls end, the
+  busy agents' chance to be free is scaled by that share (`_pause_share`).
   Blended inbound (`snapshot.has_inbound`): inbound takes the next free agent
   first, so at each horizon the inbound callers waiting plus those expected
   to arrive by then (Poisson) are demand ahead of the new calls, and the
@@ -99,6 +101,7 @@ from dialer.pacing.inbound import (
 )
 from dialer.pacing.ledger import HourLedger
 from dialer.pacing.snapshot import (
+    PAUSED,
     READY,
     RESERVED,
     RING_SAMPLE_WINDOW_SECONDS,
@@ -221,6 +224,9 @@ class PredictivePolicy:
         exact_shares_budget: bool = True,
         guard_starving: bool = True,
         exact_uncertain_room: bool = False,
+        pause_wave: bool = False,
+        pause_wave_seconds: float = 300.0,
+        pause_wave_min: int = 2,
     ) -> None:
         if not 0 < aim_ratio <= 1:
             raise ValueError("aim_ratio must be in (0, 1]")
@@ -345,6 +351,12 @@ class PredictivePolicy:
         self.guard_cautious_share = guard_cautious_share
         self.guard_starving = guard_starving
         self.exact_uncertain_room = exact_uncertain_room
+        if pause_wave_seconds <= 0 or pause_wave_min < 1:
+            raise ValueError("pause_wave_seconds must be > 0 and pause_wave_min >= 1")
+        self.pause_wave = pause_wave
+        self.pause_wave_seconds = pause_wave_seconds
+        self.pause_wave_min = pause_wave_min
+        self.last_pause_share = 0.0
         self.last_starving = False
         self._attempt_mean = 20.0  # mean seconds a call rings to its end (ring samples)
         self.last_overflow_cap: int | None = None
@@ -1034,6 +1046,30 @@ class PredictivePolicy:
             risk = [max(a, b) for a, b in zip(risk, tails, strict=True)]
         return risk
 
+    def _pause_share(self, s: Snapshot) -> float:
+        """The share of agents freeing up lately who went on a pause instead, once a wave.
+
+        A lunch or a team meeting takes agents as their calls end: the talk and
+        wrap-up survival still says they free up, so calls placed for them ring
+        with nobody to take the answers. Of the agents whose state began within
+        `pause_wave_seconds` as ready, reserved, talking or paused (each came free
+        from a call or a pause within it), the paused share; 0 until at least
+        `pause_wave_min` paused within it (one break is routine, and its agent
+        is already out of the supply).
+        """
+        since = s.now - self.pause_wave_seconds
+        paused = freed = 0
+        for a in s.agents:
+            if a.state_since < since:
+                continue
+            if a.state == PAUSED:
+                paused += 1
+            elif a.state in (READY, RESERVED, TALKING):
+                freed += 1
+        if paused < self.pause_wave_min:
+            return 0.0
+        return paused / (paused + freed)
+
     def _one_abandon_breaks(self, s: Snapshot) -> bool:
         """True while a window to come has no room for even one more abandon.
 
@@ -1160,15 +1196,19 @@ class PredictivePolicy:
         trows, ttail, n_t = self._talk_rows, self._talk_tail, len(self._talk_rows)
         wrows, wtail, n_w = self._wrap_rows, self._wrap_tail, len(self._wrap_rows)
         active = 0
+        pausing = self._pause_share(s) if self.pause_wave else 0.0
+        self.last_pause_share = pausing
         for a in s.agents:
             st = a.state
             if st == TALKING:
                 t = int(now - a.state_since)
-                talk_rows.append(trows[t] if 0 <= t < n_t else ttail)
+                row = trows[t] if 0 <= t < n_t else ttail
+                talk_rows.append(_free_unless_paused(row, pausing) if pausing else row)
                 active += 1
             elif st == WRAP_UP:
                 w = int(now - a.state_since)
-                wrap_rows.append(wrows[w] if 0 <= w < n_w else wtail)
+                row = wrows[w] if 0 <= w < n_w else wtail
+                wrap_rows.append(_free_unless_paused(row, pausing) if pausing else row)
                 active += 1
             elif st == READY:
                 ready += 1
@@ -1308,6 +1348,14 @@ class _Moment:
     ready: int
     new: tuple[float, ...]
     new_count: int
+
+
+def _free_unless_paused(row: tuple[float, ...], pausing: float) -> tuple[float, ...]:
+    """A busy agent's free-within row (probabilities, then their Bernoulli variances)
+    when each agent freeing up goes on a pause with probability `pausing`."""
+    k = len(row) // 2
+    ps = [p * (1.0 - pausing) for p in row[:k]]
+    return (*ps, *(p * (1.0 - p) for p in ps))
 
 
 def _most_within(risk: Sequence[float], base: int, tolerance: float, room: float) -> int:
