@@ -13,6 +13,9 @@ from collections.abc import Iterable
 from cobrador.ground.code_words import (
     ACCOUNT_STATUS_LABELS,
     OTHER,
+    OTHER_MODE,
+    OTHER_PARTY,
+    OTHER_RESULT,
     OTHER_STAGE,
     OTHER_STATE,
     REASON_LABELS,
@@ -58,18 +61,18 @@ def outcome_label(code: str, channel: str | None = None) -> str:
     if channel == "visit":
         return outcome_word(channel, code, gettext_)
     outcome = OUTCOMES.get(code)
-    return gettext_(outcome.label) if outcome else (gettext_(OTHER) if code else "")
+    return gettext_(outcome.label) if outcome else (gettext_(OTHER_RESULT) if code else "")
 
 
 def party_label(code: str) -> str:
     try:
         return gettext_(PARTY_LABELS[Party(code)])
     except ValueError:
-        return gettext_(OTHER) if code else ""
+        return gettext_(OTHER_PARTY) if code else ""
 
 
 def result_label(code: str) -> str:
-    return gettext_(RESULT_LABELS.get(code, OTHER)) if code else ""
+    return gettext_(RESULT_LABELS.get(code, OTHER_RESULT)) if code else ""
 
 
 def stage_label(code: str) -> str:
@@ -87,11 +90,11 @@ def plan_status_label(code: str) -> str:
 
 
 def campaign_status_label(code: str) -> str:
-    return gettext_(code if code in CAMPAIGN_STATUSES else OTHER)
+    return gettext_(code if code in CAMPAIGN_STATUSES else OTHER_STATE)
 
 
 def dial_mode_label(code: str) -> str:
-    return gettext_(code if code in DIAL_MODES else OTHER)
+    return gettext_(code if code in DIAL_MODES else OTHER_MODE)
 
 
 def dialer_health_label(text: str) -> str:

@@ -13,9 +13,9 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from cobrador.ground.code_words import STAGE_LABELS, outcome_word
+from cobrador.ground.code_words import outcome_word
 from compliance.debtor_time import debtor_zones
-from console.code_labels import reasons_label, result_label
+from console.code_labels import reasons_label, result_label, stage_label
 from console.contact_labels import (
     UNSENT,
     channel_label,
@@ -56,7 +56,7 @@ def account_timeline(session: Session, account: Account, limit: int = 30) -> lis
             "channel_code": channel,
             "direction": gettext_(N_("Entrante")) if attempt.direction == "inbound" else "",
             "what": template_label(details.get("template")) or _debtor_action(details, account),
-            "stage": gettext_(STAGE_LABELS[details["stage"]]) if details.get("stage") in STAGE_LABELS else "",
+            "stage": stage_label(details.get("stage") or ""),
             "result": message_result_label(channel, attempt.result, result_label),
             "outcome": outcome_word(channel, disposition.outcome, gettext_) if disposition else "",
             "address": mask_address(channel, attempt.phone_e164, attempt.address),
@@ -78,7 +78,7 @@ def account_timeline(session: Session, account: Account, limit: int = 30) -> lis
             "channel_code": step.channel,
             "direction": "",
             "what": template_label(step.template),
-            "stage": gettext_(STAGE_LABELS[step.stage]) if step.stage in STAGE_LABELS else "",
+            "stage": stage_label(step.stage or ""),
             "result": step_status_label(step.status),
             "outcome": "",
             "address": "",

@@ -28,6 +28,8 @@ OTHER_RESULT = N_("Otro resultado")
 OTHER_STAGE = N_("Otra etapa")
 OTHER_CHANNEL = N_("Otro canal")
 OTHER_SENDER = N_("Otro remitente")
+OTHER_PARTY = N_("Otra persona")
+OTHER_MODE = N_("Otro modo")
 
 REASON_LABELS = {
     "registry_listed": N_("Inscrito en un registro de exclusión (REUS...)"),

@@ -160,3 +160,22 @@ def test_given_a_visit_when_the_timeline_is_read_then_its_result_as_the_field_ag
         assert account is not None
         [pop] = _last_attempts(s, account, DebtorLocale("es_MX"))
     assert pop["outcome"] == "El deudor no vive aquí"
+
+
+def test_given_a_stage_this_version_does_not_know_when_the_timeline_is_read_then_a_neutral_word(
+    engine: Engine, seed: Seed
+) -> None:
+    """A strategy written by a newer version (or by hand) may name a stage with no label
+    here: the timeline says "Otra etapa", never a blank nor the code."""
+    sms = make_attempt(engine, seed.account_id, None, channel="sms", result="delivered",
+                       source="outreach", started_at=NOW - timedelta(hours=2),
+                       details={"template": "recordatorio", "stage": "prejuridica"})  # fmt: skip
+    with transaction(engine) as s:
+        s.add(OutreachStep(account_id=seed.account_id, campaign_id=seed.campaign_id, key="c:9",
+                           stage="prejuridica", channel="sms", template="recordatorio",
+                           status="blocked", due_at=NOW - timedelta(hours=1),
+                           decided_at=NOW - timedelta(hours=1), reasons=["no_consent"]))  # fmt: skip
+    rows = timeline_for(engine, seed.account_id)
+    sent = next(r for r in rows if r["attempt_id"] == sms)
+    unsent = next(r for r in rows if r["attempt_id"] is None)
+    assert sent["stage"] == unsent["stage"] == "Otra etapa"

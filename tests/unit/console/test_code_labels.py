@@ -11,11 +11,14 @@ from console.code_labels import (
     REASON_LABELS,
     account_status_label,
     campaign_status_label,
+    dial_mode_label,
     dialer_health_label,
     outcome_label,
     party_label,
     plan_status_label,
     reason_label,
+    result_label,
+    stage_label,
 )
 from console.day_window import ZoneError, local_midnight, zone_named
 from console.dispositions import OUTCOMES, Party
@@ -31,11 +34,24 @@ def test_given_every_compliance_reason_then_it_has_its_own_label() -> None:
 
 def test_given_unknown_codes_then_never_shown_raw() -> None:
     assert reason_label("brand_new_rule") == "Otro motivo"
-    assert outcome_label("brand_new_outcome") == "Otro motivo"
-    assert party_label("vecino") == "Otro motivo" and party_label("") == ""
-    assert campaign_status_label("paused") == "Otro motivo"
+    # Each kind of code has its own neutral word: a reason's is no word for an outcome.
+    assert outcome_label("brand_new_outcome") == "Otro resultado"
+    assert result_label("brand_new_result") == "Otro resultado" and result_label("") == ""
+    assert party_label("vecino") == "Otra persona" and party_label("") == ""
+    assert campaign_status_label("paused") == "Otro estado"
+    assert dial_mode_label("turbo") == "Otro modo"
     assert all(outcome_label(code) != code for code in OUTCOMES)
     assert all(party_label(p.value) != p.value or p.value == "" for p in Party)
+
+
+def test_given_unknown_codes_in_english_then_the_neutral_words_are_translated() -> None:
+    activate("en")
+    try:
+        words = (outcome_label("x"), party_label("x"), campaign_status_label("x"),
+                 dial_mode_label("x"), stage_label("x"))  # fmt: skip
+    finally:
+        activate("es")
+    assert words == ("Other outcome", "Someone else", "Other state", "Other mode", "Other stage")
 
 
 def test_given_every_account_and_plan_state_then_words_in_spanish_and_english_never_the_code() -> (
