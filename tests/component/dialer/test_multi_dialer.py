@@ -101,15 +101,22 @@ async def test_given_three_dialer_processes_when_one_is_killed_then_no_double_di
                                                   ami_server.port, offset, tmp_path))  # fmt: skip
         victim = dialers[1]
 
-        # Mid-run, at a moment the victim holds leases: SIGKILL, no goodbye.
-        async def victim_mid_call() -> bool:
+        # Mid-run, at a moment the victim holds leases: SIGKILL, no goodbye. The victim is
+        # frozen (SIGSTOP) before its leases are read: read while it ran, it once released
+        # them all between the read and the kill (a loaded machine), and nothing was orphaned.
+        async def victim_frozen_mid_call() -> bool:
             attempted = await asyncio.to_thread(all_attempts, engine)
             if len({a.account_id for a in attempted}) < ACCOUNTS // 3:
                 return False
+            victim.proc.send_signal(signal.SIGSTOP)
             owners = await client.hgetall(hopper.owners_key)
-            return any(v == victim.owner.encode() for v in owners.values())
+            if any(v == victim.owner.encode() for v in owners.values()):
+                return True
+            victim.proc.send_signal(signal.SIGCONT)
+            return False
 
-        await until(victim_mid_call, "a third of the campaign dialed, the victim on calls", 45, 0.2)
+        await until(victim_frozen_mid_call, "a third of the campaign dialed, the victim on calls",
+                    45, 0.2)  # fmt: skip
         victim.proc.send_signal(signal.SIGKILL)
         await victim.proc.wait()
         killed_at = datetime.fromtimestamp(time.time() + offset, UTC)
