@@ -139,6 +139,17 @@ class TracingDialer(CampaignDialer):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.trail: dict[int, list[str]] = defaultdict(list)
+        # The answer's AGI handler moves a call to `human` and then, after seeking an
+        # agent, to `bridged`, in one handler: noted only after it, `human` showed only
+        # when some AMI event happened to be handled in between (a CI run on real
+        # Asterisk had none, and the trail lacked it). Noted before the agent is sought.
+        reserve = self.answer._reserve_agent
+
+        async def noted_reserve(*args: Any, **kw: Any) -> int | None:
+            self._note()
+            return await reserve(*args, **kw)
+
+        self.answer._reserve_agent = noted_reserve  # type: ignore[method-assign]
 
     def _note(self) -> None:
         for attempt_id, call in self.calls.items():
