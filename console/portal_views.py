@@ -50,7 +50,12 @@ from outreach.links import LinkError, verify
 from selfservice import debtor_actions as da
 from selfservice import identity as idc
 from selfservice import portal_sessions
-from selfservice.payment_links import PaymentLinkError, ProviderUnavailable, create_link
+from selfservice.payment_links import (
+    PaymentLinkError,
+    ProviderUnavailable,
+    TooManyLinks,
+    create_link,
+)
 from store.audit import append as audit_append
 from store.db import transaction
 from store.models import Account, Role, SupervisorTask
@@ -567,6 +572,10 @@ async def pay(request: web.Request) -> web.StreamResponse:
                                  actor=debtor.actor, now=now,
                                  hours=request.app[SETTINGS].payment_link_hours,
                                  audit=audit_append)  # fmt: skip
+    except TooManyLinks:
+        return await _account_page(request, debtor, status=429, section="pay", errors={
+            "pay": gettext_(N_("Ya pidió muchos enlaces de pago en la última hora; use el último "
+                               "que recibió o inténtelo más tarde."))})  # fmt: skip
     except PaymentLinkError:
         return await _account_page(request, debtor, status=400, section="pay", errors={
             "pay": gettext_(N_("Escriba un monto mayor que cero y no mayor que su saldo."))})  # fmt: skip

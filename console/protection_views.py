@@ -81,13 +81,11 @@ async def protection_change(request: web.Request) -> web.StreamResponse:
     try:
         change, campaign = await in_db(request, _protect, user, ref, protection, evidence,
                                        request.app[CLOCK]())  # fmt: skip
-    except LookupError:
+    except (LookupError, PermissionError):
+        # Another campaign's account is answered as one that does not exist: "not your
+        # campaign" told a supervisor tied to one campaign which references the others hold.
         return await render_supervisor(request, error=gettext_("Esa cuenta no existe."),
                                        status=404)  # fmt: skip
-    except PermissionError:
-        return await render_supervisor(
-            request, error=gettext_("Esa cuenta es de una campaña que no supervisa."), status=403
-        )
     except ProtectionError:
         return await render_supervisor(
             request, error=gettext_("La referencia de la evidencia es demasiado larga."),
@@ -108,13 +106,9 @@ async def third_party_number(request: web.Request) -> web.StreamResponse:
     try:
         change, campaign = await in_db(request, _third_party, user, ref, number,
                                        request.app[CLOCK]())  # fmt: skip
-    except LookupError:
+    except (LookupError, PermissionError):  # another campaign's: as one that does not exist
         return await render_supervisor(
             request, error=gettext_("Esa cuenta no existe o no tiene ese número."), status=404
-        )
-    except PermissionError:
-        return await render_supervisor(
-            request, error=gettext_("Esa cuenta es de una campaña que no supervisa."), status=403
         )
     except ProtectionError:
         return await render_supervisor(request, error=gettext_("Ese número no es válido."),

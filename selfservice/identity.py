@@ -11,9 +11,10 @@ a reference that has had REFERENCE_HOLD_FAILURES wrong answers in all, from any
 addresses, since its last success stays locked until a person unlocks it (a
 supervisor task opens: /supervisor/tasks; or `cobrador portal unlock`): a guesser
 holding thousands of addresses gets that many guesses per account, not three a day
-for ever. A client address (an IPv6 one by its /64) gets at most ``ADDRESS_FAILURES`` wrong
-answers per window over every gate, and an unknown reference counts as a wrong answer there, answered
-the same way (no reference enumeration). State is in SQL: no restart unlocks.
+for ever. A client address (an IPv6 one by its /64) gets at most ``ADDRESS_FAILURES``
+wrong answers per window over every gate; an unknown reference, and a guess at a locked
+gate, count as wrong answers there, answered the same way (no reference enumeration).
+State is in SQL: no restart unlocks.
 """
 
 from __future__ import annotations
@@ -147,6 +148,10 @@ def check(
             return Verdict(False, throttled=True)
         row = _row(session, gate, account_id, now) if account_id is not None else None
         if row is not None and _is_locked(row, now):
+            # Counted on the address as any wrong answer: uncounted, the guesses past a
+            # reference's lock told an existing reference from an unknown one (whose
+            # every guess counts) by the 429 that came or did not.
+            _count(throttle, now)
             return Verdict(False, locked=True)
         if row is not None and row.locked_at is not None:  # a reference's lock has run out
             row.failures, row.locked_at = 0, None

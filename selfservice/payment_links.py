@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -36,6 +36,11 @@ AuditFn = Callable[..., Any]
 NOTHING_TO_PAY = frozenset({AccountStatus.paid.value, AccountStatus.settled.value,
                             AccountStatus.closed.value})  # fmt: skip
 MAX_LINK_HOURS = 24 * 30
+# Links one account may have made in a window (every one asks the gateway for a
+# checkout): one debtor's session, or a script holding its cookie, cannot send our
+# gateway account requests without end (and have it throttle every debtor's links).
+MAX_LINKS_PER_WINDOW = 10
+LINKS_WINDOW = timedelta(hours=1)
 
 
 # --- the port ----------------------------------------------------------------------
@@ -125,6 +130,10 @@ class PaymentLinkError(ValueError):
     """A link that cannot be made for this account and amount: the message says why."""
 
 
+class TooManyLinks(PaymentLinkError):
+    """The account had MAX_LINKS_PER_WINDOW links made in the last LINKS_WINDOW."""
+
+
 @dataclass(frozen=True)
 class Link:
     id: int
@@ -164,7 +173,8 @@ async def create_link(engine: Engine, provider: PaymentProvider, account_id: int
 
     def begin() -> tuple[int, str]:
         with Session(engine) as s, s.begin():
-            account = s.get(Account, account_id)
+            # Locked: two links of one account at once are counted one after the other.
+            account = s.get(Account, account_id, with_for_update=True)
             if account is None:
                 raise PaymentLinkError(f"no account {account_id}")
             if account.status in NOTHING_TO_PAY or account.balance <= 0:
@@ -178,6 +188,15 @@ async def create_link(engine: Engine, provider: PaymentProvider, account_id: int
                                created_by=actor[:80], created_at=now, expires_at=expires)  # fmt: skip
             s.add(link)
             s.flush()
+            # Counted with this one, after its insert: on SQLite the insert holds the
+            # write lock, so a link made at the same time is counted by one of the two.
+            made = s.scalar(select(func.count(PaymentLink.id)).where(
+                PaymentLink.account_id == account_id,
+                PaymentLink.created_at > now - LINKS_WINDOW,
+            ))  # fmt: skip
+            if (made or 0) > MAX_LINKS_PER_WINDOW:
+                raise TooManyLinks(f"account {account_id} had {MAX_LINKS_PER_WINDOW} links "
+                                   f"made in {LINKS_WINDOW}")  # fmt: skip
             return link.id, account.currency
 
     link_id, currency = await asyncio.to_thread(begin)

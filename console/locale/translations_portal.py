@@ -162,6 +162,7 @@ PORTAL_EN = {
     "Pagó en línea": "Paid online",
     "Escriba un monto mayor que cero y no mayor que su saldo.": "Type an amount above zero and not above your balance.",
     "El servicio de pagos no responde; inténtelo en unos minutos.": "The payment service does not answer; try again in a few minutes.",
+    "Ya pidió muchos enlaces de pago en la última hora; use el último que recibió o inténtelo más tarde.": "You asked for many payment links in the last hour; use the last one you got or try again later.",
     "Su enlace de pago está listo (válido 24 horas).": "Your payment link is ready (valid for 24 hours).",
     "Ir a pagar": "Go to payment",
     "Monto a pagar en línea": "Amount to pay online",
