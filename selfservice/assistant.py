@@ -34,7 +34,8 @@ from selfservice.intents import (
     scores,
     stop_channel,
 )
-from selfservice.normalize import MAX_CHARS
+from selfservice.normalize import MAX_CHARS, bounded
+from selfservice.parties import DECEASED
 
 CENT = Decimal("0.01")
 MAX_AMOUNT_DIGITS = 12  # an amount longer than this is not an amount
@@ -306,6 +307,17 @@ MESSAGES: dict[str, tuple[str, str]] = {
                       "deuda; un asesor se los hará llegar.",
                       "Understood. We recorded your request for the documents behind the debt; "
                       "an agent will send them to you."),
+    "party_third_party": ("Gracias por avisarnos. Registramos que este número no es de la "
+                          "persona que buscamos; un asesor lo revisará y no le daremos "
+                          "información de la cuenta.",
+                          "Thank you for telling us. We recorded that this number does not "
+                          "belong to the person we are looking for; an agent will review it "
+                          "and we will not share any account information with you."),
+    "party_deceased": ("Lamentamos mucho su pérdida. Registramos su aviso y pausamos la "
+                       "cobranza; un asesor lo revisará y le dirá qué sigue.",
+                       "We are very sorry for your loss. We recorded your message and "
+                       "collection is paused; an agent will review it and tell you what "
+                       "comes next."),
     "agent": ("Le comunico con un asesor; verá lo que hemos hablado.",
               "I am putting you through to an agent, who will see our conversation."),
     "callback": ("Registré su solicitud: un asesor le llamará {when}, dentro del horario "
@@ -510,7 +522,7 @@ def respond(
 ) -> Turn:
     """The assistant's answer to one debtor message."""
     lang = lang if lang in LANGUAGES else "es"
-    text = (text if isinstance(text, str) else "")[:MAX_CHARS]
+    text = bounded(text if isinstance(text, str) else "")
     intent = classify(text)
     # 1. Legal duties first, whatever else the message says or the state waits for.
     duties = _duties(text, intent)
@@ -567,9 +579,12 @@ def identity_checked(
 
 
 def _duties(text: str, intent: Intent) -> list[Intent]:
-    """The stop and dispute the message asks for (both when it asks for both)."""
+    """The stop and dispute the message asks for (both when it asks for both), and a
+    message from someone who is not the debtor (`intent.party`: carried out by
+    _carry_out_duties even with no stop or dispute). A stop with news of the debtor's
+    death is a dispute too: the account stops for every channel until a person looks."""
     if intent.name not in ("stop", "dispute"):
-        return []
+        return [intent] if intent.party is not None else []
     found = scores(text)
     duties = [intent]
     other = "dispute" if intent.name == "stop" else "stop"
@@ -579,6 +594,8 @@ def _duties(text: str, intent: Intent) -> list[Intent]:
             duties.append(Intent("stop", found[other][0], channel=stop_channel(plain)))
         else:
             duties.append(classify_dispute(text))
+    elif other == "dispute" and intent.party == DECEASED:
+        duties.append(Intent("dispute", 0.9, kind="denies"))
     return duties
 
 
@@ -593,6 +610,7 @@ def _carry_out_duties(
     replies: list[str] = []
     actions: list[Action] = []
     handed = state.handed_over
+    party = intent.party  # someone who is not the debtor: a person looks, named as such
     for duty in duties:
         if duty.name == "stop":
             actions.append(OptOut(duty.channel))
@@ -601,13 +619,19 @@ def _carry_out_duties(
                 replies.append(_say(lang, "stop_one", channel=name))
             else:
                 replies.append(_say(lang, "stop_all"))
-        else:
+        elif duty.name == "dispute":
             kind = duty.kind or "denies"
             actions.append(OpenDispute(kind, text))
-            replies.append(_say(lang, f"dispute_{kind}"))
+            if party is None or kind != "denies":  # the party's words say it better
+                replies.append(_say(lang, f"dispute_{kind}"))
             if not handed:
-                actions.append(HandOver("dispute"))
+                actions.append(HandOver(party or "dispute"))
                 handed = True
+    if party is not None:
+        replies.append(_say(lang, f"party_{party}"))
+        if not handed:
+            actions.append(HandOver(party))
+            handed = True
     after = replace(state, pending=None, misunderstood=0, handed_over=handed,
                     promise_amount=None, promise_due=None)  # fmt: skip
     return Turn(replies, actions, after, intent)

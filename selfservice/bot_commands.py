@@ -32,5 +32,7 @@ def _intent(args: argparse.Namespace, settings: Settings) -> int:
         out["channel"] = found.channel
     if found.kind is not None:
         out["kind"] = found.kind
+    if found.party is not None:
+        out["party"] = found.party
     print(json.dumps(out, ensure_ascii=False))
     return 0

@@ -25,6 +25,8 @@ REASONS = {
     "identity_failed": "identity",
     "no_account": "no_account",
     "plan_request": "plan",
+    "third_party": "third_party",
+    "deceased": "deceased",
 }
 LOCALES = {"MX": "es_MX", "CO": "es_CO", "PE": "es_PE", "US": "en_US"}
 MAX_IDENTITY_ROUNDS = 3

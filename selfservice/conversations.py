@@ -24,6 +24,7 @@ CHANNELS = ("chat", "sms", "whatsapp")  # chat: the portal's chat box
 SENDERS = ("debtor", "assistant", "agent", "system")
 STATUSES = ("received", "pending", "sending", "sent", "shown", "held", "failed")
 MAX_TEXT = 1000  # characters of one message (an SMS of 6 parts; WhatsApp allows more)
+TAIL_TEXT = 300  # of a longer gateway message, its last characters are kept too
 MAX_ADDRESS = 64
 MAX_MESSAGES = 200  # per conversation: the next message opens a new one
 MAX_DEBTOR_PER_HOUR = 30  # a debtor's messages in one conversation in a rolling hour
@@ -31,9 +32,11 @@ IDLE = timedelta(hours=24)  # a conversation quiet this long is over (WhatsApp's
 MAX_QUEUE_READ = 50  # queued conversations one routing pass looks at
 MAX_DETAIL = 200
 # Why a conversation went to a person: asked for one, not understood twice, a dispute,
-# the identity check failed, no single account matches, a plan needs a supervisor.
+# the identity check failed, no single account matches, a plan needs a supervisor, the
+# writer is not the debtor (a wrong number, a relative) or tells of the debtor's death.
 HANDOVER_REASONS = (
     "agent", "misunderstood", "dispute", "identity", "no_account", "plan", "full", "operator",
+    "third_party", "deceased",
 )  # fmt: skip
 
 
@@ -55,8 +58,10 @@ class ChatThrottled(ChatError):
 
 def clean_text(text: str, *, truncate: bool = False) -> str:
     """The text as kept: control characters dropped (line breaks kept), trimmed.
-    Empty: ChatError. Longer than MAX_TEXT: ChatError, or cut with "…" when
-    `truncate` (a gateway's message: refusing it would only make it come again)."""
+    Empty: ChatError. Longer than MAX_TEXT: ChatError, or cut when `truncate` (a
+    gateway's message: refusing it would only make it come again) to its head and its
+    last TAIL_TEXT characters with " … " between: a request that closes a long message
+    ("... ya no me escriban") is kept and read."""
     if not isinstance(text, str):
         raise ChatError("the message must be text")
     kept = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C").strip()
@@ -65,7 +70,7 @@ def clean_text(text: str, *, truncate: bool = False) -> str:
     if len(kept) > MAX_TEXT:
         if not truncate:
             raise ChatError(f"the message is longer than {MAX_TEXT} characters", code="too_long")
-        kept = kept[: MAX_TEXT - 1] + "…"
+        kept = kept[: MAX_TEXT - TAIL_TEXT - 3] + " … " + kept[-TAIL_TEXT:]
     return kept
 
 

@@ -13,13 +13,14 @@ else `unknown`. Pure, bounded work on any input.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from rapidfuzz import fuzz, process
 
 from selfservice.intent_model import Model, shipped
 from selfservice.normalize import Mender, spanish_stems, words
+from selfservice.parties import DECEASED, party
 
 INTENTS = (
     "balance",
@@ -60,6 +61,9 @@ class Intent:
     # dispute: "denies" (not mine, wrong person, wrong amount), "paid", "proof" (documents).
     # agent: "callback" when the debtor asks to be called.
     kind: str | None = None
+    # Who wrote, whatever the intent (selfservice/parties.py): "third_party" (a wrong
+    # number, a relative answering), "deceased" (news of the debtor's death), or None.
+    party: str | None = None
 
 
 @dataclass(frozen=True)
@@ -253,6 +257,7 @@ RULES: tuple[Rule, ...] = (
     # ---- dispute: denies the debt, says it is paid, asks for proof ----------------
     _r("dispute", 0.95, r"\bya (?:lo |la |le |les |te |se |los |las )?(?:pague|pagamos|pagado|"
        r"cancele|cancelamos|liquide|liquidamos|salde|saldamos|abone|deposite|transferi|cubri|"
+       r"yapee|yapie|plinee|consigne|consignamos|depositamos|transferimos|"
        r"hice (?:el|mi|un|la) (?:pago|deposito|transferencia)|realice (?:el|mi) pago)\b"
        r"(?! (?:la mitad|una parte|parte|un abono|una cuota|la primera|algo|un poco|"
        r"(?:\d+|dos|tres|cuatro|cinco|seis|unas|algunas|varias) (?:cuotas|pagos|abonos|"
@@ -263,14 +268,15 @@ RULES: tuple[Rule, ...] = (
        r"en|cuando|este|esta|lo|todo))", "paid"),
     _r("dispute", 0.9, r"\bpagamos (?:\w+ ){0,4}(?:ayer|antier|anteayer|hace|pasad[oa]|desde)\b",
        "paid"),
-    _r("dispute", 0.9, rf"\b(?:yo |si )?(?:pague|liquide|salde|cancele|deposite|transferi"
-       rf") (?:\w+ ){{0,4}}(?:ayer|antier|anteayer|hace|pasad[oa]|desde|en {MONTH}|"
+    _r("dispute", 0.9, rf"\b(?:yo |si )?(?:pague|liquide|salde|cancele|deposite|transferi|yapee|"
+       rf"yapie|plinee|consigne) (?:\w+ ){{0,4}}(?:ayer|antier|anteayer|hace|pasad[oa]|desde|en {MONTH}|"
        rf"el {WEEKDAY}|el \d{{1,2}}|a tiempo|completo|todo|toda|todas|todos|puntual)\b", "paid"),
     _r("dispute", 0.85, r"\b(?:certificado|certificacion|constancia|carta) (?:de )?(?:deuda cero|no "
        r"adeudo|paz y salvo|finiquito|saldo cero)\b|\bestoy al (?:dia|corriente) (?:con|en) (?:todo|mis "
        r"pagos|ustedes|la deuda)\b", "paid"),
     _r("dispute", 0.9, r"\b(?:hice|realice|hicimos|efectue) (?:el|la|un|una|mi|los|las|mis) "
-       r"(?:pago|pagos|deposito|depositos|transferencia|transferencias|abono)\b", "paid"),
+       r"(?:pago|pagos|deposito|depositos|transferencia|transferencias|abono|consignacion|"
+       r"consignaciones|yape|plin)\b", "paid"),
     _r("dispute", 0.9, r"\b(?:esta|estaba|quedo|quedaba|ya queda|fue|ya esta|ya quedo|ya fue) (?:\w+ )?"
        r"(?:pagad[oa]s?|liquidad[oa]s?|saldad[oa]s?|cancelad[oa]s?|cubiert[oa]s?)\b", "paid"),
     _r("dispute", 0.9, r"\b(?:tengo|mando|envio|adjunto|aqui esta|ahi va|les paso|le paso|te paso"
@@ -320,8 +326,8 @@ RULES: tuple[Rule, ...] = (
     _r("dispute", 0.9, r"\b(?:numero equivocado|se equivocaron|equivocad[oa]s? de (?:persona|"
        r"numero)|esta equivocad[oa]|no soy (?:yo|esa persona|el|ella|la persona|quien buscan|"
        r"el titular|la titular)|no conozco a (?:esa|ese|esta|este|la|el|ningun|ninguna|nadie)|"
-       r"aqui no vive|no vive aqui|ya no vive|no es (?:aqui|este numero)|no se quien es)\b",
-       "denies"),
+       r"aqui no vive|no vive aqui|ya no vive|no es (?:aqui|este numero)|no se quien es)\b|"
+       r"^equivocad[oa]s?$", "denies"),
     _r("dispute", 0.9, r"\bprescri\w*", "denies"),
     _r("dispute", 0.9, r"\b(?:cargos?|compras?|consumos?|movimientos?|transacciones) (?:\w+ ){0,3}no "
        r"(?:los |las |lo |la )?(?:hice|realice|autorice|reconozco)\b|\bno (?:hice|realice|autorice|"
@@ -462,7 +468,7 @@ RULES: tuple[Rule, ...] = (
        r"facilidad de pago|cuota|cuotas|cuotitas|pagitos|abonitos|mensualidad|mensualidades|"
        r"parcialidades|abonos|"
        r"pagos parciales|pago parcial|pagar parcial\w*|poco a "
-       r"poco|de a poco|de a poquito|poquito a poquito|de a pocos|por partes|en partes|"
+       r"poco|de a poco|de a poquitos?|poquito a poquito|de a pocos|pagos chiquitos|por partes|en partes|"
        r"a plazos)\b"),
     _r("installments", 0.85, r"\bno (?:puedo|alcanzo a|llego con|me alcanza (?:para)?|tengo (?:para|como|"
        r"el dinero para)|podria|tengo todo|tengo el total|cuento con) (?:\w+ ){0,3}(?:todo|total|"
@@ -561,6 +567,9 @@ RULES: tuple[Rule, ...] = (
        r"hasta (?:que|cual) hora|a que hora (?:cierra|vence|es el limite)|se vence (?:el|en|cuando)|"
        r"(?<!no )(?:alcanzo|llego) a (?:pagar|tiempo)|en (?:que|cual) fecha "
        r"(?:vence|toca|debo|tengo)|fecha en (?:que|la que) (?:vence|toca|debo|tengo))\b"),
+    _r("due_date", 0.9, r"\bwhen (?:is|are|was) (?:my |the |this )?(?:\w+ )?(?:payment|bill|"
+       r"installment|instalment|debt|loan)s? due\b|\bdue date\b|\bdeadline\b|\bwhen do (?:i|we) "
+       r"(?:have|need) to pay\b|\bhow (?:long|much time) do i have\b"),
     _r("due_date", 0.95, r"\b(?:el|mi) (?:pago|cuota|abono) (?:es|era|seria|toca|cae|vence) "
        r"(?:el|para el|los|cada) (?:\d{1,2}|dia|primero|quince|treinta)\b(?: (?:\w+ ){0,3}(?:o|u) )?"),
     # ---- balance: how much -------------------------------------------------------------
@@ -739,12 +748,33 @@ def _put_off(plain: str) -> str:
     return _CALL_PUT_OFF.sub(" ", plain)
 
 
+# A cessation denied is a wish to keep being contacted, not a stop: "no me dejen de
+# llamar", "no quiero que me dejen de escribir". Only with the pronoun or "quiero que"
+# between: "no, dejen de llamarme" (its comma gone: "no dejen de llamarme") stays a stop.
+_KEEP_CONTACTING = re.compile(
+    r"\bno (?:(?:quiero|queremos|deseo|pido|es que quiera) que (?:me |nos )?|me |nos )(?:dejen|"
+    rf"deje|dejes|dejaran|dejen ustedes) de (?:{CONTACT})"
+)
+# Asking whether the message is genuine is no claim of fraud: "como se que no es una
+# estafa", "esto es real o es estafa", "sera fraude?", "is this a scam".
+LEGITIMACY = re.compile(
+    r"\b(?:como (?:se|sabe|se yo|puedo saber|saber|confio|confiar|compruebo|verifico|se si)|"
+    r"sera|seran|no sera|es real|son reales|real o|o es|is this|is it|are you|me da miedo que "
+    r"sea|no vaya a ser|no vayan a ser|puede ser|parece|oficial o) (?:\w+ ){0,4}(?:estafa|"
+    r"estafadores|fraude|scam|scammers|fraudulent|real|oficial|legit\w*|legitim\w*)\b"
+)
+
+
 def _scores(plain: str) -> dict[str, tuple[float, str | None]]:
     found: dict[str, tuple[float, str | None]] = {}
     rest = _put_off(plain)
     if rest:
         found["agent"] = (0.9, "callback")
     read = rest or plain
+    if _KEEP_CONTACTING.search(read):
+        found["agent"] = (0.9, "callback")
+        read = _KEEP_CONTACTING.sub(" ", read)
+    read = LEGITIMACY.sub(" ", read)
     for rule in RULES:
         best = found.get(rule.intent)
         if best is not None and best[0] >= rule.weight:
@@ -782,8 +812,14 @@ def _when_only(plain: str) -> bool:
     )
 
 
+# "gracias por nada" is no thanks: sarcasm, a complaint.
+_NO_THANKS = re.compile(r"\bgracias por nada\b|\bthanks for nothing\b")
+
+
 def _social(plain: str) -> bool:
     """Only greetings, thanks, goodbyes and acknowledgements: asks for nothing."""
+    if _NO_THANKS.search(plain):
+        return False
     said = _BLESSING.sub(" gracias ", plain).split()
     return (
         bool(said)
@@ -885,6 +921,18 @@ def _classify(plain: str) -> Intent:
     return decide(plain, _scores(plain), shipped().probabilities(plain) if plain else {})
 
 
+def with_party(intent: Intent, plain: str) -> Intent:
+    """The intent with who wrote it (selfservice/parties.py), whatever else it asks. News
+    of the debtor's death is a dispute when nothing heavier (a stop) is asked: the
+    account stops being contacted and a person reviews it, never a payment push."""
+    found = party(plain)
+    if found is None:
+        return intent
+    if found == DECEASED and intent.name not in SAFETY:
+        return Intent("dispute", max(intent.confidence, 0.85), kind="denies", party=found)
+    return replace(intent, party=found)
+
+
 def decide(
     plain: str,
     found: dict[str, tuple[float, str | None]],
@@ -901,7 +949,17 @@ def decide(
     4. Otherwise each intent scores its best rule's weight plus the model's probability;
        the highest wins (ties to the more specific intent). With no rule matched the
        model's choice needs MODEL_ALONE; else the nearest canonical phrase, else unknown.
+    5. Who wrote it (a third party, news of a death) is kept on whatever won: with_party.
     """
+    return with_party(_decide(plain, found, probabilities, safety), plain)
+
+
+def _decide(
+    plain: str,
+    found: dict[str, tuple[float, str | None]],
+    probabilities: dict[str, float],
+    safety: float,
+) -> Intent:
     for name in SAFETY:
         if name in found and found[name][0] >= THRESHOLD:
             weight, _ = found[name]
@@ -916,6 +974,8 @@ def decide(
         others = {n: p for n, p in probabilities.items() if n not in SAFETY}  # safety: above
         if others:
             best = max(others, key=lambda name: others[name])
+            if best == "greeting" and _NO_THANKS.search(plain):
+                return Intent("unknown", 0.8)  # "gracias por nada": no courtesy
             if others[best] >= MODEL_ALONE:
                 return Intent(best, round(others[best], 2))
         return _nearest(plain)
@@ -949,7 +1009,11 @@ def _model_safety(
     if not probabilities or len(plain.split()) < 2:
         return None
     no_stop = any(kind == "callback" for _, kind in found.values()) or _NOT_A_REQUEST.search(plain)
-    names = [n for n in SAFETY if not (n == "stop" and no_stop)]
+    names = [
+        n
+        for n in SAFETY
+        if not (n == "stop" and no_stop) and not (n == "dispute" and LEGITIMACY.search(plain))
+    ]
     if not names:
         return None
     likely = max(names, key=lambda name: probabilities.get(name, 0.0))

@@ -1,7 +1,8 @@
 """Debtor text made comparable: bounded, lower case, no accents, SMS shorthand spelt
 out ("q" -> "que", "wsp" -> "whatsapp"), stretched letters cut ("holaaa") and typos
 mended against the classifier's vocabulary with rapidfuzz. Pure; bounded work on any
-input (the text is cut to MAX_CHARS and MAX_TOKENS before anything else runs).
+input (a long text is cut to its head and tail, MAX_CHARS and MAX_TOKENS in all, before
+anything else runs).
 """
 
 from __future__ import annotations
@@ -17,8 +18,14 @@ import snowballstemmer
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
-MAX_CHARS = 1000  # a debtor's message longer than this is read up to here
+MAX_CHARS = 1000  # a debtor's message longer than this is read in its head and its tail
 MAX_TOKENS = 120
+# Of a longer message, its last characters and words are read too: a long story often
+# ends with what it asks ("... por eso ya no me llamen"). The gap between head and tail
+# is a token no rule reads across.
+TAIL_CHARS = 300
+TAIL_TOKENS = 40
+GAP = "|"
 MIN_FUZZY_LEN = 4  # shorter words are too ambiguous to mend ("pa", "ya", "te")
 
 _NOT_WORD = re.compile(r"[^a-z0-9]+")
@@ -56,6 +63,11 @@ SHORTHAND: dict[str, str] = {
     "pagé": "pague", "pagè": "pague", "page": "pague",
     "xa": "para", "vdd": "verdad", "sr": "senor", "sra": "senora", "srta": "senorita",
     "hi": "hola", "hello": "hola", "alo": "alo", "aló": "alo",
+    # Days and times as they are cut short: "el vier le pago", "dsp de las 5".
+    "lun": "lunes", "mier": "miercoles", "mie": "miercoles", "juev": "jueves",
+    "vier": "viernes", "vie": "viernes", "sab": "sabado", "dom": "domingo",
+    "finde": "fin de semana", "dsp": "despues", "dps": "despues", "hrs": "horas",
+    "sem": "semana", "prox": "proximo", "quinc": "quincena",
 }  # fmt: skip
 
 
@@ -115,20 +127,40 @@ _APOSTROPHE = re.compile(r"(?<=[a-z])['`\u00b4\u2019](?=[a-z])")
 _WHATS = re.compile(r"\bwhats (?=(?:my|the|your|this|that|up|going|is|it)\b)")
 
 
+def bounded(text: str) -> str:
+    """The text when it has MAX_CHARS characters or fewer; else its head and its last
+    TAIL_CHARS characters with GAP between them (MAX_CHARS in all)."""
+    if len(text) <= MAX_CHARS:
+        return text
+    return text[: MAX_CHARS - TAIL_CHARS - 3] + f" {GAP} " + text[-TAIL_CHARS:]
+
+
 def fold(text: str) -> str:
     """Lower case, accents off ("ñ" -> "n"), a few emoji as words ("👍" -> "ok"),
     English contractions one word ("don't" -> "dont", "what's my" -> "what is my"),
-    anything else but letters and digits a space; the first MAX_CHARS characters only."""
-    cut = _EMOJI.sub(lambda m: EMOJI[m.group(0)], text[:MAX_CHARS])
+    anything else but letters and digits a space; a long text's head and tail only
+    (bounded), with GAP between them."""
+    if len(text) > MAX_CHARS:
+        head, tail = bounded(text).split(f" {GAP} ", 1)
+        return f"{_fold(head)} {GAP} {_fold(tail)}".strip()
+    return _fold(text)
+
+
+def _fold(text: str) -> str:
+    cut = _EMOJI.sub(lambda m: EMOJI[m.group(0)], text)
     cut = _APOSTROPHE.sub("", cut.lower())
     plain = unicodedata.normalize("NFKD", cut).encode("ascii", "ignore").decode("ascii")
     return _WHATS.sub("what is ", _NOT_WORD.sub(" ", plain).strip())
 
 
 def tokens(text: str) -> list[str]:
-    """fold(text) split in words, stretched letters cut, shorthand spelt out."""
+    """fold(text) split in words, stretched letters cut, shorthand spelt out; of more
+    than MAX_TOKENS words, the first ones and the last TAIL_TOKENS with GAP between."""
+    said = fold(text).split()
+    if len(said) > MAX_TOKENS:
+        said = [*said[: MAX_TOKENS - TAIL_TOKENS - 1], GAP, *said[-TAIL_TOKENS:]]
     words: list[str] = []
-    for raw in fold(text).split()[:MAX_TOKENS]:
+    for raw in said:
         word = _STRETCHED.sub(r"\1", raw)
         words.extend(SHORTHAND.get(word, word).split())
     return words

@@ -103,6 +103,8 @@ HANDOVER_REASON_LABELS = {
     "plan": N_("Pide un plan que requiere un supervisor"),
     "full": N_("Conversación muy larga"),
     "operator": N_("Enviada por un supervisor"),
+    "third_party": N_("Escribe alguien que no es el deudor"),
+    "deceased": N_("Avisan del fallecimiento del deudor"),
 }
 # Who wrote a conversation's message.
 CHAT_SENDER_LABELS = {

@@ -729,6 +729,8 @@ EN = {
     "El deudor pidió un asesor": "The debtor asked for an agent",
     "El asistente no entendió dos veces": "The assistant did not understand twice",
     "Disputa de la deuda": "Dispute of the debt",
+    "Escribe alguien que no es el deudor": "Someone who is not the debtor writes",
+    "Avisan del fallecimiento del deudor": "They tell of the debtor's death",
     "Conversación muy larga": "Conversation too long",
     "No pasó la verificación de identidad": "Did not pass the identity check",
     "No se sabe de qué cuenta se trata": "Which account it is about is not known",

@@ -111,6 +111,29 @@ async def test_given_a_stop_phrase_then_the_channel_is_opted_out(
         assert "sms" in {r.channel for r in s.scalars(select(ContactOptOut))}
 
 
+async def test_given_a_wrong_number_and_a_stop_then_opted_out_and_queued_as_a_third_party(
+    engine: Engine, account_id: int
+) -> None:
+    chat = build_chat(settings(), engine, FakeRedis())
+    await chat.handle_async(Incoming("whatsapp", PHONE, "numero equivocado, no me escriban mas",
+                                     NOW, account_id=account_id))  # fmt: skip
+    with transaction(engine) as s:
+        assert {r.channel for r in s.scalars(select(ContactOptOut))}  # the stop is kept
+        c = s.scalars(select(Conversation)).one()
+        assert (c.state, c.handover_reason) == ("queued", "third_party")
+
+
+async def test_given_news_of_the_debtors_death_then_queued_as_deceased(
+    engine: Engine, account_id: int
+) -> None:
+    chat = build_chat(settings(), engine, FakeRedis())
+    await chat.handle_async(Incoming("whatsapp", PHONE, "el fallecio hace dos meses", NOW,
+                                     account_id=account_id))  # fmt: skip
+    with transaction(engine) as s:
+        c = s.scalars(select(Conversation)).one()
+        assert (c.state, c.handover_reason) == ("queued", "deceased")
+
+
 def test_given_a_state_that_cannot_be_read_then_a_new_unverified_one() -> None:
     bot = ChatAssistant(None)
     assert bot.load({"verified": "yes", "misunderstood": "x" * 9999}, False).verified is False

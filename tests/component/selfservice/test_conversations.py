@@ -84,7 +84,9 @@ def test_given_bad_text_then_it_is_refused_with_a_reason(text: str, reason: str)
 
 def test_given_a_gateway_text_too_long_then_it_is_cut_not_refused() -> None:
     cut = conv.clean_text("a" * 5000, truncate=True)
-    assert len(cut) == conv.MAX_TEXT and cut.endswith("…")
+    assert len(cut) == conv.MAX_TEXT and " … " in cut
+    story = conv.clean_text("me quede sin trabajo " * 100 + "ya no me escriban", truncate=True)
+    assert len(story) == conv.MAX_TEXT and story.endswith("ya no me escriban")
 
 
 def test_given_control_characters_then_they_are_dropped_and_line_breaks_kept() -> None:

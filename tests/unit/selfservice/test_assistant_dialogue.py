@@ -149,6 +149,39 @@ def test_given_stop_and_dispute_in_one_message_then_both() -> None:
     assert HandOver("dispute") in turn.actions
 
 
+def test_given_someone_who_is_not_the_debtor_then_a_person_looks_and_nothing_is_told() -> None:
+    turn = say("soy su mamá, ella no está, que se le ofrece?")
+    assert turn.actions == [HandOver("third_party")]
+    assert turn.state.handed_over
+    assert "MXN" not in words(turn) and "12,450" not in words(turn)
+    assert "no es de la persona" in words(turn)
+
+
+def test_given_a_wrong_number_and_a_stop_then_opt_out_dispute_and_a_third_party_handover() -> None:
+    text = "numero equivocado, ya no me escriban"
+    turn = say(text)
+    assert turn.actions == [OptOut(None), OpenDispute("denies", text), HandOver("third_party")]
+    assert not any(isinstance(a, PAYMENT_PUSH) for a in turn.actions)
+
+
+def test_given_news_of_the_debtors_death_then_collection_paused_and_a_person_looks() -> None:
+    text = "el titular falleció en enero"
+    turn = say(text, DialogueState())
+    assert turn.actions == [OpenDispute("denies", text), HandOver("deceased")]
+    assert "Lamentamos" in words(turn) and "no reconoce" not in words(turn)
+
+
+def test_given_a_death_and_a_stop_then_opt_out_and_the_dispute_are_both_kept() -> None:
+    text = "ella fallecio, no vuelvan a escribir"
+    turn = say(text)
+    assert turn.actions == [OptOut(None), OpenDispute("denies", text), HandOver("deceased")]
+
+
+def test_given_a_relative_relaying_a_promise_then_no_promise_is_recorded() -> None:
+    turn = say("soy su mamá, dice que el viernes les paga")
+    assert turn.actions == [HandOver("third_party")]
+
+
 def test_given_a_stop_for_every_channel_then_opt_out_of_all() -> None:
     assert say("BAJA").actions == [OptOut(None)]
 

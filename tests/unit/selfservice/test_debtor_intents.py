@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from cobrador.cli import main
 from selfservice import intent_model
-from selfservice.intents import INTENTS, Intent, classify, classify_with, normalize
+from selfservice.intents import INTENTS, Intent, classify, classify_with, normalize, scores
 from selfservice.normalize import MAX_CHARS, Mender, fold, is_spanish, sound, spanish_stems
 
 
@@ -121,9 +121,25 @@ def test_given_a_huge_message_then_only_its_head_is_read() -> None:
     assert len(normalize("a" * 10 * MAX_CHARS)) <= MAX_CHARS
 
 
-def test_given_the_stop_at_the_end_of_a_huge_message_then_it_is_not_read() -> None:
-    # Bounded work has a price: past MAX_CHARS nothing is read (documented).
-    assert classify("x " * MAX_CHARS + "no me llamen").name == "unknown"
+def test_given_the_stop_at_the_end_of_a_huge_message_then_it_is_read() -> None:
+    # Bounded work reads a long text's head and tail: a closing request is not lost.
+    assert classify("x " * MAX_CHARS + "no me llamen").name == "stop"
+    story = "les cuento que me quede sin trabajo y estuve enfermo " * 12 + "ya no me llamen"
+    assert len(story.split()) > 120 and len(story) < MAX_CHARS
+    assert classify(story).name == "stop"
+
+
+def test_given_a_huge_message_then_its_middle_is_not_read() -> None:
+    # The price of bounded work (documented): a request in the middle is not seen.
+    assert classify("x " * MAX_CHARS + "no me llamen" + " x" * MAX_CHARS).name == "unknown"
+
+
+def test_given_head_and_tail_then_no_rule_reads_across_the_gap() -> None:
+    # 131 words: the first 79 and the last 40 are read, "no me" ends the head and
+    # "llamen" starts the tail; joined they would be a stop no one wrote.
+    text = " ".join(["zz"] * 77 + ["no", "me"] + ["zz"] * 12 + ["llamen"] + ["zz"] * 39)
+    assert "no me | llamen" in normalize(text)
+    assert "stop" not in scores(text)
 
 
 @settings(max_examples=300, deadline=None)
@@ -188,6 +204,14 @@ def test_given_the_cli_with_a_paid_dispute_then_its_kind(
     assert main(["bot", "intent", "ya pagué"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert (out["intent"], out["kind"]) == ("dispute", "paid")
+
+
+def test_given_the_cli_with_news_of_a_death_then_the_party(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["bot", "intent", "él falleció, no vuelvan a llamar"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert (out["intent"], out["party"]) == ("stop", "deceased")
 
 
 # ---- the labelled set (tests/fixtures/debtor_utterances.csv) --------------------------
@@ -563,3 +587,125 @@ def test_given_batch_ds_kinds_of_stop_and_dispute_then_read(
 def test_given_nothing_to_do_with_them_or_this_channel_then_every_channel() -> None:
     assert classify("no me manden sms, no quiero nada con ustedes").channel is None
     assert classify("no me llamen mas por aqui").channel is None
+
+
+# ---- who wrote it: a third party or news of a death (selfservice/parties.py) ----------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "este celular ya no es de él, lo cambió",
+        "ya no es su numero, lo perdio",
+        "soy su esposa, él no está",
+        "hablan con su mamá, ella no sabe nada",
+        "no es el, es su hermano",
+        "quien es maria? aqui no hay ninguna maria",
+        "equivocado",
+        "sorry wrong number",
+        "i'm not the person you are looking for",
+    ],
+)
+def test_given_someone_who_is_not_the_debtor_then_third_party_whatever_the_intent(
+    text: str,
+) -> None:
+    assert classify(text).party == "third_party"
+
+
+def test_given_a_wrong_number_with_a_stop_then_the_stop_wins_and_the_party_is_kept() -> None:
+    found = classify("numero equivocado, ya no me escriban")
+    assert (found.name, found.party) == ("stop", "third_party")
+    relayed = classify("soy su mamá, dice que el viernes les paga")
+    assert (relayed.name, relayed.party) == ("promise", "third_party")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["el fallecio hace dos meses", "la señora falleció en enero", "mi hermano falleció, yo tengo "
+     "su teléfono", "mi esposo ya murio, que hago con la deuda?", "he passed away last year"],
+)  # fmt: skip
+def test_given_news_of_the_debtors_death_then_a_dispute_marked_deceased(text: str) -> None:
+    found = classify(text)
+    assert (found.name, found.kind, found.party) == ("dispute", "denies", "deceased")
+
+
+def test_given_a_death_and_a_stop_then_stop_keeps_the_deceased_mark() -> None:
+    found = classify("ella falleció, no vuelvan a llamar")
+    assert (found.name, found.party) == ("stop", "deceased")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["fallecio mi esposo y no tengo como pagar", "mi mamá murió, tuve que pagar el funeral y no "
+     "me queda nada", "se me murio mi papa y estoy cubriendo todos los gastos"],
+)  # fmt: skip
+def test_given_a_death_in_the_writers_family_and_their_own_hardship_then_installments(
+    text: str,
+) -> None:
+    found = classify(text)
+    assert (found.name, found.party) == ("installments", None)
+
+
+def test_given_a_cessation_denied_then_a_wish_to_be_called_not_a_stop() -> None:
+    for text in ("no me dejen de llamar, ahorita no puedo pero en la noche si",
+                 "no quiero que me dejen de escribir"):  # fmt: skip
+        assert classify(text).name != "stop", text
+    # The comma is lost in reading: "no, dejen de ..." must stay a stop.
+    assert classify("No, dejen de llamarme").name == "stop"
+    assert classify("no me dejen de llamar... mentira, ya no me llamen").name == "stop"
+
+
+def test_given_a_question_whether_it_is_a_scam_then_no_dispute() -> None:
+    for text in ("como se que no es una estafa?", "sera fraude esto?", "is this a scam?"):
+        assert classify(text).name != "dispute", text
+    assert classify("esto es una estafa").name == "dispute"
+
+
+def test_given_thanks_for_nothing_then_not_a_greeting() -> None:
+    assert classify("que servicio, gracias por nada").name != "greeting"
+    assert classify("gracias").name == "greeting"
+
+
+def test_given_days_and_times_cut_short_then_spelt_out() -> None:
+    assert normalize("el vier le pago, dsp de las 5") == "el viernes le pago despues de las 5"
+    assert classify("el vier le pago tmb lo de la otra cuota").name == "promise"
+
+
+@pytest.mark.parametrize(
+    "text", ["ya le yapee ayer", "ya consigne lo de la cuota", "hice la consignacion el lunes"]
+)
+def test_given_a_payment_told_with_a_regional_verb_then_a_paid_dispute(text: str) -> None:
+    found = classify(text)
+    assert (found.name, found.kind) == ("dispute", "paid")
+
+
+def test_given_de_a_poquitos_then_installments() -> None:
+    assert classify("me puedo poner al dia pagando de a poquitos?").name == "installments"
+
+
+@pytest.mark.parametrize(
+    "text", ["when is my payment due?", "what's the due date", "when do I have to pay"]
+)
+def test_given_a_due_date_question_in_english_then_due_date(text: str) -> None:
+    assert classify(text).name == "due_date"
+
+
+# ---- the held-out set (tests/fixtures/debtor_utterances_heldout.csv) ------------------
+
+HELDOUT = FIXTURE.with_name("debtor_utterances_heldout.csv")
+
+
+def test_given_the_held_out_set_then_new_well_formed_and_split_in_two_halves() -> None:
+    with HELDOUT.open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) >= 300
+    known = {normalize(r["text"]) for r in _labelled()}
+    assert not [r["text"] for r in rows if r["text"].strip() and normalize(r["text"]) in known]
+    for row in rows:
+        assert row["intent"] in INTENTS and set(filter(None, row["also"].split("|"))) <= set(
+            INTENTS
+        )
+        assert row["stop"] in ("0", "1") and row["party"] in ("", "third_party", "deceased")
+        assert row["half"] in ("dev", "test")
+        assert row["stop"] == "0" or row["intent"] == "stop", row["text"]
+    assert {r["half"] for r in rows} == {"dev", "test"}
