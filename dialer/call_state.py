@@ -30,10 +30,27 @@ CONNECT_GRACE_SECONDS = 2.0
 EARLY_HANGUP = "early_hangup"
 
 
-# Hangup causes (Q.850) of calls that were never answered.
+# Hangup causes (Q.850) of calls that were never answered, and what each says about
+# the number (docs/real-floor.md, "What a carrier answers", has the SIP answers that
+# Asterisk 22's PJSIP trunk turns into each, measured by test_carrier_answers.py).
+# The debtor's line is busy: SIP 486, 600.
 BUSY_CAUSES = frozenset({17})
-NO_ANSWER_CAUSES = frozenset({18, 19, 16})  # 16 before answer: ring timeout / cancel
-FAILED_CAUSES = frozenset({1, 2, 3, 21, 22, 27, 28, 34, 38, 41, 42, 44, 58, 88, 102, 111, 127})
+# Nobody took it: the ring timeout (our CANCEL), SIP 408 (18), 480 (19). 16 before an
+# answer: the dialplan's fallback when the far end gave no cause. Not 20 ("subscriber
+# absent"): Asterisk gives it when the PJSIP endpoint has no reachable contact (our
+# trunk is down or unregistered), no SIP answer maps to it, so it is `failed`.
+NO_ANSWER_CAUSES = frozenset({16, 18, 19})
+# The number does not exist (any more): unallocated (SIP 404, 604), number changed
+# (410), invalid number format (484). Redialling it soon only costs a trunk channel
+# and an attempt of the debtor's caps; it is re-checked once, a day later.
+INVALID_NUMBER_CAUSES = frozenset({1, 22, 28})
+# Refused at the far end: SIP 603 Decline (the debtor rejected the call), and 401,
+# 403, 407 (the carrier refused us). Not a "no answer": someone said no.
+DECLINED_CAUSES = frozenset({21})
+# Every other cause (34 congestion / SIP 503, 27 / 502, 38 / 500, 3 no route, ...) is
+# a failure of the network or of our trunk: `failed`, retried later.
+INVALID_NUMBER = "invalid_number"
+DECLINED = "declined"
 # OriginateResponse Reason: Asterisk's last control frame (AST_CONTROL_*).
 ORIGINATE_REASON_RESULT = {0: "failed", 1: "no_answer", 3: "no_answer", 5: "busy", 8: "failed"}
 
@@ -165,10 +182,20 @@ def result_of(call: Call, cause: int | None, at: float | None = None) -> str:
         return "abandoned"
     if call.cancelled:
         return "cancelled"
+    return unanswered_result(cause)
+
+
+def unanswered_result(cause: int | None) -> str:
+    """The result of a call nobody answered, by its hang-up cause (Q.850); no cause
+    at all (the call ended without one): nobody answered."""
+    if cause is None or cause in NO_ANSWER_CAUSES:
+        return "no_answer"
     if cause in BUSY_CAUSES:
         return "busy"
-    if cause in NO_ANSWER_CAUSES or cause is None:
-        return "no_answer"
+    if cause in INVALID_NUMBER_CAUSES:
+        return INVALID_NUMBER
+    if cause in DECLINED_CAUSES:
+        return DECLINED
     return "failed"
 
 
@@ -217,4 +244,4 @@ def orphan_result(*, answered: bool, ended: bool, bridged: bool, cause: int | No
         return "contact"
     if answered:
         return "lost"
-    return result_of(Call(attempt_id=0, account_id=0, state=CallState.ringing), cause)
+    return unanswered_result(cause)

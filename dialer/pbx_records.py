@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from dialer import channel_vars as cv
-from dialer.call_state import BUSY_CAUSES, EARLY_HANGUP, NO_ANSWER_CAUSES
+from dialer.call_state import EARLY_HANGUP, unanswered_result
 
 # cel_custom.conf / cdr_custom.conf `fields =` (the same order).
 CEL_FIELDS = ("eventtype", "eventtime", "channame", "uniqueid", "linkedid", "appname",
@@ -209,19 +209,18 @@ def orphan_outcome(call: PbxCall) -> Outcome | None:
     """The result of a call whose dialer died, from Asterisk's record of it; None
     while Asterisk has not recorded its end.
 
-    Unanswered: busy / no_answer / failed by the hang-up cause. Answered: `contact`
-    when it entered an agent's ConfBridge; `abandoned` when it was told the
-    safe-harbor message (a person the dead dialer could not bridge); `early_hangup`
-    when the debtor hung up first, before either; otherwise we hung up on it
-    without an agent: `machine` (the dialplan drops only what AMD called a machine).
+    Unanswered: by the hang-up cause, as for a live call (`call_state.unanswered_result`).
+    Answered: `contact` when it entered an agent's ConfBridge; `abandoned` when it
+    was told the safe-harbor message (a person the dead dialer could not bridge);
+    `early_hangup` when the debtor hung up first, before either; otherwise we hung
+    up on it without an agent: `machine` (the dialplan drops only what AMD called
+    a machine).
     """
     if call.ended_at is None:
         return None
     if call.answered_at is None:
-        cause = call.cause
-        result = ("busy" if cause in BUSY_CAUSES
-                  else "no_answer" if cause in NO_ANSWER_CAUSES or cause in (None, 0)
-                  else "failed")  # fmt: skip
+        # CEL's hangupcause 0: Asterisk recorded no cause; read as nobody answered.
+        result = unanswered_result(None if call.cause == 0 else call.cause)
     elif call.bridged_at is not None:
         result = "contact"
     elif call.safe_harbor:

@@ -31,6 +31,15 @@ DEFAULT_RULES: dict[str, RecycleRule] = {
     # Answered and hung up before an agent was due: spaced like an unanswered call.
     "early_hangup": RecycleRule(2 * 3600, 6),
     "failed": RecycleRule(6 * 3600, 3),
+    # The carrier says the number does not exist: checked once more a day later (a
+    # carrier's misroute, a number being ported), then the account rests a week.
+    # Never spaced like a busy line: every redial costs a trunk channel and counts
+    # against the debtor's caps.
+    "invalid_number": RecycleRule(24 * 3600, 2),
+    # The debtor rejected the call (603): someone is there and said no. Not spaced
+    # like a no-answer (2 h) nor a busy line (20 min): calling straight back after a
+    # refusal reads as pressure.
+    "declined": RecycleRule(4 * 3600, 3),
     "blocked": RecycleRule(30 * 60, 1000),
     "cancelled": RecycleRule(3600, 1000),
     # A conversation: the agent's disposition decides what is next; until then

@@ -57,7 +57,8 @@ CALL_RESULTS = Counter(
     "cobrador_call_results_total",
     "Attempts by final result (contact = a human bridged to an agent, machine, "
     "abandoned, early_hangup = answered and hung up before an agent was due, "
-    "busy, no_answer, failed, cancelled, blocked, invalid_number).",
+    "busy, no_answer, failed, invalid_number = the carrier says the number does not "
+    "exist, declined = refused at the far end, cancelled, blocked).",
     ["campaign", "result"],
     registry=REGISTRY,
 )

@@ -64,6 +64,7 @@ CALL_RESULTS = (
     "cancelled",
     "blocked",
     "invalid_number",
+    "declined",
     "lost",
 )
 # Who answered: known after screening (human, machine), else just answered.

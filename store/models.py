@@ -108,7 +108,10 @@ class Role(enum.StrEnum):
 class AttemptResult(enum.StrEnum):
     no_answer = "no_answer"
     busy = "busy"
-    failed = "failed"
+    failed = "failed"  # the network or our trunk failed (congestion, SIP 5xx, no route)
+    # The carrier says the number does not exist (Q.850 1, 22, 28: SIP 404, 410, 484).
+    invalid_number = "invalid_number"
+    declined = "declined"  # refused at the far end (Q.850 21: SIP 603 Decline)
     machine = "machine"
     abandoned = "abandoned"  # a person not connected within 2 s of the end of the greeting
     early_hangup = "early_hangup"  # answered, hung up before an agent was due: not an abandon

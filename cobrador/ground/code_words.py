@@ -130,6 +130,8 @@ CALL_RESULT_LABELS = {
     "no_answer": N_("No contesta"),
     "busy": N_("Ocupado"),
     "failed": N_("Falló"),
+    "invalid_number": N_("Número inexistente"),
+    "declined": N_("Rechazada"),
     "machine": N_("Buzón / máquina"),
     "abandoned": N_("Abandonada"),
     "early_hangup": N_("Colgó antes de tiempo"),

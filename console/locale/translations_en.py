@@ -87,6 +87,8 @@ EN = {
     "No contesta": "No answer",
     "Ocupado": "Busy",
     "Falló": "Failed",
+    "Número inexistente": "Number does not exist",
+    "Rechazada": "Declined",
     "Buzón / máquina": "Voicemail / machine",
     "Abandonada": "Abandoned",
     "Contacto": "Contact",

@@ -40,7 +40,7 @@ CAMPAIGN = {
     "+525520000301": "busy",
     "+525520000401": "no_answer",  # rings past the dialer's ring timeout
     "+525520000501": "failed",  # congestion
-    "+525520000601": "failed",  # unallocated number
+    "+525520000601": "invalid_number",  # unallocated number (Q.850 1)
 }
 
 

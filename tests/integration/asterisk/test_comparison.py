@@ -262,5 +262,5 @@ async def test_given_campaign_when_dial_loop_runs_on_pbxsim_and_asterisk_then_sa
         "+525510000301": "busy",
         "+525510000401": "no_answer",
         "+525510000501": "failed",
-        "+525510000601": "failed",
+        "+525510000601": "invalid_number",
     }

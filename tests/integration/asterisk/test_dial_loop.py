@@ -25,7 +25,7 @@ EXPECTED = {
     "+525510000301": "busy",
     "+525510000401": "no_answer",
     "+525510000501": "failed",  # congestion
-    "+525510000601": "failed",  # unallocated number
+    "+525510000601": "invalid_number",  # unallocated number (Q.850 1)
 }
 
 

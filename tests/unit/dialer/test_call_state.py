@@ -90,7 +90,8 @@ def test_given_machine_then_machine() -> None:
 
 
 @pytest.mark.parametrize(("cause", "result"), [(17, "busy"), (19, "no_answer"), (18, "no_answer"),
-                                               (34, "failed"), (1, "failed"), (21, "failed"), (None, "no_answer")])  # fmt: skip
+                                               (34, "failed"), (1, "invalid_number"), (21, "declined"),
+                                               (None, "no_answer")])  # fmt: skip
 def test_given_unanswered_when_hangup_cause_then_result(cause: int | None, result: str) -> None:
     assert cs.on_hangup(cs.on_ringing(new(), 1), cause, 30).result == result
 
