@@ -313,17 +313,27 @@ SIPP_SCENARIOS = Path(__file__).parent / "sipp"
 
 
 @contextlib.asynccontextmanager
-async def sipp_uas(scenario: str, port: int) -> AsyncIterator[None]:
-    """sipp answering one call on 127.0.0.1:<port> with sipp/<scenario>."""
+async def sipp_uas(
+    scenario: str, port: int, calls: int | None = 1, log_dir: Path | None = None
+) -> AsyncIterator[None]:
+    """sipp answering `calls` calls (None: every call until the block ends) on
+    127.0.0.1:<port> with sipp/<scenario>; with `log_dir`, its unexpected messages
+    and every SIP message go to files there (sipp_errors.log, sipp_messages.log)."""
     sipp = shutil.which("sipp")
     if sipp is None:
         unavailable("sipp not installed (Debian package sip-tester)")
+    args = ["-sf", str(SIPP_SCENARIOS / scenario), "-i", "127.0.0.1", "-p", str(port), "-nostdin"]
+    if calls is not None:
+        args += ["-m", str(calls)]
+    if log_dir is not None:
+        args += ["-trace_err", "-error_file", str(log_dir / "sipp_errors.log"),
+                 "-trace_msg", "-message_file", str(log_dir / "sipp_messages.log")]  # fmt: skip
     process = await asyncio.create_subprocess_exec(
-        sipp, "-sf", str(SIPP_SCENARIOS / scenario), "-i", "127.0.0.1", "-p", str(port),
-        "-m", "1", "-nostdin",
+        sipp, *args,
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
+        cwd=str(log_dir) if log_dir is not None else None,
     )  # fmt: skip
     try:
         yield
