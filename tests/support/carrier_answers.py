@@ -27,6 +27,7 @@ REFUSALS = (
     CarrierAnswer("10", "410 Gone", 22, "invalid_number"),
     CarrierAnswer("14", "183 early media (an announcement), then 404", 1, "invalid_number"),
     CarrierAnswer("80", "480 Temporarily Unavailable", 19, "no_answer"),
+    CarrierAnswer("81", "480 with Reason: Q.850;cause=1", 19, "no_answer"),
     CarrierAnswer("08", "408 Request Timeout", 18, "no_answer"),
     CarrierAnswer("40", "180, rings past the ring timeout: our CANCEL", 19, "no_answer"),
     CarrierAnswer("86", "486 Busy Here", 17, "busy"),
