@@ -7,7 +7,7 @@ answers from anybody would throttle every debtor. With ``trusted_proxies`` set
 (comma-separated addresses or networks), a request from one of them is read for
 the ``X-Forwarded-For`` chain, right to left, skipping trusted hops: the first
 address not trusted is the client. Nothing else in the header is believed (its
-left part is whatever the client wrote). Unset, the header is ignored: a client
+left part is whatever the client wrote); several lines of it are one list, in order. Unset, the header is ignored: a client
 talking to the console directly can write anything in it. A trusted proxy's
 ``X-Forwarded-Proto`` (http or https) is the scheme the browser used, so that a
 TLS proxy in front of a plain-HTTP console passes the WebSockets' Origin check
@@ -111,7 +111,11 @@ def middleware(trusted: tuple[Network, ...]) -> Middleware:
 
     @web.middleware
     async def real_client(request: web.Request, handler: Handler) -> web.StreamResponse:
-        client = client_address(request.remote, request.headers.get("X-Forwarded-For"), trusted)
+        # Every X-Forwarded-For line, in order, as one list (RFC 9110 5.3): a proxy that
+        # adds a line of its own (HAProxy's `option forwardfor`) leaves the client's line
+        # first, and reading only that one believed whatever the client wrote.
+        forwarded = ", ".join(request.headers.getall("X-Forwarded-For", ())) or None
+        client = client_address(request.remote, forwarded, trusted)
         scheme = forwarded_scheme(request.remote, request.headers.get("X-Forwarded-Proto"),
                                   trusted)  # fmt: skip
         changes: dict[str, str] = {}

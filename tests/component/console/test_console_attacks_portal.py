@@ -143,3 +143,20 @@ async def test_given_one_verified_session_asking_links_without_end_then_refused_
     csrf = CSRF.search(await resp.text()).group(1)  # type: ignore[union-attr]
     resp = await client.post("/p/cuenta/pago", data={"amount": "10", "_csrf": csrf})
     assert resp.status == 200 and len(provider.asked) == MAX_LINKS_PER_WINDOW + 1
+
+
+async def test_given_a_proxy_that_adds_its_own_forwarded_for_line_then_the_clients_line_is_no_address(
+    proxied: TestClient,
+) -> None:
+    """A proxy that adds an X-Forwarded-For line of its own (HAProxy's `option
+    forwardfor`) leaves the client's line above it: the console read only the first
+    line, the one the client wrote, so a guesser naming a new address in it for every
+    guess was never throttled. The lines are one list (RFC 9110), read from its end."""
+    statuses = []
+    for i in range(idc.ADDRESS_FAILURES + 1):
+        page = await (await proxied.get("/p")).text()
+        form = {"ref": f"MX-GUESS-{i}", "digits": "0000", "_csrf": CSRF.search(page).group(1)}  # type: ignore[union-attr]
+        headers = [("X-Forwarded-For", f"198.51.100.{i + 1}"), ("X-Forwarded-For", "203.0.113.7")]
+        resp = await proxied.post("/p", data=form, allow_redirects=False, headers=headers)
+        statuses.append(resp.status)
+    assert statuses == [403] * idc.ADDRESS_FAILURES + [429]
