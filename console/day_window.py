@@ -19,7 +19,9 @@ def zone_named(name: str | None, default: str = "UTC") -> ZoneInfo:
         raise ZoneError(text[:MAX_ZONE])
     try:
         return ZoneInfo(text)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        # OSError: a folder of the zone database ("America"), IsADirectoryError; left
+        # to the error middleware it read as a service down (503).
         raise ZoneError(text[:MAX_ZONE]) from None
 
 

@@ -49,6 +49,7 @@ KEYS = (
     "status", "talk_seconds", "task_id", "text", "to", "token", "type", "until", "username",
     "visit_id", "visits", "abandon_target", "lat", "lon", "accuracy", "battery", "photo",
     "instalments", "interval", "discount", "first_date", "month", "year", "offset", "before",
+    "tz",
 )  # fmt: skip
 
 HOSTILE_TEXTS = (
@@ -61,6 +62,7 @@ HOSTILE_TEXTS = (
     "\ud800", "\ufffd" * 50, "\u202e", "a" * 70_000, "", " ", "null", "true", "[]", "{}",
     "https://evil.example/", "//evil.example", "javascript:alert(1)", "<script>x</script>",
     "'; DROP TABLE accounts; --", "${jndi:x}", "{{7*7}}", "%s%s%s%n",
+    "America", "Etc", "America/Mexico_City", "UTC",  # zones, and folders of their database
 )  # fmt: skip
 
 JSON_VALUES = st.one_of(
