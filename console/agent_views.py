@@ -299,7 +299,7 @@ async def go_pause(request: web.Request) -> web.StreamResponse:
     try:
         after = await request.app[STATES].pause(user.id, reason, wait)
     except AgentStateError:
-        return json_error(409, gettext_("No puede pausar durante una llamada."))
+        return json_error(409, gettext_("No puede pausar desde el estado actual."))
     if before.state is AgentState.paused:  # a new reason: the pause so far is counted
         await record_pause(request.app[REDIS], user.id, before.since, after.since)
     return web.json_response(await _state_payload(request, user))

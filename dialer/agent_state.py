@@ -64,7 +64,7 @@ class AgentSnapshot:
     campaign: str
     attempt_id: int | None
     pause_wait: PauseWait | None = None  # while pausing: what the pause waits for
-    pause_after: str = ""  # a pause asked before this call: its reason, after wrap-up
+    pause_after: str = ""  # a pause asked before or during this call: its reason, after wrap-up
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -103,13 +103,19 @@ return 1
 
 # The agent's pause. From ready with a wait (ARGV[3] ~= ''): pausing, with what it
 # waits for; from pausing: the new reason, the same wait; from ready (nothing in
-# flight), wrap-up, paused or no audio: paused now. Refused in a call.
-# KEYS[1]=agent hash; ARGV: reason, now, mark, deadline. Returns {done, state before}.
+# flight), wrap-up, paused or no audio: paused now; in a call (reserved or talking):
+# kept for after it (pause_after), so the wrap-up ends paused and the pacing counts
+# the agent out from now. KEYS[1]=agent hash; ARGV: reason, now, mark, deadline.
+# Returns {done, state before}.
 _PAUSE_LUA = """
 local current = redis.call('HGET', KEYS[1], 'state')
 if not current then return {0, 'logged_out'} end
 if current == 'pausing' then
   redis.call('HSET', KEYS[1], 'reason', ARGV[1])
+  return {1, current}
+end
+if current == 'reserved' or current == 'talking' then
+  redis.call('HSET', KEYS[1], 'pause_after', ARGV[1])
   return {1, current}
 end
 if current == 'ready' and ARGV[3] ~= '' then

@@ -17,6 +17,8 @@ from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po, write_po
 
 HERE = Path(__file__).parent
+# Words the console shows that live below it (cobrador/ground: code words, money, time).
+GROUND = HERE.parent.parent / "cobrador" / "ground"
 sys.path.insert(0, str(HERE))
 from translations_en import EN, ES_VALUES  # noqa: E402
 
@@ -27,7 +29,7 @@ def main() -> int:
         pot = Path(tmp) / "messages.pot"
         subprocess.run(
             [sys.executable, "-m", "babel.messages.frontend", "extract", "-F", str(HERE.parent / "babel.cfg"),
-             "-k", "N_", "-k", "gettext_", "-k", "_", "--no-location", "--omit-header", "-o", str(pot), str(HERE.parent)],
+             "-k", "N_", "-k", "gettext_", "-k", "_", "--no-location", "--omit-header", "-o", str(pot), str(HERE.parent), str(GROUND)],
             check=True, capture_output=True,
         )  # fmt: skip
         with pot.open("rb") as fh:

@@ -9,7 +9,7 @@ import logging
 from collections.abc import Iterable
 
 from dialer import attempt_store as store
-from dialer.agent_state import AgentState
+from dialer.agent_state import AgentSnapshot, AgentState
 from dialer.call_state import Call, CallState
 from dialer.floor import SharedFloor
 from dialer.inbound.board import snapshot_fields
@@ -26,10 +26,21 @@ log = logging.getLogger(__name__)
 AGENT_STATES = ("ready", "reserved", "talking", "wrap_up", "paused", "no_audio", "pausing")
 
 
-def policy_state(state: AgentState) -> str:
+# In a call or its wrap-up: a pause kept for after it (`pause_after`) means the agent
+# will not come free for the floor when it ends.
+_BUSY_STATES = frozenset({AgentState.reserved, AgentState.talking, AgentState.wrap_up})
+
+
+def policy_state(agent: AgentSnapshot) -> str:
     """An agent's state as the pacing policy reads it: a pausing agent is paused (no
-    new call is placed on their account; the calls they wait for are counted ringing)."""
-    return AgentState.paused.value if state is AgentState.pausing else state.value
+    new call is placed on their account; the calls they wait for are counted ringing),
+    and so is one in a call who asked for a pause after it: the policy must not count
+    on them coming free (the simulator's agents whose break comes due in a call)."""
+    if agent.state is AgentState.pausing:
+        return AgentState.paused.value
+    if agent.pause_after and agent.state in _BUSY_STATES:
+        return AgentState.paused.value
+    return agent.state.value
 
 
 class PacingView:
@@ -116,7 +127,7 @@ class PacingView:
                 directory.rules)  # fmt: skip
         return Snapshot(
             now=now,
-            agents=tuple(AgentView(policy_state(a.state), a.since) for a in agents),
+            agents=tuple(AgentView(policy_state(a), a.since) for a in agents),
             ringing=tuple(RingingCall(at) for at in view.ringing),
             waiting=view.waiting,
             talk_samples=talk_samples,

@@ -14,7 +14,10 @@ placed on their account, and an answered person goes to them only when nobody
 else is ready (their pause then starts after that call's wrap-up). Once no
 call that rang when the pause was asked still rings, the pause starts (the
 live deadline, ring timeout + detection + grace after the asking, is never
-reached here: every call has ended by then).
+reached here: every call has ended by then). A pause that comes due in a call
+or its wrap-up is asked then and kept for after it (live: `pause_after`): the
+policy sees that agent as paused from the asking, and the pause starts when the
+wrap-up ends.
 
 With an `inbound` section, debtors also call in (Poisson arrivals, a rate per
 phase of the shift) and queue for an agent with their patience: inbound has
@@ -246,11 +249,19 @@ class _Sim:
             self.ready.discard(agent)
         self.state[agent] = state
         self.state_since[agent] = now
-        self.views[agent] = AgentView(state, now)
+        self.views[agent] = AgentView(self.shown(agent, state), now)
         if state == READY:
             self.ready.add(agent)
         else:
             self.pausing.pop(agent, None)
+
+    def shown(self, agent: int, state: str) -> str:
+        """The state the policy sees: paused for an agent whose break came due in a call
+        (live: a pause asked in a call is kept for after it, `pause_after`, and the dial
+        loop shows that agent paused; dialer/loop/pacing_view.py)."""
+        if self.pause_pending[agent] and state not in (READY, PAUSED):
+            return PAUSED
+        return state
 
     def agent_free(self, agent: int, now: float) -> None:
         if self.pause_pending[agent]:
@@ -569,7 +580,9 @@ class _Sim:
                     if ident not in self.pausing:
                         self.ask_pause(ident, now)
                 elif self.state[ident] != PAUSED:
+                    # In a call or its wrap-up: the agent asks for the pause now, kept for after it.
                     self.pause_pending[ident] = True
+                    self.views[ident] = AgentView(PAUSED, self.state_since[ident])
             elif kind == _PAUSE_END:
                 self.agent_free(ident, now)
             elif kind == _INBOUND_ARRIVAL:

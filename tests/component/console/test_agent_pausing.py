@@ -90,13 +90,13 @@ async def test_given_pausing_when_reserved_as_last_resort_then_wrap_up_ends_paus
     # A late settle of the pause decided before the reservation changes nothing.
     assert (await states.settle_pausing([snap], (), 1011.0))[0].state is AgentState.reserved
     await states.talking(5, 77)
-    with pytest.raises(AgentStateError):
-        await states.pause(5, "lunch")  # during a call: refused, as before
+    snap = await states.pause(5, "lunch")  # during the call: a new reason for after it
+    assert (snap.state, snap.pause_after) == (AgentState.talking, "lunch")
     assert await states.release(5, 77)
-    assert (await states.get(5)).pause_after == "break"
+    assert (await states.get(5)).pause_after == "lunch"
     clock.now = 1100.0
     snap = await states.set_ready(5)  # the end of the wrap-up
-    assert (snap.state, snap.reason, snap.since) == (AgentState.paused, "break", 1100.0)
+    assert (snap.state, snap.reason, snap.since) == (AgentState.paused, "lunch", 1100.0)
     assert snap.pause_after == ""
     snap = await states.set_ready(5)  # then back to work by choice
     assert snap.state is AgentState.ready

@@ -49,7 +49,7 @@ async def test_given_paused_agent_when_reserving_then_refused(aredis: aioredis.R
     assert (await states.get(2)).state is AgentState.paused
 
 
-async def test_given_talking_agent_when_pausing_then_error_and_state_kept(
+async def test_given_talking_agent_when_setting_ready_then_error_and_state_kept(
     aredis: aioredis.Redis,
 ) -> None:
     states = AgentStates(aredis)
@@ -58,13 +58,41 @@ async def test_given_talking_agent_when_pausing_then_error_and_state_kept(
     assert await states.reserve(3, 9)
     await states.talking(3)
     with pytest.raises(AgentStateError):
-        await states.pause(3, "break")
-    with pytest.raises(AgentStateError):
         await states.set_ready(3)
     assert (await states.get(3)).state is AgentState.talking
     await states.wrap_up(3)
     snap = await states.set_ready(3)
     assert snap.state is AgentState.ready and snap.attempt_id is None
+
+
+async def test_given_talking_agent_when_pausing_then_kept_for_after_the_call(
+    aredis: aioredis.Redis,
+) -> None:
+    states = AgentStates(aredis)
+    await states.login(3, "mx")
+    await states.set_ready(3)
+    assert await states.reserve(3, 9)
+    await states.talking(3)
+    snap = await states.pause(3, "break")
+    # Still in the call; the pause waits for its wrap-up to end.
+    assert (snap.state, snap.reason, snap.pause_after) == (AgentState.talking, "", "break")
+    snap = await states.wrap_up(3)
+    assert (snap.state, snap.pause_after) == (AgentState.wrap_up, "break")
+    snap = await states.set_ready(3)
+    assert (snap.state, snap.reason, snap.pause_after) == (AgentState.paused, "break", "")
+
+
+async def test_given_reserved_agent_when_pausing_and_the_call_is_released_then_paused_after(
+    aredis: aioredis.Redis,
+) -> None:
+    states = AgentStates(aredis)
+    await states.login(3, "mx")
+    await states.set_ready(3)
+    assert await states.reserve(3, 9)
+    assert (await states.pause(3, "lunch")).state is AgentState.reserved
+    assert await states.release(3, 9)  # the debtor hung up before the bridge
+    assert (await states.get(3)).pause_after == "lunch"
+    assert (await states.set_ready(3)).state is AgentState.paused
 
 
 async def test_given_logged_out_agent_when_setting_ready_then_error(aredis: aioredis.Redis) -> None:

@@ -778,3 +778,30 @@ async def test_given_no_dialer_on_the_floor_but_a_call_open_in_sql_when_pausing_
     state = await pause_as(client, token)
     assert state["state"] == "pausing"
     assert state["pause_deadline"] == pytest.approx(state["since"] + 37.0)
+
+
+async def test_given_an_agent_in_a_call_when_pausing_then_the_pause_is_kept_for_after_it(
+    client: TestClient, seed: Seed, aredis: aioredis.Redis
+) -> None:
+    # Before, the console refused a pause during a call (409): an agent whose break was
+    # due had to wait for the wrap-up, unseen by the dialer. Now it is asked at once.
+    token = await login(client, "ana")
+    agent = seed.users["ana"]
+    states = AgentStates(aredis)
+    await states.login(agent, "mx-demo")
+    await states.set_ready(agent)
+    assert await states.reserve(agent, 77)
+    await states.talking(agent, 77)
+    state = await pause_as(client, token)
+    assert (state["state"], state["pause_after"]) == ("talking", "comida")
+    headers = {"X-CSRF-Token": token}
+    back = await client.post("/api/agent/pause/cancel", headers=headers)
+    assert back.status == 200 and (await back.json())["state"]["pause_after"] == ""
+    await pause_as(client, token, "comida")
+    await states.wrap_up(agent)
+    ready = await client.post("/api/agent/ready", headers=headers)
+    assert ready.status == 200
+    assert ((await ready.json())["state"]["state"], (await states.get(agent)).reason) == (
+        "paused",
+        "comida",
+    )

@@ -208,9 +208,28 @@ def test_given_a_pausing_agent_when_the_policy_looks_then_it_sees_them_paused():
 
 
 def test_given_an_agent_talking_when_the_pause_comes_due_then_it_starts_after_wrap_up():
-    # The console refuses a pause during a call; the agent pauses from wrap-up.
+    # The console keeps a pause asked in a call for after it (pause_after).
     r = simulate(parse_scenario(_one_agent(pause_at=15.0)), make_policy("progressive"), seed=3)
     assert r.abandoned == 0
     assert r.paused_seconds == pytest.approx(60.0)
     # Talk 10-110 s and wrap-up 110-120 s come before the pause (120-180 s).
     assert r.connected >= 2
+
+
+def test_given_an_agent_talking_when_the_pause_comes_due_then_the_policy_sees_them_paused_from_then():
+    # Live, a pause asked in a call is kept for after it and the dial loop shows the
+    # agent paused (dialer/loop/pacing_view.py): the policy must not count on them.
+    seen: list[tuple[float, str]] = []
+
+    class Spy:
+        name = "spy"
+
+        def calls_to_place(self, snap):
+            seen.append((snap.now, snap.agents[0].state))
+            return 1 if snap.count("ready") and not snap.ringing else 0
+
+    simulate(parse_scenario(_one_agent(pause_at=15.0)), Spy(), seed=3)
+    # Talking from 10 s; the pause comes due at 15 s; wrap-up ends at 120 s, the pause at 180 s.
+    assert {state for t, state in seen if 10 < t < 15} == {"talking"}
+    assert {state for t, state in seen if 15 < t < 180} == {"paused"}
+    assert any(state == "ready" for t, state in seen if t > 180)
