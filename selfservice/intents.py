@@ -190,7 +190,7 @@ RULES: tuple[Rule, ...] = (
        r"^(?:baja|stop|alto|parar|cancelar|cancela|no mas|no molestar|"
        r"darme de baja|dar de baja|unsubscribe|detener|fin|basta|ya basta)(?: por favor)?$"),
     _r("stop", 0.95, r"\b(?:de baja|dar baja|darme baja|la baja|desuscrib\w*|desinscrib\w*|"
-       r"unsubscribe|stop)\b"),
+       r"unsubscribe|unsub|stop)\b"),
     _r("stop", 0.9, r"^baja\b|\bbaja$"),
     _r("stop", 0.9, r"\b(?!\w*(?:aron|ieron)\b)(?:borr|elimin|quit|saqu|sac|retir|baj|supr)\w* (?:\w+ ){0,3}(?:numero|datos|info|informacion|sistema|"
        r"telefono|celular|correo|lista|base|registro|contacto)s?\b"),
@@ -208,9 +208,13 @@ RULES: tuple[Rule, ...] = (
     _r("stop", 0.9, r"\bsi (?:me |nos |le )?(?:siguen|vuelven a|continuan|sigue|vuelve a) "
        rf"(?:{CONTACT})"),
     _r("stop", 0.9, r"\b(?:ya paren|paren ya|parenle|ya parale|paren de una vez|ya no mas)\b"),
+    # Blocking them is not wanting their contact: "los voy a bloquear", "ya te bloquee".
+    _r("stop", 0.85, r"\b(?:los|las|les|te|a ustedes) (?:voy a |vamos a |ya |tengo que )?bloque\w*|"
+       r"\b(?:voy a|vamos a|tendre que) bloquear (?:este|el|su|sus) (?:numero|contacto|numeros)\b|"
+       r"\b(?:ill|i will|im going to|gonna) block (?:you|this number)\b"),
     _r("stop", 0.9, r"\bno (?:me |nos )?(?:interesa|interesan) (?:\w+ ){0,2}(?:llamadas|mensajes"
        r"|correos|whatsapp|sms|textos)\b"),
-    _r("stop", 0.9, r"\bno (?:quiero|queremos|deseo) saber (?:nada|mas) (?:\w+ ){0,2}de (?:ustedes|uds|"
+    _r("stop", 0.9, r"\bno (?:quiero|queremos|deseo) saber (?:nada|mas) (?:\w+ ){0,5}de (?:ustedes|uds|"
        r"su empresa|esta empresa|la empresa|su banco)\b"),
     # Partial stops: visits, or every channel but one kept ("solo por correo").
     _r("stop", 0.9, r"\bno (?:me |nos )?(?:visiten|visite|visites)\b|\bno (?:me |nos )?(?:vengan|venga|"
@@ -395,6 +399,10 @@ RULES: tuple[Rule, ...] = (
        r"request|requested|got|get|received|receive|authorized|authorize|owe|owed)\b|\b(?:i|we) "
        r"(?:dont|do not) owe\b|\bidentity theft\b|\b(?:scam|scams|scammers|scammer|fraud|"
        r"fraudulent)\b", "denies"),
+    _r("dispute", 0.9, r"\b(?:i|we) (?:already |have already |already have |have |just )?(?:made|"
+       r"sent|did|completed|submitted) (?:the|my|a|that|this|our) (?:payment|transfer|deposit)\b"
+       r"(?! (?:plan|arrangement|tomorrow|next|on|this))|\bpayment (?:was|has been|is) "
+       r"(?:made|sent|done|completed)\b", "paid"),
     _r("dispute", 0.95, r"\b(?:i|we) (?:already |have already |already have |have |just )?paid\b"
        r"(?! (?:half|part|some|a part|on|next))|\bpaid (?:it |this |that |the debt |the loan |"
        r"everything |all )?(?:off|in full)\b", "paid"),
@@ -753,7 +761,13 @@ def _put_off(plain: str) -> str:
 # between: "no, dejen de llamarme" (its comma gone: "no dejen de llamarme") stays a stop.
 _KEEP_CONTACTING = re.compile(
     r"\bno (?:(?:quiero|queremos|deseo|pido|es que quiera) que (?:me |nos )?|me |nos )(?:dejen|"
-    rf"deje|dejes|dejaran|dejen ustedes) de (?:{CONTACT})"
+    rf"deje|dejes|dejaran|dejen ustedes) de (?:{CONTACT})|"
+    # No objection to contact: "no me molesta que me llamen", "no tengo problema con que
+    # me escriban", "no es que no quiera que me llamen".
+    r"\bno (?:me |nos )?(?:molesta|importa|incomoda|molestaria|importaria)n? (?:que|si) "
+    rf"(?:me |nos )?(?:{CONTACT})|\bno (?:tengo|hay|tenemos) (?:ningun )?problema (?:con |en |de )?"
+    rf"(?:que |si )?(?:me |nos )?(?:{CONTACT})|\bno es que no (?:quiera|queramos) que (?:me |nos )?"
+    rf"(?:{CONTACT})"
 )
 # Asking whether the message is genuine is no claim of fraud: "como se que no es una
 # estafa", "esto es real o es estafa", "sera fraude?", "is this a scam".
@@ -810,6 +824,27 @@ def _when_only(plain: str) -> bool:
         and any(w in WHEN_CORE or re.fullmatch(r"\d{1,2}(?:am|pm)?", w) for w in said)
         and not all(w.isdigit() for w in said)
     )
+
+
+# A refusal to pay is no request to pay or promise: "no quiero pagar", "no pienso pagarles",
+# "no me interesa pagar" (what else it asks is still read: "no voy a pagar en cuotas,
+# quiero pagar todo" is a payment).
+_REFUSAL = re.compile(
+    r"\b(?:no|nunca|jamas) (?:les |le |te )?(?:quiero|queremos|voy a|vamos a|pienso|pensamos|"
+    r"tengo (?:por que|porque|que)|tenemos (?:por que|porque|que)|me interesa|nos interesa|"
+    r"(?:me |nos )?da la gana(?: de)?) (?:les |le |te )?(?:pagar|abonar|depositar|liquidar)\w*\b|"
+    r"\b(?:i|we) (?:wont|will not|am not going to|refuse to|dont want to) pay\b"
+)
+PAYING = ("pay", "promise")
+
+
+def _refused(plain: str) -> frozenset[str]:
+    """pay/promise a refusal takes away: those no rule reads outside the refusal."""
+    if not _REFUSAL.search(plain):
+        return frozenset()
+    rest = _REFUSAL.sub(" ", plain)
+    kept = {rule.intent for rule in RULES if rule.intent in PAYING and rule.pattern.search(rest)}
+    return frozenset(PAYING) - kept
 
 
 # "gracias por nada" is no thanks: sarcasm, a complaint.
@@ -969,6 +1004,10 @@ def _decide(
     likely = _model_safety(plain, found, probabilities, safety)
     if likely is not None:
         return _safety(likely, round(probabilities[likely], 2), plain)
+    refused = _refused(plain)
+    if refused:
+        found = {name: hit for name, hit in found.items() if name not in refused}
+        probabilities = {n: 0.0 if n in refused else p for n, p in probabilities.items()}
     matched = {name: hit for name, hit in found.items() if hit[0] >= THRESHOLD}
     if not matched:
         others = {n: p for n, p in probabilities.items() if n not in SAFETY}  # safety: above
@@ -978,7 +1017,7 @@ def _decide(
                 return Intent("unknown", 0.8)  # "gracias por nada": no courtesy
             if others[best] >= MODEL_ALONE:
                 return Intent(best, round(others[best], 2))
-        return _nearest(plain)
+        return Intent("unknown", 0.8) if refused else _nearest(plain)
     candidates = set(matched) | {n for n in probabilities if n not in SAFETY}
     ranked = sorted(
         (

@@ -146,8 +146,23 @@ def fold(text: str) -> str:
     return _fold(text)
 
 
+# What a gateway or an export writes for an attachment, a voice note or a deleted
+# message: nothing the debtor wrote ("<Multimedia omitido>", "Audio (0:14)", "🎤 Nota de
+# voz", "<attached: ...opus>", "Este mensaje fue eliminado"); its caption is read.
+_PLACEHOLDER = re.compile(
+    r"<?(?:multimedia|media|audio|imagen|image|video|sticker|gif|documento|document|archivo|"
+    r"foto|photo)s? (?:omitid[oa]s?|omitted)>?|<attached:[^>]{0,200}>|"
+    r"\b(?:(?:nota|mensaje|message|note) de voz|voice (?:note|message))(?:\s*\(?\d{1,2}:\d{2}\)?)?|"
+    r"\b(?:audio|video|foto|photo|imagen|image|nota de voz)\s*\(?\d{1,2}:\d{2}\)?|"
+    r"\b(?:este )?mensaje (?:fue )?eliminado\b|\bthis message was deleted\b|"
+    r"\[(?:audio|image|imagen|video|sticker|foto|photo|attachment|adjunto|archivo|nota de voz)\]|"
+    r"[\U0001f3a4\U0001f4ce\U0001f4f7\U0001f4f8\U0001f3a5\U0001f5bc\U0001f399]",
+    re.IGNORECASE,
+)
+
+
 def _fold(text: str) -> str:
-    cut = _EMOJI.sub(lambda m: EMOJI[m.group(0)], text)
+    cut = _EMOJI.sub(lambda m: EMOJI[m.group(0)], _PLACEHOLDER.sub(" ", text))
     cut = _APOSTROPHE.sub("", cut.lower())
     plain = unicodedata.normalize("NFKD", cut).encode("ascii", "ignore").decode("ascii")
     return _WHATS.sub("what is ", _NOT_WORD.sub(" ", plain).strip())

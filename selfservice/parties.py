@@ -44,7 +44,14 @@ _THIRD_PARTY = re.compile(
     r"\b(?:aqui|aca) no (?:vive|trabaja)\b|\bno vive (?:aqui|aca)\b|\bya no (?:vive|trabaja) "
     r"(?:aqui|aca|en)\b|\bnadie (?:con ese nombre|se llama)\b|\bno (?:es|era) (?:aqui|este "
     r"numero)\b|"
-    rf"\bsoy (?:su|la|el) {_RELATIVE}\b|\b(?:le|les) paso (?:el|su) (?:mensaje|recado)\b|"
+    rf"\bsoy (?:su|la|el) {_RELATIVE}\b|\b(?:le|les) (?:paso|doy|dejo) (?:el|su) (?:mensaje|"
+    r"recado)\b|"
+    r"\bno (?:tiene|usa|ocupa) (?:ya )?(?:este|ese) (?:numero|celular|telefono|"
+    r"chip|whatsapp)\b|"
+    rf"\b(?:este|ese) es el (?:numero|celular|telefono|whatsapp) de (?:mi|su) {_RELATIVE}\b|"
+    rf"\b(?:la |esa |esta |el |ese |este )?(?:deuda|credito|prestamo|cuenta|tarjeta) (?:es|era) "
+    rf"de (?:mi|su) {_RELATIVE}\b|\b(?:mi|su) {_RELATIVE} es (?:el|la|quien) que (?:debe|"
+    r"saco|pidio|tiene la deuda)\b|"
     r"\b(?:el|ella) no (?:esta|se encuentra)\b|"
     r"\bwrong (?:number|person|guy|girl|name)\b|^wrong$|\b(?:thats|that is|this is|its|it is) "
     r"not (?:me|his|her)\b|\bnot (?:his|her) (?:number|phone)\b|\bi (?:dont|do not) know (?:who|"
@@ -66,7 +73,9 @@ _WHO = (
 # Someone's death: the one sought, or a relative ("mi papá falleció").
 _DECEASED = re.compile(
     rf"\b{_WHO} (?:\w+ ){{0,4}}{_DEATH}\b|\b{_DEATH} (?:\w+ )?{_WHO}\b|\bacta de defuncion\b|"
-    r"\bdeath certificate\b"
+    r"\bdeath certificate\b|\b(?:ya no esta con nosotros|en paz descanse|descanse en paz|qepd|"
+    r"que e p de|q e p d|"
+    r"passed away)\b|^(?:ya )?(?:fallecio|murio)\b"
 )
 # ... the writer's own hardship after a death in the family ("falleció mi esposo y no
 # tengo cómo pagar"): the writer is the debtor, not the news of the debtor's death ...

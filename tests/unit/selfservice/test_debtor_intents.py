@@ -622,7 +622,7 @@ def test_given_a_wrong_number_with_a_stop_then_the_stop_wins_and_the_party_is_ke
 @pytest.mark.parametrize(
     "text",
     ["el fallecio hace dos meses", "la señora falleció en enero", "mi hermano falleció, yo tengo "
-     "su teléfono", "mi esposo ya murio, que hago con la deuda?", "he passed away last year"],
+     "su teléfono", "mi esposo ya murio, que hago con la deuda?", "she passed away in june"],
 )  # fmt: skip
 def test_given_news_of_the_debtors_death_then_a_dispute_marked_deceased(text: str) -> None:
     found = classify(text)
@@ -656,7 +656,7 @@ def test_given_a_cessation_denied_then_a_wish_to_be_called_not_a_stop() -> None:
 
 
 def test_given_a_question_whether_it_is_a_scam_then_no_dispute() -> None:
-    for text in ("como se que no es una estafa?", "sera fraude esto?", "is this a scam?"):
+    for text in ("como se que no es una estafa?", "sera fraude esto?", "is this legit or a scam"):
         assert classify(text).name != "dispute", text
     assert classify("esto es una estafa").name == "dispute"
 
@@ -700,7 +700,9 @@ def test_given_the_held_out_set_then_new_well_formed_and_split_in_two_halves() -
         rows = list(csv.DictReader(fh))
     assert len(rows) >= 300
     known = {normalize(r["text"]) for r in _labelled()}
-    assert not [r["text"] for r in rows if r["text"].strip() and normalize(r["text"]) in known]
+    # New: none reads as a message of the labelled set (one that reads as nothing, an
+    # attachment's placeholder, is no copy of anything).
+    assert not [r["text"] for r in rows if normalize(r["text"]) and normalize(r["text"]) in known]
     for row in rows:
         assert row["intent"] in INTENTS and set(filter(None, row["also"].split("|"))) <= set(
             INTENTS
@@ -709,3 +711,72 @@ def test_given_the_held_out_set_then_new_well_formed_and_split_in_two_halves() -
         assert row["half"] in ("dev", "test")
         assert row["stop"] == "0" or row["intent"] == "stop", row["text"]
     assert {r["half"] for r in rows} == {"dev", "test"}
+
+
+@pytest.mark.parametrize(
+    "text", ["no quiero pagar", "no pienso pagarles", "no me interesa pagar", "i won't pay this"]
+)
+def test_given_a_refusal_to_pay_then_neither_pay_nor_promise(text: str) -> None:
+    assert classify(text).name not in ("pay", "promise")
+
+
+def test_given_a_refusal_of_one_way_and_a_payment_then_the_payment_is_still_read() -> None:
+    assert classify("no quiero pagar en cuotas, les pago el viernes todo").name == "promise"
+    assert classify("quiero pagar").name == "pay"
+
+
+@pytest.mark.parametrize(
+    "text", ["los voy a bloquear", "ya te bloquee", "voy a bloquear este numero"]
+)
+def test_given_a_threat_to_block_them_then_stop(text: str) -> None:
+    assert classify(text).name == "stop"
+
+
+def test_given_a_card_blocked_then_no_stop() -> None:
+    assert classify("me bloquearon la tarjeta").name != "stop"
+
+
+@pytest.mark.parametrize(
+    "text", ["🎤 Nota de voz (0:32)", "<attached: 00000012-AUDIO-2024-03-01.opus>",
+             "<Multimedia omitido>", "Audio (0:14)", "Este mensaje fue eliminado"],
+)  # fmt: skip
+def test_given_an_attachment_or_voice_note_placeholder_then_nothing_is_read(text: str) -> None:
+    assert normalize(text) == ""
+    assert classify(text).name == "unknown"
+
+
+def test_given_a_placeholder_with_a_caption_then_the_caption_is_read() -> None:
+    assert classify("📷 Foto ya pagué, ahí va el comprobante").name == "dispute"
+    assert classify("[audio] ya no me manden nada").name == "stop"
+    assert classify("dejen de mandarme audios").name == "stop"
+
+
+@pytest.mark.parametrize(
+    "text", ["no me molesta que me llamen, pero en la tarde", "no tengo problema con que me "
+             "escriban", "no es que no quiera que me llamen, es que estoy trabajando"],
+)  # fmt: skip
+def test_given_no_objection_to_being_contacted_then_not_a_stop(text: str) -> None:
+    assert classify(text).name != "stop"
+
+
+def test_given_a_payment_made_in_english_then_a_paid_dispute() -> None:
+    found = classify("i already made the payment")
+    assert (found.name, found.kind) == ("dispute", "paid")
+
+
+@pytest.mark.parametrize(
+    "text", ["el vive en estados unidos, no tiene este numero", "le doy su recado cuando venga",
+             "ese es el celular de mi mama, ella esta enferma", "mi hijo es el que debe, no yo"],
+)  # fmt: skip
+def test_given_more_ways_of_answering_for_someone_else_then_third_party(text: str) -> None:
+    assert classify(text).party == "third_party"
+
+
+@pytest.mark.parametrize("text", ["ya no esta con nosotros", "fallecio", "q.e.p.d."])
+def test_given_a_death_told_without_saying_whose_then_deceased(text: str) -> None:
+    assert classify(text).party == "deceased"
+
+
+def test_given_nothing_more_to_do_with_them_after_a_longer_object_then_stop_and_dispute() -> None:
+    text = "ya no quiero saber nada de esa deuda ni de ustedes"
+    assert "stop" in scores(text) and classify("unsub").name == "stop"
