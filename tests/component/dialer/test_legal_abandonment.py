@@ -23,7 +23,7 @@ from store.models import CallAttempt, Campaign
 
 def only_attempt(floor: Any) -> CallAttempt | None:
     with Session(floor.engine) as s:
-        rows = list(s.scalars(select(CallAttempt)))
+        rows = list(s.scalars(select(CallAttempt).order_by(CallAttempt.id)))
     assert len(rows) <= 1
     return rows[0] if rows and rows[0].result else None
 

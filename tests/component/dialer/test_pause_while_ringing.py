@@ -23,7 +23,7 @@ from store.models import CallAttempt
 
 def attempts(floor: Any) -> list[CallAttempt]:
     with Session(floor.engine) as s:
-        return list(s.scalars(select(CallAttempt)))
+        return list(s.scalars(select(CallAttempt).order_by(CallAttempt.id)))
 
 
 def ringing(floor: Any) -> bool:

@@ -41,7 +41,7 @@ def test_given_accounts_when_assigned_then_planned_in_route_order_with_decisions
     # Checked at noon of the day in the debtor's time.
     assert {at.isoformat() for _, at in check.asked} == {"2026-11-24T12:00:00-06:00"}
     with Session(engine) as s:
-        decisions = list(s.scalars(select(Decision)))
+        decisions = list(s.scalars(select(Decision).order_by(Decision.id)))
         assert len(decisions) == 6 and all(d.stage == "visit_plan" and d.allowed for d in decisions)
         assert {v.plan_decision_id for v in planned} == {d.id for d in decisions}
         kinds = [e.kind for e in s.scalars(select(AuditEntry).order_by(AuditEntry.id))]

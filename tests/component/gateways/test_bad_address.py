@@ -36,5 +36,5 @@ def test_given_another_address_or_channel_then_only_audited(engine: Engine) -> N
     assert [mark_bad_address(engine, b) for b in (other, phone, nobody)] == [False, False, False]
     assert email_status(engine, account) == "active"
     with transaction(engine) as s:
-        kinds = [e.kind for e in s.scalars(select(AuditEntry))]
+        kinds = [e.kind for e in s.scalars(select(AuditEntry).order_by(AuditEntry.id))]
     assert kinds.count("address_invalid") == 3

@@ -134,7 +134,7 @@ def test_given_valid_file_when_imported_then_normalised_and_audited(
         phone = s.scalars(select(Phone)).one()
         assert phone.number_e164 == "+526621234567"
         assert phone.consent and phone.consent_ref == "EV-1" and phone.consent_at is not None
-        kinds = [e.kind for e in s.scalars(select(AuditEntry))]
+        kinds = [e.kind for e in s.scalars(select(AuditEntry).order_by(AuditEntry.id))]
     assert kinds == ["account_import"]
     assert verify(engine).ok
 

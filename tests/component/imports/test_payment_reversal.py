@@ -81,7 +81,7 @@ def state(engine: Engine, account_id: int) -> tuple[Any, ...]:
         account = s.get_one(Account, account_id)
         promises = [(p.instalment, p.status, p.paid_amount)
                     for p in s.scalars(select(Promise).order_by(Promise.id))]  # fmt: skip
-        plans = [p.status for p in s.scalars(select(PaymentPlan))]
+        plans = [p.status for p in s.scalars(select(PaymentPlan).order_by(PaymentPlan.id))]
         return account.balance, account.status, account.next_attempt_at, promises, plans
 
 
