@@ -88,7 +88,10 @@ async def test_given_a_gateway_when_the_debtor_pays_online_then_a_link_to_the_pr
     assert [str(r.amount) for r in provider.asked] == ["1500.00"]
     with Session(engine) as s:
         link = s.scalars(select(PaymentLink)).one()
-        entries = [(e.details or {}).get("debtor_action") for e in s.scalars(select(CallAttempt).order_by(CallAttempt.id))]
+        entries = [
+            (e.details or {}).get("debtor_action")
+            for e in s.scalars(select(CallAttempt).order_by(CallAttempt.id))
+        ]
     assert link.status == "open" and link.account_id == seeded.account_id
     assert entries == ["identified", "payment_link"]
     provider.down = True
