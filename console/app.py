@@ -27,7 +27,7 @@ from aiohttp_session import setup as setup_session
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 from redis.exceptions import RedisError
 from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, SQLAlchemyError
 
 from cobrador.ground.settings import Settings
 from compliance.callback_window import CallbackChecker, compliance_callback_checker
@@ -189,14 +189,40 @@ def _too_large(request: web.Request) -> web.Response:
     )
 
 
+def _unavailable(request: web.Request, exc: Exception) -> web.Response:
+    # A dependency is down or overloaded: say so (503), do not pretend success.
+    log.warning("%s %s failed on a backing service: %s", request.method, request.path, exc)
+    return json_error(503, gettext_("Servicio no disponible; inténtelo de nuevo."))
+
+
+def _bad_value(request: web.Request) -> web.Response:
+    """A value the SQL database refused as data, said as the request's fault."""
+    message = gettext_(
+        "Un dato enviado no es válido (un carácter nulo, un texto demasiado largo o un "
+        "número fuera de rango); revíselo y envíelo de nuevo."
+    )
+    if request.path.startswith(("/api/", "/ws/")):
+        return json_error(400, message)
+    return aiohttp_jinja2.render_template(
+        "error.html", request, {"status": 400, "message": message}, status=400
+    )
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Callable) -> web.StreamResponse:
     try:
         return await handler(request)
+    except DataError as exc:
+        if request.path in payment_webhook_views.UNSESSIONED_PATHS:
+            return _unavailable(request, exc)  # a provider's call: it sends it again
+        # PostgreSQL refused a value of the request as data (SQLSTATE class 22: a NUL
+        # character, a text longer than its column, a number out of its range; SQLite
+        # takes them): answered as a service down (503), it blamed Redis or SQL.
+        log.warning("%s %s: a value refused by the database (%s)", request.method,
+                    request.path, type(exc.orig).__name__)  # fmt: skip
+        return _bad_value(request)
     except (aioredis.RedisError, OSError, SQLAlchemyError) as exc:
-        # A dependency is down or overloaded: say so (503), do not pretend success.
-        log.warning("%s %s failed on a backing service: %s", request.method, request.path, exc)
-        return json_error(503, gettext_("Servicio no disponible; inténtelo de nuevo."))
+        return _unavailable(request, exc)
     except web.HTTPException as exc:
         if exc.status == 413 and (exc.text or "").startswith(AIOHTTP_TOO_LARGE):
             return _too_large(request)  # not a handler's own words: aiohttp's

@@ -333,6 +333,11 @@ EN = {
     "Lo que envió es demasiado grande; envíe menos texto o un archivo más pequeño.": (
         "What you sent is too large; send less text or a smaller file."
     ),
+    "Un dato enviado no es válido (un carácter nulo, un texto demasiado largo o un "
+    "número fuera de rango); revíselo y envíelo de nuevo.": (
+        "A value you sent is not valid (a null character, a text too long or a number out "
+        "of range); check it and send it again."
+    ),
     "Mis últimas llamadas": "My latest calls",
     "Sin llamadas todavía": "No calls yet",
     # inbound calls
