@@ -60,6 +60,13 @@ def _lock_key(agent_id: int) -> str:
     return f"cobrador:agent-leg-call:{{{agent_id}}}"
 
 
+def _agent_of_leg_key(key: bytes | str) -> int | None:
+    text = key.decode() if isinstance(key, bytes) else key
+    head, _, tail = text.partition(leg_key(0).replace("{0}", ""))
+    digits = tail.strip("{}")
+    return int(digits) if not head and digits.isdigit() else None
+
+
 def leg_channel_id(agent_id: int, serial: str) -> str:
     """ChannelId of one call to the agent's phone (a new one per call)."""
     return f"{LEG_PREFIX}{agent_id}-{serial}"
@@ -265,9 +272,11 @@ class AgentLegs:
 
     async def reconcile(self, channels: list[Message]) -> None:
         """After (re)connecting to Asterisk: legs whose channel is gone dropped
-        while we were away; logged-in agents with no leg get one."""
+        while we were away; logged-in agents with no leg get one; legs of agents
+        no longer logged in forgotten."""
         live = {c.get("Uniqueid") for c in channels}
         now = self.clock()
+        await self._forget_legs_of_logged_out(live, now)
         for campaign in sorted(self.campaigns):
             for snap in await self.states.list(campaign):
                 leg = await self.get(snap.agent_id)
@@ -286,6 +295,28 @@ class AgentLegs:
                     and now - leg.since > DIALING_GRACE_SECONDS
                 ):
                     await self._dropped(leg, "never answered")
+
+    async def _forget_legs_of_logged_out(self, live: set[str | None], now: float) -> None:
+        """An agent who logged out while no dialer ran (the logout's event, pub/sub,
+        reached nobody) leaves their leg in Redis, often UP on a channel Asterisk
+        dropped meanwhile. Trusted at the next login it would make them ready with
+        no phone, and debtors would be bridged into an empty conference. So a leg
+        of an agent not logged in is forgotten (and hung up if Asterisk still has
+        it); a login's call placed just now (dialing, inside its grace) is left."""
+        async for key in self.redis.scan_iter(match=leg_key(0).replace("{0}", "*"), count=500):
+            agent_id = _agent_of_leg_key(key)
+            if agent_id is None:
+                continue
+            if (await self.states.get(agent_id)).state is not AgentState.logged_out:
+                continue
+            leg = await self.get(agent_id)
+            if leg is None or (leg.status == DIALING and now - leg.since <= DIALING_GRACE_SECONDS):
+                continue
+            await self.redis.delete(leg_key(agent_id))
+            log.info("agent %s: not logged in; leg left by an earlier run forgotten", agent_id)
+            if leg.status != DOWN and leg.channel_id in live:
+                with contextlib.suppress(AMIError):
+                    await self.ami.send_action({"Action": "Hangup", "Channel": leg.channel_id})
 
     async def _phone_back(self, agent_id: int) -> None:
         """The phone registered again: a leg Asterisk dropped (not the agent) is

@@ -428,3 +428,62 @@ async def test_given_asterisk_restarts_when_phones_are_back_then_agents_as_befor
     # And dialing resumes: a debtor reaches the ready agent on the new PBX.
     humans_only(floor)
     await floor.run_until(lambda: ready in bridged(floor))
+
+
+async def test_given_stale_leg_of_agent_who_logged_out_while_no_dialer_ran_when_agent_logs_in_then_phone_called_again(
+    make_floor: Any, phones_for: Any
+) -> None:
+    """A dialer stopped with an agent's leg up; the agent logged out while no dialer
+    ran (the logout's event reached nobody) and the phone hung up (its Hangup reached
+    nobody). The leg left in Redis names a channel Asterisk no longer has: trusted, it
+    would make the agent ready with no phone and bridge debtors into an empty
+    conference, recorded as talked to."""
+    from dialer.agent_legs import leg_channel_id, leg_key
+
+    floor = await make_floor(accounts=3, agents=1)
+    agent = floor.agent_ids[0]
+    await floor.agents.logout(agent)
+    stale = leg_channel_id(agent, "0ld")
+    await floor.redis.hset(leg_key(agent), mapping={
+        "status": UP, "channel_id": stale, "endpoint": f"PJSIP/agent-{agent}", "owner": "d0",
+        "since": repr(floor.clock() - 3600)})  # fmt: skip
+    phones = await phones_for(floor)
+
+    async def forgotten() -> bool:
+        return await phones.legs.get(agent) is None
+
+    await until(forgotten, "the stale leg of a logged-out agent forgotten at start")
+    await floor.agents.login(agent, "mx-test")
+    await floor.agents.set_ready(agent)
+    await leg_up(phones, agent)
+    leg = await phones.legs.get(agent)
+    assert leg is not None and leg.channel_id != stale
+    assert floor.pbx.calls_placed == 1  # the phone called, once
+    humans_only(floor)
+    await floor.run_until(lambda: agent in bridged(floor))
+    members = [c.name.rsplit("-", 1)[0] for c in floor.pbx.bridges[f"agent-{agent}"].members]
+    assert f"PJSIP/agent-{agent}" in members  # the debtor joins a bridge the agent is in
+
+
+async def test_given_leg_of_logged_in_agent_when_dialer_starts_then_kept(
+    make_floor: Any, phones_for: Any
+) -> None:
+    """Only legs of agents who are not logged in are forgotten at start: an agent
+    logged in keeps theirs (and is called if it is gone, as before)."""
+    floor = await make_floor(accounts=1, agents=2)
+    first, second = floor.agent_ids
+    phones = await phones_for(floor)
+    for agent in (first, second):
+        await leg_up(phones, agent)
+    await floor.agents.logout(second)  # the dialer runs: its leg is hung up and forgotten
+    await until(lambda: _no_leg(phones, second), "the logged-out agent's leg forgotten")
+    channels = (await floor.ami.send_list_action({"Action": "CoreShowChannels"}))[1]
+    before = await phones.legs.get(first)
+    await phones.service.reconcile(channels)
+    after = await phones.legs.get(first)
+    assert before is not None and after is not None
+    assert (after.status, after.channel_id) == (UP, before.channel_id)
+
+
+async def _no_leg(phones: Phones, agent: int) -> bool:
+    return await phones.legs.get(agent) is None
