@@ -54,6 +54,7 @@ from console.identity import (
 )
 from console.money import money_format
 from console.payment_plans import PlanRules, PlanRulesError
+from console.phone_marks import phone_notes
 from console.plan_service import (
     account_plans,
     calculator,
@@ -228,6 +229,10 @@ def build_pop(
                 "consent_ref": (phone.consent_ref or "") if phone else "",
             },
             "attempts": _last_attempts(session, account, words),
+            # Every number of the account: which ones the dialer leaves, since when
+            # and why (a number the carrier said twice does not exist, a reactivation).
+            "phones": phone_notes(account, words),
+            "no_number_left": not any(p.status == PhoneStatus.active.value for p in account.phones),
             "local_time": {
                 "iso": local.isoformat(timespec="minutes"),
                 "time": words.clock(local, zones[0] if zones else None),  # "14:05"

@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 from sqlalchemy import Engine, select
 
+from compliance.number_validity import MAX_REASON, PhoneChange, ReactivationError, reactivate
 from compliance.protection import (
     PROTECTIONS,
     ProtectionChange,
@@ -21,6 +22,7 @@ from compliance.protection import (
 )
 from console.i18n import gettext_
 from console.keys import CLOCK, REDIS
+from console.params import ParamError, parse_id
 from console.recording_service import may_see_campaign
 from console.supervisor_views import render_supervisor
 from console.users import CurrentUser
@@ -35,6 +37,7 @@ MAX_FIELD = 100
 def setup_routes(app: web.Application) -> None:
     app.router.add_post("/supervisor/protection", protection_change)
     app.router.add_post("/supervisor/third-party-number", third_party_number)
+    app.router.add_post("/supervisor/phones/{phone_id}/reactivate", reactivate_phone)
 
 
 def _protect(
@@ -54,6 +57,14 @@ def _third_party(
         change = mark_third_party_number(session, ref, number, actor=user.actor, now=now,
                                          may_change=lambda c: may_see_campaign(user, c))  # fmt: skip
         return change, _campaign_name(session, change.campaign_id)
+
+
+def _reactivate(
+    engine: Engine, user: CurrentUser, phone_id: int, reason: str, now: datetime
+) -> PhoneChange:
+    with transaction(engine) as session:
+        return reactivate(session, phone_id, reason, actor=user.actor, now=now,
+                          may_change=lambda c: may_see_campaign(user, c))  # fmt: skip
 
 
 def _campaign_name(session: object, campaign_id: int | None) -> str:
@@ -120,6 +131,31 @@ async def third_party_number(request: web.Request) -> web.StreamResponse:
     return _back(request, "third_party")
 
 
-def _back(request: web.Request, done: str) -> web.StreamResponse:
+@requires(Role.supervisor)
+async def reactivate_phone(request: web.Request) -> web.StreamResponse:
+    """Bring back a number marked invalid, with the supervisor's reason (audited): the
+    next refill may dial it again, the checks deciding as for any number."""
+    user = user_of(request)
+    try:
+        phone_id = parse_id(request.match_info["phone_id"], "phone_id")
+    except ParamError:
+        raise web.HTTPNotFound() from None
+    form = await request.post()
+    reason = str(form.get("reason", ""))[: MAX_REASON * 4]  # bounded before it is read
+    try:
+        await in_db(request, _reactivate, user, phone_id, reason, request.app[CLOCK]())
+    except LookupError:  # another campaign's number: as one that does not exist
+        return await render_supervisor(request, error=gettext_("Ese número no existe."),
+                                       status=404)  # fmt: skip
+    except ReactivationError:
+        return await render_supervisor(
+            request,
+            error=gettext_("Escriba el motivo de la reactivación (hasta 300 caracteres)."),
+            status=400,
+        )
+    return _back(request, "reactivated", "invalid-phones")
+
+
+def _back(request: web.Request, done: str, anchor: str = "protection") -> web.StreamResponse:
     query = urlencode({"campaign": request.query.get("campaign", ""), "done": done})
-    raise web.HTTPFound(f"/supervisor?{query}#protection")
+    raise web.HTTPFound(f"/supervisor?{query}#{anchor}")

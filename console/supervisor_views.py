@@ -22,6 +22,7 @@ from console.debtor_locale import console_locale
 from console.i18n import N_, gettext_
 from console.keys import CLOCK, ENGINE, REDIS, SOCKET_SLOTS, STATES
 from console.params import INT32_MAX, ParamError, parse_decimal, parse_id
+from console.phone_marks import invalid_phones
 from console.recording_service import may_see_campaign
 from console.security import same_origin
 from console.socket_slots import MAX_MESSAGE_BYTES as MAX_SOCKET_MESSAGE
@@ -51,6 +52,7 @@ DONE = {
     "plan_rejected": N_("Plan rechazado: la cuenta vuelve a la cola."),
     "protected": N_("Persona protegida: la cuenta ya no se contacta por ningún medio."),
     "third_party": N_("Número de un tercero: ya no se contacta."),
+    "reactivated": N_("Número reactivado: el marcador puede volver a usarlo."),
 }
 PUSH_EVERY_SECONDS = 2.0
 # The supervisor's protection form (console/protection_views.py): value, label.
@@ -91,9 +93,11 @@ async def _render(
     groups = await in_db(request, skills.group_names)
     plans = await in_db(request, plan_service.pending_plans, plan_scope(user_of(request)))
     current = _chosen(request, campaigns, wallboard.busiest(glance))
-    messages = []
+    messages: list[Any] = []
+    dead: list[dict[str, Any]] = []
     if current is not None:
         messages = await in_db(request, message_figures, current["id"], request.app[CLOCK]())
+        dead = await in_db(request, invalid_phones, current["id"])
     return aiohttp_jinja2.render_template(
         "supervisor.html",
         request,
@@ -105,6 +109,7 @@ async def _render(
             "dial_modes": DIAL_MODES,
             "skill_groups": groups,
             "plans": plans,
+            "invalid_phones": dead,
             "protections": PROTECTION_CHOICES,
             "error": error,
             "message": message or _done(request),

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Engine, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from compliance import caller_ids
+from compliance import caller_ids, number_validity
 from compliance.engine import Decision
 from compliance.service import ComplianceService, Item
 from dialer.recycle import promise_hold_until
@@ -23,6 +23,8 @@ from store.models import (
     Callback,
     Campaign,
     ContactChannel,
+    Phone,
+    PhoneStatus,
     Promise,
     RegistryImport,
 )
@@ -60,6 +62,9 @@ IN_FLIGHT_REASON = "another dialer's call to the account was in flight; never di
 # An open attempt that passed its final check this recently is a call that may be in
 # flight (a live dialer ends every call within stuck_call_seconds, an hour).
 IN_FLIGHT_SECONDS = 3600.0
+# After a number is marked invalid the account's other numbers are tried this soon,
+# not after the dead number's rest (a week): the caps still decide at every check.
+NEXT_NUMBER_DELAY = timedelta(hours=1)
 STORE_FAULT_REASON = "a store failed between the attempt row and the originate; never dialed"
 
 
@@ -125,9 +130,15 @@ def close_lost_attempts(sql: Engine, campaign_id: int, live: set[int], mine: set
                 setattr(attempt, name, value)
             lost.append(attempt)
             account = s.get(Account, attempt.account_id) if attempt.account_id else None
+            marked = None
+            if placed:
+                marked = apply_number_rule(s, attempt.id, attempt.result,
+                                           answered=attempt.answered_at is not None,
+                                           actor=actor, now=utc_of(attempt.ended_at))  # fmt: skip
             if placed and next_attempt is not None and account is not None:
                 in_a_row = results_in_a_row(s, account.id, str(attempt.result))
                 when = next_attempt(str(attempt.result), in_a_row, utc_of(attempt.ended_at))
+                when = next_after_marked(s, account.id, marked, utc_of(attempt.ended_at), when)
                 if account.later_than_its_date(when):  # never pulled forward
                     account.next_attempt_at = when
                     account.hopper_since = None
@@ -390,6 +401,36 @@ def results_in_a_row(session: Session, account_id: int, result: str, limit: int 
     return n
 
 
+def apply_number_rule(s: Session, attempt_id: int, result: str | None, *, answered: bool,
+                      actor: str, now: datetime) -> str | None:  # fmt: skip
+    """The dead-number rule after an attempt's result (compliance/number_validity.py):
+    the phone's new status, or None when it kept its own."""
+    if result != number_validity.DEAD_RESULT and not number_validity.shows_alive(
+        result, answered=answered, direction="outbound"
+    ):
+        return None  # never dialed, our network, a dialer that died: nothing learnt
+    phone_id = number_validity.phone_of_attempt(s, attempt_id)
+    if phone_id is None:
+        return None
+    return number_validity.after_result(s, phone_id, result, actor=actor, now=now,
+                                        source="dialer")  # fmt: skip
+
+
+def next_after_marked(s: Session, account_id: int, marked: str | None, ended: datetime,
+                      when: datetime) -> datetime:  # fmt: skip
+    """When the account comes back after its number was just marked invalid: its other
+    numbers are tried after NEXT_NUMBER_DELAY, not after the dead number's rest; with
+    none left it keeps `when` (the refill finds no number and says so)."""
+    if marked != PhoneStatus.invalid.value:
+        return when
+    others = s.scalar(select(func.count()).select_from(Phone)
+                      .where(Phone.account_id == account_id,
+                             Phone.status == PhoneStatus.active.value))  # fmt: skip
+    if not others:
+        return when
+    return min(when, utc_of(ended) + NEXT_NUMBER_DELAY)
+
+
 def finish_attempt(sql: Engine, attempt_id: int, account_id: int, values: Mapping[str, Any],
                    next_attempt: Any, callback_id: int | None = None) -> bool:  # fmt: skip
     """Complete the attempt, set when the account comes back, audit the attempt.
@@ -404,8 +445,12 @@ def finish_attempt(sql: Engine, attempt_id: int, account_id: int, values: Mappin
         ).rowcount  # type: ignore[attr-defined]  # fmt: skip
         if not done:
             return False
+        ended = values.get("ended_at") or datetime.now(UTC)
+        marked = apply_number_rule(s, attempt_id, values.get("result"),
+                                   answered=values.get("answered_at") is not None,
+                                   actor="dialer", now=ended)  # fmt: skip
         in_a_row = results_in_a_row(s, account_id, str(values.get("result")))
-        when = next_attempt(in_a_row)
+        when = next_after_marked(s, account_id, marked, ended, next_attempt(in_a_row))
         account = s.get(Account, account_id)
         # Never pull an account forward: a disposition may already have set a later date.
         if account is not None and account.later_than_its_date(when):

@@ -237,3 +237,26 @@ def template_word(name: str | None, tr: Translate) -> str:
         return ""
     known = TEMPLATE_LABELS.get(name)
     return tr(known) if known else name.replace("_", " ").replace("-", " ").capitalize()
+
+
+# A phone's status (store.models.PhoneStatus): whether the dialer may use the number.
+PHONE_STATUS_LABELS = {
+    "active": N_("Activo"),
+    "invalid": N_("Número inválido: no se marca"),
+    "wrong_number": N_("Número equivocado: no se marca"),
+    "stopped": N_("Pidió no ser llamado a este número"),
+    "retired": N_("Retirado por el acreedor"),
+    "third_party": N_("Número de un tercero: no se marca"),
+}
+# Why a phone has its status, when the system or a supervisor set it
+# (compliance/number_validity.py, phones.status_reason).
+PHONE_STATUS_REASON_LABELS = {
+    "carrier_no_such_number": N_(
+        "El operador respondió dos veces, con al menos 24 horas de diferencia, que el "
+        "número no existe; nadie contestó en él entre esas llamadas."
+    ),
+    "reactivated": N_("Reactivado por un supervisor."),
+    "answered_after_invalid": N_(
+        "Se contestó en él después de marcarse inválido: activo otra vez."
+    ),
+}

@@ -782,6 +782,28 @@ EN = {
     # Where a decision's message was allowed or refused to go (auditor decisions)
     "Teléfono o dirección": "Phone or address",
     "Dirección postal": "Postal address",
+    # An account's numbers and the dead-number rule (console/phone_marks.py).
+    "Número": "Number",
+    "Número inválido: no se marca": "Invalid number: not dialed",
+    "Número equivocado: no se marca": "Wrong number: not dialed",
+    "Pidió no ser llamado a este número": "Asked not to be called on this number",
+    "Retirado por el acreedor": "Withdrawn by the creditor",
+    "Número de un tercero: no se marca": "A third party's number: not dialed",
+    "El operador respondió dos veces, con al menos 24 horas de diferencia, que el número no existe; nadie contestó en él entre esas llamadas.": "The carrier answered twice, at least 24 hours apart, that the number does not exist; nobody answered on it between those calls.",
+    "Reactivado por un supervisor.": "Reactivated by a supervisor.",
+    "Se contestó en él después de marcarse inválido: activo otra vez.": "Answered after it was marked invalid: active again.",
+    "Números de la cuenta": "The account's numbers",
+    "Ningún número de esta cuenta se puede marcar: el marcador ya no la llama. Si el deudor le da un número, anótelo y avise a su supervisor.": "None of this account's numbers may be dialed: the dialer no longer calls it. If the debtor gives you a number, note it and tell your supervisor.",
+    "desde {desde}": "since {desde}",
+    "Números marcados inválidos": "Numbers marked invalid",
+    "El marcador deja de usar un número cuando el operador responde dos veces, con al menos 24 horas de diferencia, que no existe. Si el deudor lo confirma como suyo, reactívelo con el motivo; queda en la bitácora de auditoría.": "The dialer stops using a number when the carrier answers twice, at least 24 hours apart, that it does not exist. If the debtor confirms it as theirs, reactivate it with the reason; it goes into the audit log.",
+    "Ningún número marcado inválido en esta campaña.": "No number marked invalid in this campaign.",
+    "Reactivar": "Reactivate",
+    "Sin otro número: no se marca": "No other number: not dialed",
+    "Motivo de la reactivación": "Reason for the reactivation",
+    "Ese número no existe.": "That number does not exist.",
+    "Escriba el motivo de la reactivación (hasta 300 caracteres).": "Write the reason for the reactivation (up to 300 characters).",
+    "Número reactivado: el marcador puede volver a usarlo.": "Number reactivated: the dialer may use it again.",
 }
 # Spanish labels for values shown through _(variable) (the ids are code values).
 ES_VALUES = {

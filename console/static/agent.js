@@ -202,6 +202,18 @@
     const onDemand = !preview && pop.recording && pop.recording.mode === "on_demand";
     $("btn-record-start").hidden = !onDemand;
     $("btn-record-stop").hidden = !onDemand;
+    // Every number of the account: the ones the dialer leaves, since when and why.
+    const phones = $("pop-phones");
+    phones.replaceChildren();
+    for (const p of pop.phones || []) {
+      const parts = [`${p.masked} — ${p.status_label}`];
+      if (p.since) parts.push(T.phone_since.replace("{desde}", p.since));
+      if (p.why) parts.push(p.why);
+      const li = Cobrador.el("li", parts.join(" · "));
+      if (!p.dialable) li.className = "warn";
+      phones.append(li);
+    }
+    $("pop-no-number").hidden = !pop.no_number_left;
     const tbody = $("pop-attempts");
     tbody.replaceChildren();
     for (const a of pop.attempts) {

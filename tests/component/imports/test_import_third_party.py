@@ -133,3 +133,28 @@ async def test_given_a_number_marked_by_the_import_when_final_check_after_a_redi
     with transaction(engine) as session:
         own = service.load_item(session, account_ref="D1", phone_e164=ANA)
     assert (await service.evaluate_batch([own], NOW))[0].allowed  # her own number is not
+
+
+def test_given_a_number_marked_invalid_when_the_next_file_lists_it_again_then_it_stays_invalid(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """The carrier said twice it does not exist (compliance/number_validity.py): the
+    creditor's file listing it again is the same old record, no evidence that it exists.
+    Only a supervisor's reactivation, with a reason, brings it back; a file that drops
+    it does not retire it either (its mark and history stay)."""
+    assert load(engine, tmp_path, _row("D1")).written
+    with transaction(engine) as s:
+        phone = s.scalar(select(Phone).where(Phone.number_e164 == ANA))
+        assert phone is not None
+        phone.status, phone.status_reason, phone.status_at = (
+            "invalid",
+            "carrier_no_such_number",
+            NOW,
+        )
+    assert load(engine, tmp_path, _row("D1")).written
+    assert statuses(engine)[ANA] == "invalid"
+    # Without it, then with it again: still invalid, never retired, never active.
+    assert load(engine, tmp_path, "D1,Ana,CO,CO-DC,100,3209876543,,,,,,,,,\n").written
+    assert load(engine, tmp_path, _row("D1")).written
+    assert statuses(engine)[ANA] == "invalid"
+    assert status_changes(engine) == []
