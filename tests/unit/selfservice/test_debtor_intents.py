@@ -713,6 +713,30 @@ def test_given_the_held_out_set_then_new_well_formed_and_split_in_two_halves() -
     assert {r["half"] for r in rows} == {"dev", "test"}
 
 
+FRESH = FIXTURE.with_name("debtor_utterances_fresh.csv")
+
+
+def test_given_the_fresh_set_then_new_well_formed_and_split_in_two_halves() -> None:
+    with FRESH.open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) >= 150
+    with HELDOUT.open(encoding="utf-8", newline="") as fh:
+        heldout = list(csv.DictReader(fh))
+    known = {normalize(r["text"]) for r in [*_labelled(), *heldout]}
+    # New: none reads as a message of the labelled or the held-out set.
+    assert not [r["text"] for r in rows if normalize(r["text"]) in known]
+    assert len({normalize(r["text"]) for r in rows}) == len(rows)
+    for row in rows:
+        assert row["intent"] in INTENTS and set(filter(None, row["also"].split("|"))) <= set(
+            INTENTS
+        )
+        assert row["stop"] in ("0", "1") and row["party"] in ("", "third_party", "deceased")
+        assert row["half"] in ("dev", "test") and row["region"] in ("MX", "CO", "PE")
+        assert row["stop"] == "0" or row["intent"] == "stop", row["text"]
+        assert (row["channel"] != "") == (row["stop"] == "1"), row["text"]
+    assert {r["half"] for r in rows} == {"dev", "test"}
+
+
 @pytest.mark.parametrize(
     "text", ["no quiero pagar", "no pienso pagarles", "no me interesa pagar", "i won't pay this"]
 )
