@@ -67,6 +67,15 @@ def _agent_of_leg_key(key: bytes | str) -> int | None:
     return int(digits) if not head and digits.isdigit() else None
 
 
+def _seconds(duration: str) -> int:
+    """CoreShowChannel's Duration, HH:MM:SS; an unreadable one sorts last."""
+    parts = duration.split(":")
+    if len(parts) != 3 or not all(p.isdigit() for p in parts):
+        return 1 << 62
+    hours, minutes, seconds = (int(p) for p in parts)
+    return hours * 3600 + minutes * 60 + seconds
+
+
 def leg_channel_id(agent_id: int, serial: str) -> str:
     """ChannelId of one call to the agent's phone (a new one per call)."""
     return f"{LEG_PREFIX}{agent_id}-{serial}"
@@ -347,6 +356,9 @@ class AgentLegs:
         if channel is None:
             log.warning("agent %s has no usable phone endpoint; no leg placed", agent_id)
             return
+        known = await self.get(agent_id)
+        if (known is None or not known.channel_id) and await self._adopt(agent_id, channel):
+            return
         channel_id = leg_channel_id(agent_id, uuid.uuid4().hex[:10])
         await self.redis.hset(
             leg_key(agent_id),
@@ -377,6 +389,39 @@ class AgentLegs:
                 await self._dropped(leg, "originate not accepted")
             return
         log.info("agent %s: calling %s for the nailed-up leg", agent_id, channel)
+
+    async def _adopt(self, agent_id: int, endpoint: str) -> bool:
+        """Redis lost the leg (a flush, an empty failover) while Asterisk kept it up.
+        Called again, the agent's phone, still in that call, refuses a second one
+        (the browser phone answers 486: one leg per agent) and the agent would sit
+        without audio, a reconnect refused the same way. So a leg this agent has up
+        in Asterisk is taken back instead (the newest; any other hung up)."""
+        try:
+            _, channels = await self.ami.send_list_action({"Action": "CoreShowChannels"})
+        except AMIError:
+            return False
+        mine = [c for c in channels
+                if agent_of_leg(c.get("Uniqueid") or "") == agent_id
+                and c.get("ChannelState") == "6"]  # fmt: skip
+        if not mine:
+            return False
+        mine.sort(key=lambda c: _seconds(c.get("Duration") or ""))
+        keep, *others = mine
+        for other in others:
+            with contextlib.suppress(AMIError):
+                await self.ami.send_action({"Action": "Hangup", "Channel": other.get("Uniqueid")})
+        await self.redis.hset(
+            leg_key(agent_id),
+            mapping={"status": UP, "channel_id": keep.get("Uniqueid") or "", "endpoint": endpoint,
+                     "owner": self.owner, "since": repr(self.clock())},
+        )  # fmt: skip
+        self._placed[endpoint] = agent_id
+        log.warning("agent %s: leg found up in Asterisk with no record of it (Redis lost it); "
+                    "taken back", agent_id)  # fmt: skip
+        leg = await self.get(agent_id)
+        if leg is not None:
+            await self._restore(agent_id, leg)
+        return True
 
     async def _up(self, leg: Leg) -> None:
         self._lost_by_pbx.discard(leg.agent_id)

@@ -32,6 +32,8 @@ class PhoneService:
         self.monitoring = monitoring
         self._events = ami.events()  # subscribed now: no event is missed before run()
         self._stopping = asyncio.Event()
+        # Set once the legs were first read against Asterisk: AMI events wait for it.
+        self._first_pass = asyncio.Event()
 
     async def handle_command(self, command: msg.Command) -> None:
         """The phone commands (dialer/messages.py); the dial loops' are not ours."""
@@ -58,15 +60,24 @@ class PhoneService:
                 _, channels = await self.ami.send_list_action({"Action": "CoreShowChannels"})
                 await self.reconcile(channels)
 
+    async def _legs_again(self) -> None:
+        """The legs only, after a Redis outage: a monitoring session just asked for
+        may have no channel yet, and AMI stayed up (its events ended the others)."""
+        if self.ami.connected:
+            with contextlib.suppress(AMIError):
+                _, channels = await self.ami.send_list_action({"Action": "CoreShowChannels"})
+                await self.legs.reconcile(channels)
+
     async def run(self) -> None:
-        await self.start()
         await asyncio.gather(self._ami_loop(), self._redis_loop())
 
     def request_stop(self) -> None:
         self._stopping.set()
+        self._first_pass.set()
         self._events.close()
 
     async def _ami_loop(self) -> None:
+        await self._first_pass.wait()  # in the order they came, after the first reading
         async for event in self._events:
             try:
                 await self.handle_ami_event(event)
@@ -74,11 +85,21 @@ class PhoneService:
                 log.exception("phones: AMI event %s not handled", event.get("Event"))
 
     async def _redis_loop(self) -> None:
-        """Polls (never blocks forever) and resubscribes after a Redis outage."""
+        """Subscribes, then reads the legs against Asterisk's channels (`start`; after
+        a Redis outage the legs only): agent events are pub/sub, and
+        one published before the subscription (an agent logging in as the dialer
+        starts, or while Redis was away) reached nobody; the reading does what it
+        would have (a logged-in agent without a leg is called). Polls (never blocks
+        forever) and resubscribes after a Redis outage."""
         while not self._stopping.is_set():
             pubsub = self.redis.pubsub()
             try:
                 await pubsub.subscribe(msg.AGENT_EVENTS_CHANNEL, msg.COMMANDS_CHANNEL)
+                if self._first_pass.is_set():
+                    await self._legs_again()
+                else:
+                    await self.start()
+                    self._first_pass.set()
                 while not self._stopping.is_set():
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5)
                     if message is None or message.get("type") != "message":

@@ -487,3 +487,63 @@ async def test_given_leg_of_logged_in_agent_when_dialer_starts_then_kept(
 
 async def _no_leg(phones: Phones, agent: int) -> bool:
     return await phones.legs.get(agent) is None
+
+
+async def test_given_agent_logs_in_just_after_the_start_reconciliation_then_phone_called(
+    make_floor: Any, phones_for: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Agent events are pub/sub: an agent who logs in and goes ready between the
+    dialer's first reading of the legs and its subscription was heard by nobody,
+    and stayed ready with no phone (the demo's bots, logging in as it starts, hit
+    this). The subscription now comes first."""
+    floor = await make_floor(accounts=1, agents=1)
+    agent = floor.agent_ids[0]
+    await floor.agents.logout(agent)
+    real_reconcile = AgentLegs.reconcile
+    logged_in: list[int] = []
+
+    async def then_agent_logs_in(self: AgentLegs, channels: list[Any]) -> None:
+        await real_reconcile(self, channels)
+        if not logged_in:
+            logged_in.append(agent)
+            await floor.agents.login(agent, "mx-test")
+            await floor.agents.set_ready(agent)
+
+    monkeypatch.setattr(AgentLegs, "reconcile", then_agent_logs_in)
+    phones = await phones_for(floor)
+    await leg_up(phones, agent)
+    assert logged_in == [agent] and floor.pbx.calls_placed == 1
+    assert await state_of(floor, agent) == AgentState.ready
+
+
+async def test_given_redis_lost_the_leg_while_asterisk_kept_it_when_agent_logs_in_again_then_leg_taken_back(
+    make_floor: Any, phones_for: Any
+) -> None:
+    """A Redis flush (or an empty failover) loses the agent's state and leg while
+    Asterisk keeps the call to the phone. The agent page logs the agent in again;
+    calling the phone again would be refused (the browser phone, still in its call,
+    answers 486: one leg per agent) and leave the agent without audio. The live leg
+    is taken back: nothing new is dialed to the phone and debtors reach the agent."""
+    from dialer.agent_legs import _lock_key, leg_key
+    from dialer.agent_state import agent_key, campaign_key
+
+    floor = await make_floor(accounts=3, agents=1)
+    agent = floor.agent_ids[0]
+    phones = await phones_for(floor)
+    await leg_up(phones, agent)
+    before = await phones.legs.get(agent)
+    assert before is not None and floor.pbx.calls_placed == 1
+    # What a flush leaves: no state, no leg, no event (nothing is announced).
+    await floor.redis.delete(leg_key(agent), _lock_key(agent), agent_key(agent),
+                             campaign_key("mx-test"))  # fmt: skip
+    await floor.agents.login(agent, "mx-test")  # the agent page, as it loads
+    await floor.agents.set_ready(agent)
+    await leg_up(phones, agent)
+    after = await phones.legs.get(agent)
+    assert after is not None and after.channel_id == before.channel_id
+    assert floor.pbx.calls_placed == 1  # the phone was not called a second time
+    assert await state_of(floor, agent) == AgentState.ready
+    humans_only(floor)
+    await floor.run_until(lambda: agent in bridged(floor))
+    members = [c.name.rsplit("-", 1)[0] for c in floor.pbx.bridges[f"agent-{agent}"].members]
+    assert members.count(f"PJSIP/agent-{agent}") == 1
