@@ -44,11 +44,14 @@ NO_ANSWER_CAUSES = frozenset({16, 18, 19})
 # (410), invalid number format (484). Redialling it soon only costs a trunk channel
 # and an attempt of the debtor's caps; it is re-checked once, a day later.
 INVALID_NUMBER_CAUSES = frozenset({1, 22, 28})
-# Refused at the far end: SIP 603 Decline (the debtor rejected the call), and 401,
-# 403, 407 (the carrier refused us). Not a "no answer": someone said no.
+# Refused at the far end: SIP 603 Decline (the debtor rejected the call). Not a "no
+# answer": someone said no. (chan_pjsip gives 401, 403 and 407 the same 21; the
+# carrier refusing us is not the debtor's no, and cobrador-outbound hands those
+# back as 52, "outgoing calls barred": `failed` below.)
 DECLINED_CAUSES = frozenset({21})
-# Every other cause (34 congestion / SIP 503, 27 / 502, 38 / 500, 3 no route, ...) is
-# a failure of the network or of our trunk: `failed`, retried later.
+# Every other cause (34 congestion / SIP 503, 27 / 502, 38 / 500, 3 no route, 52 the
+# carrier refused us, ...) is a failure of the network or of our trunk: `failed`,
+# retried later.
 INVALID_NUMBER = "invalid_number"
 DECLINED = "declined"
 # OriginateResponse Reason: Asterisk's last control frame (AST_CONTROL_*).

@@ -33,6 +33,11 @@ REFUSALS = (
     CarrierAnswer("86", "486 Busy Here", 17, "busy"),
     CarrierAnswer("60", "600 Busy Everywhere", 17, "busy"),
     CarrierAnswer("63", "603 Decline", 21, "declined"),
+    # The carrier refusing us, not the debtor: chan_pjsip says 21 as for a 603, and
+    # cobrador-outbound hands them back as 52 (outgoing calls barred).
+    CarrierAnswer("41", "401 Unauthorized", 52, "failed"),
+    CarrierAnswer("47", "407 Proxy Authentication Required", 52, "failed"),
+    CarrierAnswer("43", "403 Forbidden", 52, "failed"),
     CarrierAnswer("53", "503 Service Unavailable", 34, "failed"),
     CarrierAnswer("52", "502 Bad Gateway", 27, "failed"),
 )

@@ -1,7 +1,7 @@
 """Whatever a real carrier answers, the dial loop does the right thing: the real
 Asterisk 22 dials every debtor through its PJSIP trunk and sipp plays the carrier
 (sipp/carrier_answers.xml: 404, 484, 410, 480 (also with a Q.850 Reason header), 408,
-486, 600, 603, 503, 502, rings past the ring timeout, 183 early media then 404 or then 200 and a BYE in the agent's
+486, 600, 603, 401, 407, 403, 503, 502, rings past the ring timeout, 183 early media then 404 or then 200 and a BYE in the agent's
 bridge, 200 and a BYE at once). One dial loop, one sipp, one pass: each attempt gets
 the cause Asterisk gives and the result tests/support/carrier_answers.py says, and
 nothing leaks (docs/real-floor.md, "What a carrier answers")."""
