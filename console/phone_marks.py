@@ -1,5 +1,5 @@
 """An account's numbers as the console shows them: each one's status and, for a number
-the system or a supervisor marked (compliance/number_validity.py), since when (on the
+the system or a supervisor marked (store/number_validity.py), since when (on the
 debtor's clock, its zone named) and why; the campaign's numbers marked invalid, for the
 supervisor who may reactivate one."""
 

@@ -11,7 +11,6 @@ from urllib.parse import urlencode
 from aiohttp import web
 from sqlalchemy import Engine, select
 
-from compliance.number_validity import MAX_REASON, PhoneChange, ReactivationError, reactivate
 from compliance.protection import (
     PROTECTIONS,
     ProtectionChange,
@@ -30,6 +29,7 @@ from console.webutil import in_db, requires, user_of
 from dialer.messages import Notifier, StopAccount
 from store.db import transaction
 from store.models import Campaign, Role
+from store.number_validity import MAX_REASON, PhoneChange, ReactivationError, reactivate
 
 MAX_FIELD = 100
 

@@ -10,12 +10,12 @@ from typing import Any
 from sqlalchemy import Engine, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from compliance import caller_ids, number_validity
+from compliance import caller_ids
 from compliance.engine import Decision
 from compliance.service import ComplianceService, Item
 from dialer.recycle import promise_hold_until
 from dialer.stats import NOT_ENDED_HERE, AttemptTimes
-from store import audit
+from store import audit, number_validity
 from store.db import transaction
 from store.models import (
     Account,
@@ -403,7 +403,7 @@ def results_in_a_row(session: Session, account_id: int, result: str, limit: int 
 
 def apply_number_rule(s: Session, attempt_id: int, result: str | None, *, answered: bool,
                       actor: str, now: datetime) -> str | None:  # fmt: skip
-    """The dead-number rule after an attempt's result (compliance/number_validity.py):
+    """The dead-number rule after an attempt's result (store/number_validity.py):
     the phone's new status, or None when it kept its own."""
     if result != number_validity.DEAD_RESULT and not number_validity.shows_alive(
         result, answered=answered, direction="outbound"

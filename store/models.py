@@ -269,7 +269,7 @@ class Phone(Base):
     owner_confirmed_ref: Mapped[str | None] = mapped_column(String(100))
     owner_confirmed_at: Mapped[datetime | None] = mapped_column()
     # Why and since when the number has its status, when the system or a supervisor set
-    # it (compliance/number_validity.py): `status_reason` a code (carrier_no_such_number,
+    # it (store/number_validity.py): `status_reason` a code (carrier_no_such_number,
     # reactivated, answered_after_invalid), `status_evidence` what proves it (the
     # attempts, the supervisor's reason). None for a status an import or a disposition
     # set: their audit entries say why.

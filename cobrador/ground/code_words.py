@@ -249,7 +249,7 @@ PHONE_STATUS_LABELS = {
     "third_party": N_("Número de un tercero: no se marca"),
 }
 # Why a phone has its status, when the system or a supervisor set it
-# (compliance/number_validity.py, phones.status_reason).
+# (store/number_validity.py, phones.status_reason).
 PHONE_STATUS_REASON_LABELS = {
     "carrier_no_such_number": N_(
         "El operador respondió dos veces, con al menos 24 horas de diferencia, que el "

@@ -12,6 +12,7 @@ from typing import IO, Any
 from sqlalchemy import Engine, insert, select, tuple_
 from sqlalchemy.orm import Session
 
+from store import number_validity
 from store.email_address import is_email_address
 from store.importing.csv_source import CsvRow, RowError
 from store.importing.fields import FieldError, parse_instant, without_legacy_prefix
@@ -19,7 +20,19 @@ from store.importing.report import ImportResult
 from store.importing.runner import audit_file_import, audit_or_default, run_import
 from store.models import Account, AttemptResult, CallAttempt, Phone
 
-IMPORTABLE_RESULTS = ("no_answer", "busy", "failed", "machine", "abandoned", "contact")
+# A call's result in another system's history. `invalid_number` (the carrier said the
+# number does not exist) and `declined` (refused at the far end, SIP 603) too: the
+# dead-number rule reads them as the dialer's own (store/number_validity.py).
+IMPORTABLE_RESULTS = (
+    "no_answer",
+    "busy",
+    "failed",
+    "invalid_number",
+    "declined",
+    "machine",
+    "abandoned",
+    "contact",
+)
 # A message's fate as a gateway reports it: `replied` is a direct contact (two-way).
 MESSAGE_RESULTS = ("sent", "delivered", "failed", "read", "replied")
 RESULTS_BY_CHANNEL = {
@@ -46,6 +59,9 @@ class AttemptImporter:
         self.now = clock()
         self.created = self.updated = self.unchanged = 0
         self.seen: set[tuple[str, str, str, datetime]] = set()
+        # The phones whose history this file adds to, and the results it adds: the
+        # dead-number rule reads each once the whole file is written (`finish`).
+        self.touched: dict[int, set[str]] = {}
 
     def validate(self, row: CsvRow) -> dict[str, Any] | list[RowError]:
         v, errors = row.values, list(row.errors)
@@ -193,8 +209,19 @@ class AttemptImporter:
         if rows:
             session.execute(insert(CallAttempt), rows)
             self.created += len(rows)
+            for row in rows:
+                if row["phone_id"] is not None:
+                    self.touched.setdefault(row["phone_id"], set()).add(row["result"])
 
     def finish(self, session: Session, path: Path, result: ImportResult) -> None:
+        # The whole history first, then the rule: an answer later in the file (or in
+        # a later batch) is read before a number is judged dead.
+        for phone_id in sorted(self.touched):
+            results = self.touched[phone_id]
+            said = number_validity.DEAD_RESULT if number_validity.DEAD_RESULT in results \
+                else next(iter(sorted(results)))  # fmt: skip
+            number_validity.after_result(session, phone_id, said, actor=self.actor,
+                                         now=self.now, source="csv_import")  # fmt: skip
         audit_file_import(self.audit, session, "attempt", path, result, self.actor,
                           created=self.created, duplicates_skipped=self.unchanged)  # fmt: skip
 

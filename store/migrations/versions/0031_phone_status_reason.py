@@ -2,7 +2,7 @@
 the system or a supervisor set it. A number the carrier twice said does not exist (two
 `invalid_number` results at least 24 h apart, nothing answered between) is marked
 invalid with the attempts that prove it; a supervisor's reactivation keeps its reason
-(compliance/number_validity.py). The agent reads them on the account page.
+(store/number_validity.py). The agent reads them on the account page.
 
 Revision ID: 0031
 Revises: 0030

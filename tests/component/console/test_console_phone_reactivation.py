@@ -1,4 +1,4 @@
-"""A number the carrier twice said does not exist (compliance/number_validity.py): the
+"""A number the carrier twice said does not exist (store/number_validity.py): the
 agent reads on the account page that it is marked invalid, since when and why; the
 supervisor sees it listed and reactivates it with a reason, audited. Bad requests:
 an unknown id, another campaign's number, no reason, a reason too long, no CSRF."""

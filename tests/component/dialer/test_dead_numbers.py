@@ -1,5 +1,5 @@
 """A number the carrier twice says does not exist is marked invalid on its account
-(compliance/number_validity.py), as the dialer writes each call's end
+(store/number_validity.py), as the dialer writes each call's end
 (dialer/attempt_store.py): durable in SQL, audited, skipped by the rotation."""
 
 from __future__ import annotations
@@ -302,7 +302,7 @@ def test_given_a_reactivated_number_when_the_carrier_says_once_more_it_does_not_
     engine: Engine,
 ) -> None:
     """The evidence starts again from the reactivation: one more answer is no proof."""
-    from compliance.number_validity import reactivate
+    from store.number_validity import reactivate
 
     account_id = make_account(engine, "D-13", [DEAD])
     call(engine, account_id, DEAD, DAY1, "invalid_number")

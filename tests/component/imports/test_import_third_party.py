@@ -138,7 +138,7 @@ async def test_given_a_number_marked_by_the_import_when_final_check_after_a_redi
 def test_given_a_number_marked_invalid_when_the_next_file_lists_it_again_then_it_stays_invalid(
     engine: Engine, tmp_path: Path
 ) -> None:
-    """The carrier said twice it does not exist (compliance/number_validity.py): the
+    """The carrier said twice it does not exist (store/number_validity.py): the
     creditor's file listing it again is the same old record, no evidence that it exists.
     Only a supervisor's reactivation, with a reason, brings it back; a file that drops
     it does not retire it either (its mark and history stay)."""

@@ -1,4 +1,4 @@
-"""The dead-number rule (compliance/number_validity.py): two `invalid_number` results on
+"""The dead-number rule (store/number_validity.py): two `invalid_number` results on
 one phone at least 24 h apart, nothing between them that shows the number exists."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from compliance.number_validity import Seen, dead_evidence, shows_alive
+from store.number_validity import Seen, dead_evidence, shows_alive
 
 T0 = datetime(2026, 12, 1, 16, 0, tzinfo=UTC)
 

@@ -9,6 +9,8 @@ SQL (phones.status, status_at, status_reason, status_evidence): every refill and
 every final check read the phone from there, never from Redis. Each change is a
 `phone_status_change` audit entry naming the attempts. A supervisor reactivates the
 number with a reason; an answered call on it after the mark reactivates it too.
+It lives with the store: the dialer's call ends, a history import and the console's
+reactivation all write through it (the import cannot reach a layer above the store).
 """
 
 from __future__ import annotations
