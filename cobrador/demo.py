@@ -413,7 +413,10 @@ def demo_scenario() -> Any:
     from pbxsim.scenario import Dist, Scenario
 
     return Scenario(
-        p_human=0.35, p_machine=0.12, p_busy=0.1, p_congestion=0.03, p_unallocated=0.02,
+        # A few debtors reject the call (603), a few numbers no longer exist (the
+        # same ones every call): the dead-number rule and its marks show in the demo.
+        p_human=0.35, p_machine=0.12, p_busy=0.1, p_congestion=0.03, p_unallocated=0.01,
+        p_declined=0.03, p_dead_numbers=0.04,
         ring_seconds=Dist("uniform", 4.0, 16.0), talk_seconds=Dist("uniform", 25.0, 90.0),
         machine_seconds=Dist("constant", 8.0), amd_human_seconds=1.0, amd_machine_seconds=2.5,
         safe_harbor_seconds=6.0, agent_answer_seconds=0.3, seed=random.randrange(1 << 30),

@@ -98,6 +98,7 @@ def plan_exten(plan: sc.CustomerPlan) -> str:
         sc.BUSY: "b301",
         sc.NO_ANSWER: "b401",
         sc.CONGESTION: "b501",
+        sc.DECLINED: "b801",
     }.get(plan.behaviour, "b601")
 
 
@@ -292,6 +293,8 @@ async def _customer_leg(pbx: Kernel, request: OriginateRequest, one: Channel, tw
         sc.BUSY: (17, "BUSY"),
         sc.CONGESTION: (34, "CONGESTION"),
         sc.UNALLOCATED: (1, "NOANSWER"),
+        # SIP 603 Decline: Q.850 21; app_dial counts a cause it does not name as no channel.
+        sc.DECLINED: (21, "CHANUNAVAIL"),
     }
     if plan.behaviour in failures:
         cause, status = failures[plan.behaviour]

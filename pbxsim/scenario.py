@@ -2,13 +2,16 @@
 
 A number's behaviour comes from, in order: a per-number entry, the
 `sim-customers` suffix rules of asterisk-conf (last 3 digits: 1NN human after
-NN s, 2NN machine after NN s, 30N busy, 40N no answer, 50N congestion, 60N and
-anything else unallocated) when `suffix_rules` is on, else the random mix.
+NN s, 2NN machine after NN s, 30N busy, 40N no answer, 50N congestion, 80N
+declined (603), 60N and anything else unallocated) when `suffix_rules` is on,
+else a number that does not exist (`p_dead_numbers`: the same numbers on every
+call, chosen by the number itself), else the random mix drawn per call.
 Bad input raises ScenarioError naming the field.
 """
 
 from __future__ import annotations
 
+import hashlib
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +28,9 @@ NO_ANSWER = "no_answer"
 CONGESTION = "congestion"
 UNALLOCATED = "unallocated"
 QUICK_HANGUP = "quick_hangup"  # answers, says hello, hangs up while AMD still listens
-BEHAVIOURS = (HUMAN, MACHINE, BUSY, NO_ANSWER, CONGESTION, UNALLOCATED, QUICK_HANGUP)
+DECLINED = "declined"  # the debtor rejects the call (SIP 603 Decline, Q.850 21)
+BEHAVIOURS = (HUMAN, MACHINE, BUSY, NO_ANSWER, CONGESTION, UNALLOCATED, QUICK_HANGUP, DECLINED)
+PROBABILITIES = ("p_human", "p_machine", "p_busy", "p_congestion", "p_unallocated", "p_declined")
 
 
 class ScenarioError(ValueError):
@@ -67,7 +72,12 @@ class Scenario:
     p_machine: float = 0.1
     p_busy: float = 0.1
     p_congestion: float = 0.02
-    p_unallocated: float = 0.03
+    p_unallocated: float = 0.03  # a carrier's "does not exist" on one call, drawn per call
+    p_declined: float = 0.0
+    # The share of numbers that do not exist at all: unallocated on every call (a
+    # debtor's old number), so the dead-number rule (store/number_validity.py) sees
+    # the same answer a day later. Chosen by a hash of the number, not the draw.
+    p_dead_numbers: float = 0.0
     ring_seconds: Dist = field(default_factory=lambda: Dist("uniform", 3.0, 15.0))
     talk_seconds: Dist = field(default_factory=lambda: Dist("uniform", 30.0, 180.0))
     machine_seconds: Dist = field(default_factory=lambda: Dist("constant", 20.0))
@@ -96,6 +106,8 @@ class Scenario:
             )
         if self.suffix_rules:
             return self._suffix_plan(number)
+        if self.p_dead_numbers and number_share(number) < self.p_dead_numbers:
+            return CustomerPlan(UNALLOCATED, self.ring_seconds.sample(rng) / 4, 0.0)
         draw = rng.random()
         ring = self.ring_seconds.sample(rng)
         for behaviour, p in (
@@ -104,6 +116,7 @@ class Scenario:
             (BUSY, self.p_busy),
             (CONGESTION, self.p_congestion),
             (UNALLOCATED, self.p_unallocated),
+            (DECLINED, self.p_declined),
         ):
             if draw < p:
                 dist = self.machine_seconds if behaviour == MACHINE else self.talk_seconds
@@ -127,15 +140,23 @@ class Scenario:
                 return CustomerPlan(NO_ANSWER, 0.0, 0.0)
             if tail[:2] == "50":
                 return CustomerPlan(CONGESTION, 0.0, 0.0)
+            if tail[:2] == "80":
+                return CustomerPlan(DECLINED, 0.0, 0.0)
         return CustomerPlan(UNALLOCATED, 0.0, 0.0)
+
+
+def number_share(number: str) -> float:
+    """Where a number falls in [0, 1): the same for the same digits on every run."""
+    digest = hashlib.sha256(number.lstrip("+").encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
 
 
 def parse_scenario(raw: Any) -> Scenario:
     if not isinstance(raw, dict):
         raise ScenarioError("scenario: expected a JSON object")
     known = {
-        "p_human", "p_machine", "p_busy", "p_congestion", "p_unallocated",
-        "ring_seconds", "talk_seconds", "machine_seconds", "suffix_rules",
+        "p_human", "p_machine", "p_busy", "p_congestion", "p_unallocated", "p_declined",
+        "p_dead_numbers", "ring_seconds", "talk_seconds", "machine_seconds", "suffix_rules",
         "suffix_talk_seconds", "suffix_machine_seconds", "amd_human_seconds",
         "amd_machine_seconds", "safe_harbor_seconds", "agent_answer_seconds",
         "numbers", "seed", "description",
@@ -144,23 +165,15 @@ def parse_scenario(raw: Any) -> Scenario:
     if unknown:
         raise ScenarioError(f"scenario: unknown field(s) {', '.join(unknown)}")
     scenario = Scenario()
-    for name in ("p_human", "p_machine", "p_busy", "p_congestion", "p_unallocated"):
+    for name in (*PROBABILITIES, "p_dead_numbers"):
         if name in raw:
             value = _nonneg(raw[name], name)
             if value > 1:
                 raise ScenarioError(f"{name}: must be <= 1")
             setattr(scenario, name, value)
-    total = (
-        scenario.p_human
-        + scenario.p_machine
-        + scenario.p_busy
-        + scenario.p_congestion
-        + scenario.p_unallocated
-    )
+    total = sum(getattr(scenario, name) for name in PROBABILITIES)
     if total > 1 + 1e-9:
-        raise ScenarioError(
-            "p_human + p_machine + p_busy + p_congestion + p_unallocated must be <= 1"
-        )
+        raise ScenarioError(f"{' + '.join(PROBABILITIES)} must be <= 1")
     for name in ("ring_seconds", "talk_seconds", "machine_seconds"):
         if name in raw:
             setattr(scenario, name, parse_dist(raw[name], name))

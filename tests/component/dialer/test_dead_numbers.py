@@ -315,3 +315,25 @@ def test_given_a_reactivated_number_when_the_carrier_says_once_more_it_does_not_
     assert phone(engine, account_id, DEAD).status == "active"
     call(engine, account_id, DEAD, DAY1 + timedelta(days=4), "invalid_number")
     assert phone(engine, account_id, DEAD).status == "invalid"
+
+
+async def test_given_simulated_debtors_who_decline_or_have_dead_numbers_when_dialed_then_those_results(
+    make_floor,  # type: ignore[no-untyped-def]
+) -> None:
+    """The demo's pbxsim: a 603 (Cause 21) is `declined`, a dead number (Cause 1) is
+    `invalid_number`, through the real dial loop."""
+    from pbxsim.scenario import Dist, Scenario
+
+    calls = Scenario(
+        p_human=0.0, p_machine=0.0, p_busy=0.0, p_congestion=0.0, p_unallocated=0.0,
+        p_declined=0.5, p_dead_numbers=0.5, ring_seconds=Dist("constant", 0.5), seed=3,
+    )  # fmt: skip
+    floor = await make_floor(accounts=6, agents=1, calls=calls)
+
+    def results() -> list[str]:
+        with Session(floor.engine) as s:
+            return [r for r in s.scalars(select(CallAttempt.result)) if r is not None]
+
+    await floor.run_until(lambda: len(results()) >= 6)
+    assert {"declined", "invalid_number"} <= set(results())
+    assert set(results()) <= {"declined", "invalid_number", "no_answer"}

@@ -59,6 +59,7 @@ async def test_given_an_unknown_action_when_sent_then_action_error(rig: Rig) -> 
         ("5215550000401", "19", "3", None),
         ("5215550000501", "34", "0", "CONGESTION"),
         ("5215550000601", "1", "0", "NOANSWER"),
+        ("5215550000801", "21", "0", "CHANUNAVAIL"),  # the debtor declines (603)
     ],
 )
 async def test_given_a_failing_number_when_originated_then_failure_with_cause_and_reason(
