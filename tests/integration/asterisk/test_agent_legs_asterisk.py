@@ -279,3 +279,34 @@ async def test_given_supervisor_listens_to_bridged_call_then_her_phone_gets_audi
     )
     assert done["started_at"] and done["ended_at"] >= done["started_at"]
     assert entries["monitor_session"].actor == "user:sofia"
+
+
+async def test_given_redis_lost_the_leg_while_asterisk_kept_it_when_agent_logs_in_again_then_leg_taken_back(
+    floor: Floor, watcher: CallWatcher
+) -> None:
+    """A Redis flush loses the agent's state and leg; Asterisk keeps the call to the
+    agent's phone. The agent page logs the agent in again: the dialer takes the leg
+    Asterisk still has instead of calling the phone a second time (a browser phone
+    in its call answers 486), and debtors reach the agent through it."""
+    from dialer.agent_legs import _lock_key, leg_key
+    from dialer.agent_state import agent_key, campaign_key
+
+    await floor.agents.login(floor.agent_id, "mx-legs")
+    leg = await floor.leg()
+    await floor.agents.set_ready(floor.agent_id)
+    await floor.redis.delete(leg_key(floor.agent_id), _lock_key(floor.agent_id),
+                             agent_key(floor.agent_id), campaign_key("mx-legs"))  # fmt: skip
+    await floor.agents.login(floor.agent_id, "mx-legs")  # the agent page, as it loads
+    await floor.agents.set_ready(floor.agent_id)
+    await floor.until_state(AgentState.ready)
+    assert await floor.leg() == leg
+    prefix = f"cobrador-leg-{floor.agent_id}-"
+    legs_placed = {e.get("Uniqueid") for e in watcher.all_events
+                   if e.get("Event") == "Newchannel"
+                   and (e.get("Uniqueid") or "").startswith(prefix)
+                   and ";" not in (e.get("Uniqueid") or "")}  # fmt: skip
+    assert legs_placed <= {leg}  # the phone was not called a second time
+    await floor.run_until(lambda: floor.bridged() == [floor.agent_id], "a debtor bridged")
+    (debtor,) = [f"cobrador-{a}" for a in floor.dialer.calls]
+    await wait_until(lambda: watcher.has(debtor, "ConfbridgeJoin", Conference=f"agent-{floor.agent_id}"),
+                     what="the debtor in the agent's bridge")  # fmt: skip
