@@ -13,7 +13,8 @@ from console.chat_queue import chat_attempts
 from console.i18n import gettext_
 from console.keys import REDIS, STATES
 from console.params import INT32_MAX, ParamError, parse_id
-from console.supervisor_views import may_see_named, not_yours
+from console.recording_service import attempt_campaigns, may_see_call
+from console.supervisor_views import may_see_named
 from console.webutil import in_db, json_error, requires, user_of
 from dialer.agent_state import AgentState
 from dialer.messages import AgentLegReconnect, MonitorStart, MonitorStop, Notifier
@@ -40,6 +41,14 @@ async def reconnect(request: web.Request) -> web.StreamResponse:
     return web.json_response({"ok": True, "message": gettext_("Reconectando el audio…")})
 
 
+def _not_connected() -> web.Response:
+    return json_error(404, gettext_("Ese agente no está conectado."))
+
+
+def _not_in_a_call() -> web.Response:
+    return json_error(409, gettext_("El agente no está en una llamada."))
+
+
 @requires(Role.supervisor)
 async def monitor(request: web.Request) -> web.StreamResponse:
     """Start listening (or whispering, or barging) on an agent's live call with
@@ -55,17 +64,28 @@ async def monitor(request: web.Request) -> web.StreamResponse:
         return json_error(400, gettext_("Indique el agente."), field="agent_id")
     snap = await request.app[STATES].get(agent_id)
     if snap.state is AgentState.logged_out:
-        return json_error(404, gettext_("Ese agente no está conectado."))
-    if not await may_see_named(request, snap.campaign):
-        return not_yours()
-    if snap.state is not AgentState.talking:
-        return json_error(409, gettext_("El agente no está en una llamada."))
+        return _not_connected()
+    # What is heard is the call, not the agent's campaign: an inbound call of another
+    # campaign's number or debtor that overflowed to this campaign's agent is not this
+    # supervisor's to hear. The agent's own campaign only decides how a refusal reads:
+    # an agent of another campaign reads as not connected whatever their state (no
+    # oracle of who works there), one of theirs as not in a call (nothing of theirs
+    # to hear), exactly like the answers for a missing agent or call.
+    agent_is_theirs = await may_see_named(request, snap.campaign)
+    campaigns = None
+    if snap.state is AgentState.talking and snap.attempt_id is not None:
+        campaigns = await in_db(request, attempt_campaigns, snap.attempt_id)
+    if campaigns is None or not may_see_call(user, campaigns):
+        return _not_in_a_call() if agent_is_theirs else _not_connected()
     if snap.attempt_id in await in_db(request, chat_attempts, [snap.attempt_id or 0]):
         return json_error(409, gettext_("El agente atiende un chat: no hay llamada que escuchar."))
     monitor_id = uuid.uuid4().hex
+    # The call heard is named: the dialer refuses it once the agent is on another
+    # call, and ends the session when this one ends (dialer/monitoring.py).
     command = MonitorStart(
-        monitor_id=monitor_id, supervisor_id=user.id, agent_id=agent_id, mode=mode
-    )
+        monitor_id=monitor_id, supervisor_id=user.id, agent_id=agent_id, mode=mode,
+        attempt_id=snap.attempt_id,
+    )  # fmt: skip
     await Notifier(request.app[REDIS]).send(command)
     log.info("user %s asks to %s agent %s (%s)", user.id, mode, agent_id, monitor_id)
     return web.json_response(

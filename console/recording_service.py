@@ -3,10 +3,15 @@
 Access: auditors and admins see every campaign; a supervisor sees every
 campaign unless the user is tied to one (`user add --campaign`), then only
 that campaign's recordings; agents never (the routes refuse them first).
+A call belongs to its attempt's campaign (the dial loop's, the number dialled in)
+and, when it reached an account, to the account's: a supervisor tied to a campaign
+sees a call (its page, its recording, its live audio) only when every campaign it
+belongs to is theirs.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -30,6 +35,36 @@ def may_see_campaign(user: CurrentUser, campaign_id: int | None) -> bool:
     return False
 
 
+CallCampaigns = tuple[int | None, ...]
+
+
+def call_campaigns(
+    campaign_id: int | None, account_id: int | None, account_campaign_id: int | None
+) -> CallCampaigns:
+    """The campaigns one attempt belongs to: its own and, when it reached an account,
+    the account's (an inbound call on one campaign's number from a debtor of another
+    campaign, or a call that overflowed to another campaign's agents, is both's)."""
+    if account_id is None:
+        return (campaign_id,)
+    return (campaign_id, account_campaign_id)
+
+
+def may_see_call(user: CurrentUser, campaigns: Iterable[int | None]) -> bool:
+    """may_see_campaign for every campaign a call belongs to (call_campaigns)."""
+    return all(may_see_campaign(user, c) for c in campaigns)
+
+
+def attempt_campaigns(engine: Engine, attempt_id: int) -> CallCampaigns | None:
+    """call_campaigns of an attempt row (None: no such attempt)."""
+    with transaction(engine) as session:
+        row = session.execute(
+            select(CallAttempt.campaign_id, CallAttempt.account_id, Account.campaign_id)
+            .outerjoin(Account, Account.id == CallAttempt.account_id)
+            .where(CallAttempt.id == attempt_id)
+        ).first()
+    return None if row is None else call_campaigns(*row)
+
+
 @dataclass(frozen=True)
 class RecordingRef:
     """What serving one recording needs."""
@@ -38,6 +73,7 @@ class RecordingRef:
     attempt_id: int
     account_id: int | None  # None: an inbound call not matched to an account
     campaign_id: int | None
+    campaigns: CallCampaigns  # call_campaigns: who may hear it
     storage_key: str
     status: str
     size_bytes: int | None
@@ -52,15 +88,18 @@ class RecordingRef:
 def load_recording(engine: Engine, recording_id: int) -> RecordingRef | None:
     with transaction(engine) as session:
         row = session.execute(
-            select(Recording, CallAttempt.account_id, CallAttempt.campaign_id)
+            select(Recording, CallAttempt.account_id, CallAttempt.campaign_id, Account.campaign_id)
             .join(CallAttempt, CallAttempt.id == Recording.attempt_id)
+            .outerjoin(Account, Account.id == CallAttempt.account_id)
             .where(Recording.id == recording_id)
         ).first()
         if row is None:
             return None
-        rec, account_id, campaign_id = row
-        return RecordingRef(rec.id, rec.attempt_id, account_id, campaign_id, rec.storage_key,
-                            rec.status, rec.size_bytes, rec.sha256, rec.purged_at)  # fmt: skip
+        rec, account_id, campaign_id, account_campaign_id = row
+        return RecordingRef(rec.id, rec.attempt_id, account_id, campaign_id,
+                            call_campaigns(campaign_id, account_id, account_campaign_id),
+                            rec.storage_key, rec.status, rec.size_bytes, rec.sha256,
+                            rec.purged_at)  # fmt: skip
 
 
 def attempt_page(engine: Engine, attempt_id: int) -> dict[str, Any] | None:
@@ -94,6 +133,9 @@ def attempt_page(engine: Engine, attempt_id: int) -> dict[str, Any] | None:
             "direction": a.direction,
             "phone": a.phone_e164 or "",
             "campaign_id": a.campaign_id,
+            "campaigns": call_campaigns(
+                a.campaign_id, a.account_id, account.campaign_id if account else None
+            ),
             "campaign": campaign or "",
             "agent": agent or "",
             "started_at": a.started_at,

@@ -61,10 +61,10 @@ async def _render_attempt(
 ) -> web.StreamResponse:
     user = user_of(request)
     page = await in_db(request, svc.attempt_page, attempt_id)
-    if page is None:
+    # Another campaign's attempt is answered exactly like one that does not exist: a
+    # 403 told a supervisor tied to one campaign which ids the others hold.
+    if page is None or not svc.may_see_call(user, page["campaigns"]):
         raise web.HTTPNotFound()
-    if not svc.may_see_campaign(user, page["campaign_id"]):
-        raise web.HTTPForbidden(text=gettext_("Esta campaña no es suya."))
     await in_db(request, svc.record_attempt_view, user, page)
     # Its times in the debtor's zone, named by its city (console/debtor_locale.py).
     words = console_locale()
@@ -115,10 +115,10 @@ async def attempt_page(request: web.Request) -> web.StreamResponse:
 async def _recording(request: web.Request) -> svc.RecordingRef | web.Response:
     """The recording the URL names, if this user may have it; else the error response."""
     ref = await in_db(request, svc.load_recording, int(request.match_info["recording_id"]))
-    if ref is None:
+    # Another campaign's recording is answered exactly like one that does not exist
+    # (a 403 there was an oracle of which ids the other campaigns hold).
+    if ref is None or not svc.may_see_call(user_of(request), ref.campaigns):
         return _error(request, 404, gettext_("No existe esa grabación."))
-    if not svc.may_see_campaign(user_of(request), ref.campaign_id):
-        return _error(request, 403, gettext_("Esta campaña no es suya."))
     if ref.purged_at is not None:
         return _error(request, 410, gettext_("La grabación fue eliminada al vencer su retención."))
     if not ref.playable:

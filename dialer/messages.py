@@ -230,6 +230,9 @@ class MonitorStart(Message):
     supervisor_id: int
     agent_id: int
     mode: str
+    # The call the console allowed her to hear: refused once the agent is on another,
+    # and the session ends when it ends (None: the agent's call of the moment).
+    attempt_id: int | None = None
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,11 @@ whisper: the agent hears her too; barge: agent and debtor hear her). Every
 session is evidence in the audit chain: ``monitor_start`` when her phone
 answers and ``monitor_session`` (who, whom, mode, start, end) when her leg
 hangs up. A command the console should never have sent (a role that may not
-monitor, an agent not in a call) is refused here too, and audited.
+monitor, an agent not in a call, or on another call than the one the console
+allowed) is refused here too, and audited. ChanSpy follows the agent's leg, which
+outlives each call: a session ends when the call it was allowed for ends (the
+agent leaves `talking` or is on another attempt), so a supervisor never goes on
+to hear the agent's next call, which may be another campaign's.
 """
 
 from __future__ import annotations
@@ -59,8 +63,10 @@ class MonitorSession:
     mode: str
     channel_id: str
     requested_at: float
+    attempt_id: int | None = None  # the call heard: the session ends with it
     started_at: float | None = None
     ending: bool = False
+    call_ended: bool = False  # hung up by the dialer because the agent's call ended
 
     def evidence(self) -> dict[str, Any]:
         return {
@@ -68,6 +74,7 @@ class MonitorSession:
             "supervisor_id": self.supervisor_id,
             "agent_id": self.agent_id,
             "mode": self.mode,
+            "attempt_id": self.attempt_id,
             "requested_at": _iso(self.requested_at),
             "started_at": _iso(self.started_at),
         }
@@ -81,10 +88,11 @@ def spy_channel_id(monitor_id: str) -> str:
     return f"{SPY_PREFIX}{monitor_id}"
 
 
-def parse_request(command: Mapping[str, Any]) -> tuple[str, int, int, str]:
-    """(monitor_id, supervisor_id, agent_id, mode) of a `monitor` command."""
+def parse_request(command: Mapping[str, Any]) -> tuple[str, int, int, str, int | None]:
+    """(monitor_id, supervisor_id, agent_id, mode, attempt_id) of a `monitor` command."""
     monitor_id = str(command.get("monitor_id", ""))
     mode = str(command.get("mode", ""))
+    attempt_id = command.get("attempt_id")
     try:
         supervisor_id = int(command["supervisor_id"])
         agent_id = int(command["agent_id"])
@@ -92,7 +100,9 @@ def parse_request(command: Mapping[str, Any]) -> tuple[str, int, int, str]:
         raise MonitorRefused("bad_request") from None
     if not _MONITOR_ID.match(monitor_id) or mode not in MODES:
         raise MonitorRefused("bad_request")
-    return monitor_id, supervisor_id, agent_id, mode
+    if attempt_id is not None and (type(attempt_id) is not int or attempt_id <= 0):
+        raise MonitorRefused("bad_request")
+    return monitor_id, supervisor_id, agent_id, mode, attempt_id
 
 
 class Monitoring:
@@ -124,7 +134,7 @@ class Monitoring:
         """Call the supervisor's phone into ChanSpy on the agent's leg. None when
         another dialer owns the agent's campaign; MonitorRefused when not allowed."""
         try:
-            monitor_id, supervisor_id, agent_id, mode = parse_request(command)
+            monitor_id, supervisor_id, agent_id, mode, attempt_id = parse_request(command)
         except MonitorRefused as exc:
             log.warning("monitor command refused (%s): %r", exc, dict(command))
             return None  # nothing trustworthy to write evidence about
@@ -143,12 +153,17 @@ class Monitoring:
                 raise MonitorRefused("unknown_agent")
             if snap.state is not AgentState.talking:
                 raise MonitorRefused("agent_not_talking")
+            if attempt_id is not None and snap.attempt_id != attempt_id:
+                # The call the console allowed ended, and the agent took another
+                # (perhaps another campaign's) before this command came.
+                raise MonitorRefused("call_changed")
             try:
                 channel = self.phone_for(supervisor)
             except ValueError:
                 raise MonitorRefused("no_phone") from None
             session = MonitorSession(monitor_id, supervisor_id, supervisor.username, agent_id,
-                                     mode, spy_channel_id(monitor_id), self.clock())  # fmt: skip
+                                     mode, spy_channel_id(monitor_id), self.clock(),
+                                     snap.attempt_id)  # fmt: skip
             self.sessions[session.channel_id] = session
             try:
                 await self.ami.send_action({
@@ -179,6 +194,32 @@ class Monitoring:
             await self.ami.send_action({"Action": "Hangup", "Channel": session.channel_id})
         return True
 
+    async def on_agent_event(self, event: Mapping[str, Any]) -> None:
+        """An agent's new state (AGENT_EVENTS_CHANNEL): the sessions on that agent whose
+        call is over are hung up (ChanSpy would go on into the agent's next call)."""
+        try:
+            agent_id = int(event["agent_id"])
+            state = AgentState(str(event["state"]))
+        except (KeyError, TypeError, ValueError):
+            return
+        attempt_id = event.get("attempt_id")
+        for session in list(self.sessions.values()):
+            if session.agent_id == agent_id:
+                await self._end_if_call_over(session, state, attempt_id)
+
+    async def _end_if_call_over(
+        self, session: MonitorSession, state: AgentState, attempt_id: object
+    ) -> None:
+        if session.ending:
+            return
+        if state is AgentState.talking and attempt_id == session.attempt_id:
+            return
+        session.call_ended = True
+        log.info("monitor %s: agent %s's call ended (%s)", session.monitor_id, session.agent_id,
+                 state.value)  # fmt: skip
+        with contextlib.suppress(AMIError):
+            await self.ami.send_action({"Action": "Hangup", "Channel": session.channel_id})
+
     async def on_ami_event(self, event: Message) -> None:
         session = self.sessions.get(event.get("Uniqueid") or "")
         if session is None:
@@ -188,8 +229,13 @@ class Monitoring:
             session.started_at = self.clock()
             await self.audit("monitor_start", session.evidence(), f"user:{session.supervisor}",
                              f"agent:{session.agent_id}")  # fmt: skip
+            # The call may have ended while her phone rang (its event came before her
+            # channel was there to hang up): checked again once she is on.
+            snap = await self.states.get(session.agent_id)
+            await self._end_if_call_over(session, snap.state, snap.attempt_id)
         elif name == "Hangup":
-            await self._end(session, f"hangup cause {event.get('Cause') or '?'}")
+            how = "the agent's call ended" if session.call_ended else ""
+            await self._end(session, how or f"hangup cause {event.get('Cause') or '?'}")
         elif name == "OriginateResponse" and event.get("Response") == "Failure":
             await self._end(session, "not answered")
 

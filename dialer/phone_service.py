@@ -122,6 +122,7 @@ class PhoneService:
                 if not isinstance(data, dict):
                     raise TypeError("not an object")
                 await self.legs.on_agent_event(data)
+                await self.monitoring.on_agent_event(data)
             else:
                 await self.handle_command(msg.parse_command(message["data"]))
         except (ValueError, KeyError, TypeError, AMIError, SQLAlchemyError):

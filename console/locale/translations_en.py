@@ -414,7 +414,6 @@ EN = {
     "Pruebe el micrófono antes de pasar a disponible.": "Test the microphone before becoming available.",
     "Falta el teléfono web en este servidor (compílelo con make).": "The web phone is missing on this server (build it with make).",
     # Recordings (console/recording_views.py, templates/attempt.html)
-    "Esta campaña no es suya.": "This campaign is not yours.",
     "No existe esa grabación.": "There is no such recording.",
     "La grabación fue eliminada al vencer su retención.": "The recording was deleted when its retention period ended.",
     "Esta llamada no tiene un archivo de grabación.": "This call has no recording file.",

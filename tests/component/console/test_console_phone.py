@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient
-from console_fixtures import Seed, login
+from console_fixtures import Seed, login, make_attempt
 from cryptography.fernet import Fernet
 from sqlalchemy import Engine
 
@@ -34,19 +34,22 @@ async def published(aredis: aioredis.Redis, commands: list[dict]) -> list[dict]:
     return [c for c in commands if c != MARK]
 
 
-async def talking_agent(aredis: aioredis.Redis, agent_id: int) -> AgentStates:
+async def talking_agent(
+    aredis: aioredis.Redis, agent_id: int, attempt_id: int = 77, campaign: str = "mx-demo"
+) -> AgentStates:
     states = AgentStates(aredis)
-    await states.login(agent_id, "mx-demo")
+    await states.login(agent_id, campaign)
     await states.set_ready(agent_id)
-    assert await states.reserve(agent_id, 77)
-    await states.talking(agent_id, 77)
+    assert await states.reserve(agent_id, attempt_id)
+    await states.talking(agent_id, attempt_id)
     return states
 
 
 async def test_given_supervisor_and_talking_agent_when_monitoring_then_202_and_command_published(
-    client: TestClient, seed: Seed, aredis: aioredis.Redis, commands: list[dict]
+    client: TestClient, engine: Engine, seed: Seed, aredis: aioredis.Redis, commands: list[dict]
 ) -> None:
-    await talking_agent(aredis, seed.users["ana"])
+    attempt = make_attempt(engine, seed.account_id, seed.users["ana"], result=None)
+    await talking_agent(aredis, seed.users["ana"], attempt)
     token = await login(client, "sofia")
     resp = await client.post("/api/supervisor/monitor", json={"agent_id": seed.users["ana"],
                              "mode": "whisper"}, headers={"X-CSRF-Token": token})  # fmt: skip
@@ -55,7 +58,7 @@ async def test_given_supervisor_and_talking_agent_when_monitoring_then_202_and_c
     sent = await published(aredis, commands)
     assert sent == [{"type": "monitor", "monitor_id": body["monitor_id"],
                      "supervisor_id": seed.users["sofia"], "agent_id": seed.users["ana"],
-                     "mode": "whisper"}]  # fmt: skip
+                     "mode": "whisper", "attempt_id": attempt}]  # fmt: skip
 
 
 @pytest.mark.parametrize("who", ["beto", "raul"])

@@ -19,7 +19,7 @@ from cobrador.ground.settings import Settings
 from console.app import init_app
 from pbxsim.recording import write_synthetic_wav
 from store.db import transaction
-from store.models import AuditEntry, Campaign, Recording, User
+from store.models import AuditEntry, CallAttempt, Campaign, Recording, User
 from store.recordings.finalize import FinalizedRecording, finalize_recording
 from store.recordings.storage import DirectoryStorage
 
@@ -250,21 +250,27 @@ async def _scoped_supervisor(engine: Engine, name: str, campaign: str | None) ->
                          password_hash=_password_hash(), campaign_id=campaign_id))  # fmt: skip
 
 
-async def test_given_supervisor_of_another_campaign_then_403_own_campaign_and_unscoped_200(
+async def test_given_supervisor_of_another_campaign_then_404_own_campaign_and_unscoped_200(
     client: TestClient, engine: Engine, recording
 ) -> None:  # type: ignore[no-untyped-def]
+    """Another campaign's attempt and recording are answered exactly like ids that do
+    not exist (a 403 told a supervisor tied to one campaign which ids the others hold)."""
     rec, _ = recording
     await _scoped_supervisor(engine, "otra", "co-demo")
     await _scoped_supervisor(engine, "propia", "mx-demo")
     token = await login(client, "otra")
-    assert (await client.get(f"/attempts/{rec.attempt_id}")).status == 403
-    play = await client.post(
-        f"/api/recordings/{rec.recording_id}/play", headers={"X-CSRF-Token": token}
-    )
-    assert play.status == 403
-    dl = await client.post(f"/recordings/{rec.recording_id}/download", data={"_csrf": token})
-    assert dl.status == 403
+    answers = []
+    for attempt_id, recording_id in ((rec.attempt_id, rec.recording_id), (999999, 999999)):
+        page = await client.get(f"/attempts/{attempt_id}")
+        play = await client.post(
+            f"/api/recordings/{recording_id}/play", headers={"X-CSRF-Token": token}
+        )
+        dl = await client.post(f"/recordings/{recording_id}/download", data={"_csrf": token})
+        answers.append([(r.status, await r.text()) for r in (page, play, dl)])
+    assert [status for status, _ in answers[0]] == [404, 404, 404]
+    assert answers[0] == answers[1]
     assert _views(engine, "recording_play") == []
+    assert _views(engine, "attempt") == []
     await client.post("/logout", data={"_csrf": token})
     for name in ("propia", "sofia"):  # tied to the call's campaign; tied to none
         token = await login(client, name)
@@ -276,6 +282,35 @@ async def test_given_supervisor_of_another_campaign_then_403_own_campaign_and_un
         "user:propia",
         "user:sofia",
     ]
+
+
+@pytest.mark.parametrize("tied_to", ["mx-demo", "co-demo"])
+async def test_given_a_call_of_one_campaign_from_anothers_debtor_then_only_unscoped_hear_it(
+    client: TestClient, engine: Engine, settings: Settings, seed: Seed, tied_to: str
+) -> None:
+    """An inbound call on co-demo's number from mx-demo's debtor belongs to both: a
+    supervisor tied to either one does not get the page (the other campaign's debtor)
+    nor the recording; an unscoped supervisor does."""
+    await _scoped_supervisor(engine, "otra", "co-demo")  # creates co-demo
+    with transaction(engine) as session:
+        co_demo = session.execute(select(Campaign.id).where(Campaign.name == "co-demo")).scalar()
+    attempt = make_attempt(engine, seed.account_id, seed.users["ana"], started_at=STARTED,
+                           direction="inbound", source="inbound")  # fmt: skip
+    with transaction(engine) as session:
+        session.execute(
+            update(CallAttempt).where(CallAttempt.id == attempt).values(campaign_id=co_demo)
+        )
+    rec, _ = _record(engine, settings, attempt)
+    await _scoped_supervisor(engine, "tied", tied_to)
+    token = await login(client, "tied")
+    assert (await client.get(f"/attempts/{attempt}")).status == 404
+    play = await client.post(f"/api/recordings/{rec.recording_id}/play",
+                             headers={"X-CSRF-Token": token})  # fmt: skip
+    assert play.status == 404
+    await client.post("/logout", data={"_csrf": token})
+    token = await login(client, "sofia")
+    assert (await client.get(f"/attempts/{attempt}")).status == 200
+    await _play_url(client, token, rec.recording_id)
 
 
 async def test_given_play_without_csrf_then_403_and_no_audit(

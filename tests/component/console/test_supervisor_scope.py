@@ -3,18 +3,20 @@ campaign: every supervisor route × scope (untied, own campaign, another one, ad
 
 from __future__ import annotations
 
-import json
+from datetime import date
+from decimal import Decimal
 
 import pytest
 import redis.asyncio as aioredis
 from aiohttp import WSServerHandshakeError
 from aiohttp.test_utils import TestClient
-from console_fixtures import Seed, login, origin
+from console_fixtures import Seed, login, make_attempt, origin
 from sqlalchemy import Engine, select
 from test_console_phone import published, talking_agent
 
+from dialer.agent_state import AgentStates
 from store.db import transaction
-from store.models import AuditEntry, Campaign, User
+from store.models import Account, AuditEntry, CallAttempt, Campaign, Phone, User
 
 # scope of the user making the request -> may they act on campaign mx-demo?
 SCOPES = {
@@ -121,6 +123,38 @@ async def test_given_scope_when_opening_the_supervisor_page_then_only_campaigns_
     assert ("mx-demo" in page) is allowed
 
 
+def co_demo_account(engine: Engine) -> int:
+    """An account of co-demo (made by `tie`), with its phone."""
+    with transaction(engine) as session:
+        campaign_id = session.scalar(select(Campaign.id).where(Campaign.name == "co-demo"))
+        account = Account(external_ref="CO-0001", debtor_name="Camila Ruiz", country="CO",
+                          timezone="America/Bogota", balance=Decimal("900000.00"),
+                          currency="COP", due_date=date(2026, 9, 1), stage="firm",
+                          campaign_id=campaign_id)  # fmt: skip
+        account.phones.append(Phone(number_e164="+573001234567", consent=True, consent_ref="C"))
+        session.add(account)
+        session.flush()
+        return account.id
+
+
+def call_of(engine: Engine, account_id: int, agent_id: int, campaign: str) -> int:
+    """A live call of `account_id` on `campaign`'s attempt (an inbound call on that
+    campaign's number from the account's debtor, routed to the agent)."""
+    attempt = make_attempt(engine, account_id, agent_id, result=None, direction="inbound",
+                           source="inbound")  # fmt: skip
+    with transaction(engine) as session:
+        row = session.get(CallAttempt, attempt)
+        assert row is not None
+        row.campaign_id = session.scalar(select(Campaign.id).where(Campaign.name == campaign))
+    return attempt
+
+
+async def ask_to_monitor(client: TestClient, token: str, agent_id: int) -> tuple[int, dict]:
+    resp = await client.post("/api/supervisor/monitor", json={"agent_id": agent_id,
+                             "mode": "listen"}, headers={"X-CSRF-Token": token})  # fmt: skip
+    return resp.status, await resp.json()
+
+
 @pytest.mark.parametrize("mode", ["listen", "whisper", "barge"])
 @pytest.mark.parametrize("scope", SCOPES)
 async def test_given_scope_when_monitoring_an_mx_demo_agent_then_allowed_only_in_scope(
@@ -134,7 +168,8 @@ async def test_given_scope_when_monitoring_an_mx_demo_agent_then_allowed_only_in
 ) -> None:
     username, campaign, allowed = SCOPES[scope]
     tie(engine, username, campaign)
-    await talking_agent(aredis, seed.users["ana"])
+    attempt = make_attempt(engine, seed.account_id, seed.users["ana"], result=None)
+    await talking_agent(aredis, seed.users["ana"], attempt)
     token = await login(client, username)
     resp = await client.post(
         "/api/supervisor/monitor",
@@ -144,8 +179,78 @@ async def test_given_scope_when_monitoring_an_mx_demo_agent_then_allowed_only_in
     sent = await published(aredis, commands)
     if allowed:
         assert resp.status == 202
-        assert [c["type"] for c in sent] == ["monitor"]
+        assert [(c["type"], c["attempt_id"]) for c in sent] == [("monitor", attempt)]
     else:
-        assert resp.status == 403
-        assert "campaña" in json.dumps(await resp.json(), ensure_ascii=False)
+        # Another campaign's agent reads as not connected (below: no oracle).
+        assert resp.status == 404
         assert sent == []
+
+
+# (campaign of the call's attempt, campaign of its account) -> who may listen:
+# the call belongs to both, so a supervisor tied to one campaign needs both.
+CALLS = {
+    "mx_call_of_mx_debtor": ("mx-demo", "mx"),
+    "co_call_of_co_debtor_overflowed_to_mx_agent": ("co-demo", "co"),
+    "co_number_called_by_mx_debtor": ("co-demo", "mx"),
+    "mx_number_called_by_co_debtor": ("mx-demo", "co"),
+}
+MAY_HEAR = {  # scope -> calls it may hear
+    "untied_supervisor": set(CALLS),
+    "supervisor_of_mx_demo": {"mx_call_of_mx_debtor"},
+    "supervisor_of_another": {"co_call_of_co_debtor_overflowed_to_mx_agent"},
+    "admin": set(CALLS),
+}
+
+
+@pytest.mark.parametrize("call", CALLS)
+@pytest.mark.parametrize("scope", SCOPES)
+async def test_given_an_mx_demo_agent_on_a_call_then_heard_only_when_every_campaign_of_the_call_is_in_scope(
+    client: TestClient,
+    engine: Engine,
+    seed: Seed,
+    aredis: aioredis.Redis,
+    commands: list[dict],
+    scope: str,
+    call: str,
+) -> None:
+    """The scope was checked against the agent's campaign: a supervisor of mx-demo
+    heard co-demo's inbound call that overflowed to an mx-demo agent. The refusal
+    reads as the answer for an agent of theirs not in a call, or (an agent not
+    theirs) one not connected: the same status and body, so no oracle."""
+    username, campaign, _ = SCOPES[scope]
+    tie(engine, username, campaign)
+    attempt_campaign, debtor = CALLS[call]
+    account = seed.account_id if debtor == "mx" else co_demo_account(engine)
+    ana, beto = seed.users["ana"], seed.users["beto"]
+    await talking_agent(aredis, ana, call_of(engine, account, ana, attempt_campaign))
+    await AgentStates(aredis).login(beto, "mx-demo")  # logged in, in no call
+    token = await login(client, username)
+    status, body = await ask_to_monitor(client, token, ana)
+    sent = await published(aredis, commands)
+    if call in MAY_HEAR[scope]:
+        assert status == 202, body
+        assert [c["type"] for c in sent] == ["monitor"]
+        return
+    assert sent == []
+    if scope == "supervisor_of_another":
+        assert (status, body) == await ask_to_monitor(client, token, 999999)  # not connected
+    else:
+        assert (status, body) == await ask_to_monitor(client, token, beto)  # not in a call
+    assert await published(aredis, commands) == []
+
+
+async def test_given_supervisor_of_another_campaign_then_its_agents_read_as_not_connected_in_every_state(
+    client: TestClient, engine: Engine, seed: Seed, aredis: aioredis.Redis, commands: list[dict]
+) -> None:
+    """Talking, logged in without a call, logged out: one answer for another
+    campaign's agents (their states are that campaign's wallboard, not hers)."""
+    tie(engine, "sofia", "co-demo")
+    ana, beto = seed.users["ana"], seed.users["beto"]
+    attempt = make_attempt(engine, seed.account_id, ana, result=None)
+    await talking_agent(aredis, ana, attempt)
+    await AgentStates(aredis).login(beto, "mx-demo")
+    token = await login(client, "sofia")
+    answers = [await ask_to_monitor(client, token, agent) for agent in (ana, beto, 999999)]
+    assert answers[0][0] == 404
+    assert answers[0] == answers[1] == answers[2]
+    assert await published(aredis, commands) == []

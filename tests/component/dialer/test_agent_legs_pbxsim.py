@@ -118,6 +118,10 @@ async def state_of(floor: Any, agent_id: int) -> AgentState:
     return (await floor.agents.get(agent_id)).state
 
 
+async def state_of_snap(floor: Any, agent_id: int) -> Any:
+    return await floor.agents.get(agent_id)
+
+
 def bridged(floor: Any) -> list[int]:
     """Agents of the calls the dial loop has bridged right now."""
     return [c.agent_id for c in floor.dialer.calls.values() if c.state is CallState.bridged]
@@ -305,6 +309,54 @@ async def test_given_supervisor_when_listening_then_spy_leg_on_agent_and_session
     assert session["mode"] == "listen" and session["supervisor_id"] == sofia
     assert session["started_at"] <= session["ended_at"]
     assert await state_of(floor, agent) == AgentState.talking  # the agent's call goes on
+
+
+async def test_given_a_session_on_a_call_when_the_call_ends_then_her_leg_is_hung_up(
+    make_floor: Any, phones_for: Any
+) -> None:
+    """ChanSpy follows the agent's leg, which outlives the call: she went on hearing
+    the agent's next call, which may be another campaign's (an inbound overflow)."""
+    floor = await make_floor(accounts=1, agents=1)
+    phones = await phones_for(floor)
+    agent = await talking(floor, phones)
+    attempt = (await state_of_snap(floor, agent)).attempt_id
+    sofia = add_user(floor.engine, "sofia", "supervisor")
+    await phones.monitoring.start({"monitor_id": "e5" * 8, "supervisor_id": sofia,
+                                   "agent_id": agent, "mode": "listen",
+                                   "attempt_id": attempt})  # fmt: skip
+    await until(lambda: [a for a in phones.audit if a[0] == "monitor_start"])
+    assert phones.audit[0][1]["attempt_id"] == attempt
+    (debtor,) = [c.channel for c in floor.dialer.calls.values() if c.agent_id == agent]
+    assert debtor is not None
+    channel = floor.pbx.find_channel(debtor)
+    assert channel is not None
+    floor.pbx.request_hangup(channel, 16)  # the debtor hangs up: the call is over
+    await until(lambda: [a for a in phones.audit if a[0] == "monitor_session"])
+    session = phones.audit[-1][1]
+    assert session["how"] == "the agent's call ended" and session["attempt_id"] == attempt
+    assert not floor.pbx.spied and phones.monitoring.sessions == {}
+
+
+async def test_given_the_agent_on_another_call_than_allowed_then_refused_and_no_originate(
+    make_floor: Any, phones_for: Any
+) -> None:
+    floor = await make_floor(accounts=1, agents=1)
+    phones = await phones_for(floor)
+    agent = await talking(floor, phones)
+    attempt = (await state_of_snap(floor, agent)).attempt_id
+    assert attempt is not None
+    sofia = add_user(floor.engine, "sofia", "supervisor")
+    originates = len(floor.ami_server.actions_named("Originate"))
+    with pytest.raises(MonitorRefused, match="call_changed"):
+        await phones.monitoring.start({"monitor_id": "f6" * 8, "supervisor_id": sofia,
+                                       "agent_id": agent, "mode": "barge",
+                                       "attempt_id": attempt + 1})  # fmt: skip
+    for bad in ("1", True, 0, -3, 1.5):
+        assert await phones.monitoring.start({"monitor_id": "a7" * 8, "supervisor_id": sofia,
+                                              "agent_id": agent, "mode": "listen",
+                                              "attempt_id": bad}) is None  # fmt: skip
+    assert len(floor.ami_server.actions_named("Originate")) == originates
+    assert [a[1]["reason"] for a in phones.audit] == ["call_changed"]
 
 
 @pytest.mark.parametrize(
