@@ -12,7 +12,12 @@ talking to the console directly can write anything in it. A trusted proxy's
 ``X-Forwarded-Proto`` (http or https) is the scheme the browser used, so that a
 TLS proxy in front of a plain-HTTP console passes the WebSockets' Origin check
 (``https://console`` against the scheme the console sees); from anyone else the
-header is ignored.
+header is ignored. Its lines are one list too, and only its last value is read:
+a proxy that sets the header leaves one value, one that appends puts its own
+last, after whatever the client wrote (a client's ``https`` sent over plain
+HTTP is never believed). Behind several proxies the last value is the nearest
+one's: the edge must set the header and the others pass it on (one that appends
+its own ``http`` fails the Origin check closed).
 
 aiohttp does not do this by itself; the aiohttp-remotes package does, but with a
 fixed hop count rather than a set of trusted networks, and pulling it in for
@@ -32,6 +37,7 @@ from cobrador.ground.settings import SettingsError
 
 MAX_HEADER = 2000  # characters of X-Forwarded-For read, from its end (the proxies' part)
 MAX_HOPS = 20  # addresses read from it, right to left
+MAX_PROTO = 100  # characters of X-Forwarded-Proto read, from its end
 
 
 class TrustedProxiesError(SettingsError):
@@ -90,14 +96,16 @@ def client_address(peer: str | None, forwarded_for: str | None,
 
 def forwarded_scheme(peer: str | None, forwarded_proto: str | None,
                      trusted: tuple[Network, ...]) -> str | None:  # fmt: skip
-    """The scheme a trusted proxy says the browser used (its first hop's, as an edge
-    proxy writes it); None when the peer is not a trusted proxy or says nothing usable."""
+    """The scheme a trusted proxy says the browser used: the last value of the list
+    (every line of the header joined, in order), the one the proxy set or appended;
+    the values before it may be the client's. None when the peer is not a trusted
+    proxy or its value is not http or https."""
     if not trusted or not peer or not forwarded_proto:
         return None
     address = _address(peer)
     if address is None or not _trusted(address, trusted):
         return None
-    scheme = forwarded_proto[:100].split(",", 1)[0].strip().lower()
+    scheme = forwarded_proto[-MAX_PROTO:].rsplit(",", 1)[-1].strip().lower()
     return scheme if scheme in ("http", "https") else None
 
 
@@ -116,8 +124,9 @@ def middleware(trusted: tuple[Network, ...]) -> Middleware:
         # first, and reading only that one believed whatever the client wrote.
         forwarded = ", ".join(request.headers.getall("X-Forwarded-For", ())) or None
         client = client_address(request.remote, forwarded, trusted)
-        scheme = forwarded_scheme(request.remote, request.headers.get("X-Forwarded-Proto"),
-                                  trusted)  # fmt: skip
+        # Every X-Forwarded-Proto line too: the proxy's value is the last one.
+        proto = ", ".join(request.headers.getall("X-Forwarded-Proto", ())) or None
+        scheme = forwarded_scheme(request.remote, proto, trusted)
         changes: dict[str, str] = {}
         if client is not None and client != request.remote:
             changes["remote"] = client

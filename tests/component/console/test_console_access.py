@@ -10,6 +10,7 @@ import pytest
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient
 from console_fixtures import Seed, login, make_attempt, origin
+from multidict import CIMultiDict
 from sqlalchemy import Engine
 
 from cobrador.ground.settings import Settings
@@ -162,6 +163,36 @@ async def test_given_agent_when_adding_note_to_foreign_account_then_403(
         headers={"X-CSRF-Token": token},
     )
     assert resp.status == 403
+
+
+@pytest.mark.parametrize(
+    ("lines", "passes"),
+    [
+        (("https", "http"), False),  # the client's https line, then the proxy's http
+        (("http", "https"), True),  # the client's http line, then the TLS proxy's https
+        (("https, http",), False),
+    ],
+)
+async def test_given_several_forwarded_proto_lines_then_the_proxys_last_value_decides(
+    aiohttp_client: Callable[..., Awaitable[TestClient]], settings: Settings, engine: Engine,
+    aredis: aioredis.Redis, seed: Seed, clock: Callable[[], datetime],
+    lines: tuple[str, ...], passes: bool,
+) -> None:  # fmt: skip
+    """Only the first X-Forwarded-Proto line was read: behind a proxy that adds its own
+    line, a client on plain HTTP that sent `X-Forwarded-Proto: https` was believed."""
+    proxied = await aiohttp_client(init_app(
+        settings.with_overrides(trusted_proxies="127.0.0.1, ::1"), engine, aredis, clock=clock))  # fmt: skip
+    await login(proxied, "ana")
+    headers = CIMultiDict([("Origin", origin(proxied).replace("http://", "https://"))])
+    for line in lines:
+        headers.add("X-Forwarded-Proto", line)
+    if passes:
+        ws = await proxied.ws_connect("/ws/agent", headers=headers)
+        await ws.close()
+    else:
+        with pytest.raises(aiohttp.WSServerHandshakeError) as exc:
+            await proxied.ws_connect("/ws/agent", headers=headers)
+        assert exc.value.status == 403
 
 
 async def test_given_a_tls_proxy_the_operator_trusts_then_the_socket_from_https_passes(

@@ -74,8 +74,26 @@ def test_given_blank_items_then_they_are_skipped() -> None:
 
 def test_given_a_trusted_proxy_then_the_scheme_it_says_else_none() -> None:
     assert forwarded_scheme("10.1.2.3", "https", PROXIES) == "https"
-    assert forwarded_scheme("10.1.2.3", "HTTPS, http", PROXIES) == "https"  # the edge's
+    assert forwarded_scheme("10.1.2.3", " HTTPS ", PROXIES) == "https"
     assert forwarded_scheme("203.0.113.9", "https", PROXIES) is None  # not a proxy
     assert forwarded_scheme("10.1.2.3", "https", ()) is None  # no proxy trusted: off
-    for junk in (None, "", "javascript", "wss", "x" * 5000):
+    for junk in (None, "", "javascript", "wss", "x" * 5000, "https,", "https, ", "https,wss"):
         assert forwarded_scheme("10.1.2.3", junk, PROXIES) is None
+
+
+@pytest.mark.parametrize(
+    ("header", "scheme"),
+    [
+        ("https, http", "http"),  # the client wrote https on plain HTTP; the proxy appended
+        ("http, https", "https"),  # the client wrote http; the TLS proxy appended https
+        ("https, https, https, http", "http"),  # the client can only add on the left
+        ("x" * 5000 + ", https", "https"),  # a huge forged part is not read
+        ("https, " + "x" * 5000, None),  # ...and never stands in for the proxy's
+    ],
+)
+def test_given_a_proxy_that_appends_then_its_own_last_value_not_the_clients(
+    header: str, scheme: str | None
+) -> None:
+    """The first value was read: a proxy that appends (HAProxy's add-header) leaves the
+    client's value first, so a client on plain HTTP that wrote https was believed."""
+    assert forwarded_scheme("10.1.2.3", header, PROXIES) == scheme
