@@ -33,7 +33,7 @@ from metrics.labels import country_label, hour_label, reason_label, region_label
 from store import audit
 from store.db import transaction
 from store.geo import CoordinateError
-from store.models import Account, AccountStatus, Role, User
+from store.models import Account, AccountStatus, Role
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
@@ -302,13 +302,11 @@ async def position(request: web.Request) -> web.StreamResponse:
 # Supervisors ------------------------------------------------------------------------
 
 
-def _field_agents(engine: Engine) -> list[dict[str, Any]]:
+def _field_agents(engine: Engine, scope: set[int] | None) -> list[dict[str, Any]]:
+    """The field agents a planner of `scope` sees (field/plans.py `may_plan_for`)."""
     with transaction(engine) as session:
-        users = session.scalars(
-            select(User).where(User.role == Role.field.value, User.active.is_(True))
-            .order_by(User.display_name)
-        )  # fmt: skip
-        return [{"id": u.id, "name": u.display_name, "territory": u.territory or ""} for u in users]
+        return [{"id": u.id, "name": u.display_name, "territory": u.territory or ""}
+                for u in plans.field_agents(session, scope)]  # fmt: skip
 
 
 def _audit_map_view(engine: Engine, actor: str, day: date) -> None:
@@ -323,7 +321,8 @@ async def supervisor_field_page(request: web.Request) -> dict[str, Any]:
     day = _day(request)
     # The map shows agents' positions (personal data): every opening is evidence.
     await in_db(request, _audit_map_view, user_of(request).actor, day)
-    return {"day": day.isoformat(), "agents": await in_db(request, _field_agents),
+    return {"day": day.isoformat(),
+            "agents": await in_db(request, _field_agents, plan_scope(user_of(request))),
             "tiles": request.app[SETTINGS].field_map_tiles,
             # The words the field agent picked (field/questionnaire.py's), in the page's language.
             "visit_outcomes": {code: gettext_(label)
@@ -346,9 +345,11 @@ async def live_json(request: web.Request) -> web.StreamResponse:
     data = await in_db(request, field_day.floor_day, day, since, scope)
     shown = await in_db(request, positions.last_positions, now)
     if scope is not None:
-        # A supervisor tied to a campaign sees the agents working its accounts today.
-        agents = {v["agent_id"] for v in data["visits"]}
-        shown = [p for p in shown if p["agent_id"] in agents]
+        # Positions are today's, whatever day the map shows: a supervisor tied to a
+        # campaign sees the agents of hers or of the pool who work only her
+        # campaign's accounts today (docs/field.md).
+        mapped = await in_db(request, field_day.position_agents, _today(request), scope)
+        shown = [p for p in shown if p["agent_id"] in mapped]
     data["positions"] = shown
     data["now"] = now.isoformat()
     return web.json_response(data)

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+from field.plans import field_agents
 from field.questionnaire import questionnaire
 from store.db import transaction
 from store.geo import distance_m
@@ -77,7 +78,8 @@ def floor_day(
 ) -> dict[str, Any]:
     """Every field agent's visits of the day (planned, done, failed) for the map, and
     the visits that ended after `since` (the supervisor's notifications); only the
-    visits to accounts of `campaigns` when given (a supervisor tied to a campaign)."""
+    visits to accounts of `campaigns` when given (a supervisor tied to a campaign)
+    and the agents such a planner sees (field/plans.py `may_plan_for`)."""
     with transaction(engine) as session:
         agents = {
             u.id: u
@@ -85,6 +87,7 @@ def floor_day(
                 select(User).where(User.role == Role.field.value, User.active.is_(True))
             )
         }
+        listed = field_agents(session, campaigns)
         query = (
             select(FieldVisit, Account, Disposition.outcome)
             .join(Account, Account.id == FieldVisit.account_id)
@@ -114,11 +117,28 @@ def floor_day(
             "day": day.isoformat(),
             "visits": out,
             "agents": [
-                {"id": a.id, "name": a.display_name, "territory": a.territory}
-                for a in agents.values()
+                {"id": a.id, "name": a.display_name, "territory": a.territory} for a in listed
             ],  # fmt: skip
             "ended": ended,
         }
+
+
+def position_agents(engine: Engine, today: date, campaigns: set[int]) -> set[int]:
+    """The field agents whose live positions a planner of `campaigns` sees: agents it
+    sees (field/plans.py `may_plan_for`) whose day today has visits, and only to
+    accounts of `campaigns` (cancelled ones aside). An agent who also visits another
+    campaign's debtors today may stand at one of their doors: where they are is not
+    this planner's to see."""
+    with transaction(engine) as session:
+        seen = {a.id for a in field_agents(session, campaigns)}
+        rows = session.execute(
+            select(FieldVisit.agent_id, Account.campaign_id)
+            .join(Account, Account.id == FieldVisit.account_id)
+            .where(FieldVisit.day == today, FieldVisit.status != VisitStatus.cancelled.value)
+        ).all()
+    working = {agent for agent, _ in rows}
+    elsewhere = {agent for agent, campaign in rows if campaign not in campaigns}
+    return (working - elsewhere) & seen
 
 
 # What the supervisors' map says of a visit (each has its words in

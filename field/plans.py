@@ -40,9 +40,33 @@ class PlanOutcome:
     route_m: float = 0.0
 
 
-def field_agent(session: Session, agent_id: int) -> User:
+def may_plan_for(agent: User, campaigns: set[int] | None) -> bool:
+    """Whether a planner of `campaigns` (None: every campaign) sees and plans this
+    field agent: one tied to one of them (`user add --campaign`) or to none (the pool
+    every campaign plans); never one tied to another campaign."""
+    return campaigns is None or agent.campaign_id is None or agent.campaign_id in campaigns
+
+
+def field_agents(session: Session, campaigns: set[int] | None = None) -> list[User]:
+    """The active field agents a planner of `campaigns` sees (may_plan_for), by name."""
+    agents = session.scalars(
+        select(User)
+        .where(User.role == Role.field.value, User.active.is_(True))
+        .order_by(User.display_name, User.id)
+    )
+    return [a for a in agents if may_plan_for(a, campaigns)]
+
+
+def field_agent(session: Session, agent_id: int, campaigns: set[int] | None = None) -> User:
+    """The agent a planner of `campaigns` may plan for; another campaign's agent is
+    answered exactly like a user who is no active field agent."""
     agent = session.get(User, agent_id)
-    if agent is None or agent.role != Role.field.value or not agent.active:
+    if (
+        agent is None
+        or agent.role != Role.field.value
+        or not agent.active
+        or not may_plan_for(agent, campaigns)
+    ):
         raise PlanError("Ese usuario no es un gestor de campo activo.")
     return agent
 
@@ -76,7 +100,7 @@ def assign(
         raise PlanError(f"Se planea como máximo a {MAX_DAYS_AHEAD} días.")
     outcome = PlanOutcome()
     with transaction(engine) as session:
-        field_agent(session, agent_id)
+        field_agent(session, agent_id, campaigns)
         accounts = {a.id: a for a in session.scalars(select(Account).where(Account.id.in_(ids)))}
         held = set(
             session.scalars(

@@ -10,6 +10,7 @@ import re
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -524,6 +525,108 @@ async def test_given_supervisor_tied_to_another_campaign_then_neither_plans_nor_
     assert got == 409 and "a su cargo" in data["reason"]
     with Session(engine) as s:
         assert set(s.scalars(select(FieldVisit.status))) == {"planned"}
+
+
+async def share_position(client: TestClient, name: str, metres_north: float) -> None:
+    token = await login(client, name)
+    await post(client, token, "/api/field/shift", {"action": "start", "consent": True})
+    status, data = await post(client, token, "/api/field/position",
+                              {"fix": fix(metres_north), "battery": 0.5})  # fmt: skip
+    assert status == 200 and data["kept"], data
+    await client.post("/logout", data={"_csrf": token})
+
+
+@pytest.fixture
+async def two_campaign_floor(field_client: TestClient, engine: Engine) -> dict[str, int]:
+    """mx-demo and "otra"; field agents Lucia and Mario of the pool (tied to no
+    campaign), Marta tied to mx-demo, Olga tied to otra; Mario's day has one visit of
+    each campaign, Lucia's only mx-demo's; every agent shares a position; supervisor
+    Tito is tied to mx-demo."""
+    with transaction(engine) as s:
+        mx_demo = s.scalar(select(Campaign.id).where(Campaign.name == "mx-demo"))
+        other = Campaign(name="otra", country="MX", profile="MX")
+        s.add(other)
+        s.flush()
+        s.add(Account(external_ref="OT-0001", debtor_name="Otro Deudor", country="MX",
+                      timezone="America/Mexico_City", balance=Decimal("100.00"), currency="MXN",
+                      due_date=NOW.date(), stage="firm", campaign_id=other.id,
+                      latitude=HOME[0] + 0.02, longitude=HOME[1], address="Calle 3"))  # fmt: skip
+        for name, campaign_id in (("marta", mx_demo), ("olga", other.id)):
+            s.add(User(username=name, display_name=name.title(), role="field",
+                       password_hash=_password_hash(), territory="CDMX",
+                       campaign_id=campaign_id))  # fmt: skip
+        s.add(User(username="tito", display_name="Tito", role="supervisor",
+                   password_hash=_password_hash(), campaign_id=mx_demo))  # fmt: skip
+    token = await login(field_client, "sofia")
+    for agent, refs in (("lucia", ["MX-0001"]), ("mario", ["MX-0002", "OT-0001"])):
+        status, data = await post(field_client, token, "/api/supervisor/field/plan",
+                                  {"agent_id": user_id(engine, agent), "day": DAY,
+                                   "account_refs": refs})  # fmt: skip
+        assert status == 200 and len(data["planned"]) == len(refs), data
+    await field_client.post("/logout", data={"_csrf": token})
+    for i, name in enumerate(("lucia", "mario", "marta", "olga")):
+        await share_position(field_client, name, 10.0 * i)
+    return {n: user_id(engine, n) for n in ("lucia", "mario", "marta", "olga")}
+
+
+def agent_options(page: str) -> set[int]:
+    form = page[page.index('id="plan-agent"') :]
+    form = form[: form.index("</select>")]
+    return {int(v) for v in re.findall(r'<option value="(\d+)"', form)}
+
+
+@pytest.mark.parametrize("supervisor", ["tito", "sofia"])
+async def test_given_field_agents_of_several_campaigns_then_a_tied_supervisor_sees_only_hers_and_the_pools(
+    field_client: TestClient, engine: Engine, two_campaign_floor: dict[str, int], supervisor: str
+) -> None:
+    """The field page listed every field agent to a supervisor tied to a campaign, and
+    the map showed the position of an agent who also visits another campaign's debtors
+    that day (perhaps at one of their doors)."""
+    ids = two_campaign_floor
+    await login(field_client, supervisor)
+    page = await (await field_client.get("/supervisor/field")).text()
+    live = await (await field_client.get("/api/supervisor/field/live")).json()
+    if supervisor == "sofia":  # tied to no campaign: everything
+        assert agent_options(page) == set(ids.values())
+        assert {a["id"] for a in live["agents"]} == set(ids.values())
+        assert {v["account_ref"] for v in live["visits"]} == {"MX-0001", "MX-0002", "OT-0001"}
+        assert {p["agent_id"] for p in live["positions"]} == set(ids.values())
+        return
+    mine = {ids["lucia"], ids["mario"], ids["marta"]}  # the pool's and mx-demo's
+    assert agent_options(page) == mine
+    assert "Olga" not in page
+    assert {a["id"] for a in live["agents"]} == mine
+    assert {v["account_ref"] for v in live["visits"]} == {"MX-0001", "MX-0002"}
+    # Lucia works only mx-demo today; Mario also otra's; Marta has no visit today.
+    assert [p["agent_id"] for p in live["positions"]] == [ids["lucia"]]
+    assert "Olga" not in json.dumps(live)
+    # Tomorrow's map shows today's positions by today's work, not tomorrow's plan.
+    tomorrow = (NOW + timedelta(days=1)).date().isoformat()
+    later = await (
+        await field_client.get("/api/supervisor/field/live", params={"day": tomorrow})
+    ).json()
+    assert [p["agent_id"] for p in later["positions"]] == [ids["lucia"]]
+
+
+async def test_given_a_tied_supervisor_when_planning_for_another_campaigns_agent_then_answered_as_no_agent(
+    field_client: TestClient, engine: Engine, two_campaign_floor: dict[str, int]
+) -> None:
+    ids = two_campaign_floor
+    token = await login(field_client, "tito")
+    answers = []
+    for agent in (ids["olga"], 999999):
+        answers.append(await post(field_client, token, "/api/supervisor/field/plan",
+                                  {"agent_id": agent, "day": DAY, "account_refs": ["MX-0001"]}))  # fmt: skip
+    assert answers[0][0] == 422
+    assert answers[0] == answers[1]
+    for agent in ("marta", "lucia"):  # hers and the pool's: planned
+        status, data = await post(field_client, token, "/api/supervisor/field/plan",
+                                  {"agent_id": ids[agent], "day": DAY,
+                                   "account_refs": ["MX-0002" if agent == "marta" else "MX-9"]})  # fmt: skip
+        assert status == 200, data
+    with Session(engine) as s:
+        agents = set(s.scalars(select(FieldVisit.agent_id).where(FieldVisit.status == "planned")))
+    assert ids["olga"] not in agents
 
 
 SPANISH_HEADINGS = ("Campo", "Avisos", "Planear visitas", "Por gestor", "Visitas del día",
