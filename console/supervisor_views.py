@@ -306,10 +306,10 @@ async def campaign_control(request: web.Request) -> web.StreamResponse:
     fields = {k: str(v) for k, v in form.items()}
     try:
         name, change = await in_db(request, _apply_control, campaign_id, fields, user)
-    except LookupError:
+    except (LookupError, PermissionError):
+        # Another campaign's id is answered exactly like one that does not exist: a
+        # 403 told a supervisor tied to one campaign which ids the others have.
         raise web.HTTPNotFound() from None
-    except PermissionError:
-        raise web.HTTPForbidden(text=gettext_("Esa campaña no está a su cargo.")) from None
     except ControlError as exc:
         return await _render(request, error=gettext_(str(exc)), status=400)
     if change:
@@ -366,10 +366,10 @@ async def agents_json(request: web.Request) -> web.StreamResponse:
     """Per-agent figures of one campaign since midnight in the supervisor's zone (?tz=)."""
     name = request.query.get("campaign", "")
     campaign_id = await in_db(request, campaign_id_named, name) if name else None
-    if campaign_id is None:
+    # Another campaign's name is answered exactly like one that does not exist (a 403
+    # told a supervisor tied to one campaign which names the others have).
+    if campaign_id is None or not may_see_campaign(user_of(request), campaign_id):
         return json_error(404, gettext_("Esa campaña no existe."))
-    if not may_see_campaign(user_of(request), campaign_id):
-        return not_yours()
     try:
         zone = zone_named(request.query.get("tz"))
     except ZoneError:

@@ -197,13 +197,14 @@ def reroute(
 def cancel(
     engine: Engine, actor: str, visit_id: int, now: datetime, campaigns: set[int] | None = None
 ) -> None:
-    """Take a planned visit off its agent's day (the supervisor changed their mind)."""
+    """Take a planned visit off its agent's day (the supervisor changed their mind).
+    A visit to an account outside `campaigns` (None: any) is answered exactly like one
+    that does not exist: "not your campaign" told which visit ids the others have."""
     with transaction(engine) as session:
         visit = session.get(FieldVisit, visit_id)
         account = session.get(Account, visit.account_id) if visit is not None else None
-        if campaigns is not None and (account is None or account.campaign_id not in campaigns):
-            raise PlanError("Esa visita no es de una campaña a su cargo.")
-        if visit is None or visit.status != VisitStatus.planned.value:
+        theirs = campaigns is None or (account is not None and account.campaign_id in campaigns)
+        if visit is None or not theirs or visit.status != VisitStatus.planned.value:
             raise PlanError("Solo se cancela una visita planeada que aún no empieza.")
         visit.status = VisitStatus.cancelled.value
         visit.ended_at = now
