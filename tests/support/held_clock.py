@@ -72,5 +72,10 @@ class PausableClock(ScaledClock):
             await self._running.wait()
             left = until - self.now()
             if left <= 0:
+                # Woken late (a loaded machine runs the event loop late): the lag was
+                # no simulated time. Time is set back to the wait's end, so what the
+                # waiter does next (the next prompt, a hangup) starts from there, as
+                # in the recording, and never later than a wait due after it.
+                self._paused_for += -left / self.speed
                 return
             await asyncio.sleep(left / self.speed)
