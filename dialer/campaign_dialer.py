@@ -65,6 +65,8 @@ log = logging.getLogger(__name__)
 # How often a loop looks for recordings nobody is closing (a dialer that died, with
 # or without Redis), and how long after its call's end one is left to its own dialer.
 RECORDINGS_CHECK_SECONDS = 60.0
+# How long a stopping loop waits for the Hangup events of the calls it withdrew.
+STOP_WITHDRAW_SECONDS = 3.0
 
 
 @dataclass
@@ -218,6 +220,7 @@ class CampaignDialer:
         with contextlib.suppress(RedisError, OSError):
             # The next dialer to start (this one again, after a restart) refills at once.
             await self.hopper.drop_refill_lock(self.options.owner)
+        await self._withdraw_ringing()
         self._events.close()
         with contextlib.suppress(RedisError, OSError):
             await self.floor.release()
@@ -232,6 +235,21 @@ class CampaignDialer:
         with contextlib.suppress(RedisError, OSError):
             # The others close at once what this dialer leaves in Asterisk.
             await self.liveness.leave()
+
+    async def _withdraw_ringing(self) -> None:
+        """A clean stop (a restart, a deploy) hangs up the calls still ringing: answered
+        while no dialer listens, each would get the safe-harbor message and count as an
+        abandon (on a 5-agent floor two break the hour's 3 %). Their Hangup events,
+        still read here for up to STOP_WITHDRAW_SECONDS, end them as `cancelled` (dialed
+        again an hour later). Answered and bridged calls go on in Asterisk; the next
+        start reconciles them."""
+        if not self.ami.connected:
+            return
+        withdrawn = set(await self.control.withdraw_ringing())
+        for _ in range(int(STOP_WITHDRAW_SECONDS / 0.05)):  # the event loop task ends them
+            if not (withdrawn & set(self.calls) or self.finisher.owed):
+                return
+            await asyncio.sleep(0.05)
 
     # -- the tick --------------------------------------------------------------
 

@@ -54,6 +54,22 @@ class CallControl:
                     await self.channel.withdraw(attempt_id, live.call.channel)
                 log.info("attempt %s hung up before answer: account stopped", attempt_id)
 
+    async def withdraw_ringing(self) -> list[int]:
+        """Every call of this loop not yet answered, hung up (`cancelled`): the loop
+        is stopping, and a debtor who answered one with no dialer to take the answer
+        would hear the safe-harbor message, an abandon."""
+        withdrawn = []
+        for attempt_id, live in list(self.ctx.calls.items()):
+            if live.is_ringing:
+                live.call = cs.on_cancelled(live.call)
+                with contextlib.suppress(WithdrawFailed):
+                    await self.channel.withdraw(attempt_id, live.call.channel)
+                withdrawn.append(attempt_id)
+        if withdrawn:
+            log.info("attempt(s) %s hung up before answer: the dialer is stopping",
+                     ", ".join(map(str, withdrawn)))  # fmt: skip
+        return withdrawn
+
     async def recording(self, start: bool, attempt_id: int, agent_id: int) -> None:
         """on_demand recording from the console: only on the agent's own live call,
         outbound (this loop's) or inbound (bridged by this process, see Recorder.attach_inbound)."""

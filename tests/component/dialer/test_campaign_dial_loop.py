@@ -269,3 +269,22 @@ async def test_given_a_call_due_seconds_before_the_window_closes_then_not_dialed
     with Session(floor.engine) as s:
         final = s.scalars(select(Decision).where(Decision.stage == "originate")).all()
         assert final and all(not d.allowed and "outside_hours" in d.reasons for d in final)
+
+
+async def test_given_calls_ringing_when_the_dialer_stops_cleanly_then_hung_up_as_cancelled(
+    make_floor,
+) -> None:  # type: ignore[no-untyped-def]
+    """A restart or a deploy: calls still ringing are hung up (`cancelled`), not left to
+    be answered with no dialer to take the answer (the safe-harbor message, an abandon)."""
+    from pbxsim.scenario import Dist
+
+    floor = await make_floor(accounts=3, agents=3)
+    floor.pbx.scenario = floor.pbx.scenario.__class__(**{**floor.pbx.scenario.__dict__,
+                                                         "ring_seconds": Dist("constant", 200.0)})  # fmt: skip
+    dialer = floor.dialer
+    floor.pbx_clock.hold()  # the calls ring until the dialer stops
+    await floor.run_until(lambda: len(dialer.calls) == 3)
+    await dialer.stop()
+    assert dialer.calls == {}
+    assert sorted(a.result for a in attempts(floor)) == ["cancelled"] * 3
+    assert [c for c in floor.pbx.channels if not c.startswith("PJSIP/agent")] == []
