@@ -20,7 +20,7 @@ from rapidfuzz import fuzz, process
 
 from selfservice.intent_model import Model, shipped
 from selfservice.normalize import Mender, spanish_stems, words
-from selfservice.parties import DECEASED, party
+from selfservice.parties import DECEASED, RELATIVE, party
 
 INTENTS = (
     "balance",
@@ -128,6 +128,33 @@ FUTURE = (
     rf"(?:la|el) otr[ao] (?:semana|quincena|mes)|a fin de mes|este fin|{MONTH})"
 )
 
+# A payment told as done: a preterite of the first person (accents folded, "pagué" reads
+# "pague"), or a verb of sending with the money as its object ("mandé la transferencia").
+PAID_VERB = (
+    r"(?:pague|deposite|transferi|abone|consigne|yapee|yapie|plinee|liquide|salde|cubri|"
+    r"(?:mande|envie|hice|realice|efectue|deje) (?:\w+ ){0,2}(?:transferencia|deposito|pago|"
+    r"dinero|plata|lana|abono|consignacion|giro|yape|plin|efectivo))"
+)
+# ... or of the third person after who paid: "mi esposo pagó" (no first person there).
+PAID_BY = (
+    rf"(?:mi|su) {RELATIVE} (?:ya )?(?:me |le |les |lo |la |se lo |se la )?(?:pago|deposito|"
+    r"transfirio|abono|consigno|liquido|yapeo|cancelo|(?:mando|envio|hizo|realizo) (?:\w+ ){0,2}"
+    r"(?:transferencia|deposito|pago|dinero|plata|lana|abono|consignacion|giro))\b"
+)
+# A day gone by or today, never one to come ("el proximo lunes", "el lunes que viene").
+PAST_DAY = (
+    r"(?:ayer|antier|anteayer|anoche|hoy|esta manana|hace (?:\w+ )?(?:dias?|semanas?|mes|meses|"
+    rf"rato|ratito|poco)|(?:el )?(?:pasado )?(?<!proximo )(?<!siguiente )(?<!otro )"
+    rf"{WEEKDAY}(?! que viene| proximo)(?: pasado)?|el (?:dia )?\d{{1,2}}|el primero|"
+    rf"\d{{1,2}} de {MONTH}|(?:la semana|el mes|la quincena) pasad[ao])"
+)
+# What makes a preterite-looking form (accents folded) a subjunctive, a payment to come:
+# "cuando deposite el lunes", "quieren que pague el viernes?" (never a bare "que": "les
+# dije que pague el viernes" is as likely "pagué").
+_NOT_DONE = (r"(?<!\bcuando )(?<!\bapenas )(?<!\bcuanto )(?<!\bpara que )(?<!\bhasta que )"
+             r"(?<!\bquieren que )(?<!\bquiere que )(?<!\bquieres que )(?<!\bantes de que )"
+             r"(?<!\bsi no )")  # fmt: skip
+
 # Asking to be called: "me llaman", "llameme", "comunicarse conmigo".
 CALL_ME = (r"(?:me )?(?:llaman|marcan|hablan|llamas|marcas|llama|marca|llamarian|marcarian|llame|"
            r"llamen|marque|marquen)|llameme|llamame|llamenme|marqueme|marcame|marquenme|hableme|"
@@ -158,7 +185,7 @@ HARDSHIP = (
     r"alcanza|(?:estoy|ando|he estado|estuve|estamos) (?:\w+ )?(?:enferm\w*|hospitalizad\w*|"
     r"incapacitad\w*|grave|internad\w*)|(?:esta|estan) (?:\w+ )?(?:grave|hospitalizad\w*|"
     r"internad\w*)|me (?:operaron|accidente|enferme|incapacitaron)|"
-    r"cuando (?:pueda|podamos|se pueda)|"
+    r"(?:cuando|en cuanto|apenas|tan pronto|tan pronto como) (?:pueda|podamos|se pueda)|"
     r"(?:en cuanto|si|apenas) (?:consiga|encuentre|consigo|encuentro) (?:un )?(?:trabajo|chamba|"
     r"empleo)|(?:dont|do not) have (?:the |any )?money|broke|"
     r"tengo (?:cancer|una enfermedad|\w+ enfermedad)|(?:fallecio|murio|se murio|falleci\w+) |"
@@ -166,6 +193,10 @@ HARDSHIP = (
     r"durisima|dura|complicada|critica)|cuando (?:consiga|encuentre|tenga) (?:trabajo|chamba|"
     r"empleo)|lost my job|(?:cant|can not|cannot|unable to) pay|no money|unemployed|laid off"
 )
+
+# Before "me llaman": a call refused ("no me llaman"), or a question about who calls.
+_ASKED_CALL = (r"(?<!\bno )(?<!\bdonde )(?<!\bquien )(?<!\bquienes )(?<!\bque )"
+               r"(?<!\bpor que )(?<!\bporque )")  # fmt: skip
 
 # fmt: off
 RULES: tuple[Rule, ...] = (
@@ -272,9 +303,14 @@ RULES: tuple[Rule, ...] = (
        r"en|cuando|este|esta|lo|todo))", "paid"),
     _r("dispute", 0.9, r"\bpagamos (?:\w+ ){0,4}(?:ayer|antier|anteayer|hace|pasad[oa]|desde)\b",
        "paid"),
-    _r("dispute", 0.9, rf"\b(?:yo |si )?(?:pague|liquide|salde|cancele|deposite|transferi|yapee|"
+    _r("dispute", 0.9, rf"\b(?:yo |si )?{_NOT_DONE}(?:pague|liquide|salde|cancele|deposite|transferi|yapee|"
        rf"yapie|plinee|consigne) (?:\w+ ){{0,4}}(?:ayer|antier|anteayer|hace|pasad[oa]|desde|en {MONTH}|"
        rf"el {WEEKDAY}|el \d{{1,2}}|a tiempo|completo|todo|toda|todas|todos|puntual)\b", "paid"),
+    # A past payment with its day, in either order, is a claim of payment, never a promise
+    # ("mandé la transferencia el lunes", "el martes le transferí", "deposité el 3").
+    _r("dispute", 0.9, rf"\b{_NOT_DONE}(?:{PAID_VERB}) (?:\w+ ){{0,4}}{PAST_DAY}\b|\b{PAST_DAY} "
+       rf"(?:\w+ ){{0,3}}{_NOT_DONE}(?:{PAID_VERB})\b", "paid"),
+    _r("dispute", 0.9, rf"\b{PAID_BY}", "paid"),
     _r("dispute", 0.85, r"\b(?:certificado|certificacion|constancia|carta) (?:de )?(?:deuda cero|no "
        r"adeudo|paz y salvo|finiquito|saldo cero)\b|\bestoy al (?:dia|corriente) (?:con|en) (?:todo|mis "
        r"pagos|ustedes|la deuda)\b", "paid"),
@@ -452,6 +488,10 @@ RULES: tuple[Rule, ...] = (
        r"(?:llama|llaman|marca|marcan|llamas|marcas|hablan|llamarian|llame|llamen|marque|marquen)\b",
        "callback"),
     _r("agent", 0.8, rf"\b(?:{BUSY})\b", "callback"),
+    # "¿me marcan ustedes?": a call asked for, no call refused.
+    _r("agent", 0.85, rf"{_ASKED_CALL}\bme (?:llaman|marcan|hablan|llamas|marcas|hablas|llama|"
+       rf"marca|habla) (?:ustedes|usted|uds|ud|tu|por favor|porfa|porfis)\b|{_ASKED_CALL}\bme "
+       r"(?:llaman|marcan|hablan|llamas|marcas|hablas)$", "callback"),
     _r("agent", 0.8, rf"^(?:{LATER})(?: (?:por favor|mejor|si|porfa))?$", "callback"),
     # English
     _r("agent", 0.95, r"\b(?:speak|talk|chat) (?:\w+ )?(?:to|with) (?:a |an |the |some |your )?"
@@ -490,6 +530,10 @@ RULES: tuple[Rule, ...] = (
     _r("installments", 0.75, r"\b(?:al mes|por mes|mensual|mensuales|quincenal|quincenales|"
        r"semanal|semanales|cada mes|cada quincena|cada semana|por quincena)\b"),
     _r("installments", 0.75, r"\bpagar (?:lo )?que (?:pueda|vaya pudiendo)\b|\bno me alcanza\b"),
+    # Something, not the whole: "a ver si puedo dar algo", "les abono un poco".
+    _r("installments", 0.8, r"\b(?:dar|darles|darle|abonar|abonarles|abonarle|pagar|pagarles|"
+       r"pagarle|mandar|mandarles|depositar|depositarles|les abono|le abono|les doy|le doy) "
+       r"(?:algo|un poco|un poquito|algo de dinero|algo de plata|lo que pueda)\b"),
     # Hardship: cannot pay as agreed (no work, illness, a death, a ruined business). The
     # assistant's answer is the campaign's plans, or a person when it has none.
     _r("installments", 0.84, rf"\b(?:{HARDSHIP})\b"),
@@ -526,6 +570,7 @@ RULES: tuple[Rule, ...] = (
     # ---- pay: now, how, where ------------------------------------------------------
     _r("pay", 0.85, r"(?<!\bno )\b(?:quiero|quisiera|deseo|necesito|me gustaria|voy a|vengo a|puedo|podria|"
        r"ya quiero|ayudame a|ayudeme a|como (?:puedo|le hago para|hago para|hago pa|le hago pa)|"
+       r"queria|intente|trate de|estoy tratando de|estaba tratando de|he intentado|"
        r"se puede|puedo ir a|"
        r"donde (?:puedo)?|por donde|en donde|a donde|me interesa) (?:\w+ ){0,2}(?:pagar|pagarles|"
        r"pagarle|liquidar|saldar|abonar|cancelar|cubrir|depositar|depositarles|transferir|"
@@ -597,6 +642,11 @@ RULES: tuple[Rule, ...] = (
     _r("balance", 0.88, r"\bhow much (?:\w+ ){0,3}(?:owe|debt|balance|left|pay)\b|\b(?:my|the) "
        r"balance\b|\bwhat (?:do|does) i owe\b|\bpayoff\b"),
     # ---- greeting (anywhere: a weak hint; alone: greeting) -------------------------------
+    # ---- unknown: who they are, what this is about (the assistant says who it is) ------
+    _r("unknown", 0.8, r"\b(?:de (?:que|q) se trata|que es esto|quien(?:es)? (?:es|son|habla|me "
+       r"habla|me escribe|escribe)|de (?:que|cual|donde) (?:empresa|banco|compania|parte) "
+       r"(?:son|es|hablan|me hablan|escriben|me escriben)|de donde (?:me |nos )?(?:hablan|llaman|"
+       r"escriben|marcan|habla|llama|escribe))\b"),
     _r("greeting", 0.5, r"\b(?:hola|buenos dias|buenas tardes|buenas noches|buenas|buen dia|"
        r"que tal|saludos)\b"),
 )
@@ -832,10 +882,14 @@ def _when_only(plain: str) -> bool:
 _REFUSAL = re.compile(
     r"\b(?:no|nunca|jamas) (?:les |le |te )?(?:quiero|queremos|voy a|vamos a|pienso|pensamos|"
     r"tengo (?:por que|porque|que)|tenemos (?:por que|porque|que)|me interesa|nos interesa|"
-    r"(?:me |nos )?da la gana(?: de)?) (?:les |le |te )?(?:pagar|abonar|depositar|liquidar)\w*\b|"
+    r"(?:me |nos )?da la gana(?: de)?|tengo (?:la |ninguna |ni la menor |ni la mas minima )?"
+    r"intencion de|tenemos (?:la |ninguna )?intencion de) (?:les |le |te )?"
+    r"(?:pagar|abonar|depositar|liquidar)\w*\b|\bni (?:loco|loca|muerto|muerta|de chiste|de broma) "
+    r"(?:les |le |te )?(?:pago|pagaria|voy a pagar)\b|"
     r"\b(?:i|we) (?:wont|will not|am not going to|refuse to|dont want to) pay\b"
 )
-PAYING = ("pay", "promise")
+# ... nor a plan (a refusal is no hardship), unless a rule reads one outside the refusal.
+PAYING = ("pay", "promise", "installments")
 
 
 def _refused(plain: str) -> frozenset[str]:
@@ -867,7 +921,8 @@ _MESSAGES = re.compile(r"\bmensaj\w*|\bescrib\w*|\bmessag\w*|\bwrit\w*")
 # A contact verb negated in the past, or not answering: an account of what happened,
 # not a request ("no me llamaron ayer", "a veces no contesto las llamadas").
 _NOT_A_REQUEST = re.compile(
-    rf"\bno (?:me |nos |le |les |te |lo |la )?(?:han |ha |habian |habia )?{CONTACT_ROOT}\w*"
+    rf"\b(?:no|nadie|nunca) (?:me |nos |le |les |te |lo |la )?(?:han |ha |habian |habia )?"
+    rf"{CONTACT_ROOT}\w*"
     r"(?:aron|ieron|o|io|ado|ido)\b|\bno (?:\w+ )?(?:contest|respond|alcanc[eo] a contest)\w*|"
     r"\bse me (?:\w+ )?\w+(?:aron|ieron)\b"
 )
@@ -1033,6 +1088,27 @@ def _decide(
     return Intent(name, min(1.0, confidence), kind=kind)
 
 
+# Names called, nothing asked: "pinches rateros", "malditos bastardos". The model reads
+# pieces of words ("basta" in "bastardos", "molest"), never a request to stop in these;
+# the rules still read one ("ratas, ya no me llamen").
+INSULTS = words("""ratas rata rateros ratero ladrones ladron usureros usurero buitres buitre
+idiotas idiota imbeciles imbecil estupidos estupido pendejos pendejo putos puto putas cabrones
+cabron bastardos bastardo malditos maldito malditas pinches pinche mugrosos asquerosos inutiles
+payasos lacras lacra sinverguenzas sinverguenza cerdos perros mierda gonorreas gonorrea
+malparidos malparido huevones cojudos conchudos tarados parasitos hdp hp hijueputas hijueputa
+ojetes culeros mamones basura escoria vividores sanguijuelas delincuentes corruptos canallas
+miserables desgraciados infelices malnacidos cochinos chupasangre chupasangres carroneros
+mafiosos agiotistas""")
+_INSULT_GLUE = words("""de la el los las su sus unos unas un una son es bola par manga banda
+monton partida punta hijos hijo que y puro puros bien muy tan mas ya ustedes uds todos""")
+
+
+def insult_only(plain: str) -> bool:
+    """Every word a name called (or the words between names); one at least."""
+    said = plain.split()
+    return any(w in INSULTS for w in said) and all(w in INSULTS or w in _INSULT_GLUE for w in said)
+
+
 def _model_safety(
     plain: str,
     found: dict[str, tuple[float, str | None]],
@@ -1043,11 +1119,15 @@ def _model_safety(
     ("no", "mmm": too few letters to read; the one-word stops are rules), not a stop in
     a request to be called ("llamenme": the same letters as "no me llamen", and the
     negation is what the rules read), nor in what happened ("no me llamaron", "no
-    contesto las llamadas": a past or a habit, no request), and a higher bar against a strong rule of
-    another intent."""
+    contesto las llamadas": a past or a habit, no request), nor in names called and nothing
+    else ("malditos bastardos"), and a higher bar against a strong rule of another intent."""
     if not probabilities or len(plain.split()) < 2:
         return None
-    no_stop = any(kind == "callback" for _, kind in found.values()) or _NOT_A_REQUEST.search(plain)
+    no_stop = (
+        any(kind == "callback" for _, kind in found.values())
+        or _NOT_A_REQUEST.search(plain) is not None
+        or insult_only(plain)
+    )
     names = [
         n
         for n in SAFETY

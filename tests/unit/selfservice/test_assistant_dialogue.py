@@ -177,6 +177,19 @@ def test_given_a_death_and_a_stop_then_opt_out_and_the_dispute_are_both_kept() -
     assert turn.actions == [OptOut(None), OpenDispute("denies", text), HandOver("deceased")]
 
 
+def test_given_a_past_payment_with_its_weekday_then_a_paid_dispute_and_no_promise() -> None:
+    text = "mandé la transferencia el martes, ¿no les llegó?"
+    turn = say(text)
+    assert turn.actions == [OpenDispute("paid", text), HandOver("dispute")]
+    assert not any(isinstance(a, PAYMENT_PUSH) for a in turn.actions)
+
+
+def test_given_the_debtor_mourning_a_relative_then_no_death_handover_nor_dispute() -> None:
+    turn = say("se murió mi abuelo, estoy de luto, denme unos días")
+    assert not any(isinstance(a, (OpenDispute, OptOut)) for a in turn.actions)
+    assert HandOver("deceased") not in turn.actions
+
+
 def test_given_a_relative_relaying_a_promise_then_no_promise_is_recorded() -> None:
     turn = say("soy su mamá, dice que el viernes les paga")
     assert turn.actions == [HandOver("third_party")]

@@ -12,7 +12,15 @@ from hypothesis import strategies as st
 
 from cobrador.cli import main
 from selfservice import intent_model
-from selfservice.intents import INTENTS, Intent, classify, classify_with, normalize, scores
+from selfservice.intents import (
+    INTENTS,
+    Intent,
+    classify,
+    classify_with,
+    insult_only,
+    normalize,
+    scores,
+)
 from selfservice.normalize import MAX_CHARS, Mender, fold, is_spanish, sound, spanish_stems
 
 
@@ -804,3 +812,135 @@ def test_given_a_death_told_without_saying_whose_then_deceased(text: str) -> Non
 def test_given_nothing_more_to_do_with_them_after_a_longer_object_then_stop_and_dispute() -> None:
     text = "ya no quiero saber nada de esa deuda ni de ustedes"
     assert "stop" in scores(text) and classify("unsub").name == "stop"
+
+
+# ---- the fresh set's lessons (tests/fixtures/debtor_utterances_fresh.csv, dev half) ----
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["le mandé el depósito el jueves", "el viernes le deposité", "el 2 transferí todo",
+     "mandé la lana desde el sábado", "envié el dinero el 28 de noviembre",
+     "mi hermana pagó por mí ayer", "el sabado mi mama deposito lo de la cuota"],
+)  # fmt: skip
+def test_given_a_payment_told_as_done_with_its_day_then_a_paid_dispute_not_a_promise(
+    text: str,
+) -> None:
+    found = classify(text)
+    assert (found.name, found.kind) == ("dispute", "paid")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["el lunes le mando la transferencia", "el próximo lunes deposito", "deposito el 3",
+     "el lunes que viene les transfiero", "les pago el viernes que viene",
+     "mi esposo paga el viernes", "cuando deposite el lunes les aviso"],
+)  # fmt: skip
+def test_given_a_payment_to_come_with_its_day_then_a_promise_not_a_paid_dispute(text: str) -> None:
+    assert classify(text).name == "promise"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["estoy de luto, se murió mi tío, denme tiempo", "se murio mi abuelo, no estoy bien",
+     "mi papá falleció la semana pasada, estoy devastada, luego les escribo",
+     "acabo de enterrar a mi hermana, tengan consideracion"],
+)  # fmt: skip
+def test_given_the_debtor_mourning_a_relative_then_no_news_of_the_debtors_death(
+    text: str,
+) -> None:
+    found = classify(text)
+    assert found.party is None and found.name != "stop"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["mi papá falleció, este era su número", "Pedro falleció en mayo, ya no lo busquen",
+     "la señora murió, estamos muy tristes, ya no le escriban", "mi mamá falleció, denme tiempo "
+     "para arreglar sus papeles", "el titular fallecio, estoy de luto"],
+)  # fmt: skip
+def test_given_grief_with_words_that_the_dead_was_the_one_sought_then_still_deceased(
+    text: str,
+) -> None:
+    assert classify(text).party == "deceased"
+
+
+@pytest.mark.parametrize(
+    "text", ["malditos bastardos", "bola de bastardos", "pendejos bastardos", "pinches rateros"]
+)
+def test_given_only_names_called_then_the_model_alone_reads_no_stop(text: str) -> None:
+    assert classify(text).name != "stop"
+
+
+@pytest.mark.parametrize(
+    "text", ["bastardos, ya no me llamen", "ratas, dejen de molestar", "malditos, borren mi numero"]
+)
+def test_given_names_called_and_a_stop_then_the_stop_is_kept(text: str) -> None:
+    assert classify(text).name == "stop"
+
+
+def test_given_a_word_of_annoyance_among_names_called_then_it_may_still_read_as_a_stop() -> None:
+    # Not names only: "molestos" says their contact is unwanted; the model may read a stop.
+    assert not insult_only(normalize("bastardos molestos"))
+    assert insult_only(normalize("son unos pinches bastardos"))
+    assert not insult_only("")
+
+
+@pytest.mark.parametrize(
+    "text", ["no tengo saldo, me marcan ustedes?", "no puedo llamar, me llaman por favor"]
+)
+def test_given_a_call_asked_for_after_a_no_then_a_callback_not_a_stop(text: str) -> None:
+    found = classify(text)
+    assert (found.name, found.kind) == ("agent", "callback")
+
+
+def test_given_who_is_calling_asked_then_no_callback() -> None:
+    assert classify("de donde me hablan").name == "unknown"
+    assert classify("de qué se trata esto?").name == "unknown"
+    assert classify("ya no me llaman").name == "stop"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["nadie me ha llamado para explicarme la deuda", "nunca me llamaron para avisarme"],
+)
+def test_given_no_call_ever_made_then_no_stop(text: str) -> None:
+    assert classify(text).name != "stop"
+
+
+@pytest.mark.parametrize(
+    "text", ["no tengo intención de pagarles", "ni loca les pago", "no tengo ninguna intencion de "
+             "pagar eso"],
+)  # fmt: skip
+def test_given_a_refusal_then_neither_a_payment_nor_a_plan(text: str) -> None:
+    assert classify(text).name not in ("pay", "promise", "installments")
+
+
+def test_given_a_refusal_and_a_hardship_then_the_hardship_is_still_read() -> None:
+    assert classify("no tengo intención de pagar, me quedé sin trabajo").name == "installments"
+    assert classify("no quiero pagar en cuotas, les pago el viernes todo").name == "promise"
+
+
+@pytest.mark.parametrize(
+    "text", ["en cuanto pueda les pago", "apenas pueda les abono", "a ver si les puedo dar algo",
+             "el otro mes les doy un poco"],
+)  # fmt: skip
+def test_given_a_payment_with_no_day_or_only_a_part_then_installments(text: str) -> None:
+    assert classify(text).name == "installments"
+
+
+def test_given_a_payment_tried_and_failed_then_pay() -> None:
+    assert classify("intenté pagar en línea y no pasó").name == "pay"
+    assert classify("queria pagar hoy pero no se como").name == "pay"
+
+
+@pytest.mark.parametrize(
+    "text", ["aquí le habla la hermana de Ana", "le escribe su vecino, ella ya se cambió de casa",
+             "el señor ya se mudo"],
+)  # fmt: skip
+def test_given_someone_speaking_for_the_debtor_or_a_move_then_third_party(text: str) -> None:
+    assert classify(text).party == "third_party"
+
+
+def test_given_the_writers_own_move_then_no_third_party() -> None:
+    assert classify("me mudé y cambié de número").party is None
