@@ -15,7 +15,7 @@ from sqlalchemy import Engine, select, update
 from cobrador.ground.masking import mask_phone
 from dialer.inbound.ani import AniStatus, normalise_ani
 from dialer.inbound.settings import InboundSettingsError, inbound_settings
-from store import audit
+from store import audit, number_validity
 from store.db import transaction
 from store.models import Account, CallAttempt, Callback, Campaign, Phone, matchable_phone
 
@@ -116,6 +116,12 @@ def close_attempt(sql: Engine, attempt_id: int, *, result: str, ended_at: dateti
             values["bridged_at"] = bridged_at
         s.execute(update(CallAttempt).where(CallAttempt.id == attempt_id).values(**values))
         account_id = s.scalar(select(CallAttempt.account_id).where(CallAttempt.id == attempt_id))
+        phone_id = number_validity.phone_of_attempt(s, attempt_id) if account_id else None
+        if phone_id is not None:
+            # The debtor called from the number: it exists. One the carrier had twice
+            # said does not exist is active again (store/number_validity.py), audited.
+            number_validity.after_result(s, phone_id, result, actor="dialer", now=ended_at,
+                                         source="inbound")  # fmt: skip
         audit.append(
             s, "inbound_end",
             {"attempt_id": attempt_id, "result": result, "agent_id": agent_id,

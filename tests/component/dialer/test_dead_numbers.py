@@ -337,3 +337,48 @@ async def test_given_simulated_debtors_who_decline_or_have_dead_numbers_when_dia
     await floor.run_until(lambda: len(results()) >= 6)
     assert {"declined", "invalid_number"} <= set(results())
     assert set(results()) <= {"declined", "invalid_number", "no_answer"}
+
+
+def test_given_a_marked_number_when_the_debtor_calls_from_it_then_it_is_active_again(
+    engine: Engine,
+) -> None:
+    """An inbound call from the number (dialer/inbound/records.py) shows it exists."""
+    from dialer.inbound import records
+    from dialer.inbound.ani import AniStatus
+
+    account_id = make_account(engine, "D-14", [DEAD])
+    call(engine, account_id, DEAD, DAY1, "invalid_number")
+    call(engine, account_id, DEAD, DAY1 + timedelta(days=1), "invalid_number")
+    assert phone(engine, account_id, DEAD).status == "invalid"
+    at = DAY1 + timedelta(days=2)
+    attempt_id = records.open_attempt(
+        engine, campaign_id=None, account_id=account_id,
+        phone_id=phone_id(engine, account_id, DEAD), ani=DEAD, ani_status=AniStatus.ok,
+        did="5550001000", started_at=at, uniqueid="in-1", matches=1,
+    )  # fmt: skip
+    records.close_attempt(engine, attempt_id, result="queue_abandoned",
+                          ended_at=at + timedelta(seconds=40))  # fmt: skip
+    row = phone(engine, account_id, DEAD)
+    assert (row.status, row.status_reason) == ("active", "answered_after_invalid")
+    [_, (actor, payload)] = status_changes(engine)
+    assert actor == "dialer" and payload["source"] == "inbound"
+    assert payload["evidence"]["attempt_ids"] == [attempt_id]
+
+
+def test_given_an_inbound_call_from_an_active_number_when_it_ends_then_nothing_is_written(
+    engine: Engine,
+) -> None:
+    from dialer.inbound import records
+    from dialer.inbound.ani import AniStatus
+
+    account_id = make_account(engine, "D-15", [DEAD])
+    attempt_id = records.open_attempt(
+        engine, campaign_id=None, account_id=account_id,
+        phone_id=phone_id(engine, account_id, DEAD), ani=DEAD, ani_status=AniStatus.ok,
+        did="5550001000", started_at=DAY1, uniqueid="in-2", matches=1,
+    )  # fmt: skip
+    records.close_attempt(
+        engine, attempt_id, result="contact", ended_at=DAY1 + timedelta(minutes=3)
+    )
+    assert phone(engine, account_id, DEAD).status == "active"
+    assert status_changes(engine) == []
