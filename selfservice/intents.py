@@ -114,7 +114,8 @@ MONTH = (r"(?:enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|setie
 NUMBER_WORD = (r"(?:\d{1,3}|un|una|uno|dos|tres|cuatro|cinco|seis|siete|ocho|nueve|diez|"
                r"quince|veinte|treinta)")  # fmt: skip
 FUTURE = (
-    rf"(?:manana|pasado manana|(?:el|este|esta|el proximo|el otro|el siguiente) {WEEKDAY}|"
+    rf"(?:(?:manana|hoy) (?:temprano|en la manana|en la tarde|en la noche|por la manana|por la "
+    rf"tarde|por la noche)|manana|pasado manana|(?:el|este|esta|el proximo|el otro|el siguiente) {WEEKDAY}|"
     rf"{WEEKDAY}|(?:la|esta) (?:proxima |otra |siguiente )?(?:semana|quincena)|"
     r"(?:el|este) (?:proximo |otro |siguiente )?mes|fin de (?:mes|semana)|finales de mes|"
     r"(?:la|esta|cada) quincena|principios? de mes|inicios? de mes|"
@@ -186,6 +187,7 @@ HARDSHIP = (
     r"incapacitad\w*|grave|internad\w*)|(?:esta|estan) (?:\w+ )?(?:grave|hospitalizad\w*|"
     r"internad\w*)|me (?:operaron|accidente|enferme|incapacitaron)|"
     r"(?:cuando|en cuanto|apenas|tan pronto|tan pronto como) (?:pueda|podamos|se pueda)|"
+    r"(?:ahorita|ahora|por ahora|en este momento|de momento) no (?:tengo|tenemos|cuento con)\b(?! tiempo)|"
     r"(?:en cuanto|si|apenas) (?:consiga|encuentre|consigo|encuentro) (?:un )?(?:trabajo|chamba|"
     r"empleo)|(?:dont|do not) have (?:the |any )?money|broke|"
     r"tengo (?:cancer|una enfermedad|\w+ enfermedad)|(?:fallecio|murio|se murio|falleci\w+) |"
@@ -197,6 +199,11 @@ HARDSHIP = (
 # Before "me llaman": a call refused ("no me llaman"), or a question about who calls.
 _ASKED_CALL = (r"(?<!\bno )(?<!\bdonde )(?<!\bquien )(?<!\bquienes )(?<!\bque )"
                r"(?<!\bpor que )(?<!\bporque )")  # fmt: skip
+
+# Moving the payment date is a negotiation, not a question about the date.
+CHANGE_DATE = (r"\b(?:cambiar|mover|correr|recorrer|pasar|cambiarme|recorrerme|moverme) (?:\w+ ){0,2}"
+               r"(?:fecha|dia) de (?:pago|corte)\b")  # fmt: skip
+_CHANGE_DATE = re.compile(CHANGE_DATE)
 
 # fmt: off
 RULES: tuple[Rule, ...] = (
@@ -311,6 +318,9 @@ RULES: tuple[Rule, ...] = (
     _r("dispute", 0.9, rf"\b{_NOT_DONE}(?:{PAID_VERB}) (?:\w+ ){{0,4}}{PAST_DAY}\b|\b{PAST_DAY} "
        rf"(?:\w+ ){{0,3}}{_NOT_DONE}(?:{PAID_VERB})\b", "paid"),
     _r("dispute", 0.9, rf"\b{PAID_BY}", "paid"),
+    # A bare participle: "pagado", "ya liquidado" (never "cancelado": also "cancel it").
+    _r("dispute", 0.9, r"^(?:ya )?(?:pagad[oa]|liquidad[oa]|saldad[oa])(?: (?:ya|todo|completo))?$",
+       "paid"),
     _r("dispute", 0.85, r"\b(?:certificado|certificacion|constancia|carta) (?:de )?(?:deuda cero|no "
        r"adeudo|paz y salvo|finiquito|saldo cero)\b|\bestoy al (?:dia|corriente) (?:con|en) (?:todo|mis "
        r"pagos|ustedes|la deuda)\b", "paid"),
@@ -550,8 +560,7 @@ RULES: tuple[Rule, ...] = (
        r"\bmonthly\b"),
     _r("installments", 0.85, r"\bme (?:dan|dejan|pueden dar|podrian dar|darian) por (?:cancelad|"
        r"saldad|pagad|liquidad)\w*|\by (?:quedamos|queda) (?:a mano|saldad\w*|en paz)\b"),
-    _r("installments", 0.9, r"\b(?:cambiar|mover|correr|recorrer|pasar|cambiarme) (?:\w+ ){0,2}"
-       r"(?:fecha|dia) de (?:pago|corte)\b"),
+    _r("installments", 0.9, CHANGE_DATE),
     # English
     _r("installments", 0.9, r"\b(?:installments?|instalments?|payment plan|payment arrangement|"
        r"monthly payments|pay (?:in|by) (?:parts|installments|instalments)|discount|settle(?:ment)?"
@@ -768,7 +777,8 @@ def scores(text: str) -> dict[str, tuple[float, str | None]]:
 # me marquen en la mañana, mejor en la tarde" (a part of the day, with a time offered
 # instead). Never with a word that makes it for good ("mas", "nunca", "ya no", "dejen").
 _NOT_NOW = (
-    r"(?:ahorita|ahora|en este momento|por ahora|hoy|antes de (?:las? )?\d{1,2}|despues de "
+    rf"(?:ahorita|ahora|en este momento|por ahora|hoy|antes de (?:las? )?\d{{1,2}}|antes(?: del? "
+    rf"(?:{WEEKDAY}|\d{{1,2}}|que (?:les |le )?pague)|$)|despues de "
     r"(?:las? )?\d{1,2}|en (?:horario|horas?) de (?:trabajo|oficina|clases?|comida))"
 )
 _DAYPART = (r"(?:(?:en|por) la (?:manana|tarde|noche)|de (?:manana|noche)|temprano|entre semana|"
@@ -824,8 +834,8 @@ _KEEP_CONTACTING = re.compile(
 LEGITIMACY = re.compile(
     r"\b(?:como (?:se|sabe|se yo|puedo saber|saber|confio|confiar|compruebo|verifico|se si)|"
     r"sera|seran|no sera|es real|son reales|real o|o es|is this|is it|are you|me da miedo que "
-    r"sea|no vaya a ser|no vayan a ser|puede ser|parece|oficial o) (?:\w+ ){0,4}(?:estafa|"
-    r"estafadores|fraude|scam|scammers|fraudulent|real|oficial|legit\w*|legitim\w*)\b"
+    r"sea|no vaya a ser|no vayan a ser|puede ser|parece|oficial o) (?:\w+ ){0,4}(?:estaf\w*|"
+    r"fraude|scam|scammers|fraudulent|real|oficial|legit\w*|legitim\w*)\b"
 )
 
 
@@ -845,6 +855,8 @@ def _scores(plain: str) -> dict[str, tuple[float, str | None]]:
             continue
         if rule.pattern.search(read):
             found[rule.intent] = (rule.weight, rule.kind)
+    if "due_date" in found and _CHANGE_DATE.search(read):
+        del found["due_date"]  # "¿me pueden mover la fecha de pago al 20?"
     if _social(plain):
         found["greeting"] = (0.9, None)
     elif _when_only(plain):
