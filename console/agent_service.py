@@ -113,15 +113,31 @@ def _other_clocks(
 ) -> str:  # fmt: skip
     """The debtor's time in the other zones the engine checks this call in (the account's
     and the number's: compliance/engine.py contact_zones) whose clock is not the first
-    zone's: "12:05 (Tijuana)", joined by " · "; empty when there is none."""
+    zone's: "12:05 (Tijuana)", joined by " · "; empty when there is none. A zone whose
+    date is not the first zone's (near midnight) says its date too: "6 dic 2026, 23:05
+    (Tijuana)", never a bare "23:05" beside another day's date."""
     if not zones:
         return ""
     first = words.clock(now, zones[0])
+    first_day = now.astimezone(zones[0]).date()
     checked = contact_zones(account_facts(account), "call", phone_e164 or "").zones
     shown = dict.fromkeys(
-        words.when(now, z, day=False) for z in checked if words.clock(now, z) != first
+        words.when(now, z, day=now.astimezone(z).date() != first_day)
+        for z in checked
+        if words.clock(now, z) != first
     )
     return " · ".join(shown)
+
+
+def _earliest_day(
+    zones: tuple[ZoneInfo, ...], account: Account, phone_e164: str | None, now: datetime
+) -> date:
+    """The debtor's date in the zone furthest behind of those they may be in: the
+    candidates and the zones the rules check a contact in (the number's too); UTC's
+    with none."""
+    checked = contact_zones(account_facts(account), "call", phone_e164 or "").zones
+    days = [now.astimezone(z).date() for z in (*zones, *checked)]
+    return min(days, default=now.astimezone(UTC).date())
 
 
 def _days_past_due(account: Account, today: date) -> int:
@@ -244,6 +260,9 @@ def build_pop(
                 "zone_label": words.zone_name(zones[0] if zones else None),
                 "also": _other_clocks(words, now, zones, account, phone_e164),
             },
+            # A promise may be for the debtor's today in any candidate zone: near
+            # midnight one of them may still be on the day before the first zone's.
+            "promise_min_date": _earliest_day(zones, account, phone_e164, now).isoformat(),
             "promise_max_date": (local.date() + timedelta(days=max_days)).isoformat(),
             "money": money.as_dict(),
             "wrapup_seconds": campaign_limits.limit(config, "wrapup_seconds"),
@@ -596,7 +615,7 @@ def save_disposition(
         campaign = session.get(Campaign, account.campaign_id) if account.campaign_id else None
         config = campaign_config(campaign)
         zones = _zones(account, attempt.phone_e164)
-        limits = _limits(account, config, zones, now)
+        limits = _limits(account, config, zones, now, attempt.phone_e164)
         data = parse_disposition(form, limits, verified_party)
         callback_due: datetime | None = None
         if data.callback_local is not None:
@@ -770,12 +789,17 @@ def _record_opt_outs(session: Session, channels: tuple[str, ...], account: Accou
 
 
 def _limits(
-    account: Account, config: dict[str, Any], zones: tuple[ZoneInfo, ...], now: datetime
+    account: Account,
+    config: dict[str, Any],
+    zones: tuple[ZoneInfo, ...],
+    now: datetime,
+    phone_e164: str | None = None,
 ) -> PromiseLimits:
     """What a promise or a plan on this account may be, in the debtor's today."""
     return PromiseLimits(
         balance=account.balance,
         today=now.astimezone(zones[0]).date() if zones else now.date(),
+        earliest=_earliest_day(zones, account, phone_e164, now),
         max_days=campaign_limits.limit(config, "promise_max_days"),
         money=money_format(account.country, account.currency),
         stage=account.stage,
@@ -809,7 +833,11 @@ def preview_plan(
         assert account is not None
         campaign = session.get(Campaign, account.campaign_id) if account.campaign_id else None
         limits = _limits(
-            account, campaign_config(campaign), _zones(account, attempt.phone_e164), now
+            account,
+            campaign_config(campaign),
+            _zones(account, attempt.phone_e164),
+            now,
+            attempt.phone_e164,
         )
         errors: dict[str, str] = {}
         fills: dict[str, dict[str, str]] = {}

@@ -210,7 +210,7 @@ def dial_hold(
 @dataclass(frozen=True)
 class PromiseLimits:
     balance: Decimal
-    today: date  # the debtor's local date
+    today: date  # the debtor's local date (in the first candidate zone)
     max_days: int
     money: MoneyFormat = field(default_factory=lambda: money_format("MX", "MXN"))
     stage: str = "friendly"
@@ -218,6 +218,10 @@ class PromiseLimits:
     # How dates are read to the debtor (agent_service: the console's language and the
     # debtor's country's Spanish).
     words: DebtorLocale = field(default_factory=lambda: DebtorLocale("es_MX"))
+    # The earliest date of any candidate zone (near midnight a debtor in another of
+    # them may still be on the day before `today`): a promise for their today is no
+    # date in the past. None: `today`.
+    earliest: date | None = None
 
 
 class FormErrors(ValueError):
@@ -393,7 +397,7 @@ def _promise(
     except ValueError:
         errors["promise_date"] = N_("Indique la fecha de pago.")
         return amount, None
-    if promise_date < limits.today:
+    if promise_date < (limits.earliest or limits.today):
         errors["promise_date"] = N_("La fecha de pago no puede estar en el pasado.")
         promise_date = None
     elif promise_date > limits.today + timedelta(days=limits.max_days):

@@ -226,7 +226,7 @@
     form.reset();
     clearErrors();
     $("dispo-attempt").value = pop.attempt_id ?? "";
-    $("promise-date").min = pop.local_time.date;
+    $("promise-date").min = pop.promise_min_date || pop.local_time.date;
     $("promise-date").max = pop.promise_max_date;
     const m = pop.money;
     $("promise-amount").placeholder = m.example;
