@@ -136,7 +136,8 @@ def close_lost_attempts(sql: Engine, campaign_id: int, live: set[int], mine: set
                                            answered=attempt.answered_at is not None,
                                            actor=actor, now=utc_of(attempt.ended_at))  # fmt: skip
             if placed and next_attempt is not None and account is not None:
-                in_a_row = results_in_a_row(s, account.id, str(attempt.result))
+                in_a_row = results_in_a_row(s, account.id, str(attempt.result),
+                                            phone_id=_counted_phone(attempt.result, attempt.phone_id))  # fmt: skip
                 when = next_attempt(str(attempt.result), in_a_row, utc_of(attempt.ended_at))
                 when = next_after_marked(s, account.id, marked, utc_of(attempt.ended_at), when)
                 if account.later_than_its_date(when):  # never pulled forward
@@ -387,11 +388,16 @@ def load_account(sql: Engine, account_id: int) -> Account | None:
         ).scalar_one_or_none()
 
 
-def results_in_a_row(session: Session, account_id: int, result: str, limit: int = 20) -> int:
-    """How many of the account's latest attempts ended with this result (this one included)."""
+def results_in_a_row(session: Session, account_id: int, result: str, limit: int = 20,
+                     phone_id: int | None = None) -> int:  # fmt: skip
+    """How many of the account's latest attempts ended with this result (this one
+    included); of those on `phone_id` only when given."""
+    query = select(CallAttempt.result).where(CallAttempt.account_id == account_id,
+                                             CallAttempt.result.isnot(None))  # fmt: skip
+    if phone_id is not None:
+        query = query.where(CallAttempt.phone_id == phone_id)
     rows = session.execute(
-        select(CallAttempt.result).where(CallAttempt.account_id == account_id, CallAttempt.result.isnot(None))
-        .order_by(CallAttempt.started_at.desc(), CallAttempt.id.desc()).limit(limit)
+        query.order_by(CallAttempt.started_at.desc(), CallAttempt.id.desc()).limit(limit)
     ).scalars()  # fmt: skip
     n = 0
     for r in rows:
@@ -399,6 +405,13 @@ def results_in_a_row(session: Session, account_id: int, result: str, limit: int 
             break
         n += 1
     return n
+
+
+def _counted_phone(result: str | None, phone_id: int | None) -> int | None:
+    """Whose results in a row space the next attempt: the number's for "does not exist"
+    (one dead number, then another, is no reason to rest the account a week: each is
+    re-checked a day later, the rule above marks them), the account's for the rest."""
+    return phone_id if result == number_validity.DEAD_RESULT else None
 
 
 def apply_number_rule(s: Session, attempt_id: int, result: str | None, *, answered: bool,
@@ -449,7 +462,10 @@ def finish_attempt(sql: Engine, attempt_id: int, account_id: int, values: Mappin
         marked = apply_number_rule(s, attempt_id, values.get("result"),
                                    answered=values.get("answered_at") is not None,
                                    actor="dialer", now=ended)  # fmt: skip
-        in_a_row = results_in_a_row(s, account_id, str(values.get("result")))
+        result = str(values.get("result"))
+        dialed = s.scalar(select(CallAttempt.phone_id).where(CallAttempt.id == attempt_id))
+        in_a_row = results_in_a_row(s, account_id, result,
+                                    phone_id=_counted_phone(result, dialed))  # fmt: skip
         when = next_after_marked(s, account_id, marked, ended, next_attempt(in_a_row))
         account = s.get(Account, account_id)
         # Never pull an account forward: a disposition may already have set a later date.

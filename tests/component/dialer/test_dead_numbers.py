@@ -382,3 +382,22 @@ def test_given_an_inbound_call_from_an_active_number_when_it_ends_then_nothing_i
     )
     assert phone(engine, account_id, DEAD).status == "active"
     assert status_changes(engine) == []
+
+
+def test_given_one_dead_number_then_another_when_ended_then_the_account_is_not_rested_a_week(
+    engine: Engine,
+) -> None:
+    """ "Does not exist" twice in a row on the account, once on each of two numbers: each
+    number is re-checked a day later (the rest after two in a row is the number's), so
+    the account's third number is not kept waiting a week."""
+    third = "+525512340003"
+    account_id = make_account(engine, "D-20", [DEAD, OTHER, third])
+    call(engine, account_id, DEAD, DAY1, "invalid_number")
+    second = DAY1 + timedelta(hours=25)
+    call(engine, account_id, OTHER, second, "invalid_number")
+    assert next_attempt_at(engine, account_id) == second + timedelta(seconds=30, days=1)
+    # The same number twice in a row is the week's rest (and its mark).
+    account_b = make_account(engine, "D-21", [DEAD, OTHER])
+    call(engine, account_b, DEAD, DAY1, "invalid_number")
+    call(engine, account_b, DEAD, second, "invalid_number")
+    assert phone(engine, account_b, DEAD).status == "invalid"
