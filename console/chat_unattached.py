@@ -36,6 +36,9 @@ from store.models import (
 
 MAX_CANDIDATES = 10  # a number shared by more accounts shows these, then the search
 ATTACH_URL = "/api/agent/chat/attach"
+# The one refusal of a chat id that is missing or another agent's (here and in
+# console/chat_views.py): the answer does not tell an agent which ids exist.
+NO_SUCH_CHAT = N_("Esa conversación no existe o no es suya.")
 # How an agent closes a chat that names no account: none of them is about a debt, so
 # none needs an account (the dispositions of console/dispositions.py all do).
 CLOSINGS = {
@@ -89,10 +92,8 @@ def route_of(s: Session, c: Conversation) -> Route:
 
 def _unattached(s: Session, attempt_id: int, agent_id: int) -> Conversation:
     c = conv.of_attempt(s, attempt_id)
-    if c is None:
-        raise InboundError(gettext_("No es una conversación."), 404)
-    if c.agent_id != agent_id:
-        raise InboundError(gettext_("Esta conversación no es suya."), 403)
+    if c is None or c.agent_id != agent_id:  # one answer: ids cannot be probed
+        raise InboundError(gettext_(NO_SUCH_CHAT), 404)
     if c.state != "agent":
         raise InboundError(gettext_("La conversación ya terminó."), 409)
     if c.account_id is not None:

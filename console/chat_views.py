@@ -40,8 +40,6 @@ log = logging.getLogger(__name__)
 CHANNEL_LABELS = code_words.CONVERSATION_CHANNEL_LABELS
 REASON_LABELS = code_words.HANDOVER_REASON_LABELS
 SENDER_LABELS = code_words.CHAT_SENDER_LABELS
-NOT_YOURS = N_("Esta conversación no es suya.")
-NOT_A_CHAT = N_("No es una conversación.")
 # What the agent reads when the store refuses a reply (conversations.ChatError.code).
 REFUSALS = {
     "empty": N_("Escriba un mensaje."),
@@ -71,10 +69,8 @@ def setup_routes(app: web.Application) -> None:
 
 def _mine(s: Any, attempt_id: int, agent_id: int) -> Conversation:
     c = conv.of_attempt(s, attempt_id)
-    if c is None:
-        raise conv.ChatError(NOT_A_CHAT, 404, "not_found")
-    if c.agent_id != agent_id:
-        raise conv.ChatError(NOT_YOURS, 403, "forbidden")
+    if c is None or c.agent_id != agent_id:  # one answer: ids cannot be probed
+        raise conv.ChatError(unattached.NO_SUCH_CHAT, 404, "not_found")
     return c
 
 
@@ -112,9 +108,7 @@ def agent_reply(engine: Engine, agent: CurrentUser, attempt_id: int, text: str,
 
 def _refusal(exc: conv.ChatError) -> str:
     if exc.code == "not_found":
-        return gettext_(NOT_A_CHAT)
-    if exc.code == "forbidden":
-        return gettext_(NOT_YOURS)
+        return gettext_(unattached.NO_SUCH_CHAT)
     return gettext_(REFUSALS.get(exc.code, REFUSALS["invalid"]))
 
 

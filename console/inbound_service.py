@@ -38,6 +38,8 @@ ANI_LABELS = {
     "withheld": N_("Número oculto"),
     "invalid": N_("Número no válido"),
 }
+# The one refusal of an inbound call id that is missing or not the agent's (load_call).
+NO_SUCH_INBOUND = N_("Esa llamada entrante no existe o no es suya.")
 
 
 class InboundError(ValueError):
@@ -68,10 +70,15 @@ def load_call(engine: Engine, attempt_id: int, agent_id: int) -> InboundCall:
     with transaction(engine) as s:
         attempt = s.get(CallAttempt, attempt_id)
         # An inbound call always has the caller's number (phone channels carry one).
-        if attempt is None or attempt.direction != "inbound" or attempt.phone_e164 is None:
-            raise InboundError(gettext_("No es una llamada entrante."), 404)
-        if attempt.agent_id not in (None, agent_id):
-            raise InboundError(gettext_("Esta llamada no es suya."), 403)
+        # Missing, not inbound, or another agent's: one answer, so that an agent cannot
+        # learn from it which attempt ids exist.
+        if (
+            attempt is None
+            or attempt.direction != "inbound"
+            or attempt.phone_e164 is None
+            or attempt.agent_id not in (None, agent_id)
+        ):
+            raise InboundError(gettext_(NO_SUCH_INBOUND), 404)
         campaign = s.get(Campaign, attempt.campaign_id) if attempt.campaign_id else None
         return InboundCall(attempt.id, attempt.campaign_id, attempt.account_id,
                            attempt.phone_e164, _verification(campaign_config(campaign)))  # fmt: skip

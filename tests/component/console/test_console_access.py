@@ -153,6 +153,43 @@ async def test_given_another_agents_call_when_disposing_it_then_403_and_nothing_
     assert resp.status == 403
 
 
+async def test_given_another_agents_account_or_call_then_the_same_answer_as_a_missing_id(
+    client: TestClient, seed: Seed, engine
+) -> None:
+    """An agent cannot tell an id that exists (another agent's account or call) from one
+    that does not: every agent route that takes an id answers both alike."""
+    betos_call = make_attempt(engine, seed.account_id, seed.users["beto"])
+    token = await login(client, "ana")
+    headers = {"X-CSRF-Token": token}
+
+    async def answer(method: str, url: str, body: dict[str, object] | None) -> object:
+        resp = await client.request(method, url, json=body, headers=headers)
+        return resp.status, await resp.json()
+
+    by_account = [
+        ("GET", "/api/agent/accounts/{}", None),
+        ("GET", "/api/agent/accounts/{}/others", None),
+        ("POST", "/api/agent/notes", {"account_id": "{}", "text": "hola"}),
+        ("POST", "/api/agent/preview/dial", {"account_id": "{}"}),
+        ("POST", "/api/agent/preview/skip", {"account_id": "{}"}),
+    ]
+    by_attempt = [
+        ("POST", "/api/agent/verify", {"attempt_id": "{}", "party": "titular"}),
+        ("POST", "/api/agent/disposition", {"attempt_id": "{}", "outcome": "sin_contacto"}),
+        ("POST", "/api/agent/plan/preview", {"attempt_id": "{}"}),
+        ("POST", "/api/agent/portal/unlock", {"attempt_id": "{}"}),
+    ]
+    for routes, existing in ((by_account, seed.account_id), (by_attempt, betos_call)):
+        for method, url, body in routes:
+            seen = []
+            for probe in (existing, 99999999):
+                filled = {k: (int(v.format(probe)) if v == "{}" else v)
+                          for k, v in (body or {}).items()}  # fmt: skip
+                seen.append(await answer(method, url.format(probe), filled if body else None))
+            assert seen[0] == seen[1], (url, seen)
+            assert seen[0][0] in (403, 404), (url, seen)  # type: ignore[index]
+
+
 async def test_given_agent_when_adding_note_to_foreign_account_then_403(
     client: TestClient, seed: Seed
 ) -> None:

@@ -158,10 +158,18 @@ async def test_given_a_chat_of_another_agent_then_neither_transcript_nor_reply(
     await AgentStates(aredis).set_ready(ana)
     attempt = await given_to_ana(engine, aredis)
     token = await login(client, "beto")
-    assert (await client.get(f"/api/agent/chat?attempt_id={attempt}")).status == 403
-    resp = await post(client, token, "/api/agent/chat/reply", attempt_id=attempt, text="hola")
-    assert resp.status == 403
-    assert (await resp.json())["reason"] == "Esta conversación no es suya."
+    # Ana's chat answers Beto exactly as an id that does not exist: no probing of ids.
+    answers = []
+    for probe in (attempt, 99999999):
+        read = await client.get(f"/api/agent/chat?attempt_id={probe}")
+        resp = await post(client, token, "/api/agent/chat/reply", attempt_id=probe, text="hola")
+        answers.append((read.status, await read.json(), resp.status, await resp.json()))
+    refusal = {"ok": False, "reason": "Esa conversación no existe o no es suya."}
+    assert answers == [(404, refusal, 404, refusal)] * 2
+    with transaction(engine) as s:
+        assert "hola" not in [
+            m["text"] for m in conv.transcript(s, s.scalar(select(Conversation.id)) or 0)
+        ]
 
 
 async def test_given_bad_replies_then_4xx_with_a_reason_and_nothing_stored(
@@ -179,7 +187,7 @@ async def test_given_bad_replies_then_4xx_with_a_reason_and_nothing_stored(
          "El mensaje es demasiado largo (máximo 1000 caracteres)."),
         ({"attempt_id": attempt, "text": "\x00\x1b\u200b"}, 400, "Escriba un mensaje."),
         ({"attempt_id": "1 OR 1=1", "text": "hola"}, 400, None),
-        ({"attempt_id": 99999999, "text": "hola"}, 404, "No es una conversación."),
+        ({"attempt_id": 99999999, "text": "hola"}, 404, "Esa conversación no existe o no es suya."),
     ]:  # fmt: skip
         resp = await post(client, token, "/api/agent/chat/reply", **body)
         assert resp.status == status, (body, await resp.text())

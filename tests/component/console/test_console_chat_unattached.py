@@ -164,11 +164,18 @@ async def test_given_an_unattached_chat_then_it_is_closed_without_an_account(
         resp = await post(client, token, "/api/agent/chat/close", **body)
         assert resp.status == status, (body, await resp.text())
         assert (await resp.json())["reason"]
-    # Beto cannot close Ana's chat.
+    # Beto cannot close nor attach Ana's chat, and hears what a missing id gets.
     beto = await login(client, "beto")
-    resp = await post(client, beto, "/api/agent/chat/close", attempt_id=attempt,
-                      closing="no_es_deudor")  # fmt: skip
-    assert resp.status == 403
+    answers = []
+    for probe in (attempt, 99999999):
+        closing = await post(client, beto, "/api/agent/chat/close", attempt_id=probe,
+                             closing="no_es_deudor")  # fmt: skip
+        attach = await post(client, beto, "/api/agent/chat/attach", attempt_id=probe,
+                            account_id=seed.account_id, answer_account_last4="0001")  # fmt: skip
+        answers.append((closing.status, await closing.json(), attach.status, await attach.json()))
+    refusal = {"ok": False, "reason": "Esa conversación no existe o no es suya."}
+    assert answers == [(404, refusal, 404, refusal)] * 2
+    assert not [k for k, _ in audit_kinds(engine) if k in ("identity_check", "chat_attached")]
     token = await login(client, "ana")
     resp = await post(client, token, "/api/agent/chat/close", attempt_id=attempt,
                       closing="no_es_deudor")  # fmt: skip

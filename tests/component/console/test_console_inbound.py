@@ -9,7 +9,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient
-from console_fixtures import Seed, login, origin
+from console_fixtures import NOW, Seed, login, origin
 from sqlalchemy import Engine, select
 
 from dialer.agent_state import AgentStates
@@ -20,8 +20,6 @@ from store.models import AuditEntry, CallAttempt, Phone
 
 def inbound_attempt(engine: Engine, seed: Seed, agent_id: int, number: str,
                     account_id: int | None) -> int:  # fmt: skip
-    from console_fixtures import NOW
-
     with transaction(engine) as s:
         row = CallAttempt(account_id=account_id, phone_e164=number, campaign_id=seed.campaign_id,
                           agent_id=agent_id, direction="inbound", source="inbound",
@@ -106,7 +104,6 @@ async def test_given_caller_matching_two_accounts_when_popped_then_names_only_an
     with transaction(engine) as s:
         row = s.get(CallAttempt, attempt)
         assert row is not None and row.right_party_contact is True
-    from console_fixtures import NOW
 
     from compliance.service import load_history
 
@@ -160,18 +157,33 @@ async def test_given_withheld_number_when_popped_then_search_finds_by_reference_
     assert ok.status == 200
 
 
-async def test_given_another_agents_inbound_call_when_verifying_then_refused(
+async def test_given_another_agents_inbound_call_then_the_same_answer_as_a_missing_one(
     client: TestClient, seed: Seed, engine: Engine, aredis: aioredis.Redis
 ) -> None:
+    """Verify and search answer another agent's inbound call exactly as an id that
+    does not exist (or an outbound call's): an agent cannot learn which ids exist."""
     token = await login(client, "ana")
-    attempt = inbound_attempt(engine, seed, seed.users["beto"], "+525512340001", None)
-    response = await client.post("/api/agent/inbound/verify", headers={"X-CSRF-Token": token},
-                                 json={"attempt_id": attempt, "account_id": seed.account_id,
-                                       "answer_account_last4": "0001"})  # fmt: skip
-    assert response.status == 403
-    outbound = await client.post("/api/agent/inbound/verify", headers={"X-CSRF-Token": token},
-                                 json={"attempt_id": 999999, "account_id": seed.account_id})  # fmt: skip
-    assert outbound.status == 404
+    headers = {"X-CSRF-Token": token}
+    betos = inbound_attempt(engine, seed, seed.users["beto"], "+525512340001", None)
+    with transaction(engine) as s:
+        outbound = CallAttempt(account_id=seed.account_id, phone_e164="+525512340001",
+                               campaign_id=seed.campaign_id, agent_id=seed.users["ana"],
+                               started_at=NOW)  # fmt: skip
+        s.add(outbound)
+        s.flush()
+        outbound_id = int(outbound.id)
+    answers = []
+    for attempt in (betos, 999999, outbound_id):
+        verify = await client.post("/api/agent/inbound/verify", headers=headers,
+                                   json={"attempt_id": attempt, "account_id": seed.account_id,
+                                         "answer_account_last4": "0001"})  # fmt: skip
+        search = await client.get(f"/api/agent/inbound/search?attempt_id={attempt}&q=MX-0001")
+        answers.append((verify.status, await verify.json(), search.status, await search.json()))
+    refusal = {"ok": False, "reason": "Esa llamada entrante no existe o no es suya."}
+    assert answers == [(404, refusal, 404, refusal)] * 3
+    with transaction(engine) as s:  # nothing tied, nothing checked
+        assert s.get(CallAttempt, betos).account_id is None  # type: ignore[union-attr]
+    assert not [k for k, _ in audit_kinds(engine) if k == "identity_check"]
 
 
 async def test_given_supervisor_when_opening_the_wallboard_then_inbound_queue_figures_are_there(
