@@ -11,7 +11,11 @@ monitor, an agent not in a call, or on another call than the one the console
 allowed) is refused here too, and audited. ChanSpy follows the agent's leg, which
 outlives each call: a session ends when the call it was allowed for ends (the
 agent leaves `talking` or is on another attempt), so a supervisor never goes on
-to hear the agent's next call, which may be another campaign's.
+to hear the agent's next call, which may be another campaign's. The agents' events
+come over Redis pub/sub, which loses what is published while a subscriber is away
+(a Redis blip): `check_calls`, run every CHECK_SECONDS by dialer/phone_service.py,
+reads each session's agent state itself and ends the sessions whose call is over,
+so a lost event costs at most that long of the next call.
 """
 
 from __future__ import annotations
@@ -43,6 +47,11 @@ SPY_PREFIX = "cobrador-spy-"
 SPY_AGENT_ID = "COBRADOR_SPY_AGENT_ID"
 SPY_MODE = "COBRADOR_SPY_MODE"
 ANSWER_TIMEOUT_MS = 30_000
+# How often each session's agent state is read again, whatever the pub/sub events
+# said: the bound on what a supervisor may hear of the next call when one is lost.
+CHECK_SECONDS = 2.0
+HOW_CALL_ENDED = "the agent's call ended"
+HOW_FOUND_BY_CHECK = "the agent's call ended (found by the periodic check: its event was lost)"
 _MONITOR_ID = re.compile(r"^[0-9a-f]{8,32}$")
 
 UserOf = Callable[[int], Awaitable[PhoneUser | None]]
@@ -67,6 +76,8 @@ class MonitorSession:
     started_at: float | None = None
     ending: bool = False
     call_ended: bool = False  # hung up by the dialer because the agent's call ended
+    found_by_check: bool = False  # ...seen by check_calls, not by the agent's event
+    checked_at: float | None = None  # check_calls' last reading of the agent's state
 
     def evidence(self) -> dict[str, Any]:
         return {
@@ -82,6 +93,13 @@ class MonitorSession:
 
 def _iso(at: float | None) -> str | None:
     return None if at is None else datetime.fromtimestamp(at, UTC).isoformat()
+
+
+def check_due(checked_at: float | None, now: float, every: float = CHECK_SECONDS) -> bool:
+    """Whether a session's agent state is to be read again at `now`: never read, read
+    `every` seconds ago or more, or read "in the future" (the clock was set back: a
+    check is cheaper than a session that is never checked again)."""
+    return checked_at is None or now - checked_at >= every or now < checked_at
 
 
 def spy_channel_id(monitor_id: str) -> str:
@@ -207,16 +225,35 @@ class Monitoring:
             if session.agent_id == agent_id:
                 await self._end_if_call_over(session, state, attempt_id)
 
+    async def check_calls(self, now: float) -> None:
+        """The safety net under on_agent_event, which pub/sub may never deliver: each
+        session due (check_due) reads its agent's state from Redis and is hung up
+        when the call it was allowed for is over. A session already hung up is sent
+        the Hangup again until its leg's end is seen (an AMI action that failed)."""
+        for session in list(self.sessions.values()):
+            if session.ending or not check_due(session.checked_at, now):
+                continue
+            session.checked_at = now
+            snap = await self.states.get(session.agent_id)
+            await self._end_if_call_over(session, snap.state, snap.attempt_id, by_check=True)
+
     async def _end_if_call_over(
-        self, session: MonitorSession, state: AgentState, attempt_id: object
-    ) -> None:
+        self, session: MonitorSession, state: AgentState, attempt_id: object,
+        by_check: bool = False,
+    ) -> None:  # fmt: skip
         if session.ending:
             return
         if state is AgentState.talking and attempt_id == session.attempt_id:
             return
-        session.call_ended = True
-        log.info("monitor %s: agent %s's call ended (%s)", session.monitor_id, session.agent_id,
-                 state.value)  # fmt: skip
+        if not session.call_ended:
+            session.call_ended = True
+            session.found_by_check = by_check
+            if by_check:
+                log.warning("monitor %s: agent %s's call ended (%s) and no event said so",
+                            session.monitor_id, session.agent_id, state.value)  # fmt: skip
+            else:
+                log.info("monitor %s: agent %s's call ended (%s)", session.monitor_id,
+                         session.agent_id, state.value)  # fmt: skip
         with contextlib.suppress(AMIError):
             await self.ami.send_action({"Action": "Hangup", "Channel": session.channel_id})
 
@@ -234,7 +271,9 @@ class Monitoring:
             snap = await self.states.get(session.agent_id)
             await self._end_if_call_over(session, snap.state, snap.attempt_id)
         elif name == "Hangup":
-            how = "the agent's call ended" if session.call_ended else ""
+            how = ""
+            if session.call_ended:
+                how = HOW_FOUND_BY_CHECK if session.found_by_check else HOW_CALL_ENDED
             await self._end(session, how or f"hangup cause {event.get('Cause') or '?'}")
         elif name == "OriginateResponse" and event.get("Response") == "Failure":
             await self._end(session, "not answered")

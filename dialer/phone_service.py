@@ -17,7 +17,7 @@ from dialer import messages as msg
 from dialer.agent_legs import AgentLegs
 from dialer.ami import AMIClient, Message
 from dialer.ami.errors import AMIError
-from dialer.monitoring import Monitoring, MonitorRefused
+from dialer.monitoring import CHECK_SECONDS, Monitoring, MonitorRefused
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ class PhoneService:
                 await self.legs.reconcile(channels)
 
     async def run(self) -> None:
-        await asyncio.gather(self._ami_loop(), self._redis_loop())
+        await asyncio.gather(self._ami_loop(), self._redis_loop(), self._check_loop())
 
     def request_stop(self) -> None:
         self._stopping.set()
@@ -83,6 +83,20 @@ class PhoneService:
                 await self.handle_ami_event(event)
             except (RedisError, SQLAlchemyError, OSError):
                 log.exception("phones: AMI event %s not handled", event.get("Event"))
+
+    async def _check_loop(self) -> None:
+        """Monitoring sessions read against their agents' states every CHECK_SECONDS,
+        not only on the agents' pub/sub events, which a Redis blip loses."""
+        await self._first_pass.wait()
+        while not self._stopping.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), CHECK_SECONDS)
+            if self._stopping.is_set():
+                return
+            try:
+                await self.monitoring.check_calls(self.monitoring.clock())
+            except (RedisError, OSError):
+                log.warning("phones: monitoring sessions not checked (Redis unavailable)")
 
     async def _redis_loop(self) -> None:
         """Subscribes, then reads the legs against Asterisk's channels (`start`; after

@@ -337,6 +337,39 @@ async def test_given_a_session_on_a_call_when_the_call_ends_then_her_leg_is_hung
     assert not floor.pbx.spied and phones.monitoring.sessions == {}
 
 
+async def test_given_the_agents_event_is_lost_when_the_call_ends_then_the_check_hangs_her_up(
+    make_floor: Any, phones_for: Any
+) -> None:
+    """The agent's events are pub/sub: one lost in a Redis blip left her listening on
+    into the agent's next call. The periodic check reads the agent's state itself."""
+    floor = await make_floor(accounts=1, agents=1)
+    phones = await phones_for(floor)
+    agent = await talking(floor, phones)
+    attempt = (await state_of_snap(floor, agent)).attempt_id
+    sofia = add_user(floor.engine, "sofia", "supervisor")
+    await phones.monitoring.start({"monitor_id": "e6" * 8, "supervisor_id": sofia,
+                                   "agent_id": agent, "mode": "listen",
+                                   "attempt_id": attempt})  # fmt: skip
+    await until(lambda: [a for a in phones.audit if a[0] == "monitor_start"])
+    lost: list[Any] = []
+
+    async def lose(event: Any) -> None:  # every agent event from now on is lost
+        lost.append(event)
+
+    phones.monitoring.on_agent_event = lose  # type: ignore[method-assign]
+    (debtor,) = [c.channel for c in floor.dialer.calls.values() if c.agent_id == agent]
+    channel = floor.pbx.find_channel(debtor or "")
+    assert channel is not None
+    floor.pbx.request_hangup(channel, 16)  # the debtor hangs up: the call is over
+    await until(lambda: [a for a in phones.audit if a[0] == "monitor_session"],
+                "the session ended without the agent's event")  # fmt: skip
+    assert lost, "the agent's event was published, and lost"
+    session = phones.audit[-1][1]
+    assert session["how"].startswith("the agent's call ended (found by the periodic check")
+    assert session["attempt_id"] == attempt
+    assert not floor.pbx.spied and phones.monitoring.sessions == {}
+
+
 async def test_given_the_agent_on_another_call_than_allowed_then_refused_and_no_originate(
     make_floor: Any, phones_for: Any
 ) -> None:
