@@ -26,6 +26,7 @@ EXPECTED = {
     "+525510000401": "no_answer",
     "+525510000501": "failed",  # congestion
     "+525510000601": "invalid_number",  # unallocated number (Q.850 1)
+    "+525510000801": "declined",  # the debtor rejects the call (Q.850 21)
 }
 
 
