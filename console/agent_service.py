@@ -527,6 +527,23 @@ def agent_may_see(
         return mine is not None
 
 
+def _verifies(attempt: CallAttempt, agent: CurrentUser, live_attempt: int | None) -> bool:
+    """Whether this agent may ask the identity questions on this attempt: their call, or
+    the live call the dialer gave them before the attempt names its agent."""
+    if attempt.account_id is None:
+        return False
+    return attempt.agent_id == agent.id or (attempt.agent_id is None and attempt.id == live_attempt)
+
+
+def may_verify(engine: Engine, agent: CurrentUser, attempt_id: int,
+               live_attempt: int | None) -> bool:  # fmt: skip
+    """`verify_party`'s own check, read before a try is counted: someone else's call
+    must not spend (or reveal) that call's tries."""
+    with Session(engine) as session:
+        attempt = session.get(CallAttempt, attempt_id)
+        return attempt is not None and _verifies(attempt, agent, live_attempt)
+
+
 def verify_party(
     engine: Engine,
     agent: CurrentUser,
@@ -541,11 +558,7 @@ def verify_party(
         raise FormErrors({"party": N_("Indique con quién se habló.")})
     with transaction(engine) as session:
         attempt = session.get(CallAttempt, attempt_id)
-        if attempt is None or attempt.account_id is None:
-            raise PermissionError(attempt_id)
-        if attempt.agent_id != agent.id and not (
-            attempt.agent_id is None and attempt.id == live_attempt
-        ):
+        if attempt is None or not _verifies(attempt, agent, live_attempt):
             raise PermissionError(attempt_id)
         account = session.get(Account, attempt.account_id)
         assert account is not None

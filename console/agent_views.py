@@ -429,18 +429,15 @@ async def verify_party(request: web.Request) -> web.StreamResponse:
     party = fields.get("party", "")
     answers = {k[len("answer_") :]: v for k, v in fields.items() if k.startswith("answer_")}
     redis = request.app[REDIS]
+    live = await _live_attempt(request, user)
+    # Whose call first: another agent's probes neither spend that call's three tries
+    # (its agent would be refused the right answer) nor tell its id by a 429.
+    if not await in_db(request, svc.may_verify, user, attempt_id, live):
+        return json_error(403, gettext_("Esta llamada no es suya."))
     if not await verify_tries.take(redis, attempt_id):
         return json_error(429, gettext_(verify_tries.TOO_MANY_ON_CALL))
     try:
-        passed = await in_db(
-            request,
-            svc.verify_party,
-            user,
-            attempt_id,
-            party,
-            answers,
-            await _live_attempt(request, user),
-        )
+        passed = await in_db(request, svc.verify_party, user, attempt_id, party, answers, live)
     except PermissionError:
         await verify_tries.give_back(redis, attempt_id)
         return json_error(403, gettext_("Esta llamada no es suya."))

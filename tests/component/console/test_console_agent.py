@@ -152,6 +152,31 @@ async def test_given_three_wrong_answers_on_a_call_then_the_right_one_is_refused
         assert [json.loads(c.payload)["passed"] for c in checks] == [False] * 3
 
 
+async def test_given_another_agents_call_out_of_tries_when_probed_then_answered_like_a_missing_one(
+    client: TestClient, seed: Seed, engine: Engine, aredis: aioredis.Redis
+) -> None:
+    """Whose call is checked before a try is counted: once a call's three tries are used
+    up, another agent probing its id gets the answer of a missing id, not the 429 that
+    would tell it exists (nor does the probe hold one of its tries for a moment)."""
+    betos_call = make_attempt(engine, seed.account_id, seed.users["beto"])
+    token = await login(client, "beto")
+    ws = await client.ws_connect("/ws/agent", headers={"Origin": origin(client)})
+    await next_message(ws, "hello")
+    states = AgentStates(aredis)
+    await states.set_ready(seed.users["beto"])  # the call was made for him before (pending)
+    assert await states.reserve(seed.users["beto"], betos_call)
+    await states.talking(seed.users["beto"])
+    await ws.close()
+    wrong = [await verify(client, token, betos_call, account_last4="0000") for _ in range(4)]
+    assert [r.status for r in wrong] == [422, 422, 422, 429]
+    await client.post("/logout", headers={"X-CSRF-Token": token})
+    token = await login(client, "ana")
+    probe = await verify(client, token, betos_call)
+    missing = await verify(client, token, 99999999)
+    assert (probe.status, await probe.json()) == (missing.status, await missing.json())
+    assert probe.status == 403
+
+
 async def test_given_pop_for_other_agent_then_socket_receives_nothing(
     client: TestClient, seed: Seed, engine: Engine, aredis: aioredis.Redis
 ) -> None:
