@@ -19,7 +19,7 @@ from cobrador.ground import code_words
 from console import chat_unattached as unattached
 from console import inbound_service as inbound
 from console import verify_tries
-from console.agent_views import read_fields
+from console.agent_views import _live_attempt, read_fields
 from console.i18n import N_, gettext_
 from console.inbound_views import searched_key
 from console.keys import CLOCK, REDIS, STATES
@@ -180,7 +180,8 @@ async def attach(request: web.Request) -> web.StreamResponse:
             allowed = set(await in_db(request, unattached.candidates_of_attempt, attempt_id))
             allowed |= {int(x) for x in await redis.smembers(searched_key(attempt_id))}
             pop = await in_db(request, inbound.verify_identity, user, attempt_id, account_id,
-                              answers, now, sorted(allowed))  # fmt: skip
+                              answers, now, sorted(allowed),
+                              await _live_attempt(request, user))  # fmt: skip
         except inbound.InboundError as exc:
             if not exc.wrong_answers:
                 await verify_tries.give_back(redis, attempt_id)

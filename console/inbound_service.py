@@ -65,17 +65,27 @@ def _verification(config: dict[str, Any]) -> tuple[str, ...]:
     return tuple(v for v in raw if v in VERIFICATIONS) or DEFAULT_VERIFICATION
 
 
-def load_call(engine: Engine, attempt_id: int, agent_id: int) -> InboundCall:
-    """The inbound call given to this agent; InboundError otherwise."""
+def load_call(engine: Engine, attempt_id: int, agent_id: int,
+              live_attempt: int | None) -> InboundCall:  # fmt: skip
+    """The inbound call (or chat) this agent is on now; InboundError otherwise.
+
+    `live_attempt` is the call the agent's Redis state names (reserved, talking or
+    wrapping up: console/agent_views._live_attempt): the dialer reserves the agent on
+    the attempt before it writes the agent on the row (records.mark_bridged), and a
+    chat's row names its agent from the start. An inbound row with no agent written is
+    a caller still queued, a call just given to someone, or a debtor's own action in a
+    ledger: nobody's call to search or verify on; nor is the agent's own call once
+    they are on another (search shows names of any account by reference)."""
     with transaction(engine) as s:
         attempt = s.get(CallAttempt, attempt_id)
         # An inbound call always has the caller's number (phone channels carry one).
-        # Missing, not inbound, or another agent's: one answer, so that an agent cannot
-        # learn from it which attempt ids exist.
+        # Missing, not inbound, another agent's or not live: one answer, so that an
+        # agent cannot learn from it which attempt ids exist.
         if (
             attempt is None
             or attempt.direction != "inbound"
             or attempt.phone_e164 is None
+            or attempt.id != live_attempt
             or attempt.agent_id not in (None, agent_id)
         ):
             raise InboundError(gettext_(NO_SUCH_INBOUND), 404)
@@ -130,11 +140,11 @@ def build_inbound_pop(engine: Engine, message: dict[str, Any], agent: CurrentUse
 
 
 def verify_identity(engine: Engine, agent: CurrentUser, attempt_id: int, account_id: int,
-                    answers: dict[str, str], now: datetime,
-                    allowed_accounts: list[int] | None) -> dict[str, Any]:  # fmt: skip
+                    answers: dict[str, str], now: datetime, allowed_accounts: list[int] | None,
+                    live_attempt: int | None) -> dict[str, Any]:  # fmt: skip
     """The caller's answers against the account's data; on success the call is tied to
     the account and the full pop is returned (audited as a pii_view)."""
-    call = load_call(engine, attempt_id, agent.id)
+    call = load_call(engine, attempt_id, agent.id, live_attempt)
     if call.account_id is not None and call.account_id != account_id:
         raise InboundError(gettext_("Esta cuenta no le fue asignada."), 403)
     if allowed_accounts is not None and account_id not in allowed_accounts:
@@ -177,9 +187,9 @@ def _tie(s: Any, attempt: CallAttempt, account_id: int, agent_id: int) -> None:
 
 
 def search_accounts(engine: Engine, agent: CurrentUser, attempt_id: int, query: str,
-                    country: str) -> list[dict[str, Any]]:  # fmt: skip
+                    country: str, live_attempt: int | None) -> list[dict[str, Any]]:  # fmt: skip
     """Accounts by exact reference or phone number (names and masked references only)."""
-    load_call(engine, attempt_id, agent.id)
+    load_call(engine, attempt_id, agent.id, live_attempt)
     text = query.strip()
     if len(text) < 4:
         raise InboundError(gettext_("Escriba al menos 4 caracteres."))

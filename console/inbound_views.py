@@ -12,7 +12,7 @@ from aiohttp import web
 
 from console import inbound_service as svc
 from console import verify_tries
-from console.agent_views import _int_param, read_fields
+from console.agent_views import _int_param, _live_attempt, read_fields
 from console.i18n import gettext_
 from console.keys import CLOCK, REDIS
 from console.pophub import VERIFIED_TTL_SECONDS, verified_key
@@ -35,8 +35,11 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/agent/inbound/search", search)
 
 
-async def _live_call(request: web.Request, user: CurrentUser, attempt_id: int) -> svc.InboundCall:
-    return await in_db(request, svc.load_call, attempt_id, user.id)
+async def _live_call(request: web.Request, user: CurrentUser,
+                     attempt_id: int) -> tuple[svc.InboundCall, int | None]:  # fmt: skip
+    """The agent's live inbound call (InboundError otherwise) and the live attempt id."""
+    live = await _live_attempt(request, user)
+    return await in_db(request, svc.load_call, attempt_id, user.id, live), live
 
 
 @requires(Role.agent)
@@ -48,14 +51,14 @@ async def verify(request: web.Request) -> web.StreamResponse:
     answers = {k[len("answer_") :]: v for k, v in fields.items() if k.startswith("answer_")}
     redis = request.app[REDIS]
     try:
-        await _live_call(request, user, attempt_id)
+        _, live = await _live_call(request, user, attempt_id)
         if not await verify_tries.take(redis, attempt_id):
             return json_error(429, gettext_(verify_tries.TOO_MANY_ON_CALL))
         try:
             allowed = set(await in_db(request, svc.attempt_accounts, attempt_id))
             allowed |= {int(x) for x in await redis.smembers(searched_key(attempt_id))}
             pop = await in_db(request, svc.verify_identity, user, attempt_id, account_id,
-                              answers, request.app[CLOCK](), sorted(allowed))  # fmt: skip
+                              answers, request.app[CLOCK](), sorted(allowed), live)  # fmt: skip
         except svc.InboundError as exc:
             if not exc.wrong_answers:
                 await verify_tries.give_back(redis, attempt_id)
@@ -75,9 +78,9 @@ async def search(request: web.Request) -> web.StreamResponse:
     attempt_id = _int_param(request.query.get("attempt_id"), "attempt_id")
     query = request.query.get("q", "")
     try:
-        call = await _live_call(request, user, attempt_id)
+        call, live = await _live_call(request, user, attempt_id)
         country = await in_db(request, svc.campaign_country, call.campaign_id)
-        found = await in_db(request, svc.search_accounts, user, attempt_id, query, country)
+        found = await in_db(request, svc.search_accounts, user, attempt_id, query, country, live)
     except svc.InboundError as exc:
         return json_error(exc.status, str(exc))
     if found:

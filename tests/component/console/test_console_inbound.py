@@ -18,7 +18,7 @@ from store.db import transaction
 from store.models import AuditEntry, CallAttempt, Phone
 
 
-def inbound_attempt(engine: Engine, seed: Seed, agent_id: int, number: str,
+def inbound_attempt(engine: Engine, seed: Seed, agent_id: int | None, number: str,
                     account_id: int | None) -> int:  # fmt: skip
     with transaction(engine) as s:
         row = CallAttempt(account_id=account_id, phone_e164=number, campaign_id=seed.campaign_id,
@@ -312,3 +312,59 @@ async def test_given_an_inbound_call_tied_or_over_then_no_names_only_pop_after_a
         row.result, row.ended_at = "contact", row.answered_at  # the caller hung up
     pop = (await (await client.get("/api/agent/current")).json())["pop"]
     assert pop is None or pop.get("type") != "inbound"
+
+
+async def test_given_an_inbound_row_that_is_not_the_agents_live_call_then_search_and_verify_answer_as_missing(
+    client: TestClient, seed: Seed, engine: Engine, aredis: aioredis.Redis
+) -> None:
+    """An inbound row with no agent written is not anyone's call to act on: a caller
+    still queued, a call another agent was just given, a debtor's portal action; nor is
+    the agent's own call once it is over and the agent is on another. Search (names of
+    any account by reference) and verify (the full account) answer each as a missing
+    id, tie nothing and check nothing."""
+    token = await login(client, "ana")
+    headers = {"X-CSRF-Token": token}
+    ana, beto = seed.users["ana"], seed.users["beto"]
+    queued = inbound_attempt(engine, seed, None, "+525512340001", None)
+    betos_live = inbound_attempt(engine, seed, None, "+525512340001", None)
+    states = AgentStates(aredis)
+    await states.login(beto, "mx-demo")
+    await states.set_ready(beto)
+    assert await states.reserve(beto, betos_live)
+    await states.talking(beto, betos_live)
+    with transaction(engine) as s:  # a debtor's action in the portal: an inbound ledger row
+        action = CallAttempt(account_id=seed.account_id, phone_e164="+525512340001",
+                             campaign_id=seed.campaign_id, direction="inbound",
+                             source="selfservice", channel="sms", started_at=NOW,
+                             answered_at=NOW, ended_at=NOW)  # fmt: skip
+        s.add(action)
+        s.flush()
+        action_id = int(action.id)
+    anas_old = inbound_attempt(engine, seed, ana, "+525512340001", None)
+    anas_live = inbound_attempt(engine, seed, None, "+525512340002", None)
+    await states.login(ana, "mx-demo")
+    await states.set_ready(ana)
+    assert await states.reserve(ana, anas_live)
+    await states.talking(ana, anas_live)
+    answers = []
+    for attempt in (queued, betos_live, action_id, anas_old, 999999):
+        verify = await client.post("/api/agent/inbound/verify", headers=headers,
+                                   json={"attempt_id": attempt, "account_id": seed.account_id,
+                                         "answer_account_last4": "0001"})  # fmt: skip
+        search = await client.get(f"/api/agent/inbound/search?attempt_id={attempt}&q=MX-0002")
+        answers.append((verify.status, await verify.json(), search.status, await search.json()))
+    refusal = {"ok": False, "reason": "Esa llamada entrante no existe o no es suya."}
+    assert answers == [(404, refusal, 404, refusal)] * 5
+    with transaction(engine) as s:  # nothing tied, nothing checked, no names shown
+        for attempt in (queued, betos_live, anas_old):
+            row = s.get(CallAttempt, attempt)
+            assert row is not None and row.account_id is None
+        assert s.get(CallAttempt, queued).agent_id is None  # type: ignore[union-attr]
+        assert s.get(CallAttempt, betos_live).agent_id is None  # type: ignore[union-attr]
+    kinds = audit_kinds(engine)
+    assert not [k for k, _ in kinds if k == "identity_check"]
+    assert not [p for k, p in kinds if k == "pii_view" and "inbound_search" in p]
+    # Her live call, even before the dialer wrote her on it, is hers to search.
+    found = await client.get(f"/api/agent/inbound/search?attempt_id={anas_live}&q=MX-0002")
+    assert found.status == 200
+    assert [a["account_id"] for a in (await found.json())["accounts"]] == [seed.other_account_id]
