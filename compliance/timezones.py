@@ -72,6 +72,21 @@ def region_zones(country: str, region: str | None) -> tuple[ZoneInfo, ...]:
     return ()
 
 
+@lru_cache(maxsize=64)
+def country_zones(country: str) -> tuple[ZoneInfo, ...]:
+    """Every zone of a country: its single zone, else the zones of all its regions
+    (Mexico: from Tijuana to Cancún), in the table's order; empty when unknown."""
+    regions, countries = _region_table()
+    code = (country or "").strip().upper()
+    if not code:
+        return ()
+    names = list(countries.get(code, ()))
+    for region, zones in regions.items():
+        if region.startswith(f"{code}-"):
+            names += [n for n in zones if n not in names]
+    return tuple(z for z in (zone(n) for n in names) if z is not None)
+
+
 def _build_number(e164: str) -> phonenumbers.PhoneNumber | None:
     """A PhoneNumber from canonical E.164 text; cheaper than phonenumbers.parse."""
     digits = e164[1:]

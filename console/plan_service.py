@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from compliance.debtor_time import debtor_zones
+from compliance.debtor_time import date_zones, local_days
 from compliance.plan_records import audit_payload, promises_of, save_plan
 from compliance.plan_rules import PlanRules, plan_rules_for
 from console.debtor_locale import DebtorLocale, spoken_locale
@@ -157,8 +157,16 @@ def decide(
         account = session.get(Account, row.account_id)
         assert account is not None
         if approve:
-            zones = debtor_zones(account.timezone, account.country, account.region, None)
-            today = now.astimezone(zones[0]).date() if zones else now.date()
+            # The LATEST of the debtor's todays: near midnight their zones may be on
+            # two dates (23:30 in Tijuana is 01:30 tomorrow in Cancún). An agent or the
+            # debtor agreeing a date with the debtor may take the earliest (the debtor
+            # says which day is theirs), but the supervisor approves without them: a
+            # first instalment dated the earlier day may already be over where the
+            # debtor is, a promise broken the moment it is made. Refused then; the
+            # plan is rejected and another agreed. Unknown zones: every zone of the
+            # country (date_zones), so never a date read in Mexico City for Lima.
+            zones = date_zones(account.timezone, account.country, account.region, None)
+            today = local_days(now, zones)[-1]
             if datetime.fromisoformat(row.schedule[0]["due_date"]).date() < today:
                 raise PlanDecisionError(
                     N_("La fecha del primer pago ya pasó: rechace el plan para acordar otro.")

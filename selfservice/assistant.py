@@ -25,6 +25,7 @@ from babel.dates import format_date
 from cobrador.ground.money_words import MoneyFormat
 from cobrador.ground.shown_time import clock
 from cobrador.ground.zone_names import zone_city
+from compliance.debtor_time import local_days as zone_days
 from selfservice.intents import (
     INTENTS,
     Intent,
@@ -76,7 +77,11 @@ class AccountFacts:
     open_promises: tuple[OpenPromise, ...] = ()
     open_plan: PlanOption | None = None
     plan_options: tuple[PlanOption, ...] = ()
-    timezone: str = "America/Mexico_City"  # the debtor's IANA zone
+    timezone: str = "America/Mexico_City"  # the debtor's IANA zone (times are shown in it)
+    # Every zone the debtor may be in (compliance/debtor_time.py date_zones), the
+    # strongest first; empty: `timezone` alone. Dates ("hoy", "el viernes") are read in
+    # all of them.
+    zones: tuple[str, ...] = ()
     max_promise_days: int = DEFAULT_PROMISE_DAYS  # the campaign's promise horizon
     # A payment gateway makes links (False: the creditor's instructions are the way).
     online_pay: bool = False
@@ -281,6 +286,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
                      "Which day can you pay? For example \"Friday\" or \"15/12\"."),
     "promise_bad_date": ("La fecha debe estar entre hoy y el {date}. ¿Qué día puede pagar?",
                          "The date must be between today and {date}. Which day can you pay?"),
+    "promise_exact_date": ("Según dónde esté usted, hoy es el {first} o el {second}. ¿Qué fecha "
+                           "exactamente? Escríbala con día y mes, por ejemplo «15/12».",
+                           "Depending on where you are, today is {first} or {second}. Which "
+                           "date exactly? Type the day and month, for example \"15/12\"."),
     "promise_how_much": ("¿Cuánto pagará ese día? Su saldo es de {amount}. Escriba el monto o "
                          "«todo».",
                          "How much will you pay that day? Your balance is {amount}. Type the "
@@ -386,14 +395,33 @@ def show_date(day: date, facts: AccountFacts, lang: str) -> str:
         return day.isoformat()
 
 
-def local_today(now: datetime, facts: AccountFacts | None) -> date:
-    """The debtor's date at ``now`` (their zone; UTC's when it is unknown)."""
-    if facts is not None:
+def local_days(now: datetime, facts: AccountFacts | None) -> tuple[date, ...]:
+    """The debtor's date at ``now`` in each of their zones, earliest first: one date
+    most of the day, two near midnight when their zones straddle it (UTC's date when
+    no zone is known)."""
+    zones = []
+    for name in (facts.zones or (facts.timezone,)) if facts is not None else ():
         try:
-            return now.astimezone(ZoneInfo(facts.timezone)).date()
+            zones.append(ZoneInfo(name))
         except (ZoneInfoNotFoundError, ValueError):
-            pass
-    return now.date()
+            continue
+    return zone_days(now, tuple(zones))
+
+
+def local_today(now: datetime, facts: AccountFacts | None) -> date:
+    """The earliest of the debtor's dates (local_days): a date on or after it is not
+    yet past for a debtor in any of their zones."""
+    return local_days(now, facts)[0]
+
+
+def read_day(text: str, days: tuple[date, ...]) -> tuple[date | None, bool]:
+    """The day a message names, read against each of the debtor's todays: (day, True)
+    when every reading agrees, (None, False) when they differ ("hoy" at 23:30 in
+    Tijuana is already tomorrow in Cancún): the date is asked for, never guessed."""
+    readings = {parse_day(text, today, days[0]) for today in days}
+    if len(readings) > 1:
+        return None, False
+    return readings.pop(), True
 
 
 # ---- reading dates and amounts ----------------------------------------------------------
@@ -415,18 +443,21 @@ _HOUR = re.compile(
 )
 
 
-def parse_day(text: str, today: date) -> date | None:
+def parse_day(text: str, today: date, floor: date | None = None) -> date | None:
     """The day a message names ("manana", "el viernes", "el 15", "15/12", "fin de
-    mes", "la quincena"), never before today; None when it names none."""
+    mes", "la quincena"), never before today; None when it names none. `floor`: the
+    debtor's earliest today (read_day), before which a day and month named without a
+    year ("7/12") is next year's; `today` when not given."""
+    floor = today if floor is None else min(floor, today)
     raw = text[:MAX_CHARS]
     match = _NUMERIC_DATE.search(raw)
     if match:
         day, month = int(match.group(1)), int(match.group(2))
-        year = int(match.group(3)) if match.group(3) else today.year
+        year = int(match.group(3)) if match.group(3) else floor.year
         if year < 100:
             year += 2000
         found = _safe_date(year, month, day)
-        if found is not None and not match.group(3) and found < today:
+        if found is not None and not match.group(3) and found < floor:
             found = _safe_date(year + 1, month, day)
         return found
     plain = normalize(raw)
@@ -453,9 +484,9 @@ def parse_day(text: str, today: date) -> date | None:
         day = int(match.group(1))
         if match.group(2):
             month = (MONTHS.index(match.group(2)) if match.group(2) in MONTHS else 8) + 1
-            found = _safe_date(today.year, month, day)
-            if found is not None and found < today:
-                found = _safe_date(today.year + 1, month, day)
+            found = _safe_date(floor.year, month, day)
+            if found is not None and found < floor:
+                found = _safe_date(floor.year + 1, month, day)
             return found
         found = _safe_date(today.year, today.month, day)
         if found is None or found < today:
@@ -870,19 +901,31 @@ def _promise(
     intent: Intent,
     answering: str | None,
 ) -> Turn:
-    today = local_today(now, facts)
+    # The debtor's zones may disagree on today's date near midnight. A date is taken
+    # only when it reads the same in every zone (an explicit "15/12" does; "hoy",
+    # "mañana", "el viernes" may not: then the exact date is asked for), and it may be
+    # the earliest of their todays (the debtor named it; an agent's form allows the
+    # same) but never before it. The horizon counts from that earliest today too, as
+    # selfservice/debtor_actions.py checks it when the promise is made.
+    days = local_days(now, facts)
+    today = days[0]
     last = today + timedelta(days=max(0, facts.max_promise_days))
     due = state.promise_due
     amount = state.promise_amount
-    day = parse_day(text, today)
+    day, agreed = read_day(text, days)
     if day is not None:
         due = day
     plain_words = normalize(text).split()
-    said = parse_amount(text, bare=answering == "promise_amount" and day is None)
+    said = parse_amount(text, bare=answering == "promise_amount" and day is None and agreed)
     if said is not None:
         amount = said
     elif answering == "promise_amount" and ALL_OF_IT & set(plain_words):
         amount = facts.balance
+    if not agreed:
+        waiting = replace(state, pending="promise_date", promise_due=None, promise_amount=amount)
+        reply = _say(lang, "promise_exact_date", first=show_date(days[0], facts, lang),
+                     second=show_date(days[-1], facts, lang))  # fmt: skip
+        return Turn([reply], [], waiting, intent)
     if due is not None and not today <= due <= last:
         waiting = replace(state, pending="promise_date", promise_due=None, promise_amount=amount)
         reply = _say(lang, "promise_bad_date", date=show_date(last, facts, lang))

@@ -74,7 +74,11 @@ class ChatAssistant:
             locale=LOCALES.get(summary.country, "es_MX"), due_date=summary.due_date,
             open_promises=tuple(bot.OpenPromise(amount, due)
                                 for _id, amount, due in summary.open_promises),
-            plan_options=options, timezone=summary.timezone or "America/Mexico_City",
+            # An unresolved zone is the country's (Bogotá, Lima), never Mexico City's
+            # for every account; UTC only for a country whose zones we do not know.
+            plan_options=options,
+            timezone=summary.timezone or next(iter(summary.zones), "UTC"),
+            zones=summary.zones,
             max_promise_days=summary.promise_max_days,
             online_pay=self.online_pay(), payment_instructions=summary.payment_instructions,
         )  # fmt: skip

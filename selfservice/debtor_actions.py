@@ -19,7 +19,7 @@ import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from compliance import campaign_limits
 from compliance.callback_window import CallbackChecker, CallbackTarget
-from compliance.debtor_time import debtor_zones
+from compliance.debtor_time import date_zones, debtor_zones, local_days
 from compliance.opt_outs import CHANNELS as OPT_OUT_CHANNELS
 from compliance.opt_outs import OptOutError, lift_opt_out, opt_outs_in_force, record_opt_out
 from compliance.plan_calculator import N_, PlanError, PlanTerms, limits, propose
@@ -152,7 +152,7 @@ class Summary:
     country: str
     due_date: date | None
     timezone: str | None  # the first of the debtor's zones (None: unknown)
-    today: date  # the debtor's local date
+    today: date  # the debtor's local date (the earliest of their zones', see _today)
     promise_max_days: int
     open_promises: tuple[tuple[int, Decimal, date], ...]  # id, amount, due date
     plans: tuple[tuple[int, str, Decimal, int], ...]  # id, status, total, instalments
@@ -168,6 +168,9 @@ class Summary:
     # Channels closed whatever the hour, and why (compliance/standing.py): the caller
     # evaluates them (registries live in Redis) and hands them in.
     blocked: Mapping[str, StandingBlock] = field(default_factory=dict)
+    # The zones the debtor's dates are read in (date_zones: their candidates, else
+    # their country's), the strongest first.
+    zones: tuple[str, ...] = ()
 
 
 def summary(
@@ -237,6 +240,8 @@ def summary(
                 .order_by(Callback.due_at).limit(5)
             )),
             blocked=dict(blocked or {}),
+            zones=tuple(z.key for z in date_zones(account.timezone, account.country,
+                                                  account.region, None)),
         )  # fmt: skip
 
 
@@ -787,8 +792,13 @@ def _promise_days(config: Mapping[str, Any]) -> int:
 
 
 def _today(account: Account, now: datetime) -> date:
-    zones = debtor_zones(account.timezone, account.country, account.region, None)
-    return now.astimezone(zones[0]).date() if zones else now.astimezone(UTC).date()
+    """The earliest of the debtor's dates in their zones (their country's when theirs
+    are unknown): a date from it on is not past wherever they are, as the agent's form
+    allows (console/dispositions.py). The first zone's date alone refused a promise
+    "for today" from a debtor in a zone still on the day before, and UTC's date (an
+    unknown zone) was already tomorrow for a Mexican debtor from 18:00."""
+    return local_days(now, date_zones(account.timezone, account.country, account.region,
+                                      None))[0]  # fmt: skip
 
 
 def _hold(account: Account, until: datetime) -> datetime | None:

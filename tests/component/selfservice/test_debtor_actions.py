@@ -5,7 +5,7 @@ bad input refused with nothing written."""
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,6 +22,7 @@ from compliance.profile import load_profiles
 from dialer.hopper import Hopper, HopperEntry
 from dialer.messages import COMMANDS_CHANNEL
 from selfservice import debtor_actions as da
+from selfservice.chat_assistant import ChatAssistant
 from store.models import (
     Account,
     AccountDocument,
@@ -118,6 +119,54 @@ def test_given_a_bad_promise_when_made_then_refused_and_nothing_written(
         da.make_promise(engine, debtor(seeded), amount, due, NOW)
     assert err.value.field == field
     assert count(engine, Promise) == 0 and count(engine, CallAttempt) == 0
+
+
+def place(engine: Engine, account_id: int, **where: str | None) -> None:
+    """Move the account: country, region, timezone (None: unknown)."""
+    with Session(engine) as s:
+        row = s.get(Account, account_id)
+        assert row is not None
+        for name, value in where.items():
+            setattr(row, name, value)
+        s.commit()
+
+
+# 06:30 UTC on Wednesday 25 November: 00:30 of the 25th in Chihuahua city, still 23:30
+# of the 24th in Ciudad Juárez. Region CHH gives both zones (Chihuahua's first).
+CHIHUAHUA_MIDNIGHT = datetime(2026, 11, 25, 6, 30, tzinfo=UTC)
+
+
+def test_given_zones_on_two_dates_when_the_debtor_promises_for_the_earlier_today_then_taken(
+    engine: Engine, seeded: PortalSeed
+) -> None:
+    place(engine, seeded.account_id, region="CHH", timezone=None)
+    # The Juárez debtor's today; the first zone's date alone refused it as past.
+    da.make_promise(engine, debtor(seeded), "100", date(2026, 11, 24), CHIHUAHUA_MIDNIGHT)
+    assert da.summary(engine, seeded.account_id, CHIHUAHUA_MIDNIGHT).today == date(2026, 11, 24)
+    with pytest.raises(da.ActionError) as err:  # before every zone's today: past
+        da.make_promise(engine, debtor(seeded), "100", date(2026, 11, 23), CHIHUAHUA_MIDNIGHT)
+    assert err.value.field == "promise_date"
+
+
+def test_given_a_mexican_account_of_no_known_zone_in_the_evening_then_today_is_still_today(
+    engine: Engine, seeded: PortalSeed
+) -> None:
+    place(engine, seeded.account_id, region=None, timezone=None)
+    evening = datetime(2026, 11, 25, 1, 0, tzinfo=UTC)  # 19:00 of the 24th in Mexico City
+    # UTC's date (the 25th) refused the debtor's "today" from 18:00 on.
+    assert da.summary(engine, seeded.account_id, evening).today == date(2026, 11, 24)
+    da.make_promise(engine, debtor(seeded), "100", date(2026, 11, 24), evening)
+
+
+def test_given_a_colombian_account_of_an_unusable_zone_then_the_assistant_reads_bogota(
+    engine: Engine, seeded: PortalSeed
+) -> None:
+    place(engine, seeded.account_id, country="CO", region=None, timezone="GMT-5")
+    assert da.summary(engine, seeded.account_id, NOW).zones == ("America/Bogota",)
+    facts = ChatAssistant(None).facts(engine, seeded.account_id, NOW)
+    # Its callback replies and dates were Mexico City's.
+    assert facts is not None and facts.timezone == "America/Bogota"
+    assert facts.zones == ("America/Bogota",)
 
 
 def test_given_an_unknown_or_disputed_account_when_promising_then_refused(

@@ -341,6 +341,73 @@ def test_given_a_pending_question_when_a_stop_arrives_then_the_stop_wins() -> No
     assert turn.state.pending is None
 
 
+# ---- near midnight, across the debtor's zones -------------------------------------------
+
+# 07:30 UTC on Tuesday 8 December: 23:30 of Monday the 7th in Tijuana, already 02:30 of
+# Tuesday the 8th in Cancún. A debtor whose number or region gives both zones.
+MIDNIGHT = datetime(2026, 12, 8, 7, 30, tzinfo=UTC)
+STRADDLING = replace(FACTS, timezone="America/Tijuana",
+                     zones=("America/Tijuana", "America/Cancun"))  # fmt: skip
+STRADDLING_CANCUN_FIRST = replace(STRADDLING, timezone="America/Cancun",
+                                  zones=("America/Cancun", "America/Tijuana"))  # fmt: skip
+
+
+def at_midnight(text: str, state: DialogueState = VERIFIED,
+                facts: AccountFacts = STRADDLING) -> Turn:  # fmt: skip
+    return respond(state, text, facts, MIDNIGHT)
+
+
+@pytest.mark.parametrize("facts", [STRADDLING, STRADDLING_CANCUN_FIRST])
+@pytest.mark.parametrize(
+    "text", ["me comprometo a pagar 500 pesos hoy", "le pago mañana 500 pesos"]
+)
+def test_given_zones_on_two_dates_when_a_promise_says_hoy_or_manana_then_the_date_is_asked(
+    text: str, facts: AccountFacts
+) -> None:
+    turn = at_midnight(text, facts=facts)
+    # No promise on a day read in one zone: it may be already past, or a day ahead,
+    # where the debtor is. The reply names both todays and asks for the exact date.
+    assert turn.actions == []
+    assert turn.state.pending == "promise_date"
+    assert "7 de diciembre de 2026" in words(turn) and "8 de diciembre de 2026" in words(turn)
+    # The amount is kept: the exact date is all that is missing.
+    answered = at_midnight("el 8/12", turn.state, facts)
+    assert answered.actions == [MakePromise(Decimal("500.00"), date(2026, 12, 8))]
+
+
+@pytest.mark.parametrize("facts", [STRADDLING, STRADDLING_CANCUN_FIRST])
+def test_given_zones_on_two_dates_when_the_debtor_writes_the_earlier_today_then_it_is_taken(
+    facts: AccountFacts,
+) -> None:
+    # "7/12" is the Tijuana debtor's today: neither refused as past nor read as 2027.
+    turn = at_midnight("le pago 500 pesos el 7/12", facts=facts)
+    assert turn.actions == [MakePromise(Decimal("500.00"), date(2026, 12, 7))]
+
+
+def test_given_zones_on_two_dates_when_a_day_before_both_todays_then_refused() -> None:
+    turn = at_midnight("le pago 500 pesos el 6/12/2026")
+    assert turn.actions == []
+    assert turn.state.pending == "promise_date"
+
+
+def test_given_zones_on_two_dates_when_a_weekday_reads_alike_in_both_then_taken() -> None:
+    # Friday the 11th from Monday the 7th and from Tuesday the 8th: no question needed.
+    turn = at_midnight("le pago 500 pesos el viernes")
+    assert turn.actions == [MakePromise(Decimal("500.00"), date(2026, 12, 11))]
+
+
+def test_given_zones_on_two_dates_when_a_weekday_reads_apart_then_the_date_is_asked() -> None:
+    # "el martes" is tomorrow from Tijuana's Monday, next week from Cancún's Tuesday.
+    turn = at_midnight("le pago 500 pesos el martes")
+    assert turn.actions == [] and turn.state.pending == "promise_date"
+
+
+def test_given_zones_on_two_dates_then_the_exact_date_question_in_english() -> None:
+    turn = respond(VERIFIED, "me comprometo a pagar 500 pesos hoy", STRADDLING, MIDNIGHT, "en")
+    assert turn.actions == []
+    assert "December 7, 2026" in words(turn) and "December 8, 2026" in words(turn)
+
+
 # ---- reading days and amounts ----------------------------------------------------------
 
 
