@@ -12,6 +12,7 @@
   const POLL_MS = 2000;
   let attemptId = null;
   let lastId = 0;
+  let lastDay = null;  // the day of the last line shown (dayOf)
   let timer = null;
   let host = $("pop");  // the panel on screen with the chat: the account's pop or the names-only one
 
@@ -27,6 +28,9 @@
     return "";
   }
 
+  // The reader's calendar day of a moment (the browser's zone, as the times are shown).
+  const dayOf = (ms) => new Date(ms).toLocaleDateString("en-CA");
+
   function append(messages) {
     const list = $("chat-transcript");
     for (const m of messages) {
@@ -35,10 +39,16 @@
       const li = Cobrador.el("li", "", "chat-" + m.sender);
       li.dataset.sender = m.sender;
       const note = statusNote(m);
-      // The time with its zone (Cobrador.hour: the reader's city), filled in once named.
+      // The time with its zone (the reader's city), filled in once named. A conversation
+      // may span days: a line carries its date when its day is not the line before's
+      // (for the first line: not today), so "23:50" then "00:10" never read as minutes apart.
       const meta = Cobrador.el("div", "", "muted small chat-meta");
       const after = ` · ${m.sender_label}` + (note ? ` · ${note}` : "");
-      Cobrador.hour(Date.parse(m.at) / 1000).then((time) => { meta.textContent = time + after; });
+      const ms = Date.parse(m.at);
+      const day = dayOf(ms);
+      const stamp = day === (lastDay || dayOf(Date.now())) ? Cobrador.hour : Cobrador.when;
+      lastDay = day;
+      stamp(ms / 1000).then((time) => { meta.textContent = time + after; });
       li.append(meta, Cobrador.el("div", m.text, "chat-text"));
       list.append(li);
     }
@@ -61,6 +71,7 @@
   function start(id) {
     attemptId = id;
     lastId = 0;
+    lastDay = null;
     $("chat-transcript").replaceChildren();
     say("");
     load(true);

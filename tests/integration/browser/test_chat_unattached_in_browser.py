@@ -1,4 +1,5 @@
 """A chat from a number that names no single account, on the agent page in Chromium:
+each line's time named with the agent's zone, and its date when a new day starts;
 the names-only pop (candidates by name and masked reference, nothing about a debt)
 with the transcript and the reply box beside it; the debtor's answer typed by the
 agent attaches the chat to the account and opens it; a chat from a number no
@@ -17,7 +18,7 @@ from support.screenshots import screenshot_path
 
 from selfservice.chat_service import ChatService, Incoming
 from store.db import transaction
-from store.models import Conversation, Phone
+from store.models import Conversation, ConversationMessage, Phone
 
 SHARED = "+525512349999"  # María's and Juan's number
 DESK = {"viewport": {"width": 1440, "height": 900}, "locale": "es-MX",
@@ -134,4 +135,34 @@ def test_given_a_chat_from_a_number_no_account_has_then_closed_without_one(
     assert (c.state, c.account_id) == ("closed", None)
     with transaction(engine) as s:
         assert s.scalar(select(Conversation.close_reason).where(Conversation.id == cid)) == "agent"
+    context.close()
+
+
+def test_given_a_chat_that_spans_two_days_then_each_new_day_shows_its_date(
+    browser: Any, console_url: str, seeded: Seed, engine: Engine
+) -> None:
+    from playwright.sync_api import expect
+
+    context = browser.new_context(**DESK)
+    page = context.new_page()
+    log_in_ready(page, console_url)
+    chat = ChatService(engine, StandInAssistant(), StandInActions())
+    now = datetime.now(UTC)
+    number = "+525599990001"
+    cid = chat.handle(Incoming("sms", number, "hola", now - timedelta(seconds=30))).conversation_id
+    # The greeting and its answer were yesterday (within the conversation's day).
+    with transaction(engine) as s:
+        for line in s.scalars(select(ConversationMessage)
+                              .where(ConversationMessage.conversation_id == cid)):  # fmt: skip
+            line.at = line.at - timedelta(days=1)
+    chat.handle(Incoming("sms", number, "quiero un asesor", now))
+    lines = page.locator("#chat-transcript li .chat-text")
+    expect(lines).to_have_text(["hola", "¡Hola! ¿En qué le ayudo?", "quiero un asesor",
+                                "Le comunico con un asesor."])  # fmt: skip
+    # Yesterday's first line and today's first line carry their date; the others, on
+    # the same day as the line before, the time alone. Every one names the zone.
+    dated = re.compile(r"^\d{2}/\d{2}/\d{4},? \d{2}:\d{2} \(Ciudad de México\) · \S")
+    timed = re.compile(r"^\d{2}:\d{2} \(Ciudad de México\) · \S")
+    times = page.locator("#chat-transcript li > div:first-child")
+    expect(times).to_have_text([dated, timed, dated, timed])
     context.close()
