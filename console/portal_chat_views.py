@@ -71,7 +71,9 @@ class Shown:
 
 
 def _zone(account: Account) -> str:
-    zones = debtor_zones(account.timezone, account.country, None, None)
+    # The region too: an account zoned by its state alone was shown in UTC here while
+    # the account page (selfservice/debtor_actions.py summary) showed its own clock.
+    zones = debtor_zones(account.timezone, account.country, account.region, None)
     return zones[0].key if zones else "UTC"
 
 

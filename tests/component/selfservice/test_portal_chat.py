@@ -31,6 +31,7 @@ from selfservice import conversations as conv
 from selfservice.chat_sender import pending_ids
 from store.db import transaction
 from store.models import (
+    Account,
     AuditEntry,
     CallAttempt,
     Conversation,
@@ -155,6 +156,22 @@ async def test_given_a_verified_session_when_the_debtor_asks_the_balance_then_th
         views = s.scalars(select(AuditEntry.payload).where(AuditEntry.kind == "pii_view")).all()
     assert "message" in kinds
     assert any("portal_chat" in str(v) for v in views)
+
+
+async def test_given_an_account_zoned_by_its_region_only_then_the_lines_are_on_its_clock(
+    web: TestClient, seeded: PortalSeed, engine: Engine
+) -> None:
+    with transaction(engine) as s:
+        account = s.get(Account, seeded.account_id)
+        assert account is not None
+        account.region, account.timezone = "ROO", None  # Quintana Roo: Cancún, by region
+    await enter(web, seeded.account_id)
+    await write(web, "cuanto debo")
+    page = plain(await (await web.get("/p/cuenta/chat")).text())
+    # 17:00 UTC is 12:00 in Cancún; the chat read no region and showed UTC's 17:00,
+    # where the account page showed Cancún's clock.
+    assert "Usted · mar 24 de nov, 12:00 (Cancún)" in page
+    assert "(UTC)" not in page
 
 
 async def test_given_the_debtor_asks_for_an_agent_when_one_replies_then_the_reply_shows_on_the_page_and_its_poll(
