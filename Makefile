@@ -95,7 +95,7 @@ ci:
 	$(MAKE) ci-deps
 	DATABASE_URL=$${DATABASE_URL:-$(PG_URL)} REDIS_URL=$${REDIS_URL:-$(REDIS_CI_URL)} $(MAKE) integration
 
-demo: $(STAMP)
+demo: $(STAMP) $(PHONE_JS) $(MAP_JS)
 	$(BIN)/cobrador demo
 
 clean:

@@ -38,6 +38,7 @@ from console import (
     agent_views,
     auditor_views,
     auth_views,
+    bundles,
     chat_queue,
     chat_views,
     client_address,
@@ -267,6 +268,20 @@ async def _security_headers(request: web.Request, response: web.StreamResponse) 
 HSTS = "max-age=31536000"
 
 
+def _warn_missing_bundles(static_dir: Path) -> None:
+    """A checkout run without `make install` has no web phone and no field map: said
+    once at start, in the operator's log, with the command that builds them."""
+    gone = bundles.missing(static_dir)
+    if "phone" in gone:
+        log.warning("console: the browser phone is not built (%s missing under %s): agents "
+                    "have no web phone; run `make install` (needs node and npm)",
+                    ", ".join(gone["phone"]), static_dir)  # fmt: skip
+    if "map" in gone:
+        log.warning("console: the field map is not built (%s missing under %s): the "
+                    "supervisors' field page cannot show or plan visits; run `make install` "
+                    "(needs node and npm)", ", ".join(gone["map"]), static_dir)  # fmt: skip
+
+
 def _behind_https(settings: Settings) -> bool:
     """Served over HTTPS: our own certificate, or a TLS proxy in front (secure cookie)."""
     return (
@@ -332,6 +347,7 @@ def init_app(
 
     app.on_response_prepare.append(_security_headers)
     app.router.add_static("/static", HERE / "static", name="static")
+    _warn_missing_bundles(HERE / "static")
     auth_views.setup_routes(app)
     agent_views.setup_routes(app)
     inbound_views.setup_routes(app)

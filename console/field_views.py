@@ -19,6 +19,7 @@ from aiohttp import web
 from sqlalchemy import Engine, select
 
 from cobrador.ground.code_words import VISIT_OUTCOME_LABELS
+from console import bundles
 from console.i18n import gettext_
 from console.keys import CLOCK, ENGINE, FIELD_CHECK, SETTINGS
 from console.params import id_or_400
@@ -37,6 +38,7 @@ from store.models import Account, AccountStatus, Role
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
+STATIC = HERE / "static"  # the service worker and the map's bundle (console/bundles.py)
 MAX_PLAN_REFS = plans.MAX_ACCOUNTS_PER_PLAN
 PURGE_EVERY_SECONDS = 3600.0
 ON_SHIFT_EVERY_SECONDS = 30.0
@@ -172,7 +174,7 @@ async def manifest(request: web.Request) -> web.StreamResponse:
 
 
 async def service_worker(request: web.Request) -> web.StreamResponse:
-    response = web.FileResponse(HERE / "static" / "field" / "sw.js")
+    response = web.FileResponse(STATIC / "field" / "sw.js")
     response.headers["Content-Type"] = "text/javascript"
     response.headers["Cache-Control"] = "no-cache"  # a new version is picked up at once
     response.headers["Service-Worker-Allowed"] = "/field/"
@@ -324,6 +326,8 @@ async def supervisor_field_page(request: web.Request) -> dict[str, Any]:
     return {"day": day.isoformat(),
             "agents": await in_db(request, _field_agents, plan_scope(user_of(request))),
             "tiles": request.app[SETTINGS].field_map_tiles,
+            # Without its bundle the page would stay blank: it says why instead.
+            "map_missing": "map" in bundles.missing(STATIC),
             # The words the field agent picked (field/questionnaire.py's), in the page's language.
             "visit_outcomes": {code: gettext_(label)
                                for code, label in VISIT_OUTCOME_LABELS.items()}}  # fmt: skip

@@ -686,6 +686,10 @@ EN = {
     "Hecha": "Done",
     "Fallida u omitida": "Failed or skipped",
     "Gestor (última posición, batería)": "Field agent (last position, battery)",
+    "El mapa de campo no está instalado en este servidor: no se pueden ver ni planear visitas aquí. El operador debe ejecutar «make install» (requiere node y npm).": (
+        "The field map is not installed on this server: visits cannot be seen or planned "
+        "here. The operator must run “make install” (needs node and npm)."
+    ),
     "Las posiciones se muestran solo de gestores en turno que aceptaron compartirlas; se borran al terminar el turno y su retención.": "Positions are shown only for field agents on shift who agreed to share them; they are deleted when the shift and its retention end.",
     "Avisos": "Notices",
     "Sin visitas terminadas desde que abrió esta página.": "No visit has ended since you opened this page.",

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from cobrador.ground.settings import Settings
 from compliance.engine import Decision
+from console import field_views
 from console.app import init_app
 from metrics.definitions import REGISTRY
 from store.db import transaction
@@ -726,3 +728,16 @@ def test_given_the_map_script_when_a_code_has_no_word_then_it_never_shows_the_co
         r"(STATUS|OUTCOME|REASON)\[[^\]]+\]\s*\|\|\s*(v\.status|v\.outcome|c\b)", script
     )
     assert "T.other_status" in script and "T.other_outcome" in script
+
+
+async def test_given_the_map_not_built_then_the_field_page_says_so_instead_of_staying_blank(
+    field_client: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A fresh clone's `make demo` built no map.js: the page showed empty tables, no map,
+    # and a plan button that did nothing (the map's script draws all three).
+    await login(field_client, "sofia")
+    page = await (await field_client.get("/supervisor/field")).text()
+    assert 'id="map-missing"' not in page  # the checkout's bundle (make install)
+    monkeypatch.setattr(field_views, "STATIC", tmp_path)
+    page = await (await field_client.get("/supervisor/field")).text()
+    assert 'id="map-missing"' in page and "make install" in page
