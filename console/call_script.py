@@ -110,6 +110,9 @@ def _fill(text: str, facts: ScriptFacts, tr: Translate) -> str:
         "{instrucciones}": facts.payment_instructions or setting("payment_instructions"),
     }
     for key, value in values.items():
+        if value.endswith("."):
+            # "Despacho Ejemplo, S.C." ends a sentence itself: never read "S.C.."
+            text = text.replace(key + ".", value)
         text = text.replace(key, value)
     return text
 

@@ -190,11 +190,12 @@ class Templates:
         self, name: str, stage: str, facts: MessageFacts, options: MessageOptions
     ) -> Rendered:
         template = self._template(name, stage)
-        context = template.new_context(self.context(facts, options))
+        values = self.context(facts, options)
+        context = template.new_context(values)
         try:
-            body = _squash("".join(template.blocks["body"](context)))
+            body = _one_full_stop(_squash("".join(template.blocks["body"](context))), values)
             subject = (
-                _squash("".join(template.blocks["subject"](context)))
+                _one_full_stop(_squash("".join(template.blocks["subject"](context))), values)
                 if "subject" in template.blocks
                 else None
             )
@@ -211,6 +212,15 @@ class Templates:
             subject=subject or "", paragraphs=paragraphs
         )
         return Rendered(subject or options.sender, body, html)
+
+
+def _one_full_stop(text: str, values: Mapping[str, Any]) -> str:
+    """A value that ends a sentence itself ("Despacho Ejemplo, S.C.") before the
+    template's own full stop: one stop, never "S.C.." in what the debtor reads."""
+    for value in values.values():
+        if isinstance(value, str) and value.endswith("."):
+            text = text.replace(value + ".", value)
+    return text
 
 
 def _squash(text: str) -> str:

@@ -66,6 +66,26 @@ def test_given_guarantor_verified_then_guarantor_script():
     assert "aval u obligado solidario de la cuenta de María López" in text
 
 
+def test_given_names_ending_in_a_period_then_no_sentence_ends_twice():
+    # The demo's agency "Despacho Ejemplo, S.C." was read "Le llamo de Despacho Ejemplo, S.C.."
+    config = CONFIG | {"agency": "Despacho Ejemplo, S.C.", "creditor": "Banco Ejemplo, S.A.",
+                       "agency_address": "Av. Reforma 1, Col. Centro, C.P. 06000 Méx."}  # fmt: skip
+    f = facts(config=config, debtor_name="Juan Pérez Jr.", amount="$1.00 MXN")
+    said = "\n".join([call_script.opening(f, same), call_script.debtor(f, same),
+                      call_script.third_party(f, same), call_script.chat_opening(f, same)])  # fmt: skip
+    assert ".." not in said
+    assert "Le llamo de Despacho Ejemplo, S.C." in said
+    assert (
+        "Le llamo de Despacho Ejemplo, S.C.\n" in said
+        or "Le llamo de Despacho Ejemplo, S.C." in said
+    )
+    assert "Le llamamos en nombre de Banco Ejemplo, S.A.\n" in said
+    assert "¿Podría comunicarme con Juan Pérez Jr.?" in said  # only the period before it goes
+    # An ellipsis the operator wrote is theirs: kept as written.
+    f = facts(config=CONFIG | {"agency": "Despacho..."})
+    assert "Le llamo de Despacho..." in call_script.opening(f, same)
+
+
 def test_given_agency_not_configured_then_the_script_says_so():
     text = call_script.third_party(facts(config={"creditor": "X"}), same)
     assert "(sin configurar: agency)" in text

@@ -143,6 +143,21 @@ def test_given_a_campaign_that_allows_it_when_rendered_then_amount_and_creditor_
     assert "4,321.09" in promise.text
 
 
+@pytest.mark.parametrize(("name", "stage"), SHIPPED)
+@pytest.mark.parametrize("channel", ["sms", "whatsapp", "email"])
+def test_given_a_sender_ending_in_a_period_then_no_message_ends_a_sentence_twice(
+    name: str, stage: str, channel: str
+) -> None:
+    # The demo's WhatsApp notices were signed "Despacho Ejemplo, S.C.." to every debtor.
+    facts = MessageFacts(**{**FACTS.__dict__, "channel": channel})
+    options = MessageOptions(sender="Despacho Ejemplo, S.C.", show_creditor=True,
+                             creditor="Banco Ejemplo, S.A.", show_amount=True)  # fmt: skip
+    out = Templates().render(name, stage, facts, options)
+    for text in (out.text, out.subject or "", out.html or ""):
+        assert ".." not in text
+    assert "S.C." in out.text or "S.C." in (out.subject or "")
+
+
 def test_given_html_in_a_name_when_rendered_for_email_then_it_is_escaped() -> None:
     facts = MessageFacts("<script>x</script>", "https://p/T", "email")
     out = Templates().render("recordatorio", "friendly", facts, MessageOptions())
