@@ -185,6 +185,23 @@ def test_given_an_sms_opt_out_when_authorised_again_then_the_channel_is_back(
     assert count(engine, Account, id=portal.account_id, opted_out="") == 1
 
 
+def test_given_letters_for_the_digits_then_the_phone_refuses_them_before_a_try_is_spent(
+    phone: Any, portal_url: str, portal: PortalSeed
+) -> None:
+    # The field's pattern "[0-9 .-]{4,8}" is not a valid expression in the browser's
+    # unicode-sets mode: Chromium logged an error and accepted anything.
+    errors: list[str] = []
+    phone.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    open_link(phone, portal_url, portal.account_id)
+    field = phone.get_by_label("Últimos 4 dígitos de su documento")
+    field.fill("abcd")
+    assert field.evaluate("e => e.validity.patternMismatch") is True
+    for typed in ("1234", "12 34", "1.234", "12-34"):
+        field.fill(typed)
+        assert field.evaluate("e => e.validity.valid") is True, typed
+    assert errors == []  # nor any other: the icon the browser asks for is served
+
+
 def test_given_three_wrong_answers_when_entered_then_the_link_is_locked(
     phone: Any, portal_url: str, portal: PortalSeed
 ) -> None:
