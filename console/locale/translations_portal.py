@@ -137,6 +137,7 @@ PORTAL_EN = {
     "Cómo quiere que le contactemos": "How you want us to contact you",
     "no autorizado": "not authorised",
     "autorizado": "authorised",
+    "no se usa": "not used",
     "Dejar de recibir": "Stop receiving",
     "No quiero que me contacten por ningún medio": "I do not want to be contacted by any means",
     "Su cuenta": "Your account",

@@ -541,6 +541,12 @@ async def test_given_a_portal_opt_out_when_authorised_again_then_allowed_and_a_f
         )
 
 
+def channel_states(page: str) -> dict[str, str]:
+    """Each channel's word on the portal ("autorizado", "no autorizado", "no se usa")."""
+    found = re.findall(r'data-channel="(\w+)"><span>[^:<]*:\s*(?:<strong>)?([^<]+?)\s*<', page)
+    return dict(found)
+
+
 def blocked_lines(page: str) -> dict[str, str]:
     return dict(re.findall(r'id="blocked-(\w+)">([^<]*)<', page))
 
@@ -554,6 +560,8 @@ async def test_given_a_number_on_reus_when_the_account_is_shown_then_each_channe
     assert lines["call"] == ("No le llamaremos: su número está en el REUS. Para dejar de estar "
                              "inscrito, pídalo a la CONDUSEF (condusef.gob.mx).")  # fmt: skip
     assert lines["sms"].startswith("No le enviaremos SMS: su número está en el REUS.")
+    # Not stopped, not used: never "autorizado" beside "we will not call you".
+    assert channel_states(await (await web.get("/p/cuenta")).text())["call"] == "no se usa"
     english = blocked_lines(await (await web.get("/p/cuenta?lang=en")).text())
     assert english["call"].startswith("We will not call you: your number is on REUS.")
     # A channel the debtor stopped says so already: no second line for it.
@@ -570,8 +578,11 @@ async def test_given_a_clean_number_when_the_account_is_shown_then_no_call_line_
     load_reus(engine, redis_url, tmp_path, [], NOW)
     clock.now = NOW.replace(hour=7)  # 01:00 in Mexico City: outside hours is not a standing block
     await enter(web, seeded.account_id)
-    lines = blocked_lines(await (await web.get("/p/cuenta")).text())
+    page = await (await web.get("/p/cuenta")).text()
+    lines = blocked_lines(page)
     assert "call" not in lines and "sms" not in lines and "whatsapp" not in lines
+    states = channel_states(page)
+    assert states["call"] == states["sms"] == states["whatsapp"] == "autorizado"
 
 
 async def test_given_a_listed_reference_or_a_second_number_when_shown_then_no_line(
