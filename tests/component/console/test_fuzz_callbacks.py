@@ -405,7 +405,7 @@ async def test_given_bodies_past_the_bound_then_413_before_the_end(
     gateways_app: Callable[[], web.Application],
     declared: bool,
 ) -> None:  # fmt: skip
-    """Declared (Content-Length) or chunked, 64 MiB to each webhook: 413 with the bound,
+    """Declared (Content-Length) or chunked, 256 MiB to each webhook: 413 with the bound,
     the connection closed long before the end (the body is never held whole)."""
     for make, url, headers in (
         (payments_app, f"{WEBHOOK_PATH}?data.id=123&type=payment",
@@ -414,16 +414,20 @@ async def test_given_bodies_past_the_bound_then_413_before_the_end(
     ):  # fmt: skip
         client = await _client(make())
         try:
-            body = Counting(1024)
+            body = Counting(4096)  # 256 MiB
             if declared:
-                headers = {**headers, "Content-Length": str(1024 * 65_536)}
+                headers = {**headers, "Content-Length": str(4096 * 65_536)}
             try:
                 resp = await client.post(url, data=body, headers=headers)
                 status, text = await _answer(resp)
                 assert status == 413 and "bytes" in text, (url, status, text)
             except (ConnectionError, OSError):
                 pass  # closed while we were still sending: refused all the same
-            assert body.sent < 64, (url, body.sent)  # under 4 MiB of the 64 taken
+            # Never to the end: the chunks counted here include what the kernel's socket
+            # buffers take before the 413 closes the connection (loopback buffers grow to
+            # 32 MiB received plus 4 MiB sent on this machine, filled while a loaded
+            # server is slow to answer), so the bound is a quarter of the body.
+            assert body.sent < 1024, (url, body.sent)  # under 64 MiB of the 256
         finally:
             await client.close()
 
