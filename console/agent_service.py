@@ -219,6 +219,7 @@ def build_pop(
             "attempt_id": attempt_id,
             "account_id": account.id,
             "campaign": campaign.name if campaign else "",
+            "chat": _is_chat(attempt),  # a handed-over conversation: its transcript is shown
             "verified": verified,
             "account": {"ref": masked_ref(account.external_ref), "name": account.debtor_name},
             "opening": (

@@ -1,5 +1,5 @@
 /* A handed-over chat on the agent page: agent.js dispatches cobrador:pop for every
-   pop; when the pop's attempt is a conversation, the transcript is shown and polled
+   pop; when the pop's attempt is a conversation (its "chat" flag), the transcript is shown and polled
    while the pop is on screen, and the agent's replies go out over its channel.
    A chat that names no single account arrives as a names-only pop (cobrador:inbound,
    direction "chat", inbound.js): the transcript shows beside it, and the agent may
@@ -112,7 +112,8 @@
   document.addEventListener("cobrador:pop", (ev) => {
     const pop = ev.detail;
     stop();
-    if (!pop || pop.type === "preview" || !pop.attempt_id) return;
+    // Only a chat's pop: a call's asked for a transcript it has not (a 404 each call).
+    if (!pop || pop.type === "preview" || !pop.attempt_id || !pop.chat) return;
     placeIn($("pop"));
     closings(null);
     start(pop.attempt_id);

@@ -85,6 +85,7 @@ async def test_given_ready_agent_when_dialer_publishes_pop_then_socket_receives_
         assert leak not in json.dumps(got, ensure_ascii=False), leak
     assert "script" not in got and "promises" not in got and "notes" not in got
     assert got["opening"].startswith("Buenos días. Mi nombre es Ana.")  # 11:00 in CDMX
+    assert got["chat"] is False  # a call: the page asks for no transcript
     assert "María López Hernández" in got["third_party"]["script"]
     assert [p["code"] for p in got["verification"]["titular"]] == ["full_name", "account_last4"]
     assert got["phone"]["consent"] is True and got["phone"]["masked"].endswith("0001")

@@ -80,6 +80,7 @@ async def test_given_a_debtor_asking_for_an_agent_when_ana_is_ready_then_she_get
         and "Esta conversación queda registrada." in pop["opening"]
     )
     assert "llamada" not in pop["opening"] and "Le llamo" not in pop["opening"]
+    assert pop["chat"] is True  # the page shows and polls its transcript
     snap = await AgentStates(aredis).get(agent)
     assert (snap.state, snap.attempt_id) == (AgentState.talking, attempt)  # no call meanwhile
 
