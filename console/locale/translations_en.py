@@ -306,6 +306,19 @@ EN = {
     "Objetivo de abandono (porcentaje)": "Abandonment target (percent)",
     "Abandono legal": "Legal abandonment",
     "Colgaron durante la detección": "Hung up during detection",
+    "Contestadoras colgadas": "Machines hung up on",
+    "El abandono legal cuenta cada contestadora colgada como una persona abandonada: la campaña no ha medido cuántas personas toma su detección por contestadora.": (
+        "The legal abandonment counts every machine hung up on as a person abandoned: the "
+        "campaign has not measured how many persons its detection takes for machines."
+    ),
+    "El abandono legal cuenta el {pct} de las contestadoras colgadas como personas abandonadas (estimación medida de la campaña).": (
+        "The legal abandonment counts {pct} of the machines hung up on as persons abandoned "
+        "(the campaign's measured estimate)."
+    ),
+    "La campaña estima que su detección no toma a ninguna persona por contestadora: las contestadoras colgadas no cuentan como abandono.": (
+        "The campaign estimates its detection takes no person for a machine: machines hung "
+        "up on do not count as abandons."
+    ),
     "Colgó antes de tiempo": "Hung up early",
     "máximo del perfil": "profile maximum",
     "Guardar": "Save",

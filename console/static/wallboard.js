@@ -47,6 +47,14 @@
       node.textContent = pct(rate);
       node.classList.toggle("warn", rate !== undefined && rate !== null && rate > target);
     }
+    for (const node of root.querySelectorAll("[data-machine]")) {
+      const v = windows[node.dataset.machine];
+      node.textContent = v && typeof v === "object" && v.machine_drops !== undefined ? `${v.machine_drops}` : "—";
+    }
+    // How the legal rate counts those drops: a reader of 9 % must see why.
+    const amd = snap.live.amd_false_positive_ratio;
+    document.getElementById("amd-note").textContent = amd === undefined || amd === null ? ""
+      : amd >= 1 ? T.amd_all : amd <= 0 ? T.amd_none : T.amd_share.replace("{pct}", `${Math.round(amd * 100)} %`);
     for (const node of root.querySelectorAll("[data-early]")) {
       const v = windows[node.dataset.early];
       node.textContent = v && typeof v === "object" && v.early_hangups !== undefined

@@ -148,8 +148,11 @@ def test_given_a_working_morning_then_pages_show_no_code_and_screenshots_are_tak
     redis = Redis.from_url(settings.redis_url or "")
     redis.set(wallboard_key("mx-demo"), json.dumps({
         "calls_ringing": 4, "calls_connected": 1,
-        "abandonment": {"1h": {"ratio": 0.012, "early_hangups": 1, "early_ratio": 0.004},
-                        "24h": {"ratio": 0.018}, "30d": {"ratio": 0.021}},
+        "abandonment": {"1h": {"ratio": 0.012, "machine_drops": 2, "early_hangups": 1,
+                               "early_ratio": 0.004},
+                        "24h": {"ratio": 0.018, "machine_drops": 9},
+                        "30d": {"ratio": 0.021, "machine_drops": 140}},
+        "amd_false_positive_ratio": 0.15,
         "hopper": {"size": 42, "health": {"blocked": {"outside_hours": 12, "attempt_cap_day": 3}}},
         "dialer": {"ok": True, "reason": ""},
     }))  # fmt: skip
@@ -209,6 +212,12 @@ def test_given_a_working_morning_then_pages_show_no_code_and_screenshots_are_tak
     expect(supervisor.locator("#plans-table")).to_contain_text("25 %")
     expect(supervisor.locator("#figures-since")).to_contain_text("Ciudad de México")
     expect(supervisor.locator("#plans-table")).to_contain_text("30 de noviembre de 2026")
+    # The machines the detection hung up on, and how many of them the legal rate counts.
+    expect(supervisor.locator('[data-machine="24h"]')).to_have_text("9")
+    expect(supervisor.locator("#amd-note")).to_have_text(
+        "El abandono legal cuenta el 15 % de las contestadoras colgadas como personas "
+        "abandonadas (estimación medida de la campaña)."
+    )
     no_error_banner(supervisor)
     assert raw_codes(supervisor, RAW_ES) == []
     assert iso_dates_and_zone_ids(supervisor) == []
