@@ -258,6 +258,33 @@ def count_since(stamps: Iterable[float], since: float) -> int:
     return sum(1 for s in stamps if s > since)
 
 
+def phone_status_reason(status: str) -> str | None:
+    """Why a number with this status is not dialed; None for an active one."""
+    if status == "active":
+        return None
+    if status == "stopped":
+        return "cease_contact"  # the debtor asked not to be called on it
+    if status == "third_party":
+        return "third_party"  # someone else answers it: an older adult, a relative, a minor
+    return "invalid_number"  # invalid, wrong_number, retired, anything unknown
+
+
+def no_usable_number(statuses: Iterable[str], profile: Profile, now: datetime) -> Decision:
+    """The decision for an account none of whose numbers may be dialed (all dead,
+    stopped, someone else's, or none at all): blocked, each reason once, in a stable
+    order, so the same numbers give the same decision."""
+    reasons = {phone_status_reason(s) or "invalid_number" for s in statuses} or {"invalid_number"}
+    return Decision(
+        allowed=False,
+        reasons=tuple(r for r in REASONS if r in reasons),
+        profile_version=profile.full_version,
+        registry_versions={},
+        local_time=None,
+        timezone=None,
+        evaluated_at=now,
+    )
+
+
 class Engine:
     """Evaluates contact requests; holds only caches, so one instance serves every campaign."""
 
@@ -422,14 +449,11 @@ class Engine:
     def _check_phone(request: CallRequest, phone: PhoneFacts, add: Callable[[str], None]) -> None:
         profile, channel = request.profile, request.channel
         valid, _ = number_info(phone.e164)
-        if not valid or phone.status in ("invalid", "wrong_number"):
+        status_reason = phone_status_reason(phone.status)
+        if not valid:
             add("invalid_number")
-        elif phone.status == "stopped":
-            add("cease_contact")
-        elif phone.status == "third_party":
-            add("third_party")  # someone else answers it: an older adult, a relative, a minor
-        elif phone.status != "active":
-            add("invalid_number")
+        elif status_reason is not None:
+            add(status_reason)
         party = PARTY_BY_PHONE_TYPE.get(phone.phone_type, "third_party")
         if party not in profile.allowed_parties:
             add("third_party")

@@ -30,7 +30,7 @@ import redis.asyncio as aioredis
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session, joinedload
 
-from compliance.engine import Decision
+from compliance.engine import Decision, no_usable_number
 from compliance.service import ComplianceService, Item, account_facts, phone_facts
 from dialer.hopper import Hopper, HopperEntry
 from dialer.hopper_holds import in_flight
@@ -40,6 +40,7 @@ from store import audit
 from store.db import transaction
 from store.importing.bulk import any_of
 from store.models import Account, CallAttempt, Callback, Campaign, Promise
+from store.models import Decision as DecisionRow
 
 log = logging.getLogger(__name__)
 
@@ -152,13 +153,16 @@ class Refiller:
         entries: list[HopperEntry] = []
         sleeps: dict[int, datetime] = {}
         admitted: set[int] = set()
+        unusable: list[tuple[Item, Decision]] = []
         today = now.date()
         for index, cand in enumerate(candidates):
             picked = chosen.get(index)
-            if picked is None:  # no active phone at all
-                report.blocked["invalid_number"] += 1
-                sleeps[cand.account.id] = now + DEFAULT_BACKOFF
-                continue
+            if picked is None:
+                # No number that may be dialed: the decision says so, like any other.
+                profile = profiles[cand.account.country]
+                picked = (Item(account_facts(cand.account), None, profile, self.campaign.id),
+                          no_usable_number([p.status for p in cand.account.phones], profile, now))  # fmt: skip
+                unusable.append(picked)
             item, decision = picked
             if decision.allowed:
                 priority = account_priority(
@@ -187,7 +191,8 @@ class Refiller:
                                str(decision.allowed).lower()).inc()  # fmt: skip
         recorded = [chosen[i] for i in sorted(chosen)]
         queued_callbacks = [e.payload["callback_id"] for e in entries if "callback_id" in e.payload]
-        await asyncio.to_thread(self._write, recorded, sleeps, admitted, now, queued_callbacks)
+        await asyncio.to_thread(self._write, recorded + unusable, sleeps, admitted, now,
+                                queued_callbacks)  # fmt: skip
         report.added = await self.hopper.add(entries, now.timestamp())
         await self._store_health(report, now)
         return report
@@ -263,7 +268,7 @@ class Refiller:
                     .where(any_of(Callback.id, queued_callbacks, s))
                     .values(status="queued")
                 )
-            blocked = [(i, d) for i, d in recorded if not d.allowed]
+            blocked = _changed_only(s, [(i, d) for i, d in recorded if not d.allowed])
             if blocked:
                 # Every call not placed keeps its own decision row and audit entry.
                 self.compliance.record(
@@ -308,6 +313,32 @@ def admission_evidence(
             for item, decision in admitted
         ],
     }
+
+
+def _changed_only(s: Session, blocked: list[tuple[Item, Decision]]) -> list[tuple[Item, Decision]]:
+    """The blocked decisions to record: all of them, but an account's "no usable
+    number" only when its last call decision is not that same one. Such an account
+    comes back every day until its numbers change; a row a day would say nothing new.
+    The last call decision is read from SQL, so a restart or a lost Redis changes
+    nothing; a decision that names a number (a call placed, a number revived and
+    blocked) in between makes the next one a change."""
+    numberless = [i.account.id for i, _ in blocked if i.phone is None]
+    if not numberless:
+        return blocked
+    last_ids = select(func.max(DecisionRow.id)).where(
+        any_of(DecisionRow.account_id, numberless, s), DecisionRow.channel == "call"
+    ).group_by(DecisionRow.account_id)  # fmt: skip
+    last = {
+        r.account_id: r for r in s.scalars(select(DecisionRow).where(DecisionRow.id.in_(last_ids)))
+    }
+
+    def same(item: Item, decision: Decision) -> bool:
+        row = last.get(item.account.id)
+        return (row is not None and row.phone_e164 is None and not row.allowed
+                and row.campaign_id == item.campaign_id
+                and list(row.reasons) == list(decision.reasons))  # fmt: skip
+
+    return [(i, d) for i, d in blocked if i.phone is not None or not same(i, d)]
 
 
 def _rotation(cand: Candidate) -> list[Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from compliance.transparency.verify import verify
@@ -96,3 +96,80 @@ async def test_given_mx_campaign_holding_colombian_debtor_when_refilled_friday_2
     with Session(engine) as s:
         row = s.scalars(select(Decision).where(Decision.stage == "hopper")).one()
     assert row.profile_version.startswith("CO@") and row.reasons == ["outside_hours"]
+
+
+async def test_given_accounts_without_a_usable_number_when_refilled_each_day_then_one_decision_row_per_reason_change(
+    engine: Engine, redis_url: str
+) -> None:
+    """An auditor asking why an account was never called finds the decision: one row,
+    not one a day, and a new one when what blocks it changes."""
+    import redis.asyncio as aioredis
+
+    from compliance.service import ComplianceService
+    from dialer.hopper import Hopper
+    from store.models import Phone
+
+    with Session(engine, expire_on_commit=False) as s, s.begin():
+        campaign = Campaign(name="dead-nums", country="MX", profile="MX", status="running",
+                            caller_ids=[], config={})  # fmt: skip
+        s.add(campaign)
+        s.flush()
+        dead = Account(external_ref="DN-1", debtor_name="D", country="MX", region="CMX",
+                       currency="MXN", balance=100, status="active", campaign_id=campaign.id)  # fmt: skip
+        dead.phones.append(Phone(position=1, number_e164="+525512345678", status="invalid"))
+        dead.phones.append(Phone(position=2, number_e164="+525512345679", status="stopped"))
+        bare = Account(external_ref="DN-2", debtor_name="D", country="MX", region="CMX",
+                       currency="MXN", balance=100, status="active", campaign_id=campaign.id)  # fmt: skip
+        s.add_all([dead, bare])
+    client = aioredis.Redis.from_url(redis_url)
+    # Tuesday 11:00 in Mexico City; the accounts come due again every day.
+    first = datetime(2026, 11, 24, 17, 0, tzinfo=UTC)
+
+    async def refill(at: datetime) -> dict[str, int]:
+        refiller = Refiller(engine, client, Hopper(client, campaign.name),
+                            ComplianceService(engine, client), campaign)  # fmt: skip
+        report = await refiller.refill(at, 10)
+        assert report.considered == 2 and report.added == 0
+        return dict(report.blocked)
+
+    def rows() -> dict[int, list[list[str]]]:
+        with Session(engine) as s:
+            found = s.scalars(select(Decision).order_by(Decision.id)).all()
+        assert all(d.stage == "hopper" and not d.allowed and d.phone_e164 is None for d in found)
+        out: dict[int, list[list[str]]] = {}
+        for d in found:
+            out.setdefault(d.account_id or 0, []).append(list(d.reasons))
+        return out
+
+    try:
+        blocked = await refill(first)
+        assert rows() == {
+            dead.id: [["cease_contact", "invalid_number"]],
+            bare.id: [["invalid_number"]],
+        }
+        assert blocked == {"cease_contact": 1, "invalid_number": 2}
+        # A day later, and the day after: still blocked, nothing new to say.
+        for day in (1, 2):
+            await refill(first + timedelta(days=day, minutes=1))
+        assert rows() == {
+            dead.id: [["cease_contact", "invalid_number"]],
+            bare.id: [["invalid_number"]],
+        }
+        # The stopped number turns out to be someone else's: what blocks it changed.
+        with Session(engine) as s, s.begin():
+            s.execute(update(Phone).where(Phone.number_e164 == "+525512345679")
+                      .values(status="third_party"))  # fmt: skip
+        await refill(first + timedelta(days=3, minutes=2))
+        await refill(first + timedelta(days=4, minutes=3))
+    finally:
+        await client.aclose()
+    assert rows() == {
+        dead.id: [["cease_contact", "invalid_number"], ["invalid_number", "third_party"]],
+        bare.id: [["invalid_number"]],
+    }
+    with Session(engine) as s:
+        entries = s.scalars(select(AuditEntry).where(AuditEntry.kind == "decision")).all()
+    assert sorted(json.loads(e.payload)["account_id"] for e in entries) == sorted(
+        [dead.id, dead.id, bare.id]
+    )
+    assert verify(engine).ok
