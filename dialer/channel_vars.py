@@ -56,6 +56,11 @@ def debtor_channel(e164_digits: str) -> str:
     return f"Local/{digits}@{CONTEXT_OUTBOUND}"
 
 
+# ChannelId prefix of the music on hold a console puts into an agent's bridge
+# (console/phone/pbx.py, extensions.conf cobrador-hold): not a party to the call.
+HOLD_CHANNEL_PREFIX = "phonehold-"
+
+
 def originate_channel_id(attempt_id: int | str) -> str:
     """ChannelId (the Uniqueid Asterisk gives the channel) of an attempt's call."""
     return f"cobrador-{attempt_id}"

@@ -15,7 +15,12 @@ to hear the agent's next call, which may be another campaign's. The agents' even
 come over Redis pub/sub, which loses what is published while a subscriber is away
 (a Redis blip): `check_calls`, run every CHECK_SECONDS by dialer/phone_service.py,
 reads each session's agent state itself and ends the sessions whose call is over,
-so a lost event costs at most that long of the next call.
+so a lost event costs at most that long of the next call. Both need Redis; so the
+session also follows Asterisk itself (AMI events, no Redis): the channels of the
+call in the agent's bridge when it began (ConfbridgeList; the outbound debtor's
+channel is named by its attempt), and it ends when one of them hangs up or leaves
+the bridge, or another attempt's debtor joins it. A full Redis outage thus ends it
+as soon as the call does.
 """
 
 from __future__ import annotations
@@ -26,16 +31,20 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 from sqlalchemy import Engine
 
+from dialer import channel_vars as cv
+from dialer.agent_legs import LEG_PREFIX
 from dialer.agent_state import AgentState, AgentStates
 from dialer.ami import AMIClient, Message
-from dialer.ami.errors import AMIError
+from dialer.ami.errors import AMIActionError, AMIError
+from dialer.channels.asterisk_call import attempt_of
 from dialer.user_phones import PhoneUser
 
 log = logging.getLogger(__name__)
@@ -52,6 +61,8 @@ ANSWER_TIMEOUT_MS = 30_000
 CHECK_SECONDS = 2.0
 HOW_CALL_ENDED = "the agent's call ended"
 HOW_FOUND_BY_CHECK = "the agent's call ended (found by the periodic check: its event was lost)"
+# Asterisk's events of a call's channel leaving the agent's bridge (or the call).
+LEFT_EVENTS = ("Hangup", "ConfbridgeLeave", "BridgeLeave")
 _MONITOR_ID = re.compile(r"^[0-9a-f]{8,32}$")
 
 UserOf = Callable[[int], Awaitable[PhoneUser | None]]
@@ -78,6 +89,21 @@ class MonitorSession:
     call_ended: bool = False  # hung up by the dialer because the agent's call ended
     found_by_check: bool = False  # ...seen by check_calls, not by the agent's event
     checked_at: float | None = None  # check_calls' last reading of the agent's state
+    # The call's channels (Uniqueids) in the agent's bridge: the debtor's, an inbound
+    # caller's. One leaving ends the session (followed on AMI: no Redis needed).
+    call_channels: set[str] = field(default_factory=set)
+
+    @property
+    def debtor_channel(self) -> str | None:
+        """The channel of the outbound call heard, known by its attempt before it joins."""
+        return None if self.attempt_id is None else cv.originate_channel_id(self.attempt_id)
+
+    @property
+    def bridge(self) -> str:
+        return cv.agent_bridge(self.agent_id)
+
+    def is_call_channel(self, uniqueid: str) -> bool:
+        return uniqueid in self.call_channels or uniqueid == self.debtor_channel
 
     def evidence(self) -> dict[str, Any]:
         return {
@@ -100,6 +126,14 @@ def check_due(checked_at: float | None, now: float, every: float = CHECK_SECONDS
     `every` seconds ago or more, or read "in the future" (the clock was set back: a
     check is cheaper than a session that is never checked again)."""
     return checked_at is None or now - checked_at >= every or now < checked_at
+
+
+def is_party(uniqueid: str) -> bool:
+    """A channel in an agent's bridge that is a party to the call: not the agent's
+    leg, not music on hold, not a supervisor's leg."""
+    return bool(uniqueid) and not uniqueid.startswith(
+        (LEG_PREFIX, cv.HOLD_CHANNEL_PREFIX, SPY_PREFIX)
+    )
 
 
 def spy_channel_id(monitor_id: str) -> str:
@@ -184,6 +218,7 @@ class Monitoring:
                                      snap.attempt_id)  # fmt: skip
             self.sessions[session.channel_id] = session
             try:
+                await self._learn_call_channels(session)
                 await self.ami.send_action({
                     "Action": "Originate", "Channel": channel, "Context": CONTEXT_SPY,
                     "Exten": "s", "Priority": 1, "Async": "true", "Timeout": ANSWER_TIMEOUT_MS,
@@ -201,6 +236,22 @@ class Monitoring:
             raise
         log.info("monitor %s: %s of agent %s by %s", monitor_id, mode, agent_id, who)
         return session
+
+    async def _learn_call_channels(self, session: MonitorSession) -> None:
+        """The call's channels now in the agent's bridge. None yet (the debtor is
+        still on the way from the answer to the bridge): the first party to join it
+        is the call (`_follow_call`). The session is listed before the question, so
+        a channel that leaves meanwhile is not missed."""
+        try:
+            _, members = await self.ami.send_list_action(
+                {"Action": "ConfbridgeList", "Conference": session.bridge}
+            )
+        except AMIActionError:
+            return  # no such conference: nobody in it yet
+        for member in members:
+            uniqueid = member.get("Uniqueid") or ""
+            if member.get("MarkedUser") != "Yes" and is_party(uniqueid):
+                session.call_channels.add(uniqueid)
 
     async def stop(self, command: Mapping[str, Any]) -> bool:
         """The supervisor ends her session from the wallboard (or hangs up her phone)."""
@@ -245,19 +296,46 @@ class Monitoring:
             return
         if state is AgentState.talking and attempt_id == session.attempt_id:
             return
+        await self._call_over(session, f"agent {state.value}", by_check)
+
+    async def _call_over(self, session: MonitorSession, why: str, by_check: bool = False) -> None:
+        """The call the session was allowed for is over: her leg is hung up (again,
+        if a Hangup was sent before her channel existed or failed)."""
+        if session.ending:
+            return
         if not session.call_ended:
             session.call_ended = True
             session.found_by_check = by_check
             if by_check:
                 log.warning("monitor %s: agent %s's call ended (%s) and no event said so",
-                            session.monitor_id, session.agent_id, state.value)  # fmt: skip
+                            session.monitor_id, session.agent_id, why)  # fmt: skip
             else:
                 log.info("monitor %s: agent %s's call ended (%s)", session.monitor_id,
-                         session.agent_id, state.value)  # fmt: skip
+                         session.agent_id, why)  # fmt: skip
         with contextlib.suppress(AMIError):
             await self.ami.send_action({"Action": "Hangup", "Channel": session.channel_id})
 
+    async def _follow_call(self, event: Message) -> None:
+        """Asterisk's own word on the calls heard, without Redis: a call's channel
+        hung up or left the agent's bridge, or another attempt's debtor joined it."""
+        name = event.get("Event")
+        uniqueid = event.get("Uniqueid") or ""
+        if name in LEFT_EVENTS:
+            for session in list(self.sessions.values()):
+                if session.is_call_channel(uniqueid):
+                    await self._call_over(session, f"its channel's {name}")
+        elif name == "ConfbridgeJoin" and is_party(uniqueid):
+            conference = event.get("Conference")
+            for session in list(self.sessions.values()):
+                if session.bridge != conference or session.is_call_channel(uniqueid):
+                    continue
+                if attempt_of(event) is not None:
+                    await self._call_over(session, "another call joined the agent's bridge")
+                elif not session.call_channels:
+                    session.call_channels.add(uniqueid)  # an inbound caller arriving
+
     async def on_ami_event(self, event: Message) -> None:
+        await self._follow_call(event)
         session = self.sessions.get(event.get("Uniqueid") or "")
         if session is None:
             return
@@ -267,8 +345,14 @@ class Monitoring:
             await self.audit("monitor_start", session.evidence(), f"user:{session.supervisor}",
                              f"agent:{session.agent_id}")  # fmt: skip
             # The call may have ended while her phone rang (its event came before her
-            # channel was there to hang up): checked again once she is on.
-            snap = await self.states.get(session.agent_id)
+            # channel was there to hang up): hung up again once she is on.
+            if session.call_ended:
+                await self._call_over(session, "before her phone answered")
+                return
+            try:
+                snap = await self.states.get(session.agent_id)
+            except (RedisError, OSError):
+                return  # the call's channels on AMI end it all the same
             await self._end_if_call_over(session, snap.state, snap.attempt_id)
         elif name == "Hangup":
             how = ""
@@ -285,6 +369,8 @@ class Monitoring:
         for channel_id, session in list(self.sessions.items()):
             if channel_id not in live:
                 await self._end(session, "ended while AMI was away")
+            elif session.call_channels - live:
+                await self._call_over(session, "its channel ended while AMI was away")
 
     async def _end(self, session: MonitorSession, how: str) -> None:
         # A session is over once its evidence is written: it stays listed until

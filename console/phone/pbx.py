@@ -8,6 +8,7 @@ import logging
 import secrets
 from typing import Protocol
 
+from dialer import channel_vars as cv
 from dialer.ami import AMIClient, AMIError
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ class AmiPhonePbx:
         await self._send({"Action": "Reload", "Module": "res_pjsip.so"})
 
     async def start_hold(self, agent_id: int) -> str:
-        channel_id = f"phonehold-{int(agent_id)}-{secrets.token_hex(4)}"
+        channel_id = f"{cv.HOLD_CHANNEL_PREFIX}{int(agent_id)}-{secrets.token_hex(4)}"
         await self._send(hold_originate(agent_id, channel_id))
         return channel_id
 

@@ -9,12 +9,14 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 from support.polling import until
+from test_store_outages import RedisProcess
 
 from dialer.agent_legs import DOWN, UP, AgentLegs
 from dialer.agent_state import AgentState, AgentStates
@@ -357,6 +359,11 @@ async def test_given_the_agents_event_is_lost_when_the_call_ends_then_the_check_
         lost.append(event)
 
     phones.monitoring.on_agent_event = lose  # type: ignore[method-assign]
+
+    async def unfollowed(event: Any) -> None:  # the check alone: nor AMI's word on the call
+        return None
+
+    phones.monitoring._follow_call = unfollowed  # type: ignore[method-assign]
     (debtor,) = [c.channel for c in floor.dialer.calls.values() if c.agent_id == agent]
     channel = floor.pbx.find_channel(debtor or "")
     assert channel is not None
@@ -368,6 +375,40 @@ async def test_given_the_agents_event_is_lost_when_the_call_ends_then_the_check_
     assert session["how"].startswith("the agent's call ended (found by the periodic check")
     assert session["attempt_id"] == attempt
     assert not floor.pbx.spied and phones.monitoring.sessions == {}
+
+
+async def test_given_redis_down_when_the_monitored_call_ends_then_asterisks_events_hang_her_up(
+    make_floor: Any, phones_for: Any, tmp_path: Path
+) -> None:
+    """The agent's events and states are in Redis: with Redis down neither the event
+    nor the periodic check could say the call was over, and ChanSpy, which follows
+    the agent's leg, went on into the agent's next call (another debtor). The
+    debtor's channel leaving the agent's bridge, seen on AMI, ends the session."""
+    server = RedisProcess(tmp_path / "redis-fault")
+    server.start()
+    try:
+        floor = await make_floor(accounts=2, agents=1, redis_at=server.url)
+        phones = await phones_for(floor)
+        agent = await talking(floor, phones)
+        attempt = (await state_of_snap(floor, agent)).attempt_id
+        sofia = add_user(floor.engine, "sofia", "supervisor")
+        await phones.monitoring.start({"monitor_id": "e7" * 8, "supervisor_id": sofia,
+                                       "agent_id": agent, "mode": "listen",
+                                       "attempt_id": attempt})  # fmt: skip
+        await until(lambda: [a for a in phones.audit if a[0] == "monitor_start"])
+        (debtor,) = [c.channel for c in floor.dialer.calls.values() if c.agent_id == agent]
+        channel = floor.pbx.find_channel(debtor or "")
+        assert channel is not None and floor.pbx.spied
+        server.kill()  # SIGKILL: no pub/sub, no agent state, until it is back
+        floor.pbx.request_hangup(channel, 16)  # the debtor hangs up: the call is over
+        await until(lambda: [a for a in phones.audit if a[0] == "monitor_session"],
+                    "the session ended with Redis down")  # fmt: skip
+        session = phones.audit[-1][1]
+        assert session["how"] == "the agent's call ended" and session["attempt_id"] == attempt
+        assert not floor.pbx.spied and phones.monitoring.sessions == {}
+        server.start()  # the floor stops cleanly with its Redis
+    finally:
+        server.kill()
 
 
 async def test_given_the_agent_on_another_call_than_allowed_then_refused_and_no_originate(

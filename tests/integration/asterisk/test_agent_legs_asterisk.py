@@ -310,3 +310,56 @@ async def test_given_redis_lost_the_leg_while_asterisk_kept_it_when_agent_logs_i
     (debtor,) = [f"cobrador-{a}" for a in floor.dialer.calls]
     await wait_until(lambda: watcher.has(debtor, "ConfbridgeJoin", Conference=f"agent-{floor.agent_id}"),
                      what="the debtor in the agent's bridge")  # fmt: skip
+
+
+@contextlib.asynccontextmanager
+async def redis_unreachable(client: aioredis.Redis) -> AsyncIterator[None]:
+    """This process loses Redis: every connection of `client` (the dial loop's, the
+    phone service's pub/sub) is closed and new ones go to a port nobody listens on."""
+    kwargs = client.connection_pool.connection_kwargs
+    was = kwargs.get("port")
+    kwargs["port"] = 1  # tcpmux: refused
+    await client.connection_pool.disconnect()
+    try:
+        yield
+    finally:
+        kwargs["port"] = was
+        await client.connection_pool.disconnect()
+
+
+async def test_given_redis_down_when_the_debtor_hangs_up_then_the_supervisors_spy_leg_is_hung_up(
+    floor: Floor, watcher: CallWatcher
+) -> None:
+    """With Redis down no agent event and no agent state says the call is over, and
+    ChanSpy (qbSE) follows the agent's leg into the agent's next call: another debtor.
+    The debtor's channel leaving the agent's bridge, on AMI, ends her session."""
+    with transaction(floor.engine) as s:
+        sofia = User(username="sofia", role="supervisor", password_hash="-")
+        s.add(sofia)
+        s.flush()
+        sofia_id = sofia.id
+    await floor.agents.login(floor.agent_id, "mx-legs")
+    await floor.leg()
+    await floor.agents.set_ready(floor.agent_id)
+    await floor.run_until(lambda: floor.bridged() == [floor.agent_id], "a debtor bridged")
+    (attempt_id,) = list(floor.dialer.calls)
+    debtor = f"cobrador-{attempt_id}"
+    await wait_until(lambda: watcher.has(debtor, "ConfbridgeJoin"), what="debtor in the bridge")
+    async with sipp_uas("carrier_answer.xml", SUPERVISOR_PHONE_PORT):
+        session = await floor.monitoring.start({"monitor_id": "a8" * 8, "supervisor_id": sofia_id,
+                                                "agent_id": floor.agent_id, "mode": "listen",
+                                                "attempt_id": attempt_id})  # fmt: skip
+        assert session is not None
+        spy = session.channel_id
+        await wait_until(lambda: any(e.get("Uniqueid") == spy and e.get("Application") == "ChanSpy"
+                                     for e in watcher.all_events), what="ChanSpy running")  # fmt: skip
+        async with redis_unreachable(floor.redis):
+            await floor.ami.send_action({"Action": "Hangup", "Channel": debtor, "Cause": 16})
+            await wait_until(lambda: watcher.ended(debtor), what="the debtor's channel gone")
+            await wait_until(lambda: not floor.monitoring.sessions, within=30,
+                             what="her session ended with Redis down")  # fmt: skip
+            assert watcher.has(spy, "Hangup")
+    with Session(floor.engine) as s:
+        (entry,) = s.scalars(select(AuditEntry).where(AuditEntry.kind == "monitor_session"))
+    done: dict[str, Any] = json.loads(entry.payload)
+    assert done["how"] == "the agent's call ended" and done["attempt_id"] == attempt_id
