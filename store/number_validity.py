@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -123,8 +123,11 @@ def _history(session: Session, phone: Phone) -> list[Seen]:
 def _locked_phone(session: Session, phone_id: int) -> Phone | None:
     """The phone row, locked for this transaction (PostgreSQL; SQLite has one writer):
     two attempts on it that end at once are judged one after the other, the second
-    seeing the first's result."""
-    return session.scalar(select(Phone).where(Phone.id == phone_id).with_for_update())
+    seeing the first's result (read from the row, not from a copy the session holds)."""
+    return session.scalar(
+        select(Phone).where(Phone.id == phone_id).with_for_update()
+        .execution_options(populate_existing=True)
+    )  # fmt: skip
 
 
 def phone_of_attempt(session: Session, attempt_id: int) -> int | None:
@@ -178,9 +181,9 @@ def after_result(session: Session, phone_id: int, result: str | None, *, actor: 
                  "exist, and nothing on it answered between")  # fmt: skip
         return phone.status
     if phone.status == PhoneStatus.invalid.value and phone.status_reason == CARRIER_REASON:
-        marked_at = phone.status_at
+        since = _proof_start(phone)
         answered = next(
-            (s for s in history if s.alive and (marked_at is None or s.at > marked_at)), None
+            (s for s in history if s.alive and (since is None or _utc(s.at) > since)), None
         )
         if answered is None:
             return None
@@ -190,6 +193,24 @@ def after_result(session: Session, phone_id: int, result: str | None, *, actor: 
              why="the number answered after it was marked invalid")  # fmt: skip
         return phone.status
     return None
+
+
+def _utc(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)  # SQLite keeps no zone
+
+
+def _proof_start(phone: Phone) -> datetime | None:
+    """From when an answer undoes this rule's mark: the start of the first attempt of
+    its proof. An answer after it breaks the proof whenever its end is written: a call
+    answered while the proving one rang ends after the mark (two ends at once, judged
+    in turn). A mark without it (never written so): from the mark itself."""
+    first = (phone.status_evidence or {}).get("first_at")
+    try:
+        if isinstance(first, str):
+            return _utc(datetime.fromisoformat(first))
+    except ValueError:
+        pass
+    return None if phone.status_at is None else _utc(phone.status_at)
 
 
 def reactivate(session: Session, phone_id: int, reason: str, *, actor: str, now: datetime,

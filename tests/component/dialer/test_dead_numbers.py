@@ -222,6 +222,38 @@ def test_given_a_marked_phone_when_it_is_answered_later_then_it_is_active_again_
     assert [p["status"] for _, p in status_changes(engine)] == ["invalid", "active"]
 
 
+def test_given_an_answered_call_begun_before_the_proof_completed_when_it_ends_after_the_mark_then_active(
+    engine: Engine,
+) -> None:
+    """Two calls on the number at once: the invalid one ends first and, judged
+    alone, completes the proof; the answered one, begun before it, ends after the
+    mark. Judged the other way round there is no mark: the answer breaks the proof
+    whichever end is written first (test_dead_numbers_race.py on PostgreSQL)."""
+    account_id = make_account(engine, "D-9b", [DEAD])
+    call(engine, account_id, DEAD, DAY1, "invalid_number")
+    day2 = DAY1 + timedelta(days=1)
+    pid = phone_id(engine, account_id, DEAD)
+    opened: list[int] = []
+    for at in (day2, day2 + timedelta(seconds=5)):
+        attempt_id, _ = store.create_attempt(
+            engine, channel=store.ContactChannel.call, mine=set(opened), account_id=account_id,
+            phone_id=pid, phone_e164=DEAD, started_at=at, direction="outbound",
+        )  # fmt: skip
+        opened.append(attempt_id)
+    answered, dead = opened
+    assert store.finish_attempt(engine, dead, account_id,
+                                {"result": "invalid_number", "ended_at": day2 + timedelta(seconds=35)},
+                                lambda _n: day2 + timedelta(days=1))  # fmt: skip
+    assert phone(engine, account_id, DEAD).status == "invalid"
+    assert store.finish_attempt(engine, answered, account_id,
+                                {"result": "contact", "ended_at": day2 + timedelta(minutes=5),
+                                 "answered_at": day2 + timedelta(seconds=8)},
+                                lambda _n: day2 + timedelta(days=1))  # fmt: skip
+    row = phone(engine, account_id, DEAD)
+    assert (row.status, row.status_reason) == ("active", "answered_after_invalid")
+    assert row.status_evidence == {"attempt_ids": [answered], "result": "contact"}
+
+
 def test_given_a_number_invalid_from_an_import_when_answered_then_it_stays_invalid(
     engine: Engine,
 ) -> None:
