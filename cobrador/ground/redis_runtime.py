@@ -6,6 +6,14 @@ append-only file fsynced every second), so a restarted process finds its
 Redis as it left it; everything that decides or proves is rebuilt from SQL
 anyway (docs/redis.md).
 
+One server per data dir: the first process to start it holds a lock on the dir and
+writes where it listens (port and password, readable by its owner only); a process
+started on the same dir meanwhile (`cobrador import` beside `make demo`, a console
+beside a dialer) shares that server instead of starting a second redis-server on the
+same snapshot and append-only file, which both would write and the next start could
+not read; and the processes see one Redis, not one each. The server stops with the
+process that started it.
+
 Given a password (the processes that run cobrador give a random one per start), the
 server requires it: any local user could otherwise connect to the loopback port
 and read or change the hopper, the agents' states and the registry sets. The
@@ -16,6 +24,8 @@ once the server is up (never on the command line, which every user can list).
 from __future__ import annotations
 
 import atexit
+import fcntl
+import json
 import logging
 import os
 import shutil
@@ -51,6 +61,8 @@ STDERR_FILE = "redis-server.stderr"
 _BANNER = ("Redis is starting", "Redis version=", "Configuration loaded")
 LOG_FILE = "redis.log"
 AUTH_FILE = "auth.conf"
+LOCK_FILE = "server.lock"  # held by the process whose redis-server serves the dir
+SHARE_FILE = "server.json"  # where that server listens: port, password, pid (0600)
 
 
 class EmbeddedRedis:
@@ -75,6 +87,8 @@ class EmbeddedRedis:
         self.password = password
         self._log_offset = 0
         self._proc: subprocess.Popen[bytes] | None = None
+        self._lock_fd: int | None = None  # the dir's lock, while this process serves it
+        self.shared_from: int | None = None  # the pid whose server this one joined
 
     @property
     def url(self) -> str:
@@ -113,8 +127,13 @@ class EmbeddedRedis:
     def start(self, timeout: float = 10.0) -> EmbeddedRedis:
         try:
             self.data_dir.mkdir(parents=True, exist_ok=True)
+            if not self._lock():
+                return self._join(timeout)
+            # Ours now: a file left by a process that died holding it says nothing.
+            (self.data_dir / SHARE_FILE).unlink(missing_ok=True)
             stderr = (self.data_dir / STDERR_FILE).open("wb")
         except OSError as exc:
+            self._unlock()
             raise RedisStartError(
                 f"embedded redis-server: cannot use {self.data_dir} as its directory: {exc}"
             ) from exc
@@ -145,6 +164,7 @@ class EmbeddedRedis:
             if self._proc.poll() is not None:
                 self._proc = None
                 self._remove_auth_file()
+                self._unlock()
                 raise RedisStartError(
                     f"embedded redis-server did not start: {self.failure_line()} "
                     f"(its log: {self.log_path})"
@@ -155,6 +175,7 @@ class EmbeddedRedis:
                     self._remove_auth_file()
                     if turn_aof_on:
                         self._turn_aof_on(deadline)
+                    self._write_share_file()
                     log.info("embedded redis-server on port %d", self.port)
                     return self
                 if answer.startswith(b"-LOADING"):
@@ -167,6 +188,65 @@ class EmbeddedRedis:
         raise RedisStartError(
             f"embedded redis-server did not answer within {timeout:.0f} s "
             f"(its log: {self.log_path})"
+        )
+
+    def _lock(self) -> bool:
+        """The dir's lock, without waiting: False when another process holds it (its
+        server serves the dir). The kernel drops it when this process dies."""
+        fd = os.open(self.data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        except OSError:
+            os.close(fd)
+            raise
+        self._lock_fd = fd
+        return True
+
+    def _unlock(self) -> None:
+        fd, self._lock_fd = self._lock_fd, None
+        if fd is not None:
+            os.close(fd)  # closing the descriptor releases the lock
+
+    def _write_share_file(self) -> None:
+        """Where this server listens, for the processes started on the same dir."""
+        path = self.data_dir / SHARE_FILE
+        tmp = path.with_suffix(".tmp")
+        tmp.unlink(missing_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump({"port": self.port, "password": self.password, "pid": os.getpid()}, fh)
+        tmp.replace(path)
+
+    def _join(self, timeout: float) -> EmbeddedRedis:
+        """Share the server another process runs on this dir: its port and password
+        from its file, once it answers (it may still be starting, or loading)."""
+        deadline = time.monotonic() + timeout
+        last = "it has not said where it listens"
+        while time.monotonic() < deadline:
+            try:
+                shared = json.loads((self.data_dir / SHARE_FILE).read_text())
+                self.port, self.password = int(shared["port"]), shared.get("password")
+                self.shared_from = int(shared.get("pid") or 0)
+                answer = self._ping()
+                if answer.startswith(b"+PONG"):
+                    log.info("embedded redis-server on port %d, shared with process %d (the "
+                             "one that started it on %s)", self.port, self.shared_from,
+                             self.data_dir)  # fmt: skip
+                    return self
+                if answer.startswith(b"-LOADING"):
+                    deadline = max(deadline, time.monotonic() + timeout)
+                last = answer.decode(errors="replace") or "no answer"
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                last = str(exc) or type(exc).__name__
+            time.sleep(0.05)
+        self.shared_from = None
+        raise RedisStartError(
+            f"another cobrador process runs the embedded Redis of {self.data_dir}, and it "
+            f"does not answer ({last}); stop that process, or give this one its own data "
+            "directory (COBRADOR_DATA_DIR) or a Redis (REDIS_URL)"
         )
 
     def _write_auth_file(self) -> None:
@@ -242,7 +322,11 @@ class EmbeddedRedis:
         return lines[-1] if lines else "no message from redis-server"
 
     def stop(self) -> None:
+        if self.shared_from is not None:
+            return  # another process's server: it stops it
         self._remove_auth_file()
+        if self._lock_fd is not None:
+            (self.data_dir / SHARE_FILE).unlink(missing_ok=True)
         proc, self._proc = self._proc, None
         if proc is not None and proc.poll() is None:
             proc.terminate()  # redis-server saves its snapshot and AOF on SIGTERM
@@ -251,6 +335,7 @@ class EmbeddedRedis:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        self._unlock()
         if self._own_dir:
             shutil.rmtree(self.data_dir, ignore_errors=True)
 

@@ -172,3 +172,53 @@ def test_given_the_runtime_then_its_embedded_redis_has_a_password_of_each_start(
             redis.Redis(port=port).ping()
     with redis_url(settings) as second:
         assert second.split("@")[0] != first.split("@")[0]
+
+
+def test_given_a_server_on_the_dir_when_a_second_process_starts_there_then_it_shares_it(
+    tmp_path: Path,
+) -> None:
+    """`cobrador import` beside `make demo`: a second redis-server on the same snapshot
+    and append-only file wrote both, and the two processes saw different Redis."""
+    owner = EmbeddedRedis(tmp_path, password="owner-" + "a" * 20).start()
+    try:
+        joiner = EmbeddedRedis(tmp_path, password="other-" + "b" * 20).start()
+        assert (joiner.port, joiner.shared_from) == (owner.port, os.getpid())
+        redis.Redis.from_url(joiner.url).set("k", "v")
+        assert redis.Redis.from_url(owner.url).get("k") == b"v"  # one Redis
+        assert len([p for p in psutil.process_iter(["name"])
+                    if p.info["name"] and "redis-server" in p.info["name"]
+                    and str(owner.port) in " ".join(p.cmdline())]) == 1  # fmt: skip
+        joiner.stop()  # not its server: it goes on
+        assert redis.Redis.from_url(owner.url).ping()
+        share = tmp_path / "server.json"
+        assert share.stat().st_mode & 0o077 == 0  # the password: its owner's only
+    finally:
+        owner.stop()
+    assert not (tmp_path / "server.json").exists()
+    with EmbeddedRedis(tmp_path) as again:  # the dir is free again: a server of its own
+        assert again.shared_from is None and redis.Redis(port=again.port).get("k") == b"v"
+
+
+def test_given_a_share_file_left_by_a_process_that_died_then_a_new_start_serves_the_dir(
+    tmp_path: Path,
+) -> None:
+    # SIGKILL leaves the file; the kernel released the lock: nobody serves the dir.
+    (tmp_path / "server.json").write_text('{"port": 1, "password": "x", "pid": 999999}')
+    with EmbeddedRedis(tmp_path, password="p" * 24) as server:
+        assert server.shared_from is None and redis.Redis.from_url(server.url).ping()
+
+
+def test_given_the_dir_held_by_a_process_that_never_answers_then_a_reason_not_a_hang(
+    tmp_path: Path,
+) -> None:
+    import fcntl
+
+    fd = os.open(tmp_path / "server.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # held, and no server.json ever written
+    try:
+        with pytest.raises(RedisStartError) as caught:
+            EmbeddedRedis(tmp_path).start(timeout=0.5)
+    finally:
+        os.close(fd)
+    assert "another cobrador process runs the embedded Redis" in str(caught.value)
+    assert "COBRADOR_DATA_DIR" in str(caught.value)
