@@ -73,9 +73,28 @@ class Outcomes:
         return self.answered_within / total if total else None
 
 
+# A caller leaves the queue and, when counted, their outcome is recorded in one step:
+# a reader between the two (the wallboard, the dial loop) saw the caller gone and not
+# counted. KEYS[1]=waiting, KEYS[2]=done; ARGV[1]=call id, ARGV[2]=now, ARGV[3]=result
+# ("" when not counted), ARGV[4]=how long outcomes are kept. Returns the wait.
+_LEAVE_LUA = """
+local since = redis.call('ZSCORE', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[1], ARGV[1])
+local now = tonumber(ARGV[2])
+local waited = 0
+if since then waited = math.max(0, now - tonumber(since)) end
+if ARGV[3] ~= '' then
+  redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1] .. '|' .. ARGV[3] .. '|' .. string.format('%.3f', waited))
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - tonumber(ARGV[4]))
+end
+return string.format('%.6f', waited)
+"""
+
+
 class InboundQueue:
     def __init__(self, redis: aioredis.Redis) -> None:
         self._redis = redis
+        self._leave = redis.register_script(_LEAVE_LUA)
         # The wallboard's per-window outcomes, refreshed every few seconds (board.py).
         self.outcomes_cache: dict[str, tuple[float, dict[str, Any]]] = {}
 
@@ -94,17 +113,10 @@ class InboundQueue:
 
     async def leave(self, campaign: str, call_id: str, now: float, result: str | None) -> float:
         """The caller stops waiting (answered, abandoned, or None: not counted); returns the wait."""
-        key = waiting_key(campaign)
-        since = await self._redis.zscore(key, call_id)
-        await self._redis.zrem(key, call_id)
-        waited = max(0.0, now - float(since)) if since is not None else 0.0
-        if result in RESULTS:
-            done = done_key(campaign)
-            pipe = self._redis.pipeline(transaction=True)
-            pipe.zadd(done, {f"{call_id}|{result}|{waited:.3f}": now})
-            pipe.zremrangebyscore(done, "-inf", now - DONE_SECONDS)
-            await pipe.execute()
-        return waited
+        counted = result if result in RESULTS else ""
+        waited = await self._leave(keys=[waiting_key(campaign), done_key(campaign)],
+                                   args=[call_id, repr(float(now)), counted, DONE_SECONDS])  # fmt: skip
+        return float(_text(waited))
 
     async def waiting(self, campaign: str) -> list[Waiting]:
         rows = await self._redis.zrange(waiting_key(campaign), 0, -1, withscores=True)
