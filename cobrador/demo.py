@@ -59,7 +59,10 @@ def register(subparsers: Any) -> None:
     demo.add_argument("--at", help="simulated start time, ISO 8601 with offset "
                       "(e.g. 2026-11-25T11:00:00-06:00)")  # fmt: skip
     demo.add_argument("--port", type=int, default=8080, help="console port")
-    demo.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    demo.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR,
+                      help="where the demo keeps its database and Redis (default ./demo-data; "
+                      "COBRADOR_DATA_DIR is not read, so a demo never writes into another "
+                      "installation's data)")  # fmt: skip
     demo.add_argument("--speed", type=float, default=1.0, help=argparse.SUPPRESS)
     demo.set_defaults(func=_demo)
 
