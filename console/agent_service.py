@@ -35,6 +35,7 @@ from console.contact_labels import (
 )
 from console.debtor_locale import DebtorLocale, spoken_locale
 from console.dispositions import (
+    NOT_VERIFIED,
     OUTCOMES,
     PARTY_LABELS,
     Effect,
@@ -624,8 +625,11 @@ def save_disposition(
             raise PermissionError(attempt_id)
         if session.scalar(select(Disposition.id).where(Disposition.attempt_id == attempt_id)):
             raise FormErrors({"outcome": N_("Esta llamada ya tiene una tipificación.")})
-        account = session.get(Account, attempt.account_id)
-        assert account is not None
+        # An inbound caller (or a chat) not verified yet names no account: no result to
+        # record (the page shows no form; a request sent anyway was a 500).
+        account = session.get(Account, attempt.account_id) if attempt.account_id else None
+        if account is None:
+            raise FormErrors({"party": NOT_VERIFIED})
         campaign = session.get(Campaign, account.campaign_id) if account.campaign_id else None
         config = campaign_config(campaign)
         zones = _zones(account, attempt.phone_e164)

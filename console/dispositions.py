@@ -257,6 +257,10 @@ class FormErrors(ValueError):
 MAX_NOTES = 4000
 
 
+# A result that speaks about the debt, or a call with no verified account at all.
+NOT_VERIFIED = N_("Verifique la identidad de esa persona antes de registrar este resultado.")
+
+
 def parse_disposition(
     form: dict[str, str], limits: PromiseLimits, verified_party: str | None = None
 ) -> DispositionInput:
@@ -278,9 +282,7 @@ def parse_disposition(
     elif party is not None and party not in outcome.parties:
         errors["outcome"] = N_("Ese resultado no corresponde a la persona contactada.")
     elif party is not None and outcome.needs_verified and verified_party != party.value:
-        errors["party"] = N_(
-            "Verifique la identidad de esa persona antes de registrar este resultado."
-        )
+        errors["party"] = NOT_VERIFIED
     notes = form.get("notes", "").strip()
     if len(notes) > MAX_NOTES:
         errors["notes"] = N_("La nota es demasiado larga (máximo 4000 caracteres).")

@@ -15,7 +15,7 @@ from sqlalchemy import Engine, select
 from dialer.agent_state import AgentStates
 from dialer.messages import InboundPop, Notifier
 from store.db import transaction
-from store.models import AuditEntry, CallAttempt, Phone
+from store.models import AuditEntry, CallAttempt, Disposition, Phone
 
 
 def inbound_attempt(engine: Engine, seed: Seed, agent_id: int | None, number: str,
@@ -368,3 +368,25 @@ async def test_given_an_inbound_row_that_is_not_the_agents_live_call_then_search
     found = await client.get(f"/api/agent/inbound/search?attempt_id={anas_live}&q=MX-0002")
     assert found.status == 200
     assert [a["account_id"] for a in (await found.json())["accounts"]] == [seed.other_account_id]
+
+
+async def test_given_an_inbound_caller_not_tied_to_an_account_when_disposing_then_400_not_500(
+    client: TestClient, seed: Seed, engine: Engine, aredis: aioredis.Redis
+) -> None:
+    """The page offers no disposition before the caller is verified; a request that
+    sends one anyway (an old tab, a script) is told why, and nothing is written."""
+    token = await login(client, "ana")
+    agent = seed.users["ana"]
+    attempt = inbound_attempt(engine, seed, agent, "+525512340001", None)
+    await inbound_pop_for(client, aredis, agent, attempt, [seed.account_id])
+    resp = await client.post("/api/agent/disposition", headers={"X-CSRF-Token": token},
+                             json={"attempt_id": attempt, "party": "tercero",
+                                   "outcome": "numero_equivocado"})  # fmt: skip
+    assert resp.status == 400, await resp.text()
+    body = await resp.json()
+    assert body["errors"]["party"] == (
+        "Verifique la identidad de esa persona antes de registrar este resultado."
+    )
+    with transaction(engine) as s:
+        assert s.scalar(select(Disposition.id).where(Disposition.attempt_id == attempt)) is None
+        assert s.get(CallAttempt, attempt).account_id is None  # type: ignore[union-attr]
