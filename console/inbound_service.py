@@ -6,6 +6,7 @@ Synchronous; handlers run it in a thread. Every view of personal data is audited
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -40,6 +41,8 @@ ANI_LABELS = {
 }
 # The one refusal of an inbound call id that is missing or not the agent's (load_call).
 NO_SUCH_INBOUND = N_("Esa llamada entrante no existe o no es suya.")
+REFERENCE_PROMPT = "account_last4"  # the last digits of the reference (console/identity.py)
+NAME_PROMPT = "full_name"
 
 
 class InboundError(ValueError):
@@ -63,6 +66,20 @@ class InboundCall:
 def _verification(config: dict[str, Any]) -> tuple[str, ...]:
     raw = (config.get("inbound") or {}).get("verification", DEFAULT_VERIFICATION)
     return tuple(v for v in raw if v in VERIFICATIONS) or DEFAULT_VERIFICATION
+
+
+def proof_prompts(prompts: tuple[str, ...], named_by_reference: bool) -> tuple[str, ...]:
+    """The questions that prove the caller is the account's debtor. An account found by
+    the reference the caller gave is not proven by that reference's last 4 digits (the
+    default question, which anyone holding a letter or a receipt knows then): its
+    campaign's other questions, else the debtor's full name."""
+    if not named_by_reference:
+        return prompts
+    return tuple(p for p in prompts if p != REFERENCE_PROMPT) or (NAME_PROMPT,)
+
+
+def _labelled(prompts: tuple[str, ...]) -> list[dict[str, str]]:
+    return [{"code": p, "label": gettext_(PROMPT_LABELS[p])} for p in prompts]
 
 
 def load_call(engine: Engine, attempt_id: int, agent_id: int,
@@ -130,7 +147,7 @@ def build_inbound_pop(engine: Engine, message: dict[str, Any], agent: CurrentUse
         "ani_label": gettext_(ANI_LABELS.get(status, ANI_LABELS["invalid"])),
         "candidates": [_candidate(a) for a in accounts],
         "search": not accounts,
-        "prompts": [{"code": p, "label": gettext_(PROMPT_LABELS[p])} for p in prompts],
+        "prompts": _labelled(prompts),
         "waited_seconds": message.get("waited_seconds"),
         # on_demand: the agent may record before (or without) opening an account.
         "recording": recording_facts(
@@ -141,10 +158,14 @@ def build_inbound_pop(engine: Engine, message: dict[str, Any], agent: CurrentUse
 
 def verify_identity(engine: Engine, agent: CurrentUser, attempt_id: int, account_id: int,
                     answers: dict[str, str], now: datetime, allowed_accounts: list[int] | None,
-                    live_attempt: int | None) -> dict[str, Any]:  # fmt: skip
+                    live_attempt: int | None,
+                    named_by_reference: Collection[int] = ()) -> dict[str, Any]:  # fmt: skip
     """The caller's answers against the account's data; on success the call is tied to
-    the account and the full pop is returned (audited as a pii_view)."""
+    the account and the full pop is returned (audited as a pii_view).
+    `named_by_reference`: accounts found on this call by the reference the caller gave
+    (their questions are `proof_prompts`')."""
     call = load_call(engine, attempt_id, agent.id, live_attempt)
+    prompts = proof_prompts(call.verification, account_id in named_by_reference)
     if call.account_id is not None and call.account_id != account_id:
         raise InboundError(gettext_("Esta cuenta no le fue asignada."), 403)
     if allowed_accounts is not None and account_id not in allowed_accounts:
@@ -153,11 +174,11 @@ def verify_identity(engine: Engine, agent: CurrentUser, attempt_id: int, account
         account = s.get(Account, account_id)
         if account is None:
             raise InboundError(gettext_("La cuenta no existe."), 404)
-        failed = failed_prompts(call.verification, answers, account.external_ref,
+        failed = failed_prompts(prompts, answers, account.external_ref,
                                 account.debtor_name, account.custom_fields)  # fmt: skip
         audit_append(
             s, "identity_check",
-            {"attempt_id": attempt_id, "account_id": account_id, "prompts": list(call.verification),
+            {"attempt_id": attempt_id, "account_id": account_id, "prompts": list(prompts),
              "passed": not failed, "failed": failed},
             actor=agent.actor, subject=f"account:{account_id}",
         )  # fmt: skip
@@ -188,8 +209,10 @@ def _tie(s: Any, attempt: CallAttempt, account_id: int, agent_id: int) -> None:
 
 def search_accounts(engine: Engine, agent: CurrentUser, attempt_id: int, query: str,
                     country: str, live_attempt: int | None) -> list[dict[str, Any]]:  # fmt: skip
-    """Accounts by exact reference or phone number (names and masked references only)."""
-    load_call(engine, attempt_id, agent.id, live_attempt)
+    """Accounts by exact reference or phone number (names and masked references only),
+    each with the questions that prove the caller is its debtor (`proof_prompts`) and
+    `by_reference`: found by the reference typed."""
+    call = load_call(engine, attempt_id, agent.id, live_attempt)
     text = query.strip()
     if len(text) < 4:
         raise InboundError(gettext_("Escriba al menos 4 caracteres."))
@@ -210,7 +233,12 @@ def search_accounts(engine: Engine, agent: CurrentUser, attempt_id: int, query: 
              "fields": ["name"]},
             actor=agent.actor, subject=f"attempt:{attempt_id}",
         )  # fmt: skip
-    return [_candidate(a) for a in rows]
+    found = []
+    for a in rows:
+        by_reference = a.external_ref == text
+        prompts = proof_prompts(call.verification, by_reference)
+        found.append({**_candidate(a), "prompts": _labelled(prompts), "by_reference": by_reference})
+    return found
 
 
 def pending_inbound_pop(engine: Engine, agent: CurrentUser, attempt_id: int,

@@ -7,6 +7,7 @@ agent over the WebSocket (console.pophub -> inbound_service.build_inbound_pop).
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from aiohttp import web
 
@@ -28,6 +29,19 @@ SEARCH_TTL_SECONDS = 3600
 def searched_key(attempt_id: int) -> str:
     """Accounts an agent found by searching during an inbound call (may be verified)."""
     return f"cobrador:console:inbound-search:{{{attempt_id}}}"
+
+
+def named_key(attempt_id: int) -> str:
+    """Those found by the reference the caller gave (its last digits prove nothing)."""
+    return f"cobrador:console:inbound-search-ref:{{{attempt_id}}}"
+
+
+async def searched(redis: Any, attempt_id: int) -> tuple[set[int], set[int]]:
+    """The accounts found by search on this call, and those among them found by their
+    reference (inbound_service.proof_prompts)."""
+    found = {int(x) for x in await redis.smembers(searched_key(attempt_id))}
+    named = {int(x) for x in await redis.smembers(named_key(attempt_id))}
+    return found, named
 
 
 def setup_routes(app: web.Application) -> None:
@@ -55,10 +69,11 @@ async def verify(request: web.Request) -> web.StreamResponse:
         if not await verify_tries.take(redis, attempt_id):
             return json_error(429, gettext_(verify_tries.TOO_MANY_ON_CALL))
         try:
-            allowed = set(await in_db(request, svc.attempt_accounts, attempt_id))
-            allowed |= {int(x) for x in await redis.smembers(searched_key(attempt_id))}
+            found, named = await searched(redis, attempt_id)
+            allowed = set(await in_db(request, svc.attempt_accounts, attempt_id)) | found
             pop = await in_db(request, svc.verify_identity, user, attempt_id, account_id,
-                              answers, request.app[CLOCK](), sorted(allowed), live)  # fmt: skip
+                              answers, request.app[CLOCK](), sorted(allowed), live,
+                              named)  # fmt: skip
         except svc.InboundError as exc:
             if not exc.wrong_answers:
                 await verify_tries.give_back(redis, attempt_id)
@@ -83,10 +98,16 @@ async def search(request: web.Request) -> web.StreamResponse:
         found = await in_db(request, svc.search_accounts, user, attempt_id, query, country, live)
     except svc.InboundError as exc:
         return json_error(exc.status, str(exc))
+    named = [f["account_id"] for f in found if f.pop("by_reference")]
     if found:
         redis = request.app[REDIS]
-        await redis.sadd(searched_key(attempt_id), *[f["account_id"] for f in found])
-        await redis.expire(searched_key(attempt_id), SEARCH_TTL_SECONDS)
+        pipe = redis.pipeline(transaction=True)
+        pipe.sadd(searched_key(attempt_id), *[f["account_id"] for f in found])
+        pipe.expire(searched_key(attempt_id), SEARCH_TTL_SECONDS)
+        if named:
+            pipe.sadd(named_key(attempt_id), *named)
+            pipe.expire(named_key(attempt_id), SEARCH_TTL_SECONDS)
+        await pipe.execute()
     return web.json_response(
         {"ok": True, "accounts": found, "none": gettext_("Sin resultados") if not found else ""}
     )

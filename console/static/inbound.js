@@ -46,7 +46,9 @@
     $("inbound-chosen").textContent = `${c.name} · ${c.ref}`;
     const box = $("inbound-prompts");
     box.replaceChildren();
-    for (const p of call.prompts) {
+    // An account found by the reference the caller gave has its own questions (the
+    // reference's last digits prove nothing then: inbound_service.proof_prompts).
+    for (const p of (c.prompts || call.prompts)) {
       const label = Cobrador.el("label", p.label);
       const input = document.createElement("input");
       input.name = "answer_" + p.code;

@@ -282,8 +282,13 @@ async def test_given_an_account_found_by_search_then_the_chat_may_be_attached_to
     found = await client.get(f"/api/agent/inbound/search?attempt_id={attempt}&q=MX-0002")
     assert found.status == 200, await found.text()
     assert [a["name"] for a in (await found.json())["accounts"]] == ["Juan Pérez"]
+    # Found by the reference the debtor typed: its last digits prove nothing, the
+    # debtor's full name is asked instead (console/inbound_service.proof_prompts).
+    echoed = await post(client, token, "/api/agent/chat/attach", attempt_id=attempt,
+                        account_id=seed.other_account_id, answer_account_last4="0002")  # fmt: skip
+    assert echoed.status == 422, await echoed.text()
     resp = await post(client, token, "/api/agent/chat/attach", attempt_id=attempt,
-                      account_id=seed.other_account_id, answer_account_last4="0002")  # fmt: skip
+                      account_id=seed.other_account_id, answer_full_name="Juan Pérez")  # fmt: skip
     assert resp.status == 200, await resp.text()
     with transaction(engine) as s:
         c = s.get(Conversation, handed.conversation_id)

@@ -150,11 +150,45 @@ async def test_given_withheld_number_when_popped_then_search_finds_by_reference_
     accounts = (await found.json())["accounts"]
     assert [a["account_id"] for a in accounts] == [seed.account_id]
     by_phone = await client.get(f"/api/agent/inbound/search?attempt_id={attempt}&q=5512340002")
-    assert [a["account_id"] for a in (await by_phone.json())["accounts"]] == [seed.other_account_id]
+    found_by_phone = (await by_phone.json())["accounts"]
+    assert [a["account_id"] for a in found_by_phone] == [seed.other_account_id]
+    assert [p["code"] for p in found_by_phone[0]["prompts"]] == ["account_last4"]
     headers = {"X-CSRF-Token": token}
     ok = await client.post("/api/agent/inbound/verify", headers=headers, json={
-        "attempt_id": attempt, "account_id": seed.account_id, "answer_account_last4": "0001"})  # fmt: skip
+        "attempt_id": attempt, "account_id": seed.other_account_id,
+        "answer_account_last4": "0002"})  # fmt: skip
     assert ok.status == 200
+
+
+async def test_given_an_account_found_by_the_reference_the_caller_gave_then_its_last_digits_prove_nothing(
+    client: TestClient, seed: Seed, engine: Engine, aredis: aioredis.Redis
+) -> None:
+    """The default question is the reference's last 4 digits: asked of a caller who has
+    just said the reference (anyone holding a letter or a receipt), it proved nothing
+    and opened the whole account. Found by reference, an account asks its campaign's
+    other questions, else the debtor's full name; in a chat as on a call."""
+    token = await login(client, "ana")
+    headers = {"X-CSRF-Token": token}
+    agent = seed.users["ana"]
+    attempt = inbound_attempt(engine, seed, agent, "", None)
+    await inbound_pop_for(client, aredis, agent, attempt, [], status="withheld")
+    found = await client.get(f"/api/agent/inbound/search?attempt_id={attempt}&q=MX-0001")
+    accounts = (await found.json())["accounts"]
+    assert [a["account_id"] for a in accounts] == [seed.account_id]
+    assert accounts[0]["prompts"] == [{"code": "full_name", "label": "Nombre completo"}]
+    assert set(accounts[0]) == {"account_id", "name", "ref", "prompts"}
+    echoed = await client.post("/api/agent/inbound/verify", headers=headers, json={
+        "attempt_id": attempt, "account_id": seed.account_id, "answer_account_last4": "0001"})  # fmt: skip
+    assert echoed.status == 422 and "no coinciden" in (await echoed.json())["reason"]
+    with transaction(engine) as s:
+        assert s.get(CallAttempt, attempt).account_id is None  # type: ignore[union-attr]
+    named = await client.post("/api/agent/inbound/verify", headers=headers, json={
+        "attempt_id": attempt, "account_id": seed.account_id,
+        "answer_full_name": "maría  lópez hernández"})  # fmt: skip
+    assert named.status == 200, await named.text()
+    checks = [json.loads(p) for k, p in audit_kinds(engine) if k == "identity_check"]
+    assert [(c["prompts"], c["passed"]) for c in checks] == [
+        (["full_name"], False), (["full_name"], True)]  # fmt: skip
 
 
 async def test_given_another_agents_inbound_call_then_the_same_answer_as_a_missing_one(

@@ -64,8 +64,15 @@ def visible_text(page: Any) -> str:
     return str(page.locator("body").inner_text())
 
 
-def answer_prompts(page: Any, last4: str, born: str) -> None:
-    page.get_by_label("Últimos 4 dígitos de la cuenta").fill(last4)
+def answer_prompts(page: Any, last4: str | None, born: str) -> None:
+    """`last4` None: the question is not asked (an account found by its reference)."""
+    from playwright.sync_api import expect
+
+    last4_box = page.get_by_label("Últimos 4 dígitos de la cuenta")
+    if last4 is None:
+        expect(last4_box).to_have_count(0)
+    else:
+        last4_box.fill(last4)
     page.get_by_label("Fecha de nacimiento (AAAA-MM-DD)").fill(born)
     page.get_by_role("button", name="Verificar y abrir la cuenta").click()
 
@@ -168,7 +175,8 @@ def test_given_debtors_calling_in_when_agent_verifies_identity_then_account_open
         expect(candidates).to_have_text(["Juan Pérez · MX•••••"])
         expect(page.locator("#pop")).to_be_hidden()
         candidates.first.click()
-        answer_prompts(page, "0002", "1990-07-02")
+        # Found by the reference the caller gave: its last digits are not asked.
+        answer_prompts(page, None, "1990-07-02")
         expect(page.locator("#pop-name")).to_have_text("Juan Pérez")
         expect(page.locator("#pop-kind")).to_have_text("Llamada entrante")
         end_call(page, floor, caller)
