@@ -10,6 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from compliance.timezones import country_zones, resolve_zones
+from store.models import Account
 
 
 def debtor_zones(
@@ -39,6 +40,22 @@ def local_days(now: datetime, zones: tuple[ZoneInfo, ...]) -> tuple[date, ...]:
     return tuple(sorted({aware.astimezone(z).date() for z in zones})) or (
         aware.astimezone(UTC).date(),
     )
+
+
+def debtor_day(
+    at: datetime, account_timezone: str | None, country: str, region: str | None
+) -> date:
+    """The date `at` falls on for the debtor, read in favour of the debtor: the
+    earliest of their zones' dates (date_zones). A payment at 20:00 on the promise's
+    day in Mexico City (02:00 UTC the next day) was made on that day, and a promise
+    is over only once its day has ended in every zone the debtor may be in."""
+    return local_days(at, date_zones(account_timezone, country, region, None))[0]
+
+
+def account_day(at: datetime, account: Account) -> date:
+    """debtor_day of an account row: what the store's promise bookkeeping is given
+    (store/plan_tracking.py DebtorDay; the store reads no zones of its own)."""
+    return debtor_day(at, account.timezone, account.country, account.region)
 
 
 def stamp(at: datetime | None, zones: tuple[ZoneInfo, ...]) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from compliance.debtor_time import account_day
 from gateways import mercadopago as mp
 from selfservice.debtor_actions import LEDGER_SOURCE, Debtor, record_contact_in
 from store.importing.payments import record_payment
@@ -298,7 +299,8 @@ def _settle_in(s: Session, provider: str, payment: ProviderPayment, now: datetim
     account = s.get_one(Account, link.account_id, with_for_update=True)
     was_open = account.status not in NOTHING_TO_PAY
     paid_at = min(payment.approved_at or now, now)
-    row = record_payment(s, account, amount, paid_at, now, audit, actor, source=provider,
+    row = record_payment(s, account, amount, paid_at, now, audit, actor, debtor_day=account_day,
+                         source=provider,
                    provider=provider, provider_payment_id=payment.id, payment_link_id=link.id)  # fmt: skip
     link.status, link.paid_at = "paid", paid_at
     # The debtor acted: a debtor-initiated contact in the ledger (not an attempt for
@@ -325,7 +327,7 @@ def _reverse(s: Session, link: PaymentLink, recorded: Payment, payment: Provider
     partly refunded payment `approved`)."""
     full = payment.status in REVERSAL_STATUSES or payment.refunded >= recorded.amount
     label = payment.status if payment.status in REVERSAL_STATUSES else "refunded"
-    undone = reverse_payment(s, recorded, label, now, audit, actor,
+    undone = reverse_payment(s, recorded, label, now, audit, actor, debtor_day=account_day,
                              refunded=None if full else payment.refunded)  # fmt: skip
     if undone is None:
         told = label if full else f"{PARTIAL} {payment.refunded} {link.currency}"

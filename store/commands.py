@@ -14,6 +14,10 @@ from cobrador.ground.settings import Settings
 # Told the accounts a payments import made paid (their status is in SQL already),
 # registered by the layers that act on it: the dialer hangs up their ringing calls.
 PAID_HOOKS: list[Callable[[Settings, set[int]], None]] = []
+# The debtor's date of an instant, by which a payments import keeps and breaks
+# promises (store/plan_tracking.py DebtorDay): the store knows no zones, compliance
+# registers its own (compliance/debtor_time.py account_day).
+DEBTOR_DAY: list[Any] = []
 
 
 def register(subparsers: Any) -> None:
@@ -95,10 +99,14 @@ def _import_attempts(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _import_payments(args: argparse.Namespace, settings: Settings) -> int:
+    from cobrador.ground.errors import UserError
     from store.importing.payments import import_payments
 
     def on_paid(account_ids: set[int]) -> None:
         for hook in PAID_HOOKS:
             hook(settings, account_ids)
 
-    return _run_import(args, settings, import_payments, on_paid=on_paid)
+    if not DEBTOR_DAY:  # fails closed: never a promise broken by UTC's date
+        raise UserError("No se puede importar pagos: falta la fecha local de los deudores.")
+    return _run_import(args, settings, import_payments, on_paid=on_paid,
+                       debtor_day=DEBTOR_DAY[0])  # fmt: skip

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from store.models import Account, AccountStatus, Payment, PaymentPlan, PlanStatus, Promise
-from store.plan_tracking import follow_plans, promise_hold_until
+from store.plan_tracking import DebtorDay, follow_plans, promise_hold_until
 
 AuditFn = Callable[..., Any]
 # A provider's statuses that take a recorded payment back.
@@ -62,7 +62,7 @@ def _beyond(refunded: Decimal, first: Decimal) -> Decimal:
 
 
 def reverse_payment(session: Session, payment: Payment, reversal: str, now: datetime,
-                    audit: AuditFn, actor: str, *,
+                    audit: AuditFn, actor: str, *, debtor_day: DebtorDay,
                     refunded: Decimal | None = None) -> Reversal | None:  # fmt: skip
     """Undoes the payment in the caller's transaction: all of it, or when `refunded` (the
     provider's total refunded so far) is below its amount, only the part not undone
@@ -90,7 +90,8 @@ def reverse_payment(session: Session, payment: Payment, reversal: str, now: date
         account.status = status if status in REOPENED_STATUSES else AccountStatus.active.value
     raw_shares = applied.get("promises")
     shares: dict[str, Any] = raw_shares if isinstance(raw_shares, dict) else {}
-    opened, broken = _unkeep(session, account, shares, (already, target), total, now)
+    opened, broken = _unkeep(session, account, shares, (already, target), total,
+                             debtor_day(now, account), now)  # fmt: skip
     follow_plans(session, [], broken, now, audit, actor)
     if reopened and account.status == AccountStatus.active.value:
         _requeue(session, account, now)
@@ -115,7 +116,7 @@ def reverse_payment(session: Session, payment: Payment, reversal: str, now: date
 
 
 def _unkeep(session: Session, account: Account, shares: dict[str, Any],
-            refunded: tuple[Decimal, Decimal], total: Decimal,
+            refunded: tuple[Decimal, Decimal], total: Decimal, today: date,
             now: datetime) -> tuple[list[Promise], list[Promise]]:  # fmt: skip
     """Each promise's share of the refunded part taken back (refunded goes from
     `refunded[0]` to `refunded[1]` of the payment's `total`); one it kept is open again,
@@ -146,7 +147,7 @@ def _unkeep(session: Session, account: Account, shares: dict[str, Any],
         plan = session.get(PaymentPlan, promise.plan_id) if promise.plan_id else None
         if plan is not None and plan.status == PlanStatus.kept.value:
             plan.status = PlanStatus.active.value  # its last instalment is not paid after all
-        if promise.due_date < now.date():
+        if promise.due_date < today:  # the debtor's (debtor_day)
             promise.status, promise.resolved_at = "broken", now
             broken.append(promise)
         else:

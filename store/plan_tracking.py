@@ -16,6 +16,10 @@ from sqlalchemy.orm import Session
 from store.models import Account, AccountStatus, PaymentPlan, PlanStatus, Promise
 
 AuditFn = Callable[..., Any]
+# The date an instant falls on for an account's debtor (compliance/debtor_time.py
+# account_day: over only once over in every zone they may be in). Given by the caller:
+# the store knows no zones.
+DebtorDay = Callable[[datetime, Account], date]
 
 
 def promise_hold_until(due_date: date) -> datetime:
@@ -24,20 +28,29 @@ def promise_hold_until(due_date: date) -> datetime:
     return datetime.combine(due_date + timedelta(days=1), datetime.min.time(), UTC)
 
 
-def break_overdue_everywhere(session: Session, today: date, now: datetime) -> list[Promise]:
-    """Every open promise whose date has passed is broken, whether or not a payment
-    of its account came in this import (ix_promises_open_due: no scan)."""
-    rows = list(
-        session.scalars(
-            select(Promise)
-            .where(Promise.status == "open", Promise.due_date < today)
-            .order_by(Promise.due_date, Promise.id)
-        )
-    )
-    for promise in rows:
-        promise.status = "broken"
-        promise.resolved_at = now
-    return rows
+def break_overdue_everywhere(
+    session: Session, now: datetime, debtor_day: DebtorDay
+) -> list[Promise]:
+    """Every open promise whose date has passed for its debtor (`debtor_day`; UTC's date
+    broke a Mexican debtor's promise at 18:00 of its own day) is broken, whether or not
+    a payment of its account came in this import (ix_promises_open_due: no scan)."""
+    # No zone is more than 14 hours ahead of UTC: nothing due on or after that date
+    # can be over for anyone yet.
+    aware = now if now.tzinfo else now.replace(tzinfo=UTC)
+    latest = (aware.astimezone(UTC) + timedelta(hours=14)).date()
+    rows = session.execute(
+        select(Promise, Account)
+        .join(Account, Account.id == Promise.account_id)
+        .where(Promise.status == "open", Promise.due_date < latest)
+        .order_by(Promise.due_date, Promise.id)
+    ).all()
+    broken = []
+    for promise, account in rows:
+        if promise.due_date < debtor_day(now, account):
+            promise.status = "broken"
+            promise.resolved_at = now
+            broken.append(promise)
+    return broken
 
 
 def follow_plans(

@@ -17,7 +17,7 @@ from store.importing.fields import FieldError, parse_instant, parse_money
 from store.importing.report import ImportResult
 from store.importing.runner import audit_file_import, audit_or_default, run_import
 from store.models import Account, AccountStatus, Payment, Promise
-from store.plan_tracking import break_overdue_everywhere, follow_plans
+from store.plan_tracking import DebtorDay, break_overdue_everywhere, follow_plans
 
 REQUIRED = {"external_ref", "amount", "paid_at"}
 ALLOWED = REQUIRED | {"reference"}
@@ -25,11 +25,13 @@ AuditFn = Callable[..., Any]
 
 
 def apply_payment(account: Account, promises: list[Promise], amount: Decimal,
-                  paid_at: datetime) -> list[Promise]:  # fmt: skip
+                  paid_at: datetime, paid_day: date) -> list[Promise]:  # fmt: skip
     """Pure bookkeeping of one payment on an account and its open promises.
 
     The payment pays promises due on or after the payment date, oldest first;
-    a promise fully paid by its date is kept. Returns the promises it kept.
+    a promise fully paid by its date is kept. Returns the promises it kept. The
+    payment's date, `paid_day`, is the debtor's (compliance/debtor_time.py account_day),
+    not the offset the file or the gateway wrote it in.
     """
     account.balance = max(account.balance - amount, Decimal("0"))
     if account.balance == 0 and account.status in (
@@ -42,7 +44,7 @@ def apply_payment(account: Account, promises: list[Promise], amount: Decimal,
     for promise in sorted(promises, key=lambda p: p.due_date):
         if left <= 0:
             break
-        if promise.status != "open" or promise.due_date < paid_at.date():
+        if promise.status != "open" or promise.due_date < paid_day:
             continue
         take = min(left, promise.amount - promise.paid_amount)
         promise.paid_amount += take
@@ -57,7 +59,8 @@ def apply_payment(account: Account, promises: list[Promise], amount: Decimal,
 def record_payment(session: Session, account: Account, amount: Decimal, paid_at: datetime,
                    now: datetime, audit: AuditFn, actor: str, *, source: str = "import",
                    provider: str | None = None, provider_payment_id: str | None = None,
-                   payment_link_id: int | None = None) -> Payment:  # fmt: skip
+                   payment_link_id: int | None = None,
+                   debtor_day: DebtorDay) -> Payment:  # fmt: skip
     """One payment on the account, in the caller's transaction: balance and status
     (apply_payment), its open promises kept or broken and their plans followed, the
     payment row, audited. The same path for imports and for a provider's payments."""
@@ -66,8 +69,8 @@ def record_payment(session: Session, account: Account, amount: Decimal, paid_at:
     ).scalars())  # fmt: skip
     before = (account.balance, account.status)
     paid_before = {p.id: p.paid_amount for p in promises}
-    kept = apply_payment(account, promises, amount, paid_at)
-    broken = break_overdue(promises, now.date(), now)
+    kept = apply_payment(account, promises, amount, paid_at, debtor_day(paid_at, account))
+    broken = break_overdue(promises, debtor_day(now, account), now)
     # What it changed, so that a refund or charge-back undoes exactly this
     # (store/payment_reversal.py).
     shares = {str(p.id): str(p.paid_amount - paid_before[p.id]) for p in promises
@@ -109,7 +112,9 @@ class PaymentImporter:
     required = REQUIRED
     allowed: set[str] | None = ALLOWED
 
-    def __init__(self, actor: str, audit: AuditFn, clock: Callable[[], datetime]) -> None:
+    def __init__(self, actor: str, audit: AuditFn, clock: Callable[[], datetime],
+                 debtor_day: DebtorDay) -> None:  # fmt: skip
+        self.debtor_day = debtor_day
         self.actor = actor
         self.audit = audit
         self.now = clock()
@@ -167,7 +172,7 @@ class PaymentImporter:
                 self.unchanged += 1
                 continue
             record_payment(session, account, rec["amount"], rec["paid_at"], self.now,
-                           self.audit, self.actor)  # fmt: skip
+                           self.audit, self.actor, debtor_day=self.debtor_day)  # fmt: skip
             self.created += 1
             if account.status == AccountStatus.paid.value:
                 self.paid_accounts.add(account.id)
@@ -175,7 +180,7 @@ class PaymentImporter:
     def finish(self, session: Session, path: Path, result: ImportResult) -> None:
         # Promises (and plan instalments) past their date without a payment in any
         # import: broken now, their plans too, and the accounts back in the queue.
-        overdue = break_overdue_everywhere(session, self.now.date(), self.now)
+        overdue = break_overdue_everywhere(session, self.now, self.debtor_day)
         follow_plans(session, [], overdue, self.now, self.audit, self.actor)
         self.broken_overdue = len(overdue)
         audit_file_import(self.audit, session, "payment", path, result, self.actor,
@@ -187,6 +192,7 @@ def import_payments(
     engine: Engine,
     path: Path,
     *,
+    debtor_day: DebtorDay,
     skip_invalid: bool = False,
     dry_run: bool = False,
     actor: str = "cli",
@@ -195,8 +201,10 @@ def import_payments(
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     on_paid: Callable[[set[int]], None] | None = None,
 ) -> ImportResult:
+    """`debtor_day`: the debtor's date of an instant (compliance/debtor_time.py
+    account_day), by which promises are kept and broken."""
     audit = audit_or_default(audit)
-    importer = PaymentImporter(actor, audit, clock)
+    importer = PaymentImporter(actor, audit, clock, debtor_day)
     result = run_import(engine, path, importer, skip_invalid=skip_invalid, dry_run=dry_run,
                         progress_stream=progress_stream, batch_size=500)  # fmt: skip
     if result.written and on_paid is not None and importer.paid_accounts:

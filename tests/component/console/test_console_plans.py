@@ -14,6 +14,7 @@ from console_fixtures import NOW, Seed, login, make_attempt
 from sqlalchemy import Engine, select
 from test_console_agent import dispose, verify
 
+from compliance.debtor_time import account_day
 from dialer.agent_state import AgentStates
 from store.db import transaction
 from store.importing.payments import import_payments
@@ -195,7 +196,9 @@ async def test_given_active_plan_when_payments_import_then_kept_advances_and_bro
     # The first instalment is paid on time: kept, the hold moves to the second one.
     paid = tmp_path / "paid.csv"
     paid.write_text("external_ref,amount,paid_at\nMX-0001,4166.66,2026-12-01T10:00:00-06:00\n")
-    import_payments(engine, paid, clock=lambda: datetime(2026, 12, 2, 12, tzinfo=UTC))
+    import_payments(
+        engine, paid, debtor_day=account_day, clock=lambda: datetime(2026, 12, 2, 12, tzinfo=UTC)
+    )
     plans, promises = plans_and_promises(engine)
     assert [p.status for p in promises] == ["kept", "open", "open"]
     with transaction(engine) as session:
@@ -205,7 +208,7 @@ async def test_given_active_plan_when_payments_import_then_kept_advances_and_bro
     other = tmp_path / "other.csv"
     other.write_text("external_ref,amount,paid_at\nMX-0002,10.00,2027-01-05T10:00:00-06:00\n")
     later = datetime(2027, 1, 6, 12, tzinfo=UTC)
-    import_payments(engine, other, clock=lambda: later)
+    import_payments(engine, other, debtor_day=account_day, clock=lambda: later)
     plans, promises = plans_and_promises(engine)
     assert [p.status for p in promises] == ["kept", "broken", "cancelled"]
     assert plans[0].status == "broken"

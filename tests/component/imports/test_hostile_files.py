@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from compliance.debtor_time import account_day
 from store.importing.accounts import import_accounts
 from store.importing.csv_source import MAX_LINE_CHARS, ImportFileError
 from store.importing.payments import import_payments
@@ -137,7 +138,9 @@ def test_given_many_rows_with_giant_bad_cells_then_kept_reasons_are_short(
 
 def test_given_a_nul_in_a_payment_then_that_row_refused(engine: Engine, tmp_path: Path) -> None:
     data = "external_ref,amount,paid_at,reference\nA1,10,2026-11-01T10:00:00-06:00,R\x00\n"
-    result = import_payments(engine, write(tmp_path, data.encode(), "payments.csv"))
+    result = import_payments(
+        engine, write(tmp_path, data.encode(), "payments.csv"), debtor_day=account_day
+    )
     assert [(e.column, "NUL" in e.reason) for e in result.errors][:1] == [("reference", True)]
 
 

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from compliance.debtor_time import account_day
 from store.importing.accounts import import_accounts
 from store.importing.attempts import import_attempts
 from store.importing.payments import import_payments
@@ -45,6 +46,56 @@ def test_given_history_when_imported_then_attempts_counted_and_reimport_is_idemp
     assert [r.right_party_contact for r in rows] == [False, False, True]
     assert rows[0].started_at == datetime(2026, 11, 20, 16, 15, tzinfo=UTC)
     assert all(r.source == "import" for r in rows)
+
+
+def promise_of(engine: Engine, ref: str, amount: str, due: date) -> int:
+    with Session(engine) as s, s.begin():
+        account = s.scalars(select(Account).where(Account.external_ref == ref)).one()
+        promise = Promise(account_id=account.id, amount=Decimal(amount), currency="MXN",
+                          due_date=due)  # fmt: skip
+        s.add(promise)
+        s.flush()
+        return promise.id
+
+
+def status_of(engine: Engine, promise_id: int) -> str:
+    with Session(engine) as s:
+        promise = s.get(Promise, promise_id)
+        assert promise is not None
+        return promise.status
+
+
+def test_given_a_payment_on_the_evening_of_the_promised_day_in_utc_then_the_promise_is_kept(
+    accounts: Engine, tmp_path: Path
+) -> None:
+    # MX-0001 is in Mexico City: 02:00 UTC on the 25th is 20:00 of the 24th there, the
+    # promised day. Read in the file's UTC date it was a day late, and the promise broken.
+    promise = promise_of(accounts, "MX-0001", "500.00", date(2026, 11, 24))
+    text = "external_ref,amount,paid_at\nMX-0001,500,2026-11-25T02:00:00Z\n"
+    later = datetime(2026, 11, 25, 2, 30, tzinfo=UTC)
+    assert import_payments(
+        accounts, write(tmp_path, text), debtor_day=account_day, clock=lambda: later
+    ).written
+    assert status_of(accounts, promise) == "kept"
+
+
+def test_given_a_promise_due_today_for_the_debtor_when_utc_is_tomorrow_then_still_open(
+    accounts: Engine, tmp_path: Path
+) -> None:
+    # MX-0003 is in Cancún: 01:00 UTC on the 25th is 20:00 of the 24th there; the debtor
+    # may still pay today. At 00:30 of the 25th in Cancún the day is over: broken.
+    promise = promise_of(accounts, "MX-0003", "500.00", date(2026, 11, 24))
+    text = "external_ref,amount,paid_at\nMX-0001,10,2026-11-24T10:00:00-06:00\n"
+    evening = datetime(2026, 11, 25, 1, 0, tzinfo=UTC)
+    assert import_payments(
+        accounts, write(tmp_path, text), debtor_day=account_day, clock=lambda: evening
+    ).written
+    assert status_of(accounts, promise) == "open"
+    after = datetime(2026, 11, 25, 5, 30, tzinfo=UTC)
+    assert import_payments(
+        accounts, write(tmp_path, text, "b.csv"), debtor_day=account_day, clock=lambda: after
+    ).written
+    assert status_of(accounts, promise) == "broken"
 
 
 @pytest.mark.parametrize(
@@ -87,7 +138,11 @@ def test_given_payments_then_balance_reduced_paid_at_zero_and_promises_settled(
     paid: set[int] = set()
     text = (EXAMPLES / "payments.csv").read_text() + "CO-0001,10000,2026-11-21T10:00:00-05:00,X\n"
     result = import_payments(
-        accounts, write(tmp_path, text), clock=lambda: NOW, on_paid=paid.update
+        accounts,
+        write(tmp_path, text),
+        debtor_day=account_day,
+        clock=lambda: NOW,
+        on_paid=paid.update,
     )
     assert result.written and result.created == 3
     with Session(accounts) as s:
@@ -99,7 +154,9 @@ def test_given_payments_then_balance_reduced_paid_at_zero_and_promises_settled(
     assert paid == {by_ref["PE-0001"].id}
     # Paid after its date and short of the amount: the CO promise is broken.
     assert promises[by_ref["CO-0001"].id].status == "broken"
-    again = import_payments(accounts, write(tmp_path, text, "again.csv"), clock=lambda: NOW)
+    again = import_payments(
+        accounts, write(tmp_path, text, "again.csv"), debtor_day=account_day, clock=lambda: NOW
+    )
     assert again.created == 0 and again.unchanged == 3
     with Session(accounts) as s:
         assert s.scalar(select(func.count()).select_from(Payment)) == 3
@@ -119,7 +176,9 @@ def test_given_bad_payment_row_then_nothing_written(
     accounts: Engine, tmp_path: Path, row: str, column: str, reason: str
 ) -> None:
     text = "external_ref,amount,paid_at\nMX-0002,100,2026-11-19T10:00:00-06:00\n" + row + "\n"
-    result = import_payments(accounts, write(tmp_path, text), clock=lambda: NOW)
+    result = import_payments(
+        accounts, write(tmp_path, text), debtor_day=account_day, clock=lambda: NOW
+    )
     assert not result.written
     assert (result.errors[0].line, result.errors[0].column) == (3, column)
     assert reason in result.errors[0].reason

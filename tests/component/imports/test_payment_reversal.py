@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from compliance.debtor_time import account_day
 from store.audit import append as audit_append
 from store.importing.payments import record_payment
 from store.models import (
@@ -65,6 +66,7 @@ def pay(engine: Engine, account_id: int, amount: str, at: datetime = NOW) -> int
     with Session(engine) as s, s.begin():
         account = s.get_one(Account, account_id)
         payment = record_payment(s, account, Decimal(amount), at, at, audit_append, "test",
+                                 debtor_day=account_day,
                                  source="mercadopago", provider="mercadopago",
                                  provider_payment_id=f"p-{amount}")  # fmt: skip
         return int(payment.id)
@@ -73,7 +75,7 @@ def pay(engine: Engine, account_id: int, amount: str, at: datetime = NOW) -> int
 def reverse(engine: Engine, payment_id: int, now: datetime) -> Any:
     with Session(engine) as s, s.begin():
         return reverse_payment(s, s.get_one(Payment, payment_id), "charged_back", now,
-                               audit_append, "test")  # fmt: skip
+                               audit_append, "test", debtor_day=account_day)  # fmt: skip
 
 
 def state(engine: Engine, account_id: int) -> tuple[Any, ...]:
@@ -116,6 +118,20 @@ def test_given_an_instalment_overdue_by_the_reversal_then_broken_with_its_plan(
     assert next_at == later  # a broken plan puts the account back in the queue at once
 
 
+def test_given_a_reversal_on_the_evening_of_the_instalments_day_then_open_not_broken(
+    engine: Engine, account_id: int
+) -> None:
+    # The account is in Mexico City: 03:00 UTC on 1 December is 21:00 of 30 November
+    # there, the instalment's own day. UTC's date broke it while the debtor could pay.
+    with Session(engine) as s, s.begin():
+        s.get_one(Account, account_id).region = "CMX"
+    plan_of_two(engine, account_id)
+    payment_id = pay(engine, account_id, "500.00")
+    undone = reverse(engine, payment_id, datetime(2026, 12, 1, 3, 0, tzinfo=UTC))
+    assert undone.promises_reopened and not undone.promises_broken
+    assert state(engine, account_id)[3][1] == (2, "open", Decimal("0.00"))
+
+
 def test_given_a_payment_recorded_before_its_effects_were_kept_then_its_amount_comes_back(
     engine: Engine, account_id: int
 ) -> None:
@@ -153,7 +169,8 @@ def test_given_partial_refunds_then_each_undoes_only_its_difference_never_above_
     def refund(total: str) -> Any:
         with Session(engine) as s, s.begin():
             return reverse_payment(s, s.get_one(Payment, payment_id), "refunded", NOW,
-                                   audit_append, "test", refunded=Decimal(total))  # fmt: skip
+                                   audit_append, "test", debtor_day=account_day,
+                                   refunded=Decimal(total))  # fmt: skip
 
     assert refund("100.00").amount == Decimal("100.00")
     assert refund("100.00") is None  # the same total told again
