@@ -14,7 +14,7 @@ from aiohttp import web
 from console import inbound_service as svc
 from console import verify_tries
 from console.agent_views import _int_param, _live_attempt, read_fields
-from console.i18n import gettext_
+from console.i18n import N_, gettext_
 from console.keys import CLOCK, REDIS
 from console.pophub import VERIFIED_TTL_SECONDS, verified_key
 from console.users import CurrentUser
@@ -24,6 +24,11 @@ from store.models import Role
 log = logging.getLogger(__name__)
 
 SEARCH_TTL_SECONDS = 3600
+# Searches on one call or chat: a caller spells a reference or a number a few times; an
+# agent who could search without end on a call of their own (the inbound number
+# dialled from their mobile) read the names of every account, reference by reference.
+MAX_SEARCHES = 10
+TOO_MANY_SEARCHES = N_("Se alcanzó el límite de búsquedas de este contacto.")
 
 
 def searched_key(attempt_id: int) -> str:
@@ -42,6 +47,20 @@ async def searched(redis: Any, attempt_id: int) -> tuple[set[int], set[int]]:
     found = {int(x) for x in await redis.smembers(searched_key(attempt_id))}
     named = {int(x) for x in await redis.smembers(named_key(attempt_id))}
     return found, named
+
+
+def searches_key(attempt_id: int) -> str:
+    return f"cobrador:console:inbound-searches:{{{attempt_id}}}"
+
+
+async def _take_search(redis: Any, attempt_id: int) -> bool:
+    """One search on this call or chat, counted in one INCR (parallel requests get no
+    more through); False past MAX_SEARCHES."""
+    pipe = redis.pipeline(transaction=True)
+    pipe.incr(searches_key(attempt_id))
+    pipe.expire(searches_key(attempt_id), SEARCH_TTL_SECONDS)
+    taken, _ = await pipe.execute()
+    return int(taken) <= MAX_SEARCHES
 
 
 def setup_routes(app: web.Application) -> None:
@@ -94,6 +113,9 @@ async def search(request: web.Request) -> web.StreamResponse:
     query = request.query.get("q", "")
     try:
         call, live = await _live_call(request, user, attempt_id)
+        # Whose call first: another agent's id is the missing id's 404, never a count.
+        if not await _take_search(request.app[REDIS], attempt_id):
+            return json_error(429, gettext_(TOO_MANY_SEARCHES))
         country = await in_db(request, svc.campaign_country, call.campaign_id)
         found = await in_db(request, svc.search_accounts, user, attempt_id, query, country, live)
     except svc.InboundError as exc:

@@ -117,6 +117,7 @@ EN = {
     "La cuenta no existe.": "The account does not exist.",
     "Esta llamada no es suya.": "This call is not yours.",
     "Esa llamada entrante no existe o no es suya.": "That inbound call does not exist or is not yours.",
+    "Se alcanzó el límite de búsquedas de este contacto.": "The search limit for this contact was reached.",
     "Esa conversación no existe o no es suya.": "That conversation does not exist or is not yours.",
     "Revise los campos marcados; no se guardó nada.": "Check the marked fields; nothing was saved.",
     "Tipificación guardada.": "Disposition saved.",

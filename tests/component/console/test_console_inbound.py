@@ -424,3 +424,28 @@ async def test_given_an_inbound_caller_not_tied_to_an_account_when_disposing_the
     with transaction(engine) as s:
         assert s.scalar(select(Disposition.id).where(Disposition.attempt_id == attempt)) is None
         assert s.get(CallAttempt, attempt).account_id is None  # type: ignore[union-attr]
+
+
+async def test_given_an_agent_searching_without_end_on_one_call_then_refused_past_the_bound(
+    client: TestClient, seed: Seed, engine: Engine, aredis: aioredis.Redis
+) -> None:
+    """A search shows the name of any account by its reference: an agent on a call of
+    their own (the inbound number dialled from their mobile) read every account's name,
+    reference by reference. Ten searches per call or chat; another agent's probes are
+    the missing id's 404 and count nothing."""
+    agent = seed.users["ana"]
+    attempt = inbound_attempt(engine, seed, agent, "", None)
+    await login(client, "beto")
+    for _ in range(3):  # another agent's probes: no count taken
+        probe = await client.get(f"/api/agent/inbound/search?attempt_id={attempt}&q=MX-0001")
+        assert probe.status == 404
+    await login(client, "ana")
+    await inbound_pop_for(client, aredis, agent, attempt, [], status="withheld")
+    statuses = []
+    for n in range(11):
+        resp = await client.get(f"/api/agent/inbound/search?attempt_id={attempt}&q=MX-{n:04d}")
+        statuses.append(resp.status)
+    assert statuses == [200] * 10 + [429]
+    assert (await resp.json())["reason"] == "Se alcanzó el límite de búsquedas de este contacto."
+    views = [json.loads(p) for k, p in audit_kinds(engine) if k == "pii_view"]
+    assert sum(v.get("page") == "inbound_search" for v in views) == 10
