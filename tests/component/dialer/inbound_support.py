@@ -29,7 +29,10 @@ def wire_inbound(floor: Any) -> InboundCalls:
 
 def inbound_attempts(engine: Any) -> list[CallAttempt]:
     with Session(engine) as s:
-        rows = s.scalars(select(CallAttempt).where(CallAttempt.direction == "inbound"))
+        # In the order they were written: PostgreSQL returns rows in no given order.
+        rows = s.scalars(
+            select(CallAttempt).where(CallAttempt.direction == "inbound").order_by(CallAttempt.id)
+        )
         return list(rows.all())
 
 
