@@ -5,7 +5,7 @@ and every time shown is labelled with the zone it is in.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -40,6 +40,16 @@ def local_days(now: datetime, zones: tuple[ZoneInfo, ...]) -> tuple[date, ...]:
     return tuple(sorted({aware.astimezone(z).date() for z in zones})) or (
         aware.astimezone(UTC).date(),
     )
+
+
+def day_begun(day: date, zones: tuple[ZoneInfo, ...]) -> datetime:
+    """The instant (UTC) from which `day` has begun in every one of `zones`: the latest
+    of their midnights (local_days' earliest date is `day` from then on); UTC's midnight
+    with no zone. Whatever is dated that day for the debtor (a reminder 'your payment
+    is due today', a day past due) is never early wherever they are: 00:00 UTC is
+    still 18:00 of the day before in Mexico City."""
+    starts = [datetime.combine(day, time(0), zone) for zone in zones]
+    return max(starts, default=datetime.combine(day, time(0), UTC)).astimezone(UTC)
 
 
 def debtor_day(

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Engine, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
+from compliance.debtor_time import date_zones
 from compliance.engine import Decision
 from compliance.service import DECISION_ADDRESS_MAX
 from outreach.checks import RETRY_AFTER
@@ -94,6 +95,7 @@ def load(sql: Engine, ids: Sequence[int]) -> list[Loaded]:
             account_id=a.id, status=a.status, stage=a.stage,
             stage_entered_at=a.stage_entered_at or a.created_at, due_date=a.due_date,
             promises=tuple(promises.get(a.id, ())), done=frozenset(done.get(a.id, ())),
+            zones=date_zones(a.timezone, a.country, a.region, None),
         )  # fmt: skip
         out.append(Loaded(a, state, waiting.get(a.id, {}), amounts.get(a.id, {})))
     return out

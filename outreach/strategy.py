@@ -30,9 +30,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
+from zoneinfo import ZoneInfo
+
+from compliance.debtor_time import day_begun, local_days
 
 # The stages a strategy may move an account through, in order. `legal` is not here:
 # only a person moves an account there.
@@ -258,6 +261,11 @@ class AccountState:
     due_date: date | None
     promises: tuple[PromiseFacts, ...] = ()
     done: frozenset[str] = frozenset()
+    # The zones the debtor's date is read in (compliance/debtor_time.py date_zones:
+    # their candidates, else their country's); empty: UTC's date. Several zones: a
+    # date-bound step waits until its day has begun in every one (day_start) and days
+    # past due count from the earliest of their dates, so nothing is ever early.
+    zones: tuple[ZoneInfo, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -284,8 +292,12 @@ class Plan:
     next_at: datetime | None = None  # when something may next be due (None: nothing planned)
 
 
-def day_start(day: date) -> datetime:
-    return datetime.combine(day, time(0), UTC)
+def day_start(day: date, zones: tuple[ZoneInfo, ...] = ()) -> datetime:
+    """When `day` has begun for the debtor: in the zone furthest behind of those they
+    may be in (a Tijuana and Cancún account: Tijuana's midnight). UTC's midnight was
+    18:00 of the day before in Mexico City, and a reminder 'your payment is due today'
+    went out that evening."""
+    return day_begun(day, zones)
 
 
 def cadence_key(stage: str, entered: datetime, index: int) -> str:
@@ -321,7 +333,7 @@ def plan(strategy: Strategy, state: AccountState, now: datetime) -> Plan:
         if step.event is None:
             continue
         for promise in state.promises:
-            at = _event_time(step, promise)
+            at = _event_time(step, promise, state.zones)
             if at is None:
                 continue
             key = event_key(step.event, promise.id, index)
@@ -329,7 +341,7 @@ def plan(strategy: Strategy, state: AccountState, now: datetime) -> Plan:
                 continue
             if at > now:
                 future.append(at)
-            elif now - at <= EVENT_FRESHNESS and _still_relevant(step, promise, now):
+            elif now - at <= EVENT_FRESHNESS and _still_relevant(step, promise, now, state.zones):
                 due.append(DueStep(key, stage, step, at, promise.id))
 
     # 2. The cadence: waits while a promise is open; the latest overdue step runs.
@@ -379,29 +391,38 @@ def plan(strategy: Strategy, state: AccountState, now: datetime) -> Plan:
     return Plan(change, tuple(due), tuple(passed), min(later, default=None))
 
 
-def _event_time(step: Step, promise: PromiseFacts) -> datetime | None:
+def _event_time(step: Step, promise: PromiseFacts, zones: tuple[ZoneInfo, ...]) -> datetime | None:
     if step.event is Event.promise_made:
         return promise.created_at
     if step.event is Event.promise_due:
         if promise.status != "open":
             return None
         return max(
-            day_start(promise.due_date - timedelta(days=step.days_before)), promise.created_at
+            day_start(promise.due_date - timedelta(days=step.days_before), zones),
+            promise.created_at,
         )
     if step.event is Event.promise_broken and promise.status == "broken":
         return promise.resolved_at
     return None
 
 
-def _still_relevant(step: Step, promise: PromiseFacts, now: datetime) -> bool:
-    """A reminder is pointless once its date has passed."""
+def _still_relevant(
+    step: Step, promise: PromiseFacts, now: datetime, zones: tuple[ZoneInfo, ...]
+) -> bool:
+    """A reminder is pointless once its date has passed: in any of the debtor's zones
+    (one that is already on the next day would read a stale 'due today')."""
     if step.event is Event.promise_due:
-        return now < day_start(promise.due_date + timedelta(days=1))
+        return local_days(now, zones)[-1] <= promise.due_date
     return True
 
 
-def days_past_due(due_date: date | None, now: datetime) -> int | None:
-    return None if due_date is None else (now.astimezone(UTC).date() - due_date).days
+def days_past_due(
+    due_date: date | None, now: datetime, zones: tuple[ZoneInfo, ...] = ()
+) -> int | None:
+    """How many days the debt is past due on the debtor's date: the earliest of their
+    zones' dates (UTC's with no zone), so a stage never moves before its day has come
+    wherever the debtor is."""
+    return None if due_date is None else (local_days(now, zones)[0] - due_date).days
 
 
 def next_stage(strategy: Strategy, state: AccountState, now: datetime) -> StageChange | None:
@@ -415,7 +436,7 @@ def next_stage(strategy: Strategy, state: AccountState, now: datetime) -> StageC
         return None
     position = AUTOMATIC_STAGES.index(state.stage)
     later = AUTOMATIC_STAGES[position + 1 :]
-    dpd = days_past_due(state.due_date, now)
+    dpd = days_past_due(state.due_date, now, state.zones)
     if dpd is not None:
         for stage in reversed(later):
             threshold = strategy.rules(stage).enter_days_past_due
@@ -446,7 +467,7 @@ def _progression_times(
     for later in AUTOMATIC_STAGES[position + 1 :]:
         threshold = strategy.rules(later).enter_days_past_due
         if later in strategy.stages and threshold is not None and state.due_date is not None:
-            out.append(day_start(state.due_date + timedelta(days=threshold)))
+            out.append(day_start(state.due_date + timedelta(days=threshold), state.zones))
     following = next((s for s in AUTOMATIC_STAGES[position + 1 :] if s in strategy.stages), None)
     if following is not None and strategy.rules(following).enter_after_days is not None:
         clock = entered if stage != state.stage else _time_clock(state)

@@ -288,6 +288,23 @@ async def test_given_a_debt_past_the_firm_threshold_when_run_then_the_stage_move
     assert [m.template for m in sent(sch, "whatsapp")] == ["aviso_firme"]
 
 
+async def test_given_a_mexico_city_debt_at_19_30_local_when_run_then_the_stage_waits_for_its_day(
+    engine: Engine,
+) -> None:
+    # Due 1 Nov: 1 Dec is day 30 (firm). 01:30 UTC of 1 Dec is 19:30 of 30 Nov in
+    # Mexico City (region CMX): day 29 there, no move until 06:00 UTC.
+    _, account_id = seed(engine, due=date(2026, 11, 1))
+    evening = datetime(2026, 12, 1, 1, 30, tzinfo=UTC)
+    report = await scheduler(engine).run_once(evening)
+    assert report.stage_changes == 0
+    with Session(engine) as s:
+        account = s.get(Account, account_id)
+        assert account is not None and account.stage == "friendly"
+        assert account.next_step_at == datetime(2026, 12, 1, 6, 0, tzinfo=UTC)
+    report = await scheduler(engine).run_once(datetime(2026, 12, 1, 6, 0, tzinfo=UTC))
+    assert report.stage_changes == 1
+
+
 async def test_given_a_legal_account_when_run_then_nothing_is_sent_ever(engine: Engine) -> None:
     seed(engine, stage="legal", due=date(2020, 1, 1))
     sch = scheduler(engine)

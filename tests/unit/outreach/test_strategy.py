@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import tomllib
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
@@ -279,6 +281,72 @@ def test_given_a_legal_account_when_planned_then_nothing_is_ever_due() -> None:
 def test_given_a_naive_clock_when_planned_then_it_refuses() -> None:
     with pytest.raises(ValueError):
         plan(strategy(), state(), T0.replace(tzinfo=None))
+
+
+# ---------------------------------------------------------------- the debtor's date
+
+MEXICO_CITY = (ZoneInfo("America/Mexico_City"),)  # UTC-6 in December
+TIJUANA_CANCUN = (ZoneInfo("America/Tijuana"), ZoneInfo("America/Cancun"))  # UTC-8, UTC-5
+REMINDER = event_key(Event.promise_due, 7, 4)
+
+
+def reminder_state(zones: tuple[ZoneInfo, ...]) -> AccountState:
+    promise = PromiseFacts(7, T0, date(2026, 12, 10), "open")
+    done = frozenset({cadence_key("friendly", T0, 0), event_key(Event.promise_made, 7, 3)})
+    return state(promises=(promise,), done=done, zones=zones)
+
+
+def test_given_a_mexico_city_debtor_at_19_30_local_when_planned_then_tomorrows_reminder_waits() -> (
+    None
+):
+    # 01:30 UTC of the 8th is 19:30 of the 7th in Mexico City: the reminder two days
+    # before the 10th is not due until the 8th has begun there (06:00 UTC).
+    at = datetime(2026, 12, 8, 1, 30, tzinfo=UTC)
+    p = plan(strategy(), reminder_state(MEXICO_CITY), at)
+    assert p.due == ()
+    assert p.next_at == datetime(2026, 12, 8, 6, 0, tzinfo=UTC)
+    due = plan(strategy(), reminder_state(MEXICO_CITY), datetime(2026, 12, 8, 6, 0, tzinfo=UTC))
+    assert [d.key for d in due.due] == [REMINDER]
+    assert due.due[0].due_at == datetime(2026, 12, 8, 6, 0, tzinfo=UTC)
+
+
+def test_given_a_debtor_in_two_zones_when_planned_then_the_reminder_waits_for_the_zone_behind() -> (
+    None
+):
+    # 07:30 UTC: 02:30 of the 8th in Cancún, 23:30 of the 7th in Tijuana.
+    p = plan(strategy(), reminder_state(TIJUANA_CANCUN), datetime(2026, 12, 8, 7, 30, tzinfo=UTC))
+    assert p.due == ()
+    assert p.next_at == datetime(2026, 12, 8, 8, 0, tzinfo=UTC)  # Tijuana's midnight
+
+
+def test_given_the_promise_day_over_in_one_zone_when_planned_then_the_reminder_is_not_sent() -> (
+    None
+):
+    # 05:30 UTC of the 11th: still the 10th in Tijuana (21:30) but the 11th in Cancún.
+    late = datetime(2026, 12, 11, 5, 30, tzinfo=UTC)
+    assert plan(strategy(), reminder_state(TIJUANA_CANCUN), late).due == ()
+    assert [d.key for d in plan(strategy(), reminder_state((TIJUANA_CANCUN[0],)), late).due] == [
+        REMINDER
+    ]
+
+
+def test_given_a_mexico_city_debtor_in_the_evening_when_planned_then_the_stage_moves_on_their_day() -> (
+    None
+):
+    # Due on 7 Nov: the 7th of December is day 30 (firm). At 01:30 UTC of the 7th it
+    # is still the 6th (day 29) in Mexico City.
+    evening = datetime(2026, 12, 7, 1, 30, tzinfo=UTC)
+    s = state(due_date=date(2026, 11, 7), stage_entered_at=evening - timedelta(days=2),
+              zones=MEXICO_CITY)  # fmt: skip
+    p = plan(strategy(), s, evening)
+    assert p.stage_change is None
+    assert p.next_at == datetime(2026, 12, 7, 6, 0, tzinfo=UTC)
+    moved = plan(strategy(), s, datetime(2026, 12, 7, 6, 0, tzinfo=UTC))
+    assert moved.stage_change is not None and moved.stage_change.stage == "firm"
+    # Two zones: the move waits for the zone furthest behind (Tijuana, 08:00 UTC).
+    both = replace(s, zones=TIJUANA_CANCUN)
+    assert plan(strategy(), both, datetime(2026, 12, 7, 7, 30, tzinfo=UTC)).stage_change is None
+    assert plan(strategy(), both, datetime(2026, 12, 7, 8, 0, tzinfo=UTC)).stage_change is not None
 
 
 # ---------------------------------------------------------------- properties
