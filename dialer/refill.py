@@ -30,6 +30,7 @@ import redis.asyncio as aioredis
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session, joinedload
 
+from compliance.debtor_time import account_day
 from compliance.engine import Decision, no_usable_number
 from compliance.service import ComplianceService, Item, account_facts, phone_facts
 from dialer.hopper import Hopper, HopperEntry
@@ -154,7 +155,6 @@ class Refiller:
         sleeps: dict[int, datetime] = {}
         admitted: set[int] = set()
         unusable: list[tuple[Item, Decision]] = []
-        today = now.date()
         for index, cand in enumerate(candidates):
             picked = chosen.get(index)
             if picked is None:
@@ -167,7 +167,10 @@ class Refiller:
             if decision.allowed:
                 priority = account_priority(
                     stage=cand.account.stage, due_date=cand.account.due_date,
-                    balance=cand.account.balance, today=today,
+                    # Days past due on the debtor's date (the earliest of their zones',
+                    # as promises are kept and broken), not UTC's: 00:00 UTC is 18:00
+                    # of the day before in Mexico City.
+                    balance=cand.account.balance, today=account_day(now, cand.account),
                     broken_promise=cand.broken_promise, callback_due=cand.callback is not None,
                     weights=self.weights,
                 )  # fmt: skip

@@ -173,3 +173,48 @@ async def test_given_accounts_without_a_usable_number_when_refilled_each_day_the
         [dead.id, dead.id, bare.id]
     )
     assert verify(engine).ok
+
+
+async def test_given_a_lima_debtor_at_19_30_local_when_refilled_then_ranked_by_days_past_due_on_their_date(
+    engine: Engine, redis_url: str
+) -> None:
+    """00:30 UTC of Tuesday 1 Dec is 19:30 of Monday 30 Nov in Lima: due on 30 Oct,
+    the debt is 31 days past due there, not UTC's 32."""
+    from datetime import date
+    from decimal import Decimal
+
+    import redis.asyncio as aioredis
+
+    from compliance.service import ComplianceService
+    from dialer.hopper import Hopper
+    from dialer.priority import DEFAULT_WEIGHTS, account_priority
+    from store.models import Phone
+
+    with Session(engine, expire_on_commit=False) as s, s.begin():
+        campaign = Campaign(name="pe-rank", country="PE", profile="PE", status="running",
+                            caller_ids=[], config={})  # fmt: skip
+        s.add(campaign)
+        s.flush()
+        account = Account(external_ref="PE-31", debtor_name="D", country="PE", currency="PEN",
+                          balance=Decimal("999"), status="active", stage="firm",
+                          due_date=date(2026, 10, 30), campaign_id=campaign.id)  # fmt: skip
+        account.phones.append(Phone(position=1, number_e164="+51912345678", phone_type="mobile",
+                                    consent=True, consent_ref="f-1"))  # fmt: skip
+        s.add(account)
+    now = datetime(2026, 12, 1, 0, 30, tzinfo=UTC)
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        hopper = Hopper(client, campaign.name)
+        refiller = Refiller(engine, client, hopper, ComplianceService(engine, client), campaign)
+        report = await refiller.refill(now, 10)
+        assert report.added == 1, report
+        [claim], _ = await hopper.claim(1, "test", now.timestamp(), 60)
+    finally:
+        await client.aclose()
+
+    def rank(today: date) -> int:
+        return account_priority(stage="firm", due_date=date(2026, 10, 30), balance=Decimal("999"),
+                                today=today, weights=DEFAULT_WEIGHTS)  # fmt: skip
+
+    assert rank(date(2026, 11, 30)) != rank(date(2026, 12, 1))
+    assert claim.priority == rank(date(2026, 11, 30))
