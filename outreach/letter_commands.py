@@ -19,7 +19,9 @@ def register(subparsers: Any) -> None:
     sub = letters.add_subparsers(dest="letters_command", metavar="ACTION", required=True)
     batch = sub.add_parser("batch", help="the day's letters as one PDF and a manifest")
     batch.add_argument("--day", type=date.fromisoformat, default=None,
-                       help="YYYY-MM-DD (default: today, UTC)")  # fmt: skip
+                       help="YYYY-MM-DD, the letters' date (default: today where the debtors are: "
+                            "the earliest date in the zones of the campaigns' countries, never "
+                            "UTC's; a letter is dated on its debtor's date)")  # fmt: skip
     batch.set_defaults(func=_batch)
     receipts = sub.add_parser("import", help="import the carrier's tracking numbers and receipts")
     receipts.add_argument("file", type=Path, metavar="FILE.csv")
@@ -27,11 +29,20 @@ def register(subparsers: Any) -> None:
 
 
 def _batch(args: argparse.Namespace, settings: Settings) -> int:
-    from outreach.channels.letter import batch_day
-    from store.db import open_engine
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
 
-    day = args.day or datetime.now(UTC).date()
-    done = batch_day(open_engine(settings), settings.letters_dir, day)
+    from outreach.channels.letter import batch_day, batch_today
+    from store.db import open_engine
+    from store.models import Campaign
+
+    engine = open_engine(settings)
+    day = args.day
+    if day is None:
+        with Session(engine) as s:
+            countries = s.scalars(select(Campaign.country).distinct()).all()
+        day = batch_today(datetime.now(UTC), countries)
+    done = batch_day(engine, settings.letters_dir, day)
     print(f"{done.letters} letters of {done.day}: {done.pdf} and {done.manifest}")
     return 0
 

@@ -28,6 +28,8 @@ from reportlab.platypus import Flowable, PageBreak, Paragraph, SimpleDocTemplate
 from sqlalchemy import Engine, select
 
 from cobrador.ground.errors import UserError
+from compliance.debtor_time import account_day, local_days
+from compliance.timezones import country_zones
 from outreach.channels import MessageNotSent, MessageStatus, OptOut, Outgoing, StatusReport
 from outreach.channels.delivery import DeliveryBook
 from outreach.channels.message_channel import Listener, MessageChannel, OnOutcome
@@ -127,7 +129,10 @@ class MailRoomTransport:
         with transaction(self.engine) as s:
             account = s.get(Account, attempt.account_id)
             recipient = account.debtor_name if account is not None else ""
-        day = self.clock().date().isoformat()
+            # Dated and filed on the debtor's date (the earliest of their zones'), not
+            # UTC's: at 19:30 in Mexico City UTC's date is already tomorrow.
+            now = self.clock()
+            day = (account_day(now, account) if account is not None else now.date()).isoformat()
         letter = Letter(f"L{attempt.attempt_id}-{secrets.token_hex(4)}", day, attempt.sender,
                         recipient, attempt.address, message.subject or "Notificación formal",
                         message.text)  # fmt: skip
@@ -158,6 +163,17 @@ class Batch:
     pdf: Path
     manifest: Path
     letters: int
+
+
+def batch_today(now: datetime, countries: Iterable[str]) -> date:
+    """The mail room's "today" (`letters batch` without --day): the earliest date in the
+    zones of `countries` (the campaigns'), the day every debtor of them is on at least;
+    a letter is filed on its debtor's date (the earliest of their zones'), so a batch
+    of this day never waits for a day not yet begun anywhere. UTC's date for no
+    country we know zones of; never UTC's otherwise: 00:00 UTC is 18:00 of the day
+    before in Mexico City."""
+    zones = tuple(dict.fromkeys(z for c in sorted(set(countries)) for z in country_zones(c)))
+    return local_days(now, zones)[0]
 
 
 def batch_day(engine: Engine, directory: Path, day: date, *, actor: str = "mailroom") -> Batch:

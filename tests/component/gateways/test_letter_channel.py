@@ -15,18 +15,32 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
-from support.messaging import Note, attempt_row, message_attempt
+from support.messaging import Note, attempt_row, message_attempt, new_account
 
 from cobrador.cli import main
 from cobrador.ground.errors import UserError
+from compliance.debtor_time import local_days
+from compliance.timezones import country_zones
 from outreach.channels import MessageNotSent, Reply
 from outreach.channels.delivery import DeliveryBook
-from outreach.channels.letter import batch_day, import_receipts, letter_channel, read_receipts
+from outreach.channels.letter import (
+    MailRoomTransport,
+    batch_day,
+    batch_today,
+    import_receipts,
+    read_receipts,
+)
 from outreach.channels.message_channel import MessageChannel
-from store.models import ContactChannel
+from store.db import transaction
+from store.models import Account, ContactChannel
 
 ADDRESS = "Av. Reforma 222, piso 3\nCol. Juárez, 06600 CDMX"
-TODAY = datetime.now(UTC).date()
+# The channel's clock: 18:00 UTC of 7 Dec, the 7th in every zone of Mexico (10:00 in
+# Tijuana). A letter is dated on its debtor's date (the test accounts are Mexican with
+# no region: the zone of Mexico furthest behind), never read from the real clock here:
+# a module-level "today" raced with the real midnight of Tijuana.
+SENT_AT = datetime(2026, 12, 7, 18, 0, tzinfo=UTC)
+TODAY = local_days(SENT_AT, country_zones("MX"))[0]
 
 
 def pdf_text(pdf: bytes) -> str:
@@ -51,7 +65,10 @@ async def no_replies(reply: Reply) -> None:
 
 
 def channel_in(engine: Engine, tmp_path: Path) -> MessageChannel:
-    return letter_channel(engine, DeliveryBook(engine), tmp_path / "letters", opt_out=no_replies)
+    """letter_channel's channel (outreach/channels/letter.py) on the fixed clock."""
+    book = DeliveryBook(engine)
+    transport = MailRoomTransport(engine, book, tmp_path / "letters", clock=lambda: SENT_AT)
+    return MessageChannel(ContactChannel.letter, transport, book, opt_out=no_replies)
 
 
 async def send_letter(
@@ -82,7 +99,63 @@ async def test_given_a_letter_when_sent_then_its_pdf_is_kept_with_its_hash(
         f"Referencia: {reference}",
     ):
         assert words in text, words
+    assert date(2026, 12, 7) == TODAY
     assert Path(row.details["pdf"]).parent.name == TODAY.isoformat()
+
+
+async def test_given_a_mexico_city_debtor_at_19_30_local_when_a_letter_is_sent_then_it_is_dated_their_day(
+    engine: Engine, tmp_path: Path
+) -> None:
+    # 01:30 UTC of 8 Dec is 19:30 of 7 Dec in Mexico City: the letter says 7 Dec and
+    # is filed (and batched) under it.
+    account_id = new_account(engine)
+    with transaction(engine) as s:
+        account = s.get(Account, account_id)
+        assert account is not None
+        account.region = "CMX"
+    clock = datetime(2026, 12, 8, 1, 30, tzinfo=UTC)
+    transport = MailRoomTransport(engine, DeliveryBook(engine), tmp_path / "letters",
+                                  clock=lambda: clock)  # fmt: skip
+    channel = MessageChannel(ContactChannel.letter, transport, DeliveryBook(engine),
+                             opt_out=no_replies)  # fmt: skip
+    attempt = message_attempt(engine, ContactChannel.letter, ADDRESS, account_id=account_id)
+    await channel.send(Note(attempt, "Estimado cliente."))
+    row = attempt_row(engine, attempt.attempt_id)
+    assert row.details["letter_day"] == "2026-12-07"
+    assert Path(row.details["pdf"]).parent.name == "2026-12-07"
+    assert "7 de diciembre de 2026" in pdf_text(read(Path(row.details["pdf"])))
+    assert batch_day(engine, tmp_path / "letters", date(2026, 12, 7)).letters == 1
+
+
+@pytest.mark.parametrize(
+    ("countries", "now", "day"),
+    [
+        # 19:30 of the 7th in Mexico City (17:30 in Tijuana): the 7th, not UTC's 8th.
+        (["MX"], datetime(2026, 12, 8, 1, 30, tzinfo=UTC), date(2026, 12, 7)),
+        # 19:30 in Lima and Bogotá.
+        (["PE"], datetime(2026, 12, 8, 0, 30, tzinfo=UTC), date(2026, 12, 7)),
+        (["CO", "PE"], datetime(2026, 12, 8, 0, 30, tzinfo=UTC), date(2026, 12, 7)),
+        # 00:30 in Mexico City is still 22:30 of the 7th in Tijuana: the earliest.
+        (["MX", "MX"], datetime(2026, 12, 8, 6, 30, tzinfo=UTC), date(2026, 12, 7)),
+        (["MX"], datetime(2026, 12, 8, 8, 0, tzinfo=UTC), date(2026, 12, 8)),
+        # No campaign, or a country we know no zones of: UTC's date.
+        ([], datetime(2026, 12, 8, 1, 30, tzinfo=UTC), date(2026, 12, 8)),
+        (["ZZ"], datetime(2026, 12, 8, 1, 30, tzinfo=UTC), date(2026, 12, 8)),
+    ],
+)
+def test_given_the_campaigns_countries_when_no_day_is_given_then_the_batch_is_the_debtors_today(
+    countries: list[str], now: datetime, day: date
+) -> None:
+    assert batch_today(now, countries) == day
+
+
+def test_given_the_batch_help_then_it_says_the_default_day_is_not_utcs(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        main(["letters", "batch", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "today where the debtors are" in help_text and "never UTC's" in help_text
 
 
 async def test_given_no_postal_address_then_not_sent(engine: Engine, tmp_path: Path) -> None:
