@@ -30,6 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from compliance import campaign_limits
+from compliance.debtor_time import account_day
 from dialer.recycle import promise_hold_until
 from field.checkin import DEFAULT_RULES, CheckinRules, Fix, judge
 from field.plans import reroute
@@ -304,14 +305,18 @@ def _compliance_message(reasons: tuple[str, ...]) -> str:
 
 
 def _terms(account: Account, campaign: Campaign | None, now: datetime) -> AccountTerms:
-    zone = debtor_zone(account)
     config = (campaign.config or {}) if campaign else {}
     return AccountTerms(
         country=account.country,
         currency=account.currency,
         balance=account.balance,
         stage=account.stage,
-        today=now.astimezone(zone).date() if zone else now.date(),
+        # The earliest of the debtor's dates (their candidate zones, else their
+        # country's), as the portal, the assistant and the agent's form read a
+        # promise's bounds: the first zone's date refused a promise for the debtor's
+        # today in a zone still on the day before (and allowed a day more at the
+        # horizon), and UTC's was tomorrow from 18:00 in Mexico City.
+        today=account_day(now, account),
         promise_max_days=campaign_limits.limit(config, "promise_max_days"),
     )
 

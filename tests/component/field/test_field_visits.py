@@ -5,7 +5,7 @@ disposition, a promise and holds like a call's."""
 from __future__ import annotations
 
 import base64
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -18,6 +18,7 @@ from field import plans, visits
 from field.checkin import Fix
 from field.questionnaire import MAX_PHOTO_BYTES
 from field.visit_time import DeviceClock
+from store.db import transaction
 from store.geo import distance_m
 from store.models import (
     Account,
@@ -321,6 +322,30 @@ def test_given_bad_answer_then_refused_naming_it_and_nothing_written(
     with Session(engine) as s:
         visit = s.get(FieldVisit, planned[0])
         assert visit is not None and visit.status == "checked_in"
+
+
+@pytest.mark.parametrize(
+    ("day", "accepted"),
+    [("2026-11-24", True), ("2026-12-09", True), ("2026-12-10", False), ("2026-11-23", False)],
+)
+def test_given_a_chihuahua_debtor_near_midnight_when_a_promise_is_recorded_then_bounds_from_the_zone_behind(
+    engine: Engine, seed: FieldSeed, planned: list[int], day: str, accepted: bool
+) -> None:
+    """Region CHH: Chihuahua, Ciudad Juárez, Ojinaga. At 06:30 UTC of 25 Nov it is
+    00:30 of the 25th in Chihuahua (the first zone) and 23:30 of the 24th in Ciudad
+    Juárez: a promise for the 24th is the debtor's today, and the horizon (15 days)
+    ends on 9 Dec, as the portal and the assistant count it."""
+    checked_in(engine, seed, planned[0])
+    with transaction(engine) as s:
+        visit = s.get(FieldVisit, planned[0])
+        assert visit is not None
+        account = s.get(Account, visit.account_id)
+        assert account is not None
+        account.timezone, account.region = None, "CHH"
+    late = datetime(2026, 11, 25, 6, 30, tzinfo=UTC)
+    answer = visits.record_result(engine, lucia(seed), planned[0], key(30),
+                                  {**RESULT, "promise_date": day}, late)  # fmt: skip
+    assert (answer.status == 200) is accepted, answer.body
 
 
 def test_given_answers_not_an_object_then_refused(
