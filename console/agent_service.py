@@ -18,7 +18,7 @@ from cobrador.ground import code_words
 from cobrador.ground.masking import mask_phone
 from compliance import campaign_limits
 from compliance.callback_window import CallbackChecker, CallbackTarget
-from compliance.debtor_time import debtor_zones
+from compliance.debtor_time import date_zones, debtor_zones, local_days
 from compliance.engine import contact_zones
 from compliance.jurisdiction import country_profile
 from compliance.opt_outs import OptOutError, record_opt_out
@@ -130,15 +130,17 @@ def _other_clocks(
     return " · ".join(shown)
 
 
-def _earliest_day(
-    zones: tuple[ZoneInfo, ...], account: Account, phone_e164: str | None, now: datetime
-) -> date:
-    """The debtor's date in the zone furthest behind of those they may be in: the
-    candidates and the zones the rules check a contact in (the number's too); UTC's
-    with none."""
+def _earliest_day(account: Account, phone_e164: str | None, now: datetime) -> date:
+    """The debtor's today for a promise or a plan: their date in the zone furthest
+    behind of those they may be in, the candidates (their country's zones when none
+    is known: compliance/debtor_time.py date_zones, never UTC's, which is tomorrow from
+    18:00 in Mexico) and the zones the rules check a contact in (the number's too).
+    Both ends count from it, as the portal and the assistant count them: a promise
+    may be dated this day, and the campaign's horizon ends promise_max_days after it
+    (from the first zone's date it allowed a day more than they did near midnight)."""
     checked = contact_zones(account_facts(account), "call", phone_e164 or "").zones
-    days = [now.astimezone(z).date() for z in (*zones, *checked)]
-    return min(days, default=now.astimezone(UTC).date())
+    own = date_zones(account.timezone, account.country, account.region, phone_e164)
+    return local_days(now, (*own, *checked))[0]
 
 
 def _days_past_due(account: Account, today: date) -> int:
@@ -215,6 +217,7 @@ def build_pop(
             opening=profile.opening if profile is not None else ScriptFacts.opening,
         )
         max_days = campaign_limits.limit(config, "promise_max_days")
+        earliest = _earliest_day(account, phone_e164, now)
         pop: dict[str, Any] = {
             "type": Pop.TYPE,  # the browser reads the pop's kind
             "attempt_id": attempt_id,
@@ -263,9 +266,10 @@ def build_pop(
                 "also": _other_clocks(words, now, zones, account, phone_e164),
             },
             # A promise may be for the debtor's today in any candidate zone: near
-            # midnight one of them may still be on the day before the first zone's.
-            "promise_min_date": _earliest_day(zones, account, phone_e164, now).isoformat(),
-            "promise_max_date": (local.date() + timedelta(days=max_days)).isoformat(),
+            # midnight one of them may still be on the day before the first zone's;
+            # the horizon counts from that same day (_earliest_day).
+            "promise_min_date": earliest.isoformat(),
+            "promise_max_date": (earliest + timedelta(days=max_days)).isoformat(),
             "money": money.as_dict(),
             "wrapup_seconds": campaign_limits.limit(config, "wrapup_seconds"),
             # Before anything else, verified or not: a protected person is never asked
@@ -279,7 +283,7 @@ def build_pop(
                 "balance": balance,
                 "balance_display": money.show(account.balance or Decimal(0)),
                 "currency": account.currency,
-                "days_past_due": _days_past_due(account, local.date()),
+                "days_past_due": _days_past_due(account, earliest),
                 "stage": account.stage,
                 "stage_label": code_words.word(
                     STAGE_LABELS, account.stage, gettext_, code_words.OTHER_STAGE
@@ -299,7 +303,7 @@ def build_pop(
             pop["plans"] = account_plans(session, account, words)
             pop["calculator"] = calculator(
                 _plan_rules(config), account.stage, account.balance or Decimal(0),
-                local.date(), money,
+                earliest, money,
             )  # fmt: skip
         if audit:
             _pii_view(session, agent, account.id, attempt_id, purpose)
@@ -633,7 +637,7 @@ def save_disposition(
         campaign = session.get(Campaign, account.campaign_id) if account.campaign_id else None
         config = campaign_config(campaign)
         zones = _zones(account, attempt.phone_e164)
-        limits = _limits(account, config, zones, now, attempt.phone_e164)
+        limits = _limits(account, config, now, attempt.phone_e164)
         data = parse_disposition(form, limits, verified_party)
         callback_due: datetime | None = None
         if data.callback_local is not None:
@@ -807,17 +811,16 @@ def _record_opt_outs(session: Session, channels: tuple[str, ...], account: Accou
 
 
 def _limits(
-    account: Account,
-    config: dict[str, Any],
-    zones: tuple[ZoneInfo, ...],
-    now: datetime,
-    phone_e164: str | None = None,
+    account: Account, config: dict[str, Any], now: datetime, phone_e164: str | None = None
 ) -> PromiseLimits:
-    """What a promise or a plan on this account may be, in the debtor's today."""
+    """What a promise or a plan on this account may be, in the debtor's today (the
+    earliest of their zones', _earliest_day: both ends of a promise and a plan's first
+    date count from it, as the portal's and the assistant's do)."""
+    today = _earliest_day(account, phone_e164, now)
     return PromiseLimits(
         balance=account.balance,
-        today=now.astimezone(zones[0]).date() if zones else now.date(),
-        earliest=_earliest_day(zones, account, phone_e164, now),
+        today=today,
+        earliest=today,
         max_days=campaign_limits.limit(config, "promise_max_days"),
         money=money_format(account.country, account.currency),
         stage=account.stage,
@@ -850,13 +853,7 @@ def preview_plan(
         account = session.get(Account, attempt.account_id)
         assert account is not None
         campaign = session.get(Campaign, account.campaign_id) if account.campaign_id else None
-        limits = _limits(
-            account,
-            campaign_config(campaign),
-            _zones(account, attempt.phone_e164),
-            now,
-            attempt.phone_e164,
-        )
+        limits = _limits(account, campaign_config(campaign), now, attempt.phone_e164)
         errors: dict[str, str] = {}
         fills: dict[str, dict[str, str]] = {}
         plan = plan_from_form(form, limits, errors, fills)

@@ -3,7 +3,9 @@
 A Quintana Roo debtor (America/Cancun, first zone) writing from a Mexico City number:
 at 05:30 UTC it is 00:30 of the 25th in Cancún and 23:30 of the 24th in Mexico City.
 The agent is told both dates, and a promise for the 24th (the debtor's today if they
-are where their number is) is no date in the past.
+are where their number is) is no date in the past. The campaign's horizon (15 days)
+counts from that same 24th, as the portal and the assistant count it: the 9th of
+December is the last day, not the 10th.
 """
 
 from __future__ import annotations
@@ -90,3 +92,52 @@ async def test_given_a_chat_near_midnight_when_a_promise_for_the_other_zones_tod
         promise = session.scalar(select(Promise))
         assert promise is not None and promise.amount == Decimal("500.00")
         assert promise.due_date.isoformat() == "2026-11-24"
+
+
+async def _verified_chat(
+    client: TestClient, seed: Seed, engine: Engine, aredis: aioredis.Redis
+) -> tuple[str, int]:
+    token, attempt = await _chat_on_screen(client, seed, engine)
+    states = AgentStates(aredis)
+    await states.login(seed.users["ana"], "mx-demo")
+    await states.set_ready(seed.users["ana"])
+    await states.reserve(seed.users["ana"], attempt)
+    await states.talking(seed.users["ana"])
+    body = {"attempt_id": attempt, "party": "titular", "answer_full_name": "maría lópez  hernández",
+            "answer_account_last4": "0001"}  # fmt: skip
+    verified = await client.post("/api/agent/verify", json=body, headers={"X-CSRF-Token": token})
+    assert verified.status == 200, await verified.text()
+    return token, attempt
+
+
+async def test_given_a_chat_near_midnight_when_a_promise_at_the_horizon_then_counted_from_the_zone_behind(
+    client: TestClient, seed: Seed, engine: Engine, aredis: aioredis.Redis
+) -> None:
+    token, attempt = await _verified_chat(client, seed, engine, aredis)
+    pop = (await (await client.get("/api/agent/current")).json())["pop"]
+    assert (pop["promise_min_date"], pop["promise_max_date"]) == ("2026-11-24", "2026-12-09")
+    assert pop["calculator"]["first_date_min"] == "2026-11-24"
+    fields = {"attempt_id": attempt, "party": "titular", "outcome": "promesa_pago",
+              "promise_amount": "500", "promise_confirm": "500.00"}  # fmt: skip
+    post = {"X-CSRF-Token": token}
+    past = await client.post("/api/agent/disposition", json=fields | {"promise_date": "2026-12-10"},
+                             headers=post)  # fmt: skip
+    assert past.status == 400
+    assert "máximo" in (await past.json())["errors"]["promise_date"]
+    last = await client.post(
+        "/api/agent/disposition", json=fields | {"promise_date": "2026-12-09"}, headers=post
+    )
+    assert last.status == 200, await last.text()
+
+
+async def test_given_an_account_of_no_usable_zone_when_its_pop_is_read_then_its_countrys_dates_not_utcs(
+    client: TestClient, seed: Seed, engine: Engine
+) -> None:
+    # 05:30 UTC of the 25th is still the 24th everywhere in Mexico (21:30 in Tijuana).
+    await _chat_on_screen(client, seed, engine)
+    with transaction(engine) as session:
+        account = session.get(Account, seed.account_id)
+        assert account is not None
+        account.timezone = "Mars/Olympus_Mons"
+    pop = (await (await client.get("/api/agent/current")).json())["pop"]
+    assert (pop["promise_min_date"], pop["promise_max_date"]) == ("2026-11-24", "2026-12-09")

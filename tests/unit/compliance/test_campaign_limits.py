@@ -53,5 +53,5 @@ def test_given_stored_huge_promise_horizon_when_agent_checks_a_promise_then_no_o
 ) -> None:
     account = Account(balance=Decimal("100"), country="MX", currency="MXN", stage="friendly")
     now = datetime(2026, 12, 6, 12, tzinfo=UTC)
-    limits = agent_service._limits(account, {"promise_max_days": value}, (), now)
+    limits = agent_service._limits(account, {"promise_max_days": value}, now)
     assert 0 <= limits.max_days <= 366
