@@ -102,7 +102,7 @@ class DialogueState:
     handed_over: bool = False  # a person has the conversation: the assistant is quiet
 
 
-PENDING = ("identity", "promise_date", "promise_amount", "plan_choice")
+PENDING = ("identity", "promise_date", "promise_amount", "plan_choice", "callback_date")
 
 
 def dump_state(state: DialogueState) -> dict[str, Any]:
@@ -333,6 +333,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
                  "permitido.",
                  "Request recorded: an agent will call you {when}, within the permitted hours."),
     "callback_soon": ("lo antes posible", "as soon as possible"),
+    "callback_exact_date": ("Según dónde esté usted, hoy es el {first} o el {second}. ¿Qué día "
+                            "exactamente quiere que le llamemos? Escríbalo con día y mes, por "
+                            "ejemplo «15/12».",
+                            "Depending on where you are, today is {first} or {second}. Which "
+                            "day exactly should we call you? Type the day and month, for "
+                            "example \"15/12\"."),
     "not_understood": ("Disculpe, no le entendí. Puede escribir, por ejemplo: «¿cuánto debo?», "
                        "«¿cuál es mi fecha límite?», «pagar en cuotas» o «hablar con un asesor».",
                        # The classifier reads Spanish: the examples it understands, explained.
@@ -684,6 +690,13 @@ def _answer_pending(
         if intent.name in DEBT_INTENTS or intent.name == "unknown":
             return Turn([_say(lang, "identity_again")], [], state, intent)
         return None
+    if state.pending == "callback_date":
+        # The day of a callback the debtor's zones read differently ("mañana" at 23:30
+        # in Tijuana, 02:30 in Cancún): a message naming a day or an hour answers it.
+        day, agreed = read_day(text, local_days(now, facts))
+        if facts is None or (day is None and agreed and parse_hour(text) is None):
+            return None
+        return _callback(state, text, intent, facts, now, lang)
     if facts is None or not state.verified:
         return None
     if state.pending == "plan_choice":
@@ -770,39 +783,67 @@ def _agent(
     lang: str,
 ) -> Turn:
     if intent.kind == "callback":
-        at = _callback_time(text, facts, now)
-        when = _say(lang, "callback_soon")
-        if at is not None and facts is not None:
-            # The zone as the debtor names it ("Ciudad de México"), never its IANA id.
-            locale = "en" if lang == "en" else facts.locale
-            shown = clock(
-                at, ZoneInfo(facts.timezone), locale
-            )  # the 24-hour clock, as the console's
-            when = f"{show_date(at.date(), facts, lang)} {shown} ({zone_city(ZoneInfo(facts.timezone), locale)})"
-        done = replace(state, pending=None, misunderstood=0)
-        return Turn([_say(lang, "callback", when=when)], [RequestCallback(at, text)], done, intent)
+        return _callback(state, text, intent, facts, now, lang)
     done = replace(state, handed_over=True, pending=None, misunderstood=0)
     return Turn([_say(lang, "agent")], [HandOver("agent_requested")], done, intent)
 
 
-def _callback_time(text: str, facts: AccountFacts | None, now: datetime) -> datetime | None:
+def _callback(
+    state: DialogueState,
+    text: str,
+    intent: Intent,
+    facts: AccountFacts | None,
+    now: datetime,
+    lang: str,
+) -> Turn:
+    """A call the debtor asks for: at the day and hour they name, read as a promise's
+    date is (read_day, every zone they may be in); when their zones disagree on the
+    day ("mañana" near midnight) it is asked for, never guessed."""
+    at, agreed = _callback_time(text, facts, now)
+    if not agreed and facts is not None:
+        days = local_days(now, facts)
+        asking = replace(state, pending="callback_date", misunderstood=0)
+        reply = _say(lang, "callback_exact_date", first=show_date(days[0], facts, lang),
+                     second=show_date(days[-1], facts, lang))  # fmt: skip
+        return Turn([reply], [], asking, intent)
+    when = _say(lang, "callback_soon")
+    if at is not None and facts is not None:
+        # The zone as the debtor names it ("Ciudad de México"), never its IANA id.
+        locale = "en" if lang == "en" else facts.locale
+        shown = clock(at, ZoneInfo(facts.timezone), locale)  # the 24-hour clock, as the console's
+        when = f"{show_date(at.date(), facts, lang)} {shown} ({zone_city(ZoneInfo(facts.timezone), locale)})"
+    done = replace(state, pending=None, misunderstood=0)
+    return Turn([_say(lang, "callback", when=when)], [RequestCallback(at, text)], done, intent)
+
+
+def _callback_time(
+    text: str, facts: AccountFacts | None, now: datetime
+) -> tuple[datetime | None, bool]:
+    """The instant a callback is asked for, in the debtor's first zone (the reply names
+    it), and whether their zones agree on the day the text names: a day is read against
+    each of their todays (local_days), as a promise's is, not the first zone's alone
+    ("mañana" at 23:30 in Tijuana is the 25th there and the 26th in Cancún, already on
+    the 25th). (None, True): no day or hour named (the first legal slot)."""
     if facts is None:
-        return None
+        return None, True
     try:
         zone = ZoneInfo(facts.timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        return None
+        return None, True
     local = now.astimezone(zone)
-    day = parse_day(text, local.date())
+    day, agreed = read_day(text, local_days(now, facts))
+    if not agreed:
+        return None, False
     hour = parse_hour(text)
     if day is None and hour is None:
-        return None
+        return None, True
     if hour is None:
         hour = time(10, 0)
     if day is None:
+        # An hour alone is of the first zone's clock (the reply names its city).
         day = local.date() if hour > local.time() else local.date() + timedelta(days=1)
     at = datetime.combine(day, hour, tzinfo=zone)
-    return at if at > local else None
+    return (at if at > local else None), True
 
 
 def _balance(state: DialogueState, facts: AccountFacts, lang: str, intent: Intent) -> Turn:

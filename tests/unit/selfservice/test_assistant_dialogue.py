@@ -7,6 +7,7 @@ import json
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
@@ -405,6 +406,49 @@ def test_given_zones_on_two_dates_when_a_weekday_reads_apart_then_the_date_is_as
 def test_given_zones_on_two_dates_then_the_exact_date_question_in_english() -> None:
     turn = respond(VERIFIED, "me comprometo a pagar 500 pesos hoy", STRADDLING, MIDNIGHT, "en")
     assert turn.actions == []
+    assert "December 7, 2026" in words(turn) and "December 8, 2026" in words(turn)
+
+
+@pytest.mark.parametrize("facts", [STRADDLING, STRADDLING_CANCUN_FIRST])
+def test_given_zones_on_two_dates_when_a_callback_says_manana_then_the_day_is_asked(
+    facts: AccountFacts,
+) -> None:
+    # "mañana" is the 8th in Tijuana and the 9th in Cancún: no call booked on one zone's
+    # reading; the reply names both todays, and the exact day answers it.
+    turn = at_midnight("llamenme mañana a las 5", facts=facts)
+    assert turn.actions == []
+    assert turn.state.pending == "callback_date"
+    assert "7 de diciembre de 2026" in words(turn) and "8 de diciembre de 2026" in words(turn)
+    answered = at_midnight("el 9/12 a las 5", turn.state, facts)
+    (action,) = answered.actions
+    assert isinstance(action, RequestCallback) and action.at is not None
+    assert action.at == datetime(2026, 12, 9, 17, 0, tzinfo=ZoneInfo(facts.timezone))
+    assert answered.state.pending is None
+    assert "9 de diciembre de 2026 17:00" in words(answered)
+
+
+def test_given_zones_on_two_dates_when_a_callback_names_an_agreed_day_then_booked() -> None:
+    # Friday the 11th reads alike from both todays: booked at once, in the first zone.
+    turn = at_midnight("llamenme el viernes a las 10 am")
+    (action,) = turn.actions
+    assert isinstance(action, RequestCallback)
+    assert action.at == datetime(2026, 12, 11, 10, 0, tzinfo=ZoneInfo("America/Tijuana"))
+    assert "11 de diciembre de 2026 10:00 (Tijuana)" in words(turn)
+
+
+def test_given_a_callback_day_asked_when_the_answer_names_no_day_then_the_question_is_dropped() -> (
+    None
+):
+    asked = at_midnight("llamenme mañana").state
+    assert asked.pending == "callback_date"
+    turn = at_midnight("cuanto debo", asked)
+    assert turn.state.pending is None and turn.actions == []
+    assert "saldo" in words(turn).lower()
+
+
+def test_given_zones_on_two_dates_then_the_callback_question_in_english() -> None:
+    turn = respond(VERIFIED, "llamenme mañana", STRADDLING, MIDNIGHT, "en")
+    assert turn.actions == [] and turn.state.pending == "callback_date"
     assert "December 7, 2026" in words(turn) and "December 8, 2026" in words(turn)
 
 
