@@ -110,6 +110,7 @@ EN = {
     "Pausa solicitada: entrará en pausa cuando terminen las llamadas que ya suenan (máx. {segundos} s).": (
         "Pause requested: you will be paused when the calls already ringing end (at most {segundos} s)."
     ),
+    "En pausa: pulse «Disponible» para recibir llamadas.": "Paused: press «Available» to get calls.",
     "Pausa solicitada: entrará en pausa al terminar esta llamada.": (
         "Pause requested: you will be paused when this call ends."
     ),

@@ -25,6 +25,8 @@
     $("state-name").textContent = chatting ? T.chatting : (T[s.state] || s.state);
     const pauseShown = s.state === "paused" || s.state === "pausing";
     $("state-reason").textContent = pauseShown && s.reason ? (cfg.pause_labels[s.reason] || T.other_reason) : "";
+    // A paused agent gets no call: the idle card says how to get one.
+    $("waiting-text").textContent = s.state === "paused" ? T.waiting_paused : T.waiting;
     $("btn-ready").disabled = s.state === "ready" || s.state === "talking" || s.state === "reserved";
     document.body.dataset.agentState = s.state;
     $("no-audio").hidden = s.state !== "no_audio";

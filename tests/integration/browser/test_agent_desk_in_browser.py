@@ -41,8 +41,14 @@ def test_given_third_party_answers_when_agent_follows_the_flow_then_no_debt_on_s
 
     agent = logged_in_page(browser, console_url, "ana")
     expect(agent.locator("#ws-status")).to_have_text("Conectado")
+    # Logged in paused by the system: its words, and how to get a call (not "waiting").
+    expect(agent.locator("#state-reason")).to_have_text("recién conectado")
+    expect(agent.locator("#waiting-text")).to_have_text(
+        "En pausa: pulse «Disponible» para recibir llamadas."
+    )
     agent.click("#btn-ready")
     expect(agent.locator("#state-name")).to_have_text("Disponible")
+    expect(agent.locator("#waiting-text")).to_have_text("Esperando llamada…")
     DialerDouble(engine, settings.redis_url or "", "mx-demo").answer(seeded.account_id)
     expect(agent.locator("#pop-name")).to_have_text("María López Hernández")
     # Whoever answers: the opening asks for the debtor; nothing about the debt.
