@@ -501,3 +501,25 @@ async def test_given_utc_columns_when_the_auditor_reads_them_then_the_shared_wor
     assert signed and all(re.fullmatch(r"\d{1,2} \w+ \d{4}, \d\d:\d\d:\d\d", s) for s in signed)
     english = await (await client.get("/auditor?account_ref=MX-0001&lang=en")).text()
     assert "Nov 24, 2026, 16:58:07</time>" in english
+
+
+async def test_given_a_portal_visit_when_auditor_reads_it_then_no_withheld_number_is_claimed(
+    client: TestClient, seed: Seed, engine: Engine
+) -> None:
+    # A portal visit has no phone at all: "Número oculto" said a caller hid theirs.
+    visit = make_attempt(engine, seed.account_id, None, channel="portal", direction="inbound",
+                         result="debtor_action")  # fmt: skip
+    with transaction(engine) as session:
+        row = session.get(CallAttempt, visit)
+        assert row is not None
+        row.phone_id, row.phone_e164 = None, None
+    withheld = add_inbound_calls(engine, seed)["withheld"]
+    await login(client, "raul")
+    listing = await (await client.get("/auditor?direction=inbound")).text()
+    cells = dict(
+        re.findall(r'<a href="/attempts/(\d+)">.*?<td class="phone">(.*?)</td>', listing, re.S)
+    )
+    assert cells[str(visit)] == "—"
+    assert "Número oculto" in cells[str(withheld)]
+    page = await (await client.get(f"/attempts/{visit}")).text()
+    assert re.search(r'<dd id="attempt-phone">—</dd>', page)
