@@ -20,6 +20,7 @@ from sqlalchemy import Engine, select
 
 from cobrador.ground.code_words import VISIT_OUTCOME_LABELS
 from console import bundles
+from console.debtor_locale import debtor_locale
 from console.i18n import gettext_
 from console.keys import CLOCK, ENGINE, FIELD_CHECK, SETTINGS
 from console.params import id_or_400
@@ -166,7 +167,11 @@ def _answer(answer: visits.Answer) -> web.Response:
 @aiohttp_jinja2.template("field.html")
 async def field_page(request: web.Request) -> dict[str, Any]:
     settings = request.app[SETTINGS]
-    return {"today": _today(request).isoformat(), "radius": settings.field_checkin_radius_m}
+    today = _today(request)
+    # The agent reads the day in words ("8 de diciembre de 2026"; the app is in Spanish);
+    # the app keys on ISO.
+    return {"today": today.isoformat(), "today_shown": debtor_locale("MX", "es").day(today),
+            "radius": settings.field_checkin_radius_m}  # fmt: skip
 
 
 async def manifest(request: web.Request) -> web.StreamResponse:

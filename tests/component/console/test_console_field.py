@@ -13,10 +13,12 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient
+from babel.dates import format_date
 from console_fixtures import NOW, Seed, _password_hash, login
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
@@ -123,6 +125,13 @@ async def test_given_roles_then_field_pages_for_field_agents_and_supervisors_onl
             assert (await field_client.get(path, allow_redirects=False)).status == 403, (name, path)
         await field_client.post("/logout", data={"_csrf": token})
     assert (await field_client.get("/api/field/day")).status == 401
+    # The route's day in words, the app's key in ISO.
+    await login(field_client, "lucia")
+    page = await (await field_client.get("/field/")).text()
+    shown = format_date(
+        NOW.astimezone(ZoneInfo("America/Mexico_City")).date(), "long", locale="es_MX"
+    )
+    assert f'<span id="day">{shown}</span>' in page and f'data-today="{DAY}"' in page
     assert (await field_client.get("/field/manifest.webmanifest")).status == 200
     sw = await field_client.get("/field/sw.js")
     assert sw.status == 200 and sw.headers["Service-Worker-Allowed"] == "/field/"
