@@ -50,6 +50,16 @@ class DemoClock:
     def now(self) -> datetime:
         return datetime.fromtimestamp(self(), UTC)
 
+    def not_before(self, latest: datetime | None) -> DemoClock | None:
+        """This clock moved on to just after `latest` when it reads earlier, else None.
+
+        The data of an earlier start holds attempts up to `latest`: a clock set back
+        (the same `--at` again, or no `--at` after a simulated later day) would write
+        evidence older than what it already holds, and show calls from the future."""
+        if latest is None or self.now() > latest:
+            return None
+        return DemoClock(self.offset + (latest - self.now()).total_seconds() + 1.0)
+
 
 def register(subparsers: Any) -> None:
     demo = subparsers.add_parser("demo", help="the whole system in one process, with demo data")
@@ -201,6 +211,13 @@ class Demo:
             passwords = result.passwords
         else:
             say("  reusing the data of an earlier start")
+            latest = await asyncio.to_thread(demo_seed.latest_attempt_at, engine)
+            resumed = self.clock.not_before(latest)
+            if resumed is not None:
+                self.clock, now = resumed, resumed.now()
+                say(f"  simulated time resumes at {now.isoformat(timespec='minutes')}, after the last"
+                    " recorded contact: the demo's clock never runs back over its own data"
+                    " (a new --data-dir starts at any time)")  # fmt: skip
             await asyncio.to_thread(
                 demo_seed.load_reus, engine, sync_redis, self.settings.data_dir, now
             )

@@ -10,12 +10,12 @@ import random
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import redis
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
 from compliance import caller_ids
@@ -26,7 +26,7 @@ from field.visit_rules import VisitCheck
 from store import audit
 from store.importing.accounts import import_accounts
 from store.importing.attempts import import_attempts
-from store.models import Account, AccountStatus, Campaign
+from store.models import Account, AccountStatus, CallAttempt, Campaign
 
 FIRST = ["María", "José", "Juan", "Guadalupe", "Luis", "Ana", "Carlos", "Sofía", "Jorge", "Lucía",
          "Miguel", "Fernanda", "Andrés", "Valentina", "Diego", "Camila", "Ricardo", "Paola"]  # fmt: skip
@@ -321,3 +321,12 @@ def load_reus(engine: Engine, redis_client: redis.Redis, data_dir: Path, now: da
 def seeded(engine: Engine) -> bool:
     with Session(engine) as s:
         return s.execute(select(Campaign.id).limit(1)).first() is not None
+
+
+def latest_attempt_at(engine: Engine) -> datetime | None:
+    """When the data's last contact attempt started (the demo's clock wrote it), UTC."""
+    with Session(engine) as s:
+        latest = s.scalar(select(func.max(CallAttempt.started_at)))
+    if latest is None:
+        return None
+    return latest if latest.tzinfo else latest.replace(tzinfo=UTC)

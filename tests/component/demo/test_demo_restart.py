@@ -70,6 +70,21 @@ def last_attempt(data: Path) -> int:
         engine.dispose()
 
 
+def started_around(data: Path, before: int) -> tuple[str, str]:
+    """The last start time up to attempt `before`, and the first after it."""
+    engine = create_engine(f"sqlite:///{data / 'cobrador.sqlite3'}")
+    try:
+        with engine.connect() as conn:
+            return (
+                str(conn.execute(text("SELECT MAX(started_at) FROM call_attempts WHERE id <= :b"),
+                                 {"b": before}).scalar_one()),
+                str(conn.execute(text("SELECT MIN(started_at) FROM call_attempts WHERE id > :b"),
+                                 {"b": before}).scalar_one()),
+            )  # fmt: skip
+    finally:
+        engine.dispose()
+
+
 def until_placed(data: Path, after: int, proc: subprocess.Popen[str]) -> float:
     """Polls SQL until every country has a call placed; when it saw them (monotonic)."""
     deadline = time.monotonic() + START_WAIT
@@ -107,8 +122,12 @@ def test_given_a_demo_stopped_with_ctrl_c_when_started_again_then_it_dials_every
     stop(first)
 
     before = last_attempt(data)
+    # The same --at again: the clock resumes after the first start's calls, so no new
+    # attempt is older than one already recorded (evidence never runs backwards).
     second, ready = start(data, tmp_path)
     stopped_later.append(second)
     seen = until_placed(data, before, second)
     stop(second)
     assert seen - ready <= FIRST_CALL_SECONDS, f"first calls {seen - ready:.1f} s after ready"
+    first_end, second_start = started_around(data, before)
+    assert second_start > first_end, (first_end, second_start)
