@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Engine, or_, select
 
+from console import verify_lock
 from console.agent_service import build_pop, campaign_config, recording_facts
 from console.i18n import N_, gettext_
 from console.identity import PROMPT_LABELS, failed_prompts, masked_ref
@@ -174,18 +175,30 @@ def verify_identity(engine: Engine, agent: CurrentUser, attempt_id: int, account
         account = s.get(Account, account_id)
         if account is None:
             raise InboundError(gettext_("La cuenta no existe."), 404)
-        failed = failed_prompts(prompts, answers, account.external_ref,
-                                account.debtor_name, account.custom_fields)  # fmt: skip
+        # The account's wrong answers over every call and chat, its row held until this
+        # check is counted (console/verify_lock.py): a locked account is not checked.
+        gate = verify_lock.take(s, account_id, now)
+        failed = (
+            failed_prompts(prompts, answers, account.external_ref, account.debtor_name,
+                           account.custom_fields)
+            if gate is not None else []
+        )  # fmt: skip
+        passed = gate is not None and not failed
         audit_append(
             s, "identity_check",
             {"attempt_id": attempt_id, "account_id": account_id, "prompts": list(prompts),
-             "passed": not failed, "failed": failed},
+             "passed": passed, "failed": failed,
+             **({"refused": "account_locked"} if gate is None else {})},
             actor=agent.actor, subject=f"account:{account_id}",
         )  # fmt: skip
+        if gate is not None:
+            verify_lock.record(s, gate, account, passed, now, agent.actor)
         attempt = s.get(CallAttempt, attempt_id)
         assert attempt is not None
-        if not failed:
+        if passed:
             _tie(s, attempt, account_id, agent.id)
+    if gate is None:  # refused before any answer was compared: no try spent on the call
+        raise InboundError(gettext_(verify_lock.LOCKED), 423)
     if failed:  # the failed check is evidence too: committed above, refused here
         raise InboundError(gettext_("Los datos no coinciden; no se muestra la cuenta."),
                            wrong_answers=True)  # fmt: skip

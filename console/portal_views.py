@@ -31,6 +31,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import Engine, select
 
 from compliance.debtor_time import debtor_zones
+from console import verify_lock
 from console.code_labels import plan_status_label
 from console.contact_labels import CHANNEL_LABELS
 from console.day_window import ZoneError, zone_named
@@ -85,6 +86,10 @@ OPT_OUT_CHANNELS = ("call", "sms", "whatsapp", "email", "visit", "letter")
 PORTAL_LOCKED_LABEL = N_(
     "Acceso al portal bloqueado por intentos fallidos. Desbloquee solo tras confirmar la "
     "identidad del deudor por teléfono."
+)
+VERIFY_LOCKED_LABEL = N_(
+    "Verificación de identidad en llamadas y chats bloqueada por respuestas equivocadas. "
+    "Desbloquee solo tras confirmar la identidad del deudor por otra vía."
 )
 
 
@@ -641,10 +646,12 @@ async def tasks(request: web.Request) -> web.StreamResponse:
     words = console_locale()
     rows = await in_db(request, da.open_tasks, plan_scope(user_of(request)))
     for row in rows:
-        row["unlock"] = row["kind"] == idc.PORTAL_LOCK_TASK
+        locks = {idc.PORTAL_LOCK_TASK: PORTAL_LOCKED_LABEL,
+                 verify_lock.VERIFY_LOCK_TASK: VERIFY_LOCKED_LABEL}  # fmt: skip
+        row["unlock"] = row["kind"] in locks
         row["dispute_label"] = gettext_(
-            PORTAL_LOCKED_LABEL if row["unlock"]
-            else DISPUTE_LABELS.get(row["dispute_kind"], N_("Otro motivo"))
+            locks.get(row["kind"])
+            or DISPUTE_LABELS.get(row["dispute_kind"], N_("Otro motivo"))
         )  # fmt: skip
         row["at"] = words.stamp(row["created_at"], (shown,))
     # The zone said once, by its city, above the list (console/debtor_locale.py).
@@ -680,6 +687,9 @@ def _close_task(engine: Engine, task_id: int, user_id: int, actor: str,
         if task.kind == idc.PORTAL_LOCK_TASK:
             # The debtor was identified another way (a call): their reference opens again.
             idc.unlock_in(session, idc.reference_gate(task.account_id), actor, now, user_id)
+        elif task.kind == verify_lock.VERIFY_LOCK_TASK:
+            # The same for the identity questions an agent asks on calls and in chats.
+            verify_lock.unlock_in(session, task.account_id, actor, now, user_id)
         task.status, task.done_at, task.done_by = "done", now, user_id
         audit_append(session, "supervisor_task", {"task_id": task.id, "kind": task.kind,
                                                   "account_id": task.account_id, "status": "done"},

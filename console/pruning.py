@@ -18,6 +18,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import Engine, and_, delete, or_
 
+from console import verify_lock
 from console.keys import CLOCK, ENGINE
 from console.login_throttle import LOCKOUT_MEMORY, WINDOW
 from console.sessions import COOKIE_MAX_AGE
@@ -77,7 +78,8 @@ def spent_portal_gates(now: datetime) -> Any:
       (`total_failures`), unlocked or with a day lock that has run out; one with wrong
       answers is kept: they count towards its day lock and towards the hold that
       waits for a person (bounded: one row per account);
-    - a client address's, once its throttle window is over."""
+    - a client address's, once its throttle window is over;
+    - an account's agent checks (console/verify_lock.py), as a reference's."""
     g = PortalGate
     return or_(
         and_(g.key.startswith("link:"), g.created_at < now - LINK_GATE_KEPT),
@@ -87,6 +89,10 @@ def spent_portal_gates(now: datetime) -> Any:
         )),
         and_(g.key.startswith("addr:"),
              or_(g.window_started_at.is_(None), g.window_started_at < now - ADDRESS_WINDOW)),
+        and_(g.key.startswith("agent:"), g.total_failures == 0, or_(
+            and_(g.locked_at.is_(None), g.failures == 0),
+            g.locked_at < now - verify_lock.LOCK,
+        )),
     )  # fmt: skip
 
 

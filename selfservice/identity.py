@@ -143,10 +143,10 @@ def check(
     digits = normalise_answer(answer)
     addr = address_gate(client or "unknown")
     with transaction(engine) as session:
-        throttle = _row(session, addr, None, now)
+        throttle = gate_row(session, addr, None, now)
         if _throttled(throttle, now):
             return Verdict(False, throttled=True)
-        row = _row(session, gate, account_id, now) if account_id is not None else None
+        row = gate_row(session, gate, account_id, now) if account_id is not None else None
         if row is not None and _is_locked(row, now):
             # Counted on the address as any wrong answer: uncounted, the guesses past a
             # reference's lock told an existing reference from an unknown one (whose
@@ -258,9 +258,10 @@ def reference_locked_in(session: Session, account_id: int, now: datetime) -> boo
     return row is not None and _is_locked(row, now)
 
 
-def _row(session: Session, key: str, account_id: int | None, now: datetime) -> PortalGate:
+def gate_row(session: Session, key: str, account_id: int | None, now: datetime) -> PortalGate:
     """The gate's row, created if new, locked for this transaction (PostgreSQL: FOR
-    UPDATE; SQLite: the write lock the insert takes)."""
+    UPDATE; SQLite: the write lock the insert takes). Also the row of an account's
+    verification by an agent (console/verify_lock.py)."""
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     stmt = insert(PortalGate).values(key=key, account_id=account_id, failures=0, created_at=now)

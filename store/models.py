@@ -974,7 +974,9 @@ class PortalGate(Base):
     """A way into the self-service portal and its identity check's failures: one signed
     link (``link:<sha256 of the token>``), an account's reference path (``ref:<id>``) or a
     client address (``addr:<address>``, throttled per window). Three wrong answers lock
-    a link or reference (selfservice/identity.py); kept in SQL, so no restart unlocks it."""
+    a link or reference (selfservice/identity.py); kept in SQL, so no restart unlocks it.
+    Also an account's identity questions asked by agents on calls and in chats
+    (``agent:<account id>``, console/verify_lock.py)."""
 
     __tablename__ = "portal_gates"
 

@@ -112,3 +112,25 @@ def test_given_portal_sessions_when_pruned_then_live_and_recently_ended_stay(
     assert prune(engine, NOW).portal_sessions == 2
     with Session(engine) as s:
         assert set(s.scalars(select(PortalSession.id))) == {"live", "left-now"}
+
+
+def test_given_agent_check_rows_when_pruned_then_only_those_with_no_wrong_answer_go(
+    engine: Engine, seed: Seed
+) -> None:
+    """An account's wrong answers on calls and chats (console/verify_lock.py) are kept
+    until a right answer or a supervisor clears them, as a portal reference's."""
+    a = seed.account_id
+    with Session(engine) as s, s.begin():
+        for key, failures, total, locked in (
+            ("agent:locked-now", 3, 3, NOW - timedelta(hours=12)),
+            ("agent:two-wrong", 2, 2, None),
+            ("agent:held", 3, 9, NOW - timedelta(days=20)),
+            ("agent:verified", 0, 0, None),
+        ):
+            s.add(PortalGate(key=key, account_id=a, failures=failures, total_failures=total,
+                             locked_at=locked, created_at=NOW - timedelta(days=30)))  # fmt: skip
+
+    assert prune(engine, NOW).portal_gates == 1
+    with Session(engine) as s:
+        assert set(s.scalars(select(PortalGate.key))) == {
+            "agent:locked-now", "agent:two-wrong", "agent:held"}  # fmt: skip
