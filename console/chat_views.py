@@ -21,7 +21,6 @@ from console import inbound_service as inbound
 from console import verify_tries
 from console.agent_views import _live_attempt, read_fields
 from console.i18n import N_, gettext_
-from console.inbound_views import searched
 from console.keys import CLOCK, REDIS, STATES
 from console.params import id_or_400
 from console.pophub import VERIFIED_TTL_SECONDS, verified_key
@@ -177,7 +176,7 @@ async def attach(request: web.Request) -> web.StreamResponse:
         if not await verify_tries.take(redis, attempt_id):
             return json_error(429, gettext_(verify_tries.TOO_MANY_IN_CHAT))
         try:
-            found, named = await searched(redis, attempt_id)
+            found, named = await in_db(request, inbound.searched_accounts, attempt_id)
             allowed = set(await in_db(request, unattached.candidates_of_attempt, attempt_id))
             pop = await in_db(request, inbound.verify_identity, user, attempt_id, account_id,
                               answers, now, sorted(allowed | found),

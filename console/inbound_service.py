@@ -34,6 +34,10 @@ from store.models import (
 )
 
 SEARCH_LIMIT = 10
+SEARCH_PAGE = "inbound_search"  # the pii_view of a search: its results and how found
+# The views of one call read back for its searches: ten searches (inbound_views
+# MAX_SEARCHES) and a few pops; past this, the later searches' finds are not allowed.
+MAX_VIEWS_READ = 200
 ANI_LABELS = {
     "ok": N_("Número identificado"),
     "foreign": N_("Número de otro país"),
@@ -239,10 +243,13 @@ def search_accounts(engine: Engine, agent: CurrentUser, attempt_id: int, query: 
             conditions.append(Account.id.in_(phones))
         rows = list(s.scalars(select(Account).where(or_(*conditions)).order_by(Account.id)
                               .limit(SEARCH_LIMIT)))  # fmt: skip
+        # The evidence of the search is also the call's record of what it found and how
+        # (searched_accounts): durable, where a Redis set could be evicted.
         audit_append(
             s, "pii_view",
-            {"page": "inbound_search", "attempt_id": attempt_id,
+            {"page": SEARCH_PAGE, "attempt_id": attempt_id,
              "by": "phone" if ani.e164 else "reference", "results": [a.id for a in rows],
+             "by_reference": [a.id for a in rows if a.external_ref == text],
              "fields": ["name"]},
             actor=agent.actor, subject=f"attempt:{attempt_id}",
         )  # fmt: skip
@@ -252,6 +259,37 @@ def search_accounts(engine: Engine, agent: CurrentUser, attempt_id: int, query: 
         prompts = proof_prompts(call.verification, by_reference)
         found.append({**_candidate(a), "prompts": _labelled(prompts), "by_reference": by_reference})
     return found
+
+
+def searched_accounts(engine: Engine, attempt_id: int) -> tuple[set[int], set[int]]:
+    """The accounts found by search on this call or chat (they may be verified), and
+    those among them found by the reference typed (`proof_prompts`: its last digits
+    prove nothing), read from the searches' audit entries in SQL: two Redis sets lost
+    apart (an eviction under memory pressure) left the account found by reference
+    among the found ones but no longer named, and its last 4 digits proved it again.
+    An entry that does not say which results came by reference (written before it
+    did) names them all: fail closed."""
+    with transaction(engine) as s:
+        payloads = list(s.scalars(
+            select(AuditEntry.payload)
+            .where(AuditEntry.kind == "pii_view", AuditEntry.subject == f"attempt:{attempt_id}")
+            .order_by(AuditEntry.id)
+            .limit(MAX_VIEWS_READ)
+        ))  # fmt: skip
+    found: set[int] = set()
+    named: set[int] = set()
+    for raw in payloads:
+        try:
+            entry = json.loads(raw or "{}")
+        except ValueError:
+            continue
+        if not isinstance(entry, dict) or entry.get("page") != SEARCH_PAGE:
+            continue
+        results = {a for a in entry.get("results") or [] if isinstance(a, int)}
+        by_reference = entry.get("by_reference")
+        found |= results
+        named |= results if not isinstance(by_reference, list) else results & set(by_reference)
+    return found, named
 
 
 def pending_inbound_pop(engine: Engine, agent: CurrentUser, attempt_id: int,

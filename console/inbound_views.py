@@ -31,24 +31,6 @@ MAX_SEARCHES = 10
 TOO_MANY_SEARCHES = N_("Se alcanzó el límite de búsquedas de este contacto.")
 
 
-def searched_key(attempt_id: int) -> str:
-    """Accounts an agent found by searching during an inbound call (may be verified)."""
-    return f"cobrador:console:inbound-search:{{{attempt_id}}}"
-
-
-def named_key(attempt_id: int) -> str:
-    """Those found by the reference the caller gave (its last digits prove nothing)."""
-    return f"cobrador:console:inbound-search-ref:{{{attempt_id}}}"
-
-
-async def searched(redis: Any, attempt_id: int) -> tuple[set[int], set[int]]:
-    """The accounts found by search on this call, and those among them found by their
-    reference (inbound_service.proof_prompts)."""
-    found = {int(x) for x in await redis.smembers(searched_key(attempt_id))}
-    named = {int(x) for x in await redis.smembers(named_key(attempt_id))}
-    return found, named
-
-
 def searches_key(attempt_id: int) -> str:
     return f"cobrador:console:inbound-searches:{{{attempt_id}}}"
 
@@ -88,7 +70,7 @@ async def verify(request: web.Request) -> web.StreamResponse:
         if not await verify_tries.take(redis, attempt_id):
             return json_error(429, gettext_(verify_tries.TOO_MANY_ON_CALL))
         try:
-            found, named = await searched(redis, attempt_id)
+            found, named = await in_db(request, svc.searched_accounts, attempt_id)
             allowed = set(await in_db(request, svc.attempt_accounts, attempt_id)) | found
             pop = await in_db(request, svc.verify_identity, user, attempt_id, account_id,
                               answers, request.app[CLOCK](), sorted(allowed), live,
@@ -120,16 +102,9 @@ async def search(request: web.Request) -> web.StreamResponse:
         found = await in_db(request, svc.search_accounts, user, attempt_id, query, country, live)
     except svc.InboundError as exc:
         return json_error(exc.status, str(exc))
-    named = [f["account_id"] for f in found if f.pop("by_reference")]
-    if found:
-        redis = request.app[REDIS]
-        pipe = redis.pipeline(transaction=True)
-        pipe.sadd(searched_key(attempt_id), *[f["account_id"] for f in found])
-        pipe.expire(searched_key(attempt_id), SEARCH_TTL_SECONDS)
-        if named:
-            pipe.sadd(named_key(attempt_id), *named)
-            pipe.expire(named_key(attempt_id), SEARCH_TTL_SECONDS)
-        await pipe.execute()
+    # What was found, and how, is in the search's audit entry (svc.searched_accounts).
+    for f in found:
+        f.pop("by_reference")
     return web.json_response(
         {"ok": True, "accounts": found, "none": gettext_("Sin resultados") if not found else ""}
     )

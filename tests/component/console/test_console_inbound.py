@@ -7,6 +7,7 @@ import json
 from datetime import timedelta
 from typing import Any
 
+import pytest
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient
 from console_fixtures import NOW, Seed, login, origin
@@ -449,3 +450,109 @@ async def test_given_an_agent_searching_without_end_on_one_call_then_refused_pas
     assert (await resp.json())["reason"] == "Se alcanzó el límite de búsquedas de este contacto."
     views = [json.loads(p) for k, p in audit_kinds(engine) if k == "pii_view"]
     assert sum(v.get("page") == "inbound_search" for v in views) == 10
+
+
+async def evict(aredis: aioredis.Redis, pattern: str, agent_id: int, attempt: int) -> None:
+    """Redis drops keys under memory pressure (or is flushed): the call's keys matching
+    `pattern` go; the agent is put back on the call as the dialer had them."""
+    async for key in aredis.scan_iter(match=pattern):
+        await aredis.delete(key)
+    states = AgentStates(aredis)
+    if (await states.get(agent_id)).attempt_id != attempt:
+        await states.login(agent_id, "mx-demo")
+        await states.set_ready(agent_id)
+        assert await states.reserve(agent_id, attempt)
+        await states.talking(agent_id, attempt)
+
+
+@pytest.mark.parametrize("lost", ["*inbound-search-ref*", "cobrador:console:*", "*"])
+async def test_given_an_account_found_by_reference_when_redis_loses_keys_then_its_last_digits_still_prove_nothing(
+    client: TestClient, seed: Seed, engine: Engine, aredis: aioredis.Redis, lost: str
+) -> None:
+    """The accounts found on a call and those found by the reference the caller gave
+    were two Redis sets: an eviction of the second alone left the account found but no
+    longer named, and its last 4 digits (which the caller had just said) opened it.
+    What a search found, and how, is read from its audit entry in SQL now: whatever
+    Redis loses (one key, the console's, everything), the last digits prove nothing
+    and the name still does."""
+    token = await login(client, "ana")
+    headers = {"X-CSRF-Token": token}
+    agent = seed.users["ana"]
+    attempt = inbound_attempt(engine, seed, agent, "", None)
+    await inbound_pop_for(client, aredis, agent, attempt, [], status="withheld")
+    found = await client.get(f"/api/agent/inbound/search?attempt_id={attempt}&q=MX-0002")
+    assert [a["account_id"] for a in (await found.json())["accounts"]] == [seed.other_account_id]
+    await evict(aredis, lost, agent, attempt)
+    echoed = await client.post("/api/agent/inbound/verify", headers=headers, json={
+        "attempt_id": attempt, "account_id": seed.other_account_id,
+        "answer_account_last4": "0002"})  # fmt: skip
+    assert echoed.status == 422, await echoed.text()
+    named = await client.post("/api/agent/inbound/verify", headers=headers, json={
+        "attempt_id": attempt, "account_id": seed.other_account_id,
+        "answer_full_name": "Juan Pérez"})  # fmt: skip
+    assert named.status == 200, await named.text()
+    checks = [json.loads(p) for k, p in audit_kinds(engine) if k == "identity_check"]
+    assert [(c["prompts"], c["passed"]) for c in checks] == [
+        (["full_name"], False), (["full_name"], True)]  # fmt: skip
+
+
+async def test_given_the_callers_own_account_said_by_reference_then_its_last_digits_prove_nothing(
+    client: TestClient, seed: Seed, engine: Engine, aredis: aioredis.Redis
+) -> None:
+    """A caller from María's number is popped with her account (its question is the
+    reference's last 4 digits); once the agent has searched it by the reference the
+    caller said, those digits prove nothing on this call, a Redis flush included."""
+    token = await login(client, "ana")
+    agent = seed.users["ana"]
+    attempt = inbound_attempt(engine, seed, agent, "+525512340001", None)
+    await inbound_pop_for(client, aredis, agent, attempt, [seed.account_id])
+    assert (
+        await client.get(f"/api/agent/inbound/search?attempt_id={attempt}&q=MX-0001")
+    ).status == 200
+    await evict(aredis, "*", agent, attempt)
+    echoed = await client.post("/api/agent/inbound/verify", headers={"X-CSRF-Token": token}, json={
+        "attempt_id": attempt, "account_id": seed.account_id, "answer_account_last4": "0001"})  # fmt: skip
+    assert echoed.status == 422
+    with transaction(engine) as s:
+        assert s.get(CallAttempt, attempt).account_id is None  # type: ignore[union-attr]
+
+
+async def test_given_an_account_not_found_on_this_call_when_redis_is_flushed_then_it_is_still_refused(
+    client: TestClient, seed: Seed, engine: Engine, aredis: aioredis.Redis
+) -> None:
+    """Another call's search, or one that found nothing of it, allows nothing here."""
+    token = await login(client, "ana")
+    agent = seed.users["ana"]
+    other = inbound_attempt(engine, seed, agent, "", None)
+    await inbound_pop_for(client, aredis, agent, other, [], status="withheld")
+    assert (
+        await client.get(f"/api/agent/inbound/search?attempt_id={other}&q=MX-0002")
+    ).status == 200
+    attempt = inbound_attempt(engine, seed, agent, "", None)
+    await evict(aredis, "*", agent, attempt)
+    assert (
+        await client.get(f"/api/agent/inbound/search?attempt_id={attempt}&q=MX-0001")
+    ).status == 200
+    refused = await client.post("/api/agent/inbound/verify", headers={"X-CSRF-Token": token}, json={
+        "attempt_id": attempt, "account_id": seed.other_account_id, "answer_full_name": "Juan Pérez"})  # fmt: skip
+    assert refused.status == 403
+
+
+def test_given_a_search_entry_that_does_not_say_how_it_found_then_every_result_counts_as_by_reference(
+    engine: Engine, seed: Seed
+) -> None:
+    """Searches audited before the entry said which results came by reference: fail
+    closed, none of them is proven by its last digits."""
+    from console.inbound_service import searched_accounts
+    from store.audit import append as audit_append
+
+    with transaction(engine) as s:
+        for payload in (
+            {"page": "inbound_search", "results": [seed.account_id], "by": "reference"},
+            {"page": "inbound_search", "results": [seed.other_account_id], "by_reference": []},
+            {"page": "inbound_pop", "account_ids": [99]},
+        ):
+            audit_append(s, "pii_view", payload, subject="attempt:7")
+    found, named = searched_accounts(engine, 7)
+    assert (found, named) == ({seed.account_id, seed.other_account_id}, {seed.account_id})
+    assert searched_accounts(engine, 8) == (set(), set())
