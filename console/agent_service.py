@@ -727,6 +727,7 @@ def save_disposition(
             callback_due,
             now,
             campaign_limits.limit(config, "paid_claim_hold_days"),
+            date_zones(account.timezone, account.country, account.region, None),
         )
         if hold is not None and account.later_than_its_date(hold):
             account.next_attempt_at = hold

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
 from cobrador.ground import code_words
 from console.debtor_locale import DebtorLocale
@@ -188,8 +189,10 @@ def dial_hold(
     callback_due: datetime | None,
     now: datetime,
     paid_claim_hold_days: int = DEFAULT_PAID_CLAIM_HOLD_DAYS,
+    zones: tuple[ZoneInfo, ...] = (),
 ) -> datetime | None:
     """Until when the account may not be dialed after this disposition (None: no hold).
+    `zones`: the debtor's date zones (a promise holds until its day is over in all).
 
     Written as the account's `next_attempt_at` in the disposition's own transaction,
     so it holds whether or not a dial loop of the campaign is running. A status
@@ -198,7 +201,7 @@ def dial_hold(
     """
     effect = data.outcome.effect
     if effect is Effect.hold_until_promise and data.promise_date is not None:
-        return promise_hold_until(data.promise_date)
+        return promise_hold_until(data.promise_date, zones)
     if effect is Effect.callback and callback_due is not None:
         # The callback itself brings the account back when due (refill).
         return callback_due

@@ -11,6 +11,7 @@ from sqlalchemy import Engine, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from compliance import caller_ids
+from compliance.debtor_time import date_zones
 from compliance.engine import Decision
 from compliance.service import ComplianceService, Item
 from dialer.recycle import promise_hold_until
@@ -335,9 +336,15 @@ def promise_hold(sql: Engine, account_id: int, now: datetime) -> datetime | None
     with transaction(sql) as s:
         due = s.scalar(select(func.max(Promise.due_date))
                        .where(Promise.account_id == account_id, Promise.status == "open"))  # fmt: skip
-        if due is None or promise_hold_until(due) <= now:
+        if due is None:
             return None
-        until = promise_hold_until(due)
+        account = s.get(Account, account_id)
+        zones = (
+            date_zones(account.timezone, account.country, account.region, None) if account else ()
+        )
+        until = promise_hold_until(due, zones)
+        if until <= now:
+            return None
         # A hopper's hold (hopper_since set) is no date of the account's own: replaced.
         s.execute(update(Account).where(Account.id == account_id,
                                         Account.hopper_since.is_not(None) | Account.next_attempt_at.is_(None)

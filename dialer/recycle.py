@@ -5,14 +5,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
+
+from compliance.debtor_time import day_begun
 
 
-def promise_hold_until(due_date: date) -> datetime:
-    """An account with an open promise is not dialed before the day after its date;
-    then a broken promise brings it back with a high priority."""
-    return datetime.combine(due_date + timedelta(days=1), datetime.min.time(), UTC)
+def promise_hold_until(due_date: date, zones: tuple[ZoneInfo, ...] = ()) -> datetime:
+    """An account with an open promise is not dialed before the day after its date
+    has begun in every zone the debtor may be in (`zones`: compliance/debtor_time.py
+    date_zones; UTC's midnight with none), the day the promise is broken on
+    (debtor_day); then a broken promise brings it back with a high priority. UTC's
+    midnight let the dialer call a Mexico City debtor from 18:00 of the promised day,
+    while they could still pay."""
+    return day_begun(due_date + timedelta(days=1), zones)
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from compliance import campaign_limits
-from compliance.debtor_time import account_day
+from compliance.debtor_time import account_day, date_zones
 from dialer.recycle import promise_hold_until
 from field.checkin import DEFAULT_RULES, CheckinRules, Fix, judge
 from field.plans import reroute
@@ -355,7 +355,8 @@ def _apply(
                             amount=result.promise_amount, currency=account.currency,
                             due_date=result.promise_date, created_at=now))  # fmt: skip
         payload["promise"] = {"amount": result.promise_amount, "due_date": result.promise_date}
-        hold = promise_hold_until(result.promise_date)
+        zones = date_zones(account.timezone, account.country, account.region, None)
+        hold = promise_hold_until(result.promise_date, zones)
     elif result.outcome.stop_account:
         hold = now + timedelta(days=PAID_CLAIM_HOLD_DAYS)
     if hold is not None and account.later_than_its_date(hold):

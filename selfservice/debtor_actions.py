@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
@@ -37,6 +38,7 @@ from compliance.plan_rules import CENT, PlanRules, PlanRulesError, plan_rules_fo
 from compliance.standing import StandingBlock
 from dialer.hopper import Hopper
 from dialer.messages import Notifier, StopAccount
+from dialer.recycle import promise_hold_until
 from dialer.refill_wake import wake_after_lifted_stop
 from store.audit import append as audit_append
 from store.db import transaction
@@ -56,7 +58,6 @@ from store.models import (
     Promise,
     SupervisorTask,
 )
-from store.plan_tracking import promise_hold_until
 
 # The channels a debtor acts through: each is the channel of the ledger entry.
 VIA = ("portal", "chat", "whatsapp", "sms", "email")
@@ -295,7 +296,7 @@ def make_promise(
                           due_date=due, created_at=now)  # fmt: skip
         session.add(promise)
         session.flush()
-        hold = _hold(account, promise_hold_until(due))
+        hold = _hold(account, promise_hold_until(due, _date_zones(account)))
         ledger = record_contact_in(session, debtor, account, "promise", now,
                                    {"promise_id": promise.id, "amount": str(value),
                                     "due_date": due.isoformat()})  # fmt: skip
@@ -332,7 +333,9 @@ def choose_plan(
             key = sorted(exc.errors)[0]
             raise ActionError(key, exc.errors[key], exc.fills.get(key)) from None
         row = save_plan(session, plan, account, None, None, now)
-        hold = _hold(account, promise_hold_until(plan.instalments[0].due_date))
+        hold = _hold(
+            account, promise_hold_until(plan.instalments[0].due_date, _date_zones(account))
+        )
         audit_append(session, "payment_plan", {**audit_payload(row, "requested"), "by": "debtor"},
                      actor=debtor.actor, subject=f"account:{account.id}", now=now)  # fmt: skip
         ledger = record_contact_in(session, debtor, account, "plan", now,
@@ -789,6 +792,11 @@ def _rules(config: Mapping[str, Any]) -> PlanRules:
 
 def _promise_days(config: Mapping[str, Any]) -> int:
     return campaign_limits.limit(config, "promise_max_days")
+
+
+def _date_zones(account: Account) -> tuple[ZoneInfo, ...]:
+    """The zones the debtor's date is read in (their candidates, else their country's)."""
+    return date_zones(account.timezone, account.country, account.region, None)
 
 
 def _today(account: Account, now: datetime) -> date:

@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from store.models import Account, AccountStatus, Payment, PaymentPlan, PlanStatus, Promise
-from store.plan_tracking import DebtorDay, follow_plans, promise_hold_until
+from store.plan_tracking import DebtorDay, debtor_hold_until, follow_plans
 
 AuditFn = Callable[..., Any]
 # A provider's statuses that take a recorded payment back.
@@ -92,9 +92,9 @@ def reverse_payment(session: Session, payment: Payment, reversal: str, now: date
     shares: dict[str, Any] = raw_shares if isinstance(raw_shares, dict) else {}
     opened, broken = _unkeep(session, account, shares, (already, target), total,
                              debtor_day(now, account), now)  # fmt: skip
-    follow_plans(session, [], broken, now, audit, actor)
+    follow_plans(session, [], broken, now, audit, actor, debtor_day=debtor_day)
     if reopened and account.status == AccountStatus.active.value:
-        _requeue(session, account, now)
+        _requeue(session, account, now, debtor_day)
     full = target >= total
     locked.refunded = target
     locked.reversal = (reversal if full else PARTIAL)[:20]
@@ -156,7 +156,7 @@ def _unkeep(session: Session, account: Account, shares: dict[str, Any],
     return opened, broken
 
 
-def _requeue(session: Session, account: Account, now: datetime) -> None:
+def _requeue(session: Session, account: Account, now: datetime, debtor_day: DebtorDay) -> None:
     """Dialable again: at once, or after the earliest promise still open (its hold)."""
     due = session.scalar(
         select(Promise.due_date)
@@ -164,6 +164,6 @@ def _requeue(session: Session, account: Account, now: datetime) -> None:
         .order_by(Promise.due_date)
         .limit(1)
     )  # fmt: skip
-    hold = promise_hold_until(due) if due is not None else None
+    hold = debtor_hold_until(due, account, debtor_day) if due is not None else None
     account.next_attempt_at = hold if hold is not None and hold > now else now
     account.hopper_since = None

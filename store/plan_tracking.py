@@ -23,9 +23,31 @@ DebtorDay = Callable[[datetime, Account], date]
 
 
 def promise_hold_until(due_date: date) -> datetime:
-    """The hold a promise puts on its account: the same as dialer/recycle.py's (the
-    day after its date), repeated here since the store does not import the dialer."""
+    """The day after a promise's date at UTC's midnight: for the store's callers
+    that know no debtor (see debtor_hold_until for the hold an account is given)."""
     return datetime.combine(due_date + timedelta(days=1), datetime.min.time(), UTC)
+
+
+def debtor_hold_until(due_date: date, account: Account, debtor_day: DebtorDay) -> datetime:
+    """The hold a promise puts on its account: until the first minute of the day after
+    its date for the debtor (`debtor_day`: over once over in every zone they may be
+    in), as dialer/recycle.py's promise_hold_until holds it from the zones, which the
+    store does not read. UTC's midnight was 18:00 of the promised day in Mexico City:
+    the debtor was called while they could still pay. Every zone's midnight lies
+    between 14 hours before UTC's and 12 hours after it, and debtor_day only moves
+    forward with time: the minute is found by halving that span."""
+    utc_midnight = promise_hold_until(due_date)
+    earliest = utc_midnight - timedelta(hours=14)
+    low, high = 0, 26 * 60  # minutes after `earliest`: still the date / already past it
+    if debtor_day(earliest, account) > due_date:
+        return earliest
+    while high - low > 1:
+        middle = (low + high) // 2
+        if debtor_day(earliest + timedelta(minutes=middle), account) > due_date:
+            high = middle
+        else:
+            low = middle
+    return earliest + timedelta(minutes=high)
 
 
 def break_overdue_everywhere(
@@ -60,6 +82,8 @@ def follow_plans(
     now: datetime,
     audit: AuditFn,
     actor: str,
+    *,
+    debtor_day: DebtorDay,
 ) -> None:
     """Bring the plans of these promises (if any) up to date; audited per plan."""
     for promise in broken:
@@ -67,7 +91,7 @@ def follow_plans(
             _break_plan(session, promise, now, audit, actor)
     for promise in kept:
         if promise.plan_id is not None:
-            _advance_plan(session, promise, audit, actor)
+            _advance_plan(session, promise, audit, actor, debtor_day)
 
 
 def _break_plan(
@@ -95,7 +119,9 @@ def _break_plan(
     }, actor=actor, subject=f"account:{plan.account_id}")  # fmt: skip
 
 
-def _advance_plan(session: Session, promise: Promise, audit: AuditFn, actor: str) -> None:
+def _advance_plan(
+    session: Session, promise: Promise, audit: AuditFn, actor: str, debtor_day: DebtorDay
+) -> None:
     plan = session.get(PaymentPlan, promise.plan_id)
     if plan is None or plan.status != PlanStatus.active.value:
         return
@@ -112,8 +138,8 @@ def _advance_plan(session: Session, promise: Promise, audit: AuditFn, actor: str
                                         "action": "kept", "status": plan.status},
               actor=actor, subject=f"account:{plan.account_id}")  # fmt: skip
     elif account is not None and account.later_than_its_date(
-        promise_hold_until(following.due_date)
+        hold := debtor_hold_until(following.due_date, account, debtor_day)
     ):
         # Not called while the debtor keeps to the plan: held to the next instalment.
-        account.next_attempt_at = promise_hold_until(following.due_date)
+        account.next_attempt_at = hold
         account.hopper_since = None

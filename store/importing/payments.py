@@ -82,7 +82,7 @@ def record_payment(session: Session, account: Account, amount: Decimal, paid_at:
                       payment_link_id=payment_link_id, applied=applied)  # fmt: skip
     session.add(payment)
     session.flush()
-    follow_plans(session, kept, broken, now, audit, actor)
+    follow_plans(session, kept, broken, now, audit, actor, debtor_day=debtor_day)
     entry: dict[str, Any] = {
         "external_ref": account.external_ref, "amount": amount,
         "paid_at": paid_at, "balance": [before[0], account.balance],
@@ -181,7 +181,8 @@ class PaymentImporter:
         # Promises (and plan instalments) past their date without a payment in any
         # import: broken now, their plans too, and the accounts back in the queue.
         overdue = break_overdue_everywhere(session, self.now, self.debtor_day)
-        follow_plans(session, [], overdue, self.now, self.audit, self.actor)
+        follow_plans(session, [], overdue, self.now, self.audit, self.actor,
+                     debtor_day=self.debtor_day)  # fmt: skip
         self.broken_overdue = len(overdue)
         audit_file_import(self.audit, session, "payment", path, result, self.actor,
                           created=self.created, duplicates_skipped=self.unchanged,

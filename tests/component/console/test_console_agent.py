@@ -324,9 +324,10 @@ async def test_given_valid_promise_when_disposing_then_saved_held_and_out_of_the
     # The hold is written with the disposition, in its transaction: no dial loop needed.
     with transaction(engine) as session:
         held = session.get(Account, seed.account_id).next_attempt_at  # type: ignore[union-attr]
-        assert held == datetime(2026, 12, 6, tzinfo=UTC)
+        # The day after the promise, begun in Mexico City (06:00 UTC, not UTC's midnight).
+        assert held == datetime(2026, 12, 6, 6, tzinfo=UTC)
         entry = session.scalars(select(AuditEntry).where(AuditEntry.kind == "disposition")).one()
-        assert json.loads(entry.payload)["hold_until"].startswith("2026-12-06T00:00:00")
+        assert json.loads(entry.payload)["hold_until"].startswith("2026-12-06T06:00:00")
     assert await hopper.contains([seed.account_id]) == set()
     again = await dispose(client, token, attempt_id=attempt, party="nadie", outcome="sin_contacto")
     assert again.status == 400

@@ -92,7 +92,8 @@ async def test_given_six_instalments_within_rules_when_confirmed_then_six_promis
     with transaction(engine) as session:
         account = session.get(Account, seed.account_id)
         assert account is not None
-        assert account.next_attempt_at == datetime(2026, 12, 2, tzinfo=UTC)
+        # The day after the first instalment, begun in Mexico City (06:00 UTC).
+        assert account.next_attempt_at == datetime(2026, 12, 2, 6, tzinfo=UTC)
         entry = session.scalars(select(AuditEntry).where(AuditEntry.kind == "disposition")).one()
         assert json.loads(entry.payload)["plan"]["status"] == "active"
 
@@ -203,7 +204,8 @@ async def test_given_active_plan_when_payments_import_then_kept_advances_and_bro
     assert [p.status for p in promises] == ["kept", "open", "open"]
     with transaction(engine) as session:
         held = session.get(Account, seed.account_id).next_attempt_at  # type: ignore[union-attr]
-        assert held == datetime(2027, 1, 2, tzinfo=UTC)
+        # The day after the second instalment, begun in Mexico City (06:00 UTC).
+        assert held == datetime(2027, 1, 2, 6, tzinfo=UTC)
     # The second passes its date with no payment: an import of anything breaks it.
     other = tmp_path / "other.csv"
     other.write_text("external_ref,amount,paid_at\nMX-0002,10.00,2027-01-05T10:00:00-06:00\n")

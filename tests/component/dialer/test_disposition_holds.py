@@ -81,4 +81,5 @@ async def test_given_promise_saved_after_the_account_was_queued_when_claimed_the
     assert await floor.dialer.hopper.contains([account_id]) == set()
     with Session(floor.engine) as s:
         held = s.get(Account, account_id).next_attempt_at  # type: ignore[union-attr]
-    assert held == datetime(2026, 11, 28, tzinfo=UTC)
+    # The day after the promise, begun where the debtor is (Mexico City: 06:00 UTC).
+    assert held == datetime(2026, 11, 28, 6, tzinfo=UTC)

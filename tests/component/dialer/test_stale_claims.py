@@ -118,3 +118,31 @@ NOW = datetime(2026, 11, 25, 17, 0, tzinfo=UTC)
 def test_resting_until(next_attempt_at, hopper_since, expected) -> None:  # type: ignore[no-untyped-def]
     account = Account(next_attempt_at=next_attempt_at, hopper_since=hopper_since)
     assert store.resting_until(account, NOW) == expected
+
+
+def test_given_a_promise_due_today_in_mexico_city_when_claimed_at_19_30_local_then_still_held(
+    engine,  # type: ignore[no-untyped-def]
+) -> None:
+    """01:30 UTC of 1 Dec is 19:30 of 30 Nov in Mexico City: a promise for the 30th is
+    still open where the debtor is (they may pay until midnight), so the account is not
+    dialed and sleeps until their 1 Dec begins (06:00 UTC), not UTC's midnight."""
+    from datetime import date
+    from decimal import Decimal
+
+    from store.db import transaction
+    from store.models import Promise
+
+    with transaction(engine) as s:
+        account = Account(external_ref="PROM-CMX", debtor_name="D", country="MX", region="CMX",
+                          currency="MXN", balance=Decimal("100"), status="active")  # fmt: skip
+        s.add(account)
+        s.flush()
+        s.add(Promise(account_id=account.id, amount=Decimal("50"), currency="MXN",
+                      due_date=date(2026, 11, 30), created_at=datetime(2026, 11, 20, tzinfo=UTC)))  # fmt: skip
+        account_id = account.id
+    evening = datetime(2026, 12, 1, 1, 30, tzinfo=UTC)
+    assert store.promise_hold(engine, account_id, evening) == datetime(2026, 12, 1, 6, tzinfo=UTC)
+    with Session(engine) as s:
+        held = s.get(Account, account_id)
+        assert held is not None and held.next_attempt_at == datetime(2026, 12, 1, 6, tzinfo=UTC)
+    assert store.promise_hold(engine, account_id, datetime(2026, 12, 1, 6, tzinfo=UTC)) is None

@@ -99,8 +99,10 @@ def test_given_the_last_instalment_paid_then_reversed_then_unpaid_and_the_plan_a
     balance, status, next_at, promises, plans = state(engine, account_id)
     assert (balance, status, plans) == (Decimal("1000.00"), "active", ["active"])
     assert promises == [(1, "kept", Decimal("500.00")), (2, "open", Decimal("0.00"))]
-    # Held by the instalment still open, as a promise holds an account.
-    assert next_at == datetime(2026, 12, 1, tzinfo=UTC)
+    # Held by the instalment still open, as a promise holds an account: until the day
+    # after it has begun for the debtor (a Mexican account of no known zone: Tijuana's
+    # midnight, 08:00 UTC; UTC's midnight was 16:00 of its day there).
+    assert next_at == datetime(2026, 12, 1, 8, tzinfo=UTC)
 
 
 def test_given_an_instalment_overdue_by_the_reversal_then_broken_with_its_plan(

@@ -84,9 +84,10 @@ def test_given_a_verified_debtor_when_promising_then_promise_hold_ledger_and_aud
     assert row.details == {"debtor_action": "promise", "promise_id": promise.id,
                            "amount": "1500.00", "due_date": "2026-11-30"}  # fmt: skip
     assert json.loads(audit.payload)["ledger_id"] == row.id
-    # Held like an agent's promise: not dialed before the day after its date.
+    # Held like an agent's promise: not dialed before the day after its date has begun
+    # for the debtor (Mexico City's midnight, 06:00 UTC; UTC's was 18:00 of the 30th).
     assert account(engine, seeded.account_id).next_attempt_at == result.hold_until
-    assert result.hold_until is not None and result.hold_until.date() == date(2026, 12, 1)
+    assert result.hold_until == datetime(2026, 12, 1, 6, tzinfo=UTC)
 
 
 def test_given_a_debtor_action_when_the_caps_read_the_ledger_then_no_attempt_no_contact(

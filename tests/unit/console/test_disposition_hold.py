@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -22,6 +23,16 @@ def _input(code: str, **fields: object) -> DispositionInput:
 def test_given_promise_then_held_until_the_day_after_its_date(code: str) -> None:
     data = _input(code, promise_amount=Decimal("10"), promise_date=date(2026, 11, 27))
     assert dial_hold(data, None, NOW) == datetime(2026, 11, 28, tzinfo=UTC)
+
+
+def test_given_promise_of_a_mexico_city_debtor_then_held_until_their_next_day_begins() -> None:
+    # Not UTC's midnight (18:00 of the promised day in Mexico City, while the debtor can
+    # still pay): 06:00 UTC. Two zones: the later midnight (Tijuana's, 08:00 UTC).
+    data = _input("promesa_pago", promise_amount=Decimal("10"), promise_date=date(2026, 11, 27))
+    mexico_city = (ZoneInfo("America/Mexico_City"),)
+    assert dial_hold(data, None, NOW, zones=mexico_city) == datetime(2026, 11, 28, 6, tzinfo=UTC)
+    both = (ZoneInfo("America/Cancun"), ZoneInfo("America/Tijuana"))
+    assert dial_hold(data, None, NOW, zones=both) == datetime(2026, 11, 28, 8, tzinfo=UTC)
 
 
 def test_given_callback_then_held_until_it_is_due() -> None:
