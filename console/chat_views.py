@@ -21,6 +21,7 @@ from console import inbound_service as inbound
 from console import verify_tries
 from console.agent_views import _live_attempt, read_fields
 from console.i18n import N_, gettext_
+from console.inbound_views import document_key
 from console.keys import CLOCK, REDIS, STATES
 from console.params import id_or_400
 from console.pophub import VERIFIED_TTL_SECONDS, verified_key
@@ -180,7 +181,8 @@ async def attach(request: web.Request) -> web.StreamResponse:
             allowed = set(await in_db(request, unattached.candidates_of_attempt, attempt_id))
             pop = await in_db(request, inbound.verify_identity, user, attempt_id, account_id,
                               answers, now, sorted(allowed | found),
-                              await _live_attempt(request, user), named)  # fmt: skip
+                              await _live_attempt(request, user), named,
+                              document_key(request))  # fmt: skip
         except inbound.InboundError as exc:
             if not exc.wrong_answers:
                 await verify_tries.give_back(redis, attempt_id)

@@ -7,7 +7,7 @@ Used for the right party of an outbound call (titular or aval, the campaign's
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any
 
@@ -19,7 +19,12 @@ PROMPT_LABELS = {
     "account_last4": N_("Últimos 4 dígitos de la cuenta"),
     "postal_code": N_("Código postal"),
     "full_name": N_("Nombre completo"),
+    "document_last4": N_("Últimos 4 dígitos del documento (INE, cédula, DNI)"),
 }
+# The document's last digits: never stored, only the portal's keyed hash of them
+# (selfservice/identity.py), so they are checked by a function, not read. Asked only
+# instead of a weak question (inbound_service.proof_prompts), not a campaign's choice.
+DOCUMENT_PROMPT = "document_last4"
 # The guarantor answers about the account they guaranteed: the same facts, other words.
 AVAL_PROMPT_LABELS = {
     "birth_date": N_("Fecha de nacimiento del titular (AAAA-MM-DD)"),
@@ -86,10 +91,16 @@ def failed_prompts(
     external_ref: str,
     debtor_name: str,
     custom_fields: Mapping[str, Any] | None,
+    document_matches: Callable[[str], bool] | None = None,
 ) -> list[str]:
-    """The prompts whose answer is missing or wrong (empty: verified)."""
+    """The prompts whose answer is missing or wrong (empty: verified).
+    `document_matches` checks the document's digits (None: none on file, it fails)."""
     failed = []
     for prompt in prompts:
+        if prompt == DOCUMENT_PROMPT:
+            if document_matches is None or not document_matches(answers.get(prompt, "")):
+                failed.append(prompt)
+            continue
         expected = expected_answer(prompt, external_ref, debtor_name, custom_fields)
         if expected is None or not same_answer(prompt, expected, answers.get(prompt, "")):
             failed.append(prompt)

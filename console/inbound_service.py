@@ -5,8 +5,9 @@ Synchronous; handlers run it in a thread. Every view of personal data is audited
 
 from __future__ import annotations
 
+import hmac
 import json
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,11 +17,12 @@ from sqlalchemy import Engine, or_, select
 from console import verify_lock
 from console.agent_service import build_pop, campaign_config, recording_facts
 from console.i18n import N_, gettext_
-from console.identity import PROMPT_LABELS, failed_prompts, masked_ref
+from console.identity import DOCUMENT_PROMPT, PROMPT_LABELS, failed_prompts, masked_ref
 from console.users import CurrentUser
 from dialer.inbound.ani import normalise_ani
 from dialer.inbound.settings import DEFAULT_VERIFICATION, VERIFICATIONS
 from dialer.messages import InboundPop
+from selfservice import identity as idc
 from store.audit import append as audit_append
 from store.db import transaction
 from store.models import (
@@ -73,14 +75,46 @@ def _verification(config: dict[str, Any]) -> tuple[str, ...]:
     return tuple(v for v in raw if v in VERIFICATIONS) or DEFAULT_VERIFICATION
 
 
-def proof_prompts(prompts: tuple[str, ...], named_by_reference: bool) -> tuple[str, ...]:
+def proof_prompts(prompts: tuple[str, ...], named_by_reference: bool,
+                  has_document: bool = False) -> tuple[str, ...]:  # fmt: skip
     """The questions that prove the caller is the account's debtor. An account found by
     the reference the caller gave is not proven by that reference's last 4 digits (the
     default question, which anyone holding a letter or a receipt knows then): its
-    campaign's other questions, else the debtor's full name."""
+    campaign's other questions; when those are none or only the full name (printed on
+    the same letter), the last 4 digits of the debtor's document if the portal's
+    identity is on file (`has_document`), else the full name."""
     if not named_by_reference:
         return prompts
-    return tuple(p for p in prompts if p != REFERENCE_PROMPT) or (NAME_PROMPT,)
+    others = tuple(p for p in prompts if p != REFERENCE_PROMPT)
+    if has_document and all(p == NAME_PROMPT for p in others):
+        return (DOCUMENT_PROMPT,)
+    return others or (NAME_PROMPT,)
+
+
+def document_key(encoded: str) -> bytes | None:
+    """The portal's identity key from settings; None when unset or unusable (then no
+    document is asked: an account's identity hash cannot be checked without it)."""
+    try:
+        return idc.identity_key(encoded)
+    except idc.IdentityError:
+        return None
+
+
+def _document_matcher(key: bytes | None, account: Account) -> Callable[[str], bool] | None:
+    """The check of the document's last digits typed by the agent against the account's
+    imported identity (selfservice/identity.py); None when there is nothing to check."""
+    stored = account.identity_hash
+    if key is None or not stored:
+        return None
+
+    def matches(answer: str) -> bool:
+        try:
+            digits = idc.normalise_answer(answer)
+        except idc.IdentityError:
+            return False
+        return hmac.compare_digest(stored, idc.identity_hash(key, account.external_ref, digits))
+
+    return matches
 
 
 def _labelled(prompts: tuple[str, ...]) -> list[dict[str, str]]:
@@ -163,14 +197,14 @@ def build_inbound_pop(engine: Engine, message: dict[str, Any], agent: CurrentUse
 
 def verify_identity(engine: Engine, agent: CurrentUser, attempt_id: int, account_id: int,
                     answers: dict[str, str], now: datetime, allowed_accounts: list[int] | None,
-                    live_attempt: int | None,
-                    named_by_reference: Collection[int] = ()) -> dict[str, Any]:  # fmt: skip
+                    live_attempt: int | None, named_by_reference: Collection[int] = (),
+                    key: bytes | None = None) -> dict[str, Any]:  # fmt: skip
     """The caller's answers against the account's data; on success the call is tied to
     the account and the full pop is returned (audited as a pii_view).
     `named_by_reference`: accounts found on this call by the reference the caller gave
-    (their questions are `proof_prompts`')."""
+    (their questions are `proof_prompts`'); `key`: the portal's identity key
+    (`document_key`), which checks the document's digits."""
     call = load_call(engine, attempt_id, agent.id, live_attempt)
-    prompts = proof_prompts(call.verification, account_id in named_by_reference)
     if call.account_id is not None and call.account_id != account_id:
         raise InboundError(gettext_("Esta cuenta no le fue asignada."), 403)
     if allowed_accounts is not None and account_id not in allowed_accounts:
@@ -179,12 +213,15 @@ def verify_identity(engine: Engine, agent: CurrentUser, attempt_id: int, account
         account = s.get(Account, account_id)
         if account is None:
             raise InboundError(gettext_("La cuenta no existe."), 404)
+        document = _document_matcher(key, account)
+        prompts = proof_prompts(call.verification, account_id in named_by_reference,
+                                document is not None)  # fmt: skip
         # The account's wrong answers over every call and chat, its row held until this
         # check is counted (console/verify_lock.py): a locked account is not checked.
         gate = verify_lock.take(s, account_id, now)
         failed = (
             failed_prompts(prompts, answers, account.external_ref, account.debtor_name,
-                           account.custom_fields)
+                           account.custom_fields, document)
             if gate is not None else []
         )  # fmt: skip
         passed = gate is not None and not failed
@@ -225,7 +262,8 @@ def _tie(s: Any, attempt: CallAttempt, account_id: int, agent_id: int) -> None:
 
 
 def search_accounts(engine: Engine, agent: CurrentUser, attempt_id: int, query: str,
-                    country: str, live_attempt: int | None) -> list[dict[str, Any]]:  # fmt: skip
+                    country: str, live_attempt: int | None,
+                    key: bytes | None = None) -> list[dict[str, Any]]:  # fmt: skip
     """Accounts by exact reference or phone number (names and masked references only),
     each with the questions that prove the caller is its debtor (`proof_prompts`) and
     `by_reference`: found by the reference typed."""
@@ -256,7 +294,8 @@ def search_accounts(engine: Engine, agent: CurrentUser, attempt_id: int, query: 
     found = []
     for a in rows:
         by_reference = a.external_ref == text
-        prompts = proof_prompts(call.verification, by_reference)
+        has_document = _document_matcher(key, a) is not None
+        prompts = proof_prompts(call.verification, by_reference, has_document)
         found.append({**_candidate(a), "prompts": _labelled(prompts), "by_reference": by_reference})
     return found
 

@@ -15,7 +15,7 @@ from console import inbound_service as svc
 from console import verify_tries
 from console.agent_views import _int_param, _live_attempt, read_fields
 from console.i18n import N_, gettext_
-from console.keys import CLOCK, REDIS
+from console.keys import CLOCK, REDIS, SETTINGS
 from console.pophub import VERIFIED_TTL_SECONDS, verified_key
 from console.users import CurrentUser
 from console.webutil import in_db, json_error, requires, user_of
@@ -43,6 +43,11 @@ async def _take_search(redis: Any, attempt_id: int) -> bool:
     pipe.expire(searches_key(attempt_id), SEARCH_TTL_SECONDS)
     taken, _ = await pipe.execute()
     return int(taken) <= MAX_SEARCHES
+
+
+def document_key(request: web.Request) -> bytes | None:
+    """The key that checks a debtor's document digits (the portal's), if configured."""
+    return svc.document_key(request.app[SETTINGS].portal_identity_key)
 
 
 def setup_routes(app: web.Application) -> None:
@@ -74,7 +79,7 @@ async def verify(request: web.Request) -> web.StreamResponse:
             allowed = set(await in_db(request, svc.attempt_accounts, attempt_id)) | found
             pop = await in_db(request, svc.verify_identity, user, attempt_id, account_id,
                               answers, request.app[CLOCK](), sorted(allowed), live,
-                              named)  # fmt: skip
+                              named, document_key(request))  # fmt: skip
         except svc.InboundError as exc:
             if not exc.wrong_answers:
                 await verify_tries.give_back(redis, attempt_id)
@@ -99,7 +104,8 @@ async def search(request: web.Request) -> web.StreamResponse:
         if not await _take_search(request.app[REDIS], attempt_id):
             return json_error(429, gettext_(TOO_MANY_SEARCHES))
         country = await in_db(request, svc.campaign_country, call.campaign_id)
-        found = await in_db(request, svc.search_accounts, user, attempt_id, query, country, live)
+        found = await in_db(request, svc.search_accounts, user, attempt_id, query, country, live,
+                            document_key(request))  # fmt: skip
     except svc.InboundError as exc:
         return json_error(exc.status, str(exc))
     # What was found, and how, is in the search's audit entry (svc.searched_accounts).
