@@ -181,7 +181,8 @@ class Demo:
         embedded: EmbeddedRedis | None = None
         url = self.settings.redis_url
         if not url:
-            # A random password per run: no other local user reads or writes its Redis.
+            # A random password (the data dir keeps its last one: docs/redis.md): no
+            # other local user reads or writes its Redis.
             server = EmbeddedRedis(data_dir=data_dir / "redis", password=secrets.token_urlsafe(24))
             embedded = await asyncio.to_thread(server.start)
             url = embedded.url

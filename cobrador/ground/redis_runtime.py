@@ -11,8 +11,13 @@ writes where it listens (port and password, readable by its owner only); a proce
 started on the same dir meanwhile (`cobrador import` beside `make demo`, a console
 beside a dialer) shares that server instead of starting a second redis-server on the
 same snapshot and append-only file, which both would write and the next start could
-not read; and the processes see one Redis, not one each. The server stops with the
-process that started it.
+not read; and the processes see one Redis, not one each.
+
+The address outlives the server: the port and password stay in that file (0600), and
+the next server of the dir listens on them again. When the process that started the
+server stops (a console restarted beside its dialer), a sharing process takes the lock
+and serves the dir itself, on that address: the clients of every process reconnect
+where they were, and none is left knocking on a port nobody listens on any more.
 
 Given a password (the processes that run cobrador give a random one per start), the
 server requires it: any local user could otherwise connect to the loopback port
@@ -33,6 +38,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -63,6 +69,7 @@ LOG_FILE = "redis.log"
 AUTH_FILE = "auth.conf"
 LOCK_FILE = "server.lock"  # held by the process whose redis-server serves the dir
 SHARE_FILE = "server.json"  # where that server listens: port, password, pid (0600)
+PORT_WAIT_SECONDS = 10.0  # for the last server of a dir to let go of its port
 
 
 class EmbeddedRedis:
@@ -87,8 +94,11 @@ class EmbeddedRedis:
         self.password = password
         self._log_offset = 0
         self._proc: subprocess.Popen[bytes] | None = None
+        self._port_given = port is not None
         self._lock_fd: int | None = None  # the dir's lock, while this process serves it
         self.shared_from: int | None = None  # the pid whose server this one joined
+        self._stopping = threading.Event()  # stop(): a sharer no longer takes over
+        self.took_over = threading.Event()  # set once a sharer serves the dir itself
 
     @property
     def url(self) -> str:
@@ -129,8 +139,34 @@ class EmbeddedRedis:
             self.data_dir.mkdir(parents=True, exist_ok=True)
             if not self._lock():
                 return self._join(timeout)
-            # Ours now: a file left by a process that died holding it says nothing.
-            (self.data_dir / SHARE_FILE).unlink(missing_ok=True)
+        except OSError as exc:
+            raise RedisStartError(
+                f"embedded redis-server: cannot use {self.data_dir} as its directory: {exc}"
+            ) from exc
+        if self.persist and not self._port_given:
+            self._listen_where_the_last_server_did()
+        return self._serve(timeout)
+
+    def _listen_where_the_last_server_did(self) -> None:
+        """The port and password the dir's last server had, while that port can be had
+        (its server may still be saving after its process died): processes that shared
+        it still hold that address."""
+        previous = _read_address(self.data_dir / SHARE_FILE)
+        if previous is None:
+            return
+        port, password = previous
+        deadline = time.monotonic() + PORT_WAIT_SECONDS
+        while not _port_free(port):
+            if time.monotonic() > deadline:
+                log.warning("embedded redis-server: port %d of the last server of %s is taken; "
+                            "processes that shared it must be restarted", port, self.data_dir)  # fmt: skip
+                return
+            time.sleep(0.1)
+        self.port, self.password = port, password
+
+    def _serve(self, timeout: float) -> EmbeddedRedis:
+        """Start redis-server for the dir whose lock this process holds."""
+        try:
             stderr = (self.data_dir / STDERR_FILE).open("wb")
         except OSError as exc:
             self._unlock()
@@ -235,6 +271,9 @@ class EmbeddedRedis:
                     log.info("embedded redis-server on port %d, shared with process %d (the "
                              "one that started it on %s)", self.port, self.shared_from,
                              self.data_dir)  # fmt: skip
+                    if self.persist:
+                        threading.Thread(target=self._take_over_when_free, daemon=True,
+                                         name="embedded-redis-takeover").start()  # fmt: skip
                     return self
                 if answer.startswith(b"-LOADING"):
                     deadline = max(deadline, time.monotonic() + timeout)
@@ -248,6 +287,41 @@ class EmbeddedRedis:
             f"does not answer ({last}); stop that process, or give this one its own data "
             "directory (COBRADOR_DATA_DIR) or a Redis (REDIS_URL)"
         )
+
+    def _take_over_when_free(self) -> None:
+        """Wait for the dir's lock (the kernel drops it when the serving process stops
+        or dies); then serve the dir on the address every sharer holds. This thread
+        lives as long as the server: the kernel stops redis-server when the thread that
+        started it ends (PR_SET_PDEATHSIG follows the thread, not the process)."""
+        try:
+            fd = os.open(self.data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError:
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError:
+            os.close(fd)
+            return
+        if self._stopping.is_set():
+            os.close(fd)
+            return
+        self._lock_fd = fd
+        owner, self.shared_from = self.shared_from, None
+        deadline = time.monotonic() + PORT_WAIT_SECONDS
+        while not _port_free(self.port) and time.monotonic() < deadline:
+            time.sleep(0.1)  # the last server saves on its way out
+        try:
+            self._serve(timeout=PORT_WAIT_SECONDS)
+        except (RedisStartError, OSError) as exc:
+            log.error("embedded redis-server of %s: process %s stopped serving it and this "
+                      "process could not: %s", self.data_dir, owner, exc)  # fmt: skip
+            self._unlock()
+            return
+        log.warning("embedded redis-server of %s: process %s stopped serving it; this "
+                    "process serves it now, on the same port %d", self.data_dir, owner,
+                    self.port)  # fmt: skip
+        self.took_over.set()
+        self._stopping.wait()
 
     def _write_auth_file(self) -> None:
         path = self.data_dir / AUTH_FILE
@@ -322,11 +396,13 @@ class EmbeddedRedis:
         return lines[-1] if lines else "no message from redis-server"
 
     def stop(self) -> None:
+        self._stopping.set()
         if self.shared_from is not None:
             return  # another process's server: it stops it
         self._remove_auth_file()
-        if self._lock_fd is not None:
+        if self._own_dir or not self.persist:
             (self.data_dir / SHARE_FILE).unlink(missing_ok=True)
+        # else the file stays: the dir's next server listens where this one did.
         proc, self._proc = self._proc, None
         if proc is not None and proc.poll() is None:
             proc.terminate()  # redis-server saves its snapshot and AOF on SIGTERM
@@ -372,6 +448,31 @@ def _die_with_parent() -> None:
         libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):  # not Linux: atexit still stops it
         pass
+
+
+def _read_address(path: Path) -> tuple[int, str | None] | None:
+    """The port and password a share file holds, if they are usable ones."""
+    try:
+        shared = json.loads(path.read_text())
+        port, password = int(shared["port"]), shared.get("password")
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not 1024 <= port <= 65535:
+        return None
+    if password is not None and not (isinstance(password, str) and len(password) >= 16 and all(
+            c.isascii() and (c.isalnum() or c in "-_") for c in password)):  # fmt: skip
+        return None
+    return port, password
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def _free_port() -> int:

@@ -18,7 +18,8 @@ def redis_url(settings: Settings) -> Iterator[str]:
     if settings.redis_url:
         yield settings.redis_url
         return
-    # A password of its own per start: no other local user reads or writes our Redis.
+    # A random password (the data dir keeps its last one: docs/redis.md): no other
+    # local user reads or writes our Redis.
     server = EmbeddedRedis(data_dir=settings.data_dir / "redis",
                            password=secrets.token_urlsafe(24)).start()  # fmt: skip
     try:

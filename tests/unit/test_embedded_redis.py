@@ -13,6 +13,7 @@ from pathlib import Path
 import psutil
 import pytest
 import redis
+from support.polling import until_sync
 
 from cobrador.ground.errors import UserError
 from cobrador.ground.redis_runtime import EmbeddedRedis, RedisStartError
@@ -158,7 +159,7 @@ def test_given_a_password_then_only_a_client_with_it_gets_in_and_it_is_on_no_com
         assert not (tmp_path / "redis" / "auth.conf").exists()
 
 
-def test_given_the_runtime_then_its_embedded_redis_has_a_password_of_each_start(
+def test_given_the_runtime_then_its_embedded_redis_has_a_password_of_its_data_dir(
     tmp_path: Path,
 ) -> None:
     from cobrador.ground.runtime import redis_url
@@ -170,8 +171,13 @@ def test_given_the_runtime_then_its_embedded_redis_has_a_password_of_each_start(
         port = int(first.rsplit(":", 1)[1].split("/")[0])
         with pytest.raises(redis.AuthenticationError):
             redis.Redis(port=port).ping()
+    # The next start of the dir listens where the last did (its sharers hold that
+    # address); the password stays in a file only its owner reads.
     with redis_url(settings) as second:
-        assert second.split("@")[0] != first.split("@")[0]
+        assert second == first
+    assert (tmp_path / "data" / "redis" / "server.json").stat().st_mode & 0o077 == 0
+    with redis_url(Settings(data_dir=tmp_path / "other")) as elsewhere:
+        assert elsewhere.split("@")[0] != first.split("@")[0]
 
 
 def test_given_a_server_on_the_dir_when_a_second_process_starts_there_then_it_shares_it(
@@ -192,9 +198,9 @@ def test_given_a_server_on_the_dir_when_a_second_process_starts_there_then_it_sh
         assert share.stat().st_mode & 0o077 == 0  # the password: its owner's only
     finally:
         owner.stop()
-    assert not (tmp_path / "server.json").exists()
     with EmbeddedRedis(tmp_path) as again:  # the dir is free again: a server of its own
-        assert again.shared_from is None and redis.Redis(port=again.port).get("k") == b"v"
+        assert again.shared_from is None and redis.Redis.from_url(again.url).get("k") == b"v"
+        assert again.url == owner.url  # where the last one listened
 
 
 def test_given_a_share_file_left_by_a_process_that_died_then_a_new_start_serves_the_dir(
@@ -220,3 +226,62 @@ def test_given_the_dir_held_by_a_process_that_never_answers_then_a_reason_not_a_
         os.close(fd)
     assert "another cobrador process runs the embedded Redis" in str(caught.value)
     assert "COBRADOR_DATA_DIR" in str(caught.value)
+
+
+def test_given_a_sharer_when_the_process_serving_the_dir_stops_then_it_serves_it_on_the_same_address(
+    tmp_path: Path,
+) -> None:
+    """A console restarted beside its dialer: the dialer shared the console's server and
+    was left knocking on a port nobody listened on, failing closed until restarted."""
+    owner = EmbeddedRedis(tmp_path, password="owner-" + "a" * 20).start()
+    sharer = EmbeddedRedis(tmp_path, password="other-" + "b" * 20).start()
+    try:
+        client = redis.Redis.from_url(sharer.url)  # made once, as a process's pool is
+        client.set("k", "v")
+        owner.stop()
+        until_sync(lambda: sharer.took_over.is_set() and client.get("k") == b"v",
+                   "the sharer serving the dir", tolerate=(redis.ConnectionError,))  # fmt: skip
+        assert sharer.shared_from is None
+        assert sharer.url == owner.url
+        # And a process started now shares the new server.
+        third = EmbeddedRedis(tmp_path).start()
+        assert third.shared_from == os.getpid() and third.url == owner.url
+        third.stop()
+    finally:
+        sharer.stop()
+    assert not psutil.Process().children() or all(
+        "redis-server" not in " ".join(c.cmdline()) or c.status() == psutil.STATUS_ZOMBIE
+        for c in psutil.Process().children()
+    )
+
+
+OWNER_CHILD = """
+import sys, time
+from pathlib import Path
+from cobrador.ground.redis_runtime import EmbeddedRedis
+server = EmbeddedRedis(Path(sys.argv[1]), password="killed-" + "c" * 20).start()
+print(server.port, flush=True)
+time.sleep(120)
+"""
+
+
+def test_given_the_serving_process_killed_then_a_sharer_serves_the_dir_with_its_data(
+    tmp_path: Path,
+) -> None:
+    owner = subprocess.Popen([sys.executable, "-c", OWNER_CHILD, str(tmp_path)],
+                             stdout=subprocess.PIPE, text=True)  # fmt: skip
+    assert owner.stdout is not None
+    int(owner.stdout.readline())
+    sharer = EmbeddedRedis(tmp_path).start()
+    try:
+        assert sharer.shared_from == owner.pid
+        client = redis.Redis.from_url(sharer.url)
+        client.set("promise", "kept")
+        client.save()  # on disk, as the server's everysec AOF would have it
+        os.kill(owner.pid, signal.SIGKILL)
+        owner.wait()
+        # The killed process's server saves on its way out (SIGTERM from the kernel).
+        until_sync(lambda: sharer.took_over.is_set() and client.get("promise") == b"kept",
+                   "the sharer serving the dir", tolerate=(redis.ConnectionError,))  # fmt: skip
+    finally:
+        sharer.stop()
