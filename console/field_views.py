@@ -20,8 +20,9 @@ from sqlalchemy import Engine, select
 
 from cobrador.ground.code_words import VISIT_OUTCOME_LABELS
 from console import bundles
+from console.code_labels import stage_label
 from console.debtor_locale import debtor_locale
-from console.i18n import gettext_
+from console.i18n import N_, current_language, gettext_
 from console.keys import CLOCK, ENGINE, FIELD_CHECK, SETTINGS
 from console.params import id_or_400
 from console.supervisor_views import plan_scope
@@ -168,10 +169,12 @@ def _answer(answer: visits.Answer) -> web.Response:
 async def field_page(request: web.Request) -> dict[str, Any]:
     settings = request.app[SETTINGS]
     today = _today(request)
-    # The agent reads the day in words ("8 de diciembre de 2026"; the app is in Spanish);
-    # the app keys on ISO.
-    return {"today": today.isoformat(), "today_shown": debtor_locale("MX", "es").day(today),
-            "radius": settings.field_checkin_radius_m}  # fmt: skip
+    # The agent reads the day in words ("8 de diciembre de 2026"); the app keys on ISO.
+    return {"today": today.isoformat(),
+            "today_shown": debtor_locale("MX", current_language()).day(today),
+            "radius": settings.field_checkin_radius_m,
+            "texts": {key: gettext_(text) for key, text in FIELD_APP_TEXTS.items()},
+            "stages": {code: stage_label(code) for code in ("friendly", "firm", "prelegal", "legal")}}  # fmt: skip
 
 
 async def manifest(request: web.Request) -> web.StreamResponse:
@@ -189,7 +192,54 @@ async def service_worker(request: web.Request) -> web.StreamResponse:
 @requires(Role.field)
 async def day_json(request: web.Request) -> web.StreamResponse:
     data = await in_db(request, field_day.agent_day, user_of(request).id, _day(request))
+    data["questionnaires"] = {stage: [_in_words(q) for q in qs]
+                              for stage, qs in data.get("questionnaires", {}).items()}  # fmt: skip
     return web.json_response(data)
+
+
+def _in_words(question: dict[str, Any]) -> dict[str, Any]:
+    """A question of field/questionnaire.py in the agent's language: its label and the
+    words of its options (the codes stay what the app sends back)."""
+    shown = {**question, "label": gettext_(question["label"])}
+    if isinstance(question.get("options"), dict):
+        shown["options"] = {code: gettext_(text) for code, text in question["options"].items()}
+    return shown
+
+
+# What the field app's script writes (console/static/field/app.js), in the page's
+# language; {placeholders} are filled in there.
+FIELD_APP_TEXTS = {
+    "visited": N_("Visitada"),
+    "skipped": N_("Omitida"),
+    "result_pending": N_("Resultado por enviar"),
+    "skip_pending": N_("Omisión por enviar"),
+    "arrived": N_("Llegada registrada"),
+    "checkin_pending": N_("Llegada por validar"),
+    "checkin_refused": N_("Llegada rechazada"),
+    "planned": N_("Pendiente"),
+    "no_route": N_("Sin ruta guardada."),
+    "summary": N_("{visitas} visitas · {abiertas} por hacer · por recorrer {distancia} (en línea recta)"),
+    "leg": N_("a {distancia}"),
+    "checkin_refused_msg": N_("La llegada fue rechazada."),
+    "arrived_at": N_("Llegada registrada a {distancia} del domicilio."),
+    "result_not_saved": N_("No se guardó el resultado."),
+    "result_saved": N_("Resultado guardado."),
+    "no_geo": N_("Este teléfono no da la ubicación."),
+    "geo_denied": N_("Permita el acceso a la ubicación para registrar la llegada."),
+    "geo_failed": N_("No se pudo obtener la ubicación; inténtelo de nuevo."),
+    "locating": N_("Obteniendo la ubicación…"),
+    "photo_too_big": N_("La foto es demasiado grande incluso reducida; tómela de nuevo."),
+    "unreadable": N_("Respuesta ilegible del servidor."),
+    "pending_one": N_("1 pendiente"),
+    "pending_many": N_("{n} pendientes"),
+    "online": N_("En línea"),
+    "offline": N_("Sin conexión"),
+    "login_again": N_("Inicie sesión de nuevo"),
+    "shift_sharing": N_("En turno · compartiendo ubicación y batería"),
+    "shift_private": N_("En turno · sin compartir ubicación"),
+    "yes": N_("Sí"),
+    "no": N_("No"),
+}  # fmt: skip
 
 
 def _rules(request: web.Request) -> CheckinRules:

@@ -17,14 +17,14 @@ from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from cobrador.ground.code_words import VISIT_OUTCOME_LABELS
+from cobrador.ground.code_words import N_, VISIT_OUTCOME_LABELS
 from store.importing.fields import FieldError, parse_phone
 
 PARTIES = {
-    "titular": "Titular",
-    "aval": "Aval / obligado solidario",
-    "tercero": "Otra persona (tercero)",
-    "nadie": "Nadie atendió",
+    "titular": N_("Titular"),
+    "aval": N_("Aval / obligado solidario"),
+    "tercero": N_("Otra persona (tercero)"),
+    "nadie": N_("Nadie atendió"),
 }
 DEBTOR = frozenset({"titular", "aval"})
 
@@ -59,12 +59,12 @@ OUTCOMES: dict[str, VisitOutcome] = {
 }
 
 REASONS_NOT_PAYING = {
-    "desempleo": "Desempleo",
-    "enfermedad": "Enfermedad",
-    "sobreendeudamiento": "Otras deudas",
-    "olvido": "Olvido",
-    "desacuerdo": "No está de acuerdo con el monto",
-    "otro": "Otro",
+    "desempleo": N_("Desempleo"),
+    "enfermedad": N_("Enfermedad"),
+    "sobreendeudamiento": N_("Otras deudas"),
+    "olvido": N_("Olvido"),
+    "desacuerdo": N_("No está de acuerdo con el monto"),
+    "otro": N_("Otro"),
 }
 
 # The questions each stage asks, in order (the app draws them; the server checks them).
@@ -85,25 +85,25 @@ DEFAULT_PROMISE_MAX_DAYS = 30
 def questionnaire(stage: str) -> list[dict[str, Any]]:
     """The questions of a stage as the app draws them (cached with the day's route)."""
     defs: dict[str, dict[str, Any]] = {
-        "party": {"label": "¿Quién atendió?", "type": "choice", "required": True,
+        "party": {"label": N_("¿Quién atendió?"), "type": "choice", "required": True,
                   "options": PARTIES},
-        "outcome": {"label": "Resultado", "type": "choice", "required": True,
+        "outcome": {"label": N_("Resultado"), "type": "choice", "required": True,
                     "options": {c: o.label for c, o in OUTCOMES.items()},
                     "parties": {c: sorted(o.parties) for c, o in OUTCOMES.items()}},
-        "promise_amount": {"label": "Monto prometido", "type": "money",
+        "promise_amount": {"label": N_("Monto prometido"), "type": "money",
                            "when": {"outcome": "promesa_pago"}},
-        "promise_date": {"label": "Fecha de pago", "type": "date",
+        "promise_date": {"label": N_("Fecha de pago"), "type": "date",
                          "when": {"outcome": "promesa_pago"}},
-        "reason_not_paying": {"label": "Motivo de no pago", "type": "choice",
+        "reason_not_paying": {"label": N_("Motivo de no pago"), "type": "choice",
                               "options": REASONS_NOT_PAYING, "when": {"party": sorted(DEBTOR)}},
-        "notice_delivered": {"label": "¿Se entregó el aviso prejudicial?", "type": "yesno",
+        "notice_delivered": {"label": N_("¿Se entregó el aviso prejudicial?"), "type": "yesno",
                              "required": True},
-        "address_verified": {"label": "¿Domicilio verificado?", "type": "yesno",
+        "address_verified": {"label": N_("¿Domicilio verificado?"), "type": "yesno",
                              "required": True},
-        "new_phone": {"label": "Teléfono nuevo (opcional)", "type": "phone"},
-        "photo": {"label": "Foto de la puerta (opcional)", "type": "photo",
+        "new_phone": {"label": N_("Teléfono nuevo (opcional)"), "type": "phone"},
+        "photo": {"label": N_("Foto de la puerta (opcional)"), "type": "photo",
                   "max_bytes": MAX_PHOTO_BYTES},
-        "notes": {"label": "Notas", "type": "text", "max": MAX_NOTES},
+        "notes": {"label": N_("Notas"), "type": "text", "max": MAX_NOTES},
     }  # fmt: skip
     return [{"key": key, **defs[key]} for key in STAGE_QUESTIONS.get(stage, COMMON)]
 

@@ -858,3 +858,8 @@ EN.update(PORTAL_CHAT_EN)
 from translations_dossier import DOSSIER_EN  # noqa: E402
 
 EN.update(DOSSIER_EN)
+
+# The field app and its questionnaire (console/field_views.py, field/questionnaire.py).
+from translations_field_app import FIELD_APP_EN  # noqa: E402
+
+EN.update(FIELD_APP_EN)

@@ -19,6 +19,8 @@ from babel.messages.pofile import read_po, write_po
 HERE = Path(__file__).parent
 # Words the console shows that live below it (cobrador/ground: code words, money, time).
 GROUND = HERE.parent.parent / "cobrador" / "ground"
+# The field app's questionnaire (field/questionnaire.py): the app shows its words.
+FIELD_WORDS = HERE.parent.parent / "field" / "questionnaire.py"
 sys.path.insert(0, str(HERE))
 from translations_en import EN, ES_VALUES  # noqa: E402
 
@@ -29,7 +31,7 @@ def main() -> int:
         pot = Path(tmp) / "messages.pot"
         subprocess.run(
             [sys.executable, "-m", "babel.messages.frontend", "extract", "-F", str(HERE.parent / "babel.cfg"),
-             "-k", "N_", "-k", "gettext_", "-k", "_", "--no-location", "--omit-header", "-o", str(pot), str(HERE.parent), str(GROUND)],
+             "-k", "N_", "-k", "gettext_", "-k", "_", "--no-location", "--omit-header", "-o", str(pot), str(HERE.parent), str(GROUND), str(FIELD_WORDS)],
             check=True, capture_output=True,
         )  # fmt: skip
         with pot.open("rb") as fh:

@@ -14,7 +14,11 @@
   const $ = (id) => document.getElementById(id);
   const DB_NAME = "cobrador-field-" + agent;
   const POSITION_EVERY_MS = 60000;
-  const STAGES = { friendly: "Amigable", firm: "Firme", prelegal: "Prejudicial", legal: "Legal" };
+  // The words it writes, in the page's language (console/field_views.py FIELD_APP_TEXTS).
+  const CONFIG = JSON.parse($("field-app-config").textContent);
+  const T = CONFIG.t;
+  const STAGES = CONFIG.stages;
+  const fill = (text, values) => text.replace(/\{(\w+)\}/g, (m, k) => (k in values ? String(values[k]) : m));
 
   // ---- IndexedDB: outbox (queued operations), answers (their outcome), day --------
   let dbPromise = null;
@@ -78,7 +82,8 @@
 
   function km(m) {
     if (m == null) return "";
-    return m >= 1000 ? (m / 1000).toFixed(1).replace(".", ",") + " km" : Math.round(m) + " m";
+    const point = document.documentElement.lang === "en" ? "." : ",";
+    return m >= 1000 ? (m / 1000).toFixed(1).replace(".", point) + " km" : Math.round(m) + " m";
   }
 
   // ---- the day -------------------------------------------------------------------
@@ -117,14 +122,14 @@
 
   function statusOf(visit, local) {
     const l = local[visit.id] || {};
-    if (visit.status === "done" || (l.result && l.result.status === 200)) return ["done", "Visitada"];
-    if (visit.status === "skipped" || (l.skip && l.skip.status === 200)) return ["skipped", "Omitida"];
-    if (l.result && l.result.pending) return ["pending", "Resultado por enviar"];
-    if (l.skip && l.skip.pending) return ["pending", "Omisión por enviar"];
-    if (visit.status === "checked_in" || (l.checkin && l.checkin.status === 200)) return ["here", "Llegada registrada"];
-    if (l.checkin && l.checkin.pending) return ["pending", "Llegada por validar"];
-    if (l.checkin && l.checkin.status) return ["refused", "Llegada rechazada"];
-    return ["planned", "Pendiente"];
+    if (visit.status === "done" || (l.result && l.result.status === 200)) return ["done", T.visited];
+    if (visit.status === "skipped" || (l.skip && l.skip.status === 200)) return ["skipped", T.skipped];
+    if (l.result && l.result.pending) return ["pending", T.result_pending];
+    if (l.skip && l.skip.pending) return ["pending", T.skip_pending];
+    if (visit.status === "checked_in" || (l.checkin && l.checkin.status === 200)) return ["here", T.arrived];
+    if (l.checkin && l.checkin.pending) return ["pending", T.checkin_pending];
+    if (l.checkin && l.checkin.status) return ["refused", T.checkin_refused];
+    return ["planned", T.planned];
   }
 
   async function render() {
@@ -132,10 +137,10 @@
     // time (a sync answering while the agent taps) never interleave their items.
     const local = day ? await localState() : {};
     const list = $("route");
-    if (!day) { list.replaceChildren(); $("route-summary").textContent = "Sin ruta guardada."; return; }
+    if (!day) { list.replaceChildren(); $("route-summary").textContent = T.no_route; return; }
     const open = day.visits.filter((v) => v.status === "planned").length;
     $("route-summary").textContent =
-      `${day.visits.length} visitas · ${open} por hacer · por recorrer ${km(day.route_m)} (en línea recta)`;
+      fill(T.summary, { visitas: day.visits.length, abiertas: open, distancia: km(day.route_m) });
     $("route-empty").hidden = day.visits.length > 0;
     const items = [];
     for (const v of day.visits) {
@@ -153,7 +158,7 @@
       head.append(name, badge);
       const addr = document.createElement("div");
       addr.className = "muted small";
-      addr.textContent = v.address + (v.leg_m != null ? ` · a ${km(v.leg_m)}` : "");
+      addr.textContent = v.address + (v.leg_m != null ? " · " + fill(T.leg, { distancia: km(v.leg_m) }) : "");
       li.append(head, addr);
       li.addEventListener("click", () => openVisit(v.id));
       items.push(li);
@@ -194,16 +199,16 @@
     $("questionnaire").hidden = !checkedIn || cls === "done" || (l.result && l.result.pending);
     $("skip-box").hidden = cls !== "planned" && cls !== "refused";
     if (l.checkin && l.checkin.status && l.checkin.status !== 200) {
-      message("checkin-msg", l.checkin.body.reason || "La llegada fue rechazada.", false);
+      message("checkin-msg", l.checkin.body.reason || T.checkin_refused_msg, false);
     } else if (l.checkin && l.checkin.status === 200) {
-      message("checkin-msg", `Llegada registrada a ${km(l.checkin.body.distance_m)} del domicilio.`, true);
+      message("checkin-msg", fill(T.arrived_at, { distancia: km(l.checkin.body.distance_m) }), true);
     }
     if (l.result && l.result.status && l.result.status !== 200) {
       const errs = l.result.body.errors ? Object.values(l.result.body.errors).join(" ") : "";
-      message("form-msg", (l.result.body.reason || "No se guardó el resultado.") + " " + errs, false);
+      message("form-msg", (l.result.body.reason || T.result_not_saved) + " " + errs, false);
       $("questionnaire").hidden = !checkedIn;
     } else if (l.result && l.result.status === 200) {
-      message("form-msg", "Resultado guardado.", true);
+      message("form-msg", T.result_saved, true);
     }
   }
 
@@ -230,12 +235,11 @@
       return Promise.resolve({ ...fix, at: new Date().toISOString() });
     }
     return new Promise((resolve, reject) => {
-      if (!navigator.geolocation) { reject(new Error("Este teléfono no da la ubicación.")); return; }
+      if (!navigator.geolocation) { reject(new Error(T.no_geo)); return; }
       navigator.geolocation.getCurrentPosition(
         (p) => resolve({ lat: p.coords.latitude, lon: p.coords.longitude,
                          accuracy: p.coords.accuracy, at: new Date().toISOString() }),
-        (err) => reject(new Error(err.code === 1 ? "Permita el acceso a la ubicación para registrar la llegada."
-                                                 : "No se pudo obtener la ubicación; inténtelo de nuevo.")),
+        (err) => reject(new Error(err.code === 1 ? T.geo_denied : T.geo_failed)),
         { enableHighAccuracy: true, timeout: 20000, maximumAge: 0 });
     });
   }
@@ -243,7 +247,7 @@
   async function checkin() {
     const v = current;
     $("checkin").disabled = true;
-    message("checkin-msg", "Obteniendo la ubicación…", true);
+    message("checkin-msg", T.locating, true);
     try {
       const fix = await locate();
       await act(v.id, "checkin", `/api/field/visits/${v.id}/checkin`, { fix });
@@ -282,7 +286,7 @@
     wrap.append(label);
     let input;
     if (q.type === "choice" || q.type === "yesno") {
-      const opts = q.type === "yesno" ? { si: "Sí", no: "No" } : q.options;
+      const opts = q.type === "yesno" ? { si: T.yes, no: T.no } : q.options;
       const group = document.createElement("div");
       group.className = "choices";
       group.id = "q-" + q.key;
@@ -344,7 +348,7 @@
       const url = canvas.toDataURL("image/jpeg", quality);
       if (url.length < 600000) return url;
     }
-    throw new Error("La foto es demasiado grande incluso reducida; tómela de nuevo.");
+    throw new Error(T.photo_too_big);
   }
 
   async function saveResult(ev) {
@@ -412,7 +416,7 @@
         if (res.status >= 500 || res.status === 0) break; // the server will come back
         noteSync(res);
         let data = {};
-        try { data = await res.json(); } catch (_) { data = { reason: "Respuesta ilegible del servidor." }; }
+        try { data = await res.json(); } catch (_) { data = { reason: T.unreadable }; }
         const answer = { key: op.key, visit_id: op.visit_id, kind: op.kind, status: res.status,
                          body: data, at: Date.now() };
         await tx("answers", "readwrite", (s) => s.put(answer));
@@ -448,19 +452,19 @@
     const n = (await outboxAll()).length;
     const el = $("pending");
     el.hidden = n === 0;
-    el.textContent = n === 1 ? "1 pendiente" : `${n} pendientes`;
+    el.textContent = n === 1 ? T.pending_one : fill(T.pending_many, { n });
     document.body.dataset.pending = String(n);
   }
 
   function setNet(on) {
     const el = $("net");
-    el.textContent = on ? "En línea" : "Sin conexión";
+    el.textContent = on ? T.online : T.offline;
     el.className = "pill " + (on ? "pill-on" : "pill-off");
   }
 
   function showLoginNeeded() {
     const el = $("net");
-    el.textContent = "Inicie sesión de nuevo";
+    el.textContent = T.login_again;
     el.className = "pill pill-off";
   }
 
@@ -478,7 +482,7 @@
   function showShift(s) {
     $("shift-off").hidden = s.on_shift;
     $("shift-on").hidden = !s.on_shift;
-    $("shift-text").textContent = s.sharing ? "En turno · compartiendo ubicación y batería" : "En turno · sin compartir ubicación";
+    $("shift-text").textContent = s.sharing ? T.shift_sharing : T.shift_private;
     if (s.on_shift && s.sharing) startReporting(); else stopReporting();
   }
 

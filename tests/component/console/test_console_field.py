@@ -750,3 +750,44 @@ async def test_given_the_map_not_built_then_the_field_page_says_so_instead_of_st
     monkeypatch.setattr(field_views, "STATIC", tmp_path)
     page = await (await field_client.get("/supervisor/field")).text()
     assert 'id="map-missing"' in page and "make install" in page
+
+
+async def test_given_lang_en_then_the_field_app_and_its_questionnaire_in_english(
+    field_client: TestClient, engine: Engine
+) -> None:
+    """Every agent-facing page reads in Spanish with English available: the field app
+    was Spanish only, in its page, its script's words and its questionnaire."""
+    await planned(field_client, engine)
+    await login(field_client, "lucia")
+    page = await (await field_client.get("/field/?lang=en")).text()
+    assert '<html lang="en">' in page
+    for english in ("Start shift", "Record arrival", "Save result", "I cannot make this visit"):
+        assert f">{english}<" in page, english
+    for spanish in ("Iniciar turno", "Registrar llegada", "Guardar resultado", "Ruta del"):
+        assert spanish not in page, spanish
+    shown = format_date(NOW.astimezone(ZoneInfo("America/Mexico_City")).date(), "long", locale="en")
+    assert f'<span id="day">{shown}</span>' in page
+    config = json.loads(
+        re.search(r'<script id="field-app-config"[^>]*>(.*?)</script>', page, re.S)[1]
+    )
+    assert config["t"]["arrived_at"] == "Arrival recorded {distancia} from the address."
+    assert config["t"]["pending_many"] == "{n} pending" and config["stages"]["firm"] == "Firm"
+    day = await (await field_client.get("/api/field/day")).json()
+    firm = {q["key"]: q for q in day["questionnaires"]["firm"]}
+    assert firm["party"]["label"] == "Who answered?"
+    assert firm["party"]["options"]["tercero"] == "Someone else (third party)"
+    assert firm["outcome"]["options"]["promesa_pago"] == "Promise to pay"
+    assert firm["reason_not_paying"]["options"]["desacuerdo"] == "Disagrees with the amount"
+    # The codes the app sends back do not change with the language.
+    assert set(firm["outcome"]["options"]) == {"promesa_pago", "pago", "rehusa", "disputa",
+                                               "no_contactar", "recado", "sin_contacto",
+                                               "domicilio_incorrecto"}  # fmt: skip
+    # Spanish stays the default.
+    page = await (await field_client.get("/field/?lang=es")).text()
+    assert ">Iniciar turno<" in page and '<html lang="es">' in page
+    config = json.loads(
+        re.search(r'<script id="field-app-config"[^>]*>(.*?)</script>', page, re.S)[1]
+    )
+    assert config["t"]["pending_many"] == "{n} pendientes" and config["stages"]["firm"] == "Firme"
+    day = await (await field_client.get("/api/field/day")).json()
+    assert day["questionnaires"]["firm"][0]["label"] == "¿Quién atendió?"

@@ -162,6 +162,18 @@ def test_given_phone_40m_from_the_door_then_checkin_accepted_and_2km_refused_wit
         decision = s.get(Decision, attempts[0].decision_id)
         assert decision is not None and decision.allowed and decision.stage == "visit_checkin"
 
+    # The same phone in English: the script's words and the questionnaire's.
+    page.goto(f"{tuesday_console}/field/?lang=en")
+    page.wait_for_selector("body[data-ready='1']")
+    expect(page.locator("#route-summary")).to_contain_text("4 visits · ")
+    expect(page.locator("#route-summary")).to_contain_text("(as the crow flies)")
+    open_visit(page, "María López Hernández")
+    expect(page.locator("#v-state")).to_have_text("Arrival recorded")
+    expect(page.locator("#checkin-msg")).to_have_text("Arrival recorded 40 m from the address.")
+    expect(page.locator("#questions")).to_contain_text("Who answered?")
+    expect(page.locator("#questions")).to_contain_text("Address verified?")
+    assert "undefined" not in page.locator("body").inner_text()
+
 
 def record_visit(page: Any, name: str, outcome: str) -> None:
     open_visit(page, name)

@@ -1,0 +1,74 @@
+"""English for the field app (console/templates/field.html, console/static/field/app.js
+through console/field_views.py FIELD_APP_TEXTS) and its questionnaire's words
+(field/questionnaire.py)."""
+
+FIELD_APP_EN = {
+    "Visitada": "Visited",
+    "Omitida": "Skipped",
+    "Resultado por enviar": "Result to send",
+    "Omisión por enviar": "Skip to send",
+    "Llegada registrada": "Arrival recorded",
+    "Llegada por validar": "Arrival to confirm",
+    "Llegada rechazada": "Arrival refused",
+    "Sin ruta guardada.": "No route saved.",
+    "{visitas} visitas · {abiertas} por hacer · por recorrer {distancia} (en línea recta)": (
+        "{visitas} visits · {abiertas} to do · {distancia} to go (as the crow flies)"
+    ),
+    "a {distancia}": "{distancia} away",
+    "La llegada fue rechazada.": "The arrival was refused.",
+    "Llegada registrada a {distancia} del domicilio.": "Arrival recorded {distancia} from the address.",
+    "No se guardó el resultado.": "The result was not saved.",
+    "Resultado guardado.": "Result saved.",
+    "Este teléfono no da la ubicación.": "This phone does not give its location.",
+    "Permita el acceso a la ubicación para registrar la llegada.": (
+        "Allow access to the location to record the arrival."
+    ),
+    "No se pudo obtener la ubicación; inténtelo de nuevo.": (
+        "The location could not be obtained; try again."
+    ),
+    "Obteniendo la ubicación…": "Getting the location…",
+    "La foto es demasiado grande incluso reducida; tómela de nuevo.": (
+        "The photo is too large even reduced; take it again."
+    ),
+    "Respuesta ilegible del servidor.": "Unreadable answer from the server.",
+    "1 pendiente": "1 pending",
+    "{n} pendientes": "{n} pending",
+    "En línea": "Online",
+    "Sin conexión": "Offline",
+    "Inicie sesión de nuevo": "Log in again",
+    "En turno · compartiendo ubicación y batería": "On shift · sharing location and battery",
+    "En turno · sin compartir ubicación": "On shift · not sharing location",
+    "Sincronizar": "Sync",
+    "Compartir mi ubicación y batería con supervisión mientras dure el turno": (
+        "Share my location and battery with supervision during the shift"
+    ),
+    "Iniciar turno": "Start shift",
+    "En turno": "On shift",
+    "Terminar turno": "End shift",
+    "Ruta del": "Route of",
+    "Sin conexión: se muestra la ruta guardada en el teléfono.": (
+        "Offline: showing the route saved on the phone."
+    ),
+    "No tiene visitas planeadas para hoy.": "You have no visits planned for today.",
+    "Ruta": "Route",
+    "saldo": "balance",
+    "Registrar llegada": "Record arrival",
+    "Cuestionario": "Questionnaire",
+    "Guardar resultado": "Save result",
+    "No puedo hacer esta visita": "I cannot make this visit",
+    "Calle cerrada, lluvia…": "Street closed, rain…",
+    "Omitir y recalcular la ruta": "Skip and recompute the route",
+    "Otra persona (tercero)": "Someone else (third party)",
+    "Desempleo": "Unemployment",
+    "Enfermedad": "Illness",
+    "Otras deudas": "Other debts",
+    "Olvido": "Forgot",
+    "No está de acuerdo con el monto": "Disagrees with the amount",
+    "Otro": "Other",
+    "¿Quién atendió?": "Who answered?",
+    "Motivo de no pago": "Reason for not paying",
+    "¿Se entregó el aviso prejudicial?": "Was the pre-legal notice delivered?",
+    "¿Domicilio verificado?": "Address verified?",
+    "Teléfono nuevo (opcional)": "New phone (optional)",
+    "Foto de la puerta (opcional)": "Photo of the door (optional)",
+}
