@@ -119,6 +119,10 @@ class Leg:
         return self.status == UP
 
 
+def _decoded(value: bytes | str | None) -> str:
+    return value.decode() if isinstance(value, bytes) else (value or "")
+
+
 def _text(raw: Mapping[Any, Any], name: str) -> str:
     value = raw.get(name.encode(), raw.get(name, b""))
     return value.decode() if isinstance(value, bytes) else str(value or "")
@@ -217,7 +221,7 @@ class AgentLegs:
             return False
         leg = await self.get(agent_id)
         if leg is not None and leg.live:
-            await self._restore(agent_id, leg)
+            await self._restore(agent_id)
             return True
         if leg is not None and leg.status == DIALING:
             return True
@@ -343,11 +347,20 @@ class AgentLegs:
     # -- steps -------------------------------------------------------------------
 
     async def _hold(self, agent_id: int, state: AgentState, reason: str) -> None:
+        """No audio until the leg is up, then back to `state` (with `reason`). The leg
+        may come up while this runs (its AMI event is handled beside the agent events):
+        read again after, so that this hold or the leg's `_up` sees the other's write
+        and restores the agent (written first here, read first there). A hold that
+        read the leg ringing just before it came up left the agent in no_audio with a
+        live leg, never offered a call (the demo's bots, logging in as it started)."""
         await self.redis.hset(
             leg_key(agent_id), mapping={"restore_state": state.value, "restore_reason": reason}
         )
         with contextlib.suppress(AgentStateError):
             await self.states.no_audio(agent_id)
+        leg = await self.get(agent_id)
+        if leg is not None and leg.live:
+            await self._restore(agent_id)
 
     async def _call(self, agent_id: int) -> None:
         if not await self.redis.set(_lock_key(agent_id), self.owner, nx=True, px=CALL_LOCK_MS):
@@ -418,9 +431,7 @@ class AgentLegs:
         self._placed[endpoint] = agent_id
         log.warning("agent %s: leg found up in Asterisk with no record of it (Redis lost it); "
                     "taken back", agent_id)  # fmt: skip
-        leg = await self.get(agent_id)
-        if leg is not None:
-            await self._restore(agent_id, leg)
+        await self._restore(agent_id)
         return True
 
     async def _up(self, leg: Leg) -> None:
@@ -428,19 +439,28 @@ class AgentLegs:
         await self.redis.hset(leg_key(leg.agent_id), "status", UP)
         self._dialing.pop(leg.endpoint, None)
         log.info("agent %s: leg up", leg.agent_id)
-        await self._restore(leg.agent_id, leg)
+        await self._restore(leg.agent_id)
 
-    async def _restore(self, agent_id: int, leg: Leg) -> None:
-        """Back to the state before the drop, if the agent is still waiting in no_audio."""
+    async def _restore(self, agent_id: int) -> None:
+        """Back to the state before the drop, if the agent is still waiting in no_audio.
+        Where to is read now, not from a leg read earlier: a hold written since (the
+        agent went ready while the leg rang) would otherwise be restored as a pause.
+        Only from no_audio, once (AgentStates.out_of_no_audio)."""
         snap = await self.states.get(agent_id)
         if snap.state is not AgentState.no_audio:
             return
-        state = leg.restore_state or AgentState.paused.value
-        with contextlib.suppress(AgentStateError):
+        state, reason = (
+            _decoded(v) for v in await self.redis.hmget(leg_key(agent_id), "restore_state", "restore_reason")
+        )  # fmt: skip
+        try:
             if state == AgentState.ready.value:
-                await self.states.set_ready(agent_id)
+                await self.states.out_of_no_audio(agent_id, AgentState.ready)
             else:
-                await self.states.pause(agent_id, leg.restore_reason or RECONNECT_REASON)
+                await self.states.out_of_no_audio(
+                    agent_id, AgentState.paused, reason or RECONNECT_REASON
+                )
+        except AgentStateError:
+            return  # restored by the other, or moved on meanwhile
         await self.redis.hdel(leg_key(agent_id), "restore_state", "restore_reason")
 
     async def _dropped(self, leg: Leg, why: str) -> None:

@@ -374,6 +374,24 @@ class AgentStates:
     async def no_audio(self, agent_id: int) -> AgentSnapshot:
         return await self._move(agent_id, AgentState.no_audio, "", "")
 
+    async def out_of_no_audio(self, agent_id: int, state: AgentState,
+                              reason: str = "") -> AgentSnapshot:  # fmt: skip
+        """Back from no_audio to ready, or to paused with `reason` (the leg is up again);
+        only from no_audio, atomically: of two restores at once (an agent event and the
+        leg's AMI event, or two dialers) one moves the agent, the other gets
+        AgentStateError, and neither moves an agent who went on meanwhile."""
+        if state is AgentState.ready:
+            reason, attempt = "", "-"
+        elif state is AgentState.paused and reason:
+            attempt = ""
+        else:
+            raise AgentStateError(f"no audio ends ready or paused with a reason, not {state.value}")
+        done, current = await self._transition(
+            keys=[agent_key(agent_id)],
+            args=[state.value, repr(self._clock()), reason, attempt, AgentState.no_audio.value],
+        )
+        return await self._checked(agent_id, done, current, state)
+
     async def get(self, agent_id: int) -> AgentSnapshot:
         raw = await self._redis.hgetall(agent_key(agent_id))
         return (await self._overdue([_snapshot(agent_id, raw)]))[0]

@@ -642,6 +642,56 @@ async def test_given_agent_logs_in_just_after_the_start_reconciliation_then_phon
     assert await state_of(floor, agent) == AgentState.ready
 
 
+@pytest.mark.parametrize("order", ["hold_after_the_legs_restore", "legs_restore_after_the_hold"])
+async def test_given_the_leg_comes_up_while_the_ready_agent_is_held_then_ready_in_either_order(
+    make_floor: Any, phones_for: Any, monkeypatch: pytest.MonkeyPatch, order: str
+) -> None:
+    """An agent logs in (her phone is called) and goes ready while it rings: the ready
+    event holds her in no_audio until the leg is up, and the leg's AMI event, handled
+    beside the agent events, restores her. Each acted on what it had read before the
+    other wrote: a hold after the leg's restore left her in no_audio with a live leg,
+    never offered a call; a restore with the leg read before the hold paused her
+    ("reconexión") instead of ready. Both orders are forced here."""
+    floor = await make_floor(accounts=1, agents=1)
+    agent = floor.agent_ids[0]
+    await floor.agents.logout(agent)
+    real_reconcile, real_hold, real_up = AgentLegs.reconcile, AgentLegs._hold, AgentLegs._up
+    up_entered: list[int] = []
+    done: list[str] = []
+
+    async def then_agent_logs_in(self: AgentLegs, channels: list[Any]) -> None:
+        await real_reconcile(self, channels)
+        if not await floor.agents.list("mx-test"):
+            await floor.agents.login(agent, "mx-test")
+            await floor.agents.set_ready(agent)
+
+    async def hold(self: AgentLegs, agent_id: int, state: AgentState, reason: str) -> None:
+        if order == "hold_after_the_legs_restore":
+            await until(lambda: "up" in done, "the leg's up handled")
+        else:  # the leg read by its AMI event before the hold is written
+            await until(lambda: up_entered, "the leg's up begun")
+        await real_hold(self, agent_id, state, reason)
+        done.append("hold")
+
+    async def up(self: AgentLegs, leg: Any) -> None:
+        up_entered.append(leg.agent_id)
+        if order == "legs_restore_after_the_hold":
+            await until(lambda: "hold" in done, "the agent held")
+        await real_up(self, leg)
+        done.append("up")
+
+    monkeypatch.setattr(AgentLegs, "reconcile", then_agent_logs_in)
+    monkeypatch.setattr(AgentLegs, "_hold", hold)
+    monkeypatch.setattr(AgentLegs, "_up", up)
+    phones = await phones_for(floor)
+    await until(lambda: sorted(done) == ["hold", "up"], "the hold and the leg's up handled")
+    await leg_up(phones, agent)
+    assert await state_of(floor, agent) == AgentState.ready
+    assert floor.pbx.calls_placed == 1
+    leg = await phones.legs.get(agent)
+    assert leg is not None and (leg.restore_state, leg.restore_reason) == ("", "")
+
+
 async def test_given_redis_lost_the_leg_while_asterisk_kept_it_when_agent_logs_in_again_then_leg_taken_back(
     make_floor: Any, phones_for: Any
 ) -> None:
