@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 from test_recording_capture import every_call, hang_up, ledger, one_bridged_call, with_recorder
 
 from cobrador.ground.redis_runtime import EmbeddedRedis
-from compliance.registry_import import import_registry
 from dialer import attempt_store
+from dialer.campaign_dialer import DialerOptions
 from dialer.messages import from_dict
 from dialer.recording import Recorder, SqlLedger
 from store.models import Account, CallAttempt
@@ -86,14 +86,14 @@ async def first_good_tick(dialer) -> None:  # type: ignore[no-untyped-def]
     raise AssertionError(f"dialer still paused: {dialer.health.reason}")
 
 
-def reload_registry(floor, url: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    """The REUS list as it was (the registries' own reload is not this test's subject)."""
-    path = tmp_path / "reus-again.txt"
-    path.write_text("+525599999999\n")
-    client = redis.Redis.from_url(url)
-    import_registry(floor.engine, client, name="reus", path=path, country="MX",
-                    now=datetime.fromtimestamp(floor.clock(), UTC))  # fmt: skip
-    client.close()
+async def registries_back(dialer) -> None:  # type: ignore[no-untyped-def]
+    """The REUS list back in Redis, as the dialer's own registry sync brings it back from
+    SQL: the version it expects (the registries' reload is not this test's subject:
+    test_registry_loss_dial_loop). A new version imported here instead was "another
+    version" to a tick that came within refill_every_seconds of the last reload: it
+    started a reload and skipped its refill, so the test failed on a quick machine."""
+    states = await dialer.compliance.registry_sync.ensure_all()
+    assert states == {"reus": "reloaded"}
 
 
 def held(floor) -> set[int]:  # type: ignore[no-untyped-def]
@@ -111,16 +111,19 @@ def attempted(floor, *, open_only: bool = False) -> set[int]:  # type: ignore[no
 
 @pytest.mark.parametrize("how", ["flushall", "sigkill"])
 async def test_given_full_hopper_when_redis_loses_it_then_next_tick_refills_it(
-    make_floor, own_redis: Restartable, tmp_path: Path, how: str
+    make_floor, own_redis: Restartable, how: str
 ) -> None:  # type: ignore[no-untyped-def]
-    # No agent logged in: nothing is dialed, every account waits in the hopper.
-    floor = await make_floor(accounts=30, agents=0)
+    # No agent logged in: nothing is dialed, every account waits in the hopper. The
+    # tick after the loss comes within refill_every_seconds of the last reload, as on
+    # a quick machine: the registries' versions are checked, not read again from SQL.
+    options = DialerOptions(owner="d1", refill_every_seconds=60.0)
+    floor = await make_floor(accounts=30, agents=0, options=options)
     await floor.dialer.tick()
     assert await floor.dialer.hopper.sizes() == {"ready": 30, "delayed": 0, "leased": 0}
     assert held(floor) == set(floor.numbers)
 
     wipe(own_redis, how)
-    reload_registry(floor, own_redis.url, tmp_path)
+    await registries_back(floor.dialer)
     await first_good_tick(floor.dialer)
 
     # The accounts held for the lost hopper are found again by the first refill.
@@ -130,7 +133,7 @@ async def test_given_full_hopper_when_redis_loses_it_then_next_tick_refills_it(
 
 @pytest.mark.parametrize("how", ["flushall", "sigkill"])
 async def test_given_calls_in_flight_when_redis_is_lost_then_their_accounts_are_not_readmitted(
-    make_floor, own_redis: Restartable, tmp_path: Path, how: str
+    make_floor, own_redis: Restartable, how: str
 ) -> None:  # type: ignore[no-untyped-def]
     floor = await make_floor(accounts=12, agents=2)
     dialer = floor.dialer
@@ -138,7 +141,7 @@ async def test_given_calls_in_flight_when_redis_is_lost_then_their_accounts_are_
     flying = {c.account_id for c in dialer.calls.values()}
 
     wipe(own_redis, how)
-    reload_registry(floor, own_redis.url, tmp_path)
+    await registries_back(dialer)
     # A second dialer's view: this loop's own calls are not its own (no `mine`).
     dialer.calls, saved = {}, dialer.calls
     try:
@@ -176,7 +179,7 @@ async def figures(dialer, now: float):  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize("how", ["flushall", "sigkill"])
 async def test_given_abandonment_windows_when_redis_is_lost_then_next_tick_has_the_same_figures(
-    make_floor, own_redis: Restartable, tmp_path: Path, how: str
+    make_floor, own_redis: Restartable, how: str
 ) -> None:  # type: ignore[no-untyped-def]
     floor = await make_floor(accounts=16, agents=2)
     add_history(floor)
@@ -196,7 +199,7 @@ async def test_given_abandonment_windows_when_redis_is_lost_then_next_tick_has_t
     assert before[1] and before[2]
 
     wipe(own_redis, how)
-    reload_registry(floor, own_redis.url, tmp_path)
+    await registries_back(dialer)
     await first_good_tick(dialer)
 
     assert await figures(dialer, now) == before
@@ -213,7 +216,7 @@ async def test_given_a_recording_in_flight_when_redis_is_lost_then_it_is_finaliz
     assert ledger(floor) == [attempt_id]
 
     wipe(own_redis, how)
-    reload_registry(floor, own_redis.url, tmp_path)
+    await registries_back(floor.dialer)
     await first_good_tick(floor.dialer)
     await hang_up(floor, attempt_id)
 
