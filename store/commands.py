@@ -107,6 +107,9 @@ def _import_payments(args: argparse.Namespace, settings: Settings) -> int:
             hook(settings, account_ids)
 
     if not DEBTOR_DAY:  # fails closed: never a promise broken by UTC's date
-        raise UserError("No se puede importar pagos: falta la fecha local de los deudores.")
+        raise UserError(
+            "payments not imported: no debtor's local date to keep and break promises by "
+            "(compliance.commands registers it; run the full `cobrador` command)"
+        )
     return _run_import(args, settings, import_payments, on_paid=on_paid,
                        debtor_day=DEBTOR_DAY[0])  # fmt: skip

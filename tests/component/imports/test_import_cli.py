@@ -87,3 +87,22 @@ def test_given_no_redis_reachable_then_the_import_still_succeeds_and_says_so(
     assert main(["import", "accounts", str(EXAMPLES / "accounts.csv")]) == 0
     assert main(["import", "payments", str(EXAMPLES / "payments.csv")]) == 0
     assert "the dialers were not told now" in capsys.readouterr().err
+
+
+def test_given_no_debtor_date_registered_when_importing_payments_then_refused_in_english(
+    env: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A `cobrador` built without compliance's commands has no debtor's date: the import
+    fails closed, and says so in the operator's language like every other CLI error."""
+    import cobrador.cli
+    import store.commands
+
+    monkeypatch.setattr(store.commands, "DEBTOR_DAY", [])
+    monkeypatch.setattr(cobrador.cli, "COMMAND_MODULES",
+                        [m for m in cobrador.cli.COMMAND_MODULES if m != "compliance.commands"])  # fmt: skip
+    assert main(["import", "payments", str(EXAMPLES / "payments.csv")]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        "cobrador: error: payments not imported: no debtor's local date to keep and break "
+        "promises by (compliance.commands registers it; run the full `cobrador` command)\n"
+    )
