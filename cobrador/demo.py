@@ -79,6 +79,7 @@ def register(subparsers: Any) -> None:
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
     from cobrador.ground.errors import UserError
+    from cobrador.ground.kept_keys import PORTAL_IDENTITY, PORTAL_LINK, kept_key
 
     for name in ("agents", "bots", "accounts"):
         if getattr(args, name) < 0:
@@ -99,12 +100,11 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     if not settings.console_secret:
         settings = settings.with_overrides(console_secret=_demo_secret(data_dir))
     # The debtors' portal (docs/portal.md): its link and identity keys, kept like the cookie's.
+    # `cobrador outreach link` on this data dir finds the link key the same way.
     if not settings.portal_link_secret:
-        settings = settings.with_overrides(portal_link_secret=_demo_key(data_dir, "portal-link"))
+        settings = settings.with_overrides(portal_link_secret=kept_key(data_dir, PORTAL_LINK))
     if not settings.portal_identity_key:
-        settings = settings.with_overrides(
-            portal_identity_key=_demo_key(data_dir, "portal-identity")
-        )
+        settings = settings.with_overrides(portal_identity_key=kept_key(data_dir, PORTAL_IDENTITY))
     return asyncio.run(Demo(settings, args, DemoClock(offset)).run())
 
 
@@ -116,18 +116,6 @@ def _demo_secret(data_dir: Path) -> str:
     data_dir.mkdir(parents=True, exist_ok=True)
     if not path.exists():
         path.write_text(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
-        path.chmod(0o600)
-    return path.read_text().strip()
-
-
-def _demo_key(data_dir: Path, name: str) -> str:
-    """A 32-byte key (standard base64) for the demo, kept in the data dir."""
-    import base64
-
-    path = data_dir / f"{name}-key"
-    data_dir.mkdir(parents=True, exist_ok=True)
-    if not path.exists():
-        path.write_text(base64.b64encode(secrets.token_bytes(32)).decode())
         path.chmod(0o600)
     return path.read_text().strip()
 

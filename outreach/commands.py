@@ -75,10 +75,15 @@ def register(subparsers: Any) -> None:
 
 
 def link_secret(settings: Settings) -> bytes:
-    if not settings.portal_link_secret:
+    """The portal links' signing key: portal_link_secret, else the one the demo keeps in
+    the data dir (cobrador/ground/kept_keys.py); b"" when there is neither."""
+    from cobrador.ground.kept_keys import PORTAL_LINK, read_kept_key
+
+    encoded = settings.portal_link_secret or read_kept_key(settings.data_dir, PORTAL_LINK)
+    if not encoded:
         return b""
     try:
-        secret = base64.b64decode(settings.portal_link_secret + "==", validate=False)
+        secret = base64.b64decode(encoded + "==", validate=False)
     except (binascii.Error, ValueError) as exc:
         raise UserError("portal_link_secret must be base64") from exc
     if len(secret) < 32:
@@ -97,7 +102,14 @@ def _link(args: argparse.Namespace, settings: Settings) -> int:
 
     secret = link_secret(settings)
     if not secret:
-        raise UserError("portal_link_secret is not set: no link can be signed")
+        from cobrador.ground.kept_keys import PORTAL_LINK, key_path
+
+        raise UserError(
+            f"portal_link_secret is not set, nor kept in {key_path(settings.data_dir, PORTAL_LINK)} "
+            "(where the demo keeps its own): no link can be signed. Set "
+            "COBRADOR_PORTAL_LINK_SECRET to the console's portal_link_secret (32+ bytes, base64), "
+            "or COBRADOR_DATA_DIR to the demo's data dir"
+        )
     try:
         signer = LinkSigner(args.url, secret, timedelta(hours=args.hours))
     except LinkError as exc:

@@ -116,3 +116,28 @@ def test_given_a_link_when_printed_then_it_opens_the_account_and_a_lock_can_be_l
     assert run(monkeypatch, settings, "portal", "unlock", seeded.ref, "--by", "ana") == 0
     assert not idc.gate_locked(engine, idc.reference_gate(seeded.account_id), now)
     assert run(monkeypatch, settings, "portal", "unlock", seeded.ref, "--by", "ana") == 2
+
+
+def test_given_the_demos_data_dir_when_asking_a_link_then_signed_with_the_key_the_demo_keeps(
+    monkeypatch: pytest.MonkeyPatch, settings: Settings, seeded: PortalSeed, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """The demo keeps its own link key in its data dir (no portal_link_secret set): the
+    command run on that data dir signs with it, so the demo's portal opens the link;
+    with no key anywhere it says how to get one."""
+    from cobrador.ground.kept_keys import PORTAL_LINK, kept_key
+
+    demo_data = tmp_path / "demo-data"
+    monkeypatch.setenv("COBRADOR_DATA_DIR", str(demo_data))
+    monkeypatch.setenv("COBRADOR_PORTAL_LINK_SECRET", "")
+    monkeypatch.setenv("DATABASE_URL", settings.database_url or "")
+    args = ["outreach", "link", seeded.ref, "--url", "https://pagos.example.mx/p"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert f"nor kept in {demo_data / 'portal-link-key'}" in err
+    assert "COBRADOR_PORTAL_LINK_SECRET" in err and "COBRADOR_DATA_DIR" in err
+    assert not (demo_data / "portal-link-key").exists()  # asking makes no key
+    key = base64.b64decode(kept_key(demo_data, PORTAL_LINK))  # as `cobrador demo` does
+    assert main(args) == 0
+    token = capsys.readouterr().out.strip().rsplit("/", 1)[1]
+    assert verify(token, key, datetime.now(UTC)) == seeded.account_id

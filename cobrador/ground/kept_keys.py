@@ -1,0 +1,33 @@
+"""Keys the demo makes and keeps in its data dir (`<data_dir>/<name>-key`, 32 random
+bytes, base64), so a command run on that data dir finds them where the demo does."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from pathlib import Path
+
+PORTAL_LINK = "portal-link"  # the portal's link signing key (portal_link_secret)
+PORTAL_IDENTITY = "portal-identity"  # the identity check's hash key (portal_identity_key)
+
+
+def key_path(data_dir: Path, name: str) -> Path:
+    return data_dir / f"{name}-key"
+
+
+def kept_key(data_dir: Path, name: str) -> str:
+    """The key kept in the data dir, made the first time (the demo's)."""
+    path = key_path(data_dir, name)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        path.write_text(base64.b64encode(secrets.token_bytes(32)).decode())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def read_kept_key(data_dir: Path, name: str) -> str:
+    """The key kept in the data dir; "" when there is none (nothing is made)."""
+    try:
+        return key_path(data_dir, name).read_text().strip()
+    except FileNotFoundError:
+        return ""
