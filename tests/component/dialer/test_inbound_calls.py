@@ -191,13 +191,23 @@ async def test_given_caller_waiting_when_caller_hangs_up_then_abandoned_in_queue
     wire_inbound(floor)
     await busy_all_agents(floor)
     queue = InboundQueue(floor.redis)
+    on_hold: list[str] = []
+
+    def music_on_hold(event: list[tuple[str, str]]) -> None:
+        fields = dict(event)
+        if fields["Event"] == "AGIExecEnd" and "StartMusicOnHold" in fields.get("Command", ""):
+            on_hold.append(fields.get("Uniqueid", ""))
+
+    floor.pbx.subscribe(music_on_hold)
     account = next(iter(floor.numbers))
     caller = floor.pbx.inbound_call(DID, floor.numbers[account])
     await until(lambda: queue.count("mx-test"))
-    await asyncio.sleep(0.3)  # music and the position announcement play meanwhile
+    # Told their position, the caller hears music on hold; five seconds of it pass.
+    await until(lambda: on_hold, "the caller on hold")
+    floor.clock.jump(5.0)
     # The pacing snapshot sees the caller waiting and this hour's arrivals.
     snapshot = await floor.dialer.snapshot(floor.clock())
-    assert len(snapshot.inbound_waiting) == 1 and snapshot.inbound_waiting[0] >= 0.3
+    assert len(snapshot.inbound_waiting) == 1 and snapshot.inbound_waiting[0] >= 5.0
     assert snapshot.inbound_rate_per_s == 1 / (7 * 3600) and snapshot.has_inbound
     assert snapshot.inbound_wait_target_s == 20.0
     floor.pbx.request_hangup(caller, 16)
