@@ -4,11 +4,14 @@ account ever claimed twice at once."""
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
+import json
+import sys
+from asyncio.subprocess import PIPE
 
 import redis.asyncio as aioredis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support import hopper_claimer
 
 from dialer.hopper import Hopper, HopperEntry
 
@@ -110,36 +113,49 @@ async def test_given_many_concurrent_claimers_then_no_account_claimed_twice(
     assert len(flat) == len(set(flat)) == 300
 
 
-def _process_claimer(url: str, name: str, out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
-    async def run() -> list[int]:
-        client = aioredis.Redis.from_url(url)
-        h = Hopper(client, "c1")
-        got: list[int] = []
-        for _ in range(60):
-            claims, _ = await h.claim(2, name, T0, 30)
-            got += [c.account_id for c in claims]
-        await client.aclose()
-        return got
-
-    out.put(asyncio.run(run()))
-
-
 async def test_given_separate_processes_when_claiming_then_no_account_claimed_twice(
     aredis: aioredis.Redis, redis_url: str
 ) -> None:
+    """Three processes claim at once: each is connected and waiting before any starts
+    (one started late, as on a loaded machine, found nothing left to race for). Their
+    ends are waited for without a wall-clock deadline (a loaded machine could miss the
+    60 s their results once had); a child that fails says why."""
     h = Hopper(aredis, "c1")
     await h.add([HopperEntry(i, 1) for i in range(200)], now=T0)
-    ctx = multiprocessing.get_context("spawn")
-    queue = ctx.Queue()
     procs = [
-        ctx.Process(target=_process_claimer, args=(redis_url, f"p{i}", queue)) for i in range(3)
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            hopper_claimer.__file__,
+            redis_url,
+            "c1",
+            f"p{i}",
+            "60",
+            "2",
+            repr(T0),
+            stdin=PIPE,
+            stdout=PIPE,
+            stderr=PIPE,
+        )
+        for i in range(3)
     ]
-    for p in procs:
-        p.start()
-    results = [queue.get(timeout=60) for _ in procs]
-    for p in procs:
-        p.join(timeout=30)
-    flat = [a for r in results for a in r]
+    try:
+        for proc in procs:
+            assert proc.stdout is not None and proc.stderr is not None
+            line = await proc.stdout.readline()
+            assert line == b"ready\n", (await proc.stderr.read()).decode()[-2000:]
+        for proc in procs:
+            assert proc.stdin is not None
+            proc.stdin.write(b"go\n")
+            await proc.stdin.drain()
+        outputs = [await proc.communicate() for proc in procs]
+    finally:
+        for proc in procs:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+    for proc, (_, err) in zip(procs, outputs, strict=True):
+        assert proc.returncode == 0, err.decode()[-2000:]
+    flat = [a for out, _ in outputs for a in json.loads(out)]
     assert len(flat) == len(set(flat)) == 200
 
 
