@@ -7,11 +7,15 @@ import inspect
 import time
 from collections.abc import Callable
 
+# How long a wait may take before the test fails: a bound for a hang, never a
+# measure of the code (a loaded 2-core CI machine slows everything tenfold).
+WITHIN = 60.0
+
 
 async def until(
     condition: Callable[[], object],
     what: str | Callable[[], str] = "condition",
-    within: float = 60.0,
+    within: float = WITHIN,
     every: float = 0.02,
 ) -> None:
     """Poll `condition()` (plain or awaitable) until it is true. After `within` seconds
@@ -34,7 +38,7 @@ async def until(
 def until_sync(
     condition: Callable[[], object],
     what: str | Callable[[], str] = "condition",
-    within: float = 60.0,
+    within: float = WITHIN,
     every: float = 0.2,
     tolerate: tuple[type[BaseException], ...] = (),
 ) -> None:

@@ -12,6 +12,7 @@ import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient
 from console_fixtures import NOW, Seed, login, origin
 from sqlalchemy import Engine, select
+from support.polling import WITHIN, until
 
 from dialer.agent_state import AgentStates
 from dialer.messages import InboundPop, Notifier
@@ -31,11 +32,17 @@ def inbound_attempt(engine: Engine, seed: Seed, agent_id: int | None, number: st
 
 
 async def next_kind(ws: Any, kind: str) -> dict[str, Any]:
-    async with asyncio.timeout(5):
-        while True:
-            msg = await ws.receive_json()
-            if msg["type"] == kind:
-                return dict(msg)
+    """The next message of `kind` on the agent's socket (state events skipped). Bounded
+    like every wait (support.polling.WITHIN): 5 s, its bound before, is a deadline a
+    loaded machine misses between a pop's publication and its socket."""
+    try:
+        async with asyncio.timeout(WITHIN):
+            while True:
+                msg = await ws.receive_json()
+                if msg["type"] == kind:
+                    return dict(msg)
+    except TimeoutError:
+        raise AssertionError(f"no {kind!r} message on the socket in {WITHIN:g} s") from None
 
 
 async def inbound_pop_for(client: TestClient, aredis: aioredis.Redis, agent_id: int,
@@ -253,10 +260,7 @@ async def test_given_on_demand_campaign_when_an_unmatched_caller_is_popped_then_
     def recording() -> list[dict]:
         return [c for c in commands if str(c.get("type")).startswith("recording_")]
 
-    for _ in range(250):  # the commands fixture reads them from Redis pub/sub
-        if recording():
-            break
-        await asyncio.sleep(0.02)
+    await until(recording, "a recording command read from pub/sub")
     assert recording() == [
         {"type": "recording_start", "attempt_id": attempt, "agent_id": agent, "campaign": None}
     ]
@@ -283,10 +287,7 @@ async def test_given_an_inbound_call_when_the_agent_transfers_then_refused_with_
     def ours() -> list[str]:
         return [c["type"] for c in commands if c.get("attempt_id") == attempt]
 
-    for _ in range(250):  # the commands fixture reads them from Redis pub/sub
-        if ours():
-            break
-        await asyncio.sleep(0.02)
+    await until(ours, "the hangup command read from pub/sub")
     assert ours() == ["hangup"]
 
 
