@@ -265,6 +265,24 @@ class Refiller:
     def _write(self, recorded: list[tuple[Item, Decision]], sleeps: Mapping[int, datetime],
                admitted_ids: set[int], now: datetime, queued_callbacks: list[int]) -> None:  # fmt: skip
         with transaction(self.sql) as s:
+            # The accounts first: a refill of the same accounts at once (another dialer's,
+            # its campaign's refill lock expired) waits here until this one commits, and
+            # only then reads their last decisions, so a "no usable number" is written
+            # once across dialers. On PostgreSQL their rows are locked, in id order (no
+            # deadlock between two refills); on SQLite the first write takes its one
+            # writer's lock for the whole transaction.
+            _lock_accounts(s, sorted(sleeps))
+            by_time: dict[tuple[datetime, bool], list[int]] = {}
+            for account_id, at in sleeps.items():
+                by_time.setdefault((at, account_id in admitted_ids), []).append(account_id)
+            for (at, held), ids in by_time.items():
+                # One array parameter, not an IN list of hundreds: psycopg parses
+                # every placeholder of a statement on each execution.
+                s.execute(
+                    update(Account).where(any_of(Account.id, ids, s))
+                    .values(next_attempt_at=at, hopper_since=now if held else None),
+                    execution_options={"synchronize_session": False},
+                )  # fmt: skip
             if queued_callbacks:
                 s.execute(
                     update(Callback)
@@ -281,17 +299,6 @@ class Refiller:
             if admitted:
                 audit.append(s, "hopper_admission", admission_evidence(self.campaign.id, admitted),
                              actor="dialer", subject=f"campaign:{self.campaign.id}")  # fmt: skip
-            by_time: dict[tuple[datetime, bool], list[int]] = {}
-            for account_id, at in sleeps.items():
-                by_time.setdefault((at, account_id in admitted_ids), []).append(account_id)
-            for (at, held), ids in by_time.items():
-                # One array parameter, not an IN list of hundreds: psycopg parses
-                # every placeholder of a statement on each execution.
-                s.execute(
-                    update(Account).where(any_of(Account.id, ids, s))
-                    .values(next_attempt_at=at, hopper_since=now if held else None),
-                    execution_options={"synchronize_session": False},
-                )  # fmt: skip
 
     async def _store_health(self, report: RefillReport, now: datetime) -> None:
         await self.redis.set(health_key(self.campaign.name), json.dumps(report.as_dict(now.timestamp())),
@@ -318,13 +325,27 @@ def admission_evidence(
     }
 
 
+def _lock_accounts(s: Session, account_ids: list[int]) -> None:
+    """Row locks on the accounts, in id order (PostgreSQL; SQLite has no row locks: its
+    first write serializes the transaction instead). The lock an UPDATE of them takes
+    (FOR NO KEY UPDATE): rows inserted meanwhile that name them (attempts, decisions)
+    do not wait for it."""
+    if account_ids and s.get_bind().dialect.name == "postgresql":
+        s.execute(
+            select(Account.id).where(any_of(Account.id, account_ids, s))
+            .order_by(Account.id).with_for_update(key_share=True)
+        )  # fmt: skip
+
+
 def _changed_only(s: Session, blocked: list[tuple[Item, Decision]]) -> list[tuple[Item, Decision]]:
     """The blocked decisions to record: all of them, but an account's "no usable
     number" only when its last call decision is not that same one. Such an account
     comes back every day until its numbers change; a row a day would say nothing new.
     The last call decision is read from SQL, so a restart or a lost Redis changes
-    nothing; a decision that names a number (a call placed, a number revived and
-    blocked) in between makes the next one a change."""
+    nothing, and after the accounts were locked or written in this transaction, so
+    two dialers refilling one account at once write it once; a decision that names a
+    number (a call placed, a number revived and blocked) in between makes the next
+    one a change."""
     numberless = [i.account.id for i, _ in blocked if i.phone is None]
     if not numberless:
         return blocked

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, event, select, text, update
 from sqlalchemy.orm import Session
+from support.polling import until
 
 from compliance.transparency.verify import verify
 from dialer.refill import Refiller
@@ -218,3 +225,84 @@ async def test_given_a_lima_debtor_at_19_30_local_when_refilled_then_ranked_by_d
 
     assert rank(date(2026, 11, 30)) != rank(date(2026, 12, 1))
     assert claim.priority == rank(date(2026, 11, 30))
+
+
+@contextmanager
+def writes_held(engine: Engine, account_id: int) -> Iterator[None]:
+    """Every write to the account waits until the block ends: its row locked on
+    PostgreSQL, the one writer's lock held on SQLite."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            tx = conn.begin()
+            conn.execute(
+                text("SELECT id FROM accounts WHERE id = :id FOR UPDATE"), {"id": account_id}
+            )
+            try:
+                yield
+            finally:
+                tx.rollback()
+        return
+    raw = sqlite3.connect(str(engine.url.database), isolation_level=None)
+    try:
+        raw.execute("BEGIN IMMEDIATE")
+        yield
+    finally:
+        raw.execute("ROLLBACK")
+        raw.close()
+
+
+async def test_given_two_dialers_refilling_an_account_without_a_usable_number_at_once_then_one_decision_row(
+    engine: Engine, redis_url: str
+) -> None:
+    """Two dialers' refills of one campaign can overlap (its refill lock expires before
+    a slow refill ends, or Redis lost it): both read the account's last decision before
+    either wrote, and each wrote its own "no usable number". Now the second reads it
+    after the first committed. Both are held at their first write until both are there."""
+    import redis.asyncio as aioredis
+
+    from compliance.service import ComplianceService
+    from dialer.hopper import Hopper
+
+    with Session(engine, expire_on_commit=False) as s, s.begin():
+        campaign = Campaign(name="no-nums", country="MX", profile="MX", status="running",
+                            caller_ids=[], config={})  # fmt: skip
+        s.add(campaign)
+        s.flush()
+        bare = Account(external_ref="NN-1", debtor_name="D", country="MX", region="CMX",
+                       currency="MXN", balance=100, status="active", campaign_id=campaign.id)  # fmt: skip
+        s.add(bare)
+    client = aioredis.Redis.from_url(redis_url)
+    at = datetime(2026, 11, 24, 17, 0, tzinfo=UTC)  # Tuesday 11:00 in Mexico City
+    writing: set[int] = set()  # threads that reached the refill's first write (or lock)
+
+    def first_write(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        head = " ".join(statement.split()).upper()
+        if (head.startswith(("INSERT INTO DECISIONS", "UPDATE ACCOUNTS"))
+                or head.endswith("FOR NO KEY UPDATE")):  # fmt: skip
+            writing.add(threading.get_ident())
+
+    event.listen(engine, "before_cursor_execute", first_write)
+    try:
+        with writes_held(engine, bare.id):
+            refills = [
+                asyncio.create_task(
+                    Refiller(
+                        engine,
+                        client,
+                        Hopper(client, campaign.name),
+                        ComplianceService(engine, client),
+                        campaign,
+                    ).refill(at, 10)
+                )  # fmt: skip
+                for _ in range(2)
+            ]
+            await until(lambda: len(writing) == 2, "both refills at their first write")
+        reports = await asyncio.gather(*refills)
+    finally:
+        event.remove(engine, "before_cursor_execute", first_write)
+        await client.aclose()
+    assert [dict(r.blocked) for r in reports] == [{"invalid_number": 1}] * 2
+    with Session(engine) as s:
+        rows = s.scalars(select(Decision).where(Decision.account_id == bare.id)).all()
+    assert [(r.phone_e164, list(r.reasons)) for r in rows] == [(None, ["invalid_number"])]
+    assert verify(engine).ok
