@@ -129,3 +129,34 @@ async def test_given_state_change_then_event_published_and_list_shows_agents(
     await states.logout(6)
     assert await states.list("co") == []
     assert (await states.get(6)).state is AgentState.logged_out
+
+
+async def test_given_an_agent_in_no_audio_when_two_restores_race_then_one_moves_her_and_only_from_no_audio(
+    aredis: aioredis.Redis,
+) -> None:
+    states = AgentStates(aredis, clock=lambda: 100.0)
+    await states.login(1, "mx")
+    await states.no_audio(1)
+    outcomes = await asyncio.gather(
+        *(states.out_of_no_audio(1, AgentState.ready) for _ in range(5)), return_exceptions=True
+    )
+    assert sum(not isinstance(o, Exception) for o in outcomes) == 1
+    assert all(isinstance(o, AgentStateError) for o in outcomes if isinstance(o, Exception))
+    assert (await states.get(1)).state is AgentState.ready
+    # An agent who went on meanwhile (reserved for a call) is left alone.
+    assert await states.reserve(1, 42)
+    with pytest.raises(AgentStateError):
+        await states.out_of_no_audio(1, AgentState.paused, "reconexión")
+    assert (await states.get(1)).state is AgentState.reserved
+    await states.no_audio(1)
+    snap = await states.out_of_no_audio(1, AgentState.paused, "reconexión")
+    assert (snap.state, snap.reason) == (AgentState.paused, "reconexión")
+    await states.no_audio(1)
+    for state, reason in (
+        (AgentState.paused, ""),
+        (AgentState.talking, ""),
+        (AgentState.wrap_up, "x"),
+    ):
+        with pytest.raises(AgentStateError):
+            await states.out_of_no_audio(1, state, reason)
+    assert (await states.get(1)).state is AgentState.no_audio
