@@ -19,6 +19,7 @@ from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
 from compliance import caller_ids
+from compliance.debtor_time import debtor_day
 from compliance.registry_import import import_registry
 from console.users import CurrentUser, create_user
 from field import plans
@@ -230,8 +231,8 @@ def seed(engine: Engine, redis_client: redis.Redis, data_dir: Path, *, accounts:
     write_history_csv(data_dir / "history.csv", history, now, rng)
     write_reus(data_dir / "reus.txt", reus)
     progress("importing accounts (the same validation as `cobrador import accounts`)")
-    result = import_accounts(engine, data_dir / "accounts.csv", actor="demo", today=now.date(),
-                             clock=lambda: now)  # fmt: skip
+    result = import_accounts(engine, data_dir / "accounts.csv", actor="demo",
+                             debtor_day=debtor_day, clock=lambda: now)  # fmt: skip
     if not result.written:
         raise RuntimeError(f"demo accounts did not import: {result.errors[:3]}")
     progress("importing contact history")

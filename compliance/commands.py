@@ -16,12 +16,14 @@ from store.spreadsheet import FLAVOURS, SafeWriter
 
 
 def register(subparsers: Any) -> None:
-    from compliance.debtor_time import account_day
+    from compliance.debtor_time import account_day, debtor_day
     from compliance.transparency import commands as log_commands
-    from store.commands import DEBTOR_DAY
+    from store.commands import DEBTOR_DATE, DEBTOR_DAY
 
     if account_day not in DEBTOR_DAY:
         DEBTOR_DAY.append(account_day)  # `cobrador import payments` keeps and breaks by it
+    if debtor_day not in DEBTOR_DATE:
+        DEBTOR_DATE.append(debtor_day)  # `cobrador import accounts` starts stages by it
 
     audit = subparsers.add_parser("audit", help="the verifiable audit log")
     audit_sub = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)

@@ -18,6 +18,10 @@ PAID_HOOKS: list[Callable[[Settings, set[int]], None]] = []
 # promises (store/plan_tracking.py DebtorDay): the store knows no zones, compliance
 # registers its own (compliance/debtor_time.py account_day).
 DEBTOR_DAY: list[Any] = []
+# The same date from an account's time zone, country and region (before the account
+# row exists), by which `cobrador import accounts` starts a new account's stage
+# (store/importing/accounts.py DebtorDate; compliance/debtor_time.py debtor_day).
+DEBTOR_DATE: list[Any] = []
 
 
 def register(subparsers: Any) -> None:
@@ -87,9 +91,16 @@ def _run_import(args: argparse.Namespace, settings: Settings, fn: Any, **extra: 
 
 
 def _import_accounts(args: argparse.Namespace, settings: Settings) -> int:
+    from cobrador.ground.errors import UserError
     from store.importing.accounts import import_accounts
 
-    return _run_import(args, settings, import_accounts, today=args.today)
+    if args.today is None and not DEBTOR_DATE:  # fails closed: never UTC's date
+        raise UserError(
+            "accounts not imported: no debtor's local date to count days past due by "
+            "(compliance.commands registers it; run the full `cobrador` command)"
+        )
+    return _run_import(args, settings, import_accounts, today=args.today,
+                       debtor_day=DEBTOR_DATE[0] if DEBTOR_DATE else None)  # fmt: skip
 
 
 def _import_attempts(args: argparse.Namespace, settings: Settings) -> int:

@@ -3,13 +3,13 @@ the importing process only checks duplicates, prepends ids and streams."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import NamedTuple
 
 from store.importing import copy_text as copy
 from store.importing.account_rows import (
     ACCOUNT_FIELDS,
     AccountRecord,
+    RowDay,
     protection_values,
     validate_account_row,
 )
@@ -74,7 +74,9 @@ def _number(value: float | None) -> str:
     return copy.NULL if value is None else repr(value)
 
 
-def validate_and_encode(row: CsvRow, today: date, now_text: str) -> EncodedAccount | list[RowError]:
+def validate_and_encode(
+    row: CsvRow, today: RowDay, now_text: str
+) -> EncodedAccount | list[RowError]:
     """The worker's job: a row's errors, or the row as COPY text (`now_text`: the
     import's timestamp, already in COPY form)."""
     outcome = validate_account_row(row, today)

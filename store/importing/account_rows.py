@@ -154,6 +154,18 @@ def protection_values(r: AccountRecord, now: Any) -> dict[str, Any]:
     }
 
 
+# The debtor's date at the import's instant, from a row's time zone, country and
+# region (compliance/debtor_time.py debtor_day with the instant bound): the store
+# knows no zones, the layer that calls the import gives it. Picklable (a partial of
+# module-level functions): the validation workers are processes.
+RowDay = Callable[[str | None, str, str | None], date]
+
+
+def fixed_day(day: date, timezone: str | None, country: str, region: str | None) -> date:
+    """A RowDay that is `day` for every debtor (an import told its date: tests, --today)."""
+    return day
+
+
 def derive_stage(due_date: date | None, today: date) -> str:
     """Stage from days past due. Never derives `legal`: that stage means the
     account went to lawyers, a fact only the creditor can state."""
@@ -167,7 +179,9 @@ def derive_stage(due_date: date | None, today: date) -> str:
     return FRIENDLY
 
 
-def validate_account_row(row: CsvRow, today: date) -> AccountRecord | list[RowError]:
+def validate_account_row(row: CsvRow, today: RowDay) -> AccountRecord | list[RowError]:
+    """`today`: the debtor's date from the row's zone, country and region; days past
+    due (the stage a new account starts in) count on it, never on UTC's date."""
     errors = list(row.errors)
     v = row.values
     line = row.line
@@ -242,7 +256,8 @@ def validate_account_row(row: CsvRow, today: date) -> AccountRecord | list[RowEr
 
     stage_text = get("stage", "").lower()
     stage_explicit = bool(stage_text)
-    stage = stage_text or derive_stage(due, today)
+    zone_ok = timezone is None or not any(e.column == "timezone" for e in errors)
+    stage = stage_text or derive_stage(due, today(timezone if zone_ok else None, country, region))
     if stage_text and stage_text not in STAGES:
         fail("stage", f"unknown stage {get('stage', '')!r}; expected one of {', '.join(STAGES)}")
 

@@ -34,6 +34,8 @@ from store.importing.account_rows import (
     REQUIRED,
     AccountRecord,
     PhoneRecord,
+    RowDay,
+    fixed_day,
     protection_values,
     validate_account_row,
 )
@@ -52,6 +54,14 @@ from store.importing.runner import audit_file_import, audit_or_default, run_impo
 from store.models import Account, Phone, PhoneStatus
 
 AuditFn = Callable[..., Any]
+# The debtor's date of an instant from an account's time zone, country and region
+# (compliance/debtor_time.py debtor_day): given by the layer that runs the import.
+DebtorDate = Callable[[datetime, str | None, str, str | None], date]
+
+
+class NoDebtorDate(ValueError):
+    """An import told neither the debtors' date nor how to find it: it does not fall
+    back to UTC's date (an evening import would start accounts a stage early)."""
 
 
 def import_accounts(
@@ -61,6 +71,7 @@ def import_accounts(
     skip_invalid: bool = False,
     dry_run: bool = False,
     today: date | None = None,
+    debtor_day: DebtorDate | None = None,
     actor: str = "cli",
     batch_size: int = 2000,
     progress_stream: IO[str] | None = None,
@@ -68,6 +79,16 @@ def import_accounts(
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     workers: int | None = None,
 ) -> ImportResult:
+    """A new account's stage counts days past due on its debtor's date at the import
+    (`debtor_day` at clock(); `today` instead gives one date for every row). Without
+    either the import refuses to run (NoDebtorDate): never UTC's date."""
+    now = clock()
+    if today is not None:
+        row_day: RowDay = partial(fixed_day, today)
+    elif debtor_day is not None:
+        row_day = partial(debtor_day, now)
+    else:
+        raise NoDebtorDate("the debtors' date is unknown: pass debtor_day or today")
     audit = audit_or_default(audit)
     # PostgreSQL takes rows as COPY text, encoded by the validation workers.
     copy_rows = engine.dialect.name == "postgresql"
@@ -84,7 +105,7 @@ def import_accounts(
             # Each nextval() batch commits on its own: no need to wait for the disk,
             # the import's own commit flushes the log up to and past those records.
             lookup.exec_driver_sql("SET synchronous_commit = off")
-        importer = AccountImporter(today or clock().date(), actor, audit, clock,
+        importer = AccountImporter(row_day, actor, audit, lambda: now,
                                    copy_rows=copy_rows, lookup=lookup)  # fmt: skip
         return run_import(engine, path, importer, skip_invalid=skip_invalid, dry_run=dry_run,
                           batch_size=batch_size, progress_stream=progress_stream,
@@ -117,7 +138,7 @@ class AccountImporter:
     # resolve() reads nothing: the refs that exist are found by prepare() or write().
     resolve_reads_session = False
 
-    def __init__(self, today: date, actor: str, audit: AuditFn, clock: Callable[[], datetime],
+    def __init__(self, today: RowDay, actor: str, audit: AuditFn, clock: Callable[[], datetime],
                  copy_rows: bool = False, lookup: Connection | None = None) -> None:  # fmt: skip
         self.today = today
         self.lookup = lookup

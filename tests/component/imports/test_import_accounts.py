@@ -4,7 +4,7 @@ reason; nothing partial is written without --skip-invalid."""
 from __future__ import annotations
 
 import csv
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -12,8 +12,9 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from compliance.debtor_time import debtor_day
 from compliance.transparency.verify import verify
-from store.importing.accounts import import_accounts
+from store.importing.accounts import NoDebtorDate, import_accounts
 from store.importing.csv_source import ImportFileError
 from store.models import Account, AuditEntry, Phone
 
@@ -287,3 +288,55 @@ def test_given_import_when_done_or_failed_then_collector_settings_restored(
     with pytest.raises(ImportFileError):
         import_accounts(engine, write(tmp_path, "", "empty.csv"), today=TODAY)
     assert (gc.get_threshold(), gc.get_freeze_count()) == (threshold, frozen)
+
+
+# 01:30 UTC of 1 Dec is still 30 Nov in Mexico City (19:30) and in Lima (20:30).
+EVENING = datetime(2026, 12, 1, 1, 30, tzinfo=UTC)
+
+
+def test_given_an_evening_import_when_due_30_days_by_utc_then_stage_counts_the_debtors_date(
+    engine: Engine, tmp_path: Path
+) -> None:
+    # Due 1 Nov: 30 days past due on UTC's 1 Dec (firm), 29 on the debtor's 30 Nov.
+    rows = ("M1,Ana,MX,MX-CMX,100,MXN,2026-11-01,active,,,,,\n"
+            "P1,Luis,PE,,100,PEN,2026-11-01,active,,,,,\n"
+            "P2,Rosa,PE,,100,PEN,2026-10-31,active,,,,,\n")  # fmt: skip
+    result = import_accounts(engine, write(tmp_path, HEADER + rows), debtor_day=debtor_day,
+                             clock=lambda: EVENING)  # fmt: skip
+    assert result.written
+    with Session(engine) as s:
+        stages = {a.external_ref: a.stage for a in s.scalars(select(Account))}
+    assert stages == {"M1": "friendly", "P1": "friendly", "P2": "firm"}
+
+
+def test_given_an_evening_import_in_parallel_then_the_workers_count_the_debtors_date_too(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import store.importing.runner as runner
+
+    monkeypatch.setattr(runner, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(runner, "CHUNK_ROWS", 7)
+    rows = "".join(f"M{i},Ana,MX,MX-CMX,100,MXN,2026-11-01,active,,,,,\n" for i in range(30))
+    result = import_accounts(engine, write(tmp_path, HEADER + rows), debtor_day=debtor_day,
+                             clock=lambda: EVENING, workers=2)  # fmt: skip
+    assert result.written
+    with Session(engine) as s:
+        assert set(s.scalars(select(Account.stage))) == {"friendly"}
+
+
+def test_given_neither_the_debtors_date_nor_today_then_the_import_refuses(
+    engine: Engine, tmp_path: Path
+) -> None:
+    with pytest.raises(NoDebtorDate):
+        import_accounts(engine, write(tmp_path, HEADER + GOOD), clock=lambda: EVENING)
+    assert count(engine, Account) == 0
+
+
+def test_given_a_bad_time_zone_then_the_row_fails_and_no_zone_is_read(
+    engine: Engine, tmp_path: Path
+) -> None:
+    header = HEADER.replace("\n", ",timezone\n")
+    row = "M1,Ana,MX,,100,MXN,2026-11-01,active,,,,,,Mars/Olympus\n"
+    result = import_accounts(engine, write(tmp_path, header + row), debtor_day=debtor_day,
+                             clock=lambda: EVENING, dry_run=True)  # fmt: skip
+    assert [e.column for e in result.errors] == ["timezone"]

@@ -106,3 +106,31 @@ def test_given_no_debtor_date_registered_when_importing_payments_then_refused_in
         "cobrador: error: payments not imported: no debtor's local date to keep and break "
         "promises by (compliance.commands registers it; run the full `cobrador` command)\n"
     )
+
+
+def test_given_no_debtor_date_registered_when_importing_accounts_then_refused_in_english(
+    env: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without compliance's commands no debtor's date starts the accounts' stages: the
+    import fails closed (never UTC's date) and says so like every other CLI error."""
+    import cobrador.cli
+    import store.commands
+
+    monkeypatch.setattr(store.commands, "DEBTOR_DATE", [])
+    monkeypatch.setattr(cobrador.cli, "COMMAND_MODULES",
+                        [m for m in cobrador.cli.COMMAND_MODULES if m != "compliance.commands"])  # fmt: skip
+    assert main(["import", "accounts", str(EXAMPLES / "accounts.csv")]) == 2
+    assert capsys.readouterr().err == (
+        "cobrador: error: accounts not imported: no debtor's local date to count days past "
+        "due by (compliance.commands registers it; run the full `cobrador` command)\n"
+    )
+
+
+def test_given_the_cli_then_compliance_registers_the_debtors_date_for_accounts(
+    env: None,
+) -> None:
+    from compliance.debtor_time import debtor_day
+    from store.commands import DEBTOR_DATE
+
+    assert main(["import", "accounts", str(EXAMPLES / "accounts.csv")]) == 0
+    assert [debtor_day] == DEBTOR_DATE
