@@ -1,22 +1,27 @@
 """Each agent's figures in a campaign since an instant, from SQL: talk and wrap-up
 time, right-party contacts, promises and their amount, and the kept rate of the
-promises due in the last 30 days. Synchronous; handlers run it in a thread."""
+promises due in the last 30 days of their debtor's date. Synchronous; handlers run it in a thread."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
 
+from compliance.debtor_time import debtor_day
 from console.money import money_format
 from store.db import transaction
 from store.models import Account, CallAttempt, Disposition, Promise, User
 
 MAX_WRAP = timedelta(hours=1)  # a disposition written the next morning is not wrap-up
 KEPT_WINDOW = timedelta(days=30)
+# A debtor's date is never more than a day from UTC's (UTC-12..UTC+14): the SQL reads
+# this much more and each promise is then held to its own debtor's date.
+DATE_SLACK = timedelta(days=2)
 
 
 def agent_figures(
@@ -59,18 +64,7 @@ def agent_figures(
             agent = int(agent_or_none or 0)
             counts[agent] += int(n)
             promised[agent].append(money_format(country, currency).show(Decimal(total or 0)))
-        kept = {
-            agent: (int(k), int(r))
-            for agent, k, r in session.execute(
-                select(Promise.agent_id,
-                       func.count(Promise.id).filter(Promise.status == "kept"),
-                       func.count(Promise.id).filter(Promise.status.in_(("kept", "broken"))))
-                .join(Account, Account.id == Promise.account_id)
-                .where(Account.campaign_id == campaign_id, Promise.agent_id.is_not(None),
-                       Promise.due_date >= (now - KEPT_WINDOW).date())
-                .group_by(Promise.agent_id)
-            ).all()
-        }  # fmt: skip
+        kept = _kept_and_resolved(session, campaign_id, now)
         ids = sorted(set(agent_ids) | set(talk) | set(rpc) | set(dispositions) | set(counts))
         names = dict(
             session.execute(select(User.id, User.display_name).where(User.id.in_(ids))).all()
@@ -92,3 +86,32 @@ def agent_figures(
             }
         )
     return sorted(rows, key=lambda row: (-row["talk_seconds"], row["name"]))
+
+
+def _kept_and_resolved(
+    session: Session, campaign_id: int, now: datetime
+) -> dict[int, tuple[int, int]]:
+    """Per agent: promises kept, and kept or broken, among those due in the last
+    KEPT_WINDOW counted on each debtor's date (compliance/debtor_time.py debtor_day,
+    as promises are kept and broken), not UTC's: from 18:00 in Mexico City UTC's date
+    is already tomorrow's, and the window dropped a day the debtor still counts."""
+    rows = session.execute(
+        select(Promise.agent_id, Promise.status, Promise.due_date, Account.timezone,
+               Account.country, Account.region)
+        .join(Account, Account.id == Promise.account_id)
+        .where(Account.campaign_id == campaign_id, Promise.agent_id.is_not(None),
+               Promise.status.in_(("kept", "broken")),
+               Promise.due_date >= (now - KEPT_WINDOW - DATE_SLACK).date())
+    ).all()  # fmt: skip
+    firsts: dict[tuple[str | None, str, str | None], date] = {}
+    kept: dict[int, tuple[int, int]] = {}
+    for agent_or_none, status, due, timezone, country, region in rows:
+        agent = int(agent_or_none or 0)  # the query keeps only promises with an agent
+        where = (timezone, country, region)
+        if where not in firsts:
+            firsts[where] = debtor_day(now, timezone, country, region) - KEPT_WINDOW
+        if due < firsts[where]:
+            continue
+        k, r = kept.get(agent, (0, 0))
+        kept[agent] = (k + (status == "kept"), r + 1)
+    return kept
