@@ -23,7 +23,7 @@ from console.day_window import ZoneError, local_midnight, zone_named
 from console.debtor_locale import console_locale
 from console.dispositions import FormErrors
 from console.i18n import N_, gettext_
-from console.inbound_service import pending_inbound_pop
+from console.inbound_service import document_key, pending_inbound_pop
 from console.keys import (
     CALLBACK_CHECKER,
     CLOCK,
@@ -31,6 +31,7 @@ from console.keys import (
     ENGINE,
     POPHUB,
     REDIS,
+    SETTINGS,
     SOCKET_SLOTS,
     STATES,
 )
@@ -336,12 +337,13 @@ async def current_pop(request: web.Request) -> web.StreamResponse:
         if pop is not None and await in_db(request, is_chat, pending[0]):
             pop["direction"] = CHAT_DIRECTION  # the page says "En chat" again
         return web.json_response({"ok": True, "pop": pop})
-    chat = await in_db(request, pending_chat_pop, user, now)
+    key = document_key(request.app[SETTINGS].portal_identity_key)
+    chat = await in_db(request, pending_chat_pop, user, now, key)
     if chat is not None:
         return web.json_response({"ok": True, "pop": chat})
     live = await _live_attempt(request, user)
     if live is not None:  # an inbound caller the agent has not tied to an account yet
-        inbound = await in_db(request, pending_inbound_pop, user, live, now)
+        inbound = await in_db(request, pending_inbound_pop, user, live, now, key)
         if inbound is not None:
             return web.json_response({"ok": True, "pop": inbound})
     preview = await request.app[REDIS].get(preview_key(user.id))

@@ -56,6 +56,7 @@ from console import (
     zone_views,
 )
 from console.i18n import LANGUAGES, activate, gettext_, ngettext_
+from console.inbound_service import document_key
 from console.keys import (
     CALLBACK_CHECKER,
     CHAT,
@@ -309,7 +310,8 @@ def init_app(
     app[CALLBACK_CHECKER] = callback_checker or compliance_callback_checker(
         load_profiles(settings.profiles_dir)
     )
-    app[POPHUB] = PopHub(redis, engine, clock=clock)
+    app[POPHUB] = PopHub(redis, engine, clock=clock,
+                         document_key=document_key(settings.portal_identity_key))  # fmt: skip
     app[SOCKET_SLOTS] = SocketSlots(settings.console_max_sockets_per_user,
                                     settings.console_max_sockets)  # fmt: skip
     app[COMPLIANCE] = ComplianceService(engine, redis, load_profiles(settings.profiles_dir))

@@ -102,11 +102,11 @@ def _unattached(s: Session, attempt_id: int, agent_id: int) -> Conversation:
 
 
 def build_chat_pop(engine: Engine, message: dict[str, Any], agent: CurrentUser | None,
-                   now: datetime) -> dict[str, Any]:  # fmt: skip
+                   now: datetime, key: bytes | None = None) -> dict[str, Any]:  # fmt: skip
     """The names-only pop of an unattached chat: the inbound call's (candidates by name
     and masked reference, the campaign's verification prompts, a search), audited as
     a view of names (`chat_pop`), with where to verify and how to close it."""
-    pop = build_inbound_pop(engine, message, agent, now, page="chat_pop")
+    pop = build_inbound_pop(engine, message, agent, now, page="chat_pop", key=key)
     pop.update(
         direction="chat",
         label=gettext_("Conversación sin cuenta"),
@@ -117,7 +117,8 @@ def build_chat_pop(engine: Engine, message: dict[str, Any], agent: CurrentUser |
     return pop
 
 
-def pending_chat_pop(engine: Engine, agent: CurrentUser, now: datetime) -> dict[str, Any] | None:
+def pending_chat_pop(engine: Engine, agent: CurrentUser, now: datetime,
+                     key: bytes | None = None) -> dict[str, Any] | None:  # fmt: skip
     """The names-only pop of the unattached chat the agent has open, built again from
     SQL (the conversation is theirs, in state `agent`, with no account): a page reloaded
     during the pop shows it again, as an account's pop comes back; None without one.
@@ -139,7 +140,7 @@ def pending_chat_pop(engine: Engine, agent: CurrentUser, now: datetime) -> dict[
             waited = round((row.answered_at - row.queued_at).total_seconds(), 1)
         message = InboundPop(c.attempt_id, agent.id, route.campaign, "ok", route.candidates,
                              None, (), waited, now.timestamp(), direction="chat")  # fmt: skip
-    return build_chat_pop(engine, message.to_dict(), agent, now)
+    return build_chat_pop(engine, message.to_dict(), agent, now, key)
 
 
 def candidates_of_attempt(engine: Engine, attempt_id: int) -> list[int]:

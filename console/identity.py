@@ -22,8 +22,9 @@ PROMPT_LABELS = {
     "document_last4": N_("Últimos 4 dígitos del documento (INE, cédula, DNI)"),
 }
 # The document's last digits: never stored, only the portal's keyed hash of them
-# (selfservice/identity.py), so they are checked by a function, not read. Asked only
-# instead of a weak question (inbound_service.proof_prompts), not a campaign's choice.
+# (selfservice/identity.py), so they are checked by a function, not read. Asked instead
+# of the default inbound question or a weak one (inbound_service.proof_prompts), not a
+# campaign's choice.
 DOCUMENT_PROMPT = "document_last4"
 # The guarantor answers about the account they guaranteed: the same facts, other words.
 AVAL_PROMPT_LABELS = {

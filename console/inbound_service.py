@@ -68,6 +68,7 @@ class InboundCall:
     account_id: int | None
     phone_e164: str
     verification: tuple[str, ...]
+    chosen: bool  # the campaign set its questions (`chose_questions`)
 
 
 def _verification(config: dict[str, Any]) -> tuple[str, ...]:
@@ -75,14 +76,25 @@ def _verification(config: dict[str, Any]) -> tuple[str, ...]:
     return tuple(v for v in raw if v in VERIFICATIONS) or DEFAULT_VERIFICATION
 
 
+def chose_questions(config: dict[str, Any]) -> bool:
+    """Whether the campaign set its inbound questions itself (`inbound.verification`
+    with a known code); else the default set is asked, which the document replaces."""
+    raw = (config.get("inbound") or {}).get("verification")
+    return isinstance(raw, list | tuple) and any(v in VERIFICATIONS for v in raw)
+
+
 def proof_prompts(prompts: tuple[str, ...], named_by_reference: bool,
-                  has_document: bool = False) -> tuple[str, ...]:  # fmt: skip
-    """The questions that prove the caller is the account's debtor. An account found by
-    the reference the caller gave is not proven by that reference's last 4 digits (the
-    default question, which anyone holding a letter or a receipt knows then): its
-    campaign's other questions; when those are none or only the full name (printed on
-    the same letter), the last 4 digits of the debtor's document if the portal's
-    identity is on file (`has_document`), else the full name."""
+                  has_document: bool = False, chosen: bool = True) -> tuple[str, ...]:  # fmt: skip
+    """The questions that prove the caller is the account's debtor. The default question
+    (the reference's last 4 digits, printed on every letter and SMS) gives way to the
+    last 4 digits of the debtor's document when the portal's identity is on file
+    (`has_document`) and the campaign did not choose its questions (`chosen`). An
+    account found by the reference the caller gave is not proven by that reference's
+    last 4 digits (the caller has just said them): its campaign's other questions; when
+    those are none or only the full name (printed on the same letter), the document's
+    digits if on file, else the full name."""
+    if has_document and not chosen:
+        return (DOCUMENT_PROMPT,)
     if not named_by_reference:
         return prompts
     others = tuple(p for p in prompts if p != REFERENCE_PROMPT)
@@ -146,8 +158,10 @@ def load_call(engine: Engine, attempt_id: int, agent_id: int,
         ):
             raise InboundError(gettext_(NO_SUCH_INBOUND), 404)
         campaign = s.get(Campaign, attempt.campaign_id) if attempt.campaign_id else None
+        config = campaign_config(campaign)
         return InboundCall(attempt.id, attempt.campaign_id, attempt.account_id,
-                           attempt.phone_e164, _verification(campaign_config(campaign)))  # fmt: skip
+                           attempt.phone_e164, _verification(config),
+                           chose_questions(config))  # fmt: skip
 
 
 def _candidate(account: Account) -> dict[str, Any]:
@@ -157,9 +171,12 @@ def _candidate(account: Account) -> dict[str, Any]:
 
 
 def build_inbound_pop(engine: Engine, message: dict[str, Any], agent: CurrentUser | None,
-                      now: datetime, page: str = "inbound_pop") -> dict[str, Any]:  # fmt: skip
-    """The pop of an inbound call: candidates (names only), prompts, or a search. `page`
-    names the view in the audit log (an unattached chat's pop is built here too)."""
+                      now: datetime, page: str = "inbound_pop",
+                      key: bytes | None = None) -> dict[str, Any]:  # fmt: skip
+    """The pop of an inbound call: candidates (names only, each with the questions that
+    prove it, `proof_prompts`), prompts, or a search. `page` names the view in the audit
+    log (an unattached chat's pop is built here too); `key`: the portal's identity key
+    (`document_key`)."""
     ids = [int(a) for a in message.get("account_ids") or []]
     attempt_id = int(message["attempt_id"])
     with transaction(engine) as s:
@@ -167,7 +184,9 @@ def build_inbound_pop(engine: Engine, message: dict[str, Any], agent: CurrentUse
             if ids else []  # fmt: skip
         attempt = s.get(CallAttempt, attempt_id)
         campaign = s.get(Campaign, attempt.campaign_id) if attempt and attempt.campaign_id else None
-        prompts = _verification(campaign_config(campaign))
+        config = campaign_config(campaign)
+        prompts = _verification(config)
+        chosen = chose_questions(config)
         if accounts:
             audit_append(
                 s, "pii_view",
@@ -184,7 +203,15 @@ def build_inbound_pop(engine: Engine, message: dict[str, Any], agent: CurrentUse
         "campaign": campaign.name if campaign else message.get("campaign", ""),
         "ani_status": status,
         "ani_label": gettext_(ANI_LABELS.get(status, ANI_LABELS["invalid"])),
-        "candidates": [_candidate(a) for a in accounts],
+        "candidates": [
+            {
+                **_candidate(a),
+                "prompts": _labelled(
+                    proof_prompts(prompts, False, _document_matcher(key, a) is not None, chosen)
+                ),
+            }
+            for a in accounts
+        ],  # fmt: skip
         "search": not accounts,
         "prompts": _labelled(prompts),
         "waited_seconds": message.get("waited_seconds"),
@@ -215,7 +242,7 @@ def verify_identity(engine: Engine, agent: CurrentUser, attempt_id: int, account
             raise InboundError(gettext_("La cuenta no existe."), 404)
         document = _document_matcher(key, account)
         prompts = proof_prompts(call.verification, account_id in named_by_reference,
-                                document is not None)  # fmt: skip
+                                document is not None, call.chosen)  # fmt: skip
         # The account's wrong answers over every call and chat, its row held until this
         # check is counted (console/verify_lock.py): a locked account is not checked.
         gate = verify_lock.take(s, account_id, now)
@@ -295,7 +322,7 @@ def search_accounts(engine: Engine, agent: CurrentUser, attempt_id: int, query: 
     for a in rows:
         by_reference = a.external_ref == text
         has_document = _document_matcher(key, a) is not None
-        prompts = proof_prompts(call.verification, by_reference, has_document)
+        prompts = proof_prompts(call.verification, by_reference, has_document, call.chosen)
         found.append({**_candidate(a), "prompts": _labelled(prompts), "by_reference": by_reference})
     return found
 
@@ -331,8 +358,8 @@ def searched_accounts(engine: Engine, attempt_id: int) -> tuple[set[int], set[in
     return found, named
 
 
-def pending_inbound_pop(engine: Engine, agent: CurrentUser, attempt_id: int,
-                        now: datetime) -> dict[str, Any] | None:  # fmt: skip
+def pending_inbound_pop(engine: Engine, agent: CurrentUser, attempt_id: int, now: datetime,
+                        key: bytes | None = None) -> dict[str, Any] | None:  # fmt: skip
     """The names-only pop of the inbound call the agent is on, built again from SQL (a
     page reloaded during it: the caller is still there and the agent must see whom the
     number matches); None unless the call is theirs, inbound, not over and tied to no
@@ -359,7 +386,7 @@ def pending_inbound_pop(engine: Engine, agent: CurrentUser, attempt_id: int,
         status = "invalid"
     message = {"attempt_id": attempt_id, "account_ids": attempt_accounts(engine, attempt_id),
                "ani_status": status, "waited_seconds": waited}  # fmt: skip
-    return build_inbound_pop(engine, message, agent, now)
+    return build_inbound_pop(engine, message, agent, now, key=key)
 
 
 def attempt_accounts(engine: Engine, attempt_id: int) -> list[int]:

@@ -101,9 +101,11 @@ async def send_or_close(ws: web.WebSocketResponse, payload: dict[str, Any]) -> N
 
 class PopHub:
     def __init__(
-        self, redis: aioredis.Redis, engine: Engine, clock: Callable[[], datetime]
-    ) -> None:
+        self, redis: aioredis.Redis, engine: Engine, clock: Callable[[], datetime],
+        document_key: bytes | None = None,
+    ) -> None:  # fmt: skip
         self._redis = redis
+        self._document_key = document_key  # the portal's identity key: the inbound questions
         self._engine = engine
         self._clock = clock
         self._sockets: dict[int, set[web.WebSocketResponse]] = defaultdict(set)
@@ -246,8 +248,9 @@ class PopHub:
         # A chat that names no single account pops the same way (console/chat_unattached.py).
         build = build_chat_pop if pop.direction == "chat" else build_inbound_pop
         payload = await asyncio.to_thread(
-            build, self._engine, pop.to_dict(), self._agent(pop.agent_id), self._clock()
-        )
+            build, self._engine, pop.to_dict(), self._agent(pop.agent_id), self._clock(),
+            key=self._document_key,
+        )  # fmt: skip
         payload["published_at"] = pop.published_at
         for ws in list(sockets):
             await send_or_close(ws, payload)

@@ -10,7 +10,7 @@ Example (JSON in the campaign's config):
       "overflow_after_seconds": 60,         # then any ready agent of any campaign
       "service_level_seconds": 20,
       "announce_every_seconds": 30,
-      "verification": ["birth_date", "account_last4"],   # default: account_last4
+      "verification": ["birth_date", "account_last4"],   # default: account_last4 (document_last4 where on file)
       "greeting_sound": "hello", "closed_sound": "", "hold_class": "default"
     }
 """

@@ -90,7 +90,7 @@ async def test_given_a_shared_number_then_a_names_only_pop_and_a_verified_answer
     assert (pop["direction"], pop["label"]) == ("chat", "Conversación sin cuenta")
     # Names and masked references only: nothing about the debt before the agent verifies.
     assert [c["name"] for c in pop["candidates"]] == ["María López Hernández", "Juan Pérez"]
-    assert all(set(c) == {"account_id", "name", "ref"} for c in pop["candidates"])
+    assert all(set(c) == {"account_id", "name", "ref", "prompts"} for c in pop["candidates"])
     assert "12500" not in str(pop) and "12,500" not in str(pop)
     assert pop["verify_url"] == "/api/agent/chat/attach"
     assert [c["code"] for c in pop["closings"]][0] == "no_identificado"

@@ -82,7 +82,9 @@ async def test_given_caller_matching_two_accounts_when_popped_then_names_only_an
     assert pop["label"] == "Llamada entrante" and pop["search"] is False
     assert [c["name"] for c in pop["candidates"]] == ["María López Hernández", "Juan Pérez"]
     assert [c["ref"] for c in pop["candidates"]] == ["MX•••••", "MX•••••"]
-    assert all(set(c) == {"account_id", "name", "ref"} for c in pop["candidates"])  # no balance
+    assert all(
+        set(c) == {"account_id", "name", "ref", "prompts"} for c in pop["candidates"]
+    )  # no balance
     assert [p["code"] for p in pop["prompts"]] == ["account_last4"]
     assert any(k == "pii_view" and "inbound_pop" in p for k, p in audit_kinds(engine))
     headers = {"X-CSRF-Token": token}
@@ -325,7 +327,9 @@ async def test_given_a_page_reload_during_an_unmatched_inbound_call_then_its_nam
     pop = (await (await client.get("/api/agent/current")).json())["pop"]
     assert pop["type"] == "inbound" and pop["attempt_id"] == attempt
     assert [c["name"] for c in pop["candidates"]] == ["María López Hernández", "Juan Pérez"]
-    assert all(set(c) == {"account_id", "name", "ref"} for c in pop["candidates"])  # no balance
+    assert all(
+        set(c) == {"account_id", "name", "ref", "prompts"} for c in pop["candidates"]
+    )  # no balance
     assert pop["ani_status"] == "ok" and pop["label"] == "Llamada entrante"
     views = [json.loads(p) for k, p in audit_kinds(engine) if k == "pii_view"]
     assert sum(v.get("page") == "inbound_pop" for v in views) == 2  # the reload is a view too

@@ -1,27 +1,33 @@
-"""The question that proves a caller found by the reference they gave: the document's
-last 4 digits (the portal's identity, kept as a keyed hash) rather than the full name
-printed on the same letter, when the account has one on file."""
+"""The question that proves an inbound caller (or a chat): the document's last 4 digits
+(the portal's identity, kept as a keyed hash) rather than the reference's last digits or
+the full name printed on every letter, when the account has one on file and the
+campaign did not choose its own questions."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
-from console_fixtures import NOW, Seed, login
+from console_fixtures import NOW, Seed, login, origin
 from sqlalchemy import Engine
+from support.chat_standins import StandInActions, StandInAssistant
 
 from cobrador.ground.settings import Settings
 from console.app import init_app
-from console.inbound_service import proof_prompts
+from console.inbound_service import chose_questions, proof_prompts
 from dialer.agent_state import AgentStates
+from dialer.messages import InboundPop, Notifier
+from selfservice.chat_service import ChatService, Incoming
 from selfservice.identity import import_identities
 from store.db import transaction
-from store.models import CallAttempt
+from store.models import CallAttempt, Campaign, Phone
 
 KEY = b"k" * 32
 
@@ -94,3 +100,154 @@ async def test_given_a_caller_who_gave_the_reference_then_the_documents_digits_p
 
 def right_pop_is_juans(body: dict) -> bool:
     return bool(body["ok"] and body["pop"]["account"]["name"] == "Juan Pérez")
+
+
+DOCUMENT = [
+    {"code": "document_last4", "label": "Últimos 4 dígitos del documento (INE, cédula, DNI)"}
+]
+SHARED = "+525512349999"  # María's and Juan's number
+
+
+def test_given_the_default_questions_then_the_document_is_asked_where_on_file():
+    # The campaign chose nothing: the document replaces the reference's digits.
+    assert proof_prompts(("account_last4",), False, True, chosen=False) == ("document_last4",)
+    assert proof_prompts(("account_last4",), True, True, chosen=False) == ("document_last4",)
+    # No document on file: as before (the reference's digits; by reference, the name).
+    assert proof_prompts(("account_last4",), False, False, chosen=False) == ("account_last4",)
+    assert proof_prompts(("account_last4",), True, False, chosen=False) == ("full_name",)
+    # The campaign chose its questions: they stay, even the reference's digits.
+    assert proof_prompts(("account_last4",), False, True, chosen=True) == ("account_last4",)
+    assert proof_prompts(("birth_date",), False, True, chosen=True) == ("birth_date",)
+
+
+@pytest.mark.parametrize(("config", "chosen"), [
+    ({}, False), ({"inbound": {}}, False), ({"inbound": None}, False),
+    ({"inbound": {"verification": []}}, False),
+    ({"inbound": {"verification": ["no_such_question"]}}, False),  # asked: the default
+    ({"inbound": {"verification": "account_last4"}}, False),  # not a list: the default
+    ({"inbound": {"verification": ["account_last4"]}}, True),
+    ({"inbound": {"verification": ["birth_date", "full_name"]}}, True),
+])  # fmt: skip
+def test_given_a_campaigns_config_then_whether_it_chose_its_inbound_questions(
+    config: dict[str, Any], chosen: bool
+) -> None:
+    assert chose_questions(config) is chosen
+
+
+async def next_kind(ws: Any, kind: str) -> dict[str, Any]:
+    async with asyncio.timeout(10):
+        while True:
+            msg = await ws.receive_json()
+            if msg["type"] == kind:
+                return dict(msg)
+
+
+async def matched_call(client: TestClient, engine: Engine, seed: Seed, aredis: aioredis.Redis,
+                       verification: tuple[str, ...] = ("account_last4",)) -> tuple[int, dict]:  # fmt: skip
+    """A call from the number María and Juan share, popped to Ana: (attempt, pop)."""
+    agent = seed.users["ana"]
+    with transaction(engine) as s:
+        s.add(Phone(account_id=seed.other_account_id, number_e164="+525512340001", position=2))
+        row = CallAttempt(phone_e164="+525512340001", campaign_id=seed.campaign_id,
+                          agent_id=agent, direction="inbound", source="inbound",
+                          started_at=NOW, answered_at=NOW, bridged_at=NOW)  # fmt: skip
+        s.add(row)
+        s.flush()
+        attempt = int(row.id)
+    ws = await client.ws_connect("/ws/agent", headers={"Origin": origin(client)})
+    await next_kind(ws, "hello")
+    states = AgentStates(aredis)
+    await states.set_ready(agent)
+    assert await states.reserve(agent, attempt)
+    await states.talking(agent, attempt)
+    await Notifier(aredis).send(InboundPop(
+        attempt, agent, "mx-demo", "ok", (seed.account_id, seed.other_account_id), None,
+        verification=verification, waited_seconds=0.0, published_at=1.5))  # fmt: skip
+    pop = await next_kind(ws, "inbound")
+    await ws.close()
+    return attempt, pop
+
+
+async def test_given_a_caller_whose_number_matched_then_the_document_is_asked_not_the_reference(
+    client: TestClient, seed: Seed, engine: Engine, aredis: aioredis.Redis
+) -> None:
+    import_identities(engine, [(1, "MX-0002", "PEJU800101HDFRRN07")], KEY, "test", NOW)
+    token = await login(client, "ana")
+    attempt, pop = await matched_call(client, engine, seed, aredis)
+    by_name = {c["name"]: c["prompts"] for c in pop["candidates"]}
+    assert by_name["Juan Pérez"] == DOCUMENT
+    # María's account has no document on file: the reference's digits, as before.
+    assert [p["code"] for p in by_name["María López Hernández"]] == ["account_last4"]
+    # A reload shows the same questions.
+    current = (await (await client.get("/api/agent/current")).json())["pop"]
+    assert current["candidates"] == pop["candidates"]
+
+    async def answer(**fields: str) -> ClientResponse:
+        return await client.post("/api/agent/inbound/verify", headers={"X-CSRF-Token": token},
+                                 json={"attempt_id": attempt, "account_id": seed.other_account_id,
+                                       **{f"answer_{k}": v for k, v in fields.items()}})  # fmt: skip
+
+    # The reference's digits, on every letter and SMS, no longer open Juan's account.
+    assert (await answer(account_last4="0002")).status == 422
+    right = await answer(document_last4="0107")
+    assert right.status == 200, await right.text()
+    assert right_pop_is_juans(await right.json())
+
+
+async def test_given_a_campaign_that_chose_its_questions_then_they_are_asked_not_the_document(
+    client: TestClient, seed: Seed, engine: Engine, aredis: aioredis.Redis
+) -> None:
+    import_identities(engine, [(1, "MX-0002", "PEJU800101HDFRRN07")], KEY, "test", NOW)
+    with transaction(engine) as s:
+        campaign = s.get(Campaign, seed.campaign_id)
+        assert campaign is not None
+        campaign.config = {**campaign.config, "inbound": {"verification": ["account_last4"]}}
+    token = await login(client, "ana")
+    attempt, pop = await matched_call(client, engine, seed, aredis)
+    assert all([p["code"] for p in c["prompts"]] == ["account_last4"] for c in pop["candidates"])
+    right = await client.post("/api/agent/inbound/verify", headers={"X-CSRF-Token": token},
+                              json={"attempt_id": attempt, "account_id": seed.other_account_id,
+                                    "answer_account_last4": "0002"})  # fmt: skip
+    assert right.status == 200, await right.text()
+
+
+async def test_given_no_identity_key_then_the_reference_is_asked_as_before(
+    aiohttp_client: Callable[..., Awaitable[TestClient]], settings: Settings, engine: Engine,
+    aredis: aioredis.Redis, seed: Seed, clock: Callable[[], datetime],
+) -> None:  # fmt: skip
+    import_identities(engine, [(1, "MX-0002", "PEJU800101HDFRRN07")], KEY, "test", NOW)
+    unkeyed = await aiohttp_client(init_app(settings.with_overrides(portal_identity_key=""),
+                                            engine, aredis, clock=clock))  # fmt: skip
+    await login(unkeyed, "ana")
+    _, pop = await matched_call(unkeyed, engine, seed, aredis)
+    assert all([p["code"] for p in c["prompts"]] == ["account_last4"] for c in pop["candidates"])
+
+
+async def test_given_an_unattached_chat_then_the_document_is_asked_and_proves_it(
+    client: TestClient, seed: Seed, engine: Engine, aredis: aioredis.Redis
+) -> None:
+    import_identities(engine, [(1, "MX-0002", "PEJU800101HDFRRN07")], KEY, "test", NOW)
+    with transaction(engine) as s:
+        for account_id in (seed.account_id, seed.other_account_id):
+            s.add(Phone(account_id=account_id, number_e164=SHARED, position=2))
+    chat = ChatService(engine, StandInAssistant(), StandInActions())
+    chat.handle(Incoming("sms", SHARED, "hola", NOW - timedelta(minutes=1)))
+    chat.handle(Incoming("sms", SHARED, "quiero un asesor", NOW))
+    token = await login(client, "ana")
+    ws = await client.ws_connect("/ws/agent", headers={"Origin": origin(client)})
+    await next_kind(ws, "hello")
+    assert (await client.post("/api/agent/ready", headers={"X-CSRF-Token": token})).status == 200
+    pop = await next_kind(ws, "inbound")
+    await ws.close()
+    by_name = {c["name"]: c["prompts"] for c in pop["candidates"]}
+    assert by_name["Juan Pérez"] == DOCUMENT
+
+    async def attach(**fields: str) -> ClientResponse:
+        return await client.post("/api/agent/chat/attach", headers={"X-CSRF-Token": token},
+                                 json={"attempt_id": pop["attempt_id"],
+                                       "account_id": seed.other_account_id,
+                                       **{f"answer_{k}": v for k, v in fields.items()}})  # fmt: skip
+
+    assert (await attach(account_last4="0002")).status == 422
+    right = await attach(document_last4="0107")
+    assert right.status == 200, await right.text()
