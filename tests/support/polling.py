@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 # How long a wait may take before the test fails: a bound for a hang, never a
 # measure of the code (a loaded 2-core CI machine slows everything tenfold).
 WITHIN = 60.0
+
+T = TypeVar("T")
 
 
 async def until(
@@ -33,6 +36,16 @@ async def until(
                 f"not reached in {within:g} s: {what() if callable(what) else what}"
             )
         await asyncio.sleep(every)
+
+
+async def within(awaitable: Awaitable[T], what: str, seconds: float = WITHIN) -> T:
+    """What `awaitable` gives (a socket's next message, a process's end), failing the test
+    naming `what` after `seconds` of wall time: a bound for a hang, like `until`'s."""
+    try:
+        async with asyncio.timeout(seconds):
+            return await awaitable
+    except TimeoutError:
+        raise AssertionError(f"not reached in {seconds:g} s: {what}") from None
 
 
 def until_sync(

@@ -1,11 +1,12 @@
-"""tests/support: the one `until` and `free_port`."""
+"""tests/support: the one `until`, `within` and `free_port`."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 
 import pytest
-from support.polling import until
+from support.polling import until, within
 from support.ports import free_port
 
 
@@ -32,6 +33,18 @@ async def test_given_a_condition_never_true_then_the_failure_names_it() -> None:
         await until(lambda: False, "the agent is ready", within=0, every=0)
     with pytest.raises(AssertionError, match="state: paused"):
         await until(lambda: None, lambda: "state: paused", within=0, every=0)
+
+
+async def test_given_an_awaitable_that_ends_then_within_gives_its_result() -> None:
+    async def answer() -> int:
+        return 42
+
+    assert await within(answer(), "the answer") == 42
+
+
+async def test_given_an_awaitable_that_never_ends_then_within_fails_naming_it() -> None:
+    with pytest.raises(AssertionError, match="not reached in 0.05 s: the pop"):
+        await within(asyncio.Event().wait(), "the pop", seconds=0.05)
 
 
 def test_given_a_free_port_then_a_server_can_bind_it() -> None:

@@ -12,7 +12,7 @@ import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient
 from console_fixtures import NOW, Seed, login, make_attempt, origin
 from sqlalchemy import Engine, func, select
-from support.polling import until
+from support.polling import WITHIN, until
 
 from console import agent_service
 from dialer.agent_state import AgentState, AgentStates
@@ -31,8 +31,9 @@ from store.models import (
 )
 
 
-async def next_message(ws, *kinds: str, wait: float = 5.0) -> dict:  # type: ignore[no-untyped-def]
-    """The next message of one of ``kinds`` (state events in between are skipped)."""
+async def next_message(ws, *kinds: str, wait: float = WITHIN) -> dict:  # type: ignore[no-untyped-def]
+    """The next message of one of ``kinds`` (state events in between are skipped); a
+    bound for a hang like every wait's (5 s before: a deadline a loaded machine misses)."""
     async with asyncio.timeout(wait):
         while True:
             msg = await ws.receive_json()

@@ -6,7 +6,6 @@ call pop after the agent's check) and says it is a chat; a conversation from a n
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import timedelta
 from typing import Any
@@ -17,7 +16,7 @@ from aiohttp.test_utils import TestClient
 from console_fixtures import NOW, Seed, login, origin
 from sqlalchemy import Engine, select
 from support.chat_standins import StandInActions, StandInAssistant
-from support.polling import until
+from support.polling import until, within
 
 from console.pophub import verified_key
 from selfservice.chat_service import ChatService, Incoming
@@ -35,7 +34,8 @@ def hand_over(engine: Engine, seed: Seed, channel: str, address: str) -> None:
 async def popped(client: TestClient) -> dict[str, Any]:
     token = await login(client, "ana")
     ws = await client.ws_connect("/ws/agent", headers={"Origin": origin(client)})
-    async with asyncio.timeout(10):
+
+    async def ready_then_pop() -> dict[str, Any]:
         while (await ws.receive_json())["type"] != "hello":
             pass
         resp = await client.post("/api/agent/ready", headers={"X-CSRF-Token": token})
@@ -45,6 +45,8 @@ async def popped(client: TestClient) -> dict[str, Any]:
             if msg["type"] == "pop":
                 await ws.close()
                 return dict(msg)
+
+    return await within(ready_then_pop(), "the chat's pop on the agent's socket")
 
 
 def pii_pages(engine: Engine) -> list[str]:

@@ -4,7 +4,6 @@ agent reads the transcript and replies, and the disposition closes the chat."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import timedelta
 from typing import Any
@@ -14,7 +13,7 @@ from aiohttp.test_utils import TestClient
 from console_fixtures import NOW, Seed, login, origin
 from sqlalchemy import Engine, select
 from support.chat_standins import StandInActions, StandInAssistant
-from support.polling import until
+from support.polling import until, within
 
 from console.chat_queue import route_chats
 from console.timeline import timeline_for
@@ -40,11 +39,16 @@ def write(engine: Engine, seed: Seed, text: str, channel: str = "chat",
 
 
 async def next_kind(ws: Any, kind: str) -> dict[str, Any]:
-    async with asyncio.timeout(10):
+    """The next message of `kind` on the agent's socket, bounded like every wait (10 s
+    of wall time, its bound before, is a deadline a loaded machine can miss)."""
+
+    async def next_one() -> dict[str, Any]:
         while True:
             msg = await ws.receive_json()
             if msg["type"] == kind:
                 return dict(msg)
+
+    return await within(next_one(), f"a {kind!r} message on the agent's socket")
 
 
 async def ready(client: TestClient, token: str) -> None:

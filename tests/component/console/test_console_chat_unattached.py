@@ -5,7 +5,6 @@ the account the debtor's answers match (audited), or closes it without an accoun
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import timedelta
 from typing import Any
@@ -16,7 +15,7 @@ from aiohttp.test_utils import TestClient
 from console_fixtures import NOW, Seed, login, origin
 from sqlalchemy import Engine, select
 from support.chat_standins import StandInActions, StandInAssistant
-from support.polling import until
+from support.polling import until, within
 
 from console.chat_queue import route_chats, waiting_chats
 from dialer.agent_state import AgentState, AgentStates
@@ -55,11 +54,16 @@ def post(client: TestClient, token: str, url: str, **body: Any) -> Any:
 
 
 async def next_kind(ws: Any, kind: str) -> dict[str, Any]:
-    async with asyncio.timeout(10):
+    """The next message of `kind` on the agent's socket, bounded like every wait (10 s
+    of wall time, its bound before, is a deadline a loaded machine can miss)."""
+
+    async def next_one() -> dict[str, Any]:
         while True:
             msg = await ws.receive_json()
             if msg["type"] == kind:
                 return dict(msg)
+
+    return await within(next_one(), f"a {kind!r} message on the agent's socket")
 
 
 async def popped_to_ana(client: TestClient, seed: Seed) -> tuple[str, dict[str, Any]]:

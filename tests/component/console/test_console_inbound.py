@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import timedelta
 from typing import Any
@@ -12,7 +11,7 @@ import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient
 from console_fixtures import NOW, Seed, login, origin
 from sqlalchemy import Engine, select
-from support.polling import WITHIN, until
+from support.polling import until, within
 
 from dialer.agent_state import AgentStates
 from dialer.messages import InboundPop, Notifier
@@ -33,16 +32,16 @@ def inbound_attempt(engine: Engine, seed: Seed, agent_id: int | None, number: st
 
 async def next_kind(ws: Any, kind: str) -> dict[str, Any]:
     """The next message of `kind` on the agent's socket (state events skipped). Bounded
-    like every wait (support.polling.WITHIN): 5 s, its bound before, is a deadline a
+    like every wait (support.polling.within): 5 s, its bound before, is a deadline a
     loaded machine misses between a pop's publication and its socket."""
-    try:
-        async with asyncio.timeout(WITHIN):
-            while True:
-                msg = await ws.receive_json()
-                if msg["type"] == kind:
-                    return dict(msg)
-    except TimeoutError:
-        raise AssertionError(f"no {kind!r} message on the socket in {WITHIN:g} s") from None
+
+    async def next_one() -> dict[str, Any]:
+        while True:
+            msg = await ws.receive_json()
+            if msg["type"] == kind:
+                return dict(msg)
+
+    return await within(next_one(), f"a {kind!r} message on the agent's socket")
 
 
 async def inbound_pop_for(client: TestClient, aredis: aioredis.Redis, agent_id: int,

@@ -4,7 +4,6 @@ publishes nothing, so no ChanSpy can be originated for it."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import time
@@ -16,6 +15,7 @@ from aiohttp.test_utils import TestClient
 from console_fixtures import Seed, login, make_attempt
 from cryptography.fernet import Fernet
 from sqlalchemy import Engine
+from support.polling import until
 
 from cobrador.ground.settings import Settings
 from console.app import init_app
@@ -28,9 +28,7 @@ MARK = {"type": "test_marker"}
 async def published(aredis: aioredis.Redis, commands: list[dict]) -> list[dict]:
     """Everything published before a marker sent now (no fixed wait)."""
     await aredis.publish(COMMANDS_CHANNEL, json.dumps(MARK))
-    async with asyncio.timeout(5):
-        while MARK not in commands:  # noqa: ASYNC110 - polls the fixture's list
-            await asyncio.sleep(0.01)
+    await until(lambda: MARK in commands, "the marker read back from pub/sub")
     return [c for c in commands if c != MARK]
 
 

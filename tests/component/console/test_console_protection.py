@@ -5,12 +5,12 @@ supervisor of another campaign and an agent may not."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 from aiohttp.test_utils import TestClient
 from console_fixtures import NOW, Commands, Seed, login
 from sqlalchemy import Engine, select
+from support.polling import until
 from test_supervisor_scope import tie
 
 from console.agent_service import build_pop
@@ -35,12 +35,11 @@ def entries(engine: Engine, kind: str) -> list[AuditEntry]:
 
 
 async def until_command(commands: Commands, kind: str) -> dict[str, object]:
-    for _ in range(50):
-        found = [c for c in commands if c.get("type") == kind]
-        if found:
-            return found[0]
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"no {kind} command in {commands}")
+    def found() -> list[dict[str, object]]:
+        return [c for c in commands if c.get("type") == kind]
+
+    await until(found, lambda: f"no {kind} command in {commands}")
+    return found()[0]
 
 
 async def test_given_supervisor_when_marking_deceased_then_stored_audited_stopped_and_shown(

@@ -4,12 +4,11 @@ recording notice when the campaign's notice is the script."""
 
 from __future__ import annotations
 
-import asyncio
-
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient
 from console_fixtures import NOW, Seed, login, make_attempt
 from sqlalchemy import Engine
+from support.polling import until
 
 from console import agent_service
 from console.call_script import RECORDING_NOTICE_LINE
@@ -54,10 +53,7 @@ async def test_given_live_call_when_agent_starts_and_stops_recording_then_dialer
         return [(c["type"], c["attempt_id"], c["agent_id"]) for c in commands
                 if c.get("agent_id") == agent_id and str(c.get("type")).startswith("recording_")]  # fmt: skip
 
-    for _ in range(250):
-        if len(sent()) >= 2:
-            break
-        await asyncio.sleep(0.02)
+    await until(lambda: len(sent()) >= 2, lambda: f"two recording commands, not {sent()}")
     assert sent() == [("recording_start", attempt, agent_id), ("recording_stop", attempt, agent_id)]
 
 

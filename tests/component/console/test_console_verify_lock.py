@@ -15,6 +15,7 @@ from aiohttp.test_utils import TestClient
 from console_fixtures import NOW, Seed, login, origin
 from sqlalchemy import Engine, select
 from support.chat_standins import StandInActions, StandInAssistant
+from support.polling import within
 
 from console import verify_lock
 from dialer.agent_state import AgentState, AgentStates
@@ -163,12 +164,16 @@ async def test_given_two_wrong_answers_in_a_chat_and_one_on_a_call_then_the_acco
     chat.handle(Incoming("sms", shared, "quiero un asesor", NOW))
     token = await login(client, "ana")
     ws = await client.ws_connect("/ws/agent", headers={"Origin": origin(client)})
-    async with asyncio.timeout(10):
+
+    async def ready_then_pop() -> dict[str, Any]:
         while (await ws.receive_json())["type"] != "hello":
             pass
         await client.post("/api/agent/ready", headers={"X-CSRF-Token": token})
         while (pop := await ws.receive_json())["type"] != "inbound":
             pass  # the console's routing loop gives it
+        return dict(pop)
+
+    pop = await within(ready_then_pop(), "the chat's inbound pop on the agent's socket")
     await ws.close()
     for guess in ("1111", "2222"):
         resp = await client.post("/api/agent/chat/attach", headers={"X-CSRF-Token": token}, json={
