@@ -11,7 +11,6 @@ a person (HandOver with a reason). Money in the account's locale and currency.
 
 from __future__ import annotations
 
-import calendar
 import re
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
@@ -35,11 +34,10 @@ from selfservice.intents import (
     scores,
     stop_channel,
 )
-from selfservice.normalize import MAX_CHARS, bounded
+from selfservice.normalize import bounded
 from selfservice.parties import DECEASED
+from selfservice.reading import day_reading, parse_amount, parse_day, parse_hour
 
-CENT = Decimal("0.01")
-MAX_AMOUNT_DIGITS = 12  # an amount longer than this is not an amount
 MAX_MISUNDERSTOOD = 2  # this many in a row: a person takes over
 MAX_IDENTITY_FAILURES = 3
 DEFAULT_PROMISE_DAYS = 30
@@ -290,6 +288,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
                            "exactamente? Escríbala con día y mes, por ejemplo «15/12».",
                            "Depending on where you are, today is {first} or {second}. Which "
                            "date exactly? Type the day and month, for example \"15/12\"."),
+    "promise_unclear_date": ("No estoy seguro de qué fecha me dice. ¿Qué día exactamente? "
+                             "Escríbalo con día y mes, por ejemplo «15/12».",
+                             "I am not sure which date you mean. Which day exactly? Type the "
+                             "day and month, for example \"15/12\"."),
     "promise_how_much": ("¿Cuánto pagará ese día? Su saldo es de {amount}. Escriba el monto o "
                          "«todo».",
                          "How much will you pay that day? Your balance is {amount}. Type the "
@@ -333,6 +335,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
                  "permitido.",
                  "Request recorded: an agent will call you {when}, within the permitted hours."),
     "callback_soon": ("lo antes posible", "as soon as possible"),
+    "callback_unclear_date": ("No estoy seguro de qué día me dice. ¿Qué día quiere que le "
+                              "llamemos? Escríbalo con día y mes, por ejemplo «15/12».",
+                              "I am not sure which day you mean. Which day should we call you? "
+                              "Type the day and month, for example \"15/12\"."),
     "callback_exact_date": ("Según dónde esté usted, hoy es el {first} o el {second}. ¿Qué día "
                             "exactamente quiere que le llamemos? Escríbalo con día y mes, por "
                             "ejemplo «15/12».",
@@ -423,128 +429,19 @@ def local_today(now: datetime, facts: AccountFacts | None) -> date:
 def read_day(text: str, days: tuple[date, ...]) -> tuple[date | None, bool]:
     """The day a message names, read against each of the debtor's todays: (day, True)
     when every reading agrees, (None, False) when they differ ("hoy" at 23:30 in
-    Tijuana is already tomorrow in Cancún): the date is asked for, never guessed."""
+    Tijuana is already tomorrow in Cancún): the date is asked for, never guessed. A day
+    that reads two ways in any zone ("el otro viernes", "05/06") is (None, True) here:
+    day_unclear says so."""
     readings = {parse_day(text, today, days[0]) for today in days}
     if len(readings) > 1:
         return None, False
     return readings.pop(), True
 
 
-# ---- reading dates and amounts ----------------------------------------------------------
-
-WEEKDAYS = ("lunes", "martes", "miercoles", "jueves", "viernes", "sabado", "domingo")
-MONTHS = ("enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto",
-          "septiembre", "octubre", "noviembre", "diciembre")  # fmt: skip
-_NUMERIC_DATE = re.compile(r"\b(\d{1,2})\s*[/\-.]\s*(\d{1,2})(?:\s*[/\-.]\s*(\d{2,4}))?\b")
-_DAY_OF_MONTH = re.compile(
-    r"\b(?:el )?(?:dia )?(\d{1,2})(?: de (" + "|".join(MONTHS) + r"|setiembre))?\b"
-)
-_AMOUNT = re.compile(
-    r"(\$\s*)?(\d{1,3}(?:[.,]\d{3})+|\d+)(?:[.,](\d{1,2}))?(?!\d)\s*(mil\b|k\b|lucas?\b)?"
-    r"\s*(pesos|soles|mxn|cop|pen|varos|lucas|mil)?",
-    re.IGNORECASE,
-)
-_HOUR = re.compile(
-    r"\ba las (\d{1,2})(?: (\d{2}))?(?: (am|pm|de la manana|de la tarde|de la noche))?"
-)
-
-
-def parse_day(text: str, today: date, floor: date | None = None) -> date | None:
-    """The day a message names ("manana", "el viernes", "el 15", "15/12", "fin de
-    mes", "la quincena"), never before today; None when it names none. `floor`: the
-    debtor's earliest today (read_day), before which a day and month named without a
-    year ("7/12") is next year's; `today` when not given."""
-    floor = today if floor is None else min(floor, today)
-    raw = text[:MAX_CHARS]
-    match = _NUMERIC_DATE.search(raw)
-    if match:
-        day, month = int(match.group(1)), int(match.group(2))
-        year = int(match.group(3)) if match.group(3) else floor.year
-        if year < 100:
-            year += 2000
-        found = _safe_date(year, month, day)
-        if found is not None and not match.group(3) and found < floor:
-            found = _safe_date(year + 1, month, day)
-        return found
-    plain = normalize(raw)
-    words = plain.split()
-    if "pasado manana" in plain:
-        return today + timedelta(days=2)
-    if "manana" in words:
-        return today + timedelta(days=1)
-    if "hoy" in words:
-        return today
-    if "fin de mes" in plain or "finales de mes" in plain:
-        return _month_end(today)
-    if "quincena" in words:
-        fifteenth = today.replace(day=15)
-        return fifteenth if fifteenth >= today else _month_end(today)
-    for index, name in enumerate(WEEKDAYS):
-        if name in words:
-            ahead = (index - today.weekday()) % 7 or 7
-            if "proximo" in words or "siguiente" in words or "otro" in words:
-                ahead += 7 if ahead < 7 and "semana" in words else 0
-            return today + timedelta(days=ahead)
-    match = _DAY_OF_MONTH.search(plain)
-    if match and re.search(r"\b(?:el|dia|de)\b", plain):
-        day = int(match.group(1))
-        if match.group(2):
-            month = (MONTHS.index(match.group(2)) if match.group(2) in MONTHS else 8) + 1
-            found = _safe_date(floor.year, month, day)
-            if found is not None and found < floor:
-                found = _safe_date(floor.year + 1, month, day)
-            return found
-        found = _safe_date(today.year, today.month, day)
-        if found is None or found < today:
-            following = (today.replace(day=1) + timedelta(days=32)).replace(day=1)
-            found = _safe_date(following.year, following.month, day)
-        return found
-    return None
-
-
-def _safe_date(year: int, month: int, day: int) -> date | None:
-    try:
-        return date(year, month, day)
-    except ValueError:
-        return None
-
-
-def _month_end(today: date) -> date:
-    return today.replace(day=calendar.monthrange(today.year, today.month)[1])
-
-
-def parse_amount(text: str, *, bare: bool = False) -> Decimal | None:
-    """An amount of money in the message: "$1,500", "500 pesos", "2 mil", "1.500"; a
-    bare number counts only when ``bare`` (the question was "how much?")."""
-    for match in _AMOUNT.finditer(text[:MAX_CHARS]):
-        sign, whole, cents, thousands, unit = match.groups()
-        if not (bare or sign or thousands or unit):
-            continue
-        digits = re.sub(r"[.,]", "", whole)
-        if len(digits) > MAX_AMOUNT_DIGITS:
-            return None
-        try:
-            amount = Decimal(digits) + (Decimal(f"0.{cents}") if cents else Decimal(0))
-        except InvalidOperation:
-            return None
-        if thousands or (unit or "").lower() == "mil":
-            amount *= 1000
-        return amount.quantize(CENT)
-    return None
-
-
-def parse_hour(text: str) -> time | None:
-    """ "a las 5" (afternoon: nobody asks a collector for 5 in the morning), "a las 10 am"."""
-    match = _HOUR.search(normalize(text))
-    if not match:
-        return None
-    hour, minute, half = int(match.group(1)), int(match.group(2) or 0), match.group(3) or ""
-    afternoon = half in ("pm", "de la tarde", "de la noche") and hour < 12
-    if afternoon or (not half and 1 <= hour <= 7):
-        hour += 12
-    if hour > 23 or minute > 59:
-        return None
-    return time(hour, minute)
+def day_unclear(text: str, days: tuple[date, ...]) -> bool:
+    """The message names a day that reads two ways ("el viernes 14" when Friday is the
+    11th, "el otro viernes", "05/06", "31 de febrero"): asked for, never guessed."""
+    return any(day_reading(text, today, days[0]).unclear for today in days)
 
 
 # ---- the dialogue --------------------------------------------------------------------------
@@ -560,7 +457,7 @@ def respond(
     """The assistant's answer to one debtor message."""
     lang = lang if lang in LANGUAGES else "es"
     text = bounded(text if isinstance(text, str) else "")
-    intent = classify(text)
+    intent = _named_promise(text, classify(text), facts, now)
     # 1. Legal duties first, whatever else the message says or the state waits for.
     duties = _duties(text, intent)
     if duties:
@@ -575,6 +472,19 @@ def respond(
         state = replace(state, pending=None, promise_amount=None, promise_due=None)
     # 3. A new request.
     return _handle(state, text, intent, facts, now, lang)
+
+
+def _named_promise(text: str, intent: Intent, facts: AccountFacts | None, now: datetime) -> Intent:
+    """A message read as nothing that names an amount and a day, each one way ("mil
+    quinientos el lunes", "dos mil el 10"), offers that payment: a promise (the dialogue
+    still checks both and asks for what is missing or out of bounds)."""
+    if intent.name != "unknown":
+        return intent
+    currency = facts.currency if facts is not None else ""
+    day, agreed = read_day(text, local_days(now, facts))
+    if day is None or not agreed or parse_amount(text, currency=currency) is None:
+        return intent
+    return replace(intent, name="promise", confidence=0.6)
 
 
 # Words of calling or of a person: "llamenme mañana" asks for a call even when the
@@ -693,8 +603,11 @@ def _answer_pending(
     if state.pending == "callback_date":
         # The day of a callback the debtor's zones read differently ("mañana" at 23:30
         # in Tijuana, 02:30 in Cancún): a message naming a day or an hour answers it.
-        day, agreed = read_day(text, local_days(now, facts))
-        if facts is None or (day is None and agreed and parse_hour(text) is None):
+        days = local_days(now, facts)
+        day, agreed = read_day(text, days)
+        if facts is None or (
+            day is None and agreed and parse_hour(text) is None and not day_unclear(text, days)
+        ):
             return None
         return _callback(state, text, intent, facts, now, lang)
     if facts is None or not state.verified:
@@ -799,6 +712,9 @@ def _callback(
     """A call the debtor asks for: at the day and hour they name, read as a promise's
     date is (read_day, every zone they may be in); when their zones disagree on the
     day ("mañana" near midnight) it is asked for, never guessed."""
+    if facts is not None and day_unclear(text, local_days(now, facts)):
+        asking = replace(state, pending="callback_date", misunderstood=0)
+        return Turn([_say(lang, "callback_unclear_date")], [], asking, intent)
     at, agreed = _callback_time(text, facts, now)
     if not agreed and facts is not None:
         days = local_days(now, facts)
@@ -906,7 +822,7 @@ def _choose_plan(
 
 
 def _pay(state: DialogueState, text: str, facts: AccountFacts, lang: str, intent: Intent) -> Turn:
-    asked = parse_amount(text)
+    asked = parse_amount(text, currency=facts.currency)
     amount = facts.balance if asked is None or asked <= 0 else asked
     replies = []
     if amount > facts.balance:
@@ -954,14 +870,19 @@ def _promise(
     due = state.promise_due
     amount = state.promise_amount
     day, agreed = read_day(text, days)
+    unclear = day_unclear(text, days)
     if day is not None:
         due = day
     plain_words = normalize(text).split()
-    said = parse_amount(text, bare=answering == "promise_amount" and day is None and agreed)
+    said = parse_amount(text, bare=answering == "promise_amount" and day is None and agreed
+                        and not unclear, currency=facts.currency)  # fmt: skip
     if said is not None:
         amount = said
     elif answering == "promise_amount" and ALL_OF_IT & set(plain_words):
         amount = facts.balance
+    if unclear:  # a day that reads two ways is asked for, never guessed
+        waiting = replace(state, pending="promise_date", promise_due=None, promise_amount=amount)
+        return Turn([_say(lang, "promise_unclear_date")], [], waiting, intent)
     if not agreed:
         waiting = replace(state, pending="promise_date", promise_due=None, promise_amount=amount)
         reply = _say(lang, "promise_exact_date", first=show_date(days[0], facts, lang),

@@ -931,12 +931,15 @@ def _social(plain: str) -> bool:
 
 _MESSAGES = re.compile(r"\bmensaj\w*|\bescrib\w*|\bmessag\w*|\bwrit\w*")
 # A contact verb negated in the past, or not answering: an account of what happened,
-# not a request ("no me llamaron ayer", "a veces no contesto las llamadas").
+# not a request ("no me llamaron ayer", "a veces no contesto las llamadas"); a message
+# read ("ya vi su mensaje", "recibi su correo"): an acknowledgement.
 _NOT_A_REQUEST = re.compile(
     rf"\b(?:no|nadie|nunca) (?:me |nos |le |les |te |lo |la )?(?:han |ha |habian |habia )?"
     rf"{CONTACT_ROOT}\w*"
     r"(?:aron|ieron|o|io|ado|ido)\b|\bno (?:\w+ )?(?:contest|respond|alcanc[eo] a contest)\w*|"
-    r"\bse me (?:\w+ )?\w+(?:aron|ieron)\b"
+    r"\bse me (?:\w+ )?\w+(?:aron|ieron)\b|"
+    r"\b(?:vi|lei|recibi|revise|checo|cheque) (?:su|tu|sus|tus|el|los|este|estos|ese|esos) "
+    r"(?:mensaj|correo|whatsapp|sms)\w*"
 )
 # A channel the debtor keeps ("solo por correo", "mejor por whatsapp") is not stopped.
 _KEPT_CHANNEL = re.compile(
