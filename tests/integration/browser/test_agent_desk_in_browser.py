@@ -46,9 +46,11 @@ def test_given_third_party_answers_when_agent_follows_the_flow_then_no_debt_on_s
     expect(agent.locator("#waiting-text")).to_have_text(
         "En pausa: pulse «Disponible» para recibir llamadas."
     )
+    expect(agent.locator("#waiting .pulse")).to_be_hidden()
     agent.click("#btn-ready")
     expect(agent.locator("#state-name")).to_have_text("Disponible")
     expect(agent.locator("#waiting-text")).to_have_text("Esperando llamada…")
+    expect(agent.locator("#waiting .pulse")).to_be_visible()
     DialerDouble(engine, settings.redis_url or "", "mx-demo").answer(seeded.account_id)
     expect(agent.locator("#pop-name")).to_have_text("María López Hernández")
     # Whoever answers: the opening asks for the debtor; nothing about the debt.
