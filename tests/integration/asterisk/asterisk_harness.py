@@ -222,7 +222,20 @@ def call_states(events: list[Message]) -> list[str]:
             add("safe_harbor")
         elif name == "Hangup":
             add("ended")
+    # AMD() sets AMDSTATUS before the dialplan asks the dialer (AGI) what to do, so the
+    # verdict always comes between the answer and the bridge, the message or the end.
+    # Asterisk's AMI may deliver it later under load: VarSet travels on the channel's
+    # topic and ConfbridgeJoin on the bridge's, which stasis does not order between
+    # them (seen in CI: bridged before human). The dialer reads the verdict from AGI.
+    verdicts = [s for s in states if s in AMD_VERDICTS]
+    if verdicts and "answered" in states:
+        states = [s for s in states if s not in AMD_VERDICTS]
+        at = states.index("answered") + 1
+        states[at:at] = verdicts
     return states
+
+
+AMD_VERDICTS = ("human", "machine", "notsure", "hangup")
 
 
 def call_result(events: list[Message]) -> str | None:
