@@ -36,7 +36,7 @@ from selfservice.intents import (
 )
 from selfservice.normalize import bounded
 from selfservice.parties import DECEASED
-from selfservice.reading import day_reading, parse_amount, parse_day, parse_hour
+from selfservice.reading import day_reading, parse_amount, parse_day, parse_hour, read_amount
 
 MAX_MISUNDERSTOOD = 2  # this many in a row: a person takes over
 MAX_IDENTITY_FAILURES = 3
@@ -91,16 +91,19 @@ class DialogueState:
     verified: bool = False  # the identity check passed (the caller sets it)
     misunderstood: int = 0  # unknown messages in a row
     # What the last reply asked for: "identity", "promise_date", "promise_amount",
-    # "plan_choice"; None when nothing.
+    # "plan_choice", "callback_date", "pay_amount"; None when nothing.
     pending: str | None = None
     asked: str | None = None  # the intent waiting behind the identity check
+    # The promise's amount so far; behind the identity check, a pay request's (0: ask).
     promise_amount: Decimal | None = None
     promise_due: date | None = None
     identity_failures: int = 0
     handed_over: bool = False  # a person has the conversation: the assistant is quiet
 
 
-PENDING = ("identity", "promise_date", "promise_amount", "plan_choice", "callback_date")
+PENDING = (
+    "identity", "promise_date", "promise_amount", "plan_choice", "callback_date", "pay_amount"
+)  # fmt: skip
 
 
 def dump_state(state: DialogueState) -> dict[str, Any]:
@@ -278,6 +281,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "pay_how": ("Puede pagar así: {instructions}", "You can pay this way: {instructions}"),
     "pay_ask_agent": ("Un asesor le indicará cómo pagar; escriba «asesor» si lo desea.",
                       "An agent will tell you how to pay; write \"agent\" if you wish."),
+    "pay_how_much": ("¿Cuánto quiere pagar? Su saldo es de {amount}. Escriba un solo monto, "
+                     "por ejemplo «2500», o «todo».",
+                     "How much do you want to pay? Your balance is {amount}. Type one amount, "
+                     "for example \"2500\", or \"all\"."),
     "pay_capped": ("Su saldo es de {amount}; el enlace es por ese monto.",
                    "Your balance is {amount}; the link is for that amount."),
     "promise_when": ("¿Qué día puede hacer el pago? Por ejemplo «el viernes» o «15/12».",
@@ -617,6 +624,11 @@ def _answer_pending(
         if number and 1 <= int(number.group(1)) <= len(facts.plan_options):
             return _choose_plan(state, int(number.group(1)), facts, now, lang, intent)
         return None
+    if state.pending == "pay_amount":
+        reading = read_amount(text, bare=True, currency=facts.currency)
+        if reading.amount is None and not reading.unclear and not _pays_all(text):
+            return None  # no amount: a new request
+        return _pay(state, text, facts, lang, intent, answering=True)
     if state.pending in ("promise_date", "promise_amount"):
         if intent.name not in ("unknown", "promise", "pay", "greeting", "agent") and not (
             state.pending == "promise_amount"
@@ -647,7 +659,10 @@ def _handle(
         return _not_understood(state, intent, lang)
     # Everything else is about the debt: the identity check first.
     if not state.verified:
-        asking = replace(state, pending="identity", asked=name, misunderstood=0)
+        # The amount of a pay request waits behind the check with it (_pay).
+        said = _pay_amount(text, facts.currency if facts else "") if name == "pay" else None
+        asking = replace(state, pending="identity", asked=name, misunderstood=0,
+                         promise_amount=said)  # fmt: skip
         return Turn([_say(lang, "identity")], [], asking, intent)
     if facts is None:
         done = replace(state, handed_over=True, pending=None)
@@ -821,19 +836,70 @@ def _choose_plan(
     return Turn([_say(lang, key, number=str(number))], [ChoosePlan(option.option_id)], done, intent)
 
 
-def _pay(state: DialogueState, text: str, facts: AccountFacts, lang: str, intent: Intent) -> Turn:
-    asked = parse_amount(text, currency=facts.currency)
-    amount = facts.balance if asked is None or asked <= 0 else asked
-    replies = []
-    if amount > facts.balance:
-        amount = facts.balance
-        replies.append(_say(lang, "pay_capped", amount=show_money(amount, facts)))
-    if amount <= 0:
-        return _balance(state, facts, lang, intent)
-    done = replace(state, pending=None)
+# "Lo que pueda", "una parte": some of the balance, no amount said.
+_SOME_OF_IT = re.compile(
+    r"\b(?:lo que (?:pueda|podamos|alcance|tenga|se pueda)|una parte|un poco|algo|un abono"
+    r"|what i can|whatever i can|part of it|some of it)\b"
+)
+
+
+def _pays_all(text: str) -> bool:
+    return bool((ALL_OF_IT | {"all", "everything"}) & set(normalize(text).split()))
+
+
+ASK = Decimal(0)  # _pay_amount: no amount to take, ask for it
+
+
+def _pay_amount(text: str, currency: str, answering: bool = False) -> Decimal | None:
+    """The amount a pay request names; None: the whole balance ("quiero pagar",
+    "mándame el link", "todo"); ASK when it names an amount that is unclear ("500 o
+    600", "unos 500", "100 dólares"), zero or negative, a number that is no clear amount
+    ("quiero pagar 15") or some of the balance ("lo que pueda")."""
+    reading = read_amount(text, bare=answering, currency=currency)
+    if reading.amount is not None:
+        return reading.amount if reading.amount > 0 else ASK
+    if reading.unclear:
+        return ASK
+    if answering:
+        return None if _pays_all(text) else ASK
+    named = read_amount(text, bare=True, currency=currency)
+    if named.amount is not None or named.unclear or _SOME_OF_IT.search(normalize(text)):
+        return ASK
+    return None
+
+
+def _pay(
+    state: DialogueState,
+    text: str,
+    facts: AccountFacts,
+    lang: str,
+    intent: Intent,
+    answering: bool = False,
+) -> Turn:
+    """A link for the amount said (_pay_amount), or the balance when none was; an
+    amount that is not clear is asked for (`pending = "pay_amount"`), never a link for
+    the whole balance. Above the balance the link is for the balance, and the reply
+    says so. An amount read before the identity check waits in `promise_amount`."""
+    amount = _pay_amount(text, facts.currency, answering)
+    if not text and state.promise_amount is not None:
+        amount = state.promise_amount  # said before the identity check
+    state = replace(state, promise_amount=None)
+    done = replace(state, pending=None, misunderstood=0)
+    if facts.balance <= 0:
+        return _balance(done, facts, lang, intent)
     if not facts.online_pay:
         # No gateway: how to pay, never a link that cannot be made.
-        return Turn([*replies, _how_to_pay(facts, lang)], [], done, intent)
+        return Turn([_how_to_pay(facts, lang)], [], done, intent)
+    if amount is not None and amount <= 0:
+        asking = replace(state, pending="pay_amount", misunderstood=0)
+        reply = _say(lang, "pay_how_much", amount=show_money(facts.balance, facts))
+        return Turn([reply], [], asking, intent)
+    replies = []
+    if amount is None:
+        amount = facts.balance
+    elif amount > facts.balance:
+        amount = facts.balance
+        replies.append(_say(lang, "pay_capped", amount=show_money(amount, facts)))
     failed = _say(lang, "pay_link_failed")
     if facts.payment_instructions.strip():
         failed += " " + _how_to_pay(facts, lang)

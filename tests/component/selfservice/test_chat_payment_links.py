@@ -123,6 +123,20 @@ async def test_given_more_than_the_balance_then_the_link_is_for_the_balance(
     assert texts(done)[1].endswith(str(link.url))
 
 
+async def test_given_an_unclear_amount_then_it_is_asked_and_the_answer_gets_its_link(
+    engine: Engine, seeded: PortalSeed, gateway: tuple[LocalMercadoPago, MercadoPagoProvider]
+) -> None:
+    service = chat(engine, gateway[1])
+    asked = await service.handle_async(portal(seeded, "quiero pagar 500 o 600"))
+    assert links(engine) == [] and link_contacts(engine) == []  # never the whole balance
+    assert texts(asked) == ["¿Cuánto quiere pagar? Su saldo es de $6,000.00 MXN. Escriba un solo "
+                            "monto, por ejemplo «2500», o «todo»."]  # fmt: skip
+    answered = await service.handle_async(portal(seeded, "500"))
+    [link] = links(engine)
+    assert link.amount == Decimal("500.00")
+    assert texts(answered) == [f"Pague $500.00 MXN de forma segura en este enlace: {link.url}"]
+
+
 async def test_given_an_sms_conversation_then_the_link_waits_for_the_chat_senders_check(
     engine: Engine, aredis: aioredis.Redis, seeded: PortalSeed,
     gateway: tuple[LocalMercadoPago, MercadoPagoProvider],

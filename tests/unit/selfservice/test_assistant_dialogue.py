@@ -271,6 +271,93 @@ def test_given_a_pay_request_then_a_link_for_the_balance_or_the_amount_said() ->
     assert capped.actions == [SendPaymentLink(Decimal("12450.50"))]
 
 
+@pytest.mark.parametrize("text", ["quiero pagar", "mándame el link", "quiero pagar todo"])
+def test_given_a_pay_request_with_no_amount_then_a_link_for_the_whole_balance(text: str) -> None:
+    turn = say(text)
+    assert turn.actions == [SendPaymentLink(Decimal("12450.50"))]
+    assert turn.state.pending is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["quiero pagar -300", "quiero pagar 500 o 600", "quiero pagar 0", "quiero pagar $0",
+     "quiero pagar 0 pesos", "quiero pagar unos 500", "quiero pagar 100 dólares",
+     "quiero pagar 15", "quiero pagar lo que pueda", "quiero pagar una parte"],
+)  # fmt: skip
+def test_given_a_pay_request_with_an_unclear_amount_then_the_amount_is_asked_not_linked(
+    text: str,
+) -> None:
+    turn = say(text)
+    assert turn.actions == []
+    assert turn.state.pending == "pay_amount"
+    assert words(turn) == ("¿Cuánto quiere pagar? Su saldo es de $12,450.50 MXN. Escriba un "
+                           "solo monto, por ejemplo «2500», o «todo».")  # fmt: skip
+    english = respond(VERIFIED, text, FACTS, NOW, lang="en")
+    assert english.actions == [] and words(english).startswith("How much do you want to pay?")
+
+
+@pytest.mark.parametrize(
+    ("answer", "amount"), [("500", "500.00"), ("$600", "600.00"), ("15", "15.00"),
+                           ("todo", "12450.50"), ("all", "12450.50")],
+)  # fmt: skip
+def test_given_the_amount_asked_for_then_the_answer_gets_its_link(answer: str, amount: str) -> None:
+    asked = say("quiero pagar 500 o 600")
+    turn = say(answer, asked.state)
+    assert turn.actions == [SendPaymentLink(Decimal(amount))]
+    assert turn.state.pending is None
+
+
+@pytest.mark.parametrize("answer", ["0", "-200", "500 o 600", "unos 500"])
+def test_given_the_amount_asked_for_and_still_unclear_then_asked_again(answer: str) -> None:
+    asked = say("quiero pagar -300")
+    turn = say(answer, asked.state)
+    assert turn.actions == [] and turn.state.pending == "pay_amount"
+    assert words(turn).startswith("¿Cuánto quiere pagar?")
+
+
+def test_given_the_amount_asked_for_and_another_request_then_that_request() -> None:
+    asked = say("quiero pagar 500 o 600")
+    turn = say("cuanto debo", asked.state)
+    assert turn.actions == [] and turn.state.pending is None
+    assert words(turn).startswith("Su saldo es de $12,450.50 MXN.")
+
+
+def test_given_a_pay_request_above_the_balance_then_a_link_for_the_balance_that_says_so() -> None:
+    turn = say("quiero pagar 50 mil pesos")
+    assert turn.actions == [SendPaymentLink(Decimal("12450.50"))]
+    assert words(turn) == "Su saldo es de $12,450.50 MXN; el enlace es por ese monto."
+    english = respond(VERIFIED, "quiero pagar 50 mil pesos", FACTS, NOW, lang="en")
+    assert words(english) == "Your balance is $12,450.50 MXN; the link is for that amount."
+
+
+@pytest.mark.parametrize(
+    ("text", "amount"), [("quiero pagar 500", "500.00"), ("quiero pagar", "12450.50"),
+                         ("quiero pagar 50 mil pesos", "12450.50")],
+)  # fmt: skip
+def test_given_a_pay_request_before_the_identity_check_then_the_amount_said_is_linked(
+    text: str, amount: str
+) -> None:
+    waiting = respond(DialogueState(), text, FACTS, NOW)
+    assert waiting.actions == []
+    stored = load_state(json.loads(json.dumps(dump_state(waiting.state))))
+    turn = identity_checked(stored, True, FACTS, NOW)
+    assert turn.actions == [SendPaymentLink(Decimal(amount))]
+    assert turn.state.promise_amount is None
+
+
+def test_given_an_unclear_pay_request_before_the_identity_check_then_asked_after_it() -> None:
+    waiting = respond(DialogueState(), "quiero pagar 500 o 600", FACTS, NOW)
+    turn = identity_checked(load_state(dump_state(waiting.state)), True, FACTS, NOW)
+    assert turn.actions == [] and turn.state.pending == "pay_amount"
+    assert say("500", turn.state).actions == [SendPaymentLink(Decimal("500.00"))]
+
+
+def test_given_no_payment_gateway_and_an_unclear_amount_then_the_instructions() -> None:
+    turn = say("quiero pagar 500 o 600", facts=replace(FACTS, online_pay=False))
+    assert turn.actions == [] and turn.state.pending is None
+    assert words(turn) == "Puede pagar así: Pague en BBVA, convenio 123456."
+
+
 def test_given_a_pay_request_then_the_link_words_are_the_accounts_money_and_language() -> None:
     [link] = say("quiero pagar $2,000").actions
     assert isinstance(link, SendPaymentLink)
