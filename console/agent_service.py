@@ -533,6 +533,32 @@ def agent_may_see(
         return mine is not None
 
 
+# The outbound party check asked on a call the debtor made: its caller is proven by the
+# inbound identity check only (console/inbound_service.py verify_identity).
+INBOUND_CHECK_ONLY = N_(
+    "En una llamada entrante, verifique a quien llama con las preguntas de la llamada entrante."
+)
+
+
+class InboundCallCheck(PermissionError):
+    """The party check asked on an inbound phone call (`INBOUND_CHECK_ONLY`)."""
+
+
+def _inbound_call(attempt: CallAttempt) -> bool:
+    """A phone call the debtor made (not a chat's row). The dialer writes its account
+    on it from the start when the caller's number names one (dialer/inbound/calls.py),
+    yet its caller is not proven by the outbound questions (the name and the
+    reference's digits, both on every letter): the inbound check's questions, its
+    account's lock over calls and chats, and only then the account."""
+    return attempt.direction == "inbound" and attempt.source == "inbound"
+
+
+def is_inbound_call(engine: Engine, attempt_id: int) -> bool:
+    with transaction(engine) as session:
+        attempt = session.get(CallAttempt, attempt_id)
+        return attempt is not None and _inbound_call(attempt)
+
+
 def _verifies(attempt: CallAttempt, agent: CurrentUser, live_attempt: int | None) -> bool:
     """Whether this agent may ask the identity questions on this attempt: their call, or
     the live call the dialer gave them before the attempt names its agent."""
@@ -566,6 +592,8 @@ def verify_party(
         attempt = session.get(CallAttempt, attempt_id)
         if attempt is None or not _verifies(attempt, agent, live_attempt):
             raise PermissionError(attempt_id)
+        if _inbound_call(attempt):
+            raise InboundCallCheck(attempt_id)
         account = session.get(Account, attempt.account_id)
         assert account is not None
         campaign = session.get(Campaign, account.campaign_id) if account.campaign_id else None

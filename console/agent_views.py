@@ -329,15 +329,22 @@ async def current_pop(request: web.Request) -> web.StreamResponse:
     pending = await in_db(
         request, svc.pending_attempt, user.id, now, await _live_attempt(request, user)
     )
+    key = document_key(request.app[SETTINGS].portal_identity_key)
     if pending is not None:
         party = await verified_party(request, pending[0])
+        if party is None and await in_db(request, svc.is_inbound_call, pending[0]):
+            # A caller whose number named one account, not verified yet: the names-only
+            # pop again, not the account's (inbound_service.pending_inbound_pop).
+            inbound = await in_db(request, pending_inbound_pop, user, pending[0], now, key,
+                                  True)  # fmt: skip
+            if inbound is not None:
+                return web.json_response({"ok": True, "pop": inbound})
         pop = await in_db(
             request, svc.build_pop, pending[1], pending[0], user, now, "pop", True, party
         )
         if pop is not None and await in_db(request, is_chat, pending[0]):
             pop["direction"] = CHAT_DIRECTION  # the page says "En chat" again
         return web.json_response({"ok": True, "pop": pop})
-    key = document_key(request.app[SETTINGS].portal_identity_key)
     chat = await in_db(request, pending_chat_pop, user, now, key)
     if chat is not None:
         return web.json_response({"ok": True, "pop": chat})
@@ -385,6 +392,10 @@ async def account_view(request: web.Request) -> web.StreamResponse:
     )
     attempt_id = pending[0] if pending is not None and pending[1] == account_id else None
     party = await verified_party(request, attempt_id) if attempt_id else None
+    if attempt_id and party is None and await in_db(request, svc.is_inbound_call, attempt_id):
+        # Names only until the caller is verified, their number naming this one account
+        # or not (inbound_service.verify_identity).
+        return json_error(403, gettext_(INBOUND_VERIFY_FIRST))
     pop = await in_db(
         request, svc.build_pop, account_id, attempt_id, user, now, "account_view", True, party
     )
@@ -393,6 +404,7 @@ async def account_view(request: web.Request) -> web.StreamResponse:
     return web.json_response({"ok": True, "account": pop})
 
 
+INBOUND_VERIFY_FIRST = N_("Verifique la identidad de quien llama antes de abrir la cuenta.")
 TITULAR_FIRST = N_("Se muestra al verificar la identidad del titular.")
 
 
@@ -438,10 +450,15 @@ async def verify_party(request: web.Request) -> web.StreamResponse:
     # (its agent would be refused the right answer) nor tell its id by a 429.
     if not await in_db(request, svc.may_verify, user, attempt_id, live):
         return json_error(403, gettext_("Esta llamada no es suya."))
+    if await in_db(request, svc.is_inbound_call, attempt_id):  # the agent's own call
+        return json_error(409, gettext_(svc.INBOUND_CHECK_ONLY))
     if not await verify_tries.take(redis, attempt_id):
         return json_error(429, gettext_(verify_tries.TOO_MANY_ON_CALL))
     try:
         passed = await in_db(request, svc.verify_party, user, attempt_id, party, answers, live)
+    except svc.InboundCallCheck:
+        await verify_tries.give_back(redis, attempt_id)
+        return json_error(409, gettext_(svc.INBOUND_CHECK_ONLY))
     except PermissionError:
         await verify_tries.give_back(redis, attempt_id)
         return json_error(403, gettext_("Esta llamada no es suya."))

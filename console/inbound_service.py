@@ -359,16 +359,19 @@ def searched_accounts(engine: Engine, attempt_id: int) -> tuple[set[int], set[in
 
 
 def pending_inbound_pop(engine: Engine, agent: CurrentUser, attempt_id: int, now: datetime,
-                        key: bytes | None = None) -> dict[str, Any] | None:  # fmt: skip
+                        key: bytes | None = None,
+                        unverified: bool = False) -> dict[str, Any] | None:  # fmt: skip
     """The names-only pop of the inbound call the agent is on, built again from SQL (a
     page reloaded during it: the caller is still there and the agent must see whom the
     number matches); None unless the call is theirs, inbound, not over and tied to no
-    account yet. Audited as another view of the names."""
+    account yet, or (`unverified`: the caller knows no party is verified on it) tied by
+    the dialer to the one account its number names. Audited as another view of the
+    names."""
     with transaction(engine) as s:
         call = s.get(CallAttempt, attempt_id)
         if (call is None or call.direction != "inbound" or call.source != "inbound"
-                or call.account_id is not None or call.ended_at is not None
-                or call.agent_id != agent.id):  # fmt: skip
+                or (call.account_id is not None and not unverified)
+                or call.ended_at is not None or call.agent_id != agent.id):  # fmt: skip
             return None
         # How the dialer read the caller's number is written only in its evidence.
         payload = s.scalar(

@@ -465,6 +465,9 @@ EN = {
     "Demasiados intentos de verificación en esta llamada; trátela como tercero.": "Too many verification attempts on this call; treat the person as a third party.",
     "Demasiados intentos de verificación en esta conversación; ciérrela sin cuenta.": "Too many verification attempts in this conversation; close it without an account.",
     "Últimos 4 dígitos del documento (INE, cédula, DNI)": "Last 4 digits of the ID document (INE, cédula, DNI)",
+    # an inbound call is verified by the inbound check only (console/agent_service.py)
+    "En una llamada entrante, verifique a quien llama con las preguntas de la llamada entrante.": "On an inbound call, verify the caller with the inbound call's questions.",
+    "Verifique la identidad de quien llama antes de abrir la cuenta.": "Verify the caller's identity before opening the account.",
     # an account's identity check locked over every call and chat (console/verify_lock.py)
     "Verificación bloqueada: esta cuenta tuvo demasiadas respuestas equivocadas en llamadas o chats. No hable de la deuda; un supervisor puede desbloquearla.": "Verification locked: this account had too many wrong answers on calls or chats. Do not discuss the debt; a supervisor can unlock it.",
     "Verificación de identidad en llamadas y chats bloqueada por respuestas equivocadas. Desbloquee solo tras confirmar la identidad del deudor por otra vía.": "Identity verification on calls and chats locked by wrong answers. Unlock it only once you have confirmed the debtor's identity another way.",
