@@ -143,6 +143,10 @@ class EmbeddedRedis:
             raise RedisStartError(
                 f"embedded redis-server: cannot use {self.data_dir} as its directory: {exc}"
             ) from exc
+        return self._own(timeout)
+
+    def _own(self, timeout: float) -> EmbeddedRedis:
+        """Serve the dir whose lock this process just took."""
         if self.persist and not self._port_given:
             self._listen_where_the_last_server_did()
         return self._serve(timeout)
@@ -261,7 +265,13 @@ class EmbeddedRedis:
         from its file, once it answers (it may still be starting, or loading)."""
         deadline = time.monotonic() + timeout
         last = "it has not said where it listens"
+        own_port, own_password = self.port, self.password
         while time.monotonic() < deadline:
+            # The lock's holder may have let go meanwhile (a sharer that was stopping as
+            # the owner stopped held it for a moment): then this process serves the dir.
+            if self._lock():
+                self.port, self.password, self.shared_from = own_port, own_password, None
+                return self._own(timeout)
             try:
                 shared = json.loads((self.data_dir / SHARE_FILE).read_text())
                 self.port, self.password = int(shared["port"]), shared.get("password")

@@ -285,3 +285,43 @@ def test_given_the_serving_process_killed_then_a_sharer_serves_the_dir_with_its_
                    "the sharer serving the dir", tolerate=(redis.ConnectionError,))  # fmt: skip
     finally:
         sharer.stop()
+
+
+def test_given_the_lock_let_go_while_a_start_waits_to_share_then_it_serves_the_dir(
+    tmp_path: Path,
+) -> None:
+    """A sharer stopping just as the owner stopped held the lock for a moment: a process
+    starting then waited on a server nobody ran and gave up after its timeout."""
+    import fcntl
+    import threading
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nobody listens there once closed
+    (tmp_path / "server.json").write_text(f'{{"port": {port}, "password": "{"q" * 24}", "pid": 1}}')
+    fd = os.open(tmp_path / "server.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    starting = EmbeddedRedis(tmp_path)
+    started: list[EmbeddedRedis] = []
+    done = threading.Event()
+
+    def start_and_stay() -> None:
+        # The kernel stops redis-server when the thread that started it ends
+        # (PR_SET_PDEATHSIG): this one lives as long as the test needs the server.
+        started.append(starting.start(timeout=60))
+        done.wait()
+
+    thread = threading.Thread(target=start_and_stay)
+    thread.start()
+    try:
+        until_sync(lambda: starting.port == port, "the start reading where to share")
+    finally:
+        os.close(fd)  # the holder lets go
+    try:
+        until_sync(lambda: started or not thread.is_alive(), "the start to end")
+        assert started and started[0].shared_from is None
+        assert redis.Redis.from_url(started[0].url).ping() and started[0].port == port
+    finally:
+        starting.stop()
+        done.set()
+        thread.join()
