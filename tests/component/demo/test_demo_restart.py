@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,7 @@ from test_demo import AT, free_port
 START_WAIT = 180.0  # the test's own bound on a loaded machine, not the figure checked
 FIRST_CALL_SECONDS = 10.0  # the acceptance: a call placed within 10 s of being ready
 COUNTRIES = ("MX", "CO", "PE")
+LOGS: dict[int, list[str]] = {}  # each demo's output, by pid
 
 
 def start(data: Path, cwd: Path, *first: str) -> tuple[subprocess.Popen[str], float]:
@@ -37,6 +39,10 @@ def start(data: Path, cwd: Path, *first: str) -> tuple[subprocess.Popen[str], fl
     for line in proc.stdout:
         lines.append(line)
         if line.strip() == "ready":
+            # Its log read on, kept for a failure's message: a pipe nobody drains fills
+            # and would block the demo's next log line.
+            LOGS[proc.pid] = lines
+            threading.Thread(target=lambda: lines.extend(proc.stdout or ()), daemon=True).start()
             return proc, time.monotonic()
         if time.monotonic() > deadline:
             break
@@ -91,7 +97,9 @@ def until_placed(data: Path, after: int, proc: subprocess.Popen[str]) -> float:
     while set(placed_since(data, after)) < set(COUNTRIES):
         assert proc.poll() is None, "the demo stopped"
         if time.monotonic() > deadline:
-            pytest.fail(f"no call placed in every country: {placed_since(data, after)}")
+            tail = "".join(LOGS.get(proc.pid, [])[-60:])
+            pytest.fail(f"no call placed in every country: {placed_since(data, after)}\n"
+                        f"the demo's last log lines:\n{tail}")  # fmt: skip
         time.sleep(0.2)
     return time.monotonic()
 
