@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+from cobrador.ground.money_words import money_format
 from field.plans import field_agents
 from field.questionnaire import questionnaire
 from store.db import transaction
@@ -57,6 +58,8 @@ def agent_day(engine: Engine, agent_id: int, day: date) -> dict[str, Any]:
                 "address": account.address or "", "lat": point[0] if point else None,
                 "lon": point[1] if point else None, "balance": str(account.balance),
                 "currency": account.currency, "stage": account.stage,
+                # In the account's notation: "$9,450.00 MXN", not "9450.00 MXN".
+                "balance_shown": money_format(account.country, account.currency).show(account.balance),
                 "leg_m": round(leg) if leg is not None else None,
             })  # fmt: skip
         return {

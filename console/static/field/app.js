@@ -186,7 +186,7 @@
     $("v-name").textContent = v.debtor_name;
     $("v-address").textContent = v.address;
     $("v-ref").textContent = v.account_ref;
-    $("v-balance").textContent = `${v.balance} ${v.currency}`;
+    $("v-balance").textContent = v.balance_shown || `${v.balance} ${v.currency}`;  // a day cached before it
     $("v-stage").textContent = STAGES[v.stage] || v.stage;
     $("v-stage").className = "badge badge-stage-" + v.stage;
     const local = await localState();

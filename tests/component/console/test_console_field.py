@@ -23,6 +23,7 @@ from console_fixtures import NOW, Seed, _password_hash, login
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
+from cobrador.ground.money_words import money_format
 from cobrador.ground.settings import Settings
 from compliance.engine import Decision
 from console import field_views
@@ -146,6 +147,10 @@ async def test_given_plan_then_agent_day_in_route_order_with_questionnaires(
     assert [v["id"] for v in day["visits"]] == sorted(ids, key=lambda i: ids.index(i)) or day
     assert {v["account_ref"] for v in day["visits"]} == {"MX-0001", "MX-0002"}
     assert day["route_m"] == pytest.approx(1112, abs=2)
+    # The balance in the account's notation, beside the raw figure the app keys on.
+    for v in day["visits"]:
+        assert v["balance_shown"].startswith("$") and v["balance_shown"].endswith(" MXN")
+        assert v["balance_shown"] == money_format("MX", "MXN").show(Decimal(v["balance"]))
     assert [q["key"] for q in day["questionnaires"]["firm"]][:2] == ["party", "outcome"]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -145,6 +146,7 @@ def test_given_phone_40m_from_the_door_then_checkin_accepted_and_2km_refused_wit
     page = phone_page(browser, tuesday_console, TUESDAY, north_of(DOORS[0], 40))
     expect(page.locator("#route li")).to_have_count(4)
     open_visit(page, "María López Hernández")
+    expect(page.locator("#v-balance")).to_have_text(re.compile(r"^\$[\d,]+\.\d\d MXN$"))
     page.click("#checkin")
     expect(page.locator("#checkin-msg")).to_have_text("Llegada registrada a 40 m del domicilio.")
     expect(page.locator("#questionnaire")).to_be_visible()
