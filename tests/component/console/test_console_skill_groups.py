@@ -38,7 +38,9 @@ async def test_given_supervisor_when_naming_a_skill_group_then_saved_audited_and
     assert resp.status == 302
     assert _group(engine, seed.campaign_id) is None
     with transaction(engine) as session:
-        rows = session.scalars(select(AuditEntry).where(AuditEntry.kind == "campaign_change"))
+        rows = session.scalars(
+            select(AuditEntry).where(AuditEntry.kind == "campaign_change").order_by(AuditEntry.id)
+        )
         changes = [(json.loads(r.payload), r.actor) for r in rows]
     assert [(c["skill_group"], c["previous_skill_group"], actor) for c, actor in changes] == [
         ("mora-temprana", None, "user:sofia"), (None, "mora-temprana", "user:sofia")
