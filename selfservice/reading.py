@@ -318,6 +318,9 @@ _VAGUE_BEFORE = frozenset({"como", "unos", "unas", "aprox", "aproximadamente", "
                            "menos", "entre"})  # fmt: skip
 _VAGUE_AFTER = frozenset({"pico", "algo", "aprox", "aproximadamente"})
 _CONNECTOR = frozenset({"y", "con"})
+# Between two amounts, words that add them: "500 y 500", "500 más 500" (1,000, or 500
+# twice?) read two ways even when the amounts are equal ("500, 500" is one said twice).
+_ADDING = frozenset({"y", "mas", "and", "plus"})
 
 
 def _slang(currency: str) -> dict[str, Decimal | None]:
@@ -350,6 +353,7 @@ class _Phrase:
     digits: int = 0  # of the longest number written in digits (0: words only)
     bad: bool = False  # negative, another currency, a unit unknown here, vague, malformed
     ended: bool = False  # after a currency or a unit of slang ("200 lucas"): nothing adds
+    added: bool = False  # right after "y", "más" or digits ("500 y 500"): a second amount
 
     def value(self) -> Decimal:
         return self.total + self.group
@@ -377,6 +381,14 @@ def read_amount(text: str, *, bare: bool = False, currency: str = "") -> AmountR
             index < 2 or _number(tokens[index - 2]) is None
         )  # fmt: skip
         fresh = _Phrase(marked=sign, **values)
+        fresh.added = (
+            bool(phrases)
+            and index > 0
+            and (
+                tokens[index - 1] in _ADDING
+                or (_number(tokens[index]) is not None and _number(tokens[index - 1]) is not None)
+            )
+        )  # "500 y 500", "500 500" (500,500 with a space between thousands?)
         fresh.bad = negative or any(t in _VAGUE_BEFORE for t in before)
         phrases.append(fresh)
         return fresh
@@ -390,7 +402,7 @@ def read_amount(text: str, *, bare: bool = False, currency: str = "") -> AmountR
             in_words = token in NUMBER_WORDS
             joins = phrase is not None and not phrase.ended and (
                 phrase.last is None  # right after "mil": "mil 500", "dos mil quinientos"
-                or (in_words and phrase.digits == 0 and value < phrase.last)  # "ciento veinte"
+                or (in_words and phrase.digits == 0 and _below(value, phrase.last))
             )  # fmt: skip
             if not joins or phrase is None:
                 phrase = start(index)
@@ -412,10 +424,18 @@ def read_amount(text: str, *, bare: bool = False, currency: str = "") -> AmountR
             phrase.marked = True
             if unit is None:
                 phrase.bad, unit = True, Decimal(1)
-            if phrase.last is None and phrase.unit is not None and unit <= phrase.unit:
-                phrase.bad = True  # "mil mil", "2 mil 3 mil"
+            if phrase.unit is not None and (
+                unit <= phrase.unit if phrase.last is None else unit == phrase.unit
+            ):
+                # No amount says one multiplier twice: "mil mil", "2 mil 3 mil" (2,000
+                # and 3,000, or 5,000?), "mil quinientos mil", "2k 3 mil"; a smaller one
+                # after a larger ("un millón 500 mil") or a larger after a group ("dos
+                # mil quinientos millones", "mil millones") is one amount.
+                phrase.bad = True
             if token in _MILLIONS:
-                phrase.total = (phrase.total + (phrase.group or 1)) * unit
+                # Right after another multiplier, no group: "mil millones" is 1000 x 1e6.
+                group = phrase.group or (Decimal(0) if phrase.unit is not None else Decimal(1))
+                phrase.total = (phrase.total + group) * unit
             else:
                 phrase.total += (phrase.group or 1) * unit
             phrase.group, phrase.last, phrase.unit = Decimal(0), None, unit
@@ -435,7 +455,7 @@ def read_amount(text: str, *, bare: bool = False, currency: str = "") -> AmountR
                 phrase.bad = phrase.marked = True  # "50 usd": money, not of this account
             phrase, sign = None, False
     amounts: set[Decimal] = set()
-    stray = False
+    stray = added = False
     for found in phrases:
         counts = found.marked or (
             found.value() >= UNMARKED_MIN and found.digits <= UNMARKED_MAX_DIGITS
@@ -449,9 +469,18 @@ def read_amount(text: str, *, bare: bool = False, currency: str = "") -> AmountR
         if found.bad or len(str(int(found.value()))) > MAX_AMOUNT_DIGITS:
             return AmountReading(None, unclear=True)
         amounts.add(found.value().quantize(CENT))
-    if len(amounts) > 1 or (amounts and stray):
+        added = added or found.added
+    if len(amounts) > 1 or (amounts and (stray or added)):
         return AmountReading(None, unclear=True)
     return AmountReading(amounts.pop() if amounts else None)
+
+
+def _below(value: Decimal, last: Decimal) -> bool:
+    """A number word that completes the one before it: "ciento veinte", "treinta y
+    cinco", "doscientos cincuenta"; not "trescientos doscientos" nor "quince cinco"
+    (two amounts said one after the other)."""
+    place = Decimal(10) ** (len(str(int(last))) - 1)
+    return value < place and last % place == 0
 
 
 def _number(token: str) -> Decimal | None:

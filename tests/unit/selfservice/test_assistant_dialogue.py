@@ -282,7 +282,8 @@ def test_given_a_pay_request_with_no_amount_then_a_link_for_the_whole_balance(te
     "text",
     ["quiero pagar -300", "quiero pagar 500 o 600", "quiero pagar 0", "quiero pagar $0",
      "quiero pagar 0 pesos", "quiero pagar unos 500", "quiero pagar 100 dólares",
-     "quiero pagar 15", "quiero pagar lo que pueda", "quiero pagar una parte"],
+     "quiero pagar 15", "quiero pagar lo que pueda", "quiero pagar una parte",
+     "quiero pagar 2 mil 3 mil", "quiero pagar 500 500"],
 )  # fmt: skip
 def test_given_a_pay_request_with_an_unclear_amount_then_the_amount_is_asked_not_linked(
     text: str,
@@ -414,6 +415,12 @@ def test_given_a_promise_beyond_the_horizon_then_refused_and_asked_again() -> No
     turn = say("le pago el 15/03 todo")
     assert turn.actions == []
     assert turn.state.pending == "promise_date"
+
+
+def test_given_a_promise_of_two_amounts_run_together_then_the_amount_is_asked() -> None:
+    turn = say("le pago 2 mil 3 mil el viernes")
+    assert turn.actions == [] and turn.state.pending == "promise_amount"
+    assert turn.state.promise_due == date(2026, 12, 11)
 
 
 def test_given_a_promise_above_the_balance_then_asked_again() -> None:

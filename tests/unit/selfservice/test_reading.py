@@ -71,6 +71,41 @@ def test_given_an_amount_that_reads_two_ways_or_none_then_unclear(text: str) -> 
 @pytest.mark.parametrize(
     "text",
     [
+        "2 mil 3 mil", "dos mil tres mil", "mil dos mil", "2k 3k", "2k 3 mil", "2 mil y 3 mil",
+        "2 mil 500 mil", "mil quinientos mil", "mil mil quinientos", "500 600", "1500 2000",
+        "trescientos doscientos", "quinientos seiscientos", "1 millon 2 millones",
+        "500 500", "1 500", "500 y 500", "500 mas 500", "quinientos y quinientos",
+        "te pago 2 mil 3 mil el viernes",
+    ],
+)  # fmt: skip
+def test_given_two_amounts_run_together_then_unclear_never_their_sum(text: str) -> None:
+    # "2 mil 3 mil" is 2,000 and 3,000 or 5,000; "500 500" may be 500,500 written with a
+    # space; "500 y 500" 1,000 or 500 twice: asked, never added up.
+    assert read_amount(text) == UNCLEAR_AMOUNT
+    assert read_amount(text, bare=True) == UNCLEAR_AMOUNT
+
+
+@pytest.mark.parametrize(
+    ("text", "amount"),
+    [
+        ("un millon 500 mil", D(1500000)), ("dos millones quinientos mil", D(2500000)),
+        ("mil millones", D(1000000000)), ("dos mil millones", D(2000000000)),
+        ("ciento veinticinco", D(125)), ("mil novecientos noventa y nueve", D(1999)),
+        ("mil y 500", D(1500)), ("500, si 500", D(500)), ("pago 500 y ya", D(500)),
+    ],
+)  # fmt: skip
+def test_given_one_amount_in_several_words_then_one_amount(text: str, amount: Decimal) -> None:
+    assert read_amount(text) == AmountReading(amount.quantize(D("0.01")))
+
+
+def test_given_colombian_slang_after_a_larger_unit_then_one_amount() -> None:
+    assert read_amount("2 palos 500 lucas", currency="COP").amount == D(2500000)
+    assert read_amount("2 lucas 3 mil", currency="COP") == UNCLEAR_AMOUNT
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
         "el 15", "el viernes", "a las 5 de la tarde", "el 50% el viernes", "folio 883921",
         "mi cel 5512345678", "te pago una parte", "en 3 dias", "15/12", "15 de diciembre",
         "dentro de 2 semanas", "en dos partes", "15", "la mitad", "",
