@@ -382,8 +382,9 @@ INTERVAL_NAMES = {
     "monthly": ("mensuales", "monthly"),
 }
 DEBT_INTENTS = ("balance", "due_date", "installments", "pay", "promise")
-# "How much?" answered with all of it, whatever the classifier makes of the word alone.
-ALL_OF_IT = frozenset({"todo", "total", "completo"})
+# "How much?" answered with all of it, whatever the classifier makes of the word alone:
+# the words the questions suggest («todo», "all") and their kin, in both languages.
+ALL_OF_IT = frozenset({"todo", "total", "completo", "totalidad", "all", "everything"})
 
 
 def _say(lang: str, key: str, **fill: str) -> str:
@@ -626,16 +627,13 @@ def _answer_pending(
         return None
     if state.pending == "pay_amount":
         reading = read_amount(text, bare=True, currency=facts.currency)
-        if reading.amount is None and not reading.unclear and not _pays_all(text):
+        if reading.amount is None and not reading.unclear and not pays_all(text):
             return None  # no amount: a new request
         return _pay(state, text, facts, lang, intent, answering=True)
     if state.pending in ("promise_date", "promise_amount"):
         if intent.name not in ("unknown", "promise", "pay", "greeting", "agent") and not (
             state.pending == "promise_amount"
-            and (
-                parse_amount(text, bare=True) is not None
-                or ALL_OF_IT & set(normalize(text).split())
-            )
+            and (parse_amount(text, bare=True) is not None or pays_all(text))
         ):
             return None
         return _promise(state, text, facts, now, lang, intent, answering=state.pending)
@@ -843,8 +841,9 @@ _SOME_OF_IT = re.compile(
 )
 
 
-def _pays_all(text: str) -> bool:
-    return bool((ALL_OF_IT | {"all", "everything"}) & set(normalize(text).split()))
+def pays_all(text: str) -> bool:
+    """The answer to "how much?" is the whole balance ("todo", "all")."""
+    return bool(ALL_OF_IT & set(normalize(text).split()))
 
 
 ASK = Decimal(0)  # _pay_amount: no amount to take, ask for it
@@ -861,7 +860,7 @@ def _pay_amount(text: str, currency: str, answering: bool = False) -> Decimal | 
     if reading.unclear:
         return ASK
     if answering:
-        return None if _pays_all(text) else ASK
+        return None if pays_all(text) else ASK
     named = read_amount(text, bare=True, currency=currency)
     if named.amount is not None or named.unclear or _SOME_OF_IT.search(normalize(text)):
         return ASK
@@ -939,12 +938,11 @@ def _promise(
     unclear = day_unclear(text, days)
     if day is not None:
         due = day
-    plain_words = normalize(text).split()
     said = parse_amount(text, bare=answering == "promise_amount" and day is None and agreed
                         and not unclear, currency=facts.currency)  # fmt: skip
     if said is not None:
         amount = said
-    elif answering == "promise_amount" and ALL_OF_IT & set(plain_words):
+    elif answering == "promise_amount" and pays_all(text):
         amount = facts.balance
     if unclear:  # a day that reads two ways is asked for, never guessed
         waiting = replace(state, pending="promise_date", promise_due=None, promise_amount=amount)

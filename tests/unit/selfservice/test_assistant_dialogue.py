@@ -4,6 +4,7 @@ money and dates as the debtor reads them, the promise and plan flows."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -400,6 +401,45 @@ def test_given_a_promise_without_amount_then_asked_and_all_means_the_balance() -
     assert first.state.pending == "promise_amount"
     second = say("todo", first.state)
     assert second.actions == [MakePromise(Decimal("12450.50"), date(2026, 12, 11))]
+
+
+# The words a question puts in quotes for all of it: «todo», "all" (not «2500»).
+SUGGESTED = re.compile(r"«([a-z]+)»|\"([a-z]+)\"")
+
+
+@pytest.mark.parametrize(
+    ("lang", "first"), [("es", "le pago el viernes"), ("en", "I'll pay on Friday")]
+)
+def test_given_the_promise_amount_asked_then_the_word_the_question_suggests_books_the_balance(
+    lang: str, first: str
+) -> None:
+    asked = respond(VERIFIED, first, FACTS, NOW, lang=lang)
+    assert asked.state.pending == "promise_amount"
+    [suggested] = SUGGESTED.findall(words(asked))
+    answer = "".join(suggested)  # «todo» in Spanish, "all" in English
+    turn = respond(asked.state, answer, FACTS, NOW, lang=lang)
+    assert turn.actions == [MakePromise(Decimal("12450.50"), date(2026, 12, 11))]
+
+
+@pytest.mark.parametrize("lang", ["es", "en"])
+def test_given_the_pay_amount_asked_then_the_word_the_question_suggests_links_the_balance(
+    lang: str,
+) -> None:
+    asked = respond(VERIFIED, "quiero pagar 500 o 600", FACTS, NOW, lang=lang)
+    suggested = [a or b for a, b in SUGGESTED.findall(words(asked))]
+    assert suggested  # the question names the word for all of it
+    for answer in suggested:
+        turn = respond(asked.state, answer, FACTS, NOW, lang=lang)
+        assert turn.actions == [SendPaymentLink(Decimal("12450.50"))], answer
+
+
+@pytest.mark.parametrize("answer", ["all", "everything", "todo", "el total", "la totalidad"])
+def test_given_the_promise_amount_asked_then_all_of_it_in_either_language_is_the_balance(
+    answer: str,
+) -> None:
+    asked = say("le pago el viernes")
+    turn = say(answer, asked.state)
+    assert turn.actions == [MakePromise(Decimal("12450.50"), date(2026, 12, 11))]
 
 
 def test_given_a_promise_without_a_day_then_asked() -> None:
