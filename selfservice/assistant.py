@@ -629,7 +629,7 @@ def _answer_pending(
         reading = read_amount(text, bare=True, currency=facts.currency)
         if reading.amount is None and not reading.unclear and not pays_all(text):
             return None  # no amount: a new request
-        return _pay(state, text, facts, lang, intent, answering=True)
+        return _pay(state, text, facts, now, lang, intent, answering=True)
     if state.pending in ("promise_date", "promise_amount"):
         if intent.name not in ("unknown", "promise", "pay", "greeting", "agent") and not (
             state.pending == "promise_amount"
@@ -657,10 +657,21 @@ def _handle(
         return _not_understood(state, intent, lang)
     # Everything else is about the debt: the identity check first.
     if not state.verified:
-        # The amount of a pay request waits behind the check with it (_pay).
-        said = _pay_amount(text, facts.currency if facts else "") if name == "pay" else None
+        # The amount of a pay request waits behind the check with it (_pay); a promise's
+        # day and amount too (a pay request for a later day is one: _pays_later).
+        currency = facts.currency if facts else ""
+        if name == "pay" and _pays_later(text, facts, now):
+            name = "promise"
+        said = _pay_amount(text, currency) if name == "pay" else None
+        due = None
+        if name == "promise":
+            said = parse_amount(text, currency=currency)
+            said = said if said is not None and said > 0 else None
+            days = local_days(now, facts)
+            day, agreed = read_day(text, days)
+            due = day if agreed and not day_unclear(text, days) else None
         asking = replace(state, pending="identity", asked=name, misunderstood=0,
-                         promise_amount=said)  # fmt: skip
+                         promise_amount=said, promise_due=due)  # fmt: skip
         return Turn([_say(lang, "identity")], [], asking, intent)
     if facts is None:
         done = replace(state, handed_over=True, pending=None)
@@ -673,7 +684,7 @@ def _handle(
     if name == "installments":
         return _plans(state, facts, lang, intent)
     if name == "pay":
-        return _pay(state, text, facts, lang, intent)
+        return _pay(state, text, facts, now, lang, intent)
     return _promise(state, text, facts, now, lang, intent, answering=None)
 
 
@@ -867,10 +878,22 @@ def _pay_amount(text: str, currency: str, answering: bool = False) -> Decimal | 
     return None
 
 
+def _pays_later(text: str, facts: AccountFacts | None, now: datetime) -> bool:
+    """A pay request that names a day other than the debtor's today ("quiero pagar el
+    15", "I want to pay on the 15th") or one that reads two ways ("el 12 o 13"): a
+    promise for that day (the promise flow checks it or asks), never a link for the
+    balance today. "Quiero pagar hoy" is today in every zone: a link."""
+    days = local_days(now, facts)
+    if day_unclear(text, days):
+        return True
+    return any(parse_day(text, today, days[0]) not in (None, today) for today in days)
+
+
 def _pay(
     state: DialogueState,
     text: str,
     facts: AccountFacts,
+    now: datetime,
     lang: str,
     intent: Intent,
     answering: bool = False,
@@ -878,7 +901,8 @@ def _pay(
     """A link for the amount said (_pay_amount), or the balance when none was; an
     amount that is not clear is asked for (`pending = "pay_amount"`), never a link for
     the whole balance. Above the balance the link is for the balance, and the reply
-    says so. An amount read before the identity check waits in `promise_amount`."""
+    says so. An amount read before the identity check waits in `promise_amount`. A
+    request for a later day is a promise for it (_pays_later)."""
     amount = _pay_amount(text, facts.currency, answering)
     if not text and state.promise_amount is not None:
         amount = state.promise_amount  # said before the identity check
@@ -886,6 +910,9 @@ def _pay(
     done = replace(state, pending=None, misunderstood=0)
     if facts.balance <= 0:
         return _balance(done, facts, lang, intent)
+    if _pays_later(text, facts, now):
+        later = replace(done, promise_due=None)
+        return _promise(later, text, facts, now, lang, intent, answering=None)
     if not facts.online_pay:
         # No gateway: how to pay, never a link that cannot be made.
         return Turn([_how_to_pay(facts, lang)], [], done, intent)

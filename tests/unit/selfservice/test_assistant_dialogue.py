@@ -354,6 +354,72 @@ def test_given_an_unclear_pay_request_before_the_identity_check_then_asked_after
     assert say("500", turn.state).actions == [SendPaymentLink(Decimal("500.00"))]
 
 
+@pytest.mark.parametrize(
+    ("lang", "text"),
+    [("es", "quiero pagar el 15"), ("es", "puedo pagar hasta el 15"),
+     ("en", "I want to pay on the 15th"), ("en", "I'll pay on the 15th")],
+)  # fmt: skip
+def test_given_a_pay_request_with_a_day_then_a_promise_for_that_day_never_a_link_today(
+    lang: str, text: str
+) -> None:
+    asked = respond(VERIFIED, text, FACTS, NOW, lang=lang)
+    assert asked.actions == []
+    assert asked.state.pending == "promise_amount"
+    assert asked.state.promise_due == date(2026, 12, 15)
+    turn = respond(asked.state, "2500", FACTS, NOW, lang=lang)
+    assert turn.actions == [MakePromise(Decimal("2500.00"), date(2026, 12, 15))]
+
+
+def test_given_a_pay_request_with_a_day_and_an_amount_then_that_promise() -> None:
+    assert say("quiero pagar 500 el 15").actions == [
+        MakePromise(Decimal("500.00"), date(2026, 12, 15))
+    ]
+    no_gateway = say("quiero pagar 500 el 15", facts=replace(FACTS, online_pay=False))
+    assert no_gateway.actions == [MakePromise(Decimal("500.00"), date(2026, 12, 15))]
+
+
+@pytest.mark.parametrize(
+    ("text", "reply"),
+    [("quiero pagar el 12 o 13", "No estoy seguro de qué fecha me dice."),
+     ("quiero pagar el viernes 14", "No estoy seguro de qué fecha me dice."),
+     ("quiero pagar el 15/03", "La fecha debe estar entre hoy y el 6 de enero de 2027.")],
+)  # fmt: skip
+def test_given_a_pay_request_with_an_unclear_or_far_day_then_the_day_is_asked_no_link(
+    text: str, reply: str
+) -> None:
+    turn = say(text)
+    assert turn.actions == [] and turn.state.pending == "promise_date"
+    assert words(turn).startswith(reply)
+
+
+def test_given_a_pay_request_for_today_then_the_link() -> None:
+    assert say("quiero pagar hoy").actions == [SendPaymentLink(Decimal("12450.50"))]
+
+
+def test_given_the_amount_asked_for_when_the_answer_names_a_later_day_then_a_promise() -> None:
+    asked = say("quiero pagar 500 o 600")
+    turn = say("500 el 15", asked.state)
+    assert turn.actions == [MakePromise(Decimal("500.00"), date(2026, 12, 15))]
+
+
+@pytest.mark.parametrize(
+    ("text", "actions", "pending"),
+    [("quiero pagar el 15", [], "promise_amount"),
+     ("quiero pagar 500 el 15", [MakePromise(Decimal("500.00"), date(2026, 12, 15))], None),
+     ("te pago 2 mil el viernes", [MakePromise(Decimal("2000.00"), date(2026, 12, 11))], None),
+     ("quiero pagar el 12 o 13", [], "promise_date")],
+)  # fmt: skip
+def test_given_a_pay_request_with_a_day_before_the_identity_check_then_the_promise_after_it(
+    text: str, actions: list[MakePromise], pending: str | None
+) -> None:
+    waiting = respond(DialogueState(), text, FACTS, NOW)
+    assert waiting.actions == []
+    stored = load_state(json.loads(json.dumps(dump_state(waiting.state))))
+    turn = identity_checked(stored, True, FACTS, NOW)
+    assert turn.actions == actions and turn.state.pending == pending
+    assert not any(isinstance(a, SendPaymentLink) for a in turn.actions)
+
+
 def test_given_no_payment_gateway_and_an_unclear_amount_then_the_instructions() -> None:
     turn = say("quiero pagar 500 o 600", facts=replace(FACTS, online_pay=False))
     assert turn.actions == [] and turn.state.pending is None
