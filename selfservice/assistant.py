@@ -465,7 +465,7 @@ def respond(
     """The assistant's answer to one debtor message."""
     lang = lang if lang in LANGUAGES else "es"
     text = bounded(text if isinstance(text, str) else "")
-    intent = _named_promise(text, classify(text), facts, now)
+    intent = _pays_some(text, _named_promise(text, classify(text), facts, now))
     # 1. Legal duties first, whatever else the message says or the state waits for.
     duties = _duties(text, intent)
     if duties:
@@ -493,6 +493,30 @@ def _named_promise(text: str, intent: Intent, facts: AccountFacts | None, now: d
     if day is None or not agreed or parse_amount(text, currency=currency) is None:
         return intent
     return replace(intent, name="promise", confidence=0.6)
+
+
+# Some of the balance as a debtor offers it ("algo", "un poco" say too little alone:
+# "quiero saber algo del pago" offers nothing).
+_SOME_I_CAN = re.compile(
+    r"\b(?:lo que (?:pueda|podamos|alcance|me alcance|tenga|se pueda)|una parte|un abono"
+    r"|what i can|whatever i can|part of it|some of it)\b"
+)
+# A verb of paying, as a debtor offers it: "pago", "le abono", "te mando", "doy", "I'll pay".
+_PAY_VERB = re.compile(
+    r"\b(?:pag[ao]\w*|abon\w*|deposit\w*|mand[ao]\w*|envi[ao]\w*|doy|dar|damos|pay|send)\b"
+)
+
+
+def _pays_some(text: str, intent: Intent) -> Intent:
+    """A message read as nothing that offers some of the balance with a verb of paying
+    ("pago lo que pueda", "le abono una parte", "I'll pay what I can") is a pay request
+    whose amount is asked (_pay_amount), never left unanswered."""
+    if intent.name != "unknown":
+        return intent
+    plain = normalize(text)
+    if not (_SOME_I_CAN.search(plain) and _PAY_VERB.search(plain)):
+        return intent
+    return replace(intent, name="pay", confidence=0.6)
 
 
 # Words of calling or of a person: "llamenme mañana" asks for a call even when the
@@ -847,8 +871,8 @@ def _choose_plan(
 
 # "Lo que pueda", "una parte": some of the balance, no amount said.
 _SOME_OF_IT = re.compile(
-    r"\b(?:lo que (?:pueda|podamos|alcance|tenga|se pueda)|una parte|un poco|algo|un abono"
-    r"|what i can|whatever i can|part of it|some of it)\b"
+    r"\b(?:lo que (?:pueda|podamos|alcance|me alcance|tenga|se pueda)|una parte|un poco|algo"
+    r"|un abono|what i can|whatever i can|part of it|some of it)\b"
 )
 
 

@@ -420,6 +420,44 @@ def test_given_a_pay_request_with_a_day_before_the_identity_check_then_the_promi
     assert not any(isinstance(a, SendPaymentLink) for a in turn.actions)
 
 
+@pytest.mark.parametrize(
+    ("lang", "text"),
+    [("es", "pago lo que pueda"), ("es", "te pago lo que pueda"), ("es", "les deposito lo que pueda"),
+     ("es", "les mando lo que me alcance"), ("en", "I will pay what I can"),
+     ("en", "I'll pay whatever I can")],
+)  # fmt: skip
+def test_given_an_offer_of_what_the_debtor_can_then_a_pay_request_whose_amount_is_asked(
+    lang: str, text: str
+) -> None:
+    turn = respond(VERIFIED, text, FACTS, NOW, lang=lang)
+    assert turn.intent is not None and turn.intent.name == "pay"
+    assert turn.actions == [] and turn.state.pending == "pay_amount"
+    assert words(turn).startswith("¿Cuánto quiere pagar?" if lang == "es" else "How much")
+    assert respond(turn.state, "800", FACTS, NOW, lang=lang).actions == [
+        SendPaymentLink(Decimal("800.00"))
+    ]
+
+
+def test_given_what_the_debtor_can_with_a_day_then_a_promise_whose_amount_is_asked() -> None:
+    turn = say("te pago lo que pueda el viernes")
+    assert turn.actions == [] and turn.state.pending == "promise_amount"
+    assert turn.state.promise_due == date(2026, 12, 11)
+
+
+def test_given_what_the_debtor_can_before_the_identity_check_then_asked_after_it() -> None:
+    waiting = respond(DialogueState(), "pago lo que pueda", FACTS, NOW)
+    assert waiting.actions == [] and waiting.state.asked == "pay"
+    turn = identity_checked(load_state(dump_state(waiting.state)), True, FACTS, NOW)
+    assert turn.actions == [] and turn.state.pending == "pay_amount"
+
+
+@pytest.mark.parametrize("text", ["lo que pueda", "quiero saber algo del pago"])
+def test_given_some_of_it_with_no_offer_to_pay_then_not_a_pay_request(text: str) -> None:
+    turn = say(text)
+    assert turn.intent is not None and turn.intent.name == "unknown"
+    assert turn.actions == []
+
+
 def test_given_no_payment_gateway_and_an_unclear_amount_then_the_instructions() -> None:
     turn = say("quiero pagar 500 o 600", facts=replace(FACTS, online_pay=False))
     assert turn.actions == [] and turn.state.pending is None
