@@ -5,8 +5,8 @@ no I/O; the account's facts come as a frozen value.
 
 Rules: nothing about the debt before the identity check (``verified``); `stop` and
 `dispute` are carried out first and never answered with a payment push; an `agent`
-request, a dispute or two misunderstandings in a row hand the conversation over to
-a person (HandOver with a reason). Money in the account's locale and currency.
+request, a dispute, two misunderstandings in a row or two answers to "how much?" with
+no amount to take hand the conversation over to a person (HandOver with a reason). Money in the account's locale and currency.
 """
 
 from __future__ import annotations
@@ -39,6 +39,9 @@ from selfservice.parties import DECEASED
 from selfservice.reading import day_reading, parse_amount, parse_day, parse_hour, read_amount
 
 MAX_MISUNDERSTOOD = 2  # this many in a row: a person takes over
+# Answers to "how much?" that give no amount to take (unclear, zero, above the balance),
+# this many in a row: a person takes over, never a question asked forever.
+MAX_UNCLEAR_AMOUNTS = 2
 MAX_IDENTITY_FAILURES = 3
 DEFAULT_PROMISE_DAYS = 30
 LANGUAGES = ("es", "en")
@@ -99,6 +102,7 @@ class DialogueState:
     promise_due: date | None = None
     identity_failures: int = 0
     handed_over: bool = False  # a person has the conversation: the assistant is quiet
+    unclear_amounts: int = 0  # answers to "how much?" with no amount to take, in a row
 
 
 PENDING = (
@@ -117,6 +121,7 @@ def dump_state(state: DialogueState) -> dict[str, Any]:
         "promise_due": None if state.promise_due is None else state.promise_due.isoformat(),
         "identity_failures": state.identity_failures,
         "handed_over": state.handed_over,
+        "unclear_amounts": state.unclear_amounts,
     }
 
 
@@ -153,6 +158,7 @@ def load_state(data: Any) -> DialogueState:
         promise_due=due,
         identity_failures=small("identity_failures"),
         handed_over=data.get("handed_over") is True,
+        unclear_amounts=small("unclear_amounts"),
     )
 
 
@@ -361,6 +367,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
                        "instalments) or \"hablar con un asesor\" (talk to an agent)."),
     "handover_not_understood": ("Le comunico con un asesor para ayudarle mejor.",
                                 "I am putting you through to an agent who can help you better."),
+    "handover_amount": ("No logro entender el monto. Le comunico con un asesor para acordarlo "
+                        "con usted; verá lo que hemos hablado.",
+                        "I still cannot tell the amount. I am putting you through to an agent "
+                        "to agree it with you, who will see our conversation."),
     "no_account": ("No encuentro su cuenta en este momento. Un asesor le atenderá.",
                    "I cannot find your account right now. An agent will help you."),
     "thanks": ("Con gusto. ¿Le ayudo con algo más?", "You are welcome. Anything else?"),
@@ -477,7 +487,8 @@ def respond(
         turn = _answer_pending(state, text, intent, facts, now, lang)
         if turn is not None:
             return turn
-        state = replace(state, pending=None, promise_amount=None, promise_due=None)
+        state = replace(state, pending=None, promise_amount=None, promise_due=None,
+                        unclear_amounts=0)  # fmt: skip
     # 3. A new request.
     return _handle(state, text, intent, facts, now, lang)
 
@@ -931,7 +942,7 @@ def _pay(
     if not text and state.promise_amount is not None:
         amount = state.promise_amount  # said before the identity check
     state = replace(state, promise_amount=None)
-    done = replace(state, pending=None, misunderstood=0)
+    done = replace(state, pending=None, misunderstood=0, unclear_amounts=0)
     if facts.balance <= 0:
         return _balance(done, facts, lang, intent)
     if _pays_later(text, facts, now):
@@ -943,7 +954,7 @@ def _pay(
     if amount is not None and amount <= 0:
         asking = replace(state, pending="pay_amount", misunderstood=0)
         reply = _say(lang, "pay_how_much", amount=show_money(facts.balance, facts))
-        return Turn([reply], [], asking, intent)
+        return _ask_amount(asking, reply, tried=answering, lang=lang, intent=intent)
     replies = []
     if amount is None:
         amount = facts.balance
@@ -956,6 +967,20 @@ def _pay(
     link = SendPaymentLink(amount, sent=_say(lang, "pay_link", amount=show_money(amount, facts)),
                            failed=failed)  # fmt: skip
     return Turn(replies, [link], done, intent)
+
+
+def _ask_amount(
+    asking: DialogueState, reply: str, *, tried: bool, lang: str, intent: Intent
+) -> Turn:
+    """Ask the amount (again). An answer that gave none to take (`tried`) counts; the
+    MAX_UNCLEAR_AMOUNTS-th in a row hands the conversation to a person, and the reply
+    says so. A new question (not an answer) starts the count again."""
+    count = asking.unclear_amounts + 1 if tried else 0
+    if count >= MAX_UNCLEAR_AMOUNTS:
+        done = replace(asking, pending=None, promise_amount=None, promise_due=None,
+                       handed_over=True, unclear_amounts=count)  # fmt: skip
+        return Turn([_say(lang, "handover_amount")], [HandOver("amount_unclear")], done, intent)
+    return Turn([reply], [], replace(asking, unclear_amounts=count), intent)
 
 
 def _how_to_pay(facts: AccountFacts, lang: str) -> str:
@@ -1010,15 +1035,20 @@ def _promise(
     if due is None:
         waiting = replace(state, pending="promise_date", promise_amount=amount)
         return Turn([_say(lang, "promise_when")], [], waiting, intent)
+    # An answer to "how much?" that named an amount this turn cannot take.
+    tried = answering == "promise_amount" and (
+        said is not None or read_amount(text, bare=True, currency=facts.currency).unclear
+    )
     if amount is not None and not Decimal(0) < amount <= facts.balance:
         waiting = replace(state, pending="promise_amount", promise_due=due, promise_amount=None)
         reply = _say(lang, "promise_bad_amount", amount=show_money(facts.balance, facts))
-        return Turn([reply], [], waiting, intent)
+        return _ask_amount(waiting, reply, tried=tried, lang=lang, intent=intent)
     if amount is None:
         waiting = replace(state, pending="promise_amount", promise_due=due)
         reply = _say(lang, "promise_how_much", amount=show_money(facts.balance, facts))
-        return Turn([reply], [], waiting, intent)
-    done = replace(state, pending=None, promise_due=None, promise_amount=None, misunderstood=0)
+        return _ask_amount(waiting, reply, tried=tried, lang=lang, intent=intent)
+    done = replace(state, pending=None, promise_due=None, promise_amount=None, misunderstood=0,
+                   unclear_amounts=0)  # fmt: skip
     reply = _say(lang, "promise_done", amount=show_money(amount, facts),
                  date=show_date(due, facts, lang))  # fmt: skip
     return Turn([reply], [MakePromise(amount, due)], done, intent)

@@ -21,6 +21,7 @@ from selfservice import identity
 REASONS = {
     "agent_requested": "agent",
     "not_understood": "misunderstood",
+    "amount_unclear": "amount",
     "dispute": "dispute",
     "identity_failed": "identity",
     "no_account": "no_account",

@@ -97,6 +97,7 @@ CONVERSATION_CHANNEL_LABELS = {**CHANNEL_LABELS, "chat": N_("Chat del portal")}
 HANDOVER_REASON_LABELS = {
     "agent": N_("El deudor pidió un asesor"),
     "misunderstood": N_("El asistente no entendió dos veces"),
+    "amount": N_("El monto no quedó claro tras preguntarlo"),
     "dispute": N_("Disputa de la deuda"),
     "identity": N_("No pasó la verificación de identidad"),
     "no_account": N_("No se sabe de qué cuenta se trata"),

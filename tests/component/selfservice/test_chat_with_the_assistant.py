@@ -134,6 +134,19 @@ async def test_given_news_of_the_debtors_death_then_queued_as_deceased(
         assert (c.state, c.handover_reason) == ("queued", "deceased")
 
 
+async def test_given_a_promise_amount_unclear_twice_then_queued_for_the_amount(
+    engine: Engine, account_id: int
+) -> None:
+    chat = build_chat(settings(), engine, FakeRedis())
+    for text in ("le pago el viernes", "unos 500", "2 mil 3 mil"):
+        done = await chat.handle_async(Incoming("chat", "portal:s1", text, NOW,
+                                                account_id=account_id, verified=True))  # fmt: skip
+    assert "asesor" in " ".join(r.text for r in done.replies)
+    with transaction(engine) as s:
+        c = s.scalars(select(Conversation)).one()
+        assert (c.state, c.handover_reason) == ("queued", "amount")
+
+
 def test_given_a_state_that_cannot_be_read_then_a_new_unverified_one() -> None:
     bot = ChatAssistant(None)
     assert bot.load({"verified": "yes", "misunderstood": "x" * 9999}, False).verified is False

@@ -317,6 +317,57 @@ def test_given_the_amount_asked_for_and_still_unclear_then_asked_again(answer: s
     assert words(turn).startswith("¿Cuánto quiere pagar?")
 
 
+@pytest.mark.parametrize("lang", ["es", "en"])
+def test_given_the_pay_amount_unclear_again_and_again_then_a_person_takes_over(lang: str) -> None:
+    asked = respond(VERIFIED, "quiero pagar 500 o 600", FACTS, NOW, lang=lang)
+    again = respond(asked.state, "unos 500", FACTS, NOW, lang=lang)
+    assert again.actions == [] and again.state.pending == "pay_amount"
+    handed = respond(again.state, "2 mil 3 mil", FACTS, NOW, lang=lang)
+    assert handed.actions == [HandOver("amount_unclear")]
+    assert handed.state.handed_over and handed.state.pending is None
+    assert words(handed) == (
+        "No logro entender el monto. Le comunico con un asesor para acordarlo con usted; verá "
+        "lo que hemos hablado." if lang == "es" else "I still cannot tell the amount. I am "
+        "putting you through to an agent to agree it with you, who will see our conversation."
+    )  # fmt: skip
+    assert respond(handed.state, "500", FACTS, NOW, lang=lang).actions == []  # a person has it
+
+
+@pytest.mark.parametrize(
+    "answers", [["unos 500", "0"], ["500 o 600", "99 mil"], ["-5", "unos 500"]]
+)
+def test_given_the_promise_amount_unclear_or_refused_twice_then_a_person_takes_over(
+    answers: list[str],
+) -> None:
+    state = say("le pago el viernes").state
+    for answer in answers[:-1]:
+        turn = say(answer, state)
+        assert turn.actions == [] and turn.state.pending == "promise_amount"
+        state = turn.state
+    last = say(answers[-1], state)
+    assert last.actions == [HandOver("amount_unclear")] and last.state.handed_over
+
+
+def test_given_an_unclear_amount_then_a_clear_one_then_booked_and_the_count_starts_again() -> None:
+    asked = say("quiero pagar 500 o 600")
+    again = say("unos 500", asked.state)
+    linked = say("500", again.state)
+    assert linked.actions == [SendPaymentLink(Decimal("500.00"))]
+    assert linked.state.unclear_amounts == 0
+    # A new question is a new count: one unclear answer to it is asked again.
+    fresh = say("unos 300", say("quiero pagar 300 o 400", linked.state).state)
+    assert fresh.actions == [] and fresh.state.pending == "pay_amount"
+
+
+def test_given_an_unclear_amount_count_then_it_survives_the_stored_state() -> None:
+    again = say("unos 500", say("quiero pagar 500 o 600").state)
+    stored = load_state(json.loads(json.dumps(dump_state(again.state))))
+    assert stored.unclear_amounts == 1
+    assert say("500 o 600", stored).actions == [HandOver("amount_unclear")]
+    assert load_state({"unclear_amounts": "9"}).unclear_amounts == 0
+    assert load_state({"unclear_amounts": -1}).unclear_amounts == 0
+
+
 def test_given_the_amount_asked_for_and_another_request_then_that_request() -> None:
     asked = say("quiero pagar 500 o 600")
     turn = say("cuanto debo", asked.state)
