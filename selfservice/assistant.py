@@ -297,6 +297,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
                      "Which day can you pay? For example \"Friday\" or \"15/12\"."),
     "promise_bad_date": ("La fecha debe estar entre hoy y el {date}. ¿Qué día puede pagar?",
                          "The date must be between today and {date}. Which day can you pay?"),
+    "promise_past_date": ("El {day} ya pasó. La fecha debe estar entre hoy y el {date}. ¿Qué "
+                          "día puede pagar?",
+                          "{day} has passed. The date must be between today and {date}. Which "
+                          "day can you pay?"),
     "promise_exact_date": ("Según dónde esté usted, hoy es el {first} o el {second}. ¿Qué fecha "
                            "exactamente? Escríbala con día y mes, por ejemplo «15/12».",
                            "Depending on where you are, today is {first} or {second}. Which "
@@ -1029,8 +1033,10 @@ def _promise(
                      second=show_date(days[-1], facts, lang))  # fmt: skip
         return Turn([reply], [], waiting, intent)
     if due is not None and not today <= due <= last:
+        # A date gone by ("el 15 de enero de 2026", "15/01/26") or past the horizon.
         waiting = replace(state, pending="promise_date", promise_due=None, promise_amount=amount)
-        reply = _say(lang, "promise_bad_date", date=show_date(last, facts, lang))
+        reply = _say(lang, "promise_past_date" if due < today else "promise_bad_date",
+                     day=show_date(due, facts, lang), date=show_date(last, facts, lang))  # fmt: skip
         return Turn([reply], [], waiting, intent)
     if due is None:
         waiting = replace(state, pending="promise_date", promise_amount=amount)

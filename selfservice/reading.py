@@ -1,5 +1,5 @@
-"""What a debtor's message names: the day ("el viernes", "15/12", "15 de dic", "fin de
-mes", "en 3 días"), the hour ("a las 5") and the amount ("dos mil quinientos", "mil 500",
+"""What a debtor's message names: the day ("el viernes", "15/12", "15 de dic", "15 de
+enero de 2027", "fin de mes", "en 3 días"), the hour ("a las 5") and the amount ("dos mil quinientos", "mil 500",
 "$2.500", "2,500.00", "2k", "200 lucas"). Pure. Read in favour of a question: what reads
 two ways (two days, two amounts, "el otro viernes", "05/06", "entre 500 y 800", "unos
 500", "31 de febrero") is unclear and never guessed: a wrong promise is worse than a
@@ -96,12 +96,15 @@ _PERCENT = re.compile(r"\d+(?:[.,]\d+)?\s*(?:%|por ?ciento|percent)")
 # After a number, words that make it no day of the month.
 _NOT_A_DAY = (r"(?!\s*(?:%|(?:mil|k|pesos|soles|varos|dinero|barras|palos|mxn|cop|pen|dolares|"
               r"por ciento|dias|semanas|meses|cuotas|pagos|partes|horas|hrs|minutos|am|pm)\b))")  # fmt: skip
+# A year after a day and month: "15 de enero de 2027", "enero 15 2027" (commas gone).
+_YEAR = r"(?:\s+(?:de\s+|del\s+)?((?:19|20)\d{2})\b)?"
 _DAY_OF_MONTH = re.compile(
     rf"\b(?:el|dia|al|del|para el|hasta el|on the|the)\s+(?:dia\s+)?(\d{{1,2}})(?:st|nd|rd|th)?"
-    rf"\b{_NOT_A_DAY}(?:\s+(?:de\s+|of\s+)?({_MONTH}))?"
-    rf"|\b(\d{{1,2}})(?:\s+de|\s+of)?\s+({_MONTH})"
-    rf"|\b({_MONTH})\s+(\d{{1,2}})\b(?!\s*(?:mil|k|pesos|soles|dolares)\b)"
-    rf"|\b({_WEEKDAY})\s+(\d{{1,2}})\b{_NOT_A_DAY}"
+    rf"\b{_NOT_A_DAY}(?:\s+(?:de\s+|of\s+)?({_MONTH}){_YEAR})?"
+    rf"|\b(\d{{1,2}})(?:st|nd|rd|th)?(?:\s+de|\s+of)?\s+({_MONTH}){_YEAR}"
+    rf"|\b({_MONTH})\s+(\d{{1,2}})(?:st|nd|rd|th)?\b(?!\s*(?:mil|k|pesos|soles|dolares)\b)"
+    rf"{_YEAR}"
+    rf"|\b({_WEEKDAY})\s+(\d{{1,2}})\b{_NOT_A_DAY}(?:\s+(?:de\s+)?({_MONTH}){_YEAR})?"
     rf"|\b(\d{{1,2}})(?:st|nd|rd|th)\b"
 )
 _SPAN = re.compile(
@@ -141,10 +144,11 @@ def day_reading(text: str, today: date, floor: date | None = None) -> DayReading
     mentions.extend(_word_days(plain, words, today))
     for match in _DAY_OF_MONTH.finditer(plain):
         groups = match.groups()
-        day_text = next(g for g in (groups[0], groups[2], groups[5], groups[7], groups[8]) if g)
-        month_text = groups[1] or groups[3] or groups[4]
-        found = _month_day(int(day_text), month_text, today, floor)
-        if groups[6] and found is not None and found.weekday() != _weekday_number(groups[6]):
+        day_text = next(g for g in (groups[0], groups[3], groups[7], groups[10], groups[13]) if g)
+        month_text = groups[1] or groups[4] or groups[6] or groups[11]
+        year_text = groups[2] or groups[5] or groups[8] or groups[12]
+        found = _month_day(int(day_text), month_text, today, floor, year_text)
+        if groups[9] and found is not None and found.weekday() != _weekday_number(groups[9]):
             found = None  # "el viernes 14" when the 14th is a Monday
         mentions.append(found)
     for match in _SPAN.finditer(plain):
@@ -228,7 +232,11 @@ def _weekday(index: int, words: list[str], today: date) -> date | None:
     return today + timedelta(days=(number - today.weekday()) % 7 or 7)
 
 
-def _month_day(day: int, month_text: str | None, today: date, floor: date) -> date | None:
+def _month_day(
+    day: int, month_text: str | None, today: date, floor: date, year_text: str | None = None
+) -> date | None:
+    if month_text and year_text:  # as written, even gone by: the dialogue refuses it
+        return _safe_date(int(year_text), MONTH_WORDS[month_text], day)
     if month_text:
         month = MONTH_WORDS[month_text]
         found = _safe_date(floor.year, month, day)
@@ -253,8 +261,9 @@ def _month_end(today: date) -> date:
 
 
 def parse_day(text: str, today: date, floor: date | None = None) -> date | None:
-    """The day a message names, never before today; None when it names none or one
-    that reads two ways (day_reading says which)."""
+    """The day a message names; None when it names none or one that reads two ways
+    (day_reading says which). Before today only with its year ("15/01/26", "15 de enero
+    de 2026"): as written, for the dialogue to refuse."""
     return day_reading(text, today, floor).day
 
 
@@ -288,15 +297,17 @@ class AmountReading:
     unclear: bool = False  # two amounts, a range, "unos 500", another currency, "-500"
 
 
+# A date's year as written, comma and all ("enero 15, 2027"): no amount.
+_YEAR_WRITTEN = r"(?:\s*,?\s+(?:de\s+|del\s+)?(?:19|20)\d{2}\b)?"
 # Numbers that are no amount: dates, hours, counts, percentages, references, years.
 _NOT_AMOUNTS = re.compile(
     "|".join([
         r"\ba las? \d{1,2}(?:[:. ][0-5]\d\b)?",
         r"\b\d{1,2}(?:[:.]\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.|hrs?|horas?)\b",
         rf"\b(?:el|dia|al|del|para el|hasta el|on the|the)\s+(?:dia\s+)?\d{{1,2}}(?:st|nd|rd|th)?"
-        rf"\b(?![.,]\d){_NOT_A_DAY}(?:\s+(?:de\s+)?{_MONTH})?",
-        rf"\b\d{{1,2}}\s+(?:de\s+)?{_MONTH}(?:\s+(?:de\s+|del\s+)?\d{{4}})?",
-        rf"\b{_MONTH}\s+\d{{1,2}}\b(?!\s*(?:mil|k|pesos|soles)\b)",
+        rf"\b(?![.,]\d){_NOT_A_DAY}(?:\s+(?:de\s+|of\s+)?{_MONTH}{_YEAR_WRITTEN})?",
+        rf"\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:de\s+|of\s+)?{_MONTH}{_YEAR_WRITTEN}",
+        rf"\b{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?\b(?!\s*(?:mil|k|pesos|soles)\b){_YEAR_WRITTEN}",
         rf"\b{_WEEKDAY}\s+\d{{1,2}}\b{_NOT_A_DAY}",
         r"\b\d{1,2}(?:st|nd|rd|th)\b",
         rf"\b{_NUMBER}\s+(?:dias?|semanas?|meses|mes|anos?|cuotas?|partes?|pagos?|quincenas?|"

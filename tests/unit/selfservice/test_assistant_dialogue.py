@@ -618,6 +618,45 @@ def test_given_a_promise_of_two_amounts_run_together_then_the_amount_is_asked() 
     assert turn.state.promise_due == date(2026, 12, 11)
 
 
+def test_given_a_promise_with_the_dates_year_then_booked_for_that_date() -> None:
+    turn = say("le pago 500 el 5 de enero de 2027")
+    assert turn.actions == [MakePromise(Decimal("500.00"), date(2027, 1, 5))]
+    english = respond(VERIFIED, "I'll pay 500 on January 5, 2027", FACTS, NOW, lang="en")
+    assert english.actions == [MakePromise(Decimal("500.00"), date(2027, 1, 5))]
+
+
+@pytest.mark.parametrize(
+    ("lang", "text", "reply"),
+    [("es", "le pago 500 el 5 de enero de 2026",
+      "El 5 de enero de 2026 ya pasó. La fecha debe estar entre hoy y el 6 de enero de 2027."),
+     ("es", "le pago 500 el 05/01/26",
+      "El 5 de enero de 2026 ya pasó. La fecha debe estar entre hoy y el 6 de enero de 2027."),
+     ("en", "I'll pay 500 on January 5, 2026",
+      "January 5, 2026 has passed. The date must be between today and January 6, 2027."),
+     ("es", "le pago 500 el 15 de enero de 2027",
+      "La fecha debe estar entre hoy y el 6 de enero de 2027."),
+     ("es", "le pago 500 el 15/01/27", "La fecha debe estar entre hoy y el 6 de enero de 2027."),
+     ("es", "quiero pagar el 5 de enero de 2026",
+      "El 5 de enero de 2026 ya pasó. La fecha debe estar entre hoy y el 6 de enero de 2027.")],
+)  # fmt: skip
+def test_given_a_promise_date_gone_by_or_far_with_its_year_then_refused_with_the_reason(
+    lang: str, text: str, reply: str
+) -> None:
+    turn = respond(VERIFIED, text, FACTS, NOW, lang=lang)
+    assert turn.actions == [] and turn.state.pending == "promise_date"
+    assert words(turn).startswith(reply)
+    if "500" in text:  # the amount said waits for a day that can be booked
+        answer = respond(turn.state, "el viernes", FACTS, NOW, lang=lang)
+        assert answer.actions == [MakePromise(Decimal("500.00"), date(2026, 12, 11))]
+
+
+def test_given_the_promise_date_asked_when_the_answer_is_gone_by_then_refused() -> None:
+    asked = say("me comprometo a pagar")
+    turn = say("el 20 de noviembre de 2026", asked.state)
+    assert turn.actions == [] and turn.state.pending == "promise_date"
+    assert words(turn).startswith("El 20 de noviembre de 2026 ya pasó.")
+
+
 def test_given_a_promise_above_the_balance_then_asked_again() -> None:
     turn = say("le pago 99 mil el viernes")
     assert turn.actions == []

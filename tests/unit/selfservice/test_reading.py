@@ -190,6 +190,45 @@ def test_given_a_date_gone_by_with_its_year_then_that_date_for_the_dialogue_to_r
     assert day_reading("10/11", TODAY).day == date(2027, 11, 10)  # no year: the next one
 
 
+@pytest.mark.parametrize(
+    ("text", "day"),
+    [
+        ("el 15 de enero de 2027", date(2027, 1, 15)), ("el 15 de enero del 2027", date(2027, 1, 15)),
+        ("15 de enero 2027", date(2027, 1, 15)), ("enero 15, 2027", date(2027, 1, 15)),
+        ("January 15, 2027", date(2027, 1, 15)), ("January 15th, 2027", date(2027, 1, 15)),
+        ("the 15th of January 2027", date(2027, 1, 15)), ("15 January 2027", date(2027, 1, 15)),
+        ("15/01/27", date(2027, 1, 15)), ("15-01-2027", date(2027, 1, 15)),
+        ("el viernes 15 de enero de 2027", date(2027, 1, 15)),
+        ("el viernes 15 de enero", date(2027, 1, 15)),
+        # Gone by or far, as written: the dialogue refuses them with a reason.
+        ("el 15 de enero de 2026", date(2026, 1, 15)), ("el 20 de diciembre de 2025", date(2025, 12, 20)),
+        ("15/01/26", date(2026, 1, 15)), ("el 15 de enero de 2028", date(2028, 1, 15)),
+    ],
+)  # fmt: skip
+def test_given_a_date_with_its_year_then_that_year_never_another(text: str, day: date) -> None:
+    # Before, a year after a month's name was dropped: "el 15 de enero de 2026" read as
+    # 15 January 2027 (the next one), a date the debtor did not write.
+    assert day_reading(text, TODAY) == DayReading(day)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["el 31 de febrero de 2027", "el jueves 15 de enero de 2027", "el 29 de febrero de 2027"],
+)
+def test_given_a_date_with_its_year_that_does_not_exist_then_unclear(text: str) -> None:
+    assert day_reading(text, TODAY) == UNCLEAR_DAY
+
+
+@pytest.mark.parametrize(
+    ("text", "amount"),
+    [("I will pay 500 on January 15, 2027", D(500)), ("enero 15, 2027", None),
+     ("el 15 de enero 2027", None), ("te pago 800 el 15 de enero de 2027", D(800))],
+)  # fmt: skip
+def test_given_a_dates_year_then_it_is_no_amount(text: str, amount: Decimal | None) -> None:
+    expected = None if amount is None else amount.quantize(D("0.01"))
+    assert read_amount(text) == AmountReading(expected)
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=300), st.sampled_from(["", "MXN", "COP", "PEN"]), st.booleans())
 def test_given_any_text_then_reading_never_raises_and_never_goes_back(
