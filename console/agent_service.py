@@ -25,7 +25,7 @@ from compliance.opt_outs import OptOutError, record_opt_out
 from compliance.profile import Profile, load_profiles
 from compliance.protection import protection_reason
 from compliance.service import account_facts
-from console import call_script
+from console import call_script, verify_lock
 from console.call_script import ScriptFacts
 from console.contact_labels import (
     channel_label,
@@ -45,9 +45,11 @@ from console.dispositions import (
     parse_disposition,
     plan_from_form,
 )
+from console.document_proof import document_matcher
 from console.i18n import N_, gettext_
 from console.identity import (
     VERIFIED_PARTIES,
+    chat_prompts,
     failed_prompts,
     masked_ref,
     party_prompts,
@@ -158,6 +160,16 @@ def _is_chat(attempt: CallAttempt | None) -> bool:
     return attempt is not None and attempt.source == CHAT_LEDGER_SOURCE
 
 
+def _questions(config: dict[str, Any], party: str, account: Account,
+               attempt: CallAttempt | None, key: bytes | None) -> tuple[str, ...]:  # fmt: skip
+    """The questions that verify ``party`` on this attempt: a chat's are an inbound
+    caller's (identity.chat_prompts: the document's digits where on file), a call's
+    the campaign's party questions."""
+    if _is_chat(attempt):
+        return chat_prompts(config, party, document_matcher(key, account) is not None)
+    return party_prompts(config, party)
+
+
 def build_pop(
     engine: Engine,
     account_id: int,
@@ -167,9 +179,12 @@ def build_pop(
     purpose: str,
     audit: bool = True,
     verified_party: str | None = None,
+    key: bytes | None = None,
 ) -> dict[str, Any] | None:
     """What the agent needs about the account; writes a pii_view entry (unless
-    ``audit`` is False: the caller then records the view itself).
+    ``audit`` is False: the caller then records the view itself). ``key``: the
+    portal's identity key (document_proof.document_key), which a chat's questions
+    need to ask the document's digits.
 
     Until the person on the line is verified (``verified_party`` is "titular" or
     "aval") the pop carries no fact about the debt: name, masked reference, the
@@ -238,7 +253,7 @@ def build_pop(
             "verification": {
                 party: [
                     {"code": p["code"], "label": gettext_(p["label"])}
-                    for p in prompt_labels(party_prompts(config, party), party)
+                    for p in prompt_labels(_questions(config, party, account, attempt, key), party)
                 ]
                 for party in VERIFIED_PARTIES
             },
@@ -544,6 +559,11 @@ class InboundCallCheck(PermissionError):
     """The party check asked on an inbound phone call (`INBOUND_CHECK_ONLY`)."""
 
 
+class AccountLocked(PermissionError):
+    """A chat's party check refused unchecked: the account's identity check is locked
+    over every call and chat (console/verify_lock.py, `verify_lock.LOCKED`)."""
+
+
 def _inbound_call(attempt: CallAttempt) -> bool:
     """A phone call the debtor made (not a chat's row). The dialer writes its account
     on it from the start when the caller's number names one (dialer/inbound/calls.py),
@@ -583,11 +603,19 @@ def verify_party(
     party: str,
     answers: dict[str, str],
     live_attempt: int | None = None,
+    now: datetime | None = None,
+    key: bytes | None = None,
 ) -> bool:
     """The answers of the person on the agent's call against the campaign's question
-    set for ``party``; the check (passed or not) is written to the audit chain."""
+    set for ``party``; the check (passed or not) is written to the audit chain.
+
+    A chat's person is asked an inbound caller's questions (`_questions`) and its wrong
+    answers count toward the account's lock over every call and chat
+    (console/verify_lock.py): a locked account is not checked (`AccountLocked`).
+    ``key``: the portal's identity key, which checks the document's digits."""
     if party not in VERIFIED_PARTIES:
         raise FormErrors({"party": N_("Indique con quién se habló.")})
+    at = now or datetime.now(UTC)
     with transaction(engine) as session:
         attempt = session.get(CallAttempt, attempt_id)
         if attempt is None or not _verifies(attempt, agent, live_attempt):
@@ -597,10 +625,19 @@ def verify_party(
         account = session.get(Account, attempt.account_id)
         assert account is not None
         campaign = session.get(Campaign, account.campaign_id) if account.campaign_id else None
-        prompts = party_prompts(campaign_config(campaign), party)
-        failed = failed_prompts(
-            prompts, answers, account.external_ref, account.debtor_name, account.custom_fields
-        )
+        prompts = _questions(campaign_config(campaign), party, account, attempt, key)
+        chat = _is_chat(attempt)
+        # The account's row held until this check is counted: parallel checks of one
+        # account get no extra tries (None: locked, nothing compared).
+        gate = verify_lock.take(session, account.id, at) if chat else None
+        locked = chat and gate is None
+        failed = (
+            []
+            if locked
+            else failed_prompts(prompts, answers, account.external_ref, account.debtor_name,
+                                account.custom_fields, document_matcher(key, account))
+        )  # fmt: skip
+        passed = not locked and not failed
         audit_append(
             session,
             "identity_check",
@@ -609,13 +646,18 @@ def verify_party(
                 "account_id": account.id,
                 "party": party,
                 "prompts": list(prompts),
-                "passed": not failed,
+                "passed": passed,
                 "failed": failed,
+                **({"refused": "account_locked"} if locked else {}),
             },
             actor=agent.actor,
             subject=f"account:{account.id}",
         )
-        return not failed
+        if gate is not None:
+            verify_lock.record(session, gate, account, passed, at, agent.actor)
+    if locked:  # the refusal is evidence too: committed above, refused here
+        raise AccountLocked(attempt_id)
+    return passed
 
 
 @dataclass

@@ -15,15 +15,16 @@ from aiohttp import WSMsgType, web
 from sqlalchemy import Engine, select
 
 from console import agent_service as svc
-from console import portal_unlock, verify_tries
+from console import portal_unlock, verify_lock, verify_tries
 from console.agent_pauses import record_pause
 from console.chat_unattached import pending_chat_pop
 from console.code_labels import PAUSE_CODES, pause_label
 from console.day_window import ZoneError, local_midnight, zone_named
 from console.debtor_locale import console_locale
 from console.dispositions import FormErrors
+from console.document_proof import document_key
 from console.i18n import N_, gettext_
-from console.inbound_service import document_key, pending_inbound_pop
+from console.inbound_service import pending_inbound_pop
 from console.keys import (
     CALLBACK_CHECKER,
     CLOCK,
@@ -340,7 +341,7 @@ async def current_pop(request: web.Request) -> web.StreamResponse:
             if inbound is not None:
                 return web.json_response({"ok": True, "pop": inbound})
         pop = await in_db(
-            request, svc.build_pop, pending[1], pending[0], user, now, "pop", True, party
+            request, svc.build_pop, pending[1], pending[0], user, now, "pop", True, party, key
         )
         if pop is not None and await in_db(request, is_chat, pending[0]):
             pop["direction"] = CHAT_DIRECTION  # the page says "En chat" again
@@ -397,7 +398,16 @@ async def account_view(request: web.Request) -> web.StreamResponse:
         # or not (inbound_service.verify_identity).
         return json_error(403, gettext_(INBOUND_VERIFY_FIRST))
     pop = await in_db(
-        request, svc.build_pop, account_id, attempt_id, user, now, "account_view", True, party
+        request,
+        svc.build_pop,
+        account_id,
+        attempt_id,
+        user,
+        now,
+        "account_view",
+        True,
+        party,
+        document_key(request.app[SETTINGS].portal_identity_key),
     )
     if pop is None:
         return json_error(404, gettext_("La cuenta no existe."))
@@ -454,11 +464,16 @@ async def verify_party(request: web.Request) -> web.StreamResponse:
         return json_error(409, gettext_(svc.INBOUND_CHECK_ONLY))
     if not await verify_tries.take(redis, attempt_id):
         return json_error(429, gettext_(verify_tries.TOO_MANY_ON_CALL))
+    key = document_key(request.app[SETTINGS].portal_identity_key)
     try:
-        passed = await in_db(request, svc.verify_party, user, attempt_id, party, answers, live)
+        passed = await in_db(request, svc.verify_party, user, attempt_id, party, answers, live,
+                             request.app[CLOCK](), key)  # fmt: skip
     except svc.InboundCallCheck:
         await verify_tries.give_back(redis, attempt_id)
         return json_error(409, gettext_(svc.INBOUND_CHECK_ONLY))
+    except svc.AccountLocked:  # a chat's account: refused before any answer was compared
+        await verify_tries.give_back(redis, attempt_id)
+        return json_error(423, gettext_(verify_lock.LOCKED))
     except PermissionError:
         await verify_tries.give_back(redis, attempt_id)
         return json_error(403, gettext_("Esta llamada no es suya."))
@@ -475,7 +490,7 @@ async def verify_party(request: web.Request) -> web.StreamResponse:
     assert account_id is not None
     pop = await in_db(
         request, svc.build_pop, account_id, attempt_id, user, request.app[CLOCK](),
-        "verified_pop", True, party,
+        "verified_pop", True, party, key,
     )  # fmt: skip
     return web.json_response({"ok": True, "pop": pop})
 

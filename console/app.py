@@ -55,8 +55,8 @@ from console import (
     supervisor_views,
     zone_views,
 )
+from console.document_proof import document_key
 from console.i18n import LANGUAGES, activate, gettext_, ngettext_
-from console.inbound_service import document_key
 from console.keys import (
     CALLBACK_CHECKER,
     CHAT,

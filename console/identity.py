@@ -32,6 +32,7 @@ AVAL_PROMPT_LABELS = {
     "account_last4": N_("Últimos 4 dígitos de la cuenta que avala"),
     "postal_code": N_("Código postal del titular"),
     "full_name": N_("Nombre completo del titular"),
+    "document_last4": N_("Últimos 4 dígitos del documento del titular (INE, cédula, DNI)"),
 }
 # Outbound default: on file for every account (the name and the reference).
 DEFAULT_PARTY_VERIFICATION = ("full_name", "account_last4")
@@ -53,6 +54,26 @@ def party_prompts(config: Mapping[str, Any], party: str) -> tuple[str, ...]:
         return DEFAULT_PARTY_VERIFICATION
     chosen = tuple(str(v) for v in raw if v in VERIFICATIONS)
     return chosen or DEFAULT_PARTY_VERIFICATION
+
+
+def chose_questions(config: Mapping[str, Any]) -> bool:
+    """Whether the campaign set its inbound questions itself (`inbound.verification`
+    with a known code); else the default set is asked, which the document replaces."""
+    raw = (config.get("inbound") or {}).get("verification")
+    return isinstance(raw, list | tuple) and any(v in VERIFICATIONS for v in raw)
+
+
+def chat_prompts(config: Mapping[str, Any], party: str, has_document: bool) -> tuple[str, ...]:
+    """The questions of the person writing in a chat the agent was given with its
+    account (a WhatsApp or SMS number that names one account): like an inbound caller,
+    the document's last 4 digits where the account has them on file (`has_document`)
+    and the campaign did not choose its inbound questions
+    (inbound_service.proof_prompts); the outbound default (the name and the
+    reference's last 4 digits) is printed on every letter. A guarantor is asked the
+    titular's document. Otherwise the party's questions, as on an outbound call."""
+    if has_document and not chose_questions(config):
+        return (DOCUMENT_PROMPT,)
+    return party_prompts(config, party)
 
 
 def prompt_labels(prompts: tuple[str, ...], party: str) -> list[dict[str, str]]:

@@ -5,9 +5,8 @@ Synchronous; handlers run it in a thread. Every view of personal data is audited
 
 from __future__ import annotations
 
-import hmac
 import json
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,13 +15,19 @@ from sqlalchemy import Engine, or_, select
 
 from console import verify_lock
 from console.agent_service import build_pop, campaign_config, recording_facts
+from console.document_proof import document_matcher
 from console.i18n import N_, gettext_
-from console.identity import DOCUMENT_PROMPT, PROMPT_LABELS, failed_prompts, masked_ref
+from console.identity import (
+    DOCUMENT_PROMPT,
+    PROMPT_LABELS,
+    chose_questions,
+    failed_prompts,
+    masked_ref,
+)
 from console.users import CurrentUser
 from dialer.inbound.ani import normalise_ani
 from dialer.inbound.settings import DEFAULT_VERIFICATION, VERIFICATIONS
 from dialer.messages import InboundPop
-from selfservice import identity as idc
 from store.audit import append as audit_append
 from store.db import transaction
 from store.models import (
@@ -76,13 +81,6 @@ def _verification(config: dict[str, Any]) -> tuple[str, ...]:
     return tuple(v for v in raw if v in VERIFICATIONS) or DEFAULT_VERIFICATION
 
 
-def chose_questions(config: dict[str, Any]) -> bool:
-    """Whether the campaign set its inbound questions itself (`inbound.verification`
-    with a known code); else the default set is asked, which the document replaces."""
-    raw = (config.get("inbound") or {}).get("verification")
-    return isinstance(raw, list | tuple) and any(v in VERIFICATIONS for v in raw)
-
-
 def proof_prompts(prompts: tuple[str, ...], named_by_reference: bool,
                   has_document: bool = False, chosen: bool = True) -> tuple[str, ...]:  # fmt: skip
     """The questions that prove the caller is the account's debtor. The default question
@@ -101,32 +99,6 @@ def proof_prompts(prompts: tuple[str, ...], named_by_reference: bool,
     if has_document and all(p == NAME_PROMPT for p in others):
         return (DOCUMENT_PROMPT,)
     return others or (NAME_PROMPT,)
-
-
-def document_key(encoded: str) -> bytes | None:
-    """The portal's identity key from settings; None when unset or unusable (then no
-    document is asked: an account's identity hash cannot be checked without it)."""
-    try:
-        return idc.identity_key(encoded)
-    except idc.IdentityError:
-        return None
-
-
-def _document_matcher(key: bytes | None, account: Account) -> Callable[[str], bool] | None:
-    """The check of the document's last digits typed by the agent against the account's
-    imported identity (selfservice/identity.py); None when there is nothing to check."""
-    stored = account.identity_hash
-    if key is None or not stored:
-        return None
-
-    def matches(answer: str) -> bool:
-        try:
-            digits = idc.normalise_answer(answer)
-        except idc.IdentityError:
-            return False
-        return hmac.compare_digest(stored, idc.identity_hash(key, account.external_ref, digits))
-
-    return matches
 
 
 def _labelled(prompts: tuple[str, ...]) -> list[dict[str, str]]:
@@ -207,7 +179,7 @@ def build_inbound_pop(engine: Engine, message: dict[str, Any], agent: CurrentUse
             {
                 **_candidate(a),
                 "prompts": _labelled(
-                    proof_prompts(prompts, False, _document_matcher(key, a) is not None, chosen)
+                    proof_prompts(prompts, False, document_matcher(key, a) is not None, chosen)
                 ),
             }
             for a in accounts
@@ -240,7 +212,7 @@ def verify_identity(engine: Engine, agent: CurrentUser, attempt_id: int, account
         account = s.get(Account, account_id)
         if account is None:
             raise InboundError(gettext_("La cuenta no existe."), 404)
-        document = _document_matcher(key, account)
+        document = document_matcher(key, account)
         prompts = proof_prompts(call.verification, account_id in named_by_reference,
                                 document is not None, call.chosen)  # fmt: skip
         # The account's wrong answers over every call and chat, its row held until this
@@ -271,7 +243,7 @@ def verify_identity(engine: Engine, agent: CurrentUser, attempt_id: int, account
         raise InboundError(gettext_("Los datos no coinciden; no se muestra la cuenta."),
                            wrong_answers=True)  # fmt: skip
     pop = build_pop(engine, account_id, attempt_id, agent, now, "inbound_verified",
-                    verified_party="titular")  # fmt: skip
+                    verified_party="titular", key=key)  # fmt: skip
     assert pop is not None
     pop["direction"] = "inbound"
     pop["label"] = gettext_("Llamada entrante")
@@ -321,7 +293,7 @@ def search_accounts(engine: Engine, agent: CurrentUser, attempt_id: int, query: 
     found = []
     for a in rows:
         by_reference = a.external_ref == text
-        has_document = _document_matcher(key, a) is not None
+        has_document = document_matcher(key, a) is not None
         prompts = proof_prompts(call.verification, by_reference, has_document, call.chosen)
         found.append({**_candidate(a), "prompts": _labelled(prompts), "by_reference": by_reference})
     return found

@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
+from console import document_proof as proof
 from console import inbound_service as svc
 from console import verify_tries
 from console.agent_views import _int_param, _live_attempt, read_fields
@@ -47,7 +48,7 @@ async def _take_search(redis: Any, attempt_id: int) -> bool:
 
 def document_key(request: web.Request) -> bytes | None:
     """The key that checks a debtor's document digits (the portal's), if configured."""
-    return svc.document_key(request.app[SETTINGS].portal_identity_key)
+    return proof.document_key(request.app[SETTINGS].portal_identity_key)
 
 
 def setup_routes(app: web.Application) -> None:

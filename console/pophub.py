@@ -271,5 +271,5 @@ class PopHub:
         agent = self._agent(agent_id)
         return build_pop(
             self._engine, account_id, attempt_id, agent, self._clock(), kind, audit=False,
-            verified_party=verified,
+            verified_party=verified, key=self._document_key,
         )  # fmt: skip

@@ -465,6 +465,8 @@ EN = {
     "Demasiados intentos de verificación en esta llamada; trátela como tercero.": "Too many verification attempts on this call; treat the person as a third party.",
     "Demasiados intentos de verificación en esta conversación; ciérrela sin cuenta.": "Too many verification attempts in this conversation; close it without an account.",
     "Últimos 4 dígitos del documento (INE, cédula, DNI)": "Last 4 digits of the ID document (INE, cédula, DNI)",
+    # a guarantor in a chat is asked the titular's document (console/identity.py chat_prompts)
+    "Últimos 4 dígitos del documento del titular (INE, cédula, DNI)": "Last 4 digits of the account holder's ID document (INE, cédula, DNI)",
     # an inbound call is verified by the inbound check only (console/agent_service.py)
     "En una llamada entrante, verifique a quien llama con las preguntas de la llamada entrante.": "On an inbound call, verify the caller with the inbound call's questions.",
     "Verifique la identidad de quien llama antes de abrir la cuenta.": "Verify the caller's identity before opening the account.",
