@@ -29,6 +29,7 @@ from console.contact_labels import (
 from console.debtor_locale import console_locale
 from console.i18n import N_, gettext_
 from console.money import money_format
+from outreach.channels import REPORTABLE
 from store.models import Account, CallAttempt, Disposition, OutreachStep
 
 
@@ -136,12 +137,24 @@ def timeline_for(engine: Engine, account_id: int, limit: int = 50) -> list[dict[
 # ---------------------------------------------------------------- supervisors
 
 REPORTED = ("sent", "delivered", "read", "replied", "failed")
+# A message that got further was also at each earlier step: read implies delivered, and
+# a reply implies it arrived (not that it was read, which only WhatsApp reports).
+REACHED = {
+    "sent": ("sent",),
+    "delivered": ("sent", "delivered"),
+    "read": ("sent", "delivered", "read"),
+    "replied": ("sent", "delivered", "replied"),
+    "failed": ("sent", "failed"),
+}
 
 
 def message_figures(engine: Engine, campaign_id: int | None, now: datetime,
                     window: timedelta = timedelta(hours=24)) -> list[dict[str, Any]]:  # fmt: skip
-    """Strategy messages of the window per channel and step (template): how many were
-    sent, delivered, read, replied, failed, and not sent (blocked at the final check)."""
+    """Strategy messages of the window per channel and step (template), as a funnel: how
+    many left (sent), arrived (delivered), were read, replied, failed (refused by the
+    gateway, or reported failed after leaving), and were not sent (blocked at the final
+    check). A status the
+    channel cannot report (e-mail's delivery, an SMS's read) is None, shown as a dash."""
     since = now - window
     with Session(engine) as s:
         query = (
@@ -165,8 +178,11 @@ def message_figures(engine: Engine, campaign_id: int | None, now: datetime,
         elif status in ("sent", "uncertain", "sending") or result is not None:
             # What the channel reported last; a message with no report yet counts as sent.
             reported = result if result in REPORTED else ("failed" if result == "lost" else "sent")
-            cell[reported] += count
+            for step in REACHED[reported]:
+                cell[step] += count
     out = []
     for (channel, template), cell in sorted(table.items()):
-        out.append({"channel": channel_label(channel), "step": template_label(template), **cell})
+        known = REPORTABLE.get(channel, frozenset(REPORTED))
+        shown = {k: (v if k == "not_sent" or k in known else None) for k, v in cell.items()}
+        out.append({"channel": channel_label(channel), "step": template_label(template), **shown})
     return out

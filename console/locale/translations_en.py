@@ -44,6 +44,7 @@ EN = {
     "No entregados": "Not delivered",
     "No enviados (cumplimiento)": "Not sent (compliance)",
     "Sin mensajes en las últimas 24 horas": "No messages in the last 24 hours",
+    "Cada columna cuenta los mensajes que llegaron a ese paso: uno leído también cuenta como entregado y enviado. «—»: el canal no lo informa (el correo no confirma la entrega; el SMS no confirma la lectura).": 'Each column counts the messages that reached that step: a read one also counts as delivered and sent. "—": the channel does not report it (e-mail has no delivery receipt; SMS has no read receipt).',
     "CSV para Excel": "CSV for Excel",
     "UTF-8 con BOM, separado por punto y coma": "UTF-8 with BOM, separated by semicolons",
     "Esa campaña no está a su cargo.": "That campaign is not in your charge.",

@@ -41,6 +41,16 @@ STATUS_RANK = {
     MessageStatus.failed: 5,
 }
 
+# What each channel's providers can tell us. SMTP has no delivery or read receipt
+# (a DSN that is not a failure is ignored, outreach/channels/email.py), and no SMS
+# gateway reports a read; a figure of such a status is unknown, not zero.
+REPORTABLE = {
+    "sms": frozenset({MessageStatus.sent, MessageStatus.delivered, MessageStatus.replied,
+                      MessageStatus.failed}),
+    "whatsapp": frozenset(MessageStatus),
+    "email": frozenset({MessageStatus.sent, MessageStatus.replied, MessageStatus.failed}),
+}  # fmt: skip
+
 # Each status as the port's outcome kind: sent and delivered are "ringing" (there,
 # not yet taken), read and replied "answered" (the debtor took it), failed "ended".
 STATUS_OUTCOME = {

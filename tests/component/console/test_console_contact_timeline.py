@@ -92,6 +92,49 @@ def test_given_messages_when_a_supervisor_reads_figures_then_per_channel_and_ste
     assert message_figures(engine, seed.campaign_id + 99, NOW) == []
 
 
+def _sent_step(engine: Engine, seed: Seed, key: str, channel: str, result: str) -> None:
+    attempt = make_attempt(engine, seed.account_id, None, channel=channel, result=result,
+                           source="outreach", started_at=NOW - timedelta(hours=2),
+                           details={"template": "recordatorio", "stage": "friendly"})  # fmt: skip
+    with transaction(engine) as s:
+        s.add(OutreachStep(account_id=seed.account_id, campaign_id=seed.campaign_id, key=key,
+                           stage="friendly", channel=channel, template="recordatorio",
+                           status="sent", due_at=NOW - timedelta(hours=2),
+                           decided_at=NOW - timedelta(hours=2), reasons=[],
+                           attempt_id=attempt))  # fmt: skip
+
+
+def test_given_messages_further_along_when_figures_are_read_then_each_counts_at_every_step_it_passed(
+    engine: Engine, seed: Seed
+) -> None:
+    # A read WhatsApp was also sent and delivered; before, the table put each message in
+    # its last status only and read "sent 0, delivered 0, read 1".
+    for i, result in enumerate(("sent", "delivered", "read", "replied", "failed")):
+        _sent_step(engine, seed, f"w:{i}", "whatsapp", result)
+    for i, result in enumerate(("sent", "replied", "failed")):
+        _sent_step(engine, seed, f"e:{i}", "email", result)
+    for i, result in enumerate(("delivered", "replied")):
+        _sent_step(engine, seed, f"s:{i}", "sms", result)
+    figures = {f["channel"]: f for f in message_figures(engine, seed.campaign_id, NOW)}
+    funnel = ("sent", "delivered", "read", "replied", "failed", "not_sent")
+    assert [figures["WhatsApp"][k] for k in funnel] == [5, 3, 1, 1, 1, 0]
+    # What a channel cannot report is unknown, never a zero that reads as a failure.
+    assert [figures["Correo electrónico"][k] for k in funnel] == [3, None, None, 1, 1, 0]
+    assert [figures["SMS"][k] for k in funnel] == [2, 2, None, 1, 0, 0]
+
+
+async def test_given_an_email_step_when_the_supervisor_opens_the_wallboard_then_unknown_is_a_dash(
+    client: TestClient, engine: Engine, seed: Seed
+) -> None:
+    _sent_step(engine, seed, "e:0", "email", "sent")
+    await login(client, "sofia")
+    page = await (await client.get("/supervisor")).text()
+    row = page[page.index('id="message-figures"') :]
+    row = row[row.index("Correo electrónico") : row.index("</tr>", row.index("Correo electrónico"))]
+    assert re.findall(r"<td>([^<]*)</td>", row)[1:] == ["1", "—", "—", "0", "0", "0"]
+    assert "el correo no confirma la entrega" in page
+
+
 async def test_given_an_sms_attempt_when_the_auditor_opens_it_then_the_page_shows_the_channel_timeline(
     client: TestClient, engine: Engine, seed: Seed
 ) -> None:
