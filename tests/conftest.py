@@ -4,6 +4,7 @@ real Redis (REDIS_URL, else an embedded redis-server for the test session)."""
 from __future__ import annotations
 
 import os
+import sqlite3
 import uuid
 import warnings
 from collections.abc import AsyncIterator, Iterator
@@ -15,7 +16,7 @@ import redis
 import redis.asyncio as aioredis
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
-from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.pool import NullPool
 from support.database_drops import (
     RUN_LOCK_SPACE,
@@ -51,6 +52,17 @@ SERIAL_MODULES = frozenset({
     "test_multi_dialer_pacing.py", "test_redis_loss.py", "test_store_outages.py",
     "test_demo.py", "test_demo_bots.py", "test_demo_restart.py", "test_pbxsim_vs_traces.py",
 })  # fmt: skip
+
+
+@event.listens_for(Engine, "connect")
+def _unordered_reads_reversed(dbapi_conn: Any, _record: Any) -> None:
+    """On SQLite, a SELECT without ORDER BY returns its rows in the reverse of their
+    usual order, in tests only: PostgreSQL promises no order either (a row updated
+    moves in its heap), and CI once failed on two audit entries read back in the
+    other order. Code or a test that reads rows in insertion order without asking
+    for it fails here too, on every run, not only now and then on PostgreSQL."""
+    if isinstance(dbapi_conn, sqlite3.Connection):
+        dbapi_conn.execute("PRAGMA reverse_unordered_selects = ON")
 
 
 RUN_LAST = frozenset({"test_real_floor.py"})

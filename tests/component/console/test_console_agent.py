@@ -117,7 +117,9 @@ async def test_given_ready_agent_when_dialer_publishes_pop_then_socket_receives_
     current = await (await client.get("/api/agent/current")).json()
     assert current["pop"]["verified"] == "titular" and current["pop"]["account"]["balance"]
     with transaction(engine) as session:
-        checks = session.scalars(select(AuditEntry).where(AuditEntry.kind == "identity_check"))
+        checks = session.scalars(
+            select(AuditEntry).where(AuditEntry.kind == "identity_check").order_by(AuditEntry.id)
+        )
         assert [json.loads(c.payload)["passed"] for c in checks] == [False, True]
 
     def pop_view_recorded() -> bool:
@@ -150,7 +152,9 @@ async def test_given_three_wrong_answers_on_a_call_then_the_right_one_is_refused
     right = await verify(client, token, attempt)
     assert right.status == 429 and "tercero" in (await right.json())["reason"]
     with transaction(engine) as session:
-        checks = session.scalars(select(AuditEntry).where(AuditEntry.kind == "identity_check"))
+        checks = session.scalars(
+            select(AuditEntry).where(AuditEntry.kind == "identity_check").order_by(AuditEntry.id)
+        )
         assert [json.loads(c.payload)["passed"] for c in checks] == [False] * 3
 
 

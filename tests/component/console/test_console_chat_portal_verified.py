@@ -51,7 +51,9 @@ async def popped(client: TestClient) -> dict[str, Any]:
 
 def pii_pages(engine: Engine) -> list[str]:
     with transaction(engine) as s:
-        payloads = s.scalars(select(AuditEntry.payload).where(AuditEntry.kind == "pii_view"))
+        payloads = s.scalars(
+            select(AuditEntry.payload).where(AuditEntry.kind == "pii_view").order_by(AuditEntry.id)
+        )
         return [json.loads(p).get("page", "") for p in payloads]
 
 

@@ -43,7 +43,9 @@ def phone(engine: Engine, phone_id: int) -> Phone:
 def changes(engine: Engine) -> list[AuditEntry]:
     with transaction(engine) as session:
         rows = session.scalars(
-            select(AuditEntry).where(AuditEntry.kind == "phone_status_change")
+            select(AuditEntry)
+            .where(AuditEntry.kind == "phone_status_change")
+            .order_by(AuditEntry.id)
         ).all()
         for row in rows:
             session.expunge(row)

@@ -28,7 +28,9 @@ def account(engine: Engine, account_id: int) -> Account:
 
 def entries(engine: Engine, kind: str) -> list[AuditEntry]:
     with transaction(engine) as session:
-        rows = session.scalars(select(AuditEntry).where(AuditEntry.kind == kind)).all()
+        rows = session.scalars(
+            select(AuditEntry).where(AuditEntry.kind == kind).order_by(AuditEntry.id)
+        ).all()
         for row in rows:
             session.expunge(row)
         return list(rows)

@@ -399,7 +399,9 @@ async def test_given_auditor_when_holding_and_releasing_from_the_page_then_row_a
         actions = [
             json.loads(e.payload)["action"]
             for e in session.execute(
-                select(AuditEntry).where(AuditEntry.kind == "recording_hold")
+                select(AuditEntry)
+                .where(AuditEntry.kind == "recording_hold")
+                .order_by(AuditEntry.id)
             ).scalars()
         ]
     assert actions == ["hold", "release"]

@@ -81,7 +81,9 @@ async def test_given_a_locked_user_then_lock_doubles_each_time_and_ends(
         clock.now += timedelta(seconds=1)
     assert await post_login(client, token, "ana", PASSWORD) == 302
     with transaction(engine) as session:
-        locks = session.scalars(select(AuditEntry).where(AuditEntry.kind == "login_locked")).all()
+        locks = session.scalars(
+            select(AuditEntry).where(AuditEntry.kind == "login_locked").order_by(AuditEntry.id)
+        ).all()
         payloads = [json.loads(e.payload) for e in locks]
     assert [p["lockouts"] for p in payloads] == [1, 2, 3]
     assert {p["scope"] for p in payloads} == {"user"}

@@ -124,7 +124,9 @@ async def test_given_a_dead_dialers_lease_taken_by_another_meanwhile_then_it_is_
 
 def in_flight_audit(engine: Engine, attempt_id: int) -> list[dict[str, Any]]:
     with Session(engine) as s:
-        rows = s.scalars(select(AuditEntry).where(AuditEntry.kind == "attempt"))
+        rows = s.scalars(
+            select(AuditEntry).where(AuditEntry.kind == "attempt").order_by(AuditEntry.id)
+        )
         entries = [json.loads(r.payload) for r in rows]
     return [p for p in entries if p["attempt_id"] == attempt_id]
 

@@ -62,7 +62,9 @@ def attempts(engine: Engine) -> dict[int, tuple[int | None, str | None, int | No
 
 def attempt_audit(engine: Engine) -> list[dict[str, Any]]:
     with Session(engine) as s:
-        rows = s.scalars(select(AuditEntry).where(AuditEntry.kind == "attempt"))
+        rows = s.scalars(
+            select(AuditEntry).where(AuditEntry.kind == "attempt").order_by(AuditEntry.id)
+        )
         return [json.loads(r.payload) for r in rows]
 
 

@@ -82,7 +82,10 @@ def test_given_consent_withdrawn_mid_shift_then_positions_dropped(
     assert positions.last_positions(engine, later) == []
     with Session(engine) as s:
         entries = [
-            e.payload for e in s.scalars(select(AuditEntry).where(AuditEntry.kind == "field_shift"))
+            e.payload
+            for e in s.scalars(
+                select(AuditEntry).where(AuditEntry.kind == "field_shift").order_by(AuditEntry.id)
+            )
         ]
     assert len(entries) == 2 and '"consent":false' in entries[1]
 

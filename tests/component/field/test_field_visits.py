@@ -418,7 +418,8 @@ BEHIND = timedelta(hours=13)
 def _refusals(engine: Engine) -> list[str]:
     with Session(engine) as s:
         return list(s.scalars(
-            select(AuditEntry.payload).where(AuditEntry.kind == "visit_checkin_refused")))  # fmt: skip
+            select(AuditEntry.payload).where(AuditEntry.kind == "visit_checkin_refused")
+            .order_by(AuditEntry.id)))  # fmt: skip
 
 
 def test_given_phone_clock_13h_behind_when_checking_in_online_at_23h_then_judged_at_receipt(

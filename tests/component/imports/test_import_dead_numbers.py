@@ -45,7 +45,8 @@ def status(engine: Engine) -> Phone:
 def changes(engine: Engine) -> list[tuple[str, dict[str, object]]]:
     with Session(engine) as s:
         return [(e.actor, json.loads(e.payload)) for e in s.scalars(
-            select(AuditEntry).where(AuditEntry.kind == "phone_status_change"))]  # fmt: skip
+            select(AuditEntry).where(AuditEntry.kind == "phone_status_change")
+            .order_by(AuditEntry.id))]  # fmt: skip
 
 
 def test_given_invalid_number_and_declined_rows_when_imported_then_kept_as_such(

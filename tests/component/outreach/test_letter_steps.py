@@ -169,7 +169,7 @@ def decision_payloads(engine: Engine, decision_id: int) -> list[dict[str, Any]]:
 
     with Session(engine) as s:
         payloads = [json.loads(e.payload) for e in s.scalars(
-            select(AuditEntry).where(AuditEntry.kind == "decision"))]  # fmt: skip
+            select(AuditEntry).where(AuditEntry.kind == "decision").order_by(AuditEntry.id))]  # fmt: skip
     return [p for p in payloads if p["decision_id"] == decision_id]
 
 

@@ -53,7 +53,8 @@ def count(engine: Engine, model: Any) -> int:
 
 def ledger(engine: Engine, account_id: int) -> list[CallAttempt]:
     with Session(engine) as s:
-        return list(s.scalars(select(CallAttempt).where(CallAttempt.account_id == account_id)))
+        return list(s.scalars(select(CallAttempt).where(CallAttempt.account_id == account_id)
+                              .order_by(CallAttempt.id)))  # fmt: skip
 
 
 def account(engine: Engine, account_id: int) -> Account:

@@ -113,7 +113,8 @@ def test_given_a_reference_guessed_day_after_day_from_many_addresses_then_held_f
         tasks = s.scalars(select(SupervisorTask).where(SupervisorTask.kind == "portal_locked"))
         [task] = tasks.all()
         results = [json.loads(e.payload)["result"] for e in s.scalars(
-            select(AuditEntry).where(AuditEntry.kind == "portal_identity"))]  # fmt: skip
+            select(AuditEntry).where(AuditEntry.kind == "portal_identity")
+            .order_by(AuditEntry.id))]  # fmt: skip
     assert task.account_id == seeded.account_id and task.status == "open"
     assert results == ["locked", "locked", "held"]
     # A link the debtor was sent is another way in: still open.
