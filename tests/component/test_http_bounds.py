@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 from aiohttp import web
+from support.polling import until, within
 
 from cobrador.ground.http_bounds import BoundedRunner
 
@@ -42,20 +43,23 @@ async def port() -> AsyncIterator[int]:
         await served.cleanup()
 
 
-async def _trickle(port: int, first: bytes) -> bytes | None:
-    """Send `first`, then one byte at a time, each well inside the deadline, for 20
-    deadlines at least; what the server answered before it closed the connection,
-    None if it never did."""
+async def _trickle(port: int, first: bytes) -> bytes:
+    """Send `first`, then one byte at a time, each well inside the deadline, until the
+    server closes the connection; what it answered before. A server that never closes
+    it fails the test after polling.WITHIN seconds (over a hundred deadlines: a bound
+    for a hang, not a measure of the server)."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(first)
     answer = asyncio.ensure_future(_until_closed(reader))
-    try:
-        for _ in range(100):
+
+    async def trickled() -> bytes:
+        while not answer.done():
             writer.write(b"a")
             await asyncio.wait([answer], timeout=HEAD_SECONDS / 5)
-            if answer.done():
-                return answer.result()
-        return None
+        return answer.result()
+
+    try:
+        return await within(trickled(), "the server closing a connection trickling its request")
     finally:
         answer.cancel()
         writer.close()
@@ -77,14 +81,14 @@ async def _until_closed(reader: asyncio.StreamReader) -> bytes:
 async def test_given_a_head_sent_a_byte_at_a_time_then_the_connection_is_closed(port: int) -> None:
     answer = await _trickle(port, b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ")
 
-    assert answer is not None and b"200" not in answer  # closed, no request served
+    assert b"200" not in answer  # closed, no request served
 
 
 async def test_given_a_body_sent_a_byte_at_a_time_then_the_connection_is_closed(port: int) -> None:
     head = b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n"
     answer = await _trickle(port, head)
 
-    assert answer is not None and b"got " not in answer
+    assert b"got " not in answer
 
 
 async def test_given_requests_in_time_then_they_are_served_on_one_connection(port: int) -> None:
@@ -101,7 +105,7 @@ async def test_given_an_idle_kept_alive_connection_then_it_is_closed_after_the_d
     try:
         writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         first = await reader.readuntil(b"ok")
-        rest = await asyncio.wait_for(reader.read(), 60)  # EOF: the server closed it
+        rest = await within(reader.read(), "the idle connection closed")  # EOF: closed by it
 
         assert first.startswith(b"HTTP/1.1 200") and rest == b""
     finally:
@@ -123,34 +127,45 @@ async def _ask(port: int, source: str = "127.0.0.1") -> bytes:
     reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0))
     try:
         writer.write(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        return await asyncio.wait_for(reader.read(), 10)
+        return await within(reader.read(), "the answer to a GET")
     finally:
         writer.close()
 
 
-async def _hold(port: int, count: int, source: str = "127.0.0.1") -> list[asyncio.StreamWriter]:
-    """`count` connections from `source` that sent half a head and wait."""
+def _open(served: BoundedRunner) -> int:
+    """The connections the listener holds (handed to aiohttp, not refused)."""
+    assert served.server is not None
+    return len(served.server.connections)
+
+
+async def _hold(served: BoundedRunner, count: int,
+                source: str = "127.0.0.1") -> list[asyncio.StreamWriter]:  # fmt: skip
+    """`count` connections from `source` that sent half a head and wait, once the
+    listener holds them all."""
+    port = int(served.addresses[0][1])
     held = []
     for _ in range(count):
         _reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0))
         writer.write(b"GET / HTTP/1.1\r\n")
         await writer.drain()
         held.append(writer)
-    await asyncio.sleep(0.1)  # accepted and handed to aiohttp
+    await until(
+        lambda: _open(served) == count, lambda: f"{count} connections held, not {_open(served)}"
+    )
     return held
 
 
 async def test_given_an_address_holding_its_share_then_its_next_connection_is_503() -> None:
     served = await _serve(max_per_address=3)
     port = int(served.addresses[0][1])
-    held = await _hold(port, 3)
+    held = await _hold(served, 3)
     try:
         assert b"503" in (await _ask(port)).split(b"\r\n")[0]
         assert (await _ask(port, source="127.0.0.2")).startswith(b"HTTP/1.1 200")
     finally:
         for writer in held:
             writer.close()
-        await asyncio.sleep(0.1)
+        await until(lambda: _open(served) == 0, "the held connections closed")
     try:
         assert (await _ask(port)).startswith(b"HTTP/1.1 200")  # the share is free again
     finally:
@@ -160,7 +175,7 @@ async def test_given_an_address_holding_its_share_then_its_next_connection_is_50
 async def test_given_an_exempt_proxy_address_then_it_is_bounded_only_in_all() -> None:
     served = await _serve(max_per_address=2, exempt=("127.0.0.0/8",))
     port = int(served.addresses[0][1])
-    held = await _hold(port, 4)
+    held = await _hold(served, 4)
     try:
         assert (await _ask(port)).startswith(b"HTTP/1.1 200")
     finally:
@@ -172,7 +187,7 @@ async def test_given_an_exempt_proxy_address_then_it_is_bounded_only_in_all() ->
 async def test_given_no_bound_per_address_then_one_address_may_take_every_place() -> None:
     served = await _serve(max_per_address=0)
     port = int(served.addresses[0][1])
-    held = await _hold(port, 6)
+    held = await _hold(served, 6)
     try:
         assert (await _ask(port)).startswith(b"HTTP/1.1 200")
     finally:

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 import redis.asyncio as aioredis
 from sqlalchemy import Engine
+from support.polling import until, within
 
 from cobrador.demo import DemoClock, log_bots_in, run_bots
 from dialer.agent_legs import RECONNECT_REASON
@@ -33,11 +34,10 @@ async def test_given_bot_paused_by_a_dropped_leg_when_bots_run_then_ready_again(
     task = asyncio.create_task(run_bots(engine, aredis, DemoClock(), stop))
 
     async def ready() -> None:
-        async with asyncio.timeout(15):
-            while True:
-                if (await states.get(bot_id)).state is AgentState.ready:
-                    return
-                await asyncio.sleep(0.05)
+        async def is_ready() -> bool:
+            return (await states.get(bot_id)).state is AgentState.ready
+
+        await until(is_ready, "the bot ready")
 
     try:
         await ready()
@@ -46,7 +46,7 @@ async def test_given_bot_paused_by_a_dropped_leg_when_bots_run_then_ready_again(
         await ready()
     finally:
         stop.set()
-        await asyncio.wait_for(task, 10)
+        await within(task, "the bots stopping")
 
 
 async def test_given_a_bot_left_talking_by_a_killed_run_when_bots_log_in_then_no_error(

@@ -15,7 +15,6 @@ import asyncio
 import json
 import signal
 import sys
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -25,6 +24,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
+from support.polling import until, within
 
 from compliance.service import load_history
 from compliance.transparency.verify import verify
@@ -79,7 +79,7 @@ async def held_dialer(database_url: str, redis_url: str, tmp_path: Path) -> Asyn
         procs.append(proc)
         assert proc.stdout is not None
         for _ in range(2):  # "ready ...", then "held attempt=<id>"
-            line = (await asyncio.wait_for(proc.stdout.readline(), 60)).decode()
+            line = (await within(proc.stdout.readline(), "the held dialer's next line")).decode()
             if line.startswith("held attempt="):
                 return Held(proc, int(line.strip().split("=")[1]), log)
         raise AssertionError(f"the dialer did not hold: {log.read_text()[-2000:]}")
@@ -156,15 +156,13 @@ async def test_given_a_held_dialer_that_comes_back_after_the_account_was_claimed
     # It goes on: its final check (refused here by the hourly cap the claim just used)
     # and start_placing, which finds the attempt closed either way.
     held.proc.send_signal(signal.SIGUSR1)
-    deadline = time.monotonic() + 30
-    while "closed by another dialer before originate" not in held.log.read_text():
-        assert time.monotonic() < deadline, held.log.read_text()[-2000:]
-        await asyncio.sleep(0.05)
+    await until(lambda: "closed by another dialer before originate" in held.log.read_text(),
+                lambda: f"the held dialer's log: {held.log.read_text()[-2000:]}")  # fmt: skip
     first = attempts(engine)[held.attempt_id]
     assert first.result == "not_placed" and first.decision_id is None
     assert dialed.attempts == [second.id]
     held.proc.send_signal(signal.SIGTERM)
-    assert await asyncio.wait_for(held.proc.wait(), 20) == 0
+    assert await within(held.proc.wait(), "the held dialer stopping on SIGTERM") == 0
     assert dialed.attempts == [second.id]
 
 

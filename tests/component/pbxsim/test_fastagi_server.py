@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
+from support.polling import WITHIN, until, within
 
 from dialer.fastagi import AGIHangup, AGISession, FastAGIServer, encode_environment
 from metrics.definitions import REGISTRY
@@ -69,9 +70,9 @@ async def started() -> AsyncIterator[tuple[FastAGIServer, dict[str, object]]]:
 
     server = FastAGIServer(
         routes={"answer": answer, "boom": boom, "hangs_up": hangs_up},
-        # Generous: a loaded machine's normal request must not meet it (the timeout's
-        # own test runs a server of its own with a short one).
-        request_timeout=10.0,
+        # A bound for a hang, as polling.WITHIN: a loaded machine's normal request must
+        # not meet it (the timeout's own test runs a server of its own with a short one).
+        request_timeout=WITHIN,
     )
     await server.start("127.0.0.1", 0)
     yield server, seen
@@ -82,7 +83,7 @@ async def test_given_a_request_when_handled_then_variables_read_and_set(started)
     server, seen = started
     peer = FakeAsterisk(server.port)
     answers = {"GET VARIABLE": "200 result=1 (42)"}
-    await asyncio.wait_for(peer.request(ENV, answers), 5)
+    await within(peer.request(ENV, answers), "the request served")
     assert seen["attempt"] == "42"
     assert peer.commands[2] == 'SET VARIABLE COBRADOR_ACTION "bridge \\"now\\""'
     assert seen["done"] is True
@@ -98,7 +99,7 @@ async def test_given_a_handler_exception_when_handled_then_call_goes_to_failure_
         REGISTRY.get_sample_value("cobrador_fastagi_failures_total", {"reason": "handler_error"})
         or 0.0
     )
-    await asyncio.wait_for(peer.request(ENV | {"agi_network_script": "boom"}, {}), 5)
+    await within(peer.request(ENV | {"agi_network_script": "boom"}, {}), "the request served")
     assert peer.commands == [
         'SET VARIABLE COBRADOR_AGI_ERROR "handler_error"',
         'EXEC Goto "cobrador-failure,s,1"',
@@ -118,7 +119,9 @@ async def test_given_a_slow_handler_when_timeout_passes_then_failure_context() -
     await server.start("127.0.0.1", 0)
     try:
         peer = FakeAsterisk(server.port)
-        await asyncio.wait_for(peer.request(ENV | {"agi_network_script": "slow"}, {}), 5)
+        await within(
+            peer.request(ENV | {"agi_network_script": "slow"}, {}), "the request timed out"
+        )
     finally:
         await server.stop()
     assert peer.commands[-1] == 'EXEC Goto "cobrador-failure,s,1"'
@@ -128,7 +131,7 @@ async def test_given_a_slow_handler_when_timeout_passes_then_failure_context() -
 async def test_given_an_unknown_script_when_requested_then_failure_context(started) -> None:
     server, _ = started
     peer = FakeAsterisk(server.port)
-    await asyncio.wait_for(peer.request(ENV | {"agi_network_script": "nope"}, {}), 5)
+    await within(peer.request(ENV | {"agi_network_script": "nope"}, {}), "the request served")
     assert peer.commands[-1] == 'EXEC Goto "cobrador-failure,s,1"'
 
 
@@ -137,8 +140,9 @@ async def test_given_a_hangup_mid_request_then_handler_sees_agihangup_and_no_fai
 ) -> None:
     server, seen = started
     peer = FakeAsterisk(server.port)
-    await asyncio.wait_for(
-        peer.request(ENV | {"agi_network_script": "hangs_up"}, {}, hangup_after=1), 5
+    await within(
+        peer.request(ENV | {"agi_network_script": "hangs_up"}, {}, hangup_after=1),
+        "the request served",
     )
     assert seen["hangup"] is True
     assert peer.commands == ["EXEC Playback beep"]
@@ -152,11 +156,7 @@ async def test_given_a_peer_that_connects_and_closes_then_it_costs_nothing(start
         writer.close()
         await writer.wait_closed()
     # Every connection task ends on its own (no spinning reader left behind).
-    for _ in range(100):
-        if not server._tasks:
-            break
-        await asyncio.sleep(0.01)
-    assert not server._tasks
+    await until(lambda: not server._tasks, "every connection task ended")
     assert server.failures == 0
 
 
@@ -167,11 +167,7 @@ async def test_given_a_partial_environment_then_close_then_no_handler_runs(start
     await writer.drain()
     writer.close()
     await writer.wait_closed()
-    for _ in range(100):
-        if not server._tasks:
-            break
-        await asyncio.sleep(0.01)
-    assert not server._tasks
+    await until(lambda: not server._tasks, "every connection task ended")
     assert "attempt" not in seen
 
 
@@ -211,10 +207,10 @@ async def test_given_endless_environment_lines_when_sent_then_refused_closed_and
         await writer.drain()
     except ConnectionError:
         pass  # closed while we were still writing: what the test expects
-    # The server closes at the codec's bound, not at the 5 s environment timeout
-    # (a reset, as it leaves our flood unread, or an end of stream).
+    # The server closes (a reset, as it leaves our flood unread, or an end of stream)
+    # at the codec's bound, not at the 5 s environment timeout: the log says which.
     with contextlib.suppress(ConnectionError):
-        assert await asyncio.wait_for(reader.read(), 2) == b""
+        assert await within(reader.read(), "the flooding connection closed") == b""
     writer.close()
     assert "attempt" not in seen and server.failures == 0
     assert any(
@@ -234,7 +230,7 @@ async def test_given_a_reply_the_codec_refuses_when_a_handler_reads_it_then_fail
     )
     # Issue 20 row 8: a result of 4 301 digits (no Asterisk command answers that).
     answers = {"GET VARIABLE": "200 result=" + "1" * 4301}
-    await asyncio.wait_for(peer.request(ENV, answers), 5)
+    await within(peer.request(ENV, answers), "the request served")
     assert peer.commands == [
         "GET VARIABLE COBRADOR_ATTEMPT_ID",
         'SET VARIABLE COBRADOR_AGI_ERROR "protocol_error"',
@@ -273,7 +269,7 @@ async def test_given_the_connection_limit_reached_when_another_call_connects_the
         # then sends the call to cobrador-failure).
         reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
         with contextlib.suppress(ConnectionResetError):  # closed as hard: refused all the same
-            assert await asyncio.wait_for(reader.read(), 5) == b""
+            assert await within(reader.read(), "the third connection closed") == b""
         writer.close()
         assert server.refused == 1 and served.empty()
         refused = REGISTRY.get_sample_value(
@@ -286,7 +282,7 @@ async def test_given_the_connection_limit_reached_when_another_call_connects_the
         later = asyncio.create_task(
             FakeAsterisk(server.port).request({**ENV, "agi_uniqueid": "u3"}, {})
         )
-        assert await asyncio.wait_for(served.get(), 5) == "u3"
+        assert await within(served.get(), "the next call served") == "u3"
         await later
         assert server.refused == 1
     finally:
