@@ -17,12 +17,14 @@ from pathlib import Path
 import aiohttp
 import psutil
 import pytest
+from support.demo_output import DemoOutput
 from support.ports import free_port
 
 # A Wednesday, 11:00 in Mexico City.
 AT = "2026-11-25T11:00:00-06:00"
 CSRF_RE = re.compile(r'name="csrf-token" content="([^"]+)"')
 READY_WAIT = 120.0
+STOP_WAIT = 60.0  # a bound for a hang: a clean stop on a loaded machine
 WAIT = 120.0
 
 
@@ -39,31 +41,19 @@ def demo(
          "--at", AT, "--port", str(port), "--data-dir", str(data), "--speed", "6"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=tmp_path,
     )  # fmt: skip
+    output = DemoOutput(proc)
+    started = output.until_ready(READY_WAIT)
     passwords: dict[str, str] = {}
     metrics_url = portal_link = ""
-    lines: list[str] = []
-    deadline = time.monotonic() + READY_WAIT
-    assert proc.stdout is not None
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        lines.append(line)
-        m = re.match(r"\s{4}(\S+)\s+(\S+)$", line)
-        if m:
+    for line in started.splitlines():
+        if m := re.match(r"\s{4}(\S+)\s+(\S+)$", line):
             passwords[m.group(1)] = m.group(2)
         if found := re.match(r"\s+metrics\s+(http://\S+/metrics)$", line):
             metrics_url = found.group(1)
         if found := re.match(r"\s+debtor portal\s+(http://\S+)", line):
             portal_link = found.group(1)
-        if line.strip() == "ready":
-            break
-    else:
-        proc.kill()
-        pytest.fail("demo never printed ready:\n" + "".join(lines))
-    assert lines and lines[-1].strip() == "ready", "".join(lines)
     try:
-        yield proc, port, passwords, data, metrics_url, portal_link, "".join(lines)
+        yield proc, port, passwords, data, metrics_url, portal_link, output
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -181,17 +171,19 @@ async def _check_portal(link: str) -> None:
 
 
 def test_given_demo_when_running_then_calls_pops_dispositions_and_clean_stop(demo) -> None:  # type: ignore[no-untyped-def]
-    proc, port, passwords, data, metrics_url, portal_link, started = demo
+    proc, port, passwords, data, metrics_url, portal_link, output = demo
+    started = output.started
     assert {"agente1", "supervisor", "auditor", "admin"} <= set(passwords)
     # A fresh start warns of nothing that is not wrong: its recordings directory is
     # made, not reported missing.
     assert "recordings purge not run" not in started, started
     children = psutil.Process(proc.pid).children(recursive=True)
     assert any("redis-server" in " ".join(c.cmdline()) for c in children)
-    asyncio.run(_check(port, passwords, data, metrics_url))
-    asyncio.run(_check_portal(portal_link))
-    proc.send_signal(signal.SIGINT)
-    assert proc.wait(timeout=30) == 0
+    with output.told_on_failure():
+        asyncio.run(_check(port, passwords, data, metrics_url))
+        asyncio.run(_check_portal(portal_link))
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=STOP_WAIT) == 0
     assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
     # A second start reuses the data and prints no new passwords.
     port2 = free_port()
@@ -201,13 +193,14 @@ def test_given_demo_when_running_then_calls_pops_dispositions_and_clean_stop(dem
          "--data-dir", str(data)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
     )  # fmt: skip
-    assert second.stdout is not None
-    out = []
-    for line in second.stdout:
-        out.append(line)
-        if line.strip() == "ready":
-            break
-    text = "".join(out)
-    assert "reusing the data" in text and "shown once" not in text, text
-    second.send_signal(signal.SIGINT)
-    assert second.wait(timeout=30) == 0
+    try:
+        again = DemoOutput(second)
+        text = again.until_ready(READY_WAIT)
+        assert "reusing the data" in text and "shown once" not in text, text
+        second.send_signal(signal.SIGINT)
+        with again.told_on_failure():
+            assert second.wait(timeout=STOP_WAIT) == 0
+    finally:
+        if second.poll() is None:
+            second.kill()
+            second.wait()

@@ -9,19 +9,19 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
+from support.demo_output import DemoOutput
 from test_demo import AT, free_port
 
 START_WAIT = 180.0  # the test's own bound on a loaded machine, not the figure checked
 FIRST_CALL_SECONDS = 10.0  # the acceptance: a call placed within 10 s of being ready
 COUNTRIES = ("MX", "CO", "PE")
-LOGS: dict[int, list[str]] = {}  # each demo's output, by pid
+OUTPUTS: dict[int, DemoOutput] = {}  # each demo's output, by pid
 
 
 def start(data: Path, cwd: Path, *first: str) -> tuple[subprocess.Popen[str], float]:
@@ -33,21 +33,10 @@ def start(data: Path, cwd: Path, *first: str) -> tuple[subprocess.Popen[str], fl
          "--port", str(free_port()), "--data-dir", str(data)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=cwd,
     )  # fmt: skip
-    assert proc.stdout is not None
-    lines: list[str] = []
-    deadline = time.monotonic() + START_WAIT
-    for line in proc.stdout:
-        lines.append(line)
-        if line.strip() == "ready":
-            # Its log read on, kept for a failure's message: a pipe nobody drains fills
-            # and would block the demo's next log line.
-            LOGS[proc.pid] = lines
-            threading.Thread(target=lambda: lines.extend(proc.stdout or ()), daemon=True).start()
-            return proc, time.monotonic()
-        if time.monotonic() > deadline:
-            break
-    proc.kill()
-    pytest.fail("demo never printed ready:\n" + "".join(lines))
+    output = DemoOutput(proc)
+    OUTPUTS[proc.pid] = output
+    output.until_ready(START_WAIT)
+    return proc, time.monotonic()
 
 
 def placed_since(data: Path, after: int) -> dict[str, int]:
@@ -94,13 +83,12 @@ def started_around(data: Path, before: int) -> tuple[str, str]:
 def until_placed(data: Path, after: int, proc: subprocess.Popen[str]) -> float:
     """Polls SQL until every country has a call placed; when it saw them (monotonic)."""
     deadline = time.monotonic() + START_WAIT
-    while set(placed_since(data, after)) < set(COUNTRIES):
-        assert proc.poll() is None, "the demo stopped"
-        if time.monotonic() > deadline:
-            tail = "".join(LOGS.get(proc.pid, [])[-60:])
-            pytest.fail(f"no call placed in every country: {placed_since(data, after)}\n"
-                        f"the demo's last log lines:\n{tail}")  # fmt: skip
-        time.sleep(0.2)
+    with OUTPUTS[proc.pid].told_on_failure():
+        while set(placed_since(data, after)) < set(COUNTRIES):
+            assert proc.poll() is None, "the demo stopped"
+            if time.monotonic() > deadline:
+                pytest.fail(f"no call placed in every country: {placed_since(data, after)}")
+            time.sleep(0.2)
     return time.monotonic()
 
 
