@@ -26,11 +26,15 @@ SECRET_VARIABLES = (
     "REDIS_PASSWORD",
     "GRAFANA_ADMIN_PASSWORD",
     "TURN_SECRET",
+    "COBRADOR_PORTAL_LINK_SECRET",
+    "COBRADOR_PORTAL_IDENTITY_KEY",
 )
 # Connection URLs whose embedded password is a secret too.
 URL_VARIABLES = ("DATABASE_URL", "REDIS_URL")
 MIN_LENGTH = 16
-MIN_LENGTHS = {"COBRADOR_CONSOLE_SECRET": 32}
+# The portal's keys are 32+ bytes in base64: 43 characters at least.
+MIN_LENGTHS = {"COBRADOR_CONSOLE_SECRET": 32, "COBRADOR_PORTAL_LINK_SECRET": 43,
+               "COBRADOR_PORTAL_IDENTITY_KEY": 43}  # fmt: skip
 # .env.example marks every value with one of these; so do most templates.
 EXAMPLE_MARKERS = ("example", "change-me", "changeme", "change_me", "replace-me", "xxxx")
 # Defaults of the images and of our own development configuration.
@@ -69,7 +73,9 @@ class UnsafeSecretsError(Exception):
             "refusing to start with unsafe secrets:\n"
             f"{lines}\n"
             "Set real values in .env (see .env.example); generate each with\n"
-            '  python3 -c "import secrets; print(secrets.token_urlsafe(32))"'
+            '  python3 -c "import secrets; print(secrets.token_urlsafe(32))"\n'
+            "and the portal's keys (COBRADOR_PORTAL_*: base64) with\n"
+            "  openssl rand -base64 32"
         )
 
 

@@ -263,3 +263,19 @@ def test_given_tls_and_turn_when_read_then_wss_https_and_an_optional_relay_are_w
     assert services["coturn"]["profiles"] == ["nat"]
     assert "TURN_SECRET" in SECRET_VARIABLES
     assert "TURN_SECRET" in services["preflight"]["environment"]["COBRADOR_REQUIRED_SECRETS"]
+
+
+def test_given_the_portal_keys_when_read_then_the_console_gets_them_from_env_and_checks_them() -> (
+    None
+):
+    services = _compose()["services"]
+    env = _env_example()
+    keys = ("COBRADOR_PORTAL_LINK_SECRET", "COBRADOR_PORTAL_IDENTITY_KEY")
+    console = services["console"]["environment"]
+    for key in keys:
+        assert console[key] == f"${{{key}:?set {key} in .env (see .env.example)}}"
+        assert key in console["COBRADOR_REQUIRED_SECRETS"].split()
+        assert key in services["preflight"]["environment"]["COBRADOR_REQUIRED_SECRETS"].split()
+        assert key in env
+    # The dialer neither signs links nor checks identities: it is given neither key.
+    assert not set(keys) & set(services["dialer"]["environment"])

@@ -3,6 +3,7 @@ prints a secret's value."""
 
 from __future__ import annotations
 
+import base64
 import secrets
 
 import pytest
@@ -45,6 +46,19 @@ def test_given_a_short_console_secret_when_checked_then_32_characters_are_requir
     problems = check_environment({"COBRADOR_CONSOLE_SECRET": STRONG[:20]})
 
     assert [p.problem for p in problems] == ["is shorter than 32 characters"]
+
+
+@pytest.mark.parametrize("name", ["COBRADOR_PORTAL_LINK_SECRET", "COBRADOR_PORTAL_IDENTITY_KEY"])
+def test_given_a_portal_key_shorter_than_32_bytes_in_base64_when_checked_then_refused(
+    name: str,
+) -> None:
+    short = base64.b64encode(secrets.token_bytes(24)).decode()  # 32 characters
+    full = base64.b64encode(secrets.token_bytes(32)).decode()
+
+    assert [p.problem for p in check_environment({name: short})] == [
+        "is shorter than 43 characters"
+    ]
+    assert check_environment({name: full}) == []
 
 
 def test_given_an_example_password_inside_a_url_when_checked_then_it_is_refused() -> None:
