@@ -193,6 +193,7 @@ def _console_run(args: argparse.Namespace, settings: Settings) -> int:
 
     from cobrador.ground import access_log
     from cobrador.ground.errors import UserError
+    from cobrador.ground.kept_keys import with_kept_keys
     from cobrador.ground.runtime import redis_url
     from console.app import init_app
     from console.client_address import parse_trusted
@@ -200,6 +201,9 @@ def _console_run(args: argparse.Namespace, settings: Settings) -> int:
     from metrics.http import MetricsServer
     from store.db import open_engine
 
+    # On the demo's data dir, the portal opens the links and checks the identities the
+    # demo made (its keys are kept there, not in settings).
+    settings = with_kept_keys(settings)
     try:
         tls = server_context(settings.console_tls_cert, settings.console_tls_key)
     except TLSConfigError as exc:

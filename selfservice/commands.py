@@ -51,10 +51,22 @@ def register(subparsers: Any) -> None:
 
 
 def _key(settings: Settings) -> bytes:
+    """The identity check's hash key: portal_identity_key, else the one kept in the data
+    dir (the demo's: cobrador/ground/kept_keys.py), so identities imported on the demo's
+    data dir are the ones its portal checks."""
+    from cobrador.ground.kept_keys import PORTAL_IDENTITY, key_path, with_kept_keys
     from selfservice.identity import IdentityError, identity_key
 
+    encoded = with_kept_keys(settings).portal_identity_key
+    if not encoded:
+        raise UserError(
+            f"portal_identity_key is not set, nor kept in "
+            f"{key_path(settings.data_dir, PORTAL_IDENTITY)} (where the demo keeps its own): "
+            "no identity can be hashed. Set COBRADOR_PORTAL_IDENTITY_KEY to the console's "
+            "portal_identity_key (32+ bytes, base64), or COBRADOR_DATA_DIR to the demo's data dir"
+        )
     try:
-        return identity_key(settings.portal_identity_key)
+        return identity_key(encoded)
     except IdentityError as exc:
         raise UserError(str(exc)) from exc
 

@@ -6,6 +6,10 @@ from __future__ import annotations
 import base64
 import secrets
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cobrador.ground.settings import Settings
 
 PORTAL_LINK = "portal-link"  # the portal's link signing key (portal_link_secret)
 PORTAL_IDENTITY = "portal-identity"  # the identity check's hash key (portal_identity_key)
@@ -31,3 +35,19 @@ def read_kept_key(data_dir: Path, name: str) -> str:
         return key_path(data_dir, name).read_text().strip()
     except FileNotFoundError:
         return ""
+
+
+def with_kept_keys(settings: Settings) -> Settings:
+    """`settings` with each portal key it leaves unset taken from the data dir, where the
+    demo keeps its own: a command run on the demo's data dir (`cobrador console run`,
+    `cobrador portal identities`) signs, checks and hashes as the demo does. A key set
+    in settings wins; reading never makes one."""
+    kept = {
+        field: key
+        for field, name in (
+            ("portal_link_secret", PORTAL_LINK),
+            ("portal_identity_key", PORTAL_IDENTITY),
+        )  # fmt: skip
+        if not getattr(settings, field) and (key := read_kept_key(settings.data_dir, name))
+    }
+    return settings.with_overrides(**kept) if kept else settings

@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
+from support.ports import free_port
 from support.selfservice_seed import IDENTITY_KEY, LINK_SECRET, PortalSeed, seed_portal
 
 from cobrador.cli import main
+from cobrador.ground.kept_keys import PORTAL_IDENTITY, PORTAL_LINK, kept_key
 from cobrador.ground.settings import Settings
 from outreach.links import verify
 from selfservice import identity as idc
@@ -125,8 +127,6 @@ def test_given_the_demos_data_dir_when_asking_a_link_then_signed_with_the_key_th
     """The demo keeps its own link key in its data dir (no portal_link_secret set): the
     command run on that data dir signs with it, so the demo's portal opens the link;
     with no key anywhere it says how to get one."""
-    from cobrador.ground.kept_keys import PORTAL_LINK, kept_key
-
     demo_data = tmp_path / "demo-data"
     monkeypatch.setenv("COBRADOR_DATA_DIR", str(demo_data))
     monkeypatch.setenv("COBRADOR_PORTAL_LINK_SECRET", "")
@@ -141,3 +141,89 @@ def test_given_the_demos_data_dir_when_asking_a_link_then_signed_with_the_key_th
     assert main(args) == 0
     token = capsys.readouterr().out.strip().rsplit("/", 1)[1]
     assert verify(token, key, datetime.now(UTC)) == seeded.account_id
+
+
+def test_given_the_demos_data_dir_when_importing_identities_then_hashed_with_the_key_the_demo_keeps(
+    monkeypatch: pytest.MonkeyPatch, settings: Settings, engine: Engine, seeded: PortalSeed,
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """The demo keeps its identity key in its data dir: identities imported on that data
+    dir are hashed with it, so the demo's portal accepts their digits; with no key
+    anywhere the command says how to get one, makes none and stores nothing."""
+    demo_data = tmp_path / "demo-data"
+    monkeypatch.setenv("COBRADOR_DATA_DIR", str(demo_data))
+    monkeypatch.setenv("COBRADOR_PORTAL_IDENTITY_KEY", "")
+    monkeypatch.setenv("DATABASE_URL", settings.database_url or "")
+    good = tmp_path / "ids.csv"
+    good.write_text("external_ref,document\nMX-P002,CURP-LOPM800101HDF-5555\n")
+    before = hash_of(engine, "MX-P002")
+    assert main(["portal", "identities", str(good)]) == 2
+    err = capsys.readouterr().err
+    assert f"nor kept in {demo_data / 'portal-identity-key'}" in err
+    assert "COBRADOR_PORTAL_IDENTITY_KEY" in err and "COBRADOR_DATA_DIR" in err
+    assert not (demo_data / "portal-identity-key").exists()  # asking makes no key
+    assert hash_of(engine, "MX-P002") == before
+    key = base64.b64decode(kept_key(demo_data, PORTAL_IDENTITY))  # as `cobrador demo` does
+    assert main(["portal", "identities", str(good)]) == 0
+    assert hash_of(engine, "MX-P002") == idc.identity_hash(key, "MX-P002", "5555")
+    # A key set in settings wins over the one kept.
+    monkeypatch.setenv("COBRADOR_PORTAL_IDENTITY_KEY", base64.b64encode(IDENTITY_KEY).decode())
+    assert main(["portal", "identities", str(good)]) == 0
+    assert hash_of(engine, "MX-P002") == idc.identity_hash(IDENTITY_KEY, "MX-P002", "5555")
+
+
+class _Served(Exception):
+    """Raised in place of the console's app: what `console run` gave it is seen."""
+
+
+@pytest.mark.parametrize("set_in_settings", [False, True])
+def test_given_the_demos_data_dir_when_the_console_runs_then_its_portal_has_the_keys_the_demo_keeps(
+    monkeypatch: pytest.MonkeyPatch, settings: Settings, tmp_path: Path, set_in_settings: bool
+) -> None:
+    """`cobrador console run` on the demo's data dir: its portal verifies the links and
+    checks the identities with the keys the demo keeps there (before, it had none and
+    answered 503); keys set in settings still win."""
+    import console.app
+
+    demo_data = tmp_path / "demo-data"
+    kept = (kept_key(demo_data, PORTAL_LINK), kept_key(demo_data, PORTAL_IDENTITY))
+    given = (base64.b64encode(LINK_SECRET).decode(), base64.b64encode(IDENTITY_KEY).decode())
+    monkeypatch.setenv("COBRADOR_DATA_DIR", str(demo_data))
+    monkeypatch.setenv("DATABASE_URL", settings.database_url or "")
+    monkeypatch.setenv("REDIS_URL", settings.redis_url or "")
+    monkeypatch.setenv("COBRADOR_CONSOLE_METRICS_PORT", str(free_port()))
+    monkeypatch.setenv("COBRADOR_PORTAL_LINK_SECRET", given[0] if set_in_settings else "")
+    monkeypatch.setenv("COBRADOR_PORTAL_IDENTITY_KEY", given[1] if set_in_settings else "")
+    served: list[Settings] = []
+
+    def init_app(app_settings: Settings, *_: object) -> None:
+        served.append(app_settings)
+        raise _Served
+
+    monkeypatch.setattr(console.app, "init_app", init_app)
+    with pytest.raises(_Served):
+        main(["console", "run", "--host", "127.0.0.1", "--port", str(free_port())])
+    [app_settings] = served
+    keys = (app_settings.portal_link_secret, app_settings.portal_identity_key)
+    assert keys == (given if set_in_settings else kept)
+
+
+@pytest.mark.parametrize(
+    ("kept", "reason"),
+    [("c2hvcnQ=", "must be 32 bytes or more"), ("\x00\x01", "must be 32 bytes or more")],
+)
+def test_given_a_kept_identity_key_not_usable_when_importing_then_exit_2_with_the_reason(
+    monkeypatch: pytest.MonkeyPatch, settings: Settings, engine: Engine, seeded: PortalSeed,
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kept: str, reason: str,
+) -> None:  # fmt: skip
+    demo_data = tmp_path / "demo-data"
+    demo_data.mkdir()
+    (demo_data / "portal-identity-key").write_text(kept)
+    monkeypatch.setenv("COBRADOR_DATA_DIR", str(demo_data))
+    monkeypatch.setenv("COBRADOR_PORTAL_IDENTITY_KEY", "")
+    monkeypatch.setenv("DATABASE_URL", settings.database_url or "")
+    good = tmp_path / "ids.csv"
+    good.write_text("external_ref,document\nMX-P002,CURP-LOPM800101HDF-5555\n")
+    before = hash_of(engine, "MX-P002")
+    assert main(["portal", "identities", str(good)]) == 2
+    assert reason in capsys.readouterr().err and hash_of(engine, "MX-P002") == before
