@@ -96,8 +96,11 @@ _PERCENT = re.compile(r"\d+(?:[.,]\d+)?\s*(?:%|por ?ciento|percent)")
 # After a number, words that make it no day of the month.
 _NOT_A_DAY = (r"(?!\s*(?:%|(?:mil|k|pesos|soles|varos|dinero|barras|palos|mxn|cop|pen|dolares|"
               r"por ciento|dias|semanas|meses|cuotas|pagos|partes|horas|hrs|minutos|am|pm)\b))")  # fmt: skip
-# A year after a day and month: "15 de enero de 2027", "enero 15 2027" (commas gone).
-_YEAR = r"(?:\s+(?:de\s+|del\s+)?((?:19|20)\d{2})\b)?"
+# A year after a day and month: "15 de enero de 2027", "enero 15 2027" (commas gone);
+# never one followed by money ("el 15 de enero 2000 pesos": 2,000 pesos).
+_MONEY_AFTER = r"(?!\s*(?:mil|k|pesos?|soles?|varos?|lucas?|barras?|mxn|cop|pen|dolares)\b)"
+_YEAR = rf"(?:\s+(?:de\s+|del\s+|of\s+)?((?:19|20)\d{{2}})\b{_MONEY_AFTER})?"
+_YEAR_SAID = re.compile(r"\b(?:de|del|of)\s+(?:19|20)\d{2}\b")
 _DAY_OF_MONTH = re.compile(
     rf"\b(?:el|dia|al|del|para el|hasta el|on the|the)\s+(?:dia\s+)?(\d{{1,2}})(?:st|nd|rd|th)?"
     rf"\b{_NOT_A_DAY}(?:\s+(?:de\s+|of\s+)?({_MONTH}){_YEAR})?"
@@ -148,6 +151,12 @@ def day_reading(text: str, today: date, floor: date | None = None) -> DayReading
         month_text = groups[1] or groups[4] or groups[6] or groups[11]
         year_text = groups[2] or groups[5] or groups[8] or groups[12]
         found = _month_day(int(day_text), month_text, today, floor, year_text)
+        if (
+            year_text
+            and abs(int(year_text) - today.year) > 1
+            and not _YEAR_SAID.search(match.group(0))
+        ):
+            found = None  # "el 15 de enero 2000": a year long gone, or an amount?
         if groups[9] and found is not None and found.weekday() != _weekday_number(groups[9]):
             found = None  # "el viernes 14" when the 14th is a Monday
         mentions.append(found)
@@ -298,7 +307,7 @@ class AmountReading:
 
 
 # A date's year as written, comma and all ("enero 15, 2027"): no amount.
-_YEAR_WRITTEN = r"(?:\s*,?\s+(?:de\s+|del\s+)?(?:19|20)\d{2}\b)?"
+_YEAR_WRITTEN = rf"(?:\s*,?\s+(?:de\s+|del\s+|of\s+)?(?:19|20)\d{{2}}\b{_MONEY_AFTER})?"
 # Numbers that are no amount: dates, hours, counts, percentages, references, years.
 _NOT_AMOUNTS = re.compile(
     "|".join([

@@ -219,6 +219,17 @@ def test_given_a_date_with_its_year_that_does_not_exist_then_unclear(text: str) 
     assert day_reading(text, TODAY) == UNCLEAR_DAY
 
 
+def test_given_a_number_after_a_date_that_may_be_a_year_or_money_then_never_guessed() -> None:
+    # Money after it: the amount, not a year.
+    assert day_reading("te pago el 15 de enero 2000 pesos", TODAY).day == date(2027, 1, 15)
+    assert read_amount("te pago el 15 de enero 2000 pesos").amount == D("2000.00")
+    # Bare and far from this year: a year long gone, or 2,000? Asked.
+    assert day_reading("te pago el 15 de enero 2000", TODAY) == UNCLEAR_DAY
+    assert day_reading("enero 15 2028", TODAY) == UNCLEAR_DAY
+    # Said as a year ("de 2000"): that date, for the dialogue to refuse.
+    assert day_reading("el 15 de enero de 2000", TODAY).day == date(2000, 1, 15)
+
+
 @pytest.mark.parametrize(
     ("text", "amount"),
     [("I will pay 500 on January 15, 2027", D(500)), ("enero 15, 2027", None),
