@@ -356,6 +356,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
                               "llamemos? Escríbalo con día y mes, por ejemplo «15/12».",
                               "I am not sure which day you mean. Which day should we call you? "
                               "Type the day and month, for example \"15/12\"."),
+    "callback_past_date": ("El {day} ya pasó. ¿Qué día quiere que le llamemos? Escríbalo con "
+                           "día y mes, por ejemplo «15/12».",
+                           "{day} has passed. Which day should we call you? Type the day and "
+                           "month, for example \"15/12\"."),
     "callback_exact_date": ("Según dónde esté usted, hoy es el {first} o el {second}. ¿Qué día "
                             "exactamente quiere que le llamemos? Escríbalo con día y mes, por "
                             "ejemplo «15/12».",
@@ -778,6 +782,15 @@ def _callback(
     if facts is not None and day_unclear(text, local_days(now, facts)):
         asking = replace(state, pending="callback_date", misunderstood=0)
         return Turn([_say(lang, "callback_unclear_date")], [], asking, intent)
+    if facts is not None:
+        # A day gone by, named with its year ("el 15 de enero de 2026", "15/01/26"):
+        # asked again, never a call "as soon as possible" in its place.
+        days = local_days(now, facts)
+        day, agreed = read_day(text, days)
+        if agreed and day is not None and day < days[0]:
+            asking = replace(state, pending="callback_date", misunderstood=0)
+            reply = _say(lang, "callback_past_date", day=show_date(day, facts, lang))
+            return Turn([reply], [], asking, intent)
     at, agreed = _callback_time(text, facts, now)
     if not agreed and facts is not None:
         days = local_days(now, facts)

@@ -238,6 +238,24 @@ def test_given_a_callback_request_then_a_callback_in_the_debtors_zone() -> None:
     assert str(action.at.tzinfo) == "America/Mexico_City"
 
 
+@pytest.mark.parametrize(
+    ("lang", "text", "reply"),
+    [("es", "llámenme el 15 de enero de 2026", "El 15 de enero de 2026 ya pasó."),
+     ("es", "llámenme el 15/01/26 a las 5", "El 15 de enero de 2026 ya pasó."),
+     ("en", "llámenme el 15 de enero de 2026", "January 15, 2026 has passed.")],
+)  # fmt: skip
+def test_given_a_callback_on_a_day_gone_by_then_the_day_is_asked_never_a_call_soon(
+    lang: str, text: str, reply: str
+) -> None:
+    turn = respond(VERIFIED, text, FACTS, NOW, lang=lang)
+    assert turn.actions == [] and turn.state.pending == "callback_date"
+    assert words(turn).startswith(reply)
+    booked = respond(turn.state, "el viernes a las 5", FACTS, NOW, lang=lang)
+    [callback] = booked.actions
+    assert isinstance(callback, RequestCallback) and callback.at is not None
+    assert callback.at.date() == date(2026, 12, 11)
+
+
 def test_given_a_callback_request_then_the_reply_names_the_zone_by_its_city() -> None:
     # The debtor reads "Ciudad de México", as every page names a zone, never the IANA id.
     spanish = words(say("llamenme mañana a las 5"))
