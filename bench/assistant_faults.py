@@ -40,13 +40,14 @@ CASES: list[tuple[str, list[str], str]] = [
     ("es", ["le pago 500 el 5 de enero de 2026"], "refuse the date: gone by"),
     ("en", ["I will pay 500 on January 5, 2027"], "promise 500.00 on 2027-01-05"),
     ("es", ["le pago 500 el 15 de enero de 2027"], "refuse the date: past the horizon"),
+    ("es", ["llámenme el 15 de enero de 2026"], "ask the day: gone by"),
 ]
 
 
 def shown(turn: Turn) -> str:
     acts = []
     for action in turn.actions:
-        fields = {k: v for k, v in vars(action).items() if k in ("amount", "due", "reason")}
+        fields = {k: v for k, v in vars(action).items() if k in ("amount", "due", "reason", "at")}
         acts.append(f"{type(action).__name__}({', '.join(str(v) for v in fields.values())})")
     if acts:
         return " ".join(acts)
