@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from selfservice.assistant import (
+    PENDING,
     AccountFacts,
     ChoosePlan,
     DialogueState,
@@ -829,11 +830,18 @@ STATES = st.builds(
     DialogueState,
     verified=st.booleans(),
     misunderstood=st.integers(0, 3),
-    pending=st.sampled_from(
-        [None, "identity", "promise_date", "promise_amount", "plan_choice"]
-    ),  # fmt: skip
+    pending=st.sampled_from([None, *PENDING]),
     handed_over=st.booleans(),
+    unclear_amounts=st.integers(0, 3),
 )
+# Words of days, money and requests, run together as debtors do ("quiero pagar 2 mil 3
+# mil el 15 de enero de 2026"): what could book something.
+PHRASES = st.lists(st.sampled_from(
+    ["quiero", "pagar", "pago", "le", "te", "el", "15", "de", "enero", "2026", "2027", "dic",
+     "mil", "500", "2", "3", "k", "y", "o", "unos", "lo", "que", "pueda", "todo", "all",
+     "viernes", "mañana", "hoy", "15/01/26", "05/06", "$", "2.500", "pesos", "otro", "on",
+     "the", "15th", "january", "I'll", "pay", "llámenme", "a", "las", "5", "0", "-"]
+), min_size=1, max_size=10).map(" ".join)  # fmt: skip
 
 
 @settings(max_examples=200, deadline=None)
@@ -848,6 +856,22 @@ def test_given_any_state_and_text_then_respond_never_raises(
         assert "MXN" not in words(turn)
     if turn.intent is not None and turn.intent.name in ("stop", "dispute"):
         assert not any(isinstance(a, PAYMENT_PUSH) for a in turn.actions)
+
+
+@settings(max_examples=300, deadline=None)
+@given(STATES, PHRASES, st.sampled_from(["es", "en"]))
+def test_given_any_words_of_days_and_money_then_every_booking_is_within_its_bounds(
+    state: DialogueState, text: str, lang: str
+) -> None:
+    turn = respond(replace(state, verified=True, handed_over=False), text, FACTS, NOW, lang=lang)
+    for action in turn.actions:
+        if isinstance(action, MakePromise):
+            assert Decimal(0) < action.amount <= FACTS.balance
+            assert TODAY <= action.due <= date(2027, 1, 6)
+        if isinstance(action, SendPaymentLink):
+            assert Decimal(0) < action.amount <= FACTS.balance
+        if isinstance(action, RequestCallback) and action.at is not None:
+            assert action.at.date() >= TODAY
 
 
 # ---- the state as the conversation stores it ---------------------------------------------
