@@ -5,8 +5,9 @@ no I/O; the account's facts come as a frozen value.
 
 Rules: nothing about the debt before the identity check (``verified``); `stop` and
 `dispute` are carried out first and never answered with a payment push; an `agent`
-request, a dispute, two misunderstandings in a row or two answers to "how much?" with
-no amount to take hand the conversation over to a person (HandOver with a reason). Money in the account's locale and currency.
+request, a dispute, two misunderstandings in a row, or two answers in a row to "how
+much?" or "which day?" with nothing to take hand the conversation over to a person
+(HandOver with a reason). Money in the account's locale and currency.
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ MAX_MISUNDERSTOOD = 2  # this many in a row: a person takes over
 # Answers to "how much?" that give no amount to take (unclear, zero, above the balance),
 # this many in a row: a person takes over, never a question asked forever.
 MAX_UNCLEAR_AMOUNTS = 2
+# Answers to "which day?" (a promise's or a callback's) that give no day to take (one
+# that reads two ways, gone by, past the horizon), this many in a row: a person too.
+MAX_UNCLEAR_DAYS = 2
 MAX_IDENTITY_FAILURES = 3
 DEFAULT_PROMISE_DAYS = 30
 LANGUAGES = ("es", "en")
@@ -103,6 +107,7 @@ class DialogueState:
     identity_failures: int = 0
     handed_over: bool = False  # a person has the conversation: the assistant is quiet
     unclear_amounts: int = 0  # answers to "how much?" with no amount to take, in a row
+    unclear_days: int = 0  # answers to "which day?" with no day to take, in a row
 
 
 PENDING = (
@@ -122,6 +127,7 @@ def dump_state(state: DialogueState) -> dict[str, Any]:
         "identity_failures": state.identity_failures,
         "handed_over": state.handed_over,
         "unclear_amounts": state.unclear_amounts,
+        "unclear_days": state.unclear_days,
     }
 
 
@@ -159,6 +165,7 @@ def load_state(data: Any) -> DialogueState:
         identity_failures=small("identity_failures"),
         handed_over=data.get("handed_over") is True,
         unclear_amounts=small("unclear_amounts"),
+        unclear_days=small("unclear_days"),
     )
 
 
@@ -375,6 +382,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
                        "instalments) or \"hablar con un asesor\" (talk to an agent)."),
     "handover_not_understood": ("Le comunico con un asesor para ayudarle mejor.",
                                 "I am putting you through to an agent who can help you better."),
+    "handover_date": ("No logro entender la fecha. Le comunico con un asesor para acordarla "
+                      "con usted; verá lo que hemos hablado.",
+                      "I still cannot tell the date. I am putting you through to an agent to "
+                      "agree it with you, who will see our conversation."),
     "handover_amount": ("No logro entender el monto. Le comunico con un asesor para acordarlo "
                         "con usted; verá lo que hemos hablado.",
                         "I still cannot tell the amount. I am putting you through to an agent "
@@ -496,7 +507,7 @@ def respond(
         if turn is not None:
             return turn
         state = replace(state, pending=None, promise_amount=None, promise_due=None,
-                        unclear_amounts=0)  # fmt: skip
+                        unclear_amounts=0, unclear_days=0)  # fmt: skip
     # 3. A new request.
     return _handle(state, text, intent, facts, now, lang)
 
@@ -779,9 +790,11 @@ def _callback(
     """A call the debtor asks for: at the day and hour they name, read as a promise's
     date is (read_day, every zone they may be in); when their zones disagree on the
     day ("mañana" near midnight) it is asked for, never guessed."""
+    tried = state.pending == "callback_date"  # an answer to "which day?" (_ask_day)
     if facts is not None and day_unclear(text, local_days(now, facts)):
         asking = replace(state, pending="callback_date", misunderstood=0)
-        return Turn([_say(lang, "callback_unclear_date")], [], asking, intent)
+        reply = _say(lang, "callback_unclear_date")
+        return _ask_day(asking, reply, tried=tried, lang=lang, intent=intent)
     if facts is not None:
         # A day gone by, named with its year ("el 15 de enero de 2026", "15/01/26"):
         # asked again, never a call "as soon as possible" in its place.
@@ -790,21 +803,21 @@ def _callback(
         if agreed and day is not None and day < days[0]:
             asking = replace(state, pending="callback_date", misunderstood=0)
             reply = _say(lang, "callback_past_date", day=show_date(day, facts, lang))
-            return Turn([reply], [], asking, intent)
+            return _ask_day(asking, reply, tried=tried, lang=lang, intent=intent)
     at, agreed = _callback_time(text, facts, now)
     if not agreed and facts is not None:
         days = local_days(now, facts)
         asking = replace(state, pending="callback_date", misunderstood=0)
         reply = _say(lang, "callback_exact_date", first=show_date(days[0], facts, lang),
                      second=show_date(days[-1], facts, lang))  # fmt: skip
-        return Turn([reply], [], asking, intent)
+        return _ask_day(asking, reply, tried=tried, lang=lang, intent=intent)
     when = _say(lang, "callback_soon")
     if at is not None and facts is not None:
         # The zone as the debtor names it ("Ciudad de México"), never its IANA id.
         locale = "en" if lang == "en" else facts.locale
         shown = clock(at, ZoneInfo(facts.timezone), locale)  # the 24-hour clock, as the console's
         when = f"{show_date(at.date(), facts, lang)} {shown} ({zone_city(ZoneInfo(facts.timezone), locale)})"
-    done = replace(state, pending=None, misunderstood=0)
+    done = replace(state, pending=None, misunderstood=0, unclear_days=0)
     return Turn([_say(lang, "callback", when=when)], [RequestCallback(at, text)], done, intent)
 
 
@@ -1000,6 +1013,17 @@ def _ask_amount(
     return Turn([reply], [], replace(asking, unclear_amounts=count), intent)
 
 
+def _ask_day(asking: DialogueState, reply: str, *, tried: bool, lang: str, intent: Intent) -> Turn:
+    """Ask the day (again), a promise's or a callback's, as _ask_amount asks the amount:
+    the MAX_UNCLEAR_DAYS-th answer in a row with no day to take hands over."""
+    count = asking.unclear_days + 1 if tried else 0
+    if count >= MAX_UNCLEAR_DAYS:
+        done = replace(asking, pending=None, promise_amount=None, promise_due=None,
+                       handed_over=True, unclear_days=count)  # fmt: skip
+        return Turn([_say(lang, "handover_date")], [HandOver("date_unclear")], done, intent)
+    return Turn([reply], [], replace(asking, unclear_days=count), intent)
+
+
 def _how_to_pay(facts: AccountFacts, lang: str) -> str:
     instructions = " ".join(facts.payment_instructions.split())
     if not instructions:
@@ -1037,20 +1061,25 @@ def _promise(
         amount = said
     elif answering == "promise_amount" and pays_all(text):
         amount = facts.balance
+    # An answer to "which day?" that names none this turn can take counts (_ask_day).
+    tried_day = answering == "promise_date"
     if unclear:  # a day that reads two ways is asked for, never guessed
         waiting = replace(state, pending="promise_date", promise_due=None, promise_amount=amount)
-        return Turn([_say(lang, "promise_unclear_date")], [], waiting, intent)
+        reply = _say(lang, "promise_unclear_date")
+        return _ask_day(waiting, reply, tried=tried_day, lang=lang, intent=intent)
     if not agreed:
         waiting = replace(state, pending="promise_date", promise_due=None, promise_amount=amount)
         reply = _say(lang, "promise_exact_date", first=show_date(days[0], facts, lang),
                      second=show_date(days[-1], facts, lang))  # fmt: skip
-        return Turn([reply], [], waiting, intent)
+        return _ask_day(waiting, reply, tried=tried_day, lang=lang, intent=intent)
     if due is not None and not today <= due <= last:
         # A date gone by ("el 15 de enero de 2026", "15/01/26") or past the horizon.
         waiting = replace(state, pending="promise_date", promise_due=None, promise_amount=amount)
         reply = _say(lang, "promise_past_date" if due < today else "promise_bad_date",
                      day=show_date(due, facts, lang), date=show_date(last, facts, lang))  # fmt: skip
-        return Turn([reply], [], waiting, intent)
+        return _ask_day(waiting, reply, tried=tried_day, lang=lang, intent=intent)
+    if due is not None:
+        state = replace(state, unclear_days=0)  # a day taken: the day's count starts again
     if due is None:
         waiting = replace(state, pending="promise_date", promise_amount=amount)
         return Turn([_say(lang, "promise_when")], [], waiting, intent)
@@ -1067,7 +1096,7 @@ def _promise(
         reply = _say(lang, "promise_how_much", amount=show_money(facts.balance, facts))
         return _ask_amount(waiting, reply, tried=tried, lang=lang, intent=intent)
     done = replace(state, pending=None, promise_due=None, promise_amount=None, misunderstood=0,
-                   unclear_amounts=0)  # fmt: skip
+                   unclear_amounts=0, unclear_days=0)  # fmt: skip
     reply = _say(lang, "promise_done", amount=show_money(amount, facts),
                  date=show_date(due, facts, lang))  # fmt: skip
     return Turn([reply], [MakePromise(amount, due)], done, intent)

@@ -22,6 +22,7 @@ REASONS = {
     "agent_requested": "agent",
     "not_understood": "misunderstood",
     "amount_unclear": "amount",
+    "date_unclear": "date",
     "dispute": "dispute",
     "identity_failed": "identity",
     "no_account": "no_account",

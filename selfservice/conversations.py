@@ -32,11 +32,11 @@ IDLE = timedelta(hours=24)  # a conversation quiet this long is over (WhatsApp's
 MAX_QUEUE_READ = 50  # queued conversations one routing pass looks at
 MAX_DETAIL = 200
 # Why a conversation went to a person: asked for one, not understood twice, the amount
-# still unclear after it was asked again, a dispute, the identity check failed, no single account matches, a plan needs a supervisor, the
+# or the day still unclear after it was asked again, a dispute, the identity check failed, no single account matches, a plan needs a supervisor, the
 # writer is not the debtor (a wrong number, a relative) or tells of the debtor's death.
 HANDOVER_REASONS = (
     "agent", "misunderstood", "dispute", "identity", "no_account", "plan", "full", "operator",
-    "third_party", "deceased", "amount",
+    "third_party", "deceased", "amount", "date",
 )  # fmt: skip
 
 

@@ -98,6 +98,7 @@ HANDOVER_REASON_LABELS = {
     "agent": N_("El deudor pidió un asesor"),
     "misunderstood": N_("El asistente no entendió dos veces"),
     "amount": N_("El monto no quedó claro tras preguntarlo"),
+    "date": N_("La fecha no quedó clara tras preguntarla"),
     "dispute": N_("Disputa de la deuda"),
     "identity": N_("No pasó la verificación de identidad"),
     "no_account": N_("No se sabe de qué cuenta se trata"),

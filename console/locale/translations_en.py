@@ -768,6 +768,7 @@ EN = {
     "El deudor pidió un asesor": "The debtor asked for an agent",
     "El asistente no entendió dos veces": "The assistant did not understand twice",
     "El monto no quedó claro tras preguntarlo": "The amount stayed unclear after it was asked",
+    "La fecha no quedó clara tras preguntarla": "The date stayed unclear after it was asked",
     "Disputa de la deuda": "Dispute of the debt",
     "Escribe alguien que no es el deudor": "Someone who is not the debtor writes",
     "Avisan del fallecimiento del deudor": "They tell of the debtor's death",

@@ -147,6 +147,19 @@ async def test_given_a_promise_amount_unclear_twice_then_queued_for_the_amount(
         assert (c.state, c.handover_reason) == ("queued", "amount")
 
 
+async def test_given_a_promise_day_unclear_twice_then_queued_for_the_date(
+    engine: Engine, account_id: int
+) -> None:
+    chat = build_chat(settings(), engine, FakeRedis())
+    for text in ("me comprometo a pagar", "el otro viernes", "el 12 o 13"):
+        done = await chat.handle_async(Incoming("chat", "portal:s1", text, NOW,
+                                                account_id=account_id, verified=True))  # fmt: skip
+    assert "asesor" in " ".join(r.text for r in done.replies)
+    with transaction(engine) as s:
+        c = s.scalars(select(Conversation)).one()
+        assert (c.state, c.handover_reason) == ("queued", "date")
+
+
 def test_given_a_state_that_cannot_be_read_then_a_new_unverified_one() -> None:
     bot = ChatAssistant(None)
     assert bot.load({"verified": "yes", "misunderstood": "x" * 9999}, False).verified is False

@@ -378,6 +378,37 @@ def test_given_an_unclear_amount_then_a_clear_one_then_booked_and_the_count_star
     assert fresh.actions == [] and fresh.state.pending == "pay_amount"
 
 
+@pytest.mark.parametrize(
+    ("first", "answers"),
+    [("me comprometo a pagar", ["el otro viernes", "el 12 o 13"]),
+     ("le pago 500", ["el 15 de enero de 2026", "el 15/03"]),
+     ("llámenme el otro viernes", ["31 de febrero", "el 15 de enero de 2026"])],
+)  # fmt: skip
+def test_given_the_day_unclear_or_refused_twice_then_a_person_takes_over(
+    first: str, answers: list[str]
+) -> None:
+    state = say(first).state
+    for answer in answers[:-1]:
+        turn = say(answer, state)
+        assert turn.actions == [] and turn.state.pending in ("promise_date", "callback_date")
+        state = turn.state
+    last = say(answers[-1], state)
+    assert last.actions == [HandOver("date_unclear")] and last.state.handed_over
+    assert words(last).startswith("No logro entender la fecha. Le comunico con un asesor")
+    english = respond(state, answers[-1], FACTS, NOW, lang="en")
+    assert words(english).startswith("I still cannot tell the date.")
+
+
+def test_given_an_unclear_day_then_a_clear_one_then_the_count_starts_again() -> None:
+    state = say("el otro viernes", say("me comprometo a pagar").state).state
+    assert state.unclear_days == 1
+    taken = say("el viernes", state)
+    assert taken.state.pending == "promise_amount" and taken.state.unclear_days == 0
+    stored = load_state(json.loads(json.dumps(dump_state(state))))
+    assert stored.unclear_days == 1
+    assert load_state({"unclear_days": True}).unclear_days == 0
+
+
 def test_given_an_unclear_amount_count_then_it_survives_the_stored_state() -> None:
     again = say("unos 500", say("quiero pagar 500 o 600").state)
     stored = load_state(json.loads(json.dumps(dump_state(again.state))))
