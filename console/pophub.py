@@ -28,6 +28,8 @@ from selfservice import conversations as conv
 from store.db import transaction
 
 log = logging.getLogger(__name__)
+# How often a start still waiting for its Redis subscription says so.
+READY_WARN_SECONDS = 10.0
 
 PREVIEW_TTL_SECONDS = 3600
 POLL_SECONDS = 0.25
@@ -130,8 +132,33 @@ class PopHub:
         return len(self._sockets)
 
     async def start(self) -> None:
+        """Return once subscribed, so no pop published after start is missed.
+
+        Waits as long as it takes, saying so every READY_WARN_SECONDS: a Redis that
+        is slow (a loaded host) or not up yet must not stop the console, which comes up
+        doing its job once Redis answers. A fixed 10 s limit failed a test run on a
+        loaded machine, and a console started just before its Redis crashed instead of
+        waiting for it. A listener that dies raises here.
+        """
         self._task = asyncio.create_task(self._listen(), name="console-pophub")
-        await asyncio.wait_for(self._ready.wait(), timeout=10)
+        ready = asyncio.create_task(self._ready.wait())
+        try:
+            while True:
+                done, _ = await asyncio.wait(
+                    {ready, self._task}, timeout=READY_WARN_SECONDS,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )  # fmt: skip
+                if ready in done:
+                    return
+                if self._task in done:
+                    self._task.result()  # raises what killed it
+                    raise RuntimeError("the pop subscriber ended before subscribing")
+                log.warning(
+                    "agents' screen pops: still waiting to subscribe to Redis; "
+                    "the console starts once it answers"
+                )
+        finally:
+            ready.cancel()
 
     async def stop(self) -> None:
         self._stopping = True
