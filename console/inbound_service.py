@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, or_, select
+from sqlalchemy import Engine, or_, select, update
+from sqlalchemy.orm import Session
 
 from console import verify_lock
 from console.agent_service import build_pop, campaign_config, recording_facts
@@ -42,8 +43,14 @@ from store.models import (
 
 SEARCH_LIMIT = 10
 SEARCH_PAGE = "inbound_search"  # the pii_view of a search: its results and how found
-# The views of one call read back for its searches: ten searches (inbound_views
-# MAX_SEARCHES) and a few pops; past this, the later searches' finds are not allowed.
+# Searches on one call or chat: a caller spells a reference or a number a few times; an
+# agent who could search without end on a call of their own (the inbound number
+# dialled from their mobile) read the names of every account, reference by reference.
+# Counted from the searches' audit entries in SQL (`search_accounts`).
+MAX_SEARCHES = 10
+TOO_MANY_SEARCHES = N_("Se alcanzó el límite de búsquedas de este contacto.")
+# The views of one call read back for its searches: ten searches (MAX_SEARCHES) and a
+# few pops; past this, the later searches' finds are not allowed, and no more searches.
 MAX_VIEWS_READ = 200
 ANI_LABELS = {
     "ok": N_("Número identificado"),
@@ -272,6 +279,13 @@ def search_accounts(engine: Engine, agent: CurrentUser, attempt_id: int, query: 
         raise InboundError(gettext_("Escriba al menos 4 caracteres."))
     ani = normalise_ani(text, country)
     with transaction(engine) as s:
+        # The call's searches counted from their audit entries, the call's row held so
+        # that parallel searches are counted one after the other: a Redis counter let
+        # a flush or an eviction allow ten more.
+        _hold_call(s, attempt_id)
+        searches, complete = _search_entries(s, attempt_id)
+        if not complete or len(searches) >= MAX_SEARCHES:
+            raise InboundError(gettext_(TOO_MANY_SEARCHES), 429)
         conditions = [Account.external_ref == text]
         if ani.e164:
             phones = select(Phone.account_id).where(
@@ -299,6 +313,36 @@ def search_accounts(engine: Engine, agent: CurrentUser, attempt_id: int, query: 
     return found
 
 
+def _hold_call(s: Session, attempt_id: int) -> None:
+    """The call's row locked for this transaction (PostgreSQL: FOR UPDATE; SQLite: the
+    write lock an update takes, as selfservice.identity.gate_row's insert does)."""
+    if s.get_bind().dialect.name == "postgresql":
+        s.execute(select(CallAttempt.id).where(CallAttempt.id == attempt_id).with_for_update())
+    else:
+        s.execute(update(CallAttempt).where(CallAttempt.id == attempt_id)
+                  .values(id=CallAttempt.id))  # fmt: skip
+
+
+def _search_entries(s: Session, attempt_id: int) -> tuple[list[dict[str, Any]], bool]:
+    """The audit entries of this call's searches (pii_view of page SEARCH_PAGE), in
+    order, and whether every view of the call was read (MAX_VIEWS_READ)."""
+    payloads = list(s.scalars(
+        select(AuditEntry.payload)
+        .where(AuditEntry.kind == "pii_view", AuditEntry.subject == f"attempt:{attempt_id}")
+        .order_by(AuditEntry.id)
+        .limit(MAX_VIEWS_READ)
+    ))  # fmt: skip
+    entries = []
+    for raw in payloads:
+        try:
+            entry = json.loads(raw or "{}")
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and entry.get("page") == SEARCH_PAGE:
+            entries.append(entry)
+    return entries, len(payloads) < MAX_VIEWS_READ
+
+
 def searched_accounts(engine: Engine, attempt_id: int) -> tuple[set[int], set[int]]:
     """The accounts found by search on this call or chat (they may be verified), and
     those among them found by the reference typed (`proof_prompts`: its last digits
@@ -308,21 +352,10 @@ def searched_accounts(engine: Engine, attempt_id: int) -> tuple[set[int], set[in
     An entry that does not say which results came by reference (written before it
     did) names them all: fail closed."""
     with transaction(engine) as s:
-        payloads = list(s.scalars(
-            select(AuditEntry.payload)
-            .where(AuditEntry.kind == "pii_view", AuditEntry.subject == f"attempt:{attempt_id}")
-            .order_by(AuditEntry.id)
-            .limit(MAX_VIEWS_READ)
-        ))  # fmt: skip
+        entries, _ = _search_entries(s, attempt_id)
     found: set[int] = set()
     named: set[int] = set()
-    for raw in payloads:
-        try:
-            entry = json.loads(raw or "{}")
-        except ValueError:
-            continue
-        if not isinstance(entry, dict) or entry.get("page") != SEARCH_PAGE:
-            continue
+    for entry in entries:
         results = {a for a in entry.get("results") or [] if isinstance(a, int)}
         by_reference = entry.get("by_reference")
         found |= results

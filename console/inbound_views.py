@@ -7,7 +7,6 @@ agent over the WebSocket (console.pophub -> inbound_service.build_inbound_pop).
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from aiohttp import web
 
@@ -15,7 +14,7 @@ from console import document_proof as proof
 from console import inbound_service as svc
 from console import verify_tries
 from console.agent_views import _int_param, _live_attempt, read_fields
-from console.i18n import N_, gettext_
+from console.i18n import gettext_
 from console.keys import CLOCK, REDIS, SETTINGS
 from console.pophub import VERIFIED_TTL_SECONDS, verified_key
 from console.users import CurrentUser
@@ -23,27 +22,6 @@ from console.webutil import in_db, json_error, requires, user_of
 from store.models import Role
 
 log = logging.getLogger(__name__)
-
-SEARCH_TTL_SECONDS = 3600
-# Searches on one call or chat: a caller spells a reference or a number a few times; an
-# agent who could search without end on a call of their own (the inbound number
-# dialled from their mobile) read the names of every account, reference by reference.
-MAX_SEARCHES = 10
-TOO_MANY_SEARCHES = N_("Se alcanzó el límite de búsquedas de este contacto.")
-
-
-def searches_key(attempt_id: int) -> str:
-    return f"cobrador:console:inbound-searches:{{{attempt_id}}}"
-
-
-async def _take_search(redis: Any, attempt_id: int) -> bool:
-    """One search on this call or chat, counted in one INCR (parallel requests get no
-    more through); False past MAX_SEARCHES."""
-    pipe = redis.pipeline(transaction=True)
-    pipe.incr(searches_key(attempt_id))
-    pipe.expire(searches_key(attempt_id), SEARCH_TTL_SECONDS)
-    taken, _ = await pipe.execute()
-    return int(taken) <= MAX_SEARCHES
 
 
 def document_key(request: web.Request) -> bytes | None:
@@ -101,9 +79,8 @@ async def search(request: web.Request) -> web.StreamResponse:
     query = request.query.get("q", "")
     try:
         call, live = await _live_call(request, user, attempt_id)
-        # Whose call first: another agent's id is the missing id's 404, never a count.
-        if not await _take_search(request.app[REDIS], attempt_id):
-            return json_error(429, gettext_(TOO_MANY_SEARCHES))
+        # Whose call first: another agent's id is the missing id's 404, never a count;
+        # past svc.MAX_SEARCHES, 429 (counted in SQL by search_accounts).
         country = await in_db(request, svc.campaign_country, call.campaign_id)
         found = await in_db(request, svc.search_accounts, user, attempt_id, query, country, live,
                             document_key(request))  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import timedelta
 from typing import Any
@@ -452,6 +453,50 @@ async def test_given_an_agent_searching_without_end_on_one_call_then_refused_pas
         statuses.append(resp.status)
     assert statuses == [200] * 10 + [429]
     assert (await resp.json())["reason"] == "Se alcanzó el límite de búsquedas de este contacto."
+    views = [json.loads(p) for k, p in audit_kinds(engine) if k == "pii_view"]
+    assert sum(v.get("page") == "inbound_search" for v in views) == 10
+
+
+async def test_given_redis_flushed_mid_call_when_the_agent_searches_on_then_the_eleventh_is_still_refused(
+    client: TestClient, seed: Seed, engine: Engine, aredis: aioredis.Redis
+) -> None:
+    """The ten searches of a call were counted in Redis alone: a flush (or an eviction)
+    mid-call allowed ten more. They are counted from the searches' audit entries in SQL."""
+    agent = seed.users["ana"]
+    attempt = inbound_attempt(engine, seed, agent, "", None)
+    await login(client, "ana")
+    await inbound_pop_for(client, aredis, agent, attempt, [], status="withheld")
+
+    async def search(n: int) -> int:
+        resp = await client.get(f"/api/agent/inbound/search?attempt_id={attempt}&q=MX-{n:04d}")
+        return resp.status
+
+    assert [await search(n) for n in range(5)] == [200] * 5
+    await evict(aredis, "*", agent, attempt)
+    assert [await search(n) for n in range(5, 10)] == [200] * 5
+    await evict(aredis, "*", agent, attempt)
+    resp = await client.get(f"/api/agent/inbound/search?attempt_id={attempt}&q=MX-0002")
+    assert resp.status == 429
+    assert (await resp.json())["reason"] == "Se alcanzó el límite de búsquedas de este contacto."
+    views = [json.loads(p) for k, p in audit_kinds(engine) if k == "pii_view"]
+    assert sum(v.get("page") == "inbound_search" for v in views) == 10
+
+
+async def test_given_parallel_searches_on_one_call_then_no_more_than_ten_are_made(
+    client: TestClient, seed: Seed, engine: Engine, aredis: aioredis.Redis
+) -> None:
+    """The call's row is held while its searches are counted: a burst gets no extra."""
+    agent = seed.users["ana"]
+    attempt = inbound_attempt(engine, seed, agent, "", None)
+    await login(client, "ana")
+    await inbound_pop_for(client, aredis, agent, attempt, [], status="withheld")
+
+    async def search(n: int) -> int:
+        resp = await client.get(f"/api/agent/inbound/search?attempt_id={attempt}&q=MX-{n:04d}")
+        return resp.status
+
+    statuses = await asyncio.gather(*[search(n) for n in range(14)])
+    assert sorted(statuses) == [200] * 10 + [429] * 4
     views = [json.loads(p) for k, p in audit_kinds(engine) if k == "pii_view"]
     assert sum(v.get("page") == "inbound_search" for v in views) == 10
 
