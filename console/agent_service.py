@@ -48,6 +48,7 @@ from console.dispositions import (
 from console.document_proof import document_matcher
 from console.i18n import N_, gettext_
 from console.identity import (
+    DOCUMENT_PROMPT,
     VERIFIED_PARTIES,
     chat_prompts,
     failed_prompts,
@@ -629,7 +630,9 @@ def verify_party(
         chat = _is_chat(attempt)
         # The account's row held until this check is counted: parallel checks of one
         # account get no extra tries (None: locked, nothing compared).
-        gate = verify_lock.take(session, account.id, at) if chat else None
+        gate = (
+            verify_lock.take(session, account.id, at, DOCUMENT_PROMPT in prompts) if chat else None
+        )
         locked = chat and gate is None
         failed = (
             []

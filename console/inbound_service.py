@@ -222,9 +222,10 @@ def verify_identity(engine: Engine, agent: CurrentUser, attempt_id: int, account
         document = document_matcher(key, account)
         prompts = proof_prompts(call.verification, account_id in named_by_reference,
                                 document is not None, call.chosen)  # fmt: skip
-        # The account's wrong answers over every call and chat, its row held until this
-        # check is counted (console/verify_lock.py): a locked account is not checked.
-        gate = verify_lock.take(s, account_id, now)
+        # The account's wrong answers over every call and chat (the document's with the
+        # portal's), its row held until this check is counted (console/verify_lock.py):
+        # a locked account is not checked.
+        gate = verify_lock.take(s, account_id, now, DOCUMENT_PROMPT in prompts)
         failed = (
             failed_prompts(prompts, answers, account.external_ref, account.debtor_name,
                            account.custom_fields, document)

@@ -11,6 +11,13 @@ The row is the portal's gate table (store.models.PortalGate, key ``agent:<accoun
 taken with the portal's row lock (selfservice.identity.gate_row) in the transaction
 that checks the answers: parallel checks of one account are counted one after the
 other, and none gets past the lock. SQL, not Redis: a flush or a restart unlocks nothing.
+
+The debtor's document (its last 4 digits, `document_last4`) is one secret whoever asks
+for it: a check that asks it counts on the portal's row of the account
+(selfservice.identity.reference_gate, ``ref:<account>``), where the portal's reference
+entry and the chat assistant count their wrong answers too, so the portal and the
+agents share one count of three (and of nine) instead of three each. Such a check is
+also refused while the agents' own row is locked; a supervisor's clearing clears both.
 """
 
 from __future__ import annotations
@@ -22,20 +29,22 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from console.i18n import N_
-from selfservice.identity import gate_row
+from selfservice import identity as idc
+from selfservice.identity import gate_row, reference_gate
 from store.audit import append as audit_append
 from store.models import Account, PortalGate, SupervisorTask
 
-ACCOUNT_FAILURES = 3  # wrong answers on one account within WINDOW, over every call and chat
-WINDOW = timedelta(days=1)
-LOCK = timedelta(days=1)  # then the account may be checked again
+# The portal's numbers (selfservice/identity.py): a document's row is read by both.
+ACCOUNT_FAILURES = idc.GATE_FAILURES  # wrong answers on one account within WINDOW
+WINDOW = timedelta(days=1)  # the agents' own row only; a document's counts until success
+LOCK = idc.REFERENCE_LOCK  # then the account may be checked again
 # Wrong answers since the account's last success or unlock, after which its lock waits
 # for a person: three day locks.
-HOLD_FAILURES = 9
+HOLD_FAILURES = idc.REFERENCE_HOLD_FAILURES
 VERIFY_LOCK_TASK = "verify_locked"  # the supervisor task every lock opens
 LOCKED = N_(
     "Verificación bloqueada: esta cuenta tuvo demasiadas respuestas equivocadas en "
-    "llamadas o chats. No hable de la deuda; un supervisor puede desbloquearla."
+    "llamadas, chats o el portal. No hable de la deuda; un supervisor puede desbloquearla."
 )
 
 
@@ -49,11 +58,21 @@ def is_locked(row: PortalGate, now: datetime) -> bool:
     return row.locked_at is not None and now - row.locked_at < LOCK
 
 
-def take(session: Session, account_id: int, now: datetime) -> PortalGate | None:
-    """The account's row, created if new and locked for this transaction (checks of the
-    account wait for it to commit); None while the account's check is locked."""
-    row = gate_row(session, account_gate(account_id), account_id, now)
+def take(session: Session, account_id: int, now: datetime,
+         document: bool = False) -> PortalGate | None:  # fmt: skip
+    """The row this check counts on, created if new and locked for this transaction
+    (checks of the account wait for it to commit); None while the check is locked.
+    `document`: the check asks the document's digits, counted on the portal's row of
+    the account (`reference_gate`) and refused while either row is locked. A refused
+    check opens the supervisor's task if none is open (a lock the portal's answers
+    set has none yet): the agent's reason says a supervisor can unlock it."""
+    if document and locked_in(session, account_id, now):
+        _open_task_for(session, account_id, now)
+        return None
+    gate = reference_gate(account_id) if document else account_gate(account_id)
+    row = gate_row(session, gate, account_id, now)
     if is_locked(row, now):
+        _open_task_for(session, account_id, now)
         return None
     if row.locked_at is not None:  # a lock that has run out: a new window
         row.failures, row.window_started_at, row.locked_at = 0, None, None
@@ -68,7 +87,11 @@ def record(session: Session, row: PortalGate, account: Account, passed: bool, no
         row.failures, row.total_failures, row.window_started_at = 0, 0, None
         row.locked_at, row.verified_at = None, now
         return False
-    if row.window_started_at is None or now - row.window_started_at >= WINDOW:
+    document = row.key == reference_gate(account.id)
+    if not document and (row.window_started_at is None
+                         or now - row.window_started_at >= WINDOW):  # fmt: skip
+        # The agents' own row counts a day's wrong answers; a document's row counts them
+        # until a right answer or a lock, as the portal does (its answers are there too).
         row.window_started_at, row.failures = now, 0
     row.failures += 1
     row.total_failures += 1
@@ -79,7 +102,8 @@ def record(session: Session, row: PortalGate, account: Account, passed: bool, no
     audit_append(session, "identity_lock",
                  {"account_id": account.id, "result": "held" if held else "locked",
                   "failures": row.failures, "total_failures": row.total_failures,
-                  "until": None if held else now + LOCK},
+                  "until": None if held else now + LOCK,
+                  **({"question": "document"} if document else {})},
                  actor=actor, subject=f"account:{account.id}", now=now)  # fmt: skip
     if _open_task(session, account.id) is None:
         session.add(SupervisorTask(account_id=account.id, campaign_id=account.campaign_id,
@@ -96,23 +120,33 @@ def locked_in(session: Session, account_id: int, now: datetime) -> bool:
 def unlock_in(session: Session, account_id: int, actor: str, now: datetime,
               user_id: int | None = None, detail: Mapping[str, object] | None = None) -> bool:  # fmt: skip
     """A supervisor clears the account's lock and its wrong answers, inside the caller's
-    transaction; its open task is closed. False when it was not locked (any wrong
-    answers kept are cleared all the same)."""
+    transaction; its open task is closed. The document's lock (the portal's row of the
+    account) is cleared too: the supervisor confirmed the debtor another way. False
+    when neither was locked (any wrong answers kept are cleared all the same)."""
     for task in session.scalars(select(SupervisorTask).where(
         SupervisorTask.account_id == account_id, SupervisorTask.kind == VERIFY_LOCK_TASK,
         SupervisorTask.status == "open",
     )):  # fmt: skip
         task.status, task.done_at, task.done_by = "done", now, user_id
+    document = idc.unlock_in(session, reference_gate(account_id), actor, now, user_id, detail)
     row = session.get(PortalGate, account_gate(account_id), with_for_update=True)
     if row is None or (row.locked_at is None and row.failures == 0 and row.total_failures == 0):
-        return False
-    was_locked = is_locked(row, now)
+        return document
+    was_locked = is_locked(row, now) or document
     row.failures, row.total_failures, row.window_started_at, row.locked_at = 0, 0, None, None
     audit_append(session, "identity_lock",
                  {"account_id": account_id, "result": "unlocked", "was_locked": was_locked,
                   **(detail or {})},
                  actor=actor, subject=f"account:{account_id}", now=now)  # fmt: skip
     return was_locked
+
+
+def _open_task_for(session: Session, account_id: int, now: datetime) -> None:
+    if _open_task(session, account_id) is None:
+        account = session.get(Account, account_id)
+        session.add(SupervisorTask(account_id=account_id,
+                                   campaign_id=account.campaign_id if account else None,
+                                   kind=VERIFY_LOCK_TASK, created_at=now))  # fmt: skip
 
 
 def _open_task(session: Session, account_id: int) -> SupervisorTask | None:

@@ -472,7 +472,7 @@ EN = {
     "En una llamada entrante, verifique a quien llama con las preguntas de la llamada entrante.": "On an inbound call, verify the caller with the inbound call's questions.",
     "Verifique la identidad de quien llama antes de abrir la cuenta.": "Verify the caller's identity before opening the account.",
     # an account's identity check locked over every call and chat (console/verify_lock.py)
-    "Verificación bloqueada: esta cuenta tuvo demasiadas respuestas equivocadas en llamadas o chats. No hable de la deuda; un supervisor puede desbloquearla.": "Verification locked: this account had too many wrong answers on calls or chats. Do not discuss the debt; a supervisor can unlock it.",
+    "Verificación bloqueada: esta cuenta tuvo demasiadas respuestas equivocadas en llamadas, chats o el portal. No hable de la deuda; un supervisor puede desbloquearla.": "Verification locked: this account had too many wrong answers on calls, chats or the portal. Do not discuss the debt; a supervisor can unlock it.",
     "Verificación de identidad en llamadas y chats bloqueada por respuestas equivocadas. Desbloquee solo tras confirmar la identidad del deudor por otra vía.": "Identity verification on calls and chats locked by wrong answers. Unlock it only once you have confirmed the debtor's identity another way.",
     "Una cuenta cuya verificación en llamadas y chats se bloqueó por respuestas equivocadas se desbloquea aquí antes de que pase el día de bloqueo.": "An account whose verification on calls and chats was locked by wrong answers is unlocked here before its day of lock is over.",
     "Los datos no coinciden: no hable de la deuda con esta persona.": "The answers do not match: do not discuss the debt with this person.",

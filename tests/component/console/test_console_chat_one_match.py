@@ -21,12 +21,11 @@ from support.chat_standins import StandInActions, StandInAssistant
 from support.polling import within
 
 from cobrador.ground.settings import Settings
-from console import verify_lock
 from console.app import init_app
 from console.identity import chat_prompts
 from dialer.agent_state import AgentStates
 from selfservice.chat_service import ChatService, Incoming
-from selfservice.identity import import_identities
+from selfservice.identity import import_identities, reference_gate
 from store.db import transaction
 from store.models import AuditEntry, CallAttempt, PortalGate
 
@@ -87,8 +86,9 @@ async def answer(client: TestClient, token: str, attempt: int, party: str,
 
 
 def wrong_answers(engine: Engine, account_id: int) -> tuple[int, int]:
+    """The wrong answers counted on the account's document (verify_lock: the portal's row)."""
     with transaction(engine) as s:
-        row = s.get(PortalGate, verify_lock.account_gate(account_id))
+        row = s.get(PortalGate, reference_gate(account_id))
         return (row.failures, row.total_failures) if row is not None else (0, 0)
 
 
