@@ -15,19 +15,18 @@ import pytest
 import redis.asyncio as aioredis
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
-from console_fixtures import NOW, Seed, login, origin
+from console_fixtures import NOW, Seed, login
 from sqlalchemy import Engine, select
 from support.chat_standins import StandInActions, StandInAssistant
-from support.polling import within
+from support.inbound_support import ready_then_pop, withheld_call
 
 from cobrador.ground.settings import Settings
 from console.app import init_app
 from console.identity import chat_prompts
-from dialer.agent_state import AgentStates
 from selfservice.chat_service import ChatService, Incoming
 from selfservice.identity import import_identities, reference_gate
 from store.db import transaction
-from store.models import AuditEntry, CallAttempt, PortalGate
+from store.models import AuditEntry, PortalGate
 
 KEY = b"k" * 32
 JUANS_NUMBER = "+525512340002"  # Juan's only, in the seed
@@ -57,23 +56,6 @@ def hand_over(engine: Engine, seed: Seed, channel: str) -> None:
                              account_id=seed.other_account_id, campaign_id=seed.campaign_id))  # fmt: skip
 
 
-async def popped(client: TestClient, token: str) -> dict[str, Any]:
-    ws = await client.ws_connect("/ws/agent", headers={"Origin": origin(client)})
-
-    async def ready_then_pop() -> dict[str, Any]:
-        while (await ws.receive_json())["type"] != "hello":
-            pass
-        resp = await client.post("/api/agent/ready", headers={"X-CSRF-Token": token})
-        assert resp.status == 200, await resp.text()
-        while True:
-            msg = await ws.receive_json()
-            if msg["type"] == "pop":
-                await ws.close()
-                return dict(msg)
-
-    return await within(ready_then_pop(), "the chat's pop on the agent's socket")
-
-
 def codes(pop: dict[str, Any], party: str) -> list[str]:
     return [p["code"] for p in pop["verification"][party]]
 
@@ -100,7 +82,7 @@ async def test_given_a_chat_from_a_one_match_number_then_the_document_is_asked_n
     hand_over(engine, seed, channel)
     token = await login(client, "ana")
 
-    pop = await popped(client, token)
+    pop = await ready_then_pop(client, token, "pop")
 
     assert pop["direction"] == "chat" and pop["verified"] is None
     assert codes(pop, "titular") == codes(pop, "aval") == [DOCUMENT]
@@ -138,7 +120,7 @@ async def test_given_a_chat_and_a_call_on_one_account_then_their_wrong_answers_l
     juans_document_on_file(engine)
     hand_over(engine, seed, "whatsapp")
     token = await login(client, "ana")
-    attempt = (await popped(client, token))["attempt_id"]
+    attempt = (await ready_then_pop(client, token, "pop"))["attempt_id"]
     for guess in ("1111", "2222"):
         assert (await answer(client, token, attempt, "titular", document_last4=guess)).status == 422
     # Beto, on a call from a withheld number, finds Juan's account by his number and
@@ -147,7 +129,7 @@ async def test_given_a_chat_and_a_call_on_one_account_then_their_wrong_answers_l
     await beto.start_server()  # the running server: nothing started
     try:
         beto_token = await login(beto, "beto")
-        call = await beto_on_a_call(engine, seed, aredis)
+        call = await withheld_call(engine, aredis, seed.campaign_id, seed.users["beto"], NOW)
         found = await beto.get(f"/api/agent/inbound/search?attempt_id={call}&q=5512340002")
         assert found.status == 200, await found.text()
         wrong = await beto.post("/api/agent/inbound/verify", headers={"X-CSRF-Token": beto_token},
@@ -166,29 +148,12 @@ async def test_given_a_chat_and_a_call_on_one_account_then_their_wrong_answers_l
     assert (last["refused"], last["passed"], last["failed"]) == ("account_locked", False, [])
 
 
-async def beto_on_a_call(engine: Engine, seed: Seed, aredis: aioredis.Redis) -> int:
-    agent = seed.users["beto"]
-    with transaction(engine) as s:
-        row = CallAttempt(phone_e164="", campaign_id=seed.campaign_id, agent_id=agent,
-                          direction="inbound", source="inbound", started_at=NOW,
-                          answered_at=NOW, bridged_at=NOW)  # fmt: skip
-        s.add(row)
-        s.flush()
-        attempt = int(row.id)
-    states = AgentStates(aredis)
-    await states.login(agent, "mx-demo")
-    await states.set_ready(agent)
-    assert await states.reserve(agent, attempt)
-    await states.talking(agent, attempt)
-    return attempt
-
-
 async def test_given_a_chat_whose_account_has_no_document_then_its_party_questions_as_before(
     client: TestClient, seed: Seed, engine: Engine
 ) -> None:
     hand_over(engine, seed, "sms")
     token = await login(client, "ana")
-    pop = await popped(client, token)
+    pop = await ready_then_pop(client, token, "pop")
     assert codes(pop, "titular") == ["full_name", "account_last4"]
     right = await answer(client, token, pop["attempt_id"], "titular", full_name="juan pérez",
                          account_last4="0002")  # fmt: skip

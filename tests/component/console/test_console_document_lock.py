@@ -15,14 +15,14 @@ import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient
 from console_fixtures import NOW, Seed, login
 from sqlalchemy import Engine, select
+from support.inbound_support import withheld_call
 
 from cobrador.ground.settings import Settings
 from console import verify_lock
 from console.app import init_app
-from dialer.agent_state import AgentStates
 from selfservice.identity import import_identities, reference_gate
 from store.db import transaction
-from store.models import CallAttempt, PortalGate, SupervisorTask
+from store.models import PortalGate, SupervisorTask
 
 KEY = b"k" * 32
 CSRF = re.compile(r'name="csrf-token" content="([^"]+)"')
@@ -64,19 +64,7 @@ async def on_a_call(engine: Engine, seed: Seed, aredis: aioredis.Redis,
     """Ana on a call from a withheld number, Juan's account found by his number (its
     question: the document's digits): (attempt, CSRF token)."""
     token = await login(client, "ana")
-    agent = seed.users["ana"]
-    with transaction(engine) as s:
-        row = CallAttempt(phone_e164="", campaign_id=seed.campaign_id, agent_id=agent,
-                          direction="inbound", source="inbound", started_at=NOW,
-                          answered_at=NOW, bridged_at=NOW)  # fmt: skip
-        s.add(row)
-        s.flush()
-        attempt = int(row.id)
-    states = AgentStates(aredis)
-    await states.login(agent, "mx-demo")
-    await states.set_ready(agent)
-    assert await states.reserve(agent, attempt)
-    await states.talking(agent, attempt)
+    attempt = await withheld_call(engine, aredis, seed.campaign_id, seed.users["ana"], NOW)
     found = await client.get(f"/api/agent/inbound/search?attempt_id={attempt}&q=5512340002")
     [account] = (await found.json())["accounts"]
     assert [p["code"] for p in account["prompts"]] == ["document_last4"]

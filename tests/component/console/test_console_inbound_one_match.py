@@ -5,28 +5,15 @@ party check nor a page reload."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient
-from console_fixtures import NOW, Seed, login, origin
+from console_fixtures import NOW, Seed, login
 from sqlalchemy import Engine
-
-from dialer.agent_state import AgentStates
-from dialer.messages import InboundPop, Notifier
-from store.db import transaction
-from store.models import CallAttempt
+from support.inbound_support import inbound_pop, inbound_row
 
 NUMBER = "+525512340001"  # María's
-
-
-async def next_kind(ws: Any, kind: str) -> dict[str, Any]:
-    async with asyncio.timeout(10):
-        while True:
-            msg = await ws.receive_json()
-            if msg["type"] == kind:
-                return dict(msg)
 
 
 async def one_match_call(client: TestClient, engine: Engine, seed: Seed,
@@ -34,24 +21,8 @@ async def one_match_call(client: TestClient, engine: Engine, seed: Seed,
     """María calls from her number: the dialer wrote her account on the attempt (one
     match) and popped it to Ana as an inbound call."""
     agent = seed.users["ana"]
-    with transaction(engine) as s:
-        row = CallAttempt(account_id=seed.account_id, phone_e164=NUMBER,
-                          campaign_id=seed.campaign_id, agent_id=agent, direction="inbound",
-                          source="inbound", started_at=NOW, answered_at=NOW, bridged_at=NOW)  # fmt: skip
-        s.add(row)
-        s.flush()
-        attempt = int(row.id)
-    ws = await client.ws_connect("/ws/agent", headers={"Origin": origin(client)})
-    await next_kind(ws, "hello")
-    states = AgentStates(aredis)
-    await states.set_ready(agent)
-    assert await states.reserve(agent, attempt)
-    await states.talking(agent, attempt)
-    await Notifier(aredis).send(InboundPop(
-        attempt, agent, "mx-demo", "ok", (seed.account_id,), seed.account_id,
-        verification=("account_last4",), waited_seconds=0.0, published_at=1.5))  # fmt: skip
-    pop = await next_kind(ws, "inbound")
-    await ws.close()
+    attempt = inbound_row(engine, seed.campaign_id, agent, NOW, NUMBER, seed.account_id)
+    pop = await inbound_pop(client, aredis, agent, attempt, [seed.account_id], seed.account_id)
     return attempt, pop
 
 

@@ -5,29 +5,31 @@ campaign did not choose its own questions."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
-from console_fixtures import NOW, Seed, login, origin
+from console_fixtures import NOW, Seed, login
 from sqlalchemy import Engine
-from support.chat_standins import StandInActions, StandInAssistant
+from support.inbound_support import (
+    inbound_pop,
+    inbound_row,
+    ready_then_pop,
+    shared_number_chat,
+    withheld_call,
+)
 
 from cobrador.ground.settings import Settings
 from console.app import init_app
 from console.inbound_service import chose_questions, proof_prompts
-from dialer.agent_state import AgentStates
-from dialer.messages import InboundPop, Notifier
-from selfservice.chat_service import ChatService, Incoming
 from selfservice.identity import import_identities
 from store.db import transaction
-from store.models import CallAttempt, Campaign, Phone
+from store.models import Campaign, Phone
 
 KEY = b"k" * 32
 
@@ -39,23 +41,6 @@ async def client(
 ) -> TestClient:  # fmt: skip
     keyed = settings.with_overrides(portal_identity_key=base64.b64encode(KEY).decode())
     return await aiohttp_client(init_app(keyed, engine, aredis, clock=clock))
-
-
-async def withheld_call(engine: Engine, seed: Seed, aredis: aioredis.Redis) -> int:
-    agent = seed.users["ana"]
-    with transaction(engine) as s:
-        row = CallAttempt(phone_e164="", campaign_id=seed.campaign_id, agent_id=agent,
-                          direction="inbound", source="inbound", started_at=NOW,
-                          answered_at=NOW, bridged_at=NOW)  # fmt: skip
-        s.add(row)
-        s.flush()
-        attempt = int(row.id)
-    states = AgentStates(aredis)
-    await states.login(agent, "mx-demo")
-    await states.set_ready(agent)
-    assert await states.reserve(agent, attempt)
-    await states.talking(agent, attempt)
-    return attempt
 
 
 def test_given_an_account_found_by_reference_then_a_weak_question_gives_way_to_the_document():
@@ -76,7 +61,7 @@ async def test_given_a_caller_who_gave_the_reference_then_the_documents_digits_p
     assert stored.stored == 1
     token = await login(client, "ana")
     headers = {"X-CSRF-Token": token}
-    attempt = await withheld_call(engine, seed, aredis)
+    attempt = await withheld_call(engine, aredis, seed.campaign_id, seed.users["ana"], NOW)
     found = await client.get(f"/api/agent/inbound/search?attempt_id={attempt}&q=MX-0002")
     [account] = (await found.json())["accounts"]
     assert account["prompts"] == [
@@ -134,37 +119,15 @@ def test_given_a_campaigns_config_then_whether_it_chose_its_inbound_questions(
     assert chose_questions(config) is chosen
 
 
-async def next_kind(ws: Any, kind: str) -> dict[str, Any]:
-    async with asyncio.timeout(10):
-        while True:
-            msg = await ws.receive_json()
-            if msg["type"] == kind:
-                return dict(msg)
-
-
 async def matched_call(client: TestClient, engine: Engine, seed: Seed, aredis: aioredis.Redis,
                        verification: tuple[str, ...] = ("account_last4",)) -> tuple[int, dict]:  # fmt: skip
     """A call from the number María and Juan share, popped to Ana: (attempt, pop)."""
     agent = seed.users["ana"]
     with transaction(engine) as s:
         s.add(Phone(account_id=seed.other_account_id, number_e164="+525512340001", position=2))
-        row = CallAttempt(phone_e164="+525512340001", campaign_id=seed.campaign_id,
-                          agent_id=agent, direction="inbound", source="inbound",
-                          started_at=NOW, answered_at=NOW, bridged_at=NOW)  # fmt: skip
-        s.add(row)
-        s.flush()
-        attempt = int(row.id)
-    ws = await client.ws_connect("/ws/agent", headers={"Origin": origin(client)})
-    await next_kind(ws, "hello")
-    states = AgentStates(aredis)
-    await states.set_ready(agent)
-    assert await states.reserve(agent, attempt)
-    await states.talking(agent, attempt)
-    await Notifier(aredis).send(InboundPop(
-        attempt, agent, "mx-demo", "ok", (seed.account_id, seed.other_account_id), None,
-        verification=verification, waited_seconds=0.0, published_at=1.5))  # fmt: skip
-    pop = await next_kind(ws, "inbound")
-    await ws.close()
+    attempt = inbound_row(engine, seed.campaign_id, agent, NOW, "+525512340001")
+    pop = await inbound_pop(client, aredis, agent, attempt,
+                            (seed.account_id, seed.other_account_id), verification=verification)  # fmt: skip
     return attempt, pop
 
 
@@ -227,18 +190,9 @@ async def test_given_an_unattached_chat_then_the_document_is_asked_and_proves_it
     client: TestClient, seed: Seed, engine: Engine, aredis: aioredis.Redis
 ) -> None:
     import_identities(engine, [(1, "MX-0002", "PEJU800101HDFRRN07")], KEY, "test", NOW)
-    with transaction(engine) as s:
-        for account_id in (seed.account_id, seed.other_account_id):
-            s.add(Phone(account_id=account_id, number_e164=SHARED, position=2))
-    chat = ChatService(engine, StandInAssistant(), StandInActions())
-    chat.handle(Incoming("sms", SHARED, "hola", NOW - timedelta(minutes=1)))
-    chat.handle(Incoming("sms", SHARED, "quiero un asesor", NOW))
+    shared_number_chat(engine, (seed.account_id, seed.other_account_id), SHARED, NOW)
     token = await login(client, "ana")
-    ws = await client.ws_connect("/ws/agent", headers={"Origin": origin(client)})
-    await next_kind(ws, "hello")
-    assert (await client.post("/api/agent/ready", headers={"X-CSRF-Token": token})).status == 200
-    pop = await next_kind(ws, "inbound")
-    await ws.close()
+    pop = await ready_then_pop(client, token, "inbound")
     by_name = {c["name"]: c["prompts"] for c in pop["candidates"]}
     assert by_name["Juan Pérez"] == DOCUMENT
 

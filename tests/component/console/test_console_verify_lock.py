@@ -12,16 +12,13 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient
-from console_fixtures import NOW, Seed, login, origin
+from console_fixtures import NOW, Seed, login
 from sqlalchemy import Engine, select
-from support.chat_standins import StandInActions, StandInAssistant
-from support.polling import within
+from support.inbound_support import put_on_call, ready_then_pop, shared_number_chat, withheld_call
 
 from console import verify_lock
-from dialer.agent_state import AgentState, AgentStates
-from selfservice.chat_service import ChatService, Incoming
 from store.db import transaction
-from store.models import AuditEntry, CallAttempt, Phone, PortalGate, SupervisorTask
+from store.models import AuditEntry, CallAttempt, PortalGate, SupervisorTask
 
 LOCKED = "Verificación bloqueada"
 
@@ -39,35 +36,9 @@ def clock() -> Clock:
     return Clock()
 
 
-def inbound_attempt(engine: Engine, seed: Seed, agent_id: int, number: str = "") -> int:
-    with transaction(engine) as s:
-        row = CallAttempt(phone_e164=number, campaign_id=seed.campaign_id, agent_id=agent_id,
-                          direction="inbound", source="inbound", started_at=NOW,
-                          answered_at=NOW, bridged_at=NOW)  # fmt: skip
-        s.add(row)
-        s.flush()
-        return int(row.id)
-
-
 async def new_call(engine: Engine, seed: Seed, aredis: aioredis.Redis, agent: str) -> int:
     """A new inbound call (from a withheld number) on the agent's line."""
-    agent_id = seed.users[agent]
-    attempt = inbound_attempt(engine, seed, agent_id)
-    await put_on(aredis, agent_id, attempt)
-    return attempt
-
-
-async def put_on(aredis: aioredis.Redis, agent_id: int, attempt: int) -> None:
-    """The agent's state as the dialer leaves it when it bridges the call."""
-    states = AgentStates(aredis)
-    snap = await states.get(agent_id)
-    if snap.state is AgentState.logged_out:
-        await states.login(agent_id, "mx-demo")
-    elif snap.state in (AgentState.talking, AgentState.reserved):
-        await states.wrap_up(agent_id)
-    await states.set_ready(agent_id)
-    assert await states.reserve(agent_id, attempt)
-    await states.talking(agent_id, attempt)
+    return await withheld_call(engine, aredis, seed.campaign_id, seed.users[agent], NOW)
 
 
 async def verify(client: TestClient, token: str, attempt: int, account_id: int,
@@ -155,26 +126,9 @@ async def test_given_two_wrong_answers_in_a_chat_and_one_on_a_call_then_the_acco
 ) -> None:
     """The wrong answers of every channel count together: a chat that names no account
     and an inbound call, by two agents."""
-    shared = "+525512349999"
-    with transaction(engine) as s:
-        for account_id in (seed.account_id, seed.other_account_id):
-            s.add(Phone(account_id=account_id, number_e164=shared, position=2))
-    chat = ChatService(engine, StandInAssistant(), StandInActions())
-    chat.handle(Incoming("sms", shared, "hola", NOW - timedelta(minutes=1)))
-    chat.handle(Incoming("sms", shared, "quiero un asesor", NOW))
+    shared_number_chat(engine, (seed.account_id, seed.other_account_id), "+525512349999", NOW)
     token = await login(client, "ana")
-    ws = await client.ws_connect("/ws/agent", headers={"Origin": origin(client)})
-
-    async def ready_then_pop() -> dict[str, Any]:
-        while (await ws.receive_json())["type"] != "hello":
-            pass
-        await client.post("/api/agent/ready", headers={"X-CSRF-Token": token})
-        while (pop := await ws.receive_json())["type"] != "inbound":
-            pass  # the console's routing loop gives it
-        return dict(pop)
-
-    pop = await within(ready_then_pop(), "the chat's inbound pop on the agent's socket")
-    await ws.close()
+    pop = await ready_then_pop(client, token, "inbound")  # the console's routing loop gives it
     for guess in ("1111", "2222"):
         resp = await client.post("/api/agent/chat/attach", headers={"X-CSRF-Token": token}, json={
             "attempt_id": pop["attempt_id"], "account_id": seed.other_account_id,
@@ -200,7 +154,7 @@ async def test_given_a_locked_account_when_redis_is_flushed_then_it_stays_locked
     token = await login(client, "ana")
     call = await three_wrong_on_a_call(client, engine, seed, aredis, token)
     await aredis.flushdb()
-    await put_on(aredis, seed.users["ana"], call)  # the state went with it: same call again
+    await put_on_call(aredis, seed.users["ana"], call)  # the state went with it: same call again
     await find_by_phone(client, call, "5512340002")
     status, reason = await verify(client, token, call, seed.other_account_id, "0002")
     assert status == 423 and LOCKED in reason

@@ -9,9 +9,9 @@ import asyncio
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
-from inbound_support import DID, Pops, inbound_attempts
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from support.inbound_support import DID, Pops, inbound_attempts
 from support.polling import until
 
 from compliance.callback_window import default_callback_checker

@@ -7,9 +7,9 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from inbound_support import DID, Pops, inbound_attempts, wire_inbound
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from support.inbound_support import DID, Pops, inbound_attempts, wire_inbound
 from support.polling import until
 
 from compliance.transparency.verify import verify

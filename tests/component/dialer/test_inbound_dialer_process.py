@@ -22,9 +22,9 @@ from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
-from inbound_support import DID, inbound_attempts
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
+from support.inbound_support import DID, inbound_attempts
 from support.polling import until
 from support.ports import free_port
 

@@ -9,9 +9,9 @@ import asyncio
 import json
 from typing import Any
 
-from inbound_support import Pops, inbound_attempts, wire_inbound
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
+from support.inbound_support import Pops, inbound_attempts, wire_inbound
 from support.polling import until
 
 from compliance.transparency.verify import verify

@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
-from inbound_support import DID, Pops, wire_inbound
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
+from support.inbound_support import DID, Pops, wire_inbound
 
 from cobrador.cli import main
 from compliance.transparency.verify import verify
