@@ -185,10 +185,10 @@ async def link(request: web.Request) -> web.StreamResponse:
     now = request.app[CLOCK]()
     token = request.match_info["token"]
     try:
-        verify(token, secret, now)
+        account_id = verify(token, secret, now)
     except LinkError as exc:
         return _invalid(request, exc)
-    if await in_db(request, idc.gate_locked, idc.link_gate(token), now):
+    if await in_db(request, idc.link_locked, token, account_id, now):
         return _render(request, "portal_entry.html", {"mode": "locked"}, status=403)
     return _render(request, "portal_entry.html", {"mode": "link", "token": token})
 

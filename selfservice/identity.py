@@ -6,7 +6,10 @@ identities`) and only a keyed hash is stored, HMAC-SHA256 under
 ``portal_identity_key`` over the account's reference and the digits, so a copy
 of the database alone cannot be searched for them. Each way in is a gate
 (`store.models.PortalGate`): one signed link, or one account's reference path.
-Three wrong answers lock the gate for good (a link) or for a day (a reference), and
+Three wrong answers lock the gate for good (a link) or for a day (a reference); an
+answer through a link counts on its account's reference row too (every link, the
+reference path, the chat assistant and agents asking the document share that count,
+and a locked reference refuses the account's links), and
 a reference that has had REFERENCE_HOLD_FAILURES wrong answers in all, from any
 addresses, since its last success stays locked until a person unlocks it (a
 supervisor task opens: /supervisor/tasks; or `cobrador portal unlock`): a guesser
@@ -138,7 +141,10 @@ def check(
 ) -> Verdict:
     """Check an answer for the account a gate leads to (None: an unknown reference,
     always wrong). Counts a wrong answer on the gate and on the client's address,
-    locks the gate at the third, audits the lock and every success. IdentityError
+    locks the gate at the third, audits the lock and every success. An answer through
+    a link counts on the account's reference row too (`shared_rows`): every link of an
+    account, its reference path, the chat assistant and the agents share one count of
+    the document's digits, and a locked reference refuses its links. IdentityError
     for an answer that is not DIGITS digits (nothing counted)."""
     digits = normalise_answer(answer)
     addr = address_gate(client or "unknown")
@@ -146,40 +152,71 @@ def check(
         throttle = gate_row(session, addr, None, now)
         if _throttled(throttle, now):
             return Verdict(False, throttled=True)
-        row = gate_row(session, gate, account_id, now) if account_id is not None else None
-        if row is not None and _is_locked(row, now):
+        rows = shared_rows(session, gate, account_id, now)
+        if any(_is_locked(row, now) for row in rows):
             # Counted on the address as any wrong answer: uncounted, the guesses past a
             # reference's lock told an existing reference from an unknown one (whose
             # every guess counts) by the 429 that came or did not.
             _count(throttle, now)
             return Verdict(False, locked=True)
-        if row is not None and row.locked_at is not None:  # a reference's lock has run out
-            row.failures, row.locked_at = 0, None
+        for row in rows:
+            if row.locked_at is not None:  # a reference's lock has run out
+                row.failures, row.locked_at = 0, None
         account = session.get(Account, account_id) if account_id is not None else None
         stored = account.identity_hash if account is not None else None
         expected = identity_hash(key, account.external_ref, digits) if account else ""
-        if stored and row is not None and hmac.compare_digest(stored, expected):
-            row.failures, row.total_failures, row.locked_at, row.verified_at = 0, 0, None, now
+        if stored and rows and hmac.compare_digest(stored, expected):
+            for row in rows:
+                row.failures, row.total_failures, row.locked_at, row.verified_at = 0, 0, None, now
             audit_append(session, "portal_identity", {"gate": gate[:12], "result": "verified"},
                          actor="debtor", subject=f"account:{account_id}", now=now)  # fmt: skip
             return Verdict(True, account_id=account_id)
         _count(throttle, now)
-        if row is None:
+        if not rows:
             return Verdict(False, tries_left=GATE_FAILURES - 1)
-        row.failures += 1
-        row.total_failures += 1
-        held = _held(row)
-        if row.failures >= GATE_FAILURES or held:
-            row.locked_at = now
+        locked = False
+        for row in rows:
+            row.failures += 1
+            row.total_failures += 1
+            held = _held(row)
+            if row.failures < GATE_FAILURES and not held:
+                continue
+            locked, row.locked_at = True, now
             audit_append(session, "portal_identity",
-                         {"gate": gate[:12], "result": "held" if held else "locked",
+                         {"gate": row.key[:12], "result": "held" if held else "locked",
                           "failures": row.failures, "total_failures": row.total_failures},
                          actor="debtor", subject=f"account:{account_id}", now=now)  # fmt: skip
             if held and account is not None:
                 session.add(SupervisorTask(account_id=account.id, campaign_id=account.campaign_id,
                                            kind=PORTAL_LOCK_TASK, created_at=now))  # fmt: skip
+        if locked:
             return Verdict(False, locked=True)
-        return Verdict(False, tries_left=GATE_FAILURES - row.failures)
+        return Verdict(False, tries_left=min(GATE_FAILURES - row.failures for row in rows))
+
+
+def shared_rows(session: Session, gate: str, account_id: int | None,
+                now: datetime) -> list[PortalGate]:  # fmt: skip
+    """The rows an answer through `gate` counts on, taken for this transaction: none for
+    an unknown reference; the reference's row; a link's own row and its account's
+    reference row (taken in that order, as every check does)."""
+    if account_id is None:
+        return []
+    rows = [gate_row(session, gate, account_id, now)]
+    shared = reference_gate(account_id)
+    if gate != shared:
+        rows.append(gate_row(session, shared, account_id, now))
+    return rows
+
+
+def link_locked(engine: Engine, token: str, account_id: int, now: datetime) -> bool:
+    """Whether a link is refused before anything is asked: its own lock, or its
+    account's reference row (the document's shared count) locked."""
+    with transaction(engine) as session:
+        return any(
+            row is not None and _is_locked(row, now)
+            for row in (session.get(PortalGate, link_gate(token)),
+                        session.get(PortalGate, reference_gate(account_id)))
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)

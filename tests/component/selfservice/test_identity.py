@@ -52,11 +52,63 @@ def test_given_three_wrong_answers_when_checked_then_the_link_locks_even_for_the
     assert third.locked and not third.verified
     assert idc.gate_locked(engine, LINK, NOW)
     assert check(engine, seeded, DIGITS).locked
-    # A link stays locked; another link to the account is another gate.
+    # A link stays locked; the account's other links wait for its reference's day lock.
     assert idc.gate_locked(engine, LINK, NOW + timedelta(days=30))
-    assert check(engine, seeded, DIGITS, gate=idc.link_gate("token-2")).verified
-    assert idc.unlock(engine, LINK, "operator", NOW)
-    assert check(engine, seeded, DIGITS).verified
+    assert check(engine, seeded, DIGITS, gate=idc.link_gate("token-2")).locked
+    later = NOW + idc.REFERENCE_LOCK + timedelta(minutes=1)
+    assert check(engine, seeded, DIGITS, gate=LINK, now=later).locked
+    assert check(engine, seeded, DIGITS, gate=idc.link_gate("token-2"), now=later).verified
+    assert idc.unlock(engine, LINK, "operator", later)
+    assert check(engine, seeded, DIGITS, now=later).verified
+
+
+def test_given_two_links_of_one_account_when_guessed_then_three_wrong_answers_in_all(
+    engine: Engine, seeded: PortalSeed
+) -> None:
+    """Each link counted its own three: a guesser holding the account's links (one per
+    message sent) had three guesses at the same four digits per link. Every answer
+    through a link counts on the account's reference row, which the reference path,
+    the chat assistant and agents asking the document count on too."""
+    first, second = idc.link_gate("token-1"), idc.link_gate("token-2")
+    assert check(engine, seeded, "0000", gate=first).tries_left == 2
+    assert check(engine, seeded, "0001", gate=first).tries_left == 1
+    # The second link has had no answer of its own: the account's count is what is left.
+    assert check(engine, seeded, "0002", gate=second).locked
+    ref = idc.reference_gate(seeded.account_id)
+    assert idc.gate_locked(engine, ref, NOW)
+    assert not idc.gate_locked(engine, first, NOW) and not idc.gate_locked(engine, second, NOW)
+    assert idc.link_locked(engine, "token-3", seeded.account_id, NOW)
+    assert check(engine, seeded, DIGITS, gate=idc.link_gate("token-3")).locked
+    assert check(engine, seeded, DIGITS, gate=ref).locked
+    with Session(engine) as s:
+        row = s.get(PortalGate, ref)
+        assert row is not None and row.total_failures == 3
+    # A right answer through a link clears the account's count too.
+    later = NOW + idc.REFERENCE_LOCK + timedelta(minutes=1)
+    assert check(engine, seeded, "0003", gate=second, now=later).tries_left == 1
+    assert check(engine, seeded, DIGITS, gate=first, now=later).verified
+    with Session(engine) as s:
+        row = s.get(PortalGate, ref)
+        assert row is not None and (row.failures, row.total_failures) == (0, 0)
+
+
+def test_given_links_sent_day_after_day_when_guessed_then_the_reference_is_held(
+    engine: Engine, seeded: PortalSeed
+) -> None:
+    """A new link every day (three answers each) reaches the reference's hold: nine
+    wrong answers in all wait for a person, whatever link comes next."""
+    day = NOW
+    for n in range(idc.REFERENCE_HOLD_FAILURES):
+        if n and n % idc.GATE_FAILURES == 0:
+            day += idc.REFERENCE_LOCK + timedelta(minutes=1)
+        check(engine, seeded, f"{n:04d}", gate=idc.link_gate(f"token-{n // 3}"),
+              client=f"203.0.113.{n}", now=day)  # fmt: skip
+    fresh = day + timedelta(days=30)
+    assert idc.link_locked(engine, "token-new", seeded.account_id, fresh)
+    assert check(engine, seeded, DIGITS, gate=idc.link_gate("token-new"), now=fresh).locked
+    with Session(engine) as s:
+        [task] = s.scalars(select(SupervisorTask).where(SupervisorTask.kind == "portal_locked"))
+    assert task.account_id == seeded.account_id
 
 
 def test_given_a_success_when_wrong_again_then_the_count_starts_over(
@@ -117,9 +169,10 @@ def test_given_a_reference_guessed_day_after_day_from_many_addresses_then_held_f
             .order_by(AuditEntry.id))]  # fmt: skip
     assert task.account_id == seeded.account_id and task.status == "open"
     assert results == ["locked", "locked", "held"]
-    # A link the debtor was sent is another way in: still open.
-    assert check(engine, seeded, DIGITS, client="192.0.2.1", now=day).verified
+    # The debtor's links count on the reference's row: held too, until a person.
+    assert check(engine, seeded, DIGITS, client="192.0.2.1", now=day).locked
     assert idc.unlock(engine, gate, "supervisor:sofia", day)
+    assert check(engine, seeded, DIGITS, client="192.0.2.1", now=day).verified
     assert not idc.gate_locked(engine, gate, day)
     assert check(engine, seeded, "9999", gate=gate, client="192.0.2.1", now=day).tries_left == 2
     with Session(engine) as s:

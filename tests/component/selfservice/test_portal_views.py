@@ -180,6 +180,29 @@ async def test_given_three_wrong_answers_when_entered_then_the_link_locks(
     assert (await web.get("/p/cuenta", allow_redirects=False)).status == 303
 
 
+async def test_given_two_links_of_one_account_when_guessed_then_three_answers_in_all(
+    web: TestClient, seeded: PortalSeed
+) -> None:
+    """Each link the account was sent gave three answers of its own at the same four
+    digits: wrong answers through any link count on the account's shared row."""
+    first, second = token(seeded.account_id), token(seeded.account_id, NOW - timedelta(hours=1))
+    assert first != second
+
+    async def answer(tok: str, digits: str) -> Any:
+        form = {"digits": digits, "_csrf": await csrf(web, f"/p/{tok}")}
+        return await web.post(f"/p/{tok}", data=form, allow_redirects=False)
+
+    assert (await answer(first, "0000")).status == 400
+    assert (await answer(first, "0001")).status == 400
+    third = await answer(second, "0002")
+    assert third.status == 403 and "bloqueado" in await third.text()
+    assert (await web.get(f"/p/{second}")).status == 403
+    assert (await answer(second, DIGITS)).status == 403
+    form = {"ref": seeded.ref, "digits": DIGITS, "_csrf": await csrf(web, "/p")}
+    assert (await web.post("/p", data=form, allow_redirects=False)).status == 403
+    assert (await web.get("/p/cuenta", allow_redirects=False)).status == 303
+
+
 def spellings(tok: str) -> list[str]:
     """The other spellings of a token's bytes: its last base64 character carries two
     bits no byte uses, and a lax decoder reads all four alike."""
