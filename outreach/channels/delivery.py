@@ -174,6 +174,13 @@ class DeliveryBook:
                     select(CallAttempt).where(CallAttempt.channel == channel.value,
                                               CallAttempt.uniqueid == in_reply_to)
                 ).first()  # fmt: skip
+                if row is not None and not _sent_to(row, channel, address):
+                    # A message of ours to someone else: the reply is not about that
+                    # attempt nor its account (a forged or forwarded In-Reply-To, a
+                    # quoted message id), only about what its own sender was sent.
+                    log.warning("%s reply names attempt %s sent to another address",
+                                channel.value, row.id)  # fmt: skip
+                    row = None
             if row is None:
                 column = (CallAttempt.address if channel == ContactChannel.email
                           else CallAttempt.phone_e164)  # fmt: skip
@@ -198,6 +205,14 @@ class DeliveryBook:
                 row.details = {**_details(row), "reply_ids": [*seen, provider_id][-REPLY_IDS_KEPT:]}
             _audit(s, row, MessageStatus.replied, provider_id=provider_id)
             return Change(row.id, row.account_id, MessageStatus.replied, first=first)
+
+
+def _sent_to(row: CallAttempt, channel: ContactChannel, address: str) -> bool:
+    """Whether the attempt went to `address` (an e-mail address compared without case)."""
+    if channel == ContactChannel.email:
+        sent = row.address or _details(row).get("address") or ""
+        return bool(sent) and str(sent).strip().lower() == address.strip().lower()
+    return bool(row.phone_e164) and row.phone_e164 == address
 
 
 class UnknownMessage(LookupError):

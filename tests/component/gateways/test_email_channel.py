@@ -177,6 +177,33 @@ async def test_given_a_baja_reply_then_the_opt_out_gets_it_for_the_message_it_an
     assert attempt_row(engine, newer.attempt_id).result == "sent"
 
 
+async def test_given_a_reply_from_another_address_naming_our_message_then_not_that_debtors(
+    rig: Rig, engine: Engine
+) -> None:
+    """In-Reply-To is the sender's to write: a mail from another address naming the
+    debtor's message (forwarded, or a forged header) was taken as the debtor's reply:
+    their attempt marked replied and the reply (to the chat: a conversation) given
+    their account. Now only its own sender's attempts can be answered by it."""
+    attempt = message_attempt(engine, ContactChannel.email, DEBTOR)
+    message_id = await rig.channel.send(Note(attempt, "Aviso"))
+    forged = reply_mail("BAJA", f"<{message_id}@cobranza.example>")
+    forged.replace_header("From", "Otro <otro@correo.example>")
+    await mail_to_inbox(rig, forged, sender="otro@correo.example")
+    [reply] = rig.mailbox.replies
+    assert (reply.address, reply.attempt_id, reply.account_id) == (
+        "otro@correo.example",
+        None,
+        None,
+    )
+    assert attempt_row(engine, attempt.attempt_id).result == "sent"
+    # The debtor's own reply, the address written in another case, still answers it.
+    own = reply_mail("BAJA", f"<{message_id}@cobranza.example>")
+    own.replace_header("From", f"Deudor <{DEBTOR.upper()}>")
+    await mail_to_inbox(rig, own)
+    assert rig.mailbox.replies[-1].attempt_id == attempt.attempt_id
+    assert attempt_row(engine, attempt.attempt_id).result == "replied"
+
+
 async def test_given_a_reply_without_in_reply_to_then_the_latest_email_to_that_address(
     rig: Rig, engine: Engine
 ) -> None:

@@ -166,6 +166,21 @@ async def test_given_a_baja_reply_to_our_message_then_the_opt_out_gets_it_for_th
     assert result(engine, newer.attempt_id) == "delivered"
 
 
+async def test_given_a_reply_from_another_number_naming_our_message_then_not_that_debtors(
+    rig: Rig, engine: Engine
+) -> None:
+    """A reply's context id named the attempt it answered whoever sent it: another
+    number quoting the debtor's message id was taken as the debtor's reply (their
+    attempt replied, their account on the reply)."""
+    attempt = message_attempt(engine, ContactChannel.whatsapp, PHONE)
+    message_id = await rig.channel.send(Note(attempt, "x", template="recordatorio"))
+    await rig.api.settle()
+    await rig.api.reply("525598765432", "BAJA", context_id=message_id)
+    [reply] = rig.debtors.replies
+    assert (reply.address, reply.attempt_id, reply.account_id) == ("+525598765432", None, None)
+    assert result(engine, attempt.attempt_id) == "delivered"
+
+
 async def test_given_the_opt_out_fails_once_then_503_and_the_retry_records_it(rig: Rig) -> None:
     rig.debtors.fail_next = 1
     await rig.api.reply("525512345678", "Stop")
