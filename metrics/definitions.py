@@ -467,7 +467,7 @@ MESSAGES = Counter(
 MESSAGE_REPORTS_REFUSED = Counter(
     "cobrador_message_reports_refused_total",
     "Provider reports and callbacks refused: reason bad_signature, too_large, malformed, "
-    "unknown_message (about no message of ours).",
+    "unknown_message (about no message of ours), foreign_number (about another number).",
     ["channel", "reason"],
     registry=REGISTRY,
 )

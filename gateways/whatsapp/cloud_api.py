@@ -178,6 +178,7 @@ class InboundMessage:
 class Webhook:
     statuses: list[StatusEvent] = field(default_factory=list)
     messages: list[InboundMessage] = field(default_factory=list)
+    foreign: int = 0  # changes about a number that is not ours (skipped)
 
 
 def _str(value: object, what: str, limit: int = 256) -> str:
@@ -236,9 +237,12 @@ def _message_text(message: Mapping[str, Any], kind: str) -> str:
     return body[:MAX_TEXT].replace("\x00", "") if isinstance(body, str) else ""
 
 
-def parse_webhook(body: bytes) -> Webhook:
+def parse_webhook(body: bytes, phone_number_id: str | None = None) -> Webhook:
     """Statuses and user messages of a `whatsapp_business_account` notification;
-    fields of other kinds (template status, account updates) are ignored."""
+    fields of other kinds (template status, account updates) are ignored. Given our
+    `phone_number_id`, a change about another number (one Meta app signs the
+    notifications of every number it is subscribed to) is skipped and counted in
+    `Webhook.foreign`: its replies were written to someone else."""
     try:
         data = json.loads(body)
     except (ValueError, RecursionError) as exc:  # RecursionError: nested past the depth
@@ -248,7 +252,7 @@ def parse_webhook(body: bytes) -> Webhook:
     entries = data.get("entry")
     if not isinstance(entries, list):
         raise WebhookInputError("entry is not a list")
-    out = Webhook()
+    out, foreign = Webhook(), 0
     for entry in entries:
         changes = entry.get("changes") if isinstance(entry, dict) else None
         if not isinstance(changes, list):
@@ -259,6 +263,8 @@ def parse_webhook(body: bytes) -> Webhook:
             value = change.get("value")
             if not isinstance(value, dict):
                 raise WebhookInputError("changes[].value is not an object")
+            statuses: list[StatusEvent] = []
+            messages: list[InboundMessage] = []
             for status in _objects(value.get("statuses"), "statuses"):
                 state = _str(status.get("status"), "statuses[].status", 20)
                 if state not in STATUSES:
@@ -270,7 +276,7 @@ def parse_webhook(body: bytes) -> Webhook:
                     else {}
                 )
                 code = first.get("code")
-                out.statuses.append(StatusEvent(
+                statuses.append(StatusEvent(
                     message_id=_str(status.get("id"), "statuses[].id"),
                     status=state,
                     timestamp=_timestamp(status.get("timestamp"), "statuses[].timestamp"),
@@ -282,7 +288,7 @@ def parse_webhook(body: bytes) -> Webhook:
             for message in _objects(value.get("messages"), "messages"):
                 kind = _str(message.get("type"), "messages[].type", 20)
                 context = message.get("context") if isinstance(message.get("context"), dict) else {}
-                out.messages.append(InboundMessage(
+                messages.append(InboundMessage(
                     message_id=_str(message.get("id"), "messages[].id"),
                     sender=_str(message.get("from"), "messages[].from", 20),
                     timestamp=_timestamp(message.get("timestamp"), "messages[].timestamp"),
@@ -290,7 +296,19 @@ def parse_webhook(body: bytes) -> Webhook:
                     text=_message_text(message, kind),
                     context_id=str(context["id"])[:256] if context and context.get("id") else None,
                 ))  # fmt: skip
-    return out
+            if phone_number_id is not None and _number_of(value) != phone_number_id:
+                foreign += 1  # read whole (a malformed one is still refused), not taken
+                continue
+            out.statuses.extend(statuses)
+            out.messages.extend(messages)
+    return Webhook(out.statuses, out.messages, foreign)
+
+
+def _number_of(value: Mapping[str, Any]) -> str | None:
+    """The phone number id a change is about (`value.metadata.phone_number_id`)."""
+    metadata = value.get("metadata")
+    number = metadata.get("phone_number_id") if isinstance(metadata, dict) else None
+    return str(number) if isinstance(number, str | int) else None
 
 
 def status_webhook(phone_number_id: str, event: StatusEvent) -> dict[str, Any]:

@@ -33,7 +33,7 @@ from outreach.channels import (
     StatusReport,
 )
 from outreach.channels.delivery import DeliveryBook
-from outreach.channels.message_channel import Listener, MessageChannel, OnOutcome
+from outreach.channels.message_channel import Listener, MessageChannel, OnOutcome, refused
 from store.models import ContactChannel
 
 log = logging.getLogger(__name__)
@@ -88,7 +88,11 @@ class CloudApiTransport:
         listener = self._listener
         if listener is None:
             raise RuntimeError("WhatsApp transport has no listener yet")
-        webhook = parse_webhook(body)
+        webhook = parse_webhook(body, self.settings.phone_number_id)
+        if webhook.foreign:
+            log.warning("WhatsApp webhook: %d change(s) about another phone number skipped",
+                        webhook.foreign)  # fmt: skip
+            refused(ContactChannel.whatsapp, "foreign_number")
         recorded = 0
         for event in webhook.statuses:
             recorded += await listener.on_report(self._report(event))

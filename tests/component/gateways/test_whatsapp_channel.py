@@ -22,8 +22,10 @@ from support.ports import free_port
 from dialer.channels import PlaceUncertain
 from gateways.whatsapp.cloud_api import (
     SIGNATURE_HEADER,
+    InboundMessage,
     StatusEvent,
     WhatsAppSettings,
+    message_webhook,
     parse_webhook,
     signature,
     status_webhook,
@@ -288,6 +290,35 @@ async def test_given_unsigned_or_forged_webhooks_then_401_and_nothing_recorded(
     assert (await post(forged, signed="sha256=zz"))[0] == 401
     assert result(engine, attempt.attempt_id) == "delivered"
     assert refused("bad_signature") == before + 3
+
+
+async def test_given_signed_changes_about_another_number_then_skipped_and_counted(
+    rig: Rig, engine: Engine, post: Post
+) -> None:
+    """One Meta app signs the notifications of every number it is subscribed to: a
+    'read' for our message id and a 'BAJA' written to another of its numbers were
+    taken as ours. Changes about another phone_number_id are read (a malformed one
+    is still refused) and skipped; ours in the same notification are taken."""
+    attempt = message_attempt(engine, ContactChannel.whatsapp, PHONE)
+    wamid = await rig.channel.send(Note(attempt, "x", template="recordatorio"))
+    await rig.api.settle()
+    before = refused("foreign_number")
+    event = StatusEvent(wamid, "read", 1764925200, "525512345678")
+    other = status_webhook("2223334", event)
+    baja = message_webhook("2223334", InboundMessage("wamid.x1", "525512345678", 1764925200,
+                                                     "text", "BAJA"))  # fmt: skip
+    no_metadata = status_webhook("1098765", event)
+    del no_metadata["entry"][0]["changes"][0]["value"]["metadata"]
+    for payload in (other, baja, no_metadata):
+        status, text = await post(json.dumps(payload).encode())
+        assert status == 200 and "0 statuses recorded, 0 replies" in text
+    assert result(engine, attempt.attempt_id) == "delivered" and rig.debtors.replies == []
+    assert refused("foreign_number") == before + 3
+    mixed = status_webhook("1098765", event)
+    mixed["entry"] += other["entry"]
+    status, text = await post(json.dumps(mixed).encode())
+    assert status == 200 and "1 statuses recorded" in text
+    assert result(engine, attempt.attempt_id) == "read"
 
 
 async def test_given_oversized_webhooks_then_413_before_any_signature_check(
