@@ -80,6 +80,9 @@ class RunningChannels:
     email_inbound_port: int = 0
 
 
+MIN_CALLBACKS_TOKEN = 16  # characters of the secret in Kannel's callback URLs
+
+
 def _need(settings: Settings, *names: str) -> None:
     missing = [f"COBRADOR_{n.upper()}" for n in names if not getattr(settings, n)]
     if missing:
@@ -97,6 +100,11 @@ async def running_channels(settings: Settings, engine: Engine, *, opt_out: OptOu
     book = DeliveryBook(engine)
     on_bad_address = on_bad_address or address_marker(engine)
     running = RunningChannels()
+    if settings.callbacks_token and len(settings.callbacks_token) < MIN_CALLBACKS_TOKEN:
+        # The token is all that authenticates Kannel's calls (a forged report or "BAJA"),
+        # and wrong guesses at it are not throttled.
+        raise UserError(f"COBRADOR_CALLBACKS_TOKEN must be {MIN_CALLBACKS_TOKEN} characters "
+                        "or more (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(24))'`)")  # fmt: skip
     token = settings.callbacks_token or secrets.token_urlsafe(18)
     async with contextlib.AsyncExitStack() as stack:
         # The callbacks listener's socket first: its URL goes into Kannel's and

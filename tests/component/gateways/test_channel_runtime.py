@@ -73,6 +73,16 @@ async def test_given_simulated_gateways_then_every_channel_sends_and_hears_back(
             {"whatsapp_gateway": "cloud_api", "whatsapp_phone_number_id": "1"},
             "COBRADOR_WHATSAPP_ACCESS_TOKEN",
         ),
+        (
+            {
+                "sms_gateway": "kannel",
+                "kannel_sendsms_url": "http://k",
+                "kannel_username": "u",
+                "kannel_password": "p",
+                "callbacks_token": "kannel123",
+            },
+            "COBRADOR_CALLBACKS_TOKEN must be 16 characters or more",
+        ),  # fmt: skip
         ({"sms_gateway": "twilio"}, "sms_gateway 'twilio': use smpp, kannel or simulated"),
         ({"email_gateway": "sendgrid"}, "email_gateway 'sendgrid'"),
         ({"whatsapp_gateway": "yes"}, "whatsapp_gateway 'yes'"),
