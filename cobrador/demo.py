@@ -79,7 +79,12 @@ def register(subparsers: Any) -> None:
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
     from cobrador.ground.errors import UserError
-    from cobrador.ground.kept_keys import PORTAL_IDENTITY, PORTAL_LINK, kept_key
+    from cobrador.ground.kept_keys import (
+        PORTAL_IDENTITY,
+        PORTAL_LINK,
+        kept_console_secret,
+        kept_key,
+    )
 
     for name in ("agents", "bots", "accounts"):
         if getattr(args, name) < 0:
@@ -98,7 +103,9 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     data_dir: Path = args.data_dir.resolve()
     settings = settings.with_overrides(data_dir=data_dir, console_port=args.port)
     if not settings.console_secret:
-        settings = settings.with_overrides(console_secret=_demo_secret(data_dir))
+        # Kept in the data dir: sessions survive a restart, and `cobrador console run`
+        # on this data dir reads it there (cobrador/ground/kept_keys.py).
+        settings = settings.with_overrides(console_secret=kept_console_secret(data_dir))
     # The debtors' portal (docs/portal.md): its link and identity keys, kept like the cookie's.
     # `cobrador outreach link` on this data dir finds the link key the same way.
     if not settings.portal_link_secret:
@@ -106,18 +113,6 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     if not settings.portal_identity_key:
         settings = settings.with_overrides(portal_identity_key=kept_key(data_dir, PORTAL_IDENTITY))
     return asyncio.run(Demo(settings, args, DemoClock(offset)).run())
-
-
-def _demo_secret(data_dir: Path) -> str:
-    """The console's cookie key for the demo, kept so sessions survive a restart."""
-    import base64
-
-    path = data_dir / "console-secret"
-    data_dir.mkdir(parents=True, exist_ok=True)
-    if not path.exists():
-        path.write_text(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
-        path.chmod(0o600)
-    return path.read_text().strip()
 
 
 DEMO_IDENTITY = "1234"  # every demo debtor's document ends in these digits

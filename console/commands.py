@@ -193,17 +193,26 @@ def _console_run(args: argparse.Namespace, settings: Settings) -> int:
 
     from cobrador.ground import access_log
     from cobrador.ground.errors import UserError
-    from cobrador.ground.kept_keys import with_kept_keys
+    from cobrador.ground.kept_keys import console_secret_path, with_kept_keys
     from cobrador.ground.runtime import redis_url
-    from console.app import init_app
+    from console.app import init_app, session_key
     from console.client_address import parse_trusted
     from console.tls import TLSConfigError, server_context
     from metrics.http import MetricsServer
     from store.db import open_engine
 
     # On the demo's data dir, the portal opens the links and checks the identities the
-    # demo made (its keys are kept there, not in settings).
+    # demo made, and the demo's sessions go on (its keys are kept there, not in settings).
+    given = settings.console_secret
     settings = with_kept_keys(settings)
+    if settings.console_secret:
+        try:
+            session_key(settings)
+        except ValueError as exc:
+            where = (
+                "COBRADOR_CONSOLE_SECRET" if given else str(console_secret_path(settings.data_dir))
+            )
+            raise UserError(f"{exc} ({where})") from exc
     try:
         tls = server_context(settings.console_tls_cert, settings.console_tls_key)
     except TLSConfigError as exc:

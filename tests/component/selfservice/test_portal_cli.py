@@ -14,7 +14,7 @@ from support.ports import free_port
 from support.selfservice_seed import IDENTITY_KEY, LINK_SECRET, PortalSeed, seed_portal
 
 from cobrador.cli import main
-from cobrador.ground.kept_keys import PORTAL_IDENTITY, PORTAL_LINK, kept_key
+from cobrador.ground.kept_keys import PORTAL_IDENTITY, PORTAL_LINK, kept_console_secret, kept_key
 from cobrador.ground.settings import Settings
 from outreach.links import verify
 from selfservice import identity as idc
@@ -176,24 +176,17 @@ class _Served(Exception):
     """Raised in place of the console's app: what `console run` gave it is seen."""
 
 
-@pytest.mark.parametrize("set_in_settings", [False, True])
-def test_given_the_demos_data_dir_when_the_console_runs_then_its_portal_has_the_keys_the_demo_keeps(
-    monkeypatch: pytest.MonkeyPatch, settings: Settings, tmp_path: Path, set_in_settings: bool
-) -> None:
-    """`cobrador console run` on the demo's data dir: its portal verifies the links and
-    checks the identities with the keys the demo keeps there (before, it had none and
-    answered 503); keys set in settings still win."""
-    import console.app
-
-    demo_data = tmp_path / "demo-data"
-    kept = (kept_key(demo_data, PORTAL_LINK), kept_key(demo_data, PORTAL_IDENTITY))
-    given = (base64.b64encode(LINK_SECRET).decode(), base64.b64encode(IDENTITY_KEY).decode())
-    monkeypatch.setenv("COBRADOR_DATA_DIR", str(demo_data))
+def _console_run_env(monkeypatch: pytest.MonkeyPatch, settings: Settings, data: Path) -> None:
+    monkeypatch.setenv("COBRADOR_DATA_DIR", str(data))
     monkeypatch.setenv("DATABASE_URL", settings.database_url or "")
     monkeypatch.setenv("REDIS_URL", settings.redis_url or "")
     monkeypatch.setenv("COBRADOR_CONSOLE_METRICS_PORT", str(free_port()))
-    monkeypatch.setenv("COBRADOR_PORTAL_LINK_SECRET", given[0] if set_in_settings else "")
-    monkeypatch.setenv("COBRADOR_PORTAL_IDENTITY_KEY", given[1] if set_in_settings else "")
+
+
+def _served_settings(monkeypatch: pytest.MonkeyPatch) -> list[Settings]:
+    """The settings `console run` builds its app with (the app itself is never served)."""
+    import console.app
+
     served: list[Settings] = []
 
     def init_app(app_settings: Settings, *_: object) -> None:
@@ -201,11 +194,61 @@ def test_given_the_demos_data_dir_when_the_console_runs_then_its_portal_has_the_
         raise _Served
 
     monkeypatch.setattr(console.app, "init_app", init_app)
+    return served
+
+
+@pytest.mark.parametrize("set_in_settings", [False, True])
+def test_given_the_demos_data_dir_when_the_console_runs_then_it_has_the_keys_the_demo_keeps(
+    monkeypatch: pytest.MonkeyPatch, settings: Settings, tmp_path: Path, set_in_settings: bool
+) -> None:
+    """`cobrador console run` on the demo's data dir: its portal verifies the links and
+    checks the identities with the keys the demo keeps there (before, it had none and
+    answered 503), and its cookies are signed with the demo's console secret, so the
+    demo's sessions go on (before, each start made a key of its own and every session
+    ended); keys set in settings still win."""
+    demo_data = tmp_path / "demo-data"
+    kept = (kept_key(demo_data, PORTAL_LINK), kept_key(demo_data, PORTAL_IDENTITY),
+            kept_console_secret(demo_data))  # fmt: skip
+    given = (base64.b64encode(LINK_SECRET).decode(), base64.b64encode(IDENTITY_KEY).decode(),
+             base64.urlsafe_b64encode(b"c" * 32).decode())  # fmt: skip
+    _console_run_env(monkeypatch, settings, demo_data)
+    monkeypatch.setenv("COBRADOR_PORTAL_LINK_SECRET", given[0] if set_in_settings else "")
+    monkeypatch.setenv("COBRADOR_PORTAL_IDENTITY_KEY", given[1] if set_in_settings else "")
+    monkeypatch.setenv("COBRADOR_CONSOLE_SECRET", given[2] if set_in_settings else "")
+    served = _served_settings(monkeypatch)
     with pytest.raises(_Served):
         main(["console", "run", "--host", "127.0.0.1", "--port", str(free_port())])
     [app_settings] = served
-    keys = (app_settings.portal_link_secret, app_settings.portal_identity_key)
+    keys = (app_settings.portal_link_secret, app_settings.portal_identity_key,
+            app_settings.console_secret)  # fmt: skip
     assert keys == (given if set_in_settings else kept)
+
+
+@pytest.mark.parametrize(
+    ("kept", "given", "where"),
+    [("c2hvcnQ=", "", "console-secret"), ("", "c2hvcnQ=", "COBRADOR_CONSOLE_SECRET"),
+     ("\x00\x01", "", "console-secret")],
+)  # fmt: skip
+def test_given_a_console_secret_not_usable_when_the_console_runs_then_exit_2_naming_where(
+    monkeypatch: pytest.MonkeyPatch, settings: Settings, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str], kept: str, given: str, where: str,
+) -> None:  # fmt: skip
+    """A console secret too short (or not base64), kept in the data dir or set: the
+    console does not start, and the error names the file or the variable to fix."""
+    demo_data = tmp_path / "demo-data"
+    demo_data.mkdir()
+    if kept:
+        (demo_data / "console-secret").write_text(kept)
+    _console_run_env(monkeypatch, settings, demo_data)
+    monkeypatch.setenv("COBRADOR_CONSOLE_SECRET", given)
+    served = _served_settings(monkeypatch)
+
+    assert main(["console", "run", "--host", "127.0.0.1", "--port", str(free_port())]) == 2
+
+    err = capsys.readouterr().err
+    assert "console_secret must be 32 bytes or more" in err and where in err, err
+    assert served == []
+    assert (demo_data / "console-secret").exists() == bool(kept)  # nothing made
 
 
 @pytest.mark.parametrize(
