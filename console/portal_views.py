@@ -188,8 +188,10 @@ async def link(request: web.Request) -> web.StreamResponse:
         account_id = verify(token, secret, now)
     except LinkError as exc:
         return _invalid(request, exc)
-    if await in_db(request, idc.link_locked, token, account_id, now):
-        return _render(request, "portal_entry.html", {"mode": "locked"}, status=403)
+    locked = await in_db(request, idc.link_locked, token, account_id, now)
+    if locked is not None:
+        mode = "account_locked" if locked == "account" else "locked"
+        return _render(request, "portal_entry.html", {"mode": mode}, status=403)
     return _render(request, "portal_entry.html", {"mode": "link", "token": token})
 
 
@@ -212,7 +214,9 @@ async def link_post(request: web.Request) -> web.StreamResponse:
                        "error": gettext_(N_("Escriba los 4 últimos dígitos de su documento."))},
                        status=400)  # fmt: skip
     if verdict.locked:
-        return _render(request, "portal_entry.html", {"mode": "locked"}, status=403)
+        # A new link does not help while the account's reference is locked: call us.
+        mode = "account_locked" if verdict.account_locked else "locked"
+        return _render(request, "portal_entry.html", {"mode": mode}, status=403)
     if verdict.throttled:
         return _render(request, "portal_entry.html", {"mode": "link", "token": token,
                        "error": gettext_(N_("Demasiados intentos; espere unos minutos."))},

@@ -118,6 +118,8 @@ class Verdict:
     verified: bool
     locked: bool = False  # the gate is locked (now or before this answer)
     throttled: bool = False  # the client address has had too many wrong answers
+    # The account's reference row is locked (every link of it too, not only this one).
+    account_locked: bool = False
     tries_left: int = 0
     account_id: int | None = None  # when verified
 
@@ -158,7 +160,7 @@ def check(
             # reference's lock told an existing reference from an unknown one (whose
             # every guess counts) by the 429 that came or did not.
             _count(throttle, now)
-            return Verdict(False, locked=True)
+            return Verdict(False, locked=True, account_locked=_is_locked(rows[-1], now))
         for row in rows:
             if row.locked_at is not None:  # a reference's lock has run out
                 row.failures, row.locked_at = 0, None
@@ -190,7 +192,7 @@ def check(
                 session.add(SupervisorTask(account_id=account.id, campaign_id=account.campaign_id,
                                            kind=PORTAL_LOCK_TASK, created_at=now))  # fmt: skip
         if locked:
-            return Verdict(False, locked=True)
+            return Verdict(False, locked=True, account_locked=rows[-1].locked_at == now)
         return Verdict(False, tries_left=min(GATE_FAILURES - row.failures for row in rows))
 
 
@@ -208,15 +210,16 @@ def shared_rows(session: Session, gate: str, account_id: int | None,
     return rows
 
 
-def link_locked(engine: Engine, token: str, account_id: int, now: datetime) -> bool:
-    """Whether a link is refused before anything is asked: its own lock, or its
-    account's reference row (the document's shared count) locked."""
+def link_locked(engine: Engine, token: str, account_id: int, now: datetime) -> str | None:
+    """Why a link is refused before anything is asked: "account" while its account's
+    reference row (the document's shared count) is locked, "link" for its own lock;
+    None when it may be answered."""
     with transaction(engine) as session:
-        return any(
-            row is not None and _is_locked(row, now)
-            for row in (session.get(PortalGate, link_gate(token)),
-                        session.get(PortalGate, reference_gate(account_id)))
-        )  # fmt: skip
+        shared = session.get(PortalGate, reference_gate(account_id))
+        if shared is not None and _is_locked(shared, now):
+            return "account"
+        own = session.get(PortalGate, link_gate(token))
+        return "link" if own is not None and _is_locked(own, now) else None
 
 
 @dataclass(frozen=True)

@@ -56,7 +56,10 @@ def test_given_three_wrong_answers_when_checked_then_the_link_locks_even_for_the
     assert idc.gate_locked(engine, LINK, NOW + timedelta(days=30))
     assert check(engine, seeded, DIGITS, gate=idc.link_gate("token-2")).locked
     later = NOW + idc.REFERENCE_LOCK + timedelta(minutes=1)
-    assert check(engine, seeded, DIGITS, gate=LINK, now=later).locked
+    own = check(engine, seeded, DIGITS, gate=LINK, now=later)
+    assert own.locked and not own.account_locked
+    assert idc.link_locked(engine, "token-1", seeded.account_id, later) == "link"
+    assert idc.link_locked(engine, "token-2", seeded.account_id, later) is None
     assert check(engine, seeded, DIGITS, gate=idc.link_gate("token-2"), now=later).verified
     assert idc.unlock(engine, LINK, "operator", later)
     assert check(engine, seeded, DIGITS, now=later).verified
@@ -77,7 +80,9 @@ def test_given_two_links_of_one_account_when_guessed_then_three_wrong_answers_in
     ref = idc.reference_gate(seeded.account_id)
     assert idc.gate_locked(engine, ref, NOW)
     assert not idc.gate_locked(engine, first, NOW) and not idc.gate_locked(engine, second, NOW)
-    assert idc.link_locked(engine, "token-3", seeded.account_id, NOW)
+    assert idc.link_locked(engine, "token-3", seeded.account_id, NOW) == "account"
+    third = check(engine, seeded, DIGITS, gate=idc.link_gate("token-3"))
+    assert third.locked and third.account_locked
     assert check(engine, seeded, DIGITS, gate=idc.link_gate("token-3")).locked
     assert check(engine, seeded, DIGITS, gate=ref).locked
     with Session(engine) as s:

@@ -195,8 +195,10 @@ async def test_given_two_links_of_one_account_when_guessed_then_three_answers_in
     assert (await answer(first, "0000")).status == 400
     assert (await answer(first, "0001")).status == 400
     third = await answer(second, "0002")
-    assert third.status == 403 and "bloqueado" in await third.text()
-    assert (await web.get(f"/p/{second}")).status == 403
+    # A new link would not help: the page says the account's access is locked, call us.
+    assert third.status == 403 and "acceso en línea a su cuenta" in await third.text()
+    page = await web.get(f"/p/{first}")
+    assert page.status == 403 and "Llámenos: lo desbloqueamos" in await page.text()
     assert (await answer(second, DIGITS)).status == 403
     form = {"ref": seeded.ref, "digits": DIGITS, "_csrf": await csrf(web, "/p")}
     assert (await web.post("/p", data=form, allow_redirects=False)).status == 403
