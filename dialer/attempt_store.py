@@ -451,6 +451,23 @@ def next_after_marked(s: Session, account_id: int, marked: str | None, ended: da
     return min(when, utc_of(ended) + NEXT_NUMBER_DELAY)
 
 
+def mark_bridged(sql: Engine, attempt_id: int, agent_id: int,
+                 bridged_at: datetime | None) -> bool:  # fmt: skip
+    """The agent who has the call, on its row from the bridge (and a transfer) on, not
+    only when it ends: a dialer that dies mid-call leaves the row naming the agent, who
+    can then still record what the debtor said (console.agent_service.save_disposition
+    checks the row). `bridged_at` None: a transfer (the first bridge's time stays).
+    Only an open row: the finish writes the same and wins."""
+    values: dict[str, Any] = {"agent_id": agent_id}
+    if bridged_at is not None:
+        values["bridged_at"] = bridged_at
+    with transaction(sql) as s:
+        return bool(s.execute(
+            update(CallAttempt).where(CallAttempt.id == attempt_id, CallAttempt.result.is_(None))
+            .values(**values)
+        ).rowcount)  # type: ignore[attr-defined]  # fmt: skip
+
+
 def finish_attempt(sql: Engine, attempt_id: int, account_id: int, values: Mapping[str, Any],
                    next_attempt: Any, callback_id: int | None = None) -> bool:  # fmt: skip
     """Complete the attempt, set when the account comes back, audit the attempt.

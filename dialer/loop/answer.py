@@ -20,6 +20,7 @@ from dialer.call_state import CallState
 from dialer.fastagi import AGISession
 from dialer.fastagi.errors import AGIError
 from dialer.inbound.routing import owes_inbound
+from dialer.loop.bridge_record import record_bridge
 from dialer.loop.context import LoopContext
 from metrics import definitions as m
 
@@ -94,6 +95,7 @@ class AnswerRoute:
             raise
         bridged_at = ctx.clock()
         live.call = cs.on_bridged(live.call, agent_id, bridged_at)
+        record_bridge(ctx.sql, attempt_id, agent_id, bridged_at)
         m.ANSWER_TO_BRIDGE.labels(ctx.name).observe(max(0.0, bridged_at - (call.human_at or now)))
         with contextlib.suppress(AgentStateError):
             await ctx.agents.talking(agent_id, attempt_id)

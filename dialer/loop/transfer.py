@@ -14,6 +14,7 @@ from dialer.agent_state import AgentStateError
 from dialer.ami.errors import AMIError
 from dialer.call_state import CallState
 from dialer.command_replies import ASTERISK, NO_AGENT, REFUSED, Reply
+from dialer.loop.bridge_record import record_bridge
 from dialer.loop.context import LoopContext
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ class Transfer:
                 await ctx.agents.set_ready(target)
             return Reply(False, ASTERISK)
         live.call = replace(live.call, agent_id=target)
+        record_bridge(ctx.sql, attempt_id, target, None)
         with contextlib.suppress(AgentStateError):
             await ctx.agents.talking(target, attempt_id)
             await ctx.agents.wrap_up(from_agent)
