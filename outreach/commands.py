@@ -45,6 +45,9 @@ def register(subparsers: Any) -> None:
     run = sub.add_parser("run", help="run the strategies of the running campaigns (Ctrl-C stops)")
     run.add_argument("--once", action="store_true", help="one pass, then exit")
     run.add_argument("--period", type=float, default=5.0, help="seconds between passes")
+    run.add_argument("--heartbeat", type=Path, metavar="FILE",
+                     help="touched after each pass that completes: a health check reads its "
+                     "age (docker-compose's outreach service)")  # fmt: skip
     run.set_defaults(func=_run)
     legal = sub.add_parser(
         "legal",
@@ -223,13 +226,16 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     from store.db import open_engine
 
     secret = link_secret(settings)
+    heartbeat: Path | None = args.heartbeat
+    if heartbeat is not None and not heartbeat.parent.is_dir():
+        raise UserError(f"--heartbeat {heartbeat}: there is no directory {heartbeat.parent}")
     engine = open_engine(settings)
     with redis_url(settings) as url:
-        return asyncio.run(_serve(settings, engine, url, secret, args.once, args.period))
+        return asyncio.run(_serve(settings, engine, url, secret, args.once, args.period, heartbeat))
 
 
 async def _serve(settings: Settings, engine: Any, url: str, secret: bytes, once: bool,
-                 period: float) -> int:  # fmt: skip
+                 period: float, heartbeat: Path | None = None) -> int:  # fmt: skip
     import redis.asyncio as aioredis
 
     from compliance.service import ComplianceService
@@ -254,15 +260,20 @@ async def _serve(settings: Settings, engine: Any, url: str, secret: bytes, once:
                             "stay due; call steps still go to the hopper")  # fmt: skip
             scheduler = Scheduler(engine, EngineCheck(engine, compliance), running.senders,
                                   ConsentedAddresses(), link_secret=secret)  # fmt: skip
+            # Touched after each completed pass: a wedged loop, or passes that fail (the
+            # database away), leave it to age, and the health check says so.
+            beat = heartbeat.touch if heartbeat is not None else None
             if once:
                 report = await scheduler.run_once()
+                if beat is not None:
+                    beat()
                 print(report)
                 return 0
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, stop.set)
-            await scheduler.run(stop, period)
+            await scheduler.run(stop, period, on_pass=beat)
             return 0
     finally:
         await client.aclose()

@@ -194,11 +194,15 @@ class Scheduler:
                 counts["failed"] / total if total else 0.0
             )
 
-    async def run(self, stop: asyncio.Event, period: float = 5.0) -> None:
-        """Tick until `stop` is set; an error in one tick is logged and the next runs."""
+    async def run(self, stop: asyncio.Event, period: float = 5.0,
+                  on_pass: Callable[[], None] | None = None) -> None:  # fmt: skip
+        """Tick until `stop` is set; an error in one tick is logged and the next runs.
+        `on_pass` is called after each tick that completed (a liveness heartbeat)."""
         while not stop.is_set():
             try:
                 await self.run_once()
+                if on_pass is not None:
+                    on_pass()
             except Exception:  # noqa: BLE001 - the loop outlives one bad tick
                 log.exception("outreach tick failed")
             with contextlib.suppress(TimeoutError):

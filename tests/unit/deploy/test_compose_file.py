@@ -15,6 +15,7 @@ import pytest
 import yaml
 from jsonschema import Draft201909Validator
 
+from cobrador.ground.settings import Settings
 from deploy.secrets_check import SECRET_VARIABLES, check_environment
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -103,9 +104,8 @@ def test_given_a_bind_mount_when_checked_then_its_source_exists(
 def test_given_the_services_when_listed_then_the_stack_is_complete_and_healthchecked() -> None:
     services = _compose()["services"]
 
-    assert {"asterisk", "redis", "postgres", "dialer", "console", "prometheus", "grafana"} <= set(
-        services
-    )
+    assert {"asterisk", "redis", "postgres", "dialer", "console", "outreach", "prometheus",
+            "grafana"} <= set(services)  # fmt: skip
     for name, service in services.items():
         if name != "preflight":  # a one-shot check, not a server
             assert "healthcheck" in service, f"{name} has no healthcheck"
@@ -279,3 +279,88 @@ def test_given_the_portal_keys_when_read_then_the_console_gets_them_from_env_and
         assert key in env
     # The dialer neither signs links nor checks identities: it is given neither key.
     assert not set(keys) & set(services["dialer"]["environment"])
+
+
+def _interpolated(value: str, env: dict[str, str]) -> str:
+    """A value as compose gives it with `env` as .env (only `${VAR:-default}` and `${VAR}`)."""
+
+    def one(match: re.Match[str]) -> str:
+        name, operator, default = match.groups()
+        return env.get(name) or (default if operator == ":-" else "")
+
+    return INTERPOLATION.sub(one, value)
+
+
+def test_given_the_outreach_service_when_read_then_it_runs_the_scheduler_like_the_other_apps() -> (
+    None
+):
+    """Without a process running `cobrador outreach run` no strategy message is sent:
+    the service runs it from the app image, with the app's settings, once the console
+    has migrated the database."""
+    compose = _compose()
+    outreach = compose["services"]["outreach"]
+    assert outreach["command"][:3] == ["cobrador", "outreach", "run"]
+    assert outreach["image"] == compose["x-app"]["image"]
+    assert outreach["init"] is True and outreach["restart"] == "unless-stopped"
+    for key, value in compose["x-app"]["environment"].items():
+        if key != "COBRADOR_REQUIRED_SECRETS":
+            assert outreach["environment"][key] == value, key
+    assert outreach["volumes"] == compose["x-app"]["volumes"]  # letters under the data dir
+    depends = outreach["depends_on"]
+    assert depends["console"]["condition"] == "service_healthy"
+    assert depends["postgres"]["condition"] == depends["redis"]["condition"] == "service_healthy"
+    # No AMI: it is not in Asterisk's network namespace.
+    assert "network_mode" not in outreach
+
+
+def test_given_the_portal_keys_when_read_then_outreach_signs_with_the_consoles_link_key() -> None:
+    """The links in messages must open in the console's portal: one key from .env for
+    both, required and checked before the scheduler starts; the chat it runs checks
+    identities with the portal's identity key."""
+    services = _compose()["services"]
+    outreach, console = services["outreach"]["environment"], services["console"]["environment"]
+    for key in ("COBRADOR_PORTAL_LINK_SECRET", "COBRADOR_PORTAL_IDENTITY_KEY"):
+        assert outreach[key] == console[key] == f"${{{key}:?set {key} in .env (see .env.example)}}"
+        assert key in outreach["COBRADOR_REQUIRED_SECRETS"].split()
+
+
+def test_given_no_gateway_in_env_when_outreach_reads_its_settings_then_they_are_the_defaults() -> (
+    None
+):
+    """Every variable the service passes is a setting; one .env leaves unset reaches the
+    process as the setting's own default (an empty port would stop it), so a gateway
+    nobody configured stays off."""
+    compose = _compose()
+    outreach = compose["services"]["outreach"]["environment"]
+    passed = {key: str(value) for key, value in outreach.items() if key.startswith("COBRADOR_")}
+    app = set(compose["x-app"]["environment"])  # every app's, checked above
+    env = {k: v for k, v in passed.items() if not str(v).startswith("${")}
+    given = {k: _interpolated(v, {}) for k, v in passed.items() if str(v).startswith("${")}
+    known = {f"COBRADOR_{name.upper()}" for name in Settings.__dataclass_fields__}
+    gateway = [k for k in given if k not in SECRET_VARIABLES and k not in app]
+    assert {"COBRADOR_SMS_GATEWAY", "COBRADOR_EMAIL_GATEWAY", "COBRADOR_WHATSAPP_GATEWAY",
+            "COBRADOR_LETTER_GATEWAY"} <= set(gateway)  # fmt: skip
+    assert set(gateway) <= known
+    loaded = Settings.load({**env, **{k: given[k] for k in gateway}})
+    default = Settings()
+    for key in gateway:
+        name = key.removeprefix("COBRADOR_").lower()
+        assert getattr(loaded, name) == getattr(default, name), key
+    # The listeners providers and mail servers call: on the container's network,
+    # published on the host's loopback only.
+    assert (loaded.callbacks_host, loaded.email_inbound_host) == ("0.0.0.0", "0.0.0.0")
+    ports = compose["services"]["outreach"]["ports"]
+    assert f"127.0.0.1:${{CALLBACKS_PORT:-8090}}:{loaded.callbacks_port}" in ports
+    assert f"127.0.0.1:${{EMAIL_INBOUND_PORT:-2525}}:{loaded.email_inbound_port}" in ports
+    assert {"CALLBACKS_PORT", "EMAIL_INBOUND_PORT"} <= set(_env_example())
+
+
+def test_given_the_outreach_healthcheck_when_read_then_it_ages_the_heartbeat_the_command_names() -> (
+    None
+):
+    outreach = _compose()["services"]["outreach"]
+    command = outreach["command"]
+    heartbeat = command[command.index("--heartbeat") + 1]
+    assert heartbeat.startswith("/tmp/")  # the app user may write there
+    check = outreach["healthcheck"]["test"]
+    assert check[:2] == ["CMD", "python"] and f"os.stat('{heartbeat}')" in check[-1]
