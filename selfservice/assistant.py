@@ -367,6 +367,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
                            "día y mes, por ejemplo «15/12».",
                            "{day} has passed. Which day should we call you? Type the day and "
                            "month, for example \"15/12\"."),
+    "callback_past_hour": ("Hoy a las {hour} ya pasó. ¿A qué hora o qué día quiere que le "
+                           "llamemos? Por ejemplo «a las 5» o «mañana a las 10».",
+                           "{hour} today has passed. What time or day should we call you? "
+                           "For example \"a las 5\" (5 pm) or \"mañana a las 10\" (tomorrow "
+                           "at 10 am)."),
     "callback_exact_date": ("Según dónde esté usted, hoy es el {first} o el {second}. ¿Qué día "
                             "exactamente quiere que le llamemos? Escríbalo con día y mes, por "
                             "ejemplo «15/12».",
@@ -805,6 +810,13 @@ def _callback(
             reply = _say(lang, "callback_past_date", day=show_date(day, facts, lang))
             return _ask_day(asking, reply, tried=tried, lang=lang, intent=intent)
     at, agreed = _callback_time(text, facts, now)
+    hour = parse_hour(text)
+    if at is None and agreed and facts is not None and hour is not None and _zone_known(facts):
+        # "hoy a las 8" said at 10:00: a day and hour named and gone by. Asked, never a
+        # call "as soon as possible", nor 20:00 (a bare 8 is the morning's, parse_hour).
+        asking = replace(state, pending="callback_date", misunderstood=0)
+        reply = _say(lang, "callback_past_hour", hour=hour.strftime("%H:%M"))
+        return _ask_day(asking, reply, tried=tried, lang=lang, intent=intent)
     if not agreed and facts is not None:
         days = local_days(now, facts)
         asking = replace(state, pending="callback_date", misunderstood=0)
@@ -819,6 +831,14 @@ def _callback(
         when = f"{show_date(at.date(), facts, lang)} {shown} ({zone_city(ZoneInfo(facts.timezone), locale)})"
     done = replace(state, pending=None, misunderstood=0, unclear_days=0)
     return Turn([_say(lang, "callback", when=when)], [RequestCallback(at, text)], done, intent)
+
+
+def _zone_known(facts: AccountFacts) -> bool:
+    try:
+        ZoneInfo(facts.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 
 def _callback_time(

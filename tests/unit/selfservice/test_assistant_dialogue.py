@@ -956,3 +956,26 @@ def test_given_a_date_asked_for_when_only_a_time_of_day_comes_then_it_is_the_dat
     assert not any(isinstance(a, RequestCallback) for a in second.actions)
     third = say("mejor llamenme mañana en la tarde", first.state)
     assert any(isinstance(a, RequestCallback) for a in third.actions)
+
+
+@pytest.mark.parametrize(
+    ("lang", "reply"),
+    [("es", "Hoy a las 08:00 ya pasó."), ("en", "08:00 today has passed.")],
+)
+def test_given_a_callback_today_at_an_hour_gone_by_then_asked_never_a_call_soon(
+    lang: str, reply: str
+) -> None:
+    # 10:00 in Mexico City: "a las 8" is 8:00 (a bare 8 is the morning's), gone by today.
+    turn = respond(VERIFIED, "llámenme hoy a las 8", FACTS, NOW, lang=lang)
+    assert turn.actions == [] and turn.state.pending == "callback_date"
+    assert words(turn).startswith(reply)
+    booked = respond(turn.state, "a las 5", FACTS, NOW, lang=lang)
+    [callback] = booked.actions
+    assert isinstance(callback, RequestCallback) and callback.at is not None
+    assert (callback.at.date(), callback.at.hour) == (TODAY, 17)
+
+
+def test_given_a_callback_today_at_an_hour_to_come_then_booked_today() -> None:
+    [callback] = respond(VERIFIED, "llámenme hoy a las 11", FACTS, NOW).actions
+    assert isinstance(callback, RequestCallback) and callback.at is not None
+    assert (callback.at.date(), callback.at.hour) == (TODAY, 11)
