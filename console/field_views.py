@@ -20,7 +20,7 @@ from sqlalchemy import Engine, select
 
 from cobrador.ground.code_words import VISIT_OUTCOME_LABELS
 from console import bundles
-from console.code_labels import stage_label
+from console.code_labels import reasons_label, stage_label
 from console.debtor_locale import debtor_locale
 from console.i18n import N_, current_language, gettext_
 from console.keys import CLOCK, ENGINE, FIELD_CHECK, SETTINGS
@@ -191,7 +191,11 @@ async def service_worker(request: web.Request) -> web.StreamResponse:
 
 @requires(Role.field)
 async def day_json(request: web.Request) -> web.StreamResponse:
-    data = await in_db(request, field_day.agent_day, user_of(request).id, _day(request))
+    data = await in_db(request, field_day.agent_day, user_of(request).id, _day(request),
+                       request.app[FIELD_CHECK])  # fmt: skip
+    for visit in data["visits"]:
+        # What compliance forbids now, in words (the codes stay for the app's logic).
+        visit["blocked_reason"] = reasons_label(visit["blocked"]) if visit["blocked"] else ""
     data["questionnaires"] = {stage: [_in_words(q) for q in qs]
                               for stage, qs in data.get("questionnaires", {}).items()}  # fmt: skip
     return web.json_response(data)
@@ -217,6 +221,8 @@ FIELD_APP_TEXTS = {
     "checkin_pending": N_("Llegada por validar"),
     "checkin_refused": N_("Llegada rechazada"),
     "planned": N_("Pendiente"),
+    "blocked": N_("No visitar"),
+    "blocked_msg": N_("No se puede visitar esta cuenta: {motivo}."),
     "no_route": N_("Sin ruta guardada."),
     "summary": N_("{visitas} visitas · {abiertas} por hacer · por recorrer {distancia} (en línea recta)"),
     "leg": N_("a {distancia}"),

@@ -10,10 +10,12 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 
 from cobrador.ground.money_words import money_format
 from field.plans import field_agents
 from field.questionnaire import questionnaire
+from field.visit_rules import VisitCheck, plan_instant
 from store.db import transaction
 from store.geo import distance_m
 from store.models import Account, Disposition, FieldVisit, Role, User, VisitStatus
@@ -26,9 +28,18 @@ SHOWN_TO_AGENT = (
 )
 
 
-def agent_day(engine: Engine, agent_id: int, day: date) -> dict[str, Any]:
+def agent_day(
+    engine: Engine, agent_id: int, day: date, check: VisitCheck | None = None
+) -> dict[str, Any]:
     """The agent's visits of the day in route order, with what the app needs offline:
-    each account's address and coordinates, balance, and its stage's questionnaire."""
+    each account's address and coordinates, balance, and its stage's questionnaire.
+
+    With `check`, each visit still to make is checked again as when it was planned
+    (field/visit_rules.py: noon of the day in the debtor's time; the account's status
+    and protection, a dispute, the country's visit rule, the caps): one compliance now
+    forbids (the account became protected, disputed, paid or opted out of visits
+    since the route was planned or downloaded) carries `blocked` with its reasons, is
+    out of the route's legs and length, and the app offers no check-in for it."""
     with transaction(engine) as session:
         rows = session.execute(
             select(FieldVisit, Account)
@@ -46,7 +57,9 @@ def agent_day(engine: Engine, agent_id: int, day: date) -> dict[str, Any]:
         for visit, account in rows:
             point = _point(account)
             leg = None
-            if visit.status == VisitStatus.planned.value and point is not None:
+            blocked = _blocked(session, account, day, check) if (
+                check is not None and visit.status == VisitStatus.planned.value) else ()  # fmt: skip
+            if visit.status == VisitStatus.planned.value and point is not None and not blocked:
                 if previous is not None:
                     leg = distance_m(*previous, *point)
                     total += leg
@@ -61,6 +74,7 @@ def agent_day(engine: Engine, agent_id: int, day: date) -> dict[str, Any]:
                 # In the account's notation: "$9,450.00 MXN", not "9450.00 MXN".
                 "balance_shown": money_format(account.country, account.currency).show(account.balance),
                 "leg_m": round(leg) if leg is not None else None,
+                "blocked": list(blocked),
             })  # fmt: skip
         return {
             "day": day.isoformat(),
@@ -68,6 +82,16 @@ def agent_day(engine: Engine, agent_id: int, day: date) -> dict[str, Any]:
             "route_m": round(total),
             "questionnaires": {stage: questionnaire(stage) for stage in sorted(stages)},
         }
+
+
+def _blocked(session: Session, account: Account, day: date, check: VisitCheck) -> tuple[str, ...]:
+    """Why compliance forbids visiting `account` on `day` now; () when it allows it.
+    Fails closed: no zone to judge the day in is a reason."""
+    at = plan_instant(account, day)
+    if at is None:
+        return ("timezone_unknown",)
+    decision = check(session, account, at)
+    return () if decision.allowed else tuple(decision.reasons) or ("blocked",)
 
 
 def _point(account: Account) -> tuple[float, float] | None:

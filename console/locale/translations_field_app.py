@@ -10,6 +10,8 @@ FIELD_APP_EN = {
     "Llegada registrada": "Arrival recorded",
     "Llegada por validar": "Arrival to confirm",
     "Llegada rechazada": "Arrival refused",
+    "No visitar": "Do not visit",
+    "No se puede visitar esta cuenta: {motivo}.": "This account may not be visited: {motivo}.",
     "Sin ruta guardada.": "No route saved.",
     "{visitas} visitas · {abiertas} por hacer · por recorrer {distancia} (en línea recta)": (
         "{visitas} visits · {abiertas} to do · {distancia} to go (as the crow flies)"

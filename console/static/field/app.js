@@ -128,6 +128,9 @@
     if (l.skip && l.skip.pending) return ["pending", T.skip_pending];
     if (visit.status === "checked_in" || (l.checkin && l.checkin.status === 200)) return ["here", T.arrived];
     if (l.checkin && l.checkin.pending) return ["pending", T.checkin_pending];
+    // Compliance forbids it now (protected, disputed, paid, opted out since the plan):
+    // never offered, whatever the route downloaded this morning said.
+    if (visit.status === "planned" && (visit.blocked || []).length) return ["blocked", T.blocked];
     if (l.checkin && l.checkin.status) return ["refused", T.checkin_refused];
     return ["planned", T.planned];
   }
@@ -138,7 +141,7 @@
     const local = day ? await localState() : {};
     const list = $("route");
     if (!day) { list.replaceChildren(); $("route-summary").textContent = T.no_route; return; }
-    const open = day.visits.filter((v) => v.status === "planned").length;
+    const open = day.visits.filter((v) => v.status === "planned" && !(v.blocked || []).length).length;
     $("route-summary").textContent =
       fill(T.summary, { visitas: day.visits.length, abiertas: open, distancia: km(day.route_m) });
     $("route-empty").hidden = day.visits.length > 0;
@@ -198,7 +201,10 @@
     $("checkin").hidden = checkedIn || cls === "skipped";
     $("questionnaire").hidden = !checkedIn || cls === "done" || (l.result && l.result.pending);
     $("skip-box").hidden = cls !== "planned" && cls !== "refused";
-    if (l.checkin && l.checkin.status && l.checkin.status !== 200) {
+    if (cls === "blocked") {
+      $("checkin").hidden = true;
+      message("checkin-msg", fill(T.blocked_msg, { motivo: v.blocked_reason || "" }), false);
+    } else if (l.checkin && l.checkin.status && l.checkin.status !== 200) {
       message("checkin-msg", l.checkin.body.reason || T.checkin_refused_msg, false);
     } else if (l.checkin && l.checkin.status === 200) {
       message("checkin-msg", fill(T.arrived_at, { distancia: km(l.checkin.body.distance_m) }), true);

@@ -796,3 +796,27 @@ async def test_given_lang_en_then_the_field_app_and_its_questionnaire_in_english
     assert config["t"]["pending_many"] == "{n} pendientes" and config["stages"]["firm"] == "Firme"
     day = await (await field_client.get("/api/field/day")).json()
     assert day["questionnaires"]["firm"][0]["label"] == "¿Quién atendió?"
+
+
+async def test_given_an_account_forbidden_since_the_plan_when_the_app_syncs_its_day_then_flagged_in_words(
+    field_client: TestClient, engine: Engine, seed: Seed, check: Check
+) -> None:
+    # The route was downloaded this morning; the debtor has since been reported deceased.
+    await planned(field_client, engine)
+    token = await login(field_client, "lucia")
+    day = await (await field_client.get("/api/field/day")).json()
+    assert [v["blocked"] for v in day["visits"]] == [[], []]
+    check.refuse[seed.account_id] = ("protected_person",)
+    day = await (await field_client.get("/api/field/day")).json()
+    shown = {v["id"]: v for v in day["visits"]}
+    blocked = [v for v in shown.values() if v["blocked"]]
+    assert [v["blocked"] for v in blocked] == [["protected_person"]]
+    assert blocked[0]["blocked_reason"] and "protected_person" not in blocked[0]["blocked_reason"]
+    assert [v["blocked_reason"] for v in shown.values() if not v["blocked"]] == [""]
+    assert day["route_m"] == 0  # one visit left to make: no leg
+    # The app's words for it, in the agent's language.
+    page = await (await field_client.get("/field/")).text()
+    assert "No visitar" in page
+    english = await (await field_client.get("/field/?lang=en")).text()
+    assert "Do not visit" in english
+    await field_client.post("/logout", data={"_csrf": token})

@@ -242,6 +242,41 @@ def test_given_three_visits_recorded_offline_then_synced_once_and_only_once(
     page.context.close()
 
 
+def test_given_a_debtor_reported_deceased_after_the_route_was_downloaded_then_the_app_stops_offering_the_visit(
+    browser: Any, tuesday_console: str, engine: Engine, field_seed: dict[str, int]
+) -> None:
+    from playwright.sync_api import expect
+
+    plan_mx(engine, field_seed)
+    page = phone_page(browser, tuesday_console, TUESDAY, DOORS[0])
+    expect(page.locator("#route li.stop-planned")).to_have_count(4)
+    with transaction(engine) as s:
+        account = s.get(Account, field_seed["MX-0002"])
+        assert account is not None
+        account.protection = "deceased"
+    page.evaluate("window.cobradorField.sync()")  # the app's next sync refreshes its day
+    expect(page.locator("#route li.stop-blocked")).to_have_count(1)
+    expect(page.locator("#route li.stop-blocked")).to_contain_text("Juan Pérez Soto")
+    expect(page.locator("#route-summary")).to_contain_text("3 por hacer")
+    open_visit(page, "Juan Pérez Soto")
+    expect(page.locator("#checkin")).to_be_hidden()
+    expect(page.locator("#checkin-msg")).to_contain_text("No se puede visitar esta cuenta")
+    # Kept offline: the phone restarted without a network still does not offer it.
+    page.context.set_offline(True)
+    page.reload()
+    page.wait_for_selector("body[data-ready='1']")
+    expect(page.locator("#route li.stop-blocked")).to_have_count(1)
+    page.context.close()
+
+
+CHECKIN_ANYWAY = """async ([visit, lat, lon]) => {
+  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const res = await fetch(`/api/field/visits/${visit}/checkin`, {method: 'POST',
+    credentials: 'same-origin', headers: {'Content-Type': 'application/json', 'X-CSRF-Token': csrf},
+    body: JSON.stringify({key: 'k-anyway-0000000000000', sent_at: new Date().toISOString(),
+                          fix: {lat, lon, accuracy: 8, at: new Date().toISOString()}})});
+  return [res.status, (await res.json()).reason];
+}"""
 OUTBOX = """async () => {
   const db = await new Promise((ok) => {
     const r = indexedDB.open('cobrador-field-' + document.body.dataset.agent, 1);
@@ -333,10 +368,12 @@ def test_given_pe_visit_on_saturday_then_refused_when_planned_and_at_the_door(
         door = (-12.0464, -77.0428)
         phone = phone_page(browser, base, SATURDAY, north_of(door, 20))
         open_visit(phone, "Lucía Quispe")
-        phone.click("#checkin")
-        expect(phone.locator("#checkin-msg")).to_have_text(
-            "La ley no permite esta visita ahora: día no permitido."
-        )
+        # The app learnt it with its day: no check-in offered, the reason in words.
+        expect(phone.locator("#checkin")).to_be_hidden()
+        expect(phone.locator("#checkin-msg")).to_contain_text("Día no permitido")
+        # One sent anyway (queued before the day was refreshed) is refused at the server.
+        status, reason = phone.evaluate(CHECKIN_ANYWAY, [visit, *north_of(door, 20)])
+        assert (status, reason) == (403, "La ley no permite esta visita ahora: día no permitido.")
         with Session(engine) as s:
             attempt = s.scalars(select(CallAttempt)).one()
             assert (attempt.channel, attempt.result) == ("visit", "blocked")

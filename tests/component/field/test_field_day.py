@@ -1,0 +1,52 @@
+"""The agent's day as the app downloads it: a visit compliance forbids since it was
+planned (the account became protected, disputed or paid) is flagged and off the route."""
+
+from __future__ import annotations
+
+import pytest
+from field_fixtures import NOW, TODAY, FakeCheck, FieldSeed, seed_field
+from sqlalchemy import Engine, update
+
+from compliance.profile import load_profiles
+from field import plans
+from field.day import agent_day
+from field.visit_rules import profile_visit_check
+from store.db import transaction
+from store.models import Account
+
+CHECK = profile_visit_check(load_profiles())
+
+
+@pytest.fixture
+def seed(engine: Engine) -> FieldSeed:
+    return seed_field(engine)
+
+
+def plan(engine: Engine, seed: FieldSeed, refs: list[str]) -> None:
+    ids = [seed.accounts[r] for r in refs]
+    out = plans.assign(engine, seed.supervisor_id, "user:sofia", seed.agents["lucia"], TODAY,
+                       ids, FakeCheck(), NOW)  # fmt: skip
+    assert len(out.planned) == len(ids)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"protection": "deceased"}, {"protection": "minor"}, {"protection": "insolvency"},
+     {"status": "disputed"}, {"status": "paid"}, {"status": "cease_contact"}],
+)  # fmt: skip
+def test_given_an_account_changed_after_the_plan_when_the_day_is_downloaded_then_flagged_and_off_the_route(
+    engine: Engine, seed: FieldSeed, change: dict[str, str]
+) -> None:
+    plan(engine, seed, ["MX-0", "MX-4", "MX-2"])
+    before = agent_day(engine, seed.agents["lucia"], TODAY, CHECK)
+    assert [v["blocked"] for v in before["visits"]] == [[], [], []]
+    with transaction(engine) as s:
+        s.execute(update(Account).where(Account.id == seed.accounts["MX-4"]).values(**change))
+    after = agent_day(engine, seed.agents["lucia"], TODAY, CHECK)
+    flagged = {v["account_ref"]: v["blocked"] for v in after["visits"]}
+    assert flagged["MX-4"] and not flagged["MX-0"] and not flagged["MX-2"]
+    # The route skips it: no leg to it, the length is the legs of the two left.
+    legs = {v["account_ref"]: v["leg_m"] for v in after["visits"]}
+    assert legs["MX-4"] is None and [legs["MX-0"], legs["MX-2"]].count(None) == 1
+    assert after["route_m"] == pytest.approx(sum(leg for leg in legs.values() if leg), abs=2)
+    assert 0 < after["route_m"] < before["route_m"]
