@@ -154,8 +154,9 @@ def _count(facts: dict[str, Any]) -> None:
 def _answer(answer: visits.Answer) -> web.Response:
     _count(answer.facts)
     body = dict(answer.body)
-    if isinstance(body.get("reason"), str):
-        body["reason"] = gettext_(body["reason"])  # the fixed texts have an English one
+    for text in ("reason", "notice"):
+        if isinstance(body.get(text), str):
+            body[text] = gettext_(body[text])  # the fixed texts have an English one
     if answer.replayed:
         body["replayed"] = True
     return web.json_response(body, status=answer.status)

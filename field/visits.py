@@ -26,11 +26,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from compliance import campaign_limits
+from compliance.debtor_accounts import linked_protection
 from compliance.debtor_time import account_day, date_zones
+from compliance.engine import CLOSED_STATUSES
+from compliance.protection import protection_reason
 from dialer.recycle import promise_hold_until
 from field.checkin import DEFAULT_RULES, CheckinRules, Fix, judge
 from field.plans import reroute
@@ -69,6 +72,10 @@ COMPLIANCE_LABELS = {
     "holiday": "día festivo",
 }
 # Fixed texts (the console translates them; the times go in their own fields).
+BARRED_PROMISE_MESSAGE = (
+    "Resultado guardado. La cuenta ya no admite cobranza (cambió después de la llegada): "
+    "la promesa queda como constancia y no se registró como promesa."
+)
 CLOCK_UNSURE_MESSAGE = (
     "No se puede confirmar la hora de la llegada: el reloj del teléfono no coincide "
     "con el del servidor. Corrija la fecha y hora del teléfono, sincronice y registre "
@@ -233,15 +240,23 @@ def record_result(
         except AnswerErrors as exc:
             return Answer(422, {"ok": False, "errors": exc.errors,
                                 "reason": "Revise las respuestas marcadas."})  # fmt: skip
-        _apply(session, agent, visit, account, attempt, result, now)
+        # The result is what happened at the door and is kept whatever changed since
+        # the check-in; what it would set going (a promise to chase) is not, when the
+        # account no longer admits collection (reported deceased, disputed, paid...
+        # while the phone was offline): recorded with the reasons, said in the answer.
+        barred = _barred(session, account)
+        _apply(session, agent, visit, account, attempt, result, now, barred)
         zone = debtor_zone(account)
         at = visit.checked_in_at or now
         facts = {"country": account.country, "region": account.region,
                  "local": at.astimezone(zone) if zone else None, "outcome": result.outcome.code,
                  "door": result.party != "nadie", "rpc": result.right_party_contact}  # fmt: skip
-        return Answer(
-            200, {"ok": True, "visit_id": visit.id, "outcome": result.outcome.code}, facts=facts
-        )
+        body: dict[str, Any] = {"ok": True, "visit_id": visit.id, "outcome": result.outcome.code}
+        if barred:
+            body["barred"] = list(barred)
+            if result.promise_amount is not None:
+                body["notice"] = BARRED_PROMISE_MESSAGE
+        return Answer(200, body, facts=facts)
 
     return once(engine, agent, key, visit_id, "result", operation)
 
@@ -272,6 +287,30 @@ def skip(
                              "outcome": "skipped"})  # fmt: skip
 
     return once(engine, agent, key, visit_id, "skip", operation)
+
+
+def _barred(session: Session, account: Account) -> tuple[str, ...]:
+    """What on the account now forbids collecting on it (compliance's account reasons:
+    a protected person, on this account or another of theirs; a dispute; a stop asked
+    for; a debt paid or closed); () when nothing. An unreadable link fails closed."""
+    reasons: list[str] = []
+    if account.status in CLOSED_STATUSES or account.balance <= 0:
+        reasons.append("not_delinquent")
+    elif account.status in ("disputed", "cease_contact"):
+        reasons.append(account.status)
+    elif account.status != "active":
+        reasons.append("not_delinquent")
+    protection = account.protection
+    if not (protection or "").strip():
+        try:
+            numbers = tuple(p.number_e164 for p in account.phones)
+            protection = linked_protection(session.get_bind(), account.id, numbers)  # type: ignore[arg-type]
+        except SQLAlchemyError:
+            protection = "unknown"
+    protected = protection_reason(protection)
+    if protected is not None:
+        reasons.append(protected)
+    return tuple(reasons)
 
 
 def _aware(at: datetime) -> datetime:
@@ -329,8 +368,11 @@ def _apply(
     attempt: CallAttempt,
     result: VisitResult,
     now: datetime,
+    barred: tuple[str, ...] = (),
 ) -> None:
-    """The result's effects, as a call's disposition has them."""
+    """The result's effects, as a call's disposition has them; on an account `barred`
+    from collection since the check-in, the promise is evidence only (no promise row,
+    nothing scheduled on it)."""
     someone = result.party != "nadie"
     attempt.result = "contact" if someone else "no_answer"
     attempt.answered_at = visit.checked_in_at if someone else None
@@ -350,7 +392,12 @@ def _apply(
                                "right_party_contact": result.right_party_contact,
                                "answers": result.answers}  # fmt: skip
     hold = None
-    if result.promise_amount is not None and result.promise_date is not None:
+    if barred:
+        payload["barred"] = list(barred)
+    if barred and result.promise_amount is not None and result.promise_date is not None:
+        payload["promise_not_recorded"] = {"amount": result.promise_amount,
+                                           "due_date": result.promise_date}  # fmt: skip
+    elif result.promise_amount is not None and result.promise_date is not None:
         session.add(Promise(account_id=account.id, attempt_id=attempt.id, agent_id=agent.id,
                             amount=result.promise_amount, currency=account.currency,
                             due_date=result.promise_date, created_at=now))  # fmt: skip

@@ -345,6 +345,12 @@ EN = {
         "The arrival time cannot be confirmed: the phone's clock does not match the "
         "server's. Correct the phone's date and time, sync, and check in again at the address."
     ),
+    # field/visits.py's BARRED_PROMISE_MESSAGE (a result synced after the account changed)
+    "Resultado guardado. La cuenta ya no admite cobranza (cambió después de la llegada): "
+    "la promesa queda como constancia y no se registró como promesa.": (
+        "Result saved. The account no longer admits collection (it changed after the "
+        "arrival): the promise is kept as evidence and was not recorded as a promise."
+    ),
     "No se pudo leer el formulario; envíelo de nuevo desde la página.": (
         "The form could not be read; send it again from the page."
     ),

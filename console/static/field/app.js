@@ -214,7 +214,8 @@
       message("form-msg", (l.result.body.reason || T.result_not_saved) + " " + errs, false);
       $("questionnaire").hidden = !checkedIn;
     } else if (l.result && l.result.status === 200) {
-      message("form-msg", T.result_saved, true);
+      // A notice: saved, but the account changed since the arrival (field/visits.py).
+      message("form-msg", l.result.body.notice || T.result_saved, !l.result.body.notice);
     }
   }
 

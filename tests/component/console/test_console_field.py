@@ -820,3 +820,22 @@ async def test_given_an_account_forbidden_since_the_plan_when_the_app_syncs_its_
     english = await (await field_client.get("/field/?lang=en")).text()
     assert "Do not visit" in english
     await field_client.post("/logout", data={"_csrf": token})
+
+
+async def test_given_the_debtor_reported_deceased_after_the_checkin_when_the_result_syncs_then_saved_with_a_notice(
+    field_client: TestClient, engine: Engine, seed: Seed
+) -> None:
+    ids = await planned(field_client, engine)
+    token = await login(field_client, "lucia")
+    visit = _visit_of(engine, "MX-0001", ids)
+    assert (await post(field_client, token, f"/api/field/visits/{visit}/checkin",
+                       {"key": key(), "fix": fix(10)}))[0] == 200  # fmt: skip
+    with transaction(engine) as s:
+        s.execute(update(Account).where(Account.external_ref == "MX-0001")
+                  .values(protection="deceased"))  # fmt: skip
+    await field_client.get("/field/?lang=en")
+    status, body = await post(field_client, token, f"/api/field/visits/{visit}/result",
+                              {"key": key(), "answers": RESULT})  # fmt: skip
+    assert status == 200 and body["barred"] and "not recorded as a promise" in body["notice"]
+    with Session(engine) as s:
+        assert s.scalar(select(func.count()).select_from(Disposition)) == 1

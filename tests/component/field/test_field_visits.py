@@ -5,12 +5,13 @@ disposition, a promise and holds like a call's."""
 from __future__ import annotations
 
 import base64
+import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from field_fixtures import NOW, TODAY, FakeCheck, FieldSeed, seed_field
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
 from compliance.transparency.verify import verify
@@ -491,3 +492,61 @@ def test_given_an_app_without_clock_report_and_an_old_fix_then_refused(
     answer = visits.check_in(engine, lucia(seed), planned[0], key(33), fix, FakeCheck(),
                              received_at=LATE)  # fmt: skip
     assert answer.status == 422 and answer.body["why"] == "no_clock_report"
+
+
+@pytest.mark.parametrize(
+    ("change", "barred"),
+    [({"protection": "deceased"}, "deceased"), ({"status": "disputed"}, "disputed"),
+     ({"status": "paid"}, "not_delinquent")],
+)  # fmt: skip
+def test_given_the_account_barred_after_the_checkin_when_a_promise_is_synced_then_kept_as_evidence_only(
+    engine: Engine, seed: FieldSeed, planned: list[int], change: dict[str, str], barred: str
+) -> None:
+    # Checked in at 10:00, the result queued offline; meanwhile the account changed.
+    checked_in(engine, seed, planned[0])
+    account_id = _account_of(engine, planned[0])
+    with transaction(engine) as s:
+        s.execute(update(Account).where(Account.id == account_id).values(**change))
+    later = NOW + timedelta(hours=3)
+    answer = visits.record_result(engine, lucia(seed), planned[0], key(70), RESULT, later)
+    assert answer.status == 200 and answer.body["barred"]
+    assert any(barred in r for r in answer.body["barred"]) and answer.body["notice"]
+    with Session(engine) as s:
+        assert s.scalars(select(Promise)).all() == []  # nothing to chase
+        disposition = s.scalars(select(Disposition)).one()  # what happened at the door: kept
+        assert disposition.outcome == "promesa_pago"
+        account = s.get(Account, account_id)
+        assert account is not None and account.next_attempt_at is None
+        entry = s.scalars(select(AuditEntry).where(AuditEntry.kind == "disposition")).one()
+        payload = json.loads(entry.payload)
+        assert payload["barred"] == answer.body["barred"]
+        assert Decimal(str(payload["promise_not_recorded"]["amount"])) == Decimal("1500.00")
+    # Sent again from the queue: the same answer, nothing more.
+    again = visits.record_result(engine, lucia(seed), planned[0], key(70), RESULT, later)
+    assert again.replayed and again.body == answer.body
+    assert verify(engine).ok
+
+
+def test_given_a_protected_person_on_another_debt_when_a_promise_is_synced_then_not_recorded(
+    engine: Engine, seed: FieldSeed, planned: list[int]
+) -> None:
+    checked_in(engine, seed, planned[0])
+    account_id = _account_of(engine, planned[0])
+    with transaction(engine) as s:
+        number = s.scalars(select(Phone.number_e164).where(Phone.account_id == account_id)).one()
+        other = s.get(Account, seed.accounts["MX-5"])
+        assert other is not None
+        other.protection = "insolvency"
+        other.phones.append(Phone(number_e164=number, consent=True, consent_ref="C", position=2))
+    answer = visits.record_result(engine, lucia(seed), planned[0], key(71), RESULT, NOW)
+    assert answer.status == 200 and answer.body["barred"]
+    assert count(engine, Promise) == 0
+
+
+def test_given_an_account_still_active_then_no_bar_in_the_answer(
+    engine: Engine, seed: FieldSeed, planned: list[int]
+) -> None:
+    checked_in(engine, seed, planned[0])
+    answer = visits.record_result(engine, lucia(seed), planned[0], key(72), RESULT, NOW)
+    assert answer.status == 200 and "barred" not in answer.body and "notice" not in answer.body
+    assert count(engine, Promise) == 1
