@@ -72,6 +72,10 @@ def parse_fix(data: object, now: datetime | None = None) -> Fix:
         raise CoordinateError("lat, lon and accuracy must be finite numbers")
     if not (-90 <= lat <= 90 and -180 <= lon <= 180):
         raise CoordinateError(f"({lat:g}, {lon:g}) is not a point on the Earth")
+    if lat == 0 and lon == 0:
+        # What a GPS without a fix (or an app's default) reports: in the Gulf of Guinea,
+        # no door of a debtor of ours, and no agent's position to show on the map.
+        raise CoordinateError("(0, 0) is no reading: the phone has no position yet")
     if accuracy < 0:
         raise CoordinateError("accuracy cannot be negative")
     raw = data.get("at")

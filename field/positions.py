@@ -24,6 +24,9 @@ DEFAULT_RETENTION = timedelta(hours=72)
 MAX_SHIFT = timedelta(hours=14)
 # The app reports at most this often; more is dropped (a runaway loop, a replay).
 MIN_INTERVAL = timedelta(seconds=20)
+# A fix vaguer than this (a cell tower's, kilometres wide) is no position on the map:
+# not kept, the agent's last good one stays shown.
+MAX_ACCURACY_M = 1000.0
 
 
 class ShiftError(ValueError):
@@ -94,12 +97,15 @@ def end_shift(engine: Engine, agent_id: int, actor: str, now: datetime) -> None:
 
 def report(engine: Engine, agent_id: int, fix: Fix, battery: object, now: datetime) -> bool:
     """Keep a position if the agent is on shift and shares it; False when it was not kept
-    (off shift, no consent, too soon after the last one). ShiftError for bad values."""
+    (off shift, no consent, too soon after the last one, vaguer than MAX_ACCURACY_M).
+    ShiftError for bad values."""
     level = _battery(battery)
     with transaction(engine) as session:
         shift = _open(session, agent_id, now)
         # A phone's clock may run a little behind the server's (CLOCK_SKEW).
         if shift is None or shift.consent_at is None or fix.at < shift.started_at - CLOCK_SKEW:
+            return False
+        if fix.accuracy_m > MAX_ACCURACY_M:
             return False
         last = session.scalar(
             select(func.max(FieldPosition.at)).where(FieldPosition.shift_id == shift.id)

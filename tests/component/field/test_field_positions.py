@@ -96,3 +96,19 @@ def test_given_bad_battery_then_refused(engine: Engine, seed: FieldSeed, battery
     with pytest.raises(positions.ShiftError):
         positions.report(engine, seed.agents["lucia"], fix(NOW), battery, NOW)
     assert count(engine) == 0
+
+
+def test_given_a_fix_kilometres_wide_then_not_kept_and_the_last_good_one_shown(
+    engine: Engine, seed: FieldSeed
+) -> None:
+    lucia = seed.agents["lucia"]
+    positions.start_shift(engine, lucia, "user:lucia", True, NOW)
+    assert positions.report(engine, lucia, fix(NOW), 0.7, NOW)
+    later = NOW + timedelta(minutes=1)
+    vague = Fix(19.40, -99.10, positions.MAX_ACCURACY_M + 1, later)
+    assert not positions.report(engine, lucia, vague, 0.7, later)
+    edge = Fix(19.36, -99.16, positions.MAX_ACCURACY_M, later)
+    assert positions.report(engine, lucia, edge, 0.7, later)
+    [shown] = positions.last_positions(engine, later)
+    assert (shown["lat"], shown["accuracy_m"]) == (19.36, positions.MAX_ACCURACY_M)
+    assert count(engine) == 2

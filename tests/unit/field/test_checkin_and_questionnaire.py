@@ -60,6 +60,8 @@ def test_given_good_fix_then_parsed() -> None:
         ({**GOOD, "lat": 91}, "not a point"),
         ({**GOOD, "lon": -181}, "not a point"),
         ({**GOOD, "accuracy": -1}, "negative"),
+        ({**GOOD, "lat": 0, "lon": 0}, "no reading"),
+        ({**GOOD, "lat": 0.0, "lon": -0.0}, "no reading"),
         ({**GOOD, "at": "ayer"}, "ISO 8601"),
         ({**GOOD, "at": "2026-11-24T15:58:00"}, "UTC offset"),
         ({**GOOD, "at": 1764000000}, "ISO 8601"),
