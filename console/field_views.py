@@ -30,7 +30,7 @@ from console.webutil import in_db, json_error, requires, user_of
 from field import day as field_day
 from field import plans, positions, visits
 from field.checkin import CheckinRules, parse_fix
-from field.visit_time import ClockError, parse_clock
+from field.visit_time import ClockError, parse_clock, parse_instant
 from metrics import definitions as m
 from metrics.labels import country_label, hour_label, reason_label, region_label
 from store import audit
@@ -286,8 +286,16 @@ async def result(request: web.Request) -> web.StreamResponse:
     visit_id = id_or_400(request.match_info["visit_id"], "visit_id")
     body = await _body(request)
     try:
-        answer = await in_db(request, visits.record_result, _agent(request), visit_id,
-                             body.get("key"), body.get("answers"), request.app[CLOCK]())  # fmt: skip
+        # The phone's time of the act and its clock report (field/visit_time.py).
+        device = parse_clock(body.get("sent_at"), body.get("synced"))
+        acted_at = parse_instant(body.get("acted_at"), "acted_at")
+    except ClockError as exc:
+        return json_error(400, f"Reloj no válido: {exc}", field="acted_at")
+    try:
+        answer = await in_db(request, functools.partial(visits.record_result, acted_at=acted_at,
+                                                        device=device),
+                             _agent(request), visit_id, body.get("key"), body.get("answers"),
+                             request.app[CLOCK]())  # fmt: skip
     except visits.BadKey as exc:
         return json_error(400, str(exc), field="key")
     return _answer(answer)

@@ -84,6 +84,11 @@ def _instant(raw: object, name: str) -> datetime | None:
     return at
 
 
+def parse_instant(raw: object, name: str) -> datetime | None:
+    """An instant the phone reports (absent: None); ClockError when malformed."""
+    return _instant(raw, name)
+
+
 def parse_clock(sent_at: object, synced: object) -> DeviceClock:
     """The clock report of a request body (`sent_at`, `synced: {server_at, device_at}`);
     absent parts are None (an older app), malformed ones a ClockError."""

@@ -226,8 +226,22 @@ def check_in(
 
 
 def record_result(
-    engine: Engine, agent: Agent, visit_id: int, key: str, data: object, now: datetime
+    engine: Engine,
+    agent: Agent,
+    visit_id: int,
+    key: str,
+    data: object,
+    now: datetime,
+    *,
+    acted_at: datetime | None = None,
+    device: DeviceClock | None = None,
 ) -> Answer:
+    """A visit's result, received at `now`. The instant it is filed at (the visit's end,
+    the day its promise is bounded from) is the phone's time of the act (`acted_at`)
+    when its clock report makes it trustworthy (field/visit_time.py), kept between
+    the check-in and the receipt; else the receipt. Never refused for the clock (the
+    visit was judged at its check-in): both times and the source are in the audit."""
+
     def operation(session: Session, visit: FieldVisit) -> Answer:
         if visit.status != VisitStatus.checked_in.value or visit.attempt_id is None:
             return _state_conflict(visit)
@@ -235,8 +249,10 @@ def record_result(
         attempt = session.get(CallAttempt, visit.attempt_id)
         assert account is not None and attempt is not None
         campaign = session.get(Campaign, account.campaign_id) if account.campaign_id else None
+        times = _result_times(visit, acted_at, device or DeviceClock(), now)
+        at = times["at"]
         try:
-            result = parse_answers(data, _terms(account, campaign, now))
+            result = parse_answers(data, _terms(account, campaign, at))
         except AnswerErrors as exc:
             return Answer(422, {"ok": False, "errors": exc.errors,
                                 "reason": "Revise las respuestas marcadas."})  # fmt: skip
@@ -245,11 +261,11 @@ def record_result(
         # account no longer admits collection (reported deceased, disputed, paid...
         # while the phone was offline): recorded with the reasons, said in the answer.
         barred = _barred(session, account)
-        _apply(session, agent, visit, account, attempt, result, now, barred)
+        _apply(session, agent, visit, account, attempt, result, at, barred, times)
         zone = debtor_zone(account)
-        at = visit.checked_in_at or now
+        door = visit.checked_in_at or at
         facts = {"country": account.country, "region": account.region,
-                 "local": at.astimezone(zone) if zone else None, "outcome": result.outcome.code,
+                 "local": door.astimezone(zone) if zone else None, "outcome": result.outcome.code,
                  "door": result.party != "nadie", "rpc": result.right_party_contact}  # fmt: skip
         body: dict[str, Any] = {"ok": True, "visit_id": visit.id, "outcome": result.outcome.code}
         if barred:
@@ -287,6 +303,22 @@ def skip(
                              "outcome": "skipped"})  # fmt: skip
 
     return once(engine, agent, key, visit_id, "skip", operation)
+
+
+def _result_times(
+    visit: FieldVisit, acted_at: datetime | None, clock: DeviceClock, received_at: datetime
+) -> dict[str, Any]:
+    """When a result is filed (`at`) and what it was judged from (kept in the audit)."""
+    times: dict[str, Any] = {"device_at": acted_at, "received_at": received_at}
+    checked_in = _aware(visit.checked_in_at) if visit.checked_in_at else None
+    if acted_at is None or checked_in is None:
+        return {**times, "at": received_at, "time_source": "receipt"}
+    instant = judge_instant(acted_at, clock, received_at, checked_in)
+    if instant.at is None:
+        return {**times, "at": received_at, "time_source": "receipt", "why": instant.why}
+    # Never before the arrival it follows, never after the server got it.
+    at = min(max(instant.at, checked_in), received_at)
+    return {**times, "at": at, "time_source": instant.source}
 
 
 def _barred(session: Session, account: Account) -> tuple[str, ...]:
@@ -369,6 +401,7 @@ def _apply(
     result: VisitResult,
     now: datetime,
     barred: tuple[str, ...] = (),
+    times: dict[str, Any] | None = None,
 ) -> None:
     """The result's effects, as a call's disposition has them; on an account `barred`
     from collection since the check-in, the promise is evidence only (no promise row,
@@ -390,7 +423,7 @@ def _apply(
                                "channel": "visit", "visit_id": visit.id,
                                "party": result.party, "outcome": result.outcome.code,
                                "right_party_contact": result.right_party_contact,
-                               "answers": result.answers}  # fmt: skip
+                               "answers": result.answers, **(times or {})}  # fmt: skip
     hold = None
     if barred:
         payload["barred"] = list(barred)

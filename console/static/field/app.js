@@ -386,7 +386,10 @@
   async function act(visitId, kind, url, body) {
     const key = newKey();
     const synced = lastSync();
-    await tx("outbox", "readwrite", (s) => s.add({ key, visit_id: visitId, kind, url, body: { ...body, key, synced } }));
+    // acted_at: the phone's clock when the agent acted (a result's time, judged by the
+    // server with the clock report: field/visit_time.py).
+    const acted_at = new Date().toISOString();
+    await tx("outbox", "readwrite", (s) => s.add({ key, visit_id: visitId, kind, url, body: { ...body, key, synced, acted_at } }));
     const answered = new Promise((resolve) => waiters.set(key, resolve));
     await render();
     if (navigator.onLine) {

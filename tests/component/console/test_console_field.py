@@ -347,6 +347,10 @@ BAD = [
     ("/api/field/visits/{v}/checkin", {"key": key(), "fix": {**fix(0), "lat": 10**400}}, 400, "finite"),
     ("/api/field/position", {"fix": "aquí", "battery": 0.5}, 400, "Ubicación"),
     ("/api/field/shift", {"action": "dormir"}, 400, "start o end"),
+    ("/api/field/visits/{v}/result", {"key": key(), "answers": {}, "acted_at": "ayer"}, 400, "acted_at"),
+    ("/api/field/visits/{v}/result", {"key": key(), "answers": {}, "acted_at": "2026-11-24T10:00:00"}, 400, "UTC offset"),
+    ("/api/field/visits/{v}/result", {"key": key(), "answers": {}, "sent_at": 5}, 400, "Reloj no válido"),
+    ("/api/field/position", {"fix": {**fix(0), "lat": 0, "lon": 0}, "battery": 0.5}, 400, "no reading"),
     ("/api/field/shift", {"action": "start", "consent": "sí"}, 400, "consent"),
 ]  # fmt: skip
 

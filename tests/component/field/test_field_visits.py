@@ -550,3 +550,85 @@ def test_given_an_account_still_active_then_no_bar_in_the_answer(
     answer = visits.record_result(engine, lucia(seed), planned[0], key(72), RESULT, NOW)
     assert answer.status == 200 and "barred" not in answer.body and "notice" not in answer.body
     assert count(engine, Promise) == 1
+
+
+def _result_audit(engine: Engine) -> dict[str, object]:
+    with Session(engine) as s:
+        entry = s.scalars(select(AuditEntry).where(AuditEntry.kind == "disposition")).one()
+        return dict(json.loads(entry.payload))
+
+
+def test_given_a_result_queued_offline_on_a_phone_3h_fast_then_filed_at_the_act_with_both_times(
+    engine: Engine, seed: FieldSeed, planned: list[int]
+) -> None:
+    checked_in(engine, seed, planned[0])  # 10:00, online
+    fast = timedelta(hours=3)
+    acted = NOW + timedelta(minutes=20)  # the result, typed offline at the door
+    received = NOW + timedelta(hours=4)  # synced at 14:00
+    clock = DeviceClock(sent_at=received + fast, synced_server_at=NOW + timedelta(minutes=5),
+                        synced_device_at=NOW + timedelta(minutes=5) + fast)  # fmt: skip
+    answer = visits.record_result(engine, lucia(seed), planned[0], key(80), RESULT, received,
+                                  acted_at=acted + fast, device=clock)  # fmt: skip
+    assert answer.status == 200
+    with Session(engine) as s:
+        visit = s.get(FieldVisit, planned[0])
+        assert visit is not None and visit.ended_at is not None
+        attempt = s.get(CallAttempt, visit.attempt_id)
+        assert attempt is not None and attempt.ended_at is not None
+        assert _utc(visit.ended_at) == _utc(attempt.ended_at) == acted
+    payload = _result_audit(engine)
+    assert payload["time_source"] == "device"
+    assert datetime.fromisoformat(str(payload["device_at"])) == acted + fast
+    assert datetime.fromisoformat(str(payload["received_at"])) == received
+    assert datetime.fromisoformat(str(payload["at"])) == acted
+
+
+@pytest.mark.parametrize(
+    ("acted", "sync_device_offset", "why"),
+    [(NOW + timedelta(days=3), timedelta(0), "clock_changed"),  # set days ahead offline
+     (NOW - timedelta(days=2), timedelta(0), "clock_changed"),  # set days back offline
+     (NOW + timedelta(minutes=20), None, "no_sync_before")],
+)  # fmt: skip
+def test_given_a_result_whose_phone_time_cannot_be_trusted_then_filed_at_the_receipt_never_lost(
+    engine: Engine,
+    seed: FieldSeed,
+    planned: list[int],
+    acted: datetime,
+    sync_device_offset: timedelta | None,
+    why: str,
+) -> None:
+    checked_in(engine, seed, planned[0])
+    received = NOW + timedelta(hours=1)
+    synced = NOW + timedelta(minutes=5)
+    clock = DeviceClock(
+        sent_at=received + (acted - NOW - timedelta(minutes=20)),
+        synced_server_at=synced if sync_device_offset is not None else None,
+        synced_device_at=synced + sync_device_offset if sync_device_offset is not None else None,
+    )
+    answer = visits.record_result(engine, lucia(seed), planned[0], key(81), RESULT, received,
+                                  acted_at=acted, device=clock)  # fmt: skip
+    assert answer.status == 200
+    with Session(engine) as s:
+        visit = s.get(FieldVisit, planned[0])
+        assert visit is not None and visit.ended_at is not None
+        assert _utc(visit.ended_at) == received  # neither in the future nor before the arrival
+    payload = _result_audit(engine)
+    assert (payload["time_source"], payload["why"]) == ("receipt", why)
+    assert datetime.fromisoformat(str(payload["device_at"])) == acted
+
+
+def test_given_an_app_without_the_acts_time_then_filed_at_the_receipt(
+    engine: Engine, seed: FieldSeed, planned: list[int]
+) -> None:
+    checked_in(engine, seed, planned[0])
+    received = NOW + timedelta(minutes=30)
+    assert (
+        visits.record_result(engine, lucia(seed), planned[0], key(82), RESULT, received).status
+        == 200
+    )
+    payload = _result_audit(engine)
+    assert (payload["time_source"], payload["device_at"]) == ("receipt", None)
+
+
+def _utc(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
