@@ -1,11 +1,14 @@
 """Keys the demo makes and keeps in its data dir (`<data_dir>/<name>-key`, 32 random
 bytes, base64; the console's cookie key in `<data_dir>/console-secret`, URL-safe
-base64), so a command run on that data dir finds them where the demo does."""
+base64; the secret in Kannel's callback URLs in `<data_dir>/callbacks-token`), so a
+command run on that data dir finds them where the demo does."""
 
 from __future__ import annotations
 
 import base64
+import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,6 +18,17 @@ if TYPE_CHECKING:
 PORTAL_LINK = "portal-link"  # the portal's link signing key (portal_link_secret)
 PORTAL_IDENTITY = "portal-identity"  # the identity check's hash key (portal_identity_key)
 CONSOLE_SECRET_FILE = "console-secret"  # the console's cookie key (console_secret)
+CALLBACKS_TOKEN_FILE = "callbacks-token"  # the secret in Kannel's callback URLs
+
+
+def _kept(path: Path, make: Callable[[], str]) -> str:
+    """The text kept at `path`, made (0600, never readable by others) the first time."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(make())
+    return path.read_text().strip()
 
 
 def key_path(data_dir: Path, name: str) -> Path:
@@ -23,12 +37,8 @@ def key_path(data_dir: Path, name: str) -> Path:
 
 def kept_key(data_dir: Path, name: str) -> str:
     """The key kept in the data dir, made the first time (the demo's)."""
-    path = key_path(data_dir, name)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    if not path.exists():
-        path.write_text(base64.b64encode(secrets.token_bytes(32)).decode())
-        path.chmod(0o600)
-    return path.read_text().strip()
+    return _kept(key_path(data_dir, name),
+                 lambda: base64.b64encode(secrets.token_bytes(32)).decode())  # fmt: skip
 
 
 def read_kept_key(data_dir: Path, name: str) -> str:
@@ -46,12 +56,8 @@ def console_secret_path(data_dir: Path) -> Path:
 def kept_console_secret(data_dir: Path) -> str:
     """The console's cookie key kept in the data dir, made the first time (the demo's):
     the sessions of a console on that data dir survive its restart."""
-    path = console_secret_path(data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    if not path.exists():
-        path.write_text(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
-        path.chmod(0o600)
-    return path.read_text().strip()
+    return _kept(console_secret_path(data_dir),
+                 lambda: base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())  # fmt: skip
 
 
 def read_kept_console_secret(data_dir: Path) -> str:
@@ -60,6 +66,12 @@ def read_kept_console_secret(data_dir: Path) -> str:
         return console_secret_path(data_dir).read_text().strip()
     except FileNotFoundError:
         return ""
+
+
+def kept_callbacks_token(data_dir: Path) -> str:
+    """The secret in Kannel's callback URLs kept in the data dir, made the first time:
+    the delivery reports and replies of messages sent before a restart carry it."""
+    return _kept(data_dir / CALLBACKS_TOKEN_FILE, lambda: secrets.token_urlsafe(24))
 
 
 def with_kept_keys(settings: Settings) -> Settings:

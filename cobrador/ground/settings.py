@@ -183,7 +183,7 @@ class Settings:
     letters_dir: Path = Path()
     # Where providers call us back (Kannel's reports and replies, the WhatsApp
     # webhook): the listener, the URL they use to reach it, and the secret token
-    # Kannel's callback URLs carry (generated per run when empty).
+    # Kannel's callback URLs carry (empty: made once, kept in <data_dir>/callbacks-token).
     callbacks_host: str = "127.0.0.1"
     callbacks_port: int = 8090
     callbacks_public_url: str = ""

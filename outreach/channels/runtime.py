@@ -22,6 +22,7 @@ from sqlalchemy import Engine
 from cobrador.ground import access_log
 from cobrador.ground.addresses import parse_networks
 from cobrador.ground.errors import UserError
+from cobrador.ground.kept_keys import kept_callbacks_token
 from cobrador.ground.settings import Settings
 from gateways.kannel import KannelSettings
 from gateways.smpp.client import SmppSettings
@@ -105,7 +106,6 @@ async def running_channels(settings: Settings, engine: Engine, *, opt_out: OptOu
         # and wrong guesses at it are not throttled.
         raise UserError(f"COBRADOR_CALLBACKS_TOKEN must be {MIN_CALLBACKS_TOKEN} characters "
                         "or more (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(24))'`)")  # fmt: skip
-    token = settings.callbacks_token or secrets.token_urlsafe(18)
     async with contextlib.AsyncExitStack() as stack:
         # The callbacks listener's socket first: its URL goes into Kannel's and
         # WhatsApp's configuration; the app on it once every transport exists.
@@ -141,6 +141,9 @@ async def running_channels(settings: Settings, engine: Engine, *, opt_out: OptOu
             running.senders["sms"] = channel
         elif sms == "kannel":
             _need(settings, "kannel_sendsms_url", "kannel_username", "kannel_password")
+            # Unset: the one kept in the data dir, so the reports and replies of messages
+            # sent before a restart (their URLs carry it) are still taken.
+            token = settings.callbacks_token or kept_callbacks_token(settings.data_dir)
             kannel_settings = KannelSettings(settings.kannel_sendsms_url, settings.kannel_username,
                                              settings.kannel_password, running.callbacks_url, token)  # fmt: skip
             channel = kannel_sms_channel(

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import aiohttp
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 from sqlalchemy import Engine
 from support.messaging import Note, attempt_row, message_attempt, new_account
 from support.polling import until
@@ -15,6 +18,7 @@ from cobrador.ground.errors import UserError
 from cobrador.ground.settings import Settings
 from outreach.channels import Reply
 from outreach.channels.runtime import running_channels
+from outreach.channels.sms_kannel import KannelTransport
 from store.models import ContactChannel
 
 
@@ -122,3 +126,55 @@ async def test_given_no_gateway_then_no_senders(engine: Engine, tmp_path: Path) 
 
     async with running_channels(Settings(data_dir=tmp_path), engine, opt_out=opt_out) as running:
         assert running.senders == {} and running.callbacks_url == ""
+
+
+async def test_given_no_callbacks_token_when_restarted_on_the_data_dir_then_an_earlier_report_is_taken(
+    engine: Engine, tmp_path: Path
+) -> None:
+    dlr_urls: list[str] = []
+
+    async def sendsms(request: web.Request) -> web.Response:
+        dlr_urls.append(request.query["dlr-url"])
+        return web.Response(status=202, text="0: Accepted for delivery")
+
+    async def opt_out(reply: Reply) -> None:
+        raise AssertionError("no reply expected")
+
+    app = web.Application()
+    app.router.add_get("/cgi-bin/sendsms", sendsms)
+    async with TestServer(app) as kannel:
+        settings = Settings.from_mapping({"data_dir": tmp_path, "callbacks_port": 0,
+                                          "sms_gateway": "kannel", "kannel_username": "u",
+                                          "kannel_password": "p",
+                                          "kannel_sendsms_url": str(kannel.make_url("/cgi-bin/sendsms"))})  # fmt: skip
+        attempt = message_attempt(engine, ContactChannel.sms, "+525512345678")
+        async with running_channels(settings, engine, opt_out=opt_out) as running:
+            await running.senders["sms"].send(Note(attempt, "Aviso"))
+        kept = tmp_path / "callbacks-token"
+        assert kept.stat().st_mode & 0o777 == 0o600
+        token = kept.read_text().strip()
+        assert len(token) >= 16 and f"token={token}" in dlr_urls[0]
+        # The restart: a new listener, the token read back; the report sent before it.
+        async with running_channels(settings, engine, opt_out=opt_out) as running:
+            path = dlr_urls[0].split("/kannel/dlr", 1)[1].replace("%d", "1").replace("%A", "")
+            url = f"{running.callbacks_url}/kannel/dlr{path}"
+            async with aiohttp.ClientSession() as session, session.get(url) as response:
+                assert response.status == 200, await response.text()
+        assert attempt_row(engine, attempt.attempt_id).result == "delivered"
+
+
+async def test_given_a_callbacks_token_in_settings_then_it_wins_over_the_kept_one(
+    engine: Engine, tmp_path: Path
+) -> None:
+    async def opt_out(reply: Reply) -> None:
+        raise AssertionError("no reply expected")
+
+    (tmp_path / "callbacks-token").write_text("k" * 24)
+    settings = Settings.from_mapping({"data_dir": tmp_path, "callbacks_port": 0,
+                                      "sms_gateway": "kannel", "kannel_username": "u",
+                                      "kannel_password": "p", "kannel_sendsms_url": "http://k",
+                                      "callbacks_token": "s" * 24})  # fmt: skip
+    async with running_channels(settings, engine, opt_out=opt_out) as running:
+        transport = running.senders["sms"].transport
+        assert isinstance(transport, KannelTransport)
+        assert transport.settings.callback_token == "s" * 24
