@@ -364,3 +364,46 @@ def test_given_the_outreach_healthcheck_when_read_then_it_ages_the_heartbeat_the
     assert heartbeat.startswith("/tmp/")  # the app user may write there
     check = outreach["healthcheck"]["test"]
     assert check[:2] == ["CMD", "python"] and f"os.stat('{heartbeat}')" in check[-1]
+
+
+PAYMENT_SETTINGS = ("payment_gateway", "mercadopago_access_token", "mercadopago_webhook_secret",
+                    "mercadopago_api_base", "mercadopago_webhook_max_age_seconds",
+                    "payment_link_hours")  # fmt: skip
+
+
+def test_given_payment_settings_in_env_then_the_console_and_outreach_both_get_them() -> None:
+    """The console takes Mercado Pago's webhook and makes the portal's links, the outreach
+    process makes the chat's: both get every payment setting from .env, the same way;
+    the dialer none."""
+    services = _compose()["services"]
+    console, outreach = services["console"]["environment"], services["outreach"]["environment"]
+    env = {"COBRADOR_PAYMENT_GATEWAY": "mercadopago",
+           "COBRADOR_MERCADOPAGO_ACCESS_TOKEN": "APP_USR-1",
+           "COBRADOR_MERCADOPAGO_WEBHOOK_SECRET": "whsec", "COBRADOR_PAYMENT_LINK_HOURS": "24"}  # fmt: skip
+    for name in PAYMENT_SETTINGS:
+        key = f"COBRADOR_{name.upper()}"
+        assert console[key] == outreach[key], key
+        assert f"${{{key}:-" in str(console[key]), key  # set in .env, never required
+        assert key not in services["dialer"]["environment"], key
+    for environment in (console, outreach):
+        given = {k: _interpolated(str(environment[k]), env)
+                 for k in (f"COBRADOR_{n.upper()}" for n in PAYMENT_SETTINGS)}  # fmt: skip
+        loaded = Settings.load(given)
+        assert (loaded.payment_gateway, loaded.mercadopago_access_token,
+                loaded.mercadopago_webhook_secret, loaded.payment_link_hours) == (
+                    "mercadopago", "APP_USR-1", "whsec", 24)  # fmt: skip
+
+
+def test_given_no_payment_settings_in_env_then_payment_links_are_off_with_the_defaults() -> None:
+    console = _compose()["services"]["console"]["environment"]
+    keys = [f"COBRADOR_{name.upper()}" for name in PAYMENT_SETTINGS]
+    loaded = Settings.load({key: _interpolated(str(console[key]), {}) for key in keys})
+    default = Settings()
+    for name in PAYMENT_SETTINGS:
+        assert getattr(loaded, name) == getattr(default, name), name
+    assert loaded.payment_gateway == ""
+    # .env.example names them, commented (empty = off).
+    example = (ROOT / ".env.example").read_text(encoding="utf-8")
+    for key in keys[:3]:
+        assert f"\n#{key}=" in example, key
+        assert key not in _env_example(), key
