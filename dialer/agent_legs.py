@@ -223,10 +223,15 @@ class AgentLegs:
         if leg is not None and leg.live:
             await self._restore(agent_id)
             return True
-        if leg is not None and leg.status == DIALING:
-            return True
+        if leg is not None and leg.status == DIALING and not self._stale(leg):
+            return True  # the phone is ringing
+        # A leg left dialing past its grace (its originate timed out long ago, the
+        # dialer that placed it stopped before any event came back) is called again.
         await self._call(agent_id)
         return True
+
+    def _stale(self, leg: Leg) -> bool:
+        return self.clock() - leg.since > DIALING_GRACE_SECONDS
 
     async def hang_up(self, agent_id: int) -> None:
         """The agent logged out: forget the leg and hang it up."""

@@ -723,3 +723,30 @@ async def test_given_redis_lost_the_leg_while_asterisk_kept_it_when_agent_logs_i
     await floor.run_until(lambda: agent in bridged(floor))
     members = [c.name.rsplit("-", 1)[0] for c in floor.pbx.bridges[f"agent-{agent}"].members]
     assert members.count(f"PJSIP/agent-{agent}") == 1
+
+
+async def test_given_leg_left_dialing_by_a_stopped_dialer_when_agent_reconnects_after_its_grace_then_phone_called_again(
+    make_floor: Any, phones_for: Any
+) -> None:
+    """A dialer stopped while the agent's phone rang (the demo stopped with Ctrl-C just
+    after its start): the leg stays `dialing` in Redis and no event of it ever comes.
+    The next dialer starts within the grace and keeps it; the agent, in no_audio,
+    asks to reconnect: inside the grace the phone may still ring (nothing dialed),
+    past it the phone is called again and the agent is back. Before, a reconnect
+    never called a `dialing` leg and the agent stayed in no_audio for good."""
+    from dialer.agent_legs import DIALING, DIALING_GRACE_SECONDS, leg_channel_id, leg_key
+
+    floor = await make_floor(accounts=1, agents=1)
+    agent = floor.agent_ids[0]
+    await floor.agents.no_audio(agent)
+    await floor.redis.hset(leg_key(agent), mapping={
+        "status": DIALING, "channel_id": leg_channel_id(agent, "0ld"),
+        "endpoint": f"PJSIP/agent-{agent}", "owner": "d0", "since": repr(floor.clock()),
+        "restore_state": "ready", "restore_reason": ""})  # fmt: skip
+    phones = await phones_for(floor)
+    assert await phones.legs.reconnect(agent)
+    assert floor.pbx.calls_placed == 0
+    floor.clock.jump(DIALING_GRACE_SECONDS + 1)
+    assert await phones.legs.reconnect(agent)
+    await until(lambda: in_state(floor, agent, AgentState.ready), "back ready")
+    assert floor.pbx.calls_placed == 1
