@@ -25,7 +25,7 @@ from compliance.opt_outs import OptOutError, record_opt_out
 from compliance.profile import Profile, load_profiles
 from compliance.protection import protection_reason
 from compliance.service import account_facts
-from console import call_script, verify_lock
+from console import call_script, verify_lock, verify_tries
 from console.call_script import ScriptFacts
 from console.contact_labels import (
     channel_label,
@@ -588,15 +588,6 @@ def _verifies(attempt: CallAttempt, agent: CurrentUser, live_attempt: int | None
     return attempt.agent_id == agent.id or (attempt.agent_id is None and attempt.id == live_attempt)
 
 
-def may_verify(engine: Engine, agent: CurrentUser, attempt_id: int,
-               live_attempt: int | None) -> bool:  # fmt: skip
-    """`verify_party`'s own check, read before a try is counted: someone else's call
-    must not spend (or reveal) that call's tries."""
-    with Session(engine) as session:
-        attempt = session.get(CallAttempt, attempt_id)
-        return attempt is not None and _verifies(attempt, agent, live_attempt)
-
-
 def verify_party(
     engine: Engine,
     agent: CurrentUser,
@@ -610,9 +601,11 @@ def verify_party(
     """The answers of the person on the agent's call against the campaign's question
     set for ``party``; the check (passed or not) is written to the audit chain.
 
-    A chat's person is asked an inbound caller's questions (`_questions`) and its wrong
-    answers count toward the account's lock over every call and chat
-    (console/verify_lock.py): a locked account is not checked (`AccountLocked`).
+    Whose call first, then the call's own wrong answers (console/verify_tries.py, in
+    SQL): a call whose three are spent is not checked (`verify_tries.Spent`). A chat's
+    person is asked an inbound caller's questions (`_questions`) and its wrong answers
+    count toward the account's lock over every call and chat (console/verify_lock.py):
+    a locked account is not checked (`AccountLocked`).
     ``key``: the portal's identity key, which checks the document's digits."""
     if party not in VERIFIED_PARTIES:
         raise FormErrors({"party": N_("Indique con quién se habló.")})
@@ -623,6 +616,9 @@ def verify_party(
             raise PermissionError(attempt_id)
         if _inbound_call(attempt):
             raise InboundCallCheck(attempt_id)
+        # The call's own three wrong answers (its row held before the account's): a
+        # spent call is refused unchecked (verify_tries.Spent).
+        tries = verify_tries.take(session, attempt_id, at)
         account = session.get(Account, attempt.account_id)
         assert account is not None
         campaign = session.get(Campaign, account.campaign_id) if account.campaign_id else None
@@ -656,6 +652,8 @@ def verify_party(
             actor=agent.actor,
             subject=f"account:{account.id}",
         )
+        if not locked:
+            verify_tries.record(tries, passed)
         if gate is not None:
             verify_lock.record(session, gate, account, passed, at, agent.actor)
     if locked:  # the refusal is evidence too: committed above, refused here

@@ -456,35 +456,27 @@ async def verify_party(request: web.Request) -> web.StreamResponse:
     answers = {k[len("answer_") :]: v for k, v in fields.items() if k.startswith("answer_")}
     redis = request.app[REDIS]
     live = await _live_attempt(request, user)
-    # Whose call first: another agent's probes neither spend that call's three tries
-    # (its agent would be refused the right answer) nor tell its id by a 429.
-    if not await in_db(request, svc.may_verify, user, attempt_id, live):
-        return json_error(403, gettext_("Esta llamada no es suya."))
-    if await in_db(request, svc.is_inbound_call, attempt_id):  # the agent's own call
-        return json_error(409, gettext_(svc.INBOUND_CHECK_ONLY))
-    if not await verify_tries.take(redis, attempt_id):
-        return json_error(429, gettext_(verify_tries.TOO_MANY_ON_CALL))
+    # Whose call first (in verify_party, before a try is counted): another agent's
+    # probes neither spend that call's three tries (its agent would be refused the
+    # right answer) nor tell its id by a 429.
     key = document_key(request.app[SETTINGS].portal_identity_key)
     try:
         passed = await in_db(request, svc.verify_party, user, attempt_id, party, answers, live,
                              request.app[CLOCK](), key)  # fmt: skip
     except svc.InboundCallCheck:
-        await verify_tries.give_back(redis, attempt_id)
         return json_error(409, gettext_(svc.INBOUND_CHECK_ONLY))
+    except verify_tries.Spent:  # counted in SQL: a Redis flush gives no new tries
+        return json_error(429, gettext_(verify_tries.TOO_MANY_ON_CALL))
     except svc.AccountLocked:  # a chat's account: refused before any answer was compared
-        await verify_tries.give_back(redis, attempt_id)
         return json_error(423, gettext_(verify_lock.LOCKED))
     except PermissionError:
-        await verify_tries.give_back(redis, attempt_id)
         return json_error(403, gettext_("Esta llamada no es suya."))
     except FormErrors as exc:
-        await verify_tries.give_back(redis, attempt_id)
         return json_error(400, gettext_(next(iter(exc.errors.values()))), field="party")
     if not passed:
         return json_error(
             422, gettext_("Los datos no coinciden: no hable de la deuda con esta persona.")
         )
-    await verify_tries.give_back(redis, attempt_id)
     await redis.set(verified_key(attempt_id), party, ex=VERIFIED_TTL_SECONDS)
     account_id = await in_db(request, svc.attempt_account, attempt_id)
     assert account_id is not None

@@ -174,20 +174,12 @@ async def attach(request: web.Request) -> web.StreamResponse:
     redis = request.app[REDIS]
     try:
         await in_db(request, unattached.check_unattached, user, attempt_id)
-        if not await verify_tries.take(redis, attempt_id):
-            return json_error(429, gettext_(verify_tries.TOO_MANY_IN_CHAT))
-        try:
-            found, named = await in_db(request, inbound.searched_accounts, attempt_id)
-            allowed = set(await in_db(request, unattached.candidates_of_attempt, attempt_id))
-            pop = await in_db(request, inbound.verify_identity, user, attempt_id, account_id,
-                              answers, now, sorted(allowed | found),
-                              await _live_attempt(request, user), named,
-                              document_key(request))  # fmt: skip
-        except inbound.InboundError as exc:
-            if not exc.wrong_answers:
-                await verify_tries.give_back(redis, attempt_id)
-            raise
-        await verify_tries.give_back(redis, attempt_id)
+        found, named = await in_db(request, inbound.searched_accounts, attempt_id)
+        allowed = set(await in_db(request, unattached.candidates_of_attempt, attempt_id))
+        pop = await in_db(request, inbound.verify_identity, user, attempt_id, account_id,
+                          answers, now, sorted(allowed | found),
+                          await _live_attempt(request, user), named,
+                          document_key(request), verify_tries.TOO_MANY_IN_CHAT)  # fmt: skip
         await in_db(request, unattached.attach, user, attempt_id, account_id, now)
     except inbound.InboundError as exc:
         log.info("agent %s: chat attach on attempt %s refused: %s", user.id, attempt_id, exc)

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Engine, or_, select, update
 from sqlalchemy.orm import Session
 
-from console import verify_lock
+from console import verify_lock, verify_tries
 from console.agent_service import build_pop, campaign_config, recording_facts
 from console.document_proof import document_matcher
 from console.i18n import N_, gettext_
@@ -204,12 +204,14 @@ def build_inbound_pop(engine: Engine, message: dict[str, Any], agent: CurrentUse
 def verify_identity(engine: Engine, agent: CurrentUser, attempt_id: int, account_id: int,
                     answers: dict[str, str], now: datetime, allowed_accounts: list[int] | None,
                     live_attempt: int | None, named_by_reference: Collection[int] = (),
-                    key: bytes | None = None) -> dict[str, Any]:  # fmt: skip
+                    key: bytes | None = None,
+                    too_many: str = verify_tries.TOO_MANY_ON_CALL) -> dict[str, Any]:  # fmt: skip
     """The caller's answers against the account's data; on success the call is tied to
     the account and the full pop is returned (audited as a pii_view).
     `named_by_reference`: accounts found on this call by the reference the caller gave
     (their questions are `proof_prompts`'); `key`: the portal's identity key
-    (`document_key`), which checks the document's digits."""
+    (`document_key`), which checks the document's digits. Past the call's wrong answers
+    (console/verify_tries.py) nothing is compared: 429 with `too_many`."""
     call = load_call(engine, attempt_id, agent.id, live_attempt)
     if call.account_id is not None and call.account_id != account_id:
         raise InboundError(gettext_("Esta cuenta no le fue asignada."), 403)
@@ -219,6 +221,11 @@ def verify_identity(engine: Engine, agent: CurrentUser, attempt_id: int, account
         account = s.get(Account, account_id)
         if account is None:
             raise InboundError(gettext_("La cuenta no existe."), 404)
+        # The call's own three wrong answers, its row held before the account's.
+        try:
+            tries = verify_tries.take(s, attempt_id, now)
+        except verify_tries.Spent:
+            raise InboundError(gettext_(too_many), 429) from None
         document = document_matcher(key, account)
         prompts = proof_prompts(call.verification, account_id in named_by_reference,
                                 document is not None, call.chosen)  # fmt: skip
@@ -240,6 +247,7 @@ def verify_identity(engine: Engine, agent: CurrentUser, attempt_id: int, account
             actor=agent.actor, subject=f"account:{account_id}",
         )  # fmt: skip
         if gate is not None:
+            verify_tries.record(tries, passed)
             verify_lock.record(s, gate, account, passed, now, agent.actor)
         attempt = s.get(CallAttempt, attempt_id)
         assert attempt is not None

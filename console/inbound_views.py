@@ -12,7 +12,6 @@ from aiohttp import web
 
 from console import document_proof as proof
 from console import inbound_service as svc
-from console import verify_tries
 from console.agent_views import _int_param, _live_attempt, read_fields
 from console.i18n import gettext_
 from console.keys import CLOCK, REDIS, SETTINGS
@@ -48,25 +47,17 @@ async def verify(request: web.Request) -> web.StreamResponse:
     attempt_id = _int_param(fields.get("attempt_id"), "attempt_id")
     account_id = _int_param(fields.get("account_id"), "account_id")
     answers = {k[len("answer_") :]: v for k, v in fields.items() if k.startswith("answer_")}
-    redis = request.app[REDIS]
     try:
         _, live = await _live_call(request, user, attempt_id)
-        if not await verify_tries.take(redis, attempt_id):
-            return json_error(429, gettext_(verify_tries.TOO_MANY_ON_CALL))
-        try:
-            found, named = await in_db(request, svc.searched_accounts, attempt_id)
-            allowed = set(await in_db(request, svc.attempt_accounts, attempt_id)) | found
-            pop = await in_db(request, svc.verify_identity, user, attempt_id, account_id,
-                              answers, request.app[CLOCK](), sorted(allowed), live,
-                              named, document_key(request))  # fmt: skip
-        except svc.InboundError as exc:
-            if not exc.wrong_answers:
-                await verify_tries.give_back(redis, attempt_id)
-            raise
+        # Past the call's three wrong answers, 429 (counted in SQL by verify_identity).
+        found, named = await in_db(request, svc.searched_accounts, attempt_id)
+        allowed = set(await in_db(request, svc.attempt_accounts, attempt_id)) | found
+        pop = await in_db(request, svc.verify_identity, user, attempt_id, account_id,
+                          answers, request.app[CLOCK](), sorted(allowed), live,
+                          named, document_key(request))  # fmt: skip
     except svc.InboundError as exc:
         log.info("agent %s: inbound verify of attempt %s refused: %s", user.id, attempt_id, exc)
         return json_error(exc.status, str(exc))
-    await verify_tries.give_back(redis, attempt_id)
     # The caller is the titular: the page may show the account on reload too.
     await request.app[REDIS].set(verified_key(attempt_id), "titular", ex=VERIFIED_TTL_SECONDS)
     return web.json_response({"ok": True, "pop": pop})

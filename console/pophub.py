@@ -80,10 +80,6 @@ def is_chat(engine: Engine, attempt_id: int) -> bool:
         return conv.of_attempt(session, attempt_id) is not None
 
 
-def verify_failures_key(attempt_id: int) -> str:
-    return f"cobrador:console:verify-failures:{{{attempt_id}}}"
-
-
 async def send_or_close(ws: web.WebSocketResponse, payload: dict[str, Any]) -> None:
     """Send to one socket; one that does not take it within SEND_SECONDS is closed."""
     if ws.closed:

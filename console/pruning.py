@@ -18,7 +18,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import Engine, and_, delete, or_
 
-from console import verify_lock
+from console import verify_lock, verify_tries
 from console.keys import CLOCK, ENGINE
 from console.login_throttle import LOCKOUT_MEMORY, WINDOW
 from console.sessions import COOKIE_MAX_AGE
@@ -79,7 +79,9 @@ def spent_portal_gates(now: datetime) -> Any:
       answers is kept: they count towards its day lock and towards the hold that
       waits for a person (bounded: one row per account);
     - a client address's, once its throttle window is over;
-    - an account's agent checks (console/verify_lock.py), as a reference's."""
+    - an account's agent checks (console/verify_lock.py), as a reference's;
+    - a call's or chat's own wrong answers (console/verify_tries.py), once the call is
+      over (verify_tries.KEPT after its first answer)."""
     g = PortalGate
     return or_(
         and_(g.key.startswith("link:"), g.created_at < now - LINK_GATE_KEPT),
@@ -89,6 +91,7 @@ def spent_portal_gates(now: datetime) -> Any:
         )),
         and_(g.key.startswith("addr:"),
              or_(g.window_started_at.is_(None), g.window_started_at < now - ADDRESS_WINDOW)),
+        and_(g.key.startswith("call:"), g.created_at < now - verify_tries.KEPT),
         and_(g.key.startswith("agent:"), g.total_failures == 0, or_(
             and_(g.locked_at.is_(None), g.failures == 0),
             g.locked_at < now - verify_lock.LOCK,

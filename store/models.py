@@ -976,7 +976,8 @@ class PortalGate(Base):
     client address (``addr:<address>``, throttled per window). Three wrong answers lock
     a link or reference (selfservice/identity.py); kept in SQL, so no restart unlocks it.
     Also an account's identity questions asked by agents on calls and in chats
-    (``agent:<account id>``, console/verify_lock.py)."""
+    (``agent:<account id>``, console/verify_lock.py), and the wrong answers on one
+    call or chat (``call:<attempt id>``, console/verify_tries.py)."""
 
     __tablename__ = "portal_gates"
 

@@ -158,6 +158,39 @@ async def test_given_three_wrong_answers_on_a_call_then_the_right_one_is_refused
         assert [json.loads(c.payload)["passed"] for c in checks] == [False] * 3
 
 
+async def test_given_redis_flushed_mid_call_when_the_answers_are_tried_on_then_the_fourth_is_still_refused(
+    client: TestClient, seed: Seed, engine: Engine, aredis: aioredis.Redis
+) -> None:
+    """The call's three wrong answers were counted in Redis alone: a flush (or a
+    restart) mid-call gave the person on the line three new tries. They are counted in
+    SQL (console/verify_tries.py): two wrong, a flush, one wrong, and the right answer
+    is refused as a third party's."""
+    token = await login(client, "ana")
+    agent_id = seed.users["ana"]
+    attempt = make_attempt(engine, seed.account_id, agent_id)
+    states = AgentStates(aredis)
+
+    async def on_the_call() -> None:
+        await states.login(agent_id, "mx-demo")
+        await states.set_ready(agent_id)
+        assert await states.reserve(agent_id, attempt)
+        await states.talking(agent_id)
+
+    await on_the_call()
+    wrong = [await verify(client, token, attempt, account_last4=f"{i:04d}") for i in (2, 3)]
+    assert [r.status for r in wrong] == [422, 422]
+    await aredis.flushall()
+    await on_the_call()  # the dialer puts the agent back on the call
+    assert (await verify(client, token, attempt, account_last4="0004")).status == 422
+    right = await verify(client, token, attempt)
+    assert right.status == 429 and "tercero" in (await right.json())["reason"]
+    with transaction(engine) as session:
+        checks = session.scalars(
+            select(AuditEntry).where(AuditEntry.kind == "identity_check").order_by(AuditEntry.id)
+        )
+        assert [json.loads(c.payload)["passed"] for c in checks] == [False] * 3
+
+
 async def test_given_another_agents_call_out_of_tries_when_probed_then_answered_like_a_missing_one(
     client: TestClient, seed: Seed, engine: Engine, aredis: aioredis.Redis
 ) -> None:

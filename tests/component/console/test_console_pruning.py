@@ -10,6 +10,7 @@ from console_fixtures import NOW, Seed
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from console import verify_tries
 from console.pruning import prune
 from selfservice.identity import REFERENCE_HOLD_FAILURES, gate_locked
 from store.models import ConsoleSession, LoginThrottle, PortalGate, PortalSession
@@ -134,3 +135,22 @@ def test_given_agent_check_rows_when_pruned_then_only_those_with_no_wrong_answer
     with Session(engine) as s:
         assert set(s.scalars(select(PortalGate.key))) == {
             "agent:locked-now", "agent:two-wrong", "agent:held"}  # fmt: skip
+
+
+def test_given_call_check_rows_when_pruned_then_only_calls_long_over_go(
+    engine: Engine, seed: Seed
+) -> None:
+    """A call's or chat's own wrong answers (console/verify_tries.py) are kept while the
+    call may go on (verify_tries.KEPT), spent or not, and go after."""
+    with Session(engine) as s, s.begin():
+        for key, failures, age in (
+            ("call:1", 3, verify_tries.KEPT - timedelta(minutes=1)),
+            ("call:2", 1, timedelta(hours=1)),
+            ("call:3", 3, verify_tries.KEPT + timedelta(minutes=1)),
+        ):
+            s.add(PortalGate(key=key, account_id=None, failures=failures,
+                             created_at=NOW - age))  # fmt: skip
+
+    assert prune(engine, NOW).portal_gates == 1
+    with Session(engine) as s:
+        assert set(s.scalars(select(PortalGate.key))) == {"call:1", "call:2"}

@@ -150,11 +150,18 @@ async def test_given_two_wrong_answers_in_a_chat_and_one_on_a_call_then_the_acco
 async def test_given_a_locked_account_when_redis_is_flushed_then_it_stays_locked(
     client: TestClient, seed: Seed, engine: Engine, aredis: aioredis.Redis
 ) -> None:
-    """Redis is a cache: losing it (the call's own tries with it) unlocks nothing."""
+    """Redis is a cache: losing it unlocks nothing, neither the call's own three wrong
+    answers (console/verify_tries.py: 429 on that call) nor the account's lock (423 on
+    the next call)."""
     token = await login(client, "ana")
     call = await three_wrong_on_a_call(client, engine, seed, aredis, token)
     await aredis.flushdb()
     await put_on_call(aredis, seed.users["ana"], call)  # the state went with it: same call again
+    await find_by_phone(client, call, "5512340002")
+    status, reason = await verify(client, token, call, seed.other_account_id, "0002")
+    assert status == 429 and "Demasiados intentos" in reason
+    assert tied(engine, call) is None
+    call = await new_call(engine, seed, aredis, "ana")
     await find_by_phone(client, call, "5512340002")
     status, reason = await verify(client, token, call, seed.other_account_id, "0002")
     assert status == 423 and LOCKED in reason
