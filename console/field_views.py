@@ -166,16 +166,20 @@ def _answer(answer: visits.Answer) -> web.Response:
 
 
 @requires(Role.field)
-@aiohttp_jinja2.template("field.html")
-async def field_page(request: web.Request) -> dict[str, Any]:
+async def field_page(request: web.Request) -> web.StreamResponse:
     settings = request.app[SETTINGS]
     today = _today(request)
     # The agent reads the day in words ("8 de diciembre de 2026"); the app keys on ISO.
-    return {"today": today.isoformat(),
-            "today_shown": debtor_locale("MX", current_language()).day(today),
-            "radius": settings.field_checkin_radius_m,
-            "texts": {key: gettext_(text) for key, text in FIELD_APP_TEXTS.items()},
-            "stages": {code: stage_label(code) for code in ("friendly", "firm", "prelegal", "legal")}}  # fmt: skip
+    context = {"today": today.isoformat(),
+               "today_shown": debtor_locale("MX", current_language()).day(today),
+               "radius": settings.field_checkin_radius_m,
+               "texts": {key: gettext_(text) for key, text in FIELD_APP_TEXTS.items()},
+               "stages": {code: stage_label(code) for code in ("friendly", "firm", "prelegal", "legal")}}  # fmt: skip
+    response = aiohttp_jinja2.render_template("field.html", request, context)
+    # The agent's page: never kept by the browser (nor shown again by "back" after a
+    # logout on a shared phone); the service worker keeps its own copy until logout.
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 async def manifest(request: web.Request) -> web.StreamResponse:
@@ -246,6 +250,10 @@ FIELD_APP_TEXTS = {
     "shift_private": N_("En turno · sin compartir ubicación"),
     "yes": N_("Sí"),
     "no": N_("No"),
+    "logout_pending_one": N_("No puede salir todavía: 1 operación no se ha enviado. Conéctese a "
+                             "internet y pulse «Sincronizar»; podrá salir cuando se haya enviado."),
+    "logout_pending_many": N_("No puede salir todavía: {n} operaciones no se han enviado. Conéctese "
+                              "a internet y pulse «Sincronizar»; podrá salir cuando se hayan enviado."),
 }  # fmt: skip
 
 

@@ -38,6 +38,16 @@ FIELD_APP_EN = {
     "En línea": "Online",
     "Sin conexión": "Offline",
     "Inicie sesión de nuevo": "Log in again",
+    "No puede salir todavía: 1 operación no se ha enviado. Conéctese a internet y pulse "
+    "«Sincronizar»; podrá salir cuando se haya enviado.": (
+        "You cannot log out yet: 1 operation has not been sent. Connect to the internet and "
+        "press “Sync”; you can log out once it has been sent."
+    ),
+    "No puede salir todavía: {n} operaciones no se han enviado. Conéctese a internet y pulse "
+    "«Sincronizar»; podrá salir cuando se hayan enviado.": (
+        "You cannot log out yet: {n} operations have not been sent. Connect to the internet and "
+        "press “Sync”; you can log out once they have been sent."
+    ),
     "En turno · compartiendo ubicación y batería": "On shift · sharing location and battery",
     "En turno · sin compartir ubicación": "On shift · not sharing location",
     "Sincronizar": "Sync",

@@ -5,6 +5,13 @@
  * network is there. The server applies each key once, so sending twice (a lost
  * answer, two tabs, a reload mid-sync) never records twice. The day's route and
  * questionnaires are kept in IndexedDB too; the service worker keeps the page.
+ *
+ * The phone may be shared: logging out sends the outbox first and refuses while
+ * anything is left unsent (a queued result is evidence, never dropped), then wipes
+ * this agent's database, clock note and the kept page. An agent who opens the app
+ * on a phone another agent left without logging out sees nothing of theirs: their
+ * route and answers go at once, only what they queued and never sent stays, unread,
+ * until they log in again.
  */
 "use strict";
 (() => {
@@ -12,7 +19,8 @@
   const today = document.body.dataset.today;
   const agent = document.body.dataset.agent;
   const $ = (id) => document.getElementById(id);
-  const DB_NAME = "cobrador-field-" + agent;
+  const DB_PREFIX = "cobrador-field-";
+  const DB_NAME = DB_PREFIX + agent;
   const POSITION_EVERY_MS = 60000;
   // The words it writes, in the page's language (console/field_views.py FIELD_APP_TEXTS).
   const CONFIG = JSON.parse($("field-app-config").textContent);
@@ -22,24 +30,31 @@
 
   // ---- IndexedDB: outbox (queued operations), answers (their outcome), day --------
   let dbPromise = null;
+  let leaving = false; // logging out: nothing may write the database again
+  function openDb(name) {
+    return new Promise((resolve, reject) => {
+      const req = indexedDB.open(name, 1);
+      req.onupgradeneeded = () => {
+        const d = req.result;
+        d.createObjectStore("outbox", { keyPath: "seq", autoIncrement: true });
+        d.createObjectStore("answers", { keyPath: "key" });
+        d.createObjectStore("days", { keyPath: "day" });
+      };
+      req.onsuccess = () => {
+        const d = req.result;
+        d.onversionchange = () => d.close(); // another tab wipes it (logout)
+        resolve(d);
+      };
+      req.onerror = () => reject(req.error);
+    });
+  }
   function db() {
-    if (!dbPromise) {
-      dbPromise = new Promise((resolve, reject) => {
-        const req = indexedDB.open(DB_NAME, 1);
-        req.onupgradeneeded = () => {
-          const d = req.result;
-          d.createObjectStore("outbox", { keyPath: "seq", autoIncrement: true });
-          d.createObjectStore("answers", { keyPath: "key" });
-          d.createObjectStore("days", { keyPath: "day" });
-        };
-        req.onsuccess = () => resolve(req.result);
-        req.onerror = () => reject(req.error);
-      });
-    }
+    if (leaving) return Promise.reject(new Error("logged out"));
+    if (!dbPromise) dbPromise = openDb(DB_NAME);
     return dbPromise;
   }
-  async function tx(store, mode, fn) {
-    const d = await db();
+  async function tx(store, mode, fn, d) {
+    d = d || await db();
     return new Promise((resolve, reject) => {
       const t = d.transaction(store, mode);
       const s = t.objectStore(store);
@@ -399,7 +414,15 @@
     await render();
   }
 
-  async function sync() {
+  // One run at a time; whoever asks meanwhile waits for the run under way.
+  let syncRun = null;
+  function sync() {
+    if (leaving) return Promise.resolve();
+    if (!syncRun) syncRun = sendOutbox().finally(() => { syncRun = null; });
+    return syncRun;
+  }
+
+  async function sendOutbox() {
     if (syncing) return;
     syncing = true;
     try {
@@ -531,7 +554,77 @@
     watchFix = null;
   }
 
+  // ---- a shared phone: logout wipes, another agent's leftovers go -------------------
+  const idb2p = (r) => new Promise((res, rej) => {
+    r.onsuccess = () => res(r.result); r.onerror = () => rej(r.error); });
+
+  async function logout(ev) {
+    ev.preventDefault();
+    const form = ev.target;
+    $("logout-msg").hidden = true;
+    form.querySelector("button").disabled = true;
+    try {
+      if (navigator.onLine) await sync();
+      const n = (await outboxAll()).length;
+      if (n) {
+        // Queued results are evidence of visits made: never dropped to log out.
+        const el = $("logout-msg");
+        el.textContent = n === 1 ? T.logout_pending_one : fill(T.logout_pending_many, { n });
+        el.hidden = false;
+        window.scrollTo(0, 0);
+        return;
+      }
+      await wipeMine();
+    } catch (_) {
+      return; // a storage error: stay logged in rather than leave the data behind
+    } finally {
+      form.querySelector("button").disabled = false;
+    }
+    form.submit();
+  }
+
+  // This agent's route, answers, clock note and the kept page (names, addresses,
+  // amounts): gone from the phone. Only called with the outbox empty.
+  async function wipeMine() {
+    leaving = true;
+    stopReporting();
+    if (dbPromise) { (await dbPromise).close(); dbPromise = null; }
+    await idb2p(indexedDB.deleteDatabase(DB_NAME));
+    try { localStorage.removeItem(SYNC_KEY); } catch (_) { /* private mode */ }
+    if ("caches" in window) {
+      for (const name of await caches.keys()) await caches.delete(name);
+    }
+  }
+
+  // Another agent who left the phone logged in (a session that expired, a phone handed
+  // over): their day and answers go; what they queued and never sent stays, unread,
+  // for them to send when they log in again.
+  async function forgetOthers() {
+    try {
+      for (const key of Object.keys(localStorage)) {
+        if (key.startsWith("cobrador-field-sync-") && key !== SYNC_KEY) localStorage.removeItem(key);
+      }
+    } catch (_) { /* private mode */ }
+    if (!indexedDB.databases) return;
+    for (const { name } of await indexedDB.databases()) {
+      if (!name || !name.startsWith(DB_PREFIX) || name === DB_NAME) continue;
+      const other = await openDb(name);
+      let queued = 0;
+      try {
+        queued = await tx("outbox", "readonly", (s) => req2p(s.count()), other);
+        if (queued) {
+          await tx("days", "readwrite", (s) => req2p(s.clear()), other);
+          await tx("answers", "readwrite", (s) => req2p(s.clear()), other);
+        }
+      } finally {
+        other.close();
+      }
+      if (!queued) await idb2p(indexedDB.deleteDatabase(name));
+    }
+  }
+
   // ---- wiring --------------------------------------------------------------------
+  $("logout").addEventListener("submit", logout);
   $("back").addEventListener("click", back);
   $("checkin").addEventListener("click", checkin);
   $("skip").addEventListener("click", skipVisit);
@@ -542,13 +635,13 @@
   window.addEventListener("online", () => { setNet(true); sync(); });
   window.addEventListener("offline", () => setNet(false));
   setNet(navigator.onLine);
-  setInterval(() => { if (navigator.onLine) sync(); }, 30000);
+  setInterval(() => { if (navigator.onLine && !leaving) sync(); }, 30000);
   if ("serviceWorker" in navigator) {
     navigator.serviceWorker.register("/field/sw.js", { scope: "/field/" }).catch(() => {});
   }
   // For tests and the curious: the outbox's state, and a sync on demand.
   window.cobradorField = { sync, pending: async () => (await outboxAll()).length, ready: null };
-  window.cobradorField.ready = loadDay().then(shiftState).then(() => sync()).then(() => {
+  window.cobradorField.ready = forgetOthers().catch(() => {}).then(loadDay).then(shiftState).then(() => sync()).then(() => {
     document.body.dataset.ready = "1";
   });
 })();

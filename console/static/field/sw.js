@@ -39,7 +39,8 @@ self.addEventListener("fetch", (event) => {
           }
           return res;
         })
-        .catch(() => caches.match("/field/")));
+        // Wiped at logout: then nothing (no other agent's page, ever).
+        .catch(() => caches.match("/field/").then((kept) => kept || Response.error())));
     return;
   }
   if (SHELL.includes(url.pathname)) {

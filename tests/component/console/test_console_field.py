@@ -843,3 +843,27 @@ async def test_given_the_debtor_reported_deceased_after_the_checkin_when_the_res
     assert status == 200 and body["barred"] and "not recorded as a promise" in body["notice"]
     with Session(engine) as s:
         assert s.scalar(select(func.count()).select_from(Disposition)) == 1
+
+
+async def test_given_a_shared_phone_then_the_field_page_is_never_kept_by_the_browser_and_says_why_logout_waits(
+    field_client: TestClient,
+) -> None:
+    """The page names the agent and opens her route: kept by the browser, "back" after
+    a logout showed it to the next person. The words the app uses to refuse a logout
+    while results are unsent (console/static/field/app.js), in both languages."""
+    await login(field_client, "lucia")
+    for lang, one, many in [
+        ("es", "No puede salir todavía: 1 operación no se ha enviado.",
+         "No puede salir todavía: {n} operaciones no se han enviado."),
+        ("en", "You cannot log out yet: 1 operation has not been sent.",
+         "You cannot log out yet: {n} operations have not been sent."),
+    ]:  # fmt: skip
+        resp = await field_client.get(f"/field/?lang={lang}")
+        assert resp.headers["Cache-Control"] == "no-store"
+        page = await resp.text()
+        assert '<form id="logout" method="post" action="/logout"' in page
+        config = json.loads(
+            re.search(r'<script id="field-app-config"[^>]*>(.*?)</script>', page, re.S)[1]
+        )
+        assert config["t"]["logout_pending_one"].startswith(one)
+        assert config["t"]["logout_pending_many"].startswith(many)

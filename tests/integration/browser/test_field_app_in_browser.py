@@ -427,3 +427,108 @@ def test_screenshots_of_the_field_app_and_the_supervisors_map(
     shot(sup, "field-map.png")
     sup.context.close()
     phone.context.close()
+
+
+# What a phone keeps for the field app: its IndexedDB databases (with what each
+# holds), its clock notes in localStorage, and the pages the service worker kept.
+PHONE_STORAGE = """async () => {
+  const out = {databases: {}, local: [], pages: []};
+  for (const {name} of await indexedDB.databases()) {
+    if (!name.startsWith('cobrador-field-')) continue;
+    const db = await new Promise((ok) => { const r = indexedDB.open(name); r.onsuccess = () => ok(r.result); });
+    const held = {};
+    for (const store of db.objectStoreNames) {
+      held[store] = await new Promise((ok) => {
+        const r = db.transaction(store).objectStore(store).count(); r.onsuccess = () => ok(r.result); });
+    }
+    db.close();
+    out.databases[name] = held;
+  }
+  for (const key of Object.keys(localStorage)) if (key.startsWith('cobrador-field')) out.local.push(key);
+  for (const name of await caches.keys()) {
+    const kept = await (await caches.open(name)).match('/field/');
+    if (kept) out.pages.push(await kept.text());
+  }
+  return out;
+}"""
+
+
+def test_given_a_result_not_yet_sent_when_the_agent_logs_out_then_refused_until_synced_and_then_the_phone_keeps_nothing(
+    browser: Any, tuesday_console: str, engine: Engine, field_seed: dict[str, int]
+) -> None:
+    from playwright.sync_api import expect
+
+    plan_mx(engine, field_seed)
+    page = phone_page(browser, tuesday_console, TUESDAY, DOORS[0])
+    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    page.reload()  # served through the service worker, which kept the page
+    page.wait_for_selector("body[data-ready='1']")
+    page.context.set_offline(True)
+    open_visit(page, "María López Hernández")
+    page.click("#checkin")
+    expect(page.locator("#pending")).to_have_text("1 pendiente")
+
+    # Offline, the check-in exists only on the phone: logging out would lose it.
+    page.click("#logout button")
+    expect(page.locator("#logout-msg")).to_have_text(
+        "No puede salir todavía: 1 operación no se ha enviado. Conéctese a internet y pulse "
+        "«Sincronizar»; podrá salir cuando se haya enviado."
+    )
+    assert page.url.endswith("/field/")
+    assert len(page.evaluate(OUTBOX)) == 1
+
+    # Online, logging out sends it first, then leaves nothing of the route behind.
+    page.context.set_offline(False)
+    page.click("#logout button")
+    page.wait_for_url("**/login")
+    with Session(engine) as s:
+        assert s.scalars(
+            select(FieldVisit.status).where(FieldVisit.status == "checked_in")
+        ).all() == ["checked_in"]
+    # No route, answers nor clock note, and no kept page for the service worker to
+    # open offline for the next person.
+    kept = page.evaluate(PHONE_STORAGE)
+    assert kept == {"databases": {}, "local": [], "pages": []}
+    page.context.close()
+
+
+def test_given_an_agent_who_left_without_logging_out_when_another_logs_in_then_he_sees_nothing_of_hers(
+    browser: Any, tuesday_console: str, engine: Engine, field_seed: dict[str, int]
+) -> None:
+    from playwright.sync_api import expect
+
+    with transaction(engine) as s:
+        s.add(User(username="pablo", display_name="Pablo Ruiz", role="field",
+                   password_hash=_password_hash(), territory="CDMX-Coyoacán"))  # fmt: skip
+    plan_mx(engine, field_seed)
+    page = phone_page(browser, tuesday_console, TUESDAY, DOORS[0])
+    lucia_db = f"cobrador-field-{field_seed['lucia']}"
+    page.context.set_offline(True)
+    open_visit(page, "María López Hernández")
+    page.click("#checkin")
+    expect(page.locator("#pending")).to_have_text("1 pendiente")
+    # Her session ends without a logout (it expired, the phone was handed over).
+    page.context.clear_cookies()
+    page.context.set_offline(False)
+    login(page, tuesday_console, "pablo")
+    page.wait_for_selector("body[data-ready='1']")
+    expect(page.locator("#route-empty")).to_be_visible()
+    assert "María López" not in page.content()
+    kept = page.evaluate(PHONE_STORAGE)
+    # Her route and answers are gone; her unsent check-in stays for her to send.
+    assert kept["databases"][lucia_db] == {"answers": 0, "days": 0, "outbox": 1}
+    assert kept["local"] == [f"cobrador-field-sync-{page.evaluate('document.body.dataset.agent')}"]
+    assert all("Lucía Campos" not in p for p in kept["pages"])
+
+    # She logs in again on the phone: her check-in is sent, then her route is back.
+    page.click("#logout button")
+    page.wait_for_url("**/login")
+    login(page, tuesday_console, "lucia")
+    page.wait_for_selector("body[data-ready='1']")
+    expect(page.locator("#pending")).to_be_hidden()
+    with Session(engine) as s:
+        assert s.scalars(
+            select(FieldVisit.status).where(FieldVisit.status == "checked_in")
+        ).all() == ["checked_in"]
+    expect(page.locator("#route li")).to_have_count(4)
+    page.context.close()
