@@ -655,7 +655,7 @@ def verify_party(
         if not locked:
             verify_tries.record(tries, passed)
         if gate is not None:
-            verify_lock.record(session, gate, account, passed, at, agent.actor)
+            verify_lock.record(session, gate, account, passed, at, agent.actor, prompts)
     if locked:  # the refusal is evidence too: committed above, refused here
         raise AccountLocked(attempt_id)
     return passed

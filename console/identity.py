@@ -7,7 +7,7 @@ Used for the right party of an outbound call (titular or aval, the campaign's
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import date
 from typing import Any
 
@@ -36,7 +36,18 @@ AVAL_PROMPT_LABELS = {
 }
 # Outbound default: on file for every account (the name and the reference).
 DEFAULT_PARTY_VERIFICATION = ("full_name", "account_last4")
+# What our letters and messages print (the name, the reference, the postal code of the
+# address a letter goes to): whoever holds one knows it. A check that asks nothing else
+# identifies the person for that call or chat, but proves nothing to clear the
+# account's wrong answers with (console/verify_lock.py `record`).
+PRINTED_ON_LETTERS = frozenset({"full_name", "account_last4", "postal_code"})
 VERIFIED_PARTIES = ("titular", "aval")
+
+
+def proves_more_than_a_letter(prompts: Collection[str]) -> bool:
+    """Whether a check asked something no letter of ours prints (the document's digits,
+    the birth date)."""
+    return any(p not in PRINTED_ON_LETTERS for p in prompts)
 
 
 def masked_ref(ref: str) -> str:

@@ -248,7 +248,7 @@ def verify_identity(engine: Engine, agent: CurrentUser, attempt_id: int, account
         )  # fmt: skip
         if gate is not None:
             verify_tries.record(tries, passed)
-            verify_lock.record(s, gate, account, passed, now, agent.actor)
+            verify_lock.record(s, gate, account, passed, now, agent.actor, prompts)
         attempt = s.get(CallAttempt, attempt_id)
         assert attempt is not None
         if passed:

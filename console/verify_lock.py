@@ -22,13 +22,14 @@ also refused while the agents' own row is locked; a supervisor's clearing clears
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from console.i18n import N_
+from console.identity import proves_more_than_a_letter
 from selfservice import identity as idc
 from selfservice.identity import gate_row, reference_gate
 from store.audit import append as audit_append
@@ -80,9 +81,15 @@ def take(session: Session, account_id: int, now: datetime,
 
 
 def record(session: Session, row: PortalGate, account: Account, passed: bool, now: datetime,
-           actor: str) -> bool:  # fmt: skip
+           actor: str, prompts: Collection[str]) -> bool:  # fmt: skip
     """Count one checked answer on the row `take` gave; True when it locked the account
-    (audited as `identity_lock`; a supervisor task opens unless one is open)."""
+    (audited as `identity_lock`; a supervisor task opens unless one is open). A right
+    answer clears the row's wrong answers only when its `prompts` asked something no
+    letter prints (identity.proves_more_than_a_letter): the name and the reference's
+    digits passed from a letter (a one-match chat of an account without a document)
+    let a guesser at the birth date or the document start again after every two."""
+    if passed and not proves_more_than_a_letter(prompts):
+        return False
     if passed:
         row.failures, row.total_failures, row.window_started_at = 0, 0, None
         row.locked_at, row.verified_at = None, now

@@ -21,12 +21,13 @@ from support.chat_standins import StandInActions, StandInAssistant
 from support.inbound_support import ready_then_pop, withheld_call
 
 from cobrador.ground.settings import Settings
+from console import verify_lock
 from console.app import init_app
 from console.identity import chat_prompts
 from selfservice.chat_service import ChatService, Incoming
 from selfservice.identity import import_identities, reference_gate
 from store.db import transaction
-from store.models import AuditEntry, PortalGate
+from store.models import Account, AuditEntry, Campaign, PortalGate
 
 KEY = b"k" * 32
 JUANS_NUMBER = "+525512340002"  # Juan's only, in the seed
@@ -158,6 +159,52 @@ async def test_given_a_chat_whose_account_has_no_document_then_its_party_questio
     right = await answer(client, token, pop["attempt_id"], "titular", full_name="juan pérez",
                          account_last4="0002")  # fmt: skip
     assert right.status == 200, await right.text()
+
+
+async def test_given_no_document_when_a_chat_passes_with_the_letters_data_then_the_accounts_wrong_answers_stay(
+    client: TestClient, seed: Seed, engine: Engine, aredis: aioredis.Redis
+) -> None:
+    """A one-match chat whose account has no document on file is asked the party
+    questions (the name and the reference's digits, printed on every letter). Its right
+    answer cleared the account's wrong answers over every call and chat: a guesser at
+    the campaign's own inbound question (the birth date) guessed twice on calls, passed
+    a chat from the debtor's number with a letter, and guessed twice again, for ever
+    (never locked, never held for a supervisor). A pass on what a letter prints proves
+    nothing to clear them with: the third wrong answer still locks the account."""
+    with transaction(engine) as s:
+        campaign = s.get(Campaign, seed.campaign_id)
+        juan = s.get(Account, seed.other_account_id)
+        assert campaign is not None and juan is not None
+        campaign.config = {**campaign.config, "inbound": {"verification": ["birth_date"]}}
+        juan.custom_fields = {"birth_date": "1980-01-01"}
+    beto = TestClient(client.server)
+    await beto.start_server()  # the running server: nothing started
+    try:
+        beto_token = await login(beto, "beto")
+
+        async def guess_on_a_call(*born: str) -> list[int]:
+            call = await withheld_call(engine, aredis, seed.campaign_id, seed.users["beto"], NOW)
+            found = await beto.get(f"/api/agent/inbound/search?attempt_id={call}&q=5512340002")
+            assert found.status == 200, await found.text()
+            return [(await beto.post("/api/agent/inbound/verify",
+                                     headers={"X-CSRF-Token": beto_token},
+                                     json={"attempt_id": call, "account_id": seed.other_account_id,
+                                           "answer_birth_date": b})).status for b in born]  # fmt: skip
+
+        assert await guess_on_a_call("1970-01-01", "1971-01-01") == [422, 422]
+        hand_over(engine, seed, "sms")
+        token = await login(client, "ana")
+        pop = await ready_then_pop(client, token, "pop")
+        assert codes(pop, "titular") == ["full_name", "account_last4"]
+        letter = await answer(client, token, pop["attempt_id"], "titular",
+                              full_name="Juan Pérez", account_last4="0002")  # fmt: skip
+        assert letter.status == 200, await letter.text()  # the chat is the titular's
+        with transaction(engine) as s:
+            row = s.get(PortalGate, verify_lock.account_gate(seed.other_account_id))
+            assert row is not None and (row.failures, row.total_failures) == (2, 2)
+        assert await guess_on_a_call("1972-01-01", "1980-01-01") == [422, 423]
+    finally:
+        await beto._session.close()  # not beto.close(): that would stop the shared server
 
 
 def test_given_a_chats_config_then_the_document_unless_the_campaign_chose_its_questions():

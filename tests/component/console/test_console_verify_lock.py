@@ -217,9 +217,11 @@ async def test_given_a_locked_account_when_the_day_is_over_then_it_may_be_checke
         assert row is not None and (row.failures, row.total_failures) == (1, 4)
     assert (await verify(client, token, call, seed.other_account_id, "0002"))[0] == 200
     assert tied(engine, call) == seed.other_account_id
+    # The reference's digits are printed on every letter: a right answer there opens
+    # the call but clears no wrong answer (verify_lock.record, identity.PRINTED_ON_LETTERS).
     with transaction(engine) as s:
         row = s.get(PortalGate, verify_lock.account_gate(seed.other_account_id))
-        assert row is not None and (row.failures, row.total_failures, row.locked_at) == (0, 0, None)
+        assert row is not None and (row.failures, row.total_failures, row.locked_at) == (1, 4, None)
 
 
 async def test_given_wrong_answers_a_day_apart_then_they_do_not_add_up_to_a_lock(
