@@ -50,6 +50,9 @@ CALL_LOCK_MS = 5_000
 DIALING_GRACE_SECONDS = 60.0
 
 PhoneOf = Callable[[int], Awaitable[str | None]]
+# (campaign, owners) -> those of the owners known dead: their heartbeat gone
+# (dialer/liveness.py Liveness.silent); none when it cannot be told.
+SilentOwners = Callable[[str, set[str]], Awaitable[set[str]]]
 
 
 def leg_key(agent_id: int) -> str:
@@ -113,6 +116,8 @@ class Leg:
     since: float
     restore_state: str
     restore_reason: str
+    owner: str = ""  # the dialer that placed it
+    pbx: str = ""  # the Asterisk it was placed through
 
     @property
     def live(self) -> bool:
@@ -141,6 +146,8 @@ class AgentLegs:
         campaigns: Collection[str],
         owner: str,
         clock: Callable[[], float] = time.time,
+        pbx: str = "",
+        silent_owners: SilentOwners | None = None,
     ) -> None:
         self.redis = redis
         self.ami = ami
@@ -149,6 +156,8 @@ class AgentLegs:
         self.campaigns = set(campaigns)
         self.owner = owner
         self.clock = clock
+        self.pbx = pbx
+        self.silent_owners = silent_owners
         # Endpoint -> agent, for an OriginateResponse that names no channel.
         self._dialing: dict[str, int] = {}
         # Endpoint -> agent of the legs placed here: a phone whose registration
@@ -172,6 +181,8 @@ class AgentLegs:
             since=float(_text(raw, "since") or 0.0),
             restore_state=_text(raw, "restore_state"),
             restore_reason=_text(raw, "restore_reason"),
+            owner=_text(raw, "owner"),
+            pbx=_text(raw, "pbx"),
         )
 
     def serves(self, campaign: str) -> bool:
@@ -307,12 +318,47 @@ class AgentLegs:
                     await self._dropped(leg, "gone while AMI was away")
                     self._lost_by_pbx.add(snap.agent_id)
                     await self._call(snap.agent_id)
-                elif (
-                    leg.status == DIALING
-                    and leg.channel_id not in live
-                    and now - leg.since > DIALING_GRACE_SECONDS
-                ):
-                    await self._dropped(leg, "never answered")
+                elif leg.status == DIALING and leg.channel_id not in live:
+                    if await self._owner_dead(snap.campaign, leg):
+                        await self._call_again(leg)
+                    elif now - leg.since > DIALING_GRACE_SECONDS:
+                        await self._dropped(leg, "never answered")
+
+    async def sweep(self) -> None:
+        """Every few seconds: a leg left dialing by a dialer known dead since (its
+        heartbeat gone; at start the verdict waits for this dialer's own beats) is
+        called again once Asterisk has no channel of it, not after its grace."""
+        orphans = [
+            leg
+            for campaign in sorted(self.campaigns)
+            for snap in await self.states.list(campaign)
+            if (leg := await self.get(snap.agent_id)) is not None
+            and leg.status == DIALING
+            and await self._owner_dead(campaign, leg)
+        ]
+        if not orphans:
+            return
+        _, channels = await self.ami.send_list_action({"Action": "CoreShowChannels"})
+        live = {c.get("Uniqueid") for c in channels}
+        for leg in orphans:
+            again = await self.get(leg.agent_id)
+            if again == leg and leg.channel_id not in live:
+                await self._call_again(leg)
+
+    async def _owner_dead(self, campaign: str, leg: Leg) -> bool:
+        """The dialer that placed this dialing leg is known dead. Only a leg placed
+        through this Asterisk is judged (another's channels are out of sight), and
+        fail closed: no verdict (a young dialer, Redis unsure) keeps the grace."""
+        if (self.silent_owners is None or not self.pbx or leg.pbx != self.pbx
+                or not leg.owner or leg.owner == self.owner):  # fmt: skip
+            return False
+        return leg.owner in await self.silent_owners(campaign, {leg.owner})
+
+    async def _call_again(self, leg: Leg) -> None:
+        """Its dialer died while the phone rang and Asterisk has no channel of it: no
+        event will ever come. Called again at once, as a leg Asterisk dropped."""
+        await self._dropped(leg, f"its dialer {leg.owner} died while it rang")
+        await self._call(leg.agent_id)
 
     async def _forget_legs_of_logged_out(self, live: set[str | None], now: float) -> None:
         """An agent who logged out while no dialer ran (the logout's event, pub/sub,
@@ -381,7 +427,7 @@ class AgentLegs:
         await self.redis.hset(
             leg_key(agent_id),
             mapping={"status": DIALING, "channel_id": channel_id, "endpoint": channel,
-                     "owner": self.owner, "since": repr(self.clock())},
+                     "owner": self.owner, "pbx": self.pbx, "since": repr(self.clock())},
         )  # fmt: skip
         self._dialing[channel] = agent_id
         self._placed[channel] = agent_id
@@ -431,7 +477,7 @@ class AgentLegs:
         await self.redis.hset(
             leg_key(agent_id),
             mapping={"status": UP, "channel_id": keep.get("Uniqueid") or "", "endpoint": endpoint,
-                     "owner": self.owner, "since": repr(self.clock())},
+                     "owner": self.owner, "pbx": self.pbx, "since": repr(self.clock())},
         )  # fmt: skip
         self._placed[endpoint] = agent_id
         log.warning("agent %s: leg found up in Asterisk with no record of it (Redis lost it); "

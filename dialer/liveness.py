@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
@@ -95,11 +95,11 @@ class Liveness:
         had the same Redis to beat in."""
         return self._since is not None and self.monotonic() - self._since >= self.alive_seconds
 
-    async def dead(self) -> set[str]:
-        """The peers on this dialer's Asterisk whose heartbeat is gone; none while
-        the verdict cannot be trusted. Redis errors propagate (no verdict)."""
+    async def _can_judge(self) -> bool:
+        """A silence means a death: this dialer's beats held for a TTL and Redis has
+        been up for one. Redis errors propagate (no verdict)."""
         if not self.trusted:
-            return set()
+            return False
         try:
             info = await self.redis.info("server")
         except ResponseError as exc:  # INFO refused (a managed Redis): uptime unknown
@@ -107,19 +107,38 @@ class Liveness:
                 log.warning("dialer %s: Redis refuses INFO (%s); dead dialers are left to "
                             "their leases", self.owner, exc)  # fmt: skip
             self._info_refused = True
+            return False
+        # Restarted: its keys may have expired while it was down.
+        return float(info.get("uptime_in_seconds", 0)) >= self.alive_seconds
+
+    async def _silent(self, owners: list[str]) -> set[str]:
+        if not owners:
             return set()
-        if float(info.get("uptime_in_seconds", 0)) < self.alive_seconds:
-            return set()  # restarted: its keys may have expired while it was down
+        pipe = self.redis.pipeline(transaction=False)
+        for owner in owners:
+            pipe.exists(alive_key(self.campaign, owner))
+        alive = await pipe.execute()
+        return {o for o, up in zip(owners, alive, strict=True) if not up}
+
+    async def dead(self) -> set[str]:
+        """The peers on this dialer's Asterisk whose heartbeat is gone; none while
+        the verdict cannot be trusted. Redis errors propagate (no verdict)."""
+        if not await self._can_judge():
+            return set()
         members = await self.redis.hgetall(members_key(self.campaign))
         peers = sorted(_text(o) for o, pbx in members.items()
                        if _text(o) != self.owner and _text(pbx) == self.pbx)  # fmt: skip
-        if not peers:
+        return await self._silent(peers)
+
+    async def silent(self, owners: Collection[str]) -> set[str]:
+        """Of `owners` (dialers the caller knows dialed through this Asterisk), those
+        whose heartbeat is gone, whether or not still members (a dead peer is forgotten
+        once its attempts are closed); none while the verdict cannot be trusted.
+        Redis errors propagate (no verdict)."""
+        peers = sorted(o for o in set(owners) if o and o != self.owner)
+        if not peers or not await self._can_judge():
             return set()
-        pipe = self.redis.pipeline(transaction=False)
-        for owner in peers:
-            pipe.exists(alive_key(self.campaign, owner))
-        alive = await pipe.execute()
-        return {o for o, up in zip(peers, alive, strict=True) if not up}
+        return await self._silent(peers)
 
     async def forget(self, owner: str) -> bool:
         """A dead peer whose attempts are all closed: no longer looked at."""

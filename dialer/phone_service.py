@@ -86,7 +86,8 @@ class PhoneService:
 
     async def _check_loop(self) -> None:
         """Monitoring sessions read against their agents' states every CHECK_SECONDS,
-        not only on the agents' pub/sub events, which a Redis blip loses."""
+        not only on the agents' pub/sub events, which a Redis blip loses; the legs
+        left ringing by a dialer that died since, called again."""
         await self._first_pass.wait()
         while not self._stopping.is_set():
             with contextlib.suppress(asyncio.TimeoutError):
@@ -97,6 +98,10 @@ class PhoneService:
                 await self.monitoring.check_calls(self.monitoring.clock())
             except (RedisError, OSError):
                 log.warning("phones: monitoring sessions not checked (Redis unavailable)")
+            try:
+                await self.legs.sweep()
+            except (RedisError, OSError, AMIError) as exc:
+                log.warning("phones: legs of dead dialers not checked (%s)", exc)
 
     async def _redis_loop(self) -> None:
         """Subscribes, then reads the legs against Asterisk's channels (`start`; after

@@ -292,8 +292,14 @@ class DialerService:
                 log.warning("agent %s: %s", agent_id, exc)
                 return None
 
+        async def silent_owners(campaign: str, owners: set[str]) -> set[str]:
+            dialer = self.dialers.get(campaign)
+            return await dialer.liveness.silent(owners) if dialer is not None else set()
+
+        pbx = next(iter(self.dialers.values())).liveness.pbx if self.dialers else ""
         legs = AgentLegs(redis=self.redis, ami=self.ami, states=states, phone_of=phone_of,
-                         campaigns=self.dialers, owner=owner, clock=self.clock)  # fmt: skip
+                         campaigns=self.dialers, owner=owner, clock=self.clock, pbx=pbx,
+                         silent_owners=silent_owners)  # fmt: skip
         monitoring = Monitoring(redis=self.redis, ami=self.ami, states=states, user_of=user_of,
                                 phone_for=lambda user: endpoint(template, user),
                                 audit=sql_audit(self.sql), campaigns=self.dialers, owner=owner,

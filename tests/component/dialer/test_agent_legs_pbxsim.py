@@ -61,7 +61,7 @@ def add_user(engine: Engine, username: str, role: str) -> int:
 async def phones_for(engine: Engine) -> AsyncIterator[Callable[..., Any]]:
     started: list[Phones] = []
 
-    async def start(floor: Any) -> Phones:
+    async def start(floor: Any, **legs_options: Any) -> Phones:
         states = AgentStates(floor.redis, clock=floor.clock)
 
         async def user_of(user_id: int) -> PhoneUser | None:
@@ -77,7 +77,8 @@ async def phones_for(engine: Engine) -> AsyncIterator[Callable[..., Any]]:
             audit.append((kind, payload, actor, subject))
 
         legs = AgentLegs(redis=floor.redis, ami=floor.ami, states=states, phone_of=phone_of,
-                         campaigns={"mx-test"}, owner="d1", clock=floor.clock)  # fmt: skip
+                         campaigns={"mx-test"}, owner="d1", clock=floor.clock,
+                         **legs_options)  # fmt: skip
         monitoring = Monitoring(redis=floor.redis, ami=floor.ami, states=states, user_of=user_of,
                                 phone_for=lambda u: endpoint(TEMPLATE, u), audit=write,
                                 campaigns={"mx-test"}, owner="d1", clock=floor.clock)  # fmt: skip
@@ -750,3 +751,115 @@ async def test_given_leg_left_dialing_by_a_stopped_dialer_when_agent_reconnects_
     assert await phones.legs.reconnect(agent)
     await until(lambda: in_state(floor, agent, AgentState.ready), "back ready")
     assert floor.pbx.calls_placed == 1
+
+
+PBX = "pbx-1"
+TTL = 1.0  # the heartbeat TTL of the liveness tests below; their own clock moves past it
+
+
+class Monotonic:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def judging_liveness(floor: Any, *, trusted: bool = True) -> Any:
+    """d1's heartbeat on mx-test, through PBX, on an injected clock: trusted (its
+    beats held a TTL) unless told not to, in a Redis up for more than a TTL."""
+    from dialer.liveness import Liveness
+
+    async def redis_up_a_ttl() -> bool:
+        return float((await floor.redis.info("server"))["uptime_in_seconds"]) >= TTL
+
+    await until(redis_up_a_ttl, "Redis up for a TTL")
+    clock = Monotonic()
+    liveness = Liveness(floor.redis, "mx-test", "d1", PBX, TTL, monotonic=clock)
+    await liveness.beat()
+    if trusted:
+        clock.now += TTL
+    return liveness
+
+
+async def left_dialing(floor: Any, agent: int, owner: str, pbx: str = PBX) -> None:
+    """The agent's leg, dialing since now, placed by `owner` through `pbx`; no channel
+    of it in Asterisk (the owner stopped before its originate reached a phone)."""
+    from dialer.agent_legs import DIALING, leg_channel_id, leg_key
+
+    await floor.redis.hset(leg_key(agent), mapping={
+        "status": DIALING, "channel_id": leg_channel_id(agent, "0ld"),
+        "endpoint": f"PJSIP/agent-{agent}", "owner": owner, "pbx": pbx,
+        "since": repr(floor.clock()), "restore_state": "ready", "restore_reason": ""})  # fmt: skip
+
+
+async def test_given_leg_left_dialing_by_a_dead_dialer_when_phones_start_then_phone_called_at_once(
+    make_floor: Any, phones_for: Any
+) -> None:
+    """The dialer that placed the leg is dead (its heartbeat gone) and Asterisk has no
+    channel of it: no event will ever come. The leg is called again at once, well
+    inside DIALING_GRACE_SECONDS (the floor's clock does not move). Before, it was
+    kept for the whole grace and the agent sat in no_audio."""
+    from dialer.liveness import alive_key
+
+    floor = await make_floor(accounts=1, agents=1)
+    agent = floor.agent_ids[0]
+    await floor.agents.no_audio(agent)
+    await left_dialing(floor, agent, "d0")
+    liveness = await judging_liveness(floor)
+    assert not await floor.redis.exists(alive_key("mx-test", "d0"))
+    phones = await phones_for(
+        floor, pbx=PBX, silent_owners=lambda _c, owners: liveness.silent(owners)
+    )
+    await until(lambda: in_state(floor, agent, AgentState.ready), "back ready")
+    assert floor.pbx.calls_placed == 1
+    leg = await phones.legs.get(agent)
+    assert leg is not None and leg.owner == "d1" and leg.status == UP
+
+
+async def test_given_dead_dialers_leg_when_verdict_comes_after_start_then_sweep_calls_it(
+    make_floor: Any, phones_for: Any
+) -> None:
+    """At start this dialer's own beats are too young for a verdict: the leg is kept.
+    Once they have held a TTL, the periodic sweep calls the phone again."""
+    floor = await make_floor(accounts=1, agents=1)
+    agent = floor.agent_ids[0]
+    await floor.agents.no_audio(agent)
+    await left_dialing(floor, agent, "d0")
+    liveness = await judging_liveness(floor, trusted=False)
+    phones = await phones_for(
+        floor, pbx=PBX, silent_owners=lambda _c, owners: liveness.silent(owners)
+    )
+    await phones.legs.reconcile([])
+    await phones.legs.sweep()
+    assert floor.pbx.calls_placed == 0
+    liveness.monotonic.now += TTL
+    await phones.legs.sweep()
+    await until(lambda: in_state(floor, agent, AgentState.ready), "back ready")
+    assert floor.pbx.calls_placed == 1
+
+
+@pytest.mark.parametrize("case", ["owner alive", "another asterisk", "no pbx recorded"])
+async def test_given_leg_dialing_when_its_dialer_is_not_known_dead_then_kept_for_the_grace(
+    make_floor: Any, phones_for: Any, case: str
+) -> None:
+    """Fail closed: a live owner's phone may still ring; a leg placed through another
+    Asterisk (or by a dialer that did not say which) has channels out of sight."""
+    from dialer.liveness import Liveness
+
+    floor = await make_floor(accounts=1, agents=1)
+    agent = floor.agent_ids[0]
+    await floor.agents.no_audio(agent)
+    await left_dialing(
+        floor, agent, "d0", {"another asterisk": "pbx-2", "no pbx recorded": ""}.get(case, PBX)
+    )
+    if case == "owner alive":
+        await Liveness(floor.redis, "mx-test", "d0", PBX, 60.0).beat()
+    liveness = await judging_liveness(floor)
+    phones = await phones_for(
+        floor, pbx=PBX, silent_owners=lambda _c, owners: liveness.silent(owners)
+    )
+    await phones.legs.reconcile([])
+    await phones.legs.sweep()
+    assert floor.pbx.calls_placed == 0
+    assert await state_of(floor, agent) is AgentState.no_audio

@@ -201,3 +201,22 @@ async def test_given_no_pbx_name_then_the_heartbeat_names_the_ami_address(
     await floor.dialer.liveness.beat()
     address = f"127.0.0.1:{floor.ami_server.port}".encode()
     assert await floor.redis.hget(members_key(floor.dialer.name), "d1") == address
+
+
+async def test_given_owners_named_when_silent_then_those_without_heartbeat_even_forgotten(
+    client: aioredis.Redis,
+) -> None:
+    """silent() judges the owners it is handed (an agent leg's dialer), members or not:
+    a dead peer forgotten once its attempts are closed is still dead; itself never;
+    nobody while this dialer's beats are younger than a TTL."""
+    clock = Monotonic()
+    me, gone, alive = (dialer(client, o, clock) for o in ("d1", "d2", "d3"))
+    for d in (me, gone, alive):
+        await d.beat()
+    await died(client, "d2")
+    assert await me.silent({"d1", "d2", "d3", "d4"}) == set()  # not trusted yet
+    clock.now += TTL
+    await me.beat()
+    await alive.beat()
+    assert await me.forget("d2")
+    assert await me.silent({"d1", "d2", "d3", "d4"}) == {"d2", "d4"}
