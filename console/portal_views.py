@@ -188,6 +188,8 @@ async def link(request: web.Request) -> web.StreamResponse:
         account_id = verify(token, secret, now)
     except LinkError as exc:
         return _invalid(request, exc)
+    if not await in_db(request, _account_exists, account_id):
+        return _gone(request)
     locked = await in_db(request, idc.link_locked, token, account_id, now)
     if locked is not None:
         mode = "account_locked" if locked == "account" else "locked"
@@ -203,6 +205,8 @@ async def link_post(request: web.Request) -> web.StreamResponse:
         account_id = verify(token, secret, now)
     except LinkError as exc:
         return _invalid(request, exc)
+    if not await in_db(request, _account_exists, account_id):
+        return _gone(request)  # before any answer is counted: there is nothing to open
     form = await request.post()
     answer = _field(form, "digits")
     gate = idc.link_gate(token)
@@ -236,6 +240,16 @@ def _invalid(request: web.Request, exc: LinkError) -> web.Response:
                if expired else N_("Este enlace no es válido."))  # fmt: skip
     return _render(request, "portal_entry.html", {"mode": "invalid", "error": gettext_(message)},
                    status=410 if expired else 400)  # fmt: skip
+
+
+def _gone(request: web.Request) -> web.Response:
+    """A link signed by us for an account deleted since: nothing to ask nor to show."""
+    return _render(request, "portal_entry.html", {"mode": "gone"}, status=410)
+
+
+def _account_exists(engine: Engine, account_id: int) -> bool:
+    with transaction(engine) as session:
+        return session.get(Account, account_id) is not None
 
 
 def _account_by_ref(engine: Engine, ref: str) -> int | None:

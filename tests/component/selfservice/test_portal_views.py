@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session
 from support.dialer_floor import load_reus
 from support.selfservice_seed import (
@@ -820,3 +820,29 @@ async def test_given_the_account_page_then_each_date_input_says_its_allowed_days
         "Choose a date between November 24, 2026 and December 9, 2026."]  # fmt: skip
     assert re.findall(r'id="first_date-hint">([^<]*)<', english) == [
         "Choose a date between November 24, 2026 and December 4, 2026."]  # fmt: skip
+
+
+def delete_account(engine: Engine, account_id: int) -> None:
+    with Session(engine) as s:
+        s.execute(delete(Account).where(Account.id == account_id))
+        s.commit()
+
+
+async def test_given_a_valid_link_of_an_account_deleted_since_then_410_in_spanish_or_english(
+    web: TestClient, seeded: PortalSeed, engine: Engine
+) -> None:
+    """A link signed for an account deleted since: a page that says so (410), not a
+    503 from the gate row's foreign key, never the identity question; no answer
+    counted, no session."""
+    tok = token(seeded.account_id)
+    form = {"digits": DIGITS, "_csrf": await csrf(web, f"/p/{tok}")}
+    delete_account(engine, seeded.account_id)
+    page = await web.get(f"/p/{tok}")
+    text = await page.text()
+    assert page.status == 410 and "Cuenta no disponible" in text and 'name="digits"' not in text
+    answered = await web.post(f"/p/{tok}", data=form, allow_redirects=False)
+    assert answered.status == 410
+    assert "ya no está disponible en línea" in await answered.text()
+    english = await web.get(f"/p/{tok}?lang=en")
+    assert english.status == 410 and "no longer available online" in await english.text()
+    assert rows(engine, PortalGate) == 0 and rows(engine, PortalSession) == 0
