@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy import Engine
 
 from console.users import CurrentUser
-from selfservice.identity import reference_gate, unlock_in
+from selfservice.identity import unlock_account_in
 from store.db import transaction
 from store.models import CallAttempt
 
@@ -44,6 +44,6 @@ def unlock_on_call(engine: Engine, agent: CurrentUser, attempt_id: int,
             raise PermissionError(attempt_id)
         if verified_party != TITULAR:
             raise NotVerified(attempt_id)
-        return unlock_in(session, reference_gate(attempt.account_id), agent.actor, now,
+        return unlock_account_in(session, attempt.account_id, agent.actor, now,
                          agent.id, {"by": "agent_on_call", "attempt_id": attempt_id,
                                     "verified": TITULAR})  # fmt: skip

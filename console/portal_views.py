@@ -155,7 +155,9 @@ async def entry_post(request: web.Request) -> web.StreamResponse:
     answer = _field(form, "digits")
     now = request.app[CLOCK]()
     account_id = await in_db(request, _account_by_ref, ref) if ref else None
-    gate = idc.reference_gate(account_id) if account_id is not None else "ref:unknown"
+    # The anonymous path's own row: a stranger holding a letter (the reference is on
+    # it) locks this way in, not the debtor's links nor the agents' check.
+    gate = idc.entry_gate(account_id) if account_id is not None else "entry:unknown"
     try:
         verdict = await in_db(request, _check, gate, account_id, answer, key,
                               request.remote or "unknown", now)  # fmt: skip
@@ -703,8 +705,9 @@ def _close_task(engine: Engine, task_id: int, user_id: int, actor: str,
         ):
             return False
         if task.kind == idc.PORTAL_LOCK_TASK:
-            # The debtor was identified another way (a call): their reference opens again.
-            idc.unlock_in(session, idc.reference_gate(task.account_id), actor, now, user_id)
+            # The debtor was identified another way (a call): their reference opens again
+            # (the shared row and the anonymous path's).
+            idc.unlock_account_in(session, task.account_id, actor, now, user_id)
         elif task.kind == verify_lock.VERIFY_LOCK_TASK:
             # The same for the identity questions an agent asks on calls and in chats.
             verify_lock.unlock_in(session, task.account_id, actor, now, user_id)

@@ -74,7 +74,7 @@ def spent_portal_gates(now: datetime) -> Any:
     """The portal gates whose row changes nothing any more:
     - a link's, once the link cannot be used (LINK_GATE_KEPT after its first answer,
       which came before the link expired): a locked link stays locked until then;
-    - a reference's with no wrong answer since its last success or unlock
+    - a reference's (shared or the anonymous path's) with no wrong answer since its last success or unlock
       (`total_failures`), unlocked or with a day lock that has run out; one with wrong
       answers is kept: they count towards its day lock and towards the hold that
       waits for a person (bounded: one row per account);
@@ -85,7 +85,7 @@ def spent_portal_gates(now: datetime) -> Any:
     g = PortalGate
     return or_(
         and_(g.key.startswith("link:"), g.created_at < now - LINK_GATE_KEPT),
-        and_(g.key.startswith("ref:"), g.total_failures == 0, or_(
+        and_(or_(g.key.startswith("ref:"), g.key.startswith("entry:")), g.total_failures == 0, or_(
             and_(g.locked_at.is_(None), g.failures == 0),
             g.locked_at < now - REFERENCE_LOCK,
         )),

@@ -135,7 +135,7 @@ def unlock_in(session: Session, account_id: int, actor: str, now: datetime,
         SupervisorTask.status == "open",
     )):  # fmt: skip
         task.status, task.done_at, task.done_by = "done", now, user_id
-    document = idc.unlock_in(session, reference_gate(account_id), actor, now, user_id, detail)
+    document = idc.unlock_account_in(session, account_id, actor, now, user_id, detail)
     row = session.get(PortalGate, account_gate(account_id), with_for_update=True)
     if row is None or (row.locked_at is None and row.failures == 0 and row.total_failures == 0):
         return document

@@ -136,7 +136,7 @@ def _attach(args: argparse.Namespace, settings: Settings) -> int:
 def _unlock(args: argparse.Namespace, settings: Settings) -> int:
     from sqlalchemy import select
 
-    from selfservice.identity import link_gate, reference_gate, unlock
+    from selfservice.identity import link_gate, unlock, unlock_account_in
     from store.db import open_engine, transaction
     from store.models import Account
 
@@ -145,8 +145,13 @@ def _unlock(args: argparse.Namespace, settings: Settings) -> int:
         account_id = session.scalar(select(Account.id).where(Account.external_ref == args.account))
     if account_id is None:
         raise UserError(f"no account {args.account!r}")
-    gate = link_gate(args.token) if args.token else reference_gate(account_id)
-    if not unlock(engine, gate, args.by[:80], datetime.now(UTC)):
+    now = datetime.now(UTC)
+    if args.token:
+        unlocked = unlock(engine, link_gate(args.token), args.by[:80], now)
+    else:  # the account's reference: its shared row and its anonymous path's
+        with transaction(engine) as session:
+            unlocked = unlock_account_in(session, account_id, args.by[:80], now)
+    if not unlocked:
         raise UserError("that way in is not locked")
     print("unlocked")
     return 0

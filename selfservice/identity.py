@@ -8,9 +8,12 @@ of the database alone cannot be searched for them. Each way in is a gate
 (`store.models.PortalGate`): one signed link, or one account's reference path.
 Three wrong answers lock the gate for good (a link) or for a day (a reference); an
 answer through a link counts on its account's reference row too (every link, the
-reference path, the chat assistant and agents asking the document share that count,
-and a locked reference refuses the account's links), and
-a reference that has had REFERENCE_HOLD_FAILURES wrong answers in all, from any
+chat assistant and agents asking the document share that count, and a locked
+reference refuses the account's links). The anonymous way in by reference (`/p`, the
+reference printed on every letter) has a row of its own (``entry:<account>``), refused
+while the shared row is locked but never counting on it: a stranger's guesses there
+lock only that path, not the debtor's links nor the agents' check. A reference (shared
+or anonymous) that has had REFERENCE_HOLD_FAILURES wrong answers in all, from any
 addresses, since its last success stays locked until a person unlocks it (a
 supervisor task opens: /supervisor/tasks; or `cobrador portal unlock`): a guesser
 holding thousands of addresses gets that many guesses per account, not three a day
@@ -105,7 +108,20 @@ def link_gate(token: str) -> str:
 
 
 def reference_gate(account_id: int) -> str:
+    """The account's shared count of the document's digits: its links, the chat
+    assistant and agents asking the document (the debtor's own channels)."""
     return f"ref:{account_id}"
+
+
+def entry_gate(account_id: int) -> str:
+    """The anonymous way in by reference (`/p`, the reference typed): its own count.
+    The reference is printed on every letter, so whoever holds one could lock the
+    shared row and with it the debtor's links and the agents' document check; the
+    anonymous path's wrong answers lock only itself (`check`)."""
+    return f"entry:{account_id}"
+
+
+_DAY_LOCKED = ("ref:", "entry:")  # a day's lock, then held at REFERENCE_HOLD_FAILURES
 
 
 def address_gate(address: str) -> str:
@@ -146,8 +162,11 @@ def check(
     locks the gate at the third, audits the lock and every success. An answer through
     a link counts on the account's reference row too (`shared_rows`): every link of an
     account, its reference path, the chat assistant and the agents share one count of
-    the document's digits, and a locked reference refuses its links. IdentityError
-    for an answer that is not DIGITS digits (nothing counted)."""
+    the document's digits, and a locked reference refuses its links. An answer
+    through the anonymous reference path (`entry_gate`) is refused while the shared row
+    is locked but counts on its own row only: a stranger holding a letter locks that
+    path, never the debtor's links nor the agents' check. IdentityError for an answer
+    that is not DIGITS digits (nothing counted)."""
     digits = normalise_answer(answer)
     addr = address_gate(client or "unknown")
     with transaction(engine) as session:
@@ -167,8 +186,11 @@ def check(
         account = session.get(Account, account_id) if account_id is not None else None
         stored = account.identity_hash if account is not None else None
         expected = identity_hash(key, account.external_ref, digits) if account else ""
+        # The anonymous path counts on its own row only, and its success clears only
+        # that row: the debtor's own way in and a stranger's never reset each other.
+        counted = rows[:1] if gate.startswith("entry:") else rows
         if stored and rows and hmac.compare_digest(stored, expected):
-            for row in rows:
+            for row in counted:
                 row.failures, row.total_failures, row.locked_at, row.verified_at = 0, 0, None, now
             audit_append(session, "portal_identity", {"gate": gate[:12], "result": "verified"},
                          actor="debtor", subject=f"account:{account_id}", now=now)  # fmt: skip
@@ -177,7 +199,7 @@ def check(
         if not rows:
             return Verdict(False, tries_left=GATE_FAILURES - 1)
         locked = False
-        for row in rows:
+        for row in counted:
             row.failures += 1
             row.total_failures += 1
             held = _held(row)
@@ -193,14 +215,15 @@ def check(
                                            kind=PORTAL_LOCK_TASK, created_at=now))  # fmt: skip
         if locked:
             return Verdict(False, locked=True, account_locked=rows[-1].locked_at == now)
-        return Verdict(False, tries_left=min(GATE_FAILURES - row.failures for row in rows))
+        return Verdict(False, tries_left=min(GATE_FAILURES - row.failures for row in counted))
 
 
 def shared_rows(session: Session, gate: str, account_id: int | None,
                 now: datetime) -> list[PortalGate]:  # fmt: skip
-    """The rows an answer through `gate` counts on, taken for this transaction: none for
-    an unknown reference; the reference's row; a link's own row and its account's
-    reference row (taken in that order, as every check does)."""
+    """The rows an answer through `gate` is refused by, taken for this transaction: none
+    for an unknown reference; the reference's row; a link's or the anonymous path's own
+    row and its account's reference row (taken in that order, as every check does).
+    All count a wrong answer but the anonymous path's reference row (`check`)."""
     if account_id is None:
         return []
     rows = [gate_row(session, gate, account_id, now)]
@@ -279,7 +302,7 @@ def unlock_in(session: Session, gate: str, actor: str, now: datetime,
     if row is None or (row.locked_at is None and not _held(row)):
         return False
     row.failures, row.total_failures, row.locked_at = 0, 0, None
-    if row.account_id is not None and gate.startswith("ref:"):
+    if row.account_id is not None and gate.startswith(_DAY_LOCKED):
         for task in session.scalars(select(SupervisorTask).where(
             SupervisorTask.account_id == row.account_id, SupervisorTask.kind == PORTAL_LOCK_TASK,
             SupervisorTask.status == "open",
@@ -292,10 +315,25 @@ def unlock_in(session: Session, gate: str, actor: str, now: datetime,
 
 
 def reference_locked_in(session: Session, account_id: int, now: datetime) -> bool:
-    """Whether the account's reference path into the portal is locked now: a day lock
-    or a hold that waits for a person (what the agent on a call with the debtor sees)."""
-    row = session.get(PortalGate, reference_gate(account_id))
-    return row is not None and _is_locked(row, now)
+    """Whether the account's reference path into the portal is locked now, its shared
+    row or its anonymous path's: a day lock or a hold that waits for a person (what
+    the agent on a call with the debtor sees)."""
+    for gate in (reference_gate(account_id), entry_gate(account_id)):
+        row = session.get(PortalGate, gate)
+        if row is not None and _is_locked(row, now):
+            return True
+    return False
+
+
+def unlock_account_in(session: Session, account_id: int, actor: str, now: datetime,
+                      user_id: int | None = None,
+                      detail: Mapping[str, object] | None = None) -> bool:  # fmt: skip
+    """A person who identified the debtor opens the account's reference rows, the
+    shared one and the anonymous path's (`unlock_in` each); False when neither was
+    locked."""
+    shared = unlock_in(session, reference_gate(account_id), actor, now, user_id, detail)
+    anonymous = unlock_in(session, entry_gate(account_id), actor, now, user_id, detail)
+    return shared or anonymous
 
 
 def gate_row(session: Session, key: str, account_id: int | None, now: datetime) -> PortalGate:
@@ -313,8 +351,9 @@ def gate_row(session: Session, key: str, account_id: int | None, now: datetime) 
 
 
 def _held(row: PortalGate) -> bool:
-    """A reference locked until a person unlocks it (REFERENCE_HOLD_FAILURES)."""
-    return row.key.startswith("ref:") and row.total_failures >= REFERENCE_HOLD_FAILURES
+    """A reference (shared or anonymous) locked until a person unlocks it
+    (REFERENCE_HOLD_FAILURES)."""
+    return row.key.startswith(_DAY_LOCKED) and row.total_failures >= REFERENCE_HOLD_FAILURES
 
 
 def _is_locked(row: PortalGate, now: datetime) -> bool:
@@ -322,7 +361,7 @@ def _is_locked(row: PortalGate, now: datetime) -> bool:
         return True
     if row.locked_at is None:
         return False
-    return not (row.key.startswith("ref:") and now - row.locked_at >= REFERENCE_LOCK)
+    return not (row.key.startswith(_DAY_LOCKED) and now - row.locked_at >= REFERENCE_LOCK)
 
 
 def _throttled(row: PortalGate, now: datetime) -> bool:

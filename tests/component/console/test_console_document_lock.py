@@ -1,7 +1,8 @@
-"""The debtor's document (its last 4 digits) is one secret, asked by the portal, the
-chat assistant and agents: its wrong answers are counted once, on the account's
-document row (the portal's ``ref:<account>``, console/verify_lock.py), so the portal
-and the agents share three guesses, not three each."""
+"""The debtor's document (its last 4 digits) is one secret, asked by the portal's links,
+the chat assistant and agents: its wrong answers are counted once, on the account's
+document row (the portal's ``ref:<account>``, console/verify_lock.py). The anonymous
+way in by reference (/p) counts on a row of its own, refused while the document's is
+locked: a stranger holding a letter locks only that way in."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from support.inbound_support import withheld_call
 from cobrador.ground.settings import Settings
 from console import verify_lock
 from console.app import init_app
-from selfservice.identity import import_identities, reference_gate
+from selfservice.identity import entry_gate, import_identities, reference_gate
 from store.db import transaction
 from store.models import PortalGate, SupervisorTask
 
@@ -86,34 +87,45 @@ def document_row(engine: Engine, seed: Seed) -> tuple[int, int, bool]:
         return row.failures, row.total_failures, row.locked_at is not None
 
 
-async def test_given_two_wrong_answers_in_the_portal_when_an_agent_hears_a_third_then_both_are_locked(
-    client: TestClient, debtor: TestClient, seed: Seed, engine: Engine, aredis: aioredis.Redis
-) -> None:
-    """The portal locked after three wrong answers and the agents after three of theirs:
-    six guesses a day at the same four digits. One count now."""
-    assert [await portal(debtor, d) for d in ("1111", "2222")] == [403, 403]
-    attempt, token = await on_a_call(engine, seed, aredis, client)
-    assert (await agent_answer(client, token, attempt, seed, "3333"))[0] == 422
-    assert document_row(engine, seed) == (3, 3, True)
-    # The agent's right answer is not compared: locked, with the reason...
-    status, reason = await agent_answer(client, token, attempt, seed, JUANS_DIGITS)
-    assert status == 423 and "Verificación bloqueada" in reason and "supervisor" in reason
-    # ...and the debtor's right answer does not enter the portal.
-    assert await portal(debtor, JUANS_DIGITS) == 403
-    # The agents' own row counted none of it: the document's is the one count.
+def entry_row(engine: Engine, seed: Seed) -> tuple[int, int, bool]:
+    """The anonymous way in's own row (/p, the reference typed: selfservice/identity.py
+    entry_gate)."""
     with transaction(engine) as s:
-        assert s.get(PortalGate, verify_lock.account_gate(seed.other_account_id)) is None
+        row = s.get(PortalGate, entry_gate(seed.other_account_id))
+        assert row is not None
+        return row.failures, row.total_failures, row.locked_at is not None
 
 
-async def test_given_two_wrong_answers_to_agents_when_the_portal_gets_a_third_then_both_are_locked(
+async def test_given_a_stranger_locking_the_portals_reference_way_then_the_agents_still_check_the_document(
     client: TestClient, debtor: TestClient, seed: Seed, engine: Engine, aredis: aioredis.Redis
 ) -> None:
+    """Whoever holds a letter knows the reference: three wrong answers at /p locked the
+    account's document row, so for a day (nine: until a supervisor) agents answered 423
+    to the debtor calling in and the debtor's links were refused. The anonymous way in
+    counts on its own row now: it locks itself (the right answer refused there), and
+    the agent on the debtor's call still compares the document."""
+    assert [await portal(debtor, d) for d in ("1111", "2222", "3333")] == [403] * 3
+    assert await portal(debtor, JUANS_DIGITS) == 403
+    assert entry_row(engine, seed) == (3, 3, True)
     attempt, token = await on_a_call(engine, seed, aredis, client)
-    for digits in ("1111", "2222"):
+    assert (await agent_answer(client, token, attempt, seed, JUANS_DIGITS))[0] == 200
+    # The debtor's success clears the document's row, not a stranger's count at /p.
+    assert document_row(engine, seed) == (0, 0, False)
+    assert entry_row(engine, seed) == (3, 3, True)
+
+
+async def test_given_three_wrong_answers_to_agents_then_the_document_is_locked_on_every_way_in(
+    client: TestClient, debtor: TestClient, seed: Seed, engine: Engine, aredis: aioredis.Redis
+) -> None:
+    """The agents, the chat assistant and the debtor's links share one count of the
+    document's digits; a locked one refuses the anonymous way in too (its own three
+    come on top, never past a lock)."""
+    attempt, token = await on_a_call(engine, seed, aredis, client)
+    for digits in ("1111", "2222", "3333"):
         assert (await agent_answer(client, token, attempt, seed, digits))[0] == 422
-    assert await portal(debtor, "3333") == 403
     assert document_row(engine, seed) == (3, 3, True)
     assert await portal(debtor, JUANS_DIGITS) == 403
+    attempt, token = await on_a_call(engine, seed, aredis, client)
     status, reason = await agent_answer(client, token, attempt, seed, JUANS_DIGITS)
     assert status == 423 and "Verificación bloqueada" in reason
     # The agent's refusal opened the supervisor's task (the portal's lock had none);
@@ -127,12 +139,6 @@ async def test_given_two_wrong_answers_to_agents_when_the_portal_gets_a_third_th
     assert document_row(engine, seed) == (0, 0, False)
     assert await portal(debtor, JUANS_DIGITS) == 303
     assert (await agent_answer(client, token, attempt, seed, JUANS_DIGITS))[0] == 200
-
-
-async def test_given_a_right_answer_to_an_agent_then_the_portals_wrong_answers_start_again(
-    client: TestClient, debtor: TestClient, seed: Seed, engine: Engine, aredis: aioredis.Redis
-) -> None:
-    assert [await portal(debtor, d) for d in ("1111", "2222")] == [403, 403]
-    attempt, token = await on_a_call(engine, seed, aredis, client)
-    assert (await agent_answer(client, token, attempt, seed, JUANS_DIGITS))[0] == 200
-    assert document_row(engine, seed) == (0, 0, False)
+    # The agents' own row counted none of it: the document's is the one count.
+    with transaction(engine) as s:
+        assert s.get(PortalGate, verify_lock.account_gate(seed.other_account_id)) is None

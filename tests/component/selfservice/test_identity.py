@@ -260,3 +260,44 @@ def test_given_a_bad_key_when_read_then_refused(encoded: str) -> None:
     with pytest.raises(idc.IdentityError):
         idc.identity_key(encoded)
     assert idc.identity_key(base64.b64encode(b"k" * 32).decode()) == b"k" * 32
+
+
+def test_given_the_anonymous_way_in_guessed_until_held_then_only_it_is_held_and_the_debtors_ways_stay_open(
+    engine: Engine, seeded: PortalSeed
+) -> None:
+    """Anyone holding a letter knows the reference: the anonymous path (`/p`) counts its
+    wrong answers on its own row (entry:<account>), three a day and nine until a person,
+    so its guesses at the document stay bounded; the account's shared row (the debtor's
+    links, the chat assistant, agents asking the document) counts none of them and
+    stays open. A locked shared row still refuses the anonymous path."""
+    entry = idc.entry_gate(seeded.account_id)
+    day, answers = NOW, 0
+    while answers < idc.REFERENCE_HOLD_FAILURES:
+        for _ in range(idc.GATE_FAILURES):
+            answers += 1
+            check(engine, seeded, f"{answers:04d}", gate=entry, client=f"203.0.113.{answers}",
+                  now=day)  # fmt: skip
+        day += idc.REFERENCE_LOCK + timedelta(minutes=1)
+    assert check(engine, seeded, DIGITS, gate=entry, client="192.0.2.1", now=day).locked
+    assert idc.gate_locked(engine, entry, day + timedelta(days=400))
+    with Session(engine) as s:
+        assert s.get(PortalGate, idc.reference_gate(seeded.account_id)).failures == 0  # type: ignore[union-attr]
+        [task] = s.scalars(select(SupervisorTask).where(SupervisorTask.kind == "portal_locked"))
+        assert idc.reference_locked_in(s, seeded.account_id, day)  # the agent's card says so
+    # The debtor's link and the chat assistant (the shared row) are not locked.
+    assert idc.link_locked(engine, "token-1", seeded.account_id, day) is None
+    assert check(engine, seeded, DIGITS, gate=LINK, client="192.0.2.2", now=day).verified
+    assert check(engine, seeded, DIGITS, gate=idc.reference_gate(seeded.account_id),
+                 client="192.0.2.3", now=day).verified  # fmt: skip
+    # The anonymous path waits for a person; the task's unlock opens it.
+    assert check(engine, seeded, DIGITS, gate=entry, client="192.0.2.4", now=day).locked
+    with Session(engine) as s, s.begin():
+        assert idc.unlock_account_in(s, seeded.account_id, "supervisor:sofia", day)
+    with Session(engine) as s:
+        assert s.get(SupervisorTask, task.id).status == "done"  # type: ignore[union-attr]
+    assert check(engine, seeded, DIGITS, gate=entry, client="192.0.2.4", now=day).verified
+    # Three wrong through the debtor's links lock the shared row: the anonymous way too.
+    for n, wrong in enumerate(("0001", "0002", "0003")):
+        check(engine, seeded, wrong, gate=idc.link_gate(f"t-{n}"), client="192.0.2.5", now=day)
+    refused = check(engine, seeded, DIGITS, gate=entry, client="192.0.2.6", now=day)
+    assert refused.locked and refused.account_locked

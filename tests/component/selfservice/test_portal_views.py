@@ -205,6 +205,27 @@ async def test_given_two_links_of_one_account_when_guessed_then_three_answers_in
     assert (await web.get("/p/cuenta", allow_redirects=False)).status == 303
 
 
+async def test_given_a_stranger_guessing_by_reference_then_that_way_locks_and_the_debtors_link_stays_open(
+    web: TestClient, seeded: PortalSeed, engine: Engine
+) -> None:
+    """The reference is printed on every letter: three wrong answers at /p locked the
+    account's shared row, and with it for a day every link the debtor was sent and the
+    agents' document check (nine: until a supervisor). The anonymous way in now counts
+    on its own row: the guesser is stopped there (the right digits refused too), the
+    debtor's own link still opens the account."""
+
+    async def by_reference(digits: str) -> int:
+        form = {"ref": seeded.ref, "digits": digits, "_csrf": await csrf(web, "/p")}
+        return (await web.post("/p", data=form, allow_redirects=False)).status
+
+    assert [await by_reference(d) for d in ("0000", "0001", "0002", DIGITS)] == [403] * 4
+    assert not idc.gate_locked(engine, idc.reference_gate(seeded.account_id), NOW)
+    page = await web.get(f"/p/{token(seeded.account_id)}")
+    assert page.status == 200 and 'name="digits"' in await page.text()
+    assert (await enter(web, seeded.account_id)).status == 303
+    assert (await web.get("/p/cuenta", allow_redirects=False)).status == 200
+
+
 def spellings(tok: str) -> list[str]:
     """The other spellings of a token's bytes: its last base64 character carries two
     bits no byte uses, and a lax decoder reads all four alike."""
@@ -715,7 +736,7 @@ async def test_given_a_reference_held_after_many_wrong_answers_then_a_supervisor
     """Wrong answers from ever new addresses hold the reference (the debtor reads the
     same words as for a wrong answer or an unknown reference, which say to call); a
     supervisor's task opens it again once the debtor has been identified by phone."""
-    gate = idc.reference_gate(seeded.account_id)
+    gate = idc.entry_gate(seeded.account_id)  # the anonymous way in's own row
     with Session(engine) as s, s.begin():
         s.merge(PortalGate(key=gate, account_id=seeded.account_id, failures=0,
                            total_failures=idc.REFERENCE_HOLD_FAILURES - 1, created_at=NOW))  # fmt: skip
