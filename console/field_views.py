@@ -228,6 +228,12 @@ FIELD_APP_TEXTS = {
     "planned": N_("Pendiente"),
     "blocked": N_("No visitar"),
     "blocked_msg": N_("No se puede visitar esta cuenta: {motivo}."),
+    "cancelled": N_("Cancelada"),
+    "cancelled_recorded": N_("Cancelada · constancia guardada"),
+    "cancelled_msg": N_("El supervisor canceló esta visita después de su llegada. Anote lo que "
+                        "pasó en la puerta: se guarda como constancia y no se registran promesas."),
+    "cancelled_recorded_msg": N_("El supervisor canceló esta visita; lo que registró en la "
+                                "puerta quedó guardado como constancia."),
     "no_route": N_("Sin ruta guardada."),
     "summary": N_("{visitas} visitas · {abiertas} por hacer · por recorrer {distancia} (en línea recta)"),
     "leg": N_("a {distancia}"),

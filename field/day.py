@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, and_, or_, select
 from sqlalchemy.orm import Session
 
 from cobrador.ground.money_words import money_format
@@ -39,7 +39,11 @@ def agent_day(
     and protection, a dispute, the country's visit rule, the caps): one compliance now
     forbids (the account became protected, disputed, paid or opted out of visits
     since the route was planned or downloaded) carries `blocked` with its reasons, is
-    out of the route's legs and length, and the app offers no check-in for it."""
+    out of the route's legs and length, and the app offers no check-in for it.
+
+    A visit cancelled after the agent arrived (field/visits.py EVIDENCE_ONLY) stays on
+    the day as `cancelled` with `evidence`: "arrived" (its result may still be given,
+    kept as evidence) or "recorded"; other cancelled visits are not shown."""
     with transaction(engine) as session:
         rows = session.execute(
             select(FieldVisit, Account)
@@ -47,7 +51,13 @@ def agent_day(
             .where(
                 FieldVisit.agent_id == agent_id,
                 FieldVisit.day == day,
-                FieldVisit.status.in_(SHOWN_TO_AGENT),
+                or_(
+                    FieldVisit.status.in_(SHOWN_TO_AGENT),
+                    and_(
+                        FieldVisit.status == VisitStatus.cancelled.value,
+                        FieldVisit.attempt_id.is_not(None),
+                    ),
+                ),
             )
             .order_by(FieldVisit.route_position, FieldVisit.id)
         ).all()
@@ -75,6 +85,7 @@ def agent_day(
                 "balance_shown": money_format(account.country, account.currency).show(account.balance),
                 "leg_m": round(leg) if leg is not None else None,
                 "blocked": list(blocked),
+                "evidence": _evidence(visit),
             })  # fmt: skip
         return {
             "day": day.isoformat(),
@@ -92,6 +103,13 @@ def _blocked(session: Session, account: Account, day: date, check: VisitCheck) -
         return ("timezone_unknown",)
     decision = check(session, account, at)
     return () if decision.allowed else tuple(decision.reasons) or ("blocked",)
+
+
+def _evidence(visit: FieldVisit) -> str | None:
+    """Of a visit cancelled after the arrival: whether its result is in yet."""
+    if visit.status != VisitStatus.cancelled.value:
+        return None
+    return "recorded" if visit.answers is not None else "arrived"
 
 
 def _point(account: Account) -> tuple[float, float] | None:

@@ -14,6 +14,14 @@ attempt row (channel `visit`) with its decision, like a call's final check. A
 result turns into the disposition, promise, holds and account changes a call's
 would (console/agent_service.py does the same for calls).
 
+A visit the supervisor cancelled while the agent, offline, was already at the door
+is no longer the agent's to act on, but what happened there did happen: its
+check-in and result are kept as evidence (`EVIDENCE_ONLY`): the attempt in the
+contact ledger (the caps count it), the decision, the disposition and the audit
+entries, while the visit stays cancelled and nothing is set going from it (no
+promise, no hold for one, no number added). What the debtor asked at the door to
+restrict contact (a dispute, a stop, a payment to check) is honoured all the same.
+
 Synchronous SQL: the console runs these in a worker thread.
 """
 
@@ -76,6 +84,16 @@ BARRED_PROMISE_MESSAGE = (
     "Resultado guardado. La cuenta ya no admite cobranza (cambió después de la llegada): "
     "la promesa queda como constancia y no se registró como promesa."
 )
+CANCELLED_CHECKIN_MESSAGE = (
+    "El supervisor canceló esta visita. Su llegada queda registrada como constancia: "
+    "anote lo que pasó en la puerta; se guarda como constancia y no se registran promesas."
+)
+CANCELLED_RESULT_MESSAGE = (
+    "El supervisor canceló esta visita. Lo que registró en la puerta queda como "
+    "constancia; la visita sigue cancelada y no se registró ninguna promesa."
+)
+# What an attempt, visit and audit entry say of a contact kept as evidence only.
+EVIDENCE_ONLY = "visit_cancelled"
 CLOCK_UNSURE_MESSAGE = (
     "No se puede confirmar la hora de la llegada: el reloj del teléfono no coincide "
     "con el del servidor. Corrija la fecha y hora del teléfono, sincronice y registre "
@@ -160,7 +178,9 @@ def check_in(
     clock = device or DeviceClock()
 
     def operation(session: Session, visit: FieldVisit) -> Answer:
-        if visit.status != VisitStatus.planned.value:
+        # Cancelled while the agent was on the way (offline): the arrival is evidence.
+        late = visit.status == VisitStatus.cancelled.value and visit.attempt_id is None
+        if visit.status != VisitStatus.planned.value and not late:
             return _state_conflict(visit)
         account = session.get(Account, visit.account_id)
         assert account is not None
@@ -202,7 +222,8 @@ def check_in(
             channel=ContactChannel.visit.value,
             details={"visit_id": visit.id, "lat": fix.lat, "lon": fix.lon,
                      "accuracy_m": fix.accuracy_m, "distance_m": distance,
-                     "device_at": fix.at.isoformat(), "time_source": instant.source},
+                     "device_at": fix.at.isoformat(), "time_source": instant.source,
+                     **({"evidence_only": EVIDENCE_ONLY} if late else {})},
         )  # fmt: skip
         if not decision.allowed:
             attempt.result, attempt.ended_at = "blocked", at
@@ -213,14 +234,19 @@ def check_in(
                                 "reason": _compliance_message(decision.reasons),
                                 "distance_m": distance},
                           facts={"country": account.country, "refused": list(decision.reasons)})  # fmt: skip
-        visit.status, visit.checked_in_at, visit.attempt_id = (
-            VisitStatus.checked_in.value, at, attempt.id)  # fmt: skip
+        visit.checked_in_at, visit.attempt_id = at, attempt.id
+        if not late:
+            visit.status = VisitStatus.checked_in.value
+        evidence = {"evidence_only": EVIDENCE_ONLY, "cancelled_at": visit.ended_at} if late else {}
         audit.append(session, "attempt",
                      {"attempt_id": attempt.id, "channel": "visit", "visit_id": visit.id,
                       "account_id": account.id, "decision_id": row.id, "distance_m": distance,
-                      "accuracy_m": fix.accuracy_m, "at": at, **times},
+                      "accuracy_m": fix.accuracy_m, "at": at, **times, **evidence},
                      actor=agent.actor, subject=f"account:{account.id}")  # fmt: skip
-        return Answer(200, {"ok": True, "distance_m": distance, "attempt_id": attempt.id})
+        body: dict[str, Any] = {"ok": True, "distance_m": distance, "attempt_id": attempt.id}
+        if late:
+            body.update(evidence_only=True, notice=CANCELLED_CHECKIN_MESSAGE)
+        return Answer(200, body)
 
     return once(engine, agent, key, visit_id, "checkin", operation)
 
@@ -243,11 +269,16 @@ def record_result(
     visit was judged at its check-in): both times and the source are in the audit."""
 
     def operation(session: Session, visit: FieldVisit) -> Answer:
-        if visit.status != VisitStatus.checked_in.value or visit.attempt_id is None:
+        # Cancelled after an arrival kept as evidence: its result is evidence too.
+        late = visit.status == VisitStatus.cancelled.value and visit.attempt_id is not None
+        if not late and (visit.status != VisitStatus.checked_in.value or visit.attempt_id is None):
             return _state_conflict(visit)
         account = session.get(Account, visit.account_id)
         attempt = session.get(CallAttempt, visit.attempt_id)
         assert account is not None and attempt is not None
+        if late and attempt.ended_at is not None:
+            return Answer(409, {"ok": False, "reason": "La visita ya tiene resultado.",
+                                "status": visit.status})  # fmt: skip
         campaign = session.get(Campaign, account.campaign_id) if account.campaign_id else None
         times = _result_times(visit, acted_at, device or DeviceClock(), now)
         at = times["at"]
@@ -261,7 +292,7 @@ def record_result(
         # account no longer admits collection (reported deceased, disputed, paid...
         # while the phone was offline): recorded with the reasons, said in the answer.
         barred = _barred(session, account)
-        _apply(session, agent, visit, account, attempt, result, at, barred, times)
+        _apply(session, agent, visit, account, attempt, result, at, barred, times, late)
         zone = debtor_zone(account)
         door = visit.checked_in_at or at
         facts = {"country": account.country, "region": account.region,
@@ -272,6 +303,8 @@ def record_result(
             body["barred"] = list(barred)
             if result.promise_amount is not None:
                 body["notice"] = BARRED_PROMISE_MESSAGE
+        if late:
+            body.update(evidence_only=True, notice=CANCELLED_RESULT_MESSAGE)
         return Answer(200, body, facts=facts)
 
     return once(engine, agent, key, visit_id, "result", operation)
@@ -402,23 +435,29 @@ def _apply(
     now: datetime,
     barred: tuple[str, ...] = (),
     times: dict[str, Any] | None = None,
+    late: bool = False,
 ) -> None:
     """The result's effects, as a call's disposition has them; on an account `barred`
     from collection since the check-in, the promise is evidence only (no promise row,
-    nothing scheduled on it)."""
+    nothing scheduled on it). `late`: the visit was cancelled meanwhile; all of it is
+    evidence only (EVIDENCE_ONLY: the visit stays cancelled, no promise nor number
+    added), but what restricts contact (a dispute, a stop, a payment claimed) holds."""
     someone = result.party != "nadie"
     attempt.result = "contact" if someone else "no_answer"
     attempt.answered_at = visit.checked_in_at if someone else None
     attempt.ended_at = now
     attempt.right_party_contact = result.right_party_contact
-    visit.status, visit.ended_at, visit.answers = VisitStatus.done.value, now, result.answers
+    if not late:
+        visit.status = VisitStatus.done.value
+    visit.ended_at, visit.answers = now, result.answers
     visit.photo, visit.photo_type = result.photo, result.photo_type
     session.add(Disposition(attempt_id=attempt.id, account_id=account.id, agent_id=agent.id,
                             party=result.party, outcome=result.outcome.code,
                             notes=result.notes, created_at=now))  # fmt: skip
     if result.notes:
+        tag = "[visita cancelada]" if late else "[visita]"
         session.add(Note(account_id=account.id, author_id=agent.id,
-                         text=f"[visita] {result.notes}", created_at=now))  # fmt: skip
+                         text=f"{tag} {result.notes}", created_at=now))  # fmt: skip
     payload: dict[str, Any] = {"attempt_id": attempt.id, "account_id": account.id,
                                "channel": "visit", "visit_id": visit.id,
                                "party": result.party, "outcome": result.outcome.code,
@@ -427,7 +466,9 @@ def _apply(
     hold = None
     if barred:
         payload["barred"] = list(barred)
-    if barred and result.promise_amount is not None and result.promise_date is not None:
+    if late:
+        payload["evidence_only"] = EVIDENCE_ONLY
+    if (barred or late) and result.promise_amount is not None and result.promise_date is not None:
         payload["promise_not_recorded"] = {"amount": result.promise_amount,
                                            "due_date": result.promise_date}  # fmt: skip
     elif result.promise_amount is not None and result.promise_date is not None:
@@ -448,7 +489,9 @@ def _apply(
                      {"account_id": account.id, "status": account.status, "by": "visit"},
                      actor=agent.actor, subject=f"account:{account.id}")  # fmt: skip
     if result.new_phone:
-        payload["new_phone"] = _add_phone(session, account, result.new_phone, agent, now)
+        payload["new_phone"] = (
+            "not_added" if late else _add_phone(session, account, result.new_phone, agent, now)
+        )
     session.flush()
     # Written in this transaction, the status and holds bind every dialer's final
     # check at once; a queued hopper entry is blocked there (no command is sent).

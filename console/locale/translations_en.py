@@ -345,6 +345,18 @@ EN = {
         "The arrival time cannot be confirmed: the phone's clock does not match the "
         "server's. Correct the phone's date and time, sync, and check in again at the address."
     ),
+    # field/visits.py's CANCELLED_CHECKIN_MESSAGE and CANCELLED_RESULT_MESSAGE (a visit
+    # cancelled while the agent, offline, was at the door: kept as evidence)
+    "El supervisor canceló esta visita. Su llegada queda registrada como constancia: "
+    "anote lo que pasó en la puerta; se guarda como constancia y no se registran promesas.": (
+        "The supervisor cancelled this visit. Your arrival is recorded as evidence: record "
+        "what happened at the door; it is kept as evidence and no promise is recorded."
+    ),
+    "El supervisor canceló esta visita. Lo que registró en la puerta queda como "
+    "constancia; la visita sigue cancelada y no se registró ninguna promesa.": (
+        "The supervisor cancelled this visit. What you recorded at the door is kept as "
+        "evidence; the visit stays cancelled and no promise was recorded."
+    ),
     # field/visits.py's BARRED_PROMISE_MESSAGE (a result synced after the account changed)
     "Resultado guardado. La cuenta ya no admite cobranza (cambió después de la llegada): "
     "la promesa queda como constancia y no se registró como promesa.": (

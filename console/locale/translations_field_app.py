@@ -11,6 +11,15 @@ FIELD_APP_EN = {
     "Llegada por validar": "Arrival to confirm",
     "Llegada rechazada": "Arrival refused",
     "No visitar": "Do not visit",
+    "Cancelada": "Cancelled",
+    "Cancelada · constancia guardada": "Cancelled · kept as evidence",
+    "El supervisor canceló esta visita después de su llegada. Anote lo que pasó en la puerta: "
+    "se guarda como constancia y no se registran promesas.": (
+        "The supervisor cancelled this visit after your arrival. Record what happened at the "
+        "door: it is kept as evidence and no promise is recorded."
+    ),
+    "El supervisor canceló esta visita; lo que registró en la puerta quedó guardado como "
+    "constancia.": "The supervisor cancelled this visit; what you recorded at the door is kept as evidence.",
     "No se puede visitar esta cuenta: {motivo}.": "This account may not be visited: {motivo}.",
     "Sin ruta guardada.": "No route saved.",
     "{visitas} visitas · {abiertas} por hacer · por recorrer {distancia} (en línea recta)": (

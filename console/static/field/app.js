@@ -137,6 +137,12 @@
 
   function statusOf(visit, local) {
     const l = local[visit.id] || {};
+    // Cancelled after the agent arrived: what happened at the door is kept as evidence.
+    if (visit.status === "cancelled") {
+      if (visit.evidence === "recorded" || (l.result && l.result.status === 200)) return ["evidence", T.cancelled_recorded];
+      if (l.result && l.result.pending) return ["pending", T.result_pending];
+      return ["cancelled", T.cancelled];
+    }
     if (visit.status === "done" || (l.result && l.result.status === 200)) return ["done", T.visited];
     if (visit.status === "skipped" || (l.skip && l.skip.status === 200)) return ["skipped", T.skipped];
     if (l.result && l.result.pending) return ["pending", T.result_pending];
@@ -212,17 +218,23 @@
     const [cls, label] = statusOf(v, local);
     $("v-state").textContent = label;
     $("v-state").className = "visit-state state-" + cls;
-    const checkedIn = ["here", "pending", "done"].includes(cls) && !(cls === "pending" && l.skip);
+    const checkedIn = ["here", "pending", "done", "cancelled", "evidence"].includes(cls) && !(cls === "pending" && l.skip);
     $("checkin").hidden = checkedIn || cls === "skipped";
-    $("questionnaire").hidden = !checkedIn || cls === "done" || (l.result && l.result.pending);
+    $("questionnaire").hidden = !checkedIn || cls === "done" || cls === "evidence" || (l.result && l.result.pending);
     $("skip-box").hidden = cls !== "planned" && cls !== "refused";
-    if (cls === "blocked") {
+    if (cls === "cancelled") {
+      message("checkin-msg", T.cancelled_msg, false);
+    } else if (cls === "evidence") {
+      message("checkin-msg", T.cancelled_recorded_msg, false);
+    } else if (cls === "blocked") {
       $("checkin").hidden = true;
       message("checkin-msg", fill(T.blocked_msg, { motivo: v.blocked_reason || "" }), false);
     } else if (l.checkin && l.checkin.status && l.checkin.status !== 200) {
       message("checkin-msg", l.checkin.body.reason || T.checkin_refused_msg, false);
     } else if (l.checkin && l.checkin.status === 200) {
-      message("checkin-msg", fill(T.arrived_at, { distancia: km(l.checkin.body.distance_m) }), true);
+      // A notice: kept as evidence only (the visit was cancelled meanwhile: field/visits.py).
+      message("checkin-msg", l.checkin.body.notice || fill(T.arrived_at, { distancia: km(l.checkin.body.distance_m) }),
+              !l.checkin.body.notice);
     }
     if (l.result && l.result.status && l.result.status !== 200) {
       const errs = l.result.body.errors ? Object.values(l.result.body.errors).join(" ") : "";

@@ -867,3 +867,36 @@ async def test_given_a_shared_phone_then_the_field_page_is_never_kept_by_the_bro
         )
         assert config["t"]["logout_pending_one"].startswith(one)
         assert config["t"]["logout_pending_many"].startswith(many)
+
+
+async def test_given_a_visit_cancelled_while_the_agent_was_at_the_door_then_the_console_says_so_in_her_language(
+    field_client: TestClient, engine: Engine
+) -> None:
+    ids = await planned(field_client, engine)
+    visit = _visit_of(engine, "MX-0001", ids)
+    token = await login(field_client, "sofia")
+    assert (await post(field_client, token, f"/api/supervisor/field/visits/{visit}/cancel", {}))[
+        0
+    ] == 200
+    await field_client.post("/logout", data={"_csrf": token})
+    token = await login(field_client, "lucia")
+    await field_client.get("/field/?lang=en")
+    status, body = await post(field_client, token, f"/api/field/visits/{visit}/checkin",
+                              {"key": key(), "fix": fix(10)})  # fmt: skip
+    assert (
+        status == 200
+        and body["evidence_only"]
+        and "Your arrival is recorded as evidence" in body["notice"]
+    )
+    status, body = await post(field_client, token, f"/api/field/visits/{visit}/result",
+                              {"key": key(), "answers": RESULT})  # fmt: skip
+    assert status == 200 and "the visit stays cancelled" in body["notice"]
+    day = await (await field_client.get("/api/field/day")).json()
+    assert [(v["id"], v["status"], v["evidence"]) for v in day["visits"] if v["id"] == visit] == [
+        (visit, "cancelled", "recorded")
+    ]
+    page = await (await field_client.get("/field/?lang=es")).text()
+    config = json.loads(
+        re.search(r'<script id="field-app-config"[^>]*>(.*?)</script>', page, re.S)[1]
+    )
+    assert config["t"]["cancelled_recorded"] == "Cancelada · constancia guardada"

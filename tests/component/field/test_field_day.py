@@ -8,11 +8,12 @@ from field_fixtures import NOW, TODAY, FakeCheck, FieldSeed, seed_field
 from sqlalchemy import Engine, update
 
 from compliance.profile import load_profiles
-from field import plans
+from field import plans, visits
+from field.checkin import Fix
 from field.day import agent_day
 from field.visit_rules import profile_visit_check
 from store.db import transaction
-from store.models import Account
+from store.models import Account, FieldVisit
 
 CHECK = profile_visit_check(load_profiles())
 
@@ -50,3 +51,37 @@ def test_given_an_account_changed_after_the_plan_when_the_day_is_downloaded_then
     assert legs["MX-4"] is None and [legs["MX-0"], legs["MX-2"]].count(None) == 1
     assert after["route_m"] == pytest.approx(sum(leg for leg in legs.values() if leg), abs=2)
     assert 0 < after["route_m"] < before["route_m"]
+
+
+def test_given_visits_cancelled_then_only_those_the_agent_reached_stay_on_her_day_as_evidence(
+    engine: Engine, seed: FieldSeed
+) -> None:
+    """A visit cancelled after the agent arrived offline stays on her day (cancelled,
+    its result still to give as evidence, then recorded); one cancelled before she
+    went is gone, as before."""
+    plan(engine, seed, ["MX-0", "MX-4", "MX-2"])
+    day = agent_day(engine, seed.agents["lucia"], TODAY)
+    by_ref = {v["account_ref"]: v["id"] for v in day["visits"]}
+    assert {v["evidence"] for v in day["visits"]} == {None}
+    for ref in ("MX-0", "MX-4"):
+        plans.cancel(engine, "user:sofia", by_ref[ref], NOW)
+    with transaction(engine) as s:
+        account = s.get(Account, seed.accounts["MX-0"])
+        assert (
+            account is not None and account.latitude is not None and account.longitude is not None
+        )
+        door = Fix(account.latitude, account.longitude, 5, NOW)
+    agent = visits.Agent(seed.agents["lucia"], "user:lucia")
+    assert visits.check_in(engine, agent, by_ref["MX-0"], "k-" + "0" * 20, door, FakeCheck(),
+                           received_at=NOW).status == 200  # fmt: skip
+    day = agent_day(engine, seed.agents["lucia"], TODAY, CHECK)
+    shown = {v["account_ref"]: (v["status"], v["evidence"]) for v in day["visits"]}
+    assert shown == {"MX-0": ("cancelled", "arrived"), "MX-2": ("planned", None)}
+    answers = {"party": "nadie", "outcome": "sin_contacto", "address_verified": True}
+    assert visits.record_result(engine, agent, by_ref["MX-0"], "k-" + "1" * 20, answers,
+                                NOW).status == 200  # fmt: skip
+    day = agent_day(engine, seed.agents["lucia"], TODAY, CHECK)
+    shown = {v["account_ref"]: (v["status"], v["evidence"]) for v in day["visits"]}
+    assert shown == {"MX-0": ("cancelled", "recorded"), "MX-2": ("planned", None)}
+    with transaction(engine) as s:
+        assert s.get(FieldVisit, by_ref["MX-4"]).status == "cancelled"  # type: ignore[union-attr]

@@ -632,3 +632,100 @@ def test_given_an_app_without_the_acts_time_then_filed_at_the_receipt(
 
 def _utc(at: datetime) -> datetime:
     return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+def test_given_a_visit_cancelled_while_the_agent_was_offline_at_the_door_when_it_syncs_then_kept_as_evidence_only(
+    engine: Engine, seed: FieldSeed, planned: list[int]
+) -> None:
+    """Checked in and answered offline at 10:00; the supervisor cancelled the visit at
+    10:05; the phone syncs at 13:00. The server answered 409 to both and the door
+    contact existed only on the phone."""
+    from compliance.ledger import load_history
+
+    visit_id, account_id = planned[0], _account_of(engine, planned[0])
+    plans.cancel(engine, "user:sofia", visit_id, NOW + timedelta(minutes=5))
+    later = NOW + timedelta(hours=3)
+    fix = fix_near(address(engine, visit_id), 20)
+    clock = DeviceClock(sent_at=later, synced_server_at=NOW - timedelta(minutes=30),
+                        synced_device_at=NOW - timedelta(minutes=30))  # fmt: skip
+    arrived = visits.check_in(engine, lucia(seed), visit_id, key(80), fix, FakeCheck(),
+                              received_at=later, device=clock)  # fmt: skip
+    assert arrived.status == 200 and arrived.body["evidence_only"] is True
+    assert arrived.body["notice"] == visits.CANCELLED_CHECKIN_MESSAGE
+    answer = visits.record_result(engine, lucia(seed), visit_id, key(81), RESULT, later)
+    assert answer.status == 200 and answer.body["evidence_only"] is True
+    assert answer.body["notice"] == visits.CANCELLED_RESULT_MESSAGE
+    with Session(engine) as s:
+        visit = s.get(FieldVisit, visit_id)
+        assert visit is not None and visit.status == "cancelled"  # still not the agent's
+        assert visit.answers is not None and visit.photo == JPEG
+        attempt = s.scalars(select(CallAttempt)).one()  # in the contact ledger
+        assert (attempt.channel, attempt.result, attempt.right_party_contact) == (
+            "visit", "contact", True)  # fmt: skip
+        assert attempt.details["evidence_only"] == visits.EVIDENCE_ONLY  # type: ignore[index]
+        assert attempt.id == visit.attempt_id and attempt.decision_id is not None
+        disposition = s.scalars(select(Disposition)).one()  # what was said at the door
+        assert (disposition.outcome, disposition.attempt_id) == ("promesa_pago", attempt.id)
+        # Nothing set going from a visit that is not the agent's any more.
+        assert s.scalars(select(Promise)).all() == []
+        account = s.get(Account, account_id)
+        assert account is not None and account.next_attempt_at is None
+        assert account.status == "active"
+        numbers = s.scalars(select(Phone.number_e164).where(Phone.account_id == account_id))
+        assert "+525512349999" not in list(numbers)
+        kinds = {e.kind: json.loads(e.payload) for e in s.scalars(select(AuditEntry))}
+        assert kinds["attempt"]["evidence_only"] == visits.EVIDENCE_ONLY
+        assert kinds["disposition"]["evidence_only"] == visits.EVIDENCE_ONLY
+        assert Decimal(str(kinds["disposition"]["promise_not_recorded"]["amount"])) == Decimal(
+            "1500.00"
+        )
+        assert kinds["disposition"]["new_phone"] == "not_added"
+    # The caps count the contact that happened.
+    history = load_history(engine, [account_id], NOW - timedelta(days=1))[account_id]
+    assert len(history.attempts) == 1 and len(history.contacts) == 1
+    # Sent again from the queue: the same answers, nothing more.
+    again = visits.record_result(engine, lucia(seed), visit_id, key(81), RESULT, later)
+    assert again.replayed and again.body == answer.body
+    other = visits.record_result(engine, lucia(seed), visit_id, key(82), RESULT, later)
+    assert other.status == 409 and count(engine, Disposition) == 1
+    assert verify(engine).ok
+
+
+@pytest.mark.parametrize(("outcome", "status"), [("no_contactar", "cease_contact"),
+                                                 ("disputa", "disputed")])  # fmt: skip
+def test_given_a_cancelled_visit_when_the_debtor_asked_at_the_door_to_stop_then_the_request_holds(
+    engine: Engine, seed: FieldSeed, planned: list[int], outcome: str, status: str
+) -> None:
+    """Evidence only, except what restricts contact: a debtor's stop or dispute binds."""
+    visit_id = planned[1]
+    plans.cancel(engine, "user:sofia", visit_id, NOW)
+    assert visits.check_in(engine, lucia(seed), visit_id, key(83),
+                           fix_near(address(engine, visit_id), 10), FakeCheck(),
+                           received_at=NOW).status == 200  # fmt: skip
+    data = {"party": "titular", "outcome": outcome, "address_verified": True}
+    assert visits.record_result(engine, lucia(seed), visit_id, key(84), data, NOW).status == 200
+    with Session(engine) as s:
+        assert s.get(Account, _account_of(engine, visit_id)).status == status  # type: ignore[union-attr]
+        assert s.get(FieldVisit, visit_id).status == "cancelled"  # type: ignore[union-attr]
+
+
+def test_given_a_cancelled_visit_when_a_checkin_is_far_or_forbidden_then_refused_as_a_live_one(
+    engine: Engine, seed: FieldSeed, planned: list[int]
+) -> None:
+    visit_id = planned[2]
+    plans.cancel(engine, "user:sofia", visit_id, NOW)
+    far = visits.check_in(engine, lucia(seed), visit_id, key(85),
+                          fix_near(address(engine, visit_id), 2000), FakeCheck(), received_at=NOW)  # fmt: skip
+    assert far.status == 422
+    refuse = FakeCheck()
+    refuse.refuse[_account_of(engine, visit_id)] = ("outside_hours",)
+    forbidden = visits.check_in(engine, lucia(seed), visit_id, key(86),
+                                fix_near(address(engine, visit_id), 10), refuse, received_at=NOW)  # fmt: skip
+    assert forbidden.status == 403
+    with Session(engine) as s:
+        assert s.scalars(select(CallAttempt.result)).all() == ["blocked"]
+        assert s.get(FieldVisit, visit_id).attempt_id is None  # type: ignore[union-attr]
+    # Another agent's visit, cancelled or not, is still not found.
+    mario = visits.Agent(seed.agents["mario"], "user:mario")
+    assert visits.check_in(engine, mario, planned[0], key(87), fix_near(address(engine, planned[0]), 10),
+                           FakeCheck(), received_at=NOW).status == 404  # fmt: skip

@@ -532,3 +532,36 @@ def test_given_an_agent_who_left_without_logging_out_when_another_logs_in_then_h
         ).all() == ["checked_in"]
     expect(page.locator("#route li")).to_have_count(4)
     page.context.close()
+
+
+def test_given_a_visit_cancelled_while_the_agent_was_offline_at_the_door_when_the_phone_syncs_then_kept_as_evidence_and_said(
+    browser: Any, tuesday_console: str, engine: Engine, field_seed: dict[str, int]
+) -> None:
+    from playwright.sync_api import expect
+
+    ids = plan_mx(engine, field_seed)
+    page = phone_page(browser, tuesday_console, TUESDAY, DOORS[0])
+    page.context.set_offline(True)
+    record_visit(page, "María López Hernández", "promesa_pago")
+    expect(page.locator("#pending")).to_have_text("2 pendientes")
+    # Meanwhile the supervisor took the visit off her day.
+    plans.cancel(engine, "user:sofia", ids[0], TUESDAY)
+    page.context.set_offline(False)
+    page.evaluate("window.cobradorField.sync()")
+    expect(page.locator("#pending")).to_be_hidden()
+    item = page.locator("#route li:has-text('María López Hernández')")
+    expect(item).to_have_class(re.compile(r"\bstop-evidence\b"))
+    expect(item.locator(".stop-badge")).to_have_text("Cancelada · constancia guardada")
+    open_visit(page, "María López Hernández")
+    expect(page.locator("#form-msg")).to_have_text(
+        "El supervisor canceló esta visita. Lo que registró en la puerta queda como constancia; "
+        "la visita sigue cancelada y no se registró ninguna promesa."
+    )
+    expect(page.locator("#questionnaire")).to_be_hidden()
+    assert page.evaluate(OUTBOX) == []
+    with Session(engine) as s:
+        visit = s.get(FieldVisit, ids[0])
+        assert visit is not None and visit.status == "cancelled" and visit.answers
+        disposition = s.scalars(select(Disposition)).one()
+        assert (disposition.outcome, disposition.attempt_id) == ("promesa_pago", visit.attempt_id)
+    page.context.close()
