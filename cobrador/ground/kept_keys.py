@@ -6,11 +6,15 @@ command run on that data dir finds them where the demo does."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import secrets
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from cobrador.ground.errors import UserError
 
 if TYPE_CHECKING:
     from cobrador.ground.settings import Settings
@@ -22,13 +26,29 @@ CALLBACKS_TOKEN_FILE = "callbacks-token"  # the secret in Kannel's callback URLs
 
 
 def _kept(path: Path, make: Callable[[], str]) -> str:
-    """The text kept at `path`, made (0600, never readable by others) the first time."""
+    """The text kept at `path`, made (0600, never readable by others) the first time.
+
+    Several services may start at once on a fresh data dir (docker compose starts the
+    console and outreach together): the file appears whole or not at all. The text is
+    written to a private temporary file beside it, then linked to `path`, which never
+    replaces a file there; the start that loses reads the winner's. (Creating `path`
+    itself and then writing let another start read it empty, or fail on it.)"""
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(make())
-    return path.read_text().strip()
+        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # 0600
+        try:
+            with os.fdopen(fd, "w") as out:
+                out.write(make())
+                out.flush()
+                os.fsync(out.fileno())
+            with contextlib.suppress(FileExistsError):  # another start's is kept
+                os.link(temporary, path)
+        finally:
+            os.unlink(temporary)
+    text = path.read_text().strip()
+    if not text:
+        raise UserError(f"{path} is empty: delete it and start again to make a new one")
+    return text
 
 
 def key_path(data_dir: Path, name: str) -> Path:
