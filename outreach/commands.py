@@ -11,7 +11,7 @@ import contextlib
 import logging
 import signal
 import tomllib
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -234,8 +234,39 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         return asyncio.run(_serve(settings, engine, url, secret, args.once, args.period, heartbeat))
 
 
+@contextlib.asynccontextmanager
+async def metrics_listener(settings: Settings) -> AsyncIterator[Any]:
+    """The scheduler's /metrics on a listener of its own (metrics/http.py MetricsServer,
+    bounded like the dialer's): the strategy messages sent, failed, uncertain, blocked
+    and waiting per campaign and channel (cobrador_outreach_messages_total), its blocks,
+    hand-offs and results. Only with outreach_metrics_port set; none by default."""
+    from metrics.http import MetricsServer
+
+    host, port = settings.outreach_metrics_host, settings.outreach_metrics_port
+    if port == 0:
+        yield None
+        return
+    if not 0 < port < 65536:
+        raise UserError(
+            f"COBRADOR_OUTREACH_METRICS_PORT={port} is no port: 1-65535, or 0 for no /metrics"
+        )
+    server = MetricsServer(host, port, max_connections=settings.metrics_max_connections,
+                           max_per_address=settings.metrics_max_connections_per_address)  # fmt: skip
+    try:
+        await server.start()
+    except OSError as exc:
+        raise UserError(f"outreach /metrics cannot listen on {host}:{port} ({exc}): set "
+                        "COBRADOR_OUTREACH_METRICS_PORT to a free port, or 0 for no /metrics") from exc  # fmt: skip
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
 async def _serve(settings: Settings, engine: Any, url: str, secret: bytes, once: bool,
-                 period: float, heartbeat: Path | None = None) -> int:  # fmt: skip
+                 period: float, heartbeat: Path | None = None,
+                 stop: asyncio.Event | None = None) -> int:  # fmt: skip
+    """`stop`: ends the loop (tests); None: SIGINT or SIGTERM does."""
     import redis.asyncio as aioredis
 
     from compliance.service import ComplianceService
@@ -251,6 +282,8 @@ async def _serve(settings: Settings, engine: Any, url: str, secret: bytes, once:
             running_channels(settings, engine, opt_out=opt_out_recorder(engine)) as running,
             contextlib.AsyncExitStack() as alongside,
         ):
+            if not once:
+                await alongside.enter_async_context(metrics_listener(settings))
             for attach in WITH_CHANNELS:
                 await alongside.enter_async_context(
                     attach(settings, engine, client, compliance, running)
@@ -269,10 +302,11 @@ async def _serve(settings: Settings, engine: Any, url: str, secret: bytes, once:
                     beat()
                 print(report)
                 return 0
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, stop.set)
+            if stop is None:
+                stop = asyncio.Event()
+                loop = asyncio.get_running_loop()
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    loop.add_signal_handler(sig, stop.set)
             await scheduler.run(stop, period, on_pass=beat)
             return 0
     finally:

@@ -89,6 +89,10 @@ class Settings:
     # The console's /metrics: its own listener, never the public console port.
     console_metrics_host: str = "127.0.0.1"
     console_metrics_port: int = 9109
+    # `cobrador outreach run`'s /metrics (messages sent, failed, blocked per channel):
+    # opt in with a port (docker-compose uses 9110); 0: none.
+    outreach_metrics_host: str = "127.0.0.1"
+    outreach_metrics_port: int = 0
     # Connections either /metrics listener holds at once; past it a new one is answered
     # 503 (never more than half the process's file descriptors).
     metrics_max_connections: int = 64

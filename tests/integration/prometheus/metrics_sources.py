@@ -1,7 +1,7 @@
 """What the integration Prometheus scrapes.
 
 A source is a context manager yielding `{job: "host:port"}` for the jobs of
-metrics/prometheus/prometheus.yml (`dialer`, `console`), serving /metrics
+metrics/prometheus/prometheus.yml (`dialer`, `console`, `outreach`), serving /metrics
 while it is open. The default source is the real dial loop on pbxsim
 (pbxsim_source.py); this one, the synthetic floor behind our real aiohttp
 /metrics handler, needs no dialer core (COBRADOR_METRICS_SOURCE=synthetic;
@@ -25,7 +25,7 @@ TICK_SECONDS = 0.25
 
 @contextlib.contextmanager
 def synthetic_floor_run() -> Iterator[dict[str, str]]:
-    """Two /metrics servers (as dialer and console) over the shared registry,
+    """Three /metrics servers (as dialer, console and outreach) over the shared registry,
     with the synthetic floor ticking in a background event loop."""
     loop = asyncio.new_event_loop()
     ready: dict[str, str] = {}
@@ -37,9 +37,11 @@ def synthetic_floor_run() -> Iterator[dict[str, str]]:
         async with (
             MetricsServer("127.0.0.1", 0) as dialer,
             MetricsServer("127.0.0.1", 0) as console,
+            MetricsServer("127.0.0.1", 0) as outreach,
         ):
             ready["dialer"] = f"127.0.0.1:{dialer.port}"
             ready["console"] = f"127.0.0.1:{console.port}"
+            ready["outreach"] = f"127.0.0.1:{outreach.port}"
             started.set()
             while not stop.is_set():
                 floor.tick()

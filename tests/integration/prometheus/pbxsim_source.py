@@ -152,9 +152,11 @@ async def _run(workdir: Path, redis_url: str, ready: dict[str, str], started: th
         async with (
             MetricsServer("127.0.0.1", 0) as dialer_metrics,
             MetricsServer("127.0.0.1", 0) as console_metrics,
+            MetricsServer("127.0.0.1", 0) as outreach_metrics,
         ):
             ready["dialer"] = f"127.0.0.1:{dialer_metrics.port}"
             ready["console"] = f"127.0.0.1:{console_metrics.port}"
+            ready["outreach"] = f"127.0.0.1:{outreach_metrics.port}"
             started.set()
             ticks = 0
             while not stop.is_set():

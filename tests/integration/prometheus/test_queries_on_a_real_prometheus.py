@@ -78,13 +78,13 @@ def _target(dashboard: str, title: str, ref_id: str) -> str:
     raise AssertionError(f"no panel {title!r} / {ref_id} in {dashboard}")
 
 
-def test_given_the_run_when_prometheus_scraped_then_both_jobs_are_up(
+def test_given_the_run_when_prometheus_scraped_then_every_job_is_up(
     prometheus: PrometheusAPI,
 ) -> None:
-    result = prometheus.query('up{job=~"dialer|console"}')
+    result = prometheus.query('up{job=~"dialer|console|outreach"}')
 
     jobs = {r["metric"]["job"]: r["value"][1] for r in result["data"]["result"]}
-    assert jobs == {"dialer": "1", "console": "1"}
+    assert jobs == {"dialer": "1", "console": "1", "outreach": "1"}
 
 
 @pytest.mark.parametrize(

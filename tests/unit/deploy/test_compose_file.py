@@ -210,6 +210,14 @@ def test_given_the_metrics_config_when_compared_then_compose_wires_it() -> None:
     console_env = compose["services"]["console"]["environment"]
     assert targets["console"] == f"asterisk:{console_env['COBRADOR_CONSOLE_METRICS_PORT']}"
     assert targets["console"] != "asterisk:8080"
+    # The outreach scheduler is on the compose network under its service name; its
+    # /metrics listens there on the port the scrape names (opt-in: set here).
+    outreach = compose["services"]["outreach"]
+    assert "network_mode" not in outreach
+    outreach_env = outreach["environment"]
+    assert targets["outreach"] == f"outreach:{outreach_env['COBRADOR_OUTREACH_METRICS_PORT']}"
+    assert outreach_env["COBRADOR_OUTREACH_METRICS_HOST"] == "0.0.0.0"
+    assert not any(port.endswith(":9110") for port in outreach.get("ports", []))  # not published
     provider = yaml.safe_load(
         (ROOT / "metrics/grafana/provisioning/dashboards/provider.yml").read_text()
     )
