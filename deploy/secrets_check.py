@@ -29,12 +29,39 @@ SECRET_VARIABLES = (
     "COBRADOR_PORTAL_LINK_SECRET",
     "COBRADOR_PORTAL_IDENTITY_KEY",
 )
+# The message and payment gateways' credentials: needed only when their gateway is
+# on, ((gateway variable, its value) -> the secrets it then needs); a secret named
+# here and set is checked whatever the gateway. SMTP's password only with a user
+# name (a relay on the local network may take mail without logging in).
+GATEWAY_SECRETS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("COBRADOR_SMS_GATEWAY", "kannel"): ("COBRADOR_KANNEL_PASSWORD",),
+    ("COBRADOR_SMS_GATEWAY", "smpp"): ("COBRADOR_SMPP_PASSWORD",),
+    ("COBRADOR_WHATSAPP_GATEWAY", "cloud_api"): (
+        "COBRADOR_WHATSAPP_ACCESS_TOKEN",
+        "COBRADOR_WHATSAPP_APP_SECRET",
+        "COBRADOR_WHATSAPP_VERIFY_TOKEN",
+    ),
+    ("COBRADOR_PAYMENT_GATEWAY", "mercadopago"): (
+        "COBRADOR_MERCADOPAGO_ACCESS_TOKEN",
+        "COBRADOR_MERCADOPAGO_WEBHOOK_SECRET",
+    ),
+}
+SMTP_USER, SMTP_PASSWORD = "COBRADOR_SMTP_USERNAME", "COBRADOR_SMTP_PASSWORD"
+# Set or not, these are checked when set (the callbacks token is made and kept when unset).
+OPTIONAL_SECRETS = (
+    *dict.fromkeys(v for names in GATEWAY_SECRETS.values() for v in names),
+    SMTP_PASSWORD,
+    "COBRADOR_CALLBACKS_TOKEN",
+)
 # Connection URLs whose embedded password is a secret too.
 URL_VARIABLES = ("DATABASE_URL", "REDIS_URL")
 MIN_LENGTH = 16
 # The portal's keys are 32+ bytes in base64: 43 characters at least.
+# SMPP 3.4's password field holds 8 characters at most: all of them are asked for.
+# A mail account's password is often a person's choice of 12.
 MIN_LENGTHS = {"COBRADOR_CONSOLE_SECRET": 32, "COBRADOR_PORTAL_LINK_SECRET": 43,
-               "COBRADOR_PORTAL_IDENTITY_KEY": 43}  # fmt: skip
+               "COBRADOR_PORTAL_IDENTITY_KEY": 43, "COBRADOR_SMPP_PASSWORD": 8,
+               SMTP_PASSWORD: 12}  # fmt: skip
 # .env.example marks every value with one of these; so do most templates.
 EXAMPLE_MARKERS = ("example", "change-me", "changeme", "change_me", "replace-me", "xxxx")
 # Defaults of the images and of our own development configuration.
@@ -50,6 +77,10 @@ KNOWN_WEAK = frozenset(
         "secret",
         "changeit",
         "123456",
+        # Kannel's documented sendsms user and password.
+        "tester",
+        "foobar",
+        "kannel",
     }
 )
 
@@ -95,17 +126,36 @@ def secret_problem(value: str, min_length: int = MIN_LENGTH) -> str | None:
     return None
 
 
+def gateway_secrets(environ: Mapping[str, str]) -> dict[str, str]:
+    """The gateways' secrets `environ` needs: {variable: the setting that needs it}."""
+    needed: dict[str, str] = {}
+    for (gateway, value), names in GATEWAY_SECRETS.items():
+        if environ.get(gateway, "").strip().lower() == value:
+            needed.update(dict.fromkeys(names, f"{gateway}={value}"))
+    if (
+        environ.get("COBRADOR_EMAIL_GATEWAY", "").strip().lower() == "smtp"
+        and environ.get(SMTP_USER, "").strip()
+    ):
+        needed[SMTP_PASSWORD] = f"{SMTP_USER} (COBRADOR_EMAIL_GATEWAY=smtp)"
+    return needed
+
+
 def check_environment(
     environ: Mapping[str, str], required: Iterable[str] = ()
 ) -> list[SecretProblem]:
     """Problems with the secrets in `environ`: every required variable must be
-    set, and every known secret that is set must be strong."""
+    set, every secret of a gateway that is on too, and every known secret that
+    is set must be strong."""
     problems: list[SecretProblem] = []
     required = tuple(required)
     for name in required:
         if not environ.get(name):
             problems.append(SecretProblem(name, "is not set"))
-    for name in dict.fromkeys((*required, *SECRET_VARIABLES)):
+    needed = gateway_secrets(environ)
+    for name, why in needed.items():
+        if not environ.get(name) and name not in required:
+            problems.append(SecretProblem(name, f"is not set (needed with {why})"))
+    for name in dict.fromkeys((*required, *SECRET_VARIABLES, *OPTIONAL_SECRETS)):
         value = environ.get(name)
         if value:
             problem = secret_problem(value, MIN_LENGTHS.get(name, MIN_LENGTH))

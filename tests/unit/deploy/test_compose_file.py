@@ -415,3 +415,41 @@ def test_given_no_payment_settings_in_env_then_payment_links_are_off_with_the_de
     for key in keys[:3]:
         assert f"\n#{key}=" in example, key
         assert key not in _env_example(), key
+
+
+# What each app service uses of the deployment's secrets (least privilege).
+APP_SECRETS = {
+    "dialer": {"COBRADOR_AMI_SECRET"},
+    "console": {
+        "COBRADOR_AMI_SECRET",
+        "COBRADOR_CONSOLE_SECRET",
+        "COBRADOR_PORTAL_LINK_SECRET",
+        "COBRADOR_PORTAL_IDENTITY_KEY",
+    },  # fmt: skip
+    "outreach": {"COBRADOR_PORTAL_LINK_SECRET", "COBRADOR_PORTAL_IDENTITY_KEY"},
+}
+
+
+def test_given_the_app_services_when_read_then_each_gets_only_the_secrets_it_uses() -> None:
+    """The AMI secret opens Asterisk's manager (originate, hang up, spy on any call) and
+    the console's key signs every agent's session: only the services that use them get
+    them, and each checks at start exactly what it gets."""
+    compose = _compose()
+    assert not set(compose["x-app"]["environment"]) & set(SECRET_VARIABLES)
+    for name, needs in APP_SECRETS.items():
+        environment = compose["services"][name]["environment"]
+        given = {key for key in environment if key in SECRET_VARIABLES}
+        assert given == needs, name
+        assert set(environment["COBRADOR_REQUIRED_SECRETS"].split()) == needs, name
+        for key in needs:
+            assert environment[key] == f"${{{key}:?set {key} in .env (see .env.example)}}"
+    # The message gateways' credentials go to the process that sends messages only.
+    gateway = {"COBRADOR_KANNEL_PASSWORD", "COBRADOR_SMPP_PASSWORD", "COBRADOR_SMTP_PASSWORD",
+               "COBRADOR_WHATSAPP_ACCESS_TOKEN", "COBRADOR_WHATSAPP_APP_SECRET"}  # fmt: skip
+    assert gateway <= set(compose["services"]["outreach"]["environment"])
+    for name in ("dialer", "console"):
+        assert not gateway & set(compose["services"][name]["environment"]), name
+    # Where AMI is used the address comes with the secret.
+    for name in ("dialer", "console"):
+        assert compose["services"][name]["environment"]["COBRADOR_AMI_HOST"] == "127.0.0.1"
+    assert "COBRADOR_AMI_HOST" not in compose["services"]["outreach"]["environment"]

@@ -116,3 +116,101 @@ def test_given_good_secrets_when_the_cli_checks_then_it_passes(
     monkeypatch.setenv("COBRADOR_AMI_SECRET", STRONG)
 
     assert cli_main(["deploy", "check-secrets", "--require", "COBRADOR_AMI_SECRET"]) == 0
+
+
+GATEWAYS_ON = {
+    "COBRADOR_SMS_GATEWAY": "kannel",
+    "COBRADOR_WHATSAPP_GATEWAY": "cloud_api",
+    "COBRADOR_EMAIL_GATEWAY": "smtp",
+    "COBRADOR_SMTP_USERNAME": "cobranza@despacho.mx",
+    "COBRADOR_PAYMENT_GATEWAY": "mercadopago",
+}
+GATEWAY_SECRETS = (
+    "COBRADOR_KANNEL_PASSWORD",
+    "COBRADOR_WHATSAPP_ACCESS_TOKEN",
+    "COBRADOR_WHATSAPP_APP_SECRET",
+    "COBRADOR_WHATSAPP_VERIFY_TOKEN",
+    "COBRADOR_SMTP_PASSWORD",
+    "COBRADOR_MERCADOPAGO_ACCESS_TOKEN",
+    "COBRADOR_MERCADOPAGO_WEBHOOK_SECRET",
+)
+
+
+def test_given_gateways_on_without_their_secrets_when_checked_then_each_is_named_with_its_gateway() -> (
+    None
+):
+    """An empty gateway password (compose passes `${VAR:-}` as '') with the gateway on."""
+    environ = {**GATEWAYS_ON, **dict.fromkeys(GATEWAY_SECRETS, "")}
+
+    problems = {p.variable: p.problem for p in check_environment(environ)}
+
+    assert set(problems) == set(GATEWAY_SECRETS)
+    assert (
+        problems["COBRADOR_KANNEL_PASSWORD"]
+        == "is not set (needed with COBRADOR_SMS_GATEWAY=kannel)"
+    )
+    assert "COBRADOR_SMTP_USERNAME" in problems["COBRADOR_SMTP_PASSWORD"]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("COBRADOR_KANNEL_PASSWORD", "foobar", "well-known default"),  # Kannel's own example
+        ("COBRADOR_KANNEL_PASSWORD", "password", "well-known default"),
+        ("COBRADOR_KANNEL_PASSWORD", "kannel-pass-1", "shorter than 16"),
+        ("COBRADOR_SMTP_PASSWORD", "hunter2hunt", "shorter than 12"),
+        ("COBRADOR_WHATSAPP_ACCESS_TOKEN", "EAAG-example-token-0000000000", "example"),
+        ("COBRADOR_WHATSAPP_VERIFY_TOKEN", "   ", "is empty"),
+        ("COBRADOR_MERCADOPAGO_WEBHOOK_SECRET", "secret", "well-known default"),
+        ("COBRADOR_CALLBACKS_TOKEN", "abc", "shorter than 16"),
+    ],
+)
+def test_given_a_weak_gateway_secret_when_checked_then_refused_with_a_reason(
+    name: str, value: str, expected: str
+) -> None:
+    environ = {**GATEWAYS_ON, **{n: STRONG for n in GATEWAY_SECRETS}, name: value}
+
+    problems = check_environment(environ)
+
+    assert [p.variable for p in problems] == [name]
+    assert expected in problems[0].problem
+
+
+def test_given_smpp_when_checked_then_its_8_character_password_suffices_and_a_shorter_is_refused() -> (
+    None
+):
+    """SMPP 3.4's password field holds 8 characters at most."""
+    on = {"COBRADOR_SMS_GATEWAY": "smpp"}
+
+    assert check_environment({**on, "COBRADOR_SMPP_PASSWORD": "k7Q2mX9p"}) == []
+    assert [str(p) for p in check_environment({**on, "COBRADOR_SMPP_PASSWORD": "k7Q2m"})] == [
+        "COBRADOR_SMPP_PASSWORD is shorter than 8 characters"
+    ]
+    assert [p.problem for p in check_environment(on)] == [
+        "is not set (needed with COBRADOR_SMS_GATEWAY=smpp)"
+    ]
+
+
+def test_given_gateways_off_or_a_relay_without_login_then_no_gateway_secret_is_asked() -> None:
+    environ = {
+        "COBRADOR_SMS_GATEWAY": "",
+        "COBRADOR_EMAIL_GATEWAY": "smtp",
+        "COBRADOR_SMTP_USERNAME": "",
+        "COBRADOR_WHATSAPP_GATEWAY": "simulated",
+        "COBRADOR_PAYMENT_GATEWAY": "simulated",
+        **dict.fromkeys(GATEWAY_SECRETS, ""),
+    }
+
+    assert check_environment(environ) == []
+
+
+def test_given_a_weak_gateway_password_when_the_container_starts_then_exit_2_without_the_value(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    environ = {"COBRADOR_SMS_GATEWAY": "kannel", "COBRADOR_KANNEL_PASSWORD": "kannelpw"}
+
+    assert main([], environ) == 2
+
+    err = capsys.readouterr().err
+    assert "COBRADOR_KANNEL_PASSWORD is shorter than 16 characters" in err
+    assert "kannelpw" not in err
