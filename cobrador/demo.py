@@ -370,7 +370,9 @@ class Demo:
         from selfservice.payment_links import MercadoPagoProvider
 
         token, secret = "APP_USR-demo-" + secrets.token_hex(8), secrets.token_urlsafe(24)
-        local = LocalMercadoPago(access_token=token, webhook_secret=secret)
+        # Its payments dated by the demo's clock: under `--at` the receipts are of the
+        # demo's day, not the wall clock's.
+        local = LocalMercadoPago(access_token=token, webhook_secret=secret, clock=self.clock.now)
         base = await local.start()
         client = mp.MercadoPagoClient(mp.MercadoPagoSettings(token, secret, api_base=base))
         return local, PaymentWebhook(MercadoPagoProvider(client), secret, 300), client

@@ -153,7 +153,8 @@ async def _client_ctx(app: web.Application) -> AsyncIterator[None]:
             settings.console_host if settings.console_host not in ("0.0.0.0", "::") else "127.0.0.1"
         )
         local = LocalMercadoPago(access_token=token, webhook_secret=secret,
-                                 webhook_url=f"{scheme}://{host}:{settings.console_port}{WEBHOOK_PATH}")  # fmt: skip
+                                 webhook_url=f"{scheme}://{host}:{settings.console_port}{WEBHOOK_PATH}",
+                                 clock=app[CLOCK])  # fmt: skip
         api_base = await local.start()
         log.info("payments: simulated Mercado Pago at %s (no card data)", api_base)
     client = mp.MercadoPagoClient(mp.MercadoPagoSettings(token, secret, api_base=api_base))

@@ -7,7 +7,11 @@ does (bearer token, Mercado Pago's error objects), a checkout page per preferenc
 simulated debtor pays with one button (no card form: nothing of a card exists here),
 and calls the webhook with each payment's notification, signed as Mercado Pago signs
 (x-signature over id, request id and timestamp); a notification answered with anything
-but 2xx is sent again a few times, as Mercado Pago does."""
+but 2xx is sent again a few times, as Mercado Pago does.
+
+Its payments, refunds and preferences are dated by `clock` (the demo's under `--at`:
+a receipt stamped with the wall clock would be days off the demo's day); the
+notifications' signatures keep the wall clock, which the webhook judges them by."""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ import itertools
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -42,8 +47,10 @@ class Delivery:
 
 class LocalMercadoPago:
     def __init__(self, *, access_token: str, webhook_secret: str, webhook_url: str = "",
-                 retries: int = 3, user_id: int = 123456789) -> None:  # fmt: skip
+                 retries: int = 3, user_id: int = 123456789,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:  # fmt: skip
         self.access_token = access_token
+        self.clock = clock
         self.webhook_secret = webhook_secret
         self.webhook_url = webhook_url
         self.retries = retries
@@ -74,6 +81,9 @@ class LocalMercadoPago:
         self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
         return self.base_url
 
+    def _stamp(self) -> str:
+        return self.clock().astimezone(UTC).isoformat(timespec="milliseconds")
+
     async def stop(self) -> None:
         if self._http is not None:
             await self._http.close()
@@ -89,7 +99,7 @@ class LocalMercadoPago:
         pref = self.preferences[preference_id]
         item = pref["items"][0]
         payment_id = str(next(self._ids))
-        now = datetime.now(UTC).isoformat(timespec="milliseconds")
+        now = self._stamp()
         self.payments[payment_id] = {
             "id": int(payment_id), "status": status,
             "status_detail": "accredited" if status == "approved" else status,
@@ -111,7 +121,7 @@ class LocalMercadoPago:
         if status == "refunded":
             payment["transaction_amount_refunded"] = payment["transaction_amount"]
         if status == "approved":
-            payment["date_approved"] = datetime.now(UTC).isoformat(timespec="milliseconds")
+            payment["date_approved"] = self._stamp()
         if notify:
             await self.notify(payment_id, "payment.updated")
 
@@ -134,7 +144,7 @@ class LocalMercadoPago:
         done += value
         refund = {"id": next(self._ids), "payment_id": int(payment_id), "amount": float(value),
                   "status": "approved", "source": {"type": "collector"},
-                  "date_created": datetime.now(UTC).isoformat(timespec="milliseconds")}  # fmt: skip
+                  "date_created": self._stamp()}  # fmt: skip
         payment["refunds"].append(refund)
         payment["transaction_amount_refunded"] = float(done)
         if done == total:
@@ -200,7 +210,7 @@ class LocalMercadoPago:
             return self._error(400, "invalid_items", problem)
         pref_id = f"{self.user_id}-{uuid.uuid4()}"
         self.preferences[pref_id] = {**body, "id": pref_id,
-                                     "date_created": datetime.now(UTC).isoformat()}  # fmt: skip
+                                     "date_created": self.clock().isoformat()}  # fmt: skip
         if key:
             self.idempotency[key] = pref_id
         return web.json_response(self._preference_answer(pref_id), status=201)

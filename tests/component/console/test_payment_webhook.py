@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -694,3 +694,40 @@ async def test_given_a_database_error_while_recording_then_503_not_a_silent_repl
     assert status == 503 and rig.payments() == []
     monkeypatch.setattr(links, "record_payment", original)
     assert (await rig.post(payment_id, request_id="again"))[1].startswith("recorded")
+
+
+async def test_given_a_business_clock_days_ahead_of_the_wall_then_the_payment_is_dated_by_it(
+    aiohttp_client: Callable[..., Awaitable[TestClient]], settings: Settings, engine: Engine,
+    aredis: aioredis.Redis, seed: Seed,
+) -> None:  # fmt: skip
+    """`cobrador demo --at` a later day: the simulated Mercado Pago approves the payment
+    at the demo's time, so its receipt (the payment row, the link's paid_at) is of the
+    demo's day; before, the wall clock's approval, days earlier, was taken as paid_at."""
+    ahead = (datetime.now(UTC) + timedelta(days=3)).replace(microsecond=0)
+    local = LocalMercadoPago(access_token=TOKEN, webhook_secret=SECRET, retries=0,
+                             clock=lambda: ahead)  # fmt: skip
+    client = mp.MercadoPagoClient(
+        mp.MercadoPagoSettings(TOKEN, SECRET, api_base=await local.start())
+    )
+    provider = MercadoPagoProvider(client)
+    try:
+        app = init_app(settings, engine, aredis, clock=lambda: ahead,
+                       payment_webhook=PaymentWebhook(provider, SECRET, 300))  # fmt: skip
+        web = await aiohttp_client(app)
+        local.webhook_url = str(web.make_url(WEBHOOK_PATH))
+        link = await create_link(engine, provider, seed.account_id, "12500.00", actor="portal",
+                                 now=ahead, hours=72, audit=audit_append)  # fmt: skip
+        with Session(engine) as s:
+            pref = s.get_one(PaymentLink, link.id).provider_ref
+        assert pref is not None
+        payment_id = await local.pay(pref)
+        assert local.deliveries[-1].answers[-1] == 200
+        assert local.payments[payment_id]["date_approved"].startswith(ahead.isoformat()[:19])
+        with Session(engine) as s:
+            [payment] = s.scalars(select(Payment))
+            paid_link = s.get_one(PaymentLink, link.id)
+            assert payment.paid_at.replace(tzinfo=UTC) == ahead
+            assert paid_link.paid_at is not None and paid_link.paid_at.replace(tzinfo=UTC) == ahead
+    finally:
+        await client.close()
+        await local.stop()
