@@ -82,9 +82,11 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     from cobrador.ground.kept_keys import (
         PORTAL_IDENTITY,
         PORTAL_LINK,
+        console_secret_path,
         kept_console_secret,
         kept_key,
     )
+    from console.app import session_key
 
     for name in ("agents", "bots", "accounts"):
         if getattr(args, name) < 0:
@@ -102,10 +104,20 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
         offset = at.timestamp() - time.time()
     data_dir: Path = args.data_dir.resolve()
     settings = settings.with_overrides(data_dir=data_dir, console_port=args.port)
-    if not settings.console_secret:
+    given = settings.console_secret
+    if not given:
         # Kept in the data dir: sessions survive a restart, and `cobrador console run`
         # on this data dir reads it there (cobrador/ground/kept_keys.py).
         settings = settings.with_overrides(console_secret=kept_console_secret(data_dir))
+    try:
+        session_key(settings)
+    except ValueError as exc:
+        # A kept file cut short (a full disk, an editor) or written by hand: refused
+        # before anything starts, never replaced behind the operator's back.
+        if given:
+            raise UserError(f"{exc} (COBRADOR_CONSOLE_SECRET)") from exc
+        raise UserError(f"{exc}: {console_secret_path(data_dir)} is not one; delete it and "
+                        "start again to make a new one (the sessions it signed end)") from exc  # fmt: skip
     # The debtors' portal (docs/portal.md): its link and identity keys, kept like the cookie's.
     # `cobrador outreach link` on this data dir finds the link key the same way.
     if not settings.portal_link_secret:
