@@ -22,6 +22,8 @@ from email.utils import formatdate, parseaddr
 import aiosmtplib
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from gateways import mail_auth
+
 log = logging.getLogger(__name__)
 # aiosmtpd logs every command it reads at INFO on "mail.log", MAIL FROM and RCPT TO with
 # their addresses: a debtor's e-mail address in every operator's log. Its warnings
@@ -173,10 +175,11 @@ class Bounce:
     """One recipient's line of a delivery status notification."""
 
     message_id: str | None  # our id of the original (from its Message-ID)
-    recipient: str
+    recipient: str  # Final-Recipient (else Original-Recipient)
     action: str  # failed | delayed | delivered | relayed | expanded
     status: str  # e.g. 5.1.1
     diagnostic: str
+    original_recipient: str = ""  # Original-Recipient, when the report gives it
 
     @property
     def permanent(self) -> bool:
@@ -191,6 +194,10 @@ class InboundMail:
     subject: str
     text: str  # the first text/plain part, bounded
     in_reply_to: str | None  # our id of the message it answers, if it says
+    # Whether the receiving MTA proved `sender` (gateways/mail_auth.py); None when no
+    # authserv-id is trusted (inbound_email_authserv_id unset: From: is taken as is).
+    proven: bool | None = None
+    proof: str = ""  # the method that proved it, or why nothing did
 
 
 class MailInputError(ValueError):
@@ -218,20 +225,22 @@ def check_shape(raw: bytes) -> None:
             raise MailInputError(f"a header field over {MAX_FIELD_BYTES} bytes")
 
 
-def parse_inbound(raw: bytes) -> list[Bounce] | InboundMail:
+def parse_inbound(raw: bytes, authserv_id: str = "") -> list[Bounce] | InboundMail:
     """A DSN (multipart/report; report-type=delivery-status) as its recipients' lines,
-    anything else as a reply. MailInputError for anything that cannot be read: the
-    listener drops it (an exception would be answered 451 and sent again forever)."""
+    anything else as a reply; with `authserv_id`, the reply says whether that MTA's
+    Authentication-Results proved its From address (`InboundMail.proven`).
+    MailInputError for anything that cannot be read: the listener drops it (an
+    exception would be answered 451 and sent again forever)."""
     check_shape(raw)
     try:
-        return _parse(raw)
+        return _parse(raw, authserv_id)
     except MailInputError:
         raise
     except (LookupError, RecursionError, ValueError, TypeError, AttributeError) as exc:
         raise MailInputError(f"unreadable message ({type(exc).__name__}: {exc})") from exc
 
 
-def _parse(raw: bytes) -> list[Bounce] | InboundMail:
+def _parse(raw: bytes, authserv_id: str) -> list[Bounce] | InboundMail:
     message = email.message_from_bytes(raw, policy=email.policy.default)
     if (message.get_content_type() == "multipart/report"
             and str(message.get_param("report-type", "")).lower() == "delivery-status"):  # fmt: skip
@@ -242,9 +251,12 @@ def _parse(raw: bytes) -> list[Bounce] | InboundMail:
     body = (
         message.get_body(preferencelist=("plain",)) if isinstance(message, EmailMessage) else None
     )
+    verdict = mail_auth.from_proven(message, authserv_id) if authserv_id else None
     return InboundMail(sender, _clean(str(message.get("Subject", "")), 300),
                        _clean(_text_of(body), MAX_TEXT_CHARS),
-                       id_of(str(message.get("In-Reply-To", "")) or None))  # fmt: skip
+                       id_of(str(message.get("In-Reply-To", "")) or None),
+                       verdict.proven if verdict else None,
+                       verdict.why if verdict else "")  # fmt: skip
 
 
 def _text_of(body: Message | None) -> str:
@@ -289,9 +301,11 @@ def _bounces(report: Message) -> list[Bounce]:
         recipient = str(group.get("Final-Recipient", "") or group.get("Original-Recipient", ""))
         if not recipient:
             continue
+        original = str(group.get("Original-Recipient", ""))
         found.append(Bounce(
             message_id=original_id,
-            recipient=recipient.split(";", 1)[-1].strip(),
+            recipient=recipient.split(";", 1)[-1].strip().strip("<>"),
+            original_recipient=original.split(";", 1)[-1].strip().strip("<>") if original else "",
             action=str(group.get("Action", "")).strip().lower(),
             status=str(group.get("Status", "")).strip(),
             diagnostic=" ".join(str(group.get("Diagnostic-Code", "")).split())[:300],

@@ -467,7 +467,9 @@ MESSAGES = Counter(
 MESSAGE_REPORTS_REFUSED = Counter(
     "cobrador_message_reports_refused_total",
     "Provider reports and callbacks refused: reason bad_signature, too_large, malformed, "
-    "unknown_message (about no message of ours), foreign_number (about another number).",
+    "unknown_message (about no message of ours), foreign_number (about another number), "
+    "foreign_recipient (a bounce about another address than its message went to), "
+    "unproven_sender (an e-mail whose From address its receiving server did not prove).",
     ["channel", "reason"],
     registry=REGISTRY,
 )

@@ -171,6 +171,11 @@ class Settings:
     # Clients the inbound e-mail listener serves at once; past it a new one is answered
     # 421 (a mail server tries again later).
     email_inbound_max_connections: int = 50
+    # The authserv-id of the mail server that receives our replies and writes their
+    # Authentication-Results (RFC 8601). Set: a reply acts on the account of its From
+    # address (answered, opt-out, chat) only when that server's header proves it
+    # (gateways/mail_auth.py); any other is kept for a person. "": From: is trusted.
+    inbound_email_authserv_id: str = ""
     # WhatsApp: "cloud_api" (Meta's Graph API); templates Meta approved for the
     # number (comma-separated names) and their language.
     whatsapp_gateway: str = ""

@@ -94,6 +94,10 @@ class StatusReport:
     # The provider says the address itself is bad (a permanent bounce, a number that
     # does not exist or has no WhatsApp): the channel tells `on_bad_address`.
     address_invalid: bool = False
+    # The addresses the report is about (an e-mail bounce's Final- and Original-
+    # Recipient): when given, the message must have gone to one of them, or the report
+    # is refused (DeliveryBook.report: a forged bounce naming a message of ours).
+    recipients: tuple[str, ...] = ()
 
     def get(self, key: str, /) -> str | None:
         """As the port's `Report`: message_id, status, error."""

@@ -27,6 +27,9 @@ ACTOR = "outreach"
 # Reply ids remembered per attempt, to know a reply the provider delivers again.
 REPLY_IDS_KEPT = 20
 AUDIT_KIND = "message"
+# A message whose sender could not be proven: for a person to read, acting on nothing.
+UNPROVEN_KIND = "reply_unproven"
+MAX_UNPROVEN_TEXT = 2000
 
 
 @dataclass(frozen=True)
@@ -141,6 +144,11 @@ class DeliveryBook:
             ).first()  # fmt: skip
             if row is None:
                 raise UnknownMessage(report.channel, report.provider_id)
+            if report.recipients and not any(_sent_to(row, report.channel, r)
+                                             for r in report.recipients):  # fmt: skip
+                # A report naming a message of ours about another address: a bounce
+                # forged (or mixed up) must not fail the attempt nor mark its address.
+                raise ForeignRecipient(report.channel, row.id)
             current = MessageStatus(row.result) if row.result in STATUS_RANK else None
             if current is not None and (
                 current == MessageStatus.failed
@@ -206,6 +214,17 @@ class DeliveryBook:
             _audit(s, row, MessageStatus.replied, provider_id=provider_id)
             return Change(row.id, row.account_id, MessageStatus.replied, first=first)
 
+    def unproven(self, channel: ContactChannel, address: str, subject: str, text: str,
+                 at: datetime, why: str) -> None:  # fmt: skip
+        """A message whose sender its receiving server did not prove (an e-mail's From:,
+        gateways/mail_auth.py): kept for a person as an `UNPROVEN_KIND` audit entry,
+        about no attempt and no account (what it says may be anyone's)."""
+        with transaction(self.sql) as s:
+            audit.append(s, UNPROVEN_KIND, {
+                "channel": channel.value, "address": address[:254], "subject": subject[:300],
+                "text": text[:MAX_UNPROVEN_TEXT], "received_at": at.isoformat(), "why": why[:200],
+            }, actor=ACTOR)  # fmt: skip
+
 
 def _sent_to(row: CallAttempt, channel: ContactChannel, address: str) -> bool:
     """Whether the attempt went to `address` (an e-mail address compared without case)."""
@@ -213,6 +232,15 @@ def _sent_to(row: CallAttempt, channel: ContactChannel, address: str) -> bool:
         sent = row.address or _details(row).get("address") or ""
         return bool(sent) and str(sent).strip().lower() == address.strip().lower()
     return bool(row.phone_e164) and row.phone_e164 == address
+
+
+class ForeignRecipient(LookupError):
+    """A report about a message of ours that names another recipient than the one the
+    message went to."""
+
+    def __init__(self, channel: ContactChannel, attempt_id: int) -> None:
+        super().__init__(f"{channel.value} report about attempt {attempt_id} names another "
+                         "recipient than its own")  # fmt: skip
 
 
 class UnknownMessage(LookupError):

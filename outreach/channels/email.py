@@ -75,13 +75,16 @@ def reply_words(subject: str, text: str) -> str:
 
 class SmtpTransport:
     def __init__(self, settings: SmtpSettings, *, from_address: str, bounce_address: str,
-                 reply_to: str | None = None) -> None:  # fmt: skip
+                 reply_to: str | None = None, authserv_id: str = "") -> None:  # fmt: skip
         if "@" not in from_address:
             raise ValueError(f"e-mail sender {from_address!r} is not an address")
         self.settings = settings
         self.from_address = from_address
         self.bounce_address = bounce_address
         self.reply_to = reply_to
+        # The receiving MTA whose Authentication-Results prove a reply's From address
+        # (gateways/mail_auth.py); "": From: is taken as written.
+        self.authserv_id = authserv_id
         self.domain = from_address.rpartition("@")[2]
         self._listener: Listener | None = None
 
@@ -118,7 +121,7 @@ class SmtpTransport:
             raise RuntimeError("e-mail transport has no listener yet")
         try:
             # Off the loop: a message of 1 MiB takes the parser a while even in shape.
-            parsed = await asyncio.to_thread(parse_inbound, raw)
+            parsed = await asyncio.to_thread(parse_inbound, raw, self.authserv_id)
         except (MailInputError, ValueError) as exc:
             log.warning("inbound e-mail dropped: %s", exc)
             refused(ContactChannel.email, "malformed")
@@ -127,6 +130,12 @@ class SmtpTransport:
         if isinstance(parsed, list):
             for bounce in parsed:
                 await self._bounce(listener, bounce, now)
+            return
+        if parsed.proven is False:
+            # Anyone can write any From:: a reply, a "BAJA" or a chat message acts on the
+            # account of that address only when the receiving MTA proved it.
+            await listener.on_unproven(parsed.sender, parsed.subject, parsed.text, now,
+                                       parsed.proof)  # fmt: skip
             return
         await listener.on_reply(parsed.sender, reply_words(parsed.subject, parsed.text),
                                 in_reply_to=parsed.in_reply_to, at=now)  # fmt: skip
@@ -138,18 +147,23 @@ class SmtpTransport:
             log.warning("a bounce for a message it does not name")
             refused(ContactChannel.email, "unknown_message")
             return
+        # The bounce names the address that failed: it must be the one the message it
+        # names went to (DeliveryBook.report), or a forged bounce naming any Message-ID
+        # of ours would fail that attempt and mark the debtor's address bad.
+        recipients = tuple(r for r in (bounce.recipient, bounce.original_recipient) if r)
         await listener.on_report(StatusReport(
             ContactChannel.email, bounce.message_id, MessageStatus.failed, now,
             error=f"{bounce.status} {bounce.diagnostic}".strip(),
-            address_invalid=bounce.permanent,
+            address_invalid=bounce.permanent, recipients=recipients,
         ))  # fmt: skip
 
 
 def email_channel(settings: SmtpSettings, book: DeliveryBook, *, from_address: str,
                   bounce_address: str, opt_out: OptOut, reply_to: str | None = None,
                   on_bad_address: OnBadAddress | None = None,
-                  on_outcome: OnOutcome | None = None) -> MessageChannel:  # fmt: skip
+                  on_outcome: OnOutcome | None = None,
+                  authserv_id: str = "") -> MessageChannel:  # fmt: skip
     transport = SmtpTransport(settings, from_address=from_address, bounce_address=bounce_address,
-                              reply_to=reply_to)  # fmt: skip
+                              reply_to=reply_to, authserv_id=authserv_id)  # fmt: skip
     return MessageChannel(ContactChannel.email, transport, book, opt_out=opt_out,
                           on_bad_address=on_bad_address, on_outcome=on_outcome)  # fmt: skip

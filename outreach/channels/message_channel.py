@@ -27,7 +27,7 @@ from outreach.channels import (
     StatusReport,
     asks_to_stop,
 )
-from outreach.channels.delivery import Change, DeliveryBook, UnknownMessage
+from outreach.channels.delivery import Change, DeliveryBook, ForeignRecipient, UnknownMessage
 from store.models import ContactChannel
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,9 @@ class Transport(Protocol):
 
 class Listener(Protocol):
     async def on_report(self, report: StatusReport) -> bool: ...
+
+    async def on_unproven(self, address: str, subject: str, text: str, at: datetime,
+                          why: str) -> None: ...  # fmt: skip
 
     async def on_reply(self, address: str, text: str, *, provider_id: str | None = None,
                        in_reply_to: str | None = None, at: datetime | None = None) -> Reply: ...  # fmt: skip
@@ -159,6 +162,10 @@ class MessageChannel:
             try:
                 change = self.book.report(report)
                 break
+            except ForeignRecipient as exc:
+                log.warning("%s", exc)
+                refused(self.kind, "foreign_recipient")
+                return False
             except UnknownMessage as exc:
                 # Maybe a send under way, not recorded yet: look again once one ends.
                 remaining = deadline - loop.time()
@@ -178,6 +185,17 @@ class MessageChannel:
             await self.on_bad_address(BadAddress(self.kind, change.address, change.account_id,
                                                  change.attempt_id, report.error or ""))  # fmt: skip
         return True
+
+    async def on_unproven(self, address: str, subject: str, text: str, at: datetime,
+                          why: str) -> None:  # fmt: skip
+        """A message whose sender the gateway could not prove (an e-mail whose From:
+        its receiving server did not authenticate): it answers no attempt, asks no stop
+        and opens no chat on the account of the address it names (anyone can write any
+        From:); it is kept for a person (DeliveryBook.unproven) and counted."""
+        await asyncio.to_thread(self.book.unproven, self.kind, address, subject, text, at, why)
+        log.warning("%s message from an unproven sender kept for a person (%s)",
+                    self.kind.value, why)  # fmt: skip
+        refused(self.kind, "unproven_sender")
 
     async def on_reply(self, address: str, text: str, *, provider_id: str | None = None,
                        in_reply_to: str | None = None, at: datetime | None = None) -> Reply:  # fmt: skip

@@ -189,7 +189,8 @@ async def running_channels(settings: Settings, engine: Engine, *, opt_out: OptOu
                                     settings.smtp_password, settings.smtp_tls)  # fmt: skip
             channel = email_channel(smtp, book, from_address=sender, bounce_address=bounces,
                                     reply_to=settings.email_reply_to or None, opt_out=opt_out,
-                                    on_bad_address=on_bad_address, on_outcome=on_outcome)  # fmt: skip
+                                    on_bad_address=on_bad_address, on_outcome=on_outcome,
+                                    authserv_id=settings.inbound_email_authserv_id)  # fmt: skip
             assert isinstance(channel.transport, SmtpTransport)
             transport_box.append(channel.transport)
             running.senders["email"] = channel

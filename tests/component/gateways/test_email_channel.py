@@ -4,13 +4,15 @@ address, replies reaching the opt-out, and every malformed or hostile input refu
 
 from __future__ import annotations
 
+import contextlib
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 
 import aiosmtplib
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from support.messaging import Note, attempt_row, message_attempt
 from support.polling import until
 from support.ports import free_port
@@ -29,9 +31,11 @@ from outreach.channels import BadAddress, MessageNotSent, MessageRefused, Reply
 from outreach.channels.delivery import DeliveryBook
 from outreach.channels.email import SmtpTransport, email_channel, html_from_text, reply_words
 from outreach.channels.message_channel import MessageChannel
-from store.models import ContactChannel
+from store.db import transaction
+from store.models import AuditEntry, ContactChannel
 
 DEBTOR = "deudor@correo.example"
+MTA = "mx.cobranza.example"  # our receiving mail server's authserv-id
 BOUNCING = "noexiste@rebota.example"
 REFUSED = "bloqueado@correo.example"
 
@@ -68,6 +72,20 @@ class Rig:
 
 @pytest.fixture
 async def rig(engine: Engine) -> AsyncIterator[Rig]:
+    async with running_rig(engine) as running:
+        yield running
+
+
+@pytest.fixture
+async def proving_rig(engine: Engine) -> AsyncIterator[Rig]:
+    """A rig whose replies count as their From address's only when our receiving MTA
+    (authserv-id MTA) proves it (inbound_email_authserv_id)."""
+    async with running_rig(engine, authserv_id=MTA) as running:
+        yield running
+
+
+@contextlib.asynccontextmanager
+async def running_rig(engine: Engine, authserv_id: str = "") -> AsyncIterator[Rig]:
     mailbox, outcomes = Mailbox(), []
     inbox_port = free_port()
     sink = SmtpSink(fate=lambda r: ("5.1.1", "550 5.1.1 user unknown") if "rebota" in r else None,
@@ -78,15 +96,17 @@ async def rig(engine: Engine) -> AsyncIterator[Rig]:
         SmtpSettings("127.0.0.1", sink.port, tls="none", timeout_seconds=5), DeliveryBook(engine),
         from_address="avisos@cobranza.example", bounce_address="rebotes@cobranza.example",
         reply_to="respuestas@cobranza.example", opt_out=mailbox.opt_out,
-        on_bad_address=mailbox.bad_address, on_outcome=outcomes.append,
+        on_bad_address=mailbox.bad_address, on_outcome=outcomes.append, authserv_id=authserv_id,
     )  # fmt: skip
     transport = channel.transport
     assert isinstance(transport, SmtpTransport)
     inbox = SmtpListener(transport.on_mail)
     await inbox.start(port=inbox_port)
-    yield Rig(sink, inbox, channel, mailbox, outcomes)
-    await inbox.stop()
-    await sink.stop()
+    try:
+        yield Rig(sink, inbox, channel, mailbox, outcomes)
+    finally:
+        await inbox.stop()
+        await sink.stop()
 
 
 async def mail_to_inbox(rig: Rig, message: EmailMessage | bytes, sender: str = DEBTOR) -> None:
@@ -283,3 +303,83 @@ def test_given_replies_then_their_own_first_line_or_subject() -> None:
     assert html_from_text("a & b\nc\n\nd") == (
         '<!doctype html>\n<html lang="es"><body>\n<p>a &amp; b<br>c</p>\n<p>d</p>\n</body></html>'
     )
+
+
+def unproven_entries(engine: Engine) -> list[dict]:
+    with transaction(engine) as s:
+        return [json.loads(p) for p in s.scalars(select(AuditEntry.payload).where(
+            AuditEntry.kind == "reply_unproven").order_by(AuditEntry.id))]  # fmt: skip
+
+
+@pytest.mark.parametrize("results", [
+    None,  # no verdict at all
+    f"{MTA}; dmarc=fail header.from=correo.example",
+    f"{MTA}; dkim=pass header.d=otro.example; spf=softfail smtp.mailfrom=correo.example",
+    "mx.falso.example; dmarc=pass header.from=correo.example",  # another server's word
+])  # fmt: skip
+async def test_given_a_trusted_mta_when_a_baja_is_not_proven_then_it_acts_on_no_account_and_waits_for_a_person(
+    proving_rig: Rig, engine: Engine, results: str | None
+) -> None:
+    """Anyone can write any From:: a mail naming the debtor's address was the debtor's
+    reply (the attempt answered), their "BAJA" (e-mail stopped for every account with
+    that address) and their chat. With inbound_email_authserv_id set, only our MTA's
+    Authentication-Results proving the From address make it so; any other mail answers
+    nothing, stops nothing, and is kept for a person with why."""
+    attempt = message_attempt(engine, ContactChannel.email, DEBTOR)
+    message_id = await proving_rig.channel.send(Note(attempt, "Aviso"))
+    before = refused_count("unproven_sender")
+    forged = reply_mail("BAJA", f"<{message_id}@cobranza.example>")
+    if results is not None:
+        forged["Authentication-Results"] = results
+    await mail_to_inbox(proving_rig, forged)
+    assert proving_rig.mailbox.replies == []  # no opt-out
+    assert attempt_row(engine, attempt.attempt_id).result == "sent"
+    [kept] = unproven_entries(engine)
+    assert (kept["address"], kept["text"].strip(), kept["channel"]) == (DEBTOR, "BAJA", "email")
+    assert kept["why"]
+    assert refused_count("unproven_sender") == before + 1
+
+
+@pytest.mark.parametrize("results", [
+    f"{MTA}; dmarc=pass (p=reject) header.from=correo.example",
+    f"{MTA.upper()}; dkim=pass header.d=Correo.Example header.s=s1",
+    f"{MTA} 1; spf=pass smtp.mailfrom=deudor@correo.example",
+])  # fmt: skip
+async def test_given_a_trusted_mta_when_it_proves_the_from_address_then_the_reply_is_the_debtors(
+    proving_rig: Rig, engine: Engine, results: str
+) -> None:
+    attempt = message_attempt(engine, ContactChannel.email, DEBTOR)
+    message_id = await proving_rig.channel.send(Note(attempt, "Aviso"))
+    own = reply_mail("BAJA", f"<{message_id}@cobranza.example>")
+    own["Authentication-Results"] = results
+    await mail_to_inbox(proving_rig, own)
+    [reply] = proving_rig.mailbox.replies
+    assert (reply.text, reply.attempt_id) == ("BAJA", attempt.attempt_id)
+    assert attempt_row(engine, attempt.attempt_id).result == "replied"
+    assert unproven_entries(engine) == []
+
+
+async def test_given_a_bounce_naming_our_message_but_another_recipient_then_nothing_is_marked(
+    rig: Rig, engine: Engine
+) -> None:
+    """A bounce names the address that failed, and the Message-ID of ours it bounced:
+    a forged one naming a message of ours failed that attempt and marked the debtor's
+    address bad whatever recipient it named. The recipient must be the one the message
+    went to; a bounce of the message to its own address still marks it."""
+    attempt = message_attempt(engine, ContactChannel.email, DEBTOR)
+    await rig.channel.send(Note(attempt, "Aviso"))
+    [sent] = rig.sink.received
+    before = refused_count("foreign_recipient")
+
+    def bounce(recipient: str) -> bytes:
+        return build_dsn(sent.message, recipient=recipient, status="5.1.1",
+                         diagnostic="550 5.1.1 user unknown", reporting_mta="mx.example",
+                         postmaster="postmaster@mx.example", to="rebotes@cobranza.example")  # fmt: skip
+
+    await mail_to_inbox(rig, bounce("otro@correo.example"), sender="")
+    assert refused_count("foreign_recipient") == before + 1
+    assert attempt_row(engine, attempt.attempt_id).result == "sent"
+    assert rig.mailbox.bad == []
+    await mail_to_inbox(rig, bounce(f"<{DEBTOR.upper()}>"), sender="")
+    assert attempt_row(engine, attempt.attempt_id).result == "failed"
+    assert [b.address for b in rig.mailbox.bad] == [DEBTOR]
