@@ -10,12 +10,12 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Engine, and_, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from cobrador.ground.money_words import money_format
 from field.plans import field_agents
 from field.questionnaire import questionnaire
-from field.visit_rules import VisitCheck, plan_instant
+from field.visit_rules import VisitCheck, check_many, plan_instant
 from store.db import transaction
 from store.geo import distance_m
 from store.models import Account, Disposition, FieldVisit, Role, User, VisitStatus
@@ -39,7 +39,11 @@ def agent_day(
     and protection, a dispute, the country's visit rule, the caps): one compliance now
     forbids (the account became protected, disputed, paid or opted out of visits
     since the route was planned or downloaded) carries `blocked` with its reasons, is
-    out of the route's legs and length, and the app offers no check-in for it.
+    out of the route's legs and length, and the app offers no check-in for it. The app
+    reloads its day every 30 s: the checks go together (visit_rules.check_many), a
+    few reads of SQL for the whole day whatever its length, every input read fresh
+    (nothing kept between reloads: a visit forbidden a second ago is never shown
+    allowed).
 
     A visit cancelled after the agent arrived (field/visits.py EVIDENCE_ONLY) stays on
     the day as `cancelled` with `evidence`: "arrived" (its result may still be given,
@@ -60,15 +64,16 @@ def agent_day(
                 ),
             )
             .order_by(FieldVisit.route_position, FieldVisit.id)
+            .options(selectinload(Account.phones))
         ).all()
+        blocks = _blocked(session, [(v, a) for v, a in rows], day, check)
         visits, stages = [], set()
         previous: tuple[float, float] | None = None
         total = 0.0
         for visit, account in rows:
             point = _point(account)
             leg = None
-            blocked = _blocked(session, account, day, check) if (
-                check is not None and visit.status == VisitStatus.planned.value) else ()  # fmt: skip
+            blocked = blocks.get(visit.id, ())
             if visit.status == VisitStatus.planned.value and point is not None and not blocked:
                 if previous is not None:
                     leg = distance_m(*previous, *point)
@@ -95,14 +100,31 @@ def agent_day(
         }
 
 
-def _blocked(session: Session, account: Account, day: date, check: VisitCheck) -> tuple[str, ...]:
-    """Why compliance forbids visiting `account` on `day` now; () when it allows it.
-    Fails closed: no zone to judge the day in is a reason."""
-    at = plan_instant(account, day)
-    if at is None:
-        return ("timezone_unknown",)
-    decision = check(session, account, at)
-    return () if decision.allowed else tuple(decision.reasons) or ("blocked",)
+def _blocked(
+    session: Session,
+    rows: list[tuple[FieldVisit, Account]],
+    day: date,
+    check: VisitCheck | None,
+) -> dict[int, tuple[str, ...]]:
+    """Why compliance forbids each visit still to make on `day` now, by visit id (those
+    it allows are absent). Fails closed: no zone to judge the day in is a reason."""
+    if check is None:
+        return {}
+    out: dict[int, tuple[str, ...]] = {}
+    asked: list[tuple[int, tuple[Account, datetime]]] = []
+    for visit, account in rows:
+        if visit.status != VisitStatus.planned.value:
+            continue
+        at = plan_instant(account, day)
+        if at is None:
+            out[visit.id] = ("timezone_unknown",)
+        else:
+            asked.append((visit.id, (account, at)))
+    decisions = check_many(check, session, [item for _, item in asked])
+    for (visit_id, _), decision in zip(asked, decisions, strict=True):
+        if not decision.allowed:
+            out[visit_id] = tuple(decision.reasons) or ("blocked",)
+    return out
 
 
 def _evidence(visit: FieldVisit) -> str | None:

@@ -4,22 +4,31 @@ that decision as evidence (a `decisions` row and its audit entry, like a call's)
 
 A visit is checked twice: when it is planned (at noon of the planned day in the
 debtor's time: the day's rules, the account's status, the country's visit rule)
-and at check-in (the instant the agent reports, hours included).
+and at check-in (the instant the agent reports, hours included). The field app's
+day checks its visits still to make again on every reload (field/day.py): those
+checks go together (`check_many`), reading the linked accounts, their protections
+and the contact ledger once for all of them, fresh every time.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from compliance.caps import DEFAULT_HORIZON, AccountHistory, Event
-from compliance.debtor_accounts import accounts_counted_together, linked_protection
+from compliance.debtor_accounts import (
+    SharedNumbers,
+    accounts_counted_together,
+    protections_of,
+    shared_numbers,
+)
 from compliance.engine import CallRequest, CounterSnapshot, Decision, Engine, StaticRegistries
 from compliance.jurisdiction import debtor_profile
 from compliance.ledger import load_history
@@ -98,19 +107,57 @@ def record_decision(
     return row
 
 
-def profile_visit_check(profiles: Mapping[str, Profile]) -> VisitCheck:
+def profile_visit_check(profiles: Mapping[str, Profile]) -> ProfileVisitCheck:
     """The visit check the console uses: compliance's rules for the `visit` channel
     (the profile's channel table: hours, days and holidays in the debtor's time, CO's
     signed authorisation, account status and legal stage, visit and contact caps
     across channels), with the debtor's counters read from the contact ledger in SQL.
     Any failure to build the request fails closed, the decision saying why."""
-    rules = Engine()
+    return ProfileVisitCheck(profiles)
 
-    def check(session: Session, account: Account, at: datetime) -> Decision:
-        campaign = session.get(Campaign, account.campaign_id) if account.campaign_id else None
+
+class ProfileVisitCheck:
+    """A `VisitCheck` (called for one account) that also checks many at once (`many`):
+    the same decisions, with the SQL every check reads (the linked accounts, their
+    protections, the contact ledger) read once for all of them."""
+
+    def __init__(self, profiles: Mapping[str, Profile]) -> None:
+        self._profiles = profiles
+        self._rules = Engine()
+
+    def __call__(self, session: Session, account: Account, at: datetime) -> Decision:
+        return self.many(session, [(account, at)])[0]
+
+    def many(self, session: Session, items: Sequence[tuple[Account, datetime]]) -> list[Decision]:
+        if not items:
+            return []
+        engine = session.get_bind()
+        numbers = {a.id: tuple(p.number_e164 for p in a.phones) for a, _ in items}
+        try:
+            shared: SharedNumbers | None = shared_numbers(engine, numbers)  # type: ignore[arg-type]
+        except SQLAlchemyError:
+            log.warning("accounts linked to %s unreadable; visits refused", sorted(numbers))
+            shared = None
+        inherited = _inherited_protections(engine, [a for a, _ in items], shared)
+        counters = _ledger_snapshots(engine, items, shared)
+        campaign_ids = sorted({a.campaign_id for a, _ in items if a.campaign_id is not None})
+        campaigns = {c.id: c for c in session.scalars(
+            select(Campaign).where(Campaign.id.in_(campaign_ids)))} if campaign_ids else {}  # fmt: skip
+        return [self._evaluate(account, at, campaigns.get(account.campaign_id or 0),
+                               inherited.get(account.id), counters[i])
+                for i, (account, at) in enumerate(items)]  # fmt: skip
+
+    def _evaluate(
+        self,
+        account: Account,
+        at: datetime,
+        campaign: Campaign | None,
+        inherited: str | None,
+        counters: CounterSnapshot,
+    ) -> Decision:
         try:
             profile = debtor_profile(
-                profiles,
+                self._profiles,
                 account.country,
                 campaign_profile=campaign.profile if campaign else None,
                 campaign_overrides=(campaign.config or {}).get("compliance") if campaign else None,
@@ -120,31 +167,92 @@ def profile_visit_check(profiles: Mapping[str, Profile]) -> VisitCheck:
             log.warning("no usable profile for account %s; visit refused", account.id)
             return Decision(False, ("country_unknown",), "", {}, None, None, at)
         facts = account_facts(account)
-        if not (facts.protection or "").strip():
+        if not (facts.protection or "").strip() and inherited:
             # A protected person marked on another of their accounts (the same number).
-            try:
-                numbers = tuple(p.number_e164 for p in account.phones)
-                inherited = linked_protection(session.get_bind(), account.id, numbers)  # type: ignore[arg-type]
-            except SQLAlchemyError:
-                log.warning("protections of accounts linked to %s unreadable; refused", account.id)
-                inherited = "unknown"  # fail closed: the engine refuses an unknown value
-            if inherited:
-                facts = replace(facts, protection=inherited)
+            facts = replace(facts, protection=inherited)
         request = CallRequest(
             account=facts,
             phone=None,
             profile=profile,
             registries=StaticRegistries(),  # registries list numbers: none binds a visit
-            counters=ledger_counters(
-                session, account.id, at, tuple(p.number_e164 for p in account.phones)
-            ),  # fmt: skip
+            counters=counters,
             campaign_id=account.campaign_id,
             channel=ContactChannel.visit.value,
             reach_seconds=VISIT_REACH.total_seconds(),
         )
-        return rules.evaluate(request, at)
+        return self._rules.evaluate(request, at)
 
-    return check
+
+def check_many(
+    check: VisitCheck, session: Session, items: Sequence[tuple[Account, datetime]]
+) -> list[Decision]:
+    """The decisions for many visits: at once when the check can (`ProfileVisitCheck`),
+    else one by one (a test's fake)."""
+    many = getattr(check, "many", None)
+    if many is not None:
+        return list(many(session, items))
+    return [check(session, account, at) for account, at in items]
+
+
+def _inherited_protections(
+    engine: object, accounts: Sequence[Account], shared: SharedNumbers | None
+) -> dict[int, str]:
+    """The protection each account without one of its own takes from a linked account
+    (the same person); "unknown" when unreadable (the engine refuses it: fail closed)."""
+    need = [a.id for a in accounts if not (a.protection or "").strip()]
+    if not need:
+        return {}
+    if shared is None:
+        return dict.fromkeys(need, "unknown")
+    linked = sorted({other for a in need for other in shared.person.get(a, ())})
+    try:
+        found = protections_of(engine, linked) if linked else {}  # type: ignore[arg-type]
+    except SQLAlchemyError:
+        log.warning("protections of accounts linked to %s unreadable; refused", need)
+        return dict.fromkeys(need, "unknown")
+    out: dict[int, str] = {}
+    for a in need:
+        protection = next((found[o] for o in shared.person.get(a, ()) if o in found), None)
+        if protection:
+            out[a] = protection
+    return out
+
+
+def _ledger_snapshots(
+    engine: object, items: Sequence[tuple[Account, datetime]], shared: SharedNumbers | None
+) -> list[CounterSnapshot]:
+    """Each item's counters from one read of the ledger for every account counted (each
+    with its linked ones); unreadable: every cap fails."""
+    if shared is None:
+        return [CounterSnapshot(available=False) for _ in items]
+    together = {a.id: (a.id, *shared.caps.get(a.id, ())) for a, _ in items}
+    ids = sorted({i for group in together.values() for i in group})
+    try:
+        histories = load_history(engine, ids, min(at for _, at in items) - DEFAULT_HORIZON)  # type: ignore[arg-type]
+    except SQLAlchemyError:
+        log.warning("contact ledger unreadable for accounts %s", ids, exc_info=True)
+        return [CounterSnapshot(available=False) for _ in items]
+    return [_snapshot((histories[i] for i in together[a.id]), at - DEFAULT_HORIZON)
+            for a, at in items]  # fmt: skip
+
+
+def _snapshot(histories: Iterable[AccountHistory], since: datetime) -> CounterSnapshot:
+    """The counters of one debtor's accounts together, events after `since` only."""
+    after = since.timestamp()
+    history = AccountHistory()
+    for one in histories:
+        history.attempts += [e for e in one.attempts if e.at > after]
+        history.contacts += [e for e in one.contacts if e.at > after]
+        history.abandons += [e for e in one.abandons if e.at > after]
+    calls, others = _split(history.attempts)
+    contacts, other_contacts = _split(history.contacts)
+    return CounterSnapshot(
+        attempts=calls,
+        contacts=contacts,
+        abandons=tuple(e.at for e in history.abandons),
+        other_attempts=others,
+        other_contacts=other_contacts,
+    )
 
 
 def ledger_counters(
@@ -161,20 +269,7 @@ def ledger_counters(
     except SQLAlchemyError:
         log.warning("contact ledger unreadable for account %s", account_id, exc_info=True)
         return CounterSnapshot(available=False)
-    history = AccountHistory()
-    for one in histories.values():
-        history.attempts += one.attempts
-        history.contacts += one.contacts
-        history.abandons += one.abandons
-    calls, others = _split(history.attempts)
-    contacts, other_contacts = _split(history.contacts)
-    return CounterSnapshot(
-        attempts=calls,
-        contacts=contacts,
-        abandons=tuple(e.at for e in history.abandons),
-        other_attempts=others,
-        other_contacts=other_contacts,
-    )
+    return _snapshot(histories.values(), at - DEFAULT_HORIZON)
 
 
 def _split(events: list[Event]) -> tuple[tuple[float, ...], tuple[tuple[str, float], ...]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from field_fixtures import NOW, TODAY, FakeCheck, FieldSeed, seed_field
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, event, select, update
 
 from compliance.profile import load_profiles
 from field import plans, visits
@@ -13,7 +13,7 @@ from field.checkin import Fix
 from field.day import agent_day
 from field.visit_rules import profile_visit_check
 from store.db import transaction
-from store.models import Account, FieldVisit
+from store.models import Account, CallAttempt, FieldVisit, Phone
 
 CHECK = profile_visit_check(load_profiles())
 
@@ -85,3 +85,66 @@ def test_given_visits_cancelled_then_only_those_the_agent_reached_stay_on_her_da
     assert shown == {"MX-0": ("cancelled", "recorded"), "MX-2": ("planned", None)}
     with transaction(engine) as s:
         assert s.get(FieldVisit, by_ref["MX-4"]).status == "cancelled"  # type: ignore[union-attr]
+
+
+def _statements(engine: Engine, agent_id: int) -> tuple[int, dict[str, object]]:
+    seen: list[str] = []
+
+    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        day = agent_day(engine, agent_id, TODAY, CHECK)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    return len(seen), day
+
+
+def test_given_a_longer_route_when_the_app_reloads_its_day_then_the_compliance_recheck_reads_sql_a_bounded_number_of_times(
+    engine: Engine,
+) -> None:
+    """The app reloads its day every 30 s and each visit still to make is checked again:
+    that read the debtor's phones, linked accounts (twice), their protections and the
+    contact ledger once per visit, five to six statements each. Now the checks of one
+    day read each of those once for every visit together; the decisions are the same."""
+    seed = seed_field(engine, n_mx=9)
+    plan(engine, seed, ["MX-0", "MX-5"])
+    with transaction(engine) as s:  # a debtor's other debt, protected: still seen
+        s.execute(update(Account).where(Account.id == seed.accounts["MX-8"])
+                  .values(protection="deceased"))  # fmt: skip
+        number = s.scalars(
+            select(Phone.number_e164).where(Phone.account_id == seed.accounts["MX-8"])
+        ).first()
+        s.add(Phone(account_id=seed.accounts["MX-5"], number_e164=number, position=2, consent=True))
+    short, _ = _statements(engine, seed.agents["lucia"])
+    plan(engine, seed, ["MX-1", "MX-2", "MX-3", "MX-4", "MX-6"])
+    long, day = _statements(engine, seed.agents["lucia"])
+    assert long == short, (short, long)
+    flagged = {v["account_ref"]: v["blocked"] for v in day["visits"]}
+    assert flagged["MX-5"] and not any(flagged[f"MX-{i}"] for i in (0, 1, 2, 3, 4, 6))
+
+
+def test_given_the_day_reloaded_when_a_linked_debt_is_protected_or_a_visit_made_elsewhere_then_the_next_reload_forbids_it(
+    engine: Engine, seed: FieldSeed
+) -> None:
+    """Nothing is kept between reloads: what changes in another account or in the
+    contact ledger after a reload is seen by the next one (never shown allowed)."""
+    plan(engine, seed, ["MX-0", "MX-1", "MX-2"])
+    first = agent_day(engine, seed.agents["lucia"], TODAY, CHECK)
+    assert [v["blocked"] for v in first["visits"]] == [[], [], []]
+    with transaction(engine) as s:
+        # MX-0's debtor is the debtor of MX-4, now reported deceased.
+        number = s.scalars(
+            select(Phone.number_e164).where(Phone.account_id == seed.accounts["MX-0"])
+        ).first()
+        s.add(Phone(account_id=seed.accounts["MX-4"], number_e164=number, position=2, consent=True))
+        s.execute(update(Account).where(Account.id == seed.accounts["MX-4"])
+                  .values(protection="deceased"))  # fmt: skip
+        # MX-1's debtor was visited this morning by someone else (a visit a day in MX).
+        s.add(CallAttempt(account_id=seed.accounts["MX-1"], channel="visit", source="field",
+                          started_at=NOW, answered_at=NOW, ended_at=NOW, result="contact",
+                          right_party_contact=True))  # fmt: skip
+    second = agent_day(engine, seed.agents["lucia"], TODAY, CHECK)
+    flagged = {v["account_ref"]: v["blocked"] for v in second["visits"]}
+    assert flagged["MX-0"] and flagged["MX-1"] and not flagged["MX-2"], flagged
