@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, select
+from sqlalchemy import Engine, delete, func, select, update
 
 from field.checkin import CLOCK_SKEW, Fix
 from store import audit
@@ -98,7 +98,8 @@ def end_shift(engine: Engine, agent_id: int, actor: str, now: datetime) -> None:
 def report(engine: Engine, agent_id: int, fix: Fix, battery: object, now: datetime) -> bool:
     """Keep a position if the agent is on shift and shares it; False when it was not kept
     (off shift, no consent, too soon after the last one, vaguer than MAX_ACCURACY_M).
-    ShiftError for bad values."""
+    ShiftError for bad values. Reports of one shift at once are judged one after the
+    other (the shift's row is locked): never two within MIN_INTERVAL."""
     level = _battery(battery)
     with transaction(engine) as session:
         shift = _open(session, agent_id, now)
@@ -107,6 +108,9 @@ def report(engine: Engine, agent_id: int, fix: Fix, battery: object, now: dateti
             return False
         if fix.accuracy_m > MAX_ACCURACY_M:
             return False
+        # The rate check and the write are one step: two reports at once (two tabs, a
+        # retry) both read no recent position and both were kept.
+        _hold(session, shift.id)
         last = session.scalar(
             select(func.max(FieldPosition.at)).where(FieldPosition.shift_id == shift.id)
         )
@@ -116,6 +120,17 @@ def report(engine: Engine, agent_id: int, fix: Fix, battery: object, now: dateti
                                   latitude=fix.lat, longitude=fix.lon,
                                   accuracy_m=fix.accuracy_m, battery=level))  # fmt: skip
         return True
+
+
+def _hold(session: Any, shift_id: int) -> None:
+    """The shift's row locked for this transaction (PostgreSQL: FOR UPDATE; SQLite: the
+    write lock an update takes), so the reports of one shift are judged one after the
+    other, each seeing the position the one before kept."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(FieldShift.id).where(FieldShift.id == shift_id).with_for_update())
+    else:
+        session.execute(update(FieldShift).where(FieldShift.id == shift_id)
+                        .values(id=FieldShift.id))  # fmt: skip
 
 
 def _battery(value: object) -> float | None:

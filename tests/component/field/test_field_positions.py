@@ -3,11 +3,12 @@ purged (and the purge audited); a shift left open ends by itself."""
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
 from field_fixtures import NOW, FieldSeed, seed_field
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session
 
 from field import positions
@@ -112,3 +113,53 @@ def test_given_a_fix_kilometres_wide_then_not_kept_and_the_last_good_one_shown(
     [shown] = positions.last_positions(engine, later)
     assert (shown["lat"], shown["accuracy_m"]) == (19.36, positions.MAX_ACCURACY_M)
     assert count(engine) == 2
+
+
+def test_given_two_reports_of_one_shift_at_once_then_only_one_passes_the_rate_check(
+    engine: Engine, seed: FieldSeed
+) -> None:
+    """The rate check read the shift's last position and wrote the new one without a
+    lock: two reports at once (two tabs, a retry) both read no recent position and
+    both were kept. The first report is held just before it writes its position until
+    the second has reached either its own write (it passed the check too) or the
+    shift's lock (where it now waits for the first to commit)."""
+    lucia = seed.agents["lucia"]
+    positions.start_shift(engine, lucia, "user:lucia", True, NOW - timedelta(minutes=5))
+    role = threading.local()
+    second_arrived = threading.Event()
+
+    def hold(conn: object, cursor: object, statement: str, *args: object) -> None:
+        text = " ".join(statement.split()).lower()
+        writes = text.startswith("insert into field_positions")
+        locks = text.startswith("update field_shifts") or (
+            "from field_shifts" in text and "for update" in text
+        )
+        who = getattr(role, "name", None)
+        if who == "second" and (writes or locks):
+            second_arrived.set()
+        elif who == "first" and writes:
+            assert second_arrived.wait(30), "the second report never got to the check"
+
+    kept: dict[str, bool] = {}
+    errors: list[BaseException] = []
+
+    def report(name: str) -> None:
+        role.name = name
+        try:
+            kept[name] = positions.report(engine, lucia, fix(NOW), 0.8, NOW)
+        except BaseException as exc:  # noqa: BLE001 - reported by the test below
+            errors.append(exc)
+
+    event.listen(engine, "before_cursor_execute", hold)
+    try:
+        first = threading.Thread(target=report, args=("first",))
+        second = threading.Thread(target=report, args=("second",))
+        first.start()
+        second.start()
+        first.join()
+        second.join()
+    finally:
+        event.remove(engine, "before_cursor_execute", hold)
+    assert errors == []
+    assert count(engine) == 1
+    assert sorted(kept.values()) == [False, True]
