@@ -427,11 +427,17 @@ class PredictivePolicy:
                 else 0
             )
             self.answer_shift = 1.0
+            end = _settled_end(samples)
             if since and ring.human_rate > 0:
                 # The split is the most extreme one seen, so the rate after it
                 # errs towards the change: steer on its upper bound (too high
                 # an answer rate only places fewer calls).
-                after = [x for x in samples[since:] if x.outcome != "ringing"]
+                # Only the settled calls (before the first still ringing): the
+                # ones after it that ended are the quick ones (persons, machines,
+                # busy, failed; no unanswered call ends before its timeout), so
+                # counting them read a 12 % answer rate as 30 % right after a
+                # burst of calls, and the floor starved for an hour (drift-20).
+                after = samples[since:end] if since < end else ()
                 humans = sum(1 for x in after if x.outcome == "human")
                 level = wilson_upper(humans, len(after), self.drift_level_z)
                 self.answer_shift = level / ring.human_rate
@@ -444,7 +450,12 @@ class PredictivePolicy:
                     ring.samples,
                     ring.at_risk,
                 )
-            settled = sum(1 for x in samples[since:] if x.outcome != "ringing")
+            # The level after a change is the settled calls' (above); the whole
+            # window's is the ring model's, which counts the calls still ringing
+            # as censored, so every ended call is behind it.
+            settled = (
+                max(0, end - since) if since else sum(1 for x in samples if x.outcome != "ringing")
+            )
             if self._memory is not None:
                 ring, settled = self._with_memory(samples, since, ring, settled, s.now)
             self.rate_error = (

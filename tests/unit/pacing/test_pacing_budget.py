@@ -205,6 +205,33 @@ def test_given_the_answer_rate_fell_when_predictive_then_it_dials_on_the_rate_si
     assert following.answer_shift < 1.0
 
 
+def test_given_a_burst_still_ringing_when_the_rate_fell_then_the_level_is_the_settled_calls():
+    # The fall of _fell_snapshot, then a burst of 300 calls just placed: the
+    # persons among them answered (8 s), the rest still ring (no_answer comes
+    # at 25 s). The ended ones are all persons: counted, they read the rate
+    # since the change as far higher than it is, and the policy starved.
+    settled = _ring_samples([0.3], 600, seed=21) + _ring_samples([0.12], 200, seed=22)
+    rng = random.Random(23)
+    burst = [RingSample(3.0, "ringing")] + [
+        RingSample(8.0, "human") if rng.random() < 0.12 else RingSample(5.0, "ringing")
+        for _ in range(299)
+    ]
+    s = dataclasses.replace(
+        snapshot(talking=[235.0] * 20, ready=2), ring_samples=tuple(settled + burst)
+    )
+    policy = PredictivePolicy(budget_guard=False)
+    policy.calls_to_place(s)
+    since = answer_change_point(s.ring_samples, 3.0, 50)
+    assert 600 <= since < 800
+    after = settled[since:]
+    humans = sum(x.outcome == "human" for x in after)
+    assert policy._ring is not None
+    assert policy._ring.human_rate == pytest.approx(wilson_upper(humans, len(after), 1.0))
+    assert policy.rate_error == pytest.approx(
+        answer_rate_error(policy._ring.human_rate, len(after))
+    )
+
+
 def following_change(s) -> int:
     return answer_change_point(s.ring_samples, 3.0, 50)
 
