@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,7 +58,8 @@ def make_row(header: list[str], line: int, raw: list[str]) -> CsvRow:
         )
     cells = raw if len(raw) >= width else raw + [""] * (width - len(raw))
     row.values = dict(zip(header, map(str.strip, cells), strict=False))
-    if "\x00" in "".join(raw):
+    joined = "".join(raw)
+    if "\x00" in joined:
         # PostgreSQL text cannot hold it, and no name, number or date has one: the
         # file is most likely a spreadsheet's binary or UTF-16 saved under .csv.
         column = next((h for h, c in zip(header, raw, strict=False) if "\x00" in c), "")
@@ -66,7 +68,29 @@ def make_row(header: list[str], line: int, raw: list[str]) -> CsvRow:
                 line, column, "contains a NUL character (byte 0x00); save the file as UTF-8 CSV"
             )
         )
+    elif _HIDDEN.search(joined):
+        for column, cell in zip(header, raw, strict=False):
+            if found := _HIDDEN.search(cell):
+                row.errors.append(RowError(line, column, _hidden_reason(found.group())))
+                break
     return row
+
+
+# Characters no name, address, number or reference holds, that change what a
+# person reads: C0/C1 controls (an ESC sequence recolours or rewrites the
+# terminal a log or `cobrador check` prints to) and the bidirectional embeddings,
+# overrides and isolates (a name that shows reversed on the agent's screen).
+# Tab, line feed and carriage return stay: a quoted address may span lines.
+_HIDDEN = re.compile("[\x01-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _hidden_reason(char: str) -> str:
+    code = f"U+{ord(char):04X}"
+    if "\u202a" <= char <= "\u202e" or "\u2066" <= char <= "\u2069":
+        return (
+            f"contains a text-direction control ({code}) that changes how the text reads; remove it"
+        )
+    return f"contains a control character ({code}); remove it (was the file exported as text?)"
 
 
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")

@@ -96,6 +96,37 @@ def test_given_a_nul_in_a_cell_then_that_row_refused_with_its_column(
     assert accounts(engine) == 0
 
 
+@pytest.mark.parametrize(
+    ("name", "says"),
+    [
+        ("Ana\x1b[2J\x1b[31mPérez", "control character (U+001B)"),  # clears a terminal
+        ("Ana \u202eZEREP", "text-direction control (U+202E)"),  # shows reversed
+        ("Ana \u2067Pérez\u2069", "text-direction control (U+2067)"),
+        ("Ana\x7fPérez", "control character (U+007F)"),
+        ("Ana\x85Pérez", "control character (U+0085)"),
+    ],
+)
+def test_given_a_control_character_in_a_cell_then_that_row_refused_with_its_column(
+    engine: Engine, tmp_path: Path, name: str, says: str
+) -> None:
+    data = (HEADER + GOOD + f"A2,{name},MX,1,MXN,\n").encode()
+    result = import_accounts(engine, write(tmp_path, data), today=TODAY)
+    assert not result.written
+    [error] = result.errors
+    assert (error.line, error.column) == (3, "debtor_name")
+    assert says in error.reason
+    assert accounts(engine) == 0
+
+
+def test_given_a_tab_and_a_line_break_in_quoted_cells_then_the_row_is_imported(
+    engine: Engine, tmp_path: Path
+) -> None:
+    data = (HEADER + 'A2,"Ana\tMaría\nPérez",MX,1,MXN,\n').encode()
+    result = import_accounts(engine, write(tmp_path, data), today=TODAY)
+    assert not result.errors
+    assert accounts(engine) == 1
+
+
 def test_given_a_nul_in_the_header_then_a_file_error(engine: Engine, tmp_path: Path) -> None:
     data = ("external_ref,debtor_name,coun\x00try,balance\n" + "A1,Ana,MX,1\n").encode()
     with pytest.raises(ImportFileError, match="NUL"):
