@@ -258,6 +258,8 @@ FIELD_APP_TEXTS = {
     "no": N_("No"),
     "logout_pending_one": N_("No puede salir todavía: 1 operación no se ha enviado. Conéctese a "
                              "internet y pulse «Sincronizar»; podrá salir cuando se haya enviado."),
+    "logout_offline": N_("No se pudo cerrar la sesión: no hay conexión con el servidor. "
+                         "Inténtelo de nuevo cuando tenga conexión."),
     "logout_pending_many": N_("No puede salir todavía: {n} operaciones no se han enviado. Conéctese "
                               "a internet y pulse «Sincronizar»; podrá salir cuando se hayan enviado."),
 }  # fmt: skip

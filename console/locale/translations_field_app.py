@@ -52,6 +52,8 @@ FIELD_APP_EN = {
         "You cannot log out yet: 1 operation has not been sent. Connect to the internet and "
         "press “Sync”; you can log out once it has been sent."
     ),
+    "No se pudo cerrar la sesión: no hay conexión con el servidor. Inténtelo de nuevo cuando "
+    "tenga conexión.": "The session could not be closed: the server cannot be reached. Try again when online.",
     "No puede salir todavía: {n} operaciones no se han enviado. Conéctese a internet y pulse "
     "«Sincronizar»; podrá salir cuando se hayan enviado.": (
         "You cannot log out yet: {n} operations have not been sent. Connect to the internet and "

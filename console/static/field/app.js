@@ -580,19 +580,40 @@
       const n = (await outboxAll()).length;
       if (n) {
         // Queued results are evidence of visits made: never dropped to log out.
-        const el = $("logout-msg");
-        el.textContent = n === 1 ? T.logout_pending_one : fill(T.logout_pending_many, { n });
-        el.hidden = false;
-        window.scrollTo(0, 0);
+        showLogoutMsg(n === 1 ? T.logout_pending_one : fill(T.logout_pending_many, { n }));
+        return;
+      }
+      // The server ends the session first: wiped but still logged in, the phone would
+      // hand the next person her session (and her route at the next download).
+      if (!(await endSession())) {
+        showLogoutMsg(T.logout_offline);
         return;
       }
       await wipeMine();
     } catch (_) {
-      return; // a storage error: stay logged in rather than leave the data behind
+      return; // a storage error: the data stays rather than half of it
     } finally {
       form.querySelector("button").disabled = false;
     }
-    form.submit();
+    window.location.replace("/login");
+  }
+
+  // True once the server has no session of hers (ended now, or already gone).
+  async function endSession() {
+    try {
+      const res = await fetch("/logout", { method: "POST", credentials: "same-origin",
+                                           headers: { "X-CSRF-Token": csrf }, redirect: "manual" });
+      return res.type === "opaqueredirect" || res.status < 500;
+    } catch (_) {
+      return false; // no network: nothing ended
+    }
+  }
+
+  function showLogoutMsg(text) {
+    const el = $("logout-msg");
+    el.textContent = text;
+    el.hidden = false;
+    window.scrollTo(0, 0);
   }
 
   // This agent's route, answers, clock note and the kept page (names, addresses,

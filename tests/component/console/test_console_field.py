@@ -867,6 +867,9 @@ async def test_given_a_shared_phone_then_the_field_page_is_never_kept_by_the_bro
         )
         assert config["t"]["logout_pending_one"].startswith(one)
         assert config["t"]["logout_pending_many"].startswith(many)
+        assert config["t"]["logout_offline"].startswith(
+            {"es": "No se pudo cerrar la sesión", "en": "The session could not be closed"}[lang]
+        )
 
 
 async def test_given_a_visit_cancelled_while_the_agent_was_at_the_door_then_the_console_says_so_in_her_language(

@@ -464,6 +464,15 @@ def test_given_a_result_not_yet_sent_when_the_agent_logs_out_then_refused_until_
     page.reload()  # served through the service worker, which kept the page
     page.wait_for_selector("body[data-ready='1']")
     page.context.set_offline(True)
+    # Offline the server cannot end the session: wiped but still logged in, the phone
+    # would hand the next person her session. Nothing is wiped, she stays.
+    page.click("#logout button")
+    expect(page.locator("#logout-msg")).to_have_text(
+        "No se pudo cerrar la sesión: no hay conexión con el servidor. Inténtelo de nuevo "
+        "cuando tenga conexión."
+    )
+    assert page.url.endswith("/field/")
+    expect(page.locator("#route li")).to_have_count(4)
     open_visit(page, "María López Hernández")
     page.click("#checkin")
     expect(page.locator("#pending")).to_have_text("1 pendiente")
@@ -489,6 +498,9 @@ def test_given_a_result_not_yet_sent_when_the_agent_logs_out_then_refused_until_
     # open offline for the next person.
     kept = page.evaluate(PHONE_STORAGE)
     assert kept == {"databases": {}, "local": [], "pages": []}
+    # And the session is over on the server too.
+    page.goto(f"{tuesday_console}/field/")
+    assert "/login" in page.url
     page.context.close()
 
 
