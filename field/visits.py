@@ -17,8 +17,9 @@ would (console/agent_service.py does the same for calls).
 A visit the supervisor cancelled while the agent, offline, was already at the door
 is no longer the agent's to act on, but what happened there did happen: its
 check-in and result are kept as evidence (`EVIDENCE_ONLY`): the attempt in the
-contact ledger (the caps count it), the decision, the disposition and the audit
-entries, while the visit stays cancelled and nothing is set going from it (no
+contact ledger (the caps count it), the decision (a refusal too: the visit cap
+may count the agent it was given to since; the contact happened all the same),
+the disposition and the audit entries, while the visit stays cancelled and nothing is set going from it (no
 promise, no hold for one, no number added). What the debtor asked at the door to
 restrict contact (a dispute, a stop, a payment to check) is honoured all the same.
 
@@ -225,11 +226,17 @@ def check_in(
                      "device_at": fix.at.isoformat(), "time_source": instant.source,
                      **({"evidence_only": EVIDENCE_ONLY} if late else {})},
         )  # fmt: skip
-        if not decision.allowed:
+        # A live visit the law refuses now is not made (blocked). A cancelled one was
+        # made already, whatever the law's check says now (the visit cap counting the
+        # agent it was given to since, say): kept, with the refusal beside it.
+        refused = list(decision.reasons) if not decision.allowed else []
+        if refused and late:
+            attempt.details = {**attempt.details, "refused": refused}
+        elif refused:
             attempt.result, attempt.ended_at = "blocked", at
         session.add(attempt)
         session.flush()
-        if not decision.allowed:
+        if refused and not late:
             return Answer(403, {"ok": False, "reasons": list(decision.reasons),
                                 "reason": _compliance_message(decision.reasons),
                                 "distance_m": distance},
@@ -237,7 +244,8 @@ def check_in(
         visit.checked_in_at, visit.attempt_id = at, attempt.id
         if not late:
             visit.status = VisitStatus.checked_in.value
-        evidence = {"evidence_only": EVIDENCE_ONLY, "cancelled_at": visit.ended_at} if late else {}
+        evidence = ({"evidence_only": EVIDENCE_ONLY, "cancelled_at": visit.ended_at,
+                     **({"refused": refused} if refused else {})} if late else {})  # fmt: skip
         audit.append(session, "attempt",
                      {"attempt_id": attempt.id, "channel": "visit", "visit_id": visit.id,
                       "account_id": account.id, "decision_id": row.id, "distance_m": distance,
@@ -246,6 +254,8 @@ def check_in(
         body: dict[str, Any] = {"ok": True, "distance_m": distance, "attempt_id": attempt.id}
         if late:
             body.update(evidence_only=True, notice=CANCELLED_CHECKIN_MESSAGE)
+            if refused:
+                body["refused"] = refused
         return Answer(200, body)
 
     return once(engine, agent, key, visit_id, "checkin", operation)

@@ -709,9 +709,11 @@ def test_given_a_cancelled_visit_when_the_debtor_asked_at_the_door_to_stop_then_
         assert s.get(FieldVisit, visit_id).status == "cancelled"  # type: ignore[union-attr]
 
 
-def test_given_a_cancelled_visit_when_a_checkin_is_far_or_forbidden_then_refused_as_a_live_one(
+def test_given_a_cancelled_visit_when_a_checkin_is_far_then_refused_and_when_the_law_refuses_it_then_kept_with_the_refusal(
     engine: Engine, seed: FieldSeed, planned: list[int]
 ) -> None:
+    """Far from the door is no evidence of a door contact: refused as a live one. The
+    law's refusal now does not undo a contact made: kept, the refusal beside it."""
     visit_id = planned[2]
     plans.cancel(engine, "user:sofia", visit_id, NOW)
     far = visits.check_in(engine, lucia(seed), visit_id, key(85),
@@ -719,13 +721,55 @@ def test_given_a_cancelled_visit_when_a_checkin_is_far_or_forbidden_then_refused
     assert far.status == 422
     refuse = FakeCheck()
     refuse.refuse[_account_of(engine, visit_id)] = ("outside_hours",)
-    forbidden = visits.check_in(engine, lucia(seed), visit_id, key(86),
-                                fix_near(address(engine, visit_id), 10), refuse, received_at=NOW)  # fmt: skip
-    assert forbidden.status == 403
+    kept = visits.check_in(engine, lucia(seed), visit_id, key(86),
+                           fix_near(address(engine, visit_id), 10), refuse, received_at=NOW)  # fmt: skip
+    assert kept.status == 200 and kept.body["evidence_only"]
+    assert kept.body["refused"] == ["outside_hours"]
     with Session(engine) as s:
-        assert s.scalars(select(CallAttempt.result)).all() == ["blocked"]
-        assert s.get(FieldVisit, visit_id).attempt_id is None  # type: ignore[union-attr]
+        attempt = s.scalars(select(CallAttempt)).one()
+        assert attempt.result is None and attempt.details["refused"] == ["outside_hours"]  # type: ignore[index]
+        assert s.get(FieldVisit, visit_id).attempt_id == attempt.id  # type: ignore[union-attr]
     # Another agent's visit, cancelled or not, is still not found.
     mario = visits.Agent(seed.agents["mario"], "user:mario")
     assert visits.check_in(engine, mario, planned[0], key(87), fix_near(address(engine, planned[0]), 10),
                            FakeCheck(), received_at=NOW).status == 404  # fmt: skip
+
+
+def test_given_a_visit_cancelled_and_given_to_another_agent_who_went_first_when_the_first_agent_syncs_then_her_contact_is_kept_as_evidence(
+    engine: Engine, seed: FieldSeed, planned: list[int]
+) -> None:
+    """Lucía talked to the debtor at 10:00, offline; at 10:05 the visit was taken from
+    her and given to Mario, who checked in at 11:00 online. At 13:00 her phone syncs:
+    the day's visit cap (one a day in MX) now counts Mario's visit, so the law's check
+    of her arrival refuses it; the contact still happened and is kept, the refusal
+    recorded with it (it was 403, and her result then 409: lost)."""
+    from compliance.profile import load_profiles
+    from field.visit_rules import profile_visit_check
+
+    check = profile_visit_check(load_profiles())
+    account_id = _account_of(engine, planned[0])
+    plans.cancel(engine, "user:sofia", planned[0], NOW + timedelta(minutes=5))
+    mario = visits.Agent(seed.agents["mario"], "user:mario")
+    given = plans.assign(engine, seed.supervisor_id, "user:sofia", mario.id, TODAY,
+                         [account_id], FakeCheck(), NOW + timedelta(minutes=5)).planned  # fmt: skip
+    door = address(engine, planned[0])
+    at_eleven = NOW + timedelta(hours=1)
+    assert visits.check_in(engine, mario, given[0], key(90), Fix(door[0], door[1], 5, at_eleven),
+                           check, received_at=at_eleven).status == 200  # fmt: skip
+    later = NOW + timedelta(hours=3)
+    clock = DeviceClock(sent_at=later, synced_server_at=NOW - timedelta(minutes=30),
+                        synced_device_at=NOW - timedelta(minutes=30))  # fmt: skip
+    arrived = visits.check_in(engine, lucia(seed), planned[0], key(91), Fix(door[0], door[1], 5, NOW),
+                              check, received_at=later, device=clock)  # fmt: skip
+    assert arrived.status == 200 and arrived.body["evidence_only"], arrived.body
+    assert arrived.body["refused"]  # what the law's check said, kept with it
+    data = {"party": "titular", "outcome": "rehusa", "address_verified": True}
+    answer = visits.record_result(engine, lucia(seed), planned[0], key(92), data, later)
+    assert answer.status == 200 and answer.body["evidence_only"]
+    with Session(engine) as s:
+        attempts = s.scalars(select(CallAttempt).order_by(CallAttempt.started_at)).all()
+        assert [(a.agent_id, a.result) for a in attempts] == [
+            (seed.agents["lucia"], "contact"), (mario.id, None)]  # fmt: skip
+        assert attempts[0].details["refused"] == arrived.body["refused"]  # type: ignore[index]
+        assert s.scalars(select(Disposition.outcome)).all() == ["rehusa"]
+    assert verify(engine).ok
