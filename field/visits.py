@@ -231,7 +231,7 @@ def check_in(
         # agent it was given to since, say): kept, with the refusal beside it.
         refused = list(decision.reasons) if not decision.allowed else []
         if refused and late:
-            attempt.details = {**attempt.details, "refused": refused}
+            attempt.details = {**(attempt.details or {}), "refused": refused}
         elif refused:
             attempt.result, attempt.ended_at = "blocked", at
         session.add(attempt)
