@@ -32,6 +32,13 @@ COUNTRIES = ("MX", "CO", "PE")
 # as 8 December (Colombia and Peru) where only Mexico may be called: said as such.
 RESUMED_WITHIN = timedelta(hours=1)
 RESUMED_RE = re.compile(r"simulated time resumes at (\S+),")
+# A call placed is one the network answered for: past the final check, dialed, and
+# ended by what the line or the debtor did (no answer, busy, a person, a machine...).
+# Not one blocked at the final check or never placed, nor one we hung up ourselves
+# before it was answered (`cancelled`: the demo's own stop withdraws its ringing calls,
+# and a call still ringing when the poll saw it may be one of them), nor one whose end
+# no dialer saw (`lost`). Hence not a call still in flight either: it may end cancelled.
+NOT_PLACED = ("blocked", "not_placed", "cancelled", "lost")
 OUTPUTS: dict[int, DemoOutput] = {}  # each demo's output, by pid
 
 
@@ -51,14 +58,15 @@ def start(data: Path, cwd: Path, *first: str) -> subprocess.Popen[str]:
 
 
 def placed_since(data: Path, after: int) -> dict[str, int]:
-    """Per country, the first attempt after `after` that passed the final check."""
+    """Per country, the first call placed (NOT_PLACED says what is not) after attempt `after`."""
     engine = create_engine(f"sqlite:///{data / 'cobrador.sqlite3'}")
+    excluded = ", ".join(f"'{result}'" for result in NOT_PLACED)
     try:
         with engine.connect() as conn:
             rows = conn.execute(text(
                 "SELECT a.country, MIN(c.id) FROM call_attempts c JOIN accounts a ON a.id = c.account_id"
                 " WHERE c.id > :after AND c.direction = 'outbound' AND c.decision_id IS NOT NULL"
-                " AND (c.result IS NULL OR c.result NOT IN ('blocked', 'not_placed'))"
+                f" AND c.result IS NOT NULL AND c.result NOT IN ({excluded})"
                 " GROUP BY a.country"), {"after": after}).all()  # fmt: skip
     finally:
         engine.dispose()
@@ -178,3 +186,26 @@ def test_given_a_demo_stopped_with_ctrl_c_when_started_again_then_it_dials_every
     stop(second)
     first_end, second_start = started_around(data, before)
     assert second_start > first_end, (first_end, second_start)
+
+
+def test_given_calls_cancelled_blocked_or_in_flight_then_none_is_counted_as_placed(
+    tmp_path: Path,
+) -> None:
+    """What placed_since counts, on rows as the demo writes them: MX's only call was
+    withdrawn by the demo's stop (cancelled), CO's is still ringing, PE's was blocked at
+    the final check and then answered busy once: only PE's busy call is placed."""
+    engine = create_engine(f"sqlite:///{tmp_path / 'cobrador.sqlite3'}")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE accounts (id INTEGER PRIMARY KEY, country TEXT)"))
+        conn.execute(text("CREATE TABLE call_attempts (id INTEGER PRIMARY KEY, account_id INTEGER,"
+                          " direction TEXT, decision_id INTEGER, result TEXT)"))  # fmt: skip
+        conn.execute(text("INSERT INTO accounts VALUES (1, 'MX'), (2, 'CO'), (3, 'PE')"))
+        conn.execute(text(
+            "INSERT INTO call_attempts VALUES (1, 1, 'outbound', 1, 'no_answer'),"
+            " (2, 1, 'outbound', 2, 'cancelled'), (3, 2, 'outbound', 3, NULL),"
+            " (4, 3, 'outbound', 4, 'blocked'), (5, 3, 'outbound', NULL, 'not_placed'),"
+            " (6, 2, 'outbound', 5, 'lost'), (7, 3, 'outbound', 6, 'busy')"))  # fmt: skip
+    engine.dispose()
+
+    assert placed_since(tmp_path, 1) == {"PE": 7}
+    assert placed_since(tmp_path, 0) == {"MX": 1, "PE": 7}
