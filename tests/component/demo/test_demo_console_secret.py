@@ -59,3 +59,15 @@ def test_given_a_whole_kept_secret_or_none_when_the_demo_starts_then_it_runs_wit
     made = console_secret_path(tmp_path).read_text().strip()
     assert main(["demo", "--data-dir", str(tmp_path)]) == STARTED  # read back
     assert [run.settings.console_secret for run in started] == [made, made]
+
+
+def test_given_a_bad_console_secret_in_settings_when_the_demo_starts_then_refused_naming_the_variable(
+    tmp_path: Path, started: list[demo.Demo], capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.setenv("COBRADOR_CONSOLE_SECRET", "too-short")
+
+    assert main(["demo", "--data-dir", str(tmp_path)]) == 2
+
+    assert "(COBRADOR_CONSOLE_SECRET)" in capsys.readouterr().err
+    assert started == [] and not console_secret_path(tmp_path).exists()
