@@ -76,13 +76,17 @@ def chose_questions(config: Mapping[str, Any]) -> bool:
 
 def chat_prompts(config: Mapping[str, Any], party: str, has_document: bool) -> tuple[str, ...]:
     """The questions of the person writing in a chat the agent was given with its
-    account (a WhatsApp or SMS number that names one account): like an inbound caller,
-    the document's last 4 digits where the account has them on file (`has_document`)
-    and the campaign did not choose its inbound questions
-    (inbound_service.proof_prompts); the outbound default (the name and the
-    reference's last 4 digits) is printed on every letter. A guarantor is asked the
-    titular's document. Otherwise the party's questions, as on an outbound call."""
-    if has_document and not chose_questions(config):
+    account (a WhatsApp or SMS number that names one account), as an inbound caller's
+    (inbound_service.proof_prompts): the campaign's inbound questions when it chose
+    them; else the document's last 4 digits where the account has them on file
+    (`has_document`); the outbound default (the name and the reference's last 4
+    digits) is printed on every letter. A guarantor is asked the titular's facts.
+    Otherwise (no choice, no document) the party's questions, as on an outbound call:
+    a pass on them clears none of the account's wrong answers (verify_lock.record)."""
+    if chose_questions(config):
+        raw = (config.get("inbound") or {}).get("verification") or ()
+        return tuple(str(v) for v in raw if v in VERIFICATIONS)
+    if has_document:
         return (DOCUMENT_PROMPT,)
     return party_prompts(config, party)
 

@@ -161,50 +161,73 @@ async def test_given_a_chat_whose_account_has_no_document_then_its_party_questio
     assert right.status == 200, await right.text()
 
 
-async def test_given_no_document_when_a_chat_passes_with_the_letters_data_then_the_accounts_wrong_answers_stay(
+async def test_given_a_pass_on_the_letters_data_then_the_accounts_wrong_answers_stay(
     client: TestClient, seed: Seed, engine: Engine, aredis: aioredis.Redis
 ) -> None:
-    """A one-match chat whose account has no document on file is asked the party
-    questions (the name and the reference's digits, printed on every letter). Its right
-    answer cleared the account's wrong answers over every call and chat: a guesser at
-    the campaign's own inbound question (the birth date) guessed twice on calls, passed
-    a chat from the debtor's number with a letter, and guessed twice again, for ever
-    (never locked, never held for a supervisor). A pass on what a letter prints proves
-    nothing to clear them with: the third wrong answer still locks the account."""
+    """A right answer to what a letter prints (the reference's last 4 digits, the
+    inbound call's default question for an account without a document) cleared the
+    account's wrong answers over every call and chat: a guesser at the birth date (the
+    campaign's party question, asked in a chat from the debtor's number) guessed twice,
+    called in and passed with a letter, and guessed twice again, for ever (never
+    locked, never held for a supervisor). Such a pass proves nothing to clear them
+    with: the third wrong birth date still locks the account."""
+    with transaction(engine) as s:
+        campaign = s.get(Campaign, seed.campaign_id)
+        juan = s.get(Account, seed.other_account_id)
+        assert campaign is not None and juan is not None
+        campaign.config = {**campaign.config, "verification": ["birth_date"]}
+        juan.custom_fields = {"birth_date": "1980-01-01"}
+    hand_over(engine, seed, "sms")
+    token = await login(client, "ana")
+    pop = await ready_then_pop(client, token, "pop")
+    assert codes(pop, "titular") == ["birth_date"]
+    chat = pop["attempt_id"]
+    for born in ("1970-01-01", "1971-01-01"):
+        assert (await answer(client, token, chat, "titular", birth_date=born)).status == 422
+    beto = TestClient(client.server)
+    await beto.start_server()  # the running server: nothing started
+    try:
+        beto_token = await login(beto, "beto")
+        call = await withheld_call(engine, aredis, seed.campaign_id, seed.users["beto"], NOW)
+        found = await beto.get(f"/api/agent/inbound/search?attempt_id={call}&q=5512340002")
+        assert found.status == 200, await found.text()
+        letter = await beto.post("/api/agent/inbound/verify", headers={"X-CSRF-Token": beto_token},
+                                 json={"attempt_id": call, "account_id": seed.other_account_id,
+                                       "answer_account_last4": "0002"})  # fmt: skip
+        assert letter.status == 200, await letter.text()  # the call is the titular's
+    finally:
+        await beto._session.close()  # not beto.close(): that would stop the shared server
+    with transaction(engine) as s:
+        row = s.get(PortalGate, verify_lock.account_gate(seed.other_account_id))
+        assert row is not None and (row.failures, row.total_failures) == (2, 2)
+    assert (await answer(client, token, chat, "titular", birth_date="1972-01-01")).status == 422
+    with transaction(engine) as s:  # the third wrong answer locked the account
+        assert verify_lock.locked_in(s, seed.other_account_id, NOW)
+
+
+async def test_given_a_campaign_that_chose_its_inbound_questions_then_a_one_match_chat_is_asked_them(
+    client: TestClient, seed: Seed, engine: Engine
+) -> None:
+    """A chat from a number is an inbound contact: a campaign that chose the birth date
+    for its callers had its one-match chats asked the outbound party questions instead
+    (the name and the reference's digits, printed on every letter), which a letter
+    passed. They are asked the inbound questions now."""
     with transaction(engine) as s:
         campaign = s.get(Campaign, seed.campaign_id)
         juan = s.get(Account, seed.other_account_id)
         assert campaign is not None and juan is not None
         campaign.config = {**campaign.config, "inbound": {"verification": ["birth_date"]}}
         juan.custom_fields = {"birth_date": "1980-01-01"}
-    beto = TestClient(client.server)
-    await beto.start_server()  # the running server: nothing started
-    try:
-        beto_token = await login(beto, "beto")
-
-        async def guess_on_a_call(*born: str) -> list[int]:
-            call = await withheld_call(engine, aredis, seed.campaign_id, seed.users["beto"], NOW)
-            found = await beto.get(f"/api/agent/inbound/search?attempt_id={call}&q=5512340002")
-            assert found.status == 200, await found.text()
-            return [(await beto.post("/api/agent/inbound/verify",
-                                     headers={"X-CSRF-Token": beto_token},
-                                     json={"attempt_id": call, "account_id": seed.other_account_id,
-                                           "answer_birth_date": b})).status for b in born]  # fmt: skip
-
-        assert await guess_on_a_call("1970-01-01", "1971-01-01") == [422, 422]
-        hand_over(engine, seed, "sms")
-        token = await login(client, "ana")
-        pop = await ready_then_pop(client, token, "pop")
-        assert codes(pop, "titular") == ["full_name", "account_last4"]
-        letter = await answer(client, token, pop["attempt_id"], "titular",
-                              full_name="Juan Pérez", account_last4="0002")  # fmt: skip
-        assert letter.status == 200, await letter.text()  # the chat is the titular's
-        with transaction(engine) as s:
-            row = s.get(PortalGate, verify_lock.account_gate(seed.other_account_id))
-            assert row is not None and (row.failures, row.total_failures) == (2, 2)
-        assert await guess_on_a_call("1972-01-01", "1980-01-01") == [422, 423]
-    finally:
-        await beto._session.close()  # not beto.close(): that would stop the shared server
+    hand_over(engine, seed, "whatsapp")
+    token = await login(client, "ana")
+    pop = await ready_then_pop(client, token, "pop")
+    assert codes(pop, "titular") == codes(pop, "aval") == ["birth_date"]
+    chat = pop["attempt_id"]
+    letter = await answer(client, token, chat, "titular", full_name="Juan Pérez",
+                          account_last4="0002")  # fmt: skip
+    assert letter.status == 422
+    right = await answer(client, token, chat, "titular", birth_date="1980-01-01")
+    assert right.status == 200, await right.text()
 
 
 def test_given_a_chats_config_then_the_document_unless_the_campaign_chose_its_questions():
@@ -212,4 +235,8 @@ def test_given_a_chats_config_then_the_document_unless_the_campaign_chose_its_qu
     assert chat_prompts({}, "aval", True) == (DOCUMENT,)
     assert chat_prompts({}, "titular", False) == ("full_name", "account_last4")
     chosen = {"inbound": {"verification": ["birth_date"]}, "verification": ["postal_code"]}
-    assert chat_prompts(chosen, "titular", True) == ("postal_code",)
+    # A chat is an inbound contact: the campaign's inbound questions, document or not.
+    assert chat_prompts(chosen, "titular", True) == ("birth_date",)
+    assert chat_prompts(chosen, "aval", False) == ("birth_date",)
+    # Neither chosen nor a document: the party's questions.
+    assert chat_prompts({"verification": ["postal_code"]}, "titular", False) == ("postal_code",)
