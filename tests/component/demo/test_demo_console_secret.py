@@ -37,6 +37,9 @@ def started(monkeypatch: pytest.MonkeyPatch) -> list[demo.Demo]:
         base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()[:20],  # cut short
         "this is no base64 at all!",
     ],
+    # Named, not by value: a random value made each pytest-xdist worker collect another
+    # test id, and the run stopped before any test ("Different tests were collected").
+    ids=["empty", "cut_short", "not_base64"],
 )
 def test_given_a_kept_console_secret_that_is_no_key_when_the_demo_starts_then_refused_naming_it(
     tmp_path: Path, started: list[demo.Demo], capsys: pytest.CaptureFixture[str], kept: str
