@@ -41,14 +41,28 @@ def _kept(path: Path, make: Callable[[], str]) -> str:
                 out.write(make())
                 out.flush()
                 os.fsync(out.fileno())
-            with contextlib.suppress(FileExistsError):  # another start's is kept
+            try:
                 os.link(temporary, path)
+            except FileExistsError:
+                pass  # another start's is kept
+            except OSError:  # a file system without hard links (some bind mounts)
+                with contextlib.suppress(FileExistsError):
+                    _create(path, Path(temporary).read_text())
         finally:
             os.unlink(temporary)
     text = path.read_text().strip()
     if not text:
         raise UserError(f"{path} is empty: delete it and start again to make a new one")
     return text
+
+
+def _create(path: Path, text: str) -> None:
+    """`path` made with `text` (0600) unless it exists (FileExistsError): where hard
+    links fail, a start reading it in the moment before it is written finds it empty
+    and stops with _kept's error rather than taking an empty key."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
 
 
 def key_path(data_dir: Path, name: str) -> Path:

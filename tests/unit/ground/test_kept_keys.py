@@ -4,6 +4,8 @@ a key set in settings wins, and reading never makes one."""
 from __future__ import annotations
 
 import base64
+import errno
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -118,3 +120,17 @@ def test_given_an_empty_kept_file_then_a_user_error_naming_it(tmp_path: Path) ->
     console_secret_path(tmp_path).write_text("")
     with pytest.raises(UserError, match="console-secret is empty"):
         kept_console_secret(tmp_path)
+
+
+def test_given_a_file_system_without_hard_links_then_the_key_is_still_made_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_links(src: object, dst: object) -> None:
+        raise PermissionError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    first = kept_console_secret(tmp_path)
+    assert len(base64.urlsafe_b64decode(first + "==")) == 32
+    assert console_secret_path(tmp_path).stat().st_mode & 0o777 == 0o600
+    assert kept_console_secret(tmp_path) == first
+    assert [p.name for p in tmp_path.iterdir()] == ["console-secret"]  # no temporary left
