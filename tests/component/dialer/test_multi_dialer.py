@@ -124,22 +124,34 @@ async def test_given_three_dialer_processes_when_one_is_killed_then_no_double_di
         orphaned = {int(k) for k, v in owners.items() if v == victim.owner.encode()}
         assert orphaned
 
+        state: dict[str, object] = {}
+
         async def campaign_exhausted() -> bool:
             rows = await asyncio.to_thread(all_attempts, engine)
             sizes = await hopper.sizes()
-            if len({a.account_id for a in rows}) < ACCOUNTS or any(sizes.values()):
-                return False
-            if witness.live():
-                return False
             # Only the dead dialer leaves attempts without a result: its calls that
             # reached pbxsim, and any it had written but not yet originated.
-            return all(
-                a.id in witness.calls and witness.calls[a.id].agi_port == victim.agi_port
-                or (a.id not in witness.calls and a.started_at <= killed_at)
+            unexplained = [
+                (a.id, a.account_id, a.id in witness.calls, a.started_at > killed_at)
                 for a in rows if a.result is None
+                and not (a.id in witness.calls and witness.calls[a.id].agi_port == victim.agi_port
+                         or (a.id not in witness.calls and a.started_at <= killed_at))
+            ]  # fmt: skip
+            state.update(
+                accounts_dialed=len({a.account_id for a in rows}), hopper=sizes,
+                live_calls=witness.live(), open_not_the_dead_dialers=unexplained[:10],
+            )  # fmt: skip
+            return (
+                len({a.account_id for a in rows}) >= ACCOUNTS
+                and not any(sizes.values()) and not witness.live() and not unexplained
             )  # fmt: skip
 
-        await until(campaign_exhausted, "every account dialed and every call ended", 45, 0.2)
+        await until(
+            campaign_exhausted,
+            lambda: f"every account dialed and every call ended (of {ACCOUNTS}: {state})",
+            45,
+            0.2,
+        )
         survivors = [d for d in dialers if d is not victim]
         for d in survivors:
             d.proc.send_signal(signal.SIGTERM)
