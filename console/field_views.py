@@ -157,6 +157,8 @@ def _answer(answer: visits.Answer) -> web.Response:
     for text in ("reason", "notice"):
         if isinstance(body.get(text), str):
             body[text] = gettext_(body[text])  # the fixed texts have an English one
+    if isinstance(body.get("reasons"), list):  # the law's refusal: its reasons in words
+        body["reason"] = visits.compliance_message(body["reasons"], gettext_)
     if answer.replayed:
         body["replayed"] = True
     return web.json_response(body, status=answer.status)

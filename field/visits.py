@@ -29,7 +29,7 @@ Synchronous SQL: the console runs these in a worker thread.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -38,6 +38,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from cobrador.ground.code_words import OTHER, REASON_LABELS
 from compliance import campaign_limits
 from compliance.debtor_accounts import linked_protection
 from compliance.debtor_time import account_day, date_zones
@@ -73,13 +74,10 @@ from store.models import (
 KEY_RE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 PAID_CLAIM_HOLD_DAYS = 7
 MAX_SKIP_REASON = 200
-COMPLIANCE_LABELS = {
-    "visit_not_authorised": "la cuenta no tiene autorización firmada para visitas",
-    "channel_not_allowed": "el país no permite visitas de cobranza",
-    "outside_hours": "fuera del horario permitido",
-    "day_not_allowed": "día no permitido",
-    "holiday": "día festivo",
-}
+# Every reason the law's check can give, in words (the console translates them; an
+# unknown code reads as "other reason", never as the code): compliance/engine.py REASONS.
+COMPLIANCE_LABELS = REASON_LABELS
+COMPLIANCE_MESSAGE = "La ley no permite esta visita ahora: {motivos}."
 # Fixed texts (the console translates them; the times go in their own fields).
 BARRED_PROMISE_MESSAGE = (
     "Resultado guardado. La cuenta ya no admite cobranza (cambió después de la llegada): "
@@ -238,7 +236,7 @@ def check_in(
         session.flush()
         if refused and not late:
             return Answer(403, {"ok": False, "reasons": list(decision.reasons),
-                                "reason": _compliance_message(decision.reasons),
+                                "reason": compliance_message(decision.reasons),
                                 "distance_m": distance},
                           facts={"country": account.country, "refused": list(decision.reasons)})  # fmt: skip
         visit.checked_in_at, visit.attempt_id = at, attempt.id
@@ -413,9 +411,11 @@ def _far_message(reason: str | None, distance: int, rules: CheckinRules) -> str:
             "o menos.")  # fmt: skip
 
 
-def _compliance_message(reasons: tuple[str, ...]) -> str:
-    said = [COMPLIANCE_LABELS.get(r, r) for r in reasons]
-    return "La ley no permite esta visita ahora: " + "; ".join(said) + "."
+def compliance_message(reasons: Iterable[str], translate: Callable[[str], str] = str) -> str:
+    """The refusal the agent reads, each reason in words; `translate` the console's gettext."""
+    said = [translate(COMPLIANCE_LABELS.get(r, OTHER)) for r in reasons]
+    words = "; ".join(w[:1].lower() + w[1:] for w in said)
+    return translate(COMPLIANCE_MESSAGE).replace("{motivos}", words)
 
 
 def _terms(account: Account, campaign: Campaign | None, now: datetime) -> AccountTerms:

@@ -345,6 +345,8 @@ EN = {
         "The arrival time cannot be confirmed: the phone's clock does not match the "
         "server's. Correct the phone's date and time, sync, and check in again at the address."
     ),
+    # field/visits.py's COMPLIANCE_MESSAGE (a check-in the law refuses; the reasons in words)
+    "La ley no permite esta visita ahora: {motivos}.": "The law does not allow this visit now: {motivos}.",
     # field/visits.py's CANCELLED_CHECKIN_MESSAGE and CANCELLED_RESULT_MESSAGE (a visit
     # cancelled while the agent, offline, was at the door: kept as evidence)
     "El supervisor canceló esta visita. Su llegada queda registrada como constancia: "
