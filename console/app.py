@@ -53,6 +53,7 @@ from console import (
     recording_views,
     sessions,
     supervisor_views,
+    unproven_replies,
     zone_views,
 )
 from console.document_proof import document_key
@@ -362,6 +363,7 @@ def init_app(
     field_views.setup_routes(app)
     chat_views.setup_routes(app)
     portal_views.setup_routes(app)
+    unproven_replies.setup_routes(app)
     portal_chat_views.setup_routes(app)
     payment_webhook_views.setup_routes(app, payment_webhook)
     zone_views.setup_routes(app)

@@ -1049,6 +1049,20 @@ class SupervisorTask(Base):
     __table_args__ = (Index("ix_supervisor_tasks_open", "status", "campaign_id"),)
 
 
+class UnprovenReplyHandled(Base):
+    """An inbound message whose sender was not proven (a `reply_unproven` audit entry,
+    outreach/channels/delivery.py) that a supervisor has read and dealt with: one row per
+    entry, so two supervisors cannot both close it (console/unproven_replies.py)."""
+
+    __tablename__ = "unproven_replies_handled"
+
+    entry_id: Mapped[int] = mapped_column(
+        ForeignKey("audit_entries.id"), primary_key=True, autoincrement=False
+    )
+    handled_at: Mapped[datetime] = mapped_column()
+    handled_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+
+
 class AccountDocument(Base):
     """A document the operator attached to an account (the contract, the statement):
     what a debtor who disputes the debt or asks for proof downloads from the portal."""

@@ -854,6 +854,23 @@ EN = {
     "Ese número no existe.": "That number does not exist.",
     "Escriba el motivo de la reactivación (hasta 300 caracteres).": "Write the reason for the reactivation (up to 300 characters).",
     "Número reactivado: el marcador puede volver a usarlo.": "Number reactivated: the dialer may use it again.",
+    # Inbound e-mails whose sender was not proven (console/unproven_replies.py).
+    "Correos sin verificar": "Unverified e-mails",
+    "más de {n}": "more than {n}",
+    "Nuestro servidor de correo no pudo comprobar que estos mensajes vengan de quien dice el remitente: cualquiera puede escribir esa dirección. Por eso no se aplicaron a ninguna cuenta: ni respuesta, ni baja, ni disputa. Léalos: si parecen de un deudor que pide no ser contactado o disputa la deuda, confírmelo con él por un medio verificado antes de registrar nada en su cuenta.": "Our mail server could not prove that these messages come from the sender they name: anyone can write that address. So they were applied to no account: no reply, no opt-out, no dispute. Read them: if one looks like a debtor asking not to be contacted or disputing the debt, confirm it with them through a verified channel before recording anything on their account.",
+    "Estos correos no pertenecen a ninguna campaña: solo los leen supervisores de todas las campañas.": "These e-mails belong to no campaign: only supervisors of every campaign read them.",
+    "No hay correos sin verificar por atender.": "No unverified e-mails to handle.",
+    "Recibido": "Received",
+    "Remitente (sin verificar)": "Sender (unverified)",
+    "Asunto": "Subject",
+    "Extracto": "Excerpt",
+    "sin verificar": "unverified",
+    "Nota (opcional)": "Note (optional)",
+    "Atendido": "Handled",
+    "Más antiguos": "Older",
+    "Página inválida.": "Invalid page.",
+    "La nota es demasiado larga: escriba como máximo 500 caracteres.": "The note is too long: write at most 500 characters.",
+    "Otra persona ya marcó este correo como atendido.": "Someone else already marked this e-mail as handled.",
 }
 # Spanish labels for values shown through _(variable) (the ids are code values).
 ES_VALUES = {

@@ -1,0 +1,185 @@
+"""Supervisors: the inbound e-mails whose sender the receiving mail server did not prove
+(`reply_unproven` audit entries, outreach/channels/delivery.py), for a person to read.
+
+Such a mail acts on no account (its From: may be anyone's), yet it may be a debtor whose
+server lacks DMARC asking to be left alone or disputing the debt: it is listed here until
+a supervisor marks it handled (one row per entry, audited)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+import aiohttp_jinja2
+from aiohttp import web
+from sqlalchemy import Engine, exists, func, select
+from sqlalchemy.exc import IntegrityError
+
+from console.day_window import ZoneError, zone_named
+from console.debtor_locale import console_locale
+from console.i18n import gettext_
+from console.keys import CLOCK
+from console.params import ParamError, id_or_404, parse_id
+from console.supervisor_views import plan_scope
+from console.users import CurrentUser
+from console.webutil import in_db, requires, user_of
+from outreach.channels.delivery import UNPROVEN_KIND
+from store.audit import append as audit_append
+from store.db import transaction
+from store.models import AuditEntry, Role, UnprovenReplyHandled
+
+HANDLED_KIND = "reply_unproven_handled"
+PAGE_SIZE = 50
+# The open ones are counted up to this many; beyond it the page says "more than".
+COUNT_CAP = 1000
+EXCERPT_CHARS = 500
+MAX_NOTE_CHARS = 500
+PATH = "/supervisor/unproven-mail"
+
+
+def may_read(user: CurrentUser) -> bool:
+    """These mails name no account, so no campaign: only a supervisor over every
+    campaign (or an admin) reads them, never one tied to a single campaign."""
+    return plan_scope(user) is None
+
+
+def _received(payload: dict[str, Any], written: datetime) -> datetime:
+    """When the listener received it (the payload's instant), else when it was kept."""
+    raw = payload.get("received_at")
+    if isinstance(raw, str):
+        try:
+            at = datetime.fromisoformat(raw[:40])
+        except ValueError:
+            return written
+        if at.tzinfo is not None:
+            return at
+    return written
+
+
+def _text(payload: dict[str, Any], key: str, limit: int) -> str:
+    value = payload.get(key)
+    return value[:limit] if isinstance(value, str) else ""
+
+
+def open_replies(engine: Engine, before: int | None) -> tuple[list[dict[str, Any]], int, bool]:
+    """One page (newest first, ids below `before`) of the entries nobody handled yet,
+    their count (at most COUNT_CAP + 1), and whether older ones remain."""
+    handled = exists().where(UnprovenReplyHandled.entry_id == AuditEntry.id)
+    open_ = select(AuditEntry.id).where(AuditEntry.kind == UNPROVEN_KIND, ~handled)
+    page = select(AuditEntry).where(AuditEntry.kind == UNPROVEN_KIND, ~handled)
+    if before is not None:
+        page = page.where(AuditEntry.id < before)
+    with transaction(engine) as session:
+        count = session.scalar(
+            select(func.count()).select_from(open_.limit(COUNT_CAP + 1).subquery())
+        )
+        entries = list(session.scalars(page.order_by(AuditEntry.id.desc()).limit(PAGE_SIZE + 1)))
+    rows = []
+    for entry in entries[:PAGE_SIZE]:
+        try:
+            payload = json.loads(entry.payload)
+        except ValueError:
+            payload = {}
+        if not isinstance(payload, dict):
+            payload = {}
+        text = _text(payload, "text", EXCERPT_CHARS + 1)
+        rows.append({
+            "id": entry.id,
+            "address": _text(payload, "address", 254),
+            "subject": _text(payload, "subject", 300),
+            "excerpt": text[:EXCERPT_CHARS] + ("…" if len(text) > EXCERPT_CHARS else ""),
+            "why": _text(payload, "why", 200),
+            "received_at": _received(payload, entry.created_at),
+        })  # fmt: skip
+    return rows, int(count or 0), len(entries) > PAGE_SIZE
+
+
+def mark_handled(engine: Engine, entry_id: int, user: CurrentUser, note: str,
+                 now: datetime) -> str:  # fmt: skip
+    """'done', 'missing' (no such entry) or 'already' (someone handled it first)."""
+    try:
+        with transaction(engine) as session:
+            entry = session.get(AuditEntry, entry_id)
+            if entry is None or entry.kind != UNPROVEN_KIND:
+                return "missing"
+            if session.get(UnprovenReplyHandled, entry_id) is not None:
+                return "already"
+            session.add(UnprovenReplyHandled(entry_id=entry_id, handled_at=now,
+                                             handled_by=user.id))  # fmt: skip
+            session.flush()  # the primary key: two supervisors at once, one wins
+            audit_append(session, HANDLED_KIND, {"entry_id": entry_id, "note": note},
+                         actor=user.actor, subject=f"audit:{entry_id}", now=now)  # fmt: skip
+            return "done"
+    except IntegrityError:
+        return "already"
+
+
+def _zone(request: web.Request) -> ZoneInfo | None:
+    """The supervisor's zone as the tasks page takes it (?tz=, sent by
+    static/local_zone.js); None when not sent; 400 when it is no zone."""
+    raw = request.query.get("tz", "")
+    if not raw:
+        return None
+    try:
+        return zone_named(raw)
+    except ZoneError:
+        raise web.HTTPBadRequest(text=gettext_("Zona horaria desconocida.")) from None
+
+
+def _query(zone: ZoneInfo | None, **more: Any) -> str:
+    pairs = {**({"tz": zone.key} if zone else {}), **more}
+    return f"?{urlencode(pairs, safe='/')}" if pairs else ""
+
+
+@requires(Role.supervisor)
+async def unproven_page(request: web.Request) -> web.StreamResponse:
+    zone = _zone(request)
+    raw_before = request.query.get("before")
+    try:
+        before = parse_id(raw_before, "before") if raw_before is not None else None
+    except ParamError:
+        raise web.HTTPBadRequest(text=gettext_("Página inválida.")) from None
+    shown = zone or ZoneInfo("UTC")  # before the browser has said its zone (or without JS)
+    words = console_locale()
+    allowed = may_read(user_of(request))
+    rows: list[dict[str, Any]] = []
+    count, more = 0, False
+    if allowed:
+        rows, count, more = await in_db(request, open_replies, before)
+    for row in rows:
+        row["at"] = words.stamp(row["received_at"], (shown,))
+    return aiohttp_jinja2.render_template("supervisor_unproven.html", request, {
+        "allowed": allowed, "replies": rows, "count": count,
+        "count_capped": count > COUNT_CAP, "count_cap": COUNT_CAP,
+        "zone_label": words.zone_name(shown), "tz_query": _query(zone),
+        "older": _query(zone, before=rows[-1]["id"]) if more and rows else "",
+        "max_note": MAX_NOTE_CHARS,
+    })  # fmt: skip
+
+
+@requires(Role.supervisor)
+async def unproven_done(request: web.Request) -> web.StreamResponse:
+    entry_id = id_or_404(request.match_info["entry_id"])
+    zone = _zone(request)  # a bad zone refused before anything is written
+    user = user_of(request)
+    if not may_read(user):
+        raise web.HTTPNotFound()
+    form = await request.post()
+    note = str(form.get("note", "")).strip()
+    if len(note) > MAX_NOTE_CHARS:
+        raise web.HTTPBadRequest(text=gettext_(
+            "La nota es demasiado larga: escriba como máximo 500 caracteres."))  # fmt: skip
+    result = await in_db(request, mark_handled, entry_id, user, note, request.app[CLOCK]())
+    if result == "missing":
+        raise web.HTTPNotFound()
+    if result == "already":
+        raise web.HTTPConflict(text=gettext_("Otra persona ya marcó este correo como atendido."))
+    raise web.HTTPSeeOther(PATH + _query(zone))
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_get(PATH, unproven_page)
+    app.router.add_post(PATH + "/{entry_id}/done", unproven_done)
