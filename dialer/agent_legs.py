@@ -235,11 +235,24 @@ class AgentLegs:
             await self._restore(agent_id)
             return True
         if leg is not None and leg.status == DIALING and not self._stale(leg):
-            return True  # the phone is ringing
+            # Left dialing by a dialer known dead, with no channel in Asterisk: no
+            # event of it will ever come, so the phone is called again now, not once
+            # the grace is out (reconcile's and sweep's verdict).
+            if await self._owner_dead(snap.campaign, leg) and not await self._rings(leg):
+                await self._call_again(leg)
+            return True  # else the phone is ringing
         # A leg left dialing past its grace (its originate timed out long ago, the
         # dialer that placed it stopped before any event came back) is called again.
         await self._call(agent_id)
         return True
+
+    async def _rings(self, leg: Leg) -> bool:
+        """Asterisk still has the leg's channel (or cannot say: kept, never dialed twice)."""
+        try:
+            _, channels = await self.ami.send_list_action({"Action": "CoreShowChannels"})
+        except AMIError:
+            return True
+        return leg.channel_id in {c.get("Uniqueid") for c in channels}
 
     def _stale(self, leg: Leg) -> bool:
         return self.clock() - leg.since > DIALING_GRACE_SECONDS

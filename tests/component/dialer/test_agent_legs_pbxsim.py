@@ -839,6 +839,67 @@ async def test_given_dead_dialers_leg_when_verdict_comes_after_start_then_sweep_
     assert floor.pbx.calls_placed == 1
 
 
+async def test_given_dead_dialers_leg_when_agent_reconnects_inside_the_grace_then_phone_called_at_once(
+    make_floor: Any, phones_for: Any
+) -> None:
+    """The console's reconnect uses the same verdict: while it cannot be told (this
+    dialer's beats too young) the leg may still ring and nothing is dialed; once the
+    owner is known dead and Asterisk has no channel of it, the reconnect calls the
+    phone at once, the floor's clock still well inside DIALING_GRACE_SECONDS. Before,
+    the agent's button did nothing for the whole 60 s."""
+    floor = await make_floor(accounts=1, agents=1)
+    agent = floor.agent_ids[0]
+    await floor.agents.no_audio(agent)
+    await left_dialing(floor, agent, "d0")
+    liveness = await judging_liveness(floor, trusted=False)
+    phones = await phones_for(
+        floor, pbx=PBX, silent_owners=lambda _c, owners: liveness.silent(owners)
+    )
+    assert await phones.legs.reconnect(agent)
+    assert floor.pbx.calls_placed == 0
+    liveness.monotonic.now += TTL
+    assert await phones.legs.reconnect(agent)
+    leg = await phones.legs.get(agent)  # written by the reconnect itself, not the sweep's
+    assert leg is not None and leg.owner == "d1"
+    await until(lambda: in_state(floor, agent, AgentState.ready), "back ready")
+    assert floor.pbx.calls_placed == 1
+
+
+async def test_given_dead_dialers_leg_still_ringing_in_asterisk_when_agent_reconnects_then_not_dialed_twice(
+    make_floor: Any, phones_for: Any
+) -> None:
+    """Asterisk still has the dead dialer's channel (the phone rings): the reconnect
+    keeps it rather than ring the phone a second time."""
+    from dialer.agent_legs import DIALING
+
+    floor = await make_floor(accounts=1, agents=1)
+    agent = floor.agent_ids[0]
+    await floor.agents.no_audio(agent)
+    await left_dialing(floor, agent, "d0")
+    liveness = await judging_liveness(floor)
+    # Started with no verdict, so the start's reconcile keeps the leg for this test.
+    phones = await phones_for(floor, pbx=PBX, silent_owners=lambda _c, _o: _none())
+    ringing = (await phones.legs.get(agent)).channel_id  # type: ignore[union-attr]
+
+    async def channels(action: Any) -> Any:  # Asterisk's answer: the old leg still rings
+        return {}, [{"Uniqueid": ringing}]
+
+    phones.legs.silent_owners = lambda _c, owners: liveness.silent(owners)
+    phones.legs.ami = type("Ami", (), {"send_list_action": staticmethod(channels)})()
+    try:
+        assert await phones.legs.reconnect(agent)
+    finally:  # the floor's teardown reconciles the legs through the real AMI
+        phones.legs.ami = floor.ami
+        phones.legs.silent_owners = lambda _c, _o: _none()
+    leg = await phones.legs.get(agent)
+    assert leg is not None and (leg.owner, leg.status, leg.channel_id) == ("d0", DIALING, ringing)
+    assert floor.pbx.calls_placed == 0
+
+
+async def _none() -> set[str]:
+    return set()
+
+
 @pytest.mark.parametrize("case", ["owner alive", "another asterisk", "no pbx recorded"])
 async def test_given_leg_dialing_when_its_dialer_is_not_known_dead_then_kept_for_the_grace(
     make_floor: Any, phones_for: Any, case: str
