@@ -146,7 +146,11 @@ def floor_day(
     """Every field agent's visits of the day (planned, done, failed) for the map, and
     the visits that ended after `since` (the supervisor's notifications); only the
     visits to accounts of `campaigns` when given (a supervisor tied to a campaign)
-    and the agents such a planner sees (field/plans.py `may_plan_for`)."""
+    and the agents such a planner sees (field/plans.py `may_plan_for`).
+
+    A visit cancelled after its agent arrived (field/visits.py EVIDENCE_ONLY: the
+    contact happened, the caps count it) is on the map as `evidence` with its
+    outcome once recorded, never as done; other cancelled visits are not."""
     with transaction(engine) as session:
         agents = {
             u.id: u
@@ -159,7 +163,13 @@ def floor_day(
             select(FieldVisit, Account, Disposition.outcome)
             .join(Account, Account.id == FieldVisit.account_id)
             .outerjoin(Disposition, Disposition.attempt_id == FieldVisit.attempt_id)
-            .where(FieldVisit.day == day, FieldVisit.status != VisitStatus.cancelled.value)
+            .where(
+                FieldVisit.day == day,
+                or_(
+                    FieldVisit.status != VisitStatus.cancelled.value,
+                    FieldVisit.attempt_id.is_not(None),
+                ),
+            )
             .order_by(FieldVisit.agent_id, FieldVisit.route_position)
         )
         if campaigns is not None:
@@ -172,7 +182,8 @@ def floor_day(
             out.append({
                 "id": visit.id, "agent_id": visit.agent_id,
                 "agent": agent.display_name if agent else str(visit.agent_id),
-                "status": _map_status(visit.status, outcome), "position": visit.route_position,
+                "status": MAP_EVIDENCE if _evidence(visit) else _map_status(visit.status, outcome),
+                "evidence": _evidence(visit), "position": visit.route_position,
                 "account_ref": account.external_ref, "debtor_name": account.debtor_name,
                 "address": account.address or "", "lat": account.latitude,
                 "lon": account.longitude, "outcome": outcome,
@@ -211,8 +222,10 @@ def position_agents(engine: Engine, today: date, campaigns: set[int]) -> set[int
 # What the supervisors' map says of a visit (each has its words in
 # console/templates/supervisor_field.html; a test compares the two). Any other state
 # (one this map does not know yet) is MAP_OTHER: the map says "Otro estado" in grey,
-# never "Hecha" in the colour of a visit done.
-MAP_STATUSES = ("planned", "in_progress", "done", "failed")
+# never "Hecha" in the colour of a visit done. `evidence`: cancelled after its agent
+# arrived, what happened at the door kept as evidence ("Cancelada · constancia guardada").
+MAP_EVIDENCE = "evidence"
+MAP_STATUSES = ("planned", "in_progress", "done", "failed", MAP_EVIDENCE)
 MAP_OTHER = "other"
 NOBODY_MET = ("sin_contacto", "domicilio_incorrecto")
 

@@ -11,7 +11,9 @@ const page = document.getElementById("field-page");
 const day = page.dataset.day;
 const tiles = page.dataset.tiles;
 const $ = (id) => document.getElementById(id);
-const COLORS = { planned: "#1f5fbf", in_progress: "#0e7490", done: "#1d7a46", failed: "#b42318" };
+// evidence: cancelled after the agent arrived; what happened at the door is kept.
+const COLORS = { planned: "#1f5fbf", in_progress: "#0e7490", done: "#1d7a46", failed: "#b42318",
+                 evidence: "#b54708" };
 // The page's texts in its language (supervisor_field.html, console/locale).
 const CONFIG = JSON.parse($("field-config").textContent);
 const STATUS = CONFIG.status;
@@ -110,10 +112,11 @@ function table(visits) {
 function agentSummary(visits) {
   const rows = new Map();
   for (const v of visits) {
-    if (!rows.has(v.agent)) rows.set(v.agent, { planned: 0, in_progress: 0, done: 0, failed: 0, door: 0 });
+    if (!rows.has(v.agent)) rows.set(v.agent, { planned: 0, in_progress: 0, done: 0, failed: 0, evidence: 0, door: 0 });
     const r = rows.get(v.agent);
-    r[v.status] += 1;
-    if (v.outcome && v.outcome !== "sin_contacto") r.door += 1; // someone came to the door
+    if (v.status in r) r[v.status] += 1;
+    // Someone came to the door, of the visits done or failed (the rate's base).
+    if ((v.status === "done" || v.status === "failed") && v.outcome && v.outcome !== "sin_contacto") r.door += 1;
   }
   const body = document.querySelector("#agents-table tbody");
   body.replaceChildren();
@@ -122,7 +125,7 @@ function agentSummary(visits) {
     const rate = ended ? `${Math.round((100 * r.door) / ended)} %` : "—";
     const tr = document.createElement("tr");
     tr.append(text("td", agent), text("td", r.planned), text("td", r.in_progress), text("td", r.done),
-              text("td", r.failed), text("td", rate));
+              text("td", r.failed), text("td", r.evidence), text("td", rate));
     body.append(tr);
   }
 }
@@ -131,7 +134,9 @@ function notify(ended) {
   if (!ended.length) return;
   $("no-notices").hidden = true;
   for (const v of ended) {
-    const li = text("li", fill(T.ended, { agent: v.agent, debtor: v.debtor_name, outcome: v.outcome ? outcomeWord(v.outcome) : statusWord(v.status) }), "notice");
+    let outcome = v.outcome ? outcomeWord(v.outcome) : statusWord(v.status);
+    if (v.status === "evidence" && v.outcome) outcome += ` (${statusWord(v.status)})`;
+    const li = text("li", fill(T.ended, { agent: v.agent, debtor: v.debtor_name, outcome }), "notice");
     li.dataset.visit = v.id;
     $("notices").prepend(li);
   }

@@ -735,6 +735,7 @@ async def test_given_every_status_the_map_can_show_then_each_has_its_words_and_n
         if lang == "es":  # the words the field agent picked in the app, not a second wording
             assert config["outcome"] == {c: o.label for c, o in VISIT_OUTCOMES.items()}
     assert config["t"]["other_status"] == "Other state"
+    assert config["status"]["evidence"] == "Cancelled · kept as evidence"
     assert config["outcome"]["domicilio_incorrecto"] == "The debtor does not live here"
 
 

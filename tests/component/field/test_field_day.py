@@ -3,6 +3,8 @@ planned (the account became protected, disputed or paid) is flagged and off the 
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from field_fixtures import NOW, TODAY, FakeCheck, FieldSeed, seed_field
 from sqlalchemy import Engine, event, select, update
@@ -10,7 +12,7 @@ from sqlalchemy import Engine, event, select, update
 from compliance.profile import load_profiles
 from field import plans, visits
 from field.checkin import Fix
-from field.day import agent_day
+from field.day import MAP_EVIDENCE, MAP_STATUSES, agent_day, floor_day
 from field.visit_rules import profile_visit_check
 from store.db import transaction
 from store.models import Account, CallAttempt, FieldVisit, Phone
@@ -148,3 +150,35 @@ def test_given_the_day_reloaded_when_a_linked_debt_is_protected_or_a_visit_made_
     second = agent_day(engine, seed.agents["lucia"], TODAY, CHECK)
     flagged = {v["account_ref"]: v["blocked"] for v in second["visits"]}
     assert flagged["MX-0"] and flagged["MX-1"] and not flagged["MX-2"], flagged
+
+
+def test_given_a_visit_cancelled_after_the_arrival_then_the_supervisors_map_shows_it_as_evidence(
+    engine: Engine, seed: FieldSeed
+) -> None:
+    """The map left out every cancelled visit, so the supervisor who cancelled a visit
+    its agent had already reached (offline) never learnt a contact happened there."""
+    plan(engine, seed, ["MX-0", "MX-4", "MX-2"])
+    day = agent_day(engine, seed.agents["lucia"], TODAY)
+    by_ref = {v["account_ref"]: v["id"] for v in day["visits"]}
+    for ref in ("MX-0", "MX-4"):
+        plans.cancel(engine, "user:sofia", by_ref[ref], NOW)
+    with transaction(engine) as s:
+        account = s.get(Account, seed.accounts["MX-0"])
+        assert account is not None and account.latitude is not None
+        door = Fix(account.latitude, account.longitude or 0.0, 5, NOW)
+    agent = visits.Agent(seed.agents["lucia"], "user:lucia")
+    assert visits.check_in(engine, agent, by_ref["MX-0"], "k-" + "0" * 20, door, FakeCheck(),
+                           received_at=NOW).status == 200  # fmt: skip
+    floor = floor_day(engine, TODAY)
+    shown = {v["account_ref"]: (v["status"], v["evidence"], v["outcome"]) for v in floor["visits"]}
+    assert shown == {"MX-0": ("evidence", "arrived", None), "MX-2": ("planned", None, None)}
+    answers = {"party": "tercero", "outcome": "recado", "address_verified": True}
+    later = NOW + timedelta(minutes=5)
+    assert visits.record_result(engine, agent, by_ref["MX-0"], "k-" + "1" * 20, answers,
+                                later).status == 200  # fmt: skip
+    floor = floor_day(engine, TODAY, since=NOW)
+    shown = {v["account_ref"]: (v["status"], v["evidence"], v["outcome"]) for v in floor["visits"]}
+    assert shown == {"MX-0": ("evidence", "recorded", "recado"), "MX-2": ("planned", None, None)}
+    # The supervisor is told, as of any visit that ended since she last looked.
+    assert [v["account_ref"] for v in floor["ended"]] == ["MX-0"]
+    assert MAP_EVIDENCE in MAP_STATUSES

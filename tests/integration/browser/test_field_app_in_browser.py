@@ -422,7 +422,7 @@ def test_screenshots_of_the_field_app_and_the_supervisors_map(
     # Battery Status API: a headless Chromium says 100 %).
     expect(sup.locator(".agent-label")).to_have_text("Lucía Campos · batería 100 %")
     expect(sup.locator("#visits-table tbody tr")).to_have_count(4)
-    expect(sup.locator("#agents-table tbody tr")).to_have_text(["Lucía Campos1120100 %"])
+    expect(sup.locator("#agents-table tbody tr")).to_have_text(["Lucía Campos11200100 %"])
     no_error_banner(sup)
     shot(sup, "field-map.png")
     sup.context.close()
@@ -577,3 +577,10 @@ def test_given_a_visit_cancelled_while_the_agent_was_offline_at_the_door_when_th
         disposition = s.scalars(select(Disposition)).one()
         assert (disposition.outcome, disposition.attempt_id) == ("promesa_pago", visit.attempt_id)
     page.context.close()
+    # The supervisor who cancelled it sees the contact happened: marked, with its outcome.
+    sup = supervisor_page(browser, tuesday_console, TUESDAY.date().isoformat())
+    row = sup.locator(f"#visits-table tbody tr[data-visit='{ids[0]}']")
+    expect(row.locator(".badge-visit-evidence")).to_have_text("Cancelada · constancia guardada")
+    expect(row).to_contain_text("Promesa de pago")
+    no_error_banner(sup)
+    sup.context.close()

@@ -36,6 +36,6 @@ def test_given_a_state_the_map_does_not_know_then_other_never_done(
 def test_given_every_state_a_visit_on_the_map_can_have_then_one_the_map_words() -> None:
     on_map = [
         s for s in VisitStatus if s is not VisitStatus.cancelled
-    ]  # floor_day leaves those out
+    ]  # floor_day shows a cancelled one only as MAP_EVIDENCE (the agent had arrived)
     shown = {_map_status(s.value, o) for s in on_map for o in (None, *OUTCOMES)}
     assert shown <= set(MAP_STATUSES)
