@@ -232,6 +232,7 @@ FIELD_APP_TEXTS = {
     "blocked_msg": N_("No se puede visitar esta cuenta: {motivo}."),
     "cancelled": N_("Cancelada"),
     "cancelled_recorded": N_("Cancelada · constancia guardada"),
+    "refused_recorded": N_("Llegada rechazada · constancia guardada"),
     "cancelled_msg": N_("El supervisor canceló esta visita después de su llegada. Anote lo que "
                         "pasó en la puerta: se guarda como constancia y no se registran promesas."),
     "cancelled_recorded_msg": N_("El supervisor canceló esta visita; lo que registró en la "

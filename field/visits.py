@@ -28,6 +28,7 @@ Synchronous SQL: the console runs these in a worker thread.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -59,9 +60,11 @@ from store import audit
 from store.db import transaction
 from store.models import (
     Account,
+    AuditEntry,
     CallAttempt,
     Campaign,
     ContactChannel,
+    Decision,
     Disposition,
     FieldSyncKey,
     FieldVisit,
@@ -93,6 +96,14 @@ CANCELLED_RESULT_MESSAGE = (
 )
 # What an attempt, visit and audit entry say of a contact kept as evidence only.
 EVIDENCE_ONLY = "visit_cancelled"
+# ... of a result recorded at the door after a check-in the server refused (the law's
+# check, or a clock it could not trust), the visit still planned.
+EVIDENCE_REFUSED = "checkin_refused"
+REFUSED_RESULT_MESSAGE = (
+    "Su llegada no fue aceptada, pero lo que registró en la puerta queda guardado como "
+    "constancia. No se registró ninguna promesa ni número nuevo y la visita sigue pendiente: "
+    "no la repita sin indicación del supervisor."
+)
 CLOCK_UNSURE_MESSAGE = (
     "No se puede confirmar la hora de la llegada: el reloj del teléfono no coincide "
     "con el del servidor. Corrija la fecha y hora del teléfono, sincronice y registre "
@@ -277,6 +288,10 @@ def record_result(
     visit was judged at its check-in): both times and the source are in the audit."""
 
     def operation(session: Session, visit: FieldVisit) -> Answer:
+        if visit.status == VisitStatus.planned.value and visit.attempt_id is None:
+            refusal = _refused_arrival(session, agent, visit)
+            if refusal is not None:
+                return _refused_result(session, agent, visit, refusal, data, now)
         # Cancelled after an arrival kept as evidence: its result is evidence too.
         late = visit.status == VisitStatus.cancelled.value and visit.attempt_id is not None
         if not late and (visit.status != VisitStatus.checked_in.value or visit.attempt_id is None):
@@ -300,7 +315,8 @@ def record_result(
         # account no longer admits collection (reported deceased, disputed, paid...
         # while the phone was offline): recorded with the reasons, said in the answer.
         barred = _barred(session, account)
-        _apply(session, agent, visit, account, attempt, result, at, barred, times, late)
+        _apply(session, agent, visit, account, attempt, result, at, barred, times,
+               EVIDENCE_ONLY if late else None)  # fmt: skip
         zone = debtor_zone(account)
         door = visit.checked_in_at or at
         facts = {"country": account.country, "region": account.region,
@@ -316,6 +332,130 @@ def record_result(
         return Answer(200, body, facts=facts)
 
     return once(engine, agent, key, visit_id, "result", operation)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A check-in of the agent's on a visit still planned that the server refused."""
+
+    reasons: tuple[str, ...]  # the law's reasons, or (CLOCK_UNSURE,)
+    at: datetime | None  # the trusted instant of the arrival (None: the clock was not)
+    decision_id: int | None
+    local_time: str | None  # the debtor's, as the law's check saw it
+    details: dict[str, Any]  # where the phone was (lat, lon, accuracy, distance...)
+
+
+def _refused_arrival(session: Session, agent: Agent, visit: FieldVisit) -> Refusal | None:
+    """The agent's latest check-in on `visit` refused by the law's check (its attempt
+    written `blocked`) or for a clock the server could not trust (its audit entry);
+    None when there is none (a far fix proves no door: not evidence of a contact)."""
+    found: list[tuple[datetime, Refusal]] = []
+    blocked = session.scalars(
+        select(CallAttempt).where(
+            CallAttempt.account_id == visit.account_id,
+            CallAttempt.agent_id == agent.id,
+            CallAttempt.channel == ContactChannel.visit.value,
+            CallAttempt.result == "blocked",
+        )
+    )
+    for attempt in blocked:
+        details = dict(attempt.details or {})
+        if details.get("visit_id") != visit.id:
+            continue
+        row = session.get(Decision, attempt.decision_id) if attempt.decision_id else None
+        reasons = tuple(row.reasons or ()) if row is not None else ("blocked",)
+        at = _aware(attempt.started_at)
+        found.append((at, Refusal(reasons, at, attempt.decision_id, attempt.debtor_local_time,
+                                  {**details, "blocked_attempt_id": attempt.id})))  # fmt: skip
+    entries = session.scalars(
+        select(AuditEntry).where(
+            AuditEntry.kind == "visit_checkin_refused",
+            AuditEntry.subject == f"account:{visit.account_id}",
+            AuditEntry.actor == agent.actor,
+        )
+    )
+    for entry in entries:
+        payload = json.loads(entry.payload)
+        if payload.get("visit_id") != visit.id or payload.get("reason") != CLOCK_UNSURE:
+            continue
+        keep = {k: payload.get(k) for k in ("device_at", "received_at", "why")}
+        found.append((_aware(entry.created_at), Refusal((CLOCK_UNSURE,), None, None, None,
+                                                         {"visit_id": visit.id, **keep})))  # fmt: skip
+    if not found:
+        return None
+    return max(found, key=lambda f: f[0])[1]
+
+
+def _refused_result(
+    session: Session,
+    agent: Agent,
+    visit: FieldVisit,
+    refusal: Refusal,
+    data: object,
+    now: datetime,
+) -> Answer:
+    """A result recorded at the door after a check-in the server refused: the contact
+    happened, so it is kept as evidence (EVIDENCE_REFUSED): an attempt in the contact
+    ledger (the caps count it) with the refusal beside it, the disposition, the note
+    and the audit entries; nothing the refusal forbids is set going (no promise, no
+    hold for one, no number added, the visit stays planned). What the debtor asked
+    at the door to restrict contact (a dispute, a stop, a payment to check) holds."""
+    account = session.get(Account, visit.account_id)
+    assert account is not None
+    already = session.scalars(
+        select(CallAttempt).where(
+            CallAttempt.account_id == account.id,
+            CallAttempt.agent_id == agent.id,
+            CallAttempt.channel == ContactChannel.visit.value,
+            CallAttempt.result.is_not(None),
+            CallAttempt.result != "blocked",
+        )
+    )
+    if any((a.details or {}).get("visit_id") == visit.id
+           and (a.details or {}).get("evidence_only") == EVIDENCE_REFUSED for a in already):  # fmt: skip
+        return Answer(409, {"ok": False, "reason": "La visita ya tiene resultado.",
+                            "status": visit.status})  # fmt: skip
+    campaign = session.get(Campaign, account.campaign_id) if account.campaign_id else None
+    # The law's refusal judged the arrival at a trusted instant; an untrusted clock
+    # leaves only the receipt (later than the door: the caps count it no shorter).
+    at = refusal.at or now
+    times: dict[str, Any] = {"received_at": now, "at": at,
+                             "time_source": "checkin" if refusal.at else "receipt"}  # fmt: skip
+    try:
+        result = parse_answers(data, _terms(account, campaign, at))
+    except AnswerErrors as exc:
+        return Answer(422, {"ok": False, "errors": exc.errors,
+                            "reason": "Revise las respuestas marcadas."})  # fmt: skip
+    refused = list(refusal.reasons)
+    zone = debtor_zone(account)
+    attempt = CallAttempt(
+        account_id=account.id, phone_e164=None, address=account.address,
+        campaign_id=account.campaign_id, decision_id=refusal.decision_id, agent_id=agent.id,
+        direction="outbound", source="field", started_at=at,
+        debtor_local_time=refusal.local_time,
+        channel=ContactChannel.visit.value,
+        details={**refusal.details, "visit_id": visit.id, "evidence_only": EVIDENCE_REFUSED,
+                 "refused": refused},
+    )  # fmt: skip
+    session.add(attempt)
+    session.flush()
+    audit.append(session, "attempt",
+                 {"attempt_id": attempt.id, "channel": "visit", "visit_id": visit.id,
+                  "account_id": account.id, "decision_id": refusal.decision_id, "at": at,
+                  "evidence_only": EVIDENCE_REFUSED, "refused": refused, **times},
+                 actor=agent.actor, subject=f"account:{account.id}")  # fmt: skip
+    barred = _barred(session, account)
+    _apply(session, agent, visit, account, attempt, result, at, barred,
+           {**times, "refused": refused}, EVIDENCE_REFUSED)  # fmt: skip
+    body: dict[str, Any] = {"ok": True, "visit_id": visit.id, "outcome": result.outcome.code,
+                            "evidence_only": True, "refused": refused,
+                            "notice": REFUSED_RESULT_MESSAGE}  # fmt: skip
+    if barred:
+        body["barred"] = list(barred)
+    facts = {"country": account.country, "region": account.region,
+             "local": at.astimezone(zone) if zone else None, "outcome": result.outcome.code,
+             "door": result.party != "nadie", "rpc": result.right_party_contact}  # fmt: skip
+    return Answer(200, body, facts=facts)
 
 
 def skip(
@@ -445,27 +585,32 @@ def _apply(
     now: datetime,
     barred: tuple[str, ...] = (),
     times: dict[str, Any] | None = None,
-    late: bool = False,
+    evidence: str | None = None,
 ) -> None:
     """The result's effects, as a call's disposition has them; on an account `barred`
     from collection since the check-in, the promise is evidence only (no promise row,
-    nothing scheduled on it). `late`: the visit was cancelled meanwhile; all of it is
-    evidence only (EVIDENCE_ONLY: the visit stays cancelled, no promise nor number
-    added), but what restricts contact (a dispute, a stop, a payment claimed) holds."""
+    nothing scheduled on it). `evidence`: all of it is evidence only (EVIDENCE_ONLY:
+    the visit was cancelled meanwhile and stays so; EVIDENCE_REFUSED: its check-in
+    was refused and it stays planned, untouched), no promise nor number added, but
+    what restricts contact (a dispute, a stop, a payment claimed) holds."""
+    late = evidence is not None
     someone = result.party != "nadie"
     attempt.result = "contact" if someone else "no_answer"
-    attempt.answered_at = visit.checked_in_at if someone else None
+    attempt.answered_at = (visit.checked_in_at or attempt.started_at) if someone else None
     attempt.ended_at = now
     attempt.right_party_contact = result.right_party_contact
     if not late:
         visit.status = VisitStatus.done.value
-    visit.ended_at, visit.answers = now, result.answers
-    visit.photo, visit.photo_type = result.photo, result.photo_type
+    if evidence != EVIDENCE_REFUSED:  # a planned visit keeps no answers: its own are to come
+        visit.ended_at, visit.answers = now, result.answers
+        visit.photo, visit.photo_type = result.photo, result.photo_type
     session.add(Disposition(attempt_id=attempt.id, account_id=account.id, agent_id=agent.id,
                             party=result.party, outcome=result.outcome.code,
                             notes=result.notes, created_at=now))  # fmt: skip
     if result.notes:
-        tag = "[visita cancelada]" if late else "[visita]"
+        tag = {EVIDENCE_ONLY: "[visita cancelada]", EVIDENCE_REFUSED: "[llegada rechazada]"}.get(
+            evidence or "", "[visita]"
+        )
         session.add(Note(account_id=account.id, author_id=agent.id,
                          text=f"{tag} {result.notes}", created_at=now))  # fmt: skip
     payload: dict[str, Any] = {"attempt_id": attempt.id, "account_id": account.id,
@@ -477,7 +622,7 @@ def _apply(
     if barred:
         payload["barred"] = list(barred)
     if late:
-        payload["evidence_only"] = EVIDENCE_ONLY
+        payload["evidence_only"] = evidence
     if (barred or late) and result.promise_amount is not None and result.promise_date is not None:
         payload["promise_not_recorded"] = {"amount": result.promise_amount,
                                            "due_date": result.promise_date}  # fmt: skip

@@ -359,6 +359,14 @@ EN = {
         "The supervisor cancelled this visit. What you recorded at the door is kept as "
         "evidence; the visit stays cancelled and no promise was recorded."
     ),
+    # field/visits.py's REFUSED_RESULT_MESSAGE (a result synced after its check-in was refused)
+    "Su llegada no fue aceptada, pero lo que registró en la puerta queda guardado como "
+    "constancia. No se registró ninguna promesa ni número nuevo y la visita sigue pendiente: "
+    "no la repita sin indicación del supervisor.": (
+        "Your arrival was not accepted, but what you recorded at the door is kept as "
+        "evidence. No promise nor new number was recorded and the visit is still pending: "
+        "do not repeat it without your supervisor's instruction."
+    ),
     # field/visits.py's BARRED_PROMISE_MESSAGE (a result synced after the account changed)
     "Resultado guardado. La cuenta ya no admite cobranza (cambió después de la llegada): "
     "la promesa queda como constancia y no se registró como promesa.": (

@@ -13,6 +13,7 @@ FIELD_APP_EN = {
     "No visitar": "Do not visit",
     "Cancelada": "Cancelled",
     "Cancelada · constancia guardada": "Cancelled · kept as evidence",
+    "Llegada rechazada · constancia guardada": "Arrival refused · kept as evidence",
     "El supervisor canceló esta visita después de su llegada. Anote lo que pasó en la puerta: "
     "se guarda como constancia y no se registran promesas.": (
         "The supervisor cancelled this visit after your arrival. Record what happened at the "

@@ -143,6 +143,10 @@
       if (l.result && l.result.pending) return ["pending", T.result_pending];
       return ["cancelled", T.cancelled];
     }
+    // Recorded after a check-in the server refused: kept as evidence, the visit still planned.
+    if (visit.status === "planned" && l.result && l.result.status === 200 && l.result.body.evidence_only) {
+      return ["evidence", T.refused_recorded];
+    }
     if (visit.status === "done" || (l.result && l.result.status === 200)) return ["done", T.visited];
     if (visit.status === "skipped" || (l.skip && l.skip.status === 200)) return ["skipped", T.skipped];
     if (l.result && l.result.pending) return ["pending", T.result_pending];
@@ -225,7 +229,8 @@
     if (cls === "cancelled") {
       message("checkin-msg", T.cancelled_msg, false);
     } else if (cls === "evidence") {
-      message("checkin-msg", T.cancelled_recorded_msg, false);
+      message("checkin-msg", v.status === "cancelled" ? T.cancelled_recorded_msg
+              : (l.checkin && l.checkin.body && l.checkin.body.reason) || T.checkin_refused_msg, false);
     } else if (cls === "blocked") {
       $("checkin").hidden = true;
       message("checkin-msg", fill(T.blocked_msg, { motivo: v.blocked_reason || "" }), false);

@@ -15,6 +15,7 @@ from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
 from compliance.transparency.verify import verify
+from console.i18n import activate, gettext_
 from field import plans, visits
 from field.checkin import Fix
 from field.questionnaire import MAX_PHOTO_BYTES
@@ -773,3 +774,110 @@ def test_given_a_visit_cancelled_and_given_to_another_agent_who_went_first_when_
         assert attempts[0].details["refused"] == arrived.body["refused"]  # type: ignore[index]
         assert s.scalars(select(Disposition.outcome)).all() == ["rehusa"]
     assert verify(engine).ok
+
+
+# A result recorded offline after a check-in the server refused -----------------------
+
+
+def _refused_by_the_law(engine: Engine, seed: FieldSeed, visit_id: int) -> None:
+    check = FakeCheck({_account_of(engine, visit_id): ("attempt_cap_day",)})
+    fix = fix_near(address(engine, visit_id), 5)
+    answer = visits.check_in(engine, lucia(seed), visit_id, key(90), fix, check, received_at=NOW)
+    assert answer.status == 403 and answer.body["reasons"] == ["attempt_cap_day"]
+
+
+def _ledger(engine: Engine, visit_id: int) -> list[CallAttempt]:
+    with Session(engine) as s:
+        rows = s.scalars(select(CallAttempt).order_by(CallAttempt.id)).all()
+        return [a for a in rows if (a.details or {}).get("visit_id") == visit_id]
+
+
+def test_given_a_checkin_refused_by_the_law_when_its_result_syncs_then_kept_as_evidence_and_nothing_set_going(
+    engine: Engine, seed: FieldSeed, planned: list[int]
+) -> None:
+    """The result queued after the check-in was answered 409 ('Primero registre la
+    llegada'), and the door contact was lost: in no ledger, no disposition, no audit."""
+    visit_id = planned[0]
+    _refused_by_the_law(engine, seed, visit_id)
+    answer = visits.record_result(engine, lucia(seed), visit_id, key(91), RESULT,
+                                  NOW + timedelta(minutes=20))  # fmt: skip
+    assert answer.status == 200, answer.body
+    assert answer.body["evidence_only"] is True and answer.body["refused"] == ["attempt_cap_day"]
+    assert answer.body["notice"] == visits.REFUSED_RESULT_MESSAGE
+    blocked, kept = _ledger(engine, visit_id)
+    assert blocked.result == "blocked"  # the refusal itself stays as it was written
+    assert (kept.result, kept.channel, kept.agent_id) == ("contact", "visit", seed.agents["lucia"])
+    assert kept.decision_id == blocked.decision_id and kept.right_party_contact
+    assert kept.details["evidence_only"] == visits.EVIDENCE_REFUSED
+    assert kept.details["refused"] == ["attempt_cap_day"]
+    assert kept.started_at.replace(tzinfo=None) == NOW.replace(tzinfo=None)  # the arrival
+    with Session(engine) as s:
+        visit = s.get(FieldVisit, visit_id)
+        assert visit is not None
+        # The refusal forbids the visit: it stays planned, no promise, no number added.
+        assert (visit.status, visit.attempt_id, visit.answers) == ("planned", None, None)
+        assert s.scalars(select(Promise)).all() == []
+        phones = s.scalars(select(Phone.number_e164).where(
+            Phone.account_id == visit.account_id)).all()  # fmt: skip
+        assert not any(p.endswith("5512349999") for p in phones)
+        disposition = s.scalars(select(Disposition)).one()
+        assert (disposition.attempt_id, disposition.outcome) == (kept.id, "promesa_pago")
+        entries = {e.kind: json.loads(e.payload) for e in s.scalars(
+            select(AuditEntry).where(AuditEntry.kind.in_(["attempt", "disposition"])))}  # fmt: skip
+    assert entries["attempt"]["evidence_only"] == "checkin_refused"
+    assert entries["disposition"]["evidence_only"] == "checkin_refused"
+    assert entries["disposition"]["refused"] == ["attempt_cap_day"]
+    assert "promise_not_recorded" in entries["disposition"]
+    assert entries["disposition"]["new_phone"] == "not_added"
+    # A replay answers the same; another result for the same door is not a second contact.
+    again = visits.record_result(engine, lucia(seed), visit_id, key(91), RESULT, NOW)
+    assert again.replayed and again.body == answer.body
+    other = visits.record_result(engine, lucia(seed), visit_id, key(92), RESULT, NOW)
+    assert other.status == 409 and len(_ledger(engine, visit_id)) == 2
+    # The console says it in the agent's language.
+    activate("en")
+    try:
+        english = gettext_(visits.REFUSED_RESULT_MESSAGE)
+    finally:
+        activate("es")
+    assert english.startswith("Your arrival was not accepted, but what you recorded")
+
+
+def test_given_a_checkin_refused_for_an_untrusted_clock_when_its_result_syncs_then_kept_at_the_receipt(
+    engine: Engine, seed: FieldSeed, planned: list[int]
+) -> None:
+    point = address(engine, planned[0])
+    fix = Fix(point[0], point[1], 5, LATE - BEHIND)
+    clock = DeviceClock(sent_at=LATE - BEHIND + timedelta(minutes=10),
+                        synced_server_at=NOW - timedelta(hours=1),
+                        synced_device_at=NOW - timedelta(hours=1))  # fmt: skip
+    received = LATE + timedelta(minutes=10)
+    refused = visits.check_in(engine, lucia(seed), planned[0], key(93), fix, FakeCheck(),
+                              received_at=received, device=clock)  # fmt: skip
+    assert refused.status == 422 and refused.body["refusal"] == "clock_unsure"
+    stop = {"party": "titular", "outcome": "no_contactar", "address_verified": True}
+    answer = visits.record_result(engine, lucia(seed), planned[0], key(94), stop, received)
+    assert answer.status == 200, answer.body
+    assert answer.body["refused"] == ["clock_unsure"] and answer.body["evidence_only"] is True
+    (kept,) = _ledger(engine, planned[0])
+    assert kept.result == "contact" and kept.decision_id is None
+    assert kept.started_at.replace(tzinfo=None) == received.replace(tzinfo=None)  # no clock trusted
+    with Session(engine) as s:
+        visit = s.get(FieldVisit, planned[0])
+        assert visit is not None and visit.status == "planned"
+        account = s.get(Account, visit.account_id)
+        # What the debtor asked at the door to restrict contact holds all the same.
+        assert account is not None and account.status == "cease_contact"
+
+
+@pytest.mark.parametrize("refusal", ["none", "far"])
+def test_given_no_checkin_or_a_far_one_when_a_result_comes_then_still_first_the_arrival(
+    engine: Engine, seed: FieldSeed, planned: list[int], refusal: str
+) -> None:
+    if refusal == "far":
+        far = fix_near(address(engine, planned[0]), 2000)
+        assert visits.check_in(engine, lucia(seed), planned[0], key(95), far, FakeCheck(),
+                               received_at=NOW).status == 422  # fmt: skip
+    answer = visits.record_result(engine, lucia(seed), planned[0], key(96), RESULT, NOW)
+    assert answer.status == 409 and "Primero registre la llegada" in answer.body["reason"]
+    assert count(engine, CallAttempt) == 0 and count(engine, Disposition) == 0
