@@ -48,6 +48,8 @@ ANSWER_TIMEOUT_MS = 30_000
 CALL_LOCK_MS = 5_000
 # A leg still dialing after this long with no channel in Asterisk is lost.
 DIALING_GRACE_SECONDS = 60.0
+# How long a dead dialer's leg, once called again, is not called again for it.
+RETIRED_MS = int(2 * DIALING_GRACE_SECONDS * 1000)
 
 PhoneOf = Callable[[int], Awaitable[str | None]]
 # (campaign, owners) -> those of the owners known dead: their heartbeat gone
@@ -61,6 +63,11 @@ def leg_key(agent_id: int) -> str:
 
 def _lock_key(agent_id: int) -> str:
     return f"cobrador:agent-leg-call:{{{agent_id}}}"
+
+
+def _retired_key(channel_id: str) -> str:
+    """Taken by the one that calls again a leg left by a dead dialer (_call_again)."""
+    return f"cobrador:agent-leg-retired:{{{channel_id}}}"
 
 
 def _agent_of_leg_key(key: bytes | str) -> int | None:
@@ -369,7 +376,13 @@ class AgentLegs:
 
     async def _call_again(self, leg: Leg) -> None:
         """Its dialer died while the phone rang and Asterisk has no channel of it: no
-        event will ever come. Called again at once, as a leg Asterisk dropped."""
+        event will ever come. Called again at once, as a leg Asterisk dropped; once:
+        reconcile, the sweep and a reconnect (here or in another dialer) may judge the
+        same leg at the same time, and the later one would drop the leg the first just
+        placed and ring the phone twice."""
+        if not await self.redis.set(_retired_key(leg.channel_id), self.owner, nx=True,
+                                    px=RETIRED_MS):  # fmt: skip
+            return
         await self._dropped(leg, f"its dialer {leg.owner} died while it rang")
         await self._call(leg.agent_id)
 

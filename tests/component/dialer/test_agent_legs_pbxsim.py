@@ -865,6 +865,43 @@ async def test_given_dead_dialers_leg_when_agent_reconnects_inside_the_grace_the
     assert floor.pbx.calls_placed == 1
 
 
+async def test_given_dead_dialers_leg_when_reconnects_and_the_sweep_judge_it_at_once_then_phone_called_once(
+    make_floor: Any, phones_for: Any
+) -> None:
+    """The agent presses reconnect twice (or the sweep runs meanwhile): each sees the
+    dead dialer's leg; only the first calls the phone. Before, a later one dropped the
+    leg the first had just placed and rang the phone a second time."""
+    floor = await make_floor(accounts=1, agents=1)
+    agent = floor.agent_ids[0]
+    await floor.agents.no_audio(agent)
+    await left_dialing(floor, agent, "d0")
+    liveness = await judging_liveness(floor, trusted=False)
+    judging: list[int] = []  # once the test starts, every verdict after the first...
+    legs: Any = None
+
+    async def new_leg_placed() -> bool:
+        leg = await legs.get(agent)
+        return leg is not None and leg.owner == "d1"
+
+    async def silent_late(_campaign: str, owners: set[str]) -> set[str]:
+        verdict = await liveness.silent(owners)
+        if judging:
+            judging.append(1)
+            if len(judging) > 2:  # ...comes once the first has called the phone again
+                await until(new_leg_placed, "the first reconnect's new leg")
+        return verdict
+
+    phones = await phones_for(floor, pbx=PBX, silent_owners=silent_late)
+    legs = phones.legs
+    liveness.monotonic.now += TTL
+    judging.append(0)
+    await asyncio.gather(legs.reconnect(agent), legs.reconnect(agent))
+    await until(lambda: in_state(floor, agent, AgentState.ready), "back ready")
+    leg = await legs.get(agent)
+    assert leg is not None and leg.owner == "d1" and leg.status == UP
+    assert floor.pbx.calls_placed == 1
+
+
 async def test_given_dead_dialers_leg_still_ringing_in_asterisk_when_agent_reconnects_then_not_dialed_twice(
     make_floor: Any, phones_for: Any
 ) -> None:
