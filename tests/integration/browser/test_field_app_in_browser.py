@@ -22,7 +22,16 @@ from support.screenshots import screenshot_path
 from cobrador.ground.settings import Settings
 from field import plans
 from store.db import transaction
-from store.models import Account, CallAttempt, Campaign, Decision, Disposition, FieldVisit, User
+from store.models import (
+    Account,
+    CallAttempt,
+    Campaign,
+    Decision,
+    Disposition,
+    FieldVisit,
+    Promise,
+    User,
+)
 
 # Tuesday 1 December 2026, 10:00 in Mexico City: inside MX visiting hours.
 TUESDAY = datetime(2026, 12, 1, 16, 0, tzinfo=UTC)
@@ -584,3 +593,41 @@ def test_given_a_visit_cancelled_while_the_agent_was_offline_at_the_door_when_th
     expect(row).to_contain_text("Promesa de pago")
     no_error_banner(sup)
     sup.context.close()
+
+
+def test_given_a_door_contact_recorded_offline_when_the_law_refuses_its_arrival_at_the_sync_then_kept_as_evidence_and_said(
+    browser: Any, tuesday_console: str, engine: Engine, field_seed: dict[str, int]
+) -> None:
+    """The result queued after a check-in the server refused got 409 and the contact
+    was lost; it is kept as evidence, the visit still planned, and the agent is told."""
+    from playwright.sync_api import expect
+
+    ids = plan_mx(engine, field_seed)
+    page = phone_page(browser, tuesday_console, TUESDAY, DOORS[0])
+    page.context.set_offline(True)
+    record_visit(page, "María López Hernández", "promesa_pago")
+    expect(page.locator("#pending")).to_have_text("2 pendientes")
+    # Meanwhile the debtor disputed the debt by phone: the law's check refuses the arrival.
+    with transaction(engine) as s:
+        visit = s.get(FieldVisit, ids[0])
+        assert visit is not None
+        account = s.get(Account, visit.account_id)
+        assert account is not None
+        account.status = "disputed"
+    page.context.set_offline(False)
+    page.evaluate("window.cobradorField.sync()")
+    expect(page.locator("#pending")).to_be_hidden()
+    item = page.locator("#route li:has-text('María López Hernández')")
+    expect(item.locator(".stop-badge")).to_have_text("Llegada rechazada · constancia guardada")
+    open_visit(page, "María López Hernández")
+    expect(page.locator("#checkin-msg")).to_contain_text("La ley no permite esta visita ahora")
+    expect(page.locator("#form-msg")).to_contain_text("lo que registró en la puerta queda guardado")
+    assert page.evaluate(OUTBOX) == []
+    with Session(engine) as s:
+        visit = s.get(FieldVisit, ids[0])
+        assert visit is not None and visit.status == "planned"
+        disposition = s.scalars(select(Disposition)).one()
+        attempt = s.get(CallAttempt, disposition.attempt_id)
+        assert attempt is not None and attempt.details["evidence_only"] == "checkin_refused"  # type: ignore[index]
+        assert s.scalar(select(func.count()).select_from(Promise)) == 0
+    page.context.close()
