@@ -604,6 +604,10 @@ def _apply(
     if evidence != EVIDENCE_REFUSED:  # a planned visit keeps no answers: its own are to come
         visit.ended_at, visit.answers = now, result.answers
         visit.photo, visit.photo_type = result.photo, result.photo_type
+    elif result.photo is not None and visit.photo is None:
+        # The photo taken at the door is evidence too, and lives nowhere else (the
+        # answers are in the audit entry); a result of the visit itself replaces it.
+        visit.photo, visit.photo_type = result.photo, result.photo_type
     session.add(Disposition(attempt_id=attempt.id, account_id=account.id, agent_id=agent.id,
                             party=result.party, outcome=result.outcome.code,
                             notes=result.notes, created_at=now))  # fmt: skip

@@ -816,6 +816,7 @@ def test_given_a_checkin_refused_by_the_law_when_its_result_syncs_then_kept_as_e
         assert visit is not None
         # The refusal forbids the visit: it stays planned, no promise, no number added.
         assert (visit.status, visit.attempt_id, visit.answers) == ("planned", None, None)
+        assert visit.photo == JPEG  # the door's photo is evidence too
         assert s.scalars(select(Promise)).all() == []
         phones = s.scalars(select(Phone.number_e164).where(
             Phone.account_id == visit.account_id)).all()  # fmt: skip
