@@ -34,7 +34,6 @@ from compliance.debtor_time import debtor_zones
 from console import verify_lock
 from console.code_labels import plan_status_label
 from console.contact_labels import CHANNEL_LABELS
-from console.day_window import ZoneError, zone_named
 from console.debtor_locale import DateTyped, DebtorLocale, console_locale, debtor_locale
 from console.i18n import N_, gettext_
 from console.keys import CALLBACK_CHECKER, CLOCK, COMPLIANCE, ENGINE, LANG, REDIS, SETTINGS
@@ -46,7 +45,7 @@ from console.portal_blocks import account_blocks, account_line, block_line
 from console.portal_chat_glance import AgentReply, agent_replied_last, when_label
 from console.security import new_csrf_token
 from console.supervisor_views import plan_scope
-from console.webutil import in_db, requires, user_of
+from console.webutil import in_db, reader_zone, requires, user_of
 from outreach.links import LinkError, verify
 from selfservice import debtor_actions as da
 from selfservice import identity as idc
@@ -646,22 +645,9 @@ def _instant(raw: str) -> datetime | None:
 # ---- supervisors: the tasks the portal opens ----------------------------------------
 
 
-def _supervisor_zone(request: web.Request) -> ZoneInfo | None:
-    """The supervisor's zone as the wallboard takes it: the browser's IANA zone, sent as
-    ?tz= (static/local_zone.js asks again with it); None when not sent. 400 when it is
-    no zone."""
-    raw = request.query.get("tz", "")
-    if not raw:
-        return None
-    try:
-        return zone_named(raw)
-    except ZoneError:
-        raise web.HTTPBadRequest(text=gettext_("Zona horaria desconocida.")) from None
-
-
 @requires(Role.supervisor)
 async def tasks(request: web.Request) -> web.StreamResponse:
-    zone = _supervisor_zone(request)
+    zone = reader_zone(request)
     shown = zone or ZoneInfo("UTC")  # before the browser has said its zone (or without JS)
     words = console_locale()
     rows = await in_db(request, da.open_tasks, plan_scope(user_of(request)))
@@ -683,7 +669,7 @@ async def tasks(request: web.Request) -> web.StreamResponse:
 @requires(Role.supervisor)
 async def task_done(request: web.Request) -> web.StreamResponse:
     task_id = id_or_404(request.match_info["task_id"])
-    zone = _supervisor_zone(request)  # a bad zone refused before anything is closed
+    zone = reader_zone(request)  # a bad zone refused before anything is closed
     user = user_of(request)
     done = await in_db(request, _close_task, task_id, user.id, user.actor,
                        plan_scope(user), request.app[CLOCK]())  # fmt: skip

@@ -18,14 +18,13 @@ from aiohttp import web
 from sqlalchemy import Engine, exists, func, select
 from sqlalchemy.exc import IntegrityError
 
-from console.day_window import ZoneError, zone_named
 from console.debtor_locale import console_locale
 from console.i18n import gettext_
 from console.keys import CLOCK
 from console.params import ParamError, id_or_404, parse_id
 from console.supervisor_views import plan_scope
 from console.users import CurrentUser
-from console.webutil import in_db, requires, user_of
+from console.webutil import in_db, reader_zone, requires, user_of
 from outreach.channels.delivery import UNPROVEN_KIND
 from store.audit import append as audit_append
 from store.db import transaction
@@ -117,18 +116,6 @@ def mark_handled(engine: Engine, entry_id: int, user: CurrentUser, note: str,
         return "already"
 
 
-def _zone(request: web.Request) -> ZoneInfo | None:
-    """The supervisor's zone as the tasks page takes it (?tz=, sent by
-    static/local_zone.js); None when not sent; 400 when it is no zone."""
-    raw = request.query.get("tz", "")
-    if not raw:
-        return None
-    try:
-        return zone_named(raw)
-    except ZoneError:
-        raise web.HTTPBadRequest(text=gettext_("Zona horaria desconocida.")) from None
-
-
 def _query(zone: ZoneInfo | None, **more: Any) -> str:
     pairs = {**({"tz": zone.key} if zone else {}), **more}
     return f"?{urlencode(pairs, safe='/')}" if pairs else ""
@@ -136,7 +123,7 @@ def _query(zone: ZoneInfo | None, **more: Any) -> str:
 
 @requires(Role.supervisor)
 async def unproven_page(request: web.Request) -> web.StreamResponse:
-    zone = _zone(request)
+    zone = reader_zone(request)
     raw_before = request.query.get("before")
     try:
         before = parse_id(raw_before, "before") if raw_before is not None else None
@@ -163,7 +150,7 @@ async def unproven_page(request: web.Request) -> web.StreamResponse:
 @requires(Role.supervisor)
 async def unproven_done(request: web.Request) -> web.StreamResponse:
     entry_id = id_or_404(request.match_info["entry_id"])
-    zone = _zone(request)  # a bad zone refused before anything is written
+    zone = reader_zone(request)  # a bad zone refused before anything is written
     user = user_of(request)
     if not may_read(user):
         raise web.HTTPNotFound()

@@ -6,11 +6,13 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from sqlalchemy import Engine
 
 from console import sessions
+from console.day_window import ZoneError, zone_named
 from console.i18n import gettext_
 from console.keys import CLOCK, ENGINE, SESSION_CHECK_SECONDS, SESSION_TOKEN, USER
 from console.users import CurrentUser
@@ -35,6 +37,19 @@ def json_error(status: int, reason: str, **extra: Any) -> web.Response:
 def too_many_sockets() -> web.Response:
     """A WebSocket past the user's or the process's bound (console/socket_slots.py)."""
     return json_error(429, gettext_("Demasiadas conexiones abiertas; cierre otras pestañas."))
+
+
+def reader_zone(request: web.Request) -> ZoneInfo | None:
+    """The reader's zone as a page takes it: the browser's IANA zone, sent as ?tz=
+    (static/local_zone.js asks again with it); None when not sent; 400 when it is
+    no zone."""
+    raw = request.query.get("tz", "")
+    if not raw:
+        return None
+    try:
+        return zone_named(raw)
+    except ZoneError:
+        raise web.HTTPBadRequest(text=gettext_("Zona horaria desconocida.")) from None
 
 
 def user_of(request: web.Request) -> CurrentUser:
