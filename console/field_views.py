@@ -18,7 +18,7 @@ import aiohttp_jinja2
 from aiohttp import web
 from sqlalchemy import Engine, select
 
-from cobrador.ground.code_words import VISIT_OUTCOME_LABELS
+from cobrador.ground.code_words import REASON_LABELS, VISIT_OUTCOME_LABELS
 from console import bundles
 from console.code_labels import reasons_label, stage_label
 from console.debtor_locale import debtor_locale
@@ -406,6 +406,43 @@ def _audit_map_view(engine: Engine, actor: str, day: date) -> None:
                      actor=actor, subject=None)  # fmt: skip
 
 
+# Why the planner refused a visit, in the words of its own checks; every reason the
+# law's check can give comes from REASON_LABELS (the list the map showed knew 17
+# codes, so a week's contact cap or an opted-out debtor read only "Otro motivo").
+PLAN_REFUSAL_LABELS = {
+    "no_coordinates": N_("la cuenta no tiene coordenadas"),
+    "already_planned": N_("ya está planeada ese día"),
+    "no_account": N_("no existe esa cuenta"),
+    "visit_not_authorised": N_("sin autorización firmada de visita"),
+    "channel_not_allowed": N_("el país no permite visitas"),
+    "day_not_allowed": N_("día no permitido"),
+    "holiday": N_("día festivo"),
+    "outside_hours": N_("fuera del horario"),
+    "timezone_unknown": N_("zona horaria desconocida"),
+    "not_delinquent": N_("la cuenta no está en mora"),
+    "disputed": N_("cuenta en disputa"),
+    "cease_contact": N_("pidió no ser contactado"),
+    "legal_stage": N_("en etapa legal"),
+    "country_unknown": N_("país sin perfil"),
+    "third_party": N_("no es el deudor"),
+    "not_your_campaign": N_("la cuenta no es de una campaña a su cargo"),
+    "attempt_cap_day": N_("ya se visitó hoy"),
+}
+
+
+def plan_refusal_words() -> dict[str, str]:
+    """Every refusal reason in the page's language, lower case to follow "No se pudo
+    planear ... :" (the law's labels start with a capital: they stand alone elsewhere)."""
+    words = {code: _lower_first(gettext_(label)) for code, label in REASON_LABELS.items()}
+    words.update((code, gettext_(label)) for code, label in PLAN_REFUSAL_LABELS.items())
+    return words
+
+
+def _lower_first(text: str) -> str:
+    # "REUS" and other all-capital words keep their case.
+    return text[:1].lower() + text[1:] if text[1:2].islower() else text
+
+
 @requires(Role.supervisor)
 @aiohttp_jinja2.template("supervisor_field.html")
 async def supervisor_field_page(request: web.Request) -> dict[str, Any]:
@@ -419,7 +456,8 @@ async def supervisor_field_page(request: web.Request) -> dict[str, Any]:
             "map_missing": "map" in bundles.missing(STATIC),
             # The words the field agent picked (field/questionnaire.py's), in the page's language.
             "visit_outcomes": {code: gettext_(label)
-                               for code, label in VISIT_OUTCOME_LABELS.items()}}  # fmt: skip
+                               for code, label in VISIT_OUTCOME_LABELS.items()},
+            "refusal_reasons": plan_refusal_words()}  # fmt: skip
 
 
 @requires(Role.supervisor)

@@ -654,6 +654,31 @@ async def test_given_a_tied_supervisor_when_planning_for_another_campaigns_agent
     assert ids["olga"] not in agents
 
 
+@pytest.mark.parametrize(("lang", "cap_week", "opted_out"), [
+    ("es", "límite de contactos", "pidió no recibir este canal"),
+    ("en", "contact limit", "opted out of this channel"),
+])  # fmt: skip
+async def test_given_any_reason_the_law_gives_then_the_field_map_has_its_words(
+    field_client: TestClient, lang: str, cap_week: str, opted_out: str
+) -> None:
+    """The planner's refusals on the map had their own list of 17 words: a visit refused
+    for the week's contact cap, an opted-out debtor or a recent abandon read only
+    "Otro motivo", which tells the supervisor nothing."""
+    from cobrador.ground.code_words import REASON_LABELS
+
+    await login(field_client, "sofia")
+    page = await (await field_client.get(f"/supervisor/field?lang={lang}")).text()
+    config = json.loads(re.search(r'<script id="field-config"[^>]*>(.*?)</script>', page, re.S)[1])
+    assert set(REASON_LABELS) | set(field_views.PLAN_REFUSAL_LABELS) <= set(config["reason"])
+    assert config["reason"]["contact_cap_week"].lower() == cap_week
+    assert config["reason"]["opted_out"].lower() == opted_out
+    assert config["reason"]["already_planned"] in (
+        "ya está planeada ese día",
+        "already planned that day",
+    )
+    assert all(config["reason"].values())
+
+
 SPANISH_HEADINGS = ("Campo", "Avisos", "Planear visitas", "Por gestor", "Visitas del día",
                     "Gestor de campo", "Planeada", "Fallida u omitida")  # fmt: skip
 
