@@ -101,6 +101,7 @@ from dialer.pacing.inbound import (
 )
 from dialer.pacing.ledger import HourLedger
 from dialer.pacing.snapshot import (
+    ACTIVE_STATES,
     PAUSED,
     READY,
     RESERVED,
@@ -568,6 +569,27 @@ class PredictivePolicy:
             return 1.0
         return min(1.0, active / mean)
 
+    def _break_share(self, s: Snapshot) -> float:
+        """The share of the active team's next hour that its scheduled breaks leave working.
+
+        A lunch that starts within the hour takes its agents out of the hour
+        to come, and an abandon now is counted in every rolling hour up to
+        an hour from now: the allowance is that hour's answers. The reactive
+        `_active_share` sees a break only once it has begun, by which time the
+        calls placed for the whole team have spent the larger allowance
+        (unseen-4 of the 1207 draw, bench/RESULTS.md). 1.0 when no break is known.
+        """
+        end = s.now + 3600.0
+        active = lost = 0.0
+        for a in s.agents:
+            if a.state not in ACTIVE_STATES:
+                continue
+            active += 1
+            if a.break_at is not None:
+                overlap = min(end, a.break_at + a.break_seconds) - max(s.now, a.break_at)
+                lost += max(0.0, overlap) / 3600.0
+        return 1.0 - lost / active if active else 1.0
+
     def _answers_per_hour(self, s: Snapshot) -> float:
         """Persons expected to answer in an hour: the last hour's, or early on what the team can take.
 
@@ -585,10 +607,10 @@ class PredictivePolicy:
             half = s.window(1800.0)
             if half is not None:
                 answered = min(answered, 2.0 * half.human_answered)
-            return answered * self._active_share(s)
+            return answered * self._active_share(s) * self._break_share(s)
         handle = self._handle_mean
         active = sum(1 for a in s.agents if a.state in (READY, RESERVED, TALKING, WRAP_UP))
-        return max(answered, 0.75 * active * 3600.0 / max(1.0, handle))
+        return max(answered, 0.75 * active * 3600.0 / max(1.0, handle)) * self._break_share(s)
 
     def _allowed(self, s: Snapshot, per_hour: float) -> int:
         """Abandons an hour with `per_hour` answers may hold."""
@@ -1209,17 +1231,26 @@ class PredictivePolicy:
         active = 0
         pausing = self._pause_share(s) if self.pause_wave else 0.0
         self.last_pause_share = pausing
+        last_horizon = self.horizons[-1]
         for a in s.agents:
             st = a.state
             if st == TALKING:
                 t = int(now - a.state_since)
                 row = trows[t] if 0 <= t < n_t else ttail
-                talk_rows.append(_free_unless_paused(row, pausing) if pausing else row)
+                if pausing:
+                    row = _free_unless_paused(row, pausing)
+                if a.break_at is not None and a.break_at - now < last_horizon:
+                    row = _free_before_break(row, self.horizons, a.break_at - now)
+                talk_rows.append(row)
                 active += 1
             elif st == WRAP_UP:
                 w = int(now - a.state_since)
                 row = wrows[w] if 0 <= w < n_w else wtail
-                wrap_rows.append(_free_unless_paused(row, pausing) if pausing else row)
+                if pausing:
+                    row = _free_unless_paused(row, pausing)
+                if a.break_at is not None and a.break_at - now < last_horizon:
+                    row = _free_before_break(row, self.horizons, a.break_at - now)
+                wrap_rows.append(row)
                 active += 1
             elif st == READY:
                 ready += 1
@@ -1366,6 +1397,24 @@ def _free_unless_paused(row: tuple[float, ...], pausing: float) -> tuple[float, 
     when each agent freeing up goes on a pause with probability `pausing`."""
     k = len(row) // 2
     ps = [p * (1.0 - pausing) for p in row[:k]]
+    return (*ps, *(p * (1.0 - p) for p in ps))
+
+
+def _free_before_break(row: tuple[float, ...], horizons: Sequence[float],
+                       due_in: float) -> tuple[float, ...]:  # fmt: skip
+    """A busy agent's free-within row when their scheduled break comes due in `due_in`
+    seconds: one who ends the call after that goes on the break, not to the floor
+    (the pause is kept for after the call), so at every horizon past it they count
+    only as free as by the break. One who frees before it is ready, and the calls
+    ringing when the break is asked still go to them (dialer/pause_rule.py)."""
+    k = len(row) // 2
+    ps = list(row[:k])
+    by_break = 0.0
+    for i, h in enumerate(horizons):
+        if h <= due_in:
+            by_break = ps[i]
+        else:
+            ps[i] = by_break
     return (*ps, *(p * (1.0 - p) for p in ps))
 
 

@@ -73,12 +73,15 @@ class Phase:
 @dataclass(frozen=True)
 class PauseRule:
     """A share of the team pauses `for_seconds`: every `every_seconds` from a random
-    phase, or once at `at_seconds` (a lunch hour) when that is set."""
+    phase, or once at `at_seconds` (a lunch hour) when that is set. `scheduled`: the
+    break is in the floor's break plan, so the policy sees it coming (`AgentView.
+    break_at`); by default a lunch hour is and periodic short breaks are not."""
 
     agent_fraction: float
     every_seconds: float
     for_seconds: float
     at_seconds: float | None = None
+    scheduled: bool = False
 
 
 @dataclass(frozen=True)
@@ -347,17 +350,20 @@ def _parse_pause(raw: Any, i: int) -> PauseRule:
     try:
         fraction = _nonneg(raw, "agent_fraction", field)
         length = _pos(raw, "for_seconds", field)
+        scheduled = raw.get("scheduled", "at_seconds" in raw)
+        if not isinstance(scheduled, bool):
+            raise ScenarioError(f"{field}.scheduled: expected true or false")
         if "at_seconds" in raw:
             if "every_seconds" in raw:
                 raise ScenarioError(f"{field}: give every_seconds or at_seconds, not both")
             at = _nonneg(raw, "at_seconds", field)
-            return _checked_pause(PauseRule(fraction, math.inf, length, at), field)
+            return _checked_pause(PauseRule(fraction, math.inf, length, at, scheduled), field)
         every = _pos(raw, "every_seconds", field)
     except KeyError as exc:
         raise ScenarioError(f"{field}: missing field {exc.args[0]!r}") from None
     if length >= every:
         raise ScenarioError(f"{field}: for_seconds must be shorter than every_seconds")
-    return _checked_pause(PauseRule(fraction, every, length), field)
+    return _checked_pause(PauseRule(fraction, every, length, None, scheduled), field)
 
 
 def _checked_pause(rule: PauseRule, field: str) -> PauseRule:

@@ -184,6 +184,8 @@ class _Sim:
         n = scenario.agents
         self.state = [READY] * n
         self.views = [AgentView(READY, 0.0)] * n
+        # Each agent's next scheduled break the policy may see (`PauseRule.scheduled`).
+        self.break_at: list[float | None] = [None] * n
         self.ready: set[int] = set(range(n))
         self.pause_pending = [False] * n
         # Ready agents whose pause waits for the calls ringing when it was asked: agent -> asked at.
@@ -249,11 +251,26 @@ class _Sim:
             self.ready.discard(agent)
         self.state[agent] = state
         self.state_since[agent] = now
-        self.views[agent] = AgentView(self.shown(agent, state), now)
+        self.views[agent] = self.view(agent, self.shown(agent, state), now)
         if state == READY:
             self.ready.add(agent)
         else:
             self.pausing.pop(agent, None)
+
+    def view(self, agent: int, state: str, since: float) -> AgentView:
+        due = self.break_at[agent]
+        if due is None:
+            return AgentView(state, since)
+        return AgentView(state, since, due, self.pause_rule_of[agent].for_seconds)
+
+    def plan_break(self, agent: int, due: float) -> None:
+        """The agent's next break comes due at `due`; the policy sees it if it is scheduled."""
+        self.push(due, _PAUSE_DUE, agent)
+        if self.pause_rule_of[agent].scheduled:
+            self.break_at[agent] = due
+            self.views[agent] = self.view(
+                agent, self.views[agent].state, self.views[agent].state_since
+            )
 
     def shown(self, agent: int, state: str) -> str:
         """The state the policy sees: paused for an agent whose break came due in a call
@@ -284,7 +301,9 @@ class _Sim:
             self.start_pause(agent, now)
             return
         self.pausing[agent] = now
-        self.views[agent] = AgentView(PAUSED, now)  # the policy places nothing on their account
+        self.views[agent] = self.view(
+            agent, PAUSED, now
+        )  # the policy places nothing on their account
 
     def settle_pausing(self, now: float) -> None:
         """Start the pauses whose calls (those ringing when they were asked) have all ended."""
@@ -533,9 +552,9 @@ class _Sim:
             for agent in order[start : start + k]:
                 self.pause_rule_of[agent] = rule
                 if rule.at_seconds is not None:
-                    self.push(rule.at_seconds, _PAUSE_DUE, agent)
+                    self.plan_break(agent, rule.at_seconds)
                 else:
-                    self.push(self.rng.uniform(0, rule.every_seconds), _PAUSE_DUE, agent)
+                    self.plan_break(agent, self.rng.uniform(0, rule.every_seconds))
             start += k
 
     def run(self) -> RunResult:
@@ -574,15 +593,16 @@ class _Sim:
                 self.grace_end(ident, now)
             elif kind == _PAUSE_DUE:
                 rule = self.pause_rule_of[ident]
+                self.break_at[ident] = None
                 if rule.at_seconds is None:
-                    self.push(now + rule.every_seconds, _PAUSE_DUE, ident)
+                    self.plan_break(ident, now + rule.every_seconds)
                 if self.state[ident] == READY:
                     if ident not in self.pausing:
                         self.ask_pause(ident, now)
                 elif self.state[ident] != PAUSED:
                     # In a call or its wrap-up: the agent asks for the pause now, kept for after it.
                     self.pause_pending[ident] = True
-                    self.views[ident] = AgentView(PAUSED, self.state_since[ident])
+                    self.views[ident] = self.view(ident, PAUSED, self.state_since[ident])
             elif kind == _PAUSE_END:
                 self.agent_free(ident, now)
             elif kind == _INBOUND_ARRIVAL:

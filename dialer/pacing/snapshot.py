@@ -97,6 +97,10 @@ DEFAULT_INBOUND_WAIT_TARGET_SECONDS = 20.0
 class AgentView:
     state: str
     state_since: float
+    # The agent's next scheduled break, when the floor knows it (the supervisor's break
+    # plan): its start on the snapshot's clock and its length. None: none known.
+    break_at: float | None = None
+    break_seconds: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
