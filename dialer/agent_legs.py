@@ -13,7 +13,9 @@ back paused (``reconexión``) to record its outcome first.
 
 Each agent's leg is a small hash in Redis (``cobrador:agent-leg:{<id>}``) so
 every dialer process and the console see it; a short lock makes only one
-dialer call a given agent.
+dialer call a given agent. An event changes the leg only when it names that
+very call (its ChannelId, or the Originate's ActionID, which is the same id):
+a late event of an agent's older call must never drop the newer one.
 """
 
 from __future__ import annotations
@@ -50,6 +52,14 @@ CALL_LOCK_MS = 5_000
 DIALING_GRACE_SECONDS = 60.0
 # How long a dead dialer's leg, once called again, is not called again for it.
 RETIRED_MS = int(2 * DIALING_GRACE_SECONDS * 1000)
+# The leg's status, set only while the hash still holds the call named (ARGV[1]):
+# another call of the agent's placed meanwhile keeps its own.
+_SET_STATUS_LUA = """
+if redis.call('HGET', KEYS[1], 'channel_id') ~= ARGV[1] then return 'other' end
+if redis.call('HGET', KEYS[1], 'status') == ARGV[2] then return 'same' end
+redis.call('HSET', KEYS[1], 'status', ARGV[2])
+return 'set'
+"""
 
 PhoneOf = Callable[[int], Awaitable[str | None]]
 # (campaign, owners) -> those of the owners known dead: their heartbeat gone
@@ -97,6 +107,20 @@ def agent_of_leg(uniqueid: str) -> int | None:
         return None
     head = uniqueid[len(LEG_PREFIX) :].split("-", 1)[0]
     return int(head) if head.isdigit() else None
+
+
+def leg_named(event: Message) -> str:
+    """The leg (its ChannelId) an AMI event is about, or "". Asterisk names a failed
+    Originate's channel ``<null>`` when the channel never came up (the phone not
+    registered), so an OriginateResponse is known by its ActionID, which is the
+    leg's ChannelId (_call)."""
+    uid = event.get("Uniqueid") or ""
+    if agent_of_leg(uid) is not None:
+        return uid
+    action_id = event.get("ActionID") or ""
+    if event.get("Event") == "OriginateResponse" and agent_of_leg(action_id) is not None:
+        return action_id
+    return ""
 
 
 def spy_group(agent_id: int) -> str:
@@ -165,8 +189,7 @@ class AgentLegs:
         self.clock = clock
         self.pbx = pbx
         self.silent_owners = silent_owners
-        # Endpoint -> agent, for an OriginateResponse that names no channel.
-        self._dialing: dict[str, int] = {}
+        self._set_status = redis.register_script(_SET_STATUS_LUA)
         # Endpoint -> agent of the legs placed here: a phone whose registration
         # goes away (a browser tab closed: its WebSocket, hence its contact,
         # is gone) leaves a channel Asterisk would keep up; we hang it up.
@@ -279,16 +302,8 @@ class AgentLegs:
         if name == "ContactStatus":
             await self._contact_status(event)
             return
-        uid = event.get("Uniqueid") or ""
+        uid = leg_named(event)
         agent_id = agent_of_leg(uid)
-        if agent_id is None and name == "OriginateResponse":
-            agent_id = self._dialing.get(event.get("Channel") or "")
-            if agent_id is None:
-                return
-            leg = await self.get(agent_id)
-            if leg is not None and event.get("Response") == "Failure" and leg.status == DIALING:
-                await self._dropped(leg, "phone unreachable")
-            return
         if agent_id is None:
             return
         leg = await self.get(agent_id)
@@ -455,10 +470,11 @@ class AgentLegs:
             mapping={"status": DIALING, "channel_id": channel_id, "endpoint": channel,
                      "owner": self.owner, "pbx": self.pbx, "since": repr(self.clock())},
         )  # fmt: skip
-        self._dialing[channel] = agent_id
         self._placed[channel] = agent_id
         action = {
             "Action": "Originate",
+            # Echoed by its OriginateResponse, which may name no channel (leg_named).
+            "ActionID": channel_id,
             "Channel": channel,
             "Context": cv.CONTEXT_AGENT,
             "Exten": "s",
@@ -511,10 +527,17 @@ class AgentLegs:
         await self._restore(agent_id)
         return True
 
+    async def _status(self, leg: Leg, status: str) -> str:
+        """The leg's status set to `status` if the agent's leg is still this call, read
+        and written in one step: a call placed since (by any dialer, or the console's
+        reconnect) keeps its own. 'set', 'same' (already so) or 'other' (another call)."""
+        done = await self._set_status(keys=[leg_key(leg.agent_id)], args=[leg.channel_id, status])
+        return _decoded(done)
+
     async def _up(self, leg: Leg) -> None:
+        if await self._status(leg, UP) == "other":
+            return
         self._lost_by_pbx.discard(leg.agent_id)
-        await self.redis.hset(leg_key(leg.agent_id), "status", UP)
-        self._dialing.pop(leg.endpoint, None)
         log.info("agent %s: leg up", leg.agent_id)
         await self._restore(leg.agent_id)
 
@@ -541,10 +564,11 @@ class AgentLegs:
         await self.redis.hdel(leg_key(agent_id), "restore_state", "restore_reason")
 
     async def _dropped(self, leg: Leg, why: str) -> None:
-        if leg.status == DOWN:
+        """This call of the agent's is over. Nothing when it already was, or when the
+        agent's leg is another call by now (this one's late Hangup or failed
+        OriginateResponse must not drop the newer call, nor free its lock)."""
+        if leg.status == DOWN or await self._status(leg, DOWN) != "set":
             return
-        self._dialing.pop(leg.endpoint, None)
-        await self.redis.hset(leg_key(leg.agent_id), "status", DOWN)
         await self.redis.delete(_lock_key(leg.agent_id))  # a reconnect may call at once
         snap = await self.states.get(leg.agent_id)
         if snap.state is AgentState.logged_out:
