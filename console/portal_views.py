@@ -29,6 +29,7 @@ from aiohttp import web
 from aiohttp_session import get_session
 from redis.exceptions import RedisError
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
 
 from compliance.debtor_time import debtor_zones
 from console import verify_lock
@@ -158,26 +159,35 @@ async def entry_post(request: web.Request) -> web.StreamResponse:
     # it) locks this way in, not the debtor's links nor the agents' check.
     gate = idc.entry_gate(account_id) if account_id is not None else "entry:unknown"
     try:
-        verdict = await in_db(request, _check, gate, account_id, answer, key,
-                              request.remote or "unknown", now)  # fmt: skip
+        verdict = await _of_account(request, account_id, _check, gate, account_id, answer, key,
+                                    request.remote or "unknown", now)  # fmt: skip
     except idc.IdentityError:
         return _render(request, "portal_entry.html", {"mode": "reference", "ref": ref[:64],
                        "error": gettext_(N_("Escriba los 4 últimos dígitos de su documento."))},
                        status=400)  # fmt: skip
+    except _AccountGone:
+        return _no_match(request, ref)  # deleted since it was looked up: as an unknown one
     if verdict.throttled:
         return _render(request, "portal_entry.html", {"mode": "reference",
                        "error": gettext_(N_("Demasiados intentos; espere unos minutos."))},
                        status=429)  # fmt: skip
     if not verdict.verified or account_id is None:
-        # The same answer for an unknown reference, a wrong answer and a lock: the
-        # page never says whether a reference exists.
-        return _render(request, "portal_entry.html", {"mode": "reference", "ref": ref[:64],
-                       "error": gettext_(N_("Los datos no coinciden, o el acceso en línea a esa "
-                                            "cuenta quedó bloqueado por seguridad tras varios "
-                                            "intentos fallidos. Llámenos: lo desbloqueamos en "
-                                            "cuanto confirmemos su identidad."))},
-                       status=403)  # fmt: skip
-    return await _enter(request, account_id, gate, now)
+        return _no_match(request, ref)
+    try:
+        return await _enter(request, account_id, gate, now)
+    except _AccountGone:
+        return _no_match(request, ref)
+
+
+def _no_match(request: web.Request, ref: str) -> web.Response:
+    """The same answer for an unknown reference, a wrong answer and a lock: the page
+    never says whether a reference exists."""
+    return _render(request, "portal_entry.html", {"mode": "reference", "ref": ref[:64],
+                   "error": gettext_(N_("Los datos no coinciden, o el acceso en línea a esa "
+                                        "cuenta quedó bloqueado por seguridad tras varios "
+                                        "intentos fallidos. Llámenos: lo desbloqueamos en "
+                                        "cuanto confirmemos su identidad."))},
+                   status=403)  # fmt: skip
 
 
 async def link(request: web.Request) -> web.StreamResponse:
@@ -212,12 +222,14 @@ async def link_post(request: web.Request) -> web.StreamResponse:
     answer = _field(form, "digits")
     gate = idc.link_gate(token)
     try:
-        verdict = await in_db(request, _check, gate, account_id, answer, key,
-                              request.remote or "unknown", now)  # fmt: skip
+        verdict = await _of_account(request, account_id, _check, gate, account_id, answer, key,
+                                    request.remote or "unknown", now)  # fmt: skip
     except idc.IdentityError:
         return _render(request, "portal_entry.html", {"mode": "link", "token": token,
                        "error": gettext_(N_("Escriba los 4 últimos dígitos de su documento."))},
                        status=400)  # fmt: skip
+    except _AccountGone:
+        return _gone(request)  # deleted since the look-up above: the same page
     if verdict.locked:
         # A new link does not help while the account's reference is locked: call us.
         mode = "account_locked" if verdict.account_locked else "locked"
@@ -232,7 +244,10 @@ async def link_post(request: web.Request) -> web.StreamResponse:
         )
         return _render(request, "portal_entry.html", {"mode": "link", "token": token,
                        "error": error}, status=400)  # fmt: skip
-    return await _enter(request, account_id, gate, now)
+    try:
+        return await _enter(request, account_id, gate, now)
+    except _AccountGone:
+        return _gone(request)
 
 
 def _invalid(request: web.Request, exc: LinkError) -> web.Response:
@@ -253,6 +268,23 @@ def _account_exists(engine: Engine, account_id: int) -> bool:
         return session.get(Account, account_id) is not None
 
 
+class _AccountGone(Exception):
+    """The account was deleted after it was looked up: a row of it was refused."""
+
+
+async def _of_account(request: web.Request, account_id: int | None, fn: Any, *args: Any) -> Any:
+    """in_db for a unit of work that writes rows of the account (a gate row, a session).
+    An account deleted after the handler looked it up fails it on a foreign key: that
+    is the account gone (_AccountGone), not a service down (the 503 of any other
+    IntegrityError)."""
+    try:
+        return await in_db(request, fn, *args)
+    except IntegrityError:
+        if account_id is None or await in_db(request, _account_exists, account_id):
+            raise
+        raise _AccountGone from None
+
+
 def _account_by_ref(engine: Engine, ref: str) -> int | None:
     if len(ref) > idc.MAX_REFERENCE:
         return None
@@ -271,14 +303,20 @@ async def _enter(request: web.Request, account_id: int, gate: str, now: datetime
     old = session.get(SESSION_KEY)
     if isinstance(old, dict) and isinstance(old.get("s"), str):
         await in_db(request, portal_sessions.end, old["s"], now)  # one session per browser
-    sid = await in_db(request, portal_sessions.start, account_id, now)
+    sid = await _of_account(request, account_id, portal_sessions.start, account_id, now)
+    debtor = da.Debtor(account_id, "portal", session=sid, client=request.remote or "")
+    try:
+        await _of_account(request, account_id, da.record_contact, debtor, "identified", now,
+                          {"gate": gate[:5]})  # fmt: skip
+    except da.ActionError as exc:
+        if exc.field != "account":
+            raise
+        raise _AccountGone from None  # deleted since the session began (its row with it)
     session[SESSION_KEY] = {"a": account_id, "s": sid}
     # A new CSRF token with the new standing, as the console's login does: a token read
     # before the check (a page left open on a shared computer, a cookie planted in the
     # browser) is worth nothing inside.
     session["csrf"] = new_csrf_token()
-    debtor = da.Debtor(account_id, "portal", session=sid, client=request.remote or "")
-    await in_db(request, da.record_contact, debtor, "identified", now, {"gate": gate[:5]})
     raise web.HTTPSeeOther("/p/cuenta")
 
 

@@ -867,3 +867,66 @@ async def test_given_a_valid_link_of_an_account_deleted_since_then_410_in_spanis
     english = await web.get(f"/p/{tok}?lang=en")
     assert english.status == 410 and "no longer available online" in await english.text()
     assert rows(engine, PortalGate) == 0 and rows(engine, PortalSession) == 0
+
+
+def deleted_right_after(
+    engine: Engine, account_id: int, fn: Callable[..., Any]
+) -> Callable[..., Any]:
+    """`fn` (a unit of work of the portal's, run by the view) as it is, the account
+    deleted just after its first run: the other request that deletes it, injected
+    between the view's steps."""
+    runs: list[int] = []
+
+    def run(*args: Any) -> Any:
+        result = fn(*args)
+        if not runs:
+            runs.append(1)
+            delete_account(engine, account_id)
+        return result
+
+    return run
+
+
+@pytest.mark.parametrize("between", ["existence and identity check", "check and session"])
+async def test_given_the_links_account_deleted_while_the_answer_is_checked_then_410_not_503(
+    web: TestClient, seeded: PortalSeed, engine: Engine, monkeypatch: pytest.MonkeyPatch,
+    between: str,
+) -> None:  # fmt: skip
+    """The account still existed when the answer's view looked it up and is gone when
+    it writes the gate row (or the session, after the right digits): the same 410
+    page as a link whose account was deleted before, not the 503 'inténtelo de nuevo'
+    of the rows' foreign key. No session, and the browser holds none."""
+    from console import portal_views
+
+    tok = token(seeded.account_id)
+    form = {"digits": DIGITS, "_csrf": await csrf(web, f"/p/{tok}")}
+    step = "_account_exists" if between == "existence and identity check" else "_check"
+    real = getattr(portal_views, step)
+    monkeypatch.setattr(portal_views, step, deleted_right_after(engine, seeded.account_id, real))
+
+    answered = await web.post(f"/p/{tok}", data=form, allow_redirects=False)
+
+    assert answered.status == 410
+    assert "ya no está disponible en línea" in await answered.text()
+    assert rows(engine, PortalSession) == 0
+    with Session(engine) as s:
+        assert s.get(Account, seeded.account_id) is None  # the injection did delete it
+    assert (await web.get("/p/cuenta", allow_redirects=False)).status == 303
+
+
+async def test_given_the_referenced_account_deleted_while_the_answer_is_checked_then_the_no_match_page(
+    web: TestClient, seeded: PortalSeed, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """By reference the page never says whether an account exists: one deleted after
+    its reference was looked up is answered as an unknown reference (403), not 503."""
+    from console import portal_views
+
+    form = {"ref": seeded.ref, "digits": DIGITS, "_csrf": await csrf(web, "/p")}
+    real = portal_views._account_by_ref
+    monkeypatch.setattr(portal_views, "_account_by_ref",
+                        deleted_right_after(engine, seeded.account_id, real))  # fmt: skip
+
+    answered = await web.post("/p", data=form, allow_redirects=False)
+
+    assert answered.status == 403 and "Los datos no coinciden" in await answered.text()
+    assert rows(engine, PortalSession) == 0
