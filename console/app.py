@@ -374,6 +374,7 @@ def init_app(
     app.cleanup_ctx.append(_registry_sync_ctx)
     app.cleanup_ctx.append(pruning.prune_ctx)
     app.cleanup_ctx.append(field_views.purge_positions_ctx)
+    app.cleanup_ctx.append(unproven_replies.purge_texts_ctx)
     app.cleanup_ctx.append(chat_queue.chat_service_ctx)
     app.cleanup_ctx.append(chat_queue.chat_routing_ctx)
     return app

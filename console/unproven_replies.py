@@ -3,24 +3,31 @@
 
 Such a mail acts on no account (its From: may be anyone's), yet it may be a debtor whose
 server lacks DMARC asking to be left alone or disputing the debt: it is listed here until
-a supervisor marks it handled (one row per entry, audited)."""
+a supervisor marks it handled (one row per entry, audited). The list is personal data:
+each page shown is a `pii_view` audit entry. What a mail said is kept in
+`unproven_reply_texts` (its audit entry holds a digest), deleted `retention` after it
+was handled (purge_texts, hourly)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
-from datetime import datetime
+import logging
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import aiohttp_jinja2
 from aiohttp import web
-from sqlalchemy import Engine, exists, func, select
+from sqlalchemy import Engine, delete, exists, func, select
 from sqlalchemy.exc import IntegrityError
 
 from console.debtor_locale import console_locale
 from console.i18n import gettext_
-from console.keys import CLOCK
+from console.keys import CLOCK, ENGINE, SETTINGS
 from console.params import ParamError, id_or_404, parse_id
 from console.supervisor_views import plan_scope
 from console.users import CurrentUser
@@ -28,7 +35,9 @@ from console.webutil import in_db, reader_zone, requires, user_of
 from outreach.channels.delivery import UNPROVEN_KIND
 from store.audit import append as audit_append
 from store.db import transaction
-from store.models import AuditEntry, Role, UnprovenReplyHandled
+from store.models import AuditEntry, Role, UnprovenReplyHandled, UnprovenReplyText
+
+log = logging.getLogger(__name__)
 
 HANDLED_KIND = "reply_unproven_handled"
 PAGE_SIZE = 50
@@ -37,6 +46,9 @@ COUNT_CAP = 1000
 EXCERPT_CHARS = 500
 MAX_NOTE_CHARS = 500
 PATH = "/supervisor/unproven-mail"
+PII_PAGE = "unproven_mail"
+PURGE_KIND = "unproven_reply_texts_purged"
+PURGE_EVERY_SECONDS = 3600
 
 
 def may_read(user: CurrentUser) -> bool:
@@ -63,37 +75,87 @@ def _text(payload: dict[str, Any], key: str, limit: int) -> str:
     return value[:limit] if isinstance(value, str) else ""
 
 
-def open_replies(engine: Engine, before: int | None) -> tuple[list[dict[str, Any]], int, bool]:
+def open_replies(engine: Engine, before: int | None,
+                 reader: CurrentUser) -> tuple[list[dict[str, Any]], int, bool]:  # fmt: skip
     """One page (newest first, ids below `before`) of the entries nobody handled yet,
-    their count (at most COUNT_CAP + 1), and whether older ones remain."""
+    their count (at most COUNT_CAP + 1), and whether older ones remain. A page that
+    shows any is the reader's `pii_view`, naming the entries, in the same transaction."""
     handled = exists().where(UnprovenReplyHandled.entry_id == AuditEntry.id)
     open_ = select(AuditEntry.id).where(AuditEntry.kind == UNPROVEN_KIND, ~handled)
-    page = select(AuditEntry).where(AuditEntry.kind == UNPROVEN_KIND, ~handled)
+    page = (
+        select(AuditEntry, UnprovenReplyText)
+        .outerjoin(UnprovenReplyText, UnprovenReplyText.entry_id == AuditEntry.id)
+        .where(AuditEntry.kind == UNPROVEN_KIND, ~handled)
+    )
     if before is not None:
         page = page.where(AuditEntry.id < before)
     with transaction(engine) as session:
         count = session.scalar(
             select(func.count()).select_from(open_.limit(COUNT_CAP + 1).subquery())
         )
-        entries = list(session.scalars(page.order_by(AuditEntry.id.desc()).limit(PAGE_SIZE + 1)))
-    rows = []
-    for entry in entries[:PAGE_SIZE]:
-        try:
-            payload = json.loads(entry.payload)
-        except ValueError:
-            payload = {}
-        if not isinstance(payload, dict):
-            payload = {}
-        text = _text(payload, "text", EXCERPT_CHARS + 1)
-        rows.append({
-            "id": entry.id,
-            "address": _text(payload, "address", 254),
-            "subject": _text(payload, "subject", 300),
-            "excerpt": text[:EXCERPT_CHARS] + ("…" if len(text) > EXCERPT_CHARS else ""),
-            "why": _text(payload, "why", 200),
-            "received_at": _received(payload, entry.created_at),
-        })  # fmt: skip
+        entries = list(session.execute(page.order_by(AuditEntry.id.desc()).limit(PAGE_SIZE + 1)))
+        rows = [_row(entry, said) for entry, said in entries[:PAGE_SIZE]]
+        if rows:
+            audit_append(session, "pii_view",
+                         {"page": PII_PAGE, "entries": [r["id"] for r in rows],
+                          "fields": ["address", "subject", "text"]},
+                         actor=reader.actor, subject=None)  # fmt: skip
     return rows, int(count or 0), len(entries) > PAGE_SIZE
+
+
+def _row(entry: AuditEntry, said: UnprovenReplyText | None) -> dict[str, Any]:
+    try:
+        payload = json.loads(entry.payload)
+    except ValueError:
+        payload = {}
+    if not isinstance(payload, dict):
+        payload = {}
+    # Entries written before the texts had their own table carry them in the payload.
+    subject = said.subject[:300] if said else _text(payload, "subject", 300)
+    text = said.text[: EXCERPT_CHARS + 1] if said else _text(payload, "text", EXCERPT_CHARS + 1)
+    return {
+        "id": entry.id,
+        "address": _text(payload, "address", 254),
+        "subject": subject,
+        "excerpt": text[:EXCERPT_CHARS] + ("…" if len(text) > EXCERPT_CHARS else ""),
+        "why": _text(payload, "why", 200),
+        "received_at": _received(payload, entry.created_at),
+    }
+
+
+def purge_texts(engine: Engine, now: datetime, retention: timedelta) -> int:
+    """Delete what the mails handled more than `retention` ago said (their audit
+    entries keep its digest); one audit entry per purge that deleted any. Open ones
+    are kept: a person has yet to read them. Returns how many went."""
+    cutoff = now - retention
+    done = select(UnprovenReplyHandled.entry_id).where(UnprovenReplyHandled.handled_at < cutoff)
+    with transaction(engine) as session:
+        gone = session.execute(
+            delete(UnprovenReplyText).where(UnprovenReplyText.entry_id.in_(done))
+        ).rowcount  # type: ignore[attr-defined]
+        if gone:
+            audit_append(session, PURGE_KIND, {"texts": gone, "handled_before": cutoff.isoformat()},
+                         actor="system", subject=None, now=now)  # fmt: skip
+        return int(gone or 0)
+
+
+async def purge_texts_ctx(app: web.Application) -> AsyncIterator[None]:
+    """purge_texts at start and every hour, in a worker thread."""
+    retention = timedelta(days=max(0, app[SETTINGS].unproven_reply_retention_days))
+
+    async def loop() -> None:
+        while True:
+            try:
+                await asyncio.to_thread(purge_texts, app[ENGINE], app[CLOCK](), retention)
+            except Exception:  # a store outage: the next round retries
+                log.warning("purging the texts of unproven mails failed", exc_info=True)
+            await asyncio.sleep(PURGE_EVERY_SECONDS)
+
+    task = asyncio.create_task(loop(), name="unproven-texts-purge")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def mark_handled(engine: Engine, entry_id: int, user: CurrentUser, note: str,
@@ -135,7 +197,7 @@ async def unproven_page(request: web.Request) -> web.StreamResponse:
     rows: list[dict[str, Any]] = []
     count, more = 0, False
     if allowed:
-        rows, count, more = await in_db(request, open_replies, before)
+        rows, count, more = await in_db(request, open_replies, before, user_of(request))
     for row in rows:
         row["at"] = words.stamp(row["received_at"], (shown,))
     return aiohttp_jinja2.render_template("supervisor_unproven.html", request, {

@@ -1063,6 +1063,21 @@ class UnprovenReplyHandled(Base):
     handled_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
 
 
+class UnprovenReplyText(Base):
+    """What an unproven inbound message said (its `reply_unproven` audit entry keeps only
+    a SHA-256 and the length of each): kept here, where retention applies, until
+    `unproven_reply_retention_days` after a supervisor handled it
+    (console/unproven_replies.py purge_texts); the audit log is kept for ever."""
+
+    __tablename__ = "unproven_reply_texts"
+
+    entry_id: Mapped[int] = mapped_column(
+        ForeignKey("audit_entries.id"), primary_key=True, autoincrement=False
+    )
+    subject: Mapped[str] = mapped_column(String(300))
+    text: Mapped[str] = mapped_column(Text)
+
+
 class AccountDocument(Base):
     """A document the operator attached to an account (the contract, the statement):
     what a debtor who disputes the debt or asks for proof downloads from the portal."""

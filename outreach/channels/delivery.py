@@ -6,6 +6,7 @@ is refused and counted, never guessed."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,7 +20,7 @@ from dialer.channels import Attempt
 from outreach.channels import STATUS_RANK, MessageStatus, StatusReport
 from store import audit
 from store.db import transaction
-from store.models import CallAttempt, ContactChannel
+from store.models import CallAttempt, ContactChannel, UnprovenReplyText
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,7 @@ AUDIT_KIND = "message"
 # A message whose sender could not be proven: for a person to read, acting on nothing.
 UNPROVEN_KIND = "reply_unproven"
 MAX_UNPROVEN_TEXT = 2000
+MAX_UNPROVEN_SUBJECT = 300
 
 
 @dataclass(frozen=True)
@@ -218,12 +220,33 @@ class DeliveryBook:
                  at: datetime, why: str) -> None:  # fmt: skip
         """A message whose sender its receiving server did not prove (an e-mail's From:,
         gateways/mail_auth.py): kept for a person as an `UNPROVEN_KIND` audit entry,
-        about no attempt and no account (what it says may be anyone's)."""
+        about no attempt and no account (what it says may be anyone's). The entry
+        proves what arrived without keeping it for ever: what it said is kept beside
+        it (UnprovenReplyText, where retention applies) and the entry holds a digest."""
+        subject, text = (
+            _storable(subject[:MAX_UNPROVEN_SUBJECT]),
+            _storable(text[:MAX_UNPROVEN_TEXT]),
+        )
         with transaction(self.sql) as s:
-            audit.append(s, UNPROVEN_KIND, {
-                "channel": channel.value, "address": address[:254], "subject": subject[:300],
-                "text": text[:MAX_UNPROVEN_TEXT], "received_at": at.isoformat(), "why": why[:200],
+            entry = audit.append(s, UNPROVEN_KIND, {
+                "channel": channel.value, "address": address[:254],
+                **said_digest("subject", subject), **said_digest("text", text),
+                "received_at": at.isoformat(), "why": why[:200],
             }, actor=ACTOR)  # fmt: skip
+            s.add(UnprovenReplyText(entry_id=entry.id, subject=subject, text=text))
+
+
+def _storable(said: str) -> str:
+    """Text a SQL column takes: PostgreSQL refuses NUL, and UTF-8 a lone surrogate (a
+    mail's undecodable bytes); both could only fail the whole mail's keeping."""
+    return said.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+
+
+def said_digest(name: str, said: str) -> dict[str, Any]:
+    """`<name>_sha256` (of its UTF-8) and `<name>_chars`: what an audit entry keeps of
+    words a person wrote, enough to prove a kept copy is what arrived."""
+    return {f"{name}_sha256": hashlib.sha256(said.encode("utf-8")).hexdigest(),
+            f"{name}_chars": len(said)}  # fmt: skip
 
 
 def _sent_to(row: CallAttempt, channel: ContactChannel, address: str) -> bool:

@@ -3,6 +3,7 @@ supervisor reads them on /supervisor/unproven-mail and marks them handled (audit
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from datetime import timedelta
@@ -11,10 +12,18 @@ from aiohttp.test_utils import TestClient
 from console_fixtures import NOW, Seed, login
 from sqlalchemy import Engine, select, update
 
+from compliance.transparency.verify import verify as audit_verify
 from console import unproven_replies
 from outreach.channels.delivery import DeliveryBook
+from store.audit import append as audit_append
 from store.db import transaction
-from store.models import AuditEntry, ContactChannel, UnprovenReplyHandled, User
+from store.models import (
+    AuditEntry,
+    ContactChannel,
+    UnprovenReplyHandled,
+    UnprovenReplyText,
+    User,
+)
 
 PATH = "/supervisor/unproven-mail"
 
@@ -134,3 +143,98 @@ async def test_given_a_supervisor_of_one_campaign_then_the_mails_are_not_shown_t
 async def test_given_an_agent_then_the_page_is_refused(client: TestClient, seed: Seed) -> None:
     await login(client, "ana")
     assert (await client.get(PATH, allow_redirects=False)).status in (302, 403)
+
+
+def entries(engine: Engine, kind: str) -> list[AuditEntry]:
+    with transaction(engine) as s:
+        return list(s.scalars(select(AuditEntry).where(AuditEntry.kind == kind)
+                              .order_by(AuditEntry.id)))  # fmt: skip
+
+
+async def test_given_the_list_shown_then_a_pii_view_names_the_mails_and_the_reader(
+    client: TestClient, seed: Seed, engine: Engine
+) -> None:
+    """Senders' addresses and what they wrote are personal data: every page that shows
+    some is audited as any other personal-data view; an empty page shows none."""
+    await login(client, "sofia")
+    await client.get(PATH)
+    assert entries(engine, "pii_view") == []
+    keep(engine, "maria@example.mx", "BAJA", "No me contacten más")
+    keep(engine, "jose@example.mx", "Disputa", "No reconozco esta deuda", minutes=1)
+    ids = reply_ids(await (await client.get(PATH)).text())
+    [view] = entries(engine, "pii_view")
+    assert json.loads(view.payload) == {"page": "unproven_mail", "entries": ids,
+                                        "fields": ["address", "subject", "text"]}  # fmt: skip
+    assert view.actor.endswith("sofia") and len(ids) == 2
+
+
+async def test_given_an_unproven_mail_then_its_audit_entry_keeps_a_digest_not_the_words(
+    client: TestClient, seed: Seed, engine: Engine
+) -> None:
+    """The audit log is kept for ever: it proves what arrived (SHA-256 and length of the
+    subject and text) without the debtor's words, which the page reads from their own
+    table. A NUL or an undecodable byte in the mail is no reason to lose it."""
+    words = "No me contacten más.\x00 Gracias \udcff" + " relleno" * 400
+    keep(engine, "maria@example.mx", "BAJA\x00", words)
+    [entry] = entries(engine, "reply_unproven")
+    payload = json.loads(entry.payload)
+    assert "text" not in payload and "subject" not in payload
+    assert "No me contacten" not in entry.payload and "BAJA" not in entry.payload
+    with transaction(engine) as s:
+        said = s.get(UnprovenReplyText, entry.id)
+        assert said is not None and said.subject == "BAJA"
+        assert said.text.startswith("No me contacten más. Gracias ?")
+    assert len(said.text) == 2000 - 1  # the bounded text, its NUL dropped
+    assert payload["text_sha256"] == hashlib.sha256(said.text.encode()).hexdigest()
+    assert payload["text_chars"] == len(said.text)
+    assert payload["subject_sha256"] == hashlib.sha256(b"BAJA").hexdigest()
+    assert payload["subject_chars"] == 4
+    await login(client, "sofia")
+    page = await (await client.get(PATH)).text()
+    assert "No me contacten más. Gracias" in page and "BAJA" in page
+
+
+async def test_given_an_entry_written_before_the_texts_table_then_still_read_from_the_entry(
+    client: TestClient, seed: Seed, engine: Engine
+) -> None:
+    """Entries kept before the digest (append-only: never rewritten) still show their
+    words, read from the entry itself."""
+    with transaction(engine) as s:
+        audit_append(s, "reply_unproven", {
+            "channel": "email", "address": "viejo@example.mx", "subject": "Antigua",
+            "text": "Dejen de llamar", "received_at": NOW.isoformat(), "why": "dmarc=none",
+        }, actor="outreach")  # fmt: skip
+    await login(client, "sofia")
+    page = await (await client.get(PATH)).text()
+    assert "viejo@example.mx" in page and "Antigua" in page and "Dejen de llamar" in page
+
+
+async def test_given_handled_mails_past_retention_then_their_words_purged_and_the_audit_verifies(
+    client: TestClient, seed: Seed, engine: Engine
+) -> None:
+    """What a handled mail said goes `retention` after it was handled, with one audit
+    entry saying how many; open mails and ones handled since are kept; the audit chain
+    still verifies (nothing in it was touched)."""
+    keep(engine, "a@example.mx", "BAJA", "uno")
+    keep(engine, "b@example.mx", "BAJA", "dos", minutes=1)
+    keep(engine, "c@example.mx", "BAJA", "tres", minutes=2)
+    token = await login(client, "sofia")
+    first, second, _open = reply_ids(await (await client.get(PATH)).text())[::-1]
+    for entry_id in (first, second):
+        resp = await client.post(f"{PATH}/{entry_id}/done", data={"_csrf": token})
+        assert resp.status in (200, 303)
+    with transaction(engine) as s:  # the first handled long ago
+        s.execute(update(UnprovenReplyHandled).where(UnprovenReplyHandled.entry_id == first)
+                  .values(handled_at=NOW - timedelta(days=91)))  # fmt: skip
+    retention = timedelta(days=90)
+
+    assert unproven_replies.purge_texts(engine, NOW, retention) == 1
+    assert unproven_replies.purge_texts(engine, NOW, retention) == 0
+
+    with transaction(engine) as s:
+        kept = sorted(t.entry_id for t in s.scalars(select(UnprovenReplyText)))
+    assert first not in kept and len(kept) == 2
+    [purged] = entries(engine, unproven_replies.PURGE_KIND)
+    assert json.loads(purged.payload)["texts"] == 1 and purged.actor == "system"
+    assert len(entries(engine, "reply_unproven")) == 3  # the evidence stays
+    assert audit_verify(engine).ok
