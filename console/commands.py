@@ -199,6 +199,7 @@ def _console_run(args: argparse.Namespace, settings: Settings) -> int:
     from console.client_address import parse_trusted
     from console.tls import TLSConfigError, server_context
     from metrics.http import MetricsServer
+    from metrics.roles import CONSOLE, registry_for
     from store.db import open_engine
 
     # On the demo's data dir, the portal opens the links and checks the identities the
@@ -237,6 +238,7 @@ def _console_run(args: argparse.Namespace, settings: Settings) -> int:
             await site.start()
             # /metrics on its own address (Prometheus's network), not the public port.
             metrics = MetricsServer(settings.console_metrics_host, settings.console_metrics_port,
+                                    registry=registry_for(CONSOLE),
                                     max_connections=settings.metrics_max_connections,
                                     max_per_address=settings.metrics_max_connections_per_address)  # fmt: skip
             await metrics.start()

@@ -106,6 +106,7 @@ async def _run_service(settings: Settings, engine: Any, url: str, campaigns: lis
     from dialer.ami import AMIClient
     from dialer.service import DialerService
     from metrics.http import MetricsServer
+    from metrics.roles import DIALER, registry_for
 
     client = aioredis.Redis.from_url(url)
     from dialer.campaign_dialer import DIALER_EVENTS
@@ -124,6 +125,7 @@ async def _run_service(settings: Settings, engine: Any, url: str, campaigns: lis
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, service.request_stop)
     metrics = MetricsServer(settings.metrics_host, settings.metrics_port,
+                            registry=registry_for(DIALER),
                             max_connections=settings.metrics_max_connections,
                             max_per_address=settings.metrics_max_connections_per_address)  # fmt: skip
     await metrics.start()

@@ -1,5 +1,6 @@
-"""Writes docs/metrics.md: every metric of REGISTRY with its type, labels and
-help, so the team can find the right one without reading definitions.py.
+"""Writes docs/metrics.md: every metric of REGISTRY with its type, labels, help and
+the processes that serve it (metrics/roles.py), so the team can find the right one
+without reading definitions.py.
 
     python -m metrics.catalog     # a unit test fails while the file is stale
 """
@@ -13,26 +14,31 @@ from prometheus_client import CollectorRegistry
 
 from metrics.definitions import REGISTRY
 from metrics.naming import declared_label_names
+from metrics.roles import ROLES, registry_for
 
 CATALOG = Path(__file__).resolve().parents[1] / "docs" / "metrics.md"
 
 
 def render(registry: CollectorRegistry = REGISTRY) -> str:
     labels = dict(declared_label_names(registry))
+    served_by = {role: {f.name for f in registry_for(role).collect()} for role in ROLES}
     lines = [
         "# cobrador metrics",
         "",
         "Generated from `metrics/definitions.py` by `python -m metrics.catalog`;",
         "naming and label rules are in that module's docstring and `metrics/labels.py`.",
+        "Each process serves only its own metrics on /metrics (`metrics/roles.py`): the",
+        "served-by column is the Prometheus job that has it (the demo serves them all).",
         "",
-        "| metric | type | labels | what |",
-        "|---|---|---|---|",
+        "| metric | type | labels | served by | what |",
+        "|---|---|---|---|---|",
     ]
     for family in sorted(registry.collect(), key=lambda f: f.name):
         exposed = f"{family.name}_total" if family.type == "counter" else family.name
         names = ", ".join(labels.get(family.name, ())) or "—"
         text = family.documentation.replace("|", "\\|")
-        lines.append(f"| `{exposed}` | {family.type} | {names} | {text} |")
+        jobs = ", ".join(role for role in ROLES if family.name in served_by[role]) or "—"
+        lines.append(f"| `{exposed}` | {family.type} | {names} | {jobs} | {text} |")
     return "\n".join(lines) + "\n"
 
 

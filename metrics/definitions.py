@@ -1,5 +1,6 @@
-"""Every cobrador metric, defined once on one registry that the dialer and the
-console expose on /metrics.
+"""Every cobrador metric, defined once on one registry; each process (dialer, console,
+outreach) serves on /metrics only those its own code updates (metrics/roles.py: add a
+new metric there too), the all-in-one demo all of them.
 
 Rules (checked over the whole registry by tests/unit/metrics/):
 - names are `cobrador_<thing>_<unit>`: counters end `_total`, times are

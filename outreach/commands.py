@@ -241,6 +241,7 @@ async def metrics_listener(settings: Settings) -> AsyncIterator[Any]:
     and waiting per campaign and channel (cobrador_outreach_messages_total), its blocks,
     hand-offs and results. Only with outreach_metrics_port set; none by default."""
     from metrics.http import MetricsServer
+    from metrics.roles import OUTREACH, registry_for
 
     host, port = settings.outreach_metrics_host, settings.outreach_metrics_port
     if port == 0:
@@ -250,7 +251,8 @@ async def metrics_listener(settings: Settings) -> AsyncIterator[Any]:
         raise UserError(
             f"COBRADOR_OUTREACH_METRICS_PORT={port} is no port: 1-65535, or 0 for no /metrics"
         )
-    server = MetricsServer(host, port, max_connections=settings.metrics_max_connections,
+    server = MetricsServer(host, port, registry=registry_for(OUTREACH),
+                           max_connections=settings.metrics_max_connections,
                            max_per_address=settings.metrics_max_connections_per_address)  # fmt: skip
     try:
         await server.start()

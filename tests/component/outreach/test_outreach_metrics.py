@@ -88,6 +88,12 @@ async def test_given_a_metrics_port_when_outreach_runs_then_prometheus_reads_its
         text = await scrape(port)
         assert text is not None
         assert f"# TYPE {MESSAGES}_total counter" in text or f"# TYPE {MESSAGES} counter" in text
+        # Its own metrics only: none of the dialer's or the console's read as zero here
+        # (an Asterisk link 'down', calls at zero beside the dialer's real ones).
+        served = {f.name for f in text_string_to_metric_families(text)}
+        assert {"cobrador_ami_up", "cobrador_calls_placed", "cobrador_floor_agents",
+                "cobrador_screen_pop_latency_seconds"}.isdisjoint(served)  # fmt: skip
+        assert "cobrador_registry_loaded_up" in served  # its own compliance engine's
     finally:
         stop.set()
         await asyncio.wait_for(service, 30)

@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 
 from metrics.http import MetricsServer
+from metrics.roles import CONSOLE, DIALER, OUTREACH, registry_for
 from metrics.synthetic import SyntheticFloor
 
 TICK_SECONDS = 0.25
@@ -25,7 +26,7 @@ TICK_SECONDS = 0.25
 
 @contextlib.contextmanager
 def synthetic_floor_run() -> Iterator[dict[str, str]]:
-    """Three /metrics servers (as dialer, console and outreach) over the shared registry,
+    """Three /metrics servers (as dialer, console and outreach), each its role's metrics,
     with the synthetic floor ticking in a background event loop."""
     loop = asyncio.new_event_loop()
     ready: dict[str, str] = {}
@@ -35,9 +36,9 @@ def synthetic_floor_run() -> Iterator[dict[str, str]]:
     async def main(stop: asyncio.Event) -> None:
         floor = SyntheticFloor(random.Random(11), now=time.time())
         async with (
-            MetricsServer("127.0.0.1", 0) as dialer,
-            MetricsServer("127.0.0.1", 0) as console,
-            MetricsServer("127.0.0.1", 0) as outreach,
+            MetricsServer("127.0.0.1", 0, registry_for(DIALER)) as dialer,
+            MetricsServer("127.0.0.1", 0, registry_for(CONSOLE)) as console,
+            MetricsServer("127.0.0.1", 0, registry_for(OUTREACH)) as outreach,
         ):
             ready["dialer"] = f"127.0.0.1:{dialer.port}"
             ready["console"] = f"127.0.0.1:{console.port}"

@@ -3,9 +3,9 @@ dial loop on pbxsim: a progressive MX
 campaign on SQLite and an embedded Redis, pbxsim answering over AMI and
 calling our FastAGI server, agents who go ready again after each call. The
 dialer's metrics are served as the `dialer` job; the console's side (pops,
-dispositions, promises) is not running here, so the `console` job serves the
-same registry fed by the synthetic floor for the metrics only the console
-sets (see `metrics_targets` in conftest.py).
+dispositions, promises) is not running here, so the synthetic floor feeds the
+metrics only the console sets; each job serves its role's metrics, as in
+production (metrics/roles.py; see `metrics_targets` in conftest.py).
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from dialer.ami import AMIClient
 from dialer.campaign_dialer import CampaignDialer, DialerOptions
 from dialer.fastagi import FastAGIServer
 from metrics.http import MetricsServer
+from metrics.roles import CONSOLE, DIALER, OUTREACH, registry_for
 from metrics.synthetic import SyntheticFloor
 from pbxsim.ami_server import AMIServer
 from pbxsim.clock import ScaledClock
@@ -150,9 +151,9 @@ async def _run(workdir: Path, redis_url: str, ready: dict[str, str], started: th
     console_side = SyntheticFloor(random.Random(3), now=time.time())
     try:
         async with (
-            MetricsServer("127.0.0.1", 0) as dialer_metrics,
-            MetricsServer("127.0.0.1", 0) as console_metrics,
-            MetricsServer("127.0.0.1", 0) as outreach_metrics,
+            MetricsServer("127.0.0.1", 0, registry_for(DIALER)) as dialer_metrics,
+            MetricsServer("127.0.0.1", 0, registry_for(CONSOLE)) as console_metrics,
+            MetricsServer("127.0.0.1", 0, registry_for(OUTREACH)) as outreach_metrics,
         ):
             ready["dialer"] = f"127.0.0.1:{dialer_metrics.port}"
             ready["console"] = f"127.0.0.1:{console_metrics.port}"
