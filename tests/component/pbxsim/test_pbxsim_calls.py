@@ -18,6 +18,16 @@ def names(events: list[Message]) -> list[str]:
     return [e.name for e in events]
 
 
+def on_the_line(rig: Rig, number: str) -> str:
+    """`number` a person who answers and stays on the line until our dialplan hangs up.
+    The rig's suffix rules have a human talk 4 simulated seconds, 0.2 s of wall time at
+    SPEED: a loaded machine's FastAGI exchange took longer, the debtor had hung up
+    before the failure context or the safe harbor ('could not send ... to the failure
+    context: call ... hung up') and the test waited for a flag never set."""
+    rig.pbx.scenario.numbers[number] = NumberOverride(sc.HUMAN, 1.0, 600.0)
+    return number
+
+
 def hangup_of(rig: Rig, uniqueid: str) -> Message:
     return next(
         e
@@ -93,7 +103,7 @@ async def test_given_a_human_and_an_agent_when_handler_bridges_then_debtor_joins
         await agi.set_variable(cv.ACTION, cv.ACTION_BRIDGE)
 
     rig.decisions["21"] = bridge
-    await rig.originate_debtor(21, "5215550000101")
+    await rig.originate_debtor(21, on_the_line(rig, "5215550000121"))
     join = await rig.recorder.wait_for(
         lambda e: e.name == "ConfbridgeJoin" and e.get("Uniqueid") == "cobrador-21"
     )
@@ -101,6 +111,8 @@ async def test_given_a_human_and_an_agent_when_handler_bridges_then_debtor_joins
     assert join.get("BridgeNumChannels") == "3"  # agent, debtor and ConfBridge's announcer
     assert rig.agi_seen[0]["attempt"] == "21"
     assert rig.agi_seen[0]["amd"] == cv.AMD_HUMAN
+    # The debtor hangs up once bridged (not on the scenario's clock: see on_the_line).
+    await rig.client.send_action({"Action": "Hangup", "Channel": "cobrador-21", "Cause": 16})
     await rig.recorder.wait_for(lambda e: e.name == "Hangup" and e.get("Uniqueid") == "cobrador-21")
     steps = [
         step
@@ -146,7 +158,7 @@ async def test_given_safe_harbor_when_chosen_then_abandoned_flag_and_normal_hang
         await agi.set_variable(cv.ACTION, cv.ACTION_SAFE_HARBOR)
 
     rig.decisions["41"] = safe_harbor
-    await rig.originate_debtor(41, "5215550000101")
+    await rig.originate_debtor(41, on_the_line(rig, "5215550000141"))
     await rig.recorder.wait_for(
         lambda e: (
             e.name == "VarSet"
@@ -167,7 +179,7 @@ async def test_given_a_failing_handler_when_answered_then_failure_context_then_s
         raise RuntimeError("bug")
 
     rig.decisions["51"] = broken
-    await rig.originate_debtor(51, "5215550000101")
+    await rig.originate_debtor(51, on_the_line(rig, "5215550000151"))
     await rig.recorder.wait_for(
         lambda e: (
             e.name == "VarSet"
@@ -211,7 +223,7 @@ async def test_given_a_slow_handler_when_request_times_out_then_failure_context(
 
 async def test_given_no_fastagi_server_when_answered_then_failure_context(rig: Rig) -> None:
     await rig.agi.stop()
-    await rig.originate_debtor(53, "5215550000101")
+    await rig.originate_debtor(53, on_the_line(rig, "5215550000153"))
     status = await rig.recorder.wait_for(
         lambda e: (
             e.name == "VarSet"
