@@ -38,6 +38,7 @@ from console import (
     agent_views,
     auditor_views,
     auth_views,
+    break_views,
     bundles,
     chat_queue,
     chat_views,
@@ -367,6 +368,7 @@ def init_app(
     portal_chat_views.setup_routes(app)
     payment_webhook_views.setup_routes(app, payment_webhook)
     zone_views.setup_routes(app)
+    break_views.setup_routes(app)
     app.on_shutdown.append(_close_sockets)
     app.cleanup_ctx.append(_pophub_ctx)
     app.cleanup_ctx.append(_password_pool_ctx)

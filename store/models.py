@@ -1157,3 +1157,44 @@ class ConversationMessage(Base):
     provider_id: Mapped[str | None] = mapped_column(String(128))
 
     __table_args__ = (Index("ix_conversation_messages_conv", "conversation_id", "id"),)
+
+
+class AgentBreak(Base):
+    """One break of an agent's plan, set by a supervisor (console/break_views.py): it
+    starts at a local time on some weekdays, in a named IANA zone, for a length, with
+    one of the pause reasons. The pacing counts on it before it begins
+    (dialer/loop/break_cache.py) and the console pauses the agent at its start
+    (console/break_taker.py)."""
+
+    __tablename__ = "agent_breaks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    start_minute: Mapped[int] = mapped_column(Integer)  # local minutes after midnight
+    minutes: Mapped[int] = mapped_column(Integer)
+    weekdays: Mapped[str] = mapped_column(String(27))  # "mon,tue,...": compliance WEEKDAYS
+    reason: Mapped[str] = mapped_column(String(40))  # a pause reason (comida, break...)
+    zone: Mapped[str] = mapped_column(String(64))  # IANA zone of start_minute
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    __table_args__ = (
+        CheckConstraint("start_minute >= 0 AND start_minute < 1440", name="start_minute"),
+        CheckConstraint("minutes > 0", name="minutes"),
+    )
+
+
+class AgentBreakTaken(Base):
+    """A scheduled break the console has asked for on one local day (the day of its
+    start in the break's zone): one row per break and day, so the pause is asked once,
+    whichever console process or restart comes first (console/break_taker.py)."""
+
+    __tablename__ = "agent_breaks_taken"
+
+    break_id: Mapped[int] = mapped_column(
+        ForeignKey("agent_breaks.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    taken_at: Mapped[datetime] = mapped_column()
+    # What the ask did: paused, pausing, after_call, not_logged_in
+    outcome: Mapped[str] = mapped_column(String(20))

@@ -917,3 +917,8 @@ EN.update(DOSSIER_EN)
 from translations_field_app import FIELD_APP_EN  # noqa: E402
 
 EN.update(FIELD_APP_EN)
+
+# The agents' break plan (console/break_views.py) and the agent page's next break.
+from translations_breaks import BREAKS_EN  # noqa: E402
+
+EN.update(BREAKS_EN)

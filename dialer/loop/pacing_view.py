@@ -10,10 +10,12 @@ from collections.abc import Iterable
 
 from dialer import attempt_store as store
 from dialer.agent_state import AgentSnapshot, AgentState
+from dialer.break_store import load_rules
 from dialer.call_state import Call, CallState
 from dialer.floor import SharedFloor
 from dialer.inbound.board import snapshot_fields
 from dialer.inbound.routing import callers_for
+from dialer.loop.break_cache import BreakCache
 from dialer.loop.context import LoopContext
 from dialer.loop.wrap_samples import WrapWatcher
 from dialer.pacing.snapshot import AgentView, RingingCall, Snapshot
@@ -43,6 +45,13 @@ def policy_state(agent: AgentSnapshot) -> str:
     return agent.state.value
 
 
+def agent_view(agent: AgentSnapshot, next_break: tuple[float, float] | None) -> AgentView:
+    """The agent as the policy sees them, with their next scheduled break if any."""
+    if next_break is None:
+        return AgentView(policy_state(agent), agent.since)
+    return AgentView(policy_state(agent), agent.since, next_break[0], next_break[1])
+
+
 class PacingView:
     def __init__(self, ctx: LoopContext, floor: SharedFloor) -> None:
         self.ctx = ctx
@@ -51,6 +60,8 @@ class PacingView:
         self.own_inbound_waits: tuple[float, ...] = ()  # the wallboard's: this campaign's callers
         self._stats_built = False  # rebuilt from SQL once per start, then when lost
         self.wraps = WrapWatcher()  # wrap-up samples, as the simulator's log gives them
+        # Each agent's next scheduled break (the supervisors' plan, from SQL).
+        self.breaks = BreakCache(lambda: asyncio.to_thread(load_rules, ctx.sql))
 
     def own_calls(self) -> Iterable[Call]:
         return [c.call for c in self.ctx.calls.values()]
@@ -125,9 +136,10 @@ class PacingView:
             inbound["inbound_waiting"] = callers_for(
                 name, skills, {**elsewhere, name: self.own_inbound_waits},
                 directory.rules)  # fmt: skip
+        coming = await self.breaks.next_breaks((a.agent_id for a in agents), now)
         return Snapshot(
             now=now,
-            agents=tuple(AgentView(policy_state(a), a.since) for a in agents),
+            agents=tuple(agent_view(a, coming.get(a.agent_id)) for a in agents),
             ringing=tuple(RingingCall(at) for at in view.ringing),
             waiting=view.waiting,
             talk_samples=talk_samples,
