@@ -3,8 +3,8 @@ start time, weekdays, length, pause reason and IANA zone) and agent_breaks_taken
 row per break and local day once the console asked for it, so a restart never asks
 twice).
 
-Revision ID: 0033
-Revises: 0032
+Revision ID: 0034
+Revises: 0033
 Create Date: 2026-12-07 17:00:00
 """
 
@@ -15,8 +15,8 @@ from alembic import op
 
 import store.types
 
-revision = "0033"
-down_revision = "0032"
+revision = "0034"
+down_revision = "0033"
 branch_labels = None
 depends_on = None
 
