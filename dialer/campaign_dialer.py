@@ -359,12 +359,17 @@ class CampaignDialer:
     async def _release_stranded(self, now: float, at: datetime) -> int:
         """Accounts held for a hopper that lost them (Redis flushed, restarted empty or
         from an older snapshot) come back before the refill: at start, when the hopper's
-        marker is gone, and every CHECK_EVERY_SECONDS. Under the refill lock."""
+        marker is gone, every CHECK_EVERY_SECONDS, and once a peer is found dead: one
+        killed between its refill's SQL write and its Redis add left up to a batch of
+        accounts held for entries the hopper never got, undialed for those minutes.
+        Under the refill lock."""
         last = self._last_holds_check
         if (last is not None and now - last < CHECK_EVERY_SECONDS
+                and not self.reconciler.peer_died
                 and not await hopper_lost(self.redis, self.name)):  # fmt: skip
             return 0
         self._last_holds_check = now
+        self.reconciler.peer_died = False
         mine = {c.account_id for c in self.calls.values()} | set(self.previews)
         released = await release_stranded(self.sql, self.hopper, self.campaign.id, at, mine)
         if released:

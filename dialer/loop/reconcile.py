@@ -45,6 +45,9 @@ class Reconciler:
         self._last = ctx.clock()
         self._last_dead_pass = 0.0
         self._dead_seen: set[str] = set()
+        # A peer found dead since the dial loop last looked (peer_died): it may have
+        # died between its refill's SQL holds and its Redis add (dialer/hopper_holds.py).
+        self.peer_died = False
         self._lock = asyncio.Lock()
 
     async def live_channels(self) -> list[Message]:
@@ -82,6 +85,7 @@ class Reconciler:
             return
         dead = await self.liveness.dead() if self.reconciled else set()
         if dead and dead - self._dead_seen:
+            self.peer_died = True
             log.warning("dialer %s: dialer(s) %s on this Asterisk stopped beating; closing "
                         "what they left", ctx.name, ", ".join(sorted(dead - self._dead_seen)))  # fmt: skip
         self._dead_seen = dead
