@@ -159,6 +159,13 @@ def _answer(answer: visits.Answer) -> web.Response:
             body[text] = gettext_(body[text])  # the fixed texts have an English one
     if isinstance(body.get("reasons"), list):  # the law's refusal: its reasons in words
         body["reason"] = visits.compliance_message(body["reasons"], gettext_)
+    if body.get("refusal") in visits.FAR_REASONS and "limit_m" in body:  # far, or a rough fix
+        body["reason"] = visits.far_message(body["refusal"], body["distance_m"], body["limit_m"],
+                                            gettext_, current_language())  # fmt: skip
+    if body.get("evidence_only") and isinstance(body.get("refused"), list):
+        # Kept after a refused arrival: why it was refused, beside the notice (no advice).
+        body["refused_reason"] = visits.refusal_words(body["refused"], body.get("refused_facts") or {},
+                                                      gettext_, current_language())  # fmt: skip
     if answer.replayed:
         body["replayed"] = True
     return web.json_response(body, status=answer.status)
@@ -203,6 +210,12 @@ async def day_json(request: web.Request) -> web.StreamResponse:
     for visit in data["visits"]:
         # What compliance forbids now, in words (the codes stay for the app's logic).
         visit["blocked_reason"] = reasons_label(visit["blocked"]) if visit["blocked"] else ""
+        # A result kept after a refused arrival: why the arrival was refused, in words.
+        visit["refused_reason"] = (
+            visits.refusal_words(visit["refused"], visit.get("refused_facts") or {}, gettext_,
+                                 current_language())
+            if visit.get("refused") else ""
+        )  # fmt: skip
     data["questionnaires"] = {stage: [_in_words(q) for q in qs]
                               for stage, qs in data.get("questionnaires", {}).items()}  # fmt: skip
     return web.json_response(data)
@@ -237,6 +250,12 @@ FIELD_APP_TEXTS = {
                         "pasó en la puerta: se guarda como constancia y no se registran promesas."),
     "cancelled_recorded_msg": N_("El supervisor canceló esta visita; lo que registró en la "
                                 "puerta quedó guardado como constancia."),
+    # field/visits.py REFUSED_RESULT_MESSAGE: said again by a phone that lost the answer
+    # (wiped at a logout) from what the day reports.
+    "refused_recorded_msg": N_("Su llegada no fue aceptada, pero lo que registró en la puerta "
+                               "queda guardado como constancia. No se registró ninguna promesa "
+                               "ni número nuevo. No repita la visita: si hace falta volver, su "
+                               "supervisor la planeará de nuevo."),
     "no_route": N_("Sin ruta guardada."),
     "summary": N_("{visitas} visitas · {abiertas} por hacer · por recorrer {distancia} (en línea recta)"),
     "leg": N_("a {distancia}"),

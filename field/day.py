@@ -6,7 +6,8 @@ Synchronous SQL: the console runs these in a worker thread.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, and_, or_, select
@@ -16,10 +17,21 @@ from cobrador.ground.money_words import money_format
 from field.plans import field_agents
 from field.questionnaire import questionnaire
 from field.visit_rules import VisitCheck, check_many, plan_instant
+from field.visits import EVIDENCE_REFUSED, refused_facts
 from store.db import transaction
 from store.geo import distance_m
-from store.models import Account, Disposition, FieldVisit, Role, User, VisitStatus
+from store.models import (
+    Account,
+    CallAttempt,
+    ContactChannel,
+    Disposition,
+    FieldVisit,
+    Role,
+    User,
+    VisitStatus,
+)
 
+SLACK = timedelta(hours=1)  # an arrival judged a little before its visit's creation
 SHOWN_TO_AGENT = (
     VisitStatus.planned.value,
     VisitStatus.checked_in.value,
@@ -47,7 +59,13 @@ def agent_day(
 
     A visit cancelled after the agent arrived (field/visits.py EVIDENCE_ONLY) stays on
     the day as `cancelled` with `evidence`: "arrived" (its result may still be given,
-    kept as evidence) or "recorded"; other cancelled visits are not shown."""
+    kept as evidence) or "recorded"; other cancelled visits are not shown.
+
+    A planned visit whose result was kept after its arrival was refused
+    (field/visits.py EVIDENCE_REFUSED) carries `evidence`: "recorded", `refused` (the
+    reasons), `refused_facts` (a far fix's distance and accuracy) and its `outcome`,
+    and is out of the route's legs: a phone that lost its own answers (wiped at a
+    logout) must not offer that door again as if nothing happened there."""
     with transaction(engine) as session:
         rows = session.execute(
             select(FieldVisit, Account)
@@ -67,6 +85,7 @@ def agent_day(
             .options(selectinload(Account.phones))
         ).all()
         blocks = _blocked(session, [(v, a) for v, a in rows], day, check)
+        kept = kept_after_refusal(session, [v for v, _ in rows])
         visits, stages = [], set()
         previous: tuple[float, float] | None = None
         total = 0.0
@@ -74,7 +93,9 @@ def agent_day(
             point = _point(account)
             leg = None
             blocked = blocks.get(visit.id, ())
-            if visit.status == VisitStatus.planned.value and point is not None and not blocked:
+            refused = kept.get(visit.id)
+            to_make = visit.status == VisitStatus.planned.value and refused is None
+            if to_make and point is not None and not blocked:
                 if previous is not None:
                     leg = distance_m(*previous, *point)
                     total += leg
@@ -90,7 +111,10 @@ def agent_day(
                 "balance_shown": money_format(account.country, account.currency).show(account.balance),
                 "leg_m": round(leg) if leg is not None else None,
                 "blocked": list(blocked),
-                "evidence": _evidence(visit),
+                "evidence": "recorded" if refused else _evidence(visit),
+                "refused": refused.reasons if refused else [],
+                "refused_facts": refused.facts if refused else {},
+                "outcome": refused.outcome if refused else None,
             })  # fmt: skip
         return {
             "day": day.isoformat(),
@@ -125,6 +149,65 @@ def _blocked(
         if not decision.allowed:
             out[visit_id] = tuple(decision.reasons) or ("blocked",)
     return out
+
+
+@dataclass(frozen=True)
+class KeptAfterRefusal:
+    """A result recorded at the door kept as evidence after its arrival was refused."""
+
+    attempt_id: int
+    reasons: list[str]  # why the arrival was refused (the law's, clock_unsure, too_far...)
+    facts: dict[str, Any]  # a far fix's distance and accuracy (field/visits.py refused_facts)
+    outcome: str | None
+
+
+def kept_after_refusal(
+    session: Session, day_visits: list[FieldVisit]
+) -> dict[int, KeptAfterRefusal]:
+    """Of `day_visits`, those still planned (no arrival accepted) whose agent's result was
+    kept as evidence after a refused arrival (field/visits.py EVIDENCE_REFUSED), by visit
+    id. Two reads whatever the number of visits: the agents' made visit attempts to
+    those accounts, and their dispositions."""
+    waiting = {v.id: v for v in day_visits
+               if v.status == VisitStatus.planned.value and v.attempt_id is None}  # fmt: skip
+    if not waiting:
+        return {}
+    attempts = session.scalars(
+        select(CallAttempt).where(
+            CallAttempt.account_id.in_(sorted({v.account_id for v in waiting.values()})),
+            CallAttempt.agent_id.in_(sorted({v.agent_id for v in waiting.values()})),
+            CallAttempt.channel == ContactChannel.visit.value,
+            CallAttempt.result.is_not(None),
+            CallAttempt.result != "blocked",
+            # Kept at the arrival's instant or the receipt, never before its visit was
+            # planned (field/visit_time.py): the account's older visits are not read.
+            CallAttempt.started_at >= min(v.created_at for v in waiting.values()) - SLACK,
+        )
+    ).all()
+    found: dict[int, CallAttempt] = {}
+    for attempt in attempts:
+        details = attempt.details or {}
+        visit = waiting.get(details.get("visit_id"))  # type: ignore[arg-type]
+        if (visit is None or details.get("evidence_only") != EVIDENCE_REFUSED
+                or attempt.agent_id != visit.agent_id):  # fmt: skip
+            continue
+        found[visit.id] = attempt
+    outcomes = dict(
+        session.execute(
+            select(Disposition.attempt_id, Disposition.outcome).where(
+                Disposition.attempt_id.in_([a.id for a in found.values()] or [-1])
+            )
+        ).all()
+    )
+    return {
+        visit_id: KeptAfterRefusal(
+            attempt.id,
+            [str(r) for r in (attempt.details or {}).get("refused") or []],
+            refused_facts(attempt.details or {}),
+            outcomes.get(attempt.id),
+        )
+        for visit_id, attempt in found.items()
+    }
 
 
 def _evidence(visit: FieldVisit) -> str | None:

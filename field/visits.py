@@ -99,16 +99,41 @@ EVIDENCE_ONLY = "visit_cancelled"
 # ... of a result recorded at the door after a check-in the server refused (the law's
 # check, or a clock it could not trust), the visit still planned.
 EVIDENCE_REFUSED = "checkin_refused"
+# The one advice given once a result was kept after a refused arrival; the app shows it
+# beside why the arrival was refused (refusal_words), never beside a "check in again":
+# the contact is in the ledger (a new arrival today may well be refused for it) and the
+# app offers no check-in for that visit any more.
 REFUSED_RESULT_MESSAGE = (
     "Su llegada no fue aceptada, pero lo que registró en la puerta queda guardado como "
-    "constancia. No se registró ninguna promesa ni número nuevo y la visita sigue pendiente: "
-    "no la repita sin indicación del supervisor."
+    "constancia. No se registró ninguna promesa ni número nuevo. No repita la visita: "
+    "si hace falta volver, su supervisor la planeará de nuevo."
 )
+# Told when the arrival is refused, maybe long after the door (queued offline): the
+# advice holds whether or not a result was recorded there (a result after it is kept,
+# REFUSED_RESULT_MESSAGE), so it never contradicts that notice.
 CLOCK_UNSURE_MESSAGE = (
     "No se puede confirmar la hora de la llegada: el reloj del teléfono no coincide "
-    "con el del servidor. Corrija la fecha y hora del teléfono, sincronice y registre "
-    "la llegada de nuevo en el domicilio."
+    "con el del servidor. Corrija la fecha y hora del teléfono y sincronice. Si sigue en "
+    "el domicilio y aún no anotó el resultado, registre la llegada de nuevo; lo que ya "
+    "anotó en la puerta queda guardado como constancia."
 )
+# Why an arrival was refused, without advice (shown with REFUSED_RESULT_MESSAGE, once
+# the result recorded at the door is kept): refusal_words builds them.
+CLOCK_REFUSED_WORDS = (
+    "No se pudo confirmar la hora de la llegada: el reloj del teléfono no coincidía con "
+    "el del servidor. Corrija la fecha y hora del teléfono antes de su próxima llegada."
+)
+FAR_REFUSED_WORDS = (
+    "La ubicación de la llegada estaba a {distancia} del domicilio, demasiado lejos."
+)
+INACCURATE_REFUSED_WORDS = "La ubicación de la llegada era poco precisa (±{precision} m)."
+# The geofence's refusals (field/checkin.py Verdict.reason), told with the distance.
+FAR_MESSAGE = "Está a {distancia} del domicilio; la llegada se registra a {radio} m o menos."
+INACCURATE_MESSAGE = (
+    "La ubicación es poco precisa (más de {precision} m); espere una mejor señal. "
+    "Distancia estimada: {distancia}."
+)
+FAR_REASONS = ("too_far", "inaccurate")
 
 
 @dataclass(frozen=True)
@@ -215,12 +240,18 @@ def check_in(
         verdict = judge((account.latitude, account.longitude), fix, rules)
         distance = round(verdict.distance_m)
         if not verdict.accepted:
+            # Where the phone was is kept: a result recorded there is kept as evidence
+            # with it (record_result), the distance beside the contact.
             audit.append(session, "visit_checkin_refused",
                          {"visit_id": visit.id, "distance_m": distance, "reason": verdict.reason,
-                          "accuracy_m": fix.accuracy_m, "at": at, **times},
+                          "accuracy_m": fix.accuracy_m, "lat": fix.lat, "lon": fix.lon,
+                          "at": at, **times},
                          actor=agent.actor, subject=f"account:{account.id}")  # fmt: skip
-            return Answer(422, {"ok": False, "reason": _far_message(verdict.reason, distance, rules),
-                                "distance_m": distance, "refusal": verdict.reason},
+            limit = rules.max_accuracy_m if verdict.reason == "inaccurate" else rules.radius_m
+            return Answer(422, {"ok": False,
+                                "reason": far_message(verdict.reason, distance, limit),
+                                "distance_m": distance, "refusal": verdict.reason,
+                                "limit_m": limit},
                           facts={"country": account.country, "refused": [verdict.reason]})  # fmt: skip
         decision = check(session, account, at)
         row = record_decision(session, account, decision, STAGE_CHECKIN, agent.actor)
@@ -338,7 +369,7 @@ def record_result(
 class Refusal:
     """A check-in of the agent's on a visit still planned that the server refused."""
 
-    reasons: tuple[str, ...]  # the law's reasons, or (CLOCK_UNSURE,)
+    reasons: tuple[str, ...]  # the law's reasons, (CLOCK_UNSURE,), or ("too_far",) ...
     at: datetime | None  # the trusted instant of the arrival (None: the clock was not)
     decision_id: int | None
     local_time: str | None  # the debtor's, as the law's check saw it
@@ -347,8 +378,11 @@ class Refusal:
 
 def _refused_arrival(session: Session, agent: Agent, visit: FieldVisit) -> Refusal | None:
     """The agent's latest check-in on `visit` refused by the law's check (its attempt
-    written `blocked`) or for a clock the server could not trust (its audit entry);
-    None when there is none (a far fix proves no door: not evidence of a contact)."""
+    written `blocked`), for a clock the server could not trust, or too far from the
+    address or on too rough a fix (their audit entries); None when there is none.
+    A far fix proves no door, but a result recorded with it says a contact happened
+    (what the debtor asked there binds, the caps must count it): kept, the distance
+    beside it."""
     found: list[tuple[datetime, Refusal]] = []
     blocked = session.scalars(
         select(CallAttempt).where(
@@ -376,11 +410,20 @@ def _refused_arrival(session: Session, agent: Agent, visit: FieldVisit) -> Refus
     )
     for entry in entries:
         payload = json.loads(entry.payload)
-        if payload.get("visit_id") != visit.id or payload.get("reason") != CLOCK_UNSURE:
+        reason = payload.get("reason")
+        if payload.get("visit_id") != visit.id:
             continue
-        keep = {k: payload.get(k) for k in ("device_at", "received_at", "why")}
-        found.append((_aware(entry.created_at), Refusal((CLOCK_UNSURE,), None, None, None,
-                                                         {"visit_id": visit.id, **keep})))  # fmt: skip
+        if reason == CLOCK_UNSURE:
+            keep = {k: payload.get(k) for k in ("device_at", "received_at", "why")}
+            found.append((_aware(entry.created_at), Refusal((CLOCK_UNSURE,), None, None, None,
+                                                             {"visit_id": visit.id, **keep})))  # fmt: skip
+        elif reason in FAR_REASONS:
+            # Judged at a trusted instant before the distance was: the arrival's time.
+            judged = _parse_at(payload.get("at"))
+            keep = {k: payload[k] for k in ("distance_m", "accuracy_m", "lat", "lon", "device_at",
+                                            "received_at", "time_source") if k in payload}  # fmt: skip
+            found.append((judged or _aware(entry.created_at),
+                          Refusal((reason,), judged, None, None, {"visit_id": visit.id, **keep})))  # fmt: skip
     if not found:
         return None
     return max(found, key=lambda f: f[0])[1]
@@ -449,6 +492,7 @@ def _refused_result(
            {**times, "refused": refused}, EVIDENCE_REFUSED)  # fmt: skip
     body: dict[str, Any] = {"ok": True, "visit_id": visit.id, "outcome": result.outcome.code,
                             "evidence_only": True, "refused": refused,
+                            "refused_facts": refused_facts(refusal.details),
                             "notice": REFUSED_RESULT_MESSAGE}  # fmt: skip
     if barred:
         body["barred"] = list(barred)
@@ -542,13 +586,67 @@ def _state_conflict(visit: FieldVisit) -> Answer:
     return Answer(409, {"ok": False, "reason": reason, "status": visit.status})
 
 
-def _far_message(reason: str | None, distance: int, rules: CheckinRules) -> str:
-    where = f"{distance / 1000:.1f} km".replace(".", ",") if distance >= 1000 else f"{distance} m"
+def _parse_at(raw: object) -> datetime | None:
+    """An instant as the audit log wrote it ("...Z"); None when absent or unreadable."""
+    if not isinstance(raw, str):
+        return None
+    try:
+        return _aware(datetime.fromisoformat(raw.replace("Z", "+00:00")))
+    except ValueError:
+        return None
+
+
+def _distance_words(metres: float, lang: str) -> str:
+    """1 234 m as "1,2 km" in Spanish, "1.2 km" in English; under a km in metres."""
+    if metres < 1000:
+        return f"{round(metres)} m"
+    return f"{metres / 1000:.1f} km".replace(".", "." if lang == "en" else ",")
+
+
+def far_message(
+    reason: str | None,
+    distance: float,
+    limit: float,
+    translate: Callable[[str], str] = str,
+    lang: str = "es",
+) -> str:
+    """The geofence's refusal of a check-in (`limit`: the radius, or for `inaccurate`
+    the worst accuracy accepted), in the reader's language (`translate`, `lang`)."""
+    where = _distance_words(distance, lang)
     if reason == "inaccurate":
-        return (f"La ubicación es poco precisa (más de {rules.max_accuracy_m:g} m); "
-                f"espere una mejor señal. Distancia estimada: {where}.")  # fmt: skip
-    return (f"Está a {where} del domicilio; la llegada se registra a {rules.radius_m:g} m "
-            "o menos.")  # fmt: skip
+        return (
+            translate(INACCURATE_MESSAGE)
+            .replace("{precision}", f"{limit:g}")
+            .replace("{distancia}", where)
+        )
+    return translate(FAR_MESSAGE).replace("{distancia}", where).replace("{radio}", f"{limit:g}")
+
+
+def refused_facts(details: dict[str, Any]) -> dict[str, Any]:
+    """What the words of a refused arrival need from its evidence: the distance and
+    accuracy of the fix (a far or rough one); {} for the law's or the clock's."""
+    return {k: details[k] for k in ("distance_m", "accuracy_m") if details.get(k) is not None}
+
+
+def refusal_words(
+    reasons: Iterable[str],
+    facts: dict[str, Any],
+    translate: Callable[[str], str] = str,
+    lang: str = "es",
+) -> str:
+    """Why an arrival was refused, with no advice: shown beside REFUSED_RESULT_MESSAGE
+    once the result recorded at the door is kept (so the two never disagree, as the
+    check-in's own refusal, told before any result, could)."""
+    reasons = list(reasons)
+    if reasons == [CLOCK_UNSURE]:
+        return translate(CLOCK_REFUSED_WORDS)
+    if reasons == ["too_far"]:
+        where = _distance_words(float(facts.get("distance_m") or 0), lang)
+        return translate(FAR_REFUSED_WORDS).replace("{distancia}", where)
+    if reasons == ["inaccurate"]:
+        rough = float(facts.get("accuracy_m") or 0)
+        return translate(INACCURATE_REFUSED_WORDS).replace("{precision}", f"{round(rough)}")
+    return compliance_message(reasons, translate)
 
 
 def compliance_message(reasons: Iterable[str], translate: Callable[[str], str] = str) -> str:

@@ -340,10 +340,35 @@ EN = {
     "Se espera un objeto JSON.": "A JSON object is expected.",
     # field/visits.py's CLOCK_UNSURE_MESSAGE (the field app's answer, translated on the way out)
     "No se puede confirmar la hora de la llegada: el reloj del teléfono no coincide "
-    "con el del servidor. Corrija la fecha y hora del teléfono, sincronice y registre "
-    "la llegada de nuevo en el domicilio.": (
+    "con el del servidor. Corrija la fecha y hora del teléfono y sincronice. Si sigue en "
+    "el domicilio y aún no anotó el resultado, registre la llegada de nuevo; lo que ya "
+    "anotó en la puerta queda guardado como constancia.": (
         "The arrival time cannot be confirmed: the phone's clock does not match the "
-        "server's. Correct the phone's date and time, sync, and check in again at the address."
+        "server's. Correct the phone's date and time and sync. If you are still at the "
+        "address and have not recorded the result yet, check in again; what you already "
+        "recorded at the door is kept as evidence."
+    ),
+    # field/visits.py's words of why an arrival was refused, shown beside
+    # REFUSED_RESULT_MESSAGE once the result recorded at the door is kept
+    "No se pudo confirmar la hora de la llegada: el reloj del teléfono no coincidía con "
+    "el del servidor. Corrija la fecha y hora del teléfono antes de su próxima llegada.": (
+        "The arrival time could not be confirmed: the phone's clock did not match the "
+        "server's. Correct the phone's date and time before your next arrival."
+    ),
+    "La ubicación de la llegada estaba a {distancia} del domicilio, demasiado lejos.": (
+        "The arrival's location was {distancia} from the address, too far."
+    ),
+    "La ubicación de la llegada era poco precisa (±{precision} m).": (
+        "The arrival's location was too imprecise (±{precision} m)."
+    ),
+    # field/visits.py's FAR_MESSAGE and INACCURATE_MESSAGE (the geofence's refusals)
+    "Está a {distancia} del domicilio; la llegada se registra a {radio} m o menos.": (
+        "You are {distancia} from the address; an arrival is recorded within {radio} m."
+    ),
+    "La ubicación es poco precisa (más de {precision} m); espere una mejor señal. "
+    "Distancia estimada: {distancia}.": (
+        "The location is too imprecise (over {precision} m); wait for a better signal. "
+        "Estimated distance: {distancia}."
     ),
     # field/visits.py's COMPLIANCE_MESSAGE (a check-in the law refuses; the reasons in words)
     "La ley no permite esta visita ahora: {motivos}.": "The law does not allow this visit now: {motivos}.",
@@ -361,11 +386,11 @@ EN = {
     ),
     # field/visits.py's REFUSED_RESULT_MESSAGE (a result synced after its check-in was refused)
     "Su llegada no fue aceptada, pero lo que registró en la puerta queda guardado como "
-    "constancia. No se registró ninguna promesa ni número nuevo y la visita sigue pendiente: "
-    "no la repita sin indicación del supervisor.": (
+    "constancia. No se registró ninguna promesa ni número nuevo. No repita la visita: "
+    "si hace falta volver, su supervisor la planeará de nuevo.": (
         "Your arrival was not accepted, but what you recorded at the door is kept as "
-        "evidence. No promise nor new number was recorded and the visit is still pending: "
-        "do not repeat it without your supervisor's instruction."
+        "evidence. No promise nor new number was recorded. Do not repeat the visit: if "
+        "it has to be made again, your supervisor will plan it again."
     ),
     # field/visits.py's BARRED_PROMISE_MESSAGE (a result synced after the account changed)
     "Resultado guardado. La cuenta ya no admite cobranza (cambió después de la llegada): "

@@ -144,7 +144,9 @@
       return ["cancelled", T.cancelled];
     }
     // Recorded after a check-in the server refused: kept as evidence, the visit still planned.
-    if (visit.status === "planned" && l.result && l.result.status === 200 && l.result.body.evidence_only) {
+    // The day says so too, so a phone wiped since (a logout) offers no check-in again.
+    if (visit.status === "planned" && (visit.evidence === "recorded"
+        || (l.result && l.result.status === 200 && l.result.body.evidence_only))) {
       return ["evidence", T.refused_recorded];
     }
     if (visit.status === "done" || (l.result && l.result.status === 200)) return ["done", T.visited];
@@ -166,7 +168,8 @@
     const local = day ? await localState() : {};
     const list = $("route");
     if (!day) { list.replaceChildren(); $("route-summary").textContent = T.no_route; return; }
-    const open = day.visits.filter((v) => v.status === "planned" && !(v.blocked || []).length).length;
+    const open = day.visits.filter((v) => v.status === "planned" && !(v.blocked || []).length
+                                    && !v.evidence).length;
     $("route-summary").textContent =
       fill(T.summary, { visitas: day.visits.length, abiertas: open, distancia: km(day.route_m) });
     $("route-empty").hidden = day.visits.length > 0;
@@ -229,8 +232,11 @@
     if (cls === "cancelled") {
       message("checkin-msg", T.cancelled_msg, false);
     } else if (cls === "evidence") {
+      // Why the arrival was refused, without the check-in's own advice: beside the kept
+      // notice below, the one thing the agent is told to do.
+      const kept = l.result && l.result.status === 200 ? l.result.body : {};
       message("checkin-msg", v.status === "cancelled" ? T.cancelled_recorded_msg
-              : (l.checkin && l.checkin.body && l.checkin.body.reason) || T.checkin_refused_msg, false);
+              : kept.refused_reason || v.refused_reason || T.checkin_refused_msg, false);
     } else if (cls === "blocked") {
       $("checkin").hidden = true;
       message("checkin-msg", fill(T.blocked_msg, { motivo: v.blocked_reason || "" }), false);
@@ -248,6 +254,8 @@
     } else if (l.result && l.result.status === 200) {
       // A notice: saved, but the account changed since the arrival (field/visits.py).
       message("form-msg", l.result.body.notice || T.result_saved, !l.result.body.notice);
+    } else if (cls === "evidence" && v.status === "planned") {
+      message("form-msg", T.refused_recorded_msg, false); // its answer is gone (a logout)
     }
   }
 

@@ -929,3 +929,89 @@ async def test_given_a_visit_cancelled_while_the_agent_was_at_the_door_then_the_
         re.search(r'<script id="field-app-config"[^>]*>(.*?)</script>', page, re.S)[1]
     )
     assert config["t"]["cancelled_recorded"] == "Cancelada · constancia guardada"
+
+
+def _app_texts(page: str) -> dict[str, str]:
+    config = re.search(r'<script id="field-app-config"[^>]*>(.*?)</script>', page, re.S)
+    assert config is not None
+    return dict(json.loads(config[1])["t"])
+
+
+async def test_given_a_far_checkin_when_the_result_recorded_at_the_door_syncs_then_kept_and_said_in_her_language(
+    field_client: TestClient, engine: Engine
+) -> None:
+    """The geofence's refusal was Spanish for everyone (an f-string) and its result a
+    409: the contact was lost. Kept, and told why in the agent's language; the day
+    says so again to a phone that lost the answer (wiped at a logout)."""
+    ids = await planned(field_client, engine)
+    token = await login(field_client, "lucia")
+    visit = _visit_of(engine, "MX-0001", ids)
+    await field_client.get("/field/?lang=en")
+    status, far = await post(field_client, token, f"/api/field/visits/{visit}/checkin",
+                             {"key": key(), "fix": fix(2000)})  # fmt: skip
+    assert status == 422
+    assert far["reason"] == "You are 2.0 km from the address; an arrival is recorded within 150 m."
+    status, kept = await post(field_client, token, f"/api/field/visits/{visit}/result",
+                              {"key": key(), "answers": RESULT})  # fmt: skip
+    assert status == 200 and kept["evidence_only"] and kept["refused"] == ["too_far"], kept
+    assert kept["refused_reason"] == "The arrival's location was 2.0 km from the address, too far."
+    assert kept["notice"].startswith("Your arrival was not accepted, but what you recorded")
+    day = await (await field_client.get("/api/field/day")).json()
+    (shown,) = [v for v in day["visits"] if v["id"] == visit]
+    assert (shown["status"], shown["evidence"], shown["refused"]) == (
+        "planned",
+        "recorded",
+        ["too_far"],
+    )
+    assert shown["outcome"] == "promesa_pago" and shown["leg_m"] is None
+    assert shown["refused_reason"] == kept["refused_reason"]
+    await field_client.get("/field/?lang=es")
+    day = await (await field_client.get("/api/field/day")).json()
+    (shown,) = [v for v in day["visits"] if v["id"] == visit]
+    assert shown["refused_reason"] == (
+        "La ubicación de la llegada estaba a 2,0 km del domicilio, demasiado lejos."
+    )
+    # The other visit is untouched: still to make, nothing kept on it.
+    (other,) = [v for v in day["visits"] if v["id"] != visit]
+    assert (other["evidence"], other["refused"], other["refused_reason"]) == (None, [], "")
+
+
+@pytest.mark.parametrize("lang", ["es", "en"])
+async def test_given_an_unsure_clock_when_the_result_recorded_at_the_door_is_kept_then_what_she_reads_agrees(
+    field_client: TestClient, engine: Engine, lang: str
+) -> None:
+    """The clock's refusal said 'check in again at the address' while the kept notice
+    said 'do not repeat it': one of the two was wrong. Once the result is kept, the app
+    shows why (refused_reason) and the notice, from the answer or, wiped since, from the
+    day and its own words: one advice, not to repeat the visit. The check-in's own
+    refusal (shown while no result is in) says what it recorded is kept, as it is."""
+    ids = await planned(field_client, engine)
+    token = await login(field_client, "lucia")
+    visit = _visit_of(engine, "MX-0001", ids)
+    texts = _app_texts(await (await field_client.get(f"/field/?lang={lang}")).text())
+    CLOCK[0] = NOW + timedelta(hours=10)
+    phone = CLOCK[0] - timedelta(hours=13)
+    status, refused = await post(field_client, token, f"/api/field/visits/{visit}/checkin",
+                                 {"key": key(), "fix": fix(5, at=phone)})  # fmt: skip
+    assert status == 422 and refused["refusal"] == "clock_unsure"
+    status, kept = await post(field_client, token, f"/api/field/visits/{visit}/result",
+                              {"key": key(), "answers": RESULT})  # fmt: skip
+    assert status == 200 and kept["refused"] == ["clock_unsure"], kept
+    day = await (await field_client.get("/api/field/day")).json()
+    (shown,) = [v for v in day["visits"] if v["id"] == visit]
+    words = {
+        "es": {"kept": "queda guardado como constancia", "again": "registre la llegada",
+               "no_repeat": "No repita la visita", "clock": "reloj del teléfono"},
+        "en": {"kept": "kept as evidence", "again": "check in again",
+               "no_repeat": "Do not repeat the visit", "clock": "phone's clock"},
+    }[lang]  # fmt: skip
+    # What the visit shows once kept: from the answer, or from the day after a wipe.
+    for why, notice in ((kept["refused_reason"], kept["notice"]),
+                        (shown["refused_reason"], texts["refused_recorded_msg"])):  # fmt: skip
+        assert words["clock"] in why and words["again"] not in why
+        assert words["no_repeat"] in notice and words["again"] not in notice
+        assert words["kept"] in notice
+    assert kept["notice"] == texts["refused_recorded_msg"]
+    # Told before the result was in: check in again only while no result is recorded,
+    # and what was recorded is kept, as the notice then says.
+    assert words["kept"] in refused["reason"]

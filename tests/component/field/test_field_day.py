@@ -89,6 +89,42 @@ def test_given_visits_cancelled_then_only_those_the_agent_reached_stay_on_her_da
         assert s.get(FieldVisit, by_ref["MX-4"]).status == "cancelled"  # type: ignore[union-attr]
 
 
+def test_given_a_result_kept_after_a_refused_arrival_then_her_day_says_so_and_routes_around_it(
+    engine: Engine, seed: FieldSeed
+) -> None:
+    """The visit stays planned: the day showed it as if nothing had happened there, and a
+    phone wiped at a logout (its own answers gone) offered the check-in again."""
+    plan(engine, seed, ["MX-0", "MX-4", "MX-2"])
+    before = agent_day(engine, seed.agents["lucia"], TODAY, CHECK)
+    by_ref = {v["account_ref"]: v["id"] for v in before["visits"]}
+    with transaction(engine) as s:
+        account = s.get(Account, seed.accounts["MX-4"])
+        assert account is not None and account.latitude is not None and account.longitude
+        door = Fix(account.latitude, account.longitude, 5, NOW)
+    agent = visits.Agent(seed.agents["lucia"], "user:lucia")
+    refuse = FakeCheck({seed.accounts["MX-4"]: ("attempt_cap_day",)})
+    assert visits.check_in(engine, agent, by_ref["MX-4"], "k-" + "2" * 20, door, refuse,
+                           received_at=NOW).status == 403  # fmt: skip
+    refused_only = agent_day(engine, seed.agents["lucia"], TODAY, CHECK)
+    assert {v["evidence"] for v in refused_only["visits"]} == {None}  # nothing kept yet
+    answers = {"party": "titular", "outcome": "rehusa", "address_verified": True}
+    assert visits.record_result(engine, agent, by_ref["MX-4"], "k-" + "3" * 20, answers,
+                                NOW).status == 200  # fmt: skip
+    day = agent_day(engine, seed.agents["lucia"], TODAY, CHECK)
+    shown = {v["account_ref"]: v for v in day["visits"]}
+    kept = shown["MX-4"]
+    assert (kept["status"], kept["evidence"], kept["outcome"]) == ("planned", "recorded", "rehusa")
+    assert kept["refused"] == ["attempt_cap_day"] and kept["leg_m"] is None
+    for ref in ("MX-0", "MX-2"):
+        assert (shown[ref]["evidence"], shown[ref]["refused"], shown[ref]["outcome"]) == (
+            None,
+            [],
+            None,
+        )
+    assert day["route_m"] == pytest.approx(sum(v["leg_m"] or 0 for v in day["visits"]), abs=2)
+    assert day["route_m"] < before["route_m"]
+
+
 def _statements(engine: Engine, agent_id: int) -> tuple[int, dict[str, object]]:
     seen: list[str] = []
 

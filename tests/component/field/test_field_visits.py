@@ -871,14 +871,101 @@ def test_given_a_checkin_refused_for_an_untrusted_clock_when_its_result_syncs_th
         assert account is not None and account.status == "cease_contact"
 
 
-@pytest.mark.parametrize("refusal", ["none", "far"])
-def test_given_no_checkin_or_a_far_one_when_a_result_comes_then_still_first_the_arrival(
-    engine: Engine, seed: FieldSeed, planned: list[int], refusal: str
+def test_given_no_checkin_when_a_result_comes_then_still_first_the_arrival(
+    engine: Engine, seed: FieldSeed, planned: list[int]
 ) -> None:
-    if refusal == "far":
-        far = fix_near(address(engine, planned[0]), 2000)
-        assert visits.check_in(engine, lucia(seed), planned[0], key(95), far, FakeCheck(),
-                               received_at=NOW).status == 422  # fmt: skip
     answer = visits.record_result(engine, lucia(seed), planned[0], key(96), RESULT, NOW)
     assert answer.status == 409 and "Primero registre la llegada" in answer.body["reason"]
     assert count(engine, CallAttempt) == 0 and count(engine, Disposition) == 0
+
+
+@pytest.mark.parametrize(
+    ("metres", "accuracy", "refusal"), [(2000, 10.0, "too_far"), (60, 400.0, "inaccurate")]
+)
+def test_given_a_checkin_refused_as_far_when_its_result_syncs_then_kept_as_evidence_with_the_distance(
+    engine: Engine,
+    seed: FieldSeed,
+    planned: list[int],
+    metres: float,
+    accuracy: float,
+    refusal: str,
+) -> None:
+    """The geofence's refusal lost the door contact (the result was 409 'Primero registre
+    la llegada'): the debtor's promise, stop or dispute existed nowhere and the caps did
+    not count the visit. Kept as the law's and the clock's refusals are, the distance and
+    where the phone was beside it; nothing set going, the visit still planned."""
+    visit_id = planned[0]
+    fix = fix_near(address(engine, visit_id), metres, accuracy)
+    far = visits.check_in(engine, lucia(seed), visit_id, key(95), fix, FakeCheck(), received_at=NOW)
+    assert far.status == 422 and far.body["refusal"] == refusal
+    answer = visits.record_result(engine, lucia(seed), visit_id, key(96), RESULT,
+                                  NOW + timedelta(minutes=15))  # fmt: skip
+    assert answer.status == 200, answer.body
+    assert answer.body["evidence_only"] is True and answer.body["refused"] == [refusal]
+    assert answer.body["notice"] == visits.REFUSED_RESULT_MESSAGE
+    assert answer.body["refused_facts"] == {
+        "distance_m": far.body["distance_m"],
+        "accuracy_m": accuracy,
+    }
+    (kept,) = _ledger(engine, visit_id)
+    assert (kept.result, kept.agent_id, kept.decision_id) == ("contact", seed.agents["lucia"], None)
+    assert kept.details["evidence_only"] == visits.EVIDENCE_REFUSED  # type: ignore[index]
+    assert kept.details["refused"] == [refusal]  # type: ignore[index]
+    assert kept.details["distance_m"] == far.body["distance_m"]  # type: ignore[index]
+    assert (kept.details["lat"], kept.details["lon"]) == (fix.lat, fix.lon)  # type: ignore[index]
+    # Sent as the agent acted, the arrival was judged at its receipt: the contact's time.
+    assert kept.started_at.replace(tzinfo=None) == NOW.replace(tzinfo=None)
+    with Session(engine) as s:
+        visit = s.get(FieldVisit, visit_id)
+        assert visit is not None
+        assert (visit.status, visit.attempt_id, visit.answers) == ("planned", None, None)
+        assert visit.photo == JPEG
+        assert s.scalars(select(Promise)).all() == []
+        phones = s.scalars(
+            select(Phone.number_e164).where(Phone.account_id == visit.account_id)
+        ).all()
+        assert not any(p.endswith("5512349999") for p in phones)
+        assert s.scalars(select(Disposition.outcome)).all() == ["promesa_pago"]
+        disposition = json.loads(s.scalars(select(AuditEntry.payload).where(
+            AuditEntry.kind == "disposition")).one())  # fmt: skip
+    assert disposition["evidence_only"] == "checkin_refused" and disposition["refused"] == [refusal]
+    assert "promise_not_recorded" in disposition and disposition["new_phone"] == "not_added"
+    again = visits.record_result(engine, lucia(seed), visit_id, key(96), RESULT, NOW)
+    assert again.replayed and again.body == answer.body
+    other = visits.record_result(engine, lucia(seed), visit_id, key(97), RESULT, NOW)
+    assert other.status == 409 and len(_ledger(engine, visit_id)) == 1
+    assert verify(engine).ok
+
+
+def test_given_a_far_checkin_when_the_debtor_asked_at_the_door_to_stop_then_the_stop_holds(
+    engine: Engine, seed: FieldSeed, planned: list[int]
+) -> None:
+    visit_id = planned[1]
+    far = fix_near(address(engine, visit_id), 900)
+    assert visits.check_in(engine, lucia(seed), visit_id, key(98), far, FakeCheck(),
+                           received_at=NOW).status == 422  # fmt: skip
+    stop = {"party": "titular", "outcome": "no_contactar", "address_verified": False}
+    assert visits.record_result(engine, lucia(seed), visit_id, key(99), stop, NOW).status == 200
+    with Session(engine) as s:
+        assert s.get(Account, _account_of(engine, visit_id)).status == "cease_contact"  # type: ignore[union-attr]
+
+
+def test_given_a_far_checkin_then_told_in_the_agents_language_with_the_distance() -> None:
+    """The geofence's refusal was an f-string: Spanish for an English agent too."""
+    assert visits.far_message("too_far", 2345, 150) == (
+        "Está a 2,3 km del domicilio; la llegada se registra a 150 m o menos.")  # fmt: skip
+    assert visits.far_message("inaccurate", 80, 100) == (
+        "La ubicación es poco precisa (más de 100 m); espere una mejor señal. "
+        "Distancia estimada: 80 m.")  # fmt: skip
+    activate("en")
+    try:
+        english = visits.far_message("too_far", 2345, 150, gettext_, "en")
+        why = visits.refusal_words(["too_far"], {"distance_m": 2345}, gettext_, "en")
+        rough = visits.refusal_words(["inaccurate"], {"accuracy_m": 412.4}, gettext_, "en")
+    finally:
+        activate("es")
+    assert english == "You are 2.3 km from the address; an arrival is recorded within 150 m."
+    assert why == "The arrival's location was 2.3 km from the address, too far."
+    assert rough == "The arrival's location was too imprecise (±412 m)."
+    assert visits.refusal_words(["too_far"], {"distance_m": 640}) == (
+        "La ubicación de la llegada estaba a 640 m del domicilio, demasiado lejos.")  # fmt: skip

@@ -630,4 +630,53 @@ def test_given_a_door_contact_recorded_offline_when_the_law_refuses_its_arrival_
         attempt = s.get(CallAttempt, disposition.attempt_id)
         assert attempt is not None and attempt.details["evidence_only"] == "checkin_refused"  # type: ignore[index]
         assert s.scalar(select(func.count()).select_from(Promise)) == 0
+    # A logout wipes the phone's answers: the day itself says the contact is kept, so
+    # the visit is not offered again as if nothing had happened at that door.
+    page.click("#back")
+    page.click("#logout button")
+    page.wait_for_url("**/login")
+    login(page, tuesday_console, "lucia")
+    page.wait_for_selector("body[data-ready='1']")
+    item = page.locator("#route li:has-text('María López Hernández')")
+    expect(item.locator(".stop-badge")).to_have_text("Llegada rechazada · constancia guardada")
+    open_visit(page, "María López Hernández")
+    expect(page.locator("#checkin")).to_be_hidden()
+    expect(page.locator("#questionnaire")).to_be_hidden()
+    expect(page.locator("#checkin-msg")).to_contain_text("La ley no permite esta visita ahora")
+    expect(page.locator("#form-msg")).to_contain_text("No repita la visita")
+    page.context.close()
+
+
+def test_given_a_door_contact_recorded_offline_2km_from_the_address_when_the_phone_syncs_then_kept_as_evidence_and_said(
+    browser: Any, tuesday_console: str, engine: Engine, field_seed: dict[str, int]
+) -> None:
+    """The geofence's refusal lost the result recorded at the door (409): a debtor's
+    stop asked there bound nothing. Kept, the distance said, no check-in offered again."""
+    from playwright.sync_api import expect
+
+    ids = plan_mx(engine, field_seed)
+    page = phone_page(browser, tuesday_console, TUESDAY, north_of(DOORS[0], 2000))
+    page.context.set_offline(True)
+    record_visit(page, "María López Hernández", "no_contactar")
+    expect(page.locator("#pending")).to_have_text("2 pendientes")
+    page.context.set_offline(False)
+    page.evaluate("window.cobradorField.sync()")
+    expect(page.locator("#pending")).to_be_hidden()
+    item = page.locator("#route li:has-text('María López Hernández')")
+    expect(item.locator(".stop-badge")).to_have_text("Llegada rechazada · constancia guardada")
+    open_visit(page, "María López Hernández")
+    expect(page.locator("#checkin")).to_be_hidden()
+    expect(page.locator("#checkin-msg")).to_have_text(
+        "La ubicación de la llegada estaba a 2,0 km del domicilio, demasiado lejos."
+    )
+    expect(page.locator("#form-msg")).to_contain_text("queda guardado como constancia")
+    assert page.evaluate(OUTBOX) == []
+    with Session(engine) as s:
+        visit = s.get(FieldVisit, ids[0])
+        assert visit is not None and visit.status == "planned"
+        account = s.get(Account, visit.account_id)
+        assert account is not None and account.status == "cease_contact"
+        disposition = s.scalars(select(Disposition)).one()
+        attempt = s.get(CallAttempt, disposition.attempt_id)
+        assert attempt is not None and attempt.details["refused"] == ["too_far"]  # type: ignore[index]
     page.context.close()
