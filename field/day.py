@@ -233,7 +233,11 @@ def floor_day(
 
     A visit cancelled after its agent arrived (field/visits.py EVIDENCE_ONLY: the
     contact happened, the caps count it) is on the map as `evidence` with its
-    outcome once recorded, never as done; other cancelled visits are not."""
+    outcome once recorded, never as done; other cancelled visits are not. A planned
+    visit whose result was kept after its arrival was refused (EVIDENCE_REFUSED) is
+    `refused_evidence` with that outcome and the reasons (`refused`): the agent is told
+    not to repeat it and that her supervisor plans it again if it must be made, so
+    the supervisor has to see that a contact happened there, never a plain "planned"."""
     with transaction(engine) as session:
         agents = {
             u.id: u
@@ -258,18 +262,25 @@ def floor_day(
         if campaigns is not None:
             query = query.where(Account.campaign_id.in_(sorted(campaigns)))
         rows = session.execute(query).all()
+        kept = kept_after_refusal(session, [v for v, _, _ in rows])
         out: list[dict[str, Any]] = []
         ended: list[dict[str, Any]] = []
         for visit, account, outcome in rows:
             agent = agents.get(visit.agent_id)
+            refused = kept.get(visit.id)
+            if refused is not None:
+                status, evidence, outcome = MAP_REFUSED_EVIDENCE, "recorded", refused.outcome
+            else:
+                evidence = _evidence(visit)
+                status = MAP_EVIDENCE if evidence else _map_status(visit.status, outcome)
             out.append({
                 "id": visit.id, "agent_id": visit.agent_id,
                 "agent": agent.display_name if agent else str(visit.agent_id),
-                "status": MAP_EVIDENCE if _evidence(visit) else _map_status(visit.status, outcome),
-                "evidence": _evidence(visit), "position": visit.route_position,
+                "status": status, "evidence": evidence, "position": visit.route_position,
                 "account_ref": account.external_ref, "debtor_name": account.debtor_name,
                 "address": account.address or "", "lat": account.latitude,
                 "lon": account.longitude, "outcome": outcome,
+                "refused": refused.reasons if refused else [],
                 "ended_at": visit.ended_at.isoformat() if visit.ended_at else None,
             })  # fmt: skip
             if since is not None and visit.ended_at is not None and visit.ended_at > since:
@@ -308,7 +319,11 @@ def position_agents(engine: Engine, today: date, campaigns: set[int]) -> set[int
 # never "Hecha" in the colour of a visit done. `evidence`: cancelled after its agent
 # arrived, what happened at the door kept as evidence ("Cancelada · constancia guardada").
 MAP_EVIDENCE = "evidence"
-MAP_STATUSES = ("planned", "in_progress", "done", "failed", MAP_EVIDENCE)
+# Still planned, its result kept after the arrival was refused ("Llegada rechazada ·
+# constancia guardada"): a contact happened there, the visit is not to be made again
+# unless the supervisor plans it again (she may cancel it, as any planned one).
+MAP_REFUSED_EVIDENCE = "refused_evidence"
+MAP_STATUSES = ("planned", "in_progress", "done", "failed", MAP_EVIDENCE, MAP_REFUSED_EVIDENCE)
 MAP_OTHER = "other"
 NOBODY_MET = ("sin_contacto", "domicilio_incorrecto")
 

@@ -783,7 +783,7 @@ EN = {
     "Planeadas": "Planned",
     "Hechas": "Done",
     "Fallidas u omitidas": "Failed or skipped",
-    "Canceladas con constancia": "Cancelled, kept as evidence",
+    "Constancias guardadas": "Kept as evidence",
     "Contacto en puerta": "Contact at the door",
     "Visitas del día": "The day's visits",
     "Domicilio": "Address",

@@ -12,8 +12,10 @@ const day = page.dataset.day;
 const tiles = page.dataset.tiles;
 const $ = (id) => document.getElementById(id);
 // evidence: cancelled after the agent arrived; what happened at the door is kept.
+// refused_evidence: still planned, the arrival refused, what was recorded at the door kept.
 const COLORS = { planned: "#1f5fbf", in_progress: "#0e7490", done: "#1d7a46", failed: "#b42318",
-                 evidence: "#b54708" };
+                 evidence: "#b54708", refused_evidence: "#c4320a" };
+const KEPT = ["evidence", "refused_evidence"];
 // The page's texts in its language (supervisor_field.html, console/locale).
 const CONFIG = JSON.parse($("field-config").textContent);
 const STATUS = CONFIG.status;
@@ -95,7 +97,8 @@ function table(visits) {
     st.append(text("span", statusWord(v.status), "badge badge-visit-" + v.status));
     tr.append(st, text("td", outcomeWord(v.outcome)));
     const act = document.createElement("td");
-    if (v.status === "planned") {
+    // One kept after a refused arrival is still planned: cancelled to plan it again.
+    if (v.status === "planned" || v.status === "refused_evidence") {
       const b = text("button", T.cancel, "btn btn-small");
       b.type = "button";
       b.addEventListener("click", async () => {
@@ -114,7 +117,8 @@ function agentSummary(visits) {
   for (const v of visits) {
     if (!rows.has(v.agent)) rows.set(v.agent, { planned: 0, in_progress: 0, done: 0, failed: 0, evidence: 0, door: 0 });
     const r = rows.get(v.agent);
-    if (v.status in r) r[v.status] += 1;
+    const column = KEPT.includes(v.status) ? "evidence" : v.status;
+    if (column in r) r[column] += 1;
     // Someone came to the door, of the visits done or failed (the rate's base).
     if ((v.status === "done" || v.status === "failed") && v.outcome && v.outcome !== "sin_contacto") r.door += 1;
   }
@@ -135,7 +139,7 @@ function notify(ended) {
   $("no-notices").hidden = true;
   for (const v of ended) {
     let outcome = v.outcome ? outcomeWord(v.outcome) : statusWord(v.status);
-    if (v.status === "evidence" && v.outcome) outcome += ` (${statusWord(v.status)})`;
+    if (KEPT.includes(v.status) && v.outcome) outcome += ` (${statusWord(v.status)})`;
     const li = text("li", fill(T.ended, { agent: v.agent, debtor: v.debtor_name, outcome }), "notice");
     li.dataset.visit = v.id;
     $("notices").prepend(li);

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, event, select, update
 from compliance.profile import load_profiles
 from field import plans, visits
 from field.checkin import Fix
-from field.day import MAP_EVIDENCE, MAP_STATUSES, agent_day, floor_day
+from field.day import MAP_EVIDENCE, MAP_REFUSED_EVIDENCE, MAP_STATUSES, agent_day, floor_day
 from field.visit_rules import profile_visit_check
 from store.db import transaction
 from store.models import Account, CallAttempt, FieldVisit, Phone
@@ -218,3 +218,36 @@ def test_given_a_visit_cancelled_after_the_arrival_then_the_supervisors_map_show
     # The supervisor is told, as of any visit that ended since she last looked.
     assert [v["account_ref"] for v in floor["ended"]] == ["MX-0"]
     assert MAP_EVIDENCE in MAP_STATUSES
+
+
+def test_given_a_result_kept_after_a_refused_arrival_then_the_supervisors_map_shows_the_contact(
+    engine: Engine, seed: FieldSeed
+) -> None:
+    """The agent is told not to repeat the visit, her supervisor planning it again if it
+    must be made; the map showed it as a plain planned visit, nothing happened there."""
+    plan(engine, seed, ["MX-0", "MX-2"])
+    by_ref = {
+        v["account_ref"]: v["id"] for v in agent_day(engine, seed.agents["lucia"], TODAY)["visits"]
+    }
+    with transaction(engine) as s:
+        account = s.get(Account, seed.accounts["MX-0"])
+        assert account is not None and account.latitude is not None and account.longitude
+        far = Fix(account.latitude + 0.02, account.longitude, 5, NOW)  # about 2.2 km north
+    agent = visits.Agent(seed.agents["lucia"], "user:lucia")
+    assert visits.check_in(engine, agent, by_ref["MX-0"], "k-" + "4" * 20, far, FakeCheck(),
+                           received_at=NOW).status == 422  # fmt: skip
+    floor = floor_day(engine, TODAY)
+    shown = {v["account_ref"]: (v["status"], v["evidence"], v["outcome"]) for v in floor["visits"]}
+    assert shown == {"MX-0": ("planned", None, None), "MX-2": ("planned", None, None)}
+    answers = {"party": "titular", "outcome": "disputa", "address_verified": False}
+    assert visits.record_result(engine, agent, by_ref["MX-0"], "k-" + "5" * 20, answers,
+                                NOW).status == 200  # fmt: skip
+    floor = floor_day(engine, TODAY)
+    shown = {v["account_ref"]: (v["status"], v["evidence"], v["outcome"]) for v in floor["visits"]}
+    assert shown == {"MX-0": (MAP_REFUSED_EVIDENCE, "recorded", "disputa"),
+                     "MX-2": ("planned", None, None)}  # fmt: skip
+    (kept,) = [v for v in floor["visits"] if v["account_ref"] == "MX-0"]
+    assert kept["refused"] == ["too_far"]
+    # Scoped to another campaign, the supervisor sees neither.
+    assert floor_day(engine, TODAY, campaigns={-1})["visits"] == []
+    assert MAP_REFUSED_EVIDENCE in MAP_STATUSES

@@ -680,3 +680,13 @@ def test_given_a_door_contact_recorded_offline_2km_from_the_address_when_the_pho
         attempt = s.get(CallAttempt, disposition.attempt_id)
         assert attempt is not None and attempt.details["refused"] == ["too_far"]  # type: ignore[index]
     page.context.close()
+    # Her supervisor, who would plan it again, sees a contact happened there.
+    sup = supervisor_page(browser, tuesday_console, TUESDAY.date().isoformat())
+    row = sup.locator(f"#visits-table tbody tr[data-visit='{ids[0]}']")
+    expect(row.locator(".badge-visit-refused_evidence")).to_have_text(
+        "Llegada rechazada · constancia guardada"
+    )
+    expect(row).to_contain_text("Pide no ser contactado")
+    expect(row.locator("button")).to_have_count(1)  # she may cancel it to plan it again
+    no_error_banner(sup)
+    sup.context.close()
