@@ -268,8 +268,10 @@ def floor_day(
         for visit, account, outcome in rows:
             agent = agents.get(visit.agent_id)
             refused = kept.get(visit.id)
+            evidence: str | None
+            outcome_of: str | None = outcome  # None: no result yet (the outer join)
             if refused is not None:
-                status, evidence, outcome = MAP_REFUSED_EVIDENCE, "recorded", refused.outcome
+                status, evidence, outcome_of = MAP_REFUSED_EVIDENCE, "recorded", refused.outcome
             else:
                 evidence = _evidence(visit)
                 status = MAP_EVIDENCE if evidence else _map_status(visit.status, outcome)
@@ -279,7 +281,7 @@ def floor_day(
                 "status": status, "evidence": evidence, "position": visit.route_position,
                 "account_ref": account.external_ref, "debtor_name": account.debtor_name,
                 "address": account.address or "", "lat": account.latitude,
-                "lon": account.longitude, "outcome": outcome,
+                "lon": account.longitude, "outcome": outcome_of,
                 "refused": refused.reasons if refused else [],
                 "ended_at": visit.ended_at.isoformat() if visit.ended_at else None,
             })  # fmt: skip
