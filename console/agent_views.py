@@ -16,6 +16,7 @@ from sqlalchemy import Engine, select
 
 from console import agent_service as svc
 from console import portal_unlock, verify_lock, verify_tries
+from console.agent_breaks import break_words
 from console.agent_pauses import record_pause
 from console.chat_unattached import pending_chat_pop
 from console.code_labels import PAUSE_CODES, pause_label
@@ -38,7 +39,7 @@ from console.keys import (
 )
 from console.other_accounts import other_accounts
 from console.params import id_or_400
-from console.pause_floor import calls_in_flight
+from console.pause_ask import ask_pause
 from console.pophub import (
     CHAT_DIRECTION,
     VERIFIED_TTL_SECONDS,
@@ -72,7 +73,6 @@ from dialer.messages import (
     RecordingStop,
     Transfer,
 )
-from dialer.pause_rule import ask
 from store.db import transaction
 from store.models import CallAttempt, Campaign, Role
 
@@ -114,6 +114,7 @@ def setup_routes(app: web.Application) -> None:
     r.add_post("/api/agent/ready", go_ready)
     r.add_post("/api/agent/pause", go_pause)
     r.add_post("/api/agent/pause/cancel", cancel_pause)
+    r.add_get("/api/agent/breaks", scheduled_breaks)
     r.add_get("/api/agent/current", current_pop)
     r.add_get("/api/agent/accounts/{account_id}", account_view)
     r.add_get("/api/agent/accounts/{account_id}/others", other_accounts_view)
@@ -290,23 +291,24 @@ async def go_pause(request: web.Request) -> web.StreamResponse:
     if reason not in campaign["pause_reasons"]:
         return json_error(400, gettext_("Elija un motivo de pausa."), field="reason")
     await _ensure_logged_in(request, user)
-    before = await request.app[STATES].get(user.id)
-    wait = None
-    if before.state is AgentState.ready:
-        # Calls placed while the agent was ready may be theirs: the pause begins after
-        # those in flight now (pausing), bounded (dialer/pause_rule.py). Only from ready:
-        # in wrap-up, paused or without audio it holds now, as before.
-        now = time.time()  # the agent states' clock (epoch seconds), as the dialers'
-        floor = await calls_in_flight(request.app[REDIS], request.app[ENGINE],
-                                      campaign["name"], now)  # fmt: skip
-        wait = ask(reason, now, floor.in_flight, floor.wait_seconds)
     try:
-        after = await request.app[STATES].pause(user.id, reason, wait)
+        # From ready it waits for the calls in flight (pausing); in a call, for its end.
+        await ask_pause(request.app, user.id, campaign["name"], reason)
     except AgentStateError:
         return json_error(409, gettext_("No puede pausar desde el estado actual."))
-    if before.state is AgentState.paused:  # a new reason: the pause so far is counted
-        await record_pause(request.app[REDIS], user.id, before.since, after.since)
     return web.json_response(await _state_payload(request, user))
+
+
+@requires(Role.agent)
+async def scheduled_breaks(request: web.Request) -> web.StreamResponse:
+    """The agent's next scheduled break and, during one, why they are paused, in
+    words with the break's zone named (console/agent_breaks.py)."""
+    user = user_of(request)
+    snap = await request.app[STATES].get(user.id)
+    paused = snap.state in (AgentState.paused, AgentState.pausing)
+    reason = snap.reason if paused else snap.pause_after
+    words = await in_db(request, break_words, user.id, request.app[CLOCK]().timestamp(), reason)
+    return web.json_response({"ok": True, **words})
 
 
 @requires(Role.agent)

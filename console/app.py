@@ -38,6 +38,7 @@ from console import (
     agent_views,
     auditor_views,
     auth_views,
+    break_taker,
     break_views,
     bundles,
     chat_queue,
@@ -373,6 +374,7 @@ def init_app(
     app.cleanup_ctx.append(_pophub_ctx)
     app.cleanup_ctx.append(_password_pool_ctx)
     app.cleanup_ctx.append(agent_views.callback_release_ctx)
+    app.cleanup_ctx.append(break_taker.break_taker_ctx)
     app.cleanup_ctx.append(_registry_sync_ctx)
     app.cleanup_ctx.append(pruning.prune_ctx)
     app.cleanup_ctx.append(field_views.purge_positions_ctx)

@@ -151,6 +151,19 @@ redis.call('HDEL', KEYS[1], PAUSE_FIELDS)
 return {1, current}
 """.replace("PAUSE_FIELDS", _PAUSE_FIELDS)
 
+# A pause kept for after the call (pause_after), only while the agent is in one or in
+# its wrap-up: a scheduled break that comes due then waits for the call's end.
+# KEYS[1]=agent hash; ARGV: reason. Returns {done, state before}.
+_PAUSE_AFTER_LUA = """
+local current = redis.call('HGET', KEYS[1], 'state')
+if not current then return {0, 'logged_out'} end
+if current == 'reserved' or current == 'talking' or current == 'wrap_up' then
+  redis.call('HSET', KEYS[1], 'pause_after', ARGV[1])
+  return {1, current}
+end
+return {0, current}
+"""
+
 # The agent takes back a pause not begun: pausing goes ready; one kept for after the
 # call is forgotten. KEYS[1]=agent hash; ARGV: now. Returns {done, state before}.
 _CANCEL_PAUSE_LUA = """
@@ -244,6 +257,7 @@ class AgentStates:
         self._transition = redis.register_script(_TRANSITION_LUA)
         self._release = redis.register_script(_RELEASE_LUA)
         self._pause = redis.register_script(_PAUSE_LUA)
+        self._pause_after = redis.register_script(_PAUSE_AFTER_LUA)
         self._ready = redis.register_script(_READY_LUA)
         self._cancel_pause = redis.register_script(_CANCEL_PAUSE_LUA)
         self._settle = redis.register_script(_SETTLE_LUA)
@@ -303,6 +317,17 @@ class AgentStates:
             keys=[agent_key(agent_id)], args=[reason, repr(self._clock()), mark, deadline]
         )
         return await self._checked(agent_id, done, current, AgentState.paused)
+
+    async def pause_after_call(self, agent_id: int, reason: str) -> AgentSnapshot:
+        """A pause kept for after the agent's call or wrap-up: their wrap-up ends paused
+        with `reason`. AgentStateError when the agent is in no call."""
+        if not reason:
+            raise AgentStateError("a pause needs a reason")
+        done, current = await self._pause_after(keys=[agent_key(agent_id)], args=[reason])
+        if not int(done):
+            current = current.decode() if isinstance(current, bytes) else current
+            raise AgentStateError(f"no call to pause after in {current}")
+        return await self._changed(agent_id)
 
     async def cancel_pause(self, agent_id: int) -> AgentSnapshot:
         """The agent takes back a pause not begun: pausing goes ready, and one asked

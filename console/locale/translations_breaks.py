@@ -36,4 +36,7 @@ BREAKS_EN = {
     "Un agente tiene como máximo {n} pausas programadas.": "An agent has at most {n} scheduled breaks.",
     "Las pausas de un agente van en una sola zona horaria: {zona}.": "An agent's breaks are all in one time zone: {zona}.",
     "Se cruza con la pausa de las {hora} ({min} min).": "It overlaps the break at {hora} ({min} min).",
+    "Próxima pausa: {motivo} hoy a las {hora} (hora de {zona}), {min} min": "Next break: {motivo} today at {hora} ({zona} time), {min} min",
+    "Próxima pausa: {motivo} mañana a las {hora} (hora de {zona}), {min} min": "Next break: {motivo} tomorrow at {hora} ({zona} time), {min} min",
+    "Pausa programada: {motivo}, hasta las {hora} (hora de {zona})": "Scheduled break: {motivo}, until {hora} ({zona} time)",
 }

@@ -31,7 +31,22 @@
     document.body.dataset.agentState = s.state;
     $("no-audio").hidden = s.state !== "no_audio";
     showPauseAsked();
+    // The break plan's words change with the state (a break taken, ended early).
+    const breakKey = `${s.state}|${s.reason}|${s.pause_after || ""}`;
+    if (breakKey !== breaksShownFor) { breaksShownFor = breakKey; refreshBreaks(); }
   }
+  // The agent's scheduled breaks (console/agent_breaks.py): the next one, and during
+  // one the console paused them for, why; read again each minute and on each change.
+  let breaksShownFor = "";
+  async function refreshBreaks() {
+    const r = await Cobrador.api("GET", "/api/agent/breaks");
+    if (!r.ok) return;
+    $("break-next").textContent = r.data.next || "";
+    $("break-next").hidden = !r.data.next;
+    $("break-now").textContent = r.data.now || "";
+    $("break-now").hidden = !r.data.now;
+  }
+  setInterval(refreshBreaks, 60000);
   // A pause asked while calls ring for the floor begins after them (pausing), at the
   // latest at its deadline; one asked before a call (pause_after) after its wrap-up.
   let deadlineRead = false;

@@ -150,3 +150,25 @@ async def test_given_wrap_up_when_pausing_then_paused_at_once_as_before(
     await states.wrap_up(8)
     snap = await states.pause(8, "break")
     assert (snap.state, snap.reason) == (AgentState.paused, "break")
+
+
+async def test_given_a_pause_for_after_the_call_then_kept_only_in_a_call_or_wrap_up(
+    aredis: aioredis.Redis,
+) -> None:
+    """A scheduled break that comes due in a call or its wrap-up (console/break_taker.py)."""
+    clock = Clock(1000.0)
+    states = await ready_agent(aredis, 9, clock)
+    with pytest.raises(AgentStateError):  # ready: no call to wait for
+        await states.pause_after_call(9, "comida")
+    assert (await states.get(9)).pause_after == ""
+    assert await states.reserve(9, 55)
+    await states.talking(9)
+    await states.wrap_up(9)
+    snap = await states.pause_after_call(9, "comida")
+    assert (snap.state, snap.pause_after) == (AgentState.wrap_up, "comida")
+    with pytest.raises(AgentStateError):
+        await states.pause_after_call(9, "")
+    done = await states.set_ready(9)
+    assert (done.state, done.reason) == (AgentState.paused, "comida")
+    with pytest.raises(AgentStateError):  # paused: nothing to wait for
+        await states.pause_after_call(9, "comida")

@@ -1,0 +1,47 @@
+"""An agent's pause asked: by the agent (the Pausa button, /api/agent/pause) or by
+their break plan at a break's start (console/break_taker.py), the same way: from ready
+it waits for the calls placed for the floor (dialer/pause_rule.py), in a call it is
+kept for after it, and a pause that replaces another counts the one ended (the
+supervisor's pause figures)."""
+
+from __future__ import annotations
+
+import time
+
+from aiohttp import web
+
+from console.agent_pauses import record_pause
+from console.keys import ENGINE, REDIS, STATES
+from console.pause_floor import calls_in_flight
+from dialer.agent_state import AgentSnapshot, AgentState, AgentStateError
+from dialer.pause_rule import ask
+
+# In a call or its wrap-up: a scheduled break waits for the call's end (pause_after).
+IN_A_CALL = frozenset({AgentState.reserved, AgentState.talking, AgentState.wrap_up})
+
+
+async def ask_pause(app: web.Application, agent_id: int, campaign: str, reason: str, *,
+                    after_wrap_up: bool = False) -> tuple[AgentSnapshot, AgentSnapshot]:  # fmt: skip
+    """The agent's state before and after the pause asked. `after_wrap_up`: one asked
+    during a wrap-up waits for its end too, as one asked in a call (the agent's own
+    button pauses a wrap-up at once). Raises AgentStateError when no pause can be
+    asked from the agent's state."""
+    states = app[STATES]
+    before = await states.get(agent_id)
+    if after_wrap_up and before.state in IN_A_CALL:
+        try:
+            return before, await states.pause_after_call(agent_id, reason)
+        except AgentStateError:  # the call ended meanwhile: asked as from now
+            before = await states.get(agent_id)
+    wait = None
+    if before.state is AgentState.ready:
+        # Calls placed while the agent was ready may be theirs: the pause begins after
+        # those in flight now (pausing), bounded (dialer/pause_rule.py). Only from ready:
+        # in wrap-up, paused or without audio it holds now.
+        now = time.time()  # the agent states' clock (epoch seconds), as the dialers'
+        floor = await calls_in_flight(app[REDIS], app[ENGINE], campaign, now)
+        wait = ask(reason, now, floor.in_flight, floor.wait_seconds)
+    after = await states.pause(agent_id, reason, wait)
+    if before.state is AgentState.paused:  # a new reason: the pause so far is counted
+        await record_pause(app[REDIS], agent_id, before.since, after.since)
+    return before, after
