@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, or_, select
+from sqlalchemy import Engine, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from cobrador.ground.money_words import money_format
@@ -59,7 +59,9 @@ def agent_day(
 
     A visit cancelled after the agent arrived (field/visits.py EVIDENCE_ONLY) stays on
     the day as `cancelled` with `evidence`: "arrived" (its result may still be given,
-    kept as evidence) or "recorded"; other cancelled visits are not shown.
+    kept as evidence) or "recorded", and so does one whose result was kept after its
+    arrival was refused (far, or an untrusted clock); other cancelled visits are not
+    shown.
 
     A planned visit whose result was kept after its arrival was refused
     (field/visits.py EVIDENCE_REFUSED) carries `evidence`: "recorded", `refused` (the
@@ -67,7 +69,7 @@ def agent_day(
     and is out of the route's legs: a phone that lost its own answers (wiped at a
     logout) must not offer that door again as if nothing happened there."""
     with transaction(engine) as session:
-        rows = session.execute(
+        found = session.execute(
             select(FieldVisit, Account)
             .join(Account, Account.id == FieldVisit.account_id)
             .where(
@@ -75,17 +77,17 @@ def agent_day(
                 FieldVisit.day == day,
                 or_(
                     FieldVisit.status.in_(SHOWN_TO_AGENT),
-                    and_(
-                        FieldVisit.status == VisitStatus.cancelled.value,
-                        FieldVisit.attempt_id.is_not(None),
-                    ),
+                    FieldVisit.status == VisitStatus.cancelled.value,
                 ),
             )
             .order_by(FieldVisit.route_position, FieldVisit.id)
             .options(selectinload(Account.phones))
         ).all()
-        blocks = _blocked(session, [(v, a) for v, a in rows], day, check)
-        kept = kept_after_refusal(session, [v for v, _ in rows])
+        kept = kept_after_refusal(session, [v for v, _ in found])
+        # Cancelled: shown once the agent arrived, or her door contact was kept after
+        # a refused arrival; one cancelled before anyone went is off her day.
+        rows = [(v, a) for v, a in found if not _cancelled_untouched(v, kept)]
+        blocks = _blocked(session, rows, day, check)
         visits, stages = [], set()
         previous: tuple[float, float] | None = None
         total = 0.0
@@ -168,8 +170,10 @@ def kept_after_refusal(
     kept as evidence after a refused arrival (field/visits.py EVIDENCE_REFUSED), by visit
     id. Two reads whatever the number of visits: the agents' made visit attempts to
     those accounts, and their dispositions."""
+    # Planned, or cancelled meanwhile (its arrival refused as far or on the clock).
+    open_states = (VisitStatus.planned.value, VisitStatus.cancelled.value)
     waiting = {v.id: v for v in day_visits
-               if v.status == VisitStatus.planned.value and v.attempt_id is None}  # fmt: skip
+               if v.status in open_states and v.attempt_id is None}  # fmt: skip
     if not waiting:
         return {}
     attempts = session.scalars(
@@ -208,6 +212,12 @@ def kept_after_refusal(
         )
         for visit_id, attempt in found.items()
     }
+
+
+def _cancelled_untouched(visit: FieldVisit, kept: dict[int, KeptAfterRefusal]) -> bool:
+    """Cancelled with no arrival accepted and no contact kept: nothing happened there."""
+    return (visit.status == VisitStatus.cancelled.value and visit.attempt_id is None
+            and visit.id not in kept)  # fmt: skip
 
 
 def _evidence(visit: FieldVisit) -> str | None:
@@ -250,19 +260,14 @@ def floor_day(
             select(FieldVisit, Account, Disposition.outcome)
             .join(Account, Account.id == FieldVisit.account_id)
             .outerjoin(Disposition, Disposition.attempt_id == FieldVisit.attempt_id)
-            .where(
-                FieldVisit.day == day,
-                or_(
-                    FieldVisit.status != VisitStatus.cancelled.value,
-                    FieldVisit.attempt_id.is_not(None),
-                ),
-            )
+            .where(FieldVisit.day == day)
             .order_by(FieldVisit.agent_id, FieldVisit.route_position)
         )
         if campaigns is not None:
             query = query.where(Account.campaign_id.in_(sorted(campaigns)))
-        rows = session.execute(query).all()
-        kept = kept_after_refusal(session, [v for v, _, _ in rows])
+        found = session.execute(query).all()
+        kept = kept_after_refusal(session, [v for v, _, _ in found])
+        rows = [(v, a, o) for v, a, o in found if not _cancelled_untouched(v, kept)]
         out: list[dict[str, Any]] = []
         ended: list[dict[str, Any]] = []
         for visit, account, outcome in rows:
@@ -271,7 +276,10 @@ def floor_day(
             evidence: str | None
             outcome_of: str | None = outcome  # None: no result yet (the outer join)
             if refused is not None:
-                status, evidence, outcome_of = MAP_REFUSED_EVIDENCE, "recorded", refused.outcome
+                # Cancelled meanwhile: kept like any contact on a cancelled visit.
+                cancelled = visit.status == VisitStatus.cancelled.value
+                status = MAP_EVIDENCE if cancelled else MAP_REFUSED_EVIDENCE
+                evidence, outcome_of = "recorded", refused.outcome
             else:
                 evidence = _evidence(visit)
                 status = MAP_EVIDENCE if evidence else _map_status(visit.status, outcome)

@@ -319,7 +319,11 @@ def record_result(
     visit was judged at its check-in): both times and the source are in the audit."""
 
     def operation(session: Session, visit: FieldVisit) -> Answer:
-        if visit.status == VisitStatus.planned.value and visit.attempt_id is None:
+        # No arrival accepted: a refused one may be the door's. A visit cancelled meanwhile
+        # too: its arrival refused as far or on an untrusted clock (the law's refusal
+        # does not undo an arrival on a cancelled visit) left its result nowhere.
+        waiting = (VisitStatus.planned.value, VisitStatus.cancelled.value)
+        if visit.status in waiting and visit.attempt_id is None:
             refusal = _refused_arrival(session, agent, visit)
             if refusal is not None:
                 return _refused_result(session, agent, visit, refusal, data, now)
@@ -441,8 +445,10 @@ def _refused_result(
     happened, so it is kept as evidence (EVIDENCE_REFUSED): an attempt in the contact
     ledger (the caps count it) with the refusal beside it, the disposition, the note
     and the audit entries; nothing the refusal forbids is set going (no promise, no
-    hold for one, no number added, the visit stays planned). What the debtor asked
-    at the door to restrict contact (a dispute, a stop, a payment to check) holds."""
+    hold for one, no number added, the visit stays planned, or cancelled when the
+    supervisor cancelled it meanwhile). What the debtor asked at the door to restrict
+    contact (a dispute, a stop, a payment to check) holds."""
+    cancelled = visit.status == VisitStatus.cancelled.value
     account = session.get(Account, visit.account_id)
     assert account is not None
     already = session.scalars(
@@ -485,7 +491,9 @@ def _refused_result(
     audit.append(session, "attempt",
                  {"attempt_id": attempt.id, "channel": "visit", "visit_id": visit.id,
                   "account_id": account.id, "decision_id": refusal.decision_id, "at": at,
-                  "evidence_only": EVIDENCE_REFUSED, "refused": refused, **times},
+                  "evidence_only": EVIDENCE_REFUSED, "refused": refused, **times,
+                  **({"cancelled_at": _aware(visit.ended_at)} if cancelled and visit.ended_at
+                     else {})},
                  actor=agent.actor, subject=f"account:{account.id}")  # fmt: skip
     barred = _barred(session, account)
     _apply(session, agent, visit, account, attempt, result, at, barred,
@@ -493,7 +501,9 @@ def _refused_result(
     body: dict[str, Any] = {"ok": True, "visit_id": visit.id, "outcome": result.outcome.code,
                             "evidence_only": True, "refused": refused,
                             "refused_facts": refused_facts(refusal.details),
-                            "notice": REFUSED_RESULT_MESSAGE}  # fmt: skip
+                            # Cancelled: nothing to repeat, the cancel's own words.
+                            "notice": CANCELLED_RESULT_MESSAGE if cancelled
+                            else REFUSED_RESULT_MESSAGE}  # fmt: skip
     if barred:
         body["barred"] = list(barred)
     facts = {"country": account.country, "region": account.region,

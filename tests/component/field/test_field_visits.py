@@ -969,3 +969,51 @@ def test_given_a_far_checkin_then_told_in_the_agents_language_with_the_distance(
     assert rough == "The arrival's location was too imprecise (±412 m)."
     assert visits.refusal_words(["too_far"], {"distance_m": 640}) == (
         "La ubicación de la llegada estaba a 640 m del domicilio, demasiado lejos.")  # fmt: skip
+
+
+def test_given_a_visit_cancelled_meanwhile_when_its_far_arrival_and_result_sync_then_the_contact_is_kept(
+    engine: Engine, seed: FieldSeed, planned: list[int]
+) -> None:
+    """Cancelled while the agent was at the door offline, her arrival refused as far:
+    the result was 409 'El supervisor canceló esta visita' and the contact was lost.
+    Kept as evidence, the visit still cancelled, its day and the map say so."""
+    from field.day import MAP_EVIDENCE, agent_day, floor_day
+
+    visit_id = planned[2]
+    plans.cancel(engine, "user:sofia", visit_id, NOW - timedelta(minutes=5))
+    far = visits.check_in(engine, lucia(seed), visit_id, key(100),
+                          fix_near(address(engine, visit_id), 3000), FakeCheck(), received_at=NOW)  # fmt: skip
+    assert far.status == 422 and far.body["refusal"] == "too_far"
+    day = agent_day(engine, seed.agents["lucia"], TODAY)
+    assert visit_id not in [v["id"] for v in day["visits"]]  # nothing kept yet
+    dispute = {"party": "titular", "outcome": "disputa", "address_verified": True,
+               "notes": "Dice que no reconoce la deuda."}  # fmt: skip
+    answer = visits.record_result(engine, lucia(seed), visit_id, key(101), dispute, NOW)
+    assert answer.status == 200, answer.body
+    assert answer.body["evidence_only"] and answer.body["refused"] == ["too_far"]
+    assert answer.body["notice"] == visits.CANCELLED_RESULT_MESSAGE
+    (kept,) = _ledger(engine, visit_id)
+    assert kept.result == "contact" and kept.details["evidence_only"] == visits.EVIDENCE_REFUSED  # type: ignore[index]
+    with Session(engine) as s:
+        visit = s.get(FieldVisit, visit_id)
+        assert visit is not None and (visit.status, visit.attempt_id) == ("cancelled", None)
+        assert s.get(Account, visit.account_id).status == "disputed"  # type: ignore[union-attr]
+        entry = json.loads(s.scalars(select(AuditEntry.payload).where(
+            AuditEntry.kind == "attempt")).one())  # fmt: skip
+    assert entry["cancelled_at"] and entry["refused"] == ["too_far"]
+    day = agent_day(engine, seed.agents["lucia"], TODAY)
+    (shown,) = [v for v in day["visits"] if v["id"] == visit_id]
+    assert (shown["status"], shown["evidence"], shown["outcome"]) == (
+        "cancelled",
+        "recorded",
+        "disputa",
+    )
+    assert shown["leg_m"] is None
+    (mapped,) = [v for v in floor_day(engine, TODAY)["visits"] if v["id"] == visit_id]
+    assert (mapped["status"], mapped["evidence"], mapped["outcome"]) == (
+        MAP_EVIDENCE,
+        "recorded",
+        "disputa",
+    )
+    other = visits.record_result(engine, lucia(seed), visit_id, key(102), dispute, NOW)
+    assert other.status == 409 and len(_ledger(engine, visit_id)) == 1
