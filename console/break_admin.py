@@ -112,8 +112,12 @@ def _visible_agents(session: Session, viewer: CurrentUser) -> list[User]:
     return [a for a in agents if may_see_campaign(viewer, a.campaign_id)]
 
 
-def _agent(session: Session, viewer: CurrentUser, agent_id: int) -> User:
-    agent = session.get(User, agent_id)
+def _agent(session: Session, viewer: CurrentUser, agent_id: int, lock: bool = False) -> User:
+    """The agent this supervisor may plan; `lock` takes the agent's users row until the
+    transaction ends, so that the changes to one agent's plan run one after the other:
+    the break rows alone cannot be locked while there are none, and two first breaks
+    added at once both passed the overlap check (PostgreSQL; SQLite has one writer)."""
+    agent = session.get(User, agent_id, with_for_update=lock)
     if agent is None or agent.role != Role.agent.value or not agent.active:
         raise UnknownAgent(agent_id)
     if not may_see_campaign(viewer, agent.campaign_id):
@@ -190,12 +194,11 @@ def add_break(engine: Engine, viewer: CurrentUser, agent_id: int, new: NewBreak,
               now: datetime) -> int:  # fmt: skip
     """Add a break to the agent's plan (audited); refuses what cannot be planned."""
     with transaction(engine) as session:
-        agent = _agent(session, viewer, agent_id)
+        agent = _agent(session, viewer, agent_id, lock=True)
         campaign = agent_campaign(session, agent)
         if new.reason not in pause_reasons(campaign):
             raise BreakInputError("reason", N_("Elija un motivo de pausa."))
-        existing = list(session.scalars(
-            select(AgentBreak).where(AgentBreak.agent_id == agent.id).with_for_update()))  # fmt: skip
+        existing = list(session.scalars(select(AgentBreak).where(AgentBreak.agent_id == agent.id)))
         if len(existing) >= MAX_BREAKS:
             raise BreakInputError("start", N_("Un agente tiene como máximo {n} pausas programadas."),
                                   {"n": str(MAX_BREAKS)}, status=409)  # fmt: skip
@@ -226,7 +229,7 @@ def remove_break(engine: Engine, viewer: CurrentUser, agent_id: int, break_id: i
                  now: datetime) -> bool:  # fmt: skip
     """Remove one of the agent's breaks (audited); False when it is not theirs."""
     with transaction(engine) as session:
-        agent = _agent(session, viewer, agent_id)
+        agent = _agent(session, viewer, agent_id, lock=True)
         row = session.get(AgentBreak, break_id)
         if row is None or row.agent_id != agent.id:
             return False
