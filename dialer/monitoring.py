@@ -223,6 +223,9 @@ class Monitoring:
                     "Action": "Originate", "Channel": channel, "Context": CONTEXT_SPY,
                     "Exten": "s", "Priority": 1, "Async": "true", "Timeout": ANSWER_TIMEOUT_MS,
                     "ChannelId": session.channel_id, "CallerID": f'"cobrador {mode}" <{agent_id}>',
+                    # Echoed by its OriginateResponse, which names no channel when hers
+                    # never came up (a phone not registered): _session_of.
+                    "ActionID": session.channel_id,
                     "Variable": f"{SPY_AGENT_ID}={agent_id},{SPY_MODE}={mode}",
                 })  # fmt: skip
             except AMIError:
@@ -334,9 +337,18 @@ class Monitoring:
                 elif not session.call_channels:
                     session.call_channels.add(uniqueid)  # an inbound caller arriving
 
+    def _session_of(self, event: Message) -> MonitorSession | None:
+        """The session whose leg the event is about: by its Uniqueid, or an
+        OriginateResponse by its ActionID (Asterisk names a failed Originate's
+        channel <null> when it never came up; the session then never ended)."""
+        session = self.sessions.get(event.get("Uniqueid") or "")
+        if session is None and event.get("Event") == "OriginateResponse":
+            session = self.sessions.get(event.get("ActionID") or "")
+        return session
+
     async def on_ami_event(self, event: Message) -> None:
         await self._follow_call(event)
-        session = self.sessions.get(event.get("Uniqueid") or "")
+        session = self._session_of(event)
         if session is None:
             return
         name = event.get("Event")

@@ -314,6 +314,39 @@ async def test_given_supervisor_when_listening_then_spy_leg_on_agent_and_session
     assert await state_of(floor, agent) == AgentState.talking  # the agent's call goes on
 
 
+async def test_given_her_phone_never_came_up_when_asterisk_names_no_channel_then_the_session_ends(
+    make_floor: Any, phones_for: Any
+) -> None:
+    """Asterisk 22 reports a failed Originate whose channel never came up (her phone not
+    registered) with Uniqueid <null>: known by its ActionID, the session ends as not
+    answered, with its evidence. Before, nothing matched that report: the session stayed
+    listed, never ended nor audited."""
+    from dialer.ami import Message
+
+    floor = await make_floor(accounts=1, agents=1)
+    phones = await phones_for(floor)
+    agent = await talking(floor, phones)
+    sofia = add_user(floor.engine, "sofia", "supervisor")
+    floor.pbx_clock.hold()  # her phone rings on in pbxsim: the report is Asterisk's below
+    try:
+        await phones.monitoring.start({"monitor_id": "c3" * 8, "supervisor_id": sofia,
+                                       "agent_id": agent, "mode": "listen"})  # fmt: skip
+        [spy] = [a for a in floor.ami_server.actions_named("Originate")
+                 if (a.get("ChannelId") or "").startswith("cobrador-spy-")]  # fmt: skip
+        assert list(phones.monitoring.sessions) == [spy.get("ChannelId")]
+        await phones.monitoring.on_ami_event(Message([
+            ("Event", "OriginateResponse"), ("ActionID", spy.get("ActionID") or ""),
+            ("Response", "Failure"), ("Channel", spy.get("Channel") or ""),
+            ("Context", "cobrador-spy"), ("Exten", "s"), ("Reason", "0"), ("Uniqueid", "<null>"),
+        ]))  # fmt: skip
+        assert phones.monitoring.sessions == {}
+        [(_, session, actor, _)] = [a for a in phones.audit if a[0] == "monitor_session"]
+        assert session["how"] == "not answered" and actor == "user:sofia"
+        assert "started_at" not in session or session["started_at"] is None
+    finally:
+        floor.pbx_clock.release()
+
+
 async def test_given_a_session_on_a_call_when_the_call_ends_then_her_leg_is_hung_up(
     make_floor: Any, phones_for: Any
 ) -> None:
