@@ -110,10 +110,12 @@ def agent_of_leg(uniqueid: str) -> int | None:
 
 
 def leg_named(event: Message) -> str:
-    """The leg (its ChannelId) an AMI event is about, or "". Asterisk names a failed
-    Originate's channel ``<null>`` when the channel never came up (the phone not
-    registered), so an OriginateResponse is known by its ActionID, which is the
-    leg's ChannelId (_call)."""
+    """The leg (its ChannelId) an AMI event is about, or "". Asterisk 22 reports a failed
+    Originate under the ChannelId it was given even when the phone's channel never came
+    up (test_originate_response_asterisk.py); an OriginateResponse that names none
+    (``<null>``, as Asterisk writes a missing channel) is known by its ActionID, which
+    is the leg's ChannelId too (_call): never by the phone's endpoint, which the
+    agent's older calls share."""
     uid = event.get("Uniqueid") or ""
     if agent_of_leg(uid) is not None:
         return uid
@@ -473,7 +475,7 @@ class AgentLegs:
         self._placed[channel] = agent_id
         action = {
             "Action": "Originate",
-            # Echoed by its OriginateResponse, which may name no channel (leg_named).
+            # Echoed by its OriginateResponse, also when it names no channel (leg_named).
             "ActionID": channel_id,
             "Channel": channel,
             "Context": cv.CONTEXT_AGENT,

@@ -223,8 +223,8 @@ class Monitoring:
                     "Action": "Originate", "Channel": channel, "Context": CONTEXT_SPY,
                     "Exten": "s", "Priority": 1, "Async": "true", "Timeout": ANSWER_TIMEOUT_MS,
                     "ChannelId": session.channel_id, "CallerID": f'"cobrador {mode}" <{agent_id}>',
-                    # Echoed by its OriginateResponse, which names no channel when hers
-                    # never came up (a phone not registered): _session_of.
+                    # Echoed by its OriginateResponse, also when it names no channel
+                    # (_session_of).
                     "ActionID": session.channel_id,
                     "Variable": f"{SPY_AGENT_ID}={agent_id},{SPY_MODE}={mode}",
                 })  # fmt: skip
@@ -338,9 +338,9 @@ class Monitoring:
                     session.call_channels.add(uniqueid)  # an inbound caller arriving
 
     def _session_of(self, event: Message) -> MonitorSession | None:
-        """The session whose leg the event is about: by its Uniqueid, or an
-        OriginateResponse by its ActionID (Asterisk names a failed Originate's
-        channel <null> when it never came up; the session then never ended)."""
+        """The session whose leg the event is about: by its Uniqueid (Asterisk 22 gives
+        a failed Originate the ChannelId it was given), or an OriginateResponse that
+        names no channel (<null>) by its ActionID: unmatched, the session never ended."""
         session = self.sessions.get(event.get("Uniqueid") or "")
         if session is None and event.get("Event") == "OriginateResponse":
             session = self.sessions.get(event.get("ActionID") or "")

@@ -141,6 +141,37 @@ async def test_given_old_legs_late_answer_then_new_leg_not_marked_up(
     assert (await states.get(AGENT)).state is AgentState.no_audio
 
 
+async def test_given_two_dialers_handle_the_old_legs_hangup_when_the_new_leg_is_placed_between_then_kept(
+    aredis: aioredis.Redis,
+) -> None:
+    """Every dialer on the Asterisk gets the leg's Hangup (Asterisk 22 names it by the
+    leg's ChannelId). One drops the leg, the agent's reconnect places the next call,
+    then the other, which read the leg before, handles it: it wrote DOWN on the agent,
+    not on that call, so the new call was dropped and its lock freed (a second reconnect
+    rang the phone twice)."""
+    legs, ami, states = await logged_in(aredis)
+    first = ami.originates[0]["ChannelId"]
+    await legs.on_ami_event(newstate_up(first))
+    other = AgentLegs(redis=aredis, ami=FakeAMI(), states=states,  # type: ignore[arg-type]
+                      phone_of=legs.phone_of, campaigns={"mx-test"}, owner="d2",
+                      clock=legs.clock, pbx="pbx-1")  # fmt: skip
+    read_before = await other.get(AGENT)
+    await legs.on_ami_event(hangup(first))
+    assert await legs.reconnect(AGENT)
+    second = ami.originates[1]["ChannelId"]
+
+    async def as_read_before(_agent: int) -> Any:
+        return read_before
+
+    other.get = as_read_before  # type: ignore[method-assign]
+    await other.on_ami_event(hangup(first))
+
+    leg = await AgentLegs.get(legs, AGENT)
+    assert leg is not None and (leg.channel_id, leg.status) == (second, DIALING)
+    assert await aredis.exists(f"cobrador:agent-leg-call:{{{AGENT}}}")  # its call lock kept
+    assert len(ami.originates) == 2
+
+
 def test_given_events_then_the_leg_they_name() -> None:
     leg = "cobrador-leg-7-abc"
     assert leg_named(Message([("Event", "Hangup"), ("Uniqueid", leg)])) == leg
