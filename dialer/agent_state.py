@@ -11,7 +11,11 @@ is ``pausing`` (``dialer/pause_rule.py``): taken for no new call, given an answe
 debtor only when no ready agent can take it, and ``paused`` once those calls are
 over or at the wait's deadline (the hash holds it, so any read past it settles it).
 An agent given a call while pausing keeps the reason in ``pause_after`` and ends
-that call's wrap-up paused with it.
+that call's wrap-up paused with it. A pause kept so (the agent's, or a scheduled
+break's) outlives every way out of the call: the wrap-up's end (``set_ready``, the
+Disponible button or its timer), a reservation given back before the bridge
+(``unreserve``), and a phone leg lost meanwhile (``no_audio`` keeps it, and the
+agent's return from it ends paused with it).
 """
 
 from __future__ import annotations
@@ -132,7 +136,8 @@ return {0, current}
 """.replace("PAUSE_FIELDS", _PAUSE_FIELDS)
 
 # Ready (the end of a wrap-up, the Disponible button): an agent who asked for a pause
-# before this call's reservation ends its wrap-up paused with that reason instead.
+# before or during this call ends its wrap-up paused with that reason instead, also
+# when the phone's leg was lost meanwhile (no_audio keeps pause_after).
 # KEYS[1]=agent hash; ARGV: now, allowed states ('|' list). Returns {done, state before}.
 _READY_LUA = """
 local current = redis.call('HGET', KEYS[1], 'state')
@@ -141,7 +146,7 @@ if not string.find('|' .. ARGV[2] .. '|', '|' .. current .. '|', 1, true) then
   return {0, current}
 end
 local after = redis.call('HGET', KEYS[1], 'pause_after') or ''
-if current == 'wrap_up' and after ~= '' then
+if (current == 'wrap_up' or current == 'no_audio') and after ~= '' then
   redis.call('HSET', KEYS[1], 'state', 'paused', 'since', ARGV[1], 'reason', after)
 else
   redis.call('HSET', KEYS[1], 'state', 'ready', 'since', ARGV[1], 'reason', '',
@@ -195,6 +200,9 @@ return 1
 
 # Set a state only when the current one is among the allowed ones (a '|' list);
 # KEYS[1]=agent hash; ARGV: new state, now, reason, attempt_id ('' keeps), allowed.
+# A pause kept for after the call (pause_after) stays through talking, wrap-up and
+# no_audio (a leg lost in the call: the return from it takes the pause, see
+# _OUT_OF_NO_AUDIO_LUA); a pausing wait ends with any move.
 _TRANSITION_LUA = """
 local current = redis.call('HGET', KEYS[1], 'state')
 if not current then return {0, 'logged_out'} end
@@ -203,7 +211,9 @@ if ARGV[5] ~= '*' and not string.find(allowed, '|' .. current .. '|', 1, true) t
   return {0, current}
 end
 redis.call('HSET', KEYS[1], 'state', ARGV[1], 'since', ARGV[2], 'reason', ARGV[3])
-if ARGV[1] ~= 'talking' and ARGV[1] ~= 'wrap_up' then
+if ARGV[1] == 'no_audio' then
+  redis.call('HDEL', KEYS[1], 'pause_mark', 'pause_deadline')
+elseif ARGV[1] ~= 'talking' and ARGV[1] ~= 'wrap_up' then
   redis.call('HDEL', KEYS[1], PAUSE_FIELDS)
 end
 if ARGV[4] == '-' then
@@ -212,6 +222,49 @@ elseif ARGV[4] ~= '' then
   redis.call('HSET', KEYS[1], 'attempt_id', ARGV[4])
 end
 return {1, current}
+""".replace("PAUSE_FIELDS", _PAUSE_FIELDS)
+
+# Back from no_audio (the leg is up again), only from no_audio: to ARGV[1] (ready or
+# paused with ARGV[3]); but paused with the pause kept for after the call when the leg
+# was lost in one (pause_after): that call is over by now. KEYS[1]=agent hash;
+# ARGV: state, now, reason. Returns {done, state before}.
+_OUT_OF_NO_AUDIO_LUA = """
+local current = redis.call('HGET', KEYS[1], 'state')
+if not current then return {0, 'logged_out'} end
+if current ~= 'no_audio' then return {0, current} end
+local after = redis.call('HGET', KEYS[1], 'pause_after') or ''
+if after ~= '' then
+  redis.call('HSET', KEYS[1], 'state', 'paused', 'since', ARGV[2], 'reason', after)
+elseif ARGV[1] == 'ready' then
+  redis.call('HSET', KEYS[1], 'state', 'ready', 'since', ARGV[2], 'reason', '',
+             'attempt_id', '')
+else
+  redis.call('HSET', KEYS[1], 'state', ARGV[1], 'since', ARGV[2], 'reason', ARGV[3])
+end
+redis.call('HDEL', KEYS[1], PAUSE_FIELDS)
+return {1, current}
+""".replace("PAUSE_FIELDS", _PAUSE_FIELDS)
+
+# A reservation given back before any bridge (the debtor hung up while an agent was
+# sought, a transfer Asterisk refused): the agent goes back where they were, ready,
+# or paused with the pause kept for after the call (asked while pausing or while
+# reserved, or a scheduled break). Only for the agent still reserved on this
+# attempt. KEYS[1]=agent hash; ARGV: attempt_id, now. Returns 1 when given back.
+_UNRESERVE_LUA = """
+if redis.call('HGET', KEYS[1], 'state') ~= 'reserved'
+   or redis.call('HGET', KEYS[1], 'attempt_id') ~= ARGV[1] then
+  return 0
+end
+local after = redis.call('HGET', KEYS[1], 'pause_after') or ''
+if after ~= '' then
+  redis.call('HSET', KEYS[1], 'state', 'paused', 'since', ARGV[2], 'reason', after,
+             'attempt_id', '')
+else
+  redis.call('HSET', KEYS[1], 'state', 'ready', 'since', ARGV[2], 'reason', '',
+             'attempt_id', '')
+end
+redis.call('HDEL', KEYS[1], PAUSE_FIELDS)
+return 1
 """.replace("PAUSE_FIELDS", _PAUSE_FIELDS)
 
 # Wrap-up for the agent still on this attempt (reserved or talking); any other state,
@@ -261,6 +314,8 @@ class AgentStates:
         self._ready = redis.register_script(_READY_LUA)
         self._cancel_pause = redis.register_script(_CANCEL_PAUSE_LUA)
         self._settle = redis.register_script(_SETTLE_LUA)
+        self._out_of_no_audio = redis.register_script(_OUT_OF_NO_AUDIO_LUA)
+        self._unreserve = redis.register_script(_UNRESERVE_LUA)
 
     async def login(self, agent_id: int, campaign: str) -> AgentSnapshot:
         """Log in paused ('login'): the agent goes ready by choice, never by surprise."""
@@ -377,6 +432,17 @@ class AgentStates:
             out.append(snap)
         return out
 
+    async def unreserve(self, agent_id: int, attempt_id: int) -> bool:
+        """A reservation for `attempt_id` given back before any bridge: the agent is
+        ready again, or paused with the pause kept for after the call. False (nothing
+        changed) when the agent is no longer reserved on that attempt."""
+        done = await self._unreserve(
+            keys=[agent_key(agent_id)], args=[str(attempt_id), repr(self._clock())]
+        )
+        if int(done):
+            await self._changed(agent_id)
+        return bool(int(done))
+
     async def release(self, agent_id: int, attempt_id: int) -> bool:
         """The attempt is over: its agent goes to wrap-up, if still on it. Idempotent,
         so the end of a call, a retry after an outage and a reconciliation may all
@@ -402,18 +468,16 @@ class AgentStates:
     async def out_of_no_audio(self, agent_id: int, state: AgentState,
                               reason: str = "") -> AgentSnapshot:  # fmt: skip
         """Back from no_audio to ready, or to paused with `reason` (the leg is up again);
-        only from no_audio, atomically: of two restores at once (an agent event and the
+        paused with the pause kept for after the call instead when the leg was lost in
+        one (``pause_after``). Only from no_audio, atomically: of two restores at once (an agent event and the
         leg's AMI event, or two dialers) one moves the agent, the other gets
         AgentStateError, and neither moves an agent who went on meanwhile."""
         if state is AgentState.ready:
-            reason, attempt = "", "-"
-        elif state is AgentState.paused and reason:
-            attempt = ""
-        else:
+            reason = ""
+        elif not (state is AgentState.paused and reason):
             raise AgentStateError(f"no audio ends ready or paused with a reason, not {state.value}")
-        done, current = await self._transition(
-            keys=[agent_key(agent_id)],
-            args=[state.value, repr(self._clock()), reason, attempt, AgentState.no_audio.value],
+        done, current = await self._out_of_no_audio(
+            keys=[agent_key(agent_id)], args=[state.value, repr(self._clock()), reason]
         )
         return await self._checked(agent_id, done, current, state)
 

@@ -69,8 +69,10 @@ class AnswerRoute:
             # The debtor hung up while we looked for an agent (an early hang-up, or an
             # abandon if the grace had run out): the Hangup already ended the attempt.
             if agent_id is not None:
-                with contextlib.suppress(AgentStateError):
-                    await ctx.agents.set_ready(agent_id)
+                # The Hangup's end put them in wrap-up (live.reserved); one still
+                # reserved goes back ready, or paused with a pause kept for after the
+                # call (set_ready refuses a reserved agent).
+                await ctx.agents.unreserve(agent_id, attempt_id)
             return
         recorder = ctx.recorder
         if agent_id is None:

@@ -64,8 +64,8 @@ class Transfer:
                                        "Exten": "action-bridge", "Priority": 1})  # fmt: skip
         except AMIError as exc:
             log.warning("transfer of attempt %s failed: %s", attempt_id, exc)
-            with contextlib.suppress(AgentStateError):
-                await ctx.agents.set_ready(target)
+            # The target back where they were: ready, or paused with a pause kept.
+            await ctx.agents.unreserve(target, attempt_id)
             return Reply(False, ASTERISK)
         live.call = replace(live.call, agent_id=target)
         record_bridge(ctx.sql, attempt_id, target, None)
