@@ -644,30 +644,8 @@
 
   // Another agent who left the phone logged in (a session that expired, a phone handed
   // over): their day and answers go; what they queued and never sent stays, unread,
-  // for them to send when they log in again.
-  async function forgetOthers() {
-    try {
-      for (const key of Object.keys(localStorage)) {
-        if (key.startsWith("cobrador-field-sync-") && key !== SYNC_KEY) localStorage.removeItem(key);
-      }
-    } catch (_) { /* private mode */ }
-    if (!indexedDB.databases) return;
-    for (const { name } of await indexedDB.databases()) {
-      if (!name || !name.startsWith(DB_PREFIX) || name === DB_NAME) continue;
-      const other = await openDb(name);
-      let queued = 0;
-      try {
-        queued = await tx("outbox", "readonly", (s) => req2p(s.count()), other);
-        if (queued) {
-          await tx("days", "readwrite", (s) => req2p(s.clear()), other);
-          await tx("answers", "readwrite", (s) => req2p(s.clear()), other);
-        }
-      } finally {
-        other.close();
-      }
-      if (!queued) await idb2p(indexedDB.deleteDatabase(name));
-    }
-  }
+  // for them to send when they log in again (leftovers.js, also run by the login page).
+  const forgetOthers = () => window.cobradorFieldLeftovers.forget(agent);
 
   // ---- wiring --------------------------------------------------------------------
   $("logout").addEventListener("submit", logout);

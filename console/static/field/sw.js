@@ -8,6 +8,7 @@ const SHELL = [
   "/field/manifest.webmanifest",
   "/static/console.css",
   "/static/field/field.css",
+  "/static/field/leftovers.js",
   "/static/field/app.js",
   "/static/field/icon-192.png",
   "/static/field/icon-512.png",

@@ -1015,3 +1015,19 @@ async def test_given_an_unsure_clock_when_the_result_recorded_at_the_door_is_kep
     # Told before the result was in: check in again only while no result is recorded,
     # and what was recorded is kept, as the notice then says.
     assert words["kept"] in refused["reason"]
+
+
+async def test_given_a_session_over_on_a_shared_phone_then_the_login_page_and_the_app_run_the_field_leftovers_wipe(
+    field_client: TestClient,
+) -> None:
+    """The login page (shown only when no session is open) forgets field agents' data
+    left on the phone; the app runs the same before its own, and the service worker
+    keeps the script for the app offline."""
+    script = '<script src="/static/field/leftovers.js"></script>'
+    assert script in await (await field_client.get("/login")).text()
+    assert (await field_client.get("/static/field/leftovers.js")).status == 200
+    sw = await (await field_client.get("/field/sw.js")).text()
+    assert '"/static/field/leftovers.js"' in sw
+    await login(field_client, "lucia")
+    page = await (await field_client.get("/field/")).text()
+    assert page.index(script) < page.index('<script src="/static/field/app.js">')

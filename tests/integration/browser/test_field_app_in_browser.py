@@ -690,3 +690,46 @@ def test_given_a_door_contact_recorded_offline_2km_from_the_address_when_the_pho
     expect(row.locator("button")).to_have_count(1)  # she may cancel it to plan it again
     no_error_banner(sup)
     sup.context.close()
+
+
+def test_given_an_agent_who_left_without_logging_out_when_the_phone_shows_the_login_page_then_her_route_goes_and_her_queue_stays(
+    browser: Any, tuesday_console: str, engine: Engine, field_seed: dict[str, int]
+) -> None:
+    """Her route (names, addresses, amounts) stayed on the phone until another field
+    agent opened the app: opening /field/ once her session was over only showed the
+    login page. That page now forgets every field agent's data but a queue never sent."""
+    from playwright.sync_api import expect
+
+    plan_mx(engine, field_seed)
+    page = phone_page(browser, tuesday_console, TUESDAY, DOORS[0])
+    lucia_db = f"cobrador-field-{field_seed['lucia']}"
+    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    page.reload()  # kept by the service worker
+    page.wait_for_selector("body[data-ready='1']")
+    page.context.set_offline(True)
+    open_visit(page, "María López Hernández")
+    page.click("#checkin")
+    expect(page.locator("#pending")).to_have_text("1 pendiente")
+    page.context.clear_cookies()  # her session is over; nobody pressed "Salir"
+    page.context.set_offline(False)
+    page.goto(f"{tuesday_console}/field/")
+    page.wait_for_selector("body[data-field-leftovers='1']")
+    assert "/login" in page.url
+    kept = page.evaluate(PHONE_STORAGE)
+    assert kept == {"databases": {lucia_db: {"answers": 0, "days": 0, "outbox": 1}},
+                    "local": [], "pages": []}  # fmt: skip
+    # She logs in again: her check-in is sent, her route is back.
+    login(page, tuesday_console, "lucia")
+    page.wait_for_selector("body[data-ready='1']")
+    expect(page.locator("#pending")).to_be_hidden()
+    expect(page.locator("#route li")).to_have_count(4)
+    with Session(engine) as s:
+        assert s.scalars(
+            select(FieldVisit.status).where(FieldVisit.status == "checked_in")
+        ).all() == ["checked_in"]
+    # Her session over again with nothing unsent: nothing of hers stays.
+    page.context.clear_cookies()
+    page.goto(f"{tuesday_console}/field/")
+    page.wait_for_selector("body[data-field-leftovers='1']")
+    assert page.evaluate(PHONE_STORAGE) == {"databases": {}, "local": [], "pages": []}
+    page.context.close()
