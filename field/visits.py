@@ -134,6 +134,11 @@ INACCURATE_MESSAGE = (
     "Distancia estimada: {distancia}."
 )
 FAR_REASONS = ("too_far", "inaccurate")
+# A check-in made on another day than its visit's (in the debtor's zone).
+OTHER_DAY = "other_day"
+OTHER_DAY_WORDS = "La llegada se registró en otro día que el de la visita."
+# Refusals judged at a trusted instant and kept in the audit with the fix.
+PLACE_OR_DAY = (*FAR_REASONS, OTHER_DAY)
 
 
 @dataclass(frozen=True)
@@ -235,10 +240,19 @@ def check_in(
                           facts={"country": account.country, "refused": [CLOCK_UNSURE]})  # fmt: skip
         at = instant.at
         zone = debtor_zone(account)
-        if zone is None or at.astimezone(zone).date() != visit.day:
-            return Answer(409, {"ok": False, "reason": "La visita está planeada para otro día."})
         verdict = judge((account.latitude, account.longitude), fix, rules)
         distance = round(verdict.distance_m)
+        if zone is None or at.astimezone(zone).date() != visit.day:
+            # Made on another day than planned (a route cached offline past midnight):
+            # kept in the audit like a far fix, so a result recorded there is kept too.
+            if zone is not None:
+                audit.append(session, "visit_checkin_refused",
+                             {"visit_id": visit.id, "distance_m": distance, "reason": OTHER_DAY,
+                              "accuracy_m": fix.accuracy_m, "lat": fix.lat, "lon": fix.lon,
+                              "at": at, "day": visit.day, **times},
+                             actor=agent.actor, subject=f"account:{account.id}")  # fmt: skip
+            return Answer(409, {"ok": False, "reason": "La visita está planeada para otro día.",
+                                **({"refusal": OTHER_DAY} if zone is not None else {})})  # fmt: skip
         if not verdict.accepted:
             # Where the phone was is kept: a result recorded there is kept as evidence
             # with it (record_result), the distance beside the contact.
@@ -421,7 +435,7 @@ def _refused_arrival(session: Session, agent: Agent, visit: FieldVisit) -> Refus
             keep = {k: payload.get(k) for k in ("device_at", "received_at", "why")}
             found.append((_aware(entry.created_at), Refusal((CLOCK_UNSURE,), None, None, None,
                                                              {"visit_id": visit.id, **keep})))  # fmt: skip
-        elif reason in FAR_REASONS:
+        elif reason in PLACE_OR_DAY:
             # Judged at a trusted instant before the distance was: the arrival's time.
             judged = _parse_at(payload.get("at"))
             keep = {k: payload[k] for k in ("distance_m", "accuracy_m", "lat", "lon", "device_at",
@@ -653,6 +667,8 @@ def refusal_words(
     if reasons == ["too_far"]:
         where = _distance_words(float(facts.get("distance_m") or 0), lang)
         return translate(FAR_REFUSED_WORDS).replace("{distancia}", where)
+    if reasons == [OTHER_DAY]:
+        return translate(OTHER_DAY_WORDS)
     if reasons == ["inaccurate"]:
         rough = float(facts.get("accuracy_m") or 0)
         return translate(INACCURATE_REFUSED_WORDS).replace("{precision}", f"{round(rough)}")

@@ -358,6 +358,9 @@ EN = {
     "La ubicación de la llegada estaba a {distancia} del domicilio, demasiado lejos.": (
         "The arrival's location was {distancia} from the address, too far."
     ),
+    "La llegada se registró en otro día que el de la visita.": (
+        "The arrival was recorded on another day than the visit's."
+    ),
     "La ubicación de la llegada era poco precisa (±{precision} m).": (
         "The arrival's location was too imprecise (±{precision} m)."
     ),

@@ -389,6 +389,30 @@ def test_given_fix_dated_another_day_then_conflict(
     assert answer.status == 409 and "otro día" in answer.body["reason"]
 
 
+def test_given_a_checkin_on_another_day_when_the_result_recorded_there_syncs_then_kept_as_evidence(
+    engine: Engine, seed: FieldSeed, planned: list[int]
+) -> None:
+    """A route cached offline past midnight: the agent went the next day. The check-in
+    was a 409 written nowhere, and the result recorded at the door then a 409 too."""
+    point = address(engine, planned[0])
+    next_day = NOW + timedelta(days=1)
+    fix = Fix(point[0], point[1], 5, next_day)
+    refused = visits.check_in(engine, lucia(seed), planned[0], key(16), fix, FakeCheck(),
+                              received_at=next_day)  # fmt: skip
+    assert refused.status == 409 and refused.body["refusal"] == visits.OTHER_DAY
+    stop = {"party": "titular", "outcome": "no_contactar", "address_verified": True}
+    answer = visits.record_result(engine, lucia(seed), planned[0], key(17), stop, next_day)
+    assert answer.status == 200 and answer.body["refused"] == [visits.OTHER_DAY], answer.body
+    (kept,) = _ledger(engine, planned[0])
+    assert kept.started_at.replace(tzinfo=None) == next_day.replace(tzinfo=None)
+    assert (kept.details["lat"], kept.details["lon"]) == (fix.lat, fix.lon)  # type: ignore[index]
+    with Session(engine) as s:
+        assert s.get(Account, _account_of(engine, planned[0])).status == "cease_contact"  # type: ignore[union-attr]
+        assert s.get(FieldVisit, planned[0]).status == "planned"  # type: ignore[union-attr]
+    assert visits.refusal_words([visits.OTHER_DAY], {}) == (
+        "La llegada se registró en otro día que el de la visita.")  # fmt: skip
+
+
 def test_helper_distance_of_fix_near_is_what_it_says() -> None:
     fix = fix_near((19.35, -99.16), 40)
     assert distance_m(19.35, -99.16, fix.lat, fix.lon) == pytest.approx(40, abs=0.5)
