@@ -11,7 +11,7 @@
  * this agent's database, clock note and the kept page. An agent who opens the app
  * on a phone another agent left without logging out sees nothing of theirs: their
  * route and answers go at once, only what they queued and never sent stays, unread,
- * until they log in again.
+ * until they log in again (leftovers.js; the login page runs it too).
  */
 "use strict";
 (() => {
