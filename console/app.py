@@ -59,6 +59,7 @@ from console import (
     zone_views,
 )
 from console.document_proof import document_key
+from console.error_reason import own_reason
 from console.i18n import LANGUAGES, activate, gettext_, ngettext_
 from console.keys import (
     CALLBACK_CHECKER,
@@ -231,15 +232,19 @@ async def error_middleware(request: web.Request, handler: Callable) -> web.Strea
     except web.HTTPException as exc:
         if exc.status == 413 and (exc.text or "").startswith(AIOHTTP_TOO_LARGE):
             return _too_large(request)  # not a handler's own words: aiohttp's
-        if exc.status < 400 or request.path.startswith(("/api/", "/ws/", "/static/")):
+        if exc.status < 400 or request.path.startswith("/static/"):
             raise
-        response = aiohttp_jinja2.render_template(
-            "error.html",
-            request,
-            {"status": exc.status, "message": exc.text if exc.status != 404 else ""},
+        # The handler's own reason is shown ("Esa pausa no está en el plan del
+        # agente."); aiohttp's default words (an unknown route) get the generic page.
+        reason = own_reason(exc)
+        if request.path.startswith(("/api/", "/ws/")):
+            if exc.content_type == "application/json" or reason is None:
+                raise  # already JSON with its reason, or no reason to give
+            return json_error(exc.status, reason)
+        return aiohttp_jinja2.render_template(
+            "error.html", request, {"status": exc.status, "message": reason or ""},
             status=exc.status,
-        )
-        return response
+        )  # fmt: skip
 
 
 SECURITY_HEADERS = {
