@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from compliance import caller_ids
 from compliance.debtor_time import debtor_day
 from compliance.registry_import import import_registry
+from console import break_admin
 from console.users import CurrentUser, create_user
 from field import plans
 from field.visit_rules import VisitCheck
@@ -285,6 +286,8 @@ def seed(engine: Engine, redis_client: redis.Redis, data_dir: Path, *, accounts:
     if visit_check is not None and field_zone:
         plan_field_day(engine, users[FIELD_AGENT].id, users["supervisor"].id,
                        now.astimezone(ZoneInfo(field_zone)), visit_check, progress)  # fmt: skip
+    plan_breaks(engine, [users[f"agente{i}"].id for i in range(1, agents + 1)],
+                users["supervisor"], now, progress)  # fmt: skip
     return SeedResult(accounts=result.created, passwords=passwords, campaigns=names)
 
 
@@ -306,6 +309,41 @@ def plan_field_day(engine: Engine, agent_id: int, planner_id: int, now: datetime
     progress(f"planned {len(outcome.planned)} field visits for {day.isoformat()} "
              f"({len(outcome.refused)} refused by compliance)")  # fmt: skip
     return outcome
+
+
+EVERY_DAY = frozenset(range(7))  # the demo may be started on any day (`--at`)
+SHORT_BREAK = ("break", 15)  # reason, minutes: soon after the demo's start
+LUNCH = ("comida", 60)
+LUNCH_AT = (14 * 60, 15 * 60)  # local minutes, alternating: half the floor at a time
+
+
+def plan_breaks(engine: Engine, agent_ids: list[int], planner: CurrentUser, now: datetime,
+                progress: Callable[[str], None]) -> int:  # fmt: skip
+    """Each demo agent's break plan, through the supervisors' service (checked and
+    audited), in the floor's zone: a short break within the first hour of the demo's
+    clock, staggered a quarter of an hour per agent, and a lunch at 14:00 or 15:00.
+    The bots get none: their floor keeps moving. A break that would overlap another
+    (a start near lunch) moves an hour on."""
+    planned = 0
+    for n, agent_id in enumerate(agent_ids):
+        zone = break_admin.plan_of(engine, planner, agent_id).default_zone
+        local = now.astimezone(ZoneInfo(zone))
+        # The next half hour at least 20 minutes ahead, then this agent's quarter.
+        soon = local.hour * 60 + local.minute + 20
+        soon = (soon + 29) // 30 * 30 + 15 * (n % 4)
+        wanted = [(LUNCH, LUNCH_AT[n % 2]), (SHORT_BREAK, soon)]
+        for (reason, minutes), start in wanted:
+            for shift in range(4):
+                new = break_admin.NewBreak((start + 60 * shift) % (24 * 60), minutes, EVERY_DAY,
+                                           reason, zone)  # fmt: skip
+                try:
+                    break_admin.add_break(engine, planner, agent_id, new, now)
+                except break_admin.BreakInputError:
+                    continue
+                planned += 1
+                break
+    progress(f"planned {planned} scheduled breaks for {len(agent_ids)} agents (/supervisor/breaks)")
+    return planned
 
 
 def bot_campaign(i: int) -> str:
