@@ -7,10 +7,10 @@ Synchronous SQL: the console runs these in a worker thread.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, or_, select
+from sqlalchemy import Engine, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from cobrador.ground.money_words import money_format
@@ -25,6 +25,7 @@ from store.models import (
     CallAttempt,
     ContactChannel,
     Disposition,
+    FieldSyncKey,
     FieldVisit,
     Role,
     User,
@@ -214,6 +215,25 @@ def kept_after_refusal(
     }
 
 
+def _results_received(session: Session, visit_ids: list[int]) -> dict[int, datetime]:
+    """When the server received each visit's result it kept (its sync key, answered
+    200: a replay writes none, a refused one tells nothing), by visit id."""
+    if not visit_ids:
+        return {}
+    rows = session.execute(
+        select(FieldSyncKey.visit_id, func.max(FieldSyncKey.created_at))
+        .where(FieldSyncKey.visit_id.in_(visit_ids), FieldSyncKey.kind == "result",
+               FieldSyncKey.status == 200)
+        .group_by(FieldSyncKey.visit_id)
+    ).all()  # fmt: skip
+    return {visit_id: at for visit_id, at in rows if at is not None}
+
+
+def _utc(at: datetime) -> datetime:
+    """A stored instant as aware UTC (SQLite hands back naive UTC)."""
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
 def _cancelled_untouched(visit: FieldVisit, kept: dict[int, KeptAfterRefusal]) -> bool:
     """Cancelled with no arrival accepted and no contact kept: nothing happened there."""
     return (visit.status == VisitStatus.cancelled.value and visit.attempt_id is None
@@ -268,6 +288,7 @@ def floor_day(
         found = session.execute(query).all()
         kept = kept_after_refusal(session, [v for v, _, _ in found])
         rows = [(v, a, o) for v, a, o in found if not _cancelled_untouched(v, kept)]
+        heard = _results_received(session, [v.id for v, _, _ in rows]) if since else {}
         out: list[dict[str, Any]] = []
         ended: list[dict[str, Any]] = []
         for visit, account, outcome in rows:
@@ -293,7 +314,11 @@ def floor_day(
                 "refused": refused.reasons if refused else [],
                 "ended_at": visit.ended_at.isoformat() if visit.ended_at else None,
             })  # fmt: skip
-            if since is not None and visit.ended_at is not None and visit.ended_at > since:
+            # Ended since the page last looked: by when the server got its result (a
+            # visit recorded offline is filed at the door's time, often before that
+            # look, and was never told), else by its end (a skip, at its receipt).
+            told = heard.get(visit.id) or visit.ended_at
+            if since is not None and told is not None and _utc(told) > since:
                 ended.append(out[-1])
         return {
             "day": day.isoformat(),

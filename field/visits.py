@@ -173,8 +173,12 @@ def once(
     visit_id: int,
     kind: str,
     operation: Callable[[Session, FieldVisit], Answer],
+    received_at: datetime | None = None,
 ) -> Answer:
-    """Run `operation` on the agent's visit unless `key` was seen: then its first answer."""
+    """Run `operation` on the agent's visit unless `key` was seen: then its first answer.
+    The key is kept with `received_at` (the console's clock at the receipt): when the
+    server learnt of the act, which the supervisors' notices go by (field/day.py), as
+    an act queued offline is filed at its own, earlier, time."""
     if not isinstance(key, str) or not KEY_RE.fullmatch(key):
         raise BadKey("La clave de la operación debe tener 16 a 64 letras, cifras, '-' o '_'.")
     for _ in range(2):
@@ -192,7 +196,7 @@ def once(
                 answer = operation(session, visit)
                 session.add(FieldSyncKey(key=key, agent_id=agent.id, visit_id=visit_id,
                                          kind=kind, status=answer.status, response=answer.body,
-                                         created_at=datetime.now(UTC)))  # fmt: skip
+                                         created_at=received_at or datetime.now(UTC)))  # fmt: skip
                 session.flush()
                 return answer
         except IntegrityError:
@@ -312,7 +316,7 @@ def check_in(
                 body["refused"] = refused
         return Answer(200, body)
 
-    return once(engine, agent, key, visit_id, "checkin", operation)
+    return once(engine, agent, key, visit_id, "checkin", operation, received_at)
 
 
 def record_result(
@@ -380,7 +384,7 @@ def record_result(
             body.update(evidence_only=True, notice=CANCELLED_RESULT_MESSAGE)
         return Answer(200, body, facts=facts)
 
-    return once(engine, agent, key, visit_id, "result", operation)
+    return once(engine, agent, key, visit_id, "result", operation, now)
 
 
 @dataclass(frozen=True)
@@ -551,7 +555,7 @@ def skip(
                       facts={"country": account.country if account else None,
                              "outcome": "skipped"})  # fmt: skip
 
-    return once(engine, agent, key, visit_id, "skip", operation)
+    return once(engine, agent, key, visit_id, "skip", operation, now)
 
 
 def _result_times(

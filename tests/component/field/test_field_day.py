@@ -251,3 +251,52 @@ def test_given_a_result_kept_after_a_refused_arrival_then_the_supervisors_map_sh
     # Scoped to another campaign, the supervisor sees neither.
     assert floor_day(engine, TODAY, campaigns={-1})["visits"] == []
     assert MAP_REFUSED_EVIDENCE in MAP_STATUSES
+
+
+def test_given_a_visit_recorded_offline_when_it_syncs_after_the_supervisors_last_look_then_she_is_told(
+    engine: Engine, seed: FieldSeed
+) -> None:
+    """A result queued offline is filed at the door's time (its phone's clock trusted),
+    hours before the sync: the map told only visits whose end came after its last look,
+    so the supervisor never heard of the field app's offline visits, nor of a contact
+    kept after a refused arrival (planned, no end at all)."""
+    from field.visit_time import DeviceClock
+
+    plan(engine, seed, ["MX-0", "MX-2"])
+    by_ref = {
+        v["account_ref"]: v["id"] for v in agent_day(engine, seed.agents["lucia"], TODAY)["visits"]
+    }
+    doors = {}
+    with transaction(engine) as s:
+        for ref in ("MX-0", "MX-2"):
+            account = s.get(Account, seed.accounts[ref])
+            assert account is not None and account.latitude is not None and account.longitude
+            doors[ref] = (account.latitude, account.longitude)
+    agent = visits.Agent(seed.agents["lucia"], "user:lucia")
+    at_door = Fix(*doors["MX-0"], 5, NOW)
+    assert visits.check_in(engine, agent, by_ref["MX-0"], "k-" + "6" * 20, at_door, FakeCheck(),
+                           received_at=NOW).status == 200  # fmt: skip
+    far = Fix(doors["MX-2"][0] + 0.02, doors["MX-2"][1], 5, NOW)
+    assert visits.check_in(engine, agent, by_ref["MX-2"], "k-" + "7" * 20, far, FakeCheck(),
+                           received_at=NOW).status == 422  # fmt: skip
+    synced = NOW + timedelta(hours=3)
+    clock = DeviceClock(sent_at=synced, synced_server_at=NOW - timedelta(minutes=1),
+                        synced_device_at=NOW - timedelta(minutes=1))  # fmt: skip
+    answers = {"party": "titular", "outcome": "rehusa", "address_verified": True}
+    for ref, n in (("MX-0", "8"), ("MX-2", "9")):
+        assert visits.record_result(engine, agent, by_ref[ref], "k-" + n * 20, answers, synced,
+                                    acted_at=NOW + timedelta(minutes=10),
+                                    device=clock).status == 200  # fmt: skip
+    looked = NOW + timedelta(hours=1)  # the page's last look: after the door, before the sync
+    floor = floor_day(engine, TODAY, since=looked)
+    assert sorted(v["account_ref"] for v in floor["ended"]) == ["MX-0", "MX-2"]
+    told = {v["account_ref"]: v["status"] for v in floor["ended"]}
+    assert told == {"MX-0": "done", "MX-2": MAP_REFUSED_EVIDENCE}
+    with transaction(engine) as s:  # filed at the door's time, as before
+        visit = s.get(FieldVisit, by_ref["MX-0"])
+        assert visit is not None and visit.ended_at is not None
+        assert visit.ended_at.replace(tzinfo=None) == (NOW + timedelta(minutes=10)).replace(
+            tzinfo=None
+        )
+    # Told once: the next look after the sync has nothing new.
+    assert floor_day(engine, TODAY, since=synced + timedelta(seconds=1))["ended"] == []
