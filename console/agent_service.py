@@ -66,6 +66,7 @@ from console.plan_service import (
     plan_view,
     save_plan,
 )
+from console.result_metrics import DispositionFacts, count_disposition
 from console.users import CurrentUser
 from dialer.messages import Pop, StopAccount
 from selfservice.identity import reference_locked_in
@@ -841,7 +842,16 @@ def save_disposition(
         audit_append(
             session, "disposition", payload, actor=agent.actor, subject=f"account:{account.id}"
         )
-        return DispositionResult(
+        counted = DispositionFacts(
+            campaign=campaign.name if campaign else "",
+            country=account.country,
+            region=account.region,
+            outcome=data.outcome.code,
+            right_party_contact=data.right_party_contact,
+            promised=data.promise_amount if data.promise_date is not None else None,
+            local_call_time=attempt.started_at.astimezone(zones[0]) if zones else None,
+        )
+        result = DispositionResult(
             disposition.id,
             account.id,
             campaign.name if campaign else "",
@@ -860,6 +870,9 @@ def save_disposition(
             ),  # fmt: skip
             plan_pending=plan_pending,
         )
+    # Committed: only now is it a result (a form refused above counted nothing).
+    count_disposition(counted)
+    return result
 
 
 def _record_opt_outs(session: Session, channels: tuple[str, ...], account: Account,

@@ -23,7 +23,7 @@ from console.chat_unattached import build_chat_pop
 from console.inbound_service import build_inbound_pop
 from console.users import CurrentUser, load_user
 from dialer import messages as msg
-from metrics.definitions import POP_LATENCY
+from metrics.definitions import POP_LATENCY, WEBSOCKETS_OPEN
 from selfservice import conversations as conv
 from store.db import transaction
 
@@ -114,12 +114,17 @@ class PopHub:
         self._agents: dict[int, tuple[float, CurrentUser | None]] = {}
 
     def register(self, agent_id: int, ws: web.WebSocketResponse) -> None:
-        self._sockets[agent_id].add(ws)
+        sockets = self._sockets[agent_id]
+        if ws not in sockets:
+            sockets.add(ws)
+            # inc/dec, not a set from this hub's count: the gauge is the process's.
+            WEBSOCKETS_OPEN.inc()
 
     def unregister(self, agent_id: int, ws: web.WebSocketResponse) -> None:
         sockets = self._sockets.get(agent_id)
-        if sockets is not None:
+        if sockets is not None and ws in sockets:
             sockets.discard(ws)
+            WEBSOCKETS_OPEN.dec()
             if not sockets:
                 del self._sockets[agent_id]
 

@@ -158,7 +158,8 @@ LOCAL_HOUR_CONTACTS = Counter(
 )
 LOCAL_HOUR_RIGHT_PARTY = Counter(
     "cobrador_local_hour_right_party_contacts_total",
-    "Right-party contacts, by the debtor's local hour of day (00..23) and region.",
+    "Right-party contacts (as the agent's disposition records them), by the debtor's local "
+    "hour of day (00..23) at the call's start and region.",
     ["country", "region", "hour"],
     registry=REGISTRY,
 )

@@ -34,7 +34,7 @@ _OWN: dict[str, tuple[Any, ...]] = {
         m.CALLS_PLACED, m.CALLS_ANSWERED, m.CALL_RESULTS, m.ABANDONED, m.ABANDONMENT_RATIO,
         m.EARLY_HANGUP_RATIO, m.ABANDONMENT_TARGET, m.CALLS_IN_FLIGHT, m.ORIGINATE_ERRORS,
         m.RING_TIME, m.ANSWER_TO_BRIDGE, m.HANDLE_TIME, m.TALK_TIME, m.WRAP_TIME,
-        m.LOCAL_HOUR_ATTEMPTS, m.LOCAL_HOUR_CONTACTS, m.LOCAL_HOUR_RIGHT_PARTY,
+        m.LOCAL_HOUR_ATTEMPTS, m.LOCAL_HOUR_CONTACTS,
         m.DIAL_LEVEL, m.PACING_TARGET_CALLS, m.HOPPER_SIZE, m.HOPPER_EMPTY,
         m.HOPPER_CLAIMS_REFUSED, m.HOPPER_LEASES_EXPIRED, m.AGENTS_BY_STATE,
         # The final check at originate and the registries it reads.
@@ -49,8 +49,11 @@ _OWN: dict[str, tuple[Any, ...]] = {
         m.INBOUND_SERVICE_LEVEL,
     ),
     CONSOLE: (
-        # Screen-pops and agents' sockets, what agents record, field visits, payments.
+        # Screen-pops and agents' sockets, what agents record (a right party is known
+        # only from the agent's disposition, so its local-hour count too), field
+        # visits, payments.
         m.POP_LATENCY, m.WEBSOCKETS_OPEN, m.DISPOSITIONS, m.RIGHT_PARTY_CONTACTS,
+        m.LOCAL_HOUR_RIGHT_PARTY,
         m.PROMISES_MADE, m.PROMISED_AMOUNT, m.PROMISES_KEPT, m.PROMISES_BROKEN, m.KEPT_AMOUNT,
         m.FIELD_VISITS, m.FIELD_CHECKINS_REFUSED, m.FIELD_LOCAL_HOUR_VISITS,
         m.FIELD_LOCAL_HOUR_CONTACTS, m.FIELD_LOCAL_HOUR_RIGHT_PARTY, m.FIELD_ON_SHIFT_AGENTS,
