@@ -168,7 +168,8 @@ LOCAL_HOUR_RIGHT_PARTY = Counter(
 
 DIAL_LEVEL = Gauge(
     "cobrador_pacing_dial_level",
-    "Calls the pacing policy keeps in flight per available agent (dimensionless).",
+    "Calls the pacing policy keeps ringing per ready agent at its last decision, those it "
+    "just asked for included (1 in progressive mode; 0 with no agent ready).",
     ["campaign", "mode"],
     registry=REGISTRY,
 )

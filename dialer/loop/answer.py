@@ -58,9 +58,13 @@ class AnswerRoute:
         # The 2 s run from the end of the greeting, which AMD heard end some silence
         # before its verdict (AMDCAUSE); without AMD, from now (the answer).
         cause = await agi.get_variable(cv.AMD_CAUSE) if amd else None
+        screened_before = call.human_at is not None
         call = cs.on_amd(call, True, now, cs.greeting_end(cause, now),
                          ctx.options.connect_grace_seconds)  # fmt: skip
         live.call = call
+        if live.local_hour is not None and not screened_before and call.human_at is not None:
+            # A person answered (once per call, whatever an agent then does).
+            m.LOCAL_HOUR_CONTACTS.labels(**live.local_hour).inc()
         deadline = call.connect_by if call.connect_by is not None else now
         agent_id = await self._reserve_agent(
             attempt_id, deadline, live.claim.payload.get("agent_id")

@@ -22,6 +22,9 @@ class LiveCall:
     # Agents reserved for this call: one whose reservation was not followed through
     # (Redis failed right after reserve) is released with the call, not left reserved.
     reserved: set[int] = field(default_factory=set)
+    # The debtor's country, region and local hour at the final check: the local-hour
+    # metrics' labels (placing.local_hour_labels); None when no zone was known.
+    local_hour: dict[str, str] | None = None
 
     # Read-only views of the call state, for the loop's readers (floor, tests, wallboard).
     @property

@@ -23,7 +23,7 @@ from dialer.pacing.policies import Policy
 from dialer.pacing.snapshot import Snapshot
 from dialer.refill import backoff_for, health_key
 from metrics import definitions as m
-from metrics.labels import error_reason
+from metrics.labels import country_label, error_reason, hour_label, region_label
 from store.models import Account
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,29 @@ log = logging.getLogger(__name__)
 # AMI round trip), added to the ring timeout when the check asks whether the hours
 # allow the whole call.
 PLACING_SLACK_SECONDS = 30.0
+
+
+def dial_level(snapshot: Snapshot, wanted: int) -> float:
+    """Calls ringing once this decision's are placed, per ready agent (1 in progressive
+    mode, above it when predictive dials ahead); 0 with no agent ready."""
+    ready = snapshot.count("ready")
+    return (len(snapshot.ringing) + wanted) / ready if ready else 0.0
+
+
+def local_hour_labels(account: Account, local_time: str | None) -> dict[str, str] | None:
+    """The debtor's country, region and local hour at the final check (its decision's
+    local time, ISO with the zone's offset); None when the check knew no zone."""
+    if not local_time:
+        return None
+    try:
+        local = datetime.fromisoformat(local_time)
+    except ValueError:
+        return None
+    if local.tzinfo is None:
+        return None
+    country = country_label(account.country)
+    return {"country": country, "region": region_label(country, account.region),
+            "hour": hour_label(local)}  # fmt: skip
 
 
 class Placer:
@@ -46,6 +69,7 @@ class Placer:
         ctx = self.ctx
         wanted = max(0, int(policy.calls_to_place(snapshot)))
         m.PACING_TARGET_CALLS.labels(ctx.name, ctx.campaign.dial_mode).set(wanted)
+        m.DIAL_LEVEL.labels(ctx.name, ctx.campaign.dial_mode).set(dial_level(snapshot, wanted))
         if not wanted:
             return 0
         claims, expired = await ctx.hopper.claim(
@@ -165,7 +189,8 @@ class Placer:
             return _closed_by_another(attempt_id)
         live = LiveCall(Call(attempt_id=attempt_id, account_id=account.id, dialed_at=now),
                         claim=claim, phone=phone, profile_name=profile.name,
-                        callback_id=claim.payload.get("callback_id"))  # fmt: skip
+                        callback_id=claim.payload.get("callback_id"),
+                        local_hour=local_hour_labels(account, decision.local_time))  # fmt: skip
         ctx.calls[attempt_id] = live
         try:
             await self.channel.place(Attempt(attempt_id, account.id, self.channel.kind, phone,
@@ -178,6 +203,8 @@ class Placer:
             log.warning("originate of attempt %s uncertain (%s); not re-sent", attempt_id, exc)
             return 0
         m.CALLS_PLACED.labels(ctx.name, ctx.campaign.dial_mode).inc()
+        if live.local_hour is not None:
+            m.LOCAL_HOUR_ATTEMPTS.labels(**live.local_hour).inc()
         log.info("attempt %s: dialing %s", attempt_id, mask_phone(phone))
         return 1
 
