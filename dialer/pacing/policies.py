@@ -215,6 +215,7 @@ class PredictivePolicy:
         shape_memory: bool = False,
         shape_half_life: float = 7200.0,
         guard_cautious: bool = True,
+        guard_break_test: bool = False,
         guard_z_step: float = 1.0,
         guard_cautious_share: float = 0.25,
         exact_ahead: bool = False,
@@ -348,6 +349,7 @@ class PredictivePolicy:
         if guard_z_step <= 0 or not 0 < guard_cautious_share <= 1:
             raise ValueError("guard_z_step must be > 0 and guard_cautious_share in (0, 1]")
         self.guard_cautious = guard_cautious
+        self.guard_break_test = guard_break_test
         self.guard_z_step = guard_z_step
         self.guard_cautious_share = guard_cautious_share
         self.guard_starving = guard_starving
@@ -739,8 +741,21 @@ class PredictivePolicy:
         model dials on with the wider margin. The hard limits (no whole clump
         of room; the 24 h and 30 d windows) stay progressive, the first
         unless the stop itself would starve the hour (`_starving_breaks_sooner`).
+
+        All of that is the break test, now off by default (`guard_break_test`):
+        only the hard limits stop the model (`_no_room`). Since the overflow
+        cap, the clump ledger and the settled-call level, the test's stops
+        bought no safety the bench could see and cost the hours after each
+        clump: on drift-20 (20 agents, 12 % answers after 2 h) a clump of 5
+        abandons held it at `budget` for 45 minutes, progressive starved the
+        floor, the hour's answers fell from 300 to 200 and the six abandons
+        nearly broke the hour by themselves (2.76 %, seed 1). Without it the
+        same seeds ran 0.834 occupancy, worst hour 2.44 % (bench/RESULTS.md,
+        "The guard's break test, off").
         """
         self.last_starving = False
+        if not self.guard_break_test:
+            return 2 if self._no_room(s) else 0
         if not self._over_budget(s):
             return 0
         if self.guard_cautious and not self._over_budget(s, self.guard_cautious_share):
@@ -749,6 +764,18 @@ class PredictivePolicy:
             self.last_starving = True
             return 1
         return 2
+
+    def _no_room(self, s: Snapshot) -> bool:
+        """The hard limits: True while the last hour or half hour holds as many abandons
+        as the hour to come allows (not one more fits), or while the 24 h and 30 d
+        windows would be over the target after another hour at the aim."""
+        per_hour = self._answers_per_hour(s)
+        allowed = self._allowed(s, per_hour)
+        for seconds in (3600.0, 1800.0):
+            w = s.window(seconds)
+            if w is not None and allowed - math.ceil(w.abandoned - 1e-9) < 1:
+                return True
+        return self._long_windows_full(s, self.aim(s) * per_hour, per_hour)
 
     def _starving_breaks_sooner(self, s: Snapshot) -> bool:
         """True when `progressive` would break a window to come more often than the cautious margin.

@@ -173,7 +173,7 @@ def test_given_a_small_team_when_aim_then_it_is_far_under_the_target():
 
 
 def test_given_the_hour_has_spent_its_allowance_when_deciding_then_progressive_only():
-    policy = PredictivePolicy()
+    policy = PredictivePolicy(guard_break_test=True)
     busy = [60.0] * 18
     calm = snapshot(talking=busy, ready=2, answered=150, abandoned=0)
     policy.calls_to_place(calm)
@@ -314,11 +314,15 @@ def test_given_a_non_positive_burst_floor_when_built_then_value_error():
 def test_given_an_hour_that_holds_one_abandon_and_has_none_when_deciding_then_the_model_may_dial_ahead():
     # 3 agents, about 40 answers an hour: 1 abandon allowed, not a whole clump (1.5).
     fresh = snapshot(talking=[60.0] * 3, answered=20, abandoned=0)
-    policy = PredictivePolicy(one_abandon_room=True)
+    policy = PredictivePolicy(guard_break_test=True, one_abandon_room=True)
     policy.calls_to_place(fresh)
     assert policy.last_reason == "model"
-    assert PredictivePolicy().one_abandon_room  # on by default since the clump bound
-    refused = PredictivePolicy(one_abandon_room=False)  # off: refused outright, as before
+    assert PredictivePolicy(
+        guard_break_test=True
+    ).one_abandon_room  # on by default since the clump bound
+    refused = PredictivePolicy(
+        guard_break_test=True, one_abandon_room=False
+    )  # off: refused outright, as before
     refused.calls_to_place(fresh)
     assert refused.last_reason == "budget"
 
@@ -335,4 +339,35 @@ def test_given_an_hour_that_allows_no_abandon_when_deciding_then_progressive_onl
     none = snapshot(talking=[60.0], answered=5, abandoned=0)
     policy = PredictivePolicy(min_active_agents=1, one_abandon_room=True)
     assert policy.calls_to_place(none) == 0
+    assert policy.last_reason == "budget"
+
+
+def test_given_one_abandon_of_room_left_when_deciding_then_the_model_dials_on_and_none_left_stops():
+    # 300 answered in the hour allow 9. With 8 in it the break test stopped the
+    # model (a clump of 1.5 does not fit); by default only the hard limit does:
+    # one more abandon fits, and the overflow cap bounds the chance of more
+    # (here to the calls the model adds on top of the ready agents' two).
+    busy = [235.0] * 18
+    one_left = snapshot(talking=busy, ready=2, answered=150, abandoned=4)
+    policy = PredictivePolicy()
+    assert policy.calls_to_place(one_left) > 2
+    assert policy.last_reason == "overflow"
+    stopping = PredictivePolicy(guard_break_test=True)
+    assert stopping.calls_to_place(one_left) == 2 and stopping.last_reason == "budget"
+    none_left = snapshot(talking=busy, ready=2, answered=150, abandoned=5)  # 10 of 9
+    assert policy.calls_to_place(none_left) == 2
+    assert policy.last_reason == "budget"
+
+
+def test_given_the_day_window_over_the_target_when_the_hour_has_room_then_progressive():
+    busy = [60.0] * 18
+    s = snapshot(talking=busy, ready=2, answered=150, abandoned=0)
+    day_full = tuple(
+        AbandonWindow(w.seconds, w.human_answered, 0.05 * w.human_answered)
+        if w.seconds > 3600.0
+        else w
+        for w in s.abandonment
+    )
+    policy = PredictivePolicy()
+    assert policy.calls_to_place(dataclasses.replace(s, abandonment=day_full)) == 2
     assert policy.last_reason == "budget"

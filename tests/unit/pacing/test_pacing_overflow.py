@@ -178,17 +178,17 @@ def _hundred(abandoned_per_half_hour: int):
 def test_given_the_hour_is_tight_but_holds_a_quarter_of_the_aim_when_deciding_then_cautious():
     s = _hundred(18)  # 36 of 45 spent
     # The guard's levels alone (the exact path would add its few calls to each).
-    cautious = PredictivePolicy(exact_ahead=False)
-    before = PredictivePolicy(guard_cautious=False, exact_ahead=False)
+    cautious = PredictivePolicy(guard_break_test=True, exact_ahead=False)
+    before = PredictivePolicy(guard_break_test=True, guard_cautious=False, exact_ahead=False)
     placed, progressive = cautious.calls_to_place(s), before.calls_to_place(s)
     assert (cautious._budget_level(s), cautious.last_reason) == (1, "cautious")
     assert before.last_reason == "budget"
-    calm = PredictivePolicy(exact_ahead=False)
+    calm = PredictivePolicy(guard_break_test=True, exact_ahead=False)
     assert progressive < placed < calm.calls_to_place(_hundred(5))
 
 
 def test_given_cautious_dialing_when_time_passes_then_z_does_not_come_down():
-    policy = PredictivePolicy(exact_ahead=False)
+    policy = PredictivePolicy(guard_break_test=True, exact_ahead=False)
     s = _hundred(18)
     policy.calls_to_place(s)
     z = policy.z
@@ -201,7 +201,7 @@ def test_given_cautious_dialing_when_time_passes_then_z_does_not_come_down():
 
 def test_given_the_hour_holds_not_even_a_quarter_of_the_aim_when_deciding_then_progressive():
     s = _hundred(21)  # 42 of 45 spent: under two clumps left
-    policy = PredictivePolicy(exact_ahead=False)
+    policy = PredictivePolicy(guard_break_test=True, exact_ahead=False)
     assert policy.calls_to_place(s) == 5
     assert (policy._budget_level(s), policy.last_reason) == (2, "budget")
 

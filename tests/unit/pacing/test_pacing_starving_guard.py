@@ -40,8 +40,8 @@ def _hour_near_full(rings=LOW_RINGS, hour=(458.0, 12.0), half=(229.0, 8.0)):
 
 def test_given_a_low_answer_rate_and_a_full_hour_when_the_guard_would_stop_then_it_dials_cautiously():
     s = _hour_near_full()
-    starving = PredictivePolicy()
-    stopping = PredictivePolicy(guard_starving=False)
+    starving = PredictivePolicy(guard_break_test=True)
+    stopping = PredictivePolicy(guard_break_test=True, guard_starving=False)
     stopped = stopping.calls_to_place(s)
     assert stopping.last_reason == "budget"
     placed = starving.calls_to_place(s)
@@ -58,8 +58,10 @@ def test_given_a_high_answer_rate_when_the_guard_stops_then_progressive_is_kept(
         for i in range(400)
     )
     s = _hour_near_full(rings=rings)
-    policy = PredictivePolicy()
-    assert policy.calls_to_place(s) == PredictivePolicy(guard_starving=False).calls_to_place(s)
+    policy = PredictivePolicy(guard_break_test=True)
+    assert policy.calls_to_place(s) == PredictivePolicy(
+        guard_break_test=True, guard_starving=False
+    ).calls_to_place(s)
     assert policy.last_reason == "budget" and not policy.last_starving
 
 
@@ -71,20 +73,20 @@ def test_given_the_day_window_full_when_the_hour_starves_then_the_guard_still_st
         else w
         for w in s.abandonment
     )
-    policy = PredictivePolicy()
+    policy = PredictivePolicy(guard_break_test=True)
     policy.calls_to_place(dataclasses.replace(s, abandonment=day_full))
     assert policy.last_reason == "budget" and not policy.last_starving
 
 
 def test_given_an_hour_with_room_when_deciding_then_the_starving_check_is_not_asked():
     s = _hour_near_full(hour=(458.0, 2.0), half=(229.0, 1.0))
-    policy = PredictivePolicy()
+    policy = PredictivePolicy(guard_break_test=True)
     policy.calls_to_place(s)
     assert policy.last_reason in ("model", "overflow") and not policy.last_starving
 
 
 @pytest.mark.parametrize("starving", [True, False])
 def test_given_the_cautious_level_off_when_the_hour_starves_then_the_guard_stops(starving):
-    policy = PredictivePolicy(guard_cautious=False, guard_starving=starving)
+    policy = PredictivePolicy(guard_break_test=True, guard_cautious=False, guard_starving=starving)
     policy.calls_to_place(_hour_near_full())
     assert policy.last_reason == "budget" and not policy.last_starving
