@@ -769,12 +769,9 @@ class PredictivePolicy:
         """The hard limits: True while the last hour or half hour holds as many abandons
         as the hour to come allows (not one more fits), or while the 24 h and 30 d
         windows would be over the target after another hour at the aim."""
+        if self._one_abandon_breaks(s):
+            return True
         per_hour = self._answers_per_hour(s)
-        allowed = self._allowed(s, per_hour)
-        for seconds in (3600.0, 1800.0):
-            w = s.window(seconds)
-            if w is not None and allowed - math.ceil(w.abandoned - 1e-9) < 1:
-                return True
         return self._long_windows_full(s, self.aim(s) * per_hour, per_hour)
 
     def _starving_breaks_sooner(self, s: Snapshot) -> bool:
