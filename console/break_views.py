@@ -27,7 +27,23 @@ WEEKDAY_WORDS = {
     "mon": N_("Lunes"), "tue": N_("Martes"), "wed": N_("Miércoles"), "thu": N_("Jueves"),
     "fri": N_("Viernes"), "sat": N_("Sábado"), "sun": N_("Domingo"),
 }  # fmt: skip
+# The days inside a sentence of the list: lower case in Spanish, as the language writes them.
+DAY_IN_LIST = {
+    "mon": N_("lunes"), "tue": N_("martes"), "wed": N_("miércoles"), "thu": N_("jueves"),
+    "fri": N_("viernes"), "sat": N_("sábado"), "sun": N_("domingo"),
+}  # fmt: skip
+WORKDAYS = ("mon", "tue", "wed", "thu", "fri")
 DONE = {"added": N_("Pausa programada."), "removed": N_("Pausa quitada del plan.")}
+
+
+def days_words(days: tuple[str, ...]) -> str:
+    """A break's days as the list says them: every day and Monday to Friday in words,
+    any other set by name in week order."""
+    if set(days) == set(WEEKDAYS):
+        return gettext_("todos los días")
+    if tuple(days) == WORKDAYS:
+        return gettext_("de lunes a viernes")
+    return ", ".join(gettext_(DAY_IN_LIST[d]) for d in days)
 
 
 def _zone_words(zone: str) -> str:
@@ -41,7 +57,7 @@ def _shown(plan: AgentPlan) -> dict[str, Any]:
         "campaign": plan.campaign,
         "breaks": [{
             "id": b.id, "start": b.start, "end": b.end, "minutes": b.minutes,
-            "days": ", ".join(gettext_(WEEKDAY_WORDS[d]) for d in b.weekdays),
+            "days": days_words(b.weekdays),
             "reason": pause_label(b.reason), "zone": _zone_words(b.zone),
         } for b in plan.breaks],
     }  # fmt: skip
