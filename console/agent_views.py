@@ -58,6 +58,7 @@ from console.webutil import (
     too_many_sockets,
     user_of,
 )
+from console.wrap_metrics import count_wrap_end
 from dialer.agent_state import AgentState, AgentStateError
 from dialer.command_replies import ASTERISK, NO_AGENT, REFUSED, new_request_id, wait_reply
 from dialer.hopper import Hopper
@@ -274,9 +275,11 @@ async def go_ready(request: web.Request) -> web.StreamResponse:
         # Ready needs a live phone leg: the reconnect button calls the phone first.
         return json_error(409, gettext_("Sin audio: reconecte su teléfono antes de continuar."))
     try:
-        after = await request.app[STATES].set_ready(user.id)
+        left, after = await request.app[STATES].set_ready_from(user.id)
     except AgentStateError:
         return json_error(409, gettext_("No puede pasar a disponible desde el estado actual."))
+    # The end of a call's wrap-up (Disponible, or the page's timer after the disposition).
+    await count_wrap_end(request.app[ENGINE], left, request.app[CLOCK]())
     if before.state is AgentState.paused:  # the supervisor's pause figures
         await record_pause(request.app[REDIS], user.id, before.since, after.since)
     return web.json_response(await _state_payload(request, user))

@@ -11,8 +11,9 @@ import time
 from aiohttp import web
 
 from console.agent_pauses import record_pause
-from console.keys import ENGINE, REDIS, STATES
+from console.keys import CLOCK, ENGINE, REDIS, STATES
 from console.pause_floor import calls_in_flight
+from console.wrap_metrics import count_wrap_end
 from dialer.agent_state import AgentSnapshot, AgentState, AgentStateError
 from dialer.pause_rule import ask
 
@@ -41,7 +42,9 @@ async def ask_pause(app: web.Application, agent_id: int, campaign: str, reason: 
         now = time.time()  # the agent states' clock (epoch seconds), as the dialers'
         floor = await calls_in_flight(app[REDIS], app[ENGINE], campaign, now)
         wait = ask(reason, now, floor.in_flight, floor.wait_seconds)
-    after = await states.pause(agent_id, reason, wait)
+    left, after = await states.pause_from(agent_id, reason, wait)
+    # The agent's own Pausa button ends a call's wrap-up at once.
+    await count_wrap_end(app[ENGINE], left, app[CLOCK]())
     if before.state is AgentState.paused:  # a new reason: the pause so far is counted
         await record_pause(app[REDIS], agent_id, before.since, after.since)
     return before, after

@@ -51,6 +51,15 @@ class AgentStateError(ValueError):
     """A transition that is not allowed from the agent's current state."""
 
 
+@dataclass(frozen=True)
+class Left:
+    """The state a move took an agent out of, and its attempt, read in the move's own
+    atomic step (a read before it may be stale by then)."""
+
+    state: AgentState
+    attempt_id: int | None
+
+
 def agent_key(agent_id: int) -> str:
     return f"cobrador:agent:{{{agent_id}}}"
 
@@ -110,40 +119,43 @@ return 1
 # flight), wrap-up, paused or no audio: paused now; in a call (reserved or talking):
 # kept for after it (pause_after), so the wrap-up ends paused and the pacing counts
 # the agent out from now. KEYS[1]=agent hash; ARGV: reason, now, mark, deadline.
-# Returns {done, state before}.
+# Returns {done, state before, its attempt_id}.
 _PAUSE_LUA = """
 local current = redis.call('HGET', KEYS[1], 'state')
-if not current then return {0, 'logged_out'} end
+if not current then return {0, 'logged_out', ''} end
+local attempt = redis.call('HGET', KEYS[1], 'attempt_id') or ''
 if current == 'pausing' then
   redis.call('HSET', KEYS[1], 'reason', ARGV[1])
-  return {1, current}
+  return {1, current, attempt}
 end
 if current == 'reserved' or current == 'talking' then
   redis.call('HSET', KEYS[1], 'pause_after', ARGV[1])
-  return {1, current}
+  return {1, current, attempt}
 end
 if current == 'ready' and ARGV[3] ~= '' then
   redis.call('HSET', KEYS[1], 'state', 'pausing', 'since', ARGV[2], 'reason', ARGV[1],
              'pause_mark', ARGV[3], 'pause_deadline', ARGV[4], 'pause_after', '')
-  return {1, current}
+  return {1, current, attempt}
 end
 if current == 'ready' or current == 'wrap_up' or current == 'paused' or current == 'no_audio' then
   redis.call('HSET', KEYS[1], 'state', 'paused', 'since', ARGV[2], 'reason', ARGV[1])
   redis.call('HDEL', KEYS[1], PAUSE_FIELDS)
-  return {1, current}
+  return {1, current, attempt}
 end
-return {0, current}
+return {0, current, attempt}
 """.replace("PAUSE_FIELDS", _PAUSE_FIELDS)
 
 # Ready (the end of a wrap-up, the Disponible button): an agent who asked for a pause
 # before or during this call ends its wrap-up paused with that reason instead, also
 # when the phone's leg was lost meanwhile (no_audio keeps pause_after).
-# KEYS[1]=agent hash; ARGV: now, allowed states ('|' list). Returns {done, state before}.
+# KEYS[1]=agent hash; ARGV: now, allowed states ('|' list).
+# Returns {done, state before, its attempt_id}.
 _READY_LUA = """
 local current = redis.call('HGET', KEYS[1], 'state')
-if not current then return {0, 'logged_out'} end
+if not current then return {0, 'logged_out', ''} end
+local attempt = redis.call('HGET', KEYS[1], 'attempt_id') or ''
 if not string.find('|' .. ARGV[2] .. '|', '|' .. current .. '|', 1, true) then
-  return {0, current}
+  return {0, current, attempt}
 end
 local after = redis.call('HGET', KEYS[1], 'pause_after') or ''
 if (current == 'wrap_up' or current == 'no_audio') and after ~= '' then
@@ -153,7 +165,7 @@ else
              'attempt_id', '')
 end
 redis.call('HDEL', KEYS[1], PAUSE_FIELDS)
-return {1, current}
+return {1, current, attempt}
 """.replace("PAUSE_FIELDS", _PAUSE_FIELDS)
 
 # A pause kept for after the call (pause_after), only while the agent is in one or in
@@ -353,11 +365,17 @@ class AgentStates:
     async def set_ready(self, agent_id: int) -> AgentSnapshot:
         """Ready; but paused with its reason for an agent ending the wrap-up of a call
         given while they were pausing (``pause_after``)."""
+        return (await self.set_ready_from(agent_id))[1]
+
+    async def set_ready_from(self, agent_id: int) -> tuple[Left, AgentSnapshot]:
+        """set_ready, with the state it took the agent out of (of two at once, only
+        one leaves a wrap-up: the console counts its end once)."""
         allowed = "|".join(s.value for s in _FROM[AgentState.ready])
-        done, current = await self._ready(
+        done, current, attempt = await self._ready(
             keys=[agent_key(agent_id)], args=[repr(self._clock()), allowed]
         )
-        return await self._checked(agent_id, done, current, AgentState.ready)
+        after = await self._checked(agent_id, done, current, AgentState.ready)
+        return _left(current, attempt), after
 
     async def pause(
         self, agent_id: int, reason: str, wait: PauseWait | None = None
@@ -365,13 +383,20 @@ class AgentStates:
         """Paused now, or pausing when the agent is ready and `wait` says what the pause
         waits for (``pause_rule.ask``). A pause asked while pausing changes its reason.
         Pauses the agent did not ask for (a reconnect's) pass no wait: they hold now."""
+        return (await self.pause_from(agent_id, reason, wait))[1]
+
+    async def pause_from(
+        self, agent_id: int, reason: str, wait: PauseWait | None = None
+    ) -> tuple[Left, AgentSnapshot]:
+        """pause, with the state it took the agent out of (as set_ready_from)."""
         if not reason:
             raise AgentStateError("a pause needs a reason")
         mark, deadline = (repr(wait.mark), repr(wait.deadline)) if wait else ("", "")
-        done, current = await self._pause(
+        done, current, attempt = await self._pause(
             keys=[agent_key(agent_id)], args=[reason, repr(self._clock()), mark, deadline]
         )
-        return await self._checked(agent_id, done, current, AgentState.paused)
+        after = await self._checked(agent_id, done, current, AgentState.paused)
+        return _left(current, attempt), after
 
     async def pause_after_call(self, agent_id: int, reason: str) -> AgentSnapshot:
         """A pause kept for after the agent's call or wrap-up: their wrap-up ends paused
@@ -528,6 +553,16 @@ class AgentStates:
             event["campaign"] = campaign
         await self._redis.publish(AGENT_EVENTS_CHANNEL, json.dumps(event))
         return snap
+
+
+def _left(state: Any, attempt: Any) -> Left:
+    state = state.decode() if isinstance(state, bytes) else str(state)
+    attempt = attempt.decode() if isinstance(attempt, bytes) else str(attempt or "")
+    try:
+        left = AgentState(state)
+    except ValueError:
+        left = AgentState.logged_out
+    return Left(left, int(attempt) if attempt.isdigit() else None)
 
 
 def _text(raw: dict[Any, Any], name: str) -> str:

@@ -19,6 +19,24 @@ from metrics.roles import ROLES, registry_for
 CATALOG = Path(__file__).resolve().parents[1] / "docs" / "metrics.md"
 
 
+# Where a figure is counted when the process that sees it is not the obvious one.
+NOTES = """
+## Who counts what, and why there
+
+- **Wrap-up and handle time** (`cobrador_call_wrap_seconds`,
+  `cobrador_call_handle_seconds`): the console. The dialer puts an agent in wrap-up
+  when the call ends, but the wrap-up ends in the console: the agent's Disponible, the
+  page's timer after the disposition, or the agent's pause (console/wrap_metrics.py).
+  The console observes both when the move that leaves the wrap-up is made (read in
+  that move's own Redis step, so two clicks at once count once): wrap-up = that
+  instant minus the call's end in SQL, handle = the call's talk (bridged to end, as
+  the dialer's `cobrador_call_talk_seconds`) plus wrap-up. Only outbound calls an
+  agent talked on; a wrap-up cut by a lost phone leg or a logout, or left before the
+  call ended (disposed in the call), observes nothing. Labelled by campaign, as talk
+  time, so the three medians of one panel are of the same calls.
+"""
+
+
 def render(registry: CollectorRegistry = REGISTRY) -> str:
     labels = dict(declared_label_names(registry))
     served_by = {role: {f.name for f in registry_for(role).collect()} for role in ROLES}
@@ -39,7 +57,7 @@ def render(registry: CollectorRegistry = REGISTRY) -> str:
         text = family.documentation.replace("|", "\\|")
         jobs = ", ".join(role for role in ROLES if family.name in served_by[role]) or "—"
         lines.append(f"| `{exposed}` | {family.type} | {names} | {jobs} | {text} |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + NOTES
 
 
 def main() -> int:

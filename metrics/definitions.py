@@ -122,7 +122,8 @@ ANSWER_TO_BRIDGE = Histogram(
 )
 HANDLE_TIME = Histogram(
     "cobrador_call_handle_seconds",
-    "Agent handle time of a call: talk plus wrap-up.",
+    "Agent handle time of an outbound call: talk plus wrap-up, observed by the console "
+    "when the agent leaves the wrap-up.",
     ["campaign"],
     buckets=CALL_LENGTH_BUCKETS,
     registry=REGISTRY,
@@ -136,7 +137,8 @@ TALK_TIME = Histogram(
 )
 WRAP_TIME = Histogram(
     "cobrador_call_wrap_seconds",
-    "Agent wrap-up time after a call, until ready again.",
+    "Agent wrap-up time after an outbound call: from the call's end until the agent "
+    "leaves the wrap-up (Disponible, its timer after the disposition, or a pause).",
     ["campaign"],
     buckets=WRAP_BUCKETS,
     registry=REGISTRY,

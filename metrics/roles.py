@@ -33,7 +33,7 @@ _OWN: dict[str, tuple[Any, ...]] = {
         # Calls, pacing and hopper, the floor's agents (the dial loop's snapshot).
         m.CALLS_PLACED, m.CALLS_ANSWERED, m.CALL_RESULTS, m.ABANDONED, m.ABANDONMENT_RATIO,
         m.EARLY_HANGUP_RATIO, m.ABANDONMENT_TARGET, m.CALLS_IN_FLIGHT, m.ORIGINATE_ERRORS,
-        m.RING_TIME, m.ANSWER_TO_BRIDGE, m.HANDLE_TIME, m.TALK_TIME, m.WRAP_TIME,
+        m.RING_TIME, m.ANSWER_TO_BRIDGE, m.TALK_TIME,
         m.LOCAL_HOUR_ATTEMPTS, m.LOCAL_HOUR_CONTACTS,
         m.DIAL_LEVEL, m.PACING_TARGET_CALLS, m.HOPPER_SIZE, m.HOPPER_EMPTY,
         m.HOPPER_CLAIMS_REFUSED, m.HOPPER_LEASES_EXPIRED, m.AGENTS_BY_STATE,
@@ -49,10 +49,10 @@ _OWN: dict[str, tuple[Any, ...]] = {
         m.INBOUND_SERVICE_LEVEL,
     ),
     CONSOLE: (
-        # Screen-pops and agents' sockets, what agents record (a right party is known
-        # only from the agent's disposition, so its local-hour count too), field
-        # visits, payments.
-        m.POP_LATENCY, m.WEBSOCKETS_OPEN, m.DISPOSITIONS, m.RIGHT_PARTY_CONTACTS,
+        # Screen-pops and agents' sockets, the end of an agent's wrap-up (so wrap-up
+        # and handle time), what agents record (a right party is known only from the
+        # agent's disposition, so its local-hour count too), field visits, payments.
+        m.POP_LATENCY, m.WEBSOCKETS_OPEN, m.WRAP_TIME, m.HANDLE_TIME, m.DISPOSITIONS, m.RIGHT_PARTY_CONTACTS,
         m.LOCAL_HOUR_RIGHT_PARTY,
         m.PROMISES_MADE, m.PROMISED_AMOUNT, m.PROMISES_KEPT, m.PROMISES_BROKEN, m.KEPT_AMOUNT,
         m.FIELD_VISITS, m.FIELD_CHECKINS_REFUSED, m.FIELD_LOCAL_HOUR_VISITS,
