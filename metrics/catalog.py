@@ -34,6 +34,11 @@ NOTES = """
   agent talked on; a wrap-up cut by a lost phone leg or a logout, or left before the
   call ended (disposed in the call), observes nothing. Labelled by campaign, as talk
   time, so the three medians of one panel are of the same calls.
+- **Calls answered** (`cobrador_calls_answered_total`): the dialer, once per call when
+  it ends (dialer/loop/finishing.py answered_as), by what answered: `human`, `machine`,
+  or `unscreened` (the far end hung up before any verdict). It counted every answer
+  as `answered` at the AMI event before, so the floor panel's 'answered human' and
+  'answered machine' lines (what the synthetic floor drew) never showed on a real one.
 """
 
 

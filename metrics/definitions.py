@@ -49,8 +49,9 @@ CALLS_PLACED = Counter(
 )
 CALLS_ANSWERED = Counter(
     "cobrador_calls_answered_total",
-    "Placed calls the far end answered (result: human or machine once screened, "
-    "answered when the dialer counts at answer, before screening).",
+    "Placed calls the far end answered, counted once when the call ends, by what "
+    "answered (result: human = AMD's HUMAN verdict or no AMD, machine = AMD's MACHINE, "
+    "unscreened = hung up before any verdict).",
     ["campaign", "result"],
     registry=REGISTRY,
 )

@@ -67,8 +67,9 @@ CALL_RESULTS = (
     "declined",
     "lost",
 )
-# Who answered: known after screening (human, machine), else just answered.
-ANSWER_RESULTS = ("answered", "human", "machine")
+# What answered a placed call (dialer/loop/finishing.py answered_as): a person or a
+# machine as screened, or unscreened when the far end hung up before any verdict.
+ANSWER_RESULTS = ("human", "machine", "unscreened")
 INBOUND_RESULTS = ("answered", "abandoned")
 RECORDING_RESULTS = ("purged", "held", "failed", "dry_run")
 HOURS = tuple(f"{h:02d}" for h in range(24))

@@ -81,6 +81,7 @@ class SyntheticFloor:
         abandoned = 1 if rng.random() < 0.03 else 0
         m.CALLS_ANSWERED.labels(campaign=c.name, result="human").inc(humans)
         m.CALLS_ANSWERED.labels(campaign=c.name, result="machine").inc(machines)
+        m.CALLS_ANSWERED.labels(campaign=c.name, result="unscreened").inc(rng.randint(0, 1))
         m.ABANDONED.labels(campaign=c.name).inc(abandoned)
         m.CALL_RESULTS.labels(campaign=c.name, result="contact").inc(humans - abandoned)
         m.CALL_RESULTS.labels(campaign=c.name, result="abandoned").inc(abandoned)

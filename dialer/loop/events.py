@@ -12,7 +12,6 @@ from dialer import call_state as cs
 from dialer.channels import Channel, Outcome, OutcomeKind, Report
 from dialer.loop.context import LoopContext
 from dialer.loop.finishing import Finisher
-from metrics import definitions as m
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +65,8 @@ class CallEvents:
         elif kind is OutcomeKind.ringing:
             live.call = cs.on_ringing(live.call, now)
         elif kind is OutcomeKind.answered:
+            # Counted by what answered when the call ends (finishing.answered_as).
             live.call = cs.on_answer(live.call, now)
-            m.CALLS_ANSWERED.labels(ctx.name, "answered").inc()
         elif kind is OutcomeKind.place_failed:
             # The end (with the real cause) may come before or after.
             live.originate_failed = outcome.cause or 0

@@ -27,6 +27,17 @@ from store.models import ContactChannel
 log = logging.getLogger(__name__)
 
 
+def answered_as(call: Call) -> str | None:
+    """What answered an ended call, for cobrador_calls_answered_total: human (AMD's
+    HUMAN verdict, or no AMD), machine (AMD's MACHINE), unscreened (hung up before
+    any verdict); None when nobody answered."""
+    if call.answered_at is None:
+        return None
+    if call.human_at is not None:
+        return "human"
+    return "machine" if call.result == "machine" else "unscreened"
+
+
 @dataclass
 class FinishedCall:
     """A call that ended, as the dial loop knows it: its attempt row is written
@@ -169,6 +180,9 @@ class Finisher:
         name = self.ctx.name
         result, ended = str(call.result), float(call.ended_at or 0.0)
         m.CALL_RESULTS.labels(name, result).inc()
+        answered = answered_as(call)
+        if answered is not None:
+            m.CALLS_ANSWERED.labels(name, answered).inc()
         if result == "abandoned":
             m.ABANDONED.labels(name).inc()
         ring_end = call.answered_at or ended

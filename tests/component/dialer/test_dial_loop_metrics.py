@@ -51,3 +51,29 @@ async def test_given_a_floor_dialing_then_dial_level_and_local_hour_counts_follo
     served = {metric.name for metric in registry_for(DIALER).collect()}
     assert {"cobrador_pacing_dial_level", "cobrador_local_hour_attempts",
             "cobrador_local_hour_contacts"} <= served  # fmt: skip
+
+
+def answered_by(result: str) -> float:
+    return value("cobrador_calls_answered_total", {"campaign": "mx-test", "result": result}) or 0.0
+
+
+async def test_given_a_floor_dialing_then_each_answered_call_is_counted_once_by_what_answered(
+    make_floor,
+) -> None:  # type: ignore[no-untyped-def]
+    kinds = ("human", "machine", "unscreened", "answered")
+    before = {kind: answered_by(kind) for kind in kinds}
+    floor = await make_floor(accounts=16)
+    dialer = floor.dialer
+    await floor.run_until(lambda: len(dialer.calls) == 0 and len(ended(floor)) >= 16)
+    counted = {kind: answered_by(kind) - before[kind] for kind in kinds}
+    rows = ended(floor)
+    answered = [a for a in rows if a.answered_at is not None]
+    results = [a.result for a in answered]
+    # Once per answered call, by what answered; the bare 'answered' of the AMI event
+    # (before: every answered call, whatever it was) no longer counts.
+    assert counted["answered"] == 0
+    assert counted["human"] + counted["machine"] + counted["unscreened"] == len(answered)
+    assert counted["machine"] == results.count("machine") > 0
+    # A person answered every contact and abandon; an early hang-up either way.
+    people = results.count("contact") + results.count("abandoned")
+    assert people <= counted["human"] <= people + results.count("early_hangup")
