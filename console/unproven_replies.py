@@ -3,10 +3,11 @@
 
 Such a mail acts on no account (its From: may be anyone's), yet it may be a debtor whose
 server lacks DMARC asking to be left alone or disputing the debt: it is listed here until
-a supervisor marks it handled (one row per entry, audited). The list is personal data:
-each page shown is a `pii_view` audit entry. What a mail said is kept in
-`unproven_reply_texts` (its audit entry holds a digest), deleted `retention` after it
-was handled (purge_texts, hourly)."""
+a supervisor marks it handled (one row per entry, audited), then in the handled list.
+The lists are personal data: each page shown is a `pii_view` audit entry. Who sent a
+mail and what it said are kept in `unproven_reply_texts`, the supervisor's note in
+`unproven_replies_handled` (their audit entries hold a digest of each), deleted
+`retention` after it was handled (purge_texts, hourly); the handled list says so."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 import aiohttp_jinja2
 from aiohttp import web
-from sqlalchemy import Engine, delete, exists, func, select
+from sqlalchemy import Engine, delete, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from console.debtor_locale import console_locale
@@ -32,10 +33,10 @@ from console.params import ParamError, id_or_404, parse_id
 from console.supervisor_views import plan_scope
 from console.users import CurrentUser
 from console.webutil import in_db, reader_zone, requires, user_of
-from outreach.channels.delivery import UNPROVEN_KIND
+from outreach.channels.delivery import UNPROVEN_KIND, said_digest, storable
 from store.audit import append as audit_append
 from store.db import transaction
-from store.models import AuditEntry, Role, UnprovenReplyHandled, UnprovenReplyText
+from store.models import AuditEntry, Role, UnprovenReplyHandled, UnprovenReplyText, User
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,9 @@ COUNT_CAP = 1000
 EXCERPT_CHARS = 500
 MAX_NOTE_CHARS = 500
 PATH = "/supervisor/unproven-mail"
+HANDLED_PATH = PATH + "/handled"
 PII_PAGE = "unproven_mail"
+PII_PAGE_HANDLED = "unproven_mail_handled"
 PURGE_KIND = "unproven_reply_texts_purged"
 PURGE_EVERY_SECONDS = 3600
 
@@ -70,9 +73,9 @@ def _received(payload: dict[str, Any], written: datetime) -> datetime:
     return written
 
 
-def _text(payload: dict[str, Any], key: str, limit: int) -> str:
+def _text(payload: dict[str, Any], key: str, limit: int) -> str | None:
     value = payload.get(key)
-    return value[:limit] if isinstance(value, str) else ""
+    return value[:limit] if isinstance(value, str) else None
 
 
 def open_replies(engine: Engine, before: int | None,
@@ -80,63 +83,97 @@ def open_replies(engine: Engine, before: int | None,
     """One page (newest first, ids below `before`) of the entries nobody handled yet,
     their count (at most COUNT_CAP + 1), and whether older ones remain. A page that
     shows any is the reader's `pii_view`, naming the entries, in the same transaction."""
-    handled = exists().where(UnprovenReplyHandled.entry_id == AuditEntry.id)
-    open_ = select(AuditEntry.id).where(AuditEntry.kind == UNPROVEN_KIND, ~handled)
+    return _replies(engine, before, reader, handled=False)
+
+
+def handled_replies(engine: Engine, before: int | None,
+                    reader: CurrentUser) -> tuple[list[dict[str, Any]], int, bool]:  # fmt: skip
+    """open_replies for the entries a supervisor handled: who did, when, their note,
+    and, once purge_texts deleted the words, when (None where a value is gone)."""
+    return _replies(engine, before, reader, handled=True)
+
+
+def _replies(engine: Engine, before: int | None, reader: CurrentUser,
+             handled: bool) -> tuple[list[dict[str, Any]], int, bool]:  # fmt: skip
+    # The page joins the handled rows itself: the subquery correlates the entry only.
+    done = exists().where(UnprovenReplyHandled.entry_id == AuditEntry.id).correlate(AuditEntry)
+    which = (AuditEntry.kind == UNPROVEN_KIND, done if handled else ~done)
     page = (
-        select(AuditEntry, UnprovenReplyText)
+        select(AuditEntry, UnprovenReplyText, UnprovenReplyHandled, User.username)
         .outerjoin(UnprovenReplyText, UnprovenReplyText.entry_id == AuditEntry.id)
-        .where(AuditEntry.kind == UNPROVEN_KIND, ~handled)
+        .outerjoin(UnprovenReplyHandled, UnprovenReplyHandled.entry_id == AuditEntry.id)
+        .outerjoin(User, User.id == UnprovenReplyHandled.handled_by)
+        .where(*which)
     )
     if before is not None:
         page = page.where(AuditEntry.id < before)
     with transaction(engine) as session:
-        count = session.scalar(
-            select(func.count()).select_from(open_.limit(COUNT_CAP + 1).subquery())
-        )
+        count = session.scalar(select(func.count()).select_from(
+            select(AuditEntry.id).where(*which).limit(COUNT_CAP + 1).subquery()))  # fmt: skip
         entries = list(session.execute(page.order_by(AuditEntry.id.desc()).limit(PAGE_SIZE + 1)))
-        rows = [_row(entry, said) for entry, said in entries[:PAGE_SIZE]]
+        rows = [_row(*found) for found in entries[:PAGE_SIZE]]
         if rows:
+            fields = ["address", "subject", "text"] + (["note"] if handled else [])
             audit_append(session, "pii_view",
-                         {"page": PII_PAGE, "entries": [r["id"] for r in rows],
-                          "fields": ["address", "subject", "text"]},
+                         {"page": PII_PAGE_HANDLED if handled else PII_PAGE,
+                          "entries": [r["id"] for r in rows], "fields": fields},
                          actor=reader.actor, subject=None)  # fmt: skip
     return rows, int(count or 0), len(entries) > PAGE_SIZE
 
 
-def _row(entry: AuditEntry, said: UnprovenReplyText | None) -> dict[str, Any]:
+def _row(entry: AuditEntry, said: UnprovenReplyText | None,
+         done: UnprovenReplyHandled | None, handler: str | None) -> dict[str, Any]:  # fmt: skip
+    """What the page shows of one entry; None for a value purge_texts deleted."""
     try:
         payload = json.loads(entry.payload)
     except ValueError:
         payload = {}
     if not isinstance(payload, dict):
         payload = {}
-    # Entries written before the texts had their own table carry them in the payload.
+    # Entries written before the words (0033) or the address (0035) had their own table
+    # carry them in the payload, for ever.
+    address = said.address if said else None
     subject = said.subject[:300] if said else _text(payload, "subject", 300)
     text = said.text[: EXCERPT_CHARS + 1] if said else _text(payload, "text", EXCERPT_CHARS + 1)
     return {
         "id": entry.id,
-        "address": _text(payload, "address", 254),
+        "address": address if address is not None else _text(payload, "address", 254),
         "subject": subject,
-        "excerpt": text[:EXCERPT_CHARS] + ("…" if len(text) > EXCERPT_CHARS else ""),
-        "why": _text(payload, "why", 200),
+        "excerpt": None if text is None
+                   else text[:EXCERPT_CHARS] + ("…" if len(text) > EXCERPT_CHARS else ""),
+        "why": _text(payload, "why", 200) or "",
         "received_at": _received(payload, entry.created_at),
-    }
+        "handled_at": done.handled_at if done else None,
+        "handled_by": handler or "",
+        "note": done.note if done else None,
+        "purged_at": done.words_purged_at if done else None,
+    }  # fmt: skip
 
 
 def purge_texts(engine: Engine, now: datetime, retention: timedelta) -> int:
-    """Delete what the mails handled more than `retention` ago said (their audit
-    entries keep its digest); one audit entry per purge that deleted any. Open ones
-    are kept: a person has yet to read them. Returns how many went."""
+    """Delete who sent the mails handled more than `retention` ago, what they said and
+    the supervisor's note (their audit entries keep a digest of each), marking each
+    mail purged now; one audit entry per purge that deleted any. Open ones are kept: a
+    person has yet to read them. Returns how many mails were purged."""
     cutoff = now - retention
-    done = select(UnprovenReplyHandled.entry_id).where(UnprovenReplyHandled.handled_at < cutoff)
+    due = select(UnprovenReplyHandled.entry_id).where(UnprovenReplyHandled.handled_at < cutoff)
     with transaction(engine) as session:
-        gone = session.execute(
-            delete(UnprovenReplyText).where(UnprovenReplyText.entry_id.in_(done))
+        texts = session.execute(
+            delete(UnprovenReplyText).where(UnprovenReplyText.entry_id.in_(due))
         ).rowcount  # type: ignore[attr-defined]
-        if gone:
-            audit_append(session, PURGE_KIND, {"texts": gone, "handled_before": cutoff.isoformat()},
+        mails = session.execute(
+            update(UnprovenReplyHandled)
+            .where(
+                UnprovenReplyHandled.handled_at < cutoff,
+                UnprovenReplyHandled.words_purged_at.is_(None),
+            )
+            .values(note=None, words_purged_at=now)
+        ).rowcount  # type: ignore[attr-defined]
+        if texts or mails:
+            audit_append(session, PURGE_KIND, {"mails": mails, "texts": texts,
+                                               "handled_before": cutoff.isoformat()},
                          actor="system", subject=None, now=now)  # fmt: skip
-        return int(gone or 0)
+        return int(mails or 0)
 
 
 async def purge_texts_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -169,9 +206,12 @@ def mark_handled(engine: Engine, entry_id: int, user: CurrentUser, note: str,
             if session.get(UnprovenReplyHandled, entry_id) is not None:
                 return "already"
             session.add(UnprovenReplyHandled(entry_id=entry_id, handled_at=now,
-                                             handled_by=user.id))  # fmt: skip
+                                             handled_by=user.id, note=note))  # fmt: skip
             session.flush()  # the primary key: two supervisors at once, one wins
-            audit_append(session, HANDLED_KIND, {"entry_id": entry_id, "note": note},
+            # The note may name the debtor or what they said: kept in the row (purged
+            # with the mail's words), its digest in the entry kept for ever.
+            audit_append(session, HANDLED_KIND, {"entry_id": entry_id,
+                                                 **said_digest("note", note)},
                          actor=user.actor, subject=f"audit:{entry_id}", now=now)  # fmt: skip
             return "done"
     except IntegrityError:
@@ -185,6 +225,15 @@ def _query(zone: ZoneInfo | None, **more: Any) -> str:
 
 @requires(Role.supervisor)
 async def unproven_page(request: web.Request) -> web.StreamResponse:
+    return await _page(request, handled=False)
+
+
+@requires(Role.supervisor)
+async def handled_page(request: web.Request) -> web.StreamResponse:
+    return await _page(request, handled=True)
+
+
+async def _page(request: web.Request, handled: bool) -> web.StreamResponse:
     zone = reader_zone(request)
     raw_before = request.query.get("before")
     try:
@@ -197,15 +246,19 @@ async def unproven_page(request: web.Request) -> web.StreamResponse:
     rows: list[dict[str, Any]] = []
     count, more = 0, False
     if allowed:
-        rows, count, more = await in_db(request, open_replies, before, user_of(request))
+        listing = handled_replies if handled else open_replies
+        rows, count, more = await in_db(request, listing, before, user_of(request))
     for row in rows:
         row["at"] = words.stamp(row["received_at"], (shown,))
+        row["handled"] = words.stamp(row["handled_at"], (shown,))
+        row["purged"] = words.stamp(row["purged_at"], (shown,))
     return aiohttp_jinja2.render_template("supervisor_unproven.html", request, {
-        "allowed": allowed, "replies": rows, "count": count,
+        "allowed": allowed, "replies": rows, "count": count, "handled": handled,
         "count_capped": count > COUNT_CAP, "count_cap": COUNT_CAP,
         "zone_label": words.zone_name(shown), "tz_query": _query(zone),
         "older": _query(zone, before=rows[-1]["id"]) if more and rows else "",
-        "max_note": MAX_NOTE_CHARS,
+        "max_note": MAX_NOTE_CHARS, "list_path": HANDLED_PATH if handled else PATH,
+        "retention_days": request.app[SETTINGS].unproven_reply_retention_days,
     })  # fmt: skip
 
 
@@ -217,7 +270,7 @@ async def unproven_done(request: web.Request) -> web.StreamResponse:
     if not may_read(user):
         raise web.HTTPNotFound()
     form = await request.post()
-    note = str(form.get("note", "")).strip()
+    note = storable(str(form.get("note", ""))).strip()  # a column, not JSON: no NUL
     if len(note) > MAX_NOTE_CHARS:
         raise web.HTTPBadRequest(text=gettext_(
             "La nota es demasiado larga: escriba como máximo 500 caracteres."))  # fmt: skip
@@ -231,4 +284,5 @@ async def unproven_done(request: web.Request) -> web.StreamResponse:
 
 def setup_routes(app: web.Application) -> None:
     app.router.add_get(PATH, unproven_page)
+    app.router.add_get(HANDLED_PATH, handled_page)
     app.router.add_post(PATH + "/{entry_id}/done", unproven_done)

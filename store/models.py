@@ -1061,12 +1061,16 @@ class UnprovenReplyHandled(Base):
     )
     handled_at: Mapped[datetime] = mapped_column()
     handled_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    # The supervisor's note ("" for none; its audit entry keeps a SHA-256 and length):
+    # None from words_purged_at on, when purge_texts deleted it with the mail's words.
+    note: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    words_purged_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
 class UnprovenReplyText(Base):
-    """What an unproven inbound message said (its `reply_unproven` audit entry keeps only
-    a SHA-256 and the length of each): kept here, where retention applies, until
-    `unproven_reply_retention_days` after a supervisor handled it
+    """Who sent an unproven inbound message and what it said (its `reply_unproven` audit
+    entry keeps only a SHA-256 and the length of each): kept here, where retention
+    applies, until `unproven_reply_retention_days` after a supervisor handled it
     (console/unproven_replies.py purge_texts); the audit log is kept for ever."""
 
     __tablename__ = "unproven_reply_texts"
@@ -1076,6 +1080,8 @@ class UnprovenReplyText(Base):
     )
     subject: Mapped[str] = mapped_column(String(300))
     text: Mapped[str] = mapped_column(Text)
+    # None in rows kept before migration 0035: their entry holds the address.
+    address: Mapped[str | None] = mapped_column(String(254), nullable=True)
 
 
 class AccountDocument(Base):

@@ -176,8 +176,9 @@ class Settings:
     # address (answered, opt-out, chat) only when that server's header proves it
     # (gateways/mail_auth.py); any other is kept for a person. "": From: is trusted.
     inbound_email_authserv_id: str = ""
-    # What such a mail said is deleted this many days after a supervisor handled it
-    # (console/unproven_replies.py); its audit entry keeps only a digest of it.
+    # Who sent such a mail, what it said and the supervisor's note on it are deleted
+    # this many days after it was handled (console/unproven_replies.py); their audit
+    # entries keep only a digest of each.
     unproven_reply_retention_days: int = 90
     # WhatsApp: "cloud_api" (Meta's Graph API); templates Meta approved for the
     # number (comma-separated names) and their language.

@@ -908,6 +908,14 @@ EN = {
     "Página inválida.": "Invalid page.",
     "La nota es demasiado larga: escriba como máximo 500 caracteres.": "The note is too long: write at most 500 characters.",
     "Otra persona ya marcó este correo como atendido.": "Someone else already marked this e-mail as handled.",
+    "Correos sin verificar atendidos": "Unverified e-mails handled",
+    "Ver los correos por atender": "See the e-mails to handle",
+    "Ver los correos ya atendidos": "See the e-mails already handled",
+    "El remitente, el asunto, el texto y la nota de cada correo se borran {n} días después de atenderse; el registro de auditoría conserva solo su huella (SHA-256), con la que se comprueba una copia.": "Each e-mail's sender, subject, text and note are deleted {n} days after it was handled; the audit log keeps only their fingerprint (SHA-256), which proves a copy.",
+    "Ningún correo sin verificar ha sido atendido.": "No unverified e-mail has been handled.",
+    "Borrado el {fecha}": "Deleted on {fecha}",
+    "Borrado": "Deleted",
+    "Sin nota": "No note",
 }
 # Spanish labels for values shown through _(variable) (the ids are code values).
 ES_VALUES = {

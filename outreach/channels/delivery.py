@@ -32,6 +32,7 @@ AUDIT_KIND = "message"
 UNPROVEN_KIND = "reply_unproven"
 MAX_UNPROVEN_TEXT = 2000
 MAX_UNPROVEN_SUBJECT = 300
+MAX_UNPROVEN_ADDRESS = 254
 
 
 @dataclass(frozen=True)
@@ -221,22 +222,25 @@ class DeliveryBook:
         """A message whose sender its receiving server did not prove (an e-mail's From:,
         gateways/mail_auth.py): kept for a person as an `UNPROVEN_KIND` audit entry,
         about no attempt and no account (what it says may be anyone's). The entry
-        proves what arrived without keeping it for ever: what it said is kept beside
-        it (UnprovenReplyText, where retention applies) and the entry holds a digest."""
-        subject, text = (
-            _storable(subject[:MAX_UNPROVEN_SUBJECT]),
-            _storable(text[:MAX_UNPROVEN_TEXT]),
+        proves what arrived without keeping it for ever: who sent it and what it said
+        are kept beside it (UnprovenReplyText, where retention applies) and the entry
+        holds a digest of each."""
+        address, subject, text = (
+            storable(address[:MAX_UNPROVEN_ADDRESS]),
+            storable(subject[:MAX_UNPROVEN_SUBJECT]),
+            storable(text[:MAX_UNPROVEN_TEXT]),
         )
         with transaction(self.sql) as s:
             entry = audit.append(s, UNPROVEN_KIND, {
-                "channel": channel.value, "address": address[:254],
+                "channel": channel.value, **said_digest("address", address),
                 **said_digest("subject", subject), **said_digest("text", text),
                 "received_at": at.isoformat(), "why": why[:200],
             }, actor=ACTOR)  # fmt: skip
-            s.add(UnprovenReplyText(entry_id=entry.id, subject=subject, text=text))
+            s.add(UnprovenReplyText(entry_id=entry.id, address=address, subject=subject,
+                                    text=text))  # fmt: skip
 
 
-def _storable(said: str) -> str:
+def storable(said: str) -> str:
     """Text a SQL column takes: PostgreSQL refuses NUL, and UTF-8 a lone surrogate (a
     mail's undecodable bytes); both could only fail the whole mail's keeping."""
     return said.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
@@ -244,7 +248,8 @@ def _storable(said: str) -> str:
 
 def said_digest(name: str, said: str) -> dict[str, Any]:
     """`<name>_sha256` (of its UTF-8) and `<name>_chars`: what an audit entry keeps of
-    words a person wrote, enough to prove a kept copy is what arrived."""
+    words a person wrote (or an address), enough to prove a kept copy is what arrived.
+    Unkeyed, as every digest of the audit log: whoever holds the value proves it."""
     return {f"{name}_sha256": hashlib.sha256(said.encode("utf-8")).hexdigest(),
             f"{name}_chars": len(said)}  # fmt: skip
 
