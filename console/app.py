@@ -50,6 +50,7 @@ from console import (
     payment_webhook_views,
     portal_chat_views,
     portal_views,
+    promise_metrics,
     protection_views,
     pruning,
     recording_views,
@@ -383,6 +384,7 @@ def init_app(
     app.cleanup_ctx.append(_registry_sync_ctx)
     app.cleanup_ctx.append(pruning.prune_ctx)
     app.cleanup_ctx.append(field_views.purge_positions_ctx)
+    app.cleanup_ctx.append(promise_metrics.promise_metrics_ctx)
     app.cleanup_ctx.append(unproven_replies.purge_texts_ctx)
     app.cleanup_ctx.append(chat_queue.chat_service_ctx)
     app.cleanup_ctx.append(chat_queue.chat_routing_ctx)

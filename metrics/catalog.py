@@ -39,6 +39,16 @@ NOTES = """
   or `unscreened` (the far end hung up before any verdict). It counted every answer
   as `answered` at the AMI event before, so the floor panel's 'answered human' and
   'answered machine' lines (what the synthetic floor drew) never showed on a real one.
+- **Promises kept and broken** (`cobrador_resolved_promises`,
+  `cobrador_kept_promises_amount`): gauges every console reads from SQL each minute
+  (console/promise_metrics.py; aggregate with max over the consoles). A promise is
+  kept or broken by a payment, and `cobrador import payments`, which keeps and breaks
+  most of them, is a short-lived process Prometheus never scrapes: a counter there
+  would count nothing, and a counter in the console only the providers' payments. A
+  refund opening a kept promise again lowers the gauge; a counter could only have
+  gone up (or read as a reset). The windows (1h, 24h, 30d) go by `resolved_at`: the
+  payment's own time for a kept promise (an import of yesterday's payments counts
+  them yesterday, in the 24h and 30d windows), the sweep's time for a broken one.
 """
 
 

@@ -258,22 +258,22 @@ PROMISED_AMOUNT = Counter(
     ["campaign", "country"],
     registry=REGISTRY,
 )
-PROMISES_KEPT = Counter(
-    "cobrador_promises_kept_total",
-    "Promises whose payment arrived in time.",
-    ["campaign", "country"],
+# Read from SQL by every console (console/promise_metrics.py): a promise is kept or
+# broken by the payments import too, a process Prometheus never scrapes.
+RESOLVED_PROMISES = Gauge(
+    "cobrador_resolved_promises",
+    "Promises resolved in the window as their rows say now (result kept: the payment "
+    "that kept it was made in the window; broken: found broken in the window; one a "
+    "refund opened again no longer counts), read from SQL by every console (aggregate "
+    "with max).",
+    ["campaign", "country", "result", "window"],
     registry=REGISTRY,
 )
-PROMISES_BROKEN = Counter(
-    "cobrador_promises_broken_total",
-    "Promises whose due date passed without the payment.",
-    ["campaign", "country"],
-    registry=REGISTRY,
-)
-KEPT_AMOUNT = Counter(
-    "cobrador_kept_amount_total",
-    "Sum paid against promises, in the major unit of the country's currency.",
-    ["campaign", "country"],
+KEPT_PROMISES_AMOUNT = Gauge(
+    "cobrador_kept_promises_amount",
+    "Sum of the promises kept in the window, in the major unit of the country's "
+    "currency, read from SQL by every console (aggregate with max).",
+    ["campaign", "country", "window"],
     registry=REGISTRY,
 )
 

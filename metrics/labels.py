@@ -71,6 +71,7 @@ CALL_RESULTS = (
 # machine as screened, or unscreened when the far end hung up before any verdict.
 ANSWER_RESULTS = ("human", "machine", "unscreened")
 INBOUND_RESULTS = ("answered", "abandoned")
+PROMISE_RESULTS = ("kept", "broken")
 RECORDING_RESULTS = ("purged", "held", "failed", "dry_run")
 HOURS = tuple(f"{h:02d}" for h in range(24))
 # Contact channels (store.models.ContactChannel: the mailed letter, the debtor's portal too).
@@ -91,6 +92,7 @@ FIXED_VALUES: dict[str, frozenset[str]] = {
         CALL_RESULTS
         + ANSWER_RESULTS
         + INBOUND_RESULTS
+        + PROMISE_RESULTS
         + RECORDING_RESULTS
         + MESSAGE_RESULTS
         + SCHEDULER_RESULTS

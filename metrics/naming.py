@@ -26,6 +26,10 @@ UNIT_SUFFIXES = frozenset(
         "callers",
         "connections",
         "messages",
+        "promises",
+        # Money, in the major unit of the currency of the country the metric is
+        # labelled with (one currency per country).
+        "amount",
         "level",
         "up",
         "info",

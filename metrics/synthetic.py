@@ -148,10 +148,13 @@ class SyntheticFloor:
         m.PROMISED_AMOUNT.labels(campaign=c.name, country=c.country).inc(
             promises * rng.uniform(500, 5000)
         )
-        kept = rng.randint(0, 2)
-        m.PROMISES_KEPT.labels(campaign=c.name, country=c.country).inc(kept)
-        m.PROMISES_BROKEN.labels(campaign=c.name, country=c.country).inc(rng.randint(0, 1))
-        m.KEPT_AMOUNT.labels(campaign=c.name, country=c.country).inc(kept * rng.uniform(500, 5000))
+        # What the consoles read from SQL: promises resolved per window (kept 70-85 %).
+        for window, due in (("1h", 4), ("24h", 90), ("30d", 2700)):
+            kept = round(due * rng.uniform(0.7, 0.85))
+            labels = {"campaign": c.name, "country": c.country, "window": window}
+            m.RESOLVED_PROMISES.labels(**labels, result="kept").set(kept)
+            m.RESOLVED_PROMISES.labels(**labels, result="broken").set(due - kept)
+            m.KEPT_PROMISES_AMOUNT.labels(**labels).set(kept * rng.uniform(500, 5000))
         m.DISPOSITIONS.labels(campaign=c.name, outcome=rng.choice(DISPOSITIONS)).inc(contacts)
 
     def _recordings(self, c: SyntheticCampaign) -> None:

@@ -182,6 +182,11 @@ def _increase(metric: str, selector: str, by: str, window: str = "$__range") -> 
     return f"sum by ({by}) (increase({metric}{{{selector}}}[{window}]))"
 
 
+def _resolved(selector: str) -> str:
+    """Promises resolved, one series per campaign and country (the consoles agree)."""
+    return f"max by (campaign, country) (cobrador_resolved_promises{{{selector}}})"
+
+
 def _quantile(q: float, metric: str, selector: str, by: str = "") -> str:
     group = f"{by}, le" if by else "le"
     return (
@@ -400,8 +405,11 @@ def collections_dashboard() -> Dashboard:
     )
     rpc = _increase("cobrador_right_party_contacts_total", CAMPAIGN, "campaign", "1h")
     promises = _increase("cobrador_promises_made_total", CAMPAIGN, "campaign", "1h")
-    kept = _increase("cobrador_promises_kept_total", CAMPAIGN, "campaign", "$__range")
-    broken = _increase("cobrador_promises_broken_total", CAMPAIGN, "campaign", "$__range")
+    # Promises resolved are gauges every console reads from SQL (max over the consoles).
+    kept_30d = _resolved(f'{CAMPAIGN},result="kept",window="30d"')
+    resolved_30d = _resolved(f'{CAMPAIGN},window="30d"')
+    kept_24h = _resolved(f'{CAMPAIGN},result="kept",window="24h"')
+    resolved_24h = _resolved(f'{CAMPAIGN},window="24h"')
     return Dashboard(
         uid="cobrador-collections",
         title="cobrador / Collections results",
@@ -428,13 +436,15 @@ def collections_dashboard() -> Dashboard:
                 description="In the major unit of each country's currency (MXN, COP, PEN).",
             ),
             Panel(
-                "Kept rate in range",
-                [Target(f"sum({kept}) / (sum({kept}) + sum({broken}))")],
+                "Kept rate, last 30 days",
+                [Target(f"sum({kept_30d}) / sum({resolved_30d})")],
                 kind="stat",
                 unit="percentunit",
                 width=6,
                 height=5,
-                description="Promises kept / promises that came due (kept + broken).",
+                description="Promises kept / promises resolved (kept + broken) in the last "
+                "30 days, as their rows say now (a refunded payment's promise is no longer "
+                "kept).",
             ),
             Panel(
                 "Right-party contacts in range",
@@ -466,21 +476,20 @@ def collections_dashboard() -> Dashboard:
                 max_value=1,
             ),
             Panel(
-                "Kept rate (kept / came due)",
+                "Kept rate (kept / resolved, last 24 h)",
                 [
                     Target(
-                        f"{_increase('cobrador_promises_kept_total', CAMPAIGN, 'campaign', '1d')}"
-                        f" / ({_increase('cobrador_promises_kept_total', CAMPAIGN, 'campaign', '1d')}"
-                        f" + {_increase('cobrador_promises_broken_total', CAMPAIGN, 'campaign', '1d')})",
+                        f"sum by (campaign) ({kept_24h}) / sum by (campaign) ({resolved_24h})",
                         "{{campaign}}",
                     )
                 ],
                 unit="percentunit",
                 max_value=1,
-                description="Over the last day; promises resolve days after they are made.",
+                description="Promises kept / promises resolved in the last 24 hours; promises "
+                "resolve days after they are made.",
             ),
             Panel(
-                "Promised and paid amounts per hour",
+                "Promised and kept amounts, last hour",
                 [
                     Target(
                         _increase(
@@ -489,12 +498,13 @@ def collections_dashboard() -> Dashboard:
                         "{{campaign}} promised ({{country}})",
                     ),
                     Target(
-                        _increase(
-                            "cobrador_kept_amount_total", CAMPAIGN, "campaign, country", "1h"
-                        ),
-                        "{{campaign}} paid ({{country}})",
+                        "max by (campaign, country) "
+                        f'(cobrador_kept_promises_amount{{{CAMPAIGN},window="1h"}})',
+                        "{{campaign}} kept ({{country}})",
                     ),
                 ],
+                description="Promised in the last hour, and the sum of the promises kept by "
+                "payments made in the last hour (an imported payment counts at its own time).",
             ),
             Panel(
                 "Call results",
