@@ -22,16 +22,18 @@ IN_A_CALL = frozenset({AgentState.reserved, AgentState.talking, AgentState.wrap_
 
 
 async def ask_pause(app: web.Application, agent_id: int, campaign: str, reason: str, *,
-                    after_wrap_up: bool = False) -> tuple[AgentSnapshot, AgentSnapshot]:  # fmt: skip
+                    after_wrap_up: bool = False,
+                    break_mark: str = "") -> tuple[AgentSnapshot, AgentSnapshot]:  # fmt: skip
     """The agent's state before and after the pause asked. `after_wrap_up`: one asked
     during a wrap-up waits for its end too, as one asked in a call (the agent's own
-    button pauses a wrap-up at once). Raises AgentStateError when no pause can be
-    asked from the agent's state."""
+    button pauses a wrap-up at once). `break_mark`: the scheduled break asking it,
+    kept with the pause in its own step (AgentSnapshot.break_mark). Raises
+    AgentStateError when no pause can be asked from the agent's state."""
     states = app[STATES]
     before = await states.get(agent_id)
     if after_wrap_up and before.state in IN_A_CALL:
         try:
-            return before, await states.pause_after_call(agent_id, reason)
+            return before, await states.pause_after_call(agent_id, reason, break_mark=break_mark)
         except AgentStateError:  # the call ended meanwhile: asked as from now
             before = await states.get(agent_id)
     wait = None
@@ -42,7 +44,7 @@ async def ask_pause(app: web.Application, agent_id: int, campaign: str, reason: 
         now = time.time()  # the agent states' clock (epoch seconds), as the dialers'
         floor = await calls_in_flight(app[REDIS], app[ENGINE], campaign, now)
         wait = ask(reason, now, floor.in_flight, floor.wait_seconds)
-    left, after = await states.pause_from(agent_id, reason, wait)
+    left, after = await states.pause_from(agent_id, reason, wait, break_mark=break_mark)
     # The agent's own Pausa button ends a call's wrap-up at once.
     await count_wrap_end(app[ENGINE], left, app[CLOCK]())
     if before.state is AgentState.paused:  # a new reason: the pause so far is counted

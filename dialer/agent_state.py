@@ -78,6 +78,10 @@ class AgentSnapshot:
     attempt_id: int | None
     pause_wait: PauseWait | None = None  # while pausing: what the pause waits for
     pause_after: str = ""  # a pause asked before or during this call: its reason, after wrap-up
+    # The last scheduled break whose pause was asked ("<break id>:<local day>"), set in
+    # the pause's own step: a console restarted between claiming a break and recording
+    # the ask reads whether the ask was made (console/break_taker.py). Until logout.
+    break_mark: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -118,29 +122,34 @@ return 1
 # waits for; from pausing: the new reason, the same wait; from ready (nothing in
 # flight), wrap-up, paused or no audio: paused now; in a call (reserved or talking):
 # kept for after it (pause_after), so the wrap-up ends paused and the pacing counts
-# the agent out from now. KEYS[1]=agent hash; ARGV: reason, now, mark, deadline.
+# the agent out from now. KEYS[1]=agent hash; ARGV: reason, now, mark, deadline, and
+# a scheduled break's mark ('' none: see AgentSnapshot.break_mark), kept with the pause.
 # Returns {done, state before, its attempt_id}.
 _PAUSE_LUA = """
 local current = redis.call('HGET', KEYS[1], 'state')
 if not current then return {0, 'logged_out', ''} end
 local attempt = redis.call('HGET', KEYS[1], 'attempt_id') or ''
+local function asked()
+  if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'break_mark', ARGV[5]) end
+  return {1, current, attempt}
+end
 if current == 'pausing' then
   redis.call('HSET', KEYS[1], 'reason', ARGV[1])
-  return {1, current, attempt}
+  return asked()
 end
 if current == 'reserved' or current == 'talking' then
   redis.call('HSET', KEYS[1], 'pause_after', ARGV[1])
-  return {1, current, attempt}
+  return asked()
 end
 if current == 'ready' and ARGV[3] ~= '' then
   redis.call('HSET', KEYS[1], 'state', 'pausing', 'since', ARGV[2], 'reason', ARGV[1],
              'pause_mark', ARGV[3], 'pause_deadline', ARGV[4], 'pause_after', '')
-  return {1, current, attempt}
+  return asked()
 end
 if current == 'ready' or current == 'wrap_up' or current == 'paused' or current == 'no_audio' then
   redis.call('HSET', KEYS[1], 'state', 'paused', 'since', ARGV[2], 'reason', ARGV[1])
   redis.call('HDEL', KEYS[1], PAUSE_FIELDS)
-  return {1, current, attempt}
+  return asked()
 end
 return {0, current, attempt}
 """.replace("PAUSE_FIELDS", _PAUSE_FIELDS)
@@ -170,12 +179,14 @@ return {1, current, attempt}
 
 # A pause kept for after the call (pause_after), only while the agent is in one or in
 # its wrap-up: a scheduled break that comes due then waits for the call's end.
-# KEYS[1]=agent hash; ARGV: reason. Returns {done, state before}.
+# KEYS[1]=agent hash; ARGV: reason, a scheduled break's mark ('' none).
+# Returns {done, state before}.
 _PAUSE_AFTER_LUA = """
 local current = redis.call('HGET', KEYS[1], 'state')
 if not current then return {0, 'logged_out'} end
 if current == 'reserved' or current == 'talking' or current == 'wrap_up' then
   redis.call('HSET', KEYS[1], 'pause_after', ARGV[1])
+  if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'break_mark', ARGV[2]) end
   return {1, current}
 end
 return {0, current}
@@ -378,32 +389,38 @@ class AgentStates:
         return _left(current, attempt), after
 
     async def pause(
-        self, agent_id: int, reason: str, wait: PauseWait | None = None
+        self, agent_id: int, reason: str, wait: PauseWait | None = None, *, break_mark: str = ""
     ) -> AgentSnapshot:
         """Paused now, or pausing when the agent is ready and `wait` says what the pause
         waits for (``pause_rule.ask``). A pause asked while pausing changes its reason.
         Pauses the agent did not ask for (a reconnect's) pass no wait: they hold now."""
-        return (await self.pause_from(agent_id, reason, wait))[1]
+        return (await self.pause_from(agent_id, reason, wait, break_mark=break_mark))[1]
 
     async def pause_from(
-        self, agent_id: int, reason: str, wait: PauseWait | None = None
+        self, agent_id: int, reason: str, wait: PauseWait | None = None, *, break_mark: str = ""
     ) -> tuple[Left, AgentSnapshot]:
-        """pause, with the state it took the agent out of (as set_ready_from)."""
+        """pause, with the state it took the agent out of (as set_ready_from).
+        `break_mark`: the scheduled break this pause is for, kept with it."""
         if not reason:
             raise AgentStateError("a pause needs a reason")
         mark, deadline = (repr(wait.mark), repr(wait.deadline)) if wait else ("", "")
         done, current, attempt = await self._pause(
-            keys=[agent_key(agent_id)], args=[reason, repr(self._clock()), mark, deadline]
+            keys=[agent_key(agent_id)],
+            args=[reason, repr(self._clock()), mark, deadline, break_mark],
         )
         after = await self._checked(agent_id, done, current, AgentState.paused)
         return _left(current, attempt), after
 
-    async def pause_after_call(self, agent_id: int, reason: str) -> AgentSnapshot:
+    async def pause_after_call(
+        self, agent_id: int, reason: str, *, break_mark: str = ""
+    ) -> AgentSnapshot:
         """A pause kept for after the agent's call or wrap-up: their wrap-up ends paused
         with `reason`. AgentStateError when the agent is in no call."""
         if not reason:
             raise AgentStateError("a pause needs a reason")
-        done, current = await self._pause_after(keys=[agent_key(agent_id)], args=[reason])
+        done, current = await self._pause_after(
+            keys=[agent_key(agent_id)], args=[reason, break_mark]
+        )
         if not int(done):
             current = current.decode() if isinstance(current, bytes) else current
             raise AgentStateError(f"no call to pause after in {current}")
@@ -597,4 +614,5 @@ def _snapshot(agent_id: int, raw: dict[Any, Any]) -> AgentSnapshot:
         attempt_id=int(attempt) if attempt else None,
         pause_wait=wait,
         pause_after=_text(raw, "pause_after"),
+        break_mark=_text(raw, "break_mark"),
     )

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, datetime
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import IntegrityError
 
 from dialer.break_plan import BreakRule, weekdays_of
@@ -41,6 +41,41 @@ def taken_days(engine: Engine, break_ids: Iterable[int], since: date) -> set[tup
     with transaction(engine) as session:
         rows = session.execute(select(t.break_id, t.day).where(t.break_id.in_(ids), t.day >= since))
         return {(b, d) for b, d in rows}
+
+
+# A taking's outcome from its claim until the ask's own outcome is recorded.
+CLAIMED = "asked"
+
+
+def unfinished(engine: Engine, break_ids: Iterable[int], since: date,
+               claimed_before: datetime) -> set[tuple[int, date]]:  # fmt: skip
+    """The takings from `since` on claimed before `claimed_before` whose ask's outcome
+    was never recorded: the console that claimed them stopped in between."""
+    ids = sorted(set(break_ids))
+    if not ids:
+        return set()
+    t = AgentBreakTaken
+    with transaction(engine) as session:
+        rows = session.execute(select(t.break_id, t.day).where(
+            t.break_id.in_(ids), t.day >= since, t.outcome == CLAIMED,
+            t.taken_at < claimed_before))  # fmt: skip
+        return {(b, d) for b, d in rows}
+
+
+def reclaim(engine: Engine, break_id: int, day: date, claimed_before: datetime,
+            now: datetime) -> bool:  # fmt: skip
+    """Take over an unfinished taking (see unfinished): its claim moves to `now` only
+    while it is still unfinished and older than `claimed_before`, so of several
+    consoles one takes it over."""
+    t = AgentBreakTaken
+    with transaction(engine) as session:
+        done = session.execute(
+            update(t)
+            .where(t.break_id == break_id, t.day == day, t.outcome == CLAIMED,
+                   t.taken_at < claimed_before)
+            .values(taken_at=now)
+        )  # fmt: skip
+        return bool(getattr(done, "rowcount", 0))
 
 
 def claim(engine: Engine, break_id: int, day: date, now: datetime, outcome: str) -> bool:

@@ -175,3 +175,69 @@ async def test_given_a_plan_then_the_agent_page_says_the_next_break_and_why_paus
     )
     await app[STATES].set_ready(ana)  # back early: no longer paused for it
     assert (await (await client.get("/api/agent/breaks")).json())["now"] is None
+
+
+def claimed_unasked(engine: Engine, break_id: int, claimed_at: str) -> None:
+    """What a console that stopped right after claiming the break leaves in SQL."""
+    with transaction(engine) as s:
+        s.add(AgentBreakTaken(break_id=break_id, day=TUESDAY, outcome="asked",
+                              taken_at=datetime.fromtimestamp(at(claimed_at), UTC)))  # fmt: skip
+
+
+async def test_given_a_console_stopped_between_claim_and_ask_then_a_later_check_asks_it(
+    client: TestClient, seed: Seed, engine: Engine
+) -> None:
+    """Before, the claim alone was kept and the break was lost for the day."""
+    app, ana = client.server.app, seed.users["ana"]
+    states = app[STATES]
+    await states.login(ana, "mx-demo")
+    await states.set_ready(ana)
+    lunch = plan_lunch(engine, ana)
+    claimed_unasked(engine, lunch, "14:00")
+    # A minute on, the claiming console may still be asking: left to it.
+    assert await take_due_breaks(app, at("14:01")) == []
+    assert (await states.get(ana)).state is AgentState.ready
+    # Past the claim's lease, of two consoles checking at once one takes it over.
+    first, second = await asyncio.gather(take_due_breaks(app, at("14:03")),
+                                         take_due_breaks(app, at("14:03")))  # fmt: skip
+    assert first + second == [Taking(ana, lunch, TUESDAY, "paused")]
+    snap = await states.get(ana)
+    assert (snap.state, snap.reason) == (AgentState.paused, "comida")
+    assert takings(engine) == [(lunch, "paused")]
+    assert await take_due_breaks(app, at("14:10")) == []
+
+
+async def test_given_a_console_stopped_after_the_ask_then_the_agent_back_early_is_not_paused_again(
+    client: TestClient, seed: Seed, engine: Engine
+) -> None:
+    app, ana = client.server.app, seed.users["ana"]
+    states = app[STATES]
+    await states.login(ana, "mx-demo")
+    await states.set_ready(ana)
+    lunch = plan_lunch(engine, ana)
+    assert await take_due_breaks(app, at("14:00")) == [Taking(ana, lunch, TUESDAY, "paused")]
+    # The console stopped before recording what the ask did: the row still says claimed.
+    with transaction(engine) as s:
+        row = s.get(AgentBreakTaken, (lunch, TUESDAY))
+        assert row is not None
+        row.outcome = "asked"
+    await states.set_ready(ana)  # back early
+    assert await take_due_breaks(app, at("14:05")) == [Taking(ana, lunch, TUESDAY, "recovered")]
+    assert (await states.get(ana)).state is AgentState.ready
+    assert takings(engine) == [(lunch, "recovered")]
+
+
+async def test_given_an_unfinished_claim_in_a_call_then_taken_over_for_after_the_call(
+    client: TestClient, seed: Seed, engine: Engine
+) -> None:
+    app, ana = client.server.app, seed.users["ana"]
+    states = app[STATES]
+    await states.login(ana, "mx-demo")
+    await states.set_ready(ana)
+    assert await states.reserve(ana, 77)
+    await states.talking(ana)
+    lunch = plan_lunch(engine, ana)
+    claimed_unasked(engine, lunch, "14:00")
+    assert await take_due_breaks(app, at("14:04")) == [Taking(ana, lunch, TUESDAY, "after_call")]
+    snap = await states.get(ana)
+    assert (snap.pause_after, snap.break_mark) == ("comida", f"{lunch}:{TUESDAY.isoformat()}")
