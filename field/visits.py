@@ -137,8 +137,24 @@ FAR_REASONS = ("too_far", "inaccurate")
 # A check-in made on another day than its visit's (in the debtor's zone).
 OTHER_DAY = "other_day"
 OTHER_DAY_WORDS = "La llegada se registró en otro día que el de la visita."
+OTHER_DAY_MESSAGE = "La visita está planeada para otro día."
+# A check-in on an account whose coordinates were removed since the plan.
+NO_COORDINATES = "no_coordinates"
+NO_COORDINATES_MESSAGE = "La cuenta ya no tiene coordenadas."
+NO_COORDINATES_WORDS = (
+    "La cuenta ya no tenía coordenadas del domicilio: no se pudo comprobar el lugar de la llegada."
+)
+# A check-in on an account whose debtor's zone can no longer be read (compliance's own
+# code: the law's check fails closed on it too).
+ZONE_UNKNOWN = "timezone_unknown"
+ZONE_UNKNOWN_MESSAGE = (
+    "No se conoce la zona horaria del deudor: no se puede confirmar el día ni la hora de la visita."
+)
+ZONE_UNKNOWN_WORDS = (
+    "No se conocía la zona horaria del deudor: no se pudo confirmar el día ni la hora de la visita."
+)
 # Refusals judged at a trusted instant and kept in the audit with the fix.
-PLACE_OR_DAY = (*FAR_REASONS, OTHER_DAY)
+PLACE_OR_DAY = (*FAR_REASONS, OTHER_DAY, NO_COORDINATES, ZONE_UNKNOWN)
 
 
 @dataclass(frozen=True)
@@ -228,8 +244,6 @@ def check_in(
             return _state_conflict(visit)
         account = session.get(Account, visit.account_id)
         assert account is not None
-        if account.latitude is None or account.longitude is None:
-            return Answer(409, {"ok": False, "reason": "La cuenta ya no tiene coordenadas."})
         instant = judge_instant(fix.at, clock, received_at, _aware(visit.created_at))
         times = {"device_at": fix.at, "received_at": received_at, "time_source": instant.source}
         if instant.at is None:
@@ -243,34 +257,41 @@ def check_in(
                                 "received_at": received_at.isoformat()},
                           facts={"country": account.country, "refused": [CLOCK_UNSURE]})  # fmt: skip
         at = instant.at
+
+        def refuse(reason: str, status: int, words: str, kept: dict[str, Any],
+                   told: dict[str, Any] | None = None) -> Answer:  # fmt: skip
+            # Where and when the phone was is kept in the audit (`kept` beside it): a
+            # result recorded there is kept as evidence with it (record_result,
+            # _refused_arrival), the door contact never lost.
+            audit.append(session, "visit_checkin_refused",
+                         {"visit_id": visit.id, "reason": reason, "accuracy_m": fix.accuracy_m,
+                          "lat": fix.lat, "lon": fix.lon, "at": at, **kept, **times},
+                         actor=agent.actor, subject=f"account:{account.id}")  # fmt: skip
+            return Answer(status, {"ok": False, "reason": words, "refusal": reason, **(told or {})},
+                          facts={"country": account.country, "refused": [reason]})  # fmt: skip
+
+        if account.latitude is None or account.longitude is None:
+            # Taken off the account since the plan: nothing to measure the fix against.
+            return refuse(NO_COORDINATES, 409, NO_COORDINATES_MESSAGE, {})
         zone = debtor_zone(account)
         verdict = judge((account.latitude, account.longitude), fix, rules)
         distance = round(verdict.distance_m)
-        if zone is None or at.astimezone(zone).date() != visit.day:
+        if zone is None:
+            # The debtor's zone became unreadable since the plan: neither the visit's
+            # day nor the law's hours can be judged (fail closed), the fix is kept.
+            return refuse(ZONE_UNKNOWN, 409, ZONE_UNKNOWN_MESSAGE, {"distance_m": distance})
+        if at.astimezone(zone).date() != visit.day:
             # Made on another day than planned (a route cached offline past midnight):
             # kept in the audit like a far fix, so a result recorded there is kept too.
-            if zone is not None:
-                audit.append(session, "visit_checkin_refused",
-                             {"visit_id": visit.id, "distance_m": distance, "reason": OTHER_DAY,
-                              "accuracy_m": fix.accuracy_m, "lat": fix.lat, "lon": fix.lon,
-                              "at": at, "day": visit.day, **times},
-                             actor=agent.actor, subject=f"account:{account.id}")  # fmt: skip
-            return Answer(409, {"ok": False, "reason": "La visita está planeada para otro día.",
-                                **({"refusal": OTHER_DAY} if zone is not None else {})})  # fmt: skip
+            return refuse(OTHER_DAY, 409, OTHER_DAY_MESSAGE,
+                          {"distance_m": distance, "day": visit.day})  # fmt: skip
         if not verdict.accepted:
-            # Where the phone was is kept: a result recorded there is kept as evidence
-            # with it (record_result), the distance beside the contact.
-            audit.append(session, "visit_checkin_refused",
-                         {"visit_id": visit.id, "distance_m": distance, "reason": verdict.reason,
-                          "accuracy_m": fix.accuracy_m, "lat": fix.lat, "lon": fix.lon,
-                          "at": at, **times},
-                         actor=agent.actor, subject=f"account:{account.id}")  # fmt: skip
+            # A far fix proves no door, but a result recorded there is kept with the
+            # distance beside the contact.
             limit = rules.max_accuracy_m if verdict.reason == "inaccurate" else rules.radius_m
-            return Answer(422, {"ok": False,
-                                "reason": far_message(verdict.reason, distance, limit),
-                                "distance_m": distance, "refusal": verdict.reason,
-                                "limit_m": limit},
-                          facts={"country": account.country, "refused": [verdict.reason]})  # fmt: skip
+            return refuse(str(verdict.reason), 422, far_message(verdict.reason, distance, limit),
+                          {"distance_m": distance},
+                          {"distance_m": distance, "limit_m": limit})  # fmt: skip
         decision = check(session, account, at)
         row = record_decision(session, account, decision, STAGE_CHECKIN, agent.actor)
         attempt = CallAttempt(
@@ -673,6 +694,10 @@ def refusal_words(
         return translate(FAR_REFUSED_WORDS).replace("{distancia}", where)
     if reasons == [OTHER_DAY]:
         return translate(OTHER_DAY_WORDS)
+    if reasons == [NO_COORDINATES]:
+        return translate(NO_COORDINATES_WORDS)
+    if reasons == [ZONE_UNKNOWN]:  # the law's check fails closed on it alike
+        return translate(ZONE_UNKNOWN_WORDS)
     if reasons == ["inaccurate"]:
         rough = float(facts.get("accuracy_m") or 0)
         return translate(INACCURATE_REFUSED_WORDS).replace("{precision}", f"{round(rough)}")

@@ -533,8 +533,9 @@ FIELD_VISITS = Counter(
 )
 FIELD_CHECKINS_REFUSED = Counter(
     "cobrador_field_checkins_refused_total",
-    "Field check-ins refused: too_far or inaccurate (the GPS fix), or the compliance "
-    "reason code that refused the visit at the door.",
+    "Field check-ins refused: too_far or inaccurate (the GPS fix), clock_unsure, other_day, "
+    "no_coordinates or timezone_unknown (the account changed since the plan), or the "
+    "compliance reason code that refused the visit at the door.",
     ["country", "reason"],
     registry=REGISTRY,
 )

@@ -361,6 +361,20 @@ EN = {
     "La llegada se registró en otro día que el de la visita.": (
         "The arrival was recorded on another day than the visit's."
     ),
+    "La cuenta ya no tenía coordenadas del domicilio: no se pudo comprobar el lugar de la "
+    "llegada.": (
+        "The account no longer had the address's coordinates: the arrival's place could not "
+        "be checked."
+    ),
+    "No se conocía la zona horaria del deudor: no se pudo confirmar el día ni la hora de la "
+    "visita.": (
+        "The debtor's time zone was unknown: the visit's day and time could not be confirmed."
+    ),
+    # field/visits.py's check-in refusals of a visit planned before its account changed
+    "La cuenta ya no tiene coordenadas.": "The account no longer has coordinates.",
+    "La visita está planeada para otro día.": "The visit is planned for another day.",
+    "No se conoce la zona horaria del deudor: no se puede confirmar el día ni la hora de la "
+    "visita.": ("The debtor's time zone is unknown: the visit's day and time cannot be confirmed."),
     "La ubicación de la llegada era poco precisa (±{precision} m).": (
         "The arrival's location was too imprecise (±{precision} m)."
     ),

@@ -976,6 +976,35 @@ async def test_given_a_far_checkin_when_the_result_recorded_at_the_door_syncs_th
     assert (other["evidence"], other["refused"], other["refused_reason"]) == (None, [], "")
 
 
+async def test_given_an_account_without_coordinates_since_the_plan_when_the_result_recorded_at_the_door_syncs_then_kept_and_said_in_her_language(
+    field_client: TestClient, engine: Engine
+) -> None:
+    """The check-in's 409 left nothing behind, so the result recorded at the door was a
+    409 too and the contact was lost. Kept now, why told in her language."""
+    ids = await planned(field_client, engine)
+    token = await login(field_client, "lucia")
+    visit = _visit_of(engine, "MX-0001", ids)
+    with transaction(engine) as s:
+        s.execute(update(Account).where(Account.external_ref == "MX-0001")
+                  .values(latitude=None, longitude=None))  # fmt: skip
+    await field_client.get("/field/?lang=en")
+    status, refused = await post(field_client, token, f"/api/field/visits/{visit}/checkin",
+                                 {"key": key(), "fix": fix(10)})  # fmt: skip
+    assert status == 409 and refused["refusal"] == "no_coordinates", refused
+    assert refused["reason"] == "The account no longer has coordinates."
+    status, kept = await post(field_client, token, f"/api/field/visits/{visit}/result",
+                              {"key": key(), "answers": RESULT})  # fmt: skip
+    assert status == 200 and kept["evidence_only"] and kept["refused"] == ["no_coordinates"], kept
+    assert kept["refused_reason"] == (
+        "The account no longer had the address's coordinates: the arrival's place could not "
+        "be checked."
+    )
+    day = await (await field_client.get("/api/field/day")).json()
+    (shown,) = [v for v in day["visits"] if v["id"] == visit]
+    assert (shown["evidence"], shown["refused"]) == ("recorded", ["no_coordinates"])
+    assert shown["refused_reason"] == kept["refused_reason"]
+
+
 @pytest.mark.parametrize("lang", ["es", "en"])
 async def test_given_an_unsure_clock_when_the_result_recorded_at_the_door_is_kept_then_what_she_reads_agrees(
     field_client: TestClient, engine: Engine, lang: str

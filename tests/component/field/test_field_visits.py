@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -411,6 +412,76 @@ def test_given_a_checkin_on_another_day_when_the_result_recorded_there_syncs_the
         assert s.get(FieldVisit, planned[0]).status == "planned"  # type: ignore[union-attr]
     assert visits.refusal_words([visits.OTHER_DAY], {}) == (
         "La llegada se registró en otro día que el de la visita.")  # fmt: skip
+
+
+def _lose_coordinates(engine: Engine, account_id: int) -> None:
+    with transaction(engine) as s:
+        s.execute(update(Account).where(Account.id == account_id).values(latitude=None,
+                                                                          longitude=None))  # fmt: skip
+
+
+def _lose_zone(engine: Engine, account_id: int) -> None:
+    with transaction(engine) as s:  # an explicit zone nobody can read wins over the country's
+        s.execute(update(Account).where(Account.id == account_id).values(timezone="Mars/Olympus"))
+
+
+@pytest.mark.parametrize(
+    ("lose", "refusal", "said", "words"),
+    [
+        (_lose_coordinates, visits.NO_COORDINATES, "La cuenta ya no tiene coordenadas.",
+         "La cuenta ya no tenía coordenadas del domicilio: no se pudo comprobar el lugar de la "
+         "llegada."),
+        (_lose_zone, visits.ZONE_UNKNOWN, "No se conoce la zona horaria del deudor: no se puede "
+         "confirmar el día ni la hora de la visita.",
+         "No se conocía la zona horaria del deudor: no se pudo confirmar el día ni la hora de la "
+         "visita."),
+    ],
+)  # fmt: skip
+def test_given_an_account_that_lost_its_coordinates_or_zone_when_the_result_recorded_at_the_door_syncs_then_kept_as_evidence(
+    engine: Engine,
+    seed: FieldSeed,
+    planned: list[int],
+    lose: Callable[[Engine, int], None],
+    refusal: str,
+    said: str,
+    words: str,
+) -> None:
+    """The account's coordinates, or its debtor's zone, went after the plan (a new
+    import): the check-in was a 409 written nowhere ('La visita está planeada para otro
+    día' for the zone), so the result recorded at the door was a 409 'Primero registre
+    la llegada' and the contact was lost. The refusal is now audited with the fix and
+    the result kept as evidence, the visit still planned, nothing set going."""
+    visit_id = planned[0]
+    fix = fix_near(address(engine, visit_id), 10)
+    lose(engine, _account_of(engine, visit_id))
+    refused = visits.check_in(engine, lucia(seed), visit_id, key(18), fix, FakeCheck(),
+                              received_at=NOW)  # fmt: skip
+    assert refused.status == 409 and refused.body["refusal"] == refusal, refused.body
+    assert refused.body["reason"] == said and refused.facts["refused"] == [refusal]
+    with Session(engine) as s:
+        (entry,) = s.scalars(
+            select(AuditEntry.payload).where(AuditEntry.kind == "visit_checkin_refused")
+        ).all()
+    assert json.loads(entry)["reason"] == refusal and json.loads(entry)["lat"] == fix.lat
+    stop = {"party": "titular", "outcome": "no_contactar", "address_verified": True}
+    answer = visits.record_result(engine, lucia(seed), visit_id, key(19), stop,
+                                  NOW + timedelta(minutes=10))  # fmt: skip
+    assert answer.status == 200, answer.body
+    assert answer.body["evidence_only"] is True and answer.body["refused"] == [refusal]
+    assert answer.body["notice"] == visits.REFUSED_RESULT_MESSAGE
+    (kept,) = _ledger(engine, visit_id)
+    assert (kept.result, kept.decision_id) == ("contact", None)
+    assert kept.details["evidence_only"] == visits.EVIDENCE_REFUSED  # type: ignore[index]
+    assert (kept.details["lat"], kept.details["lon"]) == (fix.lat, fix.lon)  # type: ignore[index]
+    assert kept.started_at.replace(tzinfo=None) == NOW.replace(tzinfo=None)  # the arrival's
+    with Session(engine) as s:
+        assert s.get(Account, _account_of(engine, visit_id)).status == "cease_contact"  # type: ignore[union-attr]
+        assert s.get(FieldVisit, visit_id).status == "planned"  # type: ignore[union-attr]
+    assert visits.refusal_words([refusal], visits.refused_facts(kept.details or {})) == words
+    again = visits.check_in(engine, lucia(seed), visit_id, key(18), fix, FakeCheck(),
+                            received_at=NOW)  # fmt: skip
+    assert again.replayed and again.body == refused.body
+    assert verify(engine).ok
 
 
 def test_helper_distance_of_fix_near_is_what_it_says() -> None:

@@ -692,6 +692,50 @@ def test_given_a_door_contact_recorded_offline_2km_from_the_address_when_the_pho
     sup.context.close()
 
 
+def test_given_a_door_contact_recorded_offline_when_the_account_lost_its_coordinates_before_the_sync_then_kept_as_evidence_and_said(
+    browser: Any, tuesday_console: str, engine: Engine, field_seed: dict[str, int]
+) -> None:
+    """A new import took the account's coordinates off while the agent was at the door
+    offline: the check-in's 409 was written nowhere and the result queued after it was
+    a 409 'Primero registre la llegada', dropped from the queue: the contact was lost.
+    Kept as evidence now, and the app says so."""
+    from playwright.sync_api import expect
+
+    ids = plan_mx(engine, field_seed)
+    page = phone_page(browser, tuesday_console, TUESDAY, DOORS[0])
+    page.context.set_offline(True)
+    record_visit(page, "María López Hernández", "no_contactar")
+    expect(page.locator("#pending")).to_have_text("2 pendientes")
+    with transaction(engine) as s:
+        visit = s.get(FieldVisit, ids[0])
+        assert visit is not None
+        account = s.get(Account, visit.account_id)
+        assert account is not None
+        account.latitude = account.longitude = None
+    page.context.set_offline(False)
+    page.evaluate("window.cobradorField.sync()")
+    expect(page.locator("#pending")).to_be_hidden()
+    item = page.locator("#route li:has-text('María López Hernández')")
+    expect(item.locator(".stop-badge")).to_have_text("Llegada rechazada · constancia guardada")
+    open_visit(page, "María López Hernández")
+    expect(page.locator("#checkin")).to_be_hidden()
+    expect(page.locator("#checkin-msg")).to_have_text(
+        "La cuenta ya no tenía coordenadas del domicilio: no se pudo comprobar el lugar de la "
+        "llegada."
+    )
+    expect(page.locator("#form-msg")).to_contain_text("queda guardado como constancia")
+    assert page.evaluate(OUTBOX) == []
+    with Session(engine) as s:
+        visit = s.get(FieldVisit, ids[0])
+        assert visit is not None and visit.status == "planned"
+        account = s.get(Account, visit.account_id)
+        assert account is not None and account.status == "cease_contact"
+        disposition = s.scalars(select(Disposition)).one()
+        attempt = s.get(CallAttempt, disposition.attempt_id)
+        assert attempt is not None and attempt.details["refused"] == ["no_coordinates"]  # type: ignore[index]
+    page.context.close()
+
+
 def test_given_an_agent_who_left_without_logging_out_when_the_phone_shows_the_login_page_then_her_route_goes_and_her_queue_stays(
     browser: Any, tuesday_console: str, engine: Engine, field_seed: dict[str, int]
 ) -> None:
