@@ -108,6 +108,13 @@ REFUSED_RESULT_MESSAGE = (
     "constancia. No se registró ninguna promesa ni número nuevo. No repita la visita: "
     "si hace falta volver, su supervisor la planeará de nuevo."
 )
+# A new arrival on a visit whose door contact is kept already (REFUSED_RESULT_MESSAGE
+# told her not to repeat it): refused, the same advice.
+KEPT_CHECKIN_MESSAGE = (
+    "Lo que registró en la puerta de esta visita ya quedó guardado como constancia: no se "
+    "registra otra llegada. No repita la visita: si hace falta volver, su supervisor la "
+    "planeará de nuevo."
+)
 # Told when the arrival is refused, maybe long after the door (queued offline): the
 # advice holds whether or not a result was recorded there (a result after it is kept,
 # REFUSED_RESULT_MESSAGE), so it never contradicts that notice.
@@ -242,6 +249,11 @@ def check_in(
         late = visit.status == VisitStatus.cancelled.value and visit.attempt_id is None
         if visit.status != VisitStatus.planned.value and not late:
             return _state_conflict(visit)
+        if _kept_after_refusal(session, visit):
+            # Its door contact is kept already (the agent was told not to repeat it):
+            # an arrival now would be a second contact on a visit made, never planned.
+            return Answer(409, {"ok": False, "reason": KEPT_CHECKIN_MESSAGE,
+                                "status": visit.status, "evidence": "recorded"})  # fmt: skip
         account = session.get(Account, visit.account_id)
         assert account is not None
         instant = judge_instant(fix.at, clock, received_at, _aware(visit.created_at))
@@ -472,6 +484,21 @@ def _refused_arrival(session: Session, agent: Agent, visit: FieldVisit) -> Refus
     return max(found, key=lambda f: f[0])[1]
 
 
+def _kept_after_refusal(session: Session, visit: FieldVisit) -> bool:
+    """Whether a result recorded at `visit`'s door after a refused arrival is kept
+    (EVIDENCE_REFUSED): the visit was made, though it stays planned (or cancelled)."""
+    kept = session.scalars(
+        select(CallAttempt.details).where(
+            CallAttempt.account_id == visit.account_id,
+            CallAttempt.channel == ContactChannel.visit.value,
+            CallAttempt.result.is_not(None),
+            CallAttempt.result != "blocked",
+        )
+    )
+    return any((details or {}).get("visit_id") == visit.id
+               and (details or {}).get("evidence_only") == EVIDENCE_REFUSED for details in kept)  # fmt: skip
+
+
 def _refused_result(
     session: Session,
     agent: Agent,
@@ -490,17 +517,7 @@ def _refused_result(
     cancelled = visit.status == VisitStatus.cancelled.value
     account = session.get(Account, visit.account_id)
     assert account is not None
-    already = session.scalars(
-        select(CallAttempt).where(
-            CallAttempt.account_id == account.id,
-            CallAttempt.agent_id == agent.id,
-            CallAttempt.channel == ContactChannel.visit.value,
-            CallAttempt.result.is_not(None),
-            CallAttempt.result != "blocked",
-        )
-    )
-    if any((a.details or {}).get("visit_id") == visit.id
-           and (a.details or {}).get("evidence_only") == EVIDENCE_REFUSED for a in already):  # fmt: skip
+    if _kept_after_refusal(session, visit):
         return Answer(409, {"ok": False, "reason": "La visita ya tiene resultado.",
                             "status": visit.status})  # fmt: skip
     campaign = session.get(Campaign, account.campaign_id) if account.campaign_id else None

@@ -370,6 +370,14 @@ EN = {
     "visita.": (
         "The debtor's time zone was unknown: the visit's day and time could not be confirmed."
     ),
+    # field/visits.py's KEPT_CHECKIN_MESSAGE: no second arrival once a door contact is kept
+    "Lo que registró en la puerta de esta visita ya quedó guardado como constancia: no se "
+    "registra otra llegada. No repita la visita: si hace falta volver, su supervisor la "
+    "planeará de nuevo.": (
+        "What you recorded at this visit's door is already kept as evidence: no other "
+        "arrival is recorded. Do not repeat the visit: if it must be made again, your "
+        "supervisor will plan it again."
+    ),
     # field/visits.py's check-in refusals of a visit planned before its account changed
     "La cuenta ya no tiene coordenadas.": "The account no longer has coordinates.",
     "La visita está planeada para otro día.": "The visit is planned for another day.",

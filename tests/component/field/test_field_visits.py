@@ -1112,3 +1112,53 @@ def test_given_a_visit_cancelled_meanwhile_when_its_far_arrival_and_result_sync_
     )
     other = visits.record_result(engine, lucia(seed), visit_id, key(102), dispute, NOW)
     assert other.status == 409 and len(_ledger(engine, visit_id)) == 1
+
+
+@pytest.mark.parametrize("cancelled", [False, True])
+def test_given_a_door_contact_kept_after_a_refused_arrival_when_the_agent_checks_in_again_then_refused_and_replays_unchanged(
+    engine: Engine, seed: FieldSeed, planned: list[int], cancelled: bool
+) -> None:
+    """She was told 'No repita la visita' once her result was kept, and the app offers no
+    check-in for it; the server accepted one all the same (a second arrival, attempt and
+    decision on a visit made, then a result applied as if none were kept: a promise and
+    its hold from a visit whose contact is evidence only). Refused now with the same
+    advice; the keys already used still replay their first answers."""
+    visit_id = planned[1]
+    if cancelled:
+        plans.cancel(engine, "user:sofia", visit_id, NOW - timedelta(minutes=5))
+    door = address(engine, visit_id)
+    far = visits.check_in(engine, lucia(seed), visit_id, key(110), fix_near(door, 3000),
+                          FakeCheck(), received_at=NOW)  # fmt: skip
+    assert far.status == 422
+    kept = visits.record_result(engine, lucia(seed), visit_id, key(111), RESULT, NOW)
+    assert kept.status == 200 and kept.body["evidence_only"], kept.body
+    later = NOW + timedelta(minutes=20)
+    again = visits.check_in(engine, lucia(seed), visit_id, key(112),
+                            Fix(door[0], door[1], 5.0, later), FakeCheck(), received_at=later)  # fmt: skip
+    assert again.status == 409, again.body
+    assert again.body["reason"] == visits.KEPT_CHECKIN_MESSAGE
+    assert again.body["evidence"] == "recorded"
+    activate("en")
+    try:
+        english = gettext_(again.body["reason"])
+    finally:
+        activate("es")
+    assert english.startswith("What you recorded at this visit's door is already kept")
+    assert len(_ledger(engine, visit_id)) == 1
+    with Session(engine) as s:
+        visit = s.get(FieldVisit, visit_id)
+        assert visit is not None and visit.attempt_id is None and visit.checked_in_at is None
+        assert visit.status == ("cancelled" if cancelled else "planned")
+        assert s.scalars(select(Promise)).all() == []
+    result = visits.record_result(engine, lucia(seed), visit_id, key(113), RESULT, later)
+    assert result.status == 409 and len(_ledger(engine, visit_id)) == 1
+    replay = visits.check_in(engine, lucia(seed), visit_id, key(110), fix_near(door, 3000),
+                             FakeCheck(), received_at=later)  # fmt: skip
+    assert replay.replayed and replay.body == far.body
+    assert visits.check_in(engine, lucia(seed), visit_id, key(112),
+                           Fix(door[0], door[1], 5.0, later), FakeCheck(),
+                           received_at=later).body == again.body  # fmt: skip
+    # Another visit of hers is untouched by it.
+    other = visits.check_in(engine, lucia(seed), planned[0], key(114),
+                            fix_near(address(engine, planned[0]), 10), FakeCheck(), received_at=NOW)  # fmt: skip
+    assert other.status == 200
