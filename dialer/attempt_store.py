@@ -76,6 +76,7 @@ def close_lost_attempts(sql: Engine, campaign_id: int, live: set[int], mine: set
                         dead_accounts: Set[int] = frozenset(),
                         dead_before: datetime | None = None,
                         next_attempt: Callable[[str, int, datetime], datetime] | None = None,
+                        dead_dialers: Set[str] = frozenset(),
                         ) -> list[CallAttempt]:  # fmt: skip
     """Outbound attempts with no result, started before `before`, that neither
     Asterisk (no live channel) nor this dialer knows: a dialer died holding them.
@@ -86,7 +87,10 @@ def close_lost_attempts(sql: Engine, campaign_id: int, live: set[int], mine: set
     never did was never dialed: closed as `not_placed`. Both audited. Attempts of
     accounts in `held_elsewhere` (another live dialer holds their lease) are left
     alone. Those of `dead_accounts` (leased by a dialer whose heartbeat is gone,
-    dialer/liveness.py) need only have started before `dead_before`. Each is closed
+    dialer/liveness.py) need only have started before `dead_before`, and so do those
+    placed by `dead_dialers` (the row names its dialer: found without its leases,
+    which expire or a Redis flush loses; another dialer's lease on the account since
+    protects that dialer's own attempt, not this one). Each is closed
     only if still open (another survivor may close it at the same moment: once).
     `next_attempt(result, same_in_a_row, ended_at)`: the campaign's recycle rule; a
     call closed here then gives its account the date a finished call would (the
@@ -95,6 +99,9 @@ def close_lost_attempts(sql: Engine, campaign_id: int, live: set[int], mine: set
     started = CallAttempt.started_at < before
     if dead_accounts and dead_before is not None:
         started = or_(started, CallAttempt.account_id.in_(sorted(dead_accounts))
+                      & (CallAttempt.started_at < dead_before))  # fmt: skip
+    if dead_dialers and dead_before is not None:
+        started = or_(started, CallAttempt.placed_by.in_(sorted(dead_dialers))
                       & (CallAttempt.started_at < dead_before))  # fmt: skip
     with transaction(sql) as s:
         rows = list(s.scalars(
@@ -106,7 +113,7 @@ def close_lost_attempts(sql: Engine, campaign_id: int, live: set[int], mine: set
                                       CallAttempt.result.is_(None), started)
         ))  # fmt: skip
         candidates = [a for a in rows if a.id not in live and a.id not in mine
-                      and a.account_id not in held_elsewhere]  # fmt: skip
+                      and (a.account_id not in held_elsewhere or a.placed_by in dead_dialers)]  # fmt: skip
         s.expunge_all()
         lost = []
         for attempt in candidates:
@@ -152,6 +159,20 @@ def close_lost_attempts(sql: Engine, campaign_id: int, live: set[int], mine: set
                 "hangup_cause": attempt.hangup_cause, "agent_id": attempt.agent_id,
             }, actor=actor, subject=f"account:{attempt.account_id}")  # fmt: skip
         return lost
+
+
+def open_attempt_dialers(sql: Engine, campaign_id: int, pbx: str) -> set[str]:
+    """The dialers that placed the campaign's open outbound calls through Asterisk
+    `pbx`, as their rows name them: whose silence a survivor on that Asterisk judges
+    (dialer/liveness.py), whatever Redis still knows of them."""
+    with Session(sql) as s:
+        return {str(d) for d in s.scalars(
+            select(CallAttempt.placed_by).distinct()
+            .where(CallAttempt.result.is_(None), CallAttempt.campaign_id == campaign_id,
+                   CallAttempt.direction == "outbound",
+                   CallAttempt.channel == ContactChannel.call.value,
+                   CallAttempt.placed_via == pbx, CallAttempt.placed_by.is_not(None))
+        )}  # fmt: skip
 
 
 def open_attempt_accounts(sql: Engine, campaign_id: int, accounts: Set[int]) -> set[int]:

@@ -113,8 +113,7 @@ class CampaignDialer:
         self.placer = Placer(ctx, channel, self.finisher)
         self.events = CallEvents(ctx, self.finisher, channel)
         # Alive on this Asterisk (a heartbeat); the dead peers' leftovers closed at once.
-        self.liveness = Liveness(redis, campaign.name, options.owner,
-                                 options.pbx_name or f"{ami.host}:{ami.port}",
+        self.liveness = Liveness(redis, campaign.name, options.owner, ctx.pbx,
                                  options.alive_seconds)  # fmt: skip
         self.reconciler = Reconciler(ctx, self.finisher, self.events, self.liveness)
         self.answer = AnswerRoute(ctx)

@@ -3,12 +3,16 @@
 peer on the same Asterisk whose key is gone has died, and the survivors close what
 it left (dialer/loop/reconcile.py) within seconds instead of waiting for its leases.
 
-Only the verdict lives here; the facts stay where they are (attempts in SQL, leases
-in the hopper). Fail closed: no verdict while Redis cannot be read, while this
-dialer's own heartbeats have not succeeded for a whole TTL in a row, or while Redis
-itself has been up for less than a TTL, or cannot say (a restart, even from its
-append-only file, gives every peer the time to beat again before its silence
-counts; a Redis that refuses INFO leaves dead dialers to their leases); a peer on
+Only the verdict lives here; the facts stay where they are (attempts in SQL, each
+naming the dialer that placed it and its Asterisk; leases in the hopper). The peers
+judged are the members in Redis and those SQL names on open attempts (a flush loses
+the members, never the attempts). Fail closed: no verdict while Redis cannot be
+read, while this dialer's own heartbeats have not succeeded for a whole TTL in a row,
+while its own key is gone (Redis lost its keys: a FLUSHALL gives every peer the time
+to beat again), or while Redis itself has been up for less than a TTL, or cannot say
+(a restart, even from its append-only file, gives every peer the time to beat again
+before its silence counts; a Redis that refuses INFO leaves dead dialers to their
+leases and the orphan grace); a peer on
 another Asterisk is never judged by its silence (its live calls are out of this
 dialer's sight: its leases protect them, as before).
 
@@ -69,21 +73,38 @@ class Liveness:
         self.alive_seconds = alive_seconds
         self.monotonic = monotonic
         self._since: float | None = None  # first of this run of successful beats
+        # How many times this dialer found its own key gone (Redis lost its keys, or
+        # it stalled past its TTL): a reader owes a fresh look at what SQL knows.
+        self.keys_lost = 0
         self._info_refused = False
         self._forget = redis.register_script(_FORGET_LUA)
 
     async def beat(self) -> None:
         """This dialer is alive for `alive_seconds` more, on its Asterisk."""
+        own = alive_key(self.campaign, self.owner)
         pipe = self.redis.pipeline(transaction=True)  # never the member without its key
-        pipe.set(alive_key(self.campaign, self.owner), "1", px=int(self.alive_seconds * 1000))
+        pipe.exists(own)
+        pipe.set(own, "1", px=int(self.alive_seconds * 1000))
         pipe.hset(members_key(self.campaign), self.owner, self.pbx)
         try:
-            await pipe.execute()
+            existed, *_ = await pipe.execute()
         except (RedisError, OSError):
             self._since = None
             raise
+        if self._since is not None and not existed:
+            self._lost_own_key()
         if self._since is None:
             self._since = self.monotonic()
+
+    def _lost_own_key(self) -> None:
+        """This dialer's key was gone though it had beaten: the peers' may be gone as
+        well (a FLUSHALL, a failover to an empty replica), so their silence says
+        nothing until they have had a TTL to beat again."""
+        log.warning("dialer %s: its own heartbeat of campaign %s was gone (Redis lost keys, "
+                    "or this dialer stalled); no dead peer judged for %.1f s",
+                    self.owner, self.campaign, self.alive_seconds)  # fmt: skip
+        self.keys_lost += 1
+        self.distrust()
 
     def distrust(self) -> None:
         """Redis failed this dialer somewhere: no verdict until a TTL of beats again."""
@@ -112,23 +133,35 @@ class Liveness:
         return float(info.get("uptime_in_seconds", 0)) >= self.alive_seconds
 
     async def _silent(self, owners: list[str]) -> set[str]:
+        """Of `owners`, those whose key is gone, read in one transaction with this
+        dialer's own key: if that one is gone too although this dialer beat within
+        its TTL, Redis lost keys (a FLUSHALL, a failover to an empty replica) and the
+        peers' with them, or this dialer stalled past its TTL: no verdict until a TTL
+        of beats again (the live peers beat meanwhile)."""
         if not owners:
             return set()
-        pipe = self.redis.pipeline(transaction=False)
+        pipe = self.redis.pipeline(transaction=True)  # one slot: keys hash-tagged per campaign
+        pipe.exists(alive_key(self.campaign, self.owner))
         for owner in owners:
             pipe.exists(alive_key(self.campaign, owner))
-        alive = await pipe.execute()
+        own, *alive = await pipe.execute()
+        if not own:
+            if self._since is not None:
+                self._lost_own_key()
+            return set()
         return {o for o, up in zip(owners, alive, strict=True) if not up}
 
-    async def dead(self) -> set[str]:
+    async def dead(self, known: Collection[str] = ()) -> set[str]:
         """The peers on this dialer's Asterisk whose heartbeat is gone; none while
-        the verdict cannot be trusted. Redis errors propagate (no verdict)."""
+        the verdict cannot be trusted. `known`: peers the caller knows dialed through
+        this Asterisk (SQL names them on their open attempts), judged also when Redis
+        no longer has them as members (a flush). Redis errors propagate (no verdict)."""
         if not await self._can_judge():
             return set()
         members = await self.redis.hgetall(members_key(self.campaign))
-        peers = sorted(_text(o) for o, pbx in members.items()
-                       if _text(o) != self.owner and _text(pbx) == self.pbx)  # fmt: skip
-        return await self._silent(peers)
+        peers = {_text(o) for o, pbx in members.items() if _text(pbx) == self.pbx}
+        peers |= {o for o in known if o}
+        return await self._silent(sorted(peers - {self.owner}))
 
     async def silent(self, owners: Collection[str]) -> set[str]:
         """Of `owners` (dialers the caller knows dialed through this Asterisk), those

@@ -461,6 +461,12 @@ class CallAttempt(Base):
     # The call's Asterisk channel name (e.g. PJSIP/trunk-00000001).
     pbx_channel: Mapped[str | None] = mapped_column(String(120))
     uniqueid: Mapped[str | None] = mapped_column(String(64), index=True)
+    # The dial loop that wrote an outbound attempt (its dialer id, the owner of its
+    # hopper leases) and the Asterisk it dials through: when it dies, a survivor on
+    # that Asterisk finds its open attempts here, whatever Redis lost. Read only among
+    # the open attempts (ix_call_attempts_open): no index of its own.
+    placed_by: Mapped[str | None] = mapped_column(String(200))
+    placed_via: Mapped[str | None] = mapped_column(String(200))
 
     __table_args__ = (
         CheckConstraint(

@@ -102,3 +102,9 @@ class LoopContext:
     @property
     def actor(self) -> str:
         return f"dialer:{self.options.owner}"
+
+    @property
+    def pbx(self) -> str:
+        """The Asterisk this loop dials through: the name given, else the AMI address.
+        Its heartbeat says it (dialer/liveness.py) and its attempt rows record it."""
+        return self.options.pbx_name or f"{self.ami.host}:{self.ami.port}"

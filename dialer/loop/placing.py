@@ -149,6 +149,7 @@ class Placer:
             account_id=account.id, phone_id=phone_row.id if phone_row else None,
             phone_e164=phone, campaign_id=ctx.campaign.id, caller_id=caller_id,
             started_at=store.utc(now), source="dialer", direction="outbound",
+            placed_by=owner, placed_via=ctx.pbx,
         )  # fmt: skip
         written.append(attempt_id)
         if unplaced:

@@ -45,6 +45,10 @@ class Reconciler:
         self._last = ctx.clock()
         self._last_dead_pass = 0.0
         self._dead_seen: set[str] = set()
+        # The other dialers SQL names on open attempts placed through this Asterisk,
+        # read at every pass: judged by their heartbeat even when Redis lost them.
+        self._placers: set[str] = set()
+        self._keys_lost = 0  # the heartbeat's count when this reconciler last looked
         # A peer found dead since the dial loop last looked (peer_died): it may have
         # died between its refill's SQL holds and its Redis add (dialer/hopper_holds.py).
         self.peer_died = False
@@ -78,12 +82,20 @@ class Reconciler:
         that met a Redis outage after an AMI reconnect) the live channels are read
         again and what dead dialers left is closed; every DEAD_PASS_SECONDS while a
         peer on this Asterisk has lost its heartbeat (dialer/liveness.py), until what
-        it left is closed. Not our own calls: an Originate just sent may have no
-        channel yet."""
+        it left is closed. The peers judged are those Redis names and those SQL
+        names on open attempts (read at every pass, and at once when Redis lost
+        this dialer's heartbeat: a flush takes the others' names with it). Not our
+        own calls: an Originate just sent may have no channel yet."""
         ctx = self.ctx
         if not ctx.ami.connected:
             return
-        dead = await self.liveness.dead() if self.reconciled else set()
+        if self.reconciled and self.liveness.keys_lost != self._keys_lost:
+            # Redis lost keys (a flush): the leases and the members naming a dead peer
+            # with them. The dialers with open attempts are read from SQL now; their
+            # silence counts once the live ones have had a TTL to beat again.
+            self._placers = await self._read_placers()
+            self._keys_lost = self.liveness.keys_lost
+        dead = await self.liveness.dead(self._placers) if self.reconciled else set()
         if dead and dead - self._dead_seen:
             self.peer_died = True
             log.warning("dialer %s: dialer(s) %s on this Asterisk stopped beating; closing "
@@ -117,10 +129,11 @@ class Reconciler:
         """Attempts another (dead) dialer left open: no live channel, nobody to end them.
         Not those of accounts another live dialer holds a lease on: its calls live on
         its own Asterisk, which we do not see. The leases of `dead` dialers (silent on
-        this Asterisk) protect nothing: their attempts are closed as soon as their
-        channels are gone. Each is closed with what Asterisk reported of it (`seen`,
-        its CEL), its agent released; then any agent still shown on a call that has
-        ended in SQL is released too."""
+        this Asterisk) protect nothing: their attempts, found by the dialer each row
+        names (SQL, whatever Redis lost) and by their leases, are closed as soon as
+        their channels are gone. Each is closed with what Asterisk reported of it
+        (`seen`, its CEL), its agent released; then any agent still shown on a call
+        that has ended in SQL is released too."""
         ctx = self.ctx
         seen_calls = self.events.seen
         holders = await ctx.hopper.lease_holders(now)
@@ -139,19 +152,27 @@ class Reconciler:
             if pbx is CEL_PENDING:
                 return None  # in Asterisk's CEL, its end not written yet: the next pass
             if isinstance(pbx, pbx_records.Outcome):
-                return self._pbx_outcome(attempt.id, pbx, agent)
-            bridged = agent is not None and agent.state is AgentState.talking
+                return self._pbx_outcome(attempt.id, pbx, agent, attempt.agent_id)
+            talking = agent is not None and agent.state is AgentState.talking
+            # The row names the agent from the bridge on (store.mark_bridged): the
+            # evidence when Redis no longer knows who was talking (a flush).
+            row_bridged = store.epoch(attempt.bridged_at) if attempt.agent_id is not None else None
+            bridged = talking or row_bridged is not None
             result = cs.orphan_result(answered=seen.answered_at is not None,
                                       ended=seen.ended_at is not None, bridged=bridged,
                                       cause=seen.cause)  # fmt: skip
             started = attempt.started_at.replace(tzinfo=UTC) if attempt.started_at.tzinfo is None \
                 else attempt.started_at  # fmt: skip
             # The end Asterisk reported; else the last moment known: the agent's.
-            last = max(started.timestamp(), agent.since if agent is not None else 0.0)
+            last = max(started.timestamp(), agent.since if agent is not None else 0.0,
+                       row_bridged or 0.0)  # fmt: skip
+            bridged_at: float | None = row_bridged
+            agent_id: int | None = attempt.agent_id if bridged else None
+            if talking and agent is not None:
+                bridged_at, agent_id = agent.since, agent.agent_id
             return {"result": result, "ended_at": store.utc(seen.ended_at or last),
                     "answered_at": store.utc(seen.answered_at), "hangup_cause": seen.cause,
-                    "bridged_at": store.utc(agent.since) if bridged and agent else None,
-                    "agent_id": agent.agent_id if bridged and agent else None,
+                    "bridged_at": store.utc(bridged_at), "agent_id": agent_id,
                     "uniqueid": cv.originate_channel_id(attempt.id)}  # fmt: skip
 
         rules = rules_for((ctx.campaign.config or {}).get("recycle"))
@@ -164,7 +185,7 @@ class Reconciler:
         closed = await asyncio.to_thread(
             store.close_lost_attempts, ctx.sql, ctx.campaign.id, live, set(ctx.calls),
             store.utc(now - ctx.options.orphan_grace_seconds), ctx.options.owner, others,
-            outcome, theirs, store.utc(now - ctx.options.alive_seconds), next_attempt,
+            outcome, theirs, store.utc(now - ctx.options.alive_seconds), next_attempt, dead,
         )  # fmt: skip
         for attempt in closed:
             seen_calls.pop(attempt.id, None)
@@ -177,9 +198,18 @@ class Reconciler:
             await ctx.recorder.reconcile(
                 live | set(ctx.calls), lambda ids: store.attempts_ended_at(ctx.sql, ids)
             )
+        self._placers = await self._read_placers()
         if dead:
             await self._release_claims(dead, holders, now)
             await self._forget_closed(dead, holders)
+
+    async def _read_placers(self) -> set[str]:
+        """The other dialers that placed the campaign's open calls through this
+        Asterisk, as SQL names them."""
+        ctx = self.ctx
+        placers = await asyncio.to_thread(store.open_attempt_dialers, ctx.sql, ctx.campaign.id,
+                                          ctx.pbx)  # fmt: skip
+        return placers - {ctx.options.owner}
 
     async def _release_claims(self, dead: Set[str], holders: dict[int, str], now: float) -> None:
         """The leases of `dead` dialers on accounts they never dialed from the hopper
@@ -201,14 +231,17 @@ class Reconciler:
                         "given back", ctx.name, released)  # fmt: skip
 
     async def _forget_closed(self, dead: Set[str], holders: dict[int, str]) -> None:
-        """A dead dialer none of whose accounts has an open attempt left is forgotten
-        (its calls still live in Asterisk keep it looked at)."""
+        """A dead dialer with no open attempt left (none its rows name, none of the
+        accounts it still leases) is forgotten (its calls still live in Asterisk keep
+        it looked at)."""
         ctx = self.ctx
         theirs = {a for a, who in holders.items() if who in dead}
         still = await asyncio.to_thread(store.open_attempt_accounts, ctx.sql, ctx.campaign.id,
                                         theirs)  # fmt: skip
         for owner in sorted(dead):
-            if not any(holders[a] == owner for a in still) and await self.liveness.forget(owner):
+            if owner in self._placers or any(holders[a] == owner for a in still):
+                continue
+            if await self.liveness.forget(owner):
                 self._dead_seen.discard(owner)
                 log.info("dialer %s: what dialer %s left is closed", ctx.name, owner)
 
@@ -239,7 +272,7 @@ class Reconciler:
         return recorded
 
     def _pbx_outcome(self, attempt_id: int, pbx: pbx_records.Outcome,
-                     agent: Any) -> dict[str, Any]:  # fmt: skip
+                     agent: Any, row_agent: int | None = None) -> dict[str, Any]:  # fmt: skip
         """An orphan closed as Asterisk recorded it: its result and Asterisk's times
         (its wall clock; this dialer's clock is the same up to a constant, which
         tests use to move into a shift)."""
@@ -249,10 +282,12 @@ class Reconciler:
             return store.utc(stamp + shift) if stamp is not None else None
 
         contact = pbx.result == "contact"
+        # The agent Redis shows on the call, else the one its row names (a flush).
+        agent_id = agent.agent_id if agent is not None else row_agent
         return {"result": pbx.result, "ended_at": at(pbx.ended_at),
                 "answered_at": at(pbx.answered_at), "hangup_cause": pbx.cause,
                 "bridged_at": at(pbx.bridged_at) if contact else None,
-                "agent_id": agent.agent_id if contact and agent is not None else None,
+                "agent_id": agent_id if contact else None,
                 "uniqueid": cv.originate_channel_id(attempt_id)}  # fmt: skip
 
     async def _release_agents_of_ended(self, on_call: dict[int, Any]) -> None:

@@ -113,13 +113,14 @@ async def dialer_processes() -> AsyncIterator[list[DialerProc]]:
 
 
 async def start_dialer(owner: str, database_url: str, redis_url: str, ami_port: int,
-                       offset: float, log_dir: Path, extra: tuple[str, ...] = ()) -> DialerProc:  # fmt: skip
-    """A dialer process on CAMPAIGN; returns once it says it is ready (its log on failure)."""
+                       offset: float, log_dir: Path, extra: tuple[str, ...] = (),
+                       campaign: str = CAMPAIGN) -> DialerProc:  # fmt: skip
+    """A dialer process on `campaign`; returns once it says it is ready (its log on failure)."""
     log = log_dir / f"{owner}.log"
     with log.open("wb") as stderr:
         proc = await asyncio.create_subprocess_exec(
             sys.executable, str(DIALER_PROCESS), "--database-url", database_url,
-            "--redis-url", redis_url, "--ami-port", str(ami_port), "--campaign", CAMPAIGN,
+            "--redis-url", redis_url, "--ami-port", str(ami_port), "--campaign", campaign,
             "--owner", owner, "--clock-offset", repr(offset), "--lease-seconds",
             str(LEASE_SECONDS), *extra,
             stdout=asyncio.subprocess.PIPE, stderr=stderr, cwd=ROOT,

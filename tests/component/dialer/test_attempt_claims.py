@@ -74,6 +74,11 @@ async def held_dialer(database_url: str, redis_url: str, tmp_path: Path) -> Asyn
                 "--redis-url", redis_url, "--ami-port", str(floor.ami_server.port),
                 "--campaign", "mx-test", "--owner", "held", "--clock-offset", repr(floor.clock.offset),
                 "--lease-seconds", str(LEASE_SECONDS), "--hold-after-create-attempt",
+                # Its heartbeat outlives the test: what closes its attempt here is the
+                # next claim or a reconciliation at start, never the survivor's verdict
+                # on its silence (test_dead_claims, test_dead_placers), which would
+                # come first or not depending on the machine's speed.
+                "--alive-seconds", "3600",
                 stdout=asyncio.subprocess.PIPE, stderr=stderr, cwd=Path(__file__).parents[3],
             )  # fmt: skip
         procs.append(proc)

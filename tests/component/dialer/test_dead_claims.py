@@ -6,7 +6,7 @@ call is in flight to (store.start_placing)."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, select, update
@@ -29,7 +29,8 @@ def at(epoch: float) -> datetime:
 
 
 def attempt(engine: Engine, account_id: int, campaign_id: int, started: float, *,
-            decided: bool, result: str | None = None) -> int:  # fmt: skip
+            decided: bool, result: str | None = None, placed_by: str | None = None,
+            placed_via: str | None = None) -> int:  # fmt: skip
     with Session(engine) as s, s.begin():
         decision_id = None
         if decided:
@@ -40,7 +41,8 @@ def attempt(engine: Engine, account_id: int, campaign_id: int, started: float, *
         row = CallAttempt(account_id=account_id, phone_e164="+5215550000000",
                           campaign_id=campaign_id, decision_id=decision_id, direction="outbound",
                           started_at=at(started), result=result,
-                          ended_at=at(started + 30) if result else None)  # fmt: skip
+                          ended_at=at(started + 30) if result else None,
+                          placed_by=placed_by, placed_via=placed_via)  # fmt: skip
         s.add(row)
         s.flush()
         return int(row.id)
@@ -65,6 +67,9 @@ async def test_given_a_dead_dialers_leases_then_those_never_dialed_end_and_the_o
         owner="d1", refill_every_seconds=0.5, alive_seconds=TTL))  # fmt: skip
     dialer, hopper, campaign_id = floor.dialer, floor.dialer.hopper, floor.dialer.campaign.id
     fresh, unplaced, dialed, settled, busy = sorted(floor.numbers)
+    # The floor's time stands still: the call "just placed" stays younger than a TTL
+    # however long the wait for the verdict takes on a loaded machine.
+    floor.clock.hold()
     now = floor.clock()
     admitted = now - 60
     hold(engine, [fresh, unplaced, dialed, busy], admitted)
@@ -175,3 +180,45 @@ async def test_given_the_other_call_ended_or_only_blocked_when_placing_then_reco
     assert store.start_placing(engine, blocked, result="blocked", ended_at=at(now + 1))
     assert result_of(engine, blocked) == "blocked"
     assert result_of(engine, unplaced) is None and result_of(engine, stale) is None
+
+
+async def test_given_attempts_naming_their_dialers_then_those_of_the_dead_close_whatever_the_leases(
+    make_floor: Any, engine: Engine,
+) -> None:  # fmt: skip
+    """The row names the dialer that placed it: a dead dialer's attempt is found without
+    its lease (expired, or lost with Redis), and another dialer's lease on the account
+    since protects that dialer's own attempt, not the dead one's."""
+    floor = await make_floor(accounts=4, agents=1)
+    campaign_id = floor.dialer.campaign.id
+    taken, alone, lively, young = sorted(floor.numbers)
+    now = floor.clock()
+    pbx = floor.dialer.ctx.pbx
+    hold(engine, [taken, alone, lively, young], now - 60)
+    dead_taken = attempt(engine, taken, campaign_id, now - 30, decided=True, placed_by="d9",
+                         placed_via=pbx)  # fmt: skip
+    dead_alone = attempt(engine, alone, campaign_id, now - 30, decided=True, placed_by="d9",
+                         placed_via=pbx)  # fmt: skip
+    live_call = attempt(engine, lively, campaign_id, now - 30, decided=True, placed_by="d2",
+                        placed_via=pbx)  # fmt: skip
+    dead_young = attempt(engine, young, campaign_id, now - 1, decided=True, placed_by="d9",
+                         placed_via=pbx)  # fmt: skip
+    assert store.open_attempt_dialers(engine, campaign_id, pbx) == {"d9", "d2"}
+    assert store.open_attempt_dialers(engine, campaign_id, "elsewhere:5038") == set()
+
+    closed = store.close_lost_attempts(
+        engine, campaign_id, set(), set(), at(now - 3600), "dialer:d1",
+        held_elsewhere={taken, lively}, dead_before=at(now - 5), dead_dialers={"d9"},
+        next_attempt=lambda _r, _n, ended: ended + timedelta(hours=4),
+    )  # fmt: skip
+
+    assert {a.id for a in closed} == {dead_taken, dead_alone}
+    assert result_of(engine, dead_taken) == result_of(engine, dead_alone) == "lost"
+    assert result_of(engine, live_call) is None  # its dialer lives: left to it
+    assert result_of(engine, dead_young) is None  # younger than a TTL: a later pass
+    with Session(engine) as s:
+        account = s.get_one(Account, alone)
+        assert account.hopper_since is None and account.next_attempt_at is not None
+    [entry] = in_flight_audit(engine, dead_alone)
+    assert entry["result"] == "lost" and entry["reason"] == "dialer stopped before the call ended"
+    assert store.open_attempt_dialers(engine, campaign_id, pbx) == {"d9", "d2"}  # young, live
+    assert verify(engine).ok

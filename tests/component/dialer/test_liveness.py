@@ -220,3 +220,49 @@ async def test_given_owners_named_when_silent_then_those_without_heartbeat_even_
     await alive.beat()
     assert await me.forget("d2")
     assert await me.silent({"d1", "d2", "d3", "d4"}) == {"d2", "d4"}
+
+
+async def test_given_redis_lost_every_key_then_no_peer_is_judged_until_this_dialer_beat_a_ttl_again(
+    client: aioredis.Redis,
+) -> None:
+    """A FLUSHALL takes every heartbeat: a live peer looks silent until its next beat.
+    This dialer's own key gone too says so; the verdict waits a TTL of beats."""
+    clock = Monotonic()
+    me, live, gone = (dialer(client, o, clock) for o in ("d1", "d2", "d3"))
+    for d in (me, live, gone):
+        await d.beat()
+    clock.now += TTL
+    await me.beat()
+    await client.flushdb()
+    # Before this dialer's next beat, and before the live peer's.
+    assert await me.dead(known={"d2", "d3"}) == set()
+    assert (me.keys_lost, me.trusted) == (1, False)
+    await me.beat()
+    await live.beat()
+    clock.now += TTL * 0.9
+    await me.beat()
+    assert await me.dead(known={"d2", "d3"}) == set()
+    clock.now += TTL * 0.1
+    await me.beat()
+    await live.beat()
+    assert me.keys_lost == 1  # counted once per loss
+    # The dead peer is no member any more (Redis forgot it); the caller knows it from SQL.
+    assert await me.dead() == set()
+    assert await me.dead(known={"d2", "d3"}) == {"d3"}
+
+
+async def test_given_its_own_key_gone_when_this_dialer_beats_then_it_distrusts_its_verdict(
+    client: aioredis.Redis,
+) -> None:
+    clock = Monotonic()
+    me, peer = dialer(client, "d1", clock), dialer(client, "d2", clock)
+    await peer.beat()
+    await me.beat()
+    clock.now += TTL
+    await client.flushdb()
+    await me.beat()  # it finds its key gone: the others' went with it
+    assert (me.keys_lost, me.trusted) == (1, False)
+    assert await me.dead(known={"d2"}) == set()
+    clock.now += TTL
+    await me.beat()
+    assert await me.dead(known={"d2"}) == {"d2"}
