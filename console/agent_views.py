@@ -82,6 +82,9 @@ log = logging.getLogger(__name__)
 NO_INBOUND_TRANSFER = N_(
     "Las llamadas entrantes no se pueden transferir: atienda al deudor o cuelgue con «Colgar»."
 )
+CALL_OVER = N_(
+    "La llamada ya terminó: no hay nada que colgar, transferir ni grabar. Guarde la tipificación."
+)
 NO_DIALER = N_(
     "Ningún marcador recibió la orden; la llamada sigue en curso. "
     "Cuelgue desde su teléfono y avise a su supervisor."
@@ -627,6 +630,9 @@ async def _call_command(
 ) -> web.StreamResponse:
     user = user_of(request)
     snap = await request.app[STATES].get(user.id)
+    if snap.state is AgentState.wrap_up:
+        # A page left open from the call (or a second tab): the debtor is gone.
+        return json_error(409, gettext_(CALL_OVER))
     if snap.attempt_id is None or snap.state not in (AgentState.talking, AgentState.reserved):
         return json_error(409, gettext_("No tiene una llamada en curso."))
     if kind is Transfer and await in_db(request, _is_inbound, snap.attempt_id):

@@ -127,6 +127,7 @@ EN = {
     "La nota es demasiado larga (máximo 4000 caracteres).": "The note is too long (4000 characters at most).",
     "Nota guardada.": "Note saved.",
     "No tiene una llamada en curso.": "You have no call in progress.",
+    "La llamada ya terminó: no hay nada que colgar, transferir ni grabar. Guarde la tipificación.": "The call has ended: there is nothing to hang up, transfer or record. Save the disposition.",
     "Las llamadas entrantes no se pueden transferir: atienda al deudor o cuelgue con «Colgar».": "Inbound calls cannot be transferred: serve the debtor or end the call with “Hang up”.",
     "Ningún marcador recibió la orden; la llamada sigue en curso. Cuelgue desde su teléfono y avise a su supervisor.": "No dialer received the command; the call is still going on. Hang up from your phone and tell your supervisor.",
     "Ningún marcador confirmó la orden; la llamada puede seguir en curso. Si sigue, cuelgue desde su teléfono y avise a su supervisor.": "No dialer confirmed the command; the call may still be going on. If it is, hang up from your phone and tell your supervisor.",

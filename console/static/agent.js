@@ -30,10 +30,18 @@
     $("btn-ready").disabled = s.state === "ready" || s.state === "talking" || s.state === "reserved";
     document.body.dataset.agentState = s.state;
     $("no-audio").hidden = s.state !== "no_audio";
+    showCallActions();
     showPauseAsked();
     // The break plan's words change with the state (a break taken, ended early).
     const breakKey = `${s.state}|${s.reason}|${s.pause_after || ""}`;
     if (breakKey !== breaksShownFor) { breaksShownFor = breakKey; refreshBreaks(); }
+  }
+  // Hang-up, transfer and recording act on a call going on: not in the wrap-up (the
+  // debtor is gone, only the disposition is left), nor on a preview or a chat.
+  const LIVE_CALL = ["reserved", "talking"];
+  function showCallActions() {
+    $("call-actions").hidden = !(currentPop && currentPop.type !== "preview" && !onChat
+                                 && LIVE_CALL.includes(state.state));
   }
   // The agent's scheduled breaks (console/agent_breaks.py): the next one, and during
   // one the console paused them for, why; read again each minute and on each change.
@@ -199,7 +207,7 @@
     $("waiting").hidden = true;
     $("pop").hidden = false;
     $("pop-kind").hidden = !preview;
-    $("call-actions").hidden = preview;
+    showCallActions();
     $("preview-actions").hidden = !preview;
     $("dispo-form").closest("section").hidden = preview;
     $("flow-party").hidden = preview;

@@ -637,6 +637,31 @@ async def test_given_call_in_progress_when_hangup_and_transfer_then_commands_pub
     assert ours() == {("hangup", attempt, agent_id), ("transfer", attempt, agent_id)}
 
 
+async def test_given_the_call_over_and_the_agent_in_wrap_up_when_a_stale_page_hangs_up_or_transfers_then_409_says_so(
+    client: TestClient, seed: Seed, engine: Engine, aredis: aioredis.Redis, commands: list[dict]
+) -> None:
+    from console.agent_views import CALL_OVER
+
+    token = await login(client, "ana")
+    agent_id = seed.users["ana"]
+    attempt = make_attempt(engine, seed.account_id, agent_id)
+    states = AgentStates(aredis)
+    await states.login(agent_id, "mx-demo")
+    await states.set_ready(agent_id)
+    await states.reserve(agent_id, attempt)
+    await states.talking(agent_id)
+    await states.wrap_up(agent_id)  # the debtor hung up: the dialer moved the agent
+    for kind in ("hangup", "transfer", "recording/start", "recording/stop"):
+        for lang, words in (("es", CALL_OVER), ("en", "The call has ended")):
+            resp = await client.post(
+                f"/api/agent/{kind}?lang={lang}", headers={"X-CSRF-Token": token}
+            )
+            assert resp.status == 409, (kind, await resp.text())
+            assert (await resp.json())["reason"].startswith(words), kind
+    # Nothing went to a dialer: the ended call's channel is not touched.
+    assert not [c for c in commands if c.get("agent_id") == agent_id]
+
+
 async def test_given_hangup_or_transfer_when_the_dialer_could_not_do_it_then_the_agent_is_told(
     client: TestClient, seed: Seed, engine: Engine, aredis: aioredis.Redis, commands
 ) -> None:  # type: ignore[no-untyped-def]

@@ -190,6 +190,18 @@ class DialerDouble:
         finally:
             await redis.aclose()
 
+    def hang_up(self, agent_id: int) -> None:
+        """The debtor ended the call: the agent goes to the wrap-up, as the dialer does."""
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pool.submit(asyncio.run, self._hang_up(agent_id)).result(timeout=30)
+
+    async def _hang_up(self, agent_id: int) -> None:
+        redis = aioredis.Redis.from_url(self.redis_url)
+        try:
+            await AgentStates(redis).wrap_up(agent_id)
+        finally:
+            await redis.aclose()
+
     def _attempt(self, account_id: int, agent_id: int) -> int:
         now = self.clock()
         with transaction(self.engine) as session:

@@ -89,6 +89,40 @@ def test_given_third_party_answers_when_agent_follows_the_flow_then_no_debt_on_s
     agent.context.close()
 
 
+def test_given_the_debtor_hung_up_when_the_agent_is_in_wrap_up_then_no_hang_up_or_transfer_is_offered(
+    browser: Any, console_url: str, seeded: Seed, engine: Engine, settings: Settings
+) -> None:
+    """'Colgar' and 'Transferir' stayed on the pop through the wrap-up ('Cierre'), after
+    the call was over; the disposition is what is left to do."""
+    from playwright.sync_api import expect
+
+    agent = logged_in_page(browser, console_url, "ana")
+    expect(agent.locator("#ws-status")).to_have_text("Conectado")
+    agent.click("#btn-ready")
+    expect(agent.locator("#state-name")).to_have_text("Disponible")
+    dialer = DialerDouble(engine, settings.redis_url or "", "mx-demo")
+    dialer.answer(seeded.account_id)
+    expect(agent.locator("#state-name")).to_have_text("En llamada")
+    expect(agent.locator("#btn-hangup")).to_be_visible()
+    expect(agent.locator("#btn-transfer")).to_be_visible()
+    dialer.hang_up(seeded.users["ana"])
+    expect(agent.locator("#state-name")).to_have_text("Cierre")
+    expect(agent.locator("#btn-hangup")).to_be_hidden()
+    expect(agent.locator("#btn-transfer")).to_be_hidden()
+    expect(agent.locator("#btn-dispo")).to_be_visible()  # the pop stays for the disposition
+    # A reload in the wrap-up shows the pop again, still without them.
+    agent.reload()
+    expect(agent.locator("#pop-name")).to_have_text("María López Hernández")
+    expect(agent.locator("#state-name")).to_have_text("Cierre")
+    expect(agent.locator("#btn-hangup")).to_be_hidden()
+    expect(agent.locator("#btn-transfer")).to_be_hidden()
+    # A page that still shows them (another tab, an old page): the server says why.
+    answer = agent.evaluate("async () => await Cobrador.api('POST', '/api/agent/hangup')")
+    assert answer["status"] == 409, answer
+    assert answer["data"]["reason"].startswith("La llamada ya terminó"), answer
+    agent.context.close()
+
+
 def promise(page: Any, amount: str, when: date) -> None:
     page.select_option("#dispo-outcome", "promesa_pago")
     page.fill("#promise-amount", amount)
