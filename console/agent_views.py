@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -250,7 +249,7 @@ async def _state_payload(request: web.Request, user: CurrentUser) -> dict[str, A
     return {
         "ok": True,
         "state": snap.as_dict(),
-        "server_time": time.time(),
+        "server_time": request.app[CLOCK]().timestamp(),  # the clock of `since`
         "pending_attempt": pending[0] if pending else None,
     }
 

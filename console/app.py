@@ -313,7 +313,10 @@ def init_app(
     app[SETTINGS] = settings
     app[ENGINE] = engine
     app[REDIS] = redis
-    app[STATES] = AgentStates(redis)
+    # The agents' states on the console's clock, the one the dialers are given too: the
+    # demo's (`cobrador demo --at`) is shifted, and a "since" written by one clock and
+    # read against another showed timers days off.
+    app[STATES] = AgentStates(redis, clock=lambda: clock().timestamp())
     app[CLOCK] = clock
     app[SESSION_CHECK_SECONDS] = 30.0
     app[CALLBACK_CHECKER] = callback_checker or compliance_callback_checker(

@@ -6,8 +6,6 @@ supervisor's pause figures)."""
 
 from __future__ import annotations
 
-import time
-
 from aiohttp import web
 
 from console.agent_pauses import record_pause
@@ -41,7 +39,7 @@ async def ask_pause(app: web.Application, agent_id: int, campaign: str, reason: 
         # Calls placed while the agent was ready may be theirs: the pause begins after
         # those in flight now (pausing), bounded (dialer/pause_rule.py). Only from ready:
         # in wrap-up, paused or without audio it holds now.
-        now = time.time()  # the agent states' clock (epoch seconds), as the dialers'
+        now = app[CLOCK]().timestamp()  # the agent states' clock, the dialers' too
         floor = await calls_in_flight(app[REDIS], app[ENGINE], campaign, now)
         wait = ask(reason, now, floor.in_flight, floor.wait_seconds)
     left, after = await states.pause_from(agent_id, reason, wait, break_mark=break_mark)

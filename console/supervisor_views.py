@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import time
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
@@ -379,7 +378,7 @@ async def agents_json(request: web.Request) -> web.StreamResponse:
     live = await request.app[STATES].list(name)
     rows = await in_db(request, agent_figures, campaign_id, [a.agent_id for a in live], since, now)
     paused = await paused_seconds(
-        request.app[REDIS], [r["agent_id"] for r in rows], since.timestamp(), time.time(),
+        request.app[REDIS], [r["agent_id"] for r in rows], since.timestamp(), now.timestamp(),
         {a.agent_id: a.since for a in live if a.state is AgentState.paused},
     )  # fmt: skip
     for row in rows:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections import Counter
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -193,7 +192,7 @@ async def snapshot(
     by_state = Counter(a.state.value for a in agents)
     return {
         "type": "wallboard",
-        "server_time": time.time(),
+        "server_time": now.timestamp(),  # the clock of the agents' `since`
         "campaign": sql["campaign"],
         "agents": [
             {

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import aiohttp
@@ -22,6 +23,8 @@ from support.ports import free_port
 
 # A Wednesday, 11:00 in Mexico City.
 AT = "2026-11-25T11:00:00-06:00"
+AT_EPOCH = datetime.fromisoformat(AT).timestamp()
+DAY = 86_400.0
 CSRF_RE = re.compile(r'name="csrf-token" content="([^"]+)"')
 READY_WAIT = 120.0
 STOP_WAIT = 60.0  # a bound for a hang: a clean stop on a loaded machine
@@ -95,6 +98,11 @@ async def _check(port: int, passwords: dict[str, str], data: Path, metrics_url: 
         token = await _login(agent, base, "agente1", passwords["agente1"])
         async with agent.post(f"{base}/api/agent/ready", headers={"X-CSRF-Token": token}) as resp:
             assert resp.status == 200, await resp.text()
+            ready = await resp.json()
+        # The console keeps the demo's clock (`--at`), not the wall clock: the state it
+        # wrote and the time it serves are of the simulated day.
+        assert abs(ready["state"]["since"] - AT_EPOCH) < DAY, ready
+        assert 0 <= ready["server_time"] - ready["state"]["since"] < DAY, ready
         async with agent.ws_connect(f"{base}/ws/agent", headers={"Origin": base}) as ws:
             pop = None
             deadline = time.monotonic() + WAIT
@@ -106,6 +114,12 @@ async def _check(port: int, passwords: dict[str, str], data: Path, metrics_url: 
                 if payload.get("type") == "pop":
                     pop = payload
             assert pop is not None, "no screen-pop reached the human agent"
+        # The dialer reserved the agent on its clock, the console answers on its own: the
+        # same one, so the agent's timer counts from the call (it read days apart before).
+        async with agent.get(f"{base}/api/agent/state") as resp:
+            now = await resp.json()
+        assert now["state"]["state"] in ("reserved", "talking", "wrap_up"), now
+        assert 0 <= now["server_time"] - now["state"]["since"] < WAIT, now
         placed = await _metric(agent, metrics_url, "cobrador_calls_placed_total")
         assert placed > 0
         await _login(auditor, base, "auditor", passwords["auditor"])

@@ -154,7 +154,11 @@ class DialerDouble:
         self.engine = engine
         self.redis_url = redis_url
         self.campaign = campaign
-        self.clock = clock  # the attempt rows' times (a pinned console's clock)
+        self.clock = clock  # the attempt rows' and agent states' times (a pinned console's)
+
+    def _states(self, redis: aioredis.Redis) -> AgentStates:
+        """The agents' states on this dialer's clock, as the console reads them on its own."""
+        return AgentStates(redis, clock=lambda: self.clock().timestamp())
 
     def answer(self, account_id: int) -> int:
         """A debtor answered: bridge to the longest-ready agent and pop. Returns the attempt id."""
@@ -165,7 +169,7 @@ class DialerDouble:
     async def _answer(self, account_id: int) -> int:
         redis = aioredis.Redis.from_url(self.redis_url)
         try:
-            states = AgentStates(redis)
+            states = self._states(redis)
             ready = [a for a in await states.list(self.campaign) if a.state.value == "ready"]
             assert ready, "no ready agent to bridge the call to"
             agent = sorted(ready, key=lambda a: a.since)[0]
@@ -198,7 +202,7 @@ class DialerDouble:
     async def _hang_up(self, agent_id: int) -> None:
         redis = aioredis.Redis.from_url(self.redis_url)
         try:
-            await AgentStates(redis).wrap_up(agent_id)
+            await self._states(redis).wrap_up(agent_id)
         finally:
             await redis.aclose()
 
