@@ -14,7 +14,6 @@ import contextlib
 import json
 import os
 import shutil
-import socket
 import tempfile
 import threading
 import time
@@ -103,25 +102,23 @@ def console_process(env: dict[str, str], at: datetime | None = None) -> Iterator
     The child is forked from a server that imported the console once per session
     (support.console_forks); its output goes to ``console-<port>.log`` beside the data
     dir (the test's tmp_path), printed here when it ends under the test."""
-    port = free_port()
-    # Its own metrics port: a fixed one collides with any other console on the machine.
-    env = {"COBRADOR_CONSOLE_METRICS_PORT": str(free_port()), **env}
     data_dir = env.get("COBRADOR_DATA_DIR")
     logs = Path(data_dir).parent if data_dir else Path(tempfile.mkdtemp(prefix="console-"))
     logs.mkdir(parents=True, exist_ok=True)
-    log = logs / f"console-{port}.log"
-    proc = console_forks.start(port, env, at, log, REPO)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                break
-        except OSError:
-            if not proc.is_alive() or time.monotonic() > deadline:
-                proc.kill()
-                proc.join(10)
-                pytest.fail(f"console did not start ({log}): {_tail(log, 2000)}")
-            time.sleep(0.05)
+    for _ in range(PORT_TRIES):
+        port = free_port()
+        # Its own metrics port: a fixed one collides with any other console on the machine.
+        child_env = {"COBRADOR_CONSOLE_METRICS_PORT": str(free_port()), **env}
+        log = logs / f"console-{port}.log"
+        proc = console_forks.start(port, child_env, at, log, REPO)
+        if _listening(proc, log):
+            break
+        if ADDRESS_IN_USE not in _tail(log, 4000):
+            pytest.fail(f"console did not start ({log}): {_tail(log, 2000)}")
+        # A port free when picked was taken before the child bound it (another test's
+        # server on this machine): the child said so and exited; try other ports.
+    else:
+        pytest.fail(f"console found no free port in {PORT_TRIES} tries ({log})")
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -134,6 +131,32 @@ def console_process(env: dict[str, str], at: datetime | None = None) -> Iterator
         if died is not None:  # it ended under the test: say why (shown with a failure)
             print(f"console process exited with {died} during the test ({log}):\n"
                   f"{_tail(log, 4000)}")  # fmt: skip
+
+
+PORT_TRIES = 5
+ADDRESS_IN_USE = "address already in use"
+LISTENING = "console listening on "
+
+
+def _listening(proc: Any, log: Path) -> bool:
+    """Whether the child says it listens: True once its log has the console's own
+    "listening" line (printed after both of its ports are bound), False once it has
+    exited. A connection that succeeds is not enough: between free_port() and the
+    child's bind another server on the machine may take the port, and the test would
+    then talk to that server while the child lies dead (CI, 7 Dec 2026: a browser test
+    whose console had died of "address already in use")."""
+    deadline = time.monotonic() + 30
+    while True:
+        if LISTENING in _tail(log, 100_000):
+            return True
+        if not proc.is_alive():
+            proc.join(10)
+            return False
+        if time.monotonic() > deadline:
+            proc.kill()
+            proc.join(10)
+            pytest.fail(f"console did not start in 30 s ({log}): {_tail(log, 2000)}")
+        time.sleep(0.05)
 
 
 def _tail(path: Path, chars: int) -> str:
