@@ -77,6 +77,7 @@ def close_lost_attempts(sql: Engine, campaign_id: int, live: set[int], mine: set
                         dead_before: datetime | None = None,
                         next_attempt: Callable[[str, int, datetime], datetime] | None = None,
                         dead_dialers: Set[str] = frozenset(),
+                        alive_dialers: Set[str] = frozenset(),
                         ) -> list[CallAttempt]:  # fmt: skip
     """Outbound attempts with no result, started before `before`, that neither
     Asterisk (no live channel) nor this dialer knows: a dialer died holding them.
@@ -90,7 +91,10 @@ def close_lost_attempts(sql: Engine, campaign_id: int, live: set[int], mine: set
     dialer/liveness.py) need only have started before `dead_before`, and so do those
     placed by `dead_dialers` (the row names its dialer: found without its leases,
     which expire or a Redis flush loses; another dialer's lease on the account since
-    protects that dialer's own attempt, not this one). Each is closed
+    protects that dialer's own attempt, not this one). Those placed by
+    `alive_dialers` (their heartbeat is there, or the caller cannot tell) are left
+    to them: a live dialer ends its own calls, also those whose leases Redis lost
+    (a flush), on an Asterisk whose channels the caller does not see. Each is closed
     only if still open (another survivor may close it at the same moment: once).
     `next_attempt(result, same_in_a_row, ended_at)`: the campaign's recycle rule; a
     call closed here then gives its account the date a finished call would (the
@@ -113,7 +117,8 @@ def close_lost_attempts(sql: Engine, campaign_id: int, live: set[int], mine: set
                                       CallAttempt.result.is_(None), started)
         ))  # fmt: skip
         candidates = [a for a in rows if a.id not in live and a.id not in mine
-                      and (a.account_id not in held_elsewhere or a.placed_by in dead_dialers)]  # fmt: skip
+                      and (a.account_id not in held_elsewhere or a.placed_by in dead_dialers)
+                      and a.placed_by not in alive_dialers]  # fmt: skip
         s.expunge_all()
         lost = []
         for attempt in candidates:
@@ -161,18 +166,21 @@ def close_lost_attempts(sql: Engine, campaign_id: int, live: set[int], mine: set
         return lost
 
 
-def open_attempt_dialers(sql: Engine, campaign_id: int, pbx: str) -> set[str]:
-    """The dialers that placed the campaign's open outbound calls through Asterisk
-    `pbx`, as their rows name them: whose silence a survivor on that Asterisk judges
-    (dialer/liveness.py), whatever Redis still knows of them."""
+def open_attempt_dialers(sql: Engine, campaign_id: int, pbx: str | None = None) -> set[str]:
+    """The dialers that placed the campaign's open outbound calls, as their rows name
+    them, through Asterisk `pbx` (None: any): whose silence a survivor on that
+    Asterisk judges (dialer/liveness.py), whatever Redis still knows of them."""
+    query = (
+        select(CallAttempt.placed_by).distinct()
+        .where(CallAttempt.result.is_(None), CallAttempt.campaign_id == campaign_id,
+               CallAttempt.direction == "outbound",
+               CallAttempt.channel == ContactChannel.call.value,
+               CallAttempt.placed_by.is_not(None))
+    )  # fmt: skip
+    if pbx is not None:
+        query = query.where(CallAttempt.placed_via == pbx)
     with Session(sql) as s:
-        return {str(d) for d in s.scalars(
-            select(CallAttempt.placed_by).distinct()
-            .where(CallAttempt.result.is_(None), CallAttempt.campaign_id == campaign_id,
-                   CallAttempt.direction == "outbound",
-                   CallAttempt.channel == ContactChannel.call.value,
-                   CallAttempt.placed_via == pbx, CallAttempt.placed_by.is_not(None))
-        )}  # fmt: skip
+        return {str(d) for d in s.scalars(query)}
 
 
 def open_attempt_accounts(sql: Engine, campaign_id: int, accounts: Set[int]) -> set[int]:

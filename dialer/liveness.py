@@ -173,6 +173,28 @@ class Liveness:
             return set()
         return await self._silent(peers)
 
+    async def beating(self, owners: Collection[str]) -> set[str]:
+        """Of `owners` (dialers on any Asterisk), those that may be alive: whose
+        heartbeat is there, or all of them while a missing key proves nothing (this
+        dialer's own is missing too: it has not beaten yet, or Redis lost keys, less
+        than a TTL of its beats ago). Unlike a verdict of death, a key that is there
+        needs no TTL of this dialer's beats. Redis errors propagate."""
+        peers = sorted(o for o in set(owners) if o and o != self.owner)
+        if not peers:
+            return set()
+        if self.keys_lost and not self.trusted:
+            return set(peers)
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.exists(alive_key(self.campaign, self.owner))
+        for owner in peers:
+            pipe.exists(alive_key(self.campaign, owner))
+        own, *alive = await pipe.execute()
+        if not own:
+            if self._since is not None:
+                self._lost_own_key()
+            return set(peers)
+        return {o for o, up in zip(peers, alive, strict=True) if up}
+
     async def forget(self, owner: str) -> bool:
         """A dead peer whose attempts are all closed: no longer looked at."""
         members = members_key(self.campaign)

@@ -127,8 +127,9 @@ class Reconciler:
     async def _close_orphans(self, live: set[int], now: float,
                              dead: Set[str] = frozenset()) -> None:  # fmt: skip
         """Attempts another (dead) dialer left open: no live channel, nobody to end them.
-        Not those of accounts another live dialer holds a lease on: its calls live on
-        its own Asterisk, which we do not see. The leases of `dead` dialers (silent on
+        Not those of accounts another live dialer holds a lease on, nor those a dialer
+        still beating placed (its row names it; dialer/liveness.py): its calls live on
+        its own Asterisk, which we do not see, and their leases may be lost with Redis. The leases of `dead` dialers (silent on
         this Asterisk) protect nothing: their attempts, found by the dialer each row
         names (SQL, whatever Redis lost) and by their leases, are closed as soon as
         their channels are gone. Each is closed with what Asterisk reported of it
@@ -144,6 +145,10 @@ class Reconciler:
                    and a.state in (AgentState.reserved, AgentState.talking)}  # fmt: skip
 
         recorded = self._pbx_record_reader()
+        # The other dialers with calls open, on any Asterisk, still beating: their
+        # calls are theirs to end, whatever leases Redis lost (a flush).
+        anywhere = await asyncio.to_thread(store.open_attempt_dialers, ctx.sql, ctx.campaign.id)
+        alive = await self.liveness.beating(anywhere - set(dead))
 
         def outcome(attempt: Any) -> dict[str, Any] | None:
             seen = seen_calls.get(attempt.id, SeenCall())
@@ -186,6 +191,7 @@ class Reconciler:
             store.close_lost_attempts, ctx.sql, ctx.campaign.id, live, set(ctx.calls),
             store.utc(now - ctx.options.orphan_grace_seconds), ctx.options.owner, others,
             outcome, theirs, store.utc(now - ctx.options.alive_seconds), next_attempt, dead,
+            alive,
         )  # fmt: skip
         for attempt in closed:
             seen_calls.pop(attempt.id, None)

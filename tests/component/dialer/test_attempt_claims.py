@@ -34,6 +34,7 @@ from dialer.attempt_store import CLAIM_LOST_REASON, NOT_PLACED_REASON
 from dialer.campaign_dialer import ORPHAN_GRACE_SECONDS
 from dialer.floor import floor_key
 from dialer.hopper import HopperEntry
+from dialer.liveness import Liveness, alive_key
 from store.models import AuditEntry, CallAttempt, Decision
 
 HELPER = Path(__file__).with_name("dialer_process.py")
@@ -179,6 +180,8 @@ async def test_given_a_dialer_killed_before_its_final_check_when_another_reconci
     held.proc.send_signal(signal.SIGKILL)
     await held.proc.wait()
     floor.clock.jump(ORPHAN_GRACE_SECONDS + 1)
+    # Its heartbeat expired: a dialer still beating ends its calls itself.
+    await floor.redis.delete(alive_key("mx-test", "held"))
     await floor.dialer.reconcile([])  # as after a (re)connection: no live channel
     first = attempts(engine)[held.attempt_id]
     assert first.result == "not_placed" and first.ended_at is not None
@@ -212,5 +215,35 @@ async def test_given_an_open_attempt_of_an_account_another_live_dialer_holds_whe
     await floor.dialer.reconcile([])
     assert attempts(engine)[attempt_id].result is None
     floor.clock.jump(301)  # that dialer stopped renewing: dead
+    await floor.dialer.reconcile([])
+    assert attempts(engine)[attempt_id].result == "lost"
+
+
+async def test_given_redis_lost_a_live_dialers_leases_when_reconciling_then_its_call_is_left_to_it_until_its_heartbeat_goes(
+    make_floor, engine: Engine
+) -> None:  # type: ignore[no-untyped-def]  # fmt: skip
+    """A dialer on another Asterisk renews its calls' leases only while Redis has them:
+    after a flush its row, which names it, and its heartbeat, beaten again at once,
+    keep its call from being closed as lost by the others."""
+    floor = await make_floor(accounts=1, agents=1)
+    account_id = next(iter(floor.numbers))
+    now = floor.clock()
+    with Session(engine) as s, s.begin():
+        decision = Decision(account_id=account_id, campaign_id=floor.dialer.campaign.id,
+                            allowed=True)  # fmt: skip
+        s.add(decision)
+        s.flush()
+        row = CallAttempt(account_id=account_id, phone_e164=floor.numbers[account_id],
+                          campaign_id=floor.dialer.campaign.id, decision_id=decision.id,
+                          started_at=datetime.fromtimestamp(now - 600, UTC),
+                          placed_by="elsewhere", placed_via="10.0.0.9:5038")  # fmt: skip
+        s.add(row)
+        s.flush()
+        attempt_id = row.id
+    await Liveness(floor.redis, "mx-test", "elsewhere", "10.0.0.9:5038", 3600.0).beat()
+    assert await floor.dialer.hopper.lease_holders(now) == {}  # no lease protects it
+    await floor.dialer.reconcile([])
+    assert attempts(engine)[attempt_id].result is None
+    await floor.redis.delete(alive_key("mx-test", "elsewhere"))  # it died
     await floor.dialer.reconcile([])
     assert attempts(engine)[attempt_id].result == "lost"

@@ -266,3 +266,29 @@ async def test_given_its_own_key_gone_when_this_dialer_beats_then_it_distrusts_i
     clock.now += TTL
     await me.beat()
     assert await me.dead(known={"d2"}) == {"d2"}
+
+
+async def test_given_peers_on_any_asterisk_when_asked_which_beat_then_those_whose_key_is_there(
+    client: aioredis.Redis,
+) -> None:
+    """What keeps a live dialer's calls from being closed by the others (its leases
+    may be lost with Redis): its key, wherever it dials; a missing key proves
+    nothing while this dialer's own is missing too."""
+    clock = Monotonic()
+    me, near, gone = (dialer(client, o, clock) for o in ("d1", "d2", "d4"))
+    far = dialer(client, "d3", clock, pbx="10.0.0.9:5038")
+    everyone = {"d1", "d2", "d3", "d4"}
+    assert await me.beating(everyone) == {"d2", "d3", "d4"}  # it never beat: no proof
+    for d in (me, near, far, gone):
+        await d.beat()
+    await died(client, "d4")
+    assert await me.beating(everyone) == {"d2", "d3"}  # no TTL of its beats needed
+    await client.flushdb()
+    assert await me.beating(everyone) == {"d2", "d3", "d4"}  # Redis lost keys
+    await me.beat()
+    assert await me.beating(everyone) == {"d2", "d3", "d4"}  # until a TTL of its beats
+    clock.now += TTL
+    for d in (me, near, far):
+        await d.beat()
+    assert await me.beating(everyone) == {"d2", "d3"}
+    assert me.keys_lost == 1
