@@ -27,7 +27,6 @@ from dialer.messages import Notifier, StopAccount
 from gateways import mercadopago as mp
 from metrics.definitions import PAYMENT_NOTIFICATIONS
 from selfservice.payment_links import (
-    MAX_LINK_HOURS,
     MercadoPagoProvider,
     PaymentProvider,
     ProviderUnavailable,
@@ -170,14 +169,9 @@ async def _client_ctx(app: web.Application) -> AsyncIterator[None]:
 def setup_routes(app: web.Application, webhook: PaymentWebhook | None = None) -> None:
     """The route when payments are configured: `webhook` given (tests), or the settings'
     payment_gateway (its client lives in a cleanup context)."""
+    # payment_link_hours (how long the portal's and the assistant's links are open) was
+    # bounded when the settings were built (cobrador/ground/setting_bounds.py).
     settings = app[SETTINGS]
-    if (webhook is not None or settings.payment_gateway) and not (
-        0 < settings.payment_link_hours <= MAX_LINK_HOURS
-    ):
-        # The portal's and the assistant's links are open this long: refused at start,
-        # not at the debtor's first link.
-        raise ValueError(f"payment_link_hours {settings.payment_link_hours}: a link is "
-                         f"open between 1 and {MAX_LINK_HOURS} hours")  # fmt: skip
     if webhook is not None:
         app[PAYMENT_WEBHOOK] = webhook
     elif settings.payment_gateway:

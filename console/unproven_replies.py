@@ -178,7 +178,7 @@ def purge_texts(engine: Engine, now: datetime, retention: timedelta) -> int:
 
 async def purge_texts_ctx(app: web.Application) -> AsyncIterator[None]:
     """purge_texts at start and every hour, in a worker thread."""
-    retention = timedelta(days=max(0, app[SETTINGS].unproven_reply_retention_days))
+    retention = timedelta(days=app[SETTINGS].unproven_reply_retention_days)  # 1 or more
 
     async def loop() -> None:
         while True:

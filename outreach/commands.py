@@ -247,10 +247,6 @@ async def metrics_listener(settings: Settings) -> AsyncIterator[Any]:
     if port == 0:
         yield None
         return
-    if not 0 < port < 65536:
-        raise UserError(
-            f"COBRADOR_OUTREACH_METRICS_PORT={port} is no port: 1-65535, or 0 for no /metrics"
-        )
     server = MetricsServer(host, port, registry=registry_for(OUTREACH),
                            max_connections=settings.metrics_max_connections,
                            max_per_address=settings.metrics_max_connections_per_address)  # fmt: skip

@@ -4,15 +4,19 @@ optional TOML config file, then passed down. Nothing here runs on import."""
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from cobrador.ground import setting_bounds
+
 
 class SettingsError(ValueError):
-    """A configuration value a person must fix (bad type, unknown key, missing file)."""
+    """A configuration value a person must fix (bad type, out of range, unknown key,
+    missing file)."""
 
 
 @dataclass(frozen=True)
@@ -235,6 +239,10 @@ class Settings:
         for name, default in self._data_dir_defaults().items():
             if getattr(self, name) == Path():
                 object.__setattr__(self, name, default)
+        for name in setting_bounds.BOUNDS:
+            problem = setting_bounds.check(name, getattr(self, name))
+            if problem:
+                raise SettingsError(problem)
 
     def _data_dir_defaults(self) -> dict[str, Path]:
         """Paths that live under data_dir unless set (they follow a new data_dir)."""
@@ -344,13 +352,31 @@ def _read_config_file(path: Path) -> dict[str, Any]:
     return dict(section)
 
 
+def _whole_number(name: str, raw: Any) -> int:
+    """An int from TOML or the environment; anything else (true, 2.5, "1e3", "８",
+    "1_000") is refused, naming the setting's range, rather than read as some other
+    number. The range itself is checked once the settings are built."""
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and _WHOLE.fullmatch(raw.strip()):
+        digits = raw.strip().lstrip("+-").lstrip("0")
+        if len(digits) <= 18:
+            return int(raw.strip())
+        # Past any range (and int() refuses a few thousand digits with its own error).
+        raise SettingsError(setting_bounds.too_long(name, len(digits)))
+    raise SettingsError(setting_bounds.check(name, raw) or f"setting {name!r}: no number")
+
+
+_WHOLE = re.compile(r"[+-]?[0-9]+")
+
+
 def _coerce(name: str, annotation: Any, raw: Any) -> Any:
     kind = str(annotation)
+    if kind.startswith("int"):
+        return _whole_number(name, raw)
     try:
         if "Path" in kind:
             return None if raw in (None, "") and "None" in kind else Path(raw)
-        if kind.startswith("int"):
-            return int(raw)
         if "Mapping" in kind:
             return dict(raw)
         if "None" in kind and raw in (None, ""):

@@ -76,6 +76,4 @@ def ice_config(settings: Settings) -> IceConfig:
                             "phone_turn_username and phone_turn_password")  # fmt: skip
     if (config.secret or static) and not config.turn_urls:
         raise SettingsError("TURN credentials given but phone_turn_urls names no turn: server")
-    if config.ttl_seconds <= 0:
-        raise SettingsError("phone_turn_ttl must be a positive number of seconds")
     return config

@@ -554,8 +554,9 @@ async def test_given_no_payment_gateway_configured_then_there_is_no_webhook(
         ({"payment_gateway": "paypal"}, "use mercadopago or simulated"),
         ({"payment_gateway": "mercadopago"}, "needs mercadopago_access_token"),
         ({"payment_gateway": "mercadopago", "mercadopago_access_token": "t"}, "webhook_secret"),
-        ({"payment_gateway": "simulated", "payment_link_hours": 0}, "between 1 and 720 hours"),
-        ({"payment_gateway": "simulated", "payment_link_hours": 721}, "between 1 and 720 hours"),
+        # Refused as the settings are built (cobrador/ground/setting_bounds.py).
+        ({"payment_gateway": "simulated", "payment_link_hours": 0}, "use 1 to 720 hours"),
+        ({"payment_gateway": "simulated", "payment_link_hours": 721}, "use 1 to 720 hours"),
     ],
 )
 def test_given_payments_misconfigured_then_the_console_does_not_start(

@@ -19,7 +19,7 @@ from support.ports import free_port
 from support.strategy_story import LATE_PHONE, T0, seed
 
 from cobrador.ground.errors import UserError
-from cobrador.ground.settings import Settings
+from cobrador.ground.settings import Settings, SettingsError
 from compliance.service import ComplianceService
 from outreach.checks import ConsentedAddresses, EngineCheck
 from outreach.commands import _serve, metrics_listener
@@ -131,12 +131,13 @@ async def test_given_no_metrics_port_when_outreach_runs_then_no_listener(
 
 
 @pytest.mark.parametrize("port", [-1, 65536])
-async def test_given_a_port_out_of_range_then_a_user_error_naming_the_setting(
+async def test_given_a_port_out_of_range_then_the_settings_refuse_it_naming_the_setting(
     settings: Settings, port: int
 ) -> None:
-    with pytest.raises(UserError, match="COBRADOR_OUTREACH_METRICS_PORT"):
-        async with metrics_listener(settings.with_overrides(outreach_metrics_port=port)):
-            pass
+    """Refused when the settings are built (cobrador/ground/setting_bounds.py), before
+    any listener is tried."""
+    with pytest.raises(SettingsError, match="'outreach_metrics_port'.*0 \\(no /metrics"):
+        settings.with_overrides(outreach_metrics_port=port)
 
 
 async def test_given_a_busy_port_then_a_user_error_naming_the_setting(settings: Settings) -> None:
