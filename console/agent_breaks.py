@@ -1,6 +1,6 @@
 """What the agent page says of the agent's break plan: the next scheduled break
-("Próxima pausa: Comida hoy a las 14:00 (hora de Ciudad de México), 60 min") and, once
-one has begun and been taken, why they are paused ("Pausa programada: Comida, hasta
+("Próxima pausa: comida hoy a las 14:00 (hora de Ciudad de México), 60 min") and, once
+one has begun and been taken, why they are paused ("Pausa programada: comida, hasta
 las 15:00 (hora de Ciudad de México)"). Times in the break's own zone, named."""
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ NOW = N_("Pausa programada: {motivo}, hasta las {hora} (hora de {zona})")
 
 def _fill(msgid: str, occurrence: Occurrence, at: float, minutes: int | None = None) -> str:
     zone = ZoneInfo(occurrence.rule.zone)
-    label = pause_label(occurrence.rule.reason)
     words = {
-        "motivo": label[:1].upper() + label[1:],
+        # Inside the sentence, after its colon: lower case ("Próxima pausa: comida hoy").
+        "motivo": pause_label(occurrence.rule.reason),
         "hora": datetime.fromtimestamp(at, zone).strftime("%H:%M"),
         "zona": console_locale().zone_name(zone),
         "min": str(minutes if minutes is not None else occurrence.rule.minutes),

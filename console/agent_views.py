@@ -18,7 +18,7 @@ from console import portal_unlock, verify_lock, verify_tries
 from console.agent_breaks import break_words
 from console.agent_pauses import record_pause
 from console.chat_unattached import pending_chat_pop
-from console.code_labels import PAUSE_CODES, pause_label
+from console.code_labels import PAUSE_CODES, pause_title
 from console.day_window import ZoneError, local_midnight, zone_named
 from console.debtor_locale import console_locale
 from console.dispositions import FormErrors
@@ -169,7 +169,7 @@ def _agent_campaign(engine: Engine, user: CurrentUser) -> dict[str, Any]:
             "pause_reasons": reasons,
             # Shown to people: the catalog's label, never the code; the pauses the
             # system puts an agent in (just logged in, the phone reconnecting) too.
-            "pause_labels": {r: pause_label(r) for r in (*reasons, *PAUSE_CODES)},
+            "pause_labels": {r: pause_title(r) for r in (*reasons, *PAUSE_CODES)},
             "wrapup_seconds": int(config.get("wrapup_seconds", svc.DEFAULT_WRAPUP_SECONDS)),
         }
 

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from console import break_admin
 from console.break_admin import AgentPlan, BreakInputError, UnknownAgent
-from console.code_labels import pause_label
+from console.code_labels import pause_title
 from console.debtor_locale import console_locale
 from console.i18n import N_, gettext_
 from console.keys import CLOCK
@@ -58,7 +58,7 @@ def _shown(plan: AgentPlan) -> dict[str, Any]:
         "breaks": [{
             "id": b.id, "start": b.start, "end": b.end, "minutes": b.minutes,
             "days": days_words(b.weekdays),
-            "reason": pause_label(b.reason), "zone": _zone_words(b.zone),
+            "reason": pause_title(b.reason), "zone": _zone_words(b.zone),
         } for b in plan.breaks],
     }  # fmt: skip
 
@@ -90,7 +90,7 @@ async def _render(request: web.Request, agent_id: int | None, *,
     return aiohttp_jinja2.render_template("supervisor_breaks.html", request, {
         "plans": [_shown(p) for p in plans],
         "current": _shown(current) if current else None,
-        "reasons": [(r, pause_label(r)) for r in current.pause_reasons] if current else [],
+        "reasons": [(r, pause_title(r)) for r in current.pause_reasons] if current else [],
         "zones": _zone_choices(current) if current else [],
         "weekdays": [(d, gettext_(WEEKDAY_WORDS[d])) for d in WEEKDAYS],
         "min_minutes": break_admin.MIN_MINUTES, "max_minutes": break_admin.MAX_MINUTES,

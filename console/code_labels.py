@@ -52,8 +52,23 @@ def reasons_label(codes: Iterable[str]) -> str:
 
 
 def pause_label(code: str) -> str:
-    """A campaign's own pause reasons are words already (translated when known)."""
+    """A pause reason as words inside a sentence ("Próxima pausa: comida hoy a las
+    14:00"): the catalog's lower case; a campaign's own reasons are words already
+    (translated when known)."""
     return gettext_(code) if code else ""
+
+
+def pause_title(code: str) -> str:
+    """A pause reason shown on its own, as a label (the agent's status line, the
+    wallboard's column, a list's entry, a choice): capitalised, as both languages
+    write a label. One word, one case per place: the agent and the supervisor read
+    the same "Descanso"."""
+    return as_label(pause_label(code))
+
+
+def as_label(words: str) -> str:
+    """Words that begin a label take a capital; the rest is left as written."""
+    return words[:1].upper() + words[1:]
 
 
 def outcome_label(code: str, channel: str | None = None) -> str:

@@ -17,7 +17,7 @@ from console.code_labels import (
     campaign_status_label,
     dial_mode_label,
     dialer_health_label,
-    pause_label,
+    pause_title,
     reason_label,
 )
 from dialer.agent_state import AgentStates
@@ -199,7 +199,7 @@ async def snapshot(
                 **a.as_dict(),
                 "name": sql["names"].get(a.agent_id, str(a.agent_id)),
                 # A pausing agent's reason is the pause they wait for (dialer/pause_rule.py).
-                "reason_label": pause_label(a.reason)
+                "reason_label": pause_title(a.reason)
                 if a.state.value in ("paused", "pausing")
                 else "",
                 # Talking in a chat, not on a call: nothing to listen to.

@@ -7,6 +7,9 @@ the next break and, during one, why the agent is paused."""
 from __future__ import annotations
 
 import asyncio
+import html
+import json
+import re
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -157,9 +160,9 @@ async def test_given_a_plan_then_the_agent_page_says_the_next_break_and_why_paus
     plan_lunch(engine, ana)
     shown = await (await client.get("/api/agent/breaks")).json()  # 11:00 in Mexico City
     assert shown == {"ok": True, "now": None,
-                     "next": "Próxima pausa: Comida hoy a las 14:00 (hora de Ciudad de México), 60 min"}  # fmt: skip
+                     "next": "Próxima pausa: comida hoy a las 14:00 (hora de Ciudad de México), 60 min"}  # fmt: skip
     english = await (await client.get("/api/agent/breaks?lang=en")).json()
-    assert english["next"] == "Next break: Lunch today at 14:00 (Mexico City time), 60 min"
+    assert english["next"] == "Next break: lunch today at 14:00 (Mexico City time), 60 min"
     page = await (await client.get("/agent?lang=es")).text()
     assert 'id="break-next"' in page
     # Taken (the console's check at 14:00): the page says why she is paused, till when.
@@ -168,10 +171,10 @@ async def test_given_a_plan_then_the_agent_page_says_the_next_break_and_why_paus
     await take_due_breaks(app, at("14:00"))
     clock.now = datetime.fromtimestamp(at("14:10"), UTC)
     words = await (await client.get("/api/agent/breaks")).json()
-    assert words["now"] == "Pausa programada: Comida, hasta las 15:00 (hora de Ciudad de México)"
+    assert words["now"] == "Pausa programada: comida, hasta las 15:00 (hora de Ciudad de México)"
     assert (
         words["next"]
-        == "Próxima pausa: Comida mañana a las 14:00 (hora de Ciudad de México), 60 min"
+        == "Próxima pausa: comida mañana a las 14:00 (hora de Ciudad de México), 60 min"
     )
     await app[STATES].set_ready(ana)  # back early: no longer paused for it
     assert (await (await client.get("/api/agent/breaks")).json())["now"] is None
@@ -241,3 +244,43 @@ async def test_given_an_unfinished_claim_in_a_call_then_taken_over_for_after_the
     assert await take_due_breaks(app, at("14:04")) == [Taking(ana, lunch, TUESDAY, "after_call")]
     snap = await states.get(ana)
     assert (snap.pause_after, snap.break_mark) == ("comida", f"{lunch}:{TUESDAY.isoformat()}")
+
+
+AGENT_CONFIG = re.compile(r'<script id="agent-config" type="application/json">(.*?)</script>', re.S)
+
+
+@pytest.mark.parametrize(("lang", "label", "sentence"), [
+    ("es", "Comida", "Pausa programada: comida, hasta las 15:00 (hora de Ciudad de México)"),
+    ("en", "Lunch", "Scheduled break: lunch, until 15:00 (Mexico City time)"),
+])  # fmt: skip
+async def test_given_an_agent_paused_for_lunch_then_the_agent_and_the_supervisor_read_one_word_in_one_case(
+    client: TestClient, seed: Seed, engine: Engine, clock: MovableClock,
+    lang: str, label: str, sentence: str,
+) -> None:  # fmt: skip
+    """The agent's status line said "comida" and the break plan "Comida" (and the other
+    way round elsewhere): a reason shown on its own is a label, capitalised; inside a
+    sentence it is lower case, as Spanish and English write it."""
+    app, ana = client.server.app, seed.users["ana"]
+    plan_lunch(engine, ana)
+    await app[STATES].login(ana, "mx-demo")
+    await app[STATES].set_ready(ana)
+    await take_due_breaks(app, at("14:00"))
+    clock.now = datetime.fromtimestamp(at("14:10"), UTC)
+    await login(client, "ana")
+    page = await (await client.get(f"/agent?lang={lang}")).text()
+    found = AGENT_CONFIG.search(page)
+    assert found, "no agent-config on the agent page"
+    config = json.loads(html.unescape(found.group(1)))
+    # The status line under "En pausa", and the pause menu's choice.
+    assert config["pause_labels"]["comida"] == label
+    assert re.search(rf'<option value="comida">{label}</option>', page)
+    assert (await (await client.get(f"/api/agent/breaks?lang={lang}")).json())["now"] == sentence
+    await login(client, "sofia")
+    board = await (await client.get(f"/api/wallboard?campaign=mx-demo&lang={lang}")).json()
+    [row] = [a for a in board["agents"] if a["agent_id"] == ana]
+    assert (row["state"], row["reason_label"]) == ("paused", label)
+    plans = await (await client.get(f"/supervisor/breaks?lang={lang}")).text()
+    assert re.search(rf'<div class="break-line">{label} 14:00 \(60 min, ', plans)
+    mine = await (await client.get(f"/supervisor/breaks/{ana}?lang={lang}")).text()
+    assert f"<td>{label}</td>" in mine
+    assert re.search(rf'<option value="comida"\s*>{label}</option>', mine)

@@ -42,7 +42,7 @@ def test_given_third_party_answers_when_agent_follows_the_flow_then_no_debt_on_s
     agent = logged_in_page(browser, console_url, "ana")
     expect(agent.locator("#ws-status")).to_have_text("Conectado")
     # Logged in paused by the system: its words, and how to get a call (not "waiting").
-    expect(agent.locator("#state-reason")).to_have_text("recién conectado")
+    expect(agent.locator("#state-reason")).to_have_text("Recién conectado")
     expect(agent.locator("#waiting-text")).to_have_text(
         "En pausa: pulse «Disponible» para recibir llamadas."
     )
@@ -252,7 +252,7 @@ def test_given_quintana_roo_debtor_with_cdmx_number_when_scheduling_11_then_canc
     # A pause with a coded reason: the person reads its label, never the code.
     agent.select_option("#pause-reason", "break")
     agent.click("#btn-pause")
-    expect(agent.locator("#state-reason")).to_have_text("descanso")
+    expect(agent.locator("#state-reason")).to_have_text("Descanso")
     assert raw_codes_shown(agent) == []
     agent.context.close()
 

@@ -50,14 +50,14 @@ def test_given_a_lunch_begun_when_the_agent_logs_in_then_paused_for_it_and_told_
         page.click("button[type=submit]")
         expect(page.locator("#ws-status")).to_have_text("Conectado")
         expect(page.locator("#break-next")).to_have_text(
-            "Próxima pausa: Descanso hoy a las 14:00 (hora de Ciudad de México), 15 min"
+            "Próxima pausa: descanso hoy a las 14:00 (hora de Ciudad de México), 15 min"
         )
         # Logged in (paused, 'login'); the console's next check (every 15 s) pauses her
         # for the lunch under way, and the page says so.
         expect(page.locator("#break-now")).to_have_text(
-            "Pausa programada: Comida, hasta las 12:00 (hora de Ciudad de México)",
+            "Pausa programada: comida, hasta las 12:00 (hora de Ciudad de México)",
             timeout=40_000)  # fmt: skip
-        expect(page.locator("#state-reason")).to_have_text("comida")
+        expect(page.locator("#state-reason")).to_have_text("Comida")  # a label: capitalised
         # Back early: Disponible ends it and the line goes.
         page.click("#btn-ready")
         expect(page.locator("#state-name")).to_have_text("Disponible")

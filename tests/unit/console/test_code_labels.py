@@ -88,3 +88,18 @@ def test_given_zone_then_day_starts_at_its_midnight() -> None:
 def test_given_bad_zone_then_refused(name: str) -> None:
     with pytest.raises(ZoneError):
         zone_named(name)
+
+
+def test_given_a_pause_reason_then_a_label_is_capitalised_and_a_sentence_word_is_not() -> None:
+    from console.code_labels import pause_label, pause_title
+
+    assert (pause_title("baño"), pause_label("baño")) == ("Baño", "baño")
+    assert (pause_title("login"), pause_label("login")) == ("Recién conectado", "recién conectado")
+    # A campaign's own reason keeps what its operator wrote beyond the first letter.
+    assert pause_title("junta CDMX") == "Junta CDMX"
+    assert pause_title("") == "" and pause_label("") == ""
+    activate("en")
+    try:
+        assert (pause_title("comida"), pause_label("comida")) == ("Lunch", "lunch")
+    finally:
+        activate("es")
