@@ -13,8 +13,8 @@ const tiles = page.dataset.tiles;
 const $ = (id) => document.getElementById(id);
 // evidence: cancelled after the agent arrived; what happened at the door is kept.
 // refused_evidence: still planned, the arrival refused, what was recorded at the door kept.
-const COLORS = { planned: "#1f5fbf", in_progress: "#0e7490", done: "#1d7a46", failed: "#b42318",
-                 evidence: "#b54708", refused_evidence: "#c4320a" };
+// Each status's mark (colour and shape) is map.css's .mark-<status>, in the legend too.
+const MARKED = ["planned", "in_progress", "done", "failed", "evidence", "refused_evidence"];
 const KEPT = ["evidence", "refused_evidence"];
 // The page's texts in its language (supervisor_field.html, console/locale).
 const CONFIG = JSON.parse($("field-config").textContent);
@@ -46,6 +46,13 @@ function text(tag, value, cls) {
   return el;
 }
 
+// A status's mark as an element: a known status its own, any other the neutral one.
+function mark(status) {
+  const el = document.createElement("i");
+  el.className = MARKED.includes(status) ? `mark mark-${status}` : "mark";
+  return el;
+}
+
 function draw(data) {
   visitLayer.clearLayers();
   routeLayer.clearLayers();
@@ -56,11 +63,15 @@ function draw(data) {
     if (v.lat == null) continue;
     const ll = [v.lat, v.lon];
     bounds.push(ll);
-    const marker = L.circleMarker(ll, { radius: 8, color: "#fff", weight: 2, fillOpacity: 0.95,
-                                        fillColor: COLORS[v.status] || "#667085" });
+    const icon = L.divIcon({ className: "visit-mark", html: mark(v.status), iconSize: [18, 18] });
+    const marker = L.marker(ll, { icon });
+    const words = `${v.position}. ${v.debtor_name} · ${statusWord(v.status)}`;
     // An element, never a string: Leaflet puts a string in as HTML, and names come from files.
-    marker.bindTooltip(text("span", `${v.position}. ${v.debtor_name} · ${statusWord(v.status)}`));
+    marker.bindTooltip(text("span", words));
     marker.addTo(visitLayer);
+    const shown = marker.getElement();
+    shown.setAttribute("aria-label", words);  // the shape says nothing to a screen reader
+    shown.dataset.visit = v.id;  // which visit a mark is (the browser tests)
     if (!byAgent.has(v.agent_id)) byAgent.set(v.agent_id, []);
     byAgent.get(v.agent_id).push(ll);
   }

@@ -688,8 +688,51 @@ def test_given_a_door_contact_recorded_offline_2km_from_the_address_when_the_pho
     )
     expect(row).to_contain_text("Pide no ser contactado")
     expect(row.locator("button")).to_have_count(1)  # she may cancel it to plan it again
+    # On the map its mark is the legend's "Llegada rechazada" (colour and shape), and
+    # that one no longer reads as "Fallida u omitida" (two near reds before): another
+    # colour and another shape, for a supervisor who cannot tell the colours apart.
+    legend = {code: look(sup, f'#map-legend [data-mark="{code}"] .mark') for code in MARKS}
+    assert look(sup, f'.visit-mark[data-visit="{ids[0]}"] .mark') == legend["refused_evidence"]
+    assert look(sup, f'.visit-mark[data-visit="{ids[1]}"] .mark') == legend["planned"]
+    assert len({(c["background"], c["shape"]) for c in legend.values()}) == len(MARKS)
+    refused, failed = legend["refused_evidence"], legend["failed"]
+    assert refused["shape"] != failed["shape"]
+    assert colour_distance(refused["background"], failed["background"]) > 40
+    assert colour_distance(legend["evidence"]["background"], refused["background"]) > 40
     no_error_banner(sup)
     sup.context.close()
+
+
+MARKS = ("planned", "in_progress", "done", "failed", "evidence", "refused_evidence")
+
+
+def look(page: Any, selector: str) -> dict[str, str]:
+    """What an element's mark looks like: its colour and its shape (clip path, corners)."""
+    return dict(
+        page.eval_on_selector(
+            selector,
+            """(el) => {
+      const s = getComputedStyle(el);
+      return {background: s.backgroundColor, shape: `${s.clipPath} ${s.borderRadius}`};
+    }""",
+        )
+    )
+
+
+def colour_distance(first: str, second: str) -> float:
+    """CIE76 distance between two CSS rgb() colours (about 2: just noticeable; the old
+    failed and refused reds were 11 apart)."""
+
+    def lab(css: str) -> tuple[float, float, float]:
+        r, g, b = (int(x) / 255 for x in re.findall(r"\d+", css)[:3])
+        lin = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in (r, g, b)]
+        x = (0.4124 * lin[0] + 0.3576 * lin[1] + 0.1805 * lin[2]) / 0.95047
+        y = 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+        z = (0.0193 * lin[0] + 0.1192 * lin[1] + 0.9505 * lin[2]) / 1.08883
+        f = [t ** (1 / 3) if t > 0.008856 else 7.787 * t + 16 / 116 for t in (x, y, z)]
+        return 116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])
+
+    return sum((a - b) ** 2 for a, b in zip(lab(first), lab(second), strict=True)) ** 0.5
 
 
 def test_given_a_door_contact_recorded_offline_when_the_account_lost_its_coordinates_before_the_sync_then_kept_as_evidence_and_said(
