@@ -61,6 +61,7 @@ from console import (
 )
 from console.document_proof import document_key
 from console.error_reason import own_reason
+from console.field_seal import FieldSeal
 from console.i18n import LANGUAGES, activate, gettext_, ngettext_
 from console.keys import (
     CALLBACK_CHECKER,
@@ -70,6 +71,7 @@ from console.keys import (
     CSRF,
     ENGINE,
     FIELD_CHECK,
+    FIELD_SEAL,
     LANG,
     PASSWORD_POOL,
     POPHUB,
@@ -329,6 +331,9 @@ def init_app(
     app[COMPLIANCE] = ComplianceService(engine, redis, load_profiles(settings.profiles_dir))
     app[CHAT] = ChatBox()
     app[FIELD_CHECK] = visit_check or profile_visit_check(load_profiles(settings.profiles_dir))
+    app[FIELD_SEAL] = (
+        FieldSeal.from_secret(session_key(settings)) if settings.console_secret else None
+    )
 
     setup_session(
         app,

@@ -22,8 +22,9 @@ from cobrador.ground.code_words import REASON_LABELS, VISIT_OUTCOME_LABELS
 from console import bundles
 from console.code_labels import reasons_label, stage_label
 from console.debtor_locale import debtor_locale
+from console.field_seal import SealError, UnknownSealKey, associated
 from console.i18n import N_, current_language, gettext_
-from console.keys import CLOCK, ENGINE, FIELD_CHECK, SETTINGS
+from console.keys import CLOCK, ENGINE, FIELD_CHECK, FIELD_SEAL, SETTINGS
 from console.params import id_or_400
 from console.supervisor_views import plan_scope
 from console.webutil import in_db, json_error, requires, user_of
@@ -126,6 +127,33 @@ async def _body(request: web.Request) -> dict[str, Any]:
     return data
 
 
+async def _op_body(request: web.Request, visit_id: int, kind: str) -> dict[str, Any]:
+    """An operation of the app's queue: its body as sent, or opened when the app sealed
+    it (console/field_seal.py; `sent_at` travels beside the seal, added at sending)."""
+    data = await _body(request)
+    if "sealed" not in data:
+        return data  # sent as the agent acted, or by an app without WebCrypto
+    seal = request.app[FIELD_SEAL]
+    try:
+        if seal is None:
+            raise UnknownSealKey("sealed")
+        opened = seal.open(data["sealed"], associated(user_of(request).id, visit_id, kind))
+    except UnknownSealKey:
+        # Evidence the console cannot open now (console_secret changed or unset): a
+        # 503 keeps it on the phone, sent again once the key is back; never dropped.
+        raise web.HTTPServiceUnavailable(
+            text=json.dumps({"ok": False, "reason": gettext_(
+                "La consola no tiene la clave de esta operación guardada; se enviará de nuevo.")}),
+            content_type="application/json",
+        ) from None  # fmt: skip
+    except SealError as exc:
+        raise web.HTTPBadRequest(
+            text=json.dumps({"ok": False, "reason": str(exc), "field": "sealed"}),
+            content_type="application/json",
+        ) from None
+    return {**opened, "sent_at": data.get("sent_at")}
+
+
 def _agent(request: web.Request) -> visits.Agent:
     user = user_of(request)
     return visits.Agent(user.id, user.actor)
@@ -182,6 +210,8 @@ async def field_page(request: web.Request) -> web.StreamResponse:
     context = {"today": today.isoformat(),
                "today_shown": debtor_locale("MX", current_language()).day(today),
                "radius": settings.field_checkin_radius_m,
+               # The public key the app seals its queue with (none: kept in the clear).
+               "seal": request.app[FIELD_SEAL],
                "texts": {key: gettext_(text) for key, text in FIELD_APP_TEXTS.items()},
                "stages": {code: stage_label(code) for code in ("friendly", "firm", "prelegal", "legal")}}  # fmt: skip
     response = aiohttp_jinja2.render_template("field.html", request, context)
@@ -298,7 +328,7 @@ def _rules(request: web.Request) -> CheckinRules:
 @requires(Role.field)
 async def checkin(request: web.Request) -> web.StreamResponse:
     visit_id = id_or_400(request.match_info["visit_id"], "visit_id")
-    body = await _body(request)
+    body = await _op_body(request, visit_id, "checkin")
     received_at = request.app[CLOCK]()
     try:
         # The fix's time is the phone's: judged with its clock report (field/visit_time.py).
@@ -322,7 +352,7 @@ async def checkin(request: web.Request) -> web.StreamResponse:
 @requires(Role.field)
 async def result(request: web.Request) -> web.StreamResponse:
     visit_id = id_or_400(request.match_info["visit_id"], "visit_id")
-    body = await _body(request)
+    body = await _op_body(request, visit_id, "result")
     try:
         # The phone's time of the act and its clock report (field/visit_time.py).
         device = parse_clock(body.get("sent_at"), body.get("synced"))
@@ -342,7 +372,7 @@ async def result(request: web.Request) -> web.StreamResponse:
 @requires(Role.field)
 async def skip(request: web.Request) -> web.StreamResponse:
     visit_id = id_or_400(request.match_info["visit_id"], "visit_id")
-    body = await _body(request)
+    body = await _op_body(request, visit_id, "skip")
     now = request.app[CLOCK]()
     here = None
     if body.get("fix") is not None:

@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from cobrador.ground.settings import Settings
 from compliance.callback_window import CallbackChecker
 from compliance.service import ComplianceService
+from console.field_seal import FieldSeal
 from console.pophub import PopHub
 from console.socket_slots import SocketSlots
 from console.users import CurrentUser
@@ -32,6 +33,9 @@ CALLBACK_CHECKER: web.AppKey[CallbackChecker] = web.AppKey("callback_checker")
 COMPLIANCE: web.AppKey[ComplianceService] = web.AppKey("compliance")
 # The compliance check of a field visit (field/visit_rules.py), at plan and check-in.
 FIELD_CHECK: web.AppKey[VisitCheck] = web.AppKey("field_check")
+# The key the field app's queue is sealed to (console/field_seal.py); None without a
+# console_secret (no key every process and restart shares: the queue stays in clear).
+FIELD_SEAL: web.AppKey[FieldSeal | None] = web.AppKey("field_seal")
 # argon2 checks run here, off the event loop and apart from the SQL worker
 # threads: a burst of logins never queues the other requests' SQL behind it.
 PASSWORD_POOL: web.AppKey[ThreadPoolExecutor] = web.AppKey("password_pool")

@@ -3,6 +3,10 @@ through console/field_views.py FIELD_APP_TEXTS) and its questionnaire's words
 (field/questionnaire.py)."""
 
 FIELD_APP_EN = {
+    # console/field_views.py: a queued act sealed to a key the console lacks (kept, resent)
+    "La consola no tiene la clave de esta operación guardada; se enviará de nuevo.": (
+        "The console does not have the key of this saved operation; it will be sent again."
+    ),
     "Visitada": "Visited",
     "Omitida": "Skipped",
     "Resultado por enviar": "Result to send",

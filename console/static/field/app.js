@@ -1,7 +1,8 @@
 /* The field app: the day's route, check-ins and questionnaires, offline first.
  *
  * Every action (check-in, result, skip) goes into an outbox in IndexedDB with a
- * key made when the agent acted, and the outbox is sent in order whenever the
+ * key made when the agent acted, its body sealed to the console (only the console
+ * can read it: seal() below), and the outbox is sent in order whenever the
  * network is there. The server applies each key once, so sending twice (a lost
  * answer, two tabs, a reload mid-sync) never records twice. The day's route and
  * questionnaires are kept in IndexedDB too; the service worker keeps the page.
@@ -422,6 +423,42 @@
     await act(current.id, "result", `/api/field/visits/${current.id}/result`, { answers });
   }
 
+  // ---- the queue sealed to the console (console/field_seal.py) ---------------------
+  // Each queued body (the fix, the answers at the door, a photo) is sealed with the
+  // console's public key: ECDH P-256 with a key pair made for it, HKDF-SHA256, AES-GCM,
+  // bound to this agent, visit and kind. Only the console opens it: nobody on this phone
+  // can read it, before or after her session (developer tools included). The visit,
+  // kind and key stay in the clear for the app's own states. Without the key (a console
+  // with no console_secret) or WebCrypto (not a secure context), it is kept as is.
+  const SEAL_KEY = document.body.dataset.sealKey || "";
+  const SEAL_KID = document.body.dataset.sealKid || "";
+  const SEAL_INFO = new TextEncoder().encode("cobrador field queue v1");
+  const fromB64 = (t) => Uint8Array.from(atob(t), (c) => c.charCodeAt(0));
+  const toB64 = (buf) => btoa(String.fromCharCode(...new Uint8Array(buf)));
+  function toB64Long(buf) { // a photo: too long for one spread
+    const bytes = new Uint8Array(buf);
+    let out = "";
+    for (let i = 0; i < bytes.length; i += 0x8000) out += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+    return btoa(out);
+  }
+  async function seal(body, visitId, kind) {
+    const subtle = window.crypto && crypto.subtle;
+    if (!SEAL_KEY || !subtle) return null;
+    const ECDH = { name: "ECDH", namedCurve: "P-256" };
+    const console_ = await subtle.importKey("raw", fromB64(SEAL_KEY), ECDH, false, []);
+    const mine = await subtle.generateKey(ECDH, false, ["deriveBits"]);
+    const shared = await subtle.deriveBits({ name: "ECDH", public: console_ }, mine.privateKey, 256);
+    const hkdf = await subtle.importKey("raw", shared, "HKDF", false, ["deriveKey"]);
+    const aes = await subtle.deriveKey({ name: "HKDF", hash: "SHA-256", salt: new Uint8Array(0), info: SEAL_INFO },
+                                       hkdf, { name: "AES-GCM", length: 256 }, false, ["encrypt"]);
+    const iv = crypto.getRandomValues(new Uint8Array(12));
+    const bound = new TextEncoder().encode(`${agent}/${visitId}/${kind}`);
+    const ct = await subtle.encrypt({ name: "AES-GCM", iv, additionalData: bound }, aes,
+                                    new TextEncoder().encode(JSON.stringify(body)));
+    const epk = await subtle.exportKey("raw", mine.publicKey);
+    return { v: 1, kid: SEAL_KID, epk: toB64(epk), iv: toB64(iv), ct: toB64Long(ct) };
+  }
+
   // ---- the outbox and its sync -----------------------------------------------------
   async function act(visitId, kind, url, body) {
     const key = newKey();
@@ -429,7 +466,11 @@
     // acted_at: the phone's clock when the agent acted (a result's time, judged by the
     // server with the clock report: field/visit_time.py).
     const acted_at = new Date().toISOString();
-    await tx("outbox", "readwrite", (s) => s.add({ key, visit_id: visitId, kind, url, body: { ...body, key, synced, acted_at } }));
+    const full = { ...body, key, synced, acted_at };
+    let sealed = null;
+    try { sealed = await seal(full, visitId, kind); } catch (_) { sealed = null; /* kept as is */ }
+    const op = sealed ? { key, visit_id: visitId, kind, url, sealed } : { key, visit_id: visitId, kind, url, body: full };
+    await tx("outbox", "readwrite", (s) => s.add(op));
     const answered = new Promise((resolve) => waiters.set(key, resolve));
     await render();
     if (navigator.onLine) {
@@ -460,7 +501,7 @@
           res = await fetch(op.url, {
             method: "POST", credentials: "same-origin",
             headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
-            body: JSON.stringify({ ...op.body, sent_at: new Date().toISOString() }),
+            body: JSON.stringify({ ...(op.sealed ? { sealed: op.sealed } : op.body), sent_at: new Date().toISOString() }),
           });
         } catch (_) {
           setNet(false);

@@ -4,9 +4,9 @@
  *
  * They go as soon as the phone shows the login page (the console shows it only when no
  * session is open in this browser) or another agent opens the field app. A queue of
- * operations she never sent stays, unread by the app: each is evidence of a visit made
- * and is sent at her next login on this phone (docs/field.md "A shared phone" says
- * what this leaves readable).
+ * operations she never sent stays, sealed to the console (app.js seal(): nobody on
+ * the phone can read it): each is evidence of a visit made and is sent at her next
+ * login on this phone (docs/field.md "A shared phone" says what stays).
  */
 "use strict";
 window.cobradorFieldLeftovers = (() => {

@@ -5,6 +5,7 @@ consent, and every bad input answered 4xx with a reason."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import re
 import uuid
@@ -1060,3 +1061,67 @@ async def test_given_a_session_over_on_a_shared_phone_then_the_login_page_and_th
     await login(field_client, "lucia")
     page = await (await field_client.get("/field/")).text()
     assert page.index(script) < page.index('<script src="/static/field/app.js">')
+
+
+@pytest.fixture
+async def sealed_client(
+    aiohttp_client: Callable[..., Awaitable[TestClient]], settings: Settings, engine: Engine,
+    aredis: aioredis.Redis, field_client: TestClient, check: Check,
+) -> TestClient:  # fmt: skip
+    """The field app's console with a console_secret: it hands out a key to seal with."""
+    secret = base64.urlsafe_b64encode(b"q" * 32).decode()
+    app = init_app(dataclasses.replace(settings, console_secret=secret), engine, aredis,
+                   clock=lambda: CLOCK[0], visit_check=check)  # fmt: skip
+    return await aiohttp_client(app)
+
+
+async def test_given_a_queue_sealed_to_the_console_when_synced_then_opened_for_her_visit_only(
+    sealed_client: TestClient, field_client: TestClient, engine: Engine
+) -> None:
+    """Queued acts lay readable in the phone's storage after her session (a promise, a
+    note, where she was). The page hands the console's public key; a body sealed with
+    it is opened by the console for the agent, visit and kind it was sealed for, and
+    refused (400) for any other; one sealed to a key the console lacks is a 503 (kept
+    on the phone, sent again); a console without console_secret hands out none."""
+    from console.field_seal import FieldSeal, associated
+
+    ids = await planned(sealed_client, engine)
+    token = await login(sealed_client, "lucia")
+    page = await (await sealed_client.get("/field/")).text()
+    raw = re.search(r'data-seal-key="([^"]+)" data-seal-kid="([0-9a-f]+)"', page)
+    assert raw is not None
+    seal = FieldSeal.from_secret(b"q" * 32)
+    assert base64.b64decode(raw[1]) == seal.public_raw and raw[2] == seal.kid
+    lucia_id = user_id(engine, "lucia")
+    visit, other = _visit_of(engine, "MX-0001", ids), _visit_of(engine, "MX-0002", ids)
+    body = {"key": key(), "fix": fix(10)}
+    sealed = seal.seal(body, associated(lucia_id, visit, "checkin"))
+    status, answer = await post(sealed_client, token, f"/api/field/visits/{other}/checkin",
+                                {"sealed": sealed})  # fmt: skip
+    assert status == 400 and answer["field"] == "sealed", answer
+    status, answer = await post(sealed_client, token, f"/api/field/visits/{visit}/result",
+                                {"sealed": sealed})  # fmt: skip
+    assert status == 400 and answer["field"] == "sealed", answer
+    elsewhere = FieldSeal.from_secret(b"z" * 32).seal(body, associated(lucia_id, visit, "checkin"))
+    resp = await sealed_client.post(f"/api/field/visits/{visit}/checkin", json={"sealed": elsewhere},
+                                    headers={"X-CSRF-Token": token})  # fmt: skip
+    assert resp.status == 503 and "clave" in (await resp.json())["reason"]
+    status, answer = await post(sealed_client, token, f"/api/field/visits/{visit}/checkin",
+                                {"sealed": sealed, "sent_at": NOW.isoformat()})  # fmt: skip
+    assert status == 200 and answer["ok"], answer
+    result = seal.seal({"key": key(), "answers": RESULT}, associated(lucia_id, visit, "result"))
+    status, answer = await post(sealed_client, token, f"/api/field/visits/{visit}/result",
+                                {"sealed": result})  # fmt: skip
+    assert status == 200 and answer["outcome"] == "promesa_pago", answer
+    status, again = await post(sealed_client, token, f"/api/field/visits/{visit}/result",
+                               {"sealed": result})  # fmt: skip
+    assert again["replayed"] is True
+    with Session(engine) as s:
+        assert s.scalars(select(Disposition.outcome)).all() == ["promesa_pago"]
+    # Without console_secret (the fixture's console): no key in the page, a seal is 503.
+    token = await login(field_client, "lucia")
+    assert "data-seal-key" not in await (await field_client.get("/field/")).text()
+    resp = await field_client.post(f"/api/field/visits/{other}/skip",
+                                   json={"sealed": seal.seal({"key": key()}, associated(lucia_id, other, "skip"))},
+                                   headers={"X-CSRF-Token": token})  # fmt: skip
+    assert resp.status == 503

@@ -5,6 +5,7 @@ profiles (MX hours, PE days, CO's authorisation) behind the console."""
 from __future__ import annotations
 
 import base64
+import json
 import os
 import re
 from collections.abc import Iterator
@@ -233,6 +234,12 @@ def test_given_three_visits_recorded_offline_then_synced_once_and_only_once(
 
     queued = page.evaluate(OUTBOX)
     assert [op["kind"] for op in queued] == ["checkin", "result"] * 3
+    # Sealed to the console: what she recorded at the doors (notes, amounts, where the
+    # phone was) is in no readable form on the phone, only the visit, kind and key.
+    assert all(set(op) == {"seq", "key", "visit_id", "kind", "url", "sealed"} for op in queued)
+    stored = json.dumps(queued, ensure_ascii=False)
+    for clear in ("sin señal", "1200", "titular", "promesa_pago", str(DOORS[0][0])[:7]):
+        assert clear not in stored, clear
     page.context.set_offline(False)
     page.evaluate("window.dispatchEvent(new Event('online'))")
     expect(page.locator("#pending")).to_be_hidden(timeout=20000)
@@ -247,6 +254,11 @@ def test_given_three_visits_recorded_offline_then_synced_once_and_only_once(
         assert s.scalar(select(func.count()).select_from(Disposition)) == 3
         assert s.scalar(select(func.count()).select_from(CallAttempt)) == 3
         assert sorted(s.scalars(select(FieldVisit.status))) == ["done", "done", "done", "planned"]
+        # Opened by the console: the answers arrived whole.
+        assert sorted(s.scalars(select(Disposition.notes))) == [
+            f"Visita a {name} sin señal."
+            for name in ("Juan Pérez Soto", "María López Hernández", "Rosa Díaz Luna")
+        ]
     no_error_banner(page)
     page.context.close()
 
@@ -302,7 +314,7 @@ REPLAY = """async (ops) => {
   for (const op of ops) {
     const res = await fetch(op.url, {method: 'POST', credentials: 'same-origin',
       headers: {'Content-Type': 'application/json', 'X-CSRF-Token': csrf},
-      body: JSON.stringify(op.body)});
+      body: JSON.stringify(op.sealed ? {sealed: op.sealed} : op.body)});
     const body = await res.json();
     out.push({status: res.status, replayed: body.replayed === true});
   }
@@ -536,8 +548,14 @@ def test_given_an_agent_who_left_without_logging_out_when_another_logs_in_then_h
     expect(page.locator("#route-empty")).to_be_visible()
     assert "María López" not in page.content()
     kept = page.evaluate(PHONE_STORAGE)
-    # Her route and answers are gone; her unsent check-in stays for her to send.
+    # Her route and answers are gone; her unsent check-in stays for her to send, sealed:
+    # the next person reads neither where she was nor anything she typed.
     assert kept["databases"][lucia_db] == {"answers": 0, "days": 0, "outbox": 1}
+    (left,) = page.evaluate(
+        OUTBOX.replace("document.body.dataset.agent", f"'{field_seed['lucia']}'")
+    )
+    assert set(left) == {"seq", "key", "visit_id", "kind", "url", "sealed"}
+    assert str(DOORS[0][0])[:7] not in json.dumps(left)
     assert kept["local"] == [f"cobrador-field-sync-{page.evaluate('document.body.dataset.agent')}"]
     assert all("Lucía Campos" not in p for p in kept["pages"])
 
