@@ -47,9 +47,22 @@ class OptOutResult:
     created: int
 
 
+# Evidence keys holding what a person wrote (a reply's text, an operator's note).
+WORDS = ("text", "note")
+
+
+def _without_words(evidence: Mapping[str, Any]) -> dict[str, Any]:
+    """The evidence with each of its WORDS as a digest (store.audit.said_digest)."""
+    kept = {k: v for k, v in evidence.items() if k not in WORDS or not isinstance(v, str)}
+    for key in WORDS:
+        if isinstance(evidence.get(key), str):
+            kept.update(audit.said_digest(key, evidence[key]))
+    return kept
+
+
 def normalise_address(channel: str, address: str | None) -> str | None:
     """The address as the rows keep it: E.164 for a number (a leading + added to
-    bare digits, as gateways report them), the e-mail as given; OptOutError else."""
+    bare digits, as gateways report them), the e-mail in lower case; OptOutError else."""
     if address is None:
         return None
     text = address.strip()
@@ -98,9 +111,13 @@ def record_opt_out(
             else f"{address} is not an address of account {account_id}"
         )
     if not accounts:
+        # About nobody we may contact, kept for ever: the address and the words the
+        # sender wrote only as digests (a debtor's number later imported still
+        # proves the stop by hashing it as normalise_address writes it).
         audit.append(session, "opt_out_unmatched",
-                     {"channel": channel, "address": address, "source": source,
-                      "evidence": dict(evidence), "at": when}, actor=actor)  # fmt: skip
+                     {"channel": channel, **audit.said_digest("address", address or ""),
+                      "source": source, "evidence": _without_words(evidence), "at": when},
+                     actor=actor)  # fmt: skip
         log.info("opt-out on %s from an address no account has; nothing to stop", channel)
         return OptOutResult((), (), 0)
     ids: list[int] = []

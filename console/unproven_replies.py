@@ -33,8 +33,9 @@ from console.params import ParamError, id_or_404, parse_id
 from console.supervisor_views import plan_scope
 from console.users import CurrentUser
 from console.webutil import in_db, reader_zone, requires, user_of
-from outreach.channels.delivery import UNPROVEN_KIND, said_digest, storable
+from outreach.channels.delivery import UNPROVEN_KIND, storable
 from store.audit import append as audit_append
+from store.audit import said_digest
 from store.db import transaction
 from store.models import AuditEntry, Role, UnprovenReplyHandled, UnprovenReplyText, User
 

@@ -76,6 +76,15 @@ class AuditError(ValueError):
     """The entry cannot be written as given (unknown kind, value not serialisable)."""
 
 
+def said_digest(name: str, said: str) -> dict[str, Any]:
+    """`<name>_sha256` (of its UTF-8) and `<name>_chars`: what an entry, kept for ever,
+    keeps of words a person wrote or of a contact address instead of the value (kept,
+    where at all, under retention): enough to prove a copy is what arrived. Unkeyed:
+    whoever holds the value proves it (and can test a guess against it)."""
+    return {f"{name}_sha256": hashlib.sha256(said.encode("utf-8")).hexdigest(),
+            f"{name}_chars": len(said)}  # fmt: skip
+
+
 def _encode(value: Any) -> Any:
     if isinstance(value, datetime):
         if value.tzinfo is None:

@@ -6,7 +6,6 @@ is refused and counted, never guessed."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -232,8 +231,8 @@ class DeliveryBook:
         )
         with transaction(self.sql) as s:
             entry = audit.append(s, UNPROVEN_KIND, {
-                "channel": channel.value, **said_digest("address", address),
-                **said_digest("subject", subject), **said_digest("text", text),
+                "channel": channel.value, **audit.said_digest("address", address),
+                **audit.said_digest("subject", subject), **audit.said_digest("text", text),
                 "received_at": at.isoformat(), "why": why[:200],
             }, actor=ACTOR)  # fmt: skip
             s.add(UnprovenReplyText(entry_id=entry.id, address=address, subject=subject,
@@ -244,14 +243,6 @@ def storable(said: str) -> str:
     """Text a SQL column takes: PostgreSQL refuses NUL, and UTF-8 a lone surrogate (a
     mail's undecodable bytes); both could only fail the whole mail's keeping."""
     return said.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
-
-
-def said_digest(name: str, said: str) -> dict[str, Any]:
-    """`<name>_sha256` (of its UTF-8) and `<name>_chars`: what an audit entry keeps of
-    words a person wrote (or an address), enough to prove a kept copy is what arrived.
-    Unkeyed, as every digest of the audit log: whoever holds the value proves it."""
-    return {f"{name}_sha256": hashlib.sha256(said.encode("utf-8")).hexdigest(),
-            f"{name}_chars": len(said)}  # fmt: skip
 
 
 def _sent_to(row: CallAttempt, channel: ContactChannel, address: str) -> bool:

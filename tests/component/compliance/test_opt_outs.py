@@ -5,6 +5,7 @@ and what the checks read is rebuilt from the rows; every bad input is refused.""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -199,9 +200,41 @@ def test_given_reply_from_a_number_no_account_has_then_audited_and_nothing_stopp
     engine: Engine,
 ) -> None:
     _co(engine)
-    result = record_reply(engine, Reply(ContactChannel.sms, "+573009999999", "STOP", NOW))
+    result = record_reply(engine, Reply(ContactChannel.sms, "573009999999", "STOP ya no", NOW))
     assert result.ids == () and result.created == 0
     assert _kinds(engine) == ["opt_out_unmatched"]
+
+
+def test_given_reply_from_an_address_no_account_has_then_its_entry_keeps_digests_not_the_values(
+    engine: Engine,
+) -> None:
+    """The log is kept for ever and the sender is nobody we may contact: the entry keeps
+    the address (as the rows would write it) and the words as SHA-256 and length, so
+    whoever holds them still proves the stop; the rest of the evidence as it came."""
+    _co(engine)
+    record_reply(engine, Reply(ContactChannel.sms, "573009999999", "STOP, soy Ana Ruiz", NOW,
+                               attempt_id=None, provider_id="msg-1"))  # fmt: skip
+    record_reply(engine, Reply(ContactChannel.email, "Otra@Example.mx", "BAJA", NOW))
+    with Session(engine) as s:
+        sms, email = [json.loads(p) for p in s.scalars(
+            select(AuditEntry.payload).where(AuditEntry.kind == "opt_out_unmatched")
+            .order_by(AuditEntry.id))]  # fmt: skip
+    for payload, address, words in ((sms, "+573009999999", "STOP, soy Ana Ruiz"),
+                                    (email, "otra@example.mx", "BAJA")):  # fmt: skip
+        text = json.dumps(payload, ensure_ascii=False)
+        assert address.lstrip("+") not in text and words not in text
+        assert payload["address_sha256"] == hashlib.sha256(address.encode()).hexdigest()
+        assert payload["address_chars"] == len(address) and "address" not in payload
+        evidence = payload["evidence"]
+        assert evidence["text_sha256"] == hashlib.sha256(words.encode()).hexdigest()
+        assert evidence["text_chars"] == len(words) and "text" not in evidence
+    assert (sms["channel"], sms["source"], sms["evidence"]["provider_id"]) == (
+        "sms",
+        "reply",
+        "msg-1",
+    )
+    assert sms["evidence"]["received_at"] == AT
+    assert verify(engine).ok
 
 
 @pytest.mark.parametrize(
