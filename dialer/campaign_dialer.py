@@ -187,6 +187,11 @@ class CampaignDialer:
 
     async def start(self) -> None:
         """Reconcile with Asterisk first: nothing is dialed before that."""
+        # Alive before the first reconciliation: a dialer whose own heartbeat is not
+        # there yet takes every other dialer for alive and leaves their calls open
+        # (dialer/liveness.py `beating`), those of the dead ones too.
+        with contextlib.suppress(RedisError, OSError):
+            await self.liveness.beat()
         with contextlib.suppress(AMIError):
             if self.ami.connected:
                 await self.reconcile(await self.reconciler.live_channels())

@@ -31,7 +31,7 @@ from compliance.transparency.verify import verify
 from dialer import channel_vars as cv
 from dialer.ami.codec import Header
 from dialer.attempt_store import CLAIM_LOST_REASON, NOT_PLACED_REASON
-from dialer.campaign_dialer import ORPHAN_GRACE_SECONDS
+from dialer.campaign_dialer import ORPHAN_GRACE_SECONDS, CampaignDialer, DialerOptions
 from dialer.floor import floor_key
 from dialer.hopper import HopperEntry
 from dialer.liveness import Liveness, alive_key
@@ -247,3 +247,35 @@ async def test_given_redis_lost_a_live_dialers_leases_when_reconciling_then_its_
     await floor.redis.delete(alive_key("mx-test", "elsewhere"))  # it died
     await floor.dialer.reconcile([])
     assert attempts(engine)[attempt_id].result == "lost"
+
+
+async def test_given_a_dead_dialers_call_when_a_dialer_starts_then_its_first_reconciliation_closes_it(
+    make_floor, engine: Engine
+) -> None:  # type: ignore[no-untyped-def]  # fmt: skip
+    """A dialer beats before its first reconciliation: with its own heartbeat not there
+    yet, every other dialer's missing key would prove nothing and the dead one's call,
+    older than the orphan grace and with no lease, would stay open past the start."""
+    floor = await make_floor(accounts=1, agents=1)
+    account_id = next(iter(floor.numbers))
+    now = floor.clock()
+    with Session(engine) as s, s.begin():
+        decision = Decision(account_id=account_id, campaign_id=floor.dialer.campaign.id,
+                            allowed=True)  # fmt: skip
+        s.add(decision)
+        s.flush()
+        row = CallAttempt(account_id=account_id, phone_e164=floor.numbers[account_id],
+                          campaign_id=floor.dialer.campaign.id, decision_id=decision.id,
+                          started_at=datetime.fromtimestamp(now - 600, UTC),
+                          placed_by="gone", placed_via="10.0.0.9:5038")  # fmt: skip
+        s.add(row)
+        s.flush()
+        attempt_id = row.id
+    fresh = CampaignDialer(sql=engine, redis=floor.redis, ami=floor.ami,
+                           compliance=floor.dialer.compliance, campaign=floor.dialer.campaign,
+                           clock=floor.clock,
+                           options=DialerOptions(owner="d3", agi_port=floor.agi.port))  # fmt: skip
+    try:
+        await fresh.start()
+        assert attempts(engine)[attempt_id].result == "lost"
+    finally:
+        await fresh.stop()
