@@ -673,6 +673,8 @@ class DispositionResult:
     # Held or stopped: out of the campaign's hopper now (agent_views), loop or not.
     drop_from_hopper: bool = False
     plan_pending: bool = False  # a plan above the agent's limits waits for a supervisor
+    # A chat's: its disposition ends it (a call ends when the dialer sees it end).
+    chat: bool = False
 
 
 def save_disposition(
@@ -869,6 +871,7 @@ def save_disposition(
                 or data.outcome.effect is Effect.stop_number
             ),  # fmt: skip
             plan_pending=plan_pending,
+            chat=_is_chat(attempt),
         )
     # Committed: only now is it a result (a form refused above counted nothing).
     count_disposition(counted)

@@ -36,6 +36,14 @@ from console.keys import (
     SOCKET_SLOTS,
     STATES,
 )
+from console.live_contact import (
+    CALL_STILL_UP,
+    CHAT_STILL_OPEN,
+    SAVED_IN_CALL,
+    Going,
+    after_disposition,
+    going_on,
+)
 from console.other_accounts import other_accounts
 from console.params import id_or_400
 from console.pause_ask import ask_pause
@@ -276,6 +284,10 @@ async def go_ready(request: web.Request) -> web.StreamResponse:
     if before.state is AgentState.no_audio:
         # Ready needs a live phone leg: the reconnect button calls the phone first.
         return json_error(409, gettext_("Sin audio: reconecte su teléfono antes de continuar."))
+    going = await in_db(request, going_on, user.id, before)
+    if going is not None:
+        # Ready would let the dialer bridge another debtor into the agent's bridge.
+        return json_error(409, gettext_(CALL_STILL_UP if going is Going.call else CHAT_STILL_OPEN))
     try:
         left, after = await request.app[STATES].set_ready_from(user.id)
     except AgentStateError:
@@ -533,21 +545,25 @@ async def dispose(request: web.Request) -> web.StreamResponse:
         await Hopper(redis, result.campaign).remove(result.account_id)
     for command in result.commands:
         await Notifier(redis).send(command)
-    states = request.app[STATES]
+    # A chat ends with its disposition; a call with the dialer's end of it, however
+    # early its disposition is saved (console/live_contact.py).
+    call_live = False
     with contextlib.suppress(AgentStateError):
-        if (await states.get(user.id)).state in (AgentState.talking, AgentState.reserved):
-            await states.wrap_up(user.id)
+        call_live = await after_disposition(request.app[STATES], user.id, attempt_id,
+                                            result.chat)  # fmt: skip
+    if result.plan_pending:
+        message = N_("Tipificación guardada; el plan espera la aprobación de un supervisor.")
+    else:
+        message = SAVED_IN_CALL if call_live else N_("Tipificación guardada.")
     return web.json_response(
         {
             "ok": True,
             "disposition_id": result.disposition_id,
             "effect": result.effect.value,
-            "message": gettext_(
-                N_("Tipificación guardada; el plan espera la aprobación de un supervisor.")
-                if result.plan_pending
-                else N_("Tipificación guardada.")
-            ),
+            "message": gettext_(message),
             "plan_pending": result.plan_pending,
+            # The debtor still on the line: the page keeps the call, starts no wrap-up.
+            "call_live": call_live,
         }
     )
 

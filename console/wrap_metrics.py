@@ -2,8 +2,8 @@
 a call's wrap-up (Disponible, its timer after the disposition, or a pause).
 
 The console owns the wrap-up's end: the dialer puts the agent in wrap-up when the call
-ends (or the console does, on a disposition saved in the call) and never sees the
-agent leave it. Wrap-up is that end minus the call's end as SQL keeps it, handle is
+ends (a disposition saved in the call leaves the agent talking until then,
+console/live_contact.py) and never sees the agent leave it. Wrap-up is that end minus the call's end as SQL keeps it, handle is
 talk (the call's bridged time, as the dialer observes it) plus wrap-up, both read
 from the attempt's row; labelled by the campaign only, as the dialer's talk time.
 Only outbound calls an agent talked on count (a chat's or an inbound call's wrap-up
@@ -39,8 +39,8 @@ class CallTimes:
 
 def wrap_and_handle(call: CallTimes, wrap_ended: datetime) -> tuple[float, float] | None:
     """(wrap-up, handle) seconds of a call whose wrap-up ended at `wrap_ended`; None
-    for a call never bridged or not ended yet (a disposition saved in the call and
-    Disponible clicked before the debtor hung up: no wrap-up to measure). A clock
+    for a call never bridged or not ended yet (a wrap-up an older console left at a
+    disposition saved in the call, ended by a pause: no wrap-up to measure). A clock
     behind the call's end counts no wrap-up, never a negative one."""
     if call.bridged_at is None or call.ended_at is None:
         return None

@@ -32,8 +32,10 @@ NOTES = """
   instant minus the call's end in SQL, handle = the call's talk (bridged to end, as
   the dialer's `cobrador_call_talk_seconds`) plus wrap-up. Only outbound calls an
   agent talked on; a wrap-up cut by a lost phone leg or a logout, or left before the
-  call ended (disposed in the call), observes nothing. Labelled by campaign, as talk
-  time, so the three medians of one panel are of the same calls.
+  call ended (a pause from a wrap-up an older console left at a disposition saved in
+  the call; Disponible is refused while the call is up, console/live_contact.py),
+  observes nothing. Labelled by campaign, as talk time, so the three medians of one
+  panel are of the same calls.
 - **Calls answered** (`cobrador_calls_answered_total`): the dialer, once per call when
   it ends (dialer/loop/finishing.py answered_as), by what answered: `human`, `machine`,
   or `unscreened` (the far end hung up before any verdict). It counted every answer

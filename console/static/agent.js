@@ -14,6 +14,7 @@
   // "Ciudad de México"), never an ISO date or an IANA id.
   const when = (s) => (s && s.shown ? `${s.shown} (${s.zone_label})` : "—");
   let wrapupTimer = null;
+  let disposedInCall = null;  // attempt id: disposition saved with the debtor on the line
 
   // ---- state -------------------------------------------------------------
   function showState(s, serverTime) {
@@ -30,6 +31,7 @@
     $("btn-ready").disabled = s.state === "ready" || s.state === "talking" || s.state === "reserved";
     document.body.dataset.agentState = s.state;
     $("no-audio").hidden = s.state !== "no_audio";
+    afterCallEnd(s);
     showCallActions();
     showPauseAsked();
     // The break plan's words change with the state (a break taken, ended early).
@@ -202,6 +204,8 @@
   }
   function showPop(pop) {
     currentPop = pop;
+    disposedInCall = null;  // another contact now: the saved one's end is not awaited
+    $("btn-dispo").disabled = false;
     flowParty = pop.verified || null;
     const preview = pop.type === "preview";
     $("waiting").hidden = true;
@@ -554,17 +558,32 @@
     }
     msg.textContent = r.data.message || T.saved;
     msg.className = "alert alert-ok";
-    hidePop();
-    await refreshState();
     refreshFigures();
     refreshCallbacks();
     refreshHistory();
-    if (state.state === "wrap_up" || state.state === "paused") {
-      if (state.state === "wrap_up") startWrapup(cfg.wrapup_seconds);
-    } else if (state.state !== "ready") {
-      startWrapup(cfg.wrapup_seconds);
+    if (r.data.call_live) {
+      // The debtor is still on the line: the pop (and Colgar) stays, the wrap-up and
+      // its timer begin when the dialer ends the call (a "state" push, see showState).
+      disposedInCall = Number(data.attempt_id);
+      $("btn-dispo").disabled = true;
+      await refreshState();
+      return;
     }
+    hidePop();
+    await refreshState();
+    if (state.state === "wrap_up") startWrapup(cfg.wrapup_seconds);
   });
+  // The call whose disposition was saved while the debtor was still on the line: its
+  // end (wrap-up on that call) hides the pop and starts the wrap-up's timer. Started
+  // before, the timer made the agent ready with the debtor in their bridge.
+  function afterCallEnd(s) {
+    if (disposedInCall === null || LIVE_CALL.includes(s.state)) return;
+    const ended = s.state === "wrap_up" && s.attempt_id === disposedInCall;
+    disposedInCall = null;
+    $("btn-dispo").disabled = false;
+    hidePop();
+    if (ended) startWrapup(cfg.wrapup_seconds);
+  }
 
   $("note-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();

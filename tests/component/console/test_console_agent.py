@@ -362,7 +362,8 @@ async def test_given_valid_promise_when_disposing_then_saved_held_and_out_of_the
         assert session.scalar(select(Note.text)) == "Paga el viernes en BBVA"
         kinds = set(session.scalars(select(AuditEntry.kind)))
         assert "disposition" in kinds
-    assert (await states.get(agent_id)).state is AgentState.wrap_up
+    # Saved with the debtor on the line (the row has no end): on the call until it ends.
+    assert (await states.get(agent_id)).state is AgentState.talking
     # The hold is written with the disposition, in its transaction: no dial loop needed.
     with transaction(engine) as session:
         held = session.get(Account, seed.account_id).next_attempt_at  # type: ignore[union-attr]

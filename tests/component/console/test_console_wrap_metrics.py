@@ -109,13 +109,19 @@ async def test_given_an_inbound_call_or_a_call_not_ended_then_no_wrap_up_observe
     await in_wrap_up(states, ana, inbound)
     await disposed(client, token, inbound)
     assert (await client.post("/api/agent/ready", headers={"X-CSRF-Token": token})).status == 200
-    # Disposed in the call and Disponible clicked before the debtor hung up.
-    open_call = make_attempt(engine, seed.account_id, ana, bridged_at=BRIDGED)
+    # Disposed in the call: the agent stays on it, Disponible is refused (before, it
+    # made them ready with the debtor on the line); a wrap-up left by an older console
+    # while the call is up, ended by a pause, observes nothing.
+    open_call = make_attempt(engine, seed.account_id, ana, bridged_at=BRIDGED, result=None)
     assert await states.reserve(ana, open_call)
     await states.talking(ana, open_call)
     await disposed(client, token, open_call)
-    assert (await states.get(ana)).state is AgentState.wrap_up
-    assert (await client.post("/api/agent/ready", headers={"X-CSRF-Token": token})).status == 200
+    assert (await states.get(ana)).state is AgentState.talking
+    assert (await client.post("/api/agent/ready", headers={"X-CSRF-Token": token})).status == 409
+    await states.wrap_up(ana)
+    paused = await client.post("/api/agent/pause", json={"reason": "break"},
+                               headers={"X-CSRF-Token": token})  # fmt: skip
+    assert paused.status == 200
     assert observed() == before
 
 

@@ -152,7 +152,7 @@ def test_given_mx_agent_when_typing_2_450_then_refused_and_2_450_00_read_back_be
     with transaction(engine) as session:
         assert session.scalar(select(Promise)) is None  # not before the read-back
     agent.click("#btn-promise-confirm")
-    expect(agent.locator("#dispo-msg")).to_have_text("Tipificación guardada.")
+    expect(agent.locator("#dispo-msg")).to_have_text(SAVED_IN_CALL)
     with transaction(engine) as session:
         saved = session.scalar(select(Promise))
         assert saved is not None and saved.amount == Decimal("2450.00")
@@ -179,11 +179,16 @@ def test_given_co_account_when_typing_1_500_50_then_1500_50_cop_saved(
     promise(agent, "1.500,50", day)
     expect(agent.locator("#promise-readback")).to_contain_text("$1.500,50 COP")
     agent.click("#btn-promise-confirm")
-    expect(agent.locator("#dispo-msg")).to_have_text("Tipificación guardada.")
+    expect(agent.locator("#dispo-msg")).to_have_text(SAVED_IN_CALL)
     with transaction(engine) as session:
         saved = session.scalar(select(Promise))
         assert saved is not None and saved.amount == Decimal("1500.50") and saved.currency == "COP"
     agent.context.close()
+
+
+# A disposition saved with the debtor still on the line (the dialer double never hangs
+# up unless told): the agent stays on the call (console/live_contact.py).
+SAVED_IN_CALL = "Tipificación guardada. La llamada sigue en curso: al colgar empieza el cierre."
 
 
 RAW_CODES = ("promesa_pago", "volver_llamar", "numero_equivocado", "sin_contacto", "no_contactar",
@@ -235,7 +240,7 @@ def test_given_quintana_roo_debtor_with_cdmx_number_when_scheduling_11_then_canc
     day = next_workday("America/Cancun")
     agent.fill("#callback-at", f"{day.isoformat()}T11:00")
     agent.click("#btn-dispo")
-    expect(agent.locator("#dispo-msg")).to_have_text("Tipificación guardada.")
+    expect(agent.locator("#dispo-msg")).to_have_text(SAVED_IN_CALL)
     # Listed as agreed with the debtor: 11:00 in their zone, labelled.
     shown_day = format_date(day, "medium", locale="es_MX")  # "26 nov 2026"
     expect(agent.locator("#callbacks")).to_contain_text(f"{shown_day}, 11:00")
@@ -290,11 +295,13 @@ def test_given_six_instalments_within_rules_then_six_promises_and_a_larger_disco
     with transaction(engine) as session:
         assert session.scalar(select(Promise)) is None  # not before the read-back
     agent.click("#btn-plan-confirm")
-    expect(agent.locator("#dispo-msg")).to_have_text("Tipificación guardada.")
+    expect(agent.locator("#dispo-msg")).to_have_text(SAVED_IN_CALL)
     with transaction(engine) as session:
         promises = session.scalars(select(Promise).order_by(Promise.due_date)).all()
         assert len(promises) == 6 and promises[0].due_date == first
         assert sum(p.amount for p in promises) == Decimal("12500.00")
+    dialer.hang_up(seeded.users["ana"])  # the debtor hangs up: the wrap-up begins
+    expect(agent.locator("#state-name")).to_have_text("Cierre")
 
     # The next debtor asks for 20 % off: above the agent's 10 %, it waits for a supervisor.
     agent.click("#btn-ready")

@@ -127,9 +127,23 @@ def test_given_agent_and_supervisor_when_call_answered_then_pop_promise_saved_an
     expect(agent.locator("#promise-readback")).to_contain_text("$2,500.00 MXN")
     expect(agent.locator("#dispo-msg")).to_be_hidden()
     agent.click("#btn-promise-confirm")
-    expect(agent.locator("#dispo-msg")).to_have_text("Tipificación guardada.")
+    # Saved with the debtor still on the line: the agent stays on the call, the pop and
+    # Colgar stay, no wrap-up timer runs and Disponible is off (before, the save began
+    # the wrap-up and its timer made the agent ready with the debtor in their bridge).
+    expect(agent.locator("#dispo-msg")).to_have_text(
+        "Tipificación guardada. La llamada sigue en curso: al colgar empieza el cierre."
+    )
+    expect(agent.locator("#state-name")).to_have_text("En llamada")
+    expect(agent.locator("#btn-hangup")).to_be_visible()
+    expect(agent.locator("#wrapup")).to_be_hidden()
+    expect(agent.locator("#btn-ready")).to_be_disabled()
+    expect(agent.locator("#btn-dispo")).to_be_disabled()
+    # The debtor hangs up: the wrap-up and its countdown begin, the pop goes.
+    dialer.hang_up(seeded.users["ana"])
     expect(agent.locator("#state-name")).to_have_text("Cierre")
     expect(row).to_contain_text("Cierre")
+    expect(agent.locator("#wrapup")).to_be_visible()
+    expect(agent.locator("#pop")).to_be_hidden()
     expect(agent.locator('[data-fig="promises"]')).to_have_text("1")
 
     auditor = logged_in_page(browser, console_url, "raul")

@@ -193,7 +193,7 @@ def test_given_a_working_morning_then_pages_show_no_code_and_screenshots_are_tak
     agent.screenshot(path=screenshot_path("agent.png"), full_page=True)
     agent.click("#btn-dispo")
     agent.click("#btn-plan-confirm")
-    expect(agent.locator("#dispo-msg")).to_have_text("Tipificación guardada.")
+    expect(agent.locator("#dispo-msg")).to_contain_text("Tipificación guardada.")
     expect(agent.locator('[data-fig="promises"]')).to_have_text("6")
     expect(agent.locator("#figures-since")).to_contain_text("00:00")
 
