@@ -275,7 +275,21 @@
   }
 
   // ---- geolocation -----------------------------------------------------------------
-  function locate() {
+  // A reading the server refuses as no fix at all (field/checkin.py parse_fix: (0, 0),
+  // what a GPS without a fix reports, or numbers off the Earth) is never queued: its
+  // check-in would be a 400 written nowhere, and the result queued after it a 409, the
+  // door contact lost. The agent, still at the door, is asked to try again.
+  function reading(fix) {
+    const ok = [fix.lat, fix.lon, fix.accuracy].every(Number.isFinite)
+      && Math.abs(fix.lat) <= 90 && Math.abs(fix.lon) <= 180 && fix.accuracy >= 0
+      && !(fix.lat === 0 && fix.lon === 0);
+    if (!ok) throw new Error(T.geo_failed);
+    return fix;
+  }
+  async function locate() {
+    return reading(await position());
+  }
+  function position() {
     // On shift the phone already follows the agent (watchPosition): its latest fix,
     // when fresh, is where the agent is now.
     if (watchFix && Date.now() - watchFix.received < 15000) {

@@ -797,6 +797,33 @@ def test_given_a_door_contact_recorded_offline_when_the_account_lost_its_coordin
     page.context.close()
 
 
+def test_given_a_phone_without_a_gps_fix_when_the_agent_checks_in_offline_then_nothing_is_queued_and_she_is_asked_again(
+    browser: Any, tuesday_console: str, engine: Engine, field_seed: dict[str, int]
+) -> None:
+    """A phone without a fix reports (0, 0): the check-in was queued, refused at the sync
+    with a 400 written nowhere, and the result queued after it answered 409 'Primero
+    registre la llegada', the door contact lost. Such a reading is not queued now: the
+    agent, at the door, is told to try again, and her next reading is."""
+    from playwright.sync_api import expect
+
+    plan_mx(engine, field_seed)
+    page = phone_page(browser, tuesday_console, TUESDAY, DOORS[0])
+    page.context.set_offline(True)
+    page.context.set_geolocation({"latitude": 0, "longitude": 0, "accuracy": 5})
+    open_visit(page, "María López Hernández")
+    page.click("#checkin")
+    expect(page.locator("#checkin-msg")).to_have_text(
+        "No se pudo obtener la ubicación; inténtelo de nuevo."
+    )
+    assert page.evaluate(OUTBOX) == []
+    expect(page.locator("#questionnaire")).to_be_hidden()
+    page.context.set_geolocation({"latitude": DOORS[0][0], "longitude": DOORS[0][1], "accuracy": 8})
+    page.click("#checkin")
+    expect(page.locator("#pending")).to_have_text("1 pendiente")
+    expect(page.locator("#questionnaire")).to_be_visible()
+    page.context.close()
+
+
 def test_given_an_agent_who_left_without_logging_out_when_the_phone_shows_the_login_page_then_her_route_goes_and_her_queue_stays(
     browser: Any, tuesday_console: str, engine: Engine, field_seed: dict[str, int]
 ) -> None:
