@@ -224,7 +224,8 @@ def test_given_quintana_roo_debtor_with_cdmx_number_when_scheduling_11_then_canc
     expect(agent.locator("#ws-status")).to_have_text("Conectado")
     agent.click("#btn-ready")
     expect(agent.locator("#state-name")).to_have_text("Disponible")
-    DialerDouble(engine, settings.redis_url or "", "mx-demo").answer(seeded.account_id)
+    dialer = DialerDouble(engine, settings.redis_url or "", "mx-demo")
+    dialer.answer(seeded.account_id)
     # The zone as the agent names it (console/debtor_locale.py's zone_label), not its IANA id.
     expect(agent.locator('[data-field="local_time.zone"]')).to_have_text("Cancún")
     cancun_now = datetime.now(ZoneInfo("America/Cancun"))
@@ -254,7 +255,10 @@ def test_given_quintana_roo_debtor_with_cdmx_number_when_scheduling_11_then_canc
         due = callback.due_at if callback.due_at.tzinfo else callback.due_at.replace(tzinfo=UTC)
         assert due.astimezone(ZoneInfo("America/Cancun")).hour == 11
 
-    # A pause with a coded reason: the person reads its label, never the code.
+    # A pause with a coded reason, once the call is over (asked in the call it would be
+    # kept for after it): the person reads its label, never the code.
+    dialer.hang_up(seeded.users["ana"])
+    expect(agent.locator("#state-name")).to_have_text("Cierre")
     agent.select_option("#pause-reason", "break")
     agent.click("#btn-pause")
     expect(agent.locator("#state-reason")).to_have_text("Descanso")
