@@ -71,6 +71,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/field/day", day_json)
     app.router.add_post("/api/field/visits/{visit_id}/checkin", checkin)
     app.router.add_post("/api/field/visits/{visit_id}/result", result)
+    app.router.add_post("/api/field/visits/{visit_id}/result/reopen", reopen_result)
     app.router.add_post("/api/field/visits/{visit_id}/skip", skip)
     app.router.add_get("/api/field/shift", shift_state)
     app.router.add_post("/api/field/shift", shift_change)
@@ -367,6 +368,24 @@ async def result(request: web.Request) -> web.StreamResponse:
     except visits.BadKey as exc:
         return json_error(400, str(exc), field="key")
     return _answer(answer)
+
+
+@requires(Role.field)
+async def reopen_result(request: web.Request) -> web.StreamResponse:
+    """What the agent typed for a result the console refused (a 422: a promise above a
+    balance lowered since the route was downloaded), opened again for her to correct.
+    The phone keeps the refused body sealed (no clear answers in its storage) and asks
+    for it only to fill the questionnaire on screen. Opened only for the agent, visit
+    and kind it was sealed for (400 otherwise); nothing is recorded. A photo is left
+    out: a file input cannot be filled, she takes it again."""
+    visit_id = id_or_400(request.match_info["visit_id"], "visit_id")
+    body = await _op_body(request, visit_id, "result")
+    answers = body.get("answers")
+    if not isinstance(answers, dict):
+        return json_error(400, gettext_("No hay respuestas que abrir."), field="sealed")
+    kept = {k: v for k, v in answers.items()
+            if not (isinstance(v, str) and v.startswith("data:"))}  # fmt: skip
+    return web.json_response({"ok": True, "answers": kept})
 
 
 @requires(Role.field)

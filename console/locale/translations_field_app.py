@@ -7,6 +7,8 @@ FIELD_APP_EN = {
     "La consola no tiene la clave de esta operación guardada; se enviará de nuevo.": (
         "The console does not have the key of this saved operation; it will be sent again."
     ),
+    # console/field_views.py reopen_result: a body with no answers in it
+    "No hay respuestas que abrir.": "There are no answers to open.",
     "Visitada": "Visited",
     "Omitida": "Skipped",
     "Resultado por enviar": "Result to send",

@@ -72,6 +72,7 @@
   // ---- state -------------------------------------------------------------------
   let day = null; // {day, visits, route_m, questionnaires}
   let current = null; // the visit open on screen
+  let refilledFrom = null; // the refused result whose answers the questionnaire on screen got
   let syncing = false;
   const waiters = new Map(); // key -> resolve(answer) for actions taken online
 
@@ -124,7 +125,9 @@
   // What the outbox and past answers say about a visit, over what the server said.
   async function localState() {
     const state = {};
-    const answers = (await answersAll()).sort((a, b) => a.at - b.at);
+    // In the order they came (the outbox's seq breaks a tie: two in one millisecond, a
+    // corrected result after its refusal on a phone whose clock stands still).
+    const answers = (await answersAll()).sort((a, b) => a.at - b.at || (a.seq || 0) - (b.seq || 0));
     for (const a of answers) {
       const v = (state[a.visit_id] ||= {});
       v[a.kind] = a;
@@ -208,6 +211,7 @@
     $("checkin-msg").hidden = true;
     $("form-msg").hidden = true;
     buildQuestions();
+    refilledFrom = null;
     await showVisit();
     window.scrollTo(0, 0);
   }
@@ -252,12 +256,50 @@
       const errs = l.result.body.errors ? Object.values(l.result.body.errors).join(" ") : "";
       message("form-msg", (l.result.body.reason || T.result_not_saved) + " " + errs, false);
       $("questionnaire").hidden = !checkedIn;
+      if (checkedIn && l.result.kept && refilledFrom !== l.result.key) {
+        refilledFrom = l.result.key;
+        await refill(v.id, l.result.key, l.result.kept);
+      }
     } else if (l.result && l.result.status === 200) {
       // A notice: saved, but the account changed since the arrival (field/visits.py).
       message("form-msg", l.result.body.notice || T.result_saved, !l.result.body.notice);
     } else if (cls === "evidence" && v.status === "planned") {
       message("form-msg", T.refused_recorded_msg, false); // its answer is gone (a logout)
     }
+  }
+
+  // What the agent typed for a result the console refused, back in the questionnaire to
+  // correct and save again (a new key). The refused body is kept sealed: only the
+  // console opens it, for her, this visit and a result, and sends back the answers
+  // (console/field_views.py reopen_result; nothing stored in the clear). Offline, or
+  // refused, it is tried again the next time the visit is shown. A photo is taken again.
+  async function refill(visitId, key, kept) {
+    let answers = kept.answers;
+    if (!answers) {
+      try {
+        const res = await fetch(`/api/field/visits/${visitId}/result/reopen`, {
+          method: "POST", credentials: "same-origin",
+          headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+          body: JSON.stringify({ sealed: kept.sealed }),
+        });
+        if (res.ok) answers = (await res.json()).answers;
+      } catch (_) { answers = null; /* offline */ }
+    }
+    if (!answers || typeof answers !== "object") { refilledFrom = null; return; }
+    if (!current || current.id !== visitId || refilledFrom !== key) return; // she moved on
+    // Who answered and the outcome first: they decide which questions are shown.
+    for (const name of ["party", "outcome"]) { answerInto(name, answers[name]); syncVisibility(); }
+    for (const [name, value] of Object.entries(answers)) answerInto(name, value);
+    syncVisibility();
+  }
+
+  function answerInto(name, value) {
+    if (value === undefined || value === null || typeof value === "object") return;
+    const text = value === true ? "si" : value === false ? "no" : String(value);
+    const radios = document.querySelectorAll(`#questions input[type=radio][name="${CSS.escape(name)}"]`);
+    if (radios.length) { for (const r of radios) r.checked = r.value === text; return; }
+    const input = document.getElementById("q-" + name);
+    if (input && input.closest("#questions") && input.type !== "file" && "value" in input) input.value = text;
   }
 
   function message(id, text, ok) {
@@ -531,7 +573,13 @@
         let data = {};
         try { data = await res.json(); } catch (_) { data = { reason: T.unreadable }; }
         const answer = { key: op.key, visit_id: op.visit_id, kind: op.kind, status: res.status,
-                         body: data, at: Date.now() };
+                         body: data, at: Date.now(), seq: op.seq };
+        // A refused result keeps what the agent typed, to correct (refill above): still
+        // sealed to the console; as queued (clear) only on a console with no key to seal
+        // to. Nothing is sent again by itself: a 409/410 (already done) is no retry loop.
+        if (op.kind === "result" && res.status !== 200) {
+          answer.kept = op.sealed ? { sealed: op.sealed } : { answers: (op.body || {}).answers || {} };
+        }
         await tx("answers", "readwrite", (s) => s.put(answer));
         await tx("outbox", "readwrite", (s) => s.delete(op.seq));
         const w = waiters.get(op.key);

@@ -1125,3 +1125,33 @@ async def test_given_a_queue_sealed_to_the_console_when_synced_then_opened_for_h
                                    json={"sealed": seal.seal({"key": key()}, associated(lucia_id, other, "skip"))},
                                    headers={"X-CSRF-Token": token})  # fmt: skip
     assert resp.status == 503
+
+
+async def test_given_a_result_refused_at_the_sync_when_she_reopens_it_then_her_sealed_answers_come_back_for_her_visit_only(
+    sealed_client: TestClient, engine: Engine
+) -> None:
+    """A refused result stays on the phone sealed; the console opens it again for the
+    agent, visit and a result it was sealed for (never a photo: it is taken again),
+    refuses any other (400) and records nothing."""
+    from console.field_seal import FieldSeal, associated
+
+    ids = await planned(sealed_client, engine)
+    token = await login(sealed_client, "lucia")
+    seal = FieldSeal.from_secret(b"q" * 32)
+    lucia_id = user_id(engine, "lucia")
+    visit, other = _visit_of(engine, "MX-0001", ids), _visit_of(engine, "MX-0002", ids)
+    typed = {**RESULT, "notes": "Pagará el viernes.", "photo": "data:image/jpeg;base64,AAAA"}
+    sealed = seal.seal({"key": key(), "answers": typed}, associated(lucia_id, visit, "result"))
+    status, answer = await post(sealed_client, token, f"/api/field/visits/{visit}/result/reopen",
+                                {"sealed": sealed})  # fmt: skip
+    assert status == 200, answer
+    assert answer["answers"] == {k: v for k, v in typed.items() if k != "photo"}
+    for path in (f"/api/field/visits/{other}/result/reopen", f"/api/field/visits/{visit}/checkin"):
+        status, answer = await post(sealed_client, token, path, {"sealed": sealed})
+        assert status == 400 and answer["field"] == "sealed", (path, answer)
+    no_answers = seal.seal({"key": key()}, associated(lucia_id, visit, "result"))
+    status, answer = await post(sealed_client, token, f"/api/field/visits/{visit}/result/reopen",
+                                {"sealed": no_answers})  # fmt: skip
+    assert status == 400 and answer["reason"] == "No hay respuestas que abrir.", answer
+    with Session(engine) as s:
+        assert s.scalars(select(Disposition)).all() == []

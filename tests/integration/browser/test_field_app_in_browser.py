@@ -865,3 +865,60 @@ def test_given_an_agent_who_left_without_logging_out_when_the_phone_shows_the_lo
     page.wait_for_selector("body[data-field-leftovers='1']")
     assert page.evaluate(PHONE_STORAGE) == {"databases": {}, "local": [], "pages": []}
     page.context.close()
+
+
+ANSWERS = OUTBOX.replace("'outbox'", "'answers'")
+
+
+def test_given_a_promise_recorded_offline_above_a_balance_lowered_before_the_sync_then_refused_and_her_answers_come_back_to_correct(
+    browser: Any, tuesday_console: str, engine: Engine, field_seed: dict[str, int]
+) -> None:
+    """A payment lowered the balance after the route was downloaded: the promise she
+    typed at the door is refused (422) at the sync. What she typed (who answered, the
+    outcome, the amount, the date, her notes) was dropped with the queued operation and
+    the questionnaire reopened empty; now it comes back, after a reload too, beside the
+    reason in Spanish, kept sealed on the phone, and once corrected it is saved."""
+    from playwright.sync_api import expect
+
+    plan_mx(engine, field_seed)
+    page = phone_page(browser, tuesday_console, TUESDAY, DOORS[0])
+    page.context.set_offline(True)
+    record_visit(page, "María López Hernández", "promesa_pago")
+    expect(page.locator("#pending")).to_have_text("2 pendientes")
+    with transaction(engine) as s:  # a payment since the route was downloaded
+        account = s.get(Account, field_seed["MX-0001"])
+        assert account is not None
+        account.balance = Decimal("1000.00")
+    page.context.set_offline(False)
+    page.evaluate("window.cobradorField.sync()")
+    expect(page.locator("#pending")).to_be_hidden()
+    answers = page.evaluate(ANSWERS)
+    assert sorted(a["status"] for a in answers) == [200, 422]
+    stored = json.dumps(answers, ensure_ascii=False)
+    for clear in ("sin señal", "1200", "2026-12-10", "titular"):
+        assert clear not in stored, clear  # kept sealed to the console, as queued
+
+    page.reload()
+    page.wait_for_selector("body[data-ready='1']")
+    open_visit(page, "María López Hernández")
+    expect(page.locator("#form-msg")).to_have_text(
+        "Revise las respuestas marcadas. El monto no puede ser mayor que el saldo (1000.00)."
+    )
+    expect(page.locator("#questionnaire")).to_be_visible()
+    expect(page.locator("#q-promise_amount")).to_have_value("1200.00")
+    expect(page.locator("#q-promise_date")).to_have_value("2026-12-10")
+    expect(page.locator("#q-notes")).to_have_value("Visita a María López Hernández sin señal.")
+    expect(page.locator('#questions input[name="party"][value="titular"]')).to_be_checked()
+    expect(page.locator('#questions input[name="outcome"][value="promesa_pago"]')).to_be_checked()
+    expect(page.locator('#questions input[name="address_verified"][value="si"]')).to_be_checked()
+
+    page.fill("#q-promise_amount", "900.00")
+    page.click("#save")
+    expect(page.locator("#form-msg")).to_have_text("Resultado guardado.")
+    with Session(engine) as s:
+        promise = s.scalars(select(Promise)).one()
+        assert promise.amount == Decimal("900.00")
+        assert s.scalars(select(Disposition.notes)).all() == [
+            "Visita a María López Hernández sin señal."
+        ]
+    page.context.close()
